@@ -1,0 +1,145 @@
+"""Wiring: from Settings to a running bot, and the supervisor of the platform adapters.
+
+`build_runtime` opens the state store and the knowledge base, syncs the folder, picks the
+answerer and builds the SupportBot. `run_adapters` starts every adapter the environment
+configures and keeps them running; adapters are imported only when enabled, so the core
+and the CLI's offline commands never load a platform SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.config import Settings
+from bot.core import SupportBot
+from bot.errors import FatalAdapterError
+from bot.ports import Answerer, Clock, SystemClock
+from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
+from bot.store import AsyncStore, StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    state: StateStore
+    store: AsyncStore
+    knowledge: KnowledgeBase
+    bot: SupportBot
+    last_sync: SyncReport
+
+    def close(self) -> None:
+        self.bot.close()
+        self.store.close()
+        self.knowledge.close()
+
+
+def open_knowledge(settings: Settings, exclude: frozenset[str] = frozenset()) -> KnowledgeBase:
+    return KnowledgeBase(
+        settings.knowledge_dir,
+        settings.data_dir / "index",
+        max_file_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
+        exclude=exclude,
+    )
+
+
+def build_answerer(settings: Settings) -> tuple[Answerer, Answerer | None]:
+    """The answerer to use and the fallback for when it fails."""
+    extractive = ExtractiveAnswerer(
+        threshold=settings.answer.confidence_threshold, max_sources=settings.answer.max_sources
+    )
+    if settings.answer.mode == "extractive" or not settings.llm_configured:
+        return extractive, None
+    from bot.answering.llm import build_llm_answerer  # imports openai: only when configured
+
+    return build_llm_answerer(settings), extractive
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    answerer: Answerer | None = None,
+    progress: Progress | None = None,
+) -> Runtime:
+    state = StateStore(settings.data_dir / "state.db")
+    knowledge = open_knowledge(settings)
+    try:
+        report = knowledge.sync(progress)
+    except BaseException:
+        knowledge.close()
+        state.close()
+        raise
+    chosen, fallback = (answerer, None) if answerer is not None else build_answerer(settings)
+    store = AsyncStore(state)
+    bot = SupportBot(
+        settings=settings,
+        store=store,
+        knowledge=knowledge,
+        answerer=chosen,
+        fallback=fallback,
+        clock=clock or SystemClock(),
+    )
+    return Runtime(settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report)
+
+
+class Adapter(Protocol):
+    name: str
+
+    async def run(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def enabled_adapters(settings: Settings) -> list[str]:
+    """Which platforms the environment configures, in the order they start."""
+    names = []
+    secrets = settings.secrets
+    if secrets.slack_bot_token and (secrets.slack_app_token or secrets.slack_signing_secret):
+        names.append("slack")
+    if secrets.discord_token:
+        names.append("discord")
+    return names
+
+
+def load_adapter(name: str, bot: SupportBot, settings: Settings, **options: Any) -> Adapter:
+    module = importlib.import_module(f"adapters.{name}")
+    adapter: Adapter = module.build_adapter(bot, settings, **options)
+    return adapter
+
+
+async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> None:
+    """Run the adapters until cancelled. One adapter failing does not stop the others;
+    a crash is logged with its traceback and the adapter is restarted with back-off."""
+    adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
+    try:
+        await asyncio.gather(*(_supervise(adapter) for adapter in adapters))
+    finally:
+        for adapter in adapters:
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("error while closing the %s adapter", adapter.name)
+
+
+async def _supervise(adapter: Adapter) -> None:
+    delay = 1.0
+    while True:
+        try:
+            await adapter.run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except FatalAdapterError:
+            raise
+        except Exception:
+            log.exception("the %s adapter crashed; restarting in %.0f s", adapter.name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+

@@ -1,0 +1,359 @@
+"""The `supportbot` command (also `python -m bot`).
+
+Typer gives every subcommand its options, help and errors. Each command resolves
+Settings the same way (--config, --knowledge, --data, then the environment), turns a
+SupportBotError into one clear message and exit code 2, and imports heavy modules only
+when it needs them, so `supportbot ask` starts quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from bot.errors import SupportBotError
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+    from bot.config import Settings
+    from bot.retrieval.knowledge import Progress
+
+app = typer.Typer(
+    name="supportbot",
+    help="A support bot for Slack and Discord that answers from a knowledge folder, cites its sources, "
+    "and hands the rest to people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+slack_app = typer.Typer(help="Slack setup helpers.", no_args_is_help=True)
+discord_app = typer.Typer(help="Discord setup helpers.", no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
+app.add_typer(discord_app, name="discord")
+
+KnowledgeOpt = Annotated[
+    Path | None, typer.Option("--knowledge", "-k", help="Knowledge folder (default: ./knowledge).")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory for state and index (default: .supportbot/ beside the config)."),
+]
+
+T = TypeVar("T")
+
+
+def _settings(config: Path | None, knowledge: Path | None, data: Path | None) -> Settings:
+    from bot.config import load_settings
+    from bot.log import setup_logging
+
+    settings = load_settings(config=config, knowledge=knowledge, data=data)
+    setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
+    return settings
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[Progress | None]:
+    """A progress bar on a terminal; nothing when output is piped."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        transient=True,
+    )
+    task = bar.add_task("", total=None)
+    with bar:
+
+        def update(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=path[-40:])
+
+        yield update
+
+
+@contextmanager
+def _runtime(settings: Settings, *, progress: bool = True) -> Iterator[Runtime]:
+    from bot.app import build_runtime
+
+    with _progress(progress) as update:
+        runtime = build_runtime(settings, progress=update)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one per line from stdin.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per question.")] = False,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many ranked passages to list.")] = 10,
+    public: Annotated[bool, typer.Option("--public", help="Answer as in a public channel: public documents only.")] = False,
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Answer one question from the knowledge folder, with sources."""
+    settings = _settings(config, knowledge, data)
+    from bot.types import DocVisibility
+
+    scope = DocVisibility.PUBLIC if public else DocVisibility.INTERNAL
+    if question is not None and not question.strip():
+        _fail("the question is empty; ask something, e.g. supportbot ask \"How do I connect Slack?\"")
+    with _runtime(settings) as runtime:
+        if question is not None:
+            _print_answer(runtime, question, scope, k, as_json)
+            return
+        if sys.stdin.isatty() and not as_json:
+            _fail("give a question, or pipe questions (one per line) with --json")
+        for line in sys.stdin:
+            if line.strip():
+                _print_answer(runtime, line.strip(), scope, k, as_json)
+                sys.stdout.flush()
+
+
+def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
+    answer, result = asyncio.run(runtime.bot.ask(question, scope, k=k))
+    abstained = runtime.bot.is_abstention(answer)
+    if as_json:
+        best: dict[str, float] = {}
+        for passage in result.passages:
+            best.setdefault(passage.path, passage.score)
+        payload = {
+            "answer": answer.text,
+            "abstained": abstained,
+            "confidence": round(answer.confidence, 4),
+            "language": answer.language,
+            "sources": [{"path": c.path, "title": c.title, "heading": c.heading} for c in answer.citations],
+            "passages": [{"path": path, "score": round(score, 4)} for path, score in list(best.items())[:k]],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    from adapters.console import render
+    from bot.types import ConversationRef, Reply
+
+    where = ConversationRef(platform="console", workspace="local", channel="cli")
+    typer.echo(render(Reply(conversation=where, text=answer.text, citations=answer.citations)))
+    if abstained:
+        typer.echo("\n(No confident answer: in chat this question would go to a person.)")
+
+
+@app.command("eval")
+def eval_(
+    directory: Annotated[Path, typer.Argument(help="An eval set: knowledge/ and questions.jsonl.")],
+    questions: Annotated[Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups.")
+    ] = 0.0,
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Measure retrieval and answers on a question set with gold documents."""
+    import tempfile
+
+    from bot.app import build_answerer
+    from bot.core import SupportBot
+    from bot.evaluation import evaluate, held_out_documents, load_questions
+    from bot.ports import SystemClock
+    from bot.store import AsyncStore, StateStore
+
+    qs = load_questions(questions or directory / "questions.jsonl")
+    held = held_out_documents(qs, holdout) if holdout else frozenset()
+    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
+        settings = _settings(config, directory / "knowledge", data or Path(scratch))
+        from bot.app import open_knowledge
+
+        knowledge = open_knowledge(settings, exclude=held)
+        with _progress() as update:
+            knowledge.rebuild(update) if held else knowledge.sync(update)
+        state = StateStore(settings.data_dir / "state.db")
+        answerer, fallback = build_answerer(settings)
+        bot = SupportBot(
+            settings=settings,
+            store=AsyncStore(state),
+            knowledge=knowledge,
+            answerer=answerer,
+            fallback=fallback,
+            clock=SystemClock(),
+        )
+        try:
+            report = asyncio.run(evaluate(bot, qs, k=k, held_out=held))
+        finally:
+            bot.close()
+            bot.store.close()
+            knowledge.close()
+    report = {"set": directory.name, **report}
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"supportbot eval {directory}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        table.add_row(key, "n/a" if value is None else str(value))
+    Console().print(table)
+
+
+@app.command()
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Throw the index away and read every file again.")] = False,
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Bring the search index in step with the knowledge folder (only changed files)."""
+    from bot.app import open_knowledge
+
+    settings = _settings(config, knowledge, data)
+    kb = open_knowledge(settings)
+    try:
+        with _progress() as update:
+            report = kb.rebuild(update) if rebuild else kb.sync(update)
+        summary = kb.summary()
+    finally:
+        kb.close()
+    typer.echo(report.describe())
+    typer.echo(f"Index: {summary.files} files, {summary.chunks} passages from {summary.folder}")
+
+
+@app.command()
+def chat(
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Talk to the bot in the terminal, with sources, buttons and tickets."""
+    from adapters.console import run_chat
+
+    settings = _settings(config, knowledge, data)
+    with _runtime(settings) as runtime:
+        try:
+            asyncio.run(run_chat(runtime.bot, user=settings.console.user))
+        except KeyboardInterrupt:
+            typer.echo("")
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Slack HTTP mode: address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Slack HTTP mode: port to listen on.")] = 3000,
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Run the bot on every platform the environment configures."""
+    from bot.app import enabled_adapters, run_adapters
+    from bot.log import setup_logging
+
+    settings = _settings(config, knowledge, data)
+    setup_logging(settings.log_level)
+    names = enabled_adapters(settings)
+    if not names:
+        _fail(
+            "no platform is configured. Set SLACK_BOT_TOKEN with SLACK_APP_TOKEN (Socket Mode) or "
+            "SLACK_SIGNING_SECRET (HTTP mode) for Slack, and/or DISCORD_TOKEN for Discord; see "
+            "knowledge/slack-setup.md and knowledge/discord-setup.md. To try the bot without a "
+            "platform, run: supportbot chat",
+        )
+    with _runtime(settings) as runtime:
+        typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
+        try:
+            asyncio.run(run_adapters(runtime, names, host=host, port=port))
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+
+
+@app.command()
+def init(
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a commented supportbot.toml to start from."""
+    from bot.config import CONFIG_FILE_NAME
+    from bot.config_template import TEMPLATE
+
+    target = config or Path.cwd() / CONFIG_FILE_NAME
+    if target.exists() and not force:
+        _fail(f"{target} already exists; pass --force to overwrite it")
+    target.write_text(TEMPLATE, encoding="utf-8")
+    typer.echo(f"wrote {target}; edit it, then run: supportbot chat")
+
+
+@app.command()
+def doctor(
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Check the configuration, the knowledge folder, the tokens and the model endpoint."""
+    from bot.doctor import run_checks
+
+    settings = _settings(config, knowledge, data)
+    results = asyncio.run(run_checks(settings))
+    failed = False
+    for check in results:
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.status]
+        typer.echo(f"[{mark}] {check.name}: {check.detail}")
+        failed |= check.status == "fail"
+    if failed:
+        raise typer.Exit(1)
+
+
+@slack_app.command("manifest")
+def slack_manifest(config: ConfigOpt = None) -> None:
+    """Print the Slack app manifest to paste into "Create app from manifest"."""
+    from adapters.slack_manifest import manifest_yaml
+
+    settings = _settings(config, None, None)
+    typer.echo(manifest_yaml(settings))
+
+
+@discord_app.command("invite")
+def discord_invite(
+    client_id: Annotated[
+        str | None, typer.Option(help="The application id (default: read from the token's application).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print the OAuth2 URL that adds the bot to a server with the permissions it needs."""
+    from adapters.discord_invite import invite_url
+
+    settings = _settings(config, None, None)
+    typer.echo(invite_url(settings, client_id))
+
+
+def _guard(entry: Callable[[], T]) -> T:
+    try:
+        return entry()
+    except SupportBotError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def main() -> None:
+    _guard(lambda: app(standalone_mode=True))

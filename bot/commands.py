@@ -1,0 +1,262 @@
+"""One registry of slash commands, shared by every platform.
+
+Each command has a name, parameters, help text and who may run it; Slack builds its
+`/support` text parsing from it, Discord its subcommands, the console its `/support ...`
+lines, and `help` and the documentation tests read it too. Handlers receive the bot and
+return what to say; the core decides where it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from bot import policy
+from bot.store import StateStore
+from bot.types import Command, TicketStatus
+
+if TYPE_CHECKING:
+    from bot.core import SupportBot
+    from bot.ports import Channel
+
+
+class Access(StrEnum):
+    EVERYONE = "everyone"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    name: str
+    help: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+Handler = Callable[["SupportBot", Command, dict[str, str], "Channel"], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandSpec:
+    name: str
+    help: str
+    access: Access
+    params: tuple[Param, ...]
+    handler: Handler
+    ephemeral: bool = True  # the reply is shown only to the person who ran it
+
+    @property
+    def admin_only(self) -> bool:
+        return self.access == Access.ADMIN
+
+    def usage(self, prefix: str = "/support") -> str:
+        parts = [prefix, self.name]
+        for param in self.params:
+            shown = "|".join(param.choices) if param.choices else param.name
+            parts.append(f"<{shown}>" if param.required else f"[{shown}]")
+        return " ".join(parts)
+
+
+class UsageError(Exception):
+    pass
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+
+    def command(
+        self,
+        name: str,
+        help: str,
+        *,
+        access: Access = Access.EVERYONE,
+        params: tuple[Param, ...] = (),
+        ephemeral: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._specs[name] = CommandSpec(
+                name=name, help=help, access=access, params=params, handler=handler, ephemeral=ephemeral
+            )
+            return handler
+
+        return register
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._specs.values())
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(name.lower())
+
+    def parse_args(self, spec: CommandSpec, text: str) -> dict[str, str]:
+        """Split the typed text over the parameters; the last one takes the rest."""
+        words = text.split(maxsplit=max(len(spec.params) - 1, 0)) if spec.params else []
+        if not spec.params and text.strip():
+            raise UsageError(f"`{spec.name}` takes no arguments. Usage: {spec.usage()}")
+        values: dict[str, str] = {}
+        for param, word in zip(spec.params, words, strict=False):
+            values[param.name] = word.strip()
+        for param in spec.params:
+            value = values.get(param.name, "")
+            if param.required and not value:
+                raise UsageError(f"`{spec.name}` needs {param.name}: {param.help}. Usage: {spec.usage()}")
+            if value and param.choices and value.lower() not in param.choices:
+                raise UsageError(
+                    f"{param.name} must be one of {', '.join(param.choices)} (got {value!r}). Usage: {spec.usage()}"
+                )
+        return values
+
+
+REGISTRY = CommandRegistry()
+
+
+@REGISTRY.command("help", "List the commands you can use, or explain one.", params=(Param(name="command", help="a command name", required=False),))
+async def _help(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    prefix = bot.command_prefix(command.conversation.platform)
+    wanted = args.get("command")
+    if wanted:
+        spec = REGISTRY.get(wanted)
+        if spec is None:
+            return f"There is no command `{wanted}`. Try `{prefix} help`."
+        lines = [f"`{spec.usage(prefix)}`: {spec.help}"]
+        lines += [f"  - `{p.name}`: {p.help}" for p in spec.params]
+        if spec.access != Access.EVERYONE:
+            lines.append(f"  (for {spec.access} only)")
+        return "\n".join(lines)
+    allowed = [spec for spec in REGISTRY if bot.may_run(spec, command)]
+    return "Commands:\n" + "\n".join(f"- `{spec.usage(prefix)}`: {spec.help}" for spec in allowed)
+
+
+@REGISTRY.command(
+    "ask",
+    "Ask a question; the answer is posted in the channel with its sources.",
+    params=(Param(name="question", help="what you want to know"),),
+    ephemeral=False,
+)
+async def _ask(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str | None:
+    await bot.answer_command_question(command, args["question"], channel)
+    return None
+
+
+@REGISTRY.command("status", "Show what the bot knows, how it answers, and the open tickets.")
+async def _status(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    summary = await bot.knowledge_summary()
+    now = bot.clock.now()
+    stats = await bot.store.run(StateStore.stats, now - timedelta(days=1))
+    lines = [
+        f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder}`"
+        + (f" ({summary.errors} files could not be read; see `supportbot index`)" if summary.errors else ""),
+        f"Answers: {bot.answerer_description()}; confidence threshold {bot.settings.answer.confidence_threshold:.2f}",
+        f"Last 24 h: {stats.questions} questions, {stats.answered} answered, {stats.abstained} handed to people; "
+        f"{stats.helpful} helpful / {stats.not_helpful} not helpful",
+        f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed",
+    ]
+    usage = await bot.usage_today()
+    if usage:
+        lines.append(usage)
+    return "\n".join(lines)
+
+
+@REGISTRY.command(
+    "tickets",
+    "List tickets: open (the default), mine, or all.",
+    access=Access.STAFF,
+    params=(Param(name="which", help="open, mine or all", required=False, choices=("open", "mine", "all")),),
+)
+async def _tickets(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    which = args.get("which", "open").lower() or "open"
+    statuses: tuple[TicketStatus, ...] | None = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+    assignee = None
+    if which == "all":
+        statuses = None
+    elif which == "mine":
+        assignee = command.invoker.id
+    tickets = await bot.store.run(StateStore.tickets, statuses, assignee)
+    if not tickets:
+        return f"No {which} tickets."
+    now = bot.clock.now()
+    lines = [f"{len(tickets)} {which} ticket(s):"]
+    for t in tickets:
+        age = _age(now - t.created_at)
+        who = f", {t.assignee_name}" if t.assignee_name else ""
+        question = t.question if len(t.question) <= 80 else t.question[:77] + "..."
+        lines.append(f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}: {question}")
+    return "\n".join(lines)
+
+
+@REGISTRY.command(
+    "claim",
+    "Take a ticket: you will answer it.",
+    access=Access.STAFF,
+    params=(Param(name="ticket", help="the ticket number"),),
+)
+async def _claim(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    result = await bot.escalations.claim(ticket_id, command.invoker, channel)
+    return result.message
+
+
+@REGISTRY.command(
+    "resolve",
+    "Mark a ticket resolved, with an optional note.",
+    access=Access.STAFF,
+    params=(Param(name="ticket", help="the ticket number"), Param(name="note", help="what solved it", required=False)),
+)
+async def _resolve(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    result = await bot.escalations.resolve(ticket_id, command.invoker, channel, note=args.get("note", ""))
+    return result.message
+
+
+@REGISTRY.command("reindex", "Re-read the knowledge folder now (only changed files).", access=Access.ADMIN)
+async def _reindex(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    report = await bot.reindex()
+    return report.describe()
+
+
+@REGISTRY.command("stats", "Answer rates, feedback and the questions the docs do not answer yet.", access=Access.ADMIN)
+async def _stats(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    now = bot.clock.now()
+    stats = await bot.store.run(StateStore.stats, now - timedelta(days=7))
+    gaps = await bot.store.run(StateStore.knowledge_gaps, 5)
+    rate = f"{stats.answered / stats.questions:.0%}" if stats.questions else "n/a"
+    lines = [
+        f"Last 7 days: {stats.questions} questions, {rate} answered by the bot, "
+        f"{stats.helpful} helpful / {stats.not_helpful} not helpful.",
+        f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed, {stats.tickets_resolved} resolved.",
+    ]
+    if gaps:
+        lines.append("Most asked questions the documentation does not answer:")
+        lines += [f"- ({n}x) {q[:100]}" for q, n in gaps]
+    return "\n".join(lines)
+
+
+def _ticket_number(text: str) -> int:
+    try:
+        return int(text.strip().lstrip("#"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a ticket number; use the number shown as #N") from None
+
+
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 60 * 48:
+        return f"{minutes // 60}h"
+    return f"{minutes // (60 * 24)}d"
+
+
+def may_run(spec: CommandSpec, *, staff: bool, admin: bool) -> bool:
+    if spec.access == Access.ADMIN:
+        return admin
+    if spec.access == Access.STAFF:
+        return staff or admin
+    return True
+
+
+__all__ = ["REGISTRY", "Access", "CommandRegistry", "CommandSpec", "Param", "UsageError", "may_run", "policy"]

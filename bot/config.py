@@ -1,0 +1,284 @@
+"""Settings: read once from `supportbot.toml` and the environment, validated, frozen.
+
+This is the only module that reads the environment. Secrets (tokens, API keys) come only
+from the environment and never appear in `repr()` or logs. A bad file raises one
+ConfigError that lists every problem, each with the key and what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.types import ChannelMode, Visibility
+
+CONFIG_FILE_NAME = "supportbot.toml"
+DATA_DIR_NAME = ".supportbot"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KnowledgeSettings(_Section):
+    path: Path | None = None  # None: ./knowledge, else the folder shipped with the source tree
+    max_file_mb: float = Field(default=20.0, gt=0)
+
+
+class AnswerSettings(_Section):
+    mode: Literal["auto", "extractive", "llm"] = "auto"
+    confidence_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_sources: int = Field(default=3, ge=1, le=10)
+    passages: int = Field(default=5, ge=1, le=50)
+    max_question_chars: int = Field(default=4000, ge=50)
+
+
+class LLMSettings(_Section):
+    model: str = "gpt-4o-mini"
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    history_tokens: int = Field(default=1500, ge=0)
+    embeddings: bool = False
+    embedding_model: str = "text-embedding-3-small"
+    user_rate_per_hour: int = Field(default=30, ge=0)
+    channel_rate_per_hour: int = Field(default=300, ge=0)
+
+
+class ChannelSettings(_Section):
+    mode: ChannelMode | None = None
+    visibility: Visibility | None = None
+
+
+class PlatformSettings(_Section):
+    """What both chat platforms share: how channels behave and who is staff or admin."""
+
+    default_mode: ChannelMode = ChannelMode.MENTION_ONLY
+    default_visibility: Visibility = Visibility.INTERNAL
+    dm_visibility: Visibility = Visibility.INTERNAL
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    staff_users: tuple[str, ...] = ()
+    admin_users: tuple[str, ...] = ()
+    triage_channel: str | None = None
+
+
+class SlackSettings(PlatformSettings):
+    staff_groups: tuple[str, ...] = ()  # user group ids (S...), pinged as <!subteam^ID>
+    admin_groups: tuple[str, ...] = ()
+    slash_command: str = "/support"
+    workspace_admins_are_admins: bool = True
+
+    @field_validator("slash_command")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must look like /support (a slash and a name, no spaces)")
+        return value
+
+
+class DiscordSettings(PlatformSettings):
+    default_visibility: Visibility = Visibility.PUBLIC
+    dm_visibility: Visibility = Visibility.PUBLIC
+    staff_roles: tuple[str, ...] = ()
+    admin_roles: tuple[str, ...] = ()
+    forum_channels: tuple[str, ...] = ()
+    command_guilds: tuple[str, ...] = ()  # sync slash commands here (instant); empty: globally
+    manage_server_is_admin: bool = True
+
+
+class ConsoleSettings(_Section):
+    user: str = "you"
+    visibility: Visibility = Visibility.INTERNAL
+    staff_users: tuple[str, ...] = ("staff",)
+
+
+class EscalationSettings(_Section):
+    first_response_minutes: int = Field(default=15, ge=1)
+
+
+class FileSettings(_Section):
+    """Everything `supportbot.toml` may contain."""
+
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    answer: AnswerSettings = AnswerSettings()
+    llm: LLMSettings = LLMSettings()
+    slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    escalation: EscalationSettings = EscalationSettings()
+
+
+class Secrets(BaseModel):
+    """Tokens and endpoints from the environment, each under its platform's own name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = None
+    discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+
+class Settings(FileSettings):
+    """The resolved settings: the file's values plus paths and secrets."""
+
+    config_path: Path | None = None
+    data_dir: Path
+    knowledge_dir: Path
+    secrets: Secrets = Secrets()
+    log_level: str = "INFO"
+
+    @property
+    def llm_configured(self) -> bool:
+        if self.answer.mode == "extractive":
+            return False
+        return self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
+
+
+def _source_tree_knowledge() -> Path:
+    return Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        hint = difflib.get_close_matches(loc[-1], known, n=1)
+        where = f"[{'.'.join(loc[:-1])}]" if len(loc) > 1 else "the top level"
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"'{loc[-1]}' in {where} is not a setting{suggestion}"
+    value = error.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+    return f"{key}: {error['msg']}{shown}"
+
+
+def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    current: Any = model
+    for part in path:
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None:
+            # inside a dict of channel settings: the keys of ChannelSettings apply
+            return list(ChannelSettings.model_fields)
+        annotation = field.annotation
+        current = annotation if isinstance(annotation, type) else ChannelSettings
+    return list(current.model_fields) if isinstance(current, type) else []
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([f"{path} does not exist; run `supportbot init` to write one"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path} is not valid TOML: {exc}"], source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"{path} cannot be read: {exc.strerror}"]) from None
+
+
+def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+    value = env.get(name, "").strip()
+    return SecretStr(value) if value else None
+
+
+def _plain(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def load_settings(
+    *,
+    config: Path | None = None,
+    knowledge: Path | None = None,
+    data: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve settings from (in rising priority) defaults, the TOML file, env, arguments."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    explicit = config or (Path(env["SUPPORTBOT_CONFIG"]) if env.get("SUPPORTBOT_CONFIG") else None)
+    config_path = explicit if explicit is not None else cwd / CONFIG_FILE_NAME
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if explicit is not None or config_path.exists():
+        config_path = config_path.resolve()
+        raw = _read_toml(config_path)
+        source = str(config_path)
+    found_config = config_path if source != "defaults" else None
+    base = config_path.parent if found_config else cwd
+
+    try:
+        file_settings = FileSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_format_problem(e, FileSettings) for e in exc.errors()]
+        raise ConfigError(problems, source=source) from None
+
+    problems: list[str] = []
+    if env.get("SUPPORTBOT_LLM_MODEL"):
+        file_settings = file_settings.model_copy(
+            update={"llm": file_settings.llm.model_copy(update={"model": env["SUPPORTBOT_LLM_MODEL"]})}
+        )
+    knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base, cwd)
+    data_dir = Path(data) if data else (Path(env["SUPPORTBOT_DATA"]) if env.get("SUPPORTBOT_DATA") else base / DATA_DIR_NAME)
+    log_level = env.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    secrets = Secrets(
+        slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
+        slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
+        slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
+        slack_api_url=_plain(env, "SLACK_API_URL"),
+        discord_token=_secret(env, "DISCORD_TOKEN"),
+        discord_api_url=_plain(env, "DISCORD_API_URL"),
+        discord_gateway_url=_plain(env, "DISCORD_GATEWAY_URL"),
+        openai_api_key=_secret(env, "OPENAI_API_KEY"),
+        openai_base_url=_plain(env, "OPENAI_BASE_URL"),
+    )
+    token = secrets.slack_app_token
+    if token is not None and not token.get_secret_value().startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    token = secrets.slack_bot_token
+    if token is not None and not token.get_secret_value().startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    if problems:
+        raise ConfigError(problems, source="environment")
+    return Settings(
+        **file_settings.model_dump(),
+        config_path=found_config,
+        data_dir=data_dir.resolve(),
+        knowledge_dir=knowledge_dir,
+        secrets=secrets,
+        log_level=log_level,
+    )
+
+
+def _resolve_knowledge(
+    given: Path | None,
+    env: Mapping[str, str],
+    file_settings: FileSettings,
+    base: Path,
+    cwd: Path,
+) -> Path:
+    if given is not None:
+        return Path(given).resolve()
+    if env.get("SUPPORTBOT_KNOWLEDGE"):
+        return Path(env["SUPPORTBOT_KNOWLEDGE"]).resolve()
+    if file_settings.knowledge.path is not None:
+        return (base / file_settings.knowledge.path).resolve()
+    local = cwd / "knowledge"
+    return local.resolve() if local.is_dir() else _source_tree_knowledge()

@@ -1,0 +1,103 @@
+"""The commented `supportbot.toml` that `supportbot init` writes.
+
+Every key is shown with its default and a one-line explanation; a test checks that it
+parses, that it names every setting, and that knowledge/configuration.md documents each.
+"""
+
+TEMPLATE = """\
+# supportbot configuration. Every key is optional; the values shown are the defaults.
+# Secrets never go here: tokens and API keys come from the environment
+# (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, DISCORD_TOKEN, OPENAI_API_KEY).
+# The full reference is knowledge/configuration.md.
+
+[knowledge]
+# Folder of Markdown / text / reStructuredText / HTML (/ PDF) files the bot answers from,
+# relative to this file. Default: ./knowledge
+# path = "knowledge"
+# Files larger than this are skipped with a warning.
+max_file_mb = 20.0
+
+[answer]
+# auto: use a language model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else quote the docs.
+# extractive: always quote the docs (offline). llm: always use the model.
+mode = "auto"
+# Below this retrieval confidence (0..1) the bot says it does not know and hands over to a person.
+confidence_threshold = 0.5
+# How many sources an answer cites at most.
+max_sources = 3
+# How many retrieved passages the answerer reads.
+passages = 5
+# Longer questions are refused with a clear message.
+max_question_chars = 4000
+
+[llm]
+# Model name at the OpenAI-compatible endpoint (also SUPPORTBOT_LLM_MODEL).
+model = "gpt-4o-mini"
+# Total time one answer may take, and the time to connect, in seconds.
+timeout_seconds = 60.0
+connect_timeout_seconds = 5.0
+# Retries on 429 and 5xx before falling back to quoting the docs.
+max_retries = 2
+temperature = 0.1
+# How much of the thread's history goes into the prompt (tokens).
+history_tokens = 1500
+# Hybrid retrieval with the endpoint's /v1/embeddings.
+embeddings = false
+embedding_model = "text-embedding-3-small"
+# Model answers per user and per channel per hour (0 = unlimited).
+user_rate_per_hour = 30
+channel_rate_per_hour = 300
+
+[slack]
+# How channels behave unless listed below: auto-answer, mention-only or off.
+default_mode = "mention-only"
+# Which documents channels may use: internal (all) or public (public documents only).
+default_visibility = "internal"
+dm_visibility = "internal"
+# Staff to tag when a question is escalated: user group ids (S...) and/or user ids (U...).
+staff_groups = []
+staff_users = []
+# Admins may run admin commands; workspace admins/owners count too unless disabled.
+admin_users = []
+admin_groups = []
+workspace_admins_are_admins = true
+# Channel id where a card is posted for each new ticket (optional).
+# triage_channel = "C0123456789"
+slash_command = "/support"
+
+# Per-channel settings, by channel id:
+# [slack.channels.C0123456789]
+# mode = "auto-answer"
+# visibility = "public"
+
+[discord]
+default_mode = "mention-only"
+default_visibility = "public"
+dm_visibility = "public"
+# Role ids to tag on escalation, and user ids.
+staff_roles = []
+staff_users = []
+# Role ids and user ids that may run admin commands; members with Manage Server count too.
+admin_roles = []
+admin_users = []
+manage_server_is_admin = true
+# Forum channel ids whose new posts are answered.
+forum_channels = []
+# Guild ids to sync slash commands to instantly; empty = global (can take up to an hour).
+command_guilds = []
+# triage_channel = "123456789012345678"
+
+# [discord.channels."123456789012345678"]
+# mode = "auto-answer"
+# visibility = "public"
+
+[console]
+# Your name in `supportbot chat`, which documents it may use, and who counts as staff there.
+user = "you"
+visibility = "internal"
+staff_users = ["staff"]
+
+[escalation]
+# Minutes before an unclaimed ticket is announced again.
+first_response_minutes = 15
+"""

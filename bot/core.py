@@ -1,0 +1,578 @@
+"""SupportBot: the conversation core. Orchestration only.
+
+Adapters hand it an InboundMessage, an ActionEvent or a Command together with their
+Channel; it decides (through policy), retrieves, answers, escalates, records, and posts
+through the Channel. It imports no platform SDK. Every message addressed to the bot gets
+a visible outcome: an answer, an honest "I don't know" with a hand-off, or an apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import datetime
+from enum import StrEnum
+
+from bot import policy
+from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
+from bot.config import Settings
+from bot.escalation import Escalations
+from bot.messages import say
+from bot.policy import Act
+from bot.ports import Answerer, Channel, Clock
+from bot.retrieval import KnowledgeBase, KnowledgeSummary, SyncReport
+from bot.store import AsyncStore, StateStore
+from bot.types import (
+    ActionEvent,
+    ActionKind,
+    Answer,
+    Author,
+    Button,
+    ButtonStyle,
+    ChannelMode,
+    Command,
+    ConversationRef,
+    DocVisibility,
+    EscalationReason,
+    InboundMessage,
+    Reply,
+    ReplyKind,
+    Posted,
+    SearchResult,
+    Turn,
+    Visibility,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    RECORDED = "recorded"  # not answered, but kept in the conversation's history
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    REFUSED = "refused"  # told the person why not (too long, not allowed)
+    FAILED = "failed"
+
+
+class SupportBot:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        knowledge: KnowledgeBase,
+        answerer: Answerer,
+        clock: Clock,
+        fallback: Answerer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.knowledge = knowledge
+        self.answerer = answerer
+        self.fallback = fallback
+        self.clock = clock
+        self.escalations = Escalations(settings=settings, store=store, clock=clock)
+        # the index is not thread-safe for writes; one thread keeps search and sync in order
+        self._knowledge_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-knowledge")
+
+    def close(self) -> None:
+        self._knowledge_thread.shutdown(wait=True)
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome:
+        """Handle one platform message exactly once, whatever retries the platform makes."""
+        key = f"{message.conversation.platform}:msg:{message.id}"
+        fresh = await self.store.run(
+            StateStore.claim_event, key, message.conversation.platform, _serialise(message), self.clock.now()
+        )
+        if not fresh:
+            log.info("duplicate event", extra=_ctx(message.conversation, message_id=message.id))
+            return Outcome.DUPLICATE
+        return await self._process(key, message, channel)
+
+    async def replay_pending(self, platform: str, channel: Channel) -> int:
+        """Answer messages that were received but never finished (the process died mid-answer)."""
+        pending = await self.store.run(StateStore.pending_events, platform)
+        for key, payload in pending:
+            try:
+                message = _deserialise(payload)
+            except (ValueError, KeyError, TypeError):
+                log.exception("cannot replay a stored event", extra={"event": key})
+                await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
+                continue
+            log.info("replaying an unfinished message", extra=_ctx(message.conversation, message_id=message.id))
+            await self._process(key, message, channel)
+        return len(pending)
+
+    async def _process(self, key: str, message: InboundMessage, channel: Channel) -> Outcome:
+        try:
+            outcome = await self._handle_message(message, channel)
+        except Exception:
+            log.exception("failed to handle a message", extra=_ctx(message.conversation, message_id=message.id))
+            outcome = Outcome.FAILED
+            if message.addressed or message.conversation.thread is not None:
+                await self._apologise(message, channel)
+        await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+        return outcome
+
+    async def _handle_message(self, message: InboundMessage, channel: Channel) -> Outcome:
+        conversation = message.conversation
+        state = await self.store.run(StateStore.conversation, conversation.key)
+        mode = policy.channel_mode(self.settings, conversation, message.visibility)
+        staff = policy.is_staff(message.author, conversation.platform, self.settings)
+        decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
+        log.debug("decision %s: %s", decision.act, decision.why, extra=_ctx(conversation))
+        if decision.act == Act.IGNORE:
+            if state is not None and not message.author.is_bot and mode != ChannelMode.OFF:
+                await self._record(message, role="staff" if staff else "user")
+                return Outcome.RECORDED
+            return Outcome.IGNORED
+        if decision.act == Act.TAKEOVER:
+            await self._record(message, role="staff")
+            await self.store.run(
+                StateStore.set_conversation_flags, conversation, self.clock.now(), human_takeover=True
+            )
+            log.info("staff took over a thread", extra=_ctx(conversation))
+            return Outcome.RECORDED
+
+        language = policy.detect_language(message.text)
+        text = message.text.strip()
+        if not text:
+            await channel.send(
+                Reply(conversation=conversation, text=say("greeting", language), in_reply_to=message.id)
+            )
+            return Outcome.REFUSED
+        if len(text) > self.settings.answer.max_question_chars:
+            await channel.send(
+                Reply(
+                    conversation=conversation,
+                    text=say("too_long", language, length=len(text), limit=self.settings.answer.max_question_chars),
+                    kind=ReplyKind.ERROR,
+                    buttons=(self._human_button(language, message.id),),
+                    in_reply_to=message.id,
+                )
+            )
+            return Outcome.REFUSED
+
+        thread = await channel.open_thread(message, title=_thread_title(text))
+        await self.store.run(StateStore.touch_conversation, thread, self.clock.now(), message.author.id)
+        await self._record(message, role="user", conversation=thread)
+        if policy.wants_human(text):
+            await self.escalations.open(
+                conversation=thread,
+                asker=message.author,
+                question=await self._question_for_ticket(thread, text),
+                reason=EscalationReason.ASKED_FOR_HUMAN,
+                channel=channel,
+                language=language,
+                lead=say("asked_for_human", language),
+                in_reply_to=message.id,
+            )
+            await self.store.run(StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True)
+            return Outcome.ESCALATED
+        scope = policy.document_scope(self.settings, conversation, message.visibility)
+        return await self._answer(
+            question=text,
+            language=language,
+            asker=message.author,
+            conversation=thread,
+            scope=scope,
+            channel=channel,
+            message_id=message.id,
+        )
+
+    async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
+        """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
+        language = policy.detect_language(question)
+        question = question.strip()
+        if len(question) > self.settings.answer.max_question_chars:
+            await channel.send(
+                Reply(
+                    conversation=command.conversation,
+                    text=say("too_long", language, length=len(question), limit=self.settings.answer.max_question_chars),
+                    kind=ReplyKind.ERROR,
+                    ephemeral_to=command.invoker.id,
+                )
+            )
+            return Outcome.REFUSED
+        scope = policy.document_scope(self.settings, command.conversation, command.visibility)
+        return await self._answer(
+            question=question,
+            language=language,
+            asker=command.invoker,
+            conversation=command.conversation,
+            scope=scope,
+            channel=channel,
+            message_id=None,
+        )
+
+    async def _answer(
+        self,
+        *,
+        question: str,
+        language: str,
+        asker: Author,
+        conversation: ConversationRef,
+        scope: DocVisibility,
+        channel: Channel,
+        message_id: str | None,
+    ) -> Outcome:
+        history = await self.store.run(StateStore.history, conversation, 12)
+        answer, result = await self.ask(question, scope, history=history, language=language)
+        answer_id = await self.store.run(
+            StateStore.record_answer,
+            ref=conversation,
+            message_id=message_id,
+            asker_id=asker.id,
+            question=question,
+            answer=answer.text,
+            confidence=answer.confidence,
+            language=answer.language,
+            answerer=answer.answerer,
+            abstained=self.is_abstention(answer),
+            sources=answer.citations,
+            top_path=result.passages[0].path if result.passages else None,
+            at=self.clock.now(),
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+        )
+        log.info(
+            "answered confidence=%.2f passages=%d",
+            answer.confidence,
+            len(result.passages),
+            extra=_ctx(conversation, answer_id=answer_id),
+        )
+        if self.is_abstention(answer):
+            await self.escalations.open(
+                conversation=conversation,
+                asker=asker,
+                question=question,
+                reason=EscalationReason.LOW_CONFIDENCE,
+                channel=channel,
+                language=language,
+                lead=say("abstain", language),
+                answer_id=answer_id,
+                in_reply_to=message_id,
+            )
+            await self._mark_bot_thread(conversation)
+            return Outcome.ESCALATED
+        text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
+        posted = await channel.send(
+            Reply(
+                conversation=conversation,
+                text=text,
+                kind=ReplyKind.ANSWER,
+                citations=answer.citations,
+                buttons=self._answer_buttons(language, answer_id),
+                in_reply_to=message_id,
+            )
+        )
+        await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
+        await self.store.run(
+            StateStore.add_message, posted.conversation, role="bot", text=answer.text, at=self.clock.now(),
+            platform_id=posted.message_id,
+        )
+        await self._mark_bot_thread(posted.conversation)
+        return Outcome.ANSWERED
+
+    async def ask(
+        self,
+        question: str,
+        scope: DocVisibility,
+        *,
+        k: int = 10,
+        history: Sequence[Turn] = (),
+        language: str | None = None,
+    ) -> tuple[Answer, SearchResult]:
+        """Retrieve and answer, without posting anything: the heart of every answer."""
+        result = await self.search(question, scope, k=max(k, self.settings.answer.passages))
+        answer = await self._compose(question, result, history, language or policy.detect_language(question))
+        return answer, result
+
+    def is_abstention(self, answer: Answer) -> bool:
+        return policy.needs_escalation(answer, self.settings.answer.confidence_threshold)
+
+    async def _compose(
+        self, question: str, result: SearchResult, history: Sequence[Turn], language: str
+    ) -> Answer:
+        passages = result.passages[: self.settings.answer.passages]
+        try:
+            return await self.answerer.answer(question, passages, history, language, result.confidence)
+        except Exception:
+            if self.fallback is None:
+                raise
+            log.exception("answerer %s failed; falling back to %s", self.answerer.name, self.fallback.name)
+            answer = await self.fallback.answer(question, passages, history, language, result.confidence)
+            return Answer(
+                text=answer.text,
+                citations=answer.citations,
+                confidence=answer.confidence,
+                language=answer.language,
+                answerer=answer.answerer,
+                abstained=answer.abstained,
+                note=say("llm_fallback", language),
+            )
+
+    async def search(self, question: str, scope: DocVisibility, k: int = 10) -> SearchResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._knowledge_thread, self.knowledge.search, question, scope, k)
+
+    async def reindex(self) -> SyncReport:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._knowledge_thread, self.knowledge.sync)
+
+    async def knowledge_summary(self) -> KnowledgeSummary:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._knowledge_thread, self.knowledge.summary)
+
+    def answerer_description(self) -> str:
+        return getattr(self.answerer, "description", self.answerer.name)
+
+    async def usage_today(self) -> str | None:
+        return None
+
+    def command_prefix(self, platform: str) -> str:
+        if platform == "slack":
+            return self.settings.slack.slash_command
+        return "/support"
+
+    async def _record(
+        self, message: InboundMessage, *, role: str, conversation: ConversationRef | None = None
+    ) -> None:
+        ref = conversation or message.conversation
+        await self.store.run(StateStore.touch_conversation, ref, self.clock.now())
+        await self.store.run(
+            StateStore.add_message, ref, role=role, text=message.text, at=message.sent_at,
+            author=message.author, platform_id=message.id,
+        )
+
+    async def _mark_bot_thread(self, conversation: ConversationRef) -> None:
+        if conversation.thread is not None:
+            await self.store.run(
+                StateStore.set_conversation_flags, conversation, self.clock.now(), bot_participating=True
+            )
+
+    async def _question_for_ticket(self, conversation: ConversationRef, text: str) -> str:
+        """A request for a person is rarely the question itself: use the thread's first question."""
+        history = await self.store.run(StateStore.history, conversation, 20)
+        questions = [turn.text for turn in history if turn.role == "user" and not policy.wants_human(turn.text)]
+        return questions[0] if questions else text
+
+    async def _apologise(self, message: InboundMessage, channel: Channel) -> None:
+        language = policy.detect_language(message.text)
+        try:
+            ticket = await self.escalations.open(
+                conversation=message.conversation,
+                asker=message.author,
+                question=message.text[:2000] or "(empty message)",
+                reason=EscalationReason.ERROR,
+                channel=_Muted(),
+                language=language,
+            )
+            text = say("error", language, ticket=ticket.id)
+        except Exception:
+            log.exception("could not record the failed message as a ticket")
+            text = say("error_no_ticket", language)
+        try:
+            await channel.send(
+                Reply(conversation=message.conversation, text=text, kind=ReplyKind.ERROR, in_reply_to=message.id)
+            )
+        except Exception:
+            log.exception("could not tell the asker about the failure", extra=_ctx(message.conversation))
+
+    def _answer_buttons(self, language: str, answer_id: int) -> tuple[Button, ...]:
+        value = str(answer_id)
+        return (
+            Button(action=ActionKind.HELPFUL, label=say("button_helpful", language), value=value, style=ButtonStyle.PRIMARY),
+            Button(action=ActionKind.NOT_HELPFUL, label=say("button_not_helpful", language), value=value),
+            Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=value),
+        )
+
+    def _human_button(self, language: str, value: str) -> Button:
+        return Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}")
+
+    # -- buttons -------------------------------------------------------------------------
+
+    async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        key = f"{event.conversation.platform}:action:{event.id}"
+        fresh = await self.store.run(StateStore.claim_event, key, event.conversation.platform, "", self.clock.now())
+        if not fresh:
+            return Outcome.DUPLICATE
+        try:
+            outcome = await self._handle_action(event, channel)
+        except Exception:
+            log.exception("failed to handle a button", extra=_ctx(event.conversation, action=str(event.action)))
+            outcome = Outcome.FAILED
+            try:
+                await channel.send(
+                    Reply(
+                        conversation=event.conversation,
+                        text=say("error_no_ticket"),
+                        kind=ReplyKind.ERROR,
+                        ephemeral_to=event.actor.id,
+                    )
+                )
+            except Exception:
+                log.exception("could not report the failed button press")
+        await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+        return outcome
+
+    async def _handle_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE):
+            ticket_id = int(event.value)
+            if event.action == ActionKind.CLAIM:
+                result = await self.escalations.claim(ticket_id, event.actor, channel)
+            else:
+                result = await self.escalations.resolve(ticket_id, event.actor, channel)
+            if not result.changed:
+                await channel.send(
+                    Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)
+                )
+                return Outcome.REFUSED
+            return Outcome.RECORDED
+
+        record = None
+        if not event.value.startswith("msg:"):
+            record = await self.store.run(StateStore.answer, int(event.value))
+        language = policy.detect_language(record.question) if record else "en"
+        if event.action in (ActionKind.HELPFUL, ActionKind.NOT_HELPFUL):
+            if record is None:
+                return Outcome.IGNORED
+            await self.store.run(StateStore.add_feedback, record.id, event.actor.id, str(event.action), self.clock.now())
+            if event.action == ActionKind.NOT_HELPFUL and event.actor.id == record.asker_id:
+                await self.escalations.open(
+                    conversation=ConversationRef.from_key(record.conversation),
+                    asker=event.actor,
+                    question=record.question,
+                    reason=EscalationReason.NOT_HELPFUL,
+                    channel=channel,
+                    language=language,
+                    lead=say("not_helpful_escalated", language),
+                    answer_id=record.id,
+                )
+                return Outcome.ESCALATED
+            await channel.send(
+                Reply(conversation=event.conversation, text=say("thanks_feedback", language), ephemeral_to=event.actor.id)
+            )
+            return Outcome.RECORDED
+        if event.action == ActionKind.TALK_TO_HUMAN:
+            conversation = ConversationRef.from_key(record.conversation) if record else event.conversation
+            question = record.question if record else await self._question_for_ticket(conversation, "")
+            await self.escalations.open(
+                conversation=conversation,
+                asker=event.actor,
+                question=question or "(asked for a person)",
+                reason=EscalationReason.ASKED_FOR_HUMAN,
+                channel=channel,
+                language=language,
+                lead=say("asked_for_human", language),
+                answer_id=record.id if record else None,
+            )
+            return Outcome.ESCALATED
+        return Outcome.IGNORED
+
+    # -- commands ------------------------------------------------------------------------
+
+    def may_run(self, spec: CommandSpec, command: Command) -> bool:
+        platform = command.conversation.platform
+        return may_run(
+            spec,
+            staff=policy.is_staff(command.invoker, platform, self.settings),
+            admin=policy.is_admin(command.invoker, platform, self.settings),
+        )
+
+    async def on_command(self, command: Command, channel: Channel) -> Outcome:
+        spec = REGISTRY.get(command.name)
+        prefix = self.command_prefix(command.conversation.platform)
+        if spec is None:
+            await self._tell(command, channel, f"There is no command `{command.name}`. Try `{prefix} help`.")
+            return Outcome.REFUSED
+        if not self.may_run(spec, command):
+            await self._tell(
+                command, channel, f"`{prefix} {spec.name}` is for {spec.access} only. Ask an admin if you need it."
+            )
+            log.info("command refused", extra=_ctx(command.conversation, command=spec.name))
+            return Outcome.REFUSED
+        try:
+            args = REGISTRY.parse_args(spec, command.args)
+            text = await spec.handler(self, command, args, channel)
+        except UsageError as exc:
+            await self._tell(command, channel, str(exc))
+            return Outcome.REFUSED
+        except Exception:
+            log.exception("command failed", extra=_ctx(command.conversation, command=spec.name))
+            await self._tell(command, channel, say("error_no_ticket"), kind=ReplyKind.ERROR)
+            return Outcome.FAILED
+        if text is not None:
+            await self._tell(command, channel, text, ephemeral=spec.ephemeral)
+        return Outcome.ANSWERED
+
+    async def _tell(
+        self, command: Command, channel: Channel, text: str, *, ephemeral: bool = True, kind: ReplyKind = ReplyKind.INFO
+    ) -> None:
+        await channel.send(
+            Reply(
+                conversation=command.conversation,
+                text=text,
+                kind=kind,
+                ephemeral_to=command.invoker.id if ephemeral else None,
+            )
+        )
+
+
+class _Muted:
+    """A Channel that posts nothing: used to open a ticket whose announcement is sent separately."""
+
+    async def send(self, reply: Reply) -> Posted:
+        return Posted(message_id="", conversation=reply.conversation)
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        return None
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return message.conversation
+
+
+def _thread_title(text: str) -> str:
+    first_line = text.strip().splitlines()[0] if text.strip() else "Question"
+    return first_line if len(first_line) <= 80 else first_line[:77] + "..."
+
+
+def _ctx(conversation: ConversationRef, **more: object) -> dict[str, object]:
+    return {"platform": conversation.platform, "channel": conversation.channel, "thread": conversation.thread, **more}
+
+
+def _serialise(message: InboundMessage) -> str:
+    data = asdict(message)
+    data.pop("raw", None)
+    data["sent_at"] = message.sent_at.isoformat()
+    data["author"]["roles"] = sorted(message.author.roles)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _deserialise(payload: str) -> InboundMessage:
+    data = json.loads(payload)
+    author = data["author"]
+    return InboundMessage(
+        id=data["id"],
+        conversation=ConversationRef(**data["conversation"]),
+        author=Author(
+            id=author["id"],
+            name=author["name"],
+            is_bot=author["is_bot"],
+            roles=frozenset(author["roles"]),
+            platform_admin=author["platform_admin"],
+        ),
+        text=data["text"],
+        addressed=data["addressed"],
+        visibility=Visibility(data["visibility"]),
+        sent_at=datetime.fromisoformat(data["sent_at"]),
+        edited=data["edited"],
+    )

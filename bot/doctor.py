@@ -1,0 +1,85 @@
+"""`supportbot doctor`: checks that say what is wrong and what to do about it.
+
+Local checks (knowledge folder, data directory, state database) run always; each
+configured platform and the model endpoint contribute their own checks (token valid,
+scopes granted, model reachable), imported only when configured.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.app import enabled_adapters, open_knowledge
+from bot.config import Settings
+from bot.errors import SupportBotError
+from bot.store import StateStore
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+CheckRun = Callable[[Settings], Awaitable[list[Check]]]
+
+
+async def _local(settings: Settings) -> list[Check]:
+    checks = [
+        Check(
+            name="config",
+            status="ok",
+            detail=str(settings.config_path) if settings.config_path else "no supportbot.toml; using defaults",
+        )
+    ]
+    try:
+        knowledge = open_knowledge(settings)
+        try:
+            report = knowledge.sync()
+            summary = knowledge.summary()
+        finally:
+            knowledge.close()
+        status: Status = "ok" if summary.chunks else "warn"
+        detail = f"{summary.files} files, {summary.chunks} passages in {summary.folder}"
+        if report.failed:
+            status = "warn"
+            detail += f"; unreadable: {', '.join(f'{p} ({r})' for p, r in report.failed[:5])}"
+        checks.append(Check(name="knowledge", status=status, detail=detail))
+    except SupportBotError as exc:
+        checks.append(Check(name="knowledge", status="fail", detail=str(exc)))
+    try:
+        StateStore(settings.data_dir / "state.db").close()
+        checks.append(Check(name="state", status="ok", detail=str(settings.data_dir / "state.db")))
+    except SupportBotError as exc:
+        checks.append(Check(name="state", status="fail", detail=str(exc)))
+    return checks
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    checks = await _local(settings)
+    platforms = enabled_adapters(settings)
+    if not platforms:
+        checks.append(
+            Check(
+                name="platforms",
+                status="warn",
+                detail="no Slack or Discord tokens in the environment; only `supportbot chat` will work",
+            )
+        )
+    for name in platforms:
+        module = importlib.import_module(f"adapters.{name}")
+        run: CheckRun = module.doctor_checks
+        checks.extend(await run(settings))
+    if settings.llm_configured:
+        from bot.answering.llm import doctor_checks
+
+        checks.extend(await doctor_checks(settings))
+    else:
+        checks.append(Check(name="answers", status="ok", detail="extractive (offline; no model configured)"))
+    return checks

@@ -1,0 +1,42 @@
+"""One hierarchy of errors the product raises on purpose.
+
+Each carries a message written for the person running the bot: which file, which key,
+what to do. The CLI prints `str(error)` without a traceback; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SupportBotError(Exception):
+    """Base of every error the bot raises deliberately."""
+
+
+class ConfigError(SupportBotError):
+    """The configuration is wrong; lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[str], source: str = "configuration") -> None:
+        self.problems = list(problems)
+        self.source = source
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source} has {len(self.problems)} problem(s):\n{lines}")
+
+
+class KnowledgeError(SupportBotError):
+    """The knowledge folder cannot be used (missing, not a folder, unreadable)."""
+
+
+class StoreError(SupportBotError):
+    """The state database cannot be opened or written (corrupt, locked, read-only)."""
+
+
+class AnswererUnavailable(SupportBotError):
+    """The configured answerer cannot answer now (model endpoint down, bad key)."""
+
+
+class PlatformError(SupportBotError):
+    """A chat platform refused or failed a call after the retries its SDK allows."""
+
+
+class FatalAdapterError(SupportBotError):
+    """An adapter cannot run with this configuration (bad token, missing permission or
+    intent): restarting will not help, so the supervisor stops instead of retrying."""

@@ -1,0 +1,85 @@
+"""Every sentence the bot says to people, in English and Korean.
+
+Kept in one table so the two languages stay in step and a wording change is one edit.
+`say(key, language, **values)` falls back to English for a language it does not have.
+"""
+
+from __future__ import annotations
+
+_TEXT: dict[str, dict[str, str]] = {
+    "greeting": {
+        "en": "Hi! Ask me a question about the product and I'll answer from the documentation, "
+        "with sources. Say *talk to a person* any time to reach the team.",
+        "ko": "안녕하세요! 제품에 대해 질문해 주시면 문서를 근거로 출처와 함께 답해 드립니다. "
+        "언제든 *상담원 연결*이라고 말씀하시면 담당자에게 연결해 드립니다.",
+    },
+    "too_long": {
+        "en": "Your message is {length:,} characters long; I can read questions of up to {limit:,}. "
+        "Could you send just the question, or the key part of the error? "
+        "Nothing was lost: you can also ask for a person.",
+        "ko": "메시지가 {length:,}자로 너무 깁니다. 질문은 {limit:,}자까지 읽을 수 있습니다. "
+        "질문이나 오류의 핵심 부분만 보내 주시겠어요? 담당자 연결을 요청하실 수도 있습니다.",
+    },
+    "sources": {"en": "Sources", "ko": "출처"},
+    "abstain": {
+        "en": "I couldn't find a reliable answer to this in the documentation, so I won't guess.",
+        "ko": "문서에서 이 질문에 대한 확실한 답을 찾지 못했습니다. 추측으로 답하지 않겠습니다.",
+    },
+    "escalated": {
+        "en": "I've passed your question to the support team (ticket #{ticket}). "
+        "A person will reply in this thread; you'll get a notification, and there's nothing else you need to do.",
+        "ko": "질문을 지원팀에 전달했습니다 (티켓 #{ticket}). "
+        "담당자가 이 스레드에 답변할 예정이며 알림이 갈 것입니다. 따로 하실 일은 없습니다.",
+    },
+    "escalated_no_staff": {
+        "en": "I've recorded your question for the support team (ticket #{ticket}). "
+        "A person will reply in this thread.",
+        "ko": "질문을 지원팀에 기록했습니다 (티켓 #{ticket}). 담당자가 이 스레드에 답변할 예정입니다.",
+    },
+    "already_escalated": {
+        "en": "Your question is already with the support team (ticket #{ticket}, {status}). "
+        "I've added this message to it.",
+        "ko": "이 질문은 이미 지원팀에 전달되어 있습니다 (티켓 #{ticket}, {status}). 이 메시지도 함께 전달했습니다.",
+    },
+    "asked_for_human": {
+        "en": "Sure, I'll get a person.",
+        "ko": "네, 담당자를 연결해 드리겠습니다.",
+    },
+    "not_helpful_escalated": {
+        "en": "Sorry that didn't help.",
+        "ko": "도움이 되지 못해 죄송합니다.",
+    },
+    "thanks_feedback": {
+        "en": "Thanks for the feedback!",
+        "ko": "의견 감사합니다!",
+    },
+    "error": {
+        "en": "Sorry, something went wrong on my side while answering. Your question is saved "
+        "and I've flagged it for the team (ticket #{ticket}).",
+        "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다. 질문은 저장되었고 "
+        "지원팀에 전달했습니다 (티켓 #{ticket}).",
+    },
+    "error_no_ticket": {
+        "en": "Sorry, something went wrong on my side. Please try again in a moment.",
+        "ko": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
+    },
+    "llm_fallback": {
+        "en": "(The language model is unavailable right now, so this answer is quoted from the documentation.)",
+        "ko": "(지금은 언어 모델을 사용할 수 없어 문서에서 발췌한 답변입니다.)",
+    },
+    "quoted_original": {
+        "en": "From the documentation (quoted in its original language):",
+        "ko": "문서의 관련 내용입니다 (원문 그대로 인용):",
+    },
+    "button_helpful": {"en": "Helpful", "ko": "도움이 됐어요"},
+    "button_not_helpful": {"en": "Not helpful", "ko": "도움이 안 됐어요"},
+    "button_human": {"en": "Talk to a person", "ko": "상담원 연결"},
+    "button_claim": {"en": "Claim", "ko": "담당하기"},
+    "button_resolve": {"en": "Resolve", "ko": "해결 완료"},
+}
+
+
+def say(key: str, language: str = "en", **values: object) -> str:
+    table = _TEXT[key]
+    template = table.get(language) or table["en"]
+    return template.format(**values)

@@ -1,0 +1,166 @@
+"""Schema of the two databases, as numbered migrations applied once each.
+
+`state.db` holds what must never be lost (conversations, tickets, feedback, the inbox);
+`catalog.db` describes the knowledge index, a cache that can always be rebuilt from the
+folder. A migration runs inside one transaction and is recorded in `_migrations`, so a
+crash mid-upgrade leaves the database at the previous version, never half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+Migration = tuple[str, Callable[[Database], None]]
+
+
+def _state_v1(db: Database) -> None:
+    db["inbox"].create(
+        {"key": str, "platform": str, "received_at": str, "status": str, "payload": str, "done_at": str},
+        pk="key",
+        not_null={"platform", "received_at", "status"},
+    )
+    db["inbox"].create_index(["status", "platform"])
+    db["conversations"].create(
+        {
+            "key": str,
+            "platform": str,
+            "workspace": str,
+            "channel": str,
+            "thread": str,
+            "started_at": str,
+            "last_activity": str,
+            "asker_id": str,
+            "bot_participating": int,
+            "human_takeover": int,
+        },
+        pk="key",
+        not_null={"platform", "channel", "started_at"},
+        defaults={"bot_participating": 0, "human_takeover": 0},
+    )
+    db["messages"].create(
+        {
+            "id": int,
+            "conversation": str,
+            "platform_id": str,
+            "author_id": str,
+            "author_name": str,
+            "role": str,
+            "text": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"conversation", "role", "at"},
+    )
+    db["messages"].create_index(["conversation", "id"])
+    db["answers"].create(
+        {
+            "id": int,
+            "conversation": str,
+            "message_id": str,
+            "asker_id": str,
+            "question": str,
+            "answer": str,
+            "confidence": float,
+            "language": str,
+            "answerer": str,
+            "abstained": int,
+            "sources": str,
+            "top_path": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "posted_message_id": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"conversation", "question", "created_at"},
+    )
+    db["answers"].create_index(["created_at"])
+    db["answers"].create_index(["conversation"])
+    db["tickets"].create(
+        {
+            "id": int,
+            "conversation": str,
+            "platform": str,
+            "asker_id": str,
+            "asker_name": str,
+            "question": str,
+            "reason": str,
+            "status": str,
+            "assignee_id": str,
+            "assignee_name": str,
+            "answer_id": int,
+            "language": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"conversation", "question", "reason", "status", "created_at", "updated_at"},
+    )
+    db["tickets"].create_index(["status"])
+    db["tickets"].create_index(["conversation"])
+    db["ticket_events"].create(
+        {"id": int, "ticket_id": int, "at": str, "actor_id": str, "event": str, "detail": str},
+        pk="id",
+        not_null={"ticket_id", "at", "event"},
+        foreign_keys=[("ticket_id", "tickets", "id")],
+    )
+    db["ticket_events"].create_index(["ticket_id"])
+    db["ticket_posts"].create(
+        {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str},
+        pk="id",
+        not_null={"ticket_id", "conversation", "message_id", "kind"},
+        foreign_keys=[("ticket_id", "tickets", "id")],
+    )
+    db["ticket_posts"].create_index(["ticket_id"])
+    db["feedback"].create(
+        {"id": int, "answer_id": int, "user_id": str, "value": str, "at": str},
+        pk="id",
+        not_null={"answer_id", "user_id", "value", "at"},
+        foreign_keys=[("answer_id", "answers", "id")],
+    )
+    db["feedback"].create_index(["answer_id", "user_id"], unique=True)
+
+
+def _catalog_v1(db: Database) -> None:
+    db["files"].create(
+        {
+            "path": str,
+            "sha256": str,
+            "size": int,
+            "mtime_ns": int,
+            "title": str,
+            "url": str,
+            "visibility": str,
+            "tags": str,
+            "chunks": int,
+            "error": str,
+            "indexed_at": str,
+        },
+        pk="path",
+        not_null={"sha256", "size", "mtime_ns", "indexed_at"},
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1)]
+CATALOG_MIGRATIONS: list[Migration] = [("0001_initial", _catalog_v1)]
+
+
+def migrate(db: Database, migrations: list[Migration]) -> list[str]:
+    """Apply the migrations `db` has not seen yet; return the names applied."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied: list[str] = []
+    for name, step in migrations:
+        if name in done:
+            continue
+        with db.conn:
+            step(db)
+            db.execute(
+                "insert into _migrations (name, applied_at) values (?, datetime('now'))", [name]
+            )
+        applied.append(name)
+    return applied

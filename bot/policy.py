@@ -1,0 +1,232 @@
+"""Pure decisions: whether to act on a message, who is staff or admin, what a text asks for.
+
+No I/O and no state of its own: every function takes what it needs and returns a value,
+so each rule can be tested in isolation and read in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.config import DiscordSettings, PlatformSettings, Settings, SlackSettings
+from bot.store import ConversationState
+from bot.types import (
+    Answer,
+    Author,
+    ChannelMode,
+    ConversationRef,
+    DocVisibility,
+    InboundMessage,
+    Platform,
+    Visibility,
+)
+
+
+class Act(StrEnum):
+    IGNORE = "ignore"
+    RESPOND = "respond"
+    TAKEOVER = "takeover"  # staff spoke in a bot thread: record it and step back
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    act: Act
+    why: str
+
+
+def platform_settings(settings: Settings, platform: str) -> PlatformSettings | None:
+    if platform == Platform.SLACK:
+        return settings.slack
+    if platform == Platform.DISCORD:
+        return settings.discord
+    return None
+
+
+def channel_mode(settings: Settings, conversation: ConversationRef, visibility: Visibility) -> ChannelMode:
+    if visibility == Visibility.DIRECT or conversation.platform == Platform.CONSOLE:
+        return ChannelMode.AUTO_ANSWER  # a DM is addressed to the bot by definition
+    ps = platform_settings(settings, conversation.platform)
+    if ps is None:
+        return ChannelMode.MENTION_ONLY
+    override = ps.channels.get(conversation.channel)
+    if override is not None and override.mode is not None:
+        return override.mode
+    if isinstance(ps, DiscordSettings) and conversation.channel in ps.forum_channels:
+        return ChannelMode.AUTO_ANSWER
+    return ps.default_mode
+
+
+def document_scope(settings: Settings, conversation: ConversationRef, visibility: Visibility) -> DocVisibility:
+    """Which documents a conversation may see: `public` channels see public documents only.
+
+    The adapter's view is a floor: a channel the platform says is shared outside the team
+    stays public even if the configuration says otherwise.
+    """
+    if conversation.platform == Platform.CONSOLE:
+        return _scope(settings.console.visibility, settings.console.visibility)
+    ps = platform_settings(settings, conversation.platform)
+    if ps is None:
+        return DocVisibility.PUBLIC
+    if visibility == Visibility.DIRECT:
+        return _scope(ps.dm_visibility, ps.dm_visibility)
+    override = ps.channels.get(conversation.channel)
+    configured = override.visibility if override and override.visibility else ps.default_visibility
+    return _scope(configured, visibility)
+
+
+def _scope(configured: Visibility, observed: Visibility) -> DocVisibility:
+    if Visibility.PUBLIC in (configured, observed):
+        return DocVisibility.PUBLIC
+    return DocVisibility.INTERNAL
+
+
+def should_respond(
+    message: InboundMessage,
+    *,
+    mode: ChannelMode,
+    state: ConversationState | None,
+    staff: bool,
+) -> Decision:
+    if message.author.is_bot:
+        return Decision(act=Act.IGNORE, why="written by a bot")
+    if message.edited:
+        return Decision(act=Act.IGNORE, why="an edit")
+    if mode == ChannelMode.OFF:
+        return Decision(act=Act.IGNORE, why="channel is off")
+    in_bot_thread = state is not None and state.bot_participating
+    if staff and in_bot_thread and not message.addressed:
+        return Decision(act=Act.TAKEOVER, why="staff replied in a bot thread")
+    if message.addressed:
+        return Decision(act=Act.RESPOND, why="addressed to the bot")
+    if state is not None and state.human_takeover:
+        return Decision(act=Act.IGNORE, why="a person has taken over this thread")
+    if in_bot_thread:
+        return Decision(act=Act.RESPOND, why="follow-up in a bot thread")
+    if mode == ChannelMode.AUTO_ANSWER and message.conversation.thread is None:
+        if looks_like_question(message.text):
+            return Decision(act=Act.RESPOND, why="question in an auto-answer channel")
+        return Decision(act=Act.IGNORE, why="chatter, not a question")
+    return Decision(act=Act.IGNORE, why="not addressed to the bot")
+
+
+def is_staff(author: Author, platform: str, settings: Settings) -> bool:
+    if platform == Platform.CONSOLE:
+        return author.id in settings.console.staff_users
+    ps = platform_settings(settings, platform)
+    if ps is None:
+        return False
+    if author.id in ps.staff_users:
+        return True
+    groups: tuple[str, ...] = ()
+    if isinstance(ps, SlackSettings):
+        groups = ps.staff_groups
+    elif isinstance(ps, DiscordSettings):
+        groups = ps.staff_roles
+    return bool(author.roles.intersection(groups))
+
+
+def is_admin(author: Author, platform: str, settings: Settings) -> bool:
+    if platform == Platform.CONSOLE:
+        return True  # whoever runs the terminal owns the installation
+    ps = platform_settings(settings, platform)
+    if ps is None:
+        return False
+    if author.id in ps.admin_users:
+        return True
+    if isinstance(ps, SlackSettings):
+        return bool(author.roles.intersection(ps.admin_groups)) or (
+            ps.workspace_admins_are_admins and author.platform_admin
+        )
+    if isinstance(ps, DiscordSettings):
+        return bool(author.roles.intersection(ps.admin_roles)) or (
+            ps.manage_server_is_admin and author.platform_admin
+        )
+    return False
+
+
+def needs_escalation(answer: Answer, threshold: float) -> bool:
+    return answer.abstained or answer.confidence < threshold
+
+
+# -- what a text is -------------------------------------------------------------------
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def detect_language(text: str) -> str:
+    """'ko' or 'en'. The product supports two languages, so the script decides: a text
+    with a fair share of Hangul is Korean, whatever English words (product names,
+    commands) it also contains. A statistical detector is less reliable on short chat."""
+    letters = len(_LETTER.findall(text))
+    hangul = len(_HANGUL.findall(text))
+    if hangul and hangul * 4 >= letters:
+        return "ko"
+    return "en"
+
+
+_EN_QUESTION_START = re.compile(
+    r"^(how|what|why|when|where|who|whom|whose|which|can|could|would|should|shall|will|do|does|did|"
+    r"is|are|was|were|am|have|has|any|anyone|anybody|is there|are there|help|please help)\b",
+    re.IGNORECASE,
+)
+_EN_PROBLEM = re.compile(
+    r"\b(can'?t|cannot|couldn'?t|won'?t|doesn'?t work|does not work|not working|isn'?t working|"
+    r"error|errors|fails?|failed|failing|broken|stuck|issue|problem|trouble|unable|how to|"
+    r"wondering|help me|need help)\b",
+    re.IGNORECASE,
+)
+_KO_QUESTION = re.compile(
+    r"(까요|나요|가요|니까|습니까|는지|은지|을까|인가|인지|한가요|죠|ㄴ가요|어떻게|어떡|왜|무엇|뭐|뭔가|뭘|"
+    r"언제|어디|누가|누구|몇|방법|안\s?돼|안\s?되|안됨|오류|에러|문제|도와|알려|궁금|모르겠|하려면|되려면)"
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """Onyx-style filter for auto-answer channels: answer questions, not chatter."""
+    stripped = unicodedata.normalize("NFKC", text).strip()
+    if len(stripped) < 6:
+        return False
+    if "?" in stripped:
+        return True
+    if _KO_QUESTION.search(stripped):
+        return True
+    return bool(_EN_QUESTION_START.match(stripped) or _EN_PROBLEM.search(stripped))
+
+
+_EN_HUMAN = re.compile(
+    r"\b((talk|speak|chat|connect\s+me)\s+(to|with)\s+(a\s+|an\s+|some\s+)?"
+    r"(human|person|people|someone|somebody|agent|staff|support|representative|rep|real\s+person|"
+    r"live\s+agent|team\s+member|moderator|admin)|"
+    r"(real|actual|live)\s+(human|person|agent)|human\s+(please|pls|agent|support|help)|"
+    r"(need|want)\s+(a|an)\s+(human|person|agent)|escalate\s+(this|to))",
+    re.IGNORECASE,
+)
+_KO_HUMAN = re.compile(
+    r"(상담원|상담사|담당자|사람\s*(이랑|하고|과|한테|에게)?\s*(얘기|이야기|대화|상담|연결|말하)|"
+    r"직원\s*(분|이랑|하고|과|한테|에게)?\s*(연결|얘기|이야기|대화|상담|불러)|사람\s*불러|사람\s*연결|"
+    r"사람이\s*(답|대답|봐)|진짜\s*사람)"
+)
+
+
+def wants_human(text: str) -> bool:
+    """The asker asked for a person, in English or Korean."""
+    normal = unicodedata.normalize("NFKC", text)
+    return bool(_EN_HUMAN.search(normal) or _KO_HUMAN.search(normal))
+
+
+_EN_ALL_SET = re.compile(
+    r"^\s*(thanks?|thank\s+you|thx|ty)?[\s,!.]*(i'?m|i\s+am|we'?re|all)\s+(all\s+)?(set|good|sorted|done)\b"
+    r"|^\s*(that|this)\s+(solved|fixed|answered)\s+it\b|^\s*problem\s+solved\b",
+    re.IGNORECASE,
+)
+_KO_ALL_SET = re.compile(r"(해결\s*(됐|되었|했|완료)|이제\s*(됐|괜찮)|다\s*됐|문제\s*없어)")
+
+
+def says_all_set(text: str) -> bool:
+    """The asker says their problem is solved: they may close their own ticket."""
+    normal = unicodedata.normalize("NFKC", text)
+    return bool(_EN_ALL_SET.search(normal) or _KO_ALL_SET.search(normal))

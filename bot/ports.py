@@ -1,0 +1,67 @@
+"""The interfaces the core depends on. Adapters and answerers implement them.
+
+They are narrow on purpose: the core can post, edit and open a thread, and nothing else
+of a platform; rendering (Block Kit, embeds, mention escaping, splitting long text) is
+the adapter's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from bot.types import Answer, ConversationRef, InboundMessage, Passage, Posted, Reply, SearchResult, Turn, Visibility
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """One platform's way of putting the core's replies in front of people."""
+
+    async def send(self, reply: Reply) -> Posted:
+        """Post a reply; raise on failure (the core decides what the user then sees)."""
+        ...
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        """Replace a posted message (streamed answers, ticket cards, thinking indicators)."""
+        ...
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        """Make (or find) the thread that replies to `message` go in and return its address.
+
+        A message already in a thread returns that thread; a platform without threads
+        returns the message's own conversation.
+        """
+        ...
+
+
+class Answerer(Protocol):
+    name: str
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+    ) -> Answer: ...
+
+
+class StreamSink(Protocol):
+    """Where a streaming answerer sends the text written so far."""
+
+    async def __call__(self, text_so_far: str) -> None: ...
+
+
+class Retriever(Protocol):
+    def search(self, query: str, visibility: Visibility, k: int) -> SearchResult: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,259 @@
+"""The knowledge base: keeps the search index in step with the folder, and searches it.
+
+`sync()` is incremental: a file whose size and modification time match the catalog is not
+opened; a file that changed is hashed and re-read only if its content really changed; a
+deleted file's chunks are removed. Files are processed one at a time and the index
+writer has a bounded buffer, so a folder of 10,000 files never sits in memory at once.
+A file that cannot be read is recorded with the reason and skipped; it never stops the
+rest of the folder from being indexed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import KnowledgeError
+from bot.retrieval.chunking import chunk_document
+from bot.retrieval.confidence import confidence
+from bot.retrieval.documents import SUPPORTED_SUFFIXES, DocumentError, read_document
+from bot.retrieval.index import SearchIndex
+from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query
+from bot.store import Catalog, FileRecord
+from bot.types import DocVisibility, Passage, SearchResult
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0  # chunks written in this sync
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def describe(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{self.unchanged} unchanged",
+        ]
+        text = "Knowledge folder synced: " + ", ".join(parts) + "."
+        if self.failed:
+            text += f"\n{len(self.failed)} file(s) could not be read:"
+            text += "".join(f"\n- {path}: {reason}" for path, reason in self.failed[:20])
+            if len(self.failed) > 20:
+                text += f"\n- ... and {len(self.failed) - 20} more"
+        return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeSummary:
+    folder: Path
+    files: int
+    chunks: int
+    errors: int
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        folder: Path,
+        index_dir: Path,
+        *,
+        max_file_bytes: int = 20 * 1024 * 1024,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        self.folder = folder
+        self.max_file_bytes = max_file_bytes
+        self.exclude = exclude  # relative paths left out on purpose (evaluation hold-outs)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(index_dir / "catalog.db")
+        self.index = SearchIndex(index_dir / "tantivy")
+        self._check_version()
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def _check_version(self) -> None:
+        """A change of analyzer makes every stored term stale: start the cache afresh."""
+        if self.catalog.get_meta("analyzer") != ANALYZER_VERSION or (
+            self.index.size == 0 and self.catalog.summary()[1] > 0
+        ):
+            self.index.clear()
+            self.index.commit()
+            self.catalog.clear()
+            self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+
+    # -- keeping the index in step with the folder ---------------------------------------
+
+    def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
+        if not self.folder.exists():
+            raise KnowledgeError(
+                f"the knowledge folder {self.folder} does not exist. Create it and put Markdown "
+                "files in it, or point to another one with --knowledge DIR or [knowledge] path "
+                "in supportbot.toml."
+            )
+        if not self.folder.is_dir():
+            raise KnowledgeError(f"{self.folder} is a file, not a folder; --knowledge needs a folder")
+        stack = [self.folder]
+        while stack:
+            current = stack.pop()
+            try:
+                entries = sorted(os.scandir(current), key=lambda e: e.name)
+            except PermissionError:
+                log.warning("cannot list %s: permission denied", current)
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # .git, editor swap files, our own data folder
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                    relative = Path(entry.path).relative_to(self.folder).as_posix()
+                    if relative not in self.exclude:
+                        yield relative, entry.stat()
+
+    def sync(self, progress: Progress | None = None) -> SyncReport:
+        report = SyncReport()
+        known = self.catalog.files()
+        on_disk = dict(self._walk())
+        pending: list[tuple[FileRecord, dict[str, object]]] = []
+        touched: list[tuple[str, int]] = []
+        total = len(on_disk)
+        for done, (relative, stat) in enumerate(sorted(on_disk.items()), start=1):
+            if progress is not None:
+                progress(done, total, relative)
+            before = known.get(relative)
+            if before is not None and before.size == stat.st_size and before.mtime_ns == stat.st_mtime_ns:
+                report.unchanged += 1
+                if before.error:
+                    report.failed.append((relative, before.error))
+                continue
+            self._read_one(relative, stat, before, report, pending, touched)
+        removed = sorted(set(known) - set(on_disk))
+        self.index.remove_files(removed) if removed else None
+        report.removed = removed
+        try:
+            self.index.commit()
+        except BaseException:
+            self.index.rollback()
+            raise
+        # the catalog follows the index: if we die before this, the next sync redoes the files
+        now = datetime.now(UTC)
+        with self.catalog.db.conn:
+            for record, meta in pending:
+                self.catalog.put_file(record, at=now, **meta)  # type: ignore[arg-type]
+            for relative, mtime in touched:
+                self.catalog.touch_file(relative, mtime)
+            self.catalog.remove_files(removed)
+        if report.changed or report.failed:
+            log.info(
+                "knowledge synced: %d added, %d updated, %d removed, %d unchanged, %d unreadable",
+                len(report.added),
+                len(report.updated),
+                len(report.removed),
+                report.unchanged,
+                len(report.failed),
+            )
+        return report
+
+    def _read_one(
+        self,
+        relative: str,
+        stat: os.stat_result,
+        before: FileRecord | None,
+        report: SyncReport,
+        pending: list[tuple[FileRecord, dict[str, object]]],
+        touched: list[tuple[str, int]],
+    ) -> None:
+        file = self.folder / relative
+        error: str | None = None
+        data = b""
+        if stat.st_size > self.max_file_bytes:
+            error = (
+                f"is {stat.st_size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit "
+                "([knowledge] max_file_mb); split it into smaller files"
+            )
+        else:
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                error = f"cannot be read: {exc.strerror}"
+        digest = hashlib.sha256(data).hexdigest() if error is None else f"error:{stat.st_mtime_ns}"
+        if before is not None and before.sha256 == digest:
+            touched.append((relative, stat.st_mtime_ns))  # saved again without changes
+            report.unchanged += 1
+            return
+        meta: dict[str, object] = {}
+        chunks = []
+        if error is None:
+            try:
+                document = read_document(self.folder, file, data)
+                chunks = chunk_document(document)
+                meta = {
+                    "title": document.title,
+                    "url": document.url,
+                    "visibility": str(document.visibility),
+                    "tags": document.tags,
+                }
+            except DocumentError as exc:
+                error = str(exc)
+            except Exception as exc:  # a parser bug on one odd file must not stop the folder
+                log.exception("unexpected error reading %s", relative)
+                error = f"could not be parsed ({type(exc).__name__}); please report this file"
+        if error is not None:
+            report.failed.append((relative, error))
+            log.warning("knowledge file %s %s", relative, error)
+        self.index.replace_file(relative, chunks)
+        report.chunks += len(chunks)
+        (report.updated if before is not None else report.added).append(relative)
+        pending.append(
+            (
+                FileRecord(
+                    path=relative,
+                    sha256=digest,
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                    chunks=len(chunks),
+                    error=error,
+                ),
+                meta,
+            )
+        )
+
+    def rebuild(self, progress: Progress | None = None) -> SyncReport:
+        self.index.clear()
+        self.index.commit()
+        self.catalog.clear()
+        self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+        return self.sync(progress)
+
+    # -- searching -------------------------------------------------------------------------
+
+    def search(self, query: str, scope: DocVisibility, k: int = 10) -> SearchResult:
+        terms = analyze_query(query)
+        hits, idf = self.index.search(terms, scope, k)
+        passages: tuple[Passage, ...] = tuple(hit.passage for hit in hits)
+        return SearchResult(passages=passages, confidence=confidence(terms, idf, passages))
+
+    def summary(self) -> KnowledgeSummary:
+        files, chunks, errors = self.catalog.summary()
+        return KnowledgeSummary(folder=self.folder, files=files, chunks=chunks, errors=errors)
+
+    def errors(self) -> list[tuple[str, str]]:
+        return list(self.catalog.errors())

@@ -1,0 +1,611 @@
+"""Durable state through sqlite-utils: the only module (with migrations.py) that speaks SQL.
+
+`StateStore` keeps what must never be lost: the inbox of platform events, conversations,
+messages, answers, tickets and feedback. `Catalog` describes the knowledge index, a cache
+that can be rebuilt from the folder at any time; it lives in another file so that
+deleting the index never touches state.
+
+SQLite calls block, so async code goes through `AsyncStore`, which runs every call on one
+dedicated thread (SQLite connections are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
+
+from bot.errors import StoreError
+from bot.migrations import CATALOG_MIGRATIONS, STATE_MIGRATIONS, Migration, migrate
+from bot.types import (
+    Author,
+    Citation,
+    ConversationRef,
+    EscalationReason,
+    Posted,
+    Ticket,
+    TicketStatus,
+    Turn,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def open_database(path: Path, migrations: list[Migration]) -> Database:
+    """Open (creating if needed) and migrate a database, turning SQLite's errors into advice."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
+        db = Database(conn)
+        db.execute("pragma journal_mode=wal")
+        db.execute("pragma foreign_keys=on")
+        migrate(db, migrations)
+        return db
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            raise StoreError(
+                f"{path} is locked by another process. Is another supportbot running with the same "
+                "data directory? Stop it, or give this one its own with --data DIR."
+            ) from None
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(
+                f"{path} is not a readable SQLite database (it may be corrupt). Nothing was changed. "
+                "Move the file aside to start afresh, or restore it from a backup."
+            ) from None
+        raise StoreError(f"{path} cannot be opened: {message}") from None
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationState:
+    key: str
+    asker_id: str | None
+    bot_participating: bool  # the bot answered here, so follow-ups need no mention
+    human_takeover: bool  # staff replied here: the bot stays quiet unless mentioned
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerRecord:
+    id: int
+    conversation: str
+    asker_id: str | None
+    question: str
+    answer: str
+    confidence: float
+    abstained: bool
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stats:
+    questions: int
+    answered: int
+    abstained: int
+    helpful: int
+    not_helpful: int
+    tickets_open: int
+    tickets_claimed: int
+    tickets_resolved: int
+
+
+class StateStore:
+    """State that must survive anything: one SQLite file in the data directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = open_database(path, STATE_MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- inbox: each platform event is handled once, and none is lost ------------------
+
+    def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
+        """Record an event as received; False when it was seen before (a retry or replay)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert or ignore into inbox (key, platform, received_at, status, payload) "
+                "values (?, ?, ?, 'pending', ?)",
+                [key, platform, _iso(now), payload],
+            )
+        return cursor.rowcount == 1
+
+    def finish_event(self, key: str, now: datetime, status: str = "done") -> None:
+        with self.db.conn:
+            self.db.execute(
+                "update inbox set status = ?, done_at = ? where key = ?", [status, _iso(now), key]
+            )
+
+    def pending_events(self, platform: str) -> list[tuple[str, str]]:
+        rows = self.db.execute(
+            "select key, payload from inbox where status = 'pending' and platform = ? "
+            "order by received_at",
+            [platform],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    # -- conversations and messages --------------------------------------------------
+
+    def conversation(self, key: str) -> ConversationState | None:
+        try:
+            row = self.db["conversations"].get(key)
+        except NotFoundError:
+            return None
+        return ConversationState(
+            key=key,
+            asker_id=row["asker_id"],
+            bot_participating=bool(row["bot_participating"]),
+            human_takeover=bool(row["human_takeover"]),
+        )
+
+    def touch_conversation(
+        self, ref: ConversationRef, now: datetime, asker_id: str | None = None
+    ) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "insert into conversations (key, platform, workspace, channel, thread, started_at, "
+                "last_activity, asker_id) values (?, ?, ?, ?, ?, ?, ?, ?) "
+                "on conflict(key) do update set last_activity = excluded.last_activity, "
+                "asker_id = coalesce(conversations.asker_id, excluded.asker_id)",
+                [
+                    ref.key,
+                    ref.platform,
+                    ref.workspace,
+                    ref.channel,
+                    ref.thread,
+                    _iso(now),
+                    _iso(now),
+                    asker_id,
+                ],
+            )
+
+    def set_conversation_flags(
+        self,
+        ref: ConversationRef,
+        now: datetime,
+        *,
+        bot_participating: bool | None = None,
+        human_takeover: bool | None = None,
+    ) -> None:
+        self.touch_conversation(ref, now)
+        updates: dict[str, Any] = {}
+        if bot_participating is not None:
+            updates["bot_participating"] = int(bot_participating)
+        if human_takeover is not None:
+            updates["human_takeover"] = int(human_takeover)
+        if updates:
+            with self.db.conn:
+                self.db["conversations"].update(ref.key, updates)
+
+    def add_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        author: Author | None = None,
+        platform_id: str | None = None,
+    ) -> None:
+        with self.db.conn:
+            self.db["messages"].insert(
+                {
+                    "conversation": ref.key,
+                    "platform_id": platform_id,
+                    "author_id": author.id if author else None,
+                    "author_name": author.display if author else None,
+                    "role": role,
+                    "text": text,
+                    "at": _iso(at),
+                }
+            )
+
+    def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]:
+        rows = self.db.execute(
+            "select role, text from messages where conversation = ? order by id desc limit ?",
+            [ref.key, limit],
+        ).fetchall()
+        return [Turn(role=role, text=text) for role, text in reversed(rows)]
+
+    # -- answers and feedback ----------------------------------------------------------
+
+    def record_answer(
+        self,
+        *,
+        ref: ConversationRef,
+        message_id: str | None,
+        asker_id: str | None,
+        question: str,
+        answer: str,
+        confidence: float,
+        language: str,
+        answerer: str,
+        abstained: bool,
+        sources: Iterable[Citation],
+        top_path: str | None,
+        at: datetime,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> int:
+        with self.db.conn:
+            table = self.db["answers"].insert(
+                {
+                    "conversation": ref.key,
+                    "message_id": message_id,
+                    "asker_id": asker_id,
+                    "question": question,
+                    "answer": answer,
+                    "confidence": confidence,
+                    "language": language,
+                    "answerer": answerer,
+                    "abstained": int(abstained),
+                    "sources": json.dumps([c.__dict__ for c in sources], ensure_ascii=False),
+                    "top_path": top_path,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "created_at": _iso(at),
+                }
+            )
+        return int(table.last_pk)
+
+    def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
+        with self.db.conn:
+            self.db["answers"].update(answer_id, {"posted_message_id": posted_message_id})
+
+    def answer(self, answer_id: int) -> AnswerRecord | None:
+        try:
+            row = self.db["answers"].get(answer_id)
+        except NotFoundError:
+            return None
+        return AnswerRecord(
+            id=row["id"],
+            conversation=row["conversation"],
+            asker_id=row["asker_id"],
+            question=row["question"],
+            answer=row["answer"],
+            confidence=row["confidence"],
+            abstained=bool(row["abstained"]),
+            sources=tuple(Citation(**c) for c in json.loads(row["sources"] or "[]")),
+        )
+
+    def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool:
+        """Record (or change) a user's verdict on an answer; True if it is new or changed."""
+        with self.db.conn:
+            before = self.db.execute(
+                "select value from feedback where answer_id = ? and user_id = ?", [answer_id, user_id]
+            ).fetchone()
+            if before and before[0] == value:
+                return False
+            self.db.execute(
+                "insert into feedback (answer_id, user_id, value, at) values (?, ?, ?, ?) "
+                "on conflict(answer_id, user_id) do update set value = excluded.value, at = excluded.at",
+                [answer_id, user_id, value, _iso(at)],
+            )
+        return True
+
+    # -- tickets -----------------------------------------------------------------------
+
+    def create_ticket(
+        self,
+        *,
+        ref: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        at: datetime,
+        answer_id: int | None = None,
+        language: str = "en",
+    ) -> Ticket:
+        with self.db.conn:
+            table = self.db["tickets"].insert(
+                {
+                    "conversation": ref.key,
+                    "platform": ref.platform,
+                    "asker_id": asker.id,
+                    "asker_name": asker.display,
+                    "question": question,
+                    "reason": str(reason),
+                    "status": str(TicketStatus.OPEN),
+                    "answer_id": answer_id,
+                    "language": language,
+                    "created_at": _iso(at),
+                    "updated_at": _iso(at),
+                }
+            )
+            ticket_id = int(table.last_pk)
+            self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
+        ticket = self.ticket(ticket_id)
+        assert ticket is not None
+        return ticket
+
+    def _log_ticket(self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = "") -> None:
+        self.db["ticket_events"].insert(
+            {"ticket_id": ticket_id, "at": _iso(at), "actor_id": actor, "event": event, "detail": detail}
+        )
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        try:
+            row = self.db["tickets"].get(ticket_id)
+        except NotFoundError:
+            return None
+        return _ticket(row)
+
+    def active_ticket(self, ref: ConversationRef) -> Ticket | None:
+        row = self.db.execute(
+            "select * from tickets where conversation = ? and status in ('open', 'claimed') "
+            "order by id desc limit 1",
+            [ref.key],
+        ).fetchone()
+        return _ticket(_row_dict(self.db, "tickets", row)) if row else None
+
+    def tickets(
+        self, statuses: Iterable[TicketStatus] | None = None, assignee_id: str | None = None, limit: int = 50
+    ) -> list[Ticket]:
+        where, params = [], []
+        if statuses is not None:
+            wanted = [str(s) for s in statuses]
+            where.append(f"status in ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        if assignee_id is not None:
+            where.append("assignee_id = ?")
+            params.append(assignee_id)
+        rows = self.db["tickets"].rows_where(
+            " and ".join(where) or None, params, order_by="id desc", limit=limit
+        )
+        return [_ticket(row) for row in rows]
+
+    def transition_ticket(
+        self,
+        ticket_id: int,
+        *,
+        to: TicketStatus,
+        allowed_from: Iterable[TicketStatus],
+        actor: Author,
+        at: datetime,
+        detail: str = "",
+        assignee: Author | None = None,
+    ) -> tuple[bool, Ticket]:
+        """Move a ticket if it is in an allowed state: compare-and-set, so concurrent
+        presses cannot both win. Returns (changed, ticket as it now stands)."""
+        allowed = [str(s) for s in allowed_from]
+        updates = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [str(to), _iso(at)]
+        if assignee is not None:
+            updates += ["assignee_id = ?", "assignee_name = ?"]
+            params += [assignee.id, assignee.display]
+        with self.db.conn:
+            cursor = self.db.execute(
+                f"update tickets set {', '.join(updates)} where id = ? "
+                f"and status in ({', '.join('?' for _ in allowed)})",
+                [*params, ticket_id, *allowed],
+            )
+            changed = cursor.rowcount == 1
+            if changed:
+                self._log_ticket(ticket_id, at, actor.id, str(to), detail)
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            raise StoreError(f"ticket #{ticket_id} does not exist")
+        return changed, ticket
+
+    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str) -> None:
+        """Remember a message that shows a ticket, so later transitions can update it."""
+        with self.db.conn:
+            self.db["ticket_posts"].insert(
+                {
+                    "ticket_id": ticket_id,
+                    "conversation": posted.conversation.key,
+                    "message_id": posted.message_id,
+                    "kind": kind,
+                }
+            )
+
+    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted]]:
+        rows = self.db["ticket_posts"].rows_where("ticket_id = ?", [ticket_id], order_by="id")
+        return [
+            (
+                row["kind"],
+                Posted(
+                    message_id=row["message_id"],
+                    conversation=ConversationRef.from_key(row["conversation"]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
+        return list(self.db["ticket_events"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def stats(self, since: datetime | None = None) -> Stats:
+        since_iso = _iso(since) if since else ""
+        q = self.db.execute(
+            "select count(*), sum(abstained = 0), sum(abstained = 1) from answers where created_at >= ?",
+            [since_iso],
+        ).fetchone()
+        f = self.db.execute(
+            "select sum(value = 'helpful'), sum(value = 'not_helpful') from feedback where at >= ?",
+            [since_iso],
+        ).fetchone()
+        t = dict(self.db.execute("select status, count(*) from tickets group by status").fetchall())
+        return Stats(
+            questions=q[0] or 0,
+            answered=q[1] or 0,
+            abstained=q[2] or 0,
+            helpful=f[0] or 0,
+            not_helpful=f[1] or 0,
+            tickets_open=t.get("open", 0),
+            tickets_claimed=t.get("claimed", 0),
+            tickets_resolved=t.get("resolved", 0),
+        )
+
+    def knowledge_gaps(self, limit: int = 10) -> list[tuple[str, int]]:
+        """Questions the bot could not answer, most frequent first."""
+        rows = self.db.execute(
+            "select question, count(*) as n from answers where abstained = 1 "
+            "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
+            [limit],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+
+def _row_dict(db: Database, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(db[table].columns_dict.keys(), row, strict=True))
+
+
+def _ticket(row: dict[str, Any]) -> Ticket:
+    created = _parse(row["created_at"])
+    updated = _parse(row["updated_at"])
+    assert created is not None and updated is not None
+    return Ticket(
+        id=row["id"],
+        conversation=ConversationRef.from_key(row["conversation"]),
+        asker_id=row["asker_id"] or "",
+        asker_name=row["asker_name"] or "",
+        question=row["question"],
+        reason=EscalationReason(row["reason"]),
+        status=TicketStatus(row["status"]),
+        created_at=created,
+        updated_at=updated,
+        assignee_id=row["assignee_id"],
+        assignee_name=row["assignee_name"],
+        answer_id=row["answer_id"],
+        language=row["language"] or "en",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileRecord:
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    chunks: int
+    error: str | None = None
+
+
+class Catalog:
+    """What the knowledge index holds, file by file: a rebuildable cache."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = open_database(path, CATALOG_MIGRATIONS)
+        except StoreError:
+            # a cache may be thrown away: start it afresh rather than refuse to run
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            self.db = open_database(path, CATALOG_MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def files(self) -> dict[str, FileRecord]:
+        return {
+            row["path"]: FileRecord(
+                path=row["path"],
+                sha256=row["sha256"],
+                size=row["size"],
+                mtime_ns=row["mtime_ns"],
+                chunks=row["chunks"] or 0,
+                error=row["error"],
+            )
+            for row in self.db["files"].rows
+        }
+
+    def put_file(
+        self,
+        record: FileRecord,
+        *,
+        title: str = "",
+        url: str | None = None,
+        visibility: str = "public",
+        tags: Iterable[str] = (),
+        at: datetime,
+    ) -> None:
+        self.db["files"].upsert(
+            {
+                "path": record.path,
+                "sha256": record.sha256,
+                "size": record.size,
+                "mtime_ns": record.mtime_ns,
+                "title": title,
+                "url": url,
+                "visibility": visibility,
+                "tags": json.dumps(list(tags), ensure_ascii=False),
+                "chunks": record.chunks,
+                "error": record.error,
+                "indexed_at": _iso(at),
+            },
+            pk="path",
+        )
+
+    def touch_file(self, path: str, mtime_ns: int) -> None:
+        self.db["files"].update(path, {"mtime_ns": mtime_ns})
+
+    def remove_files(self, paths: Iterable[str]) -> None:
+        for path in paths:
+            self.db["files"].delete_where("path = ?", [path])
+
+    def commit(self) -> None:
+        self.db.conn.commit()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    def clear(self) -> None:
+        with self.db.conn:
+            self.db.execute("delete from files")
+            self.db.execute("delete from meta")
+
+    def summary(self) -> tuple[int, int, int]:
+        row = self.db.execute(
+            "select count(*), coalesce(sum(chunks), 0), sum(error is not null) from files"
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2] or 0)
+
+    def errors(self) -> Iterator[tuple[str, str]]:
+        for row in self.db.execute("select path, error from files where error is not null order by path"):
+            yield row[0], row[1]
+
+
+class AsyncStore:
+    """Runs StateStore calls on one dedicated thread, so the event loop never blocks on SQLite."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-store")
+
+    async def run(
+        self, fn: Callable[Concatenate[StateStore, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self.store, *args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.submit(self.store.close).result()
+        self._executor.shutdown(wait=True)

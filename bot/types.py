@@ -1,0 +1,271 @@
+"""The core's vocabulary: the values that flow between adapters, the core and its rooms.
+
+Everything here is a frozen, keyword-only dataclass or a StrEnum, so a value can be
+logged, compared, stored and handed across threads without surprises. Nothing here knows
+about Slack, Discord or any SDK: adapters translate into and out of these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    CONSOLE = "console"
+
+
+class Visibility(StrEnum):
+    """Who can read a channel: decides which documents retrieval may use there."""
+
+    PUBLIC = "public"  # a community channel: only public documents
+    INTERNAL = "internal"  # a team channel: every document
+    DIRECT = "direct"  # a direct message: as the platform's settings say
+
+
+class DocVisibility(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class ChannelMode(StrEnum):
+    AUTO_ANSWER = "auto-answer"  # answer every question, no mention needed
+    MENTION_ONLY = "mention-only"  # answer when mentioned (and follow-ups in its threads)
+    OFF = "off"  # never speak, never record
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationRef:
+    """The address of a conversation; `key` is its primary key in the store."""
+
+    platform: str
+    workspace: str  # Slack team, Discord guild, or "dm"
+    channel: str
+    thread: str | None = None  # Slack root thread_ts, Discord thread id
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}:{self.thread or ''}"
+
+    @property
+    def channel_key(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}"
+
+    def in_thread(self, thread: str | None) -> ConversationRef:
+        return replace(self, thread=thread)
+
+    @classmethod
+    def from_key(cls, key: str) -> ConversationRef:
+        platform, workspace, channel, thread = key.split(":", 3)
+        return cls(platform=platform, workspace=workspace, channel=channel, thread=thread or None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Author:
+    """Who wrote something. Staff and admin status are decided by policy, not here."""
+
+    id: str
+    name: str = ""
+    is_bot: bool = False
+    roles: frozenset[str] = frozenset()  # Discord role ids / Slack user group ids, when known
+    platform_admin: bool = False  # a fact of the platform: Slack workspace admin, Discord Manage Server
+
+    @property
+    def display(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundMessage:
+    id: str  # the platform's message id: the de-duplication key
+    conversation: ConversationRef
+    author: Author
+    text: str  # bot mention already stripped
+    addressed: bool  # explicitly addressed to the bot: a mention or a DM
+    visibility: Visibility
+    sent_at: datetime
+    edited: bool = False
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+class ActionKind(StrEnum):
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+    TALK_TO_HUMAN = "talk_to_human"
+    CLAIM = "claim"
+    RESOLVE = "resolve"
+    CLOSE = "close"  # the asker is all set
+    RATE_GOOD = "rate_good"
+    RATE_BAD = "rate_bad"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionEvent:
+    """A button press or reaction, the same value whichever platform produced it."""
+
+    id: str
+    conversation: ConversationRef
+    actor: Author
+    action: ActionKind
+    value: str  # what the button refers to: an answer id or a ticket id
+    visibility: Visibility
+    message_id: str | None = None  # the message the button sits on
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    id: str
+    name: str
+    args: str  # everything after the command name, as typed
+    invoker: Author
+    conversation: ConversationRef
+    visibility: Visibility
+
+
+class MentionKind(StrEnum):
+    USER = "user"
+    GROUP = "group"  # Slack user group
+    ROLE = "role"  # Discord role
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mention:
+    kind: MentionKind
+    id: str
+
+
+class ButtonStyle(StrEnum):
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Button:
+    action: ActionKind
+    label: str
+    value: str
+    style: ButtonStyle = ButtonStyle.DEFAULT
+
+
+@dataclass(frozen=True, kw_only=True)
+class Citation:
+    path: str  # relative to the knowledge folder
+    title: str
+    heading: str
+    url: str | None = None
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"
+    ABSTAIN = "abstain"
+    ESCALATION = "escalation"
+    TICKET = "ticket"  # a ticket's state shown to staff
+    INFO = "info"
+    ERROR = "error"
+    THINKING = "thinking"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """Something the core wants posted. Text is a small Markdown subset.
+
+    `mentions` are the only pings allowed; adapters must neutralise every other mention
+    in `text`, whoever wrote it.
+    """
+
+    conversation: ConversationRef
+    text: str
+    kind: ReplyKind = ReplyKind.INFO
+    citations: tuple[Citation, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    ephemeral_to: str | None = None  # a user id: only they see it
+    in_reply_to: str | None = None  # the platform id of the message this answers
+    refers_to: ConversationRef | None = None  # a conversation to link to (triage cards)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Posted:
+    message_id: str
+    conversation: ConversationRef  # with the thread the platform put it in
+
+
+@dataclass(frozen=True, kw_only=True)
+class Passage:
+    chunk_id: str
+    path: str
+    title: str
+    heading: str  # heading path, " > "-joined
+    text: str
+    score: float
+    url: str | None = None
+    visibility: DocVisibility = DocVisibility.PUBLIC
+
+    def citation(self) -> Citation:
+        return Citation(path=self.path, title=self.title, heading=self.heading, url=self.url)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchResult:
+    passages: tuple[Passage, ...]
+    confidence: float  # in [0, 1]: how sure retrieval is that the top passage answers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn:
+    """One earlier message of a conversation, for answerers that use history."""
+
+    role: str  # "user", "bot" or "staff"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    confidence: float
+    language: str
+    answerer: str
+    abstained: bool = False
+    note: str | None = None  # e.g. "the model was unavailable; this is an extractive answer"
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class EscalationReason(StrEnum):
+    LOW_CONFIDENCE = "low_confidence"
+    ASKED_FOR_HUMAN = "asked_for_human"
+    NOT_HELPFUL = "not_helpful"
+    UNANSWERED_FOLLOWUPS = "unanswered_followups"
+    ERROR = "error"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ticket:
+    id: int
+    conversation: ConversationRef
+    asker_id: str
+    asker_name: str
+    question: str
+    reason: EscalationReason
+    status: TicketStatus
+    created_at: datetime
+    updated_at: datetime
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    answer_id: int | None = None
+    language: str = "en"
