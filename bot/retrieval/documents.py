@@ -190,7 +190,7 @@ _BLOCKS = "h1, h2, h3, h4, h5, h6, p, li, pre, td, th, blockquote, dt, dd"
 
 
 def _read_html(relative: str, file: Path, text: str) -> Document:
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(text)
     for junk in tree.css("script, style, nav, header, footer, noscript, template"):
@@ -211,9 +211,10 @@ def _read_html(relative: str, file: Path, text: str) -> Document:
     if root is not None:
         for node in root.css(_BLOCKS):
             # nested blocks (p inside li) would be read twice: keep the innermost
-            if node.tag not in {"h1", "h2", "h3", "h4", "h5", "h6"} and node.css_first(_BLOCKS):
+            # lexbor's css() includes the node itself, hence "more than one"
+            if node.tag not in {"h1", "h2", "h3", "h4", "h5", "h6"} and len(node.css(_BLOCKS)) > 1:
                 continue
-            content = node.text(separator=" ", strip=True)
+            content = " ".join(node.text(separator="").split())
             if not content:
                 continue
             if node.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:

@@ -149,13 +149,14 @@ class MethodSpec:
     accepts_json: bool
     token_kinds: frozenset[str]
     errors: frozenset[str]
+    needs_token: bool = True
 
 
 # The spec (2021) predates these; they are what a Socket Mode / assistant bot calls.
 _SUPPLEMENTAL_METHODS: dict[str, dict[str, Any]] = {
     "apps.connections.open": {"scopes": ("connections:write",), "token_kinds": {"app"}},
     "assistant.threads.setStatus": {
-        "required": ("channel_id", "thread_ts", "status"),
+        "required": ("channel_id", "thread_ts"),
         "scopes": ("assistant:write",),
     },
     "assistant.threads.setTitle": {
@@ -242,6 +243,8 @@ def method_specs() -> dict[str, MethodSpec]:
                 accepts_json="application/json" in op.get("consumes", []),
                 token_kinds=_token_kinds_for(name),
                 errors=frozenset(error_enum),
+                # api.test and the oauth.* exchanges take no token at all.
+                needs_token=any(p["name"] == "token" for p in params),
             )
     for name, info in _SUPPLEMENTAL_METHODS.items():
         out[name] = MethodSpec(
@@ -327,7 +330,7 @@ class SocketConnection:
     number: int  # 1-based, in connection order
     ticket: str
     ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    transport: asyncio.Transport | None
     sent: list[dict[str, Any]] = field(default_factory=list)
     received: list[Any] = field(default_factory=list)  # non-ack frames from the client
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -456,8 +459,9 @@ def _json_arg(params: Mapping[str, Any], name: str, bad_format_error: str) -> An
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
+    """Sortable (seconds, microseconds); "111.222" means .222000, as a decimal would."""
     sec, _, frac = ts.partition(".")
-    return int(sec), int(frac or 0)
+    return int(sec), int((frac + "000000")[:6])
 
 
 def _encode_cursor(ts: str) -> str:
@@ -1098,7 +1102,9 @@ class FakeSlack:
         if blocks is not None:
             msg["blocks"] = blocks
         if ts is not None:
-            self._last_ts_us = max(self._last_ts_us, _ts_key(ts)[0] * 1_000_000 + _ts_key(ts)[1])
+            # Keep generated ts values after any explicitly seeded one.
+            sec, usec = _ts_key(ts)
+            self._last_ts_us = max(self._last_ts_us, sec * 1_000_000 + usec)
         return self._store_message(channel, msg, thread_ts)
 
     # ---------------------------------------------------------------- state inspection
@@ -1332,6 +1338,8 @@ class FakeSlack:
         if spec is None:
             # Slack answers unknown methods before looking at auth.
             raise SlackError("unknown_method", req_method=call.method)
+        if not spec.needs_token:
+            return await self._run_method(call, spec, None)
         if call.token is None:
             raise SlackError("not_authed")
         token = self._tokens.get(call.token)
@@ -1368,7 +1376,13 @@ class FakeSlack:
             if not _present(call.params.get(arg)):
                 raise self._missing_arg_error(spec, arg)
 
-        ctx = _Ctx(call.method, call.params, token, call)
+        return await self._run_method(call, spec, token)
+
+    async def _run_method(
+        self, call: ApiCall, spec: MethodSpec, token: _Token | None
+    ) -> dict[str, Any]:
+        # Token-less methods (api.test) get an anonymous identity they never look at.
+        ctx = _Ctx(call.method, call.params, token or _Token("", "user", [], None), call)
         stub = self._stubs.get(call.method)
         if stub is not None:
             result = stub(call) if callable(stub) else copy.deepcopy(stub)
@@ -1458,7 +1472,14 @@ class FakeSlack:
 
     def _remove_message(self, channel_id: str, ts: str) -> None:
         store = self._messages.get(channel_id, {})
-        msg = store.pop(ts)
+        msg = store[ts]
+        if msg.get("reply_count"):
+            # A deleted thread parent stays as Slack's tombstone so its replies keep a root.
+            for key in ("blocks", "attachments", "files", "reactions", "edited", "bot_profile"):
+                msg.pop(key, None)
+            msg.update(subtype="tombstone", text="This message was deleted.", hidden=True)
+            return
+        del store[ts]
         parent_ts = msg.get("thread_ts")
         if parent_ts and parent_ts != ts and parent_ts in store:
             parent = store[parent_ts]
@@ -1566,7 +1587,10 @@ class FakeSlack:
     # ---------------------------------------------------------------- method handlers
 
     async def _m_api_test(self, ctx: _Ctx) -> dict[str, Any]:
-        return {"ok": True, "args": {k: v for k, v in ctx.params.items()}}
+        # Slack's connectivity check: echoes args, and fails on purpose when given "error".
+        if _present(ctx.params.get("error")):
+            raise SlackError(str(ctx.params["error"]), args=dict(ctx.params))
+        return {"ok": True, "args": dict(ctx.params)}
 
     async def _m_auth_test(self, ctx: _Ctx) -> dict[str, Any]:
         user = self.users.get(ctx.token.user_id or "", {})
@@ -1593,14 +1617,21 @@ class FakeSlack:
 
     async def _m_assistant_threads(self, ctx: _Ctx) -> dict[str, Any]:
         channel = self._visible_channel(ctx, ctx.params["channel_id"])
-        key = (channel["id"], str(ctx.params["thread_ts"]))
-        entry = self.assistant_threads.setdefault(key, {})
-        field_name = ctx.method.rsplit(".", 1)[1].removeprefix("set").lower()
-        value = ctx.params.get({"suggestedprompts": "prompts"}.get(field_name, field_name))
-        if field_name == "suggestedprompts":
-            value = _json_arg(ctx.params, "prompts", "invalid_arguments")
-            field_name = "prompts"
-        entry[field_name] = value
+        entry = self.assistant_threads.setdefault((channel["id"], str(ctx.params["thread_ts"])), {})
+        if ctx.method == "assistant.threads.setStatus":
+            # An empty status is how a bot clears "is thinking…", so only absence is an error.
+            if ctx.params.get("status") is None:
+                raise _invalid_arguments("[ERROR] missing required field: status")
+            entry["status"] = str(ctx.params["status"])
+        elif ctx.method == "assistant.threads.setTitle":
+            entry["title"] = str(ctx.params["title"])
+        else:
+            prompts = _json_arg(ctx.params, "prompts", "invalid_arguments")
+            if not isinstance(prompts, list) or not prompts:
+                raise _invalid_arguments(
+                    "[ERROR] must be a non-empty array [json-pointer:/prompts]"
+                )
+            entry["prompts"] = prompts
         return {"ok": True}
 
     async def _m_bots_info(self, ctx: _Ctx) -> dict[str, Any]:
@@ -1978,7 +2009,8 @@ class FakeSlack:
 
     @property
     def acks(self) -> list[dict[str, Any]]:
-        """Every ack the client sent (``{"envelope_id", "payload"?}``), in order."""
+        """Every ack the client sent (``{"envelope_id", "payload"?}`` plus ``_connection``,
+        the number of the connection it came on), in order."""
         return list(self._acks.items)
 
     async def wait_for_connection(self, count: int = 1, timeout: float = 5.0) -> SocketConnection:
@@ -2026,7 +2058,10 @@ class FakeSlack:
             },
             "connection_info": {"app_id": self.app_id},
         }
-        await ws.send_str(json.dumps(hello))
+        try:
+            await ws.send_str(json.dumps(hello))
+        except ConnectionError:
+            return ws  # the client vanished before the greeting
         conn.sent.append(hello)
         await self._connections.add(conn)
         try:

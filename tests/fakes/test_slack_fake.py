@@ -208,9 +208,7 @@ async def test_missing_required_arguments_get_slacks_errors(
         client.api_call("conversations.replies", http_verb="GET", params={"channel": "C111"})
     )
     assert err.response["error"] == "invalid_arguments"
-    assert err.response["response_metadata"]["messages"] == [
-        "[ERROR] missing required field: ts"
-    ]
+    assert err.response["response_metadata"]["messages"] == ["[ERROR] missing required field: ts"]
 
 
 async def test_json_body_token_and_json_to_read_methods_are_ignored_like_slack(
@@ -462,8 +460,7 @@ async def test_ephemeral_messages_and_permalinks(fake: FakeSlack, client: AsyncW
     link = await client.chat_getPermalink(channel="C111", message_ts=reply["ts"])
     digits = reply["ts"].replace(".", "")
     assert link["permalink"] == (
-        f"https://test-domain.slack.com/archives/C111/p{digits}"
-        f"?thread_ts={parent['ts']}&cid=C111"
+        f"https://test-domain.slack.com/archives/C111/p{digits}?thread_ts={parent['ts']}&cid=C111"
     )
     err = await slack_error(client.chat_getPermalink(channel="C111", message_ts="1.000002"))
     assert err.response["error"] == "message_not_found"
@@ -478,7 +475,9 @@ async def test_reactions_add_remove_and_their_errors(
     assert err.response["error"] == "already_reacted"
 
     got = await client.reactions_get(channel="C111", timestamp=msg["ts"])
-    assert got["message"]["reactions"] == [{"name": "eyes", "users": [fake.bot_user_id], "count": 1}]
+    assert got["message"]["reactions"] == [
+        {"name": "eyes", "users": [fake.bot_user_id], "count": 1}
+    ]
 
     await client.reactions_remove(channel="C111", timestamp=msg["ts"], name="eyes")
     stored = fake.message("C111", msg["ts"])
@@ -520,6 +519,92 @@ async def test_users_usergroups_and_conversation_info(
     assert err.response["error"] == "channel_not_found"
 
 
+async def test_other_methods_a_support_bot_may_use(fake: FakeSlack, client: AsyncWebClient) -> None:
+    # api.test needs no token and echoes its arguments.
+    anonymous = AsyncWebClient(base_url=fake.api_url)
+    assert (await anonymous.api_test(foo="bar"))["args"] == {"foo": "bar"}
+    assert (await slack_error(anonymous.api_test(error="boom"))).response["error"] == "boom"
+
+    assert (await client.team_info())["team"]["domain"] == "test-domain"
+    assert (await client.bots_info(bot=fake.bot_id))["bot"]["user_id"] == fake.bot_user_id
+    found = await client.users_lookupByEmail(email="member@example.com")
+    assert found["user"]["id"] == "W222"
+    assert {u["id"] for u in (await client.users_list())["members"]} == {
+        fake.bot_user_id,
+        "W111",
+        "W222",
+    }
+    members = await client.conversations_members(channel="C111")
+    assert set(members["members"]) == {fake.bot_user_id, "W111", "W222"}
+
+    dm = await client.conversations_open(users="W111")
+    again = await client.conversations_open(users="W111")
+    assert dm["channel"]["id"] == again["channel"]["id"] and again["already_open"] is True
+
+    fake.add_channel("C700", "announcements", bot_is_member=False)
+    err = await slack_error(client.conversations_history(channel="C700"))
+    assert err.response["error"] == "not_in_channel"
+    await client.conversations_join(channel="C700")
+    assert (await client.chat_postMessage(channel="C700", text="hi all"))["ok"]
+
+    home = {
+        "type": "home",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hi"}}],
+    }
+    published = await client.views_publish(user_id="W222", view=home)
+    assert published["view"]["id"] in fake.views
+    modal = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Ask"},
+        "blocks": [{"type": "carousel"}],
+    }
+    err = await slack_error(client.views_open(trigger_id=fake.trigger_id(), view=modal))
+    assert err.response["error"] == "invalid_blocks"
+
+    question = fake.add_message("C111", "help?")
+    await client.assistant_threads_setStatus(
+        channel_id="C111", thread_ts=question["ts"], status="is thinking…"
+    )
+    assert fake.assistant_threads[("C111", question["ts"])]["status"] == "is thinking…"
+    # An empty status clears it (not a missing argument).
+    await client.assistant_threads_setStatus(channel_id="C111", thread_ts=question["ts"], status="")
+    assert fake.assistant_threads[("C111", question["ts"])]["status"] == ""
+
+
+async def test_broadcast_replies_and_deleted_thread_parents(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel="C111", text="parent")
+    await client.chat_postMessage(
+        channel="C111", text="also for everyone", thread_ts=parent["ts"], reply_broadcast=True
+    )
+    await client.chat_postMessage(channel="C111", text="thread only", thread_ts=parent["ts"])
+    history = await client.conversations_history(channel="C111")
+    assert [m["text"] for m in history["messages"]] == ["also for everyone", "parent"]
+
+    # Deleting a parent with replies leaves Slack's tombstone so the thread stays readable.
+    await client.chat_delete(channel="C111", ts=parent["ts"])
+    thread = await client.conversations_replies(channel="C111", ts=parent["ts"])
+    root = thread["messages"][0]
+    assert (root["subtype"], root["text"]) == ("tombstone", "This message was deleted.")
+    assert [m["text"] for m in thread["messages"][1:]] == ["also for everyone", "thread only"]
+
+
+async def test_a_crash_inside_the_fake_fails_the_test() -> None:
+    def broken(_call: Any) -> dict[str, Any]:
+        raise RuntimeError("bug in a stub")
+
+    with pytest.raises(AssertionError, match="internal errors"):
+        async with FakeSlack() as fake:
+            fake.stub("chat.scheduleMessage", broken)
+            client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+            err = await slack_error(
+                client.chat_scheduleMessage(channel="C111", post_at=1, text="x")
+            )
+            assert err.response.status_code == 500
+            assert err.response["error"] == "fake_internal_error"
+
+
 # --------------------------------------------------------------------------------------------
 # Journal and scripted failures
 # --------------------------------------------------------------------------------------------
@@ -555,7 +640,7 @@ async def test_wait_for_call_resolves_when_the_call_arrives(
 
     second = await fake.wait_for_call("chat.postMessage", count=2)
     assert second.params["text"] == "later"
-    with pytest.raises(TimeoutError, match="chat.update"):
+    with pytest.raises(TimeoutError, match=r"chat\.update"):
         await fake.wait_for_call("chat.update", timeout=0.05)
 
 
@@ -621,7 +706,9 @@ async def test_unmodelled_methods_fail_loudly_until_stubbed(
     post_at = int(time.time()) + 3600
     err = await slack_error(client.chat_scheduleMessage(channel="C111", post_at=post_at, text="x"))
     assert err.response["error"] == "fake_not_implemented"
-    fake.stub("chat.scheduleMessage", lambda call: {"scheduled_message_id": "Q1", "post_at": post_at})
+    fake.stub(
+        "chat.scheduleMessage", lambda call: {"scheduled_message_id": "Q1", "post_at": post_at}
+    )
     scheduled = await client.chat_scheduleMessage(channel="C111", post_at=post_at, text="x")
     assert scheduled["scheduled_message_id"] == "Q1"
     # Auth, scope and argument checks still run before a stub.
@@ -759,7 +846,9 @@ async def test_bolt_slash_command_ack_payload_and_respond(fake: FakeSlack, bolt:
         await ack(text="Looking it up…")
         await respond(text=f"Answer for {command['text']}", response_type="in_channel")
 
-    ack = await fake.socket_send("slash_commands", fake.slash_command("/ask", "vpn", user_id="W111"))
+    ack = await fake.socket_send(
+        "slash_commands", fake.slash_command("/ask", "vpn", user_id="W111")
+    )
     assert ack["payload"]["text"] == "Looking it up…"
     posted = await fake.wait_for_response()
     assert posted.status == 200
@@ -891,7 +980,9 @@ async def test_bolt_http_mode_accepts_the_fakes_requests(fake: FakeSlack) -> Non
         # The verbatim real slash-command body from the fixtures, and one built by the fake.
         form = "application/x-www-form-urlencoded"
         status, text = await post_signed(
-            url, load_form("slash_command__slash_command__slash_command_body"), secret,
+            url,
+            load_form("slash_command__slash_command__slash_command_body"),
+            secret,
             content_type=form,
         )
         # Bolt answers a text-only ack() as a plain-text body.

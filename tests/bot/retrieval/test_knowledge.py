@@ -1,0 +1,146 @@
+"""Keeping the index in step with the folder, and searching it with visibility respected."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.errors import KnowledgeError
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.types import DocVisibility
+from tests.conftest import write_docs
+
+
+@pytest.fixture
+def kb(tmp_path: Path, knowledge_dir: Path) -> KnowledgeBase:
+    base = KnowledgeBase(knowledge_dir, tmp_path / "index")
+    yield base  # type: ignore[misc]
+    base.close()
+
+
+def _paths(kb: KnowledgeBase, query: str, scope: DocVisibility = DocVisibility.INTERNAL) -> list[str]:
+    return [p.path for p in kb.search(query, scope, 10).passages]
+
+
+def test_first_sync_indexes_every_file(kb: KnowledgeBase) -> None:
+    report = kb.sync()
+    assert sorted(report.added) == sorted(
+        ["slack-setup.md", "refunds.md", "password-reset.md", "faq-ko.md", "internal/oncall.md"]
+    )
+    assert not report.failed
+    assert kb.summary().files == 5
+
+
+def test_unchanged_files_are_not_read_again(
+    kb: KnowledgeBase, knowledge_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb.sync()
+    reads: list[Path] = []
+    original = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    (knowledge_dir / "refunds.md").write_text("# Refunds\n\nChanged.\n", encoding="utf-8")
+    report = kb.sync()
+    assert reads == [knowledge_dir / "refunds.md"]
+    assert report.unchanged == 4 and report.updated == ["refunds.md"]
+
+
+def test_touched_but_identical_file_is_not_reindexed(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+    kb.sync()
+    target = knowledge_dir / "refunds.md"
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10_000_000))
+    report = kb.sync()
+    assert not report.changed and report.unchanged == 5
+
+
+def test_a_changed_file_is_reindexed_and_old_text_disappears(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+    kb.sync()
+    assert "refunds.md" in _paths(kb, "refund within 30 days")
+    (knowledge_dir / "refunds.md").write_text("# Refunds\n\nWe offer store credit instead of cash.\n", encoding="utf-8")
+    report = kb.sync()
+    assert report.updated == ["refunds.md"] and report.unchanged == 4
+    assert "refunds.md" not in _paths(kb, "original payment method")
+    assert _paths(kb, "store credit")[0] == "refunds.md"
+
+
+def test_a_deleted_file_disappears_from_answers(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+    kb.sync()
+    (knowledge_dir / "password-reset.md").unlink()
+    report = kb.sync()
+    assert report.removed == ["password-reset.md"]
+    assert "password-reset.md" not in _paths(kb, "forgot password reset link")
+    assert kb.summary().files == 4
+
+
+def test_public_scope_never_sees_internal_documents(kb: KnowledgeBase) -> None:
+    kb.sync()
+    query = "failover password rotation on-call"
+    assert _paths(kb, query, DocVisibility.INTERNAL)[0] == "internal/oncall.md"
+    assert "internal/oncall.md" not in _paths(kb, query, DocVisibility.PUBLIC)
+    for passage in kb.search(query, DocVisibility.PUBLIC, 50).passages:
+        assert passage.visibility == DocVisibility.PUBLIC
+
+
+def test_bad_files_are_reported_and_skipped_without_stopping_the_rest(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+    (knowledge_dir / "binary.md").write_bytes(b"\x00\x01\x02garbage")
+    (knowledge_dir / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (knowledge_dir / "image.png").write_bytes(b"\x89PNG")  # unsupported type: not even looked at
+    report = kb.sync()
+    failed = dict(report.failed)
+    assert set(failed) == {"binary.md", "latin1.txt"}
+    assert "binary" in failed["binary.md"] and "UTF-8" in failed["latin1.txt"]
+    assert len(report.added) == 7
+    assert kb.summary().errors == 2
+    again = kb.sync()  # still reported on the next sync, without re-reading
+    assert dict(again.failed) == failed
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    kb = KnowledgeBase(tmp_path / "nowhere", tmp_path / "index")
+    with pytest.raises(KnowledgeError, match="does not exist. Create it"):
+        kb.sync()
+    kb.close()
+
+
+def test_hidden_files_and_folders_are_ignored(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+    write_docs(knowledge_dir, {".git/notes.md": "# secret\n\nx", ".draft.md": "# draft\n\ny"})
+    report = kb.sync()
+    assert not any(p.startswith(".") or "/." in p for p in report.added)
+
+
+def test_index_survives_reopening(tmp_path: Path, knowledge_dir: Path) -> None:
+    first = KnowledgeBase(knowledge_dir, tmp_path / "index")
+    first.sync()
+    first.close()
+    second = KnowledgeBase(knowledge_dir, tmp_path / "index")
+    report = second.sync()
+    assert report.unchanged == 5 and not report.changed
+    assert _paths(second, "refund")[0] == "refunds.md"
+    second.close()
+
+
+def test_exclusions_leave_files_out(tmp_path: Path, knowledge_dir: Path) -> None:
+    kb = KnowledgeBase(knowledge_dir, tmp_path / "index", exclude=frozenset({"refunds.md"}))
+    kb.sync()
+    assert "refunds.md" not in _paths(kb, "refund")
+    kb.close()
+
+
+def test_korean_questions_find_korean_documents(kb: KnowledgeBase) -> None:
+    kb.sync()
+    assert _paths(kb, "환불을 받으려면 어떻게 해야 하나요?")[0] == "faq-ko.md"
+    assert _paths(kb, "비밀번호를 잊어버렸는데 어떻게 하죠")[0] == "faq-ko.md"
+
+
+def test_confidence_separates_known_from_unknown(kb: KnowledgeBase) -> None:
+    kb.sync()
+    known = kb.search("How do I get a refund for my purchase?", DocVisibility.INTERNAL, 10).confidence
+    unknown = kb.search("What is the capital of Mongolia?", DocVisibility.INTERNAL, 10).confidence
+    assert 0.0 <= unknown < known <= 1.0
+    assert kb.search("", DocVisibility.INTERNAL, 10).confidence == 0.0

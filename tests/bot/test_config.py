@@ -1,0 +1,117 @@
+"""Settings: defaults, the TOML file, the environment, and errors that list every problem."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import FileSettings, load_settings
+from bot.config_template import TEMPLATE
+from bot.errors import ConfigError
+from bot.types import ChannelMode, Visibility
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    settings = load_settings(env={}, cwd=tmp_path)
+    assert settings.config_path is None
+    assert settings.data_dir == (tmp_path / ".supportbot").resolve()
+    assert settings.answer.mode == "auto"
+    assert not settings.llm_configured
+
+
+def test_file_values_and_channel_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text(
+        '[answer]\nconfidence_threshold = 0.3\n[slack]\nstaff_groups = ["S1"]\n'
+        '[slack.channels.C9]\nmode = "auto-answer"\nvisibility = "public"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config=config, env={})
+    assert settings.answer.confidence_threshold == 0.3
+    assert settings.slack.staff_groups == ("S1",)
+    assert settings.slack.channels["C9"].mode == ChannelMode.AUTO_ANSWER
+    assert settings.slack.channels["C9"].visibility == Visibility.PUBLIC
+    assert settings.data_dir == (tmp_path / ".supportbot").resolve()
+
+
+def test_every_problem_is_listed_with_a_suggestion(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text(
+        '[answer]\nconfidence_treshold = 0.3\nmax_sources = "many"\n[slak]\nx = 1\n'
+        '[slack]\nslash_command = "support"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config=config, env={})
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    text = str(caught.value)
+    assert "did you mean 'confidence_threshold'" in text
+    assert "'slak' in the top level is not a setting (did you mean 'slack'?)" in text
+    assert "answer.max_sources" in text
+    assert "slack.slash_command" in text
+    assert str(config) in text
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text("[answer\nmode = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(config=config, env={})
+
+
+def test_missing_explicit_config_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="supportbot init"):
+        load_settings(config=tmp_path / "nope.toml", env={})
+
+
+def test_secrets_come_from_the_environment_and_never_show(tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-123-secret",
+        "SLACK_APP_TOKEN": "xapp-1-secret",
+        "OPENAI_API_KEY": "sk-verysecretkey",
+        "SUPPORTBOT_LLM_MODEL": "llama3",
+    }
+    settings = load_settings(env=env, cwd=tmp_path)
+    assert settings.secrets.slack_bot_token is not None
+    assert settings.secrets.slack_bot_token.get_secret_value() == "xoxb-123-secret"
+    assert settings.llm_configured
+    assert settings.llm.model == "llama3"
+    shown = repr(settings) + str(settings.model_dump())
+    for value in env.values():
+        if value != "llama3":
+            assert value not in shown
+
+
+def test_wrong_token_kinds_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"SLACK_APP_TOKEN": "xoxb-1", "SLACK_BOT_TOKEN": "xapp-2"}, cwd=tmp_path)
+    assert len(caught.value.problems) == 2
+
+
+def test_extractive_mode_ignores_a_configured_model(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text('[answer]\nmode = "extractive"\n', encoding="utf-8")
+    settings = load_settings(config=config, env={"OPENAI_API_KEY": "sk-x"})
+    assert not settings.llm_configured
+
+
+def test_data_dir_priority(tmp_path: Path) -> None:
+    from_env = load_settings(env={"SUPPORTBOT_DATA": str(tmp_path / "env")}, cwd=tmp_path)
+    assert from_env.data_dir == (tmp_path / "env").resolve()
+    explicit = load_settings(env={"SUPPORTBOT_DATA": str(tmp_path / "env")}, data=tmp_path / "arg", cwd=tmp_path)
+    assert explicit.data_dir == (tmp_path / "arg").resolve()
+
+
+def test_template_parses_and_names_every_setting() -> None:
+    parsed = tomllib.loads(TEMPLATE)
+    FileSettings.model_validate(parsed)  # raises if the template drifts from the model
+    for section, model in FileSettings.model_fields.items():
+        assert f"[{section}]" in TEMPLATE
+        for key in model.annotation.model_fields:  # type: ignore[union-attr]
+            if key == "channels":
+                assert f"[{section}.channels." in TEMPLATE
+                continue
+            assert f"{key} =" in TEMPLATE or f"# {key} =" in TEMPLATE, f"{section}.{key} missing from template"
