@@ -29,7 +29,6 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
-    Visibility,
 )
 
 _ACTION_WORDS = {

@@ -86,7 +86,9 @@ def build_runtime(
         fallback=fallback,
         clock=clock or SystemClock(),
     )
-    return Runtime(settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report)
+    return Runtime(
+        settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report
+    )
 
 
 class Adapter(Protocol):
@@ -142,4 +144,3 @@ async def _supervise(adapter: Adapter) -> None:
             log.exception("the %s adapter crashed; restarting in %.0f s", adapter.name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 60.0)
-

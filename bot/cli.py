@@ -41,10 +41,14 @@ app.add_typer(discord_app, name="discord")
 KnowledgeOpt = Annotated[
     Path | None, typer.Option("--knowledge", "-k", help="Knowledge folder (default: ./knowledge).")
 ]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")
+]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", help="Data directory for state and index (default: .supportbot/ beside the config)."),
+    typer.Option(
+        "--data", help="Data directory for state and index (default: .supportbot/ beside the config)."
+    ),
 ]
 
 T = TypeVar("T")
@@ -103,10 +107,14 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def ask(
-    question: Annotated[str | None, typer.Argument(help="The question. Omit it to read one per line from stdin.")] = None,
+    question: Annotated[
+        str | None, typer.Argument(help="The question. Omit it to read one per line from stdin.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per question.")] = False,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many ranked passages to list.")] = 10,
-    public: Annotated[bool, typer.Option("--public", help="Answer as in a public channel: public documents only.")] = False,
+    public: Annotated[
+        bool, typer.Option("--public", help="Answer as in a public channel: public documents only.")
+    ] = False,
     knowledge: KnowledgeOpt = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
@@ -117,7 +125,7 @@ def ask(
 
     scope = DocVisibility.PUBLIC if public else DocVisibility.INTERNAL
     if question is not None and not question.strip():
-        _fail("the question is empty; ask something, e.g. supportbot ask \"How do I connect Slack?\"")
+        _fail('the question is empty; ask something, e.g. supportbot ask "How do I connect Slack?"')
     with _runtime(settings) as runtime:
         if question is not None:
             _print_answer(runtime, question, scope, k, as_json)
@@ -159,10 +167,13 @@ def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: 
 @app.command("eval")
 def eval_(
     directory: Annotated[Path, typer.Argument(help="An eval set: knowledge/ and questions.jsonl.")],
-    questions: Annotated[Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     holdout: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups.")
+        float,
+        typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups."),
     ] = 0.0,
     k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
     config: ConfigOpt = None,

@@ -114,7 +114,11 @@ class CommandRegistry:
 REGISTRY = CommandRegistry()
 
 
-@REGISTRY.command("help", "List the commands you can use, or explain one.", params=(Param(name="command", help="a command name", required=False),))
+@REGISTRY.command(
+    "help",
+    "List the commands you can use, or explain one.",
+    params=(Param(name="command", help="a command name", required=False),),
+)
 async def _help(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     prefix = bot.command_prefix(command.conversation.platform)
     wanted = args.get("command")
@@ -204,7 +208,10 @@ async def _claim(bot: SupportBot, command: Command, args: dict[str, str], channe
     "resolve",
     "Mark a ticket resolved, with an optional note.",
     access=Access.STAFF,
-    params=(Param(name="ticket", help="the ticket number"), Param(name="note", help="what solved it", required=False)),
+    params=(
+        Param(name="ticket", help="the ticket number"),
+        Param(name="note", help="what solved it", required=False),
+    ),
 )
 async def _resolve(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
@@ -218,7 +225,9 @@ async def _reindex(bot: SupportBot, command: Command, args: dict[str, str], chan
     return report.describe()
 
 
-@REGISTRY.command("stats", "Answer rates, feedback and the questions the docs do not answer yet.", access=Access.ADMIN)
+@REGISTRY.command(
+    "stats", "Answer rates, feedback and the questions the docs do not answer yet.", access=Access.ADMIN
+)
 async def _stats(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     now = bot.clock.now()
     stats = await bot.store.run(StateStore.stats, now - timedelta(days=7))

@@ -167,15 +167,16 @@ def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
 
 
 def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    current: Any = model
+    current: type[BaseModel] = model
     for part in path:
-        field = current.model_fields.get(part) if isinstance(current, type) else None
-        if field is None:
+        field = current.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+        else:
             # inside a dict of channel settings: the keys of ChannelSettings apply
-            return list(ChannelSettings.model_fields)
-        annotation = field.annotation
-        current = annotation if isinstance(annotation, type) else ChannelSettings
-    return list(current.model_fields) if isinstance(current, type) else []
+            current = ChannelSettings
+    return list(current.model_fields)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -225,8 +226,7 @@ def load_settings(
     try:
         file_settings = FileSettings.model_validate(raw)
     except ValidationError as exc:
-        problems = [_format_problem(e, FileSettings) for e in exc.errors()]
-        raise ConfigError(problems, source=source) from None
+        raise ConfigError([_format_problem(e, FileSettings) for e in exc.errors()], source=source) from None
 
     problems: list[str] = []
     if env.get("SUPPORTBOT_LLM_MODEL"):
@@ -234,7 +234,11 @@ def load_settings(
             update={"llm": file_settings.llm.model_copy(update={"model": env["SUPPORTBOT_LLM_MODEL"]})}
         )
     knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base, cwd)
-    data_dir = Path(data) if data else (Path(env["SUPPORTBOT_DATA"]) if env.get("SUPPORTBOT_DATA") else base / DATA_DIR_NAME)
+    data_dir = (
+        Path(data)
+        if data
+        else (Path(env["SUPPORTBOT_DATA"]) if env.get("SUPPORTBOT_DATA") else base / DATA_DIR_NAME)
+    )
     log_level = env.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")

@@ -39,9 +39,9 @@ from bot.types import (
     DocVisibility,
     EscalationReason,
     InboundMessage,
+    Posted,
     Reply,
     ReplyKind,
-    Posted,
     SearchResult,
     Turn,
     Visibility,
@@ -107,7 +107,9 @@ class SupportBot:
                 log.exception("cannot replay a stored event", extra={"event": key})
                 await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
                 continue
-            log.info("replaying an unfinished message", extra=_ctx(message.conversation, message_id=message.id))
+            log.info(
+                "replaying an unfinished message", extra=_ctx(message.conversation, message_id=message.id)
+            )
             await self._process(key, message, channel)
         return len(pending)
 
@@ -115,7 +117,9 @@ class SupportBot:
         try:
             outcome = await self._handle_message(message, channel)
         except Exception:
-            log.exception("failed to handle a message", extra=_ctx(message.conversation, message_id=message.id))
+            log.exception(
+                "failed to handle a message", extra=_ctx(message.conversation, message_id=message.id)
+            )
             outcome = Outcome.FAILED
             if message.addressed or message.conversation.thread is not None:
                 await self._apologise(message, channel)
@@ -153,7 +157,9 @@ class SupportBot:
             await channel.send(
                 Reply(
                     conversation=conversation,
-                    text=say("too_long", language, length=len(text), limit=self.settings.answer.max_question_chars),
+                    text=say(
+                        "too_long", language, length=len(text), limit=self.settings.answer.max_question_chars
+                    ),
                     kind=ReplyKind.ERROR,
                     buttons=(self._human_button(language, message.id),),
                     in_reply_to=message.id,
@@ -175,7 +181,9 @@ class SupportBot:
                 lead=say("asked_for_human", language),
                 in_reply_to=message.id,
             )
-            await self.store.run(StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True)
+            await self.store.run(
+                StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True
+            )
             return Outcome.ESCALATED
         scope = policy.document_scope(self.settings, conversation, message.visibility)
         return await self._answer(
@@ -196,7 +204,12 @@ class SupportBot:
             await channel.send(
                 Reply(
                     conversation=command.conversation,
-                    text=say("too_long", language, length=len(question), limit=self.settings.answer.max_question_chars),
+                    text=say(
+                        "too_long",
+                        language,
+                        length=len(question),
+                        limit=self.settings.answer.max_question_chars,
+                    ),
                     kind=ReplyKind.ERROR,
                     ephemeral_to=command.invoker.id,
                 )
@@ -276,7 +289,11 @@ class SupportBot:
         )
         await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
         await self.store.run(
-            StateStore.add_message, posted.conversation, role="bot", text=answer.text, at=self.clock.now(),
+            StateStore.add_message,
+            posted.conversation,
+            role="bot",
+            text=answer.text,
+            at=self.clock.now(),
             platform_id=posted.message_id,
         )
         await self._mark_bot_thread(posted.conversation)
@@ -349,8 +366,13 @@ class SupportBot:
         ref = conversation or message.conversation
         await self.store.run(StateStore.touch_conversation, ref, self.clock.now())
         await self.store.run(
-            StateStore.add_message, ref, role=role, text=message.text, at=message.sent_at,
-            author=message.author, platform_id=message.id,
+            StateStore.add_message,
+            ref,
+            role=role,
+            text=message.text,
+            at=message.sent_at,
+            author=message.author,
+            platform_id=message.id,
         )
 
     async def _mark_bot_thread(self, conversation: ConversationRef) -> None:
@@ -362,7 +384,9 @@ class SupportBot:
     async def _question_for_ticket(self, conversation: ConversationRef, text: str) -> str:
         """A request for a person is rarely the question itself: use the thread's first question."""
         history = await self.store.run(StateStore.history, conversation, 20)
-        questions = [turn.text for turn in history if turn.role == "user" and not policy.wants_human(turn.text)]
+        questions = [
+            turn.text for turn in history if turn.role == "user" and not policy.wants_human(turn.text)
+        ]
         return questions[0] if questions else text
 
     async def _apologise(self, message: InboundMessage, channel: Channel) -> None:
@@ -382,7 +406,9 @@ class SupportBot:
             text = say("error_no_ticket", language)
         try:
             await channel.send(
-                Reply(conversation=message.conversation, text=text, kind=ReplyKind.ERROR, in_reply_to=message.id)
+                Reply(
+                    conversation=message.conversation, text=text, kind=ReplyKind.ERROR, in_reply_to=message.id
+                )
             )
         except Exception:
             log.exception("could not tell the asker about the failure", extra=_ctx(message.conversation))
@@ -390,25 +416,36 @@ class SupportBot:
     def _answer_buttons(self, language: str, answer_id: int) -> tuple[Button, ...]:
         value = str(answer_id)
         return (
-            Button(action=ActionKind.HELPFUL, label=say("button_helpful", language), value=value, style=ButtonStyle.PRIMARY),
+            Button(
+                action=ActionKind.HELPFUL,
+                label=say("button_helpful", language),
+                value=value,
+                style=ButtonStyle.PRIMARY,
+            ),
             Button(action=ActionKind.NOT_HELPFUL, label=say("button_not_helpful", language), value=value),
             Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=value),
         )
 
     def _human_button(self, language: str, value: str) -> Button:
-        return Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}")
+        return Button(
+            action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}"
+        )
 
     # -- buttons -------------------------------------------------------------------------
 
     async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
         key = f"{event.conversation.platform}:action:{event.id}"
-        fresh = await self.store.run(StateStore.claim_event, key, event.conversation.platform, "", self.clock.now())
+        fresh = await self.store.run(
+            StateStore.claim_event, key, event.conversation.platform, "", self.clock.now()
+        )
         if not fresh:
             return Outcome.DUPLICATE
         try:
             outcome = await self._handle_action(event, channel)
         except Exception:
-            log.exception("failed to handle a button", extra=_ctx(event.conversation, action=str(event.action)))
+            log.exception(
+                "failed to handle a button", extra=_ctx(event.conversation, action=str(event.action))
+            )
             outcome = Outcome.FAILED
             try:
                 await channel.send(
@@ -445,7 +482,9 @@ class SupportBot:
         if event.action in (ActionKind.HELPFUL, ActionKind.NOT_HELPFUL):
             if record is None:
                 return Outcome.IGNORED
-            await self.store.run(StateStore.add_feedback, record.id, event.actor.id, str(event.action), self.clock.now())
+            await self.store.run(
+                StateStore.add_feedback, record.id, event.actor.id, str(event.action), self.clock.now()
+            )
             if event.action == ActionKind.NOT_HELPFUL and event.actor.id == record.asker_id:
                 await self.escalations.open(
                     conversation=ConversationRef.from_key(record.conversation),
@@ -459,7 +498,11 @@ class SupportBot:
                 )
                 return Outcome.ESCALATED
             await channel.send(
-                Reply(conversation=event.conversation, text=say("thanks_feedback", language), ephemeral_to=event.actor.id)
+                Reply(
+                    conversation=event.conversation,
+                    text=say("thanks_feedback", language),
+                    ephemeral_to=event.actor.id,
+                )
             )
             return Outcome.RECORDED
         if event.action == ActionKind.TALK_TO_HUMAN:
@@ -496,7 +539,9 @@ class SupportBot:
             return Outcome.REFUSED
         if not self.may_run(spec, command):
             await self._tell(
-                command, channel, f"`{prefix} {spec.name}` is for {spec.access} only. Ask an admin if you need it."
+                command,
+                channel,
+                f"`{prefix} {spec.name}` is for {spec.access} only. Ask an admin if you need it.",
             )
             log.info("command refused", extra=_ctx(command.conversation, command=spec.name))
             return Outcome.REFUSED
@@ -515,7 +560,13 @@ class SupportBot:
         return Outcome.ANSWERED
 
     async def _tell(
-        self, command: Command, channel: Channel, text: str, *, ephemeral: bool = True, kind: ReplyKind = ReplyKind.INFO
+        self,
+        command: Command,
+        channel: Channel,
+        text: str,
+        *,
+        ephemeral: bool = True,
+        kind: ReplyKind = ReplyKind.INFO,
     ) -> None:
         await channel.send(
             Reply(
@@ -546,7 +597,12 @@ def _thread_title(text: str) -> str:
 
 
 def _ctx(conversation: ConversationRef, **more: object) -> dict[str, object]:
-    return {"platform": conversation.platform, "channel": conversation.channel, "thread": conversation.thread, **more}
+    return {
+        "platform": conversation.platform,
+        "channel": conversation.channel,
+        "thread": conversation.thread,
+        **more,
+    }
 
 
 def _serialise(message: InboundMessage) -> str:

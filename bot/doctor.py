@@ -35,7 +35,9 @@ async def _local(settings: Settings) -> list[Check]:
         Check(
             name="config",
             status="ok",
-            detail=str(settings.config_path) if settings.config_path else "no supportbot.toml; using defaults",
+            detail=str(settings.config_path)
+            if settings.config_path
+            else "no supportbot.toml; using defaults",
         )
     ]
     try:

@@ -67,11 +67,23 @@ def _ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
     value = str(ticket.id)
     if ticket.status == TicketStatus.OPEN:
         return (
-            Button(action=ActionKind.CLAIM, label=say("button_claim", language), value=value, style=ButtonStyle.PRIMARY),
+            Button(
+                action=ActionKind.CLAIM,
+                label=say("button_claim", language),
+                value=value,
+                style=ButtonStyle.PRIMARY,
+            ),
             Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value),
         )
     if ticket.status == TicketStatus.CLAIMED:
-        return (Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value, style=ButtonStyle.PRIMARY),)
+        return (
+            Button(
+                action=ActionKind.RESOLVE,
+                label=say("button_resolve", language),
+                value=value,
+                style=ButtonStyle.PRIMARY,
+            ),
+        )
     return ()
 
 
@@ -127,7 +139,15 @@ class Escalations:
                     conversation=conversation,
                     text=" ".join(
                         p
-                        for p in (lead, say("already_escalated", language, ticket=existing.id, status=status_line(existing)))
+                        for p in (
+                            lead,
+                            say(
+                                "already_escalated",
+                                language,
+                                ticket=existing.id,
+                                status=status_line(existing),
+                            ),
+                        )
                         if p
                     ),
                     kind=ReplyKind.ESCALATION,
@@ -147,7 +167,12 @@ class Escalations:
         )
         log.info(
             "ticket opened",
-            extra={"ticket_id": ticket.id, "platform": conversation.platform, "channel": conversation.channel, "reason": str(reason)},
+            extra={
+                "ticket_id": ticket.id,
+                "platform": conversation.platform,
+                "channel": conversation.channel,
+                "reason": str(reason),
+            },
         )
         mentions = staff_mentions(self.settings, conversation.platform)
         body = say("escalated" if mentions else "escalated_no_staff", language, ticket=ticket.id)
@@ -192,7 +217,9 @@ class Escalations:
             announce="{who} is looking at this now and will reply here.",
         )
 
-    async def resolve(self, ticket_id: int, actor: Author, channel: Channel, note: str = "") -> TransitionResult:
+    async def resolve(
+        self, ticket_id: int, actor: Author, channel: Channel, note: str = ""
+    ) -> TransitionResult:
         return await self._transition(
             ticket_id,
             actor,
@@ -248,10 +275,14 @@ class Escalations:
                 StateStore.set_conversation_flags, ticket.conversation, self.clock.now(), human_takeover=True
             )
         await channel.send(
-            Reply(conversation=ticket.conversation, text=announce.format(who=actor.display), kind=ReplyKind.INFO)
+            Reply(
+                conversation=ticket.conversation, text=announce.format(who=actor.display), kind=ReplyKind.INFO
+            )
         )
         await self._refresh_posts(ticket, channel)
-        return TransitionResult(changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}.")
+        return TransitionResult(
+            changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
+        )
 
     async def _refresh_posts(self, ticket: Ticket, channel: Channel) -> None:
         for kind, posted in await self.store.run(StateStore.ticket_posts, ticket.id):
@@ -267,4 +298,3 @@ class Escalations:
                 await channel.edit(posted, reply)
             except Exception:
                 log.exception("could not update a ticket message", extra={"ticket_id": ticket.id})
-

@@ -35,7 +35,9 @@ class EvalQuestion:
 
 def load_questions(path: Path) -> list[EvalQuestion]:
     if not path.is_file():
-        raise SupportBotError(f"{path} does not exist; an eval set needs questions.jsonl (or pass --questions FILE)")
+        raise SupportBotError(
+            f"{path} does not exist; an eval set needs questions.jsonl (or pass --questions FILE)"
+        )
     questions = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

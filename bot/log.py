@@ -40,7 +40,9 @@ class ContextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
         context = " ".join(
-            f"{key}={getattr(record, key)}" for key in CONTEXT_KEYS if getattr(record, key, None) not in (None, "")
+            f"{key}={getattr(record, key)}"
+            for key in CONTEXT_KEYS
+            if getattr(record, key, None) not in (None, "")
         )
         return redact(f"{base} {context}" if context else base)
 

@@ -16,13 +16,13 @@ Migration = tuple[str, Callable[[Database], None]]
 
 
 def _state_v1(db: Database) -> None:
-    db["inbox"].create(
+    db.table("inbox").create(
         {"key": str, "platform": str, "received_at": str, "status": str, "payload": str, "done_at": str},
         pk="key",
         not_null={"platform", "received_at", "status"},
     )
-    db["inbox"].create_index(["status", "platform"])
-    db["conversations"].create(
+    db.table("inbox").create_index(["status", "platform"])
+    db.table("conversations").create(
         {
             "key": str,
             "platform": str,
@@ -39,7 +39,7 @@ def _state_v1(db: Database) -> None:
         not_null={"platform", "channel", "started_at"},
         defaults={"bot_participating": 0, "human_takeover": 0},
     )
-    db["messages"].create(
+    db.table("messages").create(
         {
             "id": int,
             "conversation": str,
@@ -53,8 +53,8 @@ def _state_v1(db: Database) -> None:
         pk="id",
         not_null={"conversation", "role", "at"},
     )
-    db["messages"].create_index(["conversation", "id"])
-    db["answers"].create(
+    db.table("messages").create_index(["conversation", "id"])
+    db.table("answers").create(
         {
             "id": int,
             "conversation": str,
@@ -76,9 +76,9 @@ def _state_v1(db: Database) -> None:
         pk="id",
         not_null={"conversation", "question", "created_at"},
     )
-    db["answers"].create_index(["created_at"])
-    db["answers"].create_index(["conversation"])
-    db["tickets"].create(
+    db.table("answers").create_index(["created_at"])
+    db.table("answers").create_index(["conversation"])
+    db.table("tickets").create(
         {
             "id": int,
             "conversation": str,
@@ -98,33 +98,33 @@ def _state_v1(db: Database) -> None:
         pk="id",
         not_null={"conversation", "question", "reason", "status", "created_at", "updated_at"},
     )
-    db["tickets"].create_index(["status"])
-    db["tickets"].create_index(["conversation"])
-    db["ticket_events"].create(
+    db.table("tickets").create_index(["status"])
+    db.table("tickets").create_index(["conversation"])
+    db.table("ticket_events").create(
         {"id": int, "ticket_id": int, "at": str, "actor_id": str, "event": str, "detail": str},
         pk="id",
         not_null={"ticket_id", "at", "event"},
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
-    db["ticket_events"].create_index(["ticket_id"])
-    db["ticket_posts"].create(
+    db.table("ticket_events").create_index(["ticket_id"])
+    db.table("ticket_posts").create(
         {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str},
         pk="id",
         not_null={"ticket_id", "conversation", "message_id", "kind"},
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
-    db["ticket_posts"].create_index(["ticket_id"])
-    db["feedback"].create(
+    db.table("ticket_posts").create_index(["ticket_id"])
+    db.table("feedback").create(
         {"id": int, "answer_id": int, "user_id": str, "value": str, "at": str},
         pk="id",
         not_null={"answer_id", "user_id", "value", "at"},
         foreign_keys=[("answer_id", "answers", "id")],
     )
-    db["feedback"].create_index(["answer_id", "user_id"], unique=True)
+    db.table("feedback").create_index(["answer_id", "user_id"], unique=True)
 
 
 def _catalog_v1(db: Database) -> None:
-    db["files"].create(
+    db.table("files").create(
         {
             "path": str,
             "sha256": str,
@@ -141,7 +141,7 @@ def _catalog_v1(db: Database) -> None:
         pk="path",
         not_null={"sha256", "size", "mtime_ns", "indexed_at"},
     )
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1)]
@@ -151,16 +151,14 @@ CATALOG_MIGRATIONS: list[Migration] = [("0001_initial", _catalog_v1)]
 def migrate(db: Database, migrations: list[Migration]) -> list[str]:
     """Apply the migrations `db` has not seen yet; return the names applied."""
     if "_migrations" not in db.table_names():
-        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["_migrations"].rows}
+        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db.table("_migrations").rows}
     applied: list[str] = []
     for name, step in migrations:
         if name in done:
             continue
         with db.conn:
             step(db)
-            db.execute(
-                "insert into _migrations (name, applied_at) values (?, datetime('now'))", [name]
-            )
+            db.execute("insert into _migrations (name, applied_at) values (?, datetime('now'))", [name])
         applied.append(name)
     return applied

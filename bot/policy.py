@@ -59,7 +59,9 @@ def channel_mode(settings: Settings, conversation: ConversationRef, visibility: 
     return ps.default_mode
 
 
-def document_scope(settings: Settings, conversation: ConversationRef, visibility: Visibility) -> DocVisibility:
+def document_scope(
+    settings: Settings, conversation: ConversationRef, visibility: Visibility
+) -> DocVisibility:
     """Which documents a conversation may see: `public` channels see public documents only.
 
     The adapter's view is a floor: a channel the platform says is shared outside the team

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.types import Answer, ConversationRef, InboundMessage, Passage, Posted, Reply, SearchResult, Turn, Visibility
+from bot.types import (
+    Answer,
+    ConversationRef,
+    InboundMessage,
+    Passage,
+    Posted,
+    Reply,
+    SearchResult,
+    Turn,
+    Visibility,
+)
 
 
 @runtime_checkable
@@ -35,7 +45,17 @@ class Channel(Protocol):
         ...
 
 
+class StreamSink(Protocol):
+    """Where a streaming answerer sends the text written so far (the whole of it, each time)."""
+
+    async def __call__(self, text_so_far: str) -> None: ...
+
+
 class Answerer(Protocol):
+    """Writes an Answer from retrieved passages. `confidence` is retrieval's; the answerer
+    may lower it (a model that cites nothing) but an abstention is always `abstained=True`.
+    Raises AnswererUnavailable when it cannot answer now; the core then falls back."""
+
     name: str
 
     async def answer(
@@ -45,13 +65,8 @@ class Answerer(Protocol):
         history: Sequence[Turn],
         language: str,
         confidence: float,
+        on_text: StreamSink | None = None,
     ) -> Answer: ...
-
-
-class StreamSink(Protocol):
-    """Where a streaming answerer sends the text written so far."""
-
-    async def __call__(self, text_so_far: str) -> None: ...
 
 
 class Retriever(Protocol):

@@ -138,8 +138,7 @@ class StateStore:
 
     def pending_events(self, platform: str) -> list[tuple[str, str]]:
         rows = self.db.execute(
-            "select key, payload from inbox where status = 'pending' and platform = ? "
-            "order by received_at",
+            "select key, payload from inbox where status = 'pending' and platform = ? order by received_at",
             [platform],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
@@ -148,7 +147,7 @@ class StateStore:
 
     def conversation(self, key: str) -> ConversationState | None:
         try:
-            row = self.db["conversations"].get(key)
+            row = self.db.table("conversations").get(key)
         except NotFoundError:
             return None
         return ConversationState(
@@ -158,9 +157,7 @@ class StateStore:
             human_takeover=bool(row["human_takeover"]),
         )
 
-    def touch_conversation(
-        self, ref: ConversationRef, now: datetime, asker_id: str | None = None
-    ) -> None:
+    def touch_conversation(self, ref: ConversationRef, now: datetime, asker_id: str | None = None) -> None:
         with self.db.conn:
             self.db.execute(
                 "insert into conversations (key, platform, workspace, channel, thread, started_at, "
@@ -195,7 +192,7 @@ class StateStore:
             updates["human_takeover"] = int(human_takeover)
         if updates:
             with self.db.conn:
-                self.db["conversations"].update(ref.key, updates)
+                self.db.table("conversations").update(ref.key, updates)
 
     def add_message(
         self,
@@ -208,7 +205,7 @@ class StateStore:
         platform_id: str | None = None,
     ) -> None:
         with self.db.conn:
-            self.db["messages"].insert(
+            self.db.table("messages").insert(
                 {
                     "conversation": ref.key,
                     "platform_id": platform_id,
@@ -248,7 +245,7 @@ class StateStore:
         tokens_out: int = 0,
     ) -> int:
         with self.db.conn:
-            table = self.db["answers"].insert(
+            table = self.db.table("answers").insert(
                 {
                     "conversation": ref.key,
                     "message_id": message_id,
@@ -266,15 +263,15 @@ class StateStore:
                     "created_at": _iso(at),
                 }
             )
-        return int(table.last_pk)
+        return int(table.last_pk or 0)
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
         with self.db.conn:
-            self.db["answers"].update(answer_id, {"posted_message_id": posted_message_id})
+            self.db.table("answers").update(answer_id, {"posted_message_id": posted_message_id})
 
     def answer(self, answer_id: int) -> AnswerRecord | None:
         try:
-            row = self.db["answers"].get(answer_id)
+            row = self.db.table("answers").get(answer_id)
         except NotFoundError:
             return None
         return AnswerRecord(
@@ -317,7 +314,7 @@ class StateStore:
         language: str = "en",
     ) -> Ticket:
         with self.db.conn:
-            table = self.db["tickets"].insert(
+            table = self.db.table("tickets").insert(
                 {
                     "conversation": ref.key,
                     "platform": ref.platform,
@@ -332,20 +329,22 @@ class StateStore:
                     "updated_at": _iso(at),
                 }
             )
-            ticket_id = int(table.last_pk)
+            ticket_id = int(table.last_pk or 0)
             self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
         ticket = self.ticket(ticket_id)
         assert ticket is not None
         return ticket
 
-    def _log_ticket(self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = "") -> None:
-        self.db["ticket_events"].insert(
+    def _log_ticket(
+        self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = ""
+    ) -> None:
+        self.db.table("ticket_events").insert(
             {"ticket_id": ticket_id, "at": _iso(at), "actor_id": actor, "event": event, "detail": detail}
         )
 
     def ticket(self, ticket_id: int) -> Ticket | None:
         try:
-            row = self.db["tickets"].get(ticket_id)
+            row = self.db.table("tickets").get(ticket_id)
         except NotFoundError:
             return None
         return _ticket(row)
@@ -369,7 +368,7 @@ class StateStore:
         if assignee_id is not None:
             where.append("assignee_id = ?")
             params.append(assignee_id)
-        rows = self.db["tickets"].rows_where(
+        rows = self.db.table("tickets").rows_where(
             " and ".join(where) or None, params, order_by="id desc", limit=limit
         )
         return [_ticket(row) for row in rows]
@@ -410,7 +409,7 @@ class StateStore:
     def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str) -> None:
         """Remember a message that shows a ticket, so later transitions can update it."""
         with self.db.conn:
-            self.db["ticket_posts"].insert(
+            self.db.table("ticket_posts").insert(
                 {
                     "ticket_id": ticket_id,
                     "conversation": posted.conversation.key,
@@ -420,7 +419,7 @@ class StateStore:
             )
 
     def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted]]:
-        rows = self.db["ticket_posts"].rows_where("ticket_id = ?", [ticket_id], order_by="id")
+        rows = self.db.table("ticket_posts").rows_where("ticket_id = ?", [ticket_id], order_by="id")
         return [
             (
                 row["kind"],
@@ -433,7 +432,7 @@ class StateStore:
         ]
 
     def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.db["ticket_events"].rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+        return list(self.db.table("ticket_events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -530,7 +529,7 @@ class Catalog:
                 chunks=row["chunks"] or 0,
                 error=row["error"],
             )
-            for row in self.db["files"].rows
+            for row in self.db.table("files").rows
         }
 
     def put_file(
@@ -543,7 +542,7 @@ class Catalog:
         tags: Iterable[str] = (),
         at: datetime,
     ) -> None:
-        self.db["files"].upsert(
+        self.db.table("files").upsert(
             {
                 "path": record.path,
                 "sha256": record.sha256,
@@ -561,11 +560,11 @@ class Catalog:
         )
 
     def touch_file(self, path: str, mtime_ns: int) -> None:
-        self.db["files"].update(path, {"mtime_ns": mtime_ns})
+        self.db.table("files").update(path, {"mtime_ns": mtime_ns})
 
     def remove_files(self, paths: Iterable[str]) -> None:
         for path in paths:
-            self.db["files"].delete_where("path = ?", [path])
+            self.db.table("files").delete_where("path = ?", [path])
 
     def commit(self) -> None:
         self.db.conn.commit()
@@ -575,7 +574,7 @@ class Catalog:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+        self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
     def clear(self) -> None:
         with self.db.conn:

@@ -107,7 +107,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_runtime(make_settings: Callable[..., Settings], clock: FakeClock) -> Iterator[Callable[..., Runtime]]:
+def make_runtime(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> Iterator[Callable[..., Runtime]]:
     made: list[Runtime] = []
 
     def make(toml: str = "", env: dict[str, str] | None = None, **kwargs: object) -> Runtime:

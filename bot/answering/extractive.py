@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.messages import say
 from bot.policy import detect_language
+from bot.ports import StreamSink
 from bot.retrieval.tokenize import analyze
 from bot.types import Answer, Citation, Passage, Turn
 
@@ -100,7 +101,8 @@ def _select(units: list[_Unit], weights: dict[str, float]) -> list[_Unit]:
     # a sentence that introduces a list or code ("Run:", "Steps:") needs what follows it
     j = best + 1
     while j < len(units) and (
-        units[j].kind in ("list", "code") and (units[best].text.rstrip().endswith(":") or units[best].kind == "list")
+        units[j].kind in ("list", "code")
+        and (units[best].text.rstrip().endswith(":") or units[best].kind == "list")
     ):
         chosen.add(j)
         words += len(units[j].text.split())
@@ -116,7 +118,11 @@ def _select(units: list[_Unit], weights: dict[str, float]) -> list[_Unit]:
             continue
         chosen.add(i)
         words += size
-    if units[min(chosen)].kind == "list" and min(chosen) > 0 and units[min(chosen) - 1].text.rstrip().endswith(":"):
+    if (
+        units[min(chosen)].kind == "list"
+        and min(chosen) > 0
+        and units[min(chosen) - 1].text.rstrip().endswith(":")
+    ):
         chosen.add(min(chosen) - 1)
     return [units[i] for i in sorted(chosen)]
 
@@ -126,7 +132,11 @@ def _render(units: list[_Unit]) -> str:
     for previous, unit in zip([None, *units[:-1]], units, strict=True):
         if previous is None:
             out.append(unit.text)
-        elif unit.kind in ("list", "code") or previous.kind in ("list", "code") or unit.paragraph != previous.paragraph:
+        elif (
+            unit.kind in ("list", "code")
+            or previous.kind in ("list", "code")
+            or unit.paragraph != previous.paragraph
+        ):
             out.append(("\n" if unit.kind == "list" and previous.kind == "list" else "\n\n") + unit.text)
         else:
             out.append(" " + unit.text)
@@ -158,10 +168,13 @@ class ExtractiveAnswerer:
         history: Sequence[Turn],
         language: str,
         confidence: float,
+        on_text: StreamSink | None = None,
     ) -> Answer:
         return self.answer_now(question, passages, language, confidence)
 
-    def answer_now(self, question: str, passages: Sequence[Passage], language: str, confidence: float) -> Answer:
+    def answer_now(
+        self, question: str, passages: Sequence[Passage], language: str, confidence: float
+    ) -> Answer:
         if not passages or confidence < self.threshold:
             return Answer(
                 text=say("abstain", language),

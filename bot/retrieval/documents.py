@@ -84,7 +84,9 @@ def _read_markdown(relative: str, file: Path, text: str) -> Document:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise DocumentError(f"has invalid YAML front matter{where}; fix the block between the --- lines") from None
+            raise DocumentError(
+                f"has invalid YAML front matter{where}; fix the block between the --- lines"
+            ) from None
         meta, body = dict(post.metadata), post.content
     sections = tuple(_markdown_sections(body))
     first_h1 = next((s.headings[0] for s in sections if s.headings), None)
@@ -179,8 +181,9 @@ def _read_rst(relative: str, file: Path, text: str) -> Document:
             sections.append(Section(headings=path, text=body))
 
     title_node = tree.next_node(nodes.title)
-    doc_title = tree.get("title") or (title_node.astext() if title_node else None)
-    walk(tree, (doc_title,) if tree.get("title") else ())
+    declared: str | None = tree.get("title")
+    doc_title = declared or (title_node.astext() if title_node else None)
+    walk(tree, (declared,) if declared else ())
     return _with_meta(relative, file, {}, tuple(sections), doc_title)
 
 

@@ -134,7 +134,9 @@ class SearchIndex:
     def size(self) -> int:
         return int(self._index.searcher().num_docs)
 
-    def search(self, terms: Sequence[str], scope: DocVisibility, k: int) -> tuple[list[Hit], dict[str, float]]:
+    def search(
+        self, terms: Sequence[str], scope: DocVisibility, k: int
+    ) -> tuple[list[Hit], dict[str, float]]:
         """Rank chunks for already analyzed query `terms`; also return each term's IDF,
         which the confidence needs."""
         searcher = self._index.searcher()

@@ -101,7 +101,9 @@ def test_extractive_mode_ignores_a_configured_model(tmp_path: Path) -> None:
 def test_data_dir_priority(tmp_path: Path) -> None:
     from_env = load_settings(env={"SUPPORTBOT_DATA": str(tmp_path / "env")}, cwd=tmp_path)
     assert from_env.data_dir == (tmp_path / "env").resolve()
-    explicit = load_settings(env={"SUPPORTBOT_DATA": str(tmp_path / "env")}, data=tmp_path / "arg", cwd=tmp_path)
+    explicit = load_settings(
+        env={"SUPPORTBOT_DATA": str(tmp_path / "env")}, data=tmp_path / "arg", cwd=tmp_path
+    )
     assert explicit.data_dir == (tmp_path / "arg").resolve()
 
 
@@ -114,4 +116,6 @@ def test_template_parses_and_names_every_setting() -> None:
             if key == "channels":
                 assert f"[{section}.channels." in TEMPLATE
                 continue
-            assert f"{key} =" in TEMPLATE or f"# {key} =" in TEMPLATE, f"{section}.{key} missing from template"
+            assert f"{key} =" in TEMPLATE or f"# {key} =" in TEMPLATE, (
+                f"{section}.{key} missing from template"
+            )

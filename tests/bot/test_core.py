@@ -50,9 +50,17 @@ STAFF = Author(id="U-STAFF", name="Sam")
 _ids = itertools.count(1)
 
 
-def message(text: str, *, channel: str = "C-GENERAL", thread: str | None = None, author: Author = ASKER,
-            addressed: bool = True, visibility: Visibility = Visibility.INTERNAL, id: str | None = None,
-            **kw: object) -> InboundMessage:
+def message(
+    text: str,
+    *,
+    channel: str = "C-GENERAL",
+    thread: str | None = None,
+    author: Author = ASKER,
+    addressed: bool = True,
+    visibility: Visibility = Visibility.INTERNAL,
+    id: str | None = None,
+    **kw: object,
+) -> InboundMessage:
     return InboundMessage(
         id=id or f"m{next(_ids)}",
         conversation=ConversationRef(platform="slack", workspace="T1", channel=channel, thread=thread),
@@ -79,7 +87,9 @@ def replies(channel: ConsoleChannel) -> list:  # type: ignore[type-arg]
     return [reply for _, reply in channel.posted]
 
 
-async def test_a_mention_is_answered_in_a_thread_with_sources_and_buttons(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_a_mention_is_answered_in_a_thread_with_sources_and_buttons(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     msg = message("How long does a refund take to arrive?")
     assert await rt.bot.on_message(msg, channel) == Outcome.ANSWERED
     [reply] = replies(channel)
@@ -87,28 +97,47 @@ async def test_a_mention_is_answered_in_a_thread_with_sources_and_buttons(rt: Ru
     assert reply.conversation.thread == msg.id  # a thread started on the question
     assert "five to seven business days" in reply.text
     assert reply.citations[0].path == "refunds.md"
-    assert {b.action for b in reply.buttons} == {ActionKind.HELPFUL, ActionKind.NOT_HELPFUL, ActionKind.TALK_TO_HUMAN}
+    assert {b.action for b in reply.buttons} == {
+        ActionKind.HELPFUL,
+        ActionKind.NOT_HELPFUL,
+        ActionKind.TALK_TO_HUMAN,
+    }
     assert reply.mentions == ()
     record = rt.state.answer(int(reply.buttons[0].value))
     assert record is not None and not record.abstained and record.sources[0].path == "refunds.md"
 
 
-async def test_unknown_question_gets_an_honest_handoff_with_staff_tagged(rt: Runtime, channel: ConsoleChannel) -> None:
-    assert await rt.bot.on_message(message("What is the airspeed velocity of an unladen swallow?"), channel) == Outcome.ESCALATED
+async def test_unknown_question_gets_an_honest_handoff_with_staff_tagged(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    assert (
+        await rt.bot.on_message(message("What is the airspeed velocity of an unladen swallow?"), channel)
+        == Outcome.ESCALATED
+    )
     thread_reply, card = replies(channel)
     assert "couldn't find a reliable answer" in thread_reply.text and "ticket #1" in thread_reply.text
-    assert {(m.kind, m.id) for m in thread_reply.mentions} == {(MentionKind.GROUP, "S-SUPPORT"), (MentionKind.USER, "U-STAFF")}
+    assert {(m.kind, m.id) for m in thread_reply.mentions} == {
+        (MentionKind.GROUP, "S-SUPPORT"),
+        (MentionKind.USER, "U-STAFF"),
+    }
     assert card.conversation.channel == "C-TRIAGE" and card.kind == ReplyKind.TICKET
     assert card.refers_to == thread_reply.conversation
     [ticket] = rt.state.tickets()
     assert ticket.reason == EscalationReason.LOW_CONFIDENCE and ticket.status == TicketStatus.OPEN
 
 
-async def test_asking_for_a_person_opens_a_ticket_with_the_real_question(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_asking_for_a_person_opens_a_ticket_with_the_real_question(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     first = message("How long does a refund take to arrive?")
     await rt.bot.on_message(first, channel)
     thread = replies(channel)[0].conversation
-    follow = message("this didn't help, I want to talk to a human", channel=thread.channel, thread=thread.thread, addressed=False)
+    follow = message(
+        "this didn't help, I want to talk to a human",
+        channel=thread.channel,
+        thread=thread.thread,
+        addressed=False,
+    )
     assert await rt.bot.on_message(follow, channel) == Outcome.ESCALATED
     [ticket] = rt.state.tickets()
     assert ticket.reason == EscalationReason.ASKED_FOR_HUMAN
@@ -124,12 +153,23 @@ async def test_a_retried_event_is_answered_once(rt: Runtime, channel: ConsoleCha
 
 
 async def test_bots_edits_off_channels_and_chatter_get_no_reply(rt: Runtime, channel: ConsoleChannel) -> None:
-    assert await rt.bot.on_message(message("refund?", author=Author(id="B1", is_bot=True)), channel) == Outcome.IGNORED
+    assert (
+        await rt.bot.on_message(message("refund?", author=Author(id="B1", is_bot=True)), channel)
+        == Outcome.IGNORED
+    )
     assert await rt.bot.on_message(message("refund?", edited=True), channel) == Outcome.IGNORED
-    assert await rt.bot.on_message(message("How do refunds work?", channel="C-OFF"), channel) == Outcome.IGNORED
-    assert await rt.bot.on_message(message("good morning all", channel="C-AUTO", addressed=False), channel) == Outcome.IGNORED
+    assert (
+        await rt.bot.on_message(message("How do refunds work?", channel="C-OFF"), channel) == Outcome.IGNORED
+    )
+    assert (
+        await rt.bot.on_message(message("good morning all", channel="C-AUTO", addressed=False), channel)
+        == Outcome.IGNORED
+    )
     assert replies(channel) == []
-    assert await rt.bot.on_message(message("How do refunds work?", channel="C-AUTO", addressed=False), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_message(message("How do refunds work?", channel="C-AUTO", addressed=False), channel)
+        == Outcome.ANSWERED
+    )
 
 
 async def test_empty_and_huge_messages_get_a_clear_reply(rt: Runtime, channel: ConsoleChannel) -> None:
@@ -169,17 +209,27 @@ async def test_staff_takeover_silences_the_bot_in_that_thread(rt: Runtime, chann
     await rt.bot.on_message(message("How do I reset my password?"), channel)
     thread = replies(channel)[0].conversation
     in_thread = {"channel": thread.channel, "thread": thread.thread, "addressed": False}
-    assert await rt.bot.on_message(message("Let me check your account", author=STAFF, **in_thread), channel) == Outcome.RECORDED
-    assert await rt.bot.on_message(message("thanks! how long is the link valid?", **in_thread), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_message(message("Let me check your account", author=STAFF, **in_thread), channel)
+        == Outcome.RECORDED
+    )
+    assert (
+        await rt.bot.on_message(message("thanks! how long is the link valid?", **in_thread), channel)
+        == Outcome.RECORDED
+    )
     assert len(replies(channel)) == 1
     history = rt.state.history(thread)
     assert [t.role for t in history] == ["user", "bot", "staff", "user"]
 
 
-async def test_follow_up_in_a_bot_thread_is_answered_without_mention(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_follow_up_in_a_bot_thread_is_answered_without_mention(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     await rt.bot.on_message(message("How do I reset my password?"), channel)
     thread = replies(channel)[0].conversation
-    follow = message("How long does a refund take?", channel=thread.channel, thread=thread.thread, addressed=False)
+    follow = message(
+        "How long does a refund take?", channel=thread.channel, thread=thread.thread, addressed=False
+    )
     assert await rt.bot.on_message(follow, channel) == Outcome.ANSWERED
 
 
@@ -189,10 +239,18 @@ async def test_feedback_buttons(rt: Runtime, channel: ConsoleChannel) -> None:
     value = answer.buttons[0].value
 
     def press(action: ActionKind, actor: Author = ASKER, id: str | None = None) -> ActionEvent:
-        return ActionEvent(id=id or f"a{next(_ids)}", conversation=answer.conversation, actor=actor, action=action,
-                           value=value, visibility=Visibility.INTERNAL)
+        return ActionEvent(
+            id=id or f"a{next(_ids)}",
+            conversation=answer.conversation,
+            actor=actor,
+            action=action,
+            value=value,
+            visibility=Visibility.INTERNAL,
+        )
 
-    assert await rt.bot.on_action(press(ActionKind.HELPFUL, Author(id="U-OTHER")), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_action(press(ActionKind.HELPFUL, Author(id="U-OTHER")), channel) == Outcome.RECORDED
+    )
     assert replies(channel)[-1].ephemeral_to == "U-OTHER"
     assert await rt.bot.on_action(press(ActionKind.NOT_HELPFUL), channel) == Outcome.ESCALATED
     [ticket] = rt.state.tickets()
@@ -205,16 +263,26 @@ async def test_feedback_buttons(rt: Runtime, channel: ConsoleChannel) -> None:
     assert await rt.bot.on_action(dup, channel) == Outcome.DUPLICATE
 
 
-async def test_claim_and_resolve_one_winner_and_messages_updated(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_claim_and_resolve_one_winner_and_messages_updated(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     await rt.bot.on_message(message("What is the airspeed velocity of an unladen swallow?"), channel)
     [ticket] = rt.state.tickets()
     other_staff = Author(id="U-OTHER", name="Olu", roles=frozenset({"S-SUPPORT"}))
 
     def claim(actor: Author) -> ActionEvent:
-        return ActionEvent(id=f"c{next(_ids)}", conversation=ticket.conversation, actor=actor, action=ActionKind.CLAIM,
-                           value=str(ticket.id), visibility=Visibility.INTERNAL)
+        return ActionEvent(
+            id=f"c{next(_ids)}",
+            conversation=ticket.conversation,
+            actor=actor,
+            action=ActionKind.CLAIM,
+            value=str(ticket.id),
+            visibility=Visibility.INTERNAL,
+        )
 
-    outcomes = await asyncio.gather(rt.bot.on_action(claim(STAFF), channel), rt.bot.on_action(claim(other_staff), channel))
+    outcomes = await asyncio.gather(
+        rt.bot.on_action(claim(STAFF), channel), rt.bot.on_action(claim(other_staff), channel)
+    )
     assert sorted(outcomes) == sorted([Outcome.RECORDED, Outcome.REFUSED])
     refused = [r for r in replies(channel) if r.ephemeral_to]
     assert len(refused) == 1 and "already claimed by" in refused[0].text
@@ -222,11 +290,23 @@ async def test_claim_and_resolve_one_winner_and_messages_updated(rt: Runtime, ch
     # both the thread note and the triage card were updated in place
     assert len(channel.edits) == 2 and all("claimed by" in r.text for _, r in channel.edits)
     # a non-staff user cannot resolve
-    asker_try = ActionEvent(id="r1", conversation=ticket.conversation, actor=ASKER, action=ActionKind.RESOLVE,
-                            value=str(ticket.id), visibility=Visibility.INTERNAL)
+    asker_try = ActionEvent(
+        id="r1",
+        conversation=ticket.conversation,
+        actor=ASKER,
+        action=ActionKind.RESOLVE,
+        value=str(ticket.id),
+        visibility=Visibility.INTERNAL,
+    )
     assert await rt.bot.on_action(asker_try, channel) == Outcome.REFUSED
-    resolve = Command(id="cmd1", name="resolve", args=f"#{ticket.id} reset the token", invoker=STAFF,
-                      conversation=ticket.conversation, visibility=Visibility.INTERNAL)
+    resolve = Command(
+        id="cmd1",
+        name="resolve",
+        args=f"#{ticket.id} reset the token",
+        invoker=STAFF,
+        conversation=ticket.conversation,
+        visibility=Visibility.INTERNAL,
+    )
     assert await rt.bot.on_command(resolve, channel) == Outcome.ANSWERED
     assert rt.state.ticket(ticket.id).status == TicketStatus.RESOLVED  # type: ignore[union-attr]
     assert any("Note: reset the token" in r.text for r in replies(channel))
@@ -235,13 +315,20 @@ async def test_claim_and_resolve_one_winner_and_messages_updated(rt: Runtime, ch
 class ExplodingAnswerer:
     name = "exploding"
 
-    async def answer(self, question: str, passages: Sequence[Passage], history: Sequence[Turn], language: str,
-                     confidence: float) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+    ) -> Answer:
         raise RuntimeError("model fell over with secret details")
 
 
-async def test_a_crash_mid_answer_apologises_and_keeps_the_question(make_runtime: Callable[..., Runtime],
-                                                                   channel: ConsoleChannel) -> None:
+async def test_a_crash_mid_answer_apologises_and_keeps_the_question(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
     rt = make_runtime(STAFF_TOML, answerer=ExplodingAnswerer())
     assert await rt.bot.on_message(message("How do I reset my password?"), channel) == Outcome.FAILED
     [apology] = replies(channel)
@@ -270,18 +357,30 @@ async def test_a_message_left_unfinished_by_a_dead_process_is_answered_after_res
 
 async def test_commands_respect_access(rt: Runtime, channel: ConsoleChannel) -> None:
     def command(name: str, args: str = "", invoker: Author = ASKER) -> Command:
-        return Command(id=f"k{next(_ids)}", name=name, args=args, invoker=invoker,
-                       conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
-                       visibility=Visibility.INTERNAL)
+        return Command(
+            id=f"k{next(_ids)}",
+            name=name,
+            args=args,
+            invoker=invoker,
+            conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+            visibility=Visibility.INTERNAL,
+        )
 
     assert await rt.bot.on_command(command("reindex"), channel) == Outcome.REFUSED
     assert "for admin only" in replies(channel)[-1].text
-    assert await rt.bot.on_command(command("reindex", invoker=Author(id="U-ADMIN")), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_command(command("reindex", invoker=Author(id="U-ADMIN")), channel) == Outcome.ANSWERED
+    )
     assert "0 added" in replies(channel)[-1].text
-    assert await rt.bot.on_command(command("reindex", invoker=Author(id="U-WA", platform_admin=True)), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_command(command("reindex", invoker=Author(id="U-WA", platform_admin=True)), channel)
+        == Outcome.ANSWERED
+    )
     assert await rt.bot.on_command(command("help"), channel) == Outcome.ANSWERED
     help_text = replies(channel)[-1].text
-    assert "/support ask <question>" in help_text and "reindex" not in help_text and "tickets" not in help_text
+    assert (
+        "/support ask <question>" in help_text and "reindex" not in help_text and "tickets" not in help_text
+    )
     assert await rt.bot.on_command(command("tickets"), channel) == Outcome.REFUSED
     assert await rt.bot.on_command(command("tickets", "everything", STAFF), channel) == Outcome.REFUSED
     assert "must be one of open, mine, all" in replies(channel)[-1].text
@@ -295,9 +394,14 @@ async def test_commands_respect_access(rt: Runtime, channel: ConsoleChannel) -> 
 
 
 async def test_ask_command_answers_in_the_channel_for_everyone(rt: Runtime, channel: ConsoleChannel) -> None:
-    cmd = Command(id="ask1", name="ask", args="how long does a refund take", invoker=ASKER,
-                  conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
-                  visibility=Visibility.INTERNAL)
+    cmd = Command(
+        id="ask1",
+        name="ask",
+        args="how long does a refund take",
+        invoker=ASKER,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        visibility=Visibility.INTERNAL,
+    )
     assert await rt.bot.on_command(cmd, channel) == Outcome.ANSWERED
     [reply] = replies(channel)
     assert reply.kind == ReplyKind.ANSWER and reply.ephemeral_to is None

@@ -36,14 +36,27 @@ def _message(text: str = "How do I reset my password?", **kw: object) -> Inbound
 
 def _state(**kw: bool) -> ConversationState:
     return ConversationState(
-        key="k", asker_id="U1", bot_participating=kw.get("bot", False), human_takeover=kw.get("takeover", False)
+        key="k",
+        asker_id="U1",
+        bot_participating=kw.get("bot", False),
+        human_takeover=kw.get("takeover", False),
     )
 
 
 def test_bots_and_edits_are_ignored_even_when_addressed() -> None:
     bot_author = Author(id="B", is_bot=True)
-    assert policy.should_respond(_message(author=bot_author, addressed=True), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False).act == Act.IGNORE
-    assert policy.should_respond(_message(edited=True, addressed=True), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False).act == Act.IGNORE
+    assert (
+        policy.should_respond(
+            _message(author=bot_author, addressed=True), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False
+        ).act
+        == Act.IGNORE
+    )
+    assert (
+        policy.should_respond(
+            _message(edited=True, addressed=True), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False
+        ).act
+        == Act.IGNORE
+    )
 
 
 def test_channel_off_silences_even_mentions() -> None:
@@ -52,35 +65,77 @@ def test_channel_off_silences_even_mentions() -> None:
 
 
 def test_mention_only_channel_needs_a_mention() -> None:
-    assert policy.should_respond(_message(), mode=ChannelMode.MENTION_ONLY, state=None, staff=False).act == Act.IGNORE
-    assert policy.should_respond(_message(addressed=True), mode=ChannelMode.MENTION_ONLY, state=None, staff=False).act == Act.RESPOND
+    assert (
+        policy.should_respond(_message(), mode=ChannelMode.MENTION_ONLY, state=None, staff=False).act
+        == Act.IGNORE
+    )
+    assert (
+        policy.should_respond(
+            _message(addressed=True), mode=ChannelMode.MENTION_ONLY, state=None, staff=False
+        ).act
+        == Act.RESPOND
+    )
 
 
 def test_auto_answer_answers_questions_not_chatter() -> None:
-    assert policy.should_respond(_message("how do I reset my password"), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False).act == Act.RESPOND
-    assert policy.should_respond(_message("lol nice, thanks all"), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False).act == Act.IGNORE
+    assert (
+        policy.should_respond(
+            _message("how do I reset my password"), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False
+        ).act
+        == Act.RESPOND
+    )
+    assert (
+        policy.should_respond(
+            _message("lol nice, thanks all"), mode=ChannelMode.AUTO_ANSWER, state=None, staff=False
+        ).act
+        == Act.IGNORE
+    )
 
 
 def test_follow_ups_in_bot_threads_need_no_mention() -> None:
-    msg = _message("and for Discord?", conversation=ConversationRef(platform="slack", workspace="T", channel="C1", thread="9"))
-    assert policy.should_respond(msg, mode=ChannelMode.MENTION_ONLY, state=_state(bot=True), staff=False).act == Act.RESPOND
+    msg = _message(
+        "and for Discord?",
+        conversation=ConversationRef(platform="slack", workspace="T", channel="C1", thread="9"),
+    )
+    assert (
+        policy.should_respond(msg, mode=ChannelMode.MENTION_ONLY, state=_state(bot=True), staff=False).act
+        == Act.RESPOND
+    )
 
 
 def test_staff_reply_takes_over_and_the_bot_goes_quiet_until_mentioned() -> None:
     thread = ConversationRef(platform="slack", workspace="T", channel="C1", thread="9")
     staff_msg = _message("I'll take this one", conversation=thread)
-    assert policy.should_respond(staff_msg, mode=ChannelMode.MENTION_ONLY, state=_state(bot=True), staff=True).act == Act.TAKEOVER
+    assert (
+        policy.should_respond(
+            staff_msg, mode=ChannelMode.MENTION_ONLY, state=_state(bot=True), staff=True
+        ).act
+        == Act.TAKEOVER
+    )
     follow_up = _message("thanks, still broken?", conversation=thread)
     taken = _state(bot=True, takeover=True)
-    assert policy.should_respond(follow_up, mode=ChannelMode.MENTION_ONLY, state=taken, staff=False).act == Act.IGNORE
+    assert (
+        policy.should_respond(follow_up, mode=ChannelMode.MENTION_ONLY, state=taken, staff=False).act
+        == Act.IGNORE
+    )
     mention = _message("bot, what do the docs say?", conversation=thread, addressed=True)
-    assert policy.should_respond(mention, mode=ChannelMode.MENTION_ONLY, state=taken, staff=False).act == Act.RESPOND
+    assert (
+        policy.should_respond(mention, mode=ChannelMode.MENTION_ONLY, state=taken, staff=False).act
+        == Act.RESPOND
+    )
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Can I talk to a human?", "I want to speak with a real person", "human please", "connect me with an agent",
-     "상담원 연결해 주세요", "사람이랑 얘기하고 싶어요", "담당자 불러주세요"],
+    [
+        "Can I talk to a human?",
+        "I want to speak with a real person",
+        "human please",
+        "connect me with an agent",
+        "상담원 연결해 주세요",
+        "사람이랑 얘기하고 싶어요",
+        "담당자 불러주세요",
+    ],
 )
 def test_requests_for_a_person(text: str) -> None:
     assert policy.wants_human(text)
@@ -88,8 +143,12 @@ def test_requests_for_a_person(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["How many people can join a workspace?", "What does the human resources page say?", "몇 사람까지 초대할 수 있나요?",
-     "Can the bot answer in Korean?"],
+    [
+        "How many people can join a workspace?",
+        "What does the human resources page say?",
+        "몇 사람까지 초대할 수 있나요?",
+        "Can the bot answer in Korean?",
+    ],
 )
 def test_not_requests_for_a_person(text: str) -> None:
     assert not policy.wants_human(text)
@@ -97,8 +156,13 @@ def test_not_requests_for_a_person(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("비밀번호를 어떻게 바꾸나요?", "ko"), ("Slack 토큰은 어디에 넣나요", "ko"), ("How do I set SLACK_BOT_TOKEN?", "en"),
-     ("", "en"), ("supportbot run 명령이 안 돼요", "ko")],
+    [
+        ("비밀번호를 어떻게 바꾸나요?", "ko"),
+        ("Slack 토큰은 어디에 넣나요", "ko"),
+        ("How do I set SLACK_BOT_TOKEN?", "en"),
+        ("", "en"),
+        ("supportbot run 명령이 안 돼요", "ko"),
+    ],
 )
 def test_language_detection(text: str, expected: str) -> None:
     assert policy.detect_language(text) == expected
@@ -106,8 +170,16 @@ def test_language_detection(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("How do I export data", True), ("export is broken", True), ("내보내기가 안 돼요", True), ("환불 방법 알려주세요", True),
-     ("good morning team", False), ("ok", False), ("오늘 점심 맛있었다", False), ("Is SSO supported", True)],
+    [
+        ("How do I export data", True),
+        ("export is broken", True),
+        ("내보내기가 안 돼요", True),
+        ("환불 방법 알려주세요", True),
+        ("good morning team", False),
+        ("ok", False),
+        ("오늘 점심 맛있었다", False),
+        ("Is SSO supported", True),
+    ],
 )
 def test_looks_like_question(text: str, expected: bool) -> None:
     assert policy.looks_like_question(text) is expected
@@ -145,6 +217,21 @@ def test_public_channels_only_see_public_documents(tmp_path: Path) -> None:
 
 def test_channel_modes(tmp_path: Path) -> None:
     settings = _settings(tmp_path, '[discord]\nforum_channels=["F1"]\n[discord.channels."5"]\nmode="off"\n')
-    assert policy.channel_mode(settings, ConversationRef(platform="discord", workspace="G", channel="F1"), Visibility.PUBLIC) == ChannelMode.AUTO_ANSWER
-    assert policy.channel_mode(settings, ConversationRef(platform="discord", workspace="G", channel="5"), Visibility.PUBLIC) == ChannelMode.OFF
-    assert policy.channel_mode(settings, ConversationRef(platform="discord", workspace="dm", channel="7"), Visibility.DIRECT) == ChannelMode.AUTO_ANSWER
+    assert (
+        policy.channel_mode(
+            settings, ConversationRef(platform="discord", workspace="G", channel="F1"), Visibility.PUBLIC
+        )
+        == ChannelMode.AUTO_ANSWER
+    )
+    assert (
+        policy.channel_mode(
+            settings, ConversationRef(platform="discord", workspace="G", channel="5"), Visibility.PUBLIC
+        )
+        == ChannelMode.OFF
+    )
+    assert (
+        policy.channel_mode(
+            settings, ConversationRef(platform="discord", workspace="dm", channel="7"), Visibility.DIRECT
+        )
+        == ChannelMode.AUTO_ANSWER
+    )

@@ -38,7 +38,11 @@ def test_inbox_survives_a_restart(tmp_path: Path) -> None:
 def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     ticket = store.create_ticket(
-        ref=REF, asker=Author(id="U1", name="Ann"), question="q?", reason=EscalationReason.LOW_CONFIDENCE, at=NOW
+        ref=REF,
+        asker=Author(id="U1", name="Ann"),
+        question="q?",
+        reason=EscalationReason.LOW_CONFIDENCE,
+        at=NOW,
     )
     results: list[bool] = []
     barrier = threading.Barrier(2)
@@ -71,7 +75,12 @@ def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
 def test_ticket_posts_round_trip(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     ticket = store.create_ticket(
-        ref=REF, asker=Author(id="U1"), question="q", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW, language="ko"
+        ref=REF,
+        asker=Author(id="U1"),
+        question="q",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        at=NOW,
+        language="ko",
     )
     assert ticket.language == "ko"
     store.add_ticket_post(ticket.id, Posted(message_id="5.5", conversation=REF), "thread")
@@ -82,8 +91,18 @@ def test_ticket_posts_round_trip(tmp_path: Path) -> None:
 def test_feedback_is_one_vote_per_person(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     answer_id = store.record_answer(
-        ref=REF, message_id="1", asker_id="U1", question="q", answer="a", confidence=0.9, language="en",
-        answerer="extractive", abstained=False, sources=[], top_path=None, at=NOW,
+        ref=REF,
+        message_id="1",
+        asker_id="U1",
+        question="q",
+        answer="a",
+        confidence=0.9,
+        language="en",
+        answerer="extractive",
+        abstained=False,
+        sources=[],
+        top_path=None,
+        at=NOW,
     )
     assert store.add_feedback(answer_id, "U1", "helpful", NOW)
     assert not store.add_feedback(answer_id, "U1", "helpful", NOW)

@@ -28,7 +28,10 @@ def test_markdown_front_matter_and_heading_paths(tmp_path: Path) -> None:
         "```bash\n# not a heading\nexport A=1\n```\n\n# Other\n\nMore.\n",
     )
     assert (doc.title, doc.url, doc.visibility, doc.tags) == (
-        "The Guide", "https://x.test/guide", DocVisibility.INTERNAL, ("a", "b"),
+        "The Guide",
+        "https://x.test/guide",
+        DocVisibility.INTERNAL,
+        ("a", "b"),
     )
     assert [s.headings for s in doc.sections] == [(), ("Setup",), ("Setup", "Tokens"), ("Other",)]
     assert "# not a heading" in doc.sections[2].text  # fenced code is not split as a heading
@@ -52,7 +55,7 @@ def test_unknown_visibility_is_an_error(tmp_path: Path) -> None:
 def test_binary_and_invalid_utf8_are_refused_with_advice(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="binary"):
         _read(tmp_path, "x.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    with pytest.raises(DocumentError, match="not valid UTF-8 .*offset 6"):
+    with pytest.raises(DocumentError, match=r"not valid UTF-8 .*offset 6"):
         _read(tmp_path, "y.txt", b"hello \xff\xfe world")
 
 

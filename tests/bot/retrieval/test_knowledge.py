@@ -62,7 +62,9 @@ def test_touched_but_identical_file_is_not_reindexed(kb: KnowledgeBase, knowledg
 def test_a_changed_file_is_reindexed_and_old_text_disappears(kb: KnowledgeBase, knowledge_dir: Path) -> None:
     kb.sync()
     assert "refunds.md" in _paths(kb, "refund within 30 days")
-    (knowledge_dir / "refunds.md").write_text("# Refunds\n\nWe offer store credit instead of cash.\n", encoding="utf-8")
+    (knowledge_dir / "refunds.md").write_text(
+        "# Refunds\n\nWe offer store credit instead of cash.\n", encoding="utf-8"
+    )
     report = kb.sync()
     assert report.updated == ["refunds.md"] and report.unchanged == 4
     assert "refunds.md" not in _paths(kb, "original payment method")
@@ -87,7 +89,9 @@ def test_public_scope_never_sees_internal_documents(kb: KnowledgeBase) -> None:
         assert passage.visibility == DocVisibility.PUBLIC
 
 
-def test_bad_files_are_reported_and_skipped_without_stopping_the_rest(kb: KnowledgeBase, knowledge_dir: Path) -> None:
+def test_bad_files_are_reported_and_skipped_without_stopping_the_rest(
+    kb: KnowledgeBase, knowledge_dir: Path
+) -> None:
     (knowledge_dir / "binary.md").write_bytes(b"\x00\x01\x02garbage")
     (knowledge_dir / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (knowledge_dir / "image.png").write_bytes(b"\x89PNG")  # unsupported type: not even looked at
@@ -103,7 +107,7 @@ def test_bad_files_are_reported_and_skipped_without_stopping_the_rest(kb: Knowle
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     kb = KnowledgeBase(tmp_path / "nowhere", tmp_path / "index")
-    with pytest.raises(KnowledgeError, match="does not exist. Create it"):
+    with pytest.raises(KnowledgeError, match=r"does not exist\. Create it"):
         kb.sync()
     kb.close()
 

@@ -1,0 +1,140 @@
+"""Reading the model's reply: which passages it cited, and whether it declined to answer.
+
+What this module owns (pure functions, no I/O):
+
+* `map_citations`: finds `[n]` markers (also `[1, 2]`, `[1-3]`, `[Passage 2]`, full-width
+  brackets), keeps those that name a passage the model was given, maps them to sources
+  de-duplicated by file and heading, and renumbers the markers in the text so `[k]` is the k-th
+  source shown under the answer. Markers naming a passage that was not given are removed:
+  a dangling `[7]` under a three-source answer would be a citation to nothing.
+* `is_refusal`: the exact `NO_ANSWER` marker the prompt asks for, and, as a fallback for models
+  that ignore it, first-person refusal phrasing in English and Korean.
+* `may_become_marker`: while streaming, text that could still turn into `NO_ANSWER` is held back
+  so nobody sees "NO_ANS" flash by.
+
+Markers inside code (inline or fenced) are left alone: `items[0]` is code, not a citation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answering.prompt import NO_ANSWER
+from bot.types import Citation, Passage
+
+# Fenced blocks (possibly still open at the end of a streamed text) and inline code spans.
+_CODE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`", re.DOTALL)
+
+_NUMBER = r"(?:passage|source|ref)?\s*#?\d{1,3}(?:\s*[-–]\s*\d{1,3})?"
+_GROUP = r"[\[［【]\s*" + _NUMBER + r"(?:\s*[,，、;]\s*" + _NUMBER + r")*\s*[\]］】]"
+# A run of adjacent groups ("[1][3]", "[1] [2]") is one marker, so duplicates within it merge.
+# `(?!\()`: "[1](https://...)" is a Markdown link whose text happens to be a number.
+_MARKER = re.compile(
+    r"(?P<lead>[ \t]*)(?P<body>" + _GROUP + r"(?:[ \t]*" + _GROUP + r")*)(?!\()",
+    re.IGNORECASE,
+)
+_RANGE = re.compile(r"(\d{1,3})(?:\s*[-–]\s*(\d{1,3}))?")
+_MAX_RANGE = 50  # "[1-999]" is not a real citation; do not expand it into a thousand numbers
+
+
+@dataclass(frozen=True, kw_only=True)
+class CitedText:
+    text: str  # markers renumbered to `citations` order; markers to unknown passages removed
+    citations: tuple[Citation, ...]  # the sources actually cited, in order of first citation
+    cited: tuple[int, ...]  # the 1-based passage numbers validly cited, in order of first citation
+    dropped: tuple[int, ...]  # numbers the model cited that no given passage has
+
+
+def _numbers(body: str) -> list[int]:
+    numbers: list[int] = []
+    for match in _RANGE.finditer(body):
+        start = int(match.group(1))
+        end = int(match.group(2)) if match.group(2) else start
+        if end < start or end - start > _MAX_RANGE:
+            end = start
+        numbers.extend(range(start, end + 1))
+    return numbers
+
+
+def map_citations(text: str, passages: Sequence[Passage]) -> CitedText:
+    """Map the model's `[n]` markers to the passages it was given (numbered from 1)."""
+    citations: list[Citation] = []
+    index_of_source: dict[tuple[str, str], int] = {}  # (path, heading) -> 1-based citation number
+    cited: list[int] = []
+    dropped: list[int] = []
+
+    def replace(match: re.Match[str]) -> str:
+        shown: list[int] = []
+        for number in _numbers(match.group("body")):
+            if not 1 <= number <= len(passages):
+                if number not in dropped:
+                    dropped.append(number)
+                continue
+            passage = passages[number - 1]
+            key = (passage.path, passage.heading)
+            if key not in index_of_source:
+                citations.append(passage.citation())
+                index_of_source[key] = len(citations)
+            if number not in cited:
+                cited.append(number)
+            if index_of_source[key] not in shown:
+                shown.append(index_of_source[key])
+        if not shown:
+            return ""  # with its leading space: "done [7]." becomes "done."
+        return match.group("lead") + "".join(f"[{n}]" for n in shown)
+
+    out: list[str] = []
+    position = 0
+    for code in _CODE.finditer(text):
+        out.append(_MARKER.sub(replace, text[position : code.start()]))
+        out.append(code.group(0))
+        position = code.end()
+    out.append(_MARKER.sub(replace, text[position:]))
+    return CitedText(
+        text="".join(out).strip(),
+        citations=tuple(citations),
+        cited=tuple(cited),
+        dropped=tuple(dropped),
+    )
+
+
+# The marker anywhere, spelled exactly (a real answer never contains it) ...
+_EXACT_MARKER = re.compile(r"(?<![A-Za-z0-9_])" + NO_ANSWER + r"(?![A-Za-z0-9_])")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+# ... and, for models that ignore the instruction, refusals in the first person or about the
+# passages. First person on purpose: "if you can't find the email, check spam" is an answer.
+_EN_REFUSAL = re.compile(
+    r"\bI\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'m\s+unable\s+to)\s+"
+    r"(?:know|find|answer|determine|tell|say|help\s+with\s+that)\b"
+    r"|\bI(?:'m|\s+am)\s+(?:not\s+sure|sorry,?\s+but\s+I)\b"
+    r"|\b(?:the\s+)?(?:provided\s+|given\s+)?(?:passages?|documents?|documentation|context|sources?)\s+"
+    r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:contain|mention|cover|include|say|provide|specify|answer|explain)\b"
+    r"|\bnot\s+(?:mentioned|covered|included|provided|specified|described|found)\s+in\s+the\s+"
+    r"(?:provided\s+|given\s+)?(?:passages?|documents?|documentation|context|sources?)\b"
+    r"|\b(?:there\s+is\s+)?no\s+information\s+(?:about|on|regarding)\b",
+    re.IGNORECASE,
+)
+_KO_REFUSAL = re.compile(
+    r"(?:찾을|알|답변할|답변드릴|답할|답해\s*드릴|확인할|말씀드릴)\s*수\s*(?:가\s*)?없(?:습니다|어요|네요|다)"
+    r"|모르겠(?:습니다|어요|네요|다)"
+    r"|(?:정보|내용|답|언급)(?:가|이|은|는)?\s*없(?:습니다|어요|네요|다)"
+    r"|(?:나와|포함되어|언급되어|명시되어|설명되어|기재되어)\s*있지\s*않(?:습니다|아요|네요|다)"
+)
+
+
+def is_refusal(text: str) -> bool:
+    """The model declined: the `NO_ANSWER` marker (however decorated) or refusal phrasing."""
+    if _EXACT_MARKER.search(text):
+        return True
+    if _NOT_WORD.sub("", text).upper() == NO_ANSWER.replace("_", ""):
+        return True  # "**No answer.**", "`NO-ANSWER`"
+    return bool(_EN_REFUSAL.search(text) or _KO_REFUSAL.search(text))
+
+
+def may_become_marker(text: str) -> bool:
+    """While streaming: could `text` still be the start of a bare `NO_ANSWER` reply?"""
+    stripped = text.strip().lstrip("*_`\"'").upper()
+    return not stripped or NO_ANSWER.startswith(stripped)

@@ -1,0 +1,397 @@
+"""The model answerer: grounded, cited, streamed answers from any OpenAI-compatible endpoint.
+
+What this module owns: the only use of the `openai` package in `bot/`. It builds the client
+from Settings, sends the prompt from `bot.answering.prompt`, streams the text to the core's
+sink, maps the model's citations back to sources (`bot.answering.citations`), filters the
+output (`bot.answering.safety`), and turns every way the endpoint can fail into one
+`AnswererUnavailable` with a short message saying which way it failed, so the core can fall
+back to the offline answerer and say so. It also owns the `supportbot doctor` checks for the
+endpoint (`doctor_checks`).
+
+What counts as an answer: text that validly cites at least one of the passages it was given.
+A refusal (the `NO_ANSWER` marker, the API's `refusal` field, refusal phrasing), an answer
+citing nothing that exists, or filtered content is returned with `abstained=True`, confidence
+0: the core escalates it rather than posting a guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import openai
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+
+from bot.answering.citations import is_refusal, map_citations, may_become_marker
+from bot.answering.prompt import PromptMessage, build_messages, estimate_tokens
+from bot.answering.safety import clean_output
+from bot.config import Settings
+from bot.errors import AnswererUnavailable
+from bot.messages import say
+from bot.ports import StreamSink
+from bot.types import Answer, Passage, Turn
+
+if TYPE_CHECKING:
+    from bot.doctor import Check
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local servers (Ollama, llama.cpp, vLLM, LM Studio) ignore the key, but the client insists on one.
+PLACEHOLDER_API_KEY = "not-needed"
+# The doctor should answer promptly even when the answer timeout is generous.
+DOCTOR_TIMEOUT_SECONDS = 15.0
+
+
+def _endpoint(client: openai.AsyncOpenAI) -> str:
+    url = client.base_url
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _to_api(messages: Sequence[PromptMessage]) -> list[ChatCompletionMessageParam]:
+    converted: list[ChatCompletionMessageParam] = []
+    for message in messages:
+        if message["role"] == "system":
+            converted.append(ChatCompletionSystemMessageParam(role="system", content=message["content"]))
+        else:
+            converted.append(ChatCompletionUserMessageParam(role="user", content=message["content"]))
+    return converted
+
+
+def _visible_so_far(raw: str, passages: Sequence[Passage]) -> str:
+    """What may be shown of a reply still being written.
+
+    The last word is held back until it is complete: a half-streamed "xoxb-12" or "@every"
+    does not yet match the filters that will catch it whole. Text that may still become the
+    NO_ANSWER marker, or already reads as a refusal, is not shown at all.
+    """
+    if may_become_marker(raw) or is_refusal(raw):
+        return ""
+    cut = max(raw.rfind(" "), raw.rfind("\n"), raw.rfind("\t"))
+    if cut <= 0:
+        return ""
+    return clean_output(map_citations(raw[:cut], passages).text)
+
+
+class LLMAnswerer:
+    """Answers with a chat model over the OpenAI API (or anything that speaks it)."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        model: str,
+        temperature: float = 0.1,
+        history_tokens: int = 1500,
+        deadline_seconds: float = 60.0,
+        min_confidence: float = 0.0,
+        max_tokens: int | None = None,
+    ) -> None:
+        """`deadline_seconds` bounds a whole answer, the client's retries included: the
+        client's own timeout applies per attempt and per read, so without an overall deadline
+        two retries of a slow endpoint could take three times as long. Time spent awaiting
+        `on_text` counts too, so the sink should hand edits off rather than wait out a
+        platform's rate limit.
+
+        `min_confidence`: below it the core escalates whatever the model says, so the model
+        is not asked (no tokens spent on an answer nobody will see)."""
+        self.client = client
+        self.model = model
+        self.temperature = temperature
+        self.history_tokens = history_tokens
+        self.deadline_seconds = deadline_seconds
+        self.min_confidence = min_confidence
+        self.max_tokens = max_tokens
+        self.description = f"model {model} at {_endpoint(client)}"
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _abstain(self, language: str, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Answer:
+        log.info("llm abstained: %s", reason, extra={"event": "llm.abstain", "reason": reason})
+        return Answer(
+            text=say("abstain", language),
+            citations=(),
+            confidence=0.0,
+            language=language,
+            answerer=self.name,
+            abstained=True,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+    ) -> Answer:
+        if not passages:
+            return self._abstain(language, "no passages")
+        if confidence < self.min_confidence:
+            return self._abstain(language, "retrieval confidence below the threshold")
+
+        prompt = build_messages(question, passages, history, language, self.history_tokens)
+        started = time.monotonic()
+        raw, refusal, finish, usage_in, usage_out = await self._stream(prompt, passages, on_text)
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        # Local servers often ignore include_usage; an estimate beats recording zero usage.
+        tokens_in = usage_in if usage_in is not None else sum(estimate_tokens(m["content"]) for m in prompt)
+        tokens_out = usage_out if usage_out is not None else estimate_tokens(raw + refusal)
+        log.debug("llm reply (%d chars): %s", len(raw), raw)
+
+        if refusal.strip() and not raw.strip():
+            return self._abstain(language, "the model refused", tokens_in, tokens_out)
+        if finish == "content_filter":
+            return self._abstain(language, "the endpoint filtered the reply", tokens_in, tokens_out)
+        if not raw.strip() or is_refusal(raw):
+            return self._abstain(language, "the passages do not contain the answer", tokens_in, tokens_out)
+        cited = map_citations(raw, passages)
+        if cited.dropped:
+            log.warning(
+                "the model cited passages it was not given: %s (of %d)",
+                cited.dropped,
+                len(passages),
+                extra={"event": "llm.bad_citation"},
+            )
+        if not cited.citations:
+            return self._abstain(language, "no valid citation", tokens_in, tokens_out)
+        text = clean_output(cited.text)
+        if finish == "length":
+            # The endpoint stopped at its token limit; the answer is cited but unfinished.
+            text += " …"
+        log.info(
+            "llm answered model=%s passages=%d cited=%s tokens_in=%d tokens_out=%d ms=%d",
+            self.model,
+            len(passages),
+            list(cited.cited),
+            tokens_in,
+            tokens_out,
+            elapsed_ms,
+            extra={"event": "llm.answer"},
+        )
+        return Answer(
+            text=text,
+            citations=cited.citations,
+            confidence=confidence,
+            language=language,
+            answerer=self.name,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
+
+    async def _stream(
+        self,
+        prompt: Sequence[PromptMessage],
+        passages: Sequence[Passage],
+        on_text: StreamSink | None,
+    ) -> tuple[str, str, str | None, int | None, int | None]:
+        """Run one streamed completion: (content, refusal, finish_reason, tokens in, tokens out).
+
+        Raises AnswererUnavailable for every failure of the endpoint or the stream.
+        """
+        content: list[str] = []
+        refusal: list[str] = []
+        finish: str | None = None
+        tokens_in: int | None = None
+        tokens_out: int | None = None
+        shown = ""
+        received = False
+        try:
+            async with asyncio.timeout(self.deadline_seconds) as deadline:
+                stream = await self.client.chat.completions.create(
+                    model=self.model,
+                    messages=_to_api(prompt),
+                    temperature=self.temperature,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    max_tokens=self.max_tokens if self.max_tokens is not None else openai.omit,
+                )
+                async with stream:
+                    async for chunk in stream:
+                        received = True
+                        if chunk.usage is not None:
+                            tokens_in = chunk.usage.prompt_tokens
+                            tokens_out = chunk.usage.completion_tokens
+                        if not chunk.choices:
+                            continue
+                        choice = chunk.choices[0]
+                        if choice.finish_reason is not None:
+                            finish = choice.finish_reason
+                        if choice.delta.refusal:
+                            refusal.append(choice.delta.refusal)
+                        if not choice.delta.content:
+                            continue
+                        content.append(choice.delta.content)
+                        if on_text is not None:
+                            visible = _visible_so_far("".join(content), passages)
+                            if visible and visible != shown:
+                                shown = visible
+                                await on_text(visible)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise self._unavailable(
+                f"timeout: no complete answer within {self.deadline_seconds:g} s", "deadline"
+            ) from None
+        except openai.AuthenticationError as exc:
+            # from None: the endpoint's error text may echo part of the key.
+            raise self._unavailable(
+                "bad API key: the endpoint rejected OPENAI_API_KEY as invalid (401)",
+                "auth",
+                exc.request_id,
+            ) from None
+        except openai.PermissionDeniedError as exc:
+            raise self._unavailable(
+                f"access denied: the API key may not use model '{self.model}' (403)",
+                "permission",
+                exc.request_id,
+            ) from None
+        except openai.NotFoundError as exc:
+            raise self._unavailable(
+                f"unknown model '{self.model}' at {_endpoint(self.client)} (404): "
+                "check [llm] model or SUPPORTBOT_LLM_MODEL",
+                "model",
+                exc.request_id,
+            ) from exc
+        except openai.RateLimitError as exc:
+            if exc.code == "insufficient_quota":
+                raise self._unavailable(
+                    "rate limited: the API account is out of quota (429)", "quota"
+                ) from exc
+            raise self._unavailable(
+                "rate limited (429) and still limited after retrying", "rate", exc.request_id
+            ) from exc
+        except openai.InternalServerError as exc:
+            raise self._unavailable(
+                f"server error from the model endpoint (HTTP {exc.status_code}) after retrying",
+                "server",
+                exc.request_id,
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise self._unavailable(
+                f"the model endpoint refused the request "
+                f"(HTTP {exc.status_code}, {exc.code or exc.type or 'no code'})",
+                "status",
+                exc.request_id,
+            ) from exc
+        except openai.APITimeoutError as exc:
+            raise self._unavailable("timeout: the model endpoint did not respond in time", "timeout") from exc
+        except openai.APIConnectionError as exc:
+            what = (
+                "the connection dropped mid-answer" if received else f"cannot reach {_endpoint(self.client)}"
+            )
+            raise self._unavailable(f"connection error: {what}", "connection") from exc
+        except json.JSONDecodeError as exc:
+            # The client json.loads each event itself and does not wrap the failure.
+            raise self._unavailable("malformed data in the model's stream", "malformed") from exc
+        except openai.OpenAIError as exc:
+            raise self._unavailable(f"the model endpoint failed ({type(exc).__name__})", "other") from exc
+        if finish is None:
+            # Ended without a finish_reason (and without [DONE]): a proxy or server gave up.
+            raise self._unavailable("the model's stream was cut off before the answer finished", "cutoff")
+        return "".join(content), "".join(refusal), finish, tokens_in, tokens_out
+
+    def _unavailable(self, message: str, reason: str, request_id: str | None = None) -> AnswererUnavailable:
+        log.warning(
+            "model %s unavailable: %s (request id %s)",
+            self.model,
+            message,
+            request_id or "-",
+            extra={"event": "llm.unavailable", "reason": reason},
+        )
+        return AnswererUnavailable(message)
+
+
+def make_client(
+    settings: Settings, *, timeout_seconds: float | None = None, max_retries: int | None = None
+) -> openai.AsyncOpenAI:
+    """An AsyncOpenAI client from Settings (never from the environment: config reads that)."""
+    key = settings.secrets.openai_api_key
+    total = settings.llm.timeout_seconds if timeout_seconds is None else timeout_seconds
+    return openai.AsyncOpenAI(
+        api_key=key.get_secret_value() if key is not None else PLACEHOLDER_API_KEY,
+        base_url=settings.secrets.openai_base_url or DEFAULT_BASE_URL,
+        timeout=openai.Timeout(total, connect=min(settings.llm.connect_timeout_seconds, total)),
+        max_retries=settings.llm.max_retries if max_retries is None else max_retries,
+    )
+
+
+def build_llm_answerer(settings: Settings) -> LLMAnswerer:
+    answerer = LLMAnswerer(
+        make_client(settings),
+        model=settings.llm.model,
+        temperature=settings.llm.temperature,
+        history_tokens=settings.llm.history_tokens,
+        deadline_seconds=settings.llm.timeout_seconds,
+        min_confidence=settings.answer.confidence_threshold,
+    )
+    log.info(
+        "answering with %s (key %s)",
+        answerer.description,
+        "set" if settings.secrets.openai_api_key is not None else "not set: placeholder for a local server",
+    )
+    return answerer
+
+
+async def doctor_checks(settings: Settings) -> list[Check]:
+    """Can the endpoint be reached, is the key accepted, is the model served?"""
+    from bot.doctor import Check  # bot.doctor imports the app; import late to stay acyclic
+
+    model = settings.llm.model
+    timeout = min(settings.llm.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
+    client = make_client(settings, timeout_seconds=timeout, max_retries=0)
+    where = _endpoint(client)
+    key_note = (
+        "" if settings.secrets.openai_api_key is not None else " (no OPENAI_API_KEY: fine for a local server)"
+    )
+
+    def fail(detail: str) -> list[Check]:
+        return [Check(name="model", status="fail", detail=detail)]
+
+    served: list[str] = []
+    try:
+        async with asyncio.timeout(timeout * 2):
+            try:
+                await client.models.retrieve(model)
+                return [Check(name="model", status="ok", detail=f"{model} at {where}{key_note}")]
+            except openai.NotFoundError:
+                # An unknown model, or an endpoint without per-model lookup (llama.cpp):
+                # the list decides.
+                pass
+            page = await client.models.list()
+            served = [m.id for m in page.data]
+    except openai.AuthenticationError:
+        return fail(f"bad API key: {where} rejected OPENAI_API_KEY (401); set a valid key")
+    except openai.PermissionDeniedError:
+        return fail(f"access denied (403) at {where}: the API key may not list or use models")
+    except openai.NotFoundError:
+        return fail(f"unknown model '{model}' at {where} (404); set [llm] model or SUPPORTBOT_LLM_MODEL")
+    except (TimeoutError, openai.APITimeoutError):
+        return fail(f"endpoint unreachable: {where} did not answer within {timeout:g} s")
+    except openai.APIConnectionError:
+        return fail(f"endpoint unreachable: cannot connect to {where}; check OPENAI_BASE_URL")
+    except openai.APIStatusError as exc:
+        return fail(f"the endpoint {where} answered HTTP {exc.status_code} when asked for its models")
+    finally:
+        await client.close()
+    if model in served:
+        return [Check(name="model", status="ok", detail=f"{model} at {where}{key_note}")]
+    listed = ", ".join(served[:8]) + (", …" if len(served) > 8 else "")
+    return fail(
+        f"unknown model '{model}' at {where}; it serves: {listed or 'nothing'}. "
+        "Set [llm] model or SUPPORTBOT_LLM_MODEL"
+    )

@@ -1,0 +1,141 @@
+"""Citation mapping and refusal detection on the model's raw reply."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answering.citations import is_refusal, map_citations, may_become_marker
+from bot.types import Passage
+
+
+def passage(n: int, path: str, heading: str) -> Passage:
+    return Passage(
+        chunk_id=f"c{n}",
+        path=path,
+        title=path.removesuffix(".md").title(),
+        heading=heading,
+        text=f"text {n}",
+        score=1.0,
+        url=f"https://docs.example.com/{path}",
+    )
+
+
+PASSAGES = [
+    passage(1, "passwords.md", "Reset"),
+    passage(2, "refunds.md", "Timing"),
+    passage(3, "passwords.md", "Reset"),  # another chunk of the same section as 1
+    passage(4, "passwords.md", "Two-factor"),
+]
+
+
+def test_sources_are_in_order_of_first_citation_and_markers_renumbered() -> None:
+    cited = map_citations("Refunds take a week [2]. Reset from the login page [1].", PASSAGES)
+    assert cited.text == "Refunds take a week [1]. Reset from the login page [2]."
+    assert [c.path for c in cited.citations] == ["refunds.md", "passwords.md"]
+    assert cited.citations[0].url == "https://docs.example.com/refunds.md"
+    assert cited.citations[1].heading == "Reset"
+    assert cited.cited == (2, 1)
+    assert cited.dropped == ()
+
+
+def test_same_file_and_heading_is_one_source() -> None:
+    cited = map_citations("A [1]. B [3]. C [1][3]. D [4].", PASSAGES)
+    assert cited.text == "A [1]. B [1]. C [1]. D [2]."
+    assert [(c.path, c.heading) for c in cited.citations] == [
+        ("passwords.md", "Reset"),
+        ("passwords.md", "Two-factor"),
+    ]
+    assert cited.cited == (1, 3, 4)
+
+
+def test_citations_to_passages_not_given_are_removed() -> None:
+    cited = map_citations("Reset it [1][7]. Also this [9]. And [0].", PASSAGES)
+    assert cited.text == "Reset it [1]. Also this. And."
+    assert len(cited.citations) == 1
+    assert cited.dropped == (7, 9, 0)
+
+
+def test_nothing_valid_means_no_citations() -> None:
+    cited = map_citations("Probably restart it [5].", PASSAGES)
+    assert cited.citations == ()
+    assert cited.text == "Probably restart it."
+    assert map_citations("Anything [1].", []).citations == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "paths"),
+    [
+        ("X [1, 2].", "X [1][2].", ["passwords.md", "refunds.md"]),
+        ("X [2-4].", "X [1][2][3].", ["refunds.md", "passwords.md", "passwords.md"]),
+        ("X [Passage 2].", "X [1].", ["refunds.md"]),
+        ("X【2】", "X[1]", ["refunds.md"]),
+        ("X ［2］.", "X [1].", ["refunds.md"]),
+        ("X [2] [1].", "X [1][2].", ["refunds.md", "passwords.md"]),
+    ],
+)
+def test_marker_variants(raw: str, text: str, paths: list[str]) -> None:
+    cited = map_citations(raw, PASSAGES)
+    assert cited.text == text
+    assert [c.path for c in cited.citations] == paths
+
+
+def test_code_and_links_are_not_citations() -> None:
+    raw = "Use `items[5]` [2]:\n```python\nvalue = data[9]\n```\nSee [1](https://example.com)."
+    cited = map_citations(raw, PASSAGES)
+    assert "`items[5]`" in cited.text
+    assert "value = data[9]" in cited.text
+    assert "[1](https://example.com)" in cited.text
+    assert [c.path for c in cited.citations] == ["refunds.md"]
+    assert cited.dropped == ()
+
+
+def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
+    assert map_citations("Reset it [2", PASSAGES).text == "Reset it [2"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NO_ANSWER",
+        "  NO_ANSWER.\n",
+        "**NO_ANSWER**",
+        "`NO-ANSWER`",
+        "No answer.",
+        "I could not find that. NO_ANSWER",
+        "I don't know.",
+        "I'm not sure about that [1].",
+        "The provided passages do not mention refunds for annual plans.",
+        "That is not covered in the documentation.",
+        "There is no information about SSO [2].",
+        "제공된 문서에서 답을 찾을 수 없습니다.",
+        "잘 모르겠습니다.",
+        "문서에 관련 정보가 없습니다.",
+        "해당 내용은 문서에 나와 있지 않습니다.",
+    ],
+)
+def test_refusals(text: str) -> None:
+    assert is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Click Forgot password on the login page [1].",
+        "If you can't find the email, check your spam folder [1].",
+        "There is no answer button; use the menu [2].",
+        "If you don't know your username, ask an administrator [1].",
+        "이메일을 찾을 수 없는 경우 스팸함을 확인하세요 [1].",
+        "로그인 페이지에서 비밀번호 찾기를 누르세요 [1].",
+        "Set NO_ANSWER_TIMEOUT in the config [1].",
+    ],
+)
+def test_answers_are_not_refusals(text: str) -> None:
+    assert not is_refusal(text)
+
+
+def test_text_that_may_still_become_the_marker() -> None:
+    assert may_become_marker("")
+    assert may_become_marker("NO_")
+    assert may_become_marker("  **NO_ANS")
+    assert not may_become_marker("No, you need")
+    assert not may_become_marker("Click")

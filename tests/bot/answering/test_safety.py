@@ -1,0 +1,96 @@
+"""Output filtering: no pings and no credentials in what the model wrote."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answering.safety import REDACTED, clean_output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hey @everyone, read this", "Hey everyone, read this"),
+        ("@here look", "here look"),
+        ("@Channel look", "Channel look"),
+        ("＠everyone look", "everyone look"),
+        ("<!channel> look", "channel look"),
+        ("<!here> and <!here|here> look", "here and here look"),
+        ("<!everyone> look", "everyone look"),
+        ("ask <!subteam^S0123ABC|@support-team>", "ask support-team"),
+        ("ask <!subteam^S0123ABC>", "ask [group]"),
+        ("ask <@&123456789012345678>", "ask [role]"),
+        ("ask <@U0123ABC> or <@!123456789> or <@U0123|alice>", "ask [user] or [user] or [user]"),
+    ],
+)
+def test_mentions_are_neutralised(text: str, expected: str) -> None:
+    cleaned = clean_output(text)
+    assert cleaned == expected
+    assert "@everyone" not in cleaned and "<!" not in cleaned and "<@" not in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write to ops@here.example or support@channel.io for help.",
+        "The @mention syntax is documented in the Slack guide.",
+        "Everyone here can use the channel.",
+    ],
+)
+def test_ordinary_text_with_at_signs_is_unchanged(text: str) -> None:
+    assert clean_output(text) == text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "xoxp-123456789012-123456789012-123456789012-abcdef0123456789abcdef0123456789",
+        "xapp-1-A0123BCDEF-1234567890123-abcdef0123456789abcdef0123456789abcdef",
+        "sk-abcdefghij1234567890ABCDEFGHIJ1234567890abcdefgh",
+        "sk-proj-Ab3dEf6hIj9lMnOpQrStUvWxYz012345",
+        "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA.GhIjKl.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_0123456789abcdefghijABCDEFGHIJ0123456789",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ],
+)
+def test_token_shaped_strings_are_redacted(secret: str) -> None:
+    cleaned = clean_output(f"Your credential is {secret} (keep it safe).")
+    assert secret not in cleaned
+    assert secret[8:20] not in cleaned
+    assert cleaned == f"Your credential is {REDACTED} (keep it safe)."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("token: 8f3a9c2e71b64d05a9e3c7f1b2d4e6a8", f"token: {REDACTED}"),
+        ("the API key is 9f8e7d6c5b4a39281706abcd", f"the API key is {REDACTED}"),
+        ("Authorization: Bearer abcdef1234567890abcdef12", f"Authorization: Bearer {REDACTED}"),
+        ('password="Sup3rS3cretPassw0rdValue!"', f'password="{REDACTED}!"'),
+    ],
+)
+def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) -> None:
+    assert clean_output(text) == expected
+
+
+def test_private_key_block_is_redacted_even_unfinished() -> None:
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----"
+    assert clean_output(f"Key:\n{block}\nDone") == f"Key:\n{REDACTED}\nDone"
+    assert clean_output("-----BEGIN PRIVATE KEY-----\nMIIE") == REDACTED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Set `SLACK_BOT_TOKEN` to the bot token, which starts with xoxb-",
+        "Export SLACK_BOT_TOKEN=xoxb-your-bot-token and run it.",
+        "Put your key in OPENAI_API_KEY (it starts with sk-).",
+        "key: OPENAI_API_KEY_FOR_PRODUCTION_USE",
+        "Use the task-1234567890123456789012 queue.",
+        "See https://docs.example.com/slack/tokens#rotating-credentials for details.",
+    ],
+)
+def test_documentation_about_tokens_stays_readable(text: str) -> None:
+    assert clean_output(text) == text

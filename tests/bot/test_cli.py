@@ -1,0 +1,202 @@
+"""The `supportbot` command: the exact shapes other tools rely on, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, knowledge_dir: Path):  # type: ignore[no-untyped-def]
+    def invoke(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(
+            *args,
+            "--knowledge",
+            str(knowledge_dir),
+            "--data",
+            str(tmp_path / "data"),
+            stdin=stdin,
+            cwd=tmp_path,
+        )
+
+    return invoke
+
+
+def test_ask_json_has_the_contract_shape(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("ask", "How long does a refund take?", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"answer", "abstained", "confidence", "language", "sources", "passages"}
+    assert payload["abstained"] is False and payload["language"] == "en"
+    assert 0 < payload["confidence"] <= 1
+    assert payload["sources"][0] == {"path": "refunds.md", "title": "Refund policy", "heading": ""}
+    assert payload["passages"][0]["path"] == "refunds.md"
+    assert all(set(p) == {"path", "score"} for p in payload["passages"])
+    scores = [p["score"] for p in payload["passages"]]
+    assert scores == sorted(scores, reverse=True)
+    assert len({p["path"] for p in payload["passages"]}) == len(payload["passages"])
+
+
+def test_ask_json_reads_questions_from_stdin_in_order(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "ask",
+        "--json",
+        "--k",
+        "2",
+        stdin="How long does a refund take?\n\n환불은 어떻게 받나요?\nWhat is the capital of Peru?\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["language"] for line in lines] == ["en", "ko", "en"]
+    assert lines[0]["sources"][0]["path"] == "refunds.md"
+    assert lines[1]["sources"][0]["path"] == "faq-ko.md"
+    assert lines[2]["abstained"] is True and lines[2]["sources"] == []
+    assert all(len(line["passages"]) <= 2 for line in lines)
+
+
+def test_ask_prints_the_answer_with_sources(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("ask", "How do I reset my password?")
+    assert result.returncode == 0, result.stderr
+    assert "Forgot password" in result.stdout
+    assert "Sources:" in result.stdout and "password-reset.md" in result.stdout
+
+
+def test_bad_input_gets_a_clear_message_and_no_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    empty = cli("ask", "   ")
+    assert empty.returncode == 2 and "the question is empty" in empty.stderr
+    missing = run_cli(
+        "ask", "hi", "--knowledge", str(tmp_path / "nope"), "--data", str(tmp_path / "d"), cwd=tmp_path
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text("[answer]\nthreshold = 2\n", encoding="utf-8")
+    typo = run_cli("ask", "hi", "--config", str(config), cwd=tmp_path)
+    assert typo.returncode == 2 and "'threshold' in [answer] is not a setting" in typo.stderr
+    for result in (empty, missing, typo):
+        assert "Traceback" not in result.stderr
+
+
+def test_corrupt_state_database_is_reported_not_overwritten(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "state.db").write_bytes(b"not a database" * 50)
+    result = cli("ask", "refund?")
+    assert result.returncode == 2 and "not a readable SQLite database" in result.stderr
+    assert (data / "state.db").read_bytes().startswith(b"not a database")
+
+
+def test_huge_question_is_answered_without_crashing(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("ask", "--json", stdin="refund " * 15_000 + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "answer" in json.loads(result.stdout)
+
+
+def test_eval_reports_the_contract_metrics(tmp_path: Path, knowledge_dir: Path) -> None:
+    evalset = tmp_path / "set"
+    (evalset / "knowledge").mkdir(parents=True)
+    for f in knowledge_dir.glob("*.md"):
+        (evalset / "knowledge" / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    rows = [
+        {
+            "id": "1",
+            "question": "How long does a refund take?",
+            "gold": ["refunds.md"],
+            "answers": ["five to seven business days"],
+        },
+        {"id": "2", "question": "How do I reset my password?", "gold": ["password-reset.md"], "answers": []},
+        {"id": "3", "question": "환불은 어떻게 받나요?", "gold": ["faq-ko.md"], "answers": ["30일 이내"]},
+    ]
+    (evalset / "questions.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["eval", str(evalset), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for key in (
+        "questions",
+        "recall@1",
+        "recall@5",
+        "mrr@10",
+        "abstain_rate",
+        "answer_contains",
+        "p50_ms",
+        "p99_ms",
+    ):
+        assert key in report
+    assert report["questions"] == 3 and report["recall@1"] == 1.0 and report["answer_contains"] == 1.0
+    held = CliRunner().invoke(app, ["eval", str(evalset), "--json", "--holdout", "0.4"])
+    assert held.exit_code == 0, held.output
+    held_report = json.loads(held.stdout)
+    assert {"answered_when_answerable", "abstained_when_unanswerable"} <= set(held_report)
+    assert held_report["held_out_documents"] >= 1
+
+
+def test_init_writes_a_config_once(tmp_path: Path) -> None:
+    target = tmp_path / "supportbot.toml"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--config", str(target)]).exit_code == 0
+    assert "[answer]" in target.read_text(encoding="utf-8")
+    again = runner.invoke(app, ["init", "--config", str(target)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_run_without_platforms_says_how_to_configure_one(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("run")
+    assert result.returncode == 2
+    assert (
+        "SLACK_BOT_TOKEN" in result.stderr
+        and "DISCORD_TOKEN" in result.stderr
+        and "supportbot chat" in result.stderr
+    )
+
+
+def test_index_reports_unreadable_files(cli, knowledge_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    (knowledge_dir / "broken.md").write_bytes(b"\xff\xfe\x00binary")
+    result = cli("index")
+    assert result.returncode == 0, result.stderr
+    assert "6 added" in result.stdout and "broken.md" in result.stdout and "binary" in result.stdout
+
+
+def test_chat_in_the_terminal(cli) -> None:  # type: ignore[no-untyped-def]
+    script = "How long does a refund take?\n:helpful\nI want to talk to a human\n/support help\nquit\n"
+    result = cli("chat", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "five to seven business days" in out and "Sources:" in out
+    assert "Thanks for the feedback" in out
+    assert "ticket #1" in out
+    assert "/support ask <question>" in out
+
+
+def test_python_m_bot_is_the_same_command() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0 and "ask" in result.stdout and "eval" in result.stdout
