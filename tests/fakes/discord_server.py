@@ -40,6 +40,7 @@ The server runs inside the test's event loop, so it must be driven by async clie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import enum
 import functools
@@ -57,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol, Self, TypeGuard
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
@@ -125,7 +126,9 @@ def point_discord_py_at(api_base: str, gateway_url: str) -> Callable[[], None]:
         raise ValueError(f"api_base must end with {API_PREFIX!r}, got {api_base!r}")
     gateway = yarl.URL(gateway_url)
     if gateway.scheme not in ("ws", "wss") or gateway.query_string:
-        raise ValueError(f"gateway_url must be a ws:// or wss:// URL without a query: {gateway_url!r}")
+        raise ValueError(
+            f"gateway_url must be a ws:// or wss:// URL without a query: {gateway_url!r}"
+        )
 
     route_cls = discord.http.Route
     ws_cls = discord.gateway.DiscordWebSocket
@@ -180,8 +183,9 @@ class GatewayIntent(enum.IntFlag):
     DIRECT_MESSAGE_POLLS = 1 << 25
 
 
-_ALL_INTENTS: Final = functools.reduce(lambda a, b: a | b, GatewayIntent, GatewayIntent(0))
-_PRIVILEGED: Final = (
+# Plain ints: ``~`` on an IntFlag only flips the bits the enum defines.
+_ALL_INTENTS: Final[int] = functools.reduce(lambda a, b: a | b, (int(i) for i in GatewayIntent), 0)
+_PRIVILEGED: Final[int] = int(
     GatewayIntent.GUILD_MEMBERS | GatewayIntent.GUILD_PRESENCES | GatewayIntent.MESSAGE_CONTENT
 )
 
@@ -376,7 +380,7 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -390,9 +394,12 @@ def _fixture(relative: str) -> Any:
         return json.load(fh)
 
 
-def load_fixture(relative: str) -> Any:
-    """A deep copy of a vendored fixture, e.g. ``load_fixture("gateway/READY.json")``."""
-    return copy.deepcopy(_fixture(relative))
+def load_fixture(relative: str) -> JSONDict:
+    """A deep copy of a vendored JSON-object fixture: ``load_fixture("gateway/HELLO.json")``."""
+    data = _fixture(relative)
+    if not isinstance(data, dict):
+        raise TypeError(f"fixture {relative} is not a JSON object")
+    return copy.deepcopy(data)
 
 
 class _Snowflakes:
@@ -507,11 +514,29 @@ def _invalid_webhook_token() -> DiscordAPIError:
 
 _ASSERTION_KEYS: Final = frozenset(
     {
-        "type", "const", "enum", "properties", "required", "items", "minItems", "maxItems",
-        "minLength", "maxLength", "minimum", "maximum", "pattern", "format", "allOf", "anyOf",
-        "oneOf", "uniqueItems", "additionalProperties", "minProperties", "maxProperties",
+        "type",
+        "const",
+        "enum",
+        "properties",
+        "required",
+        "items",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "format",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "uniqueItems",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
     }
-)  # fmt: skip
+)
 _CONST_ONLY_KEYS: Final = frozenset({"const", "title", "description", "type", "format"})
 _NO_CONST: Final = object()
 
@@ -529,7 +554,9 @@ def _choices(path: tuple[str, ...], values: Sequence[Any]) -> FieldError:
     return FieldError(path, "BASE_TYPE_CHOICES", f"Value must be one of ({inner}).")
 
 
-def _length_error(path: tuple[str, ...], n: int, lo: int | None, hi: int | None) -> FieldError | None:
+def _length_error(
+    path: tuple[str, ...], n: int, lo: int | None, hi: int | None
+) -> FieldError | None:
     lo = lo or None  # a minimum of 0 is no minimum
     if (lo is None or n >= lo) and (hi is None or n <= hi):
         return None
@@ -582,7 +609,9 @@ class OpenAPISpec:
         schema = content.get("application/json", {}).get("schema")
         return schema if isinstance(schema, dict) else None
 
-    def validate(self, schema: JSONDict, value: Any, path: tuple[str, ...] = ()) -> list[FieldError]:
+    def validate(
+        self, schema: JSONDict, value: Any, path: tuple[str, ...] = ()
+    ) -> list[FieldError]:
         issues: list[FieldError] = []
         self._check(schema, value, path, issues)
         return issues
@@ -598,7 +627,9 @@ class OpenAPISpec:
             schema = self._deref(schema["$ref"])
         return schema
 
-    def _check(self, schema: JSONDict, value: Any, path: tuple[str, ...], out: list[FieldError]) -> None:
+    def _check(
+        self, schema: JSONDict, value: Any, path: tuple[str, ...], out: list[FieldError]
+    ) -> None:
         if "$ref" in schema:
             self._check(self._deref(schema["$ref"]), value, path, out)
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
@@ -626,17 +657,19 @@ class OpenAPISpec:
             if "minimum" in schema and value < schema["minimum"]:
                 out.append(
                     FieldError(
-                        path, "NUMBER_TYPE_MIN",
+                        path,
+                        "NUMBER_TYPE_MIN",
                         f"int value should be greater than or equal to {schema['minimum']}.",
                     )
-                )  # fmt: skip
+                )
             if "maximum" in schema and value > schema["maximum"]:
                 out.append(
                     FieldError(
-                        path, "NUMBER_TYPE_MAX",
+                        path,
+                        "NUMBER_TYPE_MAX",
                         f"int value should be less than or equal to {schema['maximum']}.",
                     )
-                )  # fmt: skip
+                )
         elif isinstance(value, list):
             self._check_array(schema, value, path, out)
         elif isinstance(value, dict):
@@ -670,7 +703,9 @@ class OpenAPISpec:
         return False
 
     @staticmethod
-    def _type_error(value: Any, types: Sequence[str], schema: JSONDict, path: tuple[str, ...]) -> FieldError:
+    def _type_error(
+        value: Any, types: Sequence[str], schema: JSONDict, path: tuple[str, ...]
+    ) -> FieldError:
         if value is None:
             return FieldError(path, "BASE_TYPE_REQUIRED", "This field is required")
         if schema.get("format") == "snowflake":
@@ -684,15 +719,23 @@ class OpenAPISpec:
             case "boolean":
                 return FieldError(path, "BOOLEAN_TYPE_COERCE", f'Value "{value}" is not bool.')
             case "string":
-                return FieldError(path, "STRING_TYPE_CONVERT", f'Could not interpret "{value}" as string.')
+                return FieldError(
+                    path, "STRING_TYPE_CONVERT", f'Could not interpret "{value}" as string.'
+                )
             case "array":
-                return FieldError(path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+                return FieldError(
+                    path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"
+                )
             case "object":
-                return FieldError(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+                return FieldError(
+                    path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"
+                )
         return FieldError(path, "BASE_TYPE_CHOICES", "Value must be null.")
 
     @staticmethod
-    def _check_string(schema: JSONDict, value: str, path: tuple[str, ...], out: list[FieldError]) -> None:
+    def _check_string(
+        schema: JSONDict, value: str, path: tuple[str, ...], out: list[FieldError]
+    ) -> None:
         error = _length_error(path, len(value), schema.get("minLength"), schema.get("maxLength"))
         if error is not None:
             out.append(error)
@@ -700,16 +743,26 @@ class OpenAPISpec:
         pattern = schema.get("pattern")
         if pattern is not None and re.search(pattern, value) is None:
             if schema.get("format") == "snowflake":
-                out.append(FieldError(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'))
+                out.append(
+                    FieldError(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.')
+                )
             else:
-                out.append(FieldError(path, "STRING_TYPE_REGEX", "String value did not match validation regex."))
+                out.append(
+                    FieldError(
+                        path, "STRING_TYPE_REGEX", "String value did not match validation regex."
+                    )
+                )
             return
         if schema.get("format") == "uri":
             parts = urlsplit(value)
-            if parts.scheme not in ("http", "https", "attachment") or not (parts.netloc or parts.path):
+            if parts.scheme not in ("http", "https", "attachment") or not (
+                parts.netloc or parts.path
+            ):
                 out.append(FieldError(path, "URL_TYPE_INVALID_URL", "Not a well formed URL."))
 
-    def _check_array(self, schema: JSONDict, value: list[Any], path: tuple[str, ...], out: list[FieldError]) -> None:
+    def _check_array(
+        self, schema: JSONDict, value: list[Any], path: tuple[str, ...], out: list[FieldError]
+    ) -> None:
         error = _length_error(path, len(value), schema.get("minItems"), schema.get("maxItems"))
         if error is not None:
             out.append(error)
@@ -719,20 +772,30 @@ class OpenAPISpec:
             for index, item in enumerate(value):
                 key = json.dumps(item, sort_keys=True)
                 if key in seen:
-                    out.append(FieldError((*path, str(index)), "LIST_ITEM_VALUE_DUPLICATE", "Duplicate value."))
+                    out.append(
+                        FieldError(
+                            (*path, str(index)), "LIST_ITEM_VALUE_DUPLICATE", "Duplicate value."
+                        )
+                    )
                 seen.add(key)
         items = schema.get("items")
         if isinstance(items, dict):
             for index, item in enumerate(value):
                 self._check(items, item, (*path, str(index)), out)
 
-    def _check_object(self, schema: JSONDict, value: JSONDict, path: tuple[str, ...], out: list[FieldError]) -> None:
-        error = _length_error(path, len(value), schema.get("minProperties"), schema.get("maxProperties"))
+    def _check_object(
+        self, schema: JSONDict, value: JSONDict, path: tuple[str, ...], out: list[FieldError]
+    ) -> None:
+        error = _length_error(
+            path, len(value), schema.get("minProperties"), schema.get("maxProperties")
+        )
         if error is not None:
             out.append(error)
         for name in schema.get("required", ()):
             if name not in value:
-                out.append(FieldError((*path, name), "BASE_TYPE_REQUIRED", "This field is required"))
+                out.append(
+                    FieldError((*path, name), "BASE_TYPE_REQUIRED", "This field is required")
+                )
         properties: JSONDict = schema.get("properties", {})
         extra = schema.get("additionalProperties")
         for name, item in value.items():
@@ -806,6 +869,7 @@ class RecordedRequest:
     template: str | None  # the route template that matched, e.g. "/channels/{channel_id}"
     status: int = 0
     response: Any = None
+    response_headers: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -814,7 +878,7 @@ class GatewayFrame:
     """One gateway payload (decoded) or close, in either direction.
 
     ``direction`` is ``"sent"`` for fake -> client and ``"received"`` for client -> fake.
-    A close is recorded with ``op=None`` and ``close_code`` set.
+    A close (or a drop) is recorded with ``op=None``, ``close_code`` and ``d={"reason": ...}``.
     """
 
     index: int
@@ -889,13 +953,15 @@ class _ZstdStream:
 
     def __init__(self) -> None:
         try:
-            from compression import zstd  # type: ignore[import-not-found]
+            from compression import zstd
 
             compressor = zstd.ZstdCompressor()
             flush_block = zstd.ZstdCompressor.FLUSH_BLOCK
-            self._compress: Callable[[bytes], bytes] = lambda data: compressor.compress(data, mode=flush_block)
+            self._compress: Callable[[bytes], bytes] = lambda data: compressor.compress(
+                data, mode=flush_block
+            )
         except ImportError:
-            import zstandard  # type: ignore[import-not-found]
+            import zstandard
 
             stream = zstandard.ZstdCompressor().compressobj()
             flush = zstandard.COMPRESSOBJ_FLUSH_BLOCK
@@ -930,6 +996,7 @@ class GatewayConnection:
     closed_by_server: bool = False
     open: bool = True
     close_code: int | None = None
+    client_close_code: int | None = None
 
     @property
     def compression(self) -> str | None:
@@ -1018,7 +1085,14 @@ class FakeDiscord:
     """A local Discord (REST v10 + gateway) for tests. See the module docstring.
 
     Use as ``async with FakeDiscord() as fake: ...`` or ``await fake.start()`` /
-    ``await fake.stop()``. Point discord.py at it with :func:`discord_py_pointed_at`.
+    ``await fake.stop()``. Point discord.py at it with :func:`discord_py_pointed_at`. Close
+    discord.py clients before stopping the fake: a client whose gateway goes away keeps trying
+    to reconnect, as it would against Discord.
+
+    The default world's ids are attributes: ``guild_id``, ``text_channel_id`` (#support),
+    ``general_channel_id``, ``category_id``, ``forum_channel_id`` with ``forum_tag_ids``,
+    ``thread_id`` (an open thread in #support), ``user_id`` (alice), ``staff_user_id`` (bob,
+    guild owner, "Support Staff" role ``staff_role_id``), ``bot_user_id`` == ``app_id``.
     """
 
     def __init__(
@@ -1037,7 +1111,10 @@ class FakeDiscord:
         self.app_id = self._ids.next()
         self.bot_user_id = self.app_id  # a bot user's id is its application's id
         # Same shape as a real bot token: base64(user id) . timestamp . hmac.
-        self.token = token or f"{_b64(self.bot_user_id)}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
+        self.token = (
+            token
+            or f"{_b64(self.bot_user_id)}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
+        )
         self.granted_intents = GatewayIntent(0)
         if message_content_intent:
             self.granted_intents |= GatewayIntent.MESSAGE_CONTENT
@@ -1088,9 +1165,7 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = int(self._runner.addresses[0][1])  # the ephemeral port the OS picked
         return self
 
     async def stop(self) -> None:
@@ -1098,7 +1173,7 @@ class FakeDiscord:
             if conn.open:
                 conn.closed_by_server = True
                 # 1001 "going away": what a gateway node sends when it shuts down.
-                with _suppress_connection_errors():
+                with contextlib.suppress(ConnectionError, RuntimeError):
                     await conn.ws.close(code=1001, message=b"Going away")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -1172,16 +1247,24 @@ class FakeDiscord:
         self.guilds[self.guild_id] = guild
         self.roles[self.guild_id] = {}
         self.members[self.guild_id] = {}
-        self._add_role(self.guild_id, "@everyone", _EVERYONE_PERMS, role_id=self.guild_id, position=0)
+        self._add_role(
+            self.guild_id, "@everyone", _EVERYONE_PERMS, role_id=self.guild_id, position=0
+        )
         self.staff_role_id = self._add_role(
-            self.guild_id, "Support Staff", _EVERYONE_PERMS | P_MANAGE_MESSAGES | P_MANAGE_THREADS
-            | P_MODERATE_MEMBERS, position=2, mentionable=True,
-        )["id"]  # fmt: skip
+            self.guild_id,
+            "Support Staff",
+            _EVERYONE_PERMS | P_MANAGE_MESSAGES | P_MANAGE_THREADS | P_MODERATE_MEMBERS,
+            position=2,
+            mentionable=True,
+        )["id"]
         self.bot_role_id = self._add_role(
-            self.guild_id, bot_username,
+            self.guild_id,
+            bot_username,
             _EVERYONE_PERMS | P_MANAGE_THREADS | P_CREATE_PRIVATE_THREADS | P_MANAGE_MESSAGES,
-            position=1, managed=True, tags={"bot_id": self.bot_user_id},
-        )["id"]  # fmt: skip
+            position=1,
+            managed=True,
+            tags={"bot_id": self.bot_user_id},
+        )["id"]
         self.add_member(self.guild_id, self.bot_user_id, roles=[self.bot_role_id])
         self.add_member(self.guild_id, self.user_id)
         self.add_member(self.guild_id, self.staff_user_id, roles=[self.staff_role_id])
@@ -1189,76 +1272,147 @@ class FakeDiscord:
         self.category_id = self.add_channel("Support", ChannelType.GUILD_CATEGORY)["id"]
         self.general_channel_id = self.add_channel("general", ChannelType.GUILD_TEXT)["id"]
         self.text_channel_id = self.add_channel(
-            "support", ChannelType.GUILD_TEXT, parent_id=self.category_id,
-            topic="Ask the support bot", default_auto_archive_duration=1440,
-        )["id"]  # fmt: skip
+            "support",
+            ChannelType.GUILD_TEXT,
+            parent_id=self.category_id,
+            topic="Ask the support bot",
+            default_auto_archive_duration=1440,
+        )["id"]
         tags = [
-            {"id": self._ids.next(), "name": name, "moderated": moderated, "emoji_id": None, "emoji_name": emoji}
-            for name, moderated, emoji in (("question", False, "❓"), ("bug", False, "🐛"), ("resolved", True, "✅"))
+            {
+                "id": self._ids.next(),
+                "name": name,
+                "moderated": moderated,
+                "emoji_id": None,
+                "emoji_name": emoji,
+            }
+            for name, moderated, emoji in (
+                ("question", False, "❓"),
+                ("bug", False, "🐛"),
+                ("resolved", True, "✅"),
+            )
         ]
-        self.forum_tag_ids = {tag["name"]: tag["id"] for tag in tags}
+        self.forum_tag_ids: dict[str, str] = {str(t["name"]): str(t["id"]) for t in tags}
         self.forum_channel_id = self.add_channel(
-            "help-forum", ChannelType.GUILD_FORUM, parent_id=self.category_id,
-            topic="Post one question per thread", available_tags=tags,
-        )["id"]  # fmt: skip
-        guild.update(system_channel_id=self.general_channel_id, rules_channel_id=self.general_channel_id,
-                     public_updates_channel_id=self.general_channel_id,
-                     safety_alerts_channel_id=self.general_channel_id)  # fmt: skip
+            "help-forum",
+            ChannelType.GUILD_FORUM,
+            parent_id=self.category_id,
+            topic="Post one question per thread",
+            available_tags=tags,
+        )["id"]
+        guild.update(
+            system_channel_id=self.general_channel_id,
+            rules_channel_id=self.general_channel_id,
+            public_updates_channel_id=self.general_channel_id,
+            safety_alerts_channel_id=self.general_channel_id,
+        )
         # An already-open ticket thread, so GUILD_CREATE carries an active thread.
         self.thread_id = self._new_thread(
-            self.channels[self.text_channel_id], name="existing ticket", owner_id=self.user_id,
+            self.channels[self.text_channel_id],
+            name="existing ticket",
+            owner_id=self.user_id,
             thread_type=ChannelType.PUBLIC_THREAD,
-        )["id"]  # fmt: skip
+        )["id"]
 
-    def _make_user(self, user_id: str, username: str, *, discriminator: str = "0", global_name: str | None = None,
-                   bot: bool = False) -> JSONDict:  # fmt: skip
+    def _make_user(
+        self,
+        user_id: str,
+        username: str,
+        *,
+        discriminator: str = "0",
+        global_name: str | None = None,
+        bot: bool = False,
+    ) -> JSONDict:
         user = load_fixture("docs_examples/resources-user__example-user.json")
         for private in ("email", "verified", "mfa_enabled", "locale", "premium_type", "flags"):
             user.pop(private, None)
         user.update(
-            id=user_id, username=username, discriminator=discriminator, global_name=global_name,
-            avatar=None, banner=None, accent_color=None, public_flags=0,
-            avatar_decoration_data=None, collectibles=None, primary_guild=None,
-        )  # fmt: skip
+            id=user_id,
+            username=username,
+            discriminator=discriminator,
+            global_name=global_name,
+            avatar=None,
+            banner=None,
+            accent_color=None,
+            public_flags=0,
+            avatar_decoration_data=None,
+            collectibles=None,
+            primary_guild=None,
+        )
         if bot:
             user["bot"] = True
         return user
 
-    def add_user(self, username: str, *, global_name: str | None = None, bot: bool = False) -> JSONDict:
+    def add_user(
+        self, username: str, *, global_name: str | None = None, bot: bool = False
+    ) -> JSONDict:
         """Add a user (not a guild member; see :meth:`add_member`). Returns the user object."""
         user = self._make_user(self._ids.next(), username, global_name=global_name, bot=bot)
         self.users[user["id"]] = user
         return user
 
-    def _add_role(self, guild_id: str, name: str, permissions: int, *, role_id: str | None = None,
-                  position: int = 1, managed: bool = False, mentionable: bool = False,
-                  tags: JSONDict | None = None) -> JSONDict:  # fmt: skip
+    def _add_role(
+        self,
+        guild_id: str,
+        name: str,
+        permissions: int,
+        *,
+        role_id: str | None = None,
+        position: int = 1,
+        managed: bool = False,
+        mentionable: bool = False,
+        tags: JSONDict | None = None,
+    ) -> JSONDict:
         role = load_fixture("docs_examples/topics-permissions__example-role.json")
         role.update(
-            id=role_id or self._ids.next(), name=name, color=0, hoist=False, icon=None,
-            permissions=str(permissions), position=position, managed=managed,
-            mentionable=mentionable, flags=0,
+            id=role_id or self._ids.next(),
+            name=name,
+            color=0,
+            hoist=False,
+            icon=None,
+            permissions=str(permissions),
+            position=position,
+            managed=managed,
+            mentionable=mentionable,
+            flags=0,
             colors={"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-        )  # fmt: skip
+        )
         if tags is not None:
             role["tags"] = tags
         self.roles[guild_id][role["id"]] = role
         return role
 
-    def add_member(self, guild_id: str, user_id: str, *, roles: Sequence[str] = (), nick: str | None = None) -> JSONDict:
+    def add_member(
+        self, guild_id: str, user_id: str, *, roles: Sequence[str] = (), nick: str | None = None
+    ) -> JSONDict:
         """Make a user a member of a guild. Returns the member object (without ``user``)."""
         member = load_fixture("docs_examples/resources-guild__example-guild-member.json")
         member.pop("user", None)
         member.update(
-            nick=nick, avatar=None, banner=None, roles=list(roles), joined_at=_now_iso(),
-            premium_since=None, deaf=False, mute=False, flags=0, pending=False,
+            nick=nick,
+            avatar=None,
+            banner=None,
+            roles=list(roles),
+            joined_at=_now_iso(),
+            premium_since=None,
+            deaf=False,
+            mute=False,
+            flags=0,
+            pending=False,
             communication_disabled_until=None,
-        )  # fmt: skip
+        )
         self.members[guild_id][user_id] = member
         return member
 
-    def add_channel(self, name: str, channel_type: int, *, guild_id: str | None = None,
-                    parent_id: str | None = None, **extra: Any) -> JSONDict:  # fmt: skip
+    def add_channel(
+        self,
+        name: str,
+        channel_type: int,
+        *,
+        guild_id: str | None = None,
+        parent_id: str | None = None,
+        **extra: Any,
+    ) -> JSONDict:
         """Add a guild channel (text, category, forum...). Returns the channel object.
 
         Added after a client connected, the client only learns about it if the test dispatches
@@ -1268,18 +1422,35 @@ class FakeDiscord:
         channel = load_fixture("docs_examples/resources-channel__example-guild-text-channel.json")
         position = sum(1 for c in self.channels.values() if c.get("guild_id") == guild_id)
         channel.update(
-            id=self._ids.next(), guild_id=guild_id, name=name, type=int(channel_type),
-            position=position, permission_overwrites=[], rate_limit_per_user=0, nsfw=False,
-            topic=None, last_message_id=None, parent_id=parent_id, flags=0,
-        )  # fmt: skip
+            id=self._ids.next(),
+            guild_id=guild_id,
+            name=name,
+            type=int(channel_type),
+            position=position,
+            permission_overwrites=[],
+            rate_limit_per_user=0,
+            nsfw=False,
+            topic=None,
+            last_message_id=None,
+            parent_id=parent_id,
+            flags=0,
+        )
         if channel_type == ChannelType.GUILD_CATEGORY:
-            for key in ("topic", "last_message_id", "rate_limit_per_user", "default_auto_archive_duration"):
+            for key in (
+                "topic",
+                "last_message_id",
+                "rate_limit_per_user",
+                "default_auto_archive_duration",
+            ):
                 channel.pop(key, None)
         if channel_type in _FORUM_TYPES:
             channel.update(
-                available_tags=[], default_reaction_emoji=None, default_thread_rate_limit_per_user=0,
-                default_sort_order=None, default_forum_layout=0,
-            )  # fmt: skip
+                available_tags=[],
+                default_reaction_emoji=None,
+                default_thread_rate_limit_per_user=0,
+                default_sort_order=None,
+                default_forum_layout=0,
+            )
         channel.update(extra)
         self.channels[channel["id"]] = channel
         self.messages[channel["id"]] = {}
@@ -1292,11 +1463,14 @@ class FakeDiscord:
 
     def _me_payload(self) -> JSONDict:
         me = self.user_payload(self.bot_user_id)
-        me.update(verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0, flags=0)
+        me.update(
+            verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0, flags=0
+        )
         return me
 
-    def member_payload(self, guild_id: str, user_id: str, *, with_user: bool = True,
-                       with_permissions: bool = False) -> JSONDict:  # fmt: skip
+    def member_payload(
+        self, guild_id: str, user_id: str, *, with_user: bool = True, with_permissions: bool = False
+    ) -> JSONDict:
         member = copy.deepcopy(self.members[guild_id][user_id])
         if with_user:
             member["user"] = self.user_payload(user_id)
@@ -1317,9 +1491,16 @@ class FakeDiscord:
     def get_channel(self, channel_id: str | int) -> JSONDict:
         return self.channels[str(channel_id)]
 
-    def channel_messages(self, channel_id: str | int) -> list[JSONDict]:
-        """Messages of a channel, oldest first, as stored (REST shape)."""
-        return list(self.messages.get(str(channel_id), {}).values())
+    def channel_messages(
+        self, channel_id: str | int, *, include_ephemeral: bool = False
+    ) -> list[JSONDict]:
+        """Messages of a channel, oldest first, as stored (REST shape). Ephemeral interaction
+        replies are left out unless asked for: only their recipient ever sees them."""
+        return [
+            m
+            for m in self.messages.get(str(channel_id), {}).values()
+            if include_ephemeral or not m["flags"] & FLAG_EPHEMERAL
+        ]
 
     def get_message(self, channel_id: str | int, message_id: str | int) -> JSONDict:
         return self.messages[str(channel_id)][str(message_id)]
@@ -1364,7 +1545,7 @@ class FakeDiscord:
         return guild
 
     def _ready_payload(self, session: GatewaySession) -> JSONDict:
-        ready = load_fixture("gateway/READY.json")["d"]
+        ready: JSONDict = load_fixture("gateway/READY.json")["d"]
         ready.update(
             v=API_VERSION,
             user=self._me_payload(),
@@ -1420,20 +1601,33 @@ class FakeDiscord:
         except TimeoutError:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
 
-    def requests_matching(self, method: str, path_pattern: str,
-                          predicate: Callable[[RecordedRequest], bool] | None = None, *,
-                          after: int = 0) -> list[RecordedRequest]:  # fmt: skip
+    def requests_matching(
+        self,
+        method: str,
+        path_pattern: str,
+        predicate: Callable[[RecordedRequest], bool] | None = None,
+        *,
+        after: int = 0,
+    ) -> list[RecordedRequest]:
         """Recorded REST calls (from index ``after``) matching method, path pattern, predicate."""
         regex = compile_path_pattern(path_pattern)
         return [
-            r for r in self.requests[after:]
-            if (method == "*" or r.method == method.upper()) and regex.fullmatch(r.path)
+            r
+            for r in self.requests[after:]
+            if (method == "*" or r.method == method.upper())
+            and regex.fullmatch(r.path)
             and (predicate is None or predicate(r))
-        ]  # fmt: skip
+        ]
 
-    async def wait_for_request(self, method: str, path_pattern: str,
-                               predicate: Callable[[RecordedRequest], bool] | None = None,
-                               timeout: float = 5.0, *, after: int = 0) -> RecordedRequest:  # fmt: skip
+    async def wait_for_request(
+        self,
+        method: str,
+        path_pattern: str,
+        predicate: Callable[[RecordedRequest], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
+    ) -> RecordedRequest:
         """The first REST call (at journal index >= ``after``; default: any, including ones
         already made) matching ``method`` (or ``"*"``) and ``path_pattern`` (see
         :func:`compile_path_pattern`), e.g. ``"/channels/{id}/messages"``. Waits on a condition
@@ -1446,27 +1640,46 @@ class FakeDiscord:
         result: RecordedRequest = await self._wait(find, timeout, f"{method} {path_pattern}")
         return result
 
-    def frames_matching(self, direction: str | None = None, *, op: int | None = None, event: str | None = None,
-                        predicate: Callable[[GatewayFrame], bool] | None = None,
-                        after: int = 0) -> list[GatewayFrame]:  # fmt: skip
+    def frames_matching(
+        self,
+        direction: str | None = None,
+        *,
+        op: int | None = None,
+        event: str | None = None,
+        predicate: Callable[[GatewayFrame], bool] | None = None,
+        after: int = 0,
+    ) -> list[GatewayFrame]:
         return [
-            f for f in self.frames[after:]
-            if (direction is None or f.direction == direction) and (op is None or f.op == op)
-            and (event is None or f.t == event) and (predicate is None or predicate(f))
-        ]  # fmt: skip
+            f
+            for f in self.frames[after:]
+            if (direction is None or f.direction == direction)
+            and (op is None or f.op == op)
+            and (event is None or f.t == event)
+            and (predicate is None or predicate(f))
+        ]
 
-    async def wait_for_frame(self, direction: str | None = None, *, op: int | None = None,
-                             event: str | None = None,
-                             predicate: Callable[[GatewayFrame], bool] | None = None,
-                             timeout: float = 5.0, after: int = 0) -> GatewayFrame:  # fmt: skip
+    async def wait_for_frame(
+        self,
+        direction: str | None = None,
+        *,
+        op: int | None = None,
+        event: str | None = None,
+        predicate: Callable[[GatewayFrame], bool] | None = None,
+        timeout: float = 5.0,
+        after: int = 0,
+    ) -> GatewayFrame:
         """The first gateway frame (index >= ``after``) with the given direction (``"sent"`` =
         fake -> client, ``"received"`` = client -> fake), opcode and/or dispatch name."""
 
         def find() -> GatewayFrame | None:
-            found = self.frames_matching(direction, op=op, event=event, predicate=predicate, after=after)
+            found = self.frames_matching(
+                direction, op=op, event=event, predicate=predicate, after=after
+            )
             return found[0] if found else None
 
-        result: GatewayFrame = await self._wait(find, timeout, f"gateway frame {direction} op={op} t={event}")
+        result: GatewayFrame = await self._wait(
+            find, timeout, f"gateway frame {direction} op={op} t={event}"
+        )
         return result
 
     async def wait_until_connected(self, timeout: float = 5.0) -> GatewaySession:
@@ -1481,22 +1694,46 @@ class FakeDiscord:
         result: GatewaySession = await self._wait(find, timeout, "a connected gateway session")
         return result
 
-    def _record_frame(self, conn: GatewayConnection, direction: str, payload: Any,
-                      close_code: int | None = None) -> None:  # fmt: skip
-        is_dict = isinstance(payload, dict)
+    def _record_frame(self, conn: GatewayConnection, direction: str, payload: JSONDict) -> None:
         self.frames.append(
             GatewayFrame(
-                index=len(self.frames), connection_id=conn.id, direction=direction,
-                op=payload.get("op") if is_dict else None, t=payload.get("t") if is_dict else None,
-                s=payload.get("s") if is_dict else None, d=payload.get("d") if is_dict else payload,
-                close_code=close_code,
+                index=len(self.frames),
+                connection_id=conn.id,
+                direction=direction,
+                op=payload.get("op"),
+                t=payload.get("t"),
+                s=payload.get("s"),
+                d=payload.get("d"),
             )
-        )  # fmt: skip
+        )
+
+    def _record_close(
+        self, conn: GatewayConnection, direction: str, code: int | None, reason: str
+    ) -> None:
+        self.frames.append(
+            GatewayFrame(
+                index=len(self.frames),
+                connection_id=conn.id,
+                direction=direction,
+                op=None,
+                t=None,
+                s=None,
+                d={"reason": reason},
+                close_code=code,
+            )
+        )
 
     # ---------------------------------------------------------------- scripted faults
 
-    def rate_limit(self, method: str, path_pattern: str, times: int | None = 1, retry_after: float = 0.1,
-                   global_: bool = False, scope: str | None = None) -> None:  # fmt: skip
+    def rate_limit(
+        self,
+        method: str,
+        path_pattern: str,
+        times: int | None = 1,
+        retry_after: float = 0.1,
+        global_: bool = False,
+        scope: str | None = None,
+    ) -> None:
         """Answer the next ``times`` matching calls (``None``: all) with a 429 exactly as Discord
         does: JSON ``{"message": "You are being rate limited.", "retry_after": x, "global": g,
         "code": 0}`` plus ``Retry-After``, ``X-RateLimit-*`` (Limit, Remaining, Reset,
@@ -1511,18 +1748,33 @@ class FakeDiscord:
         if global_:
             headers["X-RateLimit-Global"] = "true"
         else:
-            headers.update({
-                "X-RateLimit-Limit": "5",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": f"{reset:.3f}",
-                "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-                "X-RateLimit-Bucket": self._bucket_for(method, path_pattern),
-            })  # fmt: skip
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": global_, "code": 0}
+            headers.update(
+                {
+                    "X-RateLimit-Limit": "5",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": f"{reset:.3f}",
+                    "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                    "X-RateLimit-Bucket": self._bucket_for(method, path_pattern),
+                }
+            )
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": global_,
+            "code": 0,
+        }
         self._add_fault(method, path_pattern, times, 429, body, headers)
 
-    def fail(self, method: str, path_pattern: str, status: int, code: int = 0, message: str | None = None,
-             times: int | None = 1, errors: JSONDict | None = None) -> None:  # fmt: skip
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        code: int = 0,
+        message: str | None = None,
+        times: int | None = 1,
+        errors: JSONDict | None = None,
+    ) -> None:
         """Answer the next ``times`` matching calls (``None``: all) with ``status`` and Discord's
         error body, e.g. ``fail("POST", "/channels/{id}/messages", 403, 50013, "Missing
         Permissions")`` or ``fail("GET", "/channels/{id}", 404, 10003, "Unknown Channel")``.
@@ -1537,8 +1789,15 @@ class FakeDiscord:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def _add_fault(self, method: str, path_pattern: str, times: int | None, status: int, body: JSONDict,
-                   headers: dict[str, str]) -> None:  # fmt: skip
+    def _add_fault(
+        self,
+        method: str,
+        path_pattern: str,
+        times: int | None,
+        status: int,
+        body: JSONDict,
+        headers: dict[str, str],
+    ) -> None:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 or None")
         self._faults.append(
@@ -1561,7 +1820,7 @@ class FakeDiscord:
     # ---------------------------------------------------------------- gateway: server side
 
     async def _handle_gateway(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=0)
+        ws = web.WebSocketResponse(max_msg_size=0, autoclose=False)
         if not ws.can_prepare(request).ok:
             raise web.HTTPBadRequest(text="Expected a websocket upgrade")
         await ws.prepare(request)
@@ -1576,38 +1835,62 @@ class FakeDiscord:
         elif compress:
             problem = (GatewayClose.UNKNOWN_ERROR, f"Unsupported compression {compress!r}.")
         if query.get("v", str(API_VERSION)) != str(API_VERSION):
-            problem = (GatewayClose.INVALID_API_VERSION, _CLOSE_REASONS[GatewayClose.INVALID_API_VERSION])
+            problem = (
+                GatewayClose.INVALID_API_VERSION,
+                _CLOSE_REASONS[GatewayClose.INVALID_API_VERSION],
+            )
         if query.get("encoding", "json") != "json":
             problem = (GatewayClose.DECODE_ERROR, "This fake speaks encoding=json only.")
 
         conn = GatewayConnection(
-            id=next(self._connection_ids), path=request.path, query=query, ws=ws,
-            request=request, compressor=compressor,
-        )  # fmt: skip
+            id=next(self._connection_ids),
+            path=request.path,
+            query=query,
+            ws=ws,
+            request=request,
+            compressor=compressor,
+        )
         self.connections.append(conn)
         try:
             if problem is not None:
                 await self._close(conn, problem[0], problem[1])
                 return ws
-            await self._send(conn, {"op": Op.HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms,
-                                                          "_trace": ['["fake-discord-gateway",{"micros":0}]']}})
-            async for msg in ws:
-                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            await self._send(
+                conn,
+                {
+                    "op": Op.HELLO,
+                    "d": {
+                        "heartbeat_interval": self.heartbeat_interval_ms,
+                        "_trace": ['["fake-discord-gateway",{"micros":0}]'],
+                    },
+                },
+            )
+            while True:
+                msg = await ws.receive()
+                if msg.type is WSMsgType.CLOSE:
+                    # Keep the code of the client's first close frame (autoclose is off so
+                    # the answer to our own close frame cannot overwrite it), then answer it.
+                    conn.client_close_code = msg.data
+                    await ws.close()
                     break
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    break  # CLOSING, CLOSED or ERROR: the connection is gone
                 try:
                     raw = msg.data if isinstance(msg.data, str) else msg.data.decode("utf-8")
                     payload = json.loads(raw)
                     if not isinstance(payload, dict):
                         raise ValueError("payload is not an object")
                 except (ValueError, UnicodeDecodeError):
-                    await self._close(conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR])
+                    await self._close(
+                        conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR]
+                    )
                     break
                 self._record_frame(conn, "received", payload)
                 await self._notify()
                 await self._on_client_payload(conn, payload)
                 if ws.closed:
                     break
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
         finally:
             await self._connection_ended(conn)
@@ -1617,10 +1900,10 @@ class FakeDiscord:
         if not conn.open:
             return
         conn.open = False
-        code = conn.close_code if conn.closed_by_server else conn.ws.close_code
+        code = conn.close_code if conn.closed_by_server else conn.client_close_code
         if not conn.closed_by_server:
             conn.close_code = code
-            self._record_frame(conn, "received", None, close_code=code)
+            self._record_close(conn, "received", code, "closed by the client")
         session = conn.session
         if session is not None and session.connection is conn:
             session.connection = None
@@ -1650,8 +1933,8 @@ class FakeDiscord:
         conn.close_code = code
         if conn.session is not None and code in _NON_RESUMABLE_CLOSES:
             conn.session.resumable = False
-        self._record_frame(conn, "sent", {"reason": reason}, close_code=code)
-        with _suppress_connection_errors():
+        self._record_close(conn, "sent", code, reason)
+        with contextlib.suppress(ConnectionError, RuntimeError):
             await conn.ws.close(code=code, message=reason.encode("utf-8"))
         await self._connection_ended(conn)
 
@@ -1665,39 +1948,65 @@ class FakeDiscord:
         elif op == Op.RESUME:
             await self._on_resume(conn, data)
         elif conn.session is None:
-            await self._close(conn, GatewayClose.NOT_AUTHENTICATED, _CLOSE_REASONS[GatewayClose.NOT_AUTHENTICATED])
+            await self._close(
+                conn, GatewayClose.NOT_AUTHENTICATED, _CLOSE_REASONS[GatewayClose.NOT_AUTHENTICATED]
+            )
         elif op == Op.REQUEST_GUILD_MEMBERS:
             await self._on_request_members(conn, data)
         elif op in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE, Op.REQUEST_SOUNDBOARD_SOUNDS):
             pass  # accepted and recorded; the fake has no presence or voice state
         else:
-            await self._close(conn, GatewayClose.UNKNOWN_OPCODE, _CLOSE_REASONS[GatewayClose.UNKNOWN_OPCODE])
+            await self._close(
+                conn, GatewayClose.UNKNOWN_OPCODE, _CLOSE_REASONS[GatewayClose.UNKNOWN_OPCODE]
+            )
 
     async def _on_identify(self, conn: GatewayConnection, data: Any) -> None:
         if conn.session is not None:
-            await self._close(conn, GatewayClose.ALREADY_AUTHENTICATED, _CLOSE_REASONS[GatewayClose.ALREADY_AUTHENTICATED])
+            await self._close(
+                conn,
+                GatewayClose.ALREADY_AUTHENTICATED,
+                _CLOSE_REASONS[GatewayClose.ALREADY_AUTHENTICATED],
+            )
             return
         properties = data.get("properties") if isinstance(data, dict) else None
         if not isinstance(properties, dict) or not {"os", "browser", "device"} <= properties.keys():
-            await self._close(conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR])
+            await self._close(
+                conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR]
+            )
             return
         assert isinstance(data, dict)
         if data.get("token") != self.token:
-            await self._close(conn, GatewayClose.AUTHENTICATION_FAILED, _CLOSE_REASONS[GatewayClose.AUTHENTICATION_FAILED])
+            await self._close(
+                conn,
+                GatewayClose.AUTHENTICATION_FAILED,
+                _CLOSE_REASONS[GatewayClose.AUTHENTICATION_FAILED],
+            )
             return
         intents = data.get("intents")
         if not _is_int(intents) or intents < 0 or intents & ~_ALL_INTENTS:
-            await self._close(conn, GatewayClose.INVALID_INTENTS, _CLOSE_REASONS[GatewayClose.INVALID_INTENTS])
+            await self._close(
+                conn, GatewayClose.INVALID_INTENTS, _CLOSE_REASONS[GatewayClose.INVALID_INTENTS]
+            )
             return
-        if intents & _PRIVILEGED & ~self.granted_intents:
-            await self._close(conn, GatewayClose.DISALLOWED_INTENTS, _CLOSE_REASONS[GatewayClose.DISALLOWED_INTENTS])
+        if intents & _PRIVILEGED & ~int(self.granted_intents):
+            await self._close(
+                conn,
+                GatewayClose.DISALLOWED_INTENTS,
+                _CLOSE_REASONS[GatewayClose.DISALLOWED_INTENTS],
+            )
             return
         shard: tuple[int, int] | None = None
         raw_shard = data.get("shard")
         if raw_shard is not None:
-            if (not isinstance(raw_shard, list) or len(raw_shard) != 2 or not all(map(_is_int, raw_shard))
-                    or not 0 <= raw_shard[0] < raw_shard[1]):  # fmt: skip
-                await self._close(conn, GatewayClose.INVALID_SHARD, _CLOSE_REASONS[GatewayClose.INVALID_SHARD])
+            if (
+                not isinstance(raw_shard, list)
+                or len(raw_shard) != 2
+                or not all(map(_is_int, raw_shard))
+                or not 0 <= raw_shard[0] < raw_shard[1]
+            ):
+                await self._close(
+                    conn, GatewayClose.INVALID_SHARD, _CLOSE_REASONS[GatewayClose.INVALID_SHARD]
+                )
                 return
             shard = (raw_shard[0], raw_shard[1])
 
@@ -1708,53 +2017,85 @@ class FakeDiscord:
             session.connection = conn
             await self._dispatch_locked(session, "READY", self._ready_payload(session))
             for guild_id in self._guilds_for(session):
-                await self._dispatch_locked(session, "GUILD_CREATE", self._guild_create_payload(guild_id))
+                await self._dispatch_locked(
+                    session, "GUILD_CREATE", self._guild_create_payload(guild_id)
+                )
             session.ready = True
         await self._notify()
 
     async def _on_resume(self, conn: GatewayConnection, data: Any) -> None:
         if conn.session is not None:
-            await self._close(conn, GatewayClose.ALREADY_AUTHENTICATED, _CLOSE_REASONS[GatewayClose.ALREADY_AUTHENTICATED])
+            await self._close(
+                conn,
+                GatewayClose.ALREADY_AUTHENTICATED,
+                _CLOSE_REASONS[GatewayClose.ALREADY_AUTHENTICATED],
+            )
             return
         if not isinstance(data, dict):
-            await self._close(conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR])
+            await self._close(
+                conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR]
+            )
             return
         if data.get("token") != self.token:
-            await self._close(conn, GatewayClose.AUTHENTICATION_FAILED, _CLOSE_REASONS[GatewayClose.AUTHENTICATION_FAILED])
+            await self._close(
+                conn,
+                GatewayClose.AUTHENTICATION_FAILED,
+                _CLOSE_REASONS[GatewayClose.AUTHENTICATION_FAILED],
+            )
             return
         session = self.sessions.get(str(data.get("session_id")))
         seq = data.get("seq")
         oldest = session.buffer[0]["s"] if session and session.buffer else 1
-        if (session is None or not session.resumable or not _is_int(seq) or seq > session.seq
-                or seq < oldest - 1):  # fmt: skip
+        if (
+            session is None
+            or not session.resumable
+            or not _is_int(seq)
+            or seq > session.seq
+            or seq < oldest - 1
+        ):
             # Not resumable: tell the client to IDENTIFY afresh (d=false), as Discord does.
             await self._send(conn, {"op": Op.INVALID_SESSION, "d": False})
             return
         async with session.lock:
             previous = session.connection
             if previous is not None and previous is not conn and previous.open:
-                await self._close(previous, GatewayClose.UNKNOWN_ERROR, "Session resumed elsewhere.")
+                await self._close(
+                    previous, GatewayClose.UNKNOWN_ERROR, "Session resumed elsewhere."
+                )
             conn.session = session
             session.connection = conn
             for payload in session.buffer:
                 if payload["s"] > seq:
                     await self._send(conn, payload)
-            await self._dispatch_locked(session, "RESUMED", {"_trace": ['["fake-discord-gateway",{"micros":0}]']})
+            await self._dispatch_locked(
+                session, "RESUMED", {"_trace": ['["fake-discord-gateway",{"micros":0}]']}
+            )
             session.ready = True
         await self._notify()
 
     async def _on_request_members(self, conn: GatewayConnection, data: Any) -> None:
         session = conn.session
-        if session is None or not isinstance(data, dict) or str(data.get("guild_id")) not in self.guilds:
+        if (
+            session is None
+            or not isinstance(data, dict)
+            or str(data.get("guild_id")) not in self.guilds
+        ):
             return
         guild_id = str(data["guild_id"])
         wanted = {str(u) for u in data.get("user_ids") or []}
         query = str(data.get("query") or "").lower()
         members = [
-            self.member_payload(guild_id, uid) for uid in self.members[guild_id]
-            if (not wanted or uid in wanted) and self.users[uid]["username"].lower().startswith(query)
-        ]  # fmt: skip
-        chunk: JSONDict = {"guild_id": guild_id, "members": members, "chunk_index": 0, "chunk_count": 1}
+            self.member_payload(guild_id, uid)
+            for uid in self.members[guild_id]
+            if (not wanted or uid in wanted)
+            and self.users[uid]["username"].lower().startswith(query)
+        ]
+        chunk: JSONDict = {
+            "guild_id": guild_id,
+            "members": members,
+            "chunk_index": 0,
+            "chunk_count": 1,
+        }
         if wanted:
             chunk["not_found"] = sorted(wanted - {m["user"]["id"] for m in members})
         if data.get("nonce") is not None:
@@ -1833,7 +2174,9 @@ class FakeDiscord:
                 conn.session.resumable = False
             await self._send(conn, {"op": Op.INVALID_SESSION, "d": resumable})
 
-    async def close_connection(self, code: int = GatewayClose.UNKNOWN_ERROR, reason: str = "Unknown error.") -> None:
+    async def close_connection(
+        self, code: int = GatewayClose.UNKNOWN_ERROR, reason: str = "Unknown error."
+    ) -> None:
         """Close every open connection with a close frame carrying ``code``."""
         for conn in self._open_connections():
             await self._close(conn, code, reason)
@@ -1844,7 +2187,7 @@ class FakeDiscord:
         for conn in self._open_connections():
             conn.closed_by_server = True
             conn.close_code = None
-            self._record_frame(conn, "sent", {"reason": "dropped"}, close_code=None)
+            self._record_close(conn, "sent", None, "dropped without a close frame")
             transport = conn.request.transport
             if transport is not None:
                 transport.abort()
@@ -1860,8 +2203,13 @@ class FakeDiscord:
             if channel["type"] == ChannelType.DM and channel["recipients"][0]["id"] == user_id:
                 return channel
         dm = load_fixture("docs_examples/resources-channel__example-dm-channel.json")
-        dm.update(id=self._ids.next(), type=int(ChannelType.DM), last_message_id=None, flags=0,
-                  recipients=[self.user_payload(user_id)])  # fmt: skip
+        dm.update(
+            id=self._ids.next(),
+            type=int(ChannelType.DM),
+            last_message_id=None,
+            flags=0,
+            recipients=[self.user_payload(user_id)],
+        )
         self.channels[dm["id"]] = dm
         self.messages[dm["id"]] = {}
         return dm
@@ -1884,14 +2232,23 @@ class FakeDiscord:
         author = str(author_id or self.user_id)
         if author not in self.users:
             raise KeyError(f"unknown user {author}")
-        channel = self._dm_channel_for(author) if dm else self.channels[str(channel_id or self.text_channel_id)]
+        channel = (
+            self._dm_channel_for(author)
+            if dm
+            else self.channels[str(channel_id or self.text_channel_id)]
+        )
         if mention_bot and f"<@{self.bot_user_id}>" not in content:
             content = f"<@{self.bot_user_id}> {content}"
         replied = self.messages[channel["id"]].get(str(reply_to)) if reply_to is not None else None
         if reply_to is not None and replied is None:
             raise KeyError(f"no message {reply_to} in channel {channel['id']}")
-        message = self._create_message(channel, author_id=author, body={"content": content, "embeds": list(embeds)},
-                                       replied=replied, template=load_fixture("gateway/MESSAGE_CREATE.json")["d"])  # fmt: skip
+        message = self._create_message(
+            channel,
+            author_id=author,
+            body={"content": content, "embeds": list(embeds)},
+            replied=replied,
+            template=load_fixture("gateway/MESSAGE_CREATE.json")["d"],
+        )
         return self._gateway_message(message)
 
     def build_thread_create(
@@ -1908,10 +2265,18 @@ class FakeDiscord:
         thread) holding ``starter_content``; find it with :meth:`channel_messages`."""
         parent = self.channels[str(parent_id or self.forum_channel_id)]
         owner = str(owner_id or self.user_id)
-        thread = self._new_thread(parent, name=name, owner_id=owner, thread_type=ChannelType.PUBLIC_THREAD,
-                                  applied_tags=applied_tags, template=load_fixture("gateway/THREAD_CREATE.json")["d"])  # fmt: skip
+        thread = self._new_thread(
+            parent,
+            name=name,
+            owner_id=owner,
+            thread_type=ChannelType.PUBLIC_THREAD,
+            applied_tags=applied_tags,
+            template=load_fixture("gateway/THREAD_CREATE.json")["d"],
+        )
         if parent["type"] in _FORUM_TYPES:
-            self._create_message(thread, author_id=owner, body={"content": starter_content}, message_id=thread["id"])
+            self._create_message(
+                thread, author_id=owner, body={"content": starter_content}, message_id=thread["id"]
+            )
         payload = copy.deepcopy(thread)
         payload["newly_created"] = True
         return payload
@@ -1923,8 +2288,10 @@ class FakeDiscord:
                     return command
         return None
 
-    def _interaction_base(self, interaction_type: int, *, user_id: str, channel: JSONDict) -> JSONDict:
-        base = load_fixture("gateway/INTERACTION_CREATE.slash_command.json")["d"]
+    def _interaction_base(
+        self, interaction_type: int, *, user_id: str, channel: JSONDict
+    ) -> JSONDict:
+        base: JSONDict = load_fixture("gateway/INTERACTION_CREATE.slash_command.json")["d"]
         guild_id = channel.get("guild_id")
         base.update(
             id=self._ids.next(),
@@ -1942,7 +2309,11 @@ class FakeDiscord:
             base.update(
                 guild_id=guild_id,
                 guild_locale="en-US",
-                guild={"id": guild_id, "locale": "en-US", "features": self.guilds[guild_id]["features"]},
+                guild={
+                    "id": guild_id,
+                    "locale": "en-US",
+                    "features": self.guilds[guild_id]["features"],
+                },
                 member=self.member_payload(guild_id, user_id, with_permissions=True),
                 app_permissions=str(self.permissions_of(guild_id, self.bot_user_id)),
                 authorizing_integration_owners={"0": guild_id},
@@ -1951,8 +2322,12 @@ class FakeDiscord:
         else:
             for key in ("guild_id", "guild_locale", "member"):
                 base.pop(key, None)
-            base.update(user=self.user_payload(user_id), app_permissions=str(_EVERYONE_PERMS),
-                        authorizing_integration_owners={"0": self.user_id}, context=1)  # fmt: skip
+            base.update(
+                user=self.user_payload(user_id),
+                app_permissions=str(_EVERYONE_PERMS),
+                authorizing_integration_owners={"0": self.user_id},
+                context=1,
+            )
         return base
 
     def build_slash_command(
@@ -1972,7 +2347,11 @@ class FakeDiscord:
         option types are inferred from the Python values (str/int/bool/float). Dispatching it
         starts the 3 s acknowledgement clock."""
         user = str(user_id or self.user_id)
-        channel = self._dm_channel_for(user) if dm else self.channels[str(channel_id or self.text_channel_id)]
+        channel = (
+            self._dm_channel_for(user)
+            if dm
+            else self.channels[str(channel_id or self.text_channel_id)]
+        )
         guild_id = channel.get("guild_id")
         registered = self._find_command(command, 1, guild_id)
         option_specs: list[JSONDict] = registered.get("options", []) if registered else []
@@ -1985,15 +2364,21 @@ class FakeDiscord:
             option_specs = (spec or {}).get("options", [])
 
         resolved: JSONDict = {}
-        leaf = [self._option_value(name, value, option_specs, resolved, guild_id)
-                for name, value in (options or {}).items()]  # fmt: skip
+        leaf = [
+            self._option_value(name, value, option_specs, resolved, guild_id)
+            for name, value in (options or {}).items()
+        ]
         tree: list[JSONDict] = leaf
         if subcommand is not None:
             tree = [{"type": _OPTION_SUBCOMMAND, "name": subcommand, "options": tree}]
         if group is not None:
             tree = [{"type": _OPTION_SUBCOMMAND_GROUP, "name": group, "options": tree}]
-        data: JSONDict = {"id": registered["id"] if registered else self._ids.next(), "name": command,
-                          "type": 1, "options": tree}  # fmt: skip
+        data: JSONDict = {
+            "id": registered["id"] if registered else self._ids.next(),
+            "name": command,
+            "type": 1,
+            "options": tree,
+        }
         if registered is not None and registered.get("guild_id"):
             data["guild_id"] = registered["guild_id"]
         if resolved:
@@ -2002,8 +2387,14 @@ class FakeDiscord:
         base["data"] = data
         return base
 
-    def _option_value(self, name: str, value: Any, specs: Sequence[JSONDict], resolved: JSONDict,
-                      guild_id: str | None) -> JSONDict:  # fmt: skip
+    def _option_value(
+        self,
+        name: str,
+        value: Any,
+        specs: Sequence[JSONDict],
+        resolved: JSONDict,
+        guild_id: str | None,
+    ) -> JSONDict:
         spec = next((o for o in specs if o["name"] == name), None)
         if spec is not None:
             option_type = int(spec["type"])
@@ -2018,19 +2409,34 @@ class FakeDiscord:
         if option_type in (_OPTION_USER, _OPTION_MENTIONABLE) and str(value) in self.users:
             resolved.setdefault("users", {})[str(value)] = self.user_payload(str(value))
             if guild_id and str(value) in self.members[guild_id]:
-                member = self.member_payload(guild_id, str(value), with_user=False, with_permissions=True)
+                member = self.member_payload(
+                    guild_id, str(value), with_user=False, with_permissions=True
+                )
                 resolved.setdefault("members", {})[str(value)] = member
             value = str(value)
         elif option_type == _OPTION_CHANNEL and str(value) in self.channels:
             channel = self.channels[str(value)]
             resolved.setdefault("channels", {})[str(value)] = {
-                "id": channel["id"], "name": channel.get("name"), "type": channel["type"],
-                "permissions": str(P_ALL), "parent_id": channel.get("parent_id"),
-                **({"thread_metadata": channel["thread_metadata"]} if "thread_metadata" in channel else {}),
-            }  # fmt: skip
+                "id": channel["id"],
+                "name": channel.get("name"),
+                "type": channel["type"],
+                "permissions": str(P_ALL),
+                "parent_id": channel.get("parent_id"),
+                **(
+                    {"thread_metadata": channel["thread_metadata"]}
+                    if "thread_metadata" in channel
+                    else {}
+                ),
+            }
             value = str(value)
-        elif option_type in (_OPTION_ROLE, _OPTION_MENTIONABLE) and guild_id and str(value) in self.roles[guild_id]:
-            resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(self.roles[guild_id][str(value)])
+        elif (
+            option_type in (_OPTION_ROLE, _OPTION_MENTIONABLE)
+            and guild_id
+            and str(value) in self.roles[guild_id]
+        ):
+            resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(
+                self.roles[guild_id][str(value)]
+            )
             value = str(value)
         return {"type": option_type, "name": name, "value": value}
 
@@ -2053,10 +2459,19 @@ class FakeDiscord:
         if message_id is not None:
             message = self.messages[channel["id"]][str(message_id)]
             if custom_id not in _custom_ids(message.get("components", [])):
-                raise KeyError(f"message {message_id} has no component with custom_id {custom_id!r}")
+                raise KeyError(
+                    f"message {message_id} has no component with custom_id {custom_id!r}"
+                )
         else:
-            row = {"type": 1, "components": [{"type": 2, "style": 1, "label": custom_id[:80], "custom_id": custom_id}]}
-            message = self._create_message(channel, author_id=self.bot_user_id, body={"components": [row]})
+            row = {
+                "type": 1,
+                "components": [
+                    {"type": 2, "style": 1, "label": custom_id[:80], "custom_id": custom_id}
+                ],
+            }
+            message = self._create_message(
+                channel, author_id=self.bot_user_id, body={"components": [row]}
+            )
         base = self._interaction_base(3, user_id=user, channel=channel)
         data: JSONDict = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
@@ -2068,14 +2483,17 @@ class FakeDiscord:
     def _register_interaction(self, data: JSONDict) -> InteractionRecord:
         user = data.get("member", {}).get("user") or data.get("user") or {}
         record = InteractionRecord(
-            id=str(data["id"]), token=str(data["token"]), type=int(data["type"]),
+            id=str(data["id"]),
+            token=str(data["token"]),
+            type=int(data["type"]),
             application_id=str(data.get("application_id", self.app_id)),
             channel_id=str(data["channel_id"]) if data.get("channel_id") else None,
             guild_id=str(data["guild_id"]) if data.get("guild_id") else None,
-            user_id=str(user.get("id", "")), data=copy.deepcopy(data),
+            user_id=str(user.get("id", "")),
+            data=copy.deepcopy(data),
             dispatched_at=time.monotonic(),
             component_message_id=str(data["message"]["id"]) if data.get("message") else None,
-        )  # fmt: skip
+        )
         self.interactions[record.id] = record
         return record
 
@@ -2098,7 +2516,9 @@ class FakeDiscord:
         message_id = message_id or self._ids.next()
         content = body.get("content") or ""
         guild_id = channel.get("guild_id")
-        users, roles, everyone = self._resolve_mentions(content, body.get("allowed_mentions"), guild_id, replied)
+        users, roles, everyone = self._resolve_mentions(
+            content, body.get("allowed_mentions"), guild_id, replied
+        )
         message = copy.deepcopy(template) if template is not None else {}
         message.pop("reactions", None)
         message_type = 0
@@ -2107,20 +2527,36 @@ class FakeDiscord:
         elif interaction is not None and interaction.type == 2:
             message_type = 20  # CHAT_INPUT_COMMAND
         message.update(
-            id=message_id, type=message_type, content=content, channel_id=channel["id"],
-            author=self.user_payload(author_id), attachments=self._attachments(body, files, channel["id"]),
-            embeds=[_normalize_embed(e) for e in body.get("embeds") or []], mentions=users,
-            mention_roles=roles, mention_everyone=everyone, pinned=False, tts=bool(body.get("tts")),
-            timestamp=_now_iso(), edited_timestamp=None, flags=flags | int(body.get("flags") or 0) & _SENDABLE_FLAGS,
+            id=message_id,
+            type=message_type,
+            content=content,
+            channel_id=channel["id"],
+            author=self.user_payload(author_id),
+            attachments=self._attachments(body, files, channel["id"]),
+            embeds=[_normalize_embed(e) for e in body.get("embeds") or []],
+            mentions=users,
+            mention_roles=roles,
+            mention_everyone=everyone,
+            pinned=False,
+            tts=bool(body.get("tts")),
+            timestamp=_now_iso(),
+            edited_timestamp=None,
+            flags=flags | int(body.get("flags") or 0) & _SENDABLE_FLAGS,
             components=_normalize_components(body.get("components") or []),
-        )  # fmt: skip
+        )
         if body.get("nonce") is not None:
             message["nonce"] = body["nonce"]
         if body.get("sticker_ids"):
-            message["sticker_items"] = [{"id": str(s), "name": "sticker", "format_type": 1} for s in body["sticker_ids"]]
+            message["sticker_items"] = [
+                {"id": str(s), "name": "sticker", "format_type": 1} for s in body["sticker_ids"]
+            ]
         if replied is not None:
-            message["message_reference"] = {"type": 0, "channel_id": replied["channel_id"],
-                                            "message_id": replied["id"], **({"guild_id": guild_id} if guild_id else {})}  # fmt: skip
+            message["message_reference"] = {
+                "type": 0,
+                "channel_id": replied["channel_id"],
+                "message_id": replied["id"],
+                **({"guild_id": guild_id} if guild_id else {}),
+            }
             referenced = copy.deepcopy(replied)
             referenced.pop("referenced_message", None)
             message["referenced_message"] = referenced
@@ -2129,12 +2565,22 @@ class FakeDiscord:
             message["application_id"] = self.app_id
         if interaction is not None:
             user = self.user_payload(interaction.user_id)
-            metadata: JSONDict = {"id": interaction.id, "type": interaction.type, "user": user,
-                                  "authorizing_integration_owners": interaction.data.get("authorizing_integration_owners", {})}  # fmt: skip
+            metadata: JSONDict = {
+                "id": interaction.id,
+                "type": interaction.type,
+                "user": user,
+                "authorizing_integration_owners": interaction.data.get(
+                    "authorizing_integration_owners", {}
+                ),
+            }
             if interaction.type == 2:
                 metadata.update(name=interaction.data["data"]["name"], command_type=1)
-                message["interaction"] = {"id": interaction.id, "type": 2, "name": interaction.data["data"]["name"],
-                                          "user": user}  # fmt: skip
+                message["interaction"] = {
+                    "id": interaction.id,
+                    "type": 2,
+                    "name": interaction.data["data"]["name"],
+                    "user": user,
+                }
             if interaction.component_message_id is not None:
                 metadata["interacted_message_id"] = interaction.component_message_id
             message["interaction_metadata"] = metadata
@@ -2146,34 +2592,59 @@ class FakeDiscord:
         if not message["flags"] & FLAG_EPHEMERAL:
             channel["last_message_id"] = message_id
             parent = self.channels.get(str(channel.get("parent_id")))
-            if parent is not None and parent["type"] in _FORUM_TYPES and message_id == channel["id"]:
+            if (
+                parent is not None
+                and parent["type"] in _FORUM_TYPES
+                and message_id == channel["id"]
+            ):
                 parent["last_message_id"] = message_id
         self.messages.setdefault(channel["id"], {})[message_id] = message
         return message
 
-    def _attachments(self, body: JSONDict, files: Sequence[UploadedFile], channel_id: str) -> list[JSONDict]:
+    def _attachments(
+        self, body: JSONDict, files: Sequence[UploadedFile], channel_id: str
+    ) -> list[JSONDict]:
         attachments: list[JSONDict] = []
         for index, upload in enumerate(files):
-            described = next((a for a in body.get("attachments") or [] if str(a.get("id")) == str(index)), {})
+            described: JSONDict = next(
+                (a for a in body.get("attachments") or [] if str(a.get("id")) == str(index)), {}
+            )
             attachment_id = self._ids.next()
             url = f"{self.base_url}/attachments/{channel_id}/{attachment_id}/{upload.filename}"
-            attachments.append({
-                "id": attachment_id, "filename": upload.filename, "size": len(upload.data), "url": url,
-                "proxy_url": url, "content_type": upload.content_type,
-                **({"description": described["description"]} if described.get("description") else {}),
-            })  # fmt: skip
+            attachments.append(
+                {
+                    "id": attachment_id,
+                    "filename": upload.filename,
+                    "size": len(upload.data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": upload.content_type,
+                    **(
+                        {"description": described["description"]}
+                        if described.get("description")
+                        else {}
+                    ),
+                }
+            )
         return attachments
 
-    def _resolve_mentions(self, content: str, allowed: JSONDict | None, guild_id: str | None,
-                          replied: JSONDict | None) -> tuple[list[JSONDict], list[str], bool]:  # fmt: skip
+    def _resolve_mentions(
+        self, content: str, allowed: JSONDict | None, guild_id: str | None, replied: JSONDict | None
+    ) -> tuple[list[JSONDict], list[str], bool]:
         """Who a message pings, applying allowed_mentions the way Discord does (absent: parse
         everything; present: only ``parse`` types plus explicit ``users``/``roles``)."""
-        parse = {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
+        parse = (
+            {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
+        )
         allowed_users = {str(u) for u in (allowed or {}).get("users") or []}
         allowed_roles = {str(r) for r in (allowed or {}).get("roles") or []}
         user_ids: list[str] = []
         for user_id in _USER_MENTION.findall(content):
-            if user_id in self.users and user_id not in user_ids and ("users" in parse or user_id in allowed_users):
+            if (
+                user_id in self.users
+                and user_id not in user_ids
+                and ("users" in parse or user_id in allowed_users)
+            ):
                 user_ids.append(user_id)
         if replied is not None and (allowed is None or allowed.get("replied_user")):
             author_id = replied["author"]["id"]
@@ -2181,8 +2652,12 @@ class FakeDiscord:
                 user_ids.append(author_id)
         roles: list[str] = []
         for role_id in _ROLE_MENTION.findall(content):
-            if (guild_id and role_id in self.roles[guild_id] and role_id not in roles
-                    and ("roles" in parse or role_id in allowed_roles)):  # fmt: skip
+            if (
+                guild_id
+                and role_id in self.roles[guild_id]
+                and role_id not in roles
+                and ("roles" in parse or role_id in allowed_roles)
+            ):
                 roles.append(role_id)
         everyone = "everyone" in parse and ("@everyone" in content or "@here" in content)
         return [self.user_payload(u) for u in user_ids], roles, everyone
@@ -2207,22 +2682,45 @@ class FakeDiscord:
             return  # ephemeral messages never reach the gateway
         await self._broadcast(event, self._gateway_message(message))
 
-    def _new_thread(self, parent: JSONDict, *, name: str, owner_id: str, thread_type: int,
-                    thread_id: str | None = None, auto_archive_duration: int | None = None,
-                    rate_limit_per_user: int | None = None, applied_tags: Sequence[str] = (),
-                    invitable: bool | None = None, template: JSONDict | None = None) -> JSONDict:  # fmt: skip
+    def _new_thread(
+        self,
+        parent: JSONDict,
+        *,
+        name: str,
+        owner_id: str,
+        thread_type: int,
+        thread_id: str | None = None,
+        auto_archive_duration: int | None = None,
+        rate_limit_per_user: int | None = None,
+        applied_tags: Sequence[str] = (),
+        invitable: bool | None = None,
+        template: JSONDict | None = None,
+    ) -> JSONDict:
         thread = copy.deepcopy(template) if template is not None else {}
         now = _now_iso()
         thread.update(
-            id=thread_id or self._ids.next(), type=int(thread_type), guild_id=parent["guild_id"],
-            parent_id=parent["id"], owner_id=owner_id, name=name, last_message_id=None,
-            message_count=0, member_count=1, rate_limit_per_user=rate_limit_per_user or 0, flags=0,
+            id=thread_id or self._ids.next(),
+            type=int(thread_type),
+            guild_id=parent["guild_id"],
+            parent_id=parent["id"],
+            owner_id=owner_id,
+            name=name,
+            last_message_id=None,
+            message_count=0,
+            member_count=1,
+            rate_limit_per_user=rate_limit_per_user or 0,
+            flags=0,
             total_message_sent=0,
             thread_metadata={
-                "archived": False, "archive_timestamp": now, "locked": False, "create_timestamp": now,
-                "auto_archive_duration": auto_archive_duration or parent.get("default_auto_archive_duration") or 1440,
+                "archived": False,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
+                "auto_archive_duration": auto_archive_duration
+                or parent.get("default_auto_archive_duration")
+                or 1440,
             },
-        )  # fmt: skip
+        )
         if thread_type == ChannelType.PRIVATE_THREAD:
             thread["thread_metadata"]["invitable"] = True if invitable is None else invitable
         if parent["type"] in _FORUM_TYPES:
@@ -2233,7 +2731,12 @@ class FakeDiscord:
         return thread
 
     def _thread_member(self, thread_id: str, user_id: str) -> JSONDict:
-        return {"id": thread_id, "user_id": user_id, "join_timestamp": self.thread_members[thread_id][user_id], "flags": 0}
+        return {
+            "id": thread_id,
+            "user_id": user_id,
+            "join_timestamp": self.thread_members[thread_id][user_id],
+            "flags": 0,
+        }
 
     async def _announce_new_thread(self, thread: JSONDict) -> None:
         payload = copy.deepcopy(thread)
@@ -2245,7 +2748,14 @@ class FakeDiscord:
     # ---------------------------------------------------------------- REST: plumbing
 
     def _route(self, method: str, template: str, handler: _Handler, *, auth: bool = True) -> _Route:
-        return _Route(method, template, handler, auth, _template_regex(template), self._bucket_for(method, template))
+        return _Route(
+            method,
+            template,
+            handler,
+            auth,
+            _template_regex(template),
+            self._bucket_for(method, template),
+        )
 
     def _build_routes(self) -> list[_Route]:
         r = self._route
@@ -2267,8 +2777,16 @@ class FakeDiscord:
             r("GET", "/channels/{channel_id}/messages/{message_id}", self._h_get_message),
             r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._h_edit_message),
             r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._h_delete_message),
-            r("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._h_thread_from_message),
-            r("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me", self._h_add_reaction),
+            r(
+                "POST",
+                "/channels/{channel_id}/messages/{message_id}/threads",
+                self._h_thread_from_message,
+            ),
+            r(
+                "PUT",
+                "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me",
+                self._h_add_reaction,
+            ),
             r("POST", "/channels/{channel_id}/threads", self._h_create_thread),
             r("POST", "/channels/{channel_id}/typing", self._h_typing),
             r("PUT", "/channels/{channel_id}/thread-members/@me", self._h_join_thread),
@@ -2280,17 +2798,49 @@ class FakeDiscord:
             r("GET", "/applications/{application_id}/commands", self._h_list_commands),
             r("PUT", "/applications/{application_id}/commands", self._h_put_commands),
             r("POST", "/applications/{application_id}/commands", self._h_post_command),
-            r("GET", "/applications/{application_id}/guilds/{guild_id}/commands", self._h_list_commands),
-            r("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", self._h_put_commands),
-            r("POST", "/applications/{application_id}/guilds/{guild_id}/commands", self._h_post_command),
-            r("POST", "/interactions/{interaction_id}/{interaction_token}/callback", self._h_callback, auth=False),
+            r(
+                "GET",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                self._h_list_commands,
+            ),
+            r(
+                "PUT",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                self._h_put_commands,
+            ),
+            r(
+                "POST",
+                "/applications/{application_id}/guilds/{guild_id}/commands",
+                self._h_post_command,
+            ),
+            r(
+                "POST",
+                "/interactions/{interaction_id}/{interaction_token}/callback",
+                self._h_callback,
+                auth=False,
+            ),
             r("POST", webhook, self._h_execute_webhook, auth=False),
             r("GET", webhook + "/messages/@original", self._h_get_webhook_message, auth=False),
             r("PATCH", webhook + "/messages/@original", self._h_edit_webhook_message, auth=False),
-            r("DELETE", webhook + "/messages/@original", self._h_delete_webhook_message, auth=False),
+            r(
+                "DELETE",
+                webhook + "/messages/@original",
+                self._h_delete_webhook_message,
+                auth=False,
+            ),
             r("GET", webhook + "/messages/{message_id}", self._h_get_webhook_message, auth=False),
-            r("PATCH", webhook + "/messages/{message_id}", self._h_edit_webhook_message, auth=False),
-            r("DELETE", webhook + "/messages/{message_id}", self._h_delete_webhook_message, auth=False),
+            r(
+                "PATCH",
+                webhook + "/messages/{message_id}",
+                self._h_edit_webhook_message,
+                auth=False,
+            ),
+            r(
+                "DELETE",
+                webhook + "/messages/{message_id}",
+                self._h_delete_webhook_message,
+                auth=False,
+            ),
         ]
 
     @property
@@ -2304,9 +2854,15 @@ class FakeDiscord:
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         record = RecordedRequest(
-            index=-1, method=request.method, path=path, query=dict(request.query),
-            headers=dict(request.headers), json=None, files=[], template=None,
-        )  # fmt: skip
+            index=-1,
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=None,
+            files=[],
+            template=None,
+        )
         headers: dict[str, str] = {}
         try:
             route, params, path_matched = self._match(request.method, path)
@@ -2320,8 +2876,12 @@ class FakeDiscord:
             fault = self._take_fault(request.method, path)
             if fault is not None:
                 headers.update(fault.headers)
-                raise DiscordAPIError(fault.status, int(fault.body.get("code", 0)), str(fault.body.get("message")),
-                                      extra={k: v for k, v in fault.body.items() if k not in ("code", "message")})  # fmt: skip
+                raise DiscordAPIError(
+                    fault.status,
+                    int(fault.body.get("code", 0)),
+                    str(fault.body.get("message")),
+                    extra={k: v for k, v in fault.body.items() if k not in ("code", "message")},
+                )
             if route is None:
                 if path_matched:
                     raise DiscordAPIError(405, 0, "405: Method Not Allowed")
@@ -2333,16 +2893,25 @@ class FakeDiscord:
                 if issues:
                     raise _invalid_form(issues)
             status, payload = await route.handler(
-                _Ctx(request=request, template=route.template, params=params, query=request.query, body=body, files=files)
+                _Ctx(
+                    request=request,
+                    template=route.template,
+                    params=params,
+                    query=request.query,
+                    body=body,
+                    files=files,
+                )
             )
         except DiscordAPIError as error:
             status, payload = error.status, error.body()
             headers.update(error.headers)
+        response = _json_response(status, payload, headers)
         record.status, record.response = status, payload
+        record.response_headers = dict(response.headers)
         record.index = len(self.requests)
         self.requests.append(record)
         await self._notify()
-        return _json_response(status, payload, headers)
+        return response
 
     def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str], bool]:
         path_matched = False
@@ -2397,10 +2966,14 @@ class FakeDiscord:
                     try:
                         body = json.loads(data)
                     except ValueError:
-                        raise DiscordAPIError(400, 50109, "The request body contains invalid JSON.") from None
+                        raise DiscordAPIError(
+                            400, 50109, "The request body contains invalid JSON."
+                        ) from None
                 else:
                     content_type = part.headers.get("Content-Type", "application/octet-stream")
-                    files.append(UploadedFile(name, part.filename or name, content_type, bytes(data)))
+                    files.append(
+                        UploadedFile(name, part.filename or name, content_type, bytes(data))
+                    )
             return body, files
         raw = await request.read()
         if not raw:
@@ -2430,20 +3003,38 @@ class FakeDiscord:
         content = body.get("content")
         if isinstance(content, str) and len(content) > MAX_CONTENT_LENGTH:
             # The spec says 4000 (the Nitro limit); bots get 2000, with this error.
-            issues.append(FieldError((*prefix, "content"), "BASE_TYPE_MAX_LENGTH",
-                                     f"Must be {MAX_CONTENT_LENGTH} or fewer in length."))  # fmt: skip
+            issues.append(
+                FieldError(
+                    (*prefix, "content"),
+                    "BASE_TYPE_MAX_LENGTH",
+                    f"Must be {MAX_CONTENT_LENGTH} or fewer in length.",
+                )
+            )
         embeds = body.get("embeds")
-        if isinstance(embeds, list) and sum(_embed_size(e) for e in embeds if isinstance(e, dict)) > MAX_EMBED_TOTAL:
-            issues.append(FieldError((*prefix, "embeds"), "MAX_EMBED_SIZE_EXCEEDED",
-                                     f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}"))  # fmt: skip
+        if (
+            isinstance(embeds, list)
+            and sum(_embed_size(e) for e in embeds if isinstance(e, dict)) > MAX_EMBED_TOTAL
+        ):
+            issues.append(
+                FieldError(
+                    (*prefix, "embeds"),
+                    "MAX_EMBED_SIZE_EXCEEDED",
+                    f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}",
+                )
+            )
         allowed = body.get("allowed_mentions")
         if isinstance(allowed, dict):
             parse = allowed.get("parse") or []
             for kind in ("users", "roles"):
                 if kind in parse and allowed.get(kind):
                     ids = ", ".join(str(i) for i in allowed[kind])
-                    issues.append(FieldError((*prefix, "allowed_mentions"), "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                                             f'parse:["{kind}"] and {kind}: [{ids}] are mutually exclusive.'))  # fmt: skip
+                    issues.append(
+                        FieldError(
+                            (*prefix, "allowed_mentions"),
+                            "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                            f'parse:["{kind}"] and {kind}: [{ids}] are mutually exclusive.',
+                        )
+                    )
         components = body.get("components")
         if isinstance(components, list):
             issues.extend(_component_rules(components, (*prefix, "components")))
@@ -2452,9 +3043,13 @@ class FakeDiscord:
     @staticmethod
     def _has_message_payload(body: JSONDict, files: Sequence[UploadedFile]) -> bool:
         return bool(
-            (isinstance(body.get("content"), str) and body["content"].strip()) or body.get("embeds")
-            or body.get("components") or body.get("sticker_ids") or body.get("poll") or files
-        )  # fmt: skip
+            (isinstance(body.get("content"), str) and body["content"].strip())
+            or body.get("embeds")
+            or body.get("components")
+            or body.get("sticker_ids")
+            or body.get("poll")
+            or files
+        )
 
     # ---------------------------------------------------------------- REST: handlers
 
@@ -2465,7 +3060,12 @@ class FakeDiscord:
         return 200, {
             "url": self.gateway_url,
             "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1},
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 14_400_000,
+                "max_concurrency": 1,
+            },
         }
 
     async def _h_me(self, ctx: _Ctx) -> _Result:
@@ -2480,7 +3080,9 @@ class FakeDiscord:
     async def _h_create_dm(self, ctx: _Ctx) -> _Result:
         recipient = str((ctx.body or {}).get("recipient_id") or "")
         if not recipient:
-            raise _invalid_form([FieldError(("recipient_id",), "BASE_TYPE_REQUIRED", "This field is required")])
+            raise _invalid_form(
+                [FieldError(("recipient_id",), "BASE_TYPE_REQUIRED", "This field is required")]
+            )
         if recipient not in self.users:
             raise _unknown("User")
         return 200, copy.deepcopy(self._dm_channel_for(recipient))
@@ -2488,14 +3090,27 @@ class FakeDiscord:
     async def _h_application(self, ctx: _Ctx) -> _Result:
         app = load_fixture("docs_examples/resources-application__example-application-object.json")
         app.update(
-            id=self.app_id, name=self.users[self.bot_user_id]["username"], description="", icon=None,
-            cover_image=None, bot_public=True, bot_require_code_grant=False, guild_id=None, team=None,
-            flags=self.application_flags, flags_new=str(self.application_flags), primary_sku_id=None,
-            slug=None, verify_key=hashlib.sha256(self.app_id.encode()).hexdigest(),
-            owner=self.user_payload(self.staff_user_id), bot=self.user_payload(self.bot_user_id),
+            id=self.app_id,
+            name=self.users[self.bot_user_id]["username"],
+            description="",
+            icon=None,
+            cover_image=None,
+            bot_public=True,
+            bot_require_code_grant=False,
+            guild_id=None,
+            team=None,
+            flags=self.application_flags,
+            flags_new=str(self.application_flags),
+            primary_sku_id=None,
+            slug=None,
+            verify_key=hashlib.sha256(self.app_id.encode()).hexdigest(),
+            owner=self.user_payload(self.staff_user_id),
+            bot=self.user_payload(self.bot_user_id),
             interactions_endpoint_url=None,  # gateway interactions, as discord.py expects
-            approximate_guild_count=len(self.guilds), redirect_uris=[], tags=[],
-        )  # fmt: skip
+            approximate_guild_count=len(self.guilds),
+            redirect_uris=[],
+            tags=[],
+        )
         return 200, app
 
     async def _h_get_channel(self, ctx: _Ctx) -> _Result:
@@ -2505,8 +3120,14 @@ class FakeDiscord:
         channel = self._channel_or_404(ctx.params["channel_id"])
         body: JSONDict = ctx.body or {}
         issues: list[FieldError] = []
-        if "name" in body and (not isinstance(body["name"], str) or not 1 <= len(body["name"]) <= 100):
-            issues.append(FieldError(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
+        if "name" in body and (
+            not isinstance(body["name"], str) or not 1 <= len(body["name"]) <= 100
+        ):
+            issues.append(
+                FieldError(
+                    ("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                )
+            )
         is_thread = channel["type"] in _THREAD_TYPES
         thread_only = ("archived", "locked", "auto_archive_duration", "applied_tags", "invitable")
         if not is_thread:
@@ -2519,7 +3140,9 @@ class FakeDiscord:
                 raise DiscordAPIError(400, 50024, "Cannot execute action on this channel type")
             issues.extend(_tag_issues(body["applied_tags"], parent))
         if "topic" in body and isinstance(body["topic"], str) and len(body["topic"]) > 1024:
-            issues.append(FieldError(("topic",), "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length."))
+            issues.append(
+                FieldError(("topic",), "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
+            )
         if issues:
             raise _invalid_form(issues)
         for key in ("name", "topic", "rate_limit_per_user", "nsfw", "flags"):
@@ -2534,7 +3157,9 @@ class FakeDiscord:
                     meta[key] = body[key]
             if body.get("applied_tags") is not None:
                 channel["applied_tags"] = [str(t) for t in body["applied_tags"]]
-        await self._broadcast("THREAD_UPDATE" if is_thread else "CHANNEL_UPDATE", copy.deepcopy(channel))
+        await self._broadcast(
+            "THREAD_UPDATE" if is_thread else "CHANNEL_UPDATE", copy.deepcopy(channel)
+        )
         return 200, copy.deepcopy(channel)
 
     async def _h_delete_channel(self, ctx: _Ctx) -> _Result:
@@ -2544,7 +3169,9 @@ class FakeDiscord:
         del self.channels[channel["id"]]
         self.messages.pop(channel["id"], None)
         if channel["type"] in _THREAD_TYPES:
-            await self._broadcast("THREAD_DELETE", {k: channel[k] for k in ("id", "guild_id", "parent_id", "type")})
+            await self._broadcast(
+                "THREAD_DELETE", {k: channel[k] for k in ("id", "guild_id", "parent_id", "type")}
+            )
         else:
             await self._broadcast("CHANNEL_DELETE", copy.deepcopy(channel))
         return 200, channel
@@ -2554,10 +3181,22 @@ class FakeDiscord:
         try:
             limit = int(ctx.query.get("limit", "50"))
         except ValueError:
-            raise _invalid_form([FieldError(("limit",), "NUMBER_TYPE_COERCE", "Value is not int.")]) from None
+            raise _invalid_form(
+                [FieldError(("limit",), "NUMBER_TYPE_COERCE", "Value is not int.")]
+            ) from None
         if not 1 <= limit <= 100:
-            raise _invalid_form([FieldError(("limit",), "NUMBER_TYPE_MAX", "int value should be less than or equal to 100.")])
-        visible = [m for m in self.messages[channel["id"]].values() if not m["flags"] & FLAG_EPHEMERAL]
+            raise _invalid_form(
+                [
+                    FieldError(
+                        ("limit",),
+                        "NUMBER_TYPE_MAX",
+                        "int value should be less than or equal to 100.",
+                    )
+                ]
+            )
+        visible = [
+            m for m in self.messages[channel["id"]].values() if not m["flags"] & FLAG_EPHEMERAL
+        ]
         visible.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, as Discord
         if "before" in ctx.query:
             visible = [m for m in visible if int(m["id"]) < int(ctx.query["before"])]
@@ -2567,7 +3206,9 @@ class FakeDiscord:
 
     async def _h_get_message(self, ctx: _Ctx) -> _Result:
         self._channel_or_404(ctx.params["channel_id"])
-        return 200, copy.deepcopy(self._message_or_404(ctx.params["channel_id"], ctx.params["message_id"]))
+        return 200, copy.deepcopy(
+            self._message_or_404(ctx.params["channel_id"], ctx.params["message_id"])
+        )
 
     async def _h_create_message(self, ctx: _Ctx) -> _Result:
         channel = self._channel_or_404(ctx.params["channel_id"])
@@ -2581,7 +3222,13 @@ class FakeDiscord:
             ref_channel = str(reference.get("channel_id") or channel["id"])
             replied = self.messages.get(ref_channel, {}).get(str(reference.get("message_id")))
             if replied is None and reference.get("fail_if_not_exists", True) is not False:
-                issues.append(FieldError(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"))
+                issues.append(
+                    FieldError(
+                        ("message_reference",),
+                        "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
+                        "Unknown message",
+                    )
+                )
         if issues:
             raise _invalid_form(issues)
         if not self._has_message_payload(body, ctx.files):
@@ -2590,7 +3237,9 @@ class FakeDiscord:
             if channel["thread_metadata"]["locked"]:
                 raise DiscordAPIError(400, 50083, "Thread is archived")
             channel["thread_metadata"]["archived"] = False  # sending unarchives, as on Discord
-        message = self._create_message(channel, author_id=self.bot_user_id, body=body, files=ctx.files, replied=replied)
+        message = self._create_message(
+            channel, author_id=self.bot_user_id, body=body, files=ctx.files, replied=replied
+        )
         await self._broadcast_message("MESSAGE_CREATE", message)
         return 200, copy.deepcopy(message)
 
@@ -2620,7 +3269,9 @@ class FakeDiscord:
         if "attachments" in body and body["attachments"] is not None:
             kept = {str(a.get("id")) for a in body["attachments"]}
             existing = [a for a in message["attachments"] if a["id"] in kept]
-            message["attachments"] = existing + self._attachments(body, files, message["channel_id"])
+            message["attachments"] = existing + self._attachments(
+                body, files, message["channel_id"]
+            )
         if "content" in body or "allowed_mentions" in body:
             channel = self.channels.get(message["channel_id"], {})
             users, roles, everyone = self._resolve_mentions(
@@ -2651,13 +3302,27 @@ class FakeDiscord:
         reactions = message.setdefault("reactions", [])
         existing = next((r for r in reactions if r["emoji"] == emoji), None)
         if existing is None:
-            reactions.append({"emoji": emoji, "count": 1, "me": True, "me_burst": False, "burst_colors": [],
-                              "count_details": {"burst": 0, "normal": 1}})  # fmt: skip
+            reactions.append(
+                {
+                    "emoji": emoji,
+                    "count": 1,
+                    "me": True,
+                    "me_burst": False,
+                    "burst_colors": [],
+                    "count_details": {"burst": 0, "normal": 1},
+                }
+            )
         elif not existing["me"]:
             existing.update(me=True, count=existing["count"] + 1)
-        payload: JSONDict = {"user_id": self.bot_user_id, "channel_id": channel["id"], "message_id": message["id"],
-                             "emoji": emoji, "burst": False, "type": 0,
-                             "message_author_id": message["author"]["id"]}  # fmt: skip
+        payload: JSONDict = {
+            "user_id": self.bot_user_id,
+            "channel_id": channel["id"],
+            "message_id": message["id"],
+            "emoji": emoji,
+            "burst": False,
+            "type": 0,
+            "message_author_id": message["author"]["id"],
+        }
         if channel.get("guild_id"):
             payload["guild_id"] = channel["guild_id"]
             payload["member"] = self.member_payload(channel["guild_id"], self.bot_user_id)
@@ -2672,12 +3337,21 @@ class FakeDiscord:
         if message.get("thread") is not None or message["id"] in self.channels:
             raise DiscordAPIError(400, 160004, "A thread has already been created for this message")
         body: JSONDict = ctx.body or {}
-        thread_type = (ChannelType.ANNOUNCEMENT_THREAD if channel["type"] == ChannelType.GUILD_ANNOUNCEMENT
-                       else ChannelType.PUBLIC_THREAD)  # fmt: skip
+        thread_type = (
+            ChannelType.ANNOUNCEMENT_THREAD
+            if channel["type"] == ChannelType.GUILD_ANNOUNCEMENT
+            else ChannelType.PUBLIC_THREAD
+        )
         # A thread started from a message has the message's id.
-        thread = self._new_thread(channel, name=body["name"], owner_id=self.bot_user_id, thread_type=thread_type,
-                                  thread_id=message["id"], auto_archive_duration=body.get("auto_archive_duration"),
-                                  rate_limit_per_user=body.get("rate_limit_per_user"))  # fmt: skip
+        thread = self._new_thread(
+            channel,
+            name=body["name"],
+            owner_id=self.bot_user_id,
+            thread_type=thread_type,
+            thread_id=message["id"],
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+        )
         message["thread"] = copy.deepcopy(thread)
         message["flags"] |= FLAG_HAS_THREAD
         await self._announce_new_thread(thread)
@@ -2697,16 +3371,23 @@ class FakeDiscord:
         allowed_types = {10} if parent["type"] == ChannelType.GUILD_ANNOUNCEMENT else {11, 12}
         if thread_type not in allowed_types:
             raise _invalid_form([_choices(("type",), sorted(allowed_types))])
-        thread = self._new_thread(parent, name=body["name"], owner_id=self.bot_user_id, thread_type=thread_type,
-                                  auto_archive_duration=body.get("auto_archive_duration"),
-                                  rate_limit_per_user=body.get("rate_limit_per_user"),
-                                  invitable=body.get("invitable"))  # fmt: skip
+        thread = self._new_thread(
+            parent,
+            name=body["name"],
+            owner_id=self.bot_user_id,
+            thread_type=thread_type,
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+            invitable=body.get("invitable"),
+        )
         await self._announce_new_thread(thread)
         response = copy.deepcopy(thread)
         response["member"] = self._thread_member(thread["id"], self.bot_user_id)
         return 201, response
 
-    async def _create_forum_post(self, forum: JSONDict, body: JSONDict, files: Sequence[UploadedFile]) -> _Result:
+    async def _create_forum_post(
+        self, forum: JSONDict, body: JSONDict, files: Sequence[UploadedFile]
+    ) -> _Result:
         issues: list[FieldError] = []
         message_body = body.get("message")
         if not isinstance(message_body, dict):
@@ -2718,16 +3399,28 @@ class FakeDiscord:
         if issues:
             raise _invalid_form(issues)
         if forum.get("flags", 0) & CHANNEL_FLAG_REQUIRE_TAG and not tags:
-            raise DiscordAPIError(400, 40067, "A tag is required to create a forum post in this channel")
+            raise DiscordAPIError(
+                400, 40067, "A tag is required to create a forum post in this channel"
+            )
         if not self._has_message_payload(message_body, files):
             raise _empty_message()
-        thread = self._new_thread(forum, name=body["name"], owner_id=self.bot_user_id,
-                                  thread_type=ChannelType.PUBLIC_THREAD,
-                                  auto_archive_duration=body.get("auto_archive_duration"),
-                                  rate_limit_per_user=body.get("rate_limit_per_user"), applied_tags=tags)  # fmt: skip
+        thread = self._new_thread(
+            forum,
+            name=body["name"],
+            owner_id=self.bot_user_id,
+            thread_type=ChannelType.PUBLIC_THREAD,
+            auto_archive_duration=body.get("auto_archive_duration"),
+            rate_limit_per_user=body.get("rate_limit_per_user"),
+            applied_tags=tags,
+        )
         # The starter message of a forum post has the thread's id.
-        message = self._create_message(thread, author_id=self.bot_user_id, body=message_body, files=files,
-                                       message_id=thread["id"])  # fmt: skip
+        message = self._create_message(
+            thread,
+            author_id=self.bot_user_id,
+            body=message_body,
+            files=files,
+            message_id=thread["id"],
+        )
         await self._announce_new_thread(thread)
         await self._broadcast_message("MESSAGE_CREATE", message)
         response = copy.deepcopy(thread)
@@ -2782,8 +3475,11 @@ class FakeDiscord:
 
     async def _h_guild_channels(self, ctx: _Ctx) -> _Result:
         guild = self._guild_or_404(ctx.params["guild_id"])
-        channels = [copy.deepcopy(c) for c in self.channels.values()
-                    if c.get("guild_id") == guild["id"] and c["type"] not in _THREAD_TYPES]  # fmt: skip
+        channels = [
+            copy.deepcopy(c)
+            for c in self.channels.values()
+            if c.get("guild_id") == guild["id"] and c["type"] not in _THREAD_TYPES
+        ]
         return 200, channels
 
     async def _h_get_member(self, ctx: _Ctx) -> _Result:
@@ -2890,10 +3586,15 @@ class FakeDiscord:
         if callback_type in (4, 5):
             record.ephemeral = bool(flags & FLAG_EPHEMERAL)
             loading = FLAG_LOADING if callback_type == 5 else 0
-            message = self._create_message(channel, author_id=self.bot_user_id,
-                                           body=data if callback_type == 4 else {}, files=ctx.files,
-                                           webhook_id=self.app_id, interaction=record,
-                                           flags=loading | (flags & FLAG_EPHEMERAL))  # fmt: skip
+            message = self._create_message(
+                channel,
+                author_id=self.bot_user_id,
+                body=data if callback_type == 4 else {},
+                files=ctx.files,
+                webhook_id=self.app_id,
+                interaction=record,
+                flags=loading | (flags & FLAG_EPHEMERAL),
+            )
             record.original_message_id = message["id"]
             await self._broadcast_message("MESSAGE_CREATE", message)
         elif callback_type in (6, 7):
@@ -2909,9 +3610,10 @@ class FakeDiscord:
         response: JSONDict = {"interaction": {"id": record.id, "type": record.type}}
         if message is not None:
             response["interaction"].update(
-                response_message_id=message["id"], response_message_loading=callback_type == 5,
+                response_message_id=message["id"],
+                response_message_loading=callback_type == 5,
                 response_message_ephemeral=bool(message["flags"] & FLAG_EPHEMERAL),
-            )  # fmt: skip
+            )
             response["resource"] = {"type": callback_type, "message": copy.deepcopy(message)}
         elif callback_type in (6, 9):
             response["resource"] = {"type": callback_type}
@@ -2921,7 +3623,9 @@ class FakeDiscord:
         if ctx.params["webhook_id"] != self.app_id:
             raise _unknown("Webhook")
         token = ctx.params["webhook_token"]
-        record = next((r for r in self.interactions.values() if secrets.compare_digest(r.token, token)), None)
+        record = next(
+            (r for r in self.interactions.values() if secrets.compare_digest(r.token, token)), None
+        )
         if record is None:
             raise _invalid_webhook_token()
         if time.monotonic() - record.dispatched_at > self.interaction_token_seconds:
@@ -2956,8 +3660,15 @@ class FakeDiscord:
             await self._broadcast_message("MESSAGE_UPDATE", message)
         else:
             flags = int(body.get("flags") or 0) & FLAG_EPHEMERAL
-            message = self._create_message(channel, author_id=self.bot_user_id, body=body, files=ctx.files,
-                                           webhook_id=self.app_id, interaction=record, flags=flags)  # fmt: skip
+            message = self._create_message(
+                channel,
+                author_id=self.bot_user_id,
+                body=body,
+                files=ctx.files,
+                webhook_id=self.app_id,
+                interaction=record,
+                flags=flags,
+            )
             record.followup_ids.append(message["id"])
             await self._broadcast_message("MESSAGE_CREATE", message)
         if not _truthy(ctx.query.get("wait")):
@@ -3012,20 +3723,18 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    # Every Discord API response passes Google's load balancer; discord.py checks for it.
+def _json_response(
+    status: int, payload: Any, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    # Every Discord API response passes Google's load balancer (discord.py checks for "Via"
+    # before retrying a 429), and JSON comes as exactly "application/json": discord.py only
+    # decodes bodies whose content-type is that literal string, without a charset.
     all_headers = {"Via": "1.1 google", **(headers or {})}
     if status == 204 or payload is None:
         return web.Response(status=status, headers=all_headers)
-    return web.json_response(payload, status=status, headers=all_headers, dumps=lambda o: json.dumps(o))
-
-
-@contextmanager
-def _suppress_connection_errors() -> Iterator[None]:
-    try:
-        yield
-    except (ConnectionError, RuntimeError, asyncio.CancelledError):
-        pass
+    all_headers["Content-Type"] = "application/json"
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return web.Response(status=status, body=body, headers=all_headers)
 
 
 def _custom_ids(components: Sequence[JSONDict]) -> list[str]:
@@ -3055,20 +3764,42 @@ def _component_rules(components: Sequence[Any], path: tuple[str, ...]) -> list[F
                 style = component.get("style")
                 if style == 5:
                     if not component.get("url"):
-                        issues.append(FieldError((*here, "url"), "BASE_TYPE_REQUIRED", "This field is required"))
+                        issues.append(
+                            FieldError(
+                                (*here, "url"), "BASE_TYPE_REQUIRED", "This field is required"
+                            )
+                        )
                     if component.get("custom_id"):
-                        issues.append(FieldError((*here, "custom_id"), "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
-                                                 "A custom id cannot be specified for a link button"))  # fmt: skip
+                        issues.append(
+                            FieldError(
+                                (*here, "custom_id"),
+                                "BUTTON_COMPONENT_CUSTOM_ID_NOT_ALLOWED",
+                                "A custom id cannot be specified for a link button",
+                            )
+                        )
                 elif style == 6:
                     if not component.get("sku_id"):
-                        issues.append(FieldError((*here, "sku_id"), "BASE_TYPE_REQUIRED", "This field is required"))
+                        issues.append(
+                            FieldError(
+                                (*here, "sku_id"), "BASE_TYPE_REQUIRED", "This field is required"
+                            )
+                        )
                 elif not component.get("custom_id"):
-                    issues.append(FieldError((*here, "custom_id"), "BASE_TYPE_REQUIRED", "This field is required"))
+                    issues.append(
+                        FieldError(
+                            (*here, "custom_id"), "BASE_TYPE_REQUIRED", "This field is required"
+                        )
+                    )
             custom_id = component.get("custom_id")
             if isinstance(custom_id, str):
                 if custom_id in seen:
-                    issues.append(FieldError((*here, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED",
-                                             "Component custom id cannot be duplicated"))  # fmt: skip
+                    issues.append(
+                        FieldError(
+                            (*here, "custom_id"),
+                            "COMPONENT_CUSTOM_ID_DUPLICATED",
+                            "Component custom id cannot be duplicated",
+                        )
+                    )
                 seen.add(custom_id)
             for key in ("components",):
                 child = component.get(key)
@@ -3111,7 +3842,9 @@ def _embed_size(embed: JSONDict) -> int:
         return len(value) if isinstance(value, str) else 0
 
     size = text(embed.get("title")) + text(embed.get("description"))
-    size += text((embed.get("footer") or {}).get("text")) + text((embed.get("author") or {}).get("name"))
+    size += text((embed.get("footer") or {}).get("text")) + text(
+        (embed.get("author") or {}).get("name")
+    )
     for item in embed.get("fields") or []:
         if isinstance(item, dict):
             size += text(item.get("name")) + text(item.get("value"))
@@ -3123,7 +3856,11 @@ def _tag_issues(tags: Any, forum: JSONDict) -> list[FieldError]:
         return []
     known = {tag["id"] for tag in forum.get("available_tags", [])}
     return [
-        FieldError(("applied_tags", str(index)), "BASE_TYPE_CHOICES", f"Value must be one of {sorted(known)}.")
+        FieldError(
+            ("applied_tags", str(index)),
+            "BASE_TYPE_CHOICES",
+            f"Value must be one of {sorted(known)}.",
+        )
         for index, tag in enumerate(tags)
         if str(tag) not in known
     ]
@@ -3131,7 +3868,11 @@ def _tag_issues(tags: Any, forum: JSONDict) -> list[FieldError]:
 
 def _strip_nulls(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_nulls(v) for k, v in value.items() if v is not None and not (k == "required" and v is False)}
+        return {
+            k: _strip_nulls(v)
+            for k, v in value.items()
+            if v is not None and not (k == "required" and v is False)
+        }
     if isinstance(value, list):
         return [_strip_nulls(v) for v in value]
     return value
@@ -3139,7 +3880,9 @@ def _strip_nulls(value: Any) -> Any:
 
 def _valid_chat_input_name(name: str) -> bool:
     # Discord: ^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$, lowercase where a lowercase exists.
-    return 1 <= len(name) <= 32 and all((ch.isalnum() or ch in "-_'") and ch.lower() == ch for ch in name)
+    return 1 <= len(name) <= 32 and all(
+        (ch.isalnum() or ch in "-_'") and ch.lower() == ch for ch in name
+    )
 
 
 def _command_size(item: JSONDict) -> int:
@@ -3166,26 +3909,58 @@ def _command_rules(commands: Any) -> list[FieldError]:
         command_type = command.get("type") or 1
         name = command["name"]
         if (command_type, name) in seen:
-            issues.append(FieldError(here, "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"))
+            issues.append(
+                FieldError(
+                    here,
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    "Application command names must be unique",
+                )
+            )
         seen.add((command_type, name))
         if command_type == 1:
             if not _valid_chat_input_name(name):
-                issues.append(FieldError((*here, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
+                issues.append(
+                    FieldError(
+                        (*here, "name"),
+                        "APPLICATION_COMMAND_INVALID_NAME",
+                        "Command name is invalid",
+                    )
+                )
             description = command.get("description")
             if not isinstance(description, str) or not description:
-                issues.append(FieldError((*here, "description"), "BASE_TYPE_BAD_LENGTH",
-                                         "Must be between 1 and 100 in length."))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "description"),
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    )
+                )
             issues.extend(_option_rules(command.get("options") or [], (*here, "options"), level=0))
         else:
             if command.get("description"):
-                issues.append(FieldError((*here, "description"), "APPLICATION_COMMAND_DESCRIPTION_INVALID",
-                                         "Context menu commands cannot have a description"))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "description"),
+                        "APPLICATION_COMMAND_DESCRIPTION_INVALID",
+                        "Context menu commands cannot have a description",
+                    )
+                )
             if command.get("options"):
-                issues.append(FieldError((*here, "options"), "APPLICATION_COMMAND_OPTIONS_INVALID",
-                                         "Context menu commands cannot have options"))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "options"),
+                        "APPLICATION_COMMAND_OPTIONS_INVALID",
+                        "Context menu commands cannot have options",
+                    )
+                )
         if _command_size(command) > MAX_COMMAND_SIZE:
-            issues.append(FieldError(here, "APPLICATION_COMMAND_TOO_LARGE",
-                                     f"Command exceeds maximum size ({MAX_COMMAND_SIZE})"))  # fmt: skip
+            issues.append(
+                FieldError(
+                    here,
+                    "APPLICATION_COMMAND_TOO_LARGE",
+                    f"Command exceeds maximum size ({MAX_COMMAND_SIZE})",
+                )
+            )
     return issues
 
 
@@ -3197,8 +3972,14 @@ def _option_rules(options: Any, path: tuple[str, ...], *, level: int) -> list[Fi
     kinds = [o.get("type") for o in options if isinstance(o, dict)]
     has_sub = any(k in (_OPTION_SUBCOMMAND, _OPTION_SUBCOMMAND_GROUP) for k in kinds)
     if has_sub and not all(k in (_OPTION_SUBCOMMAND, _OPTION_SUBCOMMAND_GROUP) for k in kinds):
-        issues.append(FieldError(path, "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                                 "Sub-command and sub-command group option types are mutually exclusive to all other types"))  # fmt: skip
+        issues.append(
+            FieldError(
+                path,
+                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                "Sub-command and sub-command group option types are mutually exclusive to all"
+                " other types",
+            )
+        )
     names: set[str] = set()
     seen_optional = False
     for index, option in enumerate(options):
@@ -3209,20 +3990,46 @@ def _option_rules(options: Any, path: tuple[str, ...], *, level: int) -> list[Fi
         name = option.get("name")
         if isinstance(name, str):
             if not _valid_chat_input_name(name):
-                issues.append(FieldError((*here, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
+                issues.append(
+                    FieldError(
+                        (*here, "name"),
+                        "APPLICATION_COMMAND_INVALID_NAME",
+                        "Command name is invalid",
+                    )
+                )
             if name in names:
-                issues.append(FieldError((*here, "name"), "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS",
-                                         "Option names must be unique"))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "name"),
+                        "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS",
+                        "Option names must be unique",
+                    )
+                )
             names.add(name)
         if option_type == _OPTION_SUBCOMMAND_GROUP and level != 0:
-            issues.append(FieldError((*here, "type"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                                     "Sub-command groups can only be nested in a command"))  # fmt: skip
+            issues.append(
+                FieldError(
+                    (*here, "type"),
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Sub-command groups can only be nested in a command",
+                )
+            )
         elif option_type == _OPTION_SUBCOMMAND and level == 2:
-            issues.append(FieldError((*here, "type"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                                     "Sub-commands cannot be nested in a sub-command"))  # fmt: skip
+            issues.append(
+                FieldError(
+                    (*here, "type"),
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Sub-commands cannot be nested in a sub-command",
+                )
+            )
         elif level == 1 and option_type != _OPTION_SUBCOMMAND:
-            issues.append(FieldError((*here, "type"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                                     "Sub-command groups can only contain sub-commands"))  # fmt: skip
+            issues.append(
+                FieldError(
+                    (*here, "type"),
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Sub-command groups can only contain sub-commands",
+                )
+            )
         if option_type == _OPTION_SUBCOMMAND_GROUP:
             issues.extend(_option_rules(option.get("options") or [], (*here, "options"), level=1))
             continue
@@ -3231,22 +4038,37 @@ def _option_rules(options: Any, path: tuple[str, ...], *, level: int) -> list[Fi
             continue
         if option.get("required"):
             if seen_optional:
-                issues.append(FieldError((*here, "required"), "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
-                                         "Required options must be placed before non-required options"))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "required"),
+                        "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                        "Required options must be placed before non-required options",
+                    )
+                )
         else:
             seen_optional = True
         choices = option.get("choices") or []
         if choices and option.get("autocomplete"):
-            issues.append(FieldError((*here, "autocomplete"), "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
-                                     "Autocomplete cannot be enabled with choices"))  # fmt: skip
+            issues.append(
+                FieldError(
+                    (*here, "autocomplete"),
+                    "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE",
+                    "Autocomplete cannot be enabled with choices",
+                )
+            )
         for choice_index, choice in enumerate(choices):
             value = choice.get("value") if isinstance(choice, dict) else None
             expected_ok = {
                 _OPTION_STRING: isinstance(value, str),
                 _OPTION_INTEGER: _is_int(value),
                 _OPTION_NUMBER: _is_number(value),
-            }.get(option_type, True)
+            }.get(int(option_type or 0), True)
             if not expected_ok:
-                issues.append(FieldError((*here, "choices", str(choice_index), "value"), "BASE_TYPE_CHOICES",
-                                         "Choice value type does not match the option type"))  # fmt: skip
+                issues.append(
+                    FieldError(
+                        (*here, "choices", str(choice_index), "value"),
+                        "BASE_TYPE_CHOICES",
+                        "Choice value type does not match the option type",
+                    )
+                )
     return issues
