@@ -1,0 +1,770 @@
+"""The Slack adapter end to end: real slack-bolt and slack_sdk against the local fake Slack.
+
+Each test runs the adapter's real entry point (`build_adapter(...).run()`) with the real
+SupportBot, store and retrieval, over Socket Mode envelopes or signed HTTP requests from
+`tests/fakes/slack_server.py`. The fake grants exactly the manifest's scopes, so any call the
+adapter makes without the scope it declares fails these tests. Waits are on events (acks,
+recorded calls, `adapter.drain()`), never on sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.slack import SlackAdapter, build_adapter
+from adapters.slack_manifest import BOT_SCOPES
+from adapters.slack_render import citation_text, iter_strings, to_mrkdwn
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.app import Runtime
+from bot.core import _serialise
+from bot.errors import FatalAdapterError
+from bot.types import (
+    Answer,
+    Author,
+    ConversationRef,
+    InboundMessage,
+    Passage,
+    TicketStatus,
+    Turn,
+    Visibility,
+)
+from tests.fakes.slack_server import (
+    ApiCall,
+    FakeSlack,
+    interactive_form,
+    load_payload,
+    post_signed,
+    slash_command_form,
+)
+
+STAFF = "W111"  # the fake's workspace owner, member of user group S111
+MEMBER = "W222"  # an ordinary member
+TOML = """
+[slack]
+staff_groups = ["S111"]
+triage_channel = "C222"
+"""
+
+
+class ConfidentExtractive:
+    """The real extractive answerer, confident whenever retrieval found a passage: these
+    tests are about Slack, not about the retrieval's calibration."""
+
+    name = "extractive"
+
+    def __init__(self) -> None:
+        self.inner = ExtractiveAnswerer(threshold=0.0, max_sources=3)
+
+    async def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[Turn],
+        language: str,
+        confidence: float,
+        on_text: object = None,
+    ) -> Answer:
+        return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A workspace that grants exactly the manifest's scopes: a call needing another one
+    fails the test here, even where the adapter would have degraded gracefully."""
+    async with FakeSlack(bot_scopes=BOT_SCOPES) as server:
+        yield server
+        refused = [(c.method, c.response) for c in server.api_calls if c.error == "missing_scope"]
+        assert refused == [], "the manifest lacks a scope the adapter uses"
+
+
+def slack_env(fake: FakeSlack, *, http: bool = False) -> dict[str, str]:
+    env = {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url}
+    if http:
+        env["SLACK_SIGNING_SECRET"] = fake.signing_secret
+    else:
+        env["SLACK_APP_TOKEN"] = fake.app_token
+    return env
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime], fake: FakeSlack) -> Runtime:
+    return make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+
+
+@asynccontextmanager
+async def running(runtime: Runtime, **options: Any) -> AsyncIterator[SlackAdapter]:
+    """The adapter's real entry point, run as `supportbot run` runs it."""
+    adapter = build_adapter(
+        runtime.bot,
+        runtime.settings,
+        host="127.0.0.1",
+        port=0,
+        ping_interval=1.0,
+        retry_interval=0.01,
+        **options,
+    )
+    task = asyncio.create_task(adapter.run())
+    ready = asyncio.create_task(adapter.ready.wait())
+    done, _ = await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        ready.cancel()
+        task.result()  # re-raises why it stopped
+    assert ready in done, "the adapter did not start within 10 s"
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def slack(rt: Runtime, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        yield adapter
+
+
+async def deliver(fake: FakeSlack, adapter: SlackAdapter, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Send an Events API envelope, require Slack's 3-second ack, wait until it is handled."""
+    ack = await fake.socket_send("events_api", body, timeout=3.0, **kw)
+    await adapter.drain(timeout=15)
+    return ack
+
+
+def posts(fake: FakeSlack, channel: str | None = None) -> list[ApiCall]:
+    return [
+        c
+        for c in fake.calls("chat.postMessage")
+        if c.ok and (channel is None or c.params["channel"] == channel)
+    ]
+
+
+def section_text(call: ApiCall) -> str:
+    return "\n".join(b["text"]["text"] for b in call.json_param("blocks") if b["type"] == "section")
+
+
+def buttons(call: ApiCall) -> list[dict[str, Any]]:
+    blocks = call.json_param("blocks")
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def press(
+    fake: FakeSlack, call: ApiCall, action_id: str, user: str, *, channel: str | None = None
+) -> dict[str, Any]:
+    """A block_actions payload as Slack sends it when `user` presses a button on the message
+    that `call` posted (built on the vendored Bolt fixture)."""
+    channel = channel or str(call.response["channel"])  # type: ignore[index]
+    ts = str(call.response["ts"])  # type: ignore[index]
+    message = fake.message(channel, ts)
+    assert message is not None
+    [element] = [e for e in buttons(call) if e["action_id"] == action_id]
+    payload = load_payload("block_actions__block_actions__body")
+    payload["user"] = {
+        "id": user,
+        "username": fake.users[user]["name"],
+        "name": fake.users[user]["name"],
+        "team_id": "T111",
+    }
+    payload["team"] = {"id": fake.team_id, "domain": fake.team_domain}
+    payload["channel"] = {"id": channel, "name": fake.channels[channel].get("name", "")}
+    payload["container"] = {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
+    payload["message"] = message
+    payload["actions"] = [
+        {
+            "action_id": action_id,
+            "block_id": "supportbot_actions",
+            "text": element["text"],
+            "value": element["value"],
+            "type": "button",
+            "action_ts": f"{time.time():.6f}",
+        }
+    ]
+    return fake.with_response_url(payload, channel=channel, message_ts=ts)
+
+
+async def click(fake: FakeSlack, adapter: SlackAdapter, payload: dict[str, Any]) -> None:
+    ack = await fake.socket_send("interactive", payload, timeout=3.0)
+    assert set(ack) == {"envelope_id"}
+    await adapter.drain(timeout=15)
+
+
+async def ask_refund(fake: FakeSlack, slack: SlackAdapter) -> tuple[str, ApiCall]:
+    body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+    await deliver(fake, slack, body)
+    [answer] = posts(fake, "C111")
+    return body["event"]["ts"], answer
+
+
+# -- answering --------------------------------------------------------------------------------
+
+
+async def test_a_mention_is_answered_in_its_thread_with_sources_and_buttons(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    question_ts, answer = await ask_refund(fake, slack)
+
+    assert answer.params["channel"] == "C111"
+    assert answer.params["thread_ts"] == question_ts
+    value = buttons(answer)[0]["value"]
+    record = rt.state.answer(int(value))
+    assert record is not None and record.question == "How long does a refund take to arrive?"
+    assert "five to seven business days" in record.answer
+    assert record.sources[0].path == "refunds.md"
+    assert answer.json_param("blocks") == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": to_mrkdwn(record.answer)}},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "*Sources:*"},
+                *(
+                    {"type": "mrkdwn", "text": f"{n}. {citation_text(c)}"}
+                    for n, c in enumerate(record.sources, start=1)
+                ),
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "supportbot_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "supportbot:helpful",
+                    "text": {"type": "plain_text", "text": "Helpful"},
+                    "value": value,
+                    "style": "primary",
+                },
+                {
+                    "type": "button",
+                    "action_id": "supportbot:not_helpful",
+                    "text": {"type": "plain_text", "text": "Not helpful"},
+                    "value": value,
+                },
+                {
+                    "type": "button",
+                    "action_id": "supportbot:talk_to_human",
+                    "text": {"type": "plain_text", "text": "Talk to a person"},
+                    "value": value,
+                },
+            ],
+        },
+    ]
+    assert "Refund policy" in answer.json_param("blocks")[1]["elements"][1]["text"]
+    assert answer.params["text"] == to_mrkdwn(record.answer)  # the notification fallback
+    # the thinking reaction came before the answer and is gone after it
+    order = [
+        c.method
+        for c in fake.api_calls
+        if c.method in ("reactions.add", "chat.postMessage", "reactions.remove")
+    ]
+    assert order == ["reactions.add", "chat.postMessage", "reactions.remove"]
+    assert fake.last_call("reactions.add").params["name"] == "eyes"
+    assert "reactions" not in (fake.message("C111", question_ts) or {})
+    assert fake.thread("C111", question_ts)[0]["ts"] == question_ts
+
+
+async def test_a_direct_message_is_answered_without_a_mention(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    dm = fake.add_im(MEMBER)["id"]
+    body = fake.user_message(dm, "How do I reset my password?", user=MEMBER)
+    assert body["event"]["channel_type"] == "im"
+    await deliver(fake, slack, body)
+    [answer] = posts(fake, dm)
+    assert answer.params["thread_ts"] == body["event"]["ts"]
+    assert "Forgot password" in section_text(answer)
+    assert fake.calls("reactions.add") and fake.calls("reactions.remove")
+    assert not fake.calls("conversations.info")  # a DM's visibility needs no lookup
+    state = rt.state.conversation(f"slack:T111:{dm}:{body['event']['ts']}")
+    assert state is not None and state.bot_participating
+
+
+async def test_a_follow_up_in_the_thread_needs_no_mention_but_chatter_is_ignored(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    question_ts, _ = await ask_refund(fake, slack)
+    mark = fake.mark()
+    await deliver(fake, slack, fake.user_message("C111", "hello everyone, lunch at noon", user=MEMBER))
+    assert [c.method for c in fake.api_calls[mark:]] == []  # no answer, no reaction, no lookup
+
+    follow_up = fake.user_message("C111", "How do I reset my password?", user=MEMBER, thread_ts=question_ts)
+    await deliver(fake, slack, follow_up)
+    second = posts(fake, "C111")[-1]
+    assert len(posts(fake, "C111")) == 2
+    assert second.params["thread_ts"] == question_ts
+    assert "Forgot password" in section_text(second)
+
+
+async def test_a_retried_event_and_the_mention_message_pair_are_answered_once(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    mention = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+    # Slack also sends the mention as a plain message event, with its own event id
+    as_message = copy.deepcopy(mention)
+    as_message["event"].update(type="message", channel_type="channel")
+    as_message["event_id"] = "Ev-message-copy"
+    await deliver(fake, slack, as_message)
+    await deliver(fake, slack, mention)
+    await deliver(fake, slack, mention, retry_attempt=1, retry_reason="timeout")
+    assert len(posts(fake)) == 1
+    assert len(fake.calls("reactions.add")) == len(fake.calls("reactions.remove"))
+    assert len(fake.acks) == 3  # every delivery was acknowledged
+
+
+async def test_edits_joins_and_bot_messages_are_not_answered(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
+    # as Slack sends it: the edited message keeps its ts (the vendored fixture omits it)
+    changed["event"]["message"].update(
+        text=f"<@{fake.bot_user_id}> how do refunds work?", ts="1665102338.901939", user=MEMBER
+    )
+    joined = fake.event_from_fixture("member_joined_channel__events__join_event_body")
+    channel_join = fake.event_callback(
+        {
+            "type": "message",
+            "subtype": "channel_join",
+            "user": MEMBER,
+            "text": "<@W222> has joined the channel",
+            "channel": "C111",
+            "channel_type": "channel",
+            "ts": fake.next_ts(),
+        }
+    )
+    other_bot = fake.event_from_fixture(
+        "message.bot_message__message_bot__classic_bot_message_event_payload",
+        text=f"<@{fake.bot_user_id}> how do refunds work?",
+        channel="C111",
+    )
+    own_echo = fake.event_callback(
+        {
+            "type": "message",
+            "user": fake.bot_user_id,
+            "bot_id": fake.bot_id,
+            "text": "an answer",
+            "channel": "C111",
+            "channel_type": "channel",
+            "ts": fake.next_ts(),
+        }
+    )
+    for body in (changed, joined, channel_join, other_bot, own_echo):
+        await deliver(fake, slack, body)
+    assert posts(fake) == []
+    assert fake.calls("reactions.add") == []
+    # the edit and the other bot's message reached the core, flagged, and it chose silence;
+    # the join and the bot's own echo never got that far
+    inbox = {row["key"]: row["status"] for row in rt.state.db["inbox"].rows}
+    assert inbox == {
+        "slack:msg:C111:1665102338.901939:edited:1665102362.000000": "ignored",
+        f"slack:msg:C111:{other_bot['event']['ts']}": "ignored",
+    }
+
+
+async def test_auto_answer_channels_answer_questions_but_not_chatter(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    fake.add_channel("C333", "help")
+    runtime = make_runtime(
+        TOML + '[slack.channels.C333]\nmode = "auto-answer"\n',
+        env=slack_env(fake),
+        answerer=ConfidentExtractive(),
+    )
+    async with running(runtime) as adapter:
+        await deliver(fake, adapter, fake.user_message("C333", "thanks all, see you tomorrow", user=MEMBER))
+        question = fake.user_message("C333", "How do I reset my password?", user=MEMBER)
+        await deliver(fake, adapter, question)
+    [answer] = posts(fake, "C333")
+    assert answer.params["thread_ts"] == question["event"]["ts"]
+
+
+async def test_slack_connect_channels_see_only_public_documents(fake: FakeSlack, slack: SlackAdapter) -> None:
+    fake.add_channel("C333", "shared-with-partner")
+    fake.channels["C333"]["is_ext_shared"] = True
+    asked = "When does the database failover password rotation happen?"
+    await deliver(fake, slack, fake.user_message("C333", asked, user=MEMBER, mention=True))
+    await deliver(fake, slack, fake.user_message("C111", asked, user=MEMBER, mention=True))
+    shared, internal = posts(fake, "C333"), posts(fake, "C111")
+    assert shared and internal  # both got a visible outcome
+    assert "On-call runbook" in str(internal[0].json_param("blocks"))
+    assert all("On-call runbook" not in str(c.json_param("blocks")) for c in shared)
+    assert "every Tuesday" not in str([c.params for c in shared])
+
+
+async def test_the_bot_steps_back_when_staff_reply_and_returns_when_mentioned(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    question_ts, _ = await ask_refund(fake, slack)
+    await deliver(
+        fake, slack, fake.user_message("C111", "I'll take this one.", user=STAFF, thread_ts=question_ts)
+    )
+    await deliver(
+        fake,
+        slack,
+        fake.user_message("C111", "How do I reset my password?", user=MEMBER, thread_ts=question_ts),
+    )
+    assert len(posts(fake, "C111")) == 1  # staff (a member of S111) took over: quiet
+    mention = fake.user_message(
+        "C111", "How do I reset my password?", user=MEMBER, thread_ts=question_ts, mention=True
+    )
+    await deliver(fake, slack, mention)
+    assert len(posts(fake, "C111")) == 2
+    assert fake.calls("usergroups.users.list")[0].params["usergroup"] == "S111"
+
+
+# -- escalation, tickets, staff ---------------------------------------------------------------
+
+
+async def test_talk_to_a_person_opens_a_ticket_tagging_the_user_group_and_a_triage_card(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    question_ts, answer = await ask_refund(fake, slack)
+    await click(fake, slack, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+
+    escalation = posts(fake, "C111")[-1]
+    assert escalation.params["thread_ts"] == question_ts
+    assert escalation.params["text"].startswith("<!subteam^S111> ")
+    assert "ticket #1" in section_text(escalation)
+    assert [b["action_id"] for b in buttons(escalation)] == [
+        "supportbot:claim",
+        "supportbot:resolve",
+    ]
+    [card] = posts(fake, "C222")
+    assert "thread_ts" not in card.params
+    permalink = fake.last_call("chat.getPermalink")
+    assert permalink.params["message_ts"] == question_ts
+    assert f"<{permalink.response['permalink']}|Open the conversation>" in section_text(card)  # type: ignore[index]
+    [ticket] = rt.state.tickets()
+    assert ticket.status == TicketStatus.OPEN and ticket.asker_id == MEMBER
+
+
+async def test_staff_claim_and_resolve_update_the_messages_and_others_are_refused(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    _, answer = await ask_refund(fake, slack)
+    await click(fake, slack, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+    escalation, card = posts(fake, "C111")[-1], posts(fake, "C222")[-1]
+
+    await click(fake, slack, press(fake, escalation, "supportbot:claim", MEMBER))
+    refusal = fake.last_call("chat.postEphemeral")
+    assert refusal.params["user"] == MEMBER
+    assert "Only the support team can claim or resolve tickets." in refusal.params["text"]
+    assert fake.calls("chat.update") == []
+    assert rt.state.tickets()[0].status == TicketStatus.OPEN
+
+    await click(fake, slack, press(fake, escalation, "supportbot:claim", STAFF))
+    assert rt.state.tickets()[0].status == TicketStatus.CLAIMED
+    updated = {c.params["ts"] for c in fake.calls("chat.update") if c.ok}
+    assert updated == {escalation.response["ts"], card.response["ts"]}  # type: ignore[index]
+    thread_note = fake.message("C111", escalation.response["ts"])  # type: ignore[index]
+    assert thread_note is not None and "claimed by primary-owner" in thread_note["text"]
+    assert "is looking at this now" in section_text(posts(fake, "C111")[-1])
+
+    refreshed_card = fake.message("C222", card.response["ts"])  # type: ignore[index]
+    assert refreshed_card is not None
+    await click(fake, slack, press(fake, card, "supportbot:resolve", STAFF, channel="C222"))
+    assert rt.state.tickets()[0].status == TicketStatus.RESOLVED
+    final_card = fake.message("C222", card.response["ts"])  # type: ignore[index]
+    assert final_card is not None and "resolved by primary-owner" in final_card["text"]
+    assert not [b for b in final_card["blocks"] if b["type"] == "actions"]  # no buttons left
+
+
+# -- slash commands ---------------------------------------------------------------------------
+
+
+async def test_admin_commands_are_refused_to_members_and_allowed_to_workspace_admins(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    ack = await fake.socket_send(
+        "slash_commands", fake.slash_command("/support", "reindex", user_id=MEMBER), timeout=3.0
+    )
+    assert set(ack) == {"envelope_id"}  # acked at once, with no payload
+    await slack.drain(timeout=15)
+    refused = await fake.wait_for_response()
+    assert refused.response_type == "ephemeral"
+    assert refused.text == "`/support reindex` is for admin only. Ask an admin if you need it."
+
+    await fake.socket_send(
+        "slash_commands", fake.slash_command("/support", "reindex", user_id=STAFF), timeout=3.0
+    )
+    await slack.drain(timeout=15)
+    allowed = await fake.wait_for_response(count=2)
+    assert allowed.response_type == "ephemeral" and "admin only" not in (allowed.text or "")
+    assert fake.users[STAFF]["is_owner"] and allowed.context["user"] == STAFF
+
+
+async def test_members_of_the_admin_user_group_may_run_admin_commands(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    fake.add_usergroup("S222", "bot-admins", users=[MEMBER])
+    runtime = make_runtime(
+        TOML + 'admin_groups = ["S222"]\n', env=slack_env(fake), answerer=ConfidentExtractive()
+    )
+    async with running(runtime) as adapter:
+        await fake.socket_send(
+            "slash_commands", fake.slash_command("/support", "stats", user_id=MEMBER), timeout=3.0
+        )
+        await adapter.drain(timeout=15)
+    reply = (await fake.wait_for_response()).text or ""
+    assert reply.startswith("Last 7 days:")
+    assert {c.params["usergroup"] for c in fake.calls("usergroups.users.list")} == {"S111", "S222"}
+
+
+async def test_a_bare_slash_command_shows_help_and_ask_answers_in_the_channel(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    await fake.socket_send("slash_commands", fake.slash_command("/support", "", user_id=MEMBER), timeout=3.0)
+    await slack.drain(timeout=15)
+    help_text = (await fake.wait_for_response()).text or ""
+    assert help_text.startswith("Commands:") and "`/support ask &lt;question&gt;`" in help_text
+    assert "reindex" not in help_text  # members see only what they may run
+
+    await fake.socket_send(
+        "slash_commands",
+        fake.slash_command("/support", "ask How do I reset my password?", user_id=MEMBER),
+        timeout=3.0,
+    )
+    await slack.drain(timeout=15)
+    [answer] = posts(fake, "C111")
+    assert "thread_ts" not in answer.params and "Forgot password" in section_text(answer)
+
+
+# -- safety -----------------------------------------------------------------------------------
+
+HOSTILE_DOC = """\
+# Escalation contacts
+
+Escalation contacts for outages: <!channel> <!everyone> @here <@U123> <!subteam^S999> and
+[page everyone](!channel). Write to the on-call rota for outages.
+"""
+PING = re.compile(
+    r"<!(channel|here|everyone)|<@U123|<!subteam\^S999|(?<!\u200b)@(channel|here|everyone)\b", re.I
+)
+
+
+def outgoing_strings(fake: FakeSlack) -> list[str]:
+    """Every string the bot sent Slack to show people."""
+    strings: list[str] = []
+    for method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+        for call in fake.calls(method):
+            strings += iter_strings(call.params.get("text"))
+            strings += iter_strings(call.json_param("blocks"))
+    for post in fake.response_posts:
+        strings += iter_strings(post.body)
+    return strings
+
+
+async def test_mentions_written_by_users_or_documents_never_ping(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], knowledge_dir: Path
+) -> None:
+    (knowledge_dir / "contacts.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    async with running(runtime) as adapter:
+        question = "<!channel> <!everyone> <@U123> who are the escalation contacts for outages?"
+        await deliver(fake, adapter, fake.user_message("C111", question, user=MEMBER, mention=True))
+        [answer] = posts(fake)
+        assert "Escalation contacts" in section_text(answer)
+        assert "&lt;!channel&gt;" in section_text(answer)  # shown, not broadcast
+        # a request for a person quotes the question in the triage card
+        ask = "<!here> <@U123> @channel I want to talk to a human"
+        await deliver(fake, adapter, fake.user_message("C111", ask, user=MEMBER, mention=True))
+        [card] = posts(fake, "C222")
+        assert "I want to talk to a human" in section_text(card)
+    strings = outgoing_strings(fake)
+    assert strings
+    offenders = [s for s in strings if PING.search(s)]
+    assert offenders == []
+    assert any("<!subteam^S111>" in s for s in strings)  # the one ping the bot means
+
+
+# -- resilience -------------------------------------------------------------------------------
+
+
+async def test_a_rate_limited_post_is_retried_after_retry_after(fake: FakeSlack, slack: SlackAdapter) -> None:
+    fake.rate_limit("chat.postMessage", times=1, retry_after=1)
+    started = time.monotonic()
+    question_ts, answer = await ask_refund(fake, slack)
+    assert [c.status for c in fake.calls("chat.postMessage")] == [429, 200]
+    assert time.monotonic() - started >= 1.0  # it waited as Retry-After said
+    assert answer.params["thread_ts"] == question_ts
+
+
+async def test_a_failing_post_is_logged_the_reaction_removed_and_the_bot_carries_on(
+    fake: FakeSlack, slack: SlackAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fake.fail("chat.postMessage", "channel_not_found", times=2)  # the answer, then the apology
+    body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    await deliver(fake, slack, body)
+    assert [c.error for c in fake.calls("chat.postMessage")] == [
+        "channel_not_found",
+        "channel_not_found",
+    ]
+    assert "chat.postMessage failed: channel_not_found" in caplog.text
+    assert fake.last_call("reactions.remove").ok
+    assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
+    assert fake.bot_token not in caplog.text
+
+    _, answer = await ask_refund_again(fake, slack)
+    assert answer.ok  # the adapter is alive and answering
+
+
+async def ask_refund_again(fake: FakeSlack, slack: SlackAdapter) -> tuple[str, ApiCall]:
+    body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+    await deliver(fake, slack, body)
+    return body["event"]["ts"], fake.last_call("chat.postMessage")
+
+
+async def test_server_errors_are_retried_then_the_asker_gets_an_error_reply(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    fake.http_error("chat.postMessage", status=500, times=3)  # the first try and both retries
+    body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    await deliver(fake, slack, body)
+    statuses = [c.status for c in fake.calls("chat.postMessage")]
+    assert statuses == [500, 500, 500, 200]
+    apology = fake.last_call("chat.postMessage")
+    assert apology.params["thread_ts"] == body["event"]["ts"]
+    assert "something went wrong on my side" in apology.params["text"]
+    assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
+
+
+async def test_a_failing_thinking_reaction_does_not_stop_the_answer(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    fake.fail("reactions.add", "too_many_reactions")
+    _, answer = await ask_refund(fake, slack)
+    assert answer.ok
+    assert fake.calls("reactions.remove") == []  # nothing of ours to remove
+
+
+async def test_socket_mode_reconnects_after_a_dropped_connection(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    await fake.socket_drop()
+    second = await fake.wait_for_connection(2, timeout=10)
+    assert len(fake.calls("apps.connections.open")) == 2
+    body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    await deliver(fake, slack, body)
+    assert fake.acks[-1]["_connection"] == second.number
+    assert posts(fake)[0].params["thread_ts"] == body["event"]["ts"]
+
+
+async def test_messages_left_unanswered_by_a_crash_are_answered_on_start(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    question = fake.add_message("C111", "How do I reset my password?", user=MEMBER)
+    pending = InboundMessage(
+        id=f"C111:{question['ts']}",
+        conversation=ConversationRef(platform="slack", workspace="T111", channel="C111"),
+        author=Author(id=MEMBER, name="member"),
+        text="How do I reset my password?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=rt.bot.clock.now(),
+    )
+    rt.state.claim_event(f"slack:msg:{pending.id}", "slack", _serialise(pending), rt.bot.clock.now())
+    async with running(rt):
+        [answer] = posts(fake)  # posted before the adapter reported ready
+        assert answer.params["thread_ts"] == question["ts"]
+    assert rt.state.pending_events("slack") == []
+
+
+async def test_a_refused_bot_token_stops_the_adapter_for_good(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> None:
+    fake.revoke_token(fake.bot_token)
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    with pytest.raises(FatalAdapterError, match="token_revoked") as info:
+        async with running(runtime):
+            pass
+    assert fake.bot_token not in str(info.value)
+
+
+# -- HTTP mode --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http_slack(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> AsyncIterator[tuple[SlackAdapter, str, Runtime]]:
+    runtime = make_runtime(TOML, env=slack_env(fake, http=True), answerer=ConfidentExtractive())
+    async with running(runtime) as adapter:
+        assert adapter.mode == "http" and adapter.http_port
+        yield adapter, f"http://127.0.0.1:{adapter.http_port}", runtime
+
+
+async def test_http_mode_answers_signed_events_once_and_serves_health(
+    fake: FakeSlack, http_slack: tuple[SlackAdapter, str, Runtime]
+) -> None:
+    adapter, base, _ = http_slack
+    url = f"{base}/slack/events"
+    status, text = await post_signed(
+        url,
+        json.dumps({"type": "url_verification", "challenge": "c-1"}).encode(),
+        fake.signing_secret,
+    )
+    assert (status, json.loads(text)) == (200, {"challenge": "c-1"})
+
+    body = json.dumps(
+        fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    ).encode()
+    started = time.monotonic()
+    status, _ = await post_signed(url, body, fake.signing_secret)
+    assert status == 200 and time.monotonic() - started < 3.0
+    status, _ = await post_signed(url, body, fake.signing_secret, retry_num=1, retry_reason="http_timeout")
+    assert status == 200
+    await adapter.drain(timeout=15)
+    [answer] = posts(fake)
+    assert "Forgot password" in section_text(answer)
+
+    form = slash_command_form(fake.slash_command("/support", "reindex", user_id=MEMBER))
+    status, _ = await post_signed(
+        url, form, fake.signing_secret, content_type="application/x-www-form-urlencoded"
+    )
+    assert status == 200
+    await adapter.drain(timeout=15)
+    assert "is for admin only" in ((await fake.wait_for_response()).text or "")
+
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["mode"] == "http"
+
+
+async def test_http_mode_refuses_bad_and_stale_signatures_without_side_effects(
+    fake: FakeSlack, http_slack: tuple[SlackAdapter, str, Runtime]
+) -> None:
+    adapter, base, runtime = http_slack
+    url = f"{base}/slack/events"
+    mark = fake.mark()
+    body = json.dumps(
+        fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    ).encode()
+    stale = int(time.time()) - 10 * 60
+    action = interactive_form(fake.with_response_url(load_payload("block_actions__block_actions__body")))
+    for attempt in (
+        post_signed(url, body, "not-the-signing-secret"),
+        post_signed(url, body, fake.signing_secret, timestamp=stale),
+        post_signed(url, action, "wrong", content_type="application/x-www-form-urlencoded"),
+    ):
+        status, _ = await attempt
+        assert status == 401
+    await adapter.drain(timeout=15)
+    assert fake.api_calls[mark:] == []  # no post, no reaction, no lookup
+    assert runtime.state.db["inbox"].count == 0  # nothing was even recorded
+    assert fake.response_posts == []

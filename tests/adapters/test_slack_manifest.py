@@ -1,0 +1,182 @@
+"""The Slack app manifest, the setup page that must match it, and `supportbot doctor`'s
+Slack checks (against the fake Slack)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from adapters.slack import doctor_checks
+from adapters.slack_manifest import (
+    APP_TOKEN_SCOPE,
+    BOT_EVENTS,
+    BOT_SCOPE_REASONS,
+    BOT_SCOPES,
+    build_manifest,
+    manifest_json,
+    manifest_yaml,
+)
+from bot.cli import app
+from bot.commands import REGISTRY
+from bot.config import Settings
+from bot.doctor import run_checks
+from tests.fakes.slack_server import DEFAULT_BOT_SCOPES, FakeSlack
+
+SETUP_PAGE = Path(__file__).resolve().parents[2] / "knowledge" / "slack-setup.md"
+
+
+def test_the_manifest_asks_for_what_the_bot_uses(make_settings: Callable[..., Settings]) -> None:
+    manifest = yaml.safe_load(manifest_yaml(make_settings()))
+    assert manifest["oauth_config"]["scopes"]["bot"] == list(BOT_SCOPES)
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == list(BOT_EVENTS)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    assert manifest["features"]["bot_user"] == {"display_name": "supportbot", "always_online": True}
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # or no DMs
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == "/support"
+    assert command["description"]
+    assert command["should_escape"] is True  # "@ann" arrives as <@U123|ann>, an id the core can use
+    for spec in REGISTRY:
+        assert spec.usage("").strip() in command["usage_hint"], spec.name
+    assert len(command["usage_hint"]) <= 1000
+    assert json.loads(manifest_json(make_settings())) == manifest
+
+
+def test_the_manifest_follows_the_configured_command_and_http_mode(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings('[slack]\nslash_command = "/helpdesk"\n')
+    url = "https://bot.example.com/slack/events"
+    manifest = build_manifest(settings, request_url=url)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/helpdesk"
+    assert manifest["features"]["slash_commands"][0]["url"] == url
+    assert manifest["settings"]["socket_mode_enabled"] is False
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == url
+    assert manifest["settings"]["interactivity"]["request_url"] == url
+
+
+def test_the_setup_page_names_every_scope_and_event_of_the_manifest(
+    make_settings: Callable[..., Settings],
+) -> None:
+    page = SETUP_PAGE.read_text(encoding="utf-8")
+    assert page.startswith("---\ntitle: ")
+    manifest = build_manifest(make_settings())
+    named = set(re.findall(r"`([a-z_.:]+)`", page))
+    for scope in manifest["oauth_config"]["scopes"]["bot"]:
+        assert scope in named, f"knowledge/slack-setup.md does not name the scope {scope}"
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert event in named, f"knowledge/slack-setup.md does not name the event {event}"
+    assert APP_TOKEN_SCOPE in named
+    # and the page lists no scope the manifest does not ask for
+    scopes_in_page = {n for n in named if re.fullmatch(r"[a-z]+(\.[a-z]+)?:[a-z.]+", n)}
+    assert scopes_in_page - set(BOT_SCOPES) == {APP_TOKEN_SCOPE}
+    for scope in BOT_SCOPE_REASONS:
+        assert f"| `{scope}` |" in page, f"{scope} has no row in the scope table"
+
+
+def test_supportbot_slack_manifest_prints_it(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text('[slack]\nslash_command = "/ask-us"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["slack", "manifest", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    printed = yaml.safe_load(result.output)
+    assert printed["features"]["slash_commands"][0]["command"] == "/ask-us"
+    assert printed["oauth_config"]["scopes"]["bot"] == list(BOT_SCOPES)
+
+
+def test_the_fakes_default_workspace_grants_the_manifest() -> None:
+    """The fake's default scopes are a real support bot's; ours must be a subset of them."""
+    assert set(BOT_SCOPES) <= set(DEFAULT_BOT_SCOPES)
+
+
+# -- supportbot doctor ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_scopes=BOT_SCOPES) as server:
+        yield server
+
+
+def env_for(fake: FakeSlack, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_APP_TOKEN": fake.app_token,
+        "SLACK_API_URL": fake.api_url,
+        **extra,
+    }
+
+
+async def test_doctor_reports_a_healthy_installation(
+    fake: FakeSlack, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings('[slack]\nstaff_groups = ["S111"]\ntriage_channel = "C222"\n', env_for(fake))
+    checks = {c.name: c for c in await doctor_checks(settings)}
+    assert {name: c.status for name, c in checks.items()} == {
+        "slack token": "ok",
+        "slack scopes": "ok",
+        "slack socket mode": "ok",
+        "slack group S111": "ok",
+        "slack triage channel": "ok",
+    }
+    assert checks["slack token"].detail == "team Test Team (T111), bot @supportbot (U0BOT)"
+    assert fake.last_call("apps.connections.open").token == fake.app_token
+    assert all(fake.bot_token not in c.detail and fake.app_token not in c.detail for c in checks.values())
+    # `supportbot doctor` runs them because the environment configures Slack
+    names = [c.name for c in await run_checks(settings)]
+    assert "slack scopes" in names
+
+
+async def test_doctor_lists_missing_scopes_and_refused_tokens(
+    fake: FakeSlack, make_settings: Callable[..., Settings]
+) -> None:
+    fake.set_scopes(
+        fake.bot_token, [s for s in BOT_SCOPES if s not in ("reactions:write", "usergroups:read")]
+    )
+    fake.set_scopes(fake.app_token, [])
+    settings = make_settings('[slack]\nstaff_groups = ["S404"]\ntriage_channel = "C111"\n', env_for(fake))
+    fake.members["C111"].discard(fake.bot_user_id)  # the triage channel without the bot
+    checks = {c.name: c for c in await doctor_checks(settings)}
+    assert checks["slack scopes"].status == "fail"
+    assert checks["slack scopes"].detail.startswith("missing: reactions:write, usergroups:read.")
+    assert "reinstall" in checks["slack scopes"].detail
+    assert checks["slack socket mode"].status == "fail"
+    assert "missing_scope" in checks["slack socket mode"].detail
+    assert checks["slack group S404"].status == "warn"
+    assert (
+        checks["slack triage channel"].status == "warn" and "/invite" in checks["slack triage channel"].detail
+    )
+
+    fake.revoke_token(fake.bot_token)
+    [check] = await doctor_checks(settings)
+    assert (check.name, check.status) == ("slack token", "fail")
+    assert "token_revoked" in check.detail and fake.bot_token not in check.detail
+
+
+async def test_doctor_in_http_mode_explains_the_request_url(
+    fake: FakeSlack, make_settings: Callable[..., Settings]
+) -> None:
+    env = {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL": fake.api_url}
+    checks = {c.name: c for c in await doctor_checks(make_settings("", env))}
+    assert checks["slack transport"].status == "ok"
+    assert "/slack/events" in checks["slack transport"].detail
+    assert fake.calls("apps.connections.open") == []
+
+
+async def test_doctor_says_when_slack_cannot_be_reached(make_settings: Callable[..., Settings]) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_APP_TOKEN": "xapp-1",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    [check] = await doctor_checks(make_settings("", env))
+    assert (
+        check.status == "fail" and "cannot reach the Slack Web API at http://127.0.0.1:9/api/" in check.detail
+    )
