@@ -33,8 +33,12 @@ class Runtime:
     knowledge: KnowledgeBase
     bot: SupportBot
     last_sync: SyncReport
+    closed: bool = False
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.bot.close()
         self.store.close()
         self.knowledge.close()

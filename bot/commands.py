@@ -8,6 +8,7 @@ return what to say; the core decides where it goes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,8 +16,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot import policy
+from bot.escalation import age as ticket_age
+from bot.escalation import sla_state
 from bot.store import StateStore
-from bot.types import Command, TicketStatus
+from bot.types import Author, Command, TicketStatus
 
 if TYPE_CHECKING:
     from bot.core import SupportBot
@@ -185,10 +188,10 @@ async def _tickets(bot: SupportBot, command: Command, args: dict[str, str], chan
     now = bot.clock.now()
     lines = [f"{len(tickets)} {which} ticket(s):"]
     for t in tickets:
-        age = _age(now - t.created_at)
+        age = ticket_age(now - t.created_at)
         who = f", {t.assignee_name}" if t.assignee_name else ""
         question = t.question if len(t.question) <= 80 else t.question[:77] + "..."
-        lines.append(f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}: {question}")
+        lines.append(f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {question}")
     return "\n".join(lines)
 
 
@@ -217,6 +220,73 @@ async def _resolve(bot: SupportBot, command: Command, args: dict[str, str], chan
     ticket_id = _ticket_number(args["ticket"])
     result = await bot.escalations.resolve(ticket_id, command.invoker, channel, note=args.get("note", ""))
     return result.message
+
+
+@REGISTRY.command(
+    "assign",
+    "Give a ticket to someone on the team.",
+    access=Access.ADMIN,
+    params=(Param(name="ticket", help="the ticket number"), Param(name="person", help="a mention or a user id")),
+)
+async def _assign(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    person = _user_id(args["person"])
+    result = await bot.escalations.reassign(ticket_id, command.invoker, Author(id=person, name=person), channel)
+    return result.message
+
+
+@REGISTRY.command(
+    "learn",
+    "Review knowledge drafts made from resolved tickets: list, show, title, approve or reject.",
+    access=Access.ADMIN,
+    params=(
+        Param(
+            name="action",
+            help="list, show, title, approve or reject",
+            required=False,
+            choices=("list", "show", "title", "approve", "reject"),
+        ),
+        Param(name="draft", help="the draft number", required=False),
+        Param(name="text", help="the new title, for title", required=False),
+    ),
+)
+async def _learn(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
+    action = (args.get("action") or "list").lower()
+    if action == "list":
+        drafts = await bot.store.run(StateStore.drafts, "pending")
+        if not drafts:
+            return "No drafts waiting for review."
+        return "Drafts waiting for review:\n" + "\n".join(
+            f"- #{d.id} {d.title} (from ticket #{d.ticket_id}, {d.visibility})" for d in drafts
+        )
+    if not args.get("draft"):
+        raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
+    draft_id = _ticket_number(args["draft"])
+    draft = await bot.store.run(StateStore.draft, draft_id)
+    if draft is None:
+        return f"There is no draft #{draft_id}."
+    if action == "show":
+        return (
+            f"Draft #{draft.id} ({draft.status}, {draft.visibility}, from ticket #{draft.ticket_id})\n"
+            f"**{draft.title}**\n> {draft.question}\n\n{draft.answer}"
+        )
+    if draft.status != "pending":
+        return f"Draft #{draft.id} was already {draft.status}."
+    if action == "title":
+        title = args.get("text", "").strip()
+        if not title:
+            raise UsageError("`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`")
+        await bot.store.run(StateStore.retitle_draft, draft_id, title[:200])
+        return f"Draft #{draft_id} is now titled: {title[:200]}"
+    if action == "reject":
+        changed = await bot.store.run(
+            StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=bot.clock.now()
+        )
+        return f"Draft #{draft_id} rejected." if changed else f"Draft #{draft_id} was already decided."
+    path = await bot.learn(draft, command.invoker)
+    if path is None:
+        return f"Draft #{draft_id} was already decided."
+    return f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now."
 
 
 @REGISTRY.command("reindex", "Re-read the knowledge folder now (only changed files).", access=Access.ADMIN)
@@ -251,13 +321,10 @@ def _ticket_number(text: str) -> int:
         raise UsageError(f"{text!r} is not a ticket number; use the number shown as #N") from None
 
 
-def _age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 60 * 48:
-        return f"{minutes // 60}h"
-    return f"{minutes // (60 * 24)}d"
+def _user_id(text: str) -> str:
+    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>) or a bare id."""
+    match = re.fullmatch(r"<@!?([\w-]+)(\|[^>]*)?>", text.strip())
+    return match.group(1) if match else text.strip().lstrip("@")
 
 
 def may_run(spec: CommandSpec, *, staff: bool, admin: bool) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from datetime import time as dt_time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +57,10 @@ class LLMSettings(_Section):
 class ChannelSettings(_Section):
     mode: ChannelMode | None = None
     visibility: Visibility | None = None
+    # who to tag for tickets from this channel, instead of the platform's staff
+    staff_users: tuple[str, ...] = ()
+    staff_groups: tuple[str, ...] = ()  # Slack user groups
+    staff_roles: tuple[str, ...] = ()  # Discord roles
 
 
 class PlatformSettings(_Section):
@@ -66,12 +71,16 @@ class PlatformSettings(_Section):
     dm_visibility: Visibility = Visibility.INTERNAL
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     staff_users: tuple[str, ...] = ()
+    second_tier_users: tuple[str, ...] = ()  # tagged when a ticket waits past the second deadline
+    oncall_users: tuple[str, ...] = ()  # tagged outside business hours instead of waiting
     admin_users: tuple[str, ...] = ()
     triage_channel: str | None = None
 
 
 class SlackSettings(PlatformSettings):
     staff_groups: tuple[str, ...] = ()  # user group ids (S...), pinged as <!subteam^ID>
+    second_tier_groups: tuple[str, ...] = ()
+    oncall_groups: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
     slash_command: str = "/support"
     workspace_admins_are_admins: bool = True
@@ -88,6 +97,8 @@ class DiscordSettings(PlatformSettings):
     default_visibility: Visibility = Visibility.PUBLIC
     dm_visibility: Visibility = Visibility.PUBLIC
     staff_roles: tuple[str, ...] = ()
+    second_tier_roles: tuple[str, ...] = ()
+    oncall_roles: tuple[str, ...] = ()
     admin_roles: tuple[str, ...] = ()
     forum_channels: tuple[str, ...] = ()
     command_guilds: tuple[str, ...] = ()  # sync slash commands here (instant); empty: globally
@@ -100,8 +111,66 @@ class ConsoleSettings(_Section):
     staff_users: tuple[str, ...] = ("staff",)
 
 
+class TagRoute(_Section):
+    """Who to tag for questions whose best document carries a tag."""
+
+    slack_staff_groups: tuple[str, ...] = ()
+    slack_staff_users: tuple[str, ...] = ()
+    discord_staff_roles: tuple[str, ...] = ()
+    discord_staff_users: tuple[str, ...] = ()
+
+
 class EscalationSettings(_Section):
     first_response_minutes: int = Field(default=15, ge=1)
+    second_tier_minutes: int = Field(default=30, ge=1)
+    claimed_idle_minutes: int = Field(default=120, ge=1)
+    reopen_days: int = Field(default=7, ge=0)
+    business_hours: str = ""  # "09:00-18:00"; empty: the team is always in
+    business_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    timezone: str = "UTC"
+    ask_rating: bool = True
+    tags: dict[str, TagRoute] = Field(default_factory=dict)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        parts = value.split("-")
+        try:
+            start, end = (time_of_day(p) for p in parts)
+        except ValueError:
+            raise ValueError('must look like "09:00-18:00" (24-hour clock), or be empty') from None
+        if end <= start:
+            raise ValueError("must close after it opens, on the same day")
+        return value.strip()
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.hours import DAYS
+
+        wrong = [d for d in value if d.lower()[:3] not in DAYS or len(d) < 3]
+        if wrong or not value:
+            raise ValueError(f"use day names like mon, tue, ... sun (got {', '.join(wrong) or 'nothing'})")
+        return tuple(d.lower()[:3] for d in value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone name such as UTC, Europe/Berlin or Asia/Seoul") from None
+        return value
+
+
+def time_of_day(text: str) -> dt_time:
+    if len(text.split()) != 1 or ":" not in text:
+        raise ValueError(text)
+    return dt_time.fromisoformat(text.strip())
 
 
 class FileSettings(_Section):

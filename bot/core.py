@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
@@ -20,7 +20,8 @@ from enum import StrEnum
 from bot import policy
 from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
 from bot.config import Settings
-from bot.escalation import Escalations
+from bot.escalation import Context, Escalations
+from bot.learning import write_entry
 from bot.messages import say
 from bot.policy import Act
 from bot.ports import Answerer, Channel, Clock
@@ -37,12 +38,14 @@ from bot.types import (
     Command,
     ConversationRef,
     DocVisibility,
+    Draft,
     EscalationReason,
     InboundMessage,
     Posted,
     Reply,
     ReplyKind,
     SearchResult,
+    TicketStatus,
     Turn,
     Visibility,
 )
@@ -133,18 +136,26 @@ class SupportBot:
         staff = policy.is_staff(message.author, conversation.platform, self.settings)
         decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
         log.debug("decision %s: %s", decision.act, decision.why, extra=_ctx(conversation))
-        if decision.act == Act.IGNORE:
-            if state is not None and not message.author.is_bot and mode != ChannelMode.OFF:
-                await self._record(message, role="staff" if staff else "user")
-                return Outcome.RECORDED
-            return Outcome.IGNORED
         if decision.act == Act.TAKEOVER:
             await self._record(message, role="staff")
             await self.store.run(
                 StateStore.set_conversation_flags, conversation, self.clock.now(), human_takeover=True
             )
+            ticket = await self.store.run(StateStore.active_ticket, conversation)
+            if ticket is not None:
+                await self.escalations.staff_replied(ticket, message.author, channel)
             log.info("staff took over a thread", extra=_ctx(conversation))
             return Outcome.RECORDED
+        in_bot_thread = state is not None and conversation.thread is not None and mode != ChannelMode.OFF
+        if in_bot_thread and not staff and not message.author.is_bot and not message.edited:
+            handled = await self._asker_ticket_reply(message, channel)
+            if handled is not None:
+                return handled
+        if decision.act == Act.IGNORE:
+            if state is not None and not message.author.is_bot and mode != ChannelMode.OFF:
+                await self._record(message, role="staff" if staff else "user")
+                return Outcome.RECORDED
+            return Outcome.IGNORED
 
         language = policy.detect_language(message.text)
         text = message.text.strip()
@@ -195,6 +206,33 @@ class SupportBot:
             channel=channel,
             message_id=message.id,
         )
+
+    async def _asker_ticket_reply(self, message: InboundMessage, channel: Channel) -> Outcome | None:
+        """The asker writes in the thread of their ticket: "I'm all set" closes it; after
+        resolution, a new message reopens it (thanks are only acknowledged)."""
+        ticket = await self.store.run(StateStore.latest_ticket, message.conversation)
+        if ticket is None or ticket.asker_id != message.author.id:
+            return None
+        text = message.text.strip()
+        if ticket.status in (TicketStatus.OPEN, TicketStatus.CLAIMED) and policy.says_all_set(text):
+            await self._record(message, role="user")
+            await self.escalations.close_by_asker(ticket, message.author, channel)
+            return Outcome.RECORDED
+        if not self.escalations.reopen_window_open(ticket):
+            return None
+        await self._record(message, role="user")
+        if policy.says_all_set(text) or policy.is_thanks(text):
+            await channel.send(
+                Reply(conversation=message.conversation, text=say("you_are_welcome", ticket.language))
+            )
+            return Outcome.RECORDED
+        await self.escalations.reopen(ticket, message.author, channel, text)
+        return Outcome.ESCALATED
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Run the clock: fire the SLA reminders that are due. Adapters' supervisor calls this
+        about every half minute with each running platform's Channel."""
+        return await self.escalations.tick(channels)
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
@@ -263,16 +301,21 @@ class SupportBot:
             extra=_ctx(conversation, answer_id=answer_id),
         )
         if self.is_abstention(answer):
+            answered_before = any(turn.role == "bot" for turn in history)
+            closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
             await self.escalations.open(
                 conversation=conversation,
                 asker=asker,
                 question=question,
-                reason=EscalationReason.LOW_CONFIDENCE,
+                reason=EscalationReason.UNANSWERED_FOLLOWUPS if answered_before else EscalationReason.LOW_CONFIDENCE,
                 channel=channel,
                 language=language,
                 lead=say("abstain", language),
                 answer_id=answer_id,
                 in_reply_to=message_id,
+                visibility=scope,
+                tags=result.passages[0].tags if result.passages else (),
+                context=Context(sources=closest),
             )
             await self._mark_bot_thread(conversation)
             return Outcome.ESCALATED
@@ -344,6 +387,22 @@ class SupportBot:
     async def reindex(self) -> SyncReport:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._knowledge_thread, self.knowledge.sync)
+
+    async def learn(self, draft: Draft, admin: Author) -> str | None:
+        """Approve a draft: write it into the knowledge folder and index it at once.
+        Returns the file's path, or None if someone decided the draft first."""
+        loop = asyncio.get_running_loop()
+        today = self.clock.now().date()
+        folder = self.knowledge.folder
+        path = await loop.run_in_executor(self._knowledge_thread, write_entry, folder, draft, today)
+        if not await self.store.run(
+            StateStore.decide_draft, draft.id, status="approved", by=admin.id, at=self.clock.now(), path=path
+        ):
+            await loop.run_in_executor(self._knowledge_thread, (folder / path).unlink)
+            return None
+        await self.reindex()
+        log.info("knowledge draft approved", extra={"ticket_id": draft.ticket_id})
+        return path
 
     async def knowledge_summary(self) -> KnowledgeSummary:
         loop = asyncio.get_running_loop()
@@ -475,6 +534,12 @@ class SupportBot:
                 return Outcome.REFUSED
             return Outcome.RECORDED
 
+        if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD):
+            rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
+            text = await self.escalations.rate(int(event.value), event.actor, rating)
+            await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
+            return Outcome.RECORDED
+        scope = policy.document_scope(self.settings, event.conversation, event.visibility)
         record = None
         if not event.value.startswith("msg:"):
             record = await self.store.run(StateStore.answer, int(event.value))
@@ -495,6 +560,8 @@ class SupportBot:
                     language=language,
                     lead=say("not_helpful_escalated", language),
                     answer_id=record.id,
+                    visibility=scope,
+                    context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)),
                 )
                 return Outcome.ESCALATED
             await channel.send(
@@ -517,6 +584,8 @@ class SupportBot:
                 language=language,
                 lead=say("asked_for_human", language),
                 answer_id=record.id if record else None,
+                visibility=scope,
+                context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)) if record else None,
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED
@@ -600,7 +669,7 @@ def _ctx(conversation: ConversationRef, **more: object) -> dict[str, object]:
     return {
         "platform": conversation.platform,
         "channel": conversation.channel,
-        "thread": conversation.thread,
+        "thread_id": conversation.thread,
         **more,
     }
 

@@ -1,18 +1,23 @@
-"""Tickets: opening one, tagging the staff, and moving it through claim and resolve.
+"""Tickets: opening, routing, claim / resolve / close / reopen / reassign, and the SLA clock.
 
 Every transition is a compare-and-set in the store, so two staff pressing claim at once
-cannot both win; the loser is told who has it. The messages that show a ticket (the note
-in the asker's thread and the card in the triage channel) are remembered and updated on
-each transition, so what people see never goes stale.
+cannot both win; the loser is told who has it. Every transition is recorded with who and
+when, announced in the asker's thread, and reflected in the messages that show the
+ticket (the note in the thread and the card in the triage channel), which are remembered
+and edited in place. Deadlines live in the store, so reminders survive a restart and
+fire once. Adapters only render what this module decides.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import DiscordSettings, Settings, SlackSettings
+from bot.hours import BusinessHours
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -22,25 +27,28 @@ from bot.types import (
     Button,
     ButtonStyle,
     ConversationRef,
+    DocVisibility,
     EscalationReason,
     Mention,
     MentionKind,
     Reply,
     ReplyKind,
+    SlaStage,
     Ticket,
     TicketStatus,
 )
 
 log = logging.getLogger(__name__)
 
-_REASON_TEXT = {
+REASON_TEXT = {
     EscalationReason.LOW_CONFIDENCE: "the bot was not confident",
     EscalationReason.ASKED_FOR_HUMAN: "asked for a person",
     EscalationReason.NOT_HELPFUL: "marked the answer not helpful",
-    EscalationReason.UNANSWERED_FOLLOWUPS: "follow-ups went unanswered",
+    EscalationReason.UNANSWERED_FOLLOWUPS: "follow-up questions went unanswered",
     EscalationReason.ERROR: "the bot failed while answering",
     EscalationReason.ADMIN: "escalated by an admin",
 }
+ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,65 +58,134 @@ class TransitionResult:
     message: str  # what to tell the person who asked for the transition
 
 
-def staff_mentions(settings: Settings, platform: str) -> tuple[Mention, ...]:
-    ps = policy.platform_settings(settings, platform)
-    if ps is None:
-        return ()
-    mentions: list[Mention] = []
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What staff should see about a ticket besides the question: the bot's attempt."""
+
+    answer: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+# -- routing: who gets tagged ----------------------------------------------------------------
+
+
+def _mentions(users: Iterable[str], groups: Iterable[str], group_kind: MentionKind) -> tuple[Mention, ...]:
+    return tuple(Mention(kind=group_kind, id=g) for g in groups) + tuple(
+        Mention(kind=MentionKind.USER, id=u) for u in users
+    )
+
+
+def staff_mentions(
+    settings: Settings, conversation: ConversationRef, tags: Iterable[str] = (), tier: str = "first"
+) -> tuple[Mention, ...]:
+    """The staff to tag for a ticket: by knowledge tag, else by channel, else the platform's
+    staff (`tier` "first"); the platform's second tier or on-call for "second" / "oncall"."""
+    ps = policy.platform_settings(settings, conversation.platform)
     if isinstance(ps, SlackSettings):
-        mentions += [Mention(kind=MentionKind.GROUP, id=g) for g in ps.staff_groups]
-    if isinstance(ps, DiscordSettings):
-        mentions += [Mention(kind=MentionKind.ROLE, id=r) for r in ps.staff_roles]
-    mentions += [Mention(kind=MentionKind.USER, id=u) for u in ps.staff_users]
-    return tuple(mentions)
+        kind, groups = MentionKind.GROUP, {"first": ps.staff_groups, "second": ps.second_tier_groups, "oncall": ps.oncall_groups}
+    elif isinstance(ps, DiscordSettings):
+        kind, groups = MentionKind.ROLE, {"first": ps.staff_roles, "second": ps.second_tier_roles, "oncall": ps.oncall_roles}
+    else:
+        return ()
+    if tier == "second":
+        return _mentions(ps.second_tier_users, groups["second"], kind)
+    if tier == "oncall":
+        return _mentions(ps.oncall_users, groups["oncall"], kind)
+    for tag in tags:
+        route = settings.escalation.tags.get(tag)
+        if route is None:
+            continue
+        if isinstance(ps, SlackSettings) and (route.slack_staff_groups or route.slack_staff_users):
+            return _mentions(route.slack_staff_users, route.slack_staff_groups, kind)
+        if isinstance(ps, DiscordSettings) and (route.discord_staff_roles or route.discord_staff_users):
+            return _mentions(route.discord_staff_users, route.discord_staff_roles, kind)
+    channel = ps.channels.get(conversation.channel)
+    if channel is not None:
+        channel_groups = channel.staff_groups if kind == MentionKind.GROUP else channel.staff_roles
+        if channel_groups or channel.staff_users:
+            return _mentions(channel.staff_users, channel_groups, kind)
+    return _mentions(ps.staff_users, groups["first"], kind)
+
+
+def business_hours(settings: Settings) -> BusinessHours:
+    e = settings.escalation
+    return BusinessHours.parse(e.business_hours, e.business_days, e.timezone)
+
+
+# -- how a ticket looks ------------------------------------------------------------------------
 
 
 def _ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
     value = str(ticket.id)
+    claim = Button(action=ActionKind.CLAIM, label=say("button_claim", language), value=value, style=ButtonStyle.PRIMARY)
+    resolve = Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value)
     if ticket.status == TicketStatus.OPEN:
-        return (
-            Button(
-                action=ActionKind.CLAIM,
-                label=say("button_claim", language),
-                value=value,
-                style=ButtonStyle.PRIMARY,
-            ),
-            Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value),
-        )
+        return (claim, resolve)
     if ticket.status == TicketStatus.CLAIMED:
-        return (
-            Button(
-                action=ActionKind.RESOLVE,
-                label=say("button_resolve", language),
-                value=value,
-                style=ButtonStyle.PRIMARY,
-            ),
-        )
+        return (Button(action=ActionKind.RESOLVE, label=resolve.label, value=value, style=ButtonStyle.PRIMARY),)
     return ()
 
 
 def status_line(ticket: Ticket) -> str:
+    who = ticket.assignee_name or ticket.assignee_id
     if ticket.status == TicketStatus.CLAIMED:
-        return f"claimed by {ticket.assignee_name or ticket.assignee_id}"
+        return f"claimed by {who}"
     if ticket.status == TicketStatus.RESOLVED:
-        who = ticket.assignee_name or ticket.assignee_id
         return f"resolved by {who}" if who else "resolved"
-    return str(ticket.status)
+    if ticket.status == TicketStatus.CLOSED:
+        return "closed by the asker"
+    return "open"
 
 
-def card(ticket: Ticket, where: ConversationRef) -> Reply:
+def age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 60 * 48:
+        return f"{minutes // 60}h"
+    return f"{minutes // (60 * 24)}d"
+
+
+def sla_state(ticket: Ticket, now: datetime) -> str:
+    if ticket.status not in ACTIVE:
+        return "done"
+    if ticket.sla_stage == SlaStage.WAITING_FOR_HOURS:
+        return "waiting for business hours"
+    if ticket.next_action_at is None:
+        return "past every deadline" if ticket.sla_stage == SlaStage.SECOND_TIER else "no deadline"
+    if ticket.next_action_at <= now:
+        return f"overdue {age(now - ticket.next_action_at)}"
+    return f"next deadline in {age(ticket.next_action_at - now)}"
+
+
+def card(ticket: Ticket, where: ConversationRef, now: datetime, context: Context | None = None) -> Reply:
     """The ticket as staff see it in the triage channel."""
     question = ticket.question if len(ticket.question) <= 500 else ticket.question[:497] + "..."
-    text = (
-        f"**Ticket #{ticket.id}** · {status_line(ticket)} · {_REASON_TEXT[ticket.reason]}\n"
-        f"From {ticket.asker_name or ticket.asker_id}:\n> {question}"
-    )
+    lines = [
+        f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
+        f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
+        f"> {question}",
+    ]
+    if context is not None and context.answer:
+        attempt = context.answer if len(context.answer) <= 400 else context.answer[:397] + "..."
+        lines.append(f"The bot answered: {attempt}")
+    if context is not None and context.sources:
+        lines.append("Sources: " + ", ".join(context.sources))
     return Reply(
         conversation=where,
-        text=text,
+        text="\n".join(lines),
         kind=ReplyKind.TICKET,
         buttons=_ticket_buttons(ticket),
         refers_to=ticket.conversation,
+    )
+
+
+def _thread_note(ticket: Ticket, posted: ConversationRef) -> Reply:
+    return Reply(
+        conversation=posted,
+        text=f"{say('escalated_no_staff', ticket.language, ticket=ticket.id)}\n_{status_line(ticket)}_",
+        kind=ReplyKind.ESCALATION,
+        buttons=_ticket_buttons(ticket, ticket.language),
     )
 
 
@@ -117,6 +194,12 @@ class Escalations:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.hours = business_hours(settings)
+
+    def _minutes(self, start: datetime, minutes: int) -> datetime:
+        return self.hours.add_minutes(start, minutes)
+
+    # -- opening ------------------------------------------------------------------------
 
     async def open(
         self,
@@ -130,52 +213,58 @@ class Escalations:
         lead: str = "",
         answer_id: int | None = None,
         in_reply_to: str | None = None,
+        visibility: DocVisibility = DocVisibility.PUBLIC,
+        tags: tuple[str, ...] = (),
+        context: Context | None = None,
     ) -> Ticket:
-        """Open a ticket (or reuse the open one in this thread), tag staff, tell the asker."""
+        """Open a ticket (or add to the open one in this thread), tag staff, tell the asker."""
         existing = await self.store.run(StateStore.active_ticket, conversation)
         if existing is not None:
+            text = say("already_escalated", language, ticket=existing.id, status=status_line(existing))
             await channel.send(
                 Reply(
                     conversation=conversation,
-                    text=" ".join(
-                        p
-                        for p in (
-                            lead,
-                            say(
-                                "already_escalated",
-                                language,
-                                ticket=existing.id,
-                                status=status_line(existing),
-                            ),
-                        )
-                        if p
-                    ),
+                    text=" ".join(p for p in (lead, text) if p),
                     kind=ReplyKind.ESCALATION,
                     in_reply_to=in_reply_to,
                 )
             )
             return existing
+        now = self.clock.now()
+        team_in = self.hours.is_open(now)
+        mentions = staff_mentions(self.settings, conversation, tags)
+        oncall = staff_mentions(self.settings, conversation, tier="oncall")
+        if team_in:
+            stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, self.settings.escalation.first_response_minutes)
+        elif oncall:
+            mentions = oncall
+            stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, self.settings.escalation.first_response_minutes)
+        else:
+            # nobody is in: do not ping now; the SLA clock pings when the team opens
+            stage, due = SlaStage.WAITING_FOR_HOURS, self.hours.next_open(now)
+            mentions = ()
         ticket = await self.store.run(
             StateStore.create_ticket,
             ref=conversation,
             asker=asker,
             question=question,
             reason=reason,
-            at=self.clock.now(),
+            at=now,
             answer_id=answer_id,
             language=language,
+            visibility=str(visibility),
+            tags=tags,
+            sla_stage=stage,
+            next_action_at=due if staff_mentions(self.settings, conversation, tags) or oncall else None,
         )
         log.info(
             "ticket opened",
-            extra={
-                "ticket_id": ticket.id,
-                "platform": conversation.platform,
-                "channel": conversation.channel,
-                "reason": str(reason),
-            },
+            extra={"ticket_id": ticket.id, "platform": conversation.platform, "channel": conversation.channel, "reason": str(reason)},
         )
-        mentions = staff_mentions(self.settings, conversation.platform)
-        body = say("escalated" if mentions else "escalated_no_staff", language, ticket=ticket.id)
+        if stage == SlaStage.WAITING_FOR_HOURS:
+            body = say("escalated_after_hours", language, ticket=ticket.id, hours=self.hours.describe(), when=self._local(due))
+        else:
+            body = say("escalated" if mentions else "escalated_no_staff", language, ticket=ticket.id)
         posted = await channel.send(
             Reply(
                 conversation=conversation,
@@ -187,27 +276,34 @@ class Escalations:
             )
         )
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, "thread")
-        await self._post_triage_card(ticket, channel)
+        await self._post_triage_card(ticket, channel, context)
         return ticket
 
-    async def _post_triage_card(self, ticket: Ticket, channel: Channel) -> None:
+    def _local(self, moment: datetime) -> str:
+        return moment.astimezone(self.hours.zone).strftime("%a %H:%M %Z")
+
+    async def _post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> None:
         ps = policy.platform_settings(self.settings, ticket.conversation.platform)
         if ps is None or not ps.triage_channel:
             return
         where = ConversationRef(
-            platform=ticket.conversation.platform,
-            workspace=ticket.conversation.workspace,
-            channel=ps.triage_channel,
+            platform=ticket.conversation.platform, workspace=ticket.conversation.workspace, channel=ps.triage_channel
         )
         try:
-            posted = await channel.send(card(ticket, where))
+            posted = await channel.send(card(ticket, where, self.clock.now(), context))
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             log.exception("could not post the triage card", extra={"ticket_id": ticket.id})
             return
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, "card")
 
+    # -- transitions ----------------------------------------------------------------------
+
+    def _may_work_tickets(self, actor: Author, platform: str) -> bool:
+        return policy.is_staff(actor, platform, self.settings) or policy.is_admin(actor, platform, self.settings)
+
     async def claim(self, ticket_id: int, actor: Author, channel: Channel) -> TransitionResult:
+        now = self.clock.now()
         return await self._transition(
             ticket_id,
             actor,
@@ -215,19 +311,143 @@ class Escalations:
             to=TicketStatus.CLAIMED,
             allowed_from=(TicketStatus.OPEN,),
             announce="{who} is looking at this now and will reply here.",
+            assignee=actor,
+            fields={
+                "sla_stage": SlaStage.CLAIMED,
+                "next_action_at": self._minutes(now, self.settings.escalation.claimed_idle_minutes),
+            },
         )
 
-    async def resolve(
-        self, ticket_id: int, actor: Author, channel: Channel, note: str = ""
-    ) -> TransitionResult:
-        return await self._transition(
+    async def resolve(self, ticket_id: int, actor: Author, channel: Channel, note: str = "") -> TransitionResult:
+        result = await self._transition(
             ticket_id,
             actor,
             channel,
             to=TicketStatus.RESOLVED,
-            allowed_from=(TicketStatus.OPEN, TicketStatus.CLAIMED),
+            allowed_from=ACTIVE,
             announce="{who} marked this resolved." + (f" Note: {note}" if note else ""),
             detail=note,
+            keep_assignee=True,
+            fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
+        )
+        if result.changed and result.ticket is not None:
+            await self._ask_for_rating(result.ticket, channel)
+            draft = await self._draft_from(result.ticket)
+            if draft is not None:
+                return TransitionResult(
+                    changed=True,
+                    ticket=result.ticket,
+                    message=f"{result.message} The staff reply in the thread became knowledge draft "
+                    f"#{draft}: review it with `/support learn show {draft}`.",
+                )
+        return result
+
+    async def _draft_from(self, ticket: Ticket) -> int | None:
+        """The learning loop: what staff wrote in the thread becomes a draft knowledge entry."""
+        replies = await self.store.run(StateStore.messages_since, ticket.conversation, ticket.created_at, "staff")
+        answer = "\n\n".join(r.strip() for r in replies if r.strip())
+        if not answer:
+            return None
+        title = ticket.question.strip().splitlines()[0][:120] if ticket.question.strip() else f"Ticket {ticket.id}"
+        draft = await self.store.run(
+            StateStore.create_draft,
+            ticket_id=ticket.id,
+            title=title,
+            question=ticket.question,
+            answer=answer,
+            visibility=str(ticket.visibility),
+            at=self.clock.now(),
+        )
+        log.info("knowledge draft created", extra={"ticket_id": ticket.id})
+        return draft.id
+
+    async def reassign(self, ticket_id: int, actor: Author, to: Author, channel: Channel) -> TransitionResult:
+        current = await self.store.run(StateStore.ticket, ticket_id)
+        if current is not None and not policy.is_admin(actor, current.conversation.platform, self.settings):
+            return TransitionResult(changed=False, ticket=current, message="Only admins can reassign tickets.")
+        now = self.clock.now()
+        return await self._transition(
+            ticket_id,
+            actor,
+            channel,
+            to=TicketStatus.CLAIMED,
+            allowed_from=ACTIVE,
+            announce=f"{{who}} assigned this to {to.display}.",
+            assignee=to,
+            event="reassigned",
+            detail=to.id,
+            fields={
+                "sla_stage": SlaStage.CLAIMED,
+                "next_action_at": self._minutes(now, self.settings.escalation.claimed_idle_minutes),
+            },
+        )
+
+    async def close_by_asker(self, ticket: Ticket, actor: Author, channel: Channel) -> TransitionResult:
+        """The asker says they are all set: close without staff."""
+        if actor.id != ticket.asker_id:
+            return TransitionResult(changed=False, ticket=ticket, message="Only the person who asked can close this.")
+        return await self._transition(
+            ticket.id,
+            actor,
+            channel,
+            to=TicketStatus.CLOSED,
+            allowed_from=ACTIVE,
+            announce=say("closed_by_asker", ticket.language, ticket=ticket.id),
+            check_staff=False,
+            keep_assignee=True,
+            fields={"next_action_at": None},
+        )
+
+    async def reopen(self, ticket: Ticket, actor: Author, channel: Channel, text: str) -> TransitionResult:
+        """The asker replies after resolution, within the reopen window."""
+        now = self.clock.now()
+        result = await self._transition(
+            ticket.id,
+            actor,
+            channel,
+            to=TicketStatus.OPEN,
+            allowed_from=(TicketStatus.RESOLVED,),
+            announce="",
+            check_staff=False,
+            keep_assignee=True,
+            event="reopened",
+            detail=text[:500],
+            fields={
+                "sla_stage": SlaStage.FIRST_RESPONSE,
+                "next_action_at": self._minutes(now, self.settings.escalation.first_response_minutes),
+                "resolved_at": None,
+            },
+        )
+        if result.changed and result.ticket is not None:
+            reopened = result.ticket
+            mentions = staff_mentions(self.settings, reopened.conversation, reopened.tags)
+            await channel.send(
+                Reply(
+                    conversation=reopened.conversation,
+                    text=say("reopened", reopened.language, ticket=reopened.id),
+                    kind=ReplyKind.ESCALATION,
+                    mentions=mentions,
+                )
+            )
+        return result
+
+    def reopen_window_open(self, ticket: Ticket) -> bool:
+        if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+            return False
+        return self.clock.now() - ticket.resolved_at <= timedelta(days=self.settings.escalation.reopen_days)
+
+    async def staff_replied(self, ticket: Ticket, staff: Author, channel: Channel) -> None:
+        """A staff member wrote in the ticket's thread: that claims an open ticket, and
+        restarts the assignee's reminder clock on a claimed one."""
+        now = self.clock.now()
+        if ticket.status == TicketStatus.OPEN:
+            await self.claim(ticket.id, staff, channel)
+        await self.store.run(
+            StateStore.set_ticket_fields,
+            ticket.id,
+            last_staff_reply_at=now,
+            sla_stage=SlaStage.CLAIMED,
+            next_action_at=self._minutes(now, self.settings.escalation.claimed_idle_minutes),
         )
 
     async def _transition(
@@ -240,17 +460,21 @@ class Escalations:
         allowed_from: tuple[TicketStatus, ...],
         announce: str,
         detail: str = "",
+        assignee: Author | None = None,
+        keep_assignee: bool = False,
+        check_staff: bool = True,
+        event: str | None = None,
+        fields: Mapping[str, object] | None = None,
     ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is None:
             return TransitionResult(changed=False, ticket=None, message=f"There is no ticket #{ticket_id}.")
-        if not policy.is_staff(actor, current.conversation.platform, self.settings) and not policy.is_admin(
-            actor, current.conversation.platform, self.settings
-        ):
+        if check_staff and not self._may_work_tickets(actor, current.conversation.platform):
             return TransitionResult(
                 changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
             )
-        keep_assignee = to == TicketStatus.RESOLVED and current.assignee_id is not None
+        if to == TicketStatus.RESOLVED and current.assignee_id is None:
+            keep_assignee, assignee = False, actor  # whoever resolves an unclaimed ticket owns it
         changed, ticket = await self.store.run(
             StateStore.transition_ticket,
             ticket_id,
@@ -259,42 +483,125 @@ class Escalations:
             actor=actor,
             at=self.clock.now(),
             detail=detail,
-            assignee=None if keep_assignee else actor,
+            assignee=None if keep_assignee else assignee,
+            event=event,
+            fields=dict(fields or {}),
         )
         if not changed:
             return TransitionResult(
                 changed=False, ticket=ticket, message=f"Ticket #{ticket.id} is already {status_line(ticket)}."
             )
-        log.info("ticket %s", to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform})
-        if to == TicketStatus.RESOLVED:
-            await self.store.run(
-                StateStore.set_conversation_flags, ticket.conversation, self.clock.now(), human_takeover=False
-            )
-        else:
-            await self.store.run(
-                StateStore.set_conversation_flags, ticket.conversation, self.clock.now(), human_takeover=True
-            )
-        await channel.send(
-            Reply(
-                conversation=ticket.conversation, text=announce.format(who=actor.display), kind=ReplyKind.INFO
-            )
+        log.info("ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform})
+        await self.store.run(
+            StateStore.set_conversation_flags,
+            ticket.conversation,
+            self.clock.now(),
+            # a person owns the thread while the ticket is worked on; after it, the bot may help again
+            human_takeover=to == TicketStatus.CLAIMED,
         )
-        await self._refresh_posts(ticket, channel)
-        return TransitionResult(
-            changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
-        )
+        if announce:
+            await channel.send(
+                Reply(conversation=ticket.conversation, text=announce.format(who=actor.display), kind=ReplyKind.INFO)
+            )
+        await self.refresh(ticket, channel)
+        return TransitionResult(changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}.")
 
-    async def _refresh_posts(self, ticket: Ticket, channel: Channel) -> None:
+    async def refresh(self, ticket: Ticket, channel: Channel) -> None:
+        """Bring every message that shows this ticket up to date."""
+        now = self.clock.now()
         for kind, posted in await self.store.run(StateStore.ticket_posts, ticket.id):
-            reply = card(ticket, posted.conversation)
-            if kind == "thread":
-                reply = Reply(
-                    conversation=posted.conversation,
-                    text=f"{say('escalated_no_staff', ticket.language, ticket=ticket.id)}\n_{status_line(ticket)}_",
-                    kind=ReplyKind.ESCALATION,
-                    buttons=_ticket_buttons(ticket, ticket.language),
-                )
+            reply = _thread_note(ticket, posted.conversation) if kind == "thread" else card(ticket, posted.conversation, now)
             try:
                 await channel.edit(posted, reply)
             except Exception:
                 log.exception("could not update a ticket message", extra={"ticket_id": ticket.id})
+
+    async def _ask_for_rating(self, ticket: Ticket, channel: Channel) -> None:
+        if not self.settings.escalation.ask_rating or not ticket.asker_id:
+            return
+        if not await self.store.run(StateStore.claim_rating_prompt, ticket.id):
+            return
+        value = str(ticket.id)
+        await channel.send(
+            Reply(
+                conversation=ticket.conversation,
+                text=say("rate_prompt", ticket.language, ticket=ticket.id),
+                kind=ReplyKind.INFO,
+                buttons=(
+                    Button(action=ActionKind.RATE_GOOD, label=say("button_rate_good", ticket.language), value=value),
+                    Button(action=ActionKind.RATE_BAD, label=say("button_rate_bad", ticket.language), value=value),
+                ),
+            )
+        )
+
+    async def rate(self, ticket_id: int, actor: Author, rating: str) -> str:
+        ticket = await self.store.run(StateStore.ticket, ticket_id)
+        if ticket is None:
+            return f"There is no ticket #{ticket_id}."
+        language = ticket.language
+        if actor.id != ticket.asker_id:
+            return say("rate_not_yours", language)
+        if not await self.store.run(StateStore.rate_ticket, ticket_id, rating, actor.id, self.clock.now()):
+            return say("rate_already", language)
+        return say("rate_thanks", language)
+
+    # -- the SLA clock ---------------------------------------------------------------------
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Fire every reminder that is due, once. Returns how many fired."""
+        now = self.clock.now()
+        fired = 0
+        for ticket in await self.store.run(StateStore.due_tickets, now, list(channels)):
+            channel = channels[ticket.conversation.platform]
+            try:
+                fired += await self._fire(ticket, channel, now)
+            except Exception:
+                log.exception("an SLA reminder failed; it will be retried", extra={"ticket_id": ticket.id})
+        return fired
+
+    async def _fire(self, ticket: Ticket, channel: Channel, now: datetime) -> int:
+        e = self.settings.escalation
+        stage = ticket.sla_stage
+        waited = age(now - ticket.created_at)
+        if ticket.status == TicketStatus.CLAIMED:
+            if stage != SlaStage.CLAIMED or not ticket.assignee_id:
+                return 0
+            next_stage, due = SlaStage.ASSIGNEE_REMINDED, None
+            mentions: tuple[Mention, ...] = (Mention(kind=MentionKind.USER, id=ticket.assignee_id),)
+            text = f"Reminder: ticket #{ticket.id} is waiting for a reply (claimed, no reply from the team for a while)."
+        elif stage == SlaStage.WAITING_FOR_HOURS:
+            next_stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, e.first_response_minutes)
+            mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
+            text = f"Ticket #{ticket.id} came in outside business hours and is waiting for a first response."
+        elif stage == SlaStage.FIRST_RESPONSE:
+            next_stage, due = SlaStage.REANNOUNCED, self._minutes(now, e.second_tier_minutes)
+            mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
+            text = f"Ticket #{ticket.id} still has no response after {waited}. Can someone take it?"
+        elif stage == SlaStage.REANNOUNCED:
+            next_stage, due = SlaStage.SECOND_TIER, None
+            mentions = staff_mentions(self.settings, ticket.conversation, tier="second") or staff_mentions(
+                self.settings, ticket.conversation, ticket.tags
+            )
+            text = f"Escalating ticket #{ticket.id}: no response after {waited}."
+        else:
+            return 0
+        if not await self.store.run(
+            StateStore.advance_sla, ticket.id, from_stage=stage, to_stage=next_stage, next_action_at=due, at=now
+        ):
+            return 0  # someone else fired it (another process, or a transition in between)
+        try:
+            await channel.send(
+                Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
+            )
+        except Exception:
+            # undo so the next tick tries again: a reminder is never silently dropped
+            await self.store.run(
+                StateStore.set_ticket_fields, ticket.id, sla_stage=stage, next_action_at=ticket.next_action_at
+            )
+            raise
+        log.info("SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform})
+        updated = await self.store.run(StateStore.ticket, ticket.id)
+        if updated is not None:
+            await self.refresh(updated, channel)
+        return 1
+

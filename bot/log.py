@@ -16,7 +16,7 @@ CONTEXT_KEYS = (
     "platform",
     "workspace",
     "channel",
-    "thread",
+    "thread_id",  # not "thread": LogRecord has its own attribute of that name
     "message_id",
     "ticket_id",
     "answer_id",

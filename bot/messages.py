@@ -36,6 +36,36 @@ _TEXT: dict[str, dict[str, str]] = {
         "A person will reply in this thread.",
         "ko": "질문을 지원팀에 기록했습니다 (티켓 #{ticket}). 담당자가 이 스레드에 답변할 예정입니다.",
     },
+    "escalated_after_hours": {
+        "en": "I've passed your question to the support team (ticket #{ticket}). The team works {hours}, "
+        "so a person will pick it up after {when}. The question is saved; you don't need to do anything else.",
+        "ko": "질문을 지원팀에 전달했습니다 (티켓 #{ticket}). 지원팀 근무 시간은 {hours}이며, "
+        "{when} 이후에 담당자가 확인할 예정입니다. 질문은 저장되었으니 따로 하실 일은 없습니다.",
+    },
+    "closed_by_asker": {
+        "en": "Glad it's sorted! I've closed ticket #{ticket}.",
+        "ko": "해결되었다니 다행입니다! 티켓 #{ticket}을 닫았습니다.",
+    },
+    "reopened": {
+        "en": "I've reopened ticket #{ticket} and let the team know.",
+        "ko": "티켓 #{ticket}을 다시 열고 지원팀에 알렸습니다.",
+    },
+    "you_are_welcome": {
+        "en": "You're welcome!",
+        "ko": "천만에요!",
+    },
+    "rate_prompt": {
+        "en": "Ticket #{ticket} is resolved. How did we do?",
+        "ko": "티켓 #{ticket}이 해결되었습니다. 도움이 되셨나요?",
+    },
+    "button_rate_good": {"en": "Good", "ko": "만족"},
+    "button_rate_bad": {"en": "Not good", "ko": "불만족"},
+    "rate_thanks": {"en": "Thanks for rating!", "ko": "평가해 주셔서 감사합니다!"},
+    "rate_already": {"en": "You've already rated this ticket.", "ko": "이미 평가하셨습니다."},
+    "rate_not_yours": {
+        "en": "Only the person who asked can rate this ticket.",
+        "ko": "질문하신 분만 평가할 수 있습니다.",
+    },
     "already_escalated": {
         "en": "Your question is already with the support team (ticket #{ticket}, {status}). "
         "I've added this message to it.",

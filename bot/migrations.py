@@ -92,13 +92,22 @@ def _state_v1(db: Database) -> None:
             "assignee_name": str,
             "answer_id": int,
             "language": str,
+            "visibility": str,  # document scope of the channel: what a learned answer inherits
+            "tags": str,  # JSON list: tags of the best document, for routing
+            "sla_stage": int,
+            "next_action_at": str,  # when the SLA clock next needs the bot; null when nothing is due
+            "last_staff_reply_at": str,
+            "resolved_at": str,
+            "note": str,
+            "rating": str,
+            "rating_asked": int,
             "created_at": str,
             "updated_at": str,
         },
         pk="id",
         not_null={"conversation", "question", "reason", "status", "created_at", "updated_at"},
     )
-    db.table("tickets").create_index(["status"])
+    db.table("tickets").create_index(["status", "next_action_at"])
     db.table("tickets").create_index(["conversation"])
     db.table("ticket_events").create(
         {"id": int, "ticket_id": int, "at": str, "actor_id": str, "event": str, "detail": str},
@@ -114,6 +123,24 @@ def _state_v1(db: Database) -> None:
         foreign_keys=[("ticket_id", "tickets", "id")],
     )
     db.table("ticket_posts").create_index(["ticket_id"])
+    db.table("drafts").create(
+        {
+            "id": int,
+            "ticket_id": int,
+            "title": str,
+            "question": str,
+            "answer": str,
+            "visibility": str,
+            "status": str,  # pending -> approved | rejected
+            "path": str,  # where an approved draft was written, relative to the knowledge folder
+            "created_at": str,
+            "decided_by": str,
+            "decided_at": str,
+        },
+        pk="id",
+        not_null={"ticket_id", "title", "question", "answer", "status", "created_at"},
+        foreign_keys=[("ticket_id", "tickets", "id")],
+    )
     db.table("feedback").create(
         {"id": int, "answer_id": int, "user_id": str, "value": str, "at": str},
         pk="id",

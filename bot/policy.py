@@ -221,8 +221,9 @@ def wants_human(text: str) -> bool:
 
 
 _EN_ALL_SET = re.compile(
-    r"^\s*(thanks?|thank\s+you|thx|ty)?[\s,!.]*(i'?m|i\s+am|we'?re|all)\s+(all\s+)?(set|good|sorted|done)\b"
-    r"|^\s*(that|this)\s+(solved|fixed|answered)\s+it\b|^\s*problem\s+solved\b",
+    r"\b(i'?m|i\s+am|we'?re|we\s+are)\s+(all\s+)?(set|sorted|good\s+now|done\s+here)\b"
+    r"|\b(that|this|it)\s+(solved|fixed|answered)\s+it\b|\bproblem\s+solved\b|\bno\s+longer\s+need\s+help\b"
+    r"|\b(you\s+can|please)\s+close\s+(this|the\s+ticket|it)\b",
     re.IGNORECASE,
 )
 _KO_ALL_SET = re.compile(r"(해결\s*(됐|되었|했|완료)|이제\s*(됐|괜찮)|다\s*됐|문제\s*없어)")
@@ -232,3 +233,16 @@ def says_all_set(text: str) -> bool:
     """The asker says their problem is solved: they may close their own ticket."""
     normal = unicodedata.normalize("NFKC", text)
     return bool(_EN_ALL_SET.search(normal) or _KO_ALL_SET.search(normal))
+
+
+_THANKS = re.compile(
+    r"^\W*(thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사)"
+    r"(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_thanks(text: str) -> bool:
+    """A short thank-you: acknowledged, never treated as a new question."""
+    return bool(_THANKS.match(unicodedata.normalize("NFKC", text).strip()))
+

@@ -30,6 +30,8 @@ from bot.types import (
     Author,
     Citation,
     ConversationRef,
+    DocVisibility,
+    Draft,
     EscalationReason,
     Posted,
     Ticket,
@@ -56,6 +58,9 @@ def open_database(path: Path, migrations: list[Migration]) -> Database:
         conn = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
         db = Database(conn)
         db.execute("pragma journal_mode=wal")
+        # with WAL, NORMAL still survives a crash of the process; only an OS crash can lose
+        # the last commits, and it avoids an fsync per event (about 10 ms here)
+        db.execute("pragma synchronous=normal")
         db.execute("pragma foreign_keys=on")
         migrate(db, migrations)
         return db
@@ -312,6 +317,10 @@ class StateStore:
         at: datetime,
         answer_id: int | None = None,
         language: str = "en",
+        visibility: str = "public",
+        tags: Iterable[str] = (),
+        sla_stage: int = 0,
+        next_action_at: datetime | None = None,
     ) -> Ticket:
         with self.db.conn:
             table = self.db.table("tickets").insert(
@@ -325,6 +334,11 @@ class StateStore:
                     "status": str(TicketStatus.OPEN),
                     "answer_id": answer_id,
                     "language": language,
+                    "visibility": visibility,
+                    "tags": json.dumps(list(tags), ensure_ascii=False),
+                    "sla_stage": sla_stage,
+                    "next_action_at": _iso(next_action_at) if next_action_at else None,
+                    "rating_asked": 0,
                     "created_at": _iso(at),
                     "updated_at": _iso(at),
                 }
@@ -383,15 +397,21 @@ class StateStore:
         at: datetime,
         detail: str = "",
         assignee: Author | None = None,
+        event: str | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> tuple[bool, Ticket]:
         """Move a ticket if it is in an allowed state: compare-and-set, so concurrent
-        presses cannot both win. Returns (changed, ticket as it now stands)."""
+        presses cannot both win. `fields` are set in the same update (SLA clock, notes).
+        Returns (changed, ticket as it now stands)."""
         allowed = [str(s) for s in allowed_from]
         updates = ["status = ?", "updated_at = ?"]
         params: list[Any] = [str(to), _iso(at)]
         if assignee is not None:
             updates += ["assignee_id = ?", "assignee_name = ?"]
             params += [assignee.id, assignee.display]
+        for column, value in (fields or {}).items():
+            updates.append(f"{column} = ?")
+            params.append(_iso(value) if isinstance(value, datetime) else value)
         with self.db.conn:
             cursor = self.db.execute(
                 f"update tickets set {', '.join(updates)} where id = ? "
@@ -400,11 +420,126 @@ class StateStore:
             )
             changed = cursor.rowcount == 1
             if changed:
-                self._log_ticket(ticket_id, at, actor.id, str(to), detail)
+                self._log_ticket(ticket_id, at, actor.id, event or str(to), detail)
         ticket = self.ticket(ticket_id)
         if ticket is None:
             raise StoreError(f"ticket #{ticket_id} does not exist")
         return changed, ticket
+
+    def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
+        row = self.db.execute(
+            "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
+        ).fetchone()
+        return _ticket(_row_dict(self.db, "tickets", row)) if row else None
+
+    def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]:
+        wanted = list(platforms)
+        if not wanted:
+            return []
+        rows = self.db.table("tickets").rows_where(
+            f"status in ('open', 'claimed') and next_action_at is not null and next_action_at <= ? "
+            f"and platform in ({', '.join('?' for _ in wanted)})",
+            [_iso(now), *wanted],
+            order_by="next_action_at",
+        )
+        return [_ticket(row) for row in rows]
+
+    def advance_sla(
+        self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
+    ) -> bool:
+        """Move the SLA clock one step, once: only the caller that sees `from_stage` wins."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? "
+                "where id = ? and sla_stage = ? and status in ('open', 'claimed')",
+                [to_stage, _iso(next_action_at) if next_action_at else None, _iso(at), ticket_id, from_stage],
+            )
+            if cursor.rowcount == 1:
+                self._log_ticket(ticket_id, at, None, "sla", f"stage {from_stage} -> {to_stage}")
+        return cursor.rowcount == 1
+
+    def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
+        values = {k: _iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self.db.conn:
+            self.db.table("tickets").update(ticket_id, values)
+
+    def claim_rating_prompt(self, ticket_id: int) -> bool:
+        """True once per ticket: whoever gets True asks the asker for a rating."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set rating_asked = 1 where id = ? and coalesce(rating_asked, 0) = 0", [ticket_id]
+            )
+        return cursor.rowcount == 1
+
+    def rate_ticket(self, ticket_id: int, rating: str, actor_id: str, at: datetime) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set rating = ? where id = ? and asker_id = ? and rating is null",
+                [rating, ticket_id, actor_id],
+            )
+            if cursor.rowcount == 1:
+                self._log_ticket(ticket_id, at, actor_id, "rated", rating)
+        return cursor.rowcount == 1
+
+    def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]:
+        rows = self.db.execute(
+            "select text from messages where conversation = ? and role = ? and at >= ? order by id",
+            [ref.key, role, _iso(since)],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- drafts: the learning loop -------------------------------------------------------
+
+    def create_draft(
+        self, *, ticket_id: int, title: str, question: str, answer: str, visibility: str, at: datetime
+    ) -> Draft:
+        with self.db.conn:
+            table = self.db.table("drafts").insert(
+                {
+                    "ticket_id": ticket_id,
+                    "title": title,
+                    "question": question,
+                    "answer": answer,
+                    "visibility": visibility,
+                    "status": "pending",
+                    "created_at": _iso(at),
+                }
+            )
+        draft = self.draft(int(table.last_pk or 0))
+        assert draft is not None
+        return draft
+
+    def draft(self, draft_id: int) -> Draft | None:
+        try:
+            row = self.db.table("drafts").get(draft_id)
+        except NotFoundError:
+            return None
+        return _draft(row)
+
+    def drafts(self, status: str | None = "pending", limit: int = 20) -> list[Draft]:
+        rows = self.db.table("drafts").rows_where(
+            "status = ?" if status else None, [status] if status else [], order_by="id desc", limit=limit
+        )
+        return [_draft(row) for row in rows]
+
+    def retitle_draft(self, draft_id: int, title: str) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set title = ? where id = ? and status = 'pending'", [title, draft_id]
+            )
+        return cursor.rowcount == 1
+
+    def decide_draft(
+        self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
+    ) -> bool:
+        """Approve or reject a pending draft, once."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set status = ?, decided_by = ?, decided_at = ?, path = ? "
+                "where id = ? and status = 'pending'",
+                [status, by, _iso(at), path, draft_id],
+            )
+        return cursor.rowcount == 1
 
     def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str) -> None:
         """Remember a message that shows a ticket, so later transitions can update it."""
@@ -472,6 +607,19 @@ def _row_dict(db: Database, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(db[table].columns_dict.keys(), row, strict=True))
 
 
+def _draft(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        title=row["title"],
+        question=row["question"],
+        answer=row["answer"],
+        visibility=DocVisibility(row["visibility"] or "public"),
+        status=row["status"],
+        path=row["path"],
+    )
+
+
 def _ticket(row: dict[str, Any]) -> Ticket:
     created = _parse(row["created_at"])
     updated = _parse(row["updated_at"])
@@ -490,6 +638,14 @@ def _ticket(row: dict[str, Any]) -> Ticket:
         assignee_name=row["assignee_name"],
         answer_id=row["answer_id"],
         language=row["language"] or "en",
+        visibility=DocVisibility(row["visibility"] or "public"),
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        sla_stage=row["sla_stage"] or 0,
+        next_action_at=_parse(row["next_action_at"]),
+        last_staff_reply_at=_parse(row["last_staff_reply_at"]),
+        resolved_at=_parse(row["resolved_at"]),
+        note=row["note"],
+        rating=row["rating"],
     )
 
 

@@ -206,6 +206,7 @@ class Passage:
     score: float
     url: str | None = None
     visibility: DocVisibility = DocVisibility.PUBLIC
+    tags: tuple[str, ...] = ()
 
     def citation(self) -> Citation:
         return Citation(path=self.path, title=self.title, heading=self.heading, url=self.url)
@@ -245,6 +246,31 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+class SlaStage:
+    """Where a ticket is on its service-level clock (tickets.sla_stage)."""
+
+    WAITING_FOR_HOURS = -1  # opened while the team is out: the ping waits for opening time
+    FIRST_RESPONSE = 0  # staff pinged; re-announce when the first-response target passes
+    REANNOUNCED = 1  # re-announced; the second tier is next
+    SECOND_TIER = 2  # nothing more to do automatically
+    CLAIMED = 10  # remind the assignee if staff go quiet
+    ASSIGNEE_REMINDED = 11
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """A knowledge entry proposed from a resolved ticket, waiting for an admin."""
+
+    id: int
+    ticket_id: int
+    title: str
+    question: str
+    answer: str
+    visibility: DocVisibility
+    status: str  # pending, approved, rejected
+    path: str | None = None
+
+
 class EscalationReason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     ASKED_FOR_HUMAN = "asked_for_human"
@@ -269,3 +295,11 @@ class Ticket:
     assignee_name: str | None = None
     answer_id: int | None = None
     language: str = "en"
+    visibility: DocVisibility = DocVisibility.PUBLIC
+    tags: tuple[str, ...] = ()
+    sla_stage: int = 0
+    next_action_at: datetime | None = None
+    last_staff_reply_at: datetime | None = None
+    resolved_at: datetime | None = None
+    note: str | None = None
+    rating: str | None = None

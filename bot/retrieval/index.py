@@ -44,6 +44,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("heading", stored=True, index_option="basic", tokenizer_name="raw")
     builder.add_text_field("text", stored=True, index_option="basic", tokenizer_name="raw")
     builder.add_text_field("url", stored=True, index_option="basic", tokenizer_name="raw")
+    builder.add_text_field("tags", stored=True, index_option="basic", tokenizer_name="raw")
     return builder.build()
 
 
@@ -103,6 +104,7 @@ class SearchIndex:
                     heading=chunk.heading,
                     text=chunk.text,
                     url=chunk.url or "",
+                    tags="\n".join(chunk.tags),
                 )
             )
 
@@ -173,6 +175,7 @@ class SearchIndex:
                 score=float(score),
                 url=doc["url"][0] or None,
                 visibility=DocVisibility(doc["visibility"][0]),
+                tags=tuple(t for t in doc["tags"][0].split("\n") if t),
             )
             hits.append(Hit(passage=passage, score=float(score)))
         return hits, idf

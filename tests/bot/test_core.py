@@ -416,3 +416,17 @@ async def test_answers_are_recorded_for_stats_and_gaps(rt: Runtime, channel: Con
     gaps = rt.state.knowledge_gaps()
     assert gaps[0][1] == 2 and "pigeons" in gaps[0][0].lower()
     assert rt.state is rt.store.store and isinstance(rt.state, StateStore)
+
+
+async def test_logging_with_context_does_not_break_answers(rt: Runtime, channel: ConsoleChannel,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Context keys must not clash with LogRecord's own attributes (it has `thread`)."""
+    import logging
+
+    from bot.log import ContextFormatter
+
+    caplog.set_level(logging.DEBUG)
+    await rt.bot.on_message(message("How do I reset my password?"), channel)
+    formatted = [ContextFormatter().format(record) for record in caplog.records]
+    assert any("platform=slack" in line and "thread_id=" in line for line in formatted)
+    assert replies(channel)
