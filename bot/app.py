@@ -18,7 +18,7 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.config import Settings
 from bot.core import SupportBot
 from bot.errors import FatalAdapterError
-from bot.ports import Answerer, Clock, SystemClock
+from bot.ports import Answerer, Channel, Clock, SystemClock
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.store import AsyncStore, StateStore
 
@@ -96,11 +96,19 @@ def build_runtime(
 
 
 class Adapter(Protocol):
-    name: str
+    name: str  # the platform it serves: the key for its Channel
+
+    @property
+    def channel(self) -> Channel:
+        """The adapter's Channel; raises RuntimeError until it is connected."""
+        ...
 
     async def run(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+TICK_SECONDS = 30.0
 
 
 def enabled_adapters(settings: Settings) -> list[str]:
@@ -124,14 +132,38 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     """Run the adapters until cancelled. One adapter failing does not stop the others;
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
+    clock = asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")
     try:
         await asyncio.gather(*(_supervise(adapter) for adapter in adapters))
     finally:
+        clock.cancel()
         for adapter in adapters:
             try:
                 await adapter.close()
             except Exception:
                 log.exception("error while closing the %s adapter", adapter.name)
+
+
+def _connected_channels(adapters: list[Adapter]) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    for adapter in adapters:
+        try:
+            channels[adapter.name] = adapter.channel
+        except RuntimeError:
+            continue  # not connected yet: its reminders wait for the next tick
+    return channels
+
+
+async def _run_clock(bot: SupportBot, adapters: list[Adapter]) -> None:
+    """Fire due SLA reminders every TICK_SECONDS; a failure is logged and retried next time."""
+    while True:
+        try:
+            channels = _connected_channels(adapters)
+            if channels:
+                await bot.tick(channels)
+        except Exception:
+            log.exception("the SLA clock failed; retrying at the next tick")
+        await asyncio.sleep(TICK_SECONDS)
 
 
 async def _supervise(adapter: Adapter) -> None:

@@ -191,7 +191,9 @@ async def _tickets(bot: SupportBot, command: Command, args: dict[str, str], chan
         age = ticket_age(now - t.created_at)
         who = f", {t.assignee_name}" if t.assignee_name else ""
         question = t.question if len(t.question) <= 80 else t.question[:77] + "..."
-        lines.append(f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {question}")
+        lines.append(
+            f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {question}"
+        )
     return "\n".join(lines)
 
 
@@ -226,12 +228,17 @@ async def _resolve(bot: SupportBot, command: Command, args: dict[str, str], chan
     "assign",
     "Give a ticket to someone on the team.",
     access=Access.ADMIN,
-    params=(Param(name="ticket", help="the ticket number"), Param(name="person", help="a mention or a user id")),
+    params=(
+        Param(name="ticket", help="the ticket number"),
+        Param(name="person", help="a mention or a user id"),
+    ),
 )
 async def _assign(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
     person = _user_id(args["person"])
-    result = await bot.escalations.reassign(ticket_id, command.invoker, Author(id=person, name=person), channel)
+    result = await bot.escalations.reassign(
+        ticket_id, command.invoker, Author(id=person, name=person), channel
+    )
     return result.message
 
 

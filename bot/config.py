@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from datetime import time as dt_time
 from collections.abc import Mapping
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Literal
 

@@ -57,6 +57,12 @@ dm_visibility = "internal"
 # Staff to tag when a question is escalated: user group ids (S...) and/or user ids (U...).
 staff_groups = []
 staff_users = []
+# Tagged when a ticket still has no response after the second deadline.
+second_tier_groups = []
+second_tier_users = []
+# Tagged at once outside business hours (otherwise the ping waits for opening time).
+oncall_groups = []
+oncall_users = []
 # Admins may run admin commands; workspace admins/owners count too unless disabled.
 admin_users = []
 admin_groups = []
@@ -69,6 +75,8 @@ slash_command = "/support"
 # [slack.channels.C0123456789]
 # mode = "auto-answer"
 # visibility = "public"
+# staff_groups = ["S0BILLING"]   # tag these for tickets from this channel instead
+# staff_users = []
 
 [discord]
 default_mode = "mention-only"
@@ -77,6 +85,10 @@ dm_visibility = "public"
 # Role ids to tag on escalation, and user ids.
 staff_roles = []
 staff_users = []
+second_tier_roles = []
+second_tier_users = []
+oncall_roles = []
+oncall_users = []
 # Role ids and user ids that may run admin commands; members with Manage Server count too.
 admin_roles = []
 admin_users = []
@@ -90,6 +102,8 @@ command_guilds = []
 # [discord.channels."123456789012345678"]
 # mode = "auto-answer"
 # visibility = "public"
+# staff_roles = ["234567890123456789"]
+# staff_users = []
 
 [console]
 # Your name in `supportbot chat`, which documents it may use, and who counts as staff there.
@@ -98,6 +112,25 @@ visibility = "internal"
 staff_users = ["staff"]
 
 [escalation]
-# Minutes before an unclaimed ticket is announced again.
+# Working minutes before an unclaimed ticket is announced to staff again,
 first_response_minutes = 15
+# then before it goes to the second tier,
+second_tier_minutes = 30
+# and before the assignee of a claimed ticket is reminded when the team has gone quiet.
+claimed_idle_minutes = 120
+# Days after resolution during which the asker's reply reopens the ticket.
+reopen_days = 7
+# When the team is in. Empty: always. Outside these hours the staff ping waits (or goes on call).
+business_hours = ""   # e.g. "09:00-18:00"
+business_days = ["mon", "tue", "wed", "thu", "fri"]
+timezone = "UTC"      # e.g. "Asia/Seoul"
+# Ask the asker to rate the help after a ticket is resolved.
+ask_rating = true
+
+# Route tickets by the tag of the best-matching document (front matter `tags`):
+# [escalation.tags.billing]
+# slack_staff_groups = ["S0BILLING"]
+# slack_staff_users = []
+# discord_staff_roles = ["345678901234567890"]
+# discord_staff_users = []
 """

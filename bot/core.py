@@ -165,6 +165,7 @@ class SupportBot:
             )
             return Outcome.REFUSED
         if len(text) > self.settings.answer.max_question_chars:
+            await self._record(message, role="user")  # refused, but kept: nothing is lost
             await channel.send(
                 Reply(
                     conversation=conversation,
@@ -307,7 +308,9 @@ class SupportBot:
                 conversation=conversation,
                 asker=asker,
                 question=question,
-                reason=EscalationReason.UNANSWERED_FOLLOWUPS if answered_before else EscalationReason.LOW_CONFIDENCE,
+                reason=EscalationReason.UNANSWERED_FOLLOWUPS
+                if answered_before
+                else EscalationReason.LOW_CONFIDENCE,
                 channel=channel,
                 language=language,
                 lead=say("abstain", language),
@@ -585,7 +588,9 @@ class SupportBot:
                 lead=say("asked_for_human", language),
                 answer_id=record.id if record else None,
                 visibility=scope,
-                context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)) if record else None,
+                context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources))
+                if record
+                else None,
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED

@@ -82,9 +82,15 @@ def staff_mentions(
     staff (`tier` "first"); the platform's second tier or on-call for "second" / "oncall"."""
     ps = policy.platform_settings(settings, conversation.platform)
     if isinstance(ps, SlackSettings):
-        kind, groups = MentionKind.GROUP, {"first": ps.staff_groups, "second": ps.second_tier_groups, "oncall": ps.oncall_groups}
+        kind, groups = (
+            MentionKind.GROUP,
+            {"first": ps.staff_groups, "second": ps.second_tier_groups, "oncall": ps.oncall_groups},
+        )
     elif isinstance(ps, DiscordSettings):
-        kind, groups = MentionKind.ROLE, {"first": ps.staff_roles, "second": ps.second_tier_roles, "oncall": ps.oncall_roles}
+        kind, groups = (
+            MentionKind.ROLE,
+            {"first": ps.staff_roles, "second": ps.second_tier_roles, "oncall": ps.oncall_roles},
+        )
     else:
         return ()
     if tier == "second":
@@ -117,12 +123,16 @@ def business_hours(settings: Settings) -> BusinessHours:
 
 def _ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
     value = str(ticket.id)
-    claim = Button(action=ActionKind.CLAIM, label=say("button_claim", language), value=value, style=ButtonStyle.PRIMARY)
+    claim = Button(
+        action=ActionKind.CLAIM, label=say("button_claim", language), value=value, style=ButtonStyle.PRIMARY
+    )
     resolve = Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value)
     if ticket.status == TicketStatus.OPEN:
         return (claim, resolve)
     if ticket.status == TicketStatus.CLAIMED:
-        return (Button(action=ActionKind.RESOLVE, label=resolve.label, value=value, style=ButtonStyle.PRIMARY),)
+        return (
+            Button(action=ActionKind.RESOLVE, label=resolve.label, value=value, style=ButtonStyle.PRIMARY),
+        )
     return ()
 
 
@@ -235,10 +245,16 @@ class Escalations:
         mentions = staff_mentions(self.settings, conversation, tags)
         oncall = staff_mentions(self.settings, conversation, tier="oncall")
         if team_in:
-            stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, self.settings.escalation.first_response_minutes)
+            stage, due = (
+                SlaStage.FIRST_RESPONSE,
+                self._minutes(now, self.settings.escalation.first_response_minutes),
+            )
         elif oncall:
             mentions = oncall
-            stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, self.settings.escalation.first_response_minutes)
+            stage, due = (
+                SlaStage.FIRST_RESPONSE,
+                self._minutes(now, self.settings.escalation.first_response_minutes),
+            )
         else:
             # nobody is in: do not ping now; the SLA clock pings when the team opens
             stage, due = SlaStage.WAITING_FOR_HOURS, self.hours.next_open(now)
@@ -259,10 +275,21 @@ class Escalations:
         )
         log.info(
             "ticket opened",
-            extra={"ticket_id": ticket.id, "platform": conversation.platform, "channel": conversation.channel, "reason": str(reason)},
+            extra={
+                "ticket_id": ticket.id,
+                "platform": conversation.platform,
+                "channel": conversation.channel,
+                "reason": str(reason),
+            },
         )
         if stage == SlaStage.WAITING_FOR_HOURS:
-            body = say("escalated_after_hours", language, ticket=ticket.id, hours=self.hours.describe(), when=self._local(due))
+            body = say(
+                "escalated_after_hours",
+                language,
+                ticket=ticket.id,
+                hours=self.hours.describe(),
+                when=self._local(due),
+            )
         else:
             body = say("escalated" if mentions else "escalated_no_staff", language, ticket=ticket.id)
         posted = await channel.send(
@@ -287,7 +314,9 @@ class Escalations:
         if ps is None or not ps.triage_channel:
             return
         where = ConversationRef(
-            platform=ticket.conversation.platform, workspace=ticket.conversation.workspace, channel=ps.triage_channel
+            platform=ticket.conversation.platform,
+            workspace=ticket.conversation.workspace,
+            channel=ps.triage_channel,
         )
         try:
             posted = await channel.send(card(ticket, where, self.clock.now(), context))
@@ -300,7 +329,9 @@ class Escalations:
     # -- transitions ----------------------------------------------------------------------
 
     def _may_work_tickets(self, actor: Author, platform: str) -> bool:
-        return policy.is_staff(actor, platform, self.settings) or policy.is_admin(actor, platform, self.settings)
+        return policy.is_staff(actor, platform, self.settings) or policy.is_admin(
+            actor, platform, self.settings
+        )
 
     async def claim(self, ticket_id: int, actor: Author, channel: Channel) -> TransitionResult:
         now = self.clock.now()
@@ -318,7 +349,9 @@ class Escalations:
             },
         )
 
-    async def resolve(self, ticket_id: int, actor: Author, channel: Channel, note: str = "") -> TransitionResult:
+    async def resolve(
+        self, ticket_id: int, actor: Author, channel: Channel, note: str = ""
+    ) -> TransitionResult:
         result = await self._transition(
             ticket_id,
             actor,
@@ -344,11 +377,17 @@ class Escalations:
 
     async def _draft_from(self, ticket: Ticket) -> int | None:
         """The learning loop: what staff wrote in the thread becomes a draft knowledge entry."""
-        replies = await self.store.run(StateStore.messages_since, ticket.conversation, ticket.created_at, "staff")
+        replies = await self.store.run(
+            StateStore.messages_since, ticket.conversation, ticket.created_at, "staff"
+        )
         answer = "\n\n".join(r.strip() for r in replies if r.strip())
         if not answer:
             return None
-        title = ticket.question.strip().splitlines()[0][:120] if ticket.question.strip() else f"Ticket {ticket.id}"
+        title = (
+            ticket.question.strip().splitlines()[0][:120]
+            if ticket.question.strip()
+            else f"Ticket {ticket.id}"
+        )
         draft = await self.store.run(
             StateStore.create_draft,
             ticket_id=ticket.id,
@@ -364,7 +403,9 @@ class Escalations:
     async def reassign(self, ticket_id: int, actor: Author, to: Author, channel: Channel) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is not None and not policy.is_admin(actor, current.conversation.platform, self.settings):
-            return TransitionResult(changed=False, ticket=current, message="Only admins can reassign tickets.")
+            return TransitionResult(
+                changed=False, ticket=current, message="Only admins can reassign tickets."
+            )
         now = self.clock.now()
         return await self._transition(
             ticket_id,
@@ -385,7 +426,9 @@ class Escalations:
     async def close_by_asker(self, ticket: Ticket, actor: Author, channel: Channel) -> TransitionResult:
         """The asker says they are all set: close without staff."""
         if actor.id != ticket.asker_id:
-            return TransitionResult(changed=False, ticket=ticket, message="Only the person who asked can close this.")
+            return TransitionResult(
+                changed=False, ticket=ticket, message="Only the person who asked can close this."
+            )
         return await self._transition(
             ticket.id,
             actor,
@@ -491,7 +534,9 @@ class Escalations:
             return TransitionResult(
                 changed=False, ticket=ticket, message=f"Ticket #{ticket.id} is already {status_line(ticket)}."
             )
-        log.info("ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform})
+        log.info(
+            "ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
+        )
         await self.store.run(
             StateStore.set_conversation_flags,
             ticket.conversation,
@@ -501,16 +546,26 @@ class Escalations:
         )
         if announce:
             await channel.send(
-                Reply(conversation=ticket.conversation, text=announce.format(who=actor.display), kind=ReplyKind.INFO)
+                Reply(
+                    conversation=ticket.conversation,
+                    text=announce.format(who=actor.display),
+                    kind=ReplyKind.INFO,
+                )
             )
         await self.refresh(ticket, channel)
-        return TransitionResult(changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}.")
+        return TransitionResult(
+            changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
+        )
 
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
         """Bring every message that shows this ticket up to date."""
         now = self.clock.now()
         for kind, posted in await self.store.run(StateStore.ticket_posts, ticket.id):
-            reply = _thread_note(ticket, posted.conversation) if kind == "thread" else card(ticket, posted.conversation, now)
+            reply = (
+                _thread_note(ticket, posted.conversation)
+                if kind == "thread"
+                else card(ticket, posted.conversation, now)
+            )
             try:
                 await channel.edit(posted, reply)
             except Exception:
@@ -528,8 +583,14 @@ class Escalations:
                 text=say("rate_prompt", ticket.language, ticket=ticket.id),
                 kind=ReplyKind.INFO,
                 buttons=(
-                    Button(action=ActionKind.RATE_GOOD, label=say("button_rate_good", ticket.language), value=value),
-                    Button(action=ActionKind.RATE_BAD, label=say("button_rate_bad", ticket.language), value=value),
+                    Button(
+                        action=ActionKind.RATE_GOOD,
+                        label=say("button_rate_good", ticket.language),
+                        value=value,
+                    ),
+                    Button(
+                        action=ActionKind.RATE_BAD, label=say("button_rate_bad", ticket.language), value=value
+                    ),
                 ),
             )
         )
@@ -586,7 +647,12 @@ class Escalations:
         else:
             return 0
         if not await self.store.run(
-            StateStore.advance_sla, ticket.id, from_stage=stage, to_stage=next_stage, next_action_at=due, at=now
+            StateStore.advance_sla,
+            ticket.id,
+            from_stage=stage,
+            to_stage=next_stage,
+            next_action_at=due,
+            at=now,
         ):
             return 0  # someone else fired it (another process, or a transition in between)
         try:
@@ -599,9 +665,10 @@ class Escalations:
                 StateStore.set_ticket_fields, ticket.id, sla_stage=stage, next_action_at=ticket.next_action_at
             )
             raise
-        log.info("SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform})
+        log.info(
+            "SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
+        )
         updated = await self.store.run(StateStore.ticket, ticket.id)
         if updated is not None:
             await self.refresh(updated, channel)
         return 1
-

@@ -30,7 +30,9 @@ class BusinessHours:
         if not hours.strip():
             return cls(opens=None, closes=None, days=day_numbers, zone=zone)
         start, end = (part.strip() for part in hours.split("-", 1))
-        return cls(opens=time.fromisoformat(start), closes=time.fromisoformat(end), days=day_numbers, zone=zone)
+        return cls(
+            opens=time.fromisoformat(start), closes=time.fromisoformat(end), days=day_numbers, zone=zone
+        )
 
     @property
     def always(self) -> bool:

@@ -245,4 +245,3 @@ _THANKS = re.compile(
 def is_thanks(text: str) -> bool:
     """A short thank-you: acknowledged, never treated as a new question."""
     return bool(_THANKS.match(unicodedata.normalize("NFKC", text).strip()))
-

@@ -467,7 +467,8 @@ class StateStore:
         """True once per ticket: whoever gets True asks the asker for a rating."""
         with self.db.conn:
             cursor = self.db.execute(
-                "update tickets set rating_asked = 1 where id = ? and coalesce(rating_asked, 0) = 0", [ticket_id]
+                "update tickets set rating_asked = 1 where id = ? and coalesce(rating_asked, 0) = 0",
+                [ticket_id],
             )
         return cursor.rowcount == 1
 

@@ -1,12 +1,12 @@
 """The search index: chunks in a tantivy index on disk, ranked with BM25.
 
-Tantivy was chosen by measurement (see bench/ and the README): it answers a query over
-100,000 chunks in well under the 2 ms target, updates a single file in place (delete by
-path, add, commit) instead of rebuilding, and keeps its postings memory-mapped on disk
-rather than in the Python heap. We hand it text that our own analyzer has already
-tokenized (English stems, Korean stems with particles stripped), joined by spaces and
-indexed with tantivy's whitespace tokenizer, so both languages rank with one engine and
-the same analysis runs on documents and queries.
+Tantivy was chosen by measurement (bench/retrieval.py): over 100,000 chunks it answers in
+about 1 ms (p50), updates one file in place (delete by path, add, commit) in tens of
+milliseconds instead of rebuilding, and keeps its postings memory-mapped on disk rather
+than in the Python heap. Text reaches it already analysed by bot/retrieval/tokenize.py and
+joined by spaces, so both languages rank with one engine and documents and queries are
+analysed by the same code. Each chunk has three searched fields: the passage, where it
+sits (title and headings), and Korean character bigrams, each with its measured weight.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,40 +21,33 @@ import tantivy
 
 from bot.errors import StoreError
 from bot.retrieval.chunking import Chunk
-from bot.retrieval.tokenize import analyze
+from bot.retrieval.tokenize import Terms, tokenize
 from bot.types import DocVisibility, Passage
 
 log = logging.getLogger(__name__)
 
 WRITER_HEAP_BYTES = 64 * 1024 * 1024  # tantivy flushes a segment when its buffer fills
+WORD_FIELDS = {"body": 1.0, "head": 0.75}  # the passage, and where it sits (title > headings)
+BIGRAM_FIELDS = {"bigram": 0.3}  # Korean character bigrams of both
+ANALYZER = "supportbot_ws"  # split on whitespace only: our analyzer has done the rest
+OVERFETCH = 3  # public searches fetch this many times k and filter (see search)
 
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    # searched: analyzed terms, one field for the passage, one for where it sits (title, headings)
-    builder.add_text_field("body", stored=False, tokenizer_name="whitespace", index_option="freq")
-    builder.add_text_field("head", stored=False, tokenizer_name="whitespace", index_option="freq")
+    for field in (*WORD_FIELDS, *BIGRAM_FIELDS):
+        builder.add_text_field(field, stored=False, tokenizer_name=ANALYZER, index_option="freq")
     # filters and keys: exact values
-    builder.add_text_field("path", stored=True, tokenizer_name="raw")
-    builder.add_text_field("visibility", stored=True, tokenizer_name="raw")
+    builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("visibility", stored=True, tokenizer_name="raw", index_option="basic")
     # shown in answers and citations: stored only
-    builder.add_text_field("chunk_id", stored=True, index_option="basic", tokenizer_name="raw")
-    builder.add_text_field("title", stored=True, index_option="basic", tokenizer_name="raw")
-    builder.add_text_field("heading", stored=True, index_option="basic", tokenizer_name="raw")
-    builder.add_text_field("text", stored=True, index_option="basic", tokenizer_name="raw")
-    builder.add_text_field("url", stored=True, index_option="basic", tokenizer_name="raw")
-    builder.add_text_field("tags", stored=True, index_option="basic", tokenizer_name="raw")
+    for field in ("chunk_id", "title", "heading", "text", "url", "tags"):
+        builder.add_text_field(field, stored=True, index_option="basic", tokenizer_name="raw")
     return builder.build()
 
 
-@dataclass(frozen=True, kw_only=True)
-class Hit:
-    passage: Passage
-    score: float
-
-
 class SearchIndex:
-    """A tantivy index in `directory`. Writes go through `writer()`; reads are lock-free."""
+    """A tantivy index in `directory`. Writes go through one writer; reads are lock-free."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -66,13 +58,19 @@ class SearchIndex:
     def _open(self) -> tantivy.Index:
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
-            return tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+            index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
         except ValueError:
             # a cache from another schema or a damaged one: it can always be rebuilt
             log.warning("search index at %s is unusable; rebuilding it", self.directory)
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory.mkdir(parents=True, exist_ok=True)
-            return tantivy.Index(self.schema, path=str(self.directory), reuse=False)
+            index = tantivy.Index(self.schema, path=str(self.directory), reuse=False)
+        # tantivy does not persist custom analyzers, so ours is registered on every open. The
+        # built-in "whitespace" one also drops tokens over 40 bytes, which cuts long Korean words.
+        index.register_tokenizer(
+            ANALYZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+        )
+        return index
 
     # -- writing --------------------------------------------------------------------------
 
@@ -93,10 +91,13 @@ class SearchIndex:
         writer = self._writer_or_open()
         writer.delete_documents_by_term("path", path)
         for chunk in chunks:
+            head = tokenize(f"{chunk.title} {chunk.heading}")
+            body = tokenize(chunk.text)
             writer.add_document(
                 tantivy.Document(
-                    body=" ".join(analyze(chunk.text)),
-                    head=" ".join(analyze(f"{chunk.title} {chunk.heading}")),
+                    body=" ".join(body.words),
+                    head=" ".join(head.words),
+                    bigram=" ".join(head.bigrams + body.bigrams),
                     path=chunk.path,
                     visibility=chunk.visibility,
                     chunk_id=chunk.id,
@@ -136,52 +137,56 @@ class SearchIndex:
     def size(self) -> int:
         return int(self._index.searcher().num_docs)
 
-    def search(
-        self, terms: Sequence[str], scope: DocVisibility, k: int
-    ) -> tuple[list[Hit], dict[str, float]]:
-        """Rank chunks for already analyzed query `terms`; also return each term's IDF,
-        which the confidence needs."""
-        searcher = self._index.searcher()
-        total = searcher.num_docs
-        if not terms or total == 0:
-            return [], {}
-        clauses: list[tuple[Any, Any]] = []
-        idf: dict[str, float] = {}
-        for term in dict.fromkeys(terms):
-            for field in ("body", "head"):
-                clauses.append((tantivy.Occur.Should, tantivy.Query.term_query(self.schema, field, term)))
-            df = searcher.doc_freq("body", term)
-            idf[term] = _idf(df, total)
-        query = tantivy.Query.boolean_query(clauses)
+    def _query(self, terms: Terms, scope: DocVisibility | None) -> Any:
+        occur, make = tantivy.Occur, tantivy.Query
+        clauses = []
+        for fields, tokens in ((WORD_FIELDS, terms.words), (BIGRAM_FIELDS, terms.bigrams)):
+            for token in tokens:
+                for field, boost in fields.items():
+                    term = make.term_query(self.schema, field, token, index_option="freq")
+                    clauses.append((occur.Should, term if boost == 1.0 else make.boost_query(term, boost)))
+        query = make.boolean_query(clauses)
         if scope == DocVisibility.PUBLIC:
             # a filter, not a scored term: it must not change the ranking
-            public = tantivy.Query.term_query(self.schema, "visibility", str(DocVisibility.PUBLIC))
-            query = tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Must, query),
-                    (tantivy.Occur.Must, tantivy.Query.const_score_query(public, 0.0)),
-                ]
+            public = make.term_query(self.schema, "visibility", str(DocVisibility.PUBLIC))
+            query = make.boolean_query(
+                [(occur.Must, query), (occur.Must, make.const_score_query(public, 0.0))]
             )
-        result = searcher.search(query, k)
-        hits = []
-        for score, address in result.hits:
-            doc = searcher.doc(address)
-            passage = Passage(
-                chunk_id=doc["chunk_id"][0],
-                path=doc["path"][0],
-                title=doc["title"][0],
-                heading=doc["heading"][0],
-                text=doc["text"][0],
-                score=float(score),
-                url=doc["url"][0] or None,
-                visibility=DocVisibility(doc["visibility"][0]),
-                tags=tuple(t for t in doc["tags"][0].split("\n") if t),
-            )
-            hits.append(Hit(passage=passage, score=float(score)))
-        return hits, idf
+        return query
+
+    def search(self, terms: Terms, scope: DocVisibility, k: int) -> tuple[list[Passage], int]:
+        """The `k` best chunks for analysed query `terms`, and how many chunks were searched.
+
+        A public scope is applied as an exact filter on an over-fetched unfiltered search,
+        because a filter clause disables tantivy's block-max pruning and doubles latency;
+        only when too few public chunks are among the best does it run the filtered query."""
+        searcher = self._index.searcher()
+        total = int(searcher.num_docs)
+        if not len(terms) or total == 0:
+            return [], total
+        public_only = scope == DocVisibility.PUBLIC
+        limit = k * OVERFETCH if public_only else k
+        result = searcher.search(self._query(terms, None), limit=limit, count=False)
+        passages = [_passage(searcher, score, address) for score, address in result.hits]
+        if public_only:
+            allowed = [p for p in passages if p.visibility == DocVisibility.PUBLIC]
+            if len(allowed) < k and len(result.hits) == limit:
+                result = searcher.search(self._query(terms, scope), limit=k, count=False)
+                allowed = [_passage(searcher, score, address) for score, address in result.hits]
+            passages = allowed
+        return passages[:k], total
 
 
-def _idf(df: int, total: int) -> float:
-    import math
-
-    return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+def _passage(searcher: Any, score: float, address: Any) -> Passage:
+    doc = searcher.doc(address)
+    return Passage(
+        chunk_id=doc["chunk_id"][0],
+        path=doc["path"][0],
+        title=doc["title"][0],
+        heading=doc["heading"][0],
+        text=doc["text"][0],
+        score=float(score),
+        url=doc["url"][0] or None,
+        visibility=DocVisibility(doc["visibility"][0]),
+        tags=tuple(t for t in doc["tags"][0].split("\n") if t),
+    )

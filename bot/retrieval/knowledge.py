@@ -25,7 +25,7 @@ from bot.retrieval.documents import SUPPORTED_SUFFIXES, DocumentError, read_docu
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query
 from bot.store import Catalog, FileRecord
-from bot.types import DocVisibility, Passage, SearchResult
+from bot.types import DocVisibility, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -247,9 +247,9 @@ class KnowledgeBase:
 
     def search(self, query: str, scope: DocVisibility, k: int = 10) -> SearchResult:
         terms = analyze_query(query)
-        hits, idf = self.index.search(terms, scope, k)
-        passages: tuple[Passage, ...] = tuple(hit.passage for hit in hits)
-        return SearchResult(passages=passages, confidence=confidence(terms, idf, passages))
+        passages, chunks = self.index.search(terms, scope, k)
+        top = passages[0].score if passages else 0.0
+        return SearchResult(passages=tuple(passages), confidence=confidence(top, chunks, len(terms)))
 
     def summary(self) -> KnowledgeSummary:
         files, chunks, errors = self.catalog.summary()

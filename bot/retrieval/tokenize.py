@@ -1,24 +1,145 @@
-"""Text analysis shared by indexing and querying: English and Korean to index terms.
+"""Text analysis shared by indexing and querying: English and Korean into index terms.
 
-PROVISIONAL: replaced by the measured analyzer.
+Chosen by measurement on the eval sets (see bench/README.md and the README):
+- Text is NFKC-normalised, lower-cased and cut into Hangul runs and other word runs.
+- English (and other non-Hangul) words: possessives dropped, contractions expanded, a stop
+  list that keeps negations, particles, quantifiers and wh-words (they carry meaning in
+  support questions: "how do I turn *off*...", "*not* working"), then Snowball stemming.
+  Compounds are indexed whole and in parts (e-mail -> email, e, mail).
+- Korean words: one particle or ending (josa / eomi) stripped by a longest-match rule
+  (환불을, 환불은 -> 환불), plus character bigrams of the whole word in a separate field,
+  which catches compounds and spelling variants. A morphological analyser (kiwipiepy) was
+  measured too: it was not better on KorQuAD and costs 1-2 s to load and 300-500 MB.
+- Queries also drop words that phrase a request rather than name a topic ("way",
+  "please", 무엇, 어떻게...).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 import Stemmer
 
-ANALYZER_VERSION = "0"
-_WORD = re.compile(r"\w+")
-_stemmer = Stemmer.Stemmer("english")
+ANALYZER_VERSION = "2"  # bump whenever analysis changes: the index is then rebuilt
+
+_NLTK_STOP = frozenset(
+    ["i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "these", "those", "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an", "the", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about", "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "aren", "couldn", "didn", "doesn", "hadn", "hasn", "haven", "isn", "ma", "mightn", "mustn", "needn", "shan", "shouldn", "wasn", "weren", "won", "wouldn"]
+)
+_KEEP = frozenset(
+    ["not", "no", "nor", "off", "out", "up", "down", "over", "under", "again", "before", "after", "above", "below", "all", "only", "same", "other", "more", "most", "few", "own", "between", "against", "through", "during", "further", "once", "both", "each", "any", "some", "such", "too", "than", "how", "what", "why", "when", "where", "which", "who", "whom"]
+)
+STOP_EN = _NLTK_STOP - _KEEP
+QUERY_STOP_EN = frozenset(["way", "ways", "possible", "anyone", "someone", "somebody", "please"])
+QUERY_STOP_KO = frozenset(
+    ["무엇", "무엇인가", "무엇인지", "무엇일까", "무엇입니까", "뭐", "뭘", "무얼", "누구", "누가", "누구인가", "누구입니까", "누구일까", "어디", "어디인가", "어디인지", "어디서", "어디에", "어디에서", "언제", "언제인가", "언제인지", "몇", "몇몇", "어느", "어떤", "어떠한", "어떻게", "어땠", "왜", "얼마", "얼마나", "무슨", "어디일까", "언제일까", "어딘가"]
+)
+
+# Korean particles (josa) and endings (eomi), removed longest-first from the end of a word.
+_KO_SUFFIXES = frozenset(
+    ["이었습니다", "였습니다", "입니다", "습니다", "합니다", "됩니다", "했습니다", "되었습니다", "에서부터", "으로부터", "로부터", "에게서", "한테서", "으로서", "로서", "으로써", "로써", "이라고", "라고", "이라는", "라는", "이라면", "라면", "에서는", "에게는", "으로는", "로는", "에서도", "에게도", "으로도", "로도", "까지는", "부터는", "에서의", "으로의", "로의", "와의", "과의", "에의", "이었다", "였다", "했다", "하였다", "되었다", "됐다", "한다", "된다", "이다", "였던", "했던", "하던", "되던", "이던", "이며", "하며", "되며", "하는", "되는", "하고", "되고", "해서", "돼서", "하여", "되어", "하게", "되게", "하지", "되지", "한", "된", "할", "될", "함", "됨", "인가", "는가", "은가", "었나", "았나", "인지", "는지", "은지", "을까", "ㄹ까", "나요", "까요", "가요", "는데", "은데", "인데", "지만", "거나", "으며", "에서", "에게", "한테", "께서", "으로", "부터", "까지", "보다", "처럼", "같이", "마다", "조차", "마저", "이나", "이란", "란", "이랑", "랑", "하고", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만", "나", "께", "야", "여", "며", "고", "서", "면", "다", "던", "게", "지"]
+)
+_KO_LENGTHS = sorted({len(s) for s in _KO_SUFFIXES}, reverse=True)
+# one-syllable particles that (almost) never end a noun may leave a one-syllable stem
+# (위를 -> 위); any other one-syllable suffix needs two syllables left (protects 정도, 사면)
+_KO_SAFE_ONE = frozenset("를은는")
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_RUNS = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+(?:['\-._][^\W\uac00-\ud7a3]+)*")
+_WORD = re.compile(r"[^\W_]+|_+")
+_CONTRACTIONS = (
+    ("n't", " not"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'d", " would"),
+    ("'m", " am"),
+)
+_IRREGULAR = {"ca not": "can not", "wo not": "will not"}
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def ko_strip(word: str) -> str:
+    """Remove one particle or ending: the longest that leaves a plausible stem."""
+    n = len(word)
+    for length in _KO_LENGTHS:
+        if n - length < 1:
+            continue
+        suffix = word[-length:]
+        if suffix in _KO_SUFFIXES and (length > 1 or suffix in _KO_SAFE_ONE or n - length >= 2):
+            return word[:-length]
+    return word
+
+
+def _bigrams(word: str) -> list[str]:
+    return [word] if len(word) <= 2 else [word[i : i + 2] for i in range(len(word) - 1)]
+
+
+def _english_run(run: str, stop: frozenset[str], out: list[str]) -> None:
+    whole: str | None = None
+    if any(c in run for c in "-._"):
+        whole = (
+            run.replace("-", "").replace("'", "")
+            if "-" in run and not any(c in run for c in "._")
+            else run.strip("._")
+        )
+    for piece in re.split(r"[-._]+", run) if whole else (run,):
+        if "'" in piece:
+            if piece.endswith("'s"):
+                piece = piece[:-2]
+            else:
+                for ending, expansion in _CONTRACTIONS:
+                    if piece.endswith(ending):
+                        piece = piece[: -len(ending)] + expansion
+                        break
+                piece = _IRREGULAR.get(piece, piece)
+            out.extend(w for w in _WORD.findall(piece) if w not in stop and w.strip("_"))
+        elif piece and piece not in stop:
+            out.append(piece)
+    if whole and whole not in stop:
+        out.append(whole)
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    words: list[str]  # stems and stripped Korean words
+    bigrams: list[str]  # Korean character bigrams
+
+    def __len__(self) -> int:
+        return len(self.words) + len(self.bigrams)
+
+
+def tokenize(text: str, *, query: bool = False) -> Terms:
+    words: list[str] = []
+    bigrams: list[str] = []
+    english: list[str] = []
+    stop = STOP_EN | QUERY_STOP_EN if query else STOP_EN
+    for run in _RUNS.findall(unicodedata.normalize("NFKC", text).lower().replace("’", "'")):
+        if _HANGUL.match(run):
+            stripped = ko_strip(run)
+            if query and (run in QUERY_STOP_KO or stripped in QUERY_STOP_KO):
+                continue
+            words.append(stripped)
+            bigrams.extend(_bigrams(run))
+        else:
+            _english_run(run, stop, english)
+    if english:
+        words.extend(_stemmer().stemWords(english))
+    return Terms(words=words, bigrams=bigrams)
 
 
 def analyze(text: str) -> list[str]:
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
-    return _stemmer.stemWords(words)
+    """The word terms of `text` (no bigrams): for comparing texts, e.g. picking sentences."""
+    return tokenize(text).words
 
 
-def analyze_query(text: str) -> list[str]:
-    return analyze(text)
+def analyze_query(text: str) -> Terms:
+    """Query terms, each once, in order of appearance."""
+    terms = tokenize(text, query=True)
+    return Terms(words=list(dict.fromkeys(terms.words)), bigrams=list(dict.fromkeys(terms.bigrams)))

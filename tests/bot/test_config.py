@@ -113,8 +113,8 @@ def test_template_parses_and_names_every_setting() -> None:
     for section, model in FileSettings.model_fields.items():
         assert f"[{section}]" in TEMPLATE
         for key in model.annotation.model_fields:  # type: ignore[union-attr]
-            if key == "channels":
-                assert f"[{section}.channels." in TEMPLATE
+            if key in ("channels", "tags"):  # tables keyed by id or tag, shown as examples
+                assert f"[{section}.{key}." in TEMPLATE
                 continue
             assert f"{key} =" in TEMPLATE or f"# {key} =" in TEMPLATE, (
                 f"{section}.{key} missing from template"

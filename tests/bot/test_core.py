@@ -178,7 +178,7 @@ async def test_empty_and_huge_messages_get_a_clear_reply(rt: Runtime, channel: C
     huge = "why " * 25_000
     assert await rt.bot.on_message(message(huge), channel) == Outcome.REFUSED
     refusal = replies(channel)[1]
-    assert "100,000 characters" in refusal.text and "4,000" in refusal.text
+    assert f"{len(huge.strip()):,} characters" in refusal.text and "4,000" in refusal.text
     assert refusal.buttons[0].action == ActionKind.TALK_TO_HUMAN
     assert rt.state.history(refusal.conversation)  # the message is kept, not lost
 
@@ -378,9 +378,8 @@ async def test_commands_respect_access(rt: Runtime, channel: ConsoleChannel) -> 
     )
     assert await rt.bot.on_command(command("help"), channel) == Outcome.ANSWERED
     help_text = replies(channel)[-1].text
-    assert (
-        "/support ask <question>" in help_text and "reindex" not in help_text and "tickets" not in help_text
-    )
+    assert "/support ask <question>" in help_text
+    assert "/support reindex" not in help_text and "/support tickets" not in help_text
     assert await rt.bot.on_command(command("tickets"), channel) == Outcome.REFUSED
     assert await rt.bot.on_command(command("tickets", "everything", STAFF), channel) == Outcome.REFUSED
     assert "must be one of open, mine, all" in replies(channel)[-1].text
@@ -418,8 +417,9 @@ async def test_answers_are_recorded_for_stats_and_gaps(rt: Runtime, channel: Con
     assert rt.state is rt.store.store and isinstance(rt.state, StateStore)
 
 
-async def test_logging_with_context_does_not_break_answers(rt: Runtime, channel: ConsoleChannel,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_logging_with_context_does_not_break_answers(
+    rt: Runtime, channel: ConsoleChannel, caplog: pytest.LogCaptureFixture
+) -> None:
     """Context keys must not clash with LogRecord's own attributes (it has `thread`)."""
     import logging
 

@@ -55,8 +55,14 @@ ADMIN = Author(id="U-ADMIN", name="Ada")
 _ids = itertools.count(1)
 
 
-def msg(text: str, *, author: Author = ASKER, thread: str | None = None, channel: str = "C-GEN",
-        addressed: bool = True) -> InboundMessage:
+def msg(
+    text: str,
+    *,
+    author: Author = ASKER,
+    thread: str | None = None,
+    channel: str = "C-GEN",
+    addressed: bool = True,
+) -> InboundMessage:
     return InboundMessage(
         id=f"e{next(_ids)}",
         conversation=ConversationRef(platform="slack", workspace="T1", channel=channel, thread=thread),
@@ -69,18 +75,37 @@ def msg(text: str, *, author: Author = ASKER, thread: str | None = None, channel
 
 
 def press(action: ActionKind, value: str, actor: Author, conversation: ConversationRef) -> ActionEvent:
-    return ActionEvent(id=f"p{next(_ids)}", conversation=conversation, actor=actor, action=action, value=value,
-                       visibility=Visibility.INTERNAL)
+    return ActionEvent(
+        id=f"p{next(_ids)}",
+        conversation=conversation,
+        actor=actor,
+        action=action,
+        value=value,
+        visibility=Visibility.INTERNAL,
+    )
 
 
 def command(name: str, args: str, invoker: Author) -> Command:
-    return Command(id=f"c{next(_ids)}", name=name, args=args, invoker=invoker,
-                   conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GEN"),
-                   visibility=Visibility.INTERNAL)
+    return Command(
+        id=f"c{next(_ids)}",
+        name=name,
+        args=args,
+        invoker=invoker,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GEN"),
+        visibility=Visibility.INTERNAL,
+    )
 
 
 def texts(channel: ConsoleChannel) -> list[str]:
     return [r.text for _, r in channel.posted]
+
+
+def posted_where(channel: ConsoleChannel, predicate: Callable[[Reply], bool]) -> list[Reply]:
+    return [r for _, r in channel.posted if predicate(r)]
+
+
+def first_escalation(channel: ConsoleChannel) -> Reply:
+    return posted_where(channel, lambda r: r.kind == ReplyKind.ESCALATION)[0]
 
 
 @pytest.fixture
@@ -93,27 +118,30 @@ def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
     return make_runtime(CONFIG)
 
 
-async def open_ticket(rt: Runtime, channel: ConsoleChannel, text: str = "I want to talk to a human please",
-                      channel_id: str = "C-GEN") -> tuple[int, ConversationRef]:
+async def open_ticket(
+    rt: Runtime,
+    channel: ConsoleChannel,
+    text: str = "I want to talk to a human please",
+    channel_id: str = "C-GEN",
+) -> tuple[int, ConversationRef]:
     assert await rt.bot.on_message(msg(text, channel=channel_id), channel) == Outcome.ESCALATED
     ticket = rt.state.tickets()[0]
     return ticket.id, ticket.conversation
 
 
-async def test_sla_reannounces_then_escalates_to_the_second_tier_once(rt: Runtime, channel: ConsoleChannel,
-                                                                    clock: FakeClock) -> None:
+async def test_sla_reannounces_then_escalates_to_the_second_tier_once(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
-    first = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION][0]
+    first = first_escalation(channel)
     assert first.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
     channels = {"slack": channel}
     clock.advance(minutes=14)
     assert await rt.bot.tick(channels) == 0
     clock.advance(minutes=1)
     assert sorted(await asyncio.gather(rt.bot.tick(channels), rt.bot.tick(channels))) == [0, 1]
-    reminder = channel.posted[-1][1] if channel.posted[-1][1].kind == ReplyKind.TICKET and "still has no response" in channel.posted[-1][1].text else None
-    reannounce = [r for _, r in channel.posted if "still has no response" in r.text]
+    reannounce = posted_where(channel, lambda r: "still has no response" in r.text)
     assert len(reannounce) == 1 and reannounce[0].mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
-    assert reminder is not None or reannounce
     clock.advance(minutes=30)
     assert await rt.bot.tick(channels) == 1
     tier2 = [r for _, r in channel.posted if "Escalating ticket" in r.text]
@@ -125,8 +153,9 @@ async def test_sla_reannounces_then_escalates_to_the_second_tier_once(rt: Runtim
     assert thread.thread is not None
 
 
-async def test_reminders_survive_a_restart_and_fire_once(make_runtime: Callable[..., Runtime],
-                                                          channel: ConsoleChannel, clock: FakeClock) -> None:
+async def test_reminders_survive_a_restart_and_fire_once(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
     first = make_runtime(CONFIG)
     await open_ticket(first, channel)
     first.close()
@@ -138,40 +167,43 @@ async def test_reminders_survive_a_restart_and_fire_once(make_runtime: Callable[
     assert len([t for t in texts(channel) if "still has no response" in t]) == 1
 
 
-async def test_outside_business_hours_the_ping_waits_for_opening(make_runtime: Callable[..., Runtime],
-                                                                 channel: ConsoleChannel, clock: FakeClock) -> None:
+async def test_outside_business_hours_the_ping_waits_for_opening(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
     rt = make_runtime(CONFIG.replace("reopen_days = 7", 'reopen_days = 7\nbusiness_hours = "09:00-18:00"'))
     clock.current = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # Saturday
     await open_ticket(rt, channel)
-    note = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION][0]
+    note = first_escalation(channel)
     assert note.mentions == ()
     assert "Mon, Tue, Wed, Thu, Fri 09:00-18:00 (UTC)" in note.text and "Mon 09:00" in note.text
     clock.current = datetime(2026, 12, 7, 8, 59, tzinfo=UTC)
     assert await rt.bot.tick({"slack": channel}) == 0
     clock.current = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     assert await rt.bot.tick({"slack": channel}) == 1
-    assert channel.posted[-2][1].mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),) or any(
-        r.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),) and "outside business hours" in r.text
-        for _, r in channel.posted
-    )
+    [ping] = posted_where(channel, lambda r: "outside business hours" in r.text)
+    assert ping.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
     listing = await rt.bot.on_command(command("tickets", "", STAFF), channel)
     assert listing == Outcome.ANSWERED
 
 
-async def test_on_call_is_pinged_at_once_outside_hours(make_runtime: Callable[..., Runtime], channel: ConsoleChannel,
-                                                       clock: FakeClock) -> None:
+async def test_on_call_is_pinged_at_once_outside_hours(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
     rt = make_runtime(
-        CONFIG.replace('second_tier_groups = ["S-TIER2"]', 'second_tier_groups = ["S-TIER2"]\noncall_users = ["U-ONCALL"]')
-        .replace("reopen_days = 7", 'reopen_days = 7\nbusiness_hours = "09:00-18:00"')
+        CONFIG.replace(
+            'second_tier_groups = ["S-TIER2"]',
+            'second_tier_groups = ["S-TIER2"]\noncall_users = ["U-ONCALL"]',
+        ).replace("reopen_days = 7", 'reopen_days = 7\nbusiness_hours = "09:00-18:00"')
     )
     clock.current = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
     await open_ticket(rt, channel)
-    note = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION][0]
+    note = first_escalation(channel)
     assert note.mentions == (Mention(kind=MentionKind.USER, id="U-ONCALL"),)
 
 
-async def test_staff_reply_claims_and_the_assignee_is_reminded_when_quiet(rt: Runtime, channel: ConsoleChannel,
-                                                                         clock: FakeClock) -> None:
+async def test_staff_reply_claims_and_the_assignee_is_reminded_when_quiet(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
     reply = msg("Hi Ann, looking into it", author=STAFF, thread=thread.thread, addressed=False)
     assert await rt.bot.on_message(reply, channel) == Outcome.RECORDED
@@ -179,16 +211,23 @@ async def test_staff_reply_claims_and_the_assignee_is_reminded_when_quiet(rt: Ru
     assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == STAFF.id
     assert any("Sam is looking at this now" in t for t in texts(channel))
     # the asker's follow-up is recorded, not answered by the bot: a person has it
-    assert await rt.bot.on_message(msg("thanks, it's the export button", thread=thread.thread, addressed=False), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_message(
+            msg("thanks, it's the export button", thread=thread.thread, addressed=False), channel
+        )
+        == Outcome.RECORDED
+    )
     clock.advance(minutes=59)
     assert await rt.bot.tick({"slack": channel}) == 0
     clock.advance(minutes=2)
     assert await rt.bot.tick({"slack": channel}) == 1
-    nudge = channel.posted[-1][1] if "Reminder" in channel.posted[-1][1].text else [r for _, r in channel.posted if "Reminder" in r.text][0]
+    [nudge] = posted_where(channel, lambda r: "Reminder" in r.text)
     assert nudge.mentions == (Mention(kind=MentionKind.USER, id=STAFF.id),)
 
 
-async def test_concurrent_claims_have_one_winner_who_is_named_to_the_loser(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_concurrent_claims_have_one_winner_who_is_named_to_the_loser(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
     results = await asyncio.gather(
         rt.bot.on_action(press(ActionKind.CLAIM, str(ticket_id), STAFF, thread), channel),
@@ -197,25 +236,38 @@ async def test_concurrent_claims_have_one_winner_who_is_named_to_the_loser(rt: R
     assert sorted(results) == sorted([Outcome.RECORDED, Outcome.REFUSED])
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None
-    loser_note = [r for _, r in channel.posted if r.ephemeral_to][0]
+    loser_note = posted_where(channel, lambda r: r.ephemeral_to)[0]
     assert loser_note.text == f"Ticket #{ticket_id} is already claimed by {ticket.assignee_name}."
 
 
 async def test_asker_closes_their_own_ticket(rt: Runtime, channel: ConsoleChannel) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
-    assert await rt.bot.on_message(msg("nevermind, I'm all set now", thread=thread.thread, addressed=False), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_message(
+            msg("nevermind, I'm all set now", thread=thread.thread, addressed=False), channel
+        )
+        == Outcome.RECORDED
+    )
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.status == TicketStatus.CLOSED and ticket.next_action_at is None
     assert any("closed ticket" in t for t in texts(channel))
     assert all("closed by the asker" in r.text for _, r in channel.edits[-2:])  # thread note + triage card
 
 
-async def test_resolution_asks_for_a_rating_once_and_only_the_asker_rates(rt: Runtime, channel: ConsoleChannel) -> None:
+async def test_resolution_asks_for_a_rating_once_and_only_the_asker_rates(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
-    assert await rt.bot.on_command(command("resolve", f"{ticket_id} replaced the cable", STAFF), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_command(command("resolve", f"{ticket_id} replaced the cable", STAFF), channel)
+        == Outcome.ANSWERED
+    )
     prompts = [r for _, r in channel.posted if ActionKind.RATE_GOOD in {b.action for b in r.buttons}]
     assert len(prompts) == 1
-    assert await rt.bot.on_action(press(ActionKind.RATE_GOOD, str(ticket_id), STAFF, thread), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_action(press(ActionKind.RATE_GOOD, str(ticket_id), STAFF, thread), channel)
+        == Outcome.RECORDED
+    )
     assert channel.posted[-1][1].text == "Only the person who asked can rate this ticket."
     await rt.bot.on_action(press(ActionKind.RATE_GOOD, str(ticket_id), ASKER, thread), channel)
     assert channel.posted[-1][1].text == "Thanks for rating!"
@@ -225,18 +277,22 @@ async def test_resolution_asks_for_a_rating_once_and_only_the_asker_rates(rt: Ru
     assert ticket is not None and ticket.rating == "good" and ticket.note == "replaced the cable"
 
 
-async def test_asker_reopens_within_the_window_but_thanks_do_not(rt: Runtime, channel: ConsoleChannel,
-                                                                 clock: FakeClock) -> None:
+async def test_asker_reopens_within_the_window_but_thanks_do_not(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
     await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
-    assert await rt.bot.on_message(msg("Thank you!", thread=thread.thread, addressed=False), channel) == Outcome.RECORDED
+    assert (
+        await rt.bot.on_message(msg("Thank you!", thread=thread.thread, addressed=False), channel)
+        == Outcome.RECORDED
+    )
     assert texts(channel)[-1] == "You're welcome!"
     clock.advance(days=2)
     again = msg("It broke again after the update", thread=thread.thread, addressed=False)
     assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.status == TicketStatus.OPEN
-    reopen_note = channel.posted[-1][1] if "reopened" in channel.posted[-1][1].text else [r for _, r in channel.posted if "reopened" in r.text][0]
+    [reopen_note] = posted_where(channel, lambda r: "reopened" in r.text)
     assert reopen_note.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
     assert "reopened" in [e["event"] for e in rt.state.ticket_events(ticket_id)]
     # past the window a reply is a new question, not a reopen
@@ -248,8 +304,14 @@ async def test_asker_reopens_within_the_window_but_thanks_do_not(rt: Runtime, ch
 
 async def test_admin_reassigns_and_others_cannot(rt: Runtime, channel: ConsoleChannel) -> None:
     ticket_id, _ = await open_ticket(rt, channel)
-    assert await rt.bot.on_command(command("assign", f"{ticket_id} <@U-OLU|olu>", STAFF), channel) == Outcome.REFUSED
-    assert await rt.bot.on_command(command("assign", f"#{ticket_id} <@U-OLU|olu>", ADMIN), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_command(command("assign", f"{ticket_id} <@U-OLU|olu>", STAFF), channel)
+        == Outcome.REFUSED
+    )
+    assert (
+        await rt.bot.on_command(command("assign", f"#{ticket_id} <@U-OLU|olu>", ADMIN), channel)
+        == Outcome.ANSWERED
+    )
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == "U-OLU"
     assert "reassigned" in [e["event"] for e in rt.state.ticket_events(ticket_id)]
@@ -257,29 +319,33 @@ async def test_admin_reassigns_and_others_cannot(rt: Runtime, channel: ConsoleCh
 
 async def test_routing_by_tag_then_channel(rt: Runtime, channel: ConsoleChannel) -> None:
     await open_ticket(rt, channel, channel_id="C-BILLING")
-    note = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION][0]
+    note = first_escalation(channel)
     assert note.mentions == (Mention(kind=MentionKind.USER, id="U-BILLING-LEAD"),)
     from bot.escalation import staff_mentions
 
     where = ConversationRef(platform="slack", workspace="T1", channel="C-GEN")
-    assert staff_mentions(rt.settings, where, ("billing",)) == (Mention(kind=MentionKind.GROUP, id="S-BILLING"),)
+    assert staff_mentions(rt.settings, where, ("billing",)) == (
+        Mention(kind=MentionKind.GROUP, id="S-BILLING"),
+    )
     assert staff_mentions(rt.settings, where, ("other",)) == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
 
 
-async def test_unanswered_follow_up_is_its_own_reason_and_staff_see_what_the_bot_tried(rt: Runtime,
-                                                                                       channel: ConsoleChannel) -> None:
+async def test_unanswered_follow_up_is_its_own_reason_and_staff_see_what_the_bot_tried(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
     await rt.bot.on_message(msg("How long does a refund take to arrive?"), channel)
     thread = channel.posted[0][1].conversation
     follow = msg("Do you ship to Antarctica by penguin?", thread=thread.thread, addressed=False)
     assert await rt.bot.on_message(follow, channel) == Outcome.ESCALATED
     [ticket] = rt.state.tickets()
     assert ticket.reason == EscalationReason.UNANSWERED_FOLLOWUPS
-    card = [r for _, r in channel.posted if r.kind == ReplyKind.TICKET][0]
+    card = posted_where(channel, lambda r: r.kind == ReplyKind.TICKET)[0]
     assert "follow-up questions went unanswered" in card.text and "penguin" in card.text
 
 
-async def test_tickets_listing_shows_age_sla_assignee_and_reason(rt: Runtime, channel: ConsoleChannel,
-                                                                 clock: FakeClock) -> None:
+async def test_tickets_listing_shows_age_sla_assignee_and_reason(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
     clock.advance(minutes=5)
     await rt.bot.on_command(command("tickets", "", STAFF), channel)
@@ -292,7 +358,7 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(rt: Runtime, ch
 
 async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel) -> None:
     assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
-    note = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION][0]
+    note = first_escalation(channel)
     assert "담당자를 연결해 드리겠습니다" in note.text and "티켓 #1" in note.text
 
 
@@ -301,14 +367,18 @@ async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channe
     assert await rt.bot.on_message(msg(question), channel) == Outcome.ESCALATED
     [ticket] = rt.state.tickets()
     thread = ticket.conversation
-    staff_answer = ("Open Settings, then Webhooks, and press Rotate signing key. The old webhook signing key keeps "
-                    "working for 24 hours so you can update your receivers.")
+    staff_answer = (
+        "Open Settings, then Webhooks, and press Rotate signing key. The old webhook signing key keeps "
+        "working for 24 hours so you can update your receivers."
+    )
     await rt.bot.on_message(msg(staff_answer, author=STAFF, thread=thread.thread, addressed=False), channel)
     await rt.bot.on_command(command("resolve", str(ticket.id), STAFF), channel)
     assert "knowledge draft #1" in texts(channel)[-1]
     await rt.bot.on_command(command("learn", "list", ADMIN), channel)
     assert "#1 How do I rotate the webhook signing key?" in texts(channel)[-1]
-    assert await rt.bot.on_command(command("learn", "approve 1", STAFF), channel) == Outcome.REFUSED  # admins only
+    assert (
+        await rt.bot.on_command(command("learn", "approve 1", STAFF), channel) == Outcome.REFUSED
+    )  # admins only
     await rt.bot.on_command(command("learn", "title 1 Rotating the webhook signing key", ADMIN), channel)
     await rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
     assert "approved: written to `learned/" in texts(channel)[-1]
@@ -319,14 +389,21 @@ async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channe
     await rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
     assert "already approved" in texts(channel)[-1]
     # the next person asking the same thing gets the answer without a human
-    assert await rt.bot.on_message(msg("how can I rotate my webhook signing key?", author=Author(id="U-NEW")), channel) == Outcome.ANSWERED
+    assert (
+        await rt.bot.on_message(
+            msg("how can I rotate my webhook signing key?", author=Author(id="U-NEW")), channel
+        )
+        == Outcome.ANSWERED
+    )
     answer = channel.posted[-1][1]
     assert "Rotate signing key" in answer.text and answer.citations[0].path.startswith("learned/")
 
 
 async def test_rejected_draft_writes_nothing(rt: Runtime, channel: ConsoleChannel) -> None:
     ticket_id, thread = await open_ticket(rt, channel)
-    await rt.bot.on_message(msg("Try turning it off and on.", author=STAFF, thread=thread.thread, addressed=False), channel)
+    await rt.bot.on_message(
+        msg("Try turning it off and on.", author=STAFF, thread=thread.thread, addressed=False), channel
+    )
     await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
     await rt.bot.on_command(command("learn", "reject 1", ADMIN), channel)
     assert texts(channel)[-1] == "Draft #1 rejected."
