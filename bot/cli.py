@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -23,6 +23,7 @@ from bot.errors import SupportBotError
 if TYPE_CHECKING:
     from bot.app import Runtime
     from bot.config import Settings
+    from bot.core import SupportBot
     from bot.retrieval.knowledge import Progress
 
 app = typer.Typer(
@@ -100,6 +101,14 @@ def _runtime(settings: Settings, *, progress: bool = True) -> Iterator[Runtime]:
         runtime.close()
 
 
+async def _closing(bot: SupportBot, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`, then release the bot's connections in the same event loop."""
+    try:
+        return await work
+    finally:
+        await bot.aclose()
+
+
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -126,20 +135,26 @@ def ask(
     scope = DocVisibility.PUBLIC if public else DocVisibility.INTERNAL
     if question is not None and not question.strip():
         _fail('the question is empty; ask something, e.g. supportbot ask "How do I connect Slack?"')
+    if question is None and sys.stdin.isatty() and not as_json:
+        _fail("give a question, or pipe questions (one per line) with --json")
+    questions = [question] if question is not None else (line.strip() for line in sys.stdin)
     with _runtime(settings) as runtime:
-        if question is not None:
-            _print_answer(runtime, question, scope, k, as_json)
-            return
-        if sys.stdin.isatty() and not as_json:
-            _fail("give a question, or pipe questions (one per line) with --json")
-        for line in sys.stdin:
-            if line.strip():
-                _print_answer(runtime, line.strip(), scope, k, as_json)
+        # one event loop for every question: the model client's connections belong to it
+        asyncio.run(_answer_all(runtime, questions, scope, k, as_json))
+
+
+async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
+    try:
+        for text in questions:
+            if text:
+                await _print_answer(runtime, text, scope, k, as_json)
                 sys.stdout.flush()
+    finally:
+        await runtime.bot.aclose()
 
 
-def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
-    answer, result = asyncio.run(runtime.bot.ask(question, scope, k=k))
+async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
+    answer, result = await runtime.bot.ask(question, scope, k=k)
     abstained = runtime.bot.is_abstention(answer)
     if as_json:
         best: dict[str, float] = {}
@@ -208,7 +223,7 @@ def eval_(
             clock=SystemClock(),
         )
         try:
-            report = asyncio.run(evaluate(bot, qs, k=k, held_out=held))
+            report = asyncio.run(_closing(bot, evaluate(bot, qs, k=k, held_out=held)))
         finally:
             bot.close()
             bot.store.close()
@@ -262,7 +277,7 @@ def chat(
     settings = _settings(config, knowledge, data)
     with _runtime(settings) as runtime:
         try:
-            asyncio.run(run_chat(runtime.bot, user=settings.console.user))
+            asyncio.run(_closing(runtime.bot, run_chat(runtime.bot, user=settings.console.user)))
         except KeyboardInterrupt:
             typer.echo("")
 
@@ -292,7 +307,7 @@ def run(
     with _runtime(settings) as runtime:
         typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
         try:
-            asyncio.run(run_adapters(runtime, names, host=host, port=port))
+            asyncio.run(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
         except KeyboardInterrupt:
             typer.echo("stopped", err=True)
 

@@ -11,20 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot import policy
 from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
 from bot.config import Settings
+from bot.errors import AnswererUnavailable
 from bot.escalation import Context, Escalations
 from bot.learning import write_entry
 from bot.messages import say
 from bot.policy import Act
-from bot.ports import Answerer, Channel, Clock
+from bot.ports import Answerer, Channel, Clock, StreamSink
 from bot.retrieval import KnowledgeBase, KnowledgeSummary, SyncReport
 from bot.store import AsyncStore, StateStore
 from bot.types import (
@@ -86,6 +88,13 @@ class SupportBot:
 
     def close(self) -> None:
         self._knowledge_thread.shutdown(wait=True)
+
+    async def aclose(self) -> None:
+        """Release what the answerers hold (HTTP connections to a model endpoint)."""
+        for answerer in (self.answerer, self.fallback):
+            close = getattr(answerer, "close", None)
+            if close is not None:
+                await close()
 
     # -- messages ------------------------------------------------------------------------
 
@@ -277,7 +286,15 @@ class SupportBot:
         message_id: str | None,
     ) -> Outcome:
         history = await self.store.run(StateStore.history, conversation, 12)
-        answer, result = await self.ask(question, scope, history=history, language=language)
+        if history and history[-1].role == "user" and history[-1].text.strip() == question:
+            history = history[:-1]  # the question itself goes to the answerer on its own
+        answerer, note = await self._answerer_for(asker, conversation, language)
+        stream = StreamingReply(channel, conversation, interval=getattr(channel, "edit_interval", 1.0))
+        answer, result = await self.ask(
+            question, scope, history=history, language=language, on_text=stream, answerer=answerer
+        )
+        if note:
+            answer = replace(answer, note=note)
         answer_id = await self.store.run(
             StateStore.record_answer,
             ref=conversation,
@@ -302,6 +319,10 @@ class SupportBot:
             extra=_ctx(conversation, answer_id=answer_id),
         )
         if self.is_abstention(answer):
+            if stream.posted is not None:  # the model wrote something, then declined
+                await stream.finish(
+                    Reply(conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN)
+                )
             answered_before = any(turn.role == "bot" for turn in history)
             closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
             await self.escalations.open(
@@ -313,7 +334,7 @@ class SupportBot:
                 else EscalationReason.LOW_CONFIDENCE,
                 channel=channel,
                 language=language,
-                lead=say("abstain", language),
+                lead="" if stream.posted is not None else say("abstain", language),
                 answer_id=answer_id,
                 in_reply_to=message_id,
                 visibility=scope,
@@ -323,7 +344,7 @@ class SupportBot:
             await self._mark_bot_thread(conversation)
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
-        posted = await channel.send(
+        posted = await stream.finish(
             Reply(
                 conversation=conversation,
                 text=text,
@@ -353,25 +374,40 @@ class SupportBot:
         k: int = 10,
         history: Sequence[Turn] = (),
         language: str | None = None,
+        on_text: StreamSink | None = None,
+        answerer: Answerer | None = None,
     ) -> tuple[Answer, SearchResult]:
         """Retrieve and answer, without posting anything: the heart of every answer."""
         result = await self.search(question, scope, k=max(k, self.settings.answer.passages))
-        answer = await self._compose(question, result, history, language or policy.detect_language(question))
+        language = language or policy.detect_language(question)
+        answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
         return answer, result
 
     def is_abstention(self, answer: Answer) -> bool:
         return policy.needs_escalation(answer, self.settings.answer.confidence_threshold)
 
     async def _compose(
-        self, question: str, result: SearchResult, history: Sequence[Turn], language: str
+        self,
+        question: str,
+        result: SearchResult,
+        history: Sequence[Turn],
+        language: str,
+        on_text: StreamSink | None,
+        answerer: Answerer,
     ) -> Answer:
         passages = result.passages[: self.settings.answer.passages]
         try:
-            return await self.answerer.answer(question, passages, history, language, result.confidence)
-        except Exception:
-            if self.fallback is None:
+            return await answerer.answer(question, passages, history, language, result.confidence, on_text)
+        except Exception as exc:
+            if self.fallback is None or answerer is self.fallback:
                 raise
-            log.exception("answerer %s failed; falling back to %s", self.answerer.name, self.fallback.name)
+            if isinstance(exc, AnswererUnavailable):
+                # the message says what failed (timeout, bad key, ...): no traceback needed
+                log.warning(
+                    "answerer %s unavailable (%s); quoting the documentation instead", answerer.name, exc
+                )
+            else:
+                log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
             answer = await self.fallback.answer(question, passages, history, language, result.confidence)
             return Answer(
                 text=answer.text,
@@ -414,8 +450,36 @@ class SupportBot:
     def answerer_description(self) -> str:
         return getattr(self.answerer, "description", self.answerer.name)
 
+    async def _answerer_for(
+        self, asker: Author, conversation: ConversationRef, language: str
+    ) -> tuple[Answerer, str | None]:
+        """The model, unless this person or channel used up its hourly share of model answers;
+        then the offline answerer, with a note saying why."""
+        if self.fallback is None:
+            return self.answerer, None
+        limits = self.settings.llm
+        since = self.clock.now() - timedelta(hours=1)
+        by_user, by_channel = await self.store.run(
+            StateStore.model_answers_since, since, asker.id, conversation.channel_key, self.answerer.name
+        )
+        if (limits.user_rate_per_hour and by_user >= limits.user_rate_per_hour) or (
+            limits.channel_rate_per_hour and by_channel >= limits.channel_rate_per_hour
+        ):
+            log.info("model answer rate limit reached", extra=_ctx(conversation))
+            return self.fallback, say("rate_limited_model", language)
+        return self.answerer, None
+
     async def usage_today(self) -> str | None:
-        return None
+        if self.fallback is None:
+            return None
+        now = self.clock.now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        answers, tokens_in, tokens_out = await self.store.run(
+            StateStore.usage_since, midnight, self.answerer.name
+        )
+        return (
+            f"Model usage today (UTC): {answers} answers, {tokens_in:,} tokens in, {tokens_out:,} tokens out"
+        )
 
     def command_prefix(self, platform: str) -> str:
         if platform == "slack":
@@ -650,6 +714,50 @@ class SupportBot:
                 ephemeral_to=command.invoker.id if ephemeral else None,
             )
         )
+
+
+class StreamingReply:
+    """Shows an answer while it is being written: the first text is posted, later text
+    edits that message at most once per `interval` seconds (the platforms' edit budgets),
+    and `finish` replaces it with the final reply (or posts the final reply if nothing
+    was streamed, as with the offline answerer)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        conversation: ConversationRef,
+        *,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channel = channel
+        self.conversation = conversation
+        self.interval = interval
+        self.monotonic = monotonic
+        self.posted: Posted | None = None
+        self.edits = 0
+        self._last = 0.0
+
+    def _partial(self, text: str) -> Reply:
+        return Reply(conversation=self.conversation, text=f"{text} …", kind=ReplyKind.THINKING)
+
+    async def __call__(self, text_so_far: str) -> None:
+        if not text_so_far.strip():
+            return
+        now = self.monotonic()
+        if self.posted is None:
+            self.posted = await self.channel.send(self._partial(text_so_far))
+            self._last = now
+        elif now - self._last >= self.interval:
+            await self.channel.edit(self.posted, self._partial(text_so_far))
+            self.edits += 1
+            self._last = now
+
+    async def finish(self, reply: Reply) -> Posted:
+        if self.posted is None:
+            return await self.channel.send(reply)
+        await self.channel.edit(self.posted, reply)
+        return self.posted
 
 
 class _Muted:

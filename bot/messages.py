@@ -101,6 +101,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "From the documentation (quoted in its original language):",
         "ko": "문서의 관련 내용입니다 (원문 그대로 인용):",
     },
+    "rate_limited_model": {
+        "en": "(You've had many answers from the model this hour, so this one is quoted from the documentation.)",
+        "ko": "(이번 시간에 모델 답변을 많이 받으셔서, 이 답변은 문서에서 발췌했습니다.)",
+    },
     "button_helpful": {"en": "Helpful", "ko": "도움이 됐어요"},
     "button_not_helpful": {"en": "Not helpful", "ko": "도움이 안 됐어요"},
     "button_human": {"en": "Talk to a person", "ko": "상담원 연결"},

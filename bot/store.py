@@ -594,6 +594,25 @@ class StateStore:
             tickets_resolved=t.get("resolved", 0),
         )
 
+    def model_answers_since(
+        self, since: datetime, asker_id: str, channel_key: str, answerer: str
+    ) -> tuple[int, int]:
+        """How many answers `answerer` gave since `since` to this person, and in this channel."""
+        row = self.db.execute(
+            "select sum(asker_id = ?), sum(conversation like ? escape '\\') from answers "
+            "where created_at >= ? and answerer = ?",
+            [asker_id, _like_prefix(channel_key + ":"), _iso(since), answerer],
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def usage_since(self, since: datetime, answerer: str) -> tuple[int, int, int]:
+        row = self.db.execute(
+            "select count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) from answers "
+            "where created_at >= ? and answerer = ?",
+            [_iso(since), answerer],
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
     def knowledge_gaps(self, limit: int = 10) -> list[tuple[str, int]]:
         """Questions the bot could not answer, most frequent first."""
         rows = self.db.execute(
@@ -602,6 +621,11 @@ class StateStore:
             [limit],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def _row_dict(db: Database, table: str, row: tuple[Any, ...]) -> dict[str, Any]:

@@ -200,3 +200,45 @@ def test_chat_in_the_terminal(cli) -> None:  # type: ignore[no-untyped-def]
 def test_python_m_bot_is_the_same_command() -> None:
     result = run_cli("--help")
     assert result.returncode == 0 and "ask" in result.stdout and "eval" in result.stdout
+
+
+async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowledge_dir: Path) -> None:
+    """Several questions on stdin, one process, one model client: sources are the cited ones."""
+    import asyncio
+
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI() as fake:
+        fake.default_reply = "Refunds take five to seven business days [1]."
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
+        }
+        env.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "ask",
+            "--json",
+            "--knowledge",
+            str(knowledge_dir),
+            "--data",
+            str(tmp_path / "d"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,
+            env=env,
+        )
+        out, err = await asyncio.wait_for(
+            process.communicate(b"How long does a refund take?\nHow long until my refund arrives?\n"), 120
+        )
+    assert process.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(lines) == 2 and len(fake.chat_requests) == 2
+    for line in lines:
+        assert line["answer"] == "Refunds take five to seven business days [1]."
+        assert line["sources"] == [{"path": "refunds.md", "title": "Refund policy", "heading": ""}]
+    assert fake.api_key not in err.decode()
