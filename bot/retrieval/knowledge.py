@@ -20,10 +20,10 @@ from pathlib import Path
 
 from bot.errors import KnowledgeError
 from bot.retrieval.chunking import chunk_document
-from bot.retrieval.confidence import confidence
+from bot.retrieval.confidence import confidence, heading_covers
 from bot.retrieval.documents import SUPPORTED_SUFFIXES, DocumentError, read_document
 from bot.retrieval.index import SearchIndex
-from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query
+from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query, tokenize
 from bot.store import Catalog, FileRecord
 from bot.types import DocVisibility, SearchResult
 
@@ -248,8 +248,16 @@ class KnowledgeBase:
     def search(self, query: str, scope: DocVisibility, k: int = 10) -> SearchResult:
         terms = analyze_query(query)
         passages, chunks = self.index.search(terms, scope, k)
-        top = passages[0].score if passages else 0.0
-        return SearchResult(passages=tuple(passages), confidence=confidence(top, chunks, len(terms)))
+        if not passages:
+            return SearchResult(passages=(), confidence=0.0)
+        best = passages[0]
+        heading_words = set(tokenize(f"{best.title} {best.heading}").words)
+        return SearchResult(
+            passages=tuple(passages),
+            confidence=confidence(
+                best.score, chunks, len(terms), heading_match=heading_covers(terms.words, heading_words)
+            ),
+        )
 
     def summary(self) -> KnowledgeSummary:
         files, chunks, errors = self.catalog.summary()
