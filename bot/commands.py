@@ -129,13 +129,16 @@ async def _help(bot: SupportBot, command: Command, args: dict[str, str], channel
         spec = REGISTRY.get(wanted)
         if spec is None:
             return f"There is no command `{wanted}`. Try `{prefix} help`."
-        lines = [f"`{spec.usage(prefix)}`: {spec.help}"]
+        lines = [f"`{spec.usage(bot.command_prefix(command.conversation.platform, spec))}`: {spec.help}"]
         lines += [f"  - `{p.name}`: {p.help}" for p in spec.params]
         if spec.access != Access.EVERYONE:
             lines.append(f"  (for {spec.access} only)")
         return "\n".join(lines)
     allowed = [spec for spec in REGISTRY if bot.may_run(spec, command)]
-    return "Commands:\n" + "\n".join(f"- `{spec.usage(prefix)}`: {spec.help}" for spec in allowed)
+    platform = command.conversation.platform
+    return "Commands:\n" + "\n".join(
+        f"- `{spec.usage(bot.command_prefix(platform, spec))}`: {spec.help}" for spec in allowed
+    )
 
 
 @REGISTRY.command(

@@ -100,6 +100,10 @@ class SupportBot:
 
     async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome:
         """Handle one platform message exactly once, whatever retries the platform makes."""
+        if policy.plainly_not_for_us(
+            message, policy.channel_mode(self.settings, message.conversation, message.visibility)
+        ):
+            return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
         key = f"{message.conversation.platform}:msg:{message.id}"
         fresh = await self.store.run(
             StateStore.claim_event, key, message.conversation.platform, _serialise(message), self.clock.now()
@@ -481,9 +485,13 @@ class SupportBot:
             f"Model usage today (UTC): {answers} answers, {tokens_in:,} tokens in, {tokens_out:,} tokens out"
         )
 
-    def command_prefix(self, platform: str) -> str:
+    def command_prefix(self, platform: str, spec: CommandSpec | None = None) -> str:
+        """How people type a command on `platform`. Discord can only hide whole commands from
+        members without Manage Server, so its admin commands live under /support-admin."""
         if platform == "slack":
             return self.settings.slack.slash_command
+        if platform == "discord" and spec is not None and spec.admin_only:
+            return "/support-admin"
         return "/support"
 
     async def _record(

@@ -114,6 +114,15 @@ def should_respond(
     return Decision(act=Act.IGNORE, why="not addressed to the bot")
 
 
+def plainly_not_for_us(message: InboundMessage, mode: ChannelMode) -> bool:
+    """Messages the bot can ignore without looking at any state: a bot's or an edit, anything
+    in a channel that is off, and a top-level message nobody addressed to the bot in a
+    channel that is not auto-answer. (Thread messages need the thread's state.)"""
+    if message.author.is_bot or message.edited or mode == ChannelMode.OFF:
+        return True
+    return not message.addressed and message.conversation.thread is None and mode != ChannelMode.AUTO_ANSWER
+
+
 def is_staff(author: Author, platform: str, settings: Settings) -> bool:
     if platform == Platform.CONSOLE:
         return author.id in settings.console.staff_users
