@@ -297,6 +297,12 @@ def run(
     settings = _settings(config, knowledge, data)
     setup_logging(settings.log_level)
     names = enabled_adapters(settings)
+    secrets = settings.secrets
+    if secrets.slack_bot_token and "slack" not in names:
+        _fail(
+            "SLACK_BOT_TOKEN is set but Slack needs one more: SLACK_APP_TOKEN (xapp-..., Socket Mode) "
+            "or SLACK_SIGNING_SECRET (HTTP mode). See knowledge/slack-setup.md."
+        )
     if not names:
         _fail(
             "no platform is configured. Set SLACK_BOT_TOKEN with SLACK_APP_TOKEN (Socket Mode) or "

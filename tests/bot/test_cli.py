@@ -242,3 +242,32 @@ async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowled
         assert line["answer"] == "Refunds take five to seven business days [1]."
         assert line["sources"] == [{"path": "refunds.md", "title": "Refund policy", "heading": ""}]
     assert fake.api_key not in err.decode()
+
+
+def test_run_names_the_missing_slack_token(tmp_path: Path, knowledge_dir: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
+    }
+    env["SLACK_BOT_TOKEN"] = "xoxb-only-the-bot-token"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--knowledge",
+            str(knowledge_dir),
+            "--data",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
+    assert "xoxb-only-the-bot-token" not in result.stderr + result.stdout

@@ -1,0 +1,94 @@
+"""Wiring: the adapter supervisor and the SLA clock that `supportbot run` starts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot import app as app_module
+from bot.app import Runtime, _run_clock, _supervise, enabled_adapters
+from bot.errors import FatalAdapterError
+from bot.types import Author, ConversationRef, InboundMessage, Reply, Visibility
+from tests.fakes.clock import FakeClock
+
+
+class SignallingChannel(ConsoleChannel):
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.reminded = asyncio.Event()
+
+    async def send(self, reply: Reply):  # type: ignore[no-untyped-def]
+        posted = await super().send(reply)
+        if "still has no response" in reply.text:
+            self.reminded.set()
+        return posted
+
+
+class FakeAdapter:
+    name = "slack"
+
+    def __init__(self, channel: ConsoleChannel | None) -> None:
+        self._channel = channel
+
+    @property
+    def channel(self) -> ConsoleChannel:
+        if self._channel is None:
+            raise RuntimeError("not connected")
+        return self._channel
+
+
+async def test_the_clock_fires_due_reminders_through_connected_adapters(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = make_runtime('[slack]\nstaff_groups = ["S1"]\n')
+    channel = SignallingChannel()
+    message = InboundMessage(
+        id="m1",
+        conversation=ConversationRef(platform="slack", workspace="T", channel="C"),
+        author=Author(id="U1"),
+        text="I want to talk to a human",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    await rt.bot.on_message(message, channel)
+    clock.advance(minutes=16)
+    monkeypatch.setattr(app_module, "TICK_SECONDS", 0.01)
+    not_connected = FakeAdapter(None)  # a second platform still connecting must not stop the clock
+    not_connected.name = "discord"
+    task = asyncio.create_task(_run_clock(rt.bot, [FakeAdapter(channel), not_connected]))  # type: ignore[list-item]
+    try:
+        await asyncio.wait_for(channel.reminded.wait(), 5)
+    finally:
+        task.cancel()
+    assert len([r for _, r in channel.posted if "still has no response" in r.text]) == 1
+
+
+async def test_a_fatal_adapter_error_stops_instead_of_restarting() -> None:
+    class Broken:
+        name = "slack"
+        runs = 0
+
+        async def run(self) -> None:
+            Broken.runs += 1
+            raise FatalAdapterError("the token was rejected")
+
+    with pytest.raises(FatalAdapterError):
+        await _supervise(Broken())  # type: ignore[arg-type]
+    assert Broken.runs == 1
+
+
+def test_adapters_are_enabled_by_the_environment(make_settings: Callable[..., object]) -> None:
+    none = make_settings()
+    assert enabled_adapters(none) == []  # type: ignore[arg-type]
+    socket = make_settings(env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert enabled_adapters(socket) == ["slack"]  # type: ignore[arg-type]
+    bot_token_only = make_settings(env={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert enabled_adapters(bot_token_only) == []  # type: ignore[arg-type]
+    both = make_settings(env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DISCORD_TOKEN": "d"})
+    assert enabled_adapters(both) == ["slack", "discord"]  # type: ignore[arg-type]
