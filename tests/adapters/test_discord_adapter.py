@@ -43,26 +43,23 @@ from adapters.discord import (
     support_intents,
 )
 from adapters.discord_render import ZWSP
-from bot.answering.extractive import ExtractiveAnswerer
 from bot.app import Runtime
 from bot.commands import REGISTRY
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
 from bot.types import (
     ActionKind,
-    Answer,
     Author,
     Button,
     ConversationRef,
     InboundMessage,
     Mention,
     MentionKind,
-    Passage,
     Reply,
     ReplyKind,
-    Turn,
     Visibility,
 )
+from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.discord_server import (
     DEFAULT_API_BASE,
     DEFAULT_GATEWAY_URL,
@@ -75,27 +72,6 @@ from tests.fakes.discord_server import (
 pytestmark = pytest.mark.timeout(30)
 
 MESSAGES = "/channels/{id}/messages"
-
-
-class ConfidentExtractive:
-    """The real extractive answerer, confident whenever retrieval found a passage: these
-    tests are about Discord, not about the retrieval's calibration."""
-
-    name = "extractive"
-
-    def __init__(self) -> None:
-        self.inner = ExtractiveAnswerer(threshold=0.0, max_sources=3)
-
-    async def answer(
-        self,
-        question: str,
-        passages: list[Passage],
-        history: list[Turn],
-        language: str,
-        confidence: float,
-        on_text: object = None,
-    ) -> Answer:
-        return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
 
 
 # =============================================================================================

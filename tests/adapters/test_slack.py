@@ -26,20 +26,17 @@ import pytest
 from adapters.slack import SlackAdapter, build_adapter
 from adapters.slack_manifest import BOT_SCOPES
 from adapters.slack_render import citation_text, iter_strings, to_mrkdwn
-from bot.answering.extractive import ExtractiveAnswerer
 from bot.app import Runtime
 from bot.core import _serialise
 from bot.errors import FatalAdapterError
 from bot.types import (
-    Answer,
     Author,
     ConversationRef,
     InboundMessage,
-    Passage,
     TicketStatus,
-    Turn,
     Visibility,
 )
+from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import (
     ApiCall,
     FakeSlack,
@@ -56,27 +53,6 @@ TOML = """
 staff_groups = ["S111"]
 triage_channel = "C222"
 """
-
-
-class ConfidentExtractive:
-    """The real extractive answerer, confident whenever retrieval found a passage: these
-    tests are about Slack, not about the retrieval's calibration."""
-
-    name = "extractive"
-
-    def __init__(self) -> None:
-        self.inner = ExtractiveAnswerer(threshold=0.0, max_sources=3)
-
-    async def answer(
-        self,
-        question: str,
-        passages: list[Passage],
-        history: list[Turn],
-        language: str,
-        confidence: float,
-        on_text: object = None,
-    ) -> Answer:
-        return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
 
 
 @pytest.fixture

@@ -1,0 +1,29 @@
+"""Answerers for adapter tests: the real extractive answerer, made confident whenever
+retrieval found a passage, because adapter tests are about the platform, not about the
+retrieval's calibration (the core's own tests cover that)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.ports import StreamSink
+from bot.types import Answer, Passage, Turn
+
+
+class ConfidentExtractive:
+    name = "extractive"
+
+    def __init__(self) -> None:
+        self.inner = ExtractiveAnswerer(threshold=0.0, max_sources=3)
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+    ) -> Answer:
+        return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
