@@ -1,0 +1,308 @@
+"""Cold start of `supportbot ask`: wall time of a fresh process, and what its time goes to.
+
+    python bench/ask_cold.py [--runs 7] [--questions 20]
+    python bench/ask_cold.py --quick          # 3 runs (1 of the stdin and importtime runs): a smoke run
+
+Every run is a new interpreter, `sys.executable -m bot ask "How do I connect Slack?"`, on the
+repository's default knowledge/ folder, timed from spawn to exit (wall clock), in a scratch
+working directory without a supportbot.toml and with the platform / LLM variables removed from
+the environment, so the offline extractive answerer answers:
+
+  (a) first run: an empty data directory each time, so the run includes creating the state
+      database and indexing the whole knowledge folder;
+  (b) warm index: the normal case, the index already in step with the folder (the run still
+      does the stat-only sync every start does);
+  (c) `ask --json` reading 1 and then N questions from standard input, one process each: the
+      difference divided by N-1 is the cost of one more question in a running process.
+
+Reported: median and max of each. Then where a cold start goes: `python -c pass` (the
+interpreter alone), `python -c "import bot.cli"`, and `python -X importtime` of the real warm
+`ask` run, summarised by top-level package (self time summed over its modules) and by the
+biggest top-level imports (cumulative). Python's bytecode caches are warm, like an installed
+package; the OS file cache is warm too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.corpus import machine, table  # noqa: E402
+
+KNOWLEDGE = ROOT / "knowledge"
+QUESTION = "How do I connect Slack?"
+STDIN_QUESTIONS = (
+    "How do I connect Slack?",
+    "How do I invite the bot to my Discord server?",
+    "What does the confidence threshold do?",
+    "How do I point the bot at my own documents?",
+    "How do I install supportbot?",
+    "Which Python version do I need?",
+    "How do I hand a question to a person?",
+    "What happens when the bot does not know the answer?",
+    "Where is the data stored?",
+    "How do I rebuild the index?",
+    "Can the bot answer in Korean?",
+    "How do I make a document internal only?",
+    "What commands can admins use?",
+    "How do I use an OpenAI compatible model?",
+    "Does the bot send my messages anywhere?",
+    "How do I see open tickets?",
+    "What file formats can the knowledge folder hold?",
+    "How do I run the tests?",
+    "슬랙은 어떻게 연결하나요?",
+    "How do I change which channels the bot answers in?",
+)
+_SCRUB = ("SUPPORTBOT_", "SLACK_", "DISCORD_", "OPENAI_")
+TARGET_S = 1.5
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _timed(
+    command: list[str], cwd: Path, stdin: str | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=cwd, env=_env(), input=stdin, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return elapsed, done
+
+
+def _ask(data: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bot", "ask", *extra, "--knowledge", str(KNOWLEDGE), "--data", str(data)]
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {"median_s": statistics.median(values), "max_s": max(values), "min_s": min(values), "runs": values}
+
+
+# -- import time -------------------------------------------------------------------------------------
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+def parse_importtime(stderr: str) -> dict[str, Any]:
+    """Self ms per top-level package, cumulative ms per top-level import, the total, and for
+    each package the module (of another package) that first imported it."""
+    entries = []
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            entries.append((int(match[1]) / 1000, int(match[2]) / 1000, len(match[3]), match[4]))
+    by_package: dict[str, float] = defaultdict(float)
+    top_level: dict[str, float] = defaultdict(float)
+    pulled_in_by: dict[str, str] = {}
+    outermost: dict[str, int] = {}
+    total = 0.0
+    for i, (own, cumulative, depth, name) in enumerate(entries):
+        package = name.split(".")[0]
+        by_package[package] += own
+        if depth <= 1:  # imported at the top of the run, not by another module
+            top_level[name] += cumulative
+            total += cumulative
+        # importtime prints a module after the modules it imported: its importer comes later
+        if depth < outermost.get(package, 10**6):
+            outermost[package] = depth
+            parent = next((e[3] for e in entries[i + 1 :] if e[2] < depth), None)
+            pulled_in_by[package] = parent or "(top level)"
+    return {"packages": dict(by_package), "top_level": dict(top_level), "total": total, "by": pulled_in_by}
+
+
+def importtime(scratch: Path, data: Path, runs: int) -> dict[str, Any]:
+    packages: dict[str, list[float]] = defaultdict(list)
+    tops: dict[str, list[float]] = defaultdict(list)
+    totals, walls = [], []
+    by: dict[str, str] = {}
+    for _ in range(runs):
+        command = [sys.executable, "-X", "importtime", *_ask(data, QUESTION)[1:]]
+        wall, done = _timed(command, scratch)
+        parsed = parse_importtime(done.stderr)
+        for name, ms in parsed["packages"].items():
+            packages[name].append(ms)
+        for name, ms in parsed["top_level"].items():
+            tops[name].append(ms)
+        totals.append(parsed["total"])
+        walls.append(wall)
+        by = parsed["by"]
+    median = {name: statistics.median(v + [0.0] * (runs - len(v))) for name, v in packages.items()}
+    top = {name: statistics.median(v + [0.0] * (runs - len(v))) for name, v in tops.items()}
+    return {
+        "total_ms": statistics.median(totals),
+        "wall_s_with_importtime": statistics.median(walls),
+        "packages_ms": dict(sorted(median.items(), key=lambda kv: -kv[1])),
+        "pulled_in_by": by,
+        "top_level_ms": dict(sorted(top.items(), key=lambda kv: -kv[1])),
+    }
+
+
+# -- the benchmark -----------------------------------------------------------------------------------
+
+
+def run(runs: int, n_questions: int, extra_runs: int) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "runs": runs,
+        "question": QUESTION,
+        "knowledge_files": sum(1 for p in KNOWLEDGE.rglob("*") if p.is_file()),
+    }
+    with tempfile.TemporaryDirectory(prefix="supportbot-bench-ask-") as tmp:
+        scratch = Path(tmp)
+        interpreter = [_timed([sys.executable, "-c", "pass"], scratch)[0] for _ in range(runs)]
+        imports = [_timed([sys.executable, "-c", "import bot.cli"], scratch)[0] for _ in range(runs)]
+        results["python_pass"] = _stats(interpreter)
+        results["import_bot_cli"] = _stats(imports)
+
+        first = []
+        for i in range(runs):
+            elapsed, done = _timed(_ask(scratch / f"fresh{i}", QUESTION), scratch)
+            assert "slack" in done.stdout.lower(), done.stdout
+            first.append(elapsed)
+        results["first_run"] = _stats(first)
+        results["answer_excerpt"] = done.stdout.strip().splitlines()[0][:120]
+
+        warm_data = scratch / "warm"
+        _timed(_ask(warm_data, QUESTION), scratch)  # builds the index once
+        results["warm"] = _stats([_timed(_ask(warm_data, QUESTION), scratch)[0] for _ in range(runs)])
+
+        questions = list(STDIN_QUESTIONS[:n_questions])
+        one, many = [], []
+        for _ in range(extra_runs):
+            one.append(_timed(_ask(warm_data, "--json"), scratch, stdin=questions[0] + "\n")[0])
+            elapsed, done = _timed(_ask(warm_data, "--json"), scratch, stdin="\n".join(questions) + "\n")
+            many.append(elapsed)
+            answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+            assert len(answers) == len(questions), f"{len(answers)} answers for {len(questions)} questions"
+        results["json_one"] = _stats(one)
+        results["json_many"] = _stats(many)
+        results["json_questions"] = len(questions)
+        # paired: each N-question run against the 1-question run just before it
+        results["per_question_ms"] = statistics.median(
+            (m - o) / (len(questions) - 1) * 1000 for m, o in zip(many, one, strict=True)
+        )
+        results["answered"] = sum(not a["abstained"] for a in answers)
+        results["importtime"] = importtime(scratch, warm_data, extra_runs)
+    return results
+
+
+def report(r: dict[str, Any]) -> str:
+    def row(label: str, key: str) -> list[object]:
+        s = r[key]
+        return [label, s["median_s"], s["max_s"], s["min_s"]]
+
+    lines = [
+        f'Cold `supportbot ask "{r["question"]}"`: fresh `{Path(sys.executable).name} -m bot` process each run, '
+        f"default knowledge/ ({r['knowledge_files']} files), {r['runs']} runs",
+        f"machine: {r['machine']['cpu']}, Python {r['machine']['python']}",
+        "",
+        table(
+            ["wall time (s)", "median", "max", "min"],
+            [
+                row("python -c pass (interpreter alone)", "python_pass"),
+                row('python -c "import bot.cli"', "import_bot_cli"),
+                row("(a) ask, first run: empty data dir, indexes knowledge/", "first_run"),
+                row("(b) ask, warm index (the normal case)", "warm"),
+                row("ask --json, 1 question on stdin", "json_one"),
+                row(f"ask --json, {r['json_questions']} questions on stdin", "json_many"),
+            ],
+        ),
+        f"one more question in a running process: {r['per_question_ms']:.1f} ms "
+        f"({r['answered']}/{r['json_questions']} answered, the rest handed to a person)",
+        f"target: cold ask < {TARGET_S} s: first run {r['first_run']['median_s']:.2f} s (max "
+        f"{r['first_run']['max_s']:.2f}), warm {r['warm']['median_s']:.2f} s (max {r['warm']['max_s']:.2f}): "
+        f"{'met' if r['first_run']['max_s'] < TARGET_S and r['warm']['max_s'] < TARGET_S else 'NOT met'}",
+        "",
+    ]
+    it = r["importtime"]
+    lines.append(
+        f"python -X importtime, warm `ask` run: {it['total_ms']:.0f} ms of imports in a "
+        f"{it['wall_s_with_importtime'] * 1000:.0f} ms run (importtime itself adds some overhead)"
+    )
+    packages = list(it["packages_ms"].items())[:15]
+    tops = list(it["top_level_ms"].items())[:15]
+    rows = []
+    for i in range(max(len(packages), len(tops))):
+        p = packages[i] if i < len(packages) else ("", None)
+        t = tops[i] if i < len(tops) else ("", None)
+        rows.append([p[0], p[1], it["pulled_in_by"].get(p[0], ""), t[0], t[1]])
+    lines.append(
+        table(
+            ["package (self time summed)", "ms", "first imported by", "top-level import (cumulative)", "ms"],
+            rows,
+        )
+    )
+    return "\n".join(lines)
+
+
+def summary(r: dict[str, Any]) -> list[dict[str, Any]]:
+    top = next(iter(r["importtime"]["packages_ms"].items()))
+    return [
+        {
+            "metric": "cold `supportbot ask`, first run (indexes knowledge/)",
+            "value": f"{r['first_run']['median_s']:.2f} s (max {r['first_run']['max_s']:.2f})",
+            "target": "< 1.5 s",
+            "met": r["first_run"]["max_s"] < TARGET_S,
+        },
+        {
+            "metric": "cold `supportbot ask`, warm index",
+            "value": f"{r['warm']['median_s']:.2f} s (max {r['warm']['max_s']:.2f})",
+            "target": "< 1.5 s",
+            "met": r["warm"]["max_s"] < TARGET_S,
+        },
+        {
+            "metric": "`ask --json`, one more question on stdin",
+            "value": f"{r['per_question_ms']:.1f} ms",
+            "target": "",
+            "met": "",
+        },
+        {
+            "metric": "imports in a warm `ask` (largest package)",
+            "value": f"{r['importtime']['total_ms']:.0f} ms ({top[0]} {top[1]:.0f} ms)",
+            "target": "",
+            "met": "",
+        },
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=7, help="runs of each kind (default 7)")
+    parser.add_argument(
+        "--questions", type=int, default=20, help="questions piped to ask --json (default 20)"
+    )
+    parser.add_argument("--quick", action="store_true", help="3 runs: a smoke run")
+    parser.add_argument("--json", dest="json_out", help="also write the raw results to this file")
+    args = parser.parse_args()
+    extra = max(3, args.runs // 2)
+    if args.quick:
+        args.runs, extra = 3, 1
+    n = max(2, min(args.questions, len(STDIN_QUESTIONS)))
+    results = run(args.runs, n, extra)
+    print(report(results))
+    if args.json_out:
+        results["summary"] = summary(results)
+        Path(args.json_out).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
