@@ -1,7 +1,10 @@
 """Wiring: from Settings to a running bot, and the supervisor of the platform adapters.
 
 `build_runtime` opens the state store and the knowledge base, syncs the folder, picks the
-answerer and builds the SupportBot. `run_adapters` starts every adapter the environment
+answerer (and, with `[llm] embeddings`, the embedder) and builds the SupportBot. It is
+synchronous and may run inside an event loop, so it never calls the embeddings endpoint:
+the bot fills the vector cache on its first search, or in the background from
+`run_adapters` (bot/retrieval/embeddings.py). `run_adapters` starts every adapter the environment
 configures and keeps them running; adapters are imported only when enabled, so the core
 and the CLI's offline commands never load a platform SDK.
 """
@@ -18,7 +21,7 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.config import Settings
 from bot.core import SupportBot
 from bot.errors import FatalAdapterError
-from bot.ports import Answerer, Channel, Clock, SystemClock
+from bot.ports import Answerer, Channel, Clock, Embedder, SystemClock
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.store import AsyncStore, StateStore
 
@@ -50,7 +53,17 @@ def open_knowledge(settings: Settings, exclude: frozenset[str] = frozenset()) ->
         settings.data_dir / "index",
         max_file_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
         exclude=exclude,
+        embeddings=settings.embeddings_enabled,
     )
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """The embedder for hybrid retrieval, or None (the default: BM25 alone, no openai import)."""
+    if not settings.embeddings_enabled:
+        return None
+    from bot.answering.llm import build_embedder as build  # imports openai: only when enabled
+
+    return build(settings)
 
 
 def build_answerer(settings: Settings) -> tuple[Answerer, Answerer | None]:
@@ -89,6 +102,7 @@ def build_runtime(
         answerer=chosen,
         fallback=fallback,
         clock=clock or SystemClock(),
+        embedder=build_embedder(settings),
     )
     return Runtime(
         settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report
@@ -132,6 +146,7 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     """Run the adapters until cancelled. One adapter failing does not stop the others;
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
+    runtime.bot.start_embedding()  # fill the vector cache while the adapters connect; no-op without
     clock = asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")
     try:
         await asyncio.gather(*(_supervise(adapter) for adapter in adapters))

@@ -216,6 +216,14 @@ class Settings(FileSettings):
             return False
         return self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
 
+    @property
+    def embeddings_enabled(self) -> bool:
+        """Hybrid retrieval: `[llm] embeddings = true` and an endpoint configured. Independent
+        of the answer mode: quoted (extractive) answers can use it too."""
+        return self.llm.embeddings and (
+            self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
+        )
+
 
 def _source_tree_knowledge() -> Path:
     return Path(__file__).resolve().parent.parent / "knowledge"

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
+from typing import TypeVar
 
 from bot import policy
 from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
@@ -26,8 +28,9 @@ from bot.escalation import Context, Escalations
 from bot.learning import write_entry
 from bot.messages import say
 from bot.policy import Act
-from bot.ports import Answerer, Channel, Clock, StreamSink
+from bot.ports import Answerer, Channel, Clock, Embedder, StreamSink
 from bot.retrieval import KnowledgeBase, KnowledgeSummary, SyncReport
+from bot.retrieval.embeddings import QUERY_DEADLINE_SECONDS, EmbeddingReport, Embeddings
 from bot.store import AsyncStore, StateStore
 from bot.types import (
     ActionEvent,
@@ -54,6 +57,8 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class Outcome(StrEnum):
     DUPLICATE = "duplicate"
@@ -75,6 +80,7 @@ class SupportBot:
         answerer: Answerer,
         clock: Clock,
         fallback: Answerer | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -85,16 +91,28 @@ class SupportBot:
         self.escalations = Escalations(settings=settings, store=store, clock=clock)
         # the index is not thread-safe for writes; one thread keeps search and sync in order
         self._knowledge_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-knowledge")
+        # hybrid retrieval (bot/retrieval/embeddings.py); None: BM25 alone
+        self.embeddings = (
+            Embeddings(embedder, query_deadline=min(QUERY_DEADLINE_SECONDS, settings.llm.timeout_seconds))
+            if embedder is not None
+            else None
+        )
+        self._first_embedding: asyncio.Future[EmbeddingReport | None] | None = None
 
     def close(self) -> None:
         self._knowledge_thread.shutdown(wait=True)
 
     async def aclose(self) -> None:
-        """Release what the answerers hold (HTTP connections to a model endpoint)."""
+        """Release what the answerers and the embedder hold (HTTP connections to an endpoint)."""
         for answerer in (self.answerer, self.fallback):
             close = getattr(answerer, "close", None)
             if close is not None:
                 await close()
+        if self._first_embedding is not None and not self._first_embedding.done():
+            self._first_embedding.cancel()
+            await asyncio.gather(self._first_embedding, return_exceptions=True)
+        if self.embeddings is not None:
+            await self.embeddings.close()
 
     # -- messages ------------------------------------------------------------------------
 
@@ -424,12 +442,44 @@ class SupportBot:
             )
 
     async def search(self, question: str, scope: DocVisibility, k: int = 10) -> SearchResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._knowledge_thread, self.knowledge.search, question, scope, k)
+        vector = None
+        if self.embeddings is not None:
+            if self._first_embedding is None:
+                await asyncio.shield(self.start_embedding())  # the first question waits for the cache
+            vector = await self.embeddings.embed_query(question)
+        return await self._on_knowledge_thread(
+            partial(self.knowledge.search, question, scope, k, query_vector=vector)
+        )
 
     async def reindex(self) -> SyncReport:
+        report = await self._on_knowledge_thread(self.knowledge.sync)
+        report.embeddings = await self.sync_embeddings()
+        return report
+
+    async def sync_embeddings(self) -> EmbeddingReport | None:
+        """Embed the passages that have no vector yet (after a sync); None without embeddings.
+        An endpoint failure is logged and reported, never raised."""
+        if self.embeddings is None:
+            return None
+        return await self.embeddings.sync_cache(self.knowledge, self._on_knowledge_thread)
+
+    def start_embedding(self) -> asyncio.Future[EmbeddingReport | None]:
+        """The first pass over the vector cache after start, begun once: the first search
+        awaits it; `supportbot run` starts it in the background so no question waits."""
+        if self._first_embedding is None:
+            self._first_embedding = asyncio.ensure_future(self._first_pass())
+        return self._first_embedding
+
+    async def _first_pass(self) -> EmbeddingReport | None:
+        try:
+            return await self.sync_embeddings()
+        except Exception:  # a boundary: without vectors, search still works with BM25
+            log.exception("filling the embeddings cache failed; keyword search only until the next reindex")
+            return None
+
+    async def _on_knowledge_thread(self, fn: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._knowledge_thread, self.knowledge.sync)
+        return await loop.run_in_executor(self._knowledge_thread, fn)
 
     async def learn(self, draft: Draft, admin: Author) -> str | None:
         """Approve a draft: write it into the knowledge folder and index it at once.
@@ -599,9 +649,13 @@ class SupportBot:
         if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE):
             ticket_id = int(event.value)
             if event.action == ActionKind.CLAIM:
-                result = await self.escalations.claim(ticket_id, event.actor, channel)
+                result = await self.escalations.claim(
+                    ticket_id, event.actor, channel, event.conversation.platform
+                )
             else:
-                result = await self.escalations.resolve(ticket_id, event.actor, channel)
+                result = await self.escalations.resolve(
+                    ticket_id, event.actor, channel, event.conversation.platform
+                )
             if not result.changed:
                 await channel.send(
                     Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)

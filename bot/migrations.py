@@ -171,8 +171,33 @@ def _catalog_v1(db: Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
+def _catalog_v2_embeddings(db: Database) -> None:
+    """Vectors for hybrid retrieval (bot/retrieval/embeddings.py explains the design).
+
+    `chunks` maps each indexed chunk to the SHA-256 of the text that is embedded for it; it is
+    filled only while embeddings are enabled. `embeddings` holds one float32 vector per
+    (model, text hash): unchanged text is never embedded twice, whatever file or chunk it
+    sits in, and another model gets its own rows."""
+    db.table("chunks").create(
+        {"chunk_id": str, "path": str, "text_hash": str},
+        pk="chunk_id",
+        not_null={"path", "text_hash"},
+    )
+    db.table("chunks").create_index(["path"])
+    db.table("chunks").create_index(["text_hash"])
+    db.table("embeddings").create(
+        {"model": str, "text_hash": str, "dim": int, "vector": bytes},
+        pk=("model", "text_hash"),
+        not_null={"dim", "vector"},
+    )
+    db.table("embeddings").create_index(["text_hash"])
+
+
 STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1)]
-CATALOG_MIGRATIONS: list[Migration] = [("0001_initial", _catalog_v1)]
+CATALOG_MIGRATIONS: list[Migration] = [
+    ("0001_initial", _catalog_v1),
+    ("0002_embeddings", _catalog_v2_embeddings),
+]
 
 
 def migrate(db: Database, migrations: list[Migration]) -> list[str]:

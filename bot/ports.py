@@ -69,6 +69,20 @@ class Answerer(Protocol):
     ) -> Answer: ...
 
 
+class Embedder(Protocol):
+    """Turns texts into vectors, one per text, in order, through an embeddings endpoint.
+
+    The only implementation speaks the OpenAI API (bot/answering/llm.py), so that retrieval
+    and the core never import `openai`. Raises `bot.retrieval.embeddings.EmbeddingsUnavailable`
+    when the endpoint fails; the core then searches with BM25 alone."""
+
+    model: str
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    async def close(self) -> None: ...
+
+
 class Retriever(Protocol):
     def search(self, query: str, visibility: Visibility, k: int) -> SearchResult: ...
 

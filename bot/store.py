@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -746,6 +746,7 @@ class Catalog:
     def remove_files(self, paths: Iterable[str]) -> None:
         for path in paths:
             self.db.table("files").delete_where("path = ?", [path])
+            self.db.execute("delete from chunks where path = ?", [path])
 
     def commit(self) -> None:
         self.db.conn.commit()
@@ -757,10 +758,17 @@ class Catalog:
     def set_meta(self, key: str, value: str) -> None:
         self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
+    def delete_meta(self, key: str) -> None:
+        with self.db.conn:
+            self.db.execute("delete from meta where key = ?", [key])
+
     def clear(self) -> None:
+        """Forget what the index holds. Cached vectors stay: they are keyed by text, so a
+        rebuild finds them again for every passage whose text did not change."""
         with self.db.conn:
             self.db.execute("delete from files")
             self.db.execute("delete from meta")
+            self.db.execute("delete from chunks")
 
     def summary(self) -> tuple[int, int, int]:
         row = self.db.execute(
@@ -771,6 +779,76 @@ class Catalog:
     def errors(self) -> Iterator[tuple[str, str]]:
         for row in self.db.execute("select path, error from files where error is not null order by path"):
             yield row[0], row[1]
+
+    # -- embeddings: chunk text hashes and cached vectors (see bot/retrieval/embeddings.py) ----
+
+    def put_chunks(self, path: str, chunks: Iterable[tuple[str, str]]) -> None:
+        """Record the (chunk id, text hash) of every chunk of `path`, replacing the old ones."""
+        self.db.execute("delete from chunks where path = ?", [path])
+        self.db.conn.executemany(
+            "insert or replace into chunks (chunk_id, path, text_hash) values (?, ?, ?)",
+            [(chunk_id, path, digest) for chunk_id, digest in chunks],
+        )
+
+    def clear_chunks(self) -> None:
+        with self.db.conn:
+            self.db.execute("delete from chunks")
+
+    def prune_embeddings(self, keep_model: str | None = None) -> int:
+        """Delete vectors no chunk refers to any more (and, given `keep_model`, every other
+        model's); return how many went."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "delete from embeddings where text_hash not in (select text_hash from chunks)"
+                + (" or model != ?" if keep_model is not None else ""),
+                [keep_model] if keep_model is not None else [],
+            )
+        return int(cursor.rowcount)
+
+    def missing_vectors(self, model: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` (text hash, one chunk id with that text) with no vector for `model`,
+        in hash order after `after`: a cursor that moves on even past texts that fail."""
+        rows = self.db.execute(
+            "select c.text_hash, min(c.chunk_id) from chunks c where c.text_hash > ? and not exists "
+            "(select 1 from embeddings e where e.model = ? and e.text_hash = c.text_hash) "
+            "group by c.text_hash order by c.text_hash limit ?",
+            [after, model, limit],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def put_vectors(self, model: str, vectors: Iterable[tuple[str, int, bytes]]) -> int:
+        """Store (text hash, dimensions, float32 bytes) for `model`, skipping texts that no chunk
+        holds any more (the folder changed while they were being embedded)."""
+        with self.db.conn:
+            cursor = self.db.conn.executemany(
+                "insert or replace into embeddings (model, text_hash, dim, vector) select ?, ?, ?, ? "
+                "where exists (select 1 from chunks where text_hash = ?)",
+                [(model, digest, dim, blob, digest) for digest, dim, blob in vectors],
+            )
+        return int(cursor.rowcount)
+
+    def vectors_for_chunks(self, model: str, chunk_ids: Sequence[str]) -> dict[str, bytes]:
+        """The cached vector of each of `chunk_ids` that has one."""
+        if not chunk_ids:
+            return {}
+        marks = ", ".join("?" * len(chunk_ids))
+        # CROSS JOIN fixes the loop order (chunk ids first): without statistics SQLite would
+        # otherwise walk every vector of the model, 3 ms at 5,000 chunks instead of 0.2 ms
+        rows = self.db.execute(
+            "select c.chunk_id, e.vector from chunks c cross join embeddings e "
+            f"on e.text_hash = c.text_hash and e.model = ? where c.chunk_id in ({marks})",
+            [model, *chunk_ids],
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def embedding_counts(self, model: str) -> tuple[int, int]:
+        """(distinct chunk texts, how many of them have a vector for `model`)."""
+        row = self.db.execute(
+            "select count(distinct c.text_hash), count(distinct e.text_hash) from chunks c "
+            "left join embeddings e on e.text_hash = c.text_hash and e.model = ?",
+            [model],
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
 
 class AsyncStore:

@@ -6,7 +6,9 @@ sink, maps the model's citations back to sources (`bot.answering.citations`), fi
 output (`bot.answering.safety`), and turns every way the endpoint can fail into one
 `AnswererUnavailable` with a short message saying which way it failed, so the core can fall
 back to the offline answerer and say so. It also owns the `supportbot doctor` checks for the
-endpoint (`doctor_checks`).
+endpoint (`doctor_checks`), and the embedder for hybrid retrieval (`OpenAIEmbedder`: the
+endpoint's `/v1/embeddings`, whose failures become `EmbeddingsUnavailable`; see
+bot/retrieval/embeddings.py).
 
 What counts as an answer: text that validly cites at least one of the passages it was given.
 A refusal (the `NO_ANSWER` marker, the API's `refusal` field, refusal phrasing), an answer
@@ -37,6 +39,7 @@ from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.ports import StreamSink
+from bot.retrieval.embeddings import EmbeddingsUnavailable
 from bot.types import Answer, Passage, Turn
 
 if TYPE_CHECKING:
@@ -328,6 +331,75 @@ def make_client(
         timeout=openai.Timeout(total, connect=min(settings.llm.connect_timeout_seconds, total)),
         max_retries=settings.llm.max_retries if max_retries is None else max_retries,
     )
+
+
+class OpenAIEmbedder:
+    """Vectors from an OpenAI-compatible `/v1/embeddings`: `batch_size` texts a request, up to
+    `concurrency` requests in flight, each with the client's timeout and retries (429, 5xx)."""
+
+    def __init__(
+        self, client: openai.AsyncOpenAI, *, model: str, batch_size: int = 64, concurrency: int = 4
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.description = f"embeddings {model} at {_endpoint(client)}"
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(batch: list[str]) -> list[list[float]]:
+            async with gate:
+                return await self._request(batch)
+
+        batches = [list(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        results = await asyncio.gather(*(one(batch) for batch in batches), return_exceptions=True)
+        vectors: list[list[float]] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            vectors.extend(result)
+        return vectors
+
+    async def _request(self, batch: list[str]) -> list[list[float]]:
+        where = _endpoint(self.client)
+        try:
+            # the API rejects empty input; the client asks for base64 and decodes it itself
+            response = await self.client.embeddings.create(
+                model=self.model, input=[text if text.strip() else "." for text in batch]
+            )
+        except openai.AuthenticationError:
+            raise EmbeddingsUnavailable(f"bad API key: {where} rejected OPENAI_API_KEY (401)") from None
+        except openai.NotFoundError:
+            raise EmbeddingsUnavailable(
+                f"unknown embedding model '{self.model}' at {where} (404): check [llm] embedding_model"
+            ) from None
+        except openai.RateLimitError:
+            raise EmbeddingsUnavailable("rate limited (429) and still limited after retrying") from None
+        except openai.APIStatusError as exc:
+            raise EmbeddingsUnavailable(f"HTTP {exc.status_code} from {where} after retrying") from None
+        except openai.APITimeoutError:
+            raise EmbeddingsUnavailable(f"timeout: {where} did not answer in time") from None
+        except openai.APIConnectionError:
+            raise EmbeddingsUnavailable(f"connection error: cannot reach {where}") from None
+        except openai.OpenAIError as exc:
+            raise EmbeddingsUnavailable(f"the endpoint failed ({type(exc).__name__})") from None
+        data = sorted(response.data, key=lambda item: item.index)
+        if len(data) != len(batch) or any(not item.embedding for item in data):
+            raise EmbeddingsUnavailable(f"{where} returned {len(data)} vectors for {len(batch)} texts")
+        return [list(item.embedding) for item in data]
+
+
+def build_embedder(settings: Settings) -> OpenAIEmbedder:
+    embedder = OpenAIEmbedder(make_client(settings), model=settings.llm.embedding_model)
+    log.info("hybrid retrieval with %s", embedder.description)
+    return embedder
 
 
 def build_llm_answerer(settings: Settings) -> LLMAnswerer:

@@ -176,6 +176,21 @@ class SearchIndex:
             passages = allowed
         return passages[:k], total
 
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """(title, heading, text) of each of `chunk_ids` the index holds."""
+        if not chunk_ids:
+            return {}
+        occur, make = tantivy.Occur, tantivy.Query
+        query = make.boolean_query(
+            [(occur.Should, make.term_query(self.schema, "chunk_id", chunk_id)) for chunk_id in chunk_ids]
+        )
+        searcher = self._index.searcher()
+        found: dict[str, tuple[str, str, str]] = {}
+        for _, address in searcher.search(query, limit=len(chunk_ids), count=False).hits:
+            doc = searcher.doc(address)
+            found[doc["chunk_id"][0]] = (doc["title"][0], doc["heading"][0], doc["text"][0])
+        return found
+
 
 def _passage(searcher: Any, score: float, address: Any) -> Passage:
     doc = searcher.doc(address)

@@ -6,6 +6,11 @@ deleted file's chunks are removed. Files are processed one at a time and the ind
 writer has a bounded buffer, so a folder of 10,000 files never sits in memory at once.
 A file that cannot be read is recorded with the reason and skipped; it never stops the
 rest of the folder from being indexed.
+
+With embeddings enabled (`embeddings=True`), sync() also records the hash of each chunk's
+embedded text and drops cached vectors nothing refers to any more, and search() re-ranks
+BM25's candidates when given the question's vector. It never calls the embeddings endpoint
+itself: bot/retrieval/embeddings.py explains who does, and the rest of the design.
 """
 
 from __future__ import annotations
@@ -22,6 +27,15 @@ from bot.errors import KnowledgeError
 from bot.retrieval.chunking import chunk_document
 from bot.retrieval.confidence import confidence, heading_covers
 from bot.retrieval.documents import SUPPORTED_SUFFIXES, DocumentError, read_document
+from bot.retrieval.embeddings import (
+    EMBEDDING_TEXT_VERSION,
+    RERANK_CANDIDATES,
+    EmbeddingReport,
+    QueryVector,
+    embedding_text,
+    rerank,
+    text_hash,
+)
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query, tokenize
 from bot.store import Catalog, FileRecord
@@ -30,6 +44,7 @@ from bot.types import DocVisibility, SearchResult
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
+ChunkHashes = list[tuple[str, str]]  # (chunk id, hash of its embedded text)
 
 
 @dataclass
@@ -40,6 +55,7 @@ class SyncReport:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0  # chunks written in this sync
+    embeddings: EmbeddingReport | None = None  # the vector cache pass after it, when enabled
 
     @property
     def changed(self) -> bool:
@@ -58,6 +74,8 @@ class SyncReport:
             text += "".join(f"\n- {path}: {reason}" for path, reason in self.failed[:20])
             if len(self.failed) > 20:
                 text += f"\n- ... and {len(self.failed) - 20} more"
+        if self.embeddings is not None:
+            text += "\n" + self.embeddings.describe()
         return text
 
 
@@ -77,10 +95,12 @@ class KnowledgeBase:
         *,
         max_file_bytes: int = 20 * 1024 * 1024,
         exclude: frozenset[str] = frozenset(),
+        embeddings: bool = False,
     ) -> None:
         self.folder = folder
         self.max_file_bytes = max_file_bytes
         self.exclude = exclude  # relative paths left out on purpose (evaluation hold-outs)
+        self.embeddings = embeddings  # keep chunk text hashes for the vector cache
         index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(index_dir / "catalog.db")
         self.index = SearchIndex(index_dir / "tantivy")
@@ -90,14 +110,28 @@ class KnowledgeBase:
         self.catalog.close()
 
     def _check_version(self) -> None:
-        """A change of analyzer makes every stored term stale: start the cache afresh."""
-        if self.catalog.get_meta("analyzer") != ANALYZER_VERSION or (
-            self.index.size == 0 and self.catalog.summary()[1] > 0
+        """A change of analyzer makes every stored term stale: start the cache afresh. So does
+        turning embeddings on (or changing what is embedded): every chunk's text hash is needed,
+        and only reading the files gives them; vectors already cached are found again."""
+        hashes = self.catalog.get_meta("embedding_text")
+        if (
+            self.catalog.get_meta("analyzer") != ANALYZER_VERSION
+            or (self.index.size == 0 and self.catalog.summary()[1] > 0)
+            or (self.embeddings and hashes != EMBEDDING_TEXT_VERSION)
         ):
-            self.index.clear()
-            self.index.commit()
-            self.catalog.clear()
-            self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+            self._reset()
+        elif not self.embeddings and hashes is not None:
+            # not kept up to date while embeddings are off: forget them rather than trust them later
+            self.catalog.clear_chunks()
+            self.catalog.delete_meta("embedding_text")
+
+    def _reset(self) -> None:
+        self.index.clear()
+        self.index.commit()
+        self.catalog.clear()
+        self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+        if self.embeddings:
+            self.catalog.set_meta("embedding_text", EMBEDDING_TEXT_VERSION)
 
     # -- keeping the index in step with the folder ---------------------------------------
 
@@ -132,7 +166,7 @@ class KnowledgeBase:
         report = SyncReport()
         known = self.catalog.files()
         on_disk = dict(self._walk())
-        pending: list[tuple[FileRecord, dict[str, object]]] = []
+        pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]] = []
         touched: list[tuple[str, int]] = []
         total = len(on_disk)
         for done, (relative, stat) in enumerate(sorted(on_disk.items()), start=1):
@@ -156,11 +190,15 @@ class KnowledgeBase:
         # the catalog follows the index: if we die before this, the next sync redoes the files
         now = datetime.now(UTC)
         with self.catalog.db.conn:
-            for record, meta in pending:
+            for record, meta, hashes in pending:
                 self.catalog.put_file(record, at=now, **meta)  # type: ignore[arg-type]
+                if hashes is not None:
+                    self.catalog.put_chunks(record.path, hashes)
             for relative, mtime in touched:
                 self.catalog.touch_file(relative, mtime)
             self.catalog.remove_files(removed)
+        if self.embeddings and (report.updated or report.removed):
+            self.catalog.prune_embeddings()  # vectors of text that is gone
         if report.changed or report.failed:
             log.info(
                 "knowledge synced: %d added, %d updated, %d removed, %d unchanged, %d unreadable",
@@ -178,7 +216,7 @@ class KnowledgeBase:
         stat: os.stat_result,
         before: FileRecord | None,
         report: SyncReport,
-        pending: list[tuple[FileRecord, dict[str, object]]],
+        pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]],
         touched: list[tuple[str, int]],
     ) -> None:
         file = self.folder / relative
@@ -233,31 +271,51 @@ class KnowledgeBase:
                     error=error,
                 ),
                 meta,
+                [(c.id, text_hash(embedding_text(c.title, c.heading, c.text))) for c in chunks]
+                if self.embeddings
+                else None,
             )
         )
 
     def rebuild(self, progress: Progress | None = None) -> SyncReport:
-        self.index.clear()
-        self.index.commit()
-        self.catalog.clear()
-        self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+        self._reset()
         return self.sync(progress)
 
     # -- searching -------------------------------------------------------------------------
 
-    def search(self, query: str, scope: DocVisibility, k: int = 10) -> SearchResult:
+    def search(
+        self, query: str, scope: DocVisibility, k: int = 10, *, query_vector: QueryVector | None = None
+    ) -> SearchResult:
+        """The `k` best passages in `scope` and BM25's confidence. With `query_vector` (and
+        embeddings enabled), BM25's RERANK_CANDIDATES best are re-ranked with their cached
+        vectors; the confidence stays BM25's (embeddings.py says why)."""
         terms = analyze_query(query)
-        passages, chunks = self.index.search(terms, scope, k)
+        hybrid = query_vector if self.embeddings else None
+        passages, chunks = self.index.search(
+            terms, scope, max(k, RERANK_CANDIDATES) if hybrid is not None else k
+        )
         if not passages:
             return SearchResult(passages=(), confidence=0.0)
         best = passages[0]
         heading_words = set(tokenize(f"{best.title} {best.heading}").words)
-        return SearchResult(
-            passages=tuple(passages),
-            confidence=confidence(
-                best.score, chunks, len(terms), heading_match=heading_covers(terms.words, heading_words)
-            ),
+        sure = confidence(
+            best.score, chunks, len(terms), heading_match=heading_covers(terms.words, heading_words)
         )
+        if hybrid is not None:
+            vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
+            passages = rerank(passages, vectors, hybrid)[:k]
+        return SearchResult(passages=tuple(passages), confidence=sure)
+
+    def pending_embeddings(self, model: str, after: str, limit: int) -> list[tuple[str, str | None]]:
+        """Up to `limit` (text hash, text to embed) without a vector for `model`, in hash order
+        after `after`; the text is None when the index no longer holds it (skip it)."""
+        missing = self.catalog.missing_vectors(model, after, limit)
+        stored = self.index.chunk_texts([chunk_id for _, chunk_id in missing])
+        page: list[tuple[str, str | None]] = []
+        for digest, chunk_id in missing:
+            text = embedding_text(*stored[chunk_id]) if chunk_id in stored else None
+            page.append((digest, text if text is not None and text_hash(text) == digest else None))
+        return page
 
     def summary(self) -> KnowledgeSummary:
         files, chunks, errors = self.catalog.summary()

@@ -26,20 +26,36 @@ import Stemmer
 ANALYZER_VERSION = "2"  # bump whenever analysis changes: the index is then rebuilt
 
 _NLTK_STOP = frozenset(
-    ["i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "these", "those", "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an", "the", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about", "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "aren", "couldn", "didn", "doesn", "hadn", "hasn", "haven", "isn", "ma", "mightn", "mustn", "needn", "shan", "shouldn", "wasn", "weren", "won", "wouldn"]
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
+hers herself it its itself they them their theirs themselves what which who whom this that these
+those am is are was were be been being have has had having do does did doing a an the and but if or
+because as until while of at by for with about against between into through during before after
+above below to from up down in out on off over under again further then once here there when where
+why how all any both each few more most other some such no nor not only own same so than too very s
+t can will just don should now d ll m o re ve y ain aren couldn didn doesn hadn hasn haven isn ma
+mightn mustn needn shan shouldn wasn weren won wouldn""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _KEEP = frozenset(
-    ["not", "no", "nor", "off", "out", "up", "down", "over", "under", "again", "before", "after", "above", "below", "all", "only", "same", "other", "more", "most", "few", "own", "between", "against", "through", "during", "further", "once", "both", "each", "any", "some", "such", "too", "than", "how", "what", "why", "when", "where", "which", "who", "whom"]
+    """not no nor off out up down over under again before after above below all only same other more most
+few own between against through during further once both each any some such too than how what why
+when where which who whom""".split()  # noqa: SIM905 - a word list reads better as text
 )
 STOP_EN = _NLTK_STOP - _KEEP
-QUERY_STOP_EN = frozenset(["way", "ways", "possible", "anyone", "someone", "somebody", "please"])
+QUERY_STOP_EN = frozenset(
+    """way ways possible anyone someone somebody please""".split()  # noqa: SIM905 - a word list reads better as text
+)
 QUERY_STOP_KO = frozenset(
-    ["무엇", "무엇인가", "무엇인지", "무엇일까", "무엇입니까", "뭐", "뭘", "무얼", "누구", "누가", "누구인가", "누구입니까", "누구일까", "어디", "어디인가", "어디인지", "어디서", "어디에", "어디에서", "언제", "언제인가", "언제인지", "몇", "몇몇", "어느", "어떤", "어떠한", "어떻게", "어땠", "왜", "얼마", "얼마나", "무슨", "어디일까", "언제일까", "어딘가"]
+    """무엇 무엇인가 무엇인지 무엇일까 무엇입니까 뭐 뭘 무얼 누구 누가 누구인가 누구입니까 누구일까 어디 어디인가 어디인지 어디서 어디에 어디에서 언제 언제인가 언제인지 몇 몇몇 어느
+어떤 어떠한 어떻게 어땠 왜 얼마 얼마나 무슨 어디일까 언제일까 어딘가""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
 # Korean particles (josa) and endings (eomi), removed longest-first from the end of a word.
 _KO_SUFFIXES = frozenset(
-    ["이었습니다", "였습니다", "입니다", "습니다", "합니다", "됩니다", "했습니다", "되었습니다", "에서부터", "으로부터", "로부터", "에게서", "한테서", "으로서", "로서", "으로써", "로써", "이라고", "라고", "이라는", "라는", "이라면", "라면", "에서는", "에게는", "으로는", "로는", "에서도", "에게도", "으로도", "로도", "까지는", "부터는", "에서의", "으로의", "로의", "와의", "과의", "에의", "이었다", "였다", "했다", "하였다", "되었다", "됐다", "한다", "된다", "이다", "였던", "했던", "하던", "되던", "이던", "이며", "하며", "되며", "하는", "되는", "하고", "되고", "해서", "돼서", "하여", "되어", "하게", "되게", "하지", "되지", "한", "된", "할", "될", "함", "됨", "인가", "는가", "은가", "었나", "았나", "인지", "는지", "은지", "을까", "ㄹ까", "나요", "까요", "가요", "는데", "은데", "인데", "지만", "거나", "으며", "에서", "에게", "한테", "께서", "으로", "부터", "까지", "보다", "처럼", "같이", "마다", "조차", "마저", "이나", "이란", "란", "이랑", "랑", "하고", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만", "나", "께", "야", "여", "며", "고", "서", "면", "다", "던", "게", "지"]
+    """이었습니다 였습니다 입니다 습니다 합니다 됩니다 했습니다 되었습니다 에서부터 으로부터 로부터 에게서 한테서 으로서 로서 으로써 로써 이라고 라고 이라는 라는 이라면 라면 에서는
+에게는 으로는 로는 에서도 에게도 으로도 로도 까지는 부터는 에서의 으로의 로의 와의 과의 에의 이었다 였다 했다 하였다 되었다 됐다 한다 된다 이다 였던 했던 하던 되던 이던
+이며 하며 되며 하는 되는 하고 되고 해서 돼서 하여 되어 하게 되게 하지 되지 한 된 할 될 함 됨 인가 는가 은가 었나 았나 인지 는지 은지 을까 ㄹ까 나요 까요 가요 는데
+은데 인데 지만 거나 으며 에서 에게 한테 께서 으로 부터 까지 보다 처럼 같이 마다 조차 마저 이나 이란 란 이랑 랑 하고 은 는 이 가 을 를 의 에 로 와 과 도 만 나 께
+야 여 며 고 서 면 다 던 게 지""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _KO_LENGTHS = sorted({len(s) for s in _KO_SUFFIXES}, reverse=True)
 # one-syllable particles that (almost) never end a noun may leave a one-syllable stem

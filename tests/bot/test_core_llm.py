@@ -78,9 +78,7 @@ async def test_the_answer_streams_into_one_message_then_gets_sources_and_buttons
     [(first_post, first)] = channel.posted  # one message, edited in place
     assert first.kind == ReplyKind.THINKING and first.text.endswith("…")
     partials = [r for _, r in channel.edits if r.kind == ReplyKind.THINKING]
-    assert len(partials) >= 3 and all(
-        len(a.text) <= len(b.text) for a, b in itertools.pairwise(partials)
-    )
+    assert len(partials) >= 3 and all(len(a.text) <= len(b.text) for a, b in itertools.pairwise(partials))
     final_post, final = channel.edits[-1]
     assert final_post == first_post and final.kind == ReplyKind.ANSWER
     assert "five to seven business days [1]" in final.text
