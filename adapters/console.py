@@ -21,6 +21,7 @@ from bot.types import (
     ActionEvent,
     ActionKind,
     Author,
+    Button,
     Command,
     ConversationRef,
     InboundMessage,
@@ -36,7 +37,17 @@ _ACTION_WORDS = {
     ":not-helpful": ActionKind.NOT_HELPFUL,
     ":human": ActionKind.TALK_TO_HUMAN,
     ":person": ActionKind.TALK_TO_HUMAN,
+    ":good": ActionKind.RATE_GOOD,
+    ":bad": ActionKind.RATE_BAD,
 }
+_TYPED = {v: k for k, v in _ACTION_WORDS.items() if k != ":person"}
+
+
+def _typed(button: Button) -> str:
+    """What to type in the terminal to press `button`."""
+    if button.action in _TYPED:
+        return _TYPED[button.action]
+    return f"/support {button.action} {button.value}"  # claim / resolve are commands too
 
 
 def render(reply: Reply) -> str:
@@ -54,12 +65,7 @@ def render(reply: Reply) -> str:
             link = citation.url or citation.path
             lines.append(f"  [{n}] {where} ({link})")
     if reply.buttons:
-        words = {v: k for k, v in _ACTION_WORDS.items() if k != ":person"}
-        shown = [
-            f"{words.get(b.action, '/support ' + str(b.action) + ' ' + b.value)} ({b.label})"
-            for b in reply.buttons
-        ]
-        lines.append("Options: " + ", ".join(shown))
+        lines.append("Options: " + ", ".join(f"{_typed(b)} ({b.label})" for b in reply.buttons))
     return "\n".join(lines)
 
 
@@ -106,10 +112,11 @@ class ConsoleSession:
         )
         self._counter = itertools.count(1)
 
-    def _last_answer_value(self) -> str | None:
+    def _last_value(self, action: ActionKind) -> str | None:
+        """The value of the most recent button of this kind: the answer or ticket it is about."""
         for _, reply in reversed(self.channel.posted):
             for button in reply.buttons:
-                if button.action in (ActionKind.HELPFUL, ActionKind.TALK_TO_HUMAN):
+                if button.action == action:
                     return button.value
         return None
 
@@ -133,15 +140,16 @@ class ConsoleSession:
             )
             return await self.bot.on_command(command, self.channel)
         if text.lower() in _ACTION_WORDS:
-            value = self._last_answer_value()
+            action = _ACTION_WORDS[text.lower()]
+            value = self._last_value(action)
             if value is None:
-                self.channel._print("There is no answer to react to yet; ask a question first.")
+                self.channel._print(f"There is nothing to answer {text} to yet.")
                 return None
             event = ActionEvent(
                 id=event_id,
                 conversation=self.conversation,
                 actor=author,
-                action=_ACTION_WORDS[text.lower()],
+                action=action,
                 value=value,
                 visibility=visibility,
             )

@@ -63,6 +63,7 @@ from bot.core import SupportBot
 from bot.doctor import Check
 from bot.errors import FatalAdapterError, PlatformError
 from bot.messages import say
+from bot.policy import detect_language
 from bot.types import (
     ActionEvent,
     Author,
@@ -990,7 +991,13 @@ class DiscordAdapter:
                     extra={"platform": PLATFORM, "thread_id": thread.id, "status": exc.status},
                 )
                 return
-            inbound = self._translator.translate(starter, thread)
+            try:
+                inbound = self._translator.translate(starter, thread)
+            except Exception:
+                log.exception(
+                    "could not read a new forum post", extra={"platform": PLATFORM, "thread_id": thread.id}
+                )
+                return
             if inbound is not None:
                 await self.deliver(inbound)
 
@@ -1000,6 +1007,7 @@ class DiscordAdapter:
         try:
             await self.bot.on_message(inbound, channel)
         except Exception:
+            # the core could not even record the message (its store failed): say so, if it was ours
             log.exception(
                 "failed to handle a Discord message",
                 extra={
@@ -1008,6 +1016,14 @@ class DiscordAdapter:
                     "message_id": inbound.id,
                 },
             )
+            if inbound.addressed:
+                sorry = Reply(
+                    conversation=inbound.conversation,
+                    text=say("error_no_ticket", detect_language(inbound.text)),
+                    kind=ReplyKind.ERROR,
+                )
+                with contextlib.suppress(Exception):
+                    await self.channel.send(sorry)
         finally:
             await channel.finish()
 

@@ -253,6 +253,7 @@ class _UserFacts:
     name: str
     is_bot: bool
     workspace_admin: bool
+    outsider: bool = False  # a guest, or someone from another organisation (Slack Connect)
 
 
 class SlackDirectory:
@@ -314,15 +315,28 @@ class SlackDirectory:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("users.info failed (%s)", code, extra=_ctx(user=user_id))
-            return _UserFacts(name=name_hint, is_bot=False, workspace_admin=False), self.FAILURE_TTL
+            # unknown person: treat as an outsider, so a DM cannot reach internal documents
+            return _UserFacts(
+                name=name_hint, is_bot=False, workspace_admin=False, outsider=True
+            ), self.FAILURE_TTL
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
         facts = _UserFacts(
             name=str(name or user.get("name") or name_hint),
             is_bot=bool(user.get("is_bot")),
             workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            outsider=bool(
+                user.get("is_restricted")
+                or user.get("is_ultra_restricted")
+                or user.get("is_stranger")
+                or (user.get("team_id") and user.get("team_id") != self.identity.team_id)
+            ),
         )
         return facts, self.USER_TTL
+
+    async def is_outsider(self, user_id: str) -> bool:
+        facts = await self._users.get(user_id, lambda: self._load_user(user_id, ""))
+        return facts.outsider
 
     async def roles(self, user_id: str) -> frozenset[str]:
         """The configured user groups this user belongs to."""
@@ -922,8 +936,12 @@ class SlackAdapter:
         thread = source.get("thread_ts")
         thread = str(thread) if thread and thread != ts else None  # a thread root is top-level
         visibility = await self.directory.visibility(channel, event.get("channel_type"))
+        direct = visibility == Visibility.DIRECT
         if user:
             author = await self.directory.author(user, is_bot=is_bot)
+            if visibility == Visibility.DIRECT and await self.directory.is_outsider(user):
+                # a guest's or another organisation's DM sees what a public channel sees
+                visibility = Visibility.PUBLIC
         else:
             author = Author(
                 id=str(source.get("bot_id") or "bot"),
@@ -944,9 +962,7 @@ class SlackAdapter:
             ),
             author=author,
             text=plain_from_slack(raw_text, identity.bot_user_id),
-            addressed=kind == "mention"
-            or visibility == Visibility.DIRECT
-            or mentions_user(raw_text, identity.bot_user_id),
+            addressed=kind == "mention" or direct or mentions_user(raw_text, identity.bot_user_id),
             visibility=visibility,
             sent_at=_sent_at(ts),
             edited=kind == "edit",

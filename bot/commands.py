@@ -208,7 +208,7 @@ async def _tickets(bot: SupportBot, command: Command, args: dict[str, str], chan
 )
 async def _claim(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
-    result = await bot.escalations.claim(ticket_id, command.invoker, channel)
+    result = await bot.escalations.claim(ticket_id, command.invoker, channel, command.conversation.platform)
     return result.message
 
 
@@ -223,7 +223,9 @@ async def _claim(bot: SupportBot, command: Command, args: dict[str, str], channe
 )
 async def _resolve(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
-    result = await bot.escalations.resolve(ticket_id, command.invoker, channel, note=args.get("note", ""))
+    result = await bot.escalations.resolve(
+        ticket_id, command.invoker, channel, command.conversation.platform, note=args.get("note", "")
+    )
     return result.message
 
 
@@ -240,7 +242,7 @@ async def _assign(bot: SupportBot, command: Command, args: dict[str, str], chann
     ticket_id = _ticket_number(args["ticket"])
     person = _user_id(args["person"])
     result = await bot.escalations.reassign(
-        ticket_id, command.invoker, Author(id=person, name=person), channel
+        ticket_id, command.invoker, Author(id=person, name=person), channel, command.conversation.platform
     )
     return result.message
 

@@ -333,15 +333,16 @@ class Escalations:
             actor, platform, self.settings
         )
 
-    async def claim(self, ticket_id: int, actor: Author, channel: Channel) -> TransitionResult:
+    async def claim(self, ticket_id: int, actor: Author, channel: Channel, platform: str) -> TransitionResult:
         now = self.clock.now()
         return await self._transition(
             ticket_id,
             actor,
             channel,
+            platform=platform,
             to=TicketStatus.CLAIMED,
             allowed_from=(TicketStatus.OPEN,),
-            announce="{who} is looking at this now and will reply here.",
+            announce="claimed",
             assignee=actor,
             fields={
                 "sla_stage": SlaStage.CLAIMED,
@@ -350,15 +351,17 @@ class Escalations:
         )
 
     async def resolve(
-        self, ticket_id: int, actor: Author, channel: Channel, note: str = ""
+        self, ticket_id: int, actor: Author, channel: Channel, platform: str, note: str = ""
     ) -> TransitionResult:
         result = await self._transition(
             ticket_id,
             actor,
             channel,
+            platform=platform,
             to=TicketStatus.RESOLVED,
             allowed_from=ACTIVE,
-            announce="{who} marked this resolved." + (f" Note: {note}" if note else ""),
+            announce="resolved_note" if note else "resolved",
+            values={"note": note},
             detail=note,
             keep_assignee=True,
             fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
@@ -400,9 +403,11 @@ class Escalations:
         log.info("knowledge draft created", extra={"ticket_id": ticket.id})
         return draft.id
 
-    async def reassign(self, ticket_id: int, actor: Author, to: Author, channel: Channel) -> TransitionResult:
+    async def reassign(
+        self, ticket_id: int, actor: Author, to: Author, channel: Channel, platform: str
+    ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
-        if current is not None and not policy.is_admin(actor, current.conversation.platform, self.settings):
+        if current is not None and not policy.is_admin(actor, platform, self.settings):
             return TransitionResult(
                 changed=False, ticket=current, message="Only admins can reassign tickets."
             )
@@ -411,9 +416,11 @@ class Escalations:
             ticket_id,
             actor,
             channel,
+            platform=platform,
             to=TicketStatus.CLAIMED,
             allowed_from=ACTIVE,
-            announce=f"{{who}} assigned this to {to.display}.",
+            announce="reassigned",
+            values={"to": to.display},
             assignee=to,
             event="reassigned",
             detail=to.id,
@@ -433,9 +440,10 @@ class Escalations:
             ticket.id,
             actor,
             channel,
+            platform=ticket.conversation.platform,
             to=TicketStatus.CLOSED,
             allowed_from=ACTIVE,
-            announce=say("closed_by_asker", ticket.language, ticket=ticket.id),
+            announce="closed_by_asker",
             check_staff=False,
             keep_assignee=True,
             fields={"next_action_at": None},
@@ -448,9 +456,10 @@ class Escalations:
             ticket.id,
             actor,
             channel,
+            platform=ticket.conversation.platform,
             to=TicketStatus.OPEN,
             allowed_from=(TicketStatus.RESOLVED,),
-            announce="",
+            announce=None,
             check_staff=False,
             keep_assignee=True,
             event="reopened",
@@ -484,7 +493,7 @@ class Escalations:
         restarts the assignee's reminder clock on a claimed one."""
         now = self.clock.now()
         if ticket.status == TicketStatus.OPEN:
-            await self.claim(ticket.id, staff, channel)
+            await self.claim(ticket.id, staff, channel, ticket.conversation.platform)
         await self.store.run(
             StateStore.set_ticket_fields,
             ticket.id,
@@ -499,9 +508,11 @@ class Escalations:
         actor: Author,
         channel: Channel,
         *,
+        platform: str,
         to: TicketStatus,
         allowed_from: tuple[TicketStatus, ...],
-        announce: str,
+        announce: str | None,
+        values: Mapping[str, object] | None = None,
         detail: str = "",
         assignee: Author | None = None,
         keep_assignee: bool = False,
@@ -512,6 +523,18 @@ class Escalations:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is None:
             return TransitionResult(changed=False, ticket=None, message=f"There is no ticket #{ticket_id}.")
+        if current.conversation.platform != platform:
+            # staff and admin rights are per platform: a Discord admin is nobody on Slack
+            return TransitionResult(
+                changed=False,
+                ticket=current,
+                message=say(
+                    "wrong_platform",
+                    current.language,
+                    ticket=ticket_id,
+                    platform=current.conversation.platform,
+                ),
+            )
         if check_staff and not self._may_work_tickets(actor, current.conversation.platform):
             return TransitionResult(
                 changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
@@ -545,13 +568,8 @@ class Escalations:
             human_takeover=to == TicketStatus.CLAIMED,
         )
         if announce:
-            await channel.send(
-                Reply(
-                    conversation=ticket.conversation,
-                    text=announce.format(who=actor.display),
-                    kind=ReplyKind.INFO,
-                )
-            )
+            text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
+            await channel.send(Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO))
         await self.refresh(ticket, channel)
         return TransitionResult(
             changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
@@ -629,21 +647,21 @@ class Escalations:
                 return 0
             next_stage, due = SlaStage.ASSIGNEE_REMINDED, None
             mentions: tuple[Mention, ...] = (Mention(kind=MentionKind.USER, id=ticket.assignee_id),)
-            text = f"Reminder: ticket #{ticket.id} is waiting for a reply (claimed, no reply from the team for a while)."
+            text = say("sla_assignee", ticket.language, ticket=ticket.id)
         elif stage == SlaStage.WAITING_FOR_HOURS:
             next_stage, due = SlaStage.FIRST_RESPONSE, self._minutes(now, e.first_response_minutes)
             mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
-            text = f"Ticket #{ticket.id} came in outside business hours and is waiting for a first response."
+            text = say("sla_after_hours", ticket.language, ticket=ticket.id)
         elif stage == SlaStage.FIRST_RESPONSE:
             next_stage, due = SlaStage.REANNOUNCED, self._minutes(now, e.second_tier_minutes)
             mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
-            text = f"Ticket #{ticket.id} still has no response after {waited}. Can someone take it?"
+            text = say("sla_reannounce", ticket.language, ticket=ticket.id, waited=waited)
         elif stage == SlaStage.REANNOUNCED:
             next_stage, due = SlaStage.SECOND_TIER, None
             mentions = staff_mentions(self.settings, ticket.conversation, tier="second") or staff_mentions(
                 self.settings, ticket.conversation, ticket.tags
             )
-            text = f"Escalating ticket #{ticket.id}: no response after {waited}."
+            text = say("sla_second_tier", ticket.language, ticket=ticket.id, waited=waited)
         else:
             return 0
         if not await self.store.run(

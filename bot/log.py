@@ -2,15 +2,16 @@
 
 Modules log with `logging.getLogger(__name__)` and pass ids in `extra=` (platform,
 channel, thread, ticket_id, ...); this formatter appends them as key=value. As a last
-line of defence it masks anything shaped like a token, so a secret that reaches a log
-message by mistake is not written out.
+line of defence it masks anything shaped like a credential (the patterns of
+bot/answering/safety.py), so a secret that reaches a log message by mistake is not written out.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
+
+from bot.answering.safety import redact_secrets
 
 CONTEXT_KEYS = (
     "platform",
@@ -26,14 +27,10 @@ CONTEXT_KEYS = (
     "reason",
 )
 
-_SECRET = re.compile(
-    r"(xox[abposr]-[0-9A-Za-z-]{6,}|xapp-[0-9A-Za-z-]{6,}|sk-[A-Za-z0-9_-]{12,}|"
-    r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,})"
-)
-
 
 def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
+    """The same patterns that keep credentials out of posted answers keep them out of logs."""
+    return redact_secrets(text)
 
 
 class ContextFormatter(logging.Formatter):

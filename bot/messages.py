@@ -54,6 +54,39 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "You're welcome!",
         "ko": "천만에요!",
     },
+    "claimed": {
+        "en": "{who} is looking at this now and will reply here.",
+        "ko": "{who}님이 확인 중이며 이 스레드에서 답변할 예정입니다.",
+    },
+    "resolved": {"en": "{who} marked this resolved.", "ko": "{who}님이 해결 완료로 표시했습니다."},
+    "resolved_note": {
+        "en": "{who} marked this resolved. Note: {note}",
+        "ko": "{who}님이 해결 완료로 표시했습니다. 메모: {note}",
+    },
+    "reassigned": {
+        "en": "{who} assigned this to {to}.",
+        "ko": "{who}님이 이 티켓을 {to}님에게 배정했습니다.",
+    },
+    "sla_assignee": {
+        "en": "Reminder: ticket #{ticket} is waiting for a reply (claimed, no reply from the team for a while).",
+        "ko": "알림: 티켓 #{ticket}이 답변을 기다리고 있습니다 (담당자가 정해졌지만 한동안 답변이 없습니다).",
+    },
+    "sla_after_hours": {
+        "en": "Ticket #{ticket} came in outside business hours and is waiting for a first response.",
+        "ko": "티켓 #{ticket}은 근무 시간 외에 접수되어 첫 응답을 기다리고 있습니다.",
+    },
+    "sla_reannounce": {
+        "en": "Ticket #{ticket} still has no response after {waited}. Can someone take it?",
+        "ko": "티켓 #{ticket}이 {waited} 동안 응답이 없습니다. 담당해 주실 분 계신가요?",
+    },
+    "sla_second_tier": {
+        "en": "Escalating ticket #{ticket}: no response after {waited}.",
+        "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: {waited} 동안 응답이 없었습니다.",
+    },
+    "wrong_platform": {
+        "en": "Ticket #{ticket} belongs to {platform}; work on it there.",
+        "ko": "티켓 #{ticket}은 {platform}에서 처리해 주세요.",
+    },
     "rate_prompt": {
         "en": "Ticket #{ticket} is resolved. How did we do?",
         "ko": "티켓 #{ticket}이 해결되었습니다. 도움이 되셨나요?",
@@ -68,8 +101,8 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "already_escalated": {
         "en": "Your question is already with the support team (ticket #{ticket}, {status}). "
-        "I've added this message to it.",
-        "ko": "이 질문은 이미 지원팀에 전달되어 있습니다 (티켓 #{ticket}, {status}). 이 메시지도 함께 전달했습니다.",
+        "They will see this message in the thread too.",
+        "ko": "이 질문은 이미 지원팀에 전달되어 있습니다 (티켓 #{ticket}, {status}). 이 메시지도 스레드에서 함께 보게 됩니다.",
     },
     "asked_for_human": {
         "en": "Sure, I'll get a person.",

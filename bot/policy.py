@@ -213,7 +213,15 @@ _EN_HUMAN = re.compile(
     r"(human|person|people|someone|somebody|agent|staff|support|representative|rep|real\s+person|"
     r"live\s+agent|team\s+member|moderator|admin)|"
     r"(real|actual|live)\s+(human|person|agent)|human\s+(please|pls|agent|support|help)|"
-    r"(need|want)\s+(a|an)\s+(human|person|agent)|escalate\s+(this|to))",
+    r"(need|want)\s+(a|an)\s+(human|person|agent)|(please\s+)?escalate\s+this|"
+    r"escalate\s+(me|it)\s+to\s+(a|an|the)\s+(human|person|team|agent))",
+    re.IGNORECASE,
+)
+# a question *about* reaching people ("how can my users talk to a human?") is a question
+# for the documentation, not a request: someone other than the asker is the subject
+_ABOUT_OTHERS = re.compile(
+    r"\b(my|our|the|their|your)\s+(users?|customers?|members?|people|community|team|staff|visitors?)\s+"
+    r"(can|could|should|will|would|to|talk|speak|reach|get|ask)\b|\b(users?|customers?|members?)\s+(can|could)\b",
     re.IGNORECASE,
 )
 _KO_HUMAN = re.compile(
@@ -226,6 +234,8 @@ _KO_HUMAN = re.compile(
 def wants_human(text: str) -> bool:
     """The asker asked for a person, in English or Korean."""
     normal = unicodedata.normalize("NFKC", text)
+    if _ABOUT_OTHERS.search(normal):
+        return False
     return bool(_EN_HUMAN.search(normal) or _KO_HUMAN.search(normal))
 
 

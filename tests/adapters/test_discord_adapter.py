@@ -846,10 +846,8 @@ async def test_mentions_in_questions_and_documents_never_ping(
         card = await fake.wait_for_request("POST", MESSAGES, ok_post(fake.general_channel_id), after=start)
         await adapter.drain(5)
 
-    assert (
-        f"@{ZWSP}everyone" in answer.json["content"]
-        and f"<@{ZWSP}&123456789012345678>" in answer.json["content"]
-    )
+    # the quoted document's mentions are defused by the core before the adapter sees them
+    assert "with everyone or here" in answer.json["content"] and "[role] role" in answer.json["content"]
     thread_name = fake.requests_matching("POST", "/channels/{c}/messages/{m}/threads", after=start)[0].json[
         "name"
     ]

@@ -271,6 +271,19 @@ async def test_a_direct_message_is_answered_without_a_mention(
     assert state is not None and state.bot_participating
 
 
+async def test_a_guest_in_a_dm_sees_only_public_documents(fake: FakeSlack, slack: SlackAdapter) -> None:
+    fake.add_user("W999", "guest", is_restricted=True)
+    asked = "When does the database failover password rotation happen?"
+    guest_dm = fake.add_im("W999")["id"]
+    member_dm = fake.add_im(MEMBER)["id"]
+    await deliver(fake, slack, fake.user_message(guest_dm, asked, user="W999"))
+    await deliver(fake, slack, fake.user_message(member_dm, asked, user=MEMBER))
+    guest, member = posts(fake, guest_dm), posts(fake, member_dm)
+    assert guest and member  # both got a visible outcome
+    assert "On-call runbook" in str(member[0].json_param("blocks"))
+    assert "every Tuesday" not in str([c.params for c in guest])
+
+
 async def test_a_follow_up_in_the_thread_needs_no_mention_but_chatter_is_ignored(
     fake: FakeSlack, slack: SlackAdapter
 ) -> None:
@@ -551,7 +564,8 @@ async def test_mentions_written_by_users_or_documents_never_ping(
         await deliver(fake, adapter, fake.user_message("C111", question, user=MEMBER, mention=True))
         [answer] = posts(fake)
         assert "Escalation contacts" in section_text(answer)
-        assert "&lt;!channel&gt;" in section_text(answer)  # shown, not broadcast
+        # the quoted document's mentions are defused before the adapter even sees them
+        assert "channel everyone here" in section_text(answer)
         # a request for a person quotes the question in the triage card
         ask = "<!here> <@U123> @channel I want to talk to a human"
         await deliver(fake, adapter, fake.user_message("C111", ask, user=MEMBER, mention=True))

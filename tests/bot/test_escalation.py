@@ -408,3 +408,30 @@ async def test_rejected_draft_writes_nothing(rt: Runtime, channel: ConsoleChanne
     await rt.bot.on_command(command("learn", "reject 1", ADMIN), channel)
     assert texts(channel)[-1] == "Draft #1 rejected."
     assert not (rt.settings.knowledge_dir / "learned").exists()
+
+
+async def test_rights_on_one_platform_do_not_reach_tickets_of_another(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, _ = await open_ticket(rt, channel)
+    discord_admin = Author(id="D1", name="Dee", platform_admin=True)
+    on_discord = ConversationRef(platform="discord", workspace="G1", channel="77")
+    event = ActionEvent(
+        id="x1",
+        conversation=on_discord,
+        actor=discord_admin,
+        action=ActionKind.RESOLVE,
+        value=str(ticket_id),
+        visibility=Visibility.PUBLIC,
+    )
+    assert await rt.bot.on_action(event, channel) == Outcome.REFUSED
+    assert texts(channel)[-1] == f"Ticket #{ticket_id} belongs to slack; work on it there."
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN
+
+
+async def test_korean_tickets_are_announced_in_korean(rt: Runtime, channel: ConsoleChannel) -> None:
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    await rt.bot.on_command(command("claim", str(ticket.id), STAFF), channel)
+    assert any("Sam님이 확인 중이며" in t for t in texts(channel))
