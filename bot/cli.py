@@ -40,7 +40,7 @@ app.add_typer(slack_app, name="slack")
 app.add_typer(discord_app, name="discord")
 
 KnowledgeOpt = Annotated[
-    Path | None, typer.Option("--knowledge", "-k", help="Knowledge folder (default: ./knowledge).")
+    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: ./knowledge).")
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")
@@ -143,12 +143,25 @@ def ask(
         asyncio.run(_answer_all(runtime, questions, scope, k, as_json))
 
 
+_EMPTY_ANSWER = {
+    "answer": "",
+    "abstained": True,
+    "confidence": 0.0,
+    "language": "en",
+    "sources": [],
+    "passages": [],
+}
+
+
 async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
     try:
         for text in questions:
             if text:
                 await _print_answer(runtime, text, scope, k, as_json)
-                sys.stdout.flush()
+            elif as_json:
+                # one object per input line, so answers stay aligned with their questions
+                typer.echo(json.dumps({**_EMPTY_ANSWER, "error": "empty question"}))
+            sys.stdout.flush()
     finally:
         await runtime.bot.aclose()
 

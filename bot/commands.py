@@ -158,7 +158,7 @@ async def _status(bot: SupportBot, command: Command, args: dict[str, str], chann
     now = bot.clock.now()
     stats = await bot.store.run(StateStore.stats, now - timedelta(days=1))
     lines = [
-        f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder}`"
+        f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder.name}`"
         + (f" ({summary.errors} files could not be read; see `supportbot index`)" if summary.errors else ""),
         f"Answers: {bot.answerer_description()}; confidence threshold {bot.settings.answer.confidence_threshold:.2f}",
         f"Last 24 h: {stats.questions} questions, {stats.answered} answered, {stats.abstained} handed to people; "
@@ -185,7 +185,10 @@ async def _tickets(bot: SupportBot, command: Command, args: dict[str, str], chan
         statuses = None
     elif which == "mine":
         assignee = command.invoker.id
-    tickets = await bot.store.run(StateStore.tickets, statuses, assignee)
+    # staff rights are per platform: a Discord moderator sees Discord's tickets only
+    tickets = await bot.store.run(
+        StateStore.tickets, statuses, assignee, platform=command.conversation.platform
+    )
     if not tickets:
         return f"No {which} tickets."
     now = bot.clock.now()
@@ -265,7 +268,7 @@ async def _assign(bot: SupportBot, command: Command, args: dict[str, str], chann
 async def _learn(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     action = (args.get("action") or "list").lower()
     if action == "list":
-        drafts = await bot.store.run(StateStore.drafts, "pending")
+        drafts = await bot.store.run(StateStore.drafts_for_platform, command.conversation.platform, "pending")
         if not drafts:
             return "No drafts waiting for review."
         return "Drafts waiting for review:\n" + "\n".join(
@@ -275,7 +278,13 @@ async def _learn(bot: SupportBot, command: Command, args: dict[str, str], channe
         raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
     draft_id = _ticket_number(args["draft"])
     draft = await bot.store.run(StateStore.draft, draft_id)
-    if draft is None:
+    mine = {
+        d.id
+        for d in await bot.store.run(
+            StateStore.drafts_for_platform, command.conversation.platform, None, 1000
+        )
+    }
+    if draft is None or draft.id not in mine:
         return f"There is no draft #{draft_id}."
     if action == "show":
         return (
@@ -313,7 +322,7 @@ async def _reindex(bot: SupportBot, command: Command, args: dict[str, str], chan
 async def _stats(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     now = bot.clock.now()
     stats = await bot.store.run(StateStore.stats, now - timedelta(days=7))
-    gaps = await bot.store.run(StateStore.knowledge_gaps, 5)
+    gaps = await bot.store.run(StateStore.knowledge_gaps, 5, command.conversation.platform)
     rate = f"{stats.answered / stats.questions:.0%}" if stats.questions else "n/a"
     lines = [
         f"Last 7 days: {stats.questions} questions, {rate} answered by the bot, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from datetime import time as dt_time
@@ -225,8 +226,12 @@ class Settings(FileSettings):
         )
 
 
-def _source_tree_knowledge() -> Path:
-    return Path(__file__).resolve().parent.parent / "knowledge"
+def _default_knowledge() -> Path:
+    """The product's own guide: beside the code in a checkout, else where pip installed it."""
+    checkout = Path(__file__).resolve().parent.parent / "knowledge"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "supportbot" / "knowledge"
 
 
 def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
@@ -362,4 +367,4 @@ def _resolve_knowledge(
     if file_settings.knowledge.path is not None:
         return (base / file_settings.knowledge.path).resolve()
     local = cwd / "knowledge"
-    return local.resolve() if local.is_dir() else _source_tree_knowledge()
+    return local.resolve() if local.is_dir() else _default_knowledge()

@@ -98,6 +98,10 @@ class SupportBot:
             else None
         )
         self._first_embedding: asyncio.Future[EmbeddingReport | None] | None = None
+        # inbox keys being handled right now: a replay after reconnecting must not take them
+        self._in_flight: set[str] = set()
+        # messages the bot decided to answer: a failure owes them an apology
+        self._responding: set[str] = set()
 
     def close(self) -> None:
         self._knowledge_thread.shutdown(wait=True)
@@ -133,8 +137,14 @@ class SupportBot:
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
         """Answer messages that were received but never finished (the process died mid-answer)."""
-        pending = await self.store.run(StateStore.pending_events, platform)
+        pending = [
+            (key, payload)
+            for key, payload in await self.store.run(StateStore.pending_events, platform)
+            if key not in self._in_flight
+        ]
         for key, payload in pending:
+            if key in self._in_flight:
+                continue  # a live handler took it while we were replaying the ones before it
             try:
                 message = _deserialise(payload)
             except (ValueError, KeyError, TypeError):
@@ -148,6 +158,7 @@ class SupportBot:
         return len(pending)
 
     async def _process(self, key: str, message: InboundMessage, channel: Channel) -> Outcome:
+        self._in_flight.add(key)
         try:
             outcome = await self._handle_message(message, channel)
         except Exception:
@@ -155,8 +166,11 @@ class SupportBot:
                 "failed to handle a message", extra=_ctx(message.conversation, message_id=message.id)
             )
             outcome = Outcome.FAILED
-            if message.addressed or message.conversation.thread is not None:
+            if message.addressed or message.id in self._responding:
                 await self._apologise(message, channel)
+        finally:
+            self._in_flight.discard(key)
+            self._responding.discard(message.id)
         await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
         return outcome
 
@@ -188,6 +202,7 @@ class SupportBot:
                 return Outcome.RECORDED
             return Outcome.IGNORED
 
+        self._responding.add(message.id)
         language = policy.detect_language(message.text)
         text = message.text.strip()
         if not text:
@@ -213,6 +228,7 @@ class SupportBot:
         thread = await channel.open_thread(message, title=_thread_title(text))
         await self.store.run(StateStore.touch_conversation, thread, self.clock.now(), message.author.id)
         await self._record(message, role="user", conversation=thread)
+        scope = policy.document_scope(self.settings, conversation, message.visibility)
         if policy.wants_human(text):
             await self.escalations.open(
                 conversation=thread,
@@ -223,12 +239,12 @@ class SupportBot:
                 language=language,
                 lead=say("asked_for_human", language),
                 in_reply_to=message.id,
+                visibility=scope,
             )
             await self.store.run(
                 StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True
             )
             return Outcome.ESCALATED
-        scope = policy.document_scope(self.settings, conversation, message.visibility)
         return await self._answer(
             question=text,
             language=language,
@@ -253,7 +269,9 @@ class SupportBot:
         if not self.escalations.reopen_window_open(ticket):
             return None
         await self._record(message, role="user")
-        if policy.says_all_set(text) or policy.is_thanks(text):
+        if policy.says_all_set(text) or policy.is_thanks(text) or not policy.looks_like_question(text):
+            if not (policy.says_all_set(text) or policy.is_thanks(text)):
+                return Outcome.RECORDED  # "ok", "네 알겠습니다": kept in the thread, nobody pinged
             await channel.send(
                 Reply(conversation=message.conversation, text=say("you_are_welcome", ticket.language))
             )
@@ -264,7 +282,10 @@ class SupportBot:
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Run the clock: fire the SLA reminders that are due. Adapters' supervisor calls this
         about every half minute with each running platform's Channel."""
-        return await self.escalations.tick(channels)
+        fired = await self.escalations.tick(channels)
+        # handled events are kept a week (platforms retry within minutes), then forgotten
+        await self.store.run(StateStore.prune_inbox, self.clock.now() - timedelta(days=7))
+        return fired
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
@@ -290,11 +311,39 @@ class SupportBot:
             question=question,
             language=language,
             asker=command.invoker,
-            conversation=command.conversation,
+            conversation=await self._thread_for_command(command, question, language, channel),
             scope=scope,
             channel=channel,
             message_id=None,
         )
+
+    async def _thread_for_command(
+        self, command: Command, question: str, language: str, channel: Channel
+    ) -> ConversationRef:
+        """A slash command has no message to answer under: post the question, and answer in
+        a thread on it, so each asker's question is its own conversation (and ticket)."""
+        if command.conversation.thread is not None:
+            return command.conversation
+        root = await channel.send(
+            Reply(
+                conversation=command.conversation,
+                text=say("asked_by", language, who=command.invoker.display, question=_thread_title(question)),
+            )
+        )
+        if root.conversation.thread is not None:
+            return root.conversation  # the platform made the post its own thread (Slack)
+        if not root.message_id:
+            return command.conversation
+        anchor = InboundMessage(
+            id=root.message_id,
+            conversation=command.conversation,
+            author=command.invoker,
+            text=question,
+            addressed=True,
+            visibility=command.visibility,
+            sent_at=self.clock.now(),
+        )
+        return await channel.open_thread(anchor, _thread_title(question))
 
     async def _answer(
         self,
@@ -574,24 +623,35 @@ class SupportBot:
         return questions[0] if questions else text
 
     async def _apologise(self, message: InboundMessage, channel: Channel) -> None:
+        """Something failed while answering: say so, and hand the question to people so it
+        is not lost (a ticket, staff tagged, in the question's thread where possible)."""
         language = policy.detect_language(message.text)
         try:
-            ticket = await self.escalations.open(
-                conversation=message.conversation,
+            try:
+                where = await channel.open_thread(message, _thread_title(message.text or "?"))
+            except Exception:
+                where = message.conversation
+            await self.escalations.open(
+                conversation=where,
                 asker=message.author,
                 question=message.text[:2000] or "(empty message)",
                 reason=EscalationReason.ERROR,
-                channel=_Muted(),
+                channel=channel,
                 language=language,
+                lead=say("error_lead", language),
+                in_reply_to=message.id,
+                visibility=policy.document_scope(self.settings, message.conversation, message.visibility),
             )
-            text = say("error", language, ticket=ticket.id)
+            return
         except Exception:
-            log.exception("could not record the failed message as a ticket")
-            text = say("error_no_ticket", language)
+            log.exception("could not hand the failed message to people", extra=_ctx(message.conversation))
         try:
             await channel.send(
                 Reply(
-                    conversation=message.conversation, text=text, kind=ReplyKind.ERROR, in_reply_to=message.id
+                    conversation=message.conversation,
+                    text=say("error_no_ticket", language),
+                    kind=ReplyKind.ERROR,
+                    in_reply_to=message.id,
                 )
             )
         except Exception:
@@ -820,19 +880,6 @@ class StreamingReply:
             return await self.channel.send(reply)
         await self.channel.edit(self.posted, reply)
         return self.posted
-
-
-class _Muted:
-    """A Channel that posts nothing: used to open a ticket whose announcement is sent separately."""
-
-    async def send(self, reply: Reply) -> Posted:
-        return Posted(message_id="", conversation=reply.conversation)
-
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        return None
-
-    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
-        return message.conversation
 
 
 def _thread_title(text: str) -> str:

@@ -190,10 +190,12 @@ def card(ticket: Ticket, where: ConversationRef, now: datetime, context: Context
     )
 
 
-def _thread_note(ticket: Ticket, posted: ConversationRef) -> Reply:
+def _thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply:
+    """The escalation note in the asker's thread, as first posted, with today's status."""
+    first = original or say("escalated_no_staff", ticket.language, ticket=ticket.id)
     return Reply(
         conversation=posted,
-        text=f"{say('escalated_no_staff', ticket.language, ticket=ticket.id)}\n_{status_line(ticket)}_",
+        text=f"{first}\n_{status_line(ticket)}_",
         kind=ReplyKind.ESCALATION,
         buttons=_ticket_buttons(ticket, ticket.language),
     )
@@ -223,43 +225,26 @@ class Escalations:
         lead: str = "",
         answer_id: int | None = None,
         in_reply_to: str | None = None,
-        visibility: DocVisibility = DocVisibility.PUBLIC,
+        visibility: DocVisibility = DocVisibility.INTERNAL,
         tags: tuple[str, ...] = (),
         context: Context | None = None,
     ) -> Ticket:
-        """Open a ticket (or add to the open one in this thread), tag staff, tell the asker."""
-        existing = await self.store.run(StateStore.active_ticket, conversation)
-        if existing is not None:
-            text = say("already_escalated", language, ticket=existing.id, status=status_line(existing))
-            await channel.send(
-                Reply(
-                    conversation=conversation,
-                    text=" ".join(p for p in (lead, text) if p),
-                    kind=ReplyKind.ESCALATION,
-                    in_reply_to=in_reply_to,
-                )
-            )
-            return existing
+        """Open a ticket (or add to the open one in this thread), tag staff, tell the asker.
+        The store allows one active ticket per conversation, so two escalations racing in
+        one thread end in one ticket, one ping and one card."""
         now = self.clock.now()
-        team_in = self.hours.is_open(now)
         mentions = staff_mentions(self.settings, conversation, tags)
         oncall = staff_mentions(self.settings, conversation, tier="oncall")
-        if team_in:
-            stage, due = (
-                SlaStage.FIRST_RESPONSE,
-                self._minutes(now, self.settings.escalation.first_response_minutes),
-            )
+        first_due = self._minutes(now, self.settings.escalation.first_response_minutes)
+        if self.hours.is_open(now):
+            stage, due = SlaStage.FIRST_RESPONSE, first_due
         elif oncall:
-            mentions = oncall
-            stage, due = (
-                SlaStage.FIRST_RESPONSE,
-                self._minutes(now, self.settings.escalation.first_response_minutes),
-            )
+            mentions, stage, due = oncall, SlaStage.FIRST_RESPONSE, first_due
         else:
             # nobody is in: do not ping now; the SLA clock pings when the team opens
-            stage, due = SlaStage.WAITING_FOR_HOURS, self.hours.next_open(now)
-            mentions = ()
-        ticket = await self.store.run(
+            stage, due, mentions = SlaStage.WAITING_FOR_HOURS, self.hours.next_open(now), ()
+        someone_to_remind = bool(staff_mentions(self.settings, conversation, tags) or oncall)
+        ticket, created = await self.store.run(
             StateStore.create_ticket,
             ref=conversation,
             asker=asker,
@@ -271,8 +256,20 @@ class Escalations:
             visibility=str(visibility),
             tags=tags,
             sla_stage=stage,
-            next_action_at=due if staff_mentions(self.settings, conversation, tags) or oncall else None,
+            next_action_at=due if someone_to_remind else None,
+            context={"answer": context.answer, "sources": list(context.sources)} if context else None,
         )
+        if not created:
+            text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
+            await channel.send(
+                Reply(
+                    conversation=conversation,
+                    text=" ".join(p for p in (lead, text) if p),
+                    kind=ReplyKind.ESCALATION,
+                    in_reply_to=in_reply_to,
+                )
+            )
+            return ticket
         log.info(
             "ticket opened",
             extra={
@@ -292,17 +289,18 @@ class Escalations:
             )
         else:
             body = say("escalated" if mentions else "escalated_no_staff", language, ticket=ticket.id)
+        text = " ".join(p for p in (lead, body) if p)
         posted = await channel.send(
             Reply(
                 conversation=conversation,
-                text=" ".join(p for p in (lead, body) if p),
+                text=text,
                 kind=ReplyKind.ESCALATION,
                 mentions=mentions,
                 buttons=_ticket_buttons(ticket, language),
                 in_reply_to=in_reply_to,
             )
         )
-        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, "thread")
+        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, "thread", text)
         await self._post_triage_card(ticket, channel, context)
         return ticket
 
@@ -379,10 +377,14 @@ class Escalations:
         return result
 
     async def _draft_from(self, ticket: Ticket) -> int | None:
-        """The learning loop: what staff wrote in the thread becomes a draft knowledge entry."""
-        replies = await self.store.run(
-            StateStore.messages_since, ticket.conversation, ticket.created_at, "staff"
-        )
+        """The learning loop: what staff wrote in the thread becomes a draft knowledge entry.
+        One pending draft per ticket; after a reopen, only what staff wrote since the last
+        draft makes a new one."""
+        previous = await self.store.run(StateStore.latest_draft_for, ticket.id)
+        if previous is not None and previous.status == "pending":
+            return None
+        since = previous.created_at if previous is not None and previous.created_at else ticket.created_at
+        replies = await self.store.run(StateStore.messages_since, ticket.conversation, since, "staff")
         answer = "\n\n".join(r.strip() for r in replies if r.strip())
         if not answer:
             return None
@@ -578,11 +580,13 @@ class Escalations:
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
         """Bring every message that shows this ticket up to date."""
         now = self.clock.now()
-        for kind, posted in await self.store.run(StateStore.ticket_posts, ticket.id):
+        saved = await self.store.run(StateStore.ticket_context, ticket.id)
+        context = Context(answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()))
+        for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
             reply = (
-                _thread_note(ticket, posted.conversation)
+                _thread_note(ticket, posted.conversation, original)
                 if kind == "thread"
-                else card(ticket, posted.conversation, now)
+                else card(ticket, posted.conversation, now, context)
             )
             try:
                 await channel.edit(posted, reply)
@@ -678,9 +682,15 @@ class Escalations:
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
             )
         except Exception:
-            # undo so the next tick tries again: a reminder is never silently dropped
+            # undo so the next tick tries again: a reminder is never silently dropped. Only if
+            # nothing moved the ticket meanwhile (a claim sets its own clock, which must stay).
             await self.store.run(
-                StateStore.set_ticket_fields, ticket.id, sla_stage=stage, next_action_at=ticket.next_action_at
+                StateStore.advance_sla,
+                ticket.id,
+                from_stage=next_stage,
+                to_stage=stage,
+                next_action_at=ticket.next_action_at,
+                at=now,
             )
             raise
         log.info(

@@ -122,6 +122,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다. 질문은 저장되었고 "
         "지원팀에 전달했습니다 (티켓 #{ticket}).",
     },
+    "error_lead": {
+        "en": "Sorry, something went wrong on my side while answering.",
+        "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다.",
+    },
+    "asked_by": {"en": "{who} asked: {question}", "ko": "{who}님의 질문: {question}"},
     "error_no_ticket": {
         "en": "Sorry, something went wrong on my side. Please try again in a moment.",
         "ko": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",

@@ -101,6 +101,7 @@ def _state_v1(db: Database) -> None:
             "note": str,
             "rating": str,
             "rating_asked": int,
+            "context": str,  # JSON: what the bot answered and which sources, shown to staff
             "created_at": str,
             "updated_at": str,
         },
@@ -108,6 +109,10 @@ def _state_v1(db: Database) -> None:
         not_null={"conversation", "question", "reason", "status", "created_at", "updated_at"},
     )
     db.table("tickets").create_index(["status", "next_action_at"])
+    # one active ticket per conversation, even when two escalations race
+    db.execute(
+        "create unique index tickets_one_active on tickets(conversation) where status in ('open', 'claimed')"
+    )
     db.table("tickets").create_index(["conversation"])
     db.table("ticket_events").create(
         {"id": int, "ticket_id": int, "at": str, "actor_id": str, "event": str, "detail": str},
@@ -117,7 +122,7 @@ def _state_v1(db: Database) -> None:
     )
     db.table("ticket_events").create_index(["ticket_id"])
     db.table("ticket_posts").create(
-        {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str},
+        {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str, "text": str},
         pk="id",
         not_null={"ticket_id", "conversation", "message_id", "kind"},
         foreign_keys=[("ticket_id", "tickets", "id")],

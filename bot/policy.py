@@ -186,7 +186,8 @@ _EN_QUESTION_START = re.compile(
 )
 _EN_PROBLEM = re.compile(
     r"\b(can'?t|cannot|couldn'?t|won'?t|doesn'?t work|does not work|not working|isn'?t working|"
-    r"error|errors|fails?|failed|failing|broken|stuck|issue|problem|trouble|unable|how to|"
+    r"error|errors|fails?|failed|failing|broken|broke|crash(?:es|ed)?|stuck|issue|problem|trouble|unable|"
+    r"how to|still\s+(?:not|no|doesn'?t|isn'?t|can'?t|fails?|broken|happening|the\s+same)|not\s+fixed|"
     r"wondering|help me|need help)\b",
     re.IGNORECASE,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -136,10 +136,21 @@ class StateStore:
         return cursor.rowcount == 1
 
     def finish_event(self, key: str, now: datetime, status: str = "done") -> None:
+        """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
+        it) is dropped: the key alone is enough to recognise a retry."""
         with self.db.conn:
             self.db.execute(
-                "update inbox set status = ?, done_at = ? where key = ?", [status, _iso(now), key]
+                "update inbox set status = ?, done_at = ?, payload = null where key = ?",
+                [status, _iso(now), key],
             )
+
+    def prune_inbox(self, before: datetime) -> int:
+        """Forget handled events older than `before` (platforms stop retrying within minutes)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "delete from inbox where status != 'pending' and done_at < ?", [_iso(before)]
+            )
+        return int(cursor.rowcount)
 
     def pending_events(self, platform: str) -> list[tuple[str, str]]:
         rows = self.db.execute(
@@ -321,7 +332,49 @@ class StateStore:
         tags: Iterable[str] = (),
         sla_stage: int = 0,
         next_action_at: datetime | None = None,
-    ) -> Ticket:
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[Ticket, bool]:
+        """Open a ticket; if the conversation already has an active one (another escalation
+        won the race), return that instead. Returns (ticket, created)."""
+        try:
+            ticket_id = self._insert_ticket(
+                ref,
+                asker,
+                question,
+                reason,
+                at,
+                answer_id,
+                language,
+                visibility,
+                tags,
+                sla_stage,
+                next_action_at,
+                context,
+            )
+        except sqlite3.IntegrityError:
+            existing = self.active_ticket(ref)
+            if existing is None:
+                raise
+            return existing, False
+        ticket = self.ticket(ticket_id)
+        assert ticket is not None
+        return ticket, True
+
+    def _insert_ticket(
+        self,
+        ref: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        at: datetime,
+        answer_id: int | None,
+        language: str,
+        visibility: str,
+        tags: Iterable[str],
+        sla_stage: int,
+        next_action_at: datetime | None,
+        context: Mapping[str, Any] | None,
+    ) -> int:
         with self.db.conn:
             table = self.db.table("tickets").insert(
                 {
@@ -339,15 +392,18 @@ class StateStore:
                     "sla_stage": sla_stage,
                     "next_action_at": _iso(next_action_at) if next_action_at else None,
                     "rating_asked": 0,
+                    "context": json.dumps(dict(context or {}), ensure_ascii=False),
                     "created_at": _iso(at),
                     "updated_at": _iso(at),
                 }
             )
             ticket_id = int(table.last_pk or 0)
             self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
-        ticket = self.ticket(ticket_id)
-        assert ticket is not None
-        return ticket
+        return ticket_id
+
+    def ticket_context(self, ticket_id: int) -> dict[str, Any]:
+        row = self.db.execute("select context from tickets where id = ?", [ticket_id]).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] else {}
 
     def _log_ticket(
         self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = ""
@@ -372,9 +428,16 @@ class StateStore:
         return _ticket(_row_dict(self.db, "tickets", row)) if row else None
 
     def tickets(
-        self, statuses: Iterable[TicketStatus] | None = None, assignee_id: str | None = None, limit: int = 50
+        self,
+        statuses: Iterable[TicketStatus] | None = None,
+        assignee_id: str | None = None,
+        limit: int = 50,
+        platform: str | None = None,
     ) -> list[Ticket]:
         where, params = [], []
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
         if statuses is not None:
             wanted = [str(s) for s in statuses]
             where.append(f"status in ({', '.join('?' for _ in wanted)})")
@@ -523,6 +586,23 @@ class StateStore:
         )
         return [_draft(row) for row in rows]
 
+    def latest_draft_for(self, ticket_id: int) -> Draft | None:
+        rows = list(
+            self.db.table("drafts").rows_where("ticket_id = ?", [ticket_id], order_by="id desc", limit=1)
+        )
+        return _draft(rows[0]) if rows else None
+
+    def drafts_for_platform(
+        self, platform: str, status: str | None = "pending", limit: int = 20
+    ) -> list[Draft]:
+        """Drafts made from this platform's tickets: an admin elsewhere does not see them."""
+        rows = self.db.execute(
+            "select drafts.* from drafts join tickets on tickets.id = drafts.ticket_id "
+            "where tickets.platform = ? and (? is null or drafts.status = ?) order by drafts.id desc limit ?",
+            [platform, status, status, limit],
+        ).fetchall()
+        return [_draft(_row_dict(self.db, "drafts", row)) for row in rows]
+
     def retitle_draft(self, draft_id: int, title: str) -> bool:
         with self.db.conn:
             cursor = self.db.execute(
@@ -542,7 +622,7 @@ class StateStore:
             )
         return cursor.rowcount == 1
 
-    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str) -> None:
+    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None:
         """Remember a message that shows a ticket, so later transitions can update it."""
         with self.db.conn:
             self.db.table("ticket_posts").insert(
@@ -551,10 +631,12 @@ class StateStore:
                     "conversation": posted.conversation.key,
                     "message_id": posted.message_id,
                     "kind": kind,
+                    "text": text,
                 }
             )
 
-    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted]]:
+    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
+        """The messages showing a ticket: (kind, where, the text it was first posted with)."""
         rows = self.db.table("ticket_posts").rows_where("ticket_id = ?", [ticket_id], order_by="id")
         return [
             (
@@ -563,6 +645,7 @@ class StateStore:
                     message_id=row["message_id"],
                     conversation=ConversationRef.from_key(row["conversation"]),
                 ),
+                row["text"] or "",
             )
             for row in rows
         ]
@@ -613,12 +696,12 @@ class StateStore:
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
-    def knowledge_gaps(self, limit: int = 10) -> list[tuple[str, int]]:
-        """Questions the bot could not answer, most frequent first."""
+    def knowledge_gaps(self, limit: int = 10, platform: str | None = None) -> list[tuple[str, int]]:
+        """Questions the bot could not answer, most frequent first (on one platform, if given)."""
         rows = self.db.execute(
-            "select question, count(*) as n from answers where abstained = 1 "
+            "select question, count(*) as n from answers where abstained = 1 and (? is null or conversation like ?) "
             "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
-            [limit],
+            [platform, f"{platform}:%", limit],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
@@ -642,6 +725,7 @@ def _draft(row: dict[str, Any]) -> Draft:
         visibility=DocVisibility(row["visibility"] or "public"),
         status=row["status"],
         path=row["path"],
+        created_at=_parse(row["created_at"]),
     )
 
 
@@ -691,8 +775,10 @@ class Catalog:
         self.path = path
         try:
             self.db = open_database(path, CATALOG_MIGRATIONS)
-        except StoreError:
-            # a cache may be thrown away: start it afresh rather than refuse to run
+        except StoreError as exc:
+            if "locked" in str(exc):
+                raise  # another process is using it: never delete a cache someone is writing
+            # a damaged cache may be thrown away: start it afresh rather than refuse to run
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             self.db = open_database(path, CATALOG_MIGRATIONS)

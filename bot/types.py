@@ -269,6 +269,7 @@ class Draft:
     visibility: DocVisibility
     status: str  # pending, approved, rejected
     path: str | None = None
+    created_at: datetime | None = None
 
 
 class EscalationReason(StrEnum):

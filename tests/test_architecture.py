@@ -64,5 +64,7 @@ def test_only_config_reads_the_environment() -> None:
 
 def test_nothing_of_ours_shadows_the_discord_package() -> None:
     """Only adapters/discord.py may carry the name, and it is imported as adapters.discord."""
-    ours = [p for folder in ("bot", "adapters", "tests", "bench") for p in (ROOT / folder).rglob("discord.py")]
+    ours = [
+        p for folder in ("bot", "adapters", "tests", "bench") for p in (ROOT / folder).rglob("discord.py")
+    ]
     assert ours == [ROOT / "adapters" / "discord.py"]

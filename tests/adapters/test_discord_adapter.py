@@ -688,15 +688,20 @@ async def test_a_slash_command_is_deferred_then_followed_up(
     assert followup.status == 200 and followup.json["content"].startswith("Knowledge:")
     assert record.ephemeral
 
-    asked, answer = await slash(fake, "ask", {"question": "How do I reset my password?"})
+    start = len(fake.requests)
+    asked, root = await slash(fake, "ask", {"question": "How do I reset my password?"})
     callback = await fake.wait_for_request("POST", f"/interactions/{asked['id']}/{{t}}/callback")
     assert callback.json["type"] == 5 and not callback.json.get("data", {}).get("flags")  # public
-    assert "Forgot password" in answer.json["content"] and answer.json["embeds"]
-    assert custom_ids(answer.json)[0].startswith("supportbot:helpful:")
-    original = fake.get_message(
-        fake.text_channel_id, fake.interactions[asked["id"]].original_message_id or ""
+    # the question is shown to everyone (in place of "thinking..."), then answered in a thread on it
+    assert root.json["content"] == "Alice asked: How do I reset my password?"
+    original_id = fake.interactions[asked["id"]].original_message_id or ""
+    thread = await fake.wait_for_request(
+        "POST", f"/channels/{fake.text_channel_id}/messages/{original_id}/threads", after=start
     )
-    assert "Forgot password" in original["content"]  # the answer replaced "thinking..."
+    answer = await fake.wait_for_request(
+        "POST", MESSAGES, ok_post(thread.response["id"], "Forgot password"), after=start
+    )
+    assert answer.json["embeds"] and custom_ids(answer.json)[0].startswith("supportbot:helpful:")
 
 
 async def test_an_ask_handed_to_people_pings_with_a_fresh_message_and_refusals_stay_private(
@@ -705,15 +710,13 @@ async def test_an_ask_handed_to_people_pings_with_a_fresh_message_and_refusals_s
     start = len(fake.requests)
     asked = fake.build_slash_command(COMMAND_GROUP, "ask", {"question": "xyzzy plugh frobnicate"})
     await fake.dispatch("INTERACTION_CREATE", asked)
-    # an edited "thinking..." message would not notify anyone: the ping is a new message
+    # the question replaces "thinking...", and the hand-off pings staff in a new message in
+    # its thread (an edited message would not notify anyone)
+    thread = await fake.wait_for_request("POST", "/channels/{c}/messages/{m}/threads", after=start)
     ping = await fake.wait_for_request(
-        "POST", MESSAGES, ok_post(fake.text_channel_id, "ticket #1"), after=start
+        "POST", MESSAGES, ok_post(thread.response["id"], "ticket #1"), after=start
     )
     assert ping.json["allowed_mentions"] == {"parse": [], "roles": [int(fake.staff_role_id)]}
-    dropped = await fake.wait_for_request(
-        "DELETE", f"/webhooks/{fake.app_id}/{asked['token']}/messages/@original"
-    )
-    assert dropped.status == 204
     await adapter.drain(5)
 
     refused, too_long = await slash(fake, "ask", {"question": "why " * 1100})
@@ -886,11 +889,10 @@ async def test_a_refused_answer_is_logged_and_apologised_for_and_the_bot_carries
     question = fake.build_message_create("How do I reset my password?", mention_bot=True)
     fake.fail("POST", f"/channels/{question['id']}/messages", 403, 50013, "Missing Permissions")
     await fake.dispatch("MESSAGE_CREATE", question)
-    apology = await fake.wait_for_request(
-        "POST", MESSAGES, ok_post(fake.text_channel_id, "Sorry"), after=start
-    )
+    # the answer could not be posted: the question goes to people, in its thread, with an apology
+    apology = await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"], "Sorry"), after=start)
     await adapter.drain(5)
-    assert apology.json["message_reference"]["message_id"] == int(question["id"])
+    assert "ticket #1" in apology.json["content"]
     refused = [
         r for r in caplog.records if r.name == "adapters.discord" and getattr(r, "status", None) == 403
     ]

@@ -525,8 +525,10 @@ async def test_a_bare_slash_command_shows_help_and_ask_answers_in_the_channel(
         timeout=3.0,
     )
     await slack.drain(timeout=15)
-    [answer] = posts(fake, "C111")
-    assert "thread_ts" not in answer.params and "Forgot password" in section_text(answer)
+    root, answer = posts(fake, "C111")
+    # the question is posted for everyone, and answered in its own thread
+    assert "thread_ts" not in root.params and "asked: How do I reset my password?" in root.params["text"]
+    assert answer.params["thread_ts"] == root.response["ts"] and "Forgot password" in section_text(answer)
 
 
 # -- safety -----------------------------------------------------------------------------------
@@ -594,13 +596,11 @@ async def test_a_failing_post_is_logged_the_reaction_removed_and_the_bot_carries
     fake: FakeSlack, slack: SlackAdapter, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    fake.fail("chat.postMessage", "channel_not_found", times=2)  # the answer, then the apology
+    # the answer, the hand-off to people, and the plain apology all fail
+    fake.fail("chat.postMessage", "channel_not_found", times=3)
     body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
     await deliver(fake, slack, body)
-    assert [c.error for c in fake.calls("chat.postMessage")] == [
-        "channel_not_found",
-        "channel_not_found",
-    ]
+    assert [c.error for c in fake.calls("chat.postMessage")] == ["channel_not_found"] * 3
     assert "chat.postMessage failed: channel_not_found" in caplog.text
     assert fake.last_call("reactions.remove").ok
     assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
@@ -622,11 +622,13 @@ async def test_server_errors_are_retried_then_the_asker_gets_an_error_reply(
     fake.http_error("chat.postMessage", status=500, times=3)  # the first try and both retries
     body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
     await deliver(fake, slack, body)
-    statuses = [c.status for c in fake.calls("chat.postMessage")]
-    assert statuses == [500, 500, 500, 200]
-    apology = fake.last_call("chat.postMessage")
+    calls = fake.calls("chat.postMessage")
+    assert [c.status for c in calls] == [500, 500, 500, 200, 200]
+    apology, card = calls[3], calls[4]
     assert apology.params["thread_ts"] == body["event"]["ts"]
     assert "something went wrong on my side" in apology.params["text"]
+    assert "<!subteam^S111>" in apology.params["text"]  # handed to people, not just apologised for
+    assert card.params["channel"] == "C222"
     assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
 
 

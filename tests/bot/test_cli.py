@@ -76,6 +76,17 @@ def test_ask_json_reads_questions_from_stdin_in_order(cli) -> None:  # type: ign
     )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 4  # one object per input line, the blank one included
+    assert lines[1] == {
+        "answer": "",
+        "abstained": True,
+        "confidence": 0.0,
+        "language": "en",
+        "sources": [],
+        "passages": [],
+        "error": "empty question",
+    }
+    lines = [lines[0], lines[2], lines[3]]
     assert [line["language"] for line in lines] == ["en", "ko", "en"]
     assert lines[0]["sources"][0]["path"] == "refunds.md"
     assert lines[1]["sources"][0]["path"] == "faq-ko.md"

@@ -330,13 +330,44 @@ async def test_a_crash_mid_answer_apologises_and_keeps_the_question(
     make_runtime: Callable[..., Runtime], channel: ConsoleChannel
 ) -> None:
     rt = make_runtime(STAFF_TOML, answerer=ExplodingAnswerer())
-    assert await rt.bot.on_message(message("How do I reset my password?"), channel) == Outcome.FAILED
-    [apology] = replies(channel)
-    assert apology.kind == ReplyKind.ERROR and "ticket #1" in apology.text
-    assert "secret details" not in apology.text
+    question = message("How do I reset my password?")
+    assert await rt.bot.on_message(question, channel) == Outcome.FAILED
+    apology, card = replies(channel)
+    assert apology.text.startswith("Sorry, something went wrong") and "ticket #1" in apology.text
+    assert apology.conversation.thread == question.id  # in the question's thread, like an answer
+    assert {m.id for m in apology.mentions} == {"S-SUPPORT", "U-STAFF"}  # people are told at once
+    assert "secret details" not in apology.text + card.text
     [ticket] = rt.state.tickets()
     assert ticket.reason == EscalationReason.ERROR and ticket.question == "How do I reset my password?"
     assert rt.state.pending_events("slack") == []
+
+
+async def test_a_crash_on_an_auto_answered_question_is_not_silent(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(STAFF_TOML, answerer=ExplodingAnswerer())
+    question = message("How do refunds work?", channel="C-AUTO", addressed=False)
+    assert await rt.bot.on_message(question, channel) == Outcome.FAILED
+    assert replies(channel) and "something went wrong" in replies(channel)[0].text
+
+
+async def test_each_ask_command_is_its_own_conversation(rt: Runtime, channel: ConsoleChannel) -> None:
+    def ask(who: Author, text: str) -> Command:
+        return Command(
+            id=f"k{next(_ids)}",
+            name="ask",
+            args=text,
+            invoker=who,
+            conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+            visibility=Visibility.INTERNAL,
+        )
+
+    bob = Author(id="U-BOB", name="Bob")
+    await rt.bot.on_command(ask(ASKER, "Do you ship to the moon?"), channel)
+    await rt.bot.on_command(ask(bob, "Do you accept payment in seashells?"), channel)
+    tickets = rt.state.tickets()
+    assert len(tickets) == 2 and {t.asker_id for t in tickets} == {ASKER.id, "U-BOB"}
+    assert tickets[0].conversation != tickets[1].conversation
 
 
 async def test_a_message_left_unfinished_by_a_dead_process_is_answered_after_restart(
@@ -402,8 +433,10 @@ async def test_ask_command_answers_in_the_channel_for_everyone(rt: Runtime, chan
         visibility=Visibility.INTERNAL,
     )
     assert await rt.bot.on_command(cmd, channel) == Outcome.ANSWERED
-    [reply] = replies(channel)
+    root, reply = replies(channel)
+    assert root.text == "Ann asked: how long does a refund take" and root.conversation.thread is None
     assert reply.kind == ReplyKind.ANSWER and reply.ephemeral_to is None
+    assert reply.conversation.thread is not None  # answered under the question, in its own thread
 
 
 async def test_answers_are_recorded_for_stats_and_gaps(rt: Runtime, channel: ConsoleChannel) -> None:

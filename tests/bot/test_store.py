@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ def test_inbox_survives_a_restart(tmp_path: Path) -> None:
 
 def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
-    ticket = store.create_ticket(
+    ticket, _ = store.create_ticket(
         ref=REF,
         asker=Author(id="U1", name="Ann"),
         question="q?",
@@ -74,7 +74,7 @@ def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
 
 def test_ticket_posts_round_trip(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
-    ticket = store.create_ticket(
+    ticket, _ = store.create_ticket(
         ref=REF,
         asker=Author(id="U1"),
         question="q",
@@ -83,8 +83,10 @@ def test_ticket_posts_round_trip(tmp_path: Path) -> None:
         language="ko",
     )
     assert ticket.language == "ko"
-    store.add_ticket_post(ticket.id, Posted(message_id="5.5", conversation=REF), "thread")
-    assert store.ticket_posts(ticket.id) == [("thread", Posted(message_id="5.5", conversation=REF))]
+    store.add_ticket_post(ticket.id, Posted(message_id="5.5", conversation=REF), "thread", "first words")
+    assert store.ticket_posts(ticket.id) == [
+        ("thread", Posted(message_id="5.5", conversation=REF), "first words")
+    ]
     assert store.active_ticket(REF) == store.ticket(ticket.id)
 
 
@@ -140,3 +142,38 @@ def test_a_corrupt_catalog_is_rebuilt_because_it_is_a_cache(tmp_path: Path) -> N
     path.write_bytes(b"garbage" * 1000)
     catalog = Catalog(path)
     assert catalog.files() == {}
+
+
+def test_one_active_ticket_per_conversation_even_when_two_race(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    results = []
+    barrier = threading.Barrier(2)
+
+    def open_one(user: str) -> None:
+        mine = StateStore(tmp_path / "state.db")
+        barrier.wait()
+        results.append(
+            mine.create_ticket(
+                ref=REF, asker=Author(id=user), question=user, reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
+            )
+        )
+
+    threads = [threading.Thread(target=open_one, args=(u,)) for u in ("U1", "U2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0].id == results[1][0].id
+    assert len(store.tickets()) == 1
+
+
+def test_handled_events_keep_their_key_but_not_the_message(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.claim_event("slack:msg:1", "slack", '{"text": "my private question"}', NOW)
+    store.finish_event("slack:msg:1", NOW)
+    row = store.db.execute("select status, payload from inbox").fetchone()
+    assert row == ("done", None)
+    assert not store.claim_event("slack:msg:1", "slack", "{}", NOW)  # still recognised as a retry
+    assert store.prune_inbox(NOW + timedelta(days=8)) == 1
+    assert store.claim_event("slack:msg:1", "slack", "{}", NOW)

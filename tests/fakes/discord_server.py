@@ -126,9 +126,7 @@ def point_discord_py_at(api_base: str, gateway_url: str) -> Callable[[], None]:
         raise ValueError(f"api_base must end with {API_PREFIX!r}, got {api_base!r}")
     gateway = yarl.URL(gateway_url)
     if gateway.scheme not in ("ws", "wss") or gateway.query_string:
-        raise ValueError(
-            f"gateway_url must be a ws:// or wss:// URL without a query: {gateway_url!r}"
-        )
+        raise ValueError(f"gateway_url must be a ws:// or wss:// URL without a query: {gateway_url!r}")
 
     route_cls = discord.http.Route
     ws_cls = discord.gateway.DiscordWebSocket
@@ -554,9 +552,7 @@ def _choices(path: tuple[str, ...], values: Sequence[Any]) -> FieldError:
     return FieldError(path, "BASE_TYPE_CHOICES", f"Value must be one of ({inner}).")
 
 
-def _length_error(
-    path: tuple[str, ...], n: int, lo: int | None, hi: int | None
-) -> FieldError | None:
+def _length_error(path: tuple[str, ...], n: int, lo: int | None, hi: int | None) -> FieldError | None:
     lo = lo or None  # a minimum of 0 is no minimum
     if (lo is None or n >= lo) and (hi is None or n <= hi):
         return None
@@ -609,9 +605,7 @@ class OpenAPISpec:
         schema = content.get("application/json", {}).get("schema")
         return schema if isinstance(schema, dict) else None
 
-    def validate(
-        self, schema: JSONDict, value: Any, path: tuple[str, ...] = ()
-    ) -> list[FieldError]:
+    def validate(self, schema: JSONDict, value: Any, path: tuple[str, ...] = ()) -> list[FieldError]:
         issues: list[FieldError] = []
         self._check(schema, value, path, issues)
         return issues
@@ -627,9 +621,7 @@ class OpenAPISpec:
             schema = self._deref(schema["$ref"])
         return schema
 
-    def _check(
-        self, schema: JSONDict, value: Any, path: tuple[str, ...], out: list[FieldError]
-    ) -> None:
+    def _check(self, schema: JSONDict, value: Any, path: tuple[str, ...], out: list[FieldError]) -> None:
         if "$ref" in schema:
             self._check(self._deref(schema["$ref"]), value, path, out)
             siblings = {k: v for k, v in schema.items() if k != "$ref"}
@@ -703,9 +695,7 @@ class OpenAPISpec:
         return False
 
     @staticmethod
-    def _type_error(
-        value: Any, types: Sequence[str], schema: JSONDict, path: tuple[str, ...]
-    ) -> FieldError:
+    def _type_error(value: Any, types: Sequence[str], schema: JSONDict, path: tuple[str, ...]) -> FieldError:
         if value is None:
             return FieldError(path, "BASE_TYPE_REQUIRED", "This field is required")
         if schema.get("format") == "snowflake":
@@ -719,23 +709,15 @@ class OpenAPISpec:
             case "boolean":
                 return FieldError(path, "BOOLEAN_TYPE_COERCE", f'Value "{value}" is not bool.')
             case "string":
-                return FieldError(
-                    path, "STRING_TYPE_CONVERT", f'Could not interpret "{value}" as string.'
-                )
+                return FieldError(path, "STRING_TYPE_CONVERT", f'Could not interpret "{value}" as string.')
             case "array":
-                return FieldError(
-                    path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"
-                )
+                return FieldError(path, "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
             case "object":
-                return FieldError(
-                    path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"
-                )
+                return FieldError(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
         return FieldError(path, "BASE_TYPE_CHOICES", "Value must be null.")
 
     @staticmethod
-    def _check_string(
-        schema: JSONDict, value: str, path: tuple[str, ...], out: list[FieldError]
-    ) -> None:
+    def _check_string(schema: JSONDict, value: str, path: tuple[str, ...], out: list[FieldError]) -> None:
         error = _length_error(path, len(value), schema.get("minLength"), schema.get("maxLength"))
         if error is not None:
             out.append(error)
@@ -743,21 +725,15 @@ class OpenAPISpec:
         pattern = schema.get("pattern")
         if pattern is not None and re.search(pattern, value) is None:
             if schema.get("format") == "snowflake":
-                out.append(
-                    FieldError(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.')
-                )
+                out.append(FieldError(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'))
             else:
                 out.append(
-                    FieldError(
-                        path, "STRING_TYPE_REGEX", "String value did not match validation regex."
-                    )
+                    FieldError(path, "STRING_TYPE_REGEX", "String value did not match validation regex.")
                 )
             return
         if schema.get("format") == "uri":
             parts = urlsplit(value)
-            if parts.scheme not in ("http", "https", "attachment") or not (
-                parts.netloc or parts.path
-            ):
+            if parts.scheme not in ("http", "https", "attachment") or not (parts.netloc or parts.path):
                 out.append(FieldError(path, "URL_TYPE_INVALID_URL", "Not a well formed URL."))
 
     def _check_array(
@@ -773,9 +749,7 @@ class OpenAPISpec:
                 key = json.dumps(item, sort_keys=True)
                 if key in seen:
                     out.append(
-                        FieldError(
-                            (*path, str(index)), "LIST_ITEM_VALUE_DUPLICATE", "Duplicate value."
-                        )
+                        FieldError((*path, str(index)), "LIST_ITEM_VALUE_DUPLICATE", "Duplicate value.")
                     )
                 seen.add(key)
         items = schema.get("items")
@@ -786,16 +760,12 @@ class OpenAPISpec:
     def _check_object(
         self, schema: JSONDict, value: JSONDict, path: tuple[str, ...], out: list[FieldError]
     ) -> None:
-        error = _length_error(
-            path, len(value), schema.get("minProperties"), schema.get("maxProperties")
-        )
+        error = _length_error(path, len(value), schema.get("minProperties"), schema.get("maxProperties"))
         if error is not None:
             out.append(error)
         for name in schema.get("required", ()):
             if name not in value:
-                out.append(
-                    FieldError((*path, name), "BASE_TYPE_REQUIRED", "This field is required")
-                )
+                out.append(FieldError((*path, name), "BASE_TYPE_REQUIRED", "This field is required"))
         properties: JSONDict = schema.get("properties", {})
         extra = schema.get("additionalProperties")
         for name, item in value.items():
@@ -1112,8 +1082,7 @@ class FakeDiscord:
         self.bot_user_id = self.app_id  # a bot user's id is its application's id
         # Same shape as a real bot token: base64(user id) . timestamp . hmac.
         self.token = (
-            token
-            or f"{_b64(self.bot_user_id)}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
+            token or f"{_b64(self.bot_user_id)}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
         )
         self.granted_intents = GatewayIntent(0)
         if message_content_intent:
@@ -1247,9 +1216,7 @@ class FakeDiscord:
         self.guilds[self.guild_id] = guild
         self.roles[self.guild_id] = {}
         self.members[self.guild_id] = {}
-        self._add_role(
-            self.guild_id, "@everyone", _EVERYONE_PERMS, role_id=self.guild_id, position=0
-        )
+        self._add_role(self.guild_id, "@everyone", _EVERYONE_PERMS, role_id=self.guild_id, position=0)
         self.staff_role_id = self._add_role(
             self.guild_id,
             "Support Staff",
@@ -1343,9 +1310,7 @@ class FakeDiscord:
             user["bot"] = True
         return user
 
-    def add_user(
-        self, username: str, *, global_name: str | None = None, bot: bool = False
-    ) -> JSONDict:
+    def add_user(self, username: str, *, global_name: str | None = None, bot: bool = False) -> JSONDict:
         """Add a user (not a guild member; see :meth:`add_member`). Returns the user object."""
         user = self._make_user(self._ids.next(), username, global_name=global_name, bot=bot)
         self.users[user["id"]] = user
@@ -1463,9 +1428,7 @@ class FakeDiscord:
 
     def _me_payload(self) -> JSONDict:
         me = self.user_payload(self.bot_user_id)
-        me.update(
-            verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0, flags=0
-        )
+        me.update(verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0, flags=0)
         return me
 
     def member_payload(
@@ -1491,9 +1454,7 @@ class FakeDiscord:
     def get_channel(self, channel_id: str | int) -> JSONDict:
         return self.channels[str(channel_id)]
 
-    def channel_messages(
-        self, channel_id: str | int, *, include_ephemeral: bool = False
-    ) -> list[JSONDict]:
+    def channel_messages(self, channel_id: str | int, *, include_ephemeral: bool = False) -> list[JSONDict]:
         """Messages of a channel, oldest first, as stored (REST shape). Ephemeral interaction
         replies are left out unless asked for: only their recipient ever sees them."""
         return [
@@ -1672,14 +1633,10 @@ class FakeDiscord:
         fake -> client, ``"received"`` = client -> fake), opcode and/or dispatch name."""
 
         def find() -> GatewayFrame | None:
-            found = self.frames_matching(
-                direction, op=op, event=event, predicate=predicate, after=after
-            )
+            found = self.frames_matching(direction, op=op, event=event, predicate=predicate, after=after)
             return found[0] if found else None
 
-        result: GatewayFrame = await self._wait(
-            find, timeout, f"gateway frame {direction} op={op} t={event}"
-        )
+        result: GatewayFrame = await self._wait(find, timeout, f"gateway frame {direction} op={op} t={event}")
         return result
 
     async def wait_until_connected(self, timeout: float = 5.0) -> GatewaySession:
@@ -1707,9 +1664,7 @@ class FakeDiscord:
             )
         )
 
-    def _record_close(
-        self, conn: GatewayConnection, direction: str, code: int | None, reason: str
-    ) -> None:
+    def _record_close(self, conn: GatewayConnection, direction: str, code: int | None, reason: str) -> None:
         self.frames.append(
             GatewayFrame(
                 index=len(self.frames),
@@ -1956,9 +1911,7 @@ class FakeDiscord:
         elif op in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE, Op.REQUEST_SOUNDBOARD_SOUNDS):
             pass  # accepted and recorded; the fake has no presence or voice state
         else:
-            await self._close(
-                conn, GatewayClose.UNKNOWN_OPCODE, _CLOSE_REASONS[GatewayClose.UNKNOWN_OPCODE]
-            )
+            await self._close(conn, GatewayClose.UNKNOWN_OPCODE, _CLOSE_REASONS[GatewayClose.UNKNOWN_OPCODE])
 
     async def _on_identify(self, conn: GatewayConnection, data: Any) -> None:
         if conn.session is not None:
@@ -1970,9 +1923,7 @@ class FakeDiscord:
             return
         properties = data.get("properties") if isinstance(data, dict) else None
         if not isinstance(properties, dict) or not {"os", "browser", "device"} <= properties.keys():
-            await self._close(
-                conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR]
-            )
+            await self._close(conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR])
             return
         assert isinstance(data, dict)
         if data.get("token") != self.token:
@@ -2017,9 +1968,7 @@ class FakeDiscord:
             session.connection = conn
             await self._dispatch_locked(session, "READY", self._ready_payload(session))
             for guild_id in self._guilds_for(session):
-                await self._dispatch_locked(
-                    session, "GUILD_CREATE", self._guild_create_payload(guild_id)
-                )
+                await self._dispatch_locked(session, "GUILD_CREATE", self._guild_create_payload(guild_id))
             session.ready = True
         await self._notify()
 
@@ -2032,9 +1981,7 @@ class FakeDiscord:
             )
             return
         if not isinstance(data, dict):
-            await self._close(
-                conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR]
-            )
+            await self._close(conn, GatewayClose.DECODE_ERROR, _CLOSE_REASONS[GatewayClose.DECODE_ERROR])
             return
         if data.get("token") != self.token:
             await self._close(
@@ -2059,9 +2006,7 @@ class FakeDiscord:
         async with session.lock:
             previous = session.connection
             if previous is not None and previous is not conn and previous.open:
-                await self._close(
-                    previous, GatewayClose.UNKNOWN_ERROR, "Session resumed elsewhere."
-                )
+                await self._close(previous, GatewayClose.UNKNOWN_ERROR, "Session resumed elsewhere.")
             conn.session = session
             session.connection = conn
             for payload in session.buffer:
@@ -2075,11 +2020,7 @@ class FakeDiscord:
 
     async def _on_request_members(self, conn: GatewayConnection, data: Any) -> None:
         session = conn.session
-        if (
-            session is None
-            or not isinstance(data, dict)
-            or str(data.get("guild_id")) not in self.guilds
-        ):
+        if session is None or not isinstance(data, dict) or str(data.get("guild_id")) not in self.guilds:
             return
         guild_id = str(data["guild_id"])
         wanted = {str(u) for u in data.get("user_ids") or []}
@@ -2087,8 +2028,7 @@ class FakeDiscord:
         members = [
             self.member_payload(guild_id, uid)
             for uid in self.members[guild_id]
-            if (not wanted or uid in wanted)
-            and self.users[uid]["username"].lower().startswith(query)
+            if (not wanted or uid in wanted) and self.users[uid]["username"].lower().startswith(query)
         ]
         chunk: JSONDict = {
             "guild_id": guild_id,
@@ -2233,9 +2173,7 @@ class FakeDiscord:
         if author not in self.users:
             raise KeyError(f"unknown user {author}")
         channel = (
-            self._dm_channel_for(author)
-            if dm
-            else self.channels[str(channel_id or self.text_channel_id)]
+            self._dm_channel_for(author) if dm else self.channels[str(channel_id or self.text_channel_id)]
         )
         if mention_bot and f"<@{self.bot_user_id}>" not in content:
             content = f"<@{self.bot_user_id}> {content}"
@@ -2288,9 +2226,7 @@ class FakeDiscord:
                     return command
         return None
 
-    def _interaction_base(
-        self, interaction_type: int, *, user_id: str, channel: JSONDict
-    ) -> JSONDict:
+    def _interaction_base(self, interaction_type: int, *, user_id: str, channel: JSONDict) -> JSONDict:
         base: JSONDict = load_fixture("gateway/INTERACTION_CREATE.slash_command.json")["d"]
         guild_id = channel.get("guild_id")
         base.update(
@@ -2347,11 +2283,7 @@ class FakeDiscord:
         option types are inferred from the Python values (str/int/bool/float). Dispatching it
         starts the 3 s acknowledgement clock."""
         user = str(user_id or self.user_id)
-        channel = (
-            self._dm_channel_for(user)
-            if dm
-            else self.channels[str(channel_id or self.text_channel_id)]
-        )
+        channel = self._dm_channel_for(user) if dm else self.channels[str(channel_id or self.text_channel_id)]
         guild_id = channel.get("guild_id")
         registered = self._find_command(command, 1, guild_id)
         option_specs: list[JSONDict] = registered.get("options", []) if registered else []
@@ -2409,9 +2341,7 @@ class FakeDiscord:
         if option_type in (_OPTION_USER, _OPTION_MENTIONABLE) and str(value) in self.users:
             resolved.setdefault("users", {})[str(value)] = self.user_payload(str(value))
             if guild_id and str(value) in self.members[guild_id]:
-                member = self.member_payload(
-                    guild_id, str(value), with_user=False, with_permissions=True
-                )
+                member = self.member_payload(guild_id, str(value), with_user=False, with_permissions=True)
                 resolved.setdefault("members", {})[str(value)] = member
             value = str(value)
         elif option_type == _OPTION_CHANNEL and str(value) in self.channels:
@@ -2422,11 +2352,7 @@ class FakeDiscord:
                 "type": channel["type"],
                 "permissions": str(P_ALL),
                 "parent_id": channel.get("parent_id"),
-                **(
-                    {"thread_metadata": channel["thread_metadata"]}
-                    if "thread_metadata" in channel
-                    else {}
-                ),
+                **({"thread_metadata": channel["thread_metadata"]} if "thread_metadata" in channel else {}),
             }
             value = str(value)
         elif (
@@ -2434,9 +2360,7 @@ class FakeDiscord:
             and guild_id
             and str(value) in self.roles[guild_id]
         ):
-            resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(
-                self.roles[guild_id][str(value)]
-            )
+            resolved.setdefault("roles", {})[str(value)] = copy.deepcopy(self.roles[guild_id][str(value)])
             value = str(value)
         return {"type": option_type, "name": name, "value": value}
 
@@ -2459,19 +2383,13 @@ class FakeDiscord:
         if message_id is not None:
             message = self.messages[channel["id"]][str(message_id)]
             if custom_id not in _custom_ids(message.get("components", [])):
-                raise KeyError(
-                    f"message {message_id} has no component with custom_id {custom_id!r}"
-                )
+                raise KeyError(f"message {message_id} has no component with custom_id {custom_id!r}")
         else:
             row = {
                 "type": 1,
-                "components": [
-                    {"type": 2, "style": 1, "label": custom_id[:80], "custom_id": custom_id}
-                ],
+                "components": [{"type": 2, "style": 1, "label": custom_id[:80], "custom_id": custom_id}],
             }
-            message = self._create_message(
-                channel, author_id=self.bot_user_id, body={"components": [row]}
-            )
+            message = self._create_message(channel, author_id=self.bot_user_id, body={"components": [row]})
         base = self._interaction_base(3, user_id=user, channel=channel)
         data: JSONDict = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
@@ -2569,9 +2487,7 @@ class FakeDiscord:
                 "id": interaction.id,
                 "type": interaction.type,
                 "user": user,
-                "authorizing_integration_owners": interaction.data.get(
-                    "authorizing_integration_owners", {}
-                ),
+                "authorizing_integration_owners": interaction.data.get("authorizing_integration_owners", {}),
             }
             if interaction.type == 2:
                 metadata.update(name=interaction.data["data"]["name"], command_type=1)
@@ -2592,18 +2508,12 @@ class FakeDiscord:
         if not message["flags"] & FLAG_EPHEMERAL:
             channel["last_message_id"] = message_id
             parent = self.channels.get(str(channel.get("parent_id")))
-            if (
-                parent is not None
-                and parent["type"] in _FORUM_TYPES
-                and message_id == channel["id"]
-            ):
+            if parent is not None and parent["type"] in _FORUM_TYPES and message_id == channel["id"]:
                 parent["last_message_id"] = message_id
         self.messages.setdefault(channel["id"], {})[message_id] = message
         return message
 
-    def _attachments(
-        self, body: JSONDict, files: Sequence[UploadedFile], channel_id: str
-    ) -> list[JSONDict]:
+    def _attachments(self, body: JSONDict, files: Sequence[UploadedFile], channel_id: str) -> list[JSONDict]:
         attachments: list[JSONDict] = []
         for index, upload in enumerate(files):
             described: JSONDict = next(
@@ -2619,11 +2529,7 @@ class FakeDiscord:
                     "url": url,
                     "proxy_url": url,
                     "content_type": upload.content_type,
-                    **(
-                        {"description": described["description"]}
-                        if described.get("description")
-                        else {}
-                    ),
+                    **({"description": described["description"]} if described.get("description") else {}),
                 }
             )
         return attachments
@@ -2633,9 +2539,7 @@ class FakeDiscord:
     ) -> tuple[list[JSONDict], list[str], bool]:
         """Who a message pings, applying allowed_mentions the way Discord does (absent: parse
         everything; present: only ``parse`` types plus explicit ``users``/``roles``)."""
-        parse = (
-            {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
-        )
+        parse = {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
         allowed_users = {str(u) for u in (allowed or {}).get("users") or []}
         allowed_roles = {str(r) for r in (allowed or {}).get("roles") or []}
         user_ids: list[str] = []
@@ -2966,14 +2870,10 @@ class FakeDiscord:
                     try:
                         body = json.loads(data)
                     except ValueError:
-                        raise DiscordAPIError(
-                            400, 50109, "The request body contains invalid JSON."
-                        ) from None
+                        raise DiscordAPIError(400, 50109, "The request body contains invalid JSON.") from None
                 else:
                     content_type = part.headers.get("Content-Type", "application/octet-stream")
-                    files.append(
-                        UploadedFile(name, part.filename or name, content_type, bytes(data))
-                    )
+                    files.append(UploadedFile(name, part.filename or name, content_type, bytes(data)))
             return body, files
         raw = await request.read()
         if not raw:
@@ -3120,13 +3020,9 @@ class FakeDiscord:
         channel = self._channel_or_404(ctx.params["channel_id"])
         body: JSONDict = ctx.body or {}
         issues: list[FieldError] = []
-        if "name" in body and (
-            not isinstance(body["name"], str) or not 1 <= len(body["name"]) <= 100
-        ):
+        if "name" in body and (not isinstance(body["name"], str) or not 1 <= len(body["name"]) <= 100):
             issues.append(
-                FieldError(
-                    ("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-                )
+                FieldError(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
             )
         is_thread = channel["type"] in _THREAD_TYPES
         thread_only = ("archived", "locked", "auto_archive_duration", "applied_tags", "invitable")
@@ -3140,9 +3036,7 @@ class FakeDiscord:
                 raise DiscordAPIError(400, 50024, "Cannot execute action on this channel type")
             issues.extend(_tag_issues(body["applied_tags"], parent))
         if "topic" in body and isinstance(body["topic"], str) and len(body["topic"]) > 1024:
-            issues.append(
-                FieldError(("topic",), "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
-            )
+            issues.append(FieldError(("topic",), "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length."))
         if issues:
             raise _invalid_form(issues)
         for key in ("name", "topic", "rate_limit_per_user", "nsfw", "flags"):
@@ -3157,9 +3051,7 @@ class FakeDiscord:
                     meta[key] = body[key]
             if body.get("applied_tags") is not None:
                 channel["applied_tags"] = [str(t) for t in body["applied_tags"]]
-        await self._broadcast(
-            "THREAD_UPDATE" if is_thread else "CHANNEL_UPDATE", copy.deepcopy(channel)
-        )
+        await self._broadcast("THREAD_UPDATE" if is_thread else "CHANNEL_UPDATE", copy.deepcopy(channel))
         return 200, copy.deepcopy(channel)
 
     async def _h_delete_channel(self, ctx: _Ctx) -> _Result:
@@ -3181,9 +3073,7 @@ class FakeDiscord:
         try:
             limit = int(ctx.query.get("limit", "50"))
         except ValueError:
-            raise _invalid_form(
-                [FieldError(("limit",), "NUMBER_TYPE_COERCE", "Value is not int.")]
-            ) from None
+            raise _invalid_form([FieldError(("limit",), "NUMBER_TYPE_COERCE", "Value is not int.")]) from None
         if not 1 <= limit <= 100:
             raise _invalid_form(
                 [
@@ -3194,9 +3084,7 @@ class FakeDiscord:
                     )
                 ]
             )
-        visible = [
-            m for m in self.messages[channel["id"]].values() if not m["flags"] & FLAG_EPHEMERAL
-        ]
+        visible = [m for m in self.messages[channel["id"]].values() if not m["flags"] & FLAG_EPHEMERAL]
         visible.sort(key=lambda m: int(m["id"]), reverse=True)  # newest first, as Discord
         if "before" in ctx.query:
             visible = [m for m in visible if int(m["id"]) < int(ctx.query["before"])]
@@ -3206,9 +3094,7 @@ class FakeDiscord:
 
     async def _h_get_message(self, ctx: _Ctx) -> _Result:
         self._channel_or_404(ctx.params["channel_id"])
-        return 200, copy.deepcopy(
-            self._message_or_404(ctx.params["channel_id"], ctx.params["message_id"])
-        )
+        return 200, copy.deepcopy(self._message_or_404(ctx.params["channel_id"], ctx.params["message_id"]))
 
     async def _h_create_message(self, ctx: _Ctx) -> _Result:
         channel = self._channel_or_404(ctx.params["channel_id"])
@@ -3269,9 +3155,7 @@ class FakeDiscord:
         if "attachments" in body and body["attachments"] is not None:
             kept = {str(a.get("id")) for a in body["attachments"]}
             existing = [a for a in message["attachments"] if a["id"] in kept]
-            message["attachments"] = existing + self._attachments(
-                body, files, message["channel_id"]
-            )
+            message["attachments"] = existing + self._attachments(body, files, message["channel_id"])
         if "content" in body or "allowed_mentions" in body:
             channel = self.channels.get(message["channel_id"], {})
             users, roles, everyone = self._resolve_mentions(
@@ -3399,9 +3283,7 @@ class FakeDiscord:
         if issues:
             raise _invalid_form(issues)
         if forum.get("flags", 0) & CHANNEL_FLAG_REQUIRE_TAG and not tags:
-            raise DiscordAPIError(
-                400, 40067, "A tag is required to create a forum post in this channel"
-            )
+            raise DiscordAPIError(400, 40067, "A tag is required to create a forum post in this channel")
         if not self._has_message_payload(message_body, files):
             raise _empty_message()
         thread = self._new_thread(
@@ -3623,9 +3505,7 @@ class FakeDiscord:
         if ctx.params["webhook_id"] != self.app_id:
             raise _unknown("Webhook")
         token = ctx.params["webhook_token"]
-        record = next(
-            (r for r in self.interactions.values() if secrets.compare_digest(r.token, token)), None
-        )
+        record = next((r for r in self.interactions.values() if secrets.compare_digest(r.token, token)), None)
         if record is None:
             raise _invalid_webhook_token()
         if time.monotonic() - record.dispatched_at > self.interaction_token_seconds:
@@ -3723,9 +3603,7 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def _json_response(
-    status: int, payload: Any, headers: Mapping[str, str] | None = None
-) -> web.Response:
+def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> web.Response:
     # Every Discord API response passes Google's load balancer (discord.py checks for "Via"
     # before retrying a 429), and JSON comes as exactly "application/json": discord.py only
     # decodes bodies whose content-type is that literal string, without a charset.
@@ -3765,9 +3643,7 @@ def _component_rules(components: Sequence[Any], path: tuple[str, ...]) -> list[F
                 if style == 5:
                     if not component.get("url"):
                         issues.append(
-                            FieldError(
-                                (*here, "url"), "BASE_TYPE_REQUIRED", "This field is required"
-                            )
+                            FieldError((*here, "url"), "BASE_TYPE_REQUIRED", "This field is required")
                         )
                     if component.get("custom_id"):
                         issues.append(
@@ -3780,15 +3656,11 @@ def _component_rules(components: Sequence[Any], path: tuple[str, ...]) -> list[F
                 elif style == 6:
                     if not component.get("sku_id"):
                         issues.append(
-                            FieldError(
-                                (*here, "sku_id"), "BASE_TYPE_REQUIRED", "This field is required"
-                            )
+                            FieldError((*here, "sku_id"), "BASE_TYPE_REQUIRED", "This field is required")
                         )
                 elif not component.get("custom_id"):
                     issues.append(
-                        FieldError(
-                            (*here, "custom_id"), "BASE_TYPE_REQUIRED", "This field is required"
-                        )
+                        FieldError((*here, "custom_id"), "BASE_TYPE_REQUIRED", "This field is required")
                     )
             custom_id = component.get("custom_id")
             if isinstance(custom_id, str):
@@ -3842,9 +3714,7 @@ def _embed_size(embed: JSONDict) -> int:
         return len(value) if isinstance(value, str) else 0
 
     size = text(embed.get("title")) + text(embed.get("description"))
-    size += text((embed.get("footer") or {}).get("text")) + text(
-        (embed.get("author") or {}).get("name")
-    )
+    size += text((embed.get("footer") or {}).get("text")) + text((embed.get("author") or {}).get("name"))
     for item in embed.get("fields") or []:
         if isinstance(item, dict):
             size += text(item.get("name")) + text(item.get("value"))
@@ -3880,9 +3750,7 @@ def _strip_nulls(value: Any) -> Any:
 
 def _valid_chat_input_name(name: str) -> bool:
     # Discord: ^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$, lowercase where a lowercase exists.
-    return 1 <= len(name) <= 32 and all(
-        (ch.isalnum() or ch in "-_'") and ch.lower() == ch for ch in name
-    )
+    return 1 <= len(name) <= 32 and all((ch.isalnum() or ch in "-_'") and ch.lower() == ch for ch in name)
 
 
 def _command_size(item: JSONDict) -> int:
@@ -3976,8 +3844,7 @@ def _option_rules(options: Any, path: tuple[str, ...], *, level: int) -> list[Fi
             FieldError(
                 path,
                 "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                "Sub-command and sub-command group option types are mutually exclusive to all"
-                " other types",
+                "Sub-command and sub-command group option types are mutually exclusive to all other types",
             )
         )
     names: set[str] = set()

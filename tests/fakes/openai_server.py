@@ -104,9 +104,7 @@ class RecordedRequest:
     def message_text(self, role: str | None = None) -> str:
         """Text of all messages (optionally of one role), joined by blank lines."""
         return "\n\n".join(
-            _content_text(m.get("content"))
-            for m in self.messages
-            if role is None or m.get("role") == role
+            _content_text(m.get("content")) for m in self.messages if role is None or m.get("role") == role
         )
 
     @property
@@ -254,15 +252,7 @@ class Respond:
 
 
 Behaviour = (
-    Answer
-    | Refusal
-    | Hang
-    | RateLimited
-    | ServerError
-    | ErrorResponse
-    | MalformedChunk
-    | CutOff
-    | Respond
+    Answer | Refusal | Hang | RateLimited | ServerError | ErrorResponse | MalformedChunk | CutOff | Respond
 )
 _BEHAVIOUR_TYPES = (
     Answer,
@@ -370,9 +360,7 @@ class _BadRequest(Exception):
 
 
 def _missing(param: str) -> _BadRequest:
-    return _BadRequest(
-        f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
-    )
+    return _BadRequest(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
 
 
 def _invalid_type(param: str, expected: str, value: Any) -> _BadRequest:
@@ -456,9 +444,7 @@ def _validate_chat_body(body: dict[str, Any]) -> None:
             )
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise _BadRequest(
                 f"Invalid '{name}': expected a positive integer, but got {value!r} instead.",
                 name,
@@ -583,9 +569,7 @@ class FakeOpenAI:
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         # handler_cancellation: when a client times out and hangs up, its handler stops too,
         # as on a real server, instead of sleeping on until teardown.
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -679,9 +663,7 @@ class FakeOpenAI:
         """Recorded ``POST /v1/embeddings`` requests."""
         return [r for r in self._requests if r.path == EMBEDDINGS_PATH]
 
-    async def wait_for_request(
-        self, timeout: float = 5.0, *, path: str | None = None
-    ) -> RecordedRequest:
+    async def wait_for_request(self, timeout: float = 5.0, *, path: str | None = None) -> RecordedRequest:
         """Return the oldest request (optionally on ``path``) not returned by an earlier call.
 
         Waits on a condition the server signals, so there is no polling; raises
@@ -757,9 +739,7 @@ class FakeOpenAI:
             headers["openai-model"] = model
         return headers
 
-    def _json(
-        self, status: int, payload: Any, headers: dict[str, str] | None = None
-    ) -> web.Response:
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
         return web.Response(
             status=status,
             text=_dumps(payload),
@@ -1053,9 +1033,7 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-            ],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
             "usage": _usage(recorded, len(pieces)),
             "service_tier": "default",
             "system_fingerprint": "fp_fake",
@@ -1180,9 +1158,7 @@ def _plan_reply(behaviour: Behaviour, body: dict[str, Any]) -> tuple[list[str], 
         # A real model stops at the token budget and says so; the bot must handle "length".
         words = words[:limit]
         finish_reason = "length"
-    pieces = [
-        "".join(words[i : i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)
-    ]
+    pieces = ["".join(words[i : i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)]
     return pieces, finish_reason, refusal
 
 

@@ -220,9 +220,7 @@ def method_specs() -> dict[str, MethodSpec]:
         name = path.lstrip("/")
         for op in verbs.values():
             params = op.get("parameters", [])
-            required = tuple(
-                p["name"] for p in params if p.get("required") and p["name"] != "token"
-            )
+            required = tuple(p["name"] for p in params if p.get("required") and p["name"] != "token")
             extra = tuple(a for a in _EXTRA_REQUIRED.get(name, ()) if a not in required)
             scopes: tuple[str, ...] = ()
             for sec in op.get("security", []):
@@ -484,9 +482,7 @@ def _decode_cursor(cursor: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_text_object(
-    obj: Any, pointer: str, *, max_len: int, plain_only: bool = False
-) -> list[str]:
+def _check_text_object(obj: Any, pointer: str, *, max_len: int, plain_only: bool = False) -> list[str]:
     if not isinstance(obj, dict):
         return [f"[ERROR] must be an object [json-pointer:{pointer}]"]
     allowed = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
@@ -497,9 +493,7 @@ def _check_text_object(
     if not isinstance(text, str) or not text:
         errors.append(f"[ERROR] must be more than 0 characters [json-pointer:{pointer}/text]")
     elif len(text) > max_len:
-        errors.append(
-            f"[ERROR] must be less than {max_len + 1} characters [json-pointer:{pointer}/text]"
-        )
+        errors.append(f"[ERROR] must be less than {max_len + 1} characters [json-pointer:{pointer}/text]")
     return errors
 
 
@@ -512,9 +506,7 @@ def _check_block(block: Any, pointer: str) -> list[str]:
     errors: list[str] = []
     block_id = block.get("block_id")
     if block_id is not None and (not isinstance(block_id, str) or len(block_id) > 255):
-        errors.append(
-            f"[ERROR] must be a string of at most 255 characters [json-pointer:{pointer}/block_id]"
-        )
+        errors.append(f"[ERROR] must be a string of at most 255 characters [json-pointer:{pointer}/block_id]")
     if btype == "section":
         if "text" not in block and "fields" not in block and "expand" not in block:
             errors.append(f"[ERROR] must provide text or fields [json-pointer:{pointer}]")
@@ -523,25 +515,19 @@ def _check_block(block: Any, pointer: str) -> list[str]:
         fields = block.get("fields")
         if fields is not None:
             if not isinstance(fields, list) or len(fields) > 10:
-                errors.append(
-                    f"[ERROR] no more than 10 items allowed [json-pointer:{pointer}/fields]"
-                )
+                errors.append(f"[ERROR] no more than 10 items allowed [json-pointer:{pointer}/fields]")
             else:
                 for i, item in enumerate(fields):
                     errors += _check_text_object(item, f"{pointer}/fields/{i}", max_len=2000)
     elif btype == "header":
-        errors += _check_text_object(
-            block.get("text"), f"{pointer}/text", max_len=150, plain_only=True
-        )
+        errors += _check_text_object(block.get("text"), f"{pointer}/text", max_len=150, plain_only=True)
     elif btype in ("context", "actions", "rich_text", "context_actions"):
         limit = {"context": 10, "actions": 25}.get(btype, 1000)
         elements = block.get("elements")
         if not isinstance(elements, list) or not elements:
             errors.append(f"[ERROR] must provide elements [json-pointer:{pointer}/elements]")
         elif len(elements) > limit:
-            errors.append(
-                f"[ERROR] no more than {limit} items allowed [json-pointer:{pointer}/elements]"
-            )
+            errors.append(f"[ERROR] no more than {limit} items allowed [json-pointer:{pointer}/elements]")
     elif btype == "markdown":
         text = block.get("text")
         if not isinstance(text, str) or not text or len(text) > 12000:
@@ -576,9 +562,7 @@ def validate_blocks(value: Any, *, max_blocks: int = MAX_MESSAGE_BLOCKS) -> list
         block_id = block.get("block_id") if isinstance(block, dict) else None
         if isinstance(block_id, str):
             if block_id in seen_ids:
-                errors.append(
-                    f"[ERROR] duplicate block_id: {block_id} [json-pointer:/blocks/{i}/block_id]"
-                )
+                errors.append(f"[ERROR] duplicate block_id: {block_id} [json-pointer:/blocks/{i}/block_id]")
             seen_ids.add(block_id)
     if errors:
         raise SlackError("invalid_blocks", response_metadata={"messages": errors})
@@ -971,9 +955,7 @@ class FakeSlack:
             channels
             if channels is not None
             else [
-                cid
-                for cid, ch in self.channels.items()
-                if not ch.get("is_private") and not ch.get("is_im")
+                cid for cid, ch in self.channels.items() if not ch.get("is_private") and not ch.get("is_im")
             ]
         )
         for cid in targets:
@@ -1120,11 +1102,7 @@ class FakeSlack:
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         """Parent then replies, oldest first."""
-        return [
-            m
-            for m in self.messages(channel)
-            if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
-        ]
+        return [m for m in self.messages(channel) if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts]
 
     # ---------------------------------------------------------------- calls journal
 
@@ -1242,9 +1220,7 @@ class FakeSlack:
                 form = await request.post()
                 for key in form:
                     value = form.get(key)
-                    params[key] = (
-                        value if isinstance(value, str) else getattr(value, "filename", "<file>")
-                    )
+                    params[key] = value if isinstance(value, str) else getattr(value, "filename", "<file>")
         return params
 
     @staticmethod
@@ -1355,9 +1331,7 @@ class FakeSlack:
         if needed:
             headers["x-accepted-oauth-scopes"] = ",".join(needed)
             if not any(s in token.scopes for s in needed):
-                raise SlackError(
-                    "missing_scope", needed=",".join(needed), provided=",".join(token.scopes)
-                )
+                raise SlackError("missing_scope", needed=",".join(needed), provided=",".join(token.scopes))
 
         fault = self._take_fault(call.method)
         if fault is not None:
@@ -1378,9 +1352,7 @@ class FakeSlack:
 
         return await self._run_method(call, spec, token)
 
-    async def _run_method(
-        self, call: ApiCall, spec: MethodSpec, token: _Token | None
-    ) -> dict[str, Any]:
+    async def _run_method(self, call: ApiCall, spec: MethodSpec, token: _Token | None) -> dict[str, Any]:
         # Token-less methods (api.test) get an anonymous identity they never look at.
         ctx = _Ctx(call.method, call.params, token or _Token("", "user", [], None), call)
         stub = self._stubs.get(call.method)
@@ -1414,9 +1386,7 @@ class FakeSlack:
         raise SlackError("channel_not_found")
 
     def _bot_can_see(self, channel: Mapping[str, Any]) -> bool:
-        return not channel.get("is_private") or self.bot_user_id in self.members.get(
-            channel["id"], set()
-        )
+        return not channel.get("is_private") or self.bot_user_id in self.members.get(channel["id"], set())
 
     def _require_member(self, ctx: _Ctx, channel: Mapping[str, Any]) -> None:
         actor = ctx.token.user_id or self.bot_user_id
@@ -1444,9 +1414,7 @@ class FakeSlack:
             raise SlackError("message_not_found")
         return msg
 
-    def _store_message(
-        self, channel_key: str, msg: dict[str, Any], thread_ts: str | None
-    ) -> dict[str, Any]:
+    def _store_message(self, channel_key: str, msg: dict[str, Any], thread_ts: str | None) -> dict[str, Any]:
         channel = self._resolve_channel(channel_key, create_im=True)
         store = self._messages.setdefault(channel["id"], {})
         if thread_ts:
@@ -1483,9 +1451,7 @@ class FakeSlack:
         parent_ts = msg.get("thread_ts")
         if parent_ts and parent_ts != ts and parent_ts in store:
             parent = store[parent_ts]
-            replies = [
-                m for m in store.values() if m.get("thread_ts") == parent_ts and m is not parent
-            ]
+            replies = [m for m in store.values() if m.get("thread_ts") == parent_ts and m is not parent]
             parent["reply_count"] = len(replies)
             parent["reply_users"] = list(dict.fromkeys(m["user"] for m in replies if "user" in m))
             parent["reply_users_count"] = len(parent["reply_users"])
@@ -1523,18 +1489,12 @@ class FakeSlack:
             msg["user"] = ctx.token.user_id
         return msg
 
-    def _message_content(
-        self, ctx: _Ctx, *, max_blocks: int = MAX_MESSAGE_BLOCKS
-    ) -> dict[str, Any]:
+    def _message_content(self, ctx: _Ctx, *, max_blocks: int = MAX_MESSAGE_BLOCKS) -> dict[str, Any]:
         """text/blocks/attachments checked like chat.postMessage does."""
         p = ctx.params
         text = p.get("text")
         text = "" if text is None else str(text)
-        blocks = (
-            validate_blocks(p["blocks"], max_blocks=max_blocks)
-            if _present(p.get("blocks"))
-            else None
-        )
+        blocks = validate_blocks(p["blocks"], max_blocks=max_blocks) if _present(p.get("blocks")) else None
         attachments = _json_arg(p, "attachments", "invalid_attachments")
         if attachments is not None:
             if not isinstance(attachments, list):
@@ -1556,10 +1516,7 @@ class FakeSlack:
         return out
 
     def _permalink(self, channel_id: str, msg: Mapping[str, Any]) -> str:
-        link = (
-            f"https://{self.team_domain}.slack.com/archives/{channel_id}/p"
-            f"{msg['ts'].replace('.', '')}"
-        )
+        link = f"https://{self.team_domain}.slack.com/archives/{channel_id}/p{msg['ts'].replace('.', '')}"
         thread_ts = msg.get("thread_ts")
         if thread_ts and thread_ts != msg["ts"]:
             link += f"?thread_ts={thread_ts}&cid={channel_id}"
@@ -1628,9 +1585,7 @@ class FakeSlack:
         else:
             prompts = _json_arg(ctx.params, "prompts", "invalid_arguments")
             if not isinstance(prompts, list) or not prompts:
-                raise _invalid_arguments(
-                    "[ERROR] must be a non-empty array [json-pointer:/prompts]"
-                )
+                raise _invalid_arguments("[ERROR] must be a non-empty array [json-pointer:/prompts]")
             entry["prompts"] = prompts
         return {"ok": True}
 
@@ -1783,9 +1738,7 @@ class FakeSlack:
 
     def _readable_channel(self, ctx: _Ctx) -> dict[str, Any]:
         channel = self._visible_channel(ctx, ctx.params["channel"])
-        if ctx.token.kind == "bot" and self.bot_user_id not in self.members.get(
-            channel["id"], set()
-        ):
+        if ctx.token.kind == "bot" and self.bot_user_id not in self.members.get(channel["id"], set()):
             raise SlackError("not_in_channel")
         return channel
 
@@ -2332,9 +2285,7 @@ class FakeSlack:
 
     # ---------------------------------------------------------------- payload builders
 
-    def event_callback(
-        self, event: Mapping[str, Any], *, event_id: str | None = None
-    ) -> dict[str, Any]:
+    def event_callback(self, event: Mapping[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
         """Wrap ``event`` in an ``event_callback`` body carrying this workspace's ids."""
         return event_callback_body(
             event,
@@ -2437,9 +2388,7 @@ class FakeSlack:
         message_ts = message_ts or container.get("message_ts")
         user = (out.get("user") or {}).get("id")
         if "response_url" in out or out.get("type") in ("block_actions", "message_action"):
-            out["response_url"] = self.response_url(
-                channel=channel, message_ts=message_ts, user=user
-            )
+            out["response_url"] = self.response_url(channel=channel, message_ts=message_ts, user=user)
         if isinstance(out.get("response_urls"), list):
             out["response_urls"] = [
                 {**entry, "response_url": self.response_url(channel=entry.get("channel_id"))}

@@ -72,9 +72,7 @@ async def running(client: discord.Client, token: str) -> AsyncIterator[discord.C
     connect = asyncio.create_task(client.connect())
     ready = asyncio.create_task(client.wait_until_ready())
     try:
-        done, _ = await asyncio.wait(
-            {connect, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({connect, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if connect in done:
             connect.result()  # surfaces the connection error
         assert ready in done, "client never became ready"
@@ -161,9 +159,7 @@ async def test_client_logs_in_receives_ready_and_replies_to_a_message(fake: Fake
         await fake.wait_for_frame("received", op=1)
         await fake.wait_for_frame("sent", op=11)
 
-        incoming = client.wait_for(
-            "message", check=lambda m: m.author.id == int(fake.user_id), timeout=5
-        )
+        incoming = client.wait_for("message", check=lambda m: m.author.id == int(fake.user_id), timeout=5)
         payload = fake.build_message_create("How do I reset my password?", mention_bot=True)
         assert await fake.dispatch("MESSAGE_CREATE", payload) == 1
         message: discord.Message = await incoming
@@ -210,9 +206,7 @@ async def test_dm_and_thread_messages_arrive_with_the_right_channel_types(
         call = await fake.wait_for_request("POST", f"/channels/{dm.channel.id}/messages")
         assert call.status == 200
         await dm.add_reaction("👍")
-        reaction = await fake.wait_for_request(
-            "PUT", "/channels/{c}/messages/{m}/reactions/{e}/@me"
-        )
+        reaction = await fake.wait_for_request("PUT", "/channels/{c}/messages/{m}/reactions/{e}/@me")
         assert reaction.status == 204
         assert fake.get_message(dm.channel.id, dm.id)["reactions"][0]["emoji"]["name"] == "👍"
 
@@ -240,9 +234,7 @@ async def test_message_content_is_blanked_without_the_intent_unless_the_bot_is_m
         assert (await incoming).content == ""
 
         incoming = client.wait_for("message", timeout=5)
-        await fake.dispatch(
-            "MESSAGE_CREATE", fake.build_message_create("question", mention_bot=True)
-        )
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("question", mention_bot=True))
         assert (await incoming).content.endswith("question")
 
 
@@ -253,9 +245,7 @@ async def test_sessions_only_get_the_events_their_intents_cover() -> None:
             intents.guilds = True  # no GUILD_MESSAGES
             async with running(make_client(intents), server.token):
                 session = await server.wait_until_connected()
-                assert (
-                    await server.dispatch("MESSAGE_CREATE", server.build_message_create("hi")) == 0
-                )
+                assert await server.dispatch("MESSAGE_CREATE", server.build_message_create("hi")) == 0
                 thread = server.build_thread_create("New post", starter_content="help")
                 assert await server.dispatch("THREAD_CREATE", thread) == 1
                 assert [p["t"] for p in session.buffer][-1] == "THREAD_CREATE"
@@ -312,9 +302,7 @@ async def test_threads_from_messages_and_forum_posts(fake: FakeDiscord) -> None:
         question = forum.get_tag(int(fake.forum_tag_ids["question"]))
         resolved = forum.get_tag(int(fake.forum_tag_ids["resolved"]))
         assert question is not None and resolved is not None
-        post = await forum.create_thread(
-            name="VPN drops", content="Every hour", applied_tags=[question]
-        )
+        post = await forum.create_thread(name="VPN drops", content="Every hour", applied_tags=[question])
         call = await fake.wait_for_request("POST", f"/channels/{fake.forum_channel_id}/threads")
         assert call.status == 201 and call.json["message"]["content"] == "Every hour"
         assert post.message.id == post.thread.id and post.message.content == "Every hour"
@@ -380,9 +368,7 @@ async def test_rest_errors_have_discords_shape(fake: FakeDiscord) -> None:
         status, body, headers = await call("GET", f"{api}/users/@me")
         assert (status, body) == (401, {"message": "401: Unauthorized", "code": 0})
         assert headers["Content-Type"] == "application/json" and headers["Via"] == "1.1 google"
-        status, body, _ = await call(
-            "GET", f"{api}/users/@me", headers={"Authorization": fake.token}
-        )
+        status, body, _ = await call("GET", f"{api}/users/@me", headers={"Authorization": fake.token})
         assert status == 401  # the "Bot " prefix is required
         status, body, _ = await call("GET", f"{api}/nope", headers=auth)
         assert (status, body) == (404, {"message": "404: Not Found", "code": 0})
@@ -391,10 +377,7 @@ async def test_rest_errors_have_discords_shape(fake: FakeDiscord) -> None:
         status, body, _ = await call("GET", f"{api}/channels/1234", headers=auth)
         assert (status, body) == (404, {"message": "Unknown Channel", "code": 10003})
         status, body, _ = await call("GET", f"{api}/channels/abc", headers=auth)
-        assert (
-            status == 400
-            and body["errors"]["channel_id"]["_errors"][0]["code"] == "NUMBER_TYPE_COERCE"
-        )
+        assert status == 400 and body["errors"]["channel_id"]["_errors"][0]["code"] == "NUMBER_TYPE_COERCE"
         status, body, _ = await call(
             "POST", channel, headers={**auth, "Content-Type": "application/json"}, data="{"
         )
@@ -403,9 +386,7 @@ async def test_rest_errors_have_discords_shape(fake: FakeDiscord) -> None:
         assert (status, body) == (400, {"message": "Cannot send an empty message", "code": 50006})
         status, body, _ = await call("POST", channel, headers=auth, json={"content": 123})
         assert body["errors"]["content"]["_errors"][0]["code"] == "STRING_TYPE_CONVERT"
-        status, body, _ = await call(
-            "POST", channel, headers=auth, json={"embeds": [{"title": "a"}] * 11}
-        )
+        status, body, _ = await call("POST", channel, headers=auth, json={"embeds": [{"title": "a"}] * 11})
         assert status == 400 and body["message"] == "Invalid Form Body"
         assert body["errors"]["embeds"]["_errors"][0]["message"] == "Must be 10 or fewer in length."
         status, body, _ = await call(
@@ -415,16 +396,15 @@ async def test_rest_errors_have_discords_shape(fake: FakeDiscord) -> None:
             json={"content": "hi", "message_reference": {"message_id": "1"}},
         )
         assert (
-            body["errors"]["message_reference"]["_errors"][0]["code"]
-            == "MESSAGE_REFERENCE_UNKNOWN_MESSAGE"
+            body["errors"]["message_reference"]["_errors"][0]["code"] == "MESSAGE_REFERENCE_UNKNOWN_MESSAGE"
         )
         button = {"type": 1, "components": [{"type": 2, "style": 1, "label": "no id"}]}
         status, body, _ = await call(
             "POST", channel, headers=auth, json={"content": "x", "components": [button]}
         )
-        assert body["errors"]["components"]["0"]["components"]["0"]["custom_id"]["_errors"][0][
-            "code"
-        ] == ("BASE_TYPE_REQUIRED")
+        assert body["errors"]["components"]["0"]["components"]["0"]["custom_id"]["_errors"][0]["code"] == (
+            "BASE_TYPE_REQUIRED"
+        )
         bad_duration = {"name": "t", "auto_archive_duration": 42}
         status, body, _ = await call(
             "POST",
@@ -445,18 +425,14 @@ async def test_rest_errors_have_discords_shape(fake: FakeDiscord) -> None:
 
         # The docs' allowed_mentions examples, with this guild's ids.
         alice, role = fake.user_id, fake.staff_role_id
-        exclusive = load_fixture(
-            "docs_examples/resources-message__allowed-mentions-examples__5.json"
-        )
+        exclusive = load_fixture("docs_examples/resources-message__allowed-mentions-examples__5.json")
         exclusive["allowed_mentions"]["users"] = [alice]
         status, body, _ = await call("POST", channel, headers=auth, json=exclusive)
         assert (
             body["errors"]["allowed_mentions"]["_errors"][0]["code"]
             == "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"
         )
-        suppress = load_fixture(
-            "docs_examples/resources-message__allowed-mentions-examples__2.json"
-        )
+        suppress = load_fixture("docs_examples/resources-message__allowed-mentions-examples__2.json")
         suppress["content"] = f"@here Hello <@&{role}> and <@{alice}> 👋"
         status, body, _ = await call("POST", channel, headers=auth, json=suppress)
         assert status == 200
@@ -496,9 +472,7 @@ async def test_rate_limited_requests_are_retried_by_discord_py(fake: FakeDiscord
         assert first.response_headers["X-RateLimit-Reset-After"] == "0.250"
         assert first.response_headers["X-RateLimit-Scope"] == "user"
         assert first.response_headers["Retry-After"] == "1"
-        assert {"X-RateLimit-Limit", "X-RateLimit-Reset", "X-RateLimit-Bucket"} <= set(
-            first.response_headers
-        )
+        assert {"X-RateLimit-Limit", "X-RateLimit-Reset", "X-RateLimit-Bucket"} <= set(first.response_headers)
         assert second.status == 200 and second.response["id"] == str(sent.id)
 
         fake.rate_limit("*", "/channels/{id}", retry_after=0.1, global_=True)
@@ -558,9 +532,7 @@ async def test_disallowed_privileged_intent_raises_privileged_intents_required()
                     await asyncio.wait_for(client.start(server.token), 10)
             finally:
                 await client.close()
-            close = await server.wait_for_frame(
-                "sent", predicate=lambda f: f.close_code is not None
-            )
+            close = await server.wait_for_frame("sent", predicate=lambda f: f.close_code is not None)
             assert close.close_code == 4014 and close.d == {"reason": "Disallowed intent(s)."}
             info = server.requests_matching("GET", "/oauth2/applications/@me")[0].response
             assert not info["flags"] & (1 << 19)  # no GATEWAY_MESSAGE_CONTENT_LIMITED
@@ -589,9 +561,7 @@ class RawGateway:
         while True:
             msg = await asyncio.wait_for(self.ws.receive(), 5)
             if msg.type is not aiohttp.WSMsgType.BINARY:
-                raise AssertionError(
-                    f"expected a binary frame, got {msg.type} {msg.data!r} {msg.extra!r}"
-                )
+                raise AssertionError(f"expected a binary frame, got {msg.type} {msg.data!r} {msg.extra!r}")
             self.buffer.extend(msg.data)
             if bytes(self.buffer[-4:]) != Z_SYNC_FLUSH:
                 continue
@@ -631,9 +601,7 @@ async def test_gateway_handshake_heartbeat_and_identify_checks(fake: FakeDiscord
 
     async with raw_gateway(fake.gateway_url) as gw:
         await gw.receive()
-        await gw.send(
-            {"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}}
-        )
+        await gw.send({"op": 3, "d": {"status": "online", "since": None, "activities": [], "afk": False}})
         assert await gw.close_code() == (4003, "Not authenticated.")
 
     async with raw_gateway(fake.gateway_url) as gw:
@@ -787,8 +755,7 @@ async def test_support_command_group_syncs_and_slash_command_defers_and_follows_
         synced = await tree.sync(guild=guild)
         put = await fake.wait_for_request("PUT", "/applications/{app}/guilds/{guild}/commands")
         assert (
-            put.status == 200
-            and put.path == f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
+            put.status == 200 and put.path == f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
         )
         [command] = put.json
         assert (command["name"], command["type"], command["description"]) == (
@@ -809,9 +776,7 @@ async def test_support_command_group_syncs_and_slash_command_defers_and_follows_
         assert [c.name for c in synced] == ["support"]
         assert synced[0].id == int(fake.guild_commands(fake.guild_id)[0]["id"])
 
-        interaction = fake.build_slash_command(
-            "support", "ask", {"question": "How do I reset MFA?"}
-        )
+        interaction = fake.build_slash_command("support", "ask", {"question": "How do I reset MFA?"})
         assert interaction["data"]["id"] == str(synced[0].id)
         assert interaction["data"]["guild_id"] == fake.guild_id
         await fake.dispatch("INTERACTION_CREATE", interaction)
@@ -824,9 +789,7 @@ async def test_support_command_group_syncs_and_slash_command_defers_and_follows_
         assert callback.query.get("with_response") == "1"
         assert "Authorization" not in callback.headers  # interaction endpoints use the token
         followup = await fake.wait_for_request("POST", f"/webhooks/{fake.app_id}/{{token}}")
-        assert (
-            followup.status == 200 and followup.json["content"] == "Answer to: How do I reset MFA?"
-        )
+        assert followup.status == 200 and followup.json["content"] == "Answer to: How do I reset MFA?"
 
         record = fake.interactions[interaction["id"]]
         assert record.callback_type == 5
@@ -842,10 +805,7 @@ async def test_support_command_group_syncs_and_slash_command_defers_and_follows_
             "POST", f"/interactions/{status_interaction['id']}/{{token}}/callback"
         )
         assert reply.status == 200 and reply.json["type"] == 4
-        assert (
-            reply.json["data"]["content"] == "open"
-            and reply.json["data"]["flags"] == FLAG_EPHEMERAL
-        )
+        assert reply.json["data"]["content"] == "open" and reply.json["data"]["flags"] == FLAG_EPHEMERAL
         # with_response=1: discord.py gets the created message back and parses it.
         assert reply.response["resource"]["message"]["flags"] == FLAG_EPHEMERAL
         assert reply.response["interaction"]["response_message_ephemeral"] is True
@@ -869,9 +829,7 @@ async def test_interaction_callback_rules(fake: FakeDiscord) -> None:
 
         late = await new_interaction()
         fake.interaction_ack_seconds = 0.0  # every callback is now past Discord's 3 s window
-        status, body = await post(
-            f"/interactions/{late['id']}/{late['token']}/callback", {"type": 5}
-        )
+        status, body = await post(f"/interactions/{late['id']}/{late['token']}/callback", {"type": 5})
         assert (status, body) == (404, {"message": "Unknown interaction", "code": 10062})
         fake.interaction_ack_seconds = 3.0
 
@@ -880,9 +838,7 @@ async def test_interaction_callback_rules(fake: FakeDiscord) -> None:
         hook = f"/webhooks/{fake.app_id}/{payload['token']}"
         status, body = await post(hook, {"content": "too early"})
         assert (status, body) == (404, {"message": "Unknown Webhook", "code": 10015})
-        status, body = await post(
-            f"/interactions/{payload['id']}/wrong-token/callback", {"type": 5}
-        )
+        status, body = await post(f"/interactions/{payload['id']}/wrong-token/callback", {"type": 5})
         assert (status, body["code"]) == (401, 50027)
         status, body = await post(base, {"type": 7})  # UPDATE_MESSAGE is for components only
         assert body["errors"]["type"]["_errors"][0]["message"] == "Value must be one of (4, 5, 9)."
@@ -948,18 +904,13 @@ async def test_command_bulk_overwrite_validation(fake: FakeDiscord) -> None:
         assert again[0]["version"] != first[0]["version"]
 
         status, body = await put([{"name": "Bad Name", "description": "x"}])
-        assert (
-            body["errors"]["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
-        )
+        assert body["errors"]["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
         status, body = await put([{"name": "ok", "description": "d" * 101}])
         assert body["errors"]["0"]["description"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
         status, body = await put([{"name": "ok", "description": ""}])
         assert body["errors"]["0"]["description"]["_errors"][0]["code"] == "BASE_TYPE_BAD_LENGTH"
         status, body = await put([{"name": "x" * 33, "description": "x"}])
-        assert (
-            body["errors"]["0"]["name"]["_errors"][0]["message"]
-            == "Must be between 1 and 32 in length."
-        )
+        assert body["errors"]["0"]["name"]["_errors"][0]["message"] == "Must be between 1 and 32 in length."
         status, body = await put([good, good])
         assert body["errors"]["1"]["_errors"][0]["code"] == "APPLICATION_COMMANDS_DUPLICATE_NAME"
         optional_first = {
@@ -990,12 +941,9 @@ async def test_command_bulk_overwrite_validation(fake: FakeDiscord) -> None:
         }
         status, body = await put([nested])
         assert status == 400 and "type" in body["errors"]["0"]["options"]["0"]["options"]["0"]
-        status, body = await put(
-            [{"name": "ok", "description": "x", "options": [{"type": 3, "name": "o"}]}]
-        )
+        status, body = await put([{"name": "ok", "description": "x", "options": [{"type": 3, "name": "o"}]}])
         assert (
-            body["errors"]["0"]["options"]["0"]["description"]["_errors"][0]["code"]
-            == "BASE_TYPE_REQUIRED"
+            body["errors"]["0"]["options"]["0"]["description"]["_errors"][0]["code"] == "BASE_TYPE_REQUIRED"
         )
         status, body = await put([good], url.replace(fake.guild_id, "1234"))
         assert (status, body) == (403, {"message": "Missing Access", "code": 50001})
@@ -1031,17 +979,13 @@ async def test_button_press_reaches_a_persistent_view(fake: FakeDiscord) -> None
         press = fake.build_button_press("support:escalate", message_id=prompt.id)
         await fake.dispatch("INTERACTION_CREATE", press)
         assert await asyncio.wait_for(pressed, 5) == int(fake.user_id)
-        callback = await fake.wait_for_request(
-            "POST", f"/interactions/{press['id']}/{{token}}/callback"
-        )
+        callback = await fake.wait_for_request("POST", f"/interactions/{press['id']}/{{token}}/callback")
         assert callback.status == 200
         assert callback.json["type"] == 4 and callback.json["data"]["flags"] & FLAG_EPHEMERAL
         # Ephemeral replies exist for their recipient only, not in the channel's history.
         everything = fake.channel_messages(channel.id, include_ephemeral=True)
         assert [m["content"] for m in everything][-1] == "A human will take over."
-        assert all(
-            m["content"] != "A human will take over." for m in fake.channel_messages(channel.id)
-        )
+        assert all(m["content"] != "A human will take over." for m in fake.channel_messages(channel.id))
         record = fake.interactions[press["id"]]
         assert record.component_message_id == str(prompt.id) and record.ephemeral
 

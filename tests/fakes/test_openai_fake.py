@@ -78,9 +78,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 # ---- chat completions: happy paths ---------------------------------------------------------
 
 
-async def test_non_stream_completion_has_the_api_shape(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_non_stream_completion_has_the_api_shape(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.enqueue(Answer("Open Settings, then Security, then Reset password."))
 
     result = await client.chat.completions.create(model=MODEL, messages=USER_MESSAGES)
@@ -201,9 +199,7 @@ async def test_max_tokens_truncates_with_finish_reason_length(
     assert result.choices[0].finish_reason == "length"
 
 
-async def test_refusal_fills_refusal_not_content(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_refusal_fills_refusal_not_content(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.enqueue(Refusal("I can't help with that."), Refusal("No."))
 
     result = await client.chat.completions.create(model=MODEL, messages=USER_MESSAGES)
@@ -216,9 +212,7 @@ async def test_refusal_fills_refusal_not_content(
     assert all(not c.choices[0].delta.content for c in chunks)
 
 
-async def test_reply_callable_answers_from_the_prompt(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_reply_callable_answers_from_the_prompt(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     # A fake LLM: cite whichever numbered passage mentions the question's key word.
     def cite(request: RecordedRequest) -> str:
         question = request.last_user_message.lower()
@@ -275,9 +269,7 @@ async def test_429_is_retried_by_the_client_then_succeeds(fake: FakeOpenAI) -> N
     assert fake.pending == 0
 
 
-async def test_429_body_and_headers_match_the_api(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_429_body_and_headers_match_the_api(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.enqueue(RateLimited(retry_after=2))
 
     with pytest.raises(openai.RateLimitError) as caught:
@@ -323,9 +315,7 @@ async def test_stop_releases_a_hung_request_promptly() -> None:
     fake = await FakeOpenAI().start()
     fake.enqueue(Hang(seconds=60))
     async with make_client(fake, timeout=30) as client:
-        call = asyncio.create_task(
-            client.chat.completions.create(model=MODEL, messages=USER_MESSAGES)
-        )
+        call = asyncio.create_task(client.chat.completions.create(model=MODEL, messages=USER_MESSAGES))
         await fake.wait_for_request(timeout=2)
         started = time.monotonic()
         await fake.stop()
@@ -341,9 +331,7 @@ async def test_stalled_stream_times_out_mid_answer(fake: FakeOpenAI) -> None:
     fake.enqueue(Answer("first second third", chunk_delay=5))
     received: list[str] = []
     async with make_client(fake, timeout=0.3) as client:
-        stream = await client.chat.completions.create(
-            model=MODEL, messages=USER_MESSAGES, stream=True
-        )
+        stream = await client.chat.completions.create(model=MODEL, messages=USER_MESSAGES, stream=True)
         with pytest.raises(openai.APITimeoutError):
             async for chunk in stream:
                 received.append(chunk.choices[0].delta.content or "")
@@ -395,9 +383,7 @@ async def test_invalid_messages_are_rejected_with_400(
     assert caught.value.code == code
 
 
-async def test_queued_api_error_is_returned_verbatim(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_queued_api_error_is_returned_verbatim(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.enqueue(
         ErrorResponse(
             400,
@@ -424,9 +410,7 @@ async def test_malformed_chunk_makes_the_client_raise_json_error(
     assert "".join(received) == "Partial answer"
 
 
-async def test_aborted_stream_raises_connection_error(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_aborted_stream_raises_connection_error(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.enqueue(CutOff("half an", abort=True))
     received: list[str] = []
     stream = await client.chat.completions.create(model=MODEL, messages=USER_MESSAGES, stream=True)
@@ -468,12 +452,8 @@ async def test_embeddings_float_and_base64_decode_to_the_same_vectors(
 ) -> None:
     texts = ["reset my password", "billing is monthly"]
 
-    as_float = await client.embeddings.create(
-        model=EMBED_MODEL, input=texts, encoding_format="float"
-    )
-    as_b64 = await client.embeddings.create(
-        model=EMBED_MODEL, input=texts, encoding_format="base64"
-    )
+    as_float = await client.embeddings.create(model=EMBED_MODEL, input=texts, encoding_format="float")
+    as_b64 = await client.embeddings.create(model=EMBED_MODEL, input=texts, encoding_format="base64")
     by_default = await client.embeddings.create(model=EMBED_MODEL, input=texts)
 
     float_vectors = [d.embedding for d in as_float.data]
@@ -517,9 +497,7 @@ async def test_similar_texts_embed_closer_than_unrelated_ones(client: openai.Asy
     assert single.data[0].embedding == question, "embeddings are deterministic"
 
 
-async def test_embedding_dimensions_and_failures(
-    fake: FakeOpenAI, client: openai.AsyncOpenAI
-) -> None:
+async def test_embedding_dimensions_and_failures(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     small = await client.embeddings.create(model=EMBED_MODEL, input="x y", dimensions=32)
     assert len(small.data[0].embedding) == 32
 

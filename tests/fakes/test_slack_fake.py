@@ -122,9 +122,7 @@ async def bolt(fake: FakeSlack) -> AsyncIterator[AsyncApp]:
 # --------------------------------------------------------------------------------------------
 
 
-async def test_auth_test_reports_identity_and_granted_scopes(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_auth_test_reports_identity_and_granted_scopes(fake: FakeSlack, client: AsyncWebClient) -> None:
     resp = await client.auth_test()
     assert resp["team_id"] == "T111"
     assert resp["user_id"] == fake.bot_user_id
@@ -158,15 +156,11 @@ async def test_auth_failures_match_slack(fake: FakeSlack) -> None:
     assert (await slack_error(revoked.auth_test())).response["error"] == "token_revoked"
 
 
-async def test_missing_scope_reports_needed_and_provided(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_missing_scope_reports_needed_and_provided(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.set_scopes(fake.bot_token, ["chat:write", "channels:history"])
     posted = await client.chat_postMessage(channel="C111", text="hi")
 
-    err = await slack_error(
-        client.reactions_add(channel="C111", timestamp=posted["ts"], name="eyes")
-    )
+    err = await slack_error(client.reactions_add(channel="C111", timestamp=posted["ts"], name="eyes"))
     assert err.response["error"] == "missing_scope"
     assert err.response["needed"] == "reactions:write"
     assert err.response["provided"] == "chat:write,channels:history"
@@ -191,9 +185,7 @@ async def test_token_types_are_enforced(fake: FakeSlack, client: AsyncWebClient)
     assert opened["url"].startswith(f"ws://127.0.0.1:{fake.port}/link/?ticket=")
 
 
-async def test_missing_required_arguments_get_slacks_errors(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_missing_required_arguments_get_slacks_errors(fake: FakeSlack, client: AsyncWebClient) -> None:
     async def error_of(method: str, **params: Any) -> str:
         err = await slack_error(client.api_call(method, params=params))
         return str(err.response["error"])
@@ -279,9 +271,7 @@ async def test_post_message_returns_slack_message_with_increasing_unique_ts(
     assert [m["text"] for m in fake.messages("C111")] == ["hello", "m0", "m1", "m2", "m3", "m4"]
 
 
-async def test_form_and_json_bodies_store_the_same_message(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_form_and_json_bodies_store_the_same_message(fake: FakeSlack, client: AsyncWebClient) -> None:
     blocks = [{"type": "divider"}, {"type": "section", "text": {"type": "plain_text", "text": "x"}}]
     via_json = await client.chat_postMessage(channel="C111", text="json", blocks=blocks)
     via_form = await client.api_call(
@@ -298,9 +288,7 @@ async def test_form_and_json_bodies_store_the_same_message(
     assert json_call.json_param("blocks") == form_call.json_param("blocks")
 
 
-async def test_posting_rules_archived_membership_and_length(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_posting_rules_archived_membership_and_length(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.add_channel("C400", "old", is_archived=True)
     fake.add_channel("C401", "not-invited", bot_is_member=False)
     err = await slack_error(client.chat_postMessage(channel="C400", text="x"))
@@ -349,9 +337,7 @@ async def test_invalid_blocks_are_rejected(
 ) -> None:
     payload = blocks if isinstance(blocks, str) else json.dumps(blocks)
     err = await slack_error(
-        client.api_call(
-            "chat.postMessage", data={"channel": "C111", "text": "t", "blocks": payload}
-        )
+        client.api_call("chat.postMessage", data={"channel": "C111", "text": "t", "blocks": payload})
     )
     assert err.response["error"] == error
     if message_part is not None:
@@ -375,9 +361,7 @@ async def test_threads_replies_and_history(fake: FakeSlack, client: AsyncWebClie
     assert first["message"]["thread_ts"] == question["ts"]
     assert first["message"]["parent_user_id"] == "W222"
     # Replying to a reply lands in the parent's thread, as on Slack.
-    second = await client.chat_postMessage(
-        channel="C111", text="Or ask an admin.", thread_ts=first["ts"]
-    )
+    second = await client.chat_postMessage(channel="C111", text="Or ask an admin.", thread_ts=first["ts"])
     assert second["message"]["thread_ts"] == question["ts"]
     await client.chat_postMessage(channel="C111", text="unrelated")
 
@@ -401,17 +385,13 @@ async def test_threads_replies_and_history(fake: FakeSlack, client: AsyncWebClie
     assert err.response["error"] == "thread_not_found"
 
 
-async def test_replies_paginate_with_the_sdk_cursor_iterator(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_replies_paginate_with_the_sdk_cursor_iterator(fake: FakeSlack, client: AsyncWebClient) -> None:
     parent = fake.add_message("C111", "parent")
     for i in range(5):
         fake.add_message("C111", f"r{i}", thread_ts=parent["ts"], user="W111")
     pages = [
         [m["text"] for m in page["messages"]]
-        async for page in await client.conversations_replies(
-            channel="C111", ts=parent["ts"], limit=2
-        )
+        async for page in await client.conversations_replies(channel="C111", ts=parent["ts"], limit=2)
     ]
     assert pages == [["parent", "r0"], ["r1", "r2"], ["r3", "r4"]]
     cursors = [c.params.get("cursor") for c in fake.calls("conversations.replies")]
@@ -466,37 +446,27 @@ async def test_ephemeral_messages_and_permalinks(fake: FakeSlack, client: AsyncW
     assert err.response["error"] == "message_not_found"
 
 
-async def test_reactions_add_remove_and_their_errors(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_reactions_add_remove_and_their_errors(fake: FakeSlack, client: AsyncWebClient) -> None:
     msg = fake.add_message("C111", "question")
     await client.reactions_add(channel="C111", timestamp=msg["ts"], name="eyes")
     err = await slack_error(client.reactions_add(channel="C111", timestamp=msg["ts"], name="eyes"))
     assert err.response["error"] == "already_reacted"
 
     got = await client.reactions_get(channel="C111", timestamp=msg["ts"])
-    assert got["message"]["reactions"] == [
-        {"name": "eyes", "users": [fake.bot_user_id], "count": 1}
-    ]
+    assert got["message"]["reactions"] == [{"name": "eyes", "users": [fake.bot_user_id], "count": 1}]
 
     await client.reactions_remove(channel="C111", timestamp=msg["ts"], name="eyes")
     stored = fake.message("C111", msg["ts"])
     assert stored is not None and "reactions" not in stored
-    err = await slack_error(
-        client.reactions_remove(channel="C111", timestamp=msg["ts"], name="eyes")
-    )
+    err = await slack_error(client.reactions_remove(channel="C111", timestamp=msg["ts"], name="eyes"))
     assert err.response["error"] == "no_reaction"
     err = await slack_error(client.reactions_add(channel="C111", timestamp="9.000009", name="x"))
     assert err.response["error"] == "message_not_found"
-    err = await slack_error(
-        client.reactions_add(channel="C111", timestamp=msg["ts"], name="Not An Emoji")
-    )
+    err = await slack_error(client.reactions_add(channel="C111", timestamp=msg["ts"], name="Not An Emoji"))
     assert err.response["error"] == "invalid_name"
 
 
-async def test_users_usergroups_and_conversation_info(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_users_usergroups_and_conversation_info(fake: FakeSlack, client: AsyncWebClient) -> None:
     owner = (await client.users_info(user="W111"))["user"]
     assert (owner["is_admin"], owner["is_owner"], owner["is_primary_owner"]) == (True, True, True)
     member = (await client.users_info(user="W222"))["user"]
@@ -571,9 +541,7 @@ async def test_other_methods_a_support_bot_may_use(fake: FakeSlack, client: Asyn
     assert fake.assistant_threads[("C111", question["ts"])]["status"] == ""
 
 
-async def test_broadcast_replies_and_deleted_thread_parents(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_broadcast_replies_and_deleted_thread_parents(fake: FakeSlack, client: AsyncWebClient) -> None:
     parent = await client.chat_postMessage(channel="C111", text="parent")
     await client.chat_postMessage(
         channel="C111", text="also for everyone", thread_ts=parent["ts"], reply_broadcast=True
@@ -598,9 +566,7 @@ async def test_a_crash_inside_the_fake_fails_the_test() -> None:
         async with FakeSlack() as fake:
             fake.stub("chat.scheduleMessage", broken)
             client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-            err = await slack_error(
-                client.chat_scheduleMessage(channel="C111", post_at=1, text="x")
-            )
+            err = await slack_error(client.chat_scheduleMessage(channel="C111", post_at=1, text="x"))
             assert err.response.status_code == 500
             assert err.response["error"] == "fake_internal_error"
 
@@ -610,9 +576,7 @@ async def test_a_crash_inside_the_fake_fails_the_test() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-async def test_calls_are_recorded_with_token_removed(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_calls_are_recorded_with_token_removed(fake: FakeSlack, client: AsyncWebClient) -> None:
     await client.chat_postMessage(channel="C111", text="recorded")
     call = fake.last_call("chat.postMessage")
     assert call.params == {"channel": "C111", "text": "recorded"}
@@ -623,9 +587,7 @@ async def test_calls_are_recorded_with_token_removed(
     assert [c.method for c in fake.api_calls] == ["chat.postMessage"]
 
 
-async def test_wait_for_call_resolves_when_the_call_arrives(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_wait_for_call_resolves_when_the_call_arrives(fake: FakeSlack, client: AsyncWebClient) -> None:
     await client.chat_postMessage(channel="C111", text="earlier")
     since = fake.mark()
     waiter = asyncio.create_task(
@@ -700,15 +662,11 @@ async def test_http_5xx_and_server_error_retry_handler(fake: FakeSlack) -> None:
     assert [c.status for c in fake.calls("conversations.history")] == [503, 500, 200]
 
 
-async def test_unmodelled_methods_fail_loudly_until_stubbed(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
+async def test_unmodelled_methods_fail_loudly_until_stubbed(fake: FakeSlack, client: AsyncWebClient) -> None:
     post_at = int(time.time()) + 3600
     err = await slack_error(client.chat_scheduleMessage(channel="C111", post_at=post_at, text="x"))
     assert err.response["error"] == "fake_not_implemented"
-    fake.stub(
-        "chat.scheduleMessage", lambda call: {"scheduled_message_id": "Q1", "post_at": post_at}
-    )
+    fake.stub("chat.scheduleMessage", lambda call: {"scheduled_message_id": "Q1", "post_at": post_at})
     scheduled = await client.chat_scheduleMessage(channel="C111", post_at=post_at, text="x")
     assert scheduled["scheduled_message_id"] == "Q1"
     # Auth, scope and argument checks still run before a stub.
@@ -846,9 +804,7 @@ async def test_bolt_slash_command_ack_payload_and_respond(fake: FakeSlack, bolt:
         await ack(text="Looking it up…")
         await respond(text=f"Answer for {command['text']}", response_type="in_channel")
 
-    ack = await fake.socket_send(
-        "slash_commands", fake.slash_command("/ask", "vpn", user_id="W111")
-    )
+    ack = await fake.socket_send("slash_commands", fake.slash_command("/ask", "vpn", user_id="W111"))
     assert ack["payload"]["text"] == "Looking it up…"
     posted = await fake.wait_for_response()
     assert posted.status == 200
@@ -931,9 +887,7 @@ def test_signature_verifier_accepts_fresh_and_rejects_stale_or_mismatched() -> N
 
 
 def test_fixture_loaders_find_payloads_by_file_name() -> None:
-    assert load_payload("app_mention__app__app_mention_event_body")["event"]["type"] == (
-        "app_mention"
-    )
+    assert load_payload("app_mention__app__app_mention_event_body")["event"]["type"] == ("app_mention")
     assert load_payload("block_actions__block_actions__body.json")["type"] == "block_actions"
     assert load_form("slash_command__slash_command__slash_command_body").startswith(b"token=")
     with pytest.raises(FileNotFoundError, match="close matches"):
