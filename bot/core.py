@@ -9,13 +9,11 @@ a visible outcome: an answer, an honest "I don't know" with a hand-off, or an ap
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from enum import StrEnum
 from functools import partial
 from typing import TypeVar
@@ -25,6 +23,7 @@ from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.escalation import Context, Escalations
+from bot.inbox import deserialise_message, serialise_message
 from bot.learning import write_entry
 from bot.messages import say
 from bot.policy import Act
@@ -32,6 +31,7 @@ from bot.ports import Answerer, Channel, Clock, Embedder, StreamSink
 from bot.retrieval import KnowledgeBase, KnowledgeSummary, SyncReport
 from bot.retrieval.embeddings import QUERY_DEADLINE_SECONDS, EmbeddingReport, Embeddings
 from bot.store import AsyncStore, StateStore
+from bot.streaming import StreamingReply
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -46,13 +46,11 @@ from bot.types import (
     Draft,
     EscalationReason,
     InboundMessage,
-    Posted,
     Reply,
     ReplyKind,
     SearchResult,
     TicketStatus,
     Turn,
-    Visibility,
 )
 
 log = logging.getLogger(__name__)
@@ -128,7 +126,11 @@ class SupportBot:
             return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
         key = f"{message.conversation.platform}:msg:{message.id}"
         fresh = await self.store.run(
-            StateStore.claim_event, key, message.conversation.platform, _serialise(message), self.clock.now()
+            StateStore.claim_event,
+            key,
+            message.conversation.platform,
+            serialise_message(message),
+            self.clock.now(),
         )
         if not fresh:
             log.info("duplicate event", extra=_ctx(message.conversation, message_id=message.id))
@@ -146,7 +148,7 @@ class SupportBot:
             if key in self._in_flight:
                 continue  # a live handler took it while we were replaying the ones before it
             try:
-                message = _deserialise(payload)
+                message = deserialise_message(payload)
             except (ValueError, KeyError, TypeError):
                 log.exception("cannot replay a stored event", extra={"event": key})
                 await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
@@ -838,50 +840,6 @@ class SupportBot:
         )
 
 
-class StreamingReply:
-    """Shows an answer while it is being written: the first text is posted, later text
-    edits that message at most once per `interval` seconds (the platforms' edit budgets),
-    and `finish` replaces it with the final reply (or posts the final reply if nothing
-    was streamed, as with the offline answerer)."""
-
-    def __init__(
-        self,
-        channel: Channel,
-        conversation: ConversationRef,
-        *,
-        interval: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.channel = channel
-        self.conversation = conversation
-        self.interval = interval
-        self.monotonic = monotonic
-        self.posted: Posted | None = None
-        self.edits = 0
-        self._last = 0.0
-
-    def _partial(self, text: str) -> Reply:
-        return Reply(conversation=self.conversation, text=f"{text} …", kind=ReplyKind.THINKING)
-
-    async def __call__(self, text_so_far: str) -> None:
-        if not text_so_far.strip():
-            return
-        now = self.monotonic()
-        if self.posted is None:
-            self.posted = await self.channel.send(self._partial(text_so_far))
-            self._last = now
-        elif now - self._last >= self.interval:
-            await self.channel.edit(self.posted, self._partial(text_so_far))
-            self.edits += 1
-            self._last = now
-
-    async def finish(self, reply: Reply) -> Posted:
-        if self.posted is None:
-            return await self.channel.send(reply)
-        await self.channel.edit(self.posted, reply)
-        return self.posted
-
-
 def _thread_title(text: str) -> str:
     first_line = text.strip().splitlines()[0] if text.strip() else "Question"
     return first_line if len(first_line) <= 80 else first_line[:77] + "..."
@@ -894,32 +852,3 @@ def _ctx(conversation: ConversationRef, **more: object) -> dict[str, object]:
         "thread_id": conversation.thread,
         **more,
     }
-
-
-def _serialise(message: InboundMessage) -> str:
-    data = asdict(message)
-    data.pop("raw", None)
-    data["sent_at"] = message.sent_at.isoformat()
-    data["author"]["roles"] = sorted(message.author.roles)
-    return json.dumps(data, ensure_ascii=False)
-
-
-def _deserialise(payload: str) -> InboundMessage:
-    data = json.loads(payload)
-    author = data["author"]
-    return InboundMessage(
-        id=data["id"],
-        conversation=ConversationRef(**data["conversation"]),
-        author=Author(
-            id=author["id"],
-            name=author["name"],
-            is_bot=author["is_bot"],
-            roles=frozenset(author["roles"]),
-            platform_admin=author["platform_admin"],
-        ),
-        text=data["text"],
-        addressed=data["addressed"],
-        visibility=Visibility(data["visibility"]),
-        sent_at=datetime.fromisoformat(data["sent_at"]),
-        edited=data["edited"],
-    )

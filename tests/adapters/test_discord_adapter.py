@@ -635,7 +635,7 @@ async def test_a_new_forum_post_is_answered_inside_it_and_tagged(fake: FakeDisco
 async def test_messages_left_unfinished_are_answered_when_the_bot_is_back(
     fake: FakeDiscord, runtime: Runtime
 ) -> None:
-    from bot.core import _serialise  # the inbox's format is the core's
+    from bot.inbox import serialise_message
 
     payload = fake.build_message_create("How do I reset my password?", mention_bot=True)  # never dispatched
     inbound = InboundMessage(
@@ -650,7 +650,7 @@ async def test_messages_left_unfinished_are_answered_when_the_bot_is_back(
         sent_at=datetime.now(UTC),
     )
     # received by an earlier process that died before answering
-    runtime.state.claim_event(f"discord:msg:{inbound.id}", "discord", _serialise(inbound), datetime.now(UTC))
+    runtime.state.claim_event(f"discord:msg:{inbound.id}", "discord", serialise_message(inbound), datetime.now(UTC))
     async with running(runtime) as adapter:
         answer = await fake.wait_for_request("POST", MESSAGES, ok_post(payload["id"]))
         await adapter.drain(5)
@@ -961,13 +961,13 @@ async def test_buttons_still_work_after_the_adapter_restarts(
 
 def test_a_message_translated_for_the_core_survives_its_inbox(translator: MessageTranslator) -> None:
     """The inbox stores what the adapter hands over: every field must round-trip."""
-    from bot.core import _deserialise, _serialise
+    from bot.inbox import deserialise_message, serialise_message
 
     guild = fake_guild()
     payload = gateway_message(f"<@{BOT_ID}> question", mentions=[{"id": str(BOT_ID)}])
     inbound = translator.translate(fake_message(payload, channel=fake_text_channel(1, guild), guild=guild))
     assert isinstance(inbound, InboundMessage)
-    assert _deserialise(_serialise(inbound)) == inbound
+    assert deserialise_message(serialise_message(inbound)) == inbound
 
 
 @pytest.fixture(autouse=True)

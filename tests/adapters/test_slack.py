@@ -27,8 +27,8 @@ from adapters.slack import SlackAdapter, build_adapter
 from adapters.slack_manifest import BOT_SCOPES
 from adapters.slack_render import citation_text, iter_strings, to_mrkdwn
 from bot.app import Runtime
-from bot.core import _serialise
 from bot.errors import FatalAdapterError
+from bot.inbox import serialise_message
 from bot.types import (
     Author,
     ConversationRef,
@@ -666,7 +666,7 @@ async def test_messages_left_unanswered_by_a_crash_are_answered_on_start(
         visibility=Visibility.INTERNAL,
         sent_at=rt.bot.clock.now(),
     )
-    rt.state.claim_event(f"slack:msg:{pending.id}", "slack", _serialise(pending), rt.bot.clock.now())
+    rt.state.claim_event(f"slack:msg:{pending.id}", "slack", serialise_message(pending), rt.bot.clock.now())
     async with running(rt):
         [answer] = posts(fake)  # posted before the adapter reported ready
         assert answer.params["thread_ts"] == question["ts"]

@@ -375,10 +375,10 @@ async def test_a_message_left_unfinished_by_a_dead_process_is_answered_after_res
 ) -> None:
     rt = make_runtime(STAFF_TOML)
     msg = message("How do I reset my password?", id="lost-1")
-    from bot.core import _serialise
+    from bot.inbox import serialise_message
 
     # what on_message records before answering; the process then dies
-    assert rt.state.claim_event("slack:msg:lost-1", "slack", _serialise(msg), datetime.now(UTC))
+    assert rt.state.claim_event("slack:msg:lost-1", "slack", serialise_message(msg), datetime.now(UTC))
     restarted = make_runtime(STAFF_TOML)
     assert await restarted.bot.replay_pending("slack", channel) == 1
     assert len(replies(channel)) == 1 and replies(channel)[0].kind == ReplyKind.ANSWER

@@ -12,7 +12,8 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.core import Outcome, StreamingReply
+from bot.core import Outcome
+from bot.streaming import StreamingReply
 from bot.types import (
     Author,
     Command,

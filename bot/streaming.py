@@ -1,0 +1,53 @@
+"""Showing an answer while a model writes it, within each platform's edit budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.ports import Channel
+from bot.types import ConversationRef, Posted, Reply, ReplyKind
+
+
+class StreamingReply:
+    """Shows an answer while it is being written: the first text is posted, later text
+    edits that message at most once per `interval` seconds (the platforms' edit budgets),
+    and `finish` replaces it with the final reply (or posts the final reply if nothing
+    was streamed, as with the offline answerer)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        conversation: ConversationRef,
+        *,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channel = channel
+        self.conversation = conversation
+        self.interval = interval
+        self.monotonic = monotonic
+        self.posted: Posted | None = None
+        self.edits = 0
+        self._last = 0.0
+
+    def _partial(self, text: str) -> Reply:
+        return Reply(conversation=self.conversation, text=f"{text} …", kind=ReplyKind.THINKING)
+
+    async def __call__(self, text_so_far: str) -> None:
+        if not text_so_far.strip():
+            return
+        now = self.monotonic()
+        if self.posted is None:
+            self.posted = await self.channel.send(self._partial(text_so_far))
+            self._last = now
+        elif now - self._last >= self.interval:
+            await self.channel.edit(self.posted, self._partial(text_so_far))
+            self.edits += 1
+            self._last = now
+
+    async def finish(self, reply: Reply) -> Posted:
+        if self.posted is None:
+            return await self.channel.send(reply)
+        await self.channel.edit(self.posted, reply)
+        return self.posted
