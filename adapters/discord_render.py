@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.messages import say
-from bot.policy import detect_language
 from bot.types import (
     ActionKind,
     Button,
@@ -311,7 +310,7 @@ def render_reply(reply: Reply) -> list[RenderedMessage]:
     body = _body(reply)
     text = f"{prefix}\n{body}" if prefix else body
     pieces = split_text(text or "…")
-    embed = sources_embed(reply.citations, detect_language(reply.text))
+    embed = sources_embed(reply.citations, reply.language)
     reference = (
         int(reply.in_reply_to)
         if reply.in_reply_to and reply.in_reply_to.isdigit() and reply.conversation.thread is None
@@ -341,7 +340,7 @@ def render_edit(reply: Reply) -> RenderedMessage:
     prefix, users, roles = mention_prefix(reply)
     body = _body(reply)
     text = f"{prefix}\n{body}" if prefix else body
-    embed = sources_embed(reply.citations, detect_language(reply.text))
+    embed = sources_embed(reply.citations, reply.language)
     return RenderedMessage(
         content=truncate(text or "…", CONTENT_LIMIT),
         embeds=(embed,) if embed else (),

@@ -481,7 +481,7 @@ class SlackChannel:
         permalink = await self._permalink(reply.refers_to) if reply.refers_to else None
         return {
             "permalink": permalink,
-            "sources_label": say("sources", detect_language(reply.text)),
+            "sources_label": say("sources", reply.language),
         }
 
     def _thread_ts(self, reply: Reply) -> str | None:

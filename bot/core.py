@@ -425,6 +425,7 @@ class SupportBot:
                 citations=answer.citations,
                 buttons=self._answer_buttons(language, answer_id),
                 in_reply_to=message_id,
+                language=language,
             )
         )
         await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)

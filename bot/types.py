@@ -188,6 +188,7 @@ class Reply:
     ephemeral_to: str | None = None  # a user id: only they see it
     in_reply_to: str | None = None  # the platform id of the message this answers
     refers_to: ConversationRef | None = None  # a conversation to link to (triage cards)
+    language: str = "en"  # the asker's language: adapters label their own parts ("Sources") in it
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -188,6 +188,7 @@ async def test_korean_question_gets_a_korean_answer(rt: Runtime, channel: Consol
     [reply] = replies(channel)
     assert "30일 이내" in reply.text
     assert reply.buttons[0].label == "도움이 됐어요"
+    assert reply.language == "ko"  # adapters label their sources in the asker's language
 
 
 async def test_korean_unknown_question_hands_off_in_korean(rt: Runtime, channel: ConsoleChannel) -> None:
