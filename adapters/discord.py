@@ -599,6 +599,14 @@ class InteractionChannel:
         )
         if replaces_thinking:
             return await self._followup(reply, ephemeral=False)
+        if (
+            self.interaction.type == discord.InteractionType.application_command
+            and reply.conversation.key == self.conversation.key
+            and not self._thinking
+        ):
+            # more messages where a slash command was used: follow-ups ride on the interaction's
+            # token, so they work even where the bot may not post or start threads itself
+            return await self._followup(reply, ephemeral=False)
         return await self.base.send(reply)
 
     async def _followup(self, reply: Reply, *, ephemeral: bool) -> Posted:

@@ -307,6 +307,7 @@ class SlackDirectory:
             is_bot=is_bot or facts.is_bot,
             roles=await self.roles(user_id),
             platform_admin=facts.workspace_admin,
+            external=facts.outsider,  # the core shows guests public documents only, DMs included
         )
 
     async def _load_user(self, user_id: str, name_hint: str) -> tuple[_UserFacts, float]:
@@ -325,18 +326,13 @@ class SlackDirectory:
             name=str(name or user.get("name") or name_hint),
             is_bot=bool(user.get("is_bot")),
             workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            # guests and people of other organisations (Slack Connect). Enterprise Grid colleagues
+            # from sibling workspaces have another team_id but are not outsiders, so it is not used.
             outsider=bool(
-                user.get("is_restricted")
-                or user.get("is_ultra_restricted")
-                or user.get("is_stranger")
-                or (user.get("team_id") and user.get("team_id") != self.identity.team_id)
+                user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger")
             ),
         )
         return facts, self.USER_TTL
-
-    async def is_outsider(self, user_id: str) -> bool:
-        facts = await self._users.get(user_id, lambda: self._load_user(user_id, ""))
-        return facts.outsider
 
     async def roles(self, user_id: str) -> frozenset[str]:
         """The configured user groups this user belongs to."""
@@ -936,12 +932,8 @@ class SlackAdapter:
         thread = source.get("thread_ts")
         thread = str(thread) if thread and thread != ts else None  # a thread root is top-level
         visibility = await self.directory.visibility(channel, event.get("channel_type"))
-        direct = visibility == Visibility.DIRECT
         if user:
             author = await self.directory.author(user, is_bot=is_bot)
-            if visibility == Visibility.DIRECT and await self.directory.is_outsider(user):
-                # a guest's or another organisation's DM sees what a public channel sees
-                visibility = Visibility.PUBLIC
         else:
             author = Author(
                 id=str(source.get("bot_id") or "bot"),
@@ -962,7 +954,9 @@ class SlackAdapter:
             ),
             author=author,
             text=plain_from_slack(raw_text, identity.bot_user_id),
-            addressed=kind == "mention" or direct or mentions_user(raw_text, identity.bot_user_id),
+            addressed=kind == "mention"
+            or visibility == Visibility.DIRECT
+            or mentions_user(raw_text, identity.bot_user_id),
             visibility=visibility,
             sent_at=_sent_at(ts),
             edited=kind == "edit",

@@ -156,7 +156,7 @@ async def _ask(bot: SupportBot, command: Command, args: dict[str, str], channel:
 async def _status(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     summary = await bot.knowledge_summary()
     now = bot.clock.now()
-    stats = await bot.store.run(StateStore.stats, now - timedelta(days=1))
+    stats = await bot.store.run(StateStore.stats, now - timedelta(days=1), command.conversation.platform)
     lines = [
         f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder.name}`"
         + (f" ({summary.errors} files could not be read; see `supportbot index`)" if summary.errors else ""),
@@ -321,7 +321,7 @@ async def _reindex(bot: SupportBot, command: Command, args: dict[str, str], chan
 )
 async def _stats(bot: SupportBot, command: Command, args: dict[str, str], channel: Channel) -> str:
     now = bot.clock.now()
-    stats = await bot.store.run(StateStore.stats, now - timedelta(days=7))
+    stats = await bot.store.run(StateStore.stats, now - timedelta(days=7), command.conversation.platform)
     gaps = await bot.store.run(StateStore.knowledge_gaps, 5, command.conversation.platform)
     rate = f"{stats.answered / stats.questions:.0%}" if stats.questions else "n/a"
     lines = [

@@ -227,11 +227,17 @@ class Settings(FileSettings):
 
 
 def _default_knowledge() -> Path:
-    """The product's own guide: beside the code in a checkout, else where pip installed it."""
+    """The product's own guide: beside the code in a checkout, else where pip installed it
+    (the environment's data directory; a --user install puts it under the user base)."""
+    import site
+    import sysconfig
+
     checkout = Path(__file__).resolve().parent.parent / "knowledge"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "supportbot" / "knowledge"
+    installed = [
+        Path(base) / "share" / "supportbot" / "knowledge"
+        for base in (sysconfig.get_path("data"), sys.prefix, site.getuserbase())
+    ]
+    return next((p for p in [checkout, *installed] if p.is_dir()), installed[0])
 
 
 def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:

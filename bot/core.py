@@ -139,14 +139,12 @@ class SupportBot:
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
         """Answer messages that were received but never finished (the process died mid-answer)."""
-        pending = [
-            (key, payload)
-            for key, payload in await self.store.run(StateStore.pending_events, platform)
-            if key not in self._in_flight
-        ]
-        for key, payload in pending:
+        replayed = 0
+        for key, payload in await self.store.run(StateStore.pending_events, platform, self.clock.now()):
             if key in self._in_flight:
-                continue  # a live handler took it while we were replaying the ones before it
+                continue  # a live handler has it (the platform redelivered it after reconnecting)
+            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now()):
+                continue  # another replay took it first
             try:
                 message = deserialise_message(payload)
             except (ValueError, KeyError, TypeError):
@@ -156,8 +154,9 @@ class SupportBot:
             log.info(
                 "replaying an unfinished message", extra=_ctx(message.conversation, message_id=message.id)
             )
+            replayed += 1
             await self._process(key, message, channel)
-        return len(pending)
+        return replayed
 
     async def _process(self, key: str, message: InboundMessage, channel: Channel) -> Outcome:
         self._in_flight.add(key)
@@ -173,7 +172,13 @@ class SupportBot:
         finally:
             self._in_flight.discard(key)
             self._responding.discard(message.id)
-        await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+        try:
+            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+        except Exception:
+            # the person has their outcome; at worst a restart replays this event once more
+            log.exception(
+                "could not mark an event handled", extra=_ctx(message.conversation, message_id=message.id)
+            )
         return outcome
 
     async def _handle_message(self, message: InboundMessage, channel: Channel) -> Outcome:
@@ -230,7 +235,7 @@ class SupportBot:
         thread = await channel.open_thread(message, title=_thread_title(text))
         await self.store.run(StateStore.touch_conversation, thread, self.clock.now(), message.author.id)
         await self._record(message, role="user", conversation=thread)
-        scope = policy.document_scope(self.settings, conversation, message.visibility)
+        scope = policy.document_scope(self.settings, conversation, message.visibility, message.author)
         if policy.wants_human(text):
             await self.escalations.open(
                 conversation=thread,
@@ -271,9 +276,9 @@ class SupportBot:
         if not self.escalations.reopen_window_open(ticket):
             return None
         await self._record(message, role="user")
-        if policy.says_all_set(text) or policy.is_thanks(text) or not policy.looks_like_question(text):
-            if not (policy.says_all_set(text) or policy.is_thanks(text)):
-                return Outcome.RECORDED  # "ok", "네 알겠습니다": kept in the thread, nobody pinged
+        if policy.is_acknowledgement(text):
+            return Outcome.RECORDED  # "ok", "네 알겠습니다": kept in the thread, nobody pinged
+        if policy.says_all_set(text) or policy.is_thanks(text):
             await channel.send(
                 Reply(conversation=message.conversation, text=say("you_are_welcome", ticket.language))
             )
@@ -308,7 +313,9 @@ class SupportBot:
                 )
             )
             return Outcome.REFUSED
-        scope = policy.document_scope(self.settings, command.conversation, command.visibility)
+        scope = policy.document_scope(
+            self.settings, command.conversation, command.visibility, command.invoker
+        )
         return await self._answer(
             question=question,
             language=language,
@@ -324,20 +331,8 @@ class SupportBot:
     ) -> ConversationRef:
         """A slash command has no message to answer under: post the question, and answer in
         a thread on it, so each asker's question is its own conversation (and ticket)."""
-        if command.conversation.thread is not None:
-            return command.conversation
-        root = await channel.send(
-            Reply(
-                conversation=command.conversation,
-                text=say("asked_by", language, who=command.invoker.display, question=_thread_title(question)),
-            )
-        )
-        if root.conversation.thread is not None:
-            return root.conversation  # the platform made the post its own thread (Slack)
-        if not root.message_id:
-            return command.conversation
         anchor = InboundMessage(
-            id=root.message_id,
+            id=command.id,
             conversation=command.conversation,
             author=command.invoker,
             text=question,
@@ -345,7 +340,27 @@ class SupportBot:
             visibility=command.visibility,
             sent_at=self.clock.now(),
         )
-        return await channel.open_thread(anchor, _thread_title(question))
+        thread = command.conversation
+        if thread.thread is None:
+            root = await channel.send(
+                Reply(
+                    conversation=command.conversation,
+                    text=say(
+                        "asked_by", language, who=command.invoker.display, question=_thread_title(question)
+                    ),
+                )
+            )
+            if root.conversation.thread is not None:
+                thread = root.conversation  # the platform made the post its own thread (Slack)
+            elif root.message_id:
+                try:
+                    thread = await channel.open_thread(
+                        replace(anchor, id=root.message_id), _thread_title(question)
+                    )
+                except Exception:
+                    log.exception("could not start a thread for a command", extra=_ctx(command.conversation))
+        await self._record(anchor, role="user", conversation=thread)
+        return thread
 
     async def _answer(
         self,
@@ -428,6 +443,8 @@ class SupportBot:
                 language=language,
             )
         )
+        if message_id is not None:
+            self._responding.discard(message_id)  # answered: a later failure owes no apology
         await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
         await self.store.run(
             StateStore.add_message,
@@ -643,7 +660,9 @@ class SupportBot:
                 language=language,
                 lead=say("error_lead", language),
                 in_reply_to=message.id,
-                visibility=policy.document_scope(self.settings, message.conversation, message.visibility),
+                visibility=policy.document_scope(
+                    self.settings, message.conversation, message.visibility, message.author
+                ),
             )
             return
         except Exception:
@@ -731,7 +750,7 @@ class SupportBot:
             text = await self.escalations.rate(int(event.value), event.actor, rating)
             await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
             return Outcome.RECORDED
-        scope = policy.document_scope(self.settings, event.conversation, event.visibility)
+        scope = policy.document_scope(self.settings, event.conversation, event.visibility, event.actor)
         record = None
         if not event.value.startswith("msg:"):
             record = await self.store.run(StateStore.answer, int(event.value))

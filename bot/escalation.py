@@ -10,6 +10,7 @@ fire once. Adapters only render what this module decides.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -207,6 +208,8 @@ class Escalations:
         self.store = store
         self.clock = clock
         self.hours = business_hours(settings)
+        self._locks: dict[str, asyncio.Lock] = {}  # one per conversation being escalated
+        self._lock_users: dict[str, int] = {}
 
     def _minutes(self, start: datetime, minutes: int) -> datetime:
         return self.hours.add_minutes(start, minutes)
@@ -230,8 +233,49 @@ class Escalations:
         context: Context | None = None,
     ) -> Ticket:
         """Open a ticket (or add to the open one in this thread), tag staff, tell the asker.
-        The store allows one active ticket per conversation, so two escalations racing in
-        one thread end in one ticket, one ping and one card."""
+        Escalations in one conversation are serialised here, and the store keeps one active
+        ticket per thread across processes, so racing presses end in one ticket, one ping and
+        one card. A ticket whose announcement failed earlier is announced now."""
+        key = conversation.key
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._open(
+                    conversation=conversation,
+                    asker=asker,
+                    question=question,
+                    reason=reason,
+                    channel=channel,
+                    language=language,
+                    lead=lead,
+                    answer_id=answer_id,
+                    in_reply_to=in_reply_to,
+                    visibility=visibility,
+                    tags=tags,
+                    context=context,
+                )
+        finally:
+            self._lock_users[key] -= 1
+            if not self._lock_users[key]:  # nobody else waiting: forget the lock
+                del self._lock_users[key], self._locks[key]
+
+    async def _open(
+        self,
+        *,
+        conversation: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        channel: Channel,
+        language: str,
+        lead: str,
+        answer_id: int | None,
+        in_reply_to: str | None,
+        visibility: DocVisibility,
+        tags: tuple[str, ...],
+        context: Context | None,
+    ) -> Ticket:
         now = self.clock.now()
         mentions = staff_mentions(self.settings, conversation, tags)
         oncall = staff_mentions(self.settings, conversation, tier="oncall")
@@ -244,22 +288,30 @@ class Escalations:
             # nobody is in: do not ping now; the SLA clock pings when the team opens
             stage, due, mentions = SlaStage.WAITING_FOR_HOURS, self.hours.next_open(now), ()
         someone_to_remind = bool(staff_mentions(self.settings, conversation, tags) or oncall)
-        ticket, created = await self.store.run(
-            StateStore.create_ticket,
-            ref=conversation,
-            asker=asker,
-            question=question,
-            reason=reason,
-            at=now,
-            answer_id=answer_id,
-            language=language,
-            visibility=str(visibility),
-            tags=tags,
-            sla_stage=stage,
-            next_action_at=due if someone_to_remind else None,
-            context={"answer": context.answer, "sources": list(context.sources)} if context else None,
+        existing = await self.store.run(StateStore.active_ticket, conversation, asker.id)
+        ticket, created = (
+            (existing, False)
+            if existing is not None
+            else await self.store.run(
+                StateStore.create_ticket,
+                ref=conversation,
+                asker=asker,
+                question=question,
+                reason=reason,
+                at=now,
+                answer_id=answer_id,
+                language=language,
+                visibility=str(visibility),
+                tags=tags,
+                sla_stage=stage,
+                next_action_at=due if someone_to_remind else None,
+                context={"answer": context.answer, "sources": list(context.sources)} if context else None,
+            )
         )
-        if not created:
+        announced = any(
+            kind == "thread" for kind, _, _ in await self.store.run(StateStore.ticket_posts, ticket.id)
+        )
+        if not created and announced:
             text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
             await channel.send(
                 Reply(
@@ -378,16 +430,22 @@ class Escalations:
 
     async def _draft_from(self, ticket: Ticket) -> int | None:
         """The learning loop: what staff wrote in the thread becomes a draft knowledge entry.
-        One pending draft per ticket; after a reopen, only what staff wrote since the last
-        draft makes a new one."""
+        A pending draft is brought up to date (staff may have corrected themselves after a
+        reopen); a decided one is followed by a new draft of what staff wrote since."""
         previous = await self.store.run(StateStore.latest_draft_for, ticket.id)
-        if previous is not None and previous.status == "pending":
-            return None
-        since = previous.created_at if previous is not None and previous.created_at else ticket.created_at
+        pending = previous is not None and previous.status == "pending"
+        since = (
+            previous.created_at
+            if previous is not None and not pending and previous.created_at
+            else ticket.created_at
+        )
         replies = await self.store.run(StateStore.messages_since, ticket.conversation, since, "staff")
         answer = "\n\n".join(r.strip() for r in replies if r.strip())
         if not answer:
             return None
+        if pending and previous is not None:
+            await self.store.run(StateStore.refresh_draft, previous.id, answer, self.clock.now())
+            return previous.id
         title = (
             ticket.question.strip().splitlines()[0][:120]
             if ticket.question.strip()

@@ -33,6 +33,7 @@ def deserialise_message(payload: str) -> InboundMessage:
             is_bot=author["is_bot"],
             roles=frozenset(author["roles"]),
             platform_admin=author["platform_admin"],
+            external=author.get("external", False),
         ),
         text=data["text"],
         addressed=data["addressed"],

@@ -101,7 +101,6 @@ def _state_v1(db: Database) -> None:
             "note": str,
             "rating": str,
             "rating_asked": int,
-            "context": str,  # JSON: what the bot answered and which sources, shown to staff
             "created_at": str,
             "updated_at": str,
         },
@@ -109,10 +108,6 @@ def _state_v1(db: Database) -> None:
         not_null={"conversation", "question", "reason", "status", "created_at", "updated_at"},
     )
     db.table("tickets").create_index(["status", "next_action_at"])
-    # one active ticket per conversation, even when two escalations race
-    db.execute(
-        "create unique index tickets_one_active on tickets(conversation) where status in ('open', 'claimed')"
-    )
     db.table("tickets").create_index(["conversation"])
     db.table("ticket_events").create(
         {"id": int, "ticket_id": int, "at": str, "actor_id": str, "event": str, "detail": str},
@@ -122,7 +117,7 @@ def _state_v1(db: Database) -> None:
     )
     db.table("ticket_events").create_index(["ticket_id"])
     db.table("ticket_posts").create(
-        {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str, "text": str},
+        {"id": int, "ticket_id": int, "conversation": str, "message_id": str, "kind": str},
         pk="id",
         not_null={"ticket_id", "conversation", "message_id", "kind"},
         foreign_keys=[("ticket_id", "tickets", "id")],
@@ -198,7 +193,20 @@ def _catalog_v2_embeddings(db: Database) -> None:
     db.table("embeddings").create_index(["text_hash"])
 
 
-STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1)]
+def _state_v2(db: Database) -> None:
+    """What staff see stays complete, and racing escalations share one ticket."""
+    db.table("tickets").add_column("context", str)  # JSON: what the bot answered, which sources
+    db.table("ticket_posts").add_column("text", str)  # the first words of a message we edit later
+    # one active ticket per thread, even when two escalations race. Channel-level conversations
+    # (no thread: a platform where threads could not be made) keep one ticket per asker instead.
+    db.execute(
+        "create unique index tickets_one_active_per_thread on tickets(conversation) "
+        "where status in ('open', 'claimed') and conversation not like '%:'"
+    )
+    db.table("drafts").add_column("updated_at", str)
+
+
+STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1), ("0002_ticket_context", _state_v2)]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),
     ("0002_embeddings", _catalog_v2_embeddings),

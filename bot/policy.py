@@ -60,13 +60,16 @@ def channel_mode(settings: Settings, conversation: ConversationRef, visibility: 
 
 
 def document_scope(
-    settings: Settings, conversation: ConversationRef, visibility: Visibility
+    settings: Settings, conversation: ConversationRef, visibility: Visibility, author: Author | None = None
 ) -> DocVisibility:
     """Which documents a conversation may see: `public` channels see public documents only.
 
     The adapter's view is a floor: a channel the platform says is shared outside the team
-    stays public even if the configuration says otherwise.
+    stays public even if the configuration says otherwise, and a guest or someone from
+    another organisation sees public documents only, in a DM too.
     """
+    if author is not None and author.external:
+        return DocVisibility.PUBLIC
     if conversation.platform == Platform.CONSOLE:
         return _scope(settings.console.visibility, settings.console.visibility)
     ps = platform_settings(settings, conversation.platform)
@@ -265,3 +268,16 @@ _THANKS = re.compile(
 def is_thanks(text: str) -> bool:
     """A short thank-you: acknowledged, never treated as a new question."""
     return bool(_THANKS.match(unicodedata.normalize("NFKC", text).strip()))
+
+
+_ACK = re.compile(
+    r"^\W*(ok(ay)?|k|kk|got\s+it|alright|all\s+right|sure|cool|great|nice|noted|understood|i\s+see|"
+    r"(네+|넵|예)?\s*(알겠(습니다|어요|어)|확인(했습니다|했어요)?|ㅇㅋ|오케이|좋아요|넹|ㅇㅇ)|네+|넵|예)[\W\s]*$",
+    re.IGNORECASE,
+)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """ "ok", "got it", "네 알겠습니다": noted in the thread, never a reason to ping anyone."""
+    normal = unicodedata.normalize("NFKC", text).strip()
+    return not normal or bool(_ACK.match(normal)) or all(not ch.isalnum() for ch in normal)

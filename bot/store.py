@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -41,6 +41,9 @@ from bot.types import (
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+REPLAY_LEASE = timedelta(minutes=10)  # a replay not finished by then was cut short: retry it
 
 
 def _iso(moment: datetime) -> str:
@@ -152,12 +155,26 @@ class StateStore:
             )
         return int(cursor.rowcount)
 
-    def pending_events(self, platform: str) -> list[tuple[str, str]]:
+    def pending_events(self, platform: str, now: datetime | None = None) -> list[tuple[str, str]]:
+        """Events received but never finished, and replays that were themselves cut short
+        (their lease has run out)."""
+        stale = _iso((now or datetime.now(UTC)) - REPLAY_LEASE)
         rows = self.db.execute(
-            "select key, payload from inbox where status = 'pending' and platform = ? order by received_at",
-            [platform],
+            "select key, payload from inbox where platform = ? and "
+            "(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at",
+            [platform, stale],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def take_for_replay(self, key: str, now: datetime) -> bool:
+        """Claim one unfinished event for replay; False if another replay already has it."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update inbox set status = 'replaying', done_at = ? where key = ? and "
+                "(status = 'pending' or (status = 'replaying' and done_at < ?))",
+                [_iso(now), key, _iso(now - REPLAY_LEASE)],
+            )
+        return cursor.rowcount == 1
 
     # -- conversations and messages --------------------------------------------------
 
@@ -352,7 +369,7 @@ class StateStore:
                 context,
             )
         except sqlite3.IntegrityError:
-            existing = self.active_ticket(ref)
+            existing = self.active_ticket(ref, asker.id)
             if existing is None:
                 raise
             return existing, False
@@ -419,11 +436,14 @@ class StateStore:
             return None
         return _ticket(row)
 
-    def active_ticket(self, ref: ConversationRef) -> Ticket | None:
+    def active_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None:
+        """The open or claimed ticket of a thread. A conversation without a thread (a channel
+        where threads could not be made) is shared by many askers: there, only `asker_id`'s."""
+        mine = ref.thread is None and asker_id is not None
         row = self.db.execute(
             "select * from tickets where conversation = ? and status in ('open', 'claimed') "
-            "order by id desc limit 1",
-            [ref.key],
+            f"{'and asker_id = ? ' if mine else ''}order by id desc limit 1",
+            [ref.key, asker_id] if mine else [ref.key],
         ).fetchone()
         return _ticket(_row_dict(self.db, "tickets", row)) if row else None
 
@@ -592,6 +612,22 @@ class StateStore:
         )
         return _draft(rows[0]) if rows else None
 
+    def draft_platform(self, draft_id: int) -> str | None:
+        row = self.db.execute(
+            "select tickets.platform from drafts join tickets on tickets.id = drafts.ticket_id where drafts.id = ?",
+            [draft_id],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool:
+        """Replace a pending draft's answer (staff wrote more after a reopen)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set answer = ?, updated_at = ? where id = ? and status = 'pending'",
+                [answer, _iso(at), draft_id],
+            )
+        return cursor.rowcount == 1
+
     def drafts_for_platform(
         self, platform: str, status: str | None = "pending", limit: int = 20
     ) -> list[Draft]:
@@ -655,17 +691,26 @@ class StateStore:
 
     # -- reporting ---------------------------------------------------------------------
 
-    def stats(self, since: datetime | None = None) -> Stats:
+    def stats(self, since: datetime | None = None, platform: str | None = None) -> Stats:
+        """Counts since `since`, on one platform if given (rights, and so reports, are per platform)."""
         since_iso = _iso(since) if since else ""
+        prefix = f"{platform}:%" if platform else "%"
         q = self.db.execute(
-            "select count(*), sum(abstained = 0), sum(abstained = 1) from answers where created_at >= ?",
-            [since_iso],
+            "select count(*), sum(abstained = 0), sum(abstained = 1) from answers "
+            "where created_at >= ? and conversation like ?",
+            [since_iso, prefix],
         ).fetchone()
         f = self.db.execute(
-            "select sum(value = 'helpful'), sum(value = 'not_helpful') from feedback where at >= ?",
-            [since_iso],
+            "select sum(value = 'helpful'), sum(value = 'not_helpful') from feedback "
+            "join answers on answers.id = feedback.answer_id where feedback.at >= ? and answers.conversation like ?",
+            [since_iso, prefix],
         ).fetchone()
-        t = dict(self.db.execute("select status, count(*) from tickets group by status").fetchall())
+        t = dict(
+            self.db.execute(
+                "select status, count(*) from tickets where platform like ? group by status",
+                [platform or "%"],
+            ).fetchall()
+        )
         return Stats(
             questions=q[0] or 0,
             answered=q[1] or 0,

@@ -41,13 +41,17 @@ class StreamingReply:
         if self.posted is None:
             self.posted = await self.channel.send(self._partial(text_so_far))
             self._last = now
+        elif not self.posted.message_id:
+            return  # cannot be edited: the final reply will follow as its own message
         elif now - self._last >= self.interval:
             await self.channel.edit(self.posted, self._partial(text_so_far))
             self.edits += 1
             self._last = now
 
     async def finish(self, reply: Reply) -> Posted:
-        if self.posted is None:
+        if self.posted is None or not self.posted.message_id:
+            # nothing streamed, or the platform gave no handle to edit (a slash command's
+            # response URL): the final reply is a message of its own
             return await self.channel.send(reply)
         await self.channel.edit(self.posted, reply)
         return self.posted

@@ -74,6 +74,7 @@ class Author:
     is_bot: bool = False
     roles: frozenset[str] = frozenset()  # Discord role ids / Slack user group ids, when known
     platform_admin: bool = False  # a fact of the platform: Slack workspace admin, Discord Manage Server
+    external: bool = False  # a fact of the platform: a guest, or someone from another organisation
 
     @property
     def display(self) -> str:

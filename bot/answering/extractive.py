@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answering.safety import clean_output
+from bot.answering.safety import redact_secrets
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import StreamSink
@@ -186,8 +186,9 @@ class ExtractiveAnswerer:
                 abstained=True,
             )
         best = passages[0]
-        # documents are written by people: a pasted token or an @everyone must not be re-posted
-        text = clean_output(excerpt(question, best, passages))
+        # documents are written by people: a pasted credential must not be re-posted. Mentions
+        # are left to the adapters, which defuse them without changing what the text says.
+        text = redact_secrets(excerpt(question, best, passages))
         if detect_language(text) != language:
             text = f"{say('quoted_original', language)}\n\n{text}"
         citations: list[Citation] = [best.citation()]

@@ -81,7 +81,7 @@ def _visible_so_far(raw: str, passages: Sequence[Passage]) -> str:
     cut = max(raw.rfind(" "), raw.rfind("\n"), raw.rfind("\t"))
     if cut <= 0:
         return ""
-    return clean_output(map_citations(raw[:cut], passages).text)
+    return clean_output(map_citations(raw[:cut], passages).text, partial=True)
 
 
 class LLMAnswerer:

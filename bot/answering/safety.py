@@ -61,26 +61,47 @@ _SECRETS = [
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
     re.compile(_B + r"(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{30,}" + _E),
     re.compile(_B + r"AIza[0-9A-Za-z_-]{35}" + _E),
-    # PEM private keys, whole block (or to the end of a text still streaming).
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL),
+    # PEM private keys: the whole block (a header merely mentioned in prose is left alone;
+    # streamed partial text is handled by redact_secrets(partial=True))
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
 ]
+_PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----END).)*\Z", re.DOTALL)
 # A long random-looking value right after a word that announces a secret: "token: 8f3a...",
 # "API key = ...", "Authorization: Bearer ...". The value must mix letters and digits, so an
 # environment variable's name ("key: OPENAI_API_KEY") is left readable.
+# "key" alone is not a label: documentation is full of cache keys, primary keys and YAML keys.
 _LABELLED = re.compile(
-    r"(?P<label>\b(?:token|api[\s_-]?key|key|secret|password|passwd|bearer|authorization)\b"
-    r"(?:[\s\"'`]*(?:is|was)?[\s\"'`]*[:=]?[\s\"'`]*)(?:bearer\s+)?)"
+    r"(?P<label>\b(?:token|api[\s_-]?key|secret|client[\s_-]?secret|password|passwd|bearer|authorization)\b"
+    r"(?:[\s\"'`]*(?:is|was)?[\s\"'`]*[:=][\s\"'`]*|\s+(?:is|was)\s+[\"'`]?|\s+)(?:bearer\s+)?)"
     r"(?P<value>(?=[A-Za-z0-9+/_.=-]*\d)(?=[A-Za-z0-9+/_.=-]*[A-Za-z])[A-Za-z0-9+/_.=-]{20,})",
     re.IGNORECASE,
 )
 
 
-def redact_secrets(text: str) -> str:
+def _random_looking(value: str) -> bool:
+    """Credentials are random: mixed case and digits, few separators. Identifiers such as
+    `user_profile_v2_region_eu_west_1` are words joined by separators."""
+    letters_digits = sum(ch.isalnum() for ch in value)
+    separators = len(value) - letters_digits
+    has_mix = (
+        any(ch.isdigit() for ch in value)
+        and any(ch.isupper() for ch in value)
+        and any(ch.islower() for ch in value)
+    )
+    return has_mix or (separators <= len(value) // 10 and any(ch.isdigit() for ch in value))
+
+
+def redact_secrets(text: str, *, partial: bool = False) -> str:
+    """`partial`: the text is still being written, so an opened key block hides the rest."""
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
-    return _LABELLED.sub(lambda m: m.group("label") + REDACTED, text)
+    if partial:
+        text = _PEM_OPEN.sub(REDACTED, text)
+    return _LABELLED.sub(
+        lambda m: m.group("label") + REDACTED if _random_looking(m.group("value")) else m.group(0), text
+    )
 
 
-def clean_output(text: str) -> str:
+def clean_output(text: str, *, partial: bool = False) -> str:
     """Model text made safe to post: no pings, no credentials."""
-    return neutralise_mentions(redact_secrets(text))
+    return neutralise_mentions(redact_secrets(text, partial=partial))

@@ -342,6 +342,7 @@ class RecordingFollowup:
 class RecordingInteraction:
     def __init__(self) -> None:
         self.id = 1
+        self.type = discord.InteractionType.application_command
         self.followup = RecordingFollowup()
         self.deleted = 0
 
@@ -360,7 +361,8 @@ async def test_interaction_replies_go_where_they_can_be_seen_by_the_right_people
     await public.send(
         Reply(conversation=here, text="pinging", mentions=(Mention(kind=MentionKind.ROLE, id="3"),))
     )
-    assert channel_target.sent[0]["content"].startswith("<@&3>")  # a fresh message notifies
+    # a fresh follow-up message notifies (an edit would not), and needs no channel permission
+    assert interaction.followup.sent[1]["content"].startswith("<@&3>") and channel_target.sent == []
     await public.send(Reply(conversation=here, text="just you", ephemeral_to="9"))
     assert interaction.followup.sent[-1]["ephemeral"] is True
     await public.finish()
@@ -849,8 +851,10 @@ async def test_mentions_in_questions_and_documents_never_ping(
         card = await fake.wait_for_request("POST", MESSAGES, ok_post(fake.general_channel_id), after=start)
         await adapter.drain(5)
 
-    # the quoted document's mentions are defused by the core before the adapter sees them
-    assert "with everyone or here" in answer.json["content"] and "[role] role" in answer.json["content"]
+    assert (
+        f"@{ZWSP}everyone" in answer.json["content"]
+        and f"<@{ZWSP}&123456789012345678>" in answer.json["content"]
+    )
     thread_name = fake.requests_matching("POST", "/channels/{c}/messages/{m}/threads", after=start)[0].json[
         "name"
     ]

@@ -464,3 +464,47 @@ async def test_logging_with_context_does_not_break_answers(
     formatted = [ContextFormatter().format(record) for record in caplog.records]
     assert any("platform=slack" in line and "thread_id=" in line for line in formatted)
     assert replies(channel)
+
+
+async def test_the_ask_command_records_the_question_in_its_thread(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    cmd = Command(
+        id="ask9",
+        name="ask",
+        args="Do you ship to the moon?",
+        invoker=ASKER,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        visibility=Visibility.INTERNAL,
+    )
+    await rt.bot.on_command(cmd, channel)
+    [ticket] = rt.state.tickets()
+    assert ticket.question == "Do you ship to the moon?"
+    history = rt.state.history(ticket.conversation)
+    assert history[0].role == "user" and history[0].text == "Do you ship to the moon?"
+
+
+async def test_a_guest_in_a_dm_gets_public_documents_only(rt: Runtime, channel: ConsoleChannel) -> None:
+    guest = Author(id="W-GUEST", name="Gus", external=True)
+    question = "When does the database failover password rotation happen?"
+    dm = message(question, channel="D1", author=guest, visibility=Visibility.DIRECT)
+    await rt.bot.on_message(dm, channel)
+    assert replies(channel)  # a DM always gets an answer or a hand-off
+    assert all(c.path != "internal/oncall.md" for r in replies(channel) for c in r.citations)
+    assert "Tuesday" not in " ".join(r.text for r in replies(channel))
+
+
+async def test_replays_take_each_unfinished_message_once(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(STAFF_TOML)
+    from bot.inbox import serialise_message
+
+    for n in range(3):
+        msg = message("How do I reset my password?", id=f"lost-{n}")
+        rt.state.claim_event(f"slack:msg:lost-{n}", "slack", serialise_message(msg), datetime.now(UTC))
+    counts = await asyncio.gather(
+        rt.bot.replay_pending("slack", channel), rt.bot.replay_pending("slack", channel)
+    )
+    assert sum(counts) == 3
+    assert len([r for r in replies(channel) if r.kind == ReplyKind.ANSWER]) == 3

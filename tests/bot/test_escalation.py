@@ -435,3 +435,84 @@ async def test_korean_tickets_are_announced_in_korean(rt: Runtime, channel: Cons
     [ticket] = rt.state.tickets()
     await rt.bot.on_command(command("claim", str(ticket.id), STAFF), channel)
     assert any("Sam님이 확인 중이며" in t for t in texts(channel))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["That did not fix it", "It's happening again", "The reset email never arrived", "아직도 안됩니다"],
+)
+async def test_a_resolved_ticket_reopens_when_the_problem_is_back(
+    rt: Runtime, channel: ConsoleChannel, reply: str
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    assert (
+        await rt.bot.on_message(msg(reply, thread=thread.thread, addressed=False), channel)
+        == Outcome.ESCALATED
+    )
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN
+
+
+@pytest.mark.parametrize("reply", ["ok", "Got it!", "네 알겠습니다", "👍"])
+async def test_an_acknowledgement_never_reopens(rt: Runtime, channel: ConsoleChannel, reply: str) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    posted = len(channel.posted)
+    assert (
+        await rt.bot.on_message(msg(reply, thread=thread.thread, addressed=False), channel)
+        == Outcome.RECORDED
+    )
+    assert len(channel.posted) == posted
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.RESOLVED
+
+
+async def test_a_pending_draft_follows_the_staff_correction_after_a_reopen(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    in_thread = {"thread": thread.thread, "addressed": False}
+    await rt.bot.on_message(msg("Clear the cache and retry.", author=STAFF, **in_thread), channel)  # type: ignore[arg-type]
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    await rt.bot.on_message(msg("That did not fix it", **in_thread), channel)  # type: ignore[arg-type]
+    await rt.bot.on_message(msg("Real fix: rotate the SSO certificate.", author=STAFF, **in_thread), channel)  # type: ignore[arg-type]
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    [draft] = rt.state.drafts("pending")
+    assert "rotate the SSO certificate" in draft.answer
+
+
+async def test_a_ticket_whose_announcement_failed_is_announced_later(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    class FailOnce(ConsoleChannel):
+        failed = False
+
+        async def send(self, reply: Reply):  # type: ignore[no-untyped-def]
+            if reply.kind == ReplyKind.ESCALATION and not FailOnce.failed:
+                FailOnce.failed = True
+                raise RuntimeError("platform down")
+            return await super().send(reply)
+
+    flaky = FailOnce(io.StringIO())
+    outcome = await rt.bot.on_message(msg("I want to talk to a human please"), flaky)
+    assert outcome == Outcome.FAILED  # the first announcement failed ...
+    [ticket] = rt.state.tickets()
+    notes = [r for _, r in flaky.posted if r.kind == ReplyKind.ESCALATION]
+    assert len(notes) == 1 and f"ticket #{ticket.id}" in notes[0].text  # ... so the apology announced it
+    assert notes[0].mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
+    assert "already with the support team" not in notes[0].text
+
+
+async def test_without_threads_each_asker_keeps_their_own_ticket(rt: Runtime) -> None:
+    class NoThreads(ConsoleChannel):
+        async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+            return message.conversation  # a platform or channel where threads cannot be made
+
+    flat = NoThreads(io.StringIO())
+    await rt.bot.on_message(msg("I want to talk to a human please"), flat)
+    bob = Author(id="U-BOB", name="Bob")
+    await rt.bot.on_message(msg("I need a human, my invoices are wrong", author=bob), flat)
+    tickets = rt.state.tickets()
+    assert {t.asker_id for t in tickets} == {ASKER.id, bob.id}
+    assert not any("already with the support team" in r.text for _, r in flat.posted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering.safety import REDACTED, clean_output
+from bot.answering.safety import REDACTED, clean_output, redact_secrets
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,23 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
 def test_private_key_block_is_redacted_even_unfinished() -> None:
     block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----"
     assert clean_output(f"Key:\n{block}\nDone") == f"Key:\n{REDACTED}\nDone"
-    assert clean_output("-----BEGIN PRIVATE KEY-----\nMIIE") == REDACTED
+    # while a model is still writing, an opened block hides everything after it
+    assert clean_output("-----BEGIN PRIVATE KEY-----\nMIIE", partial=True) == REDACTED
+    # a header merely named in finished prose is not a key
+    prose = "A key file starts with -----BEGIN RSA PRIVATE KEY----- and must stay private."
+    assert clean_output(prose) == prose
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "key: session-cache-v2-2024-primary",
+        "The cache key user_profile_v2_region_eu_west_1 expires hourly.",
+        "Primary key: order_line_item_id_v2",
+    ],
+)
+def test_documentation_about_keys_is_left_alone(text: str) -> None:
+    assert redact_secrets(text) == text
 
 
 @pytest.mark.parametrize(
