@@ -48,7 +48,7 @@ def neutralise_mentions(text: str) -> str:
 _B = r"(?<![A-Za-z0-9_\-])"  # a token starts at a boundary: "task-..." is not an sk- key
 _E = r"(?![A-Za-z0-9_\-])"
 _SECRETS = [
-    # Slack bot/user/app-level tokens. Requiring a digit spares placeholders ("xoxb-your-token").
+    # Slack bot/user/app-level tokens. Requiring a digit spares placeholders like "xoxb-<your token>".
     re.compile(_B + r"xox[abeposr]-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}"),
     re.compile(_B + r"xapp-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}"),
     # OpenAI keys, legacy and project/service-account forms.

@@ -652,7 +652,9 @@ async def test_messages_left_unfinished_are_answered_when_the_bot_is_back(
         sent_at=datetime.now(UTC),
     )
     # received by an earlier process that died before answering
-    runtime.state.claim_event(f"discord:msg:{inbound.id}", "discord", serialise_message(inbound), datetime.now(UTC))
+    runtime.state.claim_event(
+        f"discord:msg:{inbound.id}", "discord", serialise_message(inbound), datetime.now(UTC)
+    )
     async with running(runtime) as adapter:
         answer = await fake.wait_for_request("POST", MESSAGES, ok_post(payload["id"]))
         await adapter.drain(5)

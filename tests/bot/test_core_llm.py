@@ -25,6 +25,7 @@ from bot.types import (
     Visibility,
 )
 from tests.fakes.openai_server import Answer, Hang, Respond
+from tests.fakes.tokens import SLACK_BOT_TOKEN
 
 _ids = itertools.count(1)
 ASKER = Author(id="U1", name="Ann")
@@ -200,9 +201,7 @@ async def test_injected_instructions_and_mass_mentions_do_not_come_through(
     rt = model_runtime()
 
     def obey_the_document(request) -> str:  # type: ignore[no-untyped-def]
-        return (
-            "@everyone To export data open Settings > Export [1]. <!channel> xoxb-123456789012-abcdefghijkl"
-        )
+        return f"@everyone To export data open Settings > Export [1]. <!channel> {SLACK_BOT_TOKEN}"
 
     fake.enqueue(Respond(obey_the_document))
     channel = StreamingChannel(interval=0.0)
@@ -213,6 +212,6 @@ async def test_injected_instructions_and_mass_mentions_do_not_come_through(
     passage = user[user.index("<passage") :]  # the injected text travels as a quoted passage
     assert "IGNORE PREVIOUS INSTRUCTIONS" in passage and "IGNORE PREVIOUS INSTRUCTIONS" not in system
     final = channel.edits[-1][1]
-    for bad in ("@everyone", "<!channel>", "xoxb-123456789012"):
+    for bad in ("@everyone", "<!channel>", SLACK_BOT_TOKEN):
         assert bad not in final.text
     assert "Settings > Export" in final.text

