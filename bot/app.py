@@ -147,11 +147,19 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
     runtime.bot.start_embedding()  # fill the vector cache while the adapters connect; no-op without
-    clock = asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")
+    background = [asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")]
+    if runtime.settings.knowledge.watch_seconds:
+        background.append(
+            asyncio.create_task(
+                _watch_knowledge(runtime.bot, runtime.settings.knowledge.watch_seconds),
+                name="supportbot-watch",
+            )
+        )
     try:
         await asyncio.gather(*(_supervise(adapter) for adapter in adapters))
     finally:
-        clock.cancel()
+        for task in background:
+            task.cancel()
         for adapter in adapters:
             try:
                 await adapter.close()
@@ -179,6 +187,20 @@ async def _run_clock(bot: SupportBot, adapters: list[Adapter]) -> None:
         except Exception:
             log.exception("the SLA clock failed; retrying at the next tick")
         await asyncio.sleep(TICK_SECONDS)
+
+
+async def _watch_knowledge(bot: SupportBot, every: float) -> None:
+    """Keep a running bot in step with its folder: edited documents are answered from within
+    a minute, without a restart or /support reindex. A sync that finds nothing changed only
+    compares file sizes and times (milliseconds for hundreds of files)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            report = await bot.reindex()
+            if report.changed:
+                log.info("knowledge folder changed: %s", report.describe().splitlines()[0])
+        except Exception:
+            log.exception("re-reading the knowledge folder failed; trying again later")
 
 
 async def _supervise(adapter: Adapter) -> None:

@@ -32,6 +32,7 @@ class _Section(BaseModel):
 class KnowledgeSettings(_Section):
     path: Path | None = None  # None: ./knowledge, else the folder shipped with the source tree
     max_file_mb: float = Field(default=20.0, gt=0)
+    watch_seconds: int = Field(default=60, ge=0)  # a running bot re-reads changed files this often; 0: never
 
 
 class AnswerSettings(_Section):

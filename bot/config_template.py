@@ -16,6 +16,8 @@ TEMPLATE = """\
 # path = "knowledge"
 # Files larger than this are skipped with a warning.
 max_file_mb = 20.0
+# A running bot re-reads changed files this often (seconds); 0: only at start and on /support reindex.
+watch_seconds = 60
 
 [answer]
 # auto: use a language model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else quote the docs.

@@ -13,7 +13,7 @@ from adapters.console import ConsoleChannel
 from bot import app as app_module
 from bot.app import Runtime, _run_clock, _supervise, enabled_adapters
 from bot.errors import FatalAdapterError
-from bot.types import Author, ConversationRef, InboundMessage, Reply, Visibility
+from bot.types import Author, ConversationRef, DocVisibility, InboundMessage, Reply, Visibility
 from tests.fakes.clock import FakeClock
 
 
@@ -92,3 +92,33 @@ def test_adapters_are_enabled_by_the_environment(make_settings: Callable[..., ob
     assert enabled_adapters(bot_token_only) == []  # type: ignore[arg-type]
     both = make_settings(env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DISCORD_TOKEN": "d"})
     assert enabled_adapters(both) == ["slack", "discord"]  # type: ignore[arg-type]
+
+
+async def test_a_running_bot_picks_up_edited_documents(
+    make_runtime: Callable[..., Runtime],
+    knowledge_dir,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    rt = make_runtime()
+    before = await rt.bot.search("store credit", DocVisibility.INTERNAL)
+    assert not any("store credit" in p.text for p in before.passages)
+    (knowledge_dir / "refunds.md").write_text(
+        "# Refunds\n\nWe give store credit instead of cash refunds.\n", encoding="utf-8"
+    )
+    synced = asyncio.Event()
+    real = rt.bot.reindex
+
+    async def reindex():  # type: ignore[no-untyped-def]
+        report = await real()
+        if report.changed:
+            synced.set()
+        return report
+
+    monkeypatch.setattr(rt.bot, "reindex", reindex)
+    task = asyncio.create_task(app_module._watch_knowledge(rt.bot, 0.01))
+    try:
+        await asyncio.wait_for(synced.wait(), 5)
+    finally:
+        task.cancel()
+    after = await rt.bot.search("store credit", DocVisibility.INTERNAL)
+    assert after.passages[0].path == "refunds.md" and "store credit" in after.passages[0].text
