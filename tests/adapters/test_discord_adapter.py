@@ -68,6 +68,7 @@ from tests.fakes.discord_server import (
     RecordedRequest,
     load_fixture,
 )
+from tests.fakes.tasks import running_until_ready
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -460,18 +461,8 @@ def runtime(fake: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Runtime:
 @asynccontextmanager
 async def running(runtime: Runtime) -> AsyncIterator[DiscordAdapter]:
     adapter = build_adapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
-    run = asyncio.create_task(adapter.run())
-    ready = asyncio.create_task(adapter.wait_until_ready())
-    try:
-        done, _ = await asyncio.wait({run, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if run in done:
-            run.result()  # surfaces the startup error
-        assert ready in done, "the adapter never became ready"
+    async with running_until_ready(adapter.run(), adapter.wait_until_ready(), adapter.close):
         yield adapter
-    finally:
-        ready.cancel()
-        await adapter.close()
-        await asyncio.wait_for(asyncio.gather(run, return_exceptions=True), 10)
 
 
 @pytest.fixture

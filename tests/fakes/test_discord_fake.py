@@ -38,6 +38,7 @@ from tests.fakes.discord_server import (
     load_fixture,
     point_discord_py_at,
 )
+from tests.fakes.tasks import running_until_ready
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -69,18 +70,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 async def running(client: discord.Client, token: str) -> AsyncIterator[discord.Client]:
     """Log in, connect, wait for on_ready; always close the client afterwards."""
     await client.login(token)
-    connect = asyncio.create_task(client.connect())
-    ready = asyncio.create_task(client.wait_until_ready())
-    try:
-        done, _ = await asyncio.wait({connect, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if connect in done:
-            connect.result()  # surfaces the connection error
-        assert ready in done, "client never became ready"
+    async with running_until_ready(client.connect(), client.wait_until_ready(), client.close):
         yield client
-    finally:
-        ready.cancel()
-        await client.close()
-        await asyncio.wait_for(asyncio.gather(connect, return_exceptions=True), 10)
 
 
 def bot_headers(fake: FakeDiscord) -> dict[str, str]:
