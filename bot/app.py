@@ -54,6 +54,9 @@ def open_knowledge(settings: Settings, exclude: frozenset[str] = frozenset()) ->
         max_file_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
         exclude=exclude,
         embeddings=settings.embeddings_enabled,
+        exclude_globs=settings.knowledge.exclude,
+        include_root=settings.knowledge.include_root,
+        base_url=settings.knowledge.base_url,
     )
 
 

@@ -33,6 +33,9 @@ class KnowledgeSettings(_Section):
     path: Path | None = None  # None: ./knowledge, else the folder shipped with the source tree
     max_file_mb: float = Field(default=20.0, gt=0)
     watch_seconds: int = Field(default=60, ge=0)  # a running bot re-reads changed files this often; 0: never
+    exclude: tuple[str, ...] = ()  # relative-path globs left out of the index, e.g. "drafts/**"
+    include_root: Path | None = None  # where includes may also read from, relative to the config file
+    base_url: str | None = None  # the address the documentation is published at, for citation links
 
 
 class AnswerSettings(_Section):
@@ -50,6 +53,10 @@ class LLMSettings(_Section):
     max_retries: int = Field(default=2, ge=0, le=10)
     temperature: float = Field(default=0.1, ge=0.0, le=2.0)
     history_tokens: int = Field(default=1500, ge=0)
+    # the model is asked whenever retrieval is at least this sure (a low floor: the model
+    # judges the passages); the [answer] threshold stays the gate for quoted answers
+    min_confidence: float = Field(default=0.15, ge=0.0, le=1.0)
+    context_tokens: int = Field(default=3000, ge=200)  # documentation sent with each question
     embeddings: bool = False
     embedding_model: str = "text-embedding-3-small"
     user_rate_per_hour: int = Field(default=30, ge=0)
@@ -321,6 +328,11 @@ def load_settings(
     if env.get("SUPPORTBOT_LLM_MODEL"):
         file_settings = file_settings.model_copy(
             update={"llm": file_settings.llm.model_copy(update={"model": env["SUPPORTBOT_LLM_MODEL"]})}
+        )
+    if file_settings.knowledge.include_root is not None:  # relative to the config file, like path
+        include_root = (base / file_settings.knowledge.include_root).resolve()
+        file_settings = file_settings.model_copy(
+            update={"knowledge": file_settings.knowledge.model_copy(update={"include_root": include_root})}
         )
     knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base, cwd)
     data_dir = (

@@ -18,6 +18,14 @@ TEMPLATE = """\
 max_file_mb = 20.0
 # A running bot re-reads changed files this often (seconds); 0: only at start and on /support reindex.
 watch_seconds = 60
+# Relative-path globs left out of the index, besides hidden files, _build/, _templates/, site/,
+# node_modules/, conf.py and mkdocs.yml, which are always skipped. e.g. ["drafts/**", "*.txt"]
+exclude = []
+# A folder outside the knowledge folder that `--8<--`, `{* *}`, `.. include::` and
+# `.. literalinclude::` may read from too (e.g. the repository root). Default: only the knowledge folder.
+# include_root = ".."
+# The address the documentation is published at, for citation links.
+# base_url = "https://docs.example.com/"
 
 [answer]
 # auto: use a language model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else quote the docs.
@@ -43,6 +51,11 @@ max_retries = 2
 temperature = 0.1
 # How much of the thread's history goes into the prompt (tokens).
 history_tokens = 1500
+# The model is asked whenever retrieval is at least this sure, and judges the passages itself
+# (it may reply that they do not answer). [answer] confidence_threshold gates quoted answers only.
+min_confidence = 0.15
+# How much documentation (whole sections, best first) goes into the prompt (tokens).
+context_tokens = 3000
 # Hybrid retrieval with the endpoint's /v1/embeddings.
 embeddings = false
 embedding_model = "text-embedding-3-small"

@@ -2,7 +2,12 @@
 
 A chunk is one section (the text under one heading) when it is short enough; a long
 section is cut at paragraph boundaries into pieces of about `max_words` words, each
-keeping the section's heading path so its citation still says where it came from.
+keeping the section's heading path so its citation still says where it came from. A code
+block is never cut: a piece may run over `max_words` to keep one whole.
+
+Each chunk carries the link a citation shows: the file's `url:` front matter when it has
+one, else the published page (`bot.retrieval.site`) with the section's anchor, built like
+the documentation generator builds it: the heading's explicit id first, then its slug.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.retrieval.documents import Document, Section
+from bot.retrieval.documents import Document, Section, SectionKind
+from bot.retrieval.site import Site, Slugger, anchored, page_url, slug_style
 
 MAX_WORDS = 220
 HEADING_SEPARATOR = " > "
@@ -28,6 +34,7 @@ class Chunk:
     url: str | None
     visibility: str
     tags: tuple[str, ...]
+    kind: SectionKind = SectionKind.PROSE
 
 
 def _words(text: str) -> int:
@@ -43,6 +50,27 @@ def _heading_path(document: Document, section: Section) -> str:
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=다\.)\s+")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+def _paragraphs(text: str) -> Iterator[str]:
+    """Paragraphs, with each fenced code block kept whole even when it holds blank lines."""
+    current: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines():
+        marker = _FENCE.match(line)
+        if fence is None and marker:
+            fence = marker.group(1)
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None and not line.strip():
+            if current:
+                yield "\n".join(current)
+            current = []
+            continue
+        current.append(line)
+    if current:
+        yield "\n".join(current)
 
 
 def _pieces(text: str, max_words: int) -> Iterator[str]:
@@ -51,7 +79,7 @@ def _pieces(text: str, max_words: int) -> Iterator[str]:
         return
     buffer: list[str] = []
     size = 0
-    for paragraph in _split_long(_PARAGRAPH_BREAK.split(text), max_words):
+    for paragraph in _split_long(list(_paragraphs(text)), max_words):
         n = _words(paragraph)
         if buffer and size + n > max_words:
             yield "\n\n".join(buffer)
@@ -63,23 +91,45 @@ def _pieces(text: str, max_words: int) -> Iterator[str]:
 
 
 def _split_long(paragraphs: list[str], max_words: int) -> Iterator[str]:
-    """A paragraph longer than a chunk is cut at sentence ends, then at word counts."""
+    """A prose paragraph longer than a chunk is cut at sentence ends, then at word counts."""
     for paragraph in paragraphs:
-        paragraph = paragraph.strip()
-        if not paragraph:
+        if not paragraph.strip():
             continue
-        if _words(paragraph) <= max_words:
-            yield paragraph
+        if _words(paragraph) <= max_words or _FENCE.match(paragraph):
+            yield paragraph.strip("\n")
             continue
-        for sentence in _SENTENCE_END.split(paragraph):
+        for sentence in _SENTENCE_END.split(paragraph.strip()):
             words = sentence.split()
             for start in range(0, len(words), max_words):
                 yield " ".join(words[start : start + max_words])
 
 
-def chunk_document(document: Document, max_words: int = MAX_WORDS) -> list[Chunk]:
-    chunks: list[Chunk] = []
+def _links(document: Document, site: Site | None) -> list[str | None]:
+    """The citation link of each section, in order."""
+    if document.url or site is None:
+        return [document.url] * len(document.sections)
+    page = page_url(site, document.path)
+    if page is None:
+        return [None] * len(document.sections)
+    slugger = Slugger(slug_style(site, document.path))
+    links: list[str | None] = []
+    seen: set[tuple[str, ...]] = set()
     for section in document.sections:
+        anchor = section.anchor
+        if section.headings and section.headings not in seen:
+            # every heading takes its slug in order, so duplicates are numbered as the tool does
+            slug = slugger.slug(section.headings[-1])
+            anchor = anchor or (slug if len(section.headings) > 1 else None)
+        seen.add(section.headings)
+        links.append(anchored(page, anchor) if anchor else page)
+    return links
+
+
+def chunk_document(
+    document: Document, max_words: int = MAX_WORDS, *, site: Site | None = None
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section, url in zip(document.sections, _links(document, site), strict=True):
         heading = _heading_path(document, section)
         for piece in _pieces(section.text, max_words):
             chunks.append(
@@ -90,9 +140,10 @@ def chunk_document(document: Document, max_words: int = MAX_WORDS) -> list[Chunk
                     title=document.title,
                     heading=heading,
                     text=piece,
-                    url=document.url,
+                    url=url,
                     visibility=str(document.visibility),
                     tags=document.tags,
+                    kind=section.kind,
                 )
             )
     return chunks

@@ -148,3 +148,44 @@ def test_confidence_separates_known_from_unknown(kb: KnowledgeBase) -> None:
     unknown = kb.search("What is the capital of Mongolia?", DocVisibility.INTERNAL, 10).confidence
     assert 0.0 <= unknown < known <= 1.0
     assert kb.search("", DocVisibility.INTERNAL, 10).confidence == 0.0
+
+
+def test_citations_link_to_the_published_page_and_section(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    docs = repo / "docs"
+    (docs / "guide").mkdir(parents=True)
+    (repo / "mkdocs.yml").write_text(
+        "site_name: Demo\nsite_url: https://docs.example.org/demo/\n"
+        "markdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:material.extensions.emoji.twemoji\n",
+        encoding="utf-8",
+    )
+    (docs / "guide" / "setup.md").write_text(
+        "# Setup\n\nIntro.\n\n## Create the app\n\nOpen the dashboard and create the app.\n\n"
+        "## Tokens { #bot-tokens }\n\nExport both tokens before starting.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    by_heading = {
+        p.heading: p
+        for p in kb.search("create app tokens dashboard export", DocVisibility.INTERNAL, 10).passages
+    }
+    assert by_heading["Create the app"].url == "https://docs.example.org/demo/guide/setup/#create-the-app"
+    assert (
+        by_heading["Tokens"].url == "https://docs.example.org/demo/guide/setup/#bot-tokens"
+    )  # explicit id wins
+    kb.close()
+
+
+def test_front_matter_url_wins_over_the_detected_site(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "page.md").write_text(
+        "---\nurl: https://wiki.example.org/page\n---\n# Page\n\n## Part\n\nRotate keys monthly.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(docs, tmp_path / "index", base_url="https://docs.example.org/")
+    kb.sync()
+    [best, *_] = kb.search("rotate keys", DocVisibility.INTERNAL, 5).passages
+    assert best.url == "https://wiki.example.org/page"
+    kb.close()

@@ -1,0 +1,188 @@
+"""What the format parsers share: the parse context, include resolution, fences, sections.
+
+A parser never prints a problem into the text: it calls `ParseContext.warn`, and the
+warnings travel on the Document to the admin. Included files are read only from inside the
+knowledge folder (or the configured include root), so a documentation tree cannot pull in
+arbitrary files from the machine the bot runs on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from bot.retrieval.documents import DocumentError, Section, SectionKind
+
+_LANGUAGES = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "js",
+    ".jsx": "jsx",
+    ".mjs": "js",
+    ".ts": "ts",
+    ".tsx": "tsx",
+    ".json": "json",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".html": "html",
+    ".css": "css",
+    ".sql": "sql",
+    ".rs": "rust",
+    ".go": "go",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cpp": "cpp",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".rst": "rst",
+    ".md": "markdown",
+    ".txt": "",
+}
+
+
+def language_for(path: Path) -> str:
+    return _LANGUAGES.get(path.suffix.lower(), path.suffix.lstrip(".").lower())
+
+
+def fence(code: str, language: str = "") -> str:
+    """A fenced block that survives backtick runs inside the code."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", code)), default=2)
+    marker = "`" * max(3, longest + 1)
+    return f"{marker}{language}\n{code.rstrip()}\n{marker}"
+
+
+def code_span(text: str) -> str:
+    if "`" not in text:
+        return f"`{text}`"
+    return f"`` {text} ``"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parsed:
+    sections: tuple[Section, ...]
+    title: str | None = None  # the title the markup itself gives, if any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ParseContext:
+    root: Path
+    file: Path
+    include_root: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _allowed(self, path: Path) -> bool:
+        roots = [self.root] if self.include_root is None else [self.root, self.include_root]
+        return any(path.is_relative_to(r.resolve()) for r in roots)
+
+    def read_include(self, target: str, *, bases: tuple[Path, ...] = ()) -> tuple[Path, str] | None:
+        """Read an included file by the name the source gives, trying `bases` (default: the
+        including file's folder, the knowledge folder, the include root) in turn."""
+        if not bases:
+            candidates = [self.file.parent, self.root]
+            if self.include_root is not None:
+                candidates.append(self.include_root)
+            bases = tuple(candidates)
+        name = target.strip()
+        outside = False
+        for base in bases:
+            path = (base / name.lstrip("/")) if name.startswith("/") else (base / name)
+            resolved = path.resolve()
+            if not self._allowed(resolved):
+                outside = True
+                continue
+            if resolved.is_file():
+                try:
+                    return resolved, resolved.read_text(encoding="utf-8-sig")
+                except (OSError, UnicodeDecodeError):
+                    self.warn(f"includes {name}, which cannot be read as UTF-8 text")
+                    return None
+        where = "the knowledge folder" if self.include_root is None else "the knowledge or include folder"
+        if outside and not any(self._allowed((b / name).resolve()) for b in bases):
+            self.warn(f"includes {name}, which is not inside {where}; it was left out")
+        else:
+            self.warn(f"includes {name}, which does not exist; it was left out")
+        return None
+
+
+class SectionBuilder:
+    """Collects blocks under the current heading path and cuts a section at each heading."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self._stack: list[tuple[int, str, str | None]] = []  # (level, title, anchor)
+        self._blocks: list[str] = []
+        self._anchor: str | None = None
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(title for _, title, _ in self._stack)
+
+    def add(self, block: str) -> None:
+        block = block.strip("\n")
+        if block.strip():
+            self._blocks.append(block)
+
+    def flush(self) -> None:
+        text = "\n\n".join(self._blocks).strip()
+        if text:
+            self.sections.append(Section(headings=self.path, text=text, anchor=self._anchor))
+        self._blocks = []
+
+    def heading(self, level: int, title: str, anchor: str | None) -> None:
+        self.flush()
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, title, anchor))
+        self._anchor = anchor
+
+    def reference(self, name: str, detail: str = "") -> None:
+        """An API reference stub: its own section, cited but never quoted as prose."""
+        self.flush()
+        text = f"API reference: {code_span(name)}"
+        if detail.strip():
+            text += "\n\n" + detail.strip()
+        self.sections.append(
+            Section(headings=self.path, text=text, anchor=self._anchor, kind=SectionKind.REFERENCE)
+        )
+
+    def finish(self) -> tuple[Section, ...]:
+        self.flush()
+        return tuple(self.sections)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---"):
+        return {}, text
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DocumentError(
+            f"has invalid YAML front matter{where}; fix the block between the --- lines"
+        ) from None
+    return dict(post.metadata), post.content
+
+
+_TAG = re.compile(r"<!--.*?-->|<[A-Za-z/!?][^<>]*>", re.DOTALL)
+
+
+def strip_tags(html: str) -> str:
+    """Visible text of a small HTML fragment embedded in Markdown, whitespace collapsed."""
+    import html as html_lib
+
+    return " ".join(html_lib.unescape(_TAG.sub(" ", html)).split())

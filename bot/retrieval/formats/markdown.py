@@ -1,0 +1,200 @@
+"""Markdown (CommonMark, GitHub, MkDocs Material) into clean-Markdown sections.
+
+The MkDocs block syntax is first rewritten into CommonMark by `mkdocs.expand`; markdown-it
+then parses the result and this module renders its tokens back into the Markdown a chat
+reply can quote: `- ` / `1. ` lists, fenced code with its language and exact line breaks,
+single-backtick inline code, link text without the address, no images, HTML comments, raw
+HTML tags, reference-style links, heading attributes (`{#id}`, kept as the anchor),
+mkdocs-macros placeholders or code-annotation markers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from bot.retrieval.formats import mkdocs
+from bot.retrieval.formats.common import (
+    ParseContext,
+    Parsed,
+    SectionBuilder,
+    code_span,
+    fence,
+    split_front_matter,
+    strip_tags,
+)
+
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+_ATTRIBUTES = re.compile(r"\s*\{:?\s*([#.][^{}]*)\}")
+_ANCHOR_IN_ATTRIBUTES = re.compile(r"(?:^|\s)#([\w:.-]+)")
+_REFERENCE_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[([^\[\]]*)\]")
+_MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_ANNOTATION = re.compile(r"[ \t]*(?:#|//|/\*|<!--|--)[ \t]*\(\d+\)!?(?:[ \t]*(?:\*/|-->))?[ \t]*$", re.M)
+_JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*)?/?>")
+_WHITESPACE = re.compile(r"[ \t]+")
+
+
+def parse(text: str, context: ParseContext) -> Parsed:
+    meta, body = split_front_matter(text)
+    return render(mkdocs.expand(body, context), meta)
+
+
+def render(source: str, meta: dict[str, object], *, md: MarkdownIt = _MARKDOWN, jsx: bool = False) -> Parsed:
+    tokens = md.parse(source)
+    builder = SectionBuilder()
+    renderer = _Renderer(jsx=jsx)
+    first_h1: str | None = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        end = _close(tokens, i)
+        if token.type == "heading_open":
+            title, anchor = renderer.heading(tokens[i + 1].children or [])
+            level = int(token.tag[1])
+            if level == 1 and first_h1 is None:
+                first_h1 = title
+            builder.heading(level, title, anchor)
+        elif token.type == "html_block" and token.content.startswith(mkdocs.REFERENCE_MARK):
+            builder.reference(token.content.strip()[len(mkdocs.REFERENCE_MARK) : -3].strip())
+        else:
+            builder.add(renderer.block(tokens[i : end + 1]))
+        i = end + 1
+    return Parsed(sections=builder.finish(), title=first_h1, meta=dict(meta))
+
+
+def _close(tokens: Sequence[Token], i: int) -> int:
+    """Index of the token that closes the one opened at `i` (itself if it opens nothing)."""
+    if tokens[i].nesting != 1:
+        return i
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1
+
+
+class _Renderer:
+    def __init__(self, *, jsx: bool) -> None:
+        self.jsx = jsx
+
+    def heading(self, children: list[Token]) -> tuple[str, str | None]:
+        text = self.inline(children, plain=True)
+        anchor: str | None = None
+        for attributes in _ATTRIBUTES.finditer(text):
+            found = _ANCHOR_IN_ATTRIBUTES.search(attributes.group(1))
+            if found:
+                anchor = found.group(1)
+        text = _ATTRIBUTES.sub("", text)
+        return " ".join(text.split()), anchor
+
+    def block(self, tokens: Sequence[Token]) -> str:
+        """One block (its open token to its close token) as Markdown."""
+        first = tokens[0]
+        kind = first.type
+        if kind == "paragraph_open":
+            return self.inline(tokens[1].children or [])
+        if kind == "heading_open":  # inside a list or quote: not a section of its own
+            title = self.heading(tokens[1].children or [])[0]
+            return f"**{title}**" if title else ""
+        if kind in {"fence", "code_block"}:
+            info = first.info.strip().lstrip("{").lstrip(".")
+            language = re.split(r"[\s{}.,]", info, maxsplit=1)[0] if info else ""
+            return fence(_ANNOTATION.sub("", first.content), language)
+        if kind == "html_block":
+            return self.html(first.content)
+        if kind in {"bullet_list_open", "ordered_list_open"}:
+            return self.bullets(tokens)
+        if kind == "blockquote_open":
+            inner = self.blocks(tokens[1:-1])
+            return "\n".join(f"> {line}" if line else ">" for line in inner.splitlines())
+        if kind == "table_open":
+            return self.table(tokens)
+        return ""  # hr: a visual divider means nothing in a quoted passage
+
+    def blocks(self, tokens: Sequence[Token], *, tight: bool = False) -> str:
+        parts: list[str] = []
+        i = 0
+        while i < len(tokens):
+            end = _close(tokens, i)
+            if tokens[i].type == "html_block" and tokens[i].content.startswith(mkdocs.REFERENCE_MARK):
+                name = tokens[i].content.strip()[len(mkdocs.REFERENCE_MARK) : -3].strip()
+                part = f"API reference: {code_span(name)}"
+            else:
+                part = self.block(tokens[i : end + 1])
+            if part.strip():
+                parts.append(part)
+            i = end + 1
+        return ("\n" if tight else "\n\n").join(parts)
+
+    def bullets(self, tokens: Sequence[Token]) -> str:
+        ordered = tokens[0].type == "ordered_list_open"
+        number = int(str(tokens[0].attrGet("start") or 1))
+        items: list[str] = []
+        i = 1
+        tight = True
+        while i < len(tokens) - 1:
+            end = _close(tokens, i)
+            inner = tokens[i + 1 : end]
+            tight = tight and all(t.hidden for t in inner if t.type == "paragraph_open")
+            body = self.blocks(inner, tight=tight)
+            marker = f"{number}. " if ordered else "- "
+            pad = " " * len(marker)
+            lines = body.splitlines() or [""]
+            items.append(marker + lines[0] + "".join(f"\n{pad}{ln}" if ln else "\n" for ln in lines[1:]))
+            number += 1
+            i = end + 1
+        return ("\n" if tight else "\n\n").join(items)
+
+    def table(self, tokens: Sequence[Token]) -> str:
+        rows: list[list[str]] = []
+        for token in tokens:
+            if token.type == "tr_open":
+                rows.append([])
+            elif token.type == "inline" and rows:
+                rows[-1].append(self.inline(token.children or []))
+        return "\n".join(" | ".join(cell for cell in row) for row in rows if any(row))
+
+    def html(self, content: str) -> str:
+        if self.jsx:
+            content = re.sub(r"\{/\*.*?\*/\}", "", content, flags=re.S)
+        if re.match(r"\s*<pre[\s>]", content, re.I):
+            import html as html_lib
+
+            code = re.sub(r"<[^<>]+>", "", content)
+            return fence(html_lib.unescape(code).strip("\n"))
+        return strip_tags(content)
+
+    def inline(self, children: list[Token], *, plain: bool = False) -> str:
+        out: list[str] = []
+        for token in children:
+            kind = token.type
+            if kind == "text":
+                out.append(token.content)
+            elif kind == "code_inline":
+                out.append(token.content if plain else code_span(token.content))
+            elif kind in {"softbreak", "hardbreak"}:  # the author's line breaks stay, as written
+                out.append(" " if plain else "\n")
+            elif plain:
+                continue
+            elif kind in {"em_open", "em_close"}:
+                out.append("*")
+            elif kind in {"strong_open", "strong_close"}:
+                out.append("**")
+            elif kind in {"s_open", "s_close"}:
+                out.append("~~")
+            elif kind == "html_inline" and token.content.lower().startswith("<br"):
+                out.append(" ")
+        text = "".join(out)
+        text = _REFERENCE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+        if "{" in text:
+            text = _MACRO.sub("", text)
+            if not plain:
+                text = _ATTRIBUTES.sub("", text)
+        if self.jsx and "<" in text:
+            text = _JSX_TAG.sub("", text)
+        return "\n".join(_WHITESPACE.sub(" ", line).strip() for line in text.split("\n")).strip()

@@ -1,0 +1,66 @@
+"""MkDocs Material Markdown: every construct of tests/fixtures/docs/markdown/guide.md."""
+
+from __future__ import annotations
+
+from bot.retrieval.documents import SectionKind
+
+from .helpers import FIXTURES, read_fixture, section
+
+DOC = read_fixture("markdown", "guide.md")
+TOP = section(DOC, "Models")
+
+
+def test_heading_attributes_become_anchors_and_leave_the_title() -> None:
+    assert DOC.title == "Models guide" and DOC.tags == ("models",)
+    assert [(s.headings, s.anchor) for s in DOC.sections][:2] == [
+        (("Models",), "models-page"),
+        (("Models", "Includes"), "includes"),
+    ]
+
+
+def test_links_macros_comments_and_images_keep_only_readable_text() -> None:
+    assert TOP.startswith("Use `model_dump` or the docs with .\nSee validators too.")
+    for residue in ("{{", "][", "](", "<!--", "TODO", "diagram.png", "{ #"):
+        assert residue not in TOP, residue
+
+
+def test_admonitions_tabs_and_blocks_keep_body_and_title_as_prose() -> None:
+    assert "**Be careful**\n\nFields are validated in order." in TOP
+    assert "**API Documentation**\n\n`pydantic.main.BaseModel`" in TOP
+    assert "**Tip:**\n\nUse strict mode." in TOP
+    assert "Added in v2.7.\n\nNamed type aliases are supported." in TOP
+    assert "**Pymdown note**\n\nBlocks keep their text." in TOP
+    assert "**Python 3.9+**" in TOP
+    for marker in ("!!!", "???", "///", "==="):
+        assert marker not in TOP, marker
+
+
+def test_code_is_fenced_with_its_language_and_annotations_move_out() -> None:
+    assert "```python\nfrom typing import List\nx: List[int] = []\n```\n\n1. The annotation text." in TOP
+
+
+def test_includes_inside_the_folder_are_fenced_and_the_rest_warned_about() -> None:
+    text = section(DOC, "Models", "Includes")
+    assert text == (
+        "```python\ndef first():\n    return 1\ndef second():\n    return 2\n```\n\n"
+        "```python\n    return 1\ndef second():\n```"
+    )
+    assert DOC.warnings == (
+        "includes ../../../../../etc/hostname, which is not inside the knowledge folder; it was left out",
+        "includes ../outside.py, which is not inside the knowledge folder; it was left out",
+        "includes snippets/missing.py, which does not exist; it was left out",
+    )
+
+
+def test_an_include_root_widens_where_includes_may_read() -> None:
+    wider = read_fixture("markdown", "guide.md", include_root=FIXTURES)
+    assert not any("../outside.py, which is not inside" in w for w in wider.warnings)
+
+
+def test_mkdocstrings_stub_is_a_reference_section_without_its_options() -> None:
+    references = [s for s in DOC.sections if s.kind is SectionKind.REFERENCE]
+    assert [(s.headings, s.text) for s in references] == [
+        (("Models", "Reference"), "API reference: `pydantic.main.BaseModel`")
+    ]
+    assert "show_root_heading" not in "".join(s.text for s in DOC.sections)
+    assert section(DOC, "Models", "Reference") == "- one\n- two"

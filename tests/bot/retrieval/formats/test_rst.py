@@ -1,0 +1,74 @@
+"""reStructuredText and Sphinx: every construct of tests/fixtures/docs/rst/guide.rst."""
+
+from __future__ import annotations
+
+from bot.retrieval.documents import SectionKind
+
+from .helpers import read_fixture, section
+
+DOC = read_fixture("rst", "guide.rst")
+ALL = "\n".join(s.text for s in DOC.sections)
+
+
+def test_roles_become_their_readable_text() -> None:
+    assert section(DOC, "Flask Guide") == (
+        "Create a `Flask` app and call `Flask.run`. See the quickstart, url building, "
+        "tutorial/index and `unknown_role_target`. Set `FLASK_APP`, press `Ctrl+C`, "
+        "read `app.py` and undefined."
+    )
+
+
+def test_no_system_message_or_directive_reaches_the_text() -> None:
+    for residue in (
+        "(ERROR/",
+        "(WARNING/",
+        "<string>:",
+        ".. ",
+        ":class:",
+        "toctree",
+        "maxdepth",
+        ":members:",
+    ):
+        assert residue not in ALL, residue
+
+
+def test_code_blocks_stay_fenced_with_their_line_breaks() -> None:
+    text = section(DOC, "Flask Guide", "Installation")
+    assert "```python\nfrom flask import Flask\n\napp = Flask(__name__)\n```" in text
+    assert "Run it like this:\n\n```\n$ flask run\n* Running\n```" in text
+    assert "```pycon\n>>> 1 + 1\n2\n```" in text
+    assert '```python\ndef hello():\n    return "hello"\n```' in text  # literalinclude inside the root
+
+
+def test_admonitions_and_version_notes_are_prose() -> None:
+    text = section(DOC, "Flask Guide", "Installation")
+    assert "**Note:** Debug mode is not for production." in text
+    assert "Added in version 2.0. Async views." in text
+    assert "Deprecated since version 2.3. Use something else." in text
+    assert "Shown only in HTML." in text and "Unknown directive body stays." in text
+
+
+def test_label_before_a_section_is_its_anchor() -> None:
+    assert {s.headings: s.anchor for s in DOC.sections}[("Flask Guide", "Installation")] == "installing"
+
+
+def test_include_outside_the_folder_is_a_warning_not_text() -> None:
+    assert DOC.warnings == (
+        "includes ../CHANGES.rst, which is not inside the knowledge folder; it was left out",
+    )
+
+
+def test_autodoc_and_py_domain_are_reference_sections() -> None:
+    references = [(s.headings, s.text) for s in DOC.sections if s.kind is SectionKind.REFERENCE]
+    assert references == [
+        (("Flask Guide", "API"), "API reference: `flask.Flask`"),
+        (("Flask Guide", "API"), "API reference: `flask.url_for`\n\nGenerates a URL to the given endpoint."),
+    ]
+
+
+def test_tables_and_definition_and_field_lists_are_readable() -> None:
+    text = section(DOC, "Flask Guide", "Tables and lists")
+    assert "Key | Meaning\nDEBUG | Debug mode\nTESTING | Test mode" in text
+    assert "- **term**: The definition of the term." in text
+    assert "- **param name**: the name" in text
+    assert "- first item\n- second item" in text
