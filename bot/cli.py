@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.core import SupportBot
     from bot.retrieval.knowledge import Progress
+    from bot.types import Answer
 
 app = typer.Typer(
     name="supportbot",
@@ -150,7 +152,18 @@ _EMPTY_ANSWER = {
     "language": "en",
     "sources": [],
     "passages": [],
+    "answerer": None,
+    "elapsed_ms": 0.0,
 }
+
+
+def _answerer_kind(bot: SupportBot, answer: Answer) -> str:
+    """Which answerer wrote `answer`: model, extractive, or fallback (the offline answerer
+    standing in for a model that failed or hit a limit). The core calls its fallback answerer
+    only in that case, so an answer from it is a fallback whatever its note says."""
+    if bot.fallback is not None and answer.answerer == bot.fallback.name != bot.answerer.name:
+        return "fallback"
+    return "model" if answer.answerer == "llm" else "extractive"
 
 
 async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
@@ -167,7 +180,9 @@ async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k:
 
 
 async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
+    started = time.perf_counter()
     answer, result = await runtime.bot.ask(question, scope, k=k)
+    elapsed_ms = (time.perf_counter() - started) * 1000
     abstained = runtime.bot.is_abstention(answer)
     if as_json:
         best: dict[str, float] = {}
@@ -180,6 +195,8 @@ async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_
             "language": answer.language,
             "sources": [{"path": c.path, "title": c.title, "heading": c.heading} for c in answer.citations],
             "passages": [{"path": path, "score": round(score, 4)} for path, score in list(best.items())[:k]],
+            "answerer": _answerer_kind(runtime.bot, answer),
+            "elapsed_ms": round(elapsed_ms, 3),
         }
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
@@ -209,63 +226,76 @@ def eval_(
 ) -> None:
     """Measure retrieval and answers on a question set with gold documents."""
     import tempfile
-    import time
 
-    from bot.app import build_answerer, build_embedder
-    from bot.core import SupportBot
-    from bot.evaluation import evaluate, held_out_documents, load_questions
-    from bot.ports import SystemClock
-    from bot.store import AsyncStore, StateStore
+    from bot.evaluation import eval_bot, evaluate, held_out_documents, index_set, load_questions
 
     qs = load_questions(questions or directory / "questions.jsonl")
     held = held_out_documents(qs, holdout) if holdout else frozenset()
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
         settings = _settings(config, directory / "knowledge", data or Path(scratch))
-        from bot.app import open_knowledge
-
-        started = time.perf_counter()
-        knowledge = open_knowledge(settings, exclude=held)
         with _progress() as update:
-            knowledge.rebuild(update) if held else knowledge.sync(update)
-        index_seconds = time.perf_counter() - started
-        state = StateStore(settings.data_dir / "state.db")
-        answerer, fallback = build_answerer(settings)
-        bot = SupportBot(
-            settings=settings,
-            store=AsyncStore(state),
-            knowledge=knowledge,
-            answerer=answerer,
-            fallback=fallback,
-            clock=SystemClock(),
-            embedder=build_embedder(settings),
-        )
-        try:
+            knowledge, index_seconds = index_set(settings, held, update)
+        with eval_bot(settings, knowledge) as bot:
             report = asyncio.run(_closing(bot, _evaluate(bot, evaluate(bot, qs, k=k, held_out=held))))
-        finally:
-            bot.close()
-            bot.store.close()
-            knowledge.close()
     report = {"set": directory.name, **report, "index_seconds": round(index_seconds, 3)}
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
         return
+    _print_eval_tables(directory, report)
+
+
+# The figures in the order a reader checks them, with what each one means.
+_EVAL_FIGURES = (
+    ("questions", "questions asked"),
+    ("answerable", "gold document in the index"),
+    ("unanswerable", "gold: [] or held out"),
+    ("recall@1", "gold document ranked first"),
+    ("recall@5", "gold document in the first five"),
+    ("mrr@10", "mean reciprocal rank of the gold document"),
+    ("answer_contains", "answer holds a key string"),
+    ("context_contains", "model prompt holds a key string"),
+    ("answered_when_answerable", "answered when it should (higher is better)"),
+    ("abstained_when_unanswerable", "gave up when it should (higher is better)"),
+    ("abstain_rate", "gave up, all questions"),
+    ("p50_ms", "median ms per question"),
+    ("p99_ms", "99th percentile ms per question"),
+)
+
+
+def _print_eval_tables(directory: Path, report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    by_language: dict[str, dict[str, Any]] = report.get("by_language", {})
+    languages = [name for name, part in by_language.items() if part["questions"]]
     table = Table(title=f"supportbot eval {directory}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    # on a narrow terminal the explanations wrap; the names and the numbers never do
+    table.add_column("figure", no_wrap=True)
+    table.add_column("all", justify="right", no_wrap=True)
+    for language in languages:
+        table.add_column(language, justify="right", no_wrap=True)
+    table.add_column("meaning", style="dim")
+    for key, meaning in _EVAL_FIGURES:
+        if key == "context_contains" and report.get(key) is None:
+            continue  # no model configured: the prompt figure does not exist
+        cells = [report.get(key), *(by_language[language].get(key) for language in languages)]
+        table.add_row(key, *("n/a" if cell is None else str(cell) for cell in cells), meaning)
+    run = Table(title="run")
+    run.add_column("setting")
+    run.add_column("value", justify="right")
+    shown = {key for key, _ in _EVAL_FIGURES} | {"by_language"}
     for key, value in report.items():
-        table.add_row(key, "n/a" if value is None else str(value))
-    Console().print(table)
+        if key not in shown:
+            run.add_row(key, "n/a" if value is None else str(value))
+    console = Console()
+    console.print(table)
+    console.print(run)
 
 
 async def _evaluate(bot: SupportBot, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """With embeddings, fill the vector cache first (timed apart), then run the questions."""
     if bot.embeddings is None:
         return {"retrieval": "bm25", **await work}
-    import time
-
     started = time.perf_counter()
     embedding = await bot.start_embedding()
     seconds = time.perf_counter() - started

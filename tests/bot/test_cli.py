@@ -55,8 +55,19 @@ def test_ask_json_has_the_contract_shape(cli) -> None:  # type: ignore[no-untype
     result = cli("ask", "How long does a refund take?", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"answer", "abstained", "confidence", "language", "sources", "passages"}
+    assert set(payload) == {
+        "answer",
+        "abstained",
+        "confidence",
+        "language",
+        "sources",
+        "passages",
+        "answerer",
+        "elapsed_ms",
+    }
     assert payload["abstained"] is False and payload["language"] == "en"
+    assert payload["answerer"] == "extractive"
+    assert isinstance(payload["elapsed_ms"], float) and payload["elapsed_ms"] > 0
     assert 0 < payload["confidence"] <= 1
     assert payload["sources"][0] == {"path": "refunds.md", "title": "Refund policy", "heading": ""}
     assert payload["passages"][0]["path"] == "refunds.md"
@@ -84,6 +95,8 @@ def test_ask_json_reads_questions_from_stdin_in_order(cli) -> None:  # type: ign
         "language": "en",
         "sources": [],
         "passages": [],
+        "answerer": None,
+        "elapsed_ms": 0.0,
         "error": "empty question",
     }
     lines = [lines[0], lines[2], lines[3]]
@@ -145,6 +158,7 @@ def test_eval_reports_the_contract_metrics(tmp_path: Path, knowledge_dir: Path) 
         },
         {"id": "2", "question": "How do I reset my password?", "gold": ["password-reset.md"], "answers": []},
         {"id": "3", "question": "환불은 어떻게 받나요?", "gold": ["faq-ko.md"], "answers": ["30일 이내"]},
+        {"id": "4", "question": "What is the capital of Peru?", "gold": [], "answers": []},
     ]
     (evalset / "questions.jsonl").write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
@@ -152,23 +166,61 @@ def test_eval_reports_the_contract_metrics(tmp_path: Path, knowledge_dir: Path) 
     result = CliRunner().invoke(app, ["eval", str(evalset), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    for key in (
+    figures = {
         "questions",
+        "answerable",
+        "unanswerable",
         "recall@1",
         "recall@5",
         "mrr@10",
-        "abstain_rate",
         "answer_contains",
+        "context_contains",
+        "answered_when_answerable",
+        "abstained_when_unanswerable",
+        "abstain_rate",
         "p50_ms",
         "p99_ms",
-    ):
-        assert key in report
-    assert report["questions"] == 3 and report["recall@1"] == 1.0 and report["answer_contains"] == 1.0
+    }
+    assert figures | {"set", "retrieval", "index_seconds", "by_language"} == set(report)
+    assert report["questions"] == 4 and report["recall@1"] == 1.0 and report["answer_contains"] == 1.0
+    assert (report["answerable"], report["unanswerable"]) == (3, 1)
+    assert report["abstained_when_unanswerable"] == 1.0 and report["context_contains"] is None
+    assert set(report["by_language"]) == {"en", "ko"}
+    assert all(set(part) == figures for part in report["by_language"].values())
+    assert (report["by_language"]["en"]["questions"], report["by_language"]["ko"]["questions"]) == (3, 1)
     held = CliRunner().invoke(app, ["eval", str(evalset), "--json", "--holdout", "0.4"])
     assert held.exit_code == 0, held.output
     held_report = json.loads(held.stdout)
-    assert {"answered_when_answerable", "abstained_when_unanswerable"} <= set(held_report)
     assert held_report["held_out_documents"] >= 1
+    assert held_report["unanswerable"] > 1  # the held-out questions join the one with gold: []
+
+
+def test_eval_table_shows_the_figures_per_language(tmp_path: Path, knowledge_dir: Path) -> None:
+    evalset = tmp_path / "set"
+    (evalset / "knowledge").mkdir(parents=True)
+    for f in knowledge_dir.glob("*.md"):
+        (evalset / "knowledge" / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    rows = [
+        {"id": "1", "question": "How long does a refund take?", "gold": ["refunds.md"], "answers": []},
+        {"id": "2", "question": "환불은 어떻게 받나요?", "gold": ["faq-ko.md"], "answers": []},
+    ]
+    (evalset / "questions.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["eval", str(evalset)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "figure" in line)
+    columns = [header.index(f" {name} ") for name in ("figure", "all", "en", "ko", "meaning")]
+    assert columns == sorted(columns)
+    for name in (
+        "answered_when_answerable",
+        "abstained_when_unanswerable",
+        "answer_contains",
+        "unanswerable",
+    ):
+        assert name in result.stdout
+    assert "context_contains" not in result.stdout  # no model: the figure does not exist
+    assert "index_seconds" in result.stdout and "by_language" not in result.stdout
 
 
 def test_init_writes_a_config_once(tmp_path: Path) -> None:
@@ -252,7 +304,50 @@ async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowled
     for line in lines:
         assert line["answer"] == "Refunds take five to seven business days [1]."
         assert line["sources"] == [{"path": "refunds.md", "title": "Refund policy", "heading": ""}]
+        assert line["answerer"] == "model"
     assert fake.api_key not in err.decode()
+
+
+async def test_ask_json_says_when_the_documentation_stood_in_for_the_model(
+    tmp_path: Path, knowledge_dir: Path
+) -> None:
+    import asyncio
+
+    from tests.fakes.openai_server import FakeOpenAI, ServerError
+
+    config = tmp_path / "supportbot.toml"
+    config.write_text("[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", encoding="utf-8")
+    async with FakeOpenAI() as fake:
+        fake.enqueue(ServerError(503))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
+        }
+        env.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "ask",
+            "--json",
+            "--config",
+            str(config),
+            "--knowledge",
+            str(knowledge_dir),
+            "--data",
+            str(tmp_path / "d"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=tmp_path,
+            env=env,
+        )
+        out, err = await asyncio.wait_for(process.communicate(b"How long does a refund take?\n"), 120)
+    assert process.returncode == 0, err.decode()
+    payload = json.loads(out.decode())
+    assert payload["answerer"] == "fallback" and payload["abstained"] is False
+    assert "five to seven business days" in payload["answer"]
 
 
 def test_run_names_the_missing_slack_token(tmp_path: Path, knowledge_dir: Path) -> None:

@@ -1,0 +1,203 @@
+"""No documentation markup reaches an answer: every question of the realdocs_dev sets
+(upstream MkDocs, Sphinx and MDX trees, byte for byte) goes through the same `bot.ask`
+calls `supportbot eval` makes, offline, and every answer and citation is scanned for
+leftovers of the source format.
+
+Inside fenced code blocks only docutils system messages and include placeholders count:
+code legitimately holds JSX, `::`, `{{ }}` and the like. Inline code spans are exempt from
+the patterns that name things code talks about (JSX tags, template braces), since the docs
+write "`<Suspense>`" on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.evaluation import eval_bot, index_set, load_questions, run_questions
+from bot.types import Answer
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared/eval/realdocs_dev"
+EVAL_DIR = Path(os.environ.get("SUPPORTBOT_EVAL_DIR") or DEFAULT_DIR)
+
+
+def _sets() -> list[str]:
+    if not EVAL_DIR.is_dir():
+        return []
+    return sorted(p.name for p in EVAL_DIR.iterdir() if (p / "questions.jsonl").is_file())
+
+
+ABSENT = "(realdocs_dev absent)"
+SETS = _sets() or [ABSENT]
+
+# (name, pattern, counts inside fenced code, counts inside inline code)
+PATTERNS: tuple[tuple[str, re.Pattern[str], bool, bool], ...] = (
+    ("docutils system message", re.compile(r"\((?:ERROR|WARNING|INFO|SEVERE)/|<string>:\d+"), True, True),
+    (
+        "sphinx role",
+        re.compile(r"(?<![\w:]):(?:[A-Za-z][\w+.-]*:)?[A-Za-z][\w+.-]*:`[^`\n]+`"),
+        False,
+        True,
+    ),
+    ("rst directive", re.compile(r"(?m)^[ \t>]*\.\.[ \t]+[\w:.-]+::"), False, True),
+    ("mkdocs heading attribute", re.compile(r"\{[ \t]*#[\w:.-]+[^{}\n]*\}"), False, True),
+    ("/// block marker", re.compile(r"(?m)^[ \t>]*///(?:[ \t]|$)"), False, True),
+    ("admonition marker", re.compile(r"(?:^|(?<=\s))(?:!!!|\?\?\?\+?)[ \t]+[\w\"']"), False, True),
+    ("include placeholder", re.compile(r"\{\*.*?\*\}|--8<--"), True, True),
+    ("::: stub", re.compile(r"(?:^|(?<=\s)):::[ \t]+[A-Za-z_][\w.]*"), False, True),
+    ("mdx comment", re.compile(r"\{/\*.*?\*/\}", re.DOTALL), False, True),
+    ("jsx tag", re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*?)?/?>"), False, False),
+    ("macros braces", re.compile(r"\{\{.*?\}\}", re.DOTALL), False, False),
+)
+
+_FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    question: str
+    where: str  # "answer" or "citation <n> <field>"
+    pattern: str
+    snippet: str
+
+
+def split_fences(text: str) -> tuple[str, str]:
+    """(text outside fenced code blocks, text inside them); an unclosed fence runs to the end."""
+    outside: list[str] = []
+    inside: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines():
+        opened = _FENCE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)
+            inside.append(line)
+        elif fence is not None:
+            inside.append(line)
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+        else:
+            outside.append(line)
+    return "\n".join(outside), "\n".join(inside)
+
+
+def _snippet(text: str, match: re.Match[str]) -> str:
+    start, end = max(0, match.start() - 30), min(len(text), match.end() + 30)
+    return " ".join(text[start:end].split())
+
+
+def scan(text: str, *, code_aware: bool = True) -> list[tuple[str, str]]:
+    """(pattern name, snippet) for every leftover in `text`. Citations are not Markdown, so
+    they are scanned whole (`code_aware=False`)."""
+    prose, code = split_fences(text) if code_aware else (text, "")
+    bare = _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), prose) if code_aware else prose
+    found = []
+    for name, pattern, in_fences, in_inline in PATTERNS:
+        targets = [prose if in_inline else bare] + ([code] if in_fences else [])
+        for target in targets:
+            found += [(name, _snippet(target, m)) for m in pattern.finditer(target)]
+    return found
+
+
+def findings_for(question_id: str, answer: Answer) -> list[Finding]:
+    out = [Finding(question=question_id, where="answer", pattern=p, snippet=s) for p, s in scan(answer.text)]
+    for n, citation in enumerate(answer.citations, start=1):
+        for field in ("title", "heading", "url", "path"):
+            value = getattr(citation, field) or ""
+            out += [
+                Finding(question=question_id, where=f"citation {n} {field}", pattern=p, snippet=s)
+                for p, s in scan(value, code_aware=False)
+            ]
+    return out
+
+
+def _require_eval_dir() -> None:
+    if EVAL_DIR.is_dir() and _sets():
+        return
+    reason = f"no eval sets in {EVAL_DIR} (set SUPPORTBOT_EVAL_DIR to the realdocs_dev folder)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: CI always has ../shared beside the repository", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def answers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> list[tuple[str, Answer]]:
+    """Every question of one set with its answer, the set indexed once for the module."""
+    _require_eval_dir()
+    folder = EVAL_DIR / request.param
+    data = tmp_path_factory.mktemp(request.param)
+    # env={}: offline whatever the developer's shell exports (no model, no embeddings)
+    settings = load_settings(knowledge=folder / "knowledge", data=data, env={}, cwd=data)
+    questions = load_questions(folder / "questions.jsonl")
+    knowledge, _ = index_set(settings)
+    with eval_bot(settings, knowledge) as bot:
+
+        async def ask_all() -> list[tuple[str, Answer]]:
+            try:
+                return [(run.question.id, run.answer) async for run in run_questions(bot, questions)]
+            finally:
+                await bot.aclose()
+
+        return asyncio.run(ask_all())
+
+
+def report(set_name: str, findings: list[Finding], questions: int) -> str:
+    by_pattern: dict[str, set[str]] = defaultdict(set)
+    for f in findings:
+        by_pattern[f.pattern].add(f.question)
+    counts = ", ".join(f"{name}: {len(ids)}" for name, ids in sorted(by_pattern.items()))
+    lines = [
+        f"{set_name}: markup in {len({f.question for f in findings})} of {questions} answers "
+        f"(answers per pattern: {counts})"
+    ]
+    lines += [f"  {f.question} [{f.where}] {f.pattern}: {f.snippet!r}" for f in findings]
+    return "\n".join(lines)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("answers", SETS, indirect=True)
+def test_no_markup_reaches_an_answer_or_a_citation(
+    answers: list[tuple[str, Answer]], request: pytest.FixtureRequest
+) -> None:
+    set_name = request.node.callspec.params["answers"]
+    findings = [finding for question_id, answer in answers for finding in findings_for(question_id, answer)]
+    assert not findings, report(set_name, findings, len(answers))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("See :class:`~flask.Flask` and :py:meth:`x.y`.", ["sphinx role", "sphinx role"]),
+        (".. note::\n   Be careful.", ["rst directive"]),
+        ("<string>:12: (ERROR/3) Unknown directive", ["docutils system message", "docutils system message"]),
+        (
+            '## Models {#models}\n!!! note "Title"\n/// version-added\n',
+            [
+                "mkdocs heading attribute",
+                "/// block marker",
+                "admonition marker",
+            ],
+        ),
+        ("::: pydantic.main.BaseModel", ["::: stub"]),
+        ('<Pitfall>\nDo not.\n</Pitfall> <Diagram name="x" />', ["jsx tag", "jsx tag", "jsx tag"]),
+        ("제목 {/*title*/}", ["mdx comment"]),
+        ('{* ../docs_src/app.py *} and --8<-- "x.md"', ["include placeholder", "include placeholder"]),
+        ("Version {{ version }}", ["macros braces"]),
+        # legitimate: code talks about components, templates and Python's `::`
+        ("Wrap it in `<Suspense>` and use `{{ url_for('x') }}`.", []),
+        ("```jsx\n<Sandpack>{x}</Sandpack>\n```\nDone: a[::2].", []),
+        ("```\n<string>:3: (WARNING/2) oops\n```", ["docutils system message", "docutils system message"]),
+        ("Plain prose, a time 10:30, a URL https://x.y/z and 3 < 4 > 2.", []),
+    ],
+)
+def test_the_scanner_finds_markup_and_only_markup(text: str, expected: list[str]) -> None:
+    assert sorted(name for name, _ in scan(text)) == sorted(expected)
