@@ -19,6 +19,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot import policy
+from bot.answering.context import fit_sections
 from bot.commands import REGISTRY, CommandSpec, UsageError, may_run
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
@@ -46,6 +47,7 @@ from bot.types import (
     Draft,
     EscalationReason,
     InboundMessage,
+    Passage,
     Reply,
     ReplyKind,
     SearchResult,
@@ -487,8 +489,19 @@ class SupportBot:
         answerer: Answerer,
     ) -> Answer:
         passages = result.passages[: self.settings.answer.passages]
+        sent = passages
+        if self.fallback is not None and answerer is not self.fallback:
+            sent = await self.model_context(question, result) or passages
         try:
-            return await answerer.answer(question, passages, history, language, result.confidence, on_text)
+            return await answerer.answer(
+                question,
+                sent,
+                history,
+                language,
+                result.confidence,
+                on_text,
+                term_weights=result.term_weights,
+            )
         except Exception as exc:
             if self.fallback is None or answerer is self.fallback:
                 raise
@@ -499,7 +512,9 @@ class SupportBot:
                 )
             else:
                 log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
-            answer = await self.fallback.answer(question, passages, history, language, result.confidence)
+            answer = await self.fallback.answer(
+                question, passages, history, language, result.confidence, term_weights=result.term_weights
+            )
             return Answer(
                 text=answer.text,
                 citations=answer.citations,
@@ -509,6 +524,16 @@ class SupportBot:
                 abstained=answer.abstained,
                 note=say("llm_fallback", language),
             )
+
+    async def model_context(self, question: str, result: SearchResult) -> tuple[Passage, ...] | None:
+        """What the model is given for `question`: the whole sections of the best passages,
+        within `[llm] context_tokens`; None when no model is configured."""
+        if self.fallback is None:
+            return None
+        sections = await self._on_knowledge_thread(
+            partial(self.knowledge.sections, result.passages[: self.settings.answer.passages])
+        )
+        return fit_sections(sections, self.settings.llm.context_tokens)
 
     async def search(self, question: str, scope: DocVisibility, k: int = 10) -> SearchResult:
         vector = None

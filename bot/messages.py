@@ -135,6 +135,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "(The language model is unavailable right now, so this answer is quoted from the documentation.)",
         "ko": "(지금은 언어 모델을 사용할 수 없어 문서에서 발췌한 답변입니다.)",
     },
+    "quote_from": {
+        "en": "From *{section}*:",
+        "ko": "*{section}* 부분의 내용입니다:",
+    },
     "quoted_original": {
         "en": "From the documentation (quoted in its original language):",
         "ko": "문서의 관련 내용입니다 (원문 그대로 인용):",

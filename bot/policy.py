@@ -162,7 +162,7 @@ def is_admin(author: Author, platform: str, settings: Settings) -> bool:
 
 
 def needs_escalation(answer: Answer, threshold: float) -> bool:
-    return answer.abstained or answer.confidence < threshold
+    return answer.abstained or (not answer.judged and answer.confidence < threshold)
 
 
 # -- what a text is -------------------------------------------------------------------

@@ -7,7 +7,7 @@ the adapter's job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -54,7 +54,8 @@ class StreamSink(Protocol):
 class Answerer(Protocol):
     """Writes an Answer from retrieved passages. `confidence` is retrieval's; the answerer
     may lower it (a model that cites nothing) but an abstention is always `abstained=True`.
-    Raises AnswererUnavailable when it cannot answer now; the core then falls back."""
+    Raises AnswererUnavailable when it cannot answer now; the core then falls back.
+    `term_weights` (retrieval's corpus IDF of the question's words) may guide what to quote."""
 
     name: str
 
@@ -66,6 +67,8 @@ class Answerer(Protocol):
         language: str,
         confidence: float,
         on_text: StreamSink | None = None,
+        *,
+        term_weights: Mapping[str, float] | None = None,
     ) -> Answer: ...
 
 

@@ -209,6 +209,7 @@ class Passage:
     url: str | None = None
     visibility: DocVisibility = DocVisibility.PUBLIC
     tags: tuple[str, ...] = ()
+    reference: bool = False  # an API reference stub: cited, never quoted as prose
 
     def citation(self) -> Citation:
         return Citation(path=self.path, title=self.title, heading=self.heading, url=self.url)
@@ -218,6 +219,8 @@ class Passage:
 class SearchResult:
     passages: tuple[Passage, ...]
     confidence: float  # in [0, 1]: how sure retrieval is that the top passage answers
+    # the corpus IDF of each analysed question word: what the answerers weigh words by
+    term_weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +239,9 @@ class Answer:
     language: str
     answerer: str
     abstained: bool = False
+    # the answerer read the passages and found the answer there (a model that cited them), so
+    # retrieval's threshold does not decide; the quoting answerer has only retrieval's word
+    judged: bool = False
     note: str | None = None  # e.g. "the model was unavailable; this is an extractive answer"
     tokens_in: int = 0
     tokens_out: int = 0

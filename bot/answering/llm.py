@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import openai
@@ -141,11 +141,13 @@ class LLMAnswerer:
         language: str,
         confidence: float,
         on_text: StreamSink | None = None,
+        *,
+        term_weights: Mapping[str, float] | None = None,
     ) -> Answer:
         if not passages:
             return self._abstain(language, "no passages")
         if confidence < self.min_confidence:
-            return self._abstain(language, "retrieval confidence below the threshold")
+            return self._abstain(language, "retrieval confidence below the model's floor")
 
         prompt = build_messages(question, passages, history, language, self.history_tokens)
         started = time.monotonic()
@@ -192,6 +194,7 @@ class LLMAnswerer:
             confidence=confidence,
             language=language,
             answerer=self.name,
+            judged=True,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
         )
@@ -409,7 +412,7 @@ def build_llm_answerer(settings: Settings) -> LLMAnswerer:
         temperature=settings.llm.temperature,
         history_tokens=settings.llm.history_tokens,
         deadline_seconds=settings.llm.timeout_seconds,
-        min_confidence=settings.answer.confidence_threshold,
+        min_confidence=settings.llm.min_confidence,
     )
     log.info(
         "answering with %s (key %s)",

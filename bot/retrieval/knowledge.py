@@ -18,15 +18,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import KnowledgeError
 from bot.retrieval.chunking import chunk_document
-from bot.retrieval.confidence import confidence, heading_covers
-from bot.retrieval.documents import SUPPORTED_SUFFIXES, DocumentError, read_document
+from bot.retrieval.confidence import (
+    QUESTION_WORDS,
+    Evidence,
+    absent_share,
+    confidence,
+    coverage,
+    heading_covers,
+    names,
+)
+from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES, DocumentError, read_document
 from bot.retrieval.embeddings import (
     EMBEDDING_TEXT_VERSION,
     RERANK_CANDIDATES,
@@ -37,9 +46,10 @@ from bot.retrieval.embeddings import (
     text_hash,
 )
 from bot.retrieval.index import SearchIndex
-from bot.retrieval.tokenize import ANALYZER_VERSION, analyze_query, tokenize
+from bot.retrieval.site import detect_site
+from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze_query, tokenize
 from bot.store import Catalog, FileRecord
-from bot.types import DocVisibility, SearchResult
+from bot.types import DocVisibility, Passage, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,8 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why it is not indexed)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, problem in a file read)
     chunks: int = 0  # chunks written in this sync
     embeddings: EmbeddingReport | None = None  # the vector cache pass after it, when enabled
 
@@ -74,9 +86,62 @@ class SyncReport:
             text += "".join(f"\n- {path}: {reason}" for path, reason in self.failed[:20])
             if len(self.failed) > 20:
                 text += f"\n- ... and {len(self.failed) - 20} more"
+        for label, entries in (("file(s) read with warnings", self.warnings), ("skipped", self.skipped)):
+            if entries:
+                text += f"\n{len(entries)} {label}:"
+                text += "".join(f"\n- {path}: {reason}" for path, reason in entries[:20])
+                if len(entries) > 20:
+                    text += f"\n- ... and {len(entries) - 20} more"
         if self.embeddings is not None:
             text += "\n" + self.embeddings.describe()
         return text
+
+
+# build output, generator configuration and vendored packages: never documentation to answer from
+_SKIPPED_FOLDERS = frozenset({"_templates", "_build", "site", "node_modules", "__pycache__"})
+_SKIPPED_FILES = frozenset({"conf.py", "mkdocs.yml", "mkdocs.yaml"})
+
+
+def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str | None:
+    """Why the file or folder at `relative` is not indexed, or None to index it."""
+    name = relative.rsplit("/", 1)[-1]
+    if name.startswith("."):
+        return "hidden"
+    if is_dir and name in _SKIPPED_FOLDERS:
+        return "build output or templates, not documentation"
+    if not is_dir and name in _SKIPPED_FILES:
+        return "documentation generator configuration"
+    target = relative + "/" if is_dir else relative  # "drafts/**" leaves out the folder itself
+    for pattern in globs:
+        if _glob_match(target, pattern):
+            return f"matches [knowledge] exclude {pattern!r}"
+    return None
+
+
+def _glob_match(relative: str, pattern: str) -> bool:
+    """`**` matches any number of folders, `*` anything within one name (fnmatch's `*`
+    would cross folders, and PurePath.full_match needs Python 3.13)."""
+    regex = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            regex += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            regex += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            regex += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            regex += "[^/]"
+            i += 1
+        else:
+            regex += re.escape(pattern[i])
+            i += 1
+    if "/" not in pattern:
+        regex = "(?:.*/)?" + regex  # "*.txt" excludes text files in every folder
+    return re.fullmatch(regex, relative) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,10 +161,18 @@ class KnowledgeBase:
         max_file_bytes: int = 20 * 1024 * 1024,
         exclude: frozenset[str] = frozenset(),
         embeddings: bool = False,
+        exclude_globs: tuple[str, ...] = (),
+        include_root: Path | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.folder = folder
         self.max_file_bytes = max_file_bytes
         self.exclude = exclude  # relative paths left out on purpose (evaluation hold-outs)
+        self.exclude_globs = exclude_globs  # [knowledge] exclude: relative-path globs
+        self.include_root = include_root  # where `--8<--` / `.. include::` may also read from
+        self.base_url = base_url  # where the documentation is published, for citation links
+        self.site = detect_site(folder, base_url=base_url) if folder.is_dir() else None
+        self._skipped: list[tuple[str, str]] = []
         self.embeddings = embeddings  # keep chunk text hashes for the vector cache
         index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(index_dir / "catalog.db")
@@ -116,6 +189,7 @@ class KnowledgeBase:
         hashes = self.catalog.get_meta("embedding_text")
         if (
             self.catalog.get_meta("analyzer") != ANALYZER_VERSION
+            or self.catalog.get_meta("layout") != self._layout()
             or (self.index.size == 0 and self.catalog.summary()[1] > 0)
             or (self.embeddings and hashes != EMBEDDING_TEXT_VERSION)
         ):
@@ -125,17 +199,25 @@ class KnowledgeBase:
             self.catalog.clear_chunks()
             self.catalog.delete_meta("embedding_text")
 
+    def _layout(self) -> str:
+        """What the stored chunks depend on besides the analyzer: how files are parsed and the
+        links citations carry. When it changes, every chunk is rebuilt."""
+        return f"formats={FORMATS_VERSION};site={self.site!r}"
+
     def _reset(self) -> None:
         self.index.clear()
         self.index.commit()
         self.catalog.clear()
         self.catalog.set_meta("analyzer", ANALYZER_VERSION)
+        self.catalog.set_meta("layout", self._layout())
         if self.embeddings:
             self.catalog.set_meta("embedding_text", EMBEDDING_TEXT_VERSION)
 
     # -- keeping the index in step with the folder ---------------------------------------
 
     def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
+        """The files to index; what is left out on purpose goes to `self._skipped` with why."""
+        self._skipped = []
         if not self.folder.exists():
             raise KnowledgeError(
                 f"the knowledge folder {self.folder} does not exist. Create it and put Markdown "
@@ -153,19 +235,26 @@ class KnowledgeBase:
                 log.warning("cannot list %s: permission denied", current)
                 continue
             for entry in entries:
-                if entry.name.startswith("."):
-                    continue  # .git, editor swap files, our own data folder
-                if entry.is_dir(follow_symlinks=False):
+                relative = Path(entry.path).relative_to(self.folder).as_posix()
+                is_dir = entry.is_dir(follow_symlinks=False)
+                reason = skip_reason(relative, is_dir, self.exclude_globs)
+                if reason is not None:
+                    if not entry.name.startswith("."):  # .git and our own data folder: not news
+                        self._skipped.append((relative + ("/" if is_dir else ""), reason))
+                elif is_dir:
                     stack.append(Path(entry.path))
-                elif entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
-                    relative = Path(entry.path).relative_to(self.folder).as_posix()
-                    if relative not in self.exclude:
-                        yield relative, entry.stat()
+                elif (
+                    entry.is_file()
+                    and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
+                    and relative not in self.exclude
+                ):
+                    yield relative, entry.stat()
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
         report = SyncReport()
         known = self.catalog.files()
         on_disk = dict(self._walk())
+        report.skipped = sorted(self._skipped)
         pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]] = []
         touched: list[tuple[str, int]] = []
         total = len(on_disk)
@@ -241,8 +330,11 @@ class KnowledgeBase:
         chunks = []
         if error is None:
             try:
-                document = read_document(self.folder, file, data)
-                chunks = chunk_document(document)
+                document = read_document(self.folder, file, data, include_root=self.include_root)
+                for warning in document.warnings:
+                    report.warnings.append((relative, warning))
+                    log.warning("knowledge file %s %s", relative, warning)
+                chunks = chunk_document(document, site=self.site)
                 meta = {
                     "title": document.title,
                     "url": document.url,
@@ -296,15 +388,53 @@ class KnowledgeBase:
         )
         if not passages:
             return SearchResult(passages=(), confidence=0.0)
-        best = passages[0]
-        heading_words = set(tokenize(f"{best.title} {best.heading}").words)
-        sure = confidence(
-            best.score, chunks, len(terms), heading_match=heading_covers(terms.words, heading_words)
-        )
+        evidence = self.assess(query, terms, passages[0], chunks)
+        sure = confidence(evidence)
         if hybrid is not None:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
             passages = rerank(passages, vectors, hybrid)[:k]
-        return SearchResult(passages=tuple(passages), confidence=sure)
+        return SearchResult(
+            passages=tuple(passages), confidence=sure, term_weights=self.index.idf(terms.words)
+        )
+
+    def assess(self, query: str, terms: Terms, best: Passage, chunks: int) -> Evidence:
+        """What the search says about whether `best` answers `query` (analysed: `terms`)."""
+        found = tokenize(f"{best.title} {best.heading}\n{best.text}")
+        heading_words = set(tokenize(f"{best.title} {best.heading}").words)
+        topic = [w for w in terms.words if w not in QUESTION_WORDS]
+        word_idf = self.index.idf(topic)
+        bigram_idf = self.index.idf(terms.bigrams, "bigram")
+        return Evidence(
+            korean=bool(terms.bigrams),
+            top_score=best.score,
+            chunks=chunks,
+            query_terms=len(terms),
+            word_coverage=coverage(topic, set(found.words), word_idf),
+            bigram_coverage=coverage(terms.bigrams, set(found.bigrams), bigram_idf),
+            absent=absent_share(topic, word_idf, chunks),
+            reach=best.score / self.index.best_possible(word_idf, bigram_idf),
+            heading_match=heading_covers(terms.words, heading_words),
+            unknown_name=any(self._unknown(name, chunks) for name in names(query, bool(terms.bigrams))),
+        )
+
+    def sections(self, passages: Sequence[Passage]) -> tuple[tuple[Passage, Passage], ...]:
+        """Each of `passages` (each section once, best first) with its whole section: all
+        the chunks under the same heading of the same file, code blocks and all, as one."""
+        found: list[tuple[Passage, Passage]] = []
+        seen: set[tuple[str, str]] = set()
+        for passage in passages:
+            key = (passage.path, passage.heading)
+            if key in seen:
+                continue
+            seen.add(key)
+            parts = self.index.section(passage.path, passage.heading) or [passage]
+            found.append((passage, replace(passage, text="\n\n".join(p.text for p in parts))))
+        return tuple(found)
+
+    def _unknown(self, name: str, chunks: int) -> bool:
+        """No passage uses any of the words of `name`."""
+        words = analyze_query(name).words
+        return bool(words) and absent_share(words, self.index.idf(words), chunks) >= 0.999
 
     def pending_embeddings(self, model: str, after: str, limit: int) -> list[tuple[str, str | None]]:
         """Up to `limit` (text hash, text to embed) without a vector for `model`, in hash order

@@ -566,7 +566,8 @@ async def test_mentions_written_by_users_or_documents_never_ping(
         await deliver(fake, adapter, fake.user_message("C111", question, user=MEMBER, mention=True))
         [answer] = posts(fake)
         assert "Escalation contacts" in section_text(answer)
-        assert "&lt;!channel&gt;" in section_text(answer)  # shown, not broadcast
+        # "@here" is shown, not broadcast; "<!channel>" is inline HTML to Markdown, not shown at all
+        assert "@\u200bhere" in section_text(answer)
         # a request for a person quotes the question in the triage card
         ask = "<!here> <@U123> @channel I want to talk to a human"
         await deliver(fake, adapter, fake.user_message("C111", ask, user=MEMBER, mention=True))

@@ -18,6 +18,7 @@ from bot.types import (
     Author,
     Command,
     ConversationRef,
+    DocVisibility,
     InboundMessage,
     Posted,
     Reply,
@@ -215,3 +216,53 @@ async def test_injected_instructions_and_mass_mentions_do_not_come_through(
     for bad in ("@everyone", "<!channel>", SLACK_BOT_TOKEN):
         assert bad not in final.text
     assert "Settings > Export" in final.text
+
+
+LONG_HOWTO = (
+    "# Exporting reports\n\n## Scheduled exports\n\n"
+    + "\n\n".join(
+        f"Background paragraph {i} explains scheduling policies, quotas and retention rules in detail."
+        for i in range(40)
+    )
+    + "\n\nTo schedule the nightly export, add this to the crontab:\n\n```sh\n0 2 * * * reportctl export --all\n```\n"
+)
+
+
+async def test_the_model_gets_the_whole_section_with_the_code_of_a_later_chunk(  # type: ignore[no-untyped-def]
+    model_runtime, fake, knowledge_dir
+) -> None:
+    (knowledge_dir / "exports.md").write_text(LONG_HOWTO, encoding="utf-8")
+    rt = model_runtime()
+    await rt.bot.reindex()
+    fake.default_reply = "Add the crontab line from the docs [1]."
+    channel = StreamingChannel(interval=0.0)
+    # the question matches the long section's first chunk, which does not hold the code
+    await rt.bot.on_message(question("scheduling policies quotas retention for scheduled exports?"), channel)
+    prompt = fake.chat_requests[-1].prompt
+    assert "0 2 * * * reportctl export --all" in prompt
+    assert "```sh" in prompt  # the code block arrives fenced, line breaks and all
+    assert prompt.count("Background paragraph 0 explains") == 1  # the section is sent once
+
+
+async def test_a_question_below_the_quoting_threshold_still_reaches_the_model(  # type: ignore[no-untyped-def]
+    model_runtime, fake
+) -> None:
+    # a quoting threshold no question reaches, and the model's floor far below it
+    rt = model_runtime("min_confidence = 0.01\n[answer]\nconfidence_threshold = 0.999")
+    fake.default_reply = "Refunds take five to seven business days [1]."
+    channel = StreamingChannel(interval=0.0)
+    answer, result = await rt.bot.ask("refund arrive", DocVisibility.INTERNAL)
+    assert result.confidence < rt.settings.answer.confidence_threshold  # the offline answerer would abstain
+    assert answer.answerer == "llm" and not rt.bot.is_abstention(answer)
+    outcome = await rt.bot.on_message(question("refund arrive"), channel)
+    assert outcome == Outcome.ANSWERED
+    assert len(fake.chat_requests) == 2
+
+
+async def test_below_the_models_floor_nothing_is_sent_and_a_person_is_asked(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    rt = model_runtime("min_confidence = 0.99")
+    fake.default_reply = "Anything [1]."
+    channel = StreamingChannel(interval=0.0)
+    outcome = await rt.bot.on_message(question("How long does a refund take?"), channel)
+    assert outcome == Outcome.ESCALATED
+    assert fake.chat_requests == []

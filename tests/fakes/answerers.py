@@ -4,7 +4,7 @@ retrieval's calibration (the core's own tests cover that)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.ports import StreamSink
@@ -25,5 +25,7 @@ class ConfidentExtractive:
         language: str,
         confidence: float,
         on_text: StreamSink | None = None,
+        *,
+        term_weights: Mapping[str, float] | None = None,
     ) -> Answer:
         return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
