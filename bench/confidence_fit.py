@@ -160,25 +160,25 @@ def fit(rows: list[tuple[tuple[float, ...], bool, float]]) -> Calibration:
     return Calibration(intercept=round(beta[0], 4), weights=tuple(round(b, 4) for b in beta[1:]))
 
 
-DOCS_WEIGHT = 1.0  # --docs-weight: how much more a documentation set counts than a QA set
+DOCS_WEIGHT = 2.0  # --docs-weight: how much more a documentation set counts than a QA set
 
 
-def _weighted(samples: list[Sample]) -> list[tuple[tuple[float, ...], bool, float]]:
+def _weighted(samples: list[Sample], docs_weight: float) -> list[tuple[tuple[float, ...], bool, float]]:
     counts: dict[tuple[str, bool], int] = defaultdict(int)
     for s in samples:
         counts[(s.set, s.positive)] += 1
     return [
-        (features(s.evidence), s.positive, (DOCS_WEIGHT if s.docs else 1.0) / counts[(s.set, s.positive)])
+        (features(s.evidence), s.positive, (docs_weight if s.docs else 1.0) / counts[(s.set, s.positive)])
         for s in samples
     ]
 
 
-def _fit_by_language(samples: list[Sample]) -> dict[str, Calibration]:
+def _fit_by_language(samples: list[Sample], docs_weight: float) -> dict[str, Calibration]:
     models = {}
     for language in ("en", "ko"):
         mine = [s for s in samples if s.evidence.korean == (language == "ko")]
         if mine:
-            models[language] = fit(_weighted(mine))
+            models[language] = fit(_weighted(mine, docs_weight))
     return models
 
 
@@ -220,10 +220,8 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--docs-weight", type=float, default=1.0)
+    parser.add_argument("--docs-weight", type=float, default=DOCS_WEIGHT)
     args = parser.parse_args()
-    global DOCS_WEIGHT
-    DOCS_WEIGHT = args.docs_weight
     set_dirs = sorted(
         [p for p in args.eval.iterdir() if (p / "questions.jsonl").exists()]
         + [p for p in (args.eval / "realdocs_dev").iterdir() if (p / "questions.jsonl").exists()]
@@ -237,9 +235,9 @@ def main() -> None:
     for fold in range(args.folds):
         train = [s for s in samples if _hash(s.group) % args.folds != fold]
         test = [s for s in samples if _hash(s.group) % args.folds == fold]
-        models = _fit_by_language(train)
+        models = _fit_by_language(train, args.docs_weight)
         held_out += [(s, _score(models, s.evidence)) for s in test]
-    final = _fit_by_language(samples)
+    final = _fit_by_language(samples, args.docs_weight)
     fitted = [(s, _score(final, s.evidence)) for s in samples]
     held, fit_rates = _rates(held_out), _rates(fitted)
     print(

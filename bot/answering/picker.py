@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.retrieval.tokenize import analyze
+from bot.retrieval.confidence import QUESTION_WORDS, heading_covers
+from bot.retrieval.tokenize import analyze, analyze_query
 from bot.types import Passage
 
 SHORT_PASSAGE_WORDS = 90  # a section this short is quoted whole: it is the answer
@@ -258,7 +259,13 @@ def pick(
     total = sum(weights.values())
     top = passages[0].score or 1.0
     best: Quote | None = None
-    for passage in passages[:CANDIDATE_PASSAGES]:
+    candidates = passages[:CANDIDATE_PASSAGES]
+    # a section whose headings name every word of the question was written to answer it (an
+    # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
+    # answer, so it is quoted rather than a passage that only mentions them (as confidence does)
+    asked = [w for w in analyze_query(question).words if w not in QUESTION_WORDS]
+    titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
+    for passage in titled or candidates:
         if passage.reference:
             continue
         units = split_units(passage.text)

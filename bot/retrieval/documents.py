@@ -23,7 +23,7 @@ from bot.types import DocVisibility
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "2"  # bump whenever a parser's output changes: every file is then read again
+FORMATS_VERSION = "3"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 
@@ -109,9 +109,18 @@ def _default_title(file: Path) -> str:
     return re.sub(r"[-_]+", " ", file.stem).strip().capitalize() or file.name
 
 
+_TAG_IN_TITLE = re.compile(r"(?<!`)(</?[A-Za-z][\w.]*\s*/?>|<>|</>)(?!`)")
+
+
+def _code_spans(title: str) -> str:
+    """A title that names a component (`<Fragment>`) shows it as code, as the page does;
+    bare, it would read as markup to every renderer downstream."""
+    return _TAG_IN_TITLE.sub(lambda m: f"`{m.group(1)}`", title)
+
+
 def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, ...]) -> Document:
     meta = parsed.meta
-    title = str(meta.get("title") or parsed.title or _default_title(file)).strip()
+    title = _code_spans(str(meta.get("title") or parsed.title or _default_title(file)).strip())
     visibility_raw = str(meta.get("visibility", "public")).strip().lower()
     try:
         visibility = DocVisibility(visibility_raw)

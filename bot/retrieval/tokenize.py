@@ -6,10 +6,18 @@ Chosen by measurement on the eval sets (see bench/README.md and the README):
   list that keeps negations, particles, quantifiers and wh-words (they carry meaning in
   support questions: "how do I turn *off*...", "*not* working"), then Snowball stemming.
   Compounds are indexed whole and in parts (e-mail -> email, e, mail).
-- Korean words: one particle or ending (josa / eomi) stripped by a longest-match rule
-  (환불을, 환불은 -> 환불), plus character bigrams of the whole word in a separate field,
-  which catches compounds and spelling variants. A morphological analyser (kiwipiepy) was
-  measured too: it was not better on KorQuAD and costs 1-2 s to load and 300-500 MB.
+- Korean is searched as overlapping character bigrams only (환불을 -> 환불, 불을), in their
+  own field, weighed like a word (index.py). A bigram needs no dictionary and no rule for
+  particles, and it matches the parts of compounds and spelling variants. Version 2 also
+  searched words with one particle or ending stripped (ko_strip, a suffix list written
+  against the dev questions); it led on those questions and lost on KorQuAD's hidden half to
+  plain bigram BM25 (recall@1 0.877 vs 0.883). `python bench/korean_retrieval.py`, 5-fold
+  cross-validation on korquad_ko with weights chosen on the training folds, measured
+  held-out recall@1 / recall@5: bigrams + non-Hangul words 0.913 / 0.990, plain bigram BM25
+  0.900 / 0.990 (top-1 +4 / -0 questions against it), version 2 refit 0.913 / 0.990 but
+  with its weight jumping between folds (0 to 0.5); kiwipiepy nouns + bigrams 0.893 / 0.993,
+  whole words 0.880, syllable unigrams 0.893: none better, so no analyser is loaded.
+  Stripped Korean words are still produced by `analyze` (comparing texts, not searching).
 - Queries also drop words that phrase a request rather than name a topic ("way",
   "please", 무엇, 어떻게...).
 """
@@ -23,7 +31,7 @@ from functools import lru_cache
 
 import Stemmer
 
-ANALYZER_VERSION = "2"  # bump whenever analysis changes: the index is then rebuilt
+ANALYZER_VERSION = "3"  # bump whenever analysis changes: the index is then rebuilt
 
 _NLTK_STOP = frozenset(
     """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
@@ -124,14 +132,14 @@ def _english_run(run: str, stop: frozenset[str], out: list[str]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Terms:
-    words: list[str]  # stems and stripped Korean words
+    words: list[str]  # stems of non-Hangul words
     bigrams: list[str]  # Korean character bigrams
 
     def __len__(self) -> int:
         return len(self.words) + len(self.bigrams)
 
 
-def tokenize(text: str, *, query: bool = False) -> Terms:
+def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
     words: list[str] = []
     bigrams: list[str] = []
     english: list[str] = []
@@ -141,7 +149,8 @@ def tokenize(text: str, *, query: bool = False) -> Terms:
             stripped = ko_strip(run)
             if query and (run in QUERY_STOP_KO or stripped in QUERY_STOP_KO):
                 continue
-            words.append(stripped)
+            if korean_words:
+                words.append(stripped)
             bigrams.extend(_bigrams(run))
         else:
             _english_run(run, stop, english)
@@ -150,9 +159,16 @@ def tokenize(text: str, *, query: bool = False) -> Terms:
     return Terms(words=words, bigrams=bigrams)
 
 
+def tokenize(text: str, *, query: bool = False) -> Terms:
+    """Index terms: stemmed non-Hangul words, and Korean only as character bigrams (a Korean
+    word term, even with its particle stripped, ranked worse on held-out questions)."""
+    return _analyse(text, query=query, korean_words=False)
+
+
 def analyze(text: str) -> list[str]:
-    """The word terms of `text` (no bigrams): for comparing texts, e.g. picking sentences."""
-    return tokenize(text).words
+    """Word terms of `text` for comparing texts, e.g. picking sentences: with Korean words
+    (particle stripped), which say more about a sentence than its bigrams do."""
+    return _analyse(text, query=False, korean_words=True).words
 
 
 def analyze_query(text: str) -> Terms:

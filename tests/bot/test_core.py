@@ -167,7 +167,9 @@ async def test_bots_edits_off_channels_and_chatter_get_no_reply(rt: Runtime, cha
     )
     assert replies(channel) == []
     assert (
-        await rt.bot.on_message(message("How do refunds work?", channel="C-AUTO", addressed=False), channel)
+        await rt.bot.on_message(
+            message("How long does a refund take?", channel="C-AUTO", addressed=False), channel
+        )
         == Outcome.ANSWERED
     )
 

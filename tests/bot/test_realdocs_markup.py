@@ -113,7 +113,8 @@ def findings_for(question_id: str, answer: Answer) -> list[Finding]:
             value = getattr(citation, field) or ""
             out += [
                 Finding(question=question_id, where=f"citation {n} {field}", pattern=p, snippet=s)
-                for p, s in scan(value, code_aware=False)
+                # titles and headings are Markdown text (inline code allowed); url and path are not
+                for p, s in scan(value, code_aware=field in ("title", "heading"))
             ]
     return out
 

@@ -1,0 +1,85 @@
+"""The Korean analysis that ships: bigrams for search, particle-stripped words for comparing texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.tokenize import analyze, analyze_query, ko_strip, tokenize
+from bot.types import DocVisibility
+from tests.conftest import write_docs
+
+
+def test_korean_is_indexed_as_overlapping_character_bigrams_only() -> None:
+    terms = tokenize("환불을 요청했습니다")
+    assert terms.bigrams == ["환불", "불을", "요청", "청했", "했습", "습니", "니다"]
+    assert terms.words == []
+
+
+def test_a_one_syllable_korean_word_stays_one_term() -> None:
+    assert tokenize("위를 봐").bigrams == ["위를", "봐"]
+
+
+def test_mixed_text_keeps_english_words_and_korean_bigrams_apart() -> None:
+    terms = tokenize("React 컴포넌트를")
+    assert terms.words == ["react"]
+    assert terms.bigrams == ["컴포", "포넌", "넌트", "트를"]
+
+
+def test_english_analysis_is_unchanged_by_korean_support() -> None:
+    assert tokenize("I can't log in to my e-mail account, it's not working").words == [
+        "not",
+        "log",
+        "e",
+        "mail",
+        "email",
+        "account",
+        "not",
+        "work",
+    ]
+    assert tokenize("I can't log in").bigrams == []
+
+
+def test_particles_are_stripped_for_comparing_texts() -> None:
+    assert analyze("환불을 환불은 환불이") == ["환불", "환불", "환불"]
+    assert ko_strip("위를") == "위"
+    assert ko_strip("정도") == "정도"  # 도 may end a noun: two syllables must remain
+
+
+def test_query_drops_question_words_and_repeats() -> None:
+    terms = analyze_query("환불은 어떻게 하나요? 환불은")
+    assert terms.bigrams == ["환불", "불은", "하나", "나요"]
+
+
+def test_a_compound_in_the_question_finds_the_document_written_with_spaces(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {
+            "refund.md": "# 결제 안내\n\n환불 정책은 구매 후 14일 동안 적용됩니다.\n",
+            "shipping.md": "# 배송 안내\n\n배송은 주문 후 3일 안에 시작됩니다.\n",
+        },
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        kb.sync()
+        found = kb.search("환불정책이 궁금해요", DocVisibility.INTERNAL, 2).passages
+        assert found[0].path == "refund.md"
+    finally:
+        kb.close()
+
+
+def test_a_particle_on_the_question_word_does_not_stop_the_match(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {
+            "password.md": "# 계정\n\n비밀번호 재설정은 설정 화면에서 합니다.\n",
+            "billing.md": "# 결제\n\n영수증은 결제 내역에서 받습니다.\n",
+        },
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        kb.sync()
+        found = kb.search("비밀번호를 바꾸려면?", DocVisibility.INTERNAL, 2).passages
+        assert found[0].path == "password.md"
+    finally:
+        kb.close()
