@@ -263,7 +263,9 @@ def pick(
     # a section whose headings name every word of the question was written to answer it (an
     # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
     # answer, so it is quoted rather than a passage that only mentions them (as confidence does)
-    asked = [w for w in analyze_query(question).words if w not in QUESTION_WORDS]
+    query = analyze_query(question)
+    # Korean is searched by bigrams, so its words are not in `query.words`: the rule cannot see them
+    asked = [] if query.bigrams else [w for w in query.words if w not in QUESTION_WORDS]
     titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
     for passage in titled or candidates:
         if passage.reference:
