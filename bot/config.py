@@ -56,7 +56,7 @@ class LLMSettings(_Section):
     # the model is asked whenever retrieval is at least this sure (a low floor: the model
     # judges the passages); the [answer] threshold stays the gate for quoted answers
     min_confidence: float = Field(default=0.15, ge=0.0, le=1.0)
-    context_tokens: int = Field(default=3000, ge=200)  # documentation sent with each question
+    context_tokens: int = Field(default=4000, ge=200)  # documentation sent with each question
     embeddings: bool = False
     embedding_model: str = "text-embedding-3-small"
     user_rate_per_hour: int = Field(default=30, ge=0)

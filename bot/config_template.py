@@ -55,7 +55,7 @@ history_tokens = 1500
 # (it may reply that they do not answer). [answer] confidence_threshold gates quoted answers only.
 min_confidence = 0.15
 # How much documentation (whole sections, best first) goes into the prompt (tokens).
-context_tokens = 3000
+context_tokens = 4000
 # Hybrid retrieval with the endpoint's /v1/embeddings.
 embeddings = false
 embedding_model = "text-embedding-3-small"

@@ -57,6 +57,10 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
+# passages a model may be given (as many as fit [llm] context_tokens): on realdocs_dev the
+# chunk holding the answer is among the best 10 for 91% of questions and the best 20 for 94%
+MODEL_CANDIDATES = 20
+
 T = TypeVar("T")
 
 
@@ -471,7 +475,10 @@ class SupportBot:
         answerer: Answerer | None = None,
     ) -> tuple[Answer, SearchResult]:
         """Retrieve and answer, without posting anything: the heart of every answer."""
-        result = await self.search(question, scope, k=max(k, self.settings.answer.passages))
+        wanted = max(k, self.settings.answer.passages)
+        if self.fallback is not None:  # a model is configured: it gets to look further down
+            wanted = max(wanted, MODEL_CANDIDATES)
+        result = await self.search(question, scope, k=wanted)
         language = language or policy.detect_language(question)
         answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
         return answer, result
@@ -530,9 +537,7 @@ class SupportBot:
         within `[llm] context_tokens`; None when no model is configured."""
         if self.fallback is None:
             return None
-        sections = await self._on_knowledge_thread(
-            partial(self.knowledge.sections, result.passages[: self.settings.answer.passages])
-        )
+        sections = await self._on_knowledge_thread(partial(self.knowledge.sections, result.passages))
         return fit_sections(sections, self.settings.llm.context_tokens)
 
     async def search(self, question: str, scope: DocVisibility, k: int = 10) -> SearchResult:

@@ -95,11 +95,15 @@ def test_a_long_code_block_is_cut_and_still_fenced() -> None:
     assert "# …" in quote.text and f"line_{MAX_CODE_LINES * 2 - 1}" not in quote.text
 
 
-def test_sections_fit_the_budget_best_first_and_fall_back_to_the_matching_chunk() -> None:
+def test_sections_fit_the_budget_best_first_breadth_before_depth() -> None:
     small = passage("short section", path="a.md")
     big_chunk = passage("the matching chunk", path="b.md")
     big_whole = passage("x " * 4000, path="b.md")
-    other = passage("another short one", path="c.md")
-    sent = fit_sections([(small, small), (big_chunk, big_whole), (other, other)], budget_tokens=50)
-    assert [p.text for p in sent] == ["short section", "the matching chunk", "another short one"]
+    other_chunk = passage("another chunk", path="c.md")
+    other_whole = passage("another chunk and the code block after it", path="c.md")
+    sent = fit_sections(
+        [(small, small), (big_chunk, big_whole), (other_chunk, other_whole)], budget_tokens=50
+    )
+    # every passage is there; the one whose section fits is widened, the huge one is not
+    assert [p.text for p in sent] == ["short section", "the matching chunk", other_whole.text]
     assert fit_sections([(big_whole, big_whole)], budget_tokens=10) == ()
