@@ -4,16 +4,18 @@ Pure functions, no I/O. A passage is split into units (sentences, list items, co
 table rows) in reading order. Each unit of the best few passages is scored by how much of
 the question's weight (the corpus IDF of its terms) it covers, read together with what it
 depends on: a sentence that introduces a code block or a list ("Use `exclude_none`:") is
-scored with that block, and a code block with the sentence that introduces it. The score
-also carries the passage's own retrieval score, so a strong sentence in a weak passage
-does not win over the section retrieval ranked first by far.
+scored with that block, and a code block with the sentence that introduces it. A unit is
+scored like a document in BM25 (term frequency saturated, length normalised against the
+average unit, each term weighted by its corpus IDF), over what a unit holding every
+question term once would score. The score also carries the passage's own retrieval score,
+so a strong sentence in a weak passage does not win over the section ranked first by far.
 
 A how-to is what people ask for, so units that name an API, a parameter or a command
 (inline code) or bring a code block get a bonus, and units that only point elsewhere
 (link lists, tables of contents, "in this section you will learn ...") get none of the
 match credit. The constants below were chosen by leave-one-set-out cross-validation on
-the three realdocs_dev sets (grid search; the choice with one set held out was the same
-for both English sets; see the README's measurements).
+the three realdocs_dev sets (a grid over the rank weight, the how-to bonus, the length
+normalisation and the number of passages; see the README's measurements).
 
 The quote is the best unit with its dependants, then its strongest neighbours while the
 prose stays short; code blocks are kept whole, fenced, up to MAX_CODE_LINES lines.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,8 +43,10 @@ CANDIDATE_PASSAGES = 5  # units are looked for in this many of the best passages
 # relative to the unit's coverage of the question, which is in [0, 1]. Also measured and
 # dropped there: a bonus for the passage's headings covering the question (chosen weight 0)
 # and a discount for terms matched only inside code (chosen: no discount).
-RANK_WEIGHT = 0.2  # the passage's retrieval score relative to the best one
-HOWTO_BONUS = 0.15  # the unit names code or brings a code block
+RANK_WEIGHT = 0.35  # the passage's retrieval score relative to the best one
+HOWTO_BONUS = 0.3  # the unit names code or brings a code block
+K1 = 1.2  # BM25's term-frequency saturation, as the index uses (not tuned)
+UNIT_B = 0.15  # BM25's length normalisation of a unit's group
 
 
 class UnitKind(StrEnum):
@@ -67,7 +72,7 @@ class Quote:
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$|^[^|\n]+(?: \| [^|\n]+)+$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 _SENTENCE = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[A-Z0-9가-힣`*])")
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
@@ -177,27 +182,38 @@ def term_weights(question: str, passages: Sequence[Passage], idf: Mapping[str, f
     return weights
 
 
-def _coverage(terms: set[str], weights: Mapping[str, float], total: float) -> float:
-    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+@dataclass(frozen=True)
+class _Scored:
+    units: list[Unit]
+    groups: list[list[int]]
+    counts: list[Counter[str]]  # the analysed terms of each unit's group, with their frequencies
 
 
-def _score_units(
-    units: Sequence[Unit], weights: Mapping[str, float], total: float
-) -> tuple[list[float], list[list[int]]]:
-    unit_terms = [set(analyze(u.text)) for u in units]
+def _prepare(units: list[Unit]) -> _Scored:
+    unit_terms = [Counter(analyze(u.text)) for u in units]
+    groups = [_group(units, i) for i in range(len(units))]
+    counts = [sum((unit_terms[g] for g in group), Counter()) for group in groups]
+    return _Scored(units, groups, counts)
+
+
+def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, average: float) -> list[float]:
+    """BM25 of each unit's group against the question, over what a group of average length
+    holding every question term once would score: long code blocks match many words by
+    chance, and the length normalisation discounts them as BM25 discounts long documents."""
     scores: list[float] = []
-    groups: list[list[int]] = []
-    for i, unit in enumerate(units):
-        group = _group(units, i)
-        groups.append(group)
-        if _is_pointer(unit):
+    for unit, counts in zip(scored.units, scored.counts, strict=True):
+        if _is_pointer(unit) or not total:
             scores.append(0.0)
             continue
-        score = _coverage(set().union(*(unit_terms[g] for g in group)), weights, total)
-        if any(units[g].kind is UnitKind.CODE for g in group) or _INLINE_CODE.search(unit.text):
+        norm = K1 * (1 - UNIT_B + UNIT_B * sum(counts.values()) / average)
+        got = sum(w * counts[t] * (K1 + 1) / (counts[t] + norm) for t, w in weights.items() if counts[t])
+        score = got / total
+        if _INLINE_CODE.search(unit.text) or any(
+            scored.units[g].kind is UnitKind.CODE for g in scored.groups[len(scores)]
+        ):
             score += HOWTO_BONUS * min(score * 4, 1.0)  # how-to only counts where the unit is on topic
         scores.append(score)
-    return scores, groups
+    return scores
 
 
 def _assemble(units: Sequence[Unit], scores: Sequence[float], groups: Sequence[list[int]], best: int) -> str:
@@ -267,21 +283,20 @@ def pick(
     # Korean is searched by bigrams, so its words are not in `query.words`: the rule cannot see them
     asked = [] if query.bigrams else [w for w in query.words if w not in QUESTION_WORDS]
     titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
-    for passage in titled or candidates:
-        if passage.reference:
+    prepared = [(p, _prepare(split_units(p.text))) for p in titled or candidates if not p.reference]
+    lengths = [sum(c.values()) for _, scored in prepared for c in scored.counts]
+    average = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
+    for passage, scored in prepared:
+        if not scored.units:
             continue
-        units = split_units(passage.text)
-        if not units:
-            continue
-        prior = RANK_WEIGHT * passage.score / top
-        scores, groups = _score_units(units, weights, total)
-        i = max(range(len(units)), key=lambda i: (scores[i], -i))
-        score = prior + scores[i]
+        scores = _score_units(scored, weights, total, average)
+        i = max(range(len(scored.units)), key=lambda i: (scores[i], -i))
+        score = RANK_WEIGHT * passage.score / top + scores[i]
         if best is not None and score <= best.score:
             continue
         if len(passage.text.split()) <= SHORT_PASSAGE_WORDS:
-            text = render(units)
+            text = render(scored.units)
         else:
-            text = _assemble(units, scores, groups, i)
+            text = _assemble(scored.units, scores, scored.groups, i)
         best = Quote(passage=passage, text=text, score=score)
     return best
