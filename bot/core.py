@@ -507,7 +507,7 @@ class SupportBot:
                 language,
                 result.confidence,
                 on_text,
-                term_weights=result.term_weights,
+                hints=result.hints,
             )
         except Exception as exc:
             if self.fallback is None or answerer is self.fallback:
@@ -520,7 +520,7 @@ class SupportBot:
             else:
                 log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
             answer = await self.fallback.answer(
-                question, passages, history, language, result.confidence, term_weights=result.term_weights
+                question, passages, history, language, result.confidence, hints=result.hints
             )
             return Answer(
                 text=answer.text,

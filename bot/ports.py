@@ -7,7 +7,7 @@ the adapter's job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +18,7 @@ from bot.types import (
     Passage,
     Posted,
     Reply,
+    RetrievalHints,
     SearchResult,
     Turn,
     Visibility,
@@ -55,7 +56,7 @@ class Answerer(Protocol):
     """Writes an Answer from retrieved passages. `confidence` is retrieval's; the answerer
     may lower it (a model that cites nothing) but an abstention is always `abstained=True`.
     Raises AnswererUnavailable when it cannot answer now; the core then falls back.
-    `term_weights` (retrieval's corpus IDF of the question's words) may guide what to quote."""
+    `hints` (what retrieval knows beyond the passages) may guide what to quote."""
 
     name: str
 
@@ -68,7 +69,7 @@ class Answerer(Protocol):
         confidence: float,
         on_text: StreamSink | None = None,
         *,
-        term_weights: Mapping[str, float] | None = None,
+        hints: RetrievalHints | None = None,
     ) -> Answer: ...
 
 

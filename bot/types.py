@@ -216,11 +216,18 @@ class Passage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RetrievalHints:
+    """What retrieval knows beyond the passages, for answerers that choose what to quote."""
+
+    term_weights: Mapping[str, float] = field(default_factory=dict)  # corpus IDF of the question's words
+    reranked: bool = False  # the order is by meaning (embeddings), not by the words alone
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchResult:
     passages: tuple[Passage, ...]
     confidence: float  # in [0, 1]: how sure retrieval is that the top passage answers
-    # the corpus IDF of each analysed question word: what the answerers weigh words by
-    term_weights: Mapping[str, float] = field(default_factory=dict)
+    hints: RetrievalHints = field(default_factory=RetrievalHints)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from bot.answering.safety import redact_secrets
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import StreamSink
-from bot.types import Answer, Citation, Passage, Turn
+from bot.types import Answer, Citation, Passage, RetrievalHints, Turn
 
 
 def excerpt(
@@ -48,9 +48,9 @@ class ExtractiveAnswerer:
         confidence: float,
         on_text: StreamSink | None = None,
         *,
-        term_weights: Mapping[str, float] | None = None,
+        hints: RetrievalHints | None = None,
     ) -> Answer:
-        return self.answer_now(question, passages, language, confidence, term_weights=term_weights)
+        return self.answer_now(question, passages, language, confidence, hints=hints)
 
     def _abstain(self, language: str, confidence: float) -> Answer:
         return Answer(
@@ -69,11 +69,13 @@ class ExtractiveAnswerer:
         language: str,
         confidence: float,
         *,
-        term_weights: Mapping[str, float] | None = None,
+        hints: RetrievalHints | None = None,
     ) -> Answer:
         if not passages or confidence < self.threshold:
             return self._abstain(language, confidence)
-        quote = pick(question, passages, term_weights)
+        hints = hints or RetrievalHints()
+        # passages ordered by meaning are not re-ranked by their words: quote the first one
+        quote = pick(question, passages[:1] if hints.reranked else passages, hints.term_weights)
         if quote is None:
             return self._abstain(language, confidence)
         source = quote.passage

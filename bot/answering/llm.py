@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import openai
@@ -40,7 +40,7 @@ from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.ports import StreamSink
 from bot.retrieval.embeddings import EmbeddingsUnavailable
-from bot.types import Answer, Passage, Turn
+from bot.types import Answer, Passage, RetrievalHints, Turn
 
 if TYPE_CHECKING:
     from bot.doctor import Check
@@ -142,7 +142,7 @@ class LLMAnswerer:
         confidence: float,
         on_text: StreamSink | None = None,
         *,
-        term_weights: Mapping[str, float] | None = None,
+        hints: RetrievalHints | None = None,
     ) -> Answer:
         if not passages:
             return self._abstain(language, "no passages")

@@ -38,6 +38,7 @@ SHORT_PASSAGE_WORDS = 90  # a section this short is quoted whole: it is the answ
 MAX_PROSE_WORDS = 120  # prose around the best unit, code blocks not counted
 MAX_CODE_LINES = 40  # a longer code block is cut, and says so
 CANDIDATE_PASSAGES = 5  # units are looked for in this many of the best passages
+CANDIDATE_FLOOR = 0.6  # ... scoring at least this share of the best one
 
 # chosen by leave-one-set-out cross-validation on realdocs_dev (see the module docstring),
 # relative to the unit's coverage of the question, which is in [0, 1]. Also measured and
@@ -273,9 +274,12 @@ def pick(
         return None
     weights = term_weights(question, passages, idf or {})
     total = sum(weights.values())
-    top = passages[0].score or 1.0
+    quotable = [p for p in passages[:CANDIDATE_PASSAGES] if not p.reference]
+    if not quotable:
+        return None
+    top = quotable[0].score or 1.0
     best: Quote | None = None
-    candidates = passages[:CANDIDATE_PASSAGES]
+    candidates = [p for p in quotable if p.score >= CANDIDATE_FLOOR * top]
     # a section whose headings name every word of the question was written to answer it (an
     # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
     # answer, so it is quoted rather than a passage that only mentions them (as confidence does)
@@ -283,7 +287,7 @@ def pick(
     # Korean is searched by bigrams, so its words are not in `query.words`: the rule cannot see them
     asked = [] if query.bigrams else [w for w in query.words if w not in QUESTION_WORDS]
     titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
-    prepared = [(p, _prepare(split_units(p.text))) for p in titled or candidates if not p.reference]
+    prepared = [(p, _prepare(split_units(p.text))) for p in titled or candidates]
     lengths = [sum(c.values()) for _, scored in prepared for c in scored.counts]
     average = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
     for passage, scored in prepared:

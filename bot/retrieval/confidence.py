@@ -69,7 +69,7 @@ class Calibration:
 # fitted by bench/confidence_fit.py (see the module docstring); do not edit by hand
 CALIBRATION: Mapping[str, Calibration] = {
     "en": Calibration(intercept=0.6597, weights=(2.2503, 0.7511, 0.0, -1.7777, 0.6833, -1.6528)),
-    "ko": Calibration(intercept=0.2049, weights=(0.7231, 2.0573, 0.2569, -1.071, 0.5949, -1.4104)),
+    "ko": Calibration(intercept=0.1106, weights=(0.802, 2.1018, 0.349, -1.0203, 0.6244, -1.4414)),
 }
 
 

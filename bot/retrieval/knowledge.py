@@ -49,7 +49,7 @@ from bot.retrieval.index import SearchIndex
 from bot.retrieval.site import detect_site
 from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze_query, tokenize
 from bot.store import Catalog, FileRecord
-from bot.types import DocVisibility, Passage, SearchResult
+from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +394,9 @@ class KnowledgeBase:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
             passages = rerank(passages, vectors, hybrid)[:k]
         return SearchResult(
-            passages=tuple(passages), confidence=sure, term_weights=self.index.idf(terms.words)
+            passages=tuple(passages),
+            confidence=sure,
+            hints=RetrievalHints(term_weights=self.index.idf(terms.words), reranked=hybrid is not None),
         )
 
     def assess(self, query: str, terms: Terms, best: Passage, chunks: int) -> Evidence:

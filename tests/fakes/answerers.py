@@ -4,11 +4,11 @@ retrieval's calibration (the core's own tests cover that)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.ports import StreamSink
-from bot.types import Answer, Passage, Turn
+from bot.types import Answer, Passage, RetrievalHints, Turn
 
 
 class ConfidentExtractive:
@@ -26,6 +26,6 @@ class ConfidentExtractive:
         confidence: float,
         on_text: StreamSink | None = None,
         *,
-        term_weights: Mapping[str, float] | None = None,
+        hints: RetrievalHints | None = None,
     ) -> Answer:
         return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)

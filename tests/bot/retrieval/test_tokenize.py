@@ -46,9 +46,10 @@ def test_particles_are_stripped_for_comparing_texts() -> None:
     assert ko_strip("정도") == "정도"  # 도 may end a noun: two syllables must remain
 
 
-def test_query_drops_question_words_and_repeats() -> None:
+def test_query_drops_question_words_request_endings_and_repeats() -> None:
     terms = analyze_query("환불은 어떻게 하나요? 환불은")
-    assert terms.bigrams == ["환불", "불은", "하나", "나요"]
+    assert terms.bigrams == ["환불", "불은"]
+    assert analyze_query("설치 방법 알려주세요").bigrams == ["설치"]
 
 
 def test_a_compound_in_the_question_finds_the_document_written_with_spaces(tmp_path: Path) -> None:
