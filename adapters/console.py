@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.core import Outcome, SupportBot
+from bot.core import SupportBot
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -26,6 +26,7 @@ from bot.types import (
     ConversationRef,
     InboundMessage,
     MentionKind,
+    Outcome,
     Platform,
     Posted,
     Reply,

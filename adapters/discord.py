@@ -57,10 +57,10 @@ from adapters.discord_render import (
     thread_name,
     truncate,
 )
+from bot.checks import Check
 from bot.commands import REGISTRY, CommandSpec
 from bot.config import Settings
 from bot.core import SupportBot
-from bot.doctor import Check
 from bot.errors import FatalAdapterError, PlatformError
 from bot.messages import say
 from bot.policy import detect_language

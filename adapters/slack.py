@@ -61,9 +61,9 @@ from adapters.slack_render import (
     render_reply,
     render_single,
 )
+from bot.checks import Check
 from bot.config import Settings
 from bot.core import SupportBot
-from bot.doctor import Check
 from bot.errors import FatalAdapterError, PlatformError
 from bot.messages import say
 from bot.policy import detect_language

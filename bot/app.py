@@ -15,13 +15,13 @@ import asyncio
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.config import Settings
 from bot.core import SupportBot
 from bot.errors import FatalAdapterError
-from bot.ports import Answerer, Channel, Clock, Embedder, SystemClock
+from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SystemClock
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.store import AsyncStore, StateStore
 
@@ -110,19 +110,6 @@ def build_runtime(
     return Runtime(
         settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report
     )
-
-
-class Adapter(Protocol):
-    name: str  # the platform it serves: the key for its Channel
-
-    @property
-    def channel(self) -> Channel:
-        """The adapter's Channel; raises RuntimeError until it is connected."""
-        ...
-
-    async def run(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 TICK_SECONDS = 30.0

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
-from enum import StrEnum
 from functools import partial
 from typing import TypeVar
 
@@ -47,6 +46,7 @@ from bot.types import (
     Draft,
     EscalationReason,
     InboundMessage,
+    Outcome,
     Passage,
     Reply,
     ReplyKind,
@@ -62,16 +62,6 @@ log = logging.getLogger(__name__)
 MODEL_CANDIDATES = 20
 
 T = TypeVar("T")
-
-
-class Outcome(StrEnum):
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
-    RECORDED = "recorded"  # not answered, but kept in the conversation's history
-    ANSWERED = "answered"
-    ESCALATED = "escalated"
-    REFUSED = "refused"  # told the person why not (too long, not allowed)
-    FAILED = "failed"
 
 
 class SupportBot:

@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from bot.app import enabled_adapters, open_knowledge
+from bot.checks import Check, Status
 from bot.config import Settings
 from bot.errors import SupportBotError
 from bot.store import StateStore
-
-Status = Literal["ok", "warn", "fail"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
 
 CheckRun = Callable[[Settings], Awaitable[list[Check]]]
 

@@ -11,10 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from bot.config import Settings
 from bot.types import (
+    ActionEvent,
     Answer,
+    Command,
     ConversationRef,
     InboundMessage,
+    Outcome,
     Passage,
     Posted,
     Reply,
@@ -23,6 +27,36 @@ from bot.types import (
     Turn,
     Visibility,
 )
+
+
+class Core(Protocol):
+    """What an adapter may ask of the conversation core: hand it events, replay what a dead
+    process left. Adapters depend on this, never on the concrete SupportBot."""
+
+    settings: Settings
+
+    async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome: ...
+
+    async def on_command(self, command: Command, channel: Channel) -> Outcome: ...
+
+    async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome: ...
+
+    async def replay_pending(self, platform: str, channel: Channel) -> int: ...
+
+
+class Adapter(Protocol):
+    """One platform's connection: run it, reach its Channel, close it."""
+
+    name: str  # the platform it serves: the key for its Channel
+
+    @property
+    def channel(self) -> Channel:
+        """The adapter's Channel; raises RuntimeError until it is connected."""
+        ...
+
+    async def run(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @runtime_checkable

@@ -319,3 +319,15 @@ class Ticket:
     resolved_at: datetime | None = None
     note: str | None = None
     rating: str | None = None
+
+
+class Outcome(StrEnum):
+    """What became of one event the core was given."""
+
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    RECORDED = "recorded"  # not answered, but kept in the conversation's history
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    REFUSED = "refused"  # told the person why not (too long, not allowed)
+    FAILED = "failed"

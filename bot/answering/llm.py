@@ -23,7 +23,6 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import openai
 from openai.types.chat import (
@@ -35,15 +34,13 @@ from openai.types.chat import (
 from bot.answering.citations import is_refusal, map_citations, may_become_marker
 from bot.answering.prompt import PromptMessage, build_messages, estimate_tokens
 from bot.answering.safety import clean_output
+from bot.checks import Check
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.ports import StreamSink
 from bot.retrieval.embeddings import EmbeddingsUnavailable
 from bot.types import Answer, Passage, RetrievalHints, Turn
-
-if TYPE_CHECKING:
-    from bot.doctor import Check
 
 log = logging.getLogger(__name__)
 
@@ -424,8 +421,6 @@ def build_llm_answerer(settings: Settings) -> LLMAnswerer:
 
 async def doctor_checks(settings: Settings) -> list[Check]:
     """Can the endpoint be reached, is the key accepted, is the model served?"""
-    from bot.doctor import Check  # bot.doctor imports the app; import late to stay acyclic
-
     model = settings.llm.model
     timeout = min(settings.llm.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
     client = make_client(settings, timeout_seconds=timeout, max_retries=0)
