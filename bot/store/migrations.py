@@ -4,6 +4,9 @@
 `catalog.db` describes the knowledge index, a cache that can always be rebuilt from the
 folder. A migration runs inside one transaction and is recorded in `_migrations`, so a
 crash mid-upgrade leaves the database at the previous version, never half-way.
+
+Names and steps are append-only: a state.db in the field records the names it has seen,
+so renaming or editing a released migration would make it run twice or never.
 """
 
 from __future__ import annotations
@@ -206,7 +209,16 @@ def _state_v2(db: Database) -> None:
     db.table("drafts").add_column("updated_at", str)
 
 
-STATE_MIGRATIONS: list[Migration] = [("0001_initial", _state_v1), ("0002_ticket_context", _state_v2)]
+def _state_v3(db: Database) -> None:
+    """Edits revise the answer to the message they change: find it by the message's id."""
+    db.table("answers").create_index(["message_id"])
+
+
+STATE_MIGRATIONS: list[Migration] = [
+    ("0001_initial", _state_v1),
+    ("0002_ticket_context", _state_v2),
+    ("0003_answer_by_message", _state_v3),
+]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),
     ("0002_embeddings", _catalog_v2_embeddings),

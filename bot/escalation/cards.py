@@ -1,0 +1,170 @@
+"""Cards: what the messages that show a ticket say, and keeping every copy current.
+
+A ticket is shown twice: the escalation note in the asker's thread and the card in the
+triage channel. Both are remembered in the store when posted and edited in place on
+every transition, so staff never act on a stale status. The rendering functions are pure;
+`TicketPosts` does the posting and editing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot import policy
+from bot.config import Settings
+from bot.escalation.values import ACTIVE, Context, PostKind
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import (
+    ActionKind,
+    Button,
+    ButtonStyle,
+    ConversationRef,
+    EscalationReason,
+    Reply,
+    ReplyKind,
+    SlaStage,
+    Ticket,
+    TicketStatus,
+)
+
+log = logging.getLogger(__name__)
+
+REASON_TEXT = {
+    EscalationReason.LOW_CONFIDENCE: "the bot was not confident",
+    EscalationReason.ASKED_FOR_HUMAN: "asked for a person",
+    EscalationReason.NOT_HELPFUL: "marked the answer not helpful",
+    EscalationReason.UNANSWERED_FOLLOWUPS: "follow-up questions went unanswered",
+    EscalationReason.ERROR: "the bot failed while answering",
+    EscalationReason.ADMIN: "escalated by an admin",
+}
+
+
+def ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
+    value = str(ticket.id)
+    claim = Button(
+        action=ActionKind.CLAIM, label=say("button_claim", language), value=value, style=ButtonStyle.PRIMARY
+    )
+    resolve = Button(action=ActionKind.RESOLVE, label=say("button_resolve", language), value=value)
+    if ticket.status == TicketStatus.OPEN:
+        return (claim, resolve)
+    if ticket.status == TicketStatus.CLAIMED:
+        return (
+            Button(action=ActionKind.RESOLVE, label=resolve.label, value=value, style=ButtonStyle.PRIMARY),
+        )
+    return ()
+
+
+def status_line(ticket: Ticket) -> str:
+    who = ticket.assignee_name or ticket.assignee_id
+    if ticket.status == TicketStatus.CLAIMED:
+        return f"claimed by {who}"
+    if ticket.status == TicketStatus.RESOLVED:
+        return f"resolved by {who}" if who else "resolved"
+    if ticket.status == TicketStatus.CLOSED:
+        return "closed by the asker"
+    return "open"
+
+
+def age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 60 * 48:
+        return f"{minutes // 60}h"
+    return f"{minutes // (60 * 24)}d"
+
+
+def sla_state(ticket: Ticket, now: datetime) -> str:
+    """The SLA clock in a few words, for cards and the ticket list."""
+    if ticket.status not in ACTIVE:
+        return "done"
+    if ticket.sla_stage == SlaStage.WAITING_FOR_HOURS:
+        return "waiting for business hours"
+    if ticket.next_action_at is None:
+        return "past every deadline" if ticket.sla_stage == SlaStage.SECOND_TIER else "no deadline"
+    if ticket.next_action_at <= now:
+        return f"overdue {age(now - ticket.next_action_at)}"
+    return f"next deadline in {age(ticket.next_action_at - now)}"
+
+
+def card(ticket: Ticket, where: ConversationRef, now: datetime, context: Context | None = None) -> Reply:
+    """The ticket as staff see it in the triage channel."""
+    question = ticket.question if len(ticket.question) <= 500 else ticket.question[:497] + "..."
+    lines = [
+        f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
+        f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
+        f"> {question}",
+    ]
+    if context is not None and context.answer:
+        attempt = context.answer if len(context.answer) <= 400 else context.answer[:397] + "..."
+        lines.append(f"The bot answered: {attempt}")
+    if context is not None and context.sources:
+        lines.append("Sources: " + ", ".join(context.sources))
+    return Reply(
+        conversation=where,
+        text="\n".join(lines),
+        kind=ReplyKind.TICKET,
+        buttons=ticket_buttons(ticket),
+        refers_to=ticket.conversation,
+    )
+
+
+def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply:
+    """The escalation note in the asker's thread, as first posted, with today's status."""
+    first = original or say("escalated_no_staff", ticket.language, ticket=ticket.id)
+    return Reply(
+        conversation=posted,
+        text=f"{first}\n_{status_line(ticket)}_",
+        kind=ReplyKind.ESCALATION,
+        buttons=ticket_buttons(ticket, ticket.language),
+    )
+
+
+class TicketPosts:
+    """Posts the triage card and keeps every message that shows a ticket up to date."""
+
+    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+
+    async def announced(self, ticket: Ticket) -> bool:
+        """Whether the asker's thread was told about the ticket (a failed send is retried)."""
+        posts = await self.store.run(StateStore.ticket_posts, ticket.id)
+        return any(kind == PostKind.THREAD for kind, _, _ in posts)
+
+    async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> None:
+        ps = policy.platform_settings(self.settings, ticket.conversation.platform)
+        if ps is None or not ps.triage_channel:
+            return
+        where = ConversationRef(
+            platform=ticket.conversation.platform,
+            workspace=ticket.conversation.workspace,
+            channel=ps.triage_channel,
+        )
+        try:
+            posted = await channel.send(card(ticket, where, self.clock.now(), context))
+        except Exception:
+            # the asker has been told and the ticket exists; a missing card must not undo that
+            log.exception("could not post the triage card", extra={"ticket_id": ticket.id})
+            return
+        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.CARD)
+
+    async def refresh(self, ticket: Ticket, channel: Channel) -> None:
+        """Bring every message that shows this ticket up to date."""
+        now = self.clock.now()
+        saved = await self.store.run(StateStore.ticket_context, ticket.id)
+        context = Context(answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()))
+        for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
+            reply = (
+                thread_note(ticket, posted.conversation, original)
+                if kind == PostKind.THREAD
+                else card(ticket, posted.conversation, now, context)
+            )
+            try:
+                await channel.edit(posted, reply)
+            except Exception:
+                log.exception("could not update a ticket message", extra={"ticket_id": ticket.id})

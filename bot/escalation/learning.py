@@ -1,0 +1,95 @@
+"""The learning loop: what staff wrote to resolve a ticket becomes a knowledge draft, and an
+approved draft becomes a Markdown file in the knowledge folder, so the next person asking
+the same thing gets the answer from the bot.
+
+The file carries its provenance in the front matter (source ticket, date) and inherits
+the visibility of the channel the question came from, so an answer given in an internal
+channel never becomes public by being learned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+
+import yaml
+
+from bot.escalation.values import DraftStatus, MessageRole
+from bot.store import AsyncStore, StateStore
+from bot.types import Draft, Ticket
+
+log = logging.getLogger(__name__)
+
+LEARNED_FOLDER = "learned"
+
+
+async def draft_from(store: AsyncStore, ticket: Ticket, now: datetime) -> int | None:
+    """What staff wrote in the ticket's thread becomes a draft knowledge entry; returns its
+    id, or None when staff wrote nothing. A pending draft is brought up to date (staff may
+    have corrected themselves after a reopen); a decided one is followed by a new draft of
+    what staff wrote since."""
+    previous = await store.run(StateStore.latest_draft_for, ticket.id)
+    pending = previous is not None and previous.status == DraftStatus.PENDING
+    since = (
+        previous.created_at
+        if previous is not None and not pending and previous.created_at
+        else ticket.created_at
+    )
+    replies = await store.run(StateStore.messages_since, ticket.conversation, since, MessageRole.STAFF)
+    answer = "\n\n".join(r.strip() for r in replies if r.strip())
+    if not answer:
+        return None
+    if pending and previous is not None:
+        await store.run(StateStore.refresh_draft, previous.id, answer, now)
+        return previous.id
+    title = (
+        ticket.question.strip().splitlines()[0][:120] if ticket.question.strip() else f"Ticket {ticket.id}"
+    )
+    draft = await store.run(
+        StateStore.create_draft,
+        ticket_id=ticket.id,
+        title=title,
+        question=ticket.question,
+        answer=answer,
+        visibility=str(ticket.visibility),
+        at=now,
+    )
+    log.info("knowledge draft created", extra={"ticket_id": ticket.id})
+    return draft.id
+
+
+def _slug(title: str, fallback: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-")
+    return slug or fallback
+
+
+def render_entry(draft: Draft, today: date) -> str:
+    front = {
+        "title": draft.title,
+        "visibility": str(draft.visibility),
+        "tags": ["learned"],
+        "source": f"ticket #{draft.ticket_id}",
+        "date": today.isoformat(),
+    }
+    header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False).strip()
+    question = " ".join(draft.question.split())
+    return f"---\n{header}\n---\n# {draft.title}\n\n{question}\n\n{draft.answer.strip()}\n"
+
+
+def write_entry(folder: Path, draft: Draft, today: date) -> str:
+    """Write the draft into `folder`/learned/ and return its path relative to `folder`.
+    Never overwrites an existing file."""
+    target_dir = folder / LEARNED_FOLDER
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{today.isoformat()}-{_slug(draft.title, f'ticket-{draft.ticket_id}')}"
+    target = target_dir / f"{stem}.md"
+    counter = 2
+    while target.exists():
+        target = target_dir / f"{stem}-{counter}.md"
+        counter += 1
+    target.write_text(render_entry(draft, today), encoding="utf-8")
+    return target.relative_to(folder).as_posix()

@@ -1,0 +1,121 @@
+"""Opening a ticket: one per thread, serialised, announced once.
+
+Escalations in one conversation are serialised here and the store keeps one active
+ticket per thread across processes, so racing presses end in one ticket, one ping and one
+card. A ticket whose announcement failed is announced by the next escalation in its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.config import Settings
+from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
+from bot.escalation.routing import first_ping
+from bot.escalation.sla import SlaClock
+from bot.escalation.values import PostKind, TicketRequest
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import Reply, ReplyKind, SlaStage, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class TicketOpener:
+    def __init__(
+        self, *, settings: Settings, store: AsyncStore, clock: Clock, posts: TicketPosts, sla: SlaClock
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.posts = posts
+        self.sla = sla
+        self._locks: dict[str, asyncio.Lock] = {}  # one per conversation being escalated
+        self._lock_users: dict[str, int] = {}
+
+    async def open(self, request: TicketRequest, channel: Channel) -> Ticket:
+        """Open a ticket (or add to the open one in this thread), tag staff, tell the asker.
+        Escalations in one conversation are serialised here, and the store keeps one active
+        ticket per thread across processes, so racing presses end in one ticket, one ping and
+        one card. A ticket whose announcement failed earlier is announced now."""
+        key = request.conversation.key
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._open(request, channel)
+        finally:
+            self._lock_users[key] -= 1
+            if not self._lock_users[key]:  # nobody else waiting: forget the lock
+                del self._lock_users[key], self._locks[key]
+
+    async def _open(self, request: TicketRequest, channel: Channel) -> Ticket:
+        now = self.clock.now()
+        conversation, language, context = request.conversation, request.language, request.context
+        ping = first_ping(self.settings, self.sla.hours, conversation, request.tags, now)
+        existing = await self.store.run(StateStore.active_ticket, conversation, request.asker.id)
+        ticket, created = (
+            (existing, False)
+            if existing is not None
+            else await self.store.run(
+                StateStore.create_ticket,
+                ref=conversation,
+                asker=request.asker,
+                question=request.question,
+                reason=request.reason,
+                at=now,
+                answer_id=request.answer_id,
+                language=language,
+                visibility=str(request.visibility),
+                tags=request.tags,
+                sla_stage=ping.stage,
+                next_action_at=ping.due if ping.remind else None,
+                context={"answer": context.answer, "sources": list(context.sources)} if context else None,
+            )
+        )
+        if not created and await self.posts.announced(ticket):
+            text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
+            await channel.send(
+                Reply(
+                    conversation=conversation,
+                    text=" ".join(p for p in (request.lead, text) if p),
+                    kind=ReplyKind.ESCALATION,
+                    in_reply_to=request.in_reply_to,
+                )
+            )
+            return ticket
+        log.info(
+            "ticket opened",
+            extra={
+                "ticket_id": ticket.id,
+                "platform": conversation.platform,
+                "channel": conversation.channel,
+                "reason": str(request.reason),
+            },
+        )
+        if ping.stage == SlaStage.WAITING_FOR_HOURS:
+            body = say(
+                "escalated_after_hours",
+                language,
+                ticket=ticket.id,
+                hours=self.sla.hours.describe(),
+                when=self.sla.local(ping.due),
+            )
+        else:
+            body = say("escalated" if ping.mentions else "escalated_no_staff", language, ticket=ticket.id)
+        text = " ".join(p for p in (request.lead, body) if p)
+        posted = await channel.send(
+            Reply(
+                conversation=conversation,
+                text=text,
+                kind=ReplyKind.ESCALATION,
+                mentions=ping.mentions,
+                buttons=ticket_buttons(ticket, language),
+                in_reply_to=request.in_reply_to,
+            )
+        )
+        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
+        await self.posts.post_triage_card(ticket, channel, context)
+        return ticket

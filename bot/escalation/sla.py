@@ -1,0 +1,113 @@
+"""The SLA clock: deadlines in working minutes, and the reminders that fire when they pass.
+
+An unclaimed ticket is announced again at the first-response deadline and goes to the
+second tier at the next; a ticket opened after hours pings when the team opens; the
+assignee of a claimed ticket is reminded when staff go quiet. Deadlines live in the
+store, so reminders survive a restart, and each step is a compare-and-set there, so a
+reminder fires once however many processes tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from bot.config import Duty, Settings
+from bot.escalation.cards import TicketPosts, age
+from bot.escalation.routing import business_hours, staff_mentions
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import Mention, MentionKind, Reply, ReplyKind, SlaStage, Ticket, TicketStatus
+
+log = logging.getLogger(__name__)
+
+
+class SlaClock:
+    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock, posts: TicketPosts) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.posts = posts
+        self.hours = business_hours(settings)
+
+    def deadline(self, start: datetime, minutes: int) -> datetime:
+        """`minutes` of working time after `start`: the clock stops while the team is out."""
+        return self.hours.add_minutes(start, minutes)
+
+    def local(self, moment: datetime) -> str:
+        """A deadline as the team reads it, in the business-hours time zone."""
+        return moment.astimezone(self.hours.zone).strftime("%a %H:%M %Z")
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Fire every reminder that is due, once. Returns how many fired."""
+        now = self.clock.now()
+        fired = 0
+        for ticket in await self.store.run(StateStore.due_tickets, now, list(channels)):
+            channel = channels[ticket.conversation.platform]
+            try:
+                fired += await self._fire(ticket, channel, now)
+            except Exception:
+                log.exception("an SLA reminder failed; it will be retried", extra={"ticket_id": ticket.id})
+        return fired
+
+    async def _fire(self, ticket: Ticket, channel: Channel, now: datetime) -> int:
+        e = self.settings.escalation
+        stage = ticket.sla_stage
+        waited = age(now - ticket.created_at)
+        if ticket.status == TicketStatus.CLAIMED:
+            if stage != SlaStage.CLAIMED or not ticket.assignee_id:
+                return 0
+            next_stage, due = SlaStage.ASSIGNEE_REMINDED, None
+            mentions: tuple[Mention, ...] = (Mention(kind=MentionKind.USER, id=ticket.assignee_id),)
+            text = say("sla_assignee", ticket.language, ticket=ticket.id)
+        elif stage == SlaStage.WAITING_FOR_HOURS:
+            next_stage, due = SlaStage.FIRST_RESPONSE, self.deadline(now, e.first_response_minutes)
+            mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
+            text = say("sla_after_hours", ticket.language, ticket=ticket.id)
+        elif stage == SlaStage.FIRST_RESPONSE:
+            next_stage, due = SlaStage.REANNOUNCED, self.deadline(now, e.second_tier_minutes)
+            mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
+            text = say("sla_reannounce", ticket.language, ticket=ticket.id, waited=waited)
+        elif stage == SlaStage.REANNOUNCED:
+            next_stage, due = SlaStage.SECOND_TIER, None
+            # without a second tier configured, the first tier hears about it once more
+            mentions = staff_mentions(
+                self.settings, ticket.conversation, tier=Duty.SECOND_TIER
+            ) or staff_mentions(self.settings, ticket.conversation, ticket.tags)
+            text = say("sla_second_tier", ticket.language, ticket=ticket.id, waited=waited)
+        else:
+            return 0
+        if not await self.store.run(
+            StateStore.advance_sla,
+            ticket.id,
+            from_stage=stage,
+            to_stage=next_stage,
+            next_action_at=due,
+            at=now,
+        ):
+            return 0  # someone else fired it (another process, or a transition in between)
+        try:
+            await channel.send(
+                Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
+            )
+        except Exception:
+            # undo so the next tick tries again: a reminder is never silently dropped. Only if
+            # nothing moved the ticket meanwhile (a claim sets its own clock, which must stay).
+            await self.store.run(
+                StateStore.advance_sla,
+                ticket.id,
+                from_stage=next_stage,
+                to_stage=stage,
+                next_action_at=ticket.next_action_at,
+                at=now,
+            )
+            raise
+        log.info(
+            "SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
+        )
+        updated = await self.store.run(StateStore.ticket, ticket.id)
+        if updated is not None:
+            await self.posts.refresh(updated, channel)
+        return 1

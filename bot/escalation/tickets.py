@@ -1,0 +1,367 @@
+"""Tickets: the lifecycle. Open, claim, resolve, close, reopen, reassign, rating, and the
+takeover of a thread by the staff member working on it.
+
+Every transition is a compare-and-set in the store, so two staff pressing claim at once
+cannot both win; the loser is told who has it. Every transition is recorded with who and
+when, announced in the asker's thread, and reflected in the messages that show the ticket
+(see `cards`). Who gets tagged is `routing`'s decision and the reminders are the `sla`
+clock's; `Escalations` is the one object the core talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from bot import policy
+from bot.config import Settings
+from bot.escalation.cards import TicketPosts, status_line
+from bot.escalation.learning import draft_from
+from bot.escalation.opening import TicketOpener
+from bot.escalation.routing import staff_mentions
+from bot.escalation.sla import SlaClock
+from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import (
+    ActionKind,
+    Author,
+    Button,
+    ConversationRef,
+    DocVisibility,
+    EscalationReason,
+    Reply,
+    ReplyKind,
+    SlaStage,
+    Ticket,
+    TicketStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Escalations:
+    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.posts = TicketPosts(settings=settings, store=store, clock=clock)
+        self.sla = SlaClock(settings=settings, store=store, clock=clock, posts=self.posts)
+        self.hours = self.sla.hours
+        self.opener = TicketOpener(
+            settings=settings, store=store, clock=clock, posts=self.posts, sla=self.sla
+        )
+
+    # -- opening ------------------------------------------------------------------------
+
+    async def open(
+        self,
+        *,
+        conversation: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        channel: Channel,
+        language: str,
+        lead: str = "",
+        answer_id: int | None = None,
+        in_reply_to: str | None = None,
+        visibility: DocVisibility = DocVisibility.INTERNAL,
+        tags: tuple[str, ...] = (),
+        context: Context | None = None,
+    ) -> Ticket:
+        """`open_request` with the request spelled out as keywords, as the core calls it."""
+        request = TicketRequest(
+            conversation=conversation,
+            asker=asker,
+            question=question,
+            reason=reason,
+            language=language,
+            lead=lead,
+            answer_id=answer_id,
+            in_reply_to=in_reply_to,
+            visibility=visibility,
+            tags=tags,
+            context=context,
+        )
+        return await self.open_request(request, channel)
+
+    async def open_request(self, request: TicketRequest, channel: Channel) -> Ticket:
+        """Open a ticket (or add to the open one in this thread), tag staff, tell the asker."""
+        return await self.opener.open(request, channel)
+
+    # -- transitions ----------------------------------------------------------------------
+
+    def _may_work_tickets(self, actor: Author, platform: str) -> bool:
+        return policy.is_staff(actor, platform, self.settings) or policy.is_admin(
+            actor, platform, self.settings
+        )
+
+    def _idle_deadline(self) -> Mapping[str, object]:
+        """The SLA fields of a ticket someone is working on: remind them if they go quiet."""
+        return {
+            "sla_stage": SlaStage.CLAIMED,
+            "next_action_at": self.sla.deadline(
+                self.clock.now(), self.settings.escalation.claimed_idle_minutes
+            ),
+        }
+
+    async def claim(self, ticket_id: int, actor: Author, channel: Channel, platform: str) -> TransitionResult:
+        return await self._transition(
+            ticket_id,
+            actor,
+            channel,
+            platform=platform,
+            to=TicketStatus.CLAIMED,
+            allowed_from=(TicketStatus.OPEN,),
+            announce="claimed",
+            assignee=actor,
+            fields=self._idle_deadline(),
+        )
+
+    async def resolve(
+        self, ticket_id: int, actor: Author, channel: Channel, platform: str, note: str = ""
+    ) -> TransitionResult:
+        result = await self._transition(
+            ticket_id,
+            actor,
+            channel,
+            platform=platform,
+            to=TicketStatus.RESOLVED,
+            allowed_from=ACTIVE,
+            announce="resolved_note" if note else "resolved",
+            values={"note": note},
+            detail=note,
+            keep_assignee=True,
+            fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
+        )
+        if result.changed and result.ticket is not None:
+            await self._ask_for_rating(result.ticket, channel)
+            draft = await draft_from(self.store, result.ticket, self.clock.now())
+            if draft is not None:
+                return TransitionResult(
+                    changed=True,
+                    ticket=result.ticket,
+                    message=f"{result.message} The staff reply in the thread became knowledge draft "
+                    f"#{draft}: review it with `/support learn show {draft}`.",
+                )
+        return result
+
+    async def reassign(
+        self, ticket_id: int, actor: Author, to: Author, channel: Channel, platform: str
+    ) -> TransitionResult:
+        current = await self.store.run(StateStore.ticket, ticket_id)
+        if current is not None and not policy.is_admin(actor, platform, self.settings):
+            return TransitionResult(
+                changed=False, ticket=current, message="Only admins can reassign tickets."
+            )
+        return await self._transition(
+            ticket_id,
+            actor,
+            channel,
+            platform=platform,
+            to=TicketStatus.CLAIMED,
+            allowed_from=ACTIVE,
+            announce="reassigned",
+            values={"to": to.display},
+            assignee=to,
+            event="reassigned",
+            detail=to.id,
+            fields=self._idle_deadline(),
+        )
+
+    async def close_by_asker(self, ticket: Ticket, actor: Author, channel: Channel) -> TransitionResult:
+        """The asker says they are all set: close without staff."""
+        if actor.id != ticket.asker_id:
+            return TransitionResult(
+                changed=False, ticket=ticket, message="Only the person who asked can close this."
+            )
+        return await self._transition(
+            ticket.id,
+            actor,
+            channel,
+            platform=ticket.conversation.platform,
+            to=TicketStatus.CLOSED,
+            allowed_from=ACTIVE,
+            announce="closed_by_asker",
+            check_staff=False,
+            keep_assignee=True,
+            fields={"next_action_at": None},
+        )
+
+    async def reopen(self, ticket: Ticket, actor: Author, channel: Channel, text: str) -> TransitionResult:
+        """The asker replies after resolution, within the reopen window."""
+        now = self.clock.now()
+        result = await self._transition(
+            ticket.id,
+            actor,
+            channel,
+            platform=ticket.conversation.platform,
+            to=TicketStatus.OPEN,
+            allowed_from=(TicketStatus.RESOLVED,),
+            announce=None,
+            check_staff=False,
+            keep_assignee=True,
+            event="reopened",
+            detail=text[:500],
+            fields={
+                "sla_stage": SlaStage.FIRST_RESPONSE,
+                "next_action_at": self.sla.deadline(now, self.settings.escalation.first_response_minutes),
+                "resolved_at": None,
+            },
+        )
+        if result.changed and result.ticket is not None:
+            reopened = result.ticket
+            mentions = staff_mentions(self.settings, reopened.conversation, reopened.tags)
+            await channel.send(
+                Reply(
+                    conversation=reopened.conversation,
+                    text=say("reopened", reopened.language, ticket=reopened.id),
+                    kind=ReplyKind.ESCALATION,
+                    mentions=mentions,
+                )
+            )
+        return result
+
+    def reopen_window_open(self, ticket: Ticket) -> bool:
+        if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+            return False
+        return self.clock.now() - ticket.resolved_at <= timedelta(days=self.settings.escalation.reopen_days)
+
+    async def staff_replied(self, ticket: Ticket, staff: Author, channel: Channel) -> None:
+        """A staff member wrote in the ticket's thread: that claims an open ticket, and
+        restarts the assignee's reminder clock on a claimed one."""
+        now = self.clock.now()
+        if ticket.status == TicketStatus.OPEN:
+            await self.claim(ticket.id, staff, channel, ticket.conversation.platform)
+        await self.store.run(
+            StateStore.set_ticket_fields,
+            ticket.id,
+            last_staff_reply_at=now,
+            sla_stage=SlaStage.CLAIMED,
+            next_action_at=self.sla.deadline(now, self.settings.escalation.claimed_idle_minutes),
+        )
+
+    async def _transition(
+        self,
+        ticket_id: int,
+        actor: Author,
+        channel: Channel,
+        *,
+        platform: str,
+        to: TicketStatus,
+        allowed_from: tuple[TicketStatus, ...],
+        announce: str | None,
+        values: Mapping[str, object] | None = None,
+        detail: str = "",
+        assignee: Author | None = None,
+        keep_assignee: bool = False,
+        check_staff: bool = True,
+        event: str | None = None,
+        fields: Mapping[str, object] | None = None,
+    ) -> TransitionResult:
+        current = await self.store.run(StateStore.ticket, ticket_id)
+        if current is None:
+            return TransitionResult(changed=False, ticket=None, message=f"There is no ticket #{ticket_id}.")
+        if current.conversation.platform != platform:
+            # staff and admin rights are per platform: a Discord admin is nobody on Slack
+            return TransitionResult(
+                changed=False,
+                ticket=current,
+                message=say(
+                    "wrong_platform",
+                    current.language,
+                    ticket=ticket_id,
+                    platform=current.conversation.platform,
+                ),
+            )
+        if check_staff and not self._may_work_tickets(actor, current.conversation.platform):
+            return TransitionResult(
+                changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
+            )
+        if to == TicketStatus.RESOLVED and current.assignee_id is None:
+            keep_assignee, assignee = False, actor  # whoever resolves an unclaimed ticket owns it
+        changed, ticket = await self.store.run(
+            StateStore.transition_ticket,
+            ticket_id,
+            to=to,
+            allowed_from=allowed_from,
+            actor=actor,
+            at=self.clock.now(),
+            detail=detail,
+            assignee=None if keep_assignee else assignee,
+            event=event,
+            fields=dict(fields or {}),
+        )
+        if not changed:
+            return TransitionResult(
+                changed=False, ticket=ticket, message=f"Ticket #{ticket.id} is already {status_line(ticket)}."
+            )
+        log.info(
+            "ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
+        )
+        await self.store.run(
+            StateStore.set_conversation_flags,
+            ticket.conversation,
+            self.clock.now(),
+            # a person owns the thread while the ticket is worked on; after it, the bot may help again
+            human_takeover=to == TicketStatus.CLAIMED,
+        )
+        if announce:
+            text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
+            await channel.send(Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO))
+        await self.refresh(ticket, channel)
+        return TransitionResult(
+            changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
+        )
+
+    async def refresh(self, ticket: Ticket, channel: Channel) -> None:
+        """Bring every message that shows this ticket up to date."""
+        await self.posts.refresh(ticket, channel)
+
+    # -- satisfaction ---------------------------------------------------------------------
+
+    async def _ask_for_rating(self, ticket: Ticket, channel: Channel) -> None:
+        if not self.settings.escalation.ask_rating or not ticket.asker_id:
+            return
+        if not await self.store.run(StateStore.claim_rating_prompt, ticket.id):
+            return  # asked before: a ticket resolved again after a reopen is not rated twice
+        value = str(ticket.id)
+        await channel.send(
+            Reply(
+                conversation=ticket.conversation,
+                text=say("rate_prompt", ticket.language, ticket=ticket.id),
+                kind=ReplyKind.INFO,
+                buttons=(
+                    Button(
+                        action=ActionKind.RATE_GOOD,
+                        label=say("button_rate_good", ticket.language),
+                        value=value,
+                    ),
+                    Button(
+                        action=ActionKind.RATE_BAD, label=say("button_rate_bad", ticket.language), value=value
+                    ),
+                ),
+            )
+        )
+
+    async def rate(self, ticket_id: int, actor: Author, rating: TicketRating | str) -> str:
+        """The asker's rating, once. A plain "good" / "bad" is accepted as its TicketRating."""
+        rating = TicketRating(rating)
+        ticket = await self.store.run(StateStore.ticket, ticket_id)
+        if ticket is None:
+            return f"There is no ticket #{ticket_id}."
+        language = ticket.language
+        if actor.id != ticket.asker_id:
+            return say("rate_not_yours", language)
+        if not await self.store.run(StateStore.rate_ticket, ticket_id, rating, actor.id, self.clock.now()):
+            return say("rate_already", language)
+        return say("rate_thanks", language)
+
+    # -- the SLA clock ---------------------------------------------------------------------
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Fire every reminder that is due, once. Returns how many fired."""
+        return await self.sla.tick(channels)

@@ -1,0 +1,84 @@
+"""The escalation package's vocabulary: the frozen values and enums its modules hand each
+other and the core, kept apart so routing, cards, tickets and the SLA clock can share them
+without importing one another."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.types import (
+    Author,
+    ConversationRef,
+    DocVisibility,
+    EscalationReason,
+    Ticket,
+    TicketStatus,
+)
+
+# the statuses in which a ticket still needs staff (and its SLA clock runs)
+ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+
+
+class TicketRating(StrEnum):
+    """What the asker thought of the help, as stored in tickets.rating."""
+
+    GOOD = "good"
+    BAD = "bad"
+
+
+class PostKind(StrEnum):
+    """The messages that show a ticket (ticket_posts.kind), each rendered its own way."""
+
+    THREAD = "thread"  # the escalation note in the asker's thread
+    CARD = "card"  # the card in the triage channel
+
+
+class DraftStatus(StrEnum):
+    """Where a knowledge draft is in review (drafts.status)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MessageRole(StrEnum):
+    """Who wrote a recorded message (messages.role, `Turn.role`)."""
+
+    USER = "user"
+    BOT = "bot"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What staff should see about a ticket besides the question: the bot's attempt."""
+
+    answer: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRequest:
+    """Someone needs a person: everything needed to open a ticket (or to find the one
+    already open in the thread) and to tell the asker. Built once by the caller and handed
+    along whole, so the opening steps cannot drop or mix up an argument."""
+
+    conversation: ConversationRef
+    asker: Author
+    question: str
+    reason: EscalationReason
+    language: str
+    lead: str = ""  # said before the escalation note, e.g. why the bot is handing over
+    answer_id: int | None = None  # the bot's answer that led here, if any
+    in_reply_to: str | None = None  # the platform id of the message the note answers
+    visibility: DocVisibility = DocVisibility.INTERNAL  # a learned answer inherits it
+    tags: tuple[str, ...] = ()  # of the best-matching document: they pick the staff to tag
+    context: Context | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransitionResult:
+    changed: bool
+    ticket: Ticket | None
+    message: str  # what to tell the person who asked for the transition

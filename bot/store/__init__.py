@@ -1,0 +1,52 @@
+"""Durable state through sqlite-utils: the only package that speaks SQL.
+
+`StateStore` keeps what must never be lost: the inbox of platform events, conversations,
+messages, answers, tickets and feedback. `Catalog` describes the knowledge index, a cache
+that can be rebuilt from the folder at any time; it lives in another file so that
+deleting the index never touches state.
+
+SQLite calls block, so async code goes through `AsyncStore`, which runs every call on one
+dedicated thread (SQLite connections are not shared across threads).
+
+Modules, by concern:
+  store.py          opening a database (pragmas, busy timeout, errors as advice), shared helpers
+  migrations.py     the numbered schema migrations of both databases
+  inbox.py          the durable event inbox and replay claims
+  conversations.py  conversations, their flags and messages
+  answers.py        answers, feedback, usage and model limits, /stats and knowledge gaps
+  tickets.py        tickets, their events and posts, the SLA clock
+  drafts.py         drafts of the learning loop
+  state.py          StateStore (assembled from the repositories above) and AsyncStore
+  catalog.py        Catalog, the rebuildable knowledge-index cache
+
+Import from `bot.store`, not from the modules: the layout may change, these names will not.
+"""
+
+from __future__ import annotations
+
+from bot.store.answers import AnswerRecord, AnswerRepository, Stats
+from bot.store.catalog import Catalog, FileRecord
+from bot.store.conversations import ConversationRepository, ConversationState
+from bot.store.drafts import DraftRepository
+from bot.store.inbox import REPLAY_LEASE, InboxRepository
+from bot.store.state import AsyncStore, StateStore
+from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
+from bot.store.tickets import TicketRepository
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "REPLAY_LEASE",
+    "AnswerRecord",
+    "AnswerRepository",
+    "AsyncStore",
+    "Catalog",
+    "ConversationRepository",
+    "ConversationState",
+    "DraftRepository",
+    "FileRecord",
+    "InboxRepository",
+    "StateStore",
+    "Stats",
+    "TicketRepository",
+    "open_database",
+]

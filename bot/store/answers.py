@@ -1,0 +1,193 @@
+"""Answers the bot gave, the feedback on them, and what is counted from them.
+
+It owns answer records (question, answer, confidence, sources), one verdict per person on
+each, token usage and per-model limits (how many answers a model gave to whom), and the
+reports built from them: /stats counts and the knowledge gaps (questions left unanswered).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.store.store import NotFoundError, Repository, iso, like_prefix
+from bot.types import Citation, ConversationRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerRecord:
+    id: int
+    conversation: str
+    asker_id: str | None
+    question: str
+    answer: str
+    confidence: float
+    abstained: bool
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stats:
+    questions: int
+    answered: int
+    abstained: int
+    helpful: int
+    not_helpful: int
+    tickets_open: int
+    tickets_claimed: int
+    tickets_resolved: int
+
+
+class AnswerRepository(Repository):
+    def record_answer(
+        self,
+        *,
+        ref: ConversationRef,
+        message_id: str | None,
+        asker_id: str | None,
+        question: str,
+        answer: str,
+        confidence: float,
+        language: str,
+        answerer: str,
+        abstained: bool,
+        sources: Iterable[Citation],
+        top_path: str | None,
+        at: datetime,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> int:
+        with self.db.conn:
+            table = self.db.table("answers").insert(
+                {
+                    "conversation": ref.key,
+                    "message_id": message_id,
+                    "asker_id": asker_id,
+                    "question": question,
+                    "answer": answer,
+                    "confidence": confidence,
+                    "language": language,
+                    "answerer": answerer,
+                    "abstained": int(abstained),
+                    "sources": json.dumps([c.__dict__ for c in sources], ensure_ascii=False),
+                    "top_path": top_path,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "created_at": iso(at),
+                }
+            )
+        return int(table.last_pk or 0)
+
+    def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
+        with self.db.conn:
+            self.db.table("answers").update(answer_id, {"posted_message_id": posted_message_id})
+
+    def answer(self, answer_id: int) -> AnswerRecord | None:
+        try:
+            row = self.db.table("answers").get(answer_id)
+        except NotFoundError:
+            return None
+        return AnswerRecord(
+            id=row["id"],
+            conversation=row["conversation"],
+            asker_id=row["asker_id"],
+            question=row["question"],
+            answer=row["answer"],
+            confidence=row["confidence"],
+            abstained=bool(row["abstained"]),
+            sources=tuple(Citation(**c) for c in json.loads(row["sources"] or "[]")),
+        )
+
+    def answer_to_message(self, message_id: str) -> tuple[AnswerRecord, str] | None:
+        """The latest posted answer to the platform message `message_id`, with the id of the
+        post that shows it: what an edit of that message revises."""
+        row = self.db.execute(
+            "select id, posted_message_id from answers where message_id = ? and posted_message_id is not null "
+            "order by id desc limit 1",
+            [message_id],
+        ).fetchone()
+        if row is None:
+            return None
+        record = self.answer(int(row[0]))
+        return (record, str(row[1])) if record is not None else None
+
+    def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool:
+        """Record (or change) a user's verdict on an answer; True if it is new or changed."""
+        with self.db.conn:
+            before = self.db.execute(
+                "select value from feedback where answer_id = ? and user_id = ?", [answer_id, user_id]
+            ).fetchone()
+            if before and before[0] == value:
+                return False
+            self.db.execute(
+                "insert into feedback (answer_id, user_id, value, at) values (?, ?, ?, ?) "
+                "on conflict(answer_id, user_id) do update set value = excluded.value, at = excluded.at",
+                [answer_id, user_id, value, iso(at)],
+            )
+        return True
+
+    # -- usage and model limits ------------------------------------------------------------
+
+    def model_answers_since(
+        self, since: datetime, asker_id: str, channel_key: str, answerer: str
+    ) -> tuple[int, int]:
+        """How many answers `answerer` gave since `since` to this person, and in this channel."""
+        row = self.db.execute(
+            "select sum(asker_id = ?), sum(conversation like ? escape '\\') from answers "
+            "where created_at >= ? and answerer = ?",
+            [asker_id, like_prefix(channel_key + ":"), iso(since), answerer],
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def usage_since(self, since: datetime, answerer: str) -> tuple[int, int, int]:
+        row = self.db.execute(
+            "select count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) from answers "
+            "where created_at >= ? and answerer = ?",
+            [iso(since), answerer],
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def stats(self, since: datetime | None = None, platform: str | None = None) -> Stats:
+        """Counts since `since`, on one platform if given (rights, and so reports, are per platform)."""
+        since_iso = iso(since) if since else ""
+        prefix = f"{platform}:%" if platform else "%"
+        q = self.db.execute(
+            "select count(*), sum(abstained = 0), sum(abstained = 1) from answers "
+            "where created_at >= ? and conversation like ?",
+            [since_iso, prefix],
+        ).fetchone()
+        f = self.db.execute(
+            "select sum(value = 'helpful'), sum(value = 'not_helpful') from feedback "
+            "join answers on answers.id = feedback.answer_id where feedback.at >= ? and answers.conversation like ?",
+            [since_iso, prefix],
+        ).fetchone()
+        # ticket counts belong to the same report; they are read here so /stats is one call
+        t = dict(
+            self.db.execute(
+                "select status, count(*) from tickets where platform like ? group by status",
+                [platform or "%"],
+            ).fetchall()
+        )
+        return Stats(
+            questions=q[0] or 0,
+            answered=q[1] or 0,
+            abstained=q[2] or 0,
+            helpful=f[0] or 0,
+            not_helpful=f[1] or 0,
+            tickets_open=t.get("open", 0),
+            tickets_claimed=t.get("claimed", 0),
+            tickets_resolved=t.get("resolved", 0),
+        )
+
+    def knowledge_gaps(self, limit: int = 10, platform: str | None = None) -> list[tuple[str, int]]:
+        """Questions the bot could not answer, most frequent first (on one platform, if given)."""
+        rows = self.db.execute(
+            "select question, count(*) as n from answers where abstained = 1 and (? is null or conversation like ?) "
+            "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
+            [platform, f"{platform}:%", limit],
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]

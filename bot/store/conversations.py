@@ -1,0 +1,110 @@
+"""Conversations and their messages: who asked, whether the bot or staff is talking, the history.
+
+A conversation is one thread (or, where threads cannot be made, one channel) keyed by
+`ConversationRef.key`; its flags decide whether the bot speaks without being mentioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.store.store import NotFoundError, Repository, iso
+from bot.types import Author, ConversationRef, Turn
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationState:
+    key: str
+    asker_id: str | None
+    bot_participating: bool  # the bot answered here, so follow-ups need no mention
+    human_takeover: bool  # staff replied here: the bot stays quiet unless mentioned
+
+
+class ConversationRepository(Repository):
+    def conversation(self, key: str) -> ConversationState | None:
+        try:
+            row = self.db.table("conversations").get(key)
+        except NotFoundError:
+            return None
+        return ConversationState(
+            key=key,
+            asker_id=row["asker_id"],
+            bot_participating=bool(row["bot_participating"]),
+            human_takeover=bool(row["human_takeover"]),
+        )
+
+    def touch_conversation(self, ref: ConversationRef, now: datetime, asker_id: str | None = None) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "insert into conversations (key, platform, workspace, channel, thread, started_at, "
+                "last_activity, asker_id) values (?, ?, ?, ?, ?, ?, ?, ?) "
+                "on conflict(key) do update set last_activity = excluded.last_activity, "
+                "asker_id = coalesce(conversations.asker_id, excluded.asker_id)",
+                [
+                    ref.key,
+                    ref.platform,
+                    ref.workspace,
+                    ref.channel,
+                    ref.thread,
+                    iso(now),
+                    iso(now),
+                    asker_id,
+                ],
+            )
+
+    def set_conversation_flags(
+        self,
+        ref: ConversationRef,
+        now: datetime,
+        *,
+        bot_participating: bool | None = None,
+        human_takeover: bool | None = None,
+    ) -> None:
+        self.touch_conversation(ref, now)
+        updates: dict[str, Any] = {}
+        if bot_participating is not None:
+            updates["bot_participating"] = int(bot_participating)
+        if human_takeover is not None:
+            updates["human_takeover"] = int(human_takeover)
+        if updates:
+            with self.db.conn:
+                self.db.table("conversations").update(ref.key, updates)
+
+    def add_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        author: Author | None = None,
+        platform_id: str | None = None,
+    ) -> None:
+        with self.db.conn:
+            self.db.table("messages").insert(
+                {
+                    "conversation": ref.key,
+                    "platform_id": platform_id,
+                    "author_id": author.id if author else None,
+                    "author_name": author.display if author else None,
+                    "role": role,
+                    "text": text,
+                    "at": iso(at),
+                }
+            )
+
+    def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]:
+        rows = self.db.execute(
+            "select role, text from messages where conversation = ? order by id desc limit ?",
+            [ref.key, limit],
+        ).fetchall()
+        return [Turn(role=role, text=text) for role, text in reversed(rows)]
+
+    def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]:
+        rows = self.db.execute(
+            "select text from messages where conversation = ? and role = ? and at >= ? order by id",
+            [ref.key, role, iso(since)],
+        ).fetchall()
+        return [row[0] for row in rows]

@@ -1,0 +1,106 @@
+"""Drafts: the learning loop, turning what staff answered on a ticket into a knowledge page.
+
+A draft is made from a resolved ticket and waits, pending, until an admin approves it
+(it is then written into the knowledge folder) or rejects it; each decision is taken once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.store.store import NotFoundError, Repository, iso, parse_time, row_dict
+from bot.types import DocVisibility, Draft
+
+
+class DraftRepository(Repository):
+    def create_draft(
+        self, *, ticket_id: int, title: str, question: str, answer: str, visibility: str, at: datetime
+    ) -> Draft:
+        with self.db.conn:
+            table = self.db.table("drafts").insert(
+                {
+                    "ticket_id": ticket_id,
+                    "title": title,
+                    "question": question,
+                    "answer": answer,
+                    "visibility": visibility,
+                    "status": "pending",
+                    "created_at": iso(at),
+                }
+            )
+        draft = self.draft(int(table.last_pk or 0))
+        assert draft is not None
+        return draft
+
+    def draft(self, draft_id: int) -> Draft | None:
+        try:
+            row = self.db.table("drafts").get(draft_id)
+        except NotFoundError:
+            return None
+        return _draft(row)
+
+    def drafts(self, status: str | None = "pending", limit: int = 20) -> list[Draft]:
+        rows = self.db.table("drafts").rows_where(
+            "status = ?" if status else None, [status] if status else [], order_by="id desc", limit=limit
+        )
+        return [_draft(row) for row in rows]
+
+    def latest_draft_for(self, ticket_id: int) -> Draft | None:
+        rows = list(
+            self.db.table("drafts").rows_where("ticket_id = ?", [ticket_id], order_by="id desc", limit=1)
+        )
+        return _draft(rows[0]) if rows else None
+
+    def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool:
+        """Replace a pending draft's answer (staff wrote more after a reopen)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set answer = ?, updated_at = ? where id = ? and status = 'pending'",
+                [answer, iso(at), draft_id],
+            )
+        return cursor.rowcount == 1
+
+    def drafts_for_platform(
+        self, platform: str, status: str | None = "pending", limit: int = 20
+    ) -> list[Draft]:
+        """Drafts made from this platform's tickets: an admin elsewhere does not see them."""
+        rows = self.db.execute(
+            "select drafts.* from drafts join tickets on tickets.id = drafts.ticket_id "
+            "where tickets.platform = ? and (? is null or drafts.status = ?) order by drafts.id desc limit ?",
+            [platform, status, status, limit],
+        ).fetchall()
+        return [_draft(row_dict(self.db, "drafts", row)) for row in rows]
+
+    def retitle_draft(self, draft_id: int, title: str) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set title = ? where id = ? and status = 'pending'", [title, draft_id]
+            )
+        return cursor.rowcount == 1
+
+    def decide_draft(
+        self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
+    ) -> bool:
+        """Approve or reject a pending draft, once."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update drafts set status = ?, decided_by = ?, decided_at = ?, path = ? "
+                "where id = ? and status = 'pending'",
+                [status, by, iso(at), path, draft_id],
+            )
+        return cursor.rowcount == 1
+
+
+def _draft(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        title=row["title"],
+        question=row["question"],
+        answer=row["answer"],
+        visibility=DocVisibility(row["visibility"] or "public"),
+        status=row["status"],
+        path=row["path"],
+        created_at=parse_time(row["created_at"]),
+    )

@@ -1,0 +1,77 @@
+"""`StateStore`, the SQLite state store the rest of the code uses, and `AsyncStore` around it.
+
+`StateStore` is assembled from the repositories (inbox, conversations, answers, tickets,
+drafts): it opens state.db once and every repository's methods run on that one
+connection. Assembling by inheritance rather than holding one object per repository keeps
+`StateStore.method` a plain function of the store, which is how `AsyncStore.run` is called
+everywhere (`await store.run(StateStore.stats, since)`).
+
+It is the first implementation of `bot.ports.Store`; a PostgreSQL backend would be a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+from bot.store.answers import AnswerRepository
+from bot.store.conversations import ConversationRepository
+from bot.store.drafts import DraftRepository
+from bot.store.inbox import InboxRepository
+from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
+from bot.store.tickets import TicketRepository
+
+if TYPE_CHECKING:
+    from bot.ports import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StateStore(
+    InboxRepository,
+    ConversationRepository,
+    AnswerRepository,
+    TicketRepository,
+    DraftRepository,
+):
+    """State that must survive anything: one SQLite file in the data directory.
+
+    `busy_timeout` is how many seconds a write waits for another connection's lock before
+    the store reports the file as locked (by another process, most likely)."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        self.path = path
+        super().__init__(open_database(path, STATE_MIGRATIONS, busy_timeout=busy_timeout))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class AsyncStore:
+    """Runs StateStore calls on one dedicated thread, so the event loop never blocks on SQLite."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-store")
+
+    async def run(
+        self, fn: Callable[Concatenate[StateStore, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self.store, *args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.submit(self.store.close).result()
+        self._executor.shutdown(wait=True)
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: StateStore) -> Store:
+        """Never called: mypy (run on bot/) fails here when StateStore drifts from bot.ports.Store."""
+        return store

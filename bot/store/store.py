@@ -1,0 +1,102 @@
+"""The SQLite plumbing under every repository: opening a database file and the shared helpers.
+
+It owns the connection (pragmas, busy timeout, migrations on open, SQLite's errors turned
+into advice), the `Repository` base the state repositories share, and the conversions
+between Python values and the text SQLite stores. With migrations.py it is the only module
+that imports the driver: repositories take `Database`, `NotFoundError` and `IntegrityError`
+from here, so swapping or wrapping the driver happens in one place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
+
+from bot.errors import StoreError
+from bot.store.migrations import Migration, migrate
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "Database",
+    "IntegrityError",
+    "NotFoundError",
+    "Repository",
+    "iso",
+    "like_prefix",
+    "open_database",
+    "parse_time",
+    "row_dict",
+]
+
+IntegrityError = sqlite3.IntegrityError
+
+# how long a connection waits for another one's write lock before giving up; long enough
+# for any write of ours to finish, short enough that a second bot on the same file is told so
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+def open_database(
+    path: Path, migrations: list[Migration], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Database:
+    """Open (creating if needed) and migrate a database, turning SQLite's errors into advice."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
+        db = Database(conn)
+        db.execute("pragma journal_mode=wal")
+        # with WAL, NORMAL still survives a crash of the process; only an OS crash can lose
+        # the last commits, and it avoids an fsync per event (about 10 ms here)
+        db.execute("pragma synchronous=normal")
+        db.execute("pragma foreign_keys=on")
+        migrate(db, migrations)
+        return db
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            raise StoreError(
+                f"{path} is locked by another process. Is another supportbot running with the same "
+                "data directory? Stop it, or give this one its own with --data DIR."
+            ) from None
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(
+                f"{path} is not a readable SQLite database (it may be corrupt). Nothing was changed. "
+                "Move the file aside to start afresh, or restore it from a backup."
+            ) from None
+        raise StoreError(f"{path} cannot be opened: {message}") from None
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+
+
+class Repository:
+    """One concern's queries over a shared connection. The repositories are mixed into
+    `StateStore`, so they share its single `db` (one connection, one thread: see AsyncStore)."""
+
+    db: Database
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
+def iso(moment: datetime) -> str:
+    """Times are stored as UTC ISO text with milliseconds, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (with `escape '\\'`) matching text that starts with `prefix` literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def row_dict(db: Database, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A raw `select *` row as a dict keyed by the table's columns."""
+    return dict(zip(db[table].columns_dict.keys(), row, strict=True))

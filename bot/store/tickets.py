@@ -1,0 +1,320 @@
+"""Tickets: escalations to people, their history and the SLA clock.
+
+It owns tickets (one active per thread, moved between states by compare-and-set so that
+concurrent presses cannot both win), the events that record every transition, the
+messages that show a ticket (so later transitions can edit them), and the SLA deadlines
+(`next_action_at`, `sla_stage`) that the escalation loop polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.errors import StoreError
+from bot.store.store import IntegrityError, NotFoundError, Repository, iso, parse_time, row_dict
+from bot.types import (
+    Author,
+    ConversationRef,
+    DocVisibility,
+    EscalationReason,
+    Posted,
+    Ticket,
+    TicketStatus,
+)
+
+
+class TicketRepository(Repository):
+    def create_ticket(
+        self,
+        *,
+        ref: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        at: datetime,
+        answer_id: int | None = None,
+        language: str = "en",
+        visibility: str = "public",
+        tags: Iterable[str] = (),
+        sla_stage: int = 0,
+        next_action_at: datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[Ticket, bool]:
+        """Open a ticket; if the conversation already has an active one (another escalation
+        won the race), return that instead. Returns (ticket, created)."""
+        try:
+            ticket_id = self._insert_ticket(
+                ref,
+                asker,
+                question,
+                reason,
+                at,
+                answer_id,
+                language,
+                visibility,
+                tags,
+                sla_stage,
+                next_action_at,
+                context,
+            )
+        except IntegrityError:
+            existing = self.active_ticket(ref, asker.id)
+            if existing is None:
+                raise
+            return existing, False
+        ticket = self.ticket(ticket_id)
+        assert ticket is not None
+        return ticket, True
+
+    def _insert_ticket(
+        self,
+        ref: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        at: datetime,
+        answer_id: int | None,
+        language: str,
+        visibility: str,
+        tags: Iterable[str],
+        sla_stage: int,
+        next_action_at: datetime | None,
+        context: Mapping[str, Any] | None,
+    ) -> int:
+        with self.db.conn:
+            table = self.db.table("tickets").insert(
+                {
+                    "conversation": ref.key,
+                    "platform": ref.platform,
+                    "asker_id": asker.id,
+                    "asker_name": asker.display,
+                    "question": question,
+                    "reason": str(reason),
+                    "status": str(TicketStatus.OPEN),
+                    "answer_id": answer_id,
+                    "language": language,
+                    "visibility": visibility,
+                    "tags": json.dumps(list(tags), ensure_ascii=False),
+                    "sla_stage": sla_stage,
+                    "next_action_at": iso(next_action_at) if next_action_at else None,
+                    "rating_asked": 0,
+                    "context": json.dumps(dict(context or {}), ensure_ascii=False),
+                    "created_at": iso(at),
+                    "updated_at": iso(at),
+                }
+            )
+            ticket_id = int(table.last_pk or 0)
+            self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
+        return ticket_id
+
+    def ticket_context(self, ticket_id: int) -> dict[str, Any]:
+        row = self.db.execute("select context from tickets where id = ?", [ticket_id]).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] else {}
+
+    def _log_ticket(
+        self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = ""
+    ) -> None:
+        self.db.table("ticket_events").insert(
+            {"ticket_id": ticket_id, "at": iso(at), "actor_id": actor, "event": event, "detail": detail}
+        )
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        try:
+            row = self.db.table("tickets").get(ticket_id)
+        except NotFoundError:
+            return None
+        return _ticket(row)
+
+    def active_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None:
+        """The open or claimed ticket of a thread. A conversation without a thread (a channel
+        where threads could not be made) is shared by many askers: there, only `asker_id`'s."""
+        mine = ref.thread is None and asker_id is not None
+        row = self.db.execute(
+            "select * from tickets where conversation = ? and status in ('open', 'claimed') "
+            f"{'and asker_id = ? ' if mine else ''}order by id desc limit 1",
+            [ref.key, asker_id] if mine else [ref.key],
+        ).fetchone()
+        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+
+    def tickets(
+        self,
+        statuses: Iterable[TicketStatus] | None = None,
+        assignee_id: str | None = None,
+        limit: int = 50,
+        platform: str | None = None,
+    ) -> list[Ticket]:
+        where, params = [], []
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
+        if statuses is not None:
+            wanted = [str(s) for s in statuses]
+            where.append(f"status in ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        if assignee_id is not None:
+            where.append("assignee_id = ?")
+            params.append(assignee_id)
+        rows = self.db.table("tickets").rows_where(
+            " and ".join(where) or None, params, order_by="id desc", limit=limit
+        )
+        return [_ticket(row) for row in rows]
+
+    def transition_ticket(
+        self,
+        ticket_id: int,
+        *,
+        to: TicketStatus,
+        allowed_from: Iterable[TicketStatus],
+        actor: Author,
+        at: datetime,
+        detail: str = "",
+        assignee: Author | None = None,
+        event: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> tuple[bool, Ticket]:
+        """Move a ticket if it is in an allowed state: compare-and-set, so concurrent
+        presses cannot both win. `fields` are set in the same update (SLA clock, notes).
+        Returns (changed, ticket as it now stands)."""
+        allowed = [str(s) for s in allowed_from]
+        updates = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [str(to), iso(at)]
+        if assignee is not None:
+            updates += ["assignee_id = ?", "assignee_name = ?"]
+            params += [assignee.id, assignee.display]
+        for column, value in (fields or {}).items():
+            updates.append(f"{column} = ?")
+            params.append(iso(value) if isinstance(value, datetime) else value)
+        with self.db.conn:
+            cursor = self.db.execute(
+                f"update tickets set {', '.join(updates)} where id = ? "
+                f"and status in ({', '.join('?' for _ in allowed)})",
+                [*params, ticket_id, *allowed],
+            )
+            changed = cursor.rowcount == 1
+            if changed:
+                self._log_ticket(ticket_id, at, actor.id, event or str(to), detail)
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            raise StoreError(f"ticket #{ticket_id} does not exist")
+        return changed, ticket
+
+    def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
+        row = self.db.execute(
+            "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
+        ).fetchone()
+        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+
+    def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]:
+        wanted = list(platforms)
+        if not wanted:
+            return []
+        rows = self.db.table("tickets").rows_where(
+            f"status in ('open', 'claimed') and next_action_at is not null and next_action_at <= ? "
+            f"and platform in ({', '.join('?' for _ in wanted)})",
+            [iso(now), *wanted],
+            order_by="next_action_at",
+        )
+        return [_ticket(row) for row in rows]
+
+    def advance_sla(
+        self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
+    ) -> bool:
+        """Move the SLA clock one step, once: only the caller that sees `from_stage` wins."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? "
+                "where id = ? and sla_stage = ? and status in ('open', 'claimed')",
+                [to_stage, iso(next_action_at) if next_action_at else None, iso(at), ticket_id, from_stage],
+            )
+            if cursor.rowcount == 1:
+                self._log_ticket(ticket_id, at, None, "sla", f"stage {from_stage} -> {to_stage}")
+        return cursor.rowcount == 1
+
+    def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
+        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self.db.conn:
+            self.db.table("tickets").update(ticket_id, values)
+
+    def claim_rating_prompt(self, ticket_id: int) -> bool:
+        """True once per ticket: whoever gets True asks the asker for a rating."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set rating_asked = 1 where id = ? and coalesce(rating_asked, 0) = 0",
+                [ticket_id],
+            )
+        return cursor.rowcount == 1
+
+    def rate_ticket(self, ticket_id: int, rating: str, actor_id: str, at: datetime) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update tickets set rating = ? where id = ? and asker_id = ? and rating is null",
+                [rating, ticket_id, actor_id],
+            )
+            if cursor.rowcount == 1:
+                self._log_ticket(ticket_id, at, actor_id, "rated", rating)
+        return cursor.rowcount == 1
+
+    # -- where a ticket is shown, and what happened to it ------------------------------
+
+    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None:
+        """Remember a message that shows a ticket, so later transitions can update it."""
+        with self.db.conn:
+            self.db.table("ticket_posts").insert(
+                {
+                    "ticket_id": ticket_id,
+                    "conversation": posted.conversation.key,
+                    "message_id": posted.message_id,
+                    "kind": kind,
+                    "text": text,
+                }
+            )
+
+    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
+        """The messages showing a ticket: (kind, where, the text it was first posted with)."""
+        rows = self.db.table("ticket_posts").rows_where("ticket_id = ?", [ticket_id], order_by="id")
+        return [
+            (
+                row["kind"],
+                Posted(
+                    message_id=row["message_id"],
+                    conversation=ConversationRef.from_key(row["conversation"]),
+                ),
+                row["text"] or "",
+            )
+            for row in rows
+        ]
+
+    def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
+        return list(self.db.table("ticket_events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+
+def _ticket(row: dict[str, Any]) -> Ticket:
+    created = parse_time(row["created_at"])
+    updated = parse_time(row["updated_at"])
+    assert created is not None and updated is not None
+    return Ticket(
+        id=row["id"],
+        conversation=ConversationRef.from_key(row["conversation"]),
+        asker_id=row["asker_id"] or "",
+        asker_name=row["asker_name"] or "",
+        question=row["question"],
+        reason=EscalationReason(row["reason"]),
+        status=TicketStatus(row["status"]),
+        created_at=created,
+        updated_at=updated,
+        assignee_id=row["assignee_id"],
+        assignee_name=row["assignee_name"],
+        answer_id=row["answer_id"],
+        language=row["language"] or "en",
+        visibility=DocVisibility(row["visibility"] or "public"),
+        tags=tuple(json.loads(row["tags"] or "[]")),
+        sla_stage=row["sla_stage"] or 0,
+        next_action_at=parse_time(row["next_action_at"]),
+        last_staff_reply_at=parse_time(row["last_staff_reply_at"]),
+        resolved_at=parse_time(row["resolved_at"]),
+        note=row["note"],
+        rating=row["rating"],
+    )

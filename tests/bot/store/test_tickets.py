@@ -1,0 +1,95 @@
+"""Tickets as compare-and-set: concurrent claims and escalations have one winner."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.store import StateStore
+from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+REF = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
+
+# the racing connections below wait on each other's write lock: they keep the default
+# busy timeout, since a short one would turn the lost race into a "locked" error
+
+
+def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    ticket, _ = store.create_ticket(
+        ref=REF,
+        asker=Author(id="U1", name="Ann"),
+        question="q?",
+        reason=EscalationReason.LOW_CONFIDENCE,
+        at=NOW,
+    )
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def claim(user: str) -> None:
+        mine = StateStore(tmp_path / "state.db")  # separate connections, as two processes would have
+        barrier.wait()
+        changed, _ = mine.transition_ticket(
+            ticket.id,
+            to=TicketStatus.CLAIMED,
+            allowed_from=(TicketStatus.OPEN,),
+            actor=Author(id=user, name=user),
+            at=NOW,
+            assignee=Author(id=user, name=user),
+        )
+        results.append(changed)
+
+    threads = [threading.Thread(target=claim, args=(u,)) for u in ("S1", "S2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True]
+    final = store.ticket(ticket.id)
+    assert final is not None and final.status == TicketStatus.CLAIMED
+    events = [e["event"] for e in store.ticket_events(ticket.id)]
+    assert events == ["opened", "claimed"]
+
+
+def test_ticket_posts_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    ticket, _ = store.create_ticket(
+        ref=REF,
+        asker=Author(id="U1"),
+        question="q",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        at=NOW,
+        language="ko",
+    )
+    assert ticket.language == "ko"
+    store.add_ticket_post(ticket.id, Posted(message_id="5.5", conversation=REF), "thread", "first words")
+    assert store.ticket_posts(ticket.id) == [
+        ("thread", Posted(message_id="5.5", conversation=REF), "first words")
+    ]
+    assert store.active_ticket(REF) == store.ticket(ticket.id)
+
+
+def test_one_active_ticket_per_conversation_even_when_two_race(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    results = []
+    barrier = threading.Barrier(2)
+
+    def open_one(user: str) -> None:
+        mine = StateStore(tmp_path / "state.db")
+        barrier.wait()
+        results.append(
+            mine.create_ticket(
+                ref=REF, asker=Author(id=user), question=user, reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
+            )
+        )
+
+    threads = [threading.Thread(target=open_one, args=(u,)) for u in ("U1", "U2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(created for _, created in results) == [False, True]
+    assert results[0][0].id == results[1][0].id
+    assert len(store.tickets()) == 1
