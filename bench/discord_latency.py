@@ -161,7 +161,7 @@ def table(runs: list[Run], runtime: Runtime) -> str:
     lines = [
         "Discord adapter: gateway MESSAGE_CREATE -> bot's first POST in the new thread",
         f"(FakeDiscord on 127.0.0.1; knowledge/: {summary.files} files, {summary.chunks} passages; "
-        f"answerer: {runtime.bot.answerer_description()})",
+        f"answerer: {runtime.bot.answers.description})",
         "",
         f"{'run':<14}{'msgs':>6}{'answered':>10}{'handed off':>12}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'mean ms':>9}{'max ms':>9}{'msgs/s':>9}",

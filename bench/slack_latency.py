@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.slack import SlackAdapter, build_adapter  # noqa: E402
-from adapters.slack_manifest import BOT_SCOPES  # noqa: E402
+from adapters.slack.manifest import BOT_SCOPES  # noqa: E402
 from bot.app import Runtime, build_runtime  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from tests.fakes.slack_server import ApiCall, FakeSlack  # noqa: E402
@@ -102,7 +102,9 @@ async def _run(fake: FakeSlack, adapter: SlackAdapter, events: int, concurrency:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - started
-    await adapter.drain(timeout=60)  # the thinking reactions come off after the post
+    # the thinking reactions come off after the post; a run that never settles is no result
+    if not await adapter.drain(timeout=60):
+        raise TimeoutError("Slack handlers still running 60 s after the last answer")
     kinds = [_kind(call) for _, call in results]
     return Result(
         concurrency=concurrency,
@@ -139,7 +141,8 @@ async def main(events: int, levels: list[int], threshold: float | None = None) -
             try:
                 await asyncio.wait_for(adapter.ready.wait(), 30)
                 await _one(fake, 0)  # warm-up: first lookups, first search
-                await adapter.drain(timeout=60)
+                if not await adapter.drain(timeout=60):
+                    raise TimeoutError("the warm-up question was not handled within 60 s")
                 results = [await _run(fake, adapter, events, level) for level in levels]
             finally:
                 await adapter.close()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_render import (
+from adapters.discord.render import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
     STYLE_PRIMARY,

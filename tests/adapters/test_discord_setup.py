@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.discord import doctor_checks
-from adapters.discord_invite import (
+from adapters.discord.invite import (
     PERMISSIONS,
     InviteError,
     application_id_from_token,

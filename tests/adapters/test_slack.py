@@ -24,8 +24,9 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter, build_adapter
-from adapters.slack_manifest import BOT_SCOPES
-from adapters.slack_render import citation_text, iter_strings, to_mrkdwn
+from adapters.slack.manifest import BOT_SCOPES
+from adapters.slack.mrkdwn import to_mrkdwn
+from adapters.slack.render import citation_text, iter_strings
 from bot.app import Runtime
 from bot.errors import FatalAdapterError
 from bot.inbox import serialise_message
@@ -115,7 +116,7 @@ async def slack(rt: Runtime, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
 async def deliver(fake: FakeSlack, adapter: SlackAdapter, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """Send an Events API envelope, require Slack's 3-second ack, wait until it is handled."""
     ack = await fake.socket_send("events_api", body, timeout=3.0, **kw)
-    await adapter.drain(timeout=15)
+    assert await adapter.drain(timeout=15)
     return ack
 
 
@@ -178,7 +179,7 @@ def press(
 async def click(fake: FakeSlack, adapter: SlackAdapter, payload: dict[str, Any]) -> None:
     ack = await fake.socket_send("interactive", payload, timeout=3.0)
     assert set(ack) == {"envelope_id"}
-    await adapter.drain(timeout=15)
+    assert await adapter.drain(timeout=15)
 
 
 async def ask_refund(fake: FakeSlack, slack: SlackAdapter) -> tuple[str, ApiCall]:
@@ -316,7 +317,29 @@ async def test_a_retried_event_and_the_mention_message_pair_are_answered_once(
     assert len(fake.acks) == 3  # every delivery was acknowledged
 
 
-async def test_edits_joins_and_bot_messages_are_not_answered(
+async def test_an_edited_question_gets_its_answer_updated_in_place(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    question_ts, answer = await ask_refund(fake, slack)
+    answer_ts = answer.response["ts"]
+    changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
+    changed["event"]["channel"] = "C111"
+    changed["event"]["message"].update(
+        text=f"<@{fake.bot_user_id}> How do I reset my password?",
+        ts=question_ts,
+        user=MEMBER,
+        edited={"user": MEMBER, "ts": fake.next_ts()},
+    )
+    await deliver(fake, slack, changed)
+    assert len(posts(fake, "C111")) == 1  # no second answer
+    [update] = [c for c in fake.calls("chat.update") if c.ok and c.params["ts"] == answer_ts]
+    assert "Forgot password" in section_text(update)
+    # Slack retries the same delivery: it is the same edit, answered once
+    await deliver(fake, slack, changed)
+    assert len([c for c in fake.calls("chat.update") if c.ok and c.params["ts"] == answer_ts]) == 1
+
+
+async def test_edits_of_unanswered_messages_joins_and_bot_messages_are_not_answered(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:
     changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
@@ -356,9 +379,9 @@ async def test_edits_joins_and_bot_messages_are_not_answered(
         await deliver(fake, slack, body)
     assert posts(fake) == []
     assert fake.calls("reactions.add") == []
-    # none of them costs the core a store write: an edit or a bot's message is plainly not
-    # a question for it, and the join and the bot's own echo never got that far
-    assert list(rt.state.db["inbox"].rows) == []
+    # an edit is checked against the answers once (the bot never answered this message); a
+    # bot's message is plainly not a question, and the join and the own echo never got that far
+    assert [row["status"] for row in rt.state.db["inbox"].rows] == ["ignored"]
 
 
 async def test_auto_answer_channels_answer_questions_but_not_chatter(
@@ -479,7 +502,7 @@ async def test_admin_commands_are_refused_to_members_and_allowed_to_workspace_ad
         "slash_commands", fake.slash_command("/support", "reindex", user_id=MEMBER), timeout=3.0
     )
     assert set(ack) == {"envelope_id"}  # acked at once, with no payload
-    await slack.drain(timeout=15)
+    assert await slack.drain(timeout=15)
     refused = await fake.wait_for_response()
     assert refused.response_type == "ephemeral"
     assert refused.text == "`/support reindex` is for admin only. Ask an admin if you need it."
@@ -487,7 +510,7 @@ async def test_admin_commands_are_refused_to_members_and_allowed_to_workspace_ad
     await fake.socket_send(
         "slash_commands", fake.slash_command("/support", "reindex", user_id=STAFF), timeout=3.0
     )
-    await slack.drain(timeout=15)
+    assert await slack.drain(timeout=15)
     allowed = await fake.wait_for_response(count=2)
     assert allowed.response_type == "ephemeral" and "admin only" not in (allowed.text or "")
     assert fake.users[STAFF]["is_owner"] and allowed.context["user"] == STAFF
@@ -504,7 +527,7 @@ async def test_members_of_the_admin_user_group_may_run_admin_commands(
         await fake.socket_send(
             "slash_commands", fake.slash_command("/support", "stats", user_id=MEMBER), timeout=3.0
         )
-        await adapter.drain(timeout=15)
+        assert await adapter.drain(timeout=15)
     reply = (await fake.wait_for_response()).text or ""
     assert reply.startswith("Last 7 days:")
     assert {c.params["usergroup"] for c in fake.calls("usergroups.users.list")} == {"S111", "S222"}
@@ -514,7 +537,7 @@ async def test_a_bare_slash_command_shows_help_and_ask_answers_in_the_channel(
     fake: FakeSlack, slack: SlackAdapter
 ) -> None:
     await fake.socket_send("slash_commands", fake.slash_command("/support", "", user_id=MEMBER), timeout=3.0)
-    await slack.drain(timeout=15)
+    assert await slack.drain(timeout=15)
     help_text = (await fake.wait_for_response()).text or ""
     assert help_text.startswith("Commands:") and "`/support ask &lt;question&gt;`" in help_text
     assert "reindex" not in help_text  # members see only what they may run
@@ -524,7 +547,7 @@ async def test_a_bare_slash_command_shows_help_and_ask_answers_in_the_channel(
         fake.slash_command("/support", "ask How do I reset my password?", user_id=MEMBER),
         timeout=3.0,
     )
-    await slack.drain(timeout=15)
+    assert await slack.drain(timeout=15)
     root, answer = posts(fake, "C111")
     # the question is posted for everyone, and answered in its own thread
     assert "thread_ts" not in root.params and "asked: How do I reset my password?" in root.params["text"]
@@ -717,7 +740,7 @@ async def test_http_mode_answers_signed_events_once_and_serves_health(
     assert status == 200 and time.monotonic() - started < 3.0
     status, _ = await post_signed(url, body, fake.signing_secret, retry_num=1, retry_reason="http_timeout")
     assert status == 200
-    await adapter.drain(timeout=15)
+    assert await adapter.drain(timeout=15)
     [answer] = posts(fake)
     assert "Forgot password" in section_text(answer)
 
@@ -726,7 +749,7 @@ async def test_http_mode_answers_signed_events_once_and_serves_health(
         url, form, fake.signing_secret, content_type="application/x-www-form-urlencoded"
     )
     assert status == 200
-    await adapter.drain(timeout=15)
+    assert await adapter.drain(timeout=15)
     assert "is for admin only" in ((await fake.wait_for_response()).text or "")
 
     async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as resp:
@@ -752,7 +775,7 @@ async def test_http_mode_refuses_bad_and_stale_signatures_without_side_effects(
     ):
         status, _ = await attempt
         assert status == 401
-    await adapter.drain(timeout=15)
+    assert await adapter.drain(timeout=15)
     assert fake.api_calls[mark:] == []  # no post, no reaction, no lookup
     assert runtime.state.db["inbox"].count == 0  # nothing was even recorded
     assert fake.response_posts == []

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from adapters.slack import doctor_checks
-from adapters.slack_manifest import (
+from adapters.slack.manifest import (
     APP_TOKEN_SCOPE,
     BOT_EVENTS,
     BOT_SCOPE_REASONS,

@@ -11,25 +11,27 @@ import re
 
 import pytest
 
-from adapters.slack_render import (
+from adapters.slack.mrkdwn import (
+    SECTION_TEXT_LIMIT,
+    escape,
+    mention_tag,
+    mentions_user,
+    plain_from_slack,
+    safe_url,
+    split_text,
+    to_mrkdwn,
+)
+from adapters.slack.render import (
     MESSAGE_BLOCK_LIMIT,
     MESSAGE_TEXT_LIMIT,
-    SECTION_TEXT_LIMIT,
     SlackMessage,
     action_from_id,
     action_id_for,
     citation_text,
-    escape,
     iter_strings,
-    mention_tag,
-    mentions_user,
-    plain_from_slack,
     plain_text,
     render_reply,
     render_single,
-    safe_url,
-    split_text,
-    to_mrkdwn,
 )
 from bot.types import (
     ActionKind,

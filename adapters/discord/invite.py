@@ -6,7 +6,8 @@ step), and finding the application id: the `--client-id` option, else the bot to
 first segment is the base64 of the bot user's id, which is the application's id), else
 `GET /oauth2/applications/@me` with the token.
 
-It deliberately imports nothing from discord.py: printing a URL should not need the SDK.
+It deliberately imports nothing from discord.py: printing a URL should not need the SDK
+(importing the `adapters.discord` package does load discord.py, a required dependency).
 """
 
 from __future__ import annotations

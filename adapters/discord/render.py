@@ -14,7 +14,7 @@ This module owns what a Reply looks like on Discord and nothing else:
   persistent dispatcher parses back (`parse_custom_id`) after any restart;
 * names and links: thread names (1..100 characters, cleaned) and jump URLs.
 
-`adapters/discord.py` turns a `RenderedMessage` into `discord.Embed` / `discord.ui.View`
+`adapters/discord/channel.py` turns a `RenderedMessage` into `discord.Embed` / `discord.ui.View`
 objects; keeping this side free of the SDK makes every rule testable on plain values.
 """
 

@@ -1,10 +1,11 @@
 """The Slack app manifest that `supportbot slack manifest` prints.
 
 This module owns the single list of what the Slack app must be allowed to do: the bot
-scopes (exactly those `adapters/slack.py` uses, each with the reason), the bot events it
-subscribes to, the slash command (described from the command registry), interactivity and
-Socket Mode. `supportbot doctor` compares a token's granted scopes with `BOT_SCOPES`, and a
-test checks that `knowledge/slack-setup.md` names every scope and event listed here.
+scopes (exactly those the `adapters.slack` package uses, each with the reason), the bot
+events it subscribes to, the slash command (described from the command registry),
+interactivity and Socket Mode. `supportbot doctor` compares a token's granted scopes with
+`BOT_SCOPES`, and a test checks that `knowledge/slack-setup.md` names every scope and event
+listed here.
 """
 
 from __future__ import annotations

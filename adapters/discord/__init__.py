@@ -1,0 +1,71 @@
+"""The Discord adapter: discord.py's Client and app_commands, and the Discord Channel.
+
+It owns the door between Discord and the core, and none of the core's decisions. By concern:
+
+* `client`: the discord.py Client, the connection (token, intents, API and gateway URLs,
+  fatal errors), command sync, replay on READY, and `DiscordAdapter.run` / `close`;
+* `events`: each event (message, edit, forum post, slash command, button) up to the core,
+  as a task the adapter can wait for on shutdown;
+* `translate`: discord.py objects into `InboundMessage`, `ActionEvent` and `Command`;
+* `channel`: the core's Channel over REST (send, edit, open_thread, forum tags);
+* `event_channels`: the Channel during one message (typing) or interaction (follow-ups);
+* `commands`: the `/support` and `/support-admin` trees from the registry, and the buttons;
+* `render`: what a Reply looks like on Discord (pure, no discord.py);
+* `invite`: the invite URL and its permissions (`supportbot discord invite`);
+* `doctor`: `doctor_checks` for `supportbot doctor`.
+
+`bot/app.py` loads this package by name and calls `build_adapter`; `bot/doctor.py` calls
+`doctor_checks`. The names below are the package's public surface.
+"""
+
+from __future__ import annotations
+
+from adapters.discord.channel import DiscordChannel, WebhookMessages
+from adapters.discord.client import (
+    DEFAULT_API_BASE,
+    INTENT_MISSING,
+    TOKEN_REJECTED,
+    DiscordAdapter,
+    SupportClient,
+    api_base,
+    build_adapter,
+    gateway_address,
+    point_discord_py,
+    support_intents,
+)
+from adapters.discord.commands import (
+    ADMIN_COMMAND_GROUP,
+    COMMAND_GROUP,
+    SupportButton,
+    build_command_groups,
+)
+from adapters.discord.doctor import doctor_checks
+from adapters.discord.event_channels import InteractionChannel, MessageChannel
+from adapters.discord.events import Events
+from adapters.discord.translate import PLATFORM, MessageTranslator, command_args
+
+__all__ = [
+    "ADMIN_COMMAND_GROUP",
+    "COMMAND_GROUP",
+    "DEFAULT_API_BASE",
+    "INTENT_MISSING",
+    "PLATFORM",
+    "TOKEN_REJECTED",
+    "DiscordAdapter",
+    "DiscordChannel",
+    "Events",
+    "InteractionChannel",
+    "MessageChannel",
+    "MessageTranslator",
+    "SupportButton",
+    "SupportClient",
+    "WebhookMessages",
+    "api_base",
+    "build_adapter",
+    "build_command_groups",
+    "command_args",
+    "doctor_checks",
+    "gateway_address",
+    "point_discord_py",
+    "support_intents",
+]

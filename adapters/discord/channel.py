@@ -1,0 +1,263 @@
+"""The core's Channel on Discord: posting, editing and opening threads over REST.
+
+This module owns turning rendered replies (`adapters/discord/render.py`) into discord.py
+calls: `discord.Embed`s, a persistent button view, `allowed_mentions` naming exactly the
+pings the core asked for, one message per rendered part (long text is already split),
+replies that quote the question, edits (through the interaction webhook for follow-ups,
+`WebhookMessages`), threads under a question, an apology that falls back to the parent
+channel, and the tag a forum post wears on answer, escalation and resolution.
+
+Every refusal from Discord is logged with the status and code and raised as
+`PlatformError` (the core decides what the person then sees).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import discord
+
+from adapters.discord.commands import SupportButton
+from adapters.discord.render import (
+    CONTENT_LIMIT,
+    FORUM_TAG_NAMES,
+    ButtonSpec,
+    RenderedMessage,
+    forum_tag_for,
+    neutralise,
+    normalise_tag_name,
+    render_edit,
+    render_reply,
+    thread_name,
+    truncate,
+)
+from adapters.discord.translate import PLATFORM
+from bot.errors import PlatformError
+from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
+
+# One logger for the whole adapter, as before the package split: log routing and filters
+# name "adapters.discord".
+log = logging.getLogger("adapters.discord")
+
+WEBHOOK_TOKEN_SECONDS = 14 * 60  # interaction tokens live 15 minutes; keep a margin
+
+
+class WebhookMessages:
+    """Messages sent as interaction follow-ups: the bot cannot edit those through the
+    channel, only through the interaction's webhook while its token lives (15 minutes)."""
+
+    def __init__(self, ttl: float = WEBHOOK_TOKEN_SECONDS, limit: int = 2000) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._messages: dict[str, tuple[discord.Webhook, float]] = {}
+
+    def remember(self, message_id: str, webhook: discord.Webhook) -> None:
+        now = time.monotonic()
+        if len(self._messages) >= self.limit:
+            self._messages = {k: v for k, v in self._messages.items() if v[1] > now}
+        while len(self._messages) >= self.limit:  # still full: forget the oldest
+            del self._messages[next(iter(self._messages))]
+        self._messages[message_id] = (webhook, now + self.ttl)
+
+    def get(self, message_id: str) -> discord.Webhook | None:
+        found = self._messages.get(message_id)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+
+def build_view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
+    """Buttons as a view of persistent dynamic items: dispatched by custom id, so they work
+    on any message, after any restart, and discord.py keeps no per-message state."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for spec in buttons:
+        view.add_item(SupportButton(spec.custom_id, label=spec.label, style=discord.ButtonStyle(spec.style)))
+    return view
+
+
+def allowed_mentions(message: RenderedMessage) -> discord.AllowedMentions:
+    """Nothing but the users and roles the core asked to ping."""
+    return discord.AllowedMentions(
+        everyone=False,
+        users=[discord.Object(id=u) for u in message.allowed_users] or False,
+        roles=[discord.Object(id=r) for r in message.allowed_roles] or False,
+        replied_user=False,
+    )
+
+
+def message_kwargs(message: RenderedMessage) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "content": message.content,
+        "allowed_mentions": allowed_mentions(message),
+    }
+    if message.embeds:
+        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in message.embeds]
+    view = build_view(message.buttons)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+def http_ctx(ref: ConversationRef, exc: discord.HTTPException, **more: object) -> dict[str, object]:
+    """The log fields of a refusal from Discord: where, status and code (never the token)."""
+    return {
+        "platform": PLATFORM,
+        "channel": ref.channel,
+        "thread_id": ref.thread,
+        "status": exc.status,
+        "code": exc.code,
+        **more,
+    }
+
+
+class DiscordChannel:
+    """The core's Channel on Discord, posting over REST with the bot token."""
+
+    def __init__(self, client: discord.Client, webhooks: WebhookMessages | None = None) -> None:
+        self.client = client
+        self.webhooks = webhooks or WebhookMessages()
+
+    def messageable(self, ref: ConversationRef) -> Any:
+        """Where a conversation's messages go, without a REST lookup: the cached channel or
+        thread, else a partial messageable that only needs the id."""
+        channel_id = int(ref.thread or ref.channel)
+        found = self.client.get_channel(channel_id)
+        if found is not None and hasattr(found, "send"):
+            return found
+        guild_id = None if ref.workspace == "dm" else int(ref.workspace)
+        return self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        ref = message.conversation
+        if ref.thread is not None or ref.workspace == "dm" or not message.id.isdigit():
+            return ref
+        channel = self.client.get_channel(int(ref.channel))
+        if not isinstance(channel, discord.TextChannel):
+            return ref  # voice-channel chat and the like have no threads: answer in place
+        try:
+            thread = await channel.get_partial_message(int(message.id)).create_thread(name=thread_name(title))
+        except discord.HTTPException as exc:
+            if exc.code == 160004:
+                # Someone (or an earlier attempt) already started it; it has the message's id.
+                return ref.in_thread(message.id)
+            log.warning(
+                "could not start a thread; answering in the channel",
+                extra=http_ctx(ref, exc, message_id=message.id),
+            )
+            return ref
+        log.info(
+            "thread started", extra={"platform": PLATFORM, "channel": ref.channel, "thread_id": thread.id}
+        )
+        return ref.in_thread(str(thread.id))
+
+    async def send(self, reply: Reply) -> Posted:
+        rendered = render_reply(reply)
+        target = self.messageable(reply.conversation)
+        last: discord.Message | None = None
+        try:
+            for message in rendered:
+                kwargs = message_kwargs(message)
+                if message.reference is not None:
+                    kwargs["reference"] = discord.MessageReference(
+                        message_id=message.reference,
+                        channel_id=int(reply.conversation.channel),
+                        fail_if_not_exists=False,
+                    )
+                last = await target.send(**kwargs)
+        except discord.HTTPException as exc:
+            log.error(
+                "Discord refused a message (%s %s): %s",
+                exc.status,
+                exc.code,
+                exc.text,
+                extra=http_ctx(reply.conversation, exc, kind=str(reply.kind)),
+            )
+            if reply.kind == ReplyKind.ERROR:
+                fallback = await self._apology_fallback(reply)
+                if fallback is not None:
+                    return fallback
+            raise PlatformError(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
+        assert last is not None  # render_reply always returns at least one message
+        posted = Posted(message_id=str(last.id), conversation=reply.conversation)
+        log.info(
+            "posted %d message(s)",
+            len(rendered),
+            extra={
+                "platform": PLATFORM,
+                "channel": reply.conversation.channel,
+                "thread_id": reply.conversation.thread,
+                "message_id": posted.message_id,
+                "kind": str(reply.kind),
+            },
+        )
+        await self.after_post(reply, posted)
+        return posted
+
+    async def _apology_fallback(self, reply: Reply) -> Posted | None:
+        """An apology that could not be posted in a thread goes to its parent channel."""
+        ref = reply.conversation
+        if ref.thread is None:
+            return None
+        parent = ref.in_thread(None)
+        try:
+            sent = await self.messageable(parent).send(
+                content=neutralise(truncate(reply.text, CONTENT_LIMIT)),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.error("could not post the apology anywhere", extra=http_ctx(parent, exc))
+            return None
+        return Posted(message_id=str(sent.id), conversation=parent)
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        if not posted.message_id.isdigit():
+            return  # never posted on Discord (a muted announcement)
+        message = render_edit(reply)
+        kwargs = message_kwargs(message)
+        # An edit replaces everything: no buttons means remove them, no sources likewise.
+        kwargs.setdefault("view", None)
+        kwargs.setdefault("embeds", [])
+        webhook = self.webhooks.get(posted.message_id)
+        try:
+            if webhook is not None:
+                await webhook.edit_message(int(posted.message_id), **kwargs)
+            else:
+                partial = self.messageable(posted.conversation).get_partial_message(int(posted.message_id))
+                await partial.edit(**kwargs)
+        except discord.HTTPException as exc:
+            log.error(
+                "could not update a message (%s %s)",
+                exc.status,
+                exc.code,
+                extra=http_ctx(posted.conversation, exc, message_id=posted.message_id),
+            )
+            raise PlatformError(f"Discord refused the edit ({exc.status}, code {exc.code})") from exc
+        await self.after_post(reply, posted, edited=True)
+
+    async def after_post(self, reply: Reply, posted: Posted, *, edited: bool = False) -> None:
+        """Forum posts wear a tag saying where they stand, when the forum has such tags."""
+        wanted = forum_tag_for(reply, edited=edited)
+        if wanted is not None and posted.conversation.thread is not None:
+            await self._apply_forum_tag(posted.conversation, wanted)
+
+    async def _apply_forum_tag(self, ref: ConversationRef, wanted: str) -> None:
+        thread = self.client.get_channel(int(ref.thread or 0))
+        if not isinstance(thread, discord.Thread) or not isinstance(thread.parent, discord.ForumChannel):
+            return
+        tags = {normalise_tag_name(tag.name): tag for tag in thread.parent.available_tags}
+        target = tags.get(wanted)
+        if target is None:
+            return  # this forum has no such tag: nothing to show
+        ours = {tag.id for name, tag in tags.items() if name in FORUM_TAG_NAMES}
+        current = list(thread.applied_tags)
+        keep = [tag for tag in current if tag.id not in ours]
+        if [t.id for t in current] == [t.id for t in keep] + [target.id]:
+            return
+        try:
+            await thread.edit(applied_tags=[*keep[:4], target])  # Discord allows 5 tags
+        except discord.HTTPException as exc:
+            log.warning("could not tag the forum post %r", wanted, extra=http_ctx(ref, exc))

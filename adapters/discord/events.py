@@ -1,0 +1,270 @@
+"""Events: what happens when Discord tells the bot something, up to handing it to the core.
+
+This module owns the handling of each event discord.py dispatches to the adapter (a message,
+an edited message, a new forum post, a slash command, a button press): filtering out what
+is not for the core, acknowledging interactions first thing (Discord allows 3 seconds),
+translating (`adapters/discord/translate.py`), and calling the core with the Channel for
+that event (`adapters/discord/event_channels.py`).
+
+Each event runs as its own task in the adapter's `InFlight`, so shutdown can wait for the
+answers being written. Nothing escapes unlogged: an event that cannot be read is logged and
+skipped, a failed one is logged with its traceback and the person gets a short apology
+where possible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import discord
+
+from adapters.discord.channel import DiscordChannel
+from adapters.discord.event_channels import InteractionChannel, MessageChannel
+from adapters.discord.render import parse_custom_id
+from adapters.discord.translate import (
+    PLATFORM,
+    MessageTranslator,
+    author_from,
+    command_args,
+    interaction_place,
+)
+from adapters.inflight import InFlight, last_resort
+from bot.commands import CommandSpec
+from bot.config import Settings
+from bot.messages import say
+from bot.policy import detect_language
+from bot.ports import Core
+from bot.types import ActionEvent, Command, InboundMessage, Reply, ReplyKind
+
+log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+
+class Events:
+    """Discord's events for the core; the `InteractionHandler` of the command tree and buttons.
+
+    The entry points only decide whether an event concerns the core and start its task;
+    the work happens in that task.
+    """
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        client: discord.Client,
+        channel: DiscordChannel,
+        inflight: InFlight,
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.client = client
+        self.channel = channel
+        self.inflight = inflight
+        # Set once logged in (it needs the bot's user id); messages before that are ignored.
+        self.translator: MessageTranslator | None = None
+
+    # -- entry points (called from discord.py's event tasks)
+
+    def on_message(self, message: discord.Message) -> None:
+        if self.translator is not None:
+            self.inflight.start(self.handle_message(message), name=f"supportbot-discord-message-{message.id}")
+
+    def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
+        # Discord also sends updates for link previews and pins: only a changed text is an edit.
+        if after.edited_at is None or before.content == after.content:
+            return
+        if self.translator is not None:
+            self.inflight.start(
+                self.handle_message(after, edited=True), name=f"supportbot-discord-edit-{after.id}"
+            )
+
+    def on_thread_create(self, thread: discord.Thread) -> None:
+        """A new post in a configured forum: its first message is the question."""
+        user = self.client.user
+        if self.translator is None or user is None:
+            return
+        if str(thread.parent_id) not in self.settings.discord.forum_channels:
+            return
+        if thread.owner_id == user.id:
+            return
+        self.inflight.start(self.handle_forum_post(thread), name=f"supportbot-discord-post-{thread.id}")
+
+    async def handle_command(
+        self, interaction: discord.Interaction, spec: CommandSpec, values: Mapping[str, Any]
+    ) -> None:
+        self.inflight.start(
+            self.run_command(interaction, spec, values), name=f"supportbot-discord-command-{interaction.id}"
+        )
+
+    async def handle_button(self, interaction: discord.Interaction, custom_id: str) -> None:
+        self.inflight.start(
+            self.press_button(interaction, custom_id), name=f"supportbot-discord-button-{interaction.id}"
+        )
+
+    # -- messages
+
+    async def _resolve_channel(self, message: discord.Message) -> Any:
+        """The message's channel; fetched when the gateway sent a message before its thread
+        (Discord does not order MESSAGE_CREATE and THREAD_CREATE for new forum posts)."""
+        channel = message.channel
+        if isinstance(channel, discord.PartialMessageable) and message.guild is not None:
+            try:
+                return await self.client.fetch_channel(channel.id)
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not look up a channel",
+                    extra={"platform": PLATFORM, "channel": channel.id, "status": exc.status},
+                )
+        return channel
+
+    async def handle_message(self, message: discord.Message, *, edited: bool = False) -> None:
+        if self.translator is None:
+            return
+        channel = await self._resolve_channel(message)
+        try:
+            inbound = self.translator.translate(message, channel, edited=edited)
+        except Exception:
+            log.exception(
+                "could not read a Discord message", extra={"platform": PLATFORM, "message_id": message.id}
+            )
+            return
+        if inbound is not None:
+            await self.deliver(inbound)
+
+    async def handle_forum_post(self, thread: discord.Thread) -> None:
+        if self.translator is None:
+            return
+        try:
+            starter = thread.starter_message or await thread.fetch_message(thread.id)
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not read a new forum post",
+                extra={"platform": PLATFORM, "thread_id": thread.id, "status": exc.status},
+            )
+            return
+        try:
+            inbound = self.translator.translate(starter, thread)
+        except Exception:
+            log.exception(
+                "could not read a new forum post", extra={"platform": PLATFORM, "thread_id": thread.id}
+            )
+            return
+        if inbound is not None:
+            await self.deliver(inbound)
+
+    async def deliver(self, inbound: InboundMessage) -> None:
+        """Hand a message to the core; a failure is logged, never raised into discord.py."""
+        channel = MessageChannel(self.channel)
+        try:
+            await self.core.on_message(inbound, channel)
+        except Exception:
+            # the core could not even record the message (its store failed): say so, if it was ours
+            log.exception(
+                "failed to handle a Discord message",
+                extra={
+                    "platform": PLATFORM,
+                    "channel": inbound.conversation.channel,
+                    "message_id": inbound.id,
+                },
+            )
+            if inbound.addressed:
+                sorry = Reply(
+                    conversation=inbound.conversation,
+                    text=say("error_no_ticket", detect_language(inbound.text)),
+                    kind=ReplyKind.ERROR,
+                )
+                await last_resort(
+                    lambda: self.channel.send(sorry), what="apologise for a failed Discord message", log=log
+                )
+        finally:
+            await channel.finish()
+
+    # -- interactions
+
+    async def run_command(
+        self, interaction: discord.Interaction, spec: CommandSpec, values: Mapping[str, Any]
+    ) -> None:
+        try:
+            # First thing: Discord forgets an interaction not acknowledged within 3 s.
+            await interaction.response.defer(ephemeral=spec.ephemeral, thinking=True)
+        except discord.HTTPException as exc:
+            log.error(
+                "could not acknowledge a slash command (%s %s)",
+                exc.status,
+                exc.code,
+                extra={"platform": PLATFORM, "command": spec.name, "interaction": interaction.id},
+            )
+            return
+        try:
+            conversation, visibility = interaction_place(interaction)
+            command = Command(
+                id=str(interaction.id),
+                name=spec.name,
+                args=command_args(spec, values),
+                invoker=author_from(interaction.user),
+                conversation=conversation,
+                visibility=visibility,
+            )
+        except Exception:
+            # A malformed interaction is this one event's problem: skip it, keep serving.
+            log.exception(
+                "could not read a slash command",
+                extra={"platform": PLATFORM, "command": spec.name, "interaction": interaction.id},
+            )
+            return
+        channel = InteractionChannel(
+            self.channel, interaction, conversation, thinking=True, ephemeral_thinking=spec.ephemeral
+        )
+        try:
+            await self.core.on_command(command, channel)
+        except Exception:
+            log.exception(
+                "slash command failed",
+                extra={"platform": PLATFORM, "channel": conversation.channel, "command": spec.name},
+            )
+            await channel.apologise()
+        finally:
+            await channel.finish()
+
+    async def press_button(self, interaction: discord.Interaction, custom_id: str) -> None:
+        try:
+            await interaction.response.defer()  # a button: acknowledge, leave the message as is
+        except discord.HTTPException as exc:
+            log.error(
+                "could not acknowledge a button (%s %s)",
+                exc.status,
+                exc.code,
+                extra={"platform": PLATFORM, "interaction": interaction.id},
+            )
+            return
+        parsed = parse_custom_id(custom_id)
+        if parsed is None:
+            log.warning("unknown button", extra={"platform": PLATFORM, "custom_id": custom_id})
+            return
+        action, value = parsed
+        try:
+            conversation, visibility = interaction_place(interaction)
+            event = ActionEvent(
+                id=str(interaction.id),
+                conversation=conversation,
+                actor=author_from(interaction.user),
+                action=action,
+                value=value,
+                visibility=visibility,
+                message_id=str(interaction.message.id) if interaction.message else None,
+            )
+        except Exception:
+            log.exception(
+                "could not read a button press", extra={"platform": PLATFORM, "interaction": interaction.id}
+            )
+            return
+        channel = InteractionChannel(self.channel, interaction, conversation, thinking=False)
+        try:
+            await self.core.on_action(event, channel)
+        except Exception:
+            log.exception(
+                "button failed",
+                extra={"platform": PLATFORM, "channel": conversation.channel, "action": str(action)},
+            )
+            await channel.apologise()

@@ -1,0 +1,281 @@
+"""`SlackChannel`: the core's Channel (send / edit / open_thread) for Slack.
+
+This module owns putting replies in front of people: thread replies as Block Kit over
+chat.postMessage (falling back to plain text when Slack refuses the blocks), edits over
+chat.update, ephemeral notes over chat.postEphemeral, and a slash command's response URL
+for its invoker (and for the channel when the bot is not a member). Permalinks for ticket
+cards are cached here. How a reply looks is `adapters.slack.render`'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack.client import (
+    SlackCallError,
+    ctx,
+    message_id,
+    retry_handlers,
+    slack_error,
+    split_message_id,
+)
+from adapters.slack.directory import SlackDirectory, TtlCache
+from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
+from bot.errors import PlatformError
+from bot.messages import say
+from bot.types import ConversationRef, InboundMessage, Posted, Reply
+
+log = logging.getLogger(__name__)
+
+# Errors about the blocks themselves: the message can still go out as plain text.
+_BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_blocks"})
+# A slash command used where the bot is not a member: answer through the response URL.
+_NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class _CommandContext:
+    """A slash command's response URL: where the invoker's ephemeral replies go."""
+
+    response_url: str | None
+    user_id: str
+    channel_id: str
+
+
+class SlackChannel:
+    """The core's Channel for Slack: answers in threads as Block Kit, ephemeral notes,
+    ticket cards with a link to the thread, and edits through chat.update."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        directory: SlackDirectory,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        retry_interval: float | None = None,
+        command: _CommandContext | None = None,
+    ) -> None:
+        self.client = client
+        self.directory = directory
+        self._session = session
+        self._retry_interval = retry_interval
+        self._command = command
+        self._permalinks: TtlCache[str] = TtlCache()
+
+    def for_command(self, *, response_url: str | None, user_id: str, channel_id: str) -> SlackChannel:
+        """The same channel, but replies to the command's invoker use its response URL."""
+        view = SlackChannel(
+            self.client,
+            self.directory,
+            session=self._session,
+            retry_interval=self._retry_interval,
+            command=_CommandContext(response_url=response_url, user_id=user_id, channel_id=channel_id),
+        )
+        view._permalinks = self._permalinks
+        return view
+
+    # Channel protocol ------------------------------------------------------------------
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        if message.conversation.thread is not None:
+            return message.conversation
+        parsed = split_message_id(message.id)
+        return message.conversation.in_thread(parsed[1] if parsed else None)
+
+    async def send(self, reply: Reply) -> Posted:
+        messages = render_reply(reply, **await self._render_options(reply))
+        if reply.ephemeral_to:
+            return await self._send_ephemeral(reply, messages)
+        command = self._command
+        if (
+            command is not None
+            and command.response_url
+            and reply.conversation.channel == command.channel_id
+            and reply.conversation.thread is None
+        ):
+            try:
+                return await self._post_all(reply, messages)
+            except SlackCallError as exc:
+                if exc.code not in _NOT_IN_CHANNEL:
+                    raise
+            # the bot is not in this channel: a slash command can still answer through its URL
+            for message in messages:
+                await self._respond(command.response_url, message, "in_channel")
+            return Posted(message_id="", conversation=reply.conversation)
+        return await self._post_all(reply, messages)
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        target = split_message_id(posted.message_id)
+        if target is None:
+            # ephemeral and response-URL messages cannot be updated through chat.update
+            log.debug(
+                "not editing a message without a channel ts",
+                extra=ctx(posted.conversation.channel),
+            )
+            return
+        channel, ts = target
+        message = render_single(reply, **await self._render_options(reply))
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            if code not in _BLOCK_ERRORS:
+                log.warning(
+                    "chat.update failed: %s",
+                    code,
+                    extra=ctx(channel, message_id=posted.message_id),
+                )
+                raise SlackCallError("chat.update", code) from exc
+            log.warning(
+                "chat.update refused the blocks (%s); updating as plain text",
+                code,
+                extra=ctx(channel),
+            )
+            plain = plain_text(message)
+            try:
+                await self.client.chat_update(channel=channel, ts=ts, text=plain.text, blocks=[])
+            except SlackApiError as again:
+                raise SlackCallError("chat.update", slack_error(again)) from again
+
+    # posting ---------------------------------------------------------------------------
+
+    async def _render_options(self, reply: Reply) -> dict[str, Any]:
+        permalink = await self._permalink(reply.refers_to) if reply.refers_to else None
+        return {
+            "permalink": permalink,
+            "sources_label": say("sources", reply.language),
+        }
+
+    def _thread_ts(self, reply: Reply) -> str | None:
+        if reply.conversation.thread:
+            return reply.conversation.thread
+        # an error or refusal about a top-level message goes in that message's thread
+        parsed = split_message_id(reply.in_reply_to)
+        if parsed and parsed[0] == reply.conversation.channel:
+            return parsed[1]
+        return None
+
+    async def _post_all(self, reply: Reply, messages: list[SlackMessage]) -> Posted:
+        channel = reply.conversation.channel
+        thread_ts = self._thread_ts(reply)
+        first_ts: str | None = None
+        last: tuple[str, str] | None = None
+        for message in messages:
+            posted_channel, ts = await self._post(channel, message, thread_ts)
+            first_ts = first_ts or ts
+            last = (posted_channel, ts)
+        assert last is not None  # render_reply always returns at least one message
+        log.info(
+            "posted %s in %d message(s)",
+            reply.kind,
+            len(messages),
+            extra=ctx(channel, thread_ts=thread_ts, message_id=message_id(*last)),
+        )
+        # a top-level post starts its own thread: replies to it belong to that conversation
+        return Posted(
+            message_id=message_id(*last),
+            conversation=reply.conversation.in_thread(thread_ts or first_ts),
+        )
+
+    async def _post(self, channel: str, message: SlackMessage, thread_ts: str | None) -> tuple[str, str]:
+        args: dict[str, Any] = {"channel": channel, "unfurl_links": False, "unfurl_media": False}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        try:
+            response = await self.client.chat_postMessage(text=message.text, blocks=message.blocks, **args)
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            if code not in _BLOCK_ERRORS:
+                log.warning("chat.postMessage failed: %s", code, extra=ctx(channel, thread_ts=thread_ts))
+                raise SlackCallError("chat.postMessage", code) from exc
+            # Slack refused the layout, not the message: the words still reach the asker
+            log.warning(
+                "chat.postMessage refused the blocks (%s); posting plain text",
+                code,
+                extra=ctx(channel, thread_ts=thread_ts),
+            )
+            try:
+                response = await self.client.chat_postMessage(text=plain_text(message).text, **args)
+            except SlackApiError as again:
+                raise SlackCallError("chat.postMessage", slack_error(again)) from again
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "chat.postMessage failed: %s",
+                type(exc).__name__,
+                extra=ctx(channel, thread_ts=thread_ts),
+            )
+            raise SlackCallError("chat.postMessage", type(exc).__name__) from exc
+        return str(response.get("channel") or channel), str(response["ts"])
+
+    async def _send_ephemeral(self, reply: Reply, messages: list[SlackMessage]) -> Posted:
+        user = reply.ephemeral_to or ""
+        channel = reply.conversation.channel
+        command = self._command
+        if command is not None and command.response_url and user == command.user_id:
+            try:
+                for message in messages:
+                    await self._respond(command.response_url, message, "ephemeral")
+                return Posted(message_id="", conversation=reply.conversation)
+            except PlatformError:
+                log.warning("response URL failed; falling back to chat.postEphemeral", extra=ctx(channel))
+        thread_ts = self._thread_ts(reply)
+        ts = ""
+        for message in messages:
+            args: dict[str, Any] = {
+                "channel": channel,
+                "user": user,
+                "text": message.text,
+                "blocks": message.blocks,
+            }
+            if thread_ts:
+                args["thread_ts"] = thread_ts
+            try:
+                response = await self.client.chat_postEphemeral(**args)
+            except SlackApiError as exc:
+                code = slack_error(exc)
+                log.warning("chat.postEphemeral failed: %s", code, extra=ctx(channel, thread_ts=thread_ts))
+                raise SlackCallError("chat.postEphemeral", code) from exc
+            ts = str(response.get("message_ts") or "")
+        return Posted(message_id=f"ephemeral:{channel}:{ts}", conversation=reply.conversation)
+
+    async def _respond(self, url: str, message: SlackMessage, response_type: str) -> None:
+        webhook = AsyncWebhookClient(
+            url, session=self._session, retry_handlers=retry_handlers(self._retry_interval)
+        )
+        try:
+            response = await webhook.send(
+                text=message.text,
+                blocks=message.blocks,
+                response_type=response_type,
+                replace_original=False,
+                unfurl_links=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackCallError("response URL post", type(exc).__name__) from exc
+        if response.status_code != 200:
+            # the URL itself is a credential of sorts: log the status, not the URL
+            log.warning("response URL post failed: HTTP %s", response.status_code, extra=ctx())
+            raise SlackCallError("response URL post", f"http_{response.status_code}")
+
+    async def _permalink(self, ref: ConversationRef) -> str:
+        if ref.thread is None:
+            return self.directory.archive_url(ref.channel)
+        thread = ref.thread
+        return await self._permalinks.get(
+            f"{ref.channel}:{thread}", lambda: self._load_permalink(ref.channel, thread)
+        )
+
+    async def _load_permalink(self, channel: str, ts: str) -> tuple[str, float]:
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+            return str(response["permalink"]), 3600.0
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError):
+            log.warning("chat.getPermalink failed; linking the archive URL", extra=ctx(channel))
+            return self.directory.archive_url(channel, ts), 60.0

@@ -1,0 +1,123 @@
+"""The Slack Web API client and the vocabulary every other Slack module shares.
+
+This module owns how the adapter talks to the Web API (base URL from `SLACK_API_URL`,
+slack_sdk's retry handlers for 429 Retry-After, 5xx and connection errors), how a failed
+call is reported (`slack_error`, `SlackCallError`, auth errors that make retrying pointless),
+how a Slack message is named to the core (`message_id` = channel + ts) and the `extra`
+fields every Slack log line carries (`ctx`).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+    FixedValueRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.errors import PlatformError
+from bot.types import Platform
+
+PLATFORM = str(Platform.SLACK)
+DEFAULT_API_URL = "https://slack.com/api/"
+TOKEN_HELP = "copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page"
+
+# Errors after which retrying with the same token cannot help: stop instead of restarting.
+FATAL_AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+    }
+)
+
+
+def api_url(settings: Settings) -> str:
+    url = settings.secrets.slack_api_url or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def retry_handlers(retry_interval: float | None = None) -> list[AsyncRetryHandler]:
+    """slack_sdk's own async retry handlers: Retry-After on 429, back-off on 5xx and on
+    connection errors. `retry_interval` fixes the back-off (tests, benchmarks)."""
+    interval: RetryIntervalCalculator = (
+        FixedValueRetryIntervalCalculator(fixed_internal=retry_interval)
+        if retry_interval is not None
+        else BackoffRetryIntervalCalculator(backoff_factor=0.5)
+    )
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+    ]
+
+
+def make_web_client(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    retry_interval: float | None = None,
+) -> AsyncWebClient:
+    token = settings.secrets.slack_bot_token
+    return AsyncWebClient(
+        token=token.get_secret_value() if token else None,
+        base_url=api_url(settings),
+        session=session,
+        timeout=30,
+        retry_handlers=retry_handlers(retry_interval),
+    )
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (never the request, which could carry a token)."""
+    response = exc.response
+    try:
+        code = response.get("error") if response is not None else None
+    except (AttributeError, TypeError):
+        code = None
+    if code:
+        return str(code)
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else "unknown_error"
+
+
+def message_id(channel: str, ts: str) -> str:
+    """Slack identifies a message by channel + ts; the core gets both in one id."""
+    return f"{channel}:{ts}"
+
+
+def split_message_id(value: str | None) -> tuple[str, str] | None:
+    if not value or value.startswith("ephemeral:"):
+        return None
+    channel, sep, ts = value.partition(":")
+    if not sep or not channel or not ts:
+        return None
+    return channel, ts.split(":", 1)[0]
+
+
+class SlackCallError(PlatformError):
+    """A Web API call (or response URL post) failed after slack_sdk's retries."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"{method} failed: {code}")
+        self.method = method
+        self.code = code
+
+
+def ctx(channel: str | None = None, **more: object) -> dict[str, object]:
+    """The `extra` of a Slack log line: the platform, the channel and whatever else helps."""
+    return {"platform": PLATFORM, "channel": channel, **more}

@@ -1,0 +1,198 @@
+"""What the adapter knows about the workspace, looked up through the Web API and cached.
+
+This module owns the lookups and their caches: who the bot is (`SlackIdentity`, from
+auth.test), a channel's visibility (DMs, internal channels, Slack Connect channels count
+as public), a user's name, admin flag and guest status, and membership of the user groups
+`[slack]` configures. Lookups fail closed (see `SlackDirectory`), and `TtlCache` makes
+concurrent misses for one key share a single call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.client import ctx, slack_error
+from bot.config import Settings
+from bot.types import Author, Visibility
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    """A tiny async cache: entries expire after their TTL, and concurrent misses for one key
+    share a single lookup (200 questions from one person must not cost 200 users.info)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, V]] = {}
+        self._pending: dict[str, asyncio.Future[V]] = {}
+
+    async def get(self, key: str, load: Callable[[], Awaitable[tuple[V, float]]]) -> V:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            value, ttl = await load()  # loaders return a fallback instead of raising
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._pending.pop(key, None)
+        self._entries[key] = (time.monotonic() + ttl, value)
+        future.set_result(value)
+        return value
+
+
+def configured_groups(settings: Settings) -> tuple[str, ...]:
+    """Every user group `[slack]` names (staff_groups, admin_groups and any other `*_groups`
+    list): policy decides what each means; the adapter only reports membership."""
+    groups: list[str] = []
+    for name, value in settings.slack:
+        if name.endswith("_groups") and isinstance(value, tuple):
+            groups += [str(group) for group in value]
+    return tuple(dict.fromkeys(groups))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlackIdentity:
+    """Who the bot is, from auth.test."""
+
+    team_id: str
+    team: str
+    bot_user_id: str
+    bot_id: str
+    url: str  # the workspace URL, e.g. https://acme.slack.com/
+
+
+@dataclass(frozen=True, kw_only=True)
+class _UserFacts:
+    name: str
+    is_bot: bool
+    workspace_admin: bool
+    outsider: bool = False  # a guest, or someone from another organisation (Slack Connect)
+
+
+class SlackDirectory:
+    """Cached lookups: a channel's visibility, a user's name and admin flag, group membership.
+
+    Lookups fail closed: an unknown channel counts as public (public documents only) and an
+    unknown user has no roles, so a Slack outage never widens what anyone can see or do.
+    """
+
+    USER_TTL = 600.0
+    GROUP_TTL = 300.0
+    CHANNEL_TTL = 600.0
+    FAILURE_TTL = 30.0
+
+    def __init__(self, client: AsyncWebClient, settings: Settings, identity: SlackIdentity) -> None:
+        self.client = client
+        self.settings = settings
+        self.identity = identity
+        self._users: TtlCache[_UserFacts] = TtlCache()
+        self._groups: TtlCache[frozenset[str]] = TtlCache()
+        self._channels: TtlCache[Visibility] = TtlCache()
+
+    async def visibility(self, channel: str, channel_type: str | None = None) -> Visibility:
+        # IM channel ids start with D; DMs need no lookup (and no im:read scope).
+        if channel_type == "im" or channel.startswith("D"):
+            return Visibility.DIRECT
+        return await self._channels.get(channel, lambda: self._load_channel(channel))
+
+    async def _load_channel(self, channel: str) -> tuple[Visibility, float]:
+        try:
+            info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning(
+                "conversations.info failed (%s); treating the channel as public",
+                code,
+                extra=ctx(channel),
+            )
+            return Visibility.PUBLIC, self.FAILURE_TTL
+        if info.get("is_im"):
+            return Visibility.DIRECT, self.CHANNEL_TTL
+        if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+            return Visibility.PUBLIC, self.CHANNEL_TTL  # Slack Connect: people from other orgs
+        return Visibility.INTERNAL, self.CHANNEL_TTL
+
+    async def author(self, user_id: str, *, is_bot: bool = False, name_hint: str = "") -> Author:
+        facts = await self._users.get(user_id, lambda: self._load_user(user_id, name_hint))
+        return Author(
+            id=user_id,
+            name=facts.name or name_hint,
+            is_bot=is_bot or facts.is_bot,
+            roles=await self.roles(user_id),
+            platform_admin=facts.workspace_admin,
+            external=facts.outsider,  # the core shows guests public documents only, DMs included
+        )
+
+    async def _load_user(self, user_id: str, name_hint: str) -> tuple[_UserFacts, float]:
+        try:
+            user = (await self.client.users_info(user=user_id)).get("user") or {}
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("users.info failed (%s)", code, extra=ctx(user=user_id))
+            # unknown person: treat as an outsider, so a DM cannot reach internal documents
+            return _UserFacts(
+                name=name_hint, is_bot=False, workspace_admin=False, outsider=True
+            ), self.FAILURE_TTL
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
+        facts = _UserFacts(
+            name=str(name or user.get("name") or name_hint),
+            is_bot=bool(user.get("is_bot")),
+            workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            # guests and people of other organisations (Slack Connect). Enterprise Grid colleagues
+            # from sibling workspaces have another team_id but are not outsiders, so it is not used.
+            outsider=bool(
+                user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger")
+            ),
+        )
+        return facts, self.USER_TTL
+
+    async def roles(self, user_id: str) -> frozenset[str]:
+        """The configured user groups this user belongs to."""
+        groups = configured_groups(self.settings)
+        members = await asyncio.gather(*(self.group_members(g) for g in groups))
+        return frozenset(g for g, users in zip(groups, members, strict=True) if user_id in users)
+
+    async def group_members(self, group: str) -> frozenset[str]:
+        return await self._groups.get(group, lambda: self._load_group(group))
+
+    async def _load_group(self, group: str) -> tuple[frozenset[str], float]:
+        try:
+            users = (await self.client.usergroups_users_list(usergroup=group)).get("users") or []
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning(
+                "usergroups.users.list failed for %s (%s); nobody counts as a member",
+                group,
+                code,
+                extra=ctx(),
+            )
+            return frozenset(), self.FAILURE_TTL
+        return frozenset(str(u) for u in users), self.GROUP_TTL
+
+    def archive_url(self, channel: str, ts: str | None = None) -> str:
+        base = self.identity.url or "https://slack.com/"
+        if ts is None:
+            return f"{base}archives/{channel}"
+        return f"{base}archives/{channel}/p{ts.replace('.', '')}"
+
+
+# -- the Channel the core posts through -----------------------------------------------------

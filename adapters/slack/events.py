@@ -1,0 +1,370 @@
+"""Slack events, button presses and slash commands, translated into the core's types.
+
+This module owns the listener side of the adapter: which Bolt listeners exist and how each
+acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
+holds whatever the answer costs), `app_mention` / `message` events as `InboundMessage`,
+`block_actions` on `supportbot:*` buttons as `ActionEvent`, the slash command as `Command`,
+the thinking reaction (added before the core runs, always removed afterwards), and the
+last-resort apology when the core failed to tell the person anything itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from adapters.inflight import InFlight, last_resort
+from adapters.slack.channel import SlackChannel
+from adapters.slack.client import PLATFORM, ctx, message_id, slack_error
+from adapters.slack.directory import SlackDirectory
+from adapters.slack.mrkdwn import mentions_user, plain_from_slack
+from adapters.slack.render import action_from_id
+from bot.config import Settings
+from bot.messages import say
+from bot.policy import detect_language
+from bot.ports import Core
+from bot.types import (
+    ActionEvent,
+    Author,
+    Command,
+    ConversationRef,
+    InboundMessage,
+    Reply,
+    ReplyKind,
+    Visibility,
+)
+
+log = logging.getLogger(__name__)
+
+THINKING_REACTION = "eyes"
+# Message subtypes that are people writing; every other subtype (joins, topic changes,
+# deletions...) is not something to answer or record.
+_HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+
+EventKind = Literal["mention", "message", "bot", "edit"]
+Ack = Callable[..., Awaitable[None]]
+
+
+def event_kind(event: Mapping[str, Any]) -> EventKind | None:
+    """What an event is to the adapter, or None for events it ignores (joins, deletions...)."""
+    etype = event.get("type")
+    if etype == "app_mention":
+        return "mention"
+    if etype != "message":
+        return None
+    subtype = event.get("subtype")
+    if subtype == "bot_message":
+        return "bot"
+    if subtype == "message_changed":
+        inner = event.get("message") or {}
+        return "edit" if inner.get("subtype") in _HUMAN_SUBTYPES else None
+    if subtype in _HUMAN_SUBTYPES:
+        return "bot" if event.get("bot_id") else "message"
+    return None
+
+
+def _sent_at(ts: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+class SlackEvents:
+    """The adapter's Bolt listeners and what they hand the core, for one connected workspace."""
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        directory: SlackDirectory,
+        channel: SlackChannel,
+        in_flight: InFlight,
+        *,
+        thinking_reaction: str = THINKING_REACTION,
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.directory = directory
+        self.channel = channel
+        self.thinking_reaction = thinking_reaction
+        self._tasks = in_flight
+        # ids of messages being answered right now: a second copy of one (the message event
+        # beside app_mention, or a Slack retry) must not add a second thinking reaction
+        self._answering: set[str] = set()
+
+    def register(self, app: AsyncApp) -> None:
+        """Add the listeners to Bolt's app (the transport built it and feeds it requests)."""
+        app.event("app_mention")(self._on_event)
+        app.event("message")(self._on_event)
+        app.command(self.settings.slack.slash_command)(self._on_command)
+        app.action(re.compile(r"^supportbot:"))(self._on_action)
+        # Bolt leaves a request no listener matched without an ack, and Slack then redelivers
+        # it (and disables apps that fail too often): acknowledge everything else, quietly.
+        app.event(re.compile(r".*"))(self._on_other)
+        app.action(re.compile(r".*"))(self._on_other)
+        app.error(self._on_bolt_error)
+
+    # listeners: ack, schedule, return ---------------------------------------------------
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        kind = event_kind(event)
+        if kind is not None:
+            self._spawn(self._handle_message_event(body, event, kind), what="event")
+
+    async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(self._handle_command(body), what="command")
+
+    async def _on_action(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(self._handle_action(body), what="action")
+
+    async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        log.debug("ignoring %s", event.get("type") or body.get("type"), extra=ctx())
+
+    async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error(
+            "Bolt could not handle a request (%s)",
+            type(error).__name__,
+            exc_info=error,
+            extra=ctx(),
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None], *, what: str) -> None:
+        self._tasks.start(self._guard(work, what), name=f"supportbot-slack-{what}")
+
+    @staticmethod
+    async def _guard(work: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await work
+        except Exception:
+            # the boundary: nothing raises out of a Slack listener
+            log.exception("failed to handle a Slack %s", what, extra=ctx(event=what))
+
+    # messages ----------------------------------------------------------------------------
+
+    async def translate(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], kind: EventKind
+    ) -> InboundMessage | None:
+        """A Slack message event as the core's InboundMessage (None if there is nothing to read)."""
+        identity = self.directory.identity
+        source: Mapping[str, Any] = (event.get("message") or {}) if kind == "edit" else event
+        channel = str(event.get("channel") or "")
+        ts = str(source.get("ts") or "")
+        user = str(source.get("user") or "")
+        if not channel or not ts or not (user or kind == "bot"):
+            return None
+        is_bot = kind == "bot" or bool(source.get("bot_id"))
+        raw_text = str(source.get("text") or "")
+        thread = source.get("thread_ts")
+        thread = str(thread) if thread and thread != ts else None  # a thread root is top-level
+        visibility = await self.directory.visibility(channel, event.get("channel_type"))
+        if user:
+            author = await self.directory.author(user, is_bot=is_bot)
+        else:
+            author = Author(
+                id=str(source.get("bot_id") or "bot"),
+                name=str(source.get("username") or ""),
+                is_bot=True,
+            )
+        ident = message_id(channel, ts)
+        original = ident if kind == "edit" else None
+        if kind == "edit":
+            edited = (source.get("edited") or {}).get("ts") or event.get("ts") or ""
+            ident = f"{ident}:edited:{edited}"  # an edit must never take its original's inbox slot
+        return InboundMessage(
+            id=ident,
+            conversation=ConversationRef(
+                platform=PLATFORM,
+                workspace=str(body.get("team_id") or event.get("team") or identity.team_id),
+                channel=channel,
+                thread=thread,
+            ),
+            author=author,
+            text=plain_from_slack(raw_text, identity.bot_user_id),
+            addressed=kind == "mention"
+            or visibility == Visibility.DIRECT
+            or mentions_user(raw_text, identity.bot_user_id),
+            visibility=visibility,
+            sent_at=_sent_at(ts),
+            edited=kind == "edit",
+            edit_of=original,
+            raw=dict(event),
+        )
+
+    async def _handle_message_event(
+        self, body: Mapping[str, Any], event: Mapping[str, Any], kind: EventKind
+    ) -> None:
+        message = await self.translate(body, event, kind)
+        if message is None:
+            return
+        # The app_mention and message copies of one mention (and Slack's retries) share an
+        # id: the core's inbox answers it once; here only the first copy shows "thinking".
+        first = message.id not in self._answering
+        self._answering.add(message.id)
+        channel, ts = message.conversation.channel, message.id.split(":")[1]  # "C:ts[:edited:...]"
+        thinking = first and message.addressed and not message.author.is_bot and not message.edited
+        reacted = False
+        try:
+            if thinking:
+                reacted = await self._react(channel, ts)
+            outcome = await self.core.on_message(message, self.channel)
+            log.info(
+                "message %s",
+                outcome,
+                extra=ctx(channel, thread_ts=message.conversation.thread, message_id=message.id),
+            )
+        except Exception:
+            # The core reports its own failures to the asker; getting here means even that
+            # failed. Someone who addressed the bot still gets a visible outcome.
+            log.exception("the core failed on a message", extra=ctx(channel, message_id=message.id))
+            if message.addressed and not message.author.is_bot and not message.edited:
+                language = detect_language(message.text)
+                await self._apologise(
+                    Reply(
+                        conversation=message.conversation,
+                        text=say("error_no_ticket", language),
+                        kind=ReplyKind.ERROR,
+                        in_reply_to=message.id,
+                    )
+                )
+        finally:
+            if reacted:
+                await self._unreact(channel, ts)
+            if first:
+                self._answering.discard(message.id)
+
+    async def _react(self, channel: str, ts: str) -> bool:
+        """The thinking indicator; its failure is logged and never stops the answer."""
+        try:
+            await self.channel.client.reactions_add(
+                channel=channel, timestamp=ts, name=self.thinking_reaction
+            )
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            if code == "already_reacted":
+                return True  # ours from an earlier attempt: still ours to remove
+            log.warning("could not add the thinking reaction: %s", code, extra=ctx(channel))
+            return False
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not add the thinking reaction: %s", type(exc).__name__, extra=ctx(channel))
+            return False
+        return True
+
+    async def _unreact(self, channel: str, ts: str) -> None:
+        try:
+            await self.channel.client.reactions_remove(
+                channel=channel, timestamp=ts, name=self.thinking_reaction
+            )
+        except SlackApiError as exc:
+            log.warning("could not remove the thinking reaction: %s", slack_error(exc), extra=ctx(channel))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "could not remove the thinking reaction: %s",
+                type(exc).__name__,
+                extra=ctx(channel),
+            )
+
+    # slash commands --------------------------------------------------------------------
+
+    async def _handle_command(self, body: Mapping[str, Any]) -> None:
+        channel_id = str(body.get("channel_id") or "")
+        user_id = str(body.get("user_id") or "")
+        text = plain_from_slack(
+            str(body.get("text") or ""), self.directory.identity.bot_user_id, keep_user_mentions=True
+        )
+        words = text.split(None, 1)
+        name = words[0].lower() if words else "help"  # a bare /support is a request for help
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str(body.get("team_id") or self.directory.identity.team_id),
+            channel=channel_id,
+        )
+        command = Command(
+            id=str(body.get("trigger_id") or f"{channel_id}:{user_id}:{time.time()}"),
+            name=name,
+            args=words[1].strip() if len(words) > 1 else "",
+            invoker=await self.directory.author(user_id, name_hint=str(body.get("user_name") or "")),
+            conversation=conversation,
+            visibility=await self.directory.visibility(channel_id),
+        )
+        channel = self.channel.for_command(
+            response_url=body.get("response_url"), user_id=user_id, channel_id=channel_id
+        )
+        try:
+            outcome = await self.core.on_command(command, channel)
+            log.info("command %s: %s", name, outcome, extra=ctx(channel_id, command=name))
+        except Exception:
+            log.exception("slash command failed", extra=ctx(channel_id, command=name))
+            await self._apologise(self._sorry(conversation, user_id), channel)
+
+    # buttons -----------------------------------------------------------------------------
+
+    async def _handle_action(self, body: Mapping[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel_id = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        message_ts = container.get("message_ts") or message.get("ts")
+        thread = message.get("thread_ts") or container.get("thread_ts")
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            channel=channel_id,
+            thread=str(thread) if thread else None,
+        )
+        actor = await self.directory.author(
+            user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+        )
+        visibility = await self.directory.visibility(channel_id)
+        for action in body.get("actions") or []:
+            action_id = str(action.get("action_id") or "")
+            kind = action_from_id(action_id)
+            if kind is None:
+                continue
+            event = ActionEvent(
+                # one id per press: Slack never resends a block action, a user may press twice
+                id=f"{action.get('action_ts') or body.get('trigger_id')}:{user_id}:{action_id}",
+                conversation=conversation,
+                actor=actor,
+                action=kind,
+                value=str(action.get("value") or ""),
+                visibility=visibility,
+                message_id=message_id(channel_id, str(message_ts)) if message_ts else None,
+            )
+            try:
+                outcome = await self.core.on_action(event, self.channel)
+                log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))
+            except Exception:
+                log.exception("button press failed", extra=ctx(channel_id, action=str(kind)))
+                await self._apologise(self._sorry(conversation, user_id))
+
+    @staticmethod
+    def _sorry(conversation: ConversationRef, user_id: str) -> Reply:
+        return Reply(
+            conversation=conversation,
+            text=say("error_no_ticket"),
+            kind=ReplyKind.ERROR,
+            ephemeral_to=user_id,
+        )
+
+    async def _apologise(self, reply: Reply, channel: SlackChannel | None = None) -> None:
+        target = channel or self.channel
+        # the channel goes in the sentence: last_resort logs without our `extra` context
+        await last_resort(
+            lambda: target.send(reply),
+            what=f"tell the user about the failure in {reply.conversation.channel}",
+            log=log,
+        )

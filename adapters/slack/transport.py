@@ -1,0 +1,286 @@
+"""`SlackAdapter`: the connection to one Slack workspace, over Socket Mode or HTTP.
+
+This module owns the adapter's lifecycle and transports: authenticating the bot token
+(auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL) or the HTTP Events API
+(`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events` and `GET /healthz`),
+Bolt's AsyncApp (signature and timestamp checks stay with slack-bolt), replaying what a dead
+process left unanswered, and shutdown: `close()` waits for the in-flight tasks, then
+cancels what is left. The listeners themselves live in `adapters.slack.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.inflight import InFlight
+from adapters.slack.channel import SlackChannel
+from adapters.slack.client import (
+    FATAL_AUTH_ERRORS,
+    PLATFORM,
+    TOKEN_HELP,
+    SlackCallError,
+    ctx,
+    make_web_client,
+    slack_error,
+)
+from adapters.slack.directory import SlackDirectory, SlackIdentity
+from adapters.slack.events import THINKING_REACTION, SlackEvents
+from bot.config import Settings
+from bot.errors import FatalAdapterError
+from bot.ports import Core
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+Mode = Literal["socket", "http"]
+
+
+class SlackAdapter:
+    """Runs the bot in one Slack workspace: `run()` until `close()`."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        bot: Core,
+        settings: Settings,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 3000,
+        ping_interval: float = 10.0,
+        retry_interval: float | None = None,
+        thinking_reaction: str = THINKING_REACTION,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        secrets = settings.secrets
+        if secrets.slack_bot_token is None:
+            raise FatalAdapterError("SLACK_BOT_TOKEN is not set; see knowledge/slack-setup.md")
+        if secrets.slack_app_token is not None:
+            self.mode: Mode = "socket"
+        elif secrets.slack_signing_secret is not None:
+            self.mode = "http"
+        else:
+            raise FatalAdapterError(
+                "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) next to "
+                "SLACK_BOT_TOKEN; see knowledge/slack-setup.md"
+            )
+        self.bot = bot
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.ping_interval = ping_interval
+        self.retry_interval = retry_interval
+        self.thinking_reaction = thinking_reaction
+        self.drain_timeout = drain_timeout
+        self.ready = asyncio.Event()
+        self.http_port: int | None = None
+        self._closed = asyncio.Event()
+        self._in_flight = InFlight()  # every event, command and press being handled
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._client: AsyncWebClient | None = None
+        self._directory: SlackDirectory | None = None
+        self._channel: SlackChannel | None = None
+        self._app: AsyncApp | None = None
+        self._events: SlackEvents | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> SlackChannel:
+        if self._channel is None:
+            raise RuntimeError("the Slack adapter is not started")
+        return self._channel
+
+    @property
+    def directory(self) -> SlackDirectory:
+        if self._directory is None:
+            raise RuntimeError("the Slack adapter is not started")
+        return self._directory
+
+    async def run(self) -> None:
+        """Connect, answer what was left unanswered, then serve until `close()`."""
+        try:
+            await self.start()
+            await self._closed.wait()
+        finally:
+            await self._teardown()
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self._client = make_web_client(
+            self.settings, session=self._session, retry_interval=self.retry_interval
+        )
+        identity = await self._authenticate(self._client)
+        self._directory = SlackDirectory(self._client, self.settings, identity)
+        self._channel = SlackChannel(
+            self._client, self._directory, session=self._session, retry_interval=self.retry_interval
+        )
+        self._events = SlackEvents(
+            self.bot,
+            self.settings,
+            self._directory,
+            self._channel,
+            self._in_flight,
+            thinking_reaction=self.thinking_reaction,
+        )
+        self._app = self._build_app(self._client, self._events)
+        if self.mode == "socket":
+            await self._start_socket_mode(self._app, self._client)
+        else:
+            await self._start_http(self._app)
+        log.info(
+            "connected to Slack team %s as %s (%s mode)",
+            identity.team_id,
+            identity.bot_user_id,
+            self.mode,
+            extra=ctx(workspace=identity.team_id),
+        )
+        await self._replay()
+        self.ready.set()
+
+    async def close(self) -> None:
+        self._closed.set()
+        await self._teardown()
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every event, command and button press received so far is handled;
+        False if `timeout` ran out first (what was still running is then cancelled)."""
+        return await self._in_flight.drain(timeout)
+
+    async def _teardown(self) -> None:
+        self.ready.clear()
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            try:
+                # slack_bolt declares AsyncBaseSocketModeHandler.close_async without annotations
+                await socket.close_async()  # type: ignore[no-untyped-call]
+            except Exception:
+                log.exception("error while closing the Socket Mode connection", extra=ctx())
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        if not await self.drain(self.drain_timeout):
+            log.warning(
+                "Slack handlers still running %.0f s into shutdown; cancelled them",
+                self.drain_timeout,
+                extra=ctx(),
+            )
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def _authenticate(self, client: AsyncWebClient) -> SlackIdentity:
+        try:
+            response = await client.auth_test()
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            if code in FATAL_AUTH_ERRORS:
+                raise FatalAdapterError(
+                    f"Slack refused SLACK_BOT_TOKEN ({code}): {TOKEN_HELP}; see knowledge/slack-setup.md"
+                ) from None
+            raise SlackCallError("auth.test", code) from exc
+        return SlackIdentity(
+            team_id=str(response.get("team_id") or ""),
+            team=str(response.get("team") or ""),
+            bot_user_id=str(response.get("user_id") or ""),
+            bot_id=str(response.get("bot_id") or ""),
+            url=str(response.get("url") or ""),
+        )
+
+    async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient) -> None:
+        token = self.settings.secrets.slack_app_token
+        assert token is not None
+        handler = AsyncSocketModeHandler(
+            app,
+            app_token=token.get_secret_value(),
+            web_client=client,
+            ping_interval=self.ping_interval,
+        )
+        try:
+            # slack_bolt declares AsyncBaseSocketModeHandler.connect_async without annotations
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            if code in FATAL_AUTH_ERRORS or code == "missing_scope":
+                raise FatalAdapterError(
+                    f"Slack refused SLACK_APP_TOKEN ({code}). Create an app-level token with the "
+                    "connections:write scope under Basic Information; see knowledge/slack-setup.md"
+                ) from None
+            raise SlackCallError("apps.connections.open", code) from exc
+        self._socket = handler
+
+    async def _start_http(self, app: AsyncApp) -> None:
+        web_app = web.Application()
+        web_app.router.add_post(EVENTS_PATH, self._http_events)
+        web_app.router.add_get(HEALTH_PATH, self._http_health)
+        runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise FatalAdapterError(
+                f"cannot listen on {self.host}:{self.port} ({exc.strerror}); pick another --port"
+            ) from None
+        self._runner = runner
+        self.http_port = int(runner.addresses[0][1])
+        log.info("HTTP mode: listening on %s:%d%s", self.host, self.http_port, EVENTS_PATH, extra=ctx())
+
+    async def _http_events(self, request: web.Request) -> web.Response:
+        assert self._app is not None
+        # Bolt checks the signature and timestamp (401 otherwise) before any listener runs.
+        response = await self._app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _http_health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"ok": True, "platform": PLATFORM, "mode": self.mode, "in_flight": len(self._in_flight)}
+        )
+
+    async def _replay(self) -> None:
+        try:
+            replayed = await self.bot.replay_pending(PLATFORM, self.channel)
+        except Exception:
+            log.exception("could not replay unfinished Slack messages", extra=ctx())
+            return
+        if replayed:
+            log.info("replayed %d unfinished message(s)", replayed, extra=ctx())
+
+    def _build_app(self, client: AsyncWebClient, events: SlackEvents) -> AsyncApp:
+        http = self.mode == "http"
+        secret = self.settings.secrets.slack_signing_secret
+        app = AsyncApp(
+            client=client,
+            # "" rather than None: Bolt would otherwise read the environment itself
+            signing_secret=secret.get_secret_value() if (http and secret) else "",
+            request_verification_enabled=http,
+            url_verification_enabled=http,
+            ssl_check_enabled=http,
+            # listeners only schedule work, so processing first still acks within
+            # milliseconds, and the work is registered before Slack sees the ack
+            process_before_response=True,
+            logger=logging.getLogger("slack_bolt.supportbot"),
+        )
+        events.register(app)
+        return app
+
+
+def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter:
+    """The entry point `bot.app` loads: options are `host` and `port` from `supportbot run`,
+    plus `ping_interval`, `retry_interval`, `thinking_reaction` and `drain_timeout`."""
+    return SlackAdapter(bot, settings, **options)
