@@ -192,8 +192,8 @@ def print_eval(results: dict[str, Any]) -> None:
 
 
 def scale_mode(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.retrieval.embeddings import QueryVector, pack
     from bot.retrieval.knowledge import KnowledgeBase
+    from bot.retrieval.vectors import QueryVector, pack
     from bot.types import DocVisibility
 
     rnd = random.Random(7)

@@ -136,7 +136,7 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     """Run the adapters until cancelled. One adapter failing does not stop the others;
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
-    runtime.bot.start_embedding()  # fill the vector cache while the adapters connect; no-op without
+    runtime.bot.knowledge.start_embedding()  # fill the vector cache while the adapters connect; no-op without
     background = [asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")]
     if runtime.settings.knowledge.watch_seconds:
         background.append(
@@ -186,7 +186,7 @@ async def _watch_knowledge(bot: SupportBot, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            report = await bot.reindex()
+            report = await bot.knowledge.reindex()
             if report.changed:
                 log.info("knowledge folder changed: %s", report.describe().splitlines()[0])
         except Exception:

@@ -161,7 +161,10 @@ def _answerer_kind(bot: SupportBot, answer: Answer) -> str:
     """Which answerer wrote `answer`: model, extractive, or fallback (the offline answerer
     standing in for a model that failed or hit a limit). The core calls its fallback answerer
     only in that case, so an answer from it is a fallback whatever its note says."""
-    if bot.fallback is not None and answer.answerer == bot.fallback.name != bot.answerer.name:
+    if (
+        bot.answers.fallback is not None
+        and answer.answerer == bot.answers.fallback.name != bot.answers.answerer.name
+    ):
         return "fallback"
     return "model" if answer.answerer == "llm" else "extractive"
 
@@ -181,9 +184,9 @@ async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k:
 
 async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
     started = time.perf_counter()
-    answer, result = await runtime.bot.ask(question, scope, k=k)
+    answer, result = await runtime.bot.answers.ask(question, scope, k=k)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    abstained = runtime.bot.is_abstention(answer)
+    abstained = runtime.bot.answers.is_abstention(answer)
     if as_json:
         best: dict[str, float] = {}
         for passage in result.passages:
@@ -294,12 +297,12 @@ def _print_eval_tables(directory: Path, report: dict[str, Any]) -> None:
 
 async def _evaluate(bot: SupportBot, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """With embeddings, fill the vector cache first (timed apart), then run the questions."""
-    if bot.embeddings is None:
+    if bot.knowledge.embeddings is None:
         return {"retrieval": "bm25", **await work}
     started = time.perf_counter()
-    embedding = await bot.start_embedding()
+    embedding = await bot.knowledge.start_embedding()
     seconds = time.perf_counter() - started
-    report = {"retrieval": f"hybrid ({bot.embeddings.model})", **await work}
+    report = {"retrieval": f"hybrid ({bot.knowledge.embeddings.model})", **await work}
     report["embed_seconds"] = round(seconds, 3)
     if embedding is not None:
         report["embedded"] = embedding.embedded
@@ -423,7 +426,7 @@ def doctor(
 @slack_app.command("manifest")
 def slack_manifest(config: ConfigOpt = None) -> None:
     """Print the Slack app manifest to paste into "Create app from manifest"."""
-    from adapters.slack_manifest import manifest_yaml
+    from adapters.slack.manifest import manifest_yaml
 
     settings = _settings(config, None, None)
     typer.echo(manifest_yaml(settings))
@@ -437,7 +440,7 @@ def discord_invite(
     config: ConfigOpt = None,
 ) -> None:
     """Print the OAuth2 URL that adds the bot to a server with the permissions it needs."""
-    from adapters.discord_invite import invite_url
+    from adapters.discord.invite import invite_url
 
     settings = _settings(config, None, None)
     typer.echo(invite_url(settings, client_id))

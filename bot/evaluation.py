@@ -180,7 +180,7 @@ async def run_questions(
     """Ask every question as a chat message in an internal channel would, one at a time."""
     for q in questions:
         started = time.perf_counter()
-        answer, result = await bot.ask(q.question, DocVisibility.INTERNAL, k=k)
+        answer, result = await bot.answers.ask(q.question, DocVisibility.INTERNAL, k=k)
         elapsed_ms = (time.perf_counter() - started) * 1000
         present = [g for g in q.gold if g not in held_out]
         answerable = bool(present)
@@ -191,7 +191,7 @@ async def run_questions(
         counts = answerable and any(a.strip() for a in q.answers)
         context_contains = None
         if counts:
-            context = await bot.model_context(q.question, result)
+            context = await bot.answers.model_context(q.question, result)
             if context is not None:
                 context_contains = any(contains_any(_passage_as_prompted(p), q.answers) for p in context)
         yield QuestionRun(
@@ -200,7 +200,7 @@ async def run_questions(
             answerable=answerable,
             answer=answer,
             result=result,
-            abstained=bot.is_abstention(answer),
+            abstained=bot.answers.is_abstention(answer),
             elapsed_ms=elapsed_ms,
             gold_rank=gold_rank,
             answer_contains=contains_any(answer.text, q.answers) if counts else None,

@@ -40,4 +40,5 @@ def deserialise_message(payload: str) -> InboundMessage:
         visibility=Visibility(data["visibility"]),
         sent_at=datetime.fromisoformat(data["sent_at"]),
         edited=data["edited"],
+        edit_of=data.get("edit_of"),  # absent in events stored before edits were answered
     )

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.config import DiscordSettings, PlatformSettings, Settings, SlackSettings
+from bot.config import Duty, PlatformSettings, Settings
 from bot.store import ConversationState
 from bot.types import (
     Answer,
@@ -29,6 +29,7 @@ class Act(StrEnum):
     IGNORE = "ignore"
     RESPOND = "respond"
     TAKEOVER = "takeover"  # staff spoke in a bot thread: record it and step back
+    REVISE = "revise"  # the asker edited a question the bot answered: answer the new text in place
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +55,7 @@ def channel_mode(settings: Settings, conversation: ConversationRef, visibility: 
     override = ps.channels.get(conversation.channel)
     if override is not None and override.mode is not None:
         return override.mode
-    if isinstance(ps, DiscordSettings) and conversation.channel in ps.forum_channels:
+    if ps.is_forum(conversation.channel):
         return ChannelMode.AUTO_ANSWER
     return ps.default_mode
 
@@ -98,6 +99,8 @@ def should_respond(
     if message.author.is_bot:
         return Decision(act=Act.IGNORE, why="written by a bot")
     if message.edited:
+        if message.edit_of is not None and mode != ChannelMode.OFF:
+            return Decision(act=Act.REVISE, why="the asker edited a message")
         return Decision(act=Act.IGNORE, why="an edit")
     if mode == ChannelMode.OFF:
         return Decision(act=Act.IGNORE, why="channel is off")
@@ -121,7 +124,7 @@ def plainly_not_for_us(message: InboundMessage, mode: ChannelMode) -> bool:
     """Messages the bot can ignore without looking at any state: a bot's or an edit, anything
     in a channel that is off, and a top-level message nobody addressed to the bot in a
     channel that is not auto-answer. (Thread messages need the thread's state.)"""
-    if message.author.is_bot or message.edited or mode == ChannelMode.OFF:
+    if message.author.is_bot or mode == ChannelMode.OFF or (message.edited and message.edit_of is None):
         return True
     return not message.addressed and message.conversation.thread is None and mode != ChannelMode.AUTO_ANSWER
 
@@ -130,16 +133,7 @@ def is_staff(author: Author, platform: str, settings: Settings) -> bool:
     if platform == Platform.CONSOLE:
         return author.id in settings.console.staff_users
     ps = platform_settings(settings, platform)
-    if ps is None:
-        return False
-    if author.id in ps.staff_users:
-        return True
-    groups: tuple[str, ...] = ()
-    if isinstance(ps, SlackSettings):
-        groups = ps.staff_groups
-    elif isinstance(ps, DiscordSettings):
-        groups = ps.staff_roles
-    return bool(author.roles.intersection(groups))
+    return ps is not None and ps.people(Duty.FIRST_TIER).includes(author)
 
 
 def is_admin(author: Author, platform: str, settings: Settings) -> bool:
@@ -148,17 +142,7 @@ def is_admin(author: Author, platform: str, settings: Settings) -> bool:
     ps = platform_settings(settings, platform)
     if ps is None:
         return False
-    if author.id in ps.admin_users:
-        return True
-    if isinstance(ps, SlackSettings):
-        return bool(author.roles.intersection(ps.admin_groups)) or (
-            ps.workspace_admins_are_admins and author.platform_admin
-        )
-    if isinstance(ps, DiscordSettings):
-        return bool(author.roles.intersection(ps.admin_roles)) or (
-            ps.manage_server_is_admin and author.platform_admin
-        )
-    return False
+    return ps.people(Duty.ADMIN).includes(author) or (ps.platform_admins_are_admins and author.platform_admin)
 
 
 def needs_escalation(answer: Answer, threshold: float) -> bool:

@@ -23,9 +23,7 @@ from bot.types import (
     Posted,
     Reply,
     RetrievalHints,
-    SearchResult,
     Turn,
-    Visibility,
 )
 
 
@@ -121,10 +119,6 @@ class Embedder(Protocol):
     async def close(self) -> None: ...
 
 
-class Retriever(Protocol):
-    def search(self, query: str, visibility: Visibility, k: int) -> SearchResult: ...
-
-
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -132,3 +126,211 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+# -- the state store ------------------------------------------------------------------------
+# What the core keeps durably, one Protocol per concern (the modules of bot/store/ mirror
+# them). SQLite's `bot.store.StateStore` is the first implementation; a PostgreSQL backend
+# implements `Store` too. Calls block: async code reaches a Store through AsyncStore's thread.
+
+import typing  # noqa: E402  (this block is appended whole; its imports are for annotations only)
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    # from the modules, not the package: bot.store.state imports this file to check that
+    # StateStore implements Store, and the package imports bot.store.state
+    from bot.store.answers import AnswerRecord, Stats
+    from bot.store.conversations import ConversationState
+    from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
+
+
+class InboxStore(Protocol):
+    """Each platform event handled once and none lost: claim, finish, replay what was left."""
+
+    def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool: ...
+
+    def finish_event(self, key: str, now: datetime, status: str = "done") -> None: ...
+
+    def prune_inbox(self, before: datetime) -> int: ...
+
+    def pending_events(self, platform: str, now: datetime | None = None) -> list[tuple[str, str]]: ...
+
+    def take_for_replay(self, key: str, now: datetime) -> bool: ...
+
+
+class ConversationStore(Protocol):
+    """Conversations (who asked, who is talking) and their messages."""
+
+    def conversation(self, key: str) -> ConversationState | None: ...
+
+    def touch_conversation(
+        self, ref: ConversationRef, now: datetime, asker_id: str | None = None
+    ) -> None: ...
+
+    def set_conversation_flags(
+        self,
+        ref: ConversationRef,
+        now: datetime,
+        *,
+        bot_participating: bool | None = None,
+        human_takeover: bool | None = None,
+    ) -> None: ...
+
+    def add_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        author: Author | None = None,
+        platform_id: str | None = None,
+    ) -> None: ...
+
+    def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]: ...
+
+    def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
+
+
+class AnswerStore(Protocol):
+    """Answers given, feedback on them, usage and model limits, and the reports from them."""
+
+    def record_answer(
+        self,
+        *,
+        ref: ConversationRef,
+        message_id: str | None,
+        asker_id: str | None,
+        question: str,
+        answer: str,
+        confidence: float,
+        language: str,
+        answerer: str,
+        abstained: bool,
+        sources: Iterable[Citation],
+        top_path: str | None,
+        at: datetime,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> int: ...
+
+    def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None: ...
+
+    def answer(self, answer_id: int) -> AnswerRecord | None: ...
+
+    def answer_to_message(self, message_id: str) -> tuple[AnswerRecord, str] | None: ...
+
+    def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool: ...
+
+    def model_answers_since(
+        self, since: datetime, asker_id: str, channel_key: str, answerer: str
+    ) -> tuple[int, int]: ...
+
+    def usage_since(self, since: datetime, answerer: str) -> tuple[int, int, int]: ...
+
+    def stats(self, since: datetime | None = None, platform: str | None = None) -> Stats: ...
+
+    def knowledge_gaps(self, limit: int = 10, platform: str | None = None) -> list[tuple[str, int]]: ...
+
+
+class TicketStore(Protocol):
+    """Tickets moved by compare-and-set, their events and posts, and the SLA clock."""
+
+    def create_ticket(
+        self,
+        *,
+        ref: ConversationRef,
+        asker: Author,
+        question: str,
+        reason: EscalationReason,
+        at: datetime,
+        answer_id: int | None = None,
+        language: str = "en",
+        visibility: str = "public",
+        tags: Iterable[str] = (),
+        sla_stage: int = 0,
+        next_action_at: datetime | None = None,
+        context: Mapping[str, typing.Any] | None = None,
+    ) -> tuple[Ticket, bool]: ...
+
+    def ticket_context(self, ticket_id: int) -> dict[str, typing.Any]: ...
+
+    def ticket(self, ticket_id: int) -> Ticket | None: ...
+
+    def active_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None: ...
+
+    def tickets(
+        self,
+        statuses: Iterable[TicketStatus] | None = None,
+        assignee_id: str | None = None,
+        limit: int = 50,
+        platform: str | None = None,
+    ) -> list[Ticket]: ...
+
+    def transition_ticket(
+        self,
+        ticket_id: int,
+        *,
+        to: TicketStatus,
+        allowed_from: Iterable[TicketStatus],
+        actor: Author,
+        at: datetime,
+        detail: str = "",
+        assignee: Author | None = None,
+        event: str | None = None,
+        fields: dict[str, typing.Any] | None = None,
+    ) -> tuple[bool, Ticket]: ...
+
+    def latest_ticket(self, ref: ConversationRef) -> Ticket | None: ...
+
+    def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]: ...
+
+    def advance_sla(
+        self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
+    ) -> bool: ...
+
+    def set_ticket_fields(self, ticket_id: int, /, **fields: typing.Any) -> None: ...
+
+    def claim_rating_prompt(self, ticket_id: int) -> bool: ...
+
+    def rate_ticket(self, ticket_id: int, rating: str, actor_id: str, at: datetime) -> bool: ...
+
+    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None: ...
+
+    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]: ...
+
+    def ticket_events(self, ticket_id: int) -> list[dict[str, typing.Any]]: ...
+
+
+class DraftStore(Protocol):
+    """Drafts of the learning loop: made from tickets, each decided once."""
+
+    def create_draft(
+        self, *, ticket_id: int, title: str, question: str, answer: str, visibility: str, at: datetime
+    ) -> Draft: ...
+
+    def draft(self, draft_id: int) -> Draft | None: ...
+
+    def drafts(self, status: str | None = "pending", limit: int = 20) -> list[Draft]: ...
+
+    def latest_draft_for(self, ticket_id: int) -> Draft | None: ...
+
+    def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool: ...
+
+    def drafts_for_platform(
+        self, platform: str, status: str | None = "pending", limit: int = 20
+    ) -> list[Draft]: ...
+
+    def retitle_draft(self, draft_id: int, title: str) -> bool: ...
+
+    def decide_draft(
+        self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
+    ) -> bool: ...
+
+
+@runtime_checkable
+class Store(InboxStore, ConversationStore, AnswerStore, TicketStore, DraftStore, Protocol):
+    """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""
+
+    def close(self) -> None: ...

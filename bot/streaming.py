@@ -22,12 +22,15 @@ class StreamingReply:
         *,
         interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        resume: Posted | None = None,
     ) -> None:
+        """`resume`: a message already showing an answer, which this one replaces in place
+        (the asker edited the question) instead of posting a new one."""
         self.channel = channel
         self.conversation = conversation
         self.interval = interval
         self.monotonic = monotonic
-        self.posted: Posted | None = None
+        self.posted: Posted | None = resume
         self.edits = 0
         self._last = 0.0
 

@@ -91,6 +91,7 @@ class InboundMessage:
     visibility: Visibility
     sent_at: datetime
     edited: bool = False
+    edit_of: str | None = None  # for an edit: the id of the message as first sent
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -100,7 +101,6 @@ class ActionKind(StrEnum):
     TALK_TO_HUMAN = "talk_to_human"
     CLAIM = "claim"
     RESOLVE = "resolve"
-    CLOSE = "close"  # the asker is all set
     RATE_GOOD = "rate_good"
     RATE_BAD = "rate_bad"
 

@@ -63,8 +63,86 @@ def test_only_config_reads_the_environment() -> None:
 
 
 def test_nothing_of_ours_shadows_the_discord_package() -> None:
-    """Only adapters/discord.py may carry the name, and it is imported as adapters.discord."""
-    ours = [
-        p for folder in ("bot", "adapters", "tests", "bench") for p in (ROOT / folder).rglob("discord.py")
+    """Only the adapter package adapters/discord/ may carry the name (imported as adapters.discord)."""
+    folders = ("bot", "adapters", "tests", "bench")
+    modules = [p for folder in folders for p in (ROOT / folder).rglob("discord.py")]
+    packages = [
+        p for folder in folders for p in (ROOT / folder).rglob("discord") if (p / "__init__.py").is_file()
     ]
-    assert ours == [ROOT / "adapters" / "discord.py"]
+    assert modules == []
+    assert packages == [ROOT / "adapters" / "discord"]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Every import between our modules in bot/ and adapters/, type-only ones included (a
+    circle through TYPE_CHECKING is still a circle a reader has to untangle)."""
+    paths = [p for top in ("bot", "adapters") for p in sorted((ROOT / top).rglob("*.py"))]
+    modules = {_module_name(p): p for p in paths}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                # `from bot import policy` imports the module bot.policy; `from bot.x import Y` imports bot.x
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            for target in targets:
+                if target in modules and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_there_are_no_import_circles() -> None:
+    assert _circles(_import_graph()) == []
+
+
+def test_the_circle_check_finds_circles_and_nothing_else() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "e"}, "e": set(), "f": {"f"}}
+    assert _circles(graph) == [["a", "b", "c"]]
+    assert _circles({"x": {"y"}, "y": set()}) == []

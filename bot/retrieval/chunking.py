@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.retrieval.documents import Document, Section, SectionKind
+from bot.retrieval.sections import Document, Section, SectionKind
 from bot.retrieval.site import Site, Slugger, anchored, page_url, slug_style
 
 MAX_WORDS = 220

@@ -13,11 +13,10 @@ be read at all raises DocumentError with a message that says what is wrong and w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.retrieval.sections import Document, DocumentError, Section, SectionKind
 from bot.types import DocVisibility
 
 if TYPE_CHECKING:
@@ -25,34 +24,6 @@ if TYPE_CHECKING:
 
 FORMATS_VERSION = "3"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
-
-
-class DocumentError(Exception):
-    """A knowledge file that cannot be used; the message is shown to the admin as is."""
-
-
-class SectionKind(StrEnum):
-    PROSE = "prose"
-    REFERENCE = "reference"  # an API reference stub: worth citing, not worth quoting
-
-
-@dataclass(frozen=True, kw_only=True)
-class Section:
-    headings: tuple[str, ...]  # the heading path, outermost first
-    text: str
-    anchor: str | None = None  # the heading's id when the source gives one explicitly
-    kind: SectionKind = SectionKind.PROSE
-
-
-@dataclass(frozen=True, kw_only=True)
-class Document:
-    path: str  # relative to the knowledge folder, with forward slashes
-    title: str
-    url: str | None = None
-    visibility: DocVisibility = DocVisibility.PUBLIC
-    tags: tuple[str, ...] = ()
-    sections: tuple[Section, ...] = field(default=())
-    warnings: tuple[str, ...] = ()  # for the admin (e.g. an include left out), never in the text
 
 
 def read_document(root: Path, file: Path, data: bytes, *, include_root: Path | None = None) -> Document:
@@ -140,3 +111,14 @@ def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, .
         sections=parsed.sections,
         warnings=warnings,
     )
+
+
+__all__ = [
+    "FORMATS_VERSION",
+    "SUPPORTED_SUFFIXES",
+    "Document",
+    "DocumentError",
+    "Section",
+    "SectionKind",
+    "read_document",
+]

@@ -22,7 +22,7 @@ import tantivy
 
 from bot.errors import StoreError
 from bot.retrieval.chunking import Chunk
-from bot.retrieval.documents import SectionKind
+from bot.retrieval.sections import SectionKind
 from bot.retrieval.tokenize import Terms, tokenize
 from bot.types import DocVisibility, Passage
 

@@ -36,7 +36,10 @@ from bot.retrieval.confidence import (
     names,
 )
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES, DocumentError, read_document
-from bot.retrieval.embeddings import (
+from bot.retrieval.index import SearchIndex
+from bot.retrieval.site import detect_site
+from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze_query, tokenize
+from bot.retrieval.vectors import (
     EMBEDDING_TEXT_VERSION,
     RERANK_CANDIDATES,
     EmbeddingReport,
@@ -45,9 +48,6 @@ from bot.retrieval.embeddings import (
     rerank,
     text_hash,
 )
-from bot.retrieval.index import SearchIndex
-from bot.retrieval.site import detect_site
-from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze_query, tokenize
 from bot.store import Catalog, FileRecord
 from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 

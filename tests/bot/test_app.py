@@ -100,13 +100,13 @@ async def test_a_running_bot_picks_up_edited_documents(
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     rt = make_runtime()
-    before = await rt.bot.search("store credit", DocVisibility.INTERNAL)
+    before = await rt.bot.knowledge.search("store credit", DocVisibility.INTERNAL)
     assert not any("store credit" in p.text for p in before.passages)
     (knowledge_dir / "refunds.md").write_text(
         "# Refunds\n\nWe give store credit instead of cash refunds.\n", encoding="utf-8"
     )
     synced = asyncio.Event()
-    real = rt.bot.reindex
+    real = rt.bot.knowledge.reindex
 
     async def reindex():  # type: ignore[no-untyped-def]
         report = await real()
@@ -114,11 +114,11 @@ async def test_a_running_bot_picks_up_edited_documents(
             synced.set()
         return report
 
-    monkeypatch.setattr(rt.bot, "reindex", reindex)
+    monkeypatch.setattr(rt.bot.knowledge, "reindex", reindex)
     task = asyncio.create_task(app_module._watch_knowledge(rt.bot, 0.01))
     try:
         await asyncio.wait_for(synced.wait(), 5)
     finally:
         task.cancel()
-    after = await rt.bot.search("store credit", DocVisibility.INTERNAL)
+    after = await rt.bot.knowledge.search("store credit", DocVisibility.INTERNAL)
     assert after.passages[0].path == "refunds.md" and "store credit" in after.passages[0].text

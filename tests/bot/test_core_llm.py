@@ -233,7 +233,7 @@ async def test_the_model_gets_the_whole_section_with_the_code_of_a_later_chunk( 
 ) -> None:
     (knowledge_dir / "exports.md").write_text(LONG_HOWTO, encoding="utf-8")
     rt = model_runtime()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     fake.default_reply = "Add the crontab line from the docs [1]."
     channel = StreamingChannel(interval=0.0)
     # the question matches the long section's first chunk, which does not hold the code
@@ -251,9 +251,9 @@ async def test_a_question_below_the_quoting_threshold_still_reaches_the_model(  
     rt = model_runtime("min_confidence = 0.01\n[answer]\nconfidence_threshold = 0.999")
     fake.default_reply = "Refunds take five to seven business days [1]."
     channel = StreamingChannel(interval=0.0)
-    answer, result = await rt.bot.ask("refund arrive", DocVisibility.INTERNAL)
+    answer, result = await rt.bot.answers.ask("refund arrive", DocVisibility.INTERNAL)
     assert result.confidence < rt.settings.answer.confidence_threshold  # the offline answerer would abstain
-    assert answer.answerer == "llm" and not rt.bot.is_abstention(answer)
+    assert answer.answerer == "llm" and not rt.bot.answers.is_abstention(answer)
     outcome = await rt.bot.on_message(question("refund arrive"), channel)
     assert outcome == Outcome.ANSWERED
     assert len(fake.chat_requests) == 2

@@ -1,5 +1,5 @@
 """No documentation markup reaches an answer: every question of the realdocs_dev sets
-(upstream MkDocs, Sphinx and MDX trees, byte for byte) goes through the same `bot.ask`
+(upstream MkDocs, Sphinx and MDX trees, byte for byte) goes through the same `bot.answers.ask`
 calls `supportbot eval` makes, offline, and every answer and citation is scanned for
 leftovers of the source format.
 

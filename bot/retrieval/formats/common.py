@@ -16,7 +16,7 @@ from typing import Any
 import frontmatter
 import yaml
 
-from bot.retrieval.documents import DocumentError, Section, SectionKind
+from bot.retrieval.sections import DocumentError, Section, SectionKind
 
 _LANGUAGES = {
     ".py": "python",

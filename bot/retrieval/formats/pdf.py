@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bot.retrieval.documents import DocumentError, Section
 from bot.retrieval.formats.common import Parsed
+from bot.retrieval.sections import DocumentError, Section
 
 
 def parse(data: bytes) -> Parsed:

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 from docutils import nodes, statemachine
 from docutils.parsers.rst import Directive, directives, roles
 
-from bot.retrieval.documents import DocumentError
 from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, language_for
 from bot.retrieval.formats.rst_render import Renderer, stub, switch_language
+from bot.retrieval.sections import DocumentError
 
 _CODE_ROLES = (  # noqa: SIM905
     "meth func class data attr exc mod obj const any envvar option file command kbd samp "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.retrieval.documents import Section
 from bot.retrieval.formats.common import Parsed
+from bot.retrieval.sections import Section
 
 
 def parse(text: str) -> Parsed:

@@ -25,7 +25,7 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime, build_runtime
 from bot.config import load_settings
 from bot.core import Outcome
-from bot.retrieval.embeddings import VECTOR_WEIGHT, embedding_text
+from bot.retrieval.vectors import VECTOR_WEIGHT, embedding_text
 from bot.types import Author, ConversationRef, DocVisibility, InboundMessage, Visibility
 from tests.conftest import write_docs
 from tests.fakes.clock import FakeClock
@@ -85,7 +85,7 @@ async def hybrid(
 
 async def test_passages_are_embedded_once_and_reused(hybrid, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    report = await rt.bot.reindex()
+    report = await rt.bot.knowledge.reindex()
     assert report.embeddings is not None and report.embeddings.error is None
     texts = embedded_texts(fake)
     assert len(texts) == len(set(texts)) == report.embeddings.texts == report.embeddings.with_vectors > 0
@@ -93,9 +93,9 @@ async def test_passages_are_embedded_once_and_reused(hybrid, fake: FakeOpenAI) -
     assert f"{len(texts)} of {len(texts)} passages have vectors" in report.describe()
 
     fake.reset()
-    again = await rt.bot.reindex()
+    again = await rt.bot.knowledge.reindex()
     assert fake.embedding_requests == [] and again.embeddings is not None and again.embeddings.embedded == 0
-    await rt.bot.search("How long does a refund take?", DocVisibility.INTERNAL)
+    await rt.bot.knowledge.search("How long does a refund take?", DocVisibility.INTERNAL)
     assert embedded_texts(fake) == ["How long does a refund take?"]  # the question, nothing else
 
 
@@ -103,13 +103,13 @@ async def test_a_changed_file_re_embeds_only_its_own_chunks(
     hybrid, fake: FakeOpenAI, knowledge_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     before = vector_rows(rt)
     fake.reset()
     (knowledge_dir / "refunds.md").write_text(
         "# Refund policy\n\nRefunds now arrive within three business days.\n", encoding="utf-8"
     )
-    report = await rt.bot.reindex()
+    report = await rt.bot.knowledge.reindex()
     assert report.updated == ["refunds.md"]
     assert embedded_texts(fake) == ["Refund policy\n\nRefunds now arrive within three business days."]
     assert vector_rows(rt) == before  # the old text's vector went with it
@@ -119,14 +119,14 @@ async def test_a_deleted_file_takes_its_vectors_with_it(
     hybrid, fake: FakeOpenAI, knowledge_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     db = rt.knowledge.catalog.db
     hashes = [row[0] for row in db.execute("select text_hash from chunks where path = 'password-reset.md'")]
     assert hashes and vector_rows(rt) > len(hashes)
     before = vector_rows(rt)
     fake.reset()
     (knowledge_dir / "password-reset.md").unlink()
-    report = await rt.bot.reindex()
+    report = await rt.bot.knowledge.reindex()
     assert report.removed == ["password-reset.md"] and fake.embedding_requests == []
     assert vector_rows(rt) == before - len(hashes)
     marks = ", ".join("?" * len(hashes))
@@ -139,24 +139,24 @@ async def test_moving_or_rebuilding_unchanged_text_embeds_nothing(
     hybrid, fake: FakeOpenAI, knowledge_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     fake.reset()
     (knowledge_dir / "refunds.md").rename(knowledge_dir / "billing-refunds.md")
-    report = await rt.bot.reindex()
+    report = await rt.bot.knowledge.reindex()
     assert report.added == ["billing-refunds.md"] and report.removed == ["refunds.md"]
     rt.knowledge.rebuild()  # the bot is idle: nothing else touches the index now
-    await rt.bot.sync_embeddings()
+    await rt.bot.knowledge.sync_embeddings()
     assert fake.embedding_requests == []
 
 
 async def test_another_model_embeds_again_and_the_old_vectors_go(hybrid, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     small = hybrid()
-    texts = (await small.bot.reindex()).embeddings.texts  # type: ignore[union-attr]
+    texts = (await small.bot.knowledge.reindex()).embeddings.texts  # type: ignore[union-attr]
     await small.bot.aclose()
     small.close()
     fake.reset()
     large = hybrid('embedding_model = "text-embedding-3-large"')
-    report = await large.bot.sync_embeddings()
+    report = await large.bot.knowledge.sync_embeddings()
     assert report is not None and report.embedded == texts
     assert {r.body["model"] for r in fake.embedding_requests} == {"text-embedding-3-large"}
     models = {row[0] for row in large.knowledge.catalog.db.execute("select model from embeddings")}
@@ -167,17 +167,17 @@ async def test_turning_embeddings_off_and_on_again_reuses_the_vectors(
     hybrid, make_runtime: Callable[..., Runtime], fake: FakeOpenAI
 ) -> None:  # type: ignore[no-untyped-def]
     first = hybrid()
-    await first.bot.reindex()
+    await first.bot.knowledge.reindex()
     await first.bot.aclose()
     first.close()
     offline = make_runtime()  # embeddings off: the chunk hashes are dropped, not left to go stale
-    assert offline.bot.embeddings is None
+    assert offline.bot.knowledge.embeddings is None
     assert offline.knowledge.catalog.db.execute("select count(*) from chunks").fetchone()[0] == 0
     offline.close()
     fake.reset()
     again = hybrid()  # back on: one BM25 rebuild to learn the hashes; the vectors are still there
     assert sorted(again.last_sync.added) == sorted(first.last_sync.added)
-    report = await again.bot.sync_embeddings()
+    report = await again.bot.knowledge.sync_embeddings()
     assert report is not None and report.embedded == 0 and report.with_vectors == report.texts > 0
     assert fake.embedding_requests == []
 
@@ -191,7 +191,7 @@ async def test_requests_carry_at_most_64_texts(hybrid, fake: FakeOpenAI, knowled
         },
     )
     rt = hybrid()
-    report = await rt.bot.sync_embeddings()
+    report = await rt.bot.knowledge.sync_embeddings()
     assert report is not None and report.embedded == report.texts > 70
     sizes = sorted(len(r.body["input"]) for r in fake.embedding_requests)
     assert max(sizes) == 64 and sum(sizes) == report.texts
@@ -260,12 +260,12 @@ def ranking(tmp_path: Path, fake: FakeOpenAI) -> Iterator[Callable[[bool], Runti
 
 async def test_embeddings_fix_a_ranking_bm25_gets_wrong(ranking, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     plain = ranking(False)
-    bm25 = await plain.bot.search(RANKING_QUESTION, DocVisibility.INTERNAL, k=5)
+    bm25 = await plain.bot.knowledge.search(RANKING_QUESTION, DocVisibility.INTERNAL, k=5)
     assert bm25.passages[0].path == "android.md"
 
     rt = ranking(True)
     try:
-        result = await rt.bot.search(RANKING_QUESTION, DocVisibility.INTERNAL, k=5)
+        result = await rt.bot.knowledge.search(RANKING_QUESTION, DocVisibility.INTERNAL, k=5)
         assert [p.path for p in result.passages][:2] == ["password-reset.md", "android.md"]
         assert result.confidence == bm25.confidence  # the answer/abstain decision stays BM25's
 
@@ -282,7 +282,7 @@ async def test_embeddings_fix_a_ranking_bm25_gets_wrong(ranking, fake: FakeOpenA
         assert [p.chunk_id for p in result.passages] == [p.chunk_id for p in expected]
         assert [p.score for p in result.passages] == pytest.approx([fused(p) for p in expected], abs=1e-5)
 
-        answer, _ = await rt.bot.ask(RANKING_QUESTION, DocVisibility.INTERNAL)
+        answer, _ = await rt.bot.answers.ask(RANKING_QUESTION, DocVisibility.INTERNAL)
         assert not answer.abstained and answer.citations[0].path == "password-reset.md"
     finally:
         await rt.bot.aclose()
@@ -290,11 +290,11 @@ async def test_embeddings_fix_a_ranking_bm25_gets_wrong(ranking, fake: FakeOpenA
 
 async def test_public_scope_never_returns_internal_chunks(hybrid) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     text = "When does the database failover password rotation happen?"
-    internal = await rt.bot.search(text, DocVisibility.INTERNAL)
+    internal = await rt.bot.knowledge.search(text, DocVisibility.INTERNAL)
     assert internal.passages[0].path == "internal/oncall.md"
-    public = await rt.bot.search(text, DocVisibility.PUBLIC)
+    public = await rt.bot.knowledge.search(text, DocVisibility.PUBLIC)
     assert public.passages and all(p.visibility == DocVisibility.PUBLIC for p in public.passages)
     assert "internal/oncall.md" not in {p.path for p in public.passages}
 
@@ -316,32 +316,32 @@ async def test_a_failing_endpoint_falls_back_to_bm25_and_still_answers(
     assert "embeddings endpoint failed" in caplog.text and "HTTP 500" in caplog.text
     status = rt.knowledge.catalog.embedding_counts("text-embedding-3-small")
     assert status[1] == 0  # nothing cached; the next reindex tries again
-    report = await rt.bot.reindex()
+    report = await rt.bot.knowledge.reindex()
     assert report.embeddings is not None and report.embeddings.error is None
     assert report.embeddings.with_vectors == report.embeddings.texts
 
 
 async def test_a_hanging_endpoint_costs_one_deadline_then_is_skipped(hybrid, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid("timeout_seconds = 0.5")
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     fake.reset()
     fake.enqueue_embeddings(Hang(30))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    answer, result = await rt.bot.ask("How long does a refund take?", DocVisibility.INTERNAL)
+    answer, result = await rt.bot.answers.ask("How long does a refund take?", DocVisibility.INTERNAL)
     assert loop.time() - started < 3
     assert not answer.abstained and result.passages[0].path == "refunds.md"
-    answer, _ = await rt.bot.ask("How do I reset my password?", DocVisibility.INTERNAL)
+    answer, _ = await rt.bot.answers.ask("How do I reset my password?", DocVisibility.INTERNAL)
     assert not answer.abstained and answer.citations[0].path == "password-reset.md"
     assert len(fake.embedding_requests) == 1  # the hung one; the second question did not wait
 
 
 async def test_a_vector_of_another_size_is_ignored(hybrid, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    await rt.bot.reindex()
+    await rt.bot.knowledge.reindex()
     fake.embedding_dim = 64  # the endpoint now answers with shorter vectors than the cache holds
     baseline = rt.knowledge.search("How long does a refund take?", DocVisibility.INTERNAL)
-    result = await rt.bot.search("How long does a refund take?", DocVisibility.INTERNAL)
+    result = await rt.bot.knowledge.search("How long does a refund take?", DocVisibility.INTERNAL)
     assert [p.chunk_id for p in result.passages] == [p.chunk_id for p in baseline.passages]
 
 
@@ -358,14 +358,14 @@ settings = load_settings(config=Path(sys.argv[1]), knowledge=Path(sys.argv[2]), 
 runtime = build_runtime(settings)
 
 async def main():
-    answer, _ = await runtime.bot.ask("How long does a refund take?", DocVisibility.INTERNAL)
-    await runtime.bot.reindex()
+    answer, _ = await runtime.bot.answers.ask("How long does a refund take?", DocVisibility.INTERNAL)
+    await runtime.bot.knowledge.reindex()
     await runtime.bot.aclose()
     return answer
 
 answer = asyncio.run(main())
 runtime.close()
-print(f"embeddings={runtime.bot.embeddings is not None} openai={'openai' in sys.modules} answered={not answer.abstained}")
+print(f"embeddings={runtime.bot.knowledge.embeddings is not None} openai={'openai' in sys.modules} answered={not answer.abstained}")
 """
 
 

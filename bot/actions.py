@@ -1,0 +1,145 @@
+"""Buttons: what happens when someone presses one of the bot's buttons.
+
+Claim and resolve on a ticket card, rate a resolved ticket, say an answer helped or did not
+(the asker's "not helpful" hands the question to people), talk to a person. Each press is
+an event handled once: a double click or a platform retry is a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import policy
+from bot.config import Settings
+from bot.conversation import Recorder
+from bot.escalation import Context, Escalations
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import ActionEvent, ActionKind, ConversationRef, EscalationReason, Outcome, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+
+class ActionHandler:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        clock: Clock,
+        escalations: Escalations,
+        recorder: Recorder,
+    ) -> None:
+        self.recorder = recorder
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.escalations = escalations
+
+    async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        key = f"{event.conversation.platform}:action:{event.id}"
+        fresh = await self.store.run(
+            StateStore.claim_event, key, event.conversation.platform, "", self.clock.now()
+        )
+        if not fresh:
+            return Outcome.DUPLICATE
+        try:
+            outcome = await self._handle_action(event, channel)
+        except Exception:
+            log.exception(
+                "failed to handle a button",
+                extra={"channel": event.conversation.channel_key, "action": str(event.action)},
+            )
+            outcome = Outcome.FAILED
+            try:
+                await channel.send(
+                    Reply(
+                        conversation=event.conversation,
+                        text=say("error_no_ticket"),
+                        kind=ReplyKind.ERROR,
+                        ephemeral_to=event.actor.id,
+                    )
+                )
+            except Exception:
+                log.exception("could not report the failed button press")
+        await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+        return outcome
+
+    async def _handle_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE):
+            ticket_id = int(event.value)
+            if event.action == ActionKind.CLAIM:
+                result = await self.escalations.claim(
+                    ticket_id, event.actor, channel, event.conversation.platform
+                )
+            else:
+                result = await self.escalations.resolve(
+                    ticket_id, event.actor, channel, event.conversation.platform
+                )
+            if not result.changed:
+                await channel.send(
+                    Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)
+                )
+                return Outcome.REFUSED
+            return Outcome.RECORDED
+
+        if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD):
+            rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
+            text = await self.escalations.rate(int(event.value), event.actor, rating)
+            await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
+            return Outcome.RECORDED
+        scope = policy.document_scope(self.settings, event.conversation, event.visibility, event.actor)
+        record = None
+        if not event.value.startswith("msg:"):
+            record = await self.store.run(StateStore.answer, int(event.value))
+        language = policy.detect_language(record.question) if record else "en"
+        if event.action in (ActionKind.HELPFUL, ActionKind.NOT_HELPFUL):
+            if record is None:
+                return Outcome.IGNORED
+            await self.store.run(
+                StateStore.add_feedback, record.id, event.actor.id, str(event.action), self.clock.now()
+            )
+            if event.action == ActionKind.NOT_HELPFUL and event.actor.id == record.asker_id:
+                await self.escalations.open(
+                    conversation=ConversationRef.from_key(record.conversation),
+                    asker=event.actor,
+                    question=record.question,
+                    reason=EscalationReason.NOT_HELPFUL,
+                    channel=channel,
+                    language=language,
+                    lead=say("not_helpful_escalated", language),
+                    answer_id=record.id,
+                    visibility=scope,
+                    context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)),
+                )
+                return Outcome.ESCALATED
+            await channel.send(
+                Reply(
+                    conversation=event.conversation,
+                    text=say("thanks_feedback", language),
+                    ephemeral_to=event.actor.id,
+                )
+            )
+            return Outcome.RECORDED
+        if event.action == ActionKind.TALK_TO_HUMAN:
+            conversation = ConversationRef.from_key(record.conversation) if record else event.conversation
+            question = (
+                record.question if record else await self.recorder.question_for_ticket(conversation, "")
+            )
+            await self.escalations.open(
+                conversation=conversation,
+                asker=event.actor,
+                question=question or "(asked for a person)",
+                reason=EscalationReason.ASKED_FOR_HUMAN,
+                channel=channel,
+                language=language,
+                lead=say("asked_for_human", language),
+                answer_id=record.id if record else None,
+                visibility=scope,
+                context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources))
+                if record
+                else None,
+            )
+            return Outcome.ESCALATED
+        return Outcome.IGNORED

@@ -1,0 +1,245 @@
+"""Answering one question in a conversation: the reply people see, and what is recorded.
+
+The answer pipeline writes the Answer; this posts it (streamed into one message when a
+model writes it), with its sources and the helpful / not helpful / talk to a person
+buttons, records it, and when it is not an answer says so honestly and opens a ticket
+with what the bot tried, so the question is never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot import policy
+from bot.answering.pipeline import AnswerPipeline
+from bot.config import Settings
+from bot.conversation import Recorder, log_context, thread_title
+from bot.escalation import Context, Escalations
+from bot.messages import say
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.streaming import StreamingReply
+from bot.types import (
+    ActionKind,
+    Author,
+    Button,
+    ButtonStyle,
+    Command,
+    ConversationRef,
+    DocVisibility,
+    EscalationReason,
+    InboundMessage,
+    Outcome,
+    Posted,
+    Reply,
+    ReplyKind,
+)
+
+log = logging.getLogger(__name__)
+
+
+def answer_buttons(language: str, answer_id: int) -> tuple[Button, ...]:
+    value = str(answer_id)
+    return (
+        Button(
+            action=ActionKind.HELPFUL,
+            label=say("button_helpful", language),
+            value=value,
+            style=ButtonStyle.PRIMARY,
+        ),
+        Button(action=ActionKind.NOT_HELPFUL, label=say("button_not_helpful", language), value=value),
+        Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=value),
+    )
+
+
+class Responder:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        clock: Clock,
+        answers: AnswerPipeline,
+        escalations: Escalations,
+        recorder: Recorder,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.answers = answers
+        self.escalations = escalations
+        self.recorder = recorder
+
+    async def answer(
+        self,
+        *,
+        question: str,
+        language: str,
+        asker: Author,
+        conversation: ConversationRef,
+        scope: DocVisibility,
+        channel: Channel,
+        message_id: str | None,
+        on_posted: Callable[[], None] | None = None,
+        revising: Posted | None = None,
+    ) -> Outcome:
+        """Answer `question` in `conversation`: stream the model's words or post the quote,
+        with sources and buttons; or, when there is no answer, say so and hand it to people.
+        With `revising` (the asker edited the question), that post is replaced in place."""
+        history = await self.store.run(StateStore.history, conversation, 12)
+        if history and history[-1].role == "user" and history[-1].text.strip() == question:
+            history = history[:-1]  # the question itself goes to the answerer on its own
+        answerer, note = await self.answers.answerer_for(asker, conversation, language)
+        stream = StreamingReply(
+            channel, conversation, interval=getattr(channel, "edit_interval", 1.0), resume=revising
+        )
+        answer, result = await self.answers.ask(
+            question, scope, history=history, language=language, on_text=stream, answerer=answerer
+        )
+        if note:
+            answer = replace(answer, note=note)
+        answer_id = await self.store.run(
+            StateStore.record_answer,
+            ref=conversation,
+            message_id=message_id,
+            asker_id=asker.id,
+            question=question,
+            answer=answer.text,
+            confidence=answer.confidence,
+            language=answer.language,
+            answerer=answer.answerer,
+            abstained=self.answers.is_abstention(answer),
+            sources=answer.citations,
+            top_path=result.passages[0].path if result.passages else None,
+            at=self.clock.now(),
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+        )
+        log.info(
+            "answered confidence=%.2f passages=%d",
+            answer.confidence,
+            len(result.passages),
+            extra={**log_context(conversation), "answer_id": answer_id},
+        )
+        if self.answers.is_abstention(answer):
+            if stream.posted is not None:  # the model wrote something, then declined
+                await stream.finish(
+                    Reply(conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN)
+                )
+            answered_before = any(turn.role == "bot" for turn in history)
+            closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
+            await self.escalations.open(
+                conversation=conversation,
+                asker=asker,
+                question=question,
+                reason=EscalationReason.UNANSWERED_FOLLOWUPS
+                if answered_before
+                else EscalationReason.LOW_CONFIDENCE,
+                channel=channel,
+                language=language,
+                lead="" if stream.posted is not None else say("abstain", language),
+                answer_id=answer_id,
+                in_reply_to=message_id,
+                visibility=scope,
+                tags=result.passages[0].tags if result.passages else (),
+                context=Context(sources=closest),
+            )
+            await self.recorder.mark_bot_thread(conversation)
+            return Outcome.ESCALATED
+        text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
+        posted = await stream.finish(
+            Reply(
+                conversation=conversation,
+                text=text,
+                kind=ReplyKind.ANSWER,
+                citations=answer.citations,
+                buttons=answer_buttons(language, answer_id),
+                in_reply_to=message_id,
+                language=language,
+            )
+        )
+        if on_posted is not None:
+            on_posted()  # answered: a later failure owes no apology
+        await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
+        await self.store.run(
+            StateStore.add_message,
+            posted.conversation,
+            role="bot",
+            text=answer.text,
+            at=self.clock.now(),
+            platform_id=posted.message_id,
+        )
+        await self.recorder.mark_bot_thread(posted.conversation)
+        return Outcome.ANSWERED
+
+    async def answer_command(self, command: Command, question: str, channel: Channel) -> Outcome:
+        """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
+        language = policy.detect_language(question)
+        question = question.strip()
+        if len(question) > self.settings.answer.max_question_chars:
+            await channel.send(
+                Reply(
+                    conversation=command.conversation,
+                    text=say(
+                        "too_long",
+                        language,
+                        length=len(question),
+                        limit=self.settings.answer.max_question_chars,
+                    ),
+                    kind=ReplyKind.ERROR,
+                    ephemeral_to=command.invoker.id,
+                )
+            )
+            return Outcome.REFUSED
+        scope = policy.document_scope(
+            self.settings, command.conversation, command.visibility, command.invoker
+        )
+        return await self.answer(
+            question=question,
+            language=language,
+            asker=command.invoker,
+            conversation=await self._thread_for_command(command, question, language, channel),
+            scope=scope,
+            channel=channel,
+            message_id=None,
+        )
+
+    async def _thread_for_command(
+        self, command: Command, question: str, language: str, channel: Channel
+    ) -> ConversationRef:
+        """A slash command has no message to answer under: post the question, and answer in
+        a thread on it, so each asker's question is its own conversation (and ticket)."""
+        anchor = InboundMessage(
+            id=command.id,
+            conversation=command.conversation,
+            author=command.invoker,
+            text=question,
+            addressed=True,
+            visibility=command.visibility,
+            sent_at=self.clock.now(),
+        )
+        thread = command.conversation
+        if thread.thread is None:
+            root = await channel.send(
+                Reply(
+                    conversation=command.conversation,
+                    text=say(
+                        "asked_by", language, who=command.invoker.display, question=thread_title(question)
+                    ),
+                )
+            )
+            if root.conversation.thread is not None:
+                thread = root.conversation  # the platform made the post its own thread (Slack)
+            elif root.message_id:
+                try:
+                    thread = await channel.open_thread(
+                        replace(anchor, id=root.message_id), thread_title(question)
+                    )
+                except Exception:
+                    log.exception(
+                        "could not start a thread for a command", extra=log_context(command.conversation)
+                    )
+        await self.recorder.record(anchor, role="user", conversation=thread)
+        return thread

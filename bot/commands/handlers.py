@@ -1,0 +1,267 @@
+"""The commands themselves: what `/support help`, `ask`, `status`, `tickets`, `claim`,
+`resolve`, `assign`, `learn`, `reindex` and `stats` do, each against the CommandHost."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
+from bot.escalation import age as ticket_age
+from bot.escalation import sla_state
+from bot.escalation.learning import write_entry
+from bot.ports import Channel
+from bot.store import StateStore
+from bot.types import Author, Command, Draft, TicketStatus
+
+log = logging.getLogger(__name__)
+
+
+@REGISTRY.command(
+    "help",
+    "List the commands you can use, or explain one.",
+    params=(Param(name="command", help="a command name", required=False),),
+)
+async def _help(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    prefix = host.commands.prefix(command.conversation.platform)
+    wanted = args.get("command")
+    if wanted:
+        spec = REGISTRY.get(wanted)
+        if spec is None:
+            return f"There is no command `{wanted}`. Try `{prefix} help`."
+        lines = [f"`{spec.usage(host.commands.prefix(command.conversation.platform, spec))}`: {spec.help}"]
+        lines += [f"  - `{p.name}`: {p.help}" for p in spec.params]
+        if spec.access != Access.EVERYONE:
+            lines.append(f"  (for {spec.access} only)")
+        return "\n".join(lines)
+    allowed = [spec for spec in REGISTRY if host.commands.may_run(spec, command)]
+    platform = command.conversation.platform
+    return "Commands:\n" + "\n".join(
+        f"- `{spec.usage(host.commands.prefix(platform, spec))}`: {spec.help}" for spec in allowed
+    )
+
+
+@REGISTRY.command(
+    "ask",
+    "Ask a question; the answer is posted in the channel with its sources.",
+    params=(Param(name="question", help="what you want to know"),),
+    ephemeral=False,
+)
+async def _ask(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str | None:
+    await host.answer_command_question(command, args["question"], channel)
+    return None
+
+
+@REGISTRY.command("status", "Show what the bot knows, how it answers, and the open tickets.")
+async def _status(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    summary = await host.knowledge.summary()
+    now = host.clock.now()
+    stats = await host.store.run(StateStore.stats, now - timedelta(days=1), command.conversation.platform)
+    lines = [
+        f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder.name}`"
+        + (f" ({summary.errors} files could not be read; see `supportbot index`)" if summary.errors else ""),
+        f"Answers: {host.answers.description}; confidence threshold {host.settings.answer.confidence_threshold:.2f}",
+        f"Last 24 h: {stats.questions} questions, {stats.answered} answered, {stats.abstained} handed to people; "
+        f"{stats.helpful} helpful / {stats.not_helpful} not helpful",
+        f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed",
+    ]
+    usage = await host.answers.usage_today()
+    if usage:
+        lines.append(usage)
+    return "\n".join(lines)
+
+
+@REGISTRY.command(
+    "tickets",
+    "List tickets: open (the default), mine, or all.",
+    access=Access.STAFF,
+    params=(Param(name="which", help="open, mine or all", required=False, choices=("open", "mine", "all")),),
+)
+async def _tickets(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    which = args.get("which", "open").lower() or "open"
+    statuses: tuple[TicketStatus, ...] | None = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+    assignee = None
+    if which == "all":
+        statuses = None
+    elif which == "mine":
+        assignee = command.invoker.id
+    # staff rights are per platform: a Discord moderator sees Discord's tickets only
+    tickets = await host.store.run(
+        StateStore.tickets, statuses, assignee, platform=command.conversation.platform
+    )
+    if not tickets:
+        return f"No {which} tickets."
+    now = host.clock.now()
+    lines = [f"{len(tickets)} {which} ticket(s):"]
+    for t in tickets:
+        age = ticket_age(now - t.created_at)
+        who = f", {t.assignee_name}" if t.assignee_name else ""
+        question = t.question if len(t.question) <= 80 else t.question[:77] + "..."
+        lines.append(
+            f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {question}"
+        )
+    return "\n".join(lines)
+
+
+@REGISTRY.command(
+    "claim",
+    "Take a ticket: you will answer it.",
+    access=Access.STAFF,
+    params=(Param(name="ticket", help="the ticket number"),),
+)
+async def _claim(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    result = await host.escalations.claim(ticket_id, command.invoker, channel, command.conversation.platform)
+    return result.message
+
+
+@REGISTRY.command(
+    "resolve",
+    "Mark a ticket resolved, with an optional note.",
+    access=Access.STAFF,
+    params=(
+        Param(name="ticket", help="the ticket number"),
+        Param(name="note", help="what solved it", required=False),
+    ),
+)
+async def _resolve(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    result = await host.escalations.resolve(
+        ticket_id, command.invoker, channel, command.conversation.platform, note=args.get("note", "")
+    )
+    return result.message
+
+
+@REGISTRY.command(
+    "assign",
+    "Give a ticket to someone on the team.",
+    access=Access.ADMIN,
+    params=(
+        Param(name="ticket", help="the ticket number"),
+        Param(name="person", help="a mention or a user id"),
+    ),
+)
+async def _assign(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    ticket_id = _ticket_number(args["ticket"])
+    person = _user_id(args["person"])
+    result = await host.escalations.reassign(
+        ticket_id, command.invoker, Author(id=person, name=person), channel, command.conversation.platform
+    )
+    return result.message
+
+
+@REGISTRY.command(
+    "learn",
+    "Review knowledge drafts made from resolved tickets: list, show, title, approve or reject.",
+    access=Access.ADMIN,
+    params=(
+        Param(
+            name="action",
+            help="list, show, title, approve or reject",
+            required=False,
+            choices=("list", "show", "title", "approve", "reject"),
+        ),
+        Param(name="draft", help="the draft number", required=False),
+        Param(name="text", help="the new title, for title", required=False),
+    ),
+)
+async def _learn(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    action = (args.get("action") or "list").lower()
+    if action == "list":
+        drafts = await host.store.run(
+            StateStore.drafts_for_platform, command.conversation.platform, "pending"
+        )
+        if not drafts:
+            return "No drafts waiting for review."
+        return "Drafts waiting for review:\n" + "\n".join(
+            f"- #{d.id} {d.title} (from ticket #{d.ticket_id}, {d.visibility})" for d in drafts
+        )
+    if not args.get("draft"):
+        raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
+    draft_id = _ticket_number(args["draft"])
+    draft = await host.store.run(StateStore.draft, draft_id)
+    mine = {
+        d.id
+        for d in await host.store.run(
+            StateStore.drafts_for_platform, command.conversation.platform, None, 1000
+        )
+    }
+    if draft is None or draft.id not in mine:
+        return f"There is no draft #{draft_id}."
+    if action == "show":
+        return (
+            f"Draft #{draft.id} ({draft.status}, {draft.visibility}, from ticket #{draft.ticket_id})\n"
+            f"**{draft.title}**\n> {draft.question}\n\n{draft.answer}"
+        )
+    if draft.status != "pending":
+        return f"Draft #{draft.id} was already {draft.status}."
+    if action == "title":
+        title = args.get("text", "").strip()
+        if not title:
+            raise UsageError("`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`")
+        await host.store.run(StateStore.retitle_draft, draft_id, title[:200])
+        return f"Draft #{draft_id} is now titled: {title[:200]}"
+    if action == "reject":
+        changed = await host.store.run(
+            StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=host.clock.now()
+        )
+        return f"Draft #{draft_id} rejected." if changed else f"Draft #{draft_id} was already decided."
+    path = await _approve(host, draft, command.invoker)
+    if path is None:
+        return f"Draft #{draft_id} was already decided."
+    return f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now."
+
+
+@REGISTRY.command("reindex", "Re-read the knowledge folder now (only changed files).", access=Access.ADMIN)
+async def _reindex(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    report = await host.knowledge.reindex()
+    return report.describe()
+
+
+@REGISTRY.command(
+    "stats", "Answer rates, feedback and the questions the docs do not answer yet.", access=Access.ADMIN
+)
+async def _stats(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    now = host.clock.now()
+    stats = await host.store.run(StateStore.stats, now - timedelta(days=7), command.conversation.platform)
+    gaps = await host.store.run(StateStore.knowledge_gaps, 5, command.conversation.platform)
+    rate = f"{stats.answered / stats.questions:.0%}" if stats.questions else "n/a"
+    lines = [
+        f"Last 7 days: {stats.questions} questions, {rate} answered by the bot, "
+        f"{stats.helpful} helpful / {stats.not_helpful} not helpful.",
+        f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed, {stats.tickets_resolved} resolved.",
+    ]
+    if gaps:
+        lines.append("Most asked questions the documentation does not answer:")
+        lines += [f"- ({n}x) {q[:100]}" for q, n in gaps]
+    return "\n".join(lines)
+
+
+def _ticket_number(text: str) -> int:
+    try:
+        return int(text.strip().lstrip("#"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a ticket number; use the number shown as #N") from None
+
+
+def _user_id(text: str) -> str:
+    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>) or a bare id."""
+    match = re.fullmatch(r"<@!?([\w-]+)(\|[^>]*)?>", text.strip())
+    return match.group(1) if match else text.strip().lstrip("@")
+
+
+async def _approve(host: CommandHost, draft: Draft, admin: Author) -> str | None:
+    """Approve a draft: write it into the knowledge folder and index it at once.
+    Returns the file's path, or None if someone decided the draft first."""
+    path = await host.knowledge.write(
+        lambda folder, today: write_entry(folder, draft, today), host.clock.now().date()
+    )
+    if not await host.store.run(
+        StateStore.decide_draft, draft.id, status="approved", by=admin.id, at=host.clock.now(), path=path
+    ):
+        await host.knowledge.remove(path)
+        return None
+    await host.knowledge.reindex()
+    log.info("knowledge draft approved", extra={"ticket_id": draft.ticket_id})
+    return path

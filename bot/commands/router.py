@@ -1,0 +1,77 @@
+"""The command router: one gate in front of every command, whatever the platform.
+
+It finds the command, checks the invoker's rights (a filter in front of dispatch: handlers
+never check rights themselves), parses the arguments, runs the handler against the
+CommandHost and tells the invoker the result, ephemerally unless the command says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import policy
+from bot.commands.registry import REGISTRY, CommandHost, CommandSpec, UsageError, may_run
+from bot.config import Settings
+from bot.messages import say
+from bot.ports import Channel
+from bot.types import Command, Outcome, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+
+class CommandRouter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def prefix(self, platform: str, spec: CommandSpec | None = None) -> str:
+        return self.settings.command_prefix(platform, admin=spec is not None and spec.admin_only)
+
+    def may_run(self, spec: CommandSpec, command: Command) -> bool:
+        platform = command.conversation.platform
+        return may_run(
+            spec,
+            staff=policy.is_staff(command.invoker, platform, self.settings),
+            admin=policy.is_admin(command.invoker, platform, self.settings),
+        )
+
+    async def on_command(self, host: CommandHost, command: Command, channel: Channel) -> Outcome:
+        spec = REGISTRY.get(command.name)
+        prefix = self.prefix(command.conversation.platform)
+        context = {"platform": command.conversation.platform, "channel": command.conversation.channel}
+        if spec is None:
+            await _tell(command, channel, f"There is no command `{command.name}`. Try `{prefix} help`.")
+            return Outcome.REFUSED
+        if not self.may_run(spec, command):
+            await _tell(
+                command,
+                channel,
+                f"`{prefix} {spec.name}` is for {spec.access} only. Ask an admin if you need it.",
+            )
+            log.info("command refused", extra={**context, "command": spec.name})
+            return Outcome.REFUSED
+        try:
+            args = REGISTRY.parse_args(spec, command.args)
+            text = await spec.handler(host, command, args, channel)
+        except UsageError as exc:
+            await _tell(command, channel, str(exc))
+            return Outcome.REFUSED
+        except Exception:
+            log.exception("command failed", extra={**context, "command": spec.name})
+            await _tell(command, channel, say("error_no_ticket"), kind=ReplyKind.ERROR)
+            return Outcome.FAILED
+        if text is not None:
+            await _tell(command, channel, text, ephemeral=spec.ephemeral)
+        return Outcome.ANSWERED
+
+
+async def _tell(
+    command: Command, channel: Channel, text: str, *, ephemeral: bool = True, kind: ReplyKind = ReplyKind.INFO
+) -> None:
+    await channel.send(
+        Reply(
+            conversation=command.conversation,
+            text=text,
+            kind=kind,
+            ephemeral_to=command.invoker.id if ephemeral else None,
+        )
+    )

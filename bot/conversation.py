@@ -1,0 +1,62 @@
+"""The conversation record: messages kept per thread, and the small helpers every flow shares.
+
+Recording is what makes history, tickets and the knowledge-gap report possible; it is also
+what lets a thread continue after a restart, because which threads the bot takes part in
+is a flag on the conversation, not process memory.
+"""
+
+from __future__ import annotations
+
+from bot import policy
+from bot.ports import Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import ConversationRef, InboundMessage
+
+
+def thread_title(text: str) -> str:
+    first_line = text.strip().splitlines()[0] if text.strip() else "Question"
+    return first_line if len(first_line) <= 80 else first_line[:77] + "..."
+
+
+def log_context(conversation: ConversationRef) -> dict[str, object]:
+    """The structured fields every log line about a conversation carries (ids, never text)."""
+    return {
+        "platform": conversation.platform,
+        "channel": conversation.channel,
+        "thread_id": conversation.thread,
+    }
+
+
+class Recorder:
+    def __init__(self, *, store: AsyncStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def record(
+        self, message: InboundMessage, *, role: str, conversation: ConversationRef | None = None
+    ) -> None:
+        ref = conversation or message.conversation
+        await self.store.run(StateStore.touch_conversation, ref, self.clock.now())
+        await self.store.run(
+            StateStore.add_message,
+            ref,
+            role=role,
+            text=message.text,
+            at=message.sent_at,
+            author=message.author,
+            platform_id=message.id,
+        )
+
+    async def mark_bot_thread(self, conversation: ConversationRef) -> None:
+        if conversation.thread is not None:
+            await self.store.run(
+                StateStore.set_conversation_flags, conversation, self.clock.now(), bot_participating=True
+            )
+
+    async def question_for_ticket(self, conversation: ConversationRef, text: str) -> str:
+        """A request for a person is rarely the question itself: use the thread's first question."""
+        history = await self.store.run(StateStore.history, conversation, 20)
+        questions = [
+            turn.text for turn in history if turn.role == "user" and not policy.wants_human(turn.text)
+        ]
+        return questions[0] if questions else text

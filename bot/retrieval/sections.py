@@ -1,0 +1,40 @@
+"""What every documentation parser produces: a Document of Sections, or a DocumentError.
+
+Values only, so the parsers (bot/retrieval/formats/) and the entry that dispatches to
+them (bot/retrieval/documents.py) both depend on this leaf and not on each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.types import DocVisibility
+
+
+class DocumentError(Exception):
+    """A knowledge file that cannot be used; the message is shown to the admin as is."""
+
+
+class SectionKind(StrEnum):
+    PROSE = "prose"
+    REFERENCE = "reference"  # an API reference stub: worth citing, not worth quoting
+
+
+@dataclass(frozen=True, kw_only=True)
+class Section:
+    headings: tuple[str, ...]  # the heading path, outermost first
+    text: str
+    anchor: str | None = None  # the heading's id when the source gives one explicitly
+    kind: SectionKind = SectionKind.PROSE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    path: str  # relative to the knowledge folder, with forward slashes
+    title: str
+    url: str | None = None
+    visibility: DocVisibility = DocVisibility.PUBLIC
+    tags: tuple[str, ...] = ()
+    sections: tuple[Section, ...] = field(default=())
+    warnings: tuple[str, ...] = ()  # for the admin (e.g. an include left out), never in the text
