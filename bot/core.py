@@ -355,6 +355,12 @@ class SupportBot:
             try:
                 where = await channel.open_thread(message, thread_title(message.text or "?"))
             except Exception:
+                # the ticket goes where the question was: a thread would be better, not needed
+                log.warning(
+                    "could not open a thread for the failed message; escalating in place",
+                    exc_info=True,
+                    extra=log_context(message.conversation),
+                )
                 where = message.conversation
             await self.escalations.open(
                 conversation=where,

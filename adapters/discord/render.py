@@ -38,7 +38,6 @@ from bot.types import (
 )
 
 CONTENT_LIMIT = 2000  # characters of `content` a bot may send
-EMBED_TITLE_LIMIT = 256
 EMBED_DESCRIPTION_LIMIT = 4096
 EMBED_TOTAL_LIMIT = 6000
 THREAD_NAME_LIMIT = 100

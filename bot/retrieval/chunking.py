@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.retrieval.sections import Document, Section, SectionKind
-from bot.retrieval.site import Site, Slugger, anchored, page_url, slug_style
+from bot.retrieval.site import Site, anchored, page_url, slug_style
+from bot.retrieval.slugs import Slugger
 
 MAX_WORDS = 220
 HEADING_SEPARATOR = " > "

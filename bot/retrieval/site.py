@@ -13,7 +13,7 @@ docusaurus.config.*) without ever executing it: YAML through a safe loader that 
 MkDocs' custom tags, conf.py through `ast` (literal assignments only), the Docusaurus
 config through regular expressions over its string literals.
 
-Heading anchors follow, per style:
+Heading anchors follow, per style (bot/retrieval/slugs.py builds them):
 
 - MkDocs: Python-Markdown's `toc` extension with its default `slugify` (checked against
   Python-Markdown 3.11) and its `unique` rule (`_1`, `_2`, ...).
@@ -35,7 +35,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -44,20 +43,14 @@ from urllib.parse import quote
 
 import yaml
 
+from bot.retrieval.slugs import SlugStyle
+
 
 class Generator(StrEnum):
     MKDOCS = "mkdocs"
     SPHINX = "sphinx"
     DOCUSAURUS = "docusaurus"
     PLAIN = "plain"
-
-
-class SlugStyle(StrEnum):
-    """How a heading becomes an anchor `id`."""
-
-    PYTHON_MARKDOWN = "python-markdown"  # MkDocs' default toc slugify
-    DOCUTILS = "docutils"  # Sphinx (reStructuredText and MyST Markdown alike)
-    GITHUB = "github"  # github-slugger: GitHub, Docusaurus, react.dev
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -472,101 +465,6 @@ def slug_style(site: Site, relative_path: str) -> SlugStyle:
     return SlugStyle.DOCUTILS if relative_path.lower().endswith(".rst") else SlugStyle.GITHUB
 
 
-class Slugger:
-    """Anchors for the headings of ONE document, in document order.
-
-    Stateful because every generator makes a repeated heading unique by what came before
-    it; feed it every heading of the page (the page title too), not only the cited one.
-    """
-
-    def __init__(self, style: SlugStyle) -> None:
-        self.style = style
-        self._used: set[str] = set()
-        self._github_counts: dict[str, int] = {}
-        self._docutils_counter = 1
-
-    def slug(self, heading: str) -> str:
-        if self.style is SlugStyle.PYTHON_MARKDOWN:
-            return self._python_markdown(heading)
-        if self.style is SlugStyle.DOCUTILS:
-            return self._docutils(heading)
-        return self._github(heading)
-
-    def _python_markdown(self, heading: str) -> str:
-        candidate = python_markdown_slug(heading)
-        # toc's unique(): an empty or taken id gets `_1`, and an id already ending in `_N`
-        # counts on from N rather than growing a second suffix
-        if candidate in self._used or not candidate:
-            match = _PM_COUNT.match(candidate)
-            base, count = (match.group(1), int(match.group(2))) if match else (candidate, 0)
-            count += 1
-            while f"{base}_{count}" in self._used:
-                count += 1
-            candidate = f"{base}_{count}"
-        self._used.add(candidate)
-        return candidate
-
-    def _docutils(self, heading: str) -> str:
-        from docutils.nodes import make_id
-
-        candidate = str(make_id(heading))
-        # docutils' set_id(): a title whose id is empty (all non-ASCII) or already taken
-        # gets the next free "id<counter>", the counter being shared by the whole page
-        while not candidate or candidate in self._used:
-            candidate = f"id{self._docutils_counter}"
-            self._docutils_counter += 1
-        self._used.add(candidate)
-        return candidate
-
-    def _github(self, heading: str) -> str:
-        original = github_slug(heading)
-        candidate = original
-        # github-slugger bumps the counter of the ORIGINAL slug until the result is free,
-        # so "a", "a", "a-1" gives a, a-1, a-1-1
-        while candidate in self._github_counts:
-            self._github_counts[original] += 1
-            candidate = f"{original}-{self._github_counts[original]}"
-        self._github_counts[candidate] = 0
-        return candidate
-
-
-_PM_COUNT = re.compile(r"^(.*)_([0-9]+)$")
-
-
-def python_markdown_slug(text: str) -> str:
-    """Python-Markdown toc's default slugify (separator `-`), without the uniqueness step."""
-    ascii_only = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    kept = re.sub(r"[^\w\s-]", "", ascii_only).strip().lower()
-    return re.sub(r"[-\s]+", "-", kept)
-
-
-# The Unicode general categories github-slugger 2.0.0 strips (its script/generate-regex.js):
-# other numbers, all punctuation but connectors, symbols, controls, private use, format,
-# unassigned and separators. It then spares ' ' and '-' and every Alphabetic character.
-_GITHUB_DROPPED = frozenset({"No", "Pe", "Pf", "Pi", "Ps", "Po", "Pd", "Sm", "Sc", "Sk", "So"}) | frozenset(
-    {"Cc", "Co", "Cf", "Cn", "Zs", "Zl", "Zp"}
-)
-# Other_Alphabetic characters that are symbols (So): circled and squared Latin letters.
-# Other Alphabetic code points are letters, marks or letter numbers, which are kept anyway.
-_ALPHABETIC_SYMBOLS = ((0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189))
-
-
-def _github_keeps(char: str) -> bool:
-    if char in " -":
-        return True
-    if unicodedata.category(char) not in _GITHUB_DROPPED:
-        return True
-    code = ord(char)
-    return any(low <= code <= high for low, high in _ALPHABETIC_SYMBOLS)
-
-
-def github_slug(text: str) -> str:
-    """github-slugger's `slug()` (lower-cased), without the uniqueness step."""
-    return "".join(c for c in text.lower() if _github_keeps(c)).replace(" ", "-")
-
-
-# RFC 3986 lets a fragment hold these as they are; everything else, UTF-8 included, is
-# percent-encoded.
 _FRAGMENT_SAFE = "!$&'()*+,;=:@/?-._~"
 
 

@@ -285,6 +285,34 @@ async def test_a_guest_in_a_dm_sees_only_public_documents(fake: FakeSlack, slack
     assert "every Tuesday" not in str([c.params for c in guest])
 
 
+async def test_a_member_whose_profile_cannot_be_read_counts_as_an_outsider(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    asked = "When does the database failover password rotation happen?"
+    dm = fake.add_im(MEMBER)["id"]
+    fake.fail("users.info", "internal_error", times=10)
+    await deliver(fake, slack, fake.user_message(dm, asked, user=MEMBER))
+    said = posts(fake, dm)
+    assert said  # a visible outcome all the same
+    # unknown person, unknown rights: a DM cannot reach the internal runbook
+    assert "every Tuesday" not in str([c.params for c in said])
+    assert "On-call runbook" not in str([c.params for c in said])
+
+
+async def test_a_channel_whose_kind_cannot_be_read_counts_as_public(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    fake.add_channel("C444", "mystery")
+    fake.fail("conversations.info", "internal_error", times=10)
+    asked = f"<@{fake.bot_user_id}> When does the database failover password rotation happen?"
+    await deliver(fake, slack, fake.user_message("C444", asked, user=MEMBER, mention=True))
+    said = posts(fake, "C444")
+    assert said
+    # it might be shared with another organisation: internal documents stay out of it
+    assert "every Tuesday" not in str([c.params for c in said])
+    assert "On-call runbook" not in str([c.params for c in said])
+
+
 async def test_a_follow_up_in_the_thread_needs_no_mention_but_chatter_is_ignored(
     fake: FakeSlack, slack: SlackAdapter
 ) -> None:

@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval.site import (
-    Generator,
-    Site,
-    Slugger,
-    SlugStyle,
-    anchored,
-    detect_site,
-    github_slug,
-    page_url,
-    python_markdown_slug,
-    slug_style,
-)
+from bot.retrieval.site import Generator, Site, anchored, detect_site, page_url, slug_style
+from bot.retrieval.slugs import Slugger, SlugStyle, github_slug, python_markdown_slug
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 

@@ -1,0 +1,197 @@
+"""The settings of the people and channels on each platform: who is staff, admin, on call;
+how each channel behaves; who a tagged document routes to.
+
+Every platform's settings answer the same questions (`people(duty)`, `channel_people`,
+`tag_people`, ...), each spelling the group half its own way (`staff_groups` on Slack,
+`staff_roles` on Discord), so policy and routing never ask which platform they are on.
+Read and validated as part of bot/config.py's Settings, which re-exports these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.types import Author, ChannelMode, MentionKind, Visibility
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChannelSettings(_Section):
+    mode: ChannelMode | None = None
+    visibility: Visibility | None = None
+    # who to tag for tickets from this channel, instead of the platform's staff
+    staff_users: tuple[str, ...] = ()
+    staff_groups: tuple[str, ...] = ()  # Slack user groups
+    staff_roles: tuple[str, ...] = ()  # Discord roles
+
+
+class Duty(StrEnum):
+    """The lists of people a platform's settings name. Each platform spells the group half
+    of a list its own way (`staff_groups` on Slack, `staff_roles` on Discord): the accessors
+    below translate, so routing and policy never ask which platform they are looking at."""
+
+    FIRST_TIER = "first"  # staff: tagged on escalation, may claim and resolve tickets
+    SECOND_TIER = "second"  # tagged when a ticket waits past the second deadline
+    ONCALL = "oncall"  # tagged at once outside business hours instead of waiting
+    ADMIN = "admin"  # may run admin commands; never tagged
+
+
+@dataclass(frozen=True, kw_only=True)
+class People:
+    """Some users and some groups (Slack user groups or Discord roles, as the platform's
+    `group_kind` says), read from the settings."""
+
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.groups)
+
+    def includes(self, author: Author) -> bool:
+        return author.id in self.users or bool(author.roles.intersection(self.groups))
+
+
+class PlatformSettings(_Section):
+    """What both chat platforms share: how channels behave and who is staff or admin.
+
+    The settings file keeps each platform's own words for its groups; code asks through
+    `people`, `channel_people`, `tag_people`, `group_kind`, `platform_admins_are_admins`
+    and `is_forum`, which each platform answers for itself."""
+
+    # how a group is tagged on this platform: a Slack user group or a Discord role
+    group_kind: ClassVar[MentionKind] = MentionKind.GROUP
+
+    default_mode: ChannelMode = ChannelMode.MENTION_ONLY
+    default_visibility: Visibility = Visibility.INTERNAL
+    dm_visibility: Visibility = Visibility.INTERNAL
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    staff_users: tuple[str, ...] = ()
+    second_tier_users: tuple[str, ...] = ()  # tagged when a ticket waits past the second deadline
+    oncall_users: tuple[str, ...] = ()  # tagged outside business hours instead of waiting
+    admin_users: tuple[str, ...] = ()
+    triage_channel: str | None = None
+
+    def people(self, duty: Duty) -> People:
+        users = {
+            Duty.FIRST_TIER: self.staff_users,
+            Duty.SECOND_TIER: self.second_tier_users,
+            Duty.ONCALL: self.oncall_users,
+            Duty.ADMIN: self.admin_users,
+        }[duty]
+        return People(users=users, groups=self._groups(duty))
+
+    def channel_people(self, channel: ChannelSettings) -> People:
+        """Who to tag for tickets from `channel` (empty: the platform's staff)."""
+        return People(users=channel.staff_users, groups=self._channel_groups(channel))
+
+    def tag_people(self, route: TagRoute) -> People:
+        """Who to tag on this platform for tickets about a tagged document (empty: nobody)."""
+        return People()
+
+    @property
+    def platform_admins_are_admins(self) -> bool:
+        """Whether the platform's own administrators (`Author.platform_admin`) are admins here."""
+        return False
+
+    def is_forum(self, channel: str) -> bool:
+        """Whether every new post in `channel` is a question for the bot."""
+        return False
+
+    def _groups(self, duty: Duty) -> tuple[str, ...]:
+        return ()
+
+    def _channel_groups(self, channel: ChannelSettings) -> tuple[str, ...]:
+        return ()
+
+
+class SlackSettings(PlatformSettings):
+    group_kind: ClassVar[MentionKind] = MentionKind.GROUP
+
+    staff_groups: tuple[str, ...] = ()  # user group ids (S...), pinged as <!subteam^ID>
+    second_tier_groups: tuple[str, ...] = ()
+    oncall_groups: tuple[str, ...] = ()
+    admin_groups: tuple[str, ...] = ()
+    slash_command: str = "/support"
+    workspace_admins_are_admins: bool = True
+
+    @field_validator("slash_command")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must look like /support (a slash and a name, no spaces)")
+        return value
+
+    def tag_people(self, route: TagRoute) -> People:
+        return People(users=route.slack_staff_users, groups=route.slack_staff_groups)
+
+    @property
+    def platform_admins_are_admins(self) -> bool:
+        return self.workspace_admins_are_admins
+
+    def _groups(self, duty: Duty) -> tuple[str, ...]:
+        return {
+            Duty.FIRST_TIER: self.staff_groups,
+            Duty.SECOND_TIER: self.second_tier_groups,
+            Duty.ONCALL: self.oncall_groups,
+            Duty.ADMIN: self.admin_groups,
+        }[duty]
+
+    def _channel_groups(self, channel: ChannelSettings) -> tuple[str, ...]:
+        return channel.staff_groups
+
+
+class DiscordSettings(PlatformSettings):
+    group_kind: ClassVar[MentionKind] = MentionKind.ROLE
+
+    default_visibility: Visibility = Visibility.PUBLIC
+    dm_visibility: Visibility = Visibility.PUBLIC
+    staff_roles: tuple[str, ...] = ()
+    second_tier_roles: tuple[str, ...] = ()
+    oncall_roles: tuple[str, ...] = ()
+    admin_roles: tuple[str, ...] = ()
+    forum_channels: tuple[str, ...] = ()
+    command_guilds: tuple[str, ...] = ()  # sync slash commands here (instant); empty: globally
+    manage_server_is_admin: bool = True
+
+    def tag_people(self, route: TagRoute) -> People:
+        return People(users=route.discord_staff_users, groups=route.discord_staff_roles)
+
+    @property
+    def platform_admins_are_admins(self) -> bool:
+        return self.manage_server_is_admin
+
+    def is_forum(self, channel: str) -> bool:
+        return channel in self.forum_channels
+
+    def _groups(self, duty: Duty) -> tuple[str, ...]:
+        return {
+            Duty.FIRST_TIER: self.staff_roles,
+            Duty.SECOND_TIER: self.second_tier_roles,
+            Duty.ONCALL: self.oncall_roles,
+            Duty.ADMIN: self.admin_roles,
+        }[duty]
+
+    def _channel_groups(self, channel: ChannelSettings) -> tuple[str, ...]:
+        return channel.staff_roles
+
+
+class ConsoleSettings(_Section):
+    user: str = "you"
+    visibility: Visibility = Visibility.INTERNAL
+    staff_users: tuple[str, ...] = ("staff",)
+
+
+class TagRoute(_Section):
+    """Who to tag for questions whose best document carries a tag. The keys name their
+    platform because one route serves both; `PlatformSettings.tag_people` picks its half."""
+
+    slack_staff_groups: tuple[str, ...] = ()
+    slack_staff_users: tuple[str, ...] = ()
+    discord_staff_roles: tuple[str, ...] = ()
+    discord_staff_users: tuple[str, ...] = ()
