@@ -379,12 +379,22 @@ def run(
             "knowledge/slack-setup.md and knowledge/discord-setup.md. To try the bot without a "
             "platform, run: supportbot chat",
         )
-    with _runtime(settings) as runtime:
-        typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
-        try:
-            asyncio.run(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
-        except KeyboardInterrupt:
-            typer.echo("stopped", err=True)
+    from bot.instance import InstanceLock
+
+    lock = InstanceLock(settings.data_dir)
+    try:
+        lock.acquire()  # before the runtime: a second process must not even replay
+    except SupportBotError as exc:
+        _fail(str(exc))
+    try:
+        with _runtime(settings) as runtime:
+            typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
+            try:
+                asyncio.run(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
+            except KeyboardInterrupt:
+                typer.echo("stopped", err=True)
+    finally:
+        lock.release()
 
 
 @app.command()

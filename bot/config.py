@@ -51,6 +51,7 @@ class AnswerSettings(_Section):
     max_sources: int = Field(default=3, ge=1, le=10)
     passages: int = Field(default=5, ge=1, le=50)
     max_question_chars: int = Field(default=4000, ge=50)
+    workers: int = Field(default=8, ge=1, le=256)  # questions answered at once; more wait their turn
 
 
 class LLMSettings(_Section):

@@ -39,6 +39,8 @@ max_sources = 3
 passages = 5
 # Longer questions are refused with a clear message.
 max_question_chars = 4000
+# Questions answered at the same time (new ones and replays after a crash); more wait their turn.
+workers = 8
 
 [llm]
 # Model name at the OpenAI-compatible endpoint (also SUPPORTBOT_LLM_MODEL).

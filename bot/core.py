@@ -12,12 +12,14 @@ with a hand-off, or an apology with a ticket.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from bot import policy
+from bot import faults, policy
 from bot.actions import ActionHandler
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import Responder
@@ -106,6 +108,9 @@ class SupportBot:
         self._in_flight: set[str] = set()
         # messages the bot decided to answer: a failure owes them an apology
         self._responding: set[str] = set()
+        # new questions and replays share one bounded pool: past it, events queue here
+        # instead of all running at once (which only makes every answer slower)
+        self._workers = asyncio.Semaphore(settings.answer.workers)
 
     def close(self) -> None:
         self.knowledge.close()
@@ -148,11 +153,15 @@ class SupportBot:
         if not fresh:
             log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
             return Outcome.DUPLICATE
+        faults.point("event.claimed")
         return await self._process(key, message, channel, situation)
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
-        """Answer messages that were received but never finished (the process died mid-answer)."""
-        replayed = 0
+        """Answer messages that were received but never finished (a process died mid-answer),
+        concurrently within the worker pool. A replay edits the post its predecessor began,
+        if any, so the question still gets exactly one message. Called when an adapter
+        connects and on every clock tick."""
+        taken: list[tuple[str, InboundMessage, Posted | None]] = []
         for key, payload in await self.store.run(StateStore.pending_events, platform, self.clock.now()):
             if key in self._in_flight:
                 continue  # a live handler has it (the platform redelivered it after reconnecting)
@@ -164,20 +173,39 @@ class SupportBot:
                 log.exception("cannot replay a stored event", extra={"event": key})
                 await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
                 continue
+            post = await self.store.run(StateStore.event_post, key)
+            resume = (
+                Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
+            )
             log.info(
                 "replaying an unfinished message",
-                extra={**log_context(message.conversation), "message_id": message.id},
+                extra={
+                    **log_context(message.conversation),
+                    "message_id": message.id,
+                    "resumes": bool(resume),
+                },
             )
-            replayed += 1
-            await self._process(key, message, channel, self.situation(message))
-        return replayed
+            taken.append((key, message, resume))
+        await asyncio.gather(
+            *(
+                self._process(key, message, channel, self.situation(message), resume)
+                for key, message, resume in taken
+            )
+        )
+        return len(taken)
 
     async def _process(
-        self, key: str, message: InboundMessage, channel: Channel, situation: Situation
+        self,
+        key: str,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        resume: Posted | None = None,
     ) -> Outcome:
         self._in_flight.add(key)
         try:
-            outcome = await self._handle_message(message, channel, situation)
+            async with self._workers:
+                outcome = await self._handle_message(message, channel, situation, key, resume)
         except Exception:
             log.exception(
                 "failed to handle a message",
@@ -189,6 +217,7 @@ class SupportBot:
         finally:
             self._in_flight.discard(key)
             self._responding.discard(message.id)
+        faults.point("event.handled")
         try:
             await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
         except Exception:
@@ -199,8 +228,19 @@ class SupportBot:
             )
         return outcome
 
+    async def _note_post(self, key: str, posted: Posted) -> None:
+        """The inbox learns which post shows this event's answer before anything is streamed
+        into it: a replay after a crash edits that post rather than posting a second one."""
+        await self.store.run(StateStore.note_post, key, posted.message_id, posted.conversation.key)
+        faults.point("answer.noted")
+
     async def _handle_message(
-        self, message: InboundMessage, channel: Channel, situation: Situation
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        key: str = "",
+        resume: Posted | None = None,
     ) -> Outcome:
         conversation = message.conversation
         state = await self.store.run(StateStore.conversation, conversation.key)
@@ -253,6 +293,7 @@ class SupportBot:
             return Outcome.REFUSED
 
         thread = await channel.open_thread(message, title=thread_title(text))
+        faults.point("event.thread")
         await self.store.run(StateStore.touch_conversation, thread, self.clock.now(), message.author.id)
         await self.recorder.record(message, role="user", conversation=thread)
         scope = situation.scope
@@ -281,6 +322,8 @@ class SupportBot:
             channel=channel,
             message_id=message.id,
             on_posted=lambda: self._responding.discard(message.id),
+            revising=resume,
+            on_post=partial(self._note_post, key) if key else None,
         )
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:
@@ -339,6 +382,9 @@ class SupportBot:
         """Run the clock: fire the SLA reminders that are due. Adapters' supervisor calls this
         about every half minute with each running platform's Channel."""
         fired = await self.escalations.tick(channels)
+        for platform, channel in channels.items():
+            # replays run continuously, not only at start-up: a replay cut short is retried
+            await self.replay_pending(platform, channel)
         # handled events are kept a week (platforms retry within minutes), then forgotten
         await self.store.run(StateStore.prune_inbox, self.clock.now() - timedelta(days=7))
         return fired

@@ -158,6 +158,10 @@ class InboxStore(Protocol):
 
     def take_for_replay(self, key: str, now: datetime) -> bool: ...
 
+    def note_post(self, key: str, message_id: str, conversation_key: str) -> None: ...
+
+    def event_post(self, key: str) -> tuple[str, str] | None: ...
+
 
 class ConversationStore(Protocol):
     """Conversations (who asked, who is talking) and their messages."""

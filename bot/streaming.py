@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.ports import Channel
 from bot.types import ConversationRef, Posted, Reply, ReplyKind
@@ -23,14 +23,18 @@ class StreamingReply:
         interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         resume: Posted | None = None,
+        on_post: Callable[[Posted], Awaitable[None]] | None = None,
     ) -> None:
-        """`resume`: a message already showing an answer, which this one replaces in place
-        (the asker edited the question) instead of posting a new one."""
+        """`resume`: a message already showing an answer (or part of one), which this one
+        replaces in place (the asker edited the question, or a replay after a crash) instead
+        of posting a new one. `on_post` is awaited once, right after the first post exists,
+        so its id is known before anything is streamed into it."""
         self.channel = channel
         self.conversation = conversation
         self.interval = interval
         self.monotonic = monotonic
         self.posted: Posted | None = resume
+        self.on_post = on_post
         self.edits = 0
         self._last = 0.0
 
@@ -43,6 +47,7 @@ class StreamingReply:
         now = self.monotonic()
         if self.posted is None:
             self.posted = await self.channel.send(self._partial(text_so_far))
+            await self._posted(self.posted)
             self._last = now
         elif not self.posted.message_id:
             return  # cannot be edited: the final reply will follow as its own message
@@ -55,6 +60,12 @@ class StreamingReply:
         if self.posted is None or not self.posted.message_id:
             # nothing streamed, or the platform gave no handle to edit (a slash command's
             # response URL): the final reply is a message of its own
-            return await self.channel.send(reply)
+            posted = await self.channel.send(reply)
+            await self._posted(posted)
+            return posted
         await self.channel.edit(self.posted, reply)
         return self.posted
+
+    async def _posted(self, posted: Posted) -> None:
+        if self.on_post is not None and posted.message_id:
+            await self.on_post(posted)

@@ -9,10 +9,10 @@ with what the bot tried, so the question is never dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from bot import policy
+from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
@@ -84,22 +84,30 @@ class Responder:
         message_id: str | None,
         on_posted: Callable[[], None] | None = None,
         revising: Posted | None = None,
+        on_post: Callable[[Posted], Awaitable[None]] | None = None,
     ) -> Outcome:
         """Answer `question` in `conversation`: stream the model's words or post the quote,
         with sources and buttons; or, when there is no answer, say so and hand it to people.
-        With `revising` (the asker edited the question), that post is replaced in place."""
+        With `revising` (the asker edited the question, or a replay found the post a dead
+        process began), that post is replaced in place; `on_post` learns of a new post as
+        soon as it exists (the inbox notes it, so a replay can do that)."""
         history = await self.store.run(StateStore.history, conversation, 12)
         if history and history[-1].role == "user" and history[-1].text.strip() == question:
             history = history[:-1]  # the question itself goes to the answerer on its own
         answerer, note = await self.answers.answerer_for(asker, conversation, language)
         stream = StreamingReply(
-            channel, conversation, interval=getattr(channel, "edit_interval", 1.0), resume=revising
+            channel,
+            conversation,
+            interval=getattr(channel, "edit_interval", 1.0),
+            resume=revising,
+            on_post=on_post,
         )
         answer, result = await self.answers.ask(
             question, scope, history=history, language=language, on_text=stream, answerer=answerer
         )
         if note:
             answer = replace(answer, note=note)
+        faults.point("answer.composed")
         answer_id = await self.store.run(
             StateStore.record_answer,
             ref=conversation,
@@ -160,6 +168,7 @@ class Responder:
                 language=language,
             )
         )
+        faults.point("answer.posted")
         if on_posted is not None:
             on_posted()  # answered: a later failure owes no apology
         await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
@@ -172,6 +181,7 @@ class Responder:
             platform_id=posted.message_id,
         )
         await self.recorder.mark_bot_thread(posted.conversation)
+        faults.point("answer.recorded")
         return Outcome.ANSWERED
 
     async def answer_command(self, command: Command, question: str, channel: Channel) -> Outcome:

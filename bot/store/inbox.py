@@ -1,8 +1,11 @@
 """The durable inbox: each platform event is handled once, and none is lost.
 
 An event is claimed (recorded with its payload) before it is handled and finished after;
-what a dead process left pending is replayed at start-up, under a lease so that two
-replays never handle the same event and a replay cut short is retried.
+the post that shows its answer is noted as soon as it exists. What a dead process left
+pending is replayed (at start-up and on every clock tick) under a short lease, so two
+replays never handle the same event, a replay cut short is retried within seconds, and a
+replay edits the noted post instead of posting a second answer. The invariant itself is
+written down in bot/inbox.py.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.store.store import Repository, iso
 
-REPLAY_LEASE = timedelta(minutes=10)  # a replay not finished by then was cut short: retry it
+# a replay not finished by then was cut short (its process died): retry it. Seconds, not
+# minutes: one process per data dir (bot/instance.py), and within it a live handler is never
+# replayed, so the lease only has to outlast a replay's own start.
+REPLAY_LEASE = timedelta(seconds=20)
 
 
 class InboxRepository(Repository):
@@ -52,6 +58,19 @@ class InboxRepository(Repository):
             [platform, stale],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
+
+    def note_post(self, key: str, message_id: str, conversation_key: str) -> None:
+        """The post that shows (or will show) this event's answer: a replay edits it."""
+        with self.db.conn:
+            self.db.execute(
+                "update inbox set post_id = ?, post_conversation = ? where key = ?",
+                [message_id, conversation_key, key],
+            )
+
+    def event_post(self, key: str) -> tuple[str, str] | None:
+        """(message id, conversation key) of the post noted for an event, if any."""
+        row = self.db.execute("select post_id, post_conversation from inbox where key = ?", [key]).fetchone()
+        return (str(row[0]), str(row[1])) if row is not None and row[0] else None
 
     def take_for_replay(self, key: str, now: datetime) -> bool:
         """Claim one unfinished event for replay; False if another replay already has it."""

@@ -214,10 +214,18 @@ def _state_v3(db: Database) -> None:
     db.table("answers").create_index(["message_id"])
 
 
+def _state_v4(db: Database) -> None:
+    """Exactly once: the post that shows an event's answer is known before it is finished,
+    so a replay edits that post instead of posting a second answer."""
+    db.table("inbox").add_column("post_id", str)
+    db.table("inbox").add_column("post_conversation", str)
+
+
 STATE_MIGRATIONS: list[Migration] = [
     ("0001_initial", _state_v1),
     ("0002_ticket_context", _state_v2),
     ("0003_answer_by_message", _state_v3),
+    ("0004_inbox_post", _state_v4),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

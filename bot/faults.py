@@ -1,0 +1,39 @@
+"""Named fault points on the answer path, for the crash-injection tests of exactly-once.
+
+`point(name)` does nothing unless a test armed that name with `crash_at(name)`; then it
+raises Crash, which stands for `kill -9` at that instant: it is a BaseException, so no
+handler of ours catches it, no apology is sent and the inbox row is never finished, as
+when the process dies. The tests then start a new runtime on the same data dir and check
+that the question is answered in exactly one message. In production it is one dict lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_armed: dict[str, int] = {}  # point name -> how many more passes before it fires
+
+
+class Crash(BaseException):
+    """The process died here (injected by a test)."""
+
+
+def point(name: str) -> None:
+    if not _armed or name not in _armed:
+        return
+    if _armed[name] > 0:
+        _armed[name] -= 1
+        return
+    del _armed[name]
+    raise Crash(name)
+
+
+@contextmanager
+def crash_at(name: str, *, after: int = 0) -> Iterator[None]:
+    """Make the (after+1)-th pass through point `name` crash, within this block."""
+    _armed[name] = after
+    try:
+        yield
+    finally:
+        _armed.pop(name, None)

@@ -1,0 +1,136 @@
+"""Exactly once: a question is answered in one platform message, whatever step the process dies at.
+
+A crash is injected at every fault point of the answer path (bot/faults.py: a BaseException
+that no handler of ours catches, like `kill -9`); a new runtime on the same data dir then
+replays what was left. The platform is a recording Channel that outlives both runtimes, so
+the test sees every post and edit the asker would see.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot import faults
+from bot.app import Runtime
+from bot.types import Author, ConversationRef, InboundMessage, Outcome, ReplyKind, Visibility
+from tests.fakes.openai_server import FakeOpenAI
+
+TOML = '[slack]\nstaff_users = ["U-STAFF"]\n'
+ANSWER_POINTS = [
+    "event.claimed",
+    "event.thread",
+    "answer.composed",
+    "answer.noted",
+    "answer.posted",
+    "answer.recorded",
+    "event.handled",
+]
+
+
+class Platform(ConsoleChannel):
+    """What the people in the channel end up seeing: each message's last version."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.edit_interval = 0.0  # stream every token: the harshest case for a crash mid-answer
+
+    def final(self) -> dict[str, tuple[ReplyKind, str]]:
+        shown = {posted.message_id: (reply.kind, reply.text) for posted, reply in self.posted}
+        for posted, reply in self.edits:
+            shown[posted.message_id] = (reply.kind, reply.text)
+        return shown
+
+    def answers(self) -> list[str]:
+        return [text for kind, text in self.final().values() if kind == ReplyKind.ANSWER]
+
+    def leftovers(self) -> list[str]:
+        """Half-written answers nobody finished: what a crash must never leave behind."""
+        return [text for kind, text in self.final().values() if kind == ReplyKind.THINKING]
+
+
+def question(text: str, id: str) -> InboundMessage:
+    return InboundMessage(
+        id=id,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
+        author=Author(id="U-ASK", name="Ann"),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        server.default_reply = (
+            "Refunds go back to the original payment method within five to seven business days [1]."
+        )
+        yield server
+
+
+async def crash_then_replay(make: Callable[[], Runtime], point: str, asked: InboundMessage) -> Platform:
+    platform = Platform()
+    dying = make()
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await dying.bot.on_message(asked, platform)
+    restarted = make()
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    assert await restarted.bot.replay_pending("slack", platform) == 0  # nothing is left behind
+    assert await restarted.bot.on_message(asked, platform) == Outcome.DUPLICATE  # nor re-answered
+    return platform
+
+
+@pytest.mark.parametrize("point", ANSWER_POINTS)
+async def test_an_offline_answer_is_posted_once_whatever_step_the_process_dies_at(
+    make_runtime: Callable[..., Runtime], point: str
+) -> None:
+    platform = await crash_then_replay(
+        lambda: make_runtime(TOML), point, question("How long does a refund take?", f"off-{point}")
+    )
+    assert len(platform.answers()) == 1, platform.final()
+    assert "five to seven business days" in platform.answers()[0]
+    assert platform.leftovers() == []
+
+
+@pytest.mark.parametrize("point", ANSWER_POINTS)
+async def test_a_streamed_model_answer_is_one_message_whatever_step_the_process_dies_at(
+    make_runtime: Callable[..., Runtime], model: FakeOpenAI, point: str
+) -> None:
+    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    platform = await crash_then_replay(
+        lambda: make_runtime(TOML + "[llm]\nmax_retries = 0\n", env),
+        point,
+        question("How long does a refund take?", f"llm-{point}"),
+    )
+    assert len(platform.answers()) == 1, platform.final()
+    assert "five to seven business days" in platform.answers()[0]
+    # the streamed beginning was finished in place, not orphaned beside a second answer
+    assert platform.leftovers() == []
+    streamed_posts = [
+        reply for _, reply in platform.posted if reply.kind in (ReplyKind.THINKING, ReplyKind.ANSWER)
+    ]
+    assert len(streamed_posts) == 1
+
+
+async def test_a_replay_cut_short_is_retried_on_the_next_tick(
+    make_runtime: Callable[..., Runtime], clock: object
+) -> None:
+    platform = Platform()
+    asked = question("How long does a refund take?", "twice")
+    first = make_runtime(TOML)
+    with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
+        await first.bot.on_message(asked, platform)
+    second = make_runtime(TOML)
+    with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
+        await second.bot.replay_pending("slack", platform)  # killed again, during the catch-up
+    third = make_runtime(TOML)
+    assert await third.bot.replay_pending("slack", platform) == 0  # the cut-short replay holds its lease
+    clock.advance(seconds=30)  # type: ignore[attr-defined]
+    await third.bot.tick({"slack": platform})  # the clock retries it: no restart needed
+    assert len(platform.answers()) == 1 and platform.leftovers() == []
