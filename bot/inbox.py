@@ -1,7 +1,24 @@
-"""How an inbound message is kept in the store's inbox until it is handled.
+"""How an inbound message is kept in the store's inbox until it is handled; and the invariant.
 
-The inbox holds a message from the moment it arrives until it is answered, so a process
-that dies mid-answer can replay it after a restart; these two functions are the format.
+Exactly once: a question is answered in one platform message, whatever retries the
+platform makes and wherever the process dies. It holds because of four rules:
+
+1. An event is claimed in the inbox (its key is the platform's id, the message kept as
+   its payload) before anything is done with it; a second claim of the key is a duplicate.
+2. The post that shows the answer is noted in the inbox as soon as it exists, before any
+   text is streamed into it (`StreamingReply(on_post=...)`).
+3. The event is finished only after its outcome is visible; finishing drops the payload.
+4. What is claimed but not finished is replayed (at start-up and on every clock tick, a
+   bounded number at a time, never one a live handler of this process holds, under a short
+   lease so two replays never take one event); a replay edits the noted post instead of
+   posting, so a half-streamed answer is completed in place. One process per data dir
+   (bot/instance.py) makes "live handler" a question this process can answer.
+
+The window that remains: the platform accepted a post but the process died before step 2
+recorded its id (milliseconds, with no write in between). tests/bot/test_exactly_once.py
+injects a crash at each step (bot/faults.py) and checks the rule.
+
+These two functions are the payload's format.
 """
 
 from __future__ import annotations
