@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from bot.retrieval.confidence import QUESTION_WORDS, heading_covers
 from bot.retrieval.tokenize import analyze, analyze_query
@@ -37,6 +38,7 @@ from bot.types import Passage
 SHORT_PASSAGE_WORDS = 90  # a section this short is quoted whole: it is the answer
 MAX_PROSE_WORDS = 120  # prose around the best unit, code blocks not counted
 MAX_CODE_LINES = 40  # a longer code block is cut, and says so
+PREPARED_CACHE = 2048  # passages kept analysed (a few MB at most)
 CANDIDATE_PASSAGES = 5  # units are looked for in this many of the best passages
 CANDIDATE_FLOOR = 0.6  # ... scoring at least this share of the best one
 
@@ -172,9 +174,11 @@ def _group(units: Sequence[Unit], i: int) -> list[int]:
 def term_weights(question: str, passages: Sequence[Passage], idf: Mapping[str, float]) -> dict[str, float]:
     """Each question term's weight: its corpus IDF when known, else its rarity among `passages`."""
     terms = set(analyze(question))
-    docs = [set(analyze(p.text)) for p in passages] or [set()]
+    weights = {term: idf[term] for term in terms if term in idf}
+    if len(weights) == len(terms):
+        return weights  # the usual case: reading the passages is needed only for the rest
+    docs = [set(_prepared(p.text).terms) for p in passages] or [set()]
     n = len(docs)
-    weights = {}
     for term in terms:
         if term in idf:
             weights[term] = idf[term]
@@ -188,13 +192,18 @@ class _Scored:
     units: list[Unit]
     groups: list[list[int]]
     counts: list[Counter[str]]  # the analysed terms of each unit's group, with their frequencies
+    terms: frozenset[str]  # every analysed term of the passage
 
 
-def _prepare(units: list[Unit]) -> _Scored:
+@lru_cache(maxsize=PREPARED_CACHE)
+def _prepared(text: str) -> _Scored:
+    """A passage split into units and analysed: pure, and the same passages come back question
+    after question (analysing them was most of an offline answer's CPU), so it is cached."""
+    units = split_units(text)
     unit_terms = [Counter(analyze(u.text)) for u in units]
     groups = [_group(units, i) for i in range(len(units))]
     counts = [sum((unit_terms[g] for g in group), Counter()) for group in groups]
-    return _Scored(units, groups, counts)
+    return _Scored(units, groups, counts, frozenset().union(*unit_terms) if unit_terms else frozenset())
 
 
 def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, average: float) -> list[float]:
@@ -287,7 +296,7 @@ def pick(
     # Korean is searched by bigrams, so its words are not in `query.words`: the rule cannot see them
     asked = [] if query.bigrams else [w for w in query.words if w not in QUESTION_WORDS]
     titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
-    prepared = [(p, _prepare(split_units(p.text))) for p in titled or candidates]
+    prepared = [(p, _prepared(p.text)) for p in titled or candidates]
     lengths = [sum(c.values()) for _, scored in prepared for c in scored.counts]
     average = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
     for passage, scored in prepared:
