@@ -3,9 +3,11 @@
 This module owns the adapter's lifecycle and transports: authenticating the bot token
 (auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL) or the HTTP Events API
 (`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events` and `GET /healthz`),
-Bolt's AsyncApp (signature and timestamp checks stay with slack-bolt), replaying what a dead
-process left unanswered, and shutdown: `close()` waits for the in-flight tasks, then
-cancels what is left. The listeners themselves live in `adapters.slack.events`.
+Bolt's AsyncApp, replaying what a dead process left unanswered, and shutdown: `close()`
+waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
+`adapters.slack.http_guard` first (size, then timestamp and signature on the raw bytes, then
+parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the
+signature once more. The listeners themselves live in `adapters.slack.events`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -35,6 +37,8 @@ from adapters.slack.client import (
 )
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import THINKING_REACTION, SlackEvents
+from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
+from adapters.slack.http_guard import log as guard_log
 from bot.config import Settings
 from bot.errors import FatalAdapterError
 from bot.ports import Core
@@ -96,6 +100,8 @@ class SlackAdapter:
         self._channel: SlackChannel | None = None
         self._app: AsyncApp | None = None
         self._events: SlackEvents | None = None
+        self._guard: SlackRequestGuard | None = None
+        self.refusals = RateLimitedLog(guard_log, extra=ctx())
 
     # lifecycle -------------------------------------------------------------------------
 
@@ -173,6 +179,7 @@ class SlackAdapter:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+            self.refusals.flush()
         if not await self.drain(self.drain_timeout):
             log.warning(
                 "Slack handlers still running %.0f s into shutdown; cancelled them",
@@ -224,6 +231,9 @@ class SlackAdapter:
         self._socket = handler
 
     async def _start_http(self, app: AsyncApp) -> None:
+        secret = self.settings.secrets.slack_signing_secret
+        assert secret is not None
+        self._guard = SlackRequestGuard(secret.get_secret_value())
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._http_events)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
@@ -242,9 +252,14 @@ class SlackAdapter:
         log.info("HTTP mode: listening on %s:%d%s", self.host, self.http_port, EVENTS_PATH, extra=ctx())
 
     async def _http_events(self, request: web.Request) -> web.Response:
-        assert self._app is not None
-        # Bolt checks the signature and timestamp (401 otherwise) before any listener runs.
-        response = await self._app.async_dispatch(await to_bolt_request(request))
+        assert self._app is not None and self._guard is not None
+        # size, timestamp and signature on the raw bytes, then parsing; Bolt sees only what
+        # passed (and checks the signature and timestamp once more before any listener runs)
+        checked = await self._guard.check(request)
+        if isinstance(checked, Refusal):
+            self.refusals.refused(checked, request.remote)
+            return checked.response()
+        response = await self._app.async_dispatch(checked)
         return await to_aiohttp_response(response)
 
     async def _http_health(self, request: web.Request) -> web.Response:
