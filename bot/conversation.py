@@ -8,12 +8,15 @@ is a flag on the conversation, not process memory.
 from __future__ import annotations
 
 from bot import policy
+from bot.answering.safety import redact_secrets
 from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage
 
 
 def thread_title(text: str) -> str:
+    """A thread's name (shown in the channel list on Discord): the first line, no secrets."""
+    text = redact_secrets(text)
     first_line = text.strip().splitlines()[0] if text.strip() else "Question"
     return first_line if len(first_line) <= 80 else first_line[:77] + "..."
 
@@ -33,18 +36,25 @@ class Recorder:
         self.clock = clock
 
     async def record(
-        self, message: InboundMessage, *, role: str, conversation: ConversationRef | None = None
+        self,
+        message: InboundMessage,
+        *,
+        role: str,
+        conversation: ConversationRef | None = None,
+        asker: bool = False,
     ) -> None:
-        ref = conversation or message.conversation
-        await self.store.run(StateStore.touch_conversation, ref, self.clock.now())
+        """Keep `message` in its conversation (one write); `asker`: its author asked the question
+        the conversation is about."""
         await self.store.run(
-            StateStore.add_message,
-            ref,
+            StateStore.record_message,
+            conversation or message.conversation,
             role=role,
             text=message.text,
             at=message.sent_at,
+            now=self.clock.now(),
             author=message.author,
             platform_id=message.id,
+            asker_id=message.author.id if asker else None,
         )
 
     async def mark_bot_thread(self, conversation: ConversationRef) -> None:

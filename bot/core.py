@@ -294,8 +294,7 @@ class SupportBot:
 
         thread = await channel.open_thread(message, title=thread_title(text))
         faults.point("event.thread")
-        await self.store.run(StateStore.touch_conversation, thread, self.clock.now(), message.author.id)
-        await self.recorder.record(message, role="user", conversation=thread)
+        await self.recorder.record(message, role="user", conversation=thread, asker=True)
         scope = situation.scope
         if policy.wants_human(text):
             await self.escalations.open(

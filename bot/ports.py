@@ -192,6 +192,20 @@ class ConversationStore(Protocol):
         platform_id: str | None = None,
     ) -> None: ...
 
+    def record_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        now: datetime,
+        author: Author | None = None,
+        platform_id: str | None = None,
+        asker_id: str | None = None,
+        bot_participating: bool | None = None,
+    ) -> None: ...
+
     def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]: ...
 
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
@@ -336,5 +350,7 @@ class DraftStore(Protocol):
 @runtime_checkable
 class Store(InboxStore, ConversationStore, AnswerStore, TicketStore, DraftStore, Protocol):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""
+
+    def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None: ...
 
     def close(self) -> None: ...

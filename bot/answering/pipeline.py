@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from bot import policy
 from bot.answering.context import fit_sections
+from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
@@ -68,7 +69,8 @@ class AnswerPipeline:
         wanted = max(k, self.settings.answer.passages)
         if self.fallback is not None:  # a model is configured: it gets to look further down
             wanted = max(wanted, MODEL_CANDIDATES)
-        result = await self.knowledge.search(question, scope, k=wanted)
+        # a pasted credential is nobody's search term, and must not reach an embeddings endpoint
+        result = await self.knowledge.search(redact_secrets(question), scope, k=wanted)
         language = language or policy.detect_language(question)
         answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
         return answer, result

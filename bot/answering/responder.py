@@ -171,16 +171,7 @@ class Responder:
         faults.point("answer.posted")
         if on_posted is not None:
             on_posted()  # answered: a later failure owes no apology
-        await self.store.run(StateStore.set_answer_posted, answer_id, posted.message_id)
-        await self.store.run(
-            StateStore.add_message,
-            posted.conversation,
-            role="bot",
-            text=answer.text,
-            at=self.clock.now(),
-            platform_id=posted.message_id,
-        )
-        await self.recorder.mark_bot_thread(posted.conversation)
+        await self.store.run(StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now())
         faults.point("answer.recorded")
         return Outcome.ANSWERED
 

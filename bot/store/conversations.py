@@ -37,22 +37,46 @@ class ConversationRepository(Repository):
 
     def touch_conversation(self, ref: ConversationRef, now: datetime, asker_id: str | None = None) -> None:
         with self.db.conn:
-            self.db.execute(
-                "insert into conversations (key, platform, workspace, channel, thread, started_at, "
-                "last_activity, asker_id) values (?, ?, ?, ?, ?, ?, ?, ?) "
-                "on conflict(key) do update set last_activity = excluded.last_activity, "
-                "asker_id = coalesce(conversations.asker_id, excluded.asker_id)",
-                [
-                    ref.key,
-                    ref.platform,
-                    ref.workspace,
-                    ref.channel,
-                    ref.thread,
-                    iso(now),
-                    iso(now),
-                    asker_id,
-                ],
-            )
+            self._touch(ref, now, asker_id)
+
+    def record_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        now: datetime,
+        author: Author | None = None,
+        platform_id: str | None = None,
+        asker_id: str | None = None,
+        bot_participating: bool | None = None,
+    ) -> None:
+        """Keep one message and the conversation's activity (and flag) in one transaction:
+        the event path's usual pair of writes, one round trip to the store's thread."""
+        with self.db.conn:
+            self._touch(ref, now, asker_id)
+            self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
+            if bot_participating is not None:
+                self.db.table("conversations").update(ref.key, {"bot_participating": int(bot_participating)})
+
+    def _touch(self, ref: ConversationRef, now: datetime, asker_id: str | None) -> None:
+        self.db.execute(
+            "insert into conversations (key, platform, workspace, channel, thread, started_at, "
+            "last_activity, asker_id) values (?, ?, ?, ?, ?, ?, ?, ?) "
+            "on conflict(key) do update set last_activity = excluded.last_activity, "
+            "asker_id = coalesce(conversations.asker_id, excluded.asker_id)",
+            [
+                ref.key,
+                ref.platform,
+                ref.workspace,
+                ref.channel,
+                ref.thread,
+                iso(now),
+                iso(now),
+                asker_id,
+            ],
+        )
 
     def set_conversation_flags(
         self,
@@ -83,17 +107,29 @@ class ConversationRepository(Repository):
         platform_id: str | None = None,
     ) -> None:
         with self.db.conn:
-            self.db.table("messages").insert(
-                {
-                    "conversation": ref.key,
-                    "platform_id": platform_id,
-                    "author_id": author.id if author else None,
-                    "author_name": author.display if author else None,
-                    "role": role,
-                    "text": text,
-                    "at": iso(at),
-                }
-            )
+            self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
+
+    def _insert_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        at: datetime,
+        author: Author | None,
+        platform_id: str | None,
+    ) -> None:
+        self.db.table("messages").insert(
+            {
+                "conversation": ref.key,
+                "platform_id": platform_id,
+                "author_id": author.id if author else None,
+                "author_name": author.display if author else None,
+                "role": role,
+                "text": text,
+                "at": iso(at),
+            }
+        )
 
     def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]:
         rows = self.db.execute(

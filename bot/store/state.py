@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -24,6 +25,7 @@ from bot.store.inbox import InboxRepository
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
 from bot.store.tickets import TicketRepository
+from bot.types import Posted
 
 if TYPE_CHECKING:
     from bot.ports import Store
@@ -47,6 +49,18 @@ class StateStore(
     def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = path
         super().__init__(open_database(path, STATE_MIGRATIONS, busy_timeout=busy_timeout))
+
+    def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None:
+        """An answer is up: note its post, keep it in the thread's history and mark the thread
+        as one the bot takes part in, in one transaction (one trip to the store's thread)."""
+        with self.db.conn:
+            self.db.table("answers").update(answer_id, {"posted_message_id": posted.message_id})
+            self._touch(posted.conversation, at, None)
+            self._insert_message(
+                posted.conversation, role="bot", text=text, at=at, author=None, platform_id=posted.message_id
+            )
+            if posted.conversation.thread is not None:
+                self.db.table("conversations").update(posted.conversation.key, {"bot_participating": 1})
 
     def close(self) -> None:
         self.db.close()
