@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import openai
 from openai.types.chat import (
@@ -33,7 +34,7 @@ from openai.types.chat import (
 
 from bot.answering.citations import is_refusal, map_citations, may_become_marker
 from bot.answering.prompt import PromptMessage, build_messages, estimate_tokens
-from bot.answering.safety import clean_output
+from bot.answering.safety import clean_output, redact_secrets
 from bot.checks import Check
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
@@ -146,7 +147,16 @@ class LLMAnswerer:
         if confidence < self.min_confidence:
             return self._abstain(language, "retrieval confidence below the model's floor")
 
-        prompt = build_messages(question, passages, history, language, self.history_tokens)
+        # The endpoint is a third party (and may log prompts): a token pasted into the question
+        # or the thread, or left in a runbook, is not sent. Citations are mapped against the
+        # original passages below; redaction keeps their order, so the numbers still match.
+        prompt = build_messages(
+            redact_secrets(question),
+            [replace(p, title=redact_secrets(p.title), text=redact_secrets(p.text)) for p in passages],
+            [replace(turn, text=redact_secrets(turn.text)) for turn in history],
+            language,
+            self.history_tokens,
+        )
         started = time.monotonic()
         raw, refusal, finish, usage_in, usage_out = await self._stream(prompt, passages, on_text)
         elapsed_ms = int((time.monotonic() - started) * 1000)

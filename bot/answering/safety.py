@@ -6,11 +6,20 @@ What this module owns: `clean_output(text)`, a pure function that
   `<!here>`, `<!everyone>`, user groups `<!subteam^ID>`), Discord role pings `<@&ID>` and
   user pings `<@ID>`. Who gets pinged is the core's decision (`Reply.mentions`), never the
   model's, so a passage or question saying "ping @everyone" cannot make the bot do it;
-* replaces anything shaped like a credential with `[redacted]`: Slack `xox?-` and `xapp-`
-  tokens, OpenAI `sk-` keys, Discord bot tokens, JWTs, AWS access key ids, GitHub and Google
-  keys, PEM private keys, and long random-looking values right after "token", "key",
-  "secret", "password" or "Bearer". A model can only repeat what it was shown, but the
-  knowledge folder is written by people who sometimes paste a real token into a runbook.
+* replaces anything shaped like a credential with `[redacted]` (`redact_secrets`): Slack
+  `xox?-` (rotating `xoxe.xox?-` included) and `xapp-` tokens, Slack and Discord webhook
+  URLs, OpenAI `sk-` keys, Discord bot tokens, JWTs, AWS access key ids, GitHub, GitLab and
+  Google keys, PEM and PGP private keys (whole blocks, and pasted blocks missing their end
+  line), passwords in URLs (`scheme://user:pass@host`), long random-looking values right after
+  "token", "key", "secret", "password" or "Bearer", values assigned to a secret-named setting
+  (`password=...`, `DB_PASSWORD: ...`, `"api_key": "..."`), and `Authorization:` header
+  credentials. A model can only repeat what it was shown, but the knowledge folder is written
+  by people who sometimes paste a real token into a runbook.
+
+`redact_secrets` is also the one filter for everything the bot copies out of the conversation
+it was written in: ticket cards and thread notes, stored ticket questions, learned drafts and
+files, and the prompt sent to a model (question, history and passages). People paste tokens
+into questions; the asker's own thread already shows them, nothing the bot copies may.
 
 Adapters still escape mentions when rendering; this is the answerer's own line of defence,
 and it also covers the streamed partial text, which adapters post before the final reply.
@@ -18,6 +27,7 @@ and it also covers the streamed partial text, which adapters post before the fin
 
 from __future__ import annotations
 
+import itertools
 import re
 
 REDACTED = "[redacted]"
@@ -49,7 +59,8 @@ _B = r"(?<![A-Za-z0-9_\-])"  # a token starts at a boundary: "task-..." is not a
 _E = r"(?![A-Za-z0-9_\-])"
 _SECRETS = [
     # Slack bot/user/app-level tokens. Requiring a digit spares placeholders like "xoxb-<your token>".
-    re.compile(_B + r"xox[abeposr]-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}"),
+    # A rotating token's "xoxe." prefix goes too, so no stub is left to tell which kind it was.
+    re.compile(_B + r"(?:xoxe\.)?xox[abeposr]-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}"),
     re.compile(_B + r"xapp-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}"),
     # OpenAI keys, legacy and project/service-account forms.
     re.compile(_B + r"sk-(?:proj-|svcacct-|admin-|ant-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}" + _E),
@@ -60,22 +71,90 @@ _SECRETS = [
     # AWS access key ids, GitHub tokens, Google API keys.
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
     re.compile(_B + r"(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{30,}" + _E),
+    re.compile(_B + r"glpat-[A-Za-z0-9_-]{20,}" + _E),
     re.compile(_B + r"AIza[0-9A-Za-z_-]{35}" + _E),
-    # PEM private keys: the whole block (a header merely mentioned in prose is left alone;
-    # streamed partial text is handled by redact_secrets(partial=True))
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+    # Incoming-webhook URLs: whoever has the URL can post as the integration.
+    re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"),
+    re.compile(
+        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{30,}", re.IGNORECASE
+    ),
+    # PEM and PGP private keys: the whole block (a header merely mentioned in prose is left
+    # alone; streamed partial text is handled by redact_secrets(partial=True))
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----",
+        re.DOTALL,
+    ),
+    # A block pasted without its end line (a message cut at a length limit, a half copy):
+    # the header followed by base64 is a key; followed by prose it is only named.
+    # (A block's last line may be short: taken only when it is a line of its own.)
+    re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:\s+[A-Za-z0-9+/=]{16,})+"
+        r"(?:\n[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\n|\Z)))?"
+    ),
 ]
-_PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----END).)*\Z", re.DOTALL)
+_PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:(?!-----END).)*\Z", re.DOTALL)
+# The password of a URL: "postgres://app:hunter2@db:5432" keeps the user and the host.
+_URL_PASSWORD = re.compile(
+    r"(?P<label>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<value>[^\s/@]+)(?=@)", re.IGNORECASE
+)
 # A long random-looking value right after a word that announces a secret: "token: 8f3a...",
 # "API key = ...", "Authorization: Bearer ...". The value must mix letters and digits, so an
 # environment variable's name ("key: OPENAI_API_KEY") is left readable.
 # "key" alone is not a label: documentation is full of cache keys, primary keys and YAML keys.
+# The look-aheads for a digit and a letter are bounded: unbounded, every label inside a long
+# run of value characters ("token=token=...", as anyone can paste into a question) rescans
+# the rest of the run, and the time grows with its square.
 _LABELLED = re.compile(
     r"(?P<label>\b(?:token|api[\s_-]?key|secret|client[\s_-]?secret|password|passwd|bearer|authorization)\b"
     r"(?:[\s\"'`]*(?:is|was)?[\s\"'`]*[:=][\s\"'`]*|\s+(?:is|was)\s+[\"'`]?|\s+)(?:bearer\s+)?)"
-    r"(?P<value>(?=[A-Za-z0-9+/_.=-]*\d)(?=[A-Za-z0-9+/_.=-]*[A-Za-z])[A-Za-z0-9+/_.=-]{20,})",
+    r"(?P<value>(?=[A-Za-z0-9+/_.=-]{0,200}\d)(?=[A-Za-z0-9+/_.=-]{0,200}[A-Za-z])[A-Za-z0-9+/_.=-]{20,})",
     re.IGNORECASE,
 )
+
+
+# A value assigned to a setting whose name says it is secret, as pasted from code, a config
+# file or JSON: "password=hunter2", "DB_PASSWORD: S3cret!", '"api_key": "abc123"'. People
+# choose passwords, so unlike _LABELLED there is no length or randomness floor; instead
+# `_secret_like` spares one plain word ("password: required") and a reference to where the
+# value lives ("$DB_PASSWORD", "<your token>", "getpass()", "xoxb-your-bot-token").
+# The name must end in the secret word ("max_tokens=1500" is not a token); it is matched whole
+# and checked afterwards, since a pattern that looks for the word inside every name takes
+# quadratic time on a long run of name characters.
+_ASSIGNED = re.compile(
+    r"(?P<label>(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]+)[\"'`]?[ \t]*[:=][ \t]*)"
+    r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\n]{4,200}?)(?P=quote)|(?P<value>[^\s\"'`]{4,}))"
+)
+_SECRET_NAME = re.compile(
+    r"(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)\Z", re.IGNORECASE
+)
+# An HTTP Authorization header's credentials, whatever the scheme ("Bearer", "Basic", Discord's
+# "Bot"); short values too, but not a placeholder ("$TOKEN", "<token>", "{{token}}").
+_AUTH_HEADER = re.compile(
+    r"(?P<label>\bauthorization[\"'`]?[ \t]*[:=][ \t]*[\"'`]?(?:(?:bearer|basic|bot|token)[ \t]+)?)"
+    r"(?P<value>[A-Za-z0-9+/_.~=:-]{6,})",
+    re.IGNORECASE,
+)
+_SYMBOLS = set("!#$%^&*+/=?~@|\\:")
+
+
+def _secret_like(value: str) -> bool:
+    """A value someone typed as a secret rather than a word or a reference to one: it has a
+    digit, a symbol, or a capital inside lower case. Placeholders and masks are not secrets."""
+    if REDACTED in value or value[0] in "$%" or set(value) <= set("*xX.•-_ "):
+        return False
+    return (
+        any(ch.isdigit() for ch in value)
+        or any(ch in _SYMBOLS for ch in value)
+        or any(a.islower() and b.isupper() for a, b in itertools.pairwise(value))
+    )
+
+
+def _redact_assigned(match: re.Match[str]) -> str:
+    quote = match.group("quote")
+    value = match.group("quoted") if quote else match.group("value")
+    if not _SECRET_NAME.search(match.group("name")) or not _secret_like(value):
+        return match.group(0)
+    return match.group("label") + (f"{quote}{REDACTED}{quote}" if quote else REDACTED)
 
 
 def _random_looking(value: str) -> bool:
@@ -92,13 +171,26 @@ def _random_looking(value: str) -> bool:
 
 
 def redact_secrets(text: str, *, partial: bool = False) -> str:
-    """`partial`: the text is still being written, so an opened key block hides the rest."""
+    """Every credential-shaped part of `text` replaced with `[redacted]`, the rest kept as is.
+
+    `partial`: the text is still being written, so an opened key block hides the rest."""
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
     if partial:
         text = _PEM_OPEN.sub(REDACTED, text)
-    return _LABELLED.sub(
+    text = _URL_PASSWORD.sub(lambda m: m.group("label") + REDACTED, text)
+    text = _LABELLED.sub(
         lambda m: m.group("label") + REDACTED if _random_looking(m.group("value")) else m.group(0), text
+    )
+    # after _LABELLED, so a long value it already hid is not matched again
+    text = _ASSIGNED.sub(_redact_assigned, text)
+    return _AUTH_HEADER.sub(
+        lambda m: (
+            m.group("label") + REDACTED
+            if _secret_like(m.group("value")) or len(m.group("value")) >= 16
+            else m.group(0)
+        ),
+        text,
     )
 
 

@@ -4,6 +4,10 @@ A ticket is shown twice: the escalation note in the asker's thread and the card 
 triage channel. Both are remembered in the store when posted and edited in place on
 every transition, so staff never act on a stale status. The rendering functions are pure;
 `TicketPosts` does the posting and editing.
+
+Both renderings pass what people wrote through `redact_secrets`: the card puts the asker's
+words in a channel other people read, and every post and edit of either message is built
+here, so a token pasted into a question stops at this one place.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot import policy
+from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.escalation.values import ACTIVE, Context, PostKind
 from bot.messages import say
@@ -92,14 +97,19 @@ def sla_state(ticket: Ticket, now: datetime) -> str:
 
 def card(ticket: Ticket, where: ConversationRef, now: datetime, context: Context | None = None) -> Reply:
     """The ticket as staff see it in the triage channel."""
-    question = ticket.question if len(ticket.question) <= 500 else ticket.question[:497] + "..."
+    # redacted before shortening: a token cut in half may no longer look like one
+    # (tickets opened before questions were redacted on the way in still carry them)
+    asked = redact_secrets(ticket.question)
+    question = asked if len(asked) <= 500 else asked[:497] + "..."
     lines = [
         f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
         f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
         f"> {question}",
     ]
     if context is not None and context.answer:
-        attempt = context.answer if len(context.answer) <= 400 else context.answer[:397] + "..."
+        # a quoted answer can repeat what a document or the question held
+        answer = redact_secrets(context.answer)
+        attempt = answer if len(answer) <= 400 else answer[:397] + "..."
         lines.append(f"The bot answered: {attempt}")
     if context is not None and context.sources:
         lines.append("Sources: " + ", ".join(context.sources))
@@ -117,7 +127,8 @@ def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply
     first = original or say("escalated_no_staff", ticket.language, ticket=ticket.id)
     return Reply(
         conversation=posted,
-        text=f"{first}\n_{status_line(ticket)}_",
+        # the note is the bot's own words, but whatever it quotes is a copy the bot made
+        text=redact_secrets(f"{first}\n_{status_line(ticket)}_"),
         kind=ReplyKind.ESCALATION,
         buttons=ticket_buttons(ticket, ticket.language),
     )

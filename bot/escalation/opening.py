@@ -3,6 +3,10 @@
 Escalations in one conversation are serialised here and the store keeps one active
 ticket per thread across processes, so racing presses end in one ticket, one ping and one
 card. A ticket whose announcement failed is announced by the next escalation in its thread.
+
+The ticket keeps the question and the bot's attempt with credentials redacted: from the
+store they travel to the triage card, the ticket list, reminders and learned drafts, none of
+which is the asker's own thread.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
 from bot.escalation.routing import first_ping
@@ -63,7 +68,7 @@ class TicketOpener:
                 StateStore.create_ticket,
                 ref=conversation,
                 asker=request.asker,
-                question=request.question,
+                question=redact_secrets(request.question),
                 reason=request.reason,
                 at=now,
                 answer_id=request.answer_id,
@@ -72,7 +77,14 @@ class TicketOpener:
                 tags=request.tags,
                 sla_stage=ping.stage,
                 next_action_at=ping.due if ping.remind else None,
-                context={"answer": context.answer, "sources": list(context.sources)} if context else None,
+                context=(
+                    {
+                        "answer": redact_secrets(context.answer) if context.answer else context.answer,
+                        "sources": list(context.sources),
+                    }
+                    if context
+                    else None
+                ),
             )
         )
         if not created and await self.posts.announced(ticket):
@@ -105,7 +117,9 @@ class TicketOpener:
             )
         else:
             body = say("escalated" if ping.mentions else "escalated_no_staff", language, ticket=ticket.id)
-        text = " ".join(p for p in (request.lead, body) if p)
+        # the note is stored and re-rendered on every transition: keep it free of anything
+        # a caller's lead might have quoted
+        text = redact_secrets(" ".join(p for p in (request.lead, body) if p))
         posted = await channel.send(
             Reply(
                 conversation=conversation,

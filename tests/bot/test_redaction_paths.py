@@ -1,0 +1,344 @@
+"""A credential pasted into a question never leaves the conversation it was written in.
+
+The asker's own thread shows what they typed (the platform already has it); everything the
+bot copies elsewhere goes through `redact_secrets`: the triage card and its edits, the thread
+note, SLA re-announcements, the stored ticket and the ticket list, learned drafts and the
+Markdown file an approved draft becomes, and the prompt sent to a model (question, history
+and passages). Each test walks the real core; the fakes are the platform and the endpoint.
+
+Credential-shaped values are assembled at run time (as in tests/fakes/tokens.py), so the
+repository commits none.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot.answering.safety import REDACTED, redact_secrets
+from bot.app import Runtime
+from bot.types import (
+    Author,
+    Command,
+    ConversationRef,
+    InboundMessage,
+    Outcome,
+    Reply,
+    ReplyKind,
+    Visibility,
+)
+from tests.fakes.clock import FakeClock
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tokens import OPENAI_KEY_LONG, SLACK_BOT_TOKEN_LONG, SLACK_USER_TOKEN
+
+CONFIG = """
+[slack]
+staff_groups = ["S-TIER1"]
+second_tier_groups = ["S-TIER2"]
+admin_users = ["U-ADMIN"]
+triage_channel = "C-TRIAGE"
+[escalation]
+first_response_minutes = 15
+second_tier_minutes = 30
+"""
+
+ASKER = Author(id="U-ASK", name="Ann")
+STAFF = Author(id="U-SAM", name="Sam", roles=frozenset({"S-TIER1"}))
+ADMIN = Author(id="U-ADMIN", name="Ada")
+_ids = itertools.count(1)
+
+# What the asker wrote around the credential: it must survive every copy.
+BEFORE = "I want to talk to a human, the export job fails and"
+AFTER = "it keeps failing since Monday."
+
+_PEM_BODY = ["MIIEowIBAAKCAQEA7xQ3b9" + "Zk2LmN4pQrStUvWx0123456789abcdefghijklmnopqrstu", "Vw" * 20 + "Ab12"]
+
+
+@dataclass(frozen=True)
+class Credential:
+    phrase: str  # how it sits in the question
+    secret: str  # the part that must not be copied anywhere
+
+
+def _credentials() -> dict[str, Credential]:
+    def token(value: str) -> Credential:
+        return Credential(phrase=f"my token is {value}", secret=value)
+
+    password = "Hunt" + "er2!x"
+    api_key = "9f8e" + "7d6c5b"
+    bearer = "abcDEF" + "123xyz"
+    pem_open = "-----BEGIN " + "RSA PRIVATE KEY-----"
+    pem_close = "-----END " + "RSA PRIVATE KEY-----"
+    pem = "\n".join([pem_open, *_PEM_BODY, pem_close])
+    return {
+        "slack-bot": token(SLACK_BOT_TOKEN_LONG),
+        "slack-user": token(SLACK_USER_TOKEN),
+        "slack-app": token("-".join(["xapp", "1", "A0123BCDEF", "1234567890123", "abcdef0123456789" * 2])),
+        "slack-refresh": token("-".join(["xoxe", "1", "My0xLTEyMzQ1Njc4OTAxMi0xMjM0NTY3"])),
+        "slack-rotated": token("xoxe." + "-".join(["xoxp", "1", "Ab3dEf6hIj9lMnOpQrStUvWx"])),
+        "discord-bot": token(".".join(["MTIzNDU2Nzg5MDEyMzQ1Njc4OTA", "GhIjKl", "AbCdEfGhIjKl" * 3])),
+        "openai": token(OPENAI_KEY_LONG),
+        "openai-project": token("sk" + "-proj-" + "Ab3dEf6hIj9lMnOpQrSt_UvWxYz012345-abcdEFGH"),
+        "github": token("ghp" + "_" + "0123456789abcdefghijABCDEFGHIJ0123456789"),
+        "github-fine-grained": token("github" + "_pat_" + "11ABCDEFG0" + "_" + "aB3" * 20),
+        "aws-key-id": token("AK" + "IA" + "Z7Q4N2W8R5T1Y6U3"),
+        "password": Credential(phrase=f"my config has password={password}", secret=password),
+        "api-key": Credential(phrase=f'my settings say "api_key": "{api_key}"', secret=api_key),
+        "bearer": Credential(phrase=f"the call sends Authorization: Bearer {bearer}", secret=bearer),
+        "private-key": Credential(phrase=f"my key is\n{pem}\n", secret=_PEM_BODY[0]),
+        "private-key-cut-off": Credential(
+            phrase=f"my key is\n{pem_open}\n{_PEM_BODY[0]}\n", secret=_PEM_BODY[0]
+        ),
+    }
+
+
+CREDENTIALS = _credentials()
+
+
+def message(
+    text: str,
+    *,
+    author: Author = ASKER,
+    channel: str = "C-GEN",
+    thread: str | None = None,
+    addressed: bool = True,
+) -> InboundMessage:
+    return InboundMessage(
+        id=f"r{next(_ids)}",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel=channel, thread=thread),
+        author=author,
+        text=text,
+        addressed=addressed,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+
+
+def command(name: str, args: str, invoker: Author) -> Command:
+    return Command(
+        id=f"c{next(_ids)}",
+        name=name,
+        args=args,
+        invoker=invoker,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GEN"),
+        visibility=Visibility.INTERNAL,
+    )
+
+
+def everything_shown(channel: ConsoleChannel) -> list[Reply]:
+    """Every message the bot posted or edited, anywhere."""
+    return [r for _, r in channel.posted] + [r for _, r in channel.edits]
+
+
+def assert_clean(text: str, credential: Credential) -> None:
+    assert credential.secret not in text
+    assert credential.secret[-10:] not in text  # not half redacted either
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+def test_every_credential_shape_is_redacted_and_the_sentence_kept() -> None:
+    for name, credential in CREDENTIALS.items():
+        cleaned = redact_secrets(f"{BEFORE} {credential.phrase} {AFTER}")
+        assert credential.secret not in cleaned, name
+        assert REDACTED in cleaned and cleaned.startswith(BEFORE) and cleaned.endswith(AFTER), name
+
+
+@pytest.mark.parametrize("kind", list(CREDENTIALS))
+async def test_a_pasted_credential_reaches_no_card_note_reminder_list_or_learned_draft(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock, kind: str
+) -> None:
+    credential = CREDENTIALS[kind]
+    rt = make_runtime(CONFIG)
+    asked = f"{BEFORE} {credential.phrase} {AFTER}"
+    assert await rt.bot.on_message(message(asked), channel) == Outcome.ESCALATED
+
+    # the stored ticket, which every later copy is made from
+    [ticket] = rt.state.tickets()
+    assert_clean(ticket.question, credential)
+    assert BEFORE in ticket.question and AFTER in ticket.question
+
+    # the triage card, in a channel other people read
+    [card] = [r for _, r in channel.posted if r.kind == ReplyKind.TICKET]
+    assert card.conversation.channel == "C-TRIAGE"
+    assert_clean(card.text, credential)
+    assert BEFORE in card.text and AFTER in card.text
+
+    # the escalation note in the asker's thread
+    [note] = [r for _, r in channel.posted if r.kind == ReplyKind.ESCALATION]
+    assert_clean(note.text, credential)
+    thread = ticket.conversation
+
+    # nobody answered: the SLA re-announces, the card is edited, then the second tier is told
+    channels = {"slack": channel}
+    clock.advance(minutes=15)
+    assert await rt.bot.tick(channels) == 1
+    assert [r for _, r in channel.posted if "still has no response" in r.text]
+    card_edits = [r for _, r in channel.edits if r.conversation.channel == "C-TRIAGE"]
+    assert card_edits and all(BEFORE in r.text and AFTER in r.text for r in card_edits)
+    clock.advance(minutes=30)
+    assert await rt.bot.tick(channels) == 1
+
+    # staff answer in the thread, quoting the credential back, and resolve: a draft is made
+    staff_reply = f"Thanks Ann. Never write {credential.phrase} here; open Settings and press Rotate."
+    in_thread = message(staff_reply, author=STAFF, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(in_thread, channel) == Outcome.RECORDED
+    await rt.bot.on_command(command("tickets", "", STAFF), channel)
+    await rt.bot.on_command(command("resolve", str(ticket.id), STAFF), channel)
+    [draft] = rt.state.drafts("pending")
+    for field in (draft.title, draft.question, draft.answer):
+        assert_clean(field, credential)
+    assert BEFORE in draft.question and AFTER in draft.question
+    assert "open Settings and press Rotate" in draft.answer
+
+    # an admin reviews and approves it: the learned file is written into the knowledge folder
+    await rt.bot.on_command(command("learn", "list", ADMIN), channel)
+    await rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
+    [written] = list((rt.settings.knowledge_dir / "learned").glob("*.md"))
+    content = written.read_text(encoding="utf-8")
+    assert_clean(content, credential)
+    assert_clean(written.name, credential)
+    assert AFTER in content and "open Settings and press Rotate" in content
+
+    # and nothing the bot posted or edited anywhere carried it
+    shown = everything_shown(channel)
+    assert len(shown) > 8
+    for reply in shown:
+        assert_clean(reply.text, credential)
+
+
+async def test_a_learned_file_from_a_draft_made_before_redaction_is_still_clean(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    """Drafts stored by an earlier version carry the raw text; approving one must not publish it."""
+    from bot.escalation import write_entry
+    from bot.types import DocVisibility, Draft
+
+    credential = CREDENTIALS["slack-bot"]
+    rt = make_runtime(CONFIG)
+    old = Draft(
+        id=7,
+        ticket_id=3,
+        title=f"{credential.phrase} does not work",
+        question=f"{BEFORE} {credential.phrase} {AFTER}",
+        answer=f"Rotate {credential.secret} in the dashboard.",
+        visibility=DocVisibility.INTERNAL,
+        status="pending",
+    )
+    path = write_entry(rt.settings.knowledge_dir, old, datetime(2026, 12, 1, tzinfo=UTC).date())
+    content = (rt.settings.knowledge_dir / path).read_text(encoding="utf-8")
+    assert_clean(content, credential)
+    assert_clean(path, credential)
+    assert AFTER in content and "in the dashboard" in content
+
+
+def test_cards_of_a_ticket_stored_before_redaction_are_still_clean() -> None:
+    """Tickets opened by an earlier version hold the raw question; every edit of their card
+    and thread note is rendered again, so rendering redacts too."""
+    from bot.escalation import card, thread_note
+    from bot.escalation.values import Context
+    from bot.types import EscalationReason, Ticket, TicketStatus
+
+    credential = CREDENTIALS["openai"]
+    when = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    thread = ConversationRef(platform="slack", workspace="T1", channel="C-GEN", thread="t1")
+    ticket = Ticket(
+        id=4,
+        conversation=thread,
+        asker_id=ASKER.id,
+        asker_name=ASKER.name,
+        question=f"{BEFORE} {credential.phrase} {AFTER}",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        status=TicketStatus.OPEN,
+        created_at=when,
+        updated_at=when,
+    )
+    triage = ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE")
+    shown = card(ticket, triage, when, Context(answer=f"Paste {credential.phrase} into the form."))
+    assert_clean(shown.text, credential)
+    assert BEFORE in shown.text and AFTER in shown.text and "into the form" in shown.text
+    note = thread_note(ticket, thread, f"Ticket #4 for {credential.phrase}")
+    assert_clean(note.text, credential)
+
+
+# -- model prompts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def model_runtime(make_runtime: Callable[..., Runtime], fake: FakeOpenAI) -> Callable[[], Runtime]:
+    def make() -> Runtime:
+        env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": fake.api_key}
+        # No confidence floor for the model: a long token's pieces match no document and dilute
+        # retrieval's confidence, and these tests are about what the model is sent when asked.
+        return make_runtime(
+            CONFIG + "[llm]\nmax_retries = 0\ntimeout_seconds = 5\nmin_confidence = 0.0\n", env
+        )
+
+    return make
+
+
+@pytest.mark.parametrize("kind", ["slack-bot", "openai-project", "password", "bearer", "private-key"])
+async def test_the_prompt_carries_neither_the_question_nor_the_history_credential(
+    model_runtime: Callable[[], Runtime], fake: FakeOpenAI, channel: ConsoleChannel, kind: str
+) -> None:
+    credential = CREDENTIALS[kind]
+    rt = model_runtime()
+    fake.default_reply = "Refunds take five to seven business days [1]."
+    first = f"How long does a refund take? {credential.phrase} and my card was charged twice."
+    assert await rt.bot.on_message(message(first), channel) == Outcome.ANSWERED
+    prompt = fake.chat_requests[-1].prompt
+    assert_clean(prompt, credential)
+    assert "How long does a refund take?" in prompt and "my card was charged twice" in prompt
+
+    # a follow-up in the thread: the first question now travels as history
+    thread = channel.posted[0][1].conversation
+    follow = message(
+        "And how long does a refund take to arrive?",
+        thread=thread.thread,
+        channel=thread.channel,
+        addressed=False,
+    )
+    assert await rt.bot.on_message(follow, channel) == Outcome.ANSWERED
+    assert len(fake.chat_requests) == 2
+    prompt = fake.chat_requests[-1].prompt
+    assert "<conversation>" in prompt and "my card was charged twice" in prompt  # the history is there
+    assert_clean(prompt, credential)
+    for reply in everything_shown(channel):
+        assert_clean(reply.text, credential)
+
+
+async def test_a_token_left_in_a_runbook_is_not_sent_to_the_model(
+    model_runtime: Callable[[], Runtime], fake: FakeOpenAI, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    credential = CREDENTIALS["github"]
+    (knowledge_dir / "deploys.md").write_text(
+        "# Deploy keys\n\nTo redeploy the mirror, run the deploy script with the machine token "
+        f"{credential.secret} and wait for the green check.\n",
+        encoding="utf-8",
+    )
+    rt = model_runtime()
+    fake.default_reply = "Run the deploy script and wait for the green check [1]."
+    asked = message("How do I redeploy the mirror with the deploy script?")
+    assert await rt.bot.on_message(asked, channel) == Outcome.ANSWERED
+    prompt = fake.chat_requests[-1].prompt
+    assert "run the deploy script with the machine token" in prompt and "wait for the green check" in prompt
+    assert_clean(prompt, credential)
+    # the citation still points at the right document: redaction kept the passages' order
+    final = channel.edits[-1][1] if channel.edits else channel.posted[-1][1]
+    assert [c.path for c in final.citations] == ["deploys.md"]
