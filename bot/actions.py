@@ -16,6 +16,7 @@ from bot.escalation import Context, Escalations
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
+from bot.text import parse_number, scrub_event
 from bot.types import ActionEvent, ActionKind, ConversationRef, EscalationReason, Outcome, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class ActionHandler:
         self.escalations = escalations
 
     async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        event = scrub_event(event)  # text the store, the logs and the platform can all encode
         key = f"{event.conversation.platform}:action:{event.id}"
         fresh = await self.store.run(
             StateStore.claim_event, key, event.conversation.platform, "", self.clock.now()
@@ -67,8 +69,20 @@ class ActionHandler:
         return outcome
 
     async def _handle_action(self, event: ActionEvent, channel: Channel) -> Outcome:
-        if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE):
-            ticket_id = int(event.value)
+        # a value is whatever the platform sent back: a forged or stale button is told so, briefly
+        number = parse_number(event.value)
+        on_a_message = event.action == ActionKind.TALK_TO_HUMAN and event.value.startswith("msg:")
+        if number is None and not on_a_message:
+            await channel.send(
+                Reply(
+                    conversation=event.conversation,
+                    text=say("button_invalid"),
+                    ephemeral_to=event.actor.id,
+                )
+            )
+            return Outcome.REFUSED
+        if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE) and number is not None:
+            ticket_id = number
             if event.action == ActionKind.CLAIM:
                 result = await self.escalations.claim(
                     ticket_id, event.actor, channel, event.conversation.platform
@@ -84,15 +98,15 @@ class ActionHandler:
                 return Outcome.REFUSED
             return Outcome.RECORDED
 
-        if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD):
+        if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD) and number is not None:
             rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
-            text = await self.escalations.rate(int(event.value), event.actor, rating)
+            text = await self.escalations.rate(number, event.actor, rating)
             await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
             return Outcome.RECORDED
         scope = policy.document_scope(self.settings, event.conversation, event.visibility, event.actor)
         record = None
-        if not event.value.startswith("msg:"):
-            record = await self.store.run(StateStore.answer, int(event.value))
+        if number is not None:  # an answer's id; a talk-to-a-person button on a message has none
+            record = await self.store.run(StateStore.answer, number)
         language = policy.detect_language(record.question) if record else "en"
         if event.action in (ActionKind.HELPFUL, ActionKind.NOT_HELPFUL):
             if record is None:

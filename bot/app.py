@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +59,7 @@ def open_knowledge(settings: Settings, exclude: frozenset[str] = frozenset()) ->
         exclude_globs=settings.knowledge.exclude,
         include_root=settings.knowledge.include_root,
         base_url=settings.knowledge.base_url,
+        follow_symlinks=settings.knowledge.follow_symlinks,
     )
 
 
@@ -193,9 +196,27 @@ async def _watch_knowledge(bot: SupportBot, every: float) -> None:
             log.exception("re-reading the knowledge folder failed; trying again later")
 
 
-async def _supervise(adapter: Adapter) -> None:
-    delay = 1.0
+RESTART_DELAY = 1.0  # seconds before restarting a crashed adapter the first time
+RESTART_DELAY_MAX = 60.0  # the back-off doubles up to this
+HEALTHY_SECONDS = 300.0  # a run this long was healthy: the next crash is a new story, not a loop
+
+
+async def _supervise(
+    adapter: Adapter,
+    *,
+    initial: float = RESTART_DELAY,
+    maximum: float = RESTART_DELAY_MAX,
+    healthy_after: float = HEALTHY_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run `adapter` until it returns, restarting it after a crash with a doubling delay. The
+    delay starts again from `initial` after a run of `healthy_after` seconds or more, so a bot
+    that lost its connection once a day does not wait a minute per reconnect for ever after.
+    The timings and the clock are parameters so tests can drive them without real waiting."""
+    delay = initial
     while True:
+        started = monotonic()
         try:
             await adapter.run()
             return
@@ -204,6 +225,8 @@ async def _supervise(adapter: Adapter) -> None:
         except FatalAdapterError:
             raise
         except Exception:
+            if monotonic() - started >= healthy_after:
+                delay = initial
             log.exception("the %s adapter crashed; restarting in %.0f s", adapter.name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)
+            await sleep(delay)
+            delay = min(delay * 2, maximum)

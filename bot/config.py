@@ -43,6 +43,8 @@ class KnowledgeSettings(_Section):
     exclude: tuple[str, ...] = ()  # relative-path globs left out of the index, e.g. "drafts/**"
     include_root: Path | None = None  # where includes may also read from, relative to the config file
     base_url: str | None = None  # the address the documentation is published at, for citation links
+    # walk linked folders too; a link is never followed out of the folder (or include_root) either way
+    follow_symlinks: bool = False
 
 
 class AnswerSettings(_Section):

@@ -26,6 +26,9 @@ exclude = []
 # include_root = ".."
 # The address the documentation is published at, for citation links.
 # base_url = "https://docs.example.com/"
+# Walk linked folders (symbolic links) too. Either way a link whose target is outside the
+# knowledge folder (or include_root, when following) is skipped and reported.
+follow_symlinks = false
 
 [answer]
 # auto: use a language model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else quote the docs.

@@ -34,6 +34,7 @@ from bot.ports import Answerer, Channel, Clock, Embedder
 from bot.retrieval import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
+from bot.text import scrub_event
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -139,6 +140,7 @@ class SupportBot:
 
     async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome:
         """Handle one platform message exactly once, whatever retries the platform makes."""
+        message = scrub_event(message)  # a lone surrogate would stop the inbox write: keep the question
         situation = self.situation(message)
         if policy.plainly_not_for_us(message, situation.mode):
             return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip

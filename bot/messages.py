@@ -152,6 +152,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "button_human": {"en": "Talk to a person", "ko": "상담원 연결"},
     "button_claim": {"en": "Claim", "ko": "담당하기"},
     "button_resolve": {"en": "Resolve", "ko": "해결 완료"},
+    "button_invalid": {
+        "en": "That button is no longer valid.",
+        "ko": "더 이상 사용할 수 없는 버튼입니다.",
+    },
 }
 
 

@@ -12,7 +12,9 @@ Why this shape:
 * **Data inside named tags the data cannot close.** Passages, the earlier conversation and the
   question sit in `<passage n="1">`, `<conversation>`, `<question>` blocks. Any of those tag
   names appearing in document or user text is defused (`<` becomes `&lt;`), so a document that
-  writes `</passage>` followed by "new instructions" stays inside its passage.
+  writes `</passage>` followed by "new instructions" stays inside its passage. So are the
+  variants a reader might still take for a tag: any case, blanks or invisible characters
+  around the slash, a lookalike `<`, or an HTML entity for it (`&lt;/passage&gt;`).
 * **The conversation as quoted data, not as chat turns.** Replaying earlier messages as real
   `user`/`assistant` turns would let text a user wrote an hour ago speak with the user's voice
   now, and would put staff replies in the model's mouth. Quoted in one block they are context.
@@ -43,7 +45,17 @@ LANGUAGE_NAMES: dict[str, str] = {
 
 # Tag names used to fence data. Kept in one tuple: `fence_safe` must defuse exactly these.
 _TAGS = ("passages", "passage", "conversation", "turn", "question")
-_TAG_LIKE = re.compile(r"<(\s*/?\s*(?:" + "|".join(_TAGS) + r")\b)", re.IGNORECASE)
+# What a reader (a model, or anything that decodes HTML) could take for the start of one of our
+# tags: a `<`, a lookalike of it, or an HTML entity for it; then blanks or invisible characters,
+# a slash (or its entity), more of them; then one of our names, in any case.
+# (possessive: nothing in a gap can be a slash or a letter, and without it a long run of blanks
+# after a `<` would be tried in every split between the two gaps)
+_GAP = r"(?:[\s\u00ad\u200b-\u200f\u2060\ufeff]|&nbsp;?|&#0*(?:9|10|13|32|160);?|&#x0*(?:9|a|d|20|a0);?)*+"
+_TAG_LIKE = re.compile(
+    r"(?P<open><|\uff1c|\ufe64|&lt;?|&#0*60;?|&#x0*3c;?)"
+    rf"(?P<rest>{_GAP}(?:/|&sol;|&#0*47;?|&#x0*2f;?)?{_GAP}(?:{'|'.join(_TAGS)})\b)",
+    re.IGNORECASE,
+)
 
 # How earlier messages are labelled for the model; an unknown role is "other", never its raw
 # value, so nothing user-controlled reaches an attribute.
@@ -73,8 +85,24 @@ def estimate_tokens(text: str) -> int:
 
 def fence_safe(text: str) -> str:
     """Defuse anything in `text` that looks like one of the prompt's own tags, so data can
-    neither close its block nor open a new one."""
-    return _TAG_LIKE.sub(r"&lt;\1", text)
+    neither close its block nor open a new one.
+
+    The opening character is HTML-escaped: `<` becomes `&lt;`, a lookalike its numeric entity,
+    and an entity already spelling `<` gets its `&` escaped (`&amp;lt;`), so even a reader that
+    decodes entities once finds text, not a tag. Decoding the result once gives back the data
+    as written: nothing is lost, and angle brackets that start no tag of ours are untouched."""
+    return _TAG_LIKE.sub(_defuse, text)
+
+
+def _defuse(match: re.Match[str]) -> str:
+    opening = match.group("open")
+    if opening == "<":
+        escaped = "&lt;"
+    elif opening.startswith("&"):
+        escaped = "&amp;" + opening[1:]
+    else:
+        escaped = f"&#x{ord(opening):x};"
+    return escaped + match.group("rest")
 
 
 def _single_line(text: str) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
@@ -13,9 +12,13 @@ from bot.escalation import sla_state
 from bot.escalation.learning import write_entry
 from bot.ports import Channel
 from bot.store import StateStore
+from bot.text import parse_number, parse_user_id, single_line
 from bot.types import Author, Command, Draft, TicketStatus
 
 log = logging.getLogger(__name__)
+
+TITLE_LIMIT = 200  # characters in a knowledge draft's title
+NOTE_LIMIT = 2000  # characters in a resolution note
 
 
 @REGISTRY.command(
@@ -29,7 +32,8 @@ async def _help(host: CommandHost, command: Command, args: dict[str, str], chann
     if wanted:
         spec = REGISTRY.get(wanted)
         if spec is None:
-            return f"There is no command `{wanted}`. Try `{prefix} help`."
+            # echoed back: one short line, so a pasted essay does not come back whole
+            return f"There is no command `{single_line(wanted, 40)}`. Try `{prefix} help`."
         lines = [f"`{spec.usage(host.commands.prefix(command.conversation.platform, spec))}`: {spec.help}"]
         lines += [f"  - `{p.name}`: {p.help}" for p in spec.params]
         if spec.access != Access.EVERYONE:
@@ -127,8 +131,11 @@ async def _claim(host: CommandHost, command: Command, args: dict[str, str], chan
 )
 async def _resolve(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
+    note = args.get("note", "")
+    if len(note) > NOTE_LIMIT:  # it is posted in the thread and kept with the ticket
+        raise UsageError(f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
     result = await host.escalations.resolve(
-        ticket_id, command.invoker, channel, command.conversation.platform, note=args.get("note", "")
+        ticket_id, command.invoker, channel, command.conversation.platform, note=note
     )
     return result.message
 
@@ -179,7 +186,7 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
         )
     if not args.get("draft"):
         raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
-    draft_id = _ticket_number(args["draft"])
+    draft_id = _number(args["draft"], "draft")
     draft = await host.store.run(StateStore.draft, draft_id)
     mine = {
         d.id
@@ -197,11 +204,12 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
     if draft.status != "pending":
         return f"Draft #{draft.id} was already {draft.status}."
     if action == "title":
-        title = args.get("text", "").strip()
+        # a title is one line: it becomes the learned file's heading and front matter title
+        title = single_line(args.get("text", ""), TITLE_LIMIT)
         if not title:
             raise UsageError("`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`")
-        await host.store.run(StateStore.retitle_draft, draft_id, title[:200])
-        return f"Draft #{draft_id} is now titled: {title[:200]}"
+        await host.store.run(StateStore.retitle_draft, draft_id, title)
+        return f"Draft #{draft_id} is now titled: {title}"
     if action == "reject":
         changed = await host.store.run(
             StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=host.clock.now()
@@ -239,16 +247,29 @@ async def _stats(host: CommandHost, command: Command, args: dict[str, str], chan
 
 
 def _ticket_number(text: str) -> int:
-    try:
-        return int(text.strip().lstrip("#"))
-    except ValueError:
-        raise UsageError(f"{text!r} is not a ticket number; use the number shown as #N") from None
+    return _number(text, "ticket")
+
+
+def _number(text: str, what: str) -> int:
+    """A ticket or draft number as typed ("12" or "#12"), or a UsageError saying what is wanted:
+    a number SQLite cannot hold, or one nobody was shown, is a typing mistake, not a failure."""
+    number = parse_number(text)
+    if number is None:
+        raise UsageError(f"{_shown(text)} is not a {what} number; use the number shown as #N, e.g. 12")
+    return number
 
 
 def _user_id(text: str) -> str:
-    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>) or a bare id."""
-    match = re.fullmatch(r"<@!?([\w-]+)(\|[^>]*)?>", text.strip())
-    return match.group(1) if match else text.strip().lstrip("@")
+    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>), @id or a bare id."""
+    user = parse_user_id(text)
+    if user is None:
+        raise UsageError(f"{_shown(text)} is not a user; mention them (@name) or give their user id")
+    return user
+
+
+def _shown(text: str) -> str:
+    """What someone typed, quoted back on one short line."""
+    return repr(single_line(text, 40))
 
 
 async def _approve(host: CommandHost, draft: Draft, admin: Author) -> str | None:

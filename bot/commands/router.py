@@ -14,6 +14,7 @@ from bot.commands.registry import REGISTRY, CommandHost, CommandSpec, UsageError
 from bot.config import Settings
 from bot.messages import say
 from bot.ports import Channel
+from bot.text import scrub_event
 from bot.types import Command, Outcome, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class CommandRouter:
         )
 
     async def on_command(self, host: CommandHost, command: Command, channel: Channel) -> Outcome:
+        command = scrub_event(command)  # text the store, the logs and the platform can all encode
         spec = REGISTRY.get(command.name)
         prefix = self.prefix(command.conversation.platform)
         context = {"platform": command.conversation.platform, "channel": command.conversation.channel}

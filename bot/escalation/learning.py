@@ -5,6 +5,10 @@ the same thing gets the answer from the bot.
 The file carries its provenance in the front matter (source ticket, date) and inherits
 the visibility of the channel the question came from, so an answer given in an internal
 channel never becomes public by being learned.
+
+A draft carries the question and staff's replies with credentials redacted
+(`redact_secrets`): it is shown to admins, written into the knowledge folder, indexed and
+quoted to everyone who asks next, while a token pasted into the thread belonged to one person.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 import yaml
 
+from bot.answering.safety import redact_secrets
 from bot.escalation.values import DraftStatus, MessageRole
 from bot.store import AsyncStore, StateStore
 from bot.types import Draft, Ticket
@@ -39,20 +45,21 @@ async def draft_from(store: AsyncStore, ticket: Ticket, now: datetime) -> int | 
         else ticket.created_at
     )
     replies = await store.run(StateStore.messages_since, ticket.conversation, since, MessageRole.STAFF)
-    answer = "\n\n".join(r.strip() for r in replies if r.strip())
+    # staff sometimes quote the asker's token back, or paste one of their own
+    answer = redact_secrets("\n\n".join(r.strip() for r in replies if r.strip()))
     if not answer:
         return None
     if pending and previous is not None:
         await store.run(StateStore.refresh_draft, previous.id, answer, now)
         return previous.id
-    title = (
-        ticket.question.strip().splitlines()[0][:120] if ticket.question.strip() else f"Ticket {ticket.id}"
-    )
+    # tickets opened before questions were redacted on the way in still carry the raw text
+    question = redact_secrets(ticket.question)
+    title = question.strip().splitlines()[0][:120] if question.strip() else f"Ticket {ticket.id}"
     draft = await store.run(
         StateStore.create_draft,
         ticket_id=ticket.id,
         title=title,
-        question=ticket.question,
+        question=question,
         answer=answer,
         visibility=str(ticket.visibility),
         at=now,
@@ -68,8 +75,14 @@ def _slug(title: str, fallback: str) -> str:
 
 
 def render_entry(draft: Draft, today: date) -> str:
+    # the title is the file's heading line and its front matter title: one line whatever was
+    # stored (a line break in it would end the heading and start the document with its own text)
+    spaced = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in draft.title
+    )
+    title = " ".join(spaced.split())[:200].rstrip() or f"Ticket {draft.ticket_id}"
     front = {
-        "title": draft.title,
+        "title": title,
         "visibility": str(draft.visibility),
         "tags": ["learned"],
         "source": f"ticket #{draft.ticket_id}",
@@ -77,19 +90,28 @@ def render_entry(draft: Draft, today: date) -> str:
     }
     header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False).strip()
     question = " ".join(draft.question.split())
-    return f"---\n{header}\n---\n# {draft.title}\n\n{question}\n\n{draft.answer.strip()}\n"
+    return f"---\n{header}\n---\n# {title}\n\n{question}\n\n{draft.answer.strip()}\n"
 
 
 def write_entry(folder: Path, draft: Draft, today: date) -> str:
     """Write the draft into `folder`/learned/ and return its path relative to `folder`.
     Never overwrites an existing file."""
+    # Fields, not the rendered file, are redacted: "[redacted]" at the start of a YAML value
+    # would read as a list. Drafts made before drafts were redacted are covered here too, and
+    # the file name is made from the redacted title.
+    safe = replace(
+        draft,
+        title=redact_secrets(draft.title),
+        question=redact_secrets(draft.question),
+        answer=redact_secrets(draft.answer),
+    )
     target_dir = folder / LEARNED_FOLDER
     target_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{today.isoformat()}-{_slug(draft.title, f'ticket-{draft.ticket_id}')}"
+    stem = f"{today.isoformat()}-{_slug(safe.title, f'ticket-{safe.ticket_id}')}"
     target = target_dir / f"{stem}.md"
     counter = 2
     while target.exists():
         target = target_dir / f"{stem}-{counter}.md"
         counter += 1
-    target.write_text(render_entry(draft, today), encoding="utf-8")
+    target.write_text(render_entry(safe, today), encoding="utf-8")
     return target.relative_to(folder).as_posix()

@@ -118,6 +118,20 @@ def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str
     return None
 
 
+def link_reason(target: Path, is_dir: bool, roots: Sequence[Path], follow: bool) -> str | None:
+    """Why a symbolic link whose real path is `target` is not indexed, or None to index it.
+
+    A link is a way out of the folder the bot was told to read: one to ~/.ssh or /etc would
+    put that file's text into answers. So a link counts only if what it points to is inside
+    `roots` (the knowledge folder, resolved; with follow_symlinks also [knowledge] include_root).
+    A link to a folder is walked only with follow_symlinks on."""
+    if not any(target.is_relative_to(root) for root in roots):
+        return "links outside the knowledge folder"
+    if is_dir and not follow:
+        return "links to a folder ([knowledge] follow_symlinks is off)"
+    return None
+
+
 def _glob_match(relative: str, pattern: str) -> bool:
     """`**` matches any number of folders, `*` anything within one name (fnmatch's `*`
     would cross folders, and PurePath.full_match needs Python 3.13)."""
@@ -164,8 +178,10 @@ class KnowledgeBase:
         exclude_globs: tuple[str, ...] = (),
         include_root: Path | None = None,
         base_url: str | None = None,
+        follow_symlinks: bool = False,
     ) -> None:
         self.folder = folder
+        self.follow_symlinks = follow_symlinks  # [knowledge] follow_symlinks: walk linked folders too
         self.max_file_bytes = max_file_bytes
         self.exclude = exclude  # relative paths left out on purpose (evaluation hold-outs)
         self.exclude_globs = exclude_globs  # [knowledge] exclude: relative-path globs
@@ -226,6 +242,11 @@ class KnowledgeBase:
             )
         if not self.folder.is_dir():
             raise KnowledgeError(f"{self.folder} is a file, not a folder; --knowledge needs a folder")
+        root = self.folder.resolve()
+        roots = [root]
+        if self.follow_symlinks and self.include_root is not None:
+            roots.append(self.include_root.resolve())
+        walked = {root}  # real paths of the folders walked: a link back to one is not walked again
         stack = [self.folder]
         while stack:
             current = stack.pop()
@@ -236,12 +257,19 @@ class KnowledgeBase:
                 continue
             for entry in entries:
                 relative = Path(entry.path).relative_to(self.folder).as_posix()
-                is_dir = entry.is_dir(follow_symlinks=False)
+                link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=link)  # a link is what it points to
+                real = Path(os.path.realpath(entry.path)) if link or is_dir else None
                 reason = skip_reason(relative, is_dir, self.exclude_globs)
+                if reason is None and link and real is not None:
+                    reason = link_reason(real, is_dir, roots, self.follow_symlinks)
+                    if reason is None and is_dir and real in walked:
+                        reason = "links to a folder that is indexed already"
                 if reason is not None:
                     if not entry.name.startswith("."):  # .git and our own data folder: not news
                         self._skipped.append((relative + ("/" if is_dir else ""), reason))
-                elif is_dir:
+                elif is_dir and real is not None:
+                    walked.add(real)
                     stack.append(Path(entry.path))
                 elif (
                     entry.is_file()

@@ -1,0 +1,105 @@
+"""Text from outside made safe once, where it enters the core: pure functions, no I/O.
+
+Platforms deliver whatever their clients send. Python strings can hold lone UTF-16
+surrogates ("\\ud800"), which no UTF-8 encoder accepts: SQLite, JSON logs and the
+platforms' HTTP APIs would each fail on them far from where they came in, and the question
+would be lost. They are replaced with U+FFFD (what a UTF-8 decoder shows for a bad byte),
+so the rest of the core only ever sees text it can store, log and send.
+
+Identifiers people type or buttons carry (ticket, draft and answer numbers, user ids) are
+parsed here too, into values of a sane shape or None, so a caller answers "that is not a
+ticket number" rather than passing a 30-digit number to SQLite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    D = TypeVar("D", bound=DataclassInstance)
+else:
+    D = TypeVar("D")
+
+REPLACEMENT = "\ufffd"
+
+# a ticket, draft or answer number: 12 digits is a million times more than any bot will number,
+# and far inside SQLite's 64-bit integers
+MAX_NUMBER_DIGITS = 12
+_NUMBER = re.compile(rf"#?\s*([0-9]{{1,{MAX_NUMBER_DIGITS}}})")
+
+# a platform user id as typed: Slack's U0123ABC, Discord's snowflakes, a console name; word
+# characters, dots and dashes only, so nothing typed after it ("<@U1> and more") slips in
+MAX_USER_ID = 64
+_USER_ID = re.compile(rf"[\w.-]{{1,{MAX_USER_ID}}}")
+_MENTION = re.compile(rf"<@!?([\w.-]{{1,{MAX_USER_ID}}})(?:\|[^>\n]{{0,200}})?>")
+
+
+def scrub(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD; a proper pair becomes its character."""
+    try:
+        text.encode("utf-8")
+        return text  # the common case: nothing to do, no copy
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def scrub_event(event: D) -> D:
+    """A copy of a frozen event (InboundMessage, Command, ActionEvent) whose every string,
+    nested ones included (author name, conversation ids, roles), is safe to encode. The event
+    itself when nothing needed changing."""
+    changes = {}
+    for field in dataclasses.fields(event):
+        if not field.compare:
+            continue  # `raw`: the platform's payload, for the adapter only; never stored or logged
+        value = getattr(event, field.name)
+        safe = _scrub_value(value)
+        if safe is not value:
+            changes[field.name] = safe
+    return dataclasses.replace(event, **changes) if changes else event
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        safe = scrub(value)
+        return value if safe == value else safe
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return scrub_event(value)
+    if isinstance(value, frozenset | tuple) and any(isinstance(v, str) for v in value):
+        items = [_scrub_value(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+def parse_number(text: str) -> int | None:
+    """A positive ticket, draft or answer number as typed ("12", "#12", "# 12"), or None."""
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if number > 0 else None
+
+
+def parse_user_id(text: str) -> str | None:
+    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>), @id or a bare id;
+    None for anything else."""
+    text = text.strip()
+    mention = _MENTION.fullmatch(text)
+    if mention is not None:
+        return mention.group(1)
+    bare = text.removeprefix("@")
+    return bare if _USER_ID.fullmatch(bare) else None
+
+
+def single_line(text: str, limit: int) -> str:
+    """`text` on one line of at most `limit` characters: line breaks, line and paragraph
+    separators and control characters become spaces, runs of spaces one. Format characters
+    (the zero-width joiner emoji need) stay."""
+    spaced = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in text)
+    return " ".join(spaced.split())[:limit].rstrip()
