@@ -40,7 +40,7 @@ from bot.retrieval.confidence import (  # noqa: E402
     calibrated,
     features,
 )
-from bot.retrieval.knowledge import KnowledgeBase  # noqa: E402
+from bot.retrieval.knowledge import KnowledgeBase, titled_first  # noqa: E402
 from bot.retrieval.tokenize import analyze_query  # noqa: E402
 from bot.types import DocVisibility  # noqa: E402
 
@@ -70,7 +70,7 @@ def _evidence(kb: KnowledgeBase, question: str) -> Evidence | None:
     passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 10)
     if not passages:
         return None
-    return kb.assess(question, terms, passages[0], chunks)
+    return kb.assess(question, terms, titled_first(question, passages)[0], chunks)
 
 
 def _samples(set_dir: Path, scratch: Path) -> list[Sample]:
@@ -188,6 +188,27 @@ def _score(models: dict[str, Calibration], evidence: Evidence) -> float:
     return max(sure, HEADING_MATCH) if evidence.heading_match else sure
 
 
+CUTS = [round(0.3 + 0.025 * i, 3) for i in range(13)]  # 0.30 ... 0.60
+
+
+def _best_cut(scored: list[tuple[Sample, float]]) -> float:
+    def worst(cut: float) -> float:
+        rates = []
+        for name in {s.set for s, _ in scored if s.docs}:
+            pos = [p for s, p in scored if s.set == name and s.positive]
+            neg = [p for s, p in scored if s.set == name and not s.positive]
+            rates += [sum(p >= cut for p in pos) / len(pos), sum(p < cut for p in neg) / len(neg)]
+        return min(rates)
+
+    return max(CUTS, key=lambda cut: (round(worst(cut), 6), cut))
+
+
+def _shift(p: float, cut: float) -> float:
+    """A score as it reads once the boundary `cut` is moved to 0.5."""
+    z = math.log(max(p, 1e-12) / max(1 - p, 1e-12)) - math.log(cut / (1 - cut))
+    return 1 / (1 + math.exp(-z))
+
+
 def _auroc(pos: list[float], neg: list[float]) -> float | None:
     if not pos or not neg:
         return None
@@ -237,7 +258,18 @@ def main() -> None:
         test = [s for s in samples if _hash(s.group) % args.folds == fold]
         models = _fit_by_language(train, args.docs_weight)
         held_out += [(s, _score(models, s.evidence)) for s in test]
-    final = _fit_by_language(samples, args.docs_weight)
+    # the boundary: the cut of the held-out scores that maximises the worst answered /
+    # abstained rate over the documentation sets (ties: the higher cut, which abstains more);
+    # it is folded into the intercepts, so 0.5 stays the boundary in the product
+    cut = _best_cut(held_out)
+    held_out = [(s, _shift(p, cut)) for s, p in held_out]
+    final = {
+        language: Calibration(
+            intercept=round(model.intercept - math.log(cut / (1 - cut)), 4), weights=model.weights
+        )
+        for language, model in _fit_by_language(samples, args.docs_weight).items()
+    }
+    print(f"boundary chosen on the held-out scores: {cut:.3f} (folded into the intercepts)", file=sys.stderr)
     fitted = [(s, _score(final, s.evidence)) for s in samples]
     held, fit_rates = _rates(held_out), _rates(fitted)
     print(

@@ -32,7 +32,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from bot.retrieval.confidence import QUESTION_WORDS, heading_covers
-from bot.retrieval.tokenize import analyze, analyze_query
+from bot.retrieval.tokenize import analyze, topic_words
 from bot.types import Passage
 
 SHORT_PASSAGE_WORDS = 90  # a section this short is quoted whole: it is the answer
@@ -292,9 +292,7 @@ def pick(
     # a section whose headings name every word of the question was written to answer it (an
     # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
     # answer, so it is quoted rather than a passage that only mentions them (as confidence does)
-    query = analyze_query(question)
-    # Korean is searched by bigrams, so its words are not in `query.words`: the rule cannot see them
-    asked = [] if query.bigrams else [w for w in query.words if w not in QUESTION_WORDS]
+    asked = [w for w in topic_words(question) if w not in QUESTION_WORDS]
     titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
     prepared = [(p, _prepared(p.text)) for p in titled or candidates]
     lengths = [sum(c.values()) for _, scored in prepared for c in scored.counts]

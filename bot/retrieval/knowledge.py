@@ -38,7 +38,7 @@ from bot.retrieval.confidence import (
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES, DocumentError, read_document
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.site import detect_site
-from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze_query, tokenize
+from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze, analyze_query, tokenize, topic_words
 from bot.retrieval.vectors import (
     EMBEDDING_TEXT_VERSION,
     RERANK_CANDIDATES,
@@ -164,6 +164,20 @@ class KnowledgeSummary:
     files: int
     chunks: int
     errors: int
+
+
+TITLED_WITHIN = 5  # how far down a section titled by the question is brought to the top
+
+
+def titled_first(query: str, passages: list[Passage]) -> list[Passage]:
+    """A section among the best few whose headings name every word of the question was written
+    to answer it (an FAQ entry, a how-to titled by its task): it goes first, the rest keep
+    their order. The same rule makes such a section confident (bot/retrieval/confidence.py)."""
+    asked = [w for w in topic_words(query) if w not in QUESTION_WORDS]
+    for i, passage in enumerate(passages[:TITLED_WITHIN]):
+        if heading_covers(asked, set(analyze(f"{passage.title} {passage.heading}"))):
+            return [passage, *passages[:i], *passages[i + 1 :]] if i else passages
+    return passages
 
 
 class KnowledgeBase:
@@ -416,6 +430,7 @@ class KnowledgeBase:
         )
         if not passages:
             return SearchResult(passages=(), confidence=0.0)
+        passages = titled_first(query, passages)
         evidence = self.assess(query, terms, passages[0], chunks)
         sure = confidence(evidence)
         if hybrid is not None:
@@ -430,7 +445,8 @@ class KnowledgeBase:
     def assess(self, query: str, terms: Terms, best: Passage, chunks: int) -> Evidence:
         """What the search says about whether `best` answers `query` (analysed: `terms`)."""
         found = tokenize(f"{best.title} {best.heading}\n{best.text}")
-        heading_words = set(tokenize(f"{best.title} {best.heading}").words)
+        heading_words = set(analyze(f"{best.title} {best.heading}"))
+        asked = [w for w in topic_words(query) if w not in QUESTION_WORDS]
         topic = [w for w in terms.words if w not in QUESTION_WORDS]
         word_idf = self.index.idf(topic)
         bigram_idf = self.index.idf(terms.bigrams, "bigram")
@@ -443,7 +459,7 @@ class KnowledgeBase:
             bigram_coverage=coverage(terms.bigrams, set(found.bigrams), bigram_idf),
             absent=absent_share(topic, word_idf, chunks),
             reach=best.score / self.index.best_possible(word_idf, bigram_idf),
-            heading_match=heading_covers(terms.words, heading_words),
+            heading_match=heading_covers(asked, heading_words),
             unknown_name=any(self._unknown(name, chunks) for name in names(query, bool(terms.bigrams))),
         )
 

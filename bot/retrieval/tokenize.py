@@ -175,6 +175,12 @@ def analyze(text: str) -> list[str]:
     return _analyse(text, query=False, korean_words=True).words
 
 
+def topic_words(text: str) -> list[str]:
+    """What a question is about, as words in both languages: the query's words without its
+    request phrasing, Korean ones particle-stripped (for comparing with headings, not search)."""
+    return list(dict.fromkeys(_analyse(text, query=True, korean_words=True).words))
+
+
 def analyze_query(text: str) -> Terms:
     """Query terms, each once, in order of appearance."""
     terms = tokenize(text, query=True)

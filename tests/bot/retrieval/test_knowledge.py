@@ -189,3 +189,49 @@ def test_front_matter_url_wins_over_the_detected_site(tmp_path: Path) -> None:
     [best, *_] = kb.search("rotate keys", DocVisibility.INTERNAL, 5).passages
     assert best.url == "https://wiki.example.org/page"
     kb.close()
+
+
+def test_a_section_titled_by_the_question_comes_first_and_is_confident_in_korean_too(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "faq-ko.md").write_text(
+        "# 자주 묻는 질문\n\n## 디스코드에 봇을 초대하고 연결하려면 어떻게 하나요?\n\n"
+        "개발자 포털에서 봇을 만든 뒤 출력된 주소로 서버에 추가하세요.\n",
+        encoding="utf-8",
+    )
+    (docs / "faq-en.md").write_text(
+        "# FAQ\n\n## Which languages?\n\nKorean questions like 디스코드 봇 초대는 어떻게 해요 디스코드 봇 초대 "
+        "are answered in Korean; 디스코드 봇 초대 디스코드.\n",
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    result = kb.search("디스코드 봇 초대는 어떻게 해요?", DocVisibility.INTERNAL, 5)
+    # the English page repeats the words, but the Korean entry is titled by the question
+    assert result.passages[0].path == "faq-ko.md" and result.confidence >= 0.6
+    kb.close()
+
+
+def test_the_products_own_guide_answers_a_korean_invite_question(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    asked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "ask",
+            "--json",
+            "--data",
+            str(tmp_path),
+            "디스코드 봇 초대는 어떻게 해요?",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    answer = json.loads(asked.stdout)
+    assert not answer["abstained"] and "supportbot discord invite" in answer["answer"]
