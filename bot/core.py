@@ -112,6 +112,9 @@ class SupportBot:
         # new questions and replays share one bounded pool: past it, events queue here
         # instead of all running at once (which only makes every answer slower)
         self._workers = asyncio.Semaphore(settings.answer.workers)
+        # replays a predecessor began before this process started are abandoned (one process
+        # per data dir): they are taken over at once rather than after their lease
+        self._started = clock.now()
 
     def close(self) -> None:
         self.knowledge.close()
@@ -138,20 +141,29 @@ class SupportBot:
 
     # -- messages ------------------------------------------------------------------------
 
-    async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome:
-        """Handle one platform message exactly once, whatever retries the platform makes."""
-        message = scrub_event(message)  # a lone surrogate would stop the inbox write: keep the question
-        situation = self.situation(message)
-        if policy.plainly_not_for_us(message, situation.mode):
-            return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
-        key = f"{message.conversation.platform}:msg:{message.id}"
-        fresh = await self.store.run(
-            StateStore.claim_event,
-            key,
-            message.conversation.platform,
-            serialise_message(message),
-            self.clock.now(),
-        )
+    async def on_message(
+        self, message: InboundMessage, channel: Channel, *, accepted: asyncio.Event | None = None
+    ) -> Outcome:
+        """Handle one platform message exactly once, whatever retries the platform makes.
+        `accepted` is set as soon as the message is safe (recorded in the inbox, or known not
+        to need it): an adapter acknowledges the platform only then, so a process that dies
+        in between leaves the platform to redeliver rather than a question nobody has."""
+        try:
+            message = scrub_event(message)  # a lone surrogate would stop the inbox write: keep the question
+            situation = self.situation(message)
+            if policy.plainly_not_for_us(message, situation.mode):
+                return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
+            key = f"{message.conversation.platform}:msg:{message.id}"
+            fresh = await self.store.run(
+                StateStore.claim_event,
+                key,
+                message.conversation.platform,
+                serialise_message(message),
+                self.clock.now(),
+            )
+        finally:
+            if accepted is not None:
+                accepted.set()
         if not fresh:
             log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
             return Outcome.DUPLICATE
@@ -164,10 +176,11 @@ class SupportBot:
         if any, so the question still gets exactly one message. Called when an adapter
         connects and on every clock tick."""
         taken: list[tuple[str, InboundMessage, Posted | None]] = []
-        for key, payload in await self.store.run(StateStore.pending_events, platform, self.clock.now()):
+        pending = await self.store.run(StateStore.pending_events, platform, self.clock.now(), self._started)
+        for key, payload in pending:
             if key in self._in_flight:
                 continue  # a live handler has it (the platform redelivered it after reconnecting)
-            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now()):
+            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
                 continue  # another replay took it first
             try:
                 message = deserialise_message(payload)

@@ -135,6 +135,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "(The language model is unavailable right now, so this answer is quoted from the documentation.)",
         "ko": "(지금은 언어 모델을 사용할 수 없어 문서에서 발췌한 답변입니다.)",
     },
+    "also_from": {
+        "en": "Also from *{section}*:",
+        "ko": "*{section}* 부분에도 관련 내용이 있습니다:",
+    },
     "quote_from": {
         "en": "From *{section}*:",
         "ko": "*{section}* 부분의 내용입니다:",

@@ -7,6 +7,7 @@ the adapter's job.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -33,7 +34,9 @@ class Core(Protocol):
 
     settings: Settings
 
-    async def on_message(self, message: InboundMessage, channel: Channel) -> Outcome: ...
+    async def on_message(
+        self, message: InboundMessage, channel: Channel, *, accepted: asyncio.Event | None = None
+    ) -> Outcome: ...
 
     async def on_command(self, command: Command, channel: Channel) -> Outcome: ...
 
@@ -154,9 +157,11 @@ class InboxStore(Protocol):
 
     def prune_inbox(self, before: datetime) -> int: ...
 
-    def pending_events(self, platform: str, now: datetime | None = None) -> list[tuple[str, str]]: ...
+    def pending_events(
+        self, platform: str, now: datetime | None = None, started: datetime | None = None
+    ) -> list[tuple[str, str]]: ...
 
-    def take_for_replay(self, key: str, now: datetime) -> bool: ...
+    def take_for_replay(self, key: str, now: datetime, started: datetime | None = None) -> bool: ...
 
     def note_post(self, key: str, message_id: str, conversation_key: str) -> None: ...
 

@@ -10,6 +10,8 @@ last-resort apology when the core failed to tell the person anything itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -43,6 +45,9 @@ from bot.types import (
 )
 
 log = logging.getLogger(__name__)
+
+# how long an event's ack waits for the core to record the message (Slack allows 3 s)
+ACCEPT_WITHIN_SECONDS = 2.0
 
 THINKING_REACTION = "eyes"
 # Message subtypes that are people writing; every other subtype (joins, topic changes,
@@ -119,7 +124,13 @@ class SlackEvents:
         event = body.get("event") or {}
         kind = event_kind(event)
         if kind is not None:
-            self._spawn(self._handle_message_event(body, event, kind), what="event")
+            # Bolt acks when this returns (process_before_response): wait until the core has
+            # the message in its inbox, so a crash after the ack cannot lose it. Bounded well
+            # inside Slack's 3 s; past it Slack redelivers, and the inbox answers once.
+            accepted = asyncio.Event()
+            self._spawn(self._handle_message_event(body, event, kind, accepted), what="event")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(accepted.wait(), ACCEPT_WITHIN_SECONDS)
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -205,10 +216,21 @@ class SlackEvents:
         )
 
     async def _handle_message_event(
-        self, body: Mapping[str, Any], event: Mapping[str, Any], kind: EventKind
+        self,
+        body: Mapping[str, Any],
+        event: Mapping[str, Any],
+        kind: EventKind,
+        accepted: asyncio.Event | None = None,
     ) -> None:
-        message = await self.translate(body, event, kind)
+        try:
+            message = await self.translate(body, event, kind)
+        except BaseException:
+            if accepted is not None:
+                accepted.set()  # nothing will be kept: the listener may ack now
+            raise
         if message is None:
+            if accepted is not None:
+                accepted.set()
             return
         # The app_mention and message copies of one mention (and Slack's retries) share an
         # id: the core's inbox answers it once; here only the first copy shows "thinking".
@@ -218,9 +240,15 @@ class SlackEvents:
         thinking = first and message.addressed and not message.author.is_bot and not message.edited
         reacted = False
         try:
+            outcome_task = asyncio.ensure_future(
+                self.core.on_message(message, self.channel, accepted=accepted)
+            )
             if thinking:
+                # shown once the question is in the inbox (the ack is not held up by it)
+                if accepted is not None:
+                    await accepted.wait()
                 reacted = await self._react(channel, ts)
-            outcome = await self.core.on_message(message, self.channel)
+            outcome = await outcome_task
             log.info(
                 "message %s",
                 outcome,

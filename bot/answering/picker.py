@@ -279,15 +279,25 @@ def pick(
 ) -> Quote | None:
     """The best quote among the first CANDIDATE_PASSAGES of `passages` (best first), or None
     when none of them can be quoted (API reference stubs are cited, never quoted)."""
+    quotes = pick_all(question, passages, idf)
+    return quotes[0] if quotes else None
+
+
+def pick_all(
+    question: str,
+    passages: Sequence[Passage],
+    idf: Mapping[str, float] | None = None,
+) -> list[Quote]:
+    """The best quote of each candidate passage, best first."""
     if not passages:
-        return None
+        return []
     weights = term_weights(question, passages, idf or {})
     total = sum(weights.values())
     quotable = [p for p in passages[:CANDIDATE_PASSAGES] if not p.reference]
     if not quotable:
-        return None
+        return []
     top = quotable[0].score or 1.0
-    best: Quote | None = None
+    quotes: list[Quote] = []
     candidates = [p for p in quotable if p.score >= CANDIDATE_FLOOR * top]
     # a section whose headings name every word of the question was written to answer it (an
     # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
@@ -303,11 +313,10 @@ def pick(
         scores = _score_units(scored, weights, total, average)
         i = max(range(len(scored.units)), key=lambda i: (scores[i], -i))
         score = RANK_WEIGHT * passage.score / top + scores[i]
-        if best is not None and score <= best.score:
-            continue
         if len(passage.text.split()) <= SHORT_PASSAGE_WORDS:
             text = render(scored.units)
         else:
             text = _assemble(scored.units, scores, scored.groups, i)
-        best = Quote(passage=passage, text=text, score=score)
-    return best
+        quotes.append(Quote(passage=passage, text=text, score=score))
+    # stable: on a tie the passage retrieval ranked higher stays first
+    return sorted(quotes, key=lambda q: -q.score)

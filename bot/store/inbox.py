@@ -48,10 +48,13 @@ class InboxRepository(Repository):
             )
         return int(cursor.rowcount)
 
-    def pending_events(self, platform: str, now: datetime | None = None) -> list[tuple[str, str]]:
+    def pending_events(
+        self, platform: str, now: datetime | None = None, started: datetime | None = None
+    ) -> list[tuple[str, str]]:
         """Events received but never finished, and replays that were themselves cut short
-        (their lease has run out)."""
-        stale = iso((now or datetime.now(UTC)) - REPLAY_LEASE)
+        (their lease has run out, or they began before `started`: the caller holds the data
+        dir's lock since then, so whoever began them is dead)."""
+        stale = iso(_stale_before(now or datetime.now(UTC), started))
         rows = self.db.execute(
             "select key, payload from inbox where platform = ? and "
             "(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at",
@@ -72,12 +75,19 @@ class InboxRepository(Repository):
         row = self.db.execute("select post_id, post_conversation from inbox where key = ?", [key]).fetchone()
         return (str(row[0]), str(row[1])) if row is not None and row[0] else None
 
-    def take_for_replay(self, key: str, now: datetime) -> bool:
+    def take_for_replay(self, key: str, now: datetime, started: datetime | None = None) -> bool:
         """Claim one unfinished event for replay; False if another replay already has it."""
         with self.db.conn:
             cursor = self.db.execute(
                 "update inbox set status = 'replaying', done_at = ? where key = ? and "
                 "(status = 'pending' or (status = 'replaying' and done_at < ?))",
-                [iso(now), key, iso(now - REPLAY_LEASE)],
+                [iso(now), key, iso(_stale_before(now, started))],
             )
         return cursor.rowcount == 1
+
+
+def _stale_before(now: datetime, started: datetime | None) -> datetime:
+    """Replays marked before this are abandoned: past their lease, or older than the process
+    that holds the data dir now (a restart takes over its predecessor's replays at once)."""
+    leased = now - REPLAY_LEASE
+    return max(leased, started) if started is not None else leased

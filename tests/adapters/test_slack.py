@@ -192,6 +192,17 @@ async def ask_refund(fake: FakeSlack, slack: SlackAdapter) -> tuple[str, ApiCall
 # -- answering --------------------------------------------------------------------------------
 
 
+async def test_a_mention_is_in_the_inbox_before_slack_gets_its_ack(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+    await fake.socket_send("events_api", body, timeout=3.0)
+    # acked: a process killed now leaves the question to a replay, not to nobody
+    assert [row["key"] for row in rt.state.db["inbox"].rows] == [f"slack:msg:C111:{body['event']['ts']}"]
+    assert await slack.drain(timeout=15)
+    assert len(posts(fake, "C111")) == 1
+
+
 async def test_a_mention_is_answered_in_its_thread_with_sources_and_buttons(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:

@@ -18,6 +18,7 @@ from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
 from bot.types import Author, ConversationRef, InboundMessage, Outcome, ReplyKind, Visibility
+from tests.fakes.clock import FakeClock
 from tests.fakes.openai_server import FakeOpenAI
 
 TOML = '[slack]\nstaff_users = ["U-STAFF"]\n'
@@ -118,19 +119,39 @@ async def test_a_streamed_model_answer_is_one_message_whatever_step_the_process_
     assert len(streamed_posts) == 1
 
 
-async def test_a_replay_cut_short_is_retried_on_the_next_tick(
-    make_runtime: Callable[..., Runtime], clock: object
+async def test_a_replay_cut_short_is_taken_over_by_the_next_process_at_once(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
     platform = Platform()
     asked = question("How long does a refund take?", "twice")
     first = make_runtime(TOML)
     with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
         await first.bot.on_message(asked, platform)
+    clock.advance(seconds=1)
     second = make_runtime(TOML)
     with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
         await second.bot.replay_pending("slack", platform)  # killed again, during the catch-up
+    clock.advance(seconds=1)
     third = make_runtime(TOML)
-    assert await third.bot.replay_pending("slack", platform) == 0  # the cut-short replay holds its lease
-    clock.advance(seconds=30)  # type: ignore[attr-defined]
-    await third.bot.tick({"slack": platform})  # the clock retries it: no restart needed
+    # the dead replay's lease has 19 s to run, but its process is gone (this one holds the
+    # data dir): the question is answered now, not after the lease
+    assert await third.bot.replay_pending("slack", platform) == 1
+    assert len(platform.answers()) == 1 and platform.leftovers() == []
+
+
+async def test_a_live_process_retries_its_own_cut_short_replay_on_a_later_tick(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    platform = Platform()
+    asked = question("How long does a refund take?", "own")
+    first = make_runtime(TOML)
+    with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
+        await first.bot.on_message(asked, platform)
+    clock.advance(seconds=1)
+    survivor = make_runtime(TOML)
+    with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
+        await survivor.bot.replay_pending("slack", platform)  # the replay task died, the process did not
+    assert await survivor.bot.replay_pending("slack", platform) == 0  # its own lease still holds
+    clock.advance(seconds=30)
+    await survivor.bot.tick({"slack": platform})  # the clock retries it: no restart needed
     assert len(platform.answers()) == 1 and platform.leftovers() == []
