@@ -228,7 +228,9 @@ class SupportBot:
             )
             outcome = Outcome.FAILED
             if message.addressed or message.id in self._responding:
-                await self._apologise(message, channel, situation)
+                await self.responder.apologise(
+                    message, channel, language=situation.language, scope=situation.scope
+                )
         finally:
             self._in_flight.discard(key)
             self._responding.discard(message.id)
@@ -341,31 +343,14 @@ class SupportBot:
         )
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:
-        """The asker edited a question the bot answered: answer the new text, replacing the
-        earlier answer in place (one message per question, whatever the edits)."""
-        found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
-        if found is None:
-            return Outcome.IGNORED  # the bot never answered it (or it went to a person)
-        record, posted_id = found
-        thread = ConversationRef.from_key(record.conversation)
-        text = message.text.strip()
-        same_question = text == record.question.strip()
-        if record.asker_id != message.author.id or thread.platform != message.conversation.platform:
-            return Outcome.IGNORED
-        if not text or same_question or len(text) > self.settings.answer.max_question_chars:
-            return Outcome.IGNORED
-        await self.recorder.record(message, role="user", conversation=thread)
+        """The asker edited a question the bot answered: the answer is replaced in place."""
         self._responding.add(message.id)
-        return await self.responder.answer(
-            question=text,
+        return await self.responder.revise(
+            message,
+            channel,
             language=situation.language,
-            asker=message.author,
-            conversation=thread,
             scope=situation.scope,
-            channel=channel,
-            message_id=message.edit_of,
             on_posted=lambda: self._responding.discard(message.id),
-            revising=Posted(message_id=posted_id, conversation=thread),
         )
 
     async def _asker_ticket_reply(self, message: InboundMessage, channel: Channel) -> Outcome | None:
@@ -406,51 +391,6 @@ class SupportBot:
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
         return await self.responder.answer_command(command, question, channel)
-
-    async def _apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None:
-        """Something failed while answering: say so, and hand the question to people so it
-        is not lost (a ticket, staff tagged, in the question's thread where possible)."""
-        language = situation.language
-        try:
-            try:
-                where = await channel.open_thread(message, thread_title(message.text or "?"))
-            except Exception:
-                # the ticket goes where the question was: a thread would be better, not needed
-                log.warning(
-                    "could not open a thread for the failed message; escalating in place",
-                    exc_info=True,
-                    extra=log_context(message.conversation),
-                )
-                where = message.conversation
-            await self.escalations.open(
-                conversation=where,
-                asker=message.author,
-                question=message.text[:2000] or "(empty message)",
-                reason=EscalationReason.ERROR,
-                channel=channel,
-                language=language,
-                lead=say("error_lead", language),
-                in_reply_to=message.id,
-                visibility=situation.scope,
-            )
-            return
-        except Exception:
-            log.exception(
-                "could not hand the failed message to people", extra=log_context(message.conversation)
-            )
-        try:
-            await channel.send(
-                Reply(
-                    conversation=message.conversation,
-                    text=say("error_no_ticket", language),
-                    kind=ReplyKind.ERROR,
-                    in_reply_to=message.id,
-                )
-            )
-        except Exception:
-            log.exception(
-                "could not tell the asker about the failure", extra=log_context(message.conversation)
-            )
 
     def _human_button(self, language: str, value: str) -> Button:
         return Button(

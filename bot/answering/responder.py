@@ -244,3 +244,84 @@ class Responder:
                     )
         await self.recorder.record(anchor, role="user", conversation=thread)
         return thread
+
+    async def revise(
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        *,
+        language: str,
+        scope: DocVisibility,
+        on_posted: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """The asker edited a question the bot answered: answer the new text, replacing the
+        earlier answer in place (one message per question, whatever the edits). Someone
+        else's edit, an unchanged text, or a question the bot never answered is left alone."""
+        found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
+        if found is None:
+            return Outcome.IGNORED  # the bot never answered it (or it went to a person)
+        record, posted_id = found
+        thread = ConversationRef.from_key(record.conversation)
+        text = message.text.strip()
+        if record.asker_id != message.author.id or thread.platform != message.conversation.platform:
+            return Outcome.IGNORED
+        if not text or text == record.question.strip() or len(text) > self.settings.answer.max_question_chars:
+            return Outcome.IGNORED
+        await self.recorder.record(message, role="user", conversation=thread)
+        return await self.answer(
+            question=text,
+            language=language,
+            asker=message.author,
+            conversation=thread,
+            scope=scope,
+            channel=channel,
+            message_id=message.edit_of,
+            on_posted=on_posted,
+            revising=Posted(message_id=posted_id, conversation=thread),
+        )
+
+    async def apologise(
+        self, message: InboundMessage, channel: Channel, *, language: str, scope: DocVisibility
+    ) -> None:
+        """Something failed while answering: say so, and hand the question to people so it
+        is not lost (a ticket, staff tagged, in the question's thread where possible)."""
+        try:
+            try:
+                where = await channel.open_thread(message, thread_title(message.text or "?"))
+            except Exception:
+                # the ticket goes where the question was: a thread would be better, not needed
+                log.warning(
+                    "could not open a thread for the failed message; escalating in place",
+                    exc_info=True,
+                    extra=log_context(message.conversation),
+                )
+                where = message.conversation
+            await self.escalations.open(
+                conversation=where,
+                asker=message.author,
+                question=message.text[:2000] or "(empty message)",
+                reason=EscalationReason.ERROR,
+                channel=channel,
+                language=language,
+                lead=say("error_lead", language),
+                in_reply_to=message.id,
+                visibility=scope,
+            )
+            return
+        except Exception:
+            log.exception(
+                "could not hand the failed message to people", extra=log_context(message.conversation)
+            )
+        try:
+            await channel.send(
+                Reply(
+                    conversation=message.conversation,
+                    text=say("error_no_ticket", language),
+                    kind=ReplyKind.ERROR,
+                    in_reply_to=message.id,
+                )
+            )
+        except Exception:
+            log.exception(
+                "could not tell the asker about the failure", extra=log_context(message.conversation)
+            )
