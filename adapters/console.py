@@ -4,11 +4,19 @@
 sources, buttons typed as `:helpful`, `:not-helpful`, `:human`, tickets, and
 `/support ...` commands. Being the simplest Channel, it is also what core tests use to
 see exactly what a person would see.
+
+The terminal has the shape of a Slack channel: each question typed at the top level is a
+top-level message, so the core opens a thread (a conversation, and at most one ticket) for
+it. `/thread` replies in the current question's thread, as a reply in Slack would;
+`/new` (or Ctrl-L, then Enter) goes back to the top level. `/support ...` commands run as
+a staff member distinct from the asker, because one terminal plays both parts and the core
+tells them apart by identity (who may rate a ticket, whose reply takes over a thread).
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import itertools
 import sys
 import uuid
@@ -16,7 +24,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot import policy
 from bot.core import SupportBot
+from bot.messages import say
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -73,21 +83,29 @@ def render(reply: Reply) -> str:
 class ConsoleChannel:
     """A Channel that prints to a stream; `posted` keeps everything for inspection."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, *, prefix: str = "") -> None:
         self.out = out or sys.stdout
         self.posted: list[tuple[Posted, Reply]] = []
         self.edits: list[tuple[Posted, Reply]] = []
+        # each message as it reads now: an edit can take a message's buttons away (a claimed
+        # ticket's Claim button), and a typed shortcut must not press a button nobody sees
+        self.current: dict[str, Reply] = {}
+        # message ids become thread ids (`/support ask` threads on its post): a session
+        # prefix keeps them from meeting an earlier session's threads in a kept store
+        self._prefix = prefix
         self._ids = itertools.count(1)
 
     async def send(self, reply: Reply) -> Posted:
-        posted = Posted(message_id=f"m{next(self._ids)}", conversation=reply.conversation)
+        posted = Posted(message_id=f"{self._prefix}m{next(self._ids)}", conversation=reply.conversation)
         self.posted.append((posted, reply))
+        self.current[posted.message_id] = reply
         prefix = "(only you) " if reply.ephemeral_to else ""
         self._print(prefix + render(reply))
         return posted
 
     async def edit(self, posted: Posted, reply: Reply) -> None:
         self.edits.append((posted, reply))
+        self.current[posted.message_id] = reply
         if reply.kind != ReplyKind.THINKING:
             self._print(f"(updated {posted.message_id}) " + render(reply))
 
@@ -101,70 +119,222 @@ class ConsoleChannel:
         self.out.flush()
 
 
-class ConsoleSession:
-    """One terminal conversation: turns typed lines into the core's events."""
+DEFAULT_USER = "you"  # `[console] user` when unset: an id, not a name to put in a sentence
+FALLBACK_NAME = "console user"
+STAFF_NAME = "Support staff"  # the default staff id "staff" reads badly in "staff is looking at this"
 
-    def __init__(self, bot: SupportBot, channel: ConsoleChannel, *, user: str = "you") -> None:
+
+def console_user(configured: str = DEFAULT_USER) -> Author:
+    """The asker at the terminal. The id stays what `[console] user` says (staff lists and
+    tickets name it); the display name goes into third-person sentences ("{who} is looking at
+    this now", "{who} asked: ..."), so the default "you" is replaced by the OS user name."""
+    if configured != DEFAULT_USER:
+        return Author(id=configured, name=configured)
+    try:
+        name = getpass.getuser().strip()
+    except (OSError, KeyError, ImportError):  # no login name in a bare container
+        name = ""
+    return Author(id=configured, name=name or FALLBACK_NAME)
+
+
+def console_staff(staff_users: tuple[str, ...], asker: Author) -> Author:
+    """The support-team member who runs `/support` commands at the terminal: one of
+    `[console] staff_users` (so the core counts them as staff), never the asker, so that
+    resolving a ticket asks the asker, not the resolver, "How did we do?"."""
+    staff_id = next((user for user in staff_users if user != asker.id), "staff")
+    if staff_id == asker.id:
+        staff_id = f"{asker.id}-staff"
+    return Author(id=staff_id, name=STAFF_NAME if staff_id == "staff" else staff_id)
+
+
+_NEW_WORDS = {"/new"}
+_THREAD_WORDS = {"/thread", "/reply"}
+_CTRL_L = "\x0c"  # what Ctrl-L types when no line editor takes it (input() without readline)
+_RATINGS = (ActionKind.RATE_GOOD, ActionKind.RATE_BAD)
+
+
+class ConsoleSession:
+    """One terminal session: turns typed lines into the core's events.
+
+    Top-level lines are top-level messages in the `terminal` channel, one conversation each;
+    in a thread (after `/thread`) lines are replies in the current question's thread."""
+
+    def __init__(
+        self,
+        bot: SupportBot,
+        channel: ConsoleChannel,
+        *,
+        user: str = DEFAULT_USER,
+        staff: Author | None = None,
+        session: str | None = None,
+    ) -> None:
         self.bot = bot
         self.channel = channel
-        self.author = Author(id=user, name=user)
-        self.conversation = ConversationRef(
-            platform=Platform.CONSOLE, workspace="local", channel="terminal", thread=uuid.uuid4().hex[:8]
-        )
+        self.author = console_user(user)
+        self.staff = staff or console_staff(bot.settings.console.staff_users, self.author)
+        # event ids are inbox keys and become thread ids: unique per session, as a kept
+        # store sees many sessions
+        self.session = session or uuid.uuid4().hex[:8]
+        self.top = ConversationRef(platform=Platform.CONSOLE, workspace="local", channel="terminal")
+        self.thread: ConversationRef | None = None  # the current question's thread
+        self.in_thread = False  # typed lines are replies in `thread`
+        self.language = "en"  # of the current question: what the console says in its own words
         self._counter = itertools.count(1)
 
-    def _last_value(self, action: ActionKind) -> str | None:
-        """The value of the most recent button of this kind: the answer or ticket it is about."""
-        for _, reply in reversed(self.channel.posted):
+    @property
+    def conversation(self) -> ConversationRef:
+        """Where a typed line goes: the current thread after `/thread`, else the top level."""
+        if self.in_thread and self.thread is not None:
+            return self.thread
+        return self.top
+
+    @property
+    def prompt(self) -> str:
+        return "you (thread)> " if self.in_thread else "you> "
+
+    def new_conversation(self) -> None:
+        self.thread = None
+        self.in_thread = False
+
+    def _last_button(self, action: ActionKind) -> tuple[str, ConversationRef] | None:
+        """The most recent button of this kind still shown, and the conversation it sits in.
+        Answer buttons belong to the current question only: `:helpful` must not rate an
+        earlier question's answer. A rating prompt arrives whenever staff resolve a ticket,
+        so it is found in any thread."""
+        for posted, first in reversed(self.channel.posted):
+            reply = self.channel.current.get(posted.message_id, first)
+            if action not in _RATINGS and reply.conversation != self.thread:
+                continue
             for button in reply.buttons:
                 if button.action == action:
+                    return button.value, reply.conversation
+        return None
+
+    def _ticket_in_thread(self) -> str | None:
+        """The ticket the core opened in the current thread, from the staff buttons it showed."""
+        # the first post of a ticket keeps its number even after an edit takes its buttons away
+        for _, reply in reversed(self.channel.posted):
+            if reply.conversation != self.thread:
+                continue
+            for button in reply.buttons:
+                if button.action in (ActionKind.CLAIM, ActionKind.RESOLVE):
                     return button.value
         return None
 
+    def _next_id(self) -> str:
+        return f"{self.session}-{next(self._counter)}"
+
     async def handle_line(self, line: str, *, as_user: Author | None = None) -> Outcome | None:
-        """Handle one typed line; None for a line that is not an event (blank)."""
-        author = as_user or self.author
+        """Handle one typed line; None for a line that is not an event (blank, `/new`)."""
+        if _CTRL_L in line:
+            self.new_conversation()
+            line = line.replace(_CTRL_L, "")  # what follows ^L is the new conversation's question
         text = line.strip()
         if not text:
             return None
-        event_id = f"{self.conversation.thread}-{next(self._counter)}"
-        visibility = self.bot.settings.console.visibility
-        if text.startswith("/support"):
-            name, _, args = text.removeprefix("/support").strip().partition(" ")
-            command = Command(
-                id=event_id,
-                name=name or "help",
-                args=args.strip(),
-                invoker=author,
-                conversation=self.conversation,
-                visibility=visibility,
-            )
-            return await self.bot.on_command(command, self.channel)
-        if text.lower() in _ACTION_WORDS:
-            action = _ACTION_WORDS[text.lower()]
-            value = self._last_value(action)
-            if value is None:
-                self.channel._print(f"There is nothing to answer {text} to yet.")
+        word, _, rest = text.partition(" ")
+        if word.lower() in _NEW_WORDS:
+            self.new_conversation()
+            self.channel._print(say("console_new", self.language))
+            return None
+        if word.lower() in _THREAD_WORDS:
+            if self.thread is None:
+                self.channel._print(say("console_no_thread", self.language))
                 return None
-            event = ActionEvent(
-                id=event_id,
-                conversation=self.conversation,
-                actor=author,
-                action=action,
-                value=value,
-                visibility=visibility,
-            )
-            return await self.bot.on_action(event, self.channel)
-        message = InboundMessage(
-            id=event_id,
+            self.in_thread = True
+            if not rest.strip():
+                self.channel._print(say("console_in_thread", self.language))
+                return None
+            text = rest.strip()
+        if text.startswith("/support"):
+            return await self._command(text, as_user)
+        author = as_user or self.author
+        if text.lower() in _ACTION_WORDS:
+            return await self._action(text.lower(), author)
+        return await self._message(text, author)
+
+    async def _command(self, text: str, as_user: Author | None) -> Outcome:
+        name, _, args = text.removeprefix("/support").strip().partition(" ")
+        name = name or "help"
+        # `/support ask` is a question, asked by the asker; the rest is the team's work
+        invoker = as_user or (self.author if name == "ask" else self.staff)
+        before = len(self.channel.posted)
+        command = Command(
+            id=self._next_id(),
+            name=name,
+            args=args.strip(),
+            invoker=invoker,
             conversation=self.conversation,
+            visibility=self.bot.settings.console.visibility,
+        )
+        outcome = await self.bot.on_command(command, self.channel)
+        if name == "ask" and not self.in_thread:
+            # the core answers `/support ask` in a thread of its own: that is now the question
+            for _, reply in self.channel.posted[before:]:
+                if reply.conversation.thread is not None and reply.ephemeral_to is None:
+                    self.thread = reply.conversation
+                    self.language = policy.detect_language(args)
+                    break
+        return outcome
+
+    async def _action(self, word: str, author: Author) -> Outcome | None:
+        action = _ACTION_WORDS[word]
+        found = self._last_button(action)
+        if found is None and action == ActionKind.TALK_TO_HUMAN and self.thread is not None:
+            # no button on screen (the question already went to people): a person is asked for
+            # on the thread itself, as the core's "talk to a person" button on a message does
+            found = (f"msg:{self.thread.thread}", self.thread)
+        if found is None:
+            self.channel._print(self._nothing_to_press(word, action))
+            return None
+        value, where = found
+        event = ActionEvent(
+            id=self._next_id(),
+            conversation=where,
+            actor=author,
+            action=action,
+            value=value,
+            visibility=self.bot.settings.console.visibility,
+        )
+        return await self.bot.on_action(event, self.channel)
+
+    def _nothing_to_press(self, word: str, action: ActionKind) -> str:
+        """Why a typed button does nothing, and what to do instead."""
+        if action in _RATINGS:
+            return say("console_nothing_to_rate", self.language)
+        if action == ActionKind.TALK_TO_HUMAN:
+            return say("console_ask_first", self.language)
+        ticket = self._ticket_in_thread()
+        if ticket is not None:  # the bot did not answer: the question went to people
+            return say("console_no_answer_ticket", self.language, word=word, ticket=ticket)
+        if self.thread is not None:
+            return say("console_no_answer", self.language, word=word)
+        return say("console_ask_first", self.language)
+
+    async def _message(self, text: str, author: Author) -> Outcome:
+        conversation = self.conversation
+        message = InboundMessage(
+            id=self._next_id(),
+            conversation=conversation,
             author=author,
             text=text,
-            addressed=True,
-            visibility=visibility,
+            addressed=True,  # the terminal talks to the bot alone, as a direct message does
+            visibility=self.bot.settings.console.visibility,
             sent_at=datetime.now(UTC),
         )
+        if conversation.thread is None:
+            # a top-level message: the core opens its thread on the message id (open_thread)
+            self.thread = conversation.in_thread(message.id)
+            self.language = policy.detect_language(text)
         return await self.bot.on_message(message, self.channel)
+
+
+HELP = (
+    "Ask a question (Korean or English); each question is its own conversation.\n"
+    "After an answer type :helpful, :not-helpful or :human. /thread (or /reply) continues the\n"
+    "current question's thread with a follow-up; /new (or Ctrl-L, then Enter) starts a fresh\n"
+    "conversation. /support help lists commands (they run as staff). quit to leave.\n\n"
+)
 
 
 async def run_chat(
@@ -172,16 +342,14 @@ async def run_chat(
     *,
     read_line: Callable[[], Awaitable[str | None]] | None = None,
     out: TextIO | None = None,
-    user: str = "you",
+    user: str = DEFAULT_USER,
 ) -> None:
     """The interactive loop of `supportbot chat`; ends on EOF, `quit` or `exit`."""
-    channel = ConsoleChannel(out)
-    session = ConsoleSession(bot, channel, user=user)
-    reader = read_line or _stdin_reader
-    channel.out.write(
-        "Ask a question (Korean or English). Type :helpful, :not-helpful or :human after an answer,\n"
-        "/support help for commands, quit to leave.\n\n"
-    )
+    session_id = uuid.uuid4().hex[:8]
+    channel = ConsoleChannel(out, prefix=f"{session_id}-")
+    session = ConsoleSession(bot, channel, user=user, session=session_id)
+    reader = read_line or (lambda: _stdin_reader(session.prompt))
+    channel.out.write(HELP)
     while True:
         line = await reader()
         if line is None or line.strip().lower() in {"quit", "exit", ":q"}:
@@ -189,8 +357,8 @@ async def run_chat(
         await session.handle_line(line)
 
 
-async def _stdin_reader() -> str | None:
+async def _stdin_reader(prompt: str = "you> ") -> str | None:
     try:
-        return await asyncio.to_thread(input, "you> ")
+        return await asyncio.to_thread(input, prompt)
     except EOFError:
         return None

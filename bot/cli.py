@@ -121,10 +121,15 @@ def ask(
     question: Annotated[
         str | None, typer.Argument(help="The question. Omit it to read one per line from stdin.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per question.")] = False,
+    # a flag takes no value, but typer's rich help prints its type (<bool>) unless the option
+    # names a metavar: an empty one leaves the type column blank, as plain help does for flags
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: one object per question.", metavar="")
+    ] = False,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many ranked passages to list.")] = 10,
     public: Annotated[
-        bool, typer.Option("--public", help="Answer as in a public channel: public documents only.")
+        bool,
+        typer.Option("--public", help="Answer as in a public channel: public documents only.", metavar=""),
     ] = False,
     knowledge: KnowledgeOpt = None,
     config: ConfigOpt = None,
@@ -218,7 +223,7 @@ def eval_(
     questions: Annotated[
         Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", metavar="")] = False,
     holdout: Annotated[
         float,
         typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups."),
@@ -315,14 +320,26 @@ async def _evaluate(bot: SupportBot, work: Coroutine[Any, Any, dict[str, Any]]) 
 @app.command()
 def index(
     rebuild: Annotated[bool, typer.Option(help="Throw the index away and read every file again.")] = False,
+    list_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--list",
+            help="List the indexes in the data dir, one per knowledge folder; * marks this folder's.",
+        ),
+    ] = False,
     knowledge: KnowledgeOpt = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
 ) -> None:
     """Bring the search index in step with the knowledge folder (only changed files)."""
-    from bot.app import open_knowledge
+    from bot.app import index_root, open_knowledge
 
     settings = _settings(config, knowledge, data)
+    if list_indexes:
+        from bot.retrieval.indexes import describe_indexes
+
+        typer.echo(describe_indexes(index_root(settings), settings.knowledge_dir))
+        return
     kb = open_knowledge(settings)
     try:
         with _progress() as update:
@@ -340,7 +357,8 @@ def chat(
     config: ConfigOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """Talk to the bot in the terminal, with sources, buttons and tickets."""
+    """Talk to the bot in the terminal, with sources, buttons and tickets: each question is its own
+    conversation; /thread follows one up, /new starts afresh."""
     from adapters.console import run_chat
 
     settings = _settings(config, knowledge, data)
@@ -399,7 +417,7 @@ def run(
 
 @app.command()
 def init(
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write a commented supportbot.toml to start from."""

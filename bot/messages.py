@@ -160,6 +160,46 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "That button is no longer valid.",
         "ko": "더 이상 사용할 수 없는 버튼입니다.",
     },
+    # the terminal's own words (adapters/console.py): typed shortcuts and conversation commands
+    "console_no_answer_ticket": {
+        "en": "I didn't answer this question, so there is no answer to mark {word}. It is with the "
+        "support team (ticket #{ticket}) and a person will reply here. To add details, type /thread "
+        "and your message; to ask something else, just type it.",
+        "ko": "이 질문에는 제가 답하지 못해서 평가할 답변이 없습니다. 질문은 지원팀에 전달되어 있으며 "
+        "(티켓 #{ticket}) 담당자가 여기에 답할 예정입니다. 내용을 더하려면 /thread 뒤에 메시지를 "
+        "입력하시고, 다른 질문은 그냥 입력하세요.",
+    },
+    "console_no_answer": {
+        "en": "There is no answer to mark {word} in this conversation. To reach a person, type :human; "
+        "to ask something else, just type it.",
+        "ko": "이 대화에는 평가할 답변이 없습니다. 담당자와 이야기하려면 :human을 입력하시고, "
+        "다른 질문은 그냥 입력하세요.",
+    },
+    "console_ask_first": {
+        "en": "There is no question yet. Type your question: I'll answer it from the documentation "
+        "or pass it to a person (say *talk to a person* with it if you want one).",
+        "ko": "아직 질문이 없습니다. 질문을 입력해 주세요. 문서로 답하거나 담당자에게 전달해 드립니다 "
+        "(담당자를 원하시면 *상담원 연결*이라고 함께 적어 주세요).",
+    },
+    "console_nothing_to_rate": {
+        "en": "There is no resolved ticket to rate yet. When the team resolves your ticket, "
+        "I'll ask how we did.",
+        "ko": "아직 평가할 해결된 티켓이 없습니다. 지원팀이 티켓을 해결하면 평가를 요청드리겠습니다.",
+    },
+    "console_new": {
+        "en": "New conversation: type your question.",
+        "ko": "새 대화입니다. 질문을 입력해 주세요.",
+    },
+    "console_no_thread": {
+        "en": "There is no question to follow up yet: type one first.",
+        "ko": "이어서 말할 질문이 아직 없습니다. 먼저 질문을 입력해 주세요.",
+    },
+    "console_in_thread": {
+        "en": "You are in this question's thread now: what you type is a follow-up. /new starts a "
+        "fresh conversation.",
+        "ko": "이제 이 질문의 스레드에 있습니다. 입력하는 내용은 후속 메시지가 됩니다. "
+        "/new를 입력하면 새 대화를 시작합니다.",
+    },
 }
 
 
