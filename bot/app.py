@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.answering.extractive import ExtractiveAnswerer
@@ -24,6 +25,7 @@ from bot.config import Settings
 from bot.core import SupportBot
 from bot.errors import FatalAdapterError
 from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SystemClock
+from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.store import AsyncStore, StateStore
 
@@ -49,10 +51,17 @@ class Runtime:
         self.knowledge.close()
 
 
+def index_root(settings: Settings) -> Path:
+    """Where the search indexes live: one per knowledge folder (bot/retrieval/indexes.py)."""
+    return settings.data_dir / "index"
+
+
 def open_knowledge(settings: Settings, exclude: frozenset[str] = frozenset()) -> KnowledgeBase:
-    return KnowledgeBase(
+    """The knowledge folder's own index under the data dir, so switching --knowledge between
+    folders and back costs an incremental sync instead of a rebuild each time."""
+    return open_folder_knowledge(
+        index_root(settings),
         settings.knowledge_dir,
-        settings.data_dir / "index",
         max_file_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024),
         exclude=exclude,
         embeddings=settings.embeddings_enabled,

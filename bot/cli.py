@@ -319,12 +319,15 @@ async def _evaluate(bot: SupportBot, work: Coroutine[Any, Any, dict[str, Any]]) 
 
 @app.command()
 def index(
-    rebuild: Annotated[bool, typer.Option(help="Throw the index away and read every file again.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option(help="Throw the index away and read every file again.", metavar="")
+    ] = False,
     list_indexes: Annotated[
         bool,
         typer.Option(
             "--list",
             help="List the indexes in the data dir, one per knowledge folder; * marks this folder's.",
+            metavar="",
         ),
     ] = False,
     knowledge: KnowledgeOpt = None,
