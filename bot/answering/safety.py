@@ -116,7 +116,7 @@ _LABELLED = re.compile(
 # file or JSON: "password=hunter2", "DB_PASSWORD: S3cret!", '"api_key": "abc123"'. People
 # choose passwords, so unlike _LABELLED there is no length or randomness floor; instead
 # `_secret_like` spares one plain word ("password: required") and a reference to where the
-# value lives ("$DB_PASSWORD", "<your token>", "getpass()", "xoxb-your-bot-token").
+# value lives ("$DB_PASSWORD", "<your token>", "getpass()", a placeholder like "xoxb-" followed by "your-bot-token").
 # The name must end in the secret word ("max_tokens=1500" is not a token); it is matched whole
 # and checked afterwards, since a pattern that looks for the word inside every name takes
 # quadratic time on a long run of name characters.
