@@ -31,7 +31,7 @@ from bot.inbox import deserialise_message, serialise_message
 from bot.messages import say
 from bot.policy import Act
 from bot.ports import Answerer, Channel, Clock, Embedder
-from bot.retrieval import KnowledgeBase
+from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
 from bot.text import scrub_event

@@ -30,7 +30,7 @@ from bot.types import Answer, DocVisibility, Passage, SearchResult
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.retrieval import KnowledgeBase
+    from bot.retrieval.knowledge import KnowledgeBase
     from bot.retrieval.knowledge import Progress
 
 LANGUAGES = ("en", "ko")  # the product's two languages, as policy.detect_language names them

@@ -1,5 +1,6 @@
-"""Reading the knowledge folder and searching it: ingest, chunking, analysis, index, search."""
+"""Reading the knowledge folder and searching it: ingest, chunking, analysis, index, search.
 
-from bot.retrieval.knowledge import KnowledgeBase, KnowledgeSummary, SyncReport
-
-__all__ = ["KnowledgeBase", "KnowledgeSummary", "SyncReport"]
+Import the modules themselves (`bot.retrieval.knowledge` and so on): this package imports
+nothing on its own, so a light module of it (the confidence constants the settings use)
+does not pull in the index and the store.
+"""
