@@ -30,8 +30,7 @@ from bot.types import Answer, DocVisibility, Passage, SearchResult
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.retrieval.knowledge import KnowledgeBase
-    from bot.retrieval.knowledge import Progress
+    from bot.retrieval.knowledge import KnowledgeBase, Progress
 
 LANGUAGES = ("en", "ko")  # the product's two languages, as policy.detect_language names them
 RANK_CUTOFF = 10  # recall and MRR look at the first ten distinct documents, whatever --k is
