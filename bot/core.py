@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from bot import faults, policy
 from bot.actions import ActionHandler
@@ -218,32 +219,50 @@ class SupportBot:
         resume: Posted | None = None,
     ) -> Outcome:
         self._in_flight.add(key)
+        # every post made for this event is noted in the inbox (the first one is enough): a
+        # replay then knows the person has already been told something
+        channel = _Noting(channel, partial(self._note_post, key)) if key else channel
+        unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
-            async with self._workers:
-                outcome = await self._handle_message(message, channel, situation, key, resume)
-        except Exception:
-            log.exception(
-                "failed to handle a message",
-                extra={**log_context(message.conversation), "message_id": message.id},
-            )
-            outcome = Outcome.FAILED
-            if message.addressed or message.id in self._responding:
-                await self.responder.apologise(
-                    message, channel, language=situation.language, scope=situation.scope
+            try:
+                async with self._workers:
+                    outcome = await self._handle_message(message, channel, situation, key, resume)
+            except Exception:
+                log.exception(
+                    "failed to handle a message",
+                    extra={**log_context(message.conversation), "message_id": message.id},
                 )
+                outcome = Outcome.FAILED
+                if message.addressed or message.id in self._responding:
+                    await self.responder.apologise(
+                        message, channel, language=situation.language, scope=situation.scope
+                    )
+            faults.point("event.handled")
+            try:
+                faults.point("event.finish")
+                await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+            except Exception:
+                # the person has their outcome. The key stays in flight, so this process's
+                # clock never replays it; a restart may, and finds the post noted
+                unfinished = True
+                log.exception(
+                    "could not mark an event handled",
+                    extra={**log_context(message.conversation), "message_id": message.id},
+                )
+            return outcome
         finally:
-            self._in_flight.discard(key)
             self._responding.discard(message.id)
-        faults.point("event.handled")
-        try:
-            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
-        except Exception:
-            # the person has their outcome; at worst a restart replays this event once more
-            log.exception(
-                "could not mark an event handled",
-                extra={**log_context(message.conversation), "message_id": message.id},
-            )
-        return outcome
+            if not unfinished:
+                self._in_flight.discard(key)
+
+    async def _still_owed(self, message: InboundMessage, resume: Posted) -> bool:
+        """A replay found a post its predecessor made for this message. Only an answer being
+        written is finished (edited in place); a hand-off or a refusal was already said."""
+        text = message.text.strip()
+        if not text or len(text) > self.settings.answer.max_question_chars:
+            return False  # the greeting or the too-long reply is what was posted
+        ticket = await self.store.run(StateStore.active_ticket, resume.conversation)
+        return ticket is None
 
     async def _note_post(self, key: str, posted: Posted) -> None:
         """The inbox learns which post shows this event's answer before anything is streamed
@@ -277,6 +296,8 @@ class SupportBot:
             log.info("staff took over a thread", extra=log_context(conversation))
             return Outcome.RECORDED
         in_bot_thread = state is not None and conversation.thread is not None and mode != ChannelMode.OFF
+        if resume is not None and not await self._still_owed(message, resume):
+            return Outcome.RECORDED  # a replay: the person was already told (a hand-off, a refusal)
         if in_bot_thread and not staff and not message.author.is_bot and not message.edited:
             handled = await self._asker_ticket_reply(message, channel)
             if handled is not None:
@@ -325,6 +346,7 @@ class SupportBot:
                 in_reply_to=message.id,
                 visibility=scope,
             )
+            faults.point("handoff.posted")
             await self.store.run(
                 StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True
             )
@@ -339,7 +361,6 @@ class SupportBot:
             message_id=message.id,
             on_posted=lambda: self._responding.discard(message.id),
             revising=resume,
-            on_post=partial(self._note_post, key) if key else None,
         )
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:
@@ -396,3 +417,28 @@ class SupportBot:
         return Button(
             action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}"
         )
+
+
+class _Noting:
+    """A Channel that tells the inbox about the first post made for an event."""
+
+    def __init__(self, inner: Channel, note: Callable[[Posted], Awaitable[None]]) -> None:
+        self.inner = inner
+        self.note = note
+        self.noted = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # e.g. the platform's edit_interval
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await self.inner.send(reply)
+        if not self.noted and posted.message_id and not reply.ephemeral_to:
+            self.noted = True
+            await self.note(posted)
+        return posted
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        await self.inner.edit(posted, reply)
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return await self.inner.open_thread(message, title)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _armed: dict[str, int] = {}  # point name -> how many more passes before it fires
+_errors: dict[str, BaseException] = {}  # what a point raises instead of Crash
 
 
 class Crash(BaseException):
@@ -26,14 +27,18 @@ def point(name: str) -> None:
         _armed[name] -= 1
         return
     del _armed[name]
-    raise Crash(name)
+    raise _errors.pop(name, None) or Crash(name)
 
 
 @contextmanager
-def crash_at(name: str, *, after: int = 0) -> Iterator[None]:
-    """Make the (after+1)-th pass through point `name` crash, within this block."""
+def crash_at(name: str, *, after: int = 0, error: BaseException | None = None) -> Iterator[None]:
+    """Make the (after+1)-th pass through point `name` crash (or raise `error`, an ordinary
+    failure such as a full disk), within this block."""
     _armed[name] = after
+    if error is not None:
+        _errors[name] = error
     try:
         yield
     finally:
         _armed.pop(name, None)
+        _errors.pop(name, None)

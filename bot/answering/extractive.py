@@ -28,7 +28,10 @@ def excerpt(
 
 
 def _section_name(passage: Passage) -> str:
-    return " › ".join(part for part in (passage.title, *passage.heading.split(" > ")) if part.strip())
+    # a heading is a document's text too: a credential in one is not repeated
+    return redact_secrets(
+        " › ".join(part for part in (passage.title, *passage.heading.split(" > ")) if part.strip())
+    )
 
 
 # a second quote is shown when its section scores at least this share of the first one's;

@@ -152,7 +152,15 @@ class LLMAnswerer:
         # original passages below; redaction keeps their order, so the numbers still match.
         prompt = build_messages(
             redact_secrets(question),
-            [replace(p, title=redact_secrets(p.title), text=redact_secrets(p.text)) for p in passages],
+            [
+                replace(
+                    p,
+                    title=redact_secrets(p.title),
+                    heading=redact_secrets(p.heading),
+                    text=redact_secrets(p.text),
+                )
+                for p in passages
+            ],
             [replace(turn, text=redact_secrets(turn.text)) for turn in history],
             language,
             self.history_tokens,

@@ -155,3 +155,40 @@ async def test_a_live_process_retries_its_own_cut_short_replay_on_a_later_tick(
     clock.advance(seconds=30)
     await survivor.bot.tick({"slack": platform})  # the clock retries it: no restart needed
     assert len(platform.answers()) == 1 and platform.leftovers() == []
+
+
+@pytest.mark.parametrize("point", ["event.thread", "handoff.posted", "event.handled"])
+async def test_a_hand_off_is_said_once_whatever_step_the_process_dies_at(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
+) -> None:
+    platform = Platform()
+    asked = question("I want to talk to a human about my invoice", f"human-{point}")
+    dying = make_runtime(TOML)
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await dying.bot.on_message(asked, platform)
+    clock.advance(seconds=1)
+    restarted = make_runtime(TOML)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    public = [
+        reply for _, reply in platform.posted if not reply.ephemeral_to and reply.conversation.channel == "C1"
+    ]
+    leads = [reply for reply in public if reply.conversation.thread is not None]
+    assert len(leads) == 1, [r.text for r in public]  # the person is told once that a person is coming
+    assert len(restarted.state.tickets()) == 1
+
+
+async def test_a_failed_finish_is_not_answered_again_by_the_same_process(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    platform = Platform()
+    rt = make_runtime(TOML)
+    with faults.crash_at("event.finish", error=OSError("disk full")):
+        assert (
+            await rt.bot.on_message(question("How long does a refund take?", "flaky"), platform)
+            == Outcome.ANSWERED
+        )
+    assert rt.state.pending_events("slack")  # the inbox still holds it
+    clock.advance(seconds=60)
+    await rt.bot.tick({"slack": platform})  # this process knows it answered: no second answer
+    assert len(platform.answers()) == 1 and platform.edits == []
+    assert rt.state.db["answers"].count == 1

@@ -16,6 +16,7 @@ from typing import Any
 import frontmatter
 import yaml
 
+from bot.retrieval.folder import skip_reason
 from bot.retrieval.sections import DocumentError, Section, SectionKind
 
 _LANGUAGES = {
@@ -85,8 +86,18 @@ class ParseContext:
             self.warnings.append(message)
 
     def _allowed(self, path: Path) -> bool:
+        """Inside a root, and nothing the folder walk itself leaves out (hidden files such as
+        .env, generator configuration, build output): an include must not reach what the
+        admin's folder rules keep from the index."""
         roots = [self.root] if self.include_root is None else [self.root, self.include_root]
-        return any(path.is_relative_to(r.resolve()) for r in roots)
+        for root in (r.resolve() for r in roots):
+            if path.is_relative_to(root):
+                parts = path.relative_to(root).parts
+                return all(
+                    skip_reason("/".join(parts[: n + 1]), is_dir=n < len(parts) - 1) is None
+                    for n in range(len(parts))
+                )
+        return False
 
     def read_include(self, target: str, *, bases: tuple[Path, ...] = ()) -> tuple[Path, str] | None:
         """Read an included file by the name the source gives, trying `bases` (default: the

@@ -142,3 +142,22 @@ def runtime_factory(make_runtime: Callable[..., Runtime]) -> Callable[..., Runti
 
 if not hasattr(os, "symlink"):  # pragma: no cover - every platform the bot runs on has links
     pytest.skip("no symbolic links here", allow_module_level=True)
+
+
+def test_an_include_cannot_read_what_the_folder_rules_leave_out(tmp_path: Path) -> None:
+    from bot.retrieval.documents import read_document
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / ".env").write_text("DB_HOST=db.internal.example\n", encoding="utf-8")
+    (folder / "conf.py").write_text("project = 'x'  # generator configuration\n", encoding="utf-8")
+    (folder / "snippet.py").write_text("print('allowed')\n", encoding="utf-8")
+    page = folder / "page.md"
+    page.write_text(
+        '# Page\n\nSettings:\n\n--8<-- ".env"\n\n--8<-- "conf.py"\n\n--8<-- "snippet.py"\n', encoding="utf-8"
+    )
+    document = read_document(folder, page, page.read_bytes())
+    text = "\n".join(section.text for section in document.sections)
+    assert "db.internal" not in text and "generator configuration" not in text
+    assert "print('allowed')" in text  # an ordinary file inside the folder is still included
+    assert len(document.warnings) == 2
