@@ -48,8 +48,13 @@ class TtlCache(Generic[V]):
         self._pending[key] = future
         try:
             value, ttl = await load()  # loaders return a fallback instead of raising
-        except BaseException:
-            future.cancel()
+        except asyncio.CancelledError:
+            future.cancel()  # this lookup was cancelled; the waiters get to try again themselves
+            raise
+        except BaseException as exc:
+            # the waiters see the same failure (and log it) instead of a silent cancellation
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so asyncio does not warn when nobody waited
             raise
         finally:
             self._pending.pop(key, None)

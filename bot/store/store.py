@@ -44,6 +44,7 @@ def open_database(
     path: Path, migrations: list[Migration], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 ) -> Database:
     """Open (creating if needed) and migrate a database, turning SQLite's errors into advice."""
+    conn: sqlite3.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
@@ -56,6 +57,7 @@ def open_database(
         migrate(db, migrations)
         return db
     except sqlite3.DatabaseError as exc:
+        _close(conn)
         message = str(exc)
         if "locked" in message or "busy" in message:
             raise StoreError(
@@ -69,7 +71,17 @@ def open_database(
             ) from None
         raise StoreError(f"{path} cannot be opened: {message}") from None
     except OSError as exc:
+        _close(conn)
         raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+    except BaseException:
+        _close(conn)
+        raise
+
+
+def _close(conn: sqlite3.Connection | None) -> None:
+    """A database that could not be opened is not held open (nor its WAL files)."""
+    if conn is not None:
+        conn.close()
 
 
 class Repository:

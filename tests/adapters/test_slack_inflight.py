@@ -71,3 +71,23 @@ async def test_last_resort_reports_whether_the_notice_went_out(caplog: pytest.Lo
     assert await last_resort(broken, what="say sorry", log=log) is False
     assert sent == ["sorry"]
     assert "could not say sorry" in caplog.text and "ConnectionError" in caplog.text
+
+
+async def test_waiters_on_a_failed_directory_lookup_see_the_failure_not_a_cancellation() -> None:
+    import asyncio
+
+    from adapters.slack.directory import TtlCache
+
+    cache: TtlCache[str] = TtlCache()
+    started = asyncio.Event()
+
+    async def broken() -> tuple[str, float]:
+        started.set()
+        await asyncio.sleep(0)
+        raise RuntimeError("lookup bug")
+
+    first = asyncio.create_task(cache.get("U1", broken))
+    await started.wait()
+    second = asyncio.create_task(cache.get("U1", broken))  # shares the lookup in progress
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
