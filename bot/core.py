@@ -149,22 +149,25 @@ class SupportBot:
         `accepted` is set as soon as the message is safe (recorded in the inbox, or known not
         to need it): an adapter acknowledges the platform only then, so a process that dies
         in between leaves the platform to redeliver rather than a question nobody has."""
-        try:
-            message = scrub_event(message)  # a lone surrogate would stop the inbox write: keep the question
-            situation = self.situation(message)
-            if policy.plainly_not_for_us(message, situation.mode):
-                return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
-            key = f"{message.conversation.platform}:msg:{message.id}"
-            fresh = await self.store.run(
-                StateStore.claim_event,
-                key,
-                message.conversation.platform,
-                serialise_message(message),
-                self.clock.now(),
-            )
-        finally:
+        message = scrub_event(message)  # a lone surrogate would stop the inbox write: keep the question
+        situation = self.situation(message)
+        if policy.plainly_not_for_us(message, situation.mode):
             if accepted is not None:
                 accepted.set()
+            return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
+        key = f"{message.conversation.platform}:msg:{message.id}"
+        faults.point("event.claiming")
+        # a failure here raises before `accepted` is set: the adapter then leaves the platform
+        # to redeliver, rather than acknowledge a message nobody has
+        fresh = await self.store.run(
+            StateStore.claim_event,
+            key,
+            message.conversation.platform,
+            serialise_message(message),
+            self.clock.now(),
+        )
+        if accepted is not None:
+            accepted.set()
         if not fresh:
             log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
             return Outcome.DUPLICATE

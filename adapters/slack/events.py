@@ -49,6 +49,25 @@ log = logging.getLogger(__name__)
 # how long an event's ack waits for the core to record the message (Slack allows 3 s)
 ACCEPT_WITHIN_SECONDS = 2.0
 
+
+class UnrecordedEvent(Exception):
+    """An event the core could not record: it is not acknowledged, so Slack redelivers it."""
+
+
+class _Receipt:
+    """What the event listener learns from the task that hands the message to the core:
+    settled (recorded, or nothing to record, or failed to record) and whether it failed."""
+
+    def __init__(self) -> None:
+        self.settled = asyncio.Event()
+        self.failed = False
+
+    def settle(self, *, failed: bool = False) -> None:
+        if not self.settled.is_set():
+            self.failed = failed
+            self.settled.set()
+
+
 THINKING_REACTION = "eyes"
 # Message subtypes that are people writing; every other subtype (joins, topic changes,
 # deletions...) is not something to answer or record.
@@ -127,10 +146,13 @@ class SlackEvents:
             # Bolt acks when this returns (process_before_response): wait until the core has
             # the message in its inbox, so a crash after the ack cannot lose it. Bounded well
             # inside Slack's 3 s; past it Slack redelivers, and the inbox answers once.
-            accepted = asyncio.Event()
-            self._spawn(self._handle_message_event(body, event, kind, accepted), what="event")
+            receipt = _Receipt()
+            self._spawn(self._handle_message_event(body, event, kind, receipt), what="event")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(accepted.wait(), ACCEPT_WITHIN_SECONDS)
+                await asyncio.wait_for(receipt.settled.wait(), ACCEPT_WITHIN_SECONDS)
+            if receipt.failed:
+                # not recorded: no ack (Bolt answers 500), so Slack delivers it again
+                raise UnrecordedEvent("the message could not be recorded; Slack will redeliver it")
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -220,17 +242,16 @@ class SlackEvents:
         body: Mapping[str, Any],
         event: Mapping[str, Any],
         kind: EventKind,
-        accepted: asyncio.Event | None = None,
+        receipt: _Receipt | None = None,
     ) -> None:
+        receipt = receipt or _Receipt()
         try:
             message = await self.translate(body, event, kind)
         except BaseException:
-            if accepted is not None:
-                accepted.set()  # nothing will be kept: the listener may ack now
+            receipt.settle(failed=True)
             raise
         if message is None:
-            if accepted is not None:
-                accepted.set()
+            receipt.settle()  # nothing to keep: the listener may ack
             return
         # The app_mention and message copies of one mention (and Slack's retries) share an
         # id: the core's inbox answers it once; here only the first copy shows "thinking".
@@ -240,13 +261,16 @@ class SlackEvents:
         thinking = first and message.addressed and not message.author.is_bot and not message.edited
         reacted = False
         try:
+            recorded = asyncio.Event()
             outcome_task = asyncio.ensure_future(
-                self.core.on_message(message, self.channel, accepted=accepted)
+                self.core.on_message(message, self.channel, accepted=recorded)
             )
-            if thinking:
+            waiter = asyncio.ensure_future(recorded.wait())
+            await asyncio.wait({waiter, outcome_task}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            receipt.settle(failed=not recorded.is_set())
+            if thinking and recorded.is_set():
                 # shown once the question is in the inbox (the ack is not held up by it)
-                if accepted is not None:
-                    await accepted.wait()
                 reacted = await self._react(channel, ts)
             outcome = await outcome_task
             log.info(
@@ -255,6 +279,14 @@ class SlackEvents:
                 extra=ctx(channel, thread_ts=message.conversation.thread, message_id=message.id),
             )
         except Exception:
+            if receipt.failed:
+                # never recorded, never acked: Slack delivers it again, and nothing was said yet
+                log.warning(
+                    "could not record a message; Slack will redeliver it",
+                    exc_info=True,
+                    extra=ctx(channel, message_id=message.id),
+                )
+                return
             # The core reports its own failures to the asker; getting here means even that
             # failed. Someone who addressed the bot still gets a visible outcome.
             log.exception("the core failed on a message", extra=ctx(channel, message_id=message.id))

@@ -203,6 +203,20 @@ async def test_a_mention_is_in_the_inbox_before_slack_gets_its_ack(
     assert len(posts(fake, "C111")) == 1
 
 
+async def test_a_mention_that_cannot_be_recorded_is_not_acked_so_slack_delivers_it_again(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    from bot import faults
+
+    body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+    with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+        await fake.socket_send("events_api", body, timeout=2.5)  # no ack: the message is nowhere yet
+    assert await slack.drain(timeout=15)
+    assert posts(fake, "C111") == []  # nothing said, nothing owed: Slack has it
+    await deliver(fake, slack, body, retry_attempt=1, retry_reason="timeout")  # as Slack redelivers
+    assert len(posts(fake, "C111")) == 1
+
+
 async def test_a_mention_is_answered_in_its_thread_with_sources_and_buttons(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:
