@@ -116,12 +116,17 @@ class SupportBot:
         # replays a predecessor began before this process started are abandoned (one process
         # per data dir): they are taken over at once rather than after their lease
         self._started = clock.now()
+        self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
 
     def close(self) -> None:
         self.knowledge.close()
 
     async def aclose(self) -> None:
-        """Release what the answerers and the embedder hold (HTTP connections to an endpoint)."""
+        """Release what the answerers and the embedder hold (HTTP connections to an endpoint).
+        Replays still running are cancelled: their events stay in the inbox for the next start."""
+        for task in self._replays.values():
+            task.cancel()
+        await asyncio.gather(*self._replays.values(), return_exceptions=True)
         await self.answers.aclose()
         await self.knowledge.aclose()
 
@@ -406,11 +411,25 @@ class SupportBot:
         about every half minute with each running platform's Channel."""
         fired = await self.escalations.tick(channels)
         for platform, channel in channels.items():
-            # replays run continuously, not only at start-up: a replay cut short is retried
-            await self.replay_pending(platform, channel)
+            # replays run continuously, not only at start-up (a replay cut short is retried),
+            # in the background: SLA reminders never wait behind the answers being replayed
+            running = self._replays.get(platform)
+            if running is None or running.done():
+                self._replays[platform] = asyncio.ensure_future(self._replay_logged(platform, channel))
         # handled events are kept a week (platforms retry within minutes), then forgotten
         await self.store.run(StateStore.prune_inbox, self.clock.now() - timedelta(days=7))
         return fired
+
+    async def settle(self) -> None:
+        """Wait for the replays the clock started (tests, and an orderly shutdown)."""
+        await asyncio.gather(*self._replays.values(), return_exceptions=True)
+
+    async def _replay_logged(self, platform: str, channel: Channel) -> int:
+        try:
+            return await self.replay_pending(platform, channel)
+        except Exception:  # a boundary: the next tick tries again
+            log.exception("replaying unfinished messages failed", extra={"platform": platform})
+            return 0
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""

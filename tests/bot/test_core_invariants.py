@@ -139,12 +139,14 @@ async def test_the_clock_tick_forgets_handled_events_after_a_week(
     assert await rt.bot.on_message(old, channel) == Outcome.DUPLICATE
     clock.advance(days=8)
     await rt.bot.tick({"slack": channel})
+    await rt.bot.settle()
     # the key is gone, so the store would take the same id again (platforms retry within minutes)
     assert rt.state.claim_event("slack:msg:old-1", "slack", "", clock.now())
     recent = message("How long does a refund take?", id="recent-1")
     await rt.bot.on_message(recent, channel)
     clock.advance(days=1)
     await rt.bot.tick({"slack": channel})
+    await rt.bot.settle()
     assert not rt.state.claim_event("slack:msg:recent-1", "slack", "", clock.now())
 
 
@@ -245,3 +247,20 @@ async def test_an_edit_of_a_message_the_bot_never_answered_is_left_alone(
     )
     assert await rt.bot.on_message(edited, channel) == Outcome.IGNORED
     assert channel.posted == [] and channel.edits == []
+
+
+async def test_the_clock_does_not_wait_for_the_replays_it_starts(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    dying = make_runtime(TOML)
+    lost = message("How do I reset my password?", id="left-behind")
+    assert dying.state.claim_event("slack:msg:left-behind", "slack", serialise_message(lost), clock.now())
+    clock.advance(seconds=1)
+    rt = make_runtime(TOML)
+    channel = GatedChannel()  # the replayed answer stalls half-way
+    await asyncio.wait_for(rt.bot.tick({"slack": channel}), 5)  # returns: SLA reminders are not held up
+    await asyncio.wait_for(channel.reached.wait(), 5)
+    assert [reply for _, reply in channel.posted if reply.kind == ReplyKind.ANSWER] == []
+    channel.go_on.set()
+    await rt.bot.settle()
+    assert len([reply for _, reply in channel.posted if reply.kind == ReplyKind.ANSWER]) == 1

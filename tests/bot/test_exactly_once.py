@@ -154,6 +154,7 @@ async def test_a_live_process_retries_its_own_cut_short_replay_on_a_later_tick(
     assert await survivor.bot.replay_pending("slack", platform) == 0  # its own lease still holds
     clock.advance(seconds=30)
     await survivor.bot.tick({"slack": platform})  # the clock retries it: no restart needed
+    await survivor.bot.settle()
     assert len(platform.answers()) == 1 and platform.leftovers() == []
 
 
@@ -190,5 +191,6 @@ async def test_a_failed_finish_is_not_answered_again_by_the_same_process(
     assert rt.state.pending_events("slack")  # the inbox still holds it
     clock.advance(seconds=60)
     await rt.bot.tick({"slack": platform})  # this process knows it answered: no second answer
+    await rt.bot.settle()
     assert len(platform.answers()) == 1 and platform.edits == []
     assert rt.state.db["answers"].count == 1
