@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,7 +39,15 @@ from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES, Documen
 from bot.retrieval.folder import link_reason, skip_reason
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.site import detect_site
-from bot.retrieval.tokenize import ANALYZER_VERSION, Terms, analyze, analyze_query, tokenize, topic_words
+from bot.retrieval.tokenize import (
+    ANALYZER_VERSION,
+    Terms,
+    analyze,
+    analyze_query,
+    char_bigrams,
+    tokenize,
+    topic_words,
+)
 from bot.retrieval.vectors import (
     EMBEDDING_TEXT_VERSION,
     RERANK_CANDIDATES,
@@ -105,6 +114,7 @@ class KnowledgeSummary:
     errors: int
 
 
+_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]")
 TITLED_WITHIN = 5  # how far down a section titled by the question is brought to the top
 
 
@@ -378,7 +388,7 @@ class KnowledgeBase:
         return SearchResult(
             passages=tuple(passages),
             confidence=sure,
-            hints=RetrievalHints(term_weights=self.index.idf(terms.words), reranked=hybrid is not None),
+            hints=RetrievalHints(term_weights=self._word_weights(query, terms), reranked=hybrid is not None),
         )
 
     def assess(self, query: str, terms: Terms, best: Passage, chunks: int) -> Evidence:
@@ -415,6 +425,19 @@ class KnowledgeBase:
             parts = self.index.section(passage.path, passage.heading) or [passage]
             found.append((passage, replace(passage, text="\n\n".join(p.text for p in parts))))
         return tuple(found)
+
+    def _word_weights(self, query: str, terms: Terms) -> dict[str, float]:
+        """The corpus IDF of each question word, for choosing what to quote. Korean words are
+        not indexed as words (search uses their bigrams), so a Korean word weighs the mean IDF
+        of its character bigrams: a rare compound outweighs a common one, as in English."""
+        weights = self.index.idf(terms.words)
+        korean = [w for w in topic_words(query) if _HANGUL_WORD.match(w) and w not in weights]
+        if korean:
+            grams = {w: char_bigrams(w) for w in korean}
+            idf = self.index.idf(sorted({g for gs in grams.values() for g in gs}), "bigram")
+            for word, gs in grams.items():
+                weights[word] = sum(idf[g] for g in gs) / len(gs)
+        return weights
 
     def _unknown(self, name: str, chunks: int) -> bool:
         """No passage uses any of the words of `name`."""

@@ -105,7 +105,8 @@ def ko_strip(word: str) -> str:
     return word
 
 
-def _bigrams(word: str) -> list[str]:
+def char_bigrams(word: str) -> list[str]:
+    """A Korean word's character bigrams (the word itself when it is two syllables or one)."""
     return [word] if len(word) <= 2 else [word[i : i + 2] for i in range(len(word) - 1)]
 
 
@@ -155,7 +156,7 @@ def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
                 continue
             if korean_words:
                 words.append(stripped)
-            bigrams.extend(_bigrams(run))
+            bigrams.extend(char_bigrams(run))
         else:
             _english_run(run, stop, english)
     if english:

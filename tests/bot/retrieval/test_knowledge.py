@@ -235,3 +235,20 @@ def test_the_products_own_guide_answers_a_korean_invite_question(tmp_path: Path)
     )
     answer = json.loads(asked.stdout)
     assert not answer["abstained"] and "supportbot discord invite" in answer["answer"]
+
+
+def test_korean_question_words_are_weighed_by_how_rare_they_are_in_the_docs(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"p{n}.md").write_text(
+            f"# 문서 {n}\n\n설정 방법과 설정 화면을 설명합니다.\n", encoding="utf-8"
+        )
+    (docs / "rare.md").write_text("# 환불\n\n환불 정책은 설정에서 바꿀 수 있습니다.\n", encoding="utf-8")
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    weights = kb.search("환불 설정은 어떻게 하나요?", DocVisibility.INTERNAL, 5).hints.term_weights
+    # Korean words are searched by their bigrams, yet the answer picker still gets a weight
+    # per word, from the corpus: the rare word counts more than the common one
+    assert weights["환불"] > weights["설정"] > 0
+    kb.close()
