@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,25 +13,50 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.fakes.openai_server import FakeOpenAI, ServerError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(
-    *args: str, stdin: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """This machine's environment without any platform or model setting, plus `extra`."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
     }
+    return {**env, **extra}
+
+
+async def ask_over_model(fake: FakeOpenAI, *args: str, stdin: bytes, cwd: Path) -> tuple[int, bytes, bytes]:
+    """`supportbot ask --json ARGS` in a fresh process pointed at the fake model endpoint."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "ask",
+        "--json",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=clean_env(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key),
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), 120)
+    return int(process.returncode or 0), out, err
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
         capture_output=True,
         text=True,
         cwd=cwd or ROOT,
-        env=env,
+        env=clean_env(),
         timeout=120,
     )
 
@@ -266,39 +292,18 @@ def test_python_m_bot_is_the_same_command() -> None:
 
 
 async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowledge_dir: Path) -> None:
-    """Several questions on stdin, one process, one model client: sources are the cited ones."""
-    import asyncio
-
-    from tests.fakes.openai_server import FakeOpenAI
-
     async with FakeOpenAI() as fake:
         fake.default_reply = "Refunds take five to seven business days [1]."
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
-        }
-        env.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "ask",
-            "--json",
+        code, out, err = await ask_over_model(
+            fake,
             "--knowledge",
             str(knowledge_dir),
             "--data",
             str(tmp_path / "d"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=b"How long does a refund take?\nHow long until my refund arrives?\n",
             cwd=tmp_path,
-            env=env,
         )
-        out, err = await asyncio.wait_for(
-            process.communicate(b"How long does a refund take?\nHow long until my refund arrives?\n"), 120
-        )
-    assert process.returncode == 0, err.decode()
+    assert code == 0, err.decode()
     lines = [json.loads(line) for line in out.decode().splitlines()]
     assert len(lines) == 2 and len(fake.chat_requests) == 2
     for line in lines:
@@ -311,52 +316,29 @@ async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowled
 async def test_ask_json_says_when_the_documentation_stood_in_for_the_model(
     tmp_path: Path, knowledge_dir: Path
 ) -> None:
-    import asyncio
-
-    from tests.fakes.openai_server import FakeOpenAI, ServerError
-
     config = tmp_path / "supportbot.toml"
     config.write_text("[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", encoding="utf-8")
     async with FakeOpenAI() as fake:
         fake.enqueue(ServerError(503))
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
-        }
-        env.update(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=fake.api_key)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "ask",
-            "--json",
+        code, out, err = await ask_over_model(
+            fake,
             "--config",
             str(config),
             "--knowledge",
             str(knowledge_dir),
             "--data",
             str(tmp_path / "d"),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stdin=b"How long does a refund take?\n",
             cwd=tmp_path,
-            env=env,
         )
-        out, err = await asyncio.wait_for(process.communicate(b"How long does a refund take?\n"), 120)
-    assert process.returncode == 0, err.decode()
+    assert code == 0, err.decode()
     payload = json.loads(out.decode())
     assert payload["answerer"] == "fallback" and payload["abstained"] is False
     assert "five to seven business days" in payload["answer"]
 
 
 def test_run_names_the_missing_slack_token(tmp_path: Path, knowledge_dir: Path) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
-    }
-    env["SLACK_BOT_TOKEN"] = "xoxb-" + "only-the-bot-token"
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-" + "only-the-bot-token")
     result = subprocess.run(
         [
             sys.executable,

@@ -3,7 +3,6 @@ the index, the answers or the search results; links inside it work as before."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -138,10 +137,6 @@ def test_follow_symlinks_is_a_knowledge_setting(make_settings: Callable[..., Set
 @pytest.fixture
 def runtime_factory(make_runtime: Callable[..., Runtime]) -> Callable[..., Runtime]:
     return make_runtime
-
-
-if not hasattr(os, "symlink"):  # pragma: no cover - every platform the bot runs on has links
-    pytest.skip("no symbolic links here", allow_module_level=True)
 
 
 def test_an_include_cannot_read_what_the_folder_rules_leave_out(tmp_path: Path) -> None:
