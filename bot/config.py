@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.config_insights import FollowupSettings, InsightsSettings, digest_target
 from bot.config_platforms import (
     ChannelSettings,
     ConsoleSettings,
@@ -136,6 +137,8 @@ class FileSettings(_Section):
     discord: DiscordSettings = DiscordSettings()
     console: ConsoleSettings = ConsoleSettings()
     escalation: EscalationSettings = EscalationSettings()
+    insights: InsightsSettings = InsightsSettings()
+    followup: FollowupSettings = FollowupSettings()
 
 
 class Secrets(BaseModel):
@@ -353,6 +356,8 @@ __all__ = [
     "Duty",
     "EscalationSettings",
     "FileSettings",
+    "FollowupSettings",
+    "InsightsSettings",
     "KnowledgeSettings",
     "LLMSettings",
     "People",
@@ -361,6 +366,7 @@ __all__ = [
     "Settings",
     "SlackSettings",
     "TagRoute",
+    "digest_target",
     "load_settings",
     "time_of_day",
 ]

@@ -153,4 +153,22 @@ ask_rating = true
 # slack_staff_users = []
 # discord_staff_roles = ["345678901234567890"]
 # discord_staff_users = []
+
+[insights]
+# An answer with no follow-up, ticket or "not helpful" within this many hours is an assumed resolution.
+assume_after_hours = 24
+# The weekly digest: a Slack channel id, a Discord channel id, or "platform:channel". Empty: none.
+digest_channel = ""
+digest_weekday = "mon"
+digest_hour = 9       # in the [escalation] time zone
+# This many different people asking similar questions within the window raise one alert.
+burst_window_minutes = 30
+burst_min_askers = 5
+burst_cooldown_minutes = 120
+# A dismissed knowledge gap shows again after this many new asks.
+gap_reopen_asks = 3
+
+[followup]
+# Ask "Did this solve it?" once, this many hours after an answer nobody replied to. 0: never.
+after_hours = 24
 """

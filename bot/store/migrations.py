@@ -221,11 +221,98 @@ def _state_v4(db: Database) -> None:
     db.table("inbox").add_column("post_conversation", str)
 
 
+def _state_v5_insights(db: Database) -> None:
+    """Proactive support (bot/insights/): what retrieval saw for each answer, follow-ups,
+    incidents and their notices, burst alerts, knowledge-gap clusters, and once-only jobs."""
+    # the ids of the passages retrieval ranked first for the question, best first (JSON):
+    # half of what makes two questions similar (the other half is their words)
+    db.table("answers").add_column("neighbours", str)
+    db.table("answers").add_column("channel", str)  # platform:workspace:channel, for per-channel reports
+    db.table("answers").create_index(["channel", "created_at"])
+    # one "Did this solve it?" per thread: when it is due (null: nothing due), and when it went
+    db.table("conversations").add_column("followup_due_at", str)
+    db.table("conversations").add_column("followup_answer_id", int)
+    db.table("conversations").add_column("followup_sent_at", str)
+    db.table("conversations").create_index(["followup_due_at"])
+    db.table("incidents").create(
+        {
+            "id": int,
+            "platform": str,
+            "text": str,
+            "signature": str,  # JSON: the cluster it covers (terms and neighbours)
+            "status": str,  # open -> closed
+            "opened_by": str,
+            "opened_at": str,
+            "closed_by": str,
+            "closed_at": str,
+            "close_text": str,
+            "burst_id": int,
+        },
+        pk="id",
+        not_null={"platform", "text", "status", "opened_at"},
+    )
+    db.table("incidents").create_index(["status"])
+    db.table("incident_notices").create(
+        {"id": int, "incident_id": int, "conversation": str, "at": str, "closed_reply_at": str},
+        pk="id",
+        not_null={"incident_id", "conversation", "at"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("incident_notices").create_index(["incident_id", "conversation"], unique=True)
+    db.table("bursts").create(
+        {
+            "id": int,
+            "platform": str,
+            "representative": str,
+            "signature": str,
+            "askers": int,
+            "channels": str,  # JSON list
+            "threads": str,  # JSON list of conversation keys
+            "alerted_at": str,
+            "message_id": str,
+            "alert_conversation": str,
+        },
+        pk="id",
+        not_null={"platform", "representative", "signature", "alerted_at"},
+    )
+    db.table("bursts").create_index(["platform", "alerted_at"])
+    db.table("gaps").create(
+        {
+            "id": int,
+            "platform": str,
+            "kind": str,  # hard (abstained) | soft (answered, then rated not helpful or escalated)
+            "representative": str,
+            "signature": str,
+            "status": str,  # open | addressed | dismissed
+            "asks": int,
+            "asks_at_dismissal": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"platform", "kind", "representative", "signature", "status", "created_at"},
+    )
+    db.table("gaps").create_index(["platform", "status"])
+    db.table("gap_questions").create(
+        {"answer_id": int, "gap_id": int, "question": str, "at": str},
+        pk="answer_id",
+        not_null={"gap_id", "question", "at"},
+        foreign_keys=[("gap_id", "gaps", "id"), ("answer_id", "answers", "id")],
+    )
+    db.table("gap_questions").create_index(["gap_id"])
+    # a job that must run once per period (the weekly digest): its key is inserted first, and
+    # only the process whose insert succeeded runs it, however many processes tick
+    db.table("job_runs").create(
+        {"key": str, "claimed_at": str, "done_at": str}, pk="key", not_null={"claimed_at"}
+    )
+
+
 STATE_MIGRATIONS: list[Migration] = [
     ("0001_initial", _state_v1),
     ("0002_ticket_context", _state_v2),
     ("0003_answer_by_message", _state_v3),
     ("0004_inbox_post", _state_v4),
+    ("0005_insights", _state_v5_insights),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -71,7 +71,13 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
 
     store = StateStore(path)
     names = [row["name"] for row in store.db["_migrations"].rows]
-    assert names == ["0001_initial", "0002_ticket_context", "0003_answer_by_message", "0004_inbox_post"]
+    assert names == [
+        "0001_initial",
+        "0002_ticket_context",
+        "0003_answer_by_message",
+        "0004_inbox_post",
+        "0005_insights",
+    ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
     assert store.ticket_context(1) == {}  # the column added by 0002 is empty for old tickets
