@@ -236,6 +236,7 @@ class AnswerStore(Protocol):
         at: datetime,
         tokens_in: int = 0,
         tokens_out: int = 0,
+        neighbours: Sequence[str] = (),
     ) -> int: ...
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None: ...

@@ -17,6 +17,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
+from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -124,6 +125,7 @@ class Responder:
             at=self.clock.now(),
             tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out,
+            neighbours=[p.chunk_id for p in result.passages[:NEIGHBOURS]],
         )
         log.info(
             "answered confidence=%.2f passages=%d",

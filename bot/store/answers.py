@@ -8,7 +8,7 @@ reports built from them: /stats counts and the knowledge gaps (questions left un
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,11 +58,13 @@ class AnswerRepository(Repository):
         at: datetime,
         tokens_in: int = 0,
         tokens_out: int = 0,
+        neighbours: Sequence[str] = (),
     ) -> int:
         with self.db.conn:
             table = self.db.table("answers").insert(
                 {
                     "conversation": ref.key,
+                    "channel": ref.channel_key,
                     "message_id": message_id,
                     "asker_id": asker_id,
                     "question": question,
@@ -76,6 +78,7 @@ class AnswerRepository(Repository):
                     "tokens_in": tokens_in,
                     "tokens_out": tokens_out,
                     "created_at": iso(at),
+                    "neighbours": json.dumps(list(neighbours)),
                 }
             )
         return int(table.last_pk or 0)
