@@ -103,6 +103,9 @@ class ActionKind(StrEnum):
     RESOLVE = "resolve"
     RATE_GOOD = "rate_good"
     RATE_BAD = "rate_bad"
+    SOLVED = "solved"  # the follow-up's "Solved": a confirmed resolution
+    STILL_STUCK = "still_stuck"  # the follow-up's "Still stuck": hand it to people
+    OPEN_INCIDENT = "open_incident"  # on a burst alert: staff declare a known issue
 
 
 @dataclass(frozen=True, kw_only=True)
