@@ -13,6 +13,8 @@ from bot import policy
 from bot.config import Settings
 from bot.conversation import Recorder
 from bot.escalation import Context, Escalations
+from bot.insights.followups import Followups
+from bot.insights.incidents import Incidents
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -31,8 +33,12 @@ class ActionHandler:
         clock: Clock,
         escalations: Escalations,
         recorder: Recorder,
+        incidents: Incidents | None = None,
+        followups: Followups | None = None,
     ) -> None:
         self.recorder = recorder
+        self.incidents = incidents
+        self.followups = followups
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -98,6 +104,8 @@ class ActionHandler:
                 return Outcome.REFUSED
             return Outcome.RECORDED
 
+        if event.action == ActionKind.OPEN_INCIDENT and number is not None:
+            return await self._open_incident(event, number, channel)
         if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD) and number is not None:
             rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
             text = await self.escalations.rate(number, event.actor, rating)
@@ -108,6 +116,10 @@ class ActionHandler:
         if number is not None:  # an answer's id; a talk-to-a-person button on a message has none
             record = await self.store.run(StateStore.answer, number)
         language = policy.detect_language(record.question) if record else "en"
+        if event.action in (ActionKind.SOLVED, ActionKind.STILL_STUCK) and self.followups is not None:
+            if record is None:
+                return Outcome.IGNORED
+            return await self.followups.pressed(event, record, channel, language=language, scope=scope)
         if event.action in (ActionKind.HELPFUL, ActionKind.NOT_HELPFUL):
             if record is None:
                 return Outcome.IGNORED
@@ -157,3 +169,32 @@ class ActionHandler:
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED
+
+    async def _open_incident(self, event: ActionEvent, burst_id: int, channel: Channel) -> Outcome:
+        """*Open incident* on a burst alert (staff only): answers to the burst's questions now
+        carry a known-issue notice. A second press finds the incident the first one opened."""
+        platform = event.conversation.platform
+        if self.incidents is None or not policy.is_staff(event.actor, platform, self.settings):
+            await channel.send(
+                Reply(
+                    conversation=event.conversation,
+                    text="Only staff can open an incident.",
+                    ephemeral_to=event.actor.id,
+                )
+            )
+            return Outcome.REFUSED
+        incident, created = await self.incidents.open(platform, "", event.actor, burst_id=burst_id)
+        prefix = self.settings.command_prefix(platform)
+        text = (
+            f"Incident #{incident.id} is open: answers to these questions now start with a known-issue "
+            f"notice. Close it with `{prefix} incident close #{incident.id} <what changed>`; every thread "
+            "that saw the notice is then told."
+            if created
+            else f"Incident #{incident.id} is already open for this alert."
+        )
+        await channel.send(
+            Reply(
+                conversation=event.conversation, text=text, ephemeral_to=None if created else event.actor.id
+            )
+        )
+        return Outcome.RECORDED if created else Outcome.DUPLICATE

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -452,6 +453,60 @@ def doctor(
         failed |= check.status == "fail"
     if failed:
         raise typer.Exit(1)
+
+
+class ReportFormatOption(StrEnum):
+    """The choices of `report --format`: bot.insights.report.ReportFormat's (a test checks),
+    repeated here because importing that module would slow every command's start (the store)."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+
+
+@app.command()
+def report(
+    since: Annotated[
+        str, typer.Option(help="Start: 1d, 7d, 30d (counted back from the end) or a date (2026-11-30).")
+    ] = "7d",
+    until: Annotated[
+        str | None,
+        typer.Option(help="End: a date (that whole day included) or a date and time. Default: now."),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="Only this platform: slack, discord or console.")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Only this channel: its id (C0123ABCD) or platform:workspace:channel.")
+    ] = None,
+    fmt: Annotated[ReportFormatOption, typer.Option("--format", help="How to write it out.")] = (
+        ReportFormatOption.TABLE
+    ),
+    knowledge: KnowledgeOpt = None,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Support metrics for a period: questions, resolutions, escalations, response times, CSAT and
+    the most asked questions (definitions: knowledge/insights.md). Safe while the bot runs."""
+    from datetime import UTC, datetime
+
+    from bot.insights.report import ReportFormat, run_report
+
+    settings = _settings(config, knowledge, data)
+    try:
+        text = run_report(
+            settings,
+            since=since,
+            until=until,
+            platform=platform,
+            channel=channel,
+            fmt=ReportFormat(fmt),
+            now=datetime.now(UTC),
+        )
+    except SupportBotError as exc:
+        _fail(str(exc))
+    typer.echo(text)
 
 
 @slack_app.command("manifest")

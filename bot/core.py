@@ -29,6 +29,8 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Escalations
 from bot.inbox import deserialise_message, serialise_message
+from bot.insights.followups import Followups
+from bot.insights.service import Insights
 from bot.messages import say
 from bot.policy import Act
 from bot.ports import Answerer, Channel, Clock, Embedder
@@ -94,6 +96,8 @@ class SupportBot:
         )
         self.escalations = Escalations(settings=settings, store=store, clock=clock)
         self.recorder = Recorder(store=store, clock=clock)
+        self.insights = Insights(settings=settings, store=store, clock=clock, knowledge=self.knowledge)
+        self.followups = Followups(settings=settings, store=store, clock=clock, escalations=self.escalations)
         self.responder = Responder(
             settings=settings,
             store=store,
@@ -101,9 +105,19 @@ class SupportBot:
             answers=self.answers,
             escalations=self.escalations,
             recorder=self.recorder,
+            incidents=self.insights.incidents,
+            bursts=self.insights.bursts,
+            similar=self.insights.similar,
+            followups=self.followups,
         )
         self.actions = ActionHandler(
-            settings=settings, store=store, clock=clock, escalations=self.escalations, recorder=self.recorder
+            settings=settings,
+            store=store,
+            clock=clock,
+            escalations=self.escalations,
+            recorder=self.recorder,
+            incidents=self.insights.incidents,
+            followups=self.followups,
         )
         self.commands = CommandRouter(settings)
         # inbox keys being handled right now: a replay after reconnecting must not take them
@@ -291,6 +305,7 @@ class SupportBot:
         mode, staff, language = situation.mode, situation.staff, situation.language
         decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
         log.debug("decision %s: %s", decision.act, decision.why, extra=log_context(conversation))
+        await self.followups.noticed(message, state, staff=staff)  # staff, thanks: none; talk: later
         if decision.act == Act.REVISE:
             return await self._revise(message, channel, situation)
         if decision.act == Act.TAKEOVER:
@@ -323,6 +338,19 @@ class SupportBot:
                 Reply(conversation=conversation, text=say("greeting", language), in_reply_to=message.id)
             )
             return Outcome.REFUSED
+        if in_bot_thread and not staff and _closes_the_loop(text):
+            # "thanks!" in a thread the bot answered is the end of it, not a question to
+            # hand to people: kept (it confirms the answer helped) and acknowledged
+            await self.recorder.record(message, role="user")
+            if not policy.is_acknowledgement(text):
+                await channel.send(
+                    Reply(
+                        conversation=conversation,
+                        text=say("you_are_welcome", language),
+                        in_reply_to=message.id,
+                    )
+                )
+            return Outcome.RECORDED
         if len(text) > self.settings.answer.max_question_chars:
             await self.recorder.record(message, role="user")  # refused, but kept: nothing is lost
             await channel.send(
@@ -407,9 +435,11 @@ class SupportBot:
         return Outcome.ESCALATED
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:
-        """Run the clock: fire the SLA reminders that are due. Adapters' supervisor calls this
-        about every half minute with each running platform's Channel."""
+        """Run the clock: fire the SLA reminders and follow-ups that are due. Adapters'
+        supervisor calls this about every half minute with each running platform's Channel."""
         fired = await self.escalations.tick(channels)
+        fired += await self.followups.tick(channels)  # "Did this solve it?", once per thread
+        fired += await self.insights.tick(channels)  # knowledge gaps, the weekly digest
         for platform, channel in channels.items():
             # replays run continuously, not only at start-up (a replay cut short is retried),
             # in the background: SLA reminders never wait behind the answers being replayed
@@ -439,6 +469,10 @@ class SupportBot:
         return Button(
             action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}"
         )
+
+
+def _closes_the_loop(text: str) -> bool:
+    return policy.is_thanks(text) or policy.says_all_set(text) or policy.is_acknowledgement(text)
 
 
 class _Noting:

@@ -160,6 +160,26 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "That button is no longer valid.",
         "ko": "더 이상 사용할 수 없는 버튼입니다.",
     },
+    # the follow-up on an answer nobody confirmed (bot/insights/followups.py)
+    "followup_question": {
+        "en": "Did this solve it? Press *Solved* if it did; *Still stuck* passes your question to the team.",
+        "ko": "문제가 해결되었나요? 해결되었다면 *해결됐어요*를, 아니라면 *아직 안 됐어요*를 눌러 주세요. "
+        "지원팀에 질문을 전달해 드립니다.",
+    },
+    "button_solved": {"en": "Solved", "ko": "해결됐어요"},
+    "button_still_stuck": {"en": "Still stuck", "ko": "아직 안 됐어요"},
+    "followup_solved": {
+        "en": "Glad it's solved! Thanks for letting me know.",
+        "ko": "해결되었다니 다행입니다! 알려 주셔서 감사합니다.",
+    },
+    "followup_still_stuck": {
+        "en": "Sorry it's still not working.",
+        "ko": "아직 해결되지 않았다니 죄송합니다.",
+    },
+    "followup_not_yours": {
+        "en": "Only the person who asked can answer this.",
+        "ko": "질문하신 분만 답할 수 있습니다.",
+    },
     # the terminal's own words (adapters/console.py): typed shortcuts and conversation commands
     "console_no_answer_ticket": {
         "en": "I didn't answer this question, so there is no answer to mark {word}. It is with the "
@@ -199,6 +219,27 @@ _TEXT: dict[str, dict[str, str]] = {
         "fresh conversation.",
         "ko": "이제 이 질문의 스레드에 있습니다. 입력하는 내용은 후속 메시지가 됩니다. "
         "/new를 입력하면 새 대화를 시작합니다.",
+    },
+    # proactive support: bursts and known-issue notices (bot/insights/)
+    "incident_notice": {
+        "en": "**Known issue:** {text}",
+        "ko": "**알려진 문제:** {text}",
+    },
+    "similar_resolved": {
+        "en": "_A similar question was resolved by the team on {date}: see the conversation linked below._",
+        "ko": "_비슷한 질문이 {date}에 팀의 답변으로 해결되었습니다. 아래 링크된 대화를 확인해 보세요._",
+    },
+    "incident_default": {
+        "en": "the team knows about this problem and is working on it.",
+        "ko": "팀이 이 문제를 알고 있으며 해결 중입니다.",
+    },
+    "incident_closed": {
+        "en": "**Update on the known issue:** {text}",
+        "ko": "**알려진 문제 업데이트:** {text}",
+    },
+    "incident_closed_default": {
+        "en": "it has been fixed. If you still see the problem, reply here.",
+        "ko": "해결되었습니다. 문제가 계속되면 여기에 답글을 남겨 주세요.",
     },
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.config import Settings
@@ -140,11 +140,16 @@ import typing  # noqa: E402  (this block is appended whole; its imports are for 
 
 if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from contextlib import AbstractContextManager
 
     # from the modules, not the package: bot.store.state imports this file to check that
     # StateStore implements Store, and the package imports bot.store.state
     from bot.store.answers import AnswerRecord, Stats
     from bot.store.conversations import ConversationState
+    from bot.store.followups import DueFollowup, FollowupClaim
+    from bot.store.gaps import GapCandidate, GapRecord, GapStatus
+    from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
+    from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
     from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
 
 
@@ -237,6 +242,7 @@ class AnswerStore(Protocol):
         tokens_in: int = 0,
         tokens_out: int = 0,
         neighbours: Sequence[str] = (),
+        scores: Sequence[float] = (),
     ) -> int: ...
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None: ...
@@ -308,6 +314,12 @@ class TicketStore(Protocol):
 
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None: ...
 
+    def asker_tickets(self, platform: str, asker_id: str, before_id: int, limit: int = 3) -> list[Ticket]: ...
+
+    def resolved_tickets(
+        self, platform: str, limit: int = 500
+    ) -> list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]: ...
+
     def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]: ...
 
     def advance_sla(
@@ -353,8 +365,139 @@ class DraftStore(Protocol):
     ) -> bool: ...
 
 
+class IncidentStore(Protocol):
+    """Recent questions, burst alerts, incidents and the notices they put on answers."""
+
+    def recent_questions(self, platform: str, since: datetime, limit: int = 2000) -> list[RecentQuestion]: ...
+
+    def bursts_since(self, platform: str, since: datetime) -> list[BurstRecord]: ...
+
+    def record_burst(
+        self,
+        *,
+        platform: str,
+        representative: str,
+        signatures: str,
+        askers: int,
+        channels: Sequence[str],
+        threads: Sequence[str],
+        at: datetime,
+    ) -> BurstRecord: ...
+
+    def burst(self, burst_id: int) -> BurstRecord | None: ...
+
+    def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None: ...
+
+    def open_incident(
+        self, *, platform: str, text: str, signatures: str, by: str, at: datetime, burst_id: int | None = None
+    ) -> tuple[IncidentRecord, bool]: ...
+
+    def incident(self, incident_id: int) -> IncidentRecord | None: ...
+
+    def incidents(
+        self, platform: str, status: str | None = None, limit: int = 20
+    ) -> list[IncidentRecord]: ...
+
+    def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool: ...
+
+    def add_notice(self, incident_id: int, conversation: ConversationRef, at: datetime) -> bool: ...
+
+    def notices_to_close(self, incident_id: int) -> list[tuple[int, ConversationRef]]: ...
+
+    def claim_notice_reply(self, notice_id: int, at: datetime) -> bool: ...
+
+
+class FollowupStore(Protocol):
+    """The one "Did this solve it?" per thread: scheduled, moved, cancelled, claimed once."""
+
+    def schedule_followup(self, key: str, answer_id: int, due: datetime) -> bool: ...
+
+    def postpone_followup(self, key: str, due: datetime) -> bool: ...
+
+    def cancel_followup(self, key: str) -> bool: ...
+
+    def due_followups(
+        self, now: datetime, platforms: Iterable[str], limit: int = 100
+    ) -> list[DueFollowup]: ...
+
+    def claim_followup(self, key: str, answer_id: int, now: datetime) -> FollowupClaim: ...
+
+    def followup_state(self, key: str) -> tuple[datetime | None, int | None, datetime | None] | None: ...
+
+
+class MetricsStore(Protocol):
+    """The rows support metrics are computed from (bot/insights/metrics.py), as of `until`."""
+
+    def metrics_snapshot(self) -> AbstractContextManager[None]: ...
+
+    def metric_questions(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[QuestionRow]: ...
+
+    def metric_asker_messages(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[AskerMessageRow]: ...
+
+    def metric_tickets(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[TicketRow]: ...
+
+    def top_questions(
+        self,
+        since: datetime,
+        until: datetime,
+        platform: str | None = None,
+        channel: str | None = None,
+        limit: int = 10,
+    ) -> list[tuple[str, int]]: ...
+
+
+class GapStore(Protocol):
+    """Knowledge-gap clusters: the questions placed in them, their asks and status."""
+
+    def unassigned_gap_questions(self, limit: int = 500) -> list[GapCandidate]: ...
+
+    def gaps(
+        self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50
+    ) -> list[GapRecord]: ...
+
+    def gap(self, gap_id: int) -> GapRecord | None: ...
+
+    def create_gap(self, candidate: GapCandidate, signature: str, at: datetime) -> GapRecord: ...
+
+    def add_to_gap(self, gap_id: int, candidate: GapCandidate, reopen_after: int, at: datetime) -> None: ...
+
+    def set_gap_status(self, gap_id: int, status: GapStatus, at: datetime) -> bool: ...
+
+    def gap_questions(self, gap_id: int, limit: int = 10) -> list[tuple[str, datetime]]: ...
+
+    def gap_tickets(self, gap_id: int) -> list[int]: ...
+
+
+class JobStore(Protocol):
+    """Once-per-period jobs (the weekly digest): claimed by key, taken over when stale."""
+
+    def claim_job(self, key: str, now: datetime, stale_after: timedelta) -> bool: ...
+
+    def finish_job(self, key: str, now: datetime) -> None: ...
+
+    def job_done(self, key: str) -> bool: ...
+
+
 @runtime_checkable
-class Store(InboxStore, ConversationStore, AnswerStore, TicketStore, DraftStore, Protocol):
+class Store(
+    InboxStore,
+    ConversationStore,
+    AnswerStore,
+    TicketStore,
+    DraftStore,
+    IncidentStore,
+    GapStore,
+    JobStore,
+    FollowupStore,
+    MetricsStore,
+    Protocol,
+):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""
 
     def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None: ...

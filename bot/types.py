@@ -192,6 +192,7 @@ class Reply:
     ephemeral_to: str | None = None  # a user id: only they see it
     in_reply_to: str | None = None  # the platform id of the message this answers
     refers_to: ConversationRef | None = None  # a conversation to link to (triage cards)
+    links: tuple[ConversationRef, ...] = ()  # more conversations to link (a burst alert's threads)
     language: str = "en"  # the asker's language: adapters label their own parts ("Sources") in it
 
 

@@ -296,6 +296,8 @@ def _body(reply: Reply) -> str:
     text = neutralise(reply.text.strip())
     if reply.refers_to is not None:
         text += f"\n[Open the conversation]({jump_url(reply.refers_to)})"
+    if reply.links:  # several conversations (a burst alert's threads): numbered links on one line
+        text += "\nThreads: " + " · ".join(f"[{n}]({jump_url(ref)})" for n, ref in enumerate(reply.links, 1))
     return text
 
 

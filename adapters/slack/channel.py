@@ -150,6 +150,7 @@ class SlackChannel:
         permalink = await self._permalink(reply.refers_to) if reply.refers_to else None
         return {
             "permalink": permalink,
+            "thread_links": [await self._permalink(ref) for ref in reply.links],
             "sources_label": say("sources", reply.language),
         }
 

@@ -124,11 +124,14 @@ def actions_block(buttons: Sequence[Button]) -> dict[str, Any] | None:
 
 
 def _tail_blocks(
-    reply: Reply, permalink: str | None, sources_label: str, link_label: str
+    reply: Reply, permalink: str | None, sources_label: str, link_label: str, thread_links: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     tail: list[dict[str, Any]] = []
     if permalink and safe_url(permalink):
         tail.append(_section(link(permalink, link_label)))
+    numbered = [link(url, str(n)) for n, url in enumerate(thread_links, 1) if safe_url(url)]
+    if numbered:  # several conversations (a burst alert's threads): numbered links on one line
+        tail.append(_section("Threads: " + " · ".join(numbered)))
     if block := sources_block(reply.citations, sources_label):
         tail.append(block)
     if block := actions_block(reply.buttons):
@@ -162,12 +165,13 @@ def render_reply(
     permalink: str | None = None,
     sources_label: str = "Sources",
     link_label: str = "Open the conversation",
+    thread_links: Sequence[str] = (),
 ) -> list[SlackMessage]:
     """A Reply as Slack messages, in posting order: mentions first, then the text in sections,
     and on the last message the link, the sources and the buttons."""
     body = _body(reply)
     sections = [_section(piece) for piece in split_text(body)] if body else []
-    tail = _tail_blocks(reply, permalink, sources_label, link_label)
+    tail = _tail_blocks(reply, permalink, sources_label, link_label, thread_links)
 
     messages: list[SlackMessage] = []
     blocks: list[dict[str, Any]] = []
@@ -202,17 +206,22 @@ def render_single(
     permalink: str | None = None,
     sources_label: str = "Sources",
     link_label: str = "Open the conversation",
+    thread_links: Sequence[str] = (),
 ) -> SlackMessage:
     """A Reply as exactly one message (chat.update replaces one message): if it would need
     several, the text is shortened so the buttons and sources stay."""
-    messages = render_reply(reply, permalink=permalink, sources_label=sources_label, link_label=link_label)
+    options: dict[str, Any] = {
+        "permalink": permalink,
+        "sources_label": sources_label,
+        "link_label": link_label,
+        "thread_links": thread_links,
+    }
+    messages = render_reply(reply, **options)
     limit = len(reply.text)
     while len(messages) > 1 and limit > 100:
         limit = limit * 2 // 3
         shorter = replace(reply, text=truncate(reply.text, limit))
-        messages = render_reply(
-            shorter, permalink=permalink, sources_label=sources_label, link_label=link_label
-        )
+        messages = render_reply(shorter, **options)
     return messages[0]
 
 

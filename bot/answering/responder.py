@@ -17,6 +17,10 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
+from bot.insights.bursts import BurstWatch
+from bot.insights.followups import Followups
+from bot.insights.incidents import Incidents, Notice
+from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock
@@ -36,6 +40,7 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
+    Ticket,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,13 @@ def answer_buttons(language: str, answer_id: int) -> tuple[Button, ...]:
     )
 
 
+def _with_notice(notice: Notice | None, text: str) -> str:
+    """A known-issue notice goes first: it is what the asker most needs to read."""
+    if notice is None:
+        return text
+    return f"{notice.text}\n\n{text}" if text else notice.text
+
+
 class Responder:
     def __init__(
         self,
@@ -65,6 +77,10 @@ class Responder:
         answers: AnswerPipeline,
         escalations: Escalations,
         recorder: Recorder,
+        incidents: Incidents | None = None,
+        bursts: BurstWatch | None = None,
+        similar: SimilarTickets | None = None,
+        followups: Followups | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -72,6 +88,10 @@ class Responder:
         self.answers = answers
         self.escalations = escalations
         self.recorder = recorder
+        self.incidents = incidents
+        self.bursts = bursts
+        self.similar = similar
+        self.followups = followups
 
     async def answer(
         self,
@@ -109,6 +129,9 @@ class Responder:
         if note:
             answer = replace(answer, note=note)
         faults.point("answer.composed")
+        neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
+        # with the next passage's: how far each stands above what was left out
+        scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
         answer_id = await self.store.run(
             StateStore.record_answer,
             ref=conversation,
@@ -125,7 +148,13 @@ class Responder:
             at=self.clock.now(),
             tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out,
-            neighbours=[p.chunk_id for p in result.passages[:NEIGHBOURS]],
+            neighbours=neighbours,
+            scores=scores,
+        )
+        notice = (
+            await self.incidents.notice_for(conversation, question, neighbours, language, scores=scores)
+            if self.incidents is not None
+            else None
         )
         log.info(
             "answered confidence=%.2f passages=%d",
@@ -149,7 +178,7 @@ class Responder:
                 else EscalationReason.LOW_CONFIDENCE,
                 channel=channel,
                 language=language,
-                lead="" if stream.posted is not None else say("abstain", language),
+                lead=_with_notice(notice, "" if stream.posted is not None else say("abstain", language)),
                 answer_id=answer_id,
                 in_reply_to=message_id,
                 visibility=scope,
@@ -157,8 +186,13 @@ class Responder:
                 context=Context(sources=closest),
             )
             await self.recorder.mark_bot_thread(conversation)
+            await self._watch_for_bursts(answer_id, conversation.platform, channel)
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
+        text = _with_notice(notice, text)
+        resolved = await self._similar_resolved(conversation, question, neighbours, scores)
+        if resolved is not None and resolved.resolved_at is not None:
+            text += "\n\n" + say("similar_resolved", language, date=f"{resolved.resolved_at:%Y-%m-%d}")
         posted = await stream.finish(
             Reply(
                 conversation=conversation,
@@ -168,6 +202,7 @@ class Responder:
                 buttons=answer_buttons(language, answer_id),
                 in_reply_to=message_id,
                 language=language,
+                refers_to=resolved.conversation if resolved is not None else None,
             )
         )
         faults.point("answer.posted")
@@ -175,7 +210,36 @@ class Responder:
             on_posted()  # answered: a later failure owes no apology
         await self.store.run(StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now())
         faults.point("answer.recorded")
+        if self.followups is not None:  # "Did this solve it?" in after_hours, unless confirmed first
+            await self.followups.schedule(posted.conversation, answer_id, asker)
+        await self._watch_for_bursts(answer_id, conversation.platform, channel)
         return Outcome.ANSWERED
+
+    async def _similar_resolved(
+        self, conversation: ConversationRef, question: str, neighbours: list[str], scores: list[float]
+    ) -> Ticket | None:
+        """A resolved public ticket on a question like this one, in another thread: the
+        team's answer there may be what the documentation lacks."""
+        if self.similar is None:
+            return None
+        try:
+            found = await self.similar.find(
+                conversation.platform, question, neighbours, scores=scores, public_only=True
+            )
+        except Exception:  # a boundary: a missing link never costs the asker the answer
+            log.exception("looking for similar resolved tickets failed", extra=log_context(conversation))
+            return None
+        return found if found is not None and found.conversation != conversation else None
+
+    async def _watch_for_bursts(self, answer_id: int, platform: str, channel: Channel) -> None:
+        """After the asker has their reply: does this question complete a burst? A failure
+        here is the team's alert lost, never the asker's answer."""
+        if self.bursts is None:
+            return
+        try:
+            await self.bursts.observe(answer_id, platform, channel)
+        except Exception:
+            log.exception("burst detection failed", extra={"answer_id": answer_id})
 
     async def answer_command(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""

@@ -10,6 +10,8 @@ from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageErr
 from bot.escalation import age as ticket_age
 from bot.escalation import sla_state
 from bot.escalation.learning import write_entry
+from bot.insights.metrics import Definitions, Period, Scope, collect
+from bot.insights.report import chat_summary
 from bot.ports import Channel
 from bot.store import StateStore
 from bot.text import parse_number, parse_user_id, single_line
@@ -228,22 +230,19 @@ async def _reindex(host: CommandHost, command: Command, args: dict[str, str], ch
 
 
 @REGISTRY.command(
-    "stats", "Answer rates, feedback and the questions the docs do not answer yet.", access=Access.ADMIN
+    "stats",
+    "Support metrics for the last 7 days: answers, resolutions, escalations, response times, and the "
+    "questions the docs do not answer yet.",
+    access=Access.ADMIN,
 )
 async def _stats(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+    # the same code path as `supportbot report --platform P --since 7d`, so both agree
     now = host.clock.now()
-    stats = await host.store.run(StateStore.stats, now - timedelta(days=7), command.conversation.platform)
-    gaps = await host.store.run(StateStore.knowledge_gaps, 5, command.conversation.platform)
-    rate = f"{stats.answered / stats.questions:.0%}" if stats.questions else "n/a"
-    lines = [
-        f"Last 7 days: {stats.questions} questions, {rate} answered by the bot, "
-        f"{stats.helpful} helpful / {stats.not_helpful} not helpful.",
-        f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed, {stats.tickets_resolved} resolved.",
-    ]
-    if gaps:
-        lines.append("Most asked questions the documentation does not answer:")
-        lines += [f"- ({n}x) {q[:100]}" for q, n in gaps]
-    return "\n".join(lines)
+    period = Period(since=now - timedelta(days=7), until=now)
+    scope = Scope(platform=command.conversation.platform)
+    await host.insights.gaps.refresh(command.conversation.platform)  # gaps current, addressed ones out
+    report = await host.store.run(collect, period, scope, Definitions.from_settings(host.settings), top=5)
+    return chat_summary(report, "Last 7 days")
 
 
 def _ticket_number(text: str) -> int:

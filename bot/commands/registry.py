@@ -22,6 +22,7 @@ from typing import Protocol
 from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.escalation import Escalations
+from bot.insights.service import Insights
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore
@@ -154,6 +155,9 @@ class CommandHost(Protocol):
 
     @property
     def escalations(self) -> Escalations: ...
+
+    @property
+    def insights(self) -> Insights: ...
 
     @property
     def commands(self) -> Rights: ...

@@ -13,12 +13,16 @@ here, so a token pasted into a question stops at this one place.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import policy
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
+from bot.escalation.brief import brief
 from bot.escalation.values import ACTIVE, Context, PostKind
+from bot.insights.similar_tickets import SimilarTickets
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -95,24 +99,33 @@ def sla_state(ticket: Ticket, now: datetime) -> str:
     return f"next deadline in {age(ticket.next_action_at - now)}"
 
 
-def card(ticket: Ticket, where: ConversationRef, now: datetime, context: Context | None = None) -> Reply:
-    """The ticket as staff see it in the triage channel."""
+def card(
+    ticket: Ticket,
+    where: ConversationRef,
+    now: datetime,
+    context: Context | None = None,
+    *,
+    previous: Sequence[Ticket] = (),
+    similar: Ticket | None = None,
+) -> Reply:
+    """The ticket as staff see it in the triage channel: a status line, then the brief."""
     # redacted before shortening: a token cut in half may no longer look like one
-    # (tickets opened before questions were redacted on the way in still carry them)
-    asked = redact_secrets(ticket.question)
-    question = asked if len(asked) <= 500 else asked[:497] + "..."
+    # (tickets opened before questions were redacted on the way in still carry them);
+    # a quoted answer can repeat what a document or the question held
+    shown = replace(ticket, question=redact_secrets(ticket.question))
+    if context is not None and context.answer:
+        context = replace(context, answer=redact_secrets(context.answer))
     lines = [
         f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
         f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
-        f"> {question}",
+        *brief(
+            shown,
+            context,
+            previous=[replace(t, question=redact_secrets(t.question)) for t in previous],
+            similar=replace(similar, question=redact_secrets(similar.question)) if similar else None,
+            now=now,
+        ),
     ]
-    if context is not None and context.answer:
-        # a quoted answer can repeat what a document or the question held
-        answer = redact_secrets(context.answer)
-        attempt = answer if len(answer) <= 400 else answer[:397] + "..."
-        lines.append(f"The bot answered: {attempt}")
-    if context is not None and context.sources:
-        lines.append("Sources: " + ", ".join(context.sources))
     return Reply(
         conversation=where,
         text="\n".join(lines),
@@ -141,6 +154,7 @@ class TicketPosts:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.similar = SimilarTickets(store=store)
 
     async def announced(self, ticket: Ticket) -> bool:
         """Whether the asker's thread was told about the ticket (a failed send is retried)."""
@@ -157,23 +171,43 @@ class TicketPosts:
             channel=ps.triage_channel,
         )
         try:
-            posted = await channel.send(card(ticket, where, self.clock.now(), context))
+            previous, similar = await self._extras(ticket)
+            posted = await channel.send(
+                card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
+            )
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             log.exception("could not post the triage card", extra={"ticket_id": ticket.id})
             return
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.CARD)
 
+    async def _extras(self, ticket: Ticket) -> tuple[list[Ticket], Ticket | None]:
+        """The asker's earlier tickets and a similar resolved one (any visibility: staff see all)."""
+        previous = await self.store.run(
+            StateStore.asker_tickets, ticket.conversation.platform, ticket.asker_id, ticket.id
+        )
+        record = await self.store.run(StateStore.answer, ticket.answer_id) if ticket.answer_id else None
+        similar = await self.similar.find(
+            ticket.conversation.platform,
+            ticket.question,
+            record.neighbours if record is not None else (),
+            scores=record.scores if record is not None else (),
+            public_only=False,
+            exclude=ticket.id,
+        )
+        return previous, similar
+
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
         """Bring every message that shows this ticket up to date."""
         now = self.clock.now()
         saved = await self.store.run(StateStore.ticket_context, ticket.id)
         context = Context(answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()))
+        previous, similar = await self._extras(ticket)
         for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
             reply = (
                 thread_note(ticket, posted.conversation, original)
                 if kind == PostKind.THREAD
-                else card(ticket, posted.conversation, now, context)
+                else card(ticket, posted.conversation, now, context, previous=previous, similar=similar)
             )
             try:
                 await channel.edit(posted, reply)

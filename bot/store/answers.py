@@ -26,6 +26,8 @@ class AnswerRecord:
     confidence: float
     abstained: bool
     sources: tuple[Citation, ...]
+    neighbours: tuple[str, ...] = ()  # the passages retrieval ranked first, best first
+    scores: tuple[float, ...] = ()  # their retrieval scores, and the next passage's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +61,7 @@ class AnswerRepository(Repository):
         tokens_in: int = 0,
         tokens_out: int = 0,
         neighbours: Sequence[str] = (),
+        scores: Sequence[float] = (),
     ) -> int:
         with self.db.conn:
             table = self.db.table("answers").insert(
@@ -79,6 +82,7 @@ class AnswerRepository(Repository):
                     "tokens_out": tokens_out,
                     "created_at": iso(at),
                     "neighbours": json.dumps(list(neighbours)),
+                    "neighbour_scores": json.dumps([round(s, 3) for s in scores]),
                 }
             )
         return int(table.last_pk or 0)
@@ -101,6 +105,8 @@ class AnswerRepository(Repository):
             confidence=row["confidence"],
             abstained=bool(row["abstained"]),
             sources=tuple(Citation(**c) for c in json.loads(row["sources"] or "[]")),
+            neighbours=tuple(json.loads(row.get("neighbours") or "[]")),
+            scores=tuple(json.loads(row.get("neighbour_scores") or "[]")),
         )
 
     def answer_to_message(self, message_id: str) -> tuple[AnswerRecord, str] | None:

@@ -227,6 +227,8 @@ def _state_v5_insights(db: Database) -> None:
     # the ids of the passages retrieval ranked first for the question, best first (JSON):
     # half of what makes two questions similar (the other half is their words)
     db.table("answers").add_column("neighbours", str)
+    # their retrieval scores, and the next passage's (JSON): how sure retrieval was of each
+    db.table("answers").add_column("neighbour_scores", str)
     db.table("answers").add_column("channel", str)  # platform:workspace:channel, for per-channel reports
     db.table("answers").create_index(["channel", "created_at"])
     # one "Did this solve it?" per thread: when it is due (null: nothing due), and when it went

@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 from bot.store.answers import AnswerRepository
 from bot.store.conversations import ConversationRepository
 from bot.store.drafts import DraftRepository
+from bot.store.followups import FollowupRepository
+from bot.store.gaps import GapRepository
 from bot.store.inbox import InboxRepository
+from bot.store.incidents import IncidentRepository
+from bot.store.jobs import JobRepository
+from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
 from bot.store.tickets import TicketRepository
@@ -40,6 +45,11 @@ class StateStore(
     AnswerRepository,
     TicketRepository,
     DraftRepository,
+    FollowupRepository,
+    IncidentRepository,
+    GapRepository,
+    JobRepository,
+    MetricsRepository,
 ):
     """State that must survive anything: one SQLite file in the data directory.
 

@@ -201,6 +201,35 @@ class TicketRepository(Repository):
             raise StoreError(f"ticket #{ticket_id} does not exist")
         return changed, ticket
 
+    def asker_tickets(self, platform: str, asker_id: str, before_id: int, limit: int = 3) -> list[Ticket]:
+        """The asker's earlier tickets on a platform, newest first: what staff should know."""
+        rows = self.db.table("tickets").rows_where(
+            "platform = ? and asker_id = ? and id < ?",
+            [platform, asker_id, before_id],
+            order_by="id desc",
+            limit=limit,
+        )
+        return [_ticket(row) for row in rows]
+
+    def resolved_tickets(
+        self, platform: str, limit: int = 500
+    ) -> list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]:
+        """Recently resolved tickets with the retrieval neighbours of the question they began
+        with (from its answer record): what a new question is compared with."""
+        rows = self.db.execute(
+            "select t.*, a.neighbours as _neighbours, a.neighbour_scores as _scores from tickets t left join answers a on a.id = t.answer_id "
+            "where t.platform = ? and t.status = 'resolved' order by t.resolved_at desc limit ?",
+            [platform, limit],
+        )
+        columns = [c[0] for c in rows.description]
+        found = []
+        for raw in rows.fetchall():
+            row = dict(zip(columns, raw, strict=True))
+            near = tuple(json.loads(row.pop("_neighbours") or "[]"))
+            scores = tuple(json.loads(row.pop("_scores") or "[]"))
+            found.append((_ticket(row), near, scores))
+        return found
+
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
         row = self.db.execute(
             "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]

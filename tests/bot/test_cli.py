@@ -359,3 +359,34 @@ def test_run_names_the_missing_slack_token(tmp_path: Path, knowledge_dir: Path) 
     assert result.returncode == 2
     assert "SLACK_APP_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
     assert "xoxb-" + "only-the-bot-token" not in result.stderr + result.stdout
+
+
+def test_report_reads_the_data_dir_and_prints_json(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store import StateStore
+    from bot.types import ConversationRef
+    from tests.bot.insights.week import ask
+
+    data = tmp_path / "data"
+    store = StateStore(data / "state.db")
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
+    answer = ask(store, ref, "U1", datetime.now(UTC) - timedelta(days=2))
+    store.add_feedback(answer, "U1", "helpful", datetime.now(UTC) - timedelta(days=2))
+    store.close()
+    done = run_cli("report", "--data", str(data), "--format", "json", "--since", "7d", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["metrics"]["questions"] == 1 and report["metrics"]["confirmed_resolutions"] == 1
+    assert report["by_platform"][0]["platform"] == "slack"
+    table = run_cli("report", "--data", str(data), "--platform", "discord", cwd=tmp_path)
+    assert table.returncode == 0 and "discord" in table.stdout
+
+
+def test_report_without_data_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    done = run_cli("report", "--data", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no state database" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "nothing").exists()
+    bad = run_cli("report", "--data", str(tmp_path), "--since", "last tuesday", cwd=tmp_path)
+    assert bad.returncode == 2 and "is not a period" in bad.stderr

@@ -510,3 +510,20 @@ async def test_replays_take_each_unfinished_message_once(
     )
     assert sum(counts) == 3
     assert len([r for r in replies(channel) if r.kind == ReplyKind.ANSWER]) == 3
+
+
+async def test_thanks_in_an_answered_thread_is_acknowledged_never_escalated(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    await rt.bot.on_message(message("How long does a refund take to arrive?"), channel)
+    thread = replies(channel)[0].conversation
+    thanks = message("thanks a lot!", channel=thread.channel, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(thanks, channel) == Outcome.RECORDED
+    assert "welcome" in replies(channel)[-1].text.lower()
+    ok = message("ok", channel=thread.channel, thread=thread.thread, addressed=False)
+    before = len(replies(channel))
+    assert await rt.bot.on_message(ok, channel) == Outcome.RECORDED
+    assert len(replies(channel)) == before  # an acknowledgement needs no reply
+    assert rt.state.tickets() == []
+    texts = [turn.text for turn in rt.state.history(thread)]
+    assert "thanks a lot!" in texts and "ok" in texts  # kept: "thanked and left" is counted from them

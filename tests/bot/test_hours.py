@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.hours import BusinessHours
 
@@ -35,3 +35,35 @@ def test_always_open_when_no_hours_are_set() -> None:
         2026, 11, 29, 3, 15, tzinfo=UTC
     )
     assert SEOUL.describe() == "Mon, Tue, Wed, Thu, Fri 09:00-18:00 (Asia/Seoul)"
+
+
+def test_working_minutes_skip_nights_and_weekends() -> None:
+    friday = datetime(2026, 12, 4, 8, 50, tzinfo=UTC)  # Fri 17:50 KST: 10 minutes before closing
+    monday = datetime(2026, 12, 7, 0, 20, tzinfo=UTC)  # Mon 09:20 KST
+    assert SEOUL.working_minutes(friday, monday) == 30
+    # the inverse of add_minutes, across nights and a weekend
+    for minutes in (1, 15, 540, 541, 2000):
+        assert SEOUL.working_minutes(friday, SEOUL.add_minutes(friday, minutes)) == minutes
+    saturday, sunday = datetime(2026, 12, 5, 1, 0, tzinfo=UTC), datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
+    assert SEOUL.working_minutes(saturday, sunday) == 0  # nobody was in
+    assert SEOUL.working_minutes(monday, friday) == 0  # backwards is no time at all
+
+
+def test_working_minutes_are_wall_clock_when_always_open() -> None:
+    always = BusinessHours.parse("", ("mon",), "UTC")
+    start = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)  # a Sunday: no day is closed when always open
+    assert always.working_minutes(start, datetime(2026, 11, 29, 4, 30, tzinfo=UTC)) == 90
+
+
+def test_working_minutes_over_weeks_count_each_working_day() -> None:
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Mon 09:00 KST
+    assert SEOUL.working_minutes(monday, monday + timedelta(days=28)) == 4 * 5 * 9 * 60
+    assert SEOUL.working_minutes(monday, monday + timedelta(days=30, hours=1)) == (4 * 5 + 2) * 9 * 60 + 60
+
+
+def test_working_minutes_across_a_clock_change_count_local_hours() -> None:
+    new_york = BusinessHours.parse("09:00-18:00", ("mon", "tue", "wed", "thu", "fri"), "America/New_York")
+    friday = datetime(2026, 10, 30, 21, 50, tzinfo=UTC)  # Fri 17:50 EDT; clocks go back on Sunday
+    monday = datetime(2026, 11, 2, 14, 20, tzinfo=UTC)  # Mon 09:20 EST
+    assert new_york.working_minutes(friday, monday) == 30
+    assert new_york.working_minutes(friday, new_york.add_minutes(friday, 30)) == 30

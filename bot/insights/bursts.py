@@ -1,0 +1,183 @@
+"""Burst detection: many different people asking the same thing right now, told to the team once.
+
+After each question is recorded, the questions asked on the same platform within
+`[insights] burst_window_minutes` that are similar to it (bot/insights/similarity.py) form
+its cluster. When `burst_min_askers` *different* people are in it, one alert goes to the
+platform's triage channel, with the representative question, how many asked, where, links
+to the threads and an *Open incident* button. The same cluster raises no second alert
+within `burst_cooldown_minutes`. One person asking ten times is not a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot import policy
+from bot.config import Settings
+from bot.insights.similarity import Signature, best_match, signature, similarity
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.store.incidents import BurstRecord, RecentQuestion
+from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+MAX_LINKED_THREADS = 5  # an alert links this many threads, newest first; the count says the rest
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cluster:
+    """The questions of a burst, representative first."""
+
+    members: tuple[RecentQuestion, ...]
+    signatures: tuple[Signature, ...]
+
+    @property
+    def askers(self) -> int:
+        return len({m.asker_id for m in self.members})
+
+    @property
+    def representative(self) -> str:
+        return self.members[0].question
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        keys = (ConversationRef.from_key(m.conversation).channel for m in self.members)
+        return tuple(dict.fromkeys(keys))
+
+    @property
+    def threads(self) -> tuple[str, ...]:
+        return tuple(
+            dict.fromkeys(m.conversation for m in sorted(self.members, key=lambda m: m.at, reverse=True))
+        )
+
+
+def signatures_json(signatures: Sequence[Signature]) -> str:
+    return "[" + ",".join(s.to_json() for s in signatures) + "]"
+
+
+def signatures_from_json(text: str) -> list[Signature]:
+    return [Signature.from_json(json.dumps(item)) for item in json.loads(text or "[]")]
+
+
+def cluster_of(
+    newest: RecentQuestion, recent: Sequence[RecentQuestion], cache: dict[int, Signature]
+) -> Cluster:
+    """The recent questions similar to `newest`, the most central one first (the one most
+    similar to the rest says best what the cluster is about)."""
+
+    def sig(q: RecentQuestion) -> Signature:
+        found = cache.get(q.answer_id)
+        if found is None:
+            found = cache[q.answer_id] = signature(q.question, q.neighbours, scores=q.scores)
+        return found
+
+    target = sig(newest)
+    members = [
+        q for q in recent if q.answer_id == newest.answer_id or best_match(target, [sig(q)]) is not None
+    ]
+    if all(m.answer_id != newest.answer_id for m in members):
+        members.append(newest)
+    sigs = [sig(m) for m in members]
+    centrality = [sum(similarity(s, other) for other in sigs) for s in sigs]
+    order = sorted(range(len(members)), key=lambda i: (-centrality[i], members[i].at))
+    return Cluster(members=tuple(members[i] for i in order), signatures=tuple(sigs[i] for i in order))
+
+
+class BurstWatch:
+    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self._signatures: dict[int, Signature] = {}  # by answer id: questions are analysed once
+        self._lock = asyncio.Lock()  # two questions finishing together must not both alert
+
+    async def observe(self, answer_id: int, platform: str, channel: Channel) -> BurstRecord | None:
+        """Look at the question just recorded as `answer_id`; alert if it completes a burst."""
+        s = self.settings.insights
+        async with self._lock:
+            now = self.clock.now()
+            recent = await self.store.run(
+                StateStore.recent_questions, platform, now - timedelta(minutes=s.burst_window_minutes)
+            )
+            newest = next((q for q in recent if q.answer_id == answer_id), None)
+            if newest is None or not newest.asker_id:
+                return None
+            cluster = cluster_of(newest, recent, self._signatures)
+            self._forget_old({q.answer_id for q in recent})
+            if cluster.askers < s.burst_min_askers:
+                return None
+            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
+            for earlier in await self.store.run(StateStore.bursts_since, platform, cooldown):
+                if best_match(cluster.signatures[0], signatures_from_json(earlier.signatures)) is not None:
+                    return None  # this cluster was already announced
+            burst = await self.store.run(
+                StateStore.record_burst,
+                platform=platform,
+                representative=cluster.representative,
+                signatures=signatures_json(cluster.signatures),
+                askers=cluster.askers,
+                channels=cluster.channels,
+                threads=cluster.threads,
+                at=now,
+            )
+        log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
+        await self._alert(burst, channel)
+        return burst
+
+    def _forget_old(self, live: set[int]) -> None:
+        for answer_id in [a for a in self._signatures if a not in live]:
+            del self._signatures[answer_id]
+
+    async def _alert(self, burst: BurstRecord, channel: Channel) -> None:
+        ps = policy.platform_settings(self.settings, burst.platform)
+        if ps is None or not ps.triage_channel:
+            log.warning(
+                "a burst was detected but no triage channel is set to tell",
+                extra={"platform": burst.platform, "burst_id": burst.id},
+            )
+            return
+        first = ConversationRef.from_key(burst.threads[0])
+        where = ConversationRef(platform=burst.platform, workspace=first.workspace, channel=ps.triage_channel)
+        try:
+            posted = await channel.send(alert(burst, where, self.settings.insights.burst_window_minutes))
+        except Exception:
+            log.exception("could not post a burst alert", extra={"burst_id": burst.id})
+            return
+        await self.store.run(StateStore.set_burst_post, burst.id, posted.message_id, posted.conversation)
+
+
+def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:
+    """The alert as staff see it in the triage channel."""
+    channels = ", ".join(f"#{c}" for c in burst.channels)
+    question = (
+        burst.representative if len(burst.representative) <= 200 else burst.representative[:197] + "..."
+    )
+    shown = burst.threads[:MAX_LINKED_THREADS]
+    more = f" (and {len(burst.threads) - len(shown)} more)" if len(burst.threads) > len(shown) else ""
+    text = (
+        f"**{burst.askers} people asked about the same thing in the last {window} minutes.**\n"
+        f"> {question}\n"
+        f"Channels: {channels}. Threads: {len(burst.threads)}{more}.\n"
+        "If something is broken, open an incident: answers to these questions will then say so."
+    )
+    return Reply(
+        conversation=where,
+        text=text,
+        kind=ReplyKind.TICKET,
+        buttons=(
+            Button(
+                action=ActionKind.OPEN_INCIDENT,
+                label="Open incident",
+                value=str(burst.id),
+                style=ButtonStyle.DANGER,
+            ),
+        ),
+        refers_to=ConversationRef.from_key(shown[0]),
+        links=tuple(ConversationRef.from_key(t) for t in shown),
+    )

@@ -1,0 +1,143 @@
+"""Known-issue notices: while staff say something is broken, askers hear it first.
+
+An incident is opened by staff (`/support incident open <text>`, or *Open incident* on a
+burst alert) and covers a cluster of questions: the burst's questions, or, opened by
+command, the text itself plus the most recent burst it resembles. While it is open, an
+answer to a similar question carries the notice at the top, and the thread is remembered.
+Closing it (`/support incident close [#N] [text]`) replies once in every such thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.insights.bursts import signatures_from_json, signatures_json
+from bot.insights.similarity import NEIGHBOURS, Signature, best_match, signature
+from bot.messages import say
+from bot.policy import detect_language
+from bot.ports import Channel, Clock
+from bot.retrieval.service import KnowledgeService
+from bot.store import AsyncStore, StateStore
+from bot.store.incidents import IncidentRecord, IncidentStatus
+from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+RECENT_BURSTS = timedelta(
+    hours=24
+)  # a burst this recent lends its questions to an incident opened by command
+NOTICE_LIMIT = 500  # characters of incident text shown to askers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice:
+    incident_id: int
+    text: str  # what the asker reads, in their language
+
+
+class Incidents:
+    def __init__(self, *, store: AsyncStore, clock: Clock, knowledge: KnowledgeService) -> None:
+        self.store = store
+        self.clock = clock
+        self.knowledge = knowledge
+
+    async def open(
+        self, platform: str, text: str, by: Author, burst_id: int | None = None
+    ) -> tuple[IncidentRecord, bool]:
+        """Open an incident (once per burst). Returns it and whether it is new."""
+        sigs: list[Signature] = []
+        if text:
+            found = await self.knowledge.search(text, DocVisibility.INTERNAL, k=NEIGHBOURS + 1)
+            sigs.append(
+                signature(
+                    text,
+                    [p.chunk_id for p in found.passages[:NEIGHBOURS]],
+                    scores=[p.score for p in found.passages[: NEIGHBOURS + 1]],
+                )
+            )
+        if burst_id is not None:
+            burst = await self.store.run(StateStore.burst, burst_id)
+            if burst is not None:
+                sigs = signatures_from_json(burst.signatures) + sigs
+        elif sigs:
+            since = self.clock.now() - RECENT_BURSTS
+            for burst in await self.store.run(StateStore.bursts_since, platform, since):
+                members = signatures_from_json(burst.signatures)
+                if best_match(sigs[0], members) is not None:
+                    sigs += members
+                    break
+        return await self.store.run(
+            StateStore.open_incident,
+            platform=platform,
+            text=text[:NOTICE_LIMIT],
+            signatures=signatures_json(sigs),
+            by=by.id,
+            at=self.clock.now(),
+            burst_id=burst_id,
+        )
+
+    async def notice_for(
+        self,
+        conversation: ConversationRef,
+        question: str,
+        neighbours: Sequence[str],
+        language: str,
+        *,
+        scores: Sequence[float] = (),
+    ) -> Notice | None:
+        """The notice an answer to `question` should carry, if an open incident covers it; the
+        thread is remembered so that closing the incident tells it."""
+        open_now = await self.store.run(StateStore.incidents, conversation.platform, IncidentStatus.OPEN)
+        if not open_now:
+            return None
+        asked = signature(question, neighbours, scores=scores)
+        for incident in open_now:  # newest first: the latest word on a problem wins
+            if best_match(asked, signatures_from_json(incident.signatures)) is None:
+                continue
+            await self.store.run(StateStore.add_notice, incident.id, conversation, self.clock.now())
+            text = incident.text or say("incident_default", language)
+            return Notice(incident_id=incident.id, text=say("incident_notice", language, text=text))
+        return None
+
+    async def close(self, incident: IncidentRecord, by: Author, text: str, channel: Channel) -> int | None:
+        """Close `incident` and reply once in every thread that got its notice. Returns how
+        many threads were told; None if it was not open (someone closed it first)."""
+        if not await self.store.run(
+            StateStore.close_incident, incident.id, by=by.id, at=self.clock.now(), text=text
+        ):
+            return None
+        return await self.tell_closed(incident.id, text, channel)
+
+    async def tell_closed(self, incident_id: int, text: str, channel: Channel) -> int:
+        """Reply in each noticed thread not yet told (a claim per thread: a retry after a
+        failure, or a second process, never tells a thread twice)."""
+        told = 0
+        for notice_id, conversation in await self.store.run(StateStore.notices_to_close, incident_id):
+            if not await self.store.run(StateStore.claim_notice_reply, notice_id, self.clock.now()):
+                continue
+            language = await self._thread_language(conversation)
+            body = text or say("incident_closed_default", language)
+            try:
+                await channel.send(
+                    Reply(
+                        conversation=conversation,
+                        text=say("incident_closed", language, text=body),
+                        kind=ReplyKind.INFO,
+                        language=language,
+                    )
+                )
+                told += 1
+            except Exception:
+                # at most once: the thread was claimed; a failed post is logged, not repeated
+                log.exception(
+                    "could not tell a thread the incident is closed", extra={"incident_id": incident_id}
+                )
+        return told
+
+    async def _thread_language(self, conversation: ConversationRef) -> str:
+        history = await self.store.run(StateStore.history, conversation, 4)
+        asked = next((turn.text for turn in history if turn.role == "user"), "")
+        return detect_language(asked) if asked else "en"

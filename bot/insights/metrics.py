@@ -1,0 +1,345 @@
+"""Support metrics with published definitions: knowledge/insights.md is the contract.
+
+It owns the definitions, as pure functions from the store's rows (bot/store/metrics.py) and
+the settings to figures: what became of each question (confirmed, assumed, pending,
+unresolved, escalated), response and resolution times in business minutes, percentiles, and
+the same counts per platform, channel and language. `collect` reads one period
+from a store (in one snapshot) and computes them; `supportbot report` and `/support stats`
+both call it, so they always agree. Row by row, what became of each question is
+bot/insights/outcomes.py's.
+
+Every figure is computed "as of" the end of the period (never later than now): feedback,
+messages and tickets after it are not seen, so a past week's report is stable.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.config import Settings
+from bot.hours import BusinessHours
+from bot.insights.outcomes import Outcome, outcomes
+from bot.ports import Store
+from bot.store.gaps import GapStatus
+from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
+
+
+class Rating(StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+class Dimension(StrEnum):
+    PLATFORM = "platform"
+    CHANNEL = "channel"
+    LANGUAGE = "language"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Period:
+    """[since, until): a question belongs to the period its `created_at` falls in."""
+
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scope:
+    platform: str | None = None
+    channel: str | None = None  # a channel id ("C0123") or a full key ("slack:T1:C0123")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Definitions:
+    """The settings that shape the figures, shown with every report."""
+
+    assume_after: timedelta
+    hours: BusinessHours
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Definitions:
+        e = settings.escalation
+        return cls(
+            assume_after=timedelta(hours=settings.insights.assume_after_hours),
+            hours=BusinessHours.parse(e.business_hours, e.business_days, e.timezone),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """The figures of knowledge/insights.md; field names are the JSON names."""
+
+    questions: int
+    answered: int
+    abstained: int
+    direct_handoffs: int
+    confirmed_resolutions: int
+    assumed_resolutions: int
+    pending: int
+    unresolved: int
+    answered_then_escalated: int
+    confirmed_resolution_rate: float | None
+    assumed_resolution_rate: float | None
+    escalations: int
+    escalation_rate: float | None
+    bot_first_response_p50_seconds: float | None
+    bot_first_response_p90_seconds: float | None
+    human_first_responses: int
+    human_first_response_p50_minutes: float | None
+    human_first_response_p90_minutes: float | None
+    tickets_resolved: int
+    time_to_resolution_p50_minutes: float | None
+    time_to_resolution_p90_minutes: float | None
+    ratings_good: int
+    ratings_bad: int
+    csat: float | None
+    askers: int
+    repeat_askers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Breakdown:
+    """The counts of one platform, channel or language."""
+
+    key: str
+    questions: int
+    answered: int
+    confirmed_resolutions: int
+    assumed_resolutions: int
+    escalations: int
+    escalation_rate: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    period: Period
+    scope: Scope
+    definitions: Definitions
+    metrics: Metrics
+    breakdowns: dict[Dimension, tuple[Breakdown, ...]]
+    top_questions: tuple[tuple[str, int], ...]
+    gaps: tuple[GapLine, ...]
+
+
+def channel_of(conversation: str) -> str:
+    """`platform:workspace:channel` of a conversation key (`platform:workspace:channel:thread`)."""
+    return ":".join(conversation.split(":", 3)[:3])
+
+
+def in_channel(channel_key: str, wanted: str) -> bool:
+    if wanted.count(":") >= 2:
+        return channel_key == wanted
+    return channel_key.rsplit(":", 1)[-1] == wanted
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest rank: the smallest observed value with at least p% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _thread_of(conversation: str, question_id: int) -> str:
+    """A thread counts once for repeat askers; a thread-less channel counts each question."""
+    return conversation if not conversation.endswith(":") else f"{conversation}#{question_id}"
+
+
+def compute(
+    questions: Sequence[QuestionRow],
+    messages: Sequence[AskerMessageRow],
+    tickets: Sequence[TicketRow],
+    *,
+    end: datetime,
+    definitions: Definitions,
+) -> tuple[Metrics, dict[Dimension, tuple[Breakdown, ...]]]:
+    fates = outcomes(questions, messages, tickets, end=end, assume_after=definitions.assume_after)
+    count = Counter(fates)
+    direct = [t for t in tickets if t.direct]
+    # the asker's message is found by its platform id within the thread (ids are per channel)
+    sent: dict[tuple[str, str | None], str] = {(m.conversation, m.platform_id): m.at for m in messages}
+    bot_seconds = []
+    for row in questions:
+        asked = sent.get((row.conversation, row.message_id))
+        if asked is not None:
+            bot_seconds.append(max(0.0, (_time(row.created_at) - _time(asked)).total_seconds()))
+    hours = definitions.hours
+    human = [
+        hours.working_minutes(_time(t.created_at), _time(t.first_staff_reply_at))
+        for t in tickets
+        if t.first_staff_reply_at
+    ]
+    resolution = [
+        hours.working_minutes(_time(t.created_at), _time(t.resolved_at)) for t in tickets if t.resolved_at
+    ]
+    ratings = Counter(t.rating for t in tickets if t.rating)
+    visits = {(row.asker_id, _thread_of(row.conversation, row.id)) for row in questions if row.asker_id}
+    visits.update((t.asker_id, _thread_of(t.conversation, -t.id)) for t in direct if t.asker_id)
+    threads_per_asker = Counter(asker for asker, _ in visits)
+    total = len(questions) + len(direct)
+    answered = len(questions) - count[Outcome.ABSTAINED]
+    good, bad = ratings[Rating.GOOD], ratings[Rating.BAD]
+    metrics = Metrics(
+        questions=total,
+        answered=answered,
+        abstained=count[Outcome.ABSTAINED],
+        direct_handoffs=len(direct),
+        confirmed_resolutions=count[Outcome.CONFIRMED],
+        assumed_resolutions=count[Outcome.ASSUMED],
+        pending=count[Outcome.PENDING],
+        unresolved=count[Outcome.UNRESOLVED],
+        answered_then_escalated=count[Outcome.ESCALATED],
+        confirmed_resolution_rate=_rounded(_ratio(count[Outcome.CONFIRMED], answered), 4),
+        assumed_resolution_rate=_rounded(_ratio(count[Outcome.ASSUMED], answered), 4),
+        escalations=len(tickets),
+        escalation_rate=_rounded(_ratio(len(tickets), total), 4),
+        bot_first_response_p50_seconds=_rounded(percentile(bot_seconds, 50), 3),
+        bot_first_response_p90_seconds=_rounded(percentile(bot_seconds, 90), 3),
+        human_first_responses=len(human),
+        human_first_response_p50_minutes=_rounded(percentile(human, 50)),
+        human_first_response_p90_minutes=_rounded(percentile(human, 90)),
+        tickets_resolved=len(resolution),
+        time_to_resolution_p50_minutes=_rounded(percentile(resolution, 50)),
+        time_to_resolution_p90_minutes=_rounded(percentile(resolution, 90)),
+        ratings_good=good,
+        ratings_bad=bad,
+        csat=_rounded(_ratio(good, good + bad), 4),
+        askers=len(threads_per_asker),
+        repeat_askers=sum(1 for n in threads_per_asker.values() if n > 1),
+    )
+    return metrics, _breakdowns(questions, fates, tickets)
+
+
+def _breakdowns(
+    questions: Sequence[QuestionRow], fates: Sequence[Outcome], tickets: Sequence[TicketRow]
+) -> dict[Dimension, tuple[Breakdown, ...]]:
+    # count each (channel, language, outcome) once, then roll up: a few hundred combinations
+    # instead of three dictionary updates for each of 100,000 questions
+    asked = Counter(
+        zip(
+            (row.channel or channel_of(row.conversation) for row in questions),
+            (row.language or "unknown" for row in questions),
+            fates,
+            strict=True,
+        )
+    )
+    opened = Counter((channel_of(t.conversation), t.language or "unknown", bool(t.direct)) for t in tickets)
+    # per key: questions, answered, confirmed, assumed, escalations
+    tallies: dict[Dimension, dict[str, list[int]]] = {
+        d: defaultdict(lambda: [0, 0, 0, 0, 0]) for d in Dimension
+    }
+
+    def keys(channel: str, language: str) -> tuple[tuple[Dimension, str], ...]:
+        platform = channel.split(":", 1)[0]
+        return (Dimension.PLATFORM, platform), (Dimension.CHANNEL, channel), (Dimension.LANGUAGE, language)
+
+    for (channel, language, fate), n in asked.items():
+        for dimension, key in keys(channel, language):
+            tally = tallies[dimension][key]
+            tally[0] += n
+            tally[1] += n if fate != Outcome.ABSTAINED else 0
+            tally[2] += n if fate == Outcome.CONFIRMED else 0
+            tally[3] += n if fate == Outcome.ASSUMED else 0
+    for (channel, language, direct), n in opened.items():
+        for dimension, key in keys(channel, language):
+            tally = tallies[dimension][key]
+            tally[0] += n if direct else 0
+            tally[4] += n
+    return {
+        dimension: tuple(
+            Breakdown(
+                key=key,
+                questions=q,
+                answered=a,
+                confirmed_resolutions=c,
+                assumed_resolutions=s,
+                escalations=e,
+                escalation_rate=_rounded(_ratio(e, q), 4),
+            )
+            for key, (q, a, c, s, e) in sorted(by_key.items(), key=lambda item: (-item[1][0], item[0]))
+        )
+        for dimension, by_key in tallies.items()
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapLine:
+    """One open knowledge gap as reports show it."""
+
+    id: int
+    question: str  # the cluster's representative
+    count: int  # how often it was asked
+    kind: str  # hard: not answered; soft: answered and it did not help
+
+
+def gaps(store: Store, scope: Scope, limit: int = 10) -> tuple[GapLine, ...]:
+    """The open knowledge gaps (bot/insights/gaps.py), most asked first: each cluster's
+    representative question and how often it was asked. Clusters are placed by the running
+    bot's clock, so a report read beside it is at most one tick behind."""
+    return tuple(
+        GapLine(id=g.id, question=g.representative, count=g.asks, kind=str(g.kind))
+        for g in store.gaps(scope.platform, (GapStatus.OPEN,), limit)
+    )
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """A report builds a few hundred thousand small tuples, none in a cycle; the cyclic
+    collector would walk them again and again (40% of the time at 100,000 questions)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def collect(store: Store, period: Period, scope: Scope, definitions: Definitions, *, top: int = 10) -> Report:
+    """The report of one period, read in one snapshot of the store."""
+    with _no_gc_pauses():
+        return _collect(store, period, scope, definitions, top)
+
+
+def _collect(store: Store, period: Period, scope: Scope, definitions: Definitions, top: int) -> Report:
+    args = (period.since, period.until, scope.platform, scope.channel)
+    with store.metrics_snapshot():
+        questions = store.metric_questions(*args)
+        messages = store.metric_asker_messages(*args)
+        tickets = store.metric_tickets(*args)
+        top_questions = store.top_questions(*args, limit=top)
+        unanswered = gaps(store, scope, top)
+    if scope.channel:  # SQL matched a pattern; this is the exact test
+        wanted = scope.channel
+        questions = [q for q in questions if in_channel(q.channel or channel_of(q.conversation), wanted)]
+        messages = [m for m in messages if in_channel(channel_of(m.conversation), wanted)]
+        tickets = [t for t in tickets if in_channel(channel_of(t.conversation), wanted)]
+    metrics, breakdowns = compute(questions, messages, tickets, end=period.until, definitions=definitions)
+    return Report(
+        period=period,
+        scope=scope,
+        definitions=definitions,
+        metrics=metrics,
+        breakdowns=breakdowns,
+        top_questions=tuple(top_questions),
+        gaps=unanswered,
+    )

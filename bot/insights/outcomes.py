@@ -1,0 +1,133 @@
+"""What became of each question: the row-level half of knowledge/insights.md's definitions.
+
+It owns the outcome of one question as of a moment (confirmed, assumed, pending, unresolved,
+escalated, abstained) and the rules behind it: whose messages and tickets belong to which
+answer, which message is a thank-you, a plain "ok" or a follow-up, and the window after which
+silence counts as an assumed resolution. bot/insights/metrics.py counts the outcomes.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot import policy
+from bot.store.metrics import SHORT_MESSAGE_CHARS, AskerMessageRow, QuestionRow, TicketRow
+from bot.store.store import iso
+
+
+class Outcome(StrEnum):
+    """What became of one question; the answered ones end in exactly one of the first five."""
+
+    CONFIRMED = "confirmed"  # the asker said so: Helpful, Solved, or thanked and left
+    ASSUMED = "assumed"  # nothing went wrong within assume_after_hours
+    PENDING = "pending"  # too young to assume anything
+    UNRESOLVED = "unresolved"  # Not helpful / Still stuck, or a follow-up within the window
+    ESCALATED = "escalated"  # answered, then handed to people: never a resolution
+    ABSTAINED = "abstained"  # the bot did not answer: handed to people at once
+
+
+class Verdict(StrEnum):
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+    SOLVED = "solved"
+    STILL_STUCK = "still_stuck"
+
+
+POSITIVE = frozenset({Verdict.HELPFUL, Verdict.SOLVED})
+NEGATIVE = frozenset({Verdict.NOT_HELPFUL, Verdict.STILL_STUCK})
+
+
+class _Kind(StrEnum):
+    CONFIRMS = "confirms"  # a thank-you, or "that fixed it"
+    NEUTRAL = "neutral"  # "ok", "got it": neither
+    FOLLOW_UP = "follow_up"  # anything else: the answer was not the end of it
+
+
+def _kind(text: str | None) -> _Kind:
+    if text is None or len(text) > SHORT_MESSAGE_CHARS:
+        return _Kind.FOLLOW_UP
+    if policy.is_thanks(text) or policy.says_all_set(text):
+        return _Kind.CONFIRMS
+    if policy.is_acknowledgement(text):
+        return _Kind.NEUTRAL
+    return _Kind.FOLLOW_UP
+
+
+def outcomes(
+    questions: Sequence[QuestionRow],
+    messages: Iterable[AskerMessageRow],
+    tickets: Iterable[TicketRow],
+    *,
+    end: datetime,
+    assume_after: timedelta,
+) -> list[Outcome]:
+    """What became of each question, as of `end`, in the order given.
+
+    A later message of the asker's, or a ticket without an answer id, belongs to the asker's
+    latest answer in that thread before it."""
+    # (thread, asker) -> their answers there, by time; nearly always just one
+    latest: dict[tuple[str, str | None], list[tuple[str, int]]] = {}
+    for i, row in enumerate(questions):
+        key = (row.conversation, row.asker_id)
+        found = latest.get(key)
+        if found is None:
+            latest[key] = [(row.created_at, i)]
+        else:
+            found.append((row.created_at, i))
+            found.sort()
+
+    def owner(conversation: str, author: str | None, at: str) -> int | None:
+        found = latest.get((conversation, author))
+        if found is None or found[0][0] >= at:
+            return None  # most messages: the question itself, before its answer
+        if len(found) == 1:
+            return found[0][1]
+        position = bisect_left(found, (at,))  # answers strictly before `at`
+        return found[position - 1][1]
+
+    thanked: set[int] = set()
+    followed_up: set[int] = set()
+    for message in messages:
+        to = owner(message.conversation, message.author_id, message.at)
+        if to is None:
+            continue
+        kind = _kind(message.text)
+        if kind == _Kind.CONFIRMS:
+            thanked.add(to)
+        elif kind == _Kind.FOLLOW_UP and message.at < iso(
+            datetime.fromisoformat(questions[to].created_at) + assume_after
+        ):
+            followed_up.add(to)
+    by_id = {row.id: i for i, row in enumerate(questions)}
+    escalated: set[int] = set()
+    for ticket in tickets:
+        if ticket.answer_id is not None:
+            to = by_id.get(ticket.answer_id)
+        else:
+            to = owner(ticket.conversation, ticket.asker_id, ticket.created_at)
+        if to is not None:
+            escalated.add(to)
+    settled_before = iso(end - assume_after)  # answers created before this are old enough
+    result = []
+    for i, row in enumerate(questions):
+        verdict = row.verdict
+        if row.abstained:
+            result.append(Outcome.ABSTAINED)
+        elif i in escalated:
+            result.append(Outcome.ESCALATED)
+        elif verdict in NEGATIVE:
+            result.append(Outcome.UNRESOLVED)
+        elif verdict in POSITIVE:
+            result.append(Outcome.CONFIRMED)
+        elif i in followed_up:
+            result.append(Outcome.UNRESOLVED)
+        elif i in thanked:
+            result.append(Outcome.CONFIRMED)
+        elif row.created_at <= settled_before:
+            result.append(Outcome.ASSUMED)
+        else:
+            result.append(Outcome.PENDING)
+    return result

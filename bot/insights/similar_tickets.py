@@ -1,0 +1,51 @@
+"""Similar resolved tickets: the team already answered this once, so say where.
+
+A new question is compared (bot/insights/similarity.py: words and retrieval neighbours)
+with the platform's recently resolved tickets. Askers are only ever shown a *public*
+ticket (one whose question came from a channel that sees public documents); the staff
+card may show any, since staff see every channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.insights.similarity import Signature, best_match, signature
+from bot.store import AsyncStore, StateStore
+from bot.types import DocVisibility, Ticket
+
+RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved first
+
+
+class SimilarTickets:
+    def __init__(self, *, store: AsyncStore) -> None:
+        self.store = store
+        self._signatures: dict[int, Signature] = {}  # by ticket id: a question is analysed once
+
+    async def find(
+        self,
+        platform: str,
+        question: str,
+        neighbours: Sequence[str],
+        *,
+        scores: Sequence[float] = (),
+        public_only: bool,
+        exclude: int | None = None,
+    ) -> Ticket | None:
+        resolved = await self.store.run(StateStore.resolved_tickets, platform, RECENT_RESOLVED)
+        candidates = [
+            (ticket, near, weights)
+            for ticket, near, weights in resolved
+            if ticket.id != exclude and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
+        ]
+        if not candidates:
+            return None
+        sigs = [self._signature(ticket, near, weights) for ticket, near, weights in candidates]
+        match = best_match(signature(question, neighbours, scores=scores), sigs)
+        return candidates[match][0] if match is not None else None
+
+    def _signature(self, ticket: Ticket, neighbours: tuple[str, ...], scores: tuple[float, ...]) -> Signature:
+        found = self._signatures.get(ticket.id)
+        if found is None:
+            found = self._signatures[ticket.id] = signature(ticket.question, neighbours, scores=scores)
+        return found

@@ -1,0 +1,184 @@
+"""Knowledge gaps: the questions the documentation does not answer yet, as clusters with a status.
+
+A gap question is an answer record the bot abstained on (a hard gap) or answered and then
+saw rated not helpful, marked still stuck, or escalated (a soft gap). Each is assigned to
+one gap cluster once (`gap_questions`, keyed by the answer); a cluster is open, addressed
+(the documentation now answers it) or dismissed (hidden until enough new asks).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.store.store import NotFoundError, Repository, iso, parse_time
+
+
+class GapKind(StrEnum):
+    HARD = "hard"  # the bot could not answer
+    SOFT = "soft"  # it answered, and the answer did not help
+
+
+class GapStatus(StrEnum):
+    OPEN = "open"
+    ADDRESSED = "addressed"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapCandidate:
+    answer_id: int
+    platform: str
+    question: str
+    neighbours: tuple[str, ...]
+    scores: tuple[float, ...]
+    kind: GapKind
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapRecord:
+    id: int
+    platform: str
+    kind: GapKind
+    representative: str
+    signature: str  # JSON, bot.insights.similarity.Signature
+    status: GapStatus
+    asks: int
+    asks_at_dismissal: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class GapRepository(Repository):
+    def unassigned_gap_questions(self, limit: int = 500) -> list[GapCandidate]:
+        """Gap questions not yet in a cluster, oldest first (so clusters grow in asking order)."""
+        rows = self.db.execute(
+            "select a.id, a.conversation, a.question, a.neighbours, a.created_at, a.abstained, a.neighbour_scores "
+            "from answers a "
+            "where a.id not in (select answer_id from gap_questions) and ("
+            "  a.abstained = 1"
+            "  or exists (select 1 from feedback f where f.answer_id = a.id and f.value in ('not_helpful', 'still_stuck'))"
+            "  or exists (select 1 from tickets t where t.answer_id = a.id)"
+            ") order by a.id limit ?",
+            [limit],
+        ).fetchall()
+        return [
+            GapCandidate(
+                answer_id=row[0],
+                platform=row[1].split(":", 1)[0],
+                question=row[2],
+                neighbours=tuple(json.loads(row[3] or "[]")),
+                scores=tuple(json.loads(row[6] or "[]")),
+                kind=GapKind.HARD if row[5] else GapKind.SOFT,
+                at=datetime.fromisoformat(row[4]),
+            )
+            for row in rows
+        ]
+
+    def gaps(self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50) -> list[GapRecord]:
+        """Gaps with one of `statuses`, on one platform or (None) all, most asked first."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.db.table("gaps").rows_where(
+            f"(? is null or platform = ?) and status in ({marks})",
+            [platform, platform, *statuses],
+            order_by="asks desc, updated_at desc",
+            limit=limit,
+        )
+        return [_gap(row) for row in rows]
+
+    def gap(self, gap_id: int) -> GapRecord | None:
+        try:
+            return _gap(self.db.table("gaps").get(gap_id))
+        except NotFoundError:
+            return None
+
+    def create_gap(self, candidate: GapCandidate, signature: str, at: datetime) -> GapRecord:
+        with self.db.conn:
+            table = self.db.table("gaps").insert(
+                {
+                    "platform": candidate.platform,
+                    "kind": candidate.kind,
+                    "representative": candidate.question,
+                    "signature": signature,
+                    "status": GapStatus.OPEN,
+                    "asks": 1,
+                    "asks_at_dismissal": 0,
+                    "created_at": iso(at),
+                    "updated_at": iso(at),
+                }
+            )
+            gap_id = int(table.last_pk or 0)
+            self._link(gap_id, candidate)
+        gap = self.gap(gap_id)
+        assert gap is not None
+        return gap
+
+    def add_to_gap(self, gap_id: int, candidate: GapCandidate, reopen_after: int, at: datetime) -> None:
+        """Count one more ask; a dismissed gap shows again once `reopen_after` new asks came in,
+        and an addressed one as soon as it is asked again (the fix did not cover this)."""
+        with self.db.conn:
+            self._link(gap_id, candidate)
+            self.db.execute(
+                "update gaps set asks = asks + 1, updated_at = ?, status = case"
+                "  when status = 'dismissed' and asks + 1 - asks_at_dismissal >= ? then 'open'"
+                "  when status = 'addressed' then 'open'"
+                "  else status end "
+                "where id = ?",
+                [iso(at), reopen_after, gap_id],
+            )
+
+    def _link(self, gap_id: int, candidate: GapCandidate) -> None:
+        self.db.execute(
+            "insert or ignore into gap_questions (answer_id, gap_id, question, at) values (?, ?, ?, ?)",
+            [candidate.answer_id, gap_id, candidate.question, iso(candidate.at)],
+        )
+
+    def set_gap_status(self, gap_id: int, status: GapStatus, at: datetime) -> bool:
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update gaps set status = ?, updated_at = ?, "
+                "asks_at_dismissal = case when ? = 'dismissed' then asks else asks_at_dismissal end "
+                "where id = ? and status != ?",
+                [status, iso(at), status, gap_id, status],
+            )
+        return cursor.rowcount == 1
+
+    def gap_questions(self, gap_id: int, limit: int = 10) -> list[tuple[str, datetime]]:
+        """The questions of a gap, newest first."""
+        rows = self.db.execute(
+            "select question, at from gap_questions where gap_id = ? order by at desc limit ?",
+            [gap_id, limit],
+        ).fetchall()
+        return [(row[0], datetime.fromisoformat(row[1])) for row in rows]
+
+    def gap_tickets(self, gap_id: int) -> list[int]:
+        """Tickets opened on the gap's questions (in their threads), most recently resolved first."""
+        rows = self.db.execute(
+            "select distinct t.id from tickets t join answers a on a.conversation = t.conversation "
+            "join gap_questions g on g.answer_id = a.id where g.gap_id = ? "
+            "order by t.resolved_at is null, t.resolved_at desc, t.id desc",
+            [gap_id],
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+
+def _gap(row: dict[str, Any]) -> GapRecord:
+    created = parse_time(row["created_at"])
+    updated = parse_time(row["updated_at"]) or created
+    assert created is not None and updated is not None
+    return GapRecord(
+        id=row["id"],
+        platform=row["platform"],
+        kind=GapKind(row["kind"]),
+        representative=row["representative"],
+        signature=row["signature"],
+        status=GapStatus(row["status"]),
+        asks=row["asks"] or 0,
+        asks_at_dismissal=row["asks_at_dismissal"] or 0,
+        created_at=created,
+        updated_at=updated,
+    )

@@ -1,0 +1,250 @@
+"""Bursts and incidents: many people asking the same thing now, and the known issue staff declare.
+
+It owns the recent questions burst detection reads, the burst alerts (one per cluster per
+cooldown), incidents (open -> closed, each closed once) and the notices an incident put on
+answers (one per thread, each told of the closing once). Signatures are stored as the JSON
+`bot.insights.similarity` writes; this module does not read them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.store.store import IntegrityError, NotFoundError, Repository, iso, parse_time
+from bot.types import ConversationRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecentQuestion:
+    answer_id: int
+    conversation: str
+    asker_id: str
+    question: str
+    neighbours: tuple[str, ...]
+    scores: tuple[float, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class BurstRecord:
+    id: int
+    platform: str
+    representative: str
+    signatures: str  # JSON list of the members' signatures
+    askers: int
+    channels: tuple[str, ...]
+    threads: tuple[str, ...]
+    alerted_at: datetime
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentRecord:
+    id: int
+    platform: str
+    text: str
+    signatures: str  # JSON list of signatures: the questions it covers
+    status: str
+    opened_by: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    close_text: str | None
+    burst_id: int | None
+
+
+class IncidentRepository(Repository):
+    # -- bursts ----------------------------------------------------------------------------
+
+    def recent_questions(self, platform: str, since: datetime, limit: int = 2000) -> list[RecentQuestion]:
+        """Questions asked on `platform` since `since`, newest first (at most `limit`: a burst
+        is judged on the recent past, never on an unbounded scan)."""
+        rows = self.db.execute(
+            "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
+            "from answers "
+            "where created_at >= ? and conversation like ? order by created_at desc limit ?",
+            [iso(since), f"{platform}:%", limit],
+        ).fetchall()
+        return [
+            RecentQuestion(
+                answer_id=row[0],
+                conversation=row[1],
+                asker_id=row[2],
+                question=row[3],
+                neighbours=tuple(json.loads(row[4] or "[]")),
+                scores=tuple(json.loads(row[6] or "[]")),
+                at=datetime.fromisoformat(row[5]),
+            )
+            for row in rows
+        ]
+
+    def bursts_since(self, platform: str, since: datetime) -> list[BurstRecord]:
+        rows = self.db.table("bursts").rows_where(
+            "platform = ? and alerted_at >= ?", [platform, iso(since)], order_by="id desc"
+        )
+        return [_burst(row) for row in rows]
+
+    def record_burst(
+        self,
+        *,
+        platform: str,
+        representative: str,
+        signatures: str,
+        askers: int,
+        channels: Sequence[str],
+        threads: Sequence[str],
+        at: datetime,
+    ) -> BurstRecord:
+        with self.db.conn:
+            table = self.db.table("bursts").insert(
+                {
+                    "platform": platform,
+                    "representative": representative,
+                    "signature": signatures,
+                    "askers": askers,
+                    "channels": json.dumps(list(channels)),
+                    "threads": json.dumps(list(threads)),
+                    "alerted_at": iso(at),
+                }
+            )
+        burst = self.burst(int(table.last_pk or 0))
+        assert burst is not None
+        return burst
+
+    def burst(self, burst_id: int) -> BurstRecord | None:
+        try:
+            return _burst(self.db.table("bursts").get(burst_id))
+        except NotFoundError:
+            return None
+
+    def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None:
+        with self.db.conn:
+            self.db.table("bursts").update(
+                burst_id, {"message_id": message_id, "alert_conversation": conversation.key}
+            )
+
+    # -- incidents -------------------------------------------------------------------------
+
+    def open_incident(
+        self,
+        *,
+        platform: str,
+        text: str,
+        signatures: str,
+        by: str,
+        at: datetime,
+        burst_id: int | None = None,
+    ) -> tuple[IncidentRecord, bool]:
+        """Open an incident; from a burst, only once (a second press returns the first)."""
+        with self.db.conn:
+            if burst_id is not None:
+                row = self.db.execute("select id from incidents where burst_id = ?", [burst_id]).fetchone()
+                if row is not None:
+                    existing = self.incident(int(row[0]))
+                    assert existing is not None
+                    return existing, False
+            table = self.db.table("incidents").insert(
+                {
+                    "platform": platform,
+                    "text": text,
+                    "signature": signatures,
+                    "status": IncidentStatus.OPEN,
+                    "opened_by": by,
+                    "opened_at": iso(at),
+                    "burst_id": burst_id,
+                }
+            )
+        incident = self.incident(int(table.last_pk or 0))
+        assert incident is not None
+        return incident, True
+
+    def incident(self, incident_id: int) -> IncidentRecord | None:
+        try:
+            return _incident(self.db.table("incidents").get(incident_id))
+        except NotFoundError:
+            return None
+
+    def incidents(self, platform: str, status: str | None = None, limit: int = 20) -> list[IncidentRecord]:
+        where = "platform = ?" + (" and status = ?" if status else "")
+        params: list[Any] = [platform, status] if status else [platform]
+        rows = self.db.table("incidents").rows_where(where, params, order_by="id desc", limit=limit)
+        return [_incident(row) for row in rows]
+
+    def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool:
+        """Close an open incident; False if it was not open (closed once, whoever races)."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update incidents set status = ?, closed_by = ?, closed_at = ?, close_text = ? "
+                "where id = ? and status = ?",
+                [IncidentStatus.CLOSED, by, iso(at), text, incident_id, IncidentStatus.OPEN],
+            )
+        return cursor.rowcount == 1
+
+    def add_notice(self, incident_id: int, conversation: ConversationRef, at: datetime) -> bool:
+        """Remember that a thread was shown the incident's notice (once per thread)."""
+        try:
+            with self.db.conn:
+                self.db.table("incident_notices").insert(
+                    {"incident_id": incident_id, "conversation": conversation.key, "at": iso(at)}
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def notices_to_close(self, incident_id: int) -> list[tuple[int, ConversationRef]]:
+        """The threads shown this incident's notice that have not been told it is over."""
+        rows = self.db.execute(
+            "select id, conversation from incident_notices where incident_id = ? and closed_reply_at is null "
+            "order by id",
+            [incident_id],
+        ).fetchall()
+        return [(int(row[0]), ConversationRef.from_key(row[1])) for row in rows]
+
+    def claim_notice_reply(self, notice_id: int, at: datetime) -> bool:
+        """Take the closing reply of one thread; only one caller ever gets True."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update incident_notices set closed_reply_at = ? where id = ? and closed_reply_at is null",
+                [iso(at), notice_id],
+            )
+        return cursor.rowcount == 1
+
+
+def _burst(row: dict[str, Any]) -> BurstRecord:
+    alerted = parse_time(row["alerted_at"])
+    assert alerted is not None
+    return BurstRecord(
+        id=row["id"],
+        platform=row["platform"],
+        representative=row["representative"],
+        signatures=row["signature"],
+        askers=row["askers"] or 0,
+        channels=tuple(json.loads(row["channels"] or "[]")),
+        threads=tuple(json.loads(row["threads"] or "[]")),
+        alerted_at=alerted,
+    )
+
+
+def _incident(row: dict[str, Any]) -> IncidentRecord:
+    opened = parse_time(row["opened_at"])
+    assert opened is not None
+    return IncidentRecord(
+        id=row["id"],
+        platform=row["platform"],
+        text=row["text"],
+        signatures=row["signature"],
+        status=row["status"],
+        opened_by=row["opened_by"],
+        opened_at=opened,
+        closed_at=parse_time(row["closed_at"]),
+        close_text=row["close_text"],
+        burst_id=row["burst_id"],
+    )

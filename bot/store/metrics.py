@@ -1,0 +1,168 @@
+"""The rows support metrics are computed from (knowledge/insights.md defines the figures).
+
+It owns the queries behind `supportbot report` and `/support stats`: the questions of a
+period with the asker's verdict on each, people's messages of the period (the questions
+themselves, follow-ups, thank-yous), and the tickets of the period with their first staff
+reply, resolution and rating. Everything is read "as of" the end of the period: what
+happened after it is left out, so the report of a past week does not change with time.
+
+SQL does the joins and picks the few columns needed; the definitions themselves (what is a
+confirmed resolution, business minutes, percentiles) are pure Python in bot/insights/metrics.py.
+Rows are NamedTuples rather than dataclasses: a report reads 100,000 of them and a tuple is
+built several times faster, while staying immutable and typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from bot.store.store import Repository, iso, like_prefix
+
+# a message longer than this is never a thank-you or an "ok": its text is not fetched
+SHORT_MESSAGE_CHARS = 200
+# a question answered just after the period starts was asked just before: its message is read too
+QUESTION_LEAD = timedelta(hours=1)
+
+
+class QuestionRow(NamedTuple):
+    id: int
+    created_at: str  # when the bot answered (or abstained): the question's place in time
+    conversation: str
+    channel: str | None  # null on rows from before migration 0005; derived from conversation then
+    asker_id: str | None
+    language: str | None
+    abstained: bool
+    message_id: str | None  # the platform id of the asker's message (its time is in the messages)
+    verdict: str | None  # the asker's own feedback, as of the end of the period
+
+
+class AskerMessageRow(NamedTuple):
+    conversation: str
+    author_id: str
+    at: str
+    platform_id: str | None
+    text: str | None  # only short messages; None for longer ones (always a follow-up)
+
+
+class TicketRow(NamedTuple):
+    id: int
+    created_at: str
+    conversation: str
+    asker_id: str | None
+    answer_id: int | None
+    language: str | None
+    direct: bool  # asked for a person before any answer in its thread: a question of its own
+    first_staff_reply_at: str | None
+    resolved_at: str | None
+    rating: str | None
+
+
+def channel_pattern(channel: str) -> str:
+    """A LIKE pattern (escape '\\') for conversation keys in `channel`: a full channel key
+    ("slack:T1:C1") or a bare channel id ("C1", matched between colons)."""
+    if channel.count(":") >= 2:
+        return like_prefix(channel + ":")
+    return "%:" + like_prefix(channel + ":")
+
+
+def _scope(platform: str | None, channel: str | None, column: str = "conversation") -> tuple[str, list[Any]]:
+    where, params = "", []
+    if platform:
+        where += f" and {column} like ? escape '\\'"
+        params.append(like_prefix(platform + ":"))
+    if channel:
+        where += f" and {column} like ? escape '\\'"
+        params.append(channel_pattern(channel))
+    return where, params
+
+
+class MetricsRepository(Repository):
+    @contextmanager
+    def metrics_snapshot(self) -> Iterator[None]:
+        """One read transaction: every query of a report sees the same state of the file,
+        even while a running bot writes to it (WAL readers never block the writer)."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.execute("begin")
+        try:
+            yield
+        finally:
+            self.db.execute("commit")  # nothing was written: this only ends the snapshot
+
+    def metric_questions(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[QuestionRow]:
+        where, params = _scope(platform, channel, "a.conversation")
+        rows = self.db.execute(
+            "select a.id, a.created_at, a.conversation, a.channel, a.asker_id, a.language, a.abstained, "
+            " a.message_id, f.value "
+            # a scan, not the created_at index: a report reads most of the table, and fetching
+            # row after row through the index is 2-3 times slower than reading it in order
+            "from answers a not indexed left join feedback f on f.answer_id = a.id "
+            " and f.user_id = a.asker_id and f.at < ? "
+            "where a.created_at >= ? and a.created_at < ?" + where,
+            [iso(until), iso(since), iso(until), *params],
+        ).fetchall()
+        return [QuestionRow._make(row) for row in rows]
+
+    def metric_asker_messages(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[AskerMessageRow]:
+        """People's messages sent in the period (and the hour before it, where the first
+        questions were asked): the questions themselves (when they were sent), and the
+        follow-ups and thank-yous that decide what became of an answer."""
+        where, params = _scope(platform, channel, "m.conversation")
+        rows = self.db.execute(
+            "select m.conversation, m.author_id, m.at, m.platform_id, "
+            f" case when length(m.text) <= {SHORT_MESSAGE_CHARS} then m.text end "
+            "from messages m where m.role = 'user' and m.author_id is not null and m.at >= ? and m.at < ?"
+            + where,
+            [iso(since - QUESTION_LEAD), iso(until), *params],
+        ).fetchall()
+        return [AskerMessageRow._make(row) for row in rows]
+
+    def metric_tickets(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> list[TicketRow]:
+        where, params = _scope(platform, channel, "t.conversation")
+        end = iso(until)
+        rows = self.db.execute(
+            "select t.id, t.created_at, t.conversation, t.asker_id, t.answer_id, t.language, "
+            " t.answer_id is null and not exists (select 1 from answers a where a.conversation = t.conversation "
+            "   and a.created_at <= t.created_at), "
+            # the first reply by a person of the team in the ticket's thread (bot posts excluded);
+            # last_staff_reply_at stands in when the messages are gone (retention)
+            " coalesce((select min(m.at) from messages m where m.conversation = t.conversation "
+            "   and m.role = 'staff' and m.at >= t.created_at and m.at < ?), "
+            "   case when t.last_staff_reply_at < ? then t.last_staff_reply_at end), "
+            " case when t.resolved_at < ? then t.resolved_at end, "
+            " (select e.detail from ticket_events e where e.ticket_id = t.id and e.event = 'rated' "
+            "   and e.at < ? order by e.id desc limit 1) "
+            "from tickets t where t.created_at >= ? and t.created_at < ?" + where,
+            [end, end, end, end, iso(since), end, *params],
+        ).fetchall()
+        return [TicketRow._make(row) for row in rows]
+
+    def top_questions(
+        self,
+        since: datetime,
+        until: datetime,
+        platform: str | None = None,
+        channel: str | None = None,
+        limit: int = 10,
+    ) -> list[tuple[str, int]]:
+        """The questions asked most often in the period (same words, case and spaces aside)."""
+        where, params = _scope(platform, channel, "conversation")
+        rows = self.db.execute(
+            # a scan for the same reason as metric_questions (here 3 times faster than the index)
+            "select min(question), count(*) as n from answers not indexed "
+            "where created_at >= ? and created_at < ?"
+            + where
+            + " group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
+            [iso(since), iso(until), *params, limit],
+        ).fetchall()
+        return [(str(row[0]), int(row[1])) for row in rows]

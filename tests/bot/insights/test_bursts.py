@@ -1,0 +1,254 @@
+"""Bursts and known-issue notices through the core: a console Channel, a real store, a fake clock."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.store.incidents import IncidentStatus
+from bot.types import (
+    ActionEvent,
+    ActionKind,
+    Author,
+    Command,
+    ConversationRef,
+    InboundMessage,
+    Outcome,
+    Reply,
+    ReplyKind,
+    Visibility,
+)
+from tests.fakes.clock import FakeClock
+
+TOML = """
+[slack]
+staff_users = ["U-STAFF"]
+triage_channel = "C-TRIAGE"
+[insights]
+burst_window_minutes = 30
+burst_min_askers = 5
+burst_cooldown_minutes = 120
+"""
+
+PARAPHRASES = [
+    "How do I reset my password?",
+    "I forgot my password, how can I reset it?",
+    "how to reset password",
+    "Where do I reset my password?",
+    "Can I reset my password somehow?",
+    "password reset, how?",
+    "I need to reset my password, what do I do?",
+]
+UNRELATED = [
+    "How long does a refund take to arrive?",
+    "How do I connect Slack?",
+    "Which tokens does the Slack bot need?",
+    "Are annual plans refunded?",
+    "What is the on-call runbook?",
+    "How do I create the Slack app?",
+]
+STAFF = Author(id="U-STAFF", name="Sam")
+_ids = itertools.count(1)
+
+
+def ask(text: str, user: str, channel: str = "C-GENERAL") -> InboundMessage:
+    return InboundMessage(
+        id=f"b{next(_ids)}",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel=channel),
+        author=Author(id=user, name=user),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=FakeClock().now(),
+    )
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(TOML)
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+def alerts(channel: ConsoleChannel) -> list[Reply]:
+    return [
+        r
+        for _, r in channel.posted
+        if r.conversation.channel == "C-TRIAGE"
+        and r.buttons
+        and r.buttons[0].action == ActionKind.OPEN_INCIDENT
+    ]
+
+
+async def test_six_paraphrases_from_five_people_raise_one_alert_and_a_seventh_none(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    users = ["U1", "U2", "U3", "U4", "U5", "U1"]
+    for n, (text, user) in enumerate(zip(PARAPHRASES[:6], users, strict=True)):
+        await rt.bot.on_message(ask(text, user, channel=f"C-{n % 2}"), channel)
+        clock.advance(minutes=2)
+    [alert] = alerts(channel)
+    assert "5 people asked about the same thing in the last 30 minutes" in alert.text
+    assert "reset" in alert.text.lower()
+    assert "#C-0" in alert.text and "#C-1" in alert.text
+    assert len(alert.links) == 5 and alert.refers_to == alert.links[0]  # newest thread first
+    await rt.bot.on_message(ask(PARAPHRASES[6], "U6"), channel)
+    assert len(alerts(channel)) == 1  # the cooldown holds: the same cluster is not announced twice
+
+
+async def test_one_person_asking_many_times_is_not_a_burst(rt: Runtime, channel: ConsoleChannel) -> None:
+    for text in PARAPHRASES[:6]:
+        await rt.bot.on_message(ask(text, "U-SAME"), channel)
+    assert alerts(channel) == []
+
+
+async def test_five_people_asking_different_things_is_not_a_burst(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    for n, text in enumerate(UNRELATED):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    assert alerts(channel) == []
+
+
+async def test_questions_outside_the_window_do_not_count(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+        clock.advance(minutes=10)  # 5 askers, but never 5 within 30 minutes
+    assert alerts(channel) == []
+
+
+async def test_after_the_cooldown_the_same_cluster_alerts_again(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    clock.advance(minutes=121)
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"V{n}"), channel)
+    assert len(alerts(channel)) == 2
+
+
+async def _burst_then_incident(rt: Runtime, channel: ConsoleChannel) -> tuple[Reply, int]:
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    [alert] = alerts(channel)
+    press = ActionEvent(
+        id="press-1",
+        action=ActionKind.OPEN_INCIDENT,
+        value=alert.buttons[0].value,
+        actor=STAFF,
+        conversation=alert.conversation,
+        visibility=Visibility.INTERNAL,
+    )
+    assert await rt.bot.on_action(press, channel) == Outcome.RECORDED
+    [incident] = rt.state.incidents("slack", IncidentStatus.OPEN)
+    return alert, incident.id
+
+
+async def test_open_incident_from_the_alert_puts_a_notice_on_similar_answers_only(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    alert, incident_id = await _burst_then_incident(rt, channel)
+    before = len(channel.posted)
+    await rt.bot.on_message(ask(PARAPHRASES[5], "U9"), channel)
+    await rt.bot.on_message(ask("How long does a refund take to arrive?", "U9"), channel)
+    [similar, other] = [
+        r
+        for _, r in channel.posted[before:]
+        if r.kind in (ReplyKind.ANSWER, ReplyKind.ABSTAIN, ReplyKind.ESCALATION)
+    ][:2]
+    assert similar.text.startswith("**Known issue:** the team knows about this problem")
+    assert "Known issue" not in other.text
+    # a second press on the same alert opens nothing new
+    again = ActionEvent(
+        id="press-2",
+        action=ActionKind.OPEN_INCIDENT,
+        value=alert.buttons[0].value,
+        actor=STAFF,
+        conversation=alert.conversation,
+        visibility=Visibility.INTERNAL,
+    )
+    assert await rt.bot.on_action(again, channel) == Outcome.DUPLICATE
+    assert [i.id for i in rt.state.incidents("slack")] == [incident_id]
+
+
+async def test_only_staff_can_open_an_incident(rt: Runtime, channel: ConsoleChannel) -> None:
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    [alert] = alerts(channel)
+    press = ActionEvent(
+        id="press-x",
+        action=ActionKind.OPEN_INCIDENT,
+        value=alert.buttons[0].value,
+        actor=Author(id="U1", name="U1"),
+        conversation=alert.conversation,
+        visibility=Visibility.INTERNAL,
+    )
+    assert await rt.bot.on_action(press, channel) == Outcome.REFUSED
+    assert rt.state.incidents("slack") == []
+
+
+def command(text: str, who: Author = STAFF) -> Command:
+    name, _, args = text.partition(" ")
+    return Command(
+        id=f"c{next(_ids)}",
+        name=name,
+        args=args,
+        invoker=who,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"),
+        visibility=Visibility.INTERNAL,
+    )
+
+
+async def test_closing_an_incident_replies_once_in_every_thread_that_saw_the_notice(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    await rt.bot.on_command(command("incident open Password resets are failing; we are on it"), channel)
+    [incident] = rt.state.incidents("slack", IncidentStatus.OPEN)
+    threads = []
+    for n, text in enumerate(PARAPHRASES[:3]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+        reply = channel.posted[-1][1]
+        assert reply.text.startswith("**Known issue:** Password resets are failing")
+        threads.append(reply.conversation)
+    await rt.bot.on_message(ask(PARAPHRASES[0], "U1"), channel)  # same asker, new thread: told too
+    threads.append(channel.posted[-1][1].conversation)
+    before = len(channel.posted)
+    await rt.bot.on_command(command(f"incident close #{incident.id} Fixed at 11:05."), channel)
+    closing = [r for _, r in channel.posted[before:] if r.text.startswith("**Update on the known issue:**")]
+    assert sorted(r.conversation.key for r in closing) == sorted(t.key for t in threads)
+    assert all("Fixed at 11:05." in r.text for r in closing)
+    summary = channel.posted[-1][1]
+    assert "closed; 4 thread(s)" in summary.text
+    # closing again tells nobody twice, and answers no longer carry the notice
+    await rt.bot.on_command(command(f"incident close #{incident.id} again"), channel)
+    assert "already closed" in channel.posted[-1][1].text
+    assert len([r for _, r in channel.posted if r.text.startswith("**Update on the known issue:**")]) == 4
+    await rt.bot.on_message(ask(PARAPHRASES[1], "U7"), channel)
+    assert "Known issue" not in channel.posted[-1][1].text
+
+
+async def test_incident_commands_are_staff_only_and_list_what_is_open(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    assert (
+        await rt.bot.on_command(command("incident open broken", Author(id="U1", name="U1")), channel)
+        == Outcome.REFUSED
+    )
+    await rt.bot.on_command(command("incident open Logins fail since 10:00"), channel)
+    await rt.bot.on_command(command("incident list"), channel)
+    listing = channel.posted[-1][1].text
+    assert "#1 [open for" in listing and "Logins fail since 10:00" in listing
+    await rt.bot.on_command(command("incident close"), channel)  # the only open one
+    await rt.bot.on_command(command("incident list"), channel)
+    assert "#1 [closed" in channel.posted[-1][1].text

@@ -1,0 +1,186 @@
+"""bot/insights/similarity.py: same-question detection and clustering (no eval sets needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.insights.similarity import (
+    NEIGHBOURS,
+    SIMILAR,
+    Signature,
+    best_match,
+    cluster,
+    neighbour_overlap,
+    neighbour_weights,
+    signature,
+    similar,
+    similarity,
+)
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.types import DocVisibility
+
+INVITE = ("docs/discord.md#0", "docs/discord.md#1", "docs/setup.md#0")
+BILLING = ("docs/billing.md#0", "docs/plans.md#0", "docs/billing.md#1")
+
+
+def test_english_paraphrases_are_similar_and_one_shared_keyword_is_not() -> None:
+    a = signature("How do I invite the bot to my Discord server?", INVITE)
+    b = signature("Inviting the bot to a Discord server", INVITE)
+    c = signature("How do I delete my Discord account?", BILLING)
+    assert similar(a, b)
+    assert not similar(a, c)
+    assert similarity(a, b) > similarity(a, c)
+
+
+def test_korean_paraphrases_are_similar_and_one_shared_keyword_is_not() -> None:
+    a = signature("디스코드 봇 초대는 어떻게 해요?", INVITE)
+    b = signature("디스코드에 봇을 초대하려면?", INVITE)
+    c = signature("디스코드 서버 요금은 얼마예요?", BILLING)
+    assert a.terms & b.terms  # Korean comes through as character bigrams
+    assert similar(a, b)
+    assert not similar(a, c)
+
+
+def test_question_words_do_not_make_questions_similar() -> None:
+    a = signature("How do I export my data?", ())
+    b = signature("How do I reset my password?", ())
+    assert "how" not in a.terms
+    assert similarity(a, b) == 0.0
+
+
+def test_rank_weighting_counts_the_best_passage_more() -> None:
+    a = Signature(terms=frozenset(), neighbours=("x", "y", "z"))
+    top = Signature(terms=frozenset(), neighbours=("x", "p", "q"))
+    tail = Signature(terms=frozenset(), neighbours=("p", "q", "z"))
+    assert similarity(a, top) > similarity(a, tail) > 0.0
+
+
+def test_json_round_trip_and_neighbours_capped() -> None:
+    ids = [f"c{i}" for i in range(NEIGHBOURS + 3)]
+    scores = [20.0 - i for i in range(NEIGHBOURS + 3)]
+    for sig in (
+        signature("디스코드 봇 초대 and Slack setup", ids),
+        signature("디스코드 봇 초대 and Slack setup", ids, scores=scores),
+    ):
+        assert len(sig.neighbours) == NEIGHBOURS
+        back = Signature.from_json(sig.to_json())
+        assert back == sig
+        assert abs(similarity(back, sig) - 1.0) < 1e-9
+        assert hash(back) == hash(sig)
+    assert len(sig.weights) == NEIGHBOURS
+    assert len(sig.to_json().encode("utf-8")) < 1024
+    assert Signature.from_json("") == Signature(terms=frozenset(), neighbours=())
+
+
+def test_signatures_stored_before_scores_still_load_and_compare() -> None:
+    old = Signature.from_json('{"terms": ["bot", "discord", "invit"], "neighbours": ["a#0", "b#0"]}')
+    new = signature("Inviting the bot to Discord", ["a#0", "b#0", "c#0"], scores=[9.0, 5.0, 4.0])
+    assert old.weights == ()
+    assert 0.0 < neighbour_overlap(old, new) <= 1.0
+    assert similar(old, new)
+
+
+def test_neighbour_weights_are_margins_over_the_first_passage_left_out() -> None:
+    scores = [12.0, 11.0, 7.0, *([5.0] * (NEIGHBOURS - 3)), 4.0, 1.0]
+    weights = neighbour_weights(scores)
+    assert len(weights) == NEIGHBOURS
+    assert abs(sum(weights) - 1.0) < 0.01
+    assert weights[0] > weights[1] > weights[2] > weights[3] > 0.0
+    assert abs(weights[0] / weights[1] - 8.0 / 7.0) < 0.01  # margins 8 and 7 over the floor 4
+    assert neighbour_weights([3.0, 1.0]) == (0.75, 0.25)  # nothing left out: the floor is 0
+    assert neighbour_weights([2.0] * (NEIGHBOURS + 1)) == tuple([round(1 / NEIGHBOURS, 3)] * NEIGHBOURS)
+    assert neighbour_weights([]) == ()
+
+
+def test_scores_count_near_ties_that_ranks_would_split() -> None:
+    # a's best two passages are near-tied; b found the second of them first, c another one
+    a = signature("x", ["p", "q", "r"], scores=[10.0, 9.9, 1.0])
+    b = signature("y", ["q", "s", "t"], scores=[10.0, 2.0, 1.0])
+    c = signature("z", ["r", "s", "t"], scores=[10.0, 2.0, 1.0])
+    assert neighbour_overlap(a, b) > 0.6 > neighbour_overlap(a, c)
+    # by ranks alone, a weighs q half as much as p
+    ranks = signature("x", ["p", "q", "r"]), signature("y", ["q", "s", "t"])
+    assert neighbour_overlap(a, b) > neighbour_overlap(*ranks)
+
+
+def test_best_match_picks_the_most_similar_above_threshold() -> None:
+    new = signature("Inviting the bot to Discord", INVITE)
+    candidates = [
+        signature("How do I cancel my plan?", BILLING),
+        signature("How do I invite the bot to my Discord server?", INVITE[:2]),
+        signature("How do I invite the bot to Discord?", INVITE),
+    ]
+    assert best_match(new, candidates) == 2
+    assert best_match(new, candidates[:1]) is None
+    assert best_match(new, []) is None
+    assert best_match(new, candidates, threshold=1.01) is None
+
+
+def _questions() -> list[Signature]:
+    return [
+        signature("How do I cancel my plan?", BILLING),
+        signature("How do I invite the bot to my Discord server?", INVITE),
+        signature("Where do I see my invoices?", (*BILLING[1:], "docs/invoices.md#0")),
+        signature("Inviting the bot to a Discord server", INVITE),
+        signature("Cancelling my plan", BILLING),
+        signature("Add the bot to Discord", INVITE),
+        signature("Why is the sky blue?", ()),
+    ]
+
+
+def test_cluster_groups_paraphrases_largest_first_and_is_deterministic() -> None:
+    sigs = _questions()
+    groups = cluster(sigs)
+    assert sorted(groups[0]) == [1, 3, 5]
+    assert sorted(groups[1]) == [0, 4]
+    assert sorted(i for g in groups for i in g) == list(range(len(sigs)))
+    assert [len(g) for g in groups] == sorted((len(g) for g in groups), reverse=True)
+    assert cluster(sigs) == groups
+    assert cluster(list(sigs)) == cluster([Signature.from_json(s.to_json()) for s in sigs])
+    assert cluster([]) == []
+
+
+def test_average_linkage_does_not_merge_a_chain() -> None:
+    # A~B and B~C, but A and C share nothing: a chain, not one question
+    a = Signature(terms=frozenset("ab"), neighbours=("1", "2"))
+    b = Signature(terms=frozenset("abcd"), neighbours=("1", "2", "3", "4"))
+    c = Signature(terms=frozenset("cd"), neighbours=("3", "4"))
+    threshold = min(similarity(a, b), similarity(b, c))
+    assert similarity(a, c) == 0.0
+    assert all(len(g) < 3 for g in cluster([a, b, c], threshold))
+
+
+def test_retrieval_neighbours_make_paraphrases_with_few_shared_words_similar(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    (folder / "refunds.md").write_text(
+        "# Refunds\n\nMoney back: a refund goes to the original payment method within 5 days.\n",
+        encoding="utf-8",
+    )
+    (folder / "password.md").write_text(
+        "# Password\n\nTo reset a forgotten password, use the sign-in page link.\n", encoding="utf-8"
+    )
+    (folder / "export.md").write_text(
+        "# Export\n\nExport your data as CSV from the settings page.\n", encoding="utf-8"
+    )
+    kb = KnowledgeBase(folder, tmp_path / "data")
+    try:
+        kb.sync()
+
+        def sig(question: str) -> Signature:
+            result = kb.search(question, DocVisibility.INTERNAL, NEIGHBOURS + 1)
+            return signature(
+                question,
+                [p.chunk_id for p in result.passages[:NEIGHBOURS]],
+                scores=[p.score for p in result.passages[: NEIGHBOURS + 1]],
+            )
+
+        a, b = sig("Can I get a refund?"), sig("I want my money back")
+        other = sig("How do I reset my password?")
+    finally:
+        kb.close()
+    words_only = Signature(terms=a.terms, neighbours=()), Signature(terms=b.terms, neighbours=())
+    assert not similar(*words_only)  # the words alone do not say it
+    assert similar(a, b)
+    assert not similar(a, other)
+    assert SIMILAR > 0
