@@ -6,6 +6,7 @@ slash command replies in that thread."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.adapters.test_slack import (
     slack_env,
 )
 from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.clock import FakeClock
 from tests.fakes.slack_server import FakeSlack
 
 THIRD = "W333"
@@ -97,3 +99,38 @@ async def test_a_burst_alert_an_incident_notice_and_its_closing_reply(
     assert closing.params["thread_ts"] == noticed.params["thread_ts"]
     assert "Update on the known issue:* Fixed at 11:05." in section_text(closing)
     assert "closed; 1 thread(s)" in ((await fake.wait_for_response()).text or "")
+
+
+DIGEST_TOML = """
+[slack]
+staff_groups = ["S111"]
+[insights]
+digest_channel = "C222"
+digest_weekday = "mon"
+digest_hour = 9
+"""
+
+
+async def test_the_weekly_digest_and_the_gaps_command_through_slack(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    rt = make_runtime(DIGEST_TOML, env=slack_env(fake))
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        clock.current = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
+        for text in ("How do I export my invoices to CSV?", "Can I export invoices as a CSV file?"):
+            await deliver(fake, slack, fake.user_message("C111", text, user=MEMBER, mention=True))
+        await fake.socket_send(
+            "slash_commands", fake.slash_command("/support", "gaps", user_id=STAFF), timeout=3.0
+        )
+        assert await slack.drain(timeout=15)
+        listing = (await fake.wait_for_response()).text or ""
+        assert "(2x, unanswered)" in listing and "invoices" in listing.lower()
+
+        clock.current = datetime(2026, 11, 30, 9, 5, tzinfo=UTC)  # Monday 09:05 UTC
+        await rt.bot.tick({"slack": slack.channel})  # SLA reminders are due too by now
+        await rt.bot.tick({"slack": slack.channel})
+        [digest] = posts(fake, "C222")  # once
+        text = section_text(digest)
+        assert "Weekly support digest" in text and "Questions: 2" in text
+        assert "Top knowledge gaps" in text and "Unresolved tickets: 2" in text
