@@ -30,6 +30,7 @@ from bot.config_platforms import (
     TagRoute,
     _Section,
 )
+from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
 
@@ -139,6 +140,9 @@ class FileSettings(_Section):
     escalation: EscalationSettings = EscalationSettings()
     insights: InsightsSettings = InsightsSettings()
     followup: FollowupSettings = FollowupSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
+    journey: JourneySettings = JourneySettings()
 
 
 class Secrets(BaseModel):
@@ -350,6 +354,7 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "DATA_DIR_NAME",
     "AnswerSettings",
+    "AudienceSettings",
     "ChannelSettings",
     "ConsoleSettings",
     "DiscordSettings",
@@ -358,10 +363,13 @@ __all__ = [
     "FileSettings",
     "FollowupSettings",
     "InsightsSettings",
+    "JourneySettings",
     "KnowledgeSettings",
     "LLMSettings",
     "People",
     "PlatformSettings",
+    "PrivacySettings",
+    "RedactKind",
     "Secrets",
     "Settings",
     "SlackSettings",

@@ -171,4 +171,25 @@ gap_reopen_asks = 3
 [followup]
 # Ask "Did this solve it?" once, this many hours after an answer nobody replied to. 0: never.
 after_hours = 24
+
+[privacy]
+# Replaced by a placeholder before storing or sending to a model: email, phone, card, token, iban.
+redact = ["card", "token"]
+# Days message text is kept; counts for reports stay. 0: forever.
+retention_days = 90
+# Limits of what is remembered about people who turn memory on (/support remember on).
+memory_facts = 12
+memory_chars = 1500
+
+# Audiences: documents with `audience: [customers]` are seen only by these people.
+# [audiences.customers]
+# slack_groups = ["S0PAYING"]
+# slack_users = []
+# discord_roles = ["456789012345678901"]
+# discord_users = []
+
+[journey]
+# Welcome a member's first question once, with links to these documents.
+welcome = false
+welcome_docs = ["getting-started.md"]
 """

@@ -37,6 +37,9 @@ class ChannelMode(StrEnum):
     AUTO_ANSWER = "auto-answer"  # answer every question, no mention needed
     MENTION_ONLY = "mention-only"  # answer when mentioned (and follow-ups in its threads)
     OFF = "off"  # never speak, never record
+    # answer every question, but as a proposal on a staff card (Post, Edit, Discard); a direct
+    # mention is still answered at once
+    DRAFT = "draft"
 
 
 @dataclass(frozen=True, kw_only=True)

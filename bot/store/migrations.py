@@ -309,12 +309,58 @@ def _state_v5_insights(db: Database) -> None:
     )
 
 
+def _state_v6_privacy(db: Database) -> None:
+    """The personal but private assistant (bot/privacy/): opt-in memory, forget-me tombstones,
+    the salt they are hashed with, draft replies awaiting staff, and who has been welcomed."""
+    db.table("user_memory").create(
+        {
+            "platform": str,
+            "user_id": str,
+            "enabled": int,
+            "facts": str,  # JSON list of {"kind", "text", "at"}: capped in count and size
+            "updated_at": str,
+        },
+        pk=("platform", "user_id"),
+        not_null={"enabled", "updated_at"},
+        defaults={"enabled": 0},
+    )
+    # a person who asked to be forgotten: only a salted hash of platform and user id, so their
+    # memory is never re-created (unless they opt in again) and the id itself is not kept
+    db.table("tombstones").create({"hash": str, "at": str}, pk="hash", not_null={"at"})
+    db.table("state_meta").create({"key": str, "value": str}, pk="key")  # e.g. the tombstone salt
+    db.table("reply_drafts").create(
+        {
+            "id": int,
+            "conversation": str,  # where the answer would go (the question's thread)
+            "message_id": str,  # the question's platform id
+            "asker_id": str,
+            "question": str,
+            "answer": str,
+            "answer_id": int,
+            "status": str,  # pending -> posted | discarded
+            "card_message_id": str,
+            "card_conversation": str,
+            "posted_message_id": str,
+            "decided_by": str,
+            "created_at": str,
+            "decided_at": str,
+        },
+        pk="id",
+        not_null={"conversation", "question", "answer", "status", "created_at"},
+    )
+    db.table("reply_drafts").create_index(["status"])
+    db.table("welcomed").create(
+        {"platform": str, "user_id": str, "at": str}, pk=("platform", "user_id"), not_null={"at"}
+    )
+
+
 STATE_MIGRATIONS: list[Migration] = [
     ("0001_initial", _state_v1),
     ("0002_ticket_context", _state_v2),
     ("0003_answer_by_message", _state_v3),
     ("0004_inbox_post", _state_v4),
     ("0005_insights", _state_v5_insights),
+    ("0006_privacy", _state_v6_privacy),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
 
@@ -111,8 +112,14 @@ def test_template_parses_and_names_every_setting() -> None:
     parsed = tomllib.loads(TEMPLATE)
     FileSettings.model_validate(parsed)  # raises if the template drifts from the model
     for section, model in FileSettings.model_fields.items():
-        assert f"[{section}]" in TEMPLATE
-        for key in model.annotation.model_fields:  # type: ignore[union-attr]
+        annotation = model.annotation
+        if get_origin(annotation) is dict:  # a table of named sections, shown as an example
+            assert f"# [{section}." in TEMPLATE
+            annotation = get_args(annotation)[1]
+            section = f"{section}.NAME"
+        else:
+            assert f"[{section}]" in TEMPLATE
+        for key in annotation.model_fields:  # type: ignore[union-attr]
             if key in ("channels", "tags"):  # tables keyed by id or tag, shown as examples
                 assert f"[{section}.{key}." in TEMPLATE
                 continue

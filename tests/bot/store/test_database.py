@@ -77,6 +77,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0003_answer_by_message",
         "0004_inbox_post",
         "0005_insights",
+        "0006_privacy",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"

@@ -1,0 +1,44 @@
+"""The settings of the personal but private assistant: `[privacy]` (redaction, retention,
+memory limits), `[audiences.NAME]` (who may see which documents) and `[journey]` (the
+welcome). Documented in knowledge/configuration.md and knowledge/privacy.md; validated
+here, read by bot/privacy/."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from bot.config_platforms import _Section
+
+
+class RedactKind(StrEnum):
+    """What is replaced by a typed placeholder before storage and before any model call."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    CARD = "card"  # payment card numbers that pass the Luhn check
+    TOKEN = "token"  # API keys and tokens (the patterns of bot/answering/safety.py)
+    IBAN = "iban"
+
+
+class PrivacySettings(_Section):
+    redact: tuple[RedactKind, ...] = (RedactKind.CARD, RedactKind.TOKEN)
+    retention_days: int = Field(default=90, ge=0)  # message text older than this is purged; 0: kept
+    memory_facts: int = Field(default=12, ge=1, le=100)  # facts kept per person who opted in
+    memory_chars: int = Field(default=1500, ge=100, le=10000)  # and their total size
+
+
+class AudienceSettings(_Section):
+    """The members of one audience, per platform. Slack Connect users of another
+    organisation are never members, whatever these lists say."""
+
+    slack_groups: tuple[str, ...] = ()
+    slack_users: tuple[str, ...] = ()
+    discord_roles: tuple[str, ...] = ()
+    discord_users: tuple[str, ...] = ()
+
+
+class JourneySettings(_Section):
+    welcome: bool = False  # greet a member's first question (once per person, never in DMs)
+    welcome_docs: tuple[str, ...] = ("getting-started.md",)  # linked in the welcome
