@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load
+from bot.cli_privacy import privacy_app
 from bot.errors import SupportBotError
 
 if TYPE_CHECKING:
@@ -41,30 +43,12 @@ slack_app = typer.Typer(help="Slack setup helpers.", no_args_is_help=True)
 discord_app = typer.Typer(help="Discord setup helpers.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 app.add_typer(discord_app, name="discord")
-
-KnowledgeOpt = Annotated[
-    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: ./knowledge).")
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")
-]
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", help="Data directory for state and index (default: .supportbot/ beside the config)."
-    ),
-]
+app.add_typer(privacy_app, name="privacy")
 
 T = TypeVar("T")
 
 
-def _settings(config: Path | None, knowledge: Path | None, data: Path | None) -> Settings:
-    from bot.config import load_settings
-    from bot.log import setup_logging
-
-    settings = load_settings(config=config, knowledge=knowledge, data=data)
-    setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
-    return settings
+_settings = load
 
 
 @contextmanager
@@ -112,9 +96,7 @@ async def _closing(bot: SupportBot, work: Coroutine[Any, Any, T]) -> T:
         await bot.aclose()
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+_fail = fail
 
 
 @app.command()

@@ -1,0 +1,40 @@
+"""What every `supportbot` subcommand shares: the --knowledge/--config/--data options, how
+Settings are resolved from them, and how a command fails. Kept apart from bot/cli.py so the
+command groups in other modules (bot/cli_privacy.py) use the same ones without importing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+KnowledgeOpt = Annotated[
+    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: ./knowledge).")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")
+]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Data directory for state and index (default: .supportbot/ beside the config)."
+    ),
+]
+
+
+def load(config: Path | None, knowledge: Path | None, data: Path | None) -> Settings:
+    from bot.config import load_settings
+    from bot.log import setup_logging
+
+    settings = load_settings(config=config, knowledge=knowledge, data=data)
+    setup_logging(settings.log_level if settings.log_level != "INFO" else "WARNING")
+    return settings
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
