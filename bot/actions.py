@@ -17,6 +17,8 @@ from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents
 from bot.messages import say
 from bot.ports import Channel, Clock
+from bot.privacy.drafts import DRAFT_ACTIONS, DraftReplies
+from bot.privacy.people import People, forget_me_pressed
 from bot.store import AsyncStore, StateStore
 from bot.text import parse_number, scrub_event
 from bot.types import ActionEvent, ActionKind, ConversationRef, EscalationReason, Outcome, Reply, ReplyKind
@@ -35,7 +37,9 @@ class ActionHandler:
         recorder: Recorder,
         incidents: Incidents | None = None,
         followups: Followups | None = None,
+        drafts: DraftReplies | None = None,
     ) -> None:
+        self.drafts = drafts  # Post / Edit / Discard on draft-mode staff cards
         self.recorder = recorder
         self.incidents = incidents
         self.followups = followups
@@ -75,6 +79,9 @@ class ActionHandler:
         return outcome
 
     async def _handle_action(self, event: ActionEvent, channel: Channel) -> Outcome:
+        if event.action in (ActionKind.FORGET_ME_CONFIRM, ActionKind.FORGET_ME_CANCEL):  # value: a user id
+            people = People(settings=self.settings, store=self.store, clock=self.clock)
+            return await forget_me_pressed(event, channel, people)
         # a value is whatever the platform sent back: a forged or stale button is told so, briefly
         number = parse_number(event.value)
         on_a_message = event.action == ActionKind.TALK_TO_HUMAN and event.value.startswith("msg:")
@@ -87,6 +94,8 @@ class ActionHandler:
                 )
             )
             return Outcome.REFUSED
+        if event.action in DRAFT_ACTIONS and number is not None and self.drafts is not None:
+            return await self.drafts.pressed(event, number, channel)
         if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE) and number is not None:
             ticket_id = number
             if event.action == ActionKind.CLAIM:

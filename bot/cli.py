@@ -172,7 +172,12 @@ async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k:
 
 async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
     started = time.perf_counter()
-    answer, result = await runtime.bot.answers.ask(question, scope, k=k)
+    # the terminal is the team's: as an internal channel it sees every audience's documents,
+    # and with --public, as a public channel, only everyone's
+    from bot.types import DocVisibility
+
+    audiences: frozenset[str] | None = frozenset() if scope == DocVisibility.PUBLIC else None
+    answer, result = await runtime.bot.answers.ask(question, scope, k=k, audiences=audiences)
     elapsed_ms = (time.perf_counter() - started) * 1000
     abstained = runtime.bot.answers.is_abstention(answer)
     if as_json:

@@ -4,8 +4,112 @@ Each command reads the same data directory as a running bot (see knowledge/priva
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bot.cli_options import ConfigOpt, DataOpt, fail, load
 
 privacy_app = typer.Typer(
     help="People's data: purge old text, forget a person, export their data.", no_args_is_help=True
 )
+
+
+# -- forget and export (bot/privacy/people.py; the same rules as `/support forget-me`, `my-data`) --
+
+PlatformOpt = Annotated[str, typer.Option("--platform", "-p", help="slack, discord or console.")]
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="The person's platform user id (e.g. U0123ABCD).")]
+
+
+@privacy_app.command("forget")
+def forget_command(
+    platform: PlatformOpt,
+    user: UserOpt,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Forget a person: delete their messages, questions, memory and feedback; keep anonymous counts."""
+    from bot.store import StateStore
+    from bot.types import Platform
+
+    if platform not in {str(p) for p in Platform}:
+        fail(f"--platform must be one of {', '.join(str(p) for p in Platform)} (got {platform!r}).")
+    settings = load(config, None, data)
+    if not yes and not typer.confirm(f"Forget {platform} user {user}? This cannot be undone."):
+        raise typer.Exit(1)
+    store = StateStore(settings.data_dir / "state.db")
+    try:
+        counts = store.forget(platform, user, datetime.now(UTC))
+    finally:
+        store.close()
+    for table, rows in sorted(counts.items()):
+        typer.echo(f"{table:<16} {rows:>8}")
+    typer.echo(f"Forgot {platform} user {user}: {sum(counts.values())} row(s) deleted or anonymised.")
+
+
+@privacy_app.command("export")
+def export_command(
+    platform: PlatformOpt,
+    user: UserOpt,
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")
+    ] = None,
+) -> None:
+    """Export everything kept about a person as JSON (what `/support my-data` sends them)."""
+    from bot.store import StateStore
+
+    settings = load(config, None, data)
+    store = StateStore(settings.data_dir / "state.db")
+    try:
+        exported = store.export_person(platform, user)
+    finally:
+        store.close()
+    text = json.dumps(exported, ensure_ascii=False, indent=2, default=str)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"Wrote {output}")
+
+
+# -- purge (bot/privacy/retention.py; the same purge the running bot makes on its clock) --
+
+
+@privacy_app.command("purge")
+def purge_command(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be purged; change nothing.")
+    ] = False,
+) -> None:
+    """Empty message text older than [privacy] retention_days now; ids and counts stay."""
+    from bot.privacy.retention import cutoff
+    from bot.store import StateStore
+
+    settings = load(config, None, data)
+    now = datetime.now(UTC)
+    before = cutoff(settings.privacy, now)
+    if before is None:
+        typer.echo("Retention is off ([privacy] retention_days = 0): nothing is purged.")
+        return
+    store = StateStore(settings.data_dir / "state.db")
+    try:
+        counts = store.purge_text(before, now, dry_run=dry_run)
+    finally:
+        store.close()
+    for kind, rows in counts.items():
+        if rows:
+            typer.echo(f"{kind:<16} {rows:>8}")
+    total = sum(counts.values())
+    when = f"before {before:%Y-%m-%d %H:%M} UTC ({settings.privacy.retention_days} days)"
+    if dry_run:
+        typer.echo(f"Would purge the text of {total} row(s) written {when}. Nothing was changed.")
+    else:
+        typer.echo(f"Purged the text of {total} row(s) written {when}; ids and counts are kept.")

@@ -34,6 +34,10 @@ from bot.insights.service import Insights
 from bot.messages import say
 from bot.policy import Act
 from bot.ports import Answerer, Channel, Clock, Embedder
+from bot.privacy.drafts import DraftReplies
+from bot.privacy.journey import Journey
+from bot.privacy.redaction import Redactor
+from bot.privacy.retention import Retention
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
@@ -56,6 +60,8 @@ from bot.types import (
 )
 
 log = logging.getLogger(__name__)
+
+LONG_TEXT = 4000  # characters past which a message is redacted on a worker thread
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +116,18 @@ class SupportBot:
             similar=self.insights.similar,
             followups=self.followups,
         )
+        # draft-mode channels: answers proposed on staff cards; and the first-question welcome
+        self.drafts = DraftReplies(
+            settings=settings,
+            store=store,
+            clock=clock,
+            answers=self.answers,
+            recorder=self.recorder,
+            followups=self.followups,
+        )
+        self.journey = Journey(settings=settings, store=store, clock=clock, knowledge=self.knowledge)
         self.actions = ActionHandler(
+            drafts=self.drafts,
             settings=settings,
             store=store,
             clock=clock,
@@ -120,6 +137,9 @@ class SupportBot:
             followups=self.followups,
         )
         self.commands = CommandRouter(settings)
+        # personal data replaced where events enter (bot/privacy/redaction.py); old text purged
+        self.redactor = Redactor.from_settings(settings.privacy)
+        self.retention = Retention(privacy=settings.privacy, store=store, clock=clock)
         # inbox keys being handled right now: a replay after reconnecting must not take them
         self._in_flight: set[str] = set()
         # messages the bot decided to answer: a failure owes them an apology
@@ -154,10 +174,10 @@ class SupportBot:
         )
 
     async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
-        return await self.actions.on_action(event, channel)
+        return await self.actions.on_action(self.redactor.action(event), channel)
 
     async def on_command(self, command: Command, channel: Channel) -> Outcome:
-        return await self.commands.on_command(self, command, channel)
+        return await self.commands.on_command(self, self.redactor.command(scrub_event(command)), channel)
 
     # -- messages ------------------------------------------------------------------------
 
@@ -174,6 +194,11 @@ class SupportBot:
             if accepted is not None:
                 accepted.set()
             return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
+        # before the inbox keeps it: nothing stored, searched or sent to a model sees the values
+        if len(message.text) > LONG_TEXT:  # scanning a pasted log takes a while: off the event loop
+            message = await asyncio.to_thread(self.redactor.message, message)
+        else:
+            message = self.redactor.message(message)
         key = f"{message.conversation.platform}:msg:{message.id}"
         faults.point("event.claiming")
         # a failure here raises before `accepted` is set: the adapter then leaves the platform
@@ -366,6 +391,14 @@ class SupportBot:
             )
             return Outcome.REFUSED
 
+        if policy.drafts_reply(message, situation.mode) and not policy.wants_human(text):
+            # nothing public, not even a thread: the proposal goes on a staff card. A failure
+            # is logged, never apologised for in the channel (staff review everything here)
+            self._responding.discard(message.id)
+            await self.recorder.record(message, role="user", asker=True)
+            return await self.drafts.propose(
+                message, language=language, scope=situation.scope, channel=channel
+            )
         thread = await channel.open_thread(message, title=thread_title(text))
         faults.point("event.thread")
         await self.recorder.record(message, role="user", conversation=thread, asker=True)
@@ -387,7 +420,7 @@ class SupportBot:
                 StateStore.set_conversation_flags, thread, self.clock.now(), bot_participating=True
             )
             return Outcome.ESCALATED
-        return await self.responder.answer(
+        outcome = await self.responder.answer(
             question=text,
             language=language,
             asker=message.author,
@@ -398,6 +431,11 @@ class SupportBot:
             on_posted=lambda: self._responding.discard(message.id),
             revising=resume,
         )
+        if outcome in (Outcome.ANSWERED, Outcome.ESCALATED):  # after the answer: see journey.py
+            await self.journey.welcome(
+                message, thread=thread, language=language, scope=scope, channel=channel
+            )
+        return outcome
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:
         """The asker edited a question the bot answered: the answer is replaced in place."""
@@ -440,6 +478,7 @@ class SupportBot:
         fired = await self.escalations.tick(channels)
         fired += await self.followups.tick(channels)  # "Did this solve it?", once per thread
         fired += await self.insights.tick(channels)  # knowledge gaps, the weekly digest
+        await self.retention.tick()  # message text past [privacy] retention_days
         for platform, channel in channels.items():
             # replays run continuously, not only at start-up (a replay cut short is retried),
             # in the background: SLA reminders never wait behind the answers being replayed

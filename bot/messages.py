@@ -241,6 +241,87 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "it has been fixed. If you still see the problem, reply here.",
         "ko": "해결되었습니다. 문제가 계속되면 여기에 답글을 남겨 주세요.",
     },
+    # draft-mode channels (bot/privacy/drafts.py): the staff card's buttons and notes
+    "button_post": {"en": "Post", "ko": "게시"},
+    "button_edit": {"en": "Edit", "ko": "수정"},
+    "button_discard": {"en": "Discard", "ko": "버리기"},
+    "draft_staff_only": {
+        "en": "Only staff can post, edit or discard a draft reply.",
+        "ko": "초안 답변의 게시, 수정, 버리기는 담당자만 할 수 있습니다.",
+    },
+    "draft_decided": {
+        "en": "This draft was already {status} by {who}.",
+        "ko": "이 초안은 이미 {who}님이 처리했습니다 ({status}).",
+    },
+    "draft_empty": {
+        "en": "There is no answer to post yet: use *Edit* to write one.",
+        "ko": "아직 게시할 답변이 없습니다. *수정*을 눌러 답변을 작성해 주세요.",
+    },
+    "draft_no_form": {
+        "en": "A form cannot be opened here. Press *Edit* on the card again.",
+        "ko": "여기서는 입력 창을 열 수 없습니다. 카드의 *수정*을 다시 눌러 주세요.",
+    },
+    "draft_edit_title": {"en": "Edit the reply", "ko": "답변 수정"},
+    "draft_edit_label": {"en": "Reply to post", "ko": "게시할 답변"},
+    # the onboarding welcome (bot/privacy/journey.py), after a member's first answer
+    "welcome": {
+        "en": "Welcome, {who}! Since this is your first question here, these guides are a good "
+        "place to start: {links}",
+        "ko": "{who}님, 환영합니다! 처음 질문하셨네요. 시작할 때 이 안내서들이 도움이 됩니다: {links}",
+    },
+    # opt-in memory, forget-me and export (bot/privacy/people.py, bot/commands/privacy.py)
+    "memory_on": {
+        "en": "Memory is on: I'll keep a few facts about you (your language, your plan if you say it, "
+        "one line per ticket) to answer you better. `me` shows them; `remember off` deletes them.",
+        "ko": "기억 기능이 켜졌습니다. 더 나은 답변을 위해 몇 가지 정보(언어, 말씀하신 요금제, 티켓마다 한 줄)를 "
+        "보관합니다. `me`로 확인하고 `remember off`로 삭제할 수 있습니다.",
+    },
+    "memory_off": {
+        "en": "Memory is off, and what I remembered about you is deleted.",
+        "ko": "기억 기능이 꺼졌고, 보관하던 정보는 삭제되었습니다.",
+    },
+    "memory_is_off": {
+        "en": "Memory is off: I keep no facts about you. `remember on` turns it on.",
+        "ko": "기억 기능이 꺼져 있어 보관하는 정보가 없습니다. `remember on`으로 켤 수 있습니다.",
+    },
+    "memory_empty": {
+        "en": "Memory is on, and I have nothing about you yet.",
+        "ko": "기억 기능이 켜져 있지만 아직 보관한 정보가 없습니다.",
+    },
+    "memory_shown": {"en": "What I remember about you:", "ko": "보관 중인 정보:"},
+    "forget_confirm": {
+        "en": "This deletes your messages, questions, memory, feedback and drafts quoting you, here and "
+        "now; tickets stay only as anonymous counts. It cannot be undone.",
+        "ko": "메시지, 질문, 기억, 피드백과 이를 인용한 초안을 지금 바로 삭제합니다. 티켓은 익명 통계로만 "
+        "남습니다. 되돌릴 수 없습니다.",
+    },
+    "button_forget": {"en": "Forget me", "ko": "삭제하기"},
+    "button_cancel": {"en": "Cancel", "ko": "취소"},
+    "forget_done": {
+        "en": "Done: {rows} record(s) about you were deleted or anonymised. I will not remember you "
+        "unless you turn memory on again.",
+        "ko": "완료: 관련 기록 {rows}건을 삭제하거나 익명화했습니다. 기억 기능을 다시 켜지 않는 한 "
+        "기억하지 않습니다.",
+    },
+    "forget_cancelled": {
+        "en": "Cancelled: nothing was deleted.",
+        "ko": "취소되었습니다. 삭제된 것은 없습니다.",
+    },
+    "forget_not_yours": {
+        "en": "Only the person who asked to be forgotten can press this.",
+        "ko": "삭제를 요청한 본인만 누를 수 있습니다.",
+    },
+    "export_part": {"en": "Your data, part {n} of {total}:", "ko": "내 데이터, {total}개 중 {n}번째:"},
+    "export_done": {
+        "en": "That is everything I keep about you.",
+        "ko": "보관 중인 정보는 이것이 전부입니다.",
+    },
+    "export_cut": {
+        "en": "Your data is longer than a few messages, so it was cut short here. An admin can give "
+        "you the whole file (`supportbot privacy export`).",
+        "ko": "데이터가 길어 여기서 잘렸습니다. 관리자가 전체 파일을 드릴 수 있습니다"
+        "(`supportbot privacy export`).",
+    },
 }
 
 

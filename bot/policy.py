@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import Duty, PlatformSettings, Settings
+from bot.privacy.audiences import member_audiences
 from bot.store import ConversationState
 from bot.types import (
     Answer,
@@ -113,9 +114,11 @@ def should_respond(
         return Decision(act=Act.IGNORE, why="a person has taken over this thread")
     if in_bot_thread:
         return Decision(act=Act.RESPOND, why="follow-up in a bot thread")
-    if mode == ChannelMode.AUTO_ANSWER and message.conversation.thread is None:
+    if mode in _ANSWERS_UNASKED and message.conversation.thread is None:
         if looks_like_question(message.text):
-            return Decision(act=Act.RESPOND, why="question in an auto-answer channel")
+            # in a draft channel the answer is a proposal on a staff card (bot/privacy/drafts.py)
+            where = "a draft" if mode == ChannelMode.DRAFT else "an auto-answer"
+            return Decision(act=Act.RESPOND, why=f"question in {where} channel")
         return Decision(act=Act.IGNORE, why="chatter, not a question")
     return Decision(act=Act.IGNORE, why="not addressed to the bot")
 
@@ -126,7 +129,17 @@ def plainly_not_for_us(message: InboundMessage, mode: ChannelMode) -> bool:
     channel that is not auto-answer. (Thread messages need the thread's state.)"""
     if message.author.is_bot or mode == ChannelMode.OFF or (message.edited and message.edit_of is None):
         return True
-    return not message.addressed and message.conversation.thread is None and mode != ChannelMode.AUTO_ANSWER
+    return not message.addressed and message.conversation.thread is None and mode not in _ANSWERS_UNASKED
+
+
+# channel modes that take up questions nobody addressed to the bot
+_ANSWERS_UNASKED = frozenset({ChannelMode.AUTO_ANSWER, ChannelMode.DRAFT})
+
+
+def drafts_reply(message: InboundMessage, mode: ChannelMode) -> bool:
+    """In a draft channel, an answer nobody asked the bot for directly waits for staff; a
+    mention (or a DM) is answered at once."""
+    return mode == ChannelMode.DRAFT and not message.addressed
 
 
 def is_staff(author: Author, platform: str, settings: Settings) -> bool:
@@ -143,6 +156,12 @@ def is_admin(author: Author, platform: str, settings: Settings) -> bool:
     if ps is None:
         return False
     return ps.people(Duty.ADMIN).includes(author) or (ps.platform_admins_are_admins and author.platform_admin)
+
+
+def audiences(author: Author, platform: str, settings: Settings) -> frozenset[str]:
+    """The `[audiences.NAME]` `author` belongs to: the documents retrieval may use for them
+    besides everyone's (bot/privacy/audiences.py says how membership is decided)."""
+    return member_audiences(author, platform, settings)
 
 
 def needs_escalation(answer: Answer, threshold: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from bot.config import Settings
 from bot.types import (
     ActionEvent,
+    ActionKind,
     Answer,
     Command,
     ConversationRef,
@@ -79,6 +80,29 @@ class Channel(Protocol):
         returns the message's own conversation.
         """
         ...
+
+
+@runtime_checkable
+class TextInput(Protocol):
+    """An optional Channel capability: ask the person who pressed a button to type some text
+    (a Slack modal, a Discord modal). Check with `isinstance(channel, TextInput)`; a Channel
+    without it (the console) cannot ask, and the core says so.
+
+    The form must open as the answer to the press itself (Slack's trigger_id and Discord's
+    interaction both expire in 3 seconds), so the core asks at once, before any slow work.
+    What the person submits comes back later through `Core.on_action` as an ActionEvent with
+    the same `action`, `value`, `conversation` and `message_id` as `event`, and `text` set."""
+
+    async def ask_text(self, event: ActionEvent, *, title: str, label: str, initial: str) -> bool:
+        """Open the form for `event`'s presser; False when the platform cannot now (the
+        press is too old, or was not a button), and nothing was shown."""
+        ...
+
+
+# Buttons whose press may open a form: an adapter whose platform needs the form as the first
+# answer to the press (Discord's modal) leaves such a press unacknowledged until the core has
+# decided (acknowledging it anyway before the platform's deadline).
+FORM_ACTIONS = frozenset({ActionKind.EDIT_DRAFT})
 
 
 class StreamSink(Protocol):
@@ -150,6 +174,7 @@ if typing.TYPE_CHECKING:
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
     from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
+    from bot.store.reply_drafts import DraftCounts, ReplyDraft
     from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
 
 
@@ -216,7 +241,9 @@ class ConversationStore(Protocol):
         bot_participating: bool | None = None,
     ) -> None: ...
 
-    def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]: ...
+    def history(
+        self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None
+    ) -> list[Turn]: ...
 
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
 
@@ -365,6 +392,39 @@ class DraftStore(Protocol):
     ) -> bool: ...
 
 
+class ReplyDraftStore(Protocol):
+    """Answers proposed in draft-mode channels, waiting on a staff card, each decided once
+    (pending -> posted | discarded) by compare-and-set; and the once-per-person welcome."""
+
+    def create_reply_draft(
+        self,
+        *,
+        conversation: ConversationRef,
+        message_id: str | None,
+        asker_id: str,
+        question: str,
+        answer: str,
+        answer_id: int | None,
+        at: datetime,
+    ) -> ReplyDraft: ...
+
+    def reply_draft(self, draft_id: int) -> ReplyDraft | None: ...
+
+    def set_reply_draft_card(self, draft_id: int, posted: Posted) -> None: ...
+
+    def edit_reply_draft(self, draft_id: int, answer: str, by: str) -> bool: ...
+
+    def decide_reply_draft(self, draft_id: int, *, status: str, by: str, at: datetime) -> bool: ...
+
+    def set_reply_draft_posted(self, draft_id: int, posted_message_id: str) -> None: ...
+
+    def claim_welcome(self, platform: str, user_id: str, at: datetime) -> bool: ...
+
+    def draft_counts(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> DraftCounts: ...
+
+
 class IncidentStore(Protocol):
     """Recent questions, burst alerts, incidents and the notices they put on answers."""
 
@@ -484,6 +544,30 @@ class JobStore(Protocol):
     def job_done(self, key: str) -> bool: ...
 
 
+class RetentionStore(Protocol):
+    """Message text past `[privacy] retention_days` emptied; rows, ids and counts kept."""
+
+    def purge_text(self, before: datetime, now: datetime, *, dry_run: bool = False) -> dict[str, int]: ...
+
+
+class PeopleStore(Protocol):
+    """What is kept about one person: opt-in memory, forget-me tombstones, forget and export."""
+
+    def memory(self, platform: str, user_id: str) -> tuple[bool, list[dict[str, str]]]: ...
+
+    def set_memory_enabled(self, platform: str, user_id: str, enabled: bool, at: datetime) -> None: ...
+
+    def save_memory_facts(
+        self, platform: str, user_id: str, facts: list[dict[str, str]], at: datetime
+    ) -> bool: ...
+
+    def is_tombstoned(self, platform: str, user_id: str) -> bool: ...
+
+    def forget(self, platform: str, user_id: str, at: datetime) -> dict[str, int]: ...
+
+    def export_person(self, platform: str, user_id: str) -> dict[str, typing.Any]: ...
+
+
 @runtime_checkable
 class Store(
     InboxStore,
@@ -491,11 +575,14 @@ class Store(
     AnswerStore,
     TicketStore,
     DraftStore,
+    ReplyDraftStore,
     IncidentStore,
     GapStore,
     JobStore,
     FollowupStore,
     MetricsStore,
+    PeopleStore,
+    RetentionStore,
     Protocol,
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""

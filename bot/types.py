@@ -109,6 +109,11 @@ class ActionKind(StrEnum):
     SOLVED = "solved"  # the follow-up's "Solved": a confirmed resolution
     STILL_STUCK = "still_stuck"  # the follow-up's "Still stuck": hand it to people
     OPEN_INCIDENT = "open_incident"  # on a burst alert: staff declare a known issue
+    POST_DRAFT = "post_draft"  # on a draft-mode staff card: publish the proposed answer (once)
+    EDIT_DRAFT = "edit_draft"  # ... open a form to rewrite it (its submission carries `text`)
+    DISCARD_DRAFT = "discard_draft"  # ... drop it: nothing is posted
+    FORGET_ME_CONFIRM = "forget_me_confirm"  # `/support forget-me`: the person confirms (only they can)
+    FORGET_ME_CANCEL = "forget_me_cancel"  # ... or changes their mind: nothing is deleted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +127,9 @@ class ActionEvent:
     value: str  # what the button refers to: an answer id or a ticket id
     visibility: Visibility
     message_id: str | None = None  # the message the button sits on
+    # what a person typed into a form the core asked for (`Channel.ask_text`): the submission
+    # comes back as the action that asked, with this set; None for a plain press
+    text: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -148,6 +148,12 @@ class SupportClient(discord.Client):
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.handler.on_thread_create(thread)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # commands and buttons are routed by the tree and `SupportButton`; a submitted form
+        # (the core's `ask_text`) has no stored handler, so that it survives restarts
+        if interaction.type == discord.InteractionType.modal_submit:
+            self.handler.on_modal_submit(interaction)
+
 
 class DiscordAdapter:
     """The Discord side of the bot as the supervisor sees it (`bot.ports.Adapter`)."""

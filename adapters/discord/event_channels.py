@@ -7,7 +7,9 @@ This module owns what differs from plain posting (`DiscordChannel`) during one e
   opens the thread) until its first reply is posted;
 * `InteractionChannel`: interaction follow-ups (ephemeral replies can only go that way),
   the "thinking..." message a deferred interaction shows and what replaces or removes it,
-  and the last-resort apology when the core failed.
+  the last-resort apology when the core failed, and forms (`bot.ports.TextInput`) as a
+  modal, which must be the press's first answer: such a press is acknowledged only once the
+  core has decided, or before Discord's 3 s deadline, whichever comes first.
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ from typing import Any
 import discord
 
 from adapters.discord.channel import DiscordChannel, http_ctx, message_kwargs
-from adapters.discord.render import render_reply
+from adapters.discord.render import custom_id, render_reply, truncate
 from adapters.inflight import last_resort
 from bot.errors import PlatformError
 from bot.messages import say
-from bot.types import ConversationRef, InboundMessage, Posted, Reply
+from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+FORM_INPUT_ID = "text"  # the custom id of a form's one text input
+MODAL_TITLE_LIMIT = 45
+MODAL_LABEL_LIMIT = 45
+MODAL_VALUE_LIMIT = 4000
+ACK_DEADLINE_SECONDS = 2.0  # a press left open for a form is acknowledged by then (Discord: 3 s)
 
 
 class _Typing:
@@ -96,12 +104,69 @@ class InteractionChannel:
         *,
         thinking: bool,
         ephemeral_thinking: bool = True,
+        open_for_form: bool = False,
     ) -> None:
         self.base = base
         self.interaction = interaction
         self.conversation = conversation
         self._thinking = thinking  # a deferred "thinking..." message is still showing
         self._ephemeral_thinking = ephemeral_thinking
+        # a press not yet acknowledged, so that its answer may be a form (a modal)
+        self._open = open_for_form
+        self._ack_lock = asyncio.Lock()
+
+    async def acknowledge(self) -> None:
+        """Acknowledge a press left open for a form (a plain defer: the message stays)."""
+        async with self._ack_lock:
+            if not self._open:
+                return
+            self._open = False
+            try:
+                await self.interaction.response.defer()
+            except (discord.HTTPException, discord.InteractionResponded) as exc:
+                log.warning(
+                    "could not acknowledge a button (%s)",
+                    type(exc).__name__,
+                    extra={"platform": "discord", "interaction": self.interaction.id},
+                )
+
+    async def acknowledge_by_deadline(self) -> None:
+        """Run beside the core for a press left open: acknowledge it before Discord forgets it."""
+        await asyncio.sleep(ACK_DEADLINE_SECONDS)
+        await self.acknowledge()
+
+    async def ask_text(self, event: ActionEvent, *, title: str, label: str, initial: str) -> bool:
+        """`bot.ports.TextInput`: a modal as the press's answer. Its submission (a MODAL_SUBMIT
+        interaction) is read by the adapter's `on_interaction`, not kept in discord.py's
+        modal store, so a submission still works after a restart."""
+        modal = discord.ui.Modal(
+            title=truncate(title, MODAL_TITLE_LIMIT) or "…",
+            custom_id=custom_id(event.action, event.value),
+        )
+        modal.add_item(
+            discord.ui.TextInput(
+                label=truncate(label, MODAL_LABEL_LIMIT) or "…",
+                style=discord.TextStyle.long,
+                default=initial[:MODAL_VALUE_LIMIT] or None,
+                max_length=MODAL_VALUE_LIMIT,
+                custom_id=FORM_INPUT_ID,
+            )
+        )
+        modal.stop()  # not stored by discord.py: see the docstring
+        async with self._ack_lock:
+            if not self._open:
+                return False  # acknowledged already: too late for a modal
+            self._open = False
+            try:
+                await self.interaction.response.send_modal(modal)
+            except (discord.HTTPException, discord.InteractionResponded) as exc:
+                log.warning(
+                    "could not open a form (%s)",
+                    type(exc).__name__,
+                    extra={"platform": "discord", "interaction": self.interaction.id},
+                )
+                return False
+        return True
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)
@@ -110,6 +175,7 @@ class InteractionChannel:
         await self.base.edit(posted, reply)
 
     async def send(self, reply: Reply) -> Posted:
+        await self.acknowledge()  # a press left open for a form: follow-ups need the ack first
         if reply.ephemeral_to:
             if self._thinking and not self._ephemeral_thinking:
                 # The first follow-up would take the public "thinking" message's place.
@@ -178,6 +244,8 @@ class InteractionChannel:
             self._thinking = False  # the apology took the "thinking..." message's place
 
     async def finish(self) -> None:
-        """A "thinking..." message nothing replaced would spin forever: remove it."""
+        """A "thinking..." message nothing replaced would spin forever: remove it. A press
+        left open for a form that the core did not open is acknowledged now."""
+        await self.acknowledge()
         if self._thinking:
             await self._drop_thinking()

@@ -14,6 +14,8 @@ where possible.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import discord
 
 from adapters.discord.channel import DiscordChannel
-from adapters.discord.event_channels import InteractionChannel, MessageChannel
+from adapters.discord.event_channels import FORM_INPUT_ID, InteractionChannel, MessageChannel
 from adapters.discord.render import parse_custom_id
 from adapters.discord.translate import (
     PLATFORM,
@@ -35,8 +37,8 @@ from bot.commands import CommandSpec
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import Core
-from bot.types import ActionEvent, Command, InboundMessage, Reply, ReplyKind
+from bot.ports import FORM_ACTIONS, Core
+from bot.types import ActionEvent, ActionKind, Command, InboundMessage, Reply, ReplyKind
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -101,6 +103,10 @@ class Events:
         self.inflight.start(
             self.press_button(interaction, custom_id), name=f"supportbot-discord-button-{interaction.id}"
         )
+
+    def on_modal_submit(self, interaction: discord.Interaction) -> None:
+        """A form the core asked for (`InteractionChannel.ask_text`) was submitted."""
+        self.inflight.start(self.submit_form(interaction), name=f"supportbot-discord-form-{interaction.id}")
 
     # -- messages
 
@@ -228,21 +234,55 @@ class Events:
             await channel.finish()
 
     async def press_button(self, interaction: discord.Interaction, custom_id: str) -> None:
+        parsed = parse_custom_id(custom_id)
+        # a button that may open a form is answered by the form itself (a modal must be the
+        # first answer): acknowledged later, by the channel (see event_channels.py)
+        may_open_form = parsed is not None and parsed[0] in FORM_ACTIONS
+        if not may_open_form:
+            try:
+                await interaction.response.defer()  # a button: acknowledge, leave the message as is
+            except discord.HTTPException as exc:
+                log.error(
+                    "could not acknowledge a button (%s %s)",
+                    exc.status,
+                    exc.code,
+                    extra={"platform": PLATFORM, "interaction": interaction.id},
+                )
+                return
+        if parsed is None:
+            log.warning("unknown button", extra={"platform": PLATFORM, "custom_id": custom_id})
+            return
+        action, value = parsed
+        await self._act(interaction, action, value, None, open_for_form=may_open_form)
+
+    async def submit_form(self, interaction: discord.Interaction) -> None:
+        data: Any = interaction.data or {}
+        parsed = parse_custom_id(str(data.get("custom_id") or ""))
+        if parsed is None:
+            return  # not a form of ours
         try:
-            await interaction.response.defer()  # a button: acknowledge, leave the message as is
+            await interaction.response.defer()  # the form closes; the card is edited by the core
         except discord.HTTPException as exc:
             log.error(
-                "could not acknowledge a button (%s %s)",
+                "could not acknowledge a form (%s %s)",
                 exc.status,
                 exc.code,
                 extra={"platform": PLATFORM, "interaction": interaction.id},
             )
             return
-        parsed = parse_custom_id(custom_id)
-        if parsed is None:
-            log.warning("unknown button", extra={"platform": PLATFORM, "custom_id": custom_id})
-            return
         action, value = parsed
+        await self._act(interaction, action, value, _submitted_text(data.get("components") or []))
+
+    async def _act(
+        self,
+        interaction: discord.Interaction,
+        action: ActionKind,
+        value: str,
+        text: str | None,
+        *,
+        open_for_form: bool = False,
+    ) -> None:
+        """Hand a press (or a submitted form, with its text) to the core."""
         try:
             conversation, visibility = interaction_place(interaction)
             event = ActionEvent(
@@ -253,13 +293,17 @@ class Events:
                 value=value,
                 visibility=visibility,
                 message_id=str(interaction.message.id) if interaction.message else None,
+                text=text,
             )
         except Exception:
             log.exception(
                 "could not read a button press", extra={"platform": PLATFORM, "interaction": interaction.id}
             )
             return
-        channel = InteractionChannel(self.channel, interaction, conversation, thinking=False)
+        channel = InteractionChannel(
+            self.channel, interaction, conversation, thinking=False, open_for_form=open_for_form
+        )
+        deadline = asyncio.create_task(channel.acknowledge_by_deadline())
         try:
             await self.core.on_action(event, channel)
         except Exception:
@@ -267,4 +311,20 @@ class Events:
                 "button failed",
                 extra={"platform": PLATFORM, "channel": conversation.channel, "action": str(action)},
             )
+            await channel.acknowledge()
             await channel.apologise()
+        finally:
+            deadline.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deadline
+            await channel.finish()
+
+
+def _submitted_text(components: list[Any]) -> str:
+    """The value of the form's text input in a MODAL_SUBMIT's rows (or labels)."""
+    for row in components:
+        inner = row.get("components") or ([row["component"]] if row.get("component") else [])
+        for component in inner:
+            if component.get("custom_id") == FORM_INPUT_ID:
+                return str(component.get("value") or "")
+    return ""

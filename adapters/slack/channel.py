@@ -27,10 +27,11 @@ from adapters.slack.client import (
     split_message_id,
 )
 from adapters.slack.directory import SlackDirectory, TtlCache
+from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
 from bot.errors import PlatformError
 from bot.messages import say
-from bot.types import ConversationRef, InboundMessage, Posted, Reply
+from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,14 @@ class SlackChannel:
         session: aiohttp.ClientSession | None = None,
         retry_interval: float | None = None,
         command: _CommandContext | None = None,
+        trigger_id: str | None = None,
     ) -> None:
         self.client = client
         self.directory = directory
         self._session = session
         self._retry_interval = retry_interval
         self._command = command
+        self._trigger_id = trigger_id  # a button press's: lets `ask_text` open a modal, once
         self._permalinks: TtlCache[str] = TtlCache()
 
     def for_command(self, *, response_url: str | None, user_id: str, channel_id: str) -> SlackChannel:
@@ -80,6 +83,36 @@ class SlackChannel:
         )
         view._permalinks = self._permalinks
         return view
+
+    def for_action(self, *, trigger_id: str | None) -> SlackChannel:
+        """The same channel for one button press: its trigger id can open one modal."""
+        view = SlackChannel(
+            self.client,
+            self.directory,
+            session=self._session,
+            retry_interval=self._retry_interval,
+            trigger_id=trigger_id,
+        )
+        view._permalinks = self._permalinks
+        return view
+
+    async def ask_text(self, event: ActionEvent, *, title: str, label: str, initial: str) -> bool:
+        """`bot.ports.TextInput`: a modal over views.open with the press's trigger id (valid
+        for 3 seconds, once); its submission arrives as a view_submission (events.py)."""
+        trigger, self._trigger_id = self._trigger_id, None
+        if not trigger:
+            return False
+        try:
+            await self.client.views_open(
+                trigger_id=trigger, view=text_form(event, title=title, label=label, initial=initial)
+            )
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", slack_error(exc), extra=ctx(event.conversation.channel))
+            return False
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("views.open failed: %s", type(exc).__name__, extra=ctx(event.conversation.channel))
+            return False
+        return True
 
     # Channel protocol ------------------------------------------------------------------
 

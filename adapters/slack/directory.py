@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -65,11 +65,14 @@ class TtlCache(Generic[V]):
 
 def configured_groups(settings: Settings) -> tuple[str, ...]:
     """Every user group `[slack]` names (staff_groups, admin_groups and any other `*_groups`
-    list): policy decides what each means; the adapter only reports membership."""
+    list) and every `[audiences.NAME] slack_groups`: policy decides what each means; the
+    adapter only reports membership."""
     groups: list[str] = []
     for name, value in settings.slack:
         if name.endswith("_groups") and isinstance(value, tuple):
             groups += [str(group) for group in value]
+    for audience in settings.audiences.values():
+        groups += audience.slack_groups
     return tuple(dict.fromkeys(groups))
 
 
@@ -82,6 +85,7 @@ class SlackIdentity:
     bot_user_id: str
     bot_id: str
     url: str  # the workspace URL, e.g. https://acme.slack.com/
+    enterprise_id: str = ""  # the Enterprise Grid organisation, when installed in one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,13 +166,25 @@ class SlackDirectory:
             name=str(name or user.get("name") or name_hint),
             is_bot=bool(user.get("is_bot")),
             workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
-            # guests and people of other organisations (Slack Connect). Enterprise Grid colleagues
-            # from sibling workspaces have another team_id but are not outsiders, so it is not used.
+            # guests and people of other organisations (Slack Connect)
             outsider=bool(
-                user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger")
+                user.get("is_restricted")
+                or user.get("is_ultra_restricted")
+                or user.get("is_stranger")
+                or self._other_organisation(user)
             ),
         )
         return facts, self.USER_TTL
+
+    def _other_organisation(self, user: dict[str, Any]) -> bool:
+        """A Slack Connect user in a shared channel: another workspace's team_id (Slack sets
+        is_stranger only for people the bot shares no channel with). Enterprise Grid
+        colleagues of sibling workspaces also have another team_id, but our organisation's."""
+        team = str(user.get("team_id") or "")
+        if not team or not self.identity.team_id or team == self.identity.team_id:
+            return False
+        enterprise = str((user.get("enterprise_user") or {}).get("enterprise_id") or "")
+        return not (self.identity.enterprise_id and enterprise == self.identity.enterprise_id)
 
     async def roles(self, user_id: str) -> frozenset[str]:
         """The configured user groups this user belongs to."""

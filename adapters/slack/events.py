@@ -27,6 +27,7 @@ from adapters.inflight import InFlight, last_resort
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, message_id, slack_error
 from adapters.slack.directory import SlackDirectory
+from adapters.slack.forms import CALLBACK_ID, read_submission
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.render import action_from_id
 from bot.config import Settings
@@ -131,6 +132,7 @@ class SlackEvents:
         app.event("message")(self._on_event)
         app.command(self.settings.slack.slash_command)(self._on_command)
         app.action(re.compile(r"^supportbot:"))(self._on_action)
+        app.view(CALLBACK_ID)(self._on_view)  # a form the core asked for (bot.ports.TextInput)
         # Bolt leaves a request no listener matched without an ack, and Slack then redelivers
         # it (and disables apps that fail too often): acknowledge everything else, quietly.
         app.event(re.compile(r".*"))(self._on_other)
@@ -161,6 +163,10 @@ class SlackEvents:
     async def _on_action(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         self._spawn(self._handle_action(body), what="action")
+
+    async def _on_view(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()  # an empty ack closes the modal
+        self._spawn(self._handle_view(body), what="form")
 
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -404,12 +410,48 @@ class SlackEvents:
                 visibility=visibility,
                 message_id=message_id(channel_id, str(message_ts)) if message_ts else None,
             )
+            # the press's trigger id lets the core open a form (Edit on a draft card)
+            channel = self.channel.for_action(trigger_id=body.get("trigger_id"))
             try:
-                outcome = await self.core.on_action(event, self.channel)
+                outcome = await self.core.on_action(event, channel)
                 log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))
             except Exception:
                 log.exception("button press failed", extra=ctx(channel_id, action=str(kind)))
                 await self._apologise(self._sorry(conversation, user_id))
+
+    async def _handle_view(self, body: Mapping[str, Any]) -> None:
+        """A submitted form: the press that asked for it again, now with the text typed."""
+        view = body.get("view") or {}
+        submission = read_submission(view)
+        if submission is None:
+            log.warning("unreadable form submission", extra=ctx())
+            return
+        user_id = str((body.get("user") or {}).get("id") or "")
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            channel=submission.channel,
+            thread=submission.thread,
+        )
+        event = ActionEvent(
+            # a modal is submitted once (it closes): its view id is the submission's identity
+            id=f"view:{view.get('id')}:{user_id}",
+            conversation=conversation,
+            actor=await self.directory.author(
+                user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+            ),
+            action=submission.action,
+            value=submission.value,
+            visibility=await self.directory.visibility(submission.channel),
+            message_id=submission.message_id,
+            text=submission.text,
+        )
+        try:
+            outcome = await self.core.on_action(event, self.channel)
+            log.info("form %s: %s", submission.action, outcome, extra=ctx(submission.channel))
+        except Exception:
+            log.exception("form submission failed", extra=ctx(submission.channel))
+            await self._apologise(self._sorry(conversation, user_id))
 
     @staticmethod
     def _sorry(conversation: ConversationRef, user_id: str) -> Reply:

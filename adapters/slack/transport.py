@@ -206,6 +206,7 @@ class SlackAdapter:
             bot_user_id=str(response.get("user_id") or ""),
             bot_id=str(response.get("bot_id") or ""),
             url=str(response.get("url") or ""),
+            enterprise_id=str(response.get("enterprise_id") or ""),
         )
 
     async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient) -> None:

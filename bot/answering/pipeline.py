@@ -64,13 +64,17 @@ class AnswerPipeline:
         language: str | None = None,
         on_text: StreamSink | None = None,
         answerer: Answerer | None = None,
+        audiences: frozenset[str] | None = frozenset(),
     ) -> tuple[Answer, SearchResult]:
-        """Retrieve and answer, without posting anything: the heart of every answer."""
+        """Retrieve and answer, without posting anything: the heart of every answer.
+        `audiences`: the asker's (policy.audiences); other audiences' documents are never
+        retrieved, so never cited, quoted or sent to the model. None: every audience's (the
+        team's own tools: `supportbot ask` as an internal channel, `supportbot eval`)."""
         wanted = max(k, self.settings.answer.passages)
         if self.fallback is not None:  # a model is configured: it gets to look further down
             wanted = max(wanted, MODEL_CANDIDATES)
         # a pasted credential is nobody's search term, and must not reach an embeddings endpoint
-        result = await self.knowledge.search(redact_secrets(question), scope, k=wanted)
+        result = await self.knowledge.search(redact_secrets(question), scope, k=wanted, audiences=audiences)
         language = language or policy.detect_language(question)
         answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
         return answer, result

@@ -24,6 +24,8 @@ from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock
+from bot.privacy.audiences import withholds
+from bot.privacy.people import People, memory_turns
 from bot.store import AsyncStore, StateStore
 from bot.streaming import StreamingReply
 from bot.types import (
@@ -112,9 +114,18 @@ class Responder:
         With `revising` (the asker edited the question, or a replay found the post a dead
         process began), that post is replaced in place; `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that)."""
-        history = await self.store.run(StateStore.history, conversation, 12)
+        # which audiences' documents this asker may see; outside some, the bot's answers to
+        # others in the thread stay out of the history too (bot/privacy/audiences.py)
+        audiences = policy.audiences(asker, conversation.platform, self.settings)
+        answers_to = asker.id if withholds(self.settings, audiences) else None
+        history = await self.store.run(StateStore.history, conversation, 12, answers_to=answers_to)
         if history and history[-1].role == "user" and history[-1].text.strip() == question:
             history = history[:-1]  # the question itself goes to the answerer on its own
+        # opt-in memory (bot/privacy/people.py): None when off, and then nothing is read or written
+        people = People(settings=self.settings, store=self.store, clock=self.clock)
+        remembered = await people.recall(conversation.platform, asker.id)
+        language = people.language_for(remembered, question, language)
+        await people.observe_question(conversation.platform, asker.id, question, language, remembered)
         answerer, note = await self.answers.answerer_for(asker, conversation, language)
         stream = StreamingReply(
             channel,
@@ -124,7 +135,13 @@ class Responder:
             on_post=on_post,
         )
         answer, result = await self.answers.ask(
-            question, scope, history=history, language=language, on_text=stream, answerer=answerer
+            question,
+            scope,
+            history=[*memory_turns(remembered or ()), *history],
+            language=language,
+            on_text=stream,
+            answerer=answerer,
+            audiences=audiences,
         )
         if note:
             answer = replace(answer, note=note)

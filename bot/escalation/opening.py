@@ -22,6 +22,7 @@ from bot.escalation.sla import SlaClock
 from bot.escalation.values import PostKind, TicketRequest
 from bot.messages import say
 from bot.ports import Channel, Clock
+from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
 from bot.types import Reply, ReplyKind, SlaStage, Ticket
 
@@ -98,6 +99,8 @@ class TicketOpener:
                 )
             )
             return ticket
+        if created:  # with the asker's memory on, a line for it (bot/privacy/people.py)
+            await People(settings=self.settings, store=self.store, clock=self.clock).observe_ticket(ticket)
         log.info(
             "ticket opened",
             extra={

@@ -29,6 +29,7 @@ from bot.insights.outcomes import Outcome, outcomes
 from bot.ports import Store
 from bot.store.gaps import GapStatus
 from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
+from bot.store.reply_drafts import DraftCounts
 
 
 class Rating(StrEnum):
@@ -102,6 +103,11 @@ class Metrics:
     csat: float | None
     askers: int
     repeat_askers: int
+    # draft-mode channels (bot/privacy/drafts.py): proposals on staff cards and what staff did
+    drafts_proposed: int = 0
+    drafts_posted: int = 0
+    drafts_discarded: int = 0
+    draft_acceptance_rate: float | None = None  # posted / (posted + discarded)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,8 +177,10 @@ def compute(
     *,
     end: datetime,
     definitions: Definitions,
+    drafts: DraftCounts | None = None,
 ) -> tuple[Metrics, dict[Dimension, tuple[Breakdown, ...]]]:
     fates = outcomes(questions, messages, tickets, end=end, assume_after=definitions.assume_after)
+    draft_counts = drafts or DraftCounts()
     count = Counter(fates)
     direct = [t for t in tickets if t.direct]
     # the asker's message is found by its platform id within the thread (ids are per channel)
@@ -225,6 +233,12 @@ def compute(
         csat=_rounded(_ratio(good, good + bad), 4),
         askers=len(threads_per_asker),
         repeat_askers=sum(1 for n in threads_per_asker.values() if n > 1),
+        drafts_proposed=draft_counts.proposed,
+        drafts_posted=draft_counts.posted,
+        drafts_discarded=draft_counts.discarded,
+        draft_acceptance_rate=_rounded(
+            _ratio(draft_counts.posted, draft_counts.posted + draft_counts.discarded), 4
+        ),
     )
     return metrics, _breakdowns(questions, fates, tickets)
 
@@ -328,12 +342,16 @@ def _collect(store: Store, period: Period, scope: Scope, definitions: Definition
         tickets = store.metric_tickets(*args)
         top_questions = store.top_questions(*args, limit=top)
         unanswered = gaps(store, scope, top)
+        # counted in SQL: a bare channel id matches by pattern there, close enough for drafts
+        drafts = store.draft_counts(*args)
     if scope.channel:  # SQL matched a pattern; this is the exact test
         wanted = scope.channel
         questions = [q for q in questions if in_channel(q.channel or channel_of(q.conversation), wanted)]
         messages = [m for m in messages if in_channel(channel_of(m.conversation), wanted)]
         tickets = [t for t in tickets if in_channel(channel_of(t.conversation), wanted)]
-    metrics, breakdowns = compute(questions, messages, tickets, end=period.until, definitions=definitions)
+    metrics, breakdowns = compute(
+        questions, messages, tickets, end=period.until, definitions=definitions, drafts=drafts
+    )
     return Report(
         period=period,
         scope=scope,

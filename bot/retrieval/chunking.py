@@ -36,6 +36,7 @@ class Chunk:
     visibility: str
     tags: tuple[str, ...]
     kind: SectionKind = SectionKind.PROSE
+    audience: tuple[str, ...] = ()  # the document's audiences; () for everyone
 
 
 def _words(text: str) -> int:
@@ -145,6 +146,7 @@ def chunk_document(
                     visibility=str(document.visibility),
                     tags=document.tags,
                     kind=section.kind,
+                    audience=document.audience,
                 )
             )
     return chunks

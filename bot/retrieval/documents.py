@@ -16,13 +16,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.retrieval.audience import AudienceError, audience_names
 from bot.retrieval.sections import Document, DocumentError, Section, SectionKind
 from bot.types import DocVisibility
 
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "3"  # bump whenever a parser's output changes: every file is then read again
+FORMATS_VERSION = "4"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 
@@ -102,12 +103,17 @@ def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, .
     tags_raw = meta.get("tags") or ()
     tags = (tags_raw,) if isinstance(tags_raw, str) else tuple(str(t) for t in tags_raw)
     url = meta.get("url")
+    try:
+        audience = audience_names(meta.get("audience"), "audience: in its front matter")
+    except AudienceError as exc:
+        raise DocumentError(f"has {exc}") from None
     return Document(
         path=relative,
         title=title,
         url=str(url) if url else None,
         visibility=visibility,
         tags=tags,
+        audience=audience,
         sections=parsed.sections,
         warnings=warnings,
     )

@@ -21,6 +21,7 @@ from typing import Any
 import tantivy
 
 from bot.errors import StoreError
+from bot.retrieval.audience import EVERYONE, RESTRICTED
 from bot.retrieval.chunking import Chunk
 from bot.retrieval.sections import SectionKind
 from bot.retrieval.tokenize import Terms, tokenize
@@ -40,6 +41,10 @@ BIGRAM_FIELDS = {"bigram": 1.0}
 ANALYZER = "supportbot_ws"  # split on whitespace only: our analyzer has done the rest
 MAX_SECTION_CHUNKS = 200  # a section longer than this many chunks is read in part
 OVERFETCH = 3  # public searches fetch this many times k and filter (see search)
+# bump with every schema change: an index of another version is rebuilt, and said so plainly
+# (an upgrade), rather than found "unusable" (damage). 2: the audience field.
+SCHEMA_VERSION = "2"
+VERSION_FILE = "schema_version"
 
 
 def _schema() -> tantivy.Schema:
@@ -49,6 +54,8 @@ def _schema() -> tantivy.Schema:
     # filters and keys: exact values
     builder.add_text_field("path", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("visibility", stored=True, tokenizer_name="raw", index_option="basic")
+    # one value per audience the chunk's document is for, or EVERYONE (bot/retrieval/audience.py)
+    builder.add_text_field("audience", stored=True, tokenizer_name="raw", index_option="basic")
     # shown in answers and citations: stored only
     for field in ("chunk_id", "title", "heading", "text", "url", "tags", "kind"):
         builder.add_text_field(field, stored=True, index_option="basic", tokenizer_name="raw")
@@ -66,6 +73,15 @@ class SearchIndex:
 
     def _open(self) -> tantivy.Index:
         self.directory.mkdir(parents=True, exist_ok=True)
+        marker = self.directory / VERSION_FILE
+        found = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+        if found != SCHEMA_VERSION and (self.directory / "meta.json").exists():
+            log.info(
+                "the search index format changed (%s -> %s); rebuilding it", found or "1", SCHEMA_VERSION
+            )
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+        marker.write_text(SCHEMA_VERSION, encoding="utf-8")
         try:
             index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
         except ValueError:
@@ -102,22 +118,23 @@ class SearchIndex:
         for chunk in chunks:
             head = tokenize(f"{chunk.title} {chunk.heading}")
             body = tokenize(chunk.text)
-            writer.add_document(
-                tantivy.Document(
-                    body=" ".join(body.words),
-                    head=" ".join(head.words),
-                    bigram=" ".join(head.bigrams + body.bigrams),
-                    path=chunk.path,
-                    visibility=chunk.visibility,
-                    chunk_id=chunk.id,
-                    title=chunk.title,
-                    heading=chunk.heading,
-                    text=chunk.text,
-                    url=chunk.url or "",
-                    tags="\n".join(chunk.tags),
-                    kind=str(chunk.kind),
-                )
+            document = tantivy.Document(
+                body=" ".join(body.words),
+                head=" ".join(head.words),
+                bigram=" ".join(head.bigrams + body.bigrams),
+                path=chunk.path,
+                visibility=chunk.visibility,
+                chunk_id=chunk.id,
+                title=chunk.title,
+                heading=chunk.heading,
+                text=chunk.text,
+                url=chunk.url or "",
+                tags="\n".join(chunk.tags),
+                kind=str(chunk.kind),
             )
+            for audience in (*chunk.audience, RESTRICTED) if chunk.audience else (EVERYONE,):
+                document.add_text("audience", audience)
+            writer.add_document(document)
 
     def remove_files(self, paths: Iterable[str]) -> None:
         for path in paths:
@@ -147,7 +164,9 @@ class SearchIndex:
     def size(self) -> int:
         return int(self._index.searcher().num_docs)
 
-    def _query(self, terms: Terms, scope: DocVisibility | None) -> Any:
+    def _query(
+        self, terms: Terms, scope: DocVisibility | None, audiences: frozenset[str] | None = None
+    ) -> Any:
         occur, make = tantivy.Occur, tantivy.Query
         clauses = []
         for fields, tokens in ((WORD_FIELDS, terms.words), (BIGRAM_FIELDS, terms.bigrams)):
@@ -156,35 +175,69 @@ class SearchIndex:
                     term = make.term_query(self.schema, field, token, index_option="freq")
                     clauses.append((occur.Should, term if boost == 1.0 else make.boost_query(term, boost)))
         query = make.boolean_query(clauses)
+        # filters, not scored terms: they must not change the ranking
+        filters = []
         if scope == DocVisibility.PUBLIC:
-            # a filter, not a scored term: it must not change the ranking
-            public = make.term_query(self.schema, "visibility", str(DocVisibility.PUBLIC))
+            filters.append(make.term_query(self.schema, "visibility", str(DocVisibility.PUBLIC)))
+        if audiences is not None:
+            seen = [make.term_query(self.schema, "audience", a) for a in (EVERYONE, *sorted(audiences))]
+            filters.append(make.boolean_query([(occur.Should, term) for term in seen]))
+        if filters:
             query = make.boolean_query(
-                [(occur.Must, query), (occur.Must, make.const_score_query(public, 0.0))]
+                [(occur.Must, query), *((occur.Must, make.const_score_query(f, 0.0)) for f in filters)]
             )
         return query
 
-    def search(self, terms: Terms, scope: DocVisibility, k: int) -> tuple[list[Passage], int]:
-        """The `k` best chunks for analysed query `terms`, and how many chunks were searched.
+    def search(
+        self, terms: Terms, scope: DocVisibility, k: int, *, audiences: frozenset[str] | None = frozenset()
+    ) -> tuple[list[Passage], int]:
+        """The `k` best chunks for analysed query `terms` that `scope` and `audiences` allow,
+        and how many chunks were searched. `audiences`: the asker's; a chunk whose document
+        names an audience is left out unless one of them is the asker's. None: no audience
+        filter (staff tools that must see every document); the default, none: everyone's only.
 
-        A public scope is applied as an exact filter on an over-fetched unfiltered search,
-        because a filter clause disables tantivy's block-max pruning and doubles latency;
-        only when too few public chunks are among the best does it run the filtered query."""
+        Filters apply to an over-fetched unfiltered search, because a filter clause disables
+        tantivy's block-max pruning and doubles latency: hits are read best first until `k`
+        are allowed (a left-out hit costs one stored-document read). Only when too few of
+        the best are allowed does it run the filtered query. Either way the result is the
+        filtered ranking: a chunk left out is never read into a Passage."""
         searcher = self._index.searcher()
         total = int(searcher.num_docs)
         if not len(terms) or total == 0:
             return [], total
         public_only = scope == DocVisibility.PUBLIC
-        limit = k * OVERFETCH if public_only else k
+        # RESTRICTED marks every chunk that names an audience (deleted ones too, until merged):
+        # without any, the audience filter has nothing to do and costs nothing
+        audience_filter = audiences is not None and searcher.doc_freq("audience", RESTRICTED) > 0
+        limit = k * OVERFETCH if public_only or audience_filter else k
         result = searcher.search(self._query(terms, None), limit=limit, count=False)
-        passages = [_passage(searcher, score, address) for score, address in result.hits]
-        if public_only:
-            allowed = [p for p in passages if p.visibility == DocVisibility.PUBLIC]
-            if len(allowed) < k and len(result.hits) == limit:
-                result = searcher.search(self._query(terms, scope), limit=k, count=False)
-                allowed = [_passage(searcher, score, address) for score, address in result.hits]
-            passages = allowed
-        return passages[:k], total
+        passages = self._allowed(
+            searcher, result.hits, k, public_only, audiences if audience_filter else None
+        )
+        if len(passages) < k and len(result.hits) == limit and limit > k:
+            wanted = audiences if audience_filter else None
+            result = searcher.search(self._query(terms, scope, wanted), limit=k, count=False)
+            passages = self._allowed(searcher, result.hits, k, public_only, wanted)
+        return passages, total
+
+    @staticmethod
+    def _allowed(
+        searcher: Any, hits: Sequence[Any], k: int, public_only: bool, audiences: frozenset[str] | None
+    ) -> list[Passage]:
+        """The first `k` of `hits` that the scope and `audiences` (None: any) allow."""
+        passages: list[Passage] = []
+        for score, address in hits:
+            doc = searcher.doc(address)
+            if public_only and doc["visibility"][0] != DocVisibility.PUBLIC:
+                continue
+            if audiences is not None:
+                named = doc["audience"]
+                if EVERYONE not in named and audiences.isdisjoint(named):
+                    continue
+            passages.append(_from_doc(doc, score))
+            if len(passages) == k:
+                break
+        return passages
 
     def idf(self, terms: Sequence[str], field: str = "body") -> dict[str, float]:
         """BM25's inverse document frequency of each analysed term in `field` (the passage
@@ -235,9 +288,23 @@ class SearchIndex:
             found[doc["chunk_id"][0]] = (doc["title"][0], doc["heading"][0], doc["text"][0])
         return found
 
+    def first_passage(self, path: str) -> Passage | None:
+        """The opening chunk of file `path` (its title and page link, as answers cite it), or
+        None when the index does not hold that file or the file is for some audiences only (the
+        onboarding welcome links it to anyone)."""
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_query(self.schema, "chunk_id", f"{path}#0")
+        hits = searcher.search(query, limit=1, count=False).hits
+        if not hits or EVERYONE not in searcher.doc(hits[0][1])["audience"]:
+            return None
+        return _passage(searcher, 0.0, hits[0][1])
+
 
 def _passage(searcher: Any, score: float, address: Any) -> Passage:
-    doc = searcher.doc(address)
+    return _from_doc(searcher.doc(address), score)
+
+
+def _from_doc(doc: Any, score: float) -> Passage:
     return Passage(
         chunk_id=doc["chunk_id"][0],
         path=doc["path"][0],

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import KnowledgeError
+from bot.retrieval.audience import AUDIENCE_FILES, AudienceError, FolderAudiences, read_folder_files
 from bot.retrieval.chunking import chunk_document
 from bot.retrieval.confidence import (
     QUESTION_WORDS,
@@ -152,6 +153,7 @@ class KnowledgeBase:
         self.base_url = base_url  # where the documentation is published, for citation links
         self.site = detect_site(folder, base_url=base_url) if folder.is_dir() else None
         self._skipped: list[tuple[str, str]] = []
+        self._audience_files: list[tuple[str, bool]] = []  # (path, is a link) of each audience file
         self.embeddings = embeddings  # keep chunk text hashes for the vector cache
         index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(index_dir / "catalog.db")
@@ -197,6 +199,7 @@ class KnowledgeBase:
     def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
         """The files to index; what is left out on purpose goes to `self._skipped` with why."""
         self._skipped = []
+        self._audience_files = []
         if not self.folder.exists():
             raise KnowledgeError(
                 f"the knowledge folder {self.folder} does not exist. Create it and put Markdown "
@@ -223,6 +226,9 @@ class KnowledgeBase:
                 link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=link)  # a link is what it points to
                 real = Path(os.path.realpath(entry.path)) if link or is_dir else None
+                if entry.name in AUDIENCE_FILES and not is_dir:
+                    self._audience_files.append((relative, link))  # read by _folder_audiences
+                    continue
                 reason = skip_reason(relative, is_dir, self.exclude_globs)
                 if reason is None and link and real is not None:
                     reason = link_reason(real, is_dir, roots, self.follow_symlinks)
@@ -246,6 +252,7 @@ class KnowledgeBase:
         known = self.catalog.files()
         on_disk = dict(self._walk())
         report.skipped = sorted(self._skipped)
+        folders = self._folder_audiences()
         pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]] = []
         touched: list[tuple[str, int]] = []
         total = len(on_disk)
@@ -253,12 +260,17 @@ class KnowledgeBase:
             if progress is not None:
                 progress(done, total, relative)
             before = known.get(relative)
-            if before is not None and before.size == stat.st_size and before.mtime_ns == stat.st_mtime_ns:
+            if (
+                before is not None
+                and before.size == stat.st_size
+                and before.mtime_ns == stat.st_mtime_ns
+                and before.folder_audience == folders.key(relative)
+            ):
                 report.unchanged += 1
                 if before.error:
                     report.failed.append((relative, before.error))
                 continue
-            self._read_one(relative, stat, before, report, pending, touched)
+            self._read_one(relative, stat, before, report, pending, touched, folders)
         removed = sorted(set(known) - set(on_disk))
         self.index.remove_files(removed) if removed else None
         report.removed = removed
@@ -298,8 +310,10 @@ class KnowledgeBase:
         report: SyncReport,
         pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]],
         touched: list[tuple[str, int]],
+        folders: FolderAudiences,
     ) -> None:
         file = self.folder / relative
+        folder_audience = folders.for_file(relative)
         error: str | None = None
         data = b""
         if stat.st_size > self.max_file_bytes:
@@ -313,15 +327,19 @@ class KnowledgeBase:
             except OSError as exc:
                 error = f"cannot be read: {exc.strerror}"
         digest = hashlib.sha256(data).hexdigest() if error is None else f"error:{stat.st_mtime_ns}"
-        if before is not None and before.sha256 == digest:
+        if before is not None and before.sha256 == digest and before.folder_audience == folders.key(relative):
             touched.append((relative, stat.st_mtime_ns))  # saved again without changes
             report.unchanged += 1
             return
         meta: dict[str, object] = {}
         chunks = []
+        if isinstance(folder_audience, AudienceError):
+            error = f"is in a folder whose {folder_audience}; fix it to index the folder"
         if error is None:
             try:
                 document = read_document(self.folder, file, data, include_root=self.include_root)
+                if isinstance(folder_audience, tuple) and folder_audience and not document.audience:
+                    document = replace(document, audience=folder_audience)
                 for warning in document.warnings:
                     report.warnings.append((relative, warning))
                     log.warning("knowledge file %s %s", relative, warning)
@@ -331,6 +349,7 @@ class KnowledgeBase:
                     "url": document.url,
                     "visibility": str(document.visibility),
                     "tags": document.tags,
+                    "audience": document.audience,
                 }
             except DocumentError as exc:
                 error = str(exc)
@@ -352,6 +371,7 @@ class KnowledgeBase:
                     mtime_ns=stat.st_mtime_ns,
                     chunks=len(chunks),
                     error=error,
+                    folder_audience=folders.key(relative),
                 ),
                 meta,
                 [(c.id, text_hash(embedding_text(c.title, c.heading, c.text))) for c in chunks]
@@ -360,6 +380,10 @@ class KnowledgeBase:
             )
         )
 
+    def _folder_audiences(self) -> FolderAudiences:
+        """The folder-level audience declarations _walk found (bot/retrieval/audience.py)."""
+        return read_folder_files(self.folder, self._audience_files)
+
     def rebuild(self, progress: Progress | None = None) -> SyncReport:
         self._reset()
         return self.sync(progress)
@@ -367,15 +391,22 @@ class KnowledgeBase:
     # -- searching -------------------------------------------------------------------------
 
     def search(
-        self, query: str, scope: DocVisibility, k: int = 10, *, query_vector: QueryVector | None = None
+        self,
+        query: str,
+        scope: DocVisibility,
+        k: int = 10,
+        *,
+        query_vector: QueryVector | None = None,
+        audiences: frozenset[str] | None = frozenset(),
     ) -> SearchResult:
         """The `k` best passages in `scope` and BM25's confidence. With `query_vector` (and
         embeddings enabled), BM25's RERANK_CANDIDATES best are re-ranked with their cached
-        vectors; the confidence stays BM25's (embeddings.py says why)."""
+        vectors; the confidence stays BM25's (embeddings.py says why). `audiences`: the
+        asker's (SearchIndex.search); documents of any other audience are never candidates."""
         terms = analyze_query(query)
         hybrid = query_vector if self.embeddings else None
         passages, chunks = self.index.search(
-            terms, scope, max(k, RERANK_CANDIDATES) if hybrid is not None else k
+            terms, scope, max(k, RERANK_CANDIDATES) if hybrid is not None else k, audiences=audiences
         )
         if not passages:
             return SearchResult(passages=(), confidence=0.0)

@@ -36,5 +36,6 @@ class Document:
     url: str | None = None
     visibility: DocVisibility = DocVisibility.PUBLIC
     tags: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()  # who may see it (bot/retrieval/audience.py); () for everyone
     sections: tuple[Section, ...] = field(default=())
     warnings: tuple[str, ...] = ()  # for the admin (e.g. an include left out), never in the text

@@ -48,13 +48,23 @@ class KnowledgeService:
         """Run `fn` on the knowledge thread, the only one that touches the index."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
-    async def search(self, question: str, scope: DocVisibility, k: int = 10) -> SearchResult:
+    async def search(
+        self,
+        question: str,
+        scope: DocVisibility,
+        k: int = 10,
+        *,
+        audiences: frozenset[str] | None = frozenset(),
+    ) -> SearchResult:
+        """`audiences`: the asker's (KnowledgeBase.search); None for staff tools that see all."""
         vector = None
         if self.embeddings is not None:
             if self._first_embedding is None:
                 await asyncio.shield(self.start_embedding())  # the first question waits for the cache
             vector = await self.embeddings.embed_query(question)
-        return await self.run(partial(self.base.search, question, scope, k, query_vector=vector))
+        return await self.run(
+            partial(self.base.search, question, scope, k, query_vector=vector, audiences=audiences)
+        )
 
     async def sections(self, passages: Sequence[Passage]) -> tuple[tuple[Passage, Passage], ...]:
         return await self.run(partial(self.base.sections, passages))

@@ -195,7 +195,9 @@ class AnswerRepository(Repository):
     def knowledge_gaps(self, limit: int = 10, platform: str | None = None) -> list[tuple[str, int]]:
         """Questions the bot could not answer, most frequent first (on one platform, if given)."""
         rows = self.db.execute(
-            "select question, count(*) as n from answers where abstained = 1 and (? is null or conversation like ?) "
+            # a question emptied by retention or forget-me has no words left to list
+            "select question, count(*) as n from answers where abstained = 1 and question != '' "
+            "and (? is null or conversation like ?) "
             "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
             [platform, f"{platform}:%", limit],
         ).fetchall()

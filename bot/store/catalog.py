@@ -27,6 +27,7 @@ class FileRecord:
     mtime_ns: int
     chunks: int
     error: str | None = None
+    folder_audience: str = ""  # the folder declaration it was read under (FolderAudiences.key)
 
 
 class Catalog:
@@ -58,6 +59,7 @@ class Catalog:
                 mtime_ns=row["mtime_ns"],
                 chunks=row["chunks"] or 0,
                 error=row["error"],
+                folder_audience=row.get("folder_audience") or "",
             )
             for row in self.db.table("files").rows
         }
@@ -70,6 +72,7 @@ class Catalog:
         url: str | None = None,
         visibility: str = "public",
         tags: Iterable[str] = (),
+        audience: Iterable[str] = (),
         at: datetime,
     ) -> None:
         self.db.table("files").upsert(
@@ -85,12 +88,19 @@ class Catalog:
                 "chunks": record.chunks,
                 "error": record.error,
                 "indexed_at": iso(at),
+                "audience": json.dumps(list(audience), ensure_ascii=False),
+                "folder_audience": record.folder_audience,
             },
             pk="path",
         )
 
     def touch_file(self, path: str, mtime_ns: int) -> None:
         self.db.table("files").update(path, {"mtime_ns": mtime_ns})
+
+    def audiences(self) -> dict[str, tuple[str, ...]]:
+        """The audiences of every indexed file that has any, by path."""
+        rows = self.db.execute("select path, audience from files where audience like '[\"%'")
+        return {row[0]: tuple(json.loads(row[1])) for row in rows}
 
     def remove_files(self, paths: Iterable[str]) -> None:
         for path in paths:

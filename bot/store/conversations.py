@@ -131,10 +131,19 @@ class ConversationRepository(Repository):
             }
         )
 
-    def history(self, ref: ConversationRef, limit: int = 20) -> list[Turn]:
+    def history(self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None) -> list[Turn]:
+        """The last `limit` messages, oldest first. With `answers_to`, the bot's messages are
+        only its answers to that person: its answers to others may rest on documents this
+        person may not see (bot/privacy/audiences.py)."""
+        only_theirs = (
+            " and (role != 'bot' or exists (select 1 from answers a where "
+            "a.posted_message_id = messages.platform_id and a.asker_id = ?))"
+        )
         rows = self.db.execute(
-            "select role, text from messages where conversation = ? order by id desc limit ?",
-            [ref.key, limit],
+            "select role, text from messages where conversation = ?"
+            + (only_theirs if answers_to is not None else "")
+            + " order by id desc limit ?",
+            [ref.key, *([answers_to] if answers_to is not None else []), limit],
         ).fetchall()
         return [Turn(role=role, text=text) for role, text in reversed(rows)]
 

@@ -160,7 +160,8 @@ class MetricsRepository(Repository):
         rows = self.db.execute(
             # a scan for the same reason as metric_questions (here 3 times faster than the index)
             "select min(question), count(*) as n from answers not indexed "
-            "where created_at >= ? and created_at < ?"
+            # a question emptied by retention or forget-me has no words left to list
+            "where created_at >= ? and created_at < ? and question != ''"
             + where
             + " group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
             [iso(since), iso(until), *params, limit],

@@ -196,6 +196,14 @@ def _catalog_v2_embeddings(db: Database) -> None:
     db.table("embeddings").create_index(["text_hash"])
 
 
+def _catalog_v3_audiences(db: Database) -> None:
+    """Who each file is for (bot/retrieval/audience.py): `audience`, the names it was indexed
+    with (JSON), and `folder_audience`, the folder declaration it was read under, so that a
+    changed `_audience.yml` re-reads the files beneath it although they did not change."""
+    db.table("files").add_column("audience", str)
+    db.table("files").add_column("folder_audience", str)
+
+
 def _state_v2(db: Database) -> None:
     """What staff see stays complete, and racing escalations share one ticket."""
     db.table("tickets").add_column("context", str)  # JSON: what the bot answered, which sources
@@ -365,6 +373,7 @@ STATE_MIGRATIONS: list[Migration] = [
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),
     ("0002_embeddings", _catalog_v2_embeddings),
+    ("0003_audiences", _catalog_v3_audiences),
 ]
 
 

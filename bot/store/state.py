@@ -28,6 +28,9 @@ from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
 from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.people import PeopleRepository
+from bot.store.reply_drafts import ReplyDraftRepository
+from bot.store.retention import RetentionRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
 from bot.store.tickets import TicketRepository
 from bot.types import Posted
@@ -45,11 +48,14 @@ class StateStore(
     AnswerRepository,
     TicketRepository,
     DraftRepository,
+    ReplyDraftRepository,
     FollowupRepository,
     IncidentRepository,
     GapRepository,
     JobRepository,
     MetricsRepository,
+    PeopleRepository,
+    RetentionRepository,
 ):
     """State that must survive anything: one SQLite file in the data directory.
 

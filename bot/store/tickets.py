@@ -218,7 +218,9 @@ class TicketRepository(Repository):
         with (from its answer record): what a new question is compared with."""
         rows = self.db.execute(
             "select t.*, a.neighbours as _neighbours, a.neighbour_scores as _scores from tickets t left join answers a on a.id = t.answer_id "
-            "where t.platform = ? and t.status = 'resolved' order by t.resolved_at desc limit ?",
+            # a question emptied by retention or forget-me is nothing to compare with, or to show
+            "where t.platform = ? and t.status = 'resolved' and t.question != '' "
+            "order by t.resolved_at desc limit ?",
             [platform, limit],
         )
         columns = [c[0] for c in rows.description]

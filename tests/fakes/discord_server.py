@@ -552,6 +552,79 @@ def _choices(path: tuple[str, ...], values: Sequence[Any]) -> FieldError:
     return FieldError(path, "BASE_TYPE_CHOICES", f"Value must be one of ({inner}).")
 
 
+def _modal_inputs(components: Sequence[JSONDict]) -> list[JSONDict]:
+    """The text inputs (type 4) of a modal's rows and labels."""
+    found: list[JSONDict] = []
+    for row in components:
+        inner = row.get("components") or ([row["component"]] if row.get("component") else [])
+        found += [c for c in inner if isinstance(c, dict) and c.get("type") == 4]
+    return found
+
+
+def _submitted(component: JSONDict, values: Mapping[str, str]) -> JSONDict:
+    """A text input as a modal submission carries it: type, custom id and value only."""
+    custom_id = component.get("custom_id", "")
+    value = values.get(custom_id, component.get("value") or "")
+    return {"type": component.get("type", 4), "custom_id": custom_id, "value": value}
+
+
+def _modal_rules(data: JSONDict) -> list[FieldError]:
+    """Discord's modal limits (interaction response type 9): title 1-45, custom id 1-100,
+    1-5 rows (an action row with one text input, or a label around one), text inputs with
+    a custom id, a style of 1 or 2, a label of up to 45 and values of up to 4000 characters."""
+    issues: list[FieldError] = []
+    for key, hi in (("title", 45), ("custom_id", 100)):
+        value = data.get(key)
+        if not isinstance(value, str):
+            issues.append(FieldError(("data", key), "BASE_TYPE_REQUIRED", "This field is required"))
+        elif (error := _length_error(("data", key), len(value), 1, hi)) is not None:
+            issues.append(error)
+    rows = data.get("components")
+    if not isinstance(rows, list) or not rows:
+        issues.append(FieldError(("data", "components"), "BASE_TYPE_REQUIRED", "This field is required"))
+        return issues
+    if (error := _length_error(("data", "components"), len(rows), 1, 5)) is not None:
+        issues.append(error)
+    for n, row in enumerate(rows):
+        where = ("data", "components", str(n))
+        if row.get("type") == 1:
+            inner = row.get("components") or []
+            if len(inner) != 1 or inner[0].get("type") != 4:
+                issues.append(
+                    FieldError(where, "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "A row holds one text input.")
+                )
+                continue
+            text_input, labelled = inner[0], False
+        elif row.get("type") == 18:
+            text_input, labelled = row.get("component") or {}, True
+            if (error := _length_error((*where, "label"), len(str(row.get("label", ""))), 1, 45)) is not None:
+                issues.append(error)
+        else:
+            continue  # text displays and the like carry no input
+        if text_input.get("style") not in (1, 2) and text_input.get("type") == 4:
+            issues.append(_choices((*where, "style"), [1, 2]))
+        if not 1 <= len(str(text_input.get("custom_id", ""))) <= 100:
+            issues.append(
+                FieldError(
+                    (*where, "custom_id"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                )
+            )
+        if not labelled and (
+            error := _length_error((*where, "label"), len(str(text_input.get("label", ""))), 1, 45)
+        ):
+            issues.append(error)
+        for key, hi in (("value", 4000), ("placeholder", 100)):
+            if key in text_input and (
+                error := _length_error((*where, key), len(str(text_input[key])), 0, hi)
+            ):
+                issues.append(error)
+        if "max_length" in text_input and not 1 <= int(text_input["max_length"]) <= 4000:
+            issues.append(
+                FieldError((*where, "max_length"), "NUMBER_TYPE_MAX", "int value should be <= 4000.")
+            )
+    return issues
+
+
 def _length_error(path: tuple[str, ...], n: int, lo: int | None, hi: int | None) -> FieldError | None:
     lo = lo or None  # a minimum of 0 is no minimum
     if (lo is None or n >= lo) and (hi is None or n <= hi):
@@ -2398,6 +2471,35 @@ class FakeDiscord:
         base["message"] = copy.deepcopy(message)
         return base
 
+    def build_modal_submit(
+        self, interaction_id: str, values: Mapping[str, str], *, user_id: str | int | None = None
+    ) -> JSONDict:
+        """An INTERACTION_CREATE ``d`` for submitting the modal the bot opened in answer to
+        interaction ``interaction_id`` (callback type 9), with ``values`` typed into its text
+        inputs by custom id (the others keep their prefilled value). As on Discord: type 5,
+        ``data.custom_id`` the modal's, ``data.components`` the inputs' rows with their
+        ``value``s, and ``message`` the one whose button opened it."""
+        record = self.interactions[str(interaction_id)]
+        if record.callback_type != 9:
+            raise ValueError(f"interaction {interaction_id} was not answered with a modal")
+        modal: JSONDict = record.callback_data or {}
+        unknown = set(values) - {i.get("custom_id") for i in _modal_inputs(modal.get("components", []))}
+        if unknown:
+            raise KeyError(f"the modal has no text input {sorted(unknown)}")
+        rows: list[JSONDict] = []
+        for row in modal.get("components", []):
+            if row.get("type") == 18:  # a label around one input
+                inner = row["component"]
+                rows.append({"type": 18, "component": _submitted(inner, values)})
+            elif row.get("type") == 1:
+                rows.append({"type": 1, "components": [_submitted(c, values) for c in row["components"]]})
+        channel = self.channels[record.channel_id or self.text_channel_id]
+        base = self._interaction_base(5, user_id=str(user_id or record.user_id), channel=channel)
+        base["data"] = {"custom_id": modal["custom_id"], "components": rows}
+        if record.component_message_id is not None:
+            base["message"] = copy.deepcopy(self.messages[channel["id"]][record.component_message_id])
+        return base
+
     def _register_interaction(self, data: JSONDict) -> InteractionRecord:
         user = data.get("member", {}).get("user") or data.get("user") or {}
         record = InteractionRecord(
@@ -3458,6 +3560,10 @@ class FakeDiscord:
                 raise _invalid_form(issues)
         if callback_type == 4 and not self._has_message_payload(data, ctx.files):
             raise _empty_message()
+        if callback_type == 9:
+            issues = _modal_rules(data)
+            if issues:
+                raise _invalid_form(issues)
 
         channel = self.channels[record.channel_id or self.text_channel_id]
         flags = int(data.get("flags") or 0)

@@ -749,6 +749,11 @@ class FakeSlack:
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        # trigger ids handed out with interactions: when each was issued, and those exchanged
+        # for a modal (Slack accepts one views.open per trigger, within 3 seconds)
+        self.triggers: dict[str, float] = {}
+        self._exchanged: set[str] = set()
+        self.trigger_seconds = 3.0
         self.assistant_threads: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_ts_us = 0
         self._ids = itertools.count(1)
@@ -1927,9 +1932,18 @@ class FakeSlack:
         return stored
 
     async def _m_views_open(self, ctx: _Ctx) -> dict[str, Any]:
+        trigger = str(ctx.params.get("trigger_id") or "")
+        if ctx.method == "views.open" and trigger not in self.triggers:
+            raise SlackError("invalid_trigger_id")
+        if ctx.method == "views.open" and trigger in self._exchanged:
+            raise SlackError("exchanged_trigger_id")
+        if ctx.method == "views.open" and time.monotonic() - self.triggers[trigger] > self.trigger_seconds:
+            raise SlackError("expired_trigger_id")
         view = self._view_from_params(ctx)
         if view["type"] != "modal":
             raise _invalid_arguments("[ERROR] views.open only opens modals")
+        if ctx.method == "views.open":
+            self._exchanged.add(trigger)
         return {"ok": True, "view": copy.deepcopy(view)}
 
     async def _m_views_publish(self, ctx: _Ctx) -> dict[str, Any]:
@@ -2343,7 +2357,48 @@ class FakeSlack:
         return self.event_callback(event)
 
     def trigger_id(self) -> str:
-        return f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
+        """A fresh trigger id, as an interaction carries one: views.open takes it once, within
+        :attr:`trigger_seconds` (3 s, as on Slack)."""
+        trigger = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
+        self.triggers[trigger] = time.monotonic()
+        return trigger
+
+    def view_submission(self, view_id: str, user: str, values: Mapping[str, str]) -> dict[str, Any]:
+        """The ``view_submission`` payload Slack sends when ``user`` submits the modal
+        ``view_id`` that the bot opened, with ``values`` typed into its inputs by action id
+        (other inputs keep their initial value). Built on the vendored Bolt fixture."""
+        view = copy.deepcopy(self.views[view_id])
+        state: dict[str, dict[str, Any]] = {}
+        known: set[str] = set()
+        for block in view.get("blocks", []):
+            element = block.get("element") or {}
+            if block.get("type") != "input" or element.get("type") != "plain_text_input":
+                continue
+            action_id = str(element.get("action_id") or "")
+            known.add(action_id)
+            value = values.get(action_id, element.get("initial_value"))
+            state.setdefault(str(block.get("block_id")), {})[action_id] = {
+                "type": "plain_text_input",
+                "value": value,
+            }
+        if set(values) - known:
+            raise KeyError(f"the view has no plain_text_input {sorted(set(values) - known)}")
+        view["state"] = {"values": state}
+        view.setdefault("private_metadata", "")
+        view.setdefault("callback_id", "")
+        view.setdefault("root_view_id", view_id)
+        payload = load_payload("view_submission__view_submission__body")
+        member = self.users[user]
+        payload.update(
+            team={"id": self.team_id, "domain": self.team_domain},
+            user={"id": user, "username": member["name"], "name": member["name"], "team_id": self.team_id},
+            api_app_id=self.app_id,
+            token=self.verification_token,
+            trigger_id=self.trigger_id(),
+            view=view,
+            response_urls=[],
+        )
+        return payload
 
     def slash_command(
         self,

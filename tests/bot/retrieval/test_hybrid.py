@@ -200,7 +200,7 @@ async def test_requests_carry_at_most_64_texts(hybrid, fake: FakeOpenAI, knowled
 async def test_the_catalog_migration_is_recorded(hybrid) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
     names = [row["name"] for row in rt.knowledge.catalog.db["_migrations"].rows]
-    assert names == ["0001_initial", "0002_embeddings"]
+    assert names == ["0001_initial", "0002_embeddings", "0003_audiences"]
 
 
 # -- ranking ----------------------------------------------------------------------------------

@@ -1,0 +1,285 @@
+"""Personal data replaced by typed placeholders before anything is stored or sent to a model.
+
+What this module owns: `Redactor`, built once from `[privacy] redact`, and its pure
+`redact(text)` / `scan(text)`. The core applies it to every message and command where they
+enter (`SupportBot.on_message`, before the inbox keeps its payload; `on_command`, before the
+router), so the inbox, the conversation record, answer records, tickets, drafts, the search
+query and the prompt all only ever see the placeholder. The platform message itself is never
+edited: the asker's own thread still shows what they typed.
+
+The kinds, in the order they are applied (earlier ones hide text later ones might misread):
+
+* `token` -> `[redacted]`: the credential patterns of bot/answering/safety.py. The same
+  placeholder the bot has always used for secrets in cards, prompts and logs, so a credential
+  reads the same wherever it is hidden.
+* `email` -> `[email]`: `local@domain.tld`, ASCII, as people type them.
+* `iban` -> `[iban]`: a known country code, that country's length, and the mod-97 check
+  (ISO 13616), written compact or in groups of four.
+* `card` -> `[card]`: 13 to 19 digits, compact or in groups split by single spaces or dashes,
+  starting with 2-6 (the networks' ranges: Visa, Mastercard, Amex, Discover, JCB, UnionPay,
+  Diners) and passing the Luhn check. Digits in a mention (`<@1234...>`), after a `/` (a
+  link) or a `+` (a phone number) are not cards: Discord ids are 17-19 digits and one in ten
+  passes Luhn.
+* `phone` -> `[phone]`: what the `phonenumbers` library finds and judges valid. Numbers
+  written with a `+` country code are found for every country; numbers written the national
+  way are found for the United States/Canada and Korea (`NATIONAL_REGIONS`), the regions of
+  the bot's two languages. A national number of another country ("030 1234567") is missed
+  unless written with its `+49`.
+
+Counts per kind are returned for logs; the values never are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import phonenumbers
+
+from bot.answering.safety import REDACTED, redact_secrets
+from bot.config_privacy import PrivacySettings, RedactKind
+from bot.types import ActionEvent, Command, InboundMessage
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDERS: Mapping[RedactKind, str] = MappingProxyType(
+    {
+        RedactKind.TOKEN: REDACTED,
+        RedactKind.EMAIL: "[email]",
+        RedactKind.IBAN: "[iban]",
+        RedactKind.CARD: "[card]",
+        RedactKind.PHONE: "[phone]",
+    }
+)
+ORDER = (RedactKind.TOKEN, RedactKind.EMAIL, RedactKind.IBAN, RedactKind.CARD, RedactKind.PHONE)
+NATIONAL_REGIONS = ("US", "KR")  # "+CC" numbers are found whatever the region
+
+# -- email ---------------------------------------------------------------------------------
+
+# Starts at a boundary (never mid-run), so a long run of local-part characters without an
+# "@" is scanned once, not once per position.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@"
+    + rf"(?:{_LABEL}\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9-])"
+)
+
+# -- IBAN ----------------------------------------------------------------------------------
+
+# Length of the whole IBAN per country (the SWIFT IBAN registry).
+IBAN_LENGTHS: Mapping[str, int] = MappingProxyType(
+    {
+        "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+        "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28,
+        "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+        "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+        "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
+        "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30,
+        "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+        "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
+        "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    }
+)  # fmt: skip
+# A candidate: country, check digits, then letters and digits, possibly in groups of four.
+# The country's length decides where it ends (a following capitalised word is not part of it).
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}", re.IGNORECASE)
+
+
+def iban_valid(compact: str) -> bool:
+    """`compact` (no spaces) is an IBAN: known country, its length, and mod 97 == 1."""
+    compact = compact.upper()
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact.isalnum():
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
+
+
+def _iban_end(text: str, start: int, end: int) -> int | None:
+    """Where the IBAN starting at `start` ends, or None: the candidate is cut at the length its
+    country prescribes, and must not run on into more letters or digits."""
+    length = IBAN_LENGTHS.get(text[start : start + 2].upper())
+    if length is None:
+        return None
+    seen, pos = 0, start
+    while pos < end and seen < length:
+        if text[pos] != " ":
+            seen += 1
+        pos += 1
+    if seen < length or (pos < len(text) and text[pos].isalnum()):
+        return None
+    return pos if iban_valid(text[start:pos].replace(" ", "")) else None
+
+
+def _iban_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _IBAN.finditer(text):
+        end = _iban_end(text, match.start(), match.end())
+        if end is not None:
+            spans.append((match.start(), end))
+    return spans
+
+
+# -- cards ---------------------------------------------------------------------------------
+
+# A run of digit groups split by single spaces or dashes, not inside a word, a mention, a
+# link, a phone number or a decimal; the card is then looked for among its groups.
+_DIGIT_RUN = re.compile(r"(?<![\w+/.,@#&!])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
+_GROUP = re.compile(r"\d+")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for run in _DIGIT_RUN.finditer(text):
+        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
+        i = 0
+        while i < len(groups):
+            found, digits = None, ""
+            # the longest card starting at this group ("4111 1111 1111 1111 2026" keeps the
+            # year); never more than 19 digits, so a long run of groups is scanned in linear time
+            for j in range(i, len(groups)):
+                digits += text[groups[j][0] : groups[j][1]]
+                if len(digits) > 19:
+                    break
+                if _is_card(digits):
+                    found = j
+            if found is None:
+                i += 1
+                continue
+            spans.append((groups[i][0], groups[found][1]))
+            i = found + 1
+    return spans
+
+
+# -- phone numbers -------------------------------------------------------------------------
+
+
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    if not any(ch.isdigit() for ch in text):
+        return []  # most messages: no need to wake the matcher
+    spans: list[tuple[int, int]] = []
+    for region in NATIONAL_REGIONS:
+        spans.extend((m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region))
+    return spans
+
+
+# -- the redactor --------------------------------------------------------------------------
+
+_FINDERS: Mapping[RedactKind, Callable[[str], list[tuple[int, int]]]] = MappingProxyType(
+    {
+        RedactKind.EMAIL: lambda text: [m.span() for m in _EMAIL.finditer(text)],
+        RedactKind.IBAN: _iban_spans,
+        RedactKind.CARD: _card_spans,
+        RedactKind.PHONE: _phone_spans,
+    }
+)
+
+
+def _replace_spans(text: str, spans: Iterable[tuple[int, int]], placeholder: str) -> tuple[str, int]:
+    """`text` with every span (overlapping ones merged) replaced by `placeholder`; and how many."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if not merged:
+        return text, 0
+    parts, last = [], 0
+    for start, end in merged:
+        parts.append(text[last:start])
+        parts.append(placeholder)
+        last = end
+    parts.append(text[last:])
+    return "".join(parts), len(merged)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Redaction:
+    """A text with its personal data replaced, and how many values of each kind were found."""
+
+    text: str
+    found: Mapping[RedactKind, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.found.values())
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces the configured kinds of personal data; an empty `kinds` changes nothing."""
+
+    kinds: frozenset[RedactKind]
+
+    @classmethod
+    def from_settings(cls, privacy: PrivacySettings) -> Redactor:
+        return cls(frozenset(privacy.redact))
+
+    def scan(self, text: str) -> Redaction:
+        found: dict[RedactKind, int] = {}
+        for kind in ORDER:
+            if kind not in self.kinds:
+                continue
+            if kind == RedactKind.TOKEN:
+                before = text.count(REDACTED)
+                text = redact_secrets(text)
+                count = text.count(REDACTED) - before
+            else:
+                text, count = _replace_spans(text, _FINDERS[kind](text), PLACEHOLDERS[kind])
+            if count:
+                found[kind] = count
+        return Redaction(text=text, found=found)
+
+    def redact(self, text: str) -> str:
+        return self.scan(text).text if self.kinds and text else text
+
+    def message(self, message: InboundMessage) -> InboundMessage:
+        """`message` as the core keeps it: its text redacted (the platform's copy is untouched;
+        `raw`, the platform payload, stays with the adapter and is never stored)."""
+        redaction = self._scan_logged(message.text, "message", message.id)
+        return message if redaction.text == message.text else replace(message, text=redaction.text)
+
+    def command(self, command: Command) -> Command:
+        """`command` with its arguments redacted: `/support ask` questions, resolution notes.
+        Mentions, ticket numbers and user ids are never personal data of these kinds."""
+        redaction = self._scan_logged(command.args, "command", command.id)
+        return command if redaction.text == command.args else replace(command, args=redaction.text)
+
+    def action(self, event: ActionEvent) -> ActionEvent:
+        """`event` with the text typed into a form redacted (an edited draft answer). A plain
+        press carries only ids, which are left alone."""
+        if not event.text:
+            return event
+        redaction = self._scan_logged(event.text, "action", event.id)
+        return event if redaction.text == event.text else replace(event, text=redaction.text)
+
+    def _scan_logged(self, text: str, what: str, event_id: str) -> Redaction:
+        if not self.kinds or not text:
+            return Redaction(text=text)
+        redaction = self.scan(text)
+        if redaction.total:
+            # counts only: the values are what must never be written anywhere
+            log.info(
+                "personal data redacted",
+                extra={
+                    "event": what,
+                    "event_id": event_id,
+                    **{f"redacted_{k}": n for k, n in redaction.found.items()},
+                },
+            )
+        return redaction

@@ -1,0 +1,359 @@
+"""What is kept about one person, and forgetting it: opt-in memory, tombstones, forget and export.
+
+Owns the SQL of `user_memory`, `tombstones` and the tombstone salt in `state_meta`, and the
+one transaction that forgets a person across every table of state.db. The rules per table
+(delete, blank or anonymise) are listed in `forget` and in knowledge/privacy.md; the service
+that decides when to call them is bot/privacy/people.py.
+
+A person is (platform, user id): ids are only unique within a platform, so every statement
+is scoped to rows of that platform (conversation keys start with "platform:").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.store.store import Repository, iso, like_prefix
+
+SALT_KEY = "tombstone_salt"
+FORGOTTEN_TEXT = "(forgotten)"  # what replaces text a forgotten person wrote where a row must stay
+# ids shorter than this are not searched for inside free text: "you" or "42" would match words
+MIN_ID_IN_TEXT = 6
+
+
+class PeopleRepository(Repository):
+    # -- memory ------------------------------------------------------------------------------
+
+    def memory(self, platform: str, user_id: str) -> tuple[bool, list[dict[str, str]]]:
+        """(enabled, facts) for a person; (False, []) when nothing is kept."""
+        row = self.db.execute(
+            "select enabled, facts from user_memory where platform = ? and user_id = ?", [platform, user_id]
+        ).fetchone()
+        if row is None:
+            return False, []
+        facts: list[dict[str, str]] = json.loads(row[1]) if row[1] else []
+        return bool(row[0]), facts
+
+    def set_memory_enabled(self, platform: str, user_id: str, enabled: bool, at: datetime) -> None:
+        """Opting in lifts a tombstone (they asked again); opting out drops the facts too:
+        off means nothing is kept, not merely that nothing new is added."""
+        with self.db.conn:
+            if enabled:
+                self.db.execute(
+                    "delete from tombstones where hash = ?", [self._person_hash(platform, user_id)]
+                )
+                self.db.execute(
+                    "insert into user_memory (platform, user_id, enabled, facts, updated_at) "
+                    "values (?, ?, 1, '[]', ?) on conflict(platform, user_id) do update set "
+                    "enabled = 1, updated_at = excluded.updated_at",
+                    [platform, user_id, iso(at)],
+                )
+            else:
+                self.db.execute(
+                    "delete from user_memory where platform = ? and user_id = ?", [platform, user_id]
+                )
+
+    def save_memory_facts(
+        self, platform: str, user_id: str, facts: list[dict[str, str]], at: datetime
+    ) -> bool:
+        """Replace the facts of a person whose memory is on; False (nothing written) when it
+        is off, was never turned on, or they were forgotten since."""
+        if self.is_tombstoned(platform, user_id):
+            return False
+        with self.db.conn:
+            cursor = self.db.execute(
+                "update user_memory set facts = ?, updated_at = ? "
+                "where platform = ? and user_id = ? and enabled = 1",
+                [json.dumps(facts, ensure_ascii=False), iso(at), platform, user_id],
+            )
+        return cursor.rowcount == 1
+
+    # -- tombstones --------------------------------------------------------------------------
+
+    def _salt(self) -> str:
+        row = self.db.execute("select value from state_meta where key = ?", [SALT_KEY]).fetchone()
+        if row is not None:
+            return str(row[0])
+        salt = secrets.token_hex(16)
+        # insert-or-ignore then read back: two processes racing agree on the first salt written
+        self.db.execute("insert or ignore into state_meta (key, value) values (?, ?)", [SALT_KEY, salt])
+        return str(self.db.execute("select value from state_meta where key = ?", [SALT_KEY]).fetchone()[0])
+
+    def _person_hash(self, platform: str, user_id: str) -> str:
+        return hashlib.sha256(f"{self._salt()}\x00{platform}\x00{user_id}".encode()).hexdigest()
+
+    def is_tombstoned(self, platform: str, user_id: str) -> bool:
+        with self.db.conn:
+            digest = self._person_hash(platform, user_id)
+        return self.db.execute("select 1 from tombstones where hash = ?", [digest]).fetchone() is not None
+
+    # -- forget ------------------------------------------------------------------------------
+
+    def forget(self, platform: str, user_id: str, at: datetime) -> dict[str, int]:
+        """Remove a person from every table of state.db in one transaction; return the rows
+        touched per table. Counts survive anonymised: a ticket, answer or feedback row stays
+        with its asker replaced by one random marker (distinct-asker counts still add up, and
+        the marker leads back to nobody) and its text blanked."""
+        marker = "forgotten:" + secrets.token_hex(8)
+        prefix = like_prefix(f"{platform}:")
+        counts: dict[str, int] = {}
+
+        def run(table: str, sql: str, params: Any) -> None:
+            counts[table] = counts.get(table, 0) + self.db.execute(sql, params).rowcount
+
+        with self.db.conn:
+            self.db.execute("create temp table if not exists forget_answers (id integer primary key)")
+            self.db.execute("create temp table if not exists forget_tickets (id integer primary key)")
+            self.db.execute("create temp table if not exists forget_threads (key text primary key)")
+            self.db.execute("create temp table if not exists forget_texts (text text primary key)")
+            for temp in ("forget_answers", "forget_tickets", "forget_threads", "forget_texts"):
+                self.db.execute(f"delete from temp.{temp}")
+            scope = [user_id, prefix]
+            self.db.execute(
+                "insert into temp.forget_answers select id from answers "
+                "where asker_id = ? and conversation like ? escape '\\'",
+                scope,
+            )
+            self.db.execute(
+                "insert into temp.forget_tickets select id from tickets where asker_id = ? and platform = ?",
+                [user_id, platform],
+            )
+            self.db.execute(
+                "insert or ignore into temp.forget_threads select key from conversations "
+                "where asker_id = ? and platform = ?",
+                [user_id, platform],
+            )
+            # their words, to find them where others' rows repeat them (gap and burst representatives)
+            self.db.execute(
+                "insert or ignore into temp.forget_texts select question from answers "
+                "where id in (select id from temp.forget_answers) and question != ''"
+            )
+            self.db.execute(
+                "insert or ignore into temp.forget_texts select question from tickets "
+                "where id in (select id from temp.forget_tickets) and question != ''"
+            )
+            # messages: theirs are deleted; the bot's in their threads answered them and may quote them
+            run(
+                "messages",
+                "delete from messages where author_id = ? and conversation like ? escape '\\'",
+                scope,
+            )
+            run(
+                "messages",
+                "delete from messages where role = 'bot' and conversation in (select key from temp.forget_threads)",
+                [],
+            )
+            run(
+                "conversations",
+                "update conversations set asker_id = ? where asker_id = ? and platform = ?",
+                [marker, user_id, platform],
+            )
+            # gap questions are their questions: deleted (the gap's ask count stays)
+            run(
+                "gap_questions",
+                "delete from gap_questions where answer_id in (select id from temp.forget_answers)",
+                [],
+            )
+            # a representative is one asker's words, and a signature is analysed from them: both go
+            for table in ("gaps", "bursts"):
+                run(
+                    table,
+                    f"update {table} set representative = ?, signature = '[]' "
+                    "where platform = ? and representative in (select text from temp.forget_texts)",
+                    [FORGOTTEN_TEXT, platform],
+                )
+            run(
+                "answers",
+                "update answers set asker_id = ?, question = '', answer = '', message_id = null "
+                "where id in (select id from temp.forget_answers)",
+                [marker],
+            )
+            run(
+                "feedback",
+                "update feedback set user_id = ? where user_id = ? and answer_id in "
+                "(select id from answers where conversation like ? escape '\\')",
+                [marker, user_id, prefix],
+            )
+            run(
+                "tickets",
+                "update tickets set asker_id = ?, asker_name = null, question = '', context = null, "
+                "note = null where id in (select id from temp.forget_tickets)",
+                [marker],
+            )
+            run(
+                "tickets",
+                "update tickets set assignee_id = ?, assignee_name = null where assignee_id = ? and platform = ?",
+                [marker, user_id, platform],
+            )
+            run(
+                "ticket_events",
+                "update ticket_events set detail = '' where ticket_id in (select id from temp.forget_tickets)",
+                [],
+            )
+            run(
+                "ticket_events",
+                "update ticket_events set actor_id = ? where actor_id = ? and ticket_id in "
+                "(select id from tickets where platform = ?)",
+                [marker, user_id, platform],
+            )
+            run(
+                "ticket_posts",
+                "update ticket_posts set text = '' where ticket_id in (select id from temp.forget_tickets)",
+                [],
+            )
+            # learning-loop drafts quote the question: undecided ones go, written ones keep their path
+            run(
+                "drafts",
+                "delete from drafts where status != 'approved' and ticket_id in (select id from temp.forget_tickets)",
+                [],
+            )
+            run(
+                "drafts",
+                "update drafts set title = ?, question = '', answer = '' "
+                "where ticket_id in (select id from temp.forget_tickets)",
+                [FORGOTTEN_TEXT],
+            )
+            run(
+                "drafts",
+                "update drafts set decided_by = ? where decided_by = ? and ticket_id in "
+                "(select id from tickets where platform = ?)",
+                [marker, user_id, platform],
+            )
+            run(
+                "reply_drafts",
+                "delete from reply_drafts where asker_id = ? and conversation like ? escape '\\'",
+                scope,
+            )
+            run(
+                "reply_drafts",
+                "update reply_drafts set decided_by = ? where decided_by = ? and conversation like ? escape '\\'",
+                [marker, user_id, prefix],
+            )
+            for column in ("opened_by", "closed_by"):
+                run(
+                    "incidents",
+                    f"update incidents set {column} = ? where {column} = ? and platform = ?",
+                    [marker, user_id, platform],
+                )
+            # a delivery waiting in the inbox is their message, raw; a finished one has no payload
+            # (an adapter may also put the presser's id in an event's key: Slack's action ids do;
+            # a forgotten key only means a retry of that old event would be handled again)
+            run(
+                "inbox",
+                "delete from inbox where platform = ? and (instr(key, ?) > 0 or "
+                "(payload is not null and instr(payload, ?) > 0))",
+                [platform, user_id, user_id],
+            )
+            run("welcomed", "delete from welcomed where platform = ? and user_id = ?", [platform, user_id])
+            run(
+                "user_memory",
+                "delete from user_memory where platform = ? and user_id = ?",
+                [platform, user_id],
+            )
+            if len(user_id) >= MIN_ID_IN_TEXT:
+                self._scrub_mentions(platform, user_id, marker, prefix, run)
+            self.db.execute(
+                "insert or replace into tombstones (hash, at) values (?, ?)",
+                [self._person_hash(platform, user_id), iso(at)],
+            )
+            counts["tombstones"] = 1
+        return {table: n for table, n in counts.items() if n}
+
+    def _scrub_mentions(
+        self,
+        platform: str,
+        user_id: str,
+        marker: str,
+        prefix: str,
+        run: Callable[[str, str, Any], None],
+    ) -> None:
+        """Others' text that names them by id (a mention is `<@U123>` in the text) keeps its
+        words, with the id replaced by the marker."""
+        run(
+            "messages",
+            "update messages set text = replace(text, :uid, :marker) "
+            "where conversation like :prefix escape '\\' and instr(text, :uid) > 0",
+            {"uid": user_id, "marker": marker, "prefix": prefix},
+        )
+        in_platform = "conversation like :prefix escape '\\'"
+        by_ticket = f"ticket_id in (select id from tickets where {in_platform})"
+        by_answer = f"answer_id in (select id from answers where {in_platform})"
+        by_platform = "platform = :platform"
+        for table, column, where in (
+            ("ticket_posts", "text", in_platform),
+            ("tickets", "question", in_platform),
+            ("tickets", "note", in_platform),
+            ("tickets", "context", in_platform),
+            ("ticket_events", "detail", by_ticket),
+            ("answers", "question", in_platform),
+            ("answers", "answer", in_platform),
+            ("reply_drafts", "question", in_platform),
+            ("reply_drafts", "answer", in_platform),
+            ("drafts", "question", by_ticket),
+            ("drafts", "answer", by_ticket),
+            ("gap_questions", "question", by_answer),
+            ("gaps", "representative", by_platform),
+            ("bursts", "representative", by_platform),
+            ("incidents", "text", by_platform),
+            ("user_memory", "facts", by_platform),  # another person's ticket line may mention them
+        ):
+            run(
+                table,
+                f"update {table} set {column} = replace({column}, :uid, :marker) "
+                f"where instr({column}, :uid) > 0 and {where}",
+                {"uid": user_id, "marker": marker, "prefix": prefix, "platform": platform},
+            )
+
+    # -- export ------------------------------------------------------------------------------
+
+    def export_person(self, platform: str, user_id: str) -> dict[str, Any]:
+        """Everything state.db keeps that this person wrote or that is about them, and nothing of
+        anyone else's: their messages, their questions and the answers to them, their feedback,
+        their tickets (without staff's internal context), draft replies to them and their memory."""
+        prefix = like_prefix(f"{platform}:")
+        scope = [user_id, prefix]
+
+        def rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+            cursor = self.db.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        enabled, facts = self.memory(platform, user_id)
+        return {
+            "platform": platform,
+            "user_id": user_id,
+            "memory": {"enabled": enabled, "facts": facts},
+            "messages": rows(
+                "select conversation, author_name, text, at from messages "
+                "where author_id = ? and conversation like ? escape '\\' order by id",
+                scope,
+            ),
+            "questions": rows(
+                "select id, conversation, question, answer, language, created_at from answers "
+                "where asker_id = ? and conversation like ? escape '\\' order by id",
+                scope,
+            ),
+            "feedback": rows(
+                "select f.answer_id, f.value, f.at from feedback f join answers a on a.id = f.answer_id "
+                "where f.user_id = ? and a.conversation like ? escape '\\' order by f.id",
+                scope,
+            ),
+            "tickets": rows(
+                "select id, conversation, question, status, language, rating, created_at, resolved_at "
+                "from tickets where asker_id = ? and platform = ? order by id",
+                [user_id, platform],
+            ),
+            "draft_replies": rows(
+                "select conversation, question, answer, status, created_at from reply_drafts "
+                "where asker_id = ? and conversation like ? escape '\\' order by id",
+                scope,
+            ),
+            "welcomed": rows(
+                "select at from welcomed where platform = ? and user_id = ?", [platform, user_id]
+            ),
+        }

@@ -1,0 +1,154 @@
+"""Redaction (bot/privacy/redaction.py): each kind found and replaced by its typed placeholder,
+look-alikes left alone, and the core applying it where messages and commands enter, so the
+inbox payload (what a replay reads) never holds the value. Card numbers, IBANs and tokens are
+assembled at run time, as in tests/fakes/tokens.py."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot import faults
+from bot.app import Runtime
+from bot.config_privacy import RedactKind
+from bot.privacy.redaction import Redactor, iban_valid, luhn_valid
+from bot.types import Author, Command, ConversationRef, InboundMessage, Outcome, Visibility
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.tokens import SLACK_BOT_TOKEN_LONG
+
+ALL = Redactor(frozenset(RedactKind))
+DEFAULT = Redactor(frozenset({RedactKind.CARD, RedactKind.TOKEN}))
+
+VISA = "4111" + "1111" * 3
+AMEX = "3782" + "822463" + "10005"
+IBAN_DE = "DE89" + "3704" + "0044" + "0532" + "0130" + "00"
+IBAN_GB = "GB82" + "WEST" + "1234" + "5698" + "7654" + "32"
+
+
+def groups(digits: str, sep: str = " ") -> str:
+    return sep.join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"my card is {VISA}, thanks", "my card is [card], thanks"),
+        (f"card {groups(VISA)} exp 12/26", "card [card] exp 12/26"),
+        (f"card {groups(VISA, '-')}.", "card [card]."),
+        (f"card={VISA}", "card=[card]"),
+        (f"amex {AMEX}", "amex [card]"),
+        (f"{groups(VISA)} 2026", "[card] 2026"),  # the year after it is not part of the card
+        ("write to ann.lee+billing@example.co.uk today", "write to [email] today"),
+        ("ops@here.example said so", "[email] said so"),
+        (f"IBAN {groups(IBAN_DE)} PLEASE", "IBAN [iban] PLEASE"),
+        (f"to {IBAN_GB}, ref 12", "to [iban], ref 12"),
+        (f"to {IBAN_DE.lower()}", "to [iban]"),
+        ("call +44 20 7946 0958 or (415) 555-2671", "call [phone] or [phone]"),
+        ("내 번호는 010-1234-5678 입니다", "내 번호는 [phone] 입니다"),
+        (f"my token is {SLACK_BOT_TOKEN_LONG}", "my token is [redacted]"),
+    ],
+)
+def test_each_kind_becomes_its_typed_placeholder(text: str, expected: str) -> None:
+    assert ALL.redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111111111111112 fails the Luhn check",
+        "a Discord id 1234567890123452 and <@2345678901234567893> are not cards",
+        "https://discord.com/channels/4111111111111111/2/3",
+        "ticket 12, answer #1234, version 2.3.4 build 20240501",
+        "at 2024-05-01 12:30:45 from 192.168.100.200:8080",
+        "a timestamp 1712345678 and a price 4111.11",
+        "DE88 3704 0044 0532 0130 00 has a wrong check digit",
+        "DE89 3704 0044 0532 0130 0 is a digit short",
+        "<@U0123ABC> and @here and user@ alone",
+        "",
+    ],
+)
+def test_look_alikes_are_left_alone(text: str) -> None:
+    assert ALL.redact(text) == text
+
+
+def test_only_the_configured_kinds_are_redacted() -> None:
+    text = f"ann@example.com paid with {VISA}, call (415) 555-2671, token {SLACK_BOT_TOKEN_LONG}"
+    assert DEFAULT.redact(text) == "ann@example.com paid with [card], call (415) 555-2671, token [redacted]"
+    assert Redactor(frozenset()).redact(text) == text
+
+
+def test_scan_counts_each_kind_and_never_returns_a_value() -> None:
+    found = ALL.scan(f"{VISA} and {AMEX}, a@b.io").found
+    assert found == {RedactKind.CARD: 2, RedactKind.EMAIL: 1}
+
+
+def test_the_checks() -> None:
+    assert luhn_valid(VISA) and not luhn_valid(VISA[:-1] + "2")
+    assert iban_valid(IBAN_DE) and iban_valid(IBAN_GB)
+    assert not iban_valid("XX89" + IBAN_DE[4:])  # unknown country
+    assert not iban_valid(IBAN_DE + "0")  # the wrong length for Germany
+
+
+def test_a_long_hostile_text_is_linear() -> None:
+    # runs of local-part characters, digits and separators, as anyone can paste
+    text = ("a." * 20_000) + ("1 " * 20_000) + ("AB12 " * 5_000)
+    assert ALL.redact(text) == text
+
+
+# -- where the core applies it ----------------------------------------------------------------
+
+_ids = itertools.count(1)
+ASKER = Author(id="U1", name="Ann")
+REF = ConversationRef(platform="slack", workspace="T", channel="C1")
+
+
+def message(text: str) -> InboundMessage:
+    return InboundMessage(
+        id=f"m{next(_ids)}",
+        conversation=REF,
+        author=ASKER,
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime('[privacy]\nredact = ["email", "card"]\n', answerer=ConfidentExtractive())
+
+
+async def test_the_inbox_payload_a_replay_reads_holds_only_the_placeholder(rt: Runtime) -> None:
+    channel = ConsoleChannel(io.StringIO())
+    question = message(f"refund to card {VISA} please, mail ann@example.com")
+    with faults.crash_at("event.claimed"), pytest.raises(faults.Crash):
+        await rt.bot.on_message(question, channel)  # died right after the inbox took it
+    [row] = list(rt.state.db["inbox"].rows)
+    assert VISA not in row["payload"] and "ann@example.com" not in row["payload"]
+    assert json.loads(row["payload"])["text"] == "refund to card [card] please, mail [email]"
+
+    assert await rt.bot.replay_pending("slack", channel) == 1
+    asked = [r["text"] for r in rt.state.db["messages"].rows if r["role"] == "user"]
+    assert asked == ["refund to card [card] please, mail [email]"]
+
+
+async def test_command_arguments_are_redacted_before_any_handler(rt: Runtime) -> None:
+    channel = ConsoleChannel(io.StringIO())
+    ask = Command(
+        id="c1",
+        name="ask",
+        args=f"how long does a refund to {groups(VISA)} take?",
+        invoker=ASKER,
+        conversation=REF,
+        visibility=Visibility.INTERNAL,
+    )
+    assert await rt.bot.on_command(ask, channel) == Outcome.ANSWERED
+    questions = [row["question"] for row in rt.state.db["answers"].rows]
+    assert questions == ["how long does a refund to [card] take?"]
