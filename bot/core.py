@@ -33,7 +33,7 @@ from bot.insights.followups import Followups
 from bot.insights.service import Insights
 from bot.messages import say
 from bot.policy import Act
-from bot.ports import Answerer, Channel, Clock, Embedder
+from bot.ports import Answerer, Channel, Clock, Embedder, Summarizer
 from bot.privacy.drafts import DraftReplies
 from bot.privacy.journey import Journey
 from bot.privacy.redaction import Redactor
@@ -100,7 +100,9 @@ class SupportBot:
             answerer=answerer,
             fallback=fallback,
         )
-        self.escalations = Escalations(settings=settings, store=store, clock=clock)
+        # a model configured to answer also writes the summary on ticket briefs
+        summarizer = answerer if isinstance(answerer, Summarizer) else None
+        self.escalations = Escalations(settings=settings, store=store, clock=clock, summarizer=summarizer)
         self.recorder = Recorder(store=store, clock=clock)
         self.insights = Insights(settings=settings, store=store, clock=clock, knowledge=self.knowledge)
         self.followups = Followups(settings=settings, store=store, clock=clock, escalations=self.escalations)

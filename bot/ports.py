@@ -132,6 +132,14 @@ class Answerer(Protocol):
     ) -> Answer: ...
 
 
+@runtime_checkable
+class Summarizer(Protocol):
+    """Writes the summary at the top of a ticket's hand-off brief: the model's answerer when
+    one is configured (bot/answering/llm.py). Raises AnswererUnavailable when it cannot."""
+
+    async def summarize(self, turns: Sequence[Turn], language: str) -> str: ...
+
+
 class Embedder(Protocol):
     """Turns texts into vectors, one per text, in order, through an embeddings endpoint.
 

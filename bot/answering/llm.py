@@ -33,7 +33,13 @@ from openai.types.chat import (
 )
 
 from bot.answering.citations import is_refusal, map_citations, may_become_marker
-from bot.answering.prompt import PromptMessage, build_messages, estimate_tokens
+from bot.answering.prompt import (
+    SUMMARY_CHARS,
+    PromptMessage,
+    build_messages,
+    estimate_tokens,
+    summary_messages,
+)
 from bot.answering.safety import clean_output, redact_secrets
 from bot.checks import Check
 from bot.config import Settings
@@ -117,6 +123,23 @@ class LLMAnswerer:
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def summarize(self, turns: Sequence[Turn], language: str) -> str:
+        """A ticket's summary for staff (bot/escalation/brief.py), in one short paragraph.
+        Raises AnswererUnavailable when the endpoint fails; the brief then goes without."""
+        turns = [replace(t, text=redact_secrets(t.text)) for t in turns]
+        try:
+            async with asyncio.timeout(self.deadline_seconds):
+                response = await self.client.chat.completions.create(
+                    model=self.model,
+                    messages=_to_api(summary_messages(turns, language)),
+                    temperature=0.0,
+                    max_tokens=200,
+                )
+        except (openai.OpenAIError, TimeoutError) as exc:
+            raise self._unavailable(f"the summary failed: {type(exc).__name__}", "summary") from None
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        return " ".join(text.split())[:SUMMARY_CHARS]
 
     def _abstain(self, language: str, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Answer:
         log.info("llm abstained: %s", reason, extra={"event": "llm.abstain", "reason": reason})

@@ -50,6 +50,11 @@ def brief(
     )
     where = ticket.conversation
     lines = [
+        *(
+            [f"**Summary (model):** {single_line(context.summary, 600)}"]
+            if context is not None and context.summary
+            else []
+        ),
         f"**Question:** {single_line(ticket.question, 200)}",
         f"**The bot:** {tried}",
     ]

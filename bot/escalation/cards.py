@@ -201,7 +201,11 @@ class TicketPosts:
         """Bring every message that shows this ticket up to date."""
         now = self.clock.now()
         saved = await self.store.run(StateStore.ticket_context, ticket.id)
-        context = Context(answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()))
+        context = Context(
+            answer=saved.get("answer"),
+            sources=tuple(saved.get("sources") or ()),
+            summary=saved.get("summary"),
+        )
         previous, similar = await self._extras(ticket)
         for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
             reply = (

@@ -12,27 +12,40 @@ which is the asker's own thread.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import replace
 
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
+from bot.errors import AnswererUnavailable
 from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
 from bot.escalation.routing import first_ping
 from bot.escalation.sla import SlaClock
-from bot.escalation.values import PostKind, TicketRequest
+from bot.escalation.values import Context, PostKind, TicketRequest
 from bot.messages import say
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
 from bot.types import Reply, ReplyKind, SlaStage, Ticket
 
 log = logging.getLogger(__name__)
 
+SUMMARY_SECONDS = 15.0  # how long the triage card waits for the model's summary
+
 
 class TicketOpener:
     def __init__(
-        self, *, settings: Settings, store: AsyncStore, clock: Clock, posts: TicketPosts, sla: SlaClock
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        clock: Clock,
+        posts: TicketPosts,
+        sla: SlaClock,
+        summarizer: Summarizer | None = None,
     ) -> None:
+        self.summarizer = summarizer
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -134,5 +147,29 @@ class TicketOpener:
             )
         )
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
+        if created:
+            context = await self._summarised(ticket, context)
         await self.posts.post_triage_card(ticket, channel, context)
         return ticket
+
+    async def _summarised(self, ticket: Ticket, context: Context | None) -> Context | None:
+        """With a model configured, the brief starts with its summary of the thread. The asker
+        has been told already; only the card waits, at most SUMMARY_SECONDS, and goes without
+        the summary when the model fails (the offline brief says what matters)."""
+        if self.summarizer is None:
+            return context
+        turns = await self.store.run(StateStore.history, ticket.conversation, 12)
+        try:
+            async with asyncio.timeout(SUMMARY_SECONDS):
+                summary = await self.summarizer.summarize(turns, ticket.language)
+        except (AnswererUnavailable, TimeoutError):
+            log.warning("no summary for the ticket's brief", extra={"ticket_id": ticket.id})
+            return context
+        if not summary:
+            return context
+        context = replace(context or Context(), summary=summary)
+        saved = await self.store.run(StateStore.ticket_context, ticket.id)
+        await self.store.run(
+            StateStore.set_ticket_fields, ticket.id, context=json.dumps({**saved, "summary": summary})
+        )
+        return context

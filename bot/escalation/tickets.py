@@ -23,7 +23,7 @@ from bot.escalation.routing import staff_mentions
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
 from bot.messages import say
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, Summarizer
 from bot.store import AsyncStore, StateStore
 from bot.types import (
     ActionKind,
@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 
 
 class Escalations:
-    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
+    def __init__(
+        self, *, settings: Settings, store: AsyncStore, clock: Clock, summarizer: Summarizer | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -51,7 +53,7 @@ class Escalations:
         self.sla = SlaClock(settings=settings, store=store, clock=clock, posts=self.posts)
         self.hours = self.sla.hours
         self.opener = TicketOpener(
-            settings=settings, store=store, clock=clock, posts=self.posts, sla=self.sla
+            settings=settings, store=store, clock=clock, posts=self.posts, sla=self.sla, summarizer=summarizer
         )
 
     # -- opening ------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class Context:
 
     answer: str | None = None
     sources: tuple[str, ...] = ()
+    summary: str | None = None  # written by the model, when one is configured
 
 
 @dataclass(frozen=True, kw_only=True)
