@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
-from functools import partial
-from typing import Any
+from collections.abc import Mapping
 
 from bot import faults, policy
 from bot.actions import ActionHandler
@@ -27,12 +23,12 @@ from bot.answering.responder import Responder
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
+from bot.delivery import Deliveries
 from bot.escalation import Escalations
-from bot.inbox import deserialise_message, serialise_message
 from bot.insights.followups import Followups
 from bot.insights.service import Insights
 from bot.messages import say
-from bot.policy import Act
+from bot.policy import Act, Situation
 from bot.ports import Answerer, Channel, Clock, Embedder, Summarizer
 from bot.privacy.drafts import DraftReplies
 from bot.privacy.journey import Journey
@@ -48,8 +44,6 @@ from bot.types import (
     Button,
     ChannelMode,
     Command,
-    ConversationRef,
-    DocVisibility,
     EscalationReason,
     InboundMessage,
     Outcome,
@@ -62,16 +56,6 @@ from bot.types import (
 log = logging.getLogger(__name__)
 
 LONG_TEXT = 4000  # characters past which a message is redacted on a worker thread
-
-
-@dataclass(frozen=True, kw_only=True)
-class Situation:
-    """What is decided about a message once, before anything else, and passed down."""
-
-    mode: ChannelMode
-    staff: bool
-    scope: DocVisibility
-    language: str
 
 
 class SupportBot:
@@ -142,17 +126,9 @@ class SupportBot:
         # personal data replaced where events enter (bot/privacy/redaction.py); old text purged
         self.redactor = Redactor.from_settings(settings.privacy)
         self.retention = Retention(privacy=settings.privacy, store=store, clock=clock)
-        # inbox keys being handled right now: a replay after reconnecting must not take them
-        self._in_flight: set[str] = set()
-        # messages the bot decided to answer: a failure owes them an apology
-        self._responding: set[str] = set()
-        # new questions and replays share one bounded pool: past it, events queue here
-        # instead of all running at once (which only makes every answer slower)
-        self._workers = asyncio.Semaphore(settings.answer.workers)
-        # replays a predecessor began before this process started are abandoned (one process
-        # per data dir): they are taken over at once rather than after their lease
-        self._started = clock.now()
-        self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
+        # the inbox side: claims, the worker pool, replays (exactly once: bot/delivery.py)
+        self.deliveries = Deliveries(store=store, clock=clock, workers=settings.answer.workers, handler=self)
+        self._responding = self.deliveries.responding  # messages whose failure owes an apology
 
     def close(self) -> None:
         self.knowledge.close()
@@ -160,9 +136,7 @@ class SupportBot:
     async def aclose(self) -> None:
         """Release what the answerers and the embedder hold (HTTP connections to an endpoint).
         Replays still running are cancelled: their events stay in the inbox for the next start."""
-        for task in self._replays.values():
-            task.cancel()
-        await asyncio.gather(*self._replays.values(), return_exceptions=True)
+        await self.deliveries.aclose()
         await self.answers.aclose()
         await self.knowledge.aclose()
 
@@ -201,108 +175,20 @@ class SupportBot:
             message = await asyncio.to_thread(self.redactor.message, message)
         else:
             message = self.redactor.message(message)
-        key = f"{message.conversation.platform}:msg:{message.id}"
-        faults.point("event.claiming")
-        # a failure here raises before `accepted` is set: the adapter then leaves the platform
-        # to redeliver, rather than acknowledge a message nobody has
-        fresh = await self.store.run(
-            StateStore.claim_event,
-            key,
-            message.conversation.platform,
-            serialise_message(message),
-            self.clock.now(),
-        )
-        if accepted is not None:
-            accepted.set()
-        if not fresh:
-            log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
-            return Outcome.DUPLICATE
-        faults.point("event.claimed")
-        return await self._process(key, message, channel, situation)
+        return await self.deliveries.receive(message, channel, situation, accepted)
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
-        """Answer messages that were received but never finished (a process died mid-answer),
-        concurrently within the worker pool. A replay edits the post its predecessor began,
-        if any, so the question still gets exactly one message. Called when an adapter
-        connects and on every clock tick."""
-        taken: list[tuple[str, InboundMessage, Posted | None]] = []
-        pending = await self.store.run(StateStore.pending_events, platform, self.clock.now(), self._started)
-        for key, payload in pending:
-            if key in self._in_flight:
-                continue  # a live handler has it (the platform redelivered it after reconnecting)
-            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
-                continue  # another replay took it first
-            try:
-                message = deserialise_message(payload)
-            except (ValueError, KeyError, TypeError):
-                log.exception("cannot replay a stored event", extra={"event": key})
-                await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
-                continue
-            post = await self.store.run(StateStore.event_post, key)
-            resume = (
-                Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
-            )
-            log.info(
-                "replaying an unfinished message",
-                extra={
-                    **log_context(message.conversation),
-                    "message_id": message.id,
-                    "resumes": bool(resume),
-                },
-            )
-            taken.append((key, message, resume))
-        await asyncio.gather(
-            *(
-                self._process(key, message, channel, self.situation(message), resume)
-                for key, message, resume in taken
-            )
-        )
-        return len(taken)
+        """Answer what a dead process left unfinished (bot/delivery.py). Called when an
+        adapter connects; the clock also runs it in the background."""
+        return await self.deliveries.replay_pending(platform, channel)
 
-    async def _process(
-        self,
-        key: str,
-        message: InboundMessage,
-        channel: Channel,
-        situation: Situation,
-        resume: Posted | None = None,
+    async def handle(
+        self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None
     ) -> Outcome:
-        self._in_flight.add(key)
-        # every post made for this event is noted in the inbox (the first one is enough): a
-        # replay then knows the person has already been told something
-        channel = _Noting(channel, partial(self._note_post, key)) if key else channel
-        unfinished = False  # handled, but the inbox could not be told: keep it from this clock
-        try:
-            try:
-                async with self._workers:
-                    outcome = await self._handle_message(message, channel, situation, key, resume)
-            except Exception:
-                log.exception(
-                    "failed to handle a message",
-                    extra={**log_context(message.conversation), "message_id": message.id},
-                )
-                outcome = Outcome.FAILED
-                if message.addressed or message.id in self._responding:
-                    await self.responder.apologise(
-                        message, channel, language=situation.language, scope=situation.scope
-                    )
-            faults.point("event.handled")
-            try:
-                faults.point("event.finish")
-                await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
-            except Exception:
-                # the person has their outcome. The key stays in flight, so this process's
-                # clock never replays it; a restart may, and finds the post noted
-                unfinished = True
-                log.exception(
-                    "could not mark an event handled",
-                    extra={**log_context(message.conversation), "message_id": message.id},
-                )
-            return outcome
-        finally:
-            self._responding.discard(message.id)
-            if not unfinished:
-                self._in_flight.discard(key)
+        return await self._handle_message(message, channel, situation, resume)
+
+    async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None:
+        await self.responder.apologise(message, channel, language=situation.language, scope=situation.scope)
 
     async def _still_owed(self, message: InboundMessage, resume: Posted) -> bool:
         """A replay found a post its predecessor made for this message. Only an answer being
@@ -313,18 +199,11 @@ class SupportBot:
         ticket = await self.store.run(StateStore.active_ticket, resume.conversation)
         return ticket is None
 
-    async def _note_post(self, key: str, posted: Posted) -> None:
-        """The inbox learns which post shows this event's answer before anything is streamed
-        into it: a replay after a crash edits that post rather than posting a second one."""
-        await self.store.run(StateStore.note_post, key, posted.message_id, posted.conversation.key)
-        faults.point("answer.noted")
-
     async def _handle_message(
         self,
         message: InboundMessage,
         channel: Channel,
         situation: Situation,
-        key: str = "",
         resume: Posted | None = None,
     ) -> Outcome:
         conversation = message.conversation
@@ -481,26 +360,12 @@ class SupportBot:
         fired += await self.followups.tick(channels)  # "Did this solve it?", once per thread
         fired += await self.insights.tick(channels)  # knowledge gaps, the weekly digest
         await self.retention.tick()  # message text past [privacy] retention_days
-        for platform, channel in channels.items():
-            # replays run continuously, not only at start-up (a replay cut short is retried),
-            # in the background: SLA reminders never wait behind the answers being replayed
-            running = self._replays.get(platform)
-            if running is None or running.done():
-                self._replays[platform] = asyncio.ensure_future(self._replay_logged(platform, channel))
-        # handled events are kept a week (platforms retry within minutes), then forgotten
-        await self.store.run(StateStore.prune_inbox, self.clock.now() - timedelta(days=7))
+        await self.deliveries.tick(channels)  # replays in the background; old inbox rows forgotten
         return fired
 
     async def settle(self) -> None:
         """Wait for the replays the clock started (tests, and an orderly shutdown)."""
-        await asyncio.gather(*self._replays.values(), return_exceptions=True)
-
-    async def _replay_logged(self, platform: str, channel: Channel) -> int:
-        try:
-            return await self.replay_pending(platform, channel)
-        except Exception:  # a boundary: the next tick tries again
-            log.exception("replaying unfinished messages failed", extra={"platform": platform})
-            return 0
+        await self.deliveries.settle()
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
@@ -514,28 +379,3 @@ class SupportBot:
 
 def _closes_the_loop(text: str) -> bool:
     return policy.is_thanks(text) or policy.says_all_set(text) or policy.is_acknowledgement(text)
-
-
-class _Noting:
-    """A Channel that tells the inbox about the first post made for an event."""
-
-    def __init__(self, inner: Channel, note: Callable[[Posted], Awaitable[None]]) -> None:
-        self.inner = inner
-        self.note = note
-        self.noted = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # e.g. the platform's edit_interval
-
-    async def send(self, reply: Reply) -> Posted:
-        posted = await self.inner.send(reply)
-        if not self.noted and posted.message_id and not reply.ephemeral_to:
-            self.noted = True
-            await self.note(posted)
-        return posted
-
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        await self.inner.edit(posted, reply)
-
-    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
-        return await self.inner.open_thread(message, title)

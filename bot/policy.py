@@ -90,6 +90,16 @@ def _scope(configured: Visibility, observed: Visibility) -> DocVisibility:
     return DocVisibility.INTERNAL
 
 
+@dataclass(frozen=True, kw_only=True)
+class Situation:
+    """What is decided about a message once, before anything else, and passed down."""
+
+    mode: ChannelMode
+    staff: bool
+    scope: DocVisibility
+    language: str
+
+
 def should_respond(
     message: InboundMessage,
     *,

@@ -1,0 +1,227 @@
+"""Delivery: each platform message handled exactly once, through crashes, retries and replays.
+
+It owns the inbox side of a message's life: the claim (a retry or a redelivery is a
+duplicate), the bounded worker pool new questions and replays share, noting the first
+post made for an event (so a replay edits it instead of posting a second answer),
+finishing the event, and the replays of what a dead process left, which the clock starts
+in the background. What a message *means* is the core's (`MessageHandler`, implemented
+by SupportBot); bot/inbox.py explains the exactly-once design in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any, Protocol
+
+from bot import faults
+from bot.conversation import log_context
+from bot.inbox import deserialise_message, serialise_message
+from bot.policy import Situation
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore, StateStore
+from bot.types import ConversationRef, InboundMessage, Outcome, Posted, Reply
+
+log = logging.getLogger(__name__)
+
+INBOX_KEPT = timedelta(days=7)  # handled events are remembered this long (platforms retry within minutes)
+
+
+class MessageHandler(Protocol):
+    """What a message means: the core's decision and the work it does."""
+
+    def situation(self, message: InboundMessage) -> Situation: ...
+
+    async def handle(
+        self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None
+    ) -> Outcome: ...
+
+    async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None: ...
+
+
+class Deliveries:
+    def __init__(self, *, store: AsyncStore, clock: Clock, workers: int, handler: MessageHandler) -> None:
+        self.store = store
+        self.clock = clock
+        self.handler = handler
+        # inbox keys being handled right now: a replay after reconnecting must not take them
+        self._in_flight: set[str] = set()
+        # messages the core decided to answer: a failure owes them an apology
+        self.responding: set[str] = set()
+        # new questions and replays share one bounded pool: past it, events queue here
+        # instead of all running at once (which only makes every answer slower)
+        self._workers = asyncio.Semaphore(workers)
+        # replays a predecessor began before this process started are abandoned (one process
+        # per data dir): they are taken over at once rather than after their lease
+        self._started = clock.now()
+        self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
+
+    async def receive(
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        accepted: asyncio.Event | None = None,
+    ) -> Outcome:
+        """Claim `message` in the inbox, then handle it, unless it was claimed before."""
+        key = f"{message.conversation.platform}:msg:{message.id}"
+        faults.point("event.claiming")
+        # a failure here raises before `accepted` is set: the adapter then leaves the platform
+        # to redeliver, rather than acknowledge a message nobody has
+        fresh = await self.store.run(
+            StateStore.claim_event,
+            key,
+            message.conversation.platform,
+            serialise_message(message),
+            self.clock.now(),
+        )
+        if accepted is not None:
+            accepted.set()
+        if not fresh:
+            log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
+            return Outcome.DUPLICATE
+        faults.point("event.claimed")
+        return await self._process(key, message, channel, situation)
+
+    async def replay_pending(self, platform: str, channel: Channel) -> int:
+        """Answer messages that were received but never finished (a process died mid-answer),
+        concurrently within the worker pool. A replay edits the post its predecessor began,
+        if any, so the question still gets exactly one message."""
+        taken: list[tuple[str, InboundMessage, Posted | None]] = []
+        pending = await self.store.run(StateStore.pending_events, platform, self.clock.now(), self._started)
+        for key, payload in pending:
+            if key in self._in_flight:
+                continue  # a live handler has it (the platform redelivered it after reconnecting)
+            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
+                continue  # another replay took it first
+            try:
+                message = deserialise_message(payload)
+            except (ValueError, KeyError, TypeError):
+                log.exception("cannot replay a stored event", extra={"event": key})
+                await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
+                continue
+            post = await self.store.run(StateStore.event_post, key)
+            resume = (
+                Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
+            )
+            log.info(
+                "replaying an unfinished message",
+                extra={
+                    **log_context(message.conversation),
+                    "message_id": message.id,
+                    "resumes": bool(resume),
+                },
+            )
+            taken.append((key, message, resume))
+        await asyncio.gather(
+            *(
+                self._process(key, message, channel, self.handler.situation(message), resume)
+                for key, message, resume in taken
+            )
+        )
+        return len(taken)
+
+    async def _process(
+        self,
+        key: str,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        resume: Posted | None = None,
+    ) -> Outcome:
+        self._in_flight.add(key)
+        # every post made for this event is noted in the inbox (the first one is enough): a
+        # replay then knows the person has already been told something
+        noting = _Noting(channel, partial(self._note_post, key))
+        unfinished = False  # handled, but the inbox could not be told: keep it from this clock
+        try:
+            try:
+                async with self._workers:
+                    outcome = await self.handler.handle(message, noting, situation, resume)
+            except Exception:
+                log.exception(
+                    "failed to handle a message",
+                    extra={**log_context(message.conversation), "message_id": message.id},
+                )
+                outcome = Outcome.FAILED
+                if message.addressed or message.id in self.responding:
+                    await self.handler.apologise(message, noting, situation)
+            faults.point("event.handled")
+            try:
+                faults.point("event.finish")
+                await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+            except Exception:
+                # the person has their outcome. The key stays in flight, so this process's
+                # clock never replays it; a restart may, and finds the post noted
+                unfinished = True
+                log.exception(
+                    "could not mark an event handled",
+                    extra={**log_context(message.conversation), "message_id": message.id},
+                )
+            return outcome
+        finally:
+            self.responding.discard(message.id)
+            if not unfinished:
+                self._in_flight.discard(key)
+
+    async def _note_post(self, key: str, posted: Posted) -> None:
+        """The inbox learns which post shows this event's answer before anything is streamed
+        into it: a replay after a crash edits that post rather than posting a second one."""
+        await self.store.run(StateStore.note_post, key, posted.message_id, posted.conversation.key)
+        faults.point("answer.noted")
+
+    # -- the clock's share -------------------------------------------------------------------
+
+    async def tick(self, channels: Mapping[str, Channel]) -> None:
+        """Replays run continuously, not only at start-up (a replay cut short is retried), in
+        the background: SLA reminders never wait behind the answers being replayed."""
+        for platform, channel in channels.items():
+            running = self._replays.get(platform)
+            if running is None or running.done():
+                self._replays[platform] = asyncio.ensure_future(self._replay_logged(platform, channel))
+        await self.store.run(StateStore.prune_inbox, self.clock.now() - INBOX_KEPT)
+
+    async def settle(self) -> None:
+        """Wait for the replays the clock started (tests, and an orderly shutdown)."""
+        await asyncio.gather(*self._replays.values(), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel replays still running: their events stay in the inbox for the next start."""
+        for task in self._replays.values():
+            task.cancel()
+        await asyncio.gather(*self._replays.values(), return_exceptions=True)
+
+    async def _replay_logged(self, platform: str, channel: Channel) -> int:
+        try:
+            return await self.replay_pending(platform, channel)
+        except Exception:  # a boundary: the next tick tries again
+            log.exception("replaying unfinished messages failed", extra={"platform": platform})
+            return 0
+
+
+class _Noting:
+    """A Channel that tells the inbox about the first post made for an event."""
+
+    def __init__(self, inner: Channel, note: Callable[[Posted], Awaitable[None]]) -> None:
+        self.inner = inner
+        self.note = note
+        self.noted = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # e.g. the platform's edit_interval
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await self.inner.send(reply)
+        if not self.noted and posted.message_id and not reply.ephemeral_to:
+            self.noted = True
+            await self.note(posted)
+        return posted
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        await self.inner.edit(posted, reply)
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return await self.inner.open_thread(message, title)
