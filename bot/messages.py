@@ -225,6 +225,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "**Known issue:** {text}",
         "ko": "**알려진 문제:** {text}",
     },
+    "similar_own_ticket": {
+        "en": "_You asked something like this before: ticket #{ticket}, resolved on {date} (linked below)._",
+        "ko": "_이전에 비슷한 질문을 하셨습니다: 티켓 #{ticket}, {date}에 해결됨 (아래 링크)._",
+    },
     "similar_resolved": {
         "en": "_A similar question was resolved by the team on {date}: see the conversation linked below._",
         "ko": "_비슷한 질문이 {date}에 팀의 답변으로 해결되었습니다. 아래 링크된 대화를 확인해 보세요._",

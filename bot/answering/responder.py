@@ -25,7 +25,7 @@ from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.privacy.audiences import withholds
-from bot.privacy.people import People, memory_turns
+from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.store import AsyncStore, StateStore
 from bot.streaming import StreamingReply
 from bot.types import (
@@ -207,9 +207,17 @@ class Responder:
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
         text = _with_notice(notice, text)
-        resolved = await self._similar_resolved(conversation, question, neighbours, scores)
+        # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
+        own = remembered_tickets(remembered or ())
+        mine = (
+            await self._similar_resolved(conversation, question, neighbours, scores, scope, own)
+            if own
+            else None
+        )
+        resolved = mine or await self._similar_resolved(conversation, question, neighbours, scores, scope)
         if resolved is not None and resolved.resolved_at is not None:
-            text += "\n\n" + say("similar_resolved", language, date=f"{resolved.resolved_at:%Y-%m-%d}")
+            key = "similar_own_ticket" if mine else "similar_resolved"
+            text += "\n\n" + say(key, language, ticket=resolved.id, date=f"{resolved.resolved_at:%Y-%m-%d}")
         posted = await stream.finish(
             Reply(
                 conversation=conversation,
@@ -233,15 +241,27 @@ class Responder:
         return Outcome.ANSWERED
 
     async def _similar_resolved(
-        self, conversation: ConversationRef, question: str, neighbours: list[str], scores: list[float]
+        self,
+        conversation: ConversationRef,
+        question: str,
+        neighbours: list[str],
+        scores: list[float],
+        scope: DocVisibility,
+        own: frozenset[int] | None = None,
     ) -> Ticket | None:
-        """A resolved public ticket on a question like this one, in another thread: the
-        team's answer there may be what the documentation lacks."""
+        """A resolved ticket on a question like this one, in another thread: the team's answer
+        there may be what the documentation lacks. Anyone's only if it was public; the asker's
+        own (`own`, from their memory) also if internal, unless they ask in a public channel."""
         if self.similar is None:
             return None
         try:
             found = await self.similar.find(
-                conversation.platform, question, neighbours, scores=scores, public_only=True
+                conversation.platform,
+                question,
+                neighbours,
+                scores=scores,
+                public_only=own is None or scope == DocVisibility.PUBLIC,
+                among=own,
             )
         except Exception:  # a boundary: a missing link never costs the asker the answer
             log.exception("looking for similar resolved tickets failed", extra=log_context(conversation))

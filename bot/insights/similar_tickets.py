@@ -31,12 +31,17 @@ class SimilarTickets:
         scores: Sequence[float] = (),
         public_only: bool,
         exclude: int | None = None,
+        among: frozenset[int] | None = None,
     ) -> Ticket | None:
+        """The resolved ticket most like `question`, if one is similar enough; `among`: only
+        these tickets (a person's own, from their opt-in memory)."""
         resolved = await self.store.run(StateStore.resolved_tickets, platform, RECENT_RESOLVED)
         candidates = [
             (ticket, near, weights)
             for ticket, near, weights in resolved
-            if ticket.id != exclude and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
+            if ticket.id != exclude
+            and (among is None or ticket.id in among)
+            and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
         ]
         if not candidates:
             return None

@@ -108,6 +108,12 @@ def cap(facts: Sequence[Fact], max_facts: int, max_chars: int) -> list[Fact]:
     return kept
 
 
+def remembered_tickets(facts: Sequence[Fact]) -> frozenset[int]:
+    """The ids of the tickets a person's memory holds (its "#12 2026-03-01: ..." lines)."""
+    ids = (f.text[1:].split(" ", 1)[0] for f in facts if f.kind == FactKind.TICKET and f.text.startswith("#"))
+    return frozenset(int(i) for i in ids if i.isdigit())
+
+
 def memory_turns(facts: Sequence[Fact]) -> list[Turn]:
     """The facts as turns the prompt quotes in its `<memory>` block, never as instructions."""
     return [Turn(role=MEMORY_ROLE, text=f"{fact.kind}: {fact.text}") for fact in facts]

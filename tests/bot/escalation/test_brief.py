@@ -197,3 +197,40 @@ async def test_an_answer_links_a_similar_public_resolved_ticket_but_never_an_int
     answer = channel.posted[-1][1]
     assert "A similar question was resolved by the team on 2026-11-30" in answer.text
     assert answer.refers_to == public.conversation
+
+
+async def test_with_memory_on_an_answer_links_the_askers_own_past_ticket(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ask_in_team = {"where": "C-TEAM", "visibility": Visibility.INTERNAL}
+
+    async def remember(user: str, setting: str) -> None:
+        await rt.bot.on_command(
+            Command(
+                id=f"c{next(_ids)}",
+                name="remember",
+                args=setting,
+                invoker=Author(id=user, name=user),
+                conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TEAM"),
+                visibility=Visibility.INTERNAL,
+            ),
+            channel,
+        )
+
+    await remember("U-MEM001", "on")
+    past = await resolve_by_hand(
+        rt, channel, "How long does a refund take to arrive?", "U-MEM001", **ask_in_team
+    )
+    await rt.bot.on_message(
+        ask("How many days until my refund arrives?", "U-MEM001", "C-TEAM", Visibility.INTERNAL), channel
+    )
+    answer = channel.posted[-1][1]
+    assert f"You asked something like this before: ticket #{past.id}" in answer.text
+    assert answer.refers_to == past.conversation
+    # memory off: nothing is read, and an internal ticket is nobody else's to link
+    await remember("U-MEM001", "off")
+    await rt.bot.on_message(
+        ask("How many days until my refund arrives?", "U-MEM001", "C-TEAM", Visibility.INTERNAL), channel
+    )
+    answer = channel.posted[-1][1]
+    assert "You asked something like this before" not in answer.text and answer.refers_to is None
