@@ -43,6 +43,7 @@ from bot.types import (
     Reply,
     ReplyKind,
     Ticket,
+    Turn,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,21 @@ def _with_notice(notice: Notice | None, text: str) -> str:
     if notice is None:
         return text
     return f"{notice.text}\n\n{text}" if text else notice.text
+
+
+async def asker_view(
+    settings: Settings, store: AsyncStore, asker: Author, conversation: ConversationRef, question: str
+) -> tuple[frozenset[str], list[Turn]]:
+    """What answering `question` for `asker` may draw on: the audiences whose documents they
+    may see, and the thread's history as they may see it (outside some audience, the bot's
+    answers to others stay out of it: bot/privacy/audiences.py), without the question itself,
+    which goes to the answerer on its own."""
+    audiences = policy.audiences(asker, conversation.platform, settings)
+    answers_to = asker.id if withholds(settings, audiences) else None
+    history = await store.run(StateStore.history, conversation, 12, answers_to=answers_to)
+    if history and history[-1].role == "user" and history[-1].text.strip() == question:
+        history = history[:-1]
+    return audiences, history
 
 
 class Responder:
@@ -114,13 +130,7 @@ class Responder:
         With `revising` (the asker edited the question, or a replay found the post a dead
         process began), that post is replaced in place; `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that)."""
-        # which audiences' documents this asker may see; outside some, the bot's answers to
-        # others in the thread stay out of the history too (bot/privacy/audiences.py)
-        audiences = policy.audiences(asker, conversation.platform, self.settings)
-        answers_to = asker.id if withholds(self.settings, audiences) else None
-        history = await self.store.run(StateStore.history, conversation, 12, answers_to=answers_to)
-        if history and history[-1].role == "user" and history[-1].text.strip() == question:
-            history = history[:-1]  # the question itself goes to the answerer on its own
+        audiences, history = await asker_view(self.settings, self.store, asker, conversation, question)
         # opt-in memory (bot/privacy/people.py): None when off, and then nothing is read or written
         people = People(settings=self.settings, store=self.store, clock=self.clock)
         remembered = await people.recall(conversation.platform, asker.id)

@@ -26,7 +26,7 @@ import logging
 
 from bot import policy
 from bot.answering.pipeline import AnswerPipeline
-from bot.answering.responder import answer_buttons
+from bot.answering.responder import answer_buttons, asker_view
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
@@ -34,7 +34,6 @@ from bot.insights.followups import Followups
 from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock, TextInput
-from bot.privacy.audiences import withholds
 from bot.store import AsyncStore, StateStore
 from bot.store.reply_drafts import ReplyDraft, ReplyDraftStatus
 from bot.types import (
@@ -138,13 +137,10 @@ class DraftReplies:
         it where the asker is; put it on a staff card instead."""
         conversation = message.conversation
         question = message.text.strip()
-        # the same audiences and history rule as the responder: staff review the proposal, but
-        # it is written for the asker, from what the asker may see
-        audiences = policy.audiences(message.author, conversation.platform, self.settings)
-        answers_to = message.author.id if withholds(self.settings, audiences) else None
-        history = await self.store.run(StateStore.history, conversation, 12, answers_to=answers_to)
-        if history and history[-1].role == "user" and history[-1].text.strip() == question:
-            history = history[:-1]
+        # staff review the proposal, but it is written for the asker, from what they may see
+        audiences, history = await asker_view(
+            self.settings, self.store, message.author, conversation, question
+        )
         answerer, _ = await self.answers.answerer_for(message.author, conversation, language)
         answer, result = await self.answers.ask(
             question, scope, history=history, language=language, answerer=answerer, audiences=audiences
