@@ -100,7 +100,7 @@ def build_runtime(
     answerer: Answerer | None = None,
     progress: Progress | None = None,
 ) -> Runtime:
-    state = StateStore(settings.data_dir / "state.db")
+    state = StateStore.open(settings)
     knowledge = open_knowledge(settings)
     try:
         report = knowledge.sync(progress)

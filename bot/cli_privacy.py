@@ -41,7 +41,7 @@ def forget_command(
     settings = load(config, None, data)
     if not yes and not typer.confirm(f"Forget {platform} user {user}? This cannot be undone."):
         raise typer.Exit(1)
-    store = StateStore(settings.data_dir / "state.db")
+    store = StateStore.open(settings)
     try:
         counts = store.forget(platform, user, datetime.now(UTC))
     finally:
@@ -65,7 +65,7 @@ def export_command(
     from bot.store import StateStore
 
     settings = load(config, None, data)
-    store = StateStore(settings.data_dir / "state.db")
+    store = StateStore.open(settings)
     try:
         exported = store.export_person(platform, user)
     finally:
@@ -99,7 +99,7 @@ def purge_command(
     if before is None:
         typer.echo("Retention is off ([privacy] retention_days = 0): nothing is purged.")
         return
-    store = StateStore(settings.data_dir / "state.db")
+    store = StateStore.open(settings)
     try:
         counts = store.purge_text(before, now, dry_run=dry_run)
     finally:

@@ -31,6 +31,7 @@ from bot.config_platforms import (
     _Section,
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
+from bot.config_store import DATABASE_URL_SCHEMES, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
 
@@ -143,6 +144,7 @@ class FileSettings(_Section):
     privacy: PrivacySettings = PrivacySettings()
     audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
     journey: JourneySettings = JourneySettings()
+    store: StoreSettings = StoreSettings()
 
 
 class Secrets(BaseModel):
@@ -169,6 +171,12 @@ class Settings(FileSettings):
     knowledge_dir: Path
     secrets: Secrets = Secrets()
     log_level: str = "INFO"
+
+    @property
+    def state_target(self) -> Path | str:
+        """Where state lives: the PostgreSQL URL, or state.db in the data directory."""
+        url = self.store.url
+        return url.get_secret_value() if url is not None else self.data_dir / "state.db"
 
     @property
     def llm_configured(self) -> bool:
@@ -301,6 +309,16 @@ def load_settings(
         if data
         else (Path(env["SUPPORTBOT_DATA"]) if env.get("SUPPORTBOT_DATA") else base / DATA_DIR_NAME)
     )
+    database_url = _plain(env, "SUPPORTBOT_DATABASE_URL")
+    if database_url is not None:  # beats [store] url, like every variable beats the file
+        if database_url.startswith(DATABASE_URL_SCHEMES):
+            file_settings = file_settings.model_copy(
+                update={"store": StoreSettings(url=SecretStr(database_url))}
+            )
+        else:
+            problems.append(
+                "SUPPORTBOT_DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host/database"
+            )
     log_level = env.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
@@ -373,6 +391,7 @@ __all__ = [
     "Secrets",
     "Settings",
     "SlackSettings",
+    "StoreSettings",
     "TagRoute",
     "digest_target",
     "load_settings",

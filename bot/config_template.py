@@ -192,4 +192,9 @@ memory_chars = 1500
 # Welcome a member's first question once, with links to these documents.
 welcome = false
 welcome_docs = ["getting-started.md"]
+
+[store]
+# Keep state (conversations, tickets, the inbox) in PostgreSQL instead of state.db in the data
+# directory. SUPPORTBOT_DATABASE_URL overrides it; better there, as the URL holds a password.
+# url = "postgresql://supportbot:PASSWORD@localhost/supportbot"
 """

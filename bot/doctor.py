@@ -45,8 +45,9 @@ async def _local(settings: Settings) -> list[Check]:
     except SupportBotError as exc:
         checks.append(Check(name="knowledge", status="fail", detail=str(exc)))
     try:
-        StateStore(settings.data_dir / "state.db").close()
-        checks.append(Check(name="state", status="ok", detail=str(settings.data_dir / "state.db")))
+        state = StateStore.open(settings)
+        state.close()
+        checks.append(Check(name="state", status="ok", detail=str(state.path)))
     except SupportBotError as exc:
         checks.append(Check(name="state", status="fail", detail=str(exc)))
     return checks

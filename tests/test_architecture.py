@@ -48,9 +48,9 @@ def test_only_store_and_migrations_speak_sql() -> None:
     speakers = set()
     for path in sorted((ROOT / "bot").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
-        if "import sqlite3" in text or "sqlite_utils" in text:
+        if "import sqlite3" in text or "sqlite_utils" in text or "psycopg" in text:
             speakers.add(path.name)
-    assert speakers == {"store.py", "migrations.py"}
+    assert speakers == {"store.py", "migrations.py", "postgres.py"}
 
 
 def test_only_config_reads_the_environment() -> None:

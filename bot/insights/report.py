@@ -16,6 +16,7 @@ import re
 from dataclasses import asdict
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -269,19 +270,20 @@ def run_report(
     fmt: ReportFormat,
     now: datetime,
 ) -> str:
-    """`supportbot report`: read the data directory's state.db (also while the bot runs: SQLite
-    in WAL mode lets a reader in beside the writer) and write the report out."""
+    """`supportbot report`: read the state (state.db in the data directory, also while the bot
+    runs: SQLite in WAL mode lets a reader in beside the writer; or the PostgreSQL database the
+    settings name) and write the report out."""
     from bot.store import StateStore
 
     definitions = Definitions.from_settings(settings)
     period = parse_period(since, until, now=now, zone=definitions.hours.zone)
-    path = settings.data_dir / "state.db"
-    if not path.is_file():
+    path = settings.state_target
+    if isinstance(path, Path) and not path.is_file():
         raise StoreError(
             f"there is no state database at {path}: nothing has been recorded there yet. Nothing was created. "
             "Point --data (or --config) at the data directory of the bot you want a report of."
         )
-    store = StateStore(path)
+    store = StateStore.open(settings)
     try:
         report = collect(store, period, Scope(platform=platform, channel=channel), definitions)
     finally:

@@ -5,11 +5,19 @@ messages, answers, tickets and feedback. `Catalog` describes the knowledge index
 that can be rebuilt from the folder at any time; it lives in another file so that
 deleting the index never touches state.
 
-SQLite calls block, so async code goes through `AsyncStore`, which runs every call on one
+Database calls block, so async code goes through `AsyncStore`, which runs every call on one
 dedicated thread (SQLite connections are not shared across threads).
 
+State lives in SQLite (state.db, the default) or, with `SUPPORTBOT_DATABASE_URL` / `[store]
+url`, in PostgreSQL: the same repositories and migrations run on both. The catalog always
+stays a local SQLite file.
+
 Modules, by concern:
-  store.py          opening a database (pragmas, busy timeout, errors as advice), shared helpers
+  store.py          opening a database (pragmas, busy timeout, errors as advice, the backend
+                    choice), shared helpers
+  postgres.py       the PostgreSQL backend: sqlite-utils' calls over the PostgreSQL driver
+  dialect.py        the few SQLite spellings rewritten for PostgreSQL
+  urls.py           database URLs, and showing them without the password
   migrations.py     the numbered schema migrations of both databases
   inbox.py          the durable event inbox and replay claims
   conversations.py  conversations, their flags and messages

@@ -144,7 +144,9 @@ class AnswerRepository(Repository):
     ) -> tuple[int, int]:
         """How many answers `answerer` gave since `since` to this person, and in this channel."""
         row = self.db.execute(
-            "select sum(asker_id = ?), sum(conversation like ? escape '\\') from answers "
+            # sums of CASE, not of comparisons: PostgreSQL does not add up booleans
+            "select sum(case when asker_id = ? then 1 else 0 end), "
+            "sum(case when conversation like ? escape '\\' then 1 else 0 end) from answers "
             "where created_at >= ? and answerer = ?",
             [asker_id, like_prefix(channel_key + ":"), iso(since), answerer],
         ).fetchone()
@@ -165,12 +167,14 @@ class AnswerRepository(Repository):
         since_iso = iso(since) if since else ""
         prefix = f"{platform}:%" if platform else "%"
         q = self.db.execute(
-            "select count(*), sum(abstained = 0), sum(abstained = 1) from answers "
+            "select count(*), sum(case when abstained = 0 then 1 else 0 end), "
+            "sum(case when abstained = 1 then 1 else 0 end) from answers "
             "where created_at >= ? and conversation like ?",
             [since_iso, prefix],
         ).fetchone()
         f = self.db.execute(
-            "select sum(value = 'helpful'), sum(value = 'not_helpful') from feedback "
+            "select sum(case when value = 'helpful' then 1 else 0 end), "
+            "sum(case when value = 'not_helpful' then 1 else 0 end) from feedback "
             "join answers on answers.id = feedback.answer_id where feedback.at >= ? and answers.conversation like ?",
             [since_iso, prefix],
         ).fetchone()
@@ -196,8 +200,10 @@ class AnswerRepository(Repository):
         """Questions the bot could not answer, most frequent first (on one platform, if given)."""
         rows = self.db.execute(
             # a question emptied by retention or forget-me has no words left to list
-            "select question, count(*) as n from answers where abstained = 1 and question != '' "
-            "and (? is null or conversation like ?) "
+            # min(question): one spelling of the group (PostgreSQL wants every column grouped);
+            # cast: PostgreSQL must know a parameter's type to test it for null
+            "select min(question), count(*) as n from answers where abstained = 1 and question != '' "
+            "and (cast(? as text) is null or conversation like ?) "
             "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
             [platform, f"{platform}:%", limit],
         ).fetchall()

@@ -67,7 +67,7 @@ class DraftRepository(Repository):
         """Drafts made from this platform's tickets: an admin elsewhere does not see them."""
         rows = self.db.execute(
             "select drafts.* from drafts join tickets on tickets.id = drafts.ticket_id "
-            "where tickets.platform = ? and (? is null or drafts.status = ?) order by drafts.id desc limit ?",
+            "where tickets.platform = ? and (cast(? as text) is null or drafts.status = ?) order by drafts.id desc limit ?",
             [platform, status, status, limit],
         ).fetchall()
         return [_draft(row_dict(self.db, "drafts", row)) for row in rows]

@@ -83,7 +83,7 @@ class GapRepository(Repository):
         """Gaps with one of `statuses`, on one platform or (None) all, most asked first."""
         marks = ", ".join("?" for _ in statuses)
         rows = self.db.table("gaps").rows_where(
-            f"(? is null or platform = ?) and status in ({marks})",
+            f"(cast(? as text) is null or platform = ?) and status in ({marks})",
             [platform, platform, *statuses],
             order_by="asks desc, updated_at desc",
             limit=limit,
@@ -133,7 +133,8 @@ class GapRepository(Repository):
 
     def _link(self, gap_id: int, candidate: GapCandidate) -> None:
         self.db.execute(
-            "insert or ignore into gap_questions (answer_id, gap_id, question, at) values (?, ?, ?, ?)",
+            "insert into gap_questions (answer_id, gap_id, question, at) values (?, ?, ?, ?) "
+            "on conflict do nothing",
             [candidate.answer_id, gap_id, candidate.question, iso(candidate.at)],
         )
 
@@ -158,8 +159,9 @@ class GapRepository(Repository):
     def gap_tickets(self, gap_id: int) -> list[int]:
         """Tickets opened on the gap's questions (in their threads), most recently resolved first."""
         rows = self.db.execute(
-            "select distinct t.id from tickets t join answers a on a.conversation = t.conversation "
-            "join gap_questions g on g.answer_id = a.id where g.gap_id = ? "
+            # exists rather than distinct: PostgreSQL sorts a distinct list only by what it selects
+            "select t.id from tickets t where exists (select 1 from answers a "
+            "join gap_questions g on g.answer_id = a.id where a.conversation = t.conversation and g.gap_id = ?) "
             "order by t.resolved_at is null, t.resolved_at desc, t.id desc",
             [gap_id],
         ).fetchall()

@@ -6,6 +6,14 @@ pending is replayed (at start-up and on every clock tick) under a short lease, s
 replays never handle the same event, a replay cut short is retried within seconds, and a
 replay edits the noted post instead of posting a second answer. The invariant itself is
 written down in bot/inbox.py.
+
+On PostgreSQL the inbox is a queue several processes may share, so two rules change there
+(SQLite, one process per data dir, keeps the ones above):
+* a replay claims its row with `SELECT ... FOR UPDATE SKIP LOCKED`: a row another worker is
+  claiming right now is skipped, not waited for;
+* only the lease decides what is abandoned. A pending event younger than REPLAY_LEASE may be
+  in a live worker's hands, and a replay begun before this process started may be another
+  live worker's, so `started` is not taken as proof that its owner died.
 """
 
 from __future__ import annotations
@@ -20,13 +28,26 @@ from bot.store.store import Repository, iso
 REPLAY_LEASE = timedelta(seconds=20)
 
 
+# the claim: one conditional UPDATE. On PostgreSQL the row is locked first, skipping it if
+# another worker holds it; on SQLite the file's write lock already serialises claims.
+_TAKE_SQLITE = (
+    "update inbox set status = 'replaying', done_at = ? where key = ? and "
+    "(status = 'pending' or (status = 'replaying' and done_at < ?))"
+)
+_TAKE_SHARED = (
+    "update inbox set status = 'replaying', done_at = ? where key = ("
+    "select key from inbox where key = ? and ((status = 'pending' and received_at < ?) "
+    "or (status = 'replaying' and done_at < ?)) for update skip locked)"
+)
+
+
 class InboxRepository(Repository):
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
         with self.db.conn:
             cursor = self.db.execute(
-                "insert or ignore into inbox (key, platform, received_at, status, payload) "
-                "values (?, ?, ?, 'pending', ?)",
+                "insert into inbox (key, platform, received_at, status, payload) "
+                "values (?, ?, ?, 'pending', ?) on conflict do nothing",
                 [key, platform, iso(now), payload],
             )
         return cursor.rowcount == 1
@@ -54,7 +75,16 @@ class InboxRepository(Repository):
         """Events received but never finished, and replays that were themselves cut short
         (their lease has run out, or they began before `started`: the caller holds the data
         dir's lock since then, so whoever began them is dead)."""
-        stale = iso(_stale_before(now or datetime.now(UTC), started))
+        now = now or datetime.now(UTC)
+        if self.shared:
+            leased = iso(now - REPLAY_LEASE)
+            rows = self.db.execute(
+                "select key, payload from inbox where platform = ? and ((status = 'pending' and "
+                "received_at < ?) or (status = 'replaying' and done_at < ?)) order by received_at",
+                [platform, leased, leased],
+            ).fetchall()
+            return [(row[0], row[1]) for row in rows]
+        stale = iso(_stale_before(now, started))
         rows = self.db.execute(
             "select key, payload from inbox where platform = ? and "
             "(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at",
@@ -78,11 +108,11 @@ class InboxRepository(Repository):
     def take_for_replay(self, key: str, now: datetime, started: datetime | None = None) -> bool:
         """Claim one unfinished event for replay; False if another replay already has it."""
         with self.db.conn:
-            cursor = self.db.execute(
-                "update inbox set status = 'replaying', done_at = ? where key = ? and "
-                "(status = 'pending' or (status = 'replaying' and done_at < ?))",
-                [iso(now), key, iso(_stale_before(now, started))],
-            )
+            if self.shared:
+                leased = iso(now - REPLAY_LEASE)
+                cursor = self.db.execute(_TAKE_SHARED, [iso(now), key, leased, leased])
+            else:
+                cursor = self.db.execute(_TAKE_SQLITE, [iso(now), key, iso(_stale_before(now, started))])
         return cursor.rowcount == 1
 
 

@@ -7,18 +7,26 @@ crash mid-upgrade leaves the database at the previous version, never half-way.
 
 Names and steps are append-only: a state.db in the field records the names it has seen,
 so renaming or editing a released migration would make it run twice or never.
+The same steps run on PostgreSQL (bot/store/postgres.py): raw SQL in a step must suit both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
-Migration = tuple[str, Callable[[Database], None]]
+    from bot.store.postgres import PgDatabase
+
+    StateDatabase: TypeAlias = Database | PgDatabase  # what steps and repositories run on
+
+Migration = tuple[str, Callable[["StateDatabase"], None]]
 
 
-def _state_v1(db: Database) -> None:
+def _state_v1(db: StateDatabase) -> None:
     db.table("inbox").create(
         {"key": str, "platform": str, "received_at": str, "status": str, "payload": str, "done_at": str},
         pk="key",
@@ -153,7 +161,7 @@ def _state_v1(db: Database) -> None:
     db.table("feedback").create_index(["answer_id", "user_id"], unique=True)
 
 
-def _catalog_v1(db: Database) -> None:
+def _catalog_v1(db: StateDatabase) -> None:
     db.table("files").create(
         {
             "path": str,
@@ -174,7 +182,7 @@ def _catalog_v1(db: Database) -> None:
     db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
-def _catalog_v2_embeddings(db: Database) -> None:
+def _catalog_v2_embeddings(db: StateDatabase) -> None:
     """Vectors for hybrid retrieval (bot/retrieval/embeddings.py explains the design).
 
     `chunks` maps each indexed chunk to the SHA-256 of the text that is embedded for it; it is
@@ -196,7 +204,7 @@ def _catalog_v2_embeddings(db: Database) -> None:
     db.table("embeddings").create_index(["text_hash"])
 
 
-def _catalog_v3_audiences(db: Database) -> None:
+def _catalog_v3_audiences(db: StateDatabase) -> None:
     """Who each file is for (bot/retrieval/audience.py): `audience`, the names it was indexed
     with (JSON), and `folder_audience`, the folder declaration it was read under, so that a
     changed `_audience.yml` re-reads the files beneath it although they did not change."""
@@ -204,7 +212,7 @@ def _catalog_v3_audiences(db: Database) -> None:
     db.table("files").add_column("folder_audience", str)
 
 
-def _state_v2(db: Database) -> None:
+def _state_v2(db: StateDatabase) -> None:
     """What staff see stays complete, and racing escalations share one ticket."""
     db.table("tickets").add_column("context", str)  # JSON: what the bot answered, which sources
     db.table("ticket_posts").add_column("text", str)  # the first words of a message we edit later
@@ -217,19 +225,19 @@ def _state_v2(db: Database) -> None:
     db.table("drafts").add_column("updated_at", str)
 
 
-def _state_v3(db: Database) -> None:
+def _state_v3(db: StateDatabase) -> None:
     """Edits revise the answer to the message they change: find it by the message's id."""
     db.table("answers").create_index(["message_id"])
 
 
-def _state_v4(db: Database) -> None:
+def _state_v4(db: StateDatabase) -> None:
     """Exactly once: the post that shows an event's answer is known before it is finished,
     so a replay edits that post instead of posting a second answer."""
     db.table("inbox").add_column("post_id", str)
     db.table("inbox").add_column("post_conversation", str)
 
 
-def _state_v5_insights(db: Database) -> None:
+def _state_v5_insights(db: StateDatabase) -> None:
     """Proactive support (bot/insights/): what retrieval saw for each answer, follow-ups,
     incidents and their notices, burst alerts, knowledge-gap clusters, and once-only jobs."""
     # the ids of the passages retrieval ranked first for the question, best first (JSON):
@@ -317,7 +325,7 @@ def _state_v5_insights(db: Database) -> None:
     )
 
 
-def _state_v6_privacy(db: Database) -> None:
+def _state_v6_privacy(db: StateDatabase) -> None:
     """The personal but private assistant (bot/privacy/): opt-in memory, forget-me tombstones,
     the salt they are hashed with, draft replies awaiting staff, and who has been welcomed."""
     db.table("user_memory").create(
@@ -377,7 +385,7 @@ CATALOG_MIGRATIONS: list[Migration] = [
 ]
 
 
-def migrate(db: Database, migrations: list[Migration]) -> list[str]:
+def migrate(db: StateDatabase, migrations: list[Migration]) -> list[str]:
     """Apply the migrations `db` has not seen yet; return the names applied."""
     if "_migrations" not in db.table_names():
         db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
@@ -388,6 +396,7 @@ def migrate(db: Database, migrations: list[Migration]) -> list[str]:
             continue
         with db.conn:
             step(db)
-            db.execute("insert into _migrations (name, applied_at) values (?, datetime('now'))", [name])
+            at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
+            db.execute("insert into _migrations (name, applied_at) values (?, ?)", [name, at])
         applied.append(name)
     return applied

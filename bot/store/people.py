@@ -81,7 +81,9 @@ class PeopleRepository(Repository):
             return str(row[0])
         salt = secrets.token_hex(16)
         # insert-or-ignore then read back: two processes racing agree on the first salt written
-        self.db.execute("insert or ignore into state_meta (key, value) values (?, ?)", [SALT_KEY, salt])
+        self.db.execute(
+            "insert into state_meta (key, value) values (?, ?) on conflict do nothing", [SALT_KEY, salt]
+        )
         return str(self.db.execute("select value from state_meta where key = ?", [SALT_KEY]).fetchone()[0])
 
     def _person_hash(self, platform: str, user_id: str) -> str:
@@ -107,35 +109,36 @@ class PeopleRepository(Repository):
             counts[table] = counts.get(table, 0) + self.db.execute(sql, params).rowcount
 
         with self.db.conn:
+            # named without `temp.`: both engines look a name up among temporary tables first
             self.db.execute("create temp table if not exists forget_answers (id integer primary key)")
             self.db.execute("create temp table if not exists forget_tickets (id integer primary key)")
             self.db.execute("create temp table if not exists forget_threads (key text primary key)")
             self.db.execute("create temp table if not exists forget_texts (text text primary key)")
             for temp in ("forget_answers", "forget_tickets", "forget_threads", "forget_texts"):
-                self.db.execute(f"delete from temp.{temp}")
+                self.db.execute(f"delete from {temp}")
             scope = [user_id, prefix]
             self.db.execute(
-                "insert into temp.forget_answers select id from answers "
+                "insert into forget_answers select id from answers "
                 "where asker_id = ? and conversation like ? escape '\\'",
                 scope,
             )
             self.db.execute(
-                "insert into temp.forget_tickets select id from tickets where asker_id = ? and platform = ?",
+                "insert into forget_tickets select id from tickets where asker_id = ? and platform = ?",
                 [user_id, platform],
             )
             self.db.execute(
-                "insert or ignore into temp.forget_threads select key from conversations "
-                "where asker_id = ? and platform = ?",
+                "insert into forget_threads select key from conversations "
+                "where asker_id = ? and platform = ? on conflict do nothing",
                 [user_id, platform],
             )
             # their words, to find them where others' rows repeat them (gap and burst representatives)
             self.db.execute(
-                "insert or ignore into temp.forget_texts select question from answers "
-                "where id in (select id from temp.forget_answers) and question != ''"
+                "insert into forget_texts select question from answers "
+                "where id in (select id from forget_answers) and question != '' on conflict do nothing"
             )
             self.db.execute(
-                "insert or ignore into temp.forget_texts select question from tickets "
-                "where id in (select id from temp.forget_tickets) and question != ''"
+                "insert into forget_texts select question from tickets "
+                "where id in (select id from forget_tickets) and question != '' on conflict do nothing"
             )
             # messages: theirs are deleted; the bot's in their threads answered them and may quote them
             run(
@@ -145,7 +148,7 @@ class PeopleRepository(Repository):
             )
             run(
                 "messages",
-                "delete from messages where role = 'bot' and conversation in (select key from temp.forget_threads)",
+                "delete from messages where role = 'bot' and conversation in (select key from forget_threads)",
                 [],
             )
             run(
@@ -156,7 +159,7 @@ class PeopleRepository(Repository):
             # gap questions are their questions: deleted (the gap's ask count stays)
             run(
                 "gap_questions",
-                "delete from gap_questions where answer_id in (select id from temp.forget_answers)",
+                "delete from gap_questions where answer_id in (select id from forget_answers)",
                 [],
             )
             # a representative is one asker's words, and a signature is analysed from them: both go
@@ -164,13 +167,13 @@ class PeopleRepository(Repository):
                 run(
                     table,
                     f"update {table} set representative = ?, signature = '[]' "
-                    "where platform = ? and representative in (select text from temp.forget_texts)",
+                    "where platform = ? and representative in (select text from forget_texts)",
                     [FORGOTTEN_TEXT, platform],
                 )
             run(
                 "answers",
                 "update answers set asker_id = ?, question = '', answer = '', message_id = null "
-                "where id in (select id from temp.forget_answers)",
+                "where id in (select id from forget_answers)",
                 [marker],
             )
             run(
@@ -182,7 +185,7 @@ class PeopleRepository(Repository):
             run(
                 "tickets",
                 "update tickets set asker_id = ?, asker_name = null, question = '', context = null, "
-                "note = null where id in (select id from temp.forget_tickets)",
+                "note = null where id in (select id from forget_tickets)",
                 [marker],
             )
             run(
@@ -192,7 +195,7 @@ class PeopleRepository(Repository):
             )
             run(
                 "ticket_events",
-                "update ticket_events set detail = '' where ticket_id in (select id from temp.forget_tickets)",
+                "update ticket_events set detail = '' where ticket_id in (select id from forget_tickets)",
                 [],
             )
             run(
@@ -203,19 +206,19 @@ class PeopleRepository(Repository):
             )
             run(
                 "ticket_posts",
-                "update ticket_posts set text = '' where ticket_id in (select id from temp.forget_tickets)",
+                "update ticket_posts set text = '' where ticket_id in (select id from forget_tickets)",
                 [],
             )
             # learning-loop drafts quote the question: undecided ones go, written ones keep their path
             run(
                 "drafts",
-                "delete from drafts where status != 'approved' and ticket_id in (select id from temp.forget_tickets)",
+                "delete from drafts where status != 'approved' and ticket_id in (select id from forget_tickets)",
                 [],
             )
             run(
                 "drafts",
                 "update drafts set title = ?, question = '', answer = '' "
-                "where ticket_id in (select id from temp.forget_tickets)",
+                "where ticket_id in (select id from forget_tickets)",
                 [FORGOTTEN_TEXT],
             )
             run(
@@ -258,7 +261,7 @@ class PeopleRepository(Repository):
             if len(user_id) >= MIN_ID_IN_TEXT:
                 self._scrub_mentions(platform, user_id, marker, prefix, run)
             self.db.execute(
-                "insert or replace into tombstones (hash, at) values (?, ?)",
+                "insert into tombstones (hash, at) values (?, ?) on conflict (hash) do update set at = excluded.at",
                 [self._person_hash(platform, user_id), iso(at)],
             )
             counts["tombstones"] = 1

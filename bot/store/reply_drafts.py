@@ -144,8 +144,8 @@ class ReplyDraftRepository(Repository):
         end = iso(until)
         row = self.db.execute(
             "select count(*), "
-            " coalesce(sum(status = 'posted' and decided_at < ?), 0), "
-            " coalesce(sum(status = 'discarded' and decided_at < ?), 0) "
+            " coalesce(sum(case when status = 'posted' and decided_at < ? then 1 else 0 end), 0), "
+            " coalesce(sum(case when status = 'discarded' and decided_at < ? then 1 else 0 end), 0) "
             "from reply_drafts where created_at >= ? and created_at < ?" + where,
             [end, end, iso(since), end, *params],
         ).fetchone()

@@ -1,12 +1,13 @@
-"""`StateStore`, the SQLite state store the rest of the code uses, and `AsyncStore` around it.
+"""`StateStore`, the state store the rest of the code uses, and `AsyncStore` around it.
 
 `StateStore` is assembled from the repositories (inbox, conversations, answers, tickets,
-drafts): it opens state.db once and every repository's methods run on that one
-connection. Assembling by inheritance rather than holding one object per repository keeps
+drafts): it opens state.db (or the PostgreSQL database the settings name) once and every
+repository's methods run on that one connection. Assembling by inheritance rather than holding one object per repository keeps
 `StateStore.method` a plain function of the store, which is how `AsyncStore.run` is called
 everywhere (`await store.run(StateStore.stats, since)`).
 
-It is the first implementation of `bot.ports.Store`; a PostgreSQL backend would be a second.
+It implements `bot.ports.Store` on both backends: the repositories' SQL runs on SQLite and,
+through bot/store/postgres.py, on PostgreSQL. `StateStore.open(settings)` picks the backend.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.people import PeopleRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
-from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
+from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
+from bot.store.urls import is_database_url, redact_url
 from bot.types import Posted
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.ports import Store
 
 P = ParamSpec("P")
@@ -57,14 +60,22 @@ class StateStore(
     PeopleRepository,
     RetentionRepository,
 ):
-    """State that must survive anything: one SQLite file in the data directory.
+    """State that must survive anything: one SQLite file in the data directory, or a
+    PostgreSQL database when `path` is a `postgresql://` URL.
 
-    `busy_timeout` is how many seconds a write waits for another connection's lock before
-    the store reports the file as locked (by another process, most likely)."""
+    `busy_timeout` is how many seconds a SQLite write waits for another connection's lock
+    before the store reports the file as locked (by another process, most likely)."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.path = path
-        super().__init__(open_database(path, STATE_MIGRATIONS, busy_timeout=busy_timeout))
+    def __init__(self, path: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        # where the state is, fit to show: a URL's password is never kept here
+        self.path: Path | str = redact_url(path) if isinstance(path, str) and is_database_url(path) else path
+        super().__init__(open_state(path, STATE_MIGRATIONS, busy_timeout=busy_timeout))
+
+    @classmethod
+    def open(cls, settings: Settings) -> StateStore:
+        """The state the settings name: `SUPPORTBOT_DATABASE_URL` or `[store] url` (PostgreSQL),
+        else state.db in the data directory."""
+        return cls(settings.state_target)
 
     def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None:
         """An answer is up: note its post, keep it in the thread's history and mark the thread

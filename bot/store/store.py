@@ -1,10 +1,11 @@
-"""The SQLite plumbing under every repository: opening a database file and the shared helpers.
+"""The plumbing under every repository: opening a database (a SQLite file or a PostgreSQL URL).
 
-It owns the connection (pragmas, busy timeout, migrations on open, SQLite's errors turned
-into advice), the `Repository` base the state repositories share, and the conversions
-between Python values and the text SQLite stores. With migrations.py it is the only module
-that imports the driver: repositories take `Database`, `NotFoundError` and `IntegrityError`
-from here, so swapping or wrapping the driver happens in one place.
+It owns the SQLite connection (pragmas, busy timeout, migrations on open, SQLite's errors
+turned into advice), the choice of backend (`open_state`), the `Repository` base the state
+repositories share, and the conversions between Python values and the text both backends
+store. With migrations.py and postgres.py it is the only module that touches a driver:
+repositories take `StateDatabase`, `NotFoundError` and `IntegrityError` from here, so one
+repository runs on either backend (bot/store/postgres.py says how).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
 from bot.store.migrations import Migration, migrate
+from bot.store.urls import is_database_url, redact_url
+
+if TYPE_CHECKING:
+    from bot.store.migrations import StateDatabase
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -26,13 +31,17 @@ __all__ = [
     "IntegrityError",
     "NotFoundError",
     "Repository",
+    "is_database_url",
     "iso",
     "like_prefix",
     "open_database",
+    "open_state",
     "parse_time",
+    "redact_url",
     "row_dict",
 ]
 
+# PostgreSQL's constraint errors are raised as a subclass of it (postgres.PgIntegrityError)
 IntegrityError = sqlite3.IntegrityError
 
 # how long a connection waits for another one's write lock before giving up; long enough
@@ -78,6 +87,30 @@ def open_database(
         raise
 
 
+def open_state(
+    target: Path | str, migrations: list[Migration], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> StateDatabase:
+    """The state database: a PostgreSQL URL (`postgresql://...`), or else a SQLite file path.
+    Migrations run on open either way; on PostgreSQL one process at a time applies them."""
+    if not is_database_url(target):
+        return open_database(Path(target), migrations, busy_timeout=busy_timeout)
+    try:
+        from bot.store.postgres import MIGRATION_LOCK, connect
+    except ImportError:
+        raise StoreError(
+            "a PostgreSQL database is configured (SUPPORTBOT_DATABASE_URL or [store] url) but its "
+            "driver is not installed: pip install 'supportbot[postgres]'"
+        ) from None
+    db = connect(str(target))
+    try:
+        with db.lock(MIGRATION_LOCK):
+            migrate(db, migrations)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 def _close(conn: sqlite3.Connection | None) -> None:
     """A database that could not be opened is not held open (nor its WAL files)."""
     if conn is not None:
@@ -88,10 +121,16 @@ class Repository:
     """One concern's queries over a shared connection. The repositories are mixed into
     `StateStore`, so they share its single `db` (one connection, one thread: see AsyncStore)."""
 
-    db: Database
+    db: StateDatabase
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StateDatabase) -> None:
         self.db = db
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may use this state at the same time (PostgreSQL): a
+        SQLite file belongs to the one process holding its data directory."""
+        return not isinstance(self.db, Database)
 
 
 def iso(moment: datetime) -> str:
@@ -109,6 +148,6 @@ def like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
-def row_dict(db: Database, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
+def row_dict(db: StateDatabase, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
     """A raw `select *` row as a dict keyed by the table's columns."""
     return dict(zip(db[table].columns_dict.keys(), row, strict=True))

@@ -12,8 +12,8 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 REF = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
 
 
-def test_feedback_is_one_vote_per_person(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_feedback_is_one_vote_per_person(state: Path | str) -> None:
+    store = StateStore(state)
     answer_id = store.record_answer(
         ref=REF,
         message_id="1",

@@ -11,8 +11,8 @@ from bot.types import Author, ConversationRef, EscalationReason
 from tests.bot.insights.week import NOW, WEEK, ask, at, escalate, thread
 
 
-def test_a_report_reads_one_snapshot_while_the_bot_writes(tmp_path: Path) -> None:
-    reader, writer = StateStore(tmp_path / "state.db"), StateStore(tmp_path / "state.db")
+def test_a_report_reads_one_snapshot_while_the_bot_writes(state: Path | str) -> None:
+    reader, writer = StateStore(state), StateStore(state)
     ask(writer, thread(), "U1", at(1, 10))
     with reader.metrics_snapshot():
         before = len(reader.metric_questions(WEEK.since, WEEK.until))
@@ -22,8 +22,8 @@ def test_a_report_reads_one_snapshot_while_the_bot_writes(tmp_path: Path) -> Non
     assert not reader.db.conn.in_transaction
 
 
-def test_rows_from_before_the_channel_column_are_found_by_their_conversation(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_rows_from_before_the_channel_column_are_found_by_their_conversation(state: Path | str) -> None:
+    store = StateStore(state)
     ask(store, thread(channel="C7"), "U1", at(1, 10))
     ask(store, thread(channel="C8"), "U2", at(1, 11))
     store.db.execute("update answers set channel = null")  # as migration 0005 left older rows
@@ -33,8 +33,8 @@ def test_rows_from_before_the_channel_column_are_found_by_their_conversation(tmp
     assert store.metric_questions(WEEK.since, WEEK.until, platform="discord") == []
 
 
-def test_the_first_human_response_is_the_first_staff_message_after_the_ticket(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_the_first_human_response_is_the_first_staff_message_after_the_ticket(state: Path | str) -> None:
+    store = StateStore(state)
     ref: ConversationRef = thread()
     staff = Author(id="S1")
     store.add_message(ref, role="staff", text="earlier chatter", at=at(1, 9), author=staff)
@@ -50,8 +50,8 @@ def test_the_first_human_response_is_the_first_staff_message_after_the_ticket(tm
     assert early.first_staff_reply_at is None
 
 
-def test_messages_of_the_period_are_read_with_short_texts_only(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_messages_of_the_period_are_read_with_short_texts_only(state: Path | str) -> None:
+    store = StateStore(state)
     ref = thread()
     ask(store, ref, "U1", at(1, 10))
     store.add_message(ref, role="user", text="x" * 500, at=at(1, 10, 5), author=Author(id="U1"))

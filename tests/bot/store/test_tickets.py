@@ -16,8 +16,8 @@ REF = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.
 # busy timeout, since a short one would turn the lost race into a "locked" error
 
 
-def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_concurrent_claims_on_a_ticket_have_one_winner(state: Path | str) -> None:
+    store = StateStore(state)
     ticket, _ = store.create_ticket(
         ref=REF,
         asker=Author(id="U1", name="Ann"),
@@ -29,7 +29,7 @@ def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
     barrier = threading.Barrier(2)
 
     def claim(user: str) -> None:
-        mine = StateStore(tmp_path / "state.db")  # separate connections, as two processes would have
+        mine = StateStore(state)  # separate connections, as two processes would have
         barrier.wait()
         changed, _ = mine.transition_ticket(
             ticket.id,
@@ -53,8 +53,8 @@ def test_concurrent_claims_on_a_ticket_have_one_winner(tmp_path: Path) -> None:
     assert events == ["opened", "claimed"]
 
 
-def test_ticket_posts_round_trip(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_ticket_posts_round_trip(state: Path | str) -> None:
+    store = StateStore(state)
     ticket, _ = store.create_ticket(
         ref=REF,
         asker=Author(id="U1"),
@@ -71,13 +71,13 @@ def test_ticket_posts_round_trip(tmp_path: Path) -> None:
     assert store.active_ticket(REF) == store.ticket(ticket.id)
 
 
-def test_one_active_ticket_per_conversation_even_when_two_race(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
+def test_one_active_ticket_per_conversation_even_when_two_race(state: Path | str) -> None:
+    store = StateStore(state)
     results = []
     barrier = threading.Barrier(2)
 
     def open_one(user: str) -> None:
-        mine = StateStore(tmp_path / "state.db")
+        mine = StateStore(state)
         barrier.wait()
         results.append(
             mine.create_ticket(

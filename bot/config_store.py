@@ -1,0 +1,23 @@
+"""The `[store]` section: where state lives (knowledge/configuration.md documents it)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr, field_validator
+
+from bot.config_platforms import _Section
+
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+class StoreSettings(_Section):
+    """Where state lives. No URL: state.db (SQLite) in the data directory."""
+
+    # a PostgreSQL URL: it may hold a password, so it is kept secret (never in repr or logs)
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(DATABASE_URL_SCHEMES):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user:password@host/database")
+        return value

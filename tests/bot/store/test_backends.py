@@ -1,0 +1,191 @@
+"""Every repository on both backends: the same calls give the same answers on SQLite and on
+PostgreSQL (reports, forget-me, retention, gaps, incidents, follow-ups, jobs, drafts, memory)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.insights.gaps import place
+from bot.insights.metrics import Scope, collect
+from bot.insights.report import ReportFormat, render
+from bot.store import StateStore
+from bot.store.followups import FollowupClaim
+from bot.store.gaps import GapStatus
+from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
+from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, say, script_week, thread
+
+
+def _week_report(target: Path | str) -> dict[str, Any]:
+    store = StateStore(target)
+    try:
+        script_week(store)
+        place(store, 3, WEEK.until)
+        report: dict[str, Any] = json.loads(
+            render(collect(store, WEEK, Scope(), DEFINITIONS), ReportFormat.JSON)
+        )
+        return report
+    finally:
+        store.close()
+
+
+def test_the_weekly_report_is_the_same_on_both_backends(tmp_path: Path, pg_url: str) -> None:
+    on_sqlite, on_postgres = _week_report(tmp_path / "state.db"), _week_report(pg_url)
+    assert on_postgres == on_sqlite
+    assert on_postgres["metrics"]["questions"] > 0
+
+
+def test_stats_gaps_and_usage(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = thread()
+    answered = ask(store, ref, "U1", at(1, 10))
+    ask(store, thread(), "U2", at(1, 11), answered=False, question="Where is the SSO page?")
+    ask(store, thread(), "U3", at(1, 12), answered=False, question="where is the sso page? ")
+    store.add_feedback(answered, "U1", "not_helpful", at(1, 10, 5))
+    stats = store.stats()
+    assert (stats.questions, stats.answered, stats.abstained, stats.not_helpful) == (3, 1, 2, 1)
+    assert store.stats(platform="discord").questions == 0
+    [(question, asks)] = store.knowledge_gaps(platform="slack")
+    assert question.lower().strip() == "where is the sso page?" and asks == 2
+    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key, "extractive") == (1, 3)
+    assert store.usage_since(at(1, 0), "extractive") == (3, 0, 0)
+
+    assert place(store, 3, at(1, 13)) == 3  # the abstentions and the answer rated not helpful
+    gaps = store.gaps("slack", (GapStatus.OPEN,))
+    assert sum(g.asks for g in gaps) == 3
+    top = max(gaps, key=lambda g: g.asks)
+    assert store.set_gap_status(top.id, GapStatus.DISMISSED, at(1, 14))
+    assert not store.set_gap_status(top.id, GapStatus.DISMISSED, at(1, 14))
+    assert store.gaps(None, (GapStatus.DISMISSED,))[0].asks_at_dismissal == top.asks
+    assert store.unassigned_gap_questions() == []
+    ticket = escalate(store, ref, "U1", at(1, 15), EscalationReason.NOT_HELPFUL, answered)
+    [soft] = [
+        g for g in gaps if any(q == "How do I reset my password?" for q, _ in store.gap_questions(g.id))
+    ]
+    assert store.gap_tickets(soft.id) == [ticket]
+    store.close()
+
+
+def test_forget_me_leaves_no_cell_with_the_person(state: Path | str) -> None:
+    store = StateStore(state)
+    script_week(store)
+    store.set_memory_enabled("slack", "U1", True, NOW)
+    assert store.save_memory_facts("slack", "U1", [{"kind": "plan", "text": "annual", "at": "x"}], NOW)
+    store.claim_welcome("slack", "U1", NOW)
+    store.claim_event("slack:msg:U1-late", "slack", '{"author": "U1"}', NOW)
+    ref = thread()
+    say(store, ref, "U2", "ask <@U1> about it", NOW)
+    exported = store.export_person("slack", "U1")
+    assert exported["memory"]["enabled"] and exported["questions"] and exported["welcomed"]
+    counts = store.forget("slack", "U1", NOW)
+    assert counts["tombstones"] == 1 and counts["answers"] >= 3
+    assert store.is_tombstoned("slack", "U1")
+    assert not store.save_memory_facts("slack", "U1", [], NOW)
+    for table in store.db.table_names():
+        for row in store.db.execute(f"select * from {table}").fetchall():
+            assert not any(isinstance(cell, str) and "U1" in cell.split(":") for cell in row), (table, row)
+    assert store.export_person("slack", "U1")["questions"] == []
+    # the second forget finds nothing left but the tombstone
+    assert store.forget("slack", "U1", NOW) == {"tombstones": 1}
+    store.close()
+
+
+def test_retention_empties_old_text_and_keeps_active_work(state: Path | str) -> None:
+    store = StateStore(state)
+    script_week(store)
+    before = at(3, 0)
+    dry = store.purge_text(before, NOW, dry_run=True)
+    assert dry["messages"] > 0 and dry["answers"] > 0
+    assert store.purge_text(before, NOW) == dry
+    assert set(store.purge_text(before, NOW).values()) == {0}  # run twice, nothing more
+    store.close()
+
+
+def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> None:
+    store = StateStore(state)
+    burst = store.record_burst(
+        platform="slack", representative="login fails", signatures="[]", askers=5,
+        channels=["C1"], threads=["slack:T1:C1:1"], at=NOW,
+    )  # fmt: skip
+    assert [b.id for b in store.bursts_since("slack", NOW - timedelta(hours=1))] == [burst.id]
+    store.set_burst_post(burst.id, "m1", thread())
+    first, created = store.open_incident(
+        platform="slack", text="Login is down", signatures="[]", by="S1", at=NOW, burst_id=burst.id
+    )
+    again, created_again = store.open_incident(
+        platform="slack", text="x", signatures="[]", by="S2", at=NOW, burst_id=burst.id
+    )
+    assert created and not created_again and again.id == first.id
+    ref = thread()
+    assert store.add_notice(first.id, ref, NOW) and not store.add_notice(first.id, ref, NOW)
+    [(notice, where)] = store.notices_to_close(first.id)
+    assert where == ref
+    assert store.close_incident(first.id, by="S1", at=NOW, text="fixed")
+    assert not store.close_incident(first.id, by="S1", at=NOW, text="fixed")
+    assert store.claim_notice_reply(notice, NOW) and not store.claim_notice_reply(notice, NOW)
+    assert [i.status for i in store.incidents("slack")] == ["closed"]
+    store.close()
+
+
+def test_follow_ups_jobs_drafts_and_welcomes(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = thread()
+    answer = ask(store, ref, "U1", at(1, 10))
+    assert store.schedule_followup(ref.key, answer, at(2, 10))
+    assert store.postpone_followup(ref.key, at(2, 11))
+    [due] = store.due_followups(at(2, 12), ["slack"])
+    assert due.answer_id == answer and due.asker_id == "U1"
+    assert store.claim_followup(ref.key, answer, at(2, 12)) == FollowupClaim.CLAIMED
+    assert store.claim_followup(ref.key, answer, at(2, 12)) == FollowupClaim.GONE
+    assert store.followup_state(ref.key) == (None, answer, at(2, 12))
+
+    assert store.claim_job("digest:2026-48", NOW, timedelta(hours=1))
+    assert not store.claim_job("digest:2026-48", NOW, timedelta(hours=1))
+    assert store.claim_job(
+        "digest:2026-48", NOW + timedelta(hours=2), timedelta(hours=1)
+    )  # stale: taken over
+    store.finish_job("digest:2026-48", NOW)
+    assert store.job_done("digest:2026-48")
+    assert not store.claim_job("digest:2026-48", NOW + timedelta(days=9), timedelta(hours=1))
+
+    draft = store.create_reply_draft(
+        conversation=ref, message_id="m1", asker_id="U1", question="q", answer="a", answer_id=answer, at=NOW
+    )
+    store.set_reply_draft_card(draft.id, Posted(message_id="c1", conversation=thread()))
+    assert store.edit_reply_draft(draft.id, "better", "S1")
+    assert store.decide_reply_draft(draft.id, status="posted", by="S1", at=NOW)
+    assert not store.decide_reply_draft(draft.id, status="discarded", by="S2", at=NOW)
+    counts = store.draft_counts(NOW - timedelta(hours=1), NOW + timedelta(hours=1), platform="slack")
+    assert (counts.proposed, counts.posted, counts.discarded) == (1, 1, 0)
+    assert store.claim_welcome("slack", "U1", NOW) and not store.claim_welcome("slack", "U1", NOW)
+
+    ticket = escalate(store, ref, "U1", NOW, EscalationReason.ASKED_FOR_HUMAN)
+    learned = store.create_draft(
+        ticket_id=ticket, title="t", question="q", answer="a", visibility="public", at=NOW
+    )
+    assert [d.id for d in store.drafts_for_platform("slack")] == [learned.id]
+    assert store.drafts_for_platform("slack", status=None)[0].id == learned.id
+    assert store.decide_draft(learned.id, status="approved", by="S1", at=NOW, path="learned/t.md")
+    assert store.drafts() == [] and store.latest_draft_for(ticket) is not None
+    store.close()
+
+
+def test_history_shows_only_the_bots_answers_to_that_person(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="9.0")
+    ask(store, ref, "U1", at(1, 10))
+    ask(store, ref, "U2", at(1, 11), question="What about me?")
+    mine = store.history(ref, answers_to="U1")
+    assert [t.role for t in mine] == ["user", "bot", "user"]
+    assert len(store.history(ref)) == 4
+    assert store.messages_since(ref, at(1, 0), "user") == ["How do I reset my password?", "What about me?"]
+    store.set_conversation_flags(ref, NOW, human_takeover=True)
+    state_now = store.conversation(ref.key)
+    assert state_now is not None and state_now.human_takeover and state_now.bot_participating
+    assert store.tickets(statuses=[TicketStatus.OPEN]) == []
+    assert store.active_ticket(ref) is None
+    staff = Author(id="S1")
+    store.add_message(ref, role="staff", text="hi", at=NOW, author=staff)
+    store.close()

@@ -1,0 +1,51 @@
+"""End to end on PostgreSQL: the real core answers through the console channel with its state
+in PostgreSQL (nothing in state.db), and `supportbot report` reads the same database."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.core import Outcome
+from bot.insights.report import ReportFormat, run_report
+from bot.types import Author, ConversationRef, InboundMessage, ReplyKind, Visibility
+from tests.fakes.clock import FakeClock
+
+
+async def test_a_question_is_answered_with_state_in_postgresql_and_reported(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    rt = make_runtime(env={"SUPPORTBOT_DATABASE_URL": pg_url})
+    assert rt.state.shared
+    channel = ConsoleChannel(io.StringIO())
+    message = InboundMessage(
+        id="q1",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
+        author=Author(id="U-ASK", name="Ann"),
+        text="How long does a refund take to arrive?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+    assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
+    assert await rt.bot.on_message(message, channel) == Outcome.DUPLICATE  # the inbox is in PostgreSQL too
+    [(_, reply)] = channel.posted
+    assert reply.kind == ReplyKind.ANSWER and "five to seven business days" in reply.text
+    record = rt.state.answer(int(reply.buttons[0].value))
+    assert record is not None and record.sources[0].path == "refunds.md"
+    assert not (rt.settings.data_dir / "state.db").exists()
+
+    text = run_report(
+        rt.settings,
+        since="1d",
+        until=None,
+        platform=None,
+        channel=None,
+        fmt=ReportFormat.JSON,
+        now=clock.now() + timedelta(minutes=1),
+    )
+    assert json.loads(text)["metrics"]["questions"] == 1
