@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.ports import Answerer, Clock, StreamSink
+from bot.privacy.redaction import without_placeholders
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
 from bot.types import Answer, Author, ConversationRef, DocVisibility, Passage, SearchResult, Turn
@@ -74,7 +75,9 @@ class AnswerPipeline:
         if self.fallback is not None:  # a model is configured: it gets to look further down
             wanted = max(wanted, MODEL_CANDIDATES)
         # a pasted credential is nobody's search term, and must not reach an embeddings endpoint
-        result = await self.knowledge.search(redact_secrets(question), scope, k=wanted, audiences=audiences)
+        # placeholders ([card], [email]) name what redaction removed, not what was asked
+        query = without_placeholders(redact_secrets(question))
+        result = await self.knowledge.search(query, scope, k=wanted, audiences=audiences)
         language = language or policy.detect_language(question)
         answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
         return answer, result

@@ -208,6 +208,14 @@ def _replace_spans(text: str, spans: Iterable[tuple[int, int]], placeholder: str
     return "".join(parts), len(merged)
 
 
+def without_placeholders(text: str) -> str:
+    """`text` with the typed placeholders taken out: they say what was removed, not what the
+    question is about, so a search or an embedding should not count them as words."""
+    for placeholder in PLACEHOLDERS.values():
+        text = text.replace(placeholder, " ")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class Redaction:
     """A text with its personal data replaced, and how many values of each kind were found."""

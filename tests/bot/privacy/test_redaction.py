@@ -152,3 +152,28 @@ async def test_command_arguments_are_redacted_before_any_handler(rt: Runtime) ->
     assert await rt.bot.on_command(ask, channel) == Outcome.ANSWERED
     questions = [row["question"] for row in rt.state.db["answers"].rows]
     assert questions == ["how long does a refund to [card] take?"]
+
+
+def test_placeholders_are_not_search_words() -> None:
+    from bot.privacy.redaction import without_placeholders
+
+    assert without_placeholders("refund for [card] to [email] please").split() == [
+        "refund",
+        "for",
+        "to",
+        "please",
+    ]
+
+
+async def test_a_redacted_question_searches_as_if_the_values_were_never_there(runtime) -> None:  # type: ignore[no-untyped-def]
+    from bot.types import DocVisibility
+
+    plain, plain_result = await runtime.bot.answers.ask(
+        "How long does a refund take?", DocVisibility.INTERNAL
+    )
+    marked, marked_result = await runtime.bot.answers.ask(
+        "How long does a refund take? [card] [card] [email] [phone]", DocVisibility.INTERNAL
+    )
+    assert [p.chunk_id for p in marked_result.passages] == [p.chunk_id for p in plain_result.passages]
+    assert marked_result.confidence == plain_result.confidence
+    assert marked.text == plain.text
