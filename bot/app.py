@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answering.extractive import ExtractiveAnswerer
+from bot.cluster import Presence
 from bot.config import Settings
 from bot.core import SupportBot
 from bot.errors import FatalAdapterError
@@ -149,7 +150,12 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
     runtime.bot.knowledge.start_embedding()  # fill the vector cache while the adapters connect; no-op without
-    background = [asyncio.create_task(_run_clock(runtime.bot, adapters), name="supportbot-sla-clock")]
+    # a worker among those sharing the state (bot/cluster.py): listed while it beats
+    presence = Presence(store=runtime.store, clock=runtime.bot.clock, platforms=names)
+    await presence.join()
+    background = [
+        asyncio.create_task(_run_clock(runtime.bot, adapters, presence), name="supportbot-sla-clock")
+    ]
     if runtime.settings.knowledge.watch_seconds:
         background.append(
             asyncio.create_task(
@@ -167,6 +173,10 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
                 await adapter.close()
             except Exception:
                 log.exception("error while closing the %s adapter", adapter.name)
+        try:
+            await presence.leave()
+        except Exception:  # a boundary: a row left behind only ages out
+            log.exception("could not remove this worker's row")
 
 
 def _connected_channels(adapters: list[Adapter]) -> dict[str, Channel]:
@@ -179,9 +189,15 @@ def _connected_channels(adapters: list[Adapter]) -> dict[str, Channel]:
     return channels
 
 
-async def _run_clock(bot: SupportBot, adapters: list[Adapter]) -> None:
-    """Fire due SLA reminders every TICK_SECONDS; a failure is logged and retried next time."""
+async def _run_clock(bot: SupportBot, adapters: list[Adapter], presence: Presence | None = None) -> None:
+    """Beat, and fire due SLA reminders, every TICK_SECONDS; a failure is logged and retried
+    next time. The heartbeat comes first: a worker still connecting is alive too."""
     while True:
+        try:
+            if presence is not None:
+                await presence.beat()
+        except Exception:
+            log.exception("the heartbeat failed; retrying at the next tick")
         try:
             channels = _connected_channels(adapters)
             if channels:

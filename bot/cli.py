@@ -22,6 +22,7 @@ import typer
 
 from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load
 from bot.cli_privacy import privacy_app
+from bot.cli_store import store_app
 from bot.errors import SupportBotError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ discord_app = typer.Typer(help="Discord setup helpers.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 app.add_typer(discord_app, name="discord")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(store_app, name="store")
 
 T = TypeVar("T")
 
@@ -390,7 +392,7 @@ def run(
         )
     from bot.instance import InstanceLock
 
-    lock = InstanceLock(settings.data_dir)
+    lock = InstanceLock(settings.data_dir, shared=settings.store.url is not None)
     try:
         lock.acquire()  # before the runtime: a second process must not even replay
     except SupportBotError as exc:
@@ -404,6 +406,25 @@ def run(
                 typer.echo("stopped", err=True)
     finally:
         lock.release()
+
+
+@app.command()
+def migrate(config: ConfigOpt = None, data: DataOpt = None) -> None:
+    """Bring the state database (SQLite, or the PostgreSQL one of SUPPORTBOT_DATABASE_URL or
+    [store] url) to the current schema, and say which migrations ran. `run` does it at start."""
+    from bot.store import StateStore
+    from bot.store.state import shown_target
+
+    settings = _settings(config, None, data)
+    try:
+        applied = StateStore.migrate(settings)
+    except SupportBotError as exc:
+        _fail(str(exc))
+    where = shown_target(settings)
+    if applied:
+        typer.echo(f"applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        typer.echo(f"{where} is up to date; nothing to apply")
 
 
 @app.command()

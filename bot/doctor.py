@@ -1,6 +1,7 @@
 """`supportbot doctor`: checks that say what is wrong and what to do about it.
 
-Local checks (knowledge folder, data directory, state database) run always; each
+Local checks (knowledge folder, data directory, state database and the live workers
+sharing it) run always; each
 configured platform and the model endpoint contribute their own checks (token valid,
 scopes granted, model reachable), imported only when configured.
 """
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from bot.app import enabled_adapters, open_knowledge
 from bot.checks import Check, Status
+from bot.cluster import live_since
 from bot.config import Settings
 from bot.errors import SupportBotError
 from bot.store import StateStore
+from bot.store.workers import WorkerRecord
 
 CheckRun = Callable[[Settings], Awaitable[list[Check]]]
 
@@ -46,11 +50,28 @@ async def _local(settings: Settings) -> list[Check]:
         checks.append(Check(name="knowledge", status="fail", detail=str(exc)))
     try:
         state = StateStore.open(settings)
-        state.close()
+        try:
+            workers = state.live_workers(live_since(datetime.now(UTC)))
+        finally:
+            state.close()
         checks.append(Check(name="state", status="ok", detail=str(state.path)))
+        checks.append(Check(name="workers", status="ok", detail=_workers_detail(workers)))
     except SupportBotError as exc:
         checks.append(Check(name="state", status="fail", detail=str(exc)))
     return checks
+
+
+def _workers_detail(workers: list[WorkerRecord]) -> str:
+    """The live workers (bot/cluster.py), each with its host, pid, platforms and last beat."""
+    if not workers:
+        return "none live (no `supportbot run` has beaten in the last 2 minutes)"
+    now = datetime.now(UTC)
+    each = [
+        f"{w.host} pid {w.pid} ({','.join(w.platforms) or 'no platform'}, v{w.version}, "
+        f"beat {max(0, int((now - w.heartbeat_at).total_seconds()))} s ago)"
+        for w in workers
+    ]
+    return f"{len(workers)} live: " + "; ".join(each)
 
 
 async def run_checks(settings: Settings) -> list[Check]:

@@ -183,6 +183,7 @@ if typing.TYPE_CHECKING:
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
     from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
+    from bot.store.workers import WorkerRecord
     from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
 
 
@@ -543,13 +544,32 @@ class GapStore(Protocol):
 
 
 class JobStore(Protocol):
-    """Once-per-period jobs (the weekly digest): claimed by key, taken over when stale."""
+    """Once-per-period jobs (the weekly digest, retention): claimed by key, taken over when
+    stale; and `exclusive`, a block run by one process at a time cluster-wide."""
 
     def claim_job(self, key: str, now: datetime, stale_after: timedelta) -> bool: ...
 
     def finish_job(self, key: str, now: datetime) -> None: ...
 
     def job_done(self, key: str) -> bool: ...
+
+    def claim_every(self, key: str, now: datetime, every: timedelta) -> bool: ...
+
+    def release_claim(self, key: str, claimed_at: datetime) -> None: ...
+
+    def exclusive(self, name: str, *, wait: bool = True) -> AbstractContextManager[bool]: ...
+
+
+class WorkerStore(Protocol):
+    """The running bots sharing this state, with their heartbeats (bot/cluster.py)."""
+
+    def register_worker(self, worker: WorkerRecord) -> None: ...
+
+    def beat(self, now: datetime) -> None: ...
+
+    def unregister_worker(self) -> None: ...
+
+    def live_workers(self, since: datetime) -> list[WorkerRecord]: ...
 
 
 class RetentionStore(Protocol):
@@ -591,6 +611,7 @@ class Store(
     MetricsStore,
     PeopleStore,
     RetentionStore,
+    WorkerStore,
     Protocol,
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.cluster import describe_workers, live_since
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age as ticket_age
 from bot.escalation import sla_state
@@ -72,6 +73,8 @@ async def _status(host: CommandHost, command: Command, args: dict[str, str], cha
         f"{stats.helpful} helpful / {stats.not_helpful} not helpful",
         f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed",
     ]
+    if host.store.store.shared:  # several processes may share a PostgreSQL database: which are up
+        lines.append(describe_workers(await host.store.run(StateStore.live_workers, live_since(now))))
     usage = await host.answers.usage_today()
     if usage:
         lines.append(usage)

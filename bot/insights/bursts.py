@@ -6,6 +6,11 @@ its cluster. When `burst_min_askers` *different* people are in it, one alert goe
 platform's triage channel, with the representative question, how many asked, where, links
 to the threads and an *Open incident* button. The same cluster raises no second alert
 within `burst_cooldown_minutes`. One person asking ten times is not a burst.
+
+"Was this cluster announced already?" and recording the new burst are one step (`claim_burst`,
+on the store's thread): in this process an asyncio lock keeps two questions finishing together
+apart, and across processes on PostgreSQL the step runs under the cluster-wide lock of the
+platform's bursts, so of two workers seeing the same burst one alerts.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
 from bot.insights.similarity import Signature, best_match, signature, similarity
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
@@ -89,6 +94,26 @@ def cluster_of(
     return Cluster(members=tuple(members[i] for i in order), signatures=tuple(sigs[i] for i in order))
 
 
+def claim_burst(
+    store: Store, platform: str, cluster: Cluster, now: datetime, cooldown: datetime
+) -> BurstRecord | None:
+    """Record `cluster` as a new burst, unless one like it was recorded since `cooldown`:
+    checked and written alone cluster-wide, so one burst is announced once."""
+    with store.exclusive(f"bursts:{platform}"):
+        for earlier in store.bursts_since(platform, cooldown):
+            if best_match(cluster.signatures[0], signatures_from_json(earlier.signatures)) is not None:
+                return None
+        return store.record_burst(
+            platform=platform,
+            representative=cluster.representative,
+            signatures=signatures_json(cluster.signatures),
+            askers=cluster.askers,
+            channels=cluster.channels,
+            threads=cluster.threads,
+            at=now,
+        )
+
+
 class BurstWatch:
     def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
         self.settings = settings
@@ -113,19 +138,9 @@ class BurstWatch:
             if cluster.askers < s.burst_min_askers:
                 return None
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            for earlier in await self.store.run(StateStore.bursts_since, platform, cooldown):
-                if best_match(cluster.signatures[0], signatures_from_json(earlier.signatures)) is not None:
-                    return None  # this cluster was already announced
-            burst = await self.store.run(
-                StateStore.record_burst,
-                platform=platform,
-                representative=cluster.representative,
-                signatures=signatures_json(cluster.signatures),
-                askers=cluster.askers,
-                channels=cluster.channels,
-                threads=cluster.threads,
-                at=now,
-            )
+            burst = await self.store.run(claim_burst, platform, cluster, now, cooldown)
+            if burst is None:
+                return None  # this cluster was already announced
         log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
         await self._alert(burst, channel)
         return burst

@@ -71,7 +71,14 @@ class Gaps:
 def place(store: Store, reopen_after: int, now: datetime) -> int:
     """Put every gap question not yet in a cluster into the most similar gap of its kind on
     its platform, or a new one; in asking order, so a cluster's first question stays its
-    representative. Runs on the store's thread (one writer). Returns how many were placed."""
+    representative. Runs on the store's thread (one writer) and, with several processes on
+    PostgreSQL, under the cluster-wide `gaps` lock: two processes placing the same new
+    question at once would otherwise each start a cluster for it. Returns how many were placed."""
+    with store.exclusive("gaps"):
+        return _place(store, reopen_after, now)
+
+
+def _place(store: Store, reopen_after: int, now: datetime) -> int:
     placed = 0
     while batch := store.unassigned_gap_questions(500):
         known: dict[tuple[str, GapKind], tuple[list[int], list[Signature]]] = {}

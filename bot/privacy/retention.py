@@ -7,7 +7,9 @@ bot/store/retention.py (`PURGES`) lists it.
 
 The purge runs at the first tick and then at most once an hour: text lives at most an hour
 past its window, and the full scans of the message and answer tables are not repeated every
-half minute. `retention_days = 0` keeps everything.
+half minute. The hour is claimed in the store (`claim_every`), so with several processes on
+one PostgreSQL database one of them purges and the others skip; a failed purge gives its
+claim back and the next tick retries. `retention_days = 0` keeps everything.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config_privacy import PrivacySettings
-from bot.ports import Clock
+from bot.ports import Clock, Store
 from bot.store import AsyncStore, StateStore
 
 log = logging.getLogger(__name__)
 
 EVERY = timedelta(hours=1)
+JOB = "retention"  # its key in job_runs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +51,6 @@ class Retention:
         self.privacy = privacy
         self.store = store
         self.clock = clock
-        self._last_run: datetime | None = None
 
     async def purge(self, *, dry_run: bool = False) -> PurgeResult | None:
         """Empty (or, `dry_run`, count) the text past the window now; None when retention is off."""
@@ -63,15 +65,18 @@ class Retention:
         """The clock job: purge when due; how many rows were emptied. A boundary: a failure
         is logged and retried on a later tick, and never stops the rest of the clock."""
         now = self.clock.now()
-        if self.privacy.retention_days <= 0 or (self._last_run is not None and now - self._last_run < EVERY):
+        before = cutoff(self.privacy, now)
+        if before is None:
             return 0
         try:
-            result = await self.purge()
+            counts = await self.store.run(purge_when_due, before, now)
         except Exception:
             log.exception("the retention purge failed")
             return 0
-        self._last_run = now
-        if result is None or not result.total:
+        if counts is None:
+            return 0  # purged less than an hour ago, here or by another process
+        result = PurgeResult(before=before, counts=counts)
+        if not result.total:
             return 0
         # counts only: what was purged is exactly what must not reach the log
         log.info(
@@ -79,6 +84,18 @@ class Retention:
             extra={"retention_days": self.privacy.retention_days, **_fields(result.counts)},
         )
         return result.total
+
+
+def purge_when_due(store: Store, before: datetime, now: datetime) -> dict[str, int] | None:
+    """The clock's purge, at most once per EVERY cluster-wide; None when not due. Runs on the
+    store's thread: the claim and the purge are one trip."""
+    if not store.claim_every(JOB, now, EVERY):
+        return None
+    try:
+        return store.purge_text(before, now)
+    except BaseException:
+        store.release_claim(JOB, now)
+        raise
 
 
 def _fields(counts: dict[str, int]) -> dict[str, int]:

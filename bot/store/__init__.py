@@ -18,12 +18,16 @@ Modules, by concern:
   postgres.py       the PostgreSQL backend: sqlite-utils' calls over the PostgreSQL driver
   dialect.py        the few SQLite spellings rewritten for PostgreSQL
   urls.py           database URLs, and showing them without the password
-  migrations.py     the numbered schema migrations of both databases
+  copy.py           `supportbot store copy`: an install's state.db into PostgreSQL
+  migrations.py     the numbered schema migrations of both databases (from 0005 on in
+                    migrations_later.py)
   inbox.py          the durable event inbox and replay claims
   conversations.py  conversations, their flags and messages
   answers.py        answers, feedback, usage and model limits, /stats and knowledge gaps
   tickets.py        tickets, their events and posts, the SLA clock
   drafts.py         drafts of the learning loop
+  jobs.py           once-only jobs, hourly claims, and `exclusive` (a cluster-wide advisory lock)
+  workers.py        the running bots sharing this state, with their heartbeats
   state.py          StateStore (assembled from the repositories above) and AsyncStore
   catalog.py        Catalog, the rebuildable knowledge-index cache
 

@@ -11,9 +11,12 @@ On PostgreSQL the inbox is a queue several processes may share, so two rules cha
 (SQLite, one process per data dir, keeps the ones above):
 * a replay claims its row with `SELECT ... FOR UPDATE SKIP LOCKED`: a row another worker is
   claiming right now is skipped, not waited for;
-* only the lease decides what is abandoned. A pending event younger than REPLAY_LEASE may be
-  in a live worker's hands, and a replay begun before this process started may be another
-  live worker's, so `started` is not taken as proof that its owner died.
+* `started` is not taken as proof that a replay's owner died: a replay begun before this
+  process started may be another live worker's;
+* a running bot is a worker (bot/store/workers.py) and notes its id on each delivery it claims
+  or replays: such a delivery is abandoned only once that worker stopped beating for
+  WORKER_LEASE (or left in an orderly way), however long its answer takes. A delivery
+  claimed outside a running bot (no worker id) is judged by REPLAY_LEASE alone.
 """
 
 from __future__ import annotations
@@ -34,23 +37,38 @@ _TAKE_SQLITE = (
     "update inbox set status = 'replaying', done_at = ? where key = ? and "
     "(status = 'pending' or (status = 'replaying' and done_at < ?))"
 )
-_TAKE_SHARED = (
-    "update inbox set status = 'replaying', done_at = ? where key = ("
-    "select key from inbox where key = ? and ((status = 'pending' and received_at < ?) "
-    "or (status = 'replaying' and done_at < ?)) for update skip locked)"
+# on PostgreSQL: what no live worker holds. A row with a worker id is its worker's while that
+# worker beats; one without is judged by its age. Parameters: leased, live since (x2).
+_ABANDONED = (
+    "((worker is null and ((status = 'pending' and received_at < :leased) or "
+    "(status = 'replaying' and done_at < :leased))) or (worker is not null and "
+    "status in ('pending', 'replaying') and worker not in "
+    "(select id from workers where heartbeat_at >= :live)))"
 )
+_TAKE_SHARED = (
+    "update inbox set status = 'replaying', done_at = :now, worker = :worker where key = ("
+    f"select key from inbox where key = :key and {_ABANDONED} for update skip locked)"
+)
+# a worker beats on every clock tick (30 s): three missed beats and it is taken for dead
+WORKER_LEASE = timedelta(seconds=90)
 
 
 class InboxRepository(Repository):
+    worker_id: str | None = None  # this process's worker row, once registered (workers.py)
+
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
         with self.db.conn:
             cursor = self.db.execute(
-                "insert into inbox (key, platform, received_at, status, payload) "
-                "values (?, ?, ?, 'pending', ?) on conflict do nothing",
-                [key, platform, iso(now), payload],
+                "insert into inbox (key, platform, received_at, status, payload, worker) "
+                "values (?, ?, ?, 'pending', ?, ?) on conflict do nothing",
+                [key, platform, iso(now), payload, self._holder()],
             )
         return cursor.rowcount == 1
+
+    def _holder(self) -> str | None:
+        """The worker id to note on a claim: only where other processes could take it over."""
+        return self.worker_id if self.shared else None
 
     def finish_event(self, key: str, now: datetime, status: str = "done") -> None:
         """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
@@ -77,11 +95,10 @@ class InboxRepository(Repository):
         dir's lock since then, so whoever began them is dead)."""
         now = now or datetime.now(UTC)
         if self.shared:
-            leased = iso(now - REPLAY_LEASE)
             rows = self.db.execute(
-                "select key, payload from inbox where platform = ? and ((status = 'pending' and "
-                "received_at < ?) or (status = 'replaying' and done_at < ?)) order by received_at",
-                [platform, leased, leased],
+                f"select key, payload from inbox where platform = :platform and {_ABANDONED} "
+                "order by received_at",
+                {"platform": platform, **_shared_times(now)},
             ).fetchall()
             return [(row[0], row[1]) for row in rows]
         stale = iso(_stale_before(now, started))
@@ -109,8 +126,10 @@ class InboxRepository(Repository):
         """Claim one unfinished event for replay; False if another replay already has it."""
         with self.db.conn:
             if self.shared:
-                leased = iso(now - REPLAY_LEASE)
-                cursor = self.db.execute(_TAKE_SHARED, [iso(now), key, leased, leased])
+                cursor = self.db.execute(
+                    _TAKE_SHARED,
+                    {"now": iso(now), "key": key, "worker": self._holder(), **_shared_times(now)},
+                )
             else:
                 cursor = self.db.execute(_TAKE_SQLITE, [iso(now), key, iso(_stale_before(now, started))])
         return cursor.rowcount == 1
@@ -121,3 +140,7 @@ def _stale_before(now: datetime, started: datetime | None) -> datetime:
     that holds the data dir now (a restart takes over its predecessor's replays at once)."""
     leased = now - REPLAY_LEASE
     return max(leased, started) if started is not None else leased
+
+
+def _shared_times(now: datetime) -> dict[str, str]:
+    return {"leased": iso(now - REPLAY_LEASE), "live": iso(now - WORKER_LEASE)}

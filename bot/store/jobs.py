@@ -1,14 +1,24 @@
-"""Jobs that must run once per period, however many processes tick: the weekly digest.
+"""Jobs that must run once per period, however many processes tick: the weekly digest,
+the hourly retention purge, and the cluster-wide lock other jobs take (`exclusive`).
 
 A run is claimed by inserting its key; only the caller whose insert (or takeover of a stale
 claim) succeeds runs it, and marks it done afterwards. A claim left unfinished for longer
 than `stale_after` (its process died mid-run) can be taken over, so a crash delays a
 digest rather than losing it; a crash after posting but before marking done can post it
 twice, which is the price of never losing one.
+
+A job that runs at most once per interval (retention) claims the interval instead
+(`claim_every`): one conditional upsert, so of several processes ticking together one wins.
+Work that must not run in two processes at once (placing knowledge-gap questions, deciding
+whether a burst is new) runs inside `exclusive(name)`: on PostgreSQL a transaction holding
+`pg_advisory_xact_lock(hashtext(name))`, released by its commit or rollback, so a worker
+that dies mid-way never leaves it held; on SQLite nothing, as one process owns the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bot.store.store import Repository, iso
@@ -31,3 +41,37 @@ class JobRepository(Repository):
     def job_done(self, key: str) -> bool:
         row = self.db.execute("select done_at from job_runs where key = ?", [key]).fetchone()
         return row is not None and row[0] is not None
+
+    def claim_every(self, key: str, now: datetime, every: timedelta) -> bool:
+        """Claim the run of `key` due once per `every`: True for the one caller whose claim is
+        the first since `now - every`, however many processes ask at once."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "insert into job_runs (key, claimed_at) values (?, ?) on conflict(key) do update set "
+                "claimed_at = excluded.claimed_at where job_runs.claimed_at <= ?",
+                [key, iso(now), iso(now - every)],
+            )
+        return cursor.rowcount == 1
+
+    def release_claim(self, key: str, claimed_at: datetime) -> None:
+        """Give back a claim whose run failed, so the next tick retries it (only our own claim:
+        a later one by another process is left alone)."""
+        with self.db.conn:
+            self.db.execute("delete from job_runs where key = ? and claimed_at = ?", [key, iso(claimed_at)])
+
+    @contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Run the block alone cluster-wide. On PostgreSQL it is one transaction holding the
+        advisory lock `name` (the repositories' own transactions inside become savepoints);
+        with `wait=False` it yields False at once when another process holds it. On SQLite
+        it yields True and adds nothing: the data dir's lock already makes one process."""
+        if not self.shared:
+            yield True
+            return
+        with self.db.conn:
+            if wait:
+                self.db.execute("select pg_advisory_xact_lock(hashtext(?))", [name])
+                yield True
+            else:
+                row = self.db.execute("select pg_try_advisory_xact_lock(hashtext(?))", [name]).fetchone()
+                yield bool(row[0])

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
+# the steps from 0005 on live in migrations_later.py, a module of its own to stay short
+from bot.store.migrations_later import _state_v5_insights, _state_v6_privacy, _state_v7_workers
+
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
@@ -237,139 +240,6 @@ def _state_v4(db: StateDatabase) -> None:
     db.table("inbox").add_column("post_conversation", str)
 
 
-def _state_v5_insights(db: StateDatabase) -> None:
-    """Proactive support (bot/insights/): what retrieval saw for each answer, follow-ups,
-    incidents and their notices, burst alerts, knowledge-gap clusters, and once-only jobs."""
-    # the ids of the passages retrieval ranked first for the question, best first (JSON):
-    # half of what makes two questions similar (the other half is their words)
-    db.table("answers").add_column("neighbours", str)
-    # their retrieval scores, and the next passage's (JSON): how sure retrieval was of each
-    db.table("answers").add_column("neighbour_scores", str)
-    db.table("answers").add_column("channel", str)  # platform:workspace:channel, for per-channel reports
-    db.table("answers").create_index(["channel", "created_at"])
-    # one "Did this solve it?" per thread: when it is due (null: nothing due), and when it went
-    db.table("conversations").add_column("followup_due_at", str)
-    db.table("conversations").add_column("followup_answer_id", int)
-    db.table("conversations").add_column("followup_sent_at", str)
-    db.table("conversations").create_index(["followup_due_at"])
-    db.table("incidents").create(
-        {
-            "id": int,
-            "platform": str,
-            "text": str,
-            "signature": str,  # JSON: the cluster it covers (terms and neighbours)
-            "status": str,  # open -> closed
-            "opened_by": str,
-            "opened_at": str,
-            "closed_by": str,
-            "closed_at": str,
-            "close_text": str,
-            "burst_id": int,
-        },
-        pk="id",
-        not_null={"platform", "text", "status", "opened_at"},
-    )
-    db.table("incidents").create_index(["status"])
-    db.table("incident_notices").create(
-        {"id": int, "incident_id": int, "conversation": str, "at": str, "closed_reply_at": str},
-        pk="id",
-        not_null={"incident_id", "conversation", "at"},
-        foreign_keys=[("incident_id", "incidents", "id")],
-    )
-    db.table("incident_notices").create_index(["incident_id", "conversation"], unique=True)
-    db.table("bursts").create(
-        {
-            "id": int,
-            "platform": str,
-            "representative": str,
-            "signature": str,
-            "askers": int,
-            "channels": str,  # JSON list
-            "threads": str,  # JSON list of conversation keys
-            "alerted_at": str,
-            "message_id": str,
-            "alert_conversation": str,
-        },
-        pk="id",
-        not_null={"platform", "representative", "signature", "alerted_at"},
-    )
-    db.table("bursts").create_index(["platform", "alerted_at"])
-    db.table("gaps").create(
-        {
-            "id": int,
-            "platform": str,
-            "kind": str,  # hard (abstained) | soft (answered, then rated not helpful or escalated)
-            "representative": str,
-            "signature": str,
-            "status": str,  # open | addressed | dismissed
-            "asks": int,
-            "asks_at_dismissal": int,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        not_null={"platform", "kind", "representative", "signature", "status", "created_at"},
-    )
-    db.table("gaps").create_index(["platform", "status"])
-    db.table("gap_questions").create(
-        {"answer_id": int, "gap_id": int, "question": str, "at": str},
-        pk="answer_id",
-        not_null={"gap_id", "question", "at"},
-        foreign_keys=[("gap_id", "gaps", "id"), ("answer_id", "answers", "id")],
-    )
-    db.table("gap_questions").create_index(["gap_id"])
-    # a job that must run once per period (the weekly digest): its key is inserted first, and
-    # only the process whose insert succeeded runs it, however many processes tick
-    db.table("job_runs").create(
-        {"key": str, "claimed_at": str, "done_at": str}, pk="key", not_null={"claimed_at"}
-    )
-
-
-def _state_v6_privacy(db: StateDatabase) -> None:
-    """The personal but private assistant (bot/privacy/): opt-in memory, forget-me tombstones,
-    the salt they are hashed with, draft replies awaiting staff, and who has been welcomed."""
-    db.table("user_memory").create(
-        {
-            "platform": str,
-            "user_id": str,
-            "enabled": int,
-            "facts": str,  # JSON list of {"kind", "text", "at"}: capped in count and size
-            "updated_at": str,
-        },
-        pk=("platform", "user_id"),
-        not_null={"enabled", "updated_at"},
-        defaults={"enabled": 0},
-    )
-    # a person who asked to be forgotten: only a salted hash of platform and user id, so their
-    # memory is never re-created (unless they opt in again) and the id itself is not kept
-    db.table("tombstones").create({"hash": str, "at": str}, pk="hash", not_null={"at"})
-    db.table("state_meta").create({"key": str, "value": str}, pk="key")  # e.g. the tombstone salt
-    db.table("reply_drafts").create(
-        {
-            "id": int,
-            "conversation": str,  # where the answer would go (the question's thread)
-            "message_id": str,  # the question's platform id
-            "asker_id": str,
-            "question": str,
-            "answer": str,
-            "answer_id": int,
-            "status": str,  # pending -> posted | discarded
-            "card_message_id": str,
-            "card_conversation": str,
-            "posted_message_id": str,
-            "decided_by": str,
-            "created_at": str,
-            "decided_at": str,
-        },
-        pk="id",
-        not_null={"conversation", "question", "answer", "status", "created_at"},
-    )
-    db.table("reply_drafts").create_index(["status"])
-    db.table("welcomed").create(
-        {"platform": str, "user_id": str, "at": str}, pk=("platform", "user_id"), not_null={"at"}
-    )
-
-
 STATE_MIGRATIONS: list[Migration] = [
     ("0001_initial", _state_v1),
     ("0002_ticket_context", _state_v2),
@@ -377,6 +247,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0004_inbox_post", _state_v4),
     ("0005_insights", _state_v5_insights),
     ("0006_privacy", _state_v6_privacy),
+    ("0007_workers", _state_v7_workers),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any
@@ -180,6 +180,39 @@ class PgDatabase:
     def forget_columns(self, table: str) -> None:
         self._columns.pop(table, None)
         self._keys.pop(table, None)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Stream `rows` into `table` with COPY, the fastest way in, within whatever transaction
+        is open (bot/store/copy.py). Returns how many; a refused row is one StoreError naming the
+        table, and the transaction's end undoes the rest."""
+        statement = pgsql.SQL("copy {} ({}) from stdin").format(
+            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+        )
+        written = 0
+        try:
+            with self.live().cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    written += 1
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"PostgreSQL refused a row of {table}: {reason}") from None
+        return written
+
+    def restart_identities(self, table: str) -> None:
+        """Each identity column of `table` (an integer primary key: see PgTable.create) goes on
+        after its largest value, so rows inserted later never take an id that was copied in."""
+        rows = self._run(
+            "select attname from pg_attribute where attrelid = to_regclass(%s) and attidentity <> ''",
+            [table],
+        ).fetchall()
+        for (column,) in rows:
+            self._run(
+                pgsql.SQL(
+                    "select setval(pg_get_serial_sequence(%s, %s), coalesce((select max({}) from {}), 0) + 1, false)"
+                ).format(pgsql.Identifier(column), pgsql.Identifier(table)),
+                [table, column],
+            )
 
     def close(self) -> None:
         self._pool.putconn(self.connection)

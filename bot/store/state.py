@@ -28,13 +28,14 @@ from bot.store.inbox import InboxRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
 from bot.store.metrics import MetricsRepository
-from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.migrations import STATE_MIGRATIONS, migrate
 from bot.store.people import PeopleRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
+from bot.store.workers import WorkerRepository
 from bot.types import Posted
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class StateStore(
     MetricsRepository,
     PeopleRepository,
     RetentionRepository,
+    WorkerRepository,
 ):
     """State that must survive anything: one SQLite file in the data directory, or a
     PostgreSQL database when `path` is a `postgresql://` URL.
@@ -77,6 +79,24 @@ class StateStore(
         else state.db in the data directory."""
         return cls(settings.state_target)
 
+    @classmethod
+    def migrate(cls, settings: Settings) -> list[str]:
+        """`supportbot migrate`: bring the state the settings name to the current schema; the
+        names of the migrations applied (none when it was up to date). Opening the store
+        does the same, so this is for upgrading ahead of starting the workers."""
+        target = settings.state_target
+        db = open_state(target, [])  # opened (and checked), nothing applied yet
+        try:
+            if not is_database_url(target):
+                return migrate(db, STATE_MIGRATIONS)
+            from bot.store.postgres import MIGRATION_LOCK, PgDatabase
+
+            assert isinstance(db, PgDatabase)
+            with db.lock(MIGRATION_LOCK):  # workers starting now wait, then find nothing to do
+                return migrate(db, STATE_MIGRATIONS)
+        finally:
+            db.close()
+
     def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None:
         """An answer is up: note its post, keep it in the thread's history and mark the thread
         as one the bot takes part in, in one transaction (one trip to the store's thread)."""
@@ -91,6 +111,12 @@ class StateStore(
 
     def close(self) -> None:
         self.db.close()
+
+
+def shown_target(settings: Settings) -> str:
+    """Where the settings keep state, fit to show: a URL without its password, or a path."""
+    target = settings.state_target
+    return redact_url(target) if isinstance(target, str) and is_database_url(target) else str(target)
 
 
 class AsyncStore:

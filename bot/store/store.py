@@ -111,6 +111,30 @@ def open_state(
     return db
 
 
+def open_readonly(path: Path) -> Database:
+    """A SQLite file opened so that nothing done through it can change the file (`supportbot
+    store copy` reads an install's state.db this way; bot/store/copy.py)."""
+    if not path.is_file():
+        raise StoreError(f"there is no SQLite database at {path}")
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("select count(*) from sqlite_master").fetchone()  # fails now on a file that is not one
+        return Database(conn)
+    except sqlite3.DatabaseError as exc:
+        _close(conn)
+        raise StoreError(f"{path} is not a readable SQLite database: {exc}. Nothing was changed.") from None
+
+
+def snapshot(source: Database, destination: Path) -> None:
+    """A consistent copy of `source` written to `destination` (SQLite's online backup)."""
+    target = sqlite3.connect(destination)
+    try:
+        source.conn.backup(target)
+    finally:
+        target.close()
+
+
 def _close(conn: sqlite3.Connection | None) -> None:
     """A database that could not be opened is not held open (nor its WAL files)."""
     if conn is not None:

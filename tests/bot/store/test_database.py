@@ -78,6 +78,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0004_inbox_post",
         "0005_insights",
         "0006_privacy",
+        "0007_workers",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"

@@ -1,0 +1,235 @@
+"""Several processes on one PostgreSQL database: three runtimes (each its own data dir, its own
+store connection and thread, one shared clock) tick together, and each timed job acts once.
+Also: `supportbot run`'s data-dir lock, the workers list, and `supportbot migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime, build_runtime
+from bot.cli import app
+from bot.cluster import Presence
+from bot.config import load_settings
+from bot.errors import SupportBotError
+from bot.insights.gaps import ALL
+from bot.instance import InstanceLock
+from bot.store.gaps import GapKind
+from bot.types import Author, Command, ConversationRef, InboundMessage, Visibility
+from tests.fakes.clock import FakeClock
+
+TOML = """
+[slack]
+staff_users = ["U-STAFF"]
+staff_groups = ["S1"]
+triage_channel = "C-TRIAGE"
+[insights]
+digest_channel = "CDIGEST"
+burst_window_minutes = 30
+burst_min_askers = 4
+burst_cooldown_minutes = 120
+[privacy]
+retention_days = 30
+"""
+_ids = itertools.count(1)
+Cluster = Callable[[int], list[Runtime]]
+
+
+def ask(text: str, user: str, clock: FakeClock) -> InboundMessage:
+    return InboundMessage(
+        id=f"k{next(_ids)}",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        author=Author(id=user, name=user),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, knowledge_dir: Path, pg_url: str, clock: FakeClock) -> Iterator[Cluster]:
+    """`n` runtimes on the test's database, as `n` workers would be: one data dir each."""
+    made: list[Runtime] = []
+    config = tmp_path / "supportbot.toml"
+    config.write_text(textwrap.dedent(TOML), encoding="utf-8")
+
+    def make(n: int) -> list[Runtime]:
+        for _ in range(n):
+            settings = load_settings(
+                config=config,
+                knowledge=knowledge_dir,
+                data=tmp_path / f"worker-{len(made)}",
+                env={"SUPPORTBOT_DATABASE_URL": pg_url},
+            )
+            made.append(build_runtime(settings, clock=clock))
+        return made[-n:]
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+def channels(n: int) -> list[ConsoleChannel]:
+    return [ConsoleChannel(io.StringIO()) for _ in range(n)]
+
+
+def posted(chans: list[ConsoleChannel], where: str | None = None, containing: str = "") -> list[str]:
+    return [
+        r.text
+        for c in chans
+        for _, r in c.posted
+        if (where is None or r.conversation.channel == where) and containing in r.text
+    ]
+
+
+async def tick_all(runtimes: list[Runtime], chans: list[ConsoleChannel]) -> None:
+    await asyncio.gather(*(rt.bot.tick({"slack": c}) for rt, c in zip(runtimes, chans, strict=True)))
+
+
+async def test_an_sla_reminder_fires_once_when_three_workers_tick(cluster: Cluster, clock: FakeClock) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    await runtimes[0].bot.on_message(ask("I want to talk to a human", "U1", clock), chans[0])
+    clock.advance(minutes=16)
+    for _ in range(3):
+        await tick_all(runtimes, chans)
+    assert len(posted(chans, containing="still has no response")) == 1
+
+
+async def test_the_digest_is_posted_once_by_three_workers(cluster: Cluster, clock: FakeClock) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    await runtimes[1].bot.on_message(ask("How long does a refund take to arrive?", "U1", clock), chans[1])
+    clock.advance(days=7)
+    for _ in range(3):
+        await tick_all(runtimes, chans)
+    assert len(posted(chans, where="CDIGEST", containing="Weekly support digest")) == 1
+
+
+async def test_retention_purges_once_per_hour_across_workers(cluster: Cluster, clock: FakeClock) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    start = clock.now()
+    await runtimes[0].bot.on_message(ask("How long does a refund take to arrive?", "U1", clock), chans[0])
+    purge_at = clock.advance(days=31)
+    purged = await asyncio.gather(*(rt.bot.retention.tick() for rt in runtimes))
+    assert sorted(n > 0 for n in purged) == [False, False, True]
+    assert texts(runtimes[2]) == []
+
+    clock.current = start + timedelta(minutes=1)  # another old question (recorded in the past)
+    await runtimes[1].bot.on_message(ask("Are annual plans refunded?", "U2", clock), chans[1])
+    clock.current = purge_at + timedelta(minutes=30)  # past the window, but not an hour later
+    assert await asyncio.gather(*(rt.bot.retention.tick() for rt in runtimes)) == [0, 0, 0]
+    assert texts(runtimes[0]) == ["Are annual plans refunded?"]
+    clock.current = purge_at + timedelta(minutes=61)
+    purged = await asyncio.gather(*(rt.bot.retention.tick() for rt in runtimes))
+    assert sorted(n > 0 for n in purged) == [False, False, True]
+    assert texts(runtimes[1]) == []
+
+
+def texts(rt: Runtime) -> list[str]:
+    """The questions whose text is still kept."""
+    return [r["question"] for r in rt.state.db["answers"].rows if r["question"]]
+
+
+async def test_the_same_unanswered_questions_make_one_gap(cluster: Cluster, clock: FakeClock) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    export = [
+        "How do I export my invoices to CSV?",
+        "Can I export invoices as a CSV file?",
+        "export invoices csv",
+    ]
+    for n, (rt, c, text) in enumerate(zip(runtimes, chans, export, strict=True)):
+        await rt.bot.on_message(ask(text, f"U{n}", clock), c)
+    await asyncio.gather(*(rt.bot.insights.gaps.sync() for rt in runtimes for _ in range(2)))
+    gaps = [g for g in runtimes[0].state.gaps("slack", ALL) if g.kind == GapKind.HARD]
+    assert [g.asks for g in gaps] == [3]
+
+
+async def test_a_burst_seen_by_several_workers_is_announced_once(cluster: Cluster, clock: FakeClock) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    asked = [
+        "How do I reset my password?",
+        "I forgot my password, how can I reset it?",
+        "how to reset password",
+    ]
+    for n, text in enumerate(asked):
+        await runtimes[0].bot.on_message(ask(text, f"U{n}", clock), chans[0])
+    assert posted(chans, where="C-TRIAGE") == []
+    # the fourth and fifth askers reach two other workers at the same moment
+    await asyncio.gather(
+        runtimes[1].bot.on_message(ask("Where do I reset my password?", "U3", clock), chans[1]),
+        runtimes[2].bot.on_message(ask("Can I reset my password somehow?", "U4", clock), chans[2]),
+    )
+    alerts = posted(chans, where="C-TRIAGE", containing="people asked about the same thing")
+    assert len(alerts) == 1
+    assert len(runtimes[0].state.bursts_since("slack", clock.now() - timedelta(hours=1))) == 1
+
+
+async def test_a_second_worker_with_its_own_data_dir_starts_and_a_shared_one_is_refused(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    first = InstanceLock(tmp_path / "worker-0", shared=True)
+    first.acquire()
+    try:
+        with pytest.raises(
+            SupportBotError, match="its own data folder with --data DIR: they share the database"
+        ):
+            InstanceLock(tmp_path / "worker-0", shared=True).acquire()
+        with InstanceLock(tmp_path / "worker-1", shared=True):
+            one, two = cluster(2)  # worker-0 and worker-1: both open the database and their index
+            assert one.state.shared and two.state.shared
+            assert (tmp_path / "worker-1" / "index").is_dir()
+    finally:
+        first.release()
+
+
+async def test_workers_are_listed_in_status_and_disappear_after_shutdown(
+    cluster: Cluster, clock: FakeClock
+) -> None:
+    runtimes, chans = cluster(3), channels(3)
+    presences = [Presence(store=rt.store, clock=clock, platforms=["slack"]) for rt in runtimes]
+    for p in presences:
+        await p.join()
+    status = Command(
+        id="c-status",
+        name="status",
+        args="",
+        invoker=Author(id="U-STAFF", name="Sam"),
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TEAM"),
+        visibility=Visibility.INTERNAL,
+    )
+    await runtimes[0].bot.on_command(status, chans[0])
+    assert "Workers: 3 live (" in chans[0].posted[-1][1].text
+
+    await presences[2].leave()  # an orderly shutdown
+    clock.advance(minutes=3)
+    await presences[0].beat()  # the second one stopped beating (a kill -9)
+    live = runtimes[0].state.live_workers(clock.now() - timedelta(minutes=2))
+    assert [w.id for w in live] == [presences[0].id]
+    await runtimes[0].bot.on_command(status, chans[0])
+    assert "Workers: 1 live (" in chans[0].posted[-1][1].text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_supportbot_migrate_says_what_ran(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = {"SUPPORTBOT_DATABASE_URL": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    runner = CliRunner()
+    args = ["migrate", "--data", str(tmp_path / "data")]
+    first = runner.invoke(app, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert "applied 7 migration(s)" in first.output and "0001_initial" in first.output
+    assert "0007_workers" in first.output
+    second = runner.invoke(app, args, env=env)
+    assert second.exit_code == 0 and "up to date" in second.output
+    if backend == "postgres":
+        assert not (tmp_path / "data" / "state.db").exists()

@@ -1,0 +1,149 @@
+"""Workers and the cluster-wide helpers of bot/store (workers.py, jobs.py), on both backends,
+and on PostgreSQL the inbox's rule that a delivery belongs to its worker while it beats."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.store import REPLAY_LEASE, StateStore
+from bot.store.inbox import WORKER_LEASE
+from bot.store.workers import WorkerRecord
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def worker(worker_id: str, host: str, at: datetime = T0) -> WorkerRecord:
+    return WorkerRecord(
+        id=worker_id,
+        host=host,
+        pid=4242,
+        started_at=at,
+        heartbeat_at=at,
+        version="0.1.0",
+        platforms=("slack", "discord"),
+    )
+
+
+def test_workers_are_listed_while_they_beat_and_gone_after_leaving(state: Path | str) -> None:
+    one, two = StateStore(state), StateStore(state)
+    try:
+        one.register_worker(worker("w1", "host-a"))
+        two.register_worker(worker("w2", "host-b"))
+        assert [(w.id, w.host, w.platforms) for w in one.live_workers(T0 - timedelta(minutes=2))] == [
+            ("w1", "host-a", ("slack", "discord")),
+            ("w2", "host-b", ("slack", "discord")),
+        ]
+        later = T0 + timedelta(minutes=5)
+        two.beat(later)  # one has stopped beating: no longer live
+        assert [w.id for w in one.live_workers(later - timedelta(minutes=2))] == ["w2"]
+        two.unregister_worker()
+        assert two.worker_id is None
+        assert one.live_workers(later - timedelta(minutes=2)) == []
+        assert [w.id for w in one.live_workers(T0 - timedelta(minutes=1))] == ["w1"]  # left behind, aging
+    finally:
+        one.close()
+        two.close()
+
+
+def test_an_interval_is_claimed_once_and_a_released_claim_can_be_retaken(state: Path | str) -> None:
+    one, two = StateStore(state), StateStore(state)
+    try:
+        hour = timedelta(hours=1)
+        assert one.claim_every("retention", T0, hour)
+        assert not two.claim_every("retention", T0, hour)
+        assert not two.claim_every("retention", T0 + timedelta(minutes=59), hour)
+        one.release_claim("retention", T0)  # the run failed: the next tick may retry
+        assert two.claim_every("retention", T0 + timedelta(minutes=1), hour)
+        assert not one.claim_every("retention", T0 + timedelta(minutes=30), hour)
+        assert one.claim_every("retention", T0 + timedelta(minutes=61), hour)
+    finally:
+        one.close()
+        two.close()
+
+
+def test_exclusive_admits_one_process_at_a_time_on_postgresql(pg_url: str) -> None:
+    one, two = StateStore(pg_url), StateStore(pg_url)
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with one.exclusive("gaps") as mine:
+            assert mine
+            inside.set()
+            leave.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        with two.exclusive("gaps", wait=False) as mine:
+            assert not mine  # held elsewhere: told at once, not made to wait
+        with two.exclusive("bursts:slack", wait=False) as mine:
+            assert mine  # another name is another lock
+    finally:
+        leave.set()
+        holder.join(10)
+    with two.exclusive("gaps", wait=False) as mine:
+        assert mine  # the holder's transaction ended: the lock went with it
+    one.close()
+    two.close()
+
+
+def test_exclusive_on_sqlite_adds_nothing(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    with store.exclusive("gaps") as mine, store.exclusive("gaps", wait=False) as again:
+        assert mine and again  # one process owns the file: nothing to wait for
+    store.close()
+
+
+def test_a_slow_answer_stays_with_its_worker_while_it_beats(pg_url: str) -> None:
+    """On PostgreSQL a delivery older than the replay lease may still be a live worker's (a
+    slow model, a queue behind the worker pool): it is only taken once its worker is silent."""
+    slow, other = StateStore(pg_url), StateStore(pg_url)
+    try:
+        slow.register_worker(worker("w-slow", "host-a"))
+        other.register_worker(worker("w-other", "host-b"))
+        assert slow.claim_event("slack:msg:1", "slack", "{}", T0)
+        later = T0 + REPLAY_LEASE * 3
+        slow.beat(later)
+        assert other.pending_events("slack", later) == []
+        assert not other.take_for_replay("slack:msg:1", later)
+        silent = later + WORKER_LEASE + timedelta(seconds=1)
+        other.beat(silent)
+        assert [key for key, _ in other.pending_events("slack", silent)] == ["slack:msg:1"]
+        assert other.take_for_replay("slack:msg:1", silent)
+        # the replay is now the other worker's, held while it beats
+        assert not slow.take_for_replay("slack:msg:1", silent + REPLAY_LEASE * 3)
+    finally:
+        slow.close()
+        other.close()
+
+
+def test_an_orderly_shutdown_frees_its_deliveries_at_once(pg_url: str) -> None:
+    leaving, staying = StateStore(pg_url), StateStore(pg_url)
+    try:
+        leaving.register_worker(worker("w-leaving", "host-a"))
+        staying.register_worker(worker("w-staying", "host-b"))
+        assert leaving.claim_event("slack:msg:2", "slack", "{}", T0)
+        leaving.unregister_worker()
+        assert staying.take_for_replay("slack:msg:2", T0 + timedelta(seconds=1))
+    finally:
+        leaving.close()
+        staying.close()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_store_outside_a_running_bot_keeps_the_replay_lease(
+    shared: bool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    target: Path | str = request.getfixturevalue("pg_url") if shared else tmp_path / "state.db"
+    store = StateStore(target)
+    try:
+        assert store.claim_event("slack:msg:3", "slack", "{}", T0)
+        after = T0 + REPLAY_LEASE + timedelta(seconds=1)
+        assert [key for key, _ in store.pending_events("slack", after)] == ["slack:msg:3"]
+    finally:
+        store.close()
