@@ -32,6 +32,10 @@ from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, R
 
 log = logging.getLogger(__name__)
 
+# the newest questions of the window a new one is compared with: a burst shows among them, and
+# a busy hour costs a bounded comparison per answer, not one that grows with the traffic
+RECENT_LIMIT = 500
+CENTRAL_SAMPLE = 30
 MAX_LINKED_THREADS = 5  # an alert links this many threads, newest first; the count says the rest
 
 
@@ -89,7 +93,10 @@ def cluster_of(
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)
     sigs = [sig(m) for m in members]
-    centrality = [sum(similarity(s, other) for other in sigs) for s in sigs]
+    # centrality within the newest CENTRAL_SAMPLE members: a big burst's representative is as
+    # clear from thirty of its questions as from all, at a bounded cost per answer
+    sample = sigs[:CENTRAL_SAMPLE]
+    centrality = [sum(similarity(s, other) for other in sample) for s in sigs]
     order = sorted(range(len(members)), key=lambda i: (-centrality[i], members[i].at))
     return Cluster(members=tuple(members[i] for i in order), signatures=tuple(sigs[i] for i in order))
 
@@ -120,6 +127,7 @@ class BurstWatch:
         self.store = store
         self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by answer id: questions are analysed once
+        self._bursts: dict[int, list[Signature]] = {}  # by burst id: an alert's questions, parsed once
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
     async def observe(self, answer_id: int, platform: str, channel: Channel) -> BurstRecord | None:
@@ -127,9 +135,14 @@ class BurstWatch:
         s = self.settings.insights
         async with self._lock:
             now = self.clock.now()
-            recent = await self.store.run(
-                StateStore.recent_questions, platform, now - timedelta(minutes=s.burst_window_minutes)
-            )
+            since = now - timedelta(minutes=s.burst_window_minutes)
+            # the usual case, a quiet window, costs one count and no analysis
+            if await self.store.run(StateStore.askers_since, platform, since) < s.burst_min_askers:
+                return None
+            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
+            if await self._announced(answer_id, platform, cooldown):
+                return None  # during a burst already told, each further question costs one check
+            recent = await self.store.run(StateStore.recent_questions, platform, since, RECENT_LIMIT)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
@@ -137,13 +150,30 @@ class BurstWatch:
             self._forget_old({q.answer_id for q in recent})
             if cluster.askers < s.burst_min_askers:
                 return None
-            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
             burst = await self.store.run(claim_burst, platform, cluster, now, cooldown)
             if burst is None:
                 return None  # this cluster was already announced
         log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
         await self._alert(burst, channel)
         return burst
+
+    async def _announced(self, answer_id: int, platform: str, cooldown: datetime) -> bool:
+        """Whether the question `answer_id` is like a burst already announced since `cooldown`
+        (claim_burst checks again cluster-wide; this spares the clustering)."""
+        record = await self.store.run(StateStore.answer, answer_id)
+        if record is None:
+            return False
+        asked = signature(record.question, record.neighbours, scores=record.scores)
+        recent = await self.store.run(StateStore.bursts_since, platform, cooldown)
+        for gone in self._bursts.keys() - {b.id for b in recent}:
+            del self._bursts[gone]  # past its cooldown: never compared again
+        for earlier in recent:
+            members = self._bursts.get(earlier.id)
+            if members is None:
+                members = self._bursts[earlier.id] = signatures_from_json(earlier.signatures)
+            if best_match(asked, members) is not None:
+                return True
+        return False
 
     def _forget_old(self, live: set[int]) -> None:
         for answer_id in [a for a in self._signatures if a not in live]:

@@ -64,6 +64,16 @@ class IncidentRecord:
 class IncidentRepository(Repository):
     # -- bursts ----------------------------------------------------------------------------
 
+    def askers_since(self, platform: str, since: datetime) -> int:
+        """How many different people asked on `platform` since `since`: a burst needs several,
+        and this one count spares loading the questions when there are too few."""
+        row = self.db.execute(
+            "select count(distinct asker_id) from answers where created_at >= ? and conversation like ? "
+            "and asker_id is not null and asker_id != ''",
+            [iso(since), f"{platform}:%"],
+        ).fetchone()
+        return int(row[0] or 0)
+
     def recent_questions(self, platform: str, since: datetime, limit: int = 2000) -> list[RecentQuestion]:
         """Questions asked on `platform` since `since`, newest first (at most `limit`: a burst
         is judged on the recent past, never on an unbounded scan)."""
