@@ -618,6 +618,8 @@ class Store(
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""
 
-    def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None: ...
+    def complete_answer(
+        self, answer_id: int, posted: Posted, text: str, at: datetime, followup_due: datetime | None = None
+    ) -> None: ...
 
     def close(self) -> None: ...

@@ -243,10 +243,12 @@ class Responder:
         faults.point("answer.posted")
         if on_posted is not None:
             on_posted()  # answered: a later failure owes no apology
-        await self.store.run(StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now())
+        # "Did this solve it?" in after_hours, unless confirmed first: scheduled with the record
+        due = self.followups.due_for(posted.conversation, asker) if self.followups is not None else None
+        await self.store.run(
+            StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now(), followup_due=due
+        )
         faults.point("answer.recorded")
-        if self.followups is not None:  # "Did this solve it?" in after_hours, unless confirmed first
-            await self.followups.schedule(posted.conversation, answer_id, asker)
         await self._watch_for_bursts(answer_id, conversation.platform, channel)
         return Outcome.ANSWERED
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
@@ -78,17 +78,24 @@ class Followups:
 
     # -- scheduling ------------------------------------------------------------------------
 
-    async def schedule(self, conversation: ConversationRef, answer_id: int, asker: Author) -> None:
-        """An answer is up: ask about it `after_hours` from now, unless this thread was asked
-        already. Only threads: a channel without threads is many people's conversation."""
+    def due_for(self, conversation: ConversationRef, asker: Author) -> datetime | None:
+        """When to ask about an answer just posted in `conversation`, or None: only threads (a
+        channel without threads is many people's conversation), never for staff asking the bot
+        for themselves. The store sets it unless the thread was asked already."""
         if not self.enabled or conversation.thread is None:
-            return
+            return None
         if policy.is_staff(asker, conversation.platform, self.settings):
-            return  # staff asking the bot for themselves need no check-in
+            return None
+        return self.clock.now() + self.delay
+
+    async def schedule(self, conversation: ConversationRef, answer_id: int, asker: Author) -> None:
+        """An answer is up: ask about it `after_hours` from now (see `due_for`). The responder
+        passes `due_for` to `complete_answer` instead, saving a trip to the store."""
+        due = self.due_for(conversation, asker)
+        if due is None:
+            return
         try:
-            await self.store.run(
-                StateStore.schedule_followup, conversation.key, answer_id, self.clock.now() + self.delay
-            )
+            await self.store.run(StateStore.schedule_followup, conversation.key, answer_id, due)
         except Exception:
             # the answer is posted and recorded; a missing follow-up must not turn it into
             # an apology, so this boundary only logs

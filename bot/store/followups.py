@@ -60,11 +60,15 @@ class FollowupRepository(Repository):
     def schedule_followup(self, key: str, answer_id: int, due: datetime) -> bool:
         """Due at `due` about `answer_id`, replacing an earlier due time; never once sent."""
         with self.db.conn:
-            cursor = self.db.execute(
-                "update conversations set followup_due_at = ?, followup_answer_id = ? "
-                "where key = ? and followup_sent_at is null",
-                [iso(due), answer_id, key],
-            )
+            return self._schedule_followup(key, answer_id, due)
+
+    def _schedule_followup(self, key: str, answer_id: int, due: datetime) -> bool:
+        """schedule_followup inside a transaction the caller holds (complete_answer's)."""
+        cursor = self.db.execute(
+            "update conversations set followup_due_at = ?, followup_answer_id = ? "
+            "where key = ? and followup_sent_at is null",
+            [iso(due), answer_id, key],
+        )
         return cursor.rowcount == 1
 
     def postpone_followup(self, key: str, due: datetime) -> bool:

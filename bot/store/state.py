@@ -97,9 +97,12 @@ class StateStore(
         finally:
             db.close()
 
-    def complete_answer(self, answer_id: int, posted: Posted, text: str, at: datetime) -> None:
-        """An answer is up: note its post, keep it in the thread's history and mark the thread
-        as one the bot takes part in, in one transaction (one trip to the store's thread)."""
+    def complete_answer(
+        self, answer_id: int, posted: Posted, text: str, at: datetime, followup_due: datetime | None = None
+    ) -> None:
+        """An answer is up: note its post, keep it in the thread's history, mark the thread as
+        one the bot takes part in and (with `followup_due`) schedule its "Did this solve it?",
+        in one transaction (one trip to the store's thread)."""
         with self.db.conn:
             self.db.table("answers").update(answer_id, {"posted_message_id": posted.message_id})
             self._touch(posted.conversation, at, None)
@@ -108,6 +111,8 @@ class StateStore(
             )
             if posted.conversation.thread is not None:
                 self.db.table("conversations").update(posted.conversation.key, {"bot_participating": 1})
+            if followup_due is not None:
+                self._schedule_followup(posted.conversation.key, answer_id, followup_due)
 
     def close(self) -> None:
         self.db.close()
