@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # the newest questions of the window a new one is compared with: a burst shows among them, and
 # a busy hour costs a bounded comparison per answer, not one that grows with the traffic
 RECENT_LIMIT = 500
-CENTRAL_SAMPLE = 30
+CENTRAL_SAMPLE = 12
 MAX_LINKED_THREADS = 5  # an alert links this many threads, newest first; the count says the rest
 
 
@@ -87,14 +87,23 @@ def cluster_of(
         return found
 
     target = sig(newest)
+    terms, near = target.terms, set(target.neighbours)
+    # two questions sharing no word and no passage are never similar: that test is a set
+    # intersection, so the full measure runs only for the few that could be
     members = [
-        q for q in recent if q.answer_id == newest.answer_id or best_match(target, [sig(q)]) is not None
+        q
+        for q in recent
+        if q.answer_id == newest.answer_id
+        or (
+            (not terms.isdisjoint(sig(q).terms) or not near.isdisjoint(sig(q).neighbours))
+            and best_match(target, [sig(q)]) is not None
+        )
     ]
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)
     sigs = [sig(m) for m in members]
     # centrality within the newest CENTRAL_SAMPLE members: a big burst's representative is as
-    # clear from thirty of its questions as from all, at a bounded cost per answer
+    # clear from a dozen of its questions as from all, at a bounded cost per answer
     sample = sigs[:CENTRAL_SAMPLE]
     centrality = [sum(similarity(s, other) for other in sample) for s in sigs]
     order = sorted(range(len(members)), key=lambda i: (-centrality[i], members[i].at))
@@ -128,6 +137,7 @@ class BurstWatch:
         self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by answer id: questions are analysed once
         self._bursts: dict[int, list[Signature]] = {}  # by burst id: an alert's questions, parsed once
+        self._recent: dict[str, list[RecentQuestion]] = {}  # per platform: the window, newest first
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
     async def observe(self, answer_id: int, platform: str, channel: Channel) -> BurstRecord | None:
@@ -142,7 +152,7 @@ class BurstWatch:
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
             if await self._announced(answer_id, platform, cooldown):
                 return None  # during a burst already told, each further question costs one check
-            recent = await self.store.run(StateStore.recent_questions, platform, since, RECENT_LIMIT)
+            recent = await self._window(platform, since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
@@ -156,6 +166,18 @@ class BurstWatch:
         log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
         await self._alert(burst, channel)
         return burst
+
+    async def _window(self, platform: str, since: datetime) -> list[RecentQuestion]:
+        """The window's newest RECENT_LIMIT questions, newest first, kept in memory: each call
+        reads only what was recorded since the last (a busy channel costs a few rows per answer,
+        not the whole window parsed again). Questions another process records are read too; one
+        it commits out of id order can be missed, which costs a burst one ask, never an alert."""
+        kept = self._recent.get(platform, [])
+        seen = max((q.answer_id for q in kept), default=0)
+        fresh = await self.store.run(StateStore.recent_questions, platform, since, RECENT_LIMIT, seen)
+        window = [q for q in [*fresh, *kept] if q.at >= since][:RECENT_LIMIT]
+        self._recent[platform] = window
+        return window
 
     async def _announced(self, answer_id: int, platform: str, cooldown: datetime) -> bool:
         """Whether the question `answer_id` is like a burst already announced since `cooldown`

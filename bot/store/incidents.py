@@ -74,14 +74,17 @@ class IncidentRepository(Repository):
         ).fetchone()
         return int(row[0] or 0)
 
-    def recent_questions(self, platform: str, since: datetime, limit: int = 2000) -> list[RecentQuestion]:
+    def recent_questions(
+        self, platform: str, since: datetime, limit: int = 2000, after_id: int = 0
+    ) -> list[RecentQuestion]:
         """Questions asked on `platform` since `since`, newest first (at most `limit`: a burst
-        is judged on the recent past, never on an unbounded scan)."""
+        is judged on the recent past, never on an unbounded scan); with `after_id`, only those
+        recorded after that answer (what a caller keeping the window in memory has not seen)."""
         rows = self.db.execute(
             "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
             "from answers "
-            "where created_at >= ? and conversation like ? order by created_at desc limit ?",
-            [iso(since), f"{platform}:%", limit],
+            "where created_at >= ? and conversation like ? and id > ? order by created_at desc limit ?",
+            [iso(since), f"{platform}:%", after_id, limit],
         ).fetchall()
         return [
             RecentQuestion(
