@@ -7,7 +7,7 @@ replays never handle the same event, a replay cut short is retried within second
 replay edits the noted post instead of posting a second answer. The invariant itself is
 written down in bot/inbox.py.
 
-On PostgreSQL the inbox is a queue several processes may share, so two rules change there
+On PostgreSQL the inbox is a queue several processes may share, so these rules change there
 (SQLite, one process per data dir, keeps the ones above):
 * a replay claims its row with `SELECT ... FOR UPDATE SKIP LOCKED`: a row another worker is
   claiming right now is skipped, not waited for;
@@ -49,12 +49,15 @@ _TAKE_SHARED = (
     "update inbox set status = 'replaying', done_at = :now, worker = :worker where key = ("
     f"select key from inbox where key = :key and {_ABANDONED} for update skip locked)"
 )
-# a worker beats on every clock tick (30 s): three missed beats and it is taken for dead
+# a worker beats on every clock tick (30 s): three missed beats and it is taken for dead. The
+# default: SUPPORTBOT_WORKER_LEASE_SECONDS sets `worker_lease` per store (bot/config.py), and
+# the clock then ticks three times per lease (bot/app.py), so the rule "three missed beats" holds
 WORKER_LEASE = timedelta(seconds=90)
 
 
 class InboxRepository(Repository):
     worker_id: str | None = None  # this process's worker row, once registered (workers.py)
+    worker_lease: timedelta = WORKER_LEASE  # StateStore.open sets the configured one
 
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
@@ -98,7 +101,7 @@ class InboxRepository(Repository):
             rows = self.db.execute(
                 f"select key, payload from inbox where platform = :platform and {_ABANDONED} "
                 "order by received_at",
-                {"platform": platform, **_shared_times(now)},
+                {"platform": platform, **_shared_times(now, self.worker_lease)},
             ).fetchall()
             return [(row[0], row[1]) for row in rows]
         stale = iso(_stale_before(now, started))
@@ -128,7 +131,12 @@ class InboxRepository(Repository):
             if self.shared:
                 cursor = self.db.execute(
                     _TAKE_SHARED,
-                    {"now": iso(now), "key": key, "worker": self._holder(), **_shared_times(now)},
+                    {
+                        "now": iso(now),
+                        "key": key,
+                        "worker": self._holder(),
+                        **_shared_times(now, self.worker_lease),
+                    },
                 )
             else:
                 cursor = self.db.execute(_TAKE_SQLITE, [iso(now), key, iso(_stale_before(now, started))])
@@ -142,5 +150,5 @@ def _stale_before(now: datetime, started: datetime | None) -> datetime:
     return max(leased, started) if started is not None else leased
 
 
-def _shared_times(now: datetime) -> dict[str, str]:
-    return {"leased": iso(now - REPLAY_LEASE), "live": iso(now - WORKER_LEASE)}
+def _shared_times(now: datetime, worker_lease: timedelta = WORKER_LEASE) -> dict[str, str]:
+    return {"leased": iso(now - REPLAY_LEASE), "live": iso(now - worker_lease)}
