@@ -146,7 +146,7 @@ class ActionHandler:
                     lead=say("not_helpful_escalated", language),
                     answer_id=record.id,
                     visibility=scope,
-                    context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)),
+                    context=Context.of_answer(record),
                 )
                 return Outcome.ESCALATED
             await channel.send(
@@ -172,9 +172,7 @@ class ActionHandler:
                 lead=say("asked_for_human", language),
                 answer_id=record.id if record else None,
                 visibility=scope,
-                context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources))
-                if record
-                else None,
+                context=Context.of_answer(record) if record else None,
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED

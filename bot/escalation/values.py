@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.types import (
     Author,
@@ -15,6 +16,9 @@ from bot.types import (
     Ticket,
     TicketStatus,
 )
+
+if TYPE_CHECKING:
+    from bot.store import AnswerRecord
 
 # the statuses in which a ticket still needs staff (and its SLA clock runs)
 ACTIVE = (TicketStatus.OPEN, TicketStatus.CLAIMED)
@@ -57,6 +61,11 @@ class Context:
     answer: str | None = None
     sources: tuple[str, ...] = ()
     summary: str | None = None  # written by the model, when one is configured
+
+    @classmethod
+    def of_answer(cls, record: AnswerRecord) -> Context:
+        """What the bot answered, for a ticket opened about that answer."""
+        return cls(answer=record.answer, sources=tuple(c.path for c in record.sources))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -229,6 +229,6 @@ class Followups:
             lead=say("followup_still_stuck", language),
             answer_id=record.id,
             visibility=scope,
-            context=Context(answer=record.answer, sources=tuple(c.path for c in record.sources)),
+            context=Context.of_answer(record),
         )
         return Outcome.ESCALATED
