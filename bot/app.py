@@ -29,6 +29,8 @@ from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SystemClock
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.store import AsyncStore, StateStore
+from bot.store.leases import GatewayLease
+from bot.store.urls import is_database_url
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +130,20 @@ def build_runtime(
 TICK_SECONDS = 30.0
 
 
+def tick_seconds(settings: Settings) -> float:
+    """How often the clock beats and replays: every TICK_SECONDS, or three times per worker
+    lease when one is set shorter (bot/store/inbox.py: three missed beats mean a dead worker,
+    so a live one must beat at least that often, and a dead one's work is taken within it)."""
+    return min(TICK_SECONDS, settings.worker_lease_seconds / 3)
+
+
 def enabled_adapters(settings: Settings) -> list[str]:
     """Which platforms the environment configures, in the order they start."""
     names = []
     secrets = settings.secrets
-    if secrets.slack_bot_token and (secrets.slack_app_token or secrets.slack_signing_secret):
+    if (
+        secrets.slack_bot_token and (secrets.slack_app_token or secrets.slack_signing_secret)
+    ) or settings.slack_oauth:
         names.append("slack")
     if secrets.discord_token:
         names.append("discord")
@@ -141,6 +152,11 @@ def enabled_adapters(settings: Settings) -> list[str]:
 
 def load_adapter(name: str, bot: SupportBot, settings: Settings, **options: Any) -> Adapter:
     module = importlib.import_module(f"adapters.{name}")
+    if name == "slack" and settings.slack_oauth:
+        options = {**options, "store": bot.store}  # workspaces' installs live in the state database
+    if name == "discord" and is_database_url(settings.state_target):
+        # workers sharing the state take turns on the gateway (adapters/discord/standby.py)
+        options = {**options, "lease": GatewayLease(str(settings.state_target))}
     adapter: Adapter = module.build_adapter(bot, settings, **options)
     return adapter
 
@@ -154,7 +170,10 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     presence = Presence(store=runtime.store, clock=runtime.bot.clock, platforms=names)
     await presence.join()
     background = [
-        asyncio.create_task(_run_clock(runtime.bot, adapters, presence), name="supportbot-sla-clock")
+        asyncio.create_task(
+            _run_clock(runtime.bot, adapters, presence, every=tick_seconds(runtime.settings)),
+            name="supportbot-sla-clock",
+        )
     ]
     if runtime.settings.knowledge.watch_seconds:
         background.append(
@@ -189,9 +208,12 @@ def _connected_channels(adapters: list[Adapter]) -> dict[str, Channel]:
     return channels
 
 
-async def _run_clock(bot: SupportBot, adapters: list[Adapter], presence: Presence | None = None) -> None:
-    """Beat, and fire due SLA reminders, every TICK_SECONDS; a failure is logged and retried
-    next time. The heartbeat comes first: a worker still connecting is alive too."""
+async def _run_clock(
+    bot: SupportBot, adapters: list[Adapter], presence: Presence | None = None, *, every: float | None = None
+) -> None:
+    """Beat, and fire due SLA reminders, every `every` seconds (TICK_SECONDS by default); a
+    failure is logged and retried next time. The heartbeat comes first: a worker still
+    connecting is alive too."""
     while True:
         try:
             if presence is not None:
@@ -204,7 +226,7 @@ async def _run_clock(bot: SupportBot, adapters: list[Adapter], presence: Presenc
                 await bot.tick(channels)
         except Exception:
             log.exception("the SLA clock failed; retrying at the next tick")
-        await asyncio.sleep(TICK_SECONDS)
+        await asyncio.sleep(TICK_SECONDS if every is None else every)
 
 
 async def _watch_knowledge(bot: SupportBot, every: float) -> None:

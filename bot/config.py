@@ -156,6 +156,9 @@ class Secrets(BaseModel):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str | None = None
+    # multi-workspace Slack: the app's OAuth credentials (adapters/slack/installations.py)
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
@@ -171,12 +174,28 @@ class Settings(FileSettings):
     knowledge_dir: Path
     secrets: Secrets = Secrets()
     log_level: str = "INFO"
+    # how long a silent worker's deliveries stay its own (bot/store/inbox.py); only the
+    # environment sets it (SUPPORTBOT_WORKER_LEASE_SECONDS), so tests can see a takeover in seconds
+    worker_lease_seconds: float = Field(default=90.0, gt=0)
 
     @property
     def state_target(self) -> Path | str:
         """Where state lives: the PostgreSQL URL, or state.db in the data directory."""
         url = self.store.url
         return url.get_secret_value() if url is not None else self.data_dir / "state.db"
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Slack in several workspaces: no single SLACK_BOT_TOKEN, but the app's client id and
+        secret (and HTTP mode), so workspaces install through /slack/install and each one's
+        token lives in the state database."""
+        s = self.secrets
+        return (
+            s.slack_bot_token is None
+            and s.slack_client_id is not None
+            and s.slack_client_secret is not None
+            and s.slack_signing_secret is not None
+        )
 
     @property
     def llm_configured(self) -> bool:
@@ -320,6 +339,15 @@ def load_settings(
                 "SUPPORTBOT_DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host/database"
             )
     log_level = env.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper()
+    lease = _plain(env, "SUPPORTBOT_WORKER_LEASE_SECONDS") or "90"
+    try:
+        worker_lease = float(lease)
+    except ValueError:
+        worker_lease = 0.0
+    if not 0 < worker_lease <= 86_400:  # also refuses nan and inf
+        problems.append(
+            f"SUPPORTBOT_WORKER_LEASE_SECONDS={lease!r} must be a number of seconds, above 0, at most 86400"
+        )
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     secrets = Secrets(
@@ -327,6 +355,8 @@ def load_settings(
         slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
         slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
         slack_api_url=_plain(env, "SLACK_API_URL"),
+        slack_client_id=_plain(env, "SLACK_CLIENT_ID"),
+        slack_client_secret=_secret(env, "SLACK_CLIENT_SECRET"),
         discord_token=_secret(env, "DISCORD_TOKEN"),
         discord_api_url=_plain(env, "DISCORD_API_URL"),
         discord_gateway_url=_plain(env, "DISCORD_GATEWAY_URL"),
@@ -348,6 +378,7 @@ def load_settings(
         knowledge_dir=knowledge_dir,
         secrets=secrets,
         log_level=log_level,
+        worker_lease_seconds=worker_lease,
     )
 
 

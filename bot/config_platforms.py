@@ -119,6 +119,10 @@ class SlackSettings(PlatformSettings):
     admin_groups: tuple[str, ...] = ()
     slash_command: str = "/support"
     workspace_admins_are_admins: bool = True
+    # multi-workspace installs (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET): the public URL of
+    # /slack/oauth_redirect, as registered under the app's OAuth & Permissions; "" lets Slack
+    # use the only one registered
+    oauth_redirect_url: str = ""
 
     @field_validator("slash_command")
     @classmethod

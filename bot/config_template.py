@@ -89,6 +89,8 @@ admin_groups = []
 workspace_admins_are_admins = true
 # Channel id where a card is posted for each new ticket (optional).
 # triage_channel = "C0123456789"
+# With SLACK_CLIENT_ID (several workspaces): the public address of /slack/oauth_redirect.
+oauth_redirect_url = ""
 slash_command = "/support"
 
 # Per-channel settings, by channel id:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 
 from bot import faults, policy
 from bot.actions import ActionHandler
@@ -44,6 +45,7 @@ from bot.types import (
     Button,
     ChannelMode,
     Command,
+    ConversationRef,
     EscalationReason,
     InboundMessage,
     Outcome,
@@ -181,6 +183,14 @@ class SupportBot:
         """Answer what a dead process left unfinished (bot/delivery.py). Called when an
         adapter connects; the clock also runs it in the background."""
         return await self.deliveries.replay_pending(platform, channel)
+
+    async def active_conversations(
+        self, platform: str, within: timedelta
+    ) -> list[tuple[ConversationRef, str | None]]:
+        """Where the bot was talking within `within`, with the last message recorded in each:
+        a new Discord gateway holder fetches what came after (adapters/discord/standby.py)."""
+        since = self.clock.now() - within
+        return await self.store.run(StateStore.bot_conversations_since, platform, since)
 
     async def handle(
         self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None

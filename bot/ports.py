@@ -45,6 +45,28 @@ class Core(Protocol):
 
     async def replay_pending(self, platform: str, channel: Channel) -> int: ...
 
+    async def active_conversations(
+        self, platform: str, within: timedelta
+    ) -> list[tuple[ConversationRef, str | None]]:
+        """Conversations the bot took part in within `within`, newest first, each with the
+        platform id of the last message recorded in it: where a new gateway holder catches up."""
+        ...
+
+
+class Lease(Protocol):
+    """A role one process holds at a time among the workers sharing the state (the Discord
+    gateway): bot/store/leases.py. Lost when the holder releases it or dies; `check` tells a
+    holder whether it still has it. With state in SQLite there is none: one process holds all."""
+
+    @property
+    def held(self) -> bool: ...
+
+    async def try_acquire(self, name: str) -> bool: ...
+
+    async def check(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
 
 class Adapter(Protocol):
     """One platform's connection: run it, reach its Channel, close it."""
@@ -183,6 +205,7 @@ if typing.TYPE_CHECKING:
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
     from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
+    from bot.store.slack_installs import SlackInstallRecord
     from bot.store.workers import WorkerRecord
     from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
 
@@ -255,6 +278,10 @@ class ConversationStore(Protocol):
     ) -> list[Turn]: ...
 
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
+
+    def bot_conversations_since(
+        self, platform: str, since: datetime, limit: int = 100
+    ) -> list[tuple[ConversationRef, str | None]]: ...
 
 
 class AnswerStore(Protocol):
@@ -576,6 +603,23 @@ class WorkerStore(Protocol):
     def live_workers(self, since: datetime) -> list[WorkerRecord]: ...
 
 
+class SlackInstallStore(Protocol):
+    """Slack workspaces installed through OAuth, and the one-time states of installs under way
+    (adapters/slack/installations.py adapts them to slack_sdk's stores)."""
+
+    def save_slack_installation(self, record: SlackInstallRecord) -> None: ...
+
+    def slack_installation(self, enterprise_id: str, team_id: str) -> SlackInstallRecord | None: ...
+
+    def slack_installations(self) -> list[SlackInstallRecord]: ...
+
+    def delete_slack_installation(self, enterprise_id: str, team_id: str) -> int: ...
+
+    def issue_oauth_state(self, state: str, expires_at: datetime) -> None: ...
+
+    def consume_oauth_state(self, state: str, now: datetime) -> bool: ...
+
+
 class RetentionStore(Protocol):
     """Message text past `[privacy] retention_days` emptied; rows, ids and counts kept."""
 
@@ -616,6 +660,7 @@ class Store(
     PeopleStore,
     RetentionStore,
     WorkerStore,
+    SlackInstallStore,
     Protocol,
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""

@@ -11,7 +11,9 @@ This module owns getting the bot onto Discord and off it again:
 * registering buttons and syncing the slash commands (globally or per configured guild);
 * replaying what a previous process left unfinished, once, when the gateway is ready;
 * `DiscordAdapter.run` / `close` for the supervisor in `bot/app.py`: close lets in-flight
-  events finish (up to `drain_timeout`) before disconnecting.
+  events finish (up to `drain_timeout`) before disconnecting;
+* with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
+  it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`).
 
 The events themselves are handled in `adapters/discord/events.py`.
 """
@@ -32,11 +34,12 @@ from discord import app_commands
 from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups
 from adapters.discord.events import Events
+from adapters.discord.standby import RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.translate import PLATFORM, MessageTranslator
 from adapters.inflight import InFlight
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
-from bot.ports import Core
+from bot.ports import Core, Lease
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -167,6 +170,8 @@ class DiscordAdapter:
         *,
         guild_ready_timeout: float = 2.0,
         drain_timeout: float = 30.0,
+        lease: Lease | None = None,
+        standby_retry: float = RETRY_SECONDS,
     ) -> None:
         self.core = bot
         self.settings = settings
@@ -179,6 +184,8 @@ class DiscordAdapter:
         self._ready = asyncio.Event()
         self._replayed = False
         self._inflight = InFlight()
+        # workers sharing a PostgreSQL state take turns on the gateway; alone, always connect
+        self.hold = GatewayHold(lease, retry=standby_retry) if lease is not None else None
 
     # -- lifecycle
 
@@ -198,10 +205,24 @@ class DiscordAdapter:
         await self._ready.wait()
 
     async def run(self) -> None:
-        """Connect and serve until closed. Raises FatalAdapterError when restarting cannot help."""
+        """Connect and serve until closed. Raises FatalAdapterError when restarting cannot help.
+        With a lease, stand by until it is ours; raises PlatformError if it is lost while
+        serving, so the supervisor starts over (standing by again)."""
         token = self.settings.secrets.discord_token
         if token is None:
             raise FatalAdapterError("DISCORD_TOKEN is not set")
+        if self.hold is None:
+            await self._serve(token.get_secret_value())
+            return
+        try:
+            if not await self.hold.acquire():
+                return  # closed while standing by
+            self._replayed = False  # another worker held the gateway meanwhile: replay and catch up
+            await self._serve(token.get_secret_value())
+        finally:
+            await self.hold.release()  # also closes a standby's session
+
+    async def _serve(self, token: str) -> None:
         secrets = self.settings.secrets
         restore = point_discord_py(secrets.discord_api_url, secrets.discord_gateway_url)
         client = SupportClient(self, guild_ready_timeout=self.guild_ready_timeout)
@@ -211,9 +232,12 @@ class DiscordAdapter:
         self._ready.clear()
         try:
             async with client:
-                await self._login(client, token.get_secret_value())
+                await self._login(client, token)
                 await self._discover_gateway(client)
-                await self._connect(client)
+                if self.hold is None:
+                    await self._connect(client)
+                else:
+                    await self._connect_while_held(client, self.hold)
         finally:
             restore()
 
@@ -250,6 +274,29 @@ class DiscordAdapter:
             if exc.code == 4004:
                 raise FatalAdapterError(TOKEN_REJECTED) from None
             raise
+
+    async def _connect_while_held(self, client: SupportClient, hold: GatewayHold) -> None:
+        """Serve while the lease holds. Losing it (its database session ended) means another
+        worker may be on the gateway already: finish what is in flight and disconnect."""
+        serving = asyncio.create_task(self._connect(client), name="supportbot-discord-gateway")
+        watching = asyncio.create_task(hold.lost(), name="supportbot-discord-lease")
+        try:
+            await asyncio.wait({serving, watching}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            raise
+        finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        if serving.done():
+            await serving  # closed, or failed: as without a lease
+            return
+        log.error("lost the Discord gateway lease; disconnecting", extra={"platform": PLATFORM})
+        await self.drain(self.drain_timeout)
+        await client.close()
+        await asyncio.gather(serving, return_exceptions=True)
+        raise PlatformError("lost the Discord gateway lease (its database session ended)")
 
     async def setup(self, client: SupportClient) -> None:
         """After login, before the gateway: buttons and slash commands."""
@@ -304,9 +351,17 @@ class DiscordAdapter:
                 log.info("replayed %d unfinished message(s)", replayed, extra={"platform": PLATFORM})
         except Exception:
             log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
+        if self.hold is None or self.client is None:
+            return  # alone on the state: no one else held the gateway while this one was away
+        try:
+            await catch_up(self.core, self.events, self.client)
+        except Exception:
+            log.exception("catching up on the conversations failed", extra={"platform": PLATFORM})
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""
+        if self.hold is not None:
+            self.hold.stop()
         await self.drain(self.drain_timeout)
         if self.client is not None and not self.client.is_closed():
             await self.client.close()
@@ -325,8 +380,18 @@ def build_adapter(
     port: int | None = None,
     guild_ready_timeout: float = 2.0,
     drain_timeout: float = 30.0,
+    lease: Lease | None = None,
+    standby_retry: float = RETRY_SECONDS,
 ) -> DiscordAdapter:
     """The entry point `bot.app` loads. `host`/`port` (for HTTP adapters) are ignored: the
-    bot connects out to Discord. Options: `guild_ready_timeout`, `drain_timeout`."""
+    bot connects out to Discord. Options: `guild_ready_timeout`, `drain_timeout`, and with
+    workers sharing a PostgreSQL state the gateway `lease` and `standby_retry`."""
     del host, port
-    return DiscordAdapter(bot, settings, guild_ready_timeout=guild_ready_timeout, drain_timeout=drain_timeout)
+    return DiscordAdapter(
+        bot,
+        settings,
+        guild_ready_timeout=guild_ready_timeout,
+        drain_timeout=drain_timeout,
+        lease=lease,
+        standby_retry=standby_retry,
+    )

@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,9 +40,12 @@ from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import THINKING_REACTION, SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
+from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
+from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
 from bot.errors import FatalAdapterError
 from bot.ports import Core
+from bot.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +71,19 @@ class SlackAdapter:
         retry_interval: float | None = None,
         thinking_reaction: str = THINKING_REACTION,
         drain_timeout: float = 30.0,
+        store: AsyncStore | None = None,
     ) -> None:
         secrets = settings.secrets
-        if secrets.slack_bot_token is None:
+        # several workspaces, each installed through /slack/install: tokens from the store
+        self.store = store if settings.slack_oauth else None
+        if settings.slack_oauth and store is None:
+            raise FatalAdapterError("multi-workspace Slack (SLACK_CLIENT_ID) needs the state store")
+        if self.store is None and secrets.slack_bot_token is None:
             raise FatalAdapterError("SLACK_BOT_TOKEN is not set; see knowledge/slack-setup.md")
-        if secrets.slack_app_token is not None:
-            self.mode: Mode = "socket"
+        if self.store is not None:
+            self.mode: Mode = "http"  # the install pages need the HTTP server
+        elif secrets.slack_app_token is not None:
+            self.mode = "socket"
         elif secrets.slack_signing_secret is not None:
             self.mode = "http"
         else:
@@ -97,7 +108,7 @@ class SlackAdapter:
         self._runner: web.AppRunner | None = None
         self._client: AsyncWebClient | None = None
         self._directory: SlackDirectory | None = None
-        self._channel: SlackChannel | None = None
+        self._channel: SlackChannel | WorkspacesChannel | None = None
         self._app: AsyncApp | None = None
         self._events: SlackEvents | None = None
         self._guard: SlackRequestGuard | None = None
@@ -106,7 +117,7 @@ class SlackAdapter:
     # lifecycle -------------------------------------------------------------------------
 
     @property
-    def channel(self) -> SlackChannel:
+    def channel(self) -> SlackChannel | WorkspacesChannel:
         if self._channel is None:
             raise RuntimeError("the Slack adapter is not started")
         return self._channel
@@ -130,6 +141,9 @@ class SlackAdapter:
         self._client = make_web_client(
             self.settings, session=self._session, retry_interval=self.retry_interval
         )
+        if self.store is not None:
+            await self._start_workspaces(self.store, self._client)
+            return
         identity = await self._authenticate(self._client)
         self._directory = SlackDirectory(self._client, self.settings, identity)
         self._channel = SlackChannel(
@@ -155,6 +169,27 @@ class SlackAdapter:
             self.mode,
             extra=ctx(workspace=identity.team_id),
         )
+        await self._replay()
+        self.ready.set()
+
+    async def _start_workspaces(self, store: AsyncStore, client: AsyncWebClient) -> None:
+        """Multi-workspace HTTP mode: Bolt's OAuth flow on our stores; each request is
+        authorized with its workspace's install, and answered with that install's token."""
+        flow = oauth_flow(self.settings, store, retry_interval=self.retry_interval)
+        workspaces = Workspaces(
+            self.bot,
+            self.settings,
+            flow.settings.installation_store,
+            self._in_flight,
+            session=self._session,
+            retry_interval=self.retry_interval,
+            thinking_reaction=self.thinking_reaction,
+        )
+        self._channel = WorkspacesChannel(workspaces)
+        self._app = self._build_app(client, None, oauth=flow)
+        RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)
+        await self._start_http(self._app)
+        log.info("serving installed Slack workspaces (HTTP mode, installs at %s)", INSTALL_PATH, extra=ctx())
         await self._replay()
         self.ready.set()
 
@@ -238,6 +273,9 @@ class SlackAdapter:
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._http_events)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
+        if self.store is not None:
+            web_app.router.add_get(INSTALL_PATH, self._http_oauth)
+            web_app.router.add_get(REDIRECT_PATH, self._http_oauth)
         runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -263,6 +301,18 @@ class SlackAdapter:
         response = await self._app.async_dispatch(checked)
         return await to_aiohttp_response(response)
 
+    async def _http_oauth(self, request: web.Request) -> web.Response:
+        """The install page and Slack's redirect back (Bolt's OAuth flow; the state is checked
+        against the browser's cookie and consumed in the store, once)."""
+        assert self._app is not None and self._app.oauth_flow is not None
+        flow = self._app.oauth_flow
+        bolt_request = await to_bolt_request(request)
+        if request.path == INSTALL_PATH:
+            response = await flow.handle_installation(bolt_request)
+        else:
+            response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(response)
+
     async def _http_health(self, request: web.Request) -> web.Response:
         return web.json_response(
             {"ok": True, "platform": PLATFORM, "mode": self.mode, "in_flight": len(self._in_flight)}
@@ -277,7 +327,9 @@ class SlackAdapter:
         if replayed:
             log.info("replayed %d unfinished message(s)", replayed, extra=ctx())
 
-    def _build_app(self, client: AsyncWebClient, events: SlackEvents) -> AsyncApp:
+    def _build_app(
+        self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None
+    ) -> AsyncApp:
         http = self.mode == "http"
         secret = self.settings.secrets.slack_signing_secret
         app = AsyncApp(
@@ -291,8 +343,11 @@ class SlackAdapter:
             # milliseconds, and the work is registered before Slack sees the ack
             process_before_response=True,
             logger=logging.getLogger("slack_bolt.supportbot"),
+            # with OAuth, Bolt authorizes each request with its workspace's install
+            oauth_flow=oauth,
         )
-        events.register(app)
+        if events is not None:
+            events.register(app)
         return app
 
 

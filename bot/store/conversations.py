@@ -147,6 +147,21 @@ class ConversationRepository(Repository):
         ).fetchall()
         return [Turn(role=role, text=text) for role, text in reversed(rows)]
 
+    def bot_conversations_since(
+        self, platform: str, since: datetime, limit: int = 100
+    ) -> list[tuple[ConversationRef, str | None]]:
+        """The conversations on `platform` the bot takes part in, active since `since`, newest
+        first, each with the platform id of the last message recorded in it (None if none
+        was): where a new Discord gateway holder catches up (adapters/discord/standby.py)."""
+        rows = self.db.execute(
+            "select c.key, (select m.platform_id from messages m where m.conversation = c.key "
+            "and m.platform_id is not null order by m.id desc limit 1) from conversations c "
+            "where c.platform = ? and c.bot_participating = 1 and c.last_activity >= ? "
+            "order by c.last_activity desc limit ?",
+            [platform, iso(since), limit],
+        ).fetchall()
+        return [(ConversationRef.from_key(key), last) for key, last in rows]
+
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]:
         rows = self.db.execute(
             "select text from messages where conversation = ? and role = ? and at >= ? order by id",

@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 # the steps from 0005 on live in migrations_later.py, a module of its own to stay short
-from bot.store.migrations_later import _state_v5_insights, _state_v6_privacy, _state_v7_workers
+from bot.store.migrations_later import (
+    _state_v5_insights,
+    _state_v6_privacy,
+    _state_v7_workers,
+    _state_v8_slack_installs,
+)
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -248,6 +253,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0005_insights", _state_v5_insights),
     ("0006_privacy", _state_v6_privacy),
     ("0007_workers", _state_v7_workers),
+    ("0008_slack_installations", _state_v8_slack_installs),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -172,3 +172,24 @@ def _state_v7_workers(db: StateDatabase) -> None:
     )
     db.table("workers").create_index(["heartbeat_at"])
     db.table("inbox").add_column("worker", str)
+
+
+def _state_v8_slack_installs(db: StateDatabase) -> None:
+    """Slack across several workspaces (bot/store/slack_installs.py): each install from the
+    OAuth flow, its bot token included, and the one-time states of installs under way."""
+    db.table("slack_installations").create(
+        {
+            "enterprise_id": str,  # "" outside Enterprise Grid: part of the key, never null
+            "team_id": str,  # "" for an organisation-wide install
+            "team_name": str,
+            "bot_user_id": str,
+            "installed_at": str,
+            "data": str,  # JSON: what oauth.v2.access returned, as slack_sdk's Installation (a secret)
+        },
+        pk=("enterprise_id", "team_id"),
+        not_null={"enterprise_id", "team_id", "installed_at", "data"},
+    )
+    db.table("slack_installations").create_index(["team_id"])
+    db.table("slack_oauth_states").create(
+        {"state": str, "expires_at": str}, pk="state", not_null={"expires_at"}
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -32,6 +32,7 @@ from bot.store.migrations import STATE_MIGRATIONS, migrate
 from bot.store.people import PeopleRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
+from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
@@ -61,6 +62,7 @@ class StateStore(
     PeopleRepository,
     RetentionRepository,
     WorkerRepository,
+    SlackInstallRepository,
 ):
     """State that must survive anything: one SQLite file in the data directory, or a
     PostgreSQL database when `path` is a `postgresql://` URL.
@@ -77,7 +79,9 @@ class StateStore(
     def open(cls, settings: Settings) -> StateStore:
         """The state the settings name: `SUPPORTBOT_DATABASE_URL` or `[store] url` (PostgreSQL),
         else state.db in the data directory."""
-        return cls(settings.state_target)
+        store = cls(settings.state_target)
+        store.worker_lease = timedelta(seconds=settings.worker_lease_seconds)
+        return store
 
     @classmethod
     def migrate(cls, settings: Settings) -> list[str]:

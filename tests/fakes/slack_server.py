@@ -58,6 +58,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from tests.fakes.slack_oauth import FakeOAuth
+
 __all__ = [
     "ApiCall",
     "FakeSlack",
@@ -416,6 +418,7 @@ class _Token:
     scopes: list[str]
     user_id: str | None
     revoked: bool = False
+    team_id: str | None = None  # the workspace it belongs to (None: the fake's main one)
 
 
 # --------------------------------------------------------------------------------------------
@@ -739,6 +742,11 @@ class FakeSlack:
 
         self._tokens: dict[str, _Token] = {}
         self.add_token(bot_token, "bot", bot_scopes, user_id=bot_user_id)
+        # workspaces the app may be installed in, by team id; the main one first
+        self.workspaces: dict[str, dict[str, str]] = {
+            team_id: {"name": team_name, "bot_user_id": bot_user_id, "bot_id": bot_id, "bot_token": bot_token}
+        }
+        self.oauth = FakeOAuth(self)
         self.add_token(app_token, "app", app_scopes)
 
         # Workspace state.
@@ -774,6 +782,7 @@ class FakeSlack:
         self._handlers: dict[str, Handler] = {
             "api.test": self._m_api_test,
             "auth.test": self._m_auth_test,
+            "oauth.v2.access": self.oauth.access,
             "apps.connections.open": self._m_apps_connections_open,
             "assistant.threads.setStatus": self._m_assistant_threads,
             "assistant.threads.setTitle": self._m_assistant_threads,
@@ -830,6 +839,7 @@ class FakeSlack:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_link)
+        app.router.add_get("/oauth/v2/authorize", self.oauth.authorize)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -891,9 +901,32 @@ class FakeSlack:
         scopes: Iterable[str] = (),
         *,
         user_id: str | None = None,
+        team_id: str | None = None,
     ) -> None:
         """Register a token (``bot``: xoxb-, ``user``: xoxp-, ``app``: xapp-) and its scopes."""
-        self._tokens[token] = _Token(token, kind, list(scopes), user_id)
+        self._tokens[token] = _Token(token, kind, list(scopes), user_id, team_id=team_id)
+
+    def token_scopes(self, token: str) -> list[str]:
+        return list(self._tokens[token].scopes)
+
+    def add_workspace(
+        self, team_id: str, name: str, *, bot_user_id: str, bot_id: str, bot_token: str | None = None
+    ) -> str:
+        """Another workspace the app can be installed in (OAuth: tests/fakes/slack_oauth.py):
+        its bot user joins every channel, and its bot token (returned) answers as that team.
+        Channels and users are shared with the main workspace: only identity differs."""
+        token = bot_token or f"xoxb-{team_id}-" + secrets.token_hex(6)
+        self.workspaces[team_id] = {
+            "name": name,
+            "bot_user_id": bot_user_id,
+            "bot_id": bot_id,
+            "bot_token": token,
+        }
+        self.add_token(token, "bot", DEFAULT_BOT_SCOPES, user_id=bot_user_id, team_id=team_id)
+        self.add_user(bot_user_id, f"supportbot-{team_id.lower()}", is_bot=True, bot_id=bot_id)
+        for members in self.members.values():
+            members.add(bot_user_id)
+        return token
 
     def set_scopes(self, token: str, scopes: Iterable[str]) -> None:
         """Replace a token's granted scopes (shows up in ``x-oauth-scopes``)."""
@@ -1467,24 +1500,27 @@ class FakeSlack:
                     parent.pop(key, None)
 
     def _bot_message(self, ctx: _Ctx | None, text: str) -> dict[str, Any]:
+        # a bot token of another workspace (add_workspace) posts as that workspace's bot
+        team_id = (ctx.token.team_id if ctx is not None else None) or self.team_id
+        bot = self.workspaces.get(team_id, {})
         msg: dict[str, Any] = {
             "type": "message",
             "text": text,
             "ts": self.next_ts(),
-            "team": self.team_id,
+            "team": team_id,
         }
         if ctx is None or ctx.token.kind == "bot":
             msg.update(
                 {
-                    "user": self.bot_user_id,
-                    "bot_id": self.bot_id,
+                    "user": bot.get("bot_user_id", self.bot_user_id),
+                    "bot_id": bot.get("bot_id", self.bot_id),
                     "app_id": self.app_id,
                     "bot_profile": {
-                        "id": self.bot_id,
+                        "id": bot.get("bot_id", self.bot_id),
                         "app_id": self.app_id,
                         "name": self.bot_name,
                         "deleted": False,
-                        "team_id": self.team_id,
+                        "team_id": team_id,
                         "updated": int(time.time()),
                         "icons": {},
                     },
@@ -1556,17 +1592,19 @@ class FakeSlack:
 
     async def _m_auth_test(self, ctx: _Ctx) -> dict[str, Any]:
         user = self.users.get(ctx.token.user_id or "", {})
+        team_id = ctx.token.team_id or self.team_id
+        workspace = self.workspaces.get(team_id, {})
         body: dict[str, Any] = {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
-            "team": self.team_name,
+            "team": workspace.get("name", self.team_name),
             "user": user.get("name", ""),
-            "team_id": self.team_id,
+            "team_id": team_id,
             "user_id": ctx.token.user_id,
             "is_enterprise_install": False,
         }
         if ctx.token.kind == "bot":
-            body["bot_id"] = self.bot_id
+            body["bot_id"] = workspace.get("bot_id", self.bot_id)
         return body
 
     async def _m_apps_connections_open(self, ctx: _Ctx) -> dict[str, Any]:

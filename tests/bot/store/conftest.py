@@ -8,6 +8,8 @@ tests never see each other's rows and no database has to be created or dropped p
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,18 +19,24 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a PostgreSQL server for this session."""
+def pg_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server for this session. pgserver is part of the test extra:
+    missing, the tests fail rather than skip. Its files live in a folder of their own, not
+    pytest's temp root, which another pytest session may close to others (pgserver runs the
+    server as its own user) while this one runs."""
     given = os.environ.get("SUPPORTBOT_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="supportbot-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def in_schema(url: str, schema: str) -> str:

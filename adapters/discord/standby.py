@@ -1,0 +1,151 @@
+"""Standing by for the Discord gateway, and catching up when taking it over.
+
+Discord sends every event to every gateway connection of a bot, so of the workers sharing a
+PostgreSQL state exactly one may be connected: the holder of the gateway lease
+(`bot.ports.Lease`, a session advisory lock on a connection of its own: bot/store/leases.py).
+The others stand by without connecting (no login, no command sync, nothing answered) and
+ask again every `retry` seconds, so when the holder dies (its session ends with it and
+PostgreSQL frees the lock) one of them is on the gateway within `retry` seconds plus a
+login. The holder checks its lease as often: one whose session is lost stops serving,
+since another worker may already hold the gateway.
+
+A new holder cannot RESUME its predecessor's session (discord.py keeps the session in the
+process that opened it), so what Discord sent during the hand-over went to a dead
+connection. `catch_up` fetches it back over REST: for each conversation the bot took part in
+within `ACTIVE_WINDOW`, the channel's messages after the last one recorded, handed to the
+core in order. The inbox makes this safe to over-fetch: a message already handled is a
+duplicate and is not answered again.
+
+With state in SQLite there is no lease and none of this runs: one process holds everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import discord
+
+from adapters.discord.events import Events
+from adapters.discord.translate import PLATFORM
+from bot.errors import StoreError
+from bot.ports import Core, Lease
+from bot.types import ConversationRef
+
+log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+# one holder per bot: the workers sharing a state serve the one bot its settings name
+GATEWAY_LEASE = "discord-gateway"
+# how often a standby asks for the lease and a holder checks it: a takeover within about
+# this plus a login, far inside the 30 s a dead holder may leave the bot deaf
+RETRY_SECONDS = 5.0
+# the conversations worth catching up: those the bot was talking in this recently
+ACTIVE_WINDOW = timedelta(hours=1)
+# messages fetched per conversation: a hand-over lasts seconds, this is plenty
+HISTORY_LIMIT = 50
+
+
+class GatewayHold:
+    """Waiting for the gateway lease, noticing its loss, giving it back."""
+
+    def __init__(self, lease: Lease, *, retry: float = RETRY_SECONDS, name: str = GATEWAY_LEASE) -> None:
+        self.lease = lease
+        self.retry = retry
+        self.name = name
+        # set while another worker holds the gateway (tests and status wait on it)
+        self.standing_by = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    async def acquire(self) -> bool:
+        """Return True once this process holds the gateway lease; until then, stand by.
+        False if `stop` was called first (the adapter is closing)."""
+        announced = False
+        while not self._stopped.is_set():
+            try:
+                if await self.lease.try_acquire(self.name):
+                    self.standing_by.clear()
+                    log.info("holding the Discord gateway", extra={"platform": PLATFORM})
+                    return True
+                if not announced:  # once per wait: a standby may wait for days
+                    announced = True
+                    log.info(
+                        "standing by: another worker holds the Discord gateway",
+                        extra={"platform": PLATFORM, "retry_seconds": self.retry},
+                    )
+            except StoreError as exc:
+                # the database is unreachable: no one can be sure to hold it, so keep asking
+                log.warning("cannot ask for the Discord gateway: %s", exc, extra={"platform": PLATFORM})
+            self.standing_by.set()
+            with contextlib.suppress(TimeoutError):  # a closing adapter stops waiting at once
+                await asyncio.wait_for(self._stopped.wait(), self.retry)
+        self.standing_by.clear()
+        return False
+
+    def stop(self) -> None:
+        """Stop standing by: the adapter is closing."""
+        self._stopped.set()
+
+    async def lost(self) -> None:
+        """Return when the lease is lost (checked every `retry` seconds)."""
+        while await self.lease.check():
+            await asyncio.sleep(self.retry)
+
+    async def release(self) -> None:
+        await self.lease.release()
+
+
+async def catch_up(core: Core, events: Events, client: discord.Client) -> int:
+    """Hand the core what was said in the bot's active conversations after the last message
+    it recorded there; how many messages were handed over."""
+    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW)
+    # conversations side by side, each in order: a follow-up must not overtake its question
+    counts = await asyncio.gather(*(_catch_up_in(events, client, ref, last) for ref, last in points))
+    handed = sum(counts)
+    if handed:
+        log.info(
+            "caught up on %d message(s) in %d conversation(s)",
+            handed,
+            len(points),
+            extra={"platform": PLATFORM},
+        )
+    return handed
+
+
+async def _catch_up_in(
+    events: Events, client: discord.Client, conversation: ConversationRef, last: str | None
+) -> int:
+    """One conversation's missed messages, through `events` as if the gateway had sent them."""
+    where = int(conversation.thread or conversation.channel)
+    start = _snowflake(last) if last is not None else None
+    try:
+        channel = client.get_channel(where) or await client.fetch_channel(where)
+        if not isinstance(channel, discord.abc.Messageable):
+            return 0
+        if start is not None:
+            after = discord.Object(id=start)
+            messages = [m async for m in channel.history(limit=HISTORY_LIMIT, after=after, oldest_first=True)]
+        else:  # nothing recorded to start after: the latest few, oldest first
+            messages = [m async for m in channel.history(limit=HISTORY_LIMIT)][::-1]
+    except discord.HTTPException as exc:
+        # a deleted thread or a revoked permission: that conversation is over for the bot
+        log.warning(
+            "could not catch up on a conversation",
+            extra={"platform": PLATFORM, "channel": where, "status": exc.status},
+        )
+        return 0
+    own = client.user.id if client.user is not None else None
+    handed = 0
+    for message in messages:
+        if message.author.id == own:
+            continue
+        await events.handle_message(message)
+        handed += 1
+    return handed
+
+
+def _snowflake(platform_id: str) -> int | None:
+    """A recorded message id as a snowflake: an edit is recorded as `<id>:edit:<ms>`."""
+    head = platform_id.split(":", 1)[0]
+    return int(head) if head.isdigit() else None

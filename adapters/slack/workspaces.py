@@ -1,0 +1,187 @@
+"""Several Slack workspaces in one adapter: each answered with its own install's token.
+
+This module owns what differs when the app is installed through OAuth instead of running
+with one SLACK_BOT_TOKEN: a `Workspace` (Web API client, directory, channel and listeners)
+per installed team, built on first use from the installation store and rebuilt when a
+reinstall changed the token; `RoutedListeners`, the Bolt listeners that hand each request
+to its team's `SlackEvents`; and `WorkspacesChannel`, the adapter's Channel for work that
+starts in the core (replays, SLA reminders), which posts with the conversation's workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.inflight import InFlight
+from adapters.slack.channel import SlackChannel
+from adapters.slack.client import api_url, ctx, retry_handlers
+from adapters.slack.directory import SlackDirectory, SlackIdentity
+from adapters.slack.events import Ack, SlackEvents
+from adapters.slack.forms import CALLBACK_ID
+from bot.config import Settings
+from bot.errors import PlatformError
+from bot.ports import Core
+from bot.types import ConversationRef, InboundMessage, Posted, Reply
+
+log = logging.getLogger(__name__)
+
+
+class NotInstalled(PlatformError):
+    """A workspace the app has no install for (never installed, or uninstalled)."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    token: str
+    events: SlackEvents
+
+
+class Workspaces:
+    """The installed workspaces this process has talked to, by team id."""
+
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        installs: AsyncInstallationStore,
+        in_flight: InFlight,
+        *,
+        session: aiohttp.ClientSession | None,
+        retry_interval: float | None = None,
+        thinking_reaction: str,
+    ) -> None:
+        self.core = core
+        self.settings = settings
+        self.installs = installs
+        self.in_flight = in_flight
+        self.session = session
+        self.retry_interval = retry_interval
+        self.thinking_reaction = thinking_reaction
+        self._by_team: dict[str, Workspace] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(
+        self, team_id: str, enterprise_id: str | None = None, token: str | None = None
+    ) -> SlackEvents:
+        """The team's listeners; `token` (from Bolt's authorize) replaces a stale one."""
+        known = self._by_team.get(team_id)
+        if known is not None and (token is None or token == known.token):
+            return known.events
+        async with self._lock:  # two first events of a team build it once
+            known = self._by_team.get(team_id)
+            if known is not None and (token is None or token == known.token):
+                return known.events
+            bot = await self.installs.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+            if bot is None:
+                raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
+            identity = SlackIdentity(
+                team_id=bot.team_id or team_id,
+                team=bot.team_name or "",
+                bot_user_id=bot.bot_user_id,
+                bot_id=bot.bot_id,
+                url="",
+                enterprise_id=bot.enterprise_id or "",
+            )
+            built = Workspace(bot.bot_token, self._build(bot.bot_token, identity))
+            self._by_team[team_id] = built
+            log.info("serving Slack workspace %s", team_id, extra=ctx(workspace=team_id))
+            return built.events
+
+    def _build(self, token: str, identity: SlackIdentity) -> SlackEvents:
+        client = AsyncWebClient(
+            token=token,
+            base_url=api_url(self.settings),
+            session=self.session,
+            timeout=30,
+            retry_handlers=retry_handlers(self.retry_interval),
+        )
+        directory = SlackDirectory(client, self.settings, identity)
+        channel = SlackChannel(client, directory, session=self.session, retry_interval=self.retry_interval)
+        return SlackEvents(
+            self.core,
+            self.settings,
+            directory,
+            channel,
+            self.in_flight,
+            thinking_reaction=self.thinking_reaction,
+        )
+
+
+def _team(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The team and organisation a request comes from (events, commands and interactions
+    spell them differently)."""
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or ""
+    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    return str(team), str(enterprise) if enterprise else None
+
+
+class RoutedListeners:
+    """Bolt's listeners when several workspaces share the app: each request is handled by
+    its team's `SlackEvents`, exactly as a one-workspace app handles it (same acks)."""
+
+    def __init__(self, workspaces: Workspaces) -> None:
+        self.workspaces = workspaces
+
+    async def _events(self, body: Mapping[str, Any], context: AsyncBoltContext) -> SlackEvents:
+        team, enterprise = _team(body)
+        return await self.workspaces.get(context.team_id or team, enterprise, context.bot_token)
+
+    def register(self, app: AsyncApp, slash_command: str) -> None:
+        # the same listeners as SlackEvents.register, routed by team
+        app.event("app_mention")(self._on_event)
+        app.event("message")(self._on_event)
+        app.command(slash_command)(self._on_command)
+        app.action(re.compile(r"^supportbot:"))(self._on_action)
+        app.view(CALLBACK_ID)(self._on_view)
+        app.event(re.compile(r".*"))(self._on_other)
+        app.action(re.compile(r".*"))(self._on_other)
+        app.error(self._on_bolt_error)
+
+    async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await (await self._events(body, context))._on_event(body)
+
+    async def _on_command(self, ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await (await self._events(body, context))._on_command(ack, body)
+
+    async def _on_action(self, ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await (await self._events(body, context))._on_action(ack, body)
+
+    async def _on_view(self, ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await (await self._events(body, context))._on_view(ack, body)
+
+    async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+
+    async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Bolt could not handle a request (%s)", type(error).__name__, exc_info=error, extra=ctx())
+
+
+class WorkspacesChannel:
+    """The core's Channel for every installed workspace: each call goes to the channel of
+    the conversation's workspace (ConversationRef.workspace is the Slack team id)."""
+
+    def __init__(self, workspaces: Workspaces) -> None:
+        self.workspaces = workspaces
+
+    async def _channel(self, conversation: ConversationRef) -> SlackChannel:
+        return (await self.workspaces.get(conversation.workspace)).channel
+
+    async def send(self, reply: Reply) -> Posted:
+        return await (await self._channel(reply.conversation)).send(reply)
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        await (await self._channel(posted.conversation)).edit(posted, reply)
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return await (await self._channel(message.conversation)).open_thread(message, title)

@@ -1,0 +1,140 @@
+"""Leases: a role that one process holds at a time among the workers sharing a PostgreSQL state.
+
+The Discord gateway is such a role: Discord delivers each event to every connection of a
+bot, so two workers on the gateway would both receive (and race to answer) every message.
+`GatewayLease` takes a PostgreSQL session advisory lock (`pg_try_advisory_lock`) on a
+connection of its own, kept open for as long as the lease is held. The lock lives exactly as
+long as that session, which is what makes it a lease rather than a flag in a table:
+
+* a holder that stops releases it by closing the connection;
+* a holder that dies (`kill -9`, a crash) has its socket closed by the kernel, and
+  PostgreSQL ends the session and releases the lock at once;
+* a holder whose host vanishes is noticed by the server's TCP keepalives, set short on this
+  session (`KEEPALIVE_*`), so the lock is freed within about half a minute;
+* a holder that loses its connection finds out with `check`, and must stop serving: by then
+  another worker may hold the lock.
+
+The lock is the two-key form (`LEASE_SPACE`, hash of schema and name): a key space apart from
+the single-key locks of migrations and `exclusive` (bot/store/jobs.py), and one lock per
+schema, since two installs may share a database in different schemas.
+
+Standby workers keep their connection open between attempts (one cheap query each time).
+On SQLite there is no lease: one process owns the state (bot/instance.py), so the caller
+passes none and the role is simply held. psycopg is imported only when a lease connects,
+so this module loads without the optional PostgreSQL driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import StoreError
+from bot.store.urls import redact_url, scrub
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger(__name__)
+
+# the first key of every lease lock (pg_locks.classid): tells them apart in pg_locks
+LEASE_SPACE = 0x5B07_0002
+# shown in pg_stat_activity, so an operator can see which sessions hold or await a role
+APPLICATION_NAME = "supportbot-lease"
+CONNECT_TIMEOUT = 5
+# a check that takes longer than this counts as a lost lease: a silent network may have
+# cost us the session already, and serving on would risk two holders
+CHECK_TIMEOUT = 5.0
+# the server probes an idle lease session after 10 s, then every 5 s, and drops it after 3
+# missed probes: a holder whose machine vanished frees the role within about 25 s
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
+
+_TRY = "select pg_try_advisory_lock(%s, hashtext(current_schema() || '/' || %s))"
+
+
+class GatewayLease:
+    """One role (`try_acquire(name)`) held on a dedicated PostgreSQL connection (`bot.ports.Lease`)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        """Whether this process held the lease when last asked (`try_acquire` or `check`)."""
+        return self._held
+
+    async def try_acquire(self, name: str) -> bool:
+        """Take the lease `name` if no other session holds it; True if this process holds it now.
+        Raises StoreError when the database cannot be reached (the caller tries again later)."""
+        if self._held:
+            return True
+        import psycopg
+
+        try:
+            connection = await self._connect()
+            cursor = await connection.execute(_TRY, [LEASE_SPACE, name])
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            await self._drop()
+            raise StoreError(
+                f"could not ask {redact_url(self._url)} for the {name} lease: {self._reason(exc)}"
+            ) from None
+        self._held = bool(row and row[0])
+        if self._held:
+            log.info("lease taken", extra={"lease": name})
+        return self._held
+
+    async def check(self) -> bool:
+        """Whether the lease is still held: its session answers. A lost session is closed
+        here, so the next `try_acquire` starts a fresh one."""
+        if not self._held or self._connection is None:
+            return False
+        import psycopg
+
+        try:
+            await asyncio.wait_for(self._connection.execute("select 1"), CHECK_TIMEOUT)
+            return True
+        except (psycopg.Error, TimeoutError) as exc:
+            log.warning("lease lost: its database session ended (%s)", type(exc).__name__)
+            await self._drop()
+            return False
+
+    async def release(self) -> None:
+        """Give the lease up (closing the session releases the lock), or stop standing by."""
+        if self._held:
+            log.info("lease released")
+        await self._drop()
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        import psycopg
+
+        if self._connection is not None and not self._connection.closed and not self._connection.broken:
+            return self._connection
+        await self._drop()
+        connection = await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME
+        )
+        # the server's side of the keepalives (libpq's only watch the server): user-settable,
+        # and ignored on a Unix socket, where a dead peer is seen at once anyway
+        await connection.execute(
+            f"set tcp_keepalives_idle = {KEEPALIVE_IDLE}; set tcp_keepalives_interval = {KEEPALIVE_INTERVAL}; "
+            f"set tcp_keepalives_count = {KEEPALIVE_COUNT}"
+        )
+        self._connection = connection
+        return connection
+
+    async def _drop(self) -> None:
+        self._held = False
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.closed:
+            try:
+                await connection.close()
+            except Exception:  # a boundary: the session is going away whatever happens here
+                log.debug("closing a lease connection failed", exc_info=True)
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc).strip()
+        return scrub(text.splitlines()[0] if text else type(exc).__name__, self._url)

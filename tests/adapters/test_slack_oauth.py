@@ -1,0 +1,156 @@
+"""Multi-workspace Slack: installs through OAuth, then each workspace answered with its own token.
+
+The real slack-bolt OAuth flow (`/slack/install` -> Slack's authorize page -> `/slack/oauth_redirect`
+-> `oauth.v2.access`) runs against the fake Slack (tests/fakes/slack_oauth.py), with the
+installs and states in the real state store (adapters/slack/installations.py). The test
+plays the browser: it keeps the state cookie the install page sets and follows Slack's redirect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.slack import SlackAdapter
+from adapters.slack.installations import REDIRECT_PATH
+from adapters.slack.manifest import BOT_SCOPES
+from bot.app import Runtime, enabled_adapters, load_adapter
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.slack_server import FakeSlack, post_signed
+
+MEMBER = "W222"
+CLIENT_ID = "111.222"
+CLIENT_SECRET = "fake-client-secret"
+SECOND = ("T222", "Second Team", "U0BOT2", "B0BOT2")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_scopes=BOT_SCOPES) as server:
+        team, name, bot_user, bot_id = SECOND
+        server.add_workspace(team, name, bot_user_id=bot_user, bot_id=bot_id)
+        server.oauth.configure(CLIENT_ID, CLIENT_SECRET)
+        yield server
+
+
+@pytest.fixture
+async def oauth_slack(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> AsyncIterator[tuple[SlackAdapter, str]]:
+    env = {
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        "SLACK_SIGNING_SECRET": fake.signing_secret,
+        "SLACK_API_URL": fake.api_url,
+    }
+    runtime = make_runtime(env=env, answerer=ConfidentExtractive())
+    assert runtime.settings.slack_oauth and enabled_adapters(runtime.settings) == ["slack"]
+    # as `supportbot run` loads it: bot.app hands the adapter the state store
+    adapter = load_adapter(
+        "slack", runtime.bot, runtime.settings, host="127.0.0.1", port=0, retry_interval=0.01
+    )
+    assert isinstance(adapter, SlackAdapter) and adapter.mode == "http"
+    task = asyncio.create_task(adapter.run())
+    await asyncio.wait_for(adapter.ready.wait(), 10)
+    base = f"http://127.0.0.1:{adapter.http_port}"
+    fake.oauth.redirect_uri = base + REDIRECT_PATH  # registered with the app, as on api.slack.com
+    try:
+        yield adapter, base
+    finally:
+        await adapter.close()
+        await asyncio.wait_for(task, 10)
+
+
+async def start_install(http: aiohttp.ClientSession, base: str, team: str) -> tuple[str, str]:
+    """The person opens /slack/install and clicks "Add to Slack", then "Allow" in `team`:
+    Slack's redirect back to the bot and the state cookie the browser holds."""
+    async with http.get(f"{base}/slack/install") as page:
+        assert page.status == 200
+        cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+        [link] = re.findall(r'href="([^"]*oauth/v2/authorize[^"]*)"', await page.text())
+    async with http.get(html.unescape(link) + f"&team={team}", allow_redirects=False) as allowed:
+        assert allowed.status == 302
+        return allowed.headers["Location"], cookie
+
+
+async def finish_install(http: aiohttp.ClientSession, redirect: str, cookie: str | None) -> int:
+    headers = {"Cookie": cookie} if cookie else {}
+    async with http.get(redirect, headers=headers, allow_redirects=False) as done:
+        return done.status
+
+
+def mention(fake: FakeSlack, team: str, bot_user: str, channel: str, text: str) -> bytes:
+    """A member @mentions the bot of `team` in `channel`: the event_callback Slack posts."""
+    body = fake.user_message(channel, f"<@{bot_user}> {text}", user=MEMBER)
+    event: dict[str, Any] = body["event"]
+    event.pop("channel_type", None)
+    event.update(type="app_mention", team=team)
+    body["team_id"] = team
+    body["authorizations"][0].update(team_id=team, user_id=bot_user)
+    return json.dumps(body).encode()
+
+
+async def test_two_workspaces_install_and_each_is_answered_with_its_own_token(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter, base = oauth_slack
+    caplog.set_level(logging.DEBUG)
+    async with aiohttp.ClientSession() as http:
+        for team in ("T111", "T222"):
+            redirect, cookie = await start_install(http, base, team)
+            assert await finish_install(http, redirect, cookie) == 200
+    assert fake.oauth.installs == ["T111", "T222"]
+    [exchange, _] = fake.calls("oauth.v2.access")
+    assert exchange.ok and exchange.token is None  # the code is exchanged with the app's credentials
+
+    tokens = {team: fake.workspaces[team]["bot_token"] for team in ("T111", "T222")}
+    for team, channel in (("T111", "C111"), ("T222", "C222")):
+        bot_user = fake.workspaces[team]["bot_user_id"]
+        body = mention(fake, team, bot_user, channel, "How do I reset my password?")
+        status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
+        assert status == 200
+        assert await adapter.drain(timeout=15)
+
+    answers = {c.params["channel"]: c for c in fake.calls("chat.postMessage") if c.ok}
+    assert set(answers) == {"C111", "C222"}
+    assert answers["C111"].headers["Authorization"] == f"Bearer {tokens['T111']}"
+    assert answers["C222"].headers["Authorization"] == f"Bearer {tokens['T222']}"
+    assert answers["C222"].response is not None
+    assert answers["C222"].response["message"]["user"] == "U0BOT2"  # posted as that workspace's bot
+    leaks = sorted(
+        {r.name for r in caplog.records for t in tokens.values() if t in r.getMessage() + str(r.__dict__)}
+    )
+    assert leaks == []  # tokens are stored, never logged
+
+
+async def test_a_state_is_used_once_and_a_forged_or_cookieless_one_is_refused(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    _, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, None) == 400  # not the browser that started it
+        assert await finish_install(http, redirect, cookie) == 200
+        assert await finish_install(http, redirect, cookie) == 401  # replayed: the state is spent
+        forged = f"{base}{REDIRECT_PATH}?code=T222.x&state=forged"
+        assert await finish_install(http, forged, "slack-app-oauth-state=forged") == 401
+    assert fake.oauth.installs == ["T222"]  # only the genuine install reached oauth.v2.access
+
+
+async def test_a_workspace_that_never_installed_is_not_answered(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    adapter, base = oauth_slack
+    body = mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?")
+    status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
+    assert status == 200  # Bolt acknowledges, and answers nothing without an install
+    assert await adapter.drain(timeout=15)
+    assert [c for c in fake.calls("chat.postMessage") if c.ok] == []

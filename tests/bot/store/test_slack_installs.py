@@ -1,0 +1,54 @@
+"""Slack installs and OAuth states in the state store (bot/store/slack_installs.py), on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.store import StateStore
+from bot.store.slack_installs import SlackInstallRecord
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+TOKEN = "xoxb-" + "t222-secret"  # assembled: no token-shaped literal in the repo
+
+
+def install(team: str, name: str, token: str, at: datetime = T0) -> SlackInstallRecord:
+    return SlackInstallRecord(
+        team_id=team,
+        enterprise_id="",
+        team_name=name,
+        bot_user_id=f"U{team}",
+        installed_at=at,
+        data={"team_id": team, "bot_token": token},
+    )
+
+
+def test_installs_are_kept_per_workspace_and_a_reinstall_replaces_the_token(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        store.save_slack_installation(install("T111", "One", "xoxb-" + "one"))
+        store.save_slack_installation(install("T222", "Two", "xoxb-" + "old"))
+        store.save_slack_installation(install("T222", "Two", TOKEN, T0 + timedelta(days=1)))
+        found = store.slack_installation("", "T222")
+        assert found is not None and found.data["bot_token"] == TOKEN
+        assert TOKEN not in repr(found)  # a secret: never shown by a log line printing the record
+        assert [r.team_id for r in store.slack_installations()] == ["T111", "T222"]
+        assert store.slack_installation("", "T999") is None
+        assert store.delete_slack_installation("", "T222") == 1
+        assert store.slack_installation("", "T222") is None
+    finally:
+        store.close()
+
+
+def test_an_oauth_state_is_consumed_once_and_only_before_it_expires(state: Path | str) -> None:
+    one, two = StateStore(state), StateStore(state)  # two workers on the same state
+    try:
+        one.issue_oauth_state("s-1", T0 + timedelta(minutes=10))
+        one.issue_oauth_state("s-2", T0 + timedelta(minutes=10))
+        assert two.consume_oauth_state("s-1", T0)
+        assert not one.consume_oauth_state("s-1", T0)  # single use, whichever worker asks
+        assert not one.consume_oauth_state("forged", T0)
+        assert not one.consume_oauth_state("s-2", T0 + timedelta(minutes=11))  # expired
+    finally:
+        one.close()
+        two.close()
