@@ -488,6 +488,10 @@ def report(
     channel: Annotated[
         str | None, typer.Option(help="Only this channel: its id (C0123ABCD) or platform:workspace:channel.")
     ] = None,
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="Only this Slack workspace or Discord server: its id (T0123ABCD) or platform:id."),
+    ] = None,
     fmt: Annotated[ReportFormatOption, typer.Option("--format", help="How to write it out.")] = (
         ReportFormatOption.TABLE
     ),
@@ -511,6 +515,7 @@ def report(
             channel=channel,
             fmt=ReportFormat(fmt),
             now=datetime.now(UTC),
+            workspace=workspace,
         )
     except SupportBotError as exc:
         _fail(str(exc))

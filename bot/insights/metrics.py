@@ -39,6 +39,7 @@ class Rating(StrEnum):
 
 class Dimension(StrEnum):
     PLATFORM = "platform"
+    WORKSPACE = "workspace"  # a Slack team or a Discord guild: platform:workspace
     CHANNEL = "channel"
     LANGUAGE = "language"
 
@@ -55,6 +56,7 @@ class Period:
 class Scope:
     platform: str | None = None
     channel: str | None = None  # a channel id ("C0123") or a full key ("slack:T1:C0123")
+    workspace: str | None = None  # a Slack team or Discord guild id ("T1") or "slack:T1"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +139,12 @@ class Report:
 def channel_of(conversation: str) -> str:
     """`platform:workspace:channel` of a conversation key (`platform:workspace:channel:thread`)."""
     return ":".join(conversation.split(":", 3)[:3])
+
+
+def in_workspace(channel_key: str, wanted: str) -> bool:
+    """Whether `channel_key` (platform:workspace:channel) is in workspace `wanted` ("T1" or "slack:T1")."""
+    platform, workspace = channel_key.split(":", 2)[:2]
+    return wanted in (workspace, f"{platform}:{workspace}")
 
 
 def in_channel(channel_key: str, wanted: str) -> bool:
@@ -263,8 +271,13 @@ def _breakdowns(
     }
 
     def keys(channel: str, language: str) -> tuple[tuple[Dimension, str], ...]:
-        platform = channel.split(":", 1)[0]
-        return (Dimension.PLATFORM, platform), (Dimension.CHANNEL, channel), (Dimension.LANGUAGE, language)
+        platform, workspace = channel.split(":", 2)[:2]
+        return (
+            (Dimension.PLATFORM, platform),
+            (Dimension.WORKSPACE, f"{platform}:{workspace}"),
+            (Dimension.CHANNEL, channel),
+            (Dimension.LANGUAGE, language),
+        )
 
     for (channel, language, fate), n in asked.items():
         for dimension, key in keys(channel, language):
@@ -349,6 +362,11 @@ def _collect(store: Store, period: Period, scope: Scope, definitions: Definition
         questions = [q for q in questions if in_channel(q.channel or channel_of(q.conversation), wanted)]
         messages = [m for m in messages if in_channel(channel_of(m.conversation), wanted)]
         tickets = [t for t in tickets if in_channel(channel_of(t.conversation), wanted)]
+    if scope.workspace:  # several workspaces on one install (Slack OAuth, several guilds)
+        ws = scope.workspace
+        questions = [q for q in questions if in_workspace(q.channel or channel_of(q.conversation), ws)]
+        messages = [m for m in messages if in_workspace(channel_of(m.conversation), ws)]
+        tickets = [t for t in tickets if in_workspace(channel_of(t.conversation), ws)]
     metrics, breakdowns = compute(
         questions, messages, tickets, end=period.until, definitions=definitions, drafts=drafts
     )

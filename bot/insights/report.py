@@ -100,7 +100,11 @@ def to_json(report: Report) -> dict[str, Any]:
     defs = report.definitions
     return {
         "period": {"since": report.period.since.isoformat(), "until": report.period.until.isoformat()},
-        "scope": {"platform": report.scope.platform, "channel": report.scope.channel},
+        "scope": {
+            "platform": report.scope.platform,
+            "workspace": report.scope.workspace,
+            "channel": report.scope.channel,
+        },
         "definitions": {
             "assume_after_hours": defs.assume_after.total_seconds() / 3600,
             "business_hours": defs.hours.describe(),
@@ -149,6 +153,8 @@ def _title(report: Report) -> str:
     zone = report.definitions.hours.zone
     since, until = report.period.since.astimezone(zone), report.period.until.astimezone(zone)
     where = report.scope.platform or "all platforms"
+    if report.scope.workspace:
+        where += f", workspace {report.scope.workspace}"
     if report.scope.channel:
         where += f", channel {report.scope.channel}"
     return f"Support report {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} ({zone.key}), {where}"
@@ -269,6 +275,7 @@ def run_report(
     channel: str | None,
     fmt: ReportFormat,
     now: datetime,
+    workspace: str | None = None,
 ) -> str:
     """`supportbot report`: read the state (state.db in the data directory, also while the bot
     runs: SQLite in WAL mode lets a reader in beside the writer; or the PostgreSQL database the
@@ -285,7 +292,8 @@ def run_report(
         )
     store = StateStore.open(settings)
     try:
-        report = collect(store, period, Scope(platform=platform, channel=channel), definitions)
+        scope = Scope(platform=platform, channel=channel, workspace=workspace)
+        report = collect(store, period, scope, definitions)
     finally:
         store.close()
     return render(report, fmt)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.insights.metrics import Period, Scope, collect, percentile
+from bot.insights.metrics import Dimension, Period, Scope, collect, percentile
 from bot.insights.outcomes import Outcome, outcomes
 from bot.store import StateStore
 from bot.store.metrics import AskerMessageRow, QuestionRow
@@ -62,6 +62,15 @@ def test_platform_and_channel_scopes_count_only_theirs(store: StateStore) -> Non
     for channel in ("D1", "discord:G1:D1"):
         assert collect(store, WEEK, Scope(channel=channel), DEFINITIONS).metrics.questions == 1
     assert collect(store, WEEK, Scope(channel="C9"), DEFINITIONS).metrics.questions == 0
+
+
+def test_a_workspace_scope_and_the_per_workspace_breakdown(store: StateStore) -> None:
+    whole = collect(store, WEEK, Scope(), DEFINITIONS)
+    by_workspace = {b.key: b.questions for b in whole.breakdowns[Dimension.WORKSPACE]}
+    assert by_workspace == {"slack:T1": whole.metrics.questions - 1, "discord:G1": 1}
+    for workspace in ("G1", "discord:G1"):
+        assert collect(store, WEEK, Scope(workspace=workspace), DEFINITIONS).metrics.questions == 1
+    assert collect(store, WEEK, Scope(workspace="slack:G1"), DEFINITIONS).metrics.questions == 0
 
 
 def test_figures_are_as_of_the_end_of_the_period(store: StateStore) -> None:

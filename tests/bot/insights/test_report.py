@@ -68,6 +68,7 @@ def test_json_has_the_documented_fields_as_plain_numbers(week_store: StateStore)
         "definitions",
         "metrics",
         "by_platform",
+        "by_workspace",
         "by_channel",
         "by_language",
         "top_questions",
