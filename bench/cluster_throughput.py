@@ -62,25 +62,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.slack.manifest import BOT_SCOPES  # noqa: E402
+
+# the workload kill_soak.py measures exactly-once on: the same people, questions and answer
+from bench.kill_soak import ANSWER_TEXT, CHANNEL, PARTIAL_MARK, QUESTIONS, USERS  # noqa: E402
 from tests.fakes.openai_server import Answer, FakeOpenAI, RecordedRequest  # noqa: E402
 from tests.fakes.slack_server import ApiCall, FakeSlack, sign  # noqa: E402
 
-CHANNEL = "C111"
-USERS = tuple(f"W9{n:02d}" for n in range(10))
-QUESTIONS = (
-    "How do I connect Slack?",
-    "What does supportbot do?",
-    "How do I install supportbot?",
-    "Which files can the knowledge folder contain?",
-    "What is the confidence threshold?",
-    "How do I run the bot in HTTP mode?",
-    "Where do I find the app-level token?",
-    "How do I add a staff user group?",
-    "What does supportbot doctor check?",
-    "How does the bot stream answers?",
-)
-ANSWER_TEXT = "Refunds go back to the original payment method [1]."
-PARTIAL_MARK = "…"  # bot/streaming.py: a partial answer ends with " …"
 START_TIMEOUT = 60.0  # a worker must be serving within this (it builds its own search index)
 # no rate limit (every question is answered), no watcher (a stable folder), no model retries
 CONFIG = """\
