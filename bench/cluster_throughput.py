@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.slack.manifest import BOT_SCOPES  # noqa: E402
 
 # the workload kill_soak.py measures exactly-once on: the same people, questions and answer
-from bench.kill_soak import ANSWER_TEXT, CHANNEL, PARTIAL_MARK, QUESTIONS, USERS  # noqa: E402
+from bench.kill_soak import ANSWER_TEXT, CHANNEL, PARTIAL_MARK, QUESTIONS, USERS, bot_env  # noqa: E402
 from tests.fakes.openai_server import Answer, FakeOpenAI, RecordedRequest  # noqa: E402
 from tests.fakes.slack_server import ApiCall, FakeSlack, sign  # noqa: E402
 
@@ -98,20 +98,10 @@ def worker_env(
 ) -> dict[str, str]:
     """The environment of one `supportbot run`: Slack in HTTP mode at the fake, the model at the
     fake OpenAI (none: the extractive answerer), state in `database_url` (none: SQLite)."""
-    drop = ("SUPPORTBOT_", "SLACK_", "DISCORD_", "OPENAI_")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(drop) and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-    }
-    env.update(
+    env = bot_env(
         SLACK_BOT_TOKEN=slack.bot_token,
         SLACK_SIGNING_SECRET=slack.signing_secret,
         SLACK_API_URL=slack.api_url,
-        SUPPORTBOT_LOG_LEVEL="INFO",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
     if openai is not None:
         env.update(OPENAI_BASE_URL=openai.base_url, OPENAI_API_KEY=openai.api_key)

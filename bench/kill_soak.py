@@ -225,7 +225,9 @@ async def _deliver(fake: FakeSlack, question: Question, clock: Clock) -> None:
 # -- the bot process ----------------------------------------------------------------------
 
 
-def _child_env(slack: FakeSlack, openai: FakeOpenAI) -> dict[str, str]:
+def bot_env(**settings: str) -> dict[str, str]:
+    """The environment of a `supportbot run` child against the fakes: this one's, less every
+    setting of ours or a platform's and any proxy (the fakes are on loopback), plus `settings`."""
     drop = ("SUPPORTBOT_", "SLACK_", "DISCORD_", "OPENAI_")
     env = {
         k: v
@@ -233,17 +235,23 @@ def _child_env(slack: FakeSlack, openai: FakeOpenAI) -> dict[str, str]:
         if not k.startswith(drop) and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
     }
     env.update(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
-        OPENAI_BASE_URL=openai.base_url,
-        OPENAI_API_KEY=openai.api_key,
         SUPPORTBOT_LOG_LEVEL="INFO",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
     )
+    env.update(settings)
     return env
+
+
+def _child_env(slack: FakeSlack, openai: FakeOpenAI) -> dict[str, str]:
+    return bot_env(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_APP_TOKEN=slack.app_token,
+        SLACK_API_URL=slack.api_url,
+        OPENAI_BASE_URL=openai.base_url,
+        OPENAI_API_KEY=openai.api_key,
+    )
 
 
 class Bot:
