@@ -154,3 +154,27 @@ async def test_a_workspace_that_never_installed_is_not_answered(
     assert status == 200  # Bolt acknowledges, and answers nothing without an install
     assert await adapter.drain(timeout=15)
     assert [c for c in fake.calls("chat.postMessage") if c.ok] == []
+
+
+async def test_an_uninstalled_workspace_is_forgotten_and_no_longer_answered(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    adapter, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    uninstalled = json.loads(mention(fake, "T222", "U0BOT2", "C222", "bye"))
+    uninstalled["event"] = {"type": "app_uninstalled", "event_ts": uninstalled["event"]["event_ts"]}
+    uninstalled["event_id"] = "Ev-uninstalled"
+    status, _ = await post_signed(
+        f"{base}/slack/events", json.dumps(uninstalled).encode(), fake.signing_secret
+    )
+    assert status == 200
+    assert await adapter.drain(timeout=15)
+    store = adapter.bot.store.store  # type: ignore[attr-defined]
+    assert store.slack_installation("", "T222") is None  # the token is gone from state
+    body = mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?")
+    status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
+    assert status == 200
+    assert await adapter.drain(timeout=15)
+    assert [c for c in fake.calls("chat.postMessage") if c.ok] == []
