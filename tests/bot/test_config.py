@@ -126,3 +126,13 @@ def test_template_parses_and_names_every_setting() -> None:
             assert f"{key} =" in TEMPLATE or f"# {key} =" in TEMPLATE, (
                 f"{section}.{key} missing from template"
             )
+
+
+def test_the_worker_lease_comes_from_the_environment_and_bad_values_are_refused(tmp_path: Path) -> None:
+    assert load_settings(env={}, cwd=tmp_path).worker_lease_seconds == 90.0
+    assert (
+        load_settings(env={"SUPPORTBOT_WORKER_LEASE_SECONDS": "3"}, cwd=tmp_path).worker_lease_seconds == 3.0
+    )
+    for bad in ("0", "-5", "nan", "inf", "soon", "90000"):
+        with pytest.raises(ConfigError, match="SUPPORTBOT_WORKER_LEASE_SECONDS"):
+            load_settings(env={"SUPPORTBOT_WORKER_LEASE_SECONDS": bad}, cwd=tmp_path)
