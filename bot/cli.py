@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from bot.cli_dashboard import dashboard
 from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load
 from bot.cli_privacy import privacy_app
 from bot.cli_store import store_app
@@ -46,6 +47,7 @@ app.add_typer(slack_app, name="slack")
 app.add_typer(discord_app, name="discord")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(store_app, name="store")
+app.command("dashboard")(dashboard)
 
 T = TypeVar("T")
 

@@ -31,7 +31,7 @@ from bot.config_platforms import (
     _Section,
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
-from bot.config_store import DATABASE_URL_SCHEMES, StoreSettings
+from bot.config_store import DATABASE_URL_SCHEMES, DashboardSettings, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
 
@@ -145,6 +145,7 @@ class FileSettings(_Section):
     audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
     journey: JourneySettings = JourneySettings()
     store: StoreSettings = StoreSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
 
 class Secrets(BaseModel):
@@ -406,6 +407,7 @@ __all__ = [
     "AudienceSettings",
     "ChannelSettings",
     "ConsoleSettings",
+    "DashboardSettings",
     "DiscordSettings",
     "Duty",
     "EscalationSettings",

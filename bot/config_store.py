@@ -1,4 +1,5 @@
-"""The `[store]` section: where state lives (knowledge/configuration.md documents it)."""
+"""The `[store]` section, where state lives, and `[dashboard]`, the web dashboard over it
+(knowledge/configuration.md documents both)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,10 @@ class StoreSettings(_Section):
         if value is not None and not value.get_secret_value().startswith(DATABASE_URL_SCHEMES):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user:password@host/database")
         return value
+
+
+class DashboardSettings(_Section):
+    """The web dashboard (bot/dashboard/, knowledge/dashboard.md): off unless turned on, so
+    nothing is served to anyone who did not ask for it."""
+
+    enabled: bool = False

@@ -199,4 +199,9 @@ welcome_docs = ["getting-started.md"]
 # Keep state (conversations, tickets, the inbox) in PostgreSQL instead of state.db in the data
 # directory. SUPPORTBOT_DATABASE_URL overrides it; better there, as the URL holds a password.
 # url = "postgresql://supportbot:PASSWORD@localhost/supportbot"
+
+[dashboard]
+# The web dashboard under /admin (knowledge/dashboard.md). Sign in with the link that
+# `supportbot dashboard --link --user ID` prints; `supportbot dashboard` serves it alone.
+enabled = false
 """

@@ -200,6 +200,7 @@ if typing.TYPE_CHECKING:
     # StateStore implements Store, and the package imports bot.store.state
     from bot.store.answers import AnswerRecord, Stats
     from bot.store.conversations import ConversationState
+    from bot.store.dashboard import AuditEntry, LinkOwner
     from bot.store.followups import DueFollowup, FollowupClaim
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
@@ -620,6 +621,23 @@ class SlackInstallStore(Protocol):
     def consume_oauth_state(self, state: str, now: datetime) -> bool: ...
 
 
+class DashboardStore(Protocol):
+    """The web dashboard (bot/dashboard/): one-time sign-in links kept as hashes, the audit
+    log of changes made through it, and the secret its session cookies are signed with."""
+
+    def issue_dashboard_link(
+        self, token_hash: str, platform: str, user_id: str, expires_at: datetime
+    ) -> None: ...
+
+    def use_dashboard_link(self, token_hash: str, now: datetime) -> LinkOwner | None: ...
+
+    def dashboard_secret(self) -> str: ...
+
+    def add_audit(self, at: datetime, platform: str, user_id: str, action: str, detail: str = "") -> None: ...
+
+    def audit_log(self, limit: int = 200) -> list[AuditEntry]: ...
+
+
 class RetentionStore(Protocol):
     """Message text past `[privacy] retention_days` emptied; rows, ids and counts kept."""
 
@@ -661,6 +679,7 @@ class Store(
     RetentionStore,
     WorkerStore,
     SlackInstallStore,
+    DashboardStore,
     Protocol,
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""

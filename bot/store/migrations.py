@@ -22,6 +22,7 @@ from bot.store.migrations_later import (
     _state_v6_privacy,
     _state_v7_workers,
     _state_v8_slack_installs,
+    _state_v9_dashboard,
 )
 
 if TYPE_CHECKING:
@@ -254,6 +255,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0006_privacy", _state_v6_privacy),
     ("0007_workers", _state_v7_workers),
     ("0008_slack_installations", _state_v8_slack_installs),
+    ("0009_dashboard", _state_v9_dashboard),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -1,4 +1,5 @@
-"""The state migrations from 0005 on: proactive support, privacy, and the workers of a cluster.
+"""The state migrations from 0005 on: proactive support, privacy, the workers of a cluster,
+Slack installs and the web dashboard.
 
 They were split from bot/store/migrations.py (which keeps the earlier steps, the list of
 names and `migrate`) only to keep each module short; the names and order are unchanged and
@@ -193,3 +194,20 @@ def _state_v8_slack_installs(db: StateDatabase) -> None:
     db.table("slack_oauth_states").create(
         {"state": str, "expires_at": str}, pk="state", not_null={"expires_at"}
     )
+
+
+def _state_v9_dashboard(db: StateDatabase) -> None:
+    """The web dashboard (bot/dashboard/, bot/store/dashboard.py): one-time sign-in links,
+    kept only as hashes so a copy of the database signs nobody in, and the audit log of
+    every change made through it. Its cookie-signing secret lives in `state_meta`."""
+    db.table("dashboard_links").create(
+        {"token_hash": str, "platform": str, "user_id": str, "expires_at": str, "used_at": str},
+        pk="token_hash",
+        not_null={"platform", "user_id", "expires_at"},
+    )
+    db.table("audit_log").create(
+        {"id": int, "at": str, "platform": str, "user_id": str, "action": str, "detail": str},
+        pk="id",
+        not_null={"at", "platform", "user_id", "action"},
+    )
+    db.table("audit_log").create_index(["at"])

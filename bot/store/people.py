@@ -253,6 +253,18 @@ class PeopleRepository(Repository):
                 [platform, user_id, user_id],
             )
             run("welcomed", "delete from welcomed where platform = ? and user_id = ?", [platform, user_id])
+            # the dashboard: their sign-in links go; the audit trail keeps its rows (who changed
+            # what is the team's record) with the person replaced by the marker
+            run(
+                "dashboard_links",
+                "delete from dashboard_links where platform = ? and user_id = ?",
+                [platform, user_id],
+            )
+            run(
+                "audit_log",
+                "update audit_log set user_id = ? where platform = ? and user_id = ?",
+                [marker, platform, user_id],
+            )
             run(
                 "user_memory",
                 "delete from user_memory where platform = ? and user_id = ?",
@@ -304,6 +316,7 @@ class PeopleRepository(Repository):
             ("bursts", "representative", by_platform),
             ("incidents", "text", by_platform),
             ("user_memory", "facts", by_platform),  # another person's ticket line may mention them
+            ("audit_log", "detail", by_platform),  # "assigned ticket #3 to <id>"
         ):
             run(
                 table,
@@ -358,5 +371,9 @@ class PeopleRepository(Repository):
             ),
             "welcomed": rows(
                 "select at from welcomed where platform = ? and user_id = ?", [platform, user_id]
+            ),
+            "dashboard_audit": rows(
+                "select at, action, detail from audit_log where platform = ? and user_id = ? order by id",
+                [platform, user_id],
             ),
         }

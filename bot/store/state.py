@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bot.store.answers import AnswerRepository
 from bot.store.conversations import ConversationRepository
+from bot.store.dashboard import DashboardRepository
 from bot.store.drafts import DraftRepository
 from bot.store.followups import FollowupRepository
 from bot.store.gaps import GapRepository
@@ -63,6 +64,7 @@ class StateStore(
     RetentionRepository,
     WorkerRepository,
     SlackInstallRepository,
+    DashboardRepository,
 ):
     """State that must survive anything: one SQLite file in the data directory, or a
     PostgreSQL database when `path` is a `postgresql://` URL.

@@ -273,3 +273,22 @@ async def test_the_admin_cli_forgets_and_exports(rt: Runtime, tmp_path: Path) ->
     after = dump(data_dir / "state.db")
     assert cells_containing(after, KEPT.id) == [] and cells_containing(after, "walrus") == []
     assert cells_containing(after, "zebra-order")  # the other person stays
+
+
+def test_forget_me_reaches_the_dashboards_links_and_audit_trail(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.store import StateStore
+
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    store.issue_dashboard_link("hash-1", "slack", "U-FORGETME", now + timedelta(minutes=10))
+    store.add_audit(now, "slack", "U-FORGETME", "claim", "ticket #3")
+    store.add_audit(now, "slack", "U-OTHER01", "assign", "ticket #4 to U-FORGETME")
+    store.forget("slack", "U-FORGETME", now)
+    store.close()
+    tables = dump(path)
+    assert cells_containing(tables, "U-FORGETME") == []
+    assert len(tables["audit_log"]) == 2  # the team's record of who changed what stays, anonymised
+    assert cells_containing(tables, "U-OTHER01")  # someone else is untouched

@@ -227,8 +227,8 @@ def test_supportbot_migrate_says_what_ran(
     args = ["migrate", "--data", str(tmp_path / "data")]
     first = runner.invoke(app, args, env=env)
     assert first.exit_code == 0, first.output
-    assert "applied 8 migration(s)" in first.output and "0001_initial" in first.output
-    assert "0007_workers" in first.output and "0008_slack_installations" in first.output
+    assert "applied 9 migration(s)" in first.output and "0001_initial" in first.output
+    assert "0008_slack_installations" in first.output and "0009_dashboard" in first.output
     second = runner.invoke(app, args, env=env)
     assert second.exit_code == 0 and "up to date" in second.output
     if backend == "postgres":

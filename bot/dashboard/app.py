@@ -1,0 +1,80 @@
+"""The dashboard's aiohttp application: its routes under `/admin`, and the guard every
+request passes (session, rights, CSRF) before any handler reads the store.
+
+The guard is one middleware rather than a check in each handler, so a page added later
+cannot forget it: only the sign-in page and the stylesheet are open. Without a session a
+page redirects to sign-in (302) and `/admin/api/...` answers 401; a signed-in user without
+staff or admin rights sees a refusal (403) and no data; a POST without the session's CSRF
+token is refused (403) before its handler runs, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import jinja2
+from aiohttp import web
+
+from bot.dashboard import pages
+from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, rights_of
+from bot.dashboard.context import (
+    DASHBOARD,
+    PREFIX,
+    RIGHTS,
+    SESSION,
+    TEMPLATES,
+    TEMPLATES_KEY,
+    Dashboard,
+    render,
+)
+from bot.store import StateStore
+
+OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css"})
+
+
+@web.middleware
+async def guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path in OPEN_PATHS:
+        return await handler(request)
+    dash = request.app[DASHBOARD]
+    session = read_session(dash.secret, request.cookies.get(COOKIE), dash.clock.now())
+    api = request.path.startswith(f"{PREFIX}/api/")
+    if session is None:
+        if api:
+            return web.json_response({"error": "sign in first"}, status=401)
+        raise web.HTTPFound(f"{PREFIX}/signin")
+    rights = rights_of(dash.settings, session.platform, session.user_id)
+    request[SESSION] = session
+    request[RIGHTS] = rights
+    if rights == Rights.NONE:
+        if api:
+            return web.json_response({"error": "no rights"}, status=403)
+        return render(request, "refused.html", status=403)
+    if request.method == "POST":
+        form = await request.post()
+        if not csrf_ok(dash.secret, session, str(form.get("csrf", ""))):
+            return render(
+                request, "refused.html", status=403, reason="The form was missing its security token."
+            )
+    return await handler(request)
+
+
+async def build_app(dashboard: Dashboard) -> web.Application:
+    """The application, its routes under /admin; the cookie secret is read from the store."""
+    secret = await dashboard.store.run(StateStore.dashboard_secret)
+    app = web.Application(middlewares=[guard])
+    app[DASHBOARD] = Dashboard(
+        settings=dashboard.settings,
+        store=dashboard.store,
+        clock=dashboard.clock,
+        escalations=dashboard.escalations,
+        channels=dashboard.channels,
+        secret=secret,
+    )
+    app[TEMPLATES_KEY] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    pages.add_routes(app)
+    return app

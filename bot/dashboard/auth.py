@@ -1,0 +1,111 @@
+"""Who is looking at the dashboard: one-time sign-in links, signed session cookies, CSRF
+tokens, and the rights a user has.
+
+Nothing here is stored in the browser but a signed cookie naming the session (its id, the
+platform and user, its expiry); rights are decided again on every request from the settings
+by `bot.policy`, exactly as for chat commands, so a person removed from the staff loses the
+dashboard on their next click rather than when the cookie expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bot import policy
+from bot.config import Settings
+from bot.types import Author
+
+LINK_TTL = timedelta(minutes=10)
+SESSION_TTL = timedelta(hours=12)
+COOKIE = "supportbot_session"
+
+
+class Rights(StrEnum):
+    NONE = "none"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    sid: str  # random per sign-in: what CSRF tokens are bound to
+    platform: str
+    user_id: str
+    expires_at: datetime
+
+    @property
+    def author(self) -> Author:
+        # the dashboard knows only the id: rights granted by role or group need the chat
+        return Author(id=self.user_id, name=self.user_id)
+
+
+def new_link_token() -> tuple[str, str]:
+    """A fresh token for a sign-in link and the hash the store keeps of it."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session(platform: str, user_id: str, now: datetime) -> Session:
+    return Session(
+        sid=secrets.token_urlsafe(16), platform=platform, user_id=user_id, expires_at=now + SESSION_TTL
+    )
+
+
+def _sign(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_session(secret: str, session: Session) -> str:
+    """The cookie value: the session's fields, base64url, a dot, their HMAC-SHA256."""
+    fields = "\x00".join(
+        [session.sid, session.platform, session.user_id, str(int(session.expires_at.timestamp()))]
+    )
+    body = base64.urlsafe_b64encode(fields.encode()).decode().rstrip("=")
+    return f"{body}.{_sign(secret, body)}"
+
+
+def read_session(secret: str, value: str | None, now: datetime) -> Session | None:
+    """The session a cookie carries, or None when it is missing, forged or expired."""
+    if not value or "." not in value:
+        return None
+    body, signature = value.rsplit(".", 1)
+    if not hmac.compare_digest(signature, _sign(secret, body)):
+        return None
+    try:
+        fields = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("\x00")
+        sid, platform, user_id, expires = fields
+        expires_at = datetime.fromtimestamp(int(expires), UTC)
+    except ValueError:
+        return None
+    if expires_at <= now:
+        return None
+    return Session(sid=sid, platform=platform, user_id=user_id, expires_at=expires_at)
+
+
+def csrf_token(secret: str, session: Session) -> str:
+    """Bound to the session: a token from another session (or none) is refused."""
+    return _sign(secret, "csrf\x00" + session.sid)
+
+
+def csrf_ok(secret: str, session: Session, given: str) -> bool:
+    return hmac.compare_digest(given, csrf_token(secret, session))
+
+
+def rights_of(settings: Settings, platform: str, user_id: str) -> Rights:
+    """What the chat commands would let this user do on that platform."""
+    author = Author(id=user_id, name=user_id)
+    if policy.is_admin(author, platform, settings):
+        return Rights.ADMIN
+    if policy.is_staff(author, platform, settings):
+        return Rights.STAFF
+    return Rights.NONE

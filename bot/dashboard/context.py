@@ -1,0 +1,59 @@
+"""What the dashboard's pages share: the services they act through (`Dashboard`), the keys
+they are kept under on the application, and `render`, which fills a template with what
+every page shows (who is signed in, the CSRF token for its forms)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot.config import Settings
+from bot.dashboard.auth import Rights, Session, csrf_token
+from bot.escalation.tickets import Escalations
+from bot.ports import Channel, Clock
+from bot.store import AsyncStore
+
+PREFIX = "/admin"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dashboard:
+    """What the pages read and act through: the bot's own services.
+
+    `channels` are the running adapters' (inside `supportbot run`): with them, claim and
+    resolve update the chat thread exactly as the chat buttons do. Without them (standalone
+    `supportbot dashboard`) tickets are shown read-only, since the chat could not be told."""
+
+    settings: Settings
+    store: AsyncStore
+    clock: Clock
+    escalations: Escalations
+    channels: Mapping[str, Channel] | None = None
+    secret: str = field(default="", repr=False)
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+TEMPLATES_KEY = web.AppKey("templates", jinja2.Environment)
+SESSION = web.RequestKey("session", Session)
+RIGHTS = web.RequestKey("rights", Rights)
+
+
+def render(request: web.Request, name: str, status: int = 200, **values: Any) -> web.Response:
+    """A page from templates/, with what every page shows (who is signed in, the CSRF token)."""
+    env = request.app[TEMPLATES_KEY]
+    session = request.get(SESSION)
+    dash = request.app[DASHBOARD]
+    html = env.get_template(name).render(
+        prefix=PREFIX,
+        session=session,
+        rights=request.get(RIGHTS, Rights.NONE),
+        csrf=csrf_token(dash.secret, session) if session is not None else "",
+        **values,
+    )
+    return web.Response(text=html, status=status, content_type="text/html")

@@ -1,0 +1,59 @@
+"""What `supportbot dashboard` does: print a one-time sign-in link, or serve the dashboard
+alone over the data directory or database the settings name.
+
+Standalone there are no chat connections, so tickets are read-only (see `Dashboard`);
+the bot's own HTTP port serving it with its adapters' channels is the way to act on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.dashboard.app import build_app
+from bot.dashboard.auth import LINK_TTL, hash_token, new_link_token
+from bot.dashboard.context import PREFIX, Dashboard
+from bot.escalation.tickets import Escalations
+from bot.ports import Channel, Clock, SystemClock
+from bot.store import AsyncStore, StateStore
+
+log = logging.getLogger(__name__)
+
+
+def issue_link(store: StateStore, *, platform: str, user_id: str, base_url: str, clock: Clock) -> str:
+    """A one-time sign-in URL for `user_id`, valid for LINK_TTL. Only the token's hash is kept."""
+    token, digest = new_link_token()
+    assert digest == hash_token(token)
+    store.issue_dashboard_link(digest, platform, user_id, clock.now() + LINK_TTL)
+    return f"{base_url.rstrip('/')}{PREFIX}/signin?token={token}"
+
+
+def dashboard_for(
+    settings: Settings, store: AsyncStore, clock: Clock, channels: Mapping[str, Channel] | None = None
+) -> Dashboard:
+    return Dashboard(
+        settings=settings,
+        store=store,
+        clock=clock,
+        escalations=Escalations(settings=settings, store=store, clock=clock),
+        channels=channels,
+    )
+
+
+async def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the dashboard alone until cancelled."""
+    store = AsyncStore(StateStore.open(settings))
+    clock = SystemClock()
+    runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock)))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("dashboard on http://%s:%d%s/", host, port, PREFIX)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        store.close()
