@@ -15,7 +15,7 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,10 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
             name="supportbot-sla-clock",
         )
     ]
+    if runtime.settings.dashboard.enabled:
+        background.append(
+            asyncio.create_task(_serve_dashboard(runtime, adapters), name="supportbot-dashboard")
+        )
     if runtime.settings.knowledge.watch_seconds:
         background.append(
             asyncio.create_task(
@@ -196,6 +200,44 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
             await presence.leave()
         except Exception:  # a boundary: a row left behind only ages out
             log.exception("could not remove this worker's row")
+
+
+class _LiveChannels(Mapping[str, Channel]):
+    """The adapters' channels as they are at each look: one connects or reconnects while the
+    dashboard runs, and a platform not connected yet is simply not there."""
+
+    def __init__(self, adapters: list[Adapter]) -> None:
+        self.adapters = adapters
+
+    def __getitem__(self, platform: str) -> Channel:
+        return _connected_channels(self.adapters)[platform]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_connected_channels(self.adapters))
+
+    def __len__(self) -> int:
+        return len(_connected_channels(self.adapters))
+
+
+async def _serve_dashboard(runtime: Runtime, adapters: list[Adapter]) -> None:
+    """`[dashboard] enabled`: the dashboard beside the adapters, acting through their channels
+    and the core's own escalations (one SLA clock, one set of ticket locks)."""
+    from bot.dashboard.serve import dashboard_for, serve_beside  # aiohttp and jinja2: only when on
+
+    settings = runtime.settings
+    dashboard = dashboard_for(
+        settings,
+        runtime.store,
+        runtime.bot.clock,
+        channels=_LiveChannels(adapters),
+        escalations=runtime.bot.escalations,
+    )
+    try:
+        await serve_beside(dashboard, settings.dashboard.host, settings.dashboard.port)
+    except OSError as exc:  # the port is taken: the bot goes on answering without it
+        log.error(
+            "the dashboard could not open %s:%d: %s", settings.dashboard.host, settings.dashboard.port, exc
+        )
 
 
 def _connected_channels(adapters: list[Adapter]) -> dict[str, Channel]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from bot.config_platforms import _Section
 
@@ -29,3 +29,7 @@ class DashboardSettings(_Section):
     nothing is served to anyone who did not ask for it."""
 
     enabled: bool = False
+    # where `supportbot run` serves it, beside its adapters (whose channels claim and resolve
+    # post through); loopback by default: put a TLS proxy in front to reach it from elsewhere
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=1, le=65535)

@@ -33,15 +33,31 @@ def issue_link(store: StateStore, *, platform: str, user_id: str, base_url: str,
 
 
 def dashboard_for(
-    settings: Settings, store: AsyncStore, clock: Clock, channels: Mapping[str, Channel] | None = None
+    settings: Settings,
+    store: AsyncStore,
+    clock: Clock,
+    channels: Mapping[str, Channel] | None = None,
+    escalations: Escalations | None = None,
 ) -> Dashboard:
     return Dashboard(
         settings=settings,
         store=store,
         clock=clock,
-        escalations=Escalations(settings=settings, store=store, clock=clock),
+        escalations=escalations or Escalations(settings=settings, store=store, clock=clock),
         channels=channels,
     )
+
+
+async def serve_beside(dashboard: Dashboard, host: str, port: int) -> None:
+    """Serve `dashboard` until cancelled: what `supportbot run` does with `[dashboard] enabled`."""
+    runner = web.AppRunner(await build_app(dashboard))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("dashboard on http://%s:%d%s/", host, port, PREFIX)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 async def serve(settings: Settings, host: str, port: int) -> None:
