@@ -136,17 +136,13 @@ class ActionHandler:
                 StateStore.add_feedback, record.id, event.actor.id, str(event.action), self.clock.now()
             )
             if event.action == ActionKind.NOT_HELPFUL and event.actor.id == record.asker_id:
-                await self.escalations.open(
-                    conversation=ConversationRef.from_key(record.conversation),
-                    asker=event.actor,
-                    question=record.question,
-                    reason=EscalationReason.NOT_HELPFUL,
-                    channel=channel,
+                await self.escalations.answer_did_not_help(
+                    record,
+                    event.actor,
+                    channel,
                     language=language,
-                    lead=say("not_helpful_escalated", language),
-                    answer_id=record.id,
                     visibility=scope,
-                    context=Context.of_answer(record),
+                    lead=say("not_helpful_escalated", language),
                 )
                 return Outcome.ESCALATED
             await channel.send(

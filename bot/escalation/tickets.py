@@ -24,7 +24,7 @@ from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
-from bot.store import AsyncStore, StateStore
+from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.types import (
     ActionKind,
     Author,
@@ -89,6 +89,31 @@ class Escalations:
             context=context,
         )
         return await self.open_request(request, channel)
+
+    async def answer_did_not_help(
+        self,
+        record: AnswerRecord,
+        asker: Author,
+        channel: Channel,
+        *,
+        language: str,
+        visibility: DocVisibility,
+        lead: str,
+    ) -> Ticket:
+        """The asker says the bot's answer did not help (Not helpful, or Still stuck on the
+        follow-up): a ticket about that answer, with what the bot said for staff to see."""
+        return await self.open(
+            conversation=ConversationRef.from_key(record.conversation),
+            asker=asker,
+            question=record.question,
+            reason=EscalationReason.NOT_HELPFUL,
+            channel=channel,
+            language=language,
+            lead=lead,
+            answer_id=record.id,
+            visibility=visibility,
+            context=Context.of_answer(record),
+        )
 
     async def open_request(self, request: TicketRequest, channel: Channel) -> Ticket:
         """Open a ticket (or add to the open one in this thread), tag staff, tell the asker."""

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from bot import policy
 from bot.config import Settings
 from bot.conversation import log_context
-from bot.escalation import Context, Escalations
+from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AnswerRecord, AsyncStore, ConversationState, StateStore
@@ -34,7 +34,6 @@ from bot.types import (
     ButtonStyle,
     ConversationRef,
     DocVisibility,
-    EscalationReason,
     InboundMessage,
     Mention,
     MentionKind,
@@ -219,16 +218,12 @@ class Followups:
                 )
             )
             return Outcome.RECORDED
-        await self.escalations.open(
-            conversation=conversation,
-            asker=event.actor,
-            question=record.question,
-            reason=EscalationReason.NOT_HELPFUL,
-            channel=channel,
+        await self.escalations.answer_did_not_help(
+            record,
+            event.actor,
+            channel,
             language=language,
-            lead=say("followup_still_stuck", language),
-            answer_id=record.id,
             visibility=scope,
-            context=Context.of_answer(record),
+            lead=say("followup_still_stuck", language),
         )
         return Outcome.ESCALATED
