@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, csrf_token
+from bot.dashboard.i18n import locale_of, translator
 from bot.escalation.tickets import Escalations
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore
@@ -45,12 +46,16 @@ RIGHTS = web.RequestKey("rights", Rights)
 
 
 def render(request: web.Request, name: str, status: int = 200, **values: Any) -> web.Response:
-    """A page from templates/, with what every page shows (who is signed in, the CSRF token)."""
+    """A page from templates/, with what every page shows (who is signed in, the CSRF token,
+    the viewer's language as `lang` and its translator as `t`)."""
     env = request.app[TEMPLATES_KEY]
     session = request.get(SESSION)
     dash = request.app[DASHBOARD]
+    locale = locale_of(request.headers.get("Accept-Language"))
     html = env.get_template(name).render(
         prefix=PREFIX,
+        lang=locale.value,
+        t=translator(locale),
         session=session,
         rights=request.get(RIGHTS, Rights.NONE),
         csrf=csrf_token(dash.secret, session) if session is not None else "",
