@@ -55,6 +55,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], bool, bool], ...] = (
     ("mdx comment", re.compile(r"\{/\*.*?\*/\}", re.DOTALL), False, True),
     ("jsx tag", re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*?)?/?>"), False, False),
     ("macros braces", re.compile(r"\{\{.*?\}\}", re.DOTALL), False, False),
+    # a list's fence read as indented code comes out as a fence holding a fence
+    (
+        "fence in a fence",
+        re.compile(r"(?m)^[ \t>]*(?:`{4,}|~{4,})[^\n]*\n[ \t>]*(?:`{3,}|~{3,})[\w-]+"),
+        True,
+        True,
+    ),
 )
 
 _FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})")
@@ -193,6 +200,7 @@ def test_no_markup_reaches_an_answer_or_a_citation(
         ("제목 {/*title*/}", ["mdx comment"]),
         ('{* ../docs_src/app.py *} and --8<-- "x.md"', ["include placeholder", "include placeholder"]),
         ("Version {{ version }}", ["macros braces"]),
+        ("````\n  ```python\n  x = 1\n  ```\n````", ["fence in a fence"]),
         # legitimate: code talks about components, templates and Python's `::`
         ("Wrap it in `<Suspense>` and use `{{ url_for('x') }}`.", []),
         ("```jsx\n<Sandpack>{x}</Sandpack>\n```\nDone: a[::2].", []),

@@ -11,6 +11,7 @@ mkdocs-macros placeholders or code-annotation markers.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
@@ -33,6 +34,10 @@ _ATTRIBUTES = re.compile(r"\s*\{:?\s*([#.][^{}]*)\}")
 _ANCHOR_IN_ATTRIBUTES = re.compile(r"(?:^|\s)#([\w:.-]+)")
 _REFERENCE_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[([^\[\]]*)\]")
 _MACRO = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+# an indented code block that is one whole fenced block: ```lang ... ``` (or ~~~)
+_FENCED_INSIDE = re.compile(
+    r"\A(?P<marker>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<code>.*?\n)?(?P=marker)[`~]*[ \t]*\n?\Z", re.S
+)
 _ANNOTATION = re.compile(r"[ \t]*(?:#|//|/\*|<!--|--)[ \t]*\(\d+\)!?(?:[ \t]*(?:\*/|-->))?[ \t]*$", re.M)
 _JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*)?/?>")
 _WHITESPACE = re.compile(r"[ \t]+")
@@ -102,9 +107,14 @@ class _Renderer:
             title = self.heading(tokens[1].children or [])[0]
             return f"**{title}**" if title else ""
         if kind in {"fence", "code_block"}:
-            info = first.info.strip().lstrip("{").lstrip(".")
+            info, content = first.info, first.content
+            if kind == "code_block" and (inner := _FENCED_INSIDE.match(textwrap.dedent(content))):
+                # Python-Markdown (MkDocs) nests fences under list items by indentation that
+                # CommonMark reads as an indented code block: the fence inside is the code
+                info, content = inner.group("info"), inner.group("code") or ""
+            info = info.strip().lstrip("{").lstrip(".")
             language = re.split(r"[\s{}.,]", info, maxsplit=1)[0] if info else ""
-            return fence(_ANNOTATION.sub("", first.content), language)
+            return fence(_ANNOTATION.sub("", content), language)
         if kind == "html_block":
             return self.html(first.content)
         if kind in {"bullet_list_open", "ordered_list_open"}:

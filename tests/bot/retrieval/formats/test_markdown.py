@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.retrieval.documents import SectionKind
+from pathlib import Path
+
+from bot.retrieval.documents import SectionKind, read_document
 
 from .helpers import FIXTURES, read_fixture, section
 
@@ -64,3 +66,19 @@ def test_mkdocstrings_stub_is_a_reference_section_without_its_options() -> None:
     ]
     assert "show_root_heading" not in "".join(s.text for s in DOC.sections)
     assert section(DOC, "Models", "Reference") == "- one\n- two"
+
+
+def test_a_fence_nested_under_a_list_item_by_indentation_is_code_not_a_fence_in_a_fence(
+    tmp_path: Path,
+) -> None:
+    # Python-Markdown lists indent by four; CommonMark reads the fence below as indented code
+    source = (
+        "# Serializers\n\n* **Wrap** serializers:\n\n    Such serializers take a handler.\n\n"
+        "      ```python\n      def f(handler):\n          return handler(1)\n      ```\n"
+    )
+    file = tmp_path / "serializers.md"
+    file.write_text(source, encoding="utf-8")
+    text = "\n".join(s.text for s in read_document(tmp_path, file, file.read_bytes()).sections)
+    # the list item's code, indented under its item as every list body is
+    assert "  ```python\n  def f(handler):\n      return handler(1)\n  ```" in text
+    assert "````" not in text and text.count("```") == 2
