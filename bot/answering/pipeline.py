@@ -95,9 +95,10 @@ class AnswerPipeline:
         answerer: Answerer,
     ) -> Answer:
         passages = result.passages[: self.settings.answer.passages]
-        sent = passages
         if self.fallback is not None and answerer is not self.fallback:
             sent = await self.model_context(question, result) or passages
+        else:
+            sent = await self._quotable(passages)
         try:
             return await answerer.answer(
                 question, sent, history, language, result.confidence, on_text, hints=result.hints
@@ -113,9 +114,22 @@ class AnswerPipeline:
             else:
                 log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
             answer = await self.fallback.answer(
-                question, passages, history, language, result.confidence, hints=result.hints
+                question,
+                await self._quotable(passages),
+                history,
+                language,
+                result.confidence,
+                hints=result.hints,
             )
             return replace(answer, note=say("llm_fallback", language), judged=False)
+
+    async def _quotable(self, passages: Sequence[Passage]) -> tuple[Passage, ...]:
+        """What the offline answerer quotes from: the best passages widened to their whole
+        sections, each section once. A chunk is cut to fit the index, not the reader: the
+        sentence that answers is often one chunk away from the one that matched (measured on
+        realdocs_dev: answer_contains 0.595 -> 0.619 Pydantic, 0.786 -> 0.810 Flask, React
+        unchanged)."""
+        return tuple(whole for _, whole in await self.knowledge.sections(passages))
 
     async def model_context(self, question: str, result: SearchResult) -> tuple[Passage, ...] | None:
         """What the model is given for `question`: the best passages widened to their whole

@@ -29,3 +29,27 @@ class ConfidentExtractive:
         hints: RetrievalHints | None = None,
     ) -> Answer:
         return await self.inner.answer(question, passages, history, language, 0.9 if passages else 0.0)
+
+
+class RecordingExtractive:
+    """The real extractive answerer, keeping the passages each question was answered from."""
+
+    name = "extractive"
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.inner = ExtractiveAnswerer(threshold=threshold, max_sources=3)
+        self.given: list[tuple[Passage, ...]] = []
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+        *,
+        hints: RetrievalHints | None = None,
+    ) -> Answer:
+        self.given.append(tuple(passages))
+        return await self.inner.answer(question, passages, history, language, confidence, hints=hints)

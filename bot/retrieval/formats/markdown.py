@@ -108,10 +108,10 @@ class _Renderer:
             return f"**{title}**" if title else ""
         if kind in {"fence", "code_block"}:
             info, content = first.info, first.content
-            if kind == "code_block" and (inner := _FENCED_INSIDE.match(textwrap.dedent(content))):
+            if kind == "code_block" and (nested := _FENCED_INSIDE.match(textwrap.dedent(content))):
                 # Python-Markdown (MkDocs) nests fences under list items by indentation that
                 # CommonMark reads as an indented code block: the fence inside is the code
-                info, content = inner.group("info"), inner.group("code") or ""
+                info, content = nested.group("info"), nested.group("code") or ""
             info = info.strip().lstrip("{").lstrip(".")
             language = re.split(r"[\s{}.,]", info, maxsplit=1)[0] if info else ""
             return fence(_ANNOTATION.sub("", content), language)
