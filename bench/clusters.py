@@ -14,18 +14,24 @@ What runs:
 3. Folds: groups sorted by sha256 of the group id, group i in fold i % k. For each fold, the free
    constants (the words' weight and the threshold) are chosen on the other folds' questions, clustered
    together: of the settings with precision >= 0.9, the one with the most recall (ties: more precision,
-   then the higher threshold). The held-out fold's questions are then clustered with them, and the
-   held-out figures pool the true and false pairs over the folds. "Fitted" chooses on, and measures,
-   all questions clustered together (a harder set: every other group is a possible false merge).
-4. Methods: the product (`similarity.cluster`, both signals), the same with the words' weight fixed
-   at 1 (words only) or 0 (neighbours only), the same without the retrieval scores (signatures stored
-   before they were kept weigh their neighbours 1/rank), the product's similarity with the questions
-   placed one by one as bot/insights/gaps.py places them (`best_match` against each group's first
-   question), and the anchor: plain Jaccard of `analyze_query`'s terms with leader clustering (each
-   question joins the first group whose first member it is similar to), the provisional first
-   version, at its own cross-validated threshold.
-5. Cost: `similarity()` over every pair of the set (median of 5 rounds, per pair), and `cluster()` of
-   the whole set at the shipped constants (median of 5).
+   then the higher threshold), among those where the neighbours alone can reach the threshold
+   (weight <= 1 - threshold). The held-out fold's questions are then clustered alone with them;
+   the held-out figures pool the true and false pairs over the folds, and each fold is printed.
+   "Fitted" chooses on, and measures, all questions clustered together (a harder set: every other
+   group is a possible false merge); the shipped constants are the fitted ones.
+   One fixed split can be lucky or not (the sha256 folds put three Gmail-archive threads in one
+   fold), so the main methods are also run over REPEATED random group splits, into k folds and
+   into halves (a held-out set as large as the one the constants were chosen on): mean and sd.
+4. Methods: the product (`similarity.cluster`: n-gram words + neighbours, complete linkage), the
+   same with the words' weight fixed at 1 (words only) or 0 (neighbours only), the same without the
+   retrieval scores (signatures stored before they were kept weigh their neighbours 1/rank), the
+   product's similarity placed one by one as bot/insights/gaps.py places them (`best_match` against
+   each group's first question), the previous version (Jaccard of whole terms + neighbours, average
+   linkage), the two crossed (each signal with the other linkage), and the anchor: plain Jaccard of
+   `analyze_query`'s terms with leader clustering, the provisional first version.
+5. Cost, at the shipped constants (median of 5): `similarity()` per pair, `signature()` per
+   question, one question against a full burst window (what bursts.py does per answer), and
+   `cluster()` of the whole set.
 """
 
 from __future__ import annotations
@@ -33,33 +39,40 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cluster_methods import (  # noqa: E402
+    Clusterer,
+    anchor,
+    linkage,
+    placed,
+    previous_similarity,
+    product,
+    product_similarity,
+)
 from bench.corpus import EVAL, machine, table  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
 from bot.insights import similarity as sim  # noqa: E402
+from bot.insights.bursts import RECENT_LIMIT  # noqa: E402
 from bot.retrieval.knowledge import KnowledgeBase  # noqa: E402
-from bot.retrieval.tokenize import analyze_query  # noqa: E402
 from bot.types import DocVisibility  # noqa: E402
 
 PRECISION = 0.9  # the requirement: a false merge costs a wrong alert or notice
 RECALL = 0.6
-THRESHOLDS = [round(0.1 + 0.02 * i, 2) for i in range(41)]  # 0.10 .. 0.90: cosines run higher than Jaccard
-# share of the words in the product's similarity: at most 0.5, so that two questions with no word
-# in common but the same passages (a paraphrase) can still reach the threshold on those alone
-# (0.6 / 0.42 fits as well on average linkage, but then no such pair is ever similar)
+# share of the words in the similarity: at most 0.5, so that two questions with no word in
+# common but the same passages (a paraphrase) can still reach the threshold on those alone
 WEIGHTS = (0.3, 0.4, 0.5)
-Clusterer = Callable[[Sequence[int], float, float], list[list[int]]]  # (questions, weight, threshold)
+REPEATS = 10  # random group splits for the repeated cross-validation
 
 
 @dataclass(frozen=True)
@@ -95,71 +108,11 @@ def score(groups: Sequence[Sequence[int]], group_of: Sequence[str], questions: S
     return Counts(tp, fp, sum(s * (s - 1) // 2 for s in sizes.values()))
 
 
-@contextmanager
-def words_weight(weight: float) -> Iterator[None]:
-    """similarity() reads the module constant: set it for one evaluation."""
-    shipped = sim.WORDS_WEIGHT
-    sim.WORDS_WEIGHT = weight
-    try:
-        yield
-    finally:
-        sim.WORDS_WEIGHT = shipped
-
-
-def product(signatures: Sequence[sim.Signature]) -> Clusterer:
-    def run(questions: Sequence[int], weight: float, threshold: float) -> list[list[int]]:
-        with words_weight(weight):
-            groups = sim.cluster([signatures[i] for i in questions], threshold)
-        return [[questions[i] for i in g] for g in groups]
-
-    return run
-
-
-def placed(signatures: Sequence[sim.Signature]) -> Clusterer:
-    """How bot/insights/gaps.py groups: in order, each question joins the group whose first
-    question it is most similar to (`best_match`), or starts one."""
-
-    def run(questions: Sequence[int], weight: float, threshold: float) -> list[list[int]]:
-        groups: list[list[int]] = []
-        firsts: list[sim.Signature] = []
-        with words_weight(weight):
-            for i in questions:
-                match = sim.best_match(signatures[i], firsts, threshold)
-                if match is None:
-                    groups.append([i])
-                    firsts.append(signatures[i])
-                else:
-                    groups[match].append(i)
-        return groups
-
-    return run
-
-
-def anchor(texts: Sequence[str]) -> Clusterer:
-    terms = []
-    for text in texts:
-        t = analyze_query(text)
-        terms.append(frozenset(t.words) | frozenset(t.bigrams))
-
-    def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-        return len(a & b) / len(a | b) if a and b else 0.0
-
-    def run(questions: Sequence[int], weight: float, threshold: float) -> list[list[int]]:
-        groups: list[list[int]] = []
-        for i in questions:
-            for g in groups:
-                if jaccard(terms[g[0]], terms[i]) >= threshold:
-                    g.append(i)
-                    break
-            else:
-                groups.append([i])
-        return groups
-
-    return run
-
-
-def folds(group_of: Sequence[str], k: int) -> list[int]:
+def folds(group_of: Sequence[str], k: int, seed: int | None = None) -> list[int]:
+    """Group i (sorted by sha256 of its id, or shuffled with `seed`) is in fold i % k."""
     ordered = sorted(set(group_of), key=lambda g: hashlib.sha256(g.encode("utf-8")).hexdigest())
+    if seed is not None:
+        random.Random(seed).shuffle(ordered)
     fold_of = {g: i % k for i, g in enumerate(ordered)}
     return [fold_of[g] for g in group_of]
 
@@ -170,47 +123,68 @@ class Result:
     fitted: Counts
     fitted_setting: tuple[float, float]
     held_out: Counts
-    fold_settings: list[tuple[float, float]]
+    per_fold: list[tuple[tuple[float, float], Counts]]
+    repeated: dict[int, list[Counts]]  # folds -> pooled held-out counts of each random split
 
 
 def choose(
     run: Clusterer, questions: Sequence[int], group_of: Sequence[str], weights: Sequence[float]
 ) -> tuple[tuple[float, float], Counts]:
+    """Of the settings with precision >= PRECISION, the one with the most recall (ties: more
+    precision, then the higher threshold); if none reaches it, the most precise. A mix of
+    both signals must let the neighbours alone reach the threshold (weight <= 1 - threshold):
+    paraphrases that share no word are the ones the neighbourhood is there for."""
     best: tuple[tuple[bool, float, float, float], tuple[float, float], Counts] | None = None
     for w in weights:
-        for t in THRESHOLDS:
-            c = score(run(questions, w, t), group_of, questions)
-            key = (
-                c.precision >= PRECISION,
-                c.recall if c.precision >= PRECISION else c.precision,
-                c.precision,
-                t,
-            )
+        for t, groups in run(questions, w).items():
+            if 0.0 < w < 1.0 and 1.0 - w < t:
+                continue  # then no pair sharing no word could be similar, however close their passages
+            c = score(groups, group_of, questions)
+            ok = c.precision >= PRECISION
+            key = (ok, c.recall if ok else c.precision, c.precision, t)
             if best is None or key > best[0]:
                 best = (key, (w, t), c)
     assert best is not None
     return best[1], best[2]
 
 
-def evaluate(
-    name: str,
-    run: Clusterer,
-    group_of: Sequence[str],
-    fold_of: Sequence[int],
-    k: int,
-    weights: Sequence[float],
-) -> Result:
-    everything = list(range(len(group_of)))
-    setting, fitted = choose(run, everything, group_of, weights)
-    held = Counts(0, 0, 0)
-    settings = []
+def held_out(
+    run: Clusterer, group_of: Sequence[str], fold_of: Sequence[int], k: int, weights: Sequence[float]
+) -> list[tuple[tuple[float, float], Counts]]:
+    """Per fold: the setting chosen on the other folds, and the fold clustered alone with it."""
+    everything = range(len(group_of))
+    out = []
     for f in range(k):
         train = [i for i in everything if fold_of[i] != f]
         test = [i for i in everything if fold_of[i] == f]
         (w, t), _ = choose(run, train, group_of, weights)
-        settings.append((w, t))
-        held = held + score(run(test, w, t), group_of, test)
-    return Result(name, fitted, setting, held, settings)
+        out.append(((w, t), score(run(test, w)[t], group_of, test)))
+    return out
+
+
+def pooled(per_fold: Sequence[tuple[tuple[float, float], Counts]]) -> Counts:
+    total = Counts(0, 0, 0)
+    for _, c in per_fold:
+        total = total + c
+    return total
+
+
+def evaluate(
+    name: str,
+    run: Clusterer,
+    group_of: Sequence[str],
+    k: int,
+    weights: Sequence[float],
+    repeat: Sequence[int] = (),
+) -> Result:
+    everything = list(range(len(group_of)))
+    setting, fitted = choose(run, everything, group_of, weights)
+    per_fold = held_out(run, group_of, folds(group_of, k), k, weights)
+    repeated = {
+        r: [pooled(held_out(run, group_of, folds(group_of, r, seed), r, weights)) for seed in range(REPEATS)]
+        for r in repeat
+    }
+    return Result(name, fitted, setting, pooled(per_fold), per_fold, repeated)
 
 
 def signatures_of(
@@ -238,22 +212,66 @@ def signatures_of(
     return with_scores, ranks_only, search_s
 
 
-def costs(signatures: Sequence[sim.Signature]) -> tuple[float, float, int]:
-    """(µs per similarity() call over every pair, ms to cluster the whole set, groups found)."""
+@dataclass(frozen=True)
+class Costs:
+    pair_us: float  # similarity() per pair
+    signature_us: float  # signature() per question (analysis and n-grams), neighbours given
+    window_ms: float  # one question against a burst window of bursts.RECENT_LIMIT questions
+    cluster_ms: float  # cluster() of the whole set
+    groups: int
+
+
+def costs(texts: Sequence[str], signatures: Sequence[sim.Signature]) -> Costs:
+    """Medians of 5 rounds at the shipped constants."""
     pairs = [(a, b) for x, a in enumerate(signatures) for b in signatures[x + 1 :]]
-    rounds = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for a, b in pairs:
-            sim.similarity(a, b)
-        rounds.append((time.perf_counter() - started) / len(pairs) * 1e6)
-    timings = []
+    window = [signatures[i % len(signatures)] for i in range(RECENT_LIMIT)]
+
+    def median_of(work: Callable[[], object]) -> float:
+        rounds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            work()
+            rounds.append(time.perf_counter() - started)
+        return statistics.median(rounds)
+
     groups: list[list[int]] = []
-    for _ in range(5):
-        started = time.perf_counter()
+
+    def clustering() -> None:
+        nonlocal groups
         groups = sim.cluster(signatures)
-        timings.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(rounds), statistics.median(timings), len(groups)
+
+    return Costs(
+        pair_us=median_of(lambda: [sim.similarity(a, b) for a, b in pairs]) / len(pairs) * 1e6,
+        signature_us=median_of(
+            lambda: [
+                sim.signature(t, s.neighbours, scores=s.weights)
+                for t, s in zip(texts, signatures, strict=True)
+            ]
+        )
+        / len(texts)
+        * 1e6,
+        # what bursts.cluster_of does for each new question: a set test, then the measure
+        window_ms=median_of(
+            lambda: [sim.similar(window[0], s) for s in window if sim.may_be_similar(window[0], s)]
+        )
+        * 1e3,
+        cluster_ms=median_of(clustering) * 1e3,
+        groups=len(groups),
+    )
+
+
+def pr(c: Counts) -> str:
+    return f"{c.precision:.3f} / {c.recall:.3f}"
+
+
+def spread(counts: Sequence[Counts]) -> str:
+    p = [c.precision for c in counts]
+    r = [c.recall for c in counts]
+    met = sum(1 for c in counts if c.precision >= PRECISION and c.recall >= RECALL)
+    return (
+        f"{statistics.mean(p):.3f}±{statistics.pstdev(p):.3f} / {statistics.mean(r):.3f}±{statistics.pstdev(r):.3f}"
+        f" (met {met}/{len(counts)})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,40 +284,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = load_questions(args.set / "questions.jsonl")
     texts = [q.question for q in rows]
     group_of = [q.id.rsplit("-", 1)[0] for q in rows]  # stackfaq_en-t002-r05 -> stackfaq_en-t002
-    fold_of = folds(group_of, args.folds)
     signatures, ranks_only, search_s = signatures_of(args.set / "knowledge", texts)
     print(
         f"{args.set.name}: {len(rows)} questions in {len(set(group_of))} groups, {args.folds} folds; "
         f"{sim.NEIGHBOURS} neighbours per question ({search_s / len(rows) * 1e3:.1f} ms a search); "
         f"shipped: words weight {sim.WORDS_WEIGHT}, threshold {sim.SIMILAR}"
     )
-    ours = product(signatures)
+    k = args.folds
+    repeat = (k, 2)  # random splits: as many folds, and halves (a set the size of the rest)
     results = [
+        evaluate("anchor: words Jaccard, leader clustering", anchor(texts), group_of, k, (1.0,)),
         evaluate(
-            "anchor: words Jaccard, leader clustering", anchor(texts), group_of, fold_of, args.folds, (1.0,)
-        ),
-        evaluate("words only (product, weight 1)", ours, group_of, fold_of, args.folds, (1.0,)),
-        evaluate("neighbours only (product, weight 0)", ours, group_of, fold_of, args.folds, (0.0,)),
-        evaluate(
-            "without scores (stored before them; 1/rank)",
-            product(ranks_only),
+            "previous: term Jaccard + neighbours, average linkage",
+            linkage(signatures, previous_similarity, complete=False),
             group_of,
-            fold_of,
-            args.folds,
+            k,
+            WEIGHTS,
+            repeat,
+        ),
+        evaluate(
+            "product's similarity, average linkage",
+            linkage(signatures, product_similarity, complete=False),
+            group_of,
+            k,
             WEIGHTS,
         ),
         evaluate(
-            "product's similarity, placed as gaps.py does",
-            placed(signatures),
+            "term Jaccard + neighbours, complete linkage",
+            linkage(signatures, previous_similarity, complete=True),
             group_of,
-            fold_of,
-            args.folds,
+            k,
             WEIGHTS,
         ),
-        evaluate("product: words + neighbours", ours, group_of, fold_of, args.folds, WEIGHTS),
+        evaluate("words only (product, weight 1)", product(signatures), group_of, k, (1.0,)),
+        evaluate("neighbours only (product, weight 0)", product(signatures), group_of, k, (0.0,)),
+        evaluate("without scores (stored before them; 1/rank)", product(ranks_only), group_of, k, WEIGHTS),
+        evaluate("product's similarity, placed as gaps.py does", placed(signatures), group_of, k, WEIGHTS),
+        evaluate(
+            "product: n-gram words + neighbours, complete linkage",
+            product(signatures),
+            group_of,
+            k,
+            WEIGHTS,
+            repeat,
+        ),
     ]
-    base = results[0]
-    pair_us, cluster_ms, n_groups = costs(signatures)
+    cost = costs(texts, signatures)
 
     def met(c: Counts) -> str:
         return "yes" if c.precision >= PRECISION and c.recall >= RECALL else "no"
@@ -309,39 +339,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         table(
             [
                 "method",
-                "held-out P",
-                "held-out R",
-                "R / anchor",
+                "held-out P / R",
                 f"P>={PRECISION} & R>={RECALL}",
-                "fitted P",
-                "fitted R",
+                "fitted P / R",
                 "fitted weight/threshold",
-                "per-fold weight/threshold",
             ],
             [
-                [
-                    r.name,
-                    round(r.held_out.precision, 3),
-                    round(r.held_out.recall, 3),
-                    f"{r.held_out.recall / base.held_out.recall:.2f}x" if base.held_out.recall else "-",
-                    met(r.held_out),
-                    round(r.fitted.precision, 3),
-                    round(r.fitted.recall, 3),
-                    "{:g}/{:g}".format(*r.fitted_setting),
-                    "  ".join("{:g}/{:g}".format(*s) for s in r.fold_settings),
-                ]
+                [r.name, pr(r.held_out), met(r.held_out), pr(r.fitted), "{:g}/{:g}".format(*r.fitted_setting)]
                 for r in results
             ],
+        )
+    )
+    print("\nper fold (sha256 folds): weight/threshold chosen on the other folds -> P / R of the fold alone")
+    print(
+        table(
+            ["method", *(f"fold {f}" for f in range(k))],
+            [
+                [r.name, *("{:g}/{:g} -> ".format(*s) + pr(c) for s, c in r.per_fold)]
+                for r in results
+                if r.repeated
+            ],
+        )
+    )
+    print(f"\nrepeated random group splits ({REPEATS} each): mean±sd of pooled held-out P / R")
+    print(
+        table(
+            ["method", *(f"{f} folds" for f in repeat)],
+            [[r.name, *(spread(r.repeated[f]) for f in repeat)] for r in results if r.repeated],
         )
     )
     print()
     print(
         table(
-            ["cost (shipped constants)", "value"],
+            ["cost (shipped constants, median of 5)", "value"],
             [
-                ["similarity() per pair, µs (median of 5 rounds over all pairs)", round(pair_us, 2)],
-                [f"cluster() of all {len(rows)} questions, ms (median of 5)", round(cluster_ms, 1)],
-                ["groups found by cluster() at the shipped constants", n_groups],
+                ["similarity() per pair, µs", round(cost.pair_us, 2)],
+                ["signature() per question, µs (neighbours given)", round(cost.signature_us, 1)],
+                [f"one question against a burst window of {RECENT_LIMIT}, ms", round(cost.window_ms, 2)],
+                [f"cluster() of all {len(rows)} questions, ms", round(cost.cluster_ms, 1)],
+                ["groups found by cluster() at the shipped constants", cost.groups],
             ],
         )
     )
@@ -353,17 +389,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         payload = {
             "set": args.set.name,
-            "folds": args.folds,
+            "folds": k,
             "machine": machine(),
-            "pair_us": pair_us,
-            "cluster_ms": cluster_ms,
+            "costs": vars(cost),
             "results": [
                 {
                     "name": r.name,
                     "held_out": vars(r.held_out),
                     "fitted": vars(r.fitted),
                     "fitted_setting": r.fitted_setting,
-                    "fold_settings": r.fold_settings,
+                    "per_fold": [{"setting": s, **vars(c)} for s, c in r.per_fold],
+                    "repeated": {str(f): [vars(c) for c in cs] for f, cs in r.repeated.items()},
                 }
                 for r in results
             ],

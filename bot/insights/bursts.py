@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.similarity import Signature, best_match, signature, similarity
+from bot.insights.similarity import Signature, best_match, may_be_similar, signature, similarity
 from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
@@ -87,17 +87,13 @@ def cluster_of(
         return found
 
     target = sig(newest)
-    terms, near = target.terms, set(target.neighbours)
     # two questions sharing no word and no passage are never similar: that test is a set
     # intersection, so the full measure runs only for the few that could be
     members = [
         q
         for q in recent
         if q.answer_id == newest.answer_id
-        or (
-            (not terms.isdisjoint(sig(q).terms) or not near.isdisjoint(sig(q).neighbours))
-            and best_match(target, [sig(q)]) is not None
-        )
+        or (may_be_similar(target, sig(q)) and best_match(target, [sig(q)]) is not None)
     ]
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)

@@ -7,28 +7,30 @@ new question to an existing cluster) and `cluster` (grouping a set).
 Two signals, both cheap and both already computed when a question is answered:
 - the words: the analysed content terms of the question (retrieval's analyser, so English
   stems and Korean character bigrams), without the question words ("how", "what"...), which
-  say how something is asked, not what. Compared by Jaccard overlap;
+  say how something is asked, not what. Compared by the cosine of their character 3- to
+  5-grams (each term padded with spaces), so a typo, a compound written apart or an
+  inflection the stemmer misses ("archived" / "archiving", "e-mail" / "mails") still counts
+  in part, where a set overlap of whole terms counts nothing;
 - the retrieval neighbourhood: the passages the index ranked first for it, each weighted by
   how far its BM25 score stands above the first passage left out (score minus the score of
   passage NEIGHBOURS + 1, normalised to sum 1). Paraphrases that share few words usually land
-  on the same passages; the scores say how sure retrieval was of each, so two near-tied
-  passages weigh nearly alike (ranks 1 and 2 weighed 1 and 1/2 whatever the scores), and a
-  question whose best passage stands far ahead is about that passage. Compared by cosine.
+  on the same passages; the scores say how sure retrieval was of each. Compared by cosine.
   Signatures without scores (stored before they were kept) weigh the passages 1/rank.
 
-The similarity is a weighted mean of the two; the weight and the threshold were chosen by
-5-fold cross-validation over question groups (`python -m bench.clusters`), requiring pairwise
-precision >= 0.9 on the training folds. Against rank-weighted Jaccard of the top 5 ids (the
-previous version), the score-weighted neighbourhood raised recall at that precision on every
-clustering tried (average linkage, leader, pairwise); bench/README.md has the figures. IDF
-word weights, document-level neighbours, softmax weights and pseudo-relevance-feedback term
-expansion did no better in trial runs on the same set, so the signature stays a set of terms
-and a short list of (passage id, weight): compact, self-contained (no index needed to compare).
+The similarity is a weighted mean of the two. Clustering is complete linkage: two groups merge
+only when *every* pair across them is similar, so a cluster never holds two questions that are
+not similar themselves (the same test bursts and best_match apply to one pair), and a chain of
+near pairs (A~B, B~C, A and C unrelated) never becomes one cluster. A false merge is what costs
+(a wrong alert, a wrong notice), so precision comes first.
 
-Clustering is average linkage: two groups merge only when their members are similar *on
-average*, so a chain of near pairs (A~B, B~C, A and C unrelated) does not become one cluster,
-which leader or single-linkage clustering allows. A false merge is what costs (a wrong alert,
-a wrong notice), so precision comes first.
+The weight and the threshold were chosen by 5-fold cross-validation over question groups on
+stackfaq_en (`python -m bench.clusters`, which prints the fitted and held-out figures per fold,
+over repeated random splits and against the previous version: Jaccard of whole terms, average
+linkage). IDF weights of the words (from the questions themselves, or from the index), a wider
+or differently weighted neighbourhood, document-level neighbours, and a logistic model over
+several of these signals did no better held-out. A mutual-k-nearest-neighbour graph did far
+better there, but only with k = 3 on a set whose paraphrase groups all have 4 questions: under
+complete linkage it caps a cluster at k + 1 questions, and a burst needs 5 askers or more.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from bot.retrieval.tokenize import analyze_query
 # caller passes NEIGHBOURS + 1 scores (8 to 15 measured alike; 9 keeps that within the 10
 # passages an answer always retrieves)
 NEIGHBOURS = 9
-WORDS_WEIGHT = 0.5  # share of the words in the similarity; the rest is the neighbourhood
-SIMILAR = 0.48  # chosen by cross-validation in bench/clusters.py
+WORDS_WEIGHT = 0.4  # share of the words in the similarity; the rest is the neighbourhood
+SIMILAR = 0.55  # chosen by cross-validation in bench/clusters.py
+GRAMS = (3, 4, 5)  # character n-gram lengths of the padded terms
 _DIGITS = 3  # stored weights are rounded: enough for a cosine, and short in JSON
 
 
@@ -65,8 +68,10 @@ class Signature:
     # each neighbour's share of the retrieval evidence (sums to 1); empty when the scores were
     # not kept (older signatures), and then each weighs 1/rank
     weights: tuple[float, ...] = ()
-    # derived once, for cheap comparisons: passage id -> weight scaled to unit length
+    # derived once, for cheap comparisons: passage id -> weight scaled to unit length, and
+    # the terms' character n-grams
     _near: dict[str, float] = field(init=False, repr=False, compare=False, hash=False)
+    _grams: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         weights = self.weights if len(self.weights) == len(self.neighbours) else ()
@@ -78,6 +83,7 @@ class Signature:
         object.__setattr__(
             self, "_near", {chunk: w / norm for chunk, w in near.items() if w > 0.0} if norm else {}
         )
+        object.__setattr__(self, "_grams", char_grams(self.terms))
 
     def to_json(self) -> str:
         data: dict[str, object] = {"terms": sorted(self.terms), "neighbours": list(self.neighbours)}
@@ -125,8 +131,30 @@ def signature(question: str, neighbours: Sequence[str], *, scores: Sequence[floa
     )
 
 
+def char_grams(terms: frozenset[str]) -> frozenset[str]:
+    """The character n-grams (GRAMS) of each term padded with a space on both sides: a term
+    shorter than the shortest n-gram still gives one, itself padded."""
+    grams: set[str] = set()
+    for term in terms:
+        padded = f" {term} "
+        for n in GRAMS:
+            grams.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+        if len(padded) < GRAMS[0]:
+            grams.add(padded)
+    return frozenset(grams)
+
+
 def word_overlap(a: Signature, b: Signature) -> float:
-    """Jaccard overlap of the terms, in [0, 1]."""
+    """Cosine of the terms' character n-gram sets, in [0, 1]: shared n-grams over the
+    geometric mean of the two counts."""
+    if not a._grams or not b._grams:
+        return 0.0
+    return len(a._grams & b._grams) / math.sqrt(len(a._grams) * len(b._grams))
+
+
+def term_jaccard(a: Signature, b: Signature) -> float:
+    """Jaccard overlap of the whole terms, in [0, 1]: the previous words signal, kept for
+    the benchmark's comparison."""
     if not a.terms or not b.terms:
         return 0.0
     shared = len(a.terms & b.terms)
@@ -147,11 +175,24 @@ def neighbour_overlap(a: Signature, b: Signature) -> float:
 
 def similarity(a: Signature, b: Signature) -> float:
     """In [0, 1]. When neither question found any passage (nothing in the knowledge matched
-    it), the neighbourhood says nothing, and the words decide alone."""
+    it), the neighbourhood says nothing, and the words decide alone. Otherwise two questions
+    sharing no term and no passage are unrelated (0), however alike some of their spelling:
+    n-grams grade the words' evidence, they do not make it up (and `may_be_similar` can then
+    skip such pairs with a set test)."""
+    if not may_be_similar(a, b):
+        return 0.0
     words = word_overlap(a, b)
-    if not a.neighbours and not b.neighbours:
+    if not a._near and not b._near:
         return words
     return WORDS_WEIGHT * words + (1.0 - WORDS_WEIGHT) * neighbour_overlap(a, b)
+
+
+def may_be_similar(a: Signature, b: Signature) -> bool:
+    """False when `similarity(a, b)` is 0: they share no term and no passage (and, when both
+    lack passages, no character n-gram). A set test, to skip most pairs cheaply."""
+    if not a.terms.isdisjoint(b.terms) or not a._near.keys().isdisjoint(b._near.keys()):
+        return True
+    return not a._near and not b._near and not a._grams.isdisjoint(b._grams)
 
 
 def similar(a: Signature, b: Signature, threshold: float = SIMILAR) -> bool:
@@ -180,6 +221,9 @@ def _pairs(signatures: Sequence[Signature]) -> dict[tuple[int, int], float]:
             postings["w:" + key].append(i)
         for key in sig._near:
             postings["n:" + key].append(i)
+        if not sig._near:  # two of these are compared on their words alone: n-grams count
+            for key in sig._grams:
+                postings["g:" + key].append(i)
     candidates: set[tuple[int, int]] = set()
     for members in postings.values():
         for x, i in enumerate(members):
@@ -192,44 +236,76 @@ def _pairs(signatures: Sequence[Signature]) -> dict[tuple[int, int], float]:
     return out
 
 
-def cluster(signatures: Sequence[Signature], threshold: float = SIMILAR) -> list[list[int]]:
-    """Groups of indices into `signatures`, largest first (ties: smallest index first). Each
-    group's first index is its representative: the member most similar on average to the
-    others (ties: the earliest); the rest follow in order. Average linkage: the closest two
-    groups merge while their mean pairwise similarity is at least `threshold`. Deterministic:
-    the same input gives the same groups."""
-    n = len(signatures)
-    pairs = _pairs(signatures)
-    # link[a][b]: the sum of similarities between the members of groups a and b (a group is
-    # named by its smallest index); absent means 0
+def merges(signatures: Sequence[Signature], floor: float = SIMILAR) -> list[tuple[float, int, int]]:
+    """Complete linkage down to `floor`: the merges, in order, as (score, a, b), where a group
+    is named by its smallest index, b joins a, and score is the least similarity of any pair
+    across them. The closest two groups merge first, so scores never rise: the clusters at any
+    threshold >= `floor` are those of the merges scoring at least it (`cut`)."""
+    return _merges(len(signatures), _pairs(signatures), floor)
+
+
+def _merges(n: int, pairs: dict[tuple[int, int], float], floor: float) -> list[tuple[float, int, int]]:
+    # link[a][b]: the least similarity between the members of groups a and b, kept only while
+    # it is at least `floor` (any pair below it, or sharing nothing, forbids the merge for good)
     link: dict[int, dict[int, float]] = defaultdict(dict)
     for (i, j), score in pairs.items():
-        link[i][j] = score
-        link[j][i] = score
-    members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    heap = [(-score, i, j) for (i, j), score in pairs.items() if score >= threshold]
+        if score >= floor:
+            link[i][j] = score
+            link[j][i] = score
+    alive = set(range(n))
+    heap = [(-score, i, j) for (i, j), score in pairs.items() if score >= floor]
     heapq.heapify(heap)
+    out: list[tuple[float, int, int]] = []
     while heap:
         negative, a, b = heapq.heappop(heap)
-        if a not in members or b not in members:
-            continue  # one of them has merged since: its entry is stale
-        current = link[a].get(b, 0.0) / (len(members[a]) * len(members[b]))
-        if current != -negative:
-            continue  # stale: a newer entry for this pair is in the heap (or none qualifies)
-        members[a] = sorted(members[a] + members.pop(b))
-        # the merged group's sum with every other group is the sum of the two
-        for other, score in link.pop(b).items():
-            if other == a:
+        if a not in alive or b not in alive or link[a].get(b) != -negative:
+            continue  # stale: one of them has merged since, and its entry is gone or lower
+        out.append((-negative, a, b))
+        alive.discard(b)
+        joined, left = link[a], link.pop(b)
+        for other in set(joined) | set(left):
+            if other in (a, b):
                 continue
-            link[a][other] = link[a].get(other, 0.0) + score
-            del link[other][b]
-            link[other][a] = link[a][other]
-        link[a].pop(b, None)
-        for other, total in link[a].items():
-            mean = total / (len(members[a]) * len(members[other]))
-            if mean >= threshold:
-                heapq.heappush(heap, (-mean, min(a, other), max(a, other)))
-    groups = [_representative_first(group, pairs) for group in members.values()]
+            link[other].pop(b, None)
+            if other in joined and other in left:
+                score = min(joined[other], left[other])
+                joined[other] = link[other][a] = score
+                heapq.heappush(heap, (-score, min(a, other), max(a, other)))
+            else:  # some pair across the merged group and `other` is below the floor
+                joined.pop(other, None)
+                link[other].pop(a, None)
+        joined.pop(b, None)
+    return out
+
+
+def cut(n: int, done: Sequence[tuple[float, int, int]], threshold: float) -> list[list[int]]:
+    """The groups of indices 0..n-1 after the merges of `done` (from `merges`) that score at
+    least `threshold`, each in index order."""
+    parent = list(range(n))
+    for score, a, b in done:
+        if score < threshold:
+            break
+        parent[b] = a  # a and b name live groups: each is its own root when they merge
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        groups[root].append(i)
+    return list(groups.values())
+
+
+def cluster(signatures: Sequence[Signature], threshold: float = SIMILAR) -> list[list[int]]:
+    """Groups of indices into `signatures`, largest first (ties: smallest index first), in
+    which every two questions are similar at `threshold` (complete linkage: the closest two
+    groups merge while their least similar pair is). Each group's first index is its
+    representative: the member most similar on average to the others (ties: the earliest);
+    the rest follow in order. Deterministic: the same input gives the same groups."""
+    n = len(signatures)
+    pairs = _pairs(signatures)
+    groups = [
+        _representative_first(group, pairs) for group in cut(n, _merges(n, pairs, threshold), threshold)
+    ]
     return sorted(groups, key=lambda g: (-len(g), min(g)))
 
 

@@ -10,11 +10,16 @@ from bot.insights.similarity import (
     Signature,
     best_match,
     cluster,
+    cut,
+    may_be_similar,
+    merges,
     neighbour_overlap,
     neighbour_weights,
     signature,
     similar,
     similarity,
+    term_jaccard,
+    word_overlap,
 )
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.types import DocVisibility
@@ -140,7 +145,7 @@ def test_cluster_groups_paraphrases_largest_first_and_is_deterministic() -> None
     assert cluster([]) == []
 
 
-def test_average_linkage_does_not_merge_a_chain() -> None:
+def test_complete_linkage_does_not_merge_a_chain() -> None:
     # A~B and B~C, but A and C share nothing: a chain, not one question
     a = Signature(terms=frozenset("ab"), neighbours=("1", "2"))
     b = Signature(terms=frozenset("abcd"), neighbours=("1", "2", "3", "4"))
@@ -184,3 +189,50 @@ def test_retrieval_neighbours_make_paraphrases_with_few_shared_words_similar(tmp
     assert similar(a, b)
     assert not similar(a, other)
     assert SIMILAR > 0
+
+
+def test_words_count_in_part_through_typos_and_inflections() -> None:
+    a = signature("Undo archiving a gmail message", ())
+    b = signature("I archived a gmial mesage by mistake", ())  # typos, another inflection
+    c = signature("Change the default font size", ())
+    assert term_jaccard(a, b) < word_overlap(a, b)  # whole terms barely meet; n-grams do
+    assert word_overlap(a, b) > 0.3 > word_overlap(a, c)
+    assert word_overlap(a, a) == 1.0
+
+
+def test_korean_spacing_and_particles_share_n_grams() -> None:
+    a = signature("비밀번호 재설정이 안 돼요", ())
+    b = signature("비밀번호를 재설정 하고 싶어요", ())
+    c = signature("환불은 며칠 걸려요?", ())
+    assert word_overlap(a, b) > word_overlap(a, c)
+    assert word_overlap(a, c) == 0.0
+
+
+def test_every_pair_inside_a_cluster_is_similar() -> None:
+    sigs = [
+        *_questions(),
+        signature("Inviting a bot to a server", (INVITE[0], "docs/servers.md#0")),
+        signature("Which plan includes invoices?", (BILLING[1], "docs/invoices.md#0")),
+    ]
+    for threshold in (0.3, 0.4, SIMILAR, 0.7):
+        for group in cluster(sigs, threshold):
+            assert all(similarity(sigs[i], sigs[j]) >= threshold for i in group for j in group if i < j)
+
+
+def test_cutting_the_merges_at_a_threshold_is_clustering_at_it() -> None:
+    sigs = _questions()
+    done = merges(sigs, 0.2)
+    assert [score for score, _, _ in done] == sorted((score for score, _, _ in done), reverse=True)
+    for threshold in (0.2, 0.35, SIMILAR, 0.8):
+        want = sorted(sorted(g) for g in cluster(sigs, threshold))
+        assert sorted(cut(len(sigs), done, threshold)) == want
+
+
+def test_may_be_similar_never_skips_a_similar_pair() -> None:
+    sigs = [*_questions(), signature("gmial archving", ()), signature("gmail archiving", ())]
+    for a in sigs:
+        for b in sigs:
+            if similarity(a, b) > 0.0:
+                assert may_be_similar(a, b)
+    assert not may_be_similar(sigs[0], sigs[6])  # nothing shared: skipped
+    assert may_be_similar(sigs[-2], sigs[-1])  # no passages and no common term: their n-grams
