@@ -231,6 +231,7 @@ async def _serve_dashboard(runtime: Runtime, adapters: list[Adapter]) -> None:
         runtime.bot.clock,
         channels=_LiveChannels(adapters),
         escalations=runtime.bot.escalations,
+        host=runtime.bot,
     )
     try:
         await serve_beside(dashboard, settings.dashboard.host, settings.dashboard.port)

@@ -161,6 +161,9 @@ class Secrets(BaseModel):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     discord_token: SecretStr | None = None
+    # Sign in with Discord on the dashboard: the application's OAuth2 credentials
+    discord_client_id: str | None = None
+    discord_client_secret: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
     openai_api_key: SecretStr | None = None
@@ -359,6 +362,8 @@ def load_settings(
         slack_client_id=_plain(env, "SLACK_CLIENT_ID"),
         slack_client_secret=_secret(env, "SLACK_CLIENT_SECRET"),
         discord_token=_secret(env, "DISCORD_TOKEN"),
+        discord_client_id=_plain(env, "DISCORD_CLIENT_ID"),
+        discord_client_secret=_secret(env, "DISCORD_CLIENT_SECRET"),
         discord_api_url=_plain(env, "DISCORD_API_URL"),
         discord_gateway_url=_plain(env, "DISCORD_GATEWAY_URL"),
         openai_api_key=_secret(env, "OPENAI_API_KEY"),

@@ -33,3 +33,17 @@ class DashboardSettings(_Section):
     # post through); loopback by default: put a TLS proxy in front to reach it from elsewhere
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
+    # the address people open it at (behind a proxy: the https one), for Sign in with Slack /
+    # Discord's redirect URIs; "" means http://host:port
+    public_url: str = ""
+    # the Discord server whose roles count at Discord sign-in; "" means the only
+    # `[discord] command_guilds` entry, if there is exactly one
+    discord_guild: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http://), e.g. https://support.example.com")
+        return value

@@ -208,4 +208,9 @@ enabled = false
 # in the chat thread). Loopback by default: put a TLS proxy in front to reach it from elsewhere.
 host = "127.0.0.1"
 port = 8090
+# The address people open it at (behind a TLS proxy: the https one). Sign in with Slack /
+# Discord return to it; empty means http://host:port.
+public_url = ""
+# Sign in with Discord: the server whose roles count (empty: the only command_guilds entry).
+discord_guild = ""
 """

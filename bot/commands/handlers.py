@@ -220,7 +220,7 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
             StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=host.clock.now()
         )
         return f"Draft #{draft_id} rejected." if changed else f"Draft #{draft_id} was already decided."
-    path = await _approve(host, draft, command.invoker)
+    path = await approve_draft(host, draft, command.invoker)
     if path is None:
         return f"Draft #{draft_id} was already decided."
     return f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now."
@@ -274,7 +274,7 @@ def _shown(text: str) -> str:
     return repr(single_line(text, 40))
 
 
-async def _approve(host: CommandHost, draft: Draft, admin: Author) -> str | None:
+async def approve_draft(host: CommandHost, draft: Draft, admin: Author) -> str | None:
     """Approve a draft: write it into the knowledge folder and index it at once.
     Returns the file's path, or None if someone decided the draft first."""
     path = await host.knowledge.write(

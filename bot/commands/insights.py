@@ -142,10 +142,10 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
             return f"Gap #{gap.id} was already dismissed."
         reopen = host.settings.insights.gap_reopen_asks
         return f"Gap #{gap.id} dismissed. It shows again if it is asked {reopen} more time(s)."
-    return await _draft_from_gap(host, gap.id)
+    return await draft_from_gap(host, gap.id)
 
 
-async def _draft_from_gap(host: CommandHost, gap_id: int) -> str:
+async def draft_from_gap(host: CommandHost, gap_id: int) -> str:
     """A gap's draft is what staff wrote when they answered its questions by hand (the
     learning loop's draft of that ticket); with no such answer there is nothing to draft."""
     for ticket_id in await host.store.run(StateStore.gap_tickets, gap_id):

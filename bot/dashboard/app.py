@@ -11,11 +11,12 @@ token is refused (403) before its handler runs, so it changes nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import jinja2
 from aiohttp import web
 
-from bot.dashboard import pages
+from bot.dashboard import drafts, gaps, oauth, pages, tickets
 from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, rights_of
 from bot.dashboard.context import (
     DASHBOARD,
@@ -29,7 +30,7 @@ from bot.dashboard.context import (
 )
 from bot.store import StateStore
 
-OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css"})
+OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css", *oauth.OPEN_PATHS})
 
 
 @web.middleware
@@ -45,7 +46,13 @@ async def guard(
         if api:
             return web.json_response({"error": "sign in first"}, status=401)
         raise web.HTTPFound(f"{PREFIX}/signin")
-    rights = rights_of(dash.settings, session.platform, session.user_id)
+    rights = rights_of(
+        dash.settings,
+        session.platform,
+        session.user_id,
+        roles=session.roles,
+        platform_admin=session.platform_admin,
+    )
     request[SESSION] = session
     request[RIGHTS] = rights
     if rights == Rights.NONE:
@@ -65,16 +72,13 @@ async def build_app(dashboard: Dashboard) -> web.Application:
     """The application, its routes under /admin; the cookie secret is read from the store."""
     secret = await dashboard.store.run(StateStore.dashboard_secret)
     app = web.Application(middlewares=[guard])
-    app[DASHBOARD] = Dashboard(
-        settings=dashboard.settings,
-        store=dashboard.store,
-        clock=dashboard.clock,
-        escalations=dashboard.escalations,
-        channels=dashboard.channels,
-        secret=secret,
-    )
+    app[DASHBOARD] = replace(dashboard, secret=secret)
     app[TEMPLATES_KEY] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     pages.add_routes(app)
+    oauth.add_routes(app)
+    tickets.add_routes(app)
+    drafts.add_routes(app)
+    gaps.add_routes(app)
     return app

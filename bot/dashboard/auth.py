@@ -2,9 +2,10 @@
 tokens, and the rights a user has.
 
 Nothing here is stored in the browser but a signed cookie naming the session (its id, the
-platform and user, its expiry); rights are decided again on every request from the settings
-by `bot.policy`, exactly as for chat commands, so a person removed from the staff loses the
-dashboard on their next click rather than when the cookie expires.
+platform and user, its expiry, and the group or role ids a Slack or Discord sign-in read);
+rights are decided again on every request from the settings by `bot.policy`, exactly as for
+chat commands, so a person removed from the staff loses the dashboard on their next click
+rather than when the cookie expires.
 """
 
 from __future__ import annotations
@@ -38,11 +39,17 @@ class Session:
     platform: str
     user_id: str
     expires_at: datetime
+    # what Sign in with Slack / Discord read at sign-in (bot/dashboard/oauth.py): the group
+    # or role ids and the platform's admin flag, kept so policy can decide rights from them
+    # on every request; a one-time link knows neither
+    roles: frozenset[str] = frozenset()
+    platform_admin: bool = False
 
     @property
     def author(self) -> Author:
-        # the dashboard knows only the id: rights granted by role or group need the chat
-        return Author(id=self.user_id, name=self.user_id)
+        return Author(
+            id=self.user_id, name=self.user_id, roles=self.roles, platform_admin=self.platform_admin
+        )
 
 
 def new_link_token() -> tuple[str, str]:
@@ -55,9 +62,21 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_session(platform: str, user_id: str, now: datetime) -> Session:
+def new_session(
+    platform: str,
+    user_id: str,
+    now: datetime,
+    *,
+    roles: frozenset[str] = frozenset(),
+    platform_admin: bool = False,
+) -> Session:
     return Session(
-        sid=secrets.token_urlsafe(16), platform=platform, user_id=user_id, expires_at=now + SESSION_TTL
+        sid=secrets.token_urlsafe(16),
+        platform=platform,
+        user_id=user_id,
+        expires_at=now + SESSION_TTL,
+        roles=roles,
+        platform_admin=platform_admin,
     )
 
 
@@ -68,7 +87,14 @@ def _sign(secret: str, text: str) -> str:
 def sign_session(secret: str, session: Session) -> str:
     """The cookie value: the session's fields, base64url, a dot, their HMAC-SHA256."""
     fields = "\x00".join(
-        [session.sid, session.platform, session.user_id, str(int(session.expires_at.timestamp()))]
+        [
+            session.sid,
+            session.platform,
+            session.user_id,
+            str(int(session.expires_at.timestamp())),
+            ",".join(sorted(session.roles)),
+            "1" if session.platform_admin else "0",
+        ]
     )
     body = base64.urlsafe_b64encode(fields.encode()).decode().rstrip("=")
     return f"{body}.{_sign(secret, body)}"
@@ -83,13 +109,20 @@ def read_session(secret: str, value: str | None, now: datetime) -> Session | Non
         return None
     try:
         fields = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("\x00")
-        sid, platform, user_id, expires = fields
+        sid, platform, user_id, expires, roles, admin = fields
         expires_at = datetime.fromtimestamp(int(expires), UTC)
     except ValueError:
         return None
     if expires_at <= now:
         return None
-    return Session(sid=sid, platform=platform, user_id=user_id, expires_at=expires_at)
+    return Session(
+        sid=sid,
+        platform=platform,
+        user_id=user_id,
+        expires_at=expires_at,
+        roles=frozenset(r for r in roles.split(",") if r),
+        platform_admin=admin == "1",
+    )
 
 
 def csrf_token(secret: str, session: Session) -> str:
@@ -101,9 +134,17 @@ def csrf_ok(secret: str, session: Session, given: str) -> bool:
     return hmac.compare_digest(given, csrf_token(secret, session))
 
 
-def rights_of(settings: Settings, platform: str, user_id: str) -> Rights:
-    """What the chat commands would let this user do on that platform."""
-    author = Author(id=user_id, name=user_id)
+def rights_of(
+    settings: Settings,
+    platform: str,
+    user_id: str,
+    *,
+    roles: frozenset[str] = frozenset(),
+    platform_admin: bool = False,
+) -> Rights:
+    """What the chat commands would let this user do on that platform: by user id, and by
+    group or role ids and the platform's admin flag when a sign-in read them."""
+    author = Author(id=user_id, name=user_id, roles=roles, platform_admin=platform_admin)
     if policy.is_admin(author, platform, settings):
         return Rights.ADMIN
     if policy.is_staff(author, platform, settings):

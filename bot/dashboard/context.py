@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, csrf_token
 from bot.dashboard.i18n import locale_of, translator
@@ -29,13 +30,19 @@ class Dashboard:
 
     `channels` are the running adapters' (inside `supportbot run`): with them, claim and
     resolve update the chat thread exactly as the chat buttons do. Without them (standalone
-    `supportbot dashboard`) tickets are shown read-only, since the chat could not be told."""
+    `supportbot dashboard`) tickets are shown read-only, since the chat could not be told.
+
+    `host` is the running core (inside `supportbot run`): approving a draft and drafting
+    from a gap go through the chat commands' own code paths with it, writing into and
+    reindexing the knowledge the bot answers from. Standalone there is none, and those
+    actions are read-only."""
 
     settings: Settings
     store: AsyncStore
     clock: Clock
     escalations: Escalations
     channels: Mapping[str, Channel] | None = None
+    host: CommandHost | None = None
     secret: str = field(default="", repr=False)
 
 

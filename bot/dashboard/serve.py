@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.app import build_app
 from bot.dashboard.auth import LINK_TTL, hash_token, new_link_token
@@ -38,6 +39,7 @@ def dashboard_for(
     clock: Clock,
     channels: Mapping[str, Channel] | None = None,
     escalations: Escalations | None = None,
+    host: CommandHost | None = None,
 ) -> Dashboard:
     return Dashboard(
         settings=settings,
@@ -45,6 +47,7 @@ def dashboard_for(
         clock=clock,
         escalations=escalations or Escalations(settings=settings, store=store, clock=clock),
         channels=channels,
+        host=host,
     )
 
 

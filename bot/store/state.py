@@ -31,6 +31,7 @@ from bot.store.jobs import JobRepository
 from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS, migrate
 from bot.store.people import PeopleRepository
+from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
 from bot.store.slack_installs import SlackInstallRepository
@@ -53,6 +54,7 @@ class StateStore(
     ConversationRepository,
     AnswerRepository,
     TicketRepository,
+    TicketQueueRepository,
     DraftRepository,
     ReplyDraftRepository,
     FollowupRepository,

@@ -63,6 +63,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from tests.fakes.discord_oauth import FakeDiscordOAuth
+
 __all__ = [
     "API_VERSION",
     "DiscordAPIError",
@@ -1193,6 +1195,8 @@ class FakeDiscord:
         self._port: int | None = None
         self._routes = self._build_routes()
         self._seed_world(bot_username)
+        # people's OAuth2 (Sign in with Discord): tests/fakes/discord_oauth.py
+        self.oauth = FakeDiscordOAuth(self)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -1201,6 +1205,7 @@ class FakeDiscord:
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._handle_api)
         for path in ("/", "/gateway", "/resume"):
             app.router.add_get(path, self._handle_gateway)
+        app.router.add_get("/oauth2/authorize", self.oauth.authorize)
         app.router.add_route("*", "/{tail:.*}", self._handle_other)
         # A short shutdown timeout: stop() closes every websocket itself first.
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
@@ -2859,6 +2864,9 @@ class FakeDiscord:
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
+        answered = await self.oauth.intercept(request, path)  # a person's Bearer token, not a bot's
+        if answered is not None:
+            return answered
         record = RecordedRequest(
             index=-1,
             method=request.method,

@@ -59,6 +59,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from tests.fakes.slack_oauth import FakeOAuth
+from tests.fakes.slack_openid import FakeOpenID
 
 __all__ = [
     "ApiCall",
@@ -169,6 +170,10 @@ _SUPPLEMENTAL_METHODS: dict[str, dict[str, Any]] = {
         "required": ("channel_id", "thread_ts", "prompts"),
         "scopes": ("assistant:write",),
     },
+    # Sign in with Slack (tests/fakes/slack_openid.py): the exchange takes the app's
+    # credentials instead of a token; userInfo takes the user token it returned
+    "openid.connect.token": {"needs_token": False},
+    "openid.connect.userInfo": {"scopes": ("openid",), "token_kinds": {"user"}},
 }
 
 # Arguments Slack requires but the spec does not mark as required (it "doesn't always tell the
@@ -254,6 +259,7 @@ def method_specs() -> dict[str, MethodSpec]:
             accepts_json=True,
             token_kinds=frozenset(info.get("token_kinds", {"bot", "user"})),
             errors=frozenset(),
+            needs_token=info.get("needs_token", True),
         )
     return out
 
@@ -747,6 +753,7 @@ class FakeSlack:
             team_id: {"name": team_name, "bot_user_id": bot_user_id, "bot_id": bot_id, "bot_token": bot_token}
         }
         self.oauth = FakeOAuth(self)
+        self.openid = FakeOpenID(self)
         self.add_token(app_token, "app", app_scopes)
 
         # Workspace state.
@@ -783,6 +790,8 @@ class FakeSlack:
             "api.test": self._m_api_test,
             "auth.test": self._m_auth_test,
             "oauth.v2.access": self.oauth.access,
+            "openid.connect.token": self.openid.token,
+            "openid.connect.userInfo": self.openid.user_info,
             "apps.connections.open": self._m_apps_connections_open,
             "assistant.threads.setStatus": self._m_assistant_threads,
             "assistant.threads.setTitle": self._m_assistant_threads,
@@ -840,6 +849,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_link)
         app.router.add_get("/oauth/v2/authorize", self.oauth.authorize)
+        app.router.add_get("/openid/connect/authorize", self.openid.authorize)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -1,0 +1,242 @@
+"""The dashboard's knowledge drafts (admins only): the list, and one draft with its question
+beside its answer, a Markdown editor, a preview rendered here, save, approve and reject.
+
+Saving goes through the store calls `/support learn title` and the learning loop use;
+approving is `/support learn approve` itself (`approve_draft` in bot/commands/handlers.py: the
+file written into the knowledge folder's learned/ and indexed at once), through the running
+core, so it works inside `supportbot run`. The preview is the file's body as it will be
+written (secrets redacted) rendered by markdown-it with raw HTML off: what a draft holds was
+typed in a chat and is shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from aiohttp import web
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from bot.answering.safety import redact_secrets
+from bot.commands.handlers import TITLE_LIMIT, approve_draft
+from bot.dashboard.auth import Rights
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, render
+from bot.dashboard.pages import record, signed_in
+from bot.dashboard.tickets import visible_platforms
+from bot.escalation.learning import render_entry
+from bot.escalation.values import DraftStatus
+from bot.store import StateStore
+from bot.text import single_line
+from bot.types import Draft
+
+# what the pages say for each status: English, the key of its Korean (i18n.py)
+STATUS_LABELS = {
+    "pending": "waiting for review",
+    "approved": "approved",
+    "rejected": "rejected",
+    "all": "all",
+}
+ANSWER_LIMIT = 20_000  # characters: a page of documentation, not a dump
+LISTED = 200
+# html off: a draft's "<script>" is shown as text; links keep markdown-it's own URL check
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def _admin(request: web.Request) -> web.Response | None:
+    """The refusal a non-admin gets: drafts are reviewed by admins, as `/support learn` is."""
+    if request[RIGHTS] == Rights.ADMIN:
+        return None
+    return render(request, "refused.html", status=403, reason="Knowledge drafts are for admins.")
+
+
+def preview(draft: Draft, title: str, answer: str, today: date) -> tuple[str, Markup]:
+    """The front matter and the rendered body of the file approving would write today,
+    redacted as `write_entry` redacts it."""
+    shown = replace(
+        draft,
+        title=redact_secrets(title),
+        question=redact_secrets(draft.question),
+        answer=redact_secrets(answer),
+    )
+    # the front matter is "---", YAML lines, "---": no YAML line is a bare "---"
+    front, body = render_entry(shown, today).removeprefix("---\n").split("\n---\n", 1)
+    return front.strip(), Markup(_MARKDOWN.render(body))  # markdown-it escaped every tag in it
+
+
+async def drafts_list(request: web.Request) -> web.Response:
+    if (refused := _admin(request)) is not None:
+        return refused
+    dash = request.app[DASHBOARD]
+    wanted = request.query.get("status", DraftStatus.PENDING)
+    status = wanted if wanted in {s.value for s in DraftStatus} else None
+    found: list[Draft] = []
+    for platform in visible_platforms(request):
+        found += await dash.store.run(StateStore.drafts_for_platform, platform, status, LISTED)
+    found.sort(key=lambda d: d.id, reverse=True)
+    return render(
+        request,
+        "drafts.html",
+        drafts=found[:LISTED],
+        statuses=[s.value for s in DraftStatus],
+        chosen=status or "all",
+        labels=STATUS_LABELS,
+    )
+
+
+async def _draft(request: web.Request) -> Draft:
+    """The draft in the path, if its ticket is on a platform the viewer has rights on."""
+    dash = request.app[DASHBOARD]
+    try:
+        draft_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    draft = await dash.store.run(StateStore.draft, draft_id)
+    ticket = None if draft is None else await dash.store.run(StateStore.ticket, draft.ticket_id)
+    if draft is None or ticket is None or ticket.conversation.platform not in visible_platforms(request):
+        raise web.HTTPNotFound()
+    return draft
+
+
+def _page(
+    request: web.Request, draft: Draft, *, title: str, answer: str, message: str = "", status: int = 200
+) -> web.Response:
+    dash = request.app[DASHBOARD]
+    front, body = preview(draft, title, answer, dash.clock.now().date())
+    return render(
+        request,
+        "draft.html",
+        status=status,
+        draft=draft,
+        title=title,
+        answer=answer,
+        front=front,
+        preview=body,
+        pending=draft.status == DraftStatus.PENDING,
+        can_approve=dash.host is not None,
+        title_limit=TITLE_LIMIT,
+        answer_limit=ANSWER_LIMIT,
+        message=message,
+        labels=STATUS_LABELS,
+    )
+
+
+async def draft_page(request: web.Request) -> web.Response:
+    if (refused := _admin(request)) is not None:
+        return refused
+    draft = await _draft(request)
+    return _page(
+        request, draft, title=draft.title, answer=draft.answer, message=request.query.get("message", "")
+    )
+
+
+async def _edited(request: web.Request) -> tuple[str, str, str]:
+    """The title and answer the editor sent, and what is wrong with them ("" when nothing)."""
+    form = await request.post()
+    title = single_line(str(form.get("title", "")), TITLE_LIMIT)
+    answer = str(form.get("answer", "")).replace("\r\n", "\n").strip()
+    if not title:
+        return title, answer, "A draft needs a title: it becomes the document's heading."
+    if not answer:
+        return title, answer, "A draft needs an answer: it is what the bot will say."
+    if len(answer) > ANSWER_LIMIT:
+        return title, answer, f"The answer is {len(answer):,} characters; keep it under {ANSWER_LIMIT:,}."
+    return title, answer, ""
+
+
+def _back(request: web.Request, draft: Draft, message: str) -> web.Response:
+    url = request.app.router["draft"].url_for(id=str(draft.id)).with_query(message=message)
+    return web.Response(status=302, headers={"Location": str(url)})
+
+
+async def _save(request: web.Request, draft: Draft, title: str, answer: str) -> bool:
+    """Store the editor's title and answer on a pending draft; audited when they changed."""
+    if (title, answer) == (draft.title, draft.answer):
+        return True
+    dash = request.app[DASHBOARD]
+    retitled = await dash.store.run(StateStore.retitle_draft, draft.id, title)
+    rewritten = await dash.store.run(StateStore.refresh_draft, draft.id, answer, dash.clock.now())
+    if retitled and rewritten:
+        await record(request, "draft edit", f"draft #{draft.id}")
+    return retitled and rewritten
+
+
+async def preview_draft(request: web.Request) -> web.Response:
+    """The editor's text rendered, saving nothing: the editor's Preview button."""
+    if (refused := _admin(request)) is not None:
+        return refused
+    draft = await _draft(request)
+    title, answer, problem = await _edited(request)
+    return _page(request, draft, title=title or draft.title, answer=answer, message=problem)
+
+
+async def save_draft(request: web.Request) -> web.Response:
+    if (refused := _admin(request)) is not None:
+        return refused
+    draft = await _draft(request)
+    title, answer, problem = await _edited(request)
+    if problem:
+        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    if not await _save(request, draft, title, answer):
+        return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
+    return _back(request, draft, f"Draft #{draft.id} saved.")
+
+
+async def approve(request: web.Request) -> web.Response:
+    """Save what the editor holds, then approve exactly as `/support learn approve` does."""
+    if (refused := _admin(request)) is not None:
+        return refused
+    dash = request.app[DASHBOARD]
+    draft = await _draft(request)
+    if dash.host is None:
+        return render(
+            request,
+            "refused.html",
+            status=409,
+            reason="Approving works only while the dashboard runs inside supportbot run: "
+            "the new document is indexed by the bot that answers from it.",
+        )
+    title, answer, problem = await _edited(request)
+    if problem:
+        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    if draft.status != DraftStatus.PENDING or not await _save(request, draft, title, answer):
+        return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
+    saved = await dash.store.run(StateStore.draft, draft.id)
+    assert saved is not None  # drafts are never deleted while pending
+    path = await approve_draft(dash.host, saved, signed_in(request).author)
+    if path is None:
+        return _back(request, draft, f"Draft #{draft.id} was already decided.")
+    await record(request, "draft approve", f"draft #{draft.id} to {path}")
+    return _back(request, draft, f"Draft #{draft.id} approved: written to {path} and indexed.")
+
+
+async def reject_draft(request: web.Request) -> web.Response:
+    if (refused := _admin(request)) is not None:
+        return refused
+    dash = request.app[DASHBOARD]
+    draft = await _draft(request)
+    changed = await dash.store.run(
+        StateStore.decide_draft,
+        draft.id,
+        status=DraftStatus.REJECTED.value,
+        by=signed_in(request).user_id,
+        at=dash.clock.now(),
+    )
+    if not changed:
+        return _back(request, draft, f"Draft #{draft.id} was already decided.")
+    await record(request, "draft reject", f"draft #{draft.id}")
+    return _back(request, draft, f"Draft #{draft.id} rejected.")
+
+
+async def script(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(TEMPLATES / "draft.js")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/static/draft.js", script)
+    app.router.add_get(f"{PREFIX}/drafts", drafts_list)
+    app.router.add_get(f"{PREFIX}/drafts/{{id}}", draft_page, name="draft")
+    app.router.add_post(f"{PREFIX}/drafts/{{id}}/preview", preview_draft)
+    app.router.add_post(f"{PREFIX}/drafts/{{id}}/save", save_draft)
+    app.router.add_post(f"{PREFIX}/drafts/{{id}}/approve", approve)
+    app.router.add_post(f"{PREFIX}/drafts/{{id}}/reject", reject_draft)

@@ -1,0 +1,144 @@
+"""The dashboard's knowledge gaps: the clusters of questions the documentation does not
+answer yet, one cluster with its questions and tickets, dismissing one, and starting a
+knowledge draft from it.
+
+Everything goes through the running core as `/support gaps list|show|dismiss|draft` does:
+the list first places new questions and marks what the documentation now answers
+(`Gaps.refresh`), dismissing is `Gaps.dismiss`, and "draft from cluster" is the command's
+own `draft_from_gap`. Standalone (no core) the clusters are shown as stored, read-only.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.commands.insights import draft_from_gap
+from bot.dashboard.context import DASHBOARD, PREFIX, render
+from bot.dashboard.pages import record
+from bot.dashboard.tickets import visible_platforms
+from bot.escalation.cards import age
+from bot.insights.gaps import ALL
+from bot.store import StateStore
+from bot.store.gaps import GapKind, GapRecord, GapStatus
+
+# what the pages say for each status and kind: English, the key of its Korean (i18n.py)
+STATUS_LABELS = {
+    GapStatus.OPEN: "open",
+    GapStatus.ADDRESSED: "answered by the docs now",
+    GapStatus.DISMISSED: "dismissed",
+    "all": "all",
+}
+KIND_LABELS = {GapKind.HARD: "unanswered", GapKind.SOFT: "answered, did not help"}
+LISTED = 200
+QUESTIONS = 50  # of one gap, newest first
+
+
+def _statuses(given: str | None) -> tuple[GapStatus, ...]:
+    if given == "all":
+        return ALL
+    try:
+        return (GapStatus(given or GapStatus.OPEN.value),)
+    except ValueError:
+        return (GapStatus.OPEN,)
+
+
+async def gaps_list(request: web.Request) -> web.Response:
+    dash = request.app[DASHBOARD]
+    statuses = _statuses(request.query.get("status"))
+    found: list[GapRecord] = []
+    for platform in visible_platforms(request):
+        if dash.host is not None:  # as `/support gaps list`: new questions placed, answered ones out
+            await dash.host.insights.gaps.refresh(platform)
+        found += await dash.store.run(StateStore.gaps, platform, statuses, LISTED)
+    found.sort(key=lambda g: (-g.asks, g.id))
+    return render(
+        request,
+        "gaps.html",
+        gaps=found[:LISTED],
+        statuses=[s.value for s in GapStatus],
+        chosen="all" if statuses == ALL else statuses[0].value,
+        live=dash.host is not None,
+        labels=STATUS_LABELS,
+        kinds=KIND_LABELS,
+    )
+
+
+async def _gap(request: web.Request) -> GapRecord:
+    """The gap in the path, if it is on a platform the viewer has rights on."""
+    dash = request.app[DASHBOARD]
+    try:
+        gap_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    gap = await dash.store.run(StateStore.gap, gap_id)
+    if gap is None or gap.platform not in visible_platforms(request):
+        raise web.HTTPNotFound()
+    return gap
+
+
+async def gap_page(request: web.Request) -> web.Response:
+    dash = request.app[DASHBOARD]
+    gap = await _gap(request)
+    now = dash.clock.now()
+    questions = await dash.store.run(StateStore.gap_questions, gap.id, QUESTIONS)
+    tickets = await dash.store.run(StateStore.gap_tickets, gap.id)
+    return render(
+        request,
+        "gap.html",
+        gap=gap,
+        questions=[(question, age(now - at)) for question, at in questions],
+        tickets=tickets[:20],
+        live=dash.host is not None,
+        reopen_asks=dash.settings.insights.gap_reopen_asks,
+        message=request.query.get("message", ""),
+        labels=STATUS_LABELS,
+        kinds=KIND_LABELS,
+    )
+
+
+def _back(request: web.Request, gap: GapRecord, message: str) -> web.Response:
+    url = request.app.router["gap"].url_for(id=str(gap.id)).with_query(message=message)
+    return web.Response(status=302, headers={"Location": str(url)})
+
+
+def _not_running(request: web.Request) -> web.Response:
+    return render(
+        request,
+        "refused.html",
+        status=409,
+        reason="Gap actions work only while the dashboard runs inside supportbot run.",
+    )
+
+
+async def dismiss(request: web.Request) -> web.Response:
+    dash = request.app[DASHBOARD]
+    gap = await _gap(request)
+    if dash.host is None:
+        return _not_running(request)
+    if not await dash.host.insights.gaps.dismiss(gap.id):
+        return _back(request, gap, f"Gap #{gap.id} was already dismissed.")
+    await record(request, "gap dismiss", f"gap #{gap.id}")
+    reopen = dash.settings.insights.gap_reopen_asks
+    return _back(
+        request, gap, f"Gap #{gap.id} dismissed. It shows again if it is asked {reopen} more time(s)."
+    )
+
+
+async def draft(request: web.Request) -> web.Response:
+    """`/support gaps draft N`: a draft from what staff answered in one of the gap's tickets."""
+    dash = request.app[DASHBOARD]
+    gap = await _gap(request)
+    if dash.host is None:
+        return _not_running(request)
+    message = await draft_from_gap(dash.host, gap.id)
+    # the command says what it did (a new draft, one brought up to date, or nothing to
+    # draft from) and only says it: the audit keeps its first sentence
+    await record(request, "gap draft", f"gap #{gap.id}: {message.split('. ')[0]}")
+    return _back(request, gap, message)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/gaps", gaps_list)
+    app.router.add_get(f"{PREFIX}/gaps/{{id}}", gap_page, name="gap")
+    app.router.add_post(f"{PREFIX}/gaps/{{id}}/dismiss", dismiss)
+    app.router.add_post(f"{PREFIX}/gaps/{{id}}/draft", draft)

@@ -1,0 +1,256 @@
+"""The dashboard's tickets: the filterable queue, one ticket (its brief, transcript and
+timeline), and claim, resolve, assign and reopen.
+
+Each action calls the `Escalations` method its chat equivalent calls (the Claim and
+Resolve buttons, `/support resolve N note`, `/support assign N @person`, the asker's reply
+that reopens), with the channel of the running adapter, so the thread and the triage card
+change exactly as they would from the chat; each change is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from bot import policy
+from bot.answering.safety import redact_secrets
+from bot.commands.handlers import NOTE_LIMIT
+from bot.dashboard.auth import Rights, rights_of
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, render
+from bot.dashboard.pages import record, signed_in
+from bot.dashboard.queue import (
+    AGE_LABELS,
+    SLA_LABELS,
+    STATUS_LABELS,
+    UNASSIGNED,
+    AgeFilter,
+    QueueFilter,
+    StatusFilter,
+)
+from bot.escalation.cards import age, card, sla_state
+from bot.escalation.values import ACTIVE, Context, TransitionResult
+from bot.ports import Channel
+from bot.store import StateStore
+from bot.text import parse_user_id
+from bot.types import Author, Platform, Ticket, TicketStatus
+
+SHOWN = 200  # rows of the queue: the newest; more is a filter away
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _markdown_line(text: str) -> Markup:
+    """A brief line's `**bold**` as <strong>, everything else escaped."""
+    return Markup(_BOLD.sub(r"<strong>\1</strong>", str(escape(text))))
+
+
+def visible_platforms(request: web.Request) -> list[str]:
+    """The platforms whose tickets the viewer may see: rights are per platform, as in the chat."""
+    dash = request.app[DASHBOARD]
+    session = signed_in(request)
+    return [
+        p.value
+        for p in (Platform.SLACK, Platform.DISCORD)
+        if p == session.platform or rights_of(dash.settings, p, session.user_id) != Rights.NONE
+    ]
+
+
+def _staff(request: web.Request, platforms: list[str]) -> list[str]:
+    """Everyone the settings name for tickets on these platforms: whom one may assign to."""
+    people: list[str] = []
+    for platform in platforms:
+        ps = policy.platform_settings(request.app[DASHBOARD].settings, platform)
+        if ps is not None:
+            people += [*ps.staff_users, *ps.second_tier_users, *ps.oncall_users, *ps.admin_users]
+    return people
+
+
+# -- the queue ----------------------------------------------------------------------------
+
+
+async def queue(request: web.Request) -> web.Response:
+    dash = request.app[DASHBOARD]
+    now = dash.clock.now()
+    platforms = visible_platforms(request)
+    wanted = QueueFilter.from_query(request.query, platforms)
+    page = await dash.store.run(StateStore.ticket_queue, wanted.query(platforms), now, SHOWN)
+    channels, assignees = await dash.store.run(
+        StateStore.queue_people_and_channels, wanted.platforms(platforms), wanted.status.statuses
+    )
+    people = dict.fromkeys(_staff(request, platforms), "") | dict(assignees)
+    rows = [
+        {
+            "ticket": t,
+            "age": age(now - t.created_at),
+            "sla": sla_state(t, now),
+            "question": redact_secrets(t.question),
+        }
+        for t in page.tickets
+    ]
+    return render(
+        request,
+        "tickets.html",
+        tickets=rows,
+        total=page.total,
+        shown=SHOWN,
+        filters=wanted,
+        platforms=platforms,
+        channels=channels,
+        people=sorted((name or id, id) for id, name in people.items()),
+        statuses=list(StatusFilter),
+        ages=list(AgeFilter),
+        slas=list(SLA_LABELS),
+        status_labels=STATUS_LABELS,
+        age_labels=AGE_LABELS,
+        sla_labels=SLA_LABELS,
+        unassigned=UNASSIGNED,
+        me=signed_in(request).user_id,
+        can_act=dash.channels is not None,
+    )
+
+
+# -- one ticket ---------------------------------------------------------------------------
+
+
+async def _ticket(request: web.Request) -> Ticket:
+    """The ticket in the path, if it is on a platform the signed-in user has rights on
+    (anything else is not found: the page does not say a ticket exists elsewhere)."""
+    dash = request.app[DASHBOARD]
+    try:
+        ticket_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    ticket = await dash.store.run(StateStore.ticket, ticket_id)
+    if ticket is None or ticket.conversation.platform not in visible_platforms(request):
+        raise web.HTTPNotFound()
+    return ticket
+
+
+async def ticket_page(request: web.Request) -> web.Response:
+    dash = request.app[DASHBOARD]
+    ticket = await _ticket(request)
+    now = dash.clock.now()
+    saved = await dash.store.run(StateStore.ticket_context, ticket.id)
+    context = Context(
+        answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()), summary=saved.get("summary")
+    )
+    previous = await dash.store.run(
+        StateStore.asker_tickets, ticket.conversation.platform, ticket.asker_id, ticket.id
+    )
+    # the triage card's own text: the same status line and brief staff see in the chat
+    lines = card(ticket, ticket.conversation, now, context, previous=previous).text.split("\n")
+    history = await dash.store.run(StateStore.history, ticket.conversation, 200)
+    events = await dash.store.run(StateStore.ticket_events, ticket.id)
+    return render(
+        request,
+        "ticket.html",
+        ticket=ticket,
+        brief=[_markdown_line(line) for line in lines],
+        history=history,
+        events=events,
+        can_act=dash.channels is not None,
+        active=ticket.status in ACTIVE,
+        reopenable=ticket.status == TicketStatus.RESOLVED,
+        is_admin=request[RIGHTS] == Rights.ADMIN,
+        staff=sorted(set(_staff(request, [ticket.conversation.platform]))),
+        note_limit=NOTE_LIMIT,
+        message=request.query.get("message", ""),
+    )
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+def _channel(request: web.Request, ticket: Ticket) -> Channel | None:
+    return (request.app[DASHBOARD].channels or {}).get(ticket.conversation.platform)
+
+
+def _back(request: web.Request, ticket: Ticket, message: str) -> web.Response:
+    """To the ticket's page, saying what happened (post/redirect/get: a reload repeats nothing)."""
+    url = request.app.router["ticket"].url_for(id=str(ticket.id)).with_query(message=message)
+    return web.Response(status=302, headers={"Location": str(url)})
+
+
+async def _done(
+    request: web.Request, ticket: Ticket, result: TransitionResult, action: str, detail: str
+) -> web.Response:
+    if result.changed:
+        await record(request, action, detail)
+    return _back(request, ticket, result.message)
+
+
+def _not_running(request: web.Request) -> web.Response:
+    return render(
+        request,
+        "refused.html",
+        status=409,
+        reason="Ticket actions work only while the dashboard runs inside supportbot run, "
+        "so that the chat thread is updated.",
+    )
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    ticket = await _ticket(request)
+    channel = _channel(request, ticket)
+    if channel is None:
+        return _not_running(request)
+    escalations = request.app[DASHBOARD].escalations
+    actor = signed_in(request).author
+    result = await escalations.claim(ticket.id, actor, channel, ticket.conversation.platform)
+    return await _done(request, ticket, result, "claim", f"ticket #{ticket.id}")
+
+
+async def resolve(request: web.Request) -> web.StreamResponse:
+    ticket = await _ticket(request)
+    channel = _channel(request, ticket)
+    if channel is None:
+        return _not_running(request)
+    note = str((await request.post()).get("note", "")).strip()
+    if len(note) > NOTE_LIMIT:  # as `/support resolve`: it is posted in the thread and kept
+        return _back(request, ticket, f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
+    escalations = request.app[DASHBOARD].escalations
+    actor = signed_in(request).author
+    result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation.platform, note=note)
+    return await _done(request, ticket, result, "resolve", f"ticket #{ticket.id}")
+
+
+async def assign(request: web.Request) -> web.StreamResponse:
+    if request[RIGHTS] != Rights.ADMIN:  # `/support assign` is for admins
+        return render(request, "refused.html", status=403, reason="Only admins can assign tickets.")
+    ticket = await _ticket(request)
+    channel = _channel(request, ticket)
+    if channel is None:
+        return _not_running(request)
+    person = parse_user_id(str((await request.post()).get("person", "")))
+    if person is None:
+        return _back(request, ticket, "Give the user id of the person to assign, e.g. U12345.")
+    escalations = request.app[DASHBOARD].escalations
+    actor = signed_in(request).author
+    result = await escalations.reassign(
+        ticket.id, actor, Author(id=person, name=person), channel, ticket.conversation.platform
+    )
+    return await _done(request, ticket, result, "assign", f"ticket #{ticket.id} to {person}")
+
+
+async def reopen(request: web.Request) -> web.StreamResponse:
+    ticket = await _ticket(request)
+    channel = _channel(request, ticket)
+    if channel is None:
+        return _not_running(request)
+    reason = str((await request.post()).get("reason", "")).strip()
+    escalations = request.app[DASHBOARD].escalations
+    actor = signed_in(request).author
+    # what reopens when the asker writes again: back to open, the first-response clock
+    # restarted and the team tagged in the thread
+    result = await escalations.reopen(ticket, actor, channel, reason or f"reopened by {actor.id}")
+    return await _done(request, ticket, result, "reopen", f"ticket #{ticket.id}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{PREFIX}/tickets", queue)
+    app.router.add_get(f"{PREFIX}/tickets/{{id}}", ticket_page, name="ticket")
+    app.router.add_post(f"{PREFIX}/tickets/{{id}}/claim", claim)
+    app.router.add_post(f"{PREFIX}/tickets/{{id}}/resolve", resolve)
+    app.router.add_post(f"{PREFIX}/tickets/{{id}}/assign", assign)
+    app.router.add_post(f"{PREFIX}/tickets/{{id}}/reopen", reopen)

@@ -1,0 +1,120 @@
+"""The ticket queue: tickets filtered the way a support lead triages them (status, platform,
+channel, assignee, age, SLA state), counted and paged in SQL, so a queue over ten thousand
+tickets reads only the rows it shows.
+
+The SLA states are the branches of `bot.escalation.cards.sla_state` (the wording on the
+triage card and in `/support tickets`), decided here from the same columns: a ticket that
+is done, waiting for business hours, without a deadline, overdue, or on time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.store.store import Repository, iso, like_prefix, row_dict
+from bot.store.tickets import _ticket
+from bot.types import SlaStage, Ticket, TicketStatus
+
+
+class SlaState(StrEnum):
+    OVERDUE = "overdue"  # a deadline has passed
+    ON_TIME = "on-time"  # a deadline ahead
+    WAITING = "waiting"  # opened out of business hours: the clock starts at opening time
+    NO_DEADLINE = "no-deadline"  # past every automatic step, or nothing scheduled
+    DONE = "done"  # resolved or closed
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketQuery:
+    platforms: tuple[str, ...]  # only these: rights are per platform
+    statuses: tuple[TicketStatus, ...] | None = None  # None: every status
+    channel: str | None = None  # a `ConversationRef.channel_key`
+    assignee: str | None = None  # a user id
+    unassigned: bool = False
+    older_than: timedelta = timedelta(0)
+    sla: SlaState | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuePage:
+    tickets: list[Ticket]  # newest first, at most the limit asked for
+    total: int  # how many match
+
+
+_ACTIVE_SQL = "status in ('open', 'claimed')"
+_CLOCKED = f"{_ACTIVE_SQL} and coalesce(sla_stage, 0) != {SlaStage.WAITING_FOR_HOURS}"
+_SLA_SQL = {
+    SlaState.DONE: (f"not ({_ACTIVE_SQL})", False),
+    SlaState.WAITING: (f"{_ACTIVE_SQL} and coalesce(sla_stage, 0) = {SlaStage.WAITING_FOR_HOURS}", False),
+    SlaState.NO_DEADLINE: (f"{_CLOCKED} and next_action_at is null", False),
+    SlaState.OVERDUE: (f"{_CLOCKED} and next_action_at <= ?", True),
+    SlaState.ON_TIME: (f"{_CLOCKED} and next_action_at > ?", True),
+}
+
+
+def _where(query: TicketQuery, now: datetime) -> tuple[str, list[Any]]:
+    where = [f"platform in ({', '.join('?' for _ in query.platforms)})"]
+    params: list[Any] = list(query.platforms)
+    if query.statuses is not None:
+        where.append(f"status in ({', '.join('?' for _ in query.statuses)})")
+        params += [str(s) for s in query.statuses]
+    if query.channel:
+        where.append("conversation like ? escape '\\'")
+        params.append(like_prefix(query.channel + ":"))
+    if query.unassigned:
+        where.append("coalesce(assignee_id, '') = ''")
+    elif query.assignee:
+        where.append("assignee_id = ?")
+        params.append(query.assignee)
+    if query.older_than:
+        where.append("created_at <= ?")
+        params.append(iso(now - query.older_than))
+    if query.sla is not None:
+        clause, needs_now = _SLA_SQL[query.sla]
+        where.append(clause)
+        params += [iso(now)] if needs_now else []
+    return " and ".join(where), params
+
+
+class TicketQueueRepository(Repository):
+    def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage:
+        """The tickets matching `query`, newest first, and how many match in all."""
+        if not query.platforms:
+            return QueuePage(tickets=[], total=0)
+        where, params = _where(query, now)
+        total = self.db.execute(f"select count(*) from tickets where {where}", params).fetchone()[0]
+        rows = self.db.execute(
+            f"select * from tickets where {where} order by id desc limit ?", [*params, limit]
+        ).fetchall()
+        return QueuePage(
+            tickets=[_ticket(row_dict(self.db, "tickets", row)) for row in rows], total=int(total)
+        )
+
+    def queue_people_and_channels(
+        self, platforms: Sequence[str], statuses: Sequence[TicketStatus] | None
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The channel keys and the (id, name) of the assignees of these platforms' tickets
+        of these statuses: what a queue can be filtered by."""
+        if not platforms:
+            return [], []
+        where = f"platform in ({', '.join('?' for _ in platforms)})"
+        params: list[Any] = list(platforms)
+        if statuses is not None:
+            where += f" and status in ({', '.join('?' for _ in statuses)})"
+            params += [str(s) for s in statuses]
+        # the conversation key's thread part is the only part that differs within a channel,
+        # so the distinct conversations are read, not the tickets
+        conversations = self.db.execute(
+            f"select distinct conversation from tickets where {where}", params
+        ).fetchall()
+        channels = sorted({str(row[0]).rsplit(":", 1)[0] for row in conversations})
+        people = self.db.execute(
+            f"select assignee_id, max(assignee_name) from tickets where {where} "
+            "and coalesce(assignee_id, '') != '' group by assignee_id",
+            params,
+        ).fetchall()
+        return channels, sorted((str(row[0]), str(row[1] or row[0])) for row in people)

@@ -1,0 +1,272 @@
+"""The dashboard's knowledge drafts over loopback against a real store and knowledge folder:
+review side by side, a preview that never renders a draft's HTML, save, approve as
+`/support learn approve` does (the file written, indexed, and answered from), reject, and
+admins only."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.core import Outcome
+from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.bot.dashboard.test_tickets_page import CONFIG, STAFF, start
+from tests.fakes.clock import FakeClock
+
+QUESTION = "How do I rotate the webhook signing key?"
+STAFF_ANSWER = (
+    "Open Settings, then Webhooks, and press Rotate signing key. The old webhook signing key keeps "
+    "working for 24 hours so you can update your receivers."
+)
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(CONFIG)
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+@pytest.fixture
+async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
+    c = await start(rt, clock, channel)
+    yield c
+    await c.close()
+
+
+def said(
+    text: str, author: Author, conversation: ConversationRef, event: str, *, addressed: bool
+) -> InboundMessage:
+    return InboundMessage(
+        id=event,
+        conversation=conversation,
+        author=author,
+        text=text,
+        addressed=addressed,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+
+
+async def a_draft(rt: Runtime, channel: ConsoleChannel) -> int:
+    """The learning loop as the chat runs it: unanswered, staff answer in the thread, resolved."""
+    where = ConversationRef(platform="slack", workspace="T1", channel="C-GEN")
+    asker = Author(id="U-ASK", name="Ann")
+    assert (
+        await rt.bot.on_message(said(QUESTION, asker, where, "q1", addressed=True), channel)
+        == Outcome.ESCALATED
+    )
+    [ticket] = rt.state.tickets()
+    await rt.bot.on_message(said(STAFF_ANSWER, STAFF, ticket.conversation, "s1", addressed=False), channel)
+    result = await rt.bot.escalations.resolve(ticket.id, STAFF, channel, "slack")
+    assert "knowledge draft #" in result.message
+    [draft] = rt.state.drafts()
+    return draft.id
+
+
+async def test_an_admin_reviews_edits_and_approves_a_draft_and_the_bot_answers_from_it(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    listing = await (await client.get("/admin/drafts")).text()
+    assert f'data-draft="{draft_id}"' in listing and QUESTION in listing
+    page = await (await client.get(f"/admin/drafts/{draft_id}")).text()
+    # side by side: the question, and the answer in a labelled plain textarea
+    assert (
+        QUESTION in page and '<label for="answer">' in page and '<textarea id="answer" name="answer"' in page
+    )
+    assert "Rotate signing key" in page.split('class="preview"', 1)[1]
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    edited = STAFF_ANSWER + "\n\n**Tip:** rotate before the old key expires."
+    saved = await client.post(
+        f"/admin/drafts/{draft_id}/save",
+        data={"csrf": csrf, "title": "Rotating the webhook signing key", "answer": edited},
+    )
+    assert saved.status == 200 and f"Draft #{draft_id} saved." in await saved.text()
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.title == "Rotating the webhook signing key" and draft.answer == edited
+    assert (rt.state.audit_log()[0].action, rt.state.audit_log()[0].detail) == (
+        "draft edit",
+        f"draft #{draft_id}",
+    )
+
+    approved = await client.post(
+        f"/admin/drafts/{draft_id}/approve",
+        data={"csrf": csrf, "title": "Rotating the webhook signing key", "answer": edited},
+    )
+    assert approved.status == 200 and "approved" in await approved.text()
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.status == "approved" and draft.path is not None
+    written = knowledge_dir / draft.path
+    assert draft.path.startswith("learned/") and written.is_file()
+    front_text, body = written.read_text(encoding="utf-8").removeprefix("---\n").split("\n---\n", 1)
+    front = yaml.safe_load(front_text)
+    assert front == {
+        "title": "Rotating the webhook signing key",
+        "visibility": "internal",
+        "tags": ["learned"],
+        "source": f"ticket #{draft.ticket_id}",
+        "date": clock.now().date().isoformat(),
+    }
+    assert body.startswith("# Rotating the webhook signing key") and "**Tip:**" in body
+    audit = rt.state.audit_log()[0]
+    assert (audit.action, audit.user_id, audit.detail) == (
+        "draft approve",
+        "U-ADMIN",
+        f"draft #{draft_id} to {draft.path}",
+    )
+    # indexed at once: the next person asking gets the answer from the new file
+    where = ConversationRef(platform="slack", workspace="T1", channel="C-GEN")
+    asked = said(
+        "how can I rotate my webhook signing key?",
+        Author(id="U-NEW", name="New"),
+        where,
+        "q2",
+        addressed=True,
+    )
+    assert await rt.bot.on_message(asked, channel) == Outcome.ANSWERED
+    answer = channel.posted[-1][1]
+    assert answer.citations[0].path == draft.path and "Rotate signing key" in answer.text
+    # decided once: a second approval writes nothing
+    again = await client.post(
+        f"/admin/drafts/{draft_id}/approve", data={"csrf": csrf, "title": "x", "answer": "y"}
+    )
+    assert "already approved" in await again.text()
+    assert len(list((knowledge_dir / "learned").glob("*.md"))) == 1
+
+
+async def test_the_preview_renders_markdown_and_never_a_drafts_html(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    hostile = (
+        "**Bold** and `code`\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n\n"
+        "[click](javascript:alert(1)) and token xoxb-123456789012-abcdefghijklmnop"
+    )
+    response = await client.post(
+        f"/admin/drafts/{draft_id}/preview", data={"csrf": csrf, "title": "Hostile", "answer": hostile}
+    )
+    assert response.status == 200
+    page = await response.text()
+    preview = page.split('class="preview">', 1)[1].split("</section>", 1)[0]
+    assert page.count("<script") == 1 and '<script src="/admin/static/draft.js" defer>' in page  # ours only
+    assert "<strong>Bold</strong>" in preview and "<code>code</code>" in preview
+    assert "<script" not in preview and "<img" not in preview and 'href="javascript:' not in preview
+    assert "&lt;script&gt;" in preview
+    assert "xoxb-123456789012" not in preview and "[redacted]" in preview  # as the file would be written
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.answer == STAFF_ANSWER  # a preview saves nothing
+    assert [e.action for e in rt.state.audit_log()] == ["signin"]
+
+
+async def test_reject_writes_nothing(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    response = await client.post(f"/admin/drafts/{draft_id}/reject", data={"csrf": csrf})
+    assert f"Draft #{draft_id} rejected." in await response.text()
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.status == "rejected"
+    assert not (knowledge_dir / "learned").exists()
+    assert rt.state.audit_log()[0].action == "draft reject"
+    assert f'data-draft="{draft_id}"' not in await (await client.get("/admin/drafts")).text()
+    assert f'data-draft="{draft_id}"' in await (await client.get("/admin/drafts?status=rejected")).text()
+
+
+async def test_an_empty_answer_is_refused_and_saves_nothing(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    response = await client.post(
+        f"/admin/drafts/{draft_id}/save", data={"csrf": csrf, "title": "T", "answer": "  "}
+    )
+    assert response.status == 400 and "needs an answer" in await response.text()
+    assert rt.state.draft(draft_id).answer == STAFF_ANSWER  # type: ignore[union-attr]
+
+
+async def test_drafts_are_for_admins_and_need_the_csrf_token(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    routes = [("GET", "/admin/drafts"), ("GET", f"/admin/drafts/{draft_id}")] + [
+        ("POST", f"/admin/drafts/{draft_id}/{action}") for action in ("preview", "save", "approve", "reject")
+    ]
+    for method, path in routes:  # no session
+        response = await client.request(method, path, allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"] == "/admin/signin", path
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # staff, not admin
+    home = await (await client.get("/admin/tickets")).text()
+    assert 'href="/admin/gaps"' in home and 'href="/admin/drafts"' not in home
+    csrf = await csrf_of(client, "/admin/tickets")
+    for method, path in routes:
+        data = {"csrf": csrf, "title": "T", "answer": "A"} if method == "POST" else None
+        response = await client.request(method, path, data=data)
+        assert response.status == 403, path
+        assert QUESTION not in await response.text()
+    client.session.cookie_jar.clear()
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    assert 'href="/admin/drafts"' in await (await client.get("/admin/tickets")).text()
+    for action in ("approve", "reject", "save"):
+        for data in ({"title": "T", "answer": "A"}, {"csrf": "forged", "title": "T", "answer": "A"}):
+            response = await client.post(f"/admin/drafts/{draft_id}/{action}", data=data)
+            assert response.status == 403
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.status == "pending" and draft.answer == STAFF_ANSWER
+    assert not (knowledge_dir / "learned").exists()
+    assert [e.action for e in rt.state.audit_log()] == ["signin", "signin"]
+
+
+async def test_standalone_reviews_but_does_not_approve(
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    client = await start(rt, clock, None, live=False)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        page = await (await client.get(f"/admin/drafts/{draft_id}")).text()
+        assert "/approve" not in page and re.search(r"Approving works only", page)
+        csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+        response = await client.post(
+            f"/admin/drafts/{draft_id}/approve", data={"csrf": csrf, "title": "T", "answer": STAFF_ANSWER}
+        )
+        assert response.status == 409
+        assert rt.state.draft(draft_id).status == "pending"  # type: ignore[union-attr]
+        assert not (knowledge_dir / "learned").exists()
+    finally:
+        await client.close()
+
+
+async def test_the_drafts_pages_read_in_korean_and_the_editor_script_is_served(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert (await client.get("/admin/static/draft.js", allow_redirects=False)).status == 302  # no session
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    korean = {"Accept-Language": "ko"}
+    listing = await (await client.get("/admin/drafts", headers=korean)).text()
+    assert "지식 초안" in listing and "검토 대기" in listing
+    page = await (await client.get(f"/admin/drafts/{draft_id}", headers=korean)).text()
+    assert "저장 후 승인" in page and QUESTION in page
+    script = await client.get("/admin/static/draft.js")
+    assert script.status == 200 and "javascript" in script.content_type and "/preview" in await script.text()

@@ -1,0 +1,174 @@
+"""The dashboard's knowledge gaps over loopback against a real store and index: the clusters
+with their questions and status, dismissing one, and "draft from cluster", each as
+`/support gaps` does it and audited; staff and admins only, CSRF on every change."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.insights.gaps import ALL
+from bot.store.gaps import GapKind, GapRecord, GapStatus
+from bot.types import InboundMessage, Visibility
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.bot.dashboard.test_tickets_page import CONFIG, STAFF, start
+from tests.bot.insights.test_gaps import EXPORT, REFUND, two_gaps
+from tests.fakes.clock import FakeClock
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(CONFIG)
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+@pytest.fixture
+async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
+    c = await start(rt, clock, channel)
+    yield c
+    await c.close()
+
+
+def hard_gap(rt: Runtime) -> GapRecord:
+    return next(g for g in rt.state.gaps("slack", ALL) if g.kind == GapKind.HARD)
+
+
+def listed(page: str) -> set[int]:
+    return {int(n) for n in re.findall(r'data-gap="(\d+)"', page)}
+
+
+async def test_the_gaps_list_places_new_questions_and_shows_each_cluster_with_its_questions(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    assert rt.state.gaps("slack", ALL) == []  # not placed yet: the list places them, as the command
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    page = await (await client.get("/admin/gaps")).text()
+    gaps = {g.kind: g for g in rt.state.gaps("slack", ALL)}
+    assert listed(page) == {gaps[GapKind.HARD].id, gaps[GapKind.SOFT].id}
+    assert "invoices" in page.lower() and "refund" in page.lower()
+    hard = gaps[GapKind.HARD]
+    shown = await (await client.get(f"/admin/gaps/{hard.id}")).text()
+    assert all(q in shown for q in EXPORT) and not any(q in shown for q in REFUND)
+    assert "<caption>" in shown and f'action="/admin/gaps/{hard.id}/dismiss"' in shown
+    assert (await client.get("/admin/gaps/999")).status == 404
+
+
+async def test_dismissing_a_gap_hides_it_and_is_audited(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    await client.get("/admin/gaps")
+    hard = hard_gap(rt)
+    csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+    response = await client.post(f"/admin/gaps/{hard.id}/dismiss", data={"csrf": csrf})
+    assert response.status == 200 and f"Gap #{hard.id} dismissed." in await response.text()
+    assert hard_gap(rt).status == GapStatus.DISMISSED
+    audit = rt.state.audit_log()[0]
+    assert (audit.action, audit.user_id, audit.detail) == ("gap dismiss", "U-SAM", f"gap #{hard.id}")
+    assert hard.id not in listed(await (await client.get("/admin/gaps")).text())
+    assert hard.id in listed(await (await client.get("/admin/gaps?status=dismissed")).text())
+    again = await client.post(f"/admin/gaps/{hard.id}/dismiss", data={"csrf": csrf})
+    assert "already dismissed" in await again.text()
+    assert [e.action for e in rt.state.audit_log()] == ["gap dismiss", "signin"]
+
+
+async def test_draft_from_a_gap_uses_what_staff_answered_in_its_ticket(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    await client.get("/admin/gaps")
+    hard = hard_gap(rt)
+    csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+    response = await client.post(f"/admin/gaps/{hard.id}/draft", data={"csrf": csrf})
+    assert "Nobody has answered" in await response.text()
+    assert rt.state.drafts(None) == []
+    [ticket, *_] = [t for t in rt.state.tickets(statuses=None) if "invoices" in t.question.lower()]
+    staff_reply = InboundMessage(
+        id="staff-1",
+        conversation=ticket.conversation,
+        author=STAFF,
+        text="Billing > Invoices > Export CSV gives you every invoice of the year.",
+        addressed=False,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+    await rt.bot.on_message(staff_reply, channel)
+    response = await client.post(f"/admin/gaps/{hard.id}/draft", data={"csrf": csrf})
+    page = await response.text()
+    [draft] = rt.state.drafts()
+    assert f"Draft #{draft.id} started from ticket #{ticket.id}" in page and "Export CSV" in draft.answer
+    audit = rt.state.audit_log()[0]
+    assert (audit.action, audit.detail) == (
+        "gap draft",
+        f"gap #{hard.id}: Draft #{draft.id} started from ticket #{ticket.id}, where staff answered this gap",
+    )
+
+
+async def test_gaps_need_a_session_rights_and_the_csrf_token(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()
+    hard = hard_gap(rt)
+    routes = [("GET", "/admin/gaps"), ("GET", f"/admin/gaps/{hard.id}")] + [
+        ("POST", f"/admin/gaps/{hard.id}/{action}") for action in ("dismiss", "draft")
+    ]
+    for method, path in routes:
+        response = await client.request(method, path, allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"] == "/admin/signin", path
+    refused = await client.post("/admin/signin", data={"token": link_token(rt, clock, "U-NOBODY")})
+    assert refused.status == 403 and "invoices" not in (await refused.text()).lower()
+    assert (await client.get("/admin/gaps", allow_redirects=False)).status == 302
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # admins see gaps too
+    assert hard.id in listed(await (await client.get("/admin/gaps")).text())
+    for action in ("dismiss", "draft"):
+        for data in ({}, {"csrf": "forged"}):
+            assert (await client.post(f"/admin/gaps/{hard.id}/{action}", data=data)).status == 403
+    assert hard_gap(rt).status == GapStatus.OPEN and rt.state.drafts(None) == []
+    assert [e.action for e in rt.state.audit_log()] == ["signin", "signin refused"]
+
+
+async def test_standalone_shows_gaps_read_only(
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()
+    hard = hard_gap(rt)
+    client = await start(rt, clock, None, live=False)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+        page = await (await client.get(f"/admin/gaps/{hard.id}")).text()
+        assert "Read-only" in page and "/dismiss" not in page and EXPORT[0] in page
+        csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+        for action in ("dismiss", "draft"):
+            assert (await client.post(f"/admin/gaps/{hard.id}/{action}", data={"csrf": csrf})).status == 409
+        assert hard_gap(rt).status == GapStatus.OPEN
+    finally:
+        await client.close()
+
+
+async def test_the_gaps_pages_read_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    korean = {"Accept-Language": "ko-KR"}
+    listing = await (await client.get("/admin/gaps", headers=korean)).text()
+    assert "지식 공백" in listing and "답하지 못함" in listing and "답했지만 도움 안 됨" in listing
+    page = await (await client.get(f"/admin/gaps/{hard_gap(rt).id}", headers=korean)).text()
+    assert "이 공백으로 초안 만들기" in page and EXPORT[0] in page

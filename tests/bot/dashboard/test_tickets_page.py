@@ -1,0 +1,276 @@
+"""The dashboard's ticket queue and ticket actions over loopback against a real store: the
+filters of the queue, and assign and reopen acting as the chat does (the store, the thread
+and the audit log), with the rights and CSRF every route needs."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.core import Outcome
+from bot.dashboard.app import build_app
+from bot.dashboard.serve import dashboard_for
+from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.fakes.clock import FakeClock
+
+CONFIG = """
+[slack]
+staff_users = ["U-SAM", "U-OLU"]
+admin_users = ["U-ADMIN"]
+"""
+STAFF = Author(id="U-SAM", name="Sam")
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(CONFIG)
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+async def start(
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True
+) -> Client:
+    """The dashboard as `supportbot run` serves it (the core's services and the adapter's
+    channel), or standalone as `supportbot dashboard` does (`live=False`)."""
+    dashboard = dashboard_for(
+        rt.settings,
+        rt.store,
+        clock,
+        {"slack": channel} if channel is not None and live else None,
+        escalations=rt.bot.escalations,
+        host=rt.bot if live else None,
+    )
+    client = TestClient(TestServer(await build_app(dashboard)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
+    c = await start(rt, clock, channel)
+    yield c
+    await c.close()
+
+
+async def ask_for_a_person(rt: Runtime, channel: ConsoleChannel, where: str, asker: str, event: str) -> int:
+    """A ticket opened as the chat opens one: someone asks the bot for a person in `where`."""
+    message = InboundMessage(
+        id=event,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel=where),
+        author=Author(id=asker, name=asker),
+        text="I want to talk to a human please",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+    assert await rt.bot.on_message(message, channel) == Outcome.ESCALATED
+    return max(t.id for t in rt.state.tickets(statuses=None, limit=100))
+
+
+async def listed(client: Client, query: str = "") -> set[int]:
+    response = await client.get(f"/admin/tickets{query}")
+    assert response.status == 200
+    return {int(n) for n in re.findall(r'data-ticket="(\d+)"', await response.text())}
+
+
+async def test_the_queue_filters_by_status_channel_assignee_age_and_sla(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    waiting = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    clock.advance(hours=2)  # past its 15-minute first response: overdue
+    claimed = await ask_for_a_person(rt, channel, "C-OTHER", "U-A2", "e2")
+    done = await ask_for_a_person(rt, channel, "C-GEN", "U-A3", "e3")
+    await rt.bot.escalations.claim(claimed, STAFF, channel, "slack")
+    await rt.bot.escalations.resolve(done, STAFF, channel, "slack")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+
+    assert await listed(client) == {waiting, claimed}  # the default: what still needs staff
+    assert await listed(client, "?status=resolved") == {done}
+    assert await listed(client, "?status=all") == {waiting, claimed, done}
+    assert await listed(client, "?status=closed") == set()
+    assert await listed(client, "?channel=slack:T1:C-OTHER") == {claimed}
+    assert await listed(client, "?status=all&channel=slack:T1:C-GEN") == {waiting, done}
+    assert await listed(client, "?assignee=U-SAM") == {claimed}
+    assert await listed(client, "?assignee=none") == {waiting}
+    assert await listed(client, "?age=1h") == {waiting}
+    assert await listed(client, "?sla=overdue") == {waiting}
+    assert await listed(client, "?sla=on-time") == {claimed}
+    assert await listed(client, "?status=all&sla=done") == {done}
+    assert await listed(client, "?platform=slack") == {waiting, claimed}
+    assert await listed(client, "?platform=discord") == {waiting, claimed}  # no rights there: ignored
+    assert await listed(client, "?status=nonsense&age=forever") == {waiting, claimed}
+    # the form offers the channels and people it can filter by, and keeps the choice made
+    page = await (await client.get("/admin/tickets?channel=slack:T1:C-OTHER")).text()
+    assert '<option value="slack:T1:C-OTHER" selected>' in page and '<option value="U-OLU">' in page
+    assert '<label for="f-sla">' in page and "<caption>" in page
+
+
+async def test_an_admin_assigns_a_ticket_as_support_assign_does(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    page = await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+    assert f'action="/admin/tickets/{ticket_id}/assign"' in page and '<option value="U-OLU">' in page
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    told = len(channel.posted)
+    response = await client.post(
+        f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "<@U-OLU>"}
+    )
+    assert response.status == 200 and "claimed" in (await response.text()).lower()
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == "U-OLU"
+    assert [e["event"] for e in rt.state.ticket_events(ticket_id)][-1] == "reassigned"
+    assert any("U-OLU" in reply.text for _, reply in channel.posted[told:])  # the thread was told
+    audit = rt.state.audit_log()
+    assert (audit[0].action, audit[0].user_id, audit[0].detail) == (
+        "assign",
+        "U-ADMIN",
+        f"ticket #{ticket_id} to U-OLU",
+    )
+    # someone who is not a user id changes nothing
+    response = await client.post(
+        f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "two words"}
+    )
+    assert "user id" in await response.text()
+    assert rt.state.ticket(ticket_id).assignee_id == "U-OLU"  # type: ignore[union-attr]
+
+
+async def test_staff_may_not_assign(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    page = await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+    assert "/assign" not in page
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    response = await client.post(f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "U-SAM"})
+    assert response.status == 403
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.assignee_id is None
+    assert [e.action for e in rt.state.audit_log()] == ["signin"]
+
+
+async def test_reopen_brings_a_resolved_ticket_back_and_tags_the_team(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    resolved = await client.post(
+        f"/admin/tickets/{ticket_id}/resolve", data={"csrf": csrf, "note": "Restarted it."}
+    )
+    assert resolved.status == 200
+    page = await resolved.text()
+    assert "resolved" in page.lower() and f'action="/admin/tickets/{ticket_id}/reopen"' in page
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.RESOLVED and ticket.note == "Restarted it."
+    told = len(channel.posted)
+    response = await client.post(
+        f"/admin/tickets/{ticket_id}/reopen", data={"csrf": csrf, "reason": "Still down"}
+    )
+    assert response.status == 200
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.resolved_at is None
+    assert ticket.next_action_at is not None  # the first-response clock runs again
+    events = rt.state.ticket_events(ticket_id)
+    assert (events[-1]["event"], events[-1]["detail"], events[-1]["actor_id"]) == (
+        "reopened",
+        "Still down",
+        "U-SAM",
+    )
+    assert any(f"reopened ticket #{ticket_id}" in reply.text for _, reply in channel.posted[told:])
+    assert [(e.action, e.detail) for e in rt.state.audit_log()[:2]] == [
+        ("reopen", f"ticket #{ticket_id}"),
+        ("resolve", f"ticket #{ticket_id}"),
+    ]
+    # an open ticket is not reopened twice: nothing changes, nothing is audited
+    again = await client.post(f"/admin/tickets/{ticket_id}/reopen", data={"csrf": csrf})
+    assert "already" in await again.text()
+    assert [e.action for e in rt.state.audit_log()] == ["reopen", "resolve", "signin"]
+
+
+async def test_new_ticket_routes_need_a_session_rights_and_the_csrf_token(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    for action in ("assign", "reopen"):
+        response = await client.post(f"/admin/tickets/{ticket_id}/{action}", allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"] == "/admin/signin"
+    assert (await client.get("/admin/tickets?status=all", allow_redirects=False)).status == 302
+    # someone without rights is refused, and sees no ticket
+    response = await client.post("/admin/signin", data={"token": link_token(rt, clock, "U-A1")})
+    assert response.status == 403 and "talk to a human" not in await response.text()
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    for action, data in (("assign", {"person": "U-SAM"}), ("reopen", {})):
+        for csrf in ({}, {"csrf": "forged"}):
+            response = await client.post(f"/admin/tickets/{ticket_id}/{action}", data={**data, **csrf})
+            assert response.status == 403
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.assignee_id is None
+    assert [e.action for e in rt.state.audit_log()] == ["signin", "signin refused"]
+
+
+async def test_standalone_cannot_assign_or_reopen(
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    await rt.bot.escalations.resolve(ticket_id, STAFF, channel, "slack")
+    client = await start(rt, clock, None, live=False)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        page = await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+        assert "Read-only" in page and "/reopen" not in page
+        csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+        for action in ("assign", "reopen"):
+            response = await client.post(
+                f"/admin/tickets/{ticket_id}/{action}", data={"csrf": csrf, "person": "U-SAM"}
+            )
+            assert response.status == 409
+        ticket = rt.state.ticket(ticket_id)
+        assert ticket is not None and ticket.status == TicketStatus.RESOLVED
+    finally:
+        await client.close()
+
+
+async def test_the_queue_reads_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    page = await (await client.get("/admin/tickets", headers={"Accept-Language": "ko-KR,ko"})).text()
+    assert '<html lang="ko">' in page and "대기열 필터" in page and "열림" in page
+
+
+def test_every_label_the_pages_show_for_a_value_has_its_korean() -> None:
+    # these reach t() as values, which the template scan of test_i18n.py cannot see
+    from bot.dashboard import drafts, gaps, queue
+    from bot.dashboard.i18n import KOREAN
+
+    labels = [
+        *queue.STATUS_LABELS.values(),
+        *queue.AGE_LABELS.values(),
+        *queue.SLA_LABELS.values(),
+        *drafts.STATUS_LABELS.values(),
+        *gaps.STATUS_LABELS.values(),
+        *gaps.KIND_LABELS.values(),
+    ]
+    assert [label for label in labels if label not in KOREAN] == []
+    # and every value the filters accept has a label
+    assert set(queue.STATUS_LABELS) == set(queue.StatusFilter)
+    assert set(queue.AGE_LABELS) == set(queue.AgeFilter)
+    assert set(queue.SLA_LABELS) == {"", *queue.SlaState}

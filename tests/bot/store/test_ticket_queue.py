@@ -1,0 +1,110 @@
+"""The ticket queue's query on both backends: each filter, the SLA states as the triage card
+words them, and the count beside a limited page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.escalation.cards import sla_state
+from bot.store import StateStore
+from bot.store.queue import SlaState, TicketQuery
+from bot.types import Author, ConversationRef, EscalationReason, SlaStage, TicketStatus
+from tests.fakes.clock import FakeClock
+
+NOW = FakeClock().now()
+SAM = Author(id="U-SAM", name="Sam")
+
+
+def _open(
+    store: StateStore,
+    channel: str,
+    thread: str,
+    *,
+    hours_ago: float,
+    platform: str = "slack",
+    **fields: object,
+) -> int:
+    ref = ConversationRef(platform=platform, workspace="T1", channel=channel, thread=thread)
+    ticket, _ = store.create_ticket(
+        ref=ref,
+        asker=Author(id=f"U-{thread}", name=thread),
+        question=f"question {thread}",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        at=NOW - timedelta(hours=hours_ago),
+        **fields,  # type: ignore[arg-type]
+    )
+    return ticket.id
+
+
+def _ids(store: StateStore, **query: object) -> set[int]:
+    page = store.ticket_queue(TicketQuery(platforms=("slack",), **query), NOW)  # type: ignore[arg-type]
+    assert page.total == len(page.tickets)
+    return {t.id for t in page.tickets}
+
+
+def test_each_filter_of_the_queue(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        overdue = _open(store, "C-GEN", "a", hours_ago=3, next_action_at=NOW - timedelta(minutes=1))
+        waiting = _open(
+            store,
+            "C-GEN",
+            "b",
+            hours_ago=0.5,
+            sla_stage=SlaStage.WAITING_FOR_HOURS,
+            next_action_at=NOW + timedelta(hours=9),
+        )
+        no_deadline = _open(store, "C_GEN", "c", hours_ago=30, sla_stage=SlaStage.SECOND_TIER)
+        claimed = _open(store, "C-OTHER", "d", hours_ago=200, next_action_at=NOW + timedelta(minutes=5))
+        store.transition_ticket(
+            claimed,
+            to=TicketStatus.CLAIMED,
+            allowed_from=(TicketStatus.OPEN,),
+            actor=SAM,
+            at=NOW,
+            assignee=SAM,
+        )
+        done = _open(store, "C-OTHER", "e", hours_ago=2)
+        store.transition_ticket(
+            done, to=TicketStatus.RESOLVED, allowed_from=(TicketStatus.OPEN,), actor=SAM, at=NOW
+        )
+        elsewhere = _open(store, "C-GEN", "f", hours_ago=1, platform="discord")
+
+        active = (TicketStatus.OPEN, TicketStatus.CLAIMED)
+        assert _ids(store) == {overdue, waiting, no_deadline, claimed, done}  # never another platform's
+        assert _ids(store, statuses=active) == {overdue, waiting, no_deadline, claimed}
+        assert _ids(store, statuses=(TicketStatus.RESOLVED,)) == {done}
+        # a channel key is matched literally: C_GEN is not C-GEN, although _ is a LIKE wildcard
+        assert _ids(store, channel="slack:T1:C-GEN") == {overdue, waiting}
+        assert _ids(store, channel="slack:T1:C_GEN") == {no_deadline}
+        assert _ids(store, assignee="U-SAM") == {claimed}
+        assert _ids(store, unassigned=True) == {overdue, waiting, no_deadline, done}
+        assert _ids(store, older_than=timedelta(hours=2)) == {overdue, no_deadline, claimed, done}
+        assert _ids(store, older_than=timedelta(days=7)) == {claimed}
+        by_state = {state: _ids(store, sla=state) for state in SlaState}
+        assert by_state == {
+            SlaState.OVERDUE: {overdue},
+            SlaState.ON_TIME: {claimed},
+            SlaState.WAITING: {waiting},
+            SlaState.NO_DEADLINE: {no_deadline},
+            SlaState.DONE: {done},
+        }
+        # the same states the triage card words
+        words = {t.id: sla_state(t, NOW) for t in store.tickets(statuses=None, limit=100)}
+        assert words[overdue].startswith("overdue") and words[claimed].startswith("next deadline")
+        assert words[waiting] == "waiting for business hours" and words[no_deadline] == "past every deadline"
+        assert words[done] == "done"
+
+        page = store.ticket_queue(TicketQuery(platforms=("slack",)), NOW, limit=2)
+        assert page.total == 5 and [t.id for t in page.tickets] == [done, claimed]  # newest first
+        both = store.ticket_queue(TicketQuery(platforms=("slack", "discord")), NOW)
+        assert both.total == 6 and elsewhere in {t.id for t in both.tickets}
+        assert store.ticket_queue(TicketQuery(platforms=()), NOW).total == 0
+
+        channels, people = store.queue_people_and_channels(("slack",), active)
+        assert channels == ["slack:T1:C-GEN", "slack:T1:C-OTHER", "slack:T1:C_GEN"]
+        assert people == [("U-SAM", "Sam")]
+        assert store.queue_people_and_channels(("slack",), (TicketStatus.CLOSED,)) == ([], [])
+    finally:
+        store.close()
