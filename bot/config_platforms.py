@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.types import Author, ChannelMode, MentionKind, Visibility
+
+# far beyond any bot this serves (Discord wants one shard per 1,000 to 2,500 guilds)
+MAX_SHARDS = 4096
 
 
 class _Section(BaseModel):
@@ -162,6 +165,30 @@ class DiscordSettings(PlatformSettings):
     forum_channels: tuple[str, ...] = ()
     command_guilds: tuple[str, ...] = ()  # sync slash commands here (instant); empty: globally
     manage_server_is_admin: bool = True
+    # gateway shards (a bot in thousands of guilds): a number, or "auto" for the count
+    # Discord recommends (GET /gateway/bot), asked at each start
+    shards: int | Literal["auto"] = 1
+    # workers sharing a PostgreSQL state split the shards into sets of this many, one holder
+    # per set (adapters/discord/shards.py); 0: one set of all shards
+    shards_per_worker: int = Field(default=0, ge=0)
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards(cls, value: object) -> object:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SHARDS:
+            raise ValueError(f'must be a number of shards from 1 to {MAX_SHARDS}, or "auto"')
+        return value
+
+    @model_validator(mode="after")
+    def _shard_sets(self) -> DiscordSettings:
+        if isinstance(self.shards, int) and self.shards_per_worker > self.shards:
+            raise ValueError(
+                f"shards_per_worker = {self.shards_per_worker} is out of range: "
+                f"there are only {self.shards} shard(s) (shards = {self.shards})"
+            )
+        return self
 
     def tag_people(self, route: TagRoute) -> People:
         return People(users=route.discord_staff_users, groups=route.discord_staff_roles)

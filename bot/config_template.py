@@ -120,6 +120,10 @@ forum_channels = []
 # Guild ids to sync slash commands to instantly; empty = global (can take up to an hour).
 command_guilds = []
 # triage_channel = "123456789012345678"
+# Gateway shards, for a bot in thousands of servers: a number, or "auto" (Discord's count).
+shards = 1
+# With several workers on PostgreSQL: shards per worker (0 = one worker holds all of them).
+shards_per_worker = 0
 
 # [discord.channels."123456789012345678"]
 # mode = "auto-answer"

@@ -2,8 +2,11 @@
 
 It owns the door between Discord and the core, and none of the core's decisions. By concern:
 
-* `client`: the discord.py Client, the connection (token, intents, API and gateway URLs,
-  fatal errors), command sync, replay on READY, and `DiscordAdapter.run` / `close`;
+* `client`: the discord.py Client, the connection (token, intents, fatal errors), command
+  sync, replay on READY, and `DiscordAdapter.run` / `close`;
+* `endpoints`: the API and gateway URLs discord.py uses;
+* `shards`: how many gateway shards, and which set of them a worker holds;
+* `standby`: waiting for the gateway lease, and catching up when taking it over;
 * `events`: each event (message, edit, forum post, slash command, button) up to the core,
   as a task the adapter can wait for on shutdown;
 * `translate`: discord.py objects into `InboundMessage`, `ActionEvent` and `Command`;
@@ -22,15 +25,11 @@ from __future__ import annotations
 
 from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.client import (
-    DEFAULT_API_BASE,
     INTENT_MISSING,
     TOKEN_REJECTED,
     DiscordAdapter,
     SupportClient,
-    api_base,
     build_adapter,
-    gateway_address,
-    point_discord_py,
     support_intents,
 )
 from adapters.discord.commands import (
@@ -40,6 +39,7 @@ from adapters.discord.commands import (
     build_command_groups,
 )
 from adapters.discord.doctor import doctor_checks
+from adapters.discord.endpoints import DEFAULT_API_BASE, api_base, gateway_address, point_discord_py
 from adapters.discord.event_channels import InteractionChannel, MessageChannel
 from adapters.discord.events import Events
 from adapters.discord.translate import PLATFORM, MessageTranslator, command_args

@@ -6,14 +6,16 @@ This module owns getting the bot onto Discord and off it again:
   that is off in the developer portal; reconnects are discord.py's;
 * the four intents the bot needs (guilds, guild messages, DM messages, message content)
   and no more;
-* endpoints from `DISCORD_API_URL` / `DISCORD_GATEWAY_URL` (`point_discord_py`), with the
-  gateway asked of the API when only the API is given;
+* endpoints from `DISCORD_API_URL` / `DISCORD_GATEWAY_URL` (`adapters/discord/endpoints.py`),
+  with the gateway asked of the API when only the API is given;
 * registering buttons and syncing the slash commands (globally or per configured guild);
 * replaying what a previous process left unfinished, once, when the gateway is ready;
 * `DiscordAdapter.run` / `close` for the supervisor in `bot/app.py`: close lets in-flight
   events finish (up to `drain_timeout`) before disconnecting;
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
-  it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`).
+  it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`);
+* shards (`[discord] shards`): an `AutoShardedClient` on the set of shards this process
+  holds (`adapters/discord/shards.py`).
 
 The events themselves are handled in `adapters/discord/events.py`.
 """
@@ -22,19 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Callable
+from typing import Any
 
 import discord
 import discord.gateway
-import discord.http
-import yarl
 from discord import app_commands
 
 from adapters.discord.channel import DiscordChannel, WebhookMessages
-from adapters.discord.commands import SupportButton, build_command_groups
+from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
+from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
-from adapters.discord.standby import RETRY_SECONDS, GatewayHold, catch_up
+from adapters.discord.shards import ShardPlan, plan_shards
+from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.translate import PLATFORM, MessageTranslator
 from adapters.inflight import InFlight
 from bot.config import Settings
@@ -42,9 +43,6 @@ from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
-
-DEFAULT_API_BASE = "https://discord.com/api/v10"
-API_VERSION_SUFFIX = "/api/v10"
 
 TOKEN_REJECTED = (
     "the Discord token was rejected (401 Unauthorized). Set DISCORD_TOKEN to the bot token "
@@ -70,77 +68,35 @@ def support_intents() -> discord.Intents:
     return intents
 
 
-# -- endpoints ------------------------------------------------------------------------------
-
-
-def api_base(url: str | None) -> str:
-    """`DISCORD_API_URL` as discord.py needs it: ending in the API version (added when the
-    URL is a bare host, as REST proxies are usually given)."""
-    if not url:
-        return DEFAULT_API_BASE
-    url = url.rstrip("/")
-    if re.search(r"/v\d+$", url):
-        return url
-    return url + ("/v10" if url.endswith("/api") else API_VERSION_SUFFIX)
-
-
-def gateway_address(url: str) -> yarl.URL:
-    """A gateway URL without a query: discord.py appends `?v=10&encoding=json&compress=...`."""
-    return yarl.URL(url).with_query(None)
-
-
-def point_discord_py(api_url: str | None, gateway_url: str | None) -> Callable[[], None]:
-    """Point discord.py at `api_url` / `gateway_url` (either may be None: unchanged) and
-    return a function that puts back what was there before.
-
-    discord.py 2.x has no per-client setting for either endpoint; both are class
-    attributes, hence process-wide:
-
-    * `discord.http.Route.BASE` (default https://discord.com/api/v10) builds every REST
-      URL, interaction callbacks and follow-up webhooks included;
-    * `discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY` (a `yarl.URL`) is where a plain
-      `Client` connects on IDENTIFY and after a non-resumable session; a plain Client never
-      asks `GET /gateway/bot` (only AutoShardedClient does), so the adapter asks the API
-      itself when only `DISCORD_API_URL` is set (`DiscordAdapter._discover_gateway`).
-    """
-    route, websocket = discord.http.Route, discord.gateway.DiscordWebSocket
-    previous = (route.BASE, websocket.DEFAULT_GATEWAY)
-    if api_url:
-        route.BASE = api_base(api_url)
-    if gateway_url:
-        websocket.DEFAULT_GATEWAY = gateway_address(gateway_url)
-
-    def restore() -> None:
-        route.BASE, websocket.DEFAULT_GATEWAY = previous
-
-    return restore
-
-
 # -- the client and the adapter -------------------------------------------------------------
 
 
 class SupportClient(discord.Client):
     """discord.Client with the bot's intents, no default pings, and its command tree."""
 
-    def __init__(self, adapter: DiscordAdapter, *, guild_ready_timeout: float = 2.0) -> None:
+    def __init__(self, adapter: DiscordAdapter, *, guild_ready_timeout: float = 2.0, **sharding: Any) -> None:
         super().__init__(
             intents=support_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=guild_ready_timeout,
+            **sharding,
         )
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
+        self.events: Events | None = None  # set by the adapter before login
 
     @property
     def handler(self) -> Events:
         """Where events, slash commands and button presses (`SupportButton`) go."""
-        return self.adapter.events
+        if self.events is None:
+            raise RuntimeError("the Discord adapter is not running")
+        return self.events
 
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
 
     async def on_ready(self) -> None:
-        await self.adapter.on_ready()
+        await self.adapter.on_ready(self)
 
     async def on_message(self, message: discord.Message) -> None:
         self.handler.on_message(message)
@@ -158,6 +114,11 @@ class SupportClient(discord.Client):
             self.handler.on_modal_submit(interaction)
 
 
+class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
+    """The same on some of the bot's shards: `shard_ids` of `shard_count` (discord.py's
+    AutoShardedClient connects each, and fires `on_ready` once all of them are)."""
+
+
 class DiscordAdapter:
     """The Discord side of the bot as the supervisor sees it (`bot.ports.Adapter`)."""
 
@@ -172,6 +133,7 @@ class DiscordAdapter:
         drain_timeout: float = 30.0,
         lease: Lease | None = None,
         standby_retry: float = RETRY_SECONDS,
+        adopt_after: int = ORPHAN_CHECKS,
     ) -> None:
         self.core = bot
         self.settings = settings
@@ -184,8 +146,16 @@ class DiscordAdapter:
         self._ready = asyncio.Event()
         self._replayed = False
         self._inflight = InFlight()
+        # the shards and their sets (resolved at each start: "auto" asks Discord), and the
+        # set this process serves
+        self.plan: ShardPlan | None = None
+        self.shards: tuple[int, ...] = ()
+        # clients on sets adopted besides this process's own (`GatewayHold.adopt`)
+        self.adopted: list[SupportClient] = []
         # workers sharing a PostgreSQL state take turns on the gateway; alone, always connect
-        self.hold = GatewayHold(lease, retry=standby_retry) if lease is not None else None
+        self.hold = (
+            GatewayHold(lease, retry=standby_retry, adopt_after=adopt_after) if lease is not None else None
+        )
 
     # -- lifecycle
 
@@ -211,24 +181,42 @@ class DiscordAdapter:
         token = self.settings.secrets.discord_token
         if token is None:
             raise FatalAdapterError("DISCORD_TOKEN is not set")
+        api = api_base(self.settings.secrets.discord_api_url)
+        plan = await plan_shards(
+            self.settings.discord, api, token.get_secret_value(), rejected=TOKEN_REJECTED
+        )
+        self.plan = plan
         if self.hold is None:
-            await self._serve(token.get_secret_value())
+            await self._serve(token.get_secret_value(), plan, tuple(range(plan.count)))  # no sets alone
             return
         try:
-            if not await self.hold.acquire():
+            held = await self.hold.acquire(plan.lease_names)
+            if held is None:
                 return  # closed while standing by
             self._replayed = False  # another worker held the gateway meanwhile: replay and catch up
-            await self._serve(token.get_secret_value())
+            await self._serve(token.get_secret_value(), plan, plan.sets[held])
         finally:
             await self.hold.release()  # also closes a standby's session
 
-    async def _serve(self, token: str) -> None:
+    async def _serve(self, token: str, plan: ShardPlan, shards: tuple[int, ...]) -> None:
+        """Serve `shards` of `plan`: one client on them all."""
         secrets = self.settings.secrets
         restore = point_discord_py(secrets.discord_api_url, secrets.discord_gateway_url)
-        client = SupportClient(self, guild_ready_timeout=self.guild_ready_timeout)
+        self.shards = shards
+        client = (
+            SupportClient(self, guild_ready_timeout=self.guild_ready_timeout)
+            if plan.count == 1
+            else ShardedSupportClient(
+                self,
+                guild_ready_timeout=self.guild_ready_timeout,
+                shard_ids=list(self.shards),
+                shard_count=plan.count,
+            )
+        )
         self.client = client
         self._channel = DiscordChannel(client, self.webhooks)
         self._events = Events(self.core, self.settings, client, self._channel, self._inflight)
+        client.events = self._events
         self._ready.clear()
         try:
             async with client:
@@ -237,9 +225,33 @@ class DiscordAdapter:
                 if self.hold is None:
                     await self._connect(client)
                 else:
-                    await self._connect_while_held(client, self.hold)
+                    await self._connect_while_held(client, self.hold, plan, token)
         finally:
             restore()
+
+    async def _adopt_orphans(self, token: str, plan: ShardPlan, hold: GatewayHold) -> None:
+        """Also serve each set left without a holder (`GatewayHold.adopt`), a client each.
+        One of them failing ends this, and so the whole gateway: the supervisor starts over."""
+        held = {plan.sets.index(self.shards)}
+        async with asyncio.TaskGroup() as group:
+            while (index := await hold.adopt(plan.lease_names, held)) is not None:
+                held.add(index)
+                group.create_task(self._serve_adopted(token, plan, plan.sets[index]))
+            await asyncio.Event().wait()  # closing: the adopted sets are served until cancelled
+
+    async def _serve_adopted(self, token: str, plan: ShardPlan, shards: tuple[int, ...]) -> None:
+        client = ShardedSupportClient(
+            self, guild_ready_timeout=self.guild_ready_timeout, shard_ids=list(shards), shard_count=plan.count
+        )
+        channel = DiscordChannel(client, self.webhooks)
+        client.events = Events(self.core, self.settings, client, channel, self._inflight)
+        self.adopted.append(client)
+        try:
+            async with client:
+                await self._login(client, token)
+                await self._connect(client)
+        finally:
+            self.adopted.remove(client)
 
     async def _login(self, client: SupportClient, token: str) -> None:
         try:
@@ -247,7 +259,7 @@ class DiscordAdapter:
         except discord.LoginFailure:
             raise FatalAdapterError(TOKEN_REJECTED) from None
         assert client.user is not None
-        self.events.translator = MessageTranslator(self.settings, client.user.id)
+        client.handler.translator = MessageTranslator(self.settings, client.user.id)
         log.info("logged in to Discord", extra={"platform": PLATFORM, "user_id": client.user.id})
 
     async def _discover_gateway(self, client: SupportClient) -> None:
@@ -275,23 +287,36 @@ class DiscordAdapter:
                 raise FatalAdapterError(TOKEN_REJECTED) from None
             raise
 
-    async def _connect_while_held(self, client: SupportClient, hold: GatewayHold) -> None:
-        """Serve while the lease holds. Losing it (its database session ended) means another
-        worker may be on the gateway already: finish what is in flight and disconnect."""
+    async def _connect_while_held(
+        self, client: SupportClient, hold: GatewayHold, plan: ShardPlan, token: str
+    ) -> None:
+        """Serve while the lease holds, adopting sets no one holds. Losing it (its database
+        session ended) means another worker may be on the gateway already: finish what is in
+        flight and disconnect. A failing adopted set ends all, as a failing own set does."""
         serving = asyncio.create_task(self._connect(client), name="supportbot-discord-gateway")
         watching = asyncio.create_task(hold.lost(), name="supportbot-discord-lease")
+        adopting = asyncio.create_task(
+            self._adopt_orphans(token, plan, hold), name="supportbot-discord-adopt"
+        )
         try:
-            await asyncio.wait({serving, watching}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({serving, watching, adopting}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
             raise
         finally:
-            watching.cancel()
-            await asyncio.gather(watching, return_exceptions=True)
+            for task in (watching, adopting):
+                task.cancel()
+            await asyncio.gather(watching, adopting, return_exceptions=True)
         if serving.done():
             await serving  # closed, or failed: as without a lease
             return
+        if watching not in done:  # an adopted set failed (that task never ends otherwise)
+            log.error("serving an adopted set of shards failed; disconnecting", extra={"platform": PLATFORM})
+            await self.drain(self.drain_timeout)
+            await client.close()
+            await asyncio.gather(serving, return_exceptions=True)
+            raise PlatformError("serving an adopted set of shards failed") from adopting.exception()
         log.error("lost the Discord gateway lease; disconnecting", extra={"platform": PLATFORM})
         await self.drain(self.drain_timeout)
         await client.close()
@@ -299,44 +324,24 @@ class DiscordAdapter:
         raise PlatformError("lost the Discord gateway lease (its database session ended)")
 
     async def setup(self, client: SupportClient) -> None:
-        """After login, before the gateway: buttons and slash commands."""
+        """After login, before the gateway: buttons and slash commands (synced once, by the
+        client on this process's own shards)."""
         client.add_dynamic_items(SupportButton)
-        support, admin = build_command_groups(self.events)
+        support, admin = build_command_groups(client.handler)
         client.tree.add_command(support)
         client.tree.add_command(admin)
-        try:
-            await self._sync_commands(client)
-        except discord.HTTPException as exc:
-            # The bot still answers mentions and DMs; `supportbot doctor` says what is wrong.
-            log.error(
-                "could not register the slash commands (%s %s): %s",
-                exc.status,
-                exc.code,
-                exc.text,
-                extra={"platform": PLATFORM},
-            )
+        if client is self.client:
+            await sync_commands(client.tree, self.settings.discord.command_guilds)
 
-    async def _sync_commands(self, client: SupportClient) -> None:
-        guilds = self.settings.discord.command_guilds
-        if not guilds:
-            synced = await client.tree.sync()
-            log.info(
-                "slash commands registered globally", extra={"platform": PLATFORM, "commands": len(synced)}
-            )
+    async def on_ready(self, client: SupportClient) -> None:
+        if client is not self.client:  # an adopted set: what its dead holder missed
+            task = self._catch_up(client, tuple(getattr(client, "shard_ids", None) or ()))
+            await asyncio.wait({self._inflight.start(task, name="supportbot-discord-adopted-catch-up")})
             return
-        for guild_id in guilds:
-            guild = discord.Object(id=int(guild_id))
-            client.tree.copy_global_to(guild=guild)
-            synced = await client.tree.sync(guild=guild)
-            log.info(
-                "slash commands registered",
-                extra={"platform": PLATFORM, "guild": guild_id, "commands": len(synced)},
-            )
-
-    async def on_ready(self) -> None:
-        client = self.client
-        assert client is not None
-        log.info("connected to Discord", extra={"platform": PLATFORM, "guilds": len(client.guilds)})
+        log.info(
+            "connected to Discord",
+            extra={"platform": PLATFORM, "guilds": len(client.guilds), "shards": list(self.shards)},
+        )
         if not self._replayed:
             self._replayed = True  # READY comes again after a full reconnect; replay once
             # In flight like any event, so close() waits for it; asyncio.wait, not await:
@@ -353,8 +358,11 @@ class DiscordAdapter:
             log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
         if self.hold is None or self.client is None:
             return  # alone on the state: no one else held the gateway while this one was away
+        await self._catch_up(self.client, self.shards)
+
+    async def _catch_up(self, client: SupportClient, shards: tuple[int, ...]) -> None:
         try:
-            await catch_up(self.core, self.events, self.client)
+            await catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)
         except Exception:
             log.exception("catching up on the conversations failed", extra={"platform": PLATFORM})
 
@@ -363,8 +371,9 @@ class DiscordAdapter:
         if self.hold is not None:
             self.hold.stop()
         await self.drain(self.drain_timeout)
-        if self.client is not None and not self.client.is_closed():
-            await self.client.close()
+        for client in [self.client, *self.adopted]:
+            if client is not None and not client.is_closed():
+                await client.close()
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until no event is being handled; False if `timeout` ran out first (the events

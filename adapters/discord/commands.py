@@ -2,14 +2,16 @@
 from the core's command registry, and the one persistent button item.
 
 This module owns the command schema Discord sees (names, descriptions, options, choices,
-default permissions) and routing an invocation or a press to an `InteractionHandler` (the
-adapter's event handling, `adapters/discord/events.py`). It decides nothing about what a
+default permissions), registering it with Discord (`sync_commands`), and routing an
+invocation or a press to an `InteractionHandler` (the adapter's event handling,
+`adapters/discord/events.py`). It decides nothing about what a
 command does: the core runs it.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -18,12 +20,15 @@ import discord
 from discord import app_commands
 
 from adapters.discord.render import truncate
+from adapters.discord.translate import PLATFORM
 from bot.commands import REGISTRY, CommandSpec
 
 COMMAND_GROUP = "support"
 ADMIN_COMMAND_GROUP = "support-admin"
 DESCRIPTION_LIMIT = 100  # slash command and option descriptions
 CUSTOM_ID_TEMPLATE = r"supportbot:(?P<action>[a-z_]+):(?P<value>\S+)"
+
+log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
 
 @runtime_checkable
@@ -129,3 +134,32 @@ def build_command_groups(handler: InteractionHandler) -> tuple[app_commands.Grou
         )
         group.add_command(command)
     return support, admin
+
+
+async def sync_commands(tree: app_commands.CommandTree, guilds: tuple[str, ...]) -> None:
+    """Register the trees with Discord: in each of `guilds` (instant), or globally when none.
+    A failure is logged, not raised: the bot still answers mentions and DMs, and
+    `supportbot doctor` says what is wrong."""
+    try:
+        if not guilds:
+            synced = await tree.sync()
+            log.info(
+                "slash commands registered globally", extra={"platform": PLATFORM, "commands": len(synced)}
+            )
+            return
+        for guild_id in guilds:
+            guild = discord.Object(id=int(guild_id))
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            log.info(
+                "slash commands registered",
+                extra={"platform": PLATFORM, "guild": guild_id, "commands": len(synced)},
+            )
+    except discord.HTTPException as exc:
+        log.error(
+            "could not register the slash commands (%s %s): %s",
+            exc.status,
+            exc.code,
+            exc.text,
+            extra={"platform": PLATFORM},
+        )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import aiohttp
 import discord
 
-from adapters.discord.client import INTENT_HOW, TOKEN_REJECTED, api_base, point_discord_py, support_intents
+from adapters.discord.client import INTENT_HOW, TOKEN_REJECTED, support_intents
+from adapters.discord.endpoints import api_base, point_discord_py
 from bot.checks import Check
 from bot.config import Settings
 

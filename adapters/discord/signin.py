@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from adapters.discord.client import api_base
+from adapters.discord.endpoints import api_base
 from bot.config import Settings
 from bot.dashboard.identity import Identity, Problem, SignInError, discord_guild
 from bot.types import Platform

@@ -16,6 +16,12 @@ within `ACTIVE_WINDOW`, the channel's messages after the last one recorded, hand
 core in order. The inbox makes this safe to over-fetch: a message already handled is a
 duplicate and is not answered again.
 
+With sharding (adapters/discord/shards.py) each set of shards is a lease of its own: a
+worker stands by for all of them, holds the first it gets, and catches up only on the
+conversations whose guilds are on its shards. A set whose holder died and that no standby
+took within `ORPHAN_CHECKS` checks (there is none left) is adopted by a worker already
+holding another set (`GatewayHold.adopt`), so every set is served while any worker lives.
+
 With state in SQLite there is no lease and none of this runs: one process holds everything.
 """
 
@@ -24,11 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 import discord
 
 from adapters.discord.events import Events
+from adapters.discord.shards import GATEWAY_LEASE, ShardPlan
 from adapters.discord.translate import PLATFORM
 from bot.errors import StoreError
 from bot.ports import Core, Lease
@@ -36,38 +45,55 @@ from bot.types import ConversationRef
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
-# one holder per bot: the workers sharing a state serve the one bot its settings name
-GATEWAY_LEASE = "discord-gateway"
+__all__ = ["GATEWAY_LEASE", "GatewayHold", "catch_up"]  # GATEWAY_LEASE: the one set's lease
 # how often a standby asks for the lease and a holder checks it: a takeover within about
 # this plus a login, far inside the 30 s a dead holder may leave the bot deaf
 RETRY_SECONDS = 5.0
+# checks in a row (`retry` apart) a set must stay without a holder before a worker already
+# holding one adopts it: a standby asks every `retry`, so it takes a free set first, and an
+# orphan is still served within about 15 s plus a login
+ORPHAN_CHECKS = 3
 # the conversations worth catching up: those the bot was talking in this recently
 ACTIVE_WINDOW = timedelta(hours=1)
 # messages fetched per conversation: a hand-over lasts seconds, this is plenty
 HISTORY_LIMIT = 50
 
 
-class GatewayHold:
-    """Waiting for the gateway lease, noticing its loss, giving it back."""
+@runtime_checkable
+class ProbingLease(Lease, Protocol):
+    """A lease that can tell whether a role is held without taking it (bot/store/leases.py)."""
 
-    def __init__(self, lease: Lease, *, retry: float = RETRY_SECONDS, name: str = GATEWAY_LEASE) -> None:
+    async def taken(self, name: str) -> bool: ...
+
+
+class GatewayHold:
+    """Waiting for a gateway lease (one per set of shards), noticing its loss, giving it back."""
+
+    def __init__(
+        self, lease: Lease, *, retry: float = RETRY_SECONDS, adopt_after: int = ORPHAN_CHECKS
+    ) -> None:
         self.lease = lease
         self.retry = retry
-        self.name = name
+        self.adopt_after = adopt_after
+        # the lease held, once `acquire` got one
+        self.name: str | None = None
         # set while another worker holds the gateway (tests and status wait on it)
         self.standing_by = asyncio.Event()
         self._stopped = asyncio.Event()
 
-    async def acquire(self) -> bool:
-        """Return True once this process holds the gateway lease; until then, stand by.
-        False if `stop` was called first (the adapter is closing)."""
+    async def acquire(self, names: tuple[str, ...] = (GATEWAY_LEASE,)) -> int | None:
+        """Return the index in `names` of the lease this process holds, once it holds one
+        (the first free, asked in order); until then, stand by. None if `stop` was called
+        first (the adapter is closing)."""
         announced = False
         while not self._stopped.is_set():
             try:
-                if await self.lease.try_acquire(self.name):
-                    self.standing_by.clear()
-                    log.info("holding the Discord gateway", extra={"platform": PLATFORM})
-                    return True
+                for index, name in enumerate(names):
+                    if await self.lease.try_acquire(name):
+                        self.name = name
+                        self.standing_by.clear()
+                        log.info("holding the Discord gateway", extra={"platform": PLATFORM, "lease": name})
+                        return index
                 if not announced:  # once per wait: a standby may wait for days
                     announced = True
                     log.info(
@@ -81,7 +107,36 @@ class GatewayHold:
             with contextlib.suppress(TimeoutError):  # a closing adapter stops waiting at once
                 await asyncio.wait_for(self._stopped.wait(), self.retry)
         self.standing_by.clear()
-        return False
+        return None
+
+    async def adopt(self, names: tuple[str, ...], held: Collection[int]) -> int | None:
+        """While holding the sets `held`: wait until another of `names` has had no holder for
+        `adopt_after` checks in a row, take it, and return its index. None once `stop` is
+        called; with a lease that cannot probe, nothing is ever adopted."""
+        lease = self.lease
+        unheld: dict[int, int] = {}  # index: checks in a row without a holder
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.retry)
+            if not isinstance(lease, ProbingLease):
+                continue
+            for index, name in enumerate(names):
+                if index in held:
+                    continue
+                try:
+                    taken = await lease.taken(name)
+                    unheld[index] = 0 if taken else unheld.get(index, 0) + 1
+                    if unheld[index] >= self.adopt_after and await lease.try_acquire(name):
+                        log.warning(
+                            "adopting a set of shards no worker held; run more workers to spread them",
+                            extra={"platform": PLATFORM, "lease": name},
+                        )
+                        return index
+                except StoreError as exc:
+                    log.warning("cannot look for unheld shards: %s", exc, extra={"platform": PLATFORM})
+                    unheld.clear()
+                    break
+        return None
 
     def stop(self) -> None:
         """Stop standing by: the adapter is closing."""
@@ -93,13 +148,24 @@ class GatewayHold:
             await asyncio.sleep(self.retry)
 
     async def release(self) -> None:
+        self.name = None
         await self.lease.release()
 
 
-async def catch_up(core: Core, events: Events, client: discord.Client) -> int:
+async def catch_up(
+    core: Core,
+    events: Events,
+    client: discord.Client,
+    *,
+    plan: ShardPlan | None = None,
+    shards: tuple[int, ...] = (),
+) -> int:
     """Hand the core what was said in the bot's active conversations after the last message
-    it recorded there; how many messages were handed over."""
+    it recorded there; how many messages were handed over. With a `plan`, only the
+    conversations on `shards`: the other sets' holders catch up on theirs."""
     points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW)
+    if plan is not None:
+        points = [(ref, last) for ref, last in points if plan.shard_of(ref.workspace) in shards]
     # conversations side by side, each in order: a follow-up must not overtake its question
     counts = await asyncio.gather(*(_catch_up_in(events, client, ref, last) for ref, last in points))
     handed = sum(counts)

@@ -18,6 +18,10 @@ The lock is the two-key form (`LEASE_SPACE`, hash of schema and name): a key spa
 the single-key locks of migrations and `exclusive` (bot/store/jobs.py), and one lock per
 schema, since two installs may share a database in different schemas.
 
+One lease object may hold several roles on its one session (a worker holding two sets of
+Discord shards): they are lost together, with the session. `taken` asks whether another
+session holds a role, without taking it.
+
 Standby workers keep their connection open between attempts (one cheap query each time).
 On SQLite there is no lease: one process owns the state (bot/instance.py), so the caller
 passes none and the role is simply held. psycopg is imported only when a lease connects,
@@ -51,6 +55,13 @@ CHECK_TIMEOUT = 5.0
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
 
 _TRY = "select pg_try_advisory_lock(%s, hashtext(current_schema() || '/' || %s))"
+# whether any session holds the lock: the two-key form keeps its keys in classid / objid
+_TAKEN = (
+    "select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
+    "and database = (select oid from pg_database where datname = current_database()) "
+    "and classid = %s and objsubid = 2 "
+    "and objid = (hashtext(current_schema() || '/' || %s)::bigint & 4294967295)::oid)"
+)
 
 
 class GatewayLease:
@@ -59,17 +70,17 @@ class GatewayLease:
     def __init__(self, url: str) -> None:
         self._url = url
         self._connection: psycopg.AsyncConnection[Any] | None = None
-        self._held = False
+        self._names: set[str] = set()  # the roles held on this session
 
     @property
     def held(self) -> bool:
-        """Whether this process held the lease when last asked (`try_acquire` or `check`)."""
-        return self._held
+        """Whether this process held a lease when last asked (`try_acquire` or `check`)."""
+        return bool(self._names)
 
     async def try_acquire(self, name: str) -> bool:
         """Take the lease `name` if no other session holds it; True if this process holds it now.
         Raises StoreError when the database cannot be reached (the caller tries again later)."""
-        if self._held:
+        if name in self._names:
             return True
         import psycopg
 
@@ -82,15 +93,32 @@ class GatewayLease:
             raise StoreError(
                 f"could not ask {redact_url(self._url)} for the {name} lease: {self._reason(exc)}"
             ) from None
-        self._held = bool(row and row[0])
-        if self._held:
-            log.info("lease taken", extra={"lease": name})
-        return self._held
+        if not (row and row[0]):
+            return False
+        self._names.add(name)
+        log.info("lease taken", extra={"lease": name})
+        return True
+
+    async def taken(self, name: str) -> bool:
+        """Whether some session (this one included) holds the lease `name`, without taking it.
+        Raises StoreError when the database cannot be reached."""
+        import psycopg
+
+        try:
+            connection = await self._connect()
+            cursor = await connection.execute(_TAKEN, [LEASE_SPACE, name])
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            await self._drop()
+            raise StoreError(
+                f"could not ask {redact_url(self._url)} about the {name} lease: {self._reason(exc)}"
+            ) from None
+        return bool(row and row[0])
 
     async def check(self) -> bool:
         """Whether the lease is still held: its session answers. A lost session is closed
         here, so the next `try_acquire` starts a fresh one."""
-        if not self._held or self._connection is None:
+        if not self._names or self._connection is None:
             return False
         import psycopg
 
@@ -104,8 +132,8 @@ class GatewayLease:
 
     async def release(self) -> None:
         """Give the lease up (closing the session releases the lock), or stop standing by."""
-        if self._held:
-            log.info("lease released")
+        if self._names:
+            log.info("lease released", extra={"leases": sorted(self._names)})
         await self._drop()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
@@ -127,7 +155,7 @@ class GatewayLease:
         return connection
 
     async def _drop(self) -> None:
-        self._held = False
+        self._names.clear()
         connection, self._connection = self._connection, None
         if connection is not None and not connection.closed:
             try:

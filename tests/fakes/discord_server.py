@@ -21,7 +21,10 @@ What this fake owns
   connection and ``Z_SYNC_FLUSH`` per payload, as Discord does; ``zstd-stream`` if a zstd
   library is importable): HELLO, IDENTIFY validation (close 4004/4013/4014), READY +
   GUILD_CREATE, HEARTBEAT/ACK, sequence numbers, RESUME with replay of missed dispatches,
-  INVALID_SESSION, server-initiated RECONNECT, clean closes and abrupt drops.
+  INVALID_SESSION, server-initiated RECONNECT, clean closes and abrupt drops. Shards: a
+  session IDENTIFYed with ``shard=[id, count]`` gets only its guilds' events (``(guild_id >>
+  22) % count``) and, on shard 0, DMs; GET /gateway/bot recommends ``recommended_shards``;
+  ``add_guild(shard=...)`` makes a guild on a chosen shard.
 * **Payload builders** for user-side events (guild/DM/thread MESSAGE_CREATE, THREAD_CREATE, slash
   command and button INTERACTION_CREATE), starting from the vendored documentation fixtures.
 * **A journal** of every REST call and every gateway frame, awaitable without polling, and
@@ -416,6 +419,15 @@ class _Snowflakes:
         candidate = (ms << 22) | (1 << 17) | (7 << 12)
         if candidate <= self._last:
             candidate = self._last + 1
+        self._last = candidate
+        return str(candidate)
+
+    def next_on_shard(self, shard_id: int, shard_count: int) -> str:
+        """The next id that Discord routes to `shard_id` of `shard_count` (a guild's shard is
+        `(id >> 22) % shard_count`): later milliseconds until it fits, still increasing."""
+        candidate = int(self.next())
+        while (candidate >> 22) % shard_count != shard_id:
+            candidate += 1 << 22
         self._last = candidate
         return str(candidate)
 
@@ -1169,6 +1181,8 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.interaction_ack_seconds = interaction_ack_seconds
         self.interaction_token_seconds = interaction_token_seconds
+        # what GET /gateway/bot recommends (`shards`); set it before a client asks
+        self.recommended_shards = 1
 
         self.spec = OpenAPISpec.load()
         self.requests: list[RecordedRequest] = []
@@ -1446,6 +1460,37 @@ class FakeDiscord:
         )
         self.members[guild_id][user_id] = member
         return member
+
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> JSONDict:
+        """Add a guild the bot and alice are members of (no channels yet: `add_channel` with
+        its id). `shard=(id, count)` picks an id Discord routes to that shard. Added after a
+        client connected, the client only learns about it if the test dispatches GUILD_CREATE."""
+        guild_id = self._ids.next_on_shard(*shard) if shard is not None else self._ids.next()
+        guild = copy.deepcopy(self.guilds[self.guild_id])
+        guild.update(id=guild_id, name=name, owner_id=self.staff_user_id)
+        for key in (
+            "system_channel_id",
+            "rules_channel_id",
+            "public_updates_channel_id",
+            "safety_alerts_channel_id",
+        ):
+            guild[key] = None
+        self.guilds[guild_id] = guild
+        self.roles[guild_id] = {}
+        self.members[guild_id] = {}
+        self._add_role(guild_id, "@everyone", _EVERYONE_PERMS, role_id=guild_id, position=0)
+        bot_role = self._add_role(
+            guild_id,
+            self.users[self.bot_user_id]["username"],
+            _EVERYONE_PERMS | P_MANAGE_THREADS | P_CREATE_PRIVATE_THREADS | P_MANAGE_MESSAGES,
+            position=1,
+            managed=True,
+            tags={"bot_id": self.bot_user_id},
+        )["id"]
+        self.add_member(guild_id, self.bot_user_id, roles=[bot_role])
+        self.add_member(guild_id, self.user_id)
+        self.add_member(guild_id, self.staff_user_id)
+        return guild
 
     def add_channel(
         self,
@@ -2159,6 +2204,13 @@ class FakeDiscord:
 
     def _deliverable(self, session: GatewaySession, event: str, data: JSONDict) -> JSONDict | None:
         in_guild = data.get("guild_id") is not None or event.startswith("GUILD_")
+        if session.shard is not None:
+            # Discord's routing: a guild's events on shard (guild_id >> 22) % count, DMs on 0
+            shard_id, count = session.shard
+            guild_id = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+            on = (int(guild_id) >> 22) % count if guild_id else 0
+            if on != shard_id:
+                return None
         needed = (_GUILD_EVENT_INTENTS if in_guild else _DM_EVENT_INTENTS).get(event)
         if needed is not None and not session.intents & needed:
             return None
@@ -3069,7 +3121,7 @@ class FakeDiscord:
     async def _h_gateway_bot(self, ctx: _Ctx) -> _Result:
         return 200, {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,
