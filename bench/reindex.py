@@ -38,11 +38,57 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus import SEED, file_text, machine, relative_path, source, table, write_corpus  # noqa: E402
 
-TARGET_S = 0.5
+TARGET_S = 0.05  # issue 16: a one-file change in a 10,000-file folder within 50 ms
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
     return {"median_s": statistics.median(values), "max_s": max(values), "min_s": min(values), "runs": values}
+
+
+def _plain_tantivy_replace(kb: Any, folder: Path, relative: str) -> float:
+    """The floor for a one-file change: plain tantivy replacing that file's documents (already
+    analysed, outside the timing) in the same index: delete by path, add, commit, wait for
+    merges, reload, with the product's writer settings. No walk, no catalog, no parsing."""
+    import tantivy
+
+    from bot.retrieval.index import WRITER_HEAP_BYTES
+    from bot.retrieval.reading import ReadJob, ReadSettings, read_file
+
+    settings = ReadSettings(
+        folder=folder, include_root=None, site=None, max_file_bytes=2**31, embeddings=False
+    )
+    outcome = read_file(
+        settings, ReadJob(relative=relative, size=0, mtime_ns=0, known_sha256=None, folder_audience=())
+    )
+    documents = []
+    for analysed in outcome.chunks:
+        chunk = analysed.chunk
+        document = tantivy.Document(
+            body=analysed.body,
+            head=analysed.head,
+            bigram=analysed.bigram,
+            path=chunk.path,
+            visibility=chunk.visibility,
+            chunk_id=chunk.id,
+            title=chunk.title,
+            heading=chunk.heading,
+            text=chunk.text,
+            url=chunk.url or "",
+            tags="\n".join(chunk.tags),
+            kind=str(chunk.kind),
+        )
+        document.add_text("audience", "*")
+        documents.append(document)
+    index = kb.index._index
+    started = time.perf_counter()
+    writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+    writer.delete_documents_by_term("path", relative)
+    for document in documents:
+        writer.add_document(document)
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    return time.perf_counter() - started
 
 
 def run(files: int, sections: int, runs: int, cli_runs: int) -> dict[str, Any]:
@@ -127,6 +173,9 @@ def run(files: int, sections: int, runs: int, cli_runs: int) -> dict[str, Any]:
             times.append(elapsed)
         results["change_one"] = _stats(times)
         results["segments_after_changes"] = kb.index._index.searcher().num_segments
+        results["floor_one"] = _stats(
+            [_plain_tantivy_replace(kb, folder, relative) for relative, _ in changed]
+        )
         results["chunks_per_file"] = sections
 
         # delete one file: those just changed, so their markers show the chunks are gone
@@ -199,9 +248,18 @@ def run(files: int, sections: int, runs: int, cli_runs: int) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any]) -> str:
+    floor = r["floor_one"]["median_s"]
+
     def row(label: str, key: str) -> list[object]:
         s = r[key]
-        return [label, s["median_s"] * 1000, s["max_s"] * 1000, s["min_s"] * 1000, len(s["runs"])]
+        return [
+            label,
+            s["median_s"] * 1000,
+            s["max_s"] * 1000,
+            s["min_s"] * 1000,
+            len(s["runs"]),
+            s["median_s"] / floor,
+        ]
 
     return "\n".join(
         [
@@ -210,10 +268,11 @@ def report(r: dict[str, Any]) -> str:
             f"machine: {r['machine']['cpu']}, Python {r['machine']['python']}",
             "",
             table(
-                ["sync after ...", "median ms", "max ms", "min ms", "runs"],
+                ["sync after ...", "median ms", "max ms", "min ms", "runs", "median x floor"],
                 [
                     row("no change (stat-only walk)", "no_change"),
                     row("one file changed", "change_one"),
+                    row("floor: plain tantivy replacing that file's documents", "floor_one"),
                     row("one file deleted", "delete_one"),
                     row("one file added", "add_one"),
                     row("`supportbot index`, fresh process, one file changed", "cli_change_one"),
@@ -231,9 +290,9 @@ def report(r: dict[str, Any]) -> str:
             f"{r['breakdown_segments'].get('one file changed|segments merged away', 0):.0f}; "
             f"segments after them: {r['segments_after_changes']}",
             "",
-            f"target: one-file change < {TARGET_S * 1000:.0f} ms: median {r['change_one']['median_s'] * 1000:.0f} ms, "
-            f"max {r['change_one']['max_s'] * 1000:.0f} ms: "
-            f"{'met' if r['change_one']['max_s'] < TARGET_S else 'NOT met'}",
+            f"target: one-file change <= {TARGET_S * 1000:.0f} ms (median): "
+            f"median {r['change_one']['median_s'] * 1000:.0f} ms, max {r['change_one']['max_s'] * 1000:.0f} ms: "
+            f"{'met' if r['change_one']['median_s'] <= TARGET_S else 'NOT met'}",
         ]
     )
 
@@ -246,8 +305,8 @@ def summary(r: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "metric": f"reindex one changed file ({r['files']:,} files indexed)",
             "value": ms("change_one"),
-            "target": "< 500 ms",
-            "met": r["change_one"]["max_s"] < TARGET_S,
+            "target": f"<= {TARGET_S * 1000:.0f} ms",
+            "met": r["change_one"]["median_s"] <= TARGET_S,
         },
         {
             "metric": "reindex after delete / add one file",

@@ -19,8 +19,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
 AUDIENCE_FILES = ("_audience.yml", "_audience.yaml", ".audience")
 EVERYONE = "*"  # indexed for a document without an audience; never a valid audience name
 RESTRICTED = "!"  # indexed beside the names of a document with an audience: "are there any?"
@@ -56,6 +54,8 @@ def read_folder_file(name: str, text: str) -> tuple[str, ...]:
     if name == ".audience":
         lines = [line.split("#", 1)[0] for line in text.splitlines()]
         return audience_names(",".join(lines), name)
+    import yaml  # only a folder with an _audience.yml needs PyYAML
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -76,10 +76,18 @@ class FolderAudiences:
 
     def __init__(self, declared: Mapping[str, tuple[str, ...] | AudienceError]) -> None:
         self.declared = dict(declared)
+        self._found: dict[str, tuple[str, ...] | AudienceError] = {}  # by folder: asked per file
+        self._keys: dict[str, str] = {}
 
     def for_file(self, relative: str) -> tuple[str, ...] | AudienceError:
         """The nearest folder declaration above file `relative`; () when there is none."""
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        found = self._found.get(folder)
+        if found is None:
+            found = self._found[folder] = self._for_folder(folder)
+        return found
+
+    def _for_folder(self, folder: str) -> tuple[str, ...] | AudienceError:
         while True:
             found = self.declared.get(folder)
             if found is not None:
@@ -91,8 +99,12 @@ class FolderAudiences:
     def key(self, relative: str) -> str:
         """What the catalog keeps of the folder declaration a file was read under, so that a
         changed `_audience.yml` re-reads the files it covers."""
-        found = self.for_file(relative)
-        return f"!{found}" if isinstance(found, AudienceError) else ",".join(found)
+        folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        key = self._keys.get(folder)
+        if key is None:
+            found = self.for_file(relative)
+            key = self._keys[folder] = f"!{found}" if isinstance(found, AudienceError) else ",".join(found)
+        return key
 
 
 def read_folder_files(root: Path, files: Sequence[tuple[str, bool]]) -> FolderAudiences:

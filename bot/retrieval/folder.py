@@ -1,4 +1,4 @@
-"""What of a knowledge folder is read: the rules that leave a file or folder out, and why.
+"""What of a knowledge folder is read: the walk, and the rules that leave a file or folder out.
 
 Build output, generator configuration, hidden files, `[knowledge] exclude` globs, and links
 that lead out of the folder are skipped; each reason is reported to the admin by the sync.
@@ -6,9 +6,17 @@ that lead out of the folder are skipped; each reason is reported to the admin by
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
+
+from bot.errors import KnowledgeError
+from bot.retrieval.audience import AUDIENCE_FILES
+
+log = logging.getLogger(__name__)
 
 # build output, generator configuration and vendored packages: never documentation to answer from
 _SKIPPED_FOLDERS = frozenset({"_templates", "_build", "site", "node_modules", "__pycache__"})
@@ -46,8 +54,14 @@ def link_reason(target: Path, is_dir: bool, roots: Sequence[Path], follow: bool)
 
 
 def _glob_match(relative: str, pattern: str) -> bool:
+    return _glob_regex(pattern).fullmatch(relative) is not None
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
     """`**` matches any number of folders, `*` anything within one name (fnmatch's `*`
-    would cross folders, and PurePath.full_match needs Python 3.13)."""
+    would cross folders, and PurePath.full_match needs Python 3.13). Compiled once per
+    pattern: the walk tests every file against every pattern."""
     regex = ""
     i = 0
     while i < len(pattern):
@@ -68,4 +82,69 @@ def _glob_match(relative: str, pattern: str) -> bool:
             i += 1
     if "/" not in pattern:
         regex = "(?:.*/)?" + regex  # "*.txt" excludes text files in every folder
-    return re.fullmatch(regex, relative) is not None
+    return re.compile(regex)
+
+
+def walk(
+    folder: Path,
+    *,
+    suffixes: tuple[str, ...],
+    exclude: frozenset[str],
+    globs: tuple[str, ...],
+    include_root: Path | None,
+    follow_symlinks: bool,
+    skipped: list[tuple[str, str]],
+    audience_files: list[tuple[str, bool]],
+) -> Iterator[tuple[str, os.stat_result]]:
+    """The files of `folder` to index (with one of `suffixes`, lower-case, each with its one
+    dot), as (relative path, stat). What is left out on purpose goes to `skipped` with why;
+    folder audience files to `audience_files` (with: is a link)."""
+    if not folder.exists():
+        raise KnowledgeError(
+            f"the knowledge folder {folder} does not exist. Create it and put Markdown "
+            "files in it, or point to another one with --knowledge DIR or [knowledge] path "
+            "in supportbot.toml."
+        )
+    if not folder.is_dir():
+        raise KnowledgeError(f"{folder} is a file, not a folder; --knowledge needs a folder")
+    root = folder.resolve()
+    roots = [root]
+    if follow_symlinks and include_root is not None:
+        roots.append(include_root.resolve())
+    walked = {root}  # real paths of the folders walked: a link back to one is not walked again
+    # (folder, its path relative to the knowledge folder + "/"): paths are joined as strings,
+    # as building a Path for each of 10,000 files was most of the time of a no-change sync
+    stack = [(str(folder), "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except PermissionError:
+            log.warning("cannot list %s: permission denied", current)
+            continue
+        for entry in entries:
+            relative = prefix + entry.name
+            link = entry.is_symlink()
+            is_dir = entry.is_dir(follow_symlinks=link)  # a link is what it points to
+            real = Path(os.path.realpath(entry.path)) if link or is_dir else None
+            if entry.name in AUDIENCE_FILES and not is_dir:
+                audience_files.append((relative, link))  # read by _folder_audiences
+                continue
+            reason = skip_reason(relative, is_dir, globs)
+            if reason is None and link and real is not None:
+                reason = link_reason(real, is_dir, roots, follow_symlinks)
+                if reason is None and is_dir and real in walked:
+                    reason = "links to a folder that is indexed already"
+            if reason is not None:
+                if not entry.name.startswith("."):  # .git and our own data folder: not news
+                    skipped.append((relative + ("/" if is_dir else ""), reason))
+            elif is_dir and real is not None:
+                walked.add(real)
+                stack.append((entry.path, relative + "/"))
+            elif (
+                entry.is_file()
+                # as splitext's suffix for a name not starting with a dot (hidden: skipped above)
+                and entry.name.lower().endswith(suffixes)
+                and relative not in exclude
+            ):
+                yield relative, entry.stat()

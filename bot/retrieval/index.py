@@ -15,6 +15,7 @@ import logging
 import math
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,13 @@ WORD_FIELDS = {"body": 1.0, "head": 0.75}  # the passage, and where it sits (tit
 # to plain bigram BM25 on KorQuAD's hidden half. Word fields stay 1 / 0.75: English untouched.
 BIGRAM_FIELDS = {"bigram": 1.0}
 ANALYZER = "supportbot_ws"  # split on whitespace only: our analyzer has done the rest
+STORED_ONLY = "supportbot_stored"  # makes no terms (tantivy-py indexes every text field)
 MAX_SECTION_CHUNKS = 200  # a section longer than this many chunks is read in part
 OVERFETCH = 3  # public searches fetch this many times k and filter (see search)
 # bump with every schema change: an index of another version is rebuilt, and said so plainly
-# (an upgrade), rather than found "unusable" (damage). 2: the audience field.
-SCHEMA_VERSION = "2"
+# (an upgrade), rather than found "unusable" (damage). 2: the audience field. 3: the fields
+# that are only shown (title, text, url, tags, kind) no longer indexed as whole-value terms.
+SCHEMA_VERSION = "3"
 VERSION_FILE = "schema_version"
 
 
@@ -56,10 +59,36 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("visibility", stored=True, tokenizer_name="raw", index_option="basic")
     # one value per audience the chunk's document is for, or EVERYONE (bot/retrieval/audience.py)
     builder.add_text_field("audience", stored=True, tokenizer_name="raw", index_option="basic")
-    # shown in answers and citations: stored only
-    for field in ("chunk_id", "title", "heading", "text", "url", "tags", "kind"):
+    # shown in answers and citations; chunk_id and heading are also looked up by exact value
+    for field in ("chunk_id", "heading"):
         builder.add_text_field(field, stored=True, index_option="basic", tokenizer_name="raw")
+    # stored only: a field that makes no terms costs nothing to index, where "raw" made each
+    # whole passage a term (3-4x the CPU of indexing everything else, bench/retrieval.py)
+    for field in ("title", "text", "url", "tags", "kind"):
+        builder.add_text_field(field, stored=True, index_option="basic", tokenizer_name=STORED_ONLY)
     return builder.build()
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedChunk:
+    """A chunk with its searched fields analysed: terms joined by spaces, as indexed."""
+
+    chunk: Chunk
+    body: str
+    head: str
+    bigram: str
+
+
+def analyse_chunk(chunk: Chunk) -> AnalysedChunk:
+    """The searched fields of `chunk`: pure, so any process can do it (bot/retrieval/reading.py)."""
+    head = tokenize(f"{chunk.title} {chunk.heading}")
+    body = tokenize(chunk.text)
+    return AnalysedChunk(
+        chunk=chunk,
+        body=" ".join(body.words),
+        head=" ".join(head.words),
+        bigram=" ".join(head.bigrams + body.bigrams),
+    )
 
 
 class SearchIndex:
@@ -95,6 +124,12 @@ class SearchIndex:
         index.register_tokenizer(
             ANALYZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
         )
+        index.register_tokenizer(
+            STORED_ONLY,
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+            .filter(tantivy.Filter.remove_long(0))
+            .build(),
+        )
         return index
 
     # -- writing --------------------------------------------------------------------------
@@ -113,15 +148,18 @@ class SearchIndex:
         return self._writer
 
     def replace_file(self, path: str, chunks: Sequence[Chunk]) -> None:
+        self.replace_analysed(path, [analyse_chunk(chunk) for chunk in chunks])
+
+    def replace_analysed(self, path: str, chunks: Sequence[AnalysedChunk]) -> None:
+        """Replace every chunk of `path` with `chunks` (analysed by `analyse_chunk`)."""
         writer = self._writer_or_open()
         writer.delete_documents_by_term("path", path)
-        for chunk in chunks:
-            head = tokenize(f"{chunk.title} {chunk.heading}")
-            body = tokenize(chunk.text)
+        for analysed in chunks:
+            chunk = analysed.chunk
             document = tantivy.Document(
-                body=" ".join(body.words),
-                head=" ".join(head.words),
-                bigram=" ".join(head.bigrams + body.bigrams),
+                body=analysed.body,
+                head=analysed.head,
+                bigram=analysed.bigram,
                 path=chunk.path,
                 visibility=chunk.visibility,
                 chunk_id=chunk.id,

@@ -2,8 +2,11 @@
 
 `sync()` is incremental: a file whose size and modification time match the catalog is not
 opened; a file that changed is hashed and re-read only if its content really changed; a
-deleted file's chunks are removed. Files are processed one at a time and the index
-writer has a bounded buffer, so a folder of 10,000 files never sits in memory at once.
+deleted file's chunks are removed. Files are read (parsed, chunked, analysed) by
+bot/retrieval/reading.py, in a pool of processes when there are many, and written to the
+index one at a time by this process, whose writer has a bounded buffer, so a folder of
+10,000 files never sits in memory at once. The catalog's rows stay loaded between syncs of an
+open knowledge base (`_known`), so a one-file change costs the walk and that file.
 A file that cannot be read is recorded with the reason and skipped; it never stops the
 rest of the folder from being indexed.
 
@@ -15,7 +18,6 @@ itself: bot/retrieval/embeddings.py explains who does, and the rest of the desig
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -24,9 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.errors import KnowledgeError
-from bot.retrieval.audience import AUDIENCE_FILES, AudienceError, FolderAudiences, read_folder_files
-from bot.retrieval.chunking import chunk_document
+from bot.retrieval.audience import FolderAudiences, read_folder_files
 from bot.retrieval.confidence import (
     QUESTION_WORDS,
     Evidence,
@@ -36,9 +36,10 @@ from bot.retrieval.confidence import (
     heading_covers,
     names,
 )
-from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES, DocumentError, read_document
-from bot.retrieval.folder import link_reason, skip_reason
+from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
+from bot.retrieval.folder import walk
 from bot.retrieval.index import SearchIndex
+from bot.retrieval.reading import ChunkHashes, FileOutcome, ReadJob, ReadSettings, read_files
 from bot.retrieval.site import detect_site
 from bot.retrieval.tokenize import (
     ANALYZER_VERSION,
@@ -63,8 +64,7 @@ from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (files done, files total, current path)
-ChunkHashes = list[tuple[str, str]]  # (chunk id, hash of its embedded text)
+Progress = Callable[[int, int, str], None]  # (files read, files to read, the last one read)
 
 
 @dataclass
@@ -143,8 +143,10 @@ class KnowledgeBase:
         include_root: Path | None = None,
         base_url: str | None = None,
         follow_symlinks: bool = False,
+        workers: int | None = None,
     ) -> None:
         self.folder = folder
+        self.workers = workers  # processes that read files: None, one per core for a large sync
         self.follow_symlinks = follow_symlinks  # [knowledge] follow_symlinks: walk linked folders too
         self.max_file_bytes = max_file_bytes
         self.exclude = exclude  # relative paths left out on purpose (evaluation hold-outs)
@@ -155,6 +157,8 @@ class KnowledgeBase:
         self._skipped: list[tuple[str, str]] = []
         self._audience_files: list[tuple[str, bool]] = []  # (path, is a link) of each audience file
         self.embeddings = embeddings  # keep chunk text hashes for the vector cache
+        self._known_files: dict[str, FileRecord] | None = None  # the catalog's files (_known)
+        self._known_version: tuple[int, int] | None = None
         index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(index_dir / "catalog.db")
         self.index = SearchIndex(index_dir / "tantivy")
@@ -188,6 +192,7 @@ class KnowledgeBase:
     def _reset(self) -> None:
         self.index.clear()
         self.index.commit()
+        self._known_files = None
         self.catalog.clear()
         self.catalog.set_meta("analyzer", ANALYZER_VERSION)
         self.catalog.set_meta("layout", self._layout())
@@ -200,77 +205,59 @@ class KnowledgeBase:
         """The files to index; what is left out on purpose goes to `self._skipped` with why."""
         self._skipped = []
         self._audience_files = []
-        if not self.folder.exists():
-            raise KnowledgeError(
-                f"the knowledge folder {self.folder} does not exist. Create it and put Markdown "
-                "files in it, or point to another one with --knowledge DIR or [knowledge] path "
-                "in supportbot.toml."
-            )
-        if not self.folder.is_dir():
-            raise KnowledgeError(f"{self.folder} is a file, not a folder; --knowledge needs a folder")
-        root = self.folder.resolve()
-        roots = [root]
-        if self.follow_symlinks and self.include_root is not None:
-            roots.append(self.include_root.resolve())
-        walked = {root}  # real paths of the folders walked: a link back to one is not walked again
-        stack = [self.folder]
-        while stack:
-            current = stack.pop()
-            try:
-                entries = sorted(os.scandir(current), key=lambda e: e.name)
-            except PermissionError:
-                log.warning("cannot list %s: permission denied", current)
-                continue
-            for entry in entries:
-                relative = Path(entry.path).relative_to(self.folder).as_posix()
-                link = entry.is_symlink()
-                is_dir = entry.is_dir(follow_symlinks=link)  # a link is what it points to
-                real = Path(os.path.realpath(entry.path)) if link or is_dir else None
-                if entry.name in AUDIENCE_FILES and not is_dir:
-                    self._audience_files.append((relative, link))  # read by _folder_audiences
-                    continue
-                reason = skip_reason(relative, is_dir, self.exclude_globs)
-                if reason is None and link and real is not None:
-                    reason = link_reason(real, is_dir, roots, self.follow_symlinks)
-                    if reason is None and is_dir and real in walked:
-                        reason = "links to a folder that is indexed already"
-                if reason is not None:
-                    if not entry.name.startswith("."):  # .git and our own data folder: not news
-                        self._skipped.append((relative + ("/" if is_dir else ""), reason))
-                elif is_dir and real is not None:
-                    walked.add(real)
-                    stack.append(Path(entry.path))
-                elif (
-                    entry.is_file()
-                    and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
-                    and relative not in self.exclude
-                ):
-                    yield relative, entry.stat()
+        return walk(
+            self.folder,
+            suffixes=SUPPORTED_SUFFIXES,
+            exclude=self.exclude,
+            globs=self.exclude_globs,
+            include_root=self.include_root,
+            follow_symlinks=self.follow_symlinks,
+            skipped=self._skipped,
+            audience_files=self._audience_files,
+        )
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
         report = SyncReport()
-        known = self.catalog.files()
+        known = self._known()
         on_disk = dict(self._walk())
         report.skipped = sorted(self._skipped)
         folders = self._folder_audiences()
         pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]] = []
         touched: list[tuple[str, int]] = []
-        total = len(on_disk)
-        for done, (relative, stat) in enumerate(sorted(on_disk.items()), start=1):
-            if progress is not None:
-                progress(done, total, relative)
+        jobs: list[ReadJob] = []
+        for relative, stat in on_disk.items():  # unsorted: only the few files read need an order
             before = known.get(relative)
+            audience_key = folders.key(relative)
             if (
                 before is not None
                 and before.size == stat.st_size
                 and before.mtime_ns == stat.st_mtime_ns
-                and before.folder_audience == folders.key(relative)
+                and before.folder_audience == audience_key
             ):
                 report.unchanged += 1
                 if before.error:
                     report.failed.append((relative, before.error))
                 continue
-            self._read_one(relative, stat, before, report, pending, touched, folders)
+            jobs.append(
+                ReadJob(
+                    relative=relative,
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                    known_sha256=before.sha256
+                    if before is not None and before.folder_audience == audience_key
+                    else None,
+                    folder_audience=folders.for_file(relative),
+                )
+            )
+        jobs.sort(key=lambda job: job.relative)  # the index gets its documents in path order
+        # progress counts the files read (those whose size or time changed), so a rate and an
+        # ETA computed from it hold from the first file on
+        outcomes = read_files(self._read_settings(), jobs, self.workers)
+        for done, (job, outcome) in enumerate(zip(jobs, outcomes, strict=True), start=1):
+            if progress is not None:
+                progress(done, len(jobs), job.relative)
+            self._apply(job, outcome, known.get(job.relative), report, pending, touched, folders)
+        report.failed.sort()  # by path, unchanged files' errors among the new ones
         removed = sorted(set(known) - set(on_disk))
         self.index.remove_files(removed) if removed else None
         report.removed = removed
@@ -289,6 +276,12 @@ class KnowledgeBase:
             for relative, mtime in touched:
                 self.catalog.touch_file(relative, mtime)
             self.catalog.remove_files(removed)
+        # what was just written, kept for the next sync (_known)
+        known.update((record.path, record) for record, _, _ in pending)
+        for relative, mtime in touched:
+            known[relative] = replace(known[relative], mtime_ns=mtime)
+        for relative in removed:
+            del known[relative]
         if self.embeddings and (report.updated or report.removed):
             self.catalog.prune_embeddings()  # vectors of text that is gone
         if report.changed or report.failed:
@@ -302,81 +295,68 @@ class KnowledgeBase:
             )
         return report
 
-    def _read_one(
+    def _known(self) -> dict[str, FileRecord]:
+        """The catalog's files. Loading 10,000 rows was a third of a one-file sync, so the
+        dict is kept between syncs of this open knowledge base and updated with what each one
+        writes (only sync() and _reset() write these rows). A commit by any other connection,
+        another process's sync, changes SQLite's data_version, and then it is read again."""
+        conn = self.catalog.db.conn
+        version = (id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._known_files is None or version != self._known_version:
+            self._known_files = self.catalog.files()
+            self._known_version = version
+        return self._known_files
+
+    def _read_settings(self) -> ReadSettings:
+        return ReadSettings(
+            folder=self.folder,
+            include_root=self.include_root,
+            site=self.site,
+            max_file_bytes=self.max_file_bytes,
+            embeddings=self.embeddings,
+        )
+
+    def _apply(
         self,
-        relative: str,
-        stat: os.stat_result,
+        job: ReadJob,
+        outcome: FileOutcome,
         before: FileRecord | None,
         report: SyncReport,
         pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]],
         touched: list[tuple[str, int]],
         folders: FolderAudiences,
     ) -> None:
-        file = self.folder / relative
-        folder_audience = folders.for_file(relative)
-        error: str | None = None
-        data = b""
-        if stat.st_size > self.max_file_bytes:
-            error = (
-                f"is {stat.st_size / 1e6:.1f} MB, over the {self.max_file_bytes / 1e6:.0f} MB limit "
-                "([knowledge] max_file_mb); split it into smaller files"
-            )
-        else:
-            try:
-                data = file.read_bytes()
-            except OSError as exc:
-                error = f"cannot be read: {exc.strerror}"
-        digest = hashlib.sha256(data).hexdigest() if error is None else f"error:{stat.st_mtime_ns}"
-        if before is not None and before.sha256 == digest and before.folder_audience == folders.key(relative):
-            touched.append((relative, stat.st_mtime_ns))  # saved again without changes
+        """Write one file's outcome (bot/retrieval/reading.py) to the index; its catalog row
+        waits in `pending` (or `touched`) until the index is committed."""
+        relative = job.relative
+        if outcome.unchanged:
+            touched.append((relative, job.mtime_ns))  # saved again without changes
             report.unchanged += 1
             return
-        meta: dict[str, object] = {}
-        chunks = []
-        if isinstance(folder_audience, AudienceError):
-            error = f"is in a folder whose {folder_audience}; fix it to index the folder"
-        if error is None:
-            try:
-                document = read_document(self.folder, file, data, include_root=self.include_root)
-                if isinstance(folder_audience, tuple) and folder_audience and not document.audience:
-                    document = replace(document, audience=folder_audience)
-                for warning in document.warnings:
-                    report.warnings.append((relative, warning))
-                    log.warning("knowledge file %s %s", relative, warning)
-                chunks = chunk_document(document, site=self.site)
-                meta = {
-                    "title": document.title,
-                    "url": document.url,
-                    "visibility": str(document.visibility),
-                    "tags": document.tags,
-                    "audience": document.audience,
-                }
-            except DocumentError as exc:
-                error = str(exc)
-            except Exception as exc:  # a parser bug on one odd file must not stop the folder
-                log.exception("unexpected error reading %s", relative)
-                error = f"could not be parsed ({type(exc).__name__}); please report this file"
-        if error is not None:
-            report.failed.append((relative, error))
-            log.warning("knowledge file %s %s", relative, error)
-        self.index.replace_file(relative, chunks)
-        report.chunks += len(chunks)
+        for warning in outcome.warnings:
+            report.warnings.append((relative, warning))
+            log.warning("knowledge file %s %s", relative, warning)
+        if outcome.crash is not None:
+            log.error("unexpected error reading %s\n%s", relative, outcome.crash.rstrip())
+        if outcome.error is not None:
+            report.failed.append((relative, outcome.error))
+            log.warning("knowledge file %s %s", relative, outcome.error)
+        self.index.replace_analysed(relative, outcome.chunks)
+        report.chunks += len(outcome.chunks)
         (report.updated if before is not None else report.added).append(relative)
         pending.append(
             (
                 FileRecord(
                     path=relative,
-                    sha256=digest,
-                    size=stat.st_size,
-                    mtime_ns=stat.st_mtime_ns,
-                    chunks=len(chunks),
-                    error=error,
+                    sha256=outcome.digest,
+                    size=job.size,
+                    mtime_ns=job.mtime_ns,
+                    chunks=len(outcome.chunks),
+                    error=outcome.error,
                     folder_audience=folders.key(relative),
                 ),
-                meta,
-                [(c.id, text_hash(embedding_text(c.title, c.heading, c.text))) for c in chunks]
-                if self.embeddings
-                else None,
+                outcome.meta,
+                outcome.hashes,
             )
         )
 
@@ -492,3 +472,8 @@ class KnowledgeBase:
 
     def errors(self) -> list[tuple[str, str]]:
         return list(self.catalog.errors())
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """What the last sync in this process left out on purpose, with why (SyncReport.skipped)."""
+        return sorted(self._skipped)

@@ -37,11 +37,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
-
-import yaml
 
 from bot.retrieval.slugs import SlugStyle
 
@@ -163,16 +162,27 @@ def _read(path: Path) -> str | None:
 # MkDocs ------------------------------------------------------------------------------------
 
 
-class _TolerantLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here
+@lru_cache(maxsize=1)
+def _tolerant_loader() -> Any:
     """SafeLoader that reads any unknown tag as plain data instead of failing or running it.
 
     Real mkdocs.yml files carry `!!python/name:...` (emoji, superfences), `!ENV [VAR,
     default]` and `!relative`; only site_url, docs_dir and use_directory_urls matter here,
-    so a tagged node just needs to load as something harmless.
+    so a tagged node just needs to load as something harmless. Made on first use: PyYAML
+    is only imported when a folder has an mkdocs.yml (a cold `ask` has no use for it).
     """
+    import yaml
+
+    class TolerantLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no type stubs here
+        pass
+
+    TolerantLoader.add_multi_constructor("", _construct_unknown)
+    return TolerantLoader
 
 
-def _construct_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+def _construct_unknown(loader: Any, tag_suffix: str, node: Any) -> Any:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
@@ -189,15 +199,14 @@ def _construct_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node
     return value
 
 
-_TolerantLoader.add_multi_constructor("", _construct_unknown)
-
-
 def _mkdocs(config: Path, folder: Path) -> Site | None:
     text = _read(config)
     if text is None:
         return None
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_TolerantLoader)  # a SafeLoader subclass: safe
+        data = yaml.load(text, Loader=_tolerant_loader())  # a SafeLoader subclass: safe
     except yaml.YAMLError:
         data = None
     if not isinstance(data, dict):

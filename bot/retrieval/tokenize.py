@@ -30,6 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
@@ -76,6 +77,9 @@ _KO_SAFE_ONE = frozenset("를은는")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _RUNS = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+(?:['\-._][^\W\uac00-\ud7a3]+)*")
+# _RUNS on lower-case ASCII text (there \w is [a-z0-9_]): a plain character class, no
+# Unicode category test per character
+_ASCII_RUNS = re.compile(r"[a-z0-9_]+(?:['\-._][a-z0-9_]+)*")
 _WORD = re.compile(r"[^\W_]+|_+")
 _CONTRACTIONS = (
     ("n't", " not"),
@@ -144,24 +148,72 @@ class Terms:
         return len(self.words) + len(self.bigrams)
 
 
-def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
-    words: list[str] = []
-    bigrams: list[str] = []
+# What one run of letters analyses to, by query mode: the same words recur all through a
+# folder (and a question), so each distinct run is analysed once. Bounded: emptied when full.
+# (is Hangul, particle-stripped Korean word or None if dropped, stems or bigrams)
+RunTerms = tuple[bool, str | None, tuple[str, ...]]
+RUN_CACHE_SIZE = 65_536
+_RUN_CACHES: dict[bool, dict[str, RunTerms]] = {False: {}, True: {}}
+# the same for text without Hangul, the usual case: each run's stems only, so that a text's
+# terms are gathered by C-level lookups rather than a Python loop over its words
+_STEM_CACHES: dict[bool, dict[str, tuple[str, ...]]] = {False: {}, True: {}}
+
+
+def _analyse_run(run: str, query: bool) -> RunTerms:
+    if _HANGUL.match(run):
+        stripped = ko_strip(run)
+        if query and (run in QUERY_STOP_KO or stripped in QUERY_STOP_KO):
+            return True, None, ()
+        return True, stripped, tuple(char_bigrams(run))
     english: list[str] = []
-    stop = STOP_EN | QUERY_STOP_EN if query else STOP_EN
-    for run in _RUNS.findall(unicodedata.normalize("NFKC", text).lower().replace("’", "'")):
-        if _HANGUL.match(run):
-            stripped = ko_strip(run)
-            if query and (run in QUERY_STOP_KO or stripped in QUERY_STOP_KO):
-                continue
+    _english_run(run, STOP_EN | QUERY_STOP_EN if query else STOP_EN, english)
+    return False, None, tuple(_stemmer().stemWords(english)) if english else ()
+
+
+def _stems_only(runs: list[str], query: bool) -> list[str]:
+    """The stems of `runs`, none of them Hangul, in order."""
+    cache = _STEM_CACHES[query]
+    try:  # with the folder's words known after its first files, the usual case
+        return list(chain.from_iterable(map(cache.__getitem__, runs)))
+    except KeyError:
+        pass
+    missing = set(runs).difference(cache)
+    if len(cache) + len(missing) > RUN_CACHE_SIZE:
+        cache.clear()
+        missing = set(runs)
+    for run in missing:
+        cache[run] = _analyse_run(run, query)[2]
+    try:
+        return list(chain.from_iterable(map(cache.__getitem__, runs)))
+    except KeyError:  # emptied meanwhile by another thread (a search during a sync)
+        return [stem for run in runs for stem in _analyse_run(run, query)[2]]
+
+
+def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
+    normal = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    if normal.isascii():  # most passages: the same runs as _RUNS finds, found faster
+        return Terms(words=_stems_only(_ASCII_RUNS.findall(normal), query), bigrams=[])
+    runs = _RUNS.findall(normal)
+    if not _HANGUL.search(normal):
+        return Terms(words=_stems_only(runs, query), bigrams=[])
+    korean: list[str] = []
+    bigrams: list[str] = []
+    words: list[str] = []  # non-Hangul stems; Korean words (if kept) come first, as always
+    cache = _RUN_CACHES[query]
+    for run in runs:
+        found = cache.get(run)
+        if found is None:
+            if len(cache) >= RUN_CACHE_SIZE:
+                cache.clear()
+            found = cache[run] = _analyse_run(run, query)
+        hangul, stripped, terms = found
+        if not hangul:
+            words += terms
+        elif stripped is not None:
             if korean_words:
-                words.append(stripped)
-            bigrams.extend(char_bigrams(run))
-        else:
-            _english_run(run, stop, english)
-    if english:
-        words.extend(_stemmer().stemWords(english))
-    return Terms(words=words, bigrams=bigrams)
+                korean.append(stripped)
+            bigrams += terms
+    return Terms(words=korean + words if korean else words, bigrams=bigrams)
 
 
 def tokenize(text: str, *, query: bool = False) -> Terms:

@@ -30,6 +30,20 @@ class FileRecord:
     folder_audience: str = ""  # the folder declaration it was read under (FolderAudiences.key)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IndexedFile:
+    """One file as the index holds it, for people to read (the dashboard's knowledge page)."""
+
+    path: str
+    title: str
+    url: str | None
+    visibility: str
+    audience: tuple[str, ...]
+    chunks: int
+    error: str | None
+    indexed_at: str
+
+
 class Catalog:
     """What the knowledge index holds, file by file: a rebuildable cache."""
 
@@ -134,6 +148,25 @@ class Catalog:
             "select count(*), coalesce(sum(chunks), 0), sum(error is not null) from files"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2] or 0)
+
+    def indexed_files(self) -> list[IndexedFile]:
+        """Every file in the index, by path: what it is called, who it is for, its passages."""
+        rows = self.db.execute(
+            "select path, title, url, visibility, audience, chunks, error, indexed_at from files order by path"
+        )
+        return [
+            IndexedFile(
+                path=row[0],
+                title=row[1] or "",
+                url=row[2],
+                visibility=row[3] or "public",
+                audience=tuple(json.loads(row[4])) if row[4] else (),
+                chunks=int(row[5] or 0),
+                error=row[6],
+                indexed_at=row[7],
+            )
+            for row in rows
+        ]
 
     def errors(self) -> Iterator[tuple[str, str]]:
         for row in self.db.execute("select path, error from files where error is not null order by path"):

@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
 from bot.retrieval.formats import mkdocs
@@ -28,7 +29,58 @@ from bot.retrieval.formats.common import (
     strip_tags,
 )
 
-_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# the characters at which an inline rule of these parsers can start (newlines are handled below)
+_INLINE_SYNTAX = frozenset("\\&*_~[!<`")
+
+
+def _plain_inline(content: str) -> list[Token] | None:
+    """What markdown-it's inline parser makes of `content` that holds no inline syntax: its
+    text, with a soft break at each newline (hard after two spaces), the spaces around it
+    dropped as its `newline` rule drops them. None when there is syntax to parse. Most
+    paragraphs of documentation are plain text, and the full parser walks them rule by rule."""
+    if not _INLINE_SYNTAX.isdisjoint(content):
+        return None
+    tokens: list[Token] = []
+    lines = content.split("\n")
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        if i:
+            line = line.lstrip(" \t")
+        hard = False
+        if i < last and line.endswith(" "):
+            stripped = line.rstrip(" ")
+            hard = len(line) - len(stripped) >= 2
+            line = stripped if hard else line[:-1]
+        if line:
+            text = Token("text", "", 0)
+            text.content = line
+            tokens.append(text)
+        if i < last:
+            tokens.append(Token("hardbreak" if hard else "softbreak", "br", 0))
+    return tokens
+
+
+def _inline(state: StateCore) -> None:
+    """markdown-it's core `inline` rule, with plain text taken the short way (_plain_inline)."""
+    for token in state.tokens:
+        if token.type == "inline":
+            if token.children is None:
+                token.children = []
+            plain = _plain_inline(token.content)
+            if plain is None:
+                state.md.inline.parse(token.content, state.md, state.env, token.children)
+            else:
+                token.children.extend(plain)
+
+
+def parser() -> MarkdownIt:
+    """CommonMark with tables and strikethrough, as the documentation generators read it."""
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    md.core.ruler.at("inline", _inline)
+    return md
+
+
+_MARKDOWN = parser()
 
 _ATTRIBUTES = re.compile(r"\s*\{:?\s*([#.][^{}]*)\}")
 _ANCHOR_IN_ATTRIBUTES = re.compile(r"(?:^|\s)#([\w:.-]+)")
@@ -200,11 +252,17 @@ class _Renderer:
             elif kind == "html_inline" and token.content.lower().startswith("<br"):
                 out.append(" ")
         text = "".join(out)
-        text = _REFERENCE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+        if "][" in text:  # the least a reference link has: skip the search on most text
+            text = _REFERENCE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
         if "{" in text:
             text = _MACRO.sub("", text)
             if not plain:
                 text = _ATTRIBUTES.sub("", text)
         if self.jsx and "<" in text:
             text = _JSX_TAG.sub("", text)
-        return "\n".join(_WHITESPACE.sub(" ", line).strip() for line in text.split("\n")).strip()
+        return "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+
+
+def _squeeze(line: str) -> str:
+    """Runs of spaces and tabs as one space; most lines have none, so no substitution."""
+    return (_WHITESPACE.sub(" ", line) if "  " in line or "\t" in line else line).strip()
