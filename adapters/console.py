@@ -22,10 +22,9 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import policy
-from bot.core import SupportBot
 from bot.messages import say
 from bot.types import (
     ActionEvent,
@@ -42,6 +41,9 @@ from bot.types import (
     Reply,
     ReplyKind,
 )
+
+if TYPE_CHECKING:  # `supportbot ask` renders with this module: the core is chat's alone
+    from bot.core import SupportBot
 
 _ACTION_WORDS = {
     ":helpful": ActionKind.HELPFUL,

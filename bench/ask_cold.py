@@ -15,11 +15,18 @@ the environment, so the offline extractive answerer answers:
   (c) `ask --json` reading 1 and then N questions from standard input, one process each: the
       difference divided by N-1 is the cost of one more question in a running process.
 
-Reported: median and max of each. Then where a cold start goes: `python -c pass` (the
-interpreter alone), `python -c "import bot.cli"`, and `python -X importtime` of the real warm
-`ask` run, summarised by top-level package (self time summed over its modules) and by the
-biggest top-level imports (cumulative). Python's bytecode caches are warm, like an installed
-package; the OS file cache is warm too.
+Reported: median and max of each, and each beside the anchor: `python -c pass`, the interpreter
+alone, started the same way in the same rounds. It is the floor no Python command can go below,
+and it moves with the machine and its load as our runs do, so the ratio (median of the per-round
+ratios) is what compares across machines and busy runs. The libraries floor sits between: a
+process importing only the libraries `ask` cannot do without (asyncio, typer with the pydantic
+adapters it validates options with, tantivy, sqlite-utils); what `ask` takes above it is ours.
+The anchors, `import bot.cli` and the warm `ask` (b) run interleaved, one of each per round.
+
+Then where a cold start goes: `python -X importtime` of the real warm `ask` run, summarised by
+top-level package (self time summed over its modules) and by the biggest top-level imports
+(cumulative), with the number of modules loaded. Python's bytecode caches are warm, like an
+installed package; the OS file cache is warm too.
 """
 
 from __future__ import annotations
@@ -67,7 +74,14 @@ STDIN_QUESTIONS = (
     "How do I change which channels the bot answers in?",
 )
 _SCRUB = ("SUPPORTBOT_", "SLACK_", "DISCORD_", "OPENAI_")
-TARGET_S = 1.5
+TARGET_S = 0.2  # issue 16: a cold `ask` on the default knowledge folder, index already built
+FIRST_RUN_TARGET_S = 1.5  # the first run also creates the data dir and indexes the folder
+# the libraries floor: what `ask` cannot do without, imported as the product imports them
+# (sqlite-utils with numpy hidden, as bot/store/store.py loads it)
+LIBRARIES = (
+    "import sys; sys.modules['numpy'] = sys.modules['pandas'] = None; "
+    "import asyncio, typer, typer._adapters, tantivy, sqlite_utils"
+)
 
 
 def _env() -> dict[str, str]:
@@ -93,8 +107,16 @@ def _ask(data: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "bot", "ask", *extra, "--knowledge", str(KNOWLEDGE), "--data", str(data)]
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
-    return {"median_s": statistics.median(values), "max_s": max(values), "min_s": min(values), "runs": values}
+def _stats(values: list[float], anchor: list[float] | None = None) -> dict[str, Any]:
+    stats = {
+        "median_s": statistics.median(values),
+        "max_s": max(values),
+        "min_s": min(values),
+        "runs": values,
+    }
+    if anchor is not None:  # paired: each run against the anchor run of its own round
+        stats["x_anchor"] = statistics.median(v / a for v, a in zip(values, anchor, strict=True))
+    return stats
 
 
 # -- import time -------------------------------------------------------------------------------------
@@ -126,13 +148,19 @@ def parse_importtime(stderr: str) -> dict[str, Any]:
             outermost[package] = depth
             parent = next((e[3] for e in entries[i + 1 :] if e[2] < depth), None)
             pulled_in_by[package] = parent or "(top level)"
-    return {"packages": dict(by_package), "top_level": dict(top_level), "total": total, "by": pulled_in_by}
+    return {
+        "packages": dict(by_package),
+        "top_level": dict(top_level),
+        "total": total,
+        "by": pulled_in_by,
+        "modules": len(entries),
+    }
 
 
 def importtime(scratch: Path, data: Path, runs: int) -> dict[str, Any]:
     packages: dict[str, list[float]] = defaultdict(list)
     tops: dict[str, list[float]] = defaultdict(list)
-    totals, walls = [], []
+    totals, walls, modules = [], [], []
     by: dict[str, str] = {}
     for _ in range(runs):
         command = [sys.executable, "-X", "importtime", *_ask(data, QUESTION)[1:]]
@@ -143,12 +171,14 @@ def importtime(scratch: Path, data: Path, runs: int) -> dict[str, Any]:
         for name, ms in parsed["top_level"].items():
             tops[name].append(ms)
         totals.append(parsed["total"])
+        modules.append(parsed["modules"])
         walls.append(wall)
         by = parsed["by"]
     median = {name: statistics.median(v + [0.0] * (runs - len(v))) for name, v in packages.items()}
     top = {name: statistics.median(v + [0.0] * (runs - len(v))) for name, v in tops.items()}
     return {
         "total_ms": statistics.median(totals),
+        "modules": int(statistics.median(modules)),
         "wall_s_with_importtime": statistics.median(walls),
         "packages_ms": dict(sorted(median.items(), key=lambda kv: -kv[1])),
         "pulled_in_by": by,
@@ -168,22 +198,30 @@ def run(runs: int, n_questions: int, extra_runs: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="supportbot-bench-ask-") as tmp:
         scratch = Path(tmp)
-        interpreter = [_timed([sys.executable, "-c", "pass"], scratch)[0] for _ in range(runs)]
-        imports = [_timed([sys.executable, "-c", "import bot.cli"], scratch)[0] for _ in range(runs)]
-        results["python_pass"] = _stats(interpreter)
-        results["import_bot_cli"] = _stats(imports)
+        warm_data = scratch / "warm"
+        _timed(_ask(warm_data, QUESTION), scratch)  # builds the index once
+        rounds: dict[str, list[float]] = defaultdict(list)
+        commands = {
+            "python_pass": [sys.executable, "-c", "pass"],
+            "libraries": [sys.executable, "-c", LIBRARIES],
+            "import_bot_cli": [sys.executable, "-c", "import bot.cli"],
+            "warm": _ask(warm_data, QUESTION),
+        }
+        for _ in range(runs):  # one of each per round: a burst of load hits all of them alike
+            for key, command in commands.items():
+                rounds[key].append(_timed(command, scratch)[0])
+        anchor = rounds["python_pass"]
+        for key in commands:
+            results[key] = _stats(rounds[key], anchor)
 
-        first = []
+        first, first_anchor = [], []
         for i in range(runs):
+            first_anchor.append(_timed(commands["python_pass"], scratch)[0])
             elapsed, done = _timed(_ask(scratch / f"fresh{i}", QUESTION), scratch)
             assert "slack" in done.stdout.lower(), done.stdout
             first.append(elapsed)
-        results["first_run"] = _stats(first)
+        results["first_run"] = _stats(first, first_anchor)
         results["answer_excerpt"] = done.stdout.strip().splitlines()[0][:120]
-
-        warm_data = scratch / "warm"
-        _timed(_ask(warm_data, QUESTION), scratch)  # builds the index once
-        results["warm"] = _stats([_timed(_ask(warm_data, QUESTION), scratch)[0] for _ in range(runs)])
 
         questions = list(STDIN_QUESTIONS[:n_questions])
         one, many = [], []
@@ -208,7 +246,8 @@ def run(runs: int, n_questions: int, extra_runs: int) -> dict[str, Any]:
 def report(r: dict[str, Any]) -> str:
     def row(label: str, key: str) -> list[object]:
         s = r[key]
-        return [label, s["median_s"], s["max_s"], s["min_s"]]
+        ratio = f"{s['x_anchor']:.1f}x" if "x_anchor" in s else ""
+        return [label, s["median_s"], s["max_s"], s["min_s"], ratio]
 
     lines = [
         f'Cold `supportbot ask "{r["question"]}"`: fresh `{Path(sys.executable).name} -m bot` process each run, '
@@ -216,9 +255,10 @@ def report(r: dict[str, Any]) -> str:
         f"machine: {r['machine']['cpu']}, Python {r['machine']['python']}",
         "",
         table(
-            ["wall time (s)", "median", "max", "min"],
+            ["wall time (s)", "median", "max", "min", "x python -c pass"],
             [
-                row("python -c pass (interpreter alone)", "python_pass"),
+                row("python -c pass (interpreter alone): the anchor", "python_pass"),
+                row("libraries floor: asyncio, typer + pydantic, tantivy, sqlite-utils", "libraries"),
                 row('python -c "import bot.cli"', "import_bot_cli"),
                 row("(a) ask, first run: empty data dir, indexes knowledge/", "first_run"),
                 row("(b) ask, warm index (the normal case)", "warm"),
@@ -228,15 +268,18 @@ def report(r: dict[str, Any]) -> str:
         ),
         f"one more question in a running process: {r['per_question_ms']:.1f} ms "
         f"({r['answered']}/{r['json_questions']} answered, the rest handed to a person)",
-        f"target: cold ask < {TARGET_S} s: first run {r['first_run']['median_s']:.2f} s (max "
-        f"{r['first_run']['max_s']:.2f}), warm {r['warm']['median_s']:.2f} s (max {r['warm']['max_s']:.2f}): "
-        f"{'met' if r['first_run']['max_s'] < TARGET_S and r['warm']['max_s'] < TARGET_S else 'NOT met'}",
+        f"target: cold ask (warm index) <= {TARGET_S} s: median {r['warm']['median_s']:.3f} s "
+        f"({r['warm']['x_anchor']:.1f}x python -c pass; the libraries floor alone is "
+        f"{r['libraries']['median_s']:.3f} s, {r['libraries']['x_anchor']:.1f}x): "
+        f"{'met' if r['warm']['median_s'] <= TARGET_S else 'NOT met'}; first run <= {FIRST_RUN_TARGET_S} s "
+        f"(median {r['first_run']['median_s']:.2f}, max {r['first_run']['max_s']:.2f}): "
+        f"{'met' if r['first_run']['max_s'] <= FIRST_RUN_TARGET_S else 'NOT met'}",
         "",
     ]
     it = r["importtime"]
     lines.append(
-        f"python -X importtime, warm `ask` run: {it['total_ms']:.0f} ms of imports in a "
-        f"{it['wall_s_with_importtime'] * 1000:.0f} ms run (importtime itself adds some overhead)"
+        f"python -X importtime, warm `ask` run: {it['total_ms']:.0f} ms of imports ({it['modules']} modules) "
+        f"in a {it['wall_s_with_importtime'] * 1000:.0f} ms run (importtime itself adds some overhead)"
     )
     packages = list(it["packages_ms"].items())[:15]
     tops = list(it["top_level_ms"].items())[:15]
@@ -260,14 +303,15 @@ def summary(r: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "metric": "cold `supportbot ask`, first run (indexes knowledge/)",
             "value": f"{r['first_run']['median_s']:.2f} s (max {r['first_run']['max_s']:.2f})",
-            "target": "< 1.5 s",
-            "met": r["first_run"]["max_s"] < TARGET_S,
+            "target": f"<= {FIRST_RUN_TARGET_S} s",
+            "met": r["first_run"]["max_s"] <= FIRST_RUN_TARGET_S,
         },
         {
             "metric": "cold `supportbot ask`, warm index",
-            "value": f"{r['warm']['median_s']:.2f} s (max {r['warm']['max_s']:.2f})",
-            "target": "< 1.5 s",
-            "met": r["warm"]["max_s"] < TARGET_S,
+            "value": f"{r['warm']['median_s']:.3f} s (max {r['warm']['max_s']:.3f}), "
+            f"{r['warm']['x_anchor']:.1f}x `python -c pass`",
+            "target": f"<= {TARGET_S} s",
+            "met": r["warm"]["median_s"] <= TARGET_S,
         },
         {
             "metric": "`ask --json`, one more question on stdin",

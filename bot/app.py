@@ -1,8 +1,10 @@
 """Wiring: from Settings to a running bot, and the supervisor of the platform adapters.
 
 `build_runtime` opens the state store and the knowledge base, syncs the folder, picks the
-answerer (and, with `[llm] embeddings`, the embedder) and builds the SupportBot. It is
-synchronous and may run inside an event loop, so it never calls the embeddings endpoint:
+answerer (and, with `[llm] embeddings`, the embedder) and builds the SupportBot. `build_asking`
+builds only what `supportbot ask` uses (the index and the answer pipeline: no state store, no
+SupportBot, none of their imports), so a question from the terminal starts quickly. Both are
+synchronous and may run inside an event loop, so neither calls the embeddings endpoint:
 the bot fills the vector cache on its first search, or in the background from
 `run_adapters` (bot/retrieval/embeddings.py). `run_adapters` starts every adapter the environment
 configures and keeps them running; adapters are imported only when enabled, so the core
@@ -18,25 +20,32 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answering.extractive import ExtractiveAnswerer
-from bot.cluster import Presence
+from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
-from bot.core import SupportBot
 from bot.errors import FatalAdapterError
 from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SystemClock
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
-from bot.store import AsyncStore, StateStore
-from bot.store.leases import GatewayLease
+from bot.retrieval.service import KnowledgeService
 from bot.store.urls import is_database_url
+
+# the core and the state store are imported where a runtime is built: `supportbot ask`
+# needs neither, and together they are most of a cold start
+if TYPE_CHECKING:
+    from bot.cluster import Presence
+    from bot.core import SupportBot
+    from bot.store import AsyncStore, StateStore
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
+    """A running bot and what it stands on: settings, state store, index, core."""
+
     settings: Settings
     state: StateStore
     store: AsyncStore
@@ -103,6 +112,9 @@ def build_runtime(
     answerer: Answerer | None = None,
     progress: Progress | None = None,
 ) -> Runtime:
+    from bot.core import SupportBot
+    from bot.store import AsyncStore, StateStore
+
     state = StateStore.open(settings)
     knowledge = open_knowledge(settings)
     try:
@@ -125,6 +137,56 @@ def build_runtime(
     return Runtime(
         settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report
     )
+
+
+@dataclass
+class Asking:
+    """What `supportbot ask` answers with: the folder's index behind the knowledge service, and
+    the answer pipeline every platform's answers go through. No state store: a question asked
+    in the terminal is not a conversation, so nothing is recorded (and no model answers are
+    counted against the hourly limits, which are for chat)."""
+
+    knowledge: KnowledgeBase
+    service: KnowledgeService
+    answers: AnswerPipeline
+    last_sync: SyncReport
+    closed: bool = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.service.close()
+        self.knowledge.close()
+
+    async def aclose(self) -> None:
+        """Release the answerers' and the embedder's connections, in the loop that opened them."""
+        await self.answers.aclose()
+        await self.service.aclose()
+
+
+def build_asking(settings: Settings, *, progress: Progress | None = None) -> Asking:
+    """The index, in step with the folder, and the answer pipeline, wired as `build_runtime`
+    wires them into the SupportBot (the same answerer, fallback, embedder and timeouts)."""
+    knowledge = open_knowledge(settings)
+    try:
+        report = knowledge.sync(progress)
+    except BaseException:
+        knowledge.close()
+        raise
+    answerer, fallback = build_answerer(settings)
+    service = KnowledgeService(
+        knowledge, embedder=build_embedder(settings), model_timeout=settings.llm.timeout_seconds
+    )
+    answers = AnswerPipeline(
+        settings=settings,
+        store=None,
+        clock=SystemClock(),
+        knowledge=service,
+        answerer=answerer,
+        fallback=fallback,
+    )
+    return Asking(knowledge=knowledge, service=service, answers=answers, last_sync=report)
 
 
 TICK_SECONDS = 30.0
@@ -155,6 +217,8 @@ def load_adapter(name: str, bot: SupportBot, settings: Settings, **options: Any)
     if name == "slack" and settings.slack_oauth:
         options = {**options, "store": bot.store}  # workspaces' installs live in the state database
     if name == "discord" and is_database_url(settings.state_target):
+        from bot.store.leases import GatewayLease
+
         # workers sharing the state take turns on the gateway (adapters/discord/standby.py)
         options = {**options, "lease": GatewayLease(str(settings.state_target))}
     adapter: Adapter = module.build_adapter(bot, settings, **options)
@@ -166,6 +230,8 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
     runtime.bot.knowledge.start_embedding()  # fill the vector cache while the adapters connect; no-op without
+    from bot.cluster import Presence
+
     # a worker among those sharing the state (bot/cluster.py): listed while it beats
     presence = Presence(store=runtime.store, clock=runtime.bot.clock, platforms=names)
     await presence.join()

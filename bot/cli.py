@@ -6,7 +6,10 @@ SupportBotError into one clear message and exit code 2, and imports heavy module
 when it needs them, so `supportbot ask` starts quickly.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` in the modules that define commands: typer reads every
+# command's annotations each time the CLI starts, and string annotations make it compile and
+# evaluate each one (twice) before any command runs; names imported only for type checking are
+# quoted instead.
 
 import asyncio
 import json
@@ -27,11 +30,11 @@ from bot.cli_store import store_app
 from bot.errors import SupportBotError
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.answering.pipeline import AnswerPipeline
+    from bot.app import Asking, Runtime
     from bot.config import Settings
     from bot.core import SupportBot
     from bot.retrieval.knowledge import Progress
-    from bot.types import Answer
 
 app = typer.Typer(
     name="supportbot",
@@ -56,7 +59,7 @@ _settings = load
 
 
 @contextmanager
-def _progress(enabled: bool = True) -> Iterator[Progress | None]:
+def _progress(enabled: bool = True) -> "Iterator[Progress | None]":
     """A progress bar on a terminal; nothing when output is piped."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -81,7 +84,7 @@ def _progress(enabled: bool = True) -> Iterator[Progress | None]:
 
 
 @contextmanager
-def _runtime(settings: Settings, *, progress: bool = True) -> Iterator[Runtime]:
+def _runtime(settings: "Settings", *, progress: bool = True) -> "Iterator[Runtime]":
     from bot.app import build_runtime
 
     with _progress(progress) as update:
@@ -92,7 +95,19 @@ def _runtime(settings: Settings, *, progress: bool = True) -> Iterator[Runtime]:
         runtime.close()
 
 
-async def _closing(bot: SupportBot, work: Coroutine[Any, Any, T]) -> T:
+@contextmanager
+def _asking(settings: "Settings") -> "Iterator[Asking]":
+    from bot.app import build_asking
+
+    with _progress() as update:
+        asking = build_asking(settings, progress=update)
+    try:
+        yield asking
+    finally:
+        asking.close()
+
+
+async def _closing(bot: "SupportBot", work: Coroutine[Any, Any, T]) -> T:
     """Run `work`, then release the bot's connections in the same event loop."""
     try:
         return await work
@@ -132,9 +147,10 @@ def ask(
     if question is None and sys.stdin.isatty() and not as_json:
         _fail("give a question, or pipe questions (one per line) with --json")
     questions = [question] if question is not None else (line.strip() for line in sys.stdin)
-    with _runtime(settings) as runtime:
+    # the index and the answer pipeline only: no state store, no SupportBot (bot/app.py)
+    with _asking(settings) as asking:
         # one event loop for every question: the model client's connections belong to it
-        asyncio.run(_answer_all(runtime, questions, scope, k, as_json))
+        asyncio.run(_answer_all(asking, questions, scope, k, as_json))
 
 
 _EMPTY_ANSWER = {
@@ -149,41 +165,29 @@ _EMPTY_ANSWER = {
 }
 
 
-def _answerer_kind(bot: SupportBot, answer: Answer) -> str:
-    """Which answerer wrote `answer`: model, extractive, or fallback (the offline answerer
-    standing in for a model that failed or hit a limit). The core calls its fallback answerer
-    only in that case, so an answer from it is a fallback whatever its note says."""
-    if (
-        bot.answers.fallback is not None
-        and answer.answerer == bot.answers.fallback.name != bot.answers.answerer.name
-    ):
-        return "fallback"
-    return "model" if answer.answerer == "llm" else "extractive"
-
-
-async def _answer_all(runtime: Runtime, questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
+async def _answer_all(asking: "Asking", questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
     try:
         for text in questions:
             if text:
-                await _print_answer(runtime, text, scope, k, as_json)
+                await _print_answer(asking.answers, text, scope, k, as_json)
             elif as_json:
                 # one object per input line, so answers stay aligned with their questions
                 typer.echo(json.dumps({**_EMPTY_ANSWER, "error": "empty question"}))
             sys.stdout.flush()
     finally:
-        await runtime.bot.aclose()
+        await asking.aclose()
 
 
-async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_json: bool) -> None:
+async def _print_answer(answers: "AnswerPipeline", question: str, scope: Any, k: int, as_json: bool) -> None:
     started = time.perf_counter()
     # the terminal is the team's: as an internal channel it sees every audience's documents,
     # and with --public, as a public channel, only everyone's
     from bot.types import DocVisibility
 
     audiences: frozenset[str] | None = frozenset() if scope == DocVisibility.PUBLIC else None
-    answer, result = await runtime.bot.answers.ask(question, scope, k=k, audiences=audiences)
+    answer, result = await answers.ask(question, scope, k=k, audiences=audiences)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    abstained = runtime.bot.answers.is_abstention(answer)
+    abstained = answers.is_abstention(answer)
     if as_json:
         best: dict[str, float] = {}
         for passage in result.passages:
@@ -195,7 +199,7 @@ async def _print_answer(runtime: Runtime, question: str, scope: Any, k: int, as_
             "language": answer.language,
             "sources": [{"path": c.path, "title": c.title, "heading": c.heading} for c in answer.citations],
             "passages": [{"path": path, "score": round(score, 4)} for path, score in list(best.items())[:k]],
-            "answerer": _answerer_kind(runtime.bot, answer),
+            "answerer": answers.answerer_kind(answer),
             "elapsed_ms": round(elapsed_ms, 3),
         }
         typer.echo(json.dumps(payload, ensure_ascii=False))
@@ -292,7 +296,7 @@ def _print_eval_tables(directory: Path, report: dict[str, Any]) -> None:
     console.print(run)
 
 
-async def _evaluate(bot: SupportBot, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+async def _evaluate(bot: "SupportBot", work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """With embeddings, fill the vector cache first (timed apart), then run the questions."""
     if bot.knowledge.embeddings is None:
         return {"retrieval": "bm25", **await work}

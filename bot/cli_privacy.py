@@ -2,7 +2,7 @@
 (purge what retention says must go, forget a person, export what is kept about them).
 Each command reads the same data directory as a running bot (see knowledge/privacy.md)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these commands' annotations at every start (bot/cli.py).
 
 import json
 from datetime import UTC, datetime

@@ -1,7 +1,7 @@
 """`supportbot store ...`: where state lives. `store copy` moves an install's state.db into
 PostgreSQL (the copying itself is bot/store/copy.py; knowledge/deployment.md is the guide)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these commands' annotations at every start (bot/cli.py).
 
 import time
 from contextlib import ExitStack

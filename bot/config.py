@@ -7,10 +7,8 @@ ConfigError that lists every problem, each with the key and what to do.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-import tomllib
 from collections.abc import Mapping
 from datetime import time as dt_time
 from pathlib import Path
@@ -244,6 +242,8 @@ def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     loc = [str(part) for part in error["loc"]]
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":
+        import difflib  # only a bad file needs suggestions
+
         known = _known_keys(model, loc[:-1])
         hint = difflib.get_close_matches(loc[-1], known, n=1)
         where = f"[{'.'.join(loc[:-1])}]" if len(loc) > 1 else "the top level"
@@ -268,6 +268,8 @@ def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: the defaults need no parser
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.config import Duty, PlatformSettings, Settings
+from bot.patterns import lazy_pattern
 from bot.privacy.audiences import member_audiences
 from bot.store import ConversationState
 from bot.types import (
@@ -35,6 +36,8 @@ class Act(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Decision:
+    """What the core does with a message, and why (for the log)."""
+
     act: Act
     why: str
 
@@ -179,6 +182,7 @@ def needs_escalation(answer: Answer, threshold: float) -> bool:
 
 
 # -- what a text is -------------------------------------------------------------------
+# (the classifiers of chat messages compile on first use: `supportbot ask` needs none of them)
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
@@ -195,19 +199,19 @@ def detect_language(text: str) -> str:
     return "en"
 
 
-_EN_QUESTION_START = re.compile(
+_EN_QUESTION_START = lazy_pattern(
     r"^(how|what|why|when|where|who|whom|whose|which|can|could|would|should|shall|will|do|does|did|"
     r"is|are|was|were|am|have|has|any|anyone|anybody|is there|are there|help|please help)\b",
     re.IGNORECASE,
 )
-_EN_PROBLEM = re.compile(
+_EN_PROBLEM = lazy_pattern(
     r"\b(can'?t|cannot|couldn'?t|won'?t|doesn'?t work|does not work|not working|isn'?t working|"
     r"error|errors|fails?|failed|failing|broken|broke|crash(?:es|ed)?|stuck|issue|problem|trouble|unable|"
     r"how to|still\s+(?:not|no|doesn'?t|isn'?t|can'?t|fails?|broken|happening|the\s+same)|not\s+fixed|"
     r"wondering|help me|need help)\b",
     re.IGNORECASE,
 )
-_KO_QUESTION = re.compile(
+_KO_QUESTION = lazy_pattern(
     r"(까요|나요|가요|니까|습니까|는지|은지|을까|인가|인지|한가요|죠|ㄴ가요|어떻게|어떡|왜|무엇|뭐|뭔가|뭘|"
     r"언제|어디|누가|누구|몇|방법|안\s?돼|안\s?되|안됨|오류|에러|문제|도와|알려|궁금|모르겠|하려면|되려면)"
 )
@@ -220,12 +224,12 @@ def looks_like_question(text: str) -> bool:
         return False
     if "?" in stripped:
         return True
-    if _KO_QUESTION.search(stripped):
+    if _KO_QUESTION().search(stripped):
         return True
-    return bool(_EN_QUESTION_START.match(stripped) or _EN_PROBLEM.search(stripped))
+    return bool(_EN_QUESTION_START().match(stripped) or _EN_PROBLEM().search(stripped))
 
 
-_EN_HUMAN = re.compile(
+_EN_HUMAN = lazy_pattern(
     r"\b((talk|speak|chat|connect\s+me)\s+(to|with)\s+(a\s+|an\s+|some\s+)?"
     r"(human|person|people|someone|somebody|agent|staff|support|representative|rep|real\s+person|"
     r"live\s+agent|team\s+member|moderator|admin)|"
@@ -236,12 +240,12 @@ _EN_HUMAN = re.compile(
 )
 # a question *about* reaching people ("how can my users talk to a human?") is a question
 # for the documentation, not a request: someone other than the asker is the subject
-_ABOUT_OTHERS = re.compile(
+_ABOUT_OTHERS = lazy_pattern(
     r"\b(my|our|the|their|your)\s+(users?|customers?|members?|people|community|team|staff|visitors?)\s+"
     r"(can|could|should|will|would|to|talk|speak|reach|get|ask)\b|\b(users?|customers?|members?)\s+(can|could)\b",
     re.IGNORECASE,
 )
-_KO_HUMAN = re.compile(
+_KO_HUMAN = lazy_pattern(
     r"(상담원|상담사|담당자|사람\s*(이랑|하고|과|한테|에게)?\s*(얘기|이야기|대화|상담|연결|말하)|"
     r"직원\s*(분|이랑|하고|과|한테|에게)?\s*(연결|얘기|이야기|대화|상담|불러)|사람\s*불러|사람\s*연결|"
     r"사람이\s*(답|대답|봐)|진짜\s*사람)"
@@ -251,27 +255,27 @@ _KO_HUMAN = re.compile(
 def wants_human(text: str) -> bool:
     """The asker asked for a person, in English or Korean."""
     normal = unicodedata.normalize("NFKC", text)
-    if _ABOUT_OTHERS.search(normal):
+    if _ABOUT_OTHERS().search(normal):
         return False
-    return bool(_EN_HUMAN.search(normal) or _KO_HUMAN.search(normal))
+    return bool(_EN_HUMAN().search(normal) or _KO_HUMAN().search(normal))
 
 
-_EN_ALL_SET = re.compile(
+_EN_ALL_SET = lazy_pattern(
     r"\b(i'?m|i\s+am|we'?re|we\s+are)\s+(all\s+)?(set|sorted|good\s+now|done\s+here)\b"
     r"|\b(that|this|it)\s+(solved|fixed|answered)\s+it\b|\bproblem\s+solved\b|\bno\s+longer\s+need\s+help\b"
     r"|\b(you\s+can|please)\s+close\s+(this|the\s+ticket|it)\b",
     re.IGNORECASE,
 )
-_KO_ALL_SET = re.compile(r"(해결\s*(됐|되었|했|완료)|이제\s*(됐|괜찮)|다\s*됐|문제\s*없어)")
+_KO_ALL_SET = lazy_pattern(r"(해결\s*(됐|되었|했|완료)|이제\s*(됐|괜찮)|다\s*됐|문제\s*없어)")
 
 
 def says_all_set(text: str) -> bool:
     """The asker says their problem is solved: they may close their own ticket."""
     normal = unicodedata.normalize("NFKC", text)
-    return bool(_EN_ALL_SET.search(normal) or _KO_ALL_SET.search(normal))
+    return bool(_EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal))
 
 
-_THANKS = re.compile(
+_THANKS = lazy_pattern(
     r"^\W*(thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사)"
     r"(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$",
     re.IGNORECASE,
@@ -280,10 +284,10 @@ _THANKS = re.compile(
 
 def is_thanks(text: str) -> bool:
     """A short thank-you: acknowledged, never treated as a new question."""
-    return bool(_THANKS.match(unicodedata.normalize("NFKC", text).strip()))
+    return bool(_THANKS().match(unicodedata.normalize("NFKC", text).strip()))
 
 
-_ACK = re.compile(
+_ACK = lazy_pattern(
     r"^\W*(ok(ay)?|k|kk|got\s+it|alright|all\s+right|sure|cool|great|nice|noted|understood|i\s+see|"
     r"(네+|넵|예)?\s*(알겠(습니다|어요|어)|확인(했습니다|했어요)?|ㅇㅋ|오케이|좋아요|넹|ㅇㅇ)|네+|넵|예)[\W\s]*$",
     re.IGNORECASE,
@@ -293,4 +297,4 @@ _ACK = re.compile(
 def is_acknowledgement(text: str) -> bool:
     """ "ok", "got it", "네 알겠습니다": noted in the thread, never a reason to ping anyone."""
     normal = unicodedata.normalize("NFKC", text).strip()
-    return not normal or bool(_ACK.match(normal)) or all(not ch.isalnum() for ch in normal)
+    return not normal or bool(_ACK().match(normal)) or all(not ch.isalnum() for ch in normal)

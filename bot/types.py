@@ -86,6 +86,8 @@ class Author:
 
 @dataclass(frozen=True, kw_only=True)
 class InboundMessage:
+    """A message a platform delivered, as the core sees it."""
+
     id: str  # the platform's message id: the de-duplication key
     conversation: ConversationRef
     author: Author
@@ -134,6 +136,8 @@ class ActionEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class Command:
+    """A `/support` command someone ran, with its arguments as typed."""
+
     id: str
     name: str
     args: str  # everything after the command name, as typed
@@ -150,6 +154,8 @@ class MentionKind(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Mention:
+    """Someone the bot tags in a reply: a user, a Slack user group or a Discord role."""
+
     kind: MentionKind
     id: str
 
@@ -162,6 +168,8 @@ class ButtonStyle(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Button:
+    """A button under a reply; pressing it comes back as an ActionEvent."""
+
     action: ActionKind
     label: str
     value: str
@@ -170,6 +178,8 @@ class Button:
 
 @dataclass(frozen=True, kw_only=True)
 class Citation:
+    """A source an answer cites: a document of the knowledge folder, and where in it."""
+
     path: str  # relative to the knowledge folder
     title: str
     heading: str
@@ -209,12 +219,16 @@ class Reply:
 
 @dataclass(frozen=True, kw_only=True)
 class Posted:
+    """Where a reply landed: its message id on the platform, in its conversation."""
+
     message_id: str
     conversation: ConversationRef  # with the thread the platform put it in
 
 
 @dataclass(frozen=True, kw_only=True)
 class Passage:
+    """A chunk of a document that retrieval found for a question, with its score."""
+
     chunk_id: str
     path: str
     title: str
@@ -240,6 +254,8 @@ class RetrievalHints:
 
 @dataclass(frozen=True, kw_only=True)
 class SearchResult:
+    """What retrieval found for a question: the ranked passages and how sure it is."""
+
     passages: tuple[Passage, ...]
     confidence: float  # in [0, 1]: how sure retrieval is that the top passage answers
     hints: RetrievalHints = field(default_factory=RetrievalHints)
@@ -255,6 +271,8 @@ class Turn:
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
+    """An answerer's reply to a question, with its sources, before anything is posted."""
+
     text: str
     citations: tuple[Citation, ...]
     confidence: float
@@ -313,6 +331,8 @@ class EscalationReason(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Ticket:
+    """A question handed to people: who asked, why, and where it stands."""
+
     id: int
     conversation: ConversationRef
     asker_id: str

@@ -61,6 +61,8 @@ class UnitKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Unit:
+    """One quotable piece of a passage: a sentence, a list item, a code block or a table row."""
+
     text: str
     kind: UnitKind
     block: int  # units of one paragraph, list or table share a block number
@@ -68,6 +70,8 @@ class Unit:
 
 @dataclass(frozen=True, kw_only=True)
 class Quote:
+    """What the offline answerer quotes from one passage, with its score."""
+
     passage: Passage
     text: str
     score: float
@@ -189,6 +193,8 @@ def term_weights(question: str, passages: Sequence[Passage], idf: Mapping[str, f
 
 @dataclass(frozen=True)
 class _Scored:
+    """A passage cut into units, with the analysed terms each unit's group holds."""
+
     units: list[Unit]
     groups: list[list[int]]
     counts: list[Counter[str]]  # the analysed terms of each unit's group, with their frequencies

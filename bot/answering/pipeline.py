@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot import policy
 from bot.answering.context import fit_sections
@@ -23,8 +24,10 @@ from bot.messages import say
 from bot.ports import Answerer, Clock, StreamSink
 from bot.privacy.redaction import without_placeholders
 from bot.retrieval.service import KnowledgeService
-from bot.store import AsyncStore, StateStore
 from bot.types import Answer, Author, ConversationRef, DocVisibility, Passage, SearchResult, Turn
+
+if TYPE_CHECKING:
+    from bot.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +41,14 @@ class AnswerPipeline:
         self,
         *,
         settings: Settings,
-        store: AsyncStore,
+        store: AsyncStore | None,
         clock: Clock,
         knowledge: KnowledgeService,
         answerer: Answerer,
         fallback: Answerer | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.store = store  # None: no state (`supportbot ask`), so no model answers to count
         self.clock = clock
         self.knowledge = knowledge
         self.answerer = answerer
@@ -84,6 +87,14 @@ class AnswerPipeline:
 
     def is_abstention(self, answer: Answer) -> bool:
         return policy.needs_escalation(answer, self.settings.answer.confidence_threshold)
+
+    def answerer_kind(self, answer: Answer) -> str:
+        """Which answerer wrote `answer`: model, extractive, or fallback (the offline answerer
+        standing in for a model that failed or hit a limit). `_compose` calls the fallback
+        only in that case, so an answer from it is a fallback whatever its note says."""
+        if self.fallback is not None and answer.answerer == self.fallback.name != self.answerer.name:
+            return "fallback"
+        return "model" if answer.answerer == "llm" else "extractive"
 
     async def _compose(
         self,
@@ -144,8 +155,10 @@ class AnswerPipeline:
     ) -> tuple[Answerer, str | None]:
         """The model, unless this person or channel used up its hourly share of model answers;
         then the offline answerer, with a note saying why."""
-        if self.fallback is None:
+        if self.fallback is None or self.store is None:
             return self.answerer, None
+        from bot.store import StateStore  # the state repositories: not loaded by `supportbot ask`
+
         limits = self.settings.llm
         since = self.clock.now() - timedelta(hours=1)
         by_user, by_channel = await self.store.run(
@@ -159,8 +172,10 @@ class AnswerPipeline:
         return self.answerer, None
 
     async def usage_today(self) -> str | None:
-        if self.fallback is None:
+        if self.fallback is None or self.store is None:
             return None
+        from bot.store import StateStore
+
         now = self.clock.now()
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         answers, tokens_in, tokens_out = await self.store.run(

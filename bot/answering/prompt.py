@@ -34,6 +34,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal, TypedDict
 
+from bot.patterns import lazy_pattern
 from bot.types import Passage, Turn
 
 NO_ANSWER = "NO_ANSWER"
@@ -51,7 +52,7 @@ _TAGS = ("passages", "passage", "conversation", "turn", "question", "memory", "f
 # (possessive: nothing in a gap can be a slash or a letter, and without it a long run of blanks
 # after a `<` would be tried in every split between the two gaps)
 _GAP = r"(?:[\s\u00ad\u200b-\u200f\u2060\ufeff]|&nbsp;?|&#0*(?:9|10|13|32|160);?|&#x0*(?:9|a|d|20|a0);?)*+"
-_TAG_LIKE = re.compile(
+_TAG_LIKE = lazy_pattern(  # compiled on first use: several ms, and only a model prompt needs it
     r"(?P<open><|\uff1c|\ufe64|&lt;?|&#0*60;?|&#x0*3c;?)"
     rf"(?P<rest>{_GAP}(?:/|&sol;|&#0*47;?|&#x0*2f;?)?{_GAP}(?:{'|'.join(_TAGS)})\b)",
     re.IGNORECASE,
@@ -94,7 +95,7 @@ def fence_safe(text: str) -> str:
     and an entity already spelling `<` gets its `&` escaped (`&amp;lt;`), so even a reader that
     decodes entities once finds text, not a tag. Decoding the result once gives back the data
     as written: nothing is lost, and angle brackets that start no tag of ours are untouched."""
-    return _TAG_LIKE.sub(_defuse, text)
+    return _TAG_LIKE().sub(_defuse, text)
 
 
 def _defuse(match: re.Match[str]) -> str:

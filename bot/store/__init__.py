@@ -36,14 +36,48 @@ Import from `bot.store`, not from the modules: the layout may change, these name
 
 from __future__ import annotations
 
-from bot.store.answers import AnswerRecord, AnswerRepository, Stats
-from bot.store.catalog import Catalog, FileRecord
-from bot.store.conversations import ConversationRepository, ConversationState
-from bot.store.drafts import DraftRepository
-from bot.store.inbox import REPLAY_LEASE, InboxRepository
-from bot.store.state import AsyncStore, StateStore
-from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
-from bot.store.tickets import TicketRepository
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.store.answers import AnswerRecord, AnswerRepository, Stats
+    from bot.store.catalog import Catalog, FileRecord
+    from bot.store.conversations import ConversationRepository, ConversationState
+    from bot.store.drafts import DraftRepository
+    from bot.store.inbox import REPLAY_LEASE, InboxRepository
+    from bot.store.state import AsyncStore, StateStore
+    from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_database
+    from bot.store.tickets import TicketRepository
+
+# Each name is imported from its module on first use, so a command that needs only the
+# catalog (`supportbot ask`) does not load every repository of the state store.
+_HOME = {
+    "AnswerRecord": "answers",
+    "AnswerRepository": "answers",
+    "Stats": "answers",
+    "Catalog": "catalog",
+    "FileRecord": "catalog",
+    "ConversationRepository": "conversations",
+    "ConversationState": "conversations",
+    "DraftRepository": "drafts",
+    "REPLAY_LEASE": "inbox",
+    "InboxRepository": "inbox",
+    "AsyncStore": "state",
+    "StateStore": "state",
+    "DEFAULT_BUSY_TIMEOUT": "store",
+    "open_database": "store",
+    "TicketRepository": "tickets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",

@@ -159,8 +159,13 @@ def test_corrupt_state_database_is_reported_not_overwritten(cli, tmp_path: Path)
     data = tmp_path / "data"
     data.mkdir()
     (data / "state.db").write_bytes(b"not a database" * 50)
-    result = cli("ask", "refund?")
+    result = cli("chat", stdin="/quit\n")
     assert result.returncode == 2 and "not a readable SQLite database" in result.stderr
+    migrated = run_cli("migrate", "--data", str(data), cwd=tmp_path)
+    assert migrated.returncode == 2 and "not a readable SQLite database" in migrated.stderr
+    # `ask` records nothing, so it never opens the state database: it still answers
+    asked = cli("ask", "refund?")
+    assert asked.returncode == 0 and "Refund policy" in asked.stdout, asked.stderr
     assert (data / "state.db").read_bytes().startswith(b"not a database")
 
 
