@@ -1,10 +1,11 @@
 """`supportbot dashboard`: print a one-time sign-in link, or serve the web dashboard alone
 (bot/dashboard/serve.py holds the logic; knowledge/dashboard.md the guide)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads these commands' annotations at every start (bot/cli.py).
 
 import asyncio
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -34,6 +35,7 @@ def dashboard(
     """Serve the web dashboard alone over the same data (tickets read-only), or with --link print
     a one-time sign-in URL (valid 10 minutes) for a staff member or admin."""
     from bot.dashboard.serve import issue_link, serve
+    from bot.knowledge_reader import open_for_reading
     from bot.ports import SystemClock
     from bot.store import StateStore
 
@@ -59,6 +61,6 @@ def dashboard(
         err=True,
     )
     try:
-        asyncio.run(serve(settings, host, port))
+        asyncio.run(serve(settings, host, port, reader=partial(open_for_reading, settings)))
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)

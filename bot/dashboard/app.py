@@ -16,7 +16,7 @@ from dataclasses import replace
 import jinja2
 from aiohttp import web
 
-from bot.dashboard import drafts, gaps, oauth, pages, tickets
+from bot.dashboard import drafts, gaps, knowledge, oauth, pages, tickets
 from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, rights_of
 from bot.dashboard.context import (
     DASHBOARD,
@@ -81,4 +81,5 @@ async def build_app(dashboard: Dashboard) -> web.Application:
     tickets.add_routes(app)
     drafts.add_routes(app)
     gaps.add_routes(app)
+    knowledge.add_routes(app)
     return app

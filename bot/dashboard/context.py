@@ -4,7 +4,7 @@ every page shows (who is signed in, the CSRF token for its forms)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.answering.pipeline import AnswerPipeline
 from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, csrf_token
@@ -43,6 +44,8 @@ class Dashboard:
     escalations: Escalations
     channels: Mapping[str, Channel] | None = None
     host: CommandHost | None = None
+    # standalone: opens the knowledge index for reading (bot/knowledge_reader.py), on a thread
+    reader: Callable[[], AnswerPipeline] | None = None
     secret: str = field(default="", repr=False)
 
 

@@ -7,8 +7,6 @@ looks the same here as in `supportbot report`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from bot.dashboard.auth import (
@@ -22,11 +20,16 @@ from bot.dashboard.auth import (
     sign_session,
 )
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, render
-from bot.insights.metrics import Definitions, Scope, collect
+from bot.dashboard.figures import StaleWhileRevalidate
+from bot.dashboard.i18n import locale_of, translator
+from bot.dashboard.trends import Trend, collect_trend, overview_charts
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 
 PERIODS = ("1d", "7d", "30d")
+# the overview's figures by (platform, period), kept a minute (figures.py says why)
+TRENDS = web.AppKey("trends", StaleWhileRevalidate[Trend])
 
 
 def signed_in(request: web.Request) -> Session:
@@ -92,26 +95,44 @@ async def signout(request: web.Request) -> web.StreamResponse:
 # -- overview -----------------------------------------------------------------------------
 
 
-async def _report(request: web.Request) -> tuple[str, dict[str, Any]]:
-    """The figures of `supportbot report --since PERIOD --platform P --format json`."""
+def _asked(request: web.Request) -> tuple[str, Period, Scope, Definitions]:
+    """The period chosen (`supportbot report --since PERIOD --platform P`)."""
     dash = request.app[DASHBOARD]
     chosen = request.query.get("period", "7d")
     chosen = chosen if chosen in PERIODS else "7d"
     definitions = Definitions.from_settings(dash.settings)
     period = parse_period(chosen, None, now=dash.clock.now(), zone=definitions.hours.zone)
-    scope = Scope(platform=signed_in(request).platform)
-    report = await dash.store.run(collect, period, scope, definitions)
-    return chosen, to_json(report)
+    return chosen, period, Scope(platform=signed_in(request).platform), definitions
+
+
+async def _trend(request: web.Request) -> tuple[str, Trend]:
+    """The figures of `supportbot report --since PERIOD --platform P`, and per bucket, as of
+    at most a minute ago (figures.py): the page and its JSON show the same moment."""
+    chosen, period, scope, definitions = _asked(request)
+    store = request.app[DASHBOARD].store
+    trend = await request.app[TRENDS].get(
+        (scope.platform, chosen), lambda: store.run(collect_trend, period, scope, definitions)
+    )
+    return chosen, trend
 
 
 async def overview(request: web.Request) -> web.Response:
-    chosen, report = await _report(request)
-    return render(request, "overview.html", periods=PERIODS, chosen=chosen, report=report)
+    """The report's figures, and charts of them bucket by bucket (bot/dashboard/trends.py)."""
+    chosen, trend = await _trend(request)
+    zone = Definitions.from_settings(request.app[DASHBOARD].settings).hours.zone
+    return render(
+        request,
+        "overview.html",
+        periods=PERIODS,
+        chosen=chosen,
+        report=to_json(trend.report),
+        charts=overview_charts(trend, zone, translator(locale_of(request.headers.get("Accept-Language")))),
+    )
 
 
 async def overview_json(request: web.Request) -> web.Response:
-    _, report = await _report(request)
-    return web.json_response(report)
+    _, trend = await _trend(request)
+    return web.json_response(to_json(trend.report))
 
 
 # -- audit --------------------------------------------------------------------------------
@@ -132,7 +153,13 @@ async def root(_: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"{PREFIX}/")
 
 
+async def _close_trends(app: web.Application) -> None:
+    await app[TRENDS].aclose()
+
+
 def add_routes(app: web.Application) -> None:
+    app[TRENDS] = StaleWhileRevalidate()
+    app.on_cleanup.append(_close_trends)
     app.router.add_get(f"{PREFIX}/signin", signin_page)
     app.router.add_post(f"{PREFIX}/signin", signin)
     app.router.add_post(f"{PREFIX}/signout", signout)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from aiohttp import web
 
+from bot.answering.pipeline import AnswerPipeline
 from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.app import build_app
@@ -40,6 +42,7 @@ def dashboard_for(
     channels: Mapping[str, Channel] | None = None,
     escalations: Escalations | None = None,
     host: CommandHost | None = None,
+    reader: Callable[[], AnswerPipeline] | None = None,
 ) -> Dashboard:
     return Dashboard(
         settings=settings,
@@ -48,6 +51,7 @@ def dashboard_for(
         escalations=escalations or Escalations(settings=settings, store=store, clock=clock),
         channels=channels,
         host=host,
+        reader=reader,
     )
 
 
@@ -63,11 +67,18 @@ async def serve_beside(dashboard: Dashboard, host: str, port: int) -> None:
         await runner.cleanup()
 
 
-async def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve the dashboard alone until cancelled."""
+async def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    reader: Callable[[AsyncStore, Clock], AnswerPipeline] | None = None,
+) -> None:
+    """Serve the dashboard alone until cancelled; `reader` opens the knowledge index for
+    reading (bot/knowledge_reader.py, which this package cannot import: bot/app.py imports it)."""
     store = AsyncStore(StateStore.open(settings))
     clock = SystemClock()
-    runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock)))
+    opener = partial(reader, store, clock) if reader is not None else None
+    runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock, reader=opener)))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
