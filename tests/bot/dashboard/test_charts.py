@@ -4,14 +4,11 @@ for its day, an empty period saying so, and the labels in Korean."""
 
 from __future__ import annotations
 
-import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
@@ -20,29 +17,11 @@ from bot.dashboard.trends import CHARTS
 from bot.insights.metrics import Definitions, Period, Scope, collect
 from bot.insights.report import to_json
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.bot.dashboard.served import Client
 from tests.bot.dashboard.test_dashboard import link_token, sign_in
-from tests.bot.dashboard.test_tickets_page import CONFIG, start
 from tests.fakes.clock import FakeClock
 
-Client = TestClient  # type: ignore[type-arg]
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
-    return make_runtime(CONFIG)
-
-
-@pytest.fixture
-def channel() -> ConsoleChannel:
-    return ConsoleChannel(io.StringIO())
-
-
-@pytest.fixture
-async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
-    c = await start(rt, clock, channel)
-    yield c
-    await c.close()
 
 
 def svgs(page: str) -> dict[str, ET.Element]:

@@ -5,22 +5,18 @@ admins only."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import yaml
-from aiohttp.test_utils import TestClient
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
-from tests.bot.dashboard.test_tickets_page import CONFIG, STAFF, start
 from tests.fakes.clock import FakeClock
 
 QUESTION = "How do I rotate the webhook signing key?"
@@ -28,24 +24,6 @@ STAFF_ANSWER = (
     "Open Settings, then Webhooks, and press Rotate signing key. The old webhook signing key keeps "
     "working for 24 hours so you can update your receivers."
 )
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
-    return make_runtime(CONFIG)
-
-
-@pytest.fixture
-def channel() -> ConsoleChannel:
-    return ConsoleChannel(io.StringIO())
-
-
-@pytest.fixture
-async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
-    c = await start(rt, clock, channel)
-    yield c
-    await c.close()
 
 
 def said(

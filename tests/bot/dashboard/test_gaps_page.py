@@ -4,41 +4,17 @@ with their questions and status, dismissing one, and "draft from cluster", each 
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Callable
-
-import pytest
-from aiohttp.test_utils import TestClient
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.insights.gaps import ALL
 from bot.store.gaps import GapKind, GapRecord, GapStatus
 from bot.types import InboundMessage, Visibility
+from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
-from tests.bot.dashboard.test_tickets_page import CONFIG, STAFF, start
 from tests.bot.insights.test_gaps import EXPORT, REFUND, two_gaps
 from tests.fakes.clock import FakeClock
-
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
-    return make_runtime(CONFIG)
-
-
-@pytest.fixture
-def channel() -> ConsoleChannel:
-    return ConsoleChannel(io.StringIO())
-
-
-@pytest.fixture
-async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
-    c = await start(rt, clock, channel)
-    yield c
-    await c.close()
 
 
 def hard_gap(rt: Runtime) -> GapRecord:

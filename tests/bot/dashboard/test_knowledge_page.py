@@ -25,8 +25,8 @@ from bot.cli import app as cli_app
 from bot.dashboard.app import build_app
 from bot.dashboard.serve import dashboard_for
 from bot.knowledge_reader import open_for_reading
+from tests.bot.dashboard.served import CONFIG, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
-from tests.bot.dashboard.test_tickets_page import CONFIG, start
 from tests.fakes.clock import FakeClock
 
 Client = TestClient  # type: ignore[type-arg]

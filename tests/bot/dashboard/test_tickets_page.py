@@ -4,66 +4,16 @@ and the audit log), with the rights and CSRF every route needs."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
-from bot.dashboard.app import build_app
-from bot.dashboard.serve import dashboard_for
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
+from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
-
-CONFIG = """
-[slack]
-staff_users = ["U-SAM", "U-OLU"]
-admin_users = ["U-ADMIN"]
-"""
-STAFF = Author(id="U-SAM", name="Sam")
-
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
-    return make_runtime(CONFIG)
-
-
-@pytest.fixture
-def channel() -> ConsoleChannel:
-    return ConsoleChannel(io.StringIO())
-
-
-async def start(
-    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True
-) -> Client:
-    """The dashboard as `supportbot run` serves it (the core's services and the adapter's
-    channel), or standalone as `supportbot dashboard` does (`live=False`)."""
-    dashboard = dashboard_for(
-        rt.settings,
-        rt.store,
-        clock,
-        {"slack": channel} if channel is not None and live else None,
-        escalations=rt.bot.escalations,
-        host=rt.bot if live else None,
-    )
-    client = TestClient(TestServer(await build_app(dashboard)))
-    await client.start_server()
-    return client
-
-
-@pytest.fixture
-async def client(rt: Runtime, clock: FakeClock, channel: ConsoleChannel) -> AsyncIterator[Client]:
-    c = await start(rt, clock, channel)
-    yield c
-    await c.close()
 
 
 async def ask_for_a_person(rt: Runtime, channel: ConsoleChannel, where: str, asker: str, event: str) -> int:

@@ -1,0 +1,40 @@
+"""The dashboard these tests talk to: served over loopback as `supportbot run` serves it (the
+core's services and the adapter's channel), or standalone as `supportbot dashboard` does."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.dashboard.app import build_app
+from bot.dashboard.serve import dashboard_for
+from bot.types import Author
+from tests.fakes.clock import FakeClock
+
+CONFIG = """
+[slack]
+staff_users = ["U-SAM", "U-OLU"]
+admin_users = ["U-ADMIN"]
+"""
+STAFF = Author(id="U-SAM", name="Sam")
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+async def start(
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True
+) -> Client:
+    """The dashboard as `supportbot run` serves it (the core's services and the adapter's
+    channel), or standalone as `supportbot dashboard` does (`live=False`)."""
+    dashboard = dashboard_for(
+        rt.settings,
+        rt.store,
+        clock,
+        {"slack": channel} if channel is not None and live else None,
+        escalations=rt.bot.escalations,
+        host=rt.bot if live else None,
+    )
+    client = TestClient(TestServer(await build_app(dashboard)))
+    await client.start_server()
+    return client
