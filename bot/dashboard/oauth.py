@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dashboard.auth import COOKIE, SESSION_TTL, Rights, new_session, rights_of, sign_session
+from bot.dashboard.auth import Rights, new_session, rights_of
 from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, render
 from bot.dashboard.identity import (
     Identity,
@@ -38,7 +38,7 @@ from bot.dashboard.identity import (
     discord_configured,
     slack_configured,
 )
-from bot.dashboard.pages import audit_change
+from bot.dashboard.pages import audit_change, behind_https, signed_in_response
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,6 @@ class _Spent:
 SPENT = web.AppKey("signin_spent", _Spent)
 
 
-def _secure(request: web.Request) -> bool:
-    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-
-
 # -- handlers -----------------------------------------------------------------------------
 
 
@@ -192,7 +188,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         path=SIGNIN,
         httponly=True,
         samesite="Lax",  # sent on the platform's top-level redirect back, never on a subrequest
-        secure=_secure(request),
+        secure=behind_https(request),
     )
     return response
 
@@ -255,17 +251,8 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
         response.del_cookie(STATE_COOKIE, path=SIGNIN)
         return response
     await audit_change(request, session, "signin", how)
-    response = web.Response(status=302, headers={"Location": f"{PREFIX}/"})
+    response = signed_in_response(request, session)
     response.del_cookie(STATE_COOKIE, path=SIGNIN)
-    response.set_cookie(
-        COOKIE,
-        sign_session(dash.secret, session),
-        max_age=int(SESSION_TTL.total_seconds()),
-        path=PREFIX,
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(request),
-    )
     return response
 
 

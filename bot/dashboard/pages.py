@@ -71,16 +71,26 @@ async def signin(request: web.Request) -> web.StreamResponse:
         await audit_change(request, session, "signin refused", "no staff or admin rights")
         return render(request, "refused.html", status=403)
     await audit_change(request, session, "signin")
+    return signed_in_response(request, session)
+
+
+def behind_https(request: web.Request) -> bool:
+    """The browser reached us over https (directly or through a TLS proxy): cookies say Secure."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def signed_in_response(request: web.Request, session: Session) -> web.Response:
+    """To the overview, carrying the new session's cookie: signed, HttpOnly, SameSite=Lax,
+    Secure behind https, scoped to the dashboard."""
     response = web.Response(status=302, headers={"Location": f"{PREFIX}/"})
-    secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
     response.set_cookie(
         COOKIE,
-        sign_session(dash.secret, session),
+        sign_session(request.app[DASHBOARD].secret, session),
         max_age=int(SESSION_TTL.total_seconds()),
         path=PREFIX,
         httponly=True,
         samesite="Lax",
-        secure=secure,
+        secure=behind_https(request),
     )
     return response
 
