@@ -28,6 +28,7 @@ from bot.dashboard.context import (
     Dashboard,
     render,
 )
+from bot.dashboard.refusals import Refusal
 from bot.store import StateStore
 
 OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css", *oauth.OPEN_PATHS})
@@ -62,9 +63,7 @@ async def guard(
     if request.method == "POST":
         form = await request.post()
         if not csrf_ok(dash.secret, session, str(form.get("csrf", ""))):
-            return render(
-                request, "refused.html", status=403, reason="The form was missing its security token."
-            )
+            return render(request, "refused.html", status=403, reason=Refusal.NO_CSRF)
     return await handler(request)
 
 

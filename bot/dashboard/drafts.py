@@ -23,6 +23,7 @@ from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, render
 from bot.dashboard.pages import record, signed_in
+from bot.dashboard.refusals import Refusal
 from bot.dashboard.tickets import visible_platforms
 from bot.escalation.learning import render_entry
 from bot.escalation.values import DraftStatus
@@ -47,7 +48,7 @@ def _admin(request: web.Request) -> web.Response | None:
     """The refusal a non-admin gets: drafts are reviewed by admins, as `/support learn` is."""
     if request[RIGHTS] == Rights.ADMIN:
         return None
-    return render(request, "refused.html", status=403, reason="Knowledge drafts are for admins.")
+    return render(request, "refused.html", status=403, reason=Refusal.DRAFTS_ADMIN)
 
 
 def preview(draft: Draft, title: str, answer: str, today: date) -> tuple[str, Markup]:
@@ -193,8 +194,7 @@ async def approve(request: web.Request) -> web.Response:
             request,
             "refused.html",
             status=409,
-            reason="Approving works only while the dashboard runs inside supportbot run: "
-            "the new document is indexed by the bot that answers from it.",
+            reason=Refusal.APPROVE_STANDALONE,
         )
     title, answer, problem = await _edited(request)
     if problem:

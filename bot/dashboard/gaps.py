@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, render
 from bot.dashboard.pages import record
+from bot.dashboard.refusals import Refusal
 from bot.dashboard.tickets import visible_platforms
 from bot.escalation.cards import age
 from bot.insights.gaps import ALL
@@ -106,7 +107,7 @@ def _not_running(request: web.Request) -> web.Response:
         request,
         "refused.html",
         status=409,
-        reason="Gap actions work only while the dashboard runs inside supportbot run.",
+        reason=Refusal.GAPS_STANDALONE,
     )
 
 

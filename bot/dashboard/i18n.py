@@ -59,6 +59,35 @@ KOREAN: dict[str, str] = {
     "Audit log": "감사 로그",
     "Signed in as": "로그인 사용자",
     "Sign out": "로그아웃",
+    # -- refusals (refused.html, refusals.py) ---------------------------------------------
+    "Not allowed": "허용되지 않음",
+    "You are not staff or an admin of this bot on that platform, so the dashboard shows you "
+    "nothing. Ask an admin to add you to the staff in supportbot.toml.": (
+        "이 플랫폼에서 이 봇의 스태프나 관리자가 아니어서 대시보드에 아무것도 표시하지 않습니다. "
+        "관리자에게 supportbot.toml의 스태프에 추가해 달라고 요청하세요."
+    ),
+    "The form was missing its security token.": "양식에 보안 토큰이 없습니다.",
+    "Knowledge drafts are for admins.": "지식 초안은 관리자만 볼 수 있습니다.",
+    "The knowledge page is for admins.": "지식 페이지는 관리자만 볼 수 있습니다.",
+    "The audit log is for admins.": "감사 로그는 관리자만 볼 수 있습니다.",
+    "Only admins can assign tickets.": "티켓 배정은 관리자만 할 수 있습니다.",
+    "Approving works only while the dashboard runs inside supportbot run: "
+    "the new document is indexed by the bot that answers from it.": (
+        "승인은 대시보드가 supportbot run 안에서 실행될 때만 됩니다. "
+        "새 문서는 그 문서로 답하는 봇이 색인합니다."
+    ),
+    "Gap actions work only while the dashboard runs inside supportbot run.": (
+        "공백 작업은 대시보드가 supportbot run 안에서 실행될 때만 됩니다."
+    ),
+    "Reindexing works only while the dashboard runs inside supportbot run: "
+    "the running bot owns the index (or run supportbot index).": (
+        "재색인은 대시보드가 supportbot run 안에서 실행될 때만 됩니다. "
+        "실행 중인 봇이 색인을 관리합니다(또는 supportbot index를 실행하세요)."
+    ),
+    "Ticket actions work only while the dashboard runs inside supportbot run, "
+    "so that the chat thread is updated.": (
+        "티켓 작업은 채팅 스레드가 갱신되도록 대시보드가 supportbot run 안에서 실행될 때만 됩니다."
+    ),
     # -- overview -------------------------------------------------------------------------
     "Period": "기간",
     "last": "최근",

@@ -25,6 +25,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, render
 from bot.dashboard.pages import record
+from bot.dashboard.refusals import Refusal
 from bot.retrieval.indexes import FolderKnowledgeBase, list_indexes
 from bot.retrieval.service import KnowledgeService
 from bot.store.catalog import IndexedFile
@@ -58,7 +59,7 @@ class Listing:
 def _admin(request: web.Request) -> web.Response | None:
     if request[RIGHTS] == Rights.ADMIN:
         return None
-    return render(request, "refused.html", status=403, reason="The knowledge page is for admins.")
+    return render(request, "refused.html", status=403, reason=Refusal.KNOWLEDGE_ADMIN)
 
 
 async def _answers(request: web.Request) -> tuple[AnswerPipeline | None, str]:
@@ -132,8 +133,7 @@ async def reindex(request: web.Request) -> web.Response:
             request,
             "refused.html",
             status=409,
-            reason="Reindexing works only while the dashboard runs inside supportbot run: "
-            "the running bot owns the index (or run supportbot index).",
+            reason=Refusal.REINDEX_STANDALONE,
         )
     report = await dash.host.knowledge.reindex()
     described = report.describe()

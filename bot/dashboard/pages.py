@@ -22,6 +22,7 @@ from bot.dashboard.auth import (
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
+from bot.dashboard.refusals import Refusal
 from bot.dashboard.trends import Trend, collect_trend, overview_charts
 from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import parse_period, to_json
@@ -150,7 +151,7 @@ async def overview_json(request: web.Request) -> web.Response:
 
 async def audit(request: web.Request) -> web.Response:
     if request[RIGHTS] != Rights.ADMIN:
-        return render(request, "refused.html", status=403, reason="The audit log is for admins.")
+        return render(request, "refused.html", status=403, reason=Refusal.AUDIT_ADMIN)
     entries = await request.app[DASHBOARD].store.run(StateStore.audit_log, 500)
     return render(request, "audit.html", entries=entries)
 

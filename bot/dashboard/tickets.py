@@ -29,6 +29,7 @@ from bot.dashboard.queue import (
     QueueFilter,
     StatusFilter,
 )
+from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
 from bot.ports import Channel
@@ -185,8 +186,7 @@ def _not_running(request: web.Request) -> web.Response:
         request,
         "refused.html",
         status=409,
-        reason="Ticket actions work only while the dashboard runs inside supportbot run, "
-        "so that the chat thread is updated.",
+        reason=Refusal.TICKETS_STANDALONE,
     )
 
 
@@ -217,7 +217,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
 
 async def assign(request: web.Request) -> web.StreamResponse:
     if request[RIGHTS] != Rights.ADMIN:  # `/support assign` is for admins
-        return render(request, "refused.html", status=403, reason="Only admins can assign tickets.")
+        return render(request, "refused.html", status=403, reason=Refusal.ASSIGN_ADMIN)
     ticket = await _ticket(request)
     channel = _channel(request, ticket)
     if channel is None:

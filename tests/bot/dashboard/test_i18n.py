@@ -6,8 +6,13 @@ import re
 
 import pytest
 
+from bot.app import Runtime
 from bot.dashboard.context import TEMPLATES
 from bot.dashboard.i18n import KOREAN, Locale, locale_of, translator
+from bot.dashboard.refusals import Refusal
+from tests.bot.dashboard.served import Client
+from tests.bot.dashboard.test_dashboard import link_token, sign_in
+from tests.fakes.clock import FakeClock
 
 WRAPPED = re.compile(r"""\bt\(\s*(?:"([^"]*)"|'([^']*)')\s*\)""")
 
@@ -47,3 +52,18 @@ def test_english_is_the_key_and_the_fallback() -> None:
     assert translator(Locale.KO)("Tickets") == KOREAN["Tickets"]
     assert translator(Locale.KO)("a string nobody translated") == "a string nobody translated"
     assert translator(Locale.EN)("Tickets") == "Tickets"
+
+
+def test_every_refusal_has_its_korean() -> None:
+    missing = [refusal.name for refusal in Refusal if refusal.value not in KOREAN]
+    assert missing == []
+
+
+async def test_a_refusal_reads_in_the_viewers_language(rt: Runtime, clock: FakeClock, client: Client) -> None:
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # staff, not an admin
+    page = await client.get("/admin/audit", headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert page.status == 403
+    text = await page.text()
+    assert KOREAN[Refusal.AUDIT_ADMIN] in text and Refusal.AUDIT_ADMIN.value not in text
+    english = await client.get("/admin/audit")
+    assert Refusal.AUDIT_ADMIN.value in await english.text()
