@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 
 from bot.config import Settings
 from bot.hours import BusinessHours
@@ -189,15 +190,19 @@ def compute(
 ) -> tuple[Metrics, dict[Dimension, tuple[Breakdown, ...]]]:
     fates = outcomes(questions, messages, tickets, end=end, assume_after=definitions.assume_after)
     draft_counts = drafts or DraftCounts()
-    count = Counter(fates)
+    # list.count is a C loop over the list: six of them beat hashing 100,000 enum members
+    count = {outcome: fates.count(outcome) for outcome in Outcome}
     direct = [t for t in tickets if t.direct]
     # the asker's message is found by its platform id within the thread (ids are per channel)
-    sent: dict[tuple[str, str | None], str] = {(m.conversation, m.platform_id): m.at for m in messages}
+    sent: dict[tuple[str, str | None], str] = {(m[0], m[3]): m[2] for m in messages}
+    found = sent.get
+    fromiso = datetime.fromisoformat
     bot_seconds = []
     for row in questions:
-        asked = sent.get((row.conversation, row.message_id))
+        asked = found((row.conversation, row.message_id))
         if asked is not None:
-            bot_seconds.append(max(0.0, (_time(row.created_at) - _time(asked)).total_seconds()))
+            seconds = (fromiso(row.created_at) - fromiso(asked)).total_seconds()
+            bot_seconds.append(seconds if seconds > 0.0 else 0.0)  # max(0.0, seconds) without the call
     hours = definitions.hours
     human = [
         hours.working_minutes(_time(t.created_at), _time(t.first_staff_reply_at))
@@ -208,9 +213,17 @@ def compute(
         hours.working_minutes(_time(t.created_at), _time(t.resolved_at)) for t in tickets if t.resolved_at
     ]
     ratings = Counter(t.rating for t in tickets if t.rating)
-    visits = {(row.asker_id, _thread_of(row.conversation, row.id)) for row in questions if row.asker_id}
+    # _thread_of inlined for the questions: one call fewer per row
+    visits = {
+        (
+            row.asker_id,
+            row.conversation if not row.conversation.endswith(":") else f"{row.conversation}#{row.id}",
+        )
+        for row in questions
+        if row.asker_id
+    }
     visits.update((t.asker_id, _thread_of(t.conversation, -t.id)) for t in direct if t.asker_id)
-    threads_per_asker = Counter(asker for asker, _ in visits)
+    threads_per_asker = Counter(map(itemgetter(0), visits))
     total = len(questions) + len(direct)
     answered = len(questions) - count[Outcome.ABSTAINED]
     good, bad = ratings[Rating.GOOD], ratings[Rating.BAD]
@@ -258,8 +271,8 @@ def _breakdowns(
     # instead of three dictionary updates for each of 100,000 questions
     asked = Counter(
         zip(
-            (row.channel or channel_of(row.conversation) for row in questions),
-            (row.language or "unknown" for row in questions),
+            [row.channel or channel_of(row.conversation) for row in questions],
+            [row.language or "unknown" for row in questions],
             fates,
             strict=True,
         )

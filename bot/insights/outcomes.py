@@ -90,17 +90,24 @@ def outcomes(
 
     thanked: set[int] = set()
     followed_up: set[int] = set()
-    for message in messages:
-        to = owner(message.conversation, message.author_id, message.at)
-        if to is None:
+    # short messages repeat ("thanks!", "ok"): each text is classified once per report
+    kinds: dict[str | None, _Kind] = {}
+    lookup = latest.get
+    for conversation, author, at, _, text in messages:
+        # owner() inlined: this loop runs once per message of the period
+        found = lookup((conversation, author))
+        if found is None or found[0][0] >= at:
             continue
-        kind = _kind(message.text)
+        answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
+        kind = kinds.get(text)
+        if kind is None:
+            kind = kinds[text] = _kind(text)
         if kind == _Kind.CONFIRMS:
-            thanked.add(to)
-        elif kind == _Kind.FOLLOW_UP and message.at < iso(
-            datetime.fromisoformat(questions[to].created_at) + assume_after
+            thanked.add(answer)
+        elif kind == _Kind.FOLLOW_UP and at < iso(
+            datetime.fromisoformat(questions[answer].created_at) + assume_after
         ):
-            followed_up.add(to)
+            followed_up.add(answer)
     by_id = {row.id: i for i, row in enumerate(questions)}
     escalated: set[int] = set()
     for ticket in tickets:
@@ -111,23 +118,24 @@ def outcomes(
         if to is not None:
             escalated.add(to)
     settled_before = iso(end - assume_after)  # answers created before this are old enough
-    result = []
+    result: list[Outcome] = []
+    append = result.append
     for i, row in enumerate(questions):
         verdict = row.verdict
         if row.abstained:
-            result.append(Outcome.ABSTAINED)
+            append(Outcome.ABSTAINED)
         elif i in escalated:
-            result.append(Outcome.ESCALATED)
+            append(Outcome.ESCALATED)
         elif verdict in NEGATIVE:
-            result.append(Outcome.UNRESOLVED)
+            append(Outcome.UNRESOLVED)
         elif verdict in POSITIVE:
-            result.append(Outcome.CONFIRMED)
+            append(Outcome.CONFIRMED)
         elif i in followed_up:
-            result.append(Outcome.UNRESOLVED)
+            append(Outcome.UNRESOLVED)
         elif i in thanked:
-            result.append(Outcome.CONFIRMED)
+            append(Outcome.CONFIRMED)
         elif row.created_at <= settled_before:
-            result.append(Outcome.ASSUMED)
+            append(Outcome.ASSUMED)
         else:
-            result.append(Outcome.PENDING)
+            append(Outcome.PENDING)
     return result

@@ -107,7 +107,7 @@ class MetricsRepository(Repository):
             "where a.created_at >= ? and a.created_at < ?" + where,
             [iso(until), iso(since), iso(until), *params],
         ).fetchall()
-        return [QuestionRow._make(row) for row in rows]
+        return list(map(QuestionRow._make, rows))
 
     def metric_asker_messages(
         self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
@@ -123,7 +123,7 @@ class MetricsRepository(Repository):
             + where,
             [iso(since - QUESTION_LEAD), iso(until), *params],
         ).fetchall()
-        return [AskerMessageRow._make(row) for row in rows]
+        return list(map(AskerMessageRow._make, rows))
 
     def metric_tickets(
         self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
@@ -145,7 +145,7 @@ class MetricsRepository(Repository):
             "from tickets t where t.created_at >= ? and t.created_at < ?" + where,
             [end, end, end, end, iso(since), end, *params],
         ).fetchall()
-        return [TicketRow._make(row) for row in rows]
+        return list(map(TicketRow._make, rows))
 
     def top_questions(
         self,
