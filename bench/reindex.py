@@ -49,9 +49,8 @@ def _plain_tantivy_replace(kb: Any, folder: Path, relative: str) -> float:
     """The floor for a one-file change: plain tantivy replacing that file's documents (already
     analysed, outside the timing) in the same index: delete by path, add, commit, wait for
     merges, reload, with the product's writer settings. No walk, no catalog, no parsing."""
-    import tantivy
 
-    from bot.retrieval.index import WRITER_HEAP_BYTES
+    from bot.retrieval.index import WRITER_HEAP_BYTES, index_document
     from bot.retrieval.reading import ReadJob, ReadSettings, read_file
 
     settings = ReadSettings(
@@ -62,22 +61,7 @@ def _plain_tantivy_replace(kb: Any, folder: Path, relative: str) -> float:
     )
     documents = []
     for analysed in outcome.chunks:
-        chunk = analysed.chunk
-        document = tantivy.Document(
-            body=analysed.body,
-            head=analysed.head,
-            bigram=analysed.bigram,
-            path=chunk.path,
-            visibility=chunk.visibility,
-            chunk_id=chunk.id,
-            title=chunk.title,
-            heading=chunk.heading,
-            text=chunk.text,
-            url=chunk.url or "",
-            tags="\n".join(chunk.tags),
-            kind=str(chunk.kind),
-        )
-        document.add_text("audience", "*")
+        document = index_document(analysed)
         documents.append(document)
     index = kb.index._index
     started = time.perf_counter()

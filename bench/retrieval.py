@@ -188,9 +188,8 @@ def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
     """The floor for the build: plain tantivy indexing the documents the product would write
     (its schema, its analysed terms, its stored fields), already analysed; no reading,
     parsing, analysis or catalog. Same writer settings (index.py)."""
-    import tantivy
 
-    from bot.retrieval.index import WRITER_HEAP_BYTES, SearchIndex
+    from bot.retrieval.index import WRITER_HEAP_BYTES, SearchIndex, index_document
     from bot.retrieval.reading import ReadJob, ReadSettings, read_files
 
     folder = Path(args.folder)
@@ -202,22 +201,7 @@ def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
     documents = []
     for outcome in read_files(settings, jobs, None):
         for analysed in outcome.chunks:
-            chunk = analysed.chunk
-            document = tantivy.Document(
-                body=analysed.body,
-                head=analysed.head,
-                bigram=analysed.bigram,
-                path=chunk.path,
-                visibility=chunk.visibility,
-                chunk_id=chunk.id,
-                title=chunk.title,
-                heading=chunk.heading,
-                text=chunk.text,
-                url=chunk.url or "",
-                tags="\n".join(chunk.tags),
-                kind=str(chunk.kind),
-            )
-            document.add_text("audience", "*")
+            document = index_document(analysed)
             documents.append(document)
     index = SearchIndex(Path(args.index))  # only for its schema and tokenizers
     started, cpu = time.perf_counter(), _cpu_s()

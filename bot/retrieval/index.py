@@ -91,6 +91,29 @@ def analyse_chunk(chunk: Chunk) -> AnalysedChunk:
     )
 
 
+def index_document(analysed: AnalysedChunk) -> tantivy.Document:
+    """The tantivy document of one analysed chunk: its analysed fields, what is displayed, and
+    who may see it (everyone, or its audiences plus the restricted marker)."""
+    chunk = analysed.chunk
+    document = tantivy.Document(
+        body=analysed.body,
+        head=analysed.head,
+        bigram=analysed.bigram,
+        path=chunk.path,
+        visibility=chunk.visibility,
+        chunk_id=chunk.id,
+        title=chunk.title,
+        heading=chunk.heading,
+        text=chunk.text,
+        url=chunk.url or "",
+        tags="\n".join(chunk.tags),
+        kind=str(chunk.kind),
+    )
+    for audience in (*chunk.audience, RESTRICTED) if chunk.audience else (EVERYONE,):
+        document.add_text("audience", audience)
+    return document
+
+
 class SearchIndex:
     """A tantivy index in `directory`. Writes go through one writer; reads are lock-free."""
 
@@ -155,24 +178,7 @@ class SearchIndex:
         writer = self._writer_or_open()
         writer.delete_documents_by_term("path", path)
         for analysed in chunks:
-            chunk = analysed.chunk
-            document = tantivy.Document(
-                body=analysed.body,
-                head=analysed.head,
-                bigram=analysed.bigram,
-                path=chunk.path,
-                visibility=chunk.visibility,
-                chunk_id=chunk.id,
-                title=chunk.title,
-                heading=chunk.heading,
-                text=chunk.text,
-                url=chunk.url or "",
-                tags="\n".join(chunk.tags),
-                kind=str(chunk.kind),
-            )
-            for audience in (*chunk.audience, RESTRICTED) if chunk.audience else (EVERYONE,):
-                document.add_text("audience", audience)
-            writer.add_document(document)
+            writer.add_document(index_document(analysed))
 
     def remove_files(self, paths: Iterable[str]) -> None:
         for path in paths:
