@@ -18,6 +18,7 @@ from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
+from tests.fakes.tokens import SLACK_BOT_TOKEN
 
 QUESTION = "How do I rotate the webhook signing key?"
 STAFF_ANSWER = (
@@ -136,7 +137,7 @@ async def test_the_preview_renders_markdown_and_never_a_drafts_html(
     csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
     hostile = (
         "**Bold** and `code`\n\n<script>alert('x')</script>\n\n<img src=x onerror=alert(1)>\n\n"
-        "[click](javascript:alert(1)) and token xoxb-123456789012-abcdefghijklmnop"
+        f"[click](javascript:alert(1)) and token {SLACK_BOT_TOKEN}"
     )
     response = await client.post(
         f"/admin/drafts/{draft_id}/preview", data={"csrf": csrf, "title": "Hostile", "answer": hostile}
@@ -148,7 +149,7 @@ async def test_the_preview_renders_markdown_and_never_a_drafts_html(
     assert "<strong>Bold</strong>" in preview and "<code>code</code>" in preview
     assert "<script" not in preview and "<img" not in preview and 'href="javascript:' not in preview
     assert "&lt;script&gt;" in preview
-    assert "xoxb-123456789012" not in preview and "[redacted]" in preview  # as the file would be written
+    assert SLACK_BOT_TOKEN not in preview and "[redacted]" in preview  # as the file would be written
     draft = rt.state.draft(draft_id)
     assert draft is not None and draft.answer == STAFF_ANSWER  # a preview saves nothing
     assert [e.action for e in rt.state.audit_log()] == ["signin"]
