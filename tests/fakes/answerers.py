@@ -32,13 +32,17 @@ class ConfidentExtractive:
 
 
 class RecordingExtractive:
-    """The real extractive answerer, keeping the passages each question was answered from."""
+    """The real extractive answerer, keeping what each question was answered from: the
+    passages and the history. `confident`: as ConfidentExtractive, for tests about what the
+    answerer is given rather than about retrieval's calibration."""
 
     name = "extractive"
 
-    def __init__(self, threshold: float = 0.0) -> None:
-        self.inner = ExtractiveAnswerer(threshold=threshold, max_sources=3)
+    def __init__(self, *, confident: bool = False) -> None:
+        self.inner = ExtractiveAnswerer(threshold=0.0, max_sources=3)
+        self.confident = confident
         self.given: list[tuple[Passage, ...]] = []
+        self.histories: list[list[Turn]] = []
 
     async def answer(
         self,
@@ -52,4 +56,7 @@ class RecordingExtractive:
         hints: RetrievalHints | None = None,
     ) -> Answer:
         self.given.append(tuple(passages))
+        self.histories.append(list(history))
+        if self.confident:
+            confidence = 0.9 if passages else 0.0
         return await self.inner.answer(question, passages, history, language, confidence, hints=hints)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,53 +14,21 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.answering.prompt import build_messages
 from bot.app import Runtime
-from bot.ports import StreamSink
 from bot.privacy.people import Fact, FactKind, cap, memory_turns, said_language, said_plan
 from bot.types import (
     ActionEvent,
     ActionKind,
-    Answer,
     Author,
     Command,
     ConversationRef,
     InboundMessage,
-    Passage,
-    RetrievalHints,
     Turn,
     Visibility,
 )
+from tests.fakes.answerers import RecordingExtractive
 
 ME = Author(id="U-MEMORY01", name="Mia")
 _ids = itertools.count(1)
-
-
-class Recording:
-    """An answerer that keeps the history it was given and answers from the first passage."""
-
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.histories: list[list[Turn]] = []
-
-    async def answer(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: Sequence[Turn],
-        language: str,
-        confidence: float,
-        on_text: StreamSink | None = None,
-        *,
-        hints: RetrievalHints | None = None,
-    ) -> Answer:
-        self.histories.append(list(history))
-        return Answer(
-            text=passages[0].text if passages else "",
-            citations=tuple(p.citation() for p in passages[:1]),
-            confidence=0.9,
-            language=language,
-            answerer=self.name,
-        )
 
 
 def message(text: str) -> InboundMessage:
@@ -87,12 +55,12 @@ def command(name: str, args: str = "") -> Command:
 
 
 @pytest.fixture
-def answerer() -> Recording:
-    return Recording()
+def answerer() -> RecordingExtractive:
+    return RecordingExtractive(confident=True)
 
 
 @pytest.fixture
-def rt(make_runtime: Callable[..., Runtime], answerer: Recording) -> Runtime:
+def rt(make_runtime: Callable[..., Runtime], answerer: RecordingExtractive) -> Runtime:
     return make_runtime(answerer=answerer)
 
 
@@ -100,7 +68,9 @@ def remembered(history: list[Turn]) -> list[str]:
     return [t.text for t in history if t.role == "memory"]
 
 
-async def test_memory_is_off_by_default_and_nothing_is_kept(rt: Runtime, answerer: Recording) -> None:
+async def test_memory_is_off_by_default_and_nothing_is_kept(
+    rt: Runtime, answerer: RecordingExtractive
+) -> None:
     channel = ConsoleChannel(io.StringIO())
     await rt.bot.on_message(message("I'm on the Pro plan: how long does a refund take to arrive?"), channel)
     assert rt.state.memory("slack", ME.id) == (False, [])
@@ -110,7 +80,7 @@ async def test_memory_is_off_by_default_and_nothing_is_kept(rt: Runtime, answere
 
 
 async def test_memory_on_keeps_facts_the_model_sees_as_data_and_off_forgets_them(
-    rt: Runtime, answerer: Recording
+    rt: Runtime, answerer: RecordingExtractive
 ) -> None:
     channel = ConsoleChannel(io.StringIO())
     await rt.bot.on_command(command("remember", "on"), channel)
@@ -134,7 +104,7 @@ async def test_memory_on_keeps_facts_the_model_sees_as_data_and_off_forgets_them
     assert channel.posted[-1][1].language == "en"
 
 
-async def test_nothing_is_recalled_after_forget_me(rt: Runtime, answerer: Recording) -> None:
+async def test_nothing_is_recalled_after_forget_me(rt: Runtime, answerer: RecordingExtractive) -> None:
     channel = ConsoleChannel(io.StringIO())
     await rt.bot.on_command(command("remember", "on"), channel)
     await rt.bot.on_message(message("We use the Enterprise edition. How long does a refund take?"), channel)
