@@ -105,6 +105,18 @@ def build_answerer(settings: Settings) -> tuple[Answerer, Answerer | None]:
     return build_llm_answerer(settings), extractive
 
 
+def open_synced_knowledge(
+    settings: Settings, progress: Progress | None = None
+) -> tuple[KnowledgeBase, SyncReport]:
+    """The folder's index brought in step with the folder (closed again if that fails)."""
+    knowledge = open_knowledge(settings)
+    try:
+        return knowledge, knowledge.sync(progress)
+    except BaseException:
+        knowledge.close()
+        raise
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -116,11 +128,9 @@ def build_runtime(
     from bot.store import AsyncStore, StateStore
 
     state = StateStore.open(settings)
-    knowledge = open_knowledge(settings)
     try:
-        report = knowledge.sync(progress)
+        knowledge, report = open_synced_knowledge(settings, progress)
     except BaseException:
-        knowledge.close()
         state.close()
         raise
     chosen, fallback = (answerer, None) if answerer is not None else build_answerer(settings)
@@ -168,12 +178,7 @@ class Asking:
 def build_asking(settings: Settings, *, progress: Progress | None = None) -> Asking:
     """The index, in step with the folder, and the answer pipeline, wired as `build_runtime`
     wires them into the SupportBot (the same answerer, fallback, embedder and timeouts)."""
-    knowledge = open_knowledge(settings)
-    try:
-        report = knowledge.sync(progress)
-    except BaseException:
-        knowledge.close()
-        raise
+    knowledge, report = open_synced_knowledge(settings, progress)
     answerer, fallback = build_answerer(settings)
     service = KnowledgeService(
         knowledge, embedder=build_embedder(settings), model_timeout=settings.llm.timeout_seconds
