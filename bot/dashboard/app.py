@@ -26,7 +26,7 @@ from bot.dashboard.context import (
     TEMPLATES,
     TEMPLATES_KEY,
     Dashboard,
-    render,
+    refuse,
 )
 from bot.dashboard.refusals import Refusal
 from bot.store import StateStore
@@ -59,11 +59,11 @@ async def guard(
     if rights == Rights.NONE:
         if api:
             return web.json_response({"error": "no rights"}, status=403)
-        return render(request, "refused.html", status=403)
+        return refuse(request)
     if request.method == "POST":
         form = await request.post()
         if not csrf_ok(dash.secret, session, str(form.get("csrf", ""))):
-            return render(request, "refused.html", status=403, reason=Refusal.NO_CSRF)
+            return refuse(request, Refusal.NO_CSRF)
     return await handler(request)
 
 

@@ -17,6 +17,7 @@ from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, csrf_token
 from bot.dashboard.i18n import locale_of, translator
+from bot.dashboard.refusals import Refusal
 from bot.escalation.tickets import Escalations
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore
@@ -72,3 +73,11 @@ def render(request: web.Request, name: str, status: int = 200, **values: Any) ->
         **values,
     )
     return web.Response(text=html, status=status, content_type="text/html")
+
+
+def refuse(request: web.Request, reason: Refusal | None = None, *, status: int = 403) -> web.Response:
+    """The refusal page: no rights (without `reason`), or why not; 409 for an action only the
+    running bot can take, refused by the standalone dashboard."""
+    if reason is None:
+        return render(request, "refused.html", status=status)
+    return render(request, "refused.html", status=status, reason=reason)

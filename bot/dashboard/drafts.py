@@ -21,7 +21,7 @@ from markupsafe import Markup
 from bot.answering.safety import redact_secrets
 from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, render
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.tickets import visible_platforms
@@ -48,7 +48,7 @@ def _admin(request: web.Request) -> web.Response | None:
     """The refusal a non-admin gets: drafts are reviewed by admins, as `/support learn` is."""
     if request[RIGHTS] == Rights.ADMIN:
         return None
-    return render(request, "refused.html", status=403, reason=Refusal.DRAFTS_ADMIN)
+    return refuse(request, Refusal.DRAFTS_ADMIN)
 
 
 def preview(draft: Draft, title: str, answer: str, today: date) -> tuple[str, Markup]:
@@ -190,12 +190,7 @@ async def approve(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     draft = await _draft(request)
     if dash.host is None:
-        return render(
-            request,
-            "refused.html",
-            status=409,
-            reason=Refusal.APPROVE_STANDALONE,
-        )
+        return refuse(request, Refusal.APPROVE_STANDALONE, status=409)
     title, answer, problem = await _edited(request)
     if problem:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.commands.insights import draft_from_gap
-from bot.dashboard.context import DASHBOARD, PREFIX, render
+from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.pages import record
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.tickets import visible_platforms
@@ -103,12 +103,7 @@ def _back(request: web.Request, gap: GapRecord, message: str) -> web.Response:
 
 
 def _not_running(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "refused.html",
-        status=409,
-        reason=Refusal.GAPS_STANDALONE,
-    )
+    return refuse(request, Refusal.GAPS_STANDALONE, status=409)
 
 
 async def dismiss(request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.answering.pipeline import AnswerPipeline
 from bot.dashboard.auth import Rights
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, render
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
 from bot.dashboard.pages import record
 from bot.dashboard.refusals import Refusal
 from bot.retrieval.indexes import FolderKnowledgeBase, list_indexes
@@ -59,7 +59,7 @@ class Listing:
 def _admin(request: web.Request) -> web.Response | None:
     if request[RIGHTS] == Rights.ADMIN:
         return None
-    return render(request, "refused.html", status=403, reason=Refusal.KNOWLEDGE_ADMIN)
+    return refuse(request, Refusal.KNOWLEDGE_ADMIN)
 
 
 async def _answers(request: web.Request) -> tuple[AnswerPipeline | None, str]:
@@ -129,12 +129,7 @@ async def reindex(request: web.Request) -> web.Response:
         return refused
     dash = request.app[DASHBOARD]
     if dash.host is None:
-        return render(
-            request,
-            "refused.html",
-            status=409,
-            reason=Refusal.REINDEX_STANDALONE,
-        )
+        return refuse(request, Refusal.REINDEX_STANDALONE, status=409)
     report = await dash.host.knowledge.reindex()
     described = report.describe()
     await record(request, "knowledge reindex", described.splitlines()[0])

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.dashboard.auth import Rights, new_session, rights_of
-from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, render
+from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, refuse, render
 from bot.dashboard.identity import (
     Identity,
     Problem,
@@ -247,7 +247,7 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
     how = f"with {identity.platform}" + (f" in {identity.team}" if identity.team else "")
     if rights == Rights.NONE:
         await audit_change(request, session, "signin refused", f"{how}: no staff or admin rights")
-        response = render(request, "refused.html", status=403)
+        response = refuse(request)
         response.del_cookie(STATE_COOKIE, path=SIGNIN)
         return response
     await audit_change(request, session, "signin", how)

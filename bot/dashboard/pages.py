@@ -19,7 +19,7 @@ from bot.dashboard.auth import (
     rights_of,
     sign_session,
 )
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, render
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, refuse, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
 from bot.dashboard.refusals import Refusal
@@ -70,7 +70,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     session = new_session(owner.platform, owner.user_id, now)
     if rights_of(dash.settings, owner.platform, owner.user_id) == Rights.NONE:
         await audit_change(request, session, "signin refused", "no staff or admin rights")
-        return render(request, "refused.html", status=403)
+        return refuse(request)
     await audit_change(request, session, "signin")
     return signed_in_response(request, session)
 
@@ -151,7 +151,7 @@ async def overview_json(request: web.Request) -> web.Response:
 
 async def audit(request: web.Request) -> web.Response:
     if request[RIGHTS] != Rights.ADMIN:
-        return render(request, "refused.html", status=403, reason=Refusal.AUDIT_ADMIN)
+        return refuse(request, Refusal.AUDIT_ADMIN)
     entries = await request.app[DASHBOARD].store.run(StateStore.audit_log, 500)
     return render(request, "audit.html", entries=entries)
 

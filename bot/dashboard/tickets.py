@@ -18,7 +18,7 @@ from bot import policy
 from bot.answering.safety import redact_secrets
 from bot.commands.handlers import NOTE_LIMIT
 from bot.dashboard.auth import Rights, rights_of
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, render
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -182,12 +182,7 @@ async def _done(
 
 
 def _not_running(request: web.Request) -> web.Response:
-    return render(
-        request,
-        "refused.html",
-        status=409,
-        reason=Refusal.TICKETS_STANDALONE,
-    )
+    return refuse(request, Refusal.TICKETS_STANDALONE, status=409)
 
 
 async def claim(request: web.Request) -> web.StreamResponse:
@@ -217,7 +212,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
 
 async def assign(request: web.Request) -> web.StreamResponse:
     if request[RIGHTS] != Rights.ADMIN:  # `/support assign` is for admins
-        return render(request, "refused.html", status=403, reason=Refusal.ASSIGN_ADMIN)
+        return refuse(request, Refusal.ASSIGN_ADMIN)
     ticket = await _ticket(request)
     channel = _channel(request, ticket)
     if channel is None:
