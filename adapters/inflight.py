@@ -13,7 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-__all__ = ["InFlight", "last_resort"]
+__all__ = ["INDICATOR_AFTER_S", "InFlight", "last_resort"]
+
+# A "working on it" indicator (Slack's thinking reaction, Discord's typing) shows only once an
+# answer has taken this long: an answer that arrives sooner is its own acknowledgement, and an
+# indicator that flickers on and off costs two rate-limited platform calls per question for
+# nothing anyone sees. Interfaces commonly hold progress indicators back for about a second.
+INDICATOR_AFTER_S = 1.0
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from adapters.discord.events import Events
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.translate import PLATFORM, MessageTranslator
-from adapters.inflight import InFlight
+from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
@@ -134,8 +134,10 @@ class DiscordAdapter:
         lease: Lease | None = None,
         standby_retry: float = RETRY_SECONDS,
         adopt_after: int = ORPHAN_CHECKS,
+        typing_after: float = INDICATOR_AFTER_S,
     ) -> None:
         self.core = bot
+        self.typing_after = typing_after
         self.settings = settings
         self.guild_ready_timeout = guild_ready_timeout
         self.drain_timeout = drain_timeout
@@ -215,7 +217,9 @@ class DiscordAdapter:
         )
         self.client = client
         self._channel = DiscordChannel(client, self.webhooks)
-        self._events = Events(self.core, self.settings, client, self._channel, self._inflight)
+        self._events = Events(
+            self.core, self.settings, client, self._channel, self._inflight, typing_after=self.typing_after
+        )
         client.events = self._events
         self._ready.clear()
         try:
@@ -244,7 +248,9 @@ class DiscordAdapter:
             self, guild_ready_timeout=self.guild_ready_timeout, shard_ids=list(shards), shard_count=plan.count
         )
         channel = DiscordChannel(client, self.webhooks)
-        client.events = Events(self.core, self.settings, client, channel, self._inflight)
+        client.events = Events(
+            self.core, self.settings, client, channel, self._inflight, typing_after=self.typing_after
+        )
         self.adopted.append(client)
         try:
             async with client:
@@ -391,10 +397,12 @@ def build_adapter(
     drain_timeout: float = 30.0,
     lease: Lease | None = None,
     standby_retry: float = RETRY_SECONDS,
+    typing_after: float = INDICATOR_AFTER_S,
 ) -> DiscordAdapter:
     """The entry point `bot.app` loads. `host`/`port` (for HTTP adapters) are ignored: the
     bot connects out to Discord. Options: `guild_ready_timeout`, `drain_timeout`, and with
-    workers sharing a PostgreSQL state the gateway `lease` and `standby_retry`."""
+    workers sharing a PostgreSQL state the gateway `lease` and `standby_retry`; `typing_after`:
+    seconds an answer may take before the typing indicator shows."""
     del host, port
     return DiscordAdapter(
         bot,
@@ -403,4 +411,5 @@ def build_adapter(
         drain_timeout=drain_timeout,
         lease=lease,
         standby_retry=standby_retry,
+        typing_after=typing_after,
     )

@@ -3,8 +3,8 @@ command or button press.
 
 This module owns what differs from plain posting (`DiscordChannel`) during one event:
 
-* `MessageChannel`: the typing indicator, from the moment the core decides to answer (it
-  opens the thread) until its first reply is posted;
+* `MessageChannel`: the typing indicator, once an answer is slow to come (from the moment the
+  core decides to answer, when it opens the thread, until its first reply is posted);
 * `InteractionChannel`: interaction follow-ups (ephemeral replies can only go that way),
   the "thinking..." message a deferred interaction shows and what replaces or removes it,
   the last-resort apology when the core failed, and forms (`bot.ports.TextInput`) as a
@@ -15,6 +15,7 @@ This module owns what differs from plain posting (`DiscordChannel`) during one e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -22,7 +23,7 @@ import discord
 
 from adapters.discord.channel import DiscordChannel, http_ctx, message_kwargs
 from adapters.discord.render import custom_id, render_reply, truncate
-from adapters.inflight import last_resort
+from adapters.inflight import INDICATOR_AFTER_S, last_resort
 from bot.errors import PlatformError
 from bot.messages import say
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
@@ -37,10 +38,12 @@ ACK_DEADLINE_SECONDS = 2.0  # a press left open for a form is acknowledged by th
 
 
 class _Typing:
-    """The typing indicator in one place, from `start` until `stop` (re-sent by discord.py
-    every few seconds in between). Runs beside the work: the answer never waits for it."""
+    """The typing indicator in one place, from `after` seconds past `start` until `stop`
+    (re-sent by discord.py every few seconds in between). Runs beside the work: the answer
+    never waits for it, and an answer posted within `after` shows no typing at all."""
 
-    def __init__(self) -> None:
+    def __init__(self, after: float) -> None:
+        self.after = after
         self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -49,6 +52,11 @@ class _Typing:
             self._task = asyncio.create_task(self._run(messageable), name="supportbot-discord-typing")
 
     async def _run(self, messageable: Any) -> None:
+        if self.after > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.after)
+            if self._stopped.is_set():
+                return
         try:
             async with messageable.typing():
                 await self._stopped.wait()
@@ -66,11 +74,12 @@ class _Typing:
 
 class MessageChannel:
     """The Channel for one inbound message: typing shows from the moment the core decides
-    to answer (it opens the thread) until its first reply is posted."""
+    to answer (it opens the thread) until its first reply is posted, if that takes longer
+    than `typing_after` seconds."""
 
-    def __init__(self, base: DiscordChannel) -> None:
+    def __init__(self, base: DiscordChannel, *, typing_after: float = INDICATOR_AFTER_S) -> None:
         self.base = base
-        self._typing = _Typing()
+        self._typing = _Typing(typing_after)
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         ref = await self.base.open_thread(message, title)

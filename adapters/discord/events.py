@@ -32,7 +32,7 @@ from adapters.discord.translate import (
     command_args,
     interaction_place,
 )
-from adapters.inflight import InFlight, last_resort
+from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
 from bot.commands import CommandSpec
 from bot.config import Settings
 from bot.messages import say
@@ -57,12 +57,15 @@ class Events:
         client: discord.Client,
         channel: DiscordChannel,
         inflight: InFlight,
+        *,
+        typing_after: float = INDICATOR_AFTER_S,
     ) -> None:
         self.core = core
         self.settings = settings
         self.client = client
         self.channel = channel
         self.inflight = inflight
+        self.typing_after = typing_after
         # Set once logged in (it needs the bot's user id); messages before that are ignored.
         self.translator: MessageTranslator | None = None
 
@@ -161,7 +164,7 @@ class Events:
 
     async def deliver(self, inbound: InboundMessage) -> None:
         """Hand a message to the core; a failure is logged, never raised into discord.py."""
-        channel = MessageChannel(self.channel)
+        channel = MessageChannel(self.channel, typing_after=self.typing_after)
         try:
             await self.core.on_message(inbound, channel)
         except Exception:

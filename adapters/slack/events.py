@@ -4,7 +4,7 @@ This module owns the listener side of the adapter: which Bolt listeners exist an
 acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
 holds whatever the answer costs), `app_mention` / `message` events as `InboundMessage`,
 `block_actions` on `supportbot:*` buttons as `ActionEvent`, the slash command as `Command`,
-the thinking reaction (added before the core runs, always removed afterwards), and the
+the thinking reaction (added once an answer is slow to come, always removed afterwards), and the
 last-resort apology when the core failed to tell the person anything itself.
 """
 
@@ -23,7 +23,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from adapters.inflight import InFlight, last_resort
+from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, message_id, slack_error
 from adapters.slack.directory import SlackDirectory
@@ -115,12 +115,14 @@ class SlackEvents:
         in_flight: InFlight,
         *,
         thinking_reaction: str = THINKING_REACTION,
+        thinking_after: float = INDICATOR_AFTER_S,
     ) -> None:
         self.core = core
         self.settings = settings
         self.directory = directory
         self.channel = channel
         self.thinking_reaction = thinking_reaction
+        self.thinking_after = thinking_after
         self._tasks = in_flight
         # ids of messages being answered right now: a second copy of one (the message event
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
@@ -276,8 +278,9 @@ class SlackEvents:
             waiter.cancel()
             receipt.settle(failed=not recorded.is_set())
             if thinking and recorded.is_set():
-                # shown once the question is in the inbox (the ack is not held up by it)
-                reacted = await self._react(channel, ts)
+                # shown once the question is in the inbox (the ack is not held up by it), and
+                # only if the answer is slow to come
+                reacted = await self._react_if_slow(channel, ts, outcome_task)
             outcome = await outcome_task
             log.info(
                 "message %s",
@@ -311,6 +314,15 @@ class SlackEvents:
                 await self._unreact(channel, ts)
             if first:
                 self._answering.discard(message.id)
+
+    async def _react_if_slow(self, channel: str, ts: str, work: asyncio.Future[Any]) -> bool:
+        """The thinking indicator, once `work` has run `thinking_after` seconds without
+        finishing; True if it was added (and so must be removed)."""
+        if self.thinking_after > 0:
+            done, _ = await asyncio.wait({work}, timeout=self.thinking_after)
+            if done:
+                return False
+        return await self._react(channel, ts)
 
     async def _react(self, channel: str, ts: str) -> bool:
         """The thinking indicator; its failure is logged and never stops the answer."""

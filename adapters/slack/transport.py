@@ -25,7 +25,7 @@ from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.inflight import InFlight
+from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import (
     FATAL_AUTH_ERRORS,
@@ -70,6 +70,7 @@ class SlackAdapter:
         ping_interval: float = 10.0,
         retry_interval: float | None = None,
         thinking_reaction: str = THINKING_REACTION,
+        thinking_after: float = INDICATOR_AFTER_S,
         drain_timeout: float = 30.0,
         store: AsyncStore | None = None,
     ) -> None:
@@ -98,6 +99,7 @@ class SlackAdapter:
         self.ping_interval = ping_interval
         self.retry_interval = retry_interval
         self.thinking_reaction = thinking_reaction
+        self.thinking_after = thinking_after
         self.drain_timeout = drain_timeout
         self.ready = asyncio.Event()
         self.http_port: int | None = None
@@ -156,6 +158,7 @@ class SlackAdapter:
             self._channel,
             self._in_flight,
             thinking_reaction=self.thinking_reaction,
+            thinking_after=self.thinking_after,
         )
         self._app = self._build_app(self._client, self._events)
         if self.mode == "socket":
@@ -184,6 +187,7 @@ class SlackAdapter:
             session=self._session,
             retry_interval=self.retry_interval,
             thinking_reaction=self.thinking_reaction,
+            thinking_after=self.thinking_after,
         )
         self._channel = WorkspacesChannel(workspaces)
         self._app = self._build_app(client, None, oauth=flow)
@@ -357,5 +361,6 @@ class SlackAdapter:
 
 def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter:
     """The entry point `bot.app` loads: options are `host` and `port` from `supportbot run`,
-    plus `ping_interval`, `retry_interval`, `thinking_reaction` and `drain_timeout`."""
+    plus `ping_interval`, `retry_interval`, `thinking_reaction`, `thinking_after` (seconds an
+    answer may take before the thinking reaction shows) and `drain_timeout`."""
     return SlackAdapter(bot, settings, **options)

@@ -60,6 +60,7 @@ class Workspaces:
         session: aiohttp.ClientSession | None,
         retry_interval: float | None = None,
         thinking_reaction: str,
+        thinking_after: float,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -68,6 +69,7 @@ class Workspaces:
         self.session = session
         self.retry_interval = retry_interval
         self.thinking_reaction = thinking_reaction
+        self.thinking_after = thinking_after
         self._by_team: dict[str, Workspace] = {}
         self._lock = asyncio.Lock()
 
@@ -115,6 +117,7 @@ class Workspaces:
             channel,
             self.in_flight,
             thinking_reaction=self.thinking_reaction,
+            thinking_after=self.thinking_after,
         )
 
 

@@ -60,7 +60,7 @@ from bot.types import (
     ReplyKind,
     Visibility,
 )
-from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
 from tests.fakes.discord_server import (
     DEFAULT_API_BASE,
     DEFAULT_GATEWAY_URL,
@@ -460,8 +460,12 @@ def runtime(fake: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Runtime:
 
 
 @asynccontextmanager
-async def running(runtime: Runtime) -> AsyncIterator[DiscordAdapter]:
-    adapter = build_adapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
+async def running(runtime: Runtime, *, typing_after: float = 0.0) -> AsyncIterator[DiscordAdapter]:
+    """The adapter's real entry point; typing shows at once unless a test says otherwise, so
+    tests can see it beside a quick answer."""
+    adapter = build_adapter(
+        runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0, typing_after=typing_after
+    )
     async with running_until_ready(adapter.run(), adapter.wait_until_ready(), adapter.close):
         yield adapter
 
@@ -501,6 +505,34 @@ async def answered(fake: FakeDiscord, adapter: DiscordAdapter, text: str) -> tup
 
 def custom_ids(body: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in body.get("components", []) for c in row["components"]]
+
+
+async def test_an_answer_quicker_than_the_indicator_delay_shows_no_typing(
+    fake: FakeDiscord, runtime: Runtime
+) -> None:
+    async with running(runtime, typing_after=60.0) as adapter:
+        start = len(fake.requests)
+        _, answer = await answered(fake, adapter, "How do I reset my password?")
+    assert "Forgot password" in answer.json["content"]
+    assert fake.requests_matching("POST", "/channels/{id}/typing", after=start) == []
+
+
+async def test_a_slow_answer_shows_typing_until_it_is_posted(
+    fake: FakeDiscord, make_runtime: Callable[..., Runtime]
+) -> None:
+    answerer = GatedExtractive()
+    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(runtime, typing_after=0.01) as adapter:
+        start = len(fake.requests)
+        question = await mention(fake, "How do I reset my password?")
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        # the answer is held back, so after the delay the thread shows typing
+        typing = await fake.wait_for_request("POST", "/channels/{id}/typing", after=start)
+        assert typing.path == f"/channels/{question['id']}/typing"
+        assert fake.requests_matching("POST", MESSAGES, ok_post(question["id"]), after=start) == []
+        answerer.gate.set()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start)
+        assert await adapter.drain(5)
 
 
 async def test_a_mention_is_answered_in_a_new_thread_with_sources_and_buttons(

@@ -37,7 +37,7 @@ from bot.types import (
     TicketStatus,
     Visibility,
 )
-from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
 from tests.fakes.slack_server import (
     ApiCall,
     FakeSlack,
@@ -82,7 +82,9 @@ def rt(make_runtime: Callable[..., Runtime], fake: FakeSlack) -> Runtime:
 
 @asynccontextmanager
 async def running(runtime: Runtime, **options: Any) -> AsyncIterator[SlackAdapter]:
-    """The adapter's real entry point, run as `supportbot run` runs it."""
+    """The adapter's real entry point, run as `supportbot run` runs it; the thinking reaction
+    shows at once unless a test says otherwise, so tests can see it beside a quick answer."""
+    options.setdefault("thinking_after", 0.0)
     adapter = build_adapter(
         runtime.bot,
         runtime.settings,
@@ -279,6 +281,43 @@ async def test_a_mention_is_answered_in_its_thread_with_sources_and_buttons(
     assert fake.last_call("reactions.add").params["name"] == "eyes"
     assert "reactions" not in (fake.message("C111", question_ts) or {})
     assert fake.thread("C111", question_ts)[0]["ts"] == question_ts
+
+
+async def test_an_answer_quicker_than_the_indicator_delay_shows_no_thinking_reaction(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    async with running(rt, thinking_after=60.0) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+    assert len(posts(fake, "C111")) == 1
+    # the answer itself is the acknowledgement: no reaction flickers on and off beside it
+    assert fake.calls("reactions.add") == [] and fake.calls("reactions.remove") == []
+
+
+async def test_a_slow_answer_shows_the_thinking_reaction_until_it_is_posted(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    answerer = GatedExtractive()
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=answerer)
+    async with running(runtime, thinking_after=0.01) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await fake.socket_send("events_api", body, timeout=3.0)
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        # the answer is held back, so after the delay the reaction must show
+        reaction = await fake.wait_for_call("reactions.add", timeout=10)
+        assert reaction.params["timestamp"] == body["event"]["ts"]
+        assert posts(fake, "C111") == [] and fake.calls("reactions.remove") == []
+        answerer.gate.set()
+        assert await adapter.drain(timeout=15)
+    order = [
+        c.method
+        for c in fake.api_calls
+        if c.method in ("reactions.add", "chat.postMessage", "reactions.remove")
+    ]
+    assert order == ["reactions.add", "chat.postMessage", "reactions.remove"]
+    assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
 
 
 async def test_a_direct_message_is_answered_without_a_mention(

@@ -4,6 +4,7 @@ retrieval's calibration (the core's own tests cover that)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from bot.answering.extractive import ExtractiveAnswerer
@@ -60,3 +61,29 @@ class RecordingExtractive:
         if self.confident:
             confidence = 0.9 if passages else 0.0
         return await self.inner.answer(question, passages, history, language, confidence, hints=hints)
+
+
+class GatedExtractive(ConfidentExtractive):
+    """ConfidentExtractive that answers only once the test opens the gate: a slow answer
+    whose slowness the test controls, with no clock involved. `asked` is set as soon as a
+    question reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+        *,
+        hints: RetrievalHints | None = None,
+    ) -> Answer:
+        self.asked.set()
+        await self.gate.wait()
+        return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
