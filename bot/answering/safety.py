@@ -27,6 +27,7 @@ and it also covers the streamed partial text, which adapters post before the fin
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 
@@ -174,6 +175,20 @@ def redact_secrets(text: str, *, partial: bool = False) -> str:
     """Every credential-shaped part of `text` replaced with `[redacted]`, the rest kept as is.
 
     `partial`: the text is still being written, so an opened key block hides the rest."""
+    if partial:
+        return _redact(text, partial=True)
+    return _redact_finished(text)
+
+
+# Documents are quoted again and again (the same section answers many askers), and a scan of
+# a section costs about as much as the rest of an offline answer: finished texts are scanned
+# once. A partial text is a stream's growing prefix, never seen twice.
+@functools.lru_cache(maxsize=256)
+def _redact_finished(text: str) -> str:
+    return _redact(text, partial=False)
+
+
+def _redact(text: str, *, partial: bool) -> str:
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
     if partial:
