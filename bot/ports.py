@@ -472,7 +472,7 @@ class ReplyDraftStore(Protocol):
 class IncidentStore(Protocol):
     """Recent questions, burst alerts, incidents and the notices they put on answers."""
 
-    def askers_since(self, platform: str, since: datetime) -> int: ...
+    def askers_since(self, platform: str, since: datetime, enough: int) -> int: ...
 
     def recent_questions(
         self, platform: str, since: datetime, limit: int = 2000, after_id: int = 0

@@ -143,7 +143,8 @@ class BurstWatch:
             now = self.clock.now()
             since = now - timedelta(minutes=s.burst_window_minutes)
             # the usual case, a quiet window, costs one count and no analysis
-            if await self.store.run(StateStore.askers_since, platform, since) < s.burst_min_askers:
+            askers = await self.store.run(StateStore.askers_since, platform, since, s.burst_min_askers)
+            if askers < s.burst_min_askers:
                 return None
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
             if await self._announced(answer_id, platform, cooldown):

@@ -64,13 +64,15 @@ class IncidentRecord:
 class IncidentRepository(Repository):
     # -- bursts ----------------------------------------------------------------------------
 
-    def askers_since(self, platform: str, since: datetime) -> int:
-        """How many different people asked on `platform` since `since`: a burst needs several,
-        and this one count spares loading the questions when there are too few."""
+    def askers_since(self, platform: str, since: datetime, enough: int) -> int:
+        """How many different people asked on `platform` since `since`, counted no further than
+        `enough`: a burst needs several, and this one count spares loading the questions when
+        there are too few. Stopping at `enough` keeps it cheap in a busy window, where a full
+        distinct count would read every question of the window for every new one."""
         row = self.db.execute(
-            "select count(distinct asker_id) from answers where created_at >= ? and conversation like ? "
-            "and asker_id is not null and asker_id != ''",
-            [iso(since), f"{platform}:%"],
+            "select count(*) from (select distinct asker_id from answers where created_at >= ? "
+            "and conversation like ? and asker_id is not null and asker_id != '' limit ?) as askers",
+            [iso(since), f"{platform}:%", enough],
         ).fetchone()
         return int(row[0] or 0)
 

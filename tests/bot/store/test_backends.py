@@ -103,6 +103,18 @@ def test_retention_empties_old_text_and_keeps_active_work(state: Path | str) -> 
     store.close()
 
 
+def test_askers_are_counted_once_each_and_no_further_than_asked(state: Path | str) -> None:
+    store = StateStore(state)
+    for asker in ("U1", "U2", "U1", "U3", "U4"):
+        ask(store, thread(), asker, at(1, 10))
+    ask(store, thread(), "U5", at(1, 8))  # before the window
+    since = at(1, 9)
+    assert store.askers_since("slack", since, 10) == 4  # U1 asked twice: one asker
+    assert store.askers_since("slack", since, 3) == 3  # enough to know a burst is possible
+    assert store.askers_since("discord", since, 10) == 0
+    store.close()
+
+
 def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> None:
     store = StateStore(state)
     burst = store.record_burst(
