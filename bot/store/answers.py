@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.store import NotFoundError, Repository, iso, like_prefix
+from bot.store.rows import insert_row, select_row, update_row
+from bot.store.store import Repository, iso, like_prefix
 from bot.types import Citation, ConversationRef
 
 
@@ -64,7 +65,9 @@ class AnswerRepository(Repository):
         scores: Sequence[float] = (),
     ) -> int:
         with self.db.conn:
-            table = self.db.table("answers").insert(
+            return insert_row(
+                self.db,
+                "answers",
                 {
                     "conversation": ref.key,
                     "channel": ref.channel_key,
@@ -83,18 +86,16 @@ class AnswerRepository(Repository):
                     "created_at": iso(at),
                     "neighbours": json.dumps(list(neighbours)),
                     "neighbour_scores": json.dumps([round(s, 3) for s in scores]),
-                }
+                },
             )
-        return int(table.last_pk or 0)
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
         with self.db.conn:
-            self.db.table("answers").update(answer_id, {"posted_message_id": posted_message_id})
+            update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted_message_id})
 
     def answer(self, answer_id: int) -> AnswerRecord | None:
-        try:
-            row = self.db.table("answers").get(answer_id)
-        except NotFoundError:
+        row = select_row(self.db, "answers", "id", answer_id)
+        if row is None:
             return None
         return AnswerRecord(
             id=row["id"],

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.store import NotFoundError, Repository, iso
+from bot.store.rows import insert_row, select_row, update_row
+from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Turn
 
 
@@ -24,9 +25,8 @@ class ConversationState:
 
 class ConversationRepository(Repository):
     def conversation(self, key: str) -> ConversationState | None:
-        try:
-            row = self.db.table("conversations").get(key)
-        except NotFoundError:
+        row = select_row(self.db, "conversations", "key", key)
+        if row is None:
             return None
         return ConversationState(
             key=key,
@@ -58,7 +58,9 @@ class ConversationRepository(Repository):
             self._touch(ref, now, asker_id)
             self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
             if bot_participating is not None:
-                self.db.table("conversations").update(ref.key, {"bot_participating": int(bot_participating)})
+                update_row(
+                    self.db, "conversations", "key", ref.key, {"bot_participating": int(bot_participating)}
+                )
 
     def _touch(self, ref: ConversationRef, now: datetime, asker_id: str | None) -> None:
         self.db.execute(
@@ -94,7 +96,7 @@ class ConversationRepository(Repository):
             updates["human_takeover"] = int(human_takeover)
         if updates:
             with self.db.conn:
-                self.db.table("conversations").update(ref.key, updates)
+                update_row(self.db, "conversations", "key", ref.key, updates)
 
     def add_message(
         self,
@@ -119,7 +121,9 @@ class ConversationRepository(Repository):
         author: Author | None,
         platform_id: str | None,
     ) -> None:
-        self.db.table("messages").insert(
+        insert_row(
+            self.db,
+            "messages",
             {
                 "conversation": ref.key,
                 "platform_id": platform_id,
@@ -128,7 +132,7 @@ class ConversationRepository(Repository):
                 "role": role,
                 "text": text,
                 "at": iso(at),
-            }
+            },
         )
 
     def history(self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None) -> list[Turn]:
