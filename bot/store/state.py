@@ -34,6 +34,7 @@ from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
+from bot.store.rows import update_row
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
@@ -112,13 +113,13 @@ class StateStore(
         one the bot takes part in and (with `followup_due`) schedule its "Did this solve it?",
         in one transaction (one trip to the store's thread)."""
         with self.db.conn:
-            self.db.table("answers").update(answer_id, {"posted_message_id": posted.message_id})
+            update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted.message_id})
             self._touch(posted.conversation, at, None)
             self._insert_message(
                 posted.conversation, role="bot", text=text, at=at, author=None, platform_id=posted.message_id
             )
             if posted.conversation.thread is not None:
-                self.db.table("conversations").update(posted.conversation.key, {"bot_participating": 1})
+                update_row(self.db, "conversations", "key", posted.conversation.key, {"bot_participating": 1})
             if followup_due is not None:
                 self._schedule_followup(posted.conversation.key, answer_id, followup_due)
 

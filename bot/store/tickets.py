@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
+from bot.store.rows import insert_row, select_row, update_row
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, parse_time, row_dict
 from bot.types import (
     Author,
@@ -85,7 +86,9 @@ class TicketRepository(Repository):
         context: Mapping[str, Any] | None,
     ) -> int:
         with self.db.conn:
-            table = self.db.table("tickets").insert(
+            ticket_id = insert_row(
+                self.db,
+                "tickets",
                 {
                     "conversation": ref.key,
                     "platform": ref.platform,
@@ -104,9 +107,8 @@ class TicketRepository(Repository):
                     "context": json.dumps(dict(context or {}), ensure_ascii=False),
                     "created_at": iso(at),
                     "updated_at": iso(at),
-                }
+                },
             )
-            ticket_id = int(table.last_pk or 0)
             self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
         return ticket_id
 
@@ -117,16 +119,15 @@ class TicketRepository(Repository):
     def _log_ticket(
         self, ticket_id: int, at: datetime, actor: str | None, event: str, detail: str = ""
     ) -> None:
-        self.db.table("ticket_events").insert(
-            {"ticket_id": ticket_id, "at": iso(at), "actor_id": actor, "event": event, "detail": detail}
+        insert_row(
+            self.db,
+            "ticket_events",
+            {"ticket_id": ticket_id, "at": iso(at), "actor_id": actor, "event": event, "detail": detail},
         )
 
     def ticket(self, ticket_id: int) -> Ticket | None:
-        try:
-            row = self.db.table("tickets").get(ticket_id)
-        except NotFoundError:
-            return None
-        return _ticket(row)
+        row = select_row(self.db, "tickets", "id", ticket_id)
+        return None if row is None else _ticket(row)
 
     def active_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None:
         """The open or claimed ticket of a thread. A conversation without a thread (a channel
@@ -267,7 +268,8 @@ class TicketRepository(Repository):
     def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         with self.db.conn:
-            self.db.table("tickets").update(ticket_id, values)
+            if not update_row(self.db, "tickets", "id", ticket_id, values) and values:
+                raise NotFoundError(f"no ticket {ticket_id}")
 
     def claim_rating_prompt(self, ticket_id: int) -> bool:
         """True once per ticket: whoever gets True asks the asker for a rating."""
@@ -293,14 +295,16 @@ class TicketRepository(Repository):
     def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None:
         """Remember a message that shows a ticket, so later transitions can update it."""
         with self.db.conn:
-            self.db.table("ticket_posts").insert(
+            insert_row(
+                self.db,
+                "ticket_posts",
                 {
                     "ticket_id": ticket_id,
                     "conversation": posted.conversation.key,
                     "message_id": posted.message_id,
                     "kind": kind,
                     "text": text,
-                }
+                },
             )
 
     def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
