@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.ports import Store
 from bot.store import (
@@ -60,3 +64,68 @@ async def test_async_store_runs_unbound_store_methods_on_its_thread(tmp_path: Pa
     stats = await store.run(StateStore.stats)
     assert stats.questions == 0
     store.close()
+
+
+async def test_async_store_calls_run_in_order_on_one_thread_off_the_loop(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+    seen: list[tuple[int, str]] = []
+
+    def note(_: StateStore, n: int) -> int:
+        seen.append((n, threading.current_thread().name))
+        return n * n
+
+    results = await asyncio.gather(*(store.run(note, n) for n in range(200)))
+    assert results == [n * n for n in range(200)]
+    assert [n for n, _ in seen] == list(range(200))  # queued order is run order
+    assert {name for _, name in seen} == {"supportbot-store"} != {threading.current_thread().name}
+    store.close()
+
+
+async def test_async_store_hands_back_errors_and_keeps_serving(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+
+    def fail(_: StateStore) -> None:
+        raise ValueError("no such thing")
+
+    with pytest.raises(ValueError, match="no such thing"):
+        await store.run(fail)
+    assert await store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW)
+    store.close()
+
+
+async def test_async_store_skips_a_call_cancelled_before_it_started(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+    started, gate = threading.Event(), threading.Event()
+
+    def hold(_: StateStore) -> None:
+        started.set()
+        gate.wait(10)
+
+    holding = asyncio.ensure_future(store.run(hold))
+    await asyncio.to_thread(started.wait, 10)  # the store's thread is busy: the next call queues
+    queued = asyncio.ensure_future(store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW))
+    await asyncio.sleep(0)
+    queued.cancel()
+    gate.set()
+    await holding
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert await store.run(StateStore.pending_events, "slack", now=NOW) == []  # it never ran
+    store.close()
+
+
+async def test_async_store_close_finishes_queued_calls_and_refuses_new_ones(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = AsyncStore(StateStore(path))
+    claims = [
+        asyncio.ensure_future(store.run(StateStore.claim_event, f"slack:{n}", "slack", "{}", NOW))
+        for n in range(20)
+    ]
+    await asyncio.sleep(0)  # queued, not awaited
+    await asyncio.to_thread(store.close)
+    assert all(await asyncio.gather(*claims))
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.run(StateStore.stats)
+    reopened = StateStore(path)
+    assert len(reopened.pending_events("slack", now=NOW)) == 20
+    reopened.close()
