@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.similarity import Signature, best_match, may_be_similar, signature, similarity
+from bot.insights.similarity import Signature, best_match, may_be_similar, signature, similar, similarity
 from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
@@ -190,8 +190,12 @@ class BurstWatch:
             members = self._bursts.get(earlier.id)
             if members is None:
                 members = self._bursts[earlier.id] = signatures_from_json(earlier.signatures)
-            if best_match(asked, members) is not None:
+            # one alike member is enough: no need to find the most alike
+            if any(similar(asked, member) for member in members):
                 return True
+        # the clustering comes next and needs this question's signature: analysed once (kept
+        # only now, as `_forget_old` runs only after a clustering)
+        self._signatures[answer_id] = asked
         return False
 
     def _forget_old(self, live: set[int]) -> None:
