@@ -177,7 +177,9 @@ class ActionHandler:
         """*Open incident* on a burst alert (staff only): answers to the burst's questions now
         carry a known-issue notice. A second press finds the incident the first one opened."""
         platform = event.conversation.platform
-        if self.incidents is None or not policy.is_staff(event.actor, platform, self.settings):
+        if self.incidents is None or not policy.is_staff(
+            event.actor, platform, self.settings, event.conversation.workspace
+        ):
             await channel.send(
                 Reply(
                     conversation=event.conversation,

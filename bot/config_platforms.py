@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.types import Author, ChannelMode, MentionKind, Visibility
 
@@ -79,6 +87,55 @@ class PlatformSettings(_Section):
     oncall_users: tuple[str, ...] = ()  # tagged outside business hours instead of waiting
     admin_users: tuple[str, ...] = ()
     triage_channel: str | None = None
+    # Per workspace (Slack team id, Discord guild id): the settings above that name things
+    # living in one workspace (channels, people, groups, the triage channel), overridden
+    # there. One bot installed in several Slack workspaces needs a triage channel and staff
+    # in each. `for_workspace` gives the merged view; anything not overridden is shared.
+    workspaces: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    _merged: dict[str, Self] = PrivateAttr(default_factory=dict)
+
+    # the keys a workspace may override (its own channels, people and groups, and how its
+    # channels behave); the rest (slash command, shards, ...) is one per bot
+    WORKSPACE_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "default_mode",
+            "default_visibility",
+            "dm_visibility",
+            "channels",
+            "staff_users",
+            "second_tier_users",
+            "oncall_users",
+            "admin_users",
+            "triage_channel",
+        }
+    )
+
+    @model_validator(mode="after")
+    def _workspace_overrides(self) -> Self:
+        for workspace, override in self.workspaces.items():
+            unknown = sorted(set(override) - self.WORKSPACE_KEYS)
+            if unknown:
+                raise ValueError(
+                    f"workspaces.{workspace} cannot set {', '.join(unknown)}: a workspace may "
+                    f"override only {', '.join(sorted(self.WORKSPACE_KEYS))}"
+                )
+            try:
+                self.for_workspace(workspace)  # its values are checked as the section's are
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ValueError(f"workspaces.{workspace}: {problems}") from None
+        return self
+
+    def for_workspace(self, workspace: str | None) -> Self:
+        """These settings as they apply in `workspace`: its overrides over the shared ones."""
+        override = self.workspaces.get(workspace) if workspace else None
+        if not override:
+            return self
+        merged = self._merged.get(workspace or "")
+        if merged is None:
+            shared = self.model_dump(exclude={"workspaces"})
+            merged = self._merged[workspace or ""] = type(self).model_validate({**shared, **override})
+        return merged
 
     def people(self, duty: Duty) -> People:
         users = {
@@ -127,6 +184,14 @@ class SlackSettings(PlatformSettings):
     # use the only one registered
     oauth_redirect_url: str = ""
 
+    WORKSPACE_KEYS: ClassVar[frozenset[str]] = PlatformSettings.WORKSPACE_KEYS | {
+        "staff_groups",
+        "second_tier_groups",
+        "oncall_groups",
+        "admin_groups",
+        "workspace_admins_are_admins",
+    }
+
     @field_validator("slash_command")
     @classmethod
     def _slash(cls, value: str) -> str:
@@ -171,6 +236,13 @@ class DiscordSettings(PlatformSettings):
     # workers sharing a PostgreSQL state split the shards into sets of this many, one holder
     # per set (adapters/discord/shards.py); 0: one set of all shards
     shards_per_worker: int = Field(default=0, ge=0)
+
+    WORKSPACE_KEYS: ClassVar[frozenset[str]] = PlatformSettings.WORKSPACE_KEYS | {
+        "staff_roles",
+        "second_tier_roles",
+        "oncall_roles",
+        "admin_roles",
+    }
 
     @field_validator("shards", mode="before")
     @classmethod

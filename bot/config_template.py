@@ -100,6 +100,13 @@ slash_command = "/support"
 # staff_groups = ["S0BILLING"]   # tag these for tickets from this channel instead
 # staff_users = []
 
+# Installed in several workspaces: a workspace's own triage channel, channels, staff and
+# admins, by team id (anything not named comes from [slack]).
+# workspaces = {}
+# [slack.workspaces.T0PARTNER]
+# staff_groups = ["S0PARTNERS"]
+# triage_channel = "C0PARTNERTRIAGE"
+
 [discord]
 default_mode = "mention-only"
 default_visibility = "public"
@@ -130,6 +137,11 @@ shards_per_worker = 0
 # visibility = "public"
 # staff_roles = ["234567890123456789"]
 # staff_users = []
+
+# A server's own triage channel, staff and admins, by guild id (the rest comes from [discord]).
+# workspaces = {}
+# [discord.workspaces."123456789012345678"]
+# staff_roles = ["345678901234567890"]
 
 [console]
 # Your name in `supportbot chat`, which documents it may use, and who counts as staff there.

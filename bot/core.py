@@ -146,7 +146,9 @@ class SupportBot:
         conversation = message.conversation
         return Situation(
             mode=policy.channel_mode(self.settings, conversation, message.visibility),
-            staff=policy.is_staff(message.author, conversation.platform, self.settings),
+            staff=policy.is_staff(
+                message.author, conversation.platform, self.settings, conversation.workspace
+            ),
             scope=policy.document_scope(self.settings, conversation, message.visibility, message.author),
             language=policy.detect_language(message.text),
         )

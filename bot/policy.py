@@ -42,18 +42,22 @@ class Decision:
     why: str
 
 
-def platform_settings(settings: Settings, platform: str) -> PlatformSettings | None:
+def platform_settings(
+    settings: Settings, platform: str, workspace: str | None = None
+) -> PlatformSettings | None:
+    """The platform's settings as they apply in `workspace` (a Slack team, a Discord guild):
+    its `workspaces` overrides over the shared ones. Without a workspace: the shared ones."""
     if platform == Platform.SLACK:
-        return settings.slack
+        return settings.slack.for_workspace(workspace)
     if platform == Platform.DISCORD:
-        return settings.discord
+        return settings.discord.for_workspace(workspace)
     return None
 
 
 def channel_mode(settings: Settings, conversation: ConversationRef, visibility: Visibility) -> ChannelMode:
     if visibility == Visibility.DIRECT or conversation.platform == Platform.CONSOLE:
         return ChannelMode.AUTO_ANSWER  # a DM is addressed to the bot by definition
-    ps = platform_settings(settings, conversation.platform)
+    ps = platform_settings(settings, conversation.platform, conversation.workspace)
     if ps is None:
         return ChannelMode.MENTION_ONLY
     override = ps.channels.get(conversation.channel)
@@ -77,7 +81,7 @@ def document_scope(
         return DocVisibility.PUBLIC
     if conversation.platform == Platform.CONSOLE:
         return _scope(settings.console.visibility, settings.console.visibility)
-    ps = platform_settings(settings, conversation.platform)
+    ps = platform_settings(settings, conversation.platform, conversation.workspace)
     if ps is None:
         return DocVisibility.PUBLIC
     if visibility == Visibility.DIRECT:
@@ -155,17 +159,17 @@ def drafts_reply(message: InboundMessage, mode: ChannelMode) -> bool:
     return mode == ChannelMode.DRAFT and not message.addressed
 
 
-def is_staff(author: Author, platform: str, settings: Settings) -> bool:
+def is_staff(author: Author, platform: str, settings: Settings, workspace: str | None = None) -> bool:
     if platform == Platform.CONSOLE:
         return author.id in settings.console.staff_users
-    ps = platform_settings(settings, platform)
+    ps = platform_settings(settings, platform, workspace)
     return ps is not None and ps.people(Duty.FIRST_TIER).includes(author)
 
 
-def is_admin(author: Author, platform: str, settings: Settings) -> bool:
+def is_admin(author: Author, platform: str, settings: Settings, workspace: str | None = None) -> bool:
     if platform == Platform.CONSOLE:
         return True  # whoever runs the terminal owns the installation
-    ps = platform_settings(settings, platform)
+    ps = platform_settings(settings, platform, workspace)
     if ps is None:
         return False
     return ps.people(Duty.ADMIN).includes(author) or (ps.platform_admins_are_admins and author.platform_admin)

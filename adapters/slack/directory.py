@@ -63,12 +63,12 @@ class TtlCache(Generic[V]):
         return value
 
 
-def configured_groups(settings: Settings) -> tuple[str, ...]:
-    """Every user group `[slack]` names (staff_groups, admin_groups and any other `*_groups`
-    list) and every `[audiences.NAME] slack_groups`: policy decides what each means; the
-    adapter only reports membership."""
+def configured_groups(settings: Settings, workspace: str | None = None) -> tuple[str, ...]:
+    """Every user group `[slack]` names for `workspace` (staff_groups, admin_groups and any
+    other `*_groups` list, with that workspace's overrides) and every `[audiences.NAME]
+    slack_groups`: policy decides what each means; the adapter only reports membership."""
     groups: list[str] = []
-    for name, value in settings.slack:
+    for name, value in settings.slack.for_workspace(workspace):
         if name.endswith("_groups") and isinstance(value, tuple):
             groups += [str(group) for group in value]
     for audience in settings.audiences.values():
@@ -188,7 +188,7 @@ class SlackDirectory:
 
     async def roles(self, user_id: str) -> frozenset[str]:
         """The configured user groups this user belongs to."""
-        groups = configured_groups(self.settings)
+        groups = configured_groups(self.settings, self.identity.team_id or None)
         members = await asyncio.gather(*(self.group_members(g) for g in groups))
         return frozenset(g for g, users in zip(groups, members, strict=True) if user_id in users)
 

@@ -28,11 +28,11 @@ class CommandRouter:
         return self.settings.command_prefix(platform, admin=spec is not None and spec.admin_only)
 
     def may_run(self, spec: CommandSpec, command: Command) -> bool:
-        platform = command.conversation.platform
+        platform, workspace = command.conversation.platform, command.conversation.workspace
         return may_run(
             spec,
-            staff=policy.is_staff(command.invoker, platform, self.settings),
-            admin=policy.is_admin(command.invoker, platform, self.settings),
+            staff=policy.is_staff(command.invoker, platform, self.settings, workspace),
+            admin=policy.is_admin(command.invoker, platform, self.settings, workspace),
         )
 
     async def on_command(self, host: CommandHost, command: Command, channel: Channel) -> Outcome:

@@ -61,10 +61,13 @@ def _staff(request: web.Request, platforms: list[str]) -> list[str]:
     """Everyone the settings name for tickets on these platforms: whom one may assign to."""
     people: list[str] = []
     for platform in platforms:
-        ps = policy.platform_settings(request.app[DASHBOARD].settings, platform)
-        if ps is not None:
+        shared = policy.platform_settings(request.app[DASHBOARD].settings, platform)
+        if shared is None:
+            continue
+        # the queue spans every workspace: anyone named for any of them may be assigned
+        for ps in [shared, *(shared.for_workspace(w) for w in shared.workspaces)]:
             people += [*ps.staff_users, *ps.second_tier_users, *ps.oncall_users, *ps.admin_users]
-    return people
+    return list(dict.fromkeys(people))
 
 
 # -- the queue ----------------------------------------------------------------------------

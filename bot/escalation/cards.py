@@ -162,7 +162,9 @@ class TicketPosts:
         return any(kind == PostKind.THREAD for kind, _, _ in posts)
 
     async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> None:
-        ps = policy.platform_settings(self.settings, ticket.conversation.platform)
+        ps = policy.platform_settings(
+            self.settings, ticket.conversation.platform, ticket.conversation.workspace
+        )
         if ps is None or not ps.triage_channel:
             return
         where = ConversationRef(

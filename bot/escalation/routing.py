@@ -35,7 +35,7 @@ def staff_mentions(
 ) -> tuple[Mention, ...]:
     """The staff to tag for a ticket: by knowledge tag, else by channel, else the platform's
     staff (the first tier); the platform's second tier or on-call people for those tiers."""
-    ps = policy.platform_settings(settings, conversation.platform)
+    ps = policy.platform_settings(settings, conversation.platform, conversation.workspace)
     if ps is None:
         return ()
     if tier != Duty.FIRST_TIER:

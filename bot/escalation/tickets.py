@@ -121,9 +121,9 @@ class Escalations:
 
     # -- transitions ----------------------------------------------------------------------
 
-    def _may_work_tickets(self, actor: Author, platform: str) -> bool:
-        return policy.is_staff(actor, platform, self.settings) or policy.is_admin(
-            actor, platform, self.settings
+    def _may_work_tickets(self, actor: Author, where: ConversationRef) -> bool:
+        return policy.is_staff(actor, where.platform, self.settings, where.workspace) or policy.is_admin(
+            actor, where.platform, self.settings, where.workspace
         )
 
     def _idle_deadline(self) -> Mapping[str, object]:
@@ -180,7 +180,9 @@ class Escalations:
         self, ticket_id: int, actor: Author, to: Author, channel: Channel, platform: str
     ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
-        if current is not None and not policy.is_admin(actor, platform, self.settings):
+        if current is not None and not policy.is_admin(
+            actor, platform, self.settings, current.conversation.workspace
+        ):
             return TransitionResult(
                 changed=False, ticket=current, message="Only admins can reassign tickets."
             )
@@ -304,7 +306,7 @@ class Escalations:
                     platform=current.conversation.platform,
                 ),
             )
-        if check_staff and not self._may_work_tickets(actor, current.conversation.platform):
+        if check_staff and not self._may_work_tickets(actor, current.conversation):
             return TransitionResult(
                 changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
             )

@@ -203,14 +203,14 @@ class BurstWatch:
             del self._signatures[answer_id]
 
     async def _alert(self, burst: BurstRecord, channel: Channel) -> None:
-        ps = policy.platform_settings(self.settings, burst.platform)
+        first = ConversationRef.from_key(burst.threads[0])
+        ps = policy.platform_settings(self.settings, burst.platform, first.workspace)
         if ps is None or not ps.triage_channel:
             log.warning(
                 "a burst was detected but no triage channel is set to tell",
                 extra={"platform": burst.platform, "burst_id": burst.id},
             )
             return
-        first = ConversationRef.from_key(burst.threads[0])
         where = ConversationRef(platform=burst.platform, workspace=first.workspace, channel=ps.triage_channel)
         try:
             posted = await channel.send(alert(burst, where, self.settings.insights.burst_window_minutes))

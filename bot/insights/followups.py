@@ -83,7 +83,7 @@ class Followups:
         for themselves. The store sets it unless the thread was asked already."""
         if not self.enabled or conversation.thread is None:
             return None
-        if policy.is_staff(asker, conversation.platform, self.settings):
+        if policy.is_staff(asker, conversation.platform, self.settings, conversation.workspace):
             return None
         return self.clock.now() + self.delay
 

@@ -196,7 +196,7 @@ class DraftReplies:
         return Outcome.RECORDED
 
     def _triage(self, conversation: ConversationRef) -> ConversationRef | None:
-        ps = policy.platform_settings(self.settings, conversation.platform)
+        ps = policy.platform_settings(self.settings, conversation.platform, conversation.workspace)
         if ps is None or not ps.triage_channel:
             return None
         return ConversationRef(
@@ -206,7 +206,9 @@ class DraftReplies:
     # -- the card's buttons ------------------------------------------------------------------
 
     async def pressed(self, event: ActionEvent, draft_id: int, channel: Channel) -> Outcome:
-        if not policy.is_staff(event.actor, event.conversation.platform, self.settings):
+        if not policy.is_staff(
+            event.actor, event.conversation.platform, self.settings, event.conversation.workspace
+        ):
             await self._tell(event, channel, say("draft_staff_only"))
             return Outcome.REFUSED
         draft = await self.store.run(StateStore.reply_draft, draft_id)

@@ -1,0 +1,140 @@
+"""Per-workspace settings (`[slack.workspaces.T...]`, `[discord.workspaces.GUILD]`): one bot in
+several workspaces, each with its own triage channel, staff, admins and channels."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.console import ConsoleChannel
+from bot import policy
+from bot.app import Runtime
+from bot.commands import REGISTRY
+from bot.config_platforms import DiscordSettings, SlackSettings
+from bot.core import Outcome
+from bot.types import (
+    Author,
+    ChannelMode,
+    Command,
+    ConversationRef,
+    DocVisibility,
+    InboundMessage,
+    Mention,
+    MentionKind,
+    ReplyKind,
+    Visibility,
+)
+
+CONFIG = """
+[slack]
+staff_groups = ["S-SHARED"]
+admin_users = ["U-BOSS"]
+triage_channel = "C-TRIAGE-A"
+[slack.workspaces.T-B]
+staff_groups = ["S-B-STAFF"]
+admin_users = ["U-B-ADMIN"]
+triage_channel = "C-TRIAGE-B"
+default_mode = "auto-answer"
+default_visibility = "public"
+"""
+
+_ids = itertools.count(1)
+
+
+def ask(text: str, workspace: str, author: Author) -> InboundMessage:
+    return InboundMessage(
+        id=f"w{next(_ids)}",
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GEN"),
+        author=author,
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 12, 5, 10, 0, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(CONFIG)
+
+
+def test_a_workspace_overrides_only_what_it_names() -> None:
+    slack = SlackSettings.model_validate(
+        {"staff_groups": ["S1"], "triage_channel": "C1", "workspaces": {"T2": {"triage_channel": "C2"}}}
+    )
+    there = slack.for_workspace("T2")
+    assert (there.triage_channel, there.staff_groups) == ("C2", ("S1",))  # staff shared
+    assert slack.for_workspace("T1") is slack and slack.for_workspace(None) is slack
+    assert slack.for_workspace("T2") is there  # merged once
+
+
+@pytest.mark.parametrize(
+    ("section", "override", "says"),
+    [
+        (SlackSettings, {"slash_command": "/help"}, "cannot set slash_command"),
+        (DiscordSettings, {"shards": 2}, "cannot set shards"),
+        (SlackSettings, {"default_mode": "loud"}, "workspaces.T2: default_mode"),
+        (SlackSettings, {"staff_groups": "S1"}, "workspaces.T2: staff_groups"),
+    ],
+)
+def test_a_workspace_setting_that_cannot_apply_is_refused_by_name(
+    section: type[SlackSettings] | type[DiscordSettings], override: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ValidationError, match=says):
+        section.model_validate({"workspaces": {"T2": override}})
+
+
+def test_staff_admins_and_channels_are_those_of_the_workspace(rt: Runtime) -> None:
+    settings = rt.settings
+    b_staff = Author(id="U-1", roles=frozenset({"S-B-STAFF"}))
+    shared_staff = Author(id="U-2", roles=frozenset({"S-SHARED"}))
+    assert policy.is_staff(b_staff, "slack", settings, "T-B")
+    assert not policy.is_staff(b_staff, "slack", settings, "T-A")  # staff of B only
+    assert policy.is_staff(shared_staff, "slack", settings, "T-A")
+    assert not policy.is_staff(shared_staff, "slack", settings, "T-B")  # B names its own
+    assert policy.is_admin(Author(id="U-B-ADMIN"), "slack", settings, "T-B")
+    assert not policy.is_admin(Author(id="U-B-ADMIN"), "slack", settings, "T-A")
+    in_a = ConversationRef(platform="slack", workspace="T-A", channel="C-GEN")
+    in_b = ConversationRef(platform="slack", workspace="T-B", channel="C-GEN")
+    assert policy.channel_mode(settings, in_a, Visibility.INTERNAL) == ChannelMode.MENTION_ONLY
+    assert policy.channel_mode(settings, in_b, Visibility.INTERNAL) == ChannelMode.AUTO_ANSWER
+    assert policy.document_scope(settings, in_a, Visibility.INTERNAL) == DocVisibility.INTERNAL
+    assert policy.document_scope(settings, in_b, Visibility.INTERNAL) == DocVisibility.PUBLIC
+
+
+async def test_each_workspace_hears_of_its_tickets_in_its_own_triage_channel(rt: Runtime) -> None:
+    channel = ConsoleChannel(io.StringIO())
+    for workspace in ("T-A", "T-B"):
+        outcome = await rt.bot.on_message(
+            ask("I want to talk to a human please", workspace, Author(id=f"U-ASK-{workspace}")), channel
+        )
+        assert outcome == Outcome.ESCALATED
+    cards = {r.conversation.workspace: r for _, r in channel.posted if r.kind == ReplyKind.TICKET}
+    assert cards["T-A"].conversation.channel == "C-TRIAGE-A"
+    assert cards["T-B"].conversation.channel == "C-TRIAGE-B"
+    tagged = {
+        r.conversation.workspace: r.mentions for _, r in channel.posted if r.kind == ReplyKind.ESCALATION
+    }
+    assert tagged["T-A"] == (Mention(kind=MentionKind.GROUP, id="S-SHARED"),)
+    assert tagged["T-B"] == (Mention(kind=MentionKind.GROUP, id="S-B-STAFF"),)
+
+
+def test_an_admin_command_is_allowed_only_in_the_workspace_that_names_the_admin(rt: Runtime) -> None:
+    admin = Author(id="U-B-ADMIN", name="Bea")
+    reindex = REGISTRY.get("reindex")
+    assert reindex is not None and reindex.admin_only
+    for workspace, allowed in (("T-B", True), ("T-A", False)):
+        command = Command(
+            id=f"c-{workspace}",
+            name="reindex",
+            args="",
+            conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GEN"),
+            invoker=admin,
+            visibility=Visibility.INTERNAL,
+        )
+        assert rt.bot.commands.may_run(reindex, command) is allowed
