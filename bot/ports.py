@@ -204,7 +204,7 @@ if typing.TYPE_CHECKING:
     from bot.store.followups import DueFollowup, FollowupClaim
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
-    from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
+    from bot.store.metrics import AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
     from bot.store.queue import QueuePage, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
     from bot.store.slack_installs import SlackInstallRecord
@@ -550,6 +550,14 @@ class MetricsStore(Protocol):
         self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
     ) -> list[TicketRow]: ...
 
+    def metric_question_moments(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> tuple[list[QuestionRow], dict[int, str]]: ...
+
+    def metric_ticket_moments(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> tuple[list[TicketMoments], list[RatingRow]]: ...
+
     def top_questions(
         self,
         since: datetime,
@@ -564,6 +572,10 @@ class GapStore(Protocol):
     """Knowledge-gap clusters: the questions placed in them, their asks and status."""
 
     def unassigned_gap_questions(self, limit: int = 500) -> list[GapCandidate]: ...
+
+    def record_gap_placement(self, at: datetime) -> None: ...
+
+    def gaps_placed_at(self) -> datetime | None: ...
 
     def gaps(
         self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50

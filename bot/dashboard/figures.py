@@ -1,8 +1,9 @@
 """The overview's figures, kept for a minute: what makes the busiest page cheap to look at.
 
-The overview's report and its charts are `collect` over every question of the period, once
-for the period and once per bucket (bot/dashboard/trends.py): on a busy community that is
-seconds of work, and it would be redone for every reload by every member of the team. So
+The overview's report and its charts are computed from every question of the period (one
+read of the store, then the period and each bucket: bot/dashboard/trends.py): on a busy
+community that is up to a second of work (30 days of 100,000 questions), and it would be
+redone for every reload by every member of the team. So
 each (platform, period) is computed once and then served as it was for FRESH seconds; after
 that the page still gets the figures at once, while one refresh runs in the background
 (stale-while-revalidate), until they are STALE_LIMIT old, when the page waits for new ones.

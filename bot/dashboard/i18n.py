@@ -217,6 +217,7 @@ KOREAN: dict[str, str] = {
     "Read-only: this dashboard runs on its own, so it reads the index without changing it. Reindex works while it runs inside supportbot run, or with supportbot index.": "읽기 전용: 이 대시보드는 단독으로 실행 중이라 색인을 바꾸지 않고 읽기만 합니다. 다시 색인은 supportbot run 안에서 실행될 때 또는 supportbot index로 할 수 있습니다.",
     "The index could not be opened here:": "여기서 색인을 열 수 없습니다:",
     "Last sync:": "마지막 동기화:",
+    "New questions are placed into gaps by the running bot about every half minute. Placed as of:": "새 질문은 실행 중인 봇이 약 30초마다 지식 공백에 배치합니다. 배치 기준 시각:",
     "never": "없음",
     "Files not indexed, and why": "색인되지 않은 파일과 그 이유",
     "Path": "경로",

@@ -1,11 +1,11 @@
 """The overview's figures over time: the selected period cut into buckets (days, or weeks for
 a month or more), each bucket's figures, and which of them the overview charts.
 
-Each bucket is a period of its own, collected by `bot.insights.metrics.collect` exactly as
-`supportbot report --since START --until END` collects it: its figures are "as of" its end,
-so a bucket's numbers are the report's for that bucket, not a share of the whole period's.
-All of them, and the whole period's, are read in one snapshot of the store, so the table and
-the charts never disagree about what happened.
+Each bucket's figures are exactly what `bot.insights.metrics.collect` (and so `supportbot
+report --since START --until END`) gives for it: "as of" its end, so a bucket's numbers are
+the report's for that bucket, not a share of the whole period's. All of them, and the whole
+period's, come from one read of the store in one snapshot (bot/insights/buckets.py), so the
+table and the charts never disagree about what happened.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from bot.dashboard.charts import Series, bar_chart
+from bot.insights.buckets import collect_buckets
 from bot.insights.metrics import Definitions, Period, Report, Scope, collect
 from bot.ports import Store
 
@@ -76,16 +77,14 @@ def buckets(period: Period) -> tuple[Period, ...]:
 
 
 def collect_trend(store: Store, period: Period, scope: Scope, definitions: Definitions) -> Trend:
-    """The whole period's report and each bucket's, in one snapshot (run it on the store's
-    thread: it is several reports' worth of SQL)."""
-    with store.metrics_snapshot():
+    """The whole period's report and each bucket's, from one read of the store in one
+    snapshot (bot/insights/buckets.py). Run it on the store's thread."""
+    spans = buckets(period)
+    if spans == (period,):  # one bucket: the period itself
         report = collect(store, period, scope, definitions)
-        spans = buckets(period)
-        if spans == (period,):  # one bucket: the period itself, already collected
-            return Trend(report=report, buckets=(report,))
-        return Trend(
-            report=report, buckets=tuple(collect(store, span, scope, definitions, top=0) for span in spans)
-        )
+        return Trend(report=report, buckets=(report,))
+    report, parts = collect_buckets(store, period, spans, scope, definitions)
+    return Trend(report=report, buckets=parts)
 
 
 def values(reports: tuple[Report, ...], metric: str) -> tuple[float | None, ...]:

@@ -12,7 +12,7 @@ hidden until `[insights] gap_reopen_asks` new asks. An addressed gap asked again
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.insights.similarity import Signature, best_match, signature
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 ALL = (GapStatus.OPEN, GapStatus.ADDRESSED, GapStatus.DISMISSED)
 KNOWN_GAPS = 1000  # clusters a new question is compared with, most asked first
+# how often the clock searches the docs for each open gap's question: a reindex is rare, and
+# each check is one search per open gap (at most 200 of them)
+ADDRESSED_EVERY = timedelta(minutes=10)
 
 
 class Gaps:
@@ -36,20 +39,39 @@ class Gaps:
         self.store = store
         self.clock = clock
         self.knowledge = knowledge
+        self._checked_at: datetime | None = None  # when the clock last looked for addressed gaps
 
     async def sync(self) -> int:
         """Put every new gap question in its cluster. Returns how many were placed."""
         return await self.store.run(place, self.settings.insights.gap_reopen_asks, self.clock.now())
 
+    async def tick(self) -> int:
+        """The clock's share: place new gap questions (the dashboard's gaps page shows what is
+        placed, "as of" then), and every ADDRESSED_EVERY mark the open gaps the documentation
+        now answers, on every platform: the page does neither, so it stays fast."""
+        placed = await self.sync()
+        now = self.clock.now()
+        if self._checked_at is None or now - self._checked_at >= ADDRESSED_EVERY:
+            self._checked_at = now
+            await self._mark_addressed(None)
+        return placed
+
     async def refresh(self, platform: str) -> list[GapRecord]:
         """Sync, mark the open gaps the documentation now answers as addressed, and return
         the open gaps, most asked first."""
         await self.sync()
+        return await self._mark_addressed(platform)
+
+    async def _mark_addressed(self, platform: str | None) -> list[GapRecord]:
+        """Mark the open gaps (of one platform, or all) a confident search now answers; the
+        ones still open, most asked first."""
         still_open: list[GapRecord] = []
         for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200):
             if await self._answered_now(gap):
                 await self.store.run(StateStore.set_gap_status, gap.id, GapStatus.ADDRESSED, self.clock.now())
-                log.info("a knowledge gap is now addressed", extra={"gap_id": gap.id, "platform": platform})
+                log.info(
+                    "a knowledge gap is now addressed", extra={"gap_id": gap.id, "platform": gap.platform}
+                )
             else:
                 still_open.append(gap)
         return still_open
@@ -98,4 +120,5 @@ def _place(store: Store, reopen_after: int, now: datetime) -> int:
                 ids.append(store.create_gap(candidate, sig.to_json(), now).id)
                 sigs.append(sig)
             placed += 1
+    store.record_gap_placement(now)
     return placed

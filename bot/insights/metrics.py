@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import itemgetter
+from typing import Protocol, TypeVar
 
 from bot.config import Settings
 from bot.hours import BusinessHours
@@ -31,6 +32,14 @@ from bot.ports import Store
 from bot.store.gaps import GapStatus
 from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
 from bot.store.reply_drafts import DraftCounts
+
+
+class _Conversational(Protocol):
+    @property
+    def conversation(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Conversational)  # a ticket row, as of an end or with its moments
 
 
 class Rating(StrEnum):
@@ -342,7 +351,7 @@ def gaps(store: Store, scope: Scope, limit: int = 10) -> tuple[GapLine, ...]:
 
 
 @contextmanager
-def _no_gc_pauses() -> Iterator[None]:
+def no_gc_pauses() -> Iterator[None]:
     """A report builds a few hundred thousand small tuples, none in a cycle; the cyclic
     collector would walk them again and again (40% of the time at 100,000 questions)."""
     enabled = gc.isenabled()
@@ -356,8 +365,26 @@ def _no_gc_pauses() -> Iterator[None]:
 
 def collect(store: Store, period: Period, scope: Scope, definitions: Definitions, *, top: int = 10) -> Report:
     """The report of one period, read in one snapshot of the store."""
-    with _no_gc_pauses():
+    with no_gc_pauses():
         return _collect(store, period, scope, definitions, top)
+
+
+def narrowed(
+    scope: Scope, questions: list[QuestionRow], messages: list[AskerMessageRow], tickets: list[_T]
+) -> tuple[list[QuestionRow], list[AskerMessageRow], list[_T]]:
+    """The rows of `scope`'s channel and workspace: SQL matched the channel by a pattern, and
+    knows nothing of workspaces (several on one install: Slack OAuth, several guilds)."""
+    if scope.channel:
+        wanted = scope.channel
+        questions = [q for q in questions if in_channel(q.channel or channel_of(q.conversation), wanted)]
+        messages = [m for m in messages if in_channel(channel_of(m.conversation), wanted)]
+        tickets = [t for t in tickets if in_channel(channel_of(t.conversation), wanted)]
+    if scope.workspace:
+        ws = scope.workspace
+        questions = [q for q in questions if in_workspace(q.channel or channel_of(q.conversation), ws)]
+        messages = [m for m in messages if in_workspace(channel_of(m.conversation), ws)]
+        tickets = [t for t in tickets if in_workspace(channel_of(t.conversation), ws)]
+    return questions, messages, tickets
 
 
 def _collect(store: Store, period: Period, scope: Scope, definitions: Definitions, top: int) -> Report:
@@ -370,16 +397,7 @@ def _collect(store: Store, period: Period, scope: Scope, definitions: Definition
         unanswered = gaps(store, scope, top)
         # counted in SQL: a bare channel id matches by pattern there, close enough for drafts
         drafts = store.draft_counts(*args)
-    if scope.channel:  # SQL matched a pattern; this is the exact test
-        wanted = scope.channel
-        questions = [q for q in questions if in_channel(q.channel or channel_of(q.conversation), wanted)]
-        messages = [m for m in messages if in_channel(channel_of(m.conversation), wanted)]
-        tickets = [t for t in tickets if in_channel(channel_of(t.conversation), wanted)]
-    if scope.workspace:  # several workspaces on one install (Slack OAuth, several guilds)
-        ws = scope.workspace
-        questions = [q for q in questions if in_workspace(q.channel or channel_of(q.conversation), ws)]
-        messages = [m for m in messages if in_workspace(channel_of(m.conversation), ws)]
-        tickets = [t for t in tickets if in_workspace(channel_of(t.conversation), ws)]
+    questions, messages, tickets = narrowed(scope, questions, messages, tickets)
     metrics, breakdowns = compute(
         questions, messages, tickets, end=period.until, definitions=definitions, drafts=drafts
     )

@@ -2,9 +2,10 @@
 
 The core builds one `Insights` and passes its parts where they act: bursts and incidents to
 the responder (after each answer), incidents to the buttons, everything to the commands.
-`tick` is the insights' share of the core's clock: place new gap questions and post the
-weekly digest when it is due. A failure in one part is logged and retried on the next
-tick; it never stops the SLA clock or the replays that share the tick.
+`tick` is the insights' share of the core's clock: place new gap questions (and now and
+then mark the gaps the docs answer now) and post the weekly digest when it is due. A failure
+in one part is logged and retried on the next tick; it never stops the SLA clock or the
+replays that share the tick.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Insights:
         """Clock work; returns how many messages it posted."""
         posted = 0
         try:
-            await self.gaps.sync()
+            await self.gaps.tick()  # new gap questions placed; addressed ones marked now and then
         except Exception:  # a boundary: the next tick tries again
             log.exception("placing knowledge-gap questions failed")
         try:

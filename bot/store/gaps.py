@@ -16,6 +16,8 @@ from typing import Any
 
 from bot.store.store import NotFoundError, Repository, iso, parse_time
 
+PLACED_KEY = "gaps_placed_at"  # in state_meta: when gap questions were last placed
+
 
 class GapKind(StrEnum):
     HARD = "hard"  # the bot could not answer
@@ -81,6 +83,21 @@ class GapRepository(Repository):
             )
             for row in rows
         ]
+
+    def record_gap_placement(self, at: datetime) -> None:
+        """Every gap question asked before `at` is in a cluster now (what the gaps page is "as of")."""
+        with self.db.conn:
+            self.db.execute(
+                "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
+                # never back in time: several workers place, with clocks a little apart
+                "set value = excluded.value where excluded.value > state_meta.value",
+                [PLACED_KEY, iso(at)],
+            )
+
+    def gaps_placed_at(self) -> datetime | None:
+        """When gap questions were last placed; None before the first placement."""
+        row = self.db.execute("select value from state_meta where key = ?", [PLACED_KEY]).fetchone()
+        return parse_time(row[0]) if row else None
 
     def gaps(self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50) -> list[GapRecord]:
         """Gaps with one of `statuses`, on one platform or (None) all, most asked first."""

@@ -25,6 +25,8 @@ from bot.store.store import Repository, iso, like_prefix
 SHORT_MESSAGE_CHARS = 200
 # a question answered just after the period starts was asked just before: its message is read too
 QUESTION_LEAD = timedelta(hours=1)
+# messages of periods up to this long are found through their `at` index, longer ones by a scan
+BY_TIME_UP_TO = timedelta(days=2)
 
 
 class QuestionRow(NamedTuple):
@@ -58,6 +60,28 @@ class TicketRow(NamedTuple):
     first_staff_reply_at: str | None
     resolved_at: str | None
     rating: str | None
+
+
+class TicketMoments(NamedTuple):
+    """A ticket with the raw moments behind its figures, so that it can be seen as of any
+    end within the period read (bot/insights/buckets.py); TicketRow is it as of one end."""
+
+    id: int
+    created_at: str
+    conversation: str
+    asker_id: str | None
+    answer_id: int | None
+    language: str | None
+    direct: bool
+    staff_reply_at: str | None  # the first staff message in its thread, before the period's end
+    last_staff_reply_at: str | None  # stands in for it when the messages are gone (retention)
+    resolved_at: str | None
+
+
+class RatingRow(NamedTuple):
+    ticket_id: int
+    at: str
+    rating: str
 
 
 def channel_pattern(channel: str) -> str:
@@ -109,6 +133,24 @@ class MetricsRepository(Repository):
         ).fetchall()
         return list(map(QuestionRow._make, rows))
 
+    def metric_question_moments(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> tuple[list[QuestionRow], dict[int, str]]:
+        """`metric_questions`, and when each verdict found was given (by answer id): as of an
+        earlier end, a verdict given after it is not seen yet."""
+        where, params = _scope(platform, channel, "a.conversation")
+        rows = self.db.execute(
+            "select a.id, a.created_at, a.conversation, a.channel, a.asker_id, a.language, a.abstained, "
+            " a.message_id, f.value, f.at "
+            # a scan, as in metric_questions
+            "from answers a not indexed left join feedback f on f.answer_id = a.id "
+            " and f.user_id = a.asker_id and f.at < ? "
+            "where a.created_at >= ? and a.created_at < ?" + where,
+            [iso(until), iso(since), iso(until), *params],
+        ).fetchall()
+        given = {row[0]: row[9] for row in rows if row[9] is not None}
+        return [QuestionRow._make(row[:9]) for row in rows], given
+
     def metric_asker_messages(
         self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
     ) -> list[AskerMessageRow]:
@@ -116,10 +158,13 @@ class MetricsRepository(Repository):
         questions were asked): the questions themselves (when they were sent), and the
         follow-ups and thank-yous that decide what became of an answer."""
         where, params = _scope(platform, channel, "m.conversation")
+        # the `at` index pays for a short period (a day: 2x faster); over a week or more,
+        # fetching row after row through it is 2-3 times slower than reading the table in order
+        hint = " not indexed" if until - since > BY_TIME_UP_TO else ""
         rows = self.db.execute(
             "select m.conversation, m.author_id, m.at, m.platform_id, "
             f" case when length(m.text) <= {SHORT_MESSAGE_CHARS} then m.text end "
-            "from messages m where m.role = 'user' and m.author_id is not null and m.at >= ? and m.at < ?"
+            f"from messages m{hint} where m.role = 'user' and m.author_id is not null and m.at >= ? and m.at < ?"
             + where,
             [iso(since - QUESTION_LEAD), iso(until), *params],
         ).fetchall()
@@ -146,6 +191,32 @@ class MetricsRepository(Repository):
             [end, end, end, end, iso(since), end, *params],
         ).fetchall()
         return list(map(TicketRow._make, rows))
+
+    def metric_ticket_moments(
+        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+    ) -> tuple[list[TicketMoments], list[RatingRow]]:
+        """The tickets of `metric_tickets` with their raw moments, and their ratings before
+        `until`, oldest first (the latest before an end is the ticket's rating as of then)."""
+        where, params = _scope(platform, channel, "t.conversation")
+        end = iso(until)
+        tickets = self.db.execute(
+            "select t.id, t.created_at, t.conversation, t.asker_id, t.answer_id, t.language, "
+            " t.answer_id is null and not exists (select 1 from answers a where a.conversation = t.conversation "
+            "   and a.created_at <= t.created_at), "
+            " (select min(m.at) from messages m where m.conversation = t.conversation "
+            "   and m.role = 'staff' and m.at >= t.created_at and m.at < ?), "
+            " t.last_staff_reply_at, t.resolved_at "
+            "from tickets t where t.created_at >= ? and t.created_at < ?" + where,
+            [end, iso(since), end, *params],
+        ).fetchall()
+        ratings = self.db.execute(
+            "select e.ticket_id, e.at, e.detail from ticket_events e where e.event = 'rated' and e.at < ? "
+            " and e.ticket_id in (select t.id from tickets t where t.created_at >= ? and t.created_at < ?"
+            + where
+            + ") order by e.id",
+            [end, iso(since), end, *params],
+        ).fetchall()
+        return list(map(TicketMoments._make, tickets)), list(map(RatingRow._make, ratings))
 
     def top_questions(
         self,

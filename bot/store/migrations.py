@@ -23,6 +23,7 @@ from bot.store.migrations_later import (
     _state_v7_workers,
     _state_v8_slack_installs,
     _state_v9_dashboard,
+    _state_v10_messages_at,
 )
 
 if TYPE_CHECKING:
@@ -256,6 +257,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0007_workers", _state_v7_workers),
     ("0008_slack_installations", _state_v8_slack_installs),
     ("0009_dashboard", _state_v9_dashboard),
+    ("0010_messages_at", _state_v10_messages_at),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

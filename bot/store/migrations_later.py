@@ -211,3 +211,10 @@ def _state_v9_dashboard(db: StateDatabase) -> None:
         not_null={"at", "platform", "user_id", "action"},
     )
     db.table("audit_log").create_index(["at"])
+
+
+def _state_v10_messages_at(db: StateDatabase) -> None:
+    """People's messages of a short period (a day's report, the dashboard's one-day overview)
+    are found by time instead of by a scan of every message; a report of a week or more still
+    scans (bot/store/metrics.py says why)."""
+    db.table("messages").create_index(["at"])

@@ -1,20 +1,28 @@
 """The dashboard's knowledge gaps over loopback against a real store and index: the clusters
-with their questions and status, dismissing one, and "draft from cluster", each as
-`/support gaps` does it and audited; staff and admins only, CSRF on every change."""
+the clock placed, "as of" then, with their questions and status; the clock marking what the
+docs now answer; dismissing one, and "draft from cluster", each as `/support gaps` does it and
+audited; staff and admins only, CSRF on every change."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.insights.gaps import ALL
+from bot.insights.gaps import ADDRESSED_EVERY, ALL
 from bot.store.gaps import GapKind, GapRecord, GapStatus
 from bot.types import InboundMessage, Visibility
 from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
-from tests.bot.insights.test_gaps import EXPORT, REFUND, two_gaps
+from tests.bot.insights.test_gaps import EXPORT, REFUND, ask, two_gaps
 from tests.fakes.clock import FakeClock
+
+INVOICES = """# Exporting invoices to CSV
+
+To export your invoices to a CSV file, open Billing, choose Invoices and click
+"Export CSV". The CSV export includes every invoice of the selected year.
+"""
 
 
 def hard_gap(rt: Runtime) -> GapRecord:
@@ -25,21 +33,61 @@ def listed(page: str) -> set[int]:
     return {int(n) for n in re.findall(r'data-gap="(\d+)"', page)}
 
 
-async def test_the_gaps_list_places_new_questions_and_shows_each_cluster_with_its_questions(
+def placed_at(page: str) -> str:
+    found = re.search(r"<span data-placed-at>([^<]*)</span>", page)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_the_gaps_list_shows_what_the_clock_placed_as_of_then(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
     await two_gaps(rt, channel)
-    assert rt.state.gaps("slack", ALL) == []  # not placed yet: the list places them, as the command
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    page = await (await client.get("/admin/gaps")).text()
+    # the page places nothing itself: the running bot's clock does, and has not ticked yet
+    assert listed(page) == set() and placed_at(page) == "never"
+    assert rt.state.gaps("slack", ALL) == []
+    await rt.bot.tick({"slack": channel})
     page = await (await client.get("/admin/gaps")).text()
     gaps = {g.kind: g for g in rt.state.gaps("slack", ALL)}
     assert listed(page) == {gaps[GapKind.HARD].id, gaps[GapKind.SOFT].id}
+    assert placed_at(page) == clock.now().isoformat(timespec="seconds")
     assert "invoices" in page.lower() and "refund" in page.lower()
     hard = gaps[GapKind.HARD]
     shown = await (await client.get(f"/admin/gaps/{hard.id}")).text()
     assert all(q in shown for q in EXPORT) and not any(q in shown for q in REFUND)
     assert "<caption>" in shown and f'action="/admin/gaps/{hard.id}/dismiss"' in shown
     assert (await client.get("/admin/gaps/999")).status == 404
+    # a question asked since is listed once the clock has placed it, with the later moment
+    clock.advance(minutes=1)
+    await rt.bot.on_message(ask(EXPORT[0], "U-LATER"), channel)
+    assert hard_gap(rt).asks == len(EXPORT)
+    await rt.bot.tick({"slack": channel})
+    page = await (await client.get("/admin/gaps")).text()
+    assert hard_gap(rt).asks == len(EXPORT) + 1 and placed_at(page) == clock.now().isoformat(
+        timespec="seconds"
+    )
+
+
+async def test_the_clock_marks_what_the_docs_now_answer_every_few_minutes(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    await two_gaps(rt, channel)
+    await rt.bot.tick({"slack": channel})  # placed, and the docs searched once: nothing answers them
+    hard = hard_gap(rt)
+    assert hard.status == GapStatus.OPEN
+    (knowledge_dir / "invoices.md").write_text(INVOICES, encoding="utf-8")
+    await rt.bot.knowledge.reindex()
+    clock.advance(minutes=1)
+    await rt.bot.tick({"slack": channel})
+    assert hard_gap(rt).status == GapStatus.OPEN  # checked a minute ago: not searched again yet
+    clock.advance(seconds=ADDRESSED_EVERY.total_seconds())
+    await rt.bot.tick({"slack": channel})
+    assert hard_gap(rt).status == GapStatus.ADDRESSED
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    assert hard.id not in listed(await (await client.get("/admin/gaps")).text())
+    assert hard.id in listed(await (await client.get("/admin/gaps?status=addressed")).text())
 
 
 async def test_dismissing_a_gap_hides_it_and_is_audited(
@@ -47,7 +95,7 @@ async def test_dismissing_a_gap_hides_it_and_is_audited(
 ) -> None:
     await two_gaps(rt, channel)
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
-    await client.get("/admin/gaps")
+    await rt.bot.insights.gaps.sync()  # what the clock does
     hard = hard_gap(rt)
     csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
     response = await client.post(f"/admin/gaps/{hard.id}/dismiss", data={"csrf": csrf})
@@ -67,7 +115,7 @@ async def test_draft_from_a_gap_uses_what_staff_answered_in_its_ticket(
 ) -> None:
     await two_gaps(rt, channel)
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
-    await client.get("/admin/gaps")
+    await rt.bot.insights.gaps.sync()  # what the clock does
     hard = hard_gap(rt)
     csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
     response = await client.post(f"/admin/gaps/{hard.id}/draft", data={"csrf": csrf})
@@ -142,9 +190,11 @@ async def test_the_gaps_pages_read_in_korean(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
     await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()  # what the clock does
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
     korean = {"Accept-Language": "ko-KR"}
     listing = await (await client.get("/admin/gaps", headers=korean)).text()
     assert "지식 공백" in listing and "답하지 못함" in listing and "답했지만 도움 안 됨" in listing
+    assert "배치 기준 시각:" in listing
     page = await (await client.get(f"/admin/gaps/{hard_gap(rt).id}", headers=korean)).text()
     assert "이 공백으로 초안 만들기" in page and EXPORT[0] in page

@@ -38,3 +38,18 @@ def test_gap_questions_are_abstentions_complaints_and_tickets_in_asking_order(st
         assert [c.answer_id for c in store.unassigned_gap_questions(2)] == [abstained, disliked]
     finally:
         store.close()
+
+
+def test_each_placement_is_remembered_never_back_in_time(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        assert store.gaps_placed_at() is None
+        assert place(store, 3, at(1, 9)) == 0  # nothing to place is still a placement "as of" then
+        assert store.gaps_placed_at() == at(1, 9)
+        ask(store, thread(), "U1", at(1, 9, 10), answered=False, question="Where is the SSO page?")
+        assert place(store, 3, at(1, 9, 30)) == 1
+        assert store.gaps_placed_at() == at(1, 9, 30)
+        place(store, 3, at(1, 9, 20))  # another worker, its clock a little behind
+        assert store.gaps_placed_at() == at(1, 9, 30)
+    finally:
+        store.close()

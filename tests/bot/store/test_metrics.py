@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.dashboard.trends import buckets
+from bot.insights.buckets import collect_buckets
+from bot.insights.metrics import Scope, collect
 from bot.store import StateStore
 from bot.types import Author, ConversationRef, EscalationReason
-from tests.bot.insights.week import NOW, WEEK, ask, at, escalate, thread
+from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, script_week, thread
 
 
 def test_a_report_reads_one_snapshot_while_the_bot_writes(state: Path | str) -> None:
@@ -62,3 +65,21 @@ def test_messages_of_the_period_are_read_with_short_texts_only(state: Path | str
     assert [(r.author_id, r.text) for r in rows] == [("U1", "How do I reset my password?"), ("U1", None)]
     assert rows[0].platform_id is not None  # how the question's answer finds when it was asked
     assert store.metric_asker_messages(WEEK.since, NOW, platform="discord") == []
+
+
+def test_one_read_of_a_week_gives_each_days_report_on_both_engines(state: Path | str) -> None:
+    # the moments behind the figures (verdicts, first replies, resolutions, ratings) read the
+    # same on PostgreSQL, and the one-day reads use the `at` index there and here alike
+    store = StateStore(state)
+    script_week(store)
+    spans = buckets(WEEK)
+    whole, days = collect_buckets(store, WEEK, spans, Scope(), DEFINITIONS)
+    assert whole == collect(store, WEEK, Scope(), DEFINITIONS)
+    assert [d.metrics for d in days] == [
+        collect(store, s, Scope(), DEFINITIONS, top=0).metrics for s in spans
+    ]
+    assert [d.metrics.confirmed_resolutions for d in days] == [1, 2, 0, 0, 0, 0, 0, 0]
+    # Friday's ticket was answered, resolved and rated on Monday: after its day ended
+    assert whole.metrics.ratings_good == 1 and whole.metrics.human_first_responses == 1
+    assert days[4].metrics.escalations == 1 and days[4].metrics.human_first_responses == 0
+    assert sum(d.metrics.ratings_good for d in days) == 0

@@ -138,13 +138,13 @@ class Site:
 
     async def gap(self) -> int:
         """Two members find the answer to the same question not helpful: a knowledge gap, placed
-        as the gaps page places new questions."""
+        as the running bot's clock places new questions (the gaps page only shows them)."""
         for user, text in ((MEMBER, GAP_QUESTIONS[0]), (OTHER_MEMBER, GAP_QUESTIONS[1])):
             if user not in self.fake.users:
                 self.fake.add_user(user, "other", real_name="Other Member")
             _, answer = await self.ask(text, user)
             await click(self.fake, self.slack, press(self.fake, answer, "supportbot:not_helpful", user))
-        await self.rt.bot.insights.gaps.refresh("slack")
+        await self.rt.bot.insights.gaps.tick()
         [gap] = self.rt.state.gaps("slack", ALL)
         return gap.id
 

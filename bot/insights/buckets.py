@@ -1,0 +1,152 @@
+"""A period's report and the reports of its buckets (consecutive parts of it), from one read.
+
+The overview charts a period day by day (or week by week), and each bucket's figures must be
+exactly `collect`'s for that bucket, "as of" the bucket's end: feedback, messages, replies,
+resolutions and ratings after it are not seen. Collecting each bucket on its own reads the
+store once per bucket, a scan of the answers and messages every time; here the period is
+read once, with the moments behind its figures (when a verdict was given, when a ticket got
+its first staff reply, was resolved, was rated), and each bucket is then computed from its
+share of those rows, seen as of its end, by `compute`: the same definitions, so the same
+figures, and the work of one pass over the rows instead of one per bucket.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bot.insights.metrics import (
+    Definitions,
+    Period,
+    Report,
+    Scope,
+    compute,
+    gaps,
+    narrowed,
+    no_gc_pauses,
+)
+from bot.ports import Store
+from bot.store.metrics import QUESTION_LEAD, AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
+from bot.store.store import iso
+
+
+def collect_buckets(
+    store: Store,
+    period: Period,
+    spans: Sequence[Period],
+    scope: Scope,
+    definitions: Definitions,
+    *,
+    top: int = 10,
+) -> tuple[Report, tuple[Report, ...]]:
+    """`collect(period)` and `collect(span, top=0)` for each of `spans` (consecutive, covering
+    the period), read in one snapshot. Run it on the store's thread."""
+    with no_gc_pauses():
+        return _collect_buckets(store, period, tuple(spans), scope, definitions, top)
+
+
+def _collect_buckets(
+    store: Store,
+    period: Period,
+    spans: tuple[Period, ...],
+    scope: Scope,
+    definitions: Definitions,
+    top: int,
+) -> tuple[Report, tuple[Report, ...]]:
+    ends = [period.since] + [s.until for s in spans]
+    if not spans or [s.since for s in spans] != ends[:-1] or ends[-1] != period.until:
+        raise ValueError("the spans must be consecutive and cover the period")
+    args = (period.since, period.until, scope.platform, scope.channel)
+    with store.metrics_snapshot():
+        questions, given = store.metric_question_moments(*args)
+        messages = store.metric_asker_messages(*args)
+        moments, ratings = store.metric_ticket_moments(*args)
+        top_questions = store.top_questions(*args, limit=top)
+        unanswered = gaps(store, scope, top)
+        drafts = [store.draft_counts(*args)] + [
+            store.draft_counts(s.since, s.until, scope.platform, scope.channel) for s in spans
+        ]
+    questions, messages, moments = narrowed(scope, questions, messages, moments)
+    rated = _by_ticket(ratings)
+
+    def report(
+        span: Period, qs: list[QuestionRow], ms: list[AskerMessageRow], ts: list[TicketMoments], n: int
+    ) -> Report:
+        end = iso(span.until)
+        tickets = [_as_of(t, rated.get(t.id, ()), end) for t in ts]
+        if span.until < period.until:  # an earlier end: a verdict given since is not seen yet
+            qs = [q._replace(verdict=None) if q.id in given and given[q.id] >= end else q for q in qs]
+        metrics, breakdowns = compute(
+            qs, ms, tickets, end=span.until, definitions=definitions, drafts=drafts[n]
+        )
+        whole = n == 0
+        return Report(
+            period=span,
+            scope=scope,
+            definitions=definitions,
+            metrics=metrics,
+            breakdowns=breakdowns,
+            top_questions=tuple(top_questions) if whole else (),
+            gaps=unanswered if whole else (),
+        )
+
+    whole = report(period, questions, messages, moments, 0)
+    starts = [iso(s.since) for s in spans]
+    leads = [iso(s.since - QUESTION_LEAD) for s in spans]
+    qs_of: list[list[QuestionRow]] = [[] for _ in spans]
+    ms_of: list[list[AskerMessageRow]] = [[] for _ in spans]
+    ts_of: list[list[TicketMoments]] = [[] for _ in spans]
+    for q in questions:
+        qs_of[bisect_right(starts, q.created_at) - 1].append(q)
+    for t in moments:
+        ts_of[bisect_right(starts, t.created_at) - 1].append(t)
+    after = len(spans)
+    for m in messages:
+        # a message is its bucket's, and also the next ones' in the hour before they start
+        # (collect reads each period from QUESTION_LEAD before its start)
+        i = bisect_right(starts, m.at) - 1
+        if i >= 0:
+            ms_of[i].append(m)
+        i += 1
+        while i < after and m.at >= leads[i]:
+            ms_of[i].append(m)
+            i += 1
+    parts = tuple(report(span, qs_of[i], ms_of[i], ts_of[i], i + 1) for i, span in enumerate(spans))
+    return whole, parts
+
+
+def _by_ticket(ratings: list[RatingRow]) -> dict[int, list[RatingRow]]:
+    found: dict[int, list[RatingRow]] = defaultdict(list)
+    for rating in ratings:
+        found[rating.ticket_id].append(rating)
+    return found
+
+
+def _as_of(t: TicketMoments, ratings: Sequence[RatingRow], end: str) -> TicketRow:
+    """The ticket as `metric_tickets` reads it for a period ending at `end` (ISO text)."""
+    if t.staff_reply_at is not None and t.staff_reply_at < end:
+        first: str | None = t.staff_reply_at
+    else:  # no staff message before the end: the last reply stands in if it was before it
+        first = (
+            t.last_staff_reply_at
+            if t.last_staff_reply_at is not None and t.last_staff_reply_at < end
+            else None
+        )
+    resolved = t.resolved_at if t.resolved_at is not None and t.resolved_at < end else None
+    rating = None
+    for r in ratings:  # oldest first: the last one before the end is the rating then
+        if r.at < end:
+            rating = r.rating
+    return TicketRow(
+        id=t.id,
+        created_at=t.created_at,
+        conversation=t.conversation,
+        asker_id=t.asker_id,
+        answer_id=t.answer_id,
+        language=t.language,
+        direct=t.direct,
+        first_staff_reply_at=first,
+        resolved_at=resolved,
+        rating=rating,
+    )
