@@ -134,7 +134,8 @@ def build_runtime(
         state.close()
         raise
     chosen, fallback = (answerer, None) if answerer is not None else build_answerer(settings)
-    store = AsyncStore(state)
+    # reports (the dashboard's overview, /support stats) read on a second connection of their own
+    store = AsyncStore(state, reports=lambda: StateStore.open(settings))
     bot = SupportBot(
         settings=settings,
         store=store,

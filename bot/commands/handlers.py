@@ -244,7 +244,7 @@ async def _stats(host: CommandHost, command: Command, args: dict[str, str], chan
     period = Period(since=now - timedelta(days=7), until=now)
     scope = Scope(platform=command.conversation.platform)
     await host.insights.gaps.refresh(command.conversation.platform)  # gaps current, addressed ones out
-    report = await host.store.run(collect, period, scope, Definitions.from_settings(host.settings), top=5)
+    report = await host.store.report(collect, period, scope, Definitions.from_settings(host.settings), top=5)
     return chat_summary(report, "Last 7 days")
 
 

@@ -122,7 +122,7 @@ async def _trend(request: web.Request) -> tuple[str, Trend]:
     chosen, period, scope, definitions = _asked(request)
     store = request.app[DASHBOARD].store
     trend = await request.app[TRENDS].get(
-        (scope.platform, chosen), lambda: store.run(collect_trend, period, scope, definitions)
+        (scope.platform, chosen), lambda: store.report(collect_trend, period, scope, definitions)
     )
     return chosen, trend
 

@@ -75,7 +75,7 @@ async def serve(
 ) -> None:
     """Serve the dashboard alone until cancelled; `reader` opens the knowledge index for
     reading (bot/knowledge_reader.py, which this package cannot import: bot/app.py imports it)."""
-    store = AsyncStore(StateStore.open(settings))
+    store = AsyncStore(StateStore.open(settings), reports=lambda: StateStore.open(settings))
     clock = SystemClock()
     opener = partial(reader, store, clock) if reader is not None else None
     runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock, reader=opener)))

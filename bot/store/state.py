@@ -13,16 +13,11 @@ through bot/store/postgres.py, on PostgreSQL. `StateStore.open(settings)` picks 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import queue
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bot.store.answers import AnswerRepository
 from bot.store.conversations import ConversationRepository
@@ -33,6 +28,7 @@ from bot.store.gaps import GapRepository
 from bot.store.inbox import InboxRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
+from bot.store.lanes import Lane
 from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS, migrate
 from bot.store.people import PeopleRepository
@@ -139,93 +135,47 @@ def shown_target(settings: Settings) -> str:
 
 
 class AsyncStore:
-    """Runs StateStore calls on one dedicated thread, so the event loop never blocks on SQLite.
+    """Runs StateStore calls off the event loop, so it never blocks on the database.
 
-    One thread owns the connection. Calls queue up, and the thread runs whatever is queued
-    before it wakes the loop once for all their results: under load a store call costs a few
-    microseconds of hand-over instead of a thread-pool future, a chained asyncio future and a
-    wake-up each (measured 20 against 3-6 us per call at 8-64 in flight). Results are still
-    handed back every millisecond while a long queue drains. A call whose caller was cancelled
-    before it started is skipped, as a thread pool would; one already running completes.
+    `run` is the bot's lane: one thread owns the store's connection and runs every call in
+    order (bot/store/lanes.py says how calls are handed over). `report` is for long reads
+    (a month's figures for the dashboard or `/support stats`): with `reports` (how to open a
+    second connection to the same state), they run on a lane of their own, so a report of a
+    second or more never holds up the answers queued behind it. Without it, they share `run`'s.
     """
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, reports: Callable[[], StateStore] | None = None) -> None:
         self.store = store
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="supportbot-store", daemon=True)
-        self._thread.start()
+        self._lane = Lane(store, "supportbot-store")
+        self._open_reports = reports
+        self._reports: Lane | None = None
 
     async def run(
         self, fn: Callable[Concatenate[StateStore, P], R], /, *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        if not self._thread.is_alive():
-            raise RuntimeError("the state store is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[R] = loop.create_future()
-        self._calls.put(_Call(functools.partial(fn, self.store, *args, **kwargs), future, loop))
-        return await future
+        return await self._lane.call(functools.partial(fn, self.store, *args, **kwargs))
+
+    async def report(
+        self, fn: Callable[Concatenate[StateStore, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """`run` for a long read-only call: on the reports lane when there is one."""
+        if self._open_reports is None:
+            return await self.run(fn, *args, **kwargs)
+        if self._reports is None:
+            # opened on first use: a bot nobody asks for a report never holds a second connection
+            opened = await asyncio.to_thread(self._open_reports)
+            if self._reports is None:
+                self._reports = Lane(opened, "supportbot-reports")
+            else:
+                opened.close()  # another report opened it meanwhile
+        lane = self._reports
+        return await lane.call(functools.partial(fn, lane.store, *args, **kwargs))
 
     def close(self) -> None:
-        """Finish every queued call, then close the store and stop the thread."""
-        if self._thread.is_alive():
-            self._calls.put(None)
-            self._thread.join()
-        self.store.close()
-
-    def _serve(self) -> None:
-        while True:
-            call = self._calls.get()
-            done: list[tuple[_Call, bool, Any]] = []
-            flushed = time.monotonic()
-            while call is not None:
-                if not call.future.cancelled():  # a plain attribute read: safe from this thread
-                    done.append(call.execute())
-                if time.monotonic() - flushed > _FLUSH_SECONDS:
-                    _hand_back(done)
-                    done, flushed = [], time.monotonic()
-                try:
-                    call = self._calls.get_nowait()
-                except queue.Empty:
-                    break
-            _hand_back(done)
-            if call is None:
-                return
-
-
-_FLUSH_SECONDS = 0.001
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    fn: Callable[[], Any]
-    future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
-
-    def execute(self) -> tuple[_Call, bool, Any]:
-        try:
-            return self, True, self.fn()
-        except BaseException as exc:  # the caller gets it, as from a thread pool
-            return self, False, exc
-
-
-def _hand_back(done: list[tuple[_Call, bool, Any]]) -> None:
-    """Wake each loop once with all of its finished calls."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Call, bool, Any]]] = {}
-    for item in done:
-        by_loop.setdefault(item[0].loop, []).append(item)
-    for loop, results in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(_settle, results)
-
-
-def _settle(results: list[tuple[_Call, bool, Any]]) -> None:
-    for call, ok, value in results:
-        if call.future.done():
-            continue  # its caller was cancelled meanwhile
-        if ok:
-            call.future.set_result(value)
-        else:
-            call.future.set_exception(value)
+        """Finish every queued call, then close the stores and stop their threads."""
+        if self._reports is not None:
+            self._reports.close()
+        self._lane.close()
 
 
 if TYPE_CHECKING:

@@ -129,3 +129,36 @@ async def test_async_store_close_finishes_queued_calls_and_refuses_new_ones(tmp_
     reopened = StateStore(path)
     assert len(reopened.pending_events("slack", now=NOW)) == 20
     reopened.close()
+
+
+async def test_a_long_report_never_holds_up_the_bot_s_own_store_calls(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = AsyncStore(StateStore(path), reports=lambda: StateStore(path))
+    started, gate = threading.Event(), threading.Event()
+
+    def slow_report(s: StateStore) -> tuple[str, int]:
+        started.set()
+        gate.wait(10)  # a month of figures, say
+        return threading.current_thread().name, s.stats().questions
+
+    report = asyncio.ensure_future(store.report(slow_report))
+    await asyncio.to_thread(started.wait, 10)
+    # while the report runs, the bot's own calls go through (on one lane they would wait)
+    assert await asyncio.wait_for(store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW), 10)
+    assert not report.done()
+    gate.set()
+    lane, questions = await report
+    assert lane == "supportbot-reports" and questions == 0
+    # what the bot's lane committed, the reports lane reads
+    assert await store.report(StateStore.pending_events, "slack", now=NOW) == [("slack:1", "{}")]
+    store.close()
+
+
+async def test_without_a_second_connection_reports_share_the_bot_s_lane(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+
+    def lane(_: StateStore) -> str:
+        return threading.current_thread().name
+
+    assert await store.report(lane) == await store.run(lane) == "supportbot-store"
+    store.close()
