@@ -5,6 +5,8 @@ It owns the door between Discord and the core, and none of the core's decisions.
 * `client`: the discord.py Client, the connection (token, intents, fatal errors), command
   sync, replay on READY, and `DiscordAdapter.run` / `close`;
 * `endpoints`: the API and gateway URLs discord.py uses;
+* `dispatch_guard`: a gateway dispatch discord.py cannot read is logged and skipped, not the
+  connection's end;
 * `shards`: how many gateway shards, and which set of them a worker holds;
 * `standby`: waiting for the gateway lease, and catching up when taking it over;
 * `events`: each event (message, edit, forum post, slash command, button) up to the core,

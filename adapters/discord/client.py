@@ -32,6 +32,7 @@ from discord import app_commands
 
 from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
+from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
 from adapters.discord.shards import ShardPlan, plan_shards
@@ -82,6 +83,8 @@ class SupportClient(discord.Client):
             **sharding,
         )
         self.adapter = adapter
+        # a dispatch discord.py cannot read is logged and skipped, not the connection's end
+        self.skipped_dispatches = guard_parsers(self)
         self.tree = app_commands.CommandTree(self)
         self.events: Events | None = None  # set by the adapter before login
 
@@ -380,6 +383,8 @@ class DiscordAdapter:
         for client in [self.client, *self.adopted]:
             if client is not None and not client.is_closed():
                 await client.close()
+            if client is not None:
+                client.skipped_dispatches.flush()  # the count of held-back lines, not lost
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until no event is being handled; False if `timeout` ran out first (the events

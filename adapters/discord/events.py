@@ -33,6 +33,7 @@ from adapters.discord.translate import (
     interaction_place,
 )
 from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
+from adapters.rate_limited_log import RateLimitedLog
 from bot.commands import CommandSpec
 from bot.config import Settings
 from bot.messages import say
@@ -66,6 +67,11 @@ class Events:
         self.channel = channel
         self.inflight = inflight
         self.typing_after = typing_after
+        # messages discord.py could read but we cannot translate: anyone can send them, so one
+        # line a second at most and no traceback, like the dispatches discord.py cannot read
+        self.unreadable = RateLimitedLog(
+            log, more="could not read %d more Discord message(s), last: %s", extra={"platform": PLATFORM}
+        )
         # Set once logged in (it needs the bot's user id); messages before that are ignored.
         self.translator: MessageTranslator | None = None
 
@@ -133,10 +139,8 @@ class Events:
         channel = await self._resolve_channel(message)
         try:
             inbound = self.translator.translate(message, channel, edited=edited)
-        except Exception:
-            log.exception(
-                "could not read a Discord message", extra={"platform": PLATFORM, "message_id": message.id}
-            )
+        except Exception as exc:  # what a sender put in it: this message's problem only
+            self._unreadable("a Discord message", exc)
             return
         if inbound is not None:
             await self.deliver(inbound)
@@ -154,13 +158,15 @@ class Events:
             return
         try:
             inbound = self.translator.translate(starter, thread)
-        except Exception:
-            log.exception(
-                "could not read a new forum post", extra={"platform": PLATFORM, "thread_id": thread.id}
-            )
+        except Exception as exc:
+            self._unreadable("a new forum post", exc)
             return
         if inbound is not None:
             await self.deliver(inbound)
+
+    def _unreadable(self, what: str, exc: Exception) -> None:
+        kind = f"{what} {type(exc).__name__}"
+        self.unreadable.write(kind, f"could not read {what} ({type(exc).__name__}); skipped it", last=kind)
 
     async def deliver(self, inbound: InboundMessage) -> None:
         """Hand a message to the core; a failure is logged, never raised into discord.py."""

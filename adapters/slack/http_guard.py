@@ -17,18 +17,18 @@ at the first failure:
 Only a request that passed all four becomes an `AsyncBoltRequest`. A refusal is one short
 WARNING line at most every second (`RateLimitedLog`), naming the reason and the status,
 never the body or a header value; the lines it held back are counted in the next one.
+Bolt's own warning for a signed request no listener matches is held to the same rate
+(`UnhandledRequests`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
+
+from adapters.rate_limited_log import RateLimitedLog as SharedRateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +73,9 @@ class Refusal:
         return web.Response(status=self.status, text=self.reason)
 
 
-class RateLimitedLog:
-    """WARNING lines at most one per `interval` seconds; the ones held back are counted.
-
-    A line held back is not lost: the next line says how many were suppressed (and with
-    which statuses), and if no next line comes, one is written `interval` after the last
-    one anyway, so the log always ends with the true count. `flush()` writes it at once.
-    """
+class RateLimitedLog(SharedRateLimitedLog):
+    """The guard's refusals as WARNING lines, at most one per `interval` seconds, the ones held
+    back counted by status (the shared limiter: `adapters/rate_limited_log.py`)."""
 
     def __init__(
         self,
@@ -87,70 +85,59 @@ class RateLimitedLog:
         clock: Callable[[], float] = time.monotonic,
         extra: Mapping[str, object] | None = None,
     ) -> None:
-        self.logger = logger
-        self.interval = interval
-        self.clock = clock
-        self.extra = dict(extra or {})
-        self.suppressed: Counter[int] = Counter()
-        self._last_reason = ""
-        self._next_at = float("-inf")
-        self._timer: asyncio.TimerHandle | None = None
+        super().__init__(
+            logger,
+            more="refused %d more request(s) to /slack/events, last: %s",
+            interval=interval,
+            clock=clock,
+            extra=extra,
+        )
 
     def refused(self, refusal: Refusal, remote: str | None) -> None:
-        now = self.clock()
-        if now >= self._next_at:
-            self._cancel_timer()
-            self.logger.warning(
-                "refused a request to /slack/events from %s: %s (HTTP %d)%s",
-                remote or "an unknown address",
-                refusal.reason,
-                refusal.status,
-                self._held_back(),
-                extra=self.extra,
-            )
-            self.suppressed.clear()
-            self._next_at = now + self.interval
-            return
-        self.suppressed[refusal.status] += 1
-        self._last_reason = f"{refusal.reason} (HTTP {refusal.status})"
-        if self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return  # no loop to wait on: the next line or flush() reports the count
-            self._timer = loop.call_later(self._next_at - now, self._timed_flush)
+        what = f"{refusal.reason} (HTTP {refusal.status})"
+        line = f"refused a request to /slack/events from {remote or 'an unknown address'}: {what}"
+        self.write(str(refusal.status), line, last=what)
 
-    def flush(self) -> None:
-        """Write the count of held-back lines now, if there is one."""
-        self._cancel_timer()
-        total = sum(self.suppressed.values())
-        if not total:
-            return
-        self.logger.warning(
-            "refused %d more request(s) to /slack/events, last: %s%s",
-            total,
-            self._last_reason,
-            self._held_back(),
-            extra=self.extra,
+
+BOLT_LOGGER = "slack_bolt.supportbot"  # the logger Bolt's AsyncApp gets (`bolt_logger`)
+_UNHANDLED = "Unhandled request"
+
+
+class UnhandledRequests(logging.Filter):
+    """Bolt's "Unhandled request" warnings as one short line a second at most.
+
+    Bolt writes one for every signed request no listener matches (a command, shortcut or
+    event the app does not handle), several lines each with a suggested listener's code:
+    whoever can make Slack send those could fill the log. This filter drops them from Bolt's
+    logger and writes the first line of each (what Bolt saw: type, command, callback id)
+    through its own `RateLimitedLog` on this module's logger instead."""
+
+    def __init__(self, lines: SharedRateLimitedLog) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith(_UNHANDLED)):
+            return True
+        first = record.getMessage().split("\n", 1)[0][:200]
+        self.lines.write(
+            _UNHANDLED, f"no listener for a signed request to /slack/events: {first}", last=first
         )
-        self.suppressed.clear()
-        self._next_at = self.clock() + self.interval
+        return False
 
-    def _timed_flush(self) -> None:
-        self._timer = None
-        self.flush()
 
-    def _held_back(self) -> str:
-        total = sum(self.suppressed.values())
-        if not total:
-            return ""
-        statuses = ", ".join(f"{n} x {status}" for status, n in sorted(self.suppressed.items()))
-        return f"; {total} similar line(s) suppressed ({statuses})"
+UNHANDLED = UnhandledRequests(
+    SharedRateLimitedLog(log, more="%d more signed request(s) no listener handled, last: %s")
+)
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+
+def bolt_logger() -> logging.Logger:
+    """The logger to give Bolt's app: its "Unhandled request" warnings go through
+    `UNHANDLED` (one filter per process, however many apps or workspaces start)."""
+    bolt = logging.getLogger(BOLT_LOGGER)
+    if UNHANDLED not in bolt.filters:
+        bolt.addFilter(UNHANDLED)
+    return bolt
 
 
 class _WallClock(Clock):
@@ -346,7 +333,16 @@ def _envelope_ok(obj: dict[str, Any]) -> bool:
             return False
         if kind == "block_actions" and not isinstance(actions[0].get("action_id"), str):
             return False
-    return True
+    # Bolt reads a submitted view's `type`, and a workflow step's `workflow_step`, as it builds
+    # any listener's arguments, even when none matches: missing, they were a 500
+    view = obj.get("view")
+    if kind == "view_submission" and isinstance(view, dict) and "callback_id" in view:
+        if not isinstance(view.get("type"), str):
+            return False
+        if view["type"] == "workflow_step" and not isinstance(obj.get("workflow_step"), dict):
+            return False
+    stepless = kind == "workflow_step_edit" and "callback_id" in obj
+    return not (stepless and not isinstance(obj.get("workflow_step"), dict))
 
 
 def _strings(obj: dict[str, Any], keys: tuple[str, ...]) -> bool:

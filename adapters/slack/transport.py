@@ -38,7 +38,7 @@ from adapters.slack.client import (
 )
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import THINKING_REACTION, SlackEvents
-from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
+from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
@@ -350,7 +350,7 @@ class SlackAdapter:
             # listeners only schedule work, so processing first still acks within
             # milliseconds, and the work is registered before Slack sees the ack
             process_before_response=True,
-            logger=logging.getLogger("slack_bolt.supportbot"),
+            logger=bolt_logger(),
             # with OAuth, Bolt authorizes each request with its workspace's install
             oauth_flow=oauth,
         )

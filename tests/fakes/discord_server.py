@@ -2202,6 +2202,20 @@ class FakeDiscord:
             delivered += 1
         return delivered
 
+    async def dispatch_raw(self, event: str, data: Any) -> int:
+        """Send a dispatch whose ``d`` is exactly ``data`` (any JSON value, malformed on purpose)
+        to every session, as the next item of its sequence, without :meth:`dispatch`'s routing,
+        intent filtering or interaction bookkeeping, none of which can read a payload Discord
+        would never send. For testing how a client copes with one. Returns how many sessions
+        got it."""
+        delivered = 0
+        for session in list(self.sessions.values()):
+            if session.resumable:
+                async with session.lock:
+                    await self._dispatch_locked(session, event, copy.deepcopy(data))
+                delivered += 1
+        return delivered
+
     def _deliverable(self, session: GatewaySession, event: str, data: JSONDict) -> JSONDict | None:
         in_guild = data.get("guild_id") is not None or event.startswith("GUILD_")
         if session.shard is not None:
