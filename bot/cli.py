@@ -26,6 +26,7 @@ import typer
 from bot.cli_dashboard import dashboard
 from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load
 from bot.cli_privacy import privacy_app
+from bot.cli_progress import progress_bar
 from bot.cli_store import store_app
 from bot.errors import SupportBotError
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from bot.app import Asking, Runtime
     from bot.config import Settings
     from bot.core import SupportBot
-    from bot.retrieval.knowledge import Progress
 
 app = typer.Typer(
     name="supportbot",
@@ -59,35 +59,10 @@ _settings = load
 
 
 @contextmanager
-def _progress(enabled: bool = True) -> "Iterator[Progress | None]":
-    """A progress bar on a terminal; nothing when output is piped."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-        transient=True,
-    )
-    task = bar.add_task("", total=None)
-    with bar:
-
-        def update(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, description=path[-40:])
-
-        yield update
-
-
-@contextmanager
 def _runtime(settings: "Settings", *, progress: bool = True) -> "Iterator[Runtime]":
     from bot.app import build_runtime
 
-    with _progress(progress) as update:
+    with progress_bar(progress) as update:
         runtime = build_runtime(settings, progress=update)
     try:
         yield runtime
@@ -99,7 +74,7 @@ def _runtime(settings: "Settings", *, progress: bool = True) -> "Iterator[Runtim
 def _asking(settings: "Settings") -> "Iterator[Asking]":
     from bot.app import build_asking
 
-    with _progress() as update:
+    with progress_bar() as update:
         asking = build_asking(settings, progress=update)
     try:
         yield asking
@@ -237,7 +212,7 @@ def eval_(
     held = held_out_documents(qs, holdout) if holdout else frozenset()
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
         settings = _settings(config, directory / "knowledge", data or Path(scratch))
-        with _progress() as update:
+        with progress_bar() as update:
             knowledge, index_seconds = index_set(settings, held, update)
         with eval_bot(settings, knowledge) as bot:
             report = asyncio.run(_closing(bot, _evaluate(bot, evaluate(bot, qs, k=k, held_out=held))))
@@ -341,7 +316,7 @@ def index(
         return
     kb = open_knowledge(settings)
     try:
-        with _progress() as update:
+        with progress_bar() as update:
             report = kb.rebuild(update) if rebuild else kb.sync(update)
         summary = kb.summary()
     finally:
