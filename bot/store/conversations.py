@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.store.rows import insert_row, select_row, update_row
 from bot.store.store import Repository, iso
@@ -55,19 +54,21 @@ class ConversationRepository(Repository):
         """Keep one message and the conversation's activity (and flag) in one transaction:
         the event path's usual pair of writes, one round trip to the store's thread."""
         with self.db.conn:
-            self._touch(ref, now, asker_id)
+            self._touch(ref, now, asker_id, bot_participating)
             self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
-            if bot_participating is not None:
-                update_row(
-                    self.db, "conversations", "key", ref.key, {"bot_participating": int(bot_participating)}
-                )
 
-    def _touch(self, ref: ConversationRef, now: datetime, asker_id: str | None) -> None:
+    def _touch(
+        self, ref: ConversationRef, now: datetime, asker_id: str | None, bot_participating: bool | None = None
+    ) -> None:
+        """The conversation exists and was active at `now`; with `bot_participating`, that flag
+        is set too, in the same statement (one round trip fewer on PostgreSQL)."""
+        flag = None if bot_participating is None else int(bot_participating)
         self.db.execute(
             "insert into conversations (key, platform, workspace, channel, thread, started_at, "
-            "last_activity, asker_id) values (?, ?, ?, ?, ?, ?, ?, ?) "
+            "last_activity, asker_id, bot_participating) values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0)) "
             "on conflict(key) do update set last_activity = excluded.last_activity, "
-            "asker_id = coalesce(conversations.asker_id, excluded.asker_id)",
+            "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
+            "bot_participating = coalesce(?, conversations.bot_participating)",
             [
                 ref.key,
                 ref.platform,
@@ -77,6 +78,8 @@ class ConversationRepository(Repository):
                 iso(now),
                 iso(now),
                 asker_id,
+                flag,
+                flag,
             ],
         )
 
@@ -88,15 +91,10 @@ class ConversationRepository(Repository):
         bot_participating: bool | None = None,
         human_takeover: bool | None = None,
     ) -> None:
-        self.touch_conversation(ref, now)
-        updates: dict[str, Any] = {}
-        if bot_participating is not None:
-            updates["bot_participating"] = int(bot_participating)
-        if human_takeover is not None:
-            updates["human_takeover"] = int(human_takeover)
-        if updates:
-            with self.db.conn:
-                update_row(self.db, "conversations", "key", ref.key, updates)
+        with self.db.conn:
+            self._touch(ref, now, None, bot_participating)
+            if human_takeover is not None:
+                update_row(self.db, "conversations", "key", ref.key, {"human_takeover": int(human_takeover)})
 
     def add_message(
         self,

@@ -115,12 +115,12 @@ class StateStore(
         in one transaction (one trip to the store's thread)."""
         with self.db.conn:
             update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted.message_id})
-            self._touch(posted.conversation, at, None)
+            # a thread the bot answered in: follow-ups there need no mention
+            participating = True if posted.conversation.thread is not None else None
+            self._touch(posted.conversation, at, None, participating)
             self._insert_message(
                 posted.conversation, role="bot", text=text, at=at, author=None, platform_id=posted.message_id
             )
-            if posted.conversation.thread is not None:
-                update_row(self.db, "conversations", "key", posted.conversation.key, {"bot_participating": 1})
             if followup_due is not None:
                 self._schedule_followup(posted.conversation.key, answer_id, followup_due)
 
