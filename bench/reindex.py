@@ -156,6 +156,22 @@ def run(files: int, sections: int, runs: int, cli_runs: int) -> dict[str, Any]:
             changed.append((relative, marker))
             times.append(elapsed)
         results["change_one"] = _stats(times)
+
+        # the same change as a running bot's watcher reports it: only that path looked at
+        times = []
+        for i, number in enumerate(rnd.sample(range(files), runs)):
+            relative = relative_path("en", number)
+            marker = f"watchedmarker{i}x{number}"
+            text = file_text(
+                src, seed=SEED + 500 + i, prefix="en", number=number, sections=sections, marker=marker
+            )
+            (folder / relative).write_text(text, encoding="utf-8")
+            started = time.perf_counter()
+            report = kb.sync(only=[relative])
+            times.append(time.perf_counter() - started)
+            assert report.updated == [relative] and not report.added and not report.removed, report.describe()
+            assert relative in found(marker), f"{marker} not found after the watched change"
+        results["change_one_watched"] = _stats(times)
         results["segments_after_changes"] = kb.index._index.searcher().num_segments
         results["floor_one"] = _stats(
             [_plain_tantivy_replace(kb, folder, relative) for relative, _ in changed]
@@ -256,6 +272,7 @@ def report(r: dict[str, Any]) -> str:
                 [
                     row("no change (stat-only walk)", "no_change"),
                     row("one file changed", "change_one"),
+                    row("one file changed, named by the watcher (sync(only=[path]))", "change_one_watched"),
                     row("floor: plain tantivy replacing that file's documents", "floor_one"),
                     row("one file deleted", "delete_one"),
                     row("one file added", "add_one"),
@@ -274,9 +291,12 @@ def report(r: dict[str, Any]) -> str:
             f"{r['breakdown_segments'].get('one file changed|segments merged away', 0):.0f}; "
             f"segments after them: {r['segments_after_changes']}",
             "",
-            f"target: one-file change <= {TARGET_S * 1000:.0f} ms (median): "
+            f"target: one-file change <= {TARGET_S * 1000:.0f} ms (median): walking the folder, "
             f"median {r['change_one']['median_s'] * 1000:.0f} ms, max {r['change_one']['max_s'] * 1000:.0f} ms: "
-            f"{'met' if r['change_one']['median_s'] <= TARGET_S else 'NOT met'}",
+            f"{'met' if r['change_one']['median_s'] <= TARGET_S else 'NOT met'}; as a running bot's watcher "
+            f"reports it, median {r['change_one_watched']['median_s'] * 1000:.0f} ms, "
+            f"max {r['change_one_watched']['max_s'] * 1000:.0f} ms: "
+            f"{'met' if r['change_one_watched']['median_s'] <= TARGET_S else 'NOT met'}",
         ]
     )
 

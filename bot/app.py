@@ -346,16 +346,10 @@ async def _run_clock(
 
 async def _watch_knowledge(bot: SupportBot, every: float) -> None:
     """Keep a running bot in step with its folder: edited documents are answered from within
-    a minute, without a restart or /support reindex. A sync that finds nothing changed only
-    compares file sizes and times (milliseconds for hundreds of files)."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            report = await bot.knowledge.reindex()
-            if report.changed:
-                log.info("knowledge folder changed: %s", report.describe().splitlines()[0])
-        except Exception:
-            log.exception("re-reading the knowledge folder failed; trying again later")
+    a second (a watcher), and the folder is walked every `every` seconds as the safety net."""
+    from bot.retrieval.watch import keep_in_step
+
+    await keep_in_step(bot.knowledge, every, ignore=[bot.settings.data_dir])
 
 
 RESTART_DELAY = 1.0  # seconds before restarting a crashed adapter the first time

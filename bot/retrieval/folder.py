@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 from bot.errors import KnowledgeError
 from bot.retrieval.audience import AUDIENCE_FILES
@@ -148,3 +149,40 @@ def walk(
                 and relative not in exclude
             ):
                 yield relative, entry.stat()
+
+
+def look_up(
+    folder: Path,
+    relatives: Iterable[str],
+    *,
+    suffixes: tuple[str, ...],
+    exclude: frozenset[str],
+    globs: tuple[str, ...],
+) -> dict[str, os.stat_result] | None:
+    """The files among `relatives` (paths inside `folder`, as a watcher reports them) that the
+    walk would index, with their stat, without walking the rest of the folder; those absent or
+    left out are not in the result. None when a full walk is needed to know: a folder, an
+    audience file, a link or anything outside the folder changed."""
+    found: dict[str, os.stat_result] = {}
+    for relative in relatives:
+        parts = relative.split("/")
+        if not relative or relative.startswith("/") or ".." in parts or "" in parts:
+            return None
+        if parts[-1] in AUDIENCE_FILES:
+            return None  # who may read a whole folder changed
+        try:
+            stat = os.lstat(folder / relative)
+        except FileNotFoundError:
+            continue  # gone: removed from the index if it was in it
+        except OSError:
+            return None
+        if not S_ISREG(stat.st_mode):
+            return None  # a folder or a link: the walk knows what it means
+        ancestors = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        if any(os.path.islink(folder / a) for a in ancestors):
+            return None
+        if any(skip_reason(a, True, globs) for a in ancestors) or skip_reason(relative, False, globs):
+            continue
+        if parts[-1].lower().endswith(suffixes) and relative not in exclude:
+            found[relative] = stat
+    return found

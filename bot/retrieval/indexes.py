@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,8 +153,8 @@ class FolderKnowledgeBase(KnowledgeBase):
         self.lease = lease
         super().__init__(folder, lease.directory, **options)
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
-        report = super().sync(progress)
+    def sync(self, progress: Progress | None = None, *, only: Collection[str] | None = None) -> SyncReport:
+        report = super().sync(progress, only=only)
         files, chunks, _ = self.catalog.summary()
         now = _now().isoformat()
         self.lease.record(last_sync=now, last_used=now, files=files, chunks=chunks)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from bot.retrieval.confidence import (
     names,
 )
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
-from bot.retrieval.folder import walk
+from bot.retrieval.folder import look_up, walk
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
 from bot.retrieval.site import detect_site
@@ -157,6 +157,7 @@ class KnowledgeBase:
         self.base_url = base_url  # where the documentation is published, for citation links
         self.site = detect_site(folder, base_url=base_url) if folder.is_dir() else None
         self._skipped: list[tuple[str, str]] = []
+        self._walked = False  # a look at a few paths needs a walk first (it knows the audiences)
         self._audience_files: list[tuple[str, bool]] = []  # (path, is a link) of each audience file
         self.embeddings = embeddings  # keep chunk text hashes for the vector cache
         self._known_files: dict[str, FileRecord] | None = None  # the catalog's files (_known)
@@ -195,6 +196,7 @@ class KnowledgeBase:
         self.index.clear()
         self.index.commit()
         self._known_files = None
+        self._walked = False
         self.catalog.clear()
         self.catalog.set_meta("analyzer", ANALYZER_VERSION)
         self.catalog.set_meta("layout", self._layout())
@@ -207,6 +209,7 @@ class KnowledgeBase:
         """The files to index; what is left out on purpose goes to `self._skipped` with why."""
         self._skipped = []
         self._audience_files = []
+        self._walked = True
         return walk(
             self.folder,
             suffixes=SUPPORTED_SUFFIXES,
@@ -218,10 +221,23 @@ class KnowledgeBase:
             audience_files=self._audience_files,
         )
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
+    def sync(self, progress: Progress | None = None, *, only: Collection[str] | None = None) -> SyncReport:
+        """Bring the index in step with the folder. `only`: the paths (relative to the folder)
+        a watcher saw change, looked at alone instead of walking every file; when that cannot
+        tell what changed (a folder, a link, an audience file), the whole folder is walked."""
         report = SyncReport()
         known = self._known()
-        on_disk = dict(self._walk())
+        found = None
+        if only is not None and self._walked:
+            found = look_up(
+                self.folder, only, suffixes=SUPPORTED_SUFFIXES, exclude=self.exclude, globs=self.exclude_globs
+            )
+        if found is None:
+            on_disk = dict(self._walk())
+            gone = set(known) - set(on_disk)
+        else:
+            on_disk = found
+            gone = {relative for relative in only or () if relative in known and relative not in found}
         report.skipped = sorted(self._skipped)
         folders = self._folder_audiences()
         pending: list[FileEntry] = []
@@ -260,7 +276,7 @@ class KnowledgeBase:
                 progress(done, len(jobs), job.relative)
             self._apply(job, outcome, known.get(job.relative), report, pending, touched, folders)
         report.failed.sort()  # by path, unchanged files' errors among the new ones
-        removed = sorted(set(known) - set(on_disk))
+        removed = sorted(gone)
         self.index.remove_files(removed) if removed else None
         report.removed = removed
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import partial
@@ -69,8 +69,9 @@ class KnowledgeService:
     async def sections(self, passages: Sequence[Passage]) -> tuple[tuple[Passage, Passage], ...]:
         return await self.run(partial(self.base.sections, passages))
 
-    async def reindex(self) -> SyncReport:
-        report = await self.run(self.base.sync)
+    async def reindex(self, only: Collection[str] | None = None) -> SyncReport:
+        """Sync the index with the folder; `only`: just these changed paths (a watcher's)."""
+        report = await self.run(partial(self.base.sync, only=only))
         report.embeddings = await self.sync_embeddings()
         return report
 
