@@ -17,18 +17,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from bot.store.state import StateStore
+from typing import Any, Generic, Protocol, TypeVar
 
 R = TypeVar("R")
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Closable)
 
 FLUSH_SECONDS = 0.001
 
 
-class Lane:
-    def __init__(self, store: StateStore, name: str) -> None:
+class Lane(Generic[S]):
+    """One thread running calls on `store` (a StateStore: it closes the store at the end)."""
+
+    def __init__(self, store: S, name: str) -> None:
         self.store = store
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)

@@ -148,7 +148,7 @@ class AsyncStore:
         self.store = store
         self._lane = Lane(store, "supportbot-store")
         self._open_reports = reports
-        self._reports: Lane | None = None
+        self._reports: Lane[StateStore] | None = None
 
     async def run(
         self, fn: Callable[Concatenate[StateStore, P], R], /, *args: P.args, **kwargs: P.kwargs
