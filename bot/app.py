@@ -17,8 +17,9 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.errors import FatalAdapterError
-from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SystemClock
+from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SharesHttp, SystemClock
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.retrieval.service import KnowledgeService
@@ -37,6 +38,7 @@ from bot.store.urls import is_database_url
 if TYPE_CHECKING:
     from bot.cluster import Presence
     from bot.core import SupportBot
+    from bot.dashboard.context import Dashboard
     from bot.store import AsyncStore, StateStore
 
 log = logging.getLogger(__name__)
@@ -247,10 +249,9 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
             name="supportbot-sla-clock",
         )
     ]
-    if runtime.settings.dashboard.enabled:
-        background.append(
-            asyncio.create_task(_serve_dashboard(runtime, adapters), name="supportbot-dashboard")
-        )
+    dashboard = _place_dashboard(runtime, adapters) if runtime.settings.dashboard.enabled else None
+    if dashboard is not None:
+        background.append(asyncio.create_task(dashboard, name="supportbot-dashboard"))
     if runtime.settings.knowledge.watch_seconds:
         background.append(
             asyncio.create_task(
@@ -291,20 +292,32 @@ class _LiveChannels(Mapping[str, Channel]):
         return len(_connected_channels(self.adapters))
 
 
-async def _serve_dashboard(runtime: Runtime, adapters: list[Adapter]) -> None:
+def _place_dashboard(runtime: Runtime, adapters: list[Adapter]) -> Coroutine[Any, Any, None] | None:
     """`[dashboard] enabled`: the dashboard beside the adapters, acting through their channels
-    and the core's own escalations (one SLA clock, one set of ticket locks)."""
-    from bot.dashboard.serve import dashboard_for, serve_beside  # aiohttp and jinja2: only when on
+    and the core's own escalations (one SLA clock, one set of ticket locks). On the Slack
+    adapter's HTTP port when it has one (one address for both): handed to it here, before it
+    starts; else the coroutine that serves it on `[dashboard] port`."""
+    from bot.dashboard.app import build_app
+    from bot.dashboard.serve import dashboard_for  # aiohttp and jinja2: only when on
 
-    settings = runtime.settings
     dashboard = dashboard_for(
-        settings,
+        runtime.settings,
         runtime.store,
         runtime.bot.clock,
         channels=_LiveChannels(adapters),
         escalations=runtime.bot.escalations,
         host=runtime.bot,
     )
+    for adapter in adapters:
+        if isinstance(adapter, SharesHttp) and adapter.share_http(partial(build_app, dashboard)):
+            log.info("dashboard under /admin on the %s adapter's HTTP port", adapter.name)
+            return None
+    return _serve_dashboard(dashboard, runtime.settings)
+
+
+async def _serve_dashboard(dashboard: Dashboard, settings: Settings) -> None:
+    from bot.dashboard.serve import serve_beside
+
     try:
         await serve_beside(dashboard, settings.dashboard.host, settings.dashboard.port)
     except OSError as exc:  # the port is taken: the bot goes on answering without it

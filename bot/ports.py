@@ -8,9 +8,9 @@ the adapter's job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.config import Settings
 from bot.types import (
@@ -81,6 +81,17 @@ class Adapter(Protocol):
     async def run(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class SharesHttp(Protocol):
+    """An adapter that serves HTTP itself (Slack in HTTP mode): the dashboard lives on its port,
+    under /admin, so one address serves both."""
+
+    def share_http(self, make_app: Callable[[], Awaitable[Any]]) -> bool:
+        """Serve the routes of the aiohttp application `make_app` builds (anew at each start)
+        beside the adapter's own; False when this adapter serves no HTTP (Socket Mode)."""
+        ...
 
 
 @runtime_checkable

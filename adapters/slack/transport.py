@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import aiohttp
@@ -108,6 +109,8 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        # routes to serve beside Slack's on the HTTP port (the dashboard: `share_http`)
+        self._shared_app: Callable[[], Awaitable[Any]] | None = None
         self._client: AsyncWebClient | None = None
         self._directory: SlackDirectory | None = None
         self._channel: SlackChannel | WorkspacesChannel | None = None
@@ -274,11 +277,20 @@ class SlackAdapter:
             raise SlackCallError("apps.connections.open", code) from exc
         self._socket = handler
 
+    def share_http(self, make_app: Callable[[], Awaitable[Any]]) -> bool:
+        """`bot.ports.SharesHttp`: in HTTP mode, serve `make_app`'s routes on this port too."""
+        if self.mode != "http":
+            return False
+        self._shared_app = make_app
+        return True
+
     async def _start_http(self, app: AsyncApp) -> None:
         secret = self.settings.secrets.slack_signing_secret
         assert secret is not None
         self._guard = SlackRequestGuard(secret.get_secret_value())
-        web_app = web.Application()
+        # the dashboard's application when it shares this port (its guard leaves Slack's paths
+        # alone), else one of our own; made anew at each start: a started one cannot take routes
+        web_app = await self._shared_app() if self._shared_app is not None else web.Application()
         web_app.router.add_post(EVENTS_PATH, self._http_events)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
         if self.store is not None:

@@ -38,7 +38,9 @@ OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css", *oauth
 async def guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if request.path in OPEN_PATHS:
+    if request.path in OPEN_PATHS or not request.path.startswith(PREFIX):
+        # open pages, and what is not the dashboard's: served on the Slack adapter's port, its
+        # /slack/events and /healthz are checked by the adapter (signatures), not by sessions
         return await handler(request)
     dash = request.app[DASHBOARD]
     session = read_session(dash.secret, request.cookies.get(COOKIE), dash.clock.now())

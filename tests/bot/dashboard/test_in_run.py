@@ -50,7 +50,9 @@ async def test_run_serves_the_dashboard_and_acts_through_the_connected_adapter(
     channel = ConsoleChannel(io.StringIO())
     ticket_id = await open_ticket(rt, channel)
     adapter = FakeAdapter(None)  # not connected yet
-    task = asyncio.create_task(app_module._serve_dashboard(rt, [adapter]))  # type: ignore[list-item]
+    serve = app_module._place_dashboard(rt, [adapter])  # type: ignore[list-item]
+    assert serve is not None  # no adapter serves HTTP: the dashboard opens its own port
+    task = asyncio.create_task(serve)
     base = f"http://127.0.0.1:{port}"
     try:
         await served(base)

@@ -169,7 +169,9 @@ async def site(
     async with running(rt) as slack:
         await fake.wait_for_connection(1)
         # served exactly as `supportbot run` serves it beside its adapters
-        task = asyncio.create_task(app_module._serve_dashboard(rt, [slack]))
+        serve = app_module._place_dashboard(rt, [slack])  # Socket Mode: on its own port
+        assert serve is not None
+        task = asyncio.create_task(serve)
         try:
             await served(base)
             app = await build_app(dashboard_for(rt.settings, rt.store, clock))  # its router, to list routes
