@@ -220,8 +220,9 @@ welcome_docs = ["getting-started.md"]
 # The web dashboard under /admin (knowledge/dashboard.md). Sign in with the link that
 # `supportbot dashboard --link --user ID` prints; `supportbot dashboard` serves it alone.
 enabled = false
-# With it on, `supportbot run` serves it here beside its adapters (claim and resolve then post
-# in the chat thread). Loopback by default: put a TLS proxy in front to reach it from elsewhere.
+# With it on, `supportbot run` serves it beside its adapters (claim and resolve then post in
+# the chat thread): under /admin on Slack's port in HTTP mode, else here. Loopback by default:
+# put a TLS proxy in front to reach it from elsewhere.
 host = "127.0.0.1"
 port = 8090
 # The address people open it at (behind a TLS proxy: the https one). Sign in with Slack /
