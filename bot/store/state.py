@@ -28,7 +28,7 @@ from bot.store.gaps import GapRepository
 from bot.store.inbox import InboxRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
-from bot.store.lanes import Lane
+from bot.store.lanes import Lane, LaneClosed
 from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS, migrate
 from bot.store.people import PeopleRepository
@@ -164,11 +164,13 @@ class AsyncStore:
         if self._reports is None:
             # opened on first use: a bot nobody asks for a report never holds a second connection
             opened = await asyncio.to_thread(self._open_reports)
-            if self._reports is None:
-                self._reports = Lane(opened, "supportbot-reports")
+            if self._reports is not None or self._lane.closed:
+                opened.close()  # another report opened it meanwhile, or the store closed
             else:
-                opened.close()  # another report opened it meanwhile
+                self._reports = Lane(opened, "supportbot-reports")
         lane = self._reports
+        if lane is None:
+            raise LaneClosed("the state store is closed")
         return await lane.call(functools.partial(fn, lane.store, *args, **kwargs))
 
     def close(self) -> None:

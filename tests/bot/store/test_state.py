@@ -162,3 +162,39 @@ async def test_without_a_second_connection_reports_share_the_bot_s_lane(tmp_path
 
     assert await store.report(lane) == await store.run(lane) == "supportbot-store"
     store.close()
+
+
+async def test_a_finished_call_is_not_held_back_by_a_slow_one_queued_after_it(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+    gate = threading.Event()
+
+    def slow(_: StateStore) -> str:
+        gate.wait(10)
+        threading.Event().wait(0.01)  # a clock job, a long page: never under 10 ms
+        return "slow"
+
+    gate.set()
+    assert await store.run(slow) == "slow"  # once: now the lane knows it for a slow call
+    gate.clear()
+    fast = asyncio.ensure_future(store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW))
+    held = asyncio.ensure_future(store.run(slow))
+    assert await asyncio.wait_for(fast, 10)  # back while the slow call still runs
+    assert not held.done()
+    gate.set()
+    assert await held == "slow"
+    store.close()
+
+
+async def test_a_call_raising_stop_iteration_fails_alone(tmp_path: Path) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+
+    def odd(_: StateStore) -> None:
+        raise StopIteration
+
+    results = await asyncio.gather(
+        store.run(odd),
+        store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], RuntimeError) and results[1] is True
+    store.close()
