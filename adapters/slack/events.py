@@ -40,6 +40,7 @@ from bot.types import (
     Command,
     ConversationRef,
     InboundMessage,
+    Posted,
     Reply,
     ReplyKind,
     Visibility,
@@ -101,6 +102,26 @@ def _sent_at(ts: str) -> datetime:
         return datetime.fromtimestamp(float(ts), UTC)
     except (TypeError, ValueError):
         return datetime.now(UTC)
+
+
+class _Answering:
+    """The Slack channel while one message is answered: notes when its first reply is posted,
+    so the thinking reaction never goes up beside an answer already there."""
+
+    def __init__(self, base: SlackChannel) -> None:
+        self.base = base
+        self.replied = asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await self.base.send(reply)
+        self.replied.set()
+        return posted
+
+    async def edit(self, posted: Posted, reply: Reply) -> None:
+        await self.base.edit(posted, reply)
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return await self.base.open_thread(message, title)
 
 
 class SlackEvents:
@@ -268,11 +289,10 @@ class SlackEvents:
         channel, ts = message.conversation.channel, message.id.split(":")[1]  # "C:ts[:edited:...]"
         thinking = first and message.addressed and not message.author.is_bot and not message.edited
         reacted = False
+        answering = _Answering(self.channel)
         try:
             recorded = asyncio.Event()
-            outcome_task = asyncio.ensure_future(
-                self.core.on_message(message, self.channel, accepted=recorded)
-            )
+            outcome_task = asyncio.ensure_future(self.core.on_message(message, answering, accepted=recorded))
             waiter = asyncio.ensure_future(recorded.wait())
             await asyncio.wait({waiter, outcome_task}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
@@ -280,7 +300,7 @@ class SlackEvents:
             if thinking and recorded.is_set():
                 # shown once the question is in the inbox (the ack is not held up by it), and
                 # only if the answer is slow to come
-                reacted = await self._react_if_slow(channel, ts, outcome_task)
+                reacted = await self._react_if_slow(channel, ts, outcome_task, answering.replied)
             outcome = await outcome_task
             log.info(
                 "message %s",
@@ -315,11 +335,20 @@ class SlackEvents:
             if first:
                 self._answering.discard(message.id)
 
-    async def _react_if_slow(self, channel: str, ts: str, work: asyncio.Future[Any]) -> bool:
-        """The thinking indicator, once `work` has run `thinking_after` seconds without
-        finishing; True if it was added (and so must be removed)."""
+    async def _react_if_slow(
+        self, channel: str, ts: str, work: asyncio.Future[Any], replied: asyncio.Event
+    ) -> bool:
+        """The thinking indicator, once `work` has run `thinking_after` seconds without a reply
+        posted (nor finishing); True if it was added (and so must be removed)."""
         if self.thinking_after > 0:
-            done, _ = await asyncio.wait({work}, timeout=self.thinking_after)
+            answered = asyncio.ensure_future(replied.wait())
+            try:
+                done, _ = await asyncio.wait({work, answered}, timeout=self.thinking_after)
+            except asyncio.CancelledError:
+                work.cancel()  # as awaiting it would have: the handler's cancellation reaches it
+                raise
+            finally:
+                answered.cancel()
             if done:
                 return False
         return await self._react(channel, ts)
