@@ -232,6 +232,11 @@ class KnowledgeBase:
             found = look_up(
                 self.folder, only, suffixes=SUPPORTED_SUFFIXES, exclude=self.exclude, globs=self.exclude_globs
             )
+            prefixes = tuple(
+                f"{relative}/" for relative in only if found is not None and relative not in found
+            )
+            if prefixes and any(known_path.startswith(prefixes) for known_path in known):
+                found = None  # a folder that is gone (moved away): its files are, too
         if found is None:
             on_disk = dict(self._walk())
             gone = set(known) - set(on_disk)

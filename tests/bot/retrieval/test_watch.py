@@ -112,3 +112,13 @@ async def test_a_running_bot_reads_an_edited_document_without_waiting_for_the_wa
     finally:
         stop.set()
         await asyncio.wait_for(watching, 10)
+
+
+def test_a_folder_moved_out_takes_its_documents_with_it(
+    kb: KnowledgeBase, docs: Path, tmp_path: Path
+) -> None:
+    kb.sync()
+    (docs / "guide").rename(tmp_path / "trash")  # a watcher reports only "guide"
+    report = kb.sync(only=["guide"])
+    assert report.removed == ["guide/refunds.md"]
+    assert found(kb, "refunds") == []
