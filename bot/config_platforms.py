@@ -9,6 +9,7 @@ Read and validated as part of bot/config.py's Settings, which re-exports these n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Self
@@ -125,6 +126,13 @@ class PlatformSettings(_Section):
                 problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 raise ValueError(f"workspaces.{workspace}: {problems}") from None
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # pydantic copies private attributes shallowly: a copy must not answer from the
+        # original's merged views, which its own (updated) fields no longer match
+        copied = super().model_copy(update=update, deep=deep)
+        copied._merged = {}
+        return copied
 
     def for_workspace(self, workspace: str | None) -> Self:
         """These settings as they apply in `workspace`: its overrides over the shared ones."""

@@ -138,3 +138,13 @@ def test_an_admin_command_is_allowed_only_in_the_workspace_that_names_the_admin(
             visibility=Visibility.INTERNAL,
         )
         assert rt.bot.commands.may_run(reindex, command) is allowed
+
+
+def test_a_copy_with_other_settings_does_not_answer_from_the_original() -> None:
+    slack = SlackSettings.model_validate(
+        {"staff_users": ["U1"], "workspaces": {"T2": {"triage_channel": "C2"}}}
+    )
+    assert slack.for_workspace("T2").staff_users == ("U1",)
+    copied = slack.model_copy(update={"staff_users": ("U2",)})
+    assert copied.for_workspace("T2").staff_users == ("U2",)
+    assert slack.for_workspace("T2").staff_users == ("U1",)
