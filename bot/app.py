@@ -311,6 +311,12 @@ def _place_dashboard(runtime: Runtime, adapters: list[Adapter]) -> Coroutine[Any
     for adapter in adapters:
         if isinstance(adapter, SharesHttp) and adapter.share_http(partial(build_app, dashboard)):
             log.info("dashboard under /admin on the %s adapter's HTTP port", adapter.name)
+            if not runtime.settings.dashboard.public_url:
+                log.warning(
+                    "the dashboard shares the %s HTTP port: set [dashboard] public_url to the address "
+                    "people open it at, or sign-in links and redirects point at [dashboard] host:port",
+                    adapter.name,
+                )
             return None
     return _serve_dashboard(dashboard, runtime.settings)
 

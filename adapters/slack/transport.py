@@ -284,13 +284,26 @@ class SlackAdapter:
         self._shared_app = make_app
         return True
 
+    async def _shared_web_app(self) -> web.Application:
+        """The shared routes' application; if it cannot be built (its store is down, say),
+        Slack's events still come in, on an application of their own."""
+        assert self._shared_app is not None
+        try:
+            shared: web.Application = await self._shared_app()
+        except Exception:
+            log.exception(
+                "the dashboard could not be set up on the HTTP port; serving Slack without it", extra=ctx()
+            )
+            return web.Application()
+        return shared
+
     async def _start_http(self, app: AsyncApp) -> None:
         secret = self.settings.secrets.slack_signing_secret
         assert secret is not None
         self._guard = SlackRequestGuard(secret.get_secret_value())
         # the dashboard's application when it shares this port (its guard leaves Slack's paths
         # alone), else one of our own; made anew at each start: a started one cannot take routes
-        web_app = await self._shared_app() if self._shared_app is not None else web.Application()
+        web_app = await self._shared_web_app() if self._shared_app is not None else web.Application()
         web_app.router.add_post(EVENTS_PATH, self._http_events)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
         if self.store is not None:
