@@ -99,13 +99,9 @@ class ActionHandler:
         if event.action in (ActionKind.CLAIM, ActionKind.RESOLVE) and number is not None:
             ticket_id = number
             if event.action == ActionKind.CLAIM:
-                result = await self.escalations.claim(
-                    ticket_id, event.actor, channel, event.conversation.platform
-                )
+                result = await self.escalations.claim(ticket_id, event.actor, channel, event.conversation)
             else:
-                result = await self.escalations.resolve(
-                    ticket_id, event.actor, channel, event.conversation.platform
-                )
+                result = await self.escalations.resolve(ticket_id, event.actor, channel, event.conversation)
             if not result.changed:
                 await channel.send(
                     Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)

@@ -83,6 +83,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Escalating ticket #{ticket}: no response after {waited}.",
         "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: {waited} 동안 응답이 없었습니다.",
     },
+    "wrong_workspace": {
+        "en": "Ticket #{ticket} belongs to another workspace; work on it there.",
+        "ko": "티켓 #{ticket}은 다른 워크스페이스의 티켓입니다. 그곳에서 처리해 주세요.",
+    },
     "wrong_platform": {
         "en": "Ticket #{ticket} belongs to {platform}; work on it there.",
         "ko": "티켓 #{ticket}은 {platform}에서 처리해 주세요.",

@@ -42,6 +42,9 @@ class ChannelMode(StrEnum):
     DRAFT = "draft"
 
 
+DM_WORKSPACE = "dm"  # the workspace of a Discord direct message, which belongs to no server
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConversationRef:
     """The address of a conversation; `key` is its primary key in the store."""

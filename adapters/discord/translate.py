@@ -23,7 +23,7 @@ import discord
 from adapters.discord.render import forum_question, strip_bot_mention
 from bot.commands import CommandSpec
 from bot.config import Settings
-from bot.types import Author, ConversationRef, InboundMessage, Platform, Visibility
+from bot.types import DM_WORKSPACE, Author, ConversationRef, InboundMessage, Platform, Visibility
 
 PLATFORM = str(Platform.DISCORD)
 
@@ -54,7 +54,7 @@ def is_dm(channel: Any) -> bool:
 def conversation_for(channel: Any, guild_id: int | None) -> ConversationRef:
     """Where something happened: guild (or "dm"), the channel, and the thread if any."""
     if guild_id is None:
-        return ConversationRef(platform=PLATFORM, workspace="dm", channel=str(channel.id))
+        return ConversationRef(platform=PLATFORM, workspace=DM_WORKSPACE, channel=str(channel.id))
     if is_thread(channel) and getattr(channel, "parent_id", None):
         return ConversationRef(
             platform=PLATFORM,

@@ -121,7 +121,7 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
 )
 async def _claim(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
-    result = await host.escalations.claim(ticket_id, command.invoker, channel, command.conversation.platform)
+    result = await host.escalations.claim(ticket_id, command.invoker, channel, command.conversation)
     return result.message
 
 
@@ -140,7 +140,7 @@ async def _resolve(host: CommandHost, command: Command, args: dict[str, str], ch
     if len(note) > NOTE_LIMIT:  # it is posted in the thread and kept with the ticket
         raise UsageError(f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
     result = await host.escalations.resolve(
-        ticket_id, command.invoker, channel, command.conversation.platform, note=note
+        ticket_id, command.invoker, channel, command.conversation, note=note
     )
     return result.message
 
@@ -158,7 +158,7 @@ async def _assign(host: CommandHost, command: Command, args: dict[str, str], cha
     ticket_id = _ticket_number(args["ticket"])
     person = _user_id(args["person"])
     result = await host.escalations.reassign(
-        ticket_id, command.invoker, Author(id=person, name=person), channel, command.conversation.platform
+        ticket_id, command.invoker, Author(id=person, name=person), channel, command.conversation
     )
     return result.message
 

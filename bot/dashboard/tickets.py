@@ -195,7 +195,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
         return _not_running(request)
     escalations = request.app[DASHBOARD].escalations
     actor = signed_in(request).author
-    result = await escalations.claim(ticket.id, actor, channel, ticket.conversation.platform)
+    result = await escalations.claim(ticket.id, actor, channel, ticket.conversation)
     return await _done(request, ticket, result, "claim", f"ticket #{ticket.id}")
 
 
@@ -209,7 +209,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
         return _back(request, ticket, f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
     escalations = request.app[DASHBOARD].escalations
     actor = signed_in(request).author
-    result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation.platform, note=note)
+    result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation, note=note)
     return await _done(request, ticket, result, "resolve", f"ticket #{ticket.id}")
 
 
@@ -226,7 +226,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
     escalations = request.app[DASHBOARD].escalations
     actor = signed_in(request).author
     result = await escalations.reassign(
-        ticket.id, actor, Author(id=person, name=person), channel, ticket.conversation.platform
+        ticket.id, actor, Author(id=person, name=person), channel, ticket.conversation
     )
     return await _done(request, ticket, result, "assign", f"ticket #{ticket.id} to {person}")
 

@@ -26,6 +26,7 @@ from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.types import (
+    DM_WORKSPACE,
     ActionKind,
     Author,
     Button,
@@ -135,12 +136,15 @@ class Escalations:
             ),
         }
 
-    async def claim(self, ticket_id: int, actor: Author, channel: Channel, platform: str) -> TransitionResult:
+    async def claim(
+        self, ticket_id: int, actor: Author, channel: Channel, where: ConversationRef
+    ) -> TransitionResult:
+        """`where`: the conversation the actor acts from (its platform and workspace)."""
         return await self._transition(
             ticket_id,
             actor,
             channel,
-            platform=platform,
+            where=where,
             to=TicketStatus.CLAIMED,
             allowed_from=(TicketStatus.OPEN,),
             announce="claimed",
@@ -149,13 +153,13 @@ class Escalations:
         )
 
     async def resolve(
-        self, ticket_id: int, actor: Author, channel: Channel, platform: str, note: str = ""
+        self, ticket_id: int, actor: Author, channel: Channel, where: ConversationRef, note: str = ""
     ) -> TransitionResult:
         result = await self._transition(
             ticket_id,
             actor,
             channel,
-            platform=platform,
+            where=where,
             to=TicketStatus.RESOLVED,
             allowed_from=ACTIVE,
             announce="resolved_note" if note else "resolved",
@@ -177,11 +181,11 @@ class Escalations:
         return result
 
     async def reassign(
-        self, ticket_id: int, actor: Author, to: Author, channel: Channel, platform: str
+        self, ticket_id: int, actor: Author, to: Author, channel: Channel, where: ConversationRef
     ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is not None and not policy.is_admin(
-            actor, platform, self.settings, current.conversation.workspace
+            actor, where.platform, self.settings, current.conversation.workspace
         ):
             return TransitionResult(
                 changed=False, ticket=current, message="Only admins can reassign tickets."
@@ -190,7 +194,7 @@ class Escalations:
             ticket_id,
             actor,
             channel,
-            platform=platform,
+            where=where,
             to=TicketStatus.CLAIMED,
             allowed_from=ACTIVE,
             announce="reassigned",
@@ -211,7 +215,7 @@ class Escalations:
             ticket.id,
             actor,
             channel,
-            platform=ticket.conversation.platform,
+            where=ticket.conversation,
             to=TicketStatus.CLOSED,
             allowed_from=ACTIVE,
             announce="closed_by_asker",
@@ -227,7 +231,7 @@ class Escalations:
             ticket.id,
             actor,
             channel,
-            platform=ticket.conversation.platform,
+            where=ticket.conversation,
             to=TicketStatus.OPEN,
             allowed_from=(TicketStatus.RESOLVED,),
             announce=None,
@@ -264,7 +268,7 @@ class Escalations:
         restarts the assignee's reminder clock on a claimed one."""
         now = self.clock.now()
         if ticket.status == TicketStatus.OPEN:
-            await self.claim(ticket.id, staff, channel, ticket.conversation.platform)
+            await self.claim(ticket.id, staff, channel, ticket.conversation)
         await self.store.run(
             StateStore.set_ticket_fields,
             ticket.id,
@@ -279,7 +283,7 @@ class Escalations:
         actor: Author,
         channel: Channel,
         *,
-        platform: str,
+        where: ConversationRef,
         to: TicketStatus,
         allowed_from: tuple[TicketStatus, ...],
         announce: str | None,
@@ -294,7 +298,7 @@ class Escalations:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is None:
             return TransitionResult(changed=False, ticket=None, message=f"There is no ticket #{ticket_id}.")
-        if current.conversation.platform != platform:
+        if current.conversation.platform != where.platform:
             # staff and admin rights are per platform: a Discord admin is nobody on Slack
             return TransitionResult(
                 changed=False,
@@ -305,6 +309,13 @@ class Escalations:
                     ticket=ticket_id,
                     platform=current.conversation.platform,
                 ),
+            )
+        if _other_workspace(where, current.conversation):
+            # rights are per workspace too: an admin of one is nobody in another
+            return TransitionResult(
+                changed=False,
+                ticket=current,
+                message=say("wrong_workspace", current.language, ticket=ticket_id),
             )
         if check_staff and not self._may_work_tickets(actor, current.conversation):
             return TransitionResult(
@@ -394,3 +405,10 @@ class Escalations:
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Fire every reminder that is due, once. Returns how many fired."""
         return await self.sla.tick(channels)
+
+
+def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:
+    """Whether `where` is in another workspace (Slack team, Discord server) than the ticket; a
+    direct message, which belongs to no server on Discord, is not another workspace."""
+    here, there = where.workspace, ticket.workspace
+    return bool(here and there) and DM_WORKSPACE not in (here, there) and here != there

@@ -148,3 +148,19 @@ def test_a_copy_with_other_settings_does_not_answer_from_the_original() -> None:
     copied = slack.model_copy(update={"staff_users": ("U2",)})
     assert copied.for_workspace("T2").staff_users == ("U2",)
     assert slack.for_workspace("T2").staff_users == ("U1",)
+
+
+async def test_nobody_works_a_ticket_from_another_workspace(rt: Runtime) -> None:
+    channel = ConsoleChannel(io.StringIO())
+    await rt.bot.on_message(ask("I want to talk to a human please", "T-B", Author(id="U-ASK")), channel)
+    [ticket] = rt.state.tickets()
+    assert ticket.conversation.workspace == "T-B"
+    # a workspace admin of T-A (admins by Slack's own flag, as workspace_admins_are_admins says)
+    admin_of_a = Author(id="U-A-OWNER", platform_admin=True, roles=frozenset({"S-SHARED"}))
+    from_a = ConversationRef(platform="slack", workspace="T-A", channel="C-GEN")
+    refused = await rt.bot.escalations.claim(ticket.id, admin_of_a, channel, from_a)
+    assert not refused.changed and "another workspace" in refused.message
+    assert rt.state.ticket(ticket.id).status.value == "open"  # type: ignore[union-attr]
+    staff_of_b = Author(id="U-B-1", roles=frozenset({"S-B-STAFF"}))
+    from_b = ConversationRef(platform="slack", workspace="T-B", channel="C-GEN")
+    assert (await rt.bot.escalations.claim(ticket.id, staff_of_b, channel, from_b)).changed

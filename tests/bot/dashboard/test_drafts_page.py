@@ -51,7 +51,7 @@ async def a_draft(rt: Runtime, channel: ConsoleChannel) -> int:
     )
     [ticket] = rt.state.tickets()
     await rt.bot.on_message(said(STAFF_ANSWER, STAFF, ticket.conversation, "s1", addressed=False), channel)
-    result = await rt.bot.escalations.resolve(ticket.id, STAFF, channel, "slack")
+    result = await rt.bot.escalations.resolve(ticket.id, STAFF, channel, ticket.conversation)
     assert "knowledge draft #" in result.message
     [draft] = rt.state.drafts()
     return draft.id

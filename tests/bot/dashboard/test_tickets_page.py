@@ -15,6 +15,8 @@ from tests.bot.dashboard.served import STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
 
+STAFF_DESK = ConversationRef(platform="slack", workspace="T1", channel="C-STAFF")  # where staff act from
+
 
 async def ask_for_a_person(rt: Runtime, channel: ConsoleChannel, where: str, asker: str, event: str) -> int:
     """A ticket opened as the chat opens one: someone asks the bot for a person in `where`."""
@@ -44,8 +46,8 @@ async def test_the_queue_filters_by_status_channel_assignee_age_and_sla(
     clock.advance(hours=2)  # past its 15-minute first response: overdue
     claimed = await ask_for_a_person(rt, channel, "C-OTHER", "U-A2", "e2")
     done = await ask_for_a_person(rt, channel, "C-GEN", "U-A3", "e3")
-    await rt.bot.escalations.claim(claimed, STAFF, channel, "slack")
-    await rt.bot.escalations.resolve(done, STAFF, channel, "slack")
+    await rt.bot.escalations.claim(claimed, STAFF, channel, STAFF_DESK)
+    await rt.bot.escalations.resolve(done, STAFF, channel, STAFF_DESK)
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
 
     assert await listed(client) == {waiting, claimed}  # the default: what still needs staff
@@ -179,7 +181,7 @@ async def test_standalone_cannot_assign_or_reopen(
     rt: Runtime, clock: FakeClock, channel: ConsoleChannel
 ) -> None:
     ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
-    await rt.bot.escalations.resolve(ticket_id, STAFF, channel, "slack")
+    await rt.bot.escalations.resolve(ticket_id, STAFF, channel, STAFF_DESK)
     client = await start(rt, clock, None, live=False)
     try:
         assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
