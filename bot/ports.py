@@ -483,13 +483,22 @@ class ReplyDraftStore(Protocol):
 class IncidentStore(Protocol):
     """Recent questions, burst alerts, incidents and the notices they put on answers."""
 
-    def askers_since(self, platform: str, since: datetime, enough: int) -> int: ...
+    def askers_since(
+        self, platform: str, since: datetime, enough: int, workspace: str | None = None
+    ) -> int: ...
 
     def recent_questions(
-        self, platform: str, since: datetime, limit: int = 2000, after_id: int = 0
+        self,
+        platform: str,
+        since: datetime,
+        limit: int = 2000,
+        after_id: int = 0,
+        workspace: str | None = None,
     ) -> list[RecentQuestion]: ...
 
-    def bursts_since(self, platform: str, since: datetime) -> list[BurstRecord]: ...
+    def bursts_since(
+        self, platform: str, since: datetime, workspace: str | None = None
+    ) -> list[BurstRecord]: ...
 
     def record_burst(
         self,
@@ -501,6 +510,7 @@ class IncidentStore(Protocol):
         channels: Sequence[str],
         threads: Sequence[str],
         at: datetime,
+        workspace: str | None = None,
     ) -> BurstRecord: ...
 
     def burst(self, burst_id: int) -> BurstRecord | None: ...
@@ -508,13 +518,21 @@ class IncidentStore(Protocol):
     def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None: ...
 
     def open_incident(
-        self, *, platform: str, text: str, signatures: str, by: str, at: datetime, burst_id: int | None = None
+        self,
+        *,
+        platform: str,
+        text: str,
+        signatures: str,
+        by: str,
+        at: datetime,
+        burst_id: int | None = None,
+        workspace: str | None = None,
     ) -> tuple[IncidentRecord, bool]: ...
 
     def incident(self, incident_id: int) -> IncidentRecord | None: ...
 
     def incidents(
-        self, platform: str, status: str | None = None, limit: int = 20
+        self, platform: str, status: str | None = None, limit: int = 20, workspace: str | None = None
     ) -> list[IncidentRecord]: ...
 
     def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool: ...

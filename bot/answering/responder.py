@@ -213,7 +213,7 @@ class Responder:
                 context=Context(sources=closest),
             )
             await self.recorder.mark_bot_thread(conversation)
-            await self._watch_for_bursts(answer_id, conversation.platform, channel)
+            await self._watch_for_bursts(answer_id, conversation, channel)
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
         text = _with_notice(notice, text)
@@ -249,7 +249,7 @@ class Responder:
             StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now(), followup_due=due
         )
         faults.point("answer.recorded")
-        await self._watch_for_bursts(answer_id, conversation.platform, channel)
+        await self._watch_for_bursts(answer_id, conversation, channel)
         return Outcome.ANSWERED
 
     async def _similar_resolved(
@@ -280,13 +280,13 @@ class Responder:
             return None
         return found if found is not None and found.conversation != conversation else None
 
-    async def _watch_for_bursts(self, answer_id: int, platform: str, channel: Channel) -> None:
+    async def _watch_for_bursts(self, answer_id: int, where: ConversationRef, channel: Channel) -> None:
         """After the asker has their reply: does this question complete a burst? A failure
         here is the team's alert lost, never the asker's answer."""
         if self.bursts is None:
             return
         try:
-            await self.bursts.observe(answer_id, platform, channel)
+            await self.bursts.observe(answer_id, where, channel)
         except Exception:
             log.exception("burst detection failed", extra={"answer_id": answer_id})
 

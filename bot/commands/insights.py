@@ -31,10 +31,10 @@ INCIDENT_TEXT_LIMIT = 500  # characters: the notice is read at the top of every 
 )
 async def _incident(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     action = args["action"].lower()
-    platform = command.conversation.platform
+    platform, workspace = command.conversation.platform, command.conversation.workspace
     text = args.get("text", "").strip()
     if action == "list":
-        return await _list(host, platform)
+        return await _list(host, platform, workspace)
     if action == "open":
         if not text:
             raise UsageError(
@@ -42,12 +42,12 @@ async def _incident(host: CommandHost, command: Command, args: dict[str, str], c
             )
         if len(text) > INCIDENT_TEXT_LIMIT:
             raise UsageError(f"The text is {len(text):,} characters; keep it under {INCIDENT_TEXT_LIMIT}.")
-        incident, _ = await host.insights.incidents.open(platform, text, command.invoker)
+        incident, _ = await host.insights.incidents.open(platform, text, command.invoker, workspace=workspace)
         return (
             f"Incident #{incident.id} is open. Answers to questions like it now start with: {text}\n"
             f"Close it with `{host.commands.prefix(platform)} incident close #{incident.id} <what changed>`."
         )
-    chosen, closing_text = await _which(host, platform, text)
+    chosen, closing_text = await _which(host, platform, workspace, text)
     if chosen is None:
         return "There is no open incident to close."
     told = await host.insights.incidents.close(chosen, command.invoker, closing_text, channel)
@@ -56,16 +56,18 @@ async def _incident(host: CommandHost, command: Command, args: dict[str, str], c
     return f"Incident #{chosen.id} closed; {told} thread(s) that saw the notice were told."
 
 
-async def _which(host: CommandHost, platform: str, text: str) -> tuple[IncidentRecord | None, str]:
-    """The incident `close` means: `#N` first, else the only open one."""
+async def _which(
+    host: CommandHost, platform: str, workspace: str, text: str
+) -> tuple[IncidentRecord | None, str]:
+    """The incident `close` means: `#N` first, else the only open one (of this workspace)."""
     first, _, rest = text.partition(" ")
     number = parse_number(first) if first.startswith("#") or first.isdigit() else None
     if number is not None:
         incident = await host.store.run(StateStore.incident, number)
-        if incident is None or incident.platform != platform:
+        if incident is None or incident.platform != platform or incident.workspace not in (None, workspace):
             raise UsageError(f"There is no incident #{number}.")
         return incident, rest.strip()
-    open_now = await host.store.run(StateStore.incidents, platform, IncidentStatus.OPEN)
+    open_now = await host.store.run(StateStore.incidents, platform, IncidentStatus.OPEN, 20, workspace)
     if len(open_now) > 1:
         numbers = ", ".join(f"#{i.id}" for i in open_now)
         raise UsageError(
@@ -74,8 +76,8 @@ async def _which(host: CommandHost, platform: str, text: str) -> tuple[IncidentR
     return (open_now[0] if open_now else None), text
 
 
-async def _list(host: CommandHost, platform: str) -> str:
-    incidents = await host.store.run(StateStore.incidents, platform, None, 10)
+async def _list(host: CommandHost, platform: str, workspace: str) -> str:
+    incidents = await host.store.run(StateStore.incidents, platform, None, 10, workspace)
     if not incidents:
         return "No incidents yet."
     now = host.clock.now()

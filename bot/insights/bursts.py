@@ -32,6 +32,8 @@ from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, R
 
 log = logging.getLogger(__name__)
 
+Place = tuple[str, str]  # a platform and a workspace on it: bursts never span two workspaces
+
 # the newest questions of the window a new one is compared with: a burst shows among them, and
 # a busy hour costs a bounded comparison per answer, not one that grows with the traffic
 RECENT_LIMIT = 500
@@ -107,12 +109,14 @@ def cluster_of(
 
 
 def claim_burst(
-    store: Store, platform: str, cluster: Cluster, now: datetime, cooldown: datetime
+    store: Store, place: Place, cluster: Cluster, now: datetime, cooldown: datetime
 ) -> BurstRecord | None:
-    """Record `cluster` as a new burst, unless one like it was recorded since `cooldown`:
-    checked and written alone cluster-wide, so one burst is announced once."""
-    with store.exclusive(f"bursts:{platform}"):
-        for earlier in store.bursts_since(platform, cooldown):
+    """Record `cluster` as a new burst of `place` (a platform and a workspace on it), unless one
+    like it was recorded since `cooldown`: checked and written alone cluster-wide, so one burst
+    is announced once."""
+    platform, workspace = place
+    with store.exclusive(f"bursts:{platform}:{workspace}"):
+        for earlier in store.bursts_since(platform, cooldown, workspace):
             if best_match(cluster.signatures[0], signatures_from_json(earlier.signatures)) is not None:
                 return None
         return store.record_burst(
@@ -123,6 +127,7 @@ def claim_burst(
             channels=cluster.channels,
             threads=cluster.threads,
             at=now,
+            workspace=workspace,
         )
 
 
@@ -133,23 +138,30 @@ class BurstWatch:
         self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by answer id: questions are analysed once
         self._bursts: dict[int, list[Signature]] = {}  # by burst id: an alert's questions, parsed once
-        self._recent: dict[str, list[RecentQuestion]] = {}  # per platform: the window, newest first
+        # per platform and workspace: the window, newest first. A burst is one workspace's: with
+        # several installed, one's questions must never show in another's alert
+        self._recent: dict[Place, list[RecentQuestion]] = {}
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
-    async def observe(self, answer_id: int, platform: str, channel: Channel) -> BurstRecord | None:
-        """Look at the question just recorded as `answer_id`; alert if it completes a burst."""
+    async def observe(self, answer_id: int, where: ConversationRef, channel: Channel) -> BurstRecord | None:
+        """Look at the question just recorded as `answer_id` (asked in `where`); alert if it
+        completes a burst of that workspace."""
         s = self.settings.insights
+        place: Place = (where.platform, where.workspace)
+        platform = where.platform
         async with self._lock:
             now = self.clock.now()
             since = now - timedelta(minutes=s.burst_window_minutes)
             # the usual case, a quiet window, costs one count and no analysis
-            askers = await self.store.run(StateStore.askers_since, platform, since, s.burst_min_askers)
+            askers = await self.store.run(
+                StateStore.askers_since, platform, since, s.burst_min_askers, where.workspace
+            )
             if askers < s.burst_min_askers:
                 return None
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            if await self._announced(answer_id, platform, cooldown):
+            if await self._announced(answer_id, place, cooldown):
                 return None  # during a burst already told, each further question costs one check
-            recent = await self._window(platform, since)
+            recent = await self._window(place, since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
@@ -157,33 +169,36 @@ class BurstWatch:
             self._forget_old({q.answer_id for q in recent})
             if cluster.askers < s.burst_min_askers:
                 return None
-            burst = await self.store.run(claim_burst, platform, cluster, now, cooldown)
+            burst = await self.store.run(claim_burst, place, cluster, now, cooldown)
             if burst is None:
                 return None  # this cluster was already announced
         log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
         await self._alert(burst, channel)
         return burst
 
-    async def _window(self, platform: str, since: datetime) -> list[RecentQuestion]:
+    async def _window(self, place: Place, since: datetime) -> list[RecentQuestion]:
         """The window's newest RECENT_LIMIT questions, newest first, kept in memory: each call
         reads only what was recorded since the last (a busy channel costs a few rows per answer,
         not the whole window parsed again). Questions another process records are read too; one
         it commits out of id order can be missed, which costs a burst one ask, never an alert."""
-        kept = self._recent.get(platform, [])
+        kept = self._recent.get(place, [])
         seen = max((q.answer_id for q in kept), default=0)
-        fresh = await self.store.run(StateStore.recent_questions, platform, since, RECENT_LIMIT, seen)
+        platform, workspace = place
+        fresh = await self.store.run(
+            StateStore.recent_questions, platform, since, RECENT_LIMIT, seen, workspace
+        )
         window = [q for q in [*fresh, *kept] if q.at >= since][:RECENT_LIMIT]
-        self._recent[platform] = window
+        self._recent[place] = window
         return window
 
-    async def _announced(self, answer_id: int, platform: str, cooldown: datetime) -> bool:
+    async def _announced(self, answer_id: int, place: Place, cooldown: datetime) -> bool:
         """Whether the question `answer_id` is like a burst already announced since `cooldown`
         (claim_burst checks again cluster-wide; this spares the clustering)."""
         record = await self.store.run(StateStore.answer, answer_id)
         if record is None:
             return False
         asked = signature(record.question, record.neighbours, scores=record.scores)
-        recent = await self.store.run(StateStore.bursts_since, platform, cooldown)
+        recent = await self.store.run(StateStore.bursts_since, place[0], cooldown, place[1])
         for gone in self._bursts.keys() - {b.id for b in recent}:
             del self._bursts[gone]  # past its cooldown: never compared again
         for earlier in recent:

@@ -45,9 +45,16 @@ class Incidents:
         self.knowledge = knowledge
 
     async def open(
-        self, platform: str, text: str, by: Author, burst_id: int | None = None
+        self,
+        platform: str,
+        text: str,
+        by: Author,
+        burst_id: int | None = None,
+        *,
+        workspace: str | None = None,
     ) -> tuple[IncidentRecord, bool]:
-        """Open an incident (once per burst). Returns it and whether it is new."""
+        """Open an incident of `workspace` (once per burst; from a burst, the burst's workspace).
+        Returns it and whether it is new."""
         sigs: list[Signature] = []
         if text:
             found = await self.knowledge.search(text, DocVisibility.INTERNAL, k=NEIGHBOURS + 1)
@@ -62,9 +69,10 @@ class Incidents:
             burst = await self.store.run(StateStore.burst, burst_id)
             if burst is not None:
                 sigs = signatures_from_json(burst.signatures) + sigs
+                workspace = burst.workspace
         elif sigs:
             since = self.clock.now() - RECENT_BURSTS
-            for burst in await self.store.run(StateStore.bursts_since, platform, since):
+            for burst in await self.store.run(StateStore.bursts_since, platform, since, workspace):
                 members = signatures_from_json(burst.signatures)
                 if best_match(sigs[0], members) is not None:
                     sigs += members
@@ -77,6 +85,7 @@ class Incidents:
             by=by.id,
             at=self.clock.now(),
             burst_id=burst_id,
+            workspace=workspace,
         )
 
     async def notice_for(
@@ -90,7 +99,9 @@ class Incidents:
     ) -> Notice | None:
         """The notice an answer to `question` should carry, if an open incident covers it; the
         thread is remembered so that closing the incident tells it."""
-        open_now = await self.store.run(StateStore.incidents, conversation.platform, IncidentStatus.OPEN)
+        open_now = await self.store.run(
+            StateStore.incidents, conversation.platform, IncidentStatus.OPEN, 20, conversation.workspace
+        )
         if not open_now:
             return None
         asked = signature(question, neighbours, scores=scores)

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.store import IntegrityError, NotFoundError, Repository, iso, parse_time
+from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
 from bot.types import ConversationRef
 
 
@@ -40,6 +40,7 @@ class BurstRecord:
     channels: tuple[str, ...]
     threads: tuple[str, ...]
     alerted_at: datetime
+    workspace: str | None = None  # None: recorded before bursts were kept per workspace
 
 
 class IncidentStatus(StrEnum):
@@ -59,25 +60,31 @@ class IncidentRecord:
     closed_at: datetime | None
     close_text: str | None
     burst_id: int | None
+    workspace: str | None = None  # None: opened before incidents were kept per workspace
 
 
 class IncidentRepository(Repository):
     # -- bursts ----------------------------------------------------------------------------
 
-    def askers_since(self, platform: str, since: datetime, enough: int) -> int:
+    def askers_since(self, platform: str, since: datetime, enough: int, workspace: str | None = None) -> int:
         """How many different people asked on `platform` since `since`, counted no further than
         `enough`: a burst needs several, and this one count spares loading the questions when
         there are too few. Stopping at `enough` keeps it cheap in a busy window, where a full
         distinct count would read every question of the window for every new one."""
         row = self.db.execute(
             "select count(*) from (select distinct asker_id from answers where created_at >= ? "
-            "and conversation like ? and asker_id is not null and asker_id != '' limit ?) as askers",
-            [iso(since), f"{platform}:%", enough],
+            "and conversation like ? escape '\\' and asker_id is not null and asker_id != '' limit ?) as askers",
+            [iso(since), _questions_of(platform, workspace), enough],
         ).fetchone()
         return int(row[0] or 0)
 
     def recent_questions(
-        self, platform: str, since: datetime, limit: int = 2000, after_id: int = 0
+        self,
+        platform: str,
+        since: datetime,
+        limit: int = 2000,
+        after_id: int = 0,
+        workspace: str | None = None,
     ) -> list[RecentQuestion]:
         """Questions asked on `platform` since `since`, newest first (at most `limit`: a burst
         is judged on the recent past, never on an unbounded scan); with `after_id`, only those
@@ -85,8 +92,9 @@ class IncidentRepository(Repository):
         rows = self.db.execute(
             "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
             "from answers "
-            "where created_at >= ? and conversation like ? and id > ? order by created_at desc limit ?",
-            [iso(since), f"{platform}:%", after_id, limit],
+            "where created_at >= ? and conversation like ? escape '\\' and id > ? "
+            "order by created_at desc limit ?",
+            [iso(since), _questions_of(platform, workspace), after_id, limit],
         ).fetchall()
         return [
             RecentQuestion(
@@ -101,10 +109,11 @@ class IncidentRepository(Repository):
             for row in rows
         ]
 
-    def bursts_since(self, platform: str, since: datetime) -> list[BurstRecord]:
-        rows = self.db.table("bursts").rows_where(
-            "platform = ? and alerted_at >= ?", [platform, iso(since)], order_by="id desc"
-        )
+    def bursts_since(self, platform: str, since: datetime, workspace: str | None = None) -> list[BurstRecord]:
+        """The bursts alerted since `since`: of `workspace` (and those from before bursts were
+        kept per workspace) when given, else of the whole platform."""
+        where, params = _in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
+        rows = self.db.table("bursts").rows_where(where, params, order_by="id desc")
         return [_burst(row) for row in rows]
 
     def record_burst(
@@ -117,11 +126,13 @@ class IncidentRepository(Repository):
         channels: Sequence[str],
         threads: Sequence[str],
         at: datetime,
+        workspace: str | None = None,
     ) -> BurstRecord:
         with self.db.conn:
             table = self.db.table("bursts").insert(
                 {
                     "platform": platform,
+                    "workspace": workspace,
                     "representative": representative,
                     "signature": signatures,
                     "askers": askers,
@@ -157,6 +168,7 @@ class IncidentRepository(Repository):
         by: str,
         at: datetime,
         burst_id: int | None = None,
+        workspace: str | None = None,
     ) -> tuple[IncidentRecord, bool]:
         """Open an incident; from a burst, only once (a second press returns the first)."""
         with self.db.conn:
@@ -169,6 +181,7 @@ class IncidentRepository(Repository):
             table = self.db.table("incidents").insert(
                 {
                     "platform": platform,
+                    "workspace": workspace,
                     "text": text,
                     "signature": signatures,
                     "status": IncidentStatus.OPEN,
@@ -187,9 +200,14 @@ class IncidentRepository(Repository):
         except NotFoundError:
             return None
 
-    def incidents(self, platform: str, status: str | None = None, limit: int = 20) -> list[IncidentRecord]:
+    def incidents(
+        self, platform: str, status: str | None = None, limit: int = 20, workspace: str | None = None
+    ) -> list[IncidentRecord]:
+        """Incidents of `workspace` (and those from before incidents were kept per workspace)
+        when given, else of the whole platform; newest first."""
         where = "platform = ?" + (" and status = ?" if status else "")
         params: list[Any] = [platform, status] if status else [platform]
+        where, params = _in_workspace(where, params, workspace)
         rows = self.db.table("incidents").rows_where(where, params, order_by="id desc", limit=limit)
         return [_incident(row) for row in rows]
 
@@ -245,6 +263,7 @@ def _burst(row: dict[str, Any]) -> BurstRecord:
         channels=tuple(json.loads(row["channels"] or "[]")),
         threads=tuple(json.loads(row["threads"] or "[]")),
         alerted_at=alerted,
+        workspace=row.get("workspace"),
     )
 
 
@@ -262,4 +281,16 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
         closed_at=parse_time(row["closed_at"]),
         close_text=row["close_text"],
         burst_id=row["burst_id"],
+        workspace=row.get("workspace"),
     )
+
+
+def _questions_of(platform: str, workspace: str | None) -> str:
+    """The LIKE pattern of the conversation keys of `platform`, or of one workspace on it."""
+    return like_prefix(f"{platform}:{workspace}:" if workspace is not None else f"{platform}:")
+
+
+def _in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:
+    if workspace is None:
+        return where, params
+    return f"{where} and (workspace = ? or workspace is null)", [*params, workspace]

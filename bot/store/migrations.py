@@ -24,6 +24,7 @@ from bot.store.migrations_later import (
     _state_v8_slack_installs,
     _state_v9_dashboard,
     _state_v10_messages_at,
+    _state_v11_workspaces,
 )
 
 if TYPE_CHECKING:
@@ -258,6 +259,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0008_slack_installations", _state_v8_slack_installs),
     ("0009_dashboard", _state_v9_dashboard),
     ("0010_messages_at", _state_v10_messages_at),
+    ("0011_workspaces", _state_v11_workspaces),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -218,3 +218,11 @@ def _state_v10_messages_at(db: StateDatabase) -> None:
     are found by time instead of by a scan of every message; a report of a week or more still
     scans (bot/store/metrics.py says why)."""
     db.table("messages").create_index(["at"])
+
+
+def _state_v11_workspaces(db: StateDatabase) -> None:
+    """Bursts and incidents belong to one workspace (Slack team, Discord server): with several
+    installed, one workspace's questions must never show in another's alert or notice. Rows
+    from before have none: they stay platform-wide."""
+    db.table("bursts").add_column("workspace", str)
+    db.table("incidents").add_column("workspace", str)

@@ -56,10 +56,10 @@ STAFF = Author(id="U-STAFF", name="Sam")
 _ids = itertools.count(1)
 
 
-def ask(text: str, user: str, channel: str = "C-GENERAL") -> InboundMessage:
+def ask(text: str, user: str, channel: str = "C-GENERAL", workspace: str = "T1") -> InboundMessage:
     return InboundMessage(
         id=f"b{next(_ids)}",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel=channel),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel=channel),
         author=Author(id=user, name=user),
         text=text,
         addressed=True,
@@ -252,3 +252,32 @@ async def test_incident_commands_are_staff_only_and_list_what_is_open(
     await rt.bot.on_command(command("incident close"), channel)  # the only open one
     await rt.bot.on_command(command("incident list"), channel)
     assert "#1 [closed" in channel.posted[-1][1].text
+
+
+async def test_a_burst_never_gathers_two_workspaces_questions(rt: Runtime, channel: ConsoleChannel) -> None:
+    # five people, the same question, but three in one workspace and two in another: with
+    # several workspaces installed, neither may see the other's questions in an alert
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}", workspace="T1" if n < 3 else "T2"), channel)
+    assert alerts(channel) == []
+    for n, text in enumerate(PARAPHRASES[3:5], start=3):  # two more in T1: five there now
+        await rt.bot.on_message(ask(text, f"U{n}", workspace="T1"), channel)
+    [alert] = alerts(channel)
+    assert alert.conversation.workspace == "T1"
+    assert all(link.workspace == "T1" for link in alert.links)
+
+
+async def test_an_incident_puts_its_notice_only_on_its_own_workspace_s_answers(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    await _burst_then_incident(rt, channel)  # in T1
+    before = len(channel.posted)
+    await rt.bot.on_message(ask(PARAPHRASES[5], "U9", workspace="T2"), channel)
+    await rt.bot.on_message(ask(PARAPHRASES[6], "U9", workspace="T1"), channel)
+    answers = {
+        r.conversation.workspace: r.text
+        for _, r in channel.posted[before:]
+        if r.kind in (ReplyKind.ANSWER, ReplyKind.ABSTAIN, ReplyKind.ESCALATION)
+    }
+    assert "Known issue" not in answers["T2"]
+    assert answers["T1"].startswith("**Known issue:**")
