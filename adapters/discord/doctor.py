@@ -76,6 +76,10 @@ async def _doctor(settings: Settings, client: discord.Client) -> list[Check]:
         checks.append(await _channel_check(client, channel_id, "forum channel", forum=True))
     if discord_settings.triage_channel:
         checks.append(await _channel_check(client, discord_settings.triage_channel, "triage channel"))
+    for guild in discord_settings.workspaces:  # each server's own, from [discord.workspaces]
+        own = discord_settings.for_workspace(guild).triage_channel
+        if own and own != discord_settings.triage_channel:
+            checks.append(await _channel_check(client, own, f"triage channel of server {guild}"))
     return checks
 
 

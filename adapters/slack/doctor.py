@@ -59,7 +59,7 @@ async def _doctor(settings: Settings, client: AsyncWebClient) -> list[Check]:
         _check("slack token", "ok", who, bot),
         _scope_check(auth.headers),
         await _transport_check(settings, client),
-        *await _workspace_checks(settings, client),
+        *await _workspace_checks(settings, client, str(auth.get("team_id") or "") or None),
     ]
 
 
@@ -104,10 +104,12 @@ async def _transport_check(settings: Settings, client: AsyncWebClient) -> Check:
     return _check("slack socket mode", "ok", "the app-level token can open a connection")
 
 
-async def _workspace_checks(settings: Settings, client: AsyncWebClient) -> list[Check]:
+async def _workspace_checks(settings: Settings, client: AsyncWebClient, team: str | None) -> list[Check]:
+    """The groups and triage channel the token's workspace uses (its `[slack.workspaces]`
+    overrides over the shared settings)."""
     checks: list[Check] = []
-    slack = settings.slack
-    for group in configured_groups(settings):
+    slack = settings.slack.for_workspace(team)
+    for group in configured_groups(settings, team):
         name = f"slack group {group}"
         try:
             users = (await client.usergroups_users_list(usergroup=group)).get("users") or []

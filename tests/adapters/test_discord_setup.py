@@ -152,6 +152,23 @@ async def test_doctor_names_the_bot_the_application_the_intent_and_the_configure
     assert all(fake.token not in c.detail for c in checks)
 
 
+async def test_doctor_checks_each_server_s_own_triage_channel(make_settings: Callable[..., Settings]) -> None:
+    async with FakeDiscord() as fake:
+        settings = make_settings(
+            "[discord]\n"
+            f'triage_channel = "{fake.general_channel_id}"\n'
+            f'[discord.workspaces."{fake.guild_id}"]\n'
+            f'triage_channel = "{fake.text_channel_id}"\n'
+            '[discord.workspaces."42"]\n'
+            'triage_channel = "999"\n',
+            env={"DISCORD_TOKEN": fake.token, "DISCORD_API_URL": fake.api_base},
+        )
+        checks = {c.name: c for c in await doctor_checks(settings)}
+    assert checks["discord triage channel"].status == "ok"
+    assert checks[f"discord triage channel of server {fake.guild_id}"].status == "ok"
+    assert checks["discord triage channel of server 42"].status == "fail"  # the bot cannot see 999
+
+
 async def test_doctor_explains_a_missing_intent_and_a_rejected_token(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -134,6 +134,19 @@ async def test_doctor_reports_a_healthy_installation(
     assert "slack scopes" in names
 
 
+async def test_doctor_checks_the_token_s_workspace_with_its_own_settings(
+    fake: FakeSlack, make_settings: Callable[..., Settings]
+) -> None:
+    toml = (
+        '[slack]\nstaff_groups = ["S-SHARED"]\ntriage_channel = "C-NOWHERE"\n'
+        '[slack.workspaces.T111]\nstaff_groups = ["S111"]\ntriage_channel = "C222"\n'
+    )
+    checks = {c.name: c for c in await doctor_checks(make_settings(toml, env_for(fake)))}
+    # the token is T111's: its own group and triage channel are checked, not the shared ones
+    assert checks["slack group S111"].status == "ok" and "slack group S-SHARED" not in checks
+    assert checks["slack triage channel"].status == "ok"
+
+
 async def test_doctor_lists_missing_scopes_and_refused_tokens(
     fake: FakeSlack, make_settings: Callable[..., Settings]
 ) -> None:
