@@ -2,8 +2,8 @@
 
 This module owns `doctor_checks` (loaded by `bot/doctor.py` as `adapters.discord.doctor_checks`):
 the token, the application (an Interactions Endpoint URL would take the slash commands and
-buttons away from the bot), the Message Content Intent, and the servers and channels the
-configuration names. It logs in over REST only; it never opens the gateway.
+buttons away from the bot), the Message Content Intent, the gateway shards and their sets per
+worker, and the servers and channels the configuration names. It logs in over REST only; it never opens the gateway.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import discord
 
 from adapters.discord.client import INTENT_HOW, TOKEN_REJECTED, support_intents
 from adapters.discord.endpoints import api_base, point_discord_py
+from adapters.discord.shards import ShardPlan, recommended_shards
 from bot.checks import Check
 from bot.config import Settings
+from bot.errors import FatalAdapterError, PlatformError
 
 _UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -69,6 +71,7 @@ async def _doctor(settings: Settings, client: discord.Client) -> list[Check]:
     else:
         checks.append(Check(name="discord application", status="ok", detail=f"{app.name} (id {app.id})"))
     checks.append(_intent_check(app.flags))
+    checks.append(await _shard_check(settings))
     discord_settings = settings.discord
     for guild_id in discord_settings.command_guilds:
         checks.append(await _guild_check(client, guild_id))
@@ -81,6 +84,36 @@ async def _doctor(settings: Settings, client: discord.Client) -> list[Check]:
         if own and own != discord_settings.triage_channel:
             checks.append(await _channel_check(client, own, f"triage channel of server {guild}"))
     return checks
+
+
+async def _shard_check(settings: Settings) -> Check:
+    """The gateway shards `supportbot run` will use, their sets per worker, and whether
+    Discord recommends more."""
+    token = settings.secrets.discord_token
+    assert token is not None
+    api = api_base(settings.secrets.discord_api_url)
+    try:
+        recommended = await recommended_shards(api, token.get_secret_value(), rejected=TOKEN_REJECTED)
+    except (PlatformError, FatalAdapterError, *_UNREACHABLE) as exc:
+        return Check(
+            name="discord shards", status="warn", detail=f"could not ask Discord for its count: {exc}"
+        )
+    configured = settings.discord.shards
+    count = recommended if configured == "auto" else configured
+    plan = ShardPlan.split(count, settings.discord.shards_per_worker)
+    sets = (
+        f"{len(plan.sets)} sets of up to {len(plan.sets[0])}, one per worker holding a lease"
+        if len(plan.sets) > 1
+        else "one process holds them all"
+    )
+    detail = f"{count} shard(s) ({'auto' if configured == 'auto' else 'shards'} = {configured}); {sets}"
+    if count < recommended:
+        return Check(
+            name="discord shards",
+            status="warn",
+            detail=f'{detail}; Discord recommends {recommended}: raise [discord] shards or use "auto"',
+        )
+    return Check(name="discord shards", status="ok", detail=f"{detail}; Discord recommends {recommended}")
 
 
 async def _guild_check(client: discord.Client, guild_id: str) -> Check:

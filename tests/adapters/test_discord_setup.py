@@ -141,6 +141,7 @@ async def test_doctor_names_the_bot_the_application_the_intent_and_the_configure
         ("discord token", "ok"),
         ("discord application", "ok"),
         ("discord intent", "ok"),
+        ("discord shards", "ok"),
         ("discord server", "ok"),
         ("discord server", "fail"),
         ("discord forum channel", "ok"),
@@ -148,7 +149,7 @@ async def test_doctor_names_the_bot_the_application_the_intent_and_the_configure
         ("discord triage channel", "ok"),
     ]
     assert "SupportBot" in checks[0].detail and fake.bot_user_id in checks[0].detail
-    assert "not in server 42" in checks[4].detail
+    assert "not in server 42" in checks[5].detail
     assert all(fake.token not in c.detail for c in checks)
 
 
@@ -167,6 +168,28 @@ async def test_doctor_checks_each_server_s_own_triage_channel(make_settings: Cal
     assert checks["discord triage channel"].status == "ok"
     assert checks[f"discord triage channel of server {fake.guild_id}"].status == "ok"
     assert checks["discord triage channel of server 42"].status == "fail"  # the bot cannot see 999
+
+
+async def test_doctor_shows_the_shards_and_warns_when_discord_wants_more(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with FakeDiscord() as fake:
+        fake.recommended_shards = 4
+        env = {"DISCORD_TOKEN": fake.token, "DISCORD_API_URL": fake.api_base}
+        fixed = {c.name: c for c in await doctor_checks(make_settings("[discord]\nshards = 2\n", env=env))}
+        auto = {
+            c.name: c
+            for c in await doctor_checks(
+                make_settings('[discord]\nshards = "auto"\nshards_per_worker = 2\n', env=env)
+            )
+        }
+    assert (
+        fixed["discord shards"].status == "warn" and "Discord recommends 4" in fixed["discord shards"].detail
+    )
+    assert auto["discord shards"].status == "ok"
+    assert (
+        "4 shard(s)" in auto["discord shards"].detail and "2 sets of up to 2" in auto["discord shards"].detail
+    )
 
 
 async def test_doctor_explains_a_missing_intent_and_a_rejected_token(
