@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.store.store import NotFoundError, Repository, iso, parse_time, row_dict
+from bot.store.rows import insert_row, select_row
+from bot.store.store import Repository, iso, parse_time, row_dict
 from bot.types import DocVisibility, Draft
 
 
@@ -18,7 +19,9 @@ class DraftRepository(Repository):
         self, *, ticket_id: int, title: str, question: str, answer: str, visibility: str, at: datetime
     ) -> Draft:
         with self.db.conn:
-            table = self.db.table("drafts").insert(
+            new_id = insert_row(
+                self.db,
+                "drafts",
                 {
                     "ticket_id": ticket_id,
                     "title": title,
@@ -27,16 +30,15 @@ class DraftRepository(Repository):
                     "visibility": visibility,
                     "status": "pending",
                     "created_at": iso(at),
-                }
+                },
             )
-        draft = self.draft(int(table.last_pk or 0))
+        draft = self.draft(new_id)
         assert draft is not None
         return draft
 
     def draft(self, draft_id: int) -> Draft | None:
-        try:
-            row = self.db.table("drafts").get(draft_id)
-        except NotFoundError:
+        row = select_row(self.db, "drafts", "id", draft_id)
+        if row is None:
             return None
         return _draft(row)
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.store import NotFoundError, Repository, iso, parse_time
+from bot.store.rows import insert_row, select_row
+from bot.store.store import Repository, iso, parse_time
 
 PLACED_KEY = "gaps_placed_at"  # in state_meta: when gap questions were last placed
 
@@ -111,14 +112,14 @@ class GapRepository(Repository):
         return [_gap(row) for row in rows]
 
     def gap(self, gap_id: int) -> GapRecord | None:
-        try:
-            return _gap(self.db.table("gaps").get(gap_id))
-        except NotFoundError:
-            return None
+        row = select_row(self.db, "gaps", "id", gap_id)
+        return None if row is None else _gap(row)
 
     def create_gap(self, candidate: GapCandidate, signature: str, at: datetime) -> GapRecord:
         with self.db.conn:
-            table = self.db.table("gaps").insert(
+            new_id = insert_row(
+                self.db,
+                "gaps",
                 {
                     "platform": candidate.platform,
                     "kind": candidate.kind,
@@ -129,9 +130,9 @@ class GapRepository(Repository):
                     "asks_at_dismissal": 0,
                     "created_at": iso(at),
                     "updated_at": iso(at),
-                }
+                },
             )
-            gap_id = int(table.last_pk or 0)
+            gap_id = new_id
             self._link(gap_id, candidate)
         gap = self.gap(gap_id)
         assert gap is not None

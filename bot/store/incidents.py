@@ -15,7 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
+from bot.store.rows import insert_row, select_row, update_row
+from bot.store.store import IntegrityError, Repository, iso, like_prefix, parse_time
 from bot.types import ConversationRef
 
 
@@ -129,7 +130,9 @@ class IncidentRepository(Repository):
         workspace: str | None = None,
     ) -> BurstRecord:
         with self.db.conn:
-            table = self.db.table("bursts").insert(
+            new_id = insert_row(
+                self.db,
+                "bursts",
                 {
                     "platform": platform,
                     "workspace": workspace,
@@ -139,22 +142,24 @@ class IncidentRepository(Repository):
                     "channels": json.dumps(list(channels)),
                     "threads": json.dumps(list(threads)),
                     "alerted_at": iso(at),
-                }
+                },
             )
-        burst = self.burst(int(table.last_pk or 0))
+        burst = self.burst(new_id)
         assert burst is not None
         return burst
 
     def burst(self, burst_id: int) -> BurstRecord | None:
-        try:
-            return _burst(self.db.table("bursts").get(burst_id))
-        except NotFoundError:
-            return None
+        row = select_row(self.db, "bursts", "id", burst_id)
+        return None if row is None else _burst(row)
 
     def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None:
         with self.db.conn:
-            self.db.table("bursts").update(
-                burst_id, {"message_id": message_id, "alert_conversation": conversation.key}
+            update_row(
+                self.db,
+                "bursts",
+                "id",
+                burst_id,
+                {"message_id": message_id, "alert_conversation": conversation.key},
             )
 
     # -- incidents -------------------------------------------------------------------------
@@ -178,7 +183,9 @@ class IncidentRepository(Repository):
                     existing = self.incident(int(row[0]))
                     assert existing is not None
                     return existing, False
-            table = self.db.table("incidents").insert(
+            new_id = insert_row(
+                self.db,
+                "incidents",
                 {
                     "platform": platform,
                     "workspace": workspace,
@@ -188,17 +195,15 @@ class IncidentRepository(Repository):
                     "opened_by": by,
                     "opened_at": iso(at),
                     "burst_id": burst_id,
-                }
+                },
             )
-        incident = self.incident(int(table.last_pk or 0))
+        incident = self.incident(new_id)
         assert incident is not None
         return incident, True
 
     def incident(self, incident_id: int) -> IncidentRecord | None:
-        try:
-            return _incident(self.db.table("incidents").get(incident_id))
-        except NotFoundError:
-            return None
+        row = select_row(self.db, "incidents", "id", incident_id)
+        return None if row is None else _incident(row)
 
     def incidents(
         self, platform: str, status: str | None = None, limit: int = 20, workspace: str | None = None
@@ -225,8 +230,10 @@ class IncidentRepository(Repository):
         """Remember that a thread was shown the incident's notice (once per thread)."""
         try:
             with self.db.conn:
-                self.db.table("incident_notices").insert(
-                    {"incident_id": incident_id, "conversation": conversation.key, "at": iso(at)}
+                insert_row(
+                    self.db,
+                    "incident_notices",
+                    {"incident_id": incident_id, "conversation": conversation.key, "at": iso(at)},
                 )
         except IntegrityError:
             return False

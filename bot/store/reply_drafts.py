@@ -18,7 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from bot.store.metrics import channel_pattern
-from bot.store.store import NotFoundError, Repository, iso, like_prefix, parse_time
+from bot.store.rows import insert_row, select_row, update_row
+from bot.store.store import Repository, iso, like_prefix, parse_time
 from bot.types import ConversationRef, Posted
 
 
@@ -68,7 +69,9 @@ class ReplyDraftRepository(Repository):
         at: datetime,
     ) -> ReplyDraft:
         with self.db.conn:
-            table = self.db.table("reply_drafts").insert(
+            new_id = insert_row(
+                self.db,
+                "reply_drafts",
                 {
                     "conversation": conversation.key,
                     "message_id": message_id,
@@ -78,22 +81,24 @@ class ReplyDraftRepository(Repository):
                     "answer_id": answer_id,
                     "status": str(ReplyDraftStatus.PENDING),
                     "created_at": iso(at),
-                }
+                },
             )
-        draft = self.reply_draft(int(table.last_pk or 0))
+        draft = self.reply_draft(new_id)
         assert draft is not None
         return draft
 
     def reply_draft(self, draft_id: int) -> ReplyDraft | None:
-        try:
-            row = self.db.table("reply_drafts").get(draft_id)
-        except NotFoundError:
+        row = select_row(self.db, "reply_drafts", "id", draft_id)
+        if row is None:
             return None
         return _reply_draft(row)
 
     def set_reply_draft_card(self, draft_id: int, posted: Posted) -> None:
         with self.db.conn:
-            self.db.table("reply_drafts").update(
+            update_row(
+                self.db,
+                "reply_drafts",
+                "id",
                 draft_id,
                 {"card_message_id": posted.message_id, "card_conversation": posted.conversation.key},
             )
@@ -119,7 +124,7 @@ class ReplyDraftRepository(Repository):
 
     def set_reply_draft_posted(self, draft_id: int, posted_message_id: str) -> None:
         with self.db.conn:
-            self.db.table("reply_drafts").update(draft_id, {"posted_message_id": posted_message_id})
+            update_row(self.db, "reply_drafts", "id", draft_id, {"posted_message_id": posted_message_id})
 
     def claim_welcome(self, platform: str, user_id: str, at: datetime) -> bool:
         """Insert-or-ignore: True only for the first claim of this person on this platform."""

@@ -1,10 +1,11 @@
 """One row in, out or changed by its key, in plain SQL that SQLite and PostgreSQL both read.
 
-The event path writes and reads a handful of single rows per message. sqlite-utils' table
-calls (`insert`, `get`, `update`) look the schema up with PRAGMA statements on every call,
-and `update` reads the row before writing it: on SQLite that was most of the store thread's
-time per event. These helpers say the statement directly: `insert ... returning id` (SQLite
-3.35+, PostgreSQL), `select * ... where key = ?`, `update ... where key = ?`.
+The one way the state repositories write, read or change a single row. sqlite-utils' table
+calls (`insert`, `get`, `update`) look the schema up with PRAGMA statements on every call, and
+`update` reads the row before writing it: on the event path that was most of the store
+thread's time per event. These helpers say the statement directly: `insert ... returning id`
+(SQLite 3.35+, PostgreSQL), `select * ... where key = ?`, `update ... where key = ?`.
+sqlite-utils stays for migrations, multi-row `rows_where` reads and the search catalog.
 
 Table and column names come from our code, never from input; values are always parameters.
 """
