@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.rows import insert_row, select_row, update_row
+from bot.store.rows import insert_row, one_statement, select_row, update_row
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import Citation, ConversationRef
 
@@ -64,7 +64,7 @@ class AnswerRepository(Repository):
         neighbours: Sequence[str] = (),
         scores: Sequence[float] = (),
     ) -> int:
-        with self.db.conn:
+        with one_statement(self.db):
             return insert_row(
                 self.db,
                 "answers",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.store.rows import one_statement
 from bot.store.store import Repository, iso
 
 # a replay not finished by then was cut short (its process died): retry it. Seconds, not
@@ -61,7 +62,7 @@ class InboxRepository(Repository):
 
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
-        with self.db.conn:
+        with one_statement(self.db):
             cursor = self.db.execute(
                 "insert into inbox (key, platform, received_at, status, payload, worker) "
                 "values (?, ?, ?, 'pending', ?, ?) on conflict do nothing",
@@ -76,7 +77,7 @@ class InboxRepository(Repository):
     def finish_event(self, key: str, now: datetime, status: str = "done") -> None:
         """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
         it) is dropped: the key alone is enough to recognise a retry."""
-        with self.db.conn:
+        with one_statement(self.db):
             self.db.execute(
                 "update inbox set status = ?, done_at = ?, payload = null where key = ?",
                 [status, iso(now), key],
@@ -84,7 +85,7 @@ class InboxRepository(Repository):
 
     def prune_inbox(self, before: datetime) -> int:
         """Forget handled events older than `before` (platforms stop retrying within minutes)."""
-        with self.db.conn:
+        with one_statement(self.db):
             cursor = self.db.execute(
                 "delete from inbox where status != 'pending' and done_at < ?", [iso(before)]
             )
@@ -114,7 +115,7 @@ class InboxRepository(Repository):
 
     def note_post(self, key: str, message_id: str, conversation_key: str) -> None:
         """The post that shows (or will show) this event's answer: a replay edits it."""
-        with self.db.conn:
+        with one_statement(self.db):
             self.db.execute(
                 "update inbox set post_id = ?, post_conversation = ? where key = ?",
                 [message_id, conversation_key, key],
@@ -127,7 +128,7 @@ class InboxRepository(Repository):
 
     def take_for_replay(self, key: str, now: datetime, started: datetime | None = None) -> bool:
         """Claim one unfinished event for replay; False if another replay already has it."""
-        with self.db.conn:
+        with one_statement(self.db):
             if self.shared:
                 cursor = self.db.execute(
                     _TAKE_SHARED,

@@ -107,6 +107,10 @@ class Cursor:
 class PgDatabase:
     """One PostgreSQL connection with the sqlite-utils calls the repositories make."""
 
+    # the pool opens connections with autocommit: a statement outside `with db.conn:` is its
+    # own transaction (bot/store/rows.py `one_statement` relies on it)
+    autocommits = True
+
     def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], url: str) -> None:
         self._pool = pool
         self.url = redact_url(url)

@@ -8,17 +8,31 @@ thread's time per event. These helpers say the statement directly: `insert ... r
 sqlite-utils stays for migrations, multi-row `rows_where` reads and the search catalog.
 
 Table and column names come from our code, never from input; values are always parameters.
+
+`one_statement` is the transaction of a write that is a single statement: on PostgreSQL (whose
+connection autocommits) the statement is its own transaction, without the two round trips of
+BEGIN and COMMIT; on SQLite the driver opens a transaction the block must commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.store.migrations import StateDatabase
 
-__all__ = ["insert_row", "select_row", "update_row"]
+__all__ = ["insert_row", "one_statement", "select_row", "update_row"]
+
+# set on a database whose connection commits each statement outside a transaction block
+AUTOCOMMITS = "autocommits"
+
+
+def one_statement(db: StateDatabase) -> AbstractContextManager[Any]:
+    """The transaction for a block that runs ONE write statement (more would not be atomic on
+    PostgreSQL, where a statement inside an open transaction joins it)."""
+    return nullcontext() if getattr(db, AUTOCOMMITS, False) else db.conn
 
 
 def insert_row(db: StateDatabase, table: str, record: Mapping[str, Any]) -> int:

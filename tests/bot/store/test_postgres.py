@@ -87,6 +87,29 @@ def test_a_row_another_worker_is_claiming_is_skipped_not_waited_for(pg_url: str)
         two.close()
 
 
+def test_a_one_statement_write_is_committed_as_it_returns_and_joins_an_open_transaction(pg_url: str) -> None:
+    # the event path's one-statement writes run without BEGIN / COMMIT (rows.one_statement):
+    # that is only safe while the connection autocommits
+    one, two = StateStore(pg_url), StateStore(pg_url)
+
+    def status(key: str) -> str | None:
+        row = two.db.execute("select status from inbox where key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    try:
+        assert one.claim_event("slack:msg:9", "slack", "{}", NOW)
+        assert status("slack:msg:9") == "pending"  # another connection sees it at once
+        with pytest.raises(RuntimeError), one.db.conn:
+            one.finish_event("slack:msg:9", NOW)
+            raise RuntimeError("the block around it fails")
+        assert status("slack:msg:9") == "pending"  # rolled back with the block it joined
+        one.finish_event("slack:msg:9", NOW)
+        assert status("slack:msg:9") == "done"
+    finally:
+        one.close()
+        two.close()
+
+
 def test_two_workers_replaying_together_never_take_the_same_event(pg_url: str) -> None:
     stores = [StateStore(pg_url) for _ in range(3)]
     keys = [f"slack:msg:{n}" for n in range(60)]
