@@ -21,7 +21,7 @@ from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
 from bot.insights.similar_tickets import SimilarTickets
-from bot.insights.similarity import NEIGHBOURS
+from bot.insights.similarity import NEIGHBOURS, Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.privacy.audiences import withholds
@@ -159,6 +159,7 @@ class Responder:
         neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
         # with the next passage's: how far each stands above what was left out
         scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
+        asked = Asked(question, tuple(neighbours), tuple(scores))
         answer_id = await self.store.run(
             StateStore.record_answer,
             ref=conversation,
@@ -179,7 +180,7 @@ class Responder:
             scores=scores,
         )
         notice = (
-            await self.incidents.notice_for(conversation, question, neighbours, language, scores=scores)
+            await self.incidents.notice_for(conversation, asked, language)
             if self.incidents is not None
             else None
         )
@@ -213,7 +214,7 @@ class Responder:
                 context=Context(sources=closest),
             )
             await self.recorder.mark_bot_thread(conversation)
-            await self._watch_for_bursts(answer_id, conversation, channel)
+            await self._watch_for_bursts(answer_id, conversation, channel, asked)
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
         text = _with_notice(notice, text)
@@ -249,7 +250,7 @@ class Responder:
             StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now(), followup_due=due
         )
         faults.point("answer.recorded")
-        await self._watch_for_bursts(answer_id, conversation, channel)
+        await self._watch_for_bursts(answer_id, conversation, channel, asked)
         return Outcome.ANSWERED
 
     async def _similar_resolved(
@@ -280,13 +281,15 @@ class Responder:
             return None
         return found if found is not None and found.conversation != conversation else None
 
-    async def _watch_for_bursts(self, answer_id: int, where: ConversationRef, channel: Channel) -> None:
+    async def _watch_for_bursts(
+        self, answer_id: int, where: ConversationRef, channel: Channel, asked: Asked
+    ) -> None:
         """After the asker has their reply: does this question complete a burst? A failure
         here is the team's alert lost, never the asker's answer."""
         if self.bursts is None:
             return
         try:
-            await self.bursts.observe(answer_id, where, channel)
+            await self.bursts.observe(answer_id, where, channel, asked)
         except Exception:
             log.exception("burst detection failed", extra={"answer_id": answer_id})
 

@@ -24,7 +24,15 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.similarity import Signature, best_match, may_be_similar, signature, similar, similarity
+from bot.insights.similarity import (
+    Asked,
+    Signature,
+    best_match,
+    may_be_similar,
+    signature,
+    similar,
+    similarity,
+)
 from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
@@ -143,9 +151,11 @@ class BurstWatch:
         self._recent: dict[Place, list[RecentQuestion]] = {}
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
-    async def observe(self, answer_id: int, where: ConversationRef, channel: Channel) -> BurstRecord | None:
-        """Look at the question just recorded as `answer_id` (asked in `where`); alert if it
-        completes a burst of that workspace."""
+    async def observe(
+        self, answer_id: int, where: ConversationRef, channel: Channel, asked: Asked
+    ) -> BurstRecord | None:
+        """Look at the question just recorded as `answer_id` (asked in `where`, with what
+        retrieval found for it in `asked`); alert if it completes a burst of that workspace."""
         s = self.settings.insights
         place: Place = (where.platform, where.workspace)
         platform = where.platform
@@ -159,7 +169,7 @@ class BurstWatch:
             if askers < s.burst_min_askers:
                 return None
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            if await self._announced(answer_id, place, cooldown):
+            if await self._announced(answer_id, asked, place, cooldown):
                 return None  # during a burst already told, each further question costs one check
             recent = await self._window(place, since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
@@ -191,13 +201,10 @@ class BurstWatch:
         self._recent[place] = window
         return window
 
-    async def _announced(self, answer_id: int, place: Place, cooldown: datetime) -> bool:
+    async def _announced(self, answer_id: int, question: Asked, place: Place, cooldown: datetime) -> bool:
         """Whether the question `answer_id` is like a burst already announced since `cooldown`
         (claim_burst checks again cluster-wide; this spares the clustering)."""
-        record = await self.store.run(StateStore.answer, answer_id)
-        if record is None:
-            return False
-        asked = signature(record.question, record.neighbours, scores=record.scores)
+        asked = question.signature()
         recent = await self.store.run(StateStore.bursts_since, place[0], cooldown, place[1])
         for gone in self._bursts.keys() - {b.id for b in recent}:
             del self._bursts[gone]  # past its cooldown: never compared again

@@ -10,12 +10,11 @@ Closing it (`/support incident close [#N] [text]`) replies once in every such th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.insights.bursts import signatures_from_json, signatures_json
-from bot.insights.similarity import NEIGHBOURS, Signature, best_match, signature
+from bot.insights.similarity import NEIGHBOURS, Asked, Signature, best_match, signature
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import Channel, Clock
@@ -91,11 +90,8 @@ class Incidents:
     async def notice_for(
         self,
         conversation: ConversationRef,
-        question: str,
-        neighbours: Sequence[str],
+        question: Asked,
         language: str,
-        *,
-        scores: Sequence[float] = (),
     ) -> Notice | None:
         """The notice an answer to `question` should carry, if an open incident covers it; the
         thread is remembered so that closing the incident tells it."""
@@ -104,7 +100,7 @@ class Incidents:
         )
         if not open_now:
             return None
-        asked = signature(question, neighbours, scores=scores)
+        asked = question.signature()
         for incident in open_now:  # newest first: the latest word on a problem wins
             if best_match(asked, signatures_from_json(incident.signatures)) is None:
                 continue

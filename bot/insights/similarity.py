@@ -131,6 +131,20 @@ def signature(question: str, neighbours: Sequence[str], *, scores: Sequence[floa
     )
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A question and the passages retrieval found for it (with their scores, and the next
+    one's: see `signature`): what its Signature is made from, handed to the parts that may
+    need it, each of which makes it only when it does."""
+
+    text: str
+    neighbours: tuple[str, ...]
+    scores: tuple[float, ...] = ()
+
+    def signature(self) -> Signature:
+        return signature(self.text, self.neighbours, scores=self.scores)
+
+
 def char_grams(terms: frozenset[str]) -> frozenset[str]:
     """The character n-grams (GRAMS) of each term padded with a space on both sides: a term
     shorter than the shortest n-gram still gives one, itself padded."""
