@@ -216,7 +216,7 @@ if typing.TYPE_CHECKING:
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
     from bot.store.metrics import AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
-    from bot.store.queue import QueuePage, TicketQuery
+    from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
     from bot.store.slack_installs import SlackInstallRecord
     from bot.store.workers import WorkerRecord
@@ -377,7 +377,7 @@ class TicketStore(Protocol):
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage: ...
 
     def queue_people_and_channels(
-        self, platforms: Sequence[str], statuses: Sequence[TicketStatus] | None
+        self, reach: Sequence[Reach], statuses: Sequence[TicketStatus] | None
     ) -> tuple[list[str], list[tuple[str, str]]]: ...
 
     def transition_ticket(

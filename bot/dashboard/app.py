@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.dashboard import drafts, gaps, knowledge, oauth, pages, tickets
-from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, rights_of
+from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, session_rights
 from bot.dashboard.context import (
     DASHBOARD,
     PREFIX,
@@ -49,13 +49,7 @@ async def guard(
         if api:
             return web.json_response({"error": "sign in first"}, status=401)
         raise web.HTTPFound(f"{PREFIX}/signin")
-    rights = rights_of(
-        dash.settings,
-        session.platform,
-        session.user_id,
-        roles=session.roles,
-        platform_admin=session.platform_admin,
-    )
+    rights = session_rights(dash.settings, session)
     request[SESSION] = session
     request[RIGHTS] = rights
     if rights == Rights.NONE:

@@ -2,10 +2,12 @@
 tokens, and the rights a user has.
 
 Nothing here is stored in the browser but a signed cookie naming the session (its id, the
-platform and user, its expiry, and the group or role ids a Slack or Discord sign-in read);
-rights are decided again on every request from the settings by `bot.policy`, exactly as for
-chat commands, so a person removed from the staff loses the dashboard on their next click
-rather than when the cookie expires.
+platform and user, its expiry, the workspace a Slack or Discord sign-in went through and the
+group or role ids it read there); rights are decided again on every request from the
+settings by `bot.policy`, exactly as for chat commands, so a person removed from the staff
+loses the dashboard on their next click rather than when the cookie expires. Rights are per
+workspace, as in the chat (`[slack.workspaces.T...]` may name other staff), and the groups,
+roles and admin flag read at sign-in count only in the workspace they were read in.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class Rights(StrEnum):
     STAFF = "staff"
     ADMIN = "admin"
 
+    @property
+    def rank(self) -> int:
+        return _RANKS.index(self)
+
+
+_RANKS = (Rights.NONE, Rights.STAFF, Rights.ADMIN)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Session:
@@ -44,12 +53,20 @@ class Session:
     # on every request; a one-time link knows neither
     roles: frozenset[str] = frozenset()
     platform_admin: bool = False
+    team: str = ""  # the Slack team or Discord guild they were read in; "" for a link
 
     @property
     def author(self) -> Author:
         return Author(
             id=self.user_id, name=self.user_id, roles=self.roles, platform_admin=self.platform_admin
         )
+
+    def author_in(self, platform: str, workspace: str | None) -> Author:
+        """The person as the chat would see them in `workspace`: with the groups, roles and
+        admin flag read at sign-in only in the workspace they were read in."""
+        if platform == self.platform and self.team and workspace == self.team:
+            return self.author
+        return Author(id=self.user_id, name=self.user_id)
 
 
 def new_link_token() -> tuple[str, str]:
@@ -69,6 +86,7 @@ def new_session(
     *,
     roles: frozenset[str] = frozenset(),
     platform_admin: bool = False,
+    team: str = "",
 ) -> Session:
     return Session(
         sid=secrets.token_urlsafe(16),
@@ -77,6 +95,7 @@ def new_session(
         expires_at=now + SESSION_TTL,
         roles=roles,
         platform_admin=platform_admin,
+        team=team,
     )
 
 
@@ -94,6 +113,7 @@ def sign_session(secret: str, session: Session) -> str:
             str(int(session.expires_at.timestamp())),
             ",".join(sorted(session.roles)),
             "1" if session.platform_admin else "0",
+            session.team,
         ]
     )
     body = base64.urlsafe_b64encode(fields.encode()).decode().rstrip("=")
@@ -109,7 +129,8 @@ def read_session(secret: str, value: str | None, now: datetime) -> Session | Non
         return None
     try:
         fields = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("\x00")
-        sid, platform, user_id, expires, roles, admin = fields
+        # six fields: a cookie signed before sessions kept their workspace
+        sid, platform, user_id, expires, roles, admin, team = fields if len(fields) == 7 else [*fields, ""]
         expires_at = datetime.fromtimestamp(int(expires), UTC)
     except ValueError:
         return None
@@ -122,6 +143,7 @@ def read_session(secret: str, value: str | None, now: datetime) -> Session | Non
         expires_at=expires_at,
         roles=frozenset(r for r in roles.split(",") if r),
         platform_admin=admin == "1",
+        team=team,
     )
 
 
@@ -134,19 +156,32 @@ def csrf_ok(secret: str, session: Session, given: str) -> bool:
     return hmac.compare_digest(given, csrf_token(secret, session))
 
 
-def rights_of(
-    settings: Settings,
-    platform: str,
-    user_id: str,
-    *,
-    roles: frozenset[str] = frozenset(),
-    platform_admin: bool = False,
-) -> Rights:
-    """What the chat commands would let this user do on that platform: by user id, and by
-    group or role ids and the platform's admin flag when a sign-in read them."""
-    author = Author(id=user_id, name=user_id, roles=roles, platform_admin=platform_admin)
-    if policy.is_admin(author, platform, settings):
+def rights_of(settings: Settings, author: Author, platform: str, workspace: str | None = None) -> Rights:
+    """What the chat commands would let `author` do on that platform, in `workspace` (None:
+    under the platform's shared settings)."""
+    if policy.is_admin(author, platform, settings, workspace):
         return Rights.ADMIN
-    if policy.is_staff(author, platform, settings):
+    if policy.is_staff(author, platform, settings, workspace):
         return Rights.STAFF
     return Rights.NONE
+
+
+def own_workspaces(settings: Settings, session: Session, platform: str) -> set[str]:
+    """The workspaces of `platform` where the session's rights may differ from what the
+    shared settings give it: those with settings of their own, and the one it signed in to."""
+    shared = policy.platform_settings(settings, platform)
+    own = set(shared.workspaces) if shared is not None else set()
+    if session.platform == platform and session.team:
+        own.add(session.team)
+    return own
+
+
+def session_rights(settings: Settings, session: Session) -> Rights:
+    """The session's rights on its platform, which pages it may open: the most it has in any
+    workspace (each ticket's own workspace then decides what it may do there)."""
+    platform = session.platform
+    places: list[str | None] = [None, *sorted(own_workspaces(settings, session, platform))]
+    return max(
+        (rights_of(settings, session.author_in(platform, w), platform, w) for w in places),
+        key=lambda r: r.rank,
+    )

@@ -23,8 +23,8 @@ from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
 from bot.dashboard.pages import record, signed_in
+from bot.dashboard.reach import can_see, visible_platforms
 from bot.dashboard.refusals import Refusal
-from bot.dashboard.tickets import visible_platforms
 from bot.escalation.learning import render_entry
 from bot.escalation.values import DraftStatus
 from bot.store import StateStore
@@ -86,7 +86,7 @@ async def drafts_list(request: web.Request) -> web.Response:
 
 
 async def _draft(request: web.Request) -> Draft:
-    """The draft in the path, if its ticket is on a platform the viewer has rights on."""
+    """The draft in the path, if its ticket is in a workspace the viewer has rights in."""
     dash = request.app[DASHBOARD]
     try:
         draft_id = int(request.match_info["id"])
@@ -94,7 +94,7 @@ async def _draft(request: web.Request) -> Draft:
         raise web.HTTPNotFound() from None
     draft = await dash.store.run(StateStore.draft, draft_id)
     ticket = None if draft is None else await dash.store.run(StateStore.ticket, draft.ticket_id)
-    if draft is None or ticket is None or ticket.conversation.platform not in visible_platforms(request):
+    if draft is None or ticket is None or not can_see(request, ticket.conversation):
         raise web.HTTPNotFound()
     return draft
 

@@ -18,8 +18,8 @@ from aiohttp import web
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.pages import record
+from bot.dashboard.reach import visible_platforms
 from bot.dashboard.refusals import Refusal
-from bot.dashboard.tickets import visible_platforms
 from bot.escalation.cards import age
 from bot.insights.gaps import ALL
 from bot.store import StateStore

@@ -7,7 +7,7 @@ scoped to the sign-in paths: a callback whose state is missing, forged, from ano
 browser, older than 10 minutes or already used is refused before any code is exchanged.
 `GET /admin/signin/{slack,discord}/callback` has the platform's adapter (adapters/*/signin.py,
 loaded only when asked, as bot/app.py loads adapters) exchange the code and read who signed
-in with their groups or roles, then decides rights with `rights_of`, exactly as for chat
+in with their groups or roles, then decides rights with `session_rights`, exactly as for chat
 commands. Staff and admins get a session cookie; anyone else the refusal page and no session.
 
 Every route here is open (the guard in app.py lets them through): they are how a session
@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dashboard.auth import Rights, new_session, rights_of
+from bot.dashboard.auth import Rights, new_session, session_rights
 from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, refuse, render
 from bot.dashboard.identity import (
     Identity,
@@ -236,14 +236,9 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
         now,
         roles=identity.roles,
         platform_admin=identity.platform_admin,
+        team=identity.team,
     )
-    rights = rights_of(
-        dash.settings,
-        identity.platform,
-        identity.user_id,
-        roles=identity.roles,
-        platform_admin=identity.platform_admin,
-    )
+    rights = session_rights(dash.settings, session)
     how = f"with {identity.platform}" + (f" in {identity.team}" if identity.team else "")
     if rights == Rights.NONE:
         await audit_change(request, session, "signin refused", f"{how}: no staff or admin rights")

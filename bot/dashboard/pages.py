@@ -16,7 +16,7 @@ from bot.dashboard.auth import (
     Session,
     hash_token,
     new_session,
-    rights_of,
+    session_rights,
     sign_session,
 )
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, refuse, render
@@ -68,7 +68,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     if owner is None:
         return render(request, "signin.html", status=403, token="", failed=True)
     session = new_session(owner.platform, owner.user_id, now)
-    if rights_of(dash.settings, owner.platform, owner.user_id) == Rights.NONE:
+    if session_rights(dash.settings, session) == Rights.NONE:
         await audit_change(request, session, "signin refused", "no staff or admin rights")
         return refuse(request)
     await audit_change(request, session, "signin")

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from bot.escalation.values import ACTIVE
-from bot.store.queue import SlaState, TicketQuery
+from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.types import TicketStatus
 
 E = TypeVar("E", bound=StrEnum)
@@ -85,13 +85,13 @@ class QueueFilter:
             sla=sla if sla in {s.value for s in SlaState} else "",
         )
 
-    def platforms(self, visible: Sequence[str]) -> tuple[str, ...]:
-        """The platforms to ask the store about."""
-        return (self.platform,) if self.platform else tuple(visible)
+    def reach(self, visible: Sequence[Reach]) -> tuple[Reach, ...]:
+        """Where to ask the store about: what the viewer may see, on the platform chosen."""
+        return tuple(r for r in visible if not self.platform or r.platform == self.platform)
 
-    def query(self, visible: Sequence[str]) -> TicketQuery:
+    def query(self, visible: Sequence[Reach]) -> TicketQuery:
         return TicketQuery(
-            platforms=self.platforms(visible),
+            reach=self.reach(visible),
             statuses=self.status.statuses,
             channel=self.channel or None,
             assignee=None if self.assignee in ("", UNASSIGNED) else self.assignee,

@@ -17,8 +17,8 @@ from markupsafe import Markup, escape
 from bot import policy
 from bot.answering.safety import redact_secrets
 from bot.commands.handlers import NOTE_LIMIT
-from bot.dashboard.auth import Rights, rights_of
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
+from bot.dashboard.auth import Rights
+from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -29,13 +29,14 @@ from bot.dashboard.queue import (
     QueueFilter,
     StatusFilter,
 )
+from bot.dashboard.reach import can_see, reach_of, rights_in
 from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
 from bot.ports import Channel
 from bot.store import StateStore
 from bot.text import parse_user_id
-from bot.types import Author, Platform, Ticket, TicketStatus
+from bot.types import Author, Ticket, TicketStatus
 
 SHOWN = 200  # rows of the queue: the newest; more is a filter away
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -44,17 +45,6 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 def _markdown_line(text: str) -> Markup:
     """A brief line's `**bold**` as <strong>, everything else escaped."""
     return Markup(_BOLD.sub(r"<strong>\1</strong>", str(escape(text))))
-
-
-def visible_platforms(request: web.Request) -> list[str]:
-    """The platforms whose tickets the viewer may see: rights are per platform, as in the chat."""
-    dash = request.app[DASHBOARD]
-    session = signed_in(request)
-    return [
-        p.value
-        for p in (Platform.SLACK, Platform.DISCORD)
-        if p == session.platform or rights_of(dash.settings, p, session.user_id) != Rights.NONE
-    ]
 
 
 def _staff(request: web.Request, platforms: list[str]) -> list[str]:
@@ -76,11 +66,12 @@ def _staff(request: web.Request, platforms: list[str]) -> list[str]:
 async def queue(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     now = dash.clock.now()
-    platforms = visible_platforms(request)
+    reach = reach_of(request)
+    platforms = [r.platform for r in reach]
     wanted = QueueFilter.from_query(request.query, platforms)
-    page = await dash.store.run(StateStore.ticket_queue, wanted.query(platforms), now, SHOWN)
+    page = await dash.store.run(StateStore.ticket_queue, wanted.query(reach), now, SHOWN)
     channels, assignees = await dash.store.run(
-        StateStore.queue_people_and_channels, wanted.platforms(platforms), wanted.status.statuses
+        StateStore.queue_people_and_channels, wanted.reach(reach), wanted.status.statuses
     )
     people = dict.fromkeys(_staff(request, platforms), "") | dict(assignees)
     rows = [
@@ -118,7 +109,7 @@ async def queue(request: web.Request) -> web.Response:
 
 
 async def _ticket(request: web.Request) -> Ticket:
-    """The ticket in the path, if it is on a platform the signed-in user has rights on
+    """The ticket in the path, if it is in a workspace the signed-in user has rights in
     (anything else is not found: the page does not say a ticket exists elsewhere)."""
     dash = request.app[DASHBOARD]
     try:
@@ -126,7 +117,7 @@ async def _ticket(request: web.Request) -> Ticket:
     except ValueError:
         raise web.HTTPNotFound() from None
     ticket = await dash.store.run(StateStore.ticket, ticket_id)
-    if ticket is None or ticket.conversation.platform not in visible_platforms(request):
+    if ticket is None or not can_see(request, ticket.conversation):
         raise web.HTTPNotFound()
     return ticket
 
@@ -156,7 +147,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         can_act=dash.channels is not None,
         active=ticket.status in ACTIVE,
         reopenable=ticket.status == TicketStatus.RESOLVED,
-        is_admin=request[RIGHTS] == Rights.ADMIN,
+        is_admin=rights_in(request, ticket.conversation) == Rights.ADMIN,
         staff=sorted(set(_staff(request, [ticket.conversation.platform]))),
         note_limit=NOTE_LIMIT,
         message=request.query.get("message", ""),
@@ -164,6 +155,11 @@ async def ticket_page(request: web.Request) -> web.Response:
 
 
 # -- actions ------------------------------------------------------------------------------
+
+
+def _actor(request: web.Request, ticket: Ticket) -> Author:
+    """The signed-in person as the chat knows them in the ticket's workspace."""
+    return signed_in(request).author_in(ticket.conversation.platform, ticket.conversation.workspace)
 
 
 def _channel(request: web.Request, ticket: Ticket) -> Channel | None:
@@ -194,7 +190,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
     if channel is None:
         return _not_running(request)
     escalations = request.app[DASHBOARD].escalations
-    actor = signed_in(request).author
+    actor = _actor(request, ticket)
     result = await escalations.claim(ticket.id, actor, channel, ticket.conversation)
     return await _done(request, ticket, result, "claim", f"ticket #{ticket.id}")
 
@@ -208,15 +204,15 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     if len(note) > NOTE_LIMIT:  # as `/support resolve`: it is posted in the thread and kept
         return _back(request, ticket, f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
     escalations = request.app[DASHBOARD].escalations
-    actor = signed_in(request).author
+    actor = _actor(request, ticket)
     result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation, note=note)
     return await _done(request, ticket, result, "resolve", f"ticket #{ticket.id}")
 
 
 async def assign(request: web.Request) -> web.StreamResponse:
-    if request[RIGHTS] != Rights.ADMIN:  # `/support assign` is for admins
-        return refuse(request, Refusal.ASSIGN_ADMIN)
     ticket = await _ticket(request)
+    if rights_in(request, ticket.conversation) != Rights.ADMIN:  # `/support assign` is for admins
+        return refuse(request, Refusal.ASSIGN_ADMIN)
     channel = _channel(request, ticket)
     if channel is None:
         return _not_running(request)
@@ -224,7 +220,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
     if person is None:
         return _back(request, ticket, "Give the user id of the person to assign, e.g. U12345.")
     escalations = request.app[DASHBOARD].escalations
-    actor = signed_in(request).author
+    actor = _actor(request, ticket)
     result = await escalations.reassign(
         ticket.id, actor, Author(id=person, name=person), channel, ticket.conversation
     )
@@ -238,7 +234,7 @@ async def reopen(request: web.Request) -> web.StreamResponse:
         return _not_running(request)
     reason = str((await request.post()).get("reason", "")).strip()
     escalations = request.app[DASHBOARD].escalations
-    actor = signed_in(request).author
+    actor = _actor(request, ticket)
     # what reopens when the asker writes again: back to open, the first-response clock
     # restarted and the team tagged in the thread
     result = await escalations.reopen(ticket, actor, channel, reason or f"reopened by {actor.id}")

@@ -1,6 +1,7 @@
 """The ticket queue: tickets filtered the way a support lead triages them (status, platform,
 channel, assignee, age, SLA state), counted and paged in SQL, so a queue over ten thousand
-tickets reads only the rows it shows.
+tickets reads only the rows it shows. Only the workspaces the viewer has rights in (`Reach`)
+are ever read.
 
 The SLA states are the branches of `bot.escalation.cards.sla_state` (the wording on the
 triage card and in `/support tickets`), decided here from the same columns: a ticket that
@@ -29,8 +30,44 @@ class SlaState(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Reach:
+    """The workspaces of one platform whose tickets a viewer may see: every one but
+    `excluded`, or, with `only`, just those. Rights are per workspace, as in the chat."""
+
+    platform: str
+    only: frozenset[str] | None = None
+    excluded: frozenset[str] = frozenset()
+
+    def covers(self, platform: str, workspace: str) -> bool:
+        if platform != self.platform or workspace in self.excluded:
+            return False
+        return self.only is None or workspace in self.only
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A condition on the tickets table (by the conversation key's workspace part)."""
+        clauses = ["platform = ?"]
+        params: list[Any] = [self.platform]
+        if self.only is not None:
+            inside = " or ".join("conversation like ? escape '\\'" for _ in self.only) or "0 = 1"
+            clauses.append(f"({inside})")
+            params += [like_prefix(f"{self.platform}:{w}:") for w in sorted(self.only)]
+        for workspace in sorted(self.excluded):
+            clauses.append("conversation not like ? escape '\\'")
+            params.append(like_prefix(f"{self.platform}:{workspace}:"))
+        return "(" + " and ".join(clauses) + ")", params
+
+
+def reach_sql(reach: Sequence[Reach]) -> tuple[str, list[Any]]:
+    """Tickets any of `reach` covers (none: a condition nothing meets)."""
+    if not reach:
+        return "0 = 1", []
+    parts = [r.sql() for r in reach]
+    return "(" + " or ".join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketQuery:
-    platforms: tuple[str, ...]  # only these: rights are per platform
+    reach: tuple[Reach, ...]  # only there: rights are per workspace
     statuses: tuple[TicketStatus, ...] | None = None  # None: every status
     channel: str | None = None  # a `ConversationRef.channel_key`
     assignee: str | None = None  # a user id
@@ -57,8 +94,8 @@ _SLA_SQL = {
 
 
 def _where(query: TicketQuery, now: datetime) -> tuple[str, list[Any]]:
-    where = [f"platform in ({', '.join('?' for _ in query.platforms)})"]
-    params: list[Any] = list(query.platforms)
+    scope, params = reach_sql(query.reach)
+    where = [scope]
     if query.statuses is not None:
         where.append(f"status in ({', '.join('?' for _ in query.statuses)})")
         params += [str(s) for s in query.statuses]
@@ -83,7 +120,7 @@ def _where(query: TicketQuery, now: datetime) -> tuple[str, list[Any]]:
 class TicketQueueRepository(Repository):
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage:
         """The tickets matching `query`, newest first, and how many match in all."""
-        if not query.platforms:
+        if not query.reach:
             return QueuePage(tickets=[], total=0)
         where, params = _where(query, now)
         total = self.db.execute(f"select count(*) from tickets where {where}", params).fetchone()[0]
@@ -95,14 +132,13 @@ class TicketQueueRepository(Repository):
         )
 
     def queue_people_and_channels(
-        self, platforms: Sequence[str], statuses: Sequence[TicketStatus] | None
+        self, reach: Sequence[Reach], statuses: Sequence[TicketStatus] | None
     ) -> tuple[list[str], list[tuple[str, str]]]:
-        """The channel keys and the (id, name) of the assignees of these platforms' tickets
-        of these statuses: what a queue can be filtered by."""
-        if not platforms:
+        """The channel keys and the (id, name) of the assignees of the tickets in `reach` of
+        these statuses: what a queue can be filtered by."""
+        if not reach:
             return [], []
-        where = f"platform in ({', '.join('?' for _ in platforms)})"
-        params: list[Any] = list(platforms)
+        where, params = reach_sql(reach)
         if statuses is not None:
             where += f" and status in ({', '.join('?' for _ in statuses)})"
             params += [str(s) for s in statuses]

@@ -115,13 +115,13 @@ async def serve(make_runtime: Callable[..., Runtime], clock: FakeClock) -> Async
         await runner.cleanup()
 
 
-async def open_ticket(rt: Runtime) -> None:
+async def open_ticket(rt: Runtime, workspace: str = "T111", event: str = "e1") -> None:
     """A Slack ticket in the store, opened as the chat opens one."""
     message = InboundMessage(
-        id="e1",
-        conversation=ConversationRef(platform="slack", workspace="T111", channel="C111"),
+        id=event,
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C111"),
         author=Author(id="W222", name="member"),
-        text="I want to talk to a human please",
+        text=f"I want to talk to a human please, from {workspace}",
         addressed=True,
         visibility=Visibility.INTERNAL,
         sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
@@ -162,6 +162,22 @@ async def test_a_slack_staff_member_signs_in_and_sees_tickets(serve: Serve, fake
     assert site.cookie("supportbot_signin") is None  # the state cookie is spent
     audit = site.rt.state.audit_log()
     assert (audit[0].action, audit[0].user_id, audit[0].detail) == ("signin", "W111", "with slack in T111")
+
+
+async def test_the_groups_read_at_sign_in_count_only_in_the_workspace_they_were_read_in(
+    serve: Serve, fake_slack: FakeSlack
+) -> None:
+    # S111 is a user group of T111; another workspace's tickets need rights there
+    site = await serve(
+        '[slack]\nstaff_groups = ["S111"]\nworkspace_admins_are_admins = false\n', slack_env(fake_slack)
+    )
+    await open_ticket(site.rt)
+    await open_ticket(site.rt, "T222", "e2")
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    status, _, queue = await site.get("/admin/tickets?status=all")
+    assert status == 200 and "from T111" in queue and "from T222" not in queue
+    other = max(t.id for t in site.rt.state.tickets(statuses=None, limit=10))
+    assert (await site.get(f"/admin/tickets/{other}"))[0] == 404
 
 
 async def test_a_slack_workspace_admin_is_an_admin(serve: Serve, fake_slack: FakeSlack) -> None:

@@ -5,24 +5,27 @@ and the audit log), with the rights and CSRF every route needs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
-from tests.bot.dashboard.served import STAFF, Client, start
+from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
 
 STAFF_DESK = ConversationRef(platform="slack", workspace="T1", channel="C-STAFF")  # where staff act from
 
 
-async def ask_for_a_person(rt: Runtime, channel: ConsoleChannel, where: str, asker: str, event: str) -> int:
+async def ask_for_a_person(
+    rt: Runtime, channel: ConsoleChannel, where: str, asker: str, event: str, workspace: str = "T1"
+) -> int:
     """A ticket opened as the chat opens one: someone asks the bot for a person in `where`."""
     message = InboundMessage(
         id=event,
-        conversation=ConversationRef(platform="slack", workspace="T1", channel=where),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel=where),
         author=Author(id=asker, name=asker),
         text="I want to talk to a human please",
         addressed=True,
@@ -69,6 +72,43 @@ async def test_the_queue_filters_by_status_channel_assignee_age_and_sla(
     page = await (await client.get("/admin/tickets?channel=slack:T1:C-OTHER")).text()
     assert '<option value="slack:T1:C-OTHER" selected>' in page and '<option value="U-OLU">' in page
     assert '<label for="f-sla">' in page and "<caption>" in page
+
+
+async def test_each_workspace_shows_its_tickets_to_those_with_rights_there(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    # T2 names its own staff (as `[slack.workspaces.T2]` does for the chat); its admins are the shared ones
+    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\n')
+    client = await start(rt, clock, channel)
+    try:
+        one = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+        two = await ask_for_a_person(rt, channel, "C-GEN", "U-A2", "e2", workspace="T2")
+
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # staff in T1 only
+        assert await listed(client, "?status=all") == {one}
+        assert (await client.get(f"/admin/tickets/{two}")).status == 404
+        csrf = await csrf_of(client, f"/admin/tickets/{one}")
+        assert (await client.post(f"/admin/tickets/{two}/claim", data={"csrf": csrf})).status == 404
+        assert rt.state.ticket(two).status == TicketStatus.OPEN  # type: ignore[union-attr]
+
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-TWO")) == 302  # staff in T2 only
+        assert await listed(client, "?status=all") == {two}
+        assert (await client.get(f"/admin/tickets/{one}")).status == 404
+        csrf = await csrf_of(client, f"/admin/tickets/{two}")
+        assert (await client.post(f"/admin/tickets/{two}/claim", data={"csrf": csrf})).status == 200
+        claimed = rt.state.ticket(two)
+        assert (
+            claimed is not None and claimed.status == TicketStatus.CLAIMED and claimed.assignee_id == "U-TWO"
+        )
+
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # admin in both
+        assert await listed(client, "?status=all") == {one, two}
+        page = await (await client.get(f"/admin/tickets/{two}")).text()
+        assert f'action="/admin/tickets/{two}/assign"' in page
+    finally:
+        await client.close()
 
 
 async def test_an_admin_assigns_a_ticket_as_support_assign_does(

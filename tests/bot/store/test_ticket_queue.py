@@ -1,5 +1,5 @@
 """The ticket queue's query on both backends: each filter, the SLA states as the triage card
-words them, and the count beside a limited page."""
+words them, the count beside a limited page, and only the workspaces the viewer may see."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 from bot.escalation.cards import sla_state
 from bot.store import StateStore
-from bot.store.queue import SlaState, TicketQuery
+from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.types import Author, ConversationRef, EscalationReason, SlaStage, TicketStatus
 from tests.fakes.clock import FakeClock
 
 NOW = FakeClock().now()
+SLACK = (Reach(platform="slack"),)
 SAM = Author(id="U-SAM", name="Sam")
 
 
@@ -23,9 +24,10 @@ def _open(
     *,
     hours_ago: float,
     platform: str = "slack",
+    workspace: str = "T1",
     **fields: object,
 ) -> int:
-    ref = ConversationRef(platform=platform, workspace="T1", channel=channel, thread=thread)
+    ref = ConversationRef(platform=platform, workspace=workspace, channel=channel, thread=thread)
     ticket, _ = store.create_ticket(
         ref=ref,
         asker=Author(id=f"U-{thread}", name=thread),
@@ -38,7 +40,7 @@ def _open(
 
 
 def _ids(store: StateStore, **query: object) -> set[int]:
-    page = store.ticket_queue(TicketQuery(platforms=("slack",), **query), NOW)  # type: ignore[arg-type]
+    page = store.ticket_queue(TicketQuery(reach=SLACK, **query), NOW)  # type: ignore[arg-type]
     assert page.total == len(page.tickets)
     return {t.id for t in page.tickets}
 
@@ -96,15 +98,41 @@ def test_each_filter_of_the_queue(state: Path | str) -> None:
         assert words[waiting] == "waiting for business hours" and words[no_deadline] == "past every deadline"
         assert words[done] == "done"
 
-        page = store.ticket_queue(TicketQuery(platforms=("slack",)), NOW, limit=2)
+        page = store.ticket_queue(TicketQuery(reach=SLACK), NOW, limit=2)
         assert page.total == 5 and [t.id for t in page.tickets] == [done, claimed]  # newest first
-        both = store.ticket_queue(TicketQuery(platforms=("slack", "discord")), NOW)
+        both = store.ticket_queue(TicketQuery(reach=(*SLACK, Reach(platform="discord"))), NOW)
         assert both.total == 6 and elsewhere in {t.id for t in both.tickets}
-        assert store.ticket_queue(TicketQuery(platforms=()), NOW).total == 0
+        assert store.ticket_queue(TicketQuery(reach=()), NOW).total == 0
 
-        channels, people = store.queue_people_and_channels(("slack",), active)
+        channels, people = store.queue_people_and_channels(SLACK, active)
         assert channels == ["slack:T1:C-GEN", "slack:T1:C-OTHER", "slack:T1:C_GEN"]
         assert people == [("U-SAM", "Sam")]
-        assert store.queue_people_and_channels(("slack",), (TicketStatus.CLOSED,)) == ([], [])
+        assert store.queue_people_and_channels(SLACK, (TicketStatus.CLOSED,)) == ([], [])
+    finally:
+        store.close()
+
+
+def test_the_queue_reads_only_the_workspaces_in_reach(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        one = _open(store, "C1", "a", hours_ago=1, workspace="T1")
+        two = _open(store, "C1", "b", hours_ago=1, workspace="T2")
+        # a workspace id with a LIKE wildcard in it matches only itself
+        odd = _open(store, "C1", "c", hours_ago=1, workspace="T_")
+        other = _open(store, "C1", "d", hours_ago=1, workspace="T1", platform="discord")
+
+        def ids(*reach: Reach) -> set[int]:
+            return {t.id for t in store.ticket_queue(TicketQuery(reach=reach), NOW).tickets}
+
+        assert ids(Reach(platform="slack")) == {one, two, odd}
+        assert ids(Reach(platform="slack", only=frozenset({"T2"}))) == {two}
+        assert ids(Reach(platform="slack", only=frozenset({"T_"}))) == {odd}
+        assert ids(Reach(platform="slack", excluded=frozenset({"T1", "T_"}))) == {two}
+        assert ids(Reach(platform="slack", only=frozenset())) == set()
+        assert ids(Reach(platform="slack", only=frozenset({"T1"})), Reach(platform="discord")) == {one, other}
+        channels, _ = store.queue_people_and_channels(
+            (Reach(platform="slack", only=frozenset({"T2"})),), None
+        )
+        assert channels == ["slack:T2:C1"]
     finally:
         store.close()

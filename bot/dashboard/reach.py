@@ -1,0 +1,65 @@
+"""Where a signed-in person may look: per platform, the workspaces whose tickets they see.
+
+Rights are per workspace, as in the chat: `[slack.workspaces.T...]` and
+`[discord.workspaces."..."]` may name their own staff and admins, and elsewhere the
+platform's shared settings decide. So a person is shown a workspace's tickets, and may act
+on them, exactly when the chat would let them use `/support` there. The groups, roles and
+admin flag a sign-in read count only in the workspace they were read in (`Session.author_in`).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot import policy
+from bot.config import Settings
+from bot.dashboard.auth import Rights, Session, own_workspaces, rights_of
+from bot.dashboard.context import DASHBOARD, SESSION
+from bot.store.queue import Reach
+from bot.types import ConversationRef, Platform
+
+PLATFORMS = (Platform.SLACK, Platform.DISCORD)
+
+
+def rights_in(request: web.Request, conversation: ConversationRef) -> Rights:
+    """The signed-in person's rights where `conversation` is."""
+    session = request[SESSION]
+    author = session.author_in(conversation.platform, conversation.workspace)
+    return rights_of(request.app[DASHBOARD].settings, author, conversation.platform, conversation.workspace)
+
+
+def reach_of(request: web.Request) -> tuple[Reach, ...]:
+    """Per platform, the workspaces the signed-in person has rights in (kept on the request:
+    pages ask more than once)."""
+    found = request.get(_REACH)
+    if found is None:
+        found = request[_REACH] = reach(request.app[DASHBOARD].settings, request[SESSION])
+    return found
+
+
+def reach(settings: Settings, session: Session) -> tuple[Reach, ...]:
+    out: list[Reach] = []
+    for platform in PLATFORMS:
+        if policy.platform_settings(settings, platform) is None:
+            continue
+        own = own_workspaces(settings, session, platform)
+        allowed = {
+            w for w in own if rights_of(settings, session.author_in(platform, w), platform, w) != Rights.NONE
+        }
+        if rights_of(settings, session.author_in(platform, None), platform) != Rights.NONE:
+            out.append(Reach(platform=platform, excluded=frozenset(own - allowed)))
+        elif allowed:
+            out.append(Reach(platform=platform, only=frozenset(allowed)))
+    return tuple(out)
+
+
+def visible_platforms(request: web.Request) -> list[str]:
+    """The platforms with at least one workspace the person may see."""
+    return [r.platform for r in reach_of(request)]
+
+
+def can_see(request: web.Request, conversation: ConversationRef) -> bool:
+    return any(r.covers(conversation.platform, conversation.workspace) for r in reach_of(request))
+
+
+_REACH = web.RequestKey("reach", tuple)
