@@ -101,6 +101,28 @@ def _kb_search_timings(kb: Any, sets: dict[str, list[str]], rounds: int) -> dict
     return out
 
 
+def _floor_search_timings(kb: Any, qs: list[str], rounds: int) -> dict[str, Any]:
+    """The floor for a search: plain tantivy on the product's own index, with the query the
+    product builds (its analysed terms and field boosts, analysis included in the time), top
+    10: once reading the 10 stored documents as the product does, once the addresses alone.
+    What the product adds above it: the scope check, Passages, confidence, title-first order."""
+    from bot.retrieval.tokenize import analyze_query
+
+    index = kb.index
+
+    def plain(q: str, read: bool = True) -> None:
+        searcher = index._index.searcher()
+        hits = searcher.search(index._query(analyze_query(q), None), limit=10, count=False).hits
+        if read:
+            for _, address in hits:
+                searcher.doc(address)
+
+    return {
+        "with_documents": _time_queries(plain, qs, rounds),
+        "addresses": _time_queries(lambda q: plain(q, read=False), qs, rounds),
+    }
+
+
 def _question_sets(langs: list[str]) -> dict[str, list[str]]:
     return {lang: questions(lang)[0] for lang in langs}
 
@@ -168,6 +190,7 @@ def worker_serve(args: argparse.Namespace) -> dict[str, Any]:
         "rss_after_open_mb": rss_mb(),
         "first_query_ms": first,
         "search": _kb_search_timings(kb, sets, args.rounds),
+        "floor_search": _floor_search_timings(kb, sets["en"], args.rounds) if "en" in sets else {},
         "rss_after_search_mb": rss_mb(),
         "anon_after_search_mb": anon_mb(),
         "peak_rss_mb": peak_rss_mb(),
@@ -510,6 +533,23 @@ def report(r: dict[str, Any]) -> str:
                 None,
             ]
         )
+    floor = s.get("floor_search") or {}
+    for key, label in (
+        ("with_documents", "plain tantivy, the same query on the same index, 10 documents read"),
+        ("addresses", "plain tantivy, the same query on the same index, 10 addresses only"),
+    ):
+        if key in floor:
+            t, ref = floor[key], prod["en_internal"]
+            rows.append(
+                [
+                    label,
+                    t["p50_ms"],
+                    t["p99_ms"],
+                    f"{t['p50_spread'][0]:.2f}-{t['p50_spread'][1]:.2f}",
+                    t["p50_ms"] / ref["p50_ms"],
+                    t["p99_ms"] / ref["p99_ms"],
+                ]
+            )
     for lib in ("bm25s", "rank_bm25"):
         if lib not in r:
             continue
