@@ -40,7 +40,7 @@ from bot.retrieval.confidence import (  # noqa: E402
     calibrated,
     features,
 )
-from bot.retrieval.knowledge import KnowledgeBase, titled_first  # noqa: E402
+from bot.retrieval.knowledge import KnowledgeBase, asked_words, titled_first  # noqa: E402
 from bot.retrieval.tokenize import analyze_query  # noqa: E402
 from bot.types import DocVisibility  # noqa: E402
 
@@ -70,7 +70,8 @@ def _evidence(kb: KnowledgeBase, question: str) -> Evidence | None:
     passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 10)
     if not passages:
         return None
-    return kb.assess(question, terms, titled_first(question, passages)[0], chunks)
+    asked = asked_words(question)
+    return kb.assess(question, terms, titled_first(asked, passages)[0], chunks, asked)
 
 
 def _samples(set_dir: Path, scratch: Path) -> list[Sample]:

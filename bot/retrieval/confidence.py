@@ -143,7 +143,7 @@ def confidence(evidence: Evidence) -> float:
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def heading_covers(question_words: list[str], heading_words: set[str]) -> bool:
+def heading_covers(question_words: Sequence[str], heading_words: set[str]) -> bool:
     """Every word of the question (at least two) is in the headings. A Korean word counts when
     a heading word starts with it: particles and endings stay on a word (봇을, 연결하려면) where a
     stripper may not take them off."""

@@ -121,11 +121,16 @@ _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]")
 TITLED_WITHIN = 5  # how far down a section titled by the question is brought to the top
 
 
-def titled_first(query: str, passages: list[Passage]) -> list[Passage]:
-    """A section among the best few whose headings name every word of the question was written
-    to answer it (an FAQ entry, a how-to titled by its task): it goes first, the rest keep
-    their order. The same rule makes such a section confident (bot/retrieval/confidence.py)."""
-    asked = [w for w in topic_words(query) if w not in QUESTION_WORDS]
+def asked_words(query: str) -> list[str]:
+    """What the question asks about: its topic words without the question words."""
+    return [w for w in topic_words(query) if w not in QUESTION_WORDS]
+
+
+def titled_first(asked: Sequence[str], passages: list[Passage]) -> list[Passage]:
+    """A section among the best few whose headings name every word the question asks about
+    (`asked`: its topic words without the question words) was written to answer it (an FAQ
+    entry, a how-to titled by its task): it goes first, the rest keep their order. The same
+    rule makes such a section confident (bot/retrieval/confidence.py)."""
     for i, passage in enumerate(passages[:TITLED_WITHIN]):
         if heading_covers(asked, set(analyze(f"{passage.title} {passage.heading}"))):
             return [passage, *passages[:i], *passages[i + 1 :]] if i else passages
@@ -400,8 +405,9 @@ class KnowledgeBase:
         )
         if not passages:
             return SearchResult(passages=(), confidence=0.0)
-        passages = titled_first(query, passages)
-        evidence = self.assess(query, terms, passages[0], chunks)
+        asked = asked_words(query)  # analysed once for both
+        passages = titled_first(asked, passages)
+        evidence = self.assess(query, terms, passages[0], chunks, asked)
         sure = confidence(evidence)
         if hybrid is not None:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
@@ -412,11 +418,11 @@ class KnowledgeBase:
             hints=RetrievalHints(term_weights=self._word_weights(query, terms), reranked=hybrid is not None),
         )
 
-    def assess(self, query: str, terms: Terms, best: Passage, chunks: int) -> Evidence:
-        """What the search says about whether `best` answers `query` (analysed: `terms`)."""
+    def assess(self, query: str, terms: Terms, best: Passage, chunks: int, asked: Sequence[str]) -> Evidence:
+        """What the search says about whether `best` answers `query` (analysed: `terms`;
+        `asked`: `asked_words(query)`)."""
         found = tokenize(f"{best.title} {best.heading}\n{best.text}")
         heading_words = set(analyze(f"{best.title} {best.heading}"))
-        asked = [w for w in topic_words(query) if w not in QUESTION_WORDS]
         topic = [w for w in terms.words if w not in QUESTION_WORDS]
         word_idf = self.index.idf(topic)
         bigram_idf = self.index.idf(terms.bigrams, "bigram")
