@@ -131,9 +131,17 @@ class GatewayLease:
             return False
 
     async def release(self) -> None:
-        """Give the lease up (closing the session releases the lock), or stop standing by."""
+        """Give the lease up, or stop standing by. The locks are let go before the session
+        closes: the server ends a closed session in its own time, and until then a standby
+        asking would still find them held."""
         if self._names:
             log.info("lease released", extra={"leases": sorted(self._names)})
+            connection = self._connection
+            if connection is not None and not connection.closed and not connection.broken:
+                try:
+                    await connection.execute("select pg_advisory_unlock_all()")
+                except Exception:  # a boundary: closing the session releases them anyway
+                    log.debug("letting the leases go before closing failed", exc_info=True)
         await self._drop()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
