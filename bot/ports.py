@@ -607,7 +607,15 @@ class GapStore(Protocol):
     def gaps_placed_at(self) -> datetime | None: ...
 
     def gaps(
-        self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50
+        self,
+        platform: str | None,
+        statuses: tuple[GapStatus, ...],
+        limit: int = 50,
+        workspace: str | None = None,
+    ) -> list[GapRecord]: ...
+
+    def visible_gaps(
+        self, reach: Sequence[Reach], statuses: tuple[GapStatus, ...], limit: int = 50
     ) -> list[GapRecord]: ...
 
     def gap(self, gap_id: int) -> GapRecord | None: ...

@@ -115,7 +115,7 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
     platform = command.conversation.platform
     gaps = host.insights.gaps
     if action == "list":
-        open_gaps = await gaps.refresh(platform)
+        open_gaps = await gaps.refresh(platform, command.conversation.workspace)
         if not open_gaps:
             return "No open knowledge gaps: every recent question was answered, or its gap was dealt with."
         lines = ["Open knowledge gaps (most asked first):"]
@@ -129,8 +129,8 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
         raise UsageError(f"`gaps {action}` needs the gap number, e.g. `gaps {action} 3`")
     number = parse_number(args["gap"])
     gap = None if number is None else await host.store.run(StateStore.gap, number)
-    if gap is None or gap.platform != platform:
-        return f"There is no gap {single_line(args['gap'], 20)}."
+    if gap is None or gap.platform != platform or gap.workspace not in (None, command.conversation.workspace):
+        return f"There is no gap {single_line(args['gap'], 20)}."  # another workspace's is not shown
     if action == "show":
         questions = await host.store.run(StateStore.gap_questions, gap.id, 10)
         now = host.clock.now()

@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.pages import record
-from bot.dashboard.reach import visible_platforms
+from bot.dashboard.reach import reach_of
 from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age
 from bot.insights.gaps import ALL
@@ -49,10 +49,7 @@ def _statuses(given: str | None) -> tuple[GapStatus, ...]:
 async def gaps_list(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     statuses = _statuses(request.query.get("status"))
-    found: list[GapRecord] = []
-    for platform in visible_platforms(request):
-        found += await dash.store.run(StateStore.gaps, platform, statuses, LISTED)
-    found.sort(key=lambda g: (-g.asks, g.id))
+    found = await dash.store.run(StateStore.visible_gaps, reach_of(request), statuses, LISTED)
     placed_at = await dash.store.run(StateStore.gaps_placed_at)
     return render(
         request,
@@ -68,14 +65,15 @@ async def gaps_list(request: web.Request) -> web.Response:
 
 
 async def _gap(request: web.Request) -> GapRecord:
-    """The gap in the path, if it is on a platform the viewer has rights on."""
+    """The gap in the path, if it is in a workspace the viewer has rights in (a platform-wide
+    one, from before gaps had workspaces: with the platform's shared rights)."""
     dash = request.app[DASHBOARD]
     try:
         gap_id = int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
     gap = await dash.store.run(StateStore.gap, gap_id)
-    if gap is None or gap.platform not in visible_platforms(request):
+    if gap is None or not any(r.covers(gap.platform, gap.workspace or "") for r in reach_of(request)):
         raise web.HTTPNotFound()
     return gap
 

@@ -56,17 +56,18 @@ class Gaps:
             await self._mark_addressed(None)
         return placed
 
-    async def refresh(self, platform: str) -> list[GapRecord]:
-        """Sync, mark the open gaps the documentation now answers as addressed, and return
-        the open gaps, most asked first."""
+    async def refresh(self, platform: str, workspace: str | None = None) -> list[GapRecord]:
+        """Sync, mark the open gaps (of the platform, or of `workspace` and the platform-wide
+        ones) the documentation now answers as addressed, and return the open ones, most
+        asked first."""
         await self.sync()
-        return await self._mark_addressed(platform)
+        return await self._mark_addressed(platform, workspace)
 
-    async def _mark_addressed(self, platform: str | None) -> list[GapRecord]:
-        """Mark the open gaps (of one platform, or all) a confident search now answers; the
-        ones still open, most asked first."""
+    async def _mark_addressed(self, platform: str | None, workspace: str | None = None) -> list[GapRecord]:
+        """Mark the open gaps (of one platform or workspace, or all) a confident search now
+        answers; the ones still open, most asked first."""
         still_open: list[GapRecord] = []
-        for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200):
+        for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200, workspace):
             if await self._answered_now(gap):
                 await self.store.run(StateStore.set_gap_status, gap.id, GapStatus.ADDRESSED, self.clock.now())
                 log.info(
@@ -91,8 +92,8 @@ class Gaps:
 
 
 def place(store: Store, reopen_after: int, now: datetime) -> int:
-    """Put every gap question not yet in a cluster into the most similar gap of its kind on
-    its platform, or a new one; in asking order, so a cluster's first question stays its
+    """Put every gap question not yet in a cluster into the most similar gap of its kind in
+    its workspace (or a platform-wide one kept from before gaps had workspaces), or a new one; in asking order, so a cluster's first question stays its
     representative. Runs on the store's thread (one writer) and, with several processes on
     PostgreSQL, under the cluster-wide `gaps` lock: two processes placing the same new
     question at once would otherwise each start a cluster for it. Returns how many were placed."""
@@ -103,12 +104,14 @@ def place(store: Store, reopen_after: int, now: datetime) -> int:
 def _place(store: Store, reopen_after: int, now: datetime) -> int:
     placed = 0
     while batch := store.unassigned_gap_questions(500):
-        known: dict[tuple[str, GapKind], tuple[list[int], list[Signature]]] = {}
+        known: dict[tuple[str, str, GapKind], tuple[list[int], list[Signature]]] = {}
         for candidate in batch:
-            key = (candidate.platform, candidate.kind)
+            key = (candidate.platform, candidate.workspace, candidate.kind)
             if key not in known:
                 gaps = [
-                    g for g in store.gaps(candidate.platform, ALL, KNOWN_GAPS) if g.kind == candidate.kind
+                    g
+                    for g in store.gaps(candidate.platform, ALL, KNOWN_GAPS, candidate.workspace)
+                    if g.kind == candidate.kind
                 ]
                 known[key] = ([g.id for g in gaps], [Signature.from_json(g.signature) for g in gaps])
             ids, sigs = known[key]

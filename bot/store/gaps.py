@@ -1,5 +1,10 @@
 """Knowledge gaps: the questions the documentation does not answer yet, as clusters with a status.
 
+A gap belongs to one workspace (Slack team, Discord server), as its questions do: with several
+installed, one workspace's questions never show in another's list. Gaps that mixed workspaces
+before gaps kept theirs stay platform-wide (a null workspace), seen only with the platform's
+shared rights.
+
 A gap question is an answer record the bot abstained on (a hard gap) or answered and then
 saw rated not helpful, marked still stuck, or escalated (a soft gap). Each is assigned to
 one gap cluster once (`gap_questions`, keyed by the answer); a cluster is open, addressed
@@ -9,13 +14,17 @@ one gap cluster once (`gap_questions`, keyed by the answer); a cluster is open, 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.store.rows import insert_row, select_row
-from bot.store.store import Repository, iso, parse_time
+from bot.store.store import Repository, in_workspace, iso, parse_time
+
+if TYPE_CHECKING:
+    from bot.store.queue import Reach
 
 PLACED_KEY = "gaps_placed_at"  # in state_meta: when gap questions were last placed
 
@@ -35,6 +44,7 @@ class GapStatus(StrEnum):
 class GapCandidate:
     answer_id: int
     platform: str
+    workspace: str
     question: str
     neighbours: tuple[str, ...]
     scores: tuple[float, ...]
@@ -46,6 +56,7 @@ class GapCandidate:
 class GapRecord:
     id: int
     platform: str
+    workspace: str | None  # None: from before gaps kept their workspace, and mixing several
     kind: GapKind
     representative: str
     signature: str  # JSON, bot.insights.similarity.Signature
@@ -76,6 +87,7 @@ class GapRepository(Repository):
             GapCandidate(
                 answer_id=row[0],
                 platform=row[1].split(":", 1)[0],
+                workspace=row[1].split(":", 2)[1],
                 question=row[2],
                 neighbours=tuple(json.loads(row[3] or "[]")),
                 scores=tuple(json.loads(row[6] or "[]")),
@@ -100,12 +112,40 @@ class GapRepository(Repository):
         row = self.db.execute("select value from state_meta where key = ?", [PLACED_KEY]).fetchone()
         return parse_time(row[0]) if row else None
 
-    def gaps(self, platform: str | None, statuses: tuple[GapStatus, ...], limit: int = 50) -> list[GapRecord]:
-        """Gaps with one of `statuses`, on one platform or (None) all, most asked first."""
+    def gaps(
+        self,
+        platform: str | None,
+        statuses: tuple[GapStatus, ...],
+        limit: int = 50,
+        workspace: str | None = None,
+    ) -> list[GapRecord]:
+        """Gaps with one of `statuses`, on one platform or (None) all, most asked first; with
+        `workspace`, that workspace's and the platform-wide ones."""
         marks = ", ".join("?" for _ in statuses)
-        rows = self.db.table("gaps").rows_where(
+        where, params = in_workspace(
             f"(cast(? as text) is null or platform = ?) and status in ({marks})",
             [platform, platform, *statuses],
+            workspace,
+        )
+        rows = self.db.table("gaps").rows_where(
+            where,
+            params,
+            order_by="asks desc, updated_at desc",
+            limit=limit,
+        )
+        return [_gap(row) for row in rows]
+
+    def visible_gaps(
+        self, reach: Sequence[Reach], statuses: tuple[GapStatus, ...], limit: int = 50
+    ) -> list[GapRecord]:
+        """Gaps with one of `statuses` in the workspaces `reach` covers, most asked first."""
+        if not reach:
+            return []
+        parts = [r.by_column() for r in reach]
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.db.table("gaps").rows_where(
+            f"({' or '.join(p[0] for p in parts)}) and status in ({marks})",
+            [*(v for p in parts for v in p[1]), *statuses],
             order_by="asks desc, updated_at desc",
             limit=limit,
         )
@@ -122,6 +162,7 @@ class GapRepository(Repository):
                 "gaps",
                 {
                     "platform": candidate.platform,
+                    "workspace": candidate.workspace,
                     "kind": candidate.kind,
                     "representative": candidate.question,
                     "signature": signature,
@@ -196,6 +237,7 @@ def _gap(row: dict[str, Any]) -> GapRecord:
     return GapRecord(
         id=row["id"],
         platform=row["platform"],
+        workspace=row.get("workspace"),
         kind=GapKind(row["kind"]),
         representative=row["representative"],
         signature=row["signature"],

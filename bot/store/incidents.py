@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.store.rows import insert_row, select_row, update_row
-from bot.store.store import IntegrityError, Repository, iso, like_prefix, parse_time
+from bot.store.store import IntegrityError, Repository, in_workspace, iso, like_prefix, parse_time
 from bot.types import ConversationRef
 
 
@@ -113,7 +113,7 @@ class IncidentRepository(Repository):
     def bursts_since(self, platform: str, since: datetime, workspace: str | None = None) -> list[BurstRecord]:
         """The bursts alerted since `since`: of `workspace` (and those from before bursts were
         kept per workspace) when given, else of the whole platform."""
-        where, params = _in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
+        where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
         rows = self.db.table("bursts").rows_where(where, params, order_by="id desc")
         return [_burst(row) for row in rows]
 
@@ -212,7 +212,7 @@ class IncidentRepository(Repository):
         when given, else of the whole platform; newest first."""
         where = "platform = ?" + (" and status = ?" if status else "")
         params: list[Any] = [platform, status] if status else [platform]
-        where, params = _in_workspace(where, params, workspace)
+        where, params = in_workspace(where, params, workspace)
         rows = self.db.table("incidents").rows_where(where, params, order_by="id desc", limit=limit)
         return [_incident(row) for row in rows]
 
@@ -295,9 +295,3 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
 def _questions_of(platform: str, workspace: str | None) -> str:
     """The LIKE pattern of the conversation keys of `platform`, or of one workspace on it."""
     return like_prefix(f"{platform}:{workspace}:" if workspace is not None else f"{platform}:")
-
-
-def _in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:
-    if workspace is None:
-        return where, params
-    return f"{where} and (workspace = ? or workspace is null)", [*params, workspace]

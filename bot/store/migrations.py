@@ -25,6 +25,7 @@ from bot.store.migrations_later import (
     _state_v9_dashboard,
     _state_v10_messages_at,
     _state_v11_workspaces,
+    _state_v12_gap_workspaces,
 )
 
 if TYPE_CHECKING:
@@ -260,6 +261,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0009_dashboard", _state_v9_dashboard),
     ("0010_messages_at", _state_v10_messages_at),
     ("0011_workspaces", _state_v11_workspaces),
+    ("0012_gap_workspaces", _state_v12_gap_workspaces),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

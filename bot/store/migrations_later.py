@@ -226,3 +226,24 @@ def _state_v11_workspaces(db: StateDatabase) -> None:
     from before have none: they stay platform-wide."""
     db.table("bursts").add_column("workspace", str)
     db.table("incidents").add_column("workspace", str)
+
+
+def _state_v12_gap_workspaces(db: StateDatabase) -> None:
+    """Knowledge gaps belong to one workspace, as bursts and incidents do (0011). A gap kept
+    before gets the workspace its questions were asked in; one whose questions came from
+    several stays platform-wide (null), as it was."""
+    db.table("gaps").add_column("workspace", str)
+    backfill_gap_workspaces(db)
+
+
+def backfill_gap_workspaces(db: StateDatabase) -> None:
+    """Each gap without a workspace gets the one all its questions were asked in, if one."""
+    asked: dict[int, set[str]] = {}
+    for gap_id, conversation in db.execute(
+        "select g.gap_id, a.conversation from gap_questions g join answers a on a.id = g.answer_id "
+        "join gaps on gaps.id = g.gap_id where gaps.workspace is null"
+    ).fetchall():
+        asked.setdefault(int(gap_id), set()).add(str(conversation).split(":", 2)[1])
+    for gap_id, workspaces in sorted(asked.items()):
+        if len(workspaces) == 1:
+            db.execute("update gaps set workspace = ? where id = ?", [workspaces.pop(), gap_id])

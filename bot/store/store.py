@@ -172,6 +172,14 @@ def like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
+def in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:
+    """`where` narrowed to the rows of `workspace` and those kept before rows had one (a null
+    workspace: platform-wide); unchanged when `workspace` is None (the whole platform)."""
+    if workspace is None:
+        return where, params
+    return f"{where} and (workspace = ? or workspace is null)", [*params, workspace]
+
+
 def row_dict(db: StateDatabase, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
     """A raw `select *` row as a dict keyed by the table's columns."""
     return dict(zip(db[table].columns_dict.keys(), row, strict=True))

@@ -6,6 +6,7 @@ audited; staff and admins only, CSRF on every change."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from adapters.console import ConsoleChannel
@@ -13,7 +14,7 @@ from bot.app import Runtime
 from bot.insights.gaps import ADDRESSED_EVERY, ALL
 from bot.store.gaps import GapKind, GapRecord, GapStatus
 from bot.types import InboundMessage, Visibility
-from tests.bot.dashboard.served import STAFF, Client, start
+from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.bot.insights.test_gaps import EXPORT, REFUND, ask, two_gaps
 from tests.fakes.clock import FakeClock
@@ -198,3 +199,26 @@ async def test_the_gaps_pages_read_in_korean(
     assert "배치 기준 시각:" in listing
     page = await (await client.get(f"/admin/gaps/{hard_gap(rt).id}", headers=korean)).text()
     assert "이 공백으로 초안 만들기" in page and EXPORT[0] in page
+
+
+async def test_each_workspace_shows_its_gaps_to_those_with_rights_there(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\n')
+    client = await start(rt, clock, channel)
+    try:
+        for n, text in enumerate(EXPORT):
+            await rt.bot.on_message(ask(text, f"U{n}"), channel)
+            await rt.bot.on_message(ask(text, f"W{n}", workspace="T2"), channel)
+        await rt.bot.tick({"slack": channel})
+        by_workspace = {g.workspace: g.id for g in rt.state.gaps("slack", ALL)}
+        assert set(by_workspace) == {"T1", "T2"}
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # staff in T1 only
+        assert listed(await (await client.get("/admin/gaps")).text()) == {by_workspace["T1"]}
+        assert (await client.get(f"/admin/gaps/{by_workspace['T2']}")).status == 404
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-TWO")) == 302  # staff in T2 only
+        assert listed(await (await client.get("/admin/gaps")).text()) == {by_workspace["T2"]}
+        assert (await client.get(f"/admin/gaps/{by_workspace['T1']}")).status == 404
+    finally:
+        await client.close()

@@ -44,10 +44,10 @@ REFUND = [
 _ids = itertools.count(1)
 
 
-def ask(text: str, user: str) -> InboundMessage:
+def ask(text: str, user: str, workspace: str = "T1") -> InboundMessage:
     return InboundMessage(
         id=f"g{next(_ids)}",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GENERAL"),
         author=Author(id=user, name=user),
         text=text,
         addressed=True,
@@ -56,14 +56,14 @@ def ask(text: str, user: str) -> InboundMessage:
     )
 
 
-def command(text: str) -> Command:
+def command(text: str, workspace: str = "T1") -> Command:
     name, _, args = text.partition(" ")
     return Command(
         id=f"c{next(_ids)}",
         name=name,
         args=args,
         invoker=STAFF,
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TEAM"),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-TEAM"),
         visibility=Visibility.INTERNAL,
     )
 
@@ -142,6 +142,18 @@ async def test_writing_the_missing_page_and_reindexing_marks_the_gap_addressed(
     await rt.bot.on_message(ask(EXPORT[0], "U9"), channel)
     await rt.bot.on_command(command("gaps"), channel)
     assert rt.state.gap(hard.id).status == GapStatus.ADDRESSED  # type: ignore[union-attr]
+
+
+async def test_each_workspace_sees_only_its_own_gaps(rt: Runtime, channel: ConsoleChannel) -> None:
+    for n, text in enumerate(EXPORT):
+        await rt.bot.on_message(ask(text, f"U{n}", workspace="T2"), channel)
+    await rt.bot.on_command(command("gaps", workspace="T2"), channel)
+    (gap,) = rt.state.gaps("slack", (GapStatus.OPEN,))
+    assert gap.workspace == "T2" and f"#{gap.id} (3x" in channel.posted[-1][1].text
+    await rt.bot.on_command(command("gaps"), channel)  # in T1
+    assert channel.posted[-1][1].text.startswith("No open knowledge gaps")
+    await rt.bot.on_command(command(f"gaps show {gap.id}"), channel)
+    assert channel.posted[-1][1].text == f"There is no gap {gap.id}."
 
 
 async def test_a_dismissed_gap_comes_back_after_enough_new_asks(rt: Runtime, channel: ConsoleChannel) -> None:

@@ -1,6 +1,7 @@
 """Which answers are knowledge-gap questions waiting for a cluster (`unassigned_gap_questions`),
 on both backends: abstentions, answers rated not helpful or still stuck, and answers a ticket
-was opened about; never one already placed, one rated helpful, or one nobody complained of."""
+was opened about; never one already placed, one rated helpful, or one nobody complained of.
+And gaps per workspace: placed apart, and the workspace of gaps kept before (migration 0012)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from bot.insights.gaps import place
 from bot.store import StateStore
-from bot.store.gaps import GapKind
-from bot.types import EscalationReason
+from bot.store.gaps import GapKind, GapStatus
+from bot.store.migrations_later import backfill_gap_workspaces
+from bot.store.queue import Reach
+from bot.types import ConversationRef, EscalationReason
 from tests.bot.insights.week import ask, at, escalate, thread
 
 
@@ -53,3 +56,58 @@ def test_each_placement_is_remembered_never_back_in_time(state: Path | str) -> N
         assert store.gaps_placed_at() == at(1, 9, 30)
     finally:
         store.close()
+
+
+def _in(workspace: str) -> ConversationRef:
+    ref = thread()
+    return ConversationRef(platform=ref.platform, workspace=workspace, channel=ref.channel, thread=ref.thread)
+
+
+def test_the_same_question_in_two_workspaces_makes_two_gaps(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        for n, workspace in enumerate(("T1", "T2", "T1")):
+            ask(
+                store, _in(workspace), f"U{n}", at(1, 9, n), answered=False, question="Where is the SSO page?"
+            )
+        assert place(store, 3, at(1, 10)) == 3
+        one, two = store.gaps("slack", ALL_STATUSES, 10, "T1"), store.gaps("slack", ALL_STATUSES, 10, "T2")
+        assert [(g.workspace, g.asks) for g in one] == [("T1", 2)]
+        assert [(g.workspace, g.asks) for g in two] == [("T2", 1)]
+        assert len(store.gaps("slack", ALL_STATUSES, 10)) == 2  # the platform: both
+        only_two = store.visible_gaps((Reach(platform="slack", only=frozenset({"T2"})),), ALL_STATUSES)
+        assert [g.id for g in only_two] == [two[0].id]
+        but_two = store.visible_gaps((Reach(platform="slack", excluded=frozenset({"T2"})),), ALL_STATUSES)
+        assert [g.id for g in but_two] == [one[0].id]
+        assert store.visible_gaps((), ALL_STATUSES) == []
+    finally:
+        store.close()
+
+
+def test_gaps_kept_before_get_their_questions_workspace_unless_they_mixed(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        ask(store, _in("T1"), "U1", at(1, 9), answered=False, question="Where is the SSO page?")
+        ask(store, _in("T1"), "U2", at(1, 9, 1), answered=False, question="Where is the SSO page?")
+        ask(store, _in("T1"), "U3", at(1, 9, 2), answered=False, question="How do I rotate the API key?")
+        ask(store, _in("T2"), "U4", at(1, 9, 3), answered=False, question="How do I rotate the API key?")
+        place(store, 3, at(1, 10))
+        sso, key, key_t2 = sorted(store.gaps("slack", ALL_STATUSES, 10), key=lambda g: g.id)
+        # as gaps were before 0012: no workspace, and one cluster per question across workspaces
+        with store.db.conn:
+            store.db.execute("update gap_questions set gap_id = ? where gap_id = ?", [key.id, key_t2.id])
+            store.db.execute("delete from gaps where id = ?", [key_t2.id])
+            store.db.execute("update gaps set workspace = null")
+        with store.db.conn:
+            backfill_gap_workspaces(store.db)
+        after = {g.id: g.workspace for g in store.gaps("slack", ALL_STATUSES, 10)}
+        assert after == {sso.id: "T1", key.id: None}  # T1's alone; T1 and T2 mixed: platform-wide
+        assert [g.id for g in store.gaps("slack", ALL_STATUSES, 10, "T2")] == [key.id]
+        assert store.visible_gaps((Reach(platform="slack", only=frozenset({"T1"})),), ALL_STATUSES) == [
+            g for g in store.gaps("slack", ALL_STATUSES, 10) if g.id == sso.id
+        ]
+    finally:
+        store.close()
+
+
+ALL_STATUSES = (GapStatus.OPEN, GapStatus.ADDRESSED, GapStatus.DISMISSED)
