@@ -242,8 +242,10 @@ async def _stats(host: CommandHost, command: Command, args: dict[str, str], chan
     # the same code path as `supportbot report --platform P --since 7d`, so both agree
     now = host.clock.now()
     period = Period(since=now - timedelta(days=7), until=now)
-    scope = Scope(platform=command.conversation.platform)
-    await host.insights.gaps.refresh(command.conversation.platform)  # gaps current, addressed ones out
+    # the workspace's own figures: another workspace's questions are not for this one's staff
+    where = command.conversation
+    scope = Scope(platform=where.platform, workspace=where.workspace)
+    await host.insights.gaps.refresh(where.platform, where.workspace)  # gaps current, addressed ones out
     report = await host.store.report(collect, period, scope, Definitions.from_settings(host.settings), top=5)
     return chat_summary(report, "Last 7 days")
 

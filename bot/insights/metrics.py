@@ -343,10 +343,12 @@ class GapLine:
 def gaps(store: Store, scope: Scope, limit: int = 10) -> tuple[GapLine, ...]:
     """The open knowledge gaps (bot/insights/gaps.py), most asked first: each cluster's
     representative question and how often it was asked. Clusters are placed by the running
-    bot's clock, so a report read beside it is at most one tick behind."""
+    bot's clock, so a report read beside it is at most one tick behind. With a workspace in
+    the scope: its gaps and the platform-wide ones."""
+    workspace = scope.workspace.rsplit(":", 1)[-1] if scope.workspace else None
     return tuple(
         GapLine(id=g.id, question=g.representative, count=g.asks, kind=str(g.kind))
-        for g in store.gaps(scope.platform, (GapStatus.OPEN,), limit)
+        for g in store.gaps(scope.platform, (GapStatus.OPEN,), limit, workspace)
     )
 
 

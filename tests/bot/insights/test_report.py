@@ -29,7 +29,7 @@ from bot.insights.report import (
 )
 from bot.store import StateStore
 from bot.types import Author, Command, ConversationRef, Visibility
-from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, script_week
+from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, script_week
 from tests.fakes.clock import FakeClock
 
 KNOWLEDGE = Path(__file__).resolve().parents[3] / "knowledge"
@@ -137,12 +137,22 @@ def test_report_without_a_state_database_creates_nothing(
     assert not settings.data_dir.exists()
 
 
-async def test_support_stats_shows_the_report_figures_for_its_platform(
+async def test_support_stats_shows_the_report_figures_for_its_workspace(
     make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
     clock.current = NOW
     rt = make_runtime('[slack]\nadmin_users = ["U-ADMIN"]\n')
-    script_week(rt.state)
+    script_week(rt.state)  # Slack's questions in T1
+    # another workspace's unanswered question: neither counted nor listed among T1's gaps
+    elsewhere = ConversationRef(platform="slack", workspace="T2", channel="C1", thread="t2")
+    ask(
+        rt.state,
+        elsewhere,
+        "U-T2",
+        NOW - timedelta(days=1),
+        answered=False,
+        question="Where is the T2 secret page?",
+    )
     channel = ConsoleChannel(io.StringIO())
     command = Command(
         id="k1",
@@ -160,9 +170,15 @@ async def test_support_stats_shows_the_report_figures_for_its_platform(
     assert "1 confirmed, 1 assumed" in text
     last_week = Period(since=NOW - timedelta(days=7), until=NOW)
     same = collect(
-        rt.state, last_week, Scope(platform="slack"), Definitions.from_settings(rt.settings), top=5
+        rt.state,
+        last_week,
+        Scope(platform="slack", workspace="T1"),
+        Definitions.from_settings(rt.settings),
+        top=5,
     )
-    assert text == chat_summary(same, "Last 7 days")
+    assert text == chat_summary(same, "Last 7 days") and "T2 secret" not in text
+    everywhere = collect(rt.state, last_week, Scope(platform="slack"), Definitions.from_settings(rt.settings))
+    assert everywhere.metrics.questions == 9 and any("T2 secret" in g.question for g in everywhere.gaps)
 
 
 def test_the_command_offers_every_format() -> None:
