@@ -436,8 +436,8 @@ class DraftStore(Protocol):
 
     def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool: ...
 
-    def drafts_for_platform(
-        self, platform: str, status: str | None = "pending", limit: int = 20
+    def drafts_in(
+        self, reach: Sequence[Reach], status: str | None = "pending", limit: int = 20
     ) -> list[Draft]: ...
 
     def retitle_draft(self, draft_id: int, title: str) -> bool: ...

@@ -15,6 +15,7 @@ from bot.insights.metrics import Definitions, Period, Scope, collect
 from bot.insights.report import chat_summary
 from bot.ports import Channel
 from bot.store import StateStore
+from bot.store.queue import Reach
 from bot.text import parse_number, parse_user_id, single_line
 from bot.types import Author, Command, Draft, TicketStatus
 
@@ -181,9 +182,7 @@ async def _assign(host: CommandHost, command: Command, args: dict[str, str], cha
 async def _learn(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     action = (args.get("action") or "list").lower()
     if action == "list":
-        drafts = await host.store.run(
-            StateStore.drafts_for_platform, command.conversation.platform, "pending"
-        )
+        drafts = await host.store.run(StateStore.drafts_in, _here(command), "pending")
         if not drafts:
             return "No drafts waiting for review."
         return "Drafts waiting for review:\n" + "\n".join(
@@ -193,12 +192,7 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
         raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
     draft_id = _number(args["draft"], "draft")
     draft = await host.store.run(StateStore.draft, draft_id)
-    mine = {
-        d.id
-        for d in await host.store.run(
-            StateStore.drafts_for_platform, command.conversation.platform, None, 1000
-        )
-    }
+    mine = {d.id for d in await host.store.run(StateStore.drafts_in, _here(command), None, 1000)}
     if draft is None or draft.id not in mine:
         return f"There is no draft #{draft_id}."
     if action == "show":
@@ -248,6 +242,12 @@ async def _stats(host: CommandHost, command: Command, args: dict[str, str], chan
     await host.insights.gaps.refresh(where.platform, where.workspace)  # gaps current, addressed ones out
     report = await host.store.report(collect, period, scope, Definitions.from_settings(host.settings), top=5)
     return chat_summary(report, "Last 7 days")
+
+
+def _here(command: Command) -> tuple[Reach]:
+    """The workspace a command was run in: what its lists may show."""
+    where = command.conversation
+    return (Reach(platform=where.platform, only=frozenset({where.workspace})),)
 
 
 def _ticket_number(text: str) -> int:

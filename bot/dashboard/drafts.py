@@ -23,7 +23,7 @@ from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
 from bot.dashboard.pages import record, signed_in
-from bot.dashboard.reach import can_see, visible_platforms
+from bot.dashboard.reach import can_see, reach_of
 from bot.dashboard.refusals import Refusal
 from bot.escalation.learning import render_entry
 from bot.escalation.values import DraftStatus
@@ -71,10 +71,7 @@ async def drafts_list(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     wanted = request.query.get("status", DraftStatus.PENDING)
     status = wanted if wanted in {s.value for s in DraftStatus} else None
-    found: list[Draft] = []
-    for platform in visible_platforms(request):
-        found += await dash.store.run(StateStore.drafts_for_platform, platform, status, LISTED)
-    found.sort(key=lambda d: d.id, reverse=True)
+    found = await dash.store.run(StateStore.drafts_in, reach_of(request), status, LISTED)
     return render(
         request,
         "drafts.html",

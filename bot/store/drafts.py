@@ -6,9 +6,11 @@ A draft is made from a resolved ticket and waits, pending, until an admin approv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.store.queue import Reach, reach_sql
 from bot.store.rows import insert_row, select_row
 from bot.store.store import Repository, iso, parse_time, row_dict
 from bot.types import DocVisibility, Draft
@@ -63,14 +65,16 @@ class DraftRepository(Repository):
             )
         return cursor.rowcount == 1
 
-    def drafts_for_platform(
-        self, platform: str, status: str | None = "pending", limit: int = 20
+    def drafts_in(
+        self, reach: Sequence[Reach], status: str | None = "pending", limit: int = 20
     ) -> list[Draft]:
-        """Drafts made from this platform's tickets: an admin elsewhere does not see them."""
+        """Drafts made from tickets of the workspaces `reach` covers: an admin elsewhere does
+        not see them (a draft holds the asker's question and staff's answer)."""
+        where, params = reach_sql(reach)  # tickets' columns: drafts has neither
         rows = self.db.execute(
             "select drafts.* from drafts join tickets on tickets.id = drafts.ticket_id "
-            "where tickets.platform = ? and (cast(? as text) is null or drafts.status = ?) order by drafts.id desc limit ?",
-            [platform, status, status, limit],
+            f"where {where} and (cast(? as text) is null or drafts.status = ?) order by drafts.id desc limit ?",
+            [*params, status, status, limit],
         ).fetchall()
         return [_draft(row_dict(self.db, "drafts", row)) for row in rows]
 

@@ -85,13 +85,13 @@ def press(action: ActionKind, value: str, actor: Author, conversation: Conversat
     )
 
 
-def command(name: str, args: str, invoker: Author) -> Command:
+def command(name: str, args: str, invoker: Author, workspace: str = "T1") -> Command:
     return Command(
         id=f"c{next(_ids)}",
         name=name,
         args=args,
         invoker=invoker,
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GEN"),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GEN"),
         visibility=Visibility.INTERNAL,
     )
 
@@ -376,6 +376,11 @@ async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channe
     assert "knowledge draft #1" in texts(channel)[-1]
     await rt.bot.on_command(command("learn", "list", ADMIN), channel)
     assert "#1 How do I rotate the webhook signing key?" in texts(channel)[-1]
+    # another workspace's admins see neither the draft nor the question in it
+    await rt.bot.on_command(command("learn", "list", ADMIN, workspace="T2"), channel)
+    assert texts(channel)[-1] == "No drafts waiting for review."
+    await rt.bot.on_command(command("learn", "show 1", ADMIN, workspace="T2"), channel)
+    assert texts(channel)[-1] == "There is no draft #1."
     assert (
         await rt.bot.on_command(command("learn", "approve 1", STAFF), channel) == Outcome.REFUSED
     )  # admins only

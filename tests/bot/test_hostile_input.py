@@ -21,6 +21,7 @@ from bot.errors import FatalAdapterError
 from bot.escalation.learning import render_entry
 from bot.messages import say
 from bot.ports import Channel
+from bot.store.queue import Reach
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -377,7 +378,7 @@ async def learn_draft(rt: Runtime, channel: ConsoleChannel) -> int:
     )
     await rt.bot.on_message(staff_answer, channel)
     assert await rt.bot.on_command(command("resolve", str(ticket_id)), channel) == Outcome.ANSWERED
-    [draft] = rt.state.drafts_for_platform("slack", "pending")
+    [draft] = rt.state.drafts_in((Reach(platform="slack"),), "pending")
     return draft.id
 
 

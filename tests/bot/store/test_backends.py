@@ -14,6 +14,7 @@ from bot.insights.report import ReportFormat, render
 from bot.store import StateStore
 from bot.store.followups import FollowupClaim
 from bot.store.gaps import GapStatus
+from bot.store.queue import Reach
 from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
 from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, say, script_week, thread
 
@@ -177,8 +178,13 @@ def test_follow_ups_jobs_drafts_and_welcomes(state: Path | str) -> None:
     learned = store.create_draft(
         ticket_id=ticket, title="t", question="q", answer="a", visibility="public", at=NOW
     )
-    assert [d.id for d in store.drafts_for_platform("slack")] == [learned.id]
-    assert store.drafts_for_platform("slack", status=None)[0].id == learned.id
+    slack = (Reach(platform="slack"),)
+    assert [d.id for d in store.drafts_in(slack)] == [learned.id]
+    assert store.drafts_in(slack, status=None)[0].id == learned.id
+    # only the workspaces in reach: the ticket is in the thread's workspace
+    assert store.drafts_in((Reach(platform="slack", only=frozenset({ref.workspace})),)) != []
+    assert store.drafts_in((Reach(platform="slack", excluded=frozenset({ref.workspace})),)) == []
+    assert store.drafts_in(()) == []
     assert store.decide_draft(learned.id, status="approved", by="S1", at=NOW, path="learned/t.md")
     assert store.drafts() == [] and store.latest_draft_for(ticket) is not None
     store.close()
