@@ -372,6 +372,7 @@ class TicketStore(Protocol):
         assignee_id: str | None = None,
         limit: int = 50,
         platform: str | None = None,
+        workspace: str | None = None,
     ) -> list[Ticket]: ...
 
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage: ...

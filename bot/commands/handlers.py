@@ -96,12 +96,13 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
         statuses = None
     elif which == "mine":
         assignee = command.invoker.id
-    # staff rights are per platform: a Discord moderator sees Discord's tickets only
+    # staff rights are per workspace: a Discord moderator sees their server's tickets only
+    where = command.conversation
     tickets = await host.store.run(
-        StateStore.tickets, statuses, assignee, platform=command.conversation.platform
+        StateStore.tickets, statuses, assignee, platform=where.platform, workspace=where.workspace
     )
     if not tickets:
-        return f"No {which} tickets."
+        return "No tickets here." if which == "all" else f"No {which} tickets."
     now = host.clock.now()
     lines = [f"{len(tickets)} {which} ticket(s):"]
     for t in tickets:

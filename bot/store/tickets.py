@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.errors import StoreError
 from bot.store.rows import insert_row, select_row, update_row
-from bot.store.store import IntegrityError, NotFoundError, Repository, iso, parse_time, row_dict
+from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time, row_dict
 from bot.types import (
     Author,
     ConversationRef,
@@ -146,11 +146,16 @@ class TicketRepository(Repository):
         assignee_id: str | None = None,
         limit: int = 50,
         platform: str | None = None,
+        workspace: str | None = None,
     ) -> list[Ticket]:
+        """Tickets newest first, of a platform and (with it) one of its workspaces."""
         where, params = [], []
         if platform is not None:
             where.append("platform = ?")
             params.append(platform)
+            if workspace is not None:
+                where.append("conversation like ? escape '\\'")
+                params.append(like_prefix(f"{platform}:{workspace}:"))
         if statuses is not None:
             wanted = [str(s) for s in statuses]
             where.append(f"status in ({', '.join('?' for _ in wanted)})")

@@ -354,6 +354,9 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(
     await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket_id), STAFF, thread), channel)
     await rt.bot.on_command(command("tickets", "mine", STAFF), channel)
     assert f"#{ticket_id} [claimed, Sam]" in texts(channel)[-1]
+    # the same staff member in another workspace sees that workspace's tickets only
+    await rt.bot.on_command(command("tickets", "all", STAFF, workspace="T2"), channel)
+    assert texts(channel)[-1] == "No tickets here."
 
 
 async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel) -> None:
