@@ -4,6 +4,8 @@ and knowledge/configuration.md; validated here, read by bot/insights/."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field, field_validator
 
 from bot.config_platforms import _Section
@@ -38,26 +40,35 @@ class InsightsSettings(_Section):
         value = value.strip()
         if value and not digest_target(value):
             raise ValueError(
-                'must be a Slack channel id ("C0123ABCD"), a Discord channel id ("123456789012345678") '
-                'or "platform:channel"'
+                'must be a Slack channel id ("C0123ABCD"), a Discord channel id ("123456789012345678"), '
+                '"platform:channel" or "platform:workspace:channel"'
             )
         return value
 
 
-def digest_target(value: str) -> tuple[str, str] | None:
-    """Where `[insights] digest_channel` points: (platform, channel). Slack channel ids are
-    upper-case letters and digits starting C or G, Discord's are numeric snowflakes, so a bare
-    id names its platform; anything else is written "platform:channel"."""
+@dataclass(frozen=True)
+class DigestTarget:
+    platform: str
+    channel: str
+    # with several workspaces installed: the one the channel is in, whose figures the digest
+    # gives and whose token posts it; None: the whole platform's, posted as a single install
+    workspace: str | None = None
+
+
+def digest_target(value: str) -> DigestTarget | None:
+    """Where `[insights] digest_channel` points. Slack channel ids are upper-case letters and
+    digits starting C or G, Discord's are numeric snowflakes, so a bare id names its platform;
+    anything else is written "platform:channel" or "platform:workspace:channel"."""
     value = value.strip()
     if ":" in value:
-        platform, _, channel = value.partition(":")
-        if platform in ("slack", "discord", "console") and channel:
-            return platform, channel
-        return None
+        parts = value.split(":")
+        if parts[0] not in ("slack", "discord", "console") or len(parts) > 3 or not all(parts):
+            return None
+        return DigestTarget(parts[0], parts[-1], parts[1] if len(parts) == 3 else None)
     if value.isdigit():
-        return "discord", value
+        return DigestTarget("discord", value)
     if value[:1] in ("C", "G") and value.isalnum() and value.isupper():
-        return "slack", value
+        return DigestTarget("slack", value)
     return None
 
 

@@ -57,9 +57,9 @@ class Digest:
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Post the digest if it is due and nobody has; returns 1 if this call posted it."""
         target = digest_target(self.settings.insights.digest_channel)
-        if target is None or target[0] not in channels:
+        if target is None or target.platform not in channels:
             return 0
-        platform, channel_id = target
+        platform, channel_id = target.platform, target.channel
         now = self.clock.now()
         slot = due_slot(now, self.settings)
         if slot is None:
@@ -67,25 +67,35 @@ class Digest:
         key = f"digest:{platform}:{channel_id}:{slot.date().isoformat()}"
         if not await self.store.run(StateStore.claim_job, key, now, STALE_CLAIM):
             return 0
-        reply = await self.compose(platform, channel_id, slot)
+        reply = await self.compose(platform, channel_id, slot, target.workspace)
         await channels[platform].send(reply)  # a failure leaves the claim to go stale: retried later
         await self.store.run(StateStore.finish_job, key, self.clock.now())
         log.info("weekly digest posted", extra={"platform": platform, "channel": channel_id})
         return 1
 
-    async def compose(self, platform: str, channel_id: str, slot: datetime) -> Reply:
+    async def compose(
+        self, platform: str, channel_id: str, slot: datetime, workspace: str | None = None
+    ) -> Reply:
+        """The digest of the platform, or of one `workspace` of it (then posted there)."""
         definitions = Definitions.from_settings(self.settings)
-        scope = Scope(platform=platform)
+        scope = Scope(platform=platform, workspace=workspace)
         week = Period(since=slot - timedelta(days=7), until=slot)
         before = Period(since=slot - timedelta(days=14), until=week.since)
         this = (await self.store.run(collect, week, scope, definitions)).metrics
         last = (await self.store.run(collect, before, scope, definitions)).metrics
-        gaps = await self.gaps.refresh(platform)
+        gaps = await self.gaps.refresh(platform, workspace)
         tickets = await self.store.run(
-            StateStore.tickets, (TicketStatus.OPEN, TicketStatus.CLAIMED), None, 200, platform=platform
+            StateStore.tickets,
+            (TicketStatus.OPEN, TicketStatus.CLAIMED),
+            None,
+            200,
+            platform=platform,
+            workspace=workspace,
         )
         text = render(this, last, gaps, tickets, week, slot, definitions)
-        where = ConversationRef(platform=platform, workspace=_workspace(tickets), channel=channel_id)
+        where = ConversationRef(
+            platform=platform, workspace=workspace or _workspace(tickets), channel=channel_id
+        )
         return Reply(conversation=where, text=text, kind=ReplyKind.INFO)
 
 

@@ -12,6 +12,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.config import Settings
+from bot.config_insights import DigestTarget, digest_target
 from bot.insights.digest import due_slot
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.fakes.clock import FakeClock
@@ -29,10 +30,10 @@ timezone = "Asia/Seoul"
 _ids = itertools.count(1)
 
 
-def ask(text: str, user: str, clock: FakeClock) -> InboundMessage:
+def ask(text: str, user: str, clock: FakeClock, workspace: str = "T1") -> InboundMessage:
     return InboundMessage(
         id=f"d{next(_ids)}",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GENERAL"),
         author=Author(id=user, name=user),
         text=text,
         addressed=True,
@@ -75,6 +76,31 @@ async def test_the_digest_is_posted_once_at_its_hour_with_last_weeks_figures(
     assert "Questions: 3 (+200%)" in digest  # against the one the week before
     assert "Unresolved tickets: 1" in digest and "invoices" in digest.lower()
     assert "Top knowledge gaps" in digest
+
+
+async def test_a_digest_for_one_workspace_gives_its_figures_and_is_posted_there(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    rt = make_runtime(TOML.replace('"CDIGEST"', '"slack:T2:CDIGEST"'))
+    await _a_week(rt, channel, clock)  # in T1
+    clock.current = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    await rt.bot.on_message(ask("How do I export my invoices to CSV?", "W1", clock, workspace="T2"), channel)
+    clock.current = datetime(2026, 11, 30, 0, 5, tzinfo=UTC)  # Mon 09:05 in Seoul
+    await rt.bot.tick({"slack": channel})
+    [(digest, where)] = [
+        (r.text, r.conversation) for _, r in channel.posted if r.conversation.channel == "CDIGEST"
+    ]
+    assert where.workspace == "T2"  # posted with T2's install
+    assert "Questions: 1" in digest and "Unresolved tickets: 1" in digest  # T2's alone, not T1's three
+
+
+def test_a_digest_channel_names_its_platform_and_may_name_its_workspace() -> None:
+    assert digest_target("CDIGEST") == DigestTarget("slack", "CDIGEST")
+    assert digest_target("1234567890") == DigestTarget("discord", "1234567890")
+    assert digest_target("slack:T2:CDIGEST") == DigestTarget("slack", "CDIGEST", "T2")
+    assert digest_target("discord:C1") == DigestTarget("discord", "C1")
+    for wrong in ("teams:C1", "slack::C1", "slack:T2:", "slack:a:b:c", "lowercase"):
+        assert digest_target(wrong) is None, wrong
 
 
 async def test_a_restart_and_a_second_runtime_do_not_post_it_again(
