@@ -2,7 +2,7 @@
 
 The overview's report and its charts are computed from every question of the period (one
 read of the store, then the period and each bucket: bot/dashboard/trends.py): on a busy
-community that is up to a second of work (30 days of 100,000 questions), and it would be
+community that is most of a second of work (30 days of 100,000 questions), and it would be
 redone for every reload by every member of the team. So
 each (platform, period) is computed once and then served as it was for FRESH seconds; after
 that the page still gets the figures at once, while one refresh runs in the background

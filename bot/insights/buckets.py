@@ -5,9 +5,11 @@ exactly `collect`'s for that bucket, "as of" the bucket's end: feedback, message
 resolutions and ratings after it are not seen. Collecting each bucket on its own reads the
 store once per bucket, a scan of the answers and messages every time; here the period is
 read once, with the moments behind its figures (when a verdict was given, when a ticket got
-its first staff reply, was resolved, was rated), and each bucket is then computed from its
-share of those rows, seen as of its end, by `compute`: the same definitions, so the same
-figures, and the work of one pass over the rows instead of one per bucket.
+its first staff reply, was resolved, was rated). Each question's fate is then worked out once
+from those rows and seen as of the period's end and of its bucket's end
+(bot/insights/windows.py), and every window's figures come from the same `figures` as
+`compute`'s: the same definitions, so the same figures, from one pass over the rows instead
+of one for the period and another for its buckets.
 """
 
 from __future__ import annotations
@@ -16,18 +18,10 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bot.insights.metrics import (
-    Definitions,
-    Period,
-    Report,
-    Scope,
-    compute,
-    gaps,
-    narrowed,
-    no_gc_pauses,
-)
+from bot.insights.metrics import Definitions, Period, Report, Scope, gaps, narrowed, no_gc_pauses
+from bot.insights.windows import Window, compute_windows
 from bot.ports import Store
-from bot.store.metrics import QUESTION_LEAD, AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
+from bot.store.metrics import RatingRow, TicketMoments, TicketRow
 from bot.store.store import iso
 
 
@@ -69,51 +63,42 @@ def _collect_buckets(
         ]
     questions, messages, moments = narrowed(scope, questions, messages, moments)
     rated = _by_ticket(ratings)
+    starts = [iso(s.since) for s in spans]
+    ticket_starts = [bisect_right(starts, t.created_at) - 1 for t in moments]
 
-    def report(
-        span: Period, qs: list[QuestionRow], ms: list[AskerMessageRow], ts: list[TicketMoments], n: int
-    ) -> Report:
+    def window(span: Period, n: int) -> Window:
         end = iso(span.until)
-        tickets = [_as_of(t, rated.get(t.id, ()), end) for t in ts]
-        if span.until < period.until:  # an earlier end: a verdict given since is not seen yet
-            qs = [q._replace(verdict=None) if q.id in given and given[q.id] >= end else q for q in qs]
-        metrics, breakdowns = compute(
-            qs, ms, tickets, end=span.until, definitions=definitions, drafts=drafts[n]
+        tickets = tuple(
+            _as_of(t, rated.get(t.id, ()), end)
+            for t, b in zip(moments, ticket_starts, strict=True)
+            if n == 0 or b == n - 1
         )
-        whole = n == 0
+        return Window(since=span.since, until=span.until, tickets=tickets, drafts=drafts[n])
+
+    computed_whole, computed_parts = compute_windows(
+        questions,
+        given,
+        messages,
+        moments,
+        window(period, 0),
+        [window(span, i + 1) for i, span in enumerate(spans)],
+        definitions,
+    )
+    computed = [computed_whole, *computed_parts]
+
+    def report(n: int, span: Period) -> Report:
+        metrics, breakdowns = computed[n]
         return Report(
             period=span,
             scope=scope,
             definitions=definitions,
             metrics=metrics,
             breakdowns=breakdowns,
-            top_questions=tuple(top_questions) if whole else (),
-            gaps=unanswered if whole else (),
+            top_questions=tuple(top_questions) if n == 0 else (),
+            gaps=unanswered if n == 0 else (),
         )
 
-    whole = report(period, questions, messages, moments, 0)
-    starts = [iso(s.since) for s in spans]
-    leads = [iso(s.since - QUESTION_LEAD) for s in spans]
-    qs_of: list[list[QuestionRow]] = [[] for _ in spans]
-    ms_of: list[list[AskerMessageRow]] = [[] for _ in spans]
-    ts_of: list[list[TicketMoments]] = [[] for _ in spans]
-    for q in questions:
-        qs_of[bisect_right(starts, q.created_at) - 1].append(q)
-    for t in moments:
-        ts_of[bisect_right(starts, t.created_at) - 1].append(t)
-    after = len(spans)
-    for m in messages:
-        # a message is its bucket's, and also the next ones' in the hour before they start
-        # (collect reads each period from QUESTION_LEAD before its start)
-        i = bisect_right(starts, m.at) - 1
-        if i >= 0:
-            ms_of[i].append(m)
-        i += 1
-        while i < after and m.at >= leads[i]:
-            ms_of[i].append(m)
-            i += 1
-    parts = tuple(report(span, qs_of[i], ms_of[i], ts_of[i], i + 1) for i, span in enumerate(spans))
-    return whole, parts
+    return report(0, period), tuple(report(i + 1, span) for i, span in enumerate(spans))
 
 
 def _by_ticket(ratings: list[RatingRow]) -> dict[int, list[RatingRow]]:

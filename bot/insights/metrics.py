@@ -165,9 +165,13 @@ def in_channel(channel_key: str, wanted: str) -> bool:
 
 def percentile(values: Sequence[float], p: float) -> float | None:
     """Nearest rank: the smallest observed value with at least p% of the values at or below it."""
-    if not values:
+    return _ranked(sorted(values), p)
+
+
+def _ranked(ordered: Sequence[float], p: float) -> float | None:
+    """`percentile` of values already in order: one sort serves the median and the 90th."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
@@ -198,10 +202,6 @@ def compute(
     drafts: DraftCounts | None = None,
 ) -> tuple[Metrics, dict[Dimension, tuple[Breakdown, ...]]]:
     fates = outcomes(questions, messages, tickets, end=end, assume_after=definitions.assume_after)
-    draft_counts = drafts or DraftCounts()
-    # list.count is a C loop over the list: six of them beat hashing 100,000 enum members
-    count = {outcome: fates.count(outcome) for outcome in Outcome}
-    direct = [t for t in tickets if t.direct]
     # the asker's message is found by its platform id within the thread (ids are per channel)
     sent: dict[tuple[str, str | None], str] = {(m[0], m[3]): m[2] for m in messages}
     found = sent.get
@@ -212,16 +212,6 @@ def compute(
         if asked is not None:
             seconds = (fromiso(row.created_at) - fromiso(asked)).total_seconds()
             bot_seconds.append(seconds if seconds > 0.0 else 0.0)  # max(0.0, seconds) without the call
-    hours = definitions.hours
-    human = [
-        hours.working_minutes(_time(t.created_at), _time(t.first_staff_reply_at))
-        for t in tickets
-        if t.first_staff_reply_at
-    ]
-    resolution = [
-        hours.working_minutes(_time(t.created_at), _time(t.resolved_at)) for t in tickets if t.resolved_at
-    ]
-    ratings = Counter(t.rating for t in tickets if t.rating)
     # _thread_of inlined for the questions: one call fewer per row
     visits = {
         (
@@ -231,10 +221,59 @@ def compute(
         for row in questions
         if row.asker_id
     }
+    # count each (channel, language, outcome) once: the outcome counts and the breakdowns
+    asked_in = Counter(
+        zip(
+            [row.channel or channel_of(row.conversation) for row in questions],
+            [row.language or "unknown" for row in questions],
+            fates,
+            strict=True,
+        )
+    )
+    return figures(
+        asked_in, bot_seconds, visits, tickets, definitions=definitions, drafts=drafts or DraftCounts()
+    )
+
+
+def figures(
+    asked: Counter[tuple[str, str, Outcome]],
+    bot_seconds: list[float],
+    visits: set[tuple[str, str]],
+    tickets: Sequence[TicketRow],
+    *,
+    definitions: Definitions,
+    drafts: DraftCounts,
+    minutes: dict[tuple[str, str], float] | None = None,
+) -> tuple[Metrics, dict[Dimension, tuple[Breakdown, ...]]]:
+    """The figures of one period from what its rows came to: its questions counted by
+    (channel, language, outcome), the bot's response seconds, the (asker, thread) visits of
+    its questions (extended here with its direct hand-offs), and its tickets as of its end.
+    `compute` and the buckets (bot/insights/windows.py) both end here, so they cannot
+    disagree on what a figure is. `minutes` keeps business minutes by (from, to) across
+    calls: the buckets of a period see most tickets as the period does. `bot_seconds` is
+    sorted in place (one sort for both percentiles)."""
+    count: Counter[Outcome] = Counter()
+    for (_, _, fate), n in asked.items():
+        count[fate] += n
+    questions = sum(count.values())
+    direct = [t for t in tickets if t.direct]
+    hours = definitions.hours
+    kept = {} if minutes is None else minutes
+
+    def working(start: str, end: str) -> float:
+        found = kept.get((start, end))
+        if found is None:
+            found = kept[(start, end)] = hours.working_minutes(_time(start), _time(end))
+        return found
+
+    human = sorted(working(t.created_at, t.first_staff_reply_at) for t in tickets if t.first_staff_reply_at)
+    resolution = sorted(working(t.created_at, t.resolved_at) for t in tickets if t.resolved_at)
+    bot_seconds.sort()  # in place: the callers hand it over
+    ratings = Counter(t.rating for t in tickets if t.rating)
     visits.update((t.asker_id, _thread_of(t.conversation, -t.id)) for t in direct if t.asker_id)
     threads_per_asker = Counter(map(itemgetter(0), visits))
-    total = len(questions) + len(direct)
-    answered = len(questions) - count[Outcome.ABSTAINED]
+    total = questions + len(direct)
+    answered = questions - count[Outcome.ABSTAINED]
     good, bad = ratings[Rating.GOOD], ratings[Rating.BAD]
     metrics = Metrics(
         questions=total,
@@ -250,42 +289,32 @@ def compute(
         assumed_resolution_rate=_rounded(_ratio(count[Outcome.ASSUMED], answered), 4),
         escalations=len(tickets),
         escalation_rate=_rounded(_ratio(len(tickets), total), 4),
-        bot_first_response_p50_seconds=_rounded(percentile(bot_seconds, 50), 3),
-        bot_first_response_p90_seconds=_rounded(percentile(bot_seconds, 90), 3),
+        bot_first_response_p50_seconds=_rounded(_ranked(bot_seconds, 50), 3),
+        bot_first_response_p90_seconds=_rounded(_ranked(bot_seconds, 90), 3),
         human_first_responses=len(human),
-        human_first_response_p50_minutes=_rounded(percentile(human, 50)),
-        human_first_response_p90_minutes=_rounded(percentile(human, 90)),
+        human_first_response_p50_minutes=_rounded(_ranked(human, 50)),
+        human_first_response_p90_minutes=_rounded(_ranked(human, 90)),
         tickets_resolved=len(resolution),
-        time_to_resolution_p50_minutes=_rounded(percentile(resolution, 50)),
-        time_to_resolution_p90_minutes=_rounded(percentile(resolution, 90)),
+        time_to_resolution_p50_minutes=_rounded(_ranked(resolution, 50)),
+        time_to_resolution_p90_minutes=_rounded(_ranked(resolution, 90)),
         ratings_good=good,
         ratings_bad=bad,
         csat=_rounded(_ratio(good, good + bad), 4),
         askers=len(threads_per_asker),
         repeat_askers=sum(1 for n in threads_per_asker.values() if n > 1),
-        drafts_proposed=draft_counts.proposed,
-        drafts_posted=draft_counts.posted,
-        drafts_discarded=draft_counts.discarded,
-        draft_acceptance_rate=_rounded(
-            _ratio(draft_counts.posted, draft_counts.posted + draft_counts.discarded), 4
-        ),
+        drafts_proposed=drafts.proposed,
+        drafts_posted=drafts.posted,
+        drafts_discarded=drafts.discarded,
+        draft_acceptance_rate=_rounded(_ratio(drafts.posted, drafts.posted + drafts.discarded), 4),
     )
-    return metrics, _breakdowns(questions, fates, tickets)
+    return metrics, _breakdowns(asked, tickets)
 
 
 def _breakdowns(
-    questions: Sequence[QuestionRow], fates: Sequence[Outcome], tickets: Sequence[TicketRow]
+    asked: Counter[tuple[str, str, Outcome]], tickets: Sequence[TicketRow]
 ) -> dict[Dimension, tuple[Breakdown, ...]]:
-    # count each (channel, language, outcome) once, then roll up: a few hundred combinations
-    # instead of three dictionary updates for each of 100,000 questions
-    asked = Counter(
-        zip(
-            [row.channel or channel_of(row.conversation) for row in questions],
-            [row.language or "unknown" for row in questions],
-            fates,
-            strict=True,
-        )
-    )
+    # each (channel, language, outcome) counted once, then rolled up: a few hundred
+    # combinations instead of three dictionary updates for each of 100,000 questions
     opened = Counter((channel_of(t.conversation), t.language or "unknown", bool(t.direct)) for t in tickets)
     # per key: questions, answered, confirmed, assumed, escalations
     tallies: dict[Dimension, dict[str, list[int]]] = {
