@@ -595,6 +595,7 @@ class MetricsStore(Protocol):
         platform: str | None = None,
         channel: str | None = None,
         limit: int = 10,
+        workspace: str | None = None,
     ) -> list[tuple[str, int]]: ...
 
 

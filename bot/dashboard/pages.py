@@ -7,6 +7,8 @@ looks the same here as in `supportbot report`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from bot.dashboard.auth import (
@@ -22,9 +24,10 @@ from bot.dashboard.auth import (
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, refuse, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
+from bot.dashboard.reach import Figures, overview_figures
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.trends import Trend, collect_trend, overview_charts
-from bot.insights.metrics import Definitions, Period, Scope
+from bot.insights.metrics import Definitions, Period
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 
@@ -106,24 +109,28 @@ async def signout(request: web.Request) -> web.StreamResponse:
 # -- overview -----------------------------------------------------------------------------
 
 
-def _asked(request: web.Request) -> tuple[str, Period, Scope, Definitions]:
-    """The period chosen (`supportbot report --since PERIOD --platform P`)."""
+def _asked(request: web.Request) -> tuple[str, Period, Figures, Definitions]:
+    """The period chosen (`supportbot report --since PERIOD --platform P [--workspace W]`)."""
     dash = request.app[DASHBOARD]
     chosen = request.query.get("period", "7d")
     chosen = chosen if chosen in PERIODS else "7d"
     definitions = Definitions.from_settings(dash.settings)
     period = parse_period(chosen, None, now=dash.clock.now(), zone=definitions.hours.zone)
-    return chosen, period, Scope(platform=signed_in(request).platform), definitions
+    return chosen, period, overview_figures(request), definitions
 
 
 async def _trend(request: web.Request) -> tuple[str, Trend]:
-    """The figures of `supportbot report --since PERIOD --platform P`, and per bucket, as of
-    at most a minute ago (figures.py): the page and its JSON show the same moment."""
-    chosen, period, scope, definitions = _asked(request)
-    store = request.app[DASHBOARD].store
+    """The figures of `supportbot report --since PERIOD --platform P [--workspace W]`, and per
+    bucket, as of at most a minute ago (figures.py): the page and its JSON show the same
+    moment. Without the right to read every workspace's questions, none are shown."""
+    chosen, period, figures, definitions = _asked(request)
+    store, scope = request.app[DASHBOARD].store, figures.scope
     trend = await request.app[TRENDS].get(
-        (scope.platform, chosen), lambda: store.report(collect_trend, period, scope, definitions)
+        (scope.platform, scope.workspace, chosen),
+        lambda: store.report(collect_trend, period, scope, definitions),
     )
+    if not figures.texts:
+        trend = replace(trend, report=replace(trend.report, top_questions=(), gaps=()))
     return chosen, trend
 
 

@@ -9,12 +9,15 @@ admin flag a sign-in read count only in the workspace they were read in (`Sessio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from bot import policy
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, own_workspaces, rights_of
 from bot.dashboard.context import DASHBOARD, SESSION
+from bot.insights.metrics import Scope
 from bot.store.queue import Reach
 from bot.types import ConversationRef, Platform
 
@@ -51,6 +54,32 @@ def reach(settings: Settings, session: Session) -> tuple[Reach, ...]:
         elif allowed:
             out.append(Reach(platform=platform, only=frozenset(allowed)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Whose figures the overview shows the person: `scope`, and whether the questions' own
+    words (top questions, gaps) may be shown with them."""
+
+    scope: Scope
+    texts: bool
+
+
+def overview_figures(request: web.Request) -> Figures:
+    """The whole platform's figures when the person sees every workspace of it; otherwise
+    those of the workspace they signed in to (or their only one), and when no one workspace
+    says it (rights everywhere but somewhere), the platform's counts without any question."""
+    session: Session = request[SESSION]
+    platform = session.platform
+    mine = next((r for r in reach_of(request) if r.platform == platform), None)
+    if mine is not None and mine.only is None and not mine.excluded:
+        return Figures(Scope(platform=platform), texts=True)
+    allowed = sorted(mine.only) if mine is not None and mine.only is not None else []
+    if mine is not None and session.team and mine.covers(platform, session.team):
+        return Figures(Scope(platform=platform, workspace=session.team), texts=True)
+    if len(allowed) == 1:
+        return Figures(Scope(platform=platform, workspace=allowed[0]), texts=True)
+    return Figures(Scope(platform=platform), texts=False)
 
 
 def visible_platforms(request: web.Request) -> list[str]:

@@ -56,7 +56,7 @@ def _collect_buckets(
         questions, given = store.metric_question_moments(*args)
         messages = store.metric_asker_messages(*args)
         moments, ratings = store.metric_ticket_moments(*args)
-        top_questions = store.top_questions(*args, limit=top)
+        top_questions = store.top_questions(*args, limit=top, workspace=scope.workspace)
         unanswered = gaps(store, scope, top)
         drafts = [store.draft_counts(*args)] + [
             store.draft_counts(s.since, s.until, scope.platform, scope.channel) for s in spans

@@ -424,7 +424,7 @@ def _collect(store: Store, period: Period, scope: Scope, definitions: Definition
         questions = store.metric_questions(*args)
         messages = store.metric_asker_messages(*args)
         tickets = store.metric_tickets(*args)
-        top_questions = store.top_questions(*args, limit=top)
+        top_questions = store.top_questions(*args, limit=top, workspace=scope.workspace)
         unanswered = gaps(store, scope, top)
         # counted in SQL: a bare channel id matches by pattern there, close enough for drafts
         drafts = store.draft_counts(*args)

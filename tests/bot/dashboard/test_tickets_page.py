@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
@@ -107,6 +108,51 @@ async def test_each_workspace_shows_its_tickets_to_those_with_rights_there(
         assert await listed(client, "?status=all") == {one, two}
         page = await (await client.get(f"/admin/tickets/{two}")).text()
         assert f'action="/admin/tickets/{two}/assign"' in page
+    finally:
+        await client.close()
+
+
+async def test_the_overview_shows_a_person_the_questions_of_their_workspaces_only(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\n')
+    client = await start(rt, clock, channel)
+    try:
+        for n, (workspace, text) in enumerate(
+            (("T1", "Where is the T1 billing page?"), ("T2", "Where is the T2 secret page?"))
+        ):
+            message = InboundMessage(
+                id=f"o{n}",
+                conversation=ConversationRef(platform="slack", workspace=workspace, channel="C-GEN"),
+                author=Author(id=f"U-ASK{n}", name="asker"),
+                text=text,
+                addressed=True,
+                visibility=Visibility.INTERNAL,
+                sent_at=clock.now(),
+            )
+            await rt.bot.on_message(message, channel)
+        clock.advance(minutes=5)
+
+        def asked(report: dict[str, Any]) -> set[str]:
+            return {q["question"] for q in report["top_questions"]}
+
+        assert await sign_in(client, link_token(rt, clock, "U-TWO")) == 302  # staff in T2 only
+        report = await (await client.get("/admin/api/overview?period=1d")).json()
+        assert report["scope"]["workspace"] == "T2" and report["metrics"]["questions"] == 1
+        assert asked(report) == {"Where is the T2 secret page?"}
+        page = await (await client.get("/admin/?period=1d")).text()
+        assert "--workspace T2" in page and "T1 billing" not in page
+
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # every workspace but T2
+        report = await (await client.get("/admin/api/overview?period=1d")).json()
+        assert report["metrics"]["questions"] == 2  # the platform's counts, without anyone's words
+        assert report["top_questions"] == [] and report["gaps"] == []
+
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # every workspace
+        report = await (await client.get("/admin/api/overview?period=1d")).json()
+        assert asked(report) == {"Where is the T1 billing page?", "Where is the T2 secret page?"}
     finally:
         await client.close()
 
