@@ -13,18 +13,20 @@ with `[dashboard] enabled` (the running core over the product's own user guide, 
 escalations, a connected chat channel); the client signs in as an admin with a one-time link.
 Every GET page the application registers is requested `runs` times in turn, after two
 warm-ups (new pages are picked up from the router; a path with an id gets a real ticket's,
-draft's or gap's id). The first request of each page is reported on its own: the overview
-computes its figures then (kept a minute after), which the warm-ups would hide. Before the
+draft's or gap's id). The first request of each page is reported on its own. Before the
 pages, the running bot's clock work is done once and timed on its own (`Gaps.tick`: every gap
-question of the month placed into clusters, which the gaps page only shows).
+question of the month placed into clusters, which the gaps page only shows); meanwhile the
+served dashboard computes the overview's figures in the background (bot/dashboard/warm.py),
+and how long after the start all three periods were kept is printed.
 
 - ours, server-side: from the request reaching the application to the response being ready,
   timed by an outermost middleware: the guard (session, rights), the handler's store reads on
   the store's thread, and jinja2. This is what the 300 ms target is about.
-- the overview's first view, server-side: the first request of each period, the one that
-  computes its figures (later views get them kept); it is held to the same 300 ms.
+- the overview's first view, server-side: the first request of each period, with the figures
+  computed in the background before it; it is held to the same 300 ms.
 - the 30-day overview's parts, after the pages, on the same store: its reads alone, the
-  period's report alone (`collect`) and the period with its weeks, outside the server.
+  period's report alone (`collect`) and the period with its weeks, outside the server: what a
+  view that computed its figures itself would take.
 - anchor: the same bytes returned by a bare aiohttp handler on the same event loop, timed the
   same way and end to end by the same client. It is what serving that page costs at least
   here (HTTP parsing, the loop, the socket), so the ratio of the end-to-end times says how
@@ -194,7 +196,8 @@ async def _measure(data: Path, runs: int) -> dict[str, Any]:
             channels={"slack": ConsoleChannel(io.StringIO())},
             escalations=rt.bot.escalations,
             host=rt.bot,
-        )
+        ),
+        warm=True,  # as served: the overview's figures computed in the background from the start
     )
     app.middlewares.insert(0, timings.middleware())
     served: dict[str, tuple[bytes, str]] = {}
@@ -219,6 +222,8 @@ async def _measure(data: Path, runs: int) -> dict[str, Any]:
         started = time.perf_counter()
         results["placed"] = await rt.bot.insights.gaps.tick()
         results["placing_s"] = time.perf_counter() - started
+        # and what the dashboard did in the background meanwhile: every overview computed
+        results["warmed_s"] = await _warmed(app, started)
         # no client timeout: a page that takes minutes is a result to print, not an error
         timeout = aiohttp.ClientTimeout(total=None)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=timeout) as http:
@@ -259,6 +264,17 @@ async def _measure(data: Path, runs: int) -> dict[str, Any]:
             await runner.cleanup()
         rt.close()
     return results
+
+
+async def _warmed(app: Any, started: float) -> float:
+    """Seconds from `started` until the background warm-up (bot/dashboard/warm.py) has kept
+    every period's overview of the served platform."""
+    from bot.dashboard.pages import PERIODS, TRENDS
+
+    wanted = {("slack", None, chosen) for chosen in PERIODS}
+    while not wanted <= set(app[TRENDS]._kept):
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
 
 
 async def _client_times(http: Any, url: str, runs: int) -> list[float]:
@@ -347,8 +363,9 @@ def report(r: dict[str, Any]) -> str:
             ],
             rows,
         ),
-        "first: the first request, end to end and server-side (jinja2 compiles the template; the"
-        " overview computes its figures)",
+        "first: the first request, end to end and server-side (jinja2 compiles the template); the"
+        " overview's figures were computed in the background since the start, as a served dashboard"
+        f" does (bot/dashboard/warm.py: all three periods kept {r['warmed_s']:.2f}s after the start)",
         f"clock, before the pages: {r['placed']:,} gap questions placed in {r['placing_s']:.2f}s"
         " (the gaps page shows them as of then)",
         "anchor: the same bytes from a bare aiohttp handler, same loop, same client",
@@ -365,11 +382,12 @@ def report(r: dict[str, Any]) -> str:
         f"({total / TARGET_WEIGHT:.2f}x the budget): {'met' if total < TARGET_WEIGHT else 'NOT met'}",
         f"target: every page < {TARGET_MS:.0f} ms server-side: "
         + ("met" if not over else f"NOT met by {', '.join(over)}"),
-        f"target: the overview's first view (its figures computed) < {TARGET_MS:.0f} ms server-side: "
+        f"target: the overview's first view < {TARGET_MS:.0f} ms server-side: "
         + ("met" if not cold_over else f"NOT met by {', '.join(cold_over)}"),
-        "the 30-day overview's parts on the same store (Slack, median of 3): the reads alone"
-        f" {r['parts']['reads']:.0f} ms, the period's report alone (`collect`) {r['parts']['report']:.0f} ms,"
-        f" the period and its weeks {r['parts']['overview']:.0f} ms",
+        "what a view would take if it computed the figures itself (no warm-up): the 30-day overview's"
+        f" parts on the same store (Slack, median of 3): the reads alone {r['parts']['reads']:.0f} ms,"
+        f" the period's report alone (`collect`) {r['parts']['report']:.0f} ms, the period and its"
+        f" weeks {r['parts']['overview']:.0f} ms",
     ]
     return "\n".join(lines)
 

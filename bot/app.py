@@ -309,7 +309,7 @@ def _place_dashboard(runtime: Runtime, adapters: list[Adapter]) -> Coroutine[Any
         host=runtime.bot,
     )
     for adapter in adapters:
-        if isinstance(adapter, SharesHttp) and adapter.share_http(partial(build_app, dashboard)):
+        if isinstance(adapter, SharesHttp) and adapter.share_http(partial(build_app, dashboard, warm=True)):
             log.info("dashboard under /admin on the %s adapter's HTTP port", adapter.name)
             if not runtime.settings.dashboard.public_url:
                 log.warning(

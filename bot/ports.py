@@ -566,6 +566,8 @@ class FollowupStore(Protocol):
 class MetricsStore(Protocol):
     """The rows support metrics are computed from (bot/insights/metrics.py), as of `until`."""
 
+    def figures_version(self) -> tuple[int, ...]: ...
+
     def metrics_snapshot(self) -> AbstractContextManager[None]: ...
 
     def metric_questions(

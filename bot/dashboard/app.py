@@ -29,6 +29,7 @@ from bot.dashboard.context import (
     refuse,
 )
 from bot.dashboard.refusals import Refusal
+from bot.dashboard.warm import add_warming
 from bot.store import StateStore
 
 OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css", *oauth.OPEN_PATHS})
@@ -63,8 +64,10 @@ async def guard(
     return await handler(request)
 
 
-async def build_app(dashboard: Dashboard) -> web.Application:
-    """The application, its routes under /admin; the cookie secret is read from the store."""
+async def build_app(dashboard: Dashboard, *, warm: bool = False) -> web.Application:
+    """The application, its routes under /admin; the cookie secret is read from the store.
+    `warm`: compute the overview's figures in the background from the start (warm.py), as a
+    served dashboard does; tests that change the store under a page leave it off."""
     secret = await dashboard.store.run(StateStore.dashboard_secret)
     app = web.Application(middlewares=[guard])
     app[DASHBOARD] = replace(dashboard, secret=secret)
@@ -77,4 +80,6 @@ async def build_app(dashboard: Dashboard) -> web.Application:
     drafts.add_routes(app)
     gaps.add_routes(app)
     knowledge.add_routes(app)
+    if warm:
+        add_warming(app)
     return app

@@ -64,6 +64,10 @@ class StaleWhileRevalidate(Generic[T]):
         # nothing to show yet (or too old to show): wait for the one computation of this key
         return await asyncio.shield(self._running.get(key) or self._start(key, compute))
 
+    async def refresh(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """Compute `key` now (or join the computation already running), whatever is kept."""
+        return await asyncio.shield(self._running.get(key) or self._start(key, compute))
+
     def _start(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         running = asyncio.ensure_future(self._compute(key, compute))
         self._running[key] = running

@@ -7,6 +7,7 @@ looks the same here as in `supportbot report`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from aiohttp import web
@@ -21,13 +22,13 @@ from bot.dashboard.auth import (
     session_rights,
     sign_session,
 )
-from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, refuse, render
+from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, Dashboard, refuse, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
 from bot.dashboard.reach import Figures, overview_figures
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.trends import Trend, collect_trend, overview_charts
-from bot.insights.metrics import Definitions, Period
+from bot.insights.metrics import Definitions, Scope
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 
@@ -109,25 +110,36 @@ async def signout(request: web.Request) -> web.StreamResponse:
 # -- overview -----------------------------------------------------------------------------
 
 
-def _asked(request: web.Request) -> tuple[str, Period, Figures, Definitions]:
+def _asked(request: web.Request) -> tuple[str, Figures]:
     """The period chosen (`supportbot report --since PERIOD --platform P [--workspace W]`)."""
-    dash = request.app[DASHBOARD]
     chosen = request.query.get("period", "7d")
-    chosen = chosen if chosen in PERIODS else "7d"
-    definitions = Definitions.from_settings(dash.settings)
-    period = parse_period(chosen, None, now=dash.clock.now(), zone=definitions.hours.zone)
-    return chosen, period, overview_figures(request), definitions
+    return (chosen if chosen in PERIODS else "7d"), overview_figures(request)
+
+
+def trend_of(dash: Dashboard, scope: Scope, chosen: str) -> Callable[[], Awaitable[Trend]]:
+    """How to compute the overview's figures of `scope` for the period `chosen` ("7d"),
+    ending when the computation starts."""
+
+    async def compute() -> Trend:
+        definitions = Definitions.from_settings(dash.settings)
+        period = parse_period(chosen, None, now=dash.clock.now(), zone=definitions.hours.zone)
+        return await dash.store.report(collect_trend, period, scope, definitions)
+
+    return compute
+
+
+def trend_key(scope: Scope, chosen: str) -> tuple[str | None, str | None, str]:
+    return (scope.platform, scope.workspace, chosen)
 
 
 async def _trend(request: web.Request) -> tuple[str, Trend]:
     """The figures of `supportbot report --since PERIOD --platform P [--workspace W]`, and per
     bucket, as of at most a minute ago (figures.py): the page and its JSON show the same
     moment. Without the right to read every workspace's questions, none are shown."""
-    chosen, period, figures, definitions = _asked(request)
-    store, scope = request.app[DASHBOARD].store, figures.scope
+    chosen, figures = _asked(request)
+    dash = request.app[DASHBOARD]
     trend = await request.app[TRENDS].get(
-        (scope.platform, scope.workspace, chosen),
-        lambda: store.report(collect_trend, period, scope, definitions),
+        trend_key(figures.scope, chosen), trend_of(dash, figures.scope, chosen)
     )
     if not figures.texts:
         trend = replace(trend, report=replace(trend.report, top_questions=(), gaps=()))

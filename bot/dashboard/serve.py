@@ -57,7 +57,7 @@ def dashboard_for(
 
 async def serve_beside(dashboard: Dashboard, host: str, port: int) -> None:
     """Serve `dashboard` until cancelled: what `supportbot run` does with `[dashboard] enabled`."""
-    runner = web.AppRunner(await build_app(dashboard))
+    runner = web.AppRunner(await build_app(dashboard, warm=True))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -78,7 +78,7 @@ async def serve(
     store = AsyncStore(StateStore.open(settings), reports=lambda: StateStore.open(settings))
     clock = SystemClock()
     opener = partial(reader, store, clock) if reader is not None else None
-    runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock, reader=opener)))
+    runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock, reader=opener), warm=True))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

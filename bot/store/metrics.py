@@ -104,6 +104,17 @@ def _scope(platform: str | None, channel: str | None, column: str = "conversatio
 
 
 class MetricsRepository(Repository):
+    def figures_version(self) -> tuple[int, ...]:
+        """Changes when a question, a message, a ticket event or a rating is added: what
+        tells the dashboard's background figures they are behind (bot/dashboard/warm.py).
+        Each is the newest id of its table, an index lookup; edits and deletions do not
+        change it (the dashboard also refreshes on a timer)."""
+        row = self.db.execute(
+            "select (select max(id) from answers), (select max(id) from messages), "
+            "(select max(id) from ticket_events), (select max(id) from feedback)"
+        ).fetchone()
+        return tuple(int(value or 0) for value in row)
+
     @contextmanager
     def metrics_snapshot(self) -> Iterator[None]:
         """One read transaction: every query of a report sees the same state of the file,

@@ -23,10 +23,11 @@ Client = TestClient  # type: ignore[type-arg]
 
 
 async def start(
-    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True
+    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True, warm: bool = False
 ) -> Client:
     """The dashboard as `supportbot run` serves it (the core's services and the adapter's
-    channel), or standalone as `supportbot dashboard` does (`live=False`)."""
+    channel), or standalone as `supportbot dashboard` does (`live=False`); `warm`: with the
+    overview's figures computed in the background, as served dashboards have them."""
     dashboard = dashboard_for(
         rt.settings,
         rt.store,
@@ -35,6 +36,6 @@ async def start(
         escalations=rt.bot.escalations,
         host=rt.bot if live else None,
     )
-    client = TestClient(TestServer(await build_app(dashboard)))
+    client = TestClient(TestServer(await build_app(dashboard, warm=warm)))
     await client.start_server()
     return client

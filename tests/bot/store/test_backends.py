@@ -40,11 +40,15 @@ def test_the_weekly_report_is_the_same_on_both_backends(tmp_path: Path, pg_url: 
 
 def test_stats_gaps_and_usage(state: Path | str) -> None:
     store = StateStore(state)
+    assert store.figures_version() == (0, 0, 0, 0)  # an empty store
     ref = thread()
     answered = ask(store, ref, "U1", at(1, 10))
+    asked = store.figures_version()
+    assert asked[0] > 0 and asked[1] > 0  # a question and its message
     ask(store, thread(), "U2", at(1, 11), answered=False, question="Where is the SSO page?")
     ask(store, thread(), "U3", at(1, 12), answered=False, question="where is the sso page? ")
     store.add_feedback(answered, "U1", "not_helpful", at(1, 10, 5))
+    assert store.figures_version()[3] > 0  # a rating
     stats = store.stats()
     assert (stats.questions, stats.answered, stats.abstained, stats.not_helpful) == (3, 1, 2, 1)
     assert store.stats(platform="discord").questions == 0
