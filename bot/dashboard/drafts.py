@@ -23,13 +23,13 @@ from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
 from bot.dashboard.pages import record, signed_in
-from bot.dashboard.reach import can_see, reach_of
+from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
 from bot.escalation.learning import render_entry
 from bot.escalation.values import DraftStatus
 from bot.store import StateStore
 from bot.text import single_line
-from bot.types import Draft
+from bot.types import ConversationRef, Draft
 
 # what the pages say for each status: English, the key of its Korean (i18n.py)
 STATUS_LABELS = {
@@ -42,6 +42,9 @@ ANSWER_LIMIT = 20_000  # characters: a page of documentation, not a dump
 LISTED = 200
 # html off: a draft's "<script>" is shown as text; links keep markdown-it's own URL check
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+_WHERE = web.RequestKey("draft_ticket_conversation", ConversationRef)
 
 
 def _admin(request: web.Request) -> web.Response | None:
@@ -71,7 +74,8 @@ async def drafts_list(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     wanted = request.query.get("status", DraftStatus.PENDING)
     status = wanted if wanted in {s.value for s in DraftStatus} else None
-    found = await dash.store.run(StateStore.drafts_in, reach_of(request), status, LISTED)
+    # an admin's: approving a draft is for the admins of the workspace its ticket is in
+    found = await dash.store.run(StateStore.drafts_in, reach_of(request, Rights.ADMIN), status, LISTED)
     return render(
         request,
         "drafts.html",
@@ -83,7 +87,8 @@ async def drafts_list(request: web.Request) -> web.Response:
 
 
 async def _draft(request: web.Request) -> Draft:
-    """The draft in the path, if its ticket is in a workspace the viewer has rights in."""
+    """The draft in the path, if its ticket is in a workspace the viewer is an admin of (as
+    `/support learn` there would let them review it)."""
     dash = request.app[DASHBOARD]
     try:
         draft_id = int(request.match_info["id"])
@@ -91,8 +96,9 @@ async def _draft(request: web.Request) -> Draft:
         raise web.HTTPNotFound() from None
     draft = await dash.store.run(StateStore.draft, draft_id)
     ticket = None if draft is None else await dash.store.run(StateStore.ticket, draft.ticket_id)
-    if draft is None or ticket is None or not can_see(request, ticket.conversation):
+    if draft is None or ticket is None or rights_in(request, ticket.conversation) != Rights.ADMIN:
         raise web.HTTPNotFound()
+    request[_WHERE] = ticket.conversation
     return draft
 
 
@@ -195,7 +201,10 @@ async def approve(request: web.Request) -> web.Response:
         return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
     saved = await dash.store.run(StateStore.draft, draft.id)
     assert saved is not None  # drafts are never deleted while pending
-    path = await approve_draft(dash.host, saved, signed_in(request).author)
+    where = request[_WHERE]
+    path = await approve_draft(
+        dash.host, saved, signed_in(request).author_in(where.platform, where.workspace)
+    )
     if path is None:
         return _back(request, draft, f"Draft #{draft.id} was already decided.")
     await record(request, "draft approve", f"draft #{draft.id} to {path}")

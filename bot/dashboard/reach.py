@@ -31,25 +31,30 @@ def rights_in(request: web.Request, conversation: ConversationRef) -> Rights:
     return rights_of(request.app[DASHBOARD].settings, author, conversation.platform, conversation.workspace)
 
 
-def reach_of(request: web.Request) -> tuple[Reach, ...]:
-    """Per platform, the workspaces the signed-in person has rights in (kept on the request:
-    pages ask more than once)."""
-    found = request.get(_REACH)
+def reach_of(request: web.Request, at_least: Rights = Rights.STAFF) -> tuple[Reach, ...]:
+    """Per platform, the workspaces the signed-in person has at least `at_least` rights in
+    (kept on the request: pages ask more than once)."""
+    kept = request.get(_REACH)
+    if kept is None:
+        kept = request[_REACH] = {}
+    found = kept.get(at_least)
     if found is None:
-        found = request[_REACH] = reach(request.app[DASHBOARD].settings, request[SESSION])
+        found = kept[at_least] = reach(request.app[DASHBOARD].settings, request[SESSION], at_least)
     return found
 
 
-def reach(settings: Settings, session: Session) -> tuple[Reach, ...]:
+def reach(settings: Settings, session: Session, at_least: Rights = Rights.STAFF) -> tuple[Reach, ...]:
     out: list[Reach] = []
     for platform in PLATFORMS:
         if policy.platform_settings(settings, platform) is None:
             continue
         own = own_workspaces(settings, session, platform)
         allowed = {
-            w for w in own if rights_of(settings, session.author_in(platform, w), platform, w) != Rights.NONE
+            w
+            for w in own
+            if rights_of(settings, session.author_in(platform, w), platform, w).rank >= at_least.rank
         }
-        if rights_of(settings, session.author_in(platform, None), platform) != Rights.NONE:
+        if rights_of(settings, session.author_in(platform, None), platform).rank >= at_least.rank:
             out.append(Reach(platform=platform, excluded=frozenset(own - allowed)))
         elif allowed:
             out.append(Reach(platform=platform, only=frozenset(allowed)))
@@ -91,4 +96,4 @@ def can_see(request: web.Request, conversation: ConversationRef) -> bool:
     return any(r.covers(conversation.platform, conversation.workspace) for r in reach_of(request))
 
 
-_REACH = web.RequestKey("reach", tuple)
+_REACH = web.RequestKey("reach", dict)

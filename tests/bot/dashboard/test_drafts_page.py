@@ -6,6 +6,7 @@ admins only."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
-from tests.bot.dashboard.served import STAFF, Client, start
+from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
 from tests.fakes.tokens import SLACK_BOT_TOKEN
@@ -169,6 +170,27 @@ async def test_reject_writes_nothing(
     assert rt.state.audit_log()[0].action == "draft reject"
     assert f'data-draft="{draft_id}"' not in await (await client.get("/admin/drafts")).text()
     assert f'data-draft="{draft_id}"' in await (await client.get("/admin/drafts?status=rejected")).text()
+
+
+async def test_an_admin_of_another_workspace_neither_sees_nor_decides_a_draft(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    # Sam is staff everywhere and an admin of T2 only: T1's drafts are for T1's admins
+    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nadmin_users = ["U-SAM"]\n')
+    client = await start(rt, clock, channel)
+    try:
+        draft_id = await a_draft(rt, channel)  # from a T1 ticket
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+        listing = await client.get("/admin/drafts")
+        assert listing.status == 200 and f'data-draft="{draft_id}"' not in await listing.text()
+        assert (await client.get(f"/admin/drafts/{draft_id}")).status == 404
+        csrf = await csrf_of(client, "/admin/tickets")
+        assert (await client.post(f"/admin/drafts/{draft_id}/reject", data={"csrf": csrf})).status == 404
+        assert (await client.post(f"/admin/drafts/{draft_id}/approve", data={"csrf": csrf})).status == 404
+        draft = rt.state.draft(draft_id)
+        assert draft is not None and draft.status == "pending"
+    finally:
+        await client.close()
 
 
 async def test_an_empty_answer_is_refused_and_saves_nothing(
