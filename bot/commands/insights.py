@@ -129,7 +129,7 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
         raise UsageError(f"`gaps {action}` needs the gap number, e.g. `gaps {action} 3`")
     number = parse_number(args["gap"])
     gap = None if number is None else await host.store.run(StateStore.gap, number)
-    if gap is None or gap.platform != platform or gap.workspace not in (None, command.conversation.workspace):
+    if gap is None or gap.platform != platform or gap.workspace != command.conversation.workspace:
         return f"There is no gap {single_line(args['gap'], 20)}."  # another workspace's is not shown
     if action == "show":
         questions = await host.store.run(StateStore.gap_questions, gap.id, 10)

@@ -24,6 +24,7 @@ from bot.escalation.cards import age
 from bot.insights.gaps import ALL
 from bot.store import StateStore
 from bot.store.gaps import GapKind, GapRecord, GapStatus
+from bot.store.queue import Reach
 
 # what the pages say for each status and kind: English, the key of its Korean (i18n.py)
 STATUS_LABELS = {
@@ -65,17 +66,24 @@ async def gaps_list(request: web.Request) -> web.Response:
 
 
 async def _gap(request: web.Request) -> GapRecord:
-    """The gap in the path, if it is in a workspace the viewer has rights in (a platform-wide
-    one, from before gaps had workspaces: with the platform's shared rights)."""
+    """The gap in the path, if it is in a workspace the viewer has rights in (one without a
+    workspace, from before gaps had them: if they see every workspace of the platform)."""
     dash = request.app[DASHBOARD]
     try:
         gap_id = int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound() from None
     gap = await dash.store.run(StateStore.gap, gap_id)
-    if gap is None or not any(r.covers(gap.platform, gap.workspace or "") for r in reach_of(request)):
+    if gap is None or not any(_covers(r, gap) for r in reach_of(request)):
         raise web.HTTPNotFound()
     return gap
+
+
+def _covers(reach: Reach, gap: GapRecord) -> bool:
+    """As `visible_gaps` decides: a gap without a workspace only for a reach of every one."""
+    if gap.workspace is None:
+        return reach.platform == gap.platform and reach.only is None and not reach.excluded
+    return reach.covers(gap.platform, gap.workspace)
 
 
 async def gap_page(request: web.Request) -> web.Response:

@@ -57,9 +57,8 @@ class Gaps:
         return placed
 
     async def refresh(self, platform: str, workspace: str | None = None) -> list[GapRecord]:
-        """Sync, mark the open gaps (of the platform, or of `workspace` and the platform-wide
-        ones) the documentation now answers as addressed, and return the open ones, most
-        asked first."""
+        """Sync, mark the open gaps (of the platform, or of one `workspace`) the documentation
+        now answers as addressed, and return the open ones, most asked first."""
         await self.sync()
         return await self._mark_addressed(platform, workspace)
 
@@ -93,7 +92,7 @@ class Gaps:
 
 def place(store: Store, reopen_after: int, now: datetime) -> int:
     """Put every gap question not yet in a cluster into the most similar gap of its kind in
-    its workspace (or a platform-wide one kept from before gaps had workspaces), or a new one; in asking order, so a cluster's first question stays its
+    its workspace, or a new one; in asking order, so a cluster's first question stays its
     representative. Runs on the store's thread (one writer) and, with several processes on
     PostgreSQL, under the cluster-wide `gaps` lock: two processes placing the same new
     question at once would otherwise each start a cluster for it. Returns how many were placed."""

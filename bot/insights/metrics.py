@@ -373,7 +373,7 @@ def gaps(store: Store, scope: Scope, limit: int = 10) -> tuple[GapLine, ...]:
     """The open knowledge gaps (bot/insights/gaps.py), most asked first: each cluster's
     representative question and how often it was asked. Clusters are placed by the running
     bot's clock, so a report read beside it is at most one tick behind. With a workspace in
-    the scope: its gaps and the platform-wide ones."""
+    the scope: its gaps alone."""
     workspace = scope.workspace.rsplit(":", 1)[-1] if scope.workspace else None
     return tuple(
         GapLine(id=g.id, question=g.representative, count=g.asks, kind=str(g.kind))

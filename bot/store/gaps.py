@@ -1,9 +1,9 @@
 """Knowledge gaps: the questions the documentation does not answer yet, as clusters with a status.
 
 A gap belongs to one workspace (Slack team, Discord server), as its questions do: with several
-installed, one workspace's questions never show in another's list. Gaps that mixed workspaces
-before gaps kept theirs stay platform-wide (a null workspace), seen only with the platform's
-shared rights.
+installed, one workspace's questions never show in another's list. A gap that mixed
+workspaces before gaps kept theirs has none (null): it takes no new question, is listed in no
+workspace, and only someone who sees every workspace of the platform sees it (the dashboard).
 
 A gap question is an answer record the bot abstained on (a hard gap) or answered and then
 saw rated not helpful, marked still stuck, or escalated (a soft gap). Each is assigned to
@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from bot.store.rows import insert_row, select_row
-from bot.store.store import Repository, in_workspace, iso, parse_time
+from bot.store.store import Repository, iso, parse_time
 
 if TYPE_CHECKING:
     from bot.store.queue import Reach
@@ -120,13 +120,13 @@ class GapRepository(Repository):
         workspace: str | None = None,
     ) -> list[GapRecord]:
         """Gaps with one of `statuses`, on one platform or (None) all, most asked first; with
-        `workspace`, that workspace's and the platform-wide ones."""
+        `workspace`, that workspace's alone."""
         marks = ", ".join("?" for _ in statuses)
-        where, params = in_workspace(
-            f"(cast(? as text) is null or platform = ?) and status in ({marks})",
-            [platform, platform, *statuses],
-            workspace,
-        )
+        where = f"(cast(? as text) is null or platform = ?) and status in ({marks})"
+        params: list[Any] = [platform, platform, *statuses]
+        if workspace is not None:
+            where += " and workspace = ?"
+            params.append(workspace)
         rows = self.db.table("gaps").rows_where(
             where,
             params,

@@ -44,18 +44,16 @@ class Reach:
         return self.only is None or workspace in self.only
 
     def by_column(self) -> tuple[str, list[Any]]:
-        """A condition on a table with `platform` and `workspace` columns, where a null
-        workspace (a row kept before rows had one) counts as none of them."""
+        """A condition on a table with `platform` and `workspace` columns. A null workspace
+        (a row kept before rows had one, possibly of several) is only for a reach of every
+        workspace of the platform."""
         if self.only is not None:
             marks = ", ".join("?" for _ in self.only) or "null"
             return f"(platform = ? and workspace in ({marks}))", [self.platform, *sorted(self.only)]
         if not self.excluded:
             return "(platform = ?)", [self.platform]
         marks = ", ".join("?" for _ in self.excluded)
-        return (
-            f"(platform = ? and (workspace is null or workspace not in ({marks})))",
-            [self.platform, *sorted(self.excluded)],
-        )
+        return f"(platform = ? and workspace not in ({marks}))", [self.platform, *sorted(self.excluded)]
 
     def sql(self) -> tuple[str, list[Any]]:
         """A condition on the tickets table (by the conversation key's workspace part)."""

@@ -101,11 +101,18 @@ def test_gaps_kept_before_get_their_questions_workspace_unless_they_mixed(state:
         with store.db.conn:
             backfill_gap_workspaces(store.db)
         after = {g.id: g.workspace for g in store.gaps("slack", ALL_STATUSES, 10)}
-        assert after == {sso.id: "T1", key.id: None}  # T1's alone; T1 and T2 mixed: platform-wide
-        assert [g.id for g in store.gaps("slack", ALL_STATUSES, 10, "T2")] == [key.id]
-        assert store.visible_gaps((Reach(platform="slack", only=frozenset({"T1"})),), ALL_STATUSES) == [
-            g for g in store.gaps("slack", ALL_STATUSES, 10) if g.id == sso.id
-        ]
+        assert after == {sso.id: "T1", key.id: None}  # T1's alone; T1 and T2 mixed: no one's
+        assert store.gaps("slack", ALL_STATUSES, 10, "T2") == []  # listed in no workspace
+        assert [g.id for g in store.gaps("slack", ALL_STATUSES, 10, "T1")] == [sso.id]
+        everywhere = store.visible_gaps((Reach(platform="slack"),), ALL_STATUSES)
+        assert {g.id for g in everywhere} == {sso.id, key.id}  # seeing every workspace: both
+        but_t2 = store.visible_gaps((Reach(platform="slack", excluded=frozenset({"T2"})),), ALL_STATUSES)
+        assert [g.id for g in but_t2] == [sso.id]  # it holds T2's question
+        # a new question like the mixed one's goes to a gap of its own workspace
+        ask(store, _in("T2"), "U5", at(1, 11), answered=False, question="How do I rotate the API key?")
+        place(store, 3, at(1, 12))
+        [fresh] = store.gaps("slack", ALL_STATUSES, 10, "T2")
+        assert fresh.id != key.id and fresh.asks == 1
     finally:
         store.close()
 
