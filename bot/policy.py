@@ -10,12 +10,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.config import Duty, PlatformSettings, Settings
 from bot.patterns import lazy_pattern
 from bot.privacy.audiences import member_audiences
-from bot.store import ConversationState
 from bot.types import (
+    DM_WORKSPACE,
     Answer,
     Author,
     ChannelMode,
@@ -25,6 +26,9 @@ from bot.types import (
     Platform,
     Visibility,
 )
+
+if TYPE_CHECKING:  # a type only: the state store's repositories are not loaded by `supportbot ask`
+    from bot.store import ConversationState
 
 
 class Act(StrEnum):
@@ -157,6 +161,15 @@ def drafts_reply(message: InboundMessage, mode: ChannelMode) -> bool:
     """In a draft channel, an answer nobody asked the bot for directly waits for staff; a
     mention (or a DM) is answered at once."""
     return mode == ChannelMode.DRAFT and not message.addressed
+
+
+def listed_from(where: ConversationRef) -> frozenset[str] | None:
+    """The workspaces whose tickets, drafts and gaps a command run in `where` lists: its own,
+    and direct messages (on Discord they belong to no server, and staff act on them from
+    any); from a direct message, every one (None)."""
+    if where.workspace == DM_WORKSPACE:
+        return None
+    return frozenset({where.workspace, DM_WORKSPACE})
 
 
 def is_staff(author: Author, platform: str, settings: Settings, workspace: str | None = None) -> bool:

@@ -372,7 +372,7 @@ class TicketStore(Protocol):
         assignee_id: str | None = None,
         limit: int = 50,
         platform: str | None = None,
-        workspace: str | None = None,
+        workspaces: frozenset[str] | None = None,
     ) -> list[Ticket]: ...
 
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage: ...
@@ -615,7 +615,7 @@ class GapStore(Protocol):
         platform: str | None,
         statuses: tuple[GapStatus, ...],
         limit: int = 50,
-        workspace: str | None = None,
+        workspaces: frozenset[str] | None = None,
     ) -> list[GapRecord]: ...
 
     def visible_gaps(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot import policy
 from bot.cluster import describe_workers, live_since
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age as ticket_age
@@ -99,7 +100,7 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
     # staff rights are per workspace: a Discord moderator sees their server's tickets only
     where = command.conversation
     tickets = await host.store.run(
-        StateStore.tickets, statuses, assignee, platform=where.platform, workspace=where.workspace
+        StateStore.tickets, statuses, assignee, platform=where.platform, workspaces=policy.listed_from(where)
     )
     if not tickets:
         return "No tickets here." if which == "all" else f"No {which} tickets."
@@ -240,15 +241,17 @@ async def _stats(host: CommandHost, command: Command, args: dict[str, str], chan
     # the workspace's own figures: another workspace's questions are not for this one's staff
     where = command.conversation
     scope = Scope(platform=where.platform, workspace=where.workspace)
-    await host.insights.gaps.refresh(where.platform, where.workspace)  # gaps current, addressed ones out
+    await host.insights.gaps.refresh(
+        where.platform, frozenset({where.workspace})
+    )  # gaps current, addressed ones out
     report = await host.store.report(collect, period, scope, Definitions.from_settings(host.settings), top=5)
     return chat_summary(report, "Last 7 days")
 
 
 def _here(command: Command) -> tuple[Reach]:
-    """The workspace a command was run in: what its lists may show."""
+    """What a command's lists may show: `policy.listed_from` where it was run."""
     where = command.conversation
-    return (Reach(platform=where.platform, only=frozenset({where.workspace})),)
+    return (Reach(platform=where.platform, only=policy.listed_from(where)),)
 
 
 def _ticket_number(text: str) -> int:

@@ -3,6 +3,7 @@ questions the documentation does not answer yet), each against the CommandHost."
 
 from __future__ import annotations
 
+from bot import policy
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age, draft_from
 from bot.ports import Channel
@@ -115,7 +116,7 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
     platform = command.conversation.platform
     gaps = host.insights.gaps
     if action == "list":
-        open_gaps = await gaps.refresh(platform, command.conversation.workspace)
+        open_gaps = await gaps.refresh(platform, policy.listed_from(command.conversation))
         if not open_gaps:
             return "No open knowledge gaps: every recent question was answered, or its gap was dealt with."
         lines = ["Open knowledge gaps (most asked first):"]
@@ -129,7 +130,8 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
         raise UsageError(f"`gaps {action}` needs the gap number, e.g. `gaps {action} 3`")
     number = parse_number(args["gap"])
     gap = None if number is None else await host.store.run(StateStore.gap, number)
-    if gap is None or gap.platform != platform or gap.workspace != command.conversation.workspace:
+    listed = policy.listed_from(command.conversation)
+    if gap is None or gap.platform != platform or (listed is not None and gap.workspace not in listed):
         return f"There is no gap {single_line(args['gap'], 20)}."  # another workspace's is not shown
     if action == "show":
         questions = await host.store.run(StateStore.gap_questions, gap.id, 10)

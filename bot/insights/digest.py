@@ -83,14 +83,14 @@ class Digest:
         before = Period(since=slot - timedelta(days=14), until=week.since)
         this = (await self.store.run(collect, week, scope, definitions)).metrics
         last = (await self.store.run(collect, before, scope, definitions)).metrics
-        gaps = await self.gaps.refresh(platform, workspace)
+        gaps = await self.gaps.refresh(platform, None if workspace is None else frozenset({workspace}))
         tickets = await self.store.run(
             StateStore.tickets,
             (TicketStatus.OPEN, TicketStatus.CLAIMED),
             None,
             200,
             platform=platform,
-            workspace=workspace,
+            workspaces=None if workspace is None else frozenset({workspace}),
         )
         text = render(this, last, gaps, tickets, week, slot, definitions)
         where = ConversationRef(

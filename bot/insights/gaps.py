@@ -56,17 +56,19 @@ class Gaps:
             await self._mark_addressed(None)
         return placed
 
-    async def refresh(self, platform: str, workspace: str | None = None) -> list[GapRecord]:
-        """Sync, mark the open gaps (of the platform, or of one `workspace`) the documentation
-        now answers as addressed, and return the open ones, most asked first."""
+    async def refresh(self, platform: str, workspaces: frozenset[str] | None = None) -> list[GapRecord]:
+        """Sync, mark the open gaps (of the platform, or of some of its `workspaces`) the
+        documentation now answers as addressed, and return the open ones, most asked first."""
         await self.sync()
-        return await self._mark_addressed(platform, workspace)
+        return await self._mark_addressed(platform, workspaces)
 
-    async def _mark_addressed(self, platform: str | None, workspace: str | None = None) -> list[GapRecord]:
+    async def _mark_addressed(
+        self, platform: str | None, workspaces: frozenset[str] | None = None
+    ) -> list[GapRecord]:
         """Mark the open gaps (of one platform or workspace, or all) a confident search now
         answers; the ones still open, most asked first."""
         still_open: list[GapRecord] = []
-        for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200, workspace):
+        for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200, workspaces):
             if await self._answered_now(gap):
                 await self.store.run(StateStore.set_gap_status, gap.id, GapStatus.ADDRESSED, self.clock.now())
                 log.info(
@@ -109,7 +111,7 @@ def _place(store: Store, reopen_after: int, now: datetime) -> int:
             if key not in known:
                 gaps = [
                     g
-                    for g in store.gaps(candidate.platform, ALL, KNOWN_GAPS, candidate.workspace)
+                    for g in store.gaps(candidate.platform, ALL, KNOWN_GAPS, frozenset({candidate.workspace}))
                     if g.kind == candidate.kind
                 ]
                 known[key] = ([g.id for g in gaps], [Signature.from_json(g.signature) for g in gaps])

@@ -377,7 +377,9 @@ def gaps(store: Store, scope: Scope, limit: int = 10) -> tuple[GapLine, ...]:
     workspace = scope.workspace.rsplit(":", 1)[-1] if scope.workspace else None
     return tuple(
         GapLine(id=g.id, question=g.representative, count=g.asks, kind=str(g.kind))
-        for g in store.gaps(scope.platform, (GapStatus.OPEN,), limit, workspace)
+        for g in store.gaps(
+            scope.platform, (GapStatus.OPEN,), limit, None if workspace is None else frozenset({workspace})
+        )
     )
 
 

@@ -117,16 +117,16 @@ class GapRepository(Repository):
         platform: str | None,
         statuses: tuple[GapStatus, ...],
         limit: int = 50,
-        workspace: str | None = None,
+        workspaces: frozenset[str] | None = None,
     ) -> list[GapRecord]:
         """Gaps with one of `statuses`, on one platform or (None) all, most asked first; with
-        `workspace`, that workspace's alone."""
+        `workspaces`, theirs alone."""
         marks = ", ".join("?" for _ in statuses)
         where = f"(cast(? as text) is null or platform = ?) and status in ({marks})"
         params: list[Any] = [platform, platform, *statuses]
-        if workspace is not None:
-            where += " and workspace = ?"
-            params.append(workspace)
+        if workspaces is not None:
+            where += f" and workspace in ({', '.join('?' for _ in workspaces) or 'null'})"
+            params.extend(sorted(workspaces))
         rows = self.db.table("gaps").rows_where(
             where,
             params,

@@ -146,16 +146,20 @@ class TicketRepository(Repository):
         assignee_id: str | None = None,
         limit: int = 50,
         platform: str | None = None,
-        workspace: str | None = None,
+        workspaces: frozenset[str] | None = None,
     ) -> list[Ticket]:
-        """Tickets newest first, of a platform and (with it) one of its workspaces."""
+        """Tickets newest first, of a platform and (with it) of some of its workspaces."""
         where, params = [], []
         if platform is not None:
             where.append("platform = ?")
             params.append(platform)
-            if workspace is not None:
-                where.append("conversation like ? escape '\\'")
-                params.append(like_prefix(f"{platform}:{workspace}:"))
+            if workspaces is not None:
+                where.append(
+                    "("
+                    + (" or ".join("conversation like ? escape '\\'" for _ in workspaces) or "0 = 1")
+                    + ")"
+                )
+                params.extend(like_prefix(f"{platform}:{w}:") for w in sorted(workspaces))
         if statuses is not None:
             wanted = [str(s) for s in statuses]
             where.append(f"status in ({', '.join('?' for _ in wanted)})")

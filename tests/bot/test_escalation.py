@@ -359,6 +359,43 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(
     assert texts(channel)[-1] == "No tickets here."
 
 
+async def test_a_discord_server_lists_its_own_tickets_and_direct_messages_not_another_servers(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    rt = make_runtime('[discord]\nstaff_users = ["D-STAFF"]\n')
+    staff = Author(id="D-STAFF", name="Dee")
+
+    def asked(workspace: str, visibility: Visibility) -> InboundMessage:
+        return InboundMessage(
+            id=f"e{next(_ids)}",
+            conversation=ConversationRef(platform="discord", workspace=workspace, channel=f"{workspace}-C"),
+            author=Author(id=f"D-{workspace}", name="asker"),
+            text=f"I want to talk to a human please ({workspace})",
+            addressed=True,
+            visibility=visibility,
+            sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+        )
+
+    for workspace, visibility in (
+        ("G1", Visibility.INTERNAL),
+        ("G2", Visibility.INTERNAL),
+        ("dm", Visibility.DIRECT),
+    ):
+        assert await rt.bot.on_message(asked(workspace, visibility), channel) == Outcome.ESCALATED
+    listing = Command(
+        id=f"c{next(_ids)}",
+        name="tickets",
+        args="all",
+        invoker=staff,
+        conversation=ConversationRef(platform="discord", workspace="G1", channel="G1-TEAM"),
+        visibility=Visibility.INTERNAL,
+    )
+    await rt.bot.on_command(listing, channel)
+    text = texts(channel)[-1]
+    # the server's own and the direct messages' (staff act on those from any server)
+    assert "(G1)" in text and "(dm)" in text and "(G2)" not in text
+
+
 async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel) -> None:
     assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
     note = first_escalation(channel)

@@ -71,7 +71,10 @@ def test_the_same_question_in_two_workspaces_makes_two_gaps(state: Path | str) -
                 store, _in(workspace), f"U{n}", at(1, 9, n), answered=False, question="Where is the SSO page?"
             )
         assert place(store, 3, at(1, 10)) == 3
-        one, two = store.gaps("slack", ALL_STATUSES, 10, "T1"), store.gaps("slack", ALL_STATUSES, 10, "T2")
+        one, two = (
+            store.gaps("slack", ALL_STATUSES, 10, frozenset({"T1"})),
+            store.gaps("slack", ALL_STATUSES, 10, frozenset({"T2"})),
+        )
         assert [(g.workspace, g.asks) for g in one] == [("T1", 2)]
         assert [(g.workspace, g.asks) for g in two] == [("T2", 1)]
         assert len(store.gaps("slack", ALL_STATUSES, 10)) == 2  # the platform: both
@@ -102,8 +105,8 @@ def test_gaps_kept_before_get_their_questions_workspace_unless_they_mixed(state:
             backfill_gap_workspaces(store.db)
         after = {g.id: g.workspace for g in store.gaps("slack", ALL_STATUSES, 10)}
         assert after == {sso.id: "T1", key.id: None}  # T1's alone; T1 and T2 mixed: no one's
-        assert store.gaps("slack", ALL_STATUSES, 10, "T2") == []  # listed in no workspace
-        assert [g.id for g in store.gaps("slack", ALL_STATUSES, 10, "T1")] == [sso.id]
+        assert store.gaps("slack", ALL_STATUSES, 10, frozenset({"T2"})) == []  # listed in no workspace
+        assert [g.id for g in store.gaps("slack", ALL_STATUSES, 10, frozenset({"T1"}))] == [sso.id]
         everywhere = store.visible_gaps((Reach(platform="slack"),), ALL_STATUSES)
         assert {g.id for g in everywhere} == {sso.id, key.id}  # seeing every workspace: both
         but_t2 = store.visible_gaps((Reach(platform="slack", excluded=frozenset({"T2"})),), ALL_STATUSES)
@@ -111,7 +114,7 @@ def test_gaps_kept_before_get_their_questions_workspace_unless_they_mixed(state:
         # a new question like the mixed one's goes to a gap of its own workspace
         ask(store, _in("T2"), "U5", at(1, 11), answered=False, question="How do I rotate the API key?")
         place(store, 3, at(1, 12))
-        [fresh] = store.gaps("slack", ALL_STATUSES, 10, "T2")
+        [fresh] = store.gaps("slack", ALL_STATUSES, 10, frozenset({"T2"}))
         assert fresh.id != key.id and fresh.asks == 1
     finally:
         store.close()
