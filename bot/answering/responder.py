@@ -27,6 +27,7 @@ from bot.ports import Channel, Clock
 from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.store import AsyncStore, StateStore
+from bot.store.answers import SCORE_DIGITS
 from bot.streaming import StreamingReply
 from bot.types import (
     ActionKind,
@@ -159,7 +160,8 @@ class Responder:
         neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
         # with the next passage's: how far each stands above what was left out
         scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
-        asked = Asked(question, tuple(neighbours), tuple(scores))
+        # as the answer keeps them: bursts compare it with questions read back from the store
+        asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
         answer_id = await self.store.run(
             StateStore.record_answer,
             ref=conversation,

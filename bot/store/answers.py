@@ -16,6 +16,9 @@ from bot.store.rows import insert_row, one_statement, select_row, update_row
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import Citation, ConversationRef
 
+# retrieval scores are kept to this many decimals: enough for similarity's weights
+SCORE_DIGITS = 3
+
 
 @dataclass(frozen=True, kw_only=True)
 class AnswerRecord:
@@ -85,7 +88,7 @@ class AnswerRepository(Repository):
                     "tokens_out": tokens_out,
                     "created_at": iso(at),
                     "neighbours": json.dumps(list(neighbours)),
-                    "neighbour_scores": json.dumps([round(s, 3) for s in scores]),
+                    "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in scores]),
                 },
             )
 
