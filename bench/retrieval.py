@@ -115,7 +115,7 @@ def _floor_search_timings(kb: Any, qs: list[str], rounds: int) -> dict[str, Any]
         hits = searcher.search(index._query(analyze_query(q), None), limit=10, count=False).hits
         if read:
             for _, address in hits:
-                searcher.doc(address)
+                searcher.doc(address).to_dict()
 
     return {
         "with_documents": _time_queries(plain, qs, rounds),
