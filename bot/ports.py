@@ -397,7 +397,14 @@ class TicketStore(Protocol):
 
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None: ...
 
-    def asker_tickets(self, platform: str, asker_id: str, before_id: int, limit: int = 3) -> list[Ticket]: ...
+    def asker_tickets(
+        self,
+        platform: str,
+        asker_id: str,
+        before_id: int,
+        limit: int = 3,
+        workspaces: frozenset[str] | None = None,
+    ) -> list[Ticket]: ...
 
     def resolved_tickets(
         self, platform: str, limit: int = 500

@@ -271,7 +271,7 @@ class Responder:
             return None
         try:
             found = await self.similar.find(
-                conversation.platform,
+                conversation,
                 question,
                 neighbours,
                 scores=scores,

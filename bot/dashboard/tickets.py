@@ -131,7 +131,12 @@ async def ticket_page(request: web.Request) -> web.Response:
         answer=saved.get("answer"), sources=tuple(saved.get("sources") or ()), summary=saved.get("summary")
     )
     previous = await dash.store.run(
-        StateStore.asker_tickets, ticket.conversation.platform, ticket.asker_id, ticket.id
+        StateStore.asker_tickets,
+        ticket.conversation.platform,
+        ticket.asker_id,
+        ticket.id,
+        3,
+        policy.listed_from(ticket.conversation),
     )
     # the triage card's own text: the same status line and brief staff see in the chat
     lines = card(ticket, ticket.conversation, now, context, previous=previous).text.split("\n")

@@ -185,12 +185,13 @@ class TicketPosts:
 
     async def _extras(self, ticket: Ticket) -> tuple[list[Ticket], Ticket | None]:
         """The asker's earlier tickets and a similar resolved one (any visibility: staff see all)."""
+        where = ticket.conversation
         previous = await self.store.run(
-            StateStore.asker_tickets, ticket.conversation.platform, ticket.asker_id, ticket.id
+            StateStore.asker_tickets, where.platform, ticket.asker_id, ticket.id, 3, policy.listed_from(where)
         )
         record = await self.store.run(StateStore.answer, ticket.answer_id) if ticket.answer_id else None
         similar = await self.similar.find(
-            ticket.conversation.platform,
+            where,
             ticket.question,
             record.neighbours if record is not None else (),
             scores=record.scores if record is not None else (),

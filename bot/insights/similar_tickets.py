@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot import policy
 from bot.insights.similarity import Signature, best_match, signature
 from bot.store import AsyncStore, StateStore
-from bot.types import DocVisibility, Ticket
+from bot.types import ConversationRef, DocVisibility, Ticket
 
 RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved first
 
@@ -24,7 +25,7 @@ class SimilarTickets:
 
     async def find(
         self,
-        platform: str,
+        where: ConversationRef,
         question: str,
         neighbours: Sequence[str],
         *,
@@ -33,13 +34,16 @@ class SimilarTickets:
         exclude: int | None = None,
         among: frozenset[int] | None = None,
     ) -> Ticket | None:
-        """The resolved ticket most like `question`, if one is similar enough; `among`: only
-        these tickets (a person's own, from their opt-in memory)."""
-        resolved = await self.store.run(StateStore.resolved_tickets, platform, RECENT_RESOLVED)
+        """The resolved ticket most like `question` (asked in `where`; of the workspaces
+        `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
+        person's own, from their opt-in memory)."""
+        resolved = await self.store.run(StateStore.resolved_tickets, where.platform, RECENT_RESOLVED)
+        listed = policy.listed_from(where)
         candidates = [
             (ticket, near, weights)
             for ticket, near, weights in resolved
             if ticket.id != exclude
+            and (listed is None or ticket.conversation.workspace in listed)
             and (among is None or ticket.id in among)
             and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
         ]

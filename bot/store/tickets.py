@@ -154,12 +154,9 @@ class TicketRepository(Repository):
             where.append("platform = ?")
             params.append(platform)
             if workspaces is not None:
-                where.append(
-                    "("
-                    + (" or ".join("conversation like ? escape '\\'" for _ in workspaces) or "0 = 1")
-                    + ")"
-                )
-                params.extend(like_prefix(f"{platform}:{w}:") for w in sorted(workspaces))
+                clause, more = _in_workspaces(platform, workspaces)
+                where.append(clause)
+                params.extend(more)
         if statuses is not None:
             wanted = [str(s) for s in statuses]
             where.append(f"status in ({', '.join('?' for _ in wanted)})")
@@ -211,11 +208,21 @@ class TicketRepository(Repository):
             raise StoreError(f"ticket #{ticket_id} does not exist")
         return changed, ticket
 
-    def asker_tickets(self, platform: str, asker_id: str, before_id: int, limit: int = 3) -> list[Ticket]:
-        """The asker's earlier tickets on a platform, newest first: what staff should know."""
+    def asker_tickets(
+        self,
+        platform: str,
+        asker_id: str,
+        before_id: int,
+        limit: int = 3,
+        workspaces: frozenset[str] | None = None,
+    ) -> list[Ticket]:
+        """The asker's earlier tickets on a platform (in some of its `workspaces`), newest
+        first: what staff should know. One person in two Discord servers is two communities'
+        business: each server's staff see that server's tickets."""
+        clause, more = _in_workspaces(platform, workspaces) if workspaces is not None else ("1 = 1", [])
         rows = self.db.table("tickets").rows_where(
-            "platform = ? and asker_id = ? and id < ?",
-            [platform, asker_id, before_id],
+            f"platform = ? and asker_id = ? and id < ? and {clause}",
+            [platform, asker_id, before_id, *more],
             order_by="id desc",
             limit=limit,
         )
@@ -362,3 +369,9 @@ def _ticket(row: dict[str, Any]) -> Ticket:
         note=row["note"],
         rating=row["rating"],
     )
+
+
+def _in_workspaces(platform: str, workspaces: frozenset[str]) -> tuple[str, list[Any]]:
+    """Tickets of `platform` in one of `workspaces` (by the conversation key's workspace part)."""
+    likes = " or ".join("conversation like ? escape '\\'" for _ in workspaces) or "0 = 1"
+    return f"({likes})", [like_prefix(f"{platform}:{w}:") for w in sorted(workspaces)]

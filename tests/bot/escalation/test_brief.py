@@ -94,11 +94,15 @@ _ids = itertools.count(1)
 
 
 def ask(
-    text: str, user: str, channel: str = "C-PUBLIC", visibility: Visibility = Visibility.PUBLIC
+    text: str,
+    user: str,
+    channel: str = "C-PUBLIC",
+    visibility: Visibility = Visibility.PUBLIC,
+    workspace: str = "T1",
 ) -> InboundMessage:
     return InboundMessage(
         id=f"q{next(_ids)}",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel=channel),
+        conversation=ConversationRef(platform="slack", workspace=workspace, channel=channel),
         author=Author(id=user, name=user),
         text=text,
         addressed=True,
@@ -175,6 +179,19 @@ async def test_a_card_names_the_askers_previous_ticket_and_a_similar_resolved_on
     assert f"**Previous tickets:** #{first.id} resolved" in card
     assert f"**Similar, resolved:** #{first.id}" in card
     assert "**From:** slack #C-PUBLIC" in card
+
+
+async def test_another_workspace_gets_neither_the_askers_tickets_nor_a_similar_one(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    # the same person (one Grid user, or one Discord user in two servers) in another workspace
+    first = await resolve_by_hand(rt, channel, "How do I export my invoices to CSV?", "U1")
+    await rt.bot.on_message(ask("Can I export invoices as a CSV file?", "U1", workspace="T2"), channel)
+    card = cards(channel)[-1]
+    assert "Can I export invoices" in card  # the new ticket's card
+    assert f"#{first.id}" not in card  # T1's ticket is T1's business
+    await rt.bot.on_message(ask("How do I export my invoices to CSV please?", "U9", workspace="T2"), channel)
+    assert all("similar question was resolved" not in r.text for _, r in channel.posted[-3:])
 
 
 async def test_an_answer_links_a_similar_public_resolved_ticket_but_never_an_internal_one(
