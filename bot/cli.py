@@ -11,7 +11,6 @@ when it needs them, so `supportbot ask` starts quickly.
 # evaluate each one (twice) before any command runs; names imported only for type checking are
 # quoted instead.
 
-import asyncio
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from bot.cli_dashboard import dashboard
-from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load
+from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load, run_async
 from bot.cli_privacy import privacy_app
 from bot.cli_progress import progress_bar
 from bot.cli_store import store_app
@@ -125,7 +124,7 @@ def ask(
     # the index and the answer pipeline only: no state store, no SupportBot (bot/app.py)
     with _asking(settings) as asking:
         # one event loop for every question: the model client's connections belong to it
-        asyncio.run(_answer_all(asking, questions, scope, k, as_json))
+        run_async(_answer_all(asking, questions, scope, k, as_json))
 
 
 _EMPTY_ANSWER = {
@@ -215,7 +214,7 @@ def eval_(
         with progress_bar() as update:
             knowledge, index_seconds = index_set(settings, held, update)
         with eval_bot(settings, knowledge) as bot:
-            report = asyncio.run(_closing(bot, _evaluate(bot, evaluate(bot, qs, k=k, held_out=held))))
+            report = run_async(_closing(bot, _evaluate(bot, evaluate(bot, qs, k=k, held_out=held))))
     report = {"set": directory.name, **report, "index_seconds": round(index_seconds, 3)}
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
@@ -338,7 +337,7 @@ def chat(
     settings = _settings(config, knowledge, data)
     with _runtime(settings) as runtime:
         try:
-            asyncio.run(_closing(runtime.bot, run_chat(runtime.bot, user=settings.console.user)))
+            run_async(_closing(runtime.bot, run_chat(runtime.bot, user=settings.console.user)))
         except KeyboardInterrupt:
             typer.echo("")
 
@@ -382,7 +381,7 @@ def run(
         with _runtime(settings) as runtime:
             typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
             try:
-                asyncio.run(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
+                run_async(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
             except KeyboardInterrupt:
                 typer.echo("stopped", err=True)
     finally:
@@ -434,7 +433,7 @@ def doctor(
     from bot.doctor import run_checks
 
     settings = _settings(config, knowledge, data)
-    results = asyncio.run(run_checks(settings))
+    results = run_async(run_checks(settings))
     failed = False
     for check in results:
         mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.status]

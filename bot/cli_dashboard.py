@@ -3,14 +3,13 @@
 
 # No `from __future__ import annotations`: typer reads these commands' annotations at every start (bot/cli.py).
 
-import asyncio
 from enum import StrEnum
 from functools import partial
 from typing import Annotated
 
 import typer
 
-from bot.cli_options import ConfigOpt, DataOpt, fail, load
+from bot.cli_options import ConfigOpt, DataOpt, fail, load, run_async
 
 
 class LinkPlatform(StrEnum):
@@ -61,6 +60,6 @@ def dashboard(
         err=True,
     )
     try:
-        asyncio.run(serve(settings, host, port, reader=partial(open_for_reading, settings)))
+        run_async(serve(settings, host, port, reader=partial(open_for_reading, settings)))
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)

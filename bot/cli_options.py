@@ -4,13 +4,16 @@ command groups in other modules (bot/cli_privacy.py) use the same ones without i
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from bot.config import Settings
+
+T = TypeVar("T")
 
 KnowledgeOpt = Annotated[
     Path | None, typer.Option("--knowledge", help="Knowledge folder (default: ./knowledge).")
@@ -38,3 +41,11 @@ def load(config: Path | None, knowledge: Path | None, data: Path | None) -> Sett
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`, asyncio imported only by the commands that run an event loop: it was
+    a quarter of `import bot.cli` (20 ms), paid by `init`, `index`, `report` and the rest too."""
+    import asyncio
+
+    return asyncio.run(work)

@@ -127,29 +127,35 @@ def time_of_day(text: str) -> dt_time:
     return dt_time.fromisoformat(text.strip())
 
 
+def _absent() -> Any:
+    """The default of a section the file leaves out: an empty one, validated by the enclosing
+    model's validator (an instance as default would build the section's own validator at import)."""
+    return Field(default_factory=dict, validate_default=True)
+
+
 class FileSettings(_Section):
     """Everything `supportbot.toml` may contain."""
 
-    knowledge: KnowledgeSettings = KnowledgeSettings()
-    answer: AnswerSettings = AnswerSettings()
-    llm: LLMSettings = LLMSettings()
-    slack: SlackSettings = SlackSettings()
-    discord: DiscordSettings = DiscordSettings()
-    console: ConsoleSettings = ConsoleSettings()
-    escalation: EscalationSettings = EscalationSettings()
-    insights: InsightsSettings = InsightsSettings()
-    followup: FollowupSettings = FollowupSettings()
-    privacy: PrivacySettings = PrivacySettings()
+    knowledge: KnowledgeSettings = _absent()
+    answer: AnswerSettings = _absent()
+    llm: LLMSettings = _absent()
+    slack: SlackSettings = _absent()
+    discord: DiscordSettings = _absent()
+    console: ConsoleSettings = _absent()
+    escalation: EscalationSettings = _absent()
+    insights: InsightsSettings = _absent()
+    followup: FollowupSettings = _absent()
+    privacy: PrivacySettings = _absent()
     audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
-    journey: JourneySettings = JourneySettings()
-    store: StoreSettings = StoreSettings()
-    dashboard: DashboardSettings = DashboardSettings()
+    journey: JourneySettings = _absent()
+    store: StoreSettings = _absent()
+    dashboard: DashboardSettings = _absent()
 
 
 class Secrets(BaseModel):
     """Tokens and endpoints from the environment, each under its platform's own name."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built when first used, as _Section's
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -174,7 +180,7 @@ class Settings(FileSettings):
     config_path: Path | None = None
     data_dir: Path
     knowledge_dir: Path
-    secrets: Secrets = Secrets()
+    secrets: Secrets = _absent()
     log_level: str = "INFO"
     # how long a silent worker's deliveries stay its own (bot/store/inbox.py); only the
     # environment sets it (SUPPORTBOT_WORKER_LEASE_SECONDS), so tests can see a takeover in seconds
@@ -379,8 +385,10 @@ def load_settings(
         problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
     if problems:
         raise ConfigError(problems, source="environment")
+    # the sections validated above are passed as they are (pydantic keeps a model instance of
+    # the field's type), not dumped and validated again
     return Settings(
-        **file_settings.model_dump(),
+        **{name: getattr(file_settings, name) for name in FileSettings.model_fields},
         config_path=found_config,
         data_dir=data_dir.resolve(),
         knowledge_dir=knowledge_dir,

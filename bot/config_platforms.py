@@ -31,7 +31,10 @@ MAX_SHARDS = 4096
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a section's own validator is built on its first direct use (for_workspace,
+    # a test), not at import; loading the file validates every section through FileSettings'
+    # one validator, so building ~20 more at each start (most of `import bot.config`) buys nothing
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ChannelSettings(_Section):

@@ -39,6 +39,31 @@ NOT_FOR_ASK = (
     "bot.cluster",
     "adapters.slack",
     "adapters.discord",
+    # typer's rich help is for --help and errors only
+    "rich",
+    "pygments",
+    # what only a model answer needs: its client, the prompt and the context it is given
+    "httpx",
+    "bot.answering.llm",
+    "bot.answering.prompt",
+    "bot.answering.context",
+    # the conversation store, the folder watcher, other commands
+    "bot.store.conversations",
+    "bot.retrieval.watch",
+    "watchfiles",
+    "bot.doctor",
+    "bot.evaluation",
+)
+# and, once the index is in step with the folder (every start after the first), what only a
+# changed file needs: the parsers and the chunker
+NOT_FOR_ASK_IN_STEP = (
+    "yaml",
+    "frontmatter",
+    "selectolax",
+    "docutils",
+    "markdown_it",
+    "bot.retrieval.formats",
+    "bot.retrieval.chunking",
 )
 
 _ASK = textwrap.dedent(
@@ -53,8 +78,18 @@ _ASK = textwrap.dedent(
     except SystemExit as exc:
         if exc.code:
             raise
+    from pydantic import BaseModel
+
+    import bot.config
+
+    models = [getattr(bot.config, name) for name in bot.config.__all__]
+    built = [
+        m.__name__
+        for m in models
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__pydantic_complete__
+    ]
     with open(out, "w", encoding="utf-8") as handle:
-        json.dump(sorted(sys.modules), handle)
+        json.dump({"modules": sorted(sys.modules), "validators": sorted(built)}, handle)
     """
 )
 
@@ -72,10 +107,10 @@ def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules for n in names if m == n or m.startswith(n + "."))
 
 
-def test_ask_on_the_default_knowledge_loads_no_sdk_and_not_the_chat_core(tmp_path: Path) -> None:
-    out = tmp_path / "modules.json"
+def _ask(data: Path, out: Path) -> dict[str, list[str]]:
+    """`supportbot ask` in a fresh interpreter: what it loaded, and which settings validators."""
     done = subprocess.run(
-        [sys.executable, "-c", _ASK, str(tmp_path / "data"), str(out)],
+        [sys.executable, "-c", _ASK, str(data), str(out)],
         cwd=ROOT,  # the checkout's knowledge/ is the default folder
         env=_clean_env(),
         capture_output=True,
@@ -85,11 +120,41 @@ def test_ask_on_the_default_knowledge_loads_no_sdk_and_not_the_chat_core(tmp_pat
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert not answer["abstained"] and answer["answerer"] == "extractive"  # it really answered
-    modules = json.loads(out.read_text(encoding="utf-8"))
-    assert "bot.answering.pipeline" in modules and "tantivy" in modules  # the check sees imports
-    assert _loaded(modules, NOT_FOR_ASK) == []
+    loaded: dict[str, list[str]] = json.loads(out.read_text(encoding="utf-8"))
+    assert "bot.answering.pipeline" in loaded["modules"] and "tantivy" in loaded["modules"]  # it sees imports
+    return loaded
+
+
+def test_ask_on_the_default_knowledge_loads_no_sdk_and_not_the_chat_core(tmp_path: Path) -> None:
+    first = _ask(tmp_path / "data", tmp_path / "first.json")  # indexes the folder
+    assert _loaded(first["modules"], NOT_FOR_ASK) == []
+    assert "bot.retrieval.chunking" in first["modules"]  # it read the files: the parsers are needed
     # nothing recorded: a question from the terminal is not a conversation
     assert not (tmp_path / "data" / "state.db").exists()
+
+    again = _ask(tmp_path / "data", tmp_path / "again.json")  # the index is in step: nothing to read
+    assert _loaded(again["modules"], NOT_FOR_ASK + NOT_FOR_ASK_IN_STEP) == []
+    # the settings file is validated by one validator, FileSettings' (the environment by
+    # Secrets', the resolved whole by Settings'): none is built per section at import
+    assert again["validators"] == ["FileSettings", "Secrets", "Settings"]
+
+
+def test_the_cli_itself_loads_only_typer_and_its_command_modules() -> None:
+    """What every command pays before it runs (`init`, `index`, `report` included): each command
+    imports what it needs; the settings models, the event loop and the index come with it."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import bot.cli, json, sys; print(json.dumps(sorted(sys.modules)))"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = json.loads(done.stdout)
+    assert "typer" in modules and "bot.cli_store" in modules  # the check sees imports
+    heavy = ("asyncio", "pydantic", "bot.config", "bot.types", "bot.app", "bot.store", "tantivy", "rich")
+    assert _loaded(modules, heavy) == []
 
 
 def test_every_name_bot_store_exports_resolves() -> None:

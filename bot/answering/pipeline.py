@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import policy
-from bot.answering.context import fit_sections
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
@@ -147,6 +146,9 @@ class AnswerPipeline:
         sections, within `[llm] context_tokens`; None when no model is configured."""
         if self.fallback is None:
             return None
+        # imported here: only a model needs it (and its prompt module), `supportbot ask` offline does not
+        from bot.answering.context import fit_sections
+
         sections = await self.knowledge.sections(result.passages)
         return fit_sections(sections, self.settings.llm.context_tokens)
 

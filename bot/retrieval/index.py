@@ -17,16 +17,18 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
 
 from bot.errors import StoreError
 from bot.retrieval.audience import EVERYONE, RESTRICTED
-from bot.retrieval.chunking import Chunk
 from bot.retrieval.sections import SectionKind
 from bot.retrieval.tokenize import Terms, tokenize
 from bot.types import DocVisibility, Passage
+
+if TYPE_CHECKING:  # chunking is loaded by the files a sync reads, not by every search
+    from bot.retrieval.chunking import Chunk
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.retrieval.audience import AudienceError
-from bot.retrieval.chunking import chunk_document
 from bot.retrieval.documents import DocumentError, read_document
 from bot.retrieval.index import AnalysedChunk, analyse_chunk
 from bot.retrieval.site import Site
@@ -99,6 +98,10 @@ def read_file(settings: ReadSettings, job: ReadJob) -> FileOutcome:
         error = f"is in a folder whose {folder_audience}; fix it to index the folder"
     if error is not None or isinstance(folder_audience, AudienceError):
         return FileOutcome(relative=relative, digest=digest, error=error)
+    # imported with the first file to parse: a sync that finds nothing changed (each start of
+    # `supportbot ask`) chunks nothing
+    from bot.retrieval.chunking import chunk_document
+
     try:
         document = read_document(settings.folder, file, data, include_root=settings.include_root)
         if folder_audience and not document.audience:
