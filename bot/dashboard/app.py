@@ -16,7 +16,7 @@ from dataclasses import replace
 import jinja2
 from aiohttp import web
 
-from bot.dashboard import drafts, gaps, knowledge, oauth, pages, tickets
+from bot.dashboard import drafts, gaps, knowledge, oauth, pages, settings_page, tickets
 from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, session_rights
 from bot.dashboard.context import (
     DASHBOARD,
@@ -80,6 +80,7 @@ async def build_app(dashboard: Dashboard, *, warm: bool = False) -> web.Applicat
     drafts.add_routes(app)
     gaps.add_routes(app)
     knowledge.add_routes(app)
+    settings_page.add_routes(app)
     if warm:
         add_warming(app)
     return app

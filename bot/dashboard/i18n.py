@@ -248,6 +248,15 @@ KOREAN: dict[str, str] = {
     "Heading": "제목",
     "Passage": "구절",
     "No passage matched.": "맞는 구절이 없습니다.",
+    # -- settings -------------------------------------------------------------------------
+    "Settings": "설정",
+    "The configuration the bot runs with: supportbot.toml and the environment, defaults included. To change a setting, edit the file and restart the bot (supportbot doctor checks it first).": "봇이 실행 중인 설정입니다: supportbot.toml과 환경 변수, 기본값 포함. 설정을 바꾸려면 파일을 고치고 봇을 다시 시작하세요(먼저 supportbot doctor로 확인할 수 있습니다).",
+    "Where it comes from": "설정의 출처",
+    "Secrets, from the environment: set or not, never shown": "비밀 값 (환경 변수): 설정 여부만 표시하고 값은 보여 주지 않습니다",
+    "set": "설정됨",
+    "not set": "설정 안 됨",
+    "Setting": "설정 항목",
+    "Value": "값",
     # -- sign-in with Slack / Discord -----------------------------------------------------
     "Sign in with Slack": "Slack으로 로그인",
     "Sign in with Discord": "Discord로 로그인",
@@ -258,4 +267,5 @@ KOREAN: dict[str, str] = {
     "You signed in to a Slack workspace this bot does not serve. Sign in to the bot's workspace.": "이 봇이 지원하지 않는 Slack 워크스페이스로 로그인했습니다. 봇이 있는 워크스페이스로 로그인하세요.",
     "This sign-in was not started in this browser, was already finished, or took longer than 10 minutes. Start again.": "이 로그인은 이 브라우저에서 시작되지 않았거나, 이미 끝났거나, 10분을 넘겼습니다. 처음부터 다시 시작하세요.",
     "The sign-in was cancelled. Start again when you are ready.": "로그인이 취소되었습니다. 준비되면 다시 시작하세요.",
+    "The settings page is for admins.": "설정 페이지는 관리자용입니다.",
 }

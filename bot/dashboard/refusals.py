@@ -12,6 +12,7 @@ class Refusal(StrEnum):
     DRAFTS_ADMIN = "Knowledge drafts are for admins."
     KNOWLEDGE_ADMIN = "The knowledge page is for admins."
     AUDIT_ADMIN = "The audit log is for admins."
+    SETTINGS_ADMIN = "The settings page is for admins."
     ASSIGN_ADMIN = "Only admins can assign tickets."
     APPROVE_STANDALONE = (
         "Approving works only while the dashboard runs inside supportbot run: "

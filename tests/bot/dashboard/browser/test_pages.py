@@ -45,6 +45,7 @@ PAGES = (
     PageCase("knowledge", "/admin/knowledge"),
     PageCase("why", "/admin/knowledge/why?q=How+long+does+a+refund+take+to+arrive%3F"),
     PageCase("audit", "/admin/audit", needs=("ticket",)),
+    PageCase("settings", "/admin/settings"),
 )
 # GET routes that are no page to look at: redirects (to the overview, to Slack or Discord to
 # sign in, and back), JSON
