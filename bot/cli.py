@@ -97,15 +97,11 @@ def ask(
     question: Annotated[
         str | None, typer.Argument(help="The question. Omit it to read one per line from stdin.")
     ] = None,
-    # a flag takes no value, but typer's rich help prints its type (<bool>) unless the option
-    # names a metavar: an empty one leaves the type column blank, as plain help does for flags
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON: one object per question.", metavar="")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per question.")] = False,
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many ranked passages to list.")] = 10,
     public: Annotated[
         bool,
-        typer.Option("--public", help="Answer as in a public channel: public documents only.", metavar=""),
+        typer.Option("--public", help="Answer as in a public channel: public documents only."),
     ] = False,
     knowledge: KnowledgeOpt = None,
     config: ConfigOpt = None,
@@ -193,7 +189,7 @@ def eval_(
     questions: Annotated[
         Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.", metavar="")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     holdout: Annotated[
         float,
         typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups."),
@@ -289,15 +285,12 @@ async def _evaluate(bot: "SupportBot", work: Coroutine[Any, Any, dict[str, Any]]
 
 @app.command()
 def index(
-    rebuild: Annotated[
-        bool, typer.Option(help="Throw the index away and read every file again.", metavar="")
-    ] = False,
+    rebuild: Annotated[bool, typer.Option(help="Throw the index away and read every file again.")] = False,
     list_indexes: Annotated[
         bool,
         typer.Option(
             "--list",
             help="List the indexes in the data dir, one per knowledge folder; * marks this folder's.",
-            metavar="",
         ),
     ] = False,
     knowledge: KnowledgeOpt = None,
@@ -409,7 +402,7 @@ def migrate(config: ConfigOpt = None, data: DataOpt = None) -> None:
 
 @app.command()
 def init(
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.", metavar="")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write a commented supportbot.toml to start from."""
@@ -535,5 +528,18 @@ def _guard(entry: Callable[[], T]) -> T:
         raise SystemExit(130) from None
 
 
+def _plain_help_flags(command: Any, ctx: Any) -> None:
+    """Every flag in the help without a type beside it (a flag takes no value): typer shows a
+    flag as `--json <bool>`, its own `--help` included. (Typed loosely: typer builds its
+    commands on a click of its own.)"""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for name, sub in getattr(command, "commands", {}).items():
+        _plain_help_flags(sub, command.context_class(sub, info_name=name, parent=ctx))
+
+
 def main() -> None:
-    _guard(lambda: app(standalone_mode=True))
+    command = typer.main.get_command(app)
+    _plain_help_flags(command, command.context_class(command, info_name="supportbot"))
+    _guard(lambda: command(standalone_mode=True))

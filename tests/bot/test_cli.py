@@ -395,3 +395,11 @@ def test_report_without_data_says_so_and_creates_nothing(tmp_path: Path) -> None
     assert not (tmp_path / "nothing").exists()
     bad = run_cli("report", "--data", str(tmp_path), "--since", "last tuesday", cwd=tmp_path)
     assert bad.returncode == 2 and "is not a period" in bad.stderr
+
+
+@pytest.mark.parametrize("command", [(), ("ask",), ("slack",), ("store", "copy"), ("eval",)])
+def test_help_shows_no_type_beside_a_flag(command: tuple[str, ...]) -> None:
+    # typer writes its own --help as `--help <bool>`; a flag takes no value to type
+    shown = run_cli(*command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "--help" in shown.stdout and "<bool>" not in shown.stdout
