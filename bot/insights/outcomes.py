@@ -40,20 +40,49 @@ POSITIVE = frozenset({Verdict.HELPFUL, Verdict.SOLVED})
 NEGATIVE = frozenset({Verdict.NOT_HELPFUL, Verdict.STILL_STUCK})
 
 
-class _Kind(StrEnum):
+# (thread, asker) -> their answers there as (created_at, index), by time; nearly always one
+Threads = dict[tuple[str, str | None], list[tuple[str, int]]]
+
+
+def answers_by_thread(questions: Sequence[QuestionRow]) -> Threads:
+    """Each asker's answers in each thread, by time: whose a later message or ticket is."""
+    latest: Threads = {}
+    for i, row in enumerate(questions):
+        key = (row.conversation, row.asker_id)
+        found = latest.get(key)
+        if found is None:
+            latest[key] = [(row.created_at, i)]
+        else:
+            found.append((row.created_at, i))
+            found.sort()
+    return latest
+
+
+def owner(latest: Threads, conversation: str, author: str | None, at: str) -> int | None:
+    """The index of the asker's latest answer in the thread before `at`, if any."""
+    found = latest.get((conversation, author))
+    if found is None or found[0][0] >= at:
+        return None  # most messages: the question itself, before its answer
+    if len(found) == 1:
+        return found[0][1]
+    position = bisect_left(found, (at,))  # answers strictly before `at`
+    return found[position - 1][1]
+
+
+class Kind(StrEnum):
     CONFIRMS = "confirms"  # a thank-you, or "that fixed it"
     NEUTRAL = "neutral"  # "ok", "got it": neither
     FOLLOW_UP = "follow_up"  # anything else: the answer was not the end of it
 
 
-def _kind(text: str | None) -> _Kind:
+def kind_of(text: str | None) -> Kind:
     if text is None or len(text) > SHORT_MESSAGE_CHARS:
-        return _Kind.FOLLOW_UP
+        return Kind.FOLLOW_UP
     if policy.is_thanks(text) or policy.says_all_set(text):
-        return _Kind.CONFIRMS
+        return Kind.CONFIRMS
     if policy.is_acknowledgement(text):
-        return _Kind.NEUTRAL
-    return _Kind.FOLLOW_UP
+        return Kind.NEUTRAL
+    return Kind.FOLLOW_UP
 
 
 def outcomes(
@@ -68,30 +97,12 @@ def outcomes(
 
     A later message of the asker's, or a ticket without an answer id, belongs to the asker's
     latest answer in that thread before it."""
-    # (thread, asker) -> their answers there, by time; nearly always just one
-    latest: dict[tuple[str, str | None], list[tuple[str, int]]] = {}
-    for i, row in enumerate(questions):
-        key = (row.conversation, row.asker_id)
-        found = latest.get(key)
-        if found is None:
-            latest[key] = [(row.created_at, i)]
-        else:
-            found.append((row.created_at, i))
-            found.sort()
-
-    def owner(conversation: str, author: str | None, at: str) -> int | None:
-        found = latest.get((conversation, author))
-        if found is None or found[0][0] >= at:
-            return None  # most messages: the question itself, before its answer
-        if len(found) == 1:
-            return found[0][1]
-        position = bisect_left(found, (at,))  # answers strictly before `at`
-        return found[position - 1][1]
+    latest = answers_by_thread(questions)
 
     thanked: set[int] = set()
     followed_up: set[int] = set()
     # short messages repeat ("thanks!", "ok"): each text is classified once per report
-    kinds: dict[str | None, _Kind] = {}
+    kinds: dict[str | None, Kind] = {}
     lookup = latest.get
     for conversation, author, at, _, text in messages:
         # owner() inlined: this loop runs once per message of the period
@@ -101,10 +112,10 @@ def outcomes(
         answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
         kind = kinds.get(text)
         if kind is None:
-            kind = kinds[text] = _kind(text)
-        if kind == _Kind.CONFIRMS:
+            kind = kinds[text] = kind_of(text)
+        if kind == Kind.CONFIRMS:
             thanked.add(answer)
-        elif kind == _Kind.FOLLOW_UP and at < iso(
+        elif kind == Kind.FOLLOW_UP and at < iso(
             datetime.fromisoformat(questions[answer].created_at) + assume_after
         ):
             followed_up.add(answer)
@@ -114,7 +125,7 @@ def outcomes(
         if ticket.answer_id is not None:
             to = by_id.get(ticket.answer_id)
         else:
-            to = owner(ticket.conversation, ticket.asker_id, ticket.created_at)
+            to = owner(latest, ticket.conversation, ticket.asker_id, ticket.created_at)
         if to is not None:
             escalated.add(to)
     settled_before = iso(end - assume_after)  # answers created before this are old enough

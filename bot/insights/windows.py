@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, channel_of, figures
-from bot.insights.outcomes import NEGATIVE, POSITIVE, Outcome, _Kind, _kind  # its rules, not a copy
+from bot.insights.outcomes import NEGATIVE, POSITIVE, Kind, Outcome, answers_by_thread, kind_of, owner
 from bot.store.metrics import QUESTION_LEAD, AskerMessageRow, QuestionRow, TicketMoments, TicketRow
 from bot.store.reply_drafts import DraftCounts
 from bot.store.store import iso
@@ -78,28 +78,13 @@ def compute_windows(
     created = [q.created_at for q in questions]
     bucket_of = [bisect_right(starts, at) - 1 for at in created]
 
-    # (thread, asker) -> their answers there by time, as outcomes() builds it
-    latest: dict[tuple[str, str | None], list[tuple[str, int]]] = {}
-    for i, row in enumerate(questions):
-        key = (row.conversation, row.asker_id)
-        found = latest.get(key)
-        if found is None:
-            latest[key] = [(row.created_at, i)]
-        else:
-            found.append((row.created_at, i))
-            found.sort()
-
-    def owner(conversation: str, author: str | None, at: str) -> int | None:
-        found = latest.get((conversation, author))
-        if found is None or found[0][0] >= at:
-            return None
-        return found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
+    latest = answers_by_thread(questions)
 
     # the first thank-you and the first follow-up within the window of each answer
     thanked = [NEVER] * n
     followed = [NEVER] * n
     window_end: dict[int, str] = {}
-    kinds: dict[str | None, _Kind] = {}
+    kinds: dict[str | None, Kind] = {}
     # the asker's own message by (thread, platform id): the last one read wins, as in compute()
     sent: dict[tuple[str, str | None], str] = {(m[0], m[3]): m[2] for m in messages}
     # a platform id read more than once (rare): each window wants the last one it reads
@@ -118,11 +103,11 @@ def compute_windows(
         answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
         kind = kinds.get(text)
         if kind is None:
-            kind = kinds[text] = _kind(text)
-        if kind == _Kind.CONFIRMS:
+            kind = kinds[text] = kind_of(text)
+        if kind == Kind.CONFIRMS:
             if at < thanked[answer]:
                 thanked[answer] = at
-        elif kind == _Kind.FOLLOW_UP and at < followed[answer]:
+        elif kind == Kind.FOLLOW_UP and at < followed[answer]:
             limit = window_end.get(answer)
             if limit is None:
                 limit = window_end[answer] = iso(datetime.fromisoformat(created[answer]) + assume_after)
@@ -137,7 +122,7 @@ def compute_windows(
         if ticket.answer_id is not None:
             to = by_id.get(ticket.answer_id)
         else:
-            to = owner(ticket.conversation, ticket.asker_id, ticket.created_at)
+            to = owner(latest, ticket.conversation, ticket.asker_id, ticket.created_at)
         if to is not None:
             escalated_whole[to] = True
             if bisect_right(starts, ticket.created_at) - 1 == bucket_of[to]:

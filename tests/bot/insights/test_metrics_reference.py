@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.hours import BusinessHours
 from bot.insights.metrics import Definitions, Dimension, compute
-from bot.insights.outcomes import NEGATIVE, POSITIVE, Outcome, _Kind, _kind, outcomes
+from bot.insights.outcomes import NEGATIVE, POSITIVE, Kind, Outcome, kind_of, outcomes
 from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
 from bot.store.store import iso
 
@@ -138,9 +138,9 @@ def _reference_outcomes(
         to = owner(m.conversation, m.author_id, m.at)
         if to is None:
             continue
-        if _kind(m.text) == _Kind.CONFIRMS:
+        if kind_of(m.text) == Kind.CONFIRMS:
             thanked.add(to)
-        elif _kind(m.text) == _Kind.FOLLOW_UP and m.at < iso(
+        elif kind_of(m.text) == Kind.FOLLOW_UP and m.at < iso(
             datetime.fromisoformat(questions[to].created_at) + WINDOW
         ):
             followed_up.add(to)
