@@ -8,7 +8,6 @@ looks the same here as in `supportbot report`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -25,7 +24,7 @@ from bot.dashboard.auth import (
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, Dashboard, refuse, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
-from bot.dashboard.reach import Figures, overview_figures
+from bot.dashboard.reach import overview_scope
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.trends import Trend, collect_trend, overview_charts
 from bot.insights.metrics import Definitions, Scope
@@ -110,10 +109,10 @@ async def signout(request: web.Request) -> web.StreamResponse:
 # -- overview -----------------------------------------------------------------------------
 
 
-def _asked(request: web.Request) -> tuple[str, Figures]:
-    """The period chosen (`supportbot report --since PERIOD --platform P [--workspace W]`)."""
+def _chosen(request: web.Request) -> str:
+    """The period chosen (`supportbot report --since PERIOD`)."""
     chosen = request.query.get("period", "7d")
-    return (chosen if chosen in PERIODS else "7d"), overview_figures(request)
+    return chosen if chosen in PERIODS else "7d"
 
 
 def trend_of(dash: Dashboard, scope: Scope, chosen: str) -> Callable[[], Awaitable[Trend]]:
@@ -132,23 +131,20 @@ def trend_key(scope: Scope, chosen: str) -> tuple[str | None, str | None, str]:
     return (scope.platform, scope.workspace, chosen)
 
 
-async def _trend(request: web.Request) -> tuple[str, Trend]:
+async def _trend(request: web.Request, chosen: str, scope: Scope) -> Trend:
     """The figures of `supportbot report --since PERIOD --platform P [--workspace W]`, and per
-    bucket, as of at most a minute ago (figures.py): the page and its JSON show the same
-    moment. Without the right to read every workspace's questions, none are shown."""
-    chosen, figures = _asked(request)
+    bucket, as kept (figures.py, warm.py): the page and its JSON show the same moment."""
     dash = request.app[DASHBOARD]
-    trend = await request.app[TRENDS].get(
-        trend_key(figures.scope, chosen), trend_of(dash, figures.scope, chosen)
-    )
-    if not figures.texts:
-        trend = replace(trend, report=replace(trend.report, top_questions=(), gaps=()))
-    return chosen, trend
+    return await request.app[TRENDS].get(trend_key(scope, chosen), trend_of(dash, scope, chosen))
 
 
 async def overview(request: web.Request) -> web.Response:
     """The report's figures, and charts of them bucket by bucket (bot/dashboard/trends.py)."""
-    chosen, trend = await _trend(request)
+    scope = overview_scope(request)
+    if scope is None:
+        return refuse(request, Refusal.OVERVIEW_WORKSPACE, status=200)
+    chosen = _chosen(request)
+    trend = await _trend(request, chosen, scope)
     zone = Definitions.from_settings(request.app[DASHBOARD].settings).hours.zone
     return render(
         request,
@@ -161,7 +157,10 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def overview_json(request: web.Request) -> web.Response:
-    _, trend = await _trend(request)
+    scope = overview_scope(request)
+    if scope is None:
+        return web.json_response({"error": str(Refusal.OVERVIEW_WORKSPACE)}, status=403)
+    trend = await _trend(request, _chosen(request), scope)
     return web.json_response(to_json(trend.report))
 
 

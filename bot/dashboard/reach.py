@@ -9,8 +9,6 @@ admin flag a sign-in read count only in the workspace they were read in (`Sessio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aiohttp import web
 
 from bot import policy
@@ -61,30 +59,30 @@ def reach(settings: Settings, session: Session, at_least: Rights = Rights.STAFF)
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class Figures:
-    """Whose figures the overview shows the person: `scope`, and whether the questions' own
-    words (top questions, gaps) may be shown with them."""
-
-    scope: Scope
-    texts: bool
-
-
-def overview_figures(request: web.Request) -> Figures:
-    """The whole platform's figures when the person sees every workspace of it; otherwise
-    those of the workspace they signed in to (or their only one), and when no one workspace
-    says it (rights everywhere but somewhere), the platform's counts without any question."""
+def overview_scope(request: web.Request) -> Scope | None:
+    """Whose figures the overview shows the person: the whole platform's when they see every
+    workspace of it; otherwise the workspace they signed in to, or the first of the ones they
+    have rights in. None when no workspace can be named (rights everywhere but somewhere, and
+    a sign-in link, which knows no workspace): a figure of the whole platform would count the
+    workspaces they may not see."""
     session: Session = request[SESSION]
     platform = session.platform
     mine = next((r for r in reach_of(request) if r.platform == platform), None)
-    if mine is not None and mine.only is None and not mine.excluded:
-        return Figures(Scope(platform=platform), texts=True)
-    allowed = sorted(mine.only) if mine is not None and mine.only is not None else []
-    if mine is not None and session.team and mine.covers(platform, session.team):
-        return Figures(Scope(platform=platform, workspace=session.team), texts=True)
-    if len(allowed) == 1:
-        return Figures(Scope(platform=platform, workspace=allowed[0]), texts=True)
-    return Figures(Scope(platform=platform), texts=False)
+    if mine is None:
+        return None
+    if mine.only is None and not mine.excluded:
+        return Scope(platform=platform)
+    if session.team and mine.covers(platform, session.team):
+        return Scope(platform=platform, workspace=session.team)
+    if mine.only:
+        return Scope(platform=platform, workspace=min(mine.only))
+    return None
+
+
+def full_admin(request: web.Request, platform: str) -> bool:
+    """An admin of every workspace of `platform`: what the whole configuration is for."""
+    mine = next((r for r in reach_of(request, Rights.ADMIN) if r.platform == platform), None)
+    return mine is not None and mine.only is None and not mine.excluded
 
 
 def visible_platforms(request: web.Request) -> list[str]:

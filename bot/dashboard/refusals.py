@@ -12,7 +12,11 @@ class Refusal(StrEnum):
     DRAFTS_ADMIN = "Knowledge drafts are for admins."
     KNOWLEDGE_ADMIN = "The knowledge page is for admins."
     AUDIT_ADMIN = "The audit log is for admins."
-    SETTINGS_ADMIN = "The settings page is for admins."
+    SETTINGS_ADMIN = "The settings page is for admins of every workspace."
+    OVERVIEW_WORKSPACE = (
+        "Your rights cover some workspaces only, and a sign-in link does not say which is yours: "
+        "sign in with Slack or Discord to see your workspace's figures. Tickets and gaps are in the menu."
+    )
     ASSIGN_ADMIN = "Only admins can assign tickets."
     APPROVE_STANDALONE = (
         "Approving works only while the dashboard runs inside supportbot run: "

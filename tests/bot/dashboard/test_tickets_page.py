@@ -144,10 +144,12 @@ async def test_the_overview_shows_a_person_the_questions_of_their_workspaces_onl
         assert "--workspace T2" in page and "T1 billing" not in page
 
         client.session.cookie_jar.clear()
-        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # every workspace but T2
-        report = await (await client.get("/admin/api/overview?period=1d")).json()
-        assert report["metrics"]["questions"] == 2  # the platform's counts, without anyone's words
-        assert report["top_questions"] == [] and report["gaps"] == []
+        # every workspace but T2, through a link (no workspace named): no figure counts T2's
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+        response = await client.get("/admin/api/overview?period=1d")
+        assert response.status == 403 and "sign in with Slack" in (await response.json())["error"]
+        page = await client.get("/admin/?period=1d")
+        assert page.status == 200 and "T2 secret" not in await page.text()
 
         client.session.cookie_jar.clear()
         assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # every workspace
