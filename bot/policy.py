@@ -163,12 +163,11 @@ def drafts_reply(message: InboundMessage, mode: ChannelMode) -> bool:
     return mode == ChannelMode.DRAFT and not message.addressed
 
 
-def listed_from(where: ConversationRef) -> frozenset[str] | None:
+def listed_from(where: ConversationRef) -> frozenset[str]:
     """The workspaces whose tickets, drafts and gaps a command run in `where` lists: its own,
     and direct messages (on Discord they belong to no server, and staff act on them from
-    any); from a direct message, every one (None)."""
-    if where.workspace == DM_WORKSPACE:
-        return None
+    any); from a direct message, the direct messages' alone: a DM says nothing of the
+    servers the person is staff in."""
     return frozenset({where.workspace, DM_WORKSPACE})
 
 

@@ -223,11 +223,13 @@ class Responder:
         # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
         own = remembered_tickets(remembered or ())
         mine = (
-            await self._similar_resolved(conversation, question, neighbours, scores, scope, own)
+            await self._similar_resolved(conversation, question, neighbours, list(asked.scores), scope, own)
             if own
             else None
         )
-        resolved = mine or await self._similar_resolved(conversation, question, neighbours, scores, scope)
+        resolved = mine or await self._similar_resolved(
+            conversation, question, neighbours, list(asked.scores), scope
+        )
         if resolved is not None and resolved.resolved_at is not None:
             key = "similar_own_ticket" if mine else "similar_resolved"
             text += "\n\n" + say(key, language, ticket=resolved.id, date=f"{resolved.resolved_at:%Y-%m-%d}")

@@ -131,7 +131,7 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
     number = parse_number(args["gap"])
     gap = None if number is None else await host.store.run(StateStore.gap, number)
     listed = policy.listed_from(command.conversation)
-    if gap is None or gap.platform != platform or (listed is not None and gap.workspace not in listed):
+    if gap is None or gap.platform != platform or gap.workspace not in listed:
         return f"There is no gap {single_line(args['gap'], 20)}."  # another workspace's is not shown
     if action == "show":
         questions = await host.store.run(StateStore.gap_questions, gap.id, 10)

@@ -138,6 +138,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         3,
         policy.listed_from(ticket.conversation),
     )
+    previous = [t for t in previous if can_see(request, t.conversation)]  # and the viewer's to see
     # the triage card's own text: the same status line and brief staff see in the chat
     lines = card(ticket, ticket.conversation, now, context, previous=previous).text.split("\n")
     history = await dash.store.run(StateStore.history, ticket.conversation, 200)

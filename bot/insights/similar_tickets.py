@@ -37,13 +37,13 @@ class SimilarTickets:
         """The resolved ticket most like `question` (asked in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
         person's own, from their opt-in memory)."""
-        resolved = await self.store.run(StateStore.resolved_tickets, where.platform, RECENT_RESOLVED)
-        listed = policy.listed_from(where)
+        resolved = await self.store.run(
+            StateStore.resolved_tickets, where.platform, RECENT_RESOLVED, policy.listed_from(where)
+        )
         candidates = [
             (ticket, near, weights)
             for ticket, near, weights in resolved
             if ticket.id != exclude
-            and (listed is None or ticket.conversation.workspace in listed)
             and (among is None or ticket.id in among)
             and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
         ]

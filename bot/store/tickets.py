@@ -229,16 +229,22 @@ class TicketRepository(Repository):
         return [_ticket(row) for row in rows]
 
     def resolved_tickets(
-        self, platform: str, limit: int = 500
+        self, platform: str, limit: int = 500, workspaces: frozenset[str] | None = None
     ) -> list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]:
-        """Recently resolved tickets with the retrieval neighbours of the question they began
-        with (from its answer record): what a new question is compared with."""
+        """Recently resolved tickets (of some of the platform's `workspaces`) with the retrieval
+        neighbours of the question they began with (from its answer record): what a new
+        question is compared with."""
+        clause, more = (
+            _in_workspaces(platform, workspaces, "t.conversation")
+            if workspaces is not None
+            else ("1 = 1", [])
+        )
         rows = self.db.execute(
             "select t.*, a.neighbours as _neighbours, a.neighbour_scores as _scores from tickets t left join answers a on a.id = t.answer_id "
             # a question emptied by retention or forget-me is nothing to compare with, or to show
-            "where t.platform = ? and t.status = 'resolved' and t.question != '' "
+            f"where t.platform = ? and t.status = 'resolved' and t.question != '' and {clause} "
             "order by t.resolved_at desc limit ?",
-            [platform, limit],
+            [platform, *more, limit],
         )
         columns = [c[0] for c in rows.description]
         found = []
@@ -371,7 +377,9 @@ def _ticket(row: dict[str, Any]) -> Ticket:
     )
 
 
-def _in_workspaces(platform: str, workspaces: frozenset[str]) -> tuple[str, list[Any]]:
+def _in_workspaces(
+    platform: str, workspaces: frozenset[str], column: str = "conversation"
+) -> tuple[str, list[Any]]:
     """Tickets of `platform` in one of `workspaces` (by the conversation key's workspace part)."""
-    likes = " or ".join("conversation like ? escape '\\'" for _ in workspaces) or "0 = 1"
+    likes = " or ".join(f"{column} like ? escape '\\'" for _ in workspaces) or "0 = 1"
     return f"({likes})", [like_prefix(f"{platform}:{w}:") for w in sorted(workspaces)]

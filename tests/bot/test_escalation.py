@@ -7,6 +7,7 @@ import asyncio
 import io
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -394,6 +395,15 @@ async def test_a_discord_server_lists_its_own_tickets_and_direct_messages_not_an
     text = texts(channel)[-1]
     # the server's own and the direct messages' (staff act on those from any server)
     assert "(G1)" in text and "(dm)" in text and "(G2)" not in text
+    # from a direct message: the direct messages' alone (a DM names no server)
+    from_dm = replace(
+        listing,
+        id=f"c{next(_ids)}",
+        conversation=ConversationRef(platform="discord", workspace="dm", channel="D1"),
+    )
+    await rt.bot.on_command(from_dm, channel)
+    text = texts(channel)[-1]
+    assert "(dm)" in text and "(G1)" not in text and "(G2)" not in text
 
 
 async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel) -> None:
