@@ -56,9 +56,10 @@ def warm_platforms(dash: Dashboard) -> list[str]:
 
 
 def due(last: _Computed | None, version: tuple[int, ...], now: float) -> bool:
-    if last is None or now - last.at >= WARM_EVERY:
+    if last is None:
         return True
-    return last.version != version and now - last.at >= max(MIN_GAP, BUDGET * last.took)
+    gap = max(MIN_GAP, BUDGET * last.took)  # the budget holds for the timer too
+    return now - last.at >= max(WARM_EVERY, gap) or (last.version != version and now - last.at >= gap)
 
 
 async def keep_warm(app: web.Application) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from bot.store.store import Repository, iso, like_prefix
+from bot.types import Platform
 
 # a message longer than this is never a thank-you or an "ok": its text is not fetched
 SHORT_MESSAGE_CHARS = 200
@@ -232,13 +233,15 @@ class MetricsRepository(Repository):
         of one `workspace` ("T1" or "slack:T1") when given: its people's words are its own."""
         where, params = _scope(platform, channel, "conversation")
         if workspace:
-            where += " and conversation like ? escape '\\'"
-            if ":" in workspace or platform:
-                params.append(
-                    like_prefix((workspace if ":" in workspace else f"{platform}:{workspace}") + ":")
-                )
-            else:  # any platform's workspace of that id
-                params.append("%:" + like_prefix(workspace + ":"))
+            # "slack:T1", or "T1" on the given platform or (none given) on any: always the
+            # key's second part, never a channel that happens to have that id
+            keys = (
+                [workspace]
+                if ":" in workspace
+                else [f"{p}:{workspace}" for p in ([platform] if platform else Platform)]
+            )
+            where += " and (" + " or ".join("conversation like ? escape '\\'" for _ in keys) + ")"
+            params.extend(like_prefix(key + ":") for key in keys)
         rows = self.db.execute(
             # a scan for the same reason as metric_questions (here 3 times faster than the index)
             "select min(question), count(*) as n from answers not indexed "
