@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -256,20 +256,31 @@ def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
         return f"'{loc[-1]}' in {where} is not a setting{suggestion}"
     value = error.get("input")
+    if isinstance(value, str) and "://" in value:
+        from bot.store.urls import redact_url  # only a bad file needs it
+
+        value = redact_url(value)  # a database URL's password never reaches the terminal or a log
     shown = f" (got {value!r})" if not isinstance(value, dict) else ""
     return f"{key}: {error['msg']}{shown}"
 
 
 def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
     current: type[BaseModel] = model
+    keyed = False  # the previous part was a dict of sections: this part is one of its keys
     for part in path:
+        if keyed:
+            keyed = False
+            continue
         field = current.model_fields.get(part)
         annotation = field.annotation if field is not None else None
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
+            continue
+        inner = (get_args(annotation) or (None,))[-1]
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            current, keyed = inner, True  # [audiences.NAME], [slack.channels.ID]: that section's keys
         else:
-            # inside a dict of channel settings: the keys of ChannelSettings apply
-            current = ChannelSettings
+            current = ChannelSettings  # a workspace's overrides hold channels' keys and the like
     return list(current.model_fields)
 
 

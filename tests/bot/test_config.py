@@ -56,6 +56,23 @@ def test_every_problem_is_listed_with_a_suggestion(tmp_path: Path) -> None:
     assert str(config) in text
 
 
+def test_a_typo_in_a_named_section_gets_that_sections_suggestion_and_a_password_is_never_echoed(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text(
+        '[audiences.vip]\nslack_grps = ["S1"]\n[slack.channels.C1]\nmod = "auto"\n'
+        '[store]\nurl = "mysql://bot:hunter2@db.example/support"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config=config, env={})
+    text = str(caught.value)
+    assert "'slack_grps' in [audiences.vip] is not a setting (did you mean 'slack_groups'?)" in text
+    assert "'mod' in [slack.channels.C1] is not a setting (did you mean 'mode'?)" in text
+    assert "store.url" in text and "hunter2" not in text and "bot:***@db.example" in text
+
+
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     config = tmp_path / "supportbot.toml"
     config.write_text("[answer\nmode = 1", encoding="utf-8")
