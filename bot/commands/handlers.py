@@ -66,7 +66,8 @@ async def _ask(host: CommandHost, command: Command, args: dict[str, str], channe
 async def _status(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     summary = await host.knowledge.summary()
     now = host.clock.now()
-    stats = await host.store.run(StateStore.stats, now - timedelta(days=1), command.conversation.platform)
+    where = command.conversation  # the workspace's own counts: rights are per workspace
+    stats = await host.store.run(StateStore.stats, now - timedelta(days=1), where.platform, where.workspace)
     lines = [
         f"Knowledge: {summary.files} files, {summary.chunks} passages from `{summary.folder.name}`"
         + (f" ({summary.errors} files could not be read; see `supportbot index`)" if summary.errors else ""),

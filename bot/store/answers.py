@@ -166,27 +166,31 @@ class AnswerRepository(Repository):
 
     # -- reporting -------------------------------------------------------------------------
 
-    def stats(self, since: datetime | None = None, platform: str | None = None) -> Stats:
-        """Counts since `since`, on one platform if given (rights, and so reports, are per platform)."""
+    def stats(
+        self, since: datetime | None = None, platform: str | None = None, workspace: str | None = None
+    ) -> Stats:
+        """Counts since `since`, on one platform and (with it) one workspace if given: rights,
+        and so what `/support status` shows, are per workspace."""
         since_iso = iso(since) if since else ""
-        prefix = f"{platform}:%" if platform else "%"
+        prefix = like_prefix(f"{platform}:{workspace}:" if workspace else f"{platform}:") if platform else "%"
         q = self.db.execute(
             "select count(*), sum(case when abstained = 0 then 1 else 0 end), "
             "sum(case when abstained = 1 then 1 else 0 end) from answers "
-            "where created_at >= ? and conversation like ?",
+            "where created_at >= ? and conversation like ? escape '\\'",
             [since_iso, prefix],
         ).fetchone()
         f = self.db.execute(
             "select sum(case when value = 'helpful' then 1 else 0 end), "
             "sum(case when value = 'not_helpful' then 1 else 0 end) from feedback "
-            "join answers on answers.id = feedback.answer_id where feedback.at >= ? and answers.conversation like ?",
+            "join answers on answers.id = feedback.answer_id "
+            "where feedback.at >= ? and answers.conversation like ? escape '\\'",
             [since_iso, prefix],
         ).fetchone()
         # ticket counts belong to the same report; they are read here so /stats is one call
         t = dict(
             self.db.execute(
-                "select status, count(*) from tickets where platform like ? group by status",
-                [platform or "%"],
+                "select status, count(*) from tickets where conversation like ? escape '\\' group by status",
+                [prefix],
             ).fetchall()
         )
         return Stats(

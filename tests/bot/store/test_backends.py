@@ -73,6 +73,21 @@ def test_stats_gaps_and_usage(state: Path | str) -> None:
     store.close()
 
 
+def test_status_counts_are_one_workspaces(state: Path | str) -> None:
+    store = StateStore(state)
+    elsewhere = ConversationRef(
+        platform="slack", workspace="T_", channel="C1", thread="9"
+    )  # "_" is a LIKE wildcard
+    ask(store, thread(), "U1", at(1, 10))
+    ask(store, elsewhere, "U2", at(1, 10), answered=False)
+    escalate(store, elsewhere, "U2", at(1, 11), EscalationReason.ASKED_FOR_HUMAN)
+    here, there = store.stats(platform="slack", workspace="T1"), store.stats(platform="slack", workspace="T_")
+    assert (here.questions, here.abstained, here.tickets_open) == (1, 0, 0)
+    assert (there.questions, there.abstained, there.tickets_open) == (1, 1, 1)
+    assert store.stats(platform="slack").questions == 2
+    store.close()
+
+
 def test_forget_me_leaves_no_cell_with_the_person(state: Path | str) -> None:
     store = StateStore(state)
     script_week(store)
