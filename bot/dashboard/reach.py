@@ -80,9 +80,32 @@ def overview_scope(request: web.Request) -> Scope | None:
 
 
 def full_admin(request: web.Request, platform: str) -> bool:
-    """An admin of every workspace of `platform`: what the whole configuration is for."""
+    """An admin of every workspace of `platform`: what the whole configuration and the audit
+    log are for. Under the shared settings; or, where the bot serves one workspace of that
+    platform, of that one (a Slack workspace admin signing in to the bot's only workspace)."""
     mine = next((r for r in reach_of(request, Rights.ADMIN) if r.platform == platform), None)
-    return mine is not None and mine.only is None and not mine.excluded
+    if mine is None:
+        return False
+    if mine.only is None and not mine.excluded:
+        return True
+    session: Session = request[SESSION]
+    return (
+        session.platform == platform
+        and bool(session.team)
+        and mine.covers(platform, session.team)
+        and _one_workspace(request.app[DASHBOARD].settings, platform)
+    )
+
+
+def _one_workspace(settings: Settings, platform: str) -> bool:
+    """The settings name no workspace of their own, and the platform serves one: Slack with
+    one bot token (not installed by OAuth in several), Discord with exactly one server for its
+    commands."""
+    if platform == Platform.SLACK:
+        return not settings.slack.workspaces and not settings.slack_oauth
+    if platform == Platform.DISCORD:
+        return not settings.discord.workspaces and len(settings.discord.command_guilds) == 1
+    return False
 
 
 def visible_platforms(request: web.Request) -> list[str]:

@@ -11,7 +11,7 @@ class Refusal(StrEnum):
     NO_CSRF = "The form was missing its security token."
     DRAFTS_ADMIN = "Knowledge drafts are for admins."
     KNOWLEDGE_ADMIN = "The knowledge page is for admins."
-    AUDIT_ADMIN = "The audit log is for admins."
+    AUDIT_ADMIN = "The audit log is for admins of every workspace."
     SETTINGS_ADMIN = "The settings page is for admins of every workspace."
     OVERVIEW_WORKSPACE = (
         "Your rights cover some workspaces only, and a sign-in link does not say which is yours: "

@@ -70,6 +70,7 @@ async def test_an_admin_of_one_workspace_does_not_see_every_workspaces_settings(
         assert await sign_in(client, link_token(rt, clock, "U-TWO")) == 302
         response = await client.get("/admin/settings")
         assert response.status == 403 and "C-T2-TRIAGE" not in await response.text()
+        assert (await client.get("/admin/audit")).status == 403  # every workspace's changes: likewise
     finally:
         await client.close()
 
