@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -120,6 +122,11 @@ def make_runtime(
     yield make
     for runtime in made:
         runtime.close()
+        # a model's HTTP client is async and otherwise closes itself when garbage-collected,
+        # by scheduling the close on whatever loop runs then: a later test's, which logs
+        # "Event loop is closed". Closed here instead, where no test's loop is running.
+        with contextlib.suppress(Exception):
+            asyncio.run(runtime.bot.aclose())
 
 
 @pytest.fixture
