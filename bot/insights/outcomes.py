@@ -9,7 +9,7 @@ silence counts as an assumed resolution. bot/insights/metrics.py counts the outc
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -69,6 +69,23 @@ def owner(latest: Threads, conversation: str, author: str | None, at: str) -> in
     return found[position - 1][1]
 
 
+def owned_messages(latest: Threads, messages: Iterable[AskerMessageRow]) -> Iterator[tuple[int, str, Kind]]:
+    """(answer index, moment, kind) of each asker message that follows one of their answers
+    in its thread; short texts repeat ("thanks!", "ok"), so each is classified once."""
+    kinds: dict[str | None, Kind] = {}
+    lookup = latest.get
+    for conversation, author, at, _, text in messages:
+        # owner() inlined: this runs once per message of a report's period
+        found = lookup((conversation, author))
+        if found is None or found[0][0] >= at:
+            continue
+        answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
+        kind = kinds.get(text)
+        if kind is None:
+            kind = kinds[text] = kind_of(text)
+        yield answer, at, kind
+
+
 class Kind(StrEnum):
     CONFIRMS = "confirms"  # a thank-you, or "that fixed it"
     NEUTRAL = "neutral"  # "ok", "got it": neither
@@ -101,18 +118,7 @@ def outcomes(
 
     thanked: set[int] = set()
     followed_up: set[int] = set()
-    # short messages repeat ("thanks!", "ok"): each text is classified once per report
-    kinds: dict[str | None, Kind] = {}
-    lookup = latest.get
-    for conversation, author, at, _, text in messages:
-        # owner() inlined: this loop runs once per message of the period
-        found = lookup((conversation, author))
-        if found is None or found[0][0] >= at:
-            continue
-        answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
-        kind = kinds.get(text)
-        if kind is None:
-            kind = kinds[text] = kind_of(text)
+    for answer, at, kind in owned_messages(latest, messages):
         if kind == Kind.CONFIRMS:
             thanked.add(answer)
         elif kind == Kind.FOLLOW_UP and at < iso(

@@ -20,14 +20,14 @@ window with `collect`.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, channel_of, figures
-from bot.insights.outcomes import NEGATIVE, POSITIVE, Kind, Outcome, answers_by_thread, kind_of, owner
+from bot.insights.outcomes import NEGATIVE, POSITIVE, Kind, Outcome, answers_by_thread, owned_messages, owner
 from bot.store.metrics import QUESTION_LEAD, AskerMessageRow, QuestionRow, TicketMoments, TicketRow
 from bot.store.reply_drafts import DraftCounts
 from bot.store.store import iso
@@ -84,7 +84,6 @@ def compute_windows(
     thanked = [NEVER] * n
     followed = [NEVER] * n
     window_end: dict[int, str] = {}
-    kinds: dict[str | None, Kind] = {}
     # the asker's own message by (thread, platform id): the last one read wins, as in compute()
     sent: dict[tuple[str, str | None], str] = {(m[0], m[3]): m[2] for m in messages}
     # a platform id read more than once (rare): each window wants the last one it reads
@@ -94,16 +93,8 @@ def compute_windows(
         for m in messages:
             every.setdefault((m[0], m[3]), []).append(m[2])
         repeated = {key: ats for key, ats in every.items() if len(ats) > 1}
-    lookup = latest.get
     assume_after = definitions.assume_after
-    for conversation, author, at, _, text in messages:
-        found = lookup((conversation, author))
-        if found is None or found[0][0] >= at:
-            continue
-        answer = found[0][1] if len(found) == 1 else found[bisect_left(found, (at,)) - 1][1]
-        kind = kinds.get(text)
-        if kind is None:
-            kind = kinds[text] = kind_of(text)
+    for answer, at, kind in owned_messages(latest, messages):
         if kind == Kind.CONFIRMS:
             if at < thanked[answer]:
                 thanked[answer] = at
