@@ -28,7 +28,6 @@ from bot.insights.similarity import (
     Asked,
     Signature,
     best_match,
-    may_be_similar,
     signature,
     similar,
     similarity,
@@ -97,14 +96,9 @@ def cluster_of(
         return found
 
     target = sig(newest)
-    # two questions sharing no word and no passage are never similar: that test is a set
-    # intersection, so the full measure runs only for the few that could be
-    members = [
-        q
-        for q in recent
-        if q.answer_id == newest.answer_id
-        or (may_be_similar(target, sig(q)) and best_match(target, [sig(q)]) is not None)
-    ]
+    # `similar` skips the costly part for most pairs: two questions sharing no word and no
+    # passage fail a set test, and neighbourhoods far apart fail before the words are compared
+    members = [q for q in recent if q.answer_id == newest.answer_id or similar(target, sig(q))]
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)
     sigs = [sig(m) for m in members]

@@ -193,12 +193,23 @@ def similarity(a: Signature, b: Signature) -> float:
     sharing no term and no passage are unrelated (0), however alike some of their spelling:
     n-grams grade the words' evidence, they do not make it up (and `may_be_similar` can then
     skip such pairs with a set test)."""
+    return _score(a, b, 0.0)
+
+
+def _score(a: Signature, b: Signature, floor: float) -> float:
+    """`similarity(a, b)`, or some value below `floor` when the similarity is certainly below
+    it. The neighbourhoods are compared first (a few dict lookups); the words can add
+    WORDS_WEIGHT at most, so when even that cannot reach `floor` their n-grams (the costly
+    part) are never intersected. Exact: the bound is the same sum with the words' overlap
+    at its maximum, 1, and rounding is monotonic."""
     if not may_be_similar(a, b):
         return 0.0
-    words = word_overlap(a, b)
     if not a._near and not b._near:
-        return words
-    return WORDS_WEIGHT * words + (1.0 - WORDS_WEIGHT) * neighbour_overlap(a, b)
+        return word_overlap(a, b)
+    near = (1.0 - WORDS_WEIGHT) * neighbour_overlap(a, b)
+    if WORDS_WEIGHT + near < floor:
+        return WORDS_WEIGHT + near
+    return WORDS_WEIGHT * word_overlap(a, b) + near
 
 
 def may_be_similar(a: Signature, b: Signature) -> bool:
@@ -210,7 +221,7 @@ def may_be_similar(a: Signature, b: Signature) -> bool:
 
 
 def similar(a: Signature, b: Signature, threshold: float = SIMILAR) -> bool:
-    return similarity(a, b) >= threshold
+    return _score(a, b, threshold) >= threshold
 
 
 def best_match(sig: Signature, candidates: Sequence[Signature], threshold: float = SIMILAR) -> int | None:
@@ -219,7 +230,7 @@ def best_match(sig: Signature, candidates: Sequence[Signature], threshold: float
     best: int | None = None
     best_score = threshold
     for i, candidate in enumerate(candidates):
-        score = similarity(sig, candidate)
+        score = _score(sig, candidate, best_score)
         if score > best_score or (best is None and score >= best_score):
             best, best_score = i, score
     return best

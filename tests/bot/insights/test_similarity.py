@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.insights.similarity import (
     NEIGHBOURS,
     SIMILAR,
@@ -236,3 +239,30 @@ def test_may_be_similar_never_skips_a_similar_pair() -> None:
                 assert may_be_similar(a, b)
     assert not may_be_similar(sigs[0], sigs[6])  # nothing shared: skipped
     assert may_be_similar(sigs[-2], sigs[-1])  # no passages and no common term: their n-grams
+
+
+_WORDS = ("archive", "archiving", "gmail", "refund", "invoice", "discord", "invite", "password", "reset")
+_PASSAGES = tuple(f"docs/{n}.md#{i}" for n in ("mail", "billing", "discord") for i in range(4))
+
+
+@st.composite
+def _signatures(draw: st.DrawFn) -> Signature:
+    words = draw(st.lists(st.sampled_from(_WORDS), max_size=4))
+    passages = draw(st.lists(st.sampled_from(_PASSAGES), max_size=NEIGHBOURS))
+    scores = draw(st.lists(st.floats(0.0, 30.0), min_size=len(passages) + 1, max_size=len(passages) + 1))
+    return signature(" ".join(words), passages, scores=sorted(scores, reverse=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_signatures(), st.lists(_signatures(), max_size=6), st.sampled_from((0.0, 0.3, SIMILAR, 0.8, 1.0)))
+def test_the_shortcut_past_distant_neighbourhoods_decides_as_the_full_measure(
+    a: Signature, others: list[Signature], threshold: float
+) -> None:
+    """similar() and best_match() skip the n-grams when the neighbourhoods alone cannot reach
+    the threshold: they must decide exactly as the full similarity would."""
+    for b in others:
+        assert similar(a, b, threshold) == (similarity(a, b) >= threshold)
+    scores = [similarity(a, b) for b in others]
+    eligible = [i for i, s in enumerate(scores) if s >= threshold]
+    want = min(eligible, key=lambda i: (-scores[i], i)) if eligible else None
+    assert best_match(a, others, threshold) == want
