@@ -84,10 +84,15 @@ def signatures_from_json(text: str) -> list[Signature]:
 
 
 def cluster_of(
-    newest: RecentQuestion, recent: Sequence[RecentQuestion], cache: dict[int, Signature]
-) -> Cluster:
+    newest: RecentQuestion,
+    recent: Sequence[RecentQuestion],
+    cache: dict[int, Signature],
+    min_askers: int = 1,
+) -> Cluster | None:
     """The recent questions similar to `newest`, the most central one first (the one most
-    similar to the rest says best what the cluster is about)."""
+    similar to the rest says best what the cluster is about); None when fewer than
+    `min_askers` different people asked them, which is most clusters of a busy window, and
+    then their centrality is never computed."""
 
     def sig(q: RecentQuestion) -> Signature:
         found = cache.get(q.answer_id)
@@ -101,6 +106,8 @@ def cluster_of(
     members = [q for q in recent if q.answer_id == newest.answer_id or similar(target, sig(q))]
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)
+    if len({m.asker_id for m in members}) < min_askers:
+        return None
     sigs = [sig(m) for m in members]
     # centrality within the newest CENTRAL_SAMPLE members: a big burst's representative is as
     # clear from a dozen of its questions as from all, at a bounded cost per answer
@@ -169,9 +176,9 @@ class BurstWatch:
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
-            cluster = cluster_of(newest, recent, self._signatures)
+            cluster = cluster_of(newest, recent, self._signatures, s.burst_min_askers)
             self._forget_old({q.answer_id for q in recent})
-            if cluster.askers < s.burst_min_askers:
+            if cluster is None:
                 return None
             burst = await self.store.run(claim_burst, place, cluster, now, cooldown)
             if burst is None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.store.incidents import IncidentStatus
+from bot.insights.bursts import cluster_of
+from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -281,3 +283,32 @@ async def test_an_incident_puts_its_notice_only_on_its_own_workspace_s_answers(
     }
     assert "Known issue" not in answers["T2"]
     assert answers["T1"].startswith("**Known issue:**")
+
+
+def _recent(
+    n: int, asker: Callable[[int], str], text: str, neighbours: tuple[str, ...], first_id: int = 100
+) -> list[RecentQuestion]:
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    return [
+        RecentQuestion(
+            answer_id=first_id - i,  # newest first, as the window keeps them
+            conversation=f"slack:T1:C1:{i}",
+            asker_id=asker(i),
+            question=text,
+            neighbours=neighbours,
+            scores=(9.0, 5.0, 1.0),
+            at=at - timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_cluster_of_too_few_askers_is_dropped_before_its_centre_is_sought() -> None:
+    passages = ("docs/login.md#0", "docs/sso.md#1")
+    unrelated = _recent(3, lambda i: f"U-other{i}", "How are invoices numbered?", ("docs/billing.md#0",), 50)
+    one_person = _recent(6, lambda i: "U1", "Login fails with error 500", passages)
+    assert cluster_of(one_person[0], [*one_person, *unrelated], {}, min_askers=5) is None
+    many = _recent(6, lambda i: f"U{i % 5}", "Login fails with error 500", passages)
+    cluster = cluster_of(many[0], [*many, *unrelated], {}, min_askers=5)
+    assert cluster is not None and cluster.askers == 5 and len(cluster.members) == 6
+    assert {m.question for m in cluster.members} == {"Login fails with error 500"}
