@@ -18,7 +18,11 @@ the three realdocs_dev sets (a grid over the rank weight, the how-to bonus, the 
 normalisation and the number of passages; see the README's measurements).
 
 The quote is the best unit with its dependants, then its strongest neighbours while the
-prose stays short; code blocks are kept whole, fenced, up to MAX_CODE_LINES lines.
+prose stays short; code blocks are kept whole, fenced, up to MAX_CODE_LINES lines. A list or
+table quoted together with the sentence that leads into it is quoted whole when it fits that
+same prose budget ("three types of exceptions can be used:" followed by two of them reads as
+the whole answer, and the third was the one asked about); when it does not fit, an "…" line
+stands where items were left out.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -232,9 +236,59 @@ def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, av
     return scores
 
 
+def _prose_words(units: Sequence[Unit], indexes: Iterable[int]) -> int:
+    return sum(len(units[i].text.split()) for i in indexes if units[i].kind is not UnitKind.CODE)
+
+
+def _led_list(units: Sequence[Unit], k: int) -> list[int]:
+    """The items (or rows) of the list (or table) right after sentence `k`, which leads into it;
+    empty when none follows. Any sentence, not only one ending in a colon: Korean and many
+    English docs lead into a list with a full stop ("... 몇 가지 방법을 소개하겠습니다.")."""
+    if units[k].kind is not UnitKind.SENTENCE or k + 1 >= len(units):
+        return []
+    kind = units[k + 1].kind
+    if kind not in (UnitKind.ITEM, UnitKind.ROW):
+        return []
+    members: list[int] = []
+    j = k + 1
+    while j < len(units) and units[j].kind is kind:
+        members.append(j)
+        j += 1
+    return members
+
+
+def _complete_lists(units: Sequence[Unit], chosen: set[int]) -> None:
+    """Quote whole each list that is quoted in part with the sentence leading into it, when the
+    prose stays within MAX_PROSE_WORDS: half a list of steps reads as all of them."""
+    for k in sorted(chosen):
+        members = _led_list(units, k)
+        missing = [j for j in members if j not in chosen]
+        partly = bool(missing) and len(missing) < len(members)
+        if partly and _prose_words(units, chosen.union(missing)) <= MAX_PROSE_WORDS:
+            chosen.update(missing)
+
+
+def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
+    """The chosen units in order, with an "…" item where a list quoted with its leading sentence
+    had to leave items out, so a cut list does not pass for the whole one."""
+    cut: set[int] = set()
+    for k in chosen:
+        members = _led_list(units, k)
+        if any(j in chosen for j in members):
+            cut.update(j for j in members if j not in chosen)
+    out: list[Unit] = []
+    for i, unit in enumerate(units):
+        if i in chosen:
+            out.append(unit)
+        elif i in cut and i - 1 not in cut:  # once for each run of items left out
+            out.append(Unit("…", unit.kind, unit.block))
+    return out
+
+
 def _assemble(units: Sequence[Unit], scores: Sequence[float], groups: Sequence[list[int]], best: int) -> str:
     chosen = set(groups[best])
-    prose = sum(len(units[i].text.split()) for i in chosen if units[i].kind is not UnitKind.CODE)
+    _complete_lists(units, chosen)
+    prose = _prose_words(units, chosen)
     # then the strongest neighbours, while the prose stays short
     for i in sorted(range(len(units)), key=lambda i: -scores[i]):
         if i in chosen or scores[i] <= 0:
@@ -242,12 +296,13 @@ def _assemble(units: Sequence[Unit], scores: Sequence[float], groups: Sequence[l
         if not any(abs(i - c) <= 1 for c in chosen):
             continue
         extra = [g for g in groups[i] if g not in chosen]
-        size = sum(len(units[g].text.split()) for g in extra if units[g].kind is not UnitKind.CODE)
+        size = _prose_words(units, extra)
         if prose + size > MAX_PROSE_WORDS:
             continue
         chosen.update(extra)
-        prose += size
-    return render([units[i] for i in sorted(chosen)])
+        _complete_lists(units, chosen)
+        prose = _prose_words(units, chosen)
+    return render(_with_gaps(units, chosen))
 
 
 def _trim_code(text: str) -> str:

@@ -1,0 +1,82 @@
+"""A list or table quoted with the sentence that leads into it is quoted whole, or says it was cut."""
+
+from __future__ import annotations
+
+from bot.answering.picker import MAX_PROSE_WORDS, pick
+from bot.types import DocVisibility, Passage
+
+FILLER = " ".join(f"Background sentence {i} about history and design goals." for i in range(25))
+
+
+def passage(text: str) -> Passage:
+    return Passage(
+        chunk_id="validators.md#0",
+        path="validators.md",
+        title="Validators",
+        heading="Raising validation errors",
+        text=text,
+        score=10.0,
+        visibility=DocVisibility.PUBLIC,
+    )
+
+
+def test_an_item_that_answers_brings_the_rest_of_the_list_its_colon_sentence_leads_into() -> None:
+    # the first item answers; the second one shares a word with the question and comes along as
+    # a neighbour; the third shares none, and was left out although the lead promises three
+    text = (
+        f"{FILLER}\n\nTo raise a validation error, three types of exceptions can be used:\n\n"
+        "- `ValueError`: the most common exception raised inside validators.\n"
+        "- `AssertionError`: using the assert statement also works, but be aware that these "
+        "statements are skipped when Python is run with the -O optimization flag.\n"
+        "- `PydanticCustomError`: a bit more verbose, but provides extra flexibility, with its own "
+        "error type and message template.\n\n"
+        f"{FILLER}"
+    )
+    quote = pick("which exception is the most common one inside validators", [passage(text)])
+    assert quote is not None
+    assert quote.text.startswith("To raise a validation error, three types of exceptions can be used:")
+    for item in ("- `ValueError`", "- `AssertionError`", "- `PydanticCustomError`"):
+        assert item in quote.text
+    assert "…" not in quote.text
+    assert "Background sentence" not in quote.text
+
+
+def test_a_list_led_by_a_sentence_without_a_colon_is_completed_too() -> None:
+    # Korean and much English documentation lead into steps with a full stop
+    text = (
+        f"{FILLER}\n\nThere are three steps to enable strict type checking in the editor.\n\n"
+        "1. Open the strict type checking settings of the editor.\n"
+        "2. Search for the mode option.\n"
+        "3. Choose the value named basic or higher.\n\n"
+        f"{FILLER}"
+    )
+    quote = pick("how do I enable strict type checking in the editor", [passage(text)])
+    assert quote is not None
+    assert quote.text.startswith("There are three steps to enable strict type checking in the editor.")
+    assert "2. Search for the mode option." in quote.text
+    assert "3. Choose the value named basic or higher." in quote.text
+
+
+def test_a_list_too_long_to_quote_whole_says_where_items_were_left_out() -> None:
+    items = "\n".join(
+        f"- `option_{i}`: tunes part {i} of the renderer in several small ways." for i in range(40)
+    )
+    text = f"{FILLER}\n\nThe renderer accepts these options, all of them optional:\n\n{items}\n\n{FILLER}"
+    quote = pick("which renderer option tunes part 17", [passage(text)])
+    assert quote is not None
+    lines = quote.text.splitlines()
+    assert "- `option_17`: tunes part 17 of the renderer in several small ways." in lines
+    assert "…" in lines  # the cut is marked, once for each run of items left out
+    assert len(lines) < 40
+    assert sum(len(line.split()) for line in lines) <= MAX_PROSE_WORDS + 1
+
+
+def test_rows_quoted_without_their_leading_sentence_are_not_padded_with_the_table() -> None:
+    rows = "\n".join(f"| `pydantic.old_name_{i}` | `pydantic.new_name_{i}` |" for i in range(30))
+    rows = rows.replace("old_name_12` |", "parse_obj_as` |")
+    text = f"{FILLER}\n\nSome things moved.\n\n| V1 | V2 |\n| --- | --- |\n{rows}\n\n{FILLER}"
+    quote = pick("where did parse_obj_as go", [passage(text)])
+    assert quote is not None
+    assert "`pydantic.parse_obj_as` | `pydantic.new_name_12`" in quote.text
+    assert "Some things moved." not in quote.text
+    assert "new_name_29" not in quote.text and "…" not in quote.text
