@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.delivery import Deliveries
 from bot.escalation import Escalations
+from bot.inbox import Finish
 from bot.insights.followups import Followups
 from bot.insights.service import Insights
 from bot.messages import say
@@ -195,9 +196,14 @@ class SupportBot:
         return await self.store.run(StateStore.bot_conversations_since, platform, since)
 
     async def handle(
-        self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        resume: Posted | None,
+        finish: Finish | None = None,
     ) -> Outcome:
-        return await self._handle_message(message, channel, situation, resume)
+        return await self._handle_message(message, channel, situation, resume, finish)
 
     async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None:
         await self.responder.apologise(message, channel, language=situation.language, scope=situation.scope)
@@ -217,6 +223,7 @@ class SupportBot:
         channel: Channel,
         situation: Situation,
         resume: Posted | None = None,
+        finish: Finish | None = None,
     ) -> Outcome:
         conversation = message.conversation
         state = await self.store.run(StateStore.conversation, conversation.key)
@@ -323,6 +330,7 @@ class SupportBot:
             message_id=message.id,
             on_posted=lambda: self._responding.discard(message.id),
             revising=resume,
+            finish=finish,
         )
         if outcome in (Outcome.ANSWERED, Outcome.ESCALATED):  # after the answer: see journey.py
             await self.journey.welcome(

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from bot import faults
 from bot.conversation import log_context
-from bot.inbox import deserialise_message, serialise_message
+from bot.inbox import Finish, deserialise_message, serialise_message
 from bot.policy import Situation
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -36,7 +36,12 @@ class MessageHandler(Protocol):
     def situation(self, message: InboundMessage) -> Situation: ...
 
     async def handle(
-        self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        resume: Posted | None,
+        finish: Finish | None = None,
     ) -> Outcome: ...
 
     async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None: ...
@@ -136,11 +141,12 @@ class Deliveries:
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
         noting = _Noting(channel, partial(self._note_post, key))
+        finish = Finish()  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:
                 async with self._workers:
-                    outcome = await self.handler.handle(message, noting, situation, resume)
+                    outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception:
                 log.exception(
                     "failed to handle a message",
@@ -152,7 +158,9 @@ class Deliveries:
             faults.point("event.handled")
             try:
                 faults.point("event.finish")
-                await self.store.run(StateStore.finish_event, key, self.clock.now(), str(outcome))
+                await self.store.run(
+                    StateStore.finish_event, key, self.clock.now(), str(outcome), finish.completion
+                )
             except Exception:
                 # the person has their outcome. The key stays in flight, so this process's
                 # clock never replays it; a restart may, and finds the post noted

@@ -7,7 +7,9 @@ platform makes and wherever the process dies. It holds because of four rules:
    its payload) before anything is done with it; a second claim of the key is a duplicate.
 2. The post that shows the answer is noted in the inbox as soon as it exists, before any
    text is streamed into it (`StreamingReply(on_post=...)`).
-3. The event is finished only after its outcome is visible; finishing drops the payload.
+3. The event is finished only after its outcome is visible; finishing drops the payload
+   and records the answer that was posted (`Finish.completion`), in one transaction: the
+   answer's record and its event's finish are never one without the other.
 4. What is claimed but not finished is replayed (at start-up and on every clock tick, a
    bounded number at a time, never one a live handler of this process holds, under a short
    lease so two replays never take one event); a replay edits the noted post instead of
@@ -18,7 +20,8 @@ The window that remains: the platform accepted a post but the process died befor
 recorded its id (milliseconds, with no write in between). tests/bot/test_exactly_once.py
 injects a crash at each step (bot/faults.py) and checks the rule.
 
-These two functions are the payload's format.
+`Finish` carries what the handler leaves to the finish; the two functions below are the
+payload's format.
 """
 
 from __future__ import annotations
@@ -28,7 +31,16 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, Completion, ConversationRef, InboundMessage, Visibility
+
+
+class Finish:
+    """What is written when an event is finished, besides its outcome: the answer its handler
+    posted. The responder leaves the completion here rather than writing it, and delivery
+    writes both at once (one commit per answer fewer, and rule 3 above)."""
+
+    def __init__(self) -> None:
+        self.completion: Completion | None = None
 
 
 def serialise_message(message: InboundMessage) -> str:

@@ -18,6 +18,7 @@ from bot.types import (
     ActionKind,
     Answer,
     Command,
+    Completion,
     ConversationRef,
     InboundMessage,
     Outcome,
@@ -228,7 +229,9 @@ class InboxStore(Protocol):
 
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool: ...
 
-    def finish_event(self, key: str, now: datetime, status: str = "done") -> None: ...
+    def finish_event(
+        self, key: str, now: datetime, status: str = "done", completion: Completion | None = None
+    ) -> None: ...
 
     def prune_inbox(self, before: datetime) -> int: ...
 
@@ -753,8 +756,6 @@ class Store(
 ):
     """All of the state store: what a backend (SQLite today, PostgreSQL later) implements."""
 
-    def complete_answer(
-        self, answer_id: int, posted: Posted, text: str, at: datetime, followup_due: datetime | None = None
-    ) -> None: ...
+    def complete_answer(self, completion: Completion) -> None: ...
 
     def close(self) -> None: ...

@@ -229,6 +229,18 @@ class Posted:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Completion:
+    """An answer that is up, as the store records it: the post that shows it, its text for the
+    thread's history, and when its "Did this solve it?" is due (None: not scheduled)."""
+
+    answer_id: int
+    posted: Posted
+    text: str
+    at: datetime
+    followup_due: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Passage:
     """A chunk of a document that retrieval found for a question, with its score."""
 

@@ -17,6 +17,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
+from bot.inbox import Finish
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
@@ -35,6 +36,7 @@ from bot.types import (
     Button,
     ButtonStyle,
     Command,
+    Completion,
     ConversationRef,
     DocVisibility,
     EscalationReason,
@@ -125,12 +127,14 @@ class Responder:
         on_posted: Callable[[], None] | None = None,
         revising: Posted | None = None,
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
+        finish: Finish | None = None,
     ) -> Outcome:
         """Answer `question` in `conversation`: stream the model's words or post the quote,
         with sources and buttons; or, when there is no answer, say so and hand it to people.
         With `revising` (the asker edited the question, or a replay found the post a dead
         process began), that post is replaced in place; `on_post` learns of a new post as
-        soon as it exists (the inbox notes it, so a replay can do that)."""
+        soon as it exists (the inbox notes it, so a replay can do that). With `finish` (the
+        inbox's, for a platform message) the answer is recorded with its event's finish."""
         audiences, history = await asker_view(self.settings, self.store, asker, conversation, question)
         # opt-in memory (bot/privacy/people.py): None when off, and then nothing is read or written
         people = People(settings=self.settings, store=self.store, clock=self.clock)
@@ -250,9 +254,13 @@ class Responder:
             on_posted()  # answered: a later failure owes no apology
         # "Did this solve it?" in after_hours, unless confirmed first: scheduled with the record
         due = self.followups.due_for(posted.conversation, asker) if self.followups is not None else None
-        await self.store.run(
-            StateStore.complete_answer, answer_id, posted, answer.text, self.clock.now(), followup_due=due
+        completion = Completion(
+            answer_id=answer_id, posted=posted, text=answer.text, at=self.clock.now(), followup_due=due
         )
+        if finish is not None:
+            finish.completion = completion
+        else:
+            await self.store.run(StateStore.complete_answer, completion)
         faults.point("answer.recorded")
         await self._watch_for_bursts(answer_id, conversation, channel, asked)
         return Outcome.ANSWERED

@@ -43,6 +43,7 @@ from bot.types import (
     Button,
     ButtonStyle,
     Citation,
+    Completion,
     ConversationRef,
     DocVisibility,
     InboundMessage,
@@ -317,9 +318,10 @@ class DraftReplies:
             )
         )
         if draft.answer_id:
-            await self.store.run(
-                StateStore.complete_answer, draft.answer_id, posted, draft.answer, self.clock.now()
+            done = Completion(
+                answer_id=draft.answer_id, posted=posted, text=draft.answer, at=self.clock.now()
             )
+            await self.store.run(StateStore.complete_answer, done)
             if self.followups is not None:
                 await self.followups.schedule(posted.conversation, draft.answer_id, asker)
         return posted

@@ -78,10 +78,13 @@ class InboxRepository(Repository):
         """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
         it) is dropped: the key alone is enough to recognise a retry."""
         with one_statement(self.db):
-            self.db.execute(
-                "update inbox set status = ?, done_at = ?, payload = null where key = ?",
-                [status, iso(now), key],
-            )
+            self._finish(key, now, status)
+
+    def _finish(self, key: str, now: datetime, status: str) -> None:
+        """finish_event inside a transaction the caller holds (StateStore.finish_event's)."""
+        self.db.execute(
+            "update inbox set status = ?, done_at = ?, payload = null where key = ?", [status, iso(now), key]
+        )
 
     def prune_inbox(self, before: datetime) -> int:
         """Forget handled events older than `before` (platforms stop retrying within minutes)."""

@@ -41,7 +41,7 @@ from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
 from bot.store.workers import WorkerRepository
-from bot.types import Posted
+from bot.types import Completion
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -107,22 +107,41 @@ class StateStore(
         finally:
             db.close()
 
-    def complete_answer(
-        self, answer_id: int, posted: Posted, text: str, at: datetime, followup_due: datetime | None = None
-    ) -> None:
+    def complete_answer(self, completion: Completion) -> None:
         """An answer is up: note its post, keep it in the thread's history, mark the thread as
         one the bot takes part in and (with `followup_due`) schedule its "Did this solve it?",
         in one transaction (one trip to the store's thread)."""
         with self.db.conn:
-            update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted.message_id})
-            # a thread the bot answered in: follow-ups there need no mention
-            participating = True if posted.conversation.thread is not None else None
-            self._touch(posted.conversation, at, None, participating)
-            self._insert_message(
-                posted.conversation, role="bot", text=text, at=at, author=None, platform_id=posted.message_id
-            )
-            if followup_due is not None:
-                self._schedule_followup(posted.conversation.key, answer_id, followup_due)
+            self._complete(completion)
+
+    def finish_event(
+        self, key: str, now: datetime, status: str = "done", completion: Completion | None = None
+    ) -> None:
+        """Mark an event handled; with `completion`, the answer it posted is recorded in the
+        same transaction (bot/inbox.py, rule 3)."""
+        if completion is None:
+            super().finish_event(key, now, status)
+            return
+        with self.db.conn:
+            self._complete(completion)
+            self._finish(key, now, status)
+
+    def _complete(self, done: Completion) -> None:
+        posted = done.posted
+        update_row(self.db, "answers", "id", done.answer_id, {"posted_message_id": posted.message_id})
+        # a thread the bot answered in: follow-ups there need no mention
+        participating = True if posted.conversation.thread is not None else None
+        self._touch(posted.conversation, done.at, None, participating)
+        self._insert_message(
+            posted.conversation,
+            role="bot",
+            text=done.text,
+            at=done.at,
+            author=None,
+            platform_id=posted.message_id,
+        )
+        if done.followup_due is not None:
+            self._schedule_followup(posted.conversation.key, done.answer_id, done.followup_due)
 
     def close(self) -> None:
         self.db.close()

@@ -194,3 +194,27 @@ async def test_a_failed_finish_is_not_answered_again_by_the_same_process(
     await rt.bot.settle()
     assert len(platform.answers()) == 1 and platform.edits == []
     assert rt.state.db["answers"].count == 1
+
+
+@pytest.mark.parametrize("point", ANSWER_POINTS)
+async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_step_the_process_dies_at(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
+) -> None:
+    """The answer's record (its post, its place in the thread's history) is written with the
+    event's finish: a process dying before the finish leaves neither, and the replay writes
+    both once, rather than the history holding the answer twice. (The question itself is
+    recorded again by the replay: noted, not yet made idempotent.)"""
+    platform = Platform()
+    asked = question("How long does a refund take?", f"rec-{point}")
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await make_runtime(TOML).bot.on_message(asked, platform)
+    clock.advance(seconds=1)
+    restarted = make_runtime(TOML)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    [(posted, _)] = [(p, r) for p, r in platform.posted if r.kind in (ReplyKind.THINKING, ReplyKind.ANSWER)]
+    history = restarted.state.history(posted.conversation)
+    assert [turn.role for turn in history if turn.role == "bot"] == ["bot"], history
+    recorded = [
+        row["posted_message_id"] for row in restarted.state.db["answers"].rows if row["posted_message_id"]
+    ]
+    assert recorded == [posted.message_id]

@@ -13,7 +13,7 @@ from itertools import count
 from bot.hours import BusinessHours
 from bot.insights.metrics import Definitions, Period
 from bot.store import StateStore
-from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
+from bot.types import Author, Completion, ConversationRef, EscalationReason, Posted, TicketStatus
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # Monday noon: the report runs now
 WEEK = Period(since=datetime(2026, 11, 30, tzinfo=UTC), until=NOW)
@@ -73,7 +73,9 @@ def ask(
     )
     if answered:
         posted = Posted(message_id=f"b{next(_ids)}", conversation=ref)
-        store.complete_answer(answer_id, posted, "Open the login page.", when)
+        store.complete_answer(
+            Completion(answer_id=answer_id, posted=posted, text="Open the login page.", at=when)
+        )
     return answer_id
 
 

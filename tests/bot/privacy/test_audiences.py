@@ -10,7 +10,7 @@ from bot import policy
 from bot.config import Settings
 from bot.privacy.audiences import withholds
 from bot.store import StateStore
-from bot.types import Author, ConversationRef, Posted
+from bot.types import Author, Completion, ConversationRef, Posted
 
 TOML = """
 [audiences.partners]
@@ -75,7 +75,8 @@ def test_history_for_a_non_member_keeps_only_the_bots_answers_to_them(tmp_path: 
             top_path=None,
             at=at,
         )
-        store.complete_answer(answer_id, Posted(message_id=f"b{n}", conversation=thread), answer, at)
+        posted = Posted(message_id=f"b{n}", conversation=thread)
+        store.complete_answer(Completion(answer_id=answer_id, posted=posted, text=answer, at=at))
     everything = [t.text for t in store.history(thread)]
     assert everything == ["partner question", "partner answer", "my question", "my answer"]
     assert [t.text for t in store.history(thread, answers_to="U2")] == [

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import StateStore
+from bot.types import Completion, ConversationRef, Posted
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -37,3 +38,38 @@ def test_handled_events_keep_their_key_but_not_the_message(state: Path | str) ->
     assert not store.claim_event("slack:msg:1", "slack", "{}", NOW)  # still recognised as a retry
     assert store.prune_inbox(NOW + timedelta(days=8)) == 1
     assert store.claim_event("slack:msg:1", "slack", "{}", NOW)
+
+
+def test_finishing_an_answered_event_records_the_answer_in_the_same_write(state: Path | str) -> None:
+    store = StateStore(state)
+    thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="100.1")
+    store.claim_event("slack:msg:100.1", "slack", '{"text": "q"}', NOW)
+    answer_id = store.record_answer(
+        ref=thread,
+        message_id="100.1",
+        asker_id="U1",
+        question="How long does a refund take?",
+        answer="Five to seven business days.",
+        confidence=0.9,
+        language="en",
+        answerer="extractive",
+        abstained=False,
+        sources=(),
+        top_path=None,
+        at=NOW,
+    )
+    done = Completion(
+        answer_id=answer_id,
+        posted=Posted(message_id="100.2", conversation=thread),
+        text="Five to seven business days.",
+        at=NOW,
+        followup_due=NOW + timedelta(hours=24),
+    )
+    store.finish_event("slack:msg:100.1", NOW, "answered", done)
+    assert store.db.execute("select status, payload from inbox").fetchone() == ("answered", None)
+    assert store.db.execute("select posted_message_id from answers").fetchone() == ("100.2",)
+    assert [(t.role, t.text) for t in store.history(thread)] == [("bot", "Five to seven business days.")]
+    conversation = store.conversation(thread.key)
+    assert conversation is not None and conversation.bot_participating
+    due = store.db.execute("select followup_due_at, followup_answer_id from conversations").fetchone()
+    assert due[1] == answer_id and due[0] is not None
