@@ -52,10 +52,32 @@ class ConversationRepository(Repository):
         bot_participating: bool | None = None,
     ) -> None:
         """Keep one message and the conversation's activity (and flag) in one transaction:
-        the event path's usual pair of writes, one round trip to the store's thread."""
+        the event path's usual pair of writes, one round trip to the store's thread. A
+        platform message is kept once: the replay of an event a dead process had begun records
+        it again, and the thread must not then hold the question twice (an edit has an id of
+        its own)."""
         with self.db.conn:
             self._touch(ref, now, asker_id, bot_participating)
-            self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
+            if platform_id is None:
+                self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=None)
+                return
+            self.db.execute(
+                "insert into messages (conversation, platform_id, author_id, author_name, role, text, at) "
+                "select ?, ?, ?, ?, ?, ?, ? where not exists (select 1 from messages where conversation = ? "
+                "and platform_id = ? and role = ?)",
+                [
+                    ref.key,
+                    platform_id,
+                    author.id if author else None,
+                    author.display if author else None,
+                    role,
+                    text,
+                    iso(at),
+                    ref.key,
+                    platform_id,
+                    role,
+                ],
+            )
 
     def _touch(
         self, ref: ConversationRef, now: datetime, asker_id: str | None, bot_participating: bool | None = None

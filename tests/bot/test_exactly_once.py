@@ -202,8 +202,8 @@ async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_
 ) -> None:
     """The answer's record (its post, its place in the thread's history) is written with the
     event's finish: a process dying before the finish leaves neither, and the replay writes
-    both once, rather than the history holding the answer twice. (The question itself is
-    recorded again by the replay: noted, not yet made idempotent.)"""
+    both once, rather than the history holding the answer twice; nor does it keep the
+    question a second time."""
     platform = Platform()
     asked = question("How long does a refund take?", f"rec-{point}")
     with faults.crash_at(point), pytest.raises(faults.Crash):
@@ -213,7 +213,7 @@ async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_
     assert await restarted.bot.replay_pending("slack", platform) == 1
     [(posted, _)] = [(p, r) for p, r in platform.posted if r.kind in (ReplyKind.THINKING, ReplyKind.ANSWER)]
     history = restarted.state.history(posted.conversation)
-    assert [turn.role for turn in history if turn.role == "bot"] == ["bot"], history
+    assert [turn.role for turn in history] == ["user", "bot"], history
     recorded = [
         row["posted_message_id"] for row in restarted.state.db["answers"].rows if row["posted_message_id"]
     ]

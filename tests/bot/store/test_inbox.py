@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import StateStore
-from bot.types import Completion, ConversationRef, Posted
+from bot.types import Author, Completion, ConversationRef, Posted
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -73,3 +73,19 @@ def test_finishing_an_answered_event_records_the_answer_in_the_same_write(state:
     assert conversation is not None and conversation.bot_participating
     due = store.db.execute("select followup_due_at, followup_answer_id from conversations").fetchone()
     assert due[1] == answer_id and due[0] is not None
+
+
+def test_a_platform_message_recorded_again_by_a_replay_is_kept_once(state: Path | str) -> None:
+    store = StateStore(state)
+    thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="200.1")
+    asker = Author(id="U1", name="Ann")
+    for _ in range(2):  # the first process, then the replay of its event
+        store.record_message(
+            thread, role="user", text="How long?", at=NOW, now=NOW, author=asker, platform_id="200.1"
+        )
+    store.record_message(
+        thread, role="user", text="An edit", at=NOW, now=NOW, author=asker, platform_id="200.1:e"
+    )
+    store.record_message(thread, role="user", text="No id", at=NOW, now=NOW, author=asker)
+    store.record_message(thread, role="user", text="No id", at=NOW, now=NOW, author=asker)
+    assert [t.text for t in store.history(thread)] == ["How long?", "An edit", "No id", "No id"]
