@@ -21,8 +21,8 @@ The quote is the best unit with its dependants, then its strongest neighbours wh
 prose stays short; code blocks are kept whole, fenced, up to MAX_CODE_LINES lines. A list or
 table quoted together with the sentence that leads into it is quoted whole when it fits that
 same prose budget ("three types of exceptions can be used:" followed by two of them reads as
-the whole answer, and the third was the one asked about); when it does not fit, an "…" line
-stands where items were left out.
+the whole answer, and the third was the one asked about); when it does not fit, an ELIDED
+line stands where items were left out.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ MAX_CODE_LINES = 40  # a longer code block is cut, and says so
 PREPARED_CACHE = 2048  # passages kept analysed (a few MB at most)
 CANDIDATE_PASSAGES = 5  # units are looked for in this many of the best passages
 CANDIDATE_FLOOR = 0.6  # ... scoring at least this share of the best one
+# where a quoted list leaves items out: the bracketed ellipsis of quotations, not a bare "…",
+# which is how an answer still being streamed ends (bot/streaming.py)
+ELIDED = "[…]"
 
 # chosen by leave-one-set-out cross-validation on realdocs_dev (see the module docstring),
 # relative to the unit's coverage of the question, which is in [0, 1]. Also measured and
@@ -269,7 +272,7 @@ def _complete_lists(units: Sequence[Unit], chosen: set[int]) -> None:
 
 
 def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
-    """The chosen units in order, with an "…" item where a list quoted with its leading sentence
+    """The chosen units in order, with an ELIDED line where a list quoted with its leading sentence
     had to leave items out, so a cut list does not pass for the whole one."""
     cut: set[int] = set()
     for k in chosen:
@@ -281,7 +284,7 @@ def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
         if i in chosen:
             out.append(unit)
         elif i in cut and i - 1 not in cut:  # once for each run of items left out
-            out.append(Unit("…", unit.kind, unit.block))
+            out.append(Unit(ELIDED, unit.kind, unit.block))
     return out
 
 

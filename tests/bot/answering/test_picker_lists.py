@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answering.picker import MAX_PROSE_WORDS, pick
+from bot.answering.picker import ELIDED, MAX_PROSE_WORDS, pick
 from bot.types import DocVisibility, Passage
 
 FILLER = " ".join(f"Background sentence {i} about history and design goals." for i in range(25))
@@ -37,7 +37,7 @@ def test_an_item_that_answers_brings_the_rest_of_the_list_its_colon_sentence_lea
     assert quote.text.startswith("To raise a validation error, three types of exceptions can be used:")
     for item in ("- `ValueError`", "- `AssertionError`", "- `PydanticCustomError`"):
         assert item in quote.text
-    assert "…" not in quote.text
+    assert ELIDED not in quote.text
     assert "Background sentence" not in quote.text
 
 
@@ -66,7 +66,9 @@ def test_a_list_too_long_to_quote_whole_says_where_items_were_left_out() -> None
     assert quote is not None
     lines = quote.text.splitlines()
     assert "- `option_17`: tunes part 17 of the renderer in several small ways." in lines
-    assert "…" in lines  # the cut is marked, once for each run of items left out
+    assert ELIDED in lines  # the cut is marked, once for each run of items left out
+    # never like an answer still being streamed, which ends with "…"
+    assert not quote.text.rstrip().endswith(" …") and lines[-1] != "…"
     assert len(lines) < 40
     assert sum(len(line.split()) for line in lines) <= MAX_PROSE_WORDS + 1
 
@@ -79,4 +81,4 @@ def test_rows_quoted_without_their_leading_sentence_are_not_padded_with_the_tabl
     assert quote is not None
     assert "`pydantic.parse_obj_as` | `pydantic.new_name_12`" in quote.text
     assert "Some things moved." not in quote.text
-    assert "new_name_29" not in quote.text and "…" not in quote.text
+    assert "new_name_29" not in quote.text and ELIDED not in quote.text
