@@ -47,20 +47,28 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> StateStore:
     path: Path = tmp_path_factory.mktemp("windows") / "state.db"
     fill(path, 1500, 150, NOW)  # a month of support around the cases below
     store = StateStore(path)
-    # CDUP: two messages with the same platform id in one thread; the one read last (the
+    # CDUP: two messages with the same platform id in one thread (what a replay recorded before
+    # platform messages were kept once: stores hold such pairs); the one read last (the
     # earlier in time) is outside the second day's lead hour, so that day finds the other
     ref = thread(channel="CDUP")
-    for minutes in (-10, -200):  # inserted later in time first: rowid order is not time order
-        store.record_message(
-            ref,
-            role="user",
-            text="Where is the audit log?",
-            at=CUT + timedelta(minutes=minutes + 30),
-            now=CUT,
-            author=Author(id="UD1"),
-            platform_id="dup",
-            asker_id="UD1",
-        )
+    store.record_message(
+        ref,
+        role="user",
+        text="Where is the audit log?",
+        at=CUT + timedelta(minutes=-10 + 30),  # inserted later in time first: rowid order is not time order
+        now=CUT,
+        author=Author(id="UD1"),
+        platform_id="dup",
+        asker_id="UD1",
+    )
+    store.add_message(
+        ref,
+        role="user",
+        text="Where is the audit log?",
+        at=CUT + timedelta(minutes=-200 + 30),
+        author=Author(id="UD1"),
+        platform_id="dup",
+    )
     store.record_answer(
         ref=ref,
         message_id="dup",
