@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from bot import policy
 from bot.answering.safety import redact_secrets
 from bot.commands.handlers import NOTE_LIMIT
+from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.pages import record, signed_in
@@ -35,8 +36,9 @@ from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
 from bot.ports import Channel
 from bot.store import StateStore
+from bot.store.queue import Reach
 from bot.text import parse_user_id
-from bot.types import Author, Ticket, TicketStatus
+from bot.types import Author, ConversationRef, Ticket, TicketStatus
 
 SHOWN = 200  # rows of the queue: the newest; more is a filter away
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -47,17 +49,39 @@ def _markdown_line(text: str) -> Markup:
     return Markup(_BOLD.sub(r"<strong>\1</strong>", str(escape(text))))
 
 
-def _staff(request: web.Request, platforms: list[str]) -> list[str]:
-    """Everyone the settings name for tickets on these platforms: whom one may assign to."""
+def _named(ps: PlatformSettings) -> list[str]:
+    """The users these settings name for tickets: whom one may assign to."""
+    channel_staff = [u for c in ps.channels.values() for u in c.staff_users]
+    return [*ps.staff_users, *ps.second_tier_users, *ps.oncall_users, *ps.admin_users, *channel_staff]
+
+
+def _named_in(settings: Settings, reach: tuple[Reach, ...]) -> list[str]:
+    """The people the settings name in the workspaces of `reach`: the queue's assignee filter
+    offers no one of a workspace the viewer may not see."""
     people: list[str] = []
-    for platform in platforms:
-        shared = policy.platform_settings(request.app[DASHBOARD].settings, platform)
+    for r in reach:
+        shared = policy.platform_settings(settings, r.platform)
         if shared is None:
             continue
-        # the queue spans every workspace: anyone named for any of them may be assigned
-        for ps in [shared, *(shared.for_workspace(w) for w in shared.workspaces)]:
-            people += [*ps.staff_users, *ps.second_tier_users, *ps.oncall_users, *ps.admin_users]
+        if r.only is not None:
+            views = [shared.for_workspace(w) for w in sorted(r.only)]
+        else:  # the shared settings serve every workspace without its own: one of them is seen
+            views = [shared, *(shared.for_workspace(w) for w in shared.workspaces if w not in r.excluded)]
+        people += [person for ps in views for person in _named(ps)]
     return list(dict.fromkeys(people))
+
+
+async def _team(request: web.Request, where: ConversationRef) -> dict[str, str]:
+    """Id -> name (or "") of whom a ticket of `where`'s workspace may be assigned to: the people
+    its settings name (its `[slack.workspaces.T...]` over the shared ones), those seen working
+    its tickets (staff by a group or role, whom the settings cannot list), and the admin
+    assigning. No one of another workspace: they could not see the thread they are tagged in."""
+    dash = request.app[DASHBOARD]
+    ps = policy.platform_settings(dash.settings, where.platform, where.workspace)
+    named = dict.fromkeys(_named(ps) if ps is not None else [], "")
+    seen = await dash.store.run(StateStore.workspace_staff, where.platform, where.workspace)
+    me = signed_in(request).user_id
+    return {me: ""} | named | {person: name for person, name in seen if name or person not in named}
 
 
 # -- the queue ----------------------------------------------------------------------------
@@ -73,7 +97,7 @@ async def queue(request: web.Request) -> web.Response:
     channels, assignees = await dash.store.run(
         StateStore.queue_people_and_channels, wanted.reach(reach), wanted.status.statuses
     )
-    people = dict.fromkeys(_staff(request, platforms), "") | dict(assignees)
+    people = dict.fromkeys(_named_in(dash.settings, reach), "") | dict(assignees)
     rows = [
         {
             "ticket": t,
@@ -123,8 +147,12 @@ async def _ticket(request: web.Request) -> Ticket:
 
 
 async def ticket_page(request: web.Request) -> web.Response:
-    dash = request.app[DASHBOARD]
     ticket = await _ticket(request)
+    return await _page(request, ticket, request.query.get("message", ""))
+
+
+async def _page(request: web.Request, ticket: Ticket, message: str, status: int = 200) -> web.Response:
+    dash = request.app[DASHBOARD]
     now = dash.clock.now()
     saved = await dash.store.run(StateStore.ticket_context, ticket.id)
     context = Context(
@@ -143,9 +171,12 @@ async def ticket_page(request: web.Request) -> web.Response:
     lines = card(ticket, ticket.conversation, now, context, previous=previous).text.split("\n")
     history = await dash.store.run(StateStore.history, ticket.conversation, 200)
     events = await dash.store.run(StateStore.ticket_events, ticket.id)
+    is_admin = rights_in(request, ticket.conversation) == Rights.ADMIN
+    team = await _team(request, ticket.conversation) if is_admin else {}
     return render(
         request,
         "ticket.html",
+        status=status,
         ticket=ticket,
         brief=[_markdown_line(line) for line in lines],
         history=history,
@@ -153,10 +184,10 @@ async def ticket_page(request: web.Request) -> web.Response:
         can_act=dash.channels is not None,
         active=ticket.status in ACTIVE,
         reopenable=ticket.status == TicketStatus.RESOLVED,
-        is_admin=rights_in(request, ticket.conversation) == Rights.ADMIN,
-        staff=sorted(set(_staff(request, [ticket.conversation.platform]))),
+        is_admin=is_admin,
+        staff=sorted(((name or person, person) for person, name in team.items()), key=lambda p: p[0].lower()),
         note_limit=NOTE_LIMIT,
-        message=request.query.get("message", ""),
+        message=message,
     )
 
 
@@ -225,6 +256,19 @@ async def assign(request: web.Request) -> web.StreamResponse:
     person = parse_user_id(str((await request.post()).get("person", "")))
     if person is None:
         return _back(request, ticket, "Give the user id of the person to assign, e.g. U12345.")
+    where = ticket.conversation
+    if person not in await _team(request, where):
+        # in the chat a mention picks a person of the workspace it is typed in
+        assign = request.app[DASHBOARD].settings.command_prefix(where.platform, admin=True) + " assign"
+        # refused here, not only left out of the list: a form can be sent with any id
+        return await _page(
+            request,
+            ticket,
+            f"{person} is not on the team of this ticket's workspace ({where.workspace}): assign one of "
+            f"the people listed (named for {where.workspace} in the settings, or seen working its "
+            f"tickets), or someone of {where.workspace} with {assign} there.",
+            status=403,
+        )
     escalations = request.app[DASHBOARD].escalations
     actor = _actor(request, ticket)
     result = await escalations.reassign(

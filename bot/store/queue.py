@@ -166,3 +166,27 @@ class TicketQueueRepository(Repository):
             params,
         ).fetchall()
         return channels, sorted((str(row[0]), str(row[1] or row[0])) for row in people)
+
+    def workspace_staff(self, platform: str, workspace: str) -> list[tuple[str, str]]:
+        """The (id, name) of the people seen working `workspace`'s tickets: who claimed,
+        resolved or reassigned one (rights there were checked when they did), and who wrote
+        in a ticket's thread as staff. Staff by a user group or role are known this way: the
+        settings name the group, not its members."""
+        where, params = Reach(platform=platform, only=frozenset({workspace})).sql()
+        tickets = f"select {{}} from tickets where {where}"
+        rows = self.db.execute(
+            f"select actor_id, null from ticket_events where ticket_id in ({tickets.format('id')}) "
+            f"and event in ({', '.join('?' for _ in _WORKED)}) and coalesce(actor_id, '') != '' "
+            "union all "
+            f"select author_id, author_name from messages where conversation in "
+            f"({tickets.format('conversation')}) and role = 'staff' and coalesce(author_id, '') != ''",
+            [*params, *_WORKED, *params],
+        ).fetchall()
+        people: dict[str, str] = {}
+        for person, name in rows:
+            people[str(person)] = people.get(str(person)) or str(name or "")
+        return sorted(people.items())
+
+
+# the ticket events only staff (claim, resolve) or admins (reassign) of the ticket's workspace cause
+_WORKED = (str(TicketStatus.CLAIMED), str(TicketStatus.RESOLVED), "reassigned")

@@ -190,6 +190,92 @@ async def test_an_admin_assigns_a_ticket_as_support_assign_does(
     assert rt.state.ticket(ticket_id).assignee_id == "U-OLU"  # type: ignore[union-attr]
 
 
+def offered(page: str) -> set[str]:
+    """The user ids the ticket page's assign list offers."""
+    listed = re.search(r'<datalist id="staff">(.*?)</datalist>', page, re.S)
+    assert listed is not None, "no assign list on the page"
+    return set(re.findall(r'<option value="([^"]+)"', listed.group(1)))
+
+
+async def test_the_assign_list_offers_the_tickets_workspace_staff_and_nobody_else_is_assigned(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    # T2 names its own staff, and its user group S-T2 is staff there too (the settings cannot
+    # list its members: someone of it is known once they have worked a T2 ticket)
+    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\nstaff_groups = ["S-T2"]\n')
+    client = await start(rt, clock, channel)
+    try:
+        one = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+        two = await ask_for_a_person(rt, channel, "C-GEN", "U-A2", "e2", workspace="T2")
+        other = await ask_for_a_person(rt, channel, "C-GEN", "U-A3", "e3", workspace="T2")
+        grouped = Author(id="U-GRP", name="Gro", roles=frozenset({"S-T2"}))
+        t2 = ConversationRef(platform="slack", workspace="T2", channel="C-T2-DESK")
+        assert (await rt.bot.escalations.claim(other, grouped, channel, t2)).changed
+
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # admin in both
+        assert offered(await (await client.get(f"/admin/tickets/{one}")).text()) == {
+            "U-SAM",
+            "U-OLU",
+            "U-ADMIN",
+        }
+        assert offered(await (await client.get(f"/admin/tickets/{two}")).text()) == {
+            "U-TWO",
+            "U-GRP",
+            "U-ADMIN",
+        }
+
+        # the form is not the only guard: T2's people are refused for T1's ticket, and T1's for T2's
+        csrf = await csrf_of(client, f"/admin/tickets/{one}")
+        for ticket_id, person in ((one, "U-TWO"), (one, "<@U-GRP>"), (two, "U-SAM"), (one, "U-NOBODY")):
+            told = len(channel.posted)
+            response = await client.post(
+                f"/admin/tickets/{ticket_id}/assign",
+                data={"csrf": csrf, "person": person},
+                allow_redirects=False,
+            )
+            assert response.status == 403, person
+            text = await response.text()
+            assert "not on the team of this ticket" in text and ("T2" if ticket_id == two else "T1") in text
+            ticket = rt.state.ticket(ticket_id)
+            assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.assignee_id is None
+            assert channel.posted[told:] == []  # the thread was not told
+        assert [e.action for e in rt.state.audit_log()] == ["signin"]
+
+        # while its own people are taken, named or seen
+        for ticket_id, person in ((two, "U-GRP"), (one, "U-OLU")):
+            response = await client.post(
+                f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": person}
+            )
+            assert response.status == 200
+            assert rt.state.ticket(ticket_id).assignee_id == person  # type: ignore[union-attr]
+    finally:
+        await client.close()
+
+
+async def test_the_queue_offers_only_the_people_of_the_viewers_workspaces(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(
+        CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\nadmin_users = ["U-T2-BOSS"]\n'
+    )
+    client = await start(rt, clock, channel)
+    try:
+        await ask_for_a_person(rt, channel, "C-GEN", "U-A2", "e2", workspace="T2")
+
+        def people(page: str) -> set[str]:
+            select = re.search(r'<select id="f-assignee".*?</select>', page, re.S)
+            assert select is not None
+            return set(re.findall(r'<option value="(U-[^"]+)"', select.group(0)))
+
+        assert await sign_in(client, link_token(rt, clock, "U-TWO")) == 302  # staff in T2 only
+        assert people(await (await client.get("/admin/tickets")).text()) == {"U-TWO", "U-T2-BOSS"}
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302  # every workspace but T2
+        assert people(await (await client.get("/admin/tickets")).text()) == {"U-SAM", "U-OLU", "U-ADMIN"}
+    finally:
+        await client.close()
+
+
 async def test_staff_may_not_assign(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:

@@ -136,3 +136,40 @@ def test_the_queue_reads_only_the_workspaces_in_reach(state: Path | str) -> None
         assert channels == ["slack:T2:C1"]
     finally:
         store.close()
+
+
+def test_the_staff_seen_working_a_workspaces_tickets_are_that_workspaces_alone(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        one = _open(store, "C1", "a", hours_ago=2, workspace="T1")
+        two = _open(store, "C1", "b", hours_ago=2, workspace="T2")
+        odd = _open(store, "C1", "c", hours_ago=2, workspace="T_")  # a LIKE wildcard matches only itself
+        elsewhere = _open(store, "C1", "d", hours_ago=2, workspace="T1", platform="discord")
+        at = NOW - timedelta(hours=1)
+
+        def move(ticket_id: int, to: TicketStatus, actor: Author, event: str | None = None) -> None:
+            changed, _ = store.transition_ticket(
+                ticket_id, to=to, allowed_from=tuple(TicketStatus), actor=actor, at=at, event=event
+            )
+            assert changed
+
+        move(one, TicketStatus.CLAIMED, SAM)
+        move(two, TicketStatus.RESOLVED, Author(id="U-TWO"))
+        move(odd, TicketStatus.CLAIMED, Author(id="U-ODD"))
+        move(elsewhere, TicketStatus.CLAIMED, Author(id="D-MOD"))
+        move(one, TicketStatus.CLAIMED, Author(id="U-BOSS"), event="reassigned")
+        move(one, TicketStatus.OPEN, Author(id="U-a"), event="reopened")  # the asker: not staff
+        thread = store.ticket(one)
+        assert thread is not None
+        store.add_message(
+            thread.conversation, role="staff", text="on it", at=at, author=Author(id="U-GRP", name="Gro")
+        )
+        store.add_message(thread.conversation, role="user", text="thanks", at=at, author=Author(id="U-a"))
+
+        assert store.workspace_staff("slack", "T1") == [("U-BOSS", ""), ("U-GRP", "Gro"), ("U-SAM", "")]
+        assert store.workspace_staff("slack", "T2") == [("U-TWO", "")]
+        assert store.workspace_staff("slack", "T_") == [("U-ODD", "")]
+        assert store.workspace_staff("discord", "T1") == [("D-MOD", "")]
+        assert store.workspace_staff("slack", "T9") == []
+    finally:
+        store.close()
