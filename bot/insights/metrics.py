@@ -19,7 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import itemgetter
@@ -32,6 +32,7 @@ from bot.ports import Store
 from bot.store.gaps import GapStatus
 from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
 from bot.store.reply_drafts import DraftCounts
+from bot.types import Platform
 
 
 class _Conversational(Protocol):
@@ -67,6 +68,18 @@ class Scope:
     platform: str | None = None
     channel: str | None = None  # a channel id ("C0123") or a full key ("slack:T1:C0123")
     workspace: str | None = None  # a Slack team or Discord guild id ("T1") or "slack:T1"
+
+    def pinned(self) -> Scope:
+        """A bare channel id made the workspace's own channel key when the workspace (and so
+        its platform) is given: `--workspace T1 --channel C1` is T1's C1, never another
+        workspace's channel of that id, and SQL matches that key exactly."""
+        if not self.channel or ":" in self.channel or not self.workspace:
+            return self
+        if ":" in self.workspace:
+            return replace(self, channel=f"{self.workspace}:{self.channel}")
+        if self.platform:
+            return replace(self, channel=f"{self.platform}:{self.workspace}:{self.channel}")
+        return self  # "T1" on any platform: the rows are narrowed to it after reading
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -420,7 +433,24 @@ def narrowed(
     return questions, messages, tickets
 
 
-def _collect(store: Store, period: Period, scope: Scope, definitions: Definitions, top: int) -> Report:
+def _draft_counts(store: Store, period: Period, scope: Scope) -> DraftCounts:
+    """Counted in SQL, where a bare channel id matches by pattern: with a workspace on no
+    platform in particular, its channel on each platform, and no other workspace's."""
+    if scope.channel and scope.workspace and ":" not in scope.channel:
+        counts = [
+            store.draft_counts(period.since, period.until, None, f"{p}:{scope.workspace}:{scope.channel}")
+            for p in Platform
+        ]
+        return DraftCounts(
+            proposed=sum(c.proposed for c in counts),
+            posted=sum(c.posted for c in counts),
+            discarded=sum(c.discarded for c in counts),
+        )
+    return store.draft_counts(period.since, period.until, scope.platform, scope.channel)
+
+
+def _collect(store: Store, period: Period, asked: Scope, definitions: Definitions, top: int) -> Report:
+    scope = asked.pinned()
     args = (period.since, period.until, scope.platform, scope.channel)
     with store.metrics_snapshot():
         questions = store.metric_questions(*args)
@@ -428,15 +458,14 @@ def _collect(store: Store, period: Period, scope: Scope, definitions: Definition
         tickets = store.metric_tickets(*args)
         top_questions = store.top_questions(*args, limit=top, workspace=scope.workspace)
         unanswered = gaps(store, scope, top)
-        # counted in SQL: a bare channel id matches by pattern there, close enough for drafts
-        drafts = store.draft_counts(*args)
+        drafts = _draft_counts(store, period, scope)
     questions, messages, tickets = narrowed(scope, questions, messages, tickets)
     metrics, breakdowns = compute(
         questions, messages, tickets, end=period.until, definitions=definitions, drafts=drafts
     )
     return Report(
         period=period,
-        scope=scope,
+        scope=asked,
         definitions=definitions,
         metrics=metrics,
         breakdowns=breakdowns,

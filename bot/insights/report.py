@@ -104,6 +104,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "platform": report.scope.platform,
             "workspace": report.scope.workspace,
             "channel": report.scope.channel,
+            "matched_channels": list(matched_channels(report)),
         },
         "definitions": {
             "assume_after_hours": defs.assume_after.total_seconds() / 3600,
@@ -156,8 +157,30 @@ def _title(report: Report) -> str:
     if report.scope.workspace:
         where += f", workspace {report.scope.workspace}"
     if report.scope.channel:
-        where += f", channel {report.scope.channel}"
+        where += f", channel {_channel_line(report)}"
     return f"Support report {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} ({zone.key}), {where}"
+
+
+def matched_channels(report: Report) -> tuple[str, ...]:
+    """The channels (platform:workspace:channel) a channel scope counted questions or tickets
+    in: a bare channel id found in several workspaces is counted in each, and said so."""
+    if not report.scope.channel:
+        return ()
+    return tuple(sorted(b.key for b in report.breakdowns.get(Dimension.CHANNEL, ())))
+
+
+def _channel_line(report: Report) -> str:
+    """The channel asked for; a bare id found in several workspaces is counted in each (a
+    Slack Connect or Enterprise Grid channel is one channel seen from several), and the
+    title names them, with how to keep one."""
+    channel, matched = report.scope.channel or "", matched_channels(report)
+    workspaces = sorted({key.rsplit(":", 1)[0] for key in matched})
+    if ":" in channel or len(workspaces) < 2:
+        return matched[0] if len(matched) == 1 else channel
+    return (
+        f"{channel} in {len(workspaces)} workspaces ({', '.join(workspaces)}), counted together: "
+        "add --workspace W, or give platform:workspace:channel, for one"
+    )
 
 
 def to_text(report: Report, markdown: bool = False) -> str:
@@ -205,6 +228,8 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "key", "figure", "value"])
+    for key in matched_channels(report):
+        writer.writerow(["matched_channels", key, "workspace", key.rsplit(":", 1)[0]])
     for name, value in asdict(report.metrics).items():
         writer.writerow(["metrics", "", name, "" if value is None else value])
     for dimension, rows in report.breakdowns.items():

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,6 +124,70 @@ def test_chat_summary_keeps_confirmed_and_assumed_apart(week_store: StateStore) 
     assert "4 confirmed, 1 assumed" in text and "1 pending" in text
     assert "staff 30 min" in text and "Resolution 70 min" in text
     assert len(text.splitlines()) <= 6
+
+
+def test_a_bare_channel_id_is_the_workspaces_own_or_the_report_names_every_workspace_it_matched(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    settings.data_dir.mkdir(parents=True)
+    store = StateStore(settings.state_target)
+    one = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1")
+    two = ConversationRef(platform="slack", workspace="T2", channel="C1", thread="2")  # the same id in T2
+    when = NOW - timedelta(days=1)
+    for n, ref in enumerate((one, one, two)):
+        ask(
+            store,
+            ref.in_thread(f"{ref.thread}{n}"),
+            f"U{n}",
+            when + timedelta(minutes=n),
+            question=f"q {ref.workspace}",
+        )
+    for n, ref in enumerate((one, two, two)):  # draft-mode proposals: counted in SQL
+        store.create_reply_draft(
+            conversation=ref,
+            message_id=f"d{n}",
+            asker_id="U9",
+            question="q",
+            answer="a",
+            answer_id=None,
+            at=when,
+        )
+
+    def figures(**scope: str) -> tuple[int, int, list[str]]:
+        report = collect(store, WEEK, Scope(**scope), DEFINITIONS)
+        doc = json.loads(render(report, ReportFormat.JSON))
+        return report.metrics.questions, report.metrics.drafts_proposed, doc["scope"]["matched_channels"]
+
+    # with a workspace (as `--workspace`, or `/support stats` in it), its own C1 and no other
+    assert figures(platform="slack", workspace="T1", channel="C1") == (2, 1, ["slack:T1:C1"])
+    assert figures(workspace="slack:T2", channel="C1") == (1, 2, ["slack:T2:C1"])
+    assert figures(workspace="T1", channel="C1") == (2, 1, ["slack:T1:C1"])  # no platform named
+    # a full key is that channel exactly
+    assert figures(channel="slack:T2:C1") == (1, 2, ["slack:T2:C1"])
+    # a bare id alone counts every workspace's C1, and says so
+    assert figures(channel="C1") == (3, 3, ["slack:T1:C1", "slack:T2:C1"])
+    report = collect(store, WEEK, Scope(channel="C1"), DEFINITIONS)
+    for fmt in (ReportFormat.TABLE, ReportFormat.MARKDOWN):
+        text = render(report, fmt)
+        assert "channel C1 in 2 workspaces (slack:T1, slack:T2), counted together" in text
+        assert "--workspace" in text
+    single = render(collect(store, WEEK, Scope(channel="slack:T1:C1"), DEFINITIONS), ReportFormat.TABLE)
+    assert "channel slack:T1:C1" in single and "counted together" not in single
+    rows = list(csv.DictReader(io.StringIO(render(report, ReportFormat.CSV))))
+    assert [r["key"] for r in rows if r["section"] == "matched_channels"] == ["slack:T1:C1", "slack:T2:C1"]
+    store.close()
+
+    def command(**options: str | None) -> dict[str, Any]:
+        text = run_report(settings, since="7d", until=None, fmt=ReportFormat.JSON, now=NOW, **options)  # type: ignore[arg-type]
+        return dict(json.loads(text))
+
+    doc = command(
+        platform=None, channel="C1", workspace="T2"
+    )  # `supportbot report --workspace T2 --channel C1`
+    assert (doc["metrics"]["questions"], doc["metrics"]["drafts_proposed"]) == (1, 2)
+    assert doc["scope"]["matched_channels"] == ["slack:T2:C1"]
+    assert command(platform=None, channel="C1")["scope"]["matched_channels"] == ["slack:T1:C1", "slack:T2:C1"]
 
 
 def test_report_without_a_state_database_creates_nothing(
