@@ -491,7 +491,12 @@ class ReplyDraftStore(Protocol):
     def claim_welcome(self, platform: str, user_id: str, at: datetime) -> bool: ...
 
     def draft_counts(
-        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+        self,
+        since: datetime,
+        until: datetime,
+        platform: str | None = None,
+        channel: str | None = None,
+        workspace: str | None = None,
     ) -> DraftCounts: ...
 
 

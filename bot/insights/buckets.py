@@ -44,13 +44,14 @@ def _collect_buckets(
     store: Store,
     period: Period,
     spans: tuple[Period, ...],
-    scope: Scope,
+    asked: Scope,
     definitions: Definitions,
     top: int,
 ) -> tuple[Report, tuple[Report, ...]]:
     ends = [period.since] + [s.until for s in spans]
     if not spans or [s.since for s in spans] != ends[:-1] or ends[-1] != period.until:
         raise ValueError("the spans must be consecutive and cover the period")
+    scope = asked.pinned()  # as collect reads it: a bare channel of a workspace is its own
     args = (period.since, period.until, scope.platform, scope.channel)
     with store.metrics_snapshot():
         questions, given = store.metric_question_moments(*args)
@@ -58,8 +59,9 @@ def _collect_buckets(
         moments, ratings = store.metric_ticket_moments(*args)
         top_questions = store.top_questions(*args, limit=top, workspace=scope.workspace)
         unanswered = gaps(store, scope, top)
-        drafts = [store.draft_counts(*args)] + [
-            store.draft_counts(s.since, s.until, scope.platform, scope.channel) for s in spans
+        drafts = [store.draft_counts(*args, workspace=scope.workspace)] + [
+            store.draft_counts(s.since, s.until, scope.platform, scope.channel, workspace=scope.workspace)
+            for s in spans
         ]
     questions, messages, moments = narrowed(scope, questions, messages, moments)
     rated = _by_ticket(ratings)
@@ -90,7 +92,7 @@ def _collect_buckets(
         metrics, breakdowns = computed[n]
         return Report(
             period=span,
-            scope=scope,
+            scope=asked,
             definitions=definitions,
             metrics=metrics,
             breakdowns=breakdowns,

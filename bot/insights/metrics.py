@@ -32,7 +32,6 @@ from bot.ports import Store
 from bot.store.gaps import GapStatus
 from bot.store.metrics import AskerMessageRow, QuestionRow, TicketRow
 from bot.store.reply_drafts import DraftCounts
-from bot.types import Platform
 
 
 class _Conversational(Protocol):
@@ -433,22 +432,6 @@ def narrowed(
     return questions, messages, tickets
 
 
-def _draft_counts(store: Store, period: Period, scope: Scope) -> DraftCounts:
-    """Counted in SQL, where a bare channel id matches by pattern: with a workspace on no
-    platform in particular, its channel on each platform, and no other workspace's."""
-    if scope.channel and scope.workspace and ":" not in scope.channel:
-        counts = [
-            store.draft_counts(period.since, period.until, None, f"{p}:{scope.workspace}:{scope.channel}")
-            for p in Platform
-        ]
-        return DraftCounts(
-            proposed=sum(c.proposed for c in counts),
-            posted=sum(c.posted for c in counts),
-            discarded=sum(c.discarded for c in counts),
-        )
-    return store.draft_counts(period.since, period.until, scope.platform, scope.channel)
-
-
 def _collect(store: Store, period: Period, asked: Scope, definitions: Definitions, top: int) -> Report:
     scope = asked.pinned()
     args = (period.since, period.until, scope.platform, scope.channel)
@@ -458,7 +441,7 @@ def _collect(store: Store, period: Period, asked: Scope, definitions: Definition
         tickets = store.metric_tickets(*args)
         top_questions = store.top_questions(*args, limit=top, workspace=scope.workspace)
         unanswered = gaps(store, scope, top)
-        drafts = _draft_counts(store, period, scope)
+        drafts = store.draft_counts(*args, workspace=scope.workspace)
     questions, messages, tickets = narrowed(scope, questions, messages, tickets)
     metrics, breakdowns = compute(
         questions, messages, tickets, end=period.until, definitions=definitions, drafts=drafts

@@ -93,6 +93,19 @@ def channel_pattern(channel: str) -> str:
     return "%:" + like_prefix(channel + ":")
 
 
+def workspace_clause(workspace: str, platform: str | None) -> tuple[str, list[Any]]:
+    """ " and (...)" keeping the conversation keys of one workspace: "slack:T1", or "T1" on
+    `platform` or (none given) on any. Always the key's second part, never a channel that
+    happens to have that id."""
+    keys = (
+        [workspace]
+        if ":" in workspace
+        else [f"{p}:{workspace}" for p in ([platform] if platform else Platform)]
+    )
+    clause = " and (" + " or ".join("conversation like ? escape '\\'" for _ in keys) + ")"
+    return clause, [like_prefix(key + ":") for key in keys]
+
+
 def _scope(platform: str | None, channel: str | None, column: str = "conversation") -> tuple[str, list[Any]]:
     where, params = "", []
     if platform:
@@ -233,15 +246,9 @@ class MetricsRepository(Repository):
         of one `workspace` ("T1" or "slack:T1") when given: its people's words are its own."""
         where, params = _scope(platform, channel, "conversation")
         if workspace:
-            # "slack:T1", or "T1" on the given platform or (none given) on any: always the
-            # key's second part, never a channel that happens to have that id
-            keys = (
-                [workspace]
-                if ":" in workspace
-                else [f"{p}:{workspace}" for p in ([platform] if platform else Platform)]
-            )
-            where += " and (" + " or ".join("conversation like ? escape '\\'" for _ in keys) + ")"
-            params.extend(like_prefix(key + ":") for key in keys)
+            clause, more = workspace_clause(workspace, platform)
+            where += clause
+            params.extend(more)
         rows = self.db.execute(
             # a scan for the same reason as metric_questions (here 3 times faster than the index)
             "select min(question), count(*) as n from answers not indexed "

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.metrics import channel_pattern
+from bot.store.metrics import channel_pattern, workspace_clause
 from bot.store.rows import insert_row, select_row, update_row
 from bot.store.store import Repository, iso, like_prefix, parse_time
 from bot.types import ConversationRef, Posted
@@ -137,8 +137,15 @@ class ReplyDraftRepository(Repository):
         return cursor.rowcount == 1
 
     def draft_counts(
-        self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
+        self,
+        since: datetime,
+        until: datetime,
+        platform: str | None = None,
+        channel: str | None = None,
+        workspace: str | None = None,
     ) -> DraftCounts:
+        """Drafts proposed in the period, and how many were posted or discarded by its end; of
+        one `workspace` ("T1" or "slack:T1") when given."""
         where, params = "", []
         if platform:
             where += " and conversation like ? escape '\\'"
@@ -146,6 +153,10 @@ class ReplyDraftRepository(Repository):
         if channel:
             where += " and conversation like ? escape '\\'"
             params.append(channel_pattern(channel))
+        if workspace:
+            clause, more = workspace_clause(workspace, platform)
+            where += clause
+            params.extend(more)
         end = iso(until)
         row = self.db.execute(
             "select count(*), "

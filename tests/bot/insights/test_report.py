@@ -17,7 +17,9 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.config import Settings
+from bot.dashboard.trends import buckets
 from bot.errors import StoreError
+from bot.insights.buckets import collect_buckets
 from bot.insights.gaps import place
 from bot.insights.metrics import Definitions, Metrics, Period, Scope, collect
 from bot.insights.report import (
@@ -167,6 +169,11 @@ def test_a_bare_channel_id_is_the_workspaces_own_or_the_report_names_every_works
     assert figures(channel="slack:T2:C1") == (1, 2, ["slack:T2:C1"])
     # a bare id alone counts every workspace's C1, and says so
     assert figures(channel="C1") == (3, 3, ["slack:T1:C1", "slack:T2:C1"])
+    # a workspace alone (`/support stats` there, the overview of one workspace): its drafts only
+    assert figures(workspace="T2")[:2] == (1, 2)
+    assert figures(platform="slack", workspace="T1")[:2] == (2, 1)
+    overall, days = collect_buckets(store, WEEK, buckets(WEEK), Scope(workspace="T2"), DEFINITIONS)
+    assert overall.metrics.drafts_proposed == 2 and sum(d.metrics.drafts_proposed for d in days) == 2
     report = collect(store, WEEK, Scope(channel="C1"), DEFINITIONS)
     for fmt in (ReportFormat.TABLE, ReportFormat.MARKDOWN):
         text = render(report, fmt)
