@@ -22,6 +22,8 @@ import pytest
 
 from bot.config import load_settings
 from bot.evaluation import eval_bot, index_set, load_questions, run_questions
+from bot.retrieval.documents import read_document
+from bot.retrieval.folder import skip_reason
 from bot.types import Answer
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared/eval/realdocs_dev"
@@ -42,7 +44,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], bool, bool], ...] = (
     ("docutils system message", re.compile(r"\((?:ERROR|WARNING|INFO|SEVERE)/|<string>:\d+"), True, True),
     (
         "sphinx role",
-        re.compile(r"(?<![\w:]):(?:[A-Za-z][\w+.-]*:)?[A-Za-z][\w+.-]*:`[^`\n]+`"),
+        # not after a backtick: `:r:` is a code span of a colon, an r and a colon
+        re.compile(r"(?<![\w:`]):(?:[A-Za-z][\w+.-]*:)?[A-Za-z][\w+.-]*:`[^`\n]+`"),
         False,
         True,
     ),
@@ -55,6 +58,42 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], bool, bool], ...] = (
     ("mdx comment", re.compile(r"\{/\*.*?\*/\}", re.DOTALL), False, True),
     ("jsx tag", re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*?)?/?>"), False, False),
     ("macros braces", re.compile(r"\{\{.*?\}\}", re.DOTALL), False, False),
+    # MDX `{'  '}` / {`npm i x`}: a JSX expression that is only a string. On the text with its
+    # code spans blanked, a span is NUL and spaces: `{`와 `}` is two spans, no braces around one
+    (
+        "jsx string expression",
+        re.compile(r"\{[ \t]*(?:'[^'\n]*'|\"[^\"\n]*\"|\x00 *)[ \t]*\}"),
+        False,
+        False,
+    ),
+    # reST's double-backtick literal: the renderer writes code spans as `x` or `` x ``
+    ("rst inline literal", re.compile(r"(?<!`)``[^`\s](?:[^`\n]*[^`\s])?``(?!`)"), False, True),
+    # an intersphinx target (`werkzeug:middleware/proxy_fix`) shown instead of its title
+    (
+        "cross-reference target",
+        re.compile(r"(?<![\w/.:@-])[a-z][\w-]*:[a-z][\w.-]*(?:/[\w.-]+)+"),
+        False,
+        False,
+    ),
+    # a shell command read as prose: a terminal component's content that lost its code block
+    (
+        "shell command as prose",
+        re.compile(
+            r"(?m)^[ \t]*(?:\$[ \t]+)?(?:npm|npx|pnpm|yarn|pip3?|uv|poetry|brew|apt-get)[ \t]+"
+            r"(?:install|add|i|create|ls|run|exec|dlx|remove|uninstall)\b[^\n]*$"
+        ),
+        False,
+        False,
+    ),
+    # code quoted with the indentation of the list item it sat in: pasted, Python will not run it
+    (
+        "code indented as a whole",
+        re.compile(
+            r"(?m)^[ \t>]*(`{3,}|~{3,})[^\n`]*\n(?:[ \t]*\n)*(?:[ \t]+\S[^\n]*\n(?:[ \t]*\n)*)+[ \t>]*\1[ \t]*$"
+        ),
+        True,
+        True,
+    ),
     # a list's fence read as indented code comes out as a fence holding a fence
     (
         "fence in a fence",
@@ -104,7 +143,7 @@ def scan(text: str, *, code_aware: bool = True) -> list[tuple[str, str]]:
     """(pattern name, snippet) for every leftover in `text`. Citations are not Markdown, so
     they are scanned whole (`code_aware=False`)."""
     prose, code = split_fences(text) if code_aware else (text, "")
-    bare = _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), prose) if code_aware else prose
+    bare = _INLINE_CODE.sub(lambda m: "\x00" + " " * (len(m.group(0)) - 1), prose) if code_aware else prose
     found = []
     for name, pattern, in_fences, in_inline in PATTERNS:
         targets = [prose if in_inline else bare] + ([code] if in_fences else [])
@@ -113,8 +152,31 @@ def scan(text: str, *, code_aware: bool = True) -> list[tuple[str, str]]:
     return found
 
 
-def findings_for(question_id: str, answer: Answer) -> list[Finding]:
-    out = [Finding(question=question_id, where="answer", pattern=p, snippet=s) for p, s in scan(answer.text)]
+# an MDX picture (a component with an `alt` text) and its caption: `<Diagram alt="...">caption</Diagram>`
+_PICTURE = re.compile(r"<([A-Z][\w.]*)\s[^<>]*?\balt=[^<>]*>(.*?)</\1\s*>", re.DOTALL)
+
+
+def picture_captions(knowledge: Path) -> frozenset[str]:
+    """The captions of the pictures in a tree's MDX pages: shown as prose without the picture
+    they caption, they read as stray lines ("Prop drilling")."""
+    captions: set[str] = set()
+    for path in [*knowledge.rglob("*.md"), *knowledge.rglob("*.mdx")]:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "alt=" in text:
+            captions.update(" ".join(m.group(2).split()) for m in _PICTURE.finditer(text))
+    return frozenset(c for c in captions if c)
+
+
+def stray_captions(text: str, captions: frozenset[str]) -> list[tuple[str, str]]:
+    prose, _ = split_fences(text)
+    return [("picture caption", line.strip()) for line in prose.splitlines() if line.strip() in captions]
+
+
+def findings_for(question_id: str, answer: Answer, captions: frozenset[str] = frozenset()) -> list[Finding]:
+    out = [
+        Finding(question=question_id, where="answer", pattern=p, snippet=s)
+        for p, s in scan(answer.text) + stray_captions(answer.text, captions)
+    ]
     for n, citation in enumerate(answer.citations, start=1):
         for field in ("title", "heading", "url", "path"):
             value = getattr(citation, field) or ""
@@ -158,14 +220,14 @@ def answers(
         return asyncio.run(ask_all())
 
 
-def report(set_name: str, findings: list[Finding], questions: int) -> str:
+def report(set_name: str, findings: list[Finding], questions: int, unit: str = "answers") -> str:
     by_pattern: dict[str, set[str]] = defaultdict(set)
     for f in findings:
         by_pattern[f.pattern].add(f.question)
     counts = ", ".join(f"{name}: {len(ids)}" for name, ids in sorted(by_pattern.items()))
     lines = [
-        f"{set_name}: markup in {len({f.question for f in findings})} of {questions} answers "
-        f"(answers per pattern: {counts})"
+        f"{set_name}: markup in {len({f.question for f in findings})} of {questions} {unit} "
+        f"({unit} per pattern: {counts})"
     ]
     lines += [f"  {f.question} [{f.where}] {f.pattern}: {f.snippet!r}" for f in findings]
     return "\n".join(lines)
@@ -177,8 +239,32 @@ def test_no_markup_reaches_an_answer_or_a_citation(
     answers: list[tuple[str, Answer]], request: pytest.FixtureRequest
 ) -> None:
     set_name = request.node.callspec.params["answers"]
-    findings = [finding for question_id, answer in answers for finding in findings_for(question_id, answer)]
+    captions = picture_captions(EVAL_DIR / set_name / "knowledge")
+    findings = [f for question_id, answer in answers for f in findings_for(question_id, answer, captions)]
     assert not findings, report(set_name, findings, len(answers))
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_no_markup_in_any_section_an_answer_can_quote(set_name: str) -> None:
+    """The same scan over every section the readers make of the set's tree: a leftover is found
+    whichever questions the set asks and however the answers pick their sentences."""
+    _require_eval_dir()
+    knowledge = EVAL_DIR / set_name / "knowledge"
+    captions = picture_captions(knowledge)
+    findings: list[Finding] = []
+    sections = 0
+    for file in sorted(knowledge.rglob("*")):
+        relative = file.relative_to(knowledge).as_posix()
+        if not file.is_file() or file.suffix not in {".md", ".mdx", ".rst"} or skip_reason(relative, False):
+            continue
+        for section in read_document(knowledge, file, file.read_bytes()).sections:
+            sections += 1
+            where = f"{relative} {' › '.join(section.headings)}"
+            findings += [
+                Finding(question=where, where="section", pattern=p, snippet=s)
+                for p, s in scan(section.text) + stray_captions(section.text, captions)
+            ]
+    assert not findings, report(set_name, findings, sections, unit="sections")
 
 
 @pytest.mark.parametrize(
@@ -200,13 +286,35 @@ def test_no_markup_reaches_an_answer_or_a_citation(
         ("제목 {/*title*/}", ["mdx comment"]),
         ('{* ../docs_src/app.py *} and --8<-- "x.md"', ["include placeholder", "include placeholder"]),
         ("Version {{ version }}", ["macros braces"]),
-        ("````\n  ```python\n  x = 1\n  ```\n````", ["fence in a fence"]),
+        ("````\n  ```python\n  x = 1\n  ```\n````", ["fence in a fence", "code indented as a whole"]),
+        ("```python\n  import sys\n\n  print(sys.path)\n```", ["code indented as a whole"]),
+        ("Run:\n\nnpm install -D babel-plugin-react-compiler@beta", ["shell command as prose"]),
+        ("{`npm install react`} and {'  '}at App", ["jsx string expression", "jsx string expression"]),
+        ("**``netstat`` (Linux)**", ["rst inline literal"]),
+        ("wrap it with the werkzeug:middleware/proxy_fix middleware", ["cross-reference target"]),
         # legitimate: code talks about components, templates and Python's `::`
         ("Wrap it in `<Suspense>` and use `{{ url_for('x') }}`.", []),
         ("```jsx\n<Sandpack>{x}</Sandpack>\n```\nDone: a[::2].", []),
         ("```\n<string>:3: (WARNING/2) oops\n```", ["docutils system message", "docutils system message"]),
         ("Plain prose, a time 10:30, a URL https://x.y/z and 3 < 4 > 2.", []),
+        ("React 19.2 changes the prefix from `:r:`(19.0.0) to `_r_`.", []),
+        ("Use `{`와 `}`, `` a`b ``, `pkg:mod/x`, localhost:5000/x and:\n\n```\nnpm install x\n```", []),
+        ("```python\ndef f():\n    return 1\n```", []),
     ],
 )
 def test_the_scanner_finds_markup_and_only_markup(text: str, expected: list[str]) -> None:
     assert sorted(name for name, _ in scan(text)) == sorted(expected)
+
+
+def test_a_picture_caption_is_found_only_as_a_line_of_prose(tmp_path: Path) -> None:
+    (tmp_path / "page.md").write_text(
+        '<DiagramGroup>\n\n<Diagram name="a" height={160} alt="A tree.">\n\nProp drilling\n\n</Diagram>\n'
+        '<Illustration alt="x" src="/i.png" />\n</DiagramGroup>\n',
+        encoding="utf-8",
+    )
+    captions = picture_captions(tmp_path)
+    assert captions == {"Prop drilling"}
+    assert stray_captions("Intro.\n\nProp drilling\n\nMore.", captions) == [
+        ("picture caption", "Prop drilling")
+    ]
+    assert stray_captions('"Prop drilling" is a pattern.\n```\nProp drilling\n```', captions) == []

@@ -9,6 +9,7 @@ arbitrary files from the machine the bot runs on.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,42 @@ def language_for(path: Path) -> str:
 
 
 def fence(code: str, language: str = "") -> str:
-    """A fenced block that survives backtick runs inside the code."""
+    """A fenced block that survives backtick runs inside the code. Indentation every line
+    shares is removed (an excerpt of a function body, code under a list item): it means
+    nothing to the code, and Python pasted with it does not run."""
+    code = code.strip("\n")
+    if code[:1] in (" ", "\t"):  # dedent's regexes only when the first line is indented
+        code = textwrap.dedent(code)
     longest = max((len(run) for run in re.findall(r"`{3,}", code)), default=2)
     marker = "`" * max(3, longest + 1)
     return f"{marker}{language}\n{code.rstrip()}\n{marker}"
+
+
+_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})")
+
+
+def list_item(marker: str, body: str) -> str:
+    """`body` as one list item: its first line after `marker`, the others indented under it,
+    except fenced code, which stays at the margin as it is: chat Markdown (Slack, Discord) does
+    not nest code in list items, and a quoted or copied block must hold the code as it runs,
+    not the list's indentation (Python would not run it)."""
+    pad = " " * len(marker)
+    out: list[str] = []
+    fence_marker = ""
+    for n, line in enumerate(body.splitlines() or [""]):
+        if fence_marker:
+            out.append(line)
+            stripped = line.rstrip()
+            if stripped.startswith(fence_marker) and not stripped.strip(fence_marker[0]):
+                fence_marker = ""
+        elif opened := _FENCE_OPEN.match(line):
+            fence_marker = opened.group(1)
+            out += [marker.rstrip(), line] if n == 0 else [line]  # an item that begins with code
+        elif n == 0:
+            out.append(marker + line)
+        else:
+            out.append(f"{pad}{line}" if line else "")
+    return "\n".join(out)
 
 
 def code_span(text: str) -> str:
@@ -98,6 +131,19 @@ class ParseContext:
                     for n in range(len(parts))
                 )
         return False
+
+    def read_linked(self, path: Path, limit: int = 8192) -> str | None:
+        """The start of a file the page only links to (to show its title), inside the allowed
+        roots; None, and no warning, when there is none: a dangling link is not this page's
+        problem to report."""
+        resolved = path.resolve()
+        if not self._allowed(resolved) or not resolved.is_file():
+            return None
+        try:
+            with resolved.open(encoding="utf-8-sig", errors="replace") as file:
+                return file.read(limit)
+        except OSError:
+            return None
 
     def read_include(self, target: str, *, bases: tuple[Path, ...] = ()) -> tuple[Path, str] | None:
         """Read an included file by the name the source gives, trying `bases` (default: the

@@ -2,10 +2,10 @@
 
 The MkDocs block syntax is first rewritten into CommonMark by `mkdocs.expand`; markdown-it
 then parses the result and this module renders its tokens back into the Markdown a chat
-reply can quote: `- ` / `1. ` lists, fenced code with its language and exact line breaks,
-single-backtick inline code, link text without the address, no images, HTML comments, raw
-HTML tags, reference-style links, heading attributes (`{#id}`, kept as the anchor),
-mkdocs-macros placeholders or code-annotation markers.
+reply can quote: `- ` / `1. ` lists (their code at the margin: `common.list_item`), fenced
+code with its language and exact line breaks, single-backtick inline code, link text without
+the address, no images, HTML comments, raw HTML tags, reference-style links, heading
+attributes (`{#id}`, kept as the anchor), mkdocs-macros placeholders or code-annotation markers.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bot.retrieval.formats.common import (
     SectionBuilder,
     code_span,
     fence,
+    list_item,
     split_front_matter,
     strip_tags,
 )
@@ -204,10 +205,7 @@ class _Renderer:
             inner = tokens[i + 1 : end]
             tight = tight and all(t.hidden for t in inner if t.type == "paragraph_open")
             body = self.blocks(inner, tight=tight)
-            marker = f"{number}. " if ordered else "- "
-            pad = " " * len(marker)
-            lines = body.splitlines() or [""]
-            items.append(marker + lines[0] + "".join(f"\n{pad}{ln}" if ln else "\n" for ln in lines[1:]))
+            items.append(list_item(f"{number}. " if ordered else "- ", body))
             number += 1
             i = end + 1
         return ("\n" if tight else "\n\n").join(items)

@@ -2,7 +2,8 @@
 
 docutils parses the file; Sphinx's roles and directives, which docutils does not know, are
 registered here so they become ordinary nodes instead of error messages: cross-reference
-roles become their text (`:class:`~flask.Flask`` -> `Flask` in backticks), code directives
+roles become their text (`:class:`~flask.Flask`` -> `Flask` in backticks; a `:doc:` link the
+linked page's title, read from the tree, or words for another project's page), code directives
 literal blocks with their language, version directives prose ("Added in version 2.0."),
 autodoc and py-domain directives reference stubs (their own REFERENCE section), toctree
 and friends nothing. Includes are read only from inside the allowed roots (a warning
@@ -65,6 +66,7 @@ class _State:
     context: ParseContext
     module: str = ""
     includes: set[str] = field(default_factory=set)
+    titles: dict[str, str | None] = field(default_factory=dict)  # of documents `:doc:` names
 
 
 def _state(directive: Directive) -> _State:
@@ -92,13 +94,56 @@ def _xref_role(
     title, target = _split_target(text.replace("\x00", ""))
     if kind in {"pep", "rfc"}:
         return [nodes.Text(f"{kind.upper()} {title or target}")], []
+    if kind in {"ref", "doc"} and title is None:
+        # `project:target` points into another project's inventory (intersphinx), and
+        # autosectionlabel's labels are `document:Section`: the part before is no name to show
+        local = ":" not in target
+        target = target.rsplit(":", 1)[-1]
+        if kind == "doc":
+            state = getattr(inliner.document.settings, "supportbot_state", None)
+            found = _doc_title(state, target) if local and isinstance(state, _State) else None
+            title = found or _humane(target)
     if kind in _SHOW_TARGET or kind in _TEXT_ROLES.split():
-        shown = title or (re.sub(r"[-_]+", " ", target.rsplit("/", 1)[-1]) if kind == "ref" else target)
+        shown = title or (_humane(target) if kind == "ref" else target)
         return [nodes.inline(rawtext, shown.lstrip("~!/"))], []
     if title is None:
         target = target.lstrip("!")
         target = target[1:].rsplit(".", 1)[-1] if target.startswith("~") else target.lstrip(".")
     return [nodes.literal(rawtext, title or target)], []
+
+
+def _humane(target: str) -> str:
+    """A label or document name as words: `proxy_fix` -> "proxy fix", `deploying/index` -> "deploying"."""
+    parts = [p for p in target.split("/") if p]
+    if len(parts) > 1 and parts[-1] == "index":
+        parts.pop()
+    return re.sub(r"[-_]+", " ", parts[-1]) if parts else target
+
+
+_TITLE = re.compile(
+    r"^(?:([=\-~^\"'`#*+<>:._])\1{2,}[ \t]*\n)?[ \t]*(\S[^\n]*?)[ \t]*\n([=\-~^\"'`#*+<>:._])\3{2,}[ \t]*$",
+    re.M,
+)
+_INLINE_MARKS = re.compile(r":[\w:+-]+:`([^`<]*?)\s*(?:<[^`]*>)?`|`+|\*+")
+
+
+def _doc_title(state: _State, target: str) -> str | None:
+    """The title of the document a `:doc:` link names, as Sphinx shows it (read once a parse)."""
+    if target in state.titles:
+        return state.titles[target]
+    context = state.context
+    base = context.root if target.startswith("/") else context.file.parent
+    title = None
+    for suffix in (".rst", ".txt"):
+        text = context.read_linked(base / (target.lstrip("/") + suffix))
+        if text is not None:
+            found = _TITLE.search(text)
+            if found:  # the title's words without their markup: ``flask run`` -> flask run
+                words = _INLINE_MARKS.sub(lambda m: m.group(1) or "", found.group(2)).split()
+                title = " ".join(words) or None
+            break
+    state.titles[target] = title
+    return title
 
 
 class _AnyOptions(dict[str, Any]):
@@ -267,7 +312,9 @@ class _Generic(Directive):  # type: ignore[misc]
     def run(self) -> list[nodes.Node]:
         node = nodes.container()
         if self.name in {"tab", "group-tab", "code-tab", "tab-item"} and self.arguments:
-            node += nodes.rubric("", self.arguments[0])
+            # the title is inline markup (``netstat`` (Linux)), parsed as a heading's would be
+            title, _ = self.state.inline_text(self.arguments[0], self.lineno)
+            node += nodes.rubric("", "", *title)
         self.state.nested_parse(self.content, self.content_offset, node)
         return [node]
 

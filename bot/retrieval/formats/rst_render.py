@@ -1,7 +1,7 @@
 """A docutils doctree (as `rst` parses it) rendered into clean-Markdown sections.
 
 Owns the output side of reStructuredText: sections and their explicit `.. _label:` anchors,
-paragraphs, `- `/`1. ` lists, fenced literal and doctest blocks, admonitions as "Note: ..."
+paragraphs, `- `/`1. ` lists (their code at the margin), fenced literal and doctest blocks, admonitions as "Note: ..."
 prose, definition and field lists as `**term**: text`, tables as `a | b` rows, and the
 reference stubs that become REFERENCE sections. System messages are skipped and problematic
 markup is reduced to its readable text, so docutils' complaints never reach an answer.
@@ -13,7 +13,7 @@ import re
 
 from docutils import nodes
 
-from bot.retrieval.formats.common import SectionBuilder, code_span, fence
+from bot.retrieval.formats.common import SectionBuilder, code_span, fence, list_item
 
 
 class _Stub(nodes.Element):  # type: ignore[misc]
@@ -169,7 +169,7 @@ class Renderer:
             if not isinstance(item, nodes.list_item):
                 continue
             marker = f"{number}. " if ordered else "- "
-            items.append(_item(marker, self.blocks(item.children, "\n")))
+            items.append(list_item(marker, self.blocks(item.children, "\n")))
             number += 1
         return "\n".join(items)
 
@@ -184,7 +184,7 @@ class Renderer:
             bodies = [c for c in entry.children if c not in heads and not isinstance(c, nodes.classifier)]
             term = " ".join(_collapse(self.inline(h)) for h in heads if isinstance(h, nodes.Element))
             body = "\n".join(self.blocks(b.children, "\n") for b in bodies if isinstance(b, nodes.Element))
-            items.append(_item("- ", f"**{term}**: {body}" if body.strip() else f"**{term}**"))
+            items.append(list_item("- ", f"**{term}**: {body}" if body.strip() else f"**{term}**"))
         return "\n".join(items)
 
     def _table(self, node: nodes.Element) -> str:
@@ -224,9 +224,3 @@ class Renderer:
         if isinstance(node, nodes.strong) and inner.strip():
             return f"**{inner}**"
         return inner
-
-
-def _item(marker: str, body: str) -> str:
-    pad = " " * len(marker)
-    lines = body.splitlines() or [""]
-    return marker + lines[0] + "".join(f"\n{pad}{line}" if line else "\n" for line in lines[1:])
