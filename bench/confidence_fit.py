@@ -164,29 +164,59 @@ def fit(rows: list[tuple[tuple[float, ...], bool, float]]) -> Calibration:
 DOCS_WEIGHT = 2.0  # --docs-weight: how much more a documentation set counts than a QA set
 
 
-def _weighted(samples: list[Sample], docs_weight: float) -> list[tuple[tuple[float, ...], bool, float]]:
+def _weighted(
+    samples: list[Sample], docs_weight: float, share: float
+) -> list[tuple[tuple[float, ...], bool, float]]:
     counts: dict[tuple[str, bool], int] = defaultdict(int)
     for s in samples:
         counts[(s.set, s.positive)] += 1
     return [
-        (features(s.evidence), s.positive, (docs_weight if s.docs else 1.0) / counts[(s.set, s.positive)])
+        (
+            features(s.evidence, share),
+            s.positive,
+            (docs_weight if s.docs else 1.0) / counts[(s.set, s.positive)],
+        )
         for s in samples
     ]
 
 
-def _fit_by_language(samples: list[Sample], docs_weight: float) -> dict[str, Calibration]:
+def _fit_by_language(samples: list[Sample], docs_weight: float, share: float) -> dict[str, Calibration]:
     models = {}
     for language in ("en", "ko"):
         mine = [s for s in samples if s.evidence.korean == (language == "ko")]
         if mine:
-            models[language] = fit(_weighted(mine, docs_weight))
+            models[language] = fit(_weighted(mine, docs_weight, share))
     return models
 
 
-def _score(models: dict[str, Calibration], evidence: Evidence) -> float:
+def _score(models: dict[str, Calibration], evidence: Evidence, share: float) -> float:
     model = models.get("ko" if evidence.korean else "en") or next(iter(models.values()))
-    sure = calibrated(evidence, model)
+    sure = calibrated(evidence, model, share)
     return max(sure, HEADING_MATCH) if evidence.heading_match else sure
+
+
+UNKNOWN_SHARES = (1 / 3, 1 / 2, 2 / 3, 1.0)  # the shares of absent parts a name is unknown at
+
+
+def _choose_share(samples: list[Sample], docs_weight: float, folds: int) -> float:
+    """The share of absent parts that makes a name unknown: the one whose held-out (inner k-fold
+    over question groups) weighted log-loss is least; ties go to the larger share."""
+
+    def loss(share: float) -> float:
+        total = 0.0
+        weights = {
+            id(s): w for s, (_, _, w) in zip(samples, _weighted(samples, docs_weight, share), strict=True)
+        }
+        for fold in range(folds):
+            train = [s for s in samples if _hash(f"inner:{s.group}") % folds != fold]
+            test = [s for s in samples if _hash(f"inner:{s.group}") % folds == fold]
+            models = _fit_by_language(train, docs_weight, share)
+            for s in test:
+                p = min(max(_score(models, s.evidence, share), 1e-9), 1 - 1e-9)
+                total -= weights[id(s)] * math.log(p if s.positive else 1 - p)
+        return total
+
+    return min(UNKNOWN_SHARES, key=lambda share: (round(loss(share), 9), -share))
 
 
 CUTS = [round(0.3 + 0.025 * i, 3) for i in range(13)]  # 0.30 ... 0.60
@@ -257,21 +287,24 @@ def main() -> None:
     for fold in range(args.folds):
         train = [s for s in samples if _hash(s.group) % args.folds != fold]
         test = [s for s in samples if _hash(s.group) % args.folds == fold]
-        models = _fit_by_language(train, args.docs_weight)
-        held_out += [(s, _score(models, s.evidence)) for s in test]
+        share = _choose_share(train, args.docs_weight, args.folds)
+        print(f"fold {fold}: unknown share {share:.3f}", file=sys.stderr)
+        models = _fit_by_language(train, args.docs_weight, share)
+        held_out += [(s, _score(models, s.evidence, share)) for s in test]
     # the boundary: the cut of the held-out scores that maximises the worst answered /
     # abstained rate over the documentation sets (ties: the higher cut, which abstains more);
     # it is folded into the intercepts, so 0.5 stays the boundary in the product
     cut = _best_cut(held_out)
     held_out = [(s, _shift(p, cut)) for s, p in held_out]
+    final_share = _choose_share(samples, args.docs_weight, args.folds)
     final = {
         language: Calibration(
             intercept=round(model.intercept - math.log(cut / (1 - cut)), 4), weights=model.weights
         )
-        for language, model in _fit_by_language(samples, args.docs_weight).items()
+        for language, model in _fit_by_language(samples, args.docs_weight, final_share).items()
     }
     print(f"boundary chosen on the held-out scores: {cut:.3f} (folded into the intercepts)", file=sys.stderr)
-    fitted = [(s, _score(final, s.evidence)) for s in samples]
+    fitted = [(s, _score(final, s.evidence, final_share)) for s in samples]
     held, fit_rates = _rates(held_out), _rates(fitted)
     print(
         f"\n{'set':22} {'answered (held-out / fitted)':>30} {'abstained (held-out / fitted)':>31} {'AUROC':>7}"
@@ -286,6 +319,7 @@ def main() -> None:
     for language, model in final.items():
         print(f'    "{language}": Calibration(intercept={model.intercept}, weights={model.weights}),')
     print("}")
+    print(f"UNKNOWN_SHARE = {final_share:.4f}")
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -12,7 +12,10 @@ found, from a logistic model per language over a few facts about the search (Evi
 - unknown name: the question names something (a capitalised or upper-case word, or a Latin
   word in a Korean question) that the whole index never uses. A question about something
   the docs do not mention (Kafka, Tailwind, JWT) usually names it; a question the docs
-  answer uses the docs' own names.
+  answer uses the docs' own names. A compound identifier (PydanticImportError, read_json)
+  counts as unknown only when at least UNKNOWN_SHARE of the words it is made of are unused:
+  people paste error classes and identifiers built from the docs' own words. The share is
+  chosen with the coefficients, by cross-validation inside the training folds.
 
 The coefficients are fitted by `python bench/confidence_fit.py`, with k-fold
 cross-validation over question groups on the eval sets: unanswerable questions (gold: [])
@@ -45,6 +48,9 @@ QUESTION_WORDS = frozenset({"how", "what", "whi", "when", "where", "which", "who
 
 THRESHOLD = 0.5  # the default [answer] confidence_threshold: the calibrated boundary
 HEADING_MATCH = 0.6
+# a name is unknown when at least this share of its parts no passage uses; chosen by
+# cross-validation in bench/confidence_fit.py with the coefficients (do not edit by hand)
+UNKNOWN_SHARE = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +63,7 @@ class Evidence:
     bigram_coverage: float
     absent: float
     reach: float  # the best score over the most a passage could score: every query term once
-    unknown_name: bool = False  # the question names something (Kafka, JWT, Tailwind) no passage has
+    unknown_name: float = 0.0  # how much the question names something no passage has (Kafka: 1)
     heading_match: bool = False
 
 
@@ -71,8 +77,8 @@ class Calibration:
 
 # fitted by bench/confidence_fit.py (see the module docstring); do not edit by hand
 CALIBRATION: Mapping[str, Calibration] = {
-    "en": Calibration(intercept=0.962, weights=(2.2503, 0.7511, 0.0, -1.7777, 0.6833, -1.6528)),
-    "ko": Calibration(intercept=0.4129, weights=(0.802, 2.1018, 0.349, -1.0203, 0.6244, -1.4414)),
+    "en": Calibration(intercept=0.9621, weights=(2.3049, 0.771, 0.0, -1.7862, 0.7039, -1.8043)),
+    "ko": Calibration(intercept=0.4019, weights=(0.8156, 2.1147, 0.3493, -1.0988, 0.6189, -1.385)),
 }
 
 
@@ -108,6 +114,18 @@ def names(question: str, korean: bool) -> list[str]:
     return [w for w in _NAME.findall(question) if w not in starters]
 
 
+# the pieces of a compound identifier: an upper-case run with a plural s (POSTs, URLs), an
+# upper-case run before a capitalised word (HTTP|Server), a capitalised or lower-case word
+# (Pydantic|Import|Error, get|Element); digits and underscores only separate pieces
+_PART = re.compile(r"[A-Z]+s(?![a-z])|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+
+
+def name_parts(name: str) -> list[str]:
+    """The words a name is made of: PydanticImportError -> Pydantic, Import, Error; HTTPServer ->
+    HTTP, Server; read_json -> read, json. A plain word (Kafka, JWT, POSTs) is its only part."""
+    return _PART.findall(name)
+
+
 def strength(evidence: Evidence) -> float:
     if evidence.top_score <= 0 or evidence.query_terms <= 0:
         return -10.0
@@ -115,20 +133,20 @@ def strength(evidence: Evidence) -> float:
     return math.log(c)
 
 
-def features(evidence: Evidence) -> tuple[float, ...]:
+def features(evidence: Evidence, unknown_share: float = UNKNOWN_SHARE) -> tuple[float, ...]:
     return (
         strength(evidence),
         evidence.word_coverage,
         evidence.bigram_coverage,
         evidence.absent,
         math.log(max(evidence.reach, 1e-3)),
-        float(evidence.unknown_name),
+        float(evidence.unknown_name >= unknown_share),
     )
 
 
-def calibrated(evidence: Evidence, calibration: Calibration) -> float:
+def calibrated(evidence: Evidence, calibration: Calibration, unknown_share: float = UNKNOWN_SHARE) -> float:
     z = calibration.intercept + sum(
-        w * x for w, x in zip(calibration.weights, features(evidence), strict=True)
+        w * x for w, x in zip(calibration.weights, features(evidence, unknown_share), strict=True)
     )
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 

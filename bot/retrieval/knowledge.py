@@ -35,6 +35,7 @@ from bot.retrieval.confidence import (
     confidence,
     coverage,
     heading_covers,
+    name_parts,
     names,
 )
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
@@ -436,7 +437,9 @@ class KnowledgeBase:
             absent=absent_share(topic, word_idf, chunks),
             reach=best.score / self.index.best_possible(word_idf, bigram_idf),
             heading_match=heading_covers(asked, heading_words),
-            unknown_name=any(self._unknown(name, chunks) for name in names(query, bool(terms.bigrams))),
+            unknown_name=max(
+                (self._unknown(n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
+            ),
         )
 
     def sections(self, passages: Sequence[Passage]) -> tuple[tuple[Passage, Passage], ...]:
@@ -466,10 +469,16 @@ class KnowledgeBase:
                 weights[word] = sum(idf[g] for g in gs) / len(gs)
         return weights
 
-    def _unknown(self, name: str, chunks: int) -> bool:
-        """No passage uses any of the words of `name`."""
+    def _unknown(self, name: str, chunks: int) -> float:
+        """How unknown `name` is: 0 when a passage uses it, else the share of the words it is
+        made of (name_parts) that no passage uses. Users paste error classes and identifiers
+        (PydanticImportError) whose parts the docs do use; MongoDB is unknown though "DB" is not."""
         words = analyze_query(name).words
-        return bool(words) and absent_share(words, self.index.idf(words), chunks) >= 0.999
+        if not words or absent_share(words, self.index.idf(words), chunks) < 0.999:
+            return 0.0
+        parts = [w for part in name_parts(name) for w in analyze_query(part).words] or words
+        idf = self.index.idf(parts)
+        return sum(absent_share([w], idf, chunks) >= 0.999 for w in set(parts)) / len(set(parts))
 
     def pending_embeddings(self, model: str, after: str, limit: int) -> list[tuple[str, str | None]]:
         """Up to `limit` (text hash, text to embed) without a vector for `model`, in hash order
