@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
 
 from bot import faults, policy
 from bot.actions import ActionHandler
@@ -333,9 +334,13 @@ class SupportBot:
             finish=finish,
         )
         if outcome in (Outcome.ANSWERED, Outcome.ESCALATED):  # after the answer: see journey.py
-            await self.journey.welcome(
-                message, thread=thread, language=language, scope=scope, channel=channel
+            welcome = partial(
+                self.journey.welcome, message, thread=thread, language=language, scope=scope, channel=channel
             )
+            if finish is not None:
+                finish.then(welcome)  # once the answer is recorded (bot/inbox.py, Finish)
+            else:
+                await welcome()
         return outcome
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:

@@ -169,6 +169,7 @@ class Deliveries:
                     "could not mark an event handled",
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
+            await finish.run_after()
             return outcome
         finally:
             self.responding.discard(message.id)

@@ -27,20 +27,42 @@ payload's format.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Visibility
 
+log = logging.getLogger(__name__)
+
 
 class Finish:
     """What is written when an event is finished, besides its outcome: the answer its handler
     posted. The responder leaves the completion here rather than writing it, and delivery
-    writes both at once (one commit per answer fewer, and rule 3 above)."""
+    writes both at once (one commit per answer fewer, and rule 3 above).
+
+    Work that follows an answer but that the asker does not wait for (the burst watch, a
+    first-time welcome) is left here too (`then`) and runs once the finish is written: until
+    then the thread is not yet one the bot answered in (a follow-up there would be ignored,
+    an edit of the question not seen), so nothing may stand between the post and the record."""
 
     def __init__(self) -> None:
         self.completion: Completion | None = None
+        self._after: list[Callable[[], Awaitable[object]]] = []
+
+    def then(self, job: Callable[[], Awaitable[object]]) -> None:
+        self._after.append(job)
+
+    async def run_after(self) -> None:
+        """Each job left by `then`, in order; a failure is logged and the rest still run."""
+        for job in self._after:
+            try:
+                await job()
+            except Exception:  # a boundary: the asker has their answer whatever fails here
+                log.exception("work after an answer failed")
+        self._after.clear()
 
 
 def serialise_message(message: InboundMessage) -> str:

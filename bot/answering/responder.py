@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 
 from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
@@ -262,7 +263,11 @@ class Responder:
         else:
             await self.store.run(StateStore.complete_answer, completion)
         faults.point("answer.recorded")
-        await self._watch_for_bursts(answer_id, conversation, channel, asked)
+        watch = partial(self._watch_for_bursts, answer_id, conversation, channel, asked)
+        if finish is not None:
+            finish.then(watch)  # once the answer is recorded (bot/inbox.py, Finish)
+        else:
+            await watch()
         return Outcome.ANSWERED
 
     async def _similar_resolved(

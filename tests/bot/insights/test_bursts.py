@@ -21,6 +21,7 @@ from bot.types import (
     ConversationRef,
     InboundMessage,
     Outcome,
+    Posted,
     Reply,
     ReplyKind,
     Visibility,
@@ -312,3 +313,29 @@ def test_a_cluster_of_too_few_askers_is_dropped_before_its_centre_is_sought() ->
     cluster = cluster_of(many[0], [*many, *unrelated], {}, min_askers=5)
     assert cluster is not None and cluster.askers == 5 and len(cluster.members) == 6
     assert {m.question for m in cluster.members} == {"Login fails with error 500"}
+
+
+class _Watching(ConsoleChannel):
+    """Notes, when the burst alert is posted, whether the answer just given is recorded yet."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(io.StringIO())
+        self.rt = rt
+        self.recorded_at_alert: list[bool] = []
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE" and reply.buttons:
+            answers = [r for _, r in self.posted if r.buttons and r.buttons[0].action == ActionKind.HELPFUL]
+            last = answers[-1].conversation
+            self.recorded_at_alert.append(any(t.role == "bot" for t in self.rt.state.history(last)))
+        return await super().send(reply)
+
+
+async def test_the_burst_watch_runs_once_the_answer_is_recorded(rt: Runtime, clock: FakeClock) -> None:
+    """The watch (which waits on other answers' and may post an alert) runs after the event's
+    finish: until the answer is recorded, a follow-up in its thread would be ignored."""
+    channel = _Watching(rt)
+    for n, user in enumerate(["U1", "U2", "U3", "U4", "U5"]):
+        await rt.bot.on_message(ask(PARAPHRASES[n], user), channel)
+        clock.advance(minutes=2)
+    assert channel.recorded_at_alert == [True]
