@@ -78,7 +78,13 @@ async def _team(request: web.Request, where: ConversationRef) -> dict[str, str]:
     assigning. No one of another workspace: they could not see the thread they are tagged in."""
     dash = request.app[DASHBOARD]
     ps = policy.platform_settings(dash.settings, where.platform, where.workspace)
-    named = dict.fromkeys(_named(ps) if ps is not None else [], "")
+    # and the people tag routes send tickets to (`[tags.NAME] slack_staff_users`...)
+    routed = (
+        [u for route in dash.settings.escalation.tags.values() for u in ps.tag_people(route).users]
+        if ps
+        else []
+    )
+    named = dict.fromkeys([*(_named(ps) if ps is not None else []), *routed], "")
     seen = await dash.store.run(StateStore.workspace_staff, where.platform, where.workspace)
     me = signed_in(request).user_id
     return {me: ""} | named | {person: name for person, name in seen if name or person not in named}

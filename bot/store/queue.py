@@ -169,9 +169,9 @@ class TicketQueueRepository(Repository):
 
     def workspace_staff(self, platform: str, workspace: str) -> list[tuple[str, str]]:
         """The (id, name) of the people seen working `workspace`'s tickets: who claimed,
-        resolved or reassigned one (rights there were checked when they did), and who wrote
-        in a ticket's thread as staff. Staff by a user group or role are known this way: the
-        settings name the group, not its members."""
+        resolved or reassigned one (rights there were checked when they did), who was assigned
+        one, and who wrote in a ticket's thread as staff. Staff by a user group or role are
+        known this way: the settings name the group, not its members."""
         where, params = Reach(platform=platform, only=frozenset({workspace})).sql()
         tickets = f"select {{}} from tickets where {where}"
         rows = self.db.execute(
@@ -179,8 +179,14 @@ class TicketQueueRepository(Repository):
             f"and event in ({', '.join('?' for _ in _WORKED)}) and coalesce(actor_id, '') != '' "
             "union all "
             f"select author_id, author_name from messages where conversation in "
-            f"({tickets.format('conversation')}) and role = 'staff' and coalesce(author_id, '') != ''",
-            [*params, *_WORKED, *params],
+            f"({tickets.format('conversation')}) and role = 'staff' and coalesce(author_id, '') != '' "
+            "union all "
+            # whom an admin assigned: the event's detail, and the ticket's current assignee
+            f"select detail, null from ticket_events where ticket_id in ({tickets.format('id')}) "
+            "and event = 'reassigned' and coalesce(detail, '') != '' "
+            "union all "
+            f"select assignee_id, null from tickets where {where} and coalesce(assignee_id, '') != ''",
+            [*params, *_WORKED, *params, *params, *params],
         ).fetchall()
         people: dict[str, str] = {}
         for person, name in rows:

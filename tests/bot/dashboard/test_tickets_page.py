@@ -202,7 +202,12 @@ async def test_the_assign_list_offers_the_tickets_workspace_staff_and_nobody_els
 ) -> None:
     # T2 names its own staff, and its user group S-T2 is staff there too (the settings cannot
     # list its members: someone of it is known once they have worked a T2 ticket)
-    rt = make_runtime(CONFIG + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\nstaff_groups = ["S-T2"]\n')
+    rt = make_runtime(
+        CONFIG
+        + '[slack.workspaces.T2]\nstaff_users = ["U-TWO"]\nstaff_groups = ["S-T2"]\n'
+        # a tag route names people for every workspace of the platform
+        + '[escalation.tags.billing]\nslack_staff_users = ["U-BILL"]\n'
+    )
     client = await start(rt, clock, channel)
     try:
         one = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
@@ -217,11 +222,13 @@ async def test_the_assign_list_offers_the_tickets_workspace_staff_and_nobody_els
             "U-SAM",
             "U-OLU",
             "U-ADMIN",
+            "U-BILL",
         }
         assert offered(await (await client.get(f"/admin/tickets/{two}")).text()) == {
             "U-TWO",
             "U-GRP",
             "U-ADMIN",
+            "U-BILL",
         }
 
         # the form is not the only guard: T2's people are refused for T1's ticket, and T1's for T2's

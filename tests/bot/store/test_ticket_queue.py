@@ -165,9 +165,20 @@ def test_the_staff_seen_working_a_workspaces_tickets_are_that_workspaces_alone(s
             thread.conversation, role="staff", text="on it", at=at, author=Author(id="U-GRP", name="Gro")
         )
         store.add_message(thread.conversation, role="user", text="thanks", at=at, author=Author(id="U-a"))
+        # assigned by an admin (`/support assign`), not yet at work on it: assignable again
+        store.transition_ticket(
+            two,
+            to=TicketStatus.CLAIMED,
+            allowed_from=tuple(TicketStatus),
+            actor=Author(id="U-ADMIN2"),
+            at=at,
+            event="reassigned",
+            assignee=Author(id="U-NEW"),
+            detail="U-NEW",
+        )
 
         assert store.workspace_staff("slack", "T1") == [("U-BOSS", ""), ("U-GRP", "Gro"), ("U-SAM", "")]
-        assert store.workspace_staff("slack", "T2") == [("U-TWO", "")]
+        assert store.workspace_staff("slack", "T2") == [("U-ADMIN2", ""), ("U-NEW", ""), ("U-TWO", "")]
         assert store.workspace_staff("slack", "T_") == [("U-ODD", "")]
         assert store.workspace_staff("discord", "T1") == [("D-MOD", "")]
         assert store.workspace_staff("slack", "T9") == []
