@@ -284,7 +284,9 @@ def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
         if i in chosen:
             out.append(unit)
         elif i in cut and i - 1 not in cut:  # once for each run of items left out
-            out.append(Unit(ELIDED, unit.kind, unit.block))
+            # a paragraph of its own: inside a list it would join the item before it (and an
+            # ordered list after it would be renumbered, hiding the gap)
+            out.append(Unit(ELIDED, UnitKind.SENTENCE, -1))
     return out
 
 

@@ -67,6 +67,9 @@ def test_a_list_too_long_to_quote_whole_says_where_items_were_left_out() -> None
     lines = quote.text.splitlines()
     assert "- `option_17`: tunes part 17 of the renderer in several small ways." in lines
     assert ELIDED in lines  # the cut is marked, once for each run of items left out
+    # as a paragraph of its own, so Markdown does not fold it into the item before it
+    at = quote.text.index(ELIDED)
+    assert quote.text[at - 2 : at] == "\n\n" or at == 0
     # never like an answer still being streamed, which ends with "…"
     assert not quote.text.rstrip().endswith(" …") and lines[-1] != "…"
     assert len(lines) < 40
