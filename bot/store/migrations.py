@@ -26,6 +26,7 @@ from bot.store.migrations_later import (
     _state_v10_messages_at,
     _state_v11_workspaces,
     _state_v12_gap_workspaces,
+    _state_v13_message_ids,
 )
 
 if TYPE_CHECKING:
@@ -262,6 +263,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0010_messages_at", _state_v10_messages_at),
     ("0011_workspaces", _state_v11_workspaces),
     ("0012_gap_workspaces", _state_v12_gap_workspaces),
+    ("0013_message_ids", _state_v13_message_ids),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

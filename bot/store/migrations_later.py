@@ -236,6 +236,13 @@ def _state_v12_gap_workspaces(db: StateDatabase) -> None:
     backfill_gap_workspaces(db)
 
 
+def _state_v13_message_ids(db: StateDatabase) -> None:
+    """A platform message is recorded once per conversation (bot/store/conversations.py): the
+    check finds it by its id instead of reading the whole conversation (a direct-message
+    conversation without threads grows for as long as the person writes)."""
+    db.table("messages").create_index(["conversation", "platform_id"])
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}
