@@ -103,11 +103,25 @@ def cluster_of(
     target = sig(newest)
     # `similar` skips the costly part for most pairs: two questions sharing no word and no
     # passage fail a set test, and neighbourhoods far apart fail before the words are compared
-    members = [q for q in recent if q.answer_id == newest.answer_id or similar(target, sig(q))]
+    verdicts: dict[int, bool] = {newest.answer_id: True}
+
+    def joins(q: RecentQuestion) -> bool:
+        found = verdicts.get(q.answer_id)
+        if found is None:
+            found = verdicts[q.answer_id] = similar(target, sig(q))
+        return found
+
+    # first whether enough people asked it: once one of a person's questions is in, their
+    # others cannot change the count (one person asking ten times is not a burst)
+    askers = {newest.asker_id}
+    for q in recent:
+        if q.asker_id not in askers and joins(q):
+            askers.add(q.asker_id)
+    if len(askers) < min_askers:
+        return None
+    members = [q for q in recent if joins(q)]
     if all(m.answer_id != newest.answer_id for m in members):
         members.append(newest)
-    if len({m.asker_id for m in members}) < min_askers:
-        return None
     sigs = [sig(m) for m in members]
     # centrality within the newest CENTRAL_SAMPLE members: a big burst's representative is as
     # clear from a dozen of its questions as from all, at a bounded cost per answer

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.insights.bursts import cluster_of
+from bot.insights.similarity import signature, similar
 from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
     ActionEvent,
@@ -339,3 +342,49 @@ async def test_the_burst_watch_runs_once_the_answer_is_recorded(rt: Runtime, clo
         await rt.bot.on_message(ask(PARAPHRASES[n], user), channel)
         clock.advance(minutes=2)
     assert channel.recorded_at_alert == [True]
+
+
+_TEXTS = (
+    "Login fails with error 500",
+    "login error 500 again",
+    "How are invoices numbered?",
+    "reset password",
+)
+_PASSAGES = ("docs/login.md#0", "docs/sso.md#1", "docs/billing.md#0", "docs/account.md#2")
+
+
+@st.composite
+def _windows(draw: st.DrawFn) -> list[RecentQuestion]:
+    n = draw(st.integers(1, 14))
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    return [
+        RecentQuestion(
+            answer_id=100 - i,
+            conversation=f"slack:T1:C1:{i}",
+            asker_id=draw(st.sampled_from(("U1", "U2", "U3", "U4", "U5", "U6"))),
+            question=draw(st.sampled_from(_TEXTS)),
+            neighbours=tuple(draw(st.lists(st.sampled_from(_PASSAGES), min_size=1, max_size=3, unique=True))),
+            scores=(9.0, 5.0, 3.0, 1.0),
+            at=at - timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_windows(), st.integers(1, 6))
+def test_a_cluster_is_the_similar_questions_whoever_asked_first(
+    window: list[RecentQuestion], least: int
+) -> None:
+    """cluster_of counts people before it gathers members: the same cluster, or None, as the
+    plain definition (every similar question, then its askers)."""
+    newest = window[0]
+    sigs = {q.answer_id: signature(q.question, q.neighbours, scores=q.scores) for q in window}
+    plain = [q for q in window if q is newest or similar(sigs[newest.answer_id], sigs[q.answer_id])]
+    found = cluster_of(newest, window, {}, min_askers=least)
+    if len({q.asker_id for q in plain}) < least:
+        assert found is None
+    else:
+        assert found is not None and sorted(m.answer_id for m in found.members) == sorted(
+            q.answer_id for q in plain
+        )
