@@ -58,25 +58,8 @@ class ConversationRepository(Repository):
         its own)."""
         with self.db.conn:
             self._touch(ref, now, asker_id, bot_participating)
-            if platform_id is None:
-                self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=None)
-                return
-            self.db.execute(
-                "insert into messages (conversation, platform_id, author_id, author_name, role, text, at) "
-                "select ?, ?, ?, ?, ?, ?, ? where not exists (select 1 from messages where conversation = ? "
-                "and platform_id = ? and role = ?)",
-                [
-                    ref.key,
-                    platform_id,
-                    author.id if author else None,
-                    author.display if author else None,
-                    role,
-                    text,
-                    iso(at),
-                    ref.key,
-                    platform_id,
-                    role,
-                ],
+            self._insert_message(
+                ref, role=role, text=text, at=at, author=author, platform_id=platform_id, once=True
             )
 
     def _touch(
@@ -140,19 +123,26 @@ class ConversationRepository(Repository):
         at: datetime,
         author: Author | None,
         platform_id: str | None,
+        once: bool = False,
     ) -> None:
-        insert_row(
-            self.db,
-            "messages",
-            {
-                "conversation": ref.key,
-                "platform_id": platform_id,
-                "author_id": author.id if author else None,
-                "author_name": author.display if author else None,
-                "role": role,
-                "text": text,
-                "at": iso(at),
-            },
+        """With `once`, a message of the platform (`platform_id`) already kept in `ref` with
+        this role is not kept again."""
+        record = {
+            "conversation": ref.key,
+            "platform_id": platform_id,
+            "author_id": author.id if author else None,
+            "author_name": author.display if author else None,
+            "role": role,
+            "text": text,
+            "at": iso(at),
+        }
+        if not once or platform_id is None:
+            insert_row(self.db, "messages", record)
+            return
+        self.db.execute(
+            f"insert into messages ({', '.join(record)}) select {', '.join('?' for _ in record)} "
+            "where not exists (select 1 from messages where conversation = ? and platform_id = ? and role = ?)",
+            [*record.values(), ref.key, platform_id, role],
         )
 
     def history(self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None) -> list[Turn]:
