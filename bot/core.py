@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.delivery import Deliveries
 from bot.escalation import Escalations
-from bot.inbox import Finish
+from bot.inbox import Finish, after_record
 from bot.insights.followups import Followups
 from bot.insights.service import Insights
 from bot.messages import say
@@ -337,10 +337,7 @@ class SupportBot:
             welcome = partial(
                 self.journey.welcome, message, thread=thread, language=language, scope=scope, channel=channel
             )
-            if finish is not None:
-                finish.then(welcome)  # once the answer is recorded (bot/inbox.py, Finish)
-            else:
-                await welcome()
+            await after_record(finish, welcome)
         return outcome
 
     async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:

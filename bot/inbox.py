@@ -65,6 +65,15 @@ class Finish:
         self._after.clear()
 
 
+async def after_record(finish: Finish | None, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job` once the answer is recorded: after the event's finish, or now when there is
+    no inbox event (a slash command's answer is recorded as it is posted)."""
+    if finish is not None:
+        finish.then(job)
+    else:
+        await job()
+
+
 def serialise_message(message: InboundMessage) -> str:
     # field by field, not dataclasses.asdict: that deep-copies `raw` (the platform's whole
     # payload) only for it to be dropped, and was most of this function's cost per event

@@ -18,7 +18,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
-from bot.inbox import Finish
+from bot.inbox import Finish, after_record
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
@@ -263,11 +263,7 @@ class Responder:
         else:
             await self.store.run(StateStore.complete_answer, completion)
         faults.point("answer.recorded")
-        watch = partial(self._watch_for_bursts, answer_id, conversation, channel, asked)
-        if finish is not None:
-            finish.then(watch)  # once the answer is recorded (bot/inbox.py, Finish)
-        else:
-            await watch()
+        await after_record(finish, partial(self._watch_for_bursts, answer_id, conversation, channel, asked))
         return Outcome.ANSWERED
 
     async def _similar_resolved(
