@@ -64,6 +64,8 @@ NOT_FOR_ASK_IN_STEP = (
     "markdown_it",
     "bot.retrieval.formats",
     "bot.retrieval.chunking",
+    # the catalog's migrations are written with it: only a new or older catalog.db needs it
+    "sqlite_utils",
 )
 
 _ASK = textwrap.dedent(

@@ -321,7 +321,7 @@ class KnowledgeBase:
         dict is kept between syncs of this open knowledge base and updated with what each one
         writes (only sync() and _reset() write these rows). A commit by any other connection,
         another process's sync, changes SQLite's data_version, and then it is read again."""
-        conn = self.catalog.db.conn
+        conn = self.catalog.conn
         version = (id(conn), conn.execute("PRAGMA data_version").fetchone()[0])
         if self._known_files is None or version != self._known_version:
             self._known_files = self.catalog.files()

@@ -1,4 +1,5 @@
-"""Durable state through sqlite-utils: the only package that speaks SQL.
+"""Durable state through sqlite-utils (and the PostgreSQL driver); the knowledge catalog on the
+sqlite3 driver it opens. Nothing outside this package speaks SQL.
 
 `StateStore` keeps what must never be lost: the inbox of platform events, conversations,
 messages, answers, tickets and feedback. `Catalog` describes the knowledge index, a cache
@@ -13,8 +14,10 @@ url`, in PostgreSQL: the same repositories and migrations run on both. The catal
 stays a local SQLite file.
 
 Modules, by concern:
-  store.py          opening a database (pragmas, busy timeout, errors as advice, the backend
-                    choice), shared helpers
+  store.py          opening and migrating a database, the backend choice, the repositories' base
+  sqlite_file.py    opening a SQLite file (pragmas, busy timeout, errors as advice) with the
+                    standard library alone
+  values.py         times and LIKE patterns as stored text
   postgres.py       the PostgreSQL backend: sqlite-utils' calls over the PostgreSQL driver
   dialect.py        the few SQLite spellings rewritten for PostgreSQL
   urls.py           database URLs, and showing them without the password
@@ -29,7 +32,8 @@ Modules, by concern:
   jobs.py           once-only jobs, hourly claims, and `exclusive` (a cluster-wide advisory lock)
   workers.py        the running bots sharing this state, with their heartbeats
   state.py          StateStore (assembled from the repositories above) and AsyncStore
-  catalog.py        Catalog, the rebuildable knowledge-index cache
+  catalog.py        Catalog, the rebuildable knowledge-index cache: plain SQL on the driver, so
+                    `supportbot ask` loads sqlite-utils only to migrate an older catalog
 
 Import from `bot.store`, not from the modules: the layout may change, these names will not.
 """

@@ -9,14 +9,16 @@ error), index metadata, and the chunk text hashes and embedding vectors of hybri
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bot.errors import StoreError
-from bot.store.migrations import CATALOG_MIGRATIONS
-from bot.store.store import Database, iso, open_database
+from bot.store.migrations import CATALOG_MIGRATIONS, pending
+from bot.store.sqlite_file import advice, close_quietly, connect
+from bot.store.values import iso
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +56,26 @@ _UPSERT_FILE = (
 )
 
 
+def _file_row(entry: FileEntry, when: str) -> tuple[object, ...]:
+    """`entry` as the values of _FILE_COLUMNS, in order."""
+    record = entry.record
+    return (
+        record.path,
+        record.sha256,
+        record.size,
+        record.mtime_ns,
+        entry.title,
+        entry.url,
+        entry.visibility,
+        json.dumps(list(entry.tags), ensure_ascii=False),
+        record.chunks,
+        record.error,
+        when,
+        json.dumps(list(entry.audience), ensure_ascii=False),
+        record.folder_audience,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class IndexedFile:
     """One file as the index holds it, for people to read (the dashboard's knowledge page)."""
@@ -68,38 +90,58 @@ class IndexedFile:
     indexed_at: str
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    """The catalog's connection, migrated. sqlite-utils (which the migrations are written with)
+    is imported only when one has to run: it is a tenth of a cold `supportbot ask`."""
+    conn = connect(path)
+    try:
+        with advice(path):
+            if not pending(conn, CATALOG_MIGRATIONS):
+                return conn
+    except BaseException:
+        close_quietly(conn)
+        raise
+    conn.close()
+    from bot.store.store import open_database
+
+    return open_database(path, CATALOG_MIGRATIONS).conn
+
+
 class Catalog:
     """What the knowledge index holds, file by file: a rebuildable cache."""
 
-    db: Database
+    conn: sqlite3.Connection
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.db = open_database(path, CATALOG_MIGRATIONS)
+            self.conn = _open(path)
         except StoreError as exc:
             if "locked" in str(exc):
                 raise  # another process is using it: never delete a cache someone is writing
             # a damaged cache may be thrown away: start it afresh rather than refuse to run
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-            self.db = open_database(path, CATALOG_MIGRATIONS)
+            self.conn = _open(path)
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     def files(self) -> dict[str, FileRecord]:
+        rows = self.conn.execute(
+            "select path, sha256, size, mtime_ns, chunks, error, folder_audience from files"
+        )
         return {
-            row["path"]: FileRecord(
-                path=row["path"],
-                sha256=row["sha256"],
-                size=row["size"],
-                mtime_ns=row["mtime_ns"],
-                chunks=row["chunks"] or 0,
-                error=row["error"],
-                folder_audience=row.get("folder_audience") or "",
+            row[0]: FileRecord(
+                path=row[0],
+                sha256=row[1],
+                size=row[2],
+                mtime_ns=row[3],
+                chunks=row[4] or 0,
+                error=row[5],
+                folder_audience=row[6] or "",
             )
-            for row in self.db.table("files").rows
+            for row in rows
         }
 
     def put_file(
@@ -113,24 +155,16 @@ class Catalog:
         audience: Iterable[str] = (),
         at: datetime,
     ) -> None:
-        self.db.table("files").upsert(
-            {
-                "path": record.path,
-                "sha256": record.sha256,
-                "size": record.size,
-                "mtime_ns": record.mtime_ns,
-                "title": title,
-                "url": url,
-                "visibility": visibility,
-                "tags": json.dumps(list(tags), ensure_ascii=False),
-                "chunks": record.chunks,
-                "error": record.error,
-                "indexed_at": iso(at),
-                "audience": json.dumps(list(audience), ensure_ascii=False),
-                "folder_audience": record.folder_audience,
-            },
-            pk="path",
+        entry = FileEntry(
+            record=record,
+            title=title,
+            url=url,
+            visibility=visibility,
+            tags=tuple(tags),
+            audience=tuple(audience),
         )
+        with self.conn:
+            self.conn.execute(_UPSERT_FILE, _file_row(entry, iso(at)))
 
     def record_sync(
         self,
@@ -147,27 +181,10 @@ class Catalog:
         if not (written or touched or removed):
             return  # a sync that changed nothing (most of them) does not open a transaction
         when = iso(at)
-        files = [
-            (
-                e.record.path,
-                e.record.sha256,
-                e.record.size,
-                e.record.mtime_ns,
-                e.title,
-                e.url,
-                e.visibility,
-                json.dumps(list(e.tags), ensure_ascii=False),
-                e.record.chunks,
-                e.record.error,
-                when,
-                json.dumps(list(e.audience), ensure_ascii=False),
-                e.record.folder_audience,
-            )
-            for e in written
-        ]
+        files = [_file_row(e, when) for e in written]
         hashed = [e for e in written if e.hashes is not None]
         chunks = [(chunk_id, e.record.path, digest) for e in hashed for chunk_id, digest in e.hashes or ()]
-        conn = self.db.conn
+        conn = self.conn
         with conn:
             conn.executemany(_UPSERT_FILE, files)
             conn.executemany("delete from chunks where path = ?", [(e.record.path,) for e in hashed])
@@ -179,49 +196,52 @@ class Catalog:
             conn.executemany("delete from chunks where path = ?", [(p,) for p in removed])
 
     def touch_file(self, path: str, mtime_ns: int) -> None:
-        self.db.table("files").update(path, {"mtime_ns": mtime_ns})
+        with self.conn:
+            self.conn.execute("update files set mtime_ns = ? where path = ?", [mtime_ns, path])
 
     def audiences(self) -> dict[str, tuple[str, ...]]:
         """The audiences of every indexed file that has any, by path."""
-        rows = self.db.execute("select path, audience from files where audience like '[\"%'")
+        rows = self.conn.execute("select path, audience from files where audience like '[\"%'")
         return {row[0]: tuple(json.loads(row[1])) for row in rows}
 
     def remove_files(self, paths: Iterable[str]) -> None:
-        for path in paths:
-            self.db.table("files").delete_where("path = ?", [path])
-            self.db.execute("delete from chunks where path = ?", [path])
+        removed = [(path,) for path in paths]
+        with self.conn:
+            self.conn.executemany("delete from files where path = ?", removed)
+            self.conn.executemany("delete from chunks where path = ?", removed)
 
     def commit(self) -> None:
-        self.db.conn.commit()
+        self.conn.commit()
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        row = self.conn.execute("select value from meta where key = ?", [key]).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.table("meta").upsert({"key": key, "value": value}, pk="key")
+        with self.conn:
+            self.conn.execute("insert or replace into meta (key, value) values (?, ?)", [key, value])
 
     def delete_meta(self, key: str) -> None:
-        with self.db.conn:
-            self.db.execute("delete from meta where key = ?", [key])
+        with self.conn:
+            self.conn.execute("delete from meta where key = ?", [key])
 
     def clear(self) -> None:
         """Forget what the index holds. Cached vectors stay: they are keyed by text, so a
         rebuild finds them again for every passage whose text did not change."""
-        with self.db.conn:
-            self.db.execute("delete from files")
-            self.db.execute("delete from meta")
-            self.db.execute("delete from chunks")
+        with self.conn:
+            self.conn.execute("delete from files")
+            self.conn.execute("delete from meta")
+            self.conn.execute("delete from chunks")
 
     def summary(self) -> tuple[int, int, int]:
-        row = self.db.execute(
+        row = self.conn.execute(
             "select count(*), coalesce(sum(chunks), 0), sum(error is not null) from files"
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2] or 0)
 
     def indexed_files(self) -> list[IndexedFile]:
         """Every file in the index, by path: what it is called, who it is for, its passages."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "select path, title, url, visibility, audience, chunks, error, indexed_at from files order by path"
         )
         return [
@@ -239,28 +259,28 @@ class Catalog:
         ]
 
     def errors(self) -> Iterator[tuple[str, str]]:
-        for row in self.db.execute("select path, error from files where error is not null order by path"):
+        for row in self.conn.execute("select path, error from files where error is not null order by path"):
             yield row[0], row[1]
 
     # -- embeddings: chunk text hashes and cached vectors (see bot/retrieval/embeddings.py) ----
 
     def put_chunks(self, path: str, chunks: Iterable[tuple[str, str]]) -> None:
         """Record the (chunk id, text hash) of every chunk of `path`, replacing the old ones."""
-        self.db.execute("delete from chunks where path = ?", [path])
-        self.db.conn.executemany(
+        self.conn.execute("delete from chunks where path = ?", [path])
+        self.conn.executemany(
             "insert or replace into chunks (chunk_id, path, text_hash) values (?, ?, ?)",
             [(chunk_id, path, digest) for chunk_id, digest in chunks],
         )
 
     def clear_chunks(self) -> None:
-        with self.db.conn:
-            self.db.execute("delete from chunks")
+        with self.conn:
+            self.conn.execute("delete from chunks")
 
     def prune_embeddings(self, keep_model: str | None = None) -> int:
         """Delete vectors no chunk refers to any more (and, given `keep_model`, every other
         model's); return how many went."""
-        with self.db.conn:
-            cursor = self.db.execute(
+        with self.conn:
+            cursor = self.conn.execute(
                 "delete from embeddings where text_hash not in (select text_hash from chunks)"
                 + (" or model != ?" if keep_model is not None else ""),
                 [keep_model] if keep_model is not None else [],
@@ -270,7 +290,7 @@ class Catalog:
     def missing_vectors(self, model: str, after: str, limit: int) -> list[tuple[str, str]]:
         """Up to `limit` (text hash, one chunk id with that text) with no vector for `model`,
         in hash order after `after`: a cursor that moves on even past texts that fail."""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "select c.text_hash, min(c.chunk_id) from chunks c where c.text_hash > ? and not exists "
             "(select 1 from embeddings e where e.model = ? and e.text_hash = c.text_hash) "
             "group by c.text_hash order by c.text_hash limit ?",
@@ -281,8 +301,8 @@ class Catalog:
     def put_vectors(self, model: str, vectors: Iterable[tuple[str, int, bytes]]) -> int:
         """Store (text hash, dimensions, float32 bytes) for `model`, skipping texts that no chunk
         holds any more (the folder changed while they were being embedded)."""
-        with self.db.conn:
-            cursor = self.db.conn.executemany(
+        with self.conn:
+            cursor = self.conn.executemany(
                 "insert or replace into embeddings (model, text_hash, dim, vector) select ?, ?, ?, ? "
                 "where exists (select 1 from chunks where text_hash = ?)",
                 [(model, digest, dim, blob, digest) for digest, dim, blob in vectors],
@@ -296,7 +316,7 @@ class Catalog:
         marks = ", ".join("?" * len(chunk_ids))
         # CROSS JOIN fixes the loop order (chunk ids first): without statistics SQLite would
         # otherwise walk every vector of the model, 3 ms at 5,000 chunks instead of 0.2 ms
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "select c.chunk_id, e.vector from chunks c cross join embeddings e "
             f"on e.text_hash = c.text_hash and e.model = ? where c.chunk_id in ({marks})",
             [model, *chunk_ids],
@@ -305,7 +325,7 @@ class Catalog:
 
     def embedding_counts(self, model: str) -> tuple[int, int]:
         """(distinct chunk texts, how many of them have a vector for `model`)."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "select count(distinct c.text_hash), count(distinct e.text_hash) from chunks c "
             "left join embeddings e on e.text_hash = c.text_hash and e.model = ?",
             [model],

@@ -12,6 +12,7 @@ The same steps run on PostgreSQL (bot/store/postgres.py): raw SQL in a step must
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
@@ -270,6 +271,18 @@ CATALOG_MIGRATIONS: list[Migration] = [
     ("0002_embeddings", _catalog_v2_embeddings),
     ("0003_audiences", _catalog_v3_audiences),
 ]
+
+
+def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
+    """Whether a SQLite database has any of `migrations` to apply, read with the driver
+    alone: opening the catalog on the `supportbot ask` path needs no sqlite-utils."""
+    try:
+        done = {row[0] for row in conn.execute("select name from _migrations")}
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return True  # a new file
+        raise
+    return any(name not in done for name, _ in migrations)
 
 
 def migrate(db: StateDatabase, migrations: list[Migration]) -> list[str]:

@@ -1,9 +1,9 @@
 """The plumbing under every repository: opening a database (a SQLite file or a PostgreSQL URL).
 
-It owns the SQLite connection (pragmas, busy timeout, migrations on open, SQLite's errors
-turned into advice), the choice of backend (`open_state`), the `Repository` base the state
-repositories share, and the conversions between Python values and the text both backends
-store. With migrations.py and postgres.py it is the only module that touches a driver:
+It owns migrations on open over a SQLite connection (bot/store/sqlite_file.py opens it), the
+choice of backend (`open_state`) and the `Repository` base the state repositories share, and
+re-exports the conversions between Python values and stored text (bot/store/values.py). With
+migrations.py, sqlite_file.py and postgres.py it is the only module that touches a driver:
 repositories take `StateDatabase`, `NotFoundError` and `IntegrityError` from here, so one
 repository runs on either backend (bot/store/postgres.py says how).
 """
@@ -11,7 +11,6 @@ repository runs on either backend (bot/store/postgres.py says how).
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,10 @@ from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
 from bot.store.migrations import Migration, migrate
+from bot.store.sqlite_file import DEFAULT_BUSY_TIMEOUT, advice, close_quietly
+from bot.store.sqlite_file import connect as connect_sqlite
 from bot.store.urls import is_database_url, redact_url
+from bot.store.values import iso, like_prefix, parse_time
 
 if TYPE_CHECKING:
     from bot.store.migrations import StateDatabase
@@ -44,46 +46,19 @@ __all__ = [
 # PostgreSQL's constraint errors are raised as a subclass of it (postgres.PgIntegrityError)
 IntegrityError = sqlite3.IntegrityError
 
-# how long a connection waits for another one's write lock before giving up; long enough
-# for any write of ours to finish, short enough that a second bot on the same file is told so
-DEFAULT_BUSY_TIMEOUT = 5.0
-
 
 def open_database(
     path: Path, migrations: list[Migration], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 ) -> Database:
     """Open (creating if needed) and migrate a database, turning SQLite's errors into advice."""
-    conn: sqlite3.Connection | None = None
+    conn = connect_sqlite(path, busy_timeout=busy_timeout)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
-        db = Database(conn)
-        db.execute("pragma journal_mode=wal")
-        # with WAL, NORMAL still survives a crash of the process; only an OS crash can lose
-        # the last commits, and it avoids an fsync per event (about 10 ms here)
-        db.execute("pragma synchronous=normal")
-        db.execute("pragma foreign_keys=on")
-        migrate(db, migrations)
-        return db
-    except sqlite3.DatabaseError as exc:
-        _close(conn)
-        message = str(exc)
-        if "locked" in message or "busy" in message:
-            raise StoreError(
-                f"{path} is locked by another process. Is another supportbot running with the same "
-                "data directory? Stop it, or give this one its own with --data DIR."
-            ) from None
-        if "not a database" in message or "malformed" in message:
-            raise StoreError(
-                f"{path} is not a readable SQLite database (it may be corrupt). Nothing was changed. "
-                "Move the file aside to start afresh, or restore it from a backup."
-            ) from None
-        raise StoreError(f"{path} cannot be opened: {message}") from None
-    except OSError as exc:
-        _close(conn)
-        raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+        with advice(path):
+            db = Database(conn)
+            migrate(db, migrations)
+            return db
     except BaseException:
-        _close(conn)
+        close_quietly(conn)
         raise
 
 
@@ -122,7 +97,7 @@ def open_readonly(path: Path) -> Database:
         conn.execute("select count(*) from sqlite_master").fetchone()  # fails now on a file that is not one
         return Database(conn)
     except sqlite3.DatabaseError as exc:
-        _close(conn)
+        close_quietly(conn)
         raise StoreError(f"{path} is not a readable SQLite database: {exc}. Nothing was changed.") from None
 
 
@@ -133,12 +108,6 @@ def snapshot(source: Database, destination: Path) -> None:
         source.conn.backup(target)
     finally:
         target.close()
-
-
-def _close(conn: sqlite3.Connection | None) -> None:
-    """A database that could not be opened is not held open (nor its WAL files)."""
-    if conn is not None:
-        conn.close()
 
 
 class Repository:
@@ -155,21 +124,6 @@ class Repository:
         """Whether other processes may use this state at the same time (PostgreSQL): a
         SQLite file belongs to the one process holding its data directory."""
         return not isinstance(self.db, Database)
-
-
-def iso(moment: datetime) -> str:
-    """Times are stored as UTC ISO text with milliseconds, so text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def like_prefix(prefix: str) -> str:
-    """A LIKE pattern (with `escape '\\'`) matching text that starts with `prefix` literally."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 def in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:

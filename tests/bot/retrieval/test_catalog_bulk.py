@@ -33,7 +33,7 @@ DOCS = {
 
 def _rows(catalog: Catalog) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Every row of `files` (but when it was written) and of `chunks`, in path order."""
-    conn = catalog.db.conn
+    conn = catalog.conn
     files = conn.execute(
         "select path, sha256, size, mtime_ns, title, url, visibility, tags, chunks, error, audience, "
         "folder_audience from files order by path"
@@ -118,7 +118,7 @@ def test_a_catalog_write_that_fails_after_the_index_commit_is_redone_by_the_next
     (folder / "f9.md").write_text("# File 9\n\nword9 text\n", encoding="utf-8")
 
     kb = KnowledgeBase(folder, index, workers=1)
-    kb.catalog.db.execute("pragma busy_timeout = 50")
+    kb.catalog.conn.execute("pragma busy_timeout = 50")
     holder = sqlite3.connect(index / "catalog.db")
     holder.execute("begin exclusive")  # another writer: the catalog write after the commit fails
     try:

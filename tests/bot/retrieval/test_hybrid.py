@@ -53,7 +53,7 @@ def embedded_texts(fake: FakeOpenAI) -> list[str]:
 
 
 def vector_rows(rt: Runtime) -> int:
-    return int(rt.knowledge.catalog.db["embeddings"].count)
+    return int(rt.knowledge.catalog.conn.execute("select count(*) from embeddings").fetchone()[0])
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ async def test_a_deleted_file_takes_its_vectors_with_it(
 ) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
     await rt.bot.knowledge.reindex()
-    db = rt.knowledge.catalog.db
+    db = rt.knowledge.catalog.conn
     hashes = [row[0] for row in db.execute("select text_hash from chunks where path = 'password-reset.md'")]
     assert hashes and vector_rows(rt) > len(hashes)
     before = vector_rows(rt)
@@ -159,7 +159,7 @@ async def test_another_model_embeds_again_and_the_old_vectors_go(hybrid, fake: F
     report = await large.bot.knowledge.sync_embeddings()
     assert report is not None and report.embedded == texts
     assert {r.body["model"] for r in fake.embedding_requests} == {"text-embedding-3-large"}
-    models = {row[0] for row in large.knowledge.catalog.db.execute("select model from embeddings")}
+    models = {row[0] for row in large.knowledge.catalog.conn.execute("select model from embeddings")}
     assert models == {"text-embedding-3-large"} and vector_rows(large) == texts
 
 
@@ -172,7 +172,7 @@ async def test_turning_embeddings_off_and_on_again_reuses_the_vectors(
     first.close()
     offline = make_runtime()  # embeddings off: the chunk hashes are dropped, not left to go stale
     assert offline.bot.knowledge.embeddings is None
-    assert offline.knowledge.catalog.db.execute("select count(*) from chunks").fetchone()[0] == 0
+    assert offline.knowledge.catalog.conn.execute("select count(*) from chunks").fetchone()[0] == 0
     offline.close()
     fake.reset()
     again = hybrid()  # back on: one BM25 rebuild to learn the hashes; the vectors are still there
@@ -199,7 +199,7 @@ async def test_requests_carry_at_most_64_texts(hybrid, fake: FakeOpenAI, knowled
 
 async def test_the_catalog_migration_is_recorded(hybrid) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
-    names = [row["name"] for row in rt.knowledge.catalog.db["_migrations"].rows]
+    names = [row[0] for row in rt.knowledge.catalog.conn.execute("select name from _migrations")]
     assert names == ["0001_initial", "0002_embeddings", "0003_audiences"]
 
 

@@ -57,7 +57,7 @@ def _everything(kb: KnowledgeBase) -> tuple[list[dict[str, Any]], list[tuple[Any
     docs = sorted((searcher.doc(address).to_dict() for _, address in hits), key=lambda d: d["chunk_id"][0])
     rows = [
         tuple(row)
-        for row in kb.catalog.db.conn.execute(
+        for row in kb.catalog.conn.execute(
             "select path, sha256, size, mtime_ns, title, url, visibility, tags, chunks, error, audience, "
             "folder_audience from files order by path"
         )
@@ -72,7 +72,7 @@ def _build(folder: Path, index: Path, workers: int) -> tuple[SyncReport, Any, li
         found = {
             q: [p.chunk_id for p in kb.search(q, DocVisibility.INTERNAL, 10).passages] for q in QUESTIONS
         }
-        chunks = [tuple(r) for r in kb.catalog.db.conn.execute("select * from chunks order by chunk_id")]
+        chunks = [tuple(r) for r in kb.catalog.conn.execute("select * from chunks order by chunk_id")]
         return report, (_everything(kb), chunks), [str(found)]
     finally:
         kb.close()

@@ -1,0 +1,65 @@
+"""Opening a SQLite file: the connection, its pragmas and busy timeout, and SQLite's errors
+turned into advice.
+
+It imports no more than the standard library, so the catalog (bot/store/catalog.py), which
+every `supportbot ask` opens, does not load sqlite-utils unless a migration has to run;
+`open_database` (bot/store/store.py) builds on it for state.db.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.errors import StoreError
+
+# how long a connection waits for another one's write lock before giving up; long enough
+# for any write of ours to finish, short enough that a second bot on the same file is told so
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+def connect(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+    """A connection to `path` (created if needed) in WAL mode with foreign keys on."""
+    conn: sqlite3.Connection | None = None
+    with advice(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
+            conn.execute("pragma journal_mode=wal")
+            # with WAL, NORMAL still survives a crash of the process; only an OS crash can
+            # lose the last commits, and it avoids an fsync per event (about 10 ms here)
+            conn.execute("pragma synchronous=normal")
+            conn.execute("pragma foreign_keys=on")
+        except BaseException:
+            close_quietly(conn)  # a file that could not be opened is not held open (nor its WAL)
+            raise
+    return conn
+
+
+@contextmanager
+def advice(path: Path) -> Iterator[None]:
+    """SQLite's errors on `path` raised as a StoreError that says what to do."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "locked" in message or "busy" in message:
+            raise StoreError(
+                f"{path} is locked by another process. Is another supportbot running with the same "
+                "data directory? Stop it, or give this one its own with --data DIR."
+            ) from None
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(
+                f"{path} is not a readable SQLite database (it may be corrupt). Nothing was changed. "
+                "Move the file aside to start afresh, or restore it from a backup."
+            ) from None
+        raise StoreError(f"{path} cannot be opened: {message}") from None
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+
+
+def close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        conn.close()
