@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.pipeline import AnswerPipeline
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.errors import FatalAdapterError
-from bot.ports import Adapter, Answerer, Channel, Clock, Embedder, SharesHttp, SystemClock
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
 from bot.retrieval.service import KnowledgeService
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bot.cluster import Presence
     from bot.core import SupportBot
     from bot.dashboard.context import Dashboard
+    from bot.ports import Adapter, Answerer, Channel, Clock, Embedder
     from bot.store import AsyncStore, StateStore
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,7 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
             log.exception("could not remove this worker's row")
 
 
-class _LiveChannels(Mapping[str, Channel]):
+class _LiveChannels(Mapping[str, "Channel"]):  # quoted: ports are imported for type checking only
     """The adapters' channels as they are at each look: one connects or reconnects while the
     dashboard runs, and a platform not connected yet is simply not there."""
 
@@ -299,6 +300,7 @@ def _place_dashboard(runtime: Runtime, adapters: list[Adapter]) -> Coroutine[Any
     starts; else the coroutine that serves it on `[dashboard] port`."""
     from bot.dashboard.app import build_app
     from bot.dashboard.serve import dashboard_for  # aiohttp and jinja2: only when on
+    from bot.ports import SharesHttp
 
     dashboard = dashboard_for(
         runtime.settings,

@@ -33,9 +33,9 @@ def dashboard(
 ) -> None:
     """Serve the web dashboard alone over the same data (tickets read-only), or with --link print
     a one-time sign-in URL (valid 10 minutes) for a staff member or admin."""
+    from bot.clock import SystemClock
     from bot.dashboard.serve import issue_link, serve
     from bot.knowledge_reader import open_for_reading
-    from bot.ports import SystemClock
     from bot.store import StateStore
 
     settings = load(config, None, data)

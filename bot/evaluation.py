@@ -143,7 +143,7 @@ def eval_bot(settings: Settings, knowledge: KnowledgeBase) -> Iterator[SupportBo
     """The bot eval asks, answering as `settings` configure it; closes `knowledge` at the end.
     The caller awaits `bot.aclose()` in the event loop that asked."""
     from bot.app import build_answerer, build_embedder
-    from bot.ports import SystemClock
+    from bot.clock import SystemClock
     from bot.store import AsyncStore, StateStore
 
     try:

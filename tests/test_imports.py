@@ -53,6 +53,9 @@ NOT_FOR_ASK = (
     "watchfiles",
     "bot.doctor",
     "bot.evaluation",
+    # every port's protocol: what answers imports them for type checking only (bot/clock.py
+    # holds the real clock)
+    "bot.ports",
 )
 # and, once the index is in step with the folder (every start after the first), what only a
 # changed file needs: the parsers and the chunker

@@ -10,13 +10,16 @@ core hands over to a person.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from bot.answering.picker import Quote, pick, pick_all
 from bot.answering.safety import redact_secrets
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import StreamSink
 from bot.types import Answer, Citation, Passage, RetrievalHints, Turn
+
+if TYPE_CHECKING:
+    from bot.ports import StreamSink
 
 
 def excerpt(

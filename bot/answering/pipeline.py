@@ -20,12 +20,12 @@ from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
-from bot.ports import Answerer, Clock, StreamSink
 from bot.privacy.redaction import without_placeholders
 from bot.retrieval.service import KnowledgeService
 from bot.types import Answer, Author, ConversationRef, DocVisibility, Passage, SearchResult, Turn
 
 if TYPE_CHECKING:
+    from bot.ports import Answerer, Clock, StreamSink
     from bot.store import AsyncStore
 
 log = logging.getLogger(__name__)

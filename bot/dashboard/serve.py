@@ -15,13 +15,14 @@ from functools import partial
 from aiohttp import web
 
 from bot.answering.pipeline import AnswerPipeline
+from bot.clock import SystemClock
 from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.app import build_app
 from bot.dashboard.auth import LINK_TTL, hash_token, new_link_token
 from bot.dashboard.context import PREFIX, Dashboard
 from bot.escalation.tickets import Escalations
-from bot.ports import Channel, Clock, SystemClock
+from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
 
 log = logging.getLogger(__name__)

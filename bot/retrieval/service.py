@@ -16,13 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from bot.ports import Embedder
 from bot.retrieval.embeddings import QUERY_DEADLINE_SECONDS, Embeddings
 from bot.retrieval.knowledge import KnowledgeBase, KnowledgeSummary, SyncReport
 from bot.retrieval.vectors import EmbeddingReport
 from bot.types import DocVisibility, Passage, SearchResult
+
+if TYPE_CHECKING:
+    from bot.ports import Embedder
 
 log = logging.getLogger(__name__)
 
