@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -125,6 +125,26 @@ def time_of_day(text: str) -> dt_time:
     if len(text.split()) != 1 or ":" not in text:
         raise ValueError(text)
     return dt_time.fromisoformat(text.strip())
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def defaults(model: type[_Model]) -> _Model:
+    """`model` as validating an empty table gives it (each field's default, each section left
+    out an empty section of its own), built without its validator. Defaults are valid by
+    construction, so what nobody configured is not validated: building the settings'
+    validators (and the pydantic machinery they load) was a tenth of a cold `supportbot ask`,
+    which usually runs with no supportbot.toml. tests/bot/test_config.py holds this equal to
+    `model.model_validate({})` for every model here."""
+    sections: dict[str, Any] = {
+        name: defaults(field.annotation)
+        for name, field in model.model_fields.items()
+        if field.validate_default
+        and isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+    }
+    return model.model_construct(**sections)
 
 
 def _absent() -> Any:
@@ -331,7 +351,7 @@ def load_settings(
     base = config_path.parent if found_config else cwd
 
     try:
-        file_settings = FileSettings.model_validate(raw)
+        file_settings = FileSettings.model_validate(raw) if raw else defaults(FileSettings)
     except ValidationError as exc:
         raise ConfigError([_format_problem(e, FileSettings) for e in exc.errors()], source=source) from None
 
@@ -373,7 +393,7 @@ def load_settings(
         )
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
-    secrets = Secrets(
+    given = dict(
         slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
         slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
         slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
@@ -388,6 +408,9 @@ def load_settings(
         openai_api_key=_secret(env, "OPENAI_API_KEY"),
         openai_base_url=_plain(env, "OPENAI_BASE_URL"),
     )
+    secrets = (
+        Secrets.model_validate(given) if any(v is not None for v in given.values()) else defaults(Secrets)
+    )
     token = secrets.slack_app_token
     if token is not None and not token.get_secret_value().startswith("xapp-"):
         problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
@@ -396,9 +419,10 @@ def load_settings(
         problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
     if problems:
         raise ConfigError(problems, source="environment")
-    # the sections validated above are passed as they are (pydantic keeps a model instance of
-    # the field's type), not dumped and validated again
-    return Settings(
+    # assembled from parts validated above (the file's sections, the secrets) and values
+    # checked here (the paths are resolved, the level and the lease were tested above), so
+    # the whole is not validated again: Settings' validator is never built at a start
+    return Settings.model_construct(
         **{name: getattr(file_settings, name) for name in FileSettings.model_fields},
         config_path=found_config,
         data_dir=data_dir.resolve(),
@@ -452,6 +476,7 @@ __all__ = [
     "SlackSettings",
     "StoreSettings",
     "TagRoute",
+    "defaults",
     "digest_target",
     "load_settings",
     "time_of_day",

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import get_args, get_origin
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
-from bot.config import FileSettings, load_settings
+from bot.config import FileSettings, Settings, defaults, load_settings
 from bot.config_template import TEMPLATE
 from bot.errors import ConfigError
 from bot.types import ChannelMode, Visibility
@@ -153,3 +154,47 @@ def test_the_worker_lease_comes_from_the_environment_and_bad_values_are_refused(
     for bad in ("0", "-5", "nan", "inf", "soon", "90000"):
         with pytest.raises(ConfigError, match="SUPPORTBOT_WORKER_LEASE_SECONDS"):
             load_settings(env={"SUPPORTBOT_WORKER_LEASE_SECONDS": bad}, cwd=tmp_path)
+
+
+def _models() -> list[type[BaseModel]]:
+    import bot.config
+
+    return [
+        m
+        for name in bot.config.__all__
+        if isinstance(m := getattr(bot.config, name), type) and issubclass(m, BaseModel)
+    ]
+
+
+@pytest.mark.parametrize("model", [m for m in _models() if m is not Settings], ids=lambda m: m.__name__)
+def test_defaults_built_without_a_validator_equal_what_validating_nothing_gives(
+    model: type[BaseModel],
+) -> None:
+    """What nobody configured is not validated at a start (a cold `ask` builds no validator):
+    that is only sound while every default equals what the validator makes of an empty table."""
+    assert defaults(model) == model.model_validate({})
+
+
+def _validated_again(settings: Settings) -> Settings:
+    return Settings.model_validate({name: getattr(settings, name) for name in Settings.model_fields})
+
+
+def test_settings_assembled_without_their_validator_equal_the_validated_ones(tmp_path: Path) -> None:
+    bare = load_settings(env={}, cwd=tmp_path)  # no file, no environment: every part a default
+    assert bare == _validated_again(bare)
+    assert bare.knowledge.max_file_mb == 20.0 and bare.secrets.slack_bot_token is None
+    with pytest.raises(ValidationError):
+        bare.log_level = "DEBUG"  # type: ignore[misc]  # still frozen
+
+    (tmp_path / "supportbot.toml").write_text(
+        '[answer]\nmax_sources = 2\n[escalation]\ntimezone = "Asia/Seoul"\n'
+    )
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SUPPORTBOT_LOG_LEVEL": "debug",
+        "SUPPORTBOT_WORKER_LEASE_SECONDS": "5",
+    }
+    configured = load_settings(env=env, cwd=tmp_path)
+    assert configured == _validated_again(configured)
+    assert configured.answer.max_sources == 2 and configured.escalation.timezone == "Asia/Seoul"
+    assert configured.secrets.slack_bot_token is not None and configured.worker_lease_seconds == 5.0
