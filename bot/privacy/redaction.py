@@ -39,6 +39,7 @@ from types import MappingProxyType
 
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.config_privacy import PrivacySettings, RedactKind
+from bot.patterns import lazy_pattern
 from bot.types import ActionEvent, Command, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ NATIONAL_REGIONS = ("US", "KR")  # "+CC" numbers are found whatever the region
 # Starts at a boundary (never mid-run), so a long run of local-part characters without an
 # "@" is scanned once, not once per position.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(
+_EMAIL = lazy_pattern(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@"
     + rf"(?:{_LABEL}\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9-])"
 )
@@ -83,7 +84,7 @@ IBAN_LENGTHS: Mapping[str, int] = MappingProxyType(
 )  # fmt: skip
 # A candidate: country, check digits, then letters and digits, possibly in groups of four.
 # The country's length decides where it ends (a following capitalised word is not part of it).
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}", re.IGNORECASE)
+_IBAN = lazy_pattern(r"(?<![A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}", re.IGNORECASE)
 
 
 def iban_valid(compact: str) -> bool:
@@ -113,7 +114,7 @@ def _iban_end(text: str, start: int, end: int) -> int | None:
 
 def _iban_spans(text: str) -> list[tuple[int, int]]:
     spans = []
-    for match in _IBAN.finditer(text):
+    for match in _IBAN().finditer(text):
         end = _iban_end(text, match.start(), match.end())
         if end is not None:
             spans.append((match.start(), end))
@@ -124,8 +125,8 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
 
 # A run of digit groups split by single spaces or dashes, not inside a word, a mention, a
 # link, a phone number or a decimal; the card is then looked for among its groups.
-_DIGIT_RUN = re.compile(r"(?<![\w+/.,@#&!])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
-_GROUP = re.compile(r"\d+")
+_DIGIT_RUN = lazy_pattern(r"(?<![\w+/.,@#&!])\d+(?:[ -]\d+)*(?![\w/]|[.,]\d)")
+_GROUP = lazy_pattern(r"\d+")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -142,8 +143,8 @@ def _is_card(digits: str) -> bool:
 
 def _card_spans(text: str) -> list[tuple[int, int]]:
     spans = []
-    for run in _DIGIT_RUN.finditer(text):
-        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
+    for run in _DIGIT_RUN().finditer(text):
+        groups = [(g.start(), g.end()) for g in _GROUP().finditer(text, run.start(), run.end())]
         i = 0
         while i < len(groups):
             found, digits = None, ""
@@ -182,7 +183,7 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
 
 _FINDERS: Mapping[RedactKind, Callable[[str], list[tuple[int, int]]]] = MappingProxyType(
     {
-        RedactKind.EMAIL: lambda text: [m.span() for m in _EMAIL.finditer(text)],
+        RedactKind.EMAIL: lambda text: [m.span() for m in _EMAIL().finditer(text)],
         RedactKind.IBAN: _iban_spans,
         RedactKind.CARD: _card_spans,
         RedactKind.PHONE: _phone_spans,

@@ -34,6 +34,8 @@ from itertools import chain
 
 import Stemmer
 
+from bot.patterns import lazy_pattern
+
 ANALYZER_VERSION = "3"  # bump whenever analysis changes: the index is then rebuilt
 
 _NLTK_STOP = frozenset(
@@ -76,11 +78,11 @@ _KO_LENGTHS = sorted({len(s) for s in _KO_SUFFIXES}, reverse=True)
 _KO_SAFE_ONE = frozenset("를은는")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_RUNS = re.compile(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+(?:['\-._][^\W\uac00-\ud7a3]+)*")
+_RUNS = lazy_pattern(r"[\uac00-\ud7a3]+|[^\W\uac00-\ud7a3]+(?:['\-._][^\W\uac00-\ud7a3]+)*")
 # _RUNS on lower-case ASCII text (there \w is [a-z0-9_]): a plain character class, no
 # Unicode category test per character
 _ASCII_RUNS = re.compile(r"[a-z0-9_]+(?:['\-._][a-z0-9_]+)*")
-_WORD = re.compile(r"[^\W_]+|_+")
+_WORD = lazy_pattern(r"[^\W_]+|_+")  # Unicode classes: compiled when non-ASCII text comes
 _CONTRACTIONS = (
     ("n't", " not"),
     ("'re", " are"),
@@ -132,7 +134,7 @@ def _english_run(run: str, stop: frozenset[str], out: list[str]) -> None:
                         piece = piece[: -len(ending)] + expansion
                         break
                 piece = _IRREGULAR.get(piece, piece)
-            out.extend(w for w in _WORD.findall(piece) if w not in stop and w.strip("_"))
+            out.extend(w for w in _WORD().findall(piece) if w not in stop and w.strip("_"))
         elif piece and piece not in stop:
             out.append(piece)
     if whole and whole not in stop:
@@ -193,7 +195,7 @@ def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
     normal = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     if normal.isascii():  # most passages: the same runs as _RUNS finds, found faster
         return Terms(words=_stems_only(_ASCII_RUNS.findall(normal), query), bigrams=[])
-    runs = _RUNS.findall(normal)
+    runs = _RUNS().findall(normal)
     if not _HANGUL.search(normal):
         return Terms(words=_stems_only(runs, query), bigrams=[])
     korean: list[str] = []
