@@ -11,7 +11,8 @@ the environment, so the offline extractive answerer answers:
   (a) first run: an empty data directory each time, so the run includes creating the state
       database and indexing the whole knowledge folder;
   (b) warm index: the normal case, the index already in step with the folder (the run still
-      does the stat-only sync every start does);
+      does the stat-only sync every start does); (b') the same with a supportbot.toml of two
+      sections, which is validated (settings nobody configured are not: bot/config.py);
   (c) `ask --json` reading 1 and then N questions from standard input, one process each: the
       difference divided by N-1 is the cost of one more question in a running process.
 
@@ -211,6 +212,9 @@ def run(runs: int, n_questions: int, extra_runs: int) -> dict[str, Any]:
         scratch = Path(tmp)
         warm_data = scratch / "warm"
         _timed(_ask(warm_data, QUESTION), scratch)  # builds the index once
+        # a team's settings file: validated at each start (what nobody configured is not)
+        config = scratch / "configured.toml"
+        config.write_text('[answer]\nmax_sources = 3\n\n[escalation]\ntimezone = "Asia/Seoul"\n')
         rounds: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
         commands = {
@@ -219,6 +223,7 @@ def run(runs: int, n_questions: int, extra_runs: int) -> dict[str, Any]:
             "libraries": [sys.executable, "-c", LIBRARIES],
             "import_bot_cli": [sys.executable, "-c", "import bot.cli"],
             "warm": _ask(warm_data, QUESTION),
+            "configured": _ask(warm_data, "--config", str(config), QUESTION),
         }
         for _ in range(runs):  # one of each per round: a burst of load hits all of them alike
             for key, command in commands.items():
@@ -280,6 +285,7 @@ def report(r: dict[str, Any]) -> str:
                 row('python -c "import bot.cli"', "import_bot_cli"),
                 row("(a) ask, first run: empty data dir, indexes knowledge/", "first_run"),
                 row("(b) ask, warm index (the normal case)", "warm"),
+                row("(b') the same with a supportbot.toml of two sections", "configured"),
                 row("ask --json, 1 question on stdin", "json_one"),
                 row(f"ask --json, {r['json_questions']} questions on stdin", "json_many"),
             ],
