@@ -194,6 +194,17 @@ def test_retrieval_neighbours_make_paraphrases_with_few_shared_words_similar(tmp
     assert SIMILAR > 0
 
 
+def test_the_same_passages_alone_make_two_questions_similar_at_the_shipped_threshold() -> None:
+    # the bench fits the threshold only where the neighbourhood alone can reach it: a paraphrase
+    # sharing no word with the other (no term, no n-gram) is what the neighbourhood is there for
+    a = signature("refund", INVITE, scores=[9.0, 5.0, 4.0])
+    b = signature("money back", INVITE, scores=[9.0, 5.0, 4.0])
+    assert word_overlap(a, b) == 0.0
+    assert neighbour_overlap(a, b) > 0.999
+    assert similar(a, b)
+    assert not similar(a, signature("money back", BILLING, scores=[9.0, 5.0, 4.0]))
+
+
 def test_words_count_in_part_through_typos_and_inflections() -> None:
     a = signature("Undo archiving a gmail message", ())
     b = signature("I archived a gmial mesage by mistake", ())  # typos, another inflection
