@@ -40,7 +40,8 @@ from bot.retrieval.confidence import (  # noqa: E402
     calibrated,
     features,
 )
-from bot.retrieval.knowledge import KnowledgeBase, asked_words, titled_first  # noqa: E402
+from bot.retrieval.evidence import asked_words, assess, titled_first  # noqa: E402
+from bot.retrieval.knowledge import KnowledgeBase  # noqa: E402
 from bot.retrieval.tokenize import analyze_query  # noqa: E402
 from bot.types import DocVisibility  # noqa: E402
 
@@ -71,7 +72,7 @@ def _evidence(kb: KnowledgeBase, question: str) -> Evidence | None:
     if not passages:
         return None
     asked = asked_words(question)
-    return kb.assess(question, terms, titled_first(asked, passages)[0], chunks, asked)
+    return assess(kb.index, question, terms, titled_first(asked, passages)[0], chunks, asked)
 
 
 def _samples(set_dir: Path, scratch: Path) -> list[Sample]:

@@ -21,36 +21,22 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.retrieval.audience import FolderAudiences, read_folder_files
-from bot.retrieval.confidence import (
-    QUESTION_WORDS,
-    Evidence,
-    absent_share,
-    confidence,
-    coverage,
-    heading_covers,
-    name_parts,
-    names,
-)
+from bot.retrieval.confidence import confidence
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
+from bot.retrieval.evidence import asked_words, assess, titled_first, word_weights
 from bot.retrieval.folder import look_up, walk
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
 from bot.retrieval.site import detect_site
 from bot.retrieval.tokenize import (
     ANALYZER_VERSION,
-    Terms,
-    analyze,
     analyze_query,
-    char_bigrams,
-    tokenize,
-    topic_words,
 )
 from bot.retrieval.vectors import (
     EMBEDDING_TEXT_VERSION,
@@ -116,26 +102,6 @@ class KnowledgeSummary:
     files: int
     chunks: int
     errors: int
-
-
-_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]")
-TITLED_WITHIN = 5  # how far down a section titled by the question is brought to the top
-
-
-def asked_words(query: str) -> list[str]:
-    """What the question asks about: its topic words without the question words."""
-    return [w for w in topic_words(query) if w not in QUESTION_WORDS]
-
-
-def titled_first(asked: Sequence[str], passages: list[Passage]) -> list[Passage]:
-    """A section among the best few whose headings name every word the question asks about
-    (`asked`: its topic words without the question words) was written to answer it (an FAQ
-    entry, a how-to titled by its task): it goes first, the rest keep their order. The same
-    rule makes such a section confident (bot/retrieval/confidence.py)."""
-    for i, passage in enumerate(passages[:TITLED_WITHIN]):
-        if heading_covers(asked, set(analyze(f"{passage.title} {passage.heading}"))):
-            return [passage, *passages[:i], *passages[i + 1 :]] if i else passages
-    return passages
 
 
 class KnowledgeBase:
@@ -408,7 +374,7 @@ class KnowledgeBase:
             return SearchResult(passages=(), confidence=0.0)
         asked = asked_words(query)  # analysed once for both
         passages = titled_first(asked, passages)
-        evidence = self.assess(query, terms, passages[0], chunks, asked)
+        evidence = assess(self.index, query, terms, passages[0], chunks, asked)
         sure = confidence(evidence)
         if hybrid is not None:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
@@ -416,29 +382,8 @@ class KnowledgeBase:
         return SearchResult(
             passages=tuple(passages),
             confidence=sure,
-            hints=RetrievalHints(term_weights=self._word_weights(query, terms), reranked=hybrid is not None),
-        )
-
-    def assess(self, query: str, terms: Terms, best: Passage, chunks: int, asked: Sequence[str]) -> Evidence:
-        """What the search says about whether `best` answers `query` (analysed: `terms`;
-        `asked`: `asked_words(query)`)."""
-        found = tokenize(f"{best.title} {best.heading}\n{best.text}")
-        heading_words = set(analyze(f"{best.title} {best.heading}"))
-        topic = [w for w in terms.words if w not in QUESTION_WORDS]
-        word_idf = self.index.idf(topic)
-        bigram_idf = self.index.idf(terms.bigrams, "bigram")
-        return Evidence(
-            korean=bool(terms.bigrams),
-            top_score=best.score,
-            chunks=chunks,
-            query_terms=len(terms),
-            word_coverage=coverage(topic, set(found.words), word_idf),
-            bigram_coverage=coverage(terms.bigrams, set(found.bigrams), bigram_idf),
-            absent=absent_share(topic, word_idf, chunks),
-            reach=best.score / self.index.best_possible(word_idf, bigram_idf),
-            heading_match=heading_covers(asked, heading_words),
-            unknown_name=max(
-                (self._unknown(n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
+            hints=RetrievalHints(
+                term_weights=word_weights(self.index, query, terms), reranked=hybrid is not None
             ),
         )
 
@@ -455,30 +400,6 @@ class KnowledgeBase:
             parts = self.index.section(passage.path, passage.heading) or [passage]
             found.append((passage, replace(passage, text="\n\n".join(p.text for p in parts))))
         return tuple(found)
-
-    def _word_weights(self, query: str, terms: Terms) -> dict[str, float]:
-        """The corpus IDF of each question word, for choosing what to quote. Korean words are
-        not indexed as words (search uses their bigrams), so a Korean word weighs the mean IDF
-        of its character bigrams: a rare compound outweighs a common one, as in English."""
-        weights = self.index.idf(terms.words)
-        korean = [w for w in topic_words(query) if _HANGUL_WORD.match(w) and w not in weights]
-        if korean:
-            grams = {w: char_bigrams(w) for w in korean}
-            idf = self.index.idf(sorted({g for gs in grams.values() for g in gs}), "bigram")
-            for word, gs in grams.items():
-                weights[word] = sum(idf[g] for g in gs) / len(gs)
-        return weights
-
-    def _unknown(self, name: str, chunks: int) -> float:
-        """How unknown `name` is: 0 when a passage uses it, else the share of the words it is
-        made of (name_parts) that no passage uses. Users paste error classes and identifiers
-        (PydanticImportError) whose parts the docs do use; MongoDB is unknown though "DB" is not."""
-        words = analyze_query(name).words
-        if not words or absent_share(words, self.index.idf(words), chunks) < 0.999:
-            return 0.0
-        parts = [w for part in name_parts(name) for w in analyze_query(part).words] or words
-        idf = self.index.idf(parts)
-        return sum(absent_share([w], idf, chunks) >= 0.999 for w in set(parts)) / len(set(parts))
 
     def pending_embeddings(self, model: str, after: str, limit: int) -> list[tuple[str, str | None]]:
         """Up to `limit` (text hash, text to embed) without a vector for `model`, in hash order

@@ -9,8 +9,7 @@ import pytest
 
 from bot.errors import KnowledgeError
 from bot.retrieval.confidence import name_parts
-from bot.retrieval.knowledge import KnowledgeBase, asked_words
-from bot.retrieval.tokenize import analyze_query
+from bot.retrieval.knowledge import KnowledgeBase
 from bot.types import DocVisibility
 from tests.conftest import write_docs
 
@@ -158,27 +157,6 @@ def test_compound_names_split_at_case_digits_and_underscores() -> None:
     assert name_parts("read_json") == ["read", "json"]
     assert name_parts("POSTs") == ["POSTs"]  # an upper-case plural is one word
     assert name_parts("Kafka") == ["Kafka"]
-
-
-def test_a_name_made_of_the_docs_words_is_not_unknown(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "errors.md").write_text(
-        "# Errors\n\nAn import error is raised when pydantic cannot import a moved class.\n", encoding="utf-8"
-    )
-    kb = KnowledgeBase(docs, tmp_path / "index")
-    kb.sync()
-
-    def unknown(question: str) -> float:
-        terms = analyze_query(question)
-        passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 5)
-        asked = asked_words(question)
-        return kb.assess(question, terms, passages[0], chunks, asked).unknown_name
-
-    assert unknown("Why does importing raise PydanticImportError?") == 0.0
-    assert unknown("Why does importing raise KafkaStreamsTimeout?") == 1.0
-    assert unknown("Why does importing raise Kafka?") == 1.0
-    kb.close()
 
 
 def test_citations_link_to_the_published_page_and_section(tmp_path: Path) -> None:
