@@ -108,7 +108,8 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 class Catalog:
-    """What the knowledge index holds, file by file: a rebuildable cache."""
+    """What the knowledge index holds, file by file: a rebuildable cache. Each write is a
+    transaction of its own; `record_sync` writes all of a sync's rows in one."""
 
     conn: sqlite3.Connection
 
@@ -120,8 +121,14 @@ class Catalog:
             if "locked" in str(exc):
                 raise  # another process is using it: never delete a cache someone is writing
             # a damaged cache may be thrown away: start it afresh rather than refuse to run
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            except OSError as stuck:  # a folder in its place, a read-only data directory
+                raise StoreError(
+                    f"{exc} It could not be removed to start afresh either ({stuck.strerror}): "
+                    "move it aside, or give this bot another data directory with --data DIR."
+                ) from None
             self.conn = _open(path)
 
     def close(self) -> None:
@@ -210,9 +217,6 @@ class Catalog:
             self.conn.executemany("delete from files where path = ?", removed)
             self.conn.executemany("delete from chunks where path = ?", removed)
 
-    def commit(self) -> None:
-        self.conn.commit()
-
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("select value from meta where key = ?", [key]).fetchone()
         return row[0] if row else None
@@ -266,11 +270,12 @@ class Catalog:
 
     def put_chunks(self, path: str, chunks: Iterable[tuple[str, str]]) -> None:
         """Record the (chunk id, text hash) of every chunk of `path`, replacing the old ones."""
-        self.conn.execute("delete from chunks where path = ?", [path])
-        self.conn.executemany(
-            "insert or replace into chunks (chunk_id, path, text_hash) values (?, ?, ?)",
-            [(chunk_id, path, digest) for chunk_id, digest in chunks],
-        )
+        with self.conn:
+            self.conn.execute("delete from chunks where path = ?", [path])
+            self.conn.executemany(
+                "insert or replace into chunks (chunk_id, path, text_hash) values (?, ?, ?)",
+                [(chunk_id, path, digest) for chunk_id, digest in chunks],
+            )
 
     def clear_chunks(self) -> None:
         with self.conn:

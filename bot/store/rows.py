@@ -5,7 +5,8 @@ calls (`insert`, `get`, `update`) look the schema up with PRAGMA statements on e
 `update` reads the row before writing it: on the event path that was most of the store
 thread's time per event. These helpers say the statement directly: `insert ... returning id`
 (SQLite 3.35+, PostgreSQL), `select * ... where key = ?`, `update ... where key = ?`.
-sqlite-utils stays for migrations, multi-row `rows_where` reads and the search catalog.
+sqlite-utils stays for migrations and multi-row `rows_where` reads (the search catalog speaks
+plain SQL to the driver: bot/store/catalog.py).
 
 Table and column names come from our code, never from input; values are always parameters.
 

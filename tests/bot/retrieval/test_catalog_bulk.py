@@ -70,7 +70,6 @@ def _per_file(kb: KnowledgeBase, catalog: Catalog, paths: list[str]) -> None:
         catalog.put_file(record, at=now, **outcome.meta)  # type: ignore[arg-type]
         if outcome.hashes is not None:
             catalog.put_chunks(job.relative, outcome.hashes)
-    catalog.commit()
 
 
 def test_a_sync_writes_exactly_the_rows_the_per_file_calls_wrote(tmp_path: Path) -> None:
@@ -96,7 +95,6 @@ def test_a_sync_writes_exactly_the_rows_the_per_file_calls_wrote(tmp_path: Path)
         _per_file(kb, reference, ["plain.md"])
         reference.touch_file("gold.md", gold.stat().st_mtime_ns)
         reference.remove_files(["tagged.md"])
-        reference.commit()
         assert _rows(kb.catalog) == _rows(reference)
         assert not any(row[0] == "tagged.md" for row in _rows(kb.catalog)[1])
     finally:

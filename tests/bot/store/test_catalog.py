@@ -7,6 +7,9 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from bot.errors import StoreError
 from bot.store import Catalog, FileRecord, open_database
 from bot.store.migrations import CATALOG_MIGRATIONS, pending
 
@@ -16,6 +19,14 @@ def test_a_corrupt_catalog_is_rebuilt_because_it_is_a_cache(tmp_path: Path) -> N
     path.write_bytes(b"garbage" * 1000)
     catalog = Catalog(path)
     assert catalog.files() == {}
+
+
+def test_a_folder_where_the_catalog_should_be_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    (path / "inside").mkdir(parents=True)
+    with pytest.raises(StoreError, match="could not be removed to start afresh") as raised:
+        Catalog(path)
+    assert str(path) in str(raised.value) and (path / "inside").is_dir()  # nothing of it deleted
 
 
 def test_a_catalog_from_before_a_migration_is_migrated_on_open_and_keeps_its_rows(tmp_path: Path) -> None:
