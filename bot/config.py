@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -137,13 +138,14 @@ def defaults(model: type[_Model]) -> _Model:
     validators (and the pydantic machinery they load) was a tenth of a cold `supportbot ask`,
     which usually runs with no supportbot.toml. tests/bot/test_config.py holds this equal to
     `model.model_validate({})` for every model here."""
-    sections: dict[str, Any] = {
-        name: defaults(field.annotation)
-        for name, field in model.model_fields.items()
-        if field.validate_default
-        and isinstance(field.annotation, type)
-        and issubclass(field.annotation, BaseModel)
-    }
+    sections: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if not field.validate_default:
+            continue  # the default is the value as it stands
+        kind = field.annotation
+        if not (isinstance(kind, type) and issubclass(kind, BaseModel)) or field.default_factory is not dict:
+            return model.model_validate({})  # a default the validator shapes in a way not copied here
+        sections[name] = defaults(kind)
     return model.model_construct(**sections)
 
 
@@ -318,6 +320,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path} cannot be read: {exc.strerror}"]) from None
 
 
+# endpoints the environment may point elsewhere (a proxy, a local model, the test fakes)
+_ENDPOINTS = {
+    "OPENAI_BASE_URL": ("http://", "https://"),
+    "SLACK_API_URL": ("http://", "https://"),
+    "DISCORD_API_URL": ("http://", "https://"),
+    "DISCORD_GATEWAY_URL": ("ws://", "wss://"),
+}
+
+
 def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
     value = env.get(name, "").strip()
     return SecretStr(value) if value else None
@@ -417,6 +428,11 @@ def load_settings(
     token = secrets.slack_bot_token
     if token is not None and not token.get_secret_value().startswith("xoxb-"):
         problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    for name, schemes in _ENDPOINTS.items():
+        address = _plain(env, name)
+        if address is not None and not (address.startswith(schemes) and urlsplit(address).hostname):
+            # the value is not repeated: an address may carry a password
+            problems.append(f"{name} must be an address starting with {' or '.join(schemes)}, with a host")
     if problems:
         raise ConfigError(problems, source="environment")
     # assembled from parts validated above (the file's sections, the secrets) and values

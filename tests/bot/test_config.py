@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import get_args, get_origin
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.config import FileSettings, Settings, defaults, load_settings
 from bot.config_template import TEMPLATE
@@ -184,7 +184,7 @@ def test_settings_assembled_without_their_validator_equal_the_validated_ones(tmp
     assert bare == _validated_again(bare)
     assert bare.knowledge.max_file_mb == 20.0 and bare.secrets.slack_bot_token is None
     with pytest.raises(ValidationError):
-        bare.log_level = "DEBUG"  # type: ignore[misc]  # still frozen
+        bare.log_level = "DEBUG"  # still frozen
 
     (tmp_path / "supportbot.toml").write_text(
         '[answer]\nmax_sources = 2\n[escalation]\ntimezone = "Asia/Seoul"\n'
@@ -198,3 +198,33 @@ def test_settings_assembled_without_their_validator_equal_the_validated_ones(tmp
     assert configured == _validated_again(configured)
     assert configured.answer.max_sources == 2 and configured.escalation.timezone == "Asia/Seoul"
     assert configured.secrets.slack_bot_token is not None and configured.worker_lease_seconds == 5.0
+
+
+def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    env = {
+        "OPENAI_BASE_URL": "localhost:8000/v1",  # no scheme: the client would fail on each question
+        "DISCORD_GATEWAY_URL": "https://gateway.example",  # a websocket address is ws:// or wss://
+        "SLACK_API_URL": "https://user:hunter2@",  # no host, and a password that must not be echoed
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env=env, cwd=tmp_path)
+    text = str(raised.value)
+    for name in env:
+        assert name in text
+    assert "hunter2" not in text and "localhost:8000" not in text
+    fine = {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "DISCORD_GATEWAY_URL": "wss://gateway.example"}
+    assert load_settings(env=fine, cwd=tmp_path).secrets.openai_base_url == "http://127.0.0.1:8000/v1"
+
+
+def test_defaults_fall_back_to_the_validator_for_a_default_it_shapes() -> None:
+    """A section whose default the validator builds from something other than an empty table
+    is validated, not copied (what `defaults` cannot copy it does not guess)."""
+
+    class Inner(BaseModel):
+        size: int = 1
+
+    class Outer(BaseModel):
+        maybe: Inner | None = Field(default_factory=dict, validate_default=True)
+        plain: Inner = Field(default_factory=dict, validate_default=True)
+
+    assert defaults(Outer) == Outer.model_validate({}) and isinstance(defaults(Outer).maybe, Inner)
