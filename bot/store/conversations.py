@@ -2,16 +2,48 @@
 
 A conversation is one thread (or, where threads cannot be made, one channel) keyed by
 `ConversationRef.key`; its flags decide whether the bot speaks without being mentioned.
+
+The event path's writes here read nothing back, so a transaction of several of them is sent
+in one trip to PostgreSQL (`one_trip`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from bot.store.rows import insert_row, select_row, update_row
+from bot.store.rows import select_row, update_row
 from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Turn
+
+if TYPE_CHECKING:
+    from bot.store.migrations import StateDatabase
+
+
+def one_trip(db: StateDatabase, *, flushed: bool = True) -> AbstractContextManager[Any]:
+    """The transaction of a block of writes that reads no result back: on PostgreSQL its
+    statements travel in one round trip (PgDatabase.one_trip, which says what `flushed=False`
+    allows); on SQLite (where a round trip is a function call, and state.db's commits already
+    wait for no flush: `synchronous=normal`) it is one transaction, `_sqlite_transaction`."""
+    trip = getattr(db, "one_trip", None)
+    return trip(flushed=flushed) if trip is not None else _sqlite_transaction(db.conn)
+
+
+@contextmanager
+def _sqlite_transaction(conn: Any) -> Iterator[None]:
+    """`with conn:` with an explicit BEGIN. Without it, sqlite-utils 4 (`db.execute`) commits
+    each write that finds no transaction open, so the block would not be one transaction:
+    sqlite3 opens its implicit one only at the first write. Inside a transaction already open,
+    the outer one decides."""
+    if conn.in_transaction:
+        yield
+        return
+    with conn:
+        conn.execute("begin")
+        yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,6 +52,31 @@ class ConversationState:
     asker_id: str | None
     bot_participating: bool  # the bot answered here, so follow-ups need no mention
     human_takeover: bool  # staff replied here: the bot stays quiet unless mentioned
+
+
+# the conversation's upsert: it exists, was active now, and (a parameter, null: unchanged) the
+# bot takes part in it
+_TOUCH = (
+    "insert into conversations (key, platform, workspace, channel, thread, started_at, "
+    "last_activity, asker_id, bot_participating) values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0)) "
+    "on conflict(key) do update set last_activity = excluded.last_activity, "
+    "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
+    "bot_participating = coalesce(?, conversations.bot_participating)"
+)
+# ... and its follow-up is due, as FollowupRepository.schedule_followup sets it: the due time
+# and the answer replace earlier ones, unless one was already sent (a thread is asked once)
+_TOUCH_AND_FOLLOW_UP = (
+    "insert into conversations (key, platform, workspace, channel, thread, started_at, "
+    "last_activity, asker_id, bot_participating, followup_due_at, followup_answer_id) "
+    "values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0), ?, ?) "
+    "on conflict(key) do update set last_activity = excluded.last_activity, "
+    "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
+    "bot_participating = coalesce(?, conversations.bot_participating), "
+    "followup_due_at = case when conversations.followup_sent_at is null "
+    "then excluded.followup_due_at else conversations.followup_due_at end, "
+    "followup_answer_id = case when conversations.followup_sent_at is null "
+    "then excluded.followup_answer_id else conversations.followup_answer_id end"
+)
 
 
 class ConversationRepository(Repository):
@@ -55,38 +112,39 @@ class ConversationRepository(Repository):
         the event path's usual pair of writes, one round trip to the store's thread. A
         platform message is kept once: the replay of an event a dead process had begun records
         it again, and the thread must not then hold the question twice (an edit has an id of
-        its own)."""
-        with self.db.conn:
+        its own).
+
+        On PostgreSQL its commit does not wait for the log flush (`flushed=False`): nothing
+        outside the database depends on it yet, and a flushed write always follows it (the
+        event's finish, or a post noted before any is streamed), which makes it durable too.
+        Lost in a server crash before that, the event it belongs to is not finished either,
+        and its replay records the message again."""
+        with one_trip(self.db, flushed=False):
             self._touch(ref, now, asker_id, bot_participating)
             self._insert_message(
                 ref, role=role, text=text, at=at, author=author, platform_id=platform_id, once=True
             )
 
     def _touch(
-        self, ref: ConversationRef, now: datetime, asker_id: str | None, bot_participating: bool | None = None
+        self,
+        ref: ConversationRef,
+        now: datetime,
+        asker_id: str | None,
+        bot_participating: bool | None = None,
+        *,
+        followup: tuple[int, datetime] | None = None,
     ) -> None:
         """The conversation exists and was active at `now`; with `bot_participating`, that flag
-        is set too, in the same statement (one round trip fewer on PostgreSQL)."""
+        is set too, and with `followup` (answer id, due time) its "Did this solve it?" is
+        scheduled, in the same statement (one statement instead of two or three)."""
         flag = None if bot_participating is None else int(bot_participating)
-        self.db.execute(
-            "insert into conversations (key, platform, workspace, channel, thread, started_at, "
-            "last_activity, asker_id, bot_participating) values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0)) "
-            "on conflict(key) do update set last_activity = excluded.last_activity, "
-            "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
-            "bot_participating = coalesce(?, conversations.bot_participating)",
-            [
-                ref.key,
-                ref.platform,
-                ref.workspace,
-                ref.channel,
-                ref.thread,
-                iso(now),
-                iso(now),
-                asker_id,
-                flag,
-                flag,
-            ],
-        )
+        at = iso(now)
+        params = [ref.key, ref.platform, ref.workspace, ref.channel, ref.thread, at, at, asker_id, flag]
+        if followup is None:
+            self.db.execute(_TOUCH, [*params, flag])
+            return
+        answer_id, due = followup
+        self.db.execute(_TOUCH_AND_FOLLOW_UP, [*params, iso(due), answer_id, flag])
 
     def set_conversation_flags(
         self,
@@ -137,7 +195,12 @@ class ConversationRepository(Repository):
             "at": iso(at),
         }
         if not once or platform_id is None:
-            insert_row(self.db, "messages", record)
+            # no `returning id`: nothing reads it, and a result to read would cost a trip of
+            # its own inside one_trip
+            self.db.execute(
+                f"insert into messages ({', '.join(record)}) values ({', '.join('?' for _ in record)})",
+                list(record.values()),
+            )
             return
         self.db.execute(
             f"insert into messages ({', '.join(record)}) select {', '.join('?' for _ in record)} "

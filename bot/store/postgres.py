@@ -10,7 +10,9 @@ backends run one code path. What it owns:
 * the schema calls, with SQLite's column types mapped to PostgreSQL's;
 * running each statement through `to_postgres` (bot/store/dialect.py), the small translation
   of the few SQLite spellings that have no portable form. Where portable SQL exists, the
-  repository is written in it instead.
+  repository is written in it instead;
+* `one_trip`: a transaction of several writes sent as one pipeline, one round trip instead
+  of one per statement plus BEGIN and COMMIT (the event path's multi-statement writes).
 
 Only bot/store imports this module, and only when a PostgreSQL URL is configured: psycopg is
 an optional dependency (`pip install 'supportbot[postgres]'`).
@@ -68,6 +70,9 @@ class Transaction:
         return self._database.connection.info.transaction_status != TransactionStatus.IDLE
 
     def __enter__(self) -> Transaction:
+        if self._database.batching:
+            # psycopg would sync the pipeline to open it: the block would no longer be one trip
+            raise RuntimeError("a transaction block cannot open inside one_trip()")
         connection = self._database.connection if self._open else self._database.live()
         block = connection.transaction()
         block.__enter__()
@@ -84,24 +89,33 @@ Description = tuple[tuple[str, None, None, None, None, None, None], ...]
 
 
 class Cursor:
-    """A statement's result, typed as sqlite3's cursor is (rows are plain tuples)."""
+    """A statement's result, typed as sqlite3's cursor is (rows are plain tuples).
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    Inside `one_trip` a statement has no result yet: reading one would sync the pipeline
+    midway, a round trip of its own, so it raises instead."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], *, pipelined: bool = False) -> None:
         self._cursor = cursor
+        self._pipelined = pipelined
+
+    def _result(self) -> psycopg.Cursor[Any]:
+        if self._pipelined:
+            raise RuntimeError("a statement inside one_trip() has no result to read")
+        return self._cursor
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._result().rowcount
 
     @property
     def description(self) -> Description:
-        return tuple((c.name, None, None, None, None, None, None) for c in self._cursor.description or ())
+        return tuple((c.name, None, None, None, None, None, None) for c in self._result().description or ())
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone()
+        return self._result().fetchone()
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
+        return self._result().fetchall()
 
 
 class PgDatabase:
@@ -118,6 +132,7 @@ class PgDatabase:
         self.conn = Transaction(self)
         self._columns: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, list[str]] = {}
+        self.batching = False  # inside one_trip()
 
     def live(self) -> psycopg.Connection[Any]:
         """The connection, replaced by a fresh one from the pool if the last was lost (a
@@ -134,9 +149,44 @@ class PgDatabase:
 
     def _run(self, query: str | pgsql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         try:
-            return Cursor(self.live().execute(query, params))
+            return Cursor(self.live().execute(query, params), pipelined=self.batching)
         except psycopg.errors.IntegrityError as exc:
             raise PgIntegrityError(str(exc)) from exc
+
+    @contextmanager
+    def one_trip(self, *, flushed: bool = True) -> Iterator[None]:
+        """A transaction whose writes travel together: queued in a pipeline (psycopg's) between
+        BEGIN and COMMIT and sent with one Sync, one round trip instead of one per statement
+        plus two. All or nothing as `with db.conn:`: a refused statement makes the server skip
+        the rest, COMMIT included, and an exception in the block leaves COMMIT unsent; either
+        way it is rolled back here. Inside an open transaction the outer one decides. Nothing
+        is sent while the block runs, so reading a result raises (Cursor).
+
+        `flushed=False`: COMMIT does not wait for the server's log flush (`synchronous_commit`
+        off for this transaction), for writes nothing outside the database has yet been told
+        of; the flush is in log order, so the next flushed commit makes them durable too."""
+        if self.batching:
+            yield
+            return
+        connection = self.live()
+        outer = self.conn.in_transaction
+        self.batching = True
+        try:
+            with connection.pipeline():
+                if not outer:
+                    connection.execute("begin")
+                    if not flushed:
+                        connection.execute("set local synchronous_commit to off")
+                yield
+                if not outer:
+                    connection.execute("commit")
+        except psycopg.errors.IntegrityError as exc:
+            raise PgIntegrityError(str(exc)) from exc
+        finally:
+            self.batching = False
+            idle = connection.info.transaction_status == TransactionStatus.IDLE
+            if not (outer or idle or connection.closed or connection.broken):
+                connection.execute("rollback")  # a refused statement, or an exception in the block
 
     def table(self, name: str) -> PgTable:
         return PgTable(self, name)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bot.store.answers import AnswerRepository
-from bot.store.conversations import ConversationRepository
+from bot.store.conversations import ConversationRepository, one_trip
 from bot.store.dashboard import DashboardRepository
 from bot.store.drafts import DraftRepository
 from bot.store.followups import FollowupRepository
@@ -35,7 +35,6 @@ from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
-from bot.store.rows import update_row
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
@@ -110,28 +109,33 @@ class StateStore(
     def complete_answer(self, completion: Completion) -> None:
         """An answer is up: note its post, keep it in the thread's history, mark the thread as
         one the bot takes part in and (with `followup_due`) schedule its "Did this solve it?",
-        in one transaction (one trip to the store's thread)."""
-        with self.db.conn:
+        in one transaction (one trip to the store's thread, and one to PostgreSQL)."""
+        with one_trip(self.db):
             self._complete(completion)
 
     def finish_event(
         self, key: str, now: datetime, status: str = "done", completion: Completion | None = None
     ) -> None:
         """Mark an event handled; with `completion`, the answer it posted is recorded in the
-        same transaction (bot/inbox.py, rule 3)."""
+        same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip."""
         if completion is None:
             super().finish_event(key, now, status)
             return
-        with self.db.conn:
+        with one_trip(self.db):
             self._complete(completion)
             self._finish(key, now, status)
 
     def _complete(self, done: Completion) -> None:
+        """Writes only (inside one_trip nothing can be read back): the answer's post, the
+        conversation's activity, flag and follow-up in its one upsert, the bot's message."""
         posted = done.posted
-        update_row(self.db, "answers", "id", done.answer_id, {"posted_message_id": posted.message_id})
+        self.db.execute(
+            "update answers set posted_message_id = ? where id = ?", [posted.message_id, done.answer_id]
+        )
         # a thread the bot answered in: follow-ups there need no mention
         participating = True if posted.conversation.thread is not None else None
-        self._touch(posted.conversation, done.at, None, participating)
+        followup = (done.answer_id, done.followup_due) if done.followup_due is not None else None
+        self._touch(posted.conversation, done.at, None, participating, followup=followup)
         self._insert_message(
             posted.conversation,
             role="bot",
@@ -140,8 +144,6 @@ class StateStore(
             author=None,
             platform_id=posted.message_id,
         )
-        if done.followup_due is not None:
-            self._schedule_followup(posted.conversation.key, done.answer_id, done.followup_due)
 
     def close(self) -> None:
         self.db.close()

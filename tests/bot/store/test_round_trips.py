@@ -1,0 +1,268 @@
+"""Fewer trips to PostgreSQL per answered question, with the same behaviour on both backends.
+
+The event path's two multi-statement transactions (a message kept with its conversation's
+activity; an event's finish with the answer it posted) are sent to PostgreSQL in one round
+trip each (`one_trip`), and stay all-or-nothing on both backends. The round trips are
+counted from libpq's own protocol trace (tests/bot/store/round_trips.py).
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.core import Outcome
+from bot.store import StateStore
+from bot.store.conversations import one_trip
+from bot.store.followups import FollowupClaim
+from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
+from tests.bot.store.round_trips import RoundTrips
+from tests.fakes.clock import FakeClock
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+NO_FLUSH = "set local synchronous_commit to off"
+ASKER = Author(id="U1", name="Ann")
+
+
+def _thread(n: int) -> ConversationRef:
+    return ConversationRef(platform="slack", workspace="T1", channel="C1", thread=f"{n}.1")
+
+
+def _answer(store: StateStore, ref: ConversationRef) -> int:
+    return store.record_answer(
+        ref=ref,
+        message_id=ref.thread,
+        asker_id=ASKER.id,
+        question="How long does a refund take?",
+        answer="Five to seven business days.",
+        confidence=0.9,
+        language="en",
+        answerer="extractive",
+        abstained=False,
+        sources=(),
+        top_path=None,
+        at=NOW,
+    )
+
+
+def _done(answer_id: int, ref: ConversationRef, due: datetime | None, post: str = "p1") -> Completion:
+    return Completion(
+        answer_id=answer_id,
+        posted=Posted(message_id=post, conversation=ref),
+        text="Five to seven business days.",
+        at=NOW,
+        followup_due=due,
+    )
+
+
+def _inbox(store: StateStore) -> list[tuple[str, str]]:
+    return [
+        (row[0], row[1]) for row in store.db.execute("select key, status from inbox order by key").fetchall()
+    ]
+
+
+# -- the same behaviour on both backends ----------------------------------------------------
+
+
+def test_a_finish_with_its_answer_writes_every_part_and_schedules_the_follow_up(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = _thread(1)
+    store.claim_event("slack:1", "slack", "{}", NOW)
+    answer_id = _answer(store, ref)  # the conversation row does not exist yet: the upsert inserts it
+    store.finish_event("slack:1", NOW, "answered", _done(answer_id, ref, NOW + timedelta(hours=24)))
+    assert _inbox(store) == [("slack:1", "answered")]
+    record = store.answer(answer_id)
+    assert record is not None
+    assert store.answer_to_message(ref.thread or "") == (record, "p1")
+    assert [(t.role, t.text) for t in store.history(ref)] == [("bot", "Five to seven business days.")]
+    conversation = store.conversation(ref.key)
+    assert conversation is not None and conversation.bot_participating and not conversation.human_takeover
+    assert store.followup_state(ref.key) == (NOW + timedelta(hours=24), answer_id, None)
+    store.close()
+
+
+def test_a_later_answer_moves_a_pending_follow_up_and_none_leaves_it(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = _thread(2)
+    store.record_message(
+        ref, role="user", text="q", at=NOW, now=NOW, author=ASKER, platform_id="2.1", asker_id="U1"
+    )
+    first = _answer(store, ref)
+    store.complete_answer(_done(first, ref, NOW + timedelta(hours=1)))
+    second = _answer(store, ref)
+    store.complete_answer(_done(second, ref, NOW + timedelta(hours=2), post="p2"))
+    assert store.followup_state(ref.key) == (NOW + timedelta(hours=2), second, None)
+    store.complete_answer(_done(_answer(store, ref), ref, None, post="p3"))  # no follow-up: unchanged
+    assert store.followup_state(ref.key) == (NOW + timedelta(hours=2), second, None)
+    conversation = store.conversation(ref.key)
+    assert conversation is not None and conversation.asker_id == "U1"  # the asker is kept
+    store.close()
+
+
+def test_a_follow_up_once_sent_is_never_scheduled_again(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = _thread(3)
+    first = _answer(store, ref)
+    store.complete_answer(_done(first, ref, NOW))
+    assert store.claim_followup(ref.key, first, NOW) == FollowupClaim.CLAIMED  # sent
+    store.complete_answer(_done(_answer(store, ref), ref, NOW + timedelta(hours=24), post="p2"))
+    assert store.followup_state(ref.key) == (None, first, NOW)  # a thread is asked once
+    store.close()
+
+
+def _refuse_finishing(store: StateStore, key: str) -> None:
+    """A trigger that refuses the inbox update finishing `key`: the last write of a finish."""
+    if store.shared:
+        store.db.execute(
+            "create function refuse_finish() returns trigger language plpgsql as $$ begin "
+            f"if new.key = '{key}' then raise exception 'refused' using errcode = 'check_violation'; "
+            "end if; return new; end $$"
+        )
+        store.db.execute(
+            "create trigger refuse_finish before update on inbox for each row execute function refuse_finish()"
+        )
+    else:
+        store.db.execute(
+            "create trigger refuse_finish before update on inbox "
+            f"when new.key = '{key}' begin select raise(abort, 'refused'); end"
+        )
+
+
+def test_an_answer_is_never_recorded_without_its_event_finished(state: Path | str) -> None:
+    """bot/inbox.py rule 3: the finish and the answer's record are one transaction. On SQLite
+    too: sqlite-utils commits each write that finds no transaction open, so a plain
+    `with db.conn:` around them was not one."""
+    store = StateStore(state)
+    ref = _thread(9)
+    store.claim_event("slack:9", "slack", "{}", NOW)
+    store.record_message(ref, role="user", text="q", at=NOW, now=NOW, author=ASKER, platform_id="9.1")
+    answer_id = _answer(store, ref)
+    _refuse_finishing(store, "slack:9")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.finish_event("slack:9", NOW, "answered", _done(answer_id, ref, NOW + timedelta(hours=24)))
+    assert _inbox(store) == [("slack:9", "pending")]
+    assert store.answer_to_message(ref.thread or "") is None  # its post is not noted
+    assert [t.role for t in store.history(ref)] == ["user"]  # nor the bot's message kept
+    conversation = store.conversation(ref.key)
+    assert conversation is not None and not conversation.bot_participating
+    assert store.followup_state(ref.key) == (None, None, None)
+    store.close()
+
+
+def test_one_trip_is_all_or_nothing_when_a_statement_is_refused(state: Path | str) -> None:
+    store = StateStore(state)
+    store.claim_event("slack:taken", "slack", "{}", NOW)
+    insert = "insert into inbox (key, platform, received_at, status) values (?, 'slack', ?, 'pending')"
+    with pytest.raises(sqlite3.IntegrityError), one_trip(store.db):
+        store.db.execute(insert, ["slack:new", NOW.isoformat()])
+        store.db.execute(insert, ["slack:taken", NOW.isoformat()])  # the key exists: refused
+        store.db.execute("update inbox set status = 'done' where key = ?", ["slack:taken"])
+    assert _inbox(store) == [("slack:taken", "pending")]  # neither the first insert nor the update
+    store.claim_event("slack:after", "slack", "{}", NOW)  # and the connection is usable again
+    assert _inbox(store) == [("slack:after", "pending"), ("slack:taken", "pending")]
+    store.close()
+
+
+def test_one_trip_writes_nothing_when_the_block_raises(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = _thread(4)
+    with pytest.raises(ValueError, match="in the middle"), one_trip(store.db):
+        store._touch(ref, NOW, "U1")
+        store._finish("slack:none", NOW, "done")
+        raise ValueError("in the middle")
+    assert store.conversation(ref.key) is None
+    store.record_message(ref, role="user", text="q", at=NOW, now=NOW, author=ASKER, platform_id="4.1")
+    assert [t.text for t in store.history(ref)] == ["q"]
+    store.close()
+
+
+def test_one_trip_inside_a_transaction_is_part_of_it(pg_url: str) -> None:
+    """On PostgreSQL, where `with db.conn:` is one transaction (on SQLite, around sqlite-utils'
+    writes, it is not: see the test above)."""
+    store = StateStore(pg_url)
+    first, second = _thread(5), _thread(6)
+    with pytest.raises(ValueError), store.db.conn:
+        store._touch(first, NOW, None)
+        with one_trip(store.db):
+            store._touch(second, NOW, None)
+        raise ValueError("the outer transaction fails after the inner block")
+    assert store.conversation(first.key) is None and store.conversation(second.key) is None
+    with store.db.conn:
+        store._touch(first, NOW, None)
+        with one_trip(store.db):
+            store._touch(second, NOW, None)
+    assert store.conversation(first.key) is not None and store.conversation(second.key) is not None
+    store.close()
+
+
+# -- PostgreSQL: the round trips ------------------------------------------------------------
+
+
+def test_keeping_a_message_and_finishing_with_an_answer_take_one_round_trip_each(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    ref = _thread(7)
+    store.claim_event("slack:7", "slack", "{}", NOW)
+    answer_id = _answer(store, ref)
+    with RoundTrips(store.db.connection) as kept:
+        store.record_message(ref, role="user", text="q", at=NOW, now=NOW, author=ASKER, platform_id="7.1")
+    with RoundTrips(store.db.connection) as finished:
+        store.finish_event("slack:7", NOW, "answered", _done(answer_id, ref, NOW + timedelta(hours=24)))
+    # begin, no waiting for the log flush, the upsert, the message, commit
+    assert kept.trips == 1 and kept.total == 5 and kept.statements[NO_FLUSH] == 1
+    # begin, answer, upsert, message, inbox, commit: the finish waits for the flush, as before
+    assert finished.trips == 1 and finished.total == 6 and finished.statements[NO_FLUSH] == 0
+    assert [t.role for t in store.history(ref)] == ["user", "bot"]
+    assert _inbox(store) == [("slack:7", "answered")]
+    store.close()
+
+
+def test_reading_a_result_inside_one_trip_is_refused_and_nothing_is_written(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    with pytest.raises(RuntimeError, match="no result"), one_trip(store.db):
+        store.claim_event("slack:8", "slack", "{}", NOW)  # reads its rowcount: would sync midway
+    assert _inbox(store) == []
+    with pytest.raises(RuntimeError, match="transaction block"), one_trip(store.db), store.db.conn:
+        pass
+    assert store.claim_event("slack:8", "slack", "{}", NOW)
+    store.close()
+
+
+def _question(n: int, clock: FakeClock) -> InboundMessage:
+    return InboundMessage(
+        id=f"q{n}",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread=f"{n}.0"),
+        author=Author(id=f"U{n % 3}", name="Ann"),
+        text="How long does a refund take to arrive?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+
+
+async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_its_own(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    """The whole event path through the real core: every transaction on it travels as one
+    pipeline (psycopg's own BEGIN, one trip by itself, is never sent), so it takes fewer
+    round trips than statements. `pytest -s` prints the statements by kind."""
+    rt = make_runtime(env={"SUPPORTBOT_DATABASE_URL": pg_url})
+    channel = ConsoleChannel(io.StringIO())
+    asked = 4
+    for n in range(6):  # warm: psycopg prepares a statement on its fifth run, a trip of its own
+        assert await rt.bot.on_message(_question(n, clock), channel) == Outcome.ANSWERED
+    with RoundTrips(rt.state.db.connection) as trace:
+        for n in range(10, 10 + asked):
+            assert await rt.bot.on_message(_question(n, clock), channel) == Outcome.ANSWERED
+    print(f"\nper answered question: {trace.trips / asked} round trips, {trace.total / asked} statements")
+    for sql, count in trace.statements.most_common():
+        print(f"{count / asked:5.2f}  {sql}")
+    assert trace.statements["BEGIN"] == 0 and trace.statements["begin"] == 2 * asked
+    assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
+    assert trace.trips == trace.total - 9 * asked  # the two pipelines: 5 and 6 statements, 1 trip each
