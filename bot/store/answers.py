@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.store.rows import insert_row, one_statement, select_row, update_row
+from bot.store.rows import insert_row, one_statement, select_row, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import Citation, ConversationRef
 
@@ -93,7 +93,7 @@ class AnswerRepository(Repository):
             )
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted_message_id})
 
     def answer(self, answer_id: int) -> AnswerRecord | None:
@@ -128,7 +128,7 @@ class AnswerRepository(Repository):
 
     def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool:
         """Record (or change) a user's verdict on an answer; True if it is new or changed."""
-        with self.db.conn:
+        with transaction(self.db):
             before = self.db.execute(
                 "select value from feedback where answer_id = ? and user_id = ?", [answer_id, user_id]
             ).fetchone()

@@ -9,41 +9,12 @@ in one trip to PostgreSQL (`one_trip`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from bot.store.rows import select_row, update_row
+from bot.store.rows import one_trip, select_row, transaction, update_row
 from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Turn
-
-if TYPE_CHECKING:
-    from bot.store.migrations import StateDatabase
-
-
-def one_trip(db: StateDatabase, *, flushed: bool = True) -> AbstractContextManager[Any]:
-    """The transaction of a block of writes that reads no result back: on PostgreSQL its
-    statements travel in one round trip (PgDatabase.one_trip, which says what `flushed=False`
-    allows); on SQLite (where a round trip is a function call, and state.db's commits already
-    wait for no flush: `synchronous=normal`) it is one transaction, `_sqlite_transaction`."""
-    trip = getattr(db, "one_trip", None)
-    return trip(flushed=flushed) if trip is not None else _sqlite_transaction(db.conn)
-
-
-@contextmanager
-def _sqlite_transaction(conn: Any) -> Iterator[None]:
-    """`with conn:` with an explicit BEGIN. Without it, sqlite-utils 4 (`db.execute`) commits
-    each write that finds no transaction open, so the block would not be one transaction:
-    sqlite3 opens its implicit one only at the first write. Inside a transaction already open,
-    the outer one decides."""
-    if conn.in_transaction:
-        yield
-        return
-    with conn:
-        conn.execute("begin")
-        yield
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +63,7 @@ class ConversationRepository(Repository):
         )
 
     def touch_conversation(self, ref: ConversationRef, now: datetime, asker_id: str | None = None) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             self._touch(ref, now, asker_id)
 
     def record_message(
@@ -154,7 +125,7 @@ class ConversationRepository(Repository):
         bot_participating: bool | None = None,
         human_takeover: bool | None = None,
     ) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             self._touch(ref, now, None, bot_participating)
             if human_takeover is not None:
                 update_row(self.db, "conversations", "key", ref.key, {"human_takeover": int(human_takeover)})
@@ -169,7 +140,7 @@ class ConversationRepository(Repository):
         author: Author | None = None,
         platform_id: str | None = None,
     ) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             self._insert_message(ref, role=role, text=text, at=at, author=author, platform_id=platform_id)
 
     def _insert_message(

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso, parse_time
 
 SECRET_KEY = "dashboard_secret"
@@ -43,7 +44,7 @@ class DashboardRepository(Repository):
         self, token_hash: str, platform: str, user_id: str, expires_at: datetime
     ) -> None:
         """Keep a new link (by its hash) until `expires_at`."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute(
                 "insert into dashboard_links (token_hash, platform, user_id, expires_at) values (?, ?, ?, ?)",
                 [token_hash, platform, user_id, iso(expires_at)],
@@ -52,7 +53,7 @@ class DashboardRepository(Repository):
     def use_dashboard_link(self, token_hash: str, now: datetime) -> LinkOwner | None:
         """Whom the link signs in, once: unused and unexpired, it is marked used in the same
         statement that checks it, so a second use (or a race) gets None."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update dashboard_links set used_at = ? "
                 "where token_hash = ? and used_at is null and expires_at > ?",
@@ -67,7 +68,7 @@ class DashboardRepository(Repository):
 
     def dashboard_secret(self) -> str:
         """The key session cookies are signed with, made on first use."""
-        with self.db.conn:
+        with transaction(self.db):
             # insert-or-ignore then read back: two processes racing agree on the first one
             self.db.execute(
                 "insert into state_meta (key, value) values (?, ?) on conflict do nothing",
@@ -77,7 +78,7 @@ class DashboardRepository(Repository):
         return str(row[0])
 
     def add_audit(self, at: datetime, platform: str, user_id: str, action: str, detail: str = "") -> None:
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute(
                 "insert into audit_log (at, platform, user_id, action, detail) values (?, ?, ?, ?, ?)",
                 [iso(at), platform, user_id, action, detail],

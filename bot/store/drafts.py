@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.queue import Reach, reach_sql
-from bot.store.rows import insert_row, select_row
+from bot.store.rows import insert_row, select_row, transaction
 from bot.store.store import Repository, iso, parse_time, row_dict
 from bot.types import DocVisibility, Draft
 
@@ -20,7 +20,7 @@ class DraftRepository(Repository):
     def create_draft(
         self, *, ticket_id: int, title: str, question: str, answer: str, visibility: str, at: datetime
     ) -> Draft:
-        with self.db.conn:
+        with transaction(self.db):
             new_id = insert_row(
                 self.db,
                 "drafts",
@@ -58,7 +58,7 @@ class DraftRepository(Repository):
 
     def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool:
         """Replace a pending draft's answer (staff wrote more after a reopen)."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update drafts set answer = ?, updated_at = ? where id = ? and status = 'pending'",
                 [answer, iso(at), draft_id],
@@ -79,7 +79,7 @@ class DraftRepository(Repository):
         return [_draft(row_dict(self.db, "drafts", row)) for row in rows]
 
     def retitle_draft(self, draft_id: int, title: str) -> bool:
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update drafts set title = ? where id = ? and status = 'pending'", [title, draft_id]
             )
@@ -89,7 +89,7 @@ class DraftRepository(Repository):
         self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
     ) -> bool:
         """Approve or reject a pending draft, once."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update drafts set status = ?, decided_by = ?, decided_at = ?, path = ? "
                 "where id = ? and status = 'pending'",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso, parse_time
 from bot.types import ConversationRef
 
@@ -59,7 +60,7 @@ _STILL_WANTED = """
 class FollowupRepository(Repository):
     def schedule_followup(self, key: str, answer_id: int, due: datetime) -> bool:
         """Due at `due` about `answer_id`, replacing an earlier due time; never once sent."""
-        with self.db.conn:
+        with transaction(self.db):
             return self._schedule_followup(key, answer_id, due)
 
     def _schedule_followup(self, key: str, answer_id: int, due: datetime) -> bool:
@@ -73,7 +74,7 @@ class FollowupRepository(Repository):
 
     def postpone_followup(self, key: str, due: datetime) -> bool:
         """Move a pending follow-up to `due` (the asker is still talking); none pending: no-op."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update conversations set followup_due_at = ? "
                 "where key = ? and followup_sent_at is null and followup_due_at is not null",
@@ -83,7 +84,7 @@ class FollowupRepository(Repository):
 
     def cancel_followup(self, key: str) -> bool:
         """Nothing is due any more on this thread (until a new answer schedules one)."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update conversations set followup_due_at = null where key = ? and followup_due_at is not null",
                 [key],
@@ -117,7 +118,7 @@ class FollowupRepository(Repository):
     def claim_followup(self, key: str, answer_id: int, now: datetime) -> FollowupClaim:
         """Compare-and-set: mark the follow-up about `answer_id` sent, if it is due, unsent and
         still wanted. One transaction, so of any number of callers exactly one gets CLAIMED."""
-        with self.db.conn:
+        with transaction(self.db):
             claimed = self.db.execute(
                 "update conversations as c set followup_sent_at = ?, followup_due_at = null "
                 "where c.key = ? and c.followup_answer_id = ? and c.followup_sent_at is null "

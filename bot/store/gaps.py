@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from bot.store.rows import insert_row, select_row
+from bot.store.rows import insert_row, select_row, transaction
 from bot.store.store import Repository, iso, parse_time
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class GapRepository(Repository):
 
     def record_gap_placement(self, at: datetime) -> None:
         """Every gap question asked before `at` is in a cluster now (what the gaps page is "as of")."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute(
                 "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
                 # never back in time: several workers place, with clocks a little apart
@@ -156,7 +156,7 @@ class GapRepository(Repository):
         return None if row is None else _gap(row)
 
     def create_gap(self, candidate: GapCandidate, signature: str, at: datetime) -> GapRecord:
-        with self.db.conn:
+        with transaction(self.db):
             new_id = insert_row(
                 self.db,
                 "gaps",
@@ -182,7 +182,7 @@ class GapRepository(Repository):
     def add_to_gap(self, gap_id: int, candidate: GapCandidate, reopen_after: int, at: datetime) -> None:
         """Count one more ask; a dismissed gap shows again once `reopen_after` new asks came in,
         and an addressed one as soon as it is asked again (the fix did not cover this)."""
-        with self.db.conn:
+        with transaction(self.db):
             self._link(gap_id, candidate)
             self.db.execute(
                 "update gaps set asks = asks + 1, updated_at = ?, status = case"
@@ -201,7 +201,7 @@ class GapRepository(Repository):
         )
 
     def set_gap_status(self, gap_id: int, status: GapStatus, at: datetime) -> bool:
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update gaps set status = ?, updated_at = ?, "
                 "asks_at_dismissal = case when ? = 'dismissed' then asks else asks_at_dismissal end "

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.rows import insert_row, select_row, update_row
+from bot.store.rows import insert_row, select_row, transaction, update_row
 from bot.store.store import IntegrityError, Repository, in_workspace, iso, like_prefix, parse_time
 from bot.types import ConversationRef
 
@@ -129,7 +129,7 @@ class IncidentRepository(Repository):
         at: datetime,
         workspace: str | None = None,
     ) -> BurstRecord:
-        with self.db.conn:
+        with transaction(self.db):
             new_id = insert_row(
                 self.db,
                 "bursts",
@@ -153,7 +153,7 @@ class IncidentRepository(Repository):
         return None if row is None else _burst(row)
 
     def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             update_row(
                 self.db,
                 "bursts",
@@ -176,7 +176,7 @@ class IncidentRepository(Repository):
         workspace: str | None = None,
     ) -> tuple[IncidentRecord, bool]:
         """Open an incident; from a burst, only once (a second press returns the first)."""
-        with self.db.conn:
+        with transaction(self.db):
             if burst_id is not None:
                 row = self.db.execute("select id from incidents where burst_id = ?", [burst_id]).fetchone()
                 if row is not None:
@@ -218,7 +218,7 @@ class IncidentRepository(Repository):
 
     def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool:
         """Close an open incident; False if it was not open (closed once, whoever races)."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update incidents set status = ?, closed_by = ?, closed_at = ?, close_text = ? "
                 "where id = ? and status = ?",
@@ -229,7 +229,7 @@ class IncidentRepository(Repository):
     def add_notice(self, incident_id: int, conversation: ConversationRef, at: datetime) -> bool:
         """Remember that a thread was shown the incident's notice (once per thread)."""
         try:
-            with self.db.conn:
+            with transaction(self.db):
                 insert_row(
                     self.db,
                     "incident_notices",
@@ -250,7 +250,7 @@ class IncidentRepository(Repository):
 
     def claim_notice_reply(self, notice_id: int, at: datetime) -> bool:
         """Take the closing reply of one thread; only one caller ever gets True."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update incident_notices set closed_reply_at = ? where id = ? and closed_reply_at is null",
                 [iso(at), notice_id],

@@ -21,12 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso
 
 
 class JobRepository(Repository):
     def claim_job(self, key: str, now: datetime, stale_after: timedelta) -> bool:
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "insert into job_runs (key, claimed_at) values (?, ?) on conflict(key) do update set "
                 "claimed_at = excluded.claimed_at where job_runs.done_at is null and job_runs.claimed_at < ?",
@@ -35,7 +36,7 @@ class JobRepository(Repository):
         return cursor.rowcount == 1
 
     def finish_job(self, key: str, now: datetime) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute("update job_runs set done_at = ? where key = ?", [iso(now), key])
 
     def job_done(self, key: str) -> bool:
@@ -45,7 +46,7 @@ class JobRepository(Repository):
     def claim_every(self, key: str, now: datetime, every: timedelta) -> bool:
         """Claim the run of `key` due once per `every`: True for the one caller whose claim is
         the first since `now - every`, however many processes ask at once."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "insert into job_runs (key, claimed_at) values (?, ?) on conflict(key) do update set "
                 "claimed_at = excluded.claimed_at where job_runs.claimed_at <= ?",
@@ -56,7 +57,7 @@ class JobRepository(Repository):
     def release_claim(self, key: str, claimed_at: datetime) -> None:
         """Give back a claim whose run failed, so the next tick retries it (only our own claim:
         a later one by another process is left alone)."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute("delete from job_runs where key = ? and claimed_at = ?", [key, iso(claimed_at)])
 
     @contextmanager
@@ -68,7 +69,7 @@ class JobRepository(Repository):
         if not self.shared:
             yield True
             return
-        with self.db.conn:
+        with transaction(self.db):
             if wait:
                 self.db.execute("select pg_advisory_xact_lock(hashtext(?))", [name])
                 yield True

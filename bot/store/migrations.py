@@ -29,6 +29,7 @@ from bot.store.migrations_later import (
     _state_v12_gap_workspaces,
     _state_v13_message_ids,
 )
+from bot.store.rows import transaction
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -294,7 +295,7 @@ def migrate(db: StateDatabase, migrations: list[Migration]) -> list[str]:
     for name, step in migrations:
         if name in done:
             continue
-        with db.conn:
+        with transaction(db):
             step(db)
             at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
             db.execute("insert into _migrations (name, applied_at) values (?, ?)", [name, at])

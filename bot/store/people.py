@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso, like_prefix
 
 SALT_KEY = "tombstone_salt"
@@ -42,7 +43,7 @@ class PeopleRepository(Repository):
     def set_memory_enabled(self, platform: str, user_id: str, enabled: bool, at: datetime) -> None:
         """Opting in lifts a tombstone (they asked again); opting out drops the facts too:
         off means nothing is kept, not merely that nothing new is added."""
-        with self.db.conn:
+        with transaction(self.db):
             if enabled:
                 self.db.execute(
                     "delete from tombstones where hash = ?", [self._person_hash(platform, user_id)]
@@ -65,7 +66,7 @@ class PeopleRepository(Repository):
         is off, was never turned on, or they were forgotten since."""
         if self.is_tombstoned(platform, user_id):
             return False
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update user_memory set facts = ?, updated_at = ? "
                 "where platform = ? and user_id = ? and enabled = 1",
@@ -90,7 +91,7 @@ class PeopleRepository(Repository):
         return hashlib.sha256(f"{self._salt()}\x00{platform}\x00{user_id}".encode()).hexdigest()
 
     def is_tombstoned(self, platform: str, user_id: str) -> bool:
-        with self.db.conn:
+        with transaction(self.db):
             digest = self._person_hash(platform, user_id)
         return self.db.execute("select 1 from tombstones where hash = ?", [digest]).fetchone() is not None
 
@@ -108,7 +109,7 @@ class PeopleRepository(Repository):
         def run(table: str, sql: str, params: Any) -> None:
             counts[table] = counts.get(table, 0) + self.db.execute(sql, params).rowcount
 
-        with self.db.conn:
+        with transaction(self.db):
             # named without `temp.`: both engines look a name up among temporary tables first
             self.db.execute("create temp table if not exists forget_answers (id integer primary key)")
             self.db.execute("create temp table if not exists forget_tickets (id integer primary key)")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.store.metrics import channel_pattern, workspace_clause
-from bot.store.rows import insert_row, select_row, update_row
+from bot.store.rows import insert_row, select_row, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix, parse_time
 from bot.types import ConversationRef, Posted
 
@@ -68,7 +68,7 @@ class ReplyDraftRepository(Repository):
         answer_id: int | None,
         at: datetime,
     ) -> ReplyDraft:
-        with self.db.conn:
+        with transaction(self.db):
             new_id = insert_row(
                 self.db,
                 "reply_drafts",
@@ -94,7 +94,7 @@ class ReplyDraftRepository(Repository):
         return _reply_draft(row)
 
     def set_reply_draft_card(self, draft_id: int, posted: Posted) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             update_row(
                 self.db,
                 "reply_drafts",
@@ -105,7 +105,7 @@ class ReplyDraftRepository(Repository):
 
     def edit_reply_draft(self, draft_id: int, answer: str, by: str) -> bool:
         """Replace a pending draft's text; a decided one is left as it was posted or dropped."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update reply_drafts set answer = ?, decided_by = ? where id = ? and status = 'pending'",
                 [answer, by, draft_id],
@@ -114,7 +114,7 @@ class ReplyDraftRepository(Repository):
 
     def decide_reply_draft(self, draft_id: int, *, status: str, by: str, at: datetime) -> bool:
         """Compare-and-set pending -> `status`: True for the one caller that moved it."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update reply_drafts set status = ?, decided_by = ?, decided_at = ? "
                 "where id = ? and status = 'pending'",
@@ -123,12 +123,12 @@ class ReplyDraftRepository(Repository):
         return cursor.rowcount == 1
 
     def set_reply_draft_posted(self, draft_id: int, posted_message_id: str) -> None:
-        with self.db.conn:
+        with transaction(self.db):
             update_row(self.db, "reply_drafts", "id", draft_id, {"posted_message_id": posted_message_id})
 
     def claim_welcome(self, platform: str, user_id: str, at: datetime) -> bool:
         """Insert-or-ignore: True only for the first claim of this person on this platform."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "insert into welcomed (platform, user_id, at) values (?, ?, ?) "
                 "on conflict (platform, user_id) do nothing",

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso
 
 # conversations whose ticket is still being worked: their history is still needed
@@ -132,7 +133,7 @@ class RetentionRepository(Repository):
         rows of each kind were emptied (or, with `dry_run`, would be: nothing is changed)."""
         params = {"before": iso(before), "now": iso(now)}
         counts: dict[str, int] = {}
-        with self.db.conn:
+        with transaction(self.db):
             for purge in PURGES:
                 if dry_run:
                     row = self.db.execute(

@@ -10,21 +10,29 @@ plain SQL to the driver: bot/store/catalog.py).
 
 Table and column names come from our code, never from input; values are always parameters.
 
-`one_statement` is the transaction of a write that is a single statement: on PostgreSQL (whose
-connection autocommits) the statement is its own transaction, without the two round trips of
-BEGIN and COMMIT; on SQLite the driver opens a transaction the block must commit.
+And the transactions the repositories hold, one way on both backends:
+- `transaction`: a block of statements kept whole or not at all (on SQLite opened by an
+  explicit BEGIN IMMEDIATE: sqlite-utils 4 commits each write it sends outside one);
+- `one_trip`: the same for writes that read nothing back, sent to PostgreSQL in one round trip;
+- `one_statement`: a write that is a single statement: on PostgreSQL (whose connection
+  autocommits) its own transaction, without the two round trips of BEGIN and COMMIT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from bot.store.migrations import StateDatabase
+    from sqlite_utils import Database
 
-__all__ = ["insert_row", "one_statement", "select_row", "update_row"]
+    from bot.store.postgres import PgDatabase
+
+    # migrations.py's alias, spelled again: migrations.py runs its steps in `transaction`
+    StateDatabase: TypeAlias = Database | PgDatabase
+
+__all__ = ["insert_row", "one_statement", "one_trip", "select_row", "transaction", "update_row"]
 
 # set on a database whose connection commits each statement outside a transaction block
 AUTOCOMMITS = "autocommits"
@@ -34,6 +42,38 @@ def one_statement(db: StateDatabase) -> AbstractContextManager[Any]:
     """The transaction for a block that runs ONE write statement (more would not be atomic on
     PostgreSQL, where a statement inside an open transaction joins it)."""
     return nullcontext() if getattr(db, AUTOCOMMITS, False) else db.conn
+
+
+def transaction(db: StateDatabase) -> AbstractContextManager[Any]:
+    """One transaction around a block of statements, on either backend: all of it is kept or
+    none (an exception in the block rolls it back). Inside a transaction already open, the
+    outer one decides. On PostgreSQL it is the connection's (`with db.conn:`); on SQLite see
+    `_sqlite_transaction`."""
+    return db.conn if getattr(db, AUTOCOMMITS, False) else _sqlite_transaction(db.conn)
+
+
+def one_trip(db: StateDatabase, *, flushed: bool = True) -> AbstractContextManager[Any]:
+    """The transaction of a block of writes that reads no result back: on PostgreSQL its
+    statements travel in one round trip (PgDatabase.one_trip, which says what `flushed=False`
+    allows); on SQLite (where a round trip is a function call, and state.db's commits already
+    wait for no flush: `synchronous=normal`) it is `transaction`'s."""
+    trip = getattr(db, "one_trip", None)
+    return trip(flushed=flushed) if trip is not None else _sqlite_transaction(db.conn)
+
+
+@contextmanager
+def _sqlite_transaction(conn: Any) -> Iterator[None]:
+    """`with conn:` opened by an explicit BEGIN IMMEDIATE. Without a BEGIN the block is not
+    one transaction: sqlite-utils 4 (`db.execute`) commits each write that finds none open,
+    and sqlite3 opens its implicit one only at a write. IMMEDIATE takes the write lock at the
+    start (waiting out another writer for the busy timeout), so a block that reads before it
+    writes never finds, at its first write, that another connection wrote since its read."""
+    if conn.in_transaction:
+        yield
+        return
+    with conn:
+        conn.execute("begin immediate")
+        yield
 
 
 def insert_row(db: StateDatabase, table: str, record: Mapping[str, Any]) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso, parse_time
 
 
@@ -36,7 +37,7 @@ class SlackInstallRecord:
 class SlackInstallRepository(Repository):
     def save_slack_installation(self, record: SlackInstallRecord) -> None:
         """Keep a workspace's install; a reinstall (new scopes, new token) replaces the old one."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute(
                 "insert into slack_installations "
                 "(enterprise_id, team_id, team_name, bot_user_id, installed_at, data) "
@@ -77,7 +78,7 @@ class SlackInstallRepository(Repository):
 
     def delete_slack_installation(self, enterprise_id: str, team_id: str) -> int:
         """Forget a workspace's install (the app was uninstalled, its token revoked)."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "delete from slack_installations where enterprise_id = ? and team_id = ?",
                 [enterprise_id, team_id],
@@ -86,7 +87,7 @@ class SlackInstallRepository(Repository):
 
     def issue_oauth_state(self, state: str, expires_at: datetime) -> None:
         """A browser starts an install with `state`; expired states are swept on the way."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute("delete from slack_oauth_states where expires_at < ?", [iso(expires_at)])
             self.db.execute(
                 "insert into slack_oauth_states (state, expires_at) values (?, ?)", [state, iso(expires_at)]
@@ -95,7 +96,7 @@ class SlackInstallRepository(Repository):
     def consume_oauth_state(self, state: str, now: datetime) -> bool:
         """True once for a state issued here and not yet expired: the delete is the check, so
         of two callbacks with the same state (a replay, two workers) only one succeeds."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "delete from slack_oauth_states where state = ? and expires_at > ?", [state, iso(now)]
             )

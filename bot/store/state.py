@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bot.store.answers import AnswerRepository
-from bot.store.conversations import ConversationRepository, one_trip
+from bot.store.conversations import ConversationRepository
 from bot.store.dashboard import DashboardRepository
 from bot.store.drafts import DraftRepository
 from bot.store.followups import FollowupRepository
@@ -35,6 +35,7 @@ from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
+from bot.store.rows import one_trip
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.store.rows import insert_row, select_row, update_row
+from bot.store.rows import insert_row, select_row, transaction, update_row
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time, row_dict
 from bot.types import (
     Author,
@@ -85,7 +85,7 @@ class TicketRepository(Repository):
         next_action_at: datetime | None,
         context: Mapping[str, Any] | None,
     ) -> int:
-        with self.db.conn:
+        with transaction(self.db):
             ticket_id = insert_row(
                 self.db,
                 "tickets",
@@ -194,7 +194,7 @@ class TicketRepository(Repository):
         for column, value in (fields or {}).items():
             updates.append(f"{column} = ?")
             params.append(iso(value) if isinstance(value, datetime) else value)
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 f"update tickets set {', '.join(updates)} where id = ? "
                 f"and status in ({', '.join('?' for _ in allowed)})",
@@ -277,7 +277,7 @@ class TicketRepository(Repository):
         self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
     ) -> bool:
         """Move the SLA clock one step, once: only the caller that sees `from_stage` wins."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? "
                 "where id = ? and sla_stage = ? and status in ('open', 'claimed')",
@@ -289,13 +289,13 @@ class TicketRepository(Repository):
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
-        with self.db.conn:
+        with transaction(self.db):
             if not update_row(self.db, "tickets", "id", ticket_id, values) and values:
                 raise NotFoundError(f"no ticket {ticket_id}")
 
     def claim_rating_prompt(self, ticket_id: int) -> bool:
         """True once per ticket: whoever gets True asks the asker for a rating."""
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update tickets set rating_asked = 1 where id = ? and coalesce(rating_asked, 0) = 0",
                 [ticket_id],
@@ -303,7 +303,7 @@ class TicketRepository(Repository):
         return cursor.rowcount == 1
 
     def rate_ticket(self, ticket_id: int, rating: str, actor_id: str, at: datetime) -> bool:
-        with self.db.conn:
+        with transaction(self.db):
             cursor = self.db.execute(
                 "update tickets set rating = ? where id = ? and asker_id = ? and rating is null",
                 [rating, ticket_id, actor_id],
@@ -316,7 +316,7 @@ class TicketRepository(Repository):
 
     def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None:
         """Remember a message that shows a ticket, so later transitions can update it."""
-        with self.db.conn:
+        with transaction(self.db):
             insert_row(
                 self.db,
                 "ticket_posts",

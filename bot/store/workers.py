@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.store.rows import transaction
 from bot.store.store import Repository, iso, parse_time
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers that died without saying so
@@ -37,7 +38,7 @@ class WorkerRepository(Repository):
 
     def register_worker(self, worker: WorkerRecord) -> None:
         """This process is a worker from now on: its row, and its id on what it claims."""
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute(
                 "insert into workers (id, host, pid, started_at, heartbeat_at, version, platforms) "
                 "values (?, ?, ?, ?, ?, ?, ?)",
@@ -61,7 +62,7 @@ class WorkerRepository(Repository):
         or forgotten after a long pause) is not recreated: the process is no longer listed."""
         if self.worker_id is None:
             return
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute("update workers set heartbeat_at = ? where id = ?", [iso(now), self.worker_id])
 
     def unregister_worker(self) -> None:
@@ -69,7 +70,7 @@ class WorkerRepository(Repository):
         inbox is free for the others without waiting for its heartbeat to age."""
         if self.worker_id is None:
             return
-        with self.db.conn:
+        with transaction(self.db):
             self.db.execute("delete from workers where id = ?", [self.worker_id])
         self.worker_id = None
 
