@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 # question words: kept for ranking ("how do I turn off"), but they name no topic, so they
@@ -161,7 +161,7 @@ def confidence(evidence: Evidence) -> float:
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def heading_covers(question_words: Sequence[str], heading_words: set[str]) -> bool:
+def heading_covers(question_words: Sequence[str], heading_words: Set[str]) -> bool:
     """Every word of the question (at least two) is in the headings. A Korean word counts when
     a heading word starts with it: particles and endings stay on a word (봇을, 연결하려면) where a
     stripper may not take them off."""

@@ -11,7 +11,8 @@ number; bot/retrieval/knowledge.py runs the search.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from bot.retrieval.confidence import (
     QUESTION_WORDS,
@@ -41,20 +42,33 @@ def titled_first(asked: Sequence[str], passages: list[Passage]) -> list[Passage]
     entry, a how-to titled by its task): it goes first, the rest keep their order. The same
     rule makes such a section confident (bot/retrieval/confidence.py)."""
     for i, passage in enumerate(passages[:TITLED_WITHIN]):
-        if heading_covers(asked, set(analyze(f"{passage.title} {passage.heading}"))):
+        if heading_covers(asked, heading_words(passage.title, passage.heading)):
             return [passage, *passages[:i], *passages[i + 1 :]] if i else passages
     return passages
 
 
+@lru_cache(maxsize=4096)
+def heading_words(title: str, heading: str) -> frozenset[str]:
+    """The words of a section's title and headings. A corpus has one per section and every
+    search that finds the section reads them, so they are analysed once."""
+    return frozenset(analyze(f"{title} {heading}"))
+
+
 def assess(
-    index: SearchIndex, query: str, terms: Terms, best: Passage, chunks: int, asked: Sequence[str]
+    index: SearchIndex,
+    query: str,
+    terms: Terms,
+    best: Passage,
+    chunks: int,
+    asked: Sequence[str],
+    idf: Mapping[str, float] | None = None,
 ) -> Evidence:
     """What the search says about whether `best` answers `query` (analysed: `terms`;
-    `asked`: `asked_words(query)`; `chunks`: how many the index holds)."""
+    `asked`: `asked_words(query)`; `chunks`: how many the index holds; `idf`: the index's
+    IDF of `terms.words` when the caller has it already)."""
     found = tokenize(f"{best.title} {best.heading}\n{best.text}")
-    heading_words = set(analyze(f"{best.title} {best.heading}"))
     topic = [w for w in terms.words if w not in QUESTION_WORDS]
-    word_idf = index.idf(topic)
+    word_idf = {w: idf[w] for w in topic} if idf is not None else index.idf(topic)
     bigram_idf = index.idf(terms.bigrams, "bigram")
     return Evidence(
         korean=bool(terms.bigrams),
@@ -65,18 +79,21 @@ def assess(
         bigram_coverage=coverage(terms.bigrams, set(found.bigrams), bigram_idf),
         absent=absent_share(topic, word_idf, chunks),
         reach=best.score / index.best_possible(word_idf, bigram_idf),
-        heading_match=heading_covers(asked, heading_words),
+        heading_match=heading_covers(asked, heading_words(best.title, best.heading)),
         unknown_name=max(
             (_unknown(index, n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
         ),
     )
 
 
-def word_weights(index: SearchIndex, query: str, terms: Terms) -> dict[str, float]:
-    """The corpus IDF of each question word, for choosing what to quote. Korean words are
-    not indexed as words (search uses their bigrams), so a Korean word weighs the mean IDF
-    of its character bigrams: a rare compound outweighs a common one, as in English."""
-    weights = index.idf(terms.words)
+def word_weights(
+    index: SearchIndex, query: str, terms: Terms, idf: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """The corpus IDF of each question word, for choosing what to quote (`idf`: that of
+    `terms.words`, when the caller has it). Korean words are not indexed as words (search uses
+    their bigrams), so a Korean word weighs the mean IDF of its character bigrams: a rare
+    compound outweighs a common one, as in English."""
+    weights = dict(idf) if idf is not None else index.idf(terms.words)
     korean = [w for w in topic_words(query) if _HANGUL_WORD.match(w) and w not in weights]
     if korean:
         grams = {w: char_bigrams(w) for w in korean}

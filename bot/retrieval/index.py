@@ -351,6 +351,10 @@ def _passage(searcher: Any, score: float, address: Any) -> Passage:
     return _from_doc(searcher.doc(address).to_dict(), score)
 
 
+# stored value -> member: a look-up instead of the enum's constructor, once per hit read
+_VISIBILITY = {member.value: member for member in DocVisibility}
+
+
 def _from_doc(doc: Mapping[str, list[Any]], score: float) -> Passage:
     """A Passage from a stored document's fields (`Document.to_dict()`)."""
     return Passage(
@@ -361,7 +365,7 @@ def _from_doc(doc: Mapping[str, list[Any]], score: float) -> Passage:
         text=doc["text"][0],
         score=float(score),
         url=doc["url"][0] or None,
-        visibility=DocVisibility(doc["visibility"][0]),
+        visibility=_VISIBILITY[doc["visibility"][0]],
         tags=tuple(t for t in doc["tags"][0].split("\n") if t),
         reference=doc["kind"][0] == SectionKind.REFERENCE,
     )

@@ -374,7 +374,8 @@ class KnowledgeBase:
             return SearchResult(passages=(), confidence=0.0)
         asked = asked_words(query)  # analysed once for both
         passages = titled_first(asked, passages)
-        evidence = assess(self.index, query, terms, passages[0], chunks, asked)
+        idf = self.index.idf(terms.words)  # for the evidence and the quote's word weights
+        evidence = assess(self.index, query, terms, passages[0], chunks, asked, idf)
         sure = confidence(evidence)
         if hybrid is not None:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
@@ -383,7 +384,7 @@ class KnowledgeBase:
             passages=tuple(passages),
             confidence=sure,
             hints=RetrievalHints(
-                term_weights=word_weights(self.index, query, terms), reranked=hybrid is not None
+                term_weights=word_weights(self.index, query, terms, idf), reranked=hybrid is not None
             ),
         )
 
