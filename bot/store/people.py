@@ -82,17 +82,17 @@ class PeopleRepository(Repository):
             return str(row[0])
         salt = secrets.token_hex(16)
         # insert-or-ignore then read back: two processes racing agree on the first salt written
-        self.db.execute(
-            "insert into state_meta (key, value) values (?, ?) on conflict do nothing", [SALT_KEY, salt]
-        )
+        with transaction(self.db):  # the write lock only the first time, when the salt is made
+            self.db.execute(
+                "insert into state_meta (key, value) values (?, ?) on conflict do nothing", [SALT_KEY, salt]
+            )
         return str(self.db.execute("select value from state_meta where key = ?", [SALT_KEY]).fetchone()[0])
 
     def _person_hash(self, platform: str, user_id: str) -> str:
         return hashlib.sha256(f"{self._salt()}\x00{platform}\x00{user_id}".encode()).hexdigest()
 
     def is_tombstoned(self, platform: str, user_id: str) -> bool:
-        with transaction(self.db):
-            digest = self._person_hash(platform, user_id)
+        digest = self._person_hash(platform, user_id)
         return self.db.execute("select 1 from tombstones where hash = ?", [digest]).fetchone() is not None
 
     # -- forget ------------------------------------------------------------------------------

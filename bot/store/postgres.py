@@ -138,7 +138,7 @@ class PgDatabase:
         """The connection, replaced by a fresh one from the pool if the last was lost (a
         server restart) and no transaction is open on it."""
         if self.connection.broken or self.connection.closed:
-            if self.conn._open:
+            if self.conn._open or self.batching:
                 raise StoreError(f"the connection to {self.url} was lost in a transaction")
             self._pool.putconn(self.connection)
             self.connection = self._pool.getconn()
@@ -168,24 +168,27 @@ class PgDatabase:
         if self.batching:
             yield
             return
+        if self.conn.in_transaction:
+            # inside a transaction the outer block decides, and it keeps its savepoints: a
+            # pipeline gains nothing there
+            with self.conn:
+                yield
+            return
         connection = self.live()
-        outer = self.conn.in_transaction
         self.batching = True
         try:
             with connection.pipeline():
-                if not outer:
-                    connection.execute("begin")
-                    if not flushed:
-                        connection.execute("set local synchronous_commit to off")
+                connection.execute("begin")
+                if not flushed:
+                    connection.execute("set local synchronous_commit to off")
                 yield
-                if not outer:
-                    connection.execute("commit")
+                connection.execute("commit")
         except psycopg.errors.IntegrityError as exc:
             raise PgIntegrityError(str(exc)) from exc
         finally:
             self.batching = False
             idle = connection.info.transaction_status == TransactionStatus.IDLE
-            if not (outer or idle or connection.closed or connection.broken):
+            if not (idle or connection.closed or connection.broken):
                 connection.execute("rollback")  # a refused statement, or an exception in the block
 
     def table(self, name: str) -> PgTable:

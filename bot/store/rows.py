@@ -41,7 +41,7 @@ AUTOCOMMITS = "autocommits"
 def one_statement(db: StateDatabase) -> AbstractContextManager[Any]:
     """The transaction for a block that runs ONE write statement (more would not be atomic on
     PostgreSQL, where a statement inside an open transaction joins it)."""
-    return nullcontext() if getattr(db, AUTOCOMMITS, False) else db.conn
+    return nullcontext() if getattr(db, AUTOCOMMITS, False) else _sqlite_transaction(db.conn)
 
 
 def transaction(db: StateDatabase) -> AbstractContextManager[Any]:
@@ -61,19 +61,40 @@ def one_trip(db: StateDatabase, *, flushed: bool = True) -> AbstractContextManag
     return trip(flushed=flushed) if trip is not None else _sqlite_transaction(db.conn)
 
 
+# id(connection) -> how many of our blocks are open on it (an entry lives only while one is:
+# sqlite3 connections take no weak references)
+_OPEN_BLOCKS: dict[int, int] = {}
+
+
 @contextmanager
 def _sqlite_transaction(conn: Any) -> Iterator[None]:
     """`with conn:` opened by an explicit BEGIN IMMEDIATE. Without a BEGIN the block is not
     one transaction: sqlite-utils 4 (`db.execute`) commits each write that finds none open,
     and sqlite3 opens its implicit one only at a write. IMMEDIATE takes the write lock at the
     start (waiting out another writer for the busy timeout), so a block that reads before it
-    writes never finds, at its first write, that another connection wrote since its read."""
-    if conn.in_transaction:
-        yield
+    writes never finds, at its first write, that another connection wrote since its read.
+
+    A block inside one of ours joins it (the outer one commits or rolls back). A transaction
+    left open outside any block of ours (sqlite-utils leaves a write that returns rows
+    uncommitted) is committed first, as `with conn:` always committed it: joining it instead
+    would leave this block's writes for nobody to commit."""
+    key = id(conn)
+    if _OPEN_BLOCKS.get(key):
+        _OPEN_BLOCKS[key] += 1
+        try:
+            yield
+        finally:
+            _OPEN_BLOCKS[key] -= 1
         return
-    with conn:
-        conn.execute("begin immediate")
-        yield
+    if conn.in_transaction:
+        conn.commit()
+    _OPEN_BLOCKS[key] = 1
+    try:
+        with conn:
+            conn.execute("begin immediate")
+            yield
+    finally:
+        del _OPEN_BLOCKS[key]
 
 
 def insert_row(db: StateDatabase, table: str, record: Mapping[str, Any]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.store import StateStore, open_database
-from bot.store.rows import transaction
+from bot.store.rows import insert_row, one_statement, transaction
 from bot.types import Author, ConversationRef
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -101,3 +101,53 @@ def test_a_migration_that_fails_midway_leaves_the_database_at_the_previous_versi
     assert "b" not in tables and conn.execute("select count(*) from a").fetchone()[0] == 0
     assert [row[0] for row in conn.execute("select name from _migrations")] == ["0001_a"]
     conn.close()
+
+
+def test_a_single_write_inside_a_block_is_the_blocks_on_both_backends(state: Path | str) -> None:
+    """`one_statement` inside `transaction` joins it (before, on SQLite, its `with conn:` committed
+    the outer block's writes midway, while PostgreSQL rolled them back)."""
+    store = StateStore(state)
+    db = store.db
+    with pytest.raises(RuntimeError), transaction(db):
+        db.execute("insert into tombstones (hash, at) values ('a', 'x')")
+        with one_statement(db):
+            db.execute("insert into tombstones (hash, at) values ('b', 'x')")
+        raise RuntimeError("the outer block fails after the single write")
+    assert _count(db, "tombstones") == 0
+    store.close()
+
+
+def test_a_write_left_open_outside_any_block_is_committed_not_joined(tmp_path: Path) -> None:
+    """sqlite-utils leaves a write that returns rows uncommitted; a block opened after it must
+    not join that transaction (nobody would commit either)."""
+    store = StateStore(tmp_path / "state.db")
+    db = store.db
+    db.execute("create table scratch (id integer primary key, x text)")
+    insert_row(db, "scratch", {"x": "1"})  # `insert ... returning id` leaves its transaction open
+    assert db.conn.in_transaction
+    with transaction(db):
+        db.execute("insert into tombstones (hash, at) values ('a', 'x')")
+    assert not db.conn.in_transaction
+    other = sqlite3.connect(tmp_path / "state.db")
+    assert other.execute("select count(*) from tombstones").fetchone()[0] == 1
+    assert other.execute("select count(*) from scratch").fetchone()[0] == 1
+    other.close()
+    store.close()
+
+
+def test_reads_take_no_write_lock_while_another_process_writes(tmp_path: Path) -> None:
+    """Only blocks that write open a transaction: a tombstone check and a dry-run purge go on
+    while another connection holds the write lock (a short busy timeout would turn a wait for
+    the lock into a "locked" error here)."""
+    path = tmp_path / "state.db"
+    writer = StateStore(path)
+    assert not writer.is_tombstoned("slack", "U1")  # makes the salt, the one write it may need
+    reader = StateStore(path, busy_timeout=0.05)
+    writer.db.conn.execute("begin immediate")
+    try:
+        assert not reader.is_tombstoned("slack", "U1")
+        assert all(n == 0 for n in reader.purge_text(NOW, NOW, dry_run=True).values())
+    finally:
+        writer.db.conn.rollback()
+        reader.close()
+        writer.close()
