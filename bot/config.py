@@ -329,6 +329,13 @@ _ENDPOINTS = {
 }
 
 
+def _is_address(text: str, schemes: tuple[str, ...]) -> bool:
+    try:
+        return text.lower().startswith(schemes) and bool(urlsplit(text).hostname)
+    except ValueError:  # a malformed address, e.g. an unclosed [IPv6 literal
+        return False
+
+
 def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
     value = env.get(name, "").strip()
     return SecretStr(value) if value else None
@@ -430,7 +437,7 @@ def load_settings(
         problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
     for name, schemes in _ENDPOINTS.items():
         address = _plain(env, name)
-        if address is not None and not (address.startswith(schemes) and urlsplit(address).hostname):
+        if address is not None and not _is_address(address, schemes):
             # the value is not repeated: an address may carry a password
             problems.append(f"{name} must be an address starting with {' or '.join(schemes)}, with a host")
     if problems:

@@ -205,6 +205,7 @@ def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_
         "OPENAI_BASE_URL": "localhost:8000/v1",  # no scheme: the client would fail on each question
         "DISCORD_GATEWAY_URL": "https://gateway.example",  # a websocket address is ws:// or wss://
         "SLACK_API_URL": "https://user:hunter2@",  # no host, and a password that must not be echoed
+        "DISCORD_API_URL": "http://[::1",  # urlsplit raises on it: still a config error, no traceback
     }
     with pytest.raises(ConfigError) as raised:
         load_settings(env=env, cwd=tmp_path)
@@ -212,7 +213,7 @@ def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_
     for name in env:
         assert name in text
     assert "hunter2" not in text and "localhost:8000" not in text
-    fine = {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "DISCORD_GATEWAY_URL": "wss://gateway.example"}
+    fine = {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "DISCORD_GATEWAY_URL": "WSS://gateway.example"}
     assert load_settings(env=fine, cwd=tmp_path).secrets.openai_base_url == "http://127.0.0.1:8000/v1"
 
 
