@@ -49,8 +49,8 @@ def titled_first(asked: Sequence[str], passages: list[Passage]) -> list[Passage]
 
 @lru_cache(maxsize=4096)
 def heading_words(title: str, heading: str) -> frozenset[str]:
-    """The words of a section's title and headings. A corpus has one per section and every
-    search that finds the section reads them, so they are analysed once."""
+    """The words of a section's title and headings. Every search that finds the section reads
+    them, so the last 4,096 sections' are kept rather than analysed again."""
     return frozenset(analyze(f"{title} {heading}"))
 
 
