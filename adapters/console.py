@@ -116,6 +116,22 @@ class ConsoleChannel:
             return message.conversation
         return message.conversation.in_thread(message.id)
 
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        """`bot.ports.FindsReplies`: the first post in the thread a top-level message opened.
+        The console does not see what people type in a thread, so for a message inside one it
+        cannot tell whose question a later post answers: None."""
+        if message.conversation.thread is not None:
+            return None
+        thread = message.conversation.in_thread(message.id).key
+        return next(
+            (
+                posted
+                for posted, reply in self.posted
+                if not reply.ephemeral_to and reply.conversation.key == thread
+            ),
+            None,
+        )
+
     def _print(self, text: str) -> None:
         self.out.write(f"bot> {text}\n\n")
         self.out.flush()

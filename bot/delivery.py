@@ -21,7 +21,7 @@ from bot import faults
 from bot.conversation import log_context
 from bot.inbox import Finish, deserialise_message, serialise_message
 from bot.policy import Situation
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, FindsReplies
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted, Reply
 
@@ -112,6 +112,11 @@ class Deliveries:
             resume = (
                 Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
             )
+            if resume is None and isinstance(channel, FindsReplies):
+                # killed between the post and its note: the post is out, the inbox never heard
+                resume = await channel.find_reply(message)
+                if resume is not None:
+                    await self._note_post(key, resume)
             log.info(
                 "replaying an unfinished message",
                 extra={
@@ -224,6 +229,7 @@ class _Noting:
 
     async def send(self, reply: Reply) -> Posted:
         posted = await self.inner.send(reply)
+        faults.point("answer.sent")  # out on the platform, not yet noted: FindsReplies' case
         if not self.noted and posted.message_id and not reply.ephemeral_to:
             self.noted = True
             await self.note(posted)

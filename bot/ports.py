@@ -117,6 +117,20 @@ class Channel(Protocol):
 
 
 @runtime_checkable
+class FindsReplies(Protocol):
+    """An optional Channel capability: find what the bot already posted in answer to a message.
+    A process killed after its post went out but before the inbox noted it leaves the replay
+    no post to resume; a channel that can look (Slack reads the thread) lets it edit that post
+    instead of posting a second answer (bot/delivery.py)."""
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        """The bot's first message in `message`'s thread after it, when nobody else spoke in
+        between (a later bot message would answer them); None when there is none, or it
+        cannot tell."""
+        ...
+
+
+@runtime_checkable
 class TextInput(Protocol):
     """An optional Channel capability: ask the person who pressed a button to type some text
     (a Slack modal, a Discord modal). Check with `isinstance(channel, TextInput)`; a Channel

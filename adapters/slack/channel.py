@@ -41,6 +41,12 @@ _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_l
 _NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 
 
+def _ts_order(ts: str) -> tuple[int, int]:
+    """A message ts ("1712345678.000200") as a number to order by; unreadable ones sort first."""
+    seconds, _, micros = ts.partition(".")
+    return (int(seconds), int(micros or 0)) if seconds.isdigit() and (micros or "0").isdigit() else (0, 0)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _CommandContext:
     """A slash command's response URL: where the invoker's ephemeral replies go."""
@@ -121,6 +127,37 @@ class SlackChannel:
             return message.conversation
         parsed = split_message_id(message.id)
         return message.conversation.in_thread(parsed[1] if parsed else None)
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        """`bot.ports.FindsReplies`: the bot's first message in the thread after `message`
+        (conversations.replies), unless a person spoke first: a later bot message answers them."""
+        parsed = split_message_id(message.id)
+        if parsed is None:
+            return None
+        channel, ts = parsed
+        thread = message.conversation.thread or ts
+        try:
+            found = await self.client.conversations_replies(
+                channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50
+            )
+        except SlackApiError as exc:
+            log.warning("conversations.replies failed: %s", slack_error(exc), extra=ctx(channel))
+            return None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))
+            return None
+        me = self.directory.identity
+        for item in found.get("messages") or []:
+            later = str(item.get("ts") or "")
+            if _ts_order(later) <= _ts_order(ts):
+                continue  # the thread's root, or the question itself
+            if item.get("user") == me.bot_user_id or (me.bot_id and item.get("bot_id") == me.bot_id):
+                return Posted(
+                    message_id=message_id(channel, later), conversation=message.conversation.in_thread(thread)
+                )
+            if item.get("user"):
+                return None
+        return None
 
     async def send(self, reply: Reply) -> Posted:
         messages = render_reply(reply, **await self._render_options(reply))

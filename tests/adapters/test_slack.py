@@ -788,6 +788,49 @@ async def test_messages_left_unanswered_by_a_crash_are_answered_on_start(
     assert rt.state.pending_events("slack") == []
 
 
+def _left_pending(fake: FakeSlack, rt: Runtime, text: str) -> dict[str, Any]:
+    """A question a dead process had claimed and not finished: what the replay on start finds."""
+    question = fake.add_message("C111", text, user=MEMBER)
+    pending = InboundMessage(
+        id=f"C111:{question['ts']}",
+        conversation=ConversationRef(platform="slack", workspace="T111", channel="C111"),
+        author=Author(id=MEMBER, name="member"),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=rt.bot.clock.now(),
+    )
+    rt.state.claim_event(f"slack:msg:{pending.id}", "slack", serialise_message(pending), rt.bot.clock.now())
+    return question
+
+
+async def test_a_reply_posted_but_never_noted_is_finished_not_posted_twice(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    """Killed after its first post went out and before the inbox noted it: the replay finds that
+    post in the thread (conversations.replies) and edits it into the answer."""
+    question = _left_pending(fake, rt, "How do I reset my password?")
+    thinking = fake.add_message("C111", "Looking into it…", user=fake.bot_user_id, thread_ts=question["ts"])
+    async with running(rt):
+        pass
+    assert posts(fake) == []  # no second message
+    finished = fake.message("C111", thinking["ts"])
+    assert finished is not None and "password" in str(finished.get("text", "")).lower()
+    assert rt.state.pending_events("slack") == []
+
+
+async def test_a_bot_message_after_someone_else_spoke_is_not_taken_for_the_reply(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    question = _left_pending(fake, rt, "How do I reset my password?")
+    fake.add_message("C111", "same problem here", user="W333", thread_ts=question["ts"])
+    earlier = fake.add_message("C111", "an answer to them", user=fake.bot_user_id, thread_ts=question["ts"])
+    async with running(rt):
+        [answer] = posts(fake)  # its own message: the bot's later one may answer the other person
+    assert answer.params["thread_ts"] == question["ts"]
+    assert fake.message("C111", earlier["ts"])["text"] == "an answer to them"  # type: ignore[index]
+
+
 async def test_a_refused_bot_token_stops_the_adapter_for_good(
     make_runtime: Callable[..., Runtime], fake: FakeSlack
 ) -> None:

@@ -26,6 +26,7 @@ ANSWER_POINTS = [
     "event.claimed",
     "event.thread",
     "answer.composed",
+    "answer.sent",  # posted, not yet noted: the replay finds the post on the platform
     "answer.noted",
     "answer.posted",
     "answer.recorded",
