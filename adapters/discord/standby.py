@@ -104,8 +104,7 @@ class GatewayHold:
                 # the database is unreachable: no one can be sure to hold it, so keep asking
                 log.warning("cannot ask for the Discord gateway: %s", exc, extra={"platform": PLATFORM})
             self.standing_by.set()
-            with contextlib.suppress(TimeoutError):  # a closing adapter stops waiting at once
-                await asyncio.wait_for(self._stopped.wait(), self.retry)
+            await self._pause()  # a closing adapter stops waiting at once
         self.standing_by.clear()
         return None
 
@@ -116,8 +115,7 @@ class GatewayHold:
         lease = self.lease
         unheld: dict[int, int] = {}  # index: checks in a row without a holder
         while not self._stopped.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self.retry)
+            await self._pause()
             if not isinstance(lease, ProbingLease):
                 continue
             for index, name in enumerate(names):
@@ -141,6 +139,14 @@ class GatewayHold:
     def stop(self) -> None:
         """Stop standing by: the adapter is closing."""
         self._stopped.set()
+
+    async def _pause(self) -> None:
+        """Wait `retry` seconds, or until `stop`. With asyncio.timeout, not wait_for: on Python
+        3.11 wait_for can swallow a cancellation that arrives as the event is set, and the
+        adapter's shutdown, which cancels this task, then waits on it for good."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.retry):
+                await self._stopped.wait()
 
     async def lost(self) -> None:
         """Return when the lease is lost (checked every `retry` seconds)."""

@@ -71,6 +71,10 @@ class GatewayLease:
         self._url = url
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._names: set[str] = set()  # the roles held on this session
+        # one statement at a time on the session: the standby's watch (`check`) and its look
+        # for unheld sets (`taken`, `try_acquire`) run in tasks of their own, and a shutdown
+        # cancels both at once; psycopg could then leave one waiting on the other for good
+        self._turn = asyncio.Lock()
 
     @property
     def held(self) -> bool:
@@ -85,9 +89,10 @@ class GatewayLease:
         import psycopg
 
         try:
-            connection = await self._connect()
-            cursor = await connection.execute(_TRY, [LEASE_SPACE, name])
-            row = await cursor.fetchone()
+            async with self._turn:
+                connection = await self._connect()
+                cursor = await connection.execute(_TRY, [LEASE_SPACE, name])
+                row = await cursor.fetchone()
         except psycopg.Error as exc:
             await self._drop()
             raise StoreError(
@@ -105,9 +110,10 @@ class GatewayLease:
         import psycopg
 
         try:
-            connection = await self._connect()
-            cursor = await connection.execute(_TAKEN, [LEASE_SPACE, name])
-            row = await cursor.fetchone()
+            async with self._turn:
+                connection = await self._connect()
+                cursor = await connection.execute(_TAKEN, [LEASE_SPACE, name])
+                row = await cursor.fetchone()
         except psycopg.Error as exc:
             await self._drop()
             raise StoreError(
@@ -123,12 +129,19 @@ class GatewayLease:
         import psycopg
 
         try:
-            await asyncio.wait_for(self._connection.execute("select 1"), CHECK_TIMEOUT)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the answer does, and a standby being shut down then never ends
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                await self._ask_alive(self._connection)
             return True
         except (psycopg.Error, TimeoutError) as exc:
             log.warning("lease lost: its database session ended (%s)", type(exc).__name__)
             await self._drop()
             return False
+
+    async def _ask_alive(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        async with self._turn:
+            await connection.execute("select 1")
 
     async def release(self) -> None:
         """Give the lease up, or stop standing by. The locks are let go before the session
