@@ -53,8 +53,9 @@ class _Typing:
 
     async def _run(self, messageable: Any) -> None:
         if self.after > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), self.after)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for may swallow a cancel (3.11)
+                async with asyncio.timeout(self.after):
+                    await self._stopped.wait()
             if self._stopped.is_set():
                 return
         try:

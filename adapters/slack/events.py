@@ -173,8 +173,9 @@ class SlackEvents:
             # inside Slack's 3 s; past it Slack redelivers, and the inbox answers once.
             receipt = _Receipt()
             self._spawn(self._handle_message_event(body, event, kind, receipt), what="event")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(receipt.settled.wait(), ACCEPT_WITHIN_SECONDS)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for may swallow a cancel (3.11)
+                async with asyncio.timeout(ACCEPT_WITHIN_SECONDS):
+                    await receipt.settled.wait()
             if receipt.failed:
                 # not recorded: no ack (Bolt answers 500), so Slack delivers it again
                 raise UnrecordedEvent("the message could not be recorded; Slack will redeliver it")
