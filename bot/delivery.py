@@ -112,11 +112,6 @@ class Deliveries:
             resume = (
                 Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
             )
-            if resume is None and isinstance(channel, FindsReplies):
-                # killed between the post and its note: the post is out, the inbox never heard
-                resume = await channel.find_reply(message)
-                if resume is not None:
-                    await self._note_post(key, resume)
             log.info(
                 "replaying an unfinished message",
                 extra={
@@ -126,13 +121,20 @@ class Deliveries:
                 },
             )
             taken.append((key, message, resume))
-        await asyncio.gather(
-            *(
-                self._process(key, message, channel, self.handler.situation(message), resume)
-                for key, message, resume in taken
-            )
-        )
+        await asyncio.gather(*(self._replay(key, message, channel, resume) for key, message, resume in taken))
         return len(taken)
+
+    async def _replay(
+        self, key: str, message: InboundMessage, channel: Channel, resume: Posted | None
+    ) -> Outcome:
+        """One replay. With no post noted, a channel that can look (FindsReplies) is asked
+        first, in the replays' own concurrency: a process killed between its post and the note
+        left the post out there, and it is finished rather than posted again."""
+        if resume is None and isinstance(channel, FindsReplies):
+            resume = await channel.find_reply(message)
+            if resume is not None:
+                await self._note_post(key, resume)
+        return await self._process(key, message, channel, self.handler.situation(message), resume)
 
     async def _process(
         self,
