@@ -82,7 +82,7 @@ def _plain_bigram(text: str, *, query: bool = False) -> tk.Terms:
     too, so title and body are one field."""
     out: list[str] = []
     for run in _RUN.findall(unicodedata.normalize("NFKC", text).lower()):
-        out.extend(tk._bigrams(run) if _HANGUL_RUN.fullmatch(run) else [run])
+        out.extend(tk.char_bigrams(run) if _HANGUL_RUN.fullmatch(run) else [run])
     return tk.Terms(words=[], bigrams=out)
 
 
@@ -106,7 +106,7 @@ def _korean_variant(word_of: Callable[[str], list[str]], *, bigrams: bool = True
                 continue
             words.extend(word_of(run))
             if bigrams:
-                grams.extend(tk._bigrams(run))
+                grams.extend(tk.char_bigrams(run))
         return tk.Terms(words=words + english, bigrams=grams)
 
     return analyse
@@ -222,6 +222,14 @@ def candidates(with_kiwi: bool) -> list[Candidate]:
             "every Hangul syllable as a word term",
         ),
     ]
+    out.append(
+        Candidate(
+            "bigrams + syllable trigrams, refit",
+            _korean_variant(lambda run: [run[i : i + 3] for i in range(len(run) - 2)] or [run]),
+            _grid(_HEAD, _BIGRAM),
+            "overlapping syllable trigrams (a shorter run whole) as word terms",
+        )
+    )
     if with_kiwi:
         out.append(
             Candidate(

@@ -16,7 +16,8 @@ Chosen by measurement on the eval sets (see bench/README.md and the README):
   held-out recall@1 / recall@5: bigrams + non-Hangul words 0.913 / 0.990, plain bigram BM25
   0.900 / 0.990 (top-1 +4 / -0 questions against it), version 2 refit 0.913 / 0.990 but
   with its weight jumping between folds (0 to 0.5); kiwipiepy nouns + bigrams 0.893 / 0.993,
-  whole words 0.880, syllable unigrams 0.893: none better, so no analyser is loaded.
+  whole words 0.880, syllable unigrams 0.893, syllable trigrams 0.860: none better, so no
+  analyser is loaded.
   Stripped Korean words are still produced by `analyze` (comparing texts, not searching).
 - Queries also drop words that phrase a request rather than name a topic: "way", "please";
   in Korean the question words (무엇, 어떻게...) and the light verbs and request forms a chat
