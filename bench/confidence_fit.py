@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.retrieval.confidence import (  # noqa: E402
     HEADING_MATCH,
+    LEAD_WINDOW,
     THRESHOLD,
     Calibration,
     Evidence,
@@ -68,11 +69,11 @@ def _load(path: Path) -> list[dict[str, object]]:
 
 def _evidence(kb: KnowledgeBase, question: str) -> Evidence | None:
     terms = analyze_query(question)
-    passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 10)
+    passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, LEAD_WINDOW)
     if not passages:
         return None
     asked = asked_words(question)
-    return assess(kb.index, question, terms, titled_first(asked, passages)[0], chunks, asked)
+    return assess(kb.index, question, terms, titled_first(asked, passages), chunks, asked)
 
 
 def _samples(set_dir: Path, scratch: Path) -> list[Sample]:

@@ -9,6 +9,13 @@ found, from a logistic model per language over a few facts about the search (Evi
 - coverage: the share of the question's IDF mass found in the best passage (its text,
   title and headings), for words and, in Korean, character bigrams;
 - absent: the share of the question's IDF mass in words the whole index never uses;
+- lead share: the share of the first LEAD_WINDOW passages found that come from the leading
+  passage's file. A question the docs answer is about a page: several of its passages match.
+  A question they do not answer picks up one passage here and one there, each for a word;
+- lead size: the leading file's chunks over the index's mean chunks per file. The pages that
+  answer are substantial ones; a stray match lands on a stub, a changelog entry, an index
+  page. Relative to this folder's own mean, so a folder of short FAQ entries, every page
+  alike, is not held against itself (its lead size is about 1 for every question);
 - unknown name: the question names something (a capitalised or upper-case word, or a Latin
   word in a Korean question) that the whole index never uses. A question about something
   the docs do not mention (Kafka, Tailwind, JWT) usually names it; a question the docs
@@ -46,6 +53,7 @@ from dataclasses import dataclass
 # count neither for nor against an answer (small folders rarely contain "how" at all)
 QUESTION_WORDS = frozenset({"how", "what", "whi", "when", "where", "which", "who", "whom", "whose"})
 
+LEAD_WINDOW = 10  # the passages lead_share is counted over (the search reads at least this many)
 THRESHOLD = 0.5  # the default [answer] confidence_threshold: the calibrated boundary
 HEADING_MATCH = 0.6
 # a name is unknown when at least this share of its parts no passage uses; chosen by
@@ -65,6 +73,8 @@ class Evidence:
     reach: float  # the best score over the most a passage could score: every query term once
     unknown_name: float = 0.0  # how much the question names something no passage has (Kafka: 1)
     heading_match: bool = False
+    lead_share: float = 1.0  # of the first LEAD_WINDOW passages, the share from the lead's file
+    lead_size: float = 1.0  # the lead's file's chunks over the index's mean chunks per file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +87,12 @@ class Calibration:
 
 # fitted by bench/confidence_fit.py (see the module docstring); do not edit by hand
 CALIBRATION: Mapping[str, Calibration] = {
-    "en": Calibration(intercept=0.9621, weights=(2.3049, 0.771, 0.0, -1.7862, 0.7039, -1.8043)),
-    "ko": Calibration(intercept=0.4019, weights=(0.8156, 2.1147, 0.3493, -1.0988, 0.6189, -1.385)),
+    "en": Calibration(
+        intercept=1.9797, weights=(2.3401, 0.9657, 0.0, -2.1013, 0.6188, -1.972, 0.7267, 0.5301)
+    ),
+    "ko": Calibration(
+        intercept=2.2161, weights=(1.0644, 1.6635, 0.2362, -1.2073, 0.7645, -1.8363, 0.8583, 0.6961)
+    ),
 }
 
 
@@ -141,6 +155,8 @@ def features(evidence: Evidence, unknown_share: float = UNKNOWN_SHARE) -> tuple[
         evidence.absent,
         math.log(max(evidence.reach, 1e-3)),
         float(evidence.unknown_name >= unknown_share),
+        math.log(max(evidence.lead_share, 1e-3)),
+        math.log(max(evidence.lead_size, 1e-3)),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from bot.retrieval.confidence import (
+    LEAD_WINDOW,
     QUESTION_WORDS,
     Evidence,
     absent_share,
@@ -58,14 +59,17 @@ def assess(
     index: SearchIndex,
     query: str,
     terms: Terms,
-    best: Passage,
+    passages: Sequence[Passage],
     chunks: int,
     asked: Sequence[str],
     idf: Mapping[str, float] | None = None,
 ) -> Evidence:
-    """What the search says about whether `best` answers `query` (analysed: `terms`;
-    `asked`: `asked_words(query)`; `chunks`: how many the index holds; `idf`: the index's
-    IDF of `terms.words` when the caller has it already)."""
+    """What the search says about whether its lead, `passages[0]`, answers `query` (analysed:
+    `terms`; `passages`: what the search found, best first, at least LEAD_WINDOW when the
+    index has them; `asked`: `asked_words(query)`; `chunks`: how many the index holds;
+    `idf`: the index's IDF of `terms.words` when the caller has it already)."""
+    best = passages[0]
+    window = passages[:LEAD_WINDOW]
     found = tokenize(f"{best.title} {best.heading}\n{best.text}")
     topic = [w for w in terms.words if w not in QUESTION_WORDS]
     word_idf = {w: idf[w] for w in topic} if idf is not None else index.idf(topic)
@@ -83,6 +87,8 @@ def assess(
         unknown_name=max(
             (_unknown(index, n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
         ),
+        lead_share=sum(p.path == best.path for p in window) / len(window),
+        lead_size=index.file_chunks(best.path) / index.mean_file_chunks(),
     )
 
 

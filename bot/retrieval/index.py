@@ -124,6 +124,7 @@ class SearchIndex:
         self.schema = _schema()
         self._index = self._open()
         self._writer: Any = None
+        self._mean_file_chunks: float | None = None  # until the next commit (mean_file_chunks)
 
     def _open(self) -> tantivy.Index:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -197,6 +198,7 @@ class SearchIndex:
         self._writer.wait_merging_threads()
         self._writer = None  # releases the lock so other processes may write
         self._index.reload()
+        self._mean_file_chunks = None
         return True
 
     def rollback(self) -> None:
@@ -297,6 +299,21 @@ class SearchIndex:
             df = int(searcher.doc_freq(field, term))
             weights[term] = math.log(1 + (total - df + 0.5) / (df + 0.5))
         return weights
+
+    def file_chunks(self, path: str) -> int:
+        """How many chunks the index holds of file `path`."""
+        return int(self._index.searcher().doc_freq("path", path))
+
+    def mean_file_chunks(self) -> float:
+        """The index's chunks per file, on average: how long this folder's pages usually are.
+        Counted once per commit (every file has a chunk `path#0`)."""
+        if self._mean_file_chunks is None:
+            searcher = self._index.searcher()
+            first = tantivy.Query.regex_query(self.schema, "chunk_id", ".*#0")
+            # SearchResult.count is tantivy-py's (count=True); its type stub leaves it out
+            files = int(searcher.search(first, limit=1, count=True).count or 0)  # type: ignore[attr-defined]
+            self._mean_file_chunks = int(searcher.num_docs) / files if files else 1.0
+        return self._mean_file_chunks
 
     @staticmethod
     def best_possible(word_idf: Mapping[str, float], bigram_idf: Mapping[str, float]) -> float:

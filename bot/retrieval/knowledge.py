@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.retrieval.audience import FolderAudiences, read_folder_files
-from bot.retrieval.confidence import confidence
+from bot.retrieval.confidence import LEAD_WINDOW, confidence
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
 from bot.retrieval.evidence import asked_words, assess, titled_first, word_weights
 from bot.retrieval.folder import look_up, walk
@@ -367,21 +367,21 @@ class KnowledgeBase:
         asker's (SearchIndex.search); documents of any other audience are never candidates."""
         terms = analyze_query(query)
         hybrid = query_vector if self.embeddings else None
-        passages, chunks = self.index.search(
-            terms, scope, max(k, RERANK_CANDIDATES) if hybrid is not None else k, audiences=audiences
-        )
+        # the evidence reads at least LEAD_WINDOW passages (lead_share), whatever k is asked
+        fetch = max(k, LEAD_WINDOW, RERANK_CANDIDATES if hybrid is not None else 0)
+        passages, chunks = self.index.search(terms, scope, fetch, audiences=audiences)
         if not passages:
             return SearchResult(passages=(), confidence=0.0)
         asked = asked_words(query)  # analysed once for both
         passages = titled_first(asked, passages)
         idf = self.index.idf(terms.words)  # for the evidence and the quote's word weights
-        evidence = assess(self.index, query, terms, passages[0], chunks, asked, idf)
+        evidence = assess(self.index, query, terms, passages, chunks, asked, idf)
         sure = confidence(evidence)
         if hybrid is not None:
             vectors = self.catalog.vectors_for_chunks(hybrid.model, [p.chunk_id for p in passages])
             passages = rerank(passages, vectors, hybrid)[:k]
         return SearchResult(
-            passages=tuple(passages),
+            passages=tuple(passages[:k]),
             confidence=sure,
             hints=RetrievalHints(
                 term_weights=word_weights(self.index, query, terms, idf), reranked=hybrid is not None

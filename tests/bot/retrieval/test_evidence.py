@@ -36,9 +36,62 @@ def test_a_name_made_of_the_docs_words_is_not_unknown(tmp_path: Path) -> None:
         terms = analyze_query(question)
         passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 5)
         asked = asked_words(question)
-        return assess(kb.index, question, terms, passages[0], chunks, asked).unknown_name
+        return assess(kb.index, question, terms, passages, chunks, asked).unknown_name
 
     assert unknown("Why does importing raise PydanticImportError?") == 0.0
     assert unknown("Why does importing raise KafkaStreamsTimeout?") == 1.0
     assert unknown("Why does importing raise Kafka?") == 1.0
+    kb.close()
+
+
+def _page(title: str, sections: list[tuple[str, str]]) -> str:
+    return f"# {title}\n\n" + "".join(f"## {heading}\n\n{body}\n\n" for heading, body in sections)
+
+
+def test_a_question_about_a_page_leads_with_that_page_and_a_stray_word_does_not(tmp_path: Path) -> None:
+    """lead_share and lead_size: the page that answers holds several of the passages found and
+    is longer than the folder's usual page; a question the docs do not answer matches a word
+    here and a word there, and its lead is a stub."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    webhooks = [
+        (f"Webhook {topic}", f"Webhook {topic}: the webhook signing secret verifies each delivery {topic}.")
+        for topic in ("setup", "retries", "signatures", "payloads", "testing", "rotation")
+    ]
+    (docs / "webhooks.md").write_text(_page("Webhooks", webhooks), encoding="utf-8")
+    for name in ("billing", "teams", "exports", "themes"):
+        (docs / f"{name}.md").write_text(
+            _page(name.title(), [("Overview", f"The {name} page: plans, limits and the dashboard.")]),
+            encoding="utf-8",
+        )
+    (docs / "glossary.md").write_text("# Glossary\n\nDelivery: one attempt.\n", encoding="utf-8")
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    assert kb.index.mean_file_chunks() == kb.index.size / 6
+    assert kb.index.file_chunks("webhooks.md") > kb.index.file_chunks("glossary.md") >= 1
+
+    def evidence(question: str) -> tuple[str, float, float]:
+        terms = analyze_query(question)
+        passages, chunks = kb.index.search(terms, DocVisibility.INTERNAL, 10)
+        found = assess(kb.index, question, terms, passages, chunks, asked_words(question))
+        return passages[0].path, found.lead_share, found.lead_size
+
+    path, share, size = evidence("How do I verify the webhook signing secret of a delivery?")
+    assert path == "webhooks.md" and share > 0.5 and size > 1.0
+    path, share, size = evidence("Which dashboard theme limits a delivery attempt?")
+    assert share < 0.5 and size < 1.0
+    kb.close()
+
+
+def test_the_mean_page_length_is_counted_again_after_a_change(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(_page("A", [("One", "alpha"), ("Two", "beta")]), encoding="utf-8")
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    before = kb.index.mean_file_chunks()
+    assert before == kb.index.file_chunks("a.md") == kb.index.size
+    (docs / "b.md").write_text("# B\n\ngamma\n", encoding="utf-8")
+    kb.sync()
+    assert kb.index.mean_file_chunks() == kb.index.size / 2 < before
     kb.close()
