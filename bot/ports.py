@@ -120,8 +120,10 @@ class Channel(Protocol):
 class FindsReplies(Protocol):
     """An optional Channel capability: find what the bot already posted in answer to a message.
     A process killed after its post went out but before the inbox noted it leaves the replay
-    no post to resume; a channel that can look (Slack reads the thread) lets it edit that post
-    instead of posting a second answer (bot/delivery.py)."""
+    no post to resume; a channel that can look (Slack reads the thread; Discord the thread
+    started from the message, or the history after it, where a reply that references the
+    message is taken whoever spoke first) lets it edit that post instead of posting a second
+    answer (bot/delivery.py)."""
 
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """The bot's first message in `message`'s thread after it, when nobody else spoke in

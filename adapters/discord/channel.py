@@ -5,7 +5,9 @@ calls: `discord.Embed`s, a persistent button view, `allowed_mentions` naming exa
 pings the core asked for, one message per rendered part (long text is already split),
 replies that quote the question, edits (through the interaction webhook for follow-ups,
 `WebhookMessages`), threads under a question, an apology that falls back to the parent
-channel, and the tag a forum post wears on answer, escalation and resolution.
+channel, and the tag a forum post wears on answer, escalation and resolution. Finding an
+earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s;
+the nonce every reply to a question carries (`reply_nonce`) is this module's second guard.
 
 Every refusal from Discord is logged with the status and code and raised as
 `PlatformError` (the core decides what the person then sees).
@@ -13,6 +15,7 @@ Every refusal from Discord is logged with the status and code and raised as
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import discord
 
 from adapters.discord.commands import SupportButton
+from adapters.discord.find_reply import find_reply
 from adapters.discord.render import (
     CONTENT_LIMIT,
     FORUM_TAG_NAMES,
@@ -102,6 +106,32 @@ def message_kwargs(message: RenderedMessage) -> dict[str, Any]:
     return kwargs
 
 
+def reply_nonce(reply: Reply, part: int, message: RenderedMessage) -> str | None:
+    """The nonce of one part of a reply to a question: the same reply to the same question
+    in the same place gets the same nonce, and Discord (`enforce_nonce`, which discord.py
+    always sends) then returns the message it already created instead of a second one, for
+    a few minutes. So a replay that could not find its predecessor's post (history refused)
+    and posts the very same text again still shows one message. Posts that answer no
+    particular message keep discord.py's random nonce. At most 25 characters."""
+    if not reply.in_reply_to:
+        return None
+    ref = reply.conversation
+    key = "\n".join(
+        (ref.thread or ref.channel, reply.in_reply_to, str(reply.kind), str(part), message.content)
+    )
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+def button_ids(sent: discord.Message) -> list[str]:
+    return [
+        child.custom_id
+        for row in sent.components
+        if isinstance(row, discord.ActionRow)
+        for child in row.children
+        if isinstance(child, discord.Button) and child.custom_id
+    ]
+
+
 def http_ctx(ref: ConversationRef, exc: discord.HTTPException, **more: object) -> dict[str, object]:
     """The log fields of a refusal from Discord: where, status and code (never the token)."""
     return {
@@ -131,6 +161,11 @@ class DiscordChannel:
         guild_id = None if ref.workspace == "dm" else int(ref.workspace)
         return self.client.get_partial_messageable(channel_id, guild_id=guild_id)
 
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        """`bot.ports.FindsReplies`: the bot's post answering `message`, read from Discord's
+        history where `send` would have put it (adapters/discord/find_reply.py)."""
+        return await find_reply(self.client, message)
+
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         ref = message.conversation
         if ref.thread is not None or ref.workspace == "dm" or not message.id.isdigit():
@@ -159,7 +194,7 @@ class DiscordChannel:
         target = self.messageable(reply.conversation)
         last: discord.Message | None = None
         try:
-            for message in rendered:
+            for part, message in enumerate(rendered):
                 kwargs = message_kwargs(message)
                 if message.reference is not None:
                     kwargs["reference"] = discord.MessageReference(
@@ -167,7 +202,14 @@ class DiscordChannel:
                         channel_id=int(reply.conversation.channel),
                         fail_if_not_exists=False,
                     )
+                nonce = reply_nonce(reply, part, message)
+                if nonce is not None:
+                    kwargs["nonce"] = nonce
                 last = await target.send(**kwargs)
+                if nonce is not None and button_ids(last) != [b.custom_id for b in message.buttons]:
+                    # Discord returned the earlier post of a dead process: same text, but its
+                    # buttons name that process's answer id. Ours replace them.
+                    last = await last.edit(view=kwargs.get("view"))
         except discord.HTTPException as exc:
             log.error(
                 "Discord refused a message (%s %s): %s",

@@ -10,7 +10,8 @@ What this fake owns
   Discord's shape) -> ``Authorization: Bot <token>`` (401) -> scripted faults -> snowflake path
   parameters -> JSON body against the vendored OpenAPI 3.1 schema -> Discord's business rules
   that the schema does not express (2000-char content, 6000-char embed total, allowed_mentions
-  exclusivity, component custom ids, command naming, 3 s interaction acknowledgement...).
+  exclusivity, component custom ids, command naming, 3 s interaction acknowledgement, a
+  Create Message whose ``enforce_nonce`` nonce the bot used minutes ago returns that message...).
   Invalid bodies get ``400 {"code": 50035, "message": "Invalid Form Body", "errors": {...}}``.
 * **World state** that those routes read and write: one guild (roles, members, a category, two
   text channels, a forum with tags, an active thread), users, DM channels, messages, threads,
@@ -270,6 +271,10 @@ FLAG_IS_COMPONENTS_V2: Final = 1 << 15
 _SENDABLE_FLAGS: Final = (
     FLAG_SUPPRESS_EMBEDS | FLAG_EPHEMERAL | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_IS_COMPONENTS_V2
 )
+
+# Create Message with enforce_nonce: a nonce the same author used "in the past few minutes"
+# returns that message instead of a new one. Discord does not say how many; three here.
+NONCE_WINDOW_SECONDS: Final = 180.0
 
 # Application flags reported in READY and application info. An unverified bot (< 100 guilds)
 # that has a privileged intent switched on in the portal gets the *_LIMITED flag.
@@ -1201,6 +1206,9 @@ class FakeDiscord:
         self.members: dict[str, dict[str, JSONDict]] = {}
         self.channels: dict[str, JSONDict] = {}
         self.messages: dict[str, dict[str, JSONDict]] = {}
+        # (author, nonce) -> (channel, message, monotonic time): Create Message's enforce_nonce
+        self._nonces: dict[tuple[str, str], tuple[str, str, float]] = {}
+        self.nonce_window_seconds = NONCE_WINDOW_SECONDS
         self.thread_members: dict[str, dict[str, str]] = {}
         self.commands: dict[str | None, list[JSONDict]] = {None: []}
         self._command_ids: dict[tuple[str | None, int, str], str] = {}
@@ -3295,6 +3303,11 @@ class FakeDiscord:
             raise _invalid_form(issues)
         if not self._has_message_payload(body, ctx.files):
             raise _empty_message()
+        nonce = str(body["nonce"]) if body.get("nonce") is not None else None
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self._nonced(self.bot_user_id, nonce)
+            if earlier is not None:
+                return 200, copy.deepcopy(earlier)  # that message, unchanged; no MESSAGE_CREATE
         if channel["type"] in _THREAD_TYPES and channel["thread_metadata"]["archived"]:
             if channel["thread_metadata"]["locked"]:
                 raise DiscordAPIError(400, 50083, "Thread is archived")
@@ -3302,8 +3315,17 @@ class FakeDiscord:
         message = self._create_message(
             channel, author_id=self.bot_user_id, body=body, files=ctx.files, replied=replied
         )
+        if nonce is not None:
+            self._nonces[(self.bot_user_id, nonce)] = (channel["id"], message["id"], time.monotonic())
         await self._broadcast_message("MESSAGE_CREATE", message)
         return 200, copy.deepcopy(message)
+
+    def _nonced(self, author_id: str, nonce: str) -> JSONDict | None:
+        """The message `author_id` created with `nonce` within the window, if it still exists."""
+        found = self._nonces.get((author_id, nonce))
+        if found is None or time.monotonic() - found[2] > self.nonce_window_seconds:
+            return None
+        return self.messages.get(found[0], {}).get(found[1])
 
     async def _h_edit_message(self, ctx: _Ctx) -> _Result:
         self._channel_or_404(ctx.params["channel_id"])

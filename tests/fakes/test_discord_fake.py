@@ -498,6 +498,35 @@ async def test_scripted_failures_surface_as_discord_py_exceptions(fake: FakeDisc
         assert typing[0].response == {"message": "500: Internal Server Error", "code": 0}
 
 
+async def test_history_after_a_message_and_a_nonce_the_bot_already_used(fake: FakeDiscord) -> None:
+    client = make_client()
+    async with running(client, fake.token):
+        channel = client.get_channel(int(fake.general_channel_id))
+        assert isinstance(channel, discord.TextChannel)
+        sent = [await channel.send(f"m{i}") for i in range(5)]
+        start = len(fake.requests)
+        later = [m.content async for m in channel.history(after=sent[1], limit=2, oldest_first=True)]
+        assert later == ["m2", "m3"]  # the oldest `limit` after it, not the newest
+        [page] = fake.requests_matching("GET", "/channels/{id}/messages", after=start)
+        assert page.query == {"after": str(sent[1].id), "limit": "2"}
+        assert [m["content"] for m in page.response] == ["m3", "m2"]  # newest first, as Discord
+
+        # enforce_nonce (discord.py always sends it): the same author's nonce returns the message
+        # it created, unchanged, and no second MESSAGE_CREATE goes out
+        frames = len(fake.frames)
+        first = await channel.send("once", nonce="q1")
+        again = await channel.send("once more", nonce="q1")
+        other = await channel.send("twice", nonce="q2")
+        assert again.id == first.id and again.content == "once" and other.id != first.id
+        await fake.wait_for_frame(
+            "sent", event="MESSAGE_CREATE", after=frames, predicate=lambda f: f.d["id"] == str(other.id)
+        )
+        created = fake.frames_matching("sent", event="MESSAGE_CREATE", after=frames)
+        assert [f.d["content"] for f in created] == ["once", "twice"]
+        fake.nonce_window_seconds = 0.0  # "within the past few minutes" only
+        assert (await channel.send("once", nonce="q1")).id != first.id
+
+
 # --------------------------------------------------------------------------------------------
 # Login and gateway failures
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""Finding what the bot already posted in answer to a message (`bot.ports.FindsReplies`).
+
+A process killed after its answer went out but before the inbox noted it leaves a replay
+with no post to resume; this module reads Discord's message history to find that post, so
+the replay edits it instead of posting a second answer.
+
+It looks where `DiscordChannel` posts an answer: for a question in a text channel, in the
+thread started from it (the thread has the question's id); for a question inside a thread or
+forum post, in a DM, or in a channel where no thread could be started, in place, after the
+question. There, the answer is the bot's first message that either replies to the question
+(`send` references it outside threads: that names the question exactly, whoever spoke in
+between) or replies to nothing and comes before any person spoke (a streamed answer starts
+as an unreferenced "thinking" message; after a person spoke, the bot's next unreferenced
+message may be answering them, as the port says). A bot message replying to some other
+message answers that one.
+
+It only reads (`GET /channels/{id}/messages?after=...`), never raises: a refusal, a rate
+limit or a network failure is one log line and None (the replay then answers anew).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import discord
+
+from adapters.discord.translate import PLATFORM
+from bot.types import DM_WORKSPACE, ConversationRef, InboundMessage, Posted
+
+log = logging.getLogger("adapters.discord")
+
+# How far past the question to look. A thread holds few messages before the bot's answer; a
+# busy channel may hold more between a question and its reply.
+LOOKAHEAD = 100  # Discord's largest page: one request, however busy the channel
+UNKNOWN_CHANNEL = 10003  # no thread was started from the question
+# People writing: joins, pins and thread notices are not someone speaking.
+_SPOKEN = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+class _NoThread(Exception):
+    """The question has no thread of its own: its answer, if any, is in place."""
+
+
+async def find_reply(client: discord.Client, message: InboundMessage) -> Posted | None:
+    """`bot.ports.FindsReplies.find_reply` on Discord (see the module docstring)."""
+    me = client.user
+    if me is None or not message.id.isdigit():
+        return None  # not signed in, or not a Discord message id: cannot tell
+    ref = message.conversation
+    question = int(message.id)
+    try:
+        if ref.thread is None and _may_have_thread(client, ref):
+            try:
+                return await _first_reply(client, ref.in_thread(message.id), question, me.id, own_thread=True)
+            except _NoThread:
+                pass  # answered in place, if at all
+        return await _first_reply(client, ref, question, me.id)
+    except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        log.warning(
+            "could not read the history for an earlier reply (%s %s): %s",
+            status,
+            code,
+            type(exc).__name__,
+            extra={
+                "platform": PLATFORM,
+                "channel": ref.channel,
+                "thread_id": ref.thread,
+                "message_id": message.id,
+                "status": status,
+                "code": code,
+            },
+        )
+        return None
+
+
+def _may_have_thread(client: discord.Client, ref: ConversationRef) -> bool:
+    """DiscordChannel.open_thread starts threads only from messages in text channels; when
+    the channel is cached and is something else (a voice channel's chat), skip the request."""
+    if ref.workspace == DM_WORKSPACE:
+        return False
+    cached = client.get_channel(int(ref.channel))
+    return cached is None or isinstance(cached, discord.TextChannel)
+
+
+def _messageable(client: discord.Client, ref: ConversationRef, channel_id: int) -> discord.PartialMessageable:
+    guild_id = None if ref.workspace == DM_WORKSPACE else int(ref.workspace)
+    return client.get_partial_messageable(channel_id, guild_id=guild_id)
+
+
+async def _first_reply(
+    client: discord.Client, where: ConversationRef, question: int, me: int, *, own_thread: bool = False
+) -> Posted | None:
+    """The bot's reply to `question` among the messages after it in `where` (module docstring).
+    `own_thread`: `where` is the thread started from the question, which may not exist."""
+    channel_id = int(where.thread or where.channel)
+    history = _messageable(client, where, channel_id).history(
+        after=discord.Object(id=question), limit=LOOKAHEAD, oldest_first=True
+    )
+    spoke = False
+    try:
+        async for found in history:
+            if found.author.id == me:
+                replied_to = found.reference.message_id if found.reference is not None else None
+                if replied_to == question or (replied_to is None and not spoke):
+                    return Posted(message_id=str(found.id), conversation=where)
+            elif found.type in _SPOKEN and not found.author.bot:
+                spoke = True
+    except discord.NotFound as exc:
+        if own_thread and exc.code == UNKNOWN_CHANNEL:
+            raise _NoThread from exc
+        raise
+    return None

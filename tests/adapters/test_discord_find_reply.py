@@ -1,0 +1,276 @@
+"""Discord's FindsReplies: a post that went out but was never noted is finished, not posted twice.
+
+The real core and the real discord.py adapter against the fake Discord. A first runtime
+answers a question and dies at `answer.sent` (its post is out on Discord, the inbox never
+learnt of it); a second runtime on the same data dir starts the adapter, whose replay on
+READY asks `DiscordChannel.find_reply` (GET /channels/{id}/messages?after=...) and edits
+what it finds. Around it: a person who spoke before the bot's post (not the bot's answer to
+this question), a history Discord refuses (None, one log line, never a crash), and the
+second guard, the nonce a reply to a question carries (Discord returns the earlier message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot import faults
+from bot.app import Runtime
+from bot.inbox import serialise_message
+from bot.types import DM_WORKSPACE, Author, ConversationRef, InboundMessage, Visibility
+from tests.adapters.test_discord_adapter import MESSAGES, discord_env, discord_toml, running
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.discord_server import FakeDiscord, RecordedRequest
+
+pytestmark = pytest.mark.timeout(30)
+
+QUESTION = "How do I reset my password?"
+HISTORY = "/channels/{id}/messages"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def make(fake: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Callable[[], Runtime]:
+    """A runtime on the test's one data dir: call it again for the process after a crash."""
+    return lambda: make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+
+
+def inbound(fake: FakeDiscord, payload: dict[str, Any], *, thread: str | None = None) -> InboundMessage:
+    """The question as the adapter's translator hands it to the core."""
+    dm = "guild_id" not in payload
+    return InboundMessage(
+        id=payload["id"],
+        conversation=ConversationRef(
+            platform="discord",
+            workspace=DM_WORKSPACE if dm else fake.guild_id,
+            channel=fake.text_channel_id if thread else payload["channel_id"],
+            thread=thread,
+        ),
+        author=Author(id=payload["author"]["id"], name="Alice"),
+        text=QUESTION,
+        addressed=True,
+        visibility=Visibility.DIRECT if dm else Visibility.PUBLIC,
+        sent_at=datetime.now(UTC),
+    )
+
+
+def bot_messages(fake: FakeDiscord, channel_id: str) -> list[dict[str, Any]]:
+    return [m for m in fake.channel_messages(channel_id) if m["author"]["id"] == fake.bot_user_id]
+
+
+def at_path(channel_id: str) -> Callable[[RecordedRequest], bool]:
+    return lambda r: r.path == f"/channels/{channel_id}/messages"
+
+
+def button_ids(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", []) for c in row["components"]]
+
+
+async def die_after_posting(runtime: Runtime, question: InboundMessage) -> None:
+    """The first process: answers through the real adapter's channel and is killed between
+    the post going out and the inbox noting it."""
+    async with running(runtime) as adapter:
+        with faults.crash_at("answer.sent"), pytest.raises(faults.Crash):
+            await runtime.bot.on_message(question, adapter.channel)
+    assert runtime.state.pending_events("discord")  # claimed, never finished
+
+
+async def restart(runtime: Runtime) -> int:
+    """The next process: the adapter's replay on READY runs before `running` yields."""
+    async with running(runtime) as adapter:
+        assert await adapter.drain(5)
+    return len(runtime.state.pending_events("discord"))
+
+
+# -- the answer.sent crash -------------------------------------------------------------------
+
+
+async def test_a_thread_answer_posted_but_never_noted_is_edited_not_posted_again(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    thread_id = payload["id"]  # the thread started from the question has its id
+    await die_after_posting(make(), inbound(fake, payload))
+    [first] = bot_messages(fake, thread_id)
+    assert "Forgot password" in first["content"]
+    # a fresh post carries its nonce and needs no second look (no edit after the send)
+    assert first["nonce"] and fake.requests_matching("PATCH", "/channels/{c}/messages/{m}") == []
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    looked = fake.requests_matching("GET", HISTORY, at_path(thread_id), after=start)
+    assert [(r.status, r.query["after"]) for r in looked] == [(200, thread_id)]
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []  # nothing posted anywhere
+    edits = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
+    assert [r.path for r in edits] == [f"/channels/{thread_id}/messages/{first['id']}"]
+    [answer] = bot_messages(fake, thread_id)  # the thread holds exactly one bot answer
+    assert answer["id"] == first["id"] and "Forgot password" in answer["content"]
+
+
+async def test_a_dm_answer_is_found_by_its_reply_reference(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    payload = fake.build_message_create(QUESTION, dm=True)
+    dm = payload["channel_id"]
+    await die_after_posting(make(), inbound(fake, payload))
+    [first] = bot_messages(fake, dm)
+    assert first["message_reference"]["message_id"] == payload["id"]
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    # a DM has no thread to look in: one history read, in the DM itself
+    looked = fake.requests_matching("GET", HISTORY, after=start)
+    assert [(r.path, r.status) for r in looked] == [(f"/channels/{dm}/messages", 200)]
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    assert [m["id"] for m in bot_messages(fake, dm)] == [first["id"]]
+
+
+async def test_an_answer_in_place_is_found_when_no_thread_was_started(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """Thread creation refused: the dead process answered in the channel, replying to the
+    question. The replay's look in the thread that does not exist (404 Unknown Channel) is
+    not a failure: it looks in the channel, where people chatting in between change nothing."""
+    fake.fail("POST", "/channels/{c}/messages/{m}/threads", 403, 50013, "Missing Permissions")
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    channel = fake.text_channel_id
+    await die_after_posting(make(), inbound(fake, payload))
+    [first] = bot_messages(fake, channel)
+    assert first["message_reference"]["message_id"] == payload["id"]
+    fake.build_message_create("anyone around?", author_id=fake.staff_user_id)  # chatter after it
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    looked = fake.requests_matching("GET", HISTORY, after=start)
+    assert [(r.path, r.status) for r in looked] == [
+        (f"/channels/{payload['id']}/messages", 404),
+        (f"/channels/{channel}/messages", 200),
+    ]
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    assert [m["id"] for m in bot_messages(fake, channel)] == [first["id"]]
+
+
+def left_pending(runtime: Runtime, question: InboundMessage) -> None:
+    """Claimed by a process that died before posting anything for it."""
+    key = f"discord:msg:{question.id}"
+    runtime.state.claim_event(key, "discord", serialise_message(question), datetime.now(UTC))
+
+
+async def test_a_bot_post_after_a_person_spoke_is_not_taken_for_the_answer(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """In a thread the bot's messages reply to nothing: after someone else spoke, the bot's
+    next message may be answering them. The replay answers anew and leaves that one alone."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+    fake.build_message_create("same problem here", channel_id=fake.thread_id, author_id=fake.staff_user_id)
+    theirs = fake.build_message_create(
+        "an answer to them", channel_id=fake.thread_id, author_id=fake.bot_user_id
+    )
+    runtime = make()
+    left_pending(runtime, inbound(fake, payload, thread=fake.thread_id))
+
+    start = len(fake.requests)
+    assert await restart(runtime) == 0
+    assert len(fake.requests_matching("GET", HISTORY, at_path(fake.thread_id), after=start)) == 1
+    assert fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start) == []
+    [posted] = fake.requests_matching("POST", MESSAGES, at_path(fake.thread_id), after=start)
+    assert "Forgot password" in posted.json["content"]
+    assert fake.get_message(fake.thread_id, theirs["id"])["content"] == "an answer to them"
+    assert [m["id"] for m in bot_messages(fake, fake.thread_id)] == [theirs["id"], posted.response["id"]]
+
+
+async def test_a_bot_reply_to_someone_else_is_passed_over_for_the_one_replying_to_the_question(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    payload = fake.build_message_create(QUESTION, dm=True)
+    dm = payload["channel_id"]
+    other = fake.build_message_create("and my invoice?", dm=True)
+    theirs = fake.build_message_create("Invoices are under Billing.", dm=True, reply_to=other["id"])
+    fake.messages[dm][theirs["id"]]["author"] = fake.user_payload(fake.bot_user_id)
+    await die_after_posting(make(), inbound(fake, payload))
+    ours = bot_messages(fake, dm)[-1]
+    assert ours["message_reference"]["message_id"] == payload["id"]
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    [edit] = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
+    assert edit.path == f"/channels/{dm}/messages/{ours['id']}"
+    assert fake.get_message(dm, theirs["id"])["content"] == "Invoices are under Billing."
+
+
+# -- the second guard: the nonce of a reply to a question --------------------------------------
+
+
+async def test_when_the_look_cannot_tell_the_same_reply_is_not_created_twice(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """Someone spoke before the dead process's post, so the look finds nothing it may take;
+    the replay posts the same answer to the same question, with the same nonce, and Discord
+    returns the message it already created: the thread still holds one answer."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+    fake.build_message_create("same problem here", channel_id=fake.thread_id, author_id=fake.staff_user_id)
+    await die_after_posting(make(), inbound(fake, payload, thread=fake.thread_id))
+    [first] = bot_messages(fake, fake.thread_id)
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    [again] = fake.requests_matching("POST", MESSAGES, at_path(fake.thread_id), after=start)
+    assert again.json["nonce"] == first["nonce"] and again.json["enforce_nonce"] is True
+    assert again.response["id"] == first["id"]
+    [answer] = bot_messages(fake, fake.thread_id)
+    assert "Forgot password" in answer["content"]
+    # the buttons name the answer the replay recorded, whichever process's id they carried
+    assert button_ids(answer) == [
+        c["custom_id"] for row in again.json["components"] for c in row["components"]
+    ]
+
+
+# -- history Discord refuses -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(403, 50001), (503, 0), (429, 0)],
+    ids=["missing-access", "unavailable", "rate-limited"],
+)
+async def test_a_history_discord_refuses_is_no_reply_found_and_no_crash(
+    fake: FakeDiscord,
+    make: Callable[[], Runtime],
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: int,
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    thread_id = payload["id"]
+    question = inbound(fake, payload)
+    await die_after_posting(make(), question)
+    [first] = bot_messages(fake, thread_id)
+    if status == 429:
+        fake.rate_limit("GET", HISTORY, times=None, retry_after=0.01)
+    else:
+        fake.fail("GET", HISTORY, status, code, times=None)
+
+    runtime = make()
+    async with running(runtime) as adapter:
+        with caplog.at_level(logging.WARNING, logger="adapters.discord"):
+            assert await adapter.channel.find_reply(question) is None
+    # one line per look (the replay's on READY, then this one), and no traceback
+    lines = [r for r in caplog.records if "could not read the history" in r.getMessage()]
+    assert len(lines) == 2 and all(r.exc_info is None for r in lines)
+    assert {r.status for r in lines} == {status}  # type: ignore[attr-defined]
+    refused = fake.requests_matching("GET", HISTORY, at_path(thread_id))
+    assert refused and {r.status for r in refused} == {status}
+    # the adapter's own replay on READY met the same refusal and carried on: the question is
+    # answered, and the nonce kept it to the one message
+    assert runtime.state.pending_events("discord") == []
+    assert [m["id"] for m in bot_messages(fake, thread_id)] == [first["id"]]
