@@ -91,6 +91,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 _SENTENCE = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[A-Z0-9가-힣`*])")
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_QUOTED = re.compile(r"^\s*(?:>\s?)+")
 
 
 def split_units(text: str) -> list[Unit]:
@@ -101,7 +102,9 @@ def split_units(text: str) -> list[Unit]:
     lines = text.splitlines()
 
     def flush() -> None:
-        joined = " ".join(s.strip() for s in prose if s.strip())
+        # a quoted paragraph's lines each start with `>`: joined into sentences, the marks
+        # would land mid-sentence ("...into multiple > places..."), so its text is quoted bare
+        joined = " ".join(_QUOTED.sub("", s).strip() for s in prose if s.strip())
         for sentence in _SENTENCE.split(joined):
             if sentence.strip():
                 units.append(Unit(sentence.strip(), UnitKind.SENTENCE, block))

@@ -94,6 +94,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], bool, bool], ...] = (
         True,
         True,
     ),
+    # MyST (Sphinx's Markdown): a role before its code span, a directive fence, a label line
+    ("myst role", re.compile(r"(?:^|(?<=[\s(\[\"'/]))\{[A-Za-z][\w:.+-]*\}\x00"), False, False),
+    ("myst directive", re.compile(r"(?m)^[ \t>]*(?:`{3,}|~{3,}|:{3,})\{[\w:.-]+\}"), True, True),
+    ("myst label", re.compile(r"(?m)^[ \t]*\([\w:.-]+\)=[ \t]*$"), False, True),
     # a list's fence read as indented code comes out as a fence holding a fence
     (
         "fence in a fence",

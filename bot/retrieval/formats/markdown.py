@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from bot.retrieval.formats import mkdocs
+from bot.retrieval.formats import mkdocs, myst
 from bot.retrieval.formats.common import (
     ParseContext,
     Parsed,
@@ -29,6 +29,7 @@ from bot.retrieval.formats.common import (
     split_front_matter,
     strip_tags,
 )
+from bot.retrieval.formats.roles import role_display
 
 # the characters at which an inline rule of these parsers can start (newlines are handled below)
 _INLINE_SYNTAX = frozenset("\\&*_~[!<`")
@@ -98,13 +99,19 @@ _WHITESPACE = re.compile(r"[ \t]+")
 
 def parse(text: str, context: ParseContext) -> Parsed:
     meta, body = split_front_matter(text)
-    return render(mkdocs.expand(body, context), meta)
+    uses_myst = myst.uses_myst(body)
+    if uses_myst:
+        body = myst.expand(body, context)
+    return render(mkdocs.expand(body, context), meta, myst=uses_myst)
 
 
-def render(source: str, meta: dict[str, object], *, md: MarkdownIt = _MARKDOWN, jsx: bool = False) -> Parsed:
+def render(
+    source: str, meta: dict[str, object], *, md: MarkdownIt = _MARKDOWN, jsx: bool = False, myst: bool = False
+) -> Parsed:
+    """`myst`: the source is MyST Markdown (`myst.uses_myst`), whose roles are read."""
     tokens = md.parse(source)
     builder = SectionBuilder()
-    renderer = _Renderer(jsx=jsx)
+    renderer = _Renderer(jsx=jsx, myst=myst)
     first_h1: str | None = None
     i = 0
     while i < len(tokens):
@@ -137,8 +144,9 @@ def _close(tokens: Sequence[Token], i: int) -> int:
 
 
 class _Renderer:
-    def __init__(self, *, jsx: bool) -> None:
+    def __init__(self, *, jsx: bool, myst: bool = False) -> None:
         self.jsx = jsx
+        self.myst = myst
 
     def heading(self, children: list[Token]) -> tuple[str, str | None]:
         text = self.inline(children, plain=True)
@@ -231,10 +239,20 @@ class _Renderer:
 
     def inline(self, children: list[Token], *, plain: bool = False) -> str:
         out: list[str] = []
-        for token in children:
+        role: str | None = None  # a MyST role written right before this code span: {func}`x`
+        for n, token in enumerate(children):
             kind = token.type
             if kind == "text":
-                out.append(token.content)
+                content = token.content
+                if self.myst and n + 1 < len(children) and children[n + 1].type == "code_inline":
+                    found = myst.role(content)
+                    if found is not None:
+                        content, role = found
+                out.append(content)
+            elif kind == "code_inline" and role is not None:
+                text, as_code = role_display(role, token.content)
+                out.append(code_span(text) if as_code and not plain else text)
+                role = None
             elif kind == "code_inline":
                 out.append(token.content if plain else code_span(token.content))
             elif kind in {"softbreak", "hardbreak"}:  # the author's line breaks stay, as written

@@ -12,6 +12,7 @@ otherwise). The doctree is then rendered to Markdown; system messages never reac
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -20,15 +21,10 @@ from docutils import nodes, statemachine
 from docutils.parsers.rst import Directive, directives, roles
 
 from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, language_for
+from bot.retrieval.formats.roles import CODE_ROLES, TEXT_ROLES, role_display
 from bot.retrieval.formats.rst_render import Renderer, stub, switch_language
 from bot.retrieval.sections import DocumentError
 
-_CODE_ROLES = (  # noqa: SIM905
-    "meth func class data attr exc mod obj const any envvar option file command kbd samp "
-    "program makevar mailheader regexp keyword token type member macro var enum struct"
-).split()
-_TEXT_ROLES = "ref doc term numref download abbr dfn guilabel menuselection"
-_SHOW_TARGET = frozenset({"ref", "doc", "numref", "term", "any"})
 _VERSION_LEADS = {
     "versionadded": "Added in version {}.",
     "versionchanged": "Changed in version {}.",
@@ -74,13 +70,6 @@ def _state(directive: Directive) -> _State:
     return state
 
 
-def _split_target(text: str) -> tuple[str | None, str]:
-    explicit = re.match(r"^(.*?)\s*<([^<>]*)>$", text, re.S)
-    if explicit and explicit.group(1).strip():
-        return explicit.group(1).strip(), explicit.group(2).strip()
-    return None, text.strip()
-
-
 def _xref_role(
     name: str,
     rawtext: str,
@@ -90,34 +79,13 @@ def _xref_role(
     options: dict[str, Any] | None = None,
     content: list[str] | None = None,
 ) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-    kind = name.rsplit(":", 1)[-1]
-    title, target = _split_target(text.replace("\x00", ""))
-    if kind in {"pep", "rfc"}:
-        return [nodes.Text(f"{kind.upper()} {title or target}")], []
-    if kind in {"ref", "doc"} and title is None:
-        # `project:target` points into another project's inventory (intersphinx), and
-        # autosectionlabel's labels are `document:Section`: the part before is no name to show
-        local = ":" not in target
-        target = target.rsplit(":", 1)[-1]
-        if kind == "doc":
-            state = getattr(inliner.document.settings, "supportbot_state", None)
-            found = _doc_title(state, target) if local and isinstance(state, _State) else None
-            title = found or _humane(target)
-    if kind in _SHOW_TARGET or kind in _TEXT_ROLES.split():
-        shown = title or (_humane(target) if kind == "ref" else target)
-        return [nodes.inline(rawtext, shown.lstrip("~!/"))], []
-    if title is None:
-        target = target.lstrip("!")
-        target = target[1:].rsplit(".", 1)[-1] if target.startswith("~") else target.lstrip(".")
-    return [nodes.literal(rawtext, title or target)], []
-
-
-def _humane(target: str) -> str:
-    """A label or document name as words: `proxy_fix` -> "proxy fix", `deploying/index` -> "deploying"."""
-    parts = [p for p in target.split("/") if p]
-    if len(parts) > 1 and parts[-1] == "index":
-        parts.pop()
-    return re.sub(r"[-_]+", " ", parts[-1]) if parts else target
+    state = getattr(inliner.document.settings, "supportbot_state", None)
+    shown, code = role_display(
+        name, text, (lambda target: _doc_title(state, target)) if isinstance(state, _State) else None
+    )
+    if name.rsplit(":", 1)[-1] in {"pep", "rfc"}:
+        return [nodes.Text(shown)], []
+    return [nodes.literal(rawtext, shown) if code else nodes.inline(rawtext, shown)], []
 
 
 _TITLE = re.compile(
@@ -310,6 +278,13 @@ class _Generic(Directive):  # type: ignore[misc]
     option_spec: ClassVar[dict[str, Any]] = _any_options()
 
     def run(self) -> list[nodes.Node]:
+        code = "\n".join(self.content)
+        if is_python(code):
+            # an extension's example or run directive (click:example, jupyter-execute): code
+            # read as paragraphs would come out squashed onto one line
+            block = nodes.literal_block(code, code)
+            block["language"] = "python"
+            return [block]
         node = nodes.container()
         if self.name in {"tab", "group-tab", "code-tab", "tab-item"} and self.arguments:
             # the title is inline markup (``netstat`` (Linux)), parsed as a heading's would be
@@ -319,8 +294,23 @@ class _Generic(Directive):  # type: ignore[misc]
         return [node]
 
 
+def is_python(text: str) -> bool:
+    """`text` is a Python program, not prose: it parses, and not merely as a name, a number or
+    a string (a one-word paragraph parses too). Sentences do not parse: "Run it now." fails."""
+    if not text.strip():
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Name | ast.Constant | ast.Attribute))
+        for node in tree.body
+    )
+
+
 def _register() -> None:
-    for name in [*_CODE_ROLES, *_TEXT_ROLES.split(), "pep", "rfc"]:
+    for name in [*CODE_ROLES, *TEXT_ROLES, "pep", "rfc"]:
         for prefix in ("", "py:", "std:", "js:", "c:", "cpp:"):
             roles.register_local_role(prefix + name, _xref_role)
     for name in ("code-block", "sourcecode", "code", "doctest", "testcode", "testoutput"):
@@ -349,7 +339,7 @@ def _register_unknown(text: str) -> None:
     for name in set(_ROLE_USE.findall(text)) - _known_roles:
         _known_roles.add(name)
         kind = name.rsplit(":", 1)[-1]
-        if name not in _DOCUTILS_ROLES and kind not in _CODE_ROLES and kind not in _TEXT_ROLES.split():
+        if name not in _DOCUTILS_ROLES and kind not in CODE_ROLES and kind not in TEXT_ROLES:
             roles.register_local_role(name, _xref_role)
     for name in set(_DIRECTIVE_USE.findall(text)) - _known_directives:
         _known_directives.add(name)

@@ -1,0 +1,84 @@
+"""MyST Markdown (Sphinx's Markdown): every construct of tests/fixtures/docs/myst/guide.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.answering.picker import split_units
+from bot.retrieval.documents import SectionKind, read_document
+from bot.retrieval.formats.rst import is_python
+
+from .helpers import read_fixture, section
+
+DOC = read_fixture("myst", "guide.md")
+ALL = "\n".join(s.text for s in DOC.sections)
+
+
+def test_roles_become_their_readable_text() -> None:
+    assert section(DOC, "Widget Guide") == (
+        "Create a widget with `make` and catch `widget.WidgetError`. See\n"
+        "the options page, install and PEP 8."
+    )
+
+
+def test_no_myst_markup_reaches_the_text() -> None:
+    for residue in (
+        "{func}",
+        "{exc}",
+        "{ref}",
+        "{note}",
+        ":::",
+        "```{",
+        ":caption:",
+        "(making-widgets)=",
+        "%",
+        "+++",
+    ):
+        assert residue not in ALL, residue
+    assert not re.search(r"\{[\w:.-]+\}`", ALL)
+    assert "toctree" not in ALL and "maxdepth" not in ALL and "install/index" not in ALL
+
+
+def test_directives_become_code_and_prose() -> None:
+    text = section(DOC, "Widget Guide", "Making Widgets")
+    assert "```python\nimport widget\nw = widget.make(size=3)\n```" in text  # options dropped
+    assert "**Note:**\n\nWidgets are `widget.Widget` objects." in text
+    assert "**Warning:**\n\nNever make more than **ten** widgets." in text
+    assert "Added in version 2.0.\n\nThe `size` argument." in text
+    assert "**Tip for large widgets**\n\nUse `Widget.shrink` first." in text
+
+
+def test_a_label_is_the_anchor_of_the_heading_after_it() -> None:
+    making = next(s for s in DOC.sections if s.headings[-1:] == ("Making Widgets",))
+    assert making.anchor == "making-widgets"
+
+
+def test_eval_rst_goes_through_the_rst_reader() -> None:
+    stubs = [s.text for s in DOC.sections if s.kind == SectionKind.REFERENCE]
+    assert stubs == ["API reference: `widget.Widget`"]  # currentmodule qualifies it
+    assert "Widgets are made with `make`." in section(DOC, "Widget Guide", "Reference")
+
+
+def test_an_unknown_directive_holding_python_stays_code() -> None:
+    text = section(DOC, "Widget Guide", "Running")
+    assert "```python\nimport widget\n\n@widget.command()\ndef run(name):\n    widget.echo(name)\n```" in text
+    assert is_python("x = 1\nprint(x)") and is_python("invoke(cli, args=['--x'])")
+    assert not is_python("Run it now.") and not is_python("Widgets") and not is_python("")
+
+
+def test_a_quote_wrapped_over_lines_is_quoted_without_its_marks() -> None:
+    quote = section(DOC, "Widget Guide", "Running").split("```\n\n", 1)[1]
+    assert [u.text for u in split_units(quote)] == [
+        "If a widget is split across two lines, the quote stays one sentence."
+    ]
+
+
+def test_markdown_that_is_not_myst_keeps_its_braces(tmp_path: Path) -> None:
+    page = tmp_path / "props.md"
+    page.write_text(
+        "# Props\n\nWith fallback={undefined}`null` and size={0}`y` after text.\n\n% of users\n",
+        encoding="utf-8",
+    )
+    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
+    assert text == "With fallback={undefined}`null` and size={0}`y` after text.\n\n% of users"
