@@ -49,8 +49,10 @@ def _parse_text(suffix: str, text: str, context: ParseContext) -> Parsed:
         from bot.retrieval.formats.markdown import parse as parse_markdown
         from bot.retrieval.formats.mdx import looks_like_mdx
         from bot.retrieval.formats.mdx import parse as parse_mdx
+        from bot.retrieval.formats.myst import uses_myst
 
-        if suffix == ".mdx" or looks_like_mdx(text):
+        # MyST pages show `<class 'str'>` in doctest output too: a directive or role says MyST
+        if suffix == ".mdx" or (looks_like_mdx(text) and not uses_myst(text)):
             return parse_mdx(text, context)
         return parse_markdown(text, context)
     if suffix == ".rst":

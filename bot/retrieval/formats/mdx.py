@@ -63,7 +63,7 @@ _COMMENT = re.compile(r"\{/\*.*?\*/\}", re.S)
 _MODULE_LINE = re.compile(r"^(?:import|export)\s")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _MDX_HINT = re.compile(r"^\s*</?[A-Z][\w.]*[\s/>]|\{/\*", re.M)
-_FENCED = re.compile(r"^(\s*)(`{3,}|~{3,}).*?^\1\2", re.M | re.S)
+_FENCED = re.compile(r"^([ \t]*)(`{3,}|~{3,}).*?^\1\2", re.M | re.S)
 
 
 def looks_like_mdx(text: str) -> bool:

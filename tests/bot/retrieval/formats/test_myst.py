@@ -82,3 +82,16 @@ def test_markdown_that_is_not_myst_keeps_its_braces(tmp_path: Path) -> None:
     )
     text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
     assert text == "With fallback={undefined}`null` and size={0}`y` after text.\n\n% of users"
+
+
+def test_a_page_whose_code_prints_angle_brackets_is_not_read_as_mdx(tmp_path: Path) -> None:
+    """`<Signature ...>` at the start of a line of doctest output looks like a JSX component;
+    inside a fence it is code (the fence finder once took the blank line before a fence for
+    its indentation and paired the wrong fences), and a MyST page is never MDX."""
+    code = "```python\n>>> inspect.signature(C)\n<Signature (self, fd: int) -> None>\n```"
+    for name, role in (("plain.md", "`attrs.Converter`"), ("myst.md", "{class}`attrs.Converter`")):
+        page = tmp_path / name
+        first = "```python\nimport inspect\n```"
+        page.write_text(f"# Init\n\nIntro.\n\n{first}\n\n{code}\n\nWrap it in a {role}.\n", encoding="utf-8")
+        text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
+        assert text == f"Intro.\n\n{first}\n\n{code}\n\nWrap it in a `attrs.Converter`.", name
