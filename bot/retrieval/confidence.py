@@ -54,6 +54,7 @@ from dataclasses import dataclass
 QUESTION_WORDS = frozenset({"how", "what", "whi", "when", "where", "which", "who", "whom", "whose"})
 
 LEAD_WINDOW = 10  # the passages lead_share is counted over (the search reads at least this many)
+LEAD_SIZE_CAP = 8.0  # lead_size is held within [1/8, 8] (lead_size() says why)
 THRESHOLD = 0.5  # the default [answer] confidence_threshold: the calibrated boundary
 HEADING_MATCH = 0.6
 # a name is unknown when at least this share of its parts no passage uses; chosen by
@@ -88,10 +89,10 @@ class Calibration:
 # fitted by bench/confidence_fit.py (see the module docstring); do not edit by hand
 CALIBRATION: Mapping[str, Calibration] = {
     "en": Calibration(
-        intercept=1.9797, weights=(2.3401, 0.9657, 0.0, -2.1013, 0.6188, -1.972, 0.7267, 0.5301)
+        intercept=1.944, weights=(2.3625, 0.9676, 0.0, -2.1067, 0.6192, -1.9642, 0.7109, 0.5867)
     ),
     "ko": Calibration(
-        intercept=2.2161, weights=(1.0644, 1.6635, 0.2362, -1.2073, 0.7645, -1.8363, 0.8583, 0.6961)
+        intercept=2.2139, weights=(1.0644, 1.6625, 0.2365, -1.2078, 0.7616, -1.8357, 0.8577, 0.6941)
     ),
 }
 
@@ -138,6 +139,15 @@ def name_parts(name: str) -> list[str]:
     """The words a name is made of: PydanticImportError -> Pydantic, Import, Error; HTTPServer ->
     HTTP, Server; read_json -> read, json. A plain word (Kafka, JWT, POSTs) is its only part."""
     return _PART.findall(name)
+
+
+def lead_size(chunks: int, mean: float) -> float:
+    """A page's chunks over the folder's mean, held within [1/LEAD_SIZE_CAP, LEAD_SIZE_CAP]: the
+    fit saw pages from a twelfth to twelve times their folder's mean, nearly all within eight,
+    and a page far longer than any it saw (a changelog of hundreds of entries) would otherwise
+    carry its stray matches over the threshold by extrapolation."""
+    ratio = chunks / mean if mean > 0 else 1.0
+    return min(max(ratio, 1 / LEAD_SIZE_CAP), LEAD_SIZE_CAP)
 
 
 def strength(evidence: Evidence) -> float:

@@ -21,6 +21,7 @@ from bot.retrieval.confidence import (
     absent_share,
     coverage,
     heading_covers,
+    lead_size,
     name_parts,
     names,
 )
@@ -88,7 +89,7 @@ def assess(
             (_unknown(index, n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
         ),
         lead_share=sum(p.path == best.path for p in window) / len(window),
-        lead_size=index.file_chunks(best.path) / index.mean_file_chunks(),
+        lead_size=lead_size(index.file_chunks(best.path), index.mean_file_chunks()),
     )
 
 

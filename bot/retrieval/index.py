@@ -116,6 +116,12 @@ def index_document(analysed: AnalysedChunk) -> tantivy.Document:
     return document
 
 
+def _count(searcher: Any, query: Any) -> int:
+    """How many live documents match `query`."""
+    # SearchResult.count is tantivy-py's (count=True); its type stub leaves it out
+    return int(searcher.search(query, limit=1, count=True).count or 0)
+
+
 class SearchIndex:
     """A tantivy index in `directory`. Writes go through one writer; reads are lock-free."""
 
@@ -124,7 +130,8 @@ class SearchIndex:
         self.schema = _schema()
         self._index = self._open()
         self._writer: Any = None
-        self._mean_file_chunks: float | None = None  # until the next commit (mean_file_chunks)
+        # (num_docs, num_segments) of the searcher it was counted on, and the mean
+        self._mean_file_chunks: tuple[tuple[int, int], float] | None = None
 
     def _open(self) -> tantivy.Index:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -198,7 +205,6 @@ class SearchIndex:
         self._writer.wait_merging_threads()
         self._writer = None  # releases the lock so other processes may write
         self._index.reload()
-        self._mean_file_chunks = None
         return True
 
     def rollback(self) -> None:
@@ -301,19 +307,22 @@ class SearchIndex:
         return weights
 
     def file_chunks(self, path: str) -> int:
-        """How many chunks the index holds of file `path`."""
-        return int(self._index.searcher().doc_freq("path", path))
+        """How many chunks the index holds of file `path`: live ones (doc_freq would also count
+        the chunks an edit replaced, until their segment is merged)."""
+        query = tantivy.Query.term_query(self.schema, "path", path)
+        return _count(self._index.searcher(), query)
 
     def mean_file_chunks(self) -> float:
         """The index's chunks per file, on average: how long this folder's pages usually are.
-        Counted once per commit (every file has a chunk `path#0`)."""
-        if self._mean_file_chunks is None:
-            searcher = self._index.searcher()
+        Counted again whenever the index changed (every file has a chunk `path#0`), whoever
+        changed it: another process's sync, or another instance on the same directory."""
+        searcher = self._index.searcher()
+        generation = (int(searcher.num_docs), int(searcher.num_segments))
+        if self._mean_file_chunks is None or self._mean_file_chunks[0] != generation:
             first = tantivy.Query.regex_query(self.schema, "chunk_id", ".*#0")
-            # SearchResult.count is tantivy-py's (count=True); its type stub leaves it out
-            files = int(searcher.search(first, limit=1, count=True).count or 0)  # type: ignore[attr-defined]
-            self._mean_file_chunks = int(searcher.num_docs) / files if files else 1.0
-        return self._mean_file_chunks
+            files = _count(searcher, first)
+            self._mean_file_chunks = (generation, generation[0] / files if files else 1.0)
+        return self._mean_file_chunks[1]
 
     @staticmethod
     def best_possible(word_idf: Mapping[str, float], bigram_idf: Mapping[str, float]) -> float:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.retrieval.confidence import LEAD_SIZE_CAP, lead_size
 from bot.retrieval.evidence import asked_words, assess, titled_first
+from bot.retrieval.index import SearchIndex
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.tokenize import analyze_query
 from bot.types import DocVisibility, Passage
@@ -95,3 +97,42 @@ def test_the_mean_page_length_is_counted_again_after_a_change(tmp_path: Path) ->
     kb.sync()
     assert kb.index.mean_file_chunks() == kb.index.size / 2 < before
     kb.close()
+
+
+def test_an_edited_page_counts_its_live_chunks_only(tmp_path: Path) -> None:
+    """tantivy's doc_freq also counts the chunks an edit replaced, until a merge: the page
+    would look twice as long after one edit."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(5):
+        (docs / f"p{n}.md").write_text(_page(f"P{n}", [("One", "alpha"), ("Two", "beta")]), encoding="utf-8")
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    kb.sync()
+    before = kb.index.file_chunks("p0.md")
+    (docs / "p0.md").write_text(_page("P0", [("One", "alpha gamma"), ("Two", "beta")]), encoding="utf-8")
+    kb.sync()
+    assert kb.index.file_chunks("p0.md") == before
+    assert kb.index.mean_file_chunks() == kb.index.size / 5
+    kb.close()
+
+
+def test_another_instance_sees_the_new_mean_after_a_sync_elsewhere(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(_page("A", [(f"S{n}", f"text {n}") for n in range(6)]), encoding="utf-8")
+    writer = KnowledgeBase(docs, tmp_path / "index")
+    writer.sync()
+    reader = SearchIndex(tmp_path / "index" / "tantivy")
+    assert reader.mean_file_chunks() == writer.index.mean_file_chunks() == writer.index.size
+    (docs / "b.md").write_text("# B\n\nshort\n", encoding="utf-8")
+    writer.sync()
+    reader._index.reload()  # what a reader's next searcher sees after another's commit
+    assert reader.mean_file_chunks() == writer.index.size / 2
+    writer.close()
+
+
+def test_a_page_far_longer_than_any_the_fit_saw_is_held_at_the_cap() -> None:
+    assert lead_size(300, 4.0) == LEAD_SIZE_CAP
+    assert lead_size(1, 40.0) == 1 / LEAD_SIZE_CAP
+    assert lead_size(6, 4.0) == 1.5
+    assert lead_size(3, 0.0) == 1.0
