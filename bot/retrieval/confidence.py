@@ -11,7 +11,9 @@ found, from a logistic model per language over a few facts about the search (Evi
 - absent: the share of the question's IDF mass in words the whole index never uses;
 - lead share: the share of the first LEAD_WINDOW passages found that come from the leading
   passage's file. A question the docs answer is about a page: several of its passages match.
-  A question they do not answer picks up one passage here and one there, each for a word;
+  A question they do not answer picks up one passage here and one there, each for a word.
+  A page that is a large part of the index fills the window by chance: its share counts only
+  beyond its weight (lead_share());
 - lead size: the leading file's chunks over the index's mean chunks per file. The pages that
   answer are substantial ones; a stray match lands on a stub, a changelog entry, an index
   page. Relative to this folder's own mean, so a folder of short FAQ entries, every page
@@ -89,7 +91,7 @@ class Calibration:
 # fitted by bench/confidence_fit.py (see the module docstring); do not edit by hand
 CALIBRATION: Mapping[str, Calibration] = {
     "en": Calibration(
-        intercept=1.944, weights=(2.3625, 0.9676, 0.0, -2.1067, 0.6192, -1.9642, 0.7109, 0.5867)
+        intercept=2.0017, weights=(2.3613, 0.9764, 0.0, -2.1251, 0.6042, -1.9814, 0.743, 0.6023)
     ),
     "ko": Calibration(
         intercept=2.2139, weights=(1.0644, 1.6625, 0.2365, -1.2078, 0.7616, -1.8357, 0.8577, 0.6941)
@@ -139,6 +141,15 @@ def name_parts(name: str) -> list[str]:
     """The words a name is made of: PydanticImportError -> Pydantic, Import, Error; HTTPServer ->
     HTTP, Server; read_json -> read, json. A plain word (Kafka, JWT, POSTs) is its only part."""
     return _PART.findall(name)
+
+
+def lead_share(found: float, page_chunks: int, index_chunks: int) -> float:
+    """`found`, the share of the first LEAD_WINDOW passages from the lead's page, beyond what
+    the page's length alone brings: a page holding more than a LEAD_WINDOW-th of the index (a
+    changelog of hundreds of entries, one giant reference page) fills the window by chance, so
+    its share is scaled down by how far its own weight passes that. Below it, unchanged."""
+    weight = page_chunks / index_chunks if index_chunks > 0 else 0.0
+    return found * min(1.0, (1 / LEAD_WINDOW) / weight) if weight > 0 else found
 
 
 def lead_size(chunks: int, mean: float) -> float:

@@ -21,6 +21,7 @@ from bot.retrieval.confidence import (
     absent_share,
     coverage,
     heading_covers,
+    lead_share,
     lead_size,
     name_parts,
     names,
@@ -71,6 +72,7 @@ def assess(
     `idf`: the index's IDF of `terms.words` when the caller has it already)."""
     best = passages[0]
     window = passages[:LEAD_WINDOW]
+    pages = index.file_chunks(best.path)
     found = tokenize(f"{best.title} {best.heading}\n{best.text}")
     topic = [w for w in terms.words if w not in QUESTION_WORDS]
     word_idf = {w: idf[w] for w in topic} if idf is not None else index.idf(topic)
@@ -88,8 +90,8 @@ def assess(
         unknown_name=max(
             (_unknown(index, n, chunks) for n in names(query, bool(terms.bigrams))), default=0.0
         ),
-        lead_share=sum(p.path == best.path for p in window) / len(window),
-        lead_size=lead_size(index.file_chunks(best.path), index.mean_file_chunks()),
+        lead_share=lead_share(sum(p.path == best.path for p in window) / len(window), pages, chunks),
+        lead_size=lead_size(pages, index.mean_file_chunks()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.retrieval.confidence import LEAD_SIZE_CAP, lead_size
+from bot.retrieval.confidence import LEAD_SIZE_CAP, lead_share, lead_size
 from bot.retrieval.evidence import asked_words, assess, titled_first
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.knowledge import KnowledgeBase
@@ -61,15 +61,20 @@ def test_a_question_about_a_page_leads_with_that_page_and_a_stray_word_does_not(
         for topic in ("setup", "retries", "signatures", "payloads", "testing", "rotation")
     ]
     (docs / "webhooks.md").write_text(_page("Webhooks", webhooks), encoding="utf-8")
-    for name in ("billing", "teams", "exports", "themes"):
+    names = [f"{area}{n}" for area in ("billing", "teams", "exports", "themes") for n in range(5)]
+    for name in names:
         (docs / f"{name}.md").write_text(
-            _page(name.title(), [("Overview", f"The {name} page: plans, limits and the dashboard.")]),
+            _page(
+                name.title(),
+                [(f"Part {k}", f"The {name} page, part {k}: plans and members.") for k in range(4)],
+            )
+            + "## Overview\n\nThe dashboard shows limits.\n",
             encoding="utf-8",
         )
     (docs / "glossary.md").write_text("# Glossary\n\nDelivery: one attempt.\n", encoding="utf-8")
     kb = KnowledgeBase(docs, tmp_path / "index")
     kb.sync()
-    assert kb.index.mean_file_chunks() == kb.index.size / 6
+    assert kb.index.mean_file_chunks() == kb.index.size / (len(names) + 2)
     assert kb.index.file_chunks("webhooks.md") > kb.index.file_chunks("glossary.md") >= 1
 
     def evidence(question: str) -> tuple[str, float, float]:
@@ -136,3 +141,9 @@ def test_a_page_far_longer_than_any_the_fit_saw_is_held_at_the_cap() -> None:
     assert lead_size(1, 40.0) == 1 / LEAD_SIZE_CAP
     assert lead_size(6, 4.0) == 1.5
     assert lead_size(3, 0.0) == 1.0
+
+
+def test_a_page_that_is_much_of_the_index_counts_its_share_beyond_its_weight() -> None:
+    assert lead_share(0.6, page_chunks=5, index_chunks=500) == 0.6  # an ordinary page
+    assert lead_share(1.0, page_chunks=300, index_chunks=500) == 1.0 * 0.1 / 0.6  # a changelog
+    assert lead_share(0.5, page_chunks=0, index_chunks=0) == 0.5
