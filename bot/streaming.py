@@ -24,22 +24,31 @@ class StreamingReply:
         monotonic: Callable[[], float] = time.monotonic,
         resume: Posted | None = None,
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
+        in_reply_to: str | None = None,
     ) -> None:
         """`resume`: a message already showing an answer (or part of one), which this one
         replaces in place (the asker edited the question, or a replay after a crash) instead
         of posting a new one. `on_post` is awaited once, right after the first post exists,
-        so its id is known before anything is streamed into it."""
+        so its id is known before anything is streamed into it. `in_reply_to`: the question's
+        message id, which the first post names as the final reply does (a platform shows it,
+        and a replay looking for this post knows it by it: bot.ports.FindsReplies)."""
         self.channel = channel
         self.conversation = conversation
         self.interval = interval
         self.monotonic = monotonic
         self.posted: Posted | None = resume
         self.on_post = on_post
+        self.in_reply_to = in_reply_to
         self.edits = 0
         self._last = 0.0
 
     def _partial(self, text: str) -> Reply:
-        return Reply(conversation=self.conversation, text=f"{text} …", kind=ReplyKind.THINKING)
+        return Reply(
+            conversation=self.conversation,
+            text=f"{text} …",
+            kind=ReplyKind.THINKING,
+            in_reply_to=self.in_reply_to,
+        )
 
     async def __call__(self, text_so_far: str) -> None:
         if not text_so_far.strip():

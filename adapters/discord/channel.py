@@ -199,7 +199,8 @@ class DiscordChannel:
                 if message.reference is not None:
                     kwargs["reference"] = discord.MessageReference(
                         message_id=message.reference,
-                        channel_id=int(reply.conversation.channel),
+                        # the question is where the reply goes: the thread it was asked in
+                        channel_id=int(reply.conversation.thread or reply.conversation.channel),
                         fail_if_not_exists=False,
                     )
                 nonce = reply_nonce(reply, part, message)

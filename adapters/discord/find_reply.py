@@ -7,12 +7,13 @@ the replay edits it instead of posting a second answer.
 It looks where `DiscordChannel` posts an answer: for a question in a text channel, in the
 thread started from it (the thread has the question's id); for a question inside a thread or
 forum post, in a DM, or in a channel where no thread could be started, in place, after the
-question. There, the answer is the bot's first message that either replies to the question
-(`send` references it outside threads: that names the question exactly, whoever spoke in
-between) or replies to nothing and comes before any person spoke (a streamed answer starts
-as an unreferenced "thinking" message; after a person spoke, the bot's next unreferenced
-message may be answering them, as the port says). A bot message replying to some other
-message answers that one.
+question. In place, the answer is the bot's message that replies to the question (`send`
+references the question everywhere but in the thread started from it, the "thinking" post
+of a streamed answer too): that names the question exactly, whoever spoke in between, and
+never takes the bot's answer to an earlier question asked in the same place. In the
+question's own thread, which holds nothing else, it is also the bot's first message that
+replies to nothing, before any person spoke (after a person spoke, the bot's next message
+may be answering them, as the port says).
 
 It only reads (`GET /channels/{id}/messages?after=...`), never raises: a refusal, a rate
 limit or a network failure is one log line and None (the replay then answers anew).
@@ -104,7 +105,7 @@ async def _first_reply(
         async for found in history:
             if found.author.id == me:
                 replied_to = found.reference.message_id if found.reference is not None else None
-                if replied_to == question or (replied_to is None and not spoke):
+                if replied_to == question or (own_thread and replied_to is None and not spoke):
                     return Posted(message_id=str(found.id), conversation=where)
             elif found.type in _SPOKEN and not found.author.bot:
                 spoke = True

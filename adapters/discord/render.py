@@ -312,9 +312,13 @@ def render_reply(reply: Reply) -> list[RenderedMessage]:
     text = f"{prefix}\n{body}" if prefix else body
     pieces = split_text(text or "…")
     embed = sources_embed(reply.citations, reply.language)
+    # a reply quotes the question it answers, unless it goes in the thread started from that
+    # question (the question is the thread's starter, in the parent channel: no reply there)
     reference = (
         int(reply.in_reply_to)
-        if reply.in_reply_to and reply.in_reply_to.isdigit() and reply.conversation.thread is None
+        if reply.in_reply_to
+        and reply.in_reply_to.isdigit()
+        and reply.conversation.thread != reply.in_reply_to
         else None
     )
     messages: list[RenderedMessage] = []

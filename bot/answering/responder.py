@@ -149,6 +149,7 @@ class Responder:
             interval=getattr(channel, "edit_interval", 1.0),
             resume=revising,
             on_post=on_post,
+            in_reply_to=message_id,
         )
         answer, result = await self.answers.ask(
             question,

@@ -208,19 +208,61 @@ async def test_a_bot_reply_to_someone_else_is_passed_over_for_the_one_replying_t
     assert fake.get_message(dm, theirs["id"])["content"] == "Invoices are under Billing."
 
 
+async def test_in_a_thread_the_answer_replies_to_its_question_and_is_found_by_it(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """A question asked inside an existing thread: the answer quotes it (a reply), so the
+    replay knows its own post among the thread's other bot messages."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+    await die_after_posting(make(), inbound(fake, payload, thread=fake.thread_id))
+    ours = bot_messages(fake, fake.thread_id)[-1]
+    assert ours["message_reference"]["message_id"] == payload["id"]
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    [edit] = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
+    assert edit.path == f"/channels/{fake.thread_id}/messages/{ours['id']}"
+
+
+async def test_the_answer_to_an_earlier_question_in_the_thread_is_never_taken(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """Two questions in a thread, then the bot's answer to the first (one that names no
+    question, as answers in threads once were): the replay of the second must not overwrite
+    it with its own answer. It answers anew."""
+    fake.build_message_create("How do I invite the bot?", mention_bot=True, channel_id=fake.thread_id)
+    payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+    first_answer = fake.build_message_create(
+        "Invite it from the app directory.", channel_id=fake.thread_id, author_id=fake.bot_user_id
+    )
+    runtime = make()
+    left_pending(runtime, inbound(fake, payload, thread=fake.thread_id))
+
+    start = len(fake.requests)
+    assert await restart(runtime) == 0
+    assert fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start) == []
+    [posted] = fake.requests_matching("POST", MESSAGES, at_path(fake.thread_id), after=start)
+    assert "Forgot password" in posted.json["content"]
+    assert (
+        fake.get_message(fake.thread_id, first_answer["id"])["content"] == "Invite it from the app directory."
+    )
+
+
 # -- the second guard: the nonce of a reply to a question --------------------------------------
 
 
 async def test_when_the_look_cannot_tell_the_same_reply_is_not_created_twice(
     fake: FakeDiscord, make: Callable[[], Runtime]
 ) -> None:
-    """Someone spoke before the dead process's post, so the look finds nothing it may take;
-    the replay posts the same answer to the same question, with the same nonce, and Discord
-    returns the message it already created: the thread still holds one answer."""
+    """Discord refuses the history, so the look finds nothing; the replay posts the same
+    answer to the same question, with the same nonce, and Discord returns the message it
+    already created: the thread still holds one answer."""
     payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
     fake.build_message_create("same problem here", channel_id=fake.thread_id, author_id=fake.staff_user_id)
     await die_after_posting(make(), inbound(fake, payload, thread=fake.thread_id))
     [first] = bot_messages(fake, fake.thread_id)
+    fake.fail("GET", HISTORY, 503, 0, times=None)
 
     start = len(fake.requests)
     assert await restart(make()) == 0

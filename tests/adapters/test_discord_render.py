@@ -287,10 +287,13 @@ def test_a_triage_card_links_to_the_conversation() -> None:
     )
 
 
-def test_replies_outside_threads_reference_the_question() -> None:
+def test_replies_reference_the_question_except_in_the_thread_started_from_it() -> None:
+    """A reply names its question (a replay finds its post by it), except in the thread
+    started from the question: the question is that thread's starter, in the parent channel."""
     [in_channel] = render_reply(Reply(conversation=IN_CHANNEL, text="x", in_reply_to="777"))
     [in_thread] = render_reply(Reply(conversation=HERE, text="x", in_reply_to="777"))
-    assert in_channel.reference == 777 and in_thread.reference is None
+    [own_thread] = render_reply(Reply(conversation=IN_CHANNEL.in_thread("777"), text="x", in_reply_to="777"))
+    assert in_channel.reference == 777 and in_thread.reference == 777 and own_thread.reference is None
 
 
 def test_an_edit_is_one_message_that_fits() -> None:

@@ -117,6 +117,18 @@ async def test_streaming_reply_throttles_by_its_clock() -> None:
     assert isinstance(final, Posted) and channel.edits[-1][1].text == "done"
 
 
+async def test_a_streamed_answer_names_its_question_from_the_first_post(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """The "thinking" post replies to the question as the final answer does: a replay looking
+    for what a dead process posted (bot.ports.FindsReplies) knows the post by it."""
+    rt = model_runtime()
+    fake.enqueue(Answer("A refund takes five to seven business days [1]."))
+    channel = StreamingChannel(interval=0.0)
+    asked = question("How long does a refund take to arrive?")
+    assert await rt.bot.on_message(asked, channel) == Outcome.ANSWERED
+    first = channel.posted[0][1]
+    assert first.kind == ReplyKind.THINKING and first.in_reply_to == asked.id
+
+
 async def test_a_dead_model_falls_back_to_quoting_the_docs_and_says_so(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
     rt = model_runtime("timeout_seconds = 0.5")
     fake.enqueue(Hang(seconds=30))
