@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
 from adapters.slack.channel import SlackChannel
-from adapters.slack.client import api_url, ctx, retry_handlers
+from adapters.slack.client import api_url, ctx, retry_handlers, web_logger
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents
 from adapters.slack.forms import CALLBACK_ID
@@ -107,6 +107,7 @@ class Workspaces:
             session=self.session,
             timeout=30,
             retry_handlers=retry_handlers(self.retry_interval),
+            logger=web_logger(),
         )
         directory = SlackDirectory(client, self.settings, identity)
         channel = SlackChannel(client, directory, session=self.session, retry_interval=self.retry_interval)
