@@ -208,9 +208,11 @@ def detect_language(text: str) -> str:
     """'ko' or 'en'. The product supports two languages, so the script decides: a text
     with a fair share of Hangul is Korean, whatever English words (product names,
     commands) it also contains. A statistical detector is less reliable on short chat."""
+    if _HANGUL.search(text) is None:
+        return "en"  # the usual case, decided without counting every letter of a long answer
     letters = len(_LETTER.findall(text))
     hangul = len(_HANGUL.findall(text))
-    if hangul and hangul * 4 >= letters:
+    if hangul * 4 >= letters:
         return "ko"
     return "en"
 
