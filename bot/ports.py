@@ -8,7 +8,7 @@ the adapter's job.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -530,6 +530,10 @@ class IncidentStore(Protocol):
     def bursts_since(
         self, platform: str, since: datetime, workspace: str | None = None
     ) -> list[BurstRecord]: ...
+
+    def burst_signatures_since(
+        self, platform: str, since: datetime, workspace: str | None = None, known: Collection[int] = ()
+    ) -> list[tuple[int, str | None]]: ...
 
     def record_burst(
         self,

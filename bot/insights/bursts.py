@@ -154,6 +154,19 @@ def claim_burst(
         )
 
 
+def askers_and_bursts(
+    store: StateStore, place: Place, since: datetime, enough: int, cooldown: datetime, known: frozenset[int]
+) -> tuple[int, list[tuple[int, str | None]]]:
+    """What every observation reads, in one trip to the store's thread: how many people asked
+    in `place` since `since` (counted no further than `enough`) and, only when that is enough,
+    the bursts announced there since `cooldown`, with the signatures of those not `known`."""
+    platform, workspace = place
+    askers = store.askers_since(platform, since, enough, workspace)
+    if askers < enough:
+        return askers, []
+    return askers, store.burst_signatures_since(platform, cooldown, workspace, known)
+
+
 class BurstWatch:
     def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
         self.settings = settings
@@ -177,14 +190,14 @@ class BurstWatch:
         async with self._lock:
             now = self.clock.now()
             since = now - timedelta(minutes=s.burst_window_minutes)
+            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
             # the usual case, a quiet window, costs one count and no analysis
-            askers = await self.store.run(
-                StateStore.askers_since, platform, since, s.burst_min_askers, where.workspace
+            askers, announced = await self.store.run(
+                askers_and_bursts, place, since, s.burst_min_askers, cooldown, frozenset(self._bursts)
             )
             if askers < s.burst_min_askers:
                 return None
-            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            if await self._announced(answer_id, asked, place, cooldown):
+            if self._announced(answer_id, asked, announced):
                 return None  # during a burst already told, each further question costs one check
             recent = await self._window(place, since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
@@ -216,17 +229,17 @@ class BurstWatch:
         self._recent[place] = window
         return window
 
-    async def _announced(self, answer_id: int, question: Asked, place: Place, cooldown: datetime) -> bool:
-        """Whether the question `answer_id` is like a burst already announced since `cooldown`
-        (claim_burst checks again cluster-wide; this spares the clustering)."""
+    def _announced(self, answer_id: int, question: Asked, announced: list[tuple[int, str | None]]) -> bool:
+        """Whether the question `answer_id` is like one of the bursts `announced` (within the
+        cooldown: askers_and_bursts; claim_burst checks again cluster-wide, this spares the
+        clustering)."""
         asked = question.signature()
-        recent = await self.store.run(StateStore.bursts_since, place[0], cooldown, place[1])
-        for gone in self._bursts.keys() - {b.id for b in recent}:
+        for gone in self._bursts.keys() - {burst_id for burst_id, _ in announced}:
             del self._bursts[gone]  # past its cooldown: never compared again
-        for earlier in recent:
-            members = self._bursts.get(earlier.id)
-            if members is None:
-                members = self._bursts[earlier.id] = signatures_from_json(earlier.signatures)
+        for burst_id, text in announced:
+            members = self._bursts.get(burst_id)
+            if members is None:  # read only for a burst not parsed yet
+                members = self._bursts[burst_id] = signatures_from_json(text or "[]")
             # one alike member is enough: no need to find the most alike
             if any(similar(asked, member) for member in members):
                 return True

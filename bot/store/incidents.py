@@ -9,14 +9,15 @@ answers (one per thread, each told of the closing once). Signatures are stored a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.store.rows import insert_row, select_row, transaction, update_row
+from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
 from bot.store.store import IntegrityError, Repository, in_workspace, iso, like_prefix, parse_time
+from bot.store.values import LIKE_PREFIX
 from bot.types import ConversationRef
 
 
@@ -74,7 +75,7 @@ class IncidentRepository(Repository):
         distinct count would read every question of the window for every new one."""
         row = self.db.execute(
             "select count(*) from (select distinct asker_id from answers where created_at >= ? "
-            "and conversation like ? escape '\\' and asker_id is not null and asker_id != '' limit ?) as askers",
+            f"and conversation {LIKE_PREFIX} and asker_id is not null and asker_id != '' limit ?) as askers",
             [iso(since), _questions_of(platform, workspace), enough],
         ).fetchone()
         return int(row[0] or 0)
@@ -93,7 +94,7 @@ class IncidentRepository(Repository):
         rows = self.db.execute(
             "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
             "from answers "
-            "where created_at >= ? and conversation like ? escape '\\' and id > ? "
+            f"where created_at >= ? and conversation {LIKE_PREFIX} and id > ? "
             "order by created_at desc limit ?",
             [iso(since), _questions_of(platform, workspace), after_id, limit],
         ).fetchall()
@@ -116,6 +117,24 @@ class IncidentRepository(Repository):
         where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
         rows = self.db.table("bursts").rows_where(where, params, order_by="id desc")
         return [_burst(row) for row in rows]
+
+    def burst_signatures_since(
+        self, platform: str, since: datetime, workspace: str | None = None, known: Collection[int] = ()
+    ) -> list[tuple[int, str | None]]:
+        """The ids of the bursts `bursts_since` finds, newest first, each with its members'
+        signatures (JSON) unless it is one of `known` (the caller parsed those already): what
+        every answer in a busy window compares with, without reading every alert's threads,
+        channels and signatures back each time."""
+        where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
+        rows = self.db.execute(f"select id from bursts where {where} order by id desc", params).fetchall()
+        ids = [row[0] for row in rows]
+        wanted = [burst_id for burst_id in ids if burst_id not in known]
+        if not wanted:
+            return [(burst_id, None) for burst_id in ids]
+        marks = ", ".join("?" for _ in wanted)
+        found = self.db.execute(f"select id, signature from bursts where id in ({marks})", wanted).fetchall()
+        signatures = {row[0]: row[1] for row in found}
+        return [(burst_id, signatures.get(burst_id)) for burst_id in ids]
 
     def record_burst(
         self,
@@ -213,7 +232,10 @@ class IncidentRepository(Repository):
         where = "platform = ?" + (" and status = ?" if status else "")
         params: list[Any] = [platform, status] if status else [platform]
         where, params = in_workspace(where, params, workspace)
-        rows = self.db.table("incidents").rows_where(where, params, order_by="id desc", limit=limit)
+        # on every answer (an open incident's notice): plain SQL, not rows_where's schema reads
+        rows = select_rows(
+            self.db, f"select * from incidents where {where} order by id desc limit ?", [*params, limit]
+        )
         return [_incident(row) for row in rows]
 
     def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool:

@@ -6,7 +6,8 @@ calls (`insert`, `get`, `update`) look the schema up with PRAGMA statements on e
 thread's time per event. These helpers say the statement directly: `insert ... returning id`
 (SQLite 3.35+, PostgreSQL), `select * ... where key = ?`, `update ... where key = ?`.
 sqlite-utils stays for migrations and multi-row `rows_where` reads (the search catalog speaks
-plain SQL to the driver: bot/store/catalog.py).
+plain SQL to the driver: bot/store/catalog.py); a read on the event path says its own SQL too
+(`select_rows`).
 
 Table and column names come from our code, never from input; values are always parameters.
 
@@ -32,7 +33,15 @@ if TYPE_CHECKING:
     # migrations.py's alias, spelled again: migrations.py runs its steps in `transaction`
     StateDatabase: TypeAlias = Database | PgDatabase
 
-__all__ = ["insert_row", "one_statement", "one_trip", "select_row", "transaction", "update_row"]
+__all__ = [
+    "insert_row",
+    "one_statement",
+    "one_trip",
+    "select_row",
+    "select_rows",
+    "transaction",
+    "update_row",
+]
 
 # set on a database whose connection commits each statement outside a transaction block
 AUTOCOMMITS = "autocommits"
@@ -114,6 +123,14 @@ def select_row(db: StateDatabase, table: str, column: str, key: Any) -> dict[str
     if row is None:
         return None
     return dict(zip((d[0] for d in cursor.description), row, strict=True))
+
+
+def select_rows(db: StateDatabase, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of `sql`, each a dict by column name: `rows_where` without the two schema
+    reads sqlite-utils makes first (whether the table exists) on every call."""
+    cursor = db.execute(sql, params)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def update_row(db: StateDatabase, table: str, column: str, key: Any, updates: Mapping[str, Any]) -> bool:

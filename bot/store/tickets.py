@@ -16,6 +16,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.rows import insert_row, select_row, transaction, update_row
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time, row_dict
+from bot.store.values import LIKE_PREFIX
 from bot.types import (
     Author,
     ConversationRef,
@@ -381,5 +382,5 @@ def _in_workspaces(
     platform: str, workspaces: frozenset[str], column: str = "conversation"
 ) -> tuple[str, list[Any]]:
     """Tickets of `platform` in one of `workspaces` (by the conversation key's workspace part)."""
-    likes = " or ".join(f"{column} like ? escape '\\'" for _ in workspaces) or "0 = 1"
+    likes = " or ".join(f"{column} {LIKE_PREFIX}" for _ in workspaces) or "0 = 1"
     return f"({likes})", [like_prefix(f"{platform}:{w}:") for w in sorted(workspaces)]

@@ -142,6 +142,23 @@ def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> 
         channels=["C1"], threads=["slack:T1:C1:1"], at=NOW,
     )  # fmt: skip
     assert [b.id for b in store.bursts_since("slack", NOW - timedelta(hours=1))] == [burst.id]
+    newer = store.record_burst(
+        platform="slack", representative="sso fails", signatures='[{"w": 1}]', askers=3,
+        channels=["C2"], threads=["slack:T1:C2:1"], at=NOW + timedelta(minutes=1),
+    )  # fmt: skip
+    # the same bursts, newest first; signatures only of those the caller has not parsed yet
+    since = NOW - timedelta(hours=1)
+    assert store.burst_signatures_since("slack", since) == [(newer.id, '[{"w": 1}]'), (burst.id, "[]")]
+    assert store.burst_signatures_since("slack", since, known={burst.id}) == [
+        (newer.id, '[{"w": 1}]'),
+        (burst.id, None),
+    ]
+    assert store.burst_signatures_since("slack", since, known={burst.id, newer.id}) == [
+        (newer.id, None),
+        (burst.id, None),
+    ]
+    assert store.burst_signatures_since("slack", NOW + timedelta(seconds=30)) == [(newer.id, '[{"w": 1}]')]
+    assert store.burst_signatures_since("discord", since) == []
     store.set_burst_post(burst.id, "m1", thread())
     first, created = store.open_incident(
         platform="slack", text="Login is down", signatures="[]", by="S1", at=NOW, burst_id=burst.id
