@@ -209,6 +209,10 @@ class _Scored:
     groups: list[list[int]]
     counts: list[Counter[str]]  # the analysed terms of each unit's group, with their frequencies
     terms: frozenset[str]  # every analysed term of the passage
+    words: int  # the passage's words (a short one is quoted whole)
+    lengths: list[int]  # how many analysed terms each unit's group holds
+    pointers: list[bool]  # each unit only sends the reader elsewhere (_is_pointer)
+    howto: list[bool]  # each unit names code or its group brings a code block
 
 
 @lru_cache(maxsize=PREPARED_CACHE)
@@ -219,7 +223,26 @@ def _prepared(text: str) -> _Scored:
     unit_terms = [Counter(analyze(u.text)) for u in units]
     groups = [_group(units, i) for i in range(len(units))]
     counts = [sum((unit_terms[g] for g in group), Counter()) for group in groups]
-    return _Scored(units, groups, counts, frozenset().union(*unit_terms) if unit_terms else frozenset())
+    howto = [
+        bool(_INLINE_CODE.search(unit.text)) or any(units[g].kind is UnitKind.CODE for g in group)
+        for unit, group in zip(units, groups, strict=True)
+    ]
+    return _Scored(
+        units,
+        groups,
+        counts,
+        frozenset().union(*unit_terms) if unit_terms else frozenset(),
+        words=len(text.split()),
+        lengths=[sum(c.values()) for c in counts],
+        pointers=[_is_pointer(unit) for unit in units],
+        howto=howto,
+    )
+
+
+@lru_cache(maxsize=PREPARED_CACHE)
+def _heading_terms(heading: str) -> frozenset[str]:
+    """A passage's headings analysed, once: the same few come back question after question."""
+    return frozenset(analyze(heading))
 
 
 def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, average: float) -> list[float]:
@@ -227,16 +250,17 @@ def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, av
     holding every question term once would score: long code blocks match many words by
     chance, and the length normalisation discounts them as BM25 discounts long documents."""
     scores: list[float] = []
-    for unit, counts in zip(scored.units, scored.counts, strict=True):
-        if _is_pointer(unit) or not total:
+    # what depends only on the passage (pointer, how-to, length) was worked out with its units
+    for counts, length, pointer, howto in zip(
+        scored.counts, scored.lengths, scored.pointers, scored.howto, strict=True
+    ):
+        if pointer or not total:
             scores.append(0.0)
             continue
-        norm = K1 * (1 - UNIT_B + UNIT_B * sum(counts.values()) / average)
+        norm = K1 * (1 - UNIT_B + UNIT_B * length / average)
         got = sum(w * counts[t] * (K1 + 1) / (counts[t] + norm) for t, w in weights.items() if counts[t])
         score = got / total
-        if _INLINE_CODE.search(unit.text) or any(
-            scored.units[g].kind is UnitKind.CODE for g in scored.groups[len(scores)]
-        ):
+        if howto:
             score += HOWTO_BONUS * min(score * 4, 1.0)  # how-to only counts where the unit is on topic
         scores.append(score)
     return scores
@@ -372,9 +396,9 @@ def pick_all(
     # FAQ entry, a how-to titled by its task; the page title alone is not enough): its body need not repeat the words to be the
     # answer, so it is quoted rather than a passage that only mentions them (as confidence does)
     asked = [w for w in topic_words(question) if w not in QUESTION_WORDS]
-    titled = [p for p in candidates if heading_covers(asked, set(analyze(p.heading or p.title)))]
+    titled = [p for p in candidates if heading_covers(asked, _heading_terms(p.heading or p.title))]
     prepared = [(p, _prepared(p.text)) for p in titled or candidates]
-    lengths = [sum(c.values()) for _, scored in prepared for c in scored.counts]
+    lengths = [length for _, scored in prepared for length in scored.lengths]
     average = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
     for passage, scored in prepared:
         if not scored.units:
@@ -382,7 +406,7 @@ def pick_all(
         scores = _score_units(scored, weights, total, average)
         i = max(range(len(scored.units)), key=lambda i: (scores[i], -i))
         score = RANK_WEIGHT * passage.score / top + scores[i]
-        if len(passage.text.split()) <= SHORT_PASSAGE_WORDS:
+        if scored.words <= SHORT_PASSAGE_WORDS:
             text = render(scored.units)
         else:
             text = _assemble(scored.units, scores, scored.groups, i)
