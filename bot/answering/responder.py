@@ -15,6 +15,7 @@ from functools import partial
 
 from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
+from bot.answering.trips import HISTORY_TURNS, history_and_memory, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
@@ -22,12 +23,13 @@ from bot.inbox import Finish, after_record
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
-from bot.insights.similar_tickets import SimilarTickets
+from bot.insights.similar_tickets import Resolved, SimilarTickets
 from bot.insights.similarity import NEIGHBOURS, Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
+from bot.privacy.people import remembered as remembered_facts
 from bot.store import AsyncStore, StateStore
 from bot.store.answers import SCORE_DIGITS
 from bot.streaming import StreamingReply
@@ -81,12 +83,23 @@ async def asker_view(
     may see, and the thread's history as they may see it (outside some audience, the bot's
     answers to others stay out of it: bot/privacy/audiences.py), without the question itself,
     which goes to the answerer on its own."""
+    audiences, answers_to = _audiences(settings, asker, conversation)
+    history = await store.run(StateStore.history, conversation, HISTORY_TURNS, answers_to=answers_to)
+    return audiences, _without_question(history, question)
+
+
+def _audiences(
+    settings: Settings, asker: Author, conversation: ConversationRef
+) -> tuple[frozenset[str], str | None]:
+    """The asker's audiences, and whose answers alone their view of the history keeps (None: all)."""
     audiences = policy.audiences(asker, conversation.platform, settings)
-    answers_to = asker.id if withholds(settings, audiences) else None
-    history = await store.run(StateStore.history, conversation, 12, answers_to=answers_to)
+    return audiences, asker.id if withholds(settings, audiences) else None
+
+
+def _without_question(history: list[Turn], question: str) -> list[Turn]:
     if history and history[-1].role == "user" and history[-1].text.strip() == question:
-        history = history[:-1]
-    return audiences, history
+        return history[:-1]
+    return history
 
 
 class Responder:
@@ -136,10 +149,13 @@ class Responder:
         process began), that post is replaced in place; `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that). With `finish` (the
         inbox's, for a platform message) the answer is recorded with its event's finish."""
-        audiences, history = await asker_view(self.settings, self.store, asker, conversation, question)
-        # opt-in memory (bot/privacy/people.py): None when off, and then nothing is read or written
+        # what asker_view and People.recall read, in one trip
+        audiences, answers_to = _audiences(self.settings, asker, conversation)
+        history, memory = await self.store.run(history_and_memory, conversation, answers_to, asker.id)
+        history = _without_question(history, question)
+        # opt-in memory (bot/privacy/people.py): None when off, and then nothing more is read or written
         people = People(settings=self.settings, store=self.store, clock=self.clock)
-        remembered = await people.recall(conversation.platform, asker.id)
+        remembered = remembered_facts(*memory)
         language = people.language_for(remembered, question, language)
         await people.observe_question(conversation.platform, asker.id, question, language, remembered)
         answerer, note = await self.answers.answerer_for(asker, conversation, language)
@@ -168,7 +184,8 @@ class Responder:
         scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
         # as the answer keeps them: bursts compare it with questions read back from the store
         asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
-        answer_id = await self.store.run(
+        abstained = self.answers.is_abstention(answer)
+        record = partial(
             StateStore.record_answer,
             ref=conversation,
             message_id=message_id,
@@ -178,7 +195,7 @@ class Responder:
             confidence=answer.confidence,
             language=answer.language,
             answerer=answer.answerer,
-            abstained=self.answers.is_abstention(answer),
+            abstained=abstained,
             sources=answer.citations,
             top_path=result.passages[0].path if result.passages else None,
             at=self.clock.now(),
@@ -187,8 +204,13 @@ class Responder:
             neighbours=neighbours,
             scores=scores,
         )
+        watched = conversation if self.incidents is not None else None
+        # an answer (not an abstention) is compared with resolved tickets: read in the same trip
+        compared = conversation if self.similar is not None and not abstained else None
+        recorded = await self.store.run(record_answer, record, watched, compared)
+        answer_id = recorded.answer_id
         notice = (
-            await self.incidents.notice_for(conversation, asked, language)
+            await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
             if self.incidents is not None
             else None
         )
@@ -198,7 +220,7 @@ class Responder:
             len(result.passages),
             extra={**log_context(conversation), "answer_id": answer_id},
         )
-        if self.answers.is_abstention(answer):
+        if abstained:
             if stream.posted is not None:  # the model wrote something, then declined
                 await stream.finish(
                     Reply(conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN)
@@ -228,13 +250,16 @@ class Responder:
         text = _with_notice(notice, text)
         # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
         own = remembered_tickets(remembered or ())
+        among = recorded.resolved
         mine = (
-            await self._similar_resolved(conversation, question, neighbours, list(asked.scores), scope, own)
+            await self._similar_resolved(
+                conversation, question, neighbours, list(asked.scores), scope, own, among
+            )
             if own
             else None
         )
         resolved = mine or await self._similar_resolved(
-            conversation, question, neighbours, list(asked.scores), scope
+            conversation, question, neighbours, list(asked.scores), scope, resolved=among
         )
         if resolved is not None and resolved.resolved_at is not None:
             key = "similar_own_ticket" if mine else "similar_resolved"
@@ -275,10 +300,12 @@ class Responder:
         scores: list[float],
         scope: DocVisibility,
         own: frozenset[int] | None = None,
+        resolved: Resolved | None = None,
     ) -> Ticket | None:
         """A resolved ticket on a question like this one, in another thread: the team's answer
         there may be what the documentation lacks. Anyone's only if it was public; the asker's
-        own (`own`, from their memory) also if internal, unless they ask in a public channel."""
+        own (`own`, from their memory) also if internal, unless they ask in a public channel.
+        `resolved`: the tickets compared with, when read already (`record_answer`)."""
         if self.similar is None:
             return None
         try:
@@ -289,6 +316,7 @@ class Responder:
                 scores=scores,
                 public_only=own is None or scope == DocVisibility.PUBLIC,
                 among=own,
+                resolved=resolved,
             )
         except Exception:  # a boundary: a missing link never costs the asker the answer
             log.exception("looking for similar resolved tickets failed", extra=log_context(conversation))

@@ -10,6 +10,7 @@ Closing it (`/support incident close [#N] [text]`) replies once in every such th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,12 +30,19 @@ RECENT_BURSTS = timedelta(
     hours=24
 )  # a burst this recent lends its questions to an incident opened by command
 NOTICE_LIMIT = 500  # characters of incident text shown to askers
+OPEN_COMPARED = 20  # open incidents an answer is compared with, newest first
 
 
 @dataclass(frozen=True, kw_only=True)
 class Notice:
     incident_id: int
     text: str  # what the asker reads, in their language
+
+
+def open_incidents(store: StateStore, conversation: ConversationRef) -> list[IncidentRecord]:
+    """The open incidents of `conversation`'s workspace, newest first: what an answer there is
+    compared with (on the store's thread)."""
+    return store.incidents(conversation.platform, IncidentStatus.OPEN, OPEN_COMPARED, conversation.workspace)
 
 
 class Incidents:
@@ -92,12 +100,13 @@ class Incidents:
         conversation: ConversationRef,
         question: Asked,
         language: str,
+        open_now: Sequence[IncidentRecord] | None = None,
     ) -> Notice | None:
         """The notice an answer to `question` should carry, if an open incident covers it; the
-        thread is remembered so that closing the incident tells it."""
-        open_now = await self.store.run(
-            StateStore.incidents, conversation.platform, IncidentStatus.OPEN, 20, conversation.workspace
-        )
+        thread is remembered so that closing the incident tells it. `open_now`: what
+        `open_incidents` read for `conversation`, when the caller read it already."""
+        if open_now is None:
+            open_now = await self.store.run(open_incidents, conversation)
         if not open_now:
             return None
         asked = question.signature()

@@ -17,6 +17,14 @@ from bot.types import ConversationRef, DocVisibility, Ticket
 
 RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved first
 
+Resolved = list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]
+
+
+def recently_resolved(store: StateStore, where: ConversationRef) -> Resolved:
+    """What a question asked in `where` is compared with (on the store's thread): the resolved
+    tickets of the workspaces `policy.listed_from` it, with their questions' neighbours."""
+    return store.resolved_tickets(where.platform, RECENT_RESOLVED, policy.listed_from(where))
+
 
 class SimilarTickets:
     def __init__(self, *, store: AsyncStore) -> None:
@@ -33,13 +41,14 @@ class SimilarTickets:
         public_only: bool,
         exclude: int | None = None,
         among: frozenset[int] | None = None,
+        resolved: Resolved | None = None,
     ) -> Ticket | None:
         """The resolved ticket most like `question` (asked in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
-        person's own, from their opt-in memory)."""
-        resolved = await self.store.run(
-            StateStore.resolved_tickets, where.platform, RECENT_RESOLVED, policy.listed_from(where)
-        )
+        person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
+        `where`, when the caller read it already."""
+        if resolved is None:
+            resolved = await self.store.run(recently_resolved, where)
         candidates = [
             (ticket, near, weights)
             for ticket, near, weights in resolved

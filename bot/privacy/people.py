@@ -137,10 +137,7 @@ class People:
 
     async def recall(self, platform: str, user_id: str) -> list[Fact] | None:
         """The facts kept about a person; None when their memory is off (nothing is read)."""
-        enabled, rows = await self.store.run(StateStore.memory, platform, user_id)
-        if not enabled:
-            return None
-        return [_fact(row) for row in rows if row.get("kind") in FactKind.__members__.values()]
+        return remembered(*await self.store.run(StateStore.memory, platform, user_id))
 
     async def set_enabled(self, platform: str, user_id: str, on: bool) -> None:
         await self.store.run(StateStore.set_memory_enabled, platform, user_id, on, self.clock.now())
@@ -196,6 +193,13 @@ class People:
 
     async def export(self, platform: str, user_id: str) -> dict[str, Any]:
         return await self.store.run(StateStore.export_person, platform, user_id)
+
+
+def remembered(enabled: bool, rows: Sequence[dict[str, str]]) -> list[Fact] | None:
+    """The facts of `StateStore.memory`'s (enabled, rows); None when memory is off."""
+    if not enabled:
+        return None
+    return [_fact(row) for row in rows if row.get("kind") in FactKind.__members__.values()]
 
 
 def _fact(row: dict[str, str]) -> Fact:

@@ -1,0 +1,61 @@
+"""What answering one question reads and writes on the store's thread, grouped into trips.
+
+Each hop to the store's thread (bot/store/lanes.py) wakes that thread and then the event
+loop: about 30 us of CPU however little the call does, more than most of the reads here. So
+the reads and writes an answer always makes together go in one trip: the thread's history
+with the asker's memory, and the answer's record with what the reply is compared with (open
+incidents, resolved tickets). These functions run on the store's thread (`AsyncStore.run`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.insights.incidents import open_incidents
+from bot.insights.similar_tickets import Resolved, recently_resolved
+from bot.store import StateStore
+from bot.store.incidents import IncidentRecord
+from bot.types import ConversationRef, Turn
+
+HISTORY_TURNS = 12  # the thread's last messages an answer may draw on
+
+
+def history_and_memory(
+    store: StateStore, conversation: ConversationRef, answers_to: str | None, asker_id: str
+) -> tuple[list[Turn], tuple[bool, list[dict[str, str]]]]:
+    """The two reads every answer starts with (asker_view's history, People.recall's memory), in
+    one trip to the store's thread instead of two."""
+    history = store.history(conversation, HISTORY_TURNS, answers_to=answers_to)
+    return history, store.memory(conversation.platform, asker_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An answer's record, with what `record_answer` read beside it."""
+
+    answer_id: int
+    open_incidents: list[IncidentRecord]  # empty when incidents are not watched
+    resolved: Resolved | None  # None: not read (an abstention, no similar tickets, or it failed)
+
+
+def record_answer(
+    store: StateStore,
+    record: Callable[[StateStore], int],
+    incidents_of: ConversationRef | None,
+    resolved_of: ConversationRef | None,
+) -> Recorded:
+    """The answer's record (`record`: StateStore.record_answer with its values) and what the
+    reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
+    resolved tickets (both the answer's conversation). One trip to the store's thread instead
+    of three. The tickets are a boundary, as in `Responder._similar_resolved`: a failure to
+    read them leaves them to that call (which reads again and logs), never costs the answer."""
+    answer_id = record(store)
+    incidents = open_incidents(store, incidents_of) if incidents_of is not None else []
+    resolved = None
+    if resolved_of is not None:
+        try:
+            resolved = recently_resolved(store, resolved_of)
+        except Exception:  # read again (and reported) by SimilarTickets.find
+            resolved = None
+    return Recorded(answer_id, incidents, resolved)
