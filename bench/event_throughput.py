@@ -49,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -407,11 +407,12 @@ async def run_level(
 class Sut:
     """A bot under test in its own process."""
 
-    def __init__(self, target: Target, bot: str, log_dir: Path) -> None:
+    def __init__(self, target: Target, bot: str, log_dir: Path, prefix: Sequence[str] = ()) -> None:
         self.target = target
         self.bot = bot
         self.log_path = log_dir / f"{target.platform}-{bot}-{time.monotonic_ns()}.log"
         self.process: asyncio.subprocess.Process | None = None
+        self.prefix = tuple(prefix)  # a command the bot runs under (bench/event_instructions.py: valgrind)
 
     async def __aenter__(self) -> Sut:
         env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -420,6 +421,7 @@ class Sut:
                 del env[name]
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
+                *self.prefix,
                 sys.executable,
                 str(Path(__file__).resolve()),
                 "--sut",
