@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_blocks"})
 # A slash command used where the bot is not a member: answer through the response URL.
 _NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
+# the metadata event a reply to a question carries: {"question": the question's message id}
+REPLY_EVENT = "supportbot_reply"
 
 
 def _ts_order(ts: str) -> tuple[int, int]:
@@ -129,8 +131,10 @@ class SlackChannel:
         return message.conversation.in_thread(parsed[1] if parsed else None)
 
     async def find_reply(self, message: InboundMessage) -> Posted | None:
-        """`bot.ports.FindsReplies`: the bot's first message in the thread after `message`
-        (conversations.replies), unless a person spoke first: a later bot message answers them."""
+        """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
+        (conversations.replies) that names it in its metadata (`send` labels the first post of
+        a reply to a question); a post without a label (an older version's) only when it is
+        the bot's first and no person spoke before it: a later one may be answering them."""
         parsed = split_message_id(message.id)
         if parsed is None:
             return None
@@ -138,7 +142,7 @@ class SlackChannel:
         thread = message.conversation.thread or ts
         try:
             found = await self.client.conversations_replies(
-                channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50
+                channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50, include_all_metadata=True
             )
         except SlackApiError as exc:
             log.warning("conversations.replies failed: %s", slack_error(exc), extra=ctx(channel))
@@ -147,16 +151,24 @@ class SlackChannel:
             log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))
             return None
         me = self.directory.identity
+        spoke = False
         for item in found.get("messages") or []:
             later = str(item.get("ts") or "")
             if _ts_order(later) <= _ts_order(ts):
                 continue  # the thread's root, or the question itself
             if item.get("user") == me.bot_user_id or (me.bot_id and item.get("bot_id") == me.bot_id):
+                label = item.get("metadata") or {}
+                if label.get("event_type") == REPLY_EVENT:
+                    # a post that names its question: ours, wherever it is in the thread
+                    if (label.get("event_payload") or {}).get("question") != message.id:
+                        continue  # the answer to another question in the thread
+                elif spoke:
+                    continue  # after someone spoke, an unnamed post may be answering them
                 return Posted(
                     message_id=message_id(channel, later), conversation=message.conversation.in_thread(thread)
                 )
-            if item.get("user"):
-                return None
+            elif item.get("user"):
+                spoke = True
         return None
 
     async def send(self, reply: Reply) -> Posted:
@@ -239,7 +251,9 @@ class SlackChannel:
         first_ts: str | None = None
         last: tuple[str, str] | None = None
         for message in messages:
-            posted_channel, ts = await self._post(channel, message, thread_ts)
+            # the first post names the question: a replay after a crash finds it by that
+            answers = reply.in_reply_to if first_ts is None else None
+            posted_channel, ts = await self._post(channel, message, thread_ts, answers)
             first_ts = first_ts or ts
             last = (posted_channel, ts)
         assert last is not None  # render_reply always returns at least one message
@@ -255,10 +269,16 @@ class SlackChannel:
             conversation=reply.conversation.in_thread(thread_ts or first_ts),
         )
 
-    async def _post(self, channel: str, message: SlackMessage, thread_ts: str | None) -> tuple[str, str]:
+    async def _post(
+        self, channel: str, message: SlackMessage, thread_ts: str | None, answers: str | None = None
+    ) -> tuple[str, str]:
+        """`answers`: the question's message id, which the post names in its metadata (what
+        find_reply knows it by after a crash)."""
         args: dict[str, Any] = {"channel": channel, "unfurl_links": False, "unfurl_media": False}
         if thread_ts:
             args["thread_ts"] = thread_ts
+        if answers:
+            args["metadata"] = {"event_type": REPLY_EVENT, "event_payload": {"question": answers}}
         try:
             response = await self.client.chat_postMessage(text=message.text, blocks=message.blocks, **args)
         except SlackApiError as exc:

@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter, build_adapter
+from adapters.slack.channel import REPLY_EVENT
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.render import citation_text, iter_strings
@@ -829,6 +830,52 @@ async def test_a_bot_message_after_someone_else_spoke_is_not_taken_for_the_reply
         [answer] = posts(fake)  # its own message: the bot's later one may answer the other person
     assert answer.params["thread_ts"] == question["ts"]
     assert fake.message("C111", earlier["ts"])["text"] == "an answer to them"  # type: ignore[index]
+
+
+def _labelled(fake: FakeSlack, text: str, thread_ts: str, question: str) -> dict[str, Any]:
+    """A bot post as `send` makes it: its metadata names the question it answers."""
+    metadata = {"event_type": REPLY_EVENT, "event_payload": {"question": question}}
+    return fake.add_message("C111", text, user=fake.bot_user_id, thread_ts=thread_ts, metadata=metadata)
+
+
+async def test_the_answer_to_another_question_in_the_thread_is_never_taken(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    """Two questions in a thread, then the bot's answer to the first (it names that question):
+    the replay of the second must not overwrite it. It answers anew, naming its own question."""
+    root = fake.add_message("C111", "How do I invite the bot?", user=MEMBER)
+    question = fake.add_message("C111", "How do I reset my password?", user=MEMBER, thread_ts=root["ts"])
+    first = _labelled(fake, "Invite it from the app directory.", root["ts"], f"C111:{root['ts']}")
+    pending = InboundMessage(
+        id=f"C111:{question['ts']}",
+        conversation=ConversationRef(platform="slack", workspace="T111", channel="C111", thread=root["ts"]),
+        author=Author(id=MEMBER, name="member"),
+        text=question["text"],
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=rt.bot.clock.now(),
+    )
+    rt.state.claim_event(f"slack:msg:{pending.id}", "slack", serialise_message(pending), rt.bot.clock.now())
+    async with running(rt):
+        [answer] = posts(fake)
+    assert fake.message("C111", first["ts"])["text"] == "Invite it from the app directory."  # type: ignore[index]
+    metadata = answer.params["metadata"]  # slack_sdk sends it as JSON: a dict once parsed
+    assert (json.loads(metadata) if isinstance(metadata, str) else metadata) == {
+        "event_type": REPLY_EVENT,
+        "event_payload": {"question": pending.id},
+    }
+
+
+async def test_a_post_naming_the_question_is_found_even_after_someone_spoke(
+    fake: FakeSlack, rt: Runtime
+) -> None:
+    question = _left_pending(fake, rt, "How do I reset my password?")
+    fake.add_message("C111", "same problem here", user="W333", thread_ts=question["ts"])
+    ours = _labelled(fake, "Looking into it…", question["ts"], f"C111:{question['ts']}")
+    async with running(rt):
+        pass
+    assert posts(fake) == []
+    assert "password" in str(fake.message("C111", ours["ts"])["text"]).lower()  # type: ignore[index]
 
 
 async def test_a_refused_bot_token_stops_the_adapter_for_good(
