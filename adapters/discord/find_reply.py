@@ -13,7 +13,7 @@ of a streamed answer too): that names the question exactly, whoever spoke in bet
 never takes the bot's answer to an earlier question asked in the same place. In the
 question's own thread, which holds nothing else, it is also the bot's first message that
 replies to nothing, before any person spoke (after a person spoke, the bot's next message
-may be answering them, as the port says).
+may be answering them, as the port says); the same in a forum post the question starts.
 
 It only reads (`GET /channels/{id}/messages?after=...`), never raises: a refusal, a rate
 limit or a network failure is one log line and None (the replay then answers anew).
@@ -53,10 +53,12 @@ async def find_reply(client: discord.Client, message: InboundMessage) -> Posted 
     try:
         if ref.thread is None and _may_have_thread(client, ref):
             try:
-                return await _first_reply(client, ref.in_thread(message.id), question, me.id, own_thread=True)
+                where = ref.in_thread(message.id)
+                return await _first_reply(client, where, question, me.id, own_thread=True, starter=True)
             except _NoThread:
                 pass  # answered in place, if at all
-        return await _first_reply(client, ref, question, me.id)
+        # a forum post's first message has its thread's id: in place, it is the thread's starter
+        return await _first_reply(client, ref, question, me.id, starter=ref.thread == message.id)
     except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
         status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)
@@ -92,10 +94,18 @@ def _messageable(client: discord.Client, ref: ConversationRef, channel_id: int) 
 
 
 async def _first_reply(
-    client: discord.Client, where: ConversationRef, question: int, me: int, *, own_thread: bool = False
+    client: discord.Client,
+    where: ConversationRef,
+    question: int,
+    me: int,
+    *,
+    own_thread: bool = False,
+    starter: bool = False,
 ) -> Posted | None:
     """The bot's reply to `question` among the messages after it in `where` (module docstring).
-    `own_thread`: `where` is the thread started from the question, which may not exist."""
+    `own_thread`: `where` is the thread started from the question, which may not exist.
+    `starter`: the question starts `where` (that thread, or a forum post): replies there do not
+    reference it, so the bot's first post before anyone spoke is the answer."""
     channel_id = int(where.thread or where.channel)
     history = _messageable(client, where, channel_id).history(
         after=discord.Object(id=question), limit=LOOKAHEAD, oldest_first=True
@@ -105,7 +115,7 @@ async def _first_reply(
         async for found in history:
             if found.author.id == me:
                 replied_to = found.reference.message_id if found.reference is not None else None
-                if replied_to == question or (own_thread and replied_to is None and not spoke):
+                if replied_to == question or (starter and replied_to is None and not spoke):
                     return Posted(message_id=str(found.id), conversation=where)
             elif found.type in _SPOKEN and not found.author.bot:
                 spoke = True

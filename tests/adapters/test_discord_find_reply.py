@@ -225,6 +225,34 @@ async def test_in_a_thread_the_answer_replies_to_its_question_and_is_found_by_it
     assert edit.path == f"/channels/{fake.thread_id}/messages/{ours['id']}"
 
 
+async def test_a_forum_post_answer_is_found_in_the_post(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """A forum post's first message is the question and has the post's id: the answer in the
+    post quotes nothing, and is still the one found (not posted again, whatever the nonce)."""
+    post = fake.build_thread_create("Password reset", starter_content=QUESTION)
+    question = InboundMessage(
+        id=post["id"],
+        conversation=ConversationRef(
+            platform="discord", workspace=fake.guild_id, channel=fake.forum_channel_id, thread=post["id"]
+        ),
+        author=Author(id=fake.user_id, name="Alice"),
+        text=QUESTION,
+        addressed=True,
+        visibility=Visibility.PUBLIC,
+        sent_at=datetime.now(UTC),
+    )
+    await die_after_posting(make(), question)
+    [first] = bot_messages(fake, post["id"])
+    assert "message_reference" not in first
+
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    [edit] = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
+    assert edit.path == f"/channels/{post['id']}/messages/{first['id']}"
+
+
 async def test_the_answer_to_an_earlier_question_in_the_thread_is_never_taken(
     fake: FakeDiscord, make: Callable[[], Runtime]
 ) -> None:
