@@ -8,6 +8,7 @@ arbitrary files from the machine the bot runs on.
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -92,6 +93,22 @@ def list_item(marker: str, body: str) -> str:
         else:
             out.append(f"{pad}{line}" if line else "")
     return "\n".join(out)
+
+
+def is_python(text: str) -> bool:
+    """`text` is a Python program, not prose: it parses, and it holds a statement (an
+    assignment, an import, a definition, a loop...) or a call. Prose that happens to parse is
+    an expression without a call: a word, `Flask or Django`, `- Linux` (a unary minus), `A in
+    B`. Sentences do not parse at all: "Run it now." fails."""
+    if not text.strip():
+        return False
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        not isinstance(node, ast.Expr) or isinstance(node.value, ast.Call | ast.Await) for node in tree.body
+    )
 
 
 def code_span(text: str) -> str:

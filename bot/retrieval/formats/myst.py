@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from bot.retrieval.formats.common import ParseContext, fence, language_for
+from bot.retrieval.formats.common import ParseContext, fence, is_python, language_for
 from bot.retrieval.formats.mkdocs import REFERENCE_MARK
 
 _HINT = re.compile(
@@ -32,6 +32,7 @@ _PLAIN_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _LABEL = re.compile(r"^[ \t]*\(([^()\s]+)\)=[ \t]*$")
 _HEADING = re.compile(r"^(#{1,6}[ \t]+.*?)[ \t]*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:(?:[ \t].*)?$")
+MAX_INCLUDE_DEPTH = 20  # as the reST reader: includes within includes, no deeper
 _ROLE_BEFORE_CODE = re.compile(r"(?:^|(?<=[\s(\[\"'/]))\{([A-Za-z][\w:.+-]*)\}$")
 
 CODE = frozenset({"code-block", "code", "sourcecode", "code-cell", "doctest", "testcode", "testoutput"})
@@ -71,10 +72,11 @@ def role(text_before: str) -> tuple[str, str] | None:
 
 def expand(text: str, context: ParseContext) -> str:
     """`text` (which `uses_myst`) with MyST's block syntax rewritten into CommonMark."""
-    return "\n".join(_expand(text.split("\n"), context))
+    return "\n".join(_expand(text.split("\n"), context, (str(context.file.resolve()),)))
 
 
-def _expand(lines: list[str], context: ParseContext) -> list[str]:
+def _expand(lines: list[str], context: ParseContext, included: tuple[str, ...]) -> list[str]:
+    """`included`: the files being included on the way here (a file including itself stops)."""
     out: list[str] = []
     label: str | None = None
     i = 0
@@ -84,7 +86,7 @@ def _expand(lines: list[str], context: ParseContext) -> list[str]:
         if opened:
             end = _closing(lines, i + 1, opened.group("marker"))
             body = _dedent(lines[i + 1 : end], opened.group("indent"))
-            out.extend(_directive(opened.group("name"), opened.group("arg"), body, context))
+            out.extend(_directive(opened.group("name"), opened.group("arg"), body, context, included))
             i = end + 1
             continue
         plain = _PLAIN_FENCE.match(line)
@@ -140,7 +142,9 @@ def _without_options(body: list[str]) -> tuple[dict[str, str], list[str]]:
     return options, body[i:]
 
 
-def _directive(name: str, arg: str, body: list[str], context: ParseContext) -> list[str]:
+def _directive(
+    name: str, arg: str, body: list[str], context: ParseContext, included: tuple[str, ...]
+) -> list[str]:
     kind = name.rsplit(":", 1)[-1]
     options, content = _without_options(body)
     if kind in CODE:
@@ -150,7 +154,7 @@ def _directive(name: str, arg: str, body: list[str], context: ParseContext) -> l
     if kind in _STUBS:
         return [f"{REFERENCE_MARK}{arg.split()[0]} -->", ""] if arg else []
     if kind in ("literalinclude", "include"):
-        return _include(kind, arg, options, context)
+        return _include(kind, arg, options, context, included)
     if kind in _SILENT:
         return []
     lead: list[str] = []
@@ -167,7 +171,10 @@ def _directive(name: str, arg: str, body: list[str], context: ParseContext) -> l
         return [f"**{arg}**", ""]
     elif kind == "math":
         return [fence("\n".join(content).strip("\n"), "latex"), ""]
-    expanded = _expand(content, context)
+    if is_python("\n".join(content)) and kind not in _TITLED:
+        # an extension's code directive (jupyter-execute, ipython, plot): code, not prose
+        return [fence("\n".join(content).strip("\n"), "python"), ""]
+    expanded = _expand(content, context, included)
     return [*lead, "", *expanded, ""] if lead else ["", *expanded, ""]
 
 
@@ -194,26 +201,36 @@ def _from_rst(source: str, context: ParseContext) -> list[str]:
 
 
 def _as_text(lines: list[str]) -> list[str]:
-    """Markdown the reStructuredText reader wrote, safe to parse as Markdown again: a line of
-    its prose that starts with `#` is text there (`# And how it works:`), not a heading."""
+    """Markdown the reStructuredText reader wrote, safe to parse as Markdown again: in its prose
+    a line starting with `#` is text (`# And how it works:`), not a heading, and `<...>` and
+    `&` are text, not HTML."""
     out: list[str] = []
     fenced: str | None = None
     for line in lines:
         plain = _PLAIN_FENCE.match(line)
         if plain and (fenced is None or plain.group(1)[0] == fenced[0]):
             fenced = None if fenced is not None else plain.group(1)
-        out.append("\\" + line if fenced is None and not plain and line.startswith("#") else line)
+        if fenced is None and not plain:
+            # prose: `<your-token>` and `&amp;` are text there, not HTML for a second parse
+            line = line.replace("&", "\\&").replace("<", "\\<")
+            line = "\\" + line if line.startswith("#") else line
+        out.append(line)
     return out
 
 
-def _include(kind: str, arg: str, options: dict[str, str], context: ParseContext) -> list[str]:
+def _include(
+    kind: str, arg: str, options: dict[str, str], context: ParseContext, included: tuple[str, ...]
+) -> list[str]:
     found = context.read_include(arg.strip()) if arg.strip() else None
     if found is None:
         return []
     path, content = found
+    if str(path) in included or len(included) >= MAX_INCLUDE_DEPTH:
+        context.warn(f"includes {arg.strip()} within itself; the repeat was left out")
+        return []
     if kind == "literalinclude":
         language = options.get("language") or language_for(path)
         return [fence(content.strip("\n"), language), ""]
     if path.suffix.lower() == ".rst":
         return _from_rst(content, context)
-    return _expand(content.split("\n"), context)
+    return _expand(content.split("\n"), context, (*included, str(path)))

@@ -12,7 +12,6 @@ otherwise). The doctree is then rendered to Markdown; system messages never reac
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -20,7 +19,7 @@ from typing import Any, ClassVar
 from docutils import nodes, statemachine
 from docutils.parsers.rst import Directive, directives, roles
 
-from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, language_for
+from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, is_python, language_for
 from bot.retrieval.formats.roles import CODE_ROLES, TEXT_ROLES, role_display
 from bot.retrieval.formats.rst_render import Renderer, stub, switch_language
 from bot.retrieval.sections import DocumentError
@@ -269,6 +268,9 @@ class _Silent(Directive):  # type: ignore[misc]
         return []
 
 
+_TABS = frozenset({"tab", "group-tab", "code-tab", "tab-item"})  # titled: their body is read as is
+
+
 class _Generic(Directive):  # type: ignore[misc]
     """Any other directive (only, tabs, glossary, ...): its content, its markers gone."""
 
@@ -279,34 +281,19 @@ class _Generic(Directive):  # type: ignore[misc]
 
     def run(self) -> list[nodes.Node]:
         code = "\n".join(self.content)
-        if is_python(code):
+        if self.name not in _TABS and is_python(code):
             # an extension's example or run directive (click:example, jupyter-execute): code
             # read as paragraphs would come out squashed onto one line
             block = nodes.literal_block(code, code)
             block["language"] = "python"
             return [block]
         node = nodes.container()
-        if self.name in {"tab", "group-tab", "code-tab", "tab-item"} and self.arguments:
+        if self.name in _TABS and self.arguments:
             # the title is inline markup (``netstat`` (Linux)), parsed as a heading's would be
             title, _ = self.state.inline_text(self.arguments[0], self.lineno)
             node += nodes.rubric("", "", *title)
         self.state.nested_parse(self.content, self.content_offset, node)
         return [node]
-
-
-def is_python(text: str) -> bool:
-    """`text` is a Python program, not prose: it parses, and not merely as a name, a number or
-    a string (a one-word paragraph parses too). Sentences do not parse: "Run it now." fails."""
-    if not text.strip():
-        return False
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return any(
-        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Name | ast.Constant | ast.Attribute))
-        for node in tree.body
-    )
 
 
 def _register() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.answering.picker import split_units
 from bot.retrieval.documents import SectionKind, read_document
-from bot.retrieval.formats.rst import is_python
+from bot.retrieval.formats.common import is_python
 
 from .helpers import read_fixture, section
 
@@ -95,3 +95,27 @@ def test_a_page_whose_code_prints_angle_brackets_is_not_read_as_mdx(tmp_path: Pa
         page.write_text(f"# Init\n\nIntro.\n\n{first}\n\n{code}\n\nWrap it in a {role}.\n", encoding="utf-8")
         text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
         assert text == f"Intro.\n\n{first}\n\n{code}\n\nWrap it in a `attrs.Converter`.", name
+
+
+def test_includes_that_loop_stop_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("# A\n\n```{include} b.md\n```\n\nFrom a.\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("From b {ref}`x`.\n\n```{include} a.md\n```\n", encoding="utf-8")
+    page = tmp_path / "a.md"
+    doc = read_document(tmp_path, page, page.read_bytes())
+    assert [s.text for s in doc.sections] == ["From b x.\n\nFrom a."]
+    assert doc.warnings == ("includes a.md within itself; the repeat was left out",)
+
+
+def test_rst_text_in_eval_rst_keeps_its_angle_brackets_and_prose_stays_prose(tmp_path: Path) -> None:
+    page = tmp_path / "b.md"
+    page.write_text(
+        "# B\n\n```{eval-rst}\nSet <your-token> & use <b> tags.\n\n.. only:: html\n\n   - Linux\n   - macOS\n```\n\n"
+        "```{jupyter-execute}\nimport x\nx.run()\n```\n\n```{note}\nFlask or Django\n```\n",
+        encoding="utf-8",
+    )
+    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
+    assert text == (
+        "Set <your-token> & use <b> tags.\n\n- Linux\n- macOS\n\n"
+        "```python\nimport x\nx.run()\n```\n\n**Note:**\n\nFlask or Django"
+    )
+    assert not is_python("Flask or Django") and not is_python("- Linux\n- macOS") and not is_python("A in B")
