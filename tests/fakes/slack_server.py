@@ -1812,7 +1812,7 @@ class FakeSlack:
         page, cursor = self._paginate(items, ctx.params, 1000)
         return {
             "ok": True,
-            "messages": copy.deepcopy(page),
+            "messages": self._with_metadata(page, ctx),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
@@ -1830,6 +1830,16 @@ class FakeSlack:
                 return False
         return True
 
+    @staticmethod
+    def _with_metadata(messages: list[dict[str, Any]], ctx: _Ctx) -> list[dict[str, Any]]:
+        """Copies of `messages`; their metadata only when asked for (`include_all_metadata`), as
+        conversations.history and conversations.replies return it."""
+        out = copy.deepcopy(messages)
+        if not _truthy(ctx.params.get("include_all_metadata")):
+            for message in out:
+                message.pop("metadata", None)
+        return out
+
     async def _m_conversations_history(self, ctx: _Ctx) -> dict[str, Any]:
         channel = self._readable_channel(ctx)
         store = self._messages.get(channel["id"], {})
@@ -1846,7 +1856,7 @@ class FakeSlack:
         page, cursor = self._paginate(top, ctx.params, 100)
         return {
             "ok": True,
-            "messages": copy.deepcopy(page),
+            "messages": self._with_metadata(page, ctx),
             "has_more": bool(cursor),
             "pin_count": 0,
             "response_metadata": {"next_cursor": cursor},
