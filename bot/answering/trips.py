@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from bot.insights.incidents import open_incidents
 from bot.insights.similar_tickets import Resolved, recently_resolved
 from bot.store import StateStore
+from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
+from bot.store.people import memory_of, memory_statement
+from bot.store.rows import read_together
 from bot.types import ConversationRef, Turn
 
 HISTORY_TURNS = 12  # the thread's last messages an answer may draw on
@@ -25,9 +28,15 @@ def history_and_memory(
     store: StateStore, conversation: ConversationRef, answers_to: str | None, asker_id: str
 ) -> tuple[list[Turn], tuple[bool, list[dict[str, str]]]]:
     """The two reads every answer starts with (asker_view's history, People.recall's memory), in
-    one trip to the store's thread instead of two."""
-    history = store.history(conversation, HISTORY_TURNS, answers_to=answers_to)
-    return history, store.memory(conversation.platform, asker_id)
+    one trip to the store's thread instead of two, and on PostgreSQL one round trip."""
+    history, memory = read_together(
+        store.db,
+        [
+            history_statement(conversation, HISTORY_TURNS, answers_to),
+            memory_statement(conversation.platform, asker_id),
+        ],
+    )
+    return history_turns(history), memory_of(memory)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.store.rows import one_trip, select_row, transaction, update_row
 from bot.store.store import Repository, iso
@@ -48,6 +49,25 @@ _TOUCH_AND_FOLLOW_UP = (
     "followup_answer_id = case when conversations.followup_sent_at is null "
     "then excluded.followup_answer_id else conversations.followup_answer_id end"
 )
+
+
+def history_statement(ref: ConversationRef, limit: int, answers_to: str | None) -> tuple[str, list[Any]]:
+    """The query `ConversationRepository.history` runs (read_together sends it with others)."""
+    only_theirs = (
+        " and (role != 'bot' or exists (select 1 from answers a where "
+        "a.posted_message_id = messages.platform_id and a.asker_id = ?))"
+    )
+    sql = (
+        "select role, text from messages where conversation = ?"
+        + (only_theirs if answers_to is not None else "")
+        + " order by id desc limit ?"
+    )
+    return sql, [ref.key, *([answers_to] if answers_to is not None else []), limit]
+
+
+def history_turns(rows: list[Any]) -> list[Turn]:
+    """The turns of `history_statement`'s rows, oldest first."""
+    return [Turn(role=role, text=text) for role, text in reversed(rows)]
 
 
 class ConversationRepository(Repository):
@@ -183,17 +203,8 @@ class ConversationRepository(Repository):
         """The last `limit` messages, oldest first. With `answers_to`, the bot's messages are
         only its answers to that person: its answers to others may rest on documents this
         person may not see (bot/privacy/audiences.py)."""
-        only_theirs = (
-            " and (role != 'bot' or exists (select 1 from answers a where "
-            "a.posted_message_id = messages.platform_id and a.asker_id = ?))"
-        )
-        rows = self.db.execute(
-            "select role, text from messages where conversation = ?"
-            + (only_theirs if answers_to is not None else "")
-            + " order by id desc limit ?",
-            [ref.key, *([answers_to] if answers_to is not None else []), limit],
-        ).fetchall()
-        return [Turn(role=role, text=text) for role, text in reversed(rows)]
+        sql, params = history_statement(ref, limit, answers_to)
+        return history_turns(self.db.execute(sql, params).fetchall())
 
     def bot_conversations_since(
         self, platform: str, since: datetime, limit: int = 100

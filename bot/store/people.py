@@ -27,18 +27,27 @@ FORGOTTEN_TEXT = "(forgotten)"  # what replaces text a forgotten person wrote wh
 MIN_ID_IN_TEXT = 6
 
 
+def memory_statement(platform: str, user_id: str) -> tuple[str, list[Any]]:
+    """The query `PeopleRepository.memory` runs (read_together sends it with others)."""
+    return "select enabled, facts from user_memory where platform = ? and user_id = ?", [platform, user_id]
+
+
+def memory_of(rows: list[Any]) -> tuple[bool, list[dict[str, str]]]:
+    """(enabled, facts) from `memory_statement`'s rows."""
+    if not rows:
+        return False, []
+    enabled, stored = rows[0]
+    facts: list[dict[str, str]] = json.loads(stored) if stored else []
+    return bool(enabled), facts
+
+
 class PeopleRepository(Repository):
     # -- memory ------------------------------------------------------------------------------
 
     def memory(self, platform: str, user_id: str) -> tuple[bool, list[dict[str, str]]]:
         """(enabled, facts) for a person; (False, []) when nothing is kept."""
-        row = self.db.execute(
-            "select enabled, facts from user_memory where platform = ? and user_id = ?", [platform, user_id]
-        ).fetchone()
-        if row is None:
-            return False, []
-        facts: list[dict[str, str]] = json.loads(row[1]) if row[1] else []
-        return bool(row[0]), facts
+        sql, params = memory_statement(platform, user_id)
+        return memory_of(self.db.execute(sql, params).fetchall())
 
     def set_memory_enabled(self, platform: str, user_id: str, enabled: bool, at: datetime) -> None:
         """Opting in lifts a tombstone (they asked again); opting out drops the facts too:

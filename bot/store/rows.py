@@ -21,7 +21,7 @@ And the transactions the repositories hold, one way on both backends:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -37,6 +37,7 @@ __all__ = [
     "insert_row",
     "one_statement",
     "one_trip",
+    "read_together",
     "select_row",
     "select_rows",
     "transaction",
@@ -123,6 +124,17 @@ def select_row(db: StateDatabase, table: str, column: str, key: Any) -> dict[str
     if row is None:
         return None
     return dict(zip((d[0] for d in cursor.description), row, strict=True))
+
+
+def read_together(db: StateDatabase, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+    """The rows of each of `statements`, reads that do not depend on each other: on PostgreSQL
+    sent together in one round trip (PgDatabase.read_together), on SQLite one after another
+    (each costs microseconds there)."""
+    together = getattr(db, "read_together", None)
+    if together is not None:
+        rows: list[list[Any]] = together(statements)
+        return rows
+    return [db.execute(sql, list(params)).fetchall() for sql, params in statements]
 
 
 def select_rows(db: StateDatabase, sql: str, params: list[Any]) -> list[dict[str, Any]]:

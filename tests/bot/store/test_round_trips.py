@@ -17,11 +17,14 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleChannel
+from bot.answering.trips import HISTORY_TURNS, history_and_memory
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.store import StateStore
-from bot.store.conversations import one_trip
+from bot.store.conversations import history_statement, history_turns, one_trip
 from bot.store.followups import FollowupClaim
+from bot.store.people import memory_of, memory_statement
+from bot.store.rows import read_together
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
 from tests.bot.store.round_trips import RoundTrips
 from tests.fakes.clock import FakeClock
@@ -265,4 +268,39 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
         print(f"{count / asked:5.2f}  {sql}")
     assert trace.statements["BEGIN"] == 0 and trace.statements["begin"] == 2 * asked
     assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
-    assert trace.trips == trace.total - 9 * asked  # the two pipelines: 5 and 6 statements, 1 trip each
+    # the two pipelines (5 and 6 statements) and the answer's history with the asker's memory
+    # (2 reads): one trip each
+    assert trace.trips == trace.total - 10 * asked
+
+
+def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    ref = _thread(9)
+    store.record_message(ref, role="user", text="first", at=NOW, now=NOW, author=ASKER, platform_id="9.1")
+    store.record_message(ref, role="user", text="second", at=NOW, now=NOW, author=ASKER, platform_id="9.2")
+    store.set_memory_enabled("slack", ASKER.id, True, NOW)
+    with RoundTrips(store.db.connection) as read:
+        history, memory = history_and_memory(store, ref, None, ASKER.id)
+    assert read.trips == 1 and read.total == 2
+    assert [t.text for t in history] == ["first", "second"] and memory == store.memory("slack", ASKER.id)
+    assert history == store.history(ref, HISTORY_TURNS)
+    store.close()
+
+
+def test_reads_sent_together_give_what_each_gives_alone(state: Path | str) -> None:
+    """read_together on both backends: a pipeline on PostgreSQL, one after another on SQLite."""
+    store = StateStore(state)
+    ref = _thread(10)
+    store.record_message(ref, role="user", text="hello", at=NOW, now=NOW, author=ASKER, platform_id="10.1")
+    history, memory, none = read_together(
+        store.db,
+        [
+            history_statement(ref, 5, None),
+            memory_statement("slack", ASKER.id),
+            ("select key from inbox where key = ?", ["nothing"]),
+        ],
+    )
+    assert history_turns(history) == store.history(ref, 5)
+    assert memory_of(memory) == store.memory("slack", ASKER.id) == (False, [])
+    assert none == []
+    store.close()
