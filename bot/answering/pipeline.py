@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.privacy.redaction import without_placeholders
-from bot.retrieval.service import KnowledgeService
+from bot.retrieval.service import KnowledgeService, Sections
 from bot.types import Answer, Author, ConversationRef, DocVisibility, Passage, SearchResult, Turn
 
 if TYPE_CHECKING:
@@ -79,10 +79,19 @@ class AnswerPipeline:
         # a pasted credential is nobody's search term, and must not reach an embeddings endpoint
         # placeholders ([card], [email]) name what redaction removed, not what was asked
         query = without_placeholders(redact_secrets(question))
-        result = await self.knowledge.search(query, scope, k=wanted, audiences=audiences)
+        chosen = answerer or self.answerer
+        # the sections every answer quotes from come back with the search, in one trip: all the
+        # model may be given, or the offline answerer's few
+        widen = wanted if self._is_model(chosen) else self.settings.answer.passages
+        result, sections = await self.knowledge.search_widened(
+            query, scope, wanted, widen=widen, audiences=audiences
+        )
         language = language or policy.detect_language(question)
-        answer = await self._compose(question, result, history, language, on_text, answerer or self.answerer)
+        answer = await self._compose(question, result, sections, history, language, on_text, chosen)
         return answer, result
+
+    def _is_model(self, answerer: Answerer) -> bool:
+        return self.fallback is not None and answerer is not self.fallback
 
     def is_abstention(self, answer: Answer) -> bool:
         return policy.needs_escalation(answer, self.settings.answer.confidence_threshold)
@@ -99,16 +108,19 @@ class AnswerPipeline:
         self,
         question: str,
         result: SearchResult,
+        sections: Sections,
         history: Sequence[Turn],
         language: str,
         on_text: StreamSink | None,
         answerer: Answerer,
     ) -> Answer:
+        """`sections`: the whole sections of the best passages (search_widened), at least of
+        the offline answerer's few."""
         passages = result.passages[: self.settings.answer.passages]
-        if self.fallback is not None and answerer is not self.fallback:
-            sent = await self.model_context(question, result) or passages
+        if self._is_model(answerer):
+            sent = await self.model_context(question, result, sections) or passages
         else:
-            sent = await self._quotable(passages)
+            sent = _quotable(passages, sections)
         try:
             return await answerer.answer(
                 question, sent, history, language, result.confidence, on_text, hints=result.hints
@@ -125,7 +137,7 @@ class AnswerPipeline:
                 log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
             answer = await self.fallback.answer(
                 question,
-                await self._quotable(passages),
+                _quotable(passages, sections),
                 history,
                 language,
                 result.confidence,
@@ -133,23 +145,19 @@ class AnswerPipeline:
             )
             return replace(answer, note=say("llm_fallback", language), judged=False)
 
-    async def _quotable(self, passages: Sequence[Passage]) -> tuple[Passage, ...]:
-        """What the offline answerer quotes from: the best passages widened to their whole
-        sections, each section once. A chunk is cut to fit the index, not the reader: the
-        sentence that answers is often one chunk away from the one that matched (measured on
-        realdocs_dev: answer_contains 0.595 -> 0.619 Pydantic, 0.786 -> 0.810 Flask, React
-        unchanged)."""
-        return tuple(whole for _, whole in await self.knowledge.sections(passages))
-
-    async def model_context(self, question: str, result: SearchResult) -> tuple[Passage, ...] | None:
+    async def model_context(
+        self, question: str, result: SearchResult, sections: Sections | None = None
+    ) -> tuple[Passage, ...] | None:
         """What the model is given for `question`: the best passages widened to their whole
-        sections, within `[llm] context_tokens`; None when no model is configured."""
+        sections (`sections` when the search brought them), within `[llm] context_tokens`;
+        None when no model is configured."""
         if self.fallback is None:
             return None
         # imported here: only a model needs it (and its prompt module), `supportbot ask` offline does not
         from bot.answering.context import fit_sections
 
-        sections = await self.knowledge.sections(result.passages)
+        if sections is None:
+            sections = await self.knowledge.sections(result.passages)
         return fit_sections(sections, self.settings.llm.context_tokens)
 
     async def answerer_for(
@@ -193,3 +201,13 @@ class AnswerPipeline:
             close = getattr(answerer, "close", None)
             if close is not None:
                 await close()
+
+
+def _quotable(passages: Sequence[Passage], sections: Sections) -> tuple[Passage, ...]:
+    """What the offline answerer quotes from: `passages` widened to their whole sections, each
+    section once (`sections` holds at least theirs, in the same order). A chunk is cut to fit
+    the index, not the reader: the sentence that answers is often one chunk away from the one
+    that matched (measured on realdocs_dev: answer_contains 0.595 -> 0.619 Pydantic, 0.786 ->
+    0.810 Flask, React unchanged)."""
+    wanted = {p.chunk_id for p in passages}
+    return tuple(whole for first, whole in sections if first.chunk_id in wanted)

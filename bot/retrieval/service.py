@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.retrieval.embeddings import QUERY_DEADLINE_SECONDS, Embeddings
 from bot.retrieval.knowledge import KnowledgeBase, KnowledgeSummary, SyncReport
-from bot.retrieval.vectors import EmbeddingReport
+from bot.retrieval.vectors import EmbeddingReport, QueryVector
 from bot.types import DocVisibility, Passage, SearchResult
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Sections = tuple[tuple[Passage, Passage], ...]  # (passage, its whole section), each section once
 
 
 class KnowledgeService:
@@ -59,16 +60,40 @@ class KnowledgeService:
         audiences: frozenset[str] | None = frozenset(),
     ) -> SearchResult:
         """`audiences`: the asker's (KnowledgeBase.search); None for staff tools that see all."""
-        vector = None
-        if self.embeddings is not None:
-            if self._first_embedding is None:
-                await asyncio.shield(self.start_embedding())  # the first question waits for the cache
-            vector = await self.embeddings.embed_query(question)
+        vector = await self._query_vector(question)
         return await self.run(
             partial(self.base.search, question, scope, k, query_vector=vector, audiences=audiences)
         )
 
-    async def sections(self, passages: Sequence[Passage]) -> tuple[tuple[Passage, Passage], ...]:
+    async def search_widened(
+        self,
+        question: str,
+        scope: DocVisibility,
+        k: int,
+        *,
+        widen: int,
+        audiences: frozenset[str] | None = frozenset(),
+    ) -> tuple[SearchResult, Sections]:
+        """`search`, and the whole sections of its first `widen` passages (`sections`), in one
+        trip to the knowledge thread: an answer always needs both, and each hop wakes that
+        thread and then the event loop."""
+        vector = await self._query_vector(question)
+
+        def both() -> tuple[SearchResult, Sections]:
+            result = self.base.search(question, scope, k, query_vector=vector, audiences=audiences)
+            return result, self.base.sections(result.passages[:widen])
+
+        return await self.run(both)
+
+    async def _query_vector(self, question: str) -> QueryVector | None:
+        """The question's embedding for hybrid retrieval; None when it is off."""
+        if self.embeddings is None:
+            return None
+        if self._first_embedding is None:
+            await asyncio.shield(self.start_embedding())  # the first question waits for the cache
+        return await self.embeddings.embed_query(question)
+
+    async def sections(self, passages: Sequence[Passage]) -> Sections:
         return await self.run(partial(self.base.sections, passages))
 
     async def reindex(self, only: Collection[str] | None = None) -> SyncReport:
