@@ -29,7 +29,9 @@ _OPEN = re.compile(
     r"^(?P<indent>[ \t]*)(?P<marker>`{3,}|~{3,}|:{3,})\{(?P<name>[\w:.-]+)\}[ \t]*(?P<arg>.*?)\s*$"
 )
 _PLAIN_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
-_LABEL = re.compile(r"^[ \t]*\(([^()\s]+)\)=[ \t]*$")
+# MyST's block syntax, like CommonMark's, is indented at most three spaces: four is code
+_LABEL = re.compile(r"^ {0,3}\(([^()\s]+)\)=[ \t]*$")
+_COMMENT_OR_BREAK = re.compile(r"^ {0,3}(?:%|\+\+\+[ \t]*$)")
 _HEADING = re.compile(r"^(#{1,6}[ \t]+.*?)[ \t]*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:(?:[ \t].*)?$")
 MAX_INCLUDE_DEPTH = 20  # as the reST reader: includes within includes, no deeper
@@ -98,7 +100,7 @@ def _expand(lines: list[str], context: ParseContext, included: tuple[str, ...]) 
         target = _LABEL.match(line)
         if target:
             label = target.group(1)
-        elif line.lstrip().startswith("%") or line.strip() == "+++":
+        elif _COMMENT_OR_BREAK.match(line):
             pass  # a MyST comment or block break
         elif label is not None and (heading := _HEADING.match(line)):
             out.append(f"{heading.group(1)} {{#{label}}}")

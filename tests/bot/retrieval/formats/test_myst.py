@@ -119,3 +119,13 @@ def test_rst_text_in_eval_rst_keeps_its_angle_brackets_and_prose_stays_prose(tmp
         "```python\nimport x\nx.run()\n```\n\n**Note:**\n\nFlask or Django"
     )
     assert not is_python("Flask or Django") and not is_python("- Linux\n- macOS") and not is_python("A in B")
+
+
+def test_lines_of_indented_code_are_code_not_comments_or_labels(tmp_path: Path) -> None:
+    page = tmp_path / "magic.md"
+    page.write_text(
+        "# Magic\n\nRun {func}`timeit`:\n\n    %timeit run()\n    (x)=\n\n% a comment\n(label)=\n",
+        encoding="utf-8",
+    )
+    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
+    assert text == "Run `timeit`:\n\n```\n%timeit run()\n(x)=\n```"
