@@ -44,15 +44,19 @@ def make(fake: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Callable[[]
     return lambda: make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
 
 
-def inbound(fake: FakeDiscord, payload: dict[str, Any], *, thread: str | None = None) -> InboundMessage:
-    """The question as the adapter's translator hands it to the core."""
-    dm = "guild_id" not in payload
+def inbound(
+    fake: FakeDiscord, payload: dict[str, Any], *, thread: str | None = None, parent: str | None = None
+) -> InboundMessage:
+    """The question as the adapter's translator hands it to the core. In a thread, `parent` is
+    the channel the thread is under (default: the text channel); a forum post's starter
+    message, as the fake stores it, names no guild but is not a DM."""
+    dm = "guild_id" not in payload and parent is None
     return InboundMessage(
         id=payload["id"],
         conversation=ConversationRef(
             platform="discord",
             workspace=DM_WORKSPACE if dm else fake.guild_id,
-            channel=fake.text_channel_id if thread else payload["channel_id"],
+            channel=(parent or fake.text_channel_id) if thread else payload["channel_id"],
             thread=thread,
         ),
         author=Author(id=payload["author"]["id"], name="Alice"),
@@ -231,18 +235,8 @@ async def test_a_forum_post_answer_is_found_in_the_post(
     """A forum post's first message is the question and has the post's id: the answer in the
     post quotes nothing, and is still the one found (not posted again, whatever the nonce)."""
     post = fake.build_thread_create("Password reset", starter_content=QUESTION)
-    question = InboundMessage(
-        id=post["id"],
-        conversation=ConversationRef(
-            platform="discord", workspace=fake.guild_id, channel=fake.forum_channel_id, thread=post["id"]
-        ),
-        author=Author(id=fake.user_id, name="Alice"),
-        text=QUESTION,
-        addressed=True,
-        visibility=Visibility.PUBLIC,
-        sent_at=datetime.now(UTC),
-    )
-    await die_after_posting(make(), question)
+    [starter] = fake.channel_messages(post["id"])
+    await die_after_posting(make(), inbound(fake, starter, thread=post["id"], parent=fake.forum_channel_id))
     [first] = bot_messages(fake, post["id"])
     assert "message_reference" not in first
 

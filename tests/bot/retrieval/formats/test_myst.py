@@ -12,6 +12,15 @@ from bot.retrieval.formats.common import is_python
 from .helpers import read_fixture, section
 
 DOC = read_fixture("myst", "guide.md")
+
+
+def _page_text(folder: Path, name: str, source: str) -> str:
+    """The text of the one section `source` makes, read as the file `name` in `folder`."""
+    page = folder / name
+    page.write_text(source, encoding="utf-8")
+    return read_document(folder, page, page.read_bytes()).sections[0].text
+
+
 ALL = "\n".join(s.text for s in DOC.sections)
 
 
@@ -75,12 +84,11 @@ def test_a_quote_wrapped_over_lines_is_quoted_without_its_marks() -> None:
 
 
 def test_markdown_that_is_not_myst_keeps_its_braces(tmp_path: Path) -> None:
-    page = tmp_path / "props.md"
-    page.write_text(
+    text = _page_text(
+        tmp_path,
+        "props.md",
         "# Props\n\nWith fallback={undefined}`null` and size={0}`y` after text.\n\n% of users\n",
-        encoding="utf-8",
     )
-    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
     assert text == "With fallback={undefined}`null` and size={0}`y` after text.\n\n% of users"
 
 
@@ -90,10 +98,8 @@ def test_a_page_whose_code_prints_angle_brackets_is_not_read_as_mdx(tmp_path: Pa
     its indentation and paired the wrong fences), and a MyST page is never MDX."""
     code = "```python\n>>> inspect.signature(C)\n<Signature (self, fd: int) -> None>\n```"
     for name, role in (("plain.md", "`attrs.Converter`"), ("myst.md", "{class}`attrs.Converter`")):
-        page = tmp_path / name
         first = "```python\nimport inspect\n```"
-        page.write_text(f"# Init\n\nIntro.\n\n{first}\n\n{code}\n\nWrap it in a {role}.\n", encoding="utf-8")
-        text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
+        text = _page_text(tmp_path, name, f"# Init\n\nIntro.\n\n{first}\n\n{code}\n\nWrap it in a {role}.\n")
         assert text == f"Intro.\n\n{first}\n\n{code}\n\nWrap it in a `attrs.Converter`.", name
 
 
@@ -107,13 +113,12 @@ def test_includes_that_loop_stop_with_a_warning(tmp_path: Path) -> None:
 
 
 def test_rst_text_in_eval_rst_keeps_its_angle_brackets_and_prose_stays_prose(tmp_path: Path) -> None:
-    page = tmp_path / "b.md"
-    page.write_text(
+    text = _page_text(
+        tmp_path,
+        "b.md",
         "# B\n\n```{eval-rst}\nSet <your-token> & use <b> tags.\n\n.. only:: html\n\n   - Linux\n   - macOS\n```\n\n"
         "```{jupyter-execute}\nimport x\nx.run()\n```\n\n```{note}\nFlask or Django\n```\n",
-        encoding="utf-8",
     )
-    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
     assert text == (
         "Set <your-token> & use <b> tags.\n\n- Linux\n- macOS\n\n"
         "```python\nimport x\nx.run()\n```\n\n**Note:**\n\nFlask or Django"
@@ -122,10 +127,9 @@ def test_rst_text_in_eval_rst_keeps_its_angle_brackets_and_prose_stays_prose(tmp
 
 
 def test_lines_of_indented_code_are_code_not_comments_or_labels(tmp_path: Path) -> None:
-    page = tmp_path / "magic.md"
-    page.write_text(
+    text = _page_text(
+        tmp_path,
+        "magic.md",
         "# Magic\n\nRun {func}`timeit`:\n\n    %timeit run()\n    (x)=\n\n% a comment\n(label)=\n",
-        encoding="utf-8",
     )
-    text = read_document(tmp_path, page, page.read_bytes()).sections[0].text
     assert text == "Run `timeit`:\n\n```\n%timeit run()\n(x)=\n```"
