@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import time as dt_time
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeGuard, get_args, get_type_hints
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.config_insights import FollowupSettings, InsightsSettings, digest_target
 from bot.config_platforms import (
@@ -27,9 +26,9 @@ from bot.config_platforms import (
     PlatformSettings,
     SlackSettings,
     TagRoute,
-    _Section,
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
+from bot.config_rules import Bounds, Check, Secret, Section
 from bot.config_store import DATABASE_URL_SCHEMES, DashboardSettings, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
@@ -38,10 +37,13 @@ CONFIG_FILE_NAME = "supportbot.toml"
 DATA_DIR_NAME = ".supportbot"
 
 
-class KnowledgeSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeSettings(Section):
     path: Path | None = None  # None: ./knowledge, else the folder shipped with the source tree
-    max_file_mb: float = Field(default=20.0, gt=0)
-    watch_seconds: int = Field(default=60, ge=0)  # a running bot re-reads changed files this often; 0: never
+    max_file_mb: Annotated[float, Bounds(gt=0)] = 20.0
+    watch_seconds: Annotated[int, Bounds(ge=0)] = (
+        60  # a running bot re-reads changed files this often; 0: never
+    )
     exclude: tuple[str, ...] = ()  # relative-path globs left out of the index, e.g. "drafts/**"
     include_root: Path | None = None  # where includes may also read from, relative to the config file
     base_url: str | None = None  # the address the documentation is published at, for citation links
@@ -49,77 +51,77 @@ class KnowledgeSettings(_Section):
     follow_symlinks: bool = False
 
 
-class AnswerSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class AnswerSettings(Section):
     mode: Literal["auto", "extractive", "llm"] = "auto"
-    confidence_threshold: float = Field(default=THRESHOLD, ge=0.0, le=1.0)  # the calibrated boundary
-    max_sources: int = Field(default=3, ge=1, le=10)
-    passages: int = Field(default=5, ge=1, le=50)
-    max_question_chars: int = Field(default=4000, ge=50)
-    workers: int = Field(default=8, ge=1, le=256)  # questions answered at once; more wait their turn
+    confidence_threshold: Annotated[float, Bounds(ge=0.0, le=1.0)] = THRESHOLD  # the calibrated boundary
+    max_sources: Annotated[int, Bounds(ge=1, le=10)] = 3
+    passages: Annotated[int, Bounds(ge=1, le=50)] = 5
+    max_question_chars: Annotated[int, Bounds(ge=50)] = 4000
+    workers: Annotated[int, Bounds(ge=1, le=256)] = 8  # questions answered at once; more wait their turn
 
 
-class LLMSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class LLMSettings(Section):
     model: str = "gpt-4o-mini"
-    timeout_seconds: float = Field(default=60.0, gt=0)
-    connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
-    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
-    history_tokens: int = Field(default=1500, ge=0)
+    timeout_seconds: Annotated[float, Bounds(gt=0)] = 60.0
+    connect_timeout_seconds: Annotated[float, Bounds(gt=0)] = 5.0
+    max_retries: Annotated[int, Bounds(ge=0, le=10)] = 2
+    temperature: Annotated[float, Bounds(ge=0.0, le=2.0)] = 0.1
+    history_tokens: Annotated[int, Bounds(ge=0)] = 1500
     # the model is asked whenever retrieval is at least this sure (a low floor: the model
     # judges the passages); the [answer] threshold stays the gate for quoted answers
-    min_confidence: float = Field(default=0.15, ge=0.0, le=1.0)
-    context_tokens: int = Field(default=4000, ge=200)  # documentation sent with each question
+    min_confidence: Annotated[float, Bounds(ge=0.0, le=1.0)] = 0.15
+    context_tokens: Annotated[int, Bounds(ge=200)] = 4000  # documentation sent with each question
     embeddings: bool = False
     embedding_model: str = "text-embedding-3-small"
-    user_rate_per_hour: int = Field(default=30, ge=0)
-    channel_rate_per_hour: int = Field(default=300, ge=0)
+    user_rate_per_hour: Annotated[int, Bounds(ge=0)] = 30
+    channel_rate_per_hour: Annotated[int, Bounds(ge=0)] = 300
 
 
-class EscalationSettings(_Section):
-    first_response_minutes: int = Field(default=15, ge=1)
-    second_tier_minutes: int = Field(default=30, ge=1)
-    claimed_idle_minutes: int = Field(default=120, ge=1)
-    reopen_days: int = Field(default=7, ge=0)
-    business_hours: str = ""  # "09:00-18:00"; empty: the team is always in
-    business_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    timezone: str = "UTC"
+def _business_hours(value: str) -> str:
+    if not value.strip():
+        return ""
+    parts = value.split("-")
+    try:
+        start, end = (time_of_day(p) for p in parts)
+    except ValueError:
+        raise ValueError('must look like "09:00-18:00" (24-hour clock), or be empty') from None
+    if end <= start:
+        raise ValueError("must close after it opens, on the same day")
+    return value.strip()
+
+
+def _business_days(value: tuple[str, ...]) -> tuple[str, ...]:
+    from bot.hours import DAYS
+
+    wrong = [d for d in value if d.lower()[:3] not in DAYS or len(d) < 3]
+    if wrong or not value:
+        raise ValueError(f"use day names like mon, tue, ... sun (got {', '.join(wrong) or 'nothing'})")
+    return tuple(d.lower()[:3] for d in value)
+
+
+def _time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a time zone name such as UTC, Europe/Berlin or Asia/Seoul") from None
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationSettings(Section):
+    first_response_minutes: Annotated[int, Bounds(ge=1)] = 15
+    second_tier_minutes: Annotated[int, Bounds(ge=1)] = 30
+    claimed_idle_minutes: Annotated[int, Bounds(ge=1)] = 120
+    reopen_days: Annotated[int, Bounds(ge=0)] = 7
+    business_hours: Annotated[str, Check(_business_hours)] = ""  # "09:00-18:00"; empty: the team is always in
+    business_days: Annotated[tuple[str, ...], Check(_business_days)] = ("mon", "tue", "wed", "thu", "fri")
+    timezone: Annotated[str, Check(_time_zone)] = "UTC"
     ask_rating: bool = True
-    tags: dict[str, TagRoute] = Field(default_factory=dict)
-
-    @field_validator("business_hours")
-    @classmethod
-    def _hours(cls, value: str) -> str:
-        if not value.strip():
-            return ""
-        parts = value.split("-")
-        try:
-            start, end = (time_of_day(p) for p in parts)
-        except ValueError:
-            raise ValueError('must look like "09:00-18:00" (24-hour clock), or be empty') from None
-        if end <= start:
-            raise ValueError("must close after it opens, on the same day")
-        return value.strip()
-
-    @field_validator("business_days")
-    @classmethod
-    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from bot.hours import DAYS
-
-        wrong = [d for d in value if d.lower()[:3] not in DAYS or len(d) < 3]
-        if wrong or not value:
-            raise ValueError(f"use day names like mon, tue, ... sun (got {', '.join(wrong) or 'nothing'})")
-        return tuple(d.lower()[:3] for d in value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not a time zone name such as UTC, Europe/Berlin or Asia/Seoul") from None
-        return value
+    tags: dict[str, TagRoute] = field(default_factory=dict)
 
 
 def time_of_day(text: str) -> dt_time:
@@ -128,85 +130,59 @@ def time_of_day(text: str) -> dt_time:
     return dt_time.fromisoformat(text.strip())
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def defaults(model: type[_Model]) -> _Model:
-    """`model` as validating an empty table gives it (each field's default, each section left
-    out an empty section of its own), built without its validator. Defaults are valid by
-    construction, so what nobody configured is not validated: building the settings'
-    validators (and the pydantic machinery they load) was a tenth of a cold `supportbot ask`,
-    which usually runs with no supportbot.toml. tests/bot/test_config.py holds this equal to
-    `model.model_validate({})` for every model here."""
-    sections: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        if not field.validate_default:
-            continue  # the default is the value as it stands
-        kind = field.annotation
-        if not (isinstance(kind, type) and issubclass(kind, BaseModel)) or field.default_factory is not dict:
-            return model.model_validate({})  # a default the validator shapes in a way not copied here
-        sections[name] = defaults(kind)
-    return model.model_construct(**sections)
-
-
-def _absent() -> Any:
-    """The default of a section the file leaves out: an empty one, validated by the enclosing
-    model's validator (an instance as default would build the section's own validator at import)."""
-    return Field(default_factory=dict, validate_default=True)
-
-
-class FileSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class FileSettings(Section):
     """Everything `supportbot.toml` may contain."""
 
-    knowledge: KnowledgeSettings = _absent()
-    answer: AnswerSettings = _absent()
-    llm: LLMSettings = _absent()
-    slack: SlackSettings = _absent()
-    discord: DiscordSettings = _absent()
-    console: ConsoleSettings = _absent()
-    escalation: EscalationSettings = _absent()
-    insights: InsightsSettings = _absent()
-    followup: FollowupSettings = _absent()
-    privacy: PrivacySettings = _absent()
-    audiences: dict[str, AudienceSettings] = Field(default_factory=dict)
-    journey: JourneySettings = _absent()
-    store: StoreSettings = _absent()
-    dashboard: DashboardSettings = _absent()
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    escalation: EscalationSettings = field(default_factory=EscalationSettings)
+    insights: InsightsSettings = field(default_factory=InsightsSettings)
+    followup: FollowupSettings = field(default_factory=FollowupSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    audiences: dict[str, AudienceSettings] = field(default_factory=dict)
+    journey: JourneySettings = field(default_factory=JourneySettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
 
-class Secrets(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Secrets:
     """Tokens and endpoints from the environment, each under its platform's own name."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)  # built when first used, as _Section's
-
-    slack_bot_token: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
     slack_api_url: str | None = None
     # multi-workspace Slack: the app's OAuth credentials (adapters/slack/installations.py)
     slack_client_id: str | None = None
-    slack_client_secret: SecretStr | None = None
-    discord_token: SecretStr | None = None
+    slack_client_secret: Secret | None = None
+    discord_token: Secret | None = None
     # Sign in with Discord on the dashboard: the application's OAuth2 credentials
     discord_client_id: str | None = None
-    discord_client_secret: SecretStr | None = None
+    discord_client_secret: Secret | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
-    openai_api_key: SecretStr | None = None
+    openai_api_key: Secret | None = None
     openai_base_url: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Settings(FileSettings):
     """The resolved settings: the file's values plus paths and secrets."""
 
     config_path: Path | None = None
     data_dir: Path
     knowledge_dir: Path
-    secrets: Secrets = _absent()
+    secrets: Secrets = field(default_factory=Secrets)
     log_level: str = "INFO"
     # how long a silent worker's deliveries stay its own (bot/store/inbox.py); only the
     # environment sets it (SUPPORTBOT_WORKER_LEASE_SECONDS), so tests can see a takeover in seconds
-    worker_lease_seconds: float = Field(default=90.0, gt=0)
+    worker_lease_seconds: Annotated[float, Bounds(gt=0)] = 90.0
 
     @property
     def state_target(self) -> Path | str:
@@ -266,10 +242,10 @@ def _default_knowledge() -> Path:
     return next((p for p in [checkout, *installed] if p.is_dir()), installed[0])
 
 
-def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+def _format_problem(error: Mapping[str, Any], model: type[Section]) -> str:
     loc = [str(part) for part in error["loc"]]
     key = ".".join(loc)
-    if error["type"] == "extra_forbidden":
+    if error["type"] == "unexpected_keyword_argument":  # bot/config_validate.py UNKNOWN_KEY
         import difflib  # only a bad file needs suggestions
 
         known = _known_keys(model, loc[:-1])
@@ -286,24 +262,27 @@ def _format_problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     return f"{key}: {error['msg']}{shown}"
 
 
-def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    current: type[BaseModel] = model
+def _known_keys(model: type[Section], path: list[str]) -> list[str]:
+    current: type[Section] = model
     keyed = False  # the previous part was a dict of sections: this part is one of its keys
     for part in path:
         if keyed:
             keyed = False
             continue
-        field = current.model_fields.get(part)
-        annotation = field.annotation if field is not None else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        annotation = get_type_hints(current).get(part)
+        if _is_section(annotation):
             current = annotation
             continue
         inner = (get_args(annotation) or (None,))[-1]
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
+        if _is_section(inner):
             current, keyed = inner, True  # [audiences.NAME], [slack.channels.ID]: that section's keys
         else:
             current = ChannelSettings  # a workspace's overrides hold channels' keys and the like
-    return list(current.model_fields)
+    return [f.name for f in fields(current)]
+
+
+def _is_section(kind: object) -> TypeGuard[type[Section]]:
+    return isinstance(kind, type) and issubclass(kind, Section) and is_dataclass(kind)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -336,9 +315,9 @@ def _is_address(text: str, schemes: tuple[str, ...]) -> bool:
         return False
 
 
-def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     value = env.get(name, "").strip()
-    return SecretStr(value) if value else None
+    return Secret(value) if value else None
 
 
 def _plain(env: Mapping[str, str], name: str) -> str | None:
@@ -368,20 +347,17 @@ def load_settings(
     found_config = config_path if source != "defaults" else None
     base = config_path.parent if found_config else cwd
 
-    try:
-        file_settings = FileSettings.model_validate(raw) if raw else defaults(FileSettings)
-    except ValidationError as exc:
-        raise ConfigError([_format_problem(e, FileSettings) for e in exc.errors()], source=source) from None
+    file_settings = _checked_file(raw, source) if raw else FileSettings()
 
     problems: list[str] = []
     if env.get("SUPPORTBOT_LLM_MODEL"):
-        file_settings = file_settings.model_copy(
-            update={"llm": file_settings.llm.model_copy(update={"model": env["SUPPORTBOT_LLM_MODEL"]})}
+        file_settings = replace(
+            file_settings, llm=replace(file_settings.llm, model=env["SUPPORTBOT_LLM_MODEL"])
         )
     if file_settings.knowledge.include_root is not None:  # relative to the config file, like path
         include_root = (base / file_settings.knowledge.include_root).resolve()
-        file_settings = file_settings.model_copy(
-            update={"knowledge": file_settings.knowledge.model_copy(update={"include_root": include_root})}
+        file_settings = replace(
+            file_settings, knowledge=replace(file_settings.knowledge, include_root=include_root)
         )
     knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base, cwd)
     data_dir = (
@@ -392,9 +368,7 @@ def load_settings(
     database_url = _plain(env, "SUPPORTBOT_DATABASE_URL")
     if database_url is not None:  # beats [store] url, like every variable beats the file
         if database_url.startswith(DATABASE_URL_SCHEMES):
-            file_settings = file_settings.model_copy(
-                update={"store": StoreSettings(url=SecretStr(database_url))}
-            )
+            file_settings = replace(file_settings, store=StoreSettings(url=Secret(database_url)))
         else:
             problems.append(
                 "SUPPORTBOT_DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host/database"
@@ -411,7 +385,7 @@ def load_settings(
         )
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         problems.append(f"SUPPORTBOT_LOG_LEVEL={log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
-    given = dict(
+    secrets = Secrets(  # each already a Secret or plain text, or None
         slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
         slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
         slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
@@ -426,9 +400,6 @@ def load_settings(
         openai_api_key=_secret(env, "OPENAI_API_KEY"),
         openai_base_url=_plain(env, "OPENAI_BASE_URL"),
     )
-    secrets = (
-        Secrets.model_validate(given) if any(v is not None for v in given.values()) else defaults(Secrets)
-    )
     token = secrets.slack_app_token
     if token is not None and not token.get_secret_value().startswith("xapp-"):
         problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
@@ -442,11 +413,10 @@ def load_settings(
             problems.append(f"{name} must be an address starting with {' or '.join(schemes)}, with a host")
     if problems:
         raise ConfigError(problems, source="environment")
-    # assembled from parts validated above (the file's sections, the secrets) and values
-    # checked here (the paths are resolved, the level and the lease were tested above), so
-    # the whole is not validated again: Settings' validator is never built at a start
-    return Settings.model_construct(
-        **{name: getattr(file_settings, name) for name in FileSettings.model_fields},
+    # assembled from parts validated above (the file's sections) and values checked here (the
+    # paths are resolved, the level and the lease were tested above): nothing to validate again
+    return Settings(
+        **{f.name: getattr(file_settings, f.name) for f in fields(FileSettings)},
         config_path=found_config,
         data_dir=data_dir.resolve(),
         knowledge_dir=knowledge_dir,
@@ -454,6 +424,15 @@ def load_settings(
         log_level=log_level,
         worker_lease_seconds=worker_lease,
     )
+
+
+def _checked_file(raw: Mapping[str, Any], source: str) -> FileSettings:
+    from bot.config_validate import SettingsInvalid, validate  # only a file has values to check
+
+    try:
+        return validate(FileSettings, raw)
+    except SettingsInvalid as exc:
+        raise ConfigError([_format_problem(e, FileSettings) for e in exc.errors], source=source) from None
 
 
 def _resolve_knowledge(
@@ -494,12 +473,13 @@ __all__ = [
     "PlatformSettings",
     "PrivacySettings",
     "RedactKind",
+    "Secret",
     "Secrets",
+    "Section",
     "Settings",
     "SlackSettings",
     "StoreSettings",
     "TagRoute",
-    "defaults",
     "digest_target",
     "load_settings",
     "time_of_day",

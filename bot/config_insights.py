@@ -5,45 +5,45 @@ and knowledge/configuration.md; validated here, read by bot/insights/."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import Field, field_validator
-
-from bot.config_platforms import _Section
+from bot.config_rules import Bounds, Check, Section
 
 
-class InsightsSettings(_Section):
+def _weekday(value: str) -> str:
+    from bot.hours import DAYS
+
+    if value.lower()[:3] not in DAYS or len(value) < 3:
+        raise ValueError(f"use a day name like mon, tue, ... sun (got {value!r})")
+    return value.lower()[:3]
+
+
+def _digest_channel(value: str) -> str:
+    value = value.strip()
+    if value and not digest_target(value):
+        raise ValueError(
+            'must be a Slack channel id ("C0123ABCD"), a Discord channel id ("123456789012345678"), '
+            '"platform:channel" or "platform:workspace:channel"'
+        )
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class InsightsSettings(Section):
     """Metrics, the weekly digest, bursts and knowledge gaps (knowledge/insights.md)."""
 
     # an answer nobody followed up, escalated or rated "not helpful" within this long is an
     # assumed resolution; younger answers are still pending and counted as neither
-    assume_after_hours: float = Field(default=24.0, gt=0)
-    digest_channel: str = ""  # "C0123..." (Slack), "1234..." (Discord) or "platform:channel"; empty: off
-    digest_weekday: str = "mon"
-    digest_hour: int = Field(default=9, ge=0, le=23)  # in [escalation] timezone
-    burst_window_minutes: int = Field(default=30, ge=1)
-    burst_min_askers: int = Field(default=5, ge=2)
-    burst_cooldown_minutes: int = Field(default=120, ge=0)
-    gap_reopen_asks: int = Field(default=3, ge=1)  # a dismissed gap shows again after this many new asks
-
-    @field_validator("digest_weekday")
-    @classmethod
-    def _weekday(cls, value: str) -> str:
-        from bot.hours import DAYS
-
-        if value.lower()[:3] not in DAYS or len(value) < 3:
-            raise ValueError(f"use a day name like mon, tue, ... sun (got {value!r})")
-        return value.lower()[:3]
-
-    @field_validator("digest_channel")
-    @classmethod
-    def _digest_channel(cls, value: str) -> str:
-        value = value.strip()
-        if value and not digest_target(value):
-            raise ValueError(
-                'must be a Slack channel id ("C0123ABCD"), a Discord channel id ("123456789012345678"), '
-                '"platform:channel" or "platform:workspace:channel"'
-            )
-        return value
+    assume_after_hours: Annotated[float, Bounds(gt=0)] = 24.0
+    digest_channel: Annotated[str, Check(_digest_channel)] = (
+        ""  # "C0123..." (Slack), "1234..." (Discord) or "platform:channel"; empty: off
+    )
+    digest_weekday: Annotated[str, Check(_weekday)] = "mon"
+    digest_hour: Annotated[int, Bounds(ge=0, le=23)] = 9  # in [escalation] timezone
+    burst_window_minutes: Annotated[int, Bounds(ge=1)] = 30
+    burst_min_askers: Annotated[int, Bounds(ge=2)] = 5
+    burst_cooldown_minutes: Annotated[int, Bounds(ge=0)] = 120
+    gap_reopen_asks: Annotated[int, Bounds(ge=1)] = 3  # a dismissed gap shows again after this many new asks
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def digest_target(value: str) -> DigestTarget | None:
     return None
 
 
-class FollowupSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class FollowupSettings(Section):
     # hours after an answer with no reply, rating or ticket before the asker is asked once
     # "Did this solve it?"; 0 turns it off; fractions allowed (0.01 h = 36 s, for a trial)
-    after_hours: float = Field(default=24.0, ge=0)
+    after_hours: Annotated[float, Bounds(ge=0)] = 24.0

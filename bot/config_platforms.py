@@ -9,35 +9,19 @@ Read and validated as part of bot/config.py's Settings, which re-exports these n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
+from bot.config_rules import Bounds, Check, Section
 from bot.types import Author, ChannelMode, MentionKind, Visibility
 
 # far beyond any bot this serves (Discord wants one shard per 1,000 to 2,500 guilds)
 MAX_SHARDS = 4096
 
 
-class _Section(BaseModel):
-    # defer_build: a section's own validator is built on its first direct use (for_workspace,
-    # a test), not at import; loading the file validates every section through FileSettings'
-    # one validator, so building ~20 more at each start (most of `import bot.config`) buys nothing
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class ChannelSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class ChannelSettings(Section):
     mode: ChannelMode | None = None
     visibility: Visibility | None = None
     # who to tag for tickets from this channel, instead of the platform's staff
@@ -72,7 +56,8 @@ class People:
         return author.id in self.users or bool(author.roles.intersection(self.groups))
 
 
-class PlatformSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class PlatformSettings(Section):
     """What both chat platforms share: how channels behave and who is staff or admin.
 
     The settings file keeps each platform's own words for its groups; code asks through
@@ -85,7 +70,7 @@ class PlatformSettings(_Section):
     default_mode: ChannelMode = ChannelMode.MENTION_ONLY
     default_visibility: Visibility = Visibility.INTERNAL
     dm_visibility: Visibility = Visibility.INTERNAL
-    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    channels: dict[str, ChannelSettings] = field(default_factory=dict)
     staff_users: tuple[str, ...] = ()
     second_tier_users: tuple[str, ...] = ()  # tagged when a ticket waits past the second deadline
     oncall_users: tuple[str, ...] = ()  # tagged outside business hours instead of waiting
@@ -95,8 +80,7 @@ class PlatformSettings(_Section):
     # living in one workspace (channels, people, groups, the triage channel), overridden
     # there. One bot installed in several Slack workspaces needs a triage channel and staff
     # in each. `for_workspace` gives the merged view; anything not overridden is shared.
-    workspaces: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    _merged: dict[str, Self] = PrivateAttr(default_factory=dict)
+    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # the keys a workspace may override (its own channels, people and groups, and how its
     # channels behave); the rest (slash command, shards, ...) is one per bot
@@ -114,8 +98,7 @@ class PlatformSettings(_Section):
         }
     )
 
-    @model_validator(mode="after")
-    def _workspace_overrides(self) -> Self:
+    def __post_init__(self) -> None:
         for workspace, override in self.workspaces.items():
             unknown = sorted(set(override) - self.WORKSPACE_KEYS)
             if unknown:
@@ -125,28 +108,24 @@ class PlatformSettings(_Section):
                 )
             try:
                 self.for_workspace(workspace)  # its values are checked as the section's are
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                raise ValueError(f"workspaces.{workspace}: {problems}") from None
-        return self
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        # pydantic copies private attributes shallowly: a copy must not answer from the
-        # original's merged views, which its own (updated) fields no longer match
-        copied = super().model_copy(update=update, deep=deep)
-        copied._merged = {}
-        return copied
+            except ValueError as exc:
+                raise ValueError(f"workspaces.{workspace}: {exc}") from None
 
     def for_workspace(self, workspace: str | None) -> Self:
         """These settings as they apply in `workspace`: its overrides over the shared ones."""
         override = self.workspaces.get(workspace) if workspace else None
         if not override:
             return self
-        merged = self._merged.get(workspace or "")
-        if merged is None:
-            shared = self.model_dump(exclude={"workspaces"})
-            merged = self._merged[workspace or ""] = type(self).model_validate({**shared, **override})
-        return merged
+        # each instance keeps its own merged views (a copy made with dataclasses.replace is a
+        # new instance, so it never answers from the original's)
+        merged: dict[str, Self] = self.__dict__.setdefault("_merged", {})
+        view = merged.get(workspace or "")
+        if view is None:
+            from bot.config_validate import validate  # overrides come from a file: check them
+
+            shared = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workspaces"}
+            view = merged[workspace or ""] = validate(type(self), {**shared, **override})
+        return view
 
     def people(self, duty: Duty) -> People:
         users = {
@@ -181,6 +160,13 @@ class PlatformSettings(_Section):
         return ()
 
 
+def _slash_command(value: str) -> str:
+    if not value.startswith("/") or len(value) < 2 or " " in value:
+        raise ValueError("must look like /support (a slash and a name, no spaces)")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
 class SlackSettings(PlatformSettings):
     group_kind: ClassVar[MentionKind] = MentionKind.GROUP
 
@@ -188,7 +174,7 @@ class SlackSettings(PlatformSettings):
     second_tier_groups: tuple[str, ...] = ()
     oncall_groups: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
-    slash_command: str = "/support"
+    slash_command: Annotated[str, Check(_slash_command)] = "/support"
     workspace_admins_are_admins: bool = True
     # multi-workspace installs (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET): the public URL of
     # /slack/oauth_redirect, as registered under the app's OAuth & Permissions; "" lets Slack
@@ -202,13 +188,6 @@ class SlackSettings(PlatformSettings):
         "admin_groups",
         "workspace_admins_are_admins",
     }
-
-    @field_validator("slash_command")
-    @classmethod
-    def _slash(cls, value: str) -> str:
-        if not value.startswith("/") or len(value) < 2 or " " in value:
-            raise ValueError("must look like /support (a slash and a name, no spaces)")
-        return value
 
     def tag_people(self, route: TagRoute) -> People:
         return People(users=route.slack_staff_users, groups=route.slack_staff_groups)
@@ -229,6 +208,15 @@ class SlackSettings(PlatformSettings):
         return channel.staff_groups
 
 
+def _shard_count(value: object) -> object:
+    if value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SHARDS:
+        raise ValueError(f'must be a number of shards from 1 to {MAX_SHARDS}, or "auto"')
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
 class DiscordSettings(PlatformSettings):
     group_kind: ClassVar[MentionKind] = MentionKind.ROLE
 
@@ -243,10 +231,10 @@ class DiscordSettings(PlatformSettings):
     manage_server_is_admin: bool = True
     # gateway shards (a bot in thousands of guilds): a number, or "auto" for the count
     # Discord recommends (GET /gateway/bot), asked at each start
-    shards: int | Literal["auto"] = 1
+    shards: Annotated[int | Literal["auto"], Check(before=_shard_count)] = 1
     # workers sharing a PostgreSQL state split the shards into sets of this many, one holder
     # per set (adapters/discord/shards.py); 0: one set of all shards
-    shards_per_worker: int = Field(default=0, ge=0)
+    shards_per_worker: Annotated[int, Bounds(ge=0)] = 0
 
     WORKSPACE_KEYS: ClassVar[frozenset[str]] = PlatformSettings.WORKSPACE_KEYS | {
         "staff_roles",
@@ -255,23 +243,13 @@ class DiscordSettings(PlatformSettings):
         "admin_roles",
     }
 
-    @field_validator("shards", mode="before")
-    @classmethod
-    def _shards(cls, value: object) -> object:
-        if value == "auto":
-            return value
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SHARDS:
-            raise ValueError(f'must be a number of shards from 1 to {MAX_SHARDS}, or "auto"')
-        return value
-
-    @model_validator(mode="after")
-    def _shard_sets(self) -> DiscordSettings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.shards, int) and self.shards_per_worker > self.shards:
             raise ValueError(
                 f"shards_per_worker = {self.shards_per_worker} is out of range: "
                 f"there are only {self.shards} shard(s) (shards = {self.shards})"
             )
-        return self
 
     def tag_people(self, route: TagRoute) -> People:
         return People(users=route.discord_staff_users, groups=route.discord_staff_roles)
@@ -295,13 +273,15 @@ class DiscordSettings(PlatformSettings):
         return channel.staff_roles
 
 
-class ConsoleSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class ConsoleSettings(Section):
     user: str = "you"
     visibility: Visibility = Visibility.INTERNAL
     staff_users: tuple[str, ...] = ("staff",)
 
 
-class TagRoute(_Section):
+@dataclass(frozen=True, kw_only=True)
+class TagRoute(Section):
     """Who to tag for questions whose best document carries a tag. The keys name their
     platform because one route serves both; `PlatformSettings.tag_people` picks its half."""
 

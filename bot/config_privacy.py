@@ -5,11 +5,11 @@ here, read by bot/privacy/."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
-
-from bot.config_platforms import _Section
+from bot.config_rules import Bounds, Section
 
 
 class RedactKind(StrEnum):
@@ -22,14 +22,16 @@ class RedactKind(StrEnum):
     IBAN = "iban"
 
 
-class PrivacySettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class PrivacySettings(Section):
     redact: tuple[RedactKind, ...] = (RedactKind.CARD, RedactKind.TOKEN)
-    retention_days: int = Field(default=90, ge=0)  # message text older than this is purged; 0: kept
-    memory_facts: int = Field(default=12, ge=1, le=100)  # facts kept per person who opted in
-    memory_chars: int = Field(default=1500, ge=100, le=10000)  # and their total size
+    retention_days: Annotated[int, Bounds(ge=0)] = 90  # message text older than this is purged; 0: kept
+    memory_facts: Annotated[int, Bounds(ge=1, le=100)] = 12  # facts kept per person who opted in
+    memory_chars: Annotated[int, Bounds(ge=100, le=10000)] = 1500  # and their total size
 
 
-class AudienceSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class AudienceSettings(Section):
     """The members of one audience, per platform. Slack Connect users of another
     organisation are never members, whatever these lists say."""
 
@@ -39,6 +41,7 @@ class AudienceSettings(_Section):
     discord_users: tuple[str, ...] = ()
 
 
-class JourneySettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class JourneySettings(Section):
     welcome: bool = False  # greet a member's first question (once per person, never in DMs)
     welcome_docs: tuple[str, ...] = ("getting-started.md",)  # linked in the welcome

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -68,7 +68,8 @@ def configured_groups(settings: Settings, workspace: str | None = None) -> tuple
     other `*_groups` list, with that workspace's overrides) and every `[audiences.NAME]
     slack_groups`: policy decides what each means; the adapter only reports membership."""
     groups: list[str] = []
-    for name, value in settings.slack.for_workspace(workspace):
+    slack = settings.slack.for_workspace(workspace)
+    for name, value in ((f.name, getattr(slack, f.name)) for f in fields(slack)):
         if name.endswith("_groups") and isinstance(value, tuple):
             groups += [str(group) for group in value]
     for audience in settings.audiences.values():

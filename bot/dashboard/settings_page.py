@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from bot.config import FileSettings, Secrets, Settings
+from bot.config import FileSettings, Secret, Secrets, Section, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
 from bot.dashboard.pages import signed_in
@@ -62,6 +62,8 @@ def _hidden(url: str) -> str:
 
 def _shown(value: Any) -> str:
     """A setting's value as the file would spell it, with every URL in it `_hidden`."""
+    if isinstance(value, Secret):
+        return str(value)  # masked whole
     if isinstance(value, Path):
         value = str(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
@@ -79,13 +81,17 @@ def _rows(prefix: str, values: Mapping[str, Any]) -> Iterator[Row]:
 
 def sections(settings: Settings) -> list[tuple[str, list[Row]]]:
     """Each section of the file, with every setting's effective value (defaults included)."""
-    dumped = settings.model_dump(mode="json", include=set(FileSettings.model_fields))
-    return [(name, list(_rows(name, dumped[name]))) for name in FileSettings.model_fields]
+    shown: list[tuple[str, list[Row]]] = []
+    for name in (f.name for f in fields(FileSettings)):
+        value = getattr(settings, name)  # a section, or a table of them ([audiences.NAME])
+        table = asdict(value) if isinstance(value, Section) else {key: asdict(v) for key, v in value.items()}
+        shown.append((name, list(_rows(name, table))))
+    return shown
 
 
 def secrets_set(settings: Settings) -> list[tuple[str, bool]]:
     """Each secret by its environment variable's name, and whether it is set: never its value."""
-    return [(name.upper(), getattr(settings.secrets, name) is not None) for name in Secrets.model_fields]
+    return [(f.name.upper(), getattr(settings.secrets, f.name) is not None) for f in fields(Secrets)]
 
 
 async def settings_page(request: web.Request) -> web.Response:

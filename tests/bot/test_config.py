@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
-from typing import get_args, get_origin
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
-from pydantic import BaseModel, Field, ValidationError
 
-from bot.config import FileSettings, Settings, defaults, load_settings
+from bot.config import FileSettings, Secrets, Section, Settings, load_settings
 from bot.config_template import TEMPLATE
+from bot.config_validate import validate
 from bot.errors import ConfigError
 from bot.types import ChannelMode, Visibility
 
@@ -98,7 +99,7 @@ def test_secrets_come_from_the_environment_and_never_show(tmp_path: Path) -> Non
     assert settings.secrets.slack_bot_token.get_secret_value() == "xoxb-" + "123-secret"
     assert settings.llm_configured
     assert settings.llm.model == "llama3"
-    shown = repr(settings) + str(settings.model_dump())
+    shown = repr(settings) + str(dataclasses.asdict(settings))
     for value in env.values():
         if value != "llama3":
             assert value not in shown
@@ -128,16 +129,15 @@ def test_data_dir_priority(tmp_path: Path) -> None:
 
 def test_template_parses_and_names_every_setting() -> None:
     parsed = tomllib.loads(TEMPLATE)
-    FileSettings.model_validate(parsed)  # raises if the template drifts from the model
-    for section, model in FileSettings.model_fields.items():
-        annotation = model.annotation
+    validate(FileSettings, parsed)  # raises if the template drifts from the model
+    for section, annotation in _field_types(FileSettings).items():
         if get_origin(annotation) is dict:  # a table of named sections, shown as an example
             assert f"# [{section}." in TEMPLATE
             annotation = get_args(annotation)[1]
             section = f"{section}.NAME"
         else:
             assert f"[{section}]" in TEMPLATE
-        for key in annotation.model_fields:  # type: ignore[union-attr]
+        for key in _field_types(annotation):
             if key in ("channels", "tags"):  # tables keyed by id or tag, shown as examples
                 assert f"[{section}.{key}." in TEMPLATE
                 continue
@@ -156,35 +156,51 @@ def test_the_worker_lease_comes_from_the_environment_and_bad_values_are_refused(
             load_settings(env={"SUPPORTBOT_WORKER_LEASE_SECONDS": bad}, cwd=tmp_path)
 
 
-def _models() -> list[type[BaseModel]]:
+def _field_types(model: Any) -> dict[str, Any]:
+    hints = get_type_hints(model)
+    return {f.name: hints[f.name] for f in dataclasses.fields(model)}
+
+
+def _models() -> list[type[Any]]:
     import bot.config
 
     return [
         m
         for name in bot.config.__all__
-        if isinstance(m := getattr(bot.config, name), type) and issubclass(m, BaseModel)
+        if isinstance(m := getattr(bot.config, name), type) and dataclasses.is_dataclass(m)
+        if issubclass(m, Section) or m is Secrets
     ]
 
 
+def test_every_settings_type_is_checked_here() -> None:
+    names = {m.__name__ for m in _models()}
+    assert {"AnswerSettings", "SlackSettings", "DiscordSettings", "FileSettings", "Secrets"} <= names
+    assert len(names) >= 20
+
+
 @pytest.mark.parametrize("model", [m for m in _models() if m is not Settings], ids=lambda m: m.__name__)
-def test_defaults_built_without_a_validator_equal_what_validating_nothing_gives(
-    model: type[BaseModel],
+def test_defaults_are_what_validating_nothing_gives_and_pass_the_validator_unchanged(
+    model: type[Any],
 ) -> None:
-    """What nobody configured is not validated at a start (a cold `ask` builds no validator):
-    that is only sound while every default equals what the validator makes of an empty table."""
-    assert defaults(model) == model.model_validate({})
+    """What nobody configured is not validated at a start (a cold `ask` never loads pydantic):
+    that is only sound while every default is what the validator makes of an empty table, and
+    while the defaults, checked as if a file had written them, come back unchanged (a default
+    outside its own bounds would fail here, not on the first file that leaves it out)."""
+    default = model()
+    assert validate(model, {}) == default
+    assert validate(model, {f.name: getattr(default, f.name) for f in dataclasses.fields(model)}) == default
 
 
 def _validated_again(settings: Settings) -> Settings:
-    return Settings.model_validate({name: getattr(settings, name) for name in Settings.model_fields})
+    return validate(Settings, {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)})
 
 
 def test_settings_assembled_without_their_validator_equal_the_validated_ones(tmp_path: Path) -> None:
     bare = load_settings(env={}, cwd=tmp_path)  # no file, no environment: every part a default
     assert bare == _validated_again(bare)
     assert bare.knowledge.max_file_mb == 20.0 and bare.secrets.slack_bot_token is None
-    with pytest.raises(ValidationError):
-        bare.log_level = "DEBUG"  # still frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bare.log_level = "DEBUG"  # type: ignore[misc]  # still frozen
 
     (tmp_path / "supportbot.toml").write_text(
         '[answer]\nmax_sources = 2\n[escalation]\ntimezone = "Asia/Seoul"\n'
@@ -215,17 +231,3 @@ def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_
     assert "hunter2" not in text and "localhost:8000" not in text
     fine = {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "DISCORD_GATEWAY_URL": "WSS://gateway.example"}
     assert load_settings(env=fine, cwd=tmp_path).secrets.openai_base_url == "http://127.0.0.1:8000/v1"
-
-
-def test_defaults_fall_back_to_the_validator_for_a_default_it_shapes() -> None:
-    """A section whose default the validator builds from something other than an empty table
-    is validated, not copied (what `defaults` cannot copy it does not guess)."""
-
-    class Inner(BaseModel):
-        size: int = 1
-
-    class Outer(BaseModel):
-        maybe: Inner | None = Field(default_factory=dict, validate_default=True)
-        plain: Inner = Field(default_factory=dict, validate_default=True)
-
-    assert defaults(Outer) == Outer.model_validate({}) and isinstance(defaults(Outer).maybe, Inner)

@@ -1,0 +1,99 @@
+"""The settings' vocabulary (bot/config_rules.py) and their checking (bot/config_validate.py):
+rules ride on the types, every problem of a table is reported, secrets never show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import pytest
+
+from bot.config import DiscordSettings, FileSettings, Secret, StoreSettings
+from bot.config_rules import Bounds, Check, Section
+from bot.config_validate import SettingsInvalid, validate
+
+
+def test_a_secret_shows_its_value_only_when_asked() -> None:
+    token = Secret("xoxb-very-secret")
+    assert token.get_secret_value() == "xoxb-very-secret"
+    assert "very-secret" not in repr(token) + str(token) + f"{token}" + repr([token])
+    assert token == Secret("xoxb-very-secret") and token != Secret("other") and token != "xoxb-very-secret"
+
+
+def test_a_secret_read_from_a_file_is_a_secret_and_is_checked() -> None:
+    store = validate(StoreSettings, {"url": "postgresql://bot:pw@db/support"})
+    assert isinstance(store.url, Secret) and store.url.get_secret_value().endswith("@db/support")
+    assert validate(StoreSettings, {"url": store.url}) == store  # a checked value passes again
+    with pytest.raises(SettingsInvalid, match=r"url: .*PostgreSQL URL"):
+        validate(StoreSettings, {"url": "mysql://bot:pw@db/support"})
+    with pytest.raises(SettingsInvalid, match="url: Input should be a valid string"):
+        validate(StoreSettings, {"url": 5})
+
+
+def test_every_problem_of_a_file_is_reported_with_its_path() -> None:
+    with pytest.raises(SettingsInvalid) as raised:
+        validate(
+            FileSettings,
+            {
+                "answer": {"workers": 0, "workerz": 2},
+                "escalation": {"timezone": "Mars/Base"},
+                "dashbord": {},
+            },
+        )
+    found = {(".".join(map(str, e["loc"])), e["type"]) for e in raised.value.errors}
+    assert found == {
+        ("answer.workers", "greater_than_equal"),
+        ("answer.workerz", "unexpected_keyword_argument"),
+        ("escalation.timezone", "value_error"),
+        ("dashbord", "unexpected_keyword_argument"),
+    }
+
+
+def test_a_rule_spanning_fields_holds_for_a_section_built_in_code_too() -> None:
+    with pytest.raises(ValueError, match="shards_per_worker = 3 is out of range"):
+        DiscordSettings(shards=2, shards_per_worker=3)
+    with pytest.raises(SettingsInvalid, match="shards_per_worker = 3 is out of range"):
+        validate(DiscordSettings, {"shards": 2, "shards_per_worker": 3})
+    assert validate(DiscordSettings, {"shards": "auto", "shards_per_worker": 3}).shards == "auto"
+
+
+def _upper(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip().upper()
+
+
+def _from_words(value: object) -> object:
+    return {"one": 1, "two": 2}.get(value, value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Sample(Section):
+    name: Annotated[str, Check(_upper)] = "X"
+    count: Annotated[int, Check(before=_from_words), Bounds(ge=1, le=2)] = 1
+    ratio: Annotated[float, Bounds(gt=0)] = 0.5
+
+
+def test_checks_run_before_or_after_the_type_and_bounds_use_pydantics_words() -> None:
+    assert validate(_Sample, {"name": " ab ", "count": "two", "ratio": 1}) == _Sample(
+        name="AB", count=2, ratio=1.0
+    )
+    with pytest.raises(SettingsInvalid) as raised:
+        validate(_Sample, {"name": " ", "count": "three", "ratio": 0})
+    messages = {e["loc"]: e["msg"] for e in raised.value.errors}
+    assert messages == {
+        ("name",): "Value error, must not be blank",
+        ("count",): "Input should be a valid integer, unable to parse string as an integer",
+        ("ratio",): "Input should be greater than 0",
+    }
+    with pytest.raises(SettingsInvalid, match="less than or equal to 2"):
+        validate(_Sample, {"count": 3})
+
+
+def test_bounds_on_a_value_that_is_not_a_number_is_a_mistake_in_the_code() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Wrong(Section):
+        label: Annotated[str, Bounds(ge=1)] = "a"
+
+    with pytest.raises(TypeError, match="Bounds applies to int or float"):
+        validate(Wrong, {"label": "b"})
