@@ -28,7 +28,7 @@ from bot.config_platforms import (
     TagRoute,
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
-from bot.config_rules import Bounds, Check, Secret, Section
+from bot.config_rules import Bounds, Check, Secret, Section, keep_secrets
 from bot.config_store import DATABASE_URL_SCHEMES, DashboardSettings, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
@@ -169,6 +169,9 @@ class Secrets:
     discord_gateway_url: str | None = None
     openai_api_key: Secret | None = None
     openai_base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        keep_secrets(self)
 
 
 @dataclass(frozen=True, kw_only=True)

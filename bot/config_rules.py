@@ -10,13 +10,15 @@ load pydantic, about a quarter of that command's start (bench/ask_cold.py). A fi
 to check goes through bot/config_validate.py, where pydantic reads these same annotations:
 each marker here tells it, through `__get_pydantic_core_schema__`, what it adds to the type's
 own check. Rules spanning fields live in a section's `__post_init__`, so they hold for a
-section built in code as well as for one read from a file.
+section built in code as well as for one read from a file. Other values built in code are
+trusted (the code's types say what they are); values from outside go through `validate`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import Field, dataclass
+from dataclasses import Field, dataclass, fields
 from typing import Any, ClassVar
 
 
@@ -99,6 +101,16 @@ class Secret:
         # a Secret passes as its text, so a section re-checked with its own values keeps them
         as_text = core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
         return core_schema.no_info_before_validator_function(_unwrap, as_text)
+
+
+def keep_secrets(section: Any) -> None:
+    """In a section's `__post_init__`: a secret given as plain text (a section built in code)
+    is wrapped, so it shows in no `repr()` whichever way the section was made."""
+    for field in fields(section):
+        value = getattr(section, field.name)
+        # the annotation as written (a string: these modules postpone annotations)
+        if isinstance(value, str) and re.search(r"\bSecret\b", str(field.type)):
+            object.__setattr__(section, field.name, Secret(value))  # frozen: set once, while being built
 
 
 def _unwrap(value: object) -> object:

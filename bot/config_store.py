@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from bot.config_rules import Bounds, Check, Secret, Section
+from bot.config_rules import Bounds, Check, Secret, Section, keep_secrets
 
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -30,6 +30,9 @@ class StoreSettings(Section):
 
     # a PostgreSQL URL: it may hold a password, so it is kept secret (never in repr or logs)
     url: Annotated[Secret | None, Check(_postgresql)] = None
+
+    def __post_init__(self) -> None:
+        keep_secrets(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,17 +39,19 @@ def validate(model: type[T], data: Mapping[str, Any]) -> T:
     kinds = _field_kinds(model)
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
-    for key, value in data.items():
-        kind = kinds.get(key)
-        if kind is None:
-            errors.append(
-                {"loc": (key,), "type": UNKNOWN_KEY, "msg": "Unexpected keyword argument", "input": value}
-            )
-            continue
-        try:
-            values[key] = _validator(kind).validate_python(value)
-        except ValidationError as exc:
-            errors += [{**e, "loc": (key, *e["loc"])} for e in exc.errors(include_url=False)]
+    for key, kind in kinds.items():  # in the fields' order, then the keys that are none
+        if key in data:
+            try:
+                values[key] = _validator(kind).validate_python(data[key])
+            except ValidationError as exc:
+                errors += [
+                    _in_file_terms({**e, "loc": (key, *e["loc"])}) for e in exc.errors(include_url=False)
+                ]
+    errors += [
+        {"loc": (key,), "type": UNKNOWN_KEY, "msg": _NOT_A_SETTING, "input": value}
+        for key, value in data.items()
+        if key not in kinds
+    ]
     if errors:
         raise SettingsInvalid(errors)
     try:
@@ -58,6 +60,20 @@ def validate(model: type[T], data: Mapping[str, Any]) -> T:
         raise SettingsInvalid(
             [{"loc": (), "type": "value_error", "msg": f"Value error, {exc}", "input": dict(data)}]
         ) from None
+
+
+_NOT_A_SETTING = "Extra inputs are not permitted"
+
+
+def _in_file_terms(error: dict[str, Any]) -> dict[str, Any]:
+    """pydantic words a dataclass's problems as a call's ("unexpected keyword argument"); the
+    person reading them wrote a table in a file."""
+    if error["type"] == UNKNOWN_KEY:
+        return {**error, "msg": _NOT_A_SETTING}
+    if error["type"] == "dataclass_type":
+        name = error.get("ctx", {}).get("class_name", "")
+        return {**error, "msg": f"Input should be a valid dictionary or instance of {name}"}
+    return error
 
 
 def _field_kinds(model: type[Any]) -> dict[str, object]:

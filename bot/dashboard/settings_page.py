@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -62,8 +63,8 @@ def _hidden(url: str) -> str:
 
 def _shown(value: Any) -> str:
     """A setting's value as the file would spell it, with every URL in it `_hidden`."""
-    if isinstance(value, Secret):
-        return str(value)  # masked whole
+    if isinstance(value, Secret | Enum):
+        return str(value)  # a secret masked whole; an enum as the file spells it
     if isinstance(value, Path):
         value = str(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

@@ -4,13 +4,15 @@ rules ride on the types, every problem of a table is reported, secrets never sho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import pytest
 
-from bot.config import DiscordSettings, FileSettings, Secret, StoreSettings
+from bot.config import DiscordSettings, FileSettings, Secret, Secrets, StoreSettings, load_settings
 from bot.config_rules import Bounds, Check, Section
 from bot.config_validate import SettingsInvalid, validate
+from bot.errors import ConfigError
 
 
 def test_a_secret_shows_its_value_only_when_asked() -> None:
@@ -97,3 +99,30 @@ def test_bounds_on_a_value_that_is_not_a_number_is_a_mistake_in_the_code() -> No
 
     with pytest.raises(TypeError, match="Bounds applies to int or float"):
         validate(Wrong, {"label": "b"})
+
+
+def test_a_secret_given_as_text_in_code_is_kept_secret_too() -> None:
+    store = StoreSettings(url="postgresql://bot:hunter2@db/support")
+    secrets = Secrets(openai_api_key="sk-hunter2", openai_base_url="http://127.0.0.1:8000/v1")
+    assert isinstance(store.url, Secret) and isinstance(secrets.openai_api_key, Secret)
+    assert "hunter2" not in repr(store) + repr(secrets)
+    assert secrets.openai_base_url == "http://127.0.0.1:8000/v1"  # an address is not a secret
+
+
+def test_problems_are_worded_for_a_file_and_listed_in_the_settings_order(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text(
+        'answer = 3\n[zzz]\na = 1\n[knowledge]\nmax_file_mb = 0\n[slack.channels.C1]\nmod = "off"\n[aaa]\nb = 2\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config=config, env={})
+    assert raised.value.problems == [
+        "knowledge.max_file_mb: Input should be greater than 0 (got 0)",
+        "answer: Input should be a valid dictionary or instance of AnswerSettings (got 3)",
+        "'mod' in [slack.channels.C1] is not a setting (did you mean 'mode'?)",
+        "'zzz' in the top level is not a setting",
+        "'aaa' in the top level is not a setting",
+    ]
+    with pytest.raises(SettingsInvalid, match=r"channels\.C1\.mod: Extra inputs are not permitted"):
+        validate(DiscordSettings, {"workspaces": {"G1": {"channels": {"C1": {"mod": "off"}}}}})
