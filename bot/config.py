@@ -261,6 +261,8 @@ def _format_problem(error: Mapping[str, Any], model: type[Section]) -> str:
         from bot.store.urls import redact_url  # only a bad file needs it
 
         value = redact_url(value)  # a database URL's password never reaches the terminal or a log
+    elif "://" in repr(value):
+        return f"{key}: {error['msg']}"  # a list holding an address may hold its password too
     shown = f" (got {value!r})" if not isinstance(value, dict) else ""
     return f"{key}: {error['msg']}{shown}"
 

@@ -126,3 +126,11 @@ def test_problems_are_worded_for_a_file_and_listed_in_the_settings_order(tmp_pat
     ]
     with pytest.raises(SettingsInvalid, match=r"channels\.C1\.mod: Extra inputs are not permitted"):
         validate(DiscordSettings, {"workspaces": {"G1": {"channels": {"C1": {"mod": "off"}}}}})
+
+
+def test_an_address_inside_a_wrong_value_is_not_repeated(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text('[store]\nurl = ["postgresql://bot:hunter2@db/support"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config=config, env={})
+    assert raised.value.problems == ["store.url: Input should be a valid string"]
