@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from datetime import time as dt_time
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeGuard, get_args, get_type_hints
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from bot.config_escalation import EscalationSettings, time_of_day
 from bot.config_insights import FollowupSettings, InsightsSettings, digest_target
 from bot.config_platforms import (
     ChannelSettings,
@@ -28,7 +28,7 @@ from bot.config_platforms import (
     TagRoute,
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
-from bot.config_rules import Bounds, Check, Secret, Section, keep_secrets
+from bot.config_rules import Bounds, Secret, Section, keep_secrets
 from bot.config_store import DATABASE_URL_SCHEMES, DashboardSettings, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
@@ -77,57 +77,6 @@ class LLMSettings(Section):
     embedding_model: str = "text-embedding-3-small"
     user_rate_per_hour: Annotated[int, Bounds(ge=0)] = 30
     channel_rate_per_hour: Annotated[int, Bounds(ge=0)] = 300
-
-
-def _business_hours(value: str) -> str:
-    if not value.strip():
-        return ""
-    parts = value.split("-")
-    try:
-        start, end = (time_of_day(p) for p in parts)
-    except ValueError:
-        raise ValueError('must look like "09:00-18:00" (24-hour clock), or be empty') from None
-    if end <= start:
-        raise ValueError("must close after it opens, on the same day")
-    return value.strip()
-
-
-def _business_days(value: tuple[str, ...]) -> tuple[str, ...]:
-    from bot.hours import DAYS
-
-    wrong = [d for d in value if d.lower()[:3] not in DAYS or len(d) < 3]
-    if wrong or not value:
-        raise ValueError(f"use day names like mon, tue, ... sun (got {', '.join(wrong) or 'nothing'})")
-    return tuple(d.lower()[:3] for d in value)
-
-
-def _time_zone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("is not a time zone name such as UTC, Europe/Berlin or Asia/Seoul") from None
-    return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class EscalationSettings(Section):
-    first_response_minutes: Annotated[int, Bounds(ge=1)] = 15
-    second_tier_minutes: Annotated[int, Bounds(ge=1)] = 30
-    claimed_idle_minutes: Annotated[int, Bounds(ge=1)] = 120
-    reopen_days: Annotated[int, Bounds(ge=0)] = 7
-    business_hours: Annotated[str, Check(_business_hours)] = ""  # "09:00-18:00"; empty: the team is always in
-    business_days: Annotated[tuple[str, ...], Check(_business_days)] = ("mon", "tue", "wed", "thu", "fri")
-    timezone: Annotated[str, Check(_time_zone)] = "UTC"
-    ask_rating: bool = True
-    tags: dict[str, TagRoute] = field(default_factory=dict)
-
-
-def time_of_day(text: str) -> dt_time:
-    if len(text.split()) != 1 or ":" not in text:
-        raise ValueError(text)
-    return dt_time.fromisoformat(text.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,51 +192,6 @@ def _default_knowledge() -> Path:
         for base in (sysconfig.get_path("data"), sys.prefix, site.getuserbase())
     ]
     return next((p for p in [checkout, *installed] if p.is_dir()), installed[0])
-
-
-def _format_problem(error: Mapping[str, Any], model: type[Section]) -> str:
-    loc = [str(part) for part in error["loc"]]
-    key = ".".join(loc)
-    if error["type"] == "unexpected_keyword_argument":  # bot/config_validate.py UNKNOWN_KEY
-        import difflib  # only a bad file needs suggestions
-
-        known = _known_keys(model, loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        where = f"[{'.'.join(loc[:-1])}]" if len(loc) > 1 else "the top level"
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return f"'{loc[-1]}' in {where} is not a setting{suggestion}"
-    value = error.get("input")
-    if isinstance(value, str) and "://" in value:
-        from bot.store.urls import redact_url  # only a bad file needs it
-
-        value = redact_url(value)  # a database URL's password never reaches the terminal or a log
-    elif "://" in repr(value):
-        return f"{key}: {error['msg']}"  # a list holding an address may hold its password too
-    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
-    return f"{key}: {error['msg']}{shown}"
-
-
-def _known_keys(model: type[Section], path: list[str]) -> list[str]:
-    current: type[Section] = model
-    keyed = False  # the previous part was a dict of sections: this part is one of its keys
-    for part in path:
-        if keyed:
-            keyed = False
-            continue
-        annotation = get_type_hints(current).get(part)
-        if _is_section(annotation):
-            current = annotation
-            continue
-        inner = (get_args(annotation) or (None,))[-1]
-        if _is_section(inner):
-            current, keyed = inner, True  # [audiences.NAME], [slack.channels.ID]: that section's keys
-        else:
-            current = ChannelSettings  # a workspace's overrides hold channels' keys and the like
-    return [f.name for f in fields(current)]
-
-
-def _is_section(kind: object) -> TypeGuard[type[Section]]:
-    return isinstance(kind, type) and issubclass(kind, Section) and is_dataclass(kind)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -437,7 +341,9 @@ def _checked_file(raw: Mapping[str, Any], source: str) -> FileSettings:
     try:
         return validate(FileSettings, raw)
     except SettingsInvalid as exc:
-        raise ConfigError([_format_problem(e, FileSettings) for e in exc.errors], source=source) from None
+        from bot.config_problems import problem_text
+
+        raise ConfigError([problem_text(e, FileSettings) for e in exc.errors], source=source) from None
 
 
 def _resolve_knowledge(
