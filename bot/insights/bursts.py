@@ -80,7 +80,14 @@ def signatures_json(signatures: Sequence[Signature]) -> str:
 
 
 def signatures_from_json(text: str) -> list[Signature]:
-    return [Signature.from_json(json.dumps(item)) for item in json.loads(text or "[]")]
+    return [Signature.from_data(item) for item in json.loads(text or "[]")]
+
+
+def distinct(signatures: Sequence[Signature]) -> list[Signature]:
+    """`signatures` without repeats, in order. A burst is many people asking one thing, often
+    in the same words: their signatures are equal, and comparing a question with each copy
+    gives the same answer every time."""
+    return list(dict.fromkeys(signatures))
 
 
 def cluster_of(
@@ -104,11 +111,17 @@ def cluster_of(
     # `similar` skips the costly part for most pairs: two questions sharing no word and no
     # passage fail a set test, and neighbourhoods far apart fail before the words are compared
     verdicts: dict[int, bool] = {newest.answer_id: True}
+    # and equal signatures (the same question in the same words) are compared once
+    alike: dict[Signature, bool] = {}
 
     def joins(q: RecentQuestion) -> bool:
         found = verdicts.get(q.answer_id)
         if found is None:
-            found = verdicts[q.answer_id] = similar(target, sig(q))
+            other = sig(q)
+            found = alike.get(other)
+            if found is None:
+                found = alike[other] = similar(target, other)
+            verdicts[q.answer_id] = found
         return found
 
     # first whether enough people asked it: once one of a person's questions is in, their
@@ -126,7 +139,11 @@ def cluster_of(
     # centrality within the newest CENTRAL_SAMPLE members: a big burst's representative is as
     # clear from a dozen of its questions as from all, at a bounded cost per answer
     sample = sigs[:CENTRAL_SAMPLE]
-    centrality = [sum(similarity(s, other) for other in sample) for s in sigs]
+    summed: dict[Signature, float] = {}  # equal signatures have equal centrality: summed once
+    for s in sigs:
+        if s not in summed:
+            summed[s] = sum(similarity(s, other) for other in sample)
+    centrality = [summed[s] for s in sigs]
     order = sorted(range(len(members)), key=lambda i: (-centrality[i], members[i].at))
     return Cluster(members=tuple(members[i] for i in order), signatures=tuple(sigs[i] for i in order))
 
@@ -140,12 +157,13 @@ def claim_burst(
     platform, workspace = place
     with store.exclusive(f"bursts:{platform}:{workspace}"):
         for earlier in store.bursts_since(platform, cooldown, workspace):
-            if best_match(cluster.signatures[0], signatures_from_json(earlier.signatures)) is not None:
+            members = distinct(signatures_from_json(earlier.signatures))
+            if best_match(cluster.signatures[0], members) is not None:
                 return None
         return store.record_burst(
             platform=platform,
             representative=cluster.representative,
-            signatures=signatures_json(cluster.signatures),
+            signatures=signatures_json(distinct(cluster.signatures)),  # read back for every claim
             askers=cluster.askers,
             channels=cluster.channels,
             threads=cluster.threads,
@@ -239,7 +257,7 @@ class BurstWatch:
         for burst_id, text in announced:
             members = self._bursts.get(burst_id)
             if members is None:  # read only for a burst not parsed yet
-                members = self._bursts[burst_id] = signatures_from_json(text or "[]")
+                members = self._bursts[burst_id] = distinct(signatures_from_json(text or "[]"))
             # one alike member is enough: no need to find the most alike
             if any(similar(asked, member) for member in members):
                 return True

@@ -47,8 +47,10 @@ import heapq
 import json
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from bot.retrieval.confidence import QUESTION_WORDS
 from bot.retrieval.tokenize import analyze_query
@@ -76,10 +78,8 @@ class Signature:
     # each neighbour's share of the retrieval evidence (sums to 1); empty when the scores were
     # not kept (older signatures), and then each weighs 1/rank
     weights: tuple[float, ...] = ()
-    # derived once, for cheap comparisons: passage id -> weight scaled to unit length, and
-    # the terms' character n-grams
+    # derived once, for cheap comparisons: passage id -> weight scaled to unit length
     _near: dict[str, float] = field(init=False, repr=False, compare=False, hash=False)
-    _grams: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         weights = self.weights if len(self.weights) == len(self.neighbours) else ()
@@ -91,7 +91,13 @@ class Signature:
         object.__setattr__(
             self, "_near", {chunk: w / norm for chunk, w in near.items() if w > 0.0} if norm else {}
         )
-        object.__setattr__(self, "_grams", char_grams(self.terms))
+
+    @cached_property
+    def _grams(self) -> frozenset[str]:
+        """The terms' character n-grams: made when first compared, since most comparisons end
+        on the neighbourhoods (`_score`'s bound, `may_be_similar`'s set test) and a stored
+        burst's members are read back by the hundred for a few comparisons."""
+        return char_grams(self.terms)
 
     def to_json(self) -> str:
         data: dict[str, object] = {"terms": sorted(self.terms), "neighbours": list(self.neighbours)}
@@ -101,7 +107,11 @@ class Signature:
 
     @classmethod
     def from_json(cls, text: str) -> Signature:
-        data = json.loads(text or "{}")
+        return cls.from_data(json.loads(text or "{}"))
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Signature:
+        """From `to_json`'s object, already parsed (an element of a stored list of them)."""
         return cls(
             terms=frozenset(str(t) for t in data.get("terms", ())),
             neighbours=tuple(str(n) for n in data.get("neighbours", ())),

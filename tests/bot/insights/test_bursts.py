@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.insights.bursts import cluster_of
-from bot.insights.similarity import signature, similar
+from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, signatures_from_json
+from bot.insights.similarity import signature, similar, similarity
 from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
     ActionEvent,
@@ -388,3 +388,25 @@ def test_a_cluster_is_the_similar_questions_whoever_asked_first(
         assert found is not None and sorted(m.answer_id for m in found.members) == sorted(
             q.answer_id for q in plain
         )
+        # most central first (within the newest CENTRAL_SAMPLE), ties the earliest: equal
+        # questions are compared once, and still rank as the plain definition ranks them
+        sample = [sigs[q.answer_id] for q in plain[:CENTRAL_SAMPLE]]
+        centre = {q.answer_id: sum(similarity(sigs[q.answer_id], s) for s in sample) for q in plain}
+        ranked = sorted(plain, key=lambda q: (-centre[q.answer_id], q.at))
+        assert [m.answer_id for m in found.members] == [q.answer_id for q in ranked]
+
+
+async def test_a_burst_of_one_question_in_the_same_words_keeps_its_signature_once(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """A burst's signatures are read back for every claim while it cools down: repeats of one
+    question are kept once, and they still hold back a second alert."""
+    for user in ["U1", "U2", "U3", "U4", "U5"]:
+        await rt.bot.on_message(ask(PARAPHRASES[0], user), channel)
+        clock.advance(minutes=1)
+    assert len(alerts(channel)) == 1
+    [burst] = rt.state.bursts_since("slack", clock.now() - timedelta(hours=1), "T1")
+    assert len(signatures_from_json(burst.signatures)) == 1
+    for user in ["U6", "U7", "U8", "U9", "U10"]:
+        await rt.bot.on_message(ask(PARAPHRASES[0], user), channel)
+    assert len(alerts(channel)) == 1
