@@ -212,6 +212,7 @@ class _Scored:
     words: int  # the passage's words (a short one is quoted whole)
     lengths: list[int]  # how many analysed terms each unit's group holds
     pointers: list[bool]  # each unit only sends the reader elsewhere (_is_pointer)
+    prose: list[int]  # each unit's words, 0 for code: what MAX_PROSE_WORDS counts
     howto: list[bool]  # each unit names code or its group brings a code block
 
 
@@ -235,6 +236,7 @@ def _prepared(text: str) -> _Scored:
         words=len(text.split()),
         lengths=[sum(c.values()) for c in counts],
         pointers=[_is_pointer(unit) for unit in units],
+        prose=[0 if unit.kind is UnitKind.CODE else len(unit.text.split()) for unit in units],
         howto=howto,
     )
 
@@ -258,7 +260,9 @@ def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, av
             scores.append(0.0)
             continue
         norm = K1 * (1 - UNIT_B + UNIT_B * length / average)
-        got = sum(w * counts[t] * (K1 + 1) / (counts[t] + norm) for t, w in weights.items() if counts[t])
+        # .get, not counts[t]: a term the group lacks (most of them) would call Counter's
+        # __missing__, a Python call per term and unit; same terms, order and arithmetic
+        got = sum(w * c * (K1 + 1) / (c + norm) for t, w in weights.items() if (c := counts.get(t, 0)))
         score = got / total
         if howto:
             score += HOWTO_BONUS * min(score * 4, 1.0)  # how-to only counts where the unit is on topic
@@ -266,8 +270,9 @@ def _score_units(scored: _Scored, weights: Mapping[str, float], total: float, av
     return scores
 
 
-def _prose_words(units: Sequence[Unit], indexes: Iterable[int]) -> int:
-    return sum(len(units[i].text.split()) for i in indexes if units[i].kind is not UnitKind.CODE)
+def _prose_words(prose: Sequence[int], indexes: Iterable[int]) -> int:
+    """`indexes`' words outside code (`prose`: _Scored.prose, counted once per passage)."""
+    return sum(prose[i] for i in indexes)
 
 
 def _led_list(units: Sequence[Unit], k: int) -> list[int]:
@@ -287,14 +292,14 @@ def _led_list(units: Sequence[Unit], k: int) -> list[int]:
     return members
 
 
-def _complete_lists(units: Sequence[Unit], chosen: set[int]) -> None:
+def _complete_lists(units: Sequence[Unit], prose: Sequence[int], chosen: set[int]) -> None:
     """Quote whole each list that is quoted in part with the sentence leading into it, when the
     prose stays within MAX_PROSE_WORDS: half a list of steps reads as all of them."""
     for k in sorted(chosen):
         members = _led_list(units, k)
         missing = [j for j in members if j not in chosen]
         partly = bool(missing) and len(missing) < len(members)
-        if partly and _prose_words(units, chosen.union(missing)) <= MAX_PROSE_WORDS:
+        if partly and _prose_words(prose, chosen.union(missing)) <= MAX_PROSE_WORDS:
             chosen.update(missing)
 
 
@@ -317,10 +322,11 @@ def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
     return out
 
 
-def _assemble(units: Sequence[Unit], scores: Sequence[float], groups: Sequence[list[int]], best: int) -> str:
+def _assemble(scored: _Scored, scores: Sequence[float], best: int) -> str:
+    units, groups, words = scored.units, scored.groups, scored.prose
     chosen = set(groups[best])
-    _complete_lists(units, chosen)
-    prose = _prose_words(units, chosen)
+    _complete_lists(units, words, chosen)
+    prose = _prose_words(words, chosen)
     # then the strongest neighbours, while the prose stays short
     for i in sorted(range(len(units)), key=lambda i: -scores[i]):
         if i in chosen or scores[i] <= 0:
@@ -328,12 +334,12 @@ def _assemble(units: Sequence[Unit], scores: Sequence[float], groups: Sequence[l
         if not any(abs(i - c) <= 1 for c in chosen):
             continue
         extra = [g for g in groups[i] if g not in chosen]
-        size = _prose_words(units, extra)
+        size = _prose_words(words, extra)
         if prose + size > MAX_PROSE_WORDS:
             continue
         chosen.update(extra)
-        _complete_lists(units, chosen)
-        prose = _prose_words(units, chosen)
+        _complete_lists(units, words, chosen)
+        prose = _prose_words(words, chosen)
     return render(_with_gaps(units, chosen))
 
 
@@ -406,10 +412,7 @@ def pick_all(
         scores = _score_units(scored, weights, total, average)
         i = max(range(len(scored.units)), key=lambda i: (scores[i], -i))
         score = RANK_WEIGHT * passage.score / top + scores[i]
-        if scored.words <= SHORT_PASSAGE_WORDS:
-            text = render(scored.units)
-        else:
-            text = _assemble(scored.units, scores, scored.groups, i)
+        text = render(scored.units) if scored.words <= SHORT_PASSAGE_WORDS else _assemble(scored, scores, i)
         quotes.append(Quote(passage=passage, text=text, score=score))
     # stable: on a tie the passage retrieval ranked higher stays first
     return sorted(quotes, key=lambda q: -q.score)
