@@ -14,7 +14,7 @@ when it needs them, so `supportbot ask` starts quickly.
 import json
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from bot.cli_dashboard import dashboard
-from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, fail, load, run_async
+from bot.cli_eval import eval_
+from bot.cli_options import ConfigOpt, DataOpt, KnowledgeOpt, closing, fail, load, run_async
 from bot.cli_privacy import privacy_app
 from bot.cli_progress import progress_bar
+from bot.cli_setup import discord_app, slack_app
 from bot.cli_store import store_app
 from bot.errors import SupportBotError
 
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
     from bot.answering.pipeline import AnswerPipeline
     from bot.app import Asking, Runtime
     from bot.config import Settings
-    from bot.core import SupportBot
 
 app = typer.Typer(
     name="supportbot",
@@ -43,8 +44,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-slack_app = typer.Typer(help="Slack setup helpers.", no_args_is_help=True)
-discord_app = typer.Typer(help="Discord setup helpers.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")
 app.add_typer(discord_app, name="discord")
 app.add_typer(privacy_app, name="privacy")
@@ -52,9 +51,6 @@ app.add_typer(store_app, name="store")
 app.command("dashboard")(dashboard)
 
 T = TypeVar("T")
-
-
-_settings = load
 
 
 @contextmanager
@@ -81,17 +77,6 @@ def _asking(settings: "Settings") -> "Iterator[Asking]":
         asking.close()
 
 
-async def _closing(bot: "SupportBot", work: Coroutine[Any, Any, T]) -> T:
-    """Run `work`, then release the bot's connections in the same event loop."""
-    try:
-        return await work
-    finally:
-        await bot.aclose()
-
-
-_fail = fail
-
-
 @app.command()
 def ask(
     question: Annotated[
@@ -108,14 +93,14 @@ def ask(
     data: DataOpt = None,
 ) -> None:
     """Answer one question from the knowledge folder, with sources."""
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     from bot.types import DocVisibility
 
     scope = DocVisibility.PUBLIC if public else DocVisibility.INTERNAL
     if question is not None and not question.strip():
-        _fail('the question is empty; ask something, e.g. supportbot ask "How do I connect Slack?"')
+        fail('the question is empty; ask something, e.g. supportbot ask "How do I connect Slack?"')
     if question is None and sys.stdin.isatty() and not as_json:
-        _fail("give a question, or pipe questions (one per line) with --json")
+        fail("give a question, or pipe questions (one per line) with --json")
     questions = [question] if question is not None else (line.strip() for line in sys.stdin)
     # the index and the answer pipeline only: no state store, no SupportBot (bot/app.py)
     with _asking(settings) as asking:
@@ -183,104 +168,7 @@ async def _print_answer(answers: "AnswerPipeline", question: str, scope: Any, k:
         typer.echo("\n(No confident answer: in chat this question would go to a person.)")
 
 
-@app.command("eval")
-def eval_(
-    directory: Annotated[Path, typer.Argument(help="An eval set: knowledge/ and questions.jsonl.")],
-    questions: Annotated[
-        Path | None, typer.Option(help="Questions file (default DIR/questions.jsonl).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    holdout: Annotated[
-        float,
-        typer.Option(min=0.0, max=0.9, help="Leave out the gold documents of this share of question groups."),
-    ] = 0.0,
-    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
-    config: ConfigOpt = None,
-    data: DataOpt = None,
-) -> None:
-    """Measure retrieval and answers on a question set with gold documents."""
-    import tempfile
-
-    from bot.evaluation import eval_bot, evaluate, held_out_documents, index_set, load_questions
-
-    qs = load_questions(questions or directory / "questions.jsonl")
-    held = held_out_documents(qs, holdout) if holdout else frozenset()
-    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
-        settings = _settings(config, directory / "knowledge", data or Path(scratch))
-        with progress_bar() as update:
-            knowledge, index_seconds = index_set(settings, held, update)
-        with eval_bot(settings, knowledge) as bot:
-            report = run_async(_closing(bot, _evaluate(bot, evaluate(bot, qs, k=k, held_out=held))))
-    report = {"set": directory.name, **report, "index_seconds": round(index_seconds, 3)}
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False))
-        return
-    _print_eval_tables(directory, report)
-
-
-# The figures in the order a reader checks them, with what each one means.
-_EVAL_FIGURES = (
-    ("questions", "questions asked"),
-    ("answerable", "gold document in the index"),
-    ("unanswerable", "gold: [] or held out"),
-    ("recall@1", "gold document ranked first"),
-    ("recall@5", "gold document in the first five"),
-    ("mrr@10", "mean reciprocal rank of the gold document"),
-    ("answer_contains", "answer holds a key string"),
-    ("context_contains", "model prompt holds a key string"),
-    ("answered_when_answerable", "answered when it should (higher is better)"),
-    ("abstained_when_unanswerable", "gave up when it should (higher is better)"),
-    ("abstain_rate", "gave up, all questions"),
-    ("p50_ms", "median ms per question"),
-    ("p99_ms", "99th percentile ms per question"),
-)
-
-
-def _print_eval_tables(directory: Path, report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    by_language: dict[str, dict[str, Any]] = report.get("by_language", {})
-    languages = [name for name, part in by_language.items() if part["questions"]]
-    table = Table(title=f"supportbot eval {directory}")
-    # on a narrow terminal the explanations wrap; the names and the numbers never do
-    table.add_column("figure", no_wrap=True)
-    table.add_column("all", justify="right", no_wrap=True)
-    for language in languages:
-        table.add_column(language, justify="right", no_wrap=True)
-    table.add_column("meaning", style="dim")
-    for key, meaning in _EVAL_FIGURES:
-        if key == "context_contains" and report.get(key) is None:
-            continue  # no model configured: the prompt figure does not exist
-        cells = [report.get(key), *(by_language[language].get(key) for language in languages)]
-        table.add_row(key, *("n/a" if cell is None else str(cell) for cell in cells), meaning)
-    run = Table(title="run")
-    run.add_column("setting")
-    run.add_column("value", justify="right")
-    shown = {key for key, _ in _EVAL_FIGURES} | {"by_language"}
-    for key, value in report.items():
-        if key not in shown:
-            run.add_row(key, "n/a" if value is None else str(value))
-    console = Console()
-    console.print(table)
-    console.print(run)
-
-
-async def _evaluate(bot: "SupportBot", work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-    """With embeddings, fill the vector cache first (timed apart), then run the questions."""
-    if bot.knowledge.embeddings is None:
-        return {"retrieval": "bm25", **await work}
-    started = time.perf_counter()
-    embedding = await bot.knowledge.start_embedding()
-    seconds = time.perf_counter() - started
-    report = {"retrieval": f"hybrid ({bot.knowledge.embeddings.model})", **await work}
-    report["embed_seconds"] = round(seconds, 3)
-    if embedding is not None:
-        report["embedded"] = embedding.embedded
-        report["passages_with_vectors"] = f"{embedding.with_vectors}/{embedding.texts}"
-        if embedding.error:
-            report["embedding_error"] = embedding.error
-    return report
+app.command("eval")(eval_)  # listed after `ask`, where it was defined before it had a module
 
 
 @app.command()
@@ -300,7 +188,7 @@ def index(
     """Bring the search index in step with the knowledge folder (only changed files)."""
     from bot.app import index_root, open_knowledge
 
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     if list_indexes:
         from bot.retrieval.indexes import describe_indexes
 
@@ -327,10 +215,10 @@ def chat(
     conversation; /thread follows one up, /new starts afresh."""
     from adapters.console import run_chat
 
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     with _runtime(settings) as runtime:
         try:
-            run_async(_closing(runtime.bot, run_chat(runtime.bot, user=settings.console.user)))
+            run_async(closing(runtime.bot, run_chat(runtime.bot, user=settings.console.user)))
         except KeyboardInterrupt:
             typer.echo("")
 
@@ -347,17 +235,17 @@ def run(
     from bot.app import enabled_adapters, run_adapters
     from bot.log import setup_logging
 
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     setup_logging(settings.log_level)
     names = enabled_adapters(settings)
     secrets = settings.secrets
     if secrets.slack_bot_token and "slack" not in names:
-        _fail(
+        fail(
             "SLACK_BOT_TOKEN is set but Slack needs one more: SLACK_APP_TOKEN (xapp-..., Socket Mode) "
             "or SLACK_SIGNING_SECRET (HTTP mode). See knowledge/slack-setup.md."
         )
     if not names:
-        _fail(
+        fail(
             "no platform is configured. Set SLACK_BOT_TOKEN with SLACK_APP_TOKEN (Socket Mode) or "
             "SLACK_SIGNING_SECRET (HTTP mode) for Slack, and/or DISCORD_TOKEN for Discord; see "
             "knowledge/slack-setup.md and knowledge/discord-setup.md. To try the bot without a "
@@ -369,12 +257,12 @@ def run(
     try:
         lock.acquire()  # before the runtime: a second process must not even replay
     except SupportBotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with _runtime(settings) as runtime:
             typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
             try:
-                run_async(_closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
+                run_async(closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
             except KeyboardInterrupt:
                 typer.echo("stopped", err=True)
     finally:
@@ -388,11 +276,11 @@ def migrate(config: ConfigOpt = None, data: DataOpt = None) -> None:
     from bot.store import StateStore
     from bot.store.state import shown_target
 
-    settings = _settings(config, None, data)
+    settings = load(config, None, data)
     try:
         applied = StateStore.migrate(settings)
     except SupportBotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     where = shown_target(settings)
     if applied:
         typer.echo(f"applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
@@ -411,7 +299,7 @@ def init(
 
     target = config or Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
-        _fail(f"{target} already exists; pass --force to overwrite it")
+        fail(f"{target} already exists; pass --force to overwrite it")
     target.write_text(TEMPLATE, encoding="utf-8")
     typer.echo(f"wrote {target}; edit it, then run: supportbot chat")
 
@@ -425,7 +313,7 @@ def doctor(
     """Check the configuration, the knowledge folder, the tokens and the model endpoint."""
     from bot.doctor import run_checks
 
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     results = run_async(run_checks(settings))
     failed = False
     for check in results:
@@ -478,7 +366,7 @@ def report(
 
     from bot.insights.report import ReportFormat, run_report
 
-    settings = _settings(config, knowledge, data)
+    settings = load(config, knowledge, data)
     try:
         text = run_report(
             settings,
@@ -491,31 +379,8 @@ def report(
             workspace=workspace,
         )
     except SupportBotError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(text)
-
-
-@slack_app.command("manifest")
-def slack_manifest(config: ConfigOpt = None) -> None:
-    """Print the Slack app manifest to paste into "Create app from manifest"."""
-    from adapters.slack.manifest import manifest_yaml
-
-    settings = _settings(config, None, None)
-    typer.echo(manifest_yaml(settings))
-
-
-@discord_app.command("invite")
-def discord_invite(
-    client_id: Annotated[
-        str | None, typer.Option(help="The application id (default: read from the token's application).")
-    ] = None,
-    config: ConfigOpt = None,
-) -> None:
-    """Print the OAuth2 URL that adds the bot to a server with the permissions it needs."""
-    from adapters.discord.invite import invite_url
-
-    settings = _settings(config, None, None)
-    typer.echo(invite_url(settings, client_id))
 
 
 def _guard(entry: Callable[[], T]) -> T:

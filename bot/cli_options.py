@@ -12,6 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.core import SupportBot
 
 T = TypeVar("T")
 
@@ -41,6 +42,14 @@ def load(config: Path | None, knowledge: Path | None, data: Path | None) -> Sett
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+async def closing(bot: SupportBot, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`, then release the bot's connections in the same event loop."""
+    try:
+        return await work
+    finally:
+        await bot.aclose()
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:
