@@ -31,7 +31,7 @@ from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.privacy.people import remembered as remembered_facts
 from bot.store import AsyncStore, StateStore
-from bot.store.answers import SCORE_DIGITS
+from bot.store.answers import SCORE_DIGITS, answer_statement
 from bot.streaming import StreamingReply
 from bot.types import (
     ActionKind,
@@ -185,8 +185,7 @@ class Responder:
         # as the answer keeps them: bursts compare it with questions read back from the store
         asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
         abstained = self.answers.is_abstention(answer)
-        record = partial(
-            StateStore.record_answer,
+        record = answer_statement(
             ref=conversation,
             message_id=message_id,
             asker_id=asker.id,

@@ -4,21 +4,24 @@ Each hop to the store's thread (bot/store/lanes.py) wakes that thread and then t
 loop: about 30 us of CPU however little the call does, more than most of the reads here. So
 the reads and writes an answer always makes together go in one trip: the thread's history
 with the asker's memory, and the answer's record with what the reply is compared with (open
-incidents, resolved tickets). These functions run on the store's thread (`AsyncStore.run`).
+incidents, resolved tickets). On PostgreSQL each of these is one round trip too. These
+functions run on the store's thread (`AsyncStore.run`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from bot.insights.incidents import open_incidents
-from bot.insights.similar_tickets import Resolved, recently_resolved
+from bot.insights.incidents import open_incidents_statement
+from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.store import StateStore
 from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
+from bot.store.incidents import incidents_of as read_incidents
 from bot.store.people import memory_of, memory_statement
-from bot.store.rows import read_together
+from bot.store.rows import read_together, together
+from bot.store.tickets import resolved_of as read_resolved
 from bot.types import ConversationRef, Turn
 
 HISTORY_TURNS = 12  # the thread's last messages an answer may draw on
@@ -50,21 +53,29 @@ class Recorded:
 
 def record_answer(
     store: StateStore,
-    record: Callable[[StateStore], int],
+    record: tuple[str, list[Any]],
     incidents_of: ConversationRef | None,
     resolved_of: ConversationRef | None,
 ) -> Recorded:
-    """The answer's record (`record`: StateStore.record_answer with its values) and what the
+    """The answer's record (`record`: bot/store/answers.py `answer_statement`) and what the
     reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
     resolved tickets (both the answer's conversation). One trip to the store's thread instead
-    of three. The tickets are a boundary, as in `Responder._similar_resolved`: a failure to
-    read them leaves them to that call (which reads again and logs), never costs the answer."""
-    answer_id = record(store)
-    incidents = open_incidents(store, incidents_of) if incidents_of is not None else []
+    of three, and on PostgreSQL one round trip (`together`: the reads are in the record's
+    transaction, so a read the server refuses costs the record too, as any failure of the
+    trip would). The tickets are a boundary, as in `Responder._similar_resolved`: rows that
+    cannot be read leave them to that call (which reads again and logs), never cost the answer."""
+    statements = [record]
+    if incidents_of is not None:
+        statements.append(open_incidents_statement(incidents_of))
+    if resolved_of is not None:
+        statements.append(recently_resolved_statement(resolved_of))
+    results = together(store.db, statements)
+    answer_id = int(results[0].rows[0][0])
+    incidents = read_incidents(results[1].dicts()) if incidents_of is not None else []
     resolved = None
     if resolved_of is not None:
         try:
-            resolved = recently_resolved(store, resolved_of)
+            resolved = read_resolved(results[-1].dicts())
         except Exception:  # read again (and reported) by SimilarTickets.find
             resolved = None
     return Recorded(answer_id, incidents, resolved)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bot.insights.bursts import signatures_from_json, signatures_json
 from bot.insights.similarity import NEIGHBOURS, Asked, Signature, best_match, signature
@@ -21,7 +22,7 @@ from bot.policy import detect_language
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
-from bot.store.incidents import IncidentRecord, IncidentStatus
+from bot.store.incidents import IncidentRecord, IncidentStatus, incidents_statement
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,14 @@ def open_incidents(store: StateStore, conversation: ConversationRef) -> list[Inc
     """The open incidents of `conversation`'s workspace, newest first: what an answer there is
     compared with (on the store's thread)."""
     return store.incidents(conversation.platform, IncidentStatus.OPEN, OPEN_COMPARED, conversation.workspace)
+
+
+def open_incidents_statement(conversation: ConversationRef) -> tuple[str, list[Any]]:
+    """`open_incidents`' read, to send with others (bot/answering/trips.py; `incidents_of`
+    reads its rows)."""
+    return incidents_statement(
+        conversation.platform, IncidentStatus.OPEN, OPEN_COMPARED, conversation.workspace
+    )
 
 
 class Incidents:

@@ -9,10 +9,12 @@ card may show any, since staff see every channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot import policy
 from bot.insights.similarity import Signature, best_match, signature
 from bot.store import AsyncStore, StateStore
+from bot.store.tickets import resolved_statement
 from bot.types import ConversationRef, DocVisibility, Ticket
 
 RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved first
@@ -24,6 +26,12 @@ def recently_resolved(store: StateStore, where: ConversationRef) -> Resolved:
     """What a question asked in `where` is compared with (on the store's thread): the resolved
     tickets of the workspaces `policy.listed_from` it, with their questions' neighbours."""
     return store.resolved_tickets(where.platform, RECENT_RESOLVED, policy.listed_from(where))
+
+
+def recently_resolved_statement(where: ConversationRef) -> tuple[str, list[Any]]:
+    """`recently_resolved`'s read, to send with others (bot/answering/trips.py; `resolved_of`
+    reads its rows)."""
+    return resolved_statement(where.platform, RECENT_RESOLVED, policy.listed_from(where))
 
 
 class SimilarTickets:

@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from bot.store.rows import insert_row, one_statement, select_row, transaction, update_row
+from bot.store.rows import insert_statement, one_statement, select_row, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import Citation, ConversationRef
 
@@ -46,6 +47,51 @@ class Stats:
     tickets_resolved: int
 
 
+def answer_statement(
+    *,
+    ref: ConversationRef,
+    message_id: str | None,
+    asker_id: str | None,
+    question: str,
+    answer: str,
+    confidence: float,
+    language: str,
+    answerer: str,
+    abstained: bool,
+    sources: Iterable[Citation],
+    top_path: str | None,
+    at: datetime,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    neighbours: Sequence[str] = (),
+    scores: Sequence[float] = (),
+) -> tuple[str, list[Any]]:
+    """The statement recording an answer (it returns the answer's id): `record_answer`'s, or
+    sent with the reads that follow it (bot/answering/trips.py)."""
+    return insert_statement(
+        "answers",
+        {
+            "conversation": ref.key,
+            "channel": ref.channel_key,
+            "message_id": message_id,
+            "asker_id": asker_id,
+            "question": question,
+            "answer": answer,
+            "confidence": confidence,
+            "language": language,
+            "answerer": answerer,
+            "abstained": int(abstained),
+            "sources": json.dumps([c.__dict__ for c in sources], ensure_ascii=False),
+            "top_path": top_path,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "created_at": iso(at),
+            "neighbours": json.dumps(list(neighbours)),
+            "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in scores]),
+        },
+    )
+
+
 class AnswerRepository(Repository):
     def record_answer(
         self,
@@ -67,30 +113,26 @@ class AnswerRepository(Repository):
         neighbours: Sequence[str] = (),
         scores: Sequence[float] = (),
     ) -> int:
+        statement = answer_statement(
+            ref=ref,
+            message_id=message_id,
+            asker_id=asker_id,
+            question=question,
+            answer=answer,
+            confidence=confidence,
+            language=language,
+            answerer=answerer,
+            abstained=abstained,
+            sources=sources,
+            top_path=top_path,
+            at=at,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            neighbours=neighbours,
+            scores=scores,
+        )
         with one_statement(self.db):
-            return insert_row(
-                self.db,
-                "answers",
-                {
-                    "conversation": ref.key,
-                    "channel": ref.channel_key,
-                    "message_id": message_id,
-                    "asker_id": asker_id,
-                    "question": question,
-                    "answer": answer,
-                    "confidence": confidence,
-                    "language": language,
-                    "answerer": answerer,
-                    "abstained": int(abstained),
-                    "sources": json.dumps([c.__dict__ for c in sources], ensure_ascii=False),
-                    "top_path": top_path,
-                    "tokens_in": tokens_in,
-                    "tokens_out": tokens_out,
-                    "created_at": iso(at),
-                    "neighbours": json.dumps(list(neighbours)),
-                    "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in scores]),
-                },
-            )
+            return int(self.db.execute(*statement).fetchone()[0])
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
         with transaction(self.db):

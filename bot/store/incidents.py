@@ -229,14 +229,7 @@ class IncidentRepository(Repository):
     ) -> list[IncidentRecord]:
         """Incidents of `workspace` (and those from before incidents were kept per workspace)
         when given, else of the whole platform; newest first."""
-        where = "platform = ?" + (" and status = ?" if status else "")
-        params: list[Any] = [platform, status] if status else [platform]
-        where, params = in_workspace(where, params, workspace)
-        # on every answer (an open incident's notice): plain SQL, not rows_where's schema reads
-        rows = select_rows(
-            self.db, f"select * from incidents where {where} order by id desc limit ?", [*params, limit]
-        )
-        return [_incident(row) for row in rows]
+        return incidents_of(select_rows(self.db, *incidents_statement(platform, status, limit, workspace)))
 
     def close_incident(self, incident_id: int, *, by: str, at: datetime, text: str) -> bool:
         """Close an open incident; False if it was not open (closed once, whoever races)."""
@@ -294,6 +287,22 @@ def _burst(row: dict[str, Any]) -> BurstRecord:
         alerted_at=alerted,
         workspace=row.get("workspace"),
     )
+
+
+def incidents_statement(
+    platform: str, status: str | None = None, limit: int = 20, workspace: str | None = None
+) -> tuple[str, list[Any]]:
+    """`IncidentRepository.incidents`' read, to send with others (bot/answering/trips.py);
+    `incidents_of` reads its rows (as dicts)."""
+    where = "platform = ?" + (" and status = ?" if status else "")
+    params: list[Any] = [platform, status] if status else [platform]
+    where, params = in_workspace(where, params, workspace)
+    # on every answer (an open incident's notice): plain SQL, not rows_where's schema reads
+    return f"select * from incidents where {where} order by id desc limit ?", [*params, limit]
+
+
+def incidents_of(rows: Sequence[dict[str, Any]]) -> list[IncidentRecord]:
+    return [_incident(row) for row in rows]
 
 
 def _incident(row: dict[str, Any]) -> IncidentRecord:

@@ -194,12 +194,24 @@ class PgDatabase:
     def read_together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
         """The rows of each of `statements` (reads), sent in one pipeline: one round trip for
         all instead of one each. Inside a transaction or one_trip they run as usual."""
+        return [cursor.fetchall() for cursor in self.together(statements)]
+
+    def together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
+        """Each of `statements` (writes that return rows, reads), sent in one pipeline with one
+        Sync: one round trip for all, and one transaction (the server's implicit one up to the
+        Sync, committed there): a refused statement undoes those before it and skips the rest.
+        Inside a transaction or one_trip they run as usual, in it."""
         if self.batching or self.conn.in_transaction:
-            return [self.execute(sql, params).fetchall() for sql, params in statements]
+            return [self.execute(sql, params) for sql, params in statements]
         connection = self.live()
-        with connection.pipeline():
-            cursors = [connection.execute(to_postgres(sql), pg_params(params)) for sql, params in statements]
-        return [cursor.fetchall() for cursor in cursors]
+        try:
+            with connection.pipeline():
+                cursors = [
+                    connection.execute(to_postgres(sql), pg_params(params)) for sql, params in statements
+                ]
+        except psycopg.errors.IntegrityError as exc:
+            raise PgIntegrityError(str(exc)) from exc
+        return [Cursor(cursor) for cursor in cursors]
 
     def table(self, name: str) -> PgTable:
         return PgTable(self, name)

@@ -16,13 +16,16 @@ And the transactions the repositories hold, one way on both backends:
   explicit BEGIN IMMEDIATE: sqlite-utils 4 commits each write it sends outside one);
 - `one_trip`: the same for writes that read nothing back, sent to PostgreSQL in one round trip;
 - `one_statement`: a write that is a single statement: on PostgreSQL (whose connection
-  autocommits) its own transaction, without the two round trips of BEGIN and COMMIT.
+  autocommits) its own transaction, without the two round trips of BEGIN and COMMIT;
+- `together`: a write whose result is read (`insert ... returning id`) with the reads that
+  go with it, one transaction whose statements travel to PostgreSQL in one round trip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -34,12 +37,15 @@ if TYPE_CHECKING:
     StateDatabase: TypeAlias = Database | PgDatabase
 
 __all__ = [
+    "Fetched",
     "insert_row",
+    "insert_statement",
     "one_statement",
     "one_trip",
     "read_together",
     "select_row",
     "select_rows",
+    "together",
     "transaction",
     "update_row",
 ]
@@ -109,12 +115,15 @@ def _sqlite_transaction(conn: Any) -> Iterator[None]:
 
 def insert_row(db: StateDatabase, table: str, record: Mapping[str, Any]) -> int:
     """Insert `record` into `table` and return the new row's `id`."""
+    row = db.execute(*insert_statement(table, record)).fetchone()
+    return int(row[0])
+
+
+def insert_statement(table: str, record: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`insert_row`'s statement, to send with others (`together`): it returns the new `id`."""
     columns = ", ".join(record)
     marks = ", ".join("?" for _ in record)
-    row = db.execute(
-        f"insert into {table} ({columns}) values ({marks}) returning id", list(record.values())
-    ).fetchone()
-    return int(row[0])
+    return f"insert into {table} ({columns}) values ({marks}) returning id", list(record.values())
 
 
 def select_row(db: StateDatabase, table: str, column: str, key: Any) -> dict[str, Any] | None:
@@ -135,6 +144,34 @@ def read_together(db: StateDatabase, statements: Sequence[tuple[str, Sequence[An
         rows: list[list[Any]] = together(statements)
         return rows
     return [db.execute(sql, list(params)).fetchall() for sql, params in statements]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One statement's result, read in full: its column names and its rows (plain tuples)."""
+
+    columns: tuple[str, ...]
+    rows: list[Any]
+
+    @classmethod
+    def of(cls, cursor: Any) -> Fetched:
+        return cls(tuple(d[0] for d in cursor.description or ()), cursor.fetchall())
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def together(db: StateDatabase, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Fetched]:
+    """The result of each of `statements`, one transaction (all kept or none): a write whose
+    result is read back, with the reads that go with it. On PostgreSQL one pipeline, one round
+    trip for all (PgDatabase.together); on SQLite in `transaction`. For reads alone,
+    `read_together` (no write lock on SQLite)."""
+    run = getattr(db, "together", None)
+    if run is not None:
+        return [Fetched.of(cursor) for cursor in run(statements)]
+    with transaction(db):
+        # each read in full before the next statement: nothing is left pending at the commit
+        return [Fetched.of(db.execute(sql, list(params))) for sql, params in statements]
 
 
 def select_rows(db: StateDatabase, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -235,26 +235,9 @@ class TicketRepository(Repository):
         """Recently resolved tickets (of some of the platform's `workspaces`) with the retrieval
         neighbours of the question they began with (from its answer record): what a new
         question is compared with."""
-        clause, more = (
-            _in_workspaces(platform, workspaces, "t.conversation")
-            if workspaces is not None
-            else ("1 = 1", [])
-        )
-        rows = self.db.execute(
-            "select t.*, a.neighbours as _neighbours, a.neighbour_scores as _scores from tickets t left join answers a on a.id = t.answer_id "
-            # a question emptied by retention or forget-me is nothing to compare with, or to show
-            f"where t.platform = ? and t.status = 'resolved' and t.question != '' and {clause} "
-            "order by t.resolved_at desc limit ?",
-            [platform, *more, limit],
-        )
-        columns = [c[0] for c in rows.description]
-        found = []
-        for raw in rows.fetchall():
-            row = dict(zip(columns, raw, strict=True))
-            near = tuple(json.loads(row.pop("_neighbours") or "[]"))
-            scores = tuple(json.loads(row.pop("_scores") or "[]"))
-            found.append((_ticket(row), near, scores))
-        return found
+        cursor = self.db.execute(*resolved_statement(platform, limit, workspaces))
+        columns = [c[0] for c in cursor.description]
+        return resolved_of(dict(zip(columns, raw, strict=True)) for raw in cursor.fetchall())
 
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
         row = self.db.execute(
@@ -376,6 +359,32 @@ def _ticket(row: dict[str, Any]) -> Ticket:
         note=row["note"],
         rating=row["rating"],
     )
+
+
+def resolved_statement(
+    platform: str, limit: int = 500, workspaces: frozenset[str] | None = None
+) -> tuple[str, list[Any]]:
+    """`TicketRepository.resolved_tickets`' read, to send with others (bot/answering/trips.py);
+    `resolved_of` reads its rows (as dicts)."""
+    clause, more = (
+        _in_workspaces(platform, workspaces, "t.conversation") if workspaces is not None else ("1 = 1", [])
+    )
+    return (
+        "select t.*, a.neighbours as _neighbours, a.neighbour_scores as _scores from tickets t left join answers a on a.id = t.answer_id "
+        # a question emptied by retention or forget-me is nothing to compare with, or to show
+        f"where t.platform = ? and t.status = 'resolved' and t.question != '' and {clause} "
+        "order by t.resolved_at desc limit ?",
+        [platform, *more, limit],
+    )
+
+
+def resolved_of(rows: Iterable[dict[str, Any]]) -> list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]:
+    found = []
+    for row in rows:
+        near = tuple(json.loads(row.pop("_neighbours") or "[]"))
+        scores = tuple(json.loads(row.pop("_scores") or "[]"))
+        found.append((_ticket(row), near, scores))
+    return found
 
 
 def _in_workspaces(

@@ -17,14 +17,17 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleChannel
-from bot.answering.trips import HISTORY_TURNS, history_and_memory
+from bot.answering.trips import HISTORY_TURNS, history_and_memory, record_answer
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.insights.incidents import open_incidents
+from bot.insights.similar_tickets import recently_resolved
 from bot.store import StateStore
+from bot.store.answers import answer_statement
 from bot.store.conversations import history_statement, history_turns, one_trip
 from bot.store.followups import FollowupClaim
 from bot.store.people import memory_of, memory_statement
-from bot.store.rows import read_together
+from bot.store.rows import read_together, together
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
 from tests.bot.store.round_trips import RoundTrips
 from tests.fakes.clock import FakeClock
@@ -268,9 +271,10 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
         print(f"{count / asked:5.2f}  {sql}")
     assert trace.statements["BEGIN"] == 0 and trace.statements["begin"] == 2 * asked
     assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
-    # the two pipelines (5 and 6 statements) and the answer's history with the asker's memory
-    # (2 reads): one trip each
-    assert trace.trips == trace.total - 10 * asked
+    # one trip each: the two pipelines (5 and 6 statements), the answer's history with the
+    # asker's memory (2 reads), the answer's record with the open incidents and the resolved
+    # tickets it is compared with (3)
+    assert trace.trips == trace.total - 12 * asked
 
 
 def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
@@ -303,4 +307,65 @@ def test_reads_sent_together_give_what_each_gives_alone(state: Path | str) -> No
     assert history_turns(history) == store.history(ref, 5)
     assert memory_of(memory) == store.memory("slack", ASKER.id) == (False, [])
     assert none == []
+    store.close()
+
+
+def _answer_statement(ref: ConversationRef) -> tuple[str, list[object]]:
+    return answer_statement(
+        ref=ref,
+        message_id=ref.thread,
+        asker_id=ASKER.id,
+        question="How long does a refund take?",
+        answer="Five to seven business days.",
+        confidence=0.9,
+        language="en",
+        answerer="extractive",
+        abstained=False,
+        sources=(),
+        top_path=None,
+        at=NOW,
+    )
+
+
+def test_an_answer_is_recorded_with_what_it_is_compared_with(state: Path | str) -> None:
+    """trips.record_answer on both backends: the record and the two reads that follow it give
+    what each gives alone."""
+    store = StateStore(state)
+    ref = _thread(11)
+    store.open_incident(
+        platform="slack", text="Refunds are down", signatures="[]", by="U9", at=NOW, workspace="T1"
+    )
+    recorded = record_answer(store, _answer_statement(ref), ref, ref)
+    record = store.answer(recorded.answer_id)
+    assert record is not None and record.question == "How long does a refund take?"
+    assert recorded.open_incidents == open_incidents(store, ref) and len(recorded.open_incidents) == 1
+    assert recorded.resolved == recently_resolved(store, ref) == []
+    alone = record_answer(store, _answer_statement(ref), None, None)
+    assert alone.answer_id > recorded.answer_id and alone.open_incidents == [] and alone.resolved is None
+    store.close()
+
+
+def test_statements_sent_together_are_kept_whole_or_not_at_all(state: Path | str) -> None:
+    store = StateStore(state)
+    store.claim_event("slack:taken", "slack", "{}", NOW)
+    insert = "insert into inbox (key, platform, received_at, status) values (?, 'slack', ?, 'pending') returning key"
+    first, read = together(
+        store.db, [(insert, ["slack:new", NOW.isoformat()]), ("select count(*) from inbox", [])]
+    )
+    assert first.rows == [("slack:new",)] and first.columns == ("key",) and read.rows == [(2,)]
+    with pytest.raises(sqlite3.IntegrityError):
+        together(
+            store.db, [(insert, ["slack:newer", NOW.isoformat()]), (insert, ["slack:taken", NOW.isoformat()])]
+        )
+    assert _inbox(store) == [("slack:new", "pending"), ("slack:taken", "pending")]  # not slack:newer
+    store.close()
+
+
+def test_an_answer_and_its_two_reads_are_one_round_trip(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    ref = _thread(12)
+    with RoundTrips(store.db.connection) as trip:
+        recorded = record_answer(store, _answer_statement(ref), ref, ref)
+    assert trip.trips == 1 and trip.total == 3  # no BEGIN or COMMIT: the pipeline's own transaction
+    assert store.answer(recorded.answer_id) is not None
     store.close()
