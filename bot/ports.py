@@ -535,6 +535,10 @@ class IncidentStore(Protocol):
         self, platform: str, since: datetime, workspace: str | None = None, known: Collection[int] = ()
     ) -> list[tuple[int, str | None]]: ...
 
+    def burst_signatures(
+        self, ids: Sequence[int], known: Collection[int] = ()
+    ) -> list[tuple[int, str | None]]: ...
+
     def record_burst(
         self,
         *,

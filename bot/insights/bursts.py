@@ -34,7 +34,15 @@ from bot.insights.similarity import (
 )
 from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
-from bot.store.incidents import BurstRecord, RecentQuestion
+from bot.store.incidents import (
+    BurstRecord,
+    RecentQuestion,
+    askers_statement,
+    burst_ids_statement,
+    recent_of,
+    recent_statement,
+)
+from bot.store.rows import read_together
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -172,17 +180,43 @@ def claim_burst(
         )
 
 
-def askers_and_bursts(
-    store: StateStore, place: Place, since: datetime, enough: int, cooldown: datetime, known: frozenset[int]
-) -> tuple[int, list[tuple[int, str | None]]]:
-    """What every observation reads, in one trip to the store's thread: how many people asked
-    in `place` since `since` (counted no further than `enough`) and, only when that is enough,
-    the bursts announced there since `cooldown`, with the signatures of those not `known`."""
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What an observation reads (`observed`)."""
+
+    askers: int  # different people who asked in the window, counted no further than enough
+    announced: list[tuple[int, str | None]]  # bursts within the cooldown: empty when too few asked
+    fresh: list[RecentQuestion]  # the window's questions recorded after the ones kept in memory
+
+
+def observed(
+    store: StateStore,
+    place: Place,
+    since: datetime,
+    enough: int,
+    cooldown: datetime,
+    known: frozenset[int],
+    seen: int,
+) -> Observed:
+    """What every observation reads, in one trip to the store's thread and on PostgreSQL one
+    round trip: how many people asked in `place` since `since` (counted no further than
+    `enough`), the bursts announced there since `cooldown` (with the signatures of those not
+    `known`: a second trip only for a burst not parsed yet, and only when enough asked), and
+    the window's questions recorded after answer `seen`. The three are read together even
+    when too few asked: the two further reads cost no trip of their own, and the window's
+    rows since the last observation are few."""
     platform, workspace = place
-    askers = store.askers_since(platform, since, enough, workspace)
-    if askers < enough:
-        return askers, []
-    return askers, store.burst_signatures_since(platform, cooldown, workspace, known)
+    count, ids, fresh = read_together(
+        store.db,
+        [
+            askers_statement(platform, since, enough, workspace),
+            burst_ids_statement(platform, cooldown, workspace),
+            recent_statement(platform, since, RECENT_LIMIT, seen, workspace),
+        ],
+    )
+    askers = int(count[0][0] or 0)
+    announced = store.burst_signatures([row[0] for row in ids], known) if askers >= enough else []
+    return Observed(askers, announced, recent_of(fresh))
 
 
 class BurstWatch:
@@ -209,15 +243,20 @@ class BurstWatch:
             now = self.clock.now()
             since = now - timedelta(minutes=s.burst_window_minutes)
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            # the usual case, a quiet window, costs one count and no analysis
-            askers, announced = await self.store.run(
-                askers_and_bursts, place, since, s.burst_min_askers, cooldown, frozenset(self._bursts)
+            kept = self._recent.get(place, [])
+            seen = max((q.answer_id for q in kept), default=0)
+            read = await self.store.run(
+                observed, place, since, s.burst_min_askers, cooldown, frozenset(self._bursts), seen
             )
-            if askers < s.burst_min_askers:
-                return None
-            if self._announced(answer_id, asked, announced):
+            # the window's newest RECENT_LIMIT questions, newest first, kept in memory and brought
+            # up to date on every observation: each reads only the rows recorded since the last.
+            # Questions another process records are read too; one it commits out of id order can
+            # be missed, which costs a burst one ask, never an alert
+            recent = self._recent[place] = [q for q in [*read.fresh, *kept] if q.at >= since][:RECENT_LIMIT]
+            if read.askers < s.burst_min_askers:
+                return None  # the usual case, a quiet window: no analysis
+            if self._announced(answer_id, asked, read.announced):
                 return None  # during a burst already told, each further question costs one check
-            recent = await self._window(place, since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
@@ -232,24 +271,9 @@ class BurstWatch:
         await self._alert(burst, channel)
         return burst
 
-    async def _window(self, place: Place, since: datetime) -> list[RecentQuestion]:
-        """The window's newest RECENT_LIMIT questions, newest first, kept in memory: each call
-        reads only what was recorded since the last (a busy channel costs a few rows per answer,
-        not the whole window parsed again). Questions another process records are read too; one
-        it commits out of id order can be missed, which costs a burst one ask, never an alert."""
-        kept = self._recent.get(place, [])
-        seen = max((q.answer_id for q in kept), default=0)
-        platform, workspace = place
-        fresh = await self.store.run(
-            StateStore.recent_questions, platform, since, RECENT_LIMIT, seen, workspace
-        )
-        window = [q for q in [*fresh, *kept] if q.at >= since][:RECENT_LIMIT]
-        self._recent[place] = window
-        return window
-
     def _announced(self, answer_id: int, question: Asked, announced: list[tuple[int, str | None]]) -> bool:
         """Whether the question `answer_id` is like one of the bursts `announced` (within the
-        cooldown: askers_and_bursts; claim_burst checks again cluster-wide, this spares the
+        cooldown: `observed`; claim_burst checks again cluster-wide, this spares the
         clustering)."""
         asked = question.signature()
         for gone in self._bursts.keys() - {burst_id for burst_id, _ in announced}:

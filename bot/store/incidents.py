@@ -73,11 +73,7 @@ class IncidentRepository(Repository):
         `enough`: a burst needs several, and this one count spares loading the questions when
         there are too few. Stopping at `enough` keeps it cheap in a busy window, where a full
         distinct count would read every question of the window for every new one."""
-        row = self.db.execute(
-            "select count(*) from (select distinct asker_id from answers where created_at >= ? "
-            f"and conversation {LIKE_PREFIX} and asker_id is not null and asker_id != '' limit ?) as askers",
-            [iso(since), _questions_of(platform, workspace), enough],
-        ).fetchone()
+        row = self.db.execute(*askers_statement(platform, since, enough, workspace)).fetchone()
         return int(row[0] or 0)
 
     def recent_questions(
@@ -91,25 +87,8 @@ class IncidentRepository(Repository):
         """Questions asked on `platform` since `since`, newest first (at most `limit`: a burst
         is judged on the recent past, never on an unbounded scan); with `after_id`, only those
         recorded after that answer (what a caller keeping the window in memory has not seen)."""
-        rows = self.db.execute(
-            "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
-            "from answers "
-            f"where created_at >= ? and conversation {LIKE_PREFIX} and id > ? "
-            "order by created_at desc limit ?",
-            [iso(since), _questions_of(platform, workspace), after_id, limit],
-        ).fetchall()
-        return [
-            RecentQuestion(
-                answer_id=row[0],
-                conversation=row[1],
-                asker_id=row[2],
-                question=row[3],
-                neighbours=tuple(json.loads(row[4] or "[]")),
-                scores=tuple(json.loads(row[6] or "[]")),
-                at=datetime.fromisoformat(row[5]),
-            )
-            for row in rows
-        ]
+        statement = recent_statement(platform, since, limit, after_id, workspace)
+        return recent_of(self.db.execute(*statement).fetchall())
 
     def bursts_since(self, platform: str, since: datetime, workspace: str | None = None) -> list[BurstRecord]:
         """The bursts alerted since `since`: of `workspace` (and those from before bursts were
@@ -125,9 +104,14 @@ class IncidentRepository(Repository):
         signatures (JSON) unless it is one of `known` (the caller parsed those already): what
         every answer in a busy window compares with, without reading every alert's threads,
         channels and signatures back each time."""
-        where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
-        rows = self.db.execute(f"select id from bursts where {where} order by id desc", params).fetchall()
-        ids = [row[0] for row in rows]
+        ids = [row[0] for row in self.db.execute(*burst_ids_statement(platform, since, workspace)).fetchall()]
+        return self.burst_signatures(ids, known)
+
+    def burst_signatures(
+        self, ids: Sequence[int], known: Collection[int] = ()
+    ) -> list[tuple[int, str | None]]:
+        """`burst_signatures_since` once its ids (`burst_ids_statement`) are read: the signatures
+        of those not `known` are read now (a trip only when there are such)."""
         wanted = [burst_id for burst_id in ids if burst_id not in known]
         if not wanted:
             return [(burst_id, None) for burst_id in ids]
@@ -287,6 +271,56 @@ def _burst(row: dict[str, Any]) -> BurstRecord:
         alerted_at=alerted,
         workspace=row.get("workspace"),
     )
+
+
+# -- the reads each answer's burst watch makes, to send together (bot/insights/bursts.py) --------
+
+
+def askers_statement(
+    platform: str, since: datetime, enough: int, workspace: str | None = None
+) -> tuple[str, list[Any]]:
+    """`IncidentRepository.askers_since`' count (one row, one column)."""
+    return (
+        "select count(*) from (select distinct asker_id from answers where created_at >= ? "
+        f"and conversation {LIKE_PREFIX} and asker_id is not null and asker_id != '' limit ?) as askers",
+        [iso(since), _questions_of(platform, workspace), enough],
+    )
+
+
+def burst_ids_statement(
+    platform: str, since: datetime, workspace: str | None = None
+) -> tuple[str, list[Any]]:
+    """The ids of the bursts alerted since `since`, newest first (`burst_signatures` goes on)."""
+    where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
+    return f"select id from bursts where {where} order by id desc", params
+
+
+def recent_statement(
+    platform: str, since: datetime, limit: int, after_id: int = 0, workspace: str | None = None
+) -> tuple[str, list[Any]]:
+    """`IncidentRepository.recent_questions`' read; `recent_of` reads its rows."""
+    return (
+        "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
+        "from answers "
+        f"where created_at >= ? and conversation {LIKE_PREFIX} and id > ? "
+        "order by created_at desc limit ?",
+        [iso(since), _questions_of(platform, workspace), after_id, limit],
+    )
+
+
+def recent_of(rows: Sequence[Sequence[Any]]) -> list[RecentQuestion]:
+    return [
+        RecentQuestion(
+            answer_id=row[0],
+            conversation=row[1],
+            asker_id=row[2],
+            question=row[3],
+            neighbours=tuple(json.loads(row[4] or "[]")),
+            scores=tuple(json.loads(row[6] or "[]")),
+            at=datetime.fromisoformat(row[5]),
+        )
+        for row in rows
+    ]
 
 
 def incidents_statement(

@@ -20,6 +20,7 @@ from adapters.console import ConsoleChannel
 from bot.answering.trips import HISTORY_TURNS, history_and_memory, record_answer
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.insights.bursts import RECENT_LIMIT, observed
 from bot.insights.incidents import open_incidents
 from bot.insights.similar_tickets import recently_resolved
 from bot.store import StateStore
@@ -41,11 +42,11 @@ def _thread(n: int) -> ConversationRef:
     return ConversationRef(platform="slack", workspace="T1", channel="C1", thread=f"{n}.1")
 
 
-def _answer(store: StateStore, ref: ConversationRef) -> int:
+def _answer(store: StateStore, ref: ConversationRef, asker: str = ASKER.id) -> int:
     return store.record_answer(
         ref=ref,
         message_id=ref.thread,
-        asker_id=ASKER.id,
+        asker_id=asker,
         question="How long does a refund take?",
         answer="Five to seven business days.",
         confidence=0.9,
@@ -273,8 +274,8 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
     # one trip each: the two pipelines (5 and 6 statements), the answer's history with the
     # asker's memory (2 reads), the answer's record with the open incidents and the resolved
-    # tickets it is compared with (3)
-    assert trace.trips == trace.total - 12 * asked
+    # tickets it is compared with (3), the burst watch's count, bursts and window (3)
+    assert trace.trips == trace.total - 14 * asked
 
 
 def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
@@ -368,4 +369,49 @@ def test_an_answer_and_its_two_reads_are_one_round_trip(pg_url: str) -> None:
         recorded = record_answer(store, _answer_statement(ref), ref, ref)
     assert trip.trips == 1 and trip.total == 3  # no BEGIN or COMMIT: the pipeline's own transaction
     assert store.answer(recorded.answer_id) is not None
+    store.close()
+
+
+def _burst(store: StateStore) -> int:
+    return store.record_burst(
+        platform="slack",
+        representative="refunds?",
+        signatures="[]",
+        askers=2,
+        channels=["C1"],
+        threads=["slack:T1:C1:1.1"],
+        at=NOW,
+        workspace="T1",
+    ).id
+
+
+def test_what_a_burst_watch_reads_is_what_each_read_gives_alone(state: Path | str) -> None:
+    store = StateStore(state)
+    place, since, cooldown = ("slack", "T1"), NOW - timedelta(minutes=30), NOW - timedelta(hours=1)
+    first = _answer(store, _thread(20))
+    second = _answer(store, _thread(21), asker="U2")
+    burst = _burst(store)
+    read = observed(store, place, since, 2, cooldown, frozenset(), 0)
+    assert read.askers == store.askers_since("slack", since, 2, "T1") == 2
+    assert read.announced == store.burst_signatures_since("slack", cooldown, "T1") == [(burst, "[]")]
+    assert read.fresh == store.recent_questions("slack", since, RECENT_LIMIT, 0, "T1")
+    assert {q.answer_id for q in read.fresh} == {first, second}  # asked at one time: in either order
+    later = observed(store, place, since, 2, cooldown, frozenset({burst}), max(first, second))
+    assert later.fresh == [] and later.announced == [(burst, None)]  # parsed already: not read again
+    quiet = observed(store, place, since, 3, cooldown, frozenset(), 0)
+    assert quiet.askers == 2 and quiet.announced == [] and len(quiet.fresh) == 2  # the window still kept
+    store.close()
+
+
+def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    place, since, cooldown = ("slack", "T1"), NOW - timedelta(minutes=30), NOW - timedelta(hours=1)
+    _answer(store, _thread(22))
+    burst = _burst(store)
+    with RoundTrips(store.db.connection) as known:
+        observed(store, place, since, 1, cooldown, frozenset({burst}), 0)
+    with RoundTrips(store.db.connection) as new:
+        observed(store, place, since, 1, cooldown, frozenset(), 0)
+    assert known.trips == 1 and known.total == 3
+    assert new.trips == 2 and new.total == 4  # a burst not parsed yet: its signatures read after
     store.close()
