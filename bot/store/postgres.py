@@ -45,6 +45,9 @@ CONNECT_TIMEOUT = 5
 # one key for "migrating now": two workers starting together migrate one after the other
 MIGRATION_LOCK = 0x5B07_0001
 
+# this transaction's commit does not wait for the log flush (PgDatabase.together)
+NO_FLUSH = "select set_config('synchronous_commit', 'off', true)"
+
 _TYPES: dict[Any, str] = {str: "text", int: "bigint", float: "double precision", bytes: "bytea"}
 
 
@@ -196,16 +199,23 @@ class PgDatabase:
         all instead of one each. Inside a transaction or one_trip they run as usual."""
         return [cursor.fetchall() for cursor in self.together(statements)]
 
-    def together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
+    def together(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], *, flushed: bool = True
+    ) -> list[Cursor]:
         """Each of `statements` (writes that return rows, reads), sent in one pipeline with one
         Sync: one round trip for all, and one transaction (the server's implicit one up to the
         Sync, committed there): a refused statement undoes those before it and skips the rest.
-        Inside a transaction or one_trip they run as usual, in it."""
+        Inside a transaction or one_trip they run as usual, in it (the outer one decides).
+
+        `flushed=False`: the commit does not wait for the server's log flush, as in one_trip
+        (`set_config(..., true)`, not SET LOCAL: it holds for the implicit transaction too)."""
         if self.batching or self.conn.in_transaction:
             return [self.execute(sql, params) for sql, params in statements]
         connection = self.live()
         try:
             with connection.pipeline():
+                if not flushed:
+                    connection.execute(NO_FLUSH)
                 cursors = [
                     connection.execute(to_postgres(sql), pg_params(params)) for sql, params in statements
                 ]
