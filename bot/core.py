@@ -302,9 +302,9 @@ class SupportBot:
             )
         thread = await channel.open_thread(message, title=thread_title(text))
         faults.point("event.thread")
-        await self.recorder.record(message, role="user", conversation=thread, asker=True)
         scope = situation.scope
         if policy.wants_human(text):
+            await self.recorder.record(message, role="user", conversation=thread, asker=True)
             await self.escalations.open(
                 conversation=thread,
                 asker=message.author,
@@ -332,6 +332,7 @@ class SupportBot:
             on_posted=lambda: self._responding.discard(message.id),
             revising=resume,
             finish=finish,
+            keep=message,  # kept in the thread as the answer's first trip, with what it reads
         )
         if outcome in (Outcome.ANSWERED, Outcome.ESCALATED):  # after the answer: see journey.py
             welcome = partial(

@@ -298,7 +298,8 @@ class ConversationStore(Protocol):
         platform_id: str | None = None,
         asker_id: str | None = None,
         bot_participating: bool | None = None,
-    ) -> None: ...
+        then_read: Sequence[tuple[str, Sequence[Any]]] = (),
+    ) -> list[list[Any]]: ...
 
     def history(
         self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None

@@ -15,7 +15,7 @@ from functools import partial
 
 from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
-from bot.answering.trips import HISTORY_TURNS, history_and_memory, record_answer
+from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
@@ -142,16 +142,19 @@ class Responder:
         revising: Posted | None = None,
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
         finish: Finish | None = None,
+        keep: InboundMessage | None = None,
     ) -> Outcome:
         """Answer `question` in `conversation`: stream the model's words or post the quote,
         with sources and buttons; or, when there is no answer, say so and hand it to people.
         With `revising` (the asker edited the question, or a replay found the post a dead
         process began), that post is replaced in place; `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that). With `finish` (the
-        inbox's, for a platform message) the answer is recorded with its event's finish."""
-        # what asker_view and People.recall read, in one trip
+        inbox's, for a platform message) the answer is recorded with its event's finish. With
+        `keep` (the asker's message), it is kept in `conversation` first, in the same trip."""
+        # what asker_view and People.recall read, in one trip (with the question kept first)
         audiences, answers_to = _audiences(self.settings, asker, conversation)
-        history, memory = await self.store.run(history_and_memory, conversation, answers_to, asker.id)
+        kept = Kept(keep, self.clock.now()) if keep is not None else None
+        history, memory = await self.store.run(history_and_memory, conversation, answers_to, asker.id, kept)
         history = _without_question(history, question)
         # opt-in memory (bot/privacy/people.py): None when off, and then nothing more is read or written
         people = People(settings=self.settings, store=self.store, clock=self.clock)

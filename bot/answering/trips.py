@@ -11,6 +11,7 @@ functions run on the store's thread (`AsyncStore.run`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.insights.incidents import open_incidents_statement
@@ -22,24 +23,51 @@ from bot.store.incidents import incidents_of as read_incidents
 from bot.store.people import memory_of, memory_statement
 from bot.store.rows import read_together, together
 from bot.store.tickets import resolved_of as read_resolved
-from bot.types import ConversationRef, Turn
+from bot.types import ConversationRef, InboundMessage, Turn
 
 HISTORY_TURNS = 12  # the thread's last messages an answer may draw on
 
 
 def history_and_memory(
-    store: StateStore, conversation: ConversationRef, answers_to: str | None, asker_id: str
+    store: StateStore,
+    conversation: ConversationRef,
+    answers_to: str | None,
+    asker_id: str,
+    question: Kept | None = None,
 ) -> tuple[list[Turn], tuple[bool, list[dict[str, str]]]]:
     """The two reads every answer starts with (asker_view's history, People.recall's memory), in
-    one trip to the store's thread instead of two, and on PostgreSQL one round trip."""
-    history, memory = read_together(
-        store.db,
-        [
-            history_statement(conversation, HISTORY_TURNS, answers_to),
-            memory_statement(conversation.platform, asker_id),
-        ],
-    )
+    one trip to the store's thread instead of two, and on PostgreSQL one round trip. With
+    `question`, the question is kept in `conversation` first, as Recorder.record keeps an
+    asker's message, in the same trip (on PostgreSQL in the same round trip, the reads after
+    the write and seeing it)."""
+    reads = [
+        history_statement(conversation, HISTORY_TURNS, answers_to),
+        memory_statement(conversation.platform, asker_id),
+    ]
+    if question is None:
+        history, memory = read_together(store.db, reads)
+    else:
+        message = question.message
+        history, memory = store.record_message(
+            conversation,
+            role="user",
+            text=message.text,
+            at=message.sent_at,
+            now=question.now,
+            author=message.author,
+            platform_id=message.id,
+            asker_id=message.author.id,
+            then_read=reads,
+        )
     return history_turns(history), memory_of(memory)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A question to keep in its thread with the reads that start its answer."""
+
+    message: InboundMessage
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,12 @@ in one trip to PostgreSQL (`one_trip`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.rows import one_trip, select_row, transaction, update_row
+from bot.store.rows import Reads, one_trip, select_row, transaction, update_row
 from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Turn
 
@@ -98,7 +99,8 @@ class ConversationRepository(Repository):
         platform_id: str | None = None,
         asker_id: str | None = None,
         bot_participating: bool | None = None,
-    ) -> None:
+        then_read: Sequence[tuple[str, Sequence[Any]]] = (),
+    ) -> list[list[Any]]:
         """Keep one message and the conversation's activity (and flag) in one transaction:
         the event path's usual pair of writes, one round trip to the store's thread. A
         platform message is kept once: the replay of an event a dead process had begun records
@@ -109,12 +111,19 @@ class ConversationRepository(Repository):
         outside the database depends on it yet, and a flushed write always follows it (the
         event's finish, or a post noted before any is streamed), which makes it durable too.
         Lost in a server crash before that, the event it belongs to is not finished either,
-        and its replay records the message again."""
+        and its replay records the message again.
+
+        `then_read`: reads to make in the same transaction once the message is kept (they see
+        it), in the same round trip on PostgreSQL; their rows are returned."""
+        reads = Reads(self.db)
         with one_trip(self.db, flushed=False):
             self._touch(ref, now, asker_id, bot_participating)
             self._insert_message(
                 ref, role=role, text=text, at=at, author=author, platform_id=platform_id, once=True
             )
+            for sql, params in then_read:
+                reads.add(sql, params)
+        return reads.rows()
 
     def _touch(
         self,

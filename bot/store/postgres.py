@@ -95,14 +95,17 @@ class Cursor:
     """A statement's result, typed as sqlite3's cursor is (rows are plain tuples).
 
     Inside `one_trip` a statement has no result yet: reading one would sync the pipeline
-    midway, a round trip of its own, so it raises instead."""
+    midway, a round trip of its own, so it raises instead. Once the block is over, its
+    result is there (rows.py `Reads` reads it then)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], *, pipelined: bool = False) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], trip: PgDatabase | None = None) -> None:
         self._cursor = cursor
-        self._pipelined = pipelined
+        self._trip = trip  # the database whose one_trip sent it, if one did
+        self._trip_number = trip.trips if trip is not None else 0
 
     def _result(self) -> psycopg.Cursor[Any]:
-        if self._pipelined:
+        trip = self._trip
+        if trip is not None and trip.batching and trip.trips == self._trip_number:
             raise RuntimeError("a statement inside one_trip() has no result to read")
         return self._cursor
 
@@ -136,6 +139,7 @@ class PgDatabase:
         self._columns: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, list[str]] = {}
         self.batching = False  # inside one_trip()
+        self.trips = 0  # how many one_trip() pipelines were opened: which one a Cursor is of
 
     def live(self) -> psycopg.Connection[Any]:
         """The connection, replaced by a fresh one from the pool if the last was lost (a
@@ -152,7 +156,7 @@ class PgDatabase:
 
     def _run(self, query: str | pgsql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         try:
-            return Cursor(self.live().execute(query, params), pipelined=self.batching)
+            return Cursor(self.live().execute(query, params), self if self.batching else None)
         except psycopg.errors.IntegrityError as exc:
             raise PgIntegrityError(str(exc)) from exc
 
@@ -179,6 +183,7 @@ class PgDatabase:
             return
         connection = self.live()
         self.batching = True
+        self.trips += 1
         try:
             with connection.pipeline():
                 connection.execute("begin")

@@ -18,7 +18,8 @@ And the transactions the repositories hold, one way on both backends:
 - `one_statement`: a write that is a single statement: on PostgreSQL (whose connection
   autocommits) its own transaction, without the two round trips of BEGIN and COMMIT;
 - `together`: a write whose result is read (`insert ... returning id`) with the reads that
-  go with it, one transaction whose statements travel to PostgreSQL in one round trip.
+  go with it, one transaction whose statements travel to PostgreSQL in one round trip;
+- `Reads`: reads that end a `one_trip` block and travel in its round trip.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Fetched",
+    "Reads",
     "insert_row",
     "insert_statement",
     "one_statement",
@@ -75,6 +77,26 @@ def one_trip(db: StateDatabase, *, flushed: bool = True) -> AbstractContextManag
     wait for no flush: `synchronous=normal`) it is `transaction`'s."""
     trip = getattr(db, "one_trip", None)
     return trip(flushed=flushed) if trip is not None else _sqlite_transaction(db.conn)
+
+
+class Reads:
+    """Reads that end a `one_trip` block, after its writes: `with one_trip(db): ...;
+    reads.add(...)`, then `reads.rows()` once the block is over. On PostgreSQL they travel in the
+    block's round trip, and their rows are there after it; elsewhere (SQLite, or inside a
+    transaction already open) each is read at once."""
+
+    def __init__(self, db: StateDatabase) -> None:
+        self._db = db
+        self._results: list[Any] = []  # a cursor to read after the block, or rows already read
+
+    def add(self, sql: str, params: Sequence[Any]) -> None:
+        cursor = self._db.execute(sql, list(params))
+        self._results.append(cursor if getattr(self._db, "batching", False) else cursor.fetchall())
+
+    def rows(self) -> list[list[Any]]:
+        """The rows of each read, in order (once the block is over)."""
+        self._results = [r if isinstance(r, list) else r.fetchall() for r in self._results]
+        return list(self._results)
 
 
 # id(connection) -> how many of our blocks are open on it (an entry lives only while one is:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleChannel
-from bot.answering.trips import HISTORY_TURNS, history_and_memory, record_answer
+from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.insights.bursts import RECENT_LIMIT, observed
@@ -28,7 +28,7 @@ from bot.store.answers import answer_statement
 from bot.store.conversations import history_statement, history_turns, one_trip
 from bot.store.followups import FollowupClaim
 from bot.store.people import memory_of, memory_statement
-from bot.store.rows import read_together, together
+from bot.store.rows import Reads, read_together, together
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
 from tests.bot.store.round_trips import RoundTrips
 from tests.fakes.clock import FakeClock
@@ -274,11 +274,13 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     assert trace.statements["BEGIN"] == 0 and trace.statements["begin"] == 2 * asked
     # the question kept and the answer's record wait for no log flush; every other commit does
     assert trace.statements[NO_FLUSH] == asked and trace.statements[NO_FLUSH_HERE] == asked
-    # one trip each: the two pipelines (5 and 6 statements), the answer's history with the
-    # asker's memory (2 reads), the answer's record with the open incidents and the resolved
-    # tickets it is compared with (3, and the flush set aside), the burst watch's count,
-    # bursts and window (3)
-    assert trace.trips == trace.total - 15 * asked
+    # one trip each: the question kept with the answer's history and the asker's memory read
+    # after it (7 statements), the answer's record with the open incidents and the resolved
+    # tickets it is compared with (3, and the flush set aside: 4), the finish (6), the burst
+    # watch's count, bursts and window (3); the claim, the conversation read and the post
+    # noted are one statement each
+    assert trace.trips == trace.total - (6 + 3 + 5 + 2) * asked
+    assert trace.trips == 7 * asked
 
 
 def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
@@ -425,4 +427,62 @@ def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
         observed(store, place, since, 1, cooldown, frozenset(), 0)
     assert known.trips == 1 and known.total == 3
     assert new.trips == 2 and new.total == 4  # a burst not parsed yet: its signatures read after
+    store.close()
+
+
+def test_a_question_is_kept_with_the_reads_that_follow_it(state: Path | str) -> None:
+    """history_and_memory with the question to keep: written first, then read in the same
+    transaction (the history shows it), on both backends as the two calls one after another."""
+    store = StateStore(state)
+    ref = _thread(30)
+    store.record_message(ref, role="bot", text="earlier", at=NOW, now=NOW, platform_id="30.0")
+    question = InboundMessage(
+        id="30.1",
+        conversation=ref,
+        author=ASKER,
+        text="And refunds?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=NOW,
+    )
+    history, memory = history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))
+    assert [(t.role, t.text) for t in history] == [("bot", "earlier"), ("user", "And refunds?")]
+    assert history == store.history(ref, HISTORY_TURNS) and memory == store.memory("slack", ASKER.id)
+    conversation = store.conversation(ref.key)
+    assert conversation is not None and conversation.asker_id == ASKER.id
+    history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))  # a replay keeps it once
+    assert [t.text for t in store.history(ref)] == ["earlier", "And refunds?"]
+    store.close()
+
+
+def test_a_question_kept_and_its_reads_are_one_round_trip(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    ref = _thread(31)
+    question = InboundMessage(
+        id="31.1",
+        conversation=ref,
+        author=ASKER,
+        text="q",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=NOW,
+    )
+    with RoundTrips(store.db.connection) as trip:
+        history, _ = history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))
+    # begin, no flush, the upsert, the message, the two reads, commit
+    assert trip.trips == 1 and trip.total == 7 and [t.text for t in history] == ["q"]
+    store.close()
+
+
+def test_reads_ending_a_trip_are_read_once_it_is_over(state: Path | str) -> None:
+    store = StateStore(state)
+    store.claim_event("slack:40", "slack", "{}", NOW)
+    reads = Reads(store.db)
+    with one_trip(store.db):
+        store._finish("slack:40", NOW, "done")
+        reads.add("select status from inbox where key = ?", ["slack:40"])  # sees the write
+        if store.shared:
+            with pytest.raises(RuntimeError, match="no result"):
+                store.db.execute("select 1").fetchall()  # inside the block: nothing to read yet
+    assert reads.rows() == [[("done",)]]
     store.close()
