@@ -37,7 +37,6 @@ from bot.store import AsyncStore, StateStore
 from bot.store.incidents import (
     BurstRecord,
     RecentQuestion,
-    askers_statement,
     burst_ids_statement,
     recent_of,
     recent_statement,
@@ -184,39 +183,23 @@ def claim_burst(
 class Observed:
     """What an observation reads (`observed`)."""
 
-    askers: int  # different people who asked in the window, counted no further than enough
-    announced: list[tuple[int, str | None]]  # bursts within the cooldown: empty when too few asked
+    bursts: list[int]  # the bursts announced within the cooldown, newest first
     fresh: list[RecentQuestion]  # the window's questions recorded after the ones kept in memory
 
 
-def observed(
-    store: StateStore,
-    place: Place,
-    since: datetime,
-    enough: int,
-    cooldown: datetime,
-    known: frozenset[int],
-    seen: int,
-) -> Observed:
+def observed(store: StateStore, place: Place, since: datetime, cooldown: datetime, seen: int) -> Observed:
     """What every observation reads, in one trip to the store's thread and on PostgreSQL one
-    round trip: how many people asked in `place` since `since` (counted no further than
-    `enough`), the bursts announced there since `cooldown` (with the signatures of those not
-    `known`: a second trip only for a burst not parsed yet, and only when enough asked), and
-    the window's questions recorded after answer `seen`. The three are read together even
-    when too few asked: the two further reads cost no trip of their own, and the window's
-    rows since the last observation are few."""
+    round trip: the bursts announced in `place` since `cooldown`, and the window's questions
+    (since `since`) recorded after answer `seen`, a few rows per answer."""
     platform, workspace = place
-    count, ids, fresh = read_together(
+    ids, fresh = read_together(
         store.db,
         [
-            askers_statement(platform, since, enough, workspace),
             burst_ids_statement(platform, cooldown, workspace),
             recent_statement(platform, since, RECENT_LIMIT, seen, workspace),
         ],
     )
-    askers = int(count[0][0] or 0)
-    announced = store.burst_signatures([row[0] for row in ids], known) if askers >= enough else []
-    return Observed(askers, announced, recent_of(fresh))
+    return Observed([row[0] for row in ids], recent_of(fresh))
 
 
 class BurstWatch:
@@ -245,17 +228,23 @@ class BurstWatch:
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
             kept = self._recent.get(place, [])
             seen = max((q.answer_id for q in kept), default=0)
-            read = await self.store.run(
-                observed, place, since, s.burst_min_askers, cooldown, frozenset(self._bursts), seen
-            )
+            read = await self.store.run(observed, place, since, cooldown, seen)
             # the window's newest RECENT_LIMIT questions, newest first, kept in memory and brought
             # up to date on every observation: each reads only the rows recorded since the last.
             # Questions another process records are read too; one it commits out of id order can
             # be missed, which costs a burst one ask, never an alert
             recent = self._recent[place] = [q for q in [*read.fresh, *kept] if q.at >= since][:RECENT_LIMIT]
-            if read.askers < s.burst_min_askers:
-                return None  # the usual case, a quiet window: no analysis
-            if self._announced(answer_id, asked, read.announced):
+            # a cluster is drawn from the window: with too few people in all of it, none can be a
+            # burst (the usual case, a quiet window: no analysis)
+            if len({q.asker_id for q in recent if q.asker_id}) < s.burst_min_askers:
+                return None
+            # the signatures of a burst not parsed yet: a trip of its own, once per burst
+            announced: list[tuple[int, str | None]] = [(burst_id, None) for burst_id in read.bursts]
+            if any(burst_id not in self._bursts for burst_id in read.bursts):
+                announced = await self.store.run(
+                    StateStore.burst_signatures, read.bursts, frozenset(self._bursts)
+                )
+            if self._announced(answer_id, asked, announced):
                 return None  # during a burst already told, each further question costs one check
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:

@@ -277,9 +277,9 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     # one trip each: the question kept with the answer's history and the asker's memory read
     # after it (7 statements), the answer's record with the open incidents and the resolved
     # tickets it is compared with (3, and the flush set aside: 4), the finish (6), the burst
-    # watch's count, bursts and window (3); the claim, the conversation read and the post
-    # noted are one statement each
-    assert trace.trips == trace.total - (6 + 3 + 5 + 2) * asked
+    # watch's bursts and window (2); the claim, the conversation read and the post noted are
+    # one statement each
+    assert trace.trips == trace.total - (6 + 3 + 5 + 1) * asked
     assert trace.trips == 7 * asked
 
 
@@ -404,15 +404,11 @@ def test_what_a_burst_watch_reads_is_what_each_read_gives_alone(state: Path | st
     first = _answer(store, _thread(20))
     second = _answer(store, _thread(21), asker="U2")
     burst = _burst(store)
-    read = observed(store, place, since, 2, cooldown, frozenset(), 0)
-    assert read.askers == store.askers_since("slack", since, 2, "T1") == 2
-    assert read.announced == store.burst_signatures_since("slack", cooldown, "T1") == [(burst, "[]")]
+    read = observed(store, place, since, cooldown, 0)
+    assert [(b, None) for b in read.bursts] == store.burst_signatures_since("slack", cooldown, "T1", {burst})
     assert read.fresh == store.recent_questions("slack", since, RECENT_LIMIT, 0, "T1")
     assert {q.answer_id for q in read.fresh} == {first, second}  # asked at one time: in either order
-    later = observed(store, place, since, 2, cooldown, frozenset({burst}), max(first, second))
-    assert later.fresh == [] and later.announced == [(burst, None)]  # parsed already: not read again
-    quiet = observed(store, place, since, 3, cooldown, frozenset(), 0)
-    assert quiet.askers == 2 and quiet.announced == [] and len(quiet.fresh) == 2  # the window still kept
+    assert observed(store, place, since, cooldown, max(first, second)).fresh == []  # only what is new
     store.close()
 
 
@@ -420,13 +416,10 @@ def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
     store = StateStore(pg_url)
     place, since, cooldown = ("slack", "T1"), NOW - timedelta(minutes=30), NOW - timedelta(hours=1)
     _answer(store, _thread(22))
-    burst = _burst(store)
-    with RoundTrips(store.db.connection) as known:
-        observed(store, place, since, 1, cooldown, frozenset({burst}), 0)
-    with RoundTrips(store.db.connection) as new:
-        observed(store, place, since, 1, cooldown, frozenset(), 0)
-    assert known.trips == 1 and known.total == 3
-    assert new.trips == 2 and new.total == 4  # a burst not parsed yet: its signatures read after
+    _burst(store)
+    with RoundTrips(store.db.connection) as trip:
+        observed(store, place, since, cooldown, 0)
+    assert trip.trips == 1 and trip.total == 2
     store.close()
 
 
