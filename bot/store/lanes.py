@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 FLUSH_SECONDS = 0.001  # finished results wait at most about this long for the batch to end
+# ... under a group commit, where each hand-back waits for a log flush (bot/store/flushes.py)
+GROUP_FLUSH_SECONDS = 0.003
 SLOW_SECONDS = 0.002  # a call that took this long last time does not hold back finished results
 
 
@@ -100,7 +102,7 @@ class Lane(Generic[S]):
                 took[kind] = finished - started
                 if len(done) == 1:
                     since = finished
-                if finished - since > FLUSH_SECONDS:
+                if finished - since > self._flush_seconds():
                     done = self._hand_back(done)
             try:
                 call = self._calls.get_nowait()
@@ -125,6 +127,10 @@ class Lane(Generic[S]):
             except Exception as exc:  # the callers decide, as for any failed call
                 done = [(call, False, exc) for call, _, _ in done]
         return _hand_back(done)
+
+    def _flush_seconds(self) -> float:
+        grouped = self._flushes is not None and self._flushes.db.deferred
+        return GROUP_FLUSH_SECONDS if grouped else FLUSH_SECONDS
 
     def _group_commit(self, *, defer: bool) -> None:
         if self._flushes is None:
