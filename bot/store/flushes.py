@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from bot.store.postgres import PgDatabase
 
 # a transaction with an id, so its commit has a log record to flush up to, and waits for it
-BARRIER = "select set_config('synchronous_commit', 'on', true), pg_current_xact_id()"
+# (txid_current: every PostgreSQL version has it; pg_current_xact_id only 13 and later)
+BARRIER = "select set_config('synchronous_commit', 'on', true), txid_current()"
 
 
 class GroupCommit:
