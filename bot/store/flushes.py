@@ -54,8 +54,8 @@ class GroupCommit:
             db.lost_unflushed = False
             raise StoreError(f"the connection to {db.url} was lost before its last writes were flushed")
         if db.unflushed:
+            db.unflushed = False  # a barrier that fails fails this batch, not the next one too
             db.session(BARRIER)
-            db.unflushed = False
 
     def settle(self) -> None:
         """Idle again: commits wait for their own flush (call after `durable`)."""

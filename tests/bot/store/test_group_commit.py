@@ -10,6 +10,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.errors import StoreError
 from bot.store import AsyncStore, StateStore
 from bot.store.flushes import BARRIER, group_commit
@@ -23,7 +25,9 @@ def _setting(store: StateStore) -> str:
     return str(store.db.execute("show synchronous_commit").fetchone()[0])
 
 
-async def _backlog(store: AsyncStore, claims: int, first: object = None) -> list[object]:
+async def _backlog(
+    store: AsyncStore, claims: int, first: object = None, prefix: str = "slack"
+) -> list[object]:
     """`claims` claims queued behind a call held on the store's thread, then let go."""
     started, gate = threading.Event(), threading.Event()
 
@@ -36,7 +40,7 @@ async def _backlog(store: AsyncStore, claims: int, first: object = None) -> list
     holding = asyncio.ensure_future(store.run(hold))
     await asyncio.to_thread(started.wait, 10)
     queued = [
-        asyncio.ensure_future(store.run(StateStore.claim_event, f"slack:{n}", "slack", "{}", NOW))
+        asyncio.ensure_future(store.run(StateStore.claim_event, f"{prefix}:{n}", "slack", "{}", NOW))
         for n in range(claims)
     ]
     await asyncio.sleep(0)
@@ -88,4 +92,26 @@ def test_sqlite_has_no_group_commit(tmp_path: Path) -> None:
     """state.db's commits never wait for a flush (synchronous=normal): nothing to group."""
     store = StateStore(tmp_path / "state.db")
     assert group_commit(store) is None
+    store.close()
+
+
+async def test_a_flush_that_fails_fails_its_batch_and_only_that(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AsyncStore(StateStore(pg_url))
+    db = store.store.db
+    session = db.session
+    calls: list[str] = []
+
+    def fail_once(sql: str) -> None:
+        calls.append(sql)
+        if sql == BARRIER and calls.count(BARRIER) == 1:
+            db.connection.close()  # as a server restart leaves it: the next call takes a new one
+            raise StoreError("the server went away")
+        session(sql)
+
+    monkeypatch.setattr(db, "session", fail_once)
+    first = await _backlog(store, 5)
+    assert any(isinstance(r, StoreError) for r in first)  # told of the failure, not of a success
+    assert await _backlog(store, 5, prefix="next") == [True] * 5  # the next batch is not failed with it
     store.close()
