@@ -97,12 +97,7 @@ def record_answer(
         statements.append(open_incidents_statement(incidents_of))
     if resolved_of is not None:
         statements.append(recently_resolved_statement(resolved_of))
-    # the record's commit does not wait for the log flush (as on SQLite, whose commits never
-    # do): the answer's next write that waits for it (the event's finish, or complete_answer
-    # without one) makes it durable too, the log being flushed in order. A server crash before
-    # that loses it with the unfinished event, which is replayed (bot/inbox.py, rules 3 and 4):
-    # the replay records the answer again and edits the noted post
-    results = together(store.db, statements, flushed=False)
+    results = together(store.db, statements)
     answer_id = int(results[0].rows[0][0])
     incidents = read_incidents(results[1].dicts()) if incidents_of is not None else []
     resolved = None

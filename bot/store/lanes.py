@@ -9,15 +9,13 @@ more than SLOW_SECONDS last time (a clock job, a long page), and at least every 
 so a fast answer is not held back behind a slow call queued after it. A call whose caller was
 cancelled before it started is skipped, as a thread pool would; one already running
 completes. Calls made once the lane is closing are refused, and any still queued behind the
-close fail instead of waiting forever. On PostgreSQL, while calls are queued their commits share
-one log flush, made before their results are handed back (bot/store/flushes.py).
+close fail instead of waiting forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import queue
 import threading
 import time
@@ -25,15 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from bot.store.flushes import group_commit
-
-log = logging.getLogger(__name__)
-
 R = TypeVar("R")
 
 FLUSH_SECONDS = 0.001  # finished results wait at most about this long for the batch to end
-# ... under a group commit, where each hand-back waits for a log flush (bot/store/flushes.py)
-GROUP_FLUSH_SECONDS = 0.003
 SLOW_SECONDS = 0.002  # a call that took this long last time does not hold back finished results
 
 
@@ -57,7 +49,6 @@ class Lane(Generic[S]):
         self._lock = threading.Lock()  # `closed` and the queue's last item change together
         self._closed = False
         self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
-        self._flushes = group_commit(store)  # on PostgreSQL: bot/store/flushes.py
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -94,7 +85,7 @@ class Lane(Generic[S]):
         while call is not None:
             kind = getattr(call.fn, "func", call.fn)  # the StateStore method of a partial
             if done and took.get(kind, 0.0) > SLOW_SECONDS:
-                done = self._hand_back(done)
+                done = _hand_back(done)
             if not call.future.cancelled():  # a plain attribute read: safe from this thread
                 started = time.monotonic()
                 done.append(call.execute())
@@ -102,46 +93,19 @@ class Lane(Generic[S]):
                 took[kind] = finished - started
                 if len(done) == 1:
                     since = finished
-                if finished - since > self._flush_seconds():
-                    done = self._hand_back(done)
+                if finished - since > FLUSH_SECONDS:
+                    done = _hand_back(done)
             try:
                 call = self._calls.get_nowait()
-                self._group_commit(defer=True)  # a backlog: the calls queued share one flush
             except queue.Empty:
-                done = self._hand_back(done)
-                self._group_commit(defer=False)  # idle: a lone call has its flush in its trip
+                done = _hand_back(done)
                 call = self._calls.get()
-        self._hand_back(done)
+        _hand_back(done)
         # nothing is queued after the stop marker (calls are refused once it is in), but fail
         # anything that is rather than leave its caller waiting
         with contextlib.suppress(queue.Empty):
             while (late := self._calls.get_nowait()) is not None:
                 late.outbox.put([(late, False, LaneClosed("the state store is closed"))])
-
-    def _hand_back(self, done: list[tuple[_Call, bool, Any]]) -> list[tuple[_Call, bool, Any]]:
-        """`_hand_back`, once the writes of those calls are durable (bot/store/flushes.py): if
-        that cannot be known, each of them fails with the reason."""
-        if done and self._flushes is not None:
-            try:
-                self._flushes.durable()
-            except Exception as exc:  # the callers decide, as for any failed call
-                done = [(call, False, exc) for call, _, _ in done]
-        return _hand_back(done)
-
-    def _flush_seconds(self) -> float:
-        grouped = self._flushes is not None and self._flushes.db.deferred
-        return GROUP_FLUSH_SECONDS if grouped else FLUSH_SECONDS
-
-    def _group_commit(self, *, defer: bool) -> None:
-        if self._flushes is None:
-            return
-        try:
-            if defer:
-                self._flushes.defer()
-            else:
-                self._flushes.settle()
-        except Exception:  # the next call meets a lost connection itself; the flags stay safe
-            log.warning("could not switch the store's group commit", exc_info=True)
 
 
 def _hand_back(done: list[tuple[_Call, bool, Any]]) -> list[tuple[_Call, bool, Any]]:

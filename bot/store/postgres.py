@@ -45,9 +45,6 @@ CONNECT_TIMEOUT = 5
 # one key for "migrating now": two workers starting together migrate one after the other
 MIGRATION_LOCK = 0x5B07_0001
 
-# this transaction's commit does not wait for the log flush (PgDatabase.together)
-NO_FLUSH = "select set_config('synchronous_commit', 'off', true)"
-
 _TYPES: dict[Any, str] = {str: "text", int: "bigint", float: "double precision", bytes: "bytea"}
 
 
@@ -130,7 +127,6 @@ class PgDatabase:
     # the pool opens connections with autocommit: a statement outside `with db.conn:` is its
     # own transaction (bot/store/rows.py `one_statement` relies on it)
     autocommits = True
-    defers_flushes = True  # bot/store/flushes.py
 
     def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], url: str) -> None:
         self._pool = pool
@@ -140,11 +136,6 @@ class PgDatabase:
         self._columns: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, list[str]] = {}
         self.batching = False  # inside one_trip()
-        # group commit (bot/store/flushes.py): commits wait for no flush; some were made since
-        # the last that did; the connection was replaced while some were
-        self.deferred = False
-        self.unflushed = False
-        self.lost_unflushed = False
         self.trips = 0  # how many one_trip() pipelines were opened: which one a Cursor is of
 
     def live(self) -> psycopg.Connection[Any]:
@@ -155,28 +146,12 @@ class PgDatabase:
                 raise StoreError(f"the connection to {self.url} was lost in a transaction")
             self._pool.putconn(self.connection)
             self.connection = self._pool.getconn()
-            # a new session waits for its flushes; what the old one did not is unknown
-            self.lost_unflushed = self.lost_unflushed or self.unflushed
-            self.deferred = self.unflushed = False
         return self.connection
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
-        return self._run(to_postgres(sql), pg_params(params), writes=not _is_read(sql))
+        return self._run(to_postgres(sql), pg_params(params))
 
-    def session(self, sql: str) -> None:
-        """A statement about the session (SET) or the group commit's barrier, never a write of
-        the repositories'."""
-        self._run(sql, writes=False)
-
-    def _run(
-        self,
-        query: str | pgsql.Composed,
-        params: Sequence[Any] | Mapping[str, Any] = (),
-        *,
-        writes: bool = True,
-    ) -> Cursor:
-        if writes and self.deferred:
-            self.unflushed = True
+    def _run(self, query: str | pgsql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         try:
             return Cursor(self.live().execute(query, params), self if self.batching else None)
         except psycopg.errors.IntegrityError as exc:
@@ -209,9 +184,7 @@ class PgDatabase:
         try:
             with connection.pipeline():
                 connection.execute("begin")
-                if self.deferred:
-                    self.unflushed = True
-                elif not flushed:
+                if not flushed:
                     connection.execute("set local synchronous_commit to off")
                 yield
                 connection.execute("commit")
@@ -228,25 +201,16 @@ class PgDatabase:
         all instead of one each. Inside a transaction or one_trip they run as usual."""
         return [cursor.fetchall() for cursor in self.together(statements)]
 
-    def together(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], *, flushed: bool = True
-    ) -> list[Cursor]:
+    def together(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Cursor]:
         """Each of `statements` (writes that return rows, reads), sent in one pipeline with one
         Sync: one round trip for all, and one transaction (the server's implicit one up to the
         Sync, committed there): a refused statement undoes those before it and skips the rest.
-        Inside a transaction or one_trip they run as usual, in it (the outer one decides).
-
-        `flushed=False`: the commit does not wait for the server's log flush, as in one_trip
-        (`set_config(..., true)`, not SET LOCAL: it holds for the implicit transaction too)."""
+        Inside a transaction or one_trip they run as usual, in it."""
         if self.batching or self.conn.in_transaction:
             return [self.execute(sql, params) for sql, params in statements]
         connection = self.live()
         try:
             with connection.pipeline():
-                if self.deferred:
-                    self.unflushed = True
-                elif not flushed:
-                    connection.execute(NO_FLUSH)
                 cursors = [
                     connection.execute(to_postgres(sql), pg_params(params)) for sql, params in statements
                 ]
@@ -309,7 +273,6 @@ class PgDatabase:
             pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
         )
         written = 0
-        self.unflushed = self.unflushed or self.deferred
         try:
             with self.live().cursor() as cursor, cursor.copy(statement) as copy:
                 for row in rows:
@@ -478,11 +441,6 @@ class PgTable:
             )
         )
         return self
-
-
-def _is_read(sql: str) -> bool:
-    """A plain SELECT: nothing for the group commit to flush (bot/store/flushes.py)."""
-    return sql.lstrip()[:7].lower() == "select "
 
 
 def _as_dict(cursor: Cursor, row: Sequence[Any]) -> dict[str, Any]:

@@ -183,17 +183,14 @@ class Fetched:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def together(
-    db: StateDatabase, statements: Sequence[tuple[str, Sequence[Any]]], *, flushed: bool = True
-) -> list[Fetched]:
+def together(db: StateDatabase, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[Fetched]:
     """The result of each of `statements`, one transaction (all kept or none): a write whose
     result is read back, with the reads that go with it. On PostgreSQL one pipeline, one round
-    trip for all (PgDatabase.together, which says what `flushed=False` allows); on SQLite in
-    `transaction` (whose commits wait for no flush: see `one_trip`). For reads alone,
+    trip for all (PgDatabase.together); on SQLite in `transaction`. For reads alone,
     `read_together` (no write lock on SQLite)."""
     run = getattr(db, "together", None)
     if run is not None:
-        return [Fetched.of(cursor) for cursor in run(statements, flushed=flushed)]
+        return [Fetched.of(cursor) for cursor in run(statements)]
     with transaction(db):
         # each read in full before the next statement: nothing is left pending at the commit
         return [Fetched.of(db.execute(sql, list(params))) for sql, params in statements]

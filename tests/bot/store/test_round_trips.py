@@ -35,7 +35,6 @@ from tests.fakes.clock import FakeClock
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 NO_FLUSH = "set local synchronous_commit to off"
-NO_FLUSH_HERE = "select set_config('synchronous_commit', 'off', true)"  # in a pipeline's own transaction
 ASKER = Author(id="U1", name="Ann")
 
 
@@ -272,14 +271,12 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     for sql, count in trace.statements.most_common():
         print(f"{count / asked:5.2f}  {sql}")
     assert trace.statements["BEGIN"] == 0 and trace.statements["begin"] == 2 * asked
-    # the question kept and the answer's record wait for no log flush; every other commit does
-    assert trace.statements[NO_FLUSH] == asked and trace.statements[NO_FLUSH_HERE] == asked
+    assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
     # one trip each: the question kept with the answer's history and the asker's memory read
     # after it (7 statements), the answer's record with the open incidents and the resolved
-    # tickets it is compared with (3, and the flush set aside: 4), the finish (6), the burst
-    # watch's bursts and window (2); the claim, the conversation read and the post noted are
-    # one statement each
-    assert trace.trips == trace.total - (6 + 3 + 5 + 1) * asked
+    # tickets it is compared with (3), the finish (6), the burst watch's bursts and window (2);
+    # the claim, the conversation read and the post noted are one statement each
+    assert trace.trips == trace.total - (6 + 2 + 5 + 1) * asked
     assert trace.trips == 7 * asked
 
 
@@ -351,26 +348,19 @@ def test_an_answer_is_recorded_with_what_it_is_compared_with(state: Path | str) 
     store.close()
 
 
-@pytest.mark.parametrize("flushed", [True, False])
-def test_statements_sent_together_are_kept_whole_or_not_at_all(state: Path | str, flushed: bool) -> None:
+def test_statements_sent_together_are_kept_whole_or_not_at_all(state: Path | str) -> None:
     store = StateStore(state)
     store.claim_event("slack:taken", "slack", "{}", NOW)
     insert = "insert into inbox (key, platform, received_at, status) values (?, 'slack', ?, 'pending') returning key"
     first, read = together(
-        store.db,
-        [(insert, ["slack:new", NOW.isoformat()]), ("select count(*) from inbox", [])],
-        flushed=flushed,
+        store.db, [(insert, ["slack:new", NOW.isoformat()]), ("select count(*) from inbox", [])]
     )
     assert first.rows == [("slack:new",)] and first.columns == ("key",) and read.rows == [(2,)]
     with pytest.raises(sqlite3.IntegrityError):
         together(
-            store.db,
-            [(insert, ["slack:newer", NOW.isoformat()]), (insert, ["slack:taken", NOW.isoformat()])],
-            flushed=flushed,
+            store.db, [(insert, ["slack:newer", NOW.isoformat()]), (insert, ["slack:taken", NOW.isoformat()])]
         )
     assert _inbox(store) == [("slack:new", "pending"), ("slack:taken", "pending")]  # not slack:newer
-    if store.shared:  # the flush was set aside for that one transaction only
-        assert store.db.execute("show synchronous_commit").fetchone() == ("on",)
     store.close()
 
 
@@ -379,8 +369,7 @@ def test_an_answer_and_its_two_reads_are_one_round_trip(pg_url: str) -> None:
     ref = _thread(12)
     with RoundTrips(store.db.connection) as trip:
         recorded = record_answer(store, _answer_statement(ref), ref, ref)
-    # no BEGIN or COMMIT (the pipeline's own transaction), and no wait for the log flush
-    assert trip.trips == 1 and trip.total == 4 and trip.statements[NO_FLUSH_HERE] == 1
+    assert trip.trips == 1 and trip.total == 3  # no BEGIN or COMMIT: the pipeline's own transaction
     assert store.answer(recorded.answer_id) is not None
     store.close()
 
