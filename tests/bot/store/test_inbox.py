@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.store import StateStore
 from bot.types import Author, Completion, ConversationRef, Posted
+from tests.bot.store.answer_fields import answer_fields
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -44,20 +45,7 @@ def test_finishing_an_answered_event_records_the_answer_in_the_same_write(state:
     store = StateStore(state)
     thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="100.1")
     store.claim_event("slack:msg:100.1", "slack", '{"text": "q"}', NOW)
-    answer_id = store.record_answer(
-        ref=thread,
-        message_id="100.1",
-        asker_id="U1",
-        question="How long does a refund take?",
-        answer="Five to seven business days.",
-        confidence=0.9,
-        language="en",
-        answerer="extractive",
-        abstained=False,
-        sources=(),
-        top_path=None,
-        at=NOW,
-    )
+    answer_id = store.record_answer(**answer_fields(thread, NOW))
     done = Completion(
         answer_id=answer_id,
         posted=Posted(message_id="100.2", conversation=thread),

@@ -30,6 +30,7 @@ from bot.store.followups import FollowupClaim
 from bot.store.people import memory_of, memory_statement
 from bot.store.rows import Reads, read_together, together
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
+from tests.bot.store.answer_fields import answer_fields
 from tests.bot.store.round_trips import RoundTrips
 from tests.fakes.clock import FakeClock
 
@@ -43,20 +44,7 @@ def _thread(n: int) -> ConversationRef:
 
 
 def _answer(store: StateStore, ref: ConversationRef, asker: str = ASKER.id) -> int:
-    return store.record_answer(
-        ref=ref,
-        message_id=ref.thread,
-        asker_id=asker,
-        question="How long does a refund take?",
-        answer="Five to seven business days.",
-        confidence=0.9,
-        language="en",
-        answerer="extractive",
-        abstained=False,
-        sources=(),
-        top_path=None,
-        at=NOW,
-    )
+    return store.record_answer(**answer_fields(ref, NOW, asker))
 
 
 def _done(answer_id: int, ref: ConversationRef, due: datetime | None, post: str = "p1") -> Completion:
@@ -314,20 +302,7 @@ def test_reads_sent_together_give_what_each_gives_alone(state: Path | str) -> No
 
 
 def _answer_statement(ref: ConversationRef) -> tuple[str, list[object]]:
-    return answer_statement(
-        ref=ref,
-        message_id=ref.thread,
-        asker_id=ASKER.id,
-        question="How long does a refund take?",
-        answer="Five to seven business days.",
-        confidence=0.9,
-        language="en",
-        answerer="extractive",
-        abstained=False,
-        sources=(),
-        top_path=None,
-        at=NOW,
-    )
+    return answer_statement(**answer_fields(ref, NOW, ASKER.id))
 
 
 def test_an_answer_is_recorded_with_what_it_is_compared_with(state: Path | str) -> None:

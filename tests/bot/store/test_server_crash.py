@@ -22,6 +22,7 @@ from bot.answering.trips import record_answer
 from bot.store import AsyncStore, StateStore
 from bot.store.answers import answer_statement
 from bot.types import ConversationRef
+from tests.bot.store.answer_fields import answer_fields
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 THREAD = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
@@ -61,20 +62,7 @@ async def test_a_claim_an_answer_and_a_finish_handed_back_survive_a_crash(slow_f
     store = AsyncStore(StateStore(url))
     try:
         assert await store.run(StateStore.claim_event, "slack:E1", "slack", "{}", NOW)
-        statement = answer_statement(
-            ref=THREAD,
-            message_id="m1",
-            asker_id="U1",
-            question="How do I reset it?",
-            answer="Hold the button.",
-            confidence=0.9,
-            language="en",
-            answerer="extractive",
-            abstained=False,
-            sources=(),
-            top_path=None,
-            at=NOW,
-        )
+        statement = answer_statement(**answer_fields(THREAD, NOW))
         recorded = await store.run(record_answer, statement, None, None)
         _crash(slow_flushing_server)
     finally:
