@@ -84,7 +84,7 @@ FIRST_RUN_TARGET_S = 1.5  # the first run also creates the data dir and indexes 
 TYPER = "import typer"
 # the libraries floor: the libraries `ask` imports (asyncio for the answer pipeline, tantivy for
 # the index); the catalog is read with the sqlite3 driver. pydantic is not among them: it checks
-# a settings file or tokens, and the plain `ask` has neither (bot/config_rules.py); (b') pays it
+# a settings file, and the plain `ask` has none (bot/config_rules.py); (b') pays it
 LIBRARIES = "import asyncio, typer, tantivy, sqlite3"
 
 

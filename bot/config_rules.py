@@ -5,9 +5,10 @@ dataclasses, and what a value must satisfy rides on its type as plain data.
     timezone: Annotated[str, Check(_zone)] = "UTC"
 
 A section's defaults are valid by construction, so settings nobody configured (the usual cold
-`supportbot ask`: no supportbot.toml, no tokens) are built by calling the classes and never
-load pydantic, about a quarter of that command's start (bench/ask_cold.py). A file or a token
-to check goes through bot/config_validate.py, where pydantic reads these same annotations:
+`supportbot ask`: no supportbot.toml) are built by calling the classes and never load
+pydantic, about a quarter of that command's start (bench/ask_cold.py); tokens from the
+environment are wrapped and checked by bot/config.py itself. A file's tables to check go
+through bot/config_validate.py, where pydantic reads these same annotations:
 each marker here tells it, through `__get_pydantic_core_schema__`, what it adds to the type's
 own check. Rules spanning fields live in a section's `__post_init__`, so they hold for a
 section built in code as well as for one read from a file. Other values built in code are

@@ -1,4 +1,4 @@
-"""Checking settings that came from a file, the environment or a workspace's overrides:
+"""Checking settings that came from a file or a workspace's overrides:
 pydantic reads the sections' annotations (bot/config_rules.py) and builds a validator per
 type, on first use. Imported only when there is something to check, so a start with nothing
 configured never loads pydantic.
