@@ -108,10 +108,13 @@ class ConversationRepository(Repository):
         its own).
 
         On PostgreSQL its commit does not wait for the log flush (`flushed=False`): nothing
-        outside the database depends on it yet, and a flushed write always follows it (the
-        event's finish, or a post noted before any is streamed), which makes it durable too.
-        Lost in a server crash before that, the event it belongs to is not finished either,
-        and its replay records the message again.
+        outside the database depends on it yet, and the flushed writes that follow on the same
+        connection (the event's finish, a post noted before any is streamed) make it durable
+        too. Lost in a server crash before those, the event is not finished either and its
+        replay records the message again, unless the server is back before the handling ends:
+        its next writes then go on a fresh connection that covers nothing of the old one's, and
+        the thread keeps its answer without the question (tests/bot/store/test_server_crash.py
+        holds what must not be lost; flushing this too cost about 4% on PostgreSQL).
 
         `then_read`: reads to make in the same transaction once the message is kept (they see
         it), in the same round trip on PostgreSQL; their rows are returned."""
