@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Unpack, runtime_checkable
 
 from bot.config import Settings
 from bot.types import (
     ActionEvent,
     ActionKind,
     Answer,
+    AnswerFields,
     Command,
     Completion,
     ConversationRef,
@@ -232,7 +233,7 @@ if typing.TYPE_CHECKING:
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
     from bot.store.slack_installs import SlackInstallRecord
     from bot.store.workers import WorkerRecord
-    from bot.types import Author, Citation, Draft, EscalationReason, Ticket, TicketStatus
+    from bot.types import Author, Draft, EscalationReason, Ticket, TicketStatus
 
 
 class InboxStore(Protocol):
@@ -315,26 +316,7 @@ class ConversationStore(Protocol):
 class AnswerStore(Protocol):
     """Answers given, feedback on them, usage and model limits, and the reports from them."""
 
-    def record_answer(
-        self,
-        *,
-        ref: ConversationRef,
-        message_id: str | None,
-        asker_id: str | None,
-        question: str,
-        answer: str,
-        confidence: float,
-        language: str,
-        answerer: str,
-        abstained: bool,
-        sources: Iterable[Citation],
-        top_path: str | None,
-        at: datetime,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        neighbours: Sequence[str] = (),
-        scores: Sequence[float] = (),
-    ) -> int: ...
+    def record_answer(self, **fields: Unpack[AnswerFields]) -> int: ...
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None: ...
 

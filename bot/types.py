@@ -1,17 +1,18 @@
 """The core's vocabulary: the values that flow between adapters, the core and its rooms.
 
 Everything here is a frozen, keyword-only dataclass or a StrEnum, so a value can be
-logged, compared, stored and handed across threads without surprises. Nothing here knows
+logged, compared, stored and handed across threads without surprises; AnswerFields alone is a
+TypedDict, naming once the keywords an answer is recorded with. Nothing here knows
 about Slack, Discord or any SDK: adapters translate into and out of these types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
 class Platform(StrEnum):
@@ -187,6 +188,28 @@ class Citation:
     title: str
     heading: str
     url: str | None = None
+
+
+class AnswerFields(TypedDict):
+    """What recording an answer takes (`AnswerStore.record_answer`, bot/store/answers.py
+    `answer_statement`), named once for both."""
+
+    ref: ConversationRef
+    message_id: str | None
+    asker_id: str | None
+    question: str
+    answer: str
+    confidence: float
+    language: str
+    answerer: str
+    abstained: bool
+    sources: Iterable[Citation]
+    top_path: str | None
+    at: datetime
+    tokens_in: NotRequired[int]
+    tokens_out: NotRequired[int]
+    neighbours: NotRequired[Sequence[str]]
+    scores: NotRequired[Sequence[float]]
 
 
 class ReplyKind(StrEnum):

@@ -8,14 +8,13 @@ reports built from them: /stats counts and the knowledge gaps (questions left un
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from bot.store.rows import insert_statement, one_statement, select_row, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix
-from bot.types import Citation, ConversationRef
+from bot.types import AnswerFields, Citation
 
 # retrieval scores are kept to this many decimals: enough for similarity's weights
 SCORE_DIGITS = 3
@@ -47,90 +46,37 @@ class Stats:
     tickets_resolved: int
 
 
-def answer_statement(
-    *,
-    ref: ConversationRef,
-    message_id: str | None,
-    asker_id: str | None,
-    question: str,
-    answer: str,
-    confidence: float,
-    language: str,
-    answerer: str,
-    abstained: bool,
-    sources: Iterable[Citation],
-    top_path: str | None,
-    at: datetime,
-    tokens_in: int = 0,
-    tokens_out: int = 0,
-    neighbours: Sequence[str] = (),
-    scores: Sequence[float] = (),
-) -> tuple[str, list[Any]]:
+def answer_statement(**fields: Unpack[AnswerFields]) -> tuple[str, list[Any]]:
     """The statement recording an answer (it returns the answer's id): `record_answer`'s, or
     sent with the reads that follow it (bot/answering/trips.py)."""
+    ref = fields["ref"]
     return insert_statement(
         "answers",
         {
             "conversation": ref.key,
             "channel": ref.channel_key,
-            "message_id": message_id,
-            "asker_id": asker_id,
-            "question": question,
-            "answer": answer,
-            "confidence": confidence,
-            "language": language,
-            "answerer": answerer,
-            "abstained": int(abstained),
-            "sources": json.dumps([c.__dict__ for c in sources], ensure_ascii=False),
-            "top_path": top_path,
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "created_at": iso(at),
-            "neighbours": json.dumps(list(neighbours)),
-            "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in scores]),
+            "message_id": fields["message_id"],
+            "asker_id": fields["asker_id"],
+            "question": fields["question"],
+            "answer": fields["answer"],
+            "confidence": fields["confidence"],
+            "language": fields["language"],
+            "answerer": fields["answerer"],
+            "abstained": int(fields["abstained"]),
+            "sources": json.dumps([c.__dict__ for c in fields["sources"]], ensure_ascii=False),
+            "top_path": fields["top_path"],
+            "tokens_in": fields.get("tokens_in", 0),
+            "tokens_out": fields.get("tokens_out", 0),
+            "created_at": iso(fields["at"]),
+            "neighbours": json.dumps(list(fields.get("neighbours", ()))),
+            "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in fields.get("scores", ())]),
         },
     )
 
 
 class AnswerRepository(Repository):
-    def record_answer(
-        self,
-        *,
-        ref: ConversationRef,
-        message_id: str | None,
-        asker_id: str | None,
-        question: str,
-        answer: str,
-        confidence: float,
-        language: str,
-        answerer: str,
-        abstained: bool,
-        sources: Iterable[Citation],
-        top_path: str | None,
-        at: datetime,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        neighbours: Sequence[str] = (),
-        scores: Sequence[float] = (),
-    ) -> int:
-        statement = answer_statement(
-            ref=ref,
-            message_id=message_id,
-            asker_id=asker_id,
-            question=question,
-            answer=answer,
-            confidence=confidence,
-            language=language,
-            answerer=answerer,
-            abstained=abstained,
-            sources=sources,
-            top_path=top_path,
-            at=at,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            neighbours=neighbours,
-            scores=scores,
-        )
+    def record_answer(self, **fields: Unpack[AnswerFields]) -> int:
+        statement = answer_statement(**fields)
         with one_statement(self.db):
             return int(self.db.execute(*statement).fetchone()[0])
 
