@@ -387,21 +387,25 @@ def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
     store.close()
 
 
+def _asked(ref: ConversationRef, message_id: str, text: str) -> InboundMessage:
+    return InboundMessage(
+        id=message_id,
+        conversation=ref,
+        author=ASKER,
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=NOW,
+    )
+
+
 def test_a_question_is_kept_with_the_reads_that_follow_it(state: Path | str) -> None:
     """history_and_memory with the question to keep: written first, then read in the same
     transaction (the history shows it), on both backends as the two calls one after another."""
     store = StateStore(state)
     ref = _thread(30)
     store.record_message(ref, role="bot", text="earlier", at=NOW, now=NOW, platform_id="30.0")
-    question = InboundMessage(
-        id="30.1",
-        conversation=ref,
-        author=ASKER,
-        text="And refunds?",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=NOW,
-    )
+    question = _asked(ref, "30.1", "And refunds?")
     history, memory = history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))
     assert [(t.role, t.text) for t in history] == [("bot", "earlier"), ("user", "And refunds?")]
     assert history == store.history(ref, HISTORY_TURNS) and memory == store.memory("slack", ASKER.id)
@@ -415,15 +419,7 @@ def test_a_question_is_kept_with_the_reads_that_follow_it(state: Path | str) -> 
 def test_a_question_kept_and_its_reads_are_one_round_trip(pg_url: str) -> None:
     store = StateStore(pg_url)
     ref = _thread(31)
-    question = InboundMessage(
-        id="31.1",
-        conversation=ref,
-        author=ASKER,
-        text="q",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=NOW,
-    )
+    question = _asked(ref, "31.1", "q")
     with RoundTrips(store.db.connection) as trip:
         history, _ = history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))
     # begin, no flush, the upsert, the message, the two reads, commit
