@@ -242,7 +242,12 @@ class InboxStore(Protocol):
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool: ...
 
     def finish_event(
-        self, key: str, now: datetime, status: str = "done", completion: Completion | None = None
+        self,
+        key: str,
+        now: datetime,
+        status: str = "done",
+        completion: Completion | None = None,
+        post: Posted | None = None,
     ) -> None: ...
 
     def prune_inbox(self, before: datetime) -> int: ...

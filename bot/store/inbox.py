@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.store.rows import one_statement
 from bot.store.store import Repository, iso
+from bot.types import Posted
 
 # a replay not finished by then was cut short (its process died): retry it. Seconds, not
 # minutes: one process per data dir (bot/instance.py), and within it a live handler is never
@@ -80,10 +81,19 @@ class InboxRepository(Repository):
         with one_statement(self.db):
             self._finish(key, now, status)
 
-    def _finish(self, key: str, now: datetime, status: str) -> None:
-        """finish_event inside a transaction the caller holds (StateStore.finish_event's)."""
+    def _finish(self, key: str, now: datetime, status: str, post: Posted | None = None) -> None:
+        """finish_event inside a transaction the caller holds (StateStore.finish_event's); with
+        `post`, the event's first post is noted in the same statement (`note_post`)."""
+        if post is None:
+            self.db.execute(
+                "update inbox set status = ?, done_at = ?, payload = null where key = ?",
+                [status, iso(now), key],
+            )
+            return
         self.db.execute(
-            "update inbox set status = ?, done_at = ?, payload = null where key = ?", [status, iso(now), key]
+            "update inbox set status = ?, done_at = ?, payload = null, post_id = ?, "
+            "post_conversation = ? where key = ?",
+            [status, iso(now), post.message_id, post.conversation.key, key],
         )
 
     def prune_inbox(self, before: datetime) -> int:

@@ -35,13 +35,13 @@ from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
-from bot.store.rows import one_trip
+from bot.store.rows import one_statement, one_trip
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
 from bot.store.workers import WorkerRepository
-from bot.types import Completion
+from bot.types import Completion, Posted
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -115,16 +115,23 @@ class StateStore(
             self._complete(completion)
 
     def finish_event(
-        self, key: str, now: datetime, status: str = "done", completion: Completion | None = None
+        self,
+        key: str,
+        now: datetime,
+        status: str = "done",
+        completion: Completion | None = None,
+        post: Posted | None = None,
     ) -> None:
         """Mark an event handled; with `completion`, the answer it posted is recorded in the
-        same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip."""
+        same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip. `post`: the
+        event's first post, when its note was left to the finish (bot/delivery.py `_Noting`)."""
         if completion is None:
-            super().finish_event(key, now, status)
+            with one_statement(self.db):
+                self._finish(key, now, status, post)
             return
         with one_trip(self.db):
             self._complete(completion)
-            self._finish(key, now, status)
+            self._finish(key, now, status, post)
 
     def _complete(self, done: Completion) -> None:
         """Writes only (inside one_trip nothing can be read back): the answer's post, the

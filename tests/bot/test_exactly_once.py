@@ -32,6 +32,9 @@ ANSWER_POINTS = [
     "answer.recorded",
     "event.handled",
 ]
+# a whole answer (nothing streamed) is noted with its event's finish, not on its own: the
+# offline answer has no "answer.noted" step (bot/delivery.py `_Noting`)
+WHOLE_ANSWER_POINTS = [point for point in ANSWER_POINTS if point != "answer.noted"]
 
 
 class Platform(ConsoleChannel):
@@ -88,7 +91,7 @@ async def crash_then_replay(make: Callable[[], Runtime], point: str, asked: Inbo
     return platform
 
 
-@pytest.mark.parametrize("point", ANSWER_POINTS)
+@pytest.mark.parametrize("point", WHOLE_ANSWER_POINTS)
 async def test_an_offline_answer_is_posted_once_whatever_step_the_process_dies_at(
     make_runtime: Callable[..., Runtime], point: str
 ) -> None:
@@ -197,7 +200,7 @@ async def test_a_failed_finish_is_not_answered_again_by_the_same_process(
     assert rt.state.db["answers"].count == 1
 
 
-@pytest.mark.parametrize("point", ANSWER_POINTS)
+@pytest.mark.parametrize("point", WHOLE_ANSWER_POINTS)
 async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_step_the_process_dies_at(
     make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
 ) -> None:
@@ -219,3 +222,32 @@ async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_
         row["posted_message_id"] for row in restarted.state.db["answers"].rows if row["posted_message_id"]
     ]
     assert recorded == [posted.message_id]
+
+
+async def test_a_whole_answer_is_noted_with_its_events_finish(make_runtime: Callable[..., Runtime]) -> None:
+    """Nothing follows a whole answer but the finish, so its note travels with the finish (one
+    trip fewer, tests/bot/store/test_round_trips.py): the finished event still names its post."""
+    platform = Platform()
+    rt = make_runtime(TOML)
+    asked = question("How long does a refund take?", "whole")
+    assert await rt.bot.on_message(asked, platform) == Outcome.ANSWERED
+    [(posted, reply)] = platform.posted
+    assert reply.kind == ReplyKind.ANSWER
+    [key] = [row["key"] for row in rt.state.db["inbox"].rows]
+    assert rt.state.event_post(key) == (posted.message_id, posted.conversation.key)
+    assert rt.state.pending_events("slack") == []
+
+
+async def test_a_failed_finish_still_notes_the_whole_answer_for_the_next_process(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The finish that should have carried the note fails: the note is written on its own, so
+    a restart edits the answer in place rather than posting it again (a platform that cannot
+    look its posts up, as Slack's channel cannot, would show two)."""
+    platform = Platform()
+    rt = make_runtime(TOML)
+    with faults.crash_at("event.finish", error=OSError("disk full")):
+        await rt.bot.on_message(question("How long does a refund take?", "flaky-note"), platform)
+    [(key, _)] = rt.state.pending_events("slack")
+    [(posted, _)] = platform.posted
+    assert rt.state.event_post(key) == (posted.message_id, posted.conversation.key)

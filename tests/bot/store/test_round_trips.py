@@ -263,9 +263,10 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     # one trip each: the question kept with the answer's history and the asker's memory read
     # after it (7 statements), the answer's record with the open incidents and the resolved
     # tickets it is compared with (3), the finish (6), the burst watch's bursts and window (2);
-    # the claim, the conversation read and the post noted are one statement each
+    # the claim and the conversation read are one statement each; the post is noted in the
+    # finish's own update (a whole answer's note is left to the finish: bot/delivery.py)
     assert trace.trips == trace.total - (6 + 2 + 5 + 1) * asked
-    assert trace.trips == 7 * asked
+    assert trace.trips == 6 * asked
 
 
 def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
