@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -71,6 +72,12 @@ class _Receipt:
 
 
 THINKING_REACTION = "eyes"
+# reactions.add is a Tier 3 method: Slack accepts 50 calls a minute per workspace (with short
+# bursts above). In a burst of questions every answer is slow, and a reaction for each would
+# ask for more than that: the calls past it come back 429 and the retries land after the
+# answer, or never. So a workspace is shown at most this many a minute (a leaky bucket as deep
+# as a minute's worth); the rest of a burst goes without, and its answers come sooner for it.
+THINKING_PER_MINUTE = 50.0
 # Message subtypes that are people writing; every other subtype (joins, topic changes,
 # deletions...) is not something to answer or record.
 _HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
@@ -137,6 +144,7 @@ class SlackEvents:
         *,
         thinking_reaction: str = THINKING_REACTION,
         thinking_after: float = INDICATOR_AFTER_S,
+        thinking_per_minute: float = THINKING_PER_MINUTE,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -144,6 +152,7 @@ class SlackEvents:
         self.channel = channel
         self.thinking_reaction = thinking_reaction
         self.thinking_after = thinking_after
+        self._thinking_budget = AsyncLimiter(thinking_per_minute, 60.0)
         self._tasks = in_flight
         # ids of messages being answered right now: a second copy of one (the message event
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
@@ -352,6 +361,10 @@ class SlackEvents:
                 answered.cancel()
             if done:
                 return False
+        if not self._thinking_budget.has_capacity():
+            log.debug("no thinking reaction: this minute's are spent", extra=ctx(channel))
+            return False
+        await self._thinking_budget.acquire()  # at once: there is capacity
         return await self._react(channel, ts)
 
     async def _react(self, channel: str, ts: str) -> bool:

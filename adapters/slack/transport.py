@@ -38,7 +38,7 @@ from adapters.slack.client import (
     slack_error,
 )
 from adapters.slack.directory import SlackDirectory, SlackIdentity
-from adapters.slack.events import THINKING_REACTION, SlackEvents
+from adapters.slack.events import THINKING_PER_MINUTE, THINKING_REACTION, SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
@@ -72,6 +72,7 @@ class SlackAdapter:
         retry_interval: float | None = None,
         thinking_reaction: str = THINKING_REACTION,
         thinking_after: float = INDICATOR_AFTER_S,
+        thinking_per_minute: float = THINKING_PER_MINUTE,
         drain_timeout: float = 30.0,
         store: AsyncStore | None = None,
     ) -> None:
@@ -101,6 +102,7 @@ class SlackAdapter:
         self.retry_interval = retry_interval
         self.thinking_reaction = thinking_reaction
         self.thinking_after = thinking_after
+        self.thinking_per_minute = thinking_per_minute
         self.drain_timeout = drain_timeout
         self.ready = asyncio.Event()
         self.http_port: int | None = None
@@ -162,6 +164,7 @@ class SlackAdapter:
             self._in_flight,
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
+            thinking_per_minute=self.thinking_per_minute,
         )
         self._app = self._build_app(self._client, self._events)
         if self.mode == "socket":
@@ -191,6 +194,7 @@ class SlackAdapter:
             retry_interval=self.retry_interval,
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
+            thinking_per_minute=self.thinking_per_minute,
         )
         self._channel = WorkspacesChannel(workspaces)
         self._app = self._build_app(client, None, oauth=flow)
@@ -387,5 +391,6 @@ class SlackAdapter:
 def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter:
     """The entry point `bot.app` loads: options are `host` and `port` from `supportbot run`,
     plus `ping_interval`, `retry_interval`, `thinking_reaction`, `thinking_after` (seconds an
-    answer may take before the thinking reaction shows) and `drain_timeout`."""
+    answer may take before the thinking reaction shows), `thinking_per_minute` (how many
+    thinking reactions a workspace may be shown a minute) and `drain_timeout`."""
     return SlackAdapter(bot, settings, **options)

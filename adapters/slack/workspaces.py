@@ -61,6 +61,7 @@ class Workspaces:
         retry_interval: float | None = None,
         thinking_reaction: str,
         thinking_after: float,
+        thinking_per_minute: float,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -70,6 +71,7 @@ class Workspaces:
         self.retry_interval = retry_interval
         self.thinking_reaction = thinking_reaction
         self.thinking_after = thinking_after
+        self.thinking_per_minute = thinking_per_minute
         self._by_team: dict[str, Workspace] = {}
         self._lock = asyncio.Lock()
 
@@ -119,6 +121,7 @@ class Workspaces:
             self.in_flight,
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
+            thinking_per_minute=self.thinking_per_minute,
         )
 
 

@@ -321,6 +321,35 @@ async def test_a_slow_answer_shows_the_thinking_reaction_until_it_is_posted(
     assert "reactions" not in (fake.message("C111", body["event"]["ts"]) or {})
 
 
+async def test_a_burst_of_slow_answers_shows_no_more_thinking_reactions_than_slack_allows(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """reactions.add is rate-limited (Tier 3): past the workspace's budget the rest of a burst
+    goes without the reaction, and is answered all the same."""
+    answerer = GatedExtractive()
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=answerer)
+    questions = 8
+    async with running(runtime, thinking_after=0.01, thinking_per_minute=3) as adapter:
+        await fake.wait_for_connection(1)
+        bodies = [
+            fake.user_message("C111", f"How long does refund number {n} take?", user=MEMBER, mention=True)
+            for n in range(questions)
+        ]
+        for body in bodies:
+            await fake.socket_send("events_api", body, timeout=3.0)
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        await fake.wait_for_call("reactions.add", count=3, timeout=10)
+        await asyncio.sleep(0.2)  # every question has waited past the delay: no fourth comes
+        assert len(fake.calls("reactions.add")) == 3
+        answerer.gate.set()
+        assert await adapter.drain(timeout=15)
+    answered = {c.params["thread_ts"] for c in fake.calls("chat.postMessage")}
+    assert answered == {body["event"]["ts"] for body in bodies}
+    reacted = {c.params["timestamp"] for c in fake.calls("reactions.add")}
+    assert {c.params["timestamp"] for c in fake.calls("reactions.remove")} == reacted
+    assert len(reacted) == 3
+
+
 async def test_a_direct_message_is_answered_without_a_mention(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:
