@@ -1,6 +1,7 @@
 """Event throughput: the product against a bare slack-bolt / discord.py bot, 1 to 256 events in flight.
 
     python bench/event_throughput.py [--quick] [--platform slack|discord|both] [--json FILE]
+        [--bots product,anchor,floor] [--no-profile]
 
 For each platform, one local fake server (tests/fakes/slack_server.py or discord_server.py) runs
 in this process together with the load driver. The bot under test runs in a child process of its
@@ -13,7 +14,16 @@ own (this same file with `--sut`), so the fake's work is not charged to the bot'
   Mode whose `app_mention` listener (Bolt acks the envelope) posts one fixed reply in the thread
   with chat.postMessage. Discord: a discord.py `Client` that replies with one fixed message to
   each MESSAGE_CREATE (its own messages, which the fake echoes, are ignored). Both get one
-  shared aiohttp session, as the product's Slack client does.
+  shared aiohttp session, as the product's Slack client does;
+* **floor**: the anchor, which before its one reply does the retrieval every question costs the
+  product, through the product's own code: the knowledge service of `build_asking` (the folder's
+  index synced into a fresh data directory from the settings the product bot gets, and the
+  service wired as `build_runtime` wires it; no store, no answerer called), and for each event
+  `KnowledgeService.search_widened` on that service's one knowledge thread, with the arguments
+  `AnswerPipeline.ask` gives it for an ordinary question (the query without the mention,
+  secrets and placeholders; the scope and audiences `policy` gives the asker; k and widen as the
+  extractive answerer's). What is between the floor and the anchor is retrieval alone; the
+  product's target (0.5x the anchor) is judged against it, measured in the same run.
 
 The driver keeps N events in flight (N workers; each sends its next event when the previous one
 is answered): Slack `app_mention` envelopes over Socket Mode, Discord MESSAGE_CREATE mentions
@@ -24,7 +34,7 @@ anchor's reply referencing it). Each run is bounded in events and in seconds; af
 the driver waits until the fake has seen no request for 0.3 s, so the product's follow-up calls
 (the thinking reaction coming off) do not leak into the next run.
 
-Repeats alternate which bot goes first; the table shows medians over repeats. With py-spy
+Repeats rotate which bot goes first; the table shows medians over repeats. With py-spy
 installed, one more product run at 8 in flight is sampled, and the top functions are printed.
 Everything is loopback; events, users and questions are fixed (seeded).
 """
@@ -36,6 +46,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import inspect
 import itertools
 import json
 import os
@@ -49,7 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -61,10 +72,20 @@ sys.path.insert(0, str(ROOT))  # the repository root: bench.*, tests.fakes.*
 import psutil  # noqa: E402
 
 from bench import discord_latency, slack_latency  # noqa: E402
+from bot import policy  # noqa: E402
+from bot.answering.pipeline import AnswerPipeline  # noqa: E402
+from bot.answering.safety import redact_secrets  # noqa: E402
+from bot.app import build_asking, build_runtime  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
+from bot.privacy.redaction import without_placeholders  # noqa: E402
+from bot.types import Author, ConversationRef, Platform, SearchResult, Visibility  # noqa: E402
 
 LEVELS = (1, 8, 64, 256)
 SEED = 20261129
 REPLY = "Thanks, we got your question."
+NOTHING_FOUND = "Thanks, we got your question; nothing in the documentation matched it."
+FIXED_REPLIES = {REPLY: "fixed", NOTHING_FOUND: "nothing found"}  # the anchor's and the floor's
+BOTS = ("product", "anchor", "floor")
 SUT_LIFETIME_S = 900.0  # a bot under test stops by itself after this, whatever the driver does
 EVENT_TIMEOUT_S = 60.0
 SETTLE_QUIET_S = 0.3
@@ -110,7 +131,58 @@ async def _slack_product(info: dict[str, Any]) -> None:
             runtime.close()
 
 
-async def _slack_anchor(info: dict[str, Any]) -> None:
+_MENTION = re.compile(r"<@!?[A-Za-z0-9]+(?:\|[^>]*)?>")
+
+
+class Retrieval:
+    """The floor's per-question work: the product's retrieval, and nothing else of its answer path."""
+
+    def __init__(self, settings: Settings, observed: Visibility) -> None:
+        self.settings = settings
+        # the index opened and synced as build_runtime does, behind a KnowledgeService built as
+        # SupportBot builds it; build_asking does both without opening a state store
+        self.asking = build_asking(settings)
+        if self.asking.answers.fallback is not None:
+            raise RuntimeError("the floor mirrors the extractive answer path; a model is configured")
+        # AnswerPipeline.ask's own default k (the Responder passes none), so the two cannot drift
+        k: int = inspect.signature(AnswerPipeline.ask).parameters["k"].default
+        self.k = max(k, settings.answer.passages)
+        self.widen = settings.answer.passages  # the extractive answerer's sections
+        # the channel's visibility as the product's adapter reports it for the fake's channels
+        # (the floor makes no lookup for it: the anchor makes none)
+        self.observed = observed
+
+    async def __call__(self, text: str, conversation: ConversationRef, author: Author) -> SearchResult:
+        question = _MENTION.sub("", text).strip()
+        scope = policy.document_scope(self.settings, conversation, self.observed, author)
+        audiences = policy.audiences(author, conversation.platform, self.settings)
+        query = without_placeholders(redact_secrets(question))
+        result, _sections = await self.asking.service.search_widened(
+            query, scope, self.k, widen=self.widen, audiences=audiences
+        )
+        return result
+
+    async def aclose(self) -> None:
+        await self.asking.aclose()
+        self.asking.close()
+
+
+def _slack_settings(info: dict[str, Any], workdir: Path) -> Settings:
+    """The settings slack_latency._runtime gives the product bot (it builds the runtime from them
+    in the same call, so they are made here the same way)."""
+    env = {
+        "SLACK_BOT_TOKEN": info["bot_token"],
+        "SLACK_APP_TOKEN": info["app_token"],
+        "SLACK_API_URL": info["api_url"],
+    }
+    config = workdir / "supportbot.toml"
+    config.write_text("", encoding="utf-8")
+    return load_settings(
+        config=config, knowledge=ROOT / "knowledge", data=workdir / "data", env=env, cwd=workdir
+    )
+
+
+async def _slack_anchor(info: dict[str, Any], retrieval: Retrieval | None = None) -> None:
     import aiohttp
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
     from slack_bolt.async_app import AsyncApp
@@ -122,7 +194,14 @@ async def _slack_anchor(info: dict[str, Any]) -> None:
 
         @app.event("app_mention")
         async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
-            await client.chat_postMessage(channel=event["channel"], thread_ts=event["ts"], text=REPLY)
+            text = REPLY
+            if retrieval is not None:
+                conversation = ConversationRef(
+                    platform=Platform.SLACK, workspace=event.get("team", ""), channel=event["channel"]
+                )
+                found = await retrieval(event["text"], conversation, Author(id=event["user"]))
+                text = REPLY if found.passages else NOTHING_FOUND
+            await client.chat_postMessage(channel=event["channel"], thread_ts=event["ts"], text=text)
 
         handler = AsyncSocketModeHandler(app, app_token=info["app_token"], web_client=client)
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -132,11 +211,21 @@ async def _slack_anchor(info: dict[str, Any]) -> None:
             await handler.close_async()  # type: ignore[no-untyped-call]
 
 
+async def _slack_floor(info: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="supportbot-throughput-") as tmp:
+        # the fake's C111 is a plain channel: the product's directory reports it internal
+        retrieval = Retrieval(_slack_settings(info, Path(tmp)), Visibility.INTERNAL)
+        try:
+            await _slack_anchor(info, retrieval)
+        finally:
+            await retrieval.aclose()
+
+
 async def _discord_product(info: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="supportbot-throughput-") as tmp:
         # settings_for only reads token, api_base, guild_id and staff_role_id of the fake
         settings = discord_latency.settings_for(SimpleNamespace(**info), Path(tmp), None)  # type: ignore[arg-type]
-        runtime = discord_latency.build_runtime(settings)
+        runtime = build_runtime(settings)
         adapter, task = await discord_latency.start(runtime)
         try:
             await _until_stopped(_announce_ready)
@@ -146,7 +235,7 @@ async def _discord_product(info: dict[str, Any]) -> None:
             runtime.close()
 
 
-async def _discord_anchor(info: dict[str, Any]) -> None:
+async def _discord_anchor(info: dict[str, Any], retrieval: Retrieval | None = None) -> None:
     import discord
 
     from tests.fakes.discord_server import point_discord_py_at
@@ -162,7 +251,18 @@ async def _discord_anchor(info: dict[str, Any]) -> None:
     async def on_message(message: discord.Message) -> None:
         if client.user is not None and message.author.id == client.user.id:
             return  # the fake echoes the bot's own messages, as Discord does
-        await message.reply(REPLY, mention_author=False)
+        text = REPLY
+        if retrieval is not None:
+            conversation = ConversationRef(
+                platform=Platform.DISCORD,
+                workspace=str(message.guild.id) if message.guild is not None else "dm",
+                channel=str(message.channel.id),
+            )
+            roles = frozenset(str(role.id) for role in getattr(message.author, "roles", ()))
+            asker = Author(id=str(message.author.id), is_bot=message.author.bot, roles=roles)
+            found = await retrieval(message.content, conversation, asker)
+            text = REPLY if found.passages else NOTHING_FOUND
+        await message.reply(text, mention_author=False)
 
     task = asyncio.create_task(client.start(info["token"]))
     try:
@@ -173,11 +273,24 @@ async def _discord_anchor(info: dict[str, Any]) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-SUTS: dict[tuple[str, str], Callable[[dict[str, Any]], Awaitable[None]]] = {
+async def _discord_floor(info: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="supportbot-throughput-") as tmp:
+        # everyone can read the fake's channels, and Discord channels default to public anyway
+        settings = discord_latency.settings_for(SimpleNamespace(**info), Path(tmp), None)  # type: ignore[arg-type]
+        retrieval = Retrieval(settings, Visibility.PUBLIC)
+        try:
+            await _discord_anchor(info, retrieval)
+        finally:
+            await retrieval.aclose()
+
+
+SUTS: dict[tuple[str, str], Callable[[dict[str, Any]], Coroutine[Any, Any, None]]] = {
     ("slack", "product"): _slack_product,
     ("slack", "anchor"): _slack_anchor,
+    ("slack", "floor"): _slack_floor,
     ("discord", "product"): _discord_product,
     ("discord", "anchor"): _discord_anchor,
+    ("discord", "floor"): _discord_floor,
 }
 
 
@@ -275,7 +388,7 @@ class SlackTarget(Target):
             done, call = await asyncio.wait_for(future, EVENT_TIMEOUT_S)
         finally:
             self.pending.pop(ts, None)
-        kind = "fixed" if call.params.get("text") == REPLY else slack_latency._kind(call)
+        kind = FIXED_REPLIES.get(call.params.get("text")) or slack_latency._kind(call)
         return done - started, kind
 
 
@@ -310,7 +423,7 @@ class DiscordTarget(Target):
         channel = match.group(1)
         if channel in self.pending:  # the product: first post in the thread named after the message
             self._seen(channel, request)
-        elif isinstance(request.json, dict):  # the anchor: a reply referencing the message
+        elif isinstance(request.json, dict):  # the anchor and floor: a reply referencing the message
             reference = request.json.get("message_reference") or {}
             self._seen(str(reference.get("message_id")), request)
 
@@ -336,8 +449,9 @@ class DiscordTarget(Target):
             done, request = await asyncio.wait_for(future, EVENT_TIMEOUT_S)
         finally:
             self.pending.pop(key, None)
-        if request.json.get("content") == REPLY:
-            return done - started, "fixed"
+        fixed = FIXED_REPLIES.get(request.json.get("content"))
+        if fixed is not None:
+            return done - started, fixed
         return done - started, "answered" if discord_latency.is_answer(request) else "escalated"
 
 
@@ -576,7 +690,9 @@ async def profile_product(
 # -- one platform ------------------------------------------------------------------------------
 
 
-async def bench_platform(name: str, plan: dict[str, Any], log_dir: Path, profile: bool) -> dict[str, Any]:
+async def bench_platform(
+    name: str, plan: dict[str, Any], log_dir: Path, profile: bool, bots: Sequence[str] = BOTS
+) -> dict[str, Any]:
     if name == "slack":
         from adapters.slack.manifest import BOT_SCOPES
         from tests.fakes.slack_server import FakeSlack
@@ -590,8 +706,9 @@ async def bench_platform(name: str, plan: dict[str, Any], log_dir: Path, profile
     async with fake_cm as fake:
         target: Target = SlackTarget(fake) if name == "slack" else DiscordTarget(fake)
         for repeat in range(plan["repeats"]):
-            order = ("product", "anchor") if repeat % 2 == 0 else ("anchor", "product")
-            for bot in order:
+            # each bot goes first in turn: with two bots, they alternate
+            first = repeat % len(bots)
+            for bot in (*bots[first:], *bots[:first]):
                 async with Sut(target, bot, log_dir) as sut:
                     await warm_up(target)
                     proc = psutil.Process(sut.pid)
@@ -605,7 +722,9 @@ async def bench_platform(name: str, plan: dict[str, Any], log_dir: Path, profile
                             f"{run.rate:>7.1f}/s p50 {run.pct(50):>7.1f} ms p99 {run.pct(99):>7.1f} ms",
                             flush=True,
                         )
-        profiled = await profile_product(target, 100_000, plan["profile_s"], log_dir) if profile else None
+        profiled = None
+        if profile and "product" in bots:
+            profiled = await profile_product(target, 100_000, plan["profile_s"], log_dir)
     return {"platform": name, "runs": runs, "profile": profiled}
 
 
@@ -614,16 +733,20 @@ def _median(runs: list[LevelRun], value: Callable[[LevelRun], float]) -> float:
 
 
 def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per level, each bot's medians, and the product's and the floor's events/s over the
+    anchor's (`ratio`, `floor_ratio`) and the product's over the floor's (`product_over_floor`)."""
     rows = []
     by = collections.defaultdict(list)
     for run in result["runs"]:
         by[run.bot, run.level].append(run)
     for level in LEVELS:
-        product, anchor = by["product", level], by["anchor", level]
-        if not product or not anchor:
+        if not by["anchor", level]:
             continue
         row: dict[str, Any] = {"level": level}
-        for bot, runs in (("product", product), ("anchor", anchor)):
+        for bot in BOTS:
+            runs = by[bot, level]
+            if not runs:
+                continue
             row[bot] = {
                 "events_per_s": _median(runs, lambda r: r.rate),
                 "p50_ms": _median(runs, lambda r: r.pct(50)),
@@ -635,13 +758,28 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "repeats": len(runs),
                 "kinds": dict(sum((collections.Counter(r.kinds) for r in runs), collections.Counter())),
             }
-        row["ratio"] = row["product"]["events_per_s"] / row["anchor"]["events_per_s"]
+        anchor_rate = row["anchor"]["events_per_s"]
+        if "product" in row:
+            row["ratio"] = row["product"]["events_per_s"] / anchor_rate
+        if "floor" in row:
+            row["floor_ratio"] = row["floor"]["events_per_s"] / anchor_rate
+        if "product" in row and "floor" in row:
+            row["product_over_floor"] = row["product"]["events_per_s"] / row["floor"]["events_per_s"]
         rows.append(row)
     return rows
 
 
+def _cell(row: dict[str, Any], bot: str, key: str, width: int, digits: int) -> str:
+    """One bot's number, or '-' for a bot not run (--bots)."""
+    return f"{row[bot][key]:>{width}.{digits}f}" if bot in row else f"{'-':>{width}}"
+
+
+def _ratio_cell(row: dict[str, Any], key: str, width: int) -> str:
+    return f"{row[key]:>{width - 1}.2f}x" if key in row else f"{'-':>{width}}"
+
+
 def print_table(name: str, rows: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, Any]:
-    p99 = {row["level"]: row["product"]["p99_ms"] for row in rows}
+    p99 = {row["level"]: row["product"]["p99_ms"] for row in rows if "product" in row}
     growth = p99[64] / p99[8] if 8 in p99 and 64 in p99 else None
     verdicts: dict[str, Any] = {}
     print()
@@ -649,33 +787,46 @@ def print_table(name: str, rows: list[dict[str, Any]], plan: dict[str, Any]) -> 
         f"{name.capitalize()}: events/s and latency (event sent -> reply recorded by the fake), "
         f"medians over {plan['repeats']} repeat(s)"
     )
-    header = (
-        f"{'in flight':>9} {'product ev/s':>12} {'anchor ev/s':>11} {'ratio':>6} {'target':<44} "
-        f"{'prod p50':>8} {'prod p99':>8} {'anc p50':>8} {'anc p99':>8} "
-        f"{'prod cpu':>8} {'anc cpu':>8} {'prod req':>8}"
-    )
-    print(header)
     print(
-        f"{'':>9} {'':>12} {'':>11} {'':>6} {'':<44} {'ms':>8} {'ms':>8} {'ms':>8} {'ms':>8} {'ms/ev':>8} {'ms/ev':>8} {'/ev':>8}"
+        f"{'in flight':>9} {'anchor ev/s':>11} {'floor ev/s':>10} {'product ev/s':>12} "
+        f"{'floor/anc':>9} {'prod/anc':>8} {'target':<44} "
+        f"{'anc cpu':>8} {'floor cpu':>9} {'prod cpu':>8} {'prod req':>8}"
+    )
+    print(
+        f"{'':>9} {'':>11} {'':>10} {'':>12} {'':>9} {'':>8} {'':<44} {'ms/ev':>8} {'ms/ev':>9} {'ms/ev':>8} {'/ev':>8}"
     )
     for row in rows:
-        level, product, anchor = row["level"], row["product"], row["anchor"]
+        level = row["level"]
         target = "-"
-        if level in (8, 64):
+        if level in (8, 64) and "ratio" in row:
             met = row["ratio"] >= 0.5
             verdicts[f"ratio_at_{level}"] = {"value": row["ratio"], "target": 0.5, "met": met}
             target = f">=0.5x {'met' if met else 'NOT met'}"
+        if level in (8, 64) and "floor_ratio" in row:
+            verdicts[f"floor_ratio_at_{level}"] = row["floor_ratio"]
         if level == 64 and growth is not None:
             met = growth <= 4.0
             verdicts["p99_64_over_p99_8"] = {"value": growth, "target": 4.0, "met": met}
             target += f"; p99 {growth:.1f}x p99@8 <=4x {'met' if met else 'NOT met'}"
         print(
-            f"{level:>9} {product['events_per_s']:>12.1f} {anchor['events_per_s']:>11.1f} "
-            f"{row['ratio']:>5.2f}x {target:<44} {product['p50_ms']:>8.1f} {product['p99_ms']:>8.1f} "
-            f"{anchor['p50_ms']:>8.1f} {anchor['p99_ms']:>8.1f} {product['cpu_ms_per_event']:>8.2f} "
-            f"{anchor['cpu_ms_per_event']:>8.2f} {product['requests_per_event']:>8.1f}"
+            f"{level:>9} {_cell(row, 'anchor', 'events_per_s', 11, 1)} {_cell(row, 'floor', 'events_per_s', 10, 1)} "
+            f"{_cell(row, 'product', 'events_per_s', 12, 1)} {_ratio_cell(row, 'floor_ratio', 9)} "
+            f"{_ratio_cell(row, 'ratio', 8)} {target:<44} {_cell(row, 'anchor', 'cpu_ms_per_event', 8, 2)} "
+            f"{_cell(row, 'floor', 'cpu_ms_per_event', 9, 2)} {_cell(row, 'product', 'cpu_ms_per_event', 8, 2)} "
+            f"{_cell(row, 'product', 'requests_per_event', 8, 1)}"
         )
-    if 8 in p99 and 64 in p99:
+    print()
+    print(
+        f"{'latency':>9} {'anc p50':>8} {'anc p99':>8} {'floor p50':>9} {'floor p99':>9} {'prod p50':>8} {'prod p99':>8}"
+    )
+    print(f"{'in flight':>9} {'ms':>8} {'ms':>8} {'ms':>9} {'ms':>9} {'ms':>8} {'ms':>8}")
+    for row in rows:
+        print(
+            f"{row['level']:>9} {_cell(row, 'anchor', 'p50_ms', 8, 1)} {_cell(row, 'anchor', 'p99_ms', 8, 1)} "
+            f"{_cell(row, 'floor', 'p50_ms', 9, 1)} {_cell(row, 'floor', 'p99_ms', 9, 1)} "
+            f"{_cell(row, 'product', 'p50_ms', 8, 1)} {_cell(row, 'product', 'p99_ms', 8, 1)}"
+        )
+    if growth is not None:
         anchor_p99 = {row["level"]: row["anchor"]["p99_ms"] for row in rows}
         anchor_growth = anchor_p99[64] / anchor_p99[8]
         verdicts["anchor_p99_64_over_p99_8"] = anchor_growth
@@ -684,11 +835,24 @@ def print_table(name: str, rows: list[dict[str, Any]], plan: dict[str, Any]) -> 
             "A bot that is already saturated at 8 in flight serves 64 at the same rate, so its "
             "latency grows ~8x (latency = in flight / throughput)"
         )
-    kinds: collections.Counter[str] = collections.Counter()
-    for row in rows:
-        kinds.update(row["product"]["kinds"])
+    floors = {row["level"]: row["floor_ratio"] for row in rows if "floor_ratio" in row}
+    if 8 in floors and 64 in floors:
+        print(
+            f"floor = the anchor + the product's retrieval alone (KnowledgeService.search_widened on its "
+            f"knowledge thread): {floors[8]:.2f}x / {floors[64]:.2f}x the anchor at 8 / 64 in flight, "
+            f"so a product at 0.5x would have to be "
+            f"{0.5 / floors[8]:.2f}x / {0.5 / floors[64]:.2f}x the floor "
+            "(no store, no answer, no lookups)"
+        )
+    replies = []
+    for bot in BOTS:
+        kinds: collections.Counter[str] = collections.Counter()
+        for row in rows:
+            kinds.update(row.get(bot, {}).get("kinds", {}))
+        if kinds:
+            replies.append(f"{bot} {dict(kinds)}")
     print(
-        f"product replies: {dict(kinds)}; cpu = the bot process's user+system CPU per event "
+        f"replies: {'; '.join(replies)}; cpu = the bot process's user+system CPU per event "
         "(all threads); req = requests the fake saw per event"
     )
     return verdicts
@@ -744,7 +908,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def main(platforms: list[str], quick: bool, json_path: Path | None, profile: bool) -> None:
+async def main(
+    platforms: list[str], quick: bool, json_path: Path | None, profile: bool, bots: Sequence[str] = BOTS
+) -> None:
     plan = QUICK if quick else FULL
     info = machine()
     print(
@@ -754,13 +920,13 @@ async def main(platforms: list[str], quick: bool, json_path: Path | None, profil
     )
     print(
         f"levels {LEVELS}, events per run {plan['events']}, at most {plan['seconds']:.0f} s per run, "
-        f"{plan['repeats']} repeat(s), seed {SEED}"
+        f"{plan['repeats']} repeat(s), seed {SEED}; bots {', '.join(bots)}"
     )
     began = time.perf_counter()
-    report: dict[str, Any] = {"machine": info, "plan": plan, "platforms": {}}
+    report: dict[str, Any] = {"machine": info, "plan": plan, "bots": list(bots), "platforms": {}}
     with tempfile.TemporaryDirectory(prefix="supportbot-throughput-logs-") as tmp:
         for name in platforms:
-            result = await bench_platform(name, plan, Path(tmp), profile)
+            result = await bench_platform(name, plan, Path(tmp), profile, bots)
             rows = summary_rows(result)
             verdicts = print_table(name, rows, plan)
             if result["profile"] is not None:
@@ -778,13 +944,32 @@ async def main(platforms: list[str], quick: bool, json_path: Path | None, profil
         print(f"raw numbers in {json_path}")
 
 
+def _bots(text: str) -> tuple[str, ...]:
+    """`--bots`: every ratio is over the anchor, so it always runs; the order of BOTS is kept."""
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(BOTS)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown bot(s) {', '.join(sorted(unknown))}; choose from {', '.join(BOTS)}"
+        )
+    if "anchor" not in chosen:
+        raise argparse.ArgumentTypeError("the anchor must run: every ratio is over it")
+    return tuple(bot for bot in BOTS if bot in chosen)
+
+
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small runs, one repeat (~1 minute)")
+    parser.add_argument("--quick", action="store_true", help="small runs, one repeat (~1-2 minutes)")
     parser.add_argument("--platform", choices=("slack", "discord", "both"), default="both")
     parser.add_argument("--json", type=Path, default=None, help="write the raw numbers here")
+    parser.add_argument(
+        "--bots",
+        type=_bots,
+        default=BOTS,
+        help="which bots to run, comma-separated, the anchor among them (default: product,anchor,floor)",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
-    parser.add_argument("--sut", choices=("product", "anchor"), help=argparse.SUPPRESS)
+    parser.add_argument("--sut", choices=BOTS, help=argparse.SUPPRESS)
     parser.add_argument("--connect", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -802,4 +987,4 @@ if __name__ == "__main__":
 
         logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
         chosen = ["slack", "discord"] if arguments.platform == "both" else [arguments.platform]
-        asyncio.run(main(chosen, arguments.quick, arguments.json, not arguments.no_profile))
+        asyncio.run(main(chosen, arguments.quick, arguments.json, not arguments.no_profile, arguments.bots))
