@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -202,6 +203,48 @@ def observed(store: StateStore, place: Place, since: datetime, cooldown: datetim
     return Observed([row[0] for row in ids], recent_of(fresh))
 
 
+class Window:
+    """One place's newest questions of the window (at most RECENT_LIMIT), newest first, kept up
+    to date as observations come: each adds the rows recorded since the last (`seen`) and drops
+    what aged out or fell past the limit, and the count of askers follows. An answer in a busy
+    hour then costs what changed, not a pass over the whole window (three of them per answer
+    before: a tenth of the event loop's time at 8 events in flight, bench/event_throughput.py).
+
+    Rows come newest first; one another process committed out of order can sit behind an
+    older one, so it may outstay the window by a little: `current` filters by time exactly,
+    for the clustering, which alone can lead to an alert."""
+
+    def __init__(self) -> None:
+        self.questions: deque[RecentQuestion] = deque()
+        self.seen = 0  # the largest answer id read so far
+        self._askers: Counter[str] = Counter()
+
+    def update(self, fresh: Sequence[RecentQuestion], since: datetime) -> list[RecentQuestion]:
+        """Add `fresh` (newest first), drop the aged and the surplus; what was dropped."""
+        for q in reversed(fresh):
+            self.questions.appendleft(q)
+            self.seen = max(self.seen, q.answer_id)
+            if q.asker_id:
+                self._askers[q.asker_id] += 1
+        dropped: list[RecentQuestion] = []
+        while self.questions and (len(self.questions) > RECENT_LIMIT or self.questions[-1].at < since):
+            gone = self.questions.pop()
+            dropped.append(gone)
+            if gone.asker_id:
+                self._askers[gone.asker_id] -= 1
+                if not self._askers[gone.asker_id]:
+                    del self._askers[gone.asker_id]
+        return dropped
+
+    @property
+    def askers(self) -> int:
+        """How many different people asked in the window (at least: see the class)."""
+        return len(self._askers)
+
+    def current(self, since: datetime) -> list[RecentQuestion]:
+        return [q for q in self.questions if q.at >= since]
+
+
 class BurstWatch:
     def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
         self.settings = settings
@@ -209,9 +252,9 @@ class BurstWatch:
         self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by answer id: questions are analysed once
         self._bursts: dict[int, list[Signature]] = {}  # by burst id: an alert's questions, parsed once
-        # per platform and workspace: the window, newest first. A burst is one workspace's: with
-        # several installed, one's questions must never show in another's alert
-        self._recent: dict[Place, list[RecentQuestion]] = {}
+        # per platform and workspace: a burst is one workspace's, with several installed one's
+        # questions must never show in another's alert
+        self._windows: dict[Place, Window] = {}
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
     async def observe(
@@ -226,17 +269,17 @@ class BurstWatch:
             now = self.clock.now()
             since = now - timedelta(minutes=s.burst_window_minutes)
             cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
-            kept = self._recent.get(place, [])
-            seen = max((q.answer_id for q in kept), default=0)
-            read = await self.store.run(observed, place, since, cooldown, seen)
-            # the window's newest RECENT_LIMIT questions, newest first, kept in memory and brought
-            # up to date on every observation: each reads only the rows recorded since the last.
-            # Questions another process records are read too; one it commits out of id order can
-            # be missed, which costs a burst one ask, never an alert
-            recent = self._recent[place] = [q for q in [*read.fresh, *kept] if q.at >= since][:RECENT_LIMIT]
+            window = self._windows.setdefault(place, Window())
+            read = await self.store.run(observed, place, since, cooldown, window.seen)
+            # the window's newest RECENT_LIMIT questions, kept in memory and brought up to date
+            # on every observation: each reads only the rows recorded since the last. Questions
+            # another process records are read too; one it commits out of id order can be
+            # missed, which costs a burst one ask, never an alert
+            for gone in window.update(read.fresh, since):
+                self._signatures.pop(gone.answer_id, None)
             # a cluster is drawn from the window: with too few people in all of it, none can be a
             # burst (the usual case, a quiet window: no analysis)
-            if len({q.asker_id for q in recent if q.asker_id}) < s.burst_min_askers:
+            if window.askers < s.burst_min_askers:
                 return None
             # the signatures of a burst not parsed yet: a trip of its own, once per burst
             announced: list[tuple[int, str | None]] = [(burst_id, None) for burst_id in read.bursts]
@@ -246,11 +289,13 @@ class BurstWatch:
                 )
             if self._announced(answer_id, asked, announced):
                 return None  # during a burst already told, each further question costs one check
+            recent = window.current(since)
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
             cluster = cluster_of(newest, recent, self._signatures, s.burst_min_askers)
-            self._forget_old({q.answer_id for q in recent})
+            if len(self._signatures) > len(window.questions):  # ones never in the window
+                self._forget_old({q.answer_id for q in window.questions})
             if cluster is None:
                 return None
             burst = await self.store.run(claim_burst, place, cluster, now, cooldown)
