@@ -192,3 +192,13 @@ class WorkspacesChannel:
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await (await self._channel(message.conversation)).open_thread(message, title)
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        """`bot.ports.FindsReplies` in the message's workspace (SlackChannel.find_reply): a
+        replay after a crash finishes the answer a dead process posted but had not noted,
+        rather than posting a second. A workspace uninstalled meanwhile has nothing to find."""
+        try:
+            channel = await self._channel(message.conversation)
+        except NotInstalled:
+            return None
+        return await channel.find_reply(message)

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,8 @@ from adapters.slack import SlackAdapter
 from adapters.slack.installations import REDIRECT_PATH
 from adapters.slack.manifest import BOT_SCOPES
 from bot.app import Runtime, enabled_adapters, load_adapter
+from bot.ports import FindsReplies
+from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, post_signed
 
@@ -178,3 +181,37 @@ async def test_an_uninstalled_workspace_is_forgotten_and_no_longer_answered(
     assert status == 200
     assert await adapter.drain(timeout=15)
     assert [c for c in fake.calls("chat.postMessage") if c.ok] == []
+
+
+async def test_a_replay_in_any_installed_workspace_finds_the_answer_already_posted(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    """A process killed between its post and the inbox's note of it: the replay asks the
+    question's workspace for the bot's reply (bot.ports.FindsReplies) and finishes that one,
+    so no workspace is left with the one gap a single-workspace bot does not have."""
+    adapter, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    body = mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?")
+    status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
+    assert status == 200 and await adapter.drain(timeout=15)
+    [answer] = [c for c in fake.calls("chat.postMessage") if c.ok]
+    ts = json.loads(body)["event"]["ts"]
+
+    def asked(team: str, channel: str) -> InboundMessage:
+        return InboundMessage(
+            id=f"{channel}:{ts}",
+            conversation=ConversationRef(platform="slack", workspace=team, channel=channel),
+            author=Author(id=MEMBER, name="member"),
+            text="How do I reset my password?",
+            addressed=True,
+            visibility=Visibility.INTERNAL,
+            sent_at=datetime.now(UTC),
+        )
+
+    assert isinstance(adapter.channel, FindsReplies)
+    found = await adapter.channel.find_reply(asked("T222", "C222"))
+    assert found is not None and answer.response is not None
+    assert found.message_id == f"C222:{answer.response['ts']}"
+    assert await adapter.channel.find_reply(asked("T999", "C999")) is None  # never installed
