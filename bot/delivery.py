@@ -170,6 +170,13 @@ class Deliveries:
                 await self.store.run(
                     StateStore.finish_event, key, self.clock.now(), str(outcome), finish.completion, post
                 )
+            except asyncio.CancelledError:
+                # a shutdown gave up waiting: the finish may never run, so the note it carried
+                # is written alone, for the next start to edit the post rather than repeat it
+                if post is not None:
+                    with contextlib.suppress(Exception):
+                        await self._note_post(key, post)
+                raise
             except Exception:
                 # the person has their outcome. The key stays in flight, so this process's
                 # clock never replays it; a restart may, and must find the post noted
@@ -266,6 +273,6 @@ class _Noting:
         return posted
 
     async def _write(self) -> None:
-        posted = self.take()
-        if posted is not None:
-            await self.note(posted)
+        if self._unwritten is not None:
+            await self.note(self._unwritten)
+            self._unwritten = None  # only once written: if the note failed, the finish carries it

@@ -6,9 +6,9 @@ platform makes and wherever the process dies. It holds because of four rules:
 1. An event is claimed in the inbox (its key is the platform's id, the message kept as
    its payload) before anything is done with it; a second claim of the key is a duplicate.
 2. The post that shows the answer is noted in the inbox as soon as it exists, before any
-   text is streamed into it (`StreamingReply(on_post=...)`) or anything else is posted. A
-   whole answer (posted complete, nothing streamed) is the handler's last act, so its note
-   rides with the finish (rule 3): the same window, one write fewer (bot/delivery.py).
+   text is streamed into it or anything else is posted (bot/delivery.py `_Noting`). A whole
+   answer (posted complete, nothing streamed) is the handler's last act, so its note rides
+   with the finish (rule 3): one write fewer, and nothing awaited in between.
 3. The event is finished only after its outcome is visible; finishing drops the payload
    and records the answer that was posted (`Finish.completion`), in one transaction: the
    answer's record and its event's finish are never one without the other.
@@ -19,7 +19,9 @@ platform makes and wherever the process dies. It holds because of four rules:
    (bot/instance.py) makes "live handler" a question this process can answer.
 
 The window that remains: the platform accepted a post but the process died before step 2
-recorded its id (one write to the store, with nothing in between). tests/bot/test_exactly_once.py
+recorded its id (one write to the store; for a whole answer, the finish's). There a replay
+asks the platform for the bot's reply (`bot.ports.FindsReplies`, which the Slack and Discord
+channels answer) and finishes it. tests/bot/test_exactly_once.py
 injects a crash at each step (bot/faults.py) and checks the rule.
 
 `Finish` carries what the handler leaves to the finish; the two functions below are the

@@ -8,6 +8,7 @@ the test sees every post and edit the asker would see.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -33,7 +34,9 @@ ANSWER_POINTS = [
     "event.handled",
 ]
 # a whole answer (nothing streamed) is noted with its event's finish, not on its own: the
-# offline answer has no "answer.noted" step (bot/delivery.py `_Noting`)
+# offline answer has no "answer.noted" step (bot/delivery.py `_Noting`), and up to the finish
+# ("answer.posted", "answer.recorded", "event.handled") the replay finds the post as it does
+# after "answer.sent"
 WHOLE_ANSWER_POINTS = [point for point in ANSWER_POINTS if point != "answer.noted"]
 
 
@@ -242,12 +245,29 @@ async def test_a_failed_finish_still_notes_the_whole_answer_for_the_next_process
     make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
     """The finish that should have carried the note fails: the note is written on its own, so
-    a restart edits the answer in place rather than posting it again (a platform that cannot
-    look its posts up, as Slack's channel cannot, would show two)."""
+    a restart edits the answer in place rather than posting it again, without having to look
+    the post up on the platform (bot.ports.FindsReplies)."""
     platform = Platform()
     rt = make_runtime(TOML)
     with faults.crash_at("event.finish", error=OSError("disk full")):
         await rt.bot.on_message(question("How long does a refund take?", "flaky-note"), platform)
+    [(key, _)] = rt.state.pending_events("slack")
+    [(posted, _)] = platform.posted
+    assert rt.state.event_post(key) == (posted.message_id, posted.conversation.key)
+
+
+async def test_a_shutdown_cancelling_the_finish_still_notes_the_whole_answer(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A shutdown that stops waiting cancels the handling while its finish (which carries the
+    note) is queued: the note is written alone before the cancellation goes on."""
+    platform = Platform()
+    rt = make_runtime(TOML)
+    with (
+        faults.crash_at("event.finish", error=asyncio.CancelledError()),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await rt.bot.on_message(question("How long does a refund take?", "cancelled"), platform)
     [(key, _)] = rt.state.pending_events("slack")
     [(posted, _)] = platform.posted
     assert rt.state.event_post(key) == (posted.message_id, posted.conversation.key)
