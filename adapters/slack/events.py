@@ -4,7 +4,7 @@ This module owns the listener side of the adapter: which Bolt listeners exist an
 acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
 holds whatever the answer costs), `app_mention` / `message` events as `InboundMessage`,
 `block_actions` on `supportbot:*` buttons as `ActionEvent`, the slash command as `Command`,
-the thinking reaction (added once an answer is slow to come, always removed afterwards), and the
+when the thinking reaction goes up and comes off (adapters/slack/thinking.py says how), and the
 last-resort apology when the core failed to tell the person anything itself.
 """
 
@@ -19,18 +19,16 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import aiohttp
-from aiolimiter import AsyncLimiter
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
 from adapters.slack.channel import SlackChannel
-from adapters.slack.client import PLATFORM, ctx, message_id, slack_error
+from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.forms import CALLBACK_ID, read_submission
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.render import action_from_id
+from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
@@ -71,13 +69,6 @@ class _Receipt:
             self.settled.set()
 
 
-THINKING_REACTION = "eyes"
-# reactions.add is a Tier 3 method: Slack accepts 50 calls a minute per workspace (with short
-# bursts above). In a burst of questions every answer is slow, and a reaction for each would
-# ask for more than that: the calls past it come back 429 and the retries land after the
-# answer, or never. So a workspace is shown at most this many a minute (a leaky bucket as deep
-# as a minute's worth); the rest of a burst goes without, and its answers come sooner for it.
-THINKING_PER_MINUTE = 50.0
 # Message subtypes that are people writing; every other subtype (joins, topic changes,
 # deletions...) is not something to answer or record.
 _HUMAN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
@@ -150,9 +141,9 @@ class SlackEvents:
         self.settings = settings
         self.directory = directory
         self.channel = channel
-        self.thinking_reaction = thinking_reaction
-        self.thinking_after = thinking_after
-        self._thinking_budget = AsyncLimiter(thinking_per_minute, 60.0)
+        self.thinking = ThinkingReaction(
+            channel, name=thinking_reaction, after=thinking_after, per_minute=thinking_per_minute
+        )
         self._tasks = in_flight
         # ids of messages being answered right now: a second copy of one (the message event
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
@@ -310,7 +301,7 @@ class SlackEvents:
             if thinking and recorded.is_set():
                 # shown once the question is in the inbox (the ack is not held up by it), and
                 # only if the answer is slow to come
-                reacted = await self._react_if_slow(channel, ts, outcome_task, answering.replied)
+                reacted = await self.thinking.show_if_slow(channel, ts, outcome_task, answering.replied)
             outcome = await outcome_task
             log.info(
                 "message %s",
@@ -341,62 +332,9 @@ class SlackEvents:
                 )
         finally:
             if reacted:
-                await self._unreact(channel, ts)
+                await self.thinking.remove(channel, ts)
             if first:
                 self._answering.discard(message.id)
-
-    async def _react_if_slow(
-        self, channel: str, ts: str, work: asyncio.Future[Any], replied: asyncio.Event
-    ) -> bool:
-        """The thinking indicator, once `work` has run `thinking_after` seconds without a reply
-        posted (nor finishing); True if it was added (and so must be removed)."""
-        if self.thinking_after > 0:
-            answered = asyncio.ensure_future(replied.wait())
-            try:
-                done, _ = await asyncio.wait({work, answered}, timeout=self.thinking_after)
-            except asyncio.CancelledError:
-                work.cancel()  # as awaiting it would have: the handler's cancellation reaches it
-                raise
-            finally:
-                answered.cancel()
-            if done:
-                return False
-        if not self._thinking_budget.has_capacity():
-            log.debug("no thinking reaction: this minute's are spent", extra=ctx(channel))
-            return False
-        await self._thinking_budget.acquire()  # at once: there is capacity
-        return await self._react(channel, ts)
-
-    async def _react(self, channel: str, ts: str) -> bool:
-        """The thinking indicator; its failure is logged and never stops the answer."""
-        try:
-            await self.channel.client.reactions_add(
-                channel=channel, timestamp=ts, name=self.thinking_reaction
-            )
-        except SlackApiError as exc:
-            code = slack_error(exc)
-            if code == "already_reacted":
-                return True  # ours from an earlier attempt: still ours to remove
-            log.warning("could not add the thinking reaction: %s", code, extra=ctx(channel))
-            return False
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("could not add the thinking reaction: %s", type(exc).__name__, extra=ctx(channel))
-            return False
-        return True
-
-    async def _unreact(self, channel: str, ts: str) -> None:
-        try:
-            await self.channel.client.reactions_remove(
-                channel=channel, timestamp=ts, name=self.thinking_reaction
-            )
-        except SlackApiError as exc:
-            log.warning("could not remove the thinking reaction: %s", slack_error(exc), extra=ctx(channel))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "could not remove the thinking reaction: %s",
-                type(exc).__name__,
-                extra=ctx(channel),
-            )
 
     # slash commands --------------------------------------------------------------------
 

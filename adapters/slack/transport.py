@@ -38,10 +38,11 @@ from adapters.slack.client import (
     slack_error,
 )
 from adapters.slack.directory import SlackDirectory, SlackIdentity
-from adapters.slack.events import THINKING_PER_MINUTE, THINKING_REACTION, SlackEvents
+from adapters.slack.events import SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
+from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
 from bot.errors import FatalAdapterError
