@@ -1,7 +1,8 @@
 """Cluster throughput: 1, 2 and 3 `supportbot run` workers on one PostgreSQL, Slack in HTTP mode.
 
     python bench/cluster_throughput.py [--questions 120] [--model-ms 200] [--answer-workers 8 1]
-                                       [--extractive-questions 200] [--database-url URL] [--logs DIR]
+                                       [--extractive-questions 200] [--pairs 3] [--pair-only]
+                                       [--database-url URL] [--logs DIR]
 
 In this process: the local fake Slack (tests/fakes/slack_server.py, Web API), the local fake
 OpenAI (tests/fakes/openai_server.py) answering every question after `--model-ms` of latency,
@@ -25,7 +26,8 @@ also checks each question got exactly one message. Tables:
    waits on one model call at a time): 1, 2 and 3 workers on PostgreSQL, with the ratio to the
    1-worker run measured just before (the targets: >= 1.8x at 2, >= 2.5x at 3);
 2. without a model (the extractive answerer), one worker on PostgreSQL against one on SQLite
-   (the target: PostgreSQL >= 0.7x SQLite).
+   (the target: PostgreSQL >= 0.7x SQLite), in `--pairs` interleaved pairs that take turns to
+   go first: each pair's ratio, and their median (`--pair-only` runs just these).
 
 The machine has 2 cores: with the default 8 answers in flight per process the bot is CPU-bound
 and more processes cannot add cores; the answer-workers=1 run shows how the cluster scales when
@@ -45,6 +47,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -473,7 +476,7 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
         tmp = Path(tmpdir)
         given = args.database_url or os.environ.get("SUPPORTBOT_TEST_DATABASE_URL")
         with postgres(given, tmp) as server:
-            for answer_workers in args.answer_workers:
+            for answer_workers in [] if args.pair_only else args.answer_workers:
                 table: list[Row] = []
                 for count in (1, 2, 3):
                     row = await measure(
@@ -489,22 +492,33 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                     table.append(row)
                     progress(_line(row))
                 tables.append(table)
+            # interleaved pairs, each taking its turn to go first: one pair on this machine moves
+            # by 0.15 either way from the next, so the table gives every pair and the median
             table = []
-            for database_url in (None, fresh_schema(server)):  # SQLite is the anchor
-                row = await measure(
-                    workers=1,
-                    questions=args.extractive_questions,
-                    database_url=database_url,
-                    model_seconds=None,
-                    answer_workers=8,
-                    tmp=tmp,
-                    logs=args.logs,
-                )
-                row.anchor = table[0].rate if table else row.rate
-                table.append(row)
-                progress(_line(row))
+            for pair in range(args.pairs):
+                rows: dict[str, Row] = {}
+                backends = ("SQLite", "PostgreSQL") if pair % 2 == 0 else ("PostgreSQL", "SQLite")
+                for backend in backends:
+                    rows[backend] = await measure(
+                        workers=1,
+                        questions=args.extractive_questions,
+                        database_url=None if backend == "SQLite" else fresh_schema(server),
+                        model_seconds=None,
+                        answer_workers=8,
+                        tmp=tmp,
+                        logs=args.logs,
+                    )
+                    progress(_line(rows[backend]))
+                for backend in ("SQLite", "PostgreSQL"):  # SQLite is each pair's anchor
+                    rows[backend].anchor = rows["SQLite"].rate
+                    table.append(rows[backend])
             tables.append(table)
     return tables
+
+
+def pair_ratios(table: Sequence[Row]) -> list[float]:
+    """Each interleaved pair's PostgreSQL/SQLite ratio, from the extractive table."""
+    return [r.rate / r.anchor for r in table if r.backend == "PostgreSQL" and r.anchor]
 
 
 def _line(row: Row) -> str:
@@ -555,6 +569,14 @@ def print_tables(tables: Sequence[list[Row]], args: argparse.Namespace) -> None:
         print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    ratios = pair_ratios(tables[-1]) if tables else []
+    if ratios:
+        median = statistics.median(ratios)
+        print(
+            f"\nPostgreSQL/SQLite over {len(ratios)} interleaved pair(s): "
+            f"{' / '.join(f'{r:.2f}' for r in ratios)}, median {median:.2f}x "
+            f"(target >= 0.70x: {'met' if median >= 0.7 else 'NOT met'})"
+        )
 
 
 def _args() -> argparse.Namespace:
@@ -571,6 +593,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument(
         "--extractive-questions", type=int, default=200, help="questions per SQLite / PostgreSQL run (200)"
     )
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="interleaved SQLite / PostgreSQL pairs without a model (3)"
+    )
+    parser.add_argument(
+        "--pair-only", action="store_true", help="only the SQLite / PostgreSQL pairs, no model tables"
+    )
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server to use instead of pgserver")
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here")
@@ -578,10 +606,13 @@ def _args() -> argparse.Namespace:
     if (
         args.questions < 1
         or args.extractive_questions < 1
+        or args.pairs < 1
         or args.model_ms < 0
         or min(args.answer_workers) < 1
     ):
-        parser.error("--questions and --extractive-questions >= 1, --model-ms >= 0, --answer-workers >= 1")
+        parser.error(
+            "--questions, --extractive-questions and --pairs >= 1, --model-ms >= 0, --answer-workers >= 1"
+        )
     return args
 
 
