@@ -212,7 +212,9 @@ class Window:
 
     Rows come newest first; one another process committed out of order can sit behind an
     older one, so it may outstay the window by a little: `current` filters by time exactly,
-    for the clustering, which alone can lead to an alert."""
+    for the clustering, which alone can lead to an alert, and such a row is never what keeps a
+    live one out. `seen` only grows: a row committed with a lower id after a higher one was
+    read is not read (it costs a burst one ask, never an alert)."""
 
     def __init__(self) -> None:
         self.questions: deque[RecentQuestion] = deque()
@@ -227,14 +229,24 @@ class Window:
             if q.asker_id:
                 self._askers[q.asker_id] += 1
         dropped: list[RecentQuestion] = []
+        if len(self.questions) > RECENT_LIMIT and any(q.at < since for q in self.questions):
+            # the rare row that outstayed its time in the middle must not keep a live one out
+            kept = [q for q in self.questions if q.at >= since]
+            dropped = [q for q in self.questions if q.at < since]
+            self.questions = deque(kept)
+            for gone in dropped:
+                self._forget(gone)
         while self.questions and (len(self.questions) > RECENT_LIMIT or self.questions[-1].at < since):
             gone = self.questions.pop()
             dropped.append(gone)
-            if gone.asker_id:
-                self._askers[gone.asker_id] -= 1
-                if not self._askers[gone.asker_id]:
-                    del self._askers[gone.asker_id]
+            self._forget(gone)
         return dropped
+
+    def _forget(self, gone: RecentQuestion) -> None:
+        if gone.asker_id:
+            self._askers[gone.asker_id] -= 1
+            if not self._askers[gone.asker_id]:
+                del self._askers[gone.asker_id]
 
     @property
     def askers(self) -> int:
@@ -294,8 +306,9 @@ class BurstWatch:
             if newest is None or not newest.asker_id:
                 return None
             cluster = cluster_of(newest, recent, self._signatures, s.burst_min_askers)
-            if len(self._signatures) > len(window.questions):  # ones never in the window
-                self._forget_old({q.answer_id for q in window.questions})
+            live = sum(len(w.questions) for w in self._windows.values())
+            if len(self._signatures) > live:  # some for questions no window holds any more
+                self._forget_old({q.answer_id for w in self._windows.values() for q in w.questions})
             if cluster is None:
                 return None
             burst = await self.store.run(claim_burst, place, cluster, now, cooldown)
