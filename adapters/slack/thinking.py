@@ -23,12 +23,14 @@ from adapters.slack.client import ctx, slack_error
 log = logging.getLogger(__name__)
 
 THINKING_REACTION = "eyes"
-# reactions.add is a Tier 3 method: Slack accepts 50 calls a minute per workspace (with short
-# bursts above). In a burst of questions every answer is slow, and a reaction for each would
-# ask for more than that: the calls past it come back 429 and the retries land after the
-# answer, or never. So a workspace is shown at most this many a minute (a leaky bucket as deep
-# as a minute's worth); the rest of a burst goes without, and its answers come sooner for it.
-THINKING_PER_MINUTE = 50.0
+# Slack rates each Web API method per workspace in tiers: reactions.add is Tier 3 (50+ calls a
+# minute), and every reaction added is removed again with reactions.remove, which we take at
+# Tier 2's 20+ a minute, the lower of the two. In a burst of questions every answer is slow,
+# and a reaction for each asks Slack for more than that: the calls past it come back 429 and
+# the retries land after the answer, or never. So each running bot shows a workspace at most
+# this many a minute (a leaky bucket a minute deep); the rest of a burst goes without, and its
+# answers come sooner for it.
+THINKING_PER_MINUTE = 20.0
 
 
 class ThinkingReaction:
