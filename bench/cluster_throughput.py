@@ -497,7 +497,8 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
             table = []
             for pair in range(args.pairs):
                 rows: dict[str, Row] = {}
-                backends = ("SQLite", "PostgreSQL") if pair % 2 == 0 else ("PostgreSQL", "SQLite")
+                # in ABBA order, so a drift over the run (the server's files growing) weighs on both alike
+                backends = ("SQLite", "PostgreSQL") if pair % 4 in (0, 3) else ("PostgreSQL", "SQLite")
                 for backend in backends:
                     rows[backend] = await measure(
                         workers=1,
@@ -571,7 +572,7 @@ def print_tables(tables: Sequence[list[Row]], args: argparse.Namespace) -> None:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
     ratios = pair_ratios(tables[-1]) if tables else []
     if ratios:
-        median = statistics.median(ratios)
+        median = round(statistics.median(ratios), 2)  # judged as printed
         print(
             f"\nPostgreSQL/SQLite over {len(ratios)} interleaved pair(s): "
             f"{' / '.join(f'{r:.2f}' for r in ratios)}, median {median:.2f}x "
@@ -620,7 +621,7 @@ def main() -> int:
     args = _args()
 
     async def bounded() -> list[list[Row]]:
-        async with asyncio.timeout(1800):  # the whole run is bounded
+        async with asyncio.timeout(1800 + 120 * args.pairs):  # the whole run is bounded
             return await run(args, lambda line: print(line, file=sys.stderr, flush=True))
 
     tables = asyncio.run(bounded())
