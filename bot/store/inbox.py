@@ -84,16 +84,10 @@ class InboxRepository(Repository):
     def _finish(self, key: str, now: datetime, status: str, post: Posted | None = None) -> None:
         """finish_event inside a transaction the caller holds (StateStore.finish_event's); with
         `post`, the event's first post is noted in the same statement (`note_post`)."""
-        if post is None:
-            self.db.execute(
-                "update inbox set status = ?, done_at = ?, payload = null where key = ?",
-                [status, iso(now), key],
-            )
-            return
         self.db.execute(
-            "update inbox set status = ?, done_at = ?, payload = null, post_id = ?, "
-            "post_conversation = ? where key = ?",
-            [status, iso(now), post.message_id, post.conversation.key, key],
+            "update inbox set status = ?, done_at = ?, payload = null, "
+            "post_id = coalesce(?, post_id), post_conversation = coalesce(?, post_conversation) where key = ?",
+            [status, iso(now), post and post.message_id, post and post.conversation.key, key],
         )
 
     def prune_inbox(self, before: datetime) -> int:
