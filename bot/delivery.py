@@ -173,9 +173,7 @@ class Deliveries:
             except asyncio.CancelledError:
                 # a shutdown gave up waiting: the finish may never run, so the note it carried
                 # is written alone, for the next start to edit the post rather than repeat it
-                if post is not None:
-                    with contextlib.suppress(Exception):
-                        await self._note_post(key, post)
+                await self._note_alone(key, post)
                 raise
             except Exception:
                 # the person has their outcome. The key stays in flight, so this process's
@@ -185,15 +183,20 @@ class Deliveries:
                     "could not mark an event handled",
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
-                if post is not None:
-                    with contextlib.suppress(Exception):  # the store is failing: logged above
-                        await self._note_post(key, post)
+                await self._note_alone(key, post)
             await finish.run_after()
             return outcome
         finally:
             self.responding.discard(message.id)
             if not unfinished:
                 self._in_flight.discard(key)
+
+    async def _note_alone(self, key: str, post: Posted | None) -> None:
+        """The note a finish that did not happen was to carry, written on its own if the store
+        takes it (it is failing, or the process is stopping: whatever it says is logged)."""
+        if post is not None:
+            with contextlib.suppress(Exception):
+                await self._note_post(key, post)
 
     async def _note_post(self, key: str, posted: Posted) -> None:
         """The inbox learns which post shows this event's answer before anything is streamed
