@@ -184,7 +184,7 @@ class DiscordChannel:
                 extra=http_ctx(ref, exc, message_id=message.id),
             )
             return ref
-        log.info(
+        log.debug(
             "thread started", extra={"platform": PLATFORM, "channel": ref.channel, "thread_id": thread.id}
         )
         return ref.in_thread(str(thread.id))
@@ -226,7 +226,8 @@ class DiscordChannel:
             raise PlatformError(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
         assert last is not None  # render_reply always returns at least one message
         posted = Posted(message_id=str(last.id), conversation=reply.conversation)
-        log.info(
+        # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO
+        log.debug(
             "posted %d message(s)",
             len(rendered),
             extra={

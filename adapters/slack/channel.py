@@ -257,7 +257,8 @@ class SlackChannel:
             first_ts = first_ts or ts
             last = (posted_channel, ts)
         assert last is not None  # render_reply always returns at least one message
-        log.info(
+        # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO
+        log.debug(
             "posted %s in %d message(s)",
             reply.kind,
             len(messages),

@@ -303,7 +303,9 @@ class SlackEvents:
                 # only if the answer is slow to come
                 reacted = await self.thinking.show_if_slow(channel, ts, outcome_task, answering.replied)
             outcome = await outcome_task
-            log.info(
+            # DEBUG, as the posts are: at INFO the core's own line (answered, ticket opened) is the
+            # one line a question costs; every line is formatted and scanned for secrets
+            log.debug(
                 "message %s",
                 outcome,
                 extra=ctx(channel, thread_ts=message.conversation.thread, message_id=message.id),

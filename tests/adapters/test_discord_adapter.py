@@ -571,6 +571,19 @@ async def test_a_mention_is_answered_in_a_new_thread_with_sources_and_buttons(
     assert stored["mentions"] == [] and stored["mention_roles"] == [] and not stored["mention_everyone"]
 
 
+async def test_an_answered_mention_costs_one_log_line_at_info(
+    fake: FakeDiscord, adapter: DiscordAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The core's line says what was decided; starting the thread and posting are DEBUG."""
+    caplog.set_level(logging.INFO)
+    await answered(fake, adapter, "How do I reset my password?")
+    await adapter.drain(5)
+    ours = [
+        r for r in caplog.records if r.name.startswith(("bot.", "adapters.")) and r.levelno >= logging.INFO
+    ]
+    assert [(r.name, r.getMessage().split()[0]) for r in ours] == [("bot.answering.responder", "answered")]
+
+
 async def test_a_follow_up_in_the_thread_needs_no_mention_and_chatter_is_left_alone(
     fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:

@@ -284,6 +284,26 @@ async def test_a_mention_is_answered_in_its_thread_with_sources_and_buttons(
     assert fake.thread("C111", question_ts)[0]["ts"] == question_ts
 
 
+async def test_an_answered_mention_costs_one_log_line_at_info(
+    fake: FakeSlack, slack: SlackAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The core's line says what was decided; the adapter's post and outcome lines are DEBUG
+    (each line is formatted and scanned for secrets: three a question was a tenth of a busy
+    worker's event loop, bench/cluster_throughput.py)."""
+    caplog.set_level(logging.INFO)
+    await ask_refund(fake, slack)
+    await slack.drain(5)
+    ours = [
+        r for r in caplog.records if r.name.startswith(("bot.", "adapters.")) and r.levelno >= logging.INFO
+    ]
+    assert [(r.name, r.getMessage().split()[0]) for r in ours] == [("bot.answering.responder", "answered")]
+    caplog.set_level(logging.DEBUG)
+    await deliver(fake, slack, fake.user_message("C111", "How do refunds work?", user=MEMBER, mention=True))
+    await slack.drain(5)
+    debug = [r.getMessage() for r in caplog.records if r.name.startswith("adapters.slack")]
+    assert "posted answer in 1 message(s)" in debug and "message answered" in debug
+
+
 async def test_an_answer_quicker_than_the_indicator_delay_shows_no_thinking_reaction(
     fake: FakeSlack, rt: Runtime
 ) -> None:
