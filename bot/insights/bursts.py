@@ -22,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import policy
 from bot.config import Settings
@@ -181,26 +182,45 @@ def claim_burst(
 
 
 @dataclass(frozen=True, slots=True)
-class Observed:
-    """What an observation reads (`observed`)."""
+class Look:
+    """What one observation reads, fixed before it is read: so that the reads can ride in the
+    trip that records the answer (bot/answering/trips.py `record_answer`), one trip to the
+    store's thread and one PostgreSQL round trip fewer per answer."""
 
+    place: Place
+    now: datetime
+    since: datetime  # the window's start
+    cooldown: datetime  # bursts announced since then are not announced again
+    seen: int  # the largest answer id the place's window held when the look was taken
+
+    def statements(self) -> list[tuple[str, list[Any]]]:
+        """The bursts announced in the place since `cooldown`, and the window's questions
+        (since `since`) recorded after answer `seen`, a few rows per answer."""
+        platform, workspace = self.place
+        return [
+            burst_ids_statement(platform, self.cooldown, workspace),
+            recent_statement(platform, self.since, RECENT_LIMIT, self.seen, workspace),
+        ]
+
+    def read(self, ids: Sequence[Sequence[Any]], fresh: Sequence[Sequence[Any]]) -> Observed:
+        """What `statements` gave, read."""
+        return Observed(self, [row[0] for row in ids], recent_of(fresh))
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What an observation reads (`Look.statements`)."""
+
+    look: Look
     bursts: list[int]  # the bursts announced within the cooldown, newest first
     fresh: list[RecentQuestion]  # the window's questions recorded after the ones kept in memory
 
 
-def observed(store: StateStore, place: Place, since: datetime, cooldown: datetime, seen: int) -> Observed:
-    """What every observation reads, in one trip to the store's thread and on PostgreSQL one
-    round trip: the bursts announced in `place` since `cooldown`, and the window's questions
-    (since `since`) recorded after answer `seen`, a few rows per answer."""
-    platform, workspace = place
-    ids, fresh = read_together(
-        store.db,
-        [
-            burst_ids_statement(platform, cooldown, workspace),
-            recent_statement(platform, since, RECENT_LIMIT, seen, workspace),
-        ],
-    )
-    return Observed([row[0] for row in ids], recent_of(fresh))
+def observed(store: StateStore, look: Look) -> Observed:
+    """An observation's reads on their own (when no answer's record carries them): one trip
+    to the store's thread, and on PostgreSQL one round trip."""
+    ids, fresh = read_together(store.db, look.statements())
+    return look.read(ids, fresh)
 
 
 class Window:
@@ -222,8 +242,13 @@ class Window:
         self._askers: Counter[str] = Counter()
 
     def update(self, fresh: Sequence[RecentQuestion], since: datetime) -> list[RecentQuestion]:
-        """Add `fresh` (newest first), drop the aged and the surplus; what was dropped."""
+        """Add `fresh` (newest first), drop the aged and the surplus; what was dropped. Rows
+        at or below `seen` are in already: a look taken before another observation was applied
+        reads them again."""
+        known = self.seen
         for q in reversed(fresh):
+            if q.answer_id <= known:
+                continue
             self.questions.appendleft(q)
             self.seen = max(self.seen, q.answer_id)
             if q.asker_id:
@@ -269,20 +294,39 @@ class BurstWatch:
         self._windows: dict[Place, Window] = {}
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
-    async def observe(
-        self, answer_id: int, where: ConversationRef, channel: Channel, asked: Asked
-    ) -> BurstRecord | None:
-        """Look at the question just recorded as `answer_id` (asked in `where`, with what
-        retrieval found for it in `asked`); alert if it completes a burst of that workspace."""
+    def look(self, where: ConversationRef) -> Look:
+        """The reads an observation of a question asked in `where` makes, fixed now."""
         s = self.settings.insights
         place: Place = (where.platform, where.workspace)
-        platform = where.platform
+        now = self.clock.now()
+        window = self._windows.get(place)
+        return Look(
+            place=place,
+            now=now,
+            since=now - timedelta(minutes=s.burst_window_minutes),
+            cooldown=now - timedelta(minutes=s.burst_cooldown_minutes),
+            seen=window.seen if window is not None else 0,
+        )
+
+    async def observe(
+        self,
+        answer_id: int,
+        where: ConversationRef,
+        channel: Channel,
+        asked: Asked,
+        read: Observed | None = None,
+    ) -> BurstRecord | None:
+        """Look at the question just recorded as `answer_id` (asked in `where`, with what
+        retrieval found for it in `asked`); alert if it completes a burst of that workspace.
+        `read`: what a look taken before the answer was recorded read in the record's trip;
+        without it, the look is taken and read now."""
         async with self._lock:
-            now = self.clock.now()
-            since = now - timedelta(minutes=s.burst_window_minutes)
-            cooldown = now - timedelta(minutes=s.burst_cooldown_minutes)
+            if read is None:
+                read = await self.store.run(observed, self.look(where))
+            look = read.look
+            place, now, since, cooldown = look.place, look.now, look.since, look.cooldown
+            platform, s = place[0], self.settings.insights
             window = self._windows.setdefault(place, Window())
-            read = await self.store.run(observed, place, since, cooldown, window.seen)
             # the window's newest RECENT_LIMIT questions, kept in memory and brought up to date
             # on every observation: each reads only the rows recorded since the last. Questions
             # another process records are read too; one it commits out of id order can be
@@ -320,7 +364,7 @@ class BurstWatch:
 
     def _announced(self, answer_id: int, question: Asked, announced: list[tuple[int, str | None]]) -> bool:
         """Whether the question `answer_id` is like one of the bursts `announced` (within the
-        cooldown: `observed`; claim_burst checks again cluster-wide, this spares the
+        cooldown: `Look`; claim_burst checks again cluster-wide, this spares the
         clustering)."""
         asked = question.signature()
         for gone in self._bursts.keys() - {burst_id for burst_id, _ in announced}:

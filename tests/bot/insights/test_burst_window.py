@@ -93,3 +93,16 @@ def test_a_full_window_drops_an_aged_row_before_a_live_one() -> None:
     dropped = window.update([_question(RECENT_LIMIT + 1, "U-new", late=-200)], since)
     assert [q.answer_id for q in dropped] == [RECENT_LIMIT]  # the aged one, not the oldest live one
     assert len(window.current(since)) == RECENT_LIMIT
+
+
+def test_looks_taken_before_either_was_applied_count_each_question_once() -> None:
+    """Each answer's look is taken before its answer is recorded and applied after, so two
+    can start from the same `seen`: the later read brings the earlier one's rows again."""
+    first = [_question(2, "U2"), _question(1, "U1")]
+    second = [_question(3, "U3"), _question(2, "U2"), _question(1, "U1")]
+    for order in ((first, second), (second, first)):
+        window = Window()
+        for fresh in order:
+            window.update(fresh, START)
+        assert [q.answer_id for q in window.current(START)] == [3, 2, 1]
+        assert window.askers == 3 and window.seen == 3

@@ -20,7 +20,7 @@ from adapters.console import ConsoleChannel
 from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
 from bot.app import Runtime
 from bot.core import Outcome
-from bot.insights.bursts import RECENT_LIMIT, observed
+from bot.insights.bursts import RECENT_LIMIT, Look, observed
 from bot.insights.incidents import open_incidents
 from bot.insights.similar_tickets import recently_resolved
 from bot.store import StateStore
@@ -262,11 +262,11 @@ async def test_an_answered_question_opens_no_transaction_with_a_round_trip_of_it
     assert trace.statements[NO_FLUSH] == asked  # the question kept; every other commit is flushed
     # one trip each: the question kept with the answer's history and the asker's memory read
     # after it (7 statements), the answer's record with the open incidents and the resolved
-    # tickets it is compared with (3), the finish (6), the burst watch's bursts and window (2);
+    # tickets it is compared with and the burst watch's bursts and window (5), the finish (6);
     # the claim and the conversation read are one statement each; the post is noted in the
     # finish's own update (a whole answer's note is left to the finish: bot/delivery.py)
-    assert trace.trips == trace.total - (6 + 2 + 5 + 1) * asked
-    assert trace.trips == 6 * asked
+    assert trace.trips == trace.total - (6 + 4 + 5) * asked
+    assert trace.trips == 5 * asked
 
 
 def test_the_history_and_the_memory_an_answer_starts_with_are_one_round_trip(pg_url: str) -> None:
@@ -363,28 +363,57 @@ def _burst(store: StateStore) -> int:
     ).id
 
 
+def _look(seen: int = 0) -> Look:
+    return Look(
+        place=("slack", "T1"),
+        now=NOW,
+        since=NOW - timedelta(minutes=30),
+        cooldown=NOW - timedelta(hours=1),
+        seen=seen,
+    )
+
+
 def test_what_a_burst_watch_reads_is_what_each_read_gives_alone(state: Path | str) -> None:
     store = StateStore(state)
-    place, since, cooldown = ("slack", "T1"), NOW - timedelta(minutes=30), NOW - timedelta(hours=1)
+    look = _look()
     first = _answer(store, _thread(20))
     second = _answer(store, _thread(21), asker="U2")
     burst = _burst(store)
-    read = observed(store, place, since, cooldown, 0)
-    assert [(b, None) for b in read.bursts] == store.burst_signatures_since("slack", cooldown, "T1", {burst})
-    assert read.fresh == store.recent_questions("slack", since, RECENT_LIMIT, 0, "T1")
+    read = observed(store, look)
+    assert read.look == look
+    assert [(b, None) for b in read.bursts] == store.burst_signatures_since(
+        "slack", look.cooldown, "T1", {burst}
+    )
+    assert read.fresh == store.recent_questions("slack", look.since, RECENT_LIMIT, 0, "T1")
     assert {q.answer_id for q in read.fresh} == {first, second}  # asked at one time: in either order
-    assert observed(store, place, since, cooldown, max(first, second)).fresh == []  # only what is new
+    assert observed(store, _look(max(first, second))).fresh == []  # only what is new
     store.close()
 
 
 def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
     store = StateStore(pg_url)
-    place, since, cooldown = ("slack", "T1"), NOW - timedelta(minutes=30), NOW - timedelta(hours=1)
     _answer(store, _thread(22))
     _burst(store)
     with RoundTrips(store.db.connection) as trip:
-        observed(store, place, since, cooldown, 0)
+        observed(store, _look())
     assert trip.trips == 1 and trip.total == 2
+    store.close()
+
+
+def test_an_answer_recorded_with_the_burst_watch_look_reads_what_the_look_alone_reads(
+    state: Path | str,
+) -> None:
+    """The watch's reads ride in the answer's record (after it: they see it), and give what
+    they give alone."""
+    store = StateStore(state)
+    earlier = _answer(store, _thread(23), asker="U2")
+    burst = _burst(store)
+    ref = _thread(24)
+    recorded = record_answer(store, answer_statement(**answer_fields(ref, NOW, ASKER.id)), ref, ref, _look())
+    assert recorded.observed is not None and recorded.observed == observed(store, _look())
+    assert recorded.observed.bursts == [burst]
+    assert {q.answer_id for q in recorded.observed.fresh} == {earlier, recorded.answer_id}
+    assert recorded.resolved is not None and recorded.open_incidents == []  # the other reads still read
     store.close()
 
 
