@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,6 +100,16 @@ def distinct(signatures: Sequence[Signature]) -> list[Signature]:
     return list(dict.fromkeys(signatures))
 
 
+# weak: a signature no window or burst holds any more goes
+_ONE: weakref.WeakValueDictionary[Signature, Signature] = weakref.WeakValueDictionary()
+
+
+def one_of(sig: Signature) -> Signature:
+    """The one object for signatures equal to `sig`: what `cluster_of`'s identity test needs
+    of every signature in its cache."""
+    return _ONE.setdefault(sig, sig)
+
+
 def cluster_of(
     newest: RecentQuestion,
     recent: Sequence[RecentQuestion],
@@ -108,29 +119,31 @@ def cluster_of(
     """The recent questions similar to `newest`, the most central one first (the one most
     similar to the rest says best what the cluster is about); None when fewer than
     `min_askers` different people asked them, which is most clusters of a busy window, and
-    then their centrality is never computed."""
+    then their centrality is never computed. `cache`: signatures by answer id, each made
+    by `one_of`."""
 
     def sig(q: RecentQuestion) -> Signature:
         found = cache.get(q.answer_id)
         if found is None:
-            found = cache[q.answer_id] = signature(q.question, q.neighbours, scores=q.scores)
+            found = cache[q.answer_id] = one_of(signature(q.question, q.neighbours, scores=q.scores))
         return found
 
     target = sig(newest)
     # `similar` skips the costly part for most pairs: two questions sharing no word and no
-    # passage fail a set test, and neighbourhoods far apart fail before the words are compared
-    verdicts: dict[int, bool] = {newest.answer_id: True}
-    # and equal signatures (the same question in the same words) are compared once
-    alike: dict[Signature, bool] = {}
+    # passage fail a set test, and neighbourhoods far apart fail before the words are compared.
+    # Equal signatures (the same question in the same words: most of a burst) are one object
+    # (`one_of`), compared once: `alike` is keyed by identity, as hashing a signature and
+    # comparing it field by field for each of the window's rows was most of a busy window's
+    # cost (bench/cluster_throughput.py: a third of a worker's CPU)
+    alike: dict[int, bool] = {}
 
     def joins(q: RecentQuestion) -> bool:
-        found = verdicts.get(q.answer_id)
+        if q.answer_id == newest.answer_id:
+            return True
+        other = sig(q)
+        found = alike.get(id(other))
         if found is None:
-            other = sig(q)
-            found = alike.get(other)
-            if found is None:
-                found = alike[other] = similar(target, other)
-            verdicts[q.answer_id] = found
+            found = alike[id(other)] = similar(target, other)
         return found
 
     # first whether enough people asked it: once one of a person's questions is in, their
@@ -378,7 +391,7 @@ class BurstWatch:
                 return True
         # the clustering comes next and needs this question's signature: analysed once (kept
         # only now, as `_forget_old` runs only after a clustering)
-        self._signatures[answer_id] = asked
+        self._signatures[answer_id] = one_of(asked)
         return False
 
     def _forget_old(self, live: set[int]) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, signatures_from_json
-from bot.insights.similarity import signature, similar, similarity
+from bot.insights.similarity import Signature, signature, similar, similarity
 from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
     ActionEvent,
@@ -305,6 +305,20 @@ def _recent(
         )
         for i in range(n)
     ]
+
+
+def test_a_window_asking_in_the_same_words_keeps_one_signature_for_them() -> None:
+    """Equal signatures are one object in the cache (`one_of`): the clustering compares each
+    distinct one once, by identity, not each of the window's rows."""
+    passages = ("docs/login.md#0", "docs/sso.md#1")
+    same = _recent(6, lambda i: f"U{i}", "Login fails with error 500", passages)
+    other = _recent(3, lambda i: f"U-other{i}", "How are invoices numbered?", ("docs/billing.md#0",), 50)
+    cache: dict[int, Signature] = {}
+    cluster = cluster_of(same[0], [*same, *other], cache, min_askers=5)
+    assert cluster is not None and len(cluster.members) == 6
+    assert len({id(cache[q.answer_id]) for q in same}) == 1
+    assert len({id(cache[q.answer_id]) for q in other}) == 1
+    assert cache[same[0].answer_id] is not cache[other[0].answer_id]
 
 
 def test_a_cluster_of_too_few_askers_is_dropped_before_its_centre_is_sought() -> None:
