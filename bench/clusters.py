@@ -66,7 +66,7 @@ from bench.cluster_methods import (  # noqa: E402
 from bench.corpus import EVAL, machine, table  # noqa: E402
 from bot.evaluation import load_questions  # noqa: E402
 from bot.insights import similarity as sim  # noqa: E402
-from bot.insights.bursts import RECENT_LIMIT  # noqa: E402
+from bot.insights.burst_window import RECENT_LIMIT  # noqa: E402
 from bot.retrieval.knowledge import KnowledgeBase  # noqa: E402
 from bot.types import DocVisibility  # noqa: E402
 

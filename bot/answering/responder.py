@@ -20,7 +20,8 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
 from bot.inbox import Finish, after_record
-from bot.insights.bursts import BurstWatch, Observed
+from bot.insights.burst_window import Observed
+from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
 from bot.insights.similar_tickets import Resolved, SimilarTickets

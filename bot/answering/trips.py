@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.insights.bursts import Look, Observed
+from bot.insights.burst_window import Look, Observed
 from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.store import StateStore

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.insights.bursts import RECENT_LIMIT, Window
+from bot.insights.burst_window import RECENT_LIMIT, Window
 from bot.store.incidents import RecentQuestion
 
 START = datetime(2026, 1, 5, 12, tzinfo=UTC)

@@ -20,7 +20,7 @@ from adapters.console import ConsoleChannel
 from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
 from bot.app import Runtime
 from bot.core import Outcome
-from bot.insights.bursts import RECENT_LIMIT, Look, observed
+from bot.insights.burst_window import RECENT_LIMIT, Look, observed
 from bot.insights.incidents import open_incidents
 from bot.insights.similar_tickets import recently_resolved
 from bot.store import StateStore

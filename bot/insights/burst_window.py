@@ -1,0 +1,125 @@
+"""The burst watch's view of a place's recent questions: what one observation reads (`Look`,
+`Observed`: fixed before the answer is recorded, so that the reads ride in its record's trip)
+and the window they keep up to date (`Window`: the newest RECENT_LIMIT questions, added to and
+aged incrementally, so a busy hour costs each answer what changed, not a pass over all of it).
+bot/insights/bursts.py clusters what the window holds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.store import StateStore
+from bot.store.incidents import RecentQuestion, burst_ids_statement, recent_of, recent_statement
+from bot.store.rows import read_together
+
+Place = tuple[str, str]  # a platform and a workspace on it: bursts never span two workspaces
+
+# the newest questions of the window a new one is compared with: a burst shows among them, and
+# a busy hour costs a bounded comparison per answer, not one that grows with the traffic
+RECENT_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one observation reads, fixed before it is read: so that the reads can ride in the
+    trip that records the answer (bot/answering/trips.py `record_answer`), one trip to the
+    store's thread and one PostgreSQL round trip fewer per answer."""
+
+    place: Place
+    now: datetime
+    since: datetime  # the window's start
+    cooldown: datetime  # bursts announced since then are not announced again
+    seen: int  # the largest answer id the place's window held when the look was taken
+
+    def statements(self) -> list[tuple[str, list[Any]]]:
+        """The bursts announced in the place since `cooldown`, and the window's questions
+        (since `since`) recorded after answer `seen`, a few rows per answer."""
+        platform, workspace = self.place
+        return [
+            burst_ids_statement(platform, self.cooldown, workspace),
+            recent_statement(platform, self.since, RECENT_LIMIT, self.seen, workspace),
+        ]
+
+    def read(self, ids: Sequence[Sequence[Any]], fresh: Sequence[Sequence[Any]]) -> Observed:
+        """What `statements` gave, read."""
+        return Observed(self, [row[0] for row in ids], recent_of(fresh))
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What an observation reads (`Look.statements`)."""
+
+    look: Look
+    bursts: list[int]  # the bursts announced within the cooldown, newest first
+    fresh: list[RecentQuestion]  # the window's questions recorded after the ones kept in memory
+
+
+def observed(store: StateStore, look: Look) -> Observed:
+    """An observation's reads on their own (when no answer's record carries them): one trip
+    to the store's thread, and on PostgreSQL one round trip."""
+    ids, fresh = read_together(store.db, look.statements())
+    return look.read(ids, fresh)
+
+
+class Window:
+    """One place's newest questions of the window (at most RECENT_LIMIT), newest first, kept up
+    to date as observations come: each adds the rows recorded since the last (`seen`) and drops
+    what aged out or fell past the limit, and the count of askers follows. An answer in a busy
+    hour then costs what changed, not a pass over the whole window (three of them per answer
+    before: a tenth of the event loop's time at 8 events in flight, bench/event_throughput.py).
+
+    Rows come newest first; one another process committed out of order can sit behind an
+    older one, so it may outstay the window by a little: `current` filters by time exactly,
+    for the clustering, which alone can lead to an alert, and such a row is never what keeps a
+    live one out. `seen` only grows: a row committed with a lower id after a higher one was
+    read is not read (it costs a burst one ask, never an alert)."""
+
+    def __init__(self) -> None:
+        self.questions: deque[RecentQuestion] = deque()
+        self.seen = 0  # the largest answer id read so far
+        self._askers: Counter[str] = Counter()
+
+    def update(self, fresh: Sequence[RecentQuestion], since: datetime) -> list[RecentQuestion]:
+        """Add `fresh` (newest first), drop the aged and the surplus; what was dropped. Rows
+        at or below `seen` are in already: a look taken before another observation was applied
+        reads them again."""
+        known = self.seen
+        for q in reversed(fresh):
+            if q.answer_id <= known:
+                continue
+            self.questions.appendleft(q)
+            self.seen = max(self.seen, q.answer_id)
+            if q.asker_id:
+                self._askers[q.asker_id] += 1
+        dropped: list[RecentQuestion] = []
+        if len(self.questions) > RECENT_LIMIT and any(q.at < since for q in self.questions):
+            # the rare row that outstayed its time in the middle must not keep a live one out
+            kept = [q for q in self.questions if q.at >= since]
+            dropped = [q for q in self.questions if q.at < since]
+            self.questions = deque(kept)
+            for gone in dropped:
+                self._forget(gone)
+        while self.questions and (len(self.questions) > RECENT_LIMIT or self.questions[-1].at < since):
+            gone = self.questions.pop()
+            dropped.append(gone)
+            self._forget(gone)
+        return dropped
+
+    def _forget(self, gone: RecentQuestion) -> None:
+        if gone.asker_id:
+            self._askers[gone.asker_id] -= 1
+            if not self._askers[gone.asker_id]:
+                del self._askers[gone.asker_id]
+
+    @property
+    def askers(self) -> int:
+        """How many different people asked in the window (at least: see the class)."""
+        return len(self._askers)
+
+    def current(self, since: datetime) -> list[RecentQuestion]:
+        return [q for q in self.questions if q.at >= since]
