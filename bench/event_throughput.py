@@ -22,8 +22,11 @@ own (this same file with `--sut`), so the fake's work is not charged to the bot'
   `KnowledgeService.search_widened` on that service's one knowledge thread, with the arguments
   `AnswerPipeline.ask` gives it for an ordinary question (the query without the mention,
   secrets and placeholders; the scope and audiences `policy` gives the asker; k and widen as the
-  extractive answerer's). What is between the floor and the anchor is retrieval alone; the
-  product's target (0.5x the anchor) is judged against it, measured in the same run.
+  extractive answerer's). On Discord it also replies where the product does: in a thread it
+  starts from the question (named as `DiscordChannel.open_thread` names it), two requests as
+  the product's two, where the anchor replies in the channel. What is between the floor and the
+  anchor is that work alone; the product's target (0.5x the anchor) is judged against it,
+  measured in the same run.
 
 The driver keeps N events in flight (N workers; each sends its next event when the previous one
 is answered): Slack `app_mention` envelopes over Socket Mode, Discord MESSAGE_CREATE mentions
@@ -71,6 +74,7 @@ sys.path.insert(0, str(ROOT))  # the repository root: bench.*, tests.fakes.*
 
 import psutil  # noqa: E402
 
+from adapters.discord.render import thread_name  # noqa: E402
 from bench import discord_latency, slack_latency  # noqa: E402
 from bot import policy  # noqa: E402
 from bot.answering.pipeline import AnswerPipeline  # noqa: E402
@@ -235,7 +239,9 @@ async def _discord_product(info: dict[str, Any]) -> None:
             runtime.close()
 
 
-async def _discord_anchor(info: dict[str, Any], retrieval: Retrieval | None = None) -> None:
+async def _discord_anchor(
+    info: dict[str, Any], retrieval: Retrieval | None = None, in_thread: bool = False
+) -> None:
     import discord
 
     from tests.fakes.discord_server import point_discord_py_at
@@ -262,7 +268,11 @@ async def _discord_anchor(info: dict[str, Any], retrieval: Retrieval | None = No
             asker = Author(id=str(message.author.id), is_bot=message.author.bot, roles=roles)
             found = await retrieval(message.content, conversation, asker)
             text = REPLY if found.passages else NOTHING_FOUND
-        await message.reply(text, mention_author=False)
+        if in_thread:  # the floor: where the product answers, a thread started from the question
+            thread = await message.create_thread(name=thread_name(_MENTION.sub("", message.content)))
+            await thread.send(text)
+        else:
+            await message.reply(text, mention_author=False)
 
     task = asyncio.create_task(client.start(info["token"]))
     try:
@@ -279,7 +289,7 @@ async def _discord_floor(info: dict[str, Any]) -> None:
         settings = discord_latency.settings_for(SimpleNamespace(**info), Path(tmp), None)  # type: ignore[arg-type]
         retrieval = Retrieval(settings, Visibility.PUBLIC)
         try:
-            await _discord_anchor(info, retrieval)
+            await _discord_anchor(info, retrieval, in_thread=True)
         finally:
             await retrieval.aclose()
 
@@ -837,9 +847,10 @@ def print_table(name: str, rows: list[dict[str, Any]], plan: dict[str, Any]) -> 
         )
     floors = {row["level"]: row["floor_ratio"] for row in rows if "floor_ratio" in row}
     if 8 in floors and 64 in floors:
+        where = " and its answer in a thread of the question (2 requests)" if name == "discord" else ""
         print(
-            f"floor = the anchor + the product's retrieval alone (KnowledgeService.search_widened on its "
-            f"knowledge thread): {floors[8]:.2f}x / {floors[64]:.2f}x the anchor at 8 / 64 in flight, "
+            f"floor = the anchor + the product's retrieval (KnowledgeService.search_widened on its "
+            f"knowledge thread){where}: {floors[8]:.2f}x / {floors[64]:.2f}x the anchor at 8 / 64 in flight, "
             f"so a product at 0.5x would have to be "
             f"{0.5 / floors[8]:.2f}x / {0.5 / floors[64]:.2f}x the floor "
             "(no store, no answer, no lookups)"
