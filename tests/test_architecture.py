@@ -56,8 +56,8 @@ def test_only_store_and_migrations_speak_sql() -> None:
     # opens a SQLite file and the catalog queries it with the driver alone (the cold `ask` path);
     # rows.py holds the transactions every repository opens
     assert speakers == {
-        "store.py", "migrations.py", "migrations_later.py", "postgres.py", "leases.py", "sqlite_file.py",
-        "catalog.py", "rows.py",
+        "store.py", "migrations.py", "migrations_later.py", "postgres.py", "postgres_table.py", "leases.py",
+        "sqlite_file.py", "catalog.py", "rows.py",
     }  # fmt: skip
 
 

@@ -7,7 +7,8 @@ backends run one code path. What it owns:
 
 * opening: one connection from a `psycopg_pool` pool (the store runs every call on one thread,
   see AsyncStore), errors turned into one `StoreError` with advice, the password never shown;
-* the schema calls, with SQLite's column types mapped to PostgreSQL's;
+* the tables (`table(name)`: bot/store/postgres_table.py, the rows and schema calls, with
+  SQLite's column types mapped to PostgreSQL's);
 * running each statement through `to_postgres` (bot/store/dialect.py), the small translation
   of the few SQLite spellings that have no portable form. Where portable SQL exists, the
   repository is written in it instead;
@@ -31,10 +32,10 @@ import psycopg
 from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
-from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
-from bot.store.dialect import pg_params, pg_value, to_postgres
+from bot.store.dialect import pg_params, to_postgres
+from bot.store.postgres_table import PgTable
 from bot.store.urls import redact_url, scrub
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 5
 # one key for "migrating now": two workers starting together migrate one after the other
 MIGRATION_LOCK = 0x5B07_0001
-
-_TYPES: dict[Any, str] = {str: "text", int: "bigint", float: "double precision", bytes: "bytea"}
 
 
 class PgIntegrityError(sqlite3.IntegrityError):
@@ -149,9 +148,12 @@ class PgDatabase:
         return self.connection
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
-        return self._run(to_postgres(sql), pg_params(params))
+        return self.run_query(to_postgres(sql), pg_params(params))
 
-    def _run(self, query: str | pgsql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
+    def run_query(
+        self, query: str | pgsql.Composed, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Cursor:
+        """`query` as it is (PostgreSQL's spelling, or composed), on this store's connection."""
         try:
             return Cursor(self.live().execute(query, params), self if self.batching else None)
         except psycopg.errors.IntegrityError as exc:
@@ -225,7 +227,7 @@ class PgDatabase:
         return PgTable(self, name)
 
     def table_names(self) -> list[str]:
-        rows = self._run(
+        rows = self.run_query(
             "select table_name from information_schema.tables "
             "where table_schema = current_schema() and table_type = 'BASE TABLE' order by table_name"
         ).fetchall()
@@ -234,15 +236,15 @@ class PgDatabase:
     @contextmanager
     def lock(self, key: int) -> Iterator[None]:
         """A session-wide advisory lock: whoever holds `key` runs, the others wait their turn."""
-        self._run("select pg_advisory_lock(%s)", [key])
+        self.run_query("select pg_advisory_lock(%s)", [key])
         try:
             yield
         finally:
-            self._run("select pg_advisory_unlock(%s)", [key])
+            self.run_query("select pg_advisory_unlock(%s)", [key])
 
     def columns(self, table: str) -> dict[str, Any]:
         if table not in self._columns:
-            rows = self._run(
+            rows = self.run_query(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = current_schema() and table_name = %s order by ordinal_position",
                 [table],
@@ -252,7 +254,7 @@ class PgDatabase:
 
     def primary_key(self, table: str) -> list[str]:
         if table not in self._keys:
-            rows = self._run(
+            rows = self.run_query(
                 "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
                 "and a.attnum = any(i.indkey) where i.indrelid = to_regclass(%s) and i.indisprimary "
                 "order by array_position(i.indkey::int2[], a.attnum)",
@@ -286,12 +288,12 @@ class PgDatabase:
     def restart_identities(self, table: str) -> None:
         """Each identity column of `table` (an integer primary key: see PgTable.create) goes on
         after its largest value, so rows inserted later never take an id that was copied in."""
-        rows = self._run(
+        rows = self.run_query(
             "select attname from pg_attribute where attrelid = to_regclass(%s) and attidentity <> ''",
             [table],
         ).fetchall()
         for (column,) in rows:
-            self._run(
+            self.run_query(
                 pgsql.SQL(
                     "select setval(pg_get_serial_sequence(%s, %s), coalesce((select max({}) from {}), 0) + 1, false)"
                 ).format(pgsql.Identifier(column), pgsql.Identifier(table)),
@@ -301,150 +303,6 @@ class PgDatabase:
     def close(self) -> None:
         self._pool.putconn(self.connection)
         self._pool.close()
-
-
-class PgTable:
-    """One table: the sqlite-utils `Table` calls the repositories and migrations make."""
-
-    def __init__(self, db: PgDatabase, name: str) -> None:
-        self.db = db
-        self.name = name
-        self.last_pk: Any = None
-
-    # -- rows ------------------------------------------------------------------------------
-
-    def insert(self, record: Mapping[str, Any]) -> PgTable:
-        names = list(record)
-        pk = self.db.primary_key(self.name)
-        query = pgsql.SQL("insert into {} ({}) values ({}) returning {}").format(
-            pgsql.Identifier(self.name),
-            pgsql.SQL(", ").join(map(pgsql.Identifier, names)),
-            pgsql.SQL(", ").join(pgsql.Placeholder() * len(names)),
-            pgsql.SQL(", ").join(map(pgsql.Identifier, pk)),
-        )
-        row = self.db._run(query, [pg_value(record[n]) for n in names]).fetchone()
-        assert row is not None
-        self.last_pk = row[0] if len(pk) == 1 else tuple(row)
-        return self
-
-    def update(self, pk_values: Any, updates: Mapping[str, Any]) -> PgTable:
-        where, keys = self._where_pk(pk_values)
-        query = pgsql.SQL("update {} set {} where {}").format(
-            pgsql.Identifier(self.name),
-            pgsql.SQL(", ").join(pgsql.SQL("{} = %s").format(pgsql.Identifier(n)) for n in updates),
-            where,
-        )
-        if self.db._run(query, [*map(pg_value, updates.values()), *keys]).rowcount == 0:
-            raise NotFoundError
-        self.last_pk = pk_values
-        return self
-
-    def get(self, pk_values: Any) -> dict[str, Any]:
-        where, keys = self._where_pk(pk_values)
-        cursor = self.db._run(
-            pgsql.SQL("select * from {} where {}").format(pgsql.Identifier(self.name), where), keys
-        )
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFoundError
-        return _as_dict(cursor, row)
-
-    def rows_where(
-        self,
-        where: str | None = None,
-        where_args: Sequence[Any] | Mapping[str, Any] | None = None,
-        order_by: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        sql = f'select * from "{self.name}"'
-        if where is not None:
-            sql += f" where {where}"
-        if order_by is not None:
-            sql += f" order by {order_by}"
-        if limit is not None:
-            sql += f" limit {int(limit)}"
-        cursor = self.db.execute(sql, where_args)
-        for row in cursor.fetchall():
-            yield _as_dict(cursor, row)
-
-    @property
-    def rows(self) -> Iterator[dict[str, Any]]:
-        return self.rows_where()
-
-    @property
-    def columns_dict(self) -> dict[str, Any]:
-        return dict(self.db.columns(self.name))
-
-    def _where_pk(self, pk_values: Any) -> tuple[pgsql.Composable, list[Any]]:
-        pk = self.db.primary_key(self.name)
-        keys = list(pk_values) if isinstance(pk_values, list | tuple) else [pk_values]
-        where = pgsql.SQL(" and ").join(pgsql.SQL("{} = %s").format(pgsql.Identifier(n)) for n in pk)
-        return where, keys
-
-    # -- schema ----------------------------------------------------------------------------
-
-    def create(
-        self,
-        columns: Mapping[str, Any],
-        pk: str | tuple[str, ...] | None = None,
-        foreign_keys: Sequence[tuple[str, str, str]] | None = None,
-        not_null: set[str] | None = None,
-        defaults: Mapping[str, Any] | None = None,
-    ) -> PgTable:
-        """CREATE TABLE as sqlite-utils writes it: an integer primary key of its own numbers
-        its rows (an identity column), every other type mapped to PostgreSQL's."""
-        keys = (pk,) if isinstance(pk, str) else tuple(pk or ())
-        parts: list[pgsql.Composable] = []
-        for name, kind in columns.items():
-            column = pgsql.SQL("{} {}").format(pgsql.Identifier(name), pgsql.SQL(_TYPES[kind]))
-            if keys == (name,) and kind is int:
-                column = pgsql.SQL("{} generated by default as identity").format(column)
-            if name in (not_null or set()):
-                column = pgsql.SQL("{} not null").format(column)
-            if defaults and name in defaults:
-                column = pgsql.SQL("{} default {}").format(column, pgsql.Literal(defaults[name]))
-            parts.append(column)
-        if keys:
-            parts.append(
-                pgsql.SQL("primary key ({})").format(pgsql.SQL(", ").join(map(pgsql.Identifier, keys)))
-            )
-        for column_name, other, other_column in foreign_keys or ():
-            parts.append(
-                pgsql.SQL("foreign key ({}) references {} ({})").format(
-                    pgsql.Identifier(column_name), pgsql.Identifier(other), pgsql.Identifier(other_column)
-                )
-            )
-        self.db._run(
-            pgsql.SQL("create table {} ({})").format(pgsql.Identifier(self.name), pgsql.SQL(", ").join(parts))
-        )
-        self.db.forget_columns(self.name)
-        return self
-
-    def add_column(self, name: str, kind: Any) -> PgTable:
-        self.db._run(
-            pgsql.SQL("alter table {} add column {} {}").format(
-                pgsql.Identifier(self.name), pgsql.Identifier(name), pgsql.SQL(_TYPES[kind])
-            )
-        )
-        self.db.forget_columns(self.name)
-        return self
-
-    def create_index(self, columns: Sequence[str], unique: bool = False) -> PgTable:
-        """Named as sqlite-utils names it (`idx_<table>_<columns>`), so both schemas match."""
-        name = f"idx_{self.name}_{'_'.join(columns)}"
-        self.db._run(
-            pgsql.SQL("create {}index {} on {} ({})").format(
-                pgsql.SQL("unique " if unique else ""),
-                pgsql.Identifier(name),
-                pgsql.Identifier(self.name),
-                pgsql.SQL(", ").join(map(pgsql.Identifier, columns)),
-            )
-        )
-        return self
-
-
-def _as_dict(cursor: Cursor, row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip([c[0] for c in cursor.description], row, strict=True))
 
 
 # -- opening -------------------------------------------------------------------------------
