@@ -83,6 +83,11 @@ class Window:
         self.questions: deque[RecentQuestion] = deque()
         self.seen = 0  # the largest answer id read so far
         self._askers: Counter[str] = Counter()
+        # rows that came in out of time order can age in the middle, where popping the oldest
+        # end does not reach them: the earliest such row's time (None: none), and the latest
+        # time added, which tells them (a row older than one already in is out of order)
+        self._strays_from: datetime | None = None
+        self._latest: datetime | None = None
 
     def update(self, fresh: Sequence[RecentQuestion], since: datetime) -> list[RecentQuestion]:
         """Add `fresh` (newest first), drop the aged and the surplus; what was dropped. Rows
@@ -96,14 +101,21 @@ class Window:
             self.seen = max(self.seen, q.answer_id)
             if q.asker_id:
                 self._askers[q.asker_id] += 1
+            if self._latest is None or q.at >= self._latest:
+                self._latest = q.at
+            elif self._strays_from is None or q.at < self._strays_from:
+                self._strays_from = q.at
         dropped: list[RecentQuestion] = []
-        if len(self.questions) > RECENT_LIMIT and any(q.at < since for q in self.questions):
-            # the rare row that outstayed its time in the middle must not keep a live one out
+        if len(self.questions) > RECENT_LIMIT and self._strays_from is not None and self._strays_from < since:
+            # the rare row that outstayed its time in the middle must not keep a live one out.
+            # Only such a row makes a pass over the window: an aged row in time order has only
+            # aged rows behind it, and the oldest end is popped below
             kept = [q for q in self.questions if q.at >= since]
             dropped = [q for q in self.questions if q.at < since]
             self.questions = deque(kept)
             for gone in dropped:
                 self._forget(gone)
+            self._strays_from = _strays_from(kept)
         while self.questions and (len(self.questions) > RECENT_LIMIT or self.questions[-1].at < since):
             gone = self.questions.pop()
             dropped.append(gone)
@@ -123,3 +135,15 @@ class Window:
 
     def current(self, since: datetime) -> list[RecentQuestion]:
         return [q for q in self.questions if q.at >= since]
+
+
+def _strays_from(questions: Sequence[RecentQuestion]) -> datetime | None:
+    """The earliest time among `questions` (newest first) of a row older than one behind it."""
+    latest: datetime | None = None
+    earliest: datetime | None = None
+    for q in reversed(questions):
+        if latest is None or q.at >= latest:
+            latest = q.at
+        elif earliest is None or q.at < earliest:
+            earliest = q.at
+    return earliest
