@@ -220,7 +220,8 @@ class Responder:
             else None
         )
         log.info(
-            "answered confidence=%.2f passages=%d",
+            "%s confidence=%.2f passages=%d",
+            "abstained" if abstained else "answered",
             answer.confidence,
             len(result.passages),
             extra={**log_context(conversation), "answer_id": answer_id},

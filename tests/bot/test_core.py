@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -124,6 +125,20 @@ async def test_unknown_question_gets_an_honest_handoff_with_staff_tagged(
     assert card.refers_to == thread_reply.conversation
     [ticket] = rt.state.tickets()
     assert ticket.reason == EscalationReason.LOW_CONFIDENCE and ticket.status == TicketStatus.OPEN
+
+
+async def test_a_question_the_documents_do_not_answer_logs_abstained_then_the_ticket(
+    rt: Runtime, channel: ConsoleChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At INFO, what was decided and nothing else: not "answered" for a hand-off."""
+    caplog.set_level(logging.INFO)
+    await rt.bot.on_message(message("What is the airspeed velocity of an unladen swallow?"), channel)
+    ours = [
+        r.getMessage().split()[0]
+        for r in caplog.records
+        if r.name.startswith("bot.") and r.levelno >= logging.INFO
+    ]
+    assert ours == ["abstained", "ticket"]
 
 
 async def test_asking_for_a_person_opens_a_ticket_with_the_real_question(
@@ -457,8 +472,6 @@ async def test_logging_with_context_does_not_break_answers(
     rt: Runtime, channel: ConsoleChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Context keys must not clash with LogRecord's own attributes (it has `thread`)."""
-    import logging
-
     from bot.log import ContextFormatter
 
     caplog.set_level(logging.DEBUG)
