@@ -87,14 +87,16 @@ def distinct(signatures: Sequence[Signature]) -> list[Signature]:
     return list(dict.fromkeys(signatures))
 
 
-# weak: a signature no window or burst holds any more goes
-_ONE: weakref.WeakValueDictionary[Signature, Signature] = weakref.WeakValueDictionary()
+# keyed by the fields, not the signature: a weak table holds its keys strongly, and a key that
+# is the signature would keep every signature ever seen alive. With the fields as the key, an
+# entry goes once no window, cache or burst holds its signature
+_ONE: weakref.WeakValueDictionary[tuple[object, ...], Signature] = weakref.WeakValueDictionary()
 
 
 def one_of(sig: Signature) -> Signature:
     """The one object for signatures equal to `sig`: what `cluster_of`'s identity test needs
     of every signature in its cache."""
-    return _ONE.setdefault(sig, sig)
+    return _ONE.setdefault((sig.terms, sig.neighbours, sig.weights), sig)
 
 
 def cluster_of(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, signatures_from_json
+from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, one_of, signatures_from_json
 from bot.insights.similarity import Signature, signature, similar, similarity
 from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
@@ -319,6 +321,18 @@ def test_a_window_asking_in_the_same_words_keeps_one_signature_for_them() -> Non
     assert len({id(cache[q.answer_id]) for q in same}) == 1
     assert len({id(cache[q.answer_id]) for q in other}) == 1
     assert cache[same[0].answer_id] is not cache[other[0].answer_id]
+
+
+def test_equal_signatures_are_one_object_and_none_outlives_its_last_holder() -> None:
+    """`one_of` is an intern table, not a store: a signature no window, cache or burst holds
+    any more is freed, however many were seen (a busy bot sees one per distinct question)."""
+    first = one_of(signature("Where is the unsubscribe link?", ("docs/mail.md#0",), scores=(3.0, 1.0)))
+    again = one_of(signature("Where is the unsubscribe link?", ("docs/mail.md#0",), scores=(3.0, 1.0)))
+    assert again is first
+    held = weakref.ref(first)
+    del first, again
+    gc.collect()
+    assert held() is None
 
 
 def test_a_cluster_of_too_few_askers_is_dropped_before_its_centre_is_sought() -> None:
