@@ -20,7 +20,6 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.escalation import Context, Escalations
 from bot.inbox import Finish, after_record
-from bot.insights.burst_window import Observed
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
@@ -210,9 +209,7 @@ class Responder:
         watched = conversation if self.incidents is not None else None
         # an answer (not an abstention) is compared with resolved tickets: read in the same trip
         compared = conversation if self.similar is not None and not abstained else None
-        # the burst watch's reads ride in the record's trip (it looks once the asker is answered)
-        look = self.bursts.look(conversation) if self.bursts is not None else None
-        recorded = await self.store.run(record_answer, record, watched, compared, look)
+        recorded = await self.store.run(record_answer, record, watched, compared)
         answer_id = recorded.answer_id
         notice = (
             await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
@@ -250,7 +247,7 @@ class Responder:
                 context=Context(sources=closest),
             )
             await self.recorder.mark_bot_thread(conversation)
-            await self._watch_for_bursts(answer_id, conversation, channel, asked, recorded.observed)
+            await self._watch_for_bursts(answer_id, conversation, channel, asked)
             return Outcome.ESCALATED
         text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
         text = _with_notice(notice, text)
@@ -295,8 +292,7 @@ class Responder:
         else:
             await self.store.run(StateStore.complete_answer, completion)
         faults.point("answer.recorded")
-        watch = partial(self._watch_for_bursts, answer_id, conversation, channel, asked, recorded.observed)
-        await after_record(finish, watch)
+        await after_record(finish, partial(self._watch_for_bursts, answer_id, conversation, channel, asked))
         return Outcome.ANSWERED
 
     async def _similar_resolved(
@@ -331,20 +327,14 @@ class Responder:
         return found if found is not None and found.conversation != conversation else None
 
     async def _watch_for_bursts(
-        self,
-        answer_id: int,
-        where: ConversationRef,
-        channel: Channel,
-        asked: Asked,
-        read: Observed | None = None,
+        self, answer_id: int, where: ConversationRef, channel: Channel, asked: Asked
     ) -> None:
         """After the asker has their reply: does this question complete a burst? A failure
-        here is the team's alert lost, never the asker's answer. `read`: what the watch's
-        look read in the answer's record (`record_answer`)."""
+        here is the team's alert lost, never the asker's answer."""
         if self.bursts is None:
             return
         try:
-            await self.bursts.observe(answer_id, where, channel, asked, read)
+            await self.bursts.observe(answer_id, where, channel, asked)
         except Exception:
             log.exception("burst detection failed", extra={"answer_id": answer_id})
 

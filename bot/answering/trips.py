@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.insights.burst_window import Look, Observed
 from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.store import StateStore
@@ -78,7 +77,6 @@ class Recorded:
     answer_id: int
     open_incidents: list[IncidentRecord]  # empty when incidents are not watched
     resolved: Resolved | None  # None: not read (an abstention, no similar tickets, or it failed)
-    observed: Observed | None  # the burst watch's reads, when its look was given
 
 
 def record_answer(
@@ -86,7 +84,6 @@ def record_answer(
     record: tuple[str, list[Any]],
     incidents_of: ConversationRef | None,
     resolved_of: ConversationRef | None,
-    look: Look | None = None,
 ) -> Recorded:
     """The answer's record (`record`: bot/store/answers.py `answer_statement`) and what the
     reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
@@ -94,29 +91,19 @@ def record_answer(
     of three, and on PostgreSQL one round trip (`together`: the reads are in the record's
     transaction, so a read the server refuses costs the record too, as any failure of the
     trip would). The tickets are a boundary, as in `Responder._similar_resolved`: rows that
-    cannot be read leave them to that call (which reads again and logs), never cost the answer.
-    With `look`, the burst watch's reads too (after the record, so they see it; a boundary
-    likewise): its observation then needs no trip of its own."""
+    cannot be read leave them to that call (which reads again and logs), never cost the answer."""
     statements = [record]
     if incidents_of is not None:
         statements.append(open_incidents_statement(incidents_of))
     if resolved_of is not None:
         statements.append(recently_resolved_statement(resolved_of))
-    tickets_at = len(statements) - 1  # where the tickets' rows come back, if read
-    if look is not None:
-        statements.extend(look.statements())
     results = together(store.db, statements)
     answer_id = int(results[0].rows[0][0])
     incidents = read_incidents(results[1].dicts()) if incidents_of is not None else []
-    resolved = observed = None
+    resolved = None
     if resolved_of is not None:
         try:
-            resolved = read_resolved(results[tickets_at].dicts())
+            resolved = read_resolved(results[-1].dicts())
         except Exception:  # read again (and reported) by SimilarTickets.find
             resolved = None
-    if look is not None:
-        try:
-            observed = look.read(results[-2].rows, results[-1].rows)
-        except Exception:  # read again (and reported) by BurstWatch.observe, after the answer
-            observed = None
-    return Recorded(answer_id, incidents, resolved, observed)
+    return Recorded(answer_id, incidents, resolved)

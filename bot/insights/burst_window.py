@@ -1,8 +1,7 @@
 """The burst watch's view of a place's recent questions: what one observation reads (`Look`,
-`Observed`: fixed before the answer is recorded, so that the reads ride in its record's trip)
-and the window they keep up to date (`Window`: the newest RECENT_LIMIT questions, added to and
-aged incrementally, so a busy hour costs each answer what changed, not a pass over all of it).
-bot/insights/bursts.py clusters what the window holds.
+`Observed`) and the window those reads keep up to date (`Window`: the newest RECENT_LIMIT
+questions, added to and aged incrementally, so a busy hour costs each answer what changed,
+not a pass over all of it). bot/insights/bursts.py clusters what the window holds.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ RECENT_LIMIT = 500
 
 @dataclass(frozen=True, slots=True)
 class Look:
-    """What one observation reads, fixed before it is read: so that the reads can ride in the
-    trip that records the answer (bot/answering/trips.py `record_answer`), one trip to the
-    store's thread and one PostgreSQL round trip fewer per answer."""
+    """What one observation reads: the place, the times that bound the reads, and where the
+    place's window stopped reading (taken under the watch's lock, once the answer's event is
+    finished: `BurstWatch.look`)."""
 
     place: Place
     now: datetime
@@ -91,8 +90,8 @@ class Window:
 
     def update(self, fresh: Sequence[RecentQuestion], since: datetime) -> list[RecentQuestion]:
         """Add `fresh` (newest first), drop the aged and the surplus; what was dropped. Rows
-        at or below `seen` are in already: a look taken before another observation was applied
-        reads them again."""
+        at or below `seen` are skipped: the window has read them already (a read brings only
+        rows after `seen`; this keeps a row from being counted twice if one ever did)."""
         known = self.seen
         for q in reversed(fresh):
             if q.answer_id <= known:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.burst_window import Look, Observed, Place, Window, observed
+from bot.insights.burst_window import Look, Place, Window, observed
 from bot.insights.similarity import (
     Asked,
     Signature,
@@ -210,20 +210,15 @@ class BurstWatch:
         )
 
     async def observe(
-        self,
-        answer_id: int,
-        where: ConversationRef,
-        channel: Channel,
-        asked: Asked,
-        read: Observed | None = None,
+        self, answer_id: int, where: ConversationRef, channel: Channel, asked: Asked
     ) -> BurstRecord | None:
         """Look at the question just recorded as `answer_id` (asked in `where`, with what
-        retrieval found for it in `asked`); alert if it completes a burst of that workspace.
-        `read`: what a look taken before the answer was recorded read in the record's trip;
-        without it, the look is taken and read now."""
+        retrieval found for it in `asked`); alert if it completes a burst of that workspace."""
         async with self._lock:
-            if read is None:
-                read = await self.store.run(observed, self.look(where))
+            # read under the lock, once the answer's event is finished: looks taken earlier (in
+            # the answer's own record, tried) ran before other workers' rows with lower ids had
+            # committed, and a window that has read past an id never reads it
+            read = await self.store.run(observed, self.look(where))
             look = read.look
             place, now, since, cooldown = look.place, look.now, look.since, look.cooldown
             platform, s = place[0], self.settings.insights

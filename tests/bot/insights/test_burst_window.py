@@ -95,9 +95,9 @@ def test_a_full_window_drops_an_aged_row_before_a_live_one() -> None:
     assert len(window.current(since)) == RECENT_LIMIT
 
 
-def test_looks_taken_before_either_was_applied_count_each_question_once() -> None:
-    """Each answer's look is taken before its answer is recorded and applied after, so two
-    can start from the same `seen`: the later read brings the earlier one's rows again."""
+def test_rows_read_again_are_counted_once() -> None:
+    """Two reads from the same `seen`, applied in either order: the later one's rows that the
+    window holds already are not added, nor their askers counted, twice."""
     first = [_question(2, "U2"), _question(1, "U1")]
     second = [_question(3, "U3"), _question(2, "U2"), _question(1, "U1")]
     for order in ((first, second), (second, first)):
