@@ -164,6 +164,12 @@ class Deliveries:
                 if message.addressed or message.id in self.responding:
                     await self.handler.apologise(message, noting, situation)
             faults.point("event.handled")
+            if outcome == Outcome.REFUSED:
+                # the core's other decisions have their INFO line (answered, abstained, ticket
+                # opened); a person told why not (too long, empty) is one too
+                log.info(
+                    "refused a message", extra={**log_context(message.conversation), "message_id": message.id}
+                )
             post = noting.take()
             try:
                 faults.point("event.finish")

@@ -200,6 +200,15 @@ async def test_empty_and_huge_messages_get_a_clear_reply(rt: Runtime, channel: C
     assert rt.state.history(refusal.conversation)  # the message is kept, not lost
 
 
+async def test_a_refused_message_is_one_log_line_at_info(
+    rt: Runtime, channel: ConsoleChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert await rt.bot.on_message(message("why " * 25_000), channel) == Outcome.REFUSED
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot.") and r.levelno >= logging.INFO]
+    assert ours == ["refused a message"]
+
+
 async def test_korean_question_gets_a_korean_answer(rt: Runtime, channel: ConsoleChannel) -> None:
     assert await rt.bot.on_message(message("환불은 어떻게 받나요?"), channel) == Outcome.ANSWERED
     [reply] = replies(channel)
