@@ -59,8 +59,7 @@ class Observed:
 
 
 def observed(store: StateStore, look: Look) -> Observed:
-    """An observation's reads on their own (when no answer's record carries them): one trip
-    to the store's thread, and on PostgreSQL one round trip."""
+    """An observation's reads: one trip to the store's thread, and on PostgreSQL one round trip."""
     ids, fresh = read_together(store.db, look.statements())
     return look.read(ids, fresh)
 
