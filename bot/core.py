@@ -20,6 +20,8 @@ from functools import partial
 
 from bot import faults, policy
 from bot.actions import ActionHandler
+from bot.answering.apology import apologise
+from bot.answering.command_ask import answer_command
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import Responder
 from bot.commands import CommandRouter
@@ -207,7 +209,9 @@ class SupportBot:
         return await self._handle_message(message, channel, situation, resume, finish)
 
     async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None:
-        await self.responder.apologise(message, channel, language=situation.language, scope=situation.scope)
+        await apologise(
+            self.escalations, message, channel, language=situation.language, scope=situation.scope
+        )
 
     async def _still_owed(self, message: InboundMessage, resume: Posted) -> bool:
         """A replay found a post its predecessor made for this message. Only an answer being
@@ -392,7 +396,7 @@ class SupportBot:
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
-        return await self.responder.answer_command(command, question, channel)
+        return await answer_command(self.responder, command, question, channel)
 
     def _human_button(self, language: str, value: str) -> Button:
         return Button(

@@ -3,7 +3,9 @@
 The answer pipeline writes the Answer; this posts it (streamed into one message when a
 model writes it), with its sources and the helpful / not helpful / talk to a person
 buttons, records it, and when it is not an answer says so honestly and opens a ticket
-with what the bot tried, so the question is never dropped.
+with what the bot tried, so the question is never dropped. An edited question is answered
+again in place (`revise`); a slash command's question is answered through `answer` by
+bot/answering/command_ask.py, and a failure handed to people by bot/answering/apology.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
 from bot.config import Settings
-from bot.conversation import Recorder, log_context, thread_title
+from bot.conversation import Recorder, log_context
 from bot.escalation import Context, Escalations
 from bot.inbox import Finish, after_record
 from bot.insights.bursts import BurstWatch
@@ -38,7 +40,6 @@ from bot.types import (
     Author,
     Button,
     ButtonStyle,
-    Command,
     Completion,
     ConversationRef,
     DocVisibility,
@@ -338,76 +339,6 @@ class Responder:
         except Exception:
             log.exception("burst detection failed", extra={"answer_id": answer_id})
 
-    async def answer_command(self, command: Command, question: str, channel: Channel) -> Outcome:
-        """`/support ask`: the same pipeline as a mention, answered in the command's channel."""
-        language = policy.detect_language(question)
-        question = question.strip()
-        if len(question) > self.settings.answer.max_question_chars:
-            await channel.send(
-                Reply(
-                    conversation=command.conversation,
-                    text=say(
-                        "too_long",
-                        language,
-                        length=len(question),
-                        limit=self.settings.answer.max_question_chars,
-                    ),
-                    kind=ReplyKind.ERROR,
-                    ephemeral_to=command.invoker.id,
-                )
-            )
-            return Outcome.REFUSED
-        scope = policy.document_scope(
-            self.settings, command.conversation, command.visibility, command.invoker
-        )
-        return await self.answer(
-            question=question,
-            language=language,
-            asker=command.invoker,
-            conversation=await self._thread_for_command(command, question, language, channel),
-            scope=scope,
-            channel=channel,
-            message_id=None,
-        )
-
-    async def _thread_for_command(
-        self, command: Command, question: str, language: str, channel: Channel
-    ) -> ConversationRef:
-        """A slash command has no message to answer under: post the question, and answer in
-        a thread on it, so each asker's question is its own conversation (and ticket)."""
-        anchor = InboundMessage(
-            id=command.id,
-            conversation=command.conversation,
-            author=command.invoker,
-            text=question,
-            addressed=True,
-            visibility=command.visibility,
-            sent_at=self.clock.now(),
-        )
-        thread = command.conversation
-        if thread.thread is None:
-            root = await channel.send(
-                Reply(
-                    conversation=command.conversation,
-                    text=say(
-                        "asked_by", language, who=command.invoker.display, question=thread_title(question)
-                    ),
-                )
-            )
-            if root.conversation.thread is not None:
-                thread = root.conversation  # the platform made the post its own thread (Slack)
-            elif root.message_id:
-                try:
-                    thread = await channel.open_thread(
-                        replace(anchor, id=root.message_id), thread_title(question)
-                    )
-                except Exception:
-                    log.exception(
-                        "could not start a thread for a command", extra=log_context(command.conversation)
-                    )
-        await self.recorder.record(anchor, role="user", conversation=thread)
-        return thread
-
     async def revise(
         self,
         message: InboundMessage,
@@ -442,49 +373,3 @@ class Responder:
             on_posted=on_posted,
             revising=Posted(message_id=posted_id, conversation=thread),
         )
-
-    async def apologise(
-        self, message: InboundMessage, channel: Channel, *, language: str, scope: DocVisibility
-    ) -> None:
-        """Something failed while answering: say so, and hand the question to people so it
-        is not lost (a ticket, staff tagged, in the question's thread where possible)."""
-        try:
-            try:
-                where = await channel.open_thread(message, thread_title(message.text or "?"))
-            except Exception:
-                # the ticket goes where the question was: a thread would be better, not needed
-                log.warning(
-                    "could not open a thread for the failed message; escalating in place",
-                    exc_info=True,
-                    extra=log_context(message.conversation),
-                )
-                where = message.conversation
-            await self.escalations.open(
-                conversation=where,
-                asker=message.author,
-                question=message.text[:2000] or "(empty message)",
-                reason=EscalationReason.ERROR,
-                channel=channel,
-                language=language,
-                lead=say("error_lead", language),
-                in_reply_to=message.id,
-                visibility=scope,
-            )
-            return
-        except Exception:
-            log.exception(
-                "could not hand the failed message to people", extra=log_context(message.conversation)
-            )
-        try:
-            await channel.send(
-                Reply(
-                    conversation=message.conversation,
-                    text=say("error_no_ticket", language),
-                    kind=ReplyKind.ERROR,
-                    in_reply_to=message.id,
-                )
-            )
-        except Exception:
-            log.exception(
-                "could not tell the asker about the failure", extra=log_context(message.conversation)
-            )

@@ -1,0 +1,63 @@
+"""Saying something failed while answering: the question is handed to people (a ticket, staff
+tagged, in its thread where one can be started) so it is not lost, and if even that fails the
+asker is told so."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.conversation import log_context, thread_title
+from bot.escalation import Escalations
+from bot.messages import say
+from bot.ports import Channel
+from bot.types import DocVisibility, EscalationReason, InboundMessage, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+
+async def apologise(
+    escalations: Escalations,
+    message: InboundMessage,
+    channel: Channel,
+    *,
+    language: str,
+    scope: DocVisibility,
+) -> None:
+    """Something failed while answering: say so, and hand the question to people so it
+    is not lost (a ticket, staff tagged, in the question's thread where possible)."""
+    try:
+        try:
+            where = await channel.open_thread(message, thread_title(message.text or "?"))
+        except Exception:
+            # the ticket goes where the question was: a thread would be better, not needed
+            log.warning(
+                "could not open a thread for the failed message; escalating in place",
+                exc_info=True,
+                extra=log_context(message.conversation),
+            )
+            where = message.conversation
+        await escalations.open(
+            conversation=where,
+            asker=message.author,
+            question=message.text[:2000] or "(empty message)",
+            reason=EscalationReason.ERROR,
+            channel=channel,
+            language=language,
+            lead=say("error_lead", language),
+            in_reply_to=message.id,
+            visibility=scope,
+        )
+        return
+    except Exception:
+        log.exception("could not hand the failed message to people", extra=log_context(message.conversation))
+    try:
+        await channel.send(
+            Reply(
+                conversation=message.conversation,
+                text=say("error_no_ticket", language),
+                kind=ReplyKind.ERROR,
+                in_reply_to=message.id,
+            )
+        )
+    except Exception:
+        log.exception("could not tell the asker about the failure", extra=log_context(message.conversation))
