@@ -51,12 +51,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 
@@ -68,6 +66,7 @@ from adapters.slack.manifest import BOT_SCOPES  # noqa: E402
 
 # the workload kill_soak.py measures exactly-once on: the same people, questions and answer
 from bench.kill_soak import ANSWER_TEXT, CHANNEL, PARTIAL_MARK, QUESTIONS, USERS, bot_env  # noqa: E402
+from bench.schemas import fresh_schema  # noqa: E402
 from tests.fakes.openai_server import Answer, FakeOpenAI, RecordedRequest  # noqa: E402
 from tests.fakes.slack_server import ApiCall, FakeSlack, sign  # noqa: E402
 
@@ -374,17 +373,6 @@ def postgres(url: str | None, tmp: Path) -> Iterator[str]:
         server.cleanup()
 
 
-def fresh_schema(server: str) -> str:
-    """A URL on `server` whose search path is a new, empty schema (a clean inbox per run)."""
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-    joiner = "&" if "?" in server else "?"
-    return f"{server}{joiner}options={quote(f'-csearch_path={schema}')}"
-
-
 # -- one measurement ---------------------------------------------------------------------------
 
 
@@ -479,15 +467,16 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
             for answer_workers in [] if args.pair_only else args.answer_workers:
                 table: list[Row] = []
                 for count in (1, 2, 3):
-                    row = await measure(
-                        workers=count,
-                        questions=args.questions,
-                        database_url=fresh_schema(server),
-                        model_seconds=args.model_ms / 1000,
-                        answer_workers=answer_workers,
-                        tmp=tmp,
-                        logs=args.logs,
-                    )
+                    with fresh_schema(server) as url:
+                        row = await measure(
+                            workers=count,
+                            questions=args.questions,
+                            database_url=url,
+                            model_seconds=args.model_ms / 1000,
+                            answer_workers=answer_workers,
+                            tmp=tmp,
+                            logs=args.logs,
+                        )
                     row.anchor = table[0].rate if table else row.rate
                     table.append(row)
                     progress(_line(row))
@@ -500,15 +489,17 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                 # in ABBA order, so a drift over the run (the server's files growing) weighs on both alike
                 backends = ("SQLite", "PostgreSQL") if pair % 4 in (0, 3) else ("PostgreSQL", "SQLite")
                 for backend in backends:
-                    rows[backend] = await measure(
-                        workers=1,
-                        questions=args.extractive_questions,
-                        database_url=None if backend == "SQLite" else fresh_schema(server),
-                        model_seconds=None,
-                        answer_workers=8,
-                        tmp=tmp,
-                        logs=args.logs,
-                    )
+                    with contextlib.ExitStack() as schema:
+                        url = None if backend == "SQLite" else schema.enter_context(fresh_schema(server))
+                        rows[backend] = await measure(
+                            workers=1,
+                            questions=args.extractive_questions,
+                            database_url=url,
+                            model_seconds=None,
+                            answer_workers=8,
+                            tmp=tmp,
+                            logs=args.logs,
+                        )
                     progress(_line(rows[backend]))
                 for backend in ("SQLite", "PostgreSQL"):  # SQLite is each pair's anchor
                     rows[backend].anchor = rows["SQLite"].rate

@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.corpus import machine, table  # noqa: E402
+from bench.schemas import fresh_schema  # noqa: E402
 from bot.store import StateStore  # noqa: E402
 from bot.store.copy import copy_order, copy_state  # noqa: E402
 from bot.store.store import open_readonly  # noqa: E402
@@ -107,19 +107,6 @@ def server(given: str | None) -> Iterator[str]:
             yield str(pg.get_uri())
         finally:
             pg.cleanup()
-
-
-@contextmanager
-def fresh_schema(url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-    joiner = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"drop schema {schema} cascade")
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -41,12 +41,12 @@ from bench.cluster_throughput import (
     Threads,
     Worker,
     ask,
-    fresh_schema,
     post_event,
     start_workers,
     worker_env,
     write_config,
 )
+from bench.schemas import fresh_schema
 from tests.fakes.openai_server import Answer, FakeOpenAI, RecordedRequest
 from tests.fakes.slack_server import ApiCall, FakeSlack
 
@@ -110,8 +110,9 @@ class Cluster:
 
 @pytest.fixture(params=[2, 3], ids=["2-workers", "3-workers"])
 async def cluster(request: pytest.FixtureRequest, pg_server: str, tmp_path: Path) -> AsyncIterator[Cluster]:
-    database_url = fresh_schema(pg_server)
     async with AsyncExitStack() as stack:
+        # entered first, left last: the schema is dropped once every worker has stopped
+        database_url = stack.enter_context(fresh_schema(pg_server))
         slack = await stack.enter_async_context(FakeSlack(bot_scopes=BOT_SCOPES))
         openai = await stack.enter_async_context(
             FakeOpenAI(default_reply=lambda _: Answer(ANSWER_TEXT, words_per_chunk=3))
