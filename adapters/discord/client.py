@@ -15,7 +15,9 @@ This module owns getting the bot onto Discord and off it again:
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
   it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`);
 * shards (`[discord] shards`): an `AutoShardedClient` on the set of shards this process
-  holds (`adapters/discord/shards.py`).
+  holds (`adapters/discord/shards.py`);
+* discord.py's sweep of idle rate-limit buckets paced to once a minute
+  (`adapters/discord/bucket_sweep.py`): each question's thread is a bucket of its own.
 
 The events themselves are handled in `adapters/discord/events.py`.
 """
@@ -30,6 +32,7 @@ import discord
 import discord.gateway
 from discord import app_commands
 
+from adapters.discord.bucket_sweep import pace_bucket_sweeps
 from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.dispatch_guard import guard_parsers
@@ -85,6 +88,7 @@ class SupportClient(discord.Client):
         self.adapter = adapter
         # a dispatch discord.py cannot read is logged and skipped, not the connection's end
         self.skipped_dispatches = guard_parsers(self)
+        pace_bucket_sweeps(self.http)  # a thread per question: discord.py's sweep is quadratic
         self.tree = app_commands.CommandTree(self)
         self.events: Events | None = None  # set by the adapter before login
 
