@@ -251,9 +251,11 @@ def run(
             "knowledge/slack-setup.md and knowledge/discord-setup.md. To try the bot without a "
             "platform, run: supportbot chat",
         )
+    from bot.cpu_affinity import CpuKeeper
     from bot.instance import InstanceLock
 
     lock = InstanceLock(settings.data_dir, shared=settings.store.url is not None)
+    cpu = CpuKeeper(settings.run.cpu)
     try:
         lock.acquire()  # before the runtime: a second process must not even replay
     except SupportBotError as exc:
@@ -261,11 +263,17 @@ def run(
     try:
         with _runtime(settings) as runtime:
             typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
+            # after the index is built (its native threads keep every CPU), before the loop starts
+            try:
+                cpu.start()
+            except ValueError as exc:
+                fail(str(exc))
             try:
                 run_async(closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
             except KeyboardInterrupt:
                 typer.echo("stopped", err=True)
     finally:
+        cpu.stop()
         lock.release()
 
 

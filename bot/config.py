@@ -29,6 +29,7 @@ from bot.config_platforms import (
 )
 from bot.config_privacy import AudienceSettings, JourneySettings, PrivacySettings, RedactKind
 from bot.config_rules import Bounds, Secret, Section, keep_secrets
+from bot.config_run import RunSettings
 from bot.config_store import DATABASE_URL_SCHEMES, DashboardSettings, StoreSettings
 from bot.errors import ConfigError
 from bot.retrieval.confidence import THRESHOLD
@@ -97,6 +98,7 @@ class FileSettings(Section):
     journey: JourneySettings = field(default_factory=JourneySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    run: RunSettings = field(default_factory=RunSettings)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,6 +386,7 @@ __all__ = [
     "PlatformSettings",
     "PrivacySettings",
     "RedactKind",
+    "RunSettings",
     "Secret",
     "Secrets",
     "Section",

@@ -230,4 +230,10 @@ port = 8090
 public_url = ""
 # Sign in with Discord: the server whose roles count (empty: the only command_guilds entry).
 discord_guild = ""
+
+[run]
+# The CPU `supportbot run` keeps its Python threads on: "auto" picks one and moves off it when
+# other programs keep it busy; a number (0, 1, ...) pins there (one worker per CPU); "off"
+# lets them float. Together on one CPU, the threads hand work to each other much faster.
+cpu = "auto"
 """

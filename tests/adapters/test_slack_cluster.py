@@ -133,8 +133,22 @@ async def cluster(request: pytest.FixtureRequest, pg_server: str, tmp_path: Path
 
 async def test_each_question_is_answered_once_whichever_worker_gets_it_or_dies(cluster: Cluster) -> None:
     # one cluster for both stories: starting the workers is most of the cost
+    each_worker_keeps_its_threads_on_one_cpu(cluster)
     await deliveries_to_several_workers_and_retries_are_answered_once(cluster)
     await a_worker_killed_mid_answer_is_finished_by_another_once(cluster)
+
+
+def each_worker_keeps_its_threads_on_one_cpu(cluster: Cluster) -> None:
+    """`supportbot run` keeps its Python threads on one CPU (`[run] cpu = "auto"`,
+    bot/cpu_affinity.py), each worker on a CPU of its own choosing."""
+    allowed = os.sched_getaffinity(0)
+    for worker in cluster.workers:
+        kept = os.sched_getaffinity(worker.process.pid)  # the worker's main thread
+        if len(allowed) > 1:
+            assert len(kept) == 1 and kept <= allowed, kept
+            assert worker.count(f"Python thread(s) on CPU {min(kept)} of {len(allowed)}") == 1, worker.log_tail()
+        else:
+            assert kept == allowed
 
 
 async def deliveries_to_several_workers_and_retries_are_answered_once(cluster: Cluster) -> None:
