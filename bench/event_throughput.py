@@ -1,7 +1,7 @@
 """Event throughput: the product against a bare slack-bolt / discord.py bot, 1 to 256 events in flight.
 
     python bench/event_throughput.py [--quick] [--platform slack|discord|both] [--json FILE]
-        [--bots product,anchor,floor] [--no-profile]
+        [--bots product,anchor,floor] [--no-profile] [--cpu auto|off]
 
 For each platform, one local fake server (tests/fakes/slack_server.py or discord_server.py) runs
 in this process together with the load driver. The bot under test runs in a child process of its
@@ -9,7 +9,8 @@ own (this same file with `--sut`), so the fake's work is not charged to the bot'
 
 * **product**: the real adapter and core (`build_runtime` + `build_adapter`, set up exactly as
   bench/slack_latency.py and bench/discord_latency.py do: extractive answerer, `knowledge/`, a
-  fresh data directory);
+  fresh data directory), its Python threads kept on one CPU as `supportbot run` keeps them
+  (`[run] cpu = "auto"`, bot/cpu_affinity.py; `--cpu off` lets them float, to compare);
 * **anchor**: the least a bot on the same library does. Slack: a slack-bolt `AsyncApp` in Socket
   Mode whose `app_mention` listener (Bolt acks the envelope) posts one fixed reply in the thread
   with chat.postMessage. Discord: a discord.py `Client` that replies with one fixed message to
@@ -81,6 +82,7 @@ from bot.answering.pipeline import AnswerPipeline  # noqa: E402
 from bot.answering.safety import redact_secrets  # noqa: E402
 from bot.app import build_asking, build_runtime  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
+from bot.cpu_affinity import CpuKeeper, CpuSetting  # noqa: E402
 from bot.privacy.redaction import without_placeholders  # noqa: E402
 from bot.types import Author, ConversationRef, Platform, SearchResult, Visibility  # noqa: E402
 
@@ -98,6 +100,7 @@ PROFILE_RATE = 100  # py-spy samples per second (it pauses the process for each 
 
 # events per run and the time cap per run, by level
 FULL = {"events": {1: 150, 8: 400, 64: 640, 256: 1024}, "seconds": 20.0, "repeats": 3, "profile_s": 8.0}
+PRODUCT_CPU: CpuSetting = "auto"  # --cpu: the product's [run] cpu
 QUICK = {"events": {1: 20, 8: 80, 64: 128, 256: 256}, "seconds": 8.0, "repeats": 1, "profile_s": 3.0}
 
 
@@ -118,12 +121,21 @@ def _announce_ready() -> None:
     print("READY", flush=True)
 
 
+def _keep_cpu() -> CpuKeeper:
+    """The CPU the product's Python threads share, kept as `supportbot run` keeps it once its
+    runtime is built (bot/cli.py), with `--cpu` for `[run] cpu` (default "auto" in both)."""
+    keeper = CpuKeeper(PRODUCT_CPU)
+    keeper.start()
+    return keeper
+
+
 async def _slack_product(info: dict[str, Any]) -> None:
     from adapters.slack import build_adapter
 
     with tempfile.TemporaryDirectory(prefix="supportbot-throughput-") as tmp:
         # slack_latency._runtime only reads these three attributes of the fake
         runtime = slack_latency._runtime(SimpleNamespace(**info), Path(tmp), None)  # type: ignore[arg-type]
+        keeper = _keep_cpu()
         adapter = build_adapter(runtime.bot, runtime.settings)
         task = asyncio.create_task(adapter.run())
         try:
@@ -132,6 +144,7 @@ async def _slack_product(info: dict[str, Any]) -> None:
         finally:
             await adapter.close()
             await task
+            keeper.stop()
             runtime.close()
 
 
@@ -230,12 +243,14 @@ async def _discord_product(info: dict[str, Any]) -> None:
         # settings_for only reads token, api_base, guild_id and staff_role_id of the fake
         settings = discord_latency.settings_for(SimpleNamespace(**info), Path(tmp), None)  # type: ignore[arg-type]
         runtime = build_runtime(settings)
+        keeper = _keep_cpu()
         adapter, task = await discord_latency.start(runtime)
         try:
             await _until_stopped(_announce_ready)
         finally:
             await adapter.close()
             await asyncio.gather(task, return_exceptions=True)
+            keeper.stop()
             runtime.close()
 
 
@@ -554,6 +569,8 @@ class Sut:
                 self.target.platform,
                 "--connect",
                 json.dumps(self.target.info()),
+                "--cpu",
+                PRODUCT_CPU,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 env=env,
@@ -982,11 +999,18 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy run")
     parser.add_argument("--sut", choices=BOTS, help=argparse.SUPPRESS)
     parser.add_argument("--connect", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cpu",
+        choices=("auto", "off"),
+        default="auto",
+        help="the product's [run] cpu (default auto, as supportbot run): off lets its threads float",
+    )
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = _args()
+    PRODUCT_CPU = arguments.cpu
     if arguments.sut:
         import logging
 
