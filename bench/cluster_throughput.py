@@ -2,7 +2,7 @@
 
     python bench/cluster_throughput.py [--questions 120] [--model-ms 200] [--answer-workers 8 1]
                                        [--extractive-questions 200] [--pairs 3] [--pair-only]
-                                       [--database-url URL] [--logs DIR]
+                                       [--database-url URL] [--logs DIR] [--cpu auto|off]
 
 In this process: the local fake Slack (tests/fakes/slack_server.py, Web API), the local fake
 OpenAI (tests/fakes/openai_server.py) answering every question after `--model-ms` of latency,
@@ -83,6 +83,9 @@ watch_seconds = 0
 max_retries = 0
 user_rate_per_hour = 0
 channel_rate_per_hour = 0
+
+[run]
+cpu = "{cpu}"
 """
 _LISTENING = re.compile(r"HTTP mode: listening on [^:]+:(\d+)")
 _READY = "connected to Slack team"  # adapters/slack/transport.py, logged once the adapter serves
@@ -226,9 +229,10 @@ async def start_workers(
     return workers
 
 
-def write_config(tmp: Path, answer_workers: int = 8) -> Path:
+def write_config(tmp: Path, answer_workers: int = 8, cpu: str = "auto") -> Path:
+    """The workers' supportbot.toml; `cpu` is `[run] cpu` (auto: as `supportbot run` by default)."""
     path = tmp / "supportbot.toml"
-    path.write_text(CONFIG.format(answer_workers=answer_workers), encoding="utf-8")
+    path.write_text(CONFIG.format(answer_workers=answer_workers, cpu=cpu), encoding="utf-8")
     return path
 
 
@@ -401,10 +405,11 @@ async def measure(
     answer_workers: int,
     tmp: Path,
     logs: Path | None,
+    cpu: str = "auto",
 ) -> Row:
     """Start `workers` workers, warm each up, then time `questions` spread round-robin."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"w{workers}-", dir=tmp))
-    config = write_config(run_dir, answer_workers)
+    config = write_config(run_dir, answer_workers, cpu)
     async with FakeSlack(bot_scopes=BOT_SCOPES) as slack, FakeOpenAI() as openai:
         for user in USERS:
             slack.add_user(user, f"user-{user.lower()}")
@@ -476,6 +481,7 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                             answer_workers=answer_workers,
                             tmp=tmp,
                             logs=args.logs,
+                            cpu=args.cpu,
                         )
                     row.anchor = table[0].rate if table else row.rate
                     table.append(row)
@@ -499,6 +505,7 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                             answer_workers=8,
                             tmp=tmp,
                             logs=args.logs,
+                            cpu=args.cpu,
                         )
                     progress(_line(rows[backend]))
                 for backend in ("SQLite", "PostgreSQL"):  # SQLite is each pair's anchor
@@ -594,6 +601,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server to use instead of pgserver")
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here")
+    parser.add_argument(
+        "--cpu",
+        choices=("auto", "off"),
+        default="auto",
+        help="the workers' [run] cpu (default auto, as supportbot run): off lets their threads float",
+    )
     args = parser.parse_args()
     if (
         args.questions < 1
