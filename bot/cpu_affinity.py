@@ -30,6 +30,7 @@ Windows), or the process may run on one CPU only, there is nothing to do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -101,15 +102,15 @@ def current_cpu(proc: Path = Path("/proc")) -> int:
     return int(stat.rsplit(")", 1)[1].split()[36])
 
 
-def pin_python_threads(cpu: int) -> int:
-    """Put every live Python thread of this process (the calling one included) on `cpu`.
-    Returns how many. A thread that ended meanwhile is skipped."""
+def pin_python_threads(cpus: frozenset[int]) -> int:
+    """Let every live Python thread of this process (the calling one included) run on `cpus`
+    only. Returns how many. A thread that ended meanwhile is skipped."""
     pinned = 0
     for thread in threading.enumerate():
         if thread.native_id is None:
             continue
         try:
-            os.sched_setaffinity(thread.native_id, {cpu})
+            os.sched_setaffinity(thread.native_id, cpus)
         except ProcessLookupError:
             continue
         pinned += 1
@@ -146,14 +147,21 @@ class CpuKeeper:
                     f"[run] cpu = {self.setting}, but this process may only run on CPU(s) "
                     f"{', '.join(map(str, sorted(self.allowed)))}"
                 )
-            cpu = self.setting
         elif len(self.allowed) < 2:
             return None
-        else:
-            cpu = current_cpu()
+        try:
+            cpu = self.setting if isinstance(self.setting, int) else current_cpu()
             if cpu not in self.allowed:
                 cpu = min(self.allowed)
-        threads = pin_python_threads(cpu)
+            threads = pin_python_threads(frozenset({cpu}))
+        except OSError as exc:  # no /proc, or a sandbox that refuses affinity: run as any program does
+            with contextlib.suppress(OSError):
+                pin_python_threads(self.allowed)  # undo a pin that stopped half-way
+            log.warning(
+                "could not keep the bot's threads on one CPU (%s); they run wherever the system puts them",
+                exc,
+            )
+            return None
         self.cpu = cpu
         log.info(
             "kept the bot's %d Python thread(s) on CPU %d of %d ([run] cpu = %s)",
@@ -182,7 +190,7 @@ class CpuKeeper:
                 if self.cpu is not None:
                     better = quieter_cpu(self.cpu, self.allowed, before, after)
                     if better is not None:
-                        moved = pin_python_threads(better)
+                        moved = pin_python_threads(frozenset({better}))
                         log.info(
                             "moved the bot's %d Python thread(s) from CPU %d to %d: other programs kept CPU %d busy",
                             moved,

@@ -174,6 +174,29 @@ def test_off_leaves_the_threads_where_they_were() -> None:
     assert seen == {"cpu": None, "main": ALLOWED, "earlier": ALLOWED}
 
 
+def test_a_system_that_refuses_affinity_leaves_the_bot_running_where_it_was() -> None:
+    """A sandbox may refuse sched_setaffinity (EPERM) after some threads were pinned: the bot
+    says so once, lets every thread run anywhere again, and goes on."""
+    seen = _child(
+        """
+        import logging
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        real = os.sched_setaffinity
+        calls = []
+        def refusing(tid, cpus):
+            calls.append(sorted(cpus))
+            if len(calls) == 2 and len(cpus) == 1:
+                raise PermissionError(1, "Operation not permitted")
+            real(tid, cpus)
+        os.sched_setaffinity = refusing
+        keeper = CpuKeeper("auto")
+        print(json.dumps({"cpu": keeper.start(), "main": cpus(), "earlier": cpus(earlier),
+                          "watching": keeper._watcher is not None}))
+        """
+    )
+    assert seen == {"cpu": None, "main": ALLOWED, "earlier": ALLOWED, "watching": False}
+
+
 def test_the_watcher_moves_every_thread_off_a_cpu_other_programs_keep_busy() -> None:
     """Fed CPU times in which other programs load the kept CPU and another stays quiet, the
     watcher pins every Python thread, its own included, to the quiet one."""
