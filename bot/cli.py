@@ -257,17 +257,14 @@ def run(
     lock = InstanceLock(settings.data_dir, shared=settings.store.url is not None)
     cpu = CpuKeeper(settings.run.cpu)
     try:
+        cpu.check()  # a CPU number it may not use, said before the index is built
         lock.acquire()  # before the runtime: a second process must not even replay
-    except SupportBotError as exc:
+    except (SupportBotError, ValueError) as exc:
         fail(str(exc))
     try:
         with _runtime(settings) as runtime:
             typer.echo(f"supportbot running on {', '.join(names)}; {runtime.last_sync.describe()}", err=True)
-            # after the index is built (its native threads keep every CPU), before the loop starts
-            try:
-                cpu.start()
-            except ValueError as exc:
-                fail(str(exc))
+            cpu.start()  # after the index is built (its writer's threads keep every CPU)
             try:
                 run_async(closing(runtime.bot, run_adapters(runtime, names, host=host, port=port)))
             except KeyboardInterrupt:

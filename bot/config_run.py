@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from bot.config_rules import Check, Section
 
+CpuSetting = int | Literal["auto", "off"]  # bot/cpu_affinity.py
+
 
 def _cpu(value: object) -> object:
     if value in ("auto", "off"):
@@ -20,4 +22,4 @@ def _cpu(value: object) -> object:
 class RunSettings(Section):
     # the CPU the bot's Python threads share (bot/cpu_affinity.py): "auto" picks one and moves
     # off it when other programs load it; a number pins there; "off" lets them float
-    cpu: Annotated[int | Literal["auto", "off"], Check(before=_cpu)] = "auto"
+    cpu: Annotated[CpuSetting, Check(before=_cpu)] = "auto"

@@ -10,17 +10,23 @@ clock on the 2-core VM the benches run on). Only one thread runs Python at a tim
 so two CPUs buy the bot little but that cost. Kept on one CPU, the same work cost 5.1-6.5
 instead of 7.1-8.6 ms of CPU per Discord question, and ran at 147-190 instead of 111-129
 questions a second, 8 in flight (bench/event_throughput.py's product; Slack: 199-237
-against 149-179 a second). Native threads (the search index's own) are not Python threads
-and keep every CPU.
+against 149-179 a second).
+
+What is pinned is the threads, not the work the bot starts elsewhere: the processes that
+read a large knowledge folder are given back every CPU the bot had (`process_cpus`, used by
+bot/retrieval/reading.py), and native threads started before the pin (the search index's
+reader) keep every CPU. Native threads started later by a pinned thread, such as the index
+writer of a re-sync, share the bot's CPU and stay there if the bot later moves.
 
 `[run] cpu` (bot/config_run.py) chooses:
 
 * `"auto"` (the default): the CPU the event loop is on when the bot starts, the scheduler's
-  own pick. Pinned threads cannot be moved by the scheduler, so a watcher thread looks every
-  `LOOK_EVERY_S` seconds at how busy each allowed CPU was, and moves the threads when other
-  processes kept this CPU busier than another allowed one by more than `MOVE_MARGIN` of a
-  CPU (two workers that started on the same CPU part within a minute);
-* a CPU number: that CPU, never moved (one worker per CPU, as knowledge/deployment.md sets up);
+  own pick. Pinned threads cannot be moved by the scheduler, so a watcher thread looks about
+  every `LOOK_EVERY_S` seconds (jittered, so that two workers that started together do not
+  look, and move, in step for ever) at how busy each allowed CPU was, and moves the threads
+  when other processes kept this CPU busier than another allowed one by more than
+  `MOVE_MARGIN` of a CPU: two workers that started on the same CPU part within a minute;
+* a CPU number: that CPU, never moved (a worker with a configuration of its own);
 * `"off"`: the threads float, as every Python program's do.
 
 Threads started later inherit the CPU of the thread that starts them (Linux), and every move
@@ -33,18 +39,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+
+from bot.config_run import CpuSetting
 
 log = logging.getLogger(__name__)
 
 LOOK_EVERY_S = 30.0
 MOVE_MARGIN = 0.25  # of one CPU: other processes' load here, above the quietest CPU's load
 
-CpuSetting = int | Literal["auto", "off"]
+_PIN_PASSES = 5  # a thread that is starting has no native id yet: look again for it
+_before_pin: frozenset[int] | None = None  # the process's CPUs before the first pin
+
+
+def process_cpus() -> frozenset[int]:
+    """The CPUs this process may use, as before any pin of ours: for work the bot starts in
+    other processes (which would otherwise inherit the pin)."""
+    if _before_pin is not None:
+        return _before_pin
+    return frozenset(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +122,22 @@ def current_cpu(proc: Path = Path("/proc")) -> int:
 def pin_python_threads(cpus: frozenset[int]) -> int:
     """Let every live Python thread of this process (the calling one included) run on `cpus`
     only. Returns how many. A thread that ended meanwhile is skipped."""
-    pinned = 0
-    for thread in threading.enumerate():
-        if thread.native_id is None:
-            continue
-        try:
-            os.sched_setaffinity(thread.native_id, cpus)
-        except ProcessLookupError:
-            continue
-        pinned += 1
-    return pinned
+    pinned: set[int] = set()
+    for _ in range(_PIN_PASSES):
+        starting = False
+        for thread in threading.enumerate():
+            native = thread.native_id
+            if native is None:
+                starting = True  # created by an unpinned thread, maybe: catch it next pass
+                continue
+            if native in pinned:
+                continue
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.sched_setaffinity(native, cpus)
+                pinned.add(native)
+        if not starting:
+            break
+    return len(pinned)
 
 
 class CpuKeeper:
@@ -135,26 +158,34 @@ class CpuKeeper:
         self.cpu: int | None = None
         self.allowed: frozenset[int] = frozenset()
 
-    def start(self) -> int | None:
-        """Pin, and with "auto" start watching. Returns the CPU, or None when nothing was pinned.
-        A CPU number this process may not use raises ValueError, saying which it may."""
-        if self.setting == "off" or not hasattr(os, "sched_setaffinity"):
-            return None
-        self.allowed = frozenset(os.sched_getaffinity(0))
-        if isinstance(self.setting, int):
-            if self.setting not in self.allowed:
+    def check(self) -> None:
+        """Raise ValueError, saying which CPUs it may use, if `[run] cpu` is a number this
+        process may not run on: before the bot starts, not once its index is built."""
+        if isinstance(self.setting, int) and hasattr(os, "sched_getaffinity"):
+            allowed = process_cpus()
+            if self.setting not in allowed:
                 raise ValueError(
                     f"[run] cpu = {self.setting}, but this process may only run on CPU(s) "
-                    f"{', '.join(map(str, sorted(self.allowed)))}"
+                    f"{', '.join(map(str, sorted(allowed)))}"
                 )
-        elif len(self.allowed) < 2:
+
+    def start(self) -> int | None:
+        """Pin, and with "auto" start watching. Returns the CPU, or None when nothing was pinned.
+        A CPU number this process may not use raises ValueError (`check`)."""
+        global _before_pin
+        if self.setting == "off" or not hasattr(os, "sched_setaffinity"):
             return None
+        self.check()
         try:
+            self.allowed = process_cpus()
+            if self.setting == "auto" and len(self.allowed) < 2:
+                return None
             cpu = self.setting if isinstance(self.setting, int) else current_cpu()
             if cpu not in self.allowed:
                 cpu = min(self.allowed)
+            _before_pin = self.allowed
             threads = pin_python_threads(frozenset({cpu}))
-        except OSError as exc:  # no /proc, or a sandbox that refuses affinity: run as any program does
+        except (OSError, ValueError) as exc:  # no /proc, or a sandbox that refuses affinity
             with contextlib.suppress(OSError):
                 pin_python_threads(self.allowed)  # undo a pin that stopped half-way
             log.warning(
@@ -164,10 +195,10 @@ class CpuKeeper:
             return None
         self.cpu = cpu
         log.info(
-            "kept the bot's %d Python thread(s) on CPU %d of %d ([run] cpu = %s)",
+            "kept the bot's %d Python thread(s) on CPU %d (of CPUs %s; [run] cpu = %s)",
             threads,
             cpu,
-            len(self.allowed),
+            ",".join(map(str, sorted(self.allowed))),
             self.setting,
             extra={"cpu": cpu},
         )
@@ -185,12 +216,17 @@ class CpuKeeper:
     def _watch(self) -> None:
         try:
             before = self._times()
-            while not self._stop.wait(self.look_every):
+            while not self._stop.wait(self.look_every * random.uniform(0.5, 1.5)):
                 after = self._times()
                 if self.cpu is not None:
                     better = quieter_cpu(self.cpu, self.allowed, before, after)
                     if better is not None:
-                        moved = pin_python_threads(frozenset({better}))
+                        try:
+                            moved = pin_python_threads(frozenset({better}))
+                        except OSError:
+                            with contextlib.suppress(OSError):
+                                pin_python_threads(frozenset({self.cpu}))  # all back together
+                            raise
                         log.info(
                             "moved the bot's %d Python thread(s) from CPU %d to %d: other programs kept CPU %d busy",
                             moved,
@@ -201,5 +237,5 @@ class CpuKeeper:
                         )
                         self.cpu = better
                 before = after
-        except OSError as exc:  # /proc unreadable, or affinity refused (a sandbox): stay where we are
+        except (OSError, ValueError) as exc:  # /proc unreadable or odd, affinity refused: stay here
             log.warning("stopped watching CPU load (%s); the bot stays on CPU %s", exc, self.cpu)

@@ -15,6 +15,7 @@ saves. The pool's processes are spawned, not forked: the parent has tantivy's th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.cpu_affinity import process_cpus
 from bot.retrieval.audience import AudienceError
 from bot.retrieval.documents import DocumentError, read_document
 from bot.retrieval.index import AnalysedChunk, analyse_chunk
@@ -138,10 +140,15 @@ def _read_batch(settings: ReadSettings, jobs: Sequence[ReadJob]) -> list[FileOut
     return [read_file(settings, job) for job in jobs]
 
 
-def _exit_with(parent: int) -> None:
-    """A worker's initializer: exit when the process that started it is gone. A `kill -9` of
-    the indexing process would otherwise leave its workers waiting for work forever (each
-    holds both ends of the pool's queues, so they never see them close)."""
+def _exit_with(parent: int, cpus: frozenset[int] | None) -> None:
+    """A worker's initializer: run on every CPU the indexing process had before it kept its
+    threads on one (bot/cpu_affinity.py; a spawned process inherits its parent's CPU), and
+    exit when that process is gone. A `kill -9` of the indexing process would otherwise leave
+    its workers waiting for work forever (each holds both ends of the pool's queues, so they
+    never see them close)."""
+    if cpus is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, cpus)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -151,11 +158,14 @@ def _exit_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _process_cpus() -> frozenset[int] | None:
+    """The CPUs the process may use, whatever CPU its threads are kept on; None off Linux."""
+    return process_cpus() if hasattr(os, "sched_getaffinity") else None
+
+
 def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    cpus = _process_cpus()
+    return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
 def pool_size(files: int, workers: int | None) -> int:
@@ -184,7 +194,7 @@ def read_files(settings: ReadSettings, jobs: Sequence[ReadJob], workers: int | N
                 max_workers=size,
                 mp_context=get_context("spawn"),
                 initializer=_exit_with,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), _process_cpus()),
             ) as pool:
                 try:
                     for outcomes in pool.map(_read_batch, [settings] * len(batches), batches):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import load_settings
-from bot.cpu_affinity import MOVE_MARGIN, CpuTimes, quieter_cpu, read_cpu_times
+from bot.cpu_affinity import MOVE_MARGIN, CpuTimes, current_cpu, quieter_cpu, read_cpu_times
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,13 @@ def test_stays_when_the_difference_is_within_the_margin() -> None:
     assert quieter_cpu(0, frozenset({0, 1}), before, after) is None
 
 
+def test_moves_when_the_difference_is_just_over_the_margin() -> None:
+    before = times({0: 0, 1: 0}, own=0, total=0)
+    gap = int(MOVE_MARGIN * 1000) + 10
+    after = times({0: 300 + gap, 1: 300}, own=0)
+    assert quieter_cpu(0, frozenset({0, 1}), before, after) == 1
+
+
 def test_only_an_allowed_cpu_is_chosen_and_the_quietest_of_them() -> None:
     before = times({0: 0, 1: 0, 2: 0, 3: 0}, own=0, total=0)
     after = times({0: 900, 1: 0, 2: 200, 3: 100}, own=0)
@@ -68,8 +75,8 @@ def test_reads_busy_and_total_ticks_per_cpu_and_its_own(tmp_path: Path) -> None:
     (tmp_path / "self").mkdir()
     (tmp_path / "stat").write_text(
         "cpu  50 0 30 900 20 0 0 0 0 0\n"
-        "cpu0 10 1 5 400 10 2 3 4 0 0\n"
-        "cpu1 40 0 25 500 10 0 0 0 0 0\n"
+        "cpu0 10 1 5 400 10 2 3 4 7 9\n"
+        "cpu1 40 0 25 500 10 0 0 0 6 0\n"
         "intr 12345 0 0\nctxt 999\n",
         encoding="ascii",
     )
@@ -79,8 +86,15 @@ def test_reads_busy_and_total_ticks_per_cpu_and_its_own(tmp_path: Path) -> None:
     )
     read = read_cpu_times(tmp_path)
     assert read.total == {0: 435, 1: 575}
-    assert read.busy == {0: 25, 1: 65}  # less idle and iowait
+    assert read.busy == {0: 25, 1: 65}  # less idle and iowait; guest time is inside user already
     assert read.own == 100
+
+
+def test_reads_the_cpu_a_thread_last_ran_on(tmp_path: Path) -> None:
+    (tmp_path / "thread-self").mkdir()
+    fields = " ".join(str(n) for n in range(3, 53))  # field 3 onwards: field N holds N
+    (tmp_path / "thread-self" / "stat").write_text(f"77 (a (b) c) {fields}\n", encoding="ascii")
+    assert current_cpu(tmp_path) == 39
 
 
 def test_reads_every_cpu_of_this_machine() -> None:
@@ -121,20 +135,38 @@ def _child(body: str) -> dict[str, Any]:
 def test_auto_keeps_every_python_thread_on_one_cpu_and_later_threads_join_it() -> None:
     seen = _child(
         """
+        from bot.cpu_affinity import current_cpu, process_cpus
+        from bot.retrieval.reading import available_cores
         keeper = CpuKeeper("auto")
         cpu = keeper.start()
         later = threading.Thread(target=waiting.wait, daemon=True)
         later.start()
+        time.sleep(0.05)
+        from bot.retrieval.reading import _exit_with
+        widened = []
+        def reading_worker_start():  # what a spawned reading process runs first
+            _exit_with(os.getppid(), process_cpus())
+            widened.append(cpus())
+        starter = threading.Thread(target=reading_worker_start)
+        starter.start()
+        starter.join()
         print(json.dumps({"cpu": cpu, "main": cpus(), "earlier": cpus(earlier), "later": cpus(later),
-                          "watching": keeper._watcher is not None and keeper._watcher.is_alive()}))
+                          "widened": widened[0],
+                          "watching": keeper._watcher is not None and keeper._watcher.is_alive(),
+                          "ran_on": current_cpu(), "process": sorted(process_cpus()),
+                          "reading_cores": available_cores()}))
         keeper.stop()
         """
     )
+    assert seen["process"] == ALLOWED, "what the bot starts elsewhere gets every CPU back"
+    assert seen["reading_cores"] == len(ALLOWED)
+    assert seen["widened"] == ALLOWED, "a reading process runs on every CPU, not the bot's one"
     if len(ALLOWED) < 2:
         assert seen["cpu"] is None and seen["main"] == ALLOWED, "one CPU: nothing to keep"
     else:
         assert seen["cpu"] in ALLOWED
         assert seen["main"] == seen["earlier"] == seen["later"] == [seen["cpu"]]
+        assert seen["ran_on"] == seen["cpu"]
         assert seen["watching"]
 
 
@@ -180,7 +212,11 @@ def test_a_system_that_refuses_affinity_leaves_the_bot_running_where_it_was() ->
     seen = _child(
         """
         import logging
-        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        said = []
+        class Said(logging.Handler):
+            def emit(self, record):
+                said.append(record.getMessage())
+        logging.getLogger("bot.cpu_affinity").addHandler(Said())
         real = os.sched_setaffinity
         calls = []
         def refusing(tid, cpus):
@@ -191,10 +227,16 @@ def test_a_system_that_refuses_affinity_leaves_the_bot_running_where_it_was() ->
         os.sched_setaffinity = refusing
         keeper = CpuKeeper("auto")
         print(json.dumps({"cpu": keeper.start(), "main": cpus(), "earlier": cpus(earlier),
-                          "watching": keeper._watcher is not None}))
+                          "watching": keeper._watcher is not None, "said": said}))
         """
     )
+    said = seen.pop("said")
     assert seen == {"cpu": None, "main": ALLOWED, "earlier": ALLOWED, "watching": False}
+    if len(ALLOWED) > 1:
+        assert said == [
+            "could not keep the bot's threads on one CPU ([Errno 1] Operation not permitted); "
+            "they run wherever the system puts them"
+        ]
 
 
 def test_the_watcher_moves_every_thread_off_a_cpu_other_programs_keep_busy() -> None:
@@ -204,23 +246,24 @@ def test_the_watcher_moves_every_thread_off_a_cpu_other_programs_keep_busy() -> 
         """
         allowed = sorted(os.sched_getaffinity(0))
         reads = 0
+        busy = None  # the CPU the keeper started on: other programs load it, and only it
         def fed():
             global reads
             reads += 1
-            first, other = keeper.cpu, next(c for c in allowed if c != keeper.cpu)
             tick = 1000 * reads
-            return CpuTimes(busy={first: 9 * tick // 10, other: tick // 10},
-                            total={first: tick, other: tick}, own=0)
+            load = {cpu: (9 if cpu == busy else 1) * tick // 10 for cpu in allowed}
+            return CpuTimes(busy=load, total={cpu: tick for cpu in allowed}, own=0)
         keeper = CpuKeeper("auto", look_every=0.01, times=fed)
-        start = keeper.start()
+        busy = start = keeper.start()
         deadline = time.monotonic() + 20
         while keeper.cpu == start and time.monotonic() < deadline:
             time.sleep(0.01)
-        moved_to = keeper.cpu
+        time.sleep(0.1)  # more looks: it must stay where it went
         watcher = keeper._watcher
-        print(json.dumps({"start": start, "moved_to": moved_to, "main": cpus(), "earlier": cpus(earlier),
-                          "watcher": cpus(watcher)}))
+        native = {"watcher": cpus(watcher)}
         keeper.stop()
+        print(json.dumps({"start": start, "moved_to": keeper.cpu, "main": cpus(), "earlier": cpus(earlier),
+                          **native}))
         """
         if len(ALLOWED) >= 2
         else """
