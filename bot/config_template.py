@@ -233,7 +233,8 @@ discord_guild = ""
 
 [run]
 # The CPU `supportbot run` keeps its Python threads on: "auto" picks one and moves off it when
-# other programs keep it busy; a number (0, 1, ...) pins there (one worker per CPU); "off"
-# lets them float. Together on one CPU, the threads hand work to each other much faster.
+# other programs keep it busy; a number (0, 1, ...) pins there; "off" lets them float. Together
+# on one CPU, the threads hand work to each other much faster. For one CPU per worker, see
+# knowledge/deployment.md (systemd's CPUAffinity=, Docker's cpuset).
 cpu = "auto"
 """
