@@ -56,11 +56,14 @@ _PIN_PASSES = 5  # a thread that is starting has no native id yet: look again fo
 _before_pin: frozenset[int] | None = None  # the process's CPUs before the first pin
 
 
-def process_cpus() -> frozenset[int]:
+def process_cpus() -> frozenset[int] | None:
     """The CPUs this process may use, as before any pin of ours: for work the bot starts in
-    other processes (which would otherwise inherit the pin)."""
+    other processes (which would otherwise inherit the pin). None where the platform has no
+    CPU affinity (macOS, Windows)."""
     if _before_pin is not None:
         return _before_pin
+    if not hasattr(os, "sched_getaffinity"):
+        return None
     return frozenset(os.sched_getaffinity(0))
 
 
@@ -161,23 +164,25 @@ class CpuKeeper:
     def check(self) -> None:
         """Raise ValueError, saying which CPUs it may use, if `[run] cpu` is a number this
         process may not run on: before the bot starts, not once its index is built."""
-        if isinstance(self.setting, int) and hasattr(os, "sched_getaffinity"):
-            allowed = process_cpus()
-            if self.setting not in allowed:
-                raise ValueError(
-                    f"[run] cpu = {self.setting}, but this process may only run on CPU(s) "
-                    f"{', '.join(map(str, sorted(allowed)))}"
-                )
+        allowed = process_cpus()
+        if isinstance(self.setting, int) and allowed is not None and self.setting not in allowed:
+            raise ValueError(
+                f"[run] cpu = {self.setting}, but this process may only run on CPU(s) "
+                f"{', '.join(map(str, sorted(allowed)))}"
+            )
 
     def start(self) -> int | None:
         """Pin, and with "auto" start watching. Returns the CPU, or None when nothing was pinned.
         A CPU number this process may not use raises ValueError (`check`)."""
         global _before_pin
-        if self.setting == "off" or not hasattr(os, "sched_setaffinity"):
+        if self.setting == "off":
             return None
         self.check()
         try:
-            self.allowed = process_cpus()
+            allowed = process_cpus()
+            if allowed is None:
+                return None
+            self.allowed = allowed
             if self.setting == "auto" and len(self.allowed) < 2:
                 return None
             cpu = self.setting if isinstance(self.setting, int) else current_cpu()

@@ -158,13 +158,8 @@ def _exit_with(parent: int, cpus: frozenset[int] | None) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _process_cpus() -> frozenset[int] | None:
-    """The CPUs the process may use, whatever CPU its threads are kept on; None off Linux."""
-    return process_cpus() if hasattr(os, "sched_getaffinity") else None
-
-
 def available_cores() -> int:
-    cpus = _process_cpus()
+    cpus = process_cpus()  # every CPU the process may use, whichever one its threads are kept on
     return len(cpus) if cpus is not None else os.cpu_count() or 1
 
 
@@ -194,7 +189,7 @@ def read_files(settings: ReadSettings, jobs: Sequence[ReadJob], workers: int | N
                 max_workers=size,
                 mp_context=get_context("spawn"),
                 initializer=_exit_with,
-                initargs=(os.getpid(), _process_cpus()),
+                initargs=(os.getpid(), process_cpus()),
             ) as pool:
                 try:
                     for outcomes in pool.map(_read_batch, [settings] * len(batches), batches):
