@@ -57,8 +57,8 @@ def test_the_window_matches_one_rebuilt_from_scratch(
         since += timedelta(seconds=moved)
         recorded = [_question(next_id + n, asker, late) for n, (asker, late) in enumerate(batch)]
         next_id += len(batch)
-        # the store's read: `created_at >= since and id > seen`, newest first, at most the limit
-        fresh = sorted((q for q in recorded if q.at >= since), key=lambda q: q.at, reverse=True)[
+        # the store's read: `id > seen and created_at >= since`, newest id first, at most the limit
+        fresh = sorted((q for q in recorded if q.at >= since), key=lambda q: q.answer_id, reverse=True)[
             :RECENT_LIMIT
         ]
         seen = max([seen, *(q.answer_id for q in fresh)])

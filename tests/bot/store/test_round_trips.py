@@ -391,6 +391,19 @@ def test_what_a_burst_watch_reads_is_what_each_read_gives_alone(state: Path | st
     store.close()
 
 
+def test_a_burst_watch_reads_only_the_rows_after_its_window_by_the_primary_key(tmp_path: Path) -> None:
+    """Each answer's watch asks for what was recorded after `seen`: the read walks the primary
+    key from there, newest id first, not the created_at index back over the whole window (a
+    pass per answer that grew with the traffic)."""
+    store = StateStore(tmp_path / "state.db")
+    ids = [_answer(store, _thread(30 + n), asker=f"U{n}") for n in range(6)]
+    sql, params = _look(ids[2]).statements()[1]
+    plan = " ".join(str(row[3]) for row in store.db.execute("explain query plan " + sql, params).fetchall())
+    assert "INTEGER PRIMARY KEY" in plan and "created_at" not in plan
+    assert [q.answer_id for q in observed(store, _look(ids[2])).fresh] == ids[:2:-1]
+    store.close()
+
+
 def test_a_burst_watch_reads_in_one_round_trip(pg_url: str) -> None:
     store = StateStore(pg_url)
     _answer(store, _thread(22))
