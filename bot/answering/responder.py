@@ -209,7 +209,9 @@ class Responder:
         )
         watched = conversation if self.incidents is not None else None
         # an answer (not an abstention) is compared with resolved tickets: read in the same trip
-        compared = conversation if self.similar is not None and not abstained else None
+        # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
+        stamp = self.similar.due(conversation) if self.similar is not None and not abstained else None
+        compared = conversation if stamp is not None else None
         recorded = await self.store.run(record_answer, record, watched, compared)
         answer_id = recorded.answer_id
         notice = (
@@ -254,7 +256,11 @@ class Responder:
         text = _with_notice(notice, text)
         # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
         own = remembered_tickets(remembered or ())
-        among = recorded.resolved
+        among = (
+            self.similar.keep(conversation, recorded.resolved, stamp)
+            if self.similar is not None and stamp is not None and recorded.resolved is not None
+            else None
+        )
         mine = (
             await self._similar_resolved(
                 conversation, question, neighbours, list(asked.scores), scope, own, among

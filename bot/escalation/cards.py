@@ -154,7 +154,7 @@ class TicketPosts:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.similar = SimilarTickets(store=store)
+        self.similar = SimilarTickets(store=store, clock=clock)
 
     async def announced(self, ticket: Ticket) -> bool:
         """Whether the asker's thread was told about the ticket (a failed send is retried)."""

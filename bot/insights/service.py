@@ -33,7 +33,7 @@ class Insights:
         self.bursts = BurstWatch(settings=settings, store=store, clock=clock)
         self.incidents = Incidents(store=store, clock=clock, knowledge=knowledge)
         self.gaps = Gaps(settings=settings, store=store, clock=clock, knowledge=knowledge)
-        self.similar = SimilarTickets(store=store)
+        self.similar = SimilarTickets(store=store, clock=clock)
         self.digest = Digest(settings=settings, store=store, clock=clock, gaps=self.gaps)
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:

@@ -4,20 +4,35 @@ A new question is compared (bot/insights/similarity.py: words and retrieval neig
 with the platform's recently resolved tickets. Askers are only ever shown a *public*
 ticket (one whose question came from a channel that sees public documents); the staff
 card may show any, since staff see every channel.
+
+The resolved tickets a place compares with are kept between questions instead of read for
+each (reading and decoding RECENT_RESOLVED tickets took 20 ms on the store's one thread, so a
+team with a few months of resolved tickets capped the bot near 50 answers a second). They
+are read again once RESOLVED_FRESH_SECONDS have passed, or as soon as this process resolves
+a ticket (`TicketRepository.resolutions`). A ticket resolved by another process is therefore
+suggested up to RESOLVED_FRESH_SECONDS late, never wrongly: a kept ticket that is matched is
+read again before it is suggested, so one reopened, emptied by forget-me or retention, or
+made internal since is never shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
 from bot.insights.similarity import Signature, best_match, signature
+from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
 from bot.store.tickets import resolved_statement
-from bot.types import ConversationRef, DocVisibility, Ticket
+from bot.types import ConversationRef, DocVisibility, Ticket, TicketStatus
 
 RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved first
+# how long a place's resolved tickets are kept before they are read again: how late a ticket
+# another process resolved can be suggested here
+RESOLVED_FRESH_SECONDS = 10.0
 
 Resolved = list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]
 
@@ -34,10 +49,49 @@ def recently_resolved_statement(where: ConversationRef) -> tuple[str, list[Any]]
     return resolved_statement(where.platform, RECENT_RESOLVED, policy.listed_from(where))
 
 
+Place = tuple[str, frozenset[str]]  # a platform and the workspaces listed from a conversation
+
+
+def _place(where: ConversationRef) -> Place:
+    return where.platform, policy.listed_from(where)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    resolved: Resolved
+    resolutions: int  # the store's count of tickets resolved here, taken before the read
+    at: datetime
+
+
 class SimilarTickets:
-    def __init__(self, *, store: AsyncStore) -> None:
+    def __init__(self, *, store: AsyncStore, clock: Clock) -> None:
         self.store = store
+        self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by ticket id: a question is analysed once
+        self._kept: dict[Place, _Kept] = {}
+
+    def due(self, where: ConversationRef) -> int | None:
+        """None when the resolved tickets kept for `where` are fresh; otherwise they are to be
+        read, and this is the stamp to `keep` them with (taken before the read, so a ticket
+        resolved while it runs makes the next question read again)."""
+        kept = self._kept.get(_place(where))
+        if kept is not None and self._fresh(kept):
+            return None
+        return self.store.store.resolutions
+
+    def keep(self, where: ConversationRef, resolved: Resolved, stamp: int) -> Resolved:
+        """Keep what was read for `where` (`due` gave `stamp`); returns it."""
+        self._kept[_place(where)] = _Kept(resolved, stamp, self.clock.now())
+        if len(self._signatures) > 4 * RECENT_RESOLVED:
+            # tickets no longer among any place's recent ones need no signature
+            live = {ticket.id for kept in self._kept.values() for ticket, _, _ in kept.resolved}
+            self._signatures = {k: v for k, v in self._signatures.items() if k in live}
+        return resolved
+
+    def _fresh(self, kept: _Kept) -> bool:
+        return kept.resolutions == self.store.store.resolutions and self.clock.now() - kept.at < timedelta(
+            seconds=RESOLVED_FRESH_SECONDS
+        )
 
     async def find(
         self,
@@ -54,9 +108,38 @@ class SimilarTickets:
         """The resolved ticket most like `question` (asked in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
         person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
-        `where`, when the caller read it already."""
+        `where` just now, when the caller read it already."""
+        read_now = resolved is not None
         if resolved is None:
-            resolved = await self.store.run(recently_resolved, where)
+            stamp = self.due(where)
+            if stamp is None:
+                resolved = self._kept[_place(where)].resolved
+            else:
+                resolved = self.keep(where, await self.store.run(recently_resolved, where), stamp)
+                read_now = True
+        found = self._best(resolved, question, neighbours, scores, public_only, exclude, among)
+        if found is None or read_now:
+            return found
+        # kept from an earlier read: another process may have reopened it, forgotten its asker
+        # or made it internal since. Read it again; if it changed, read the place again
+        current = await self.store.run(StateStore.ticket, found.id)
+        if current is not None and _still_shown(current, found, public_only):
+            return current
+        self._kept.pop(_place(where), None)
+        return await self.find(
+            where, question, neighbours, scores=scores, public_only=public_only, exclude=exclude, among=among
+        )
+
+    def _best(
+        self,
+        resolved: Resolved,
+        question: str,
+        neighbours: Sequence[str],
+        scores: Sequence[float],
+        public_only: bool,
+        exclude: int | None,
+        among: frozenset[int] | None,
+    ) -> Ticket | None:
         candidates = [
             (ticket, near, weights)
             for ticket, near, weights in resolved
@@ -75,3 +158,12 @@ class SimilarTickets:
         if found is None:
             found = self._signatures[ticket.id] = signature(ticket.question, neighbours, scores=scores)
         return found
+
+
+def _still_shown(current: Ticket, kept: Ticket, public_only: bool) -> bool:
+    """Whether a ticket read again may still be suggested as it was matched when kept."""
+    return (
+        current.status == TicketStatus.RESOLVED
+        and current.question == kept.question
+        and (not public_only or current.visibility == DocVisibility.PUBLIC)
+    )

@@ -29,6 +29,10 @@ from bot.types import (
 
 
 class TicketRepository(Repository):
+    # how many tickets this store has resolved since it opened: what bot/insights/
+    # similar_tickets.py compares with was read before any that it has not seen
+    resolutions: int = 0
+
     def create_ticket(
         self,
         *,
@@ -204,6 +208,8 @@ class TicketRepository(Repository):
             changed = cursor.rowcount == 1
             if changed:
                 self._log_ticket(ticket_id, at, actor.id, event or str(to), detail)
+        if changed and to == TicketStatus.RESOLVED:
+            self.resolutions += 1  # once committed: a read that follows sees the ticket
         ticket = self.ticket(ticket_id)
         if ticket is None:
             raise StoreError(f"ticket #{ticket_id} does not exist")
