@@ -3,6 +3,7 @@
     python bench/cluster_throughput.py [--questions 120] [--model-ms 200] [--answer-workers 8 1]
                                        [--extractive-questions 200] [--pairs 3] [--pair-only]
                                        [--database-url URL] [--logs DIR] [--cpu auto|off]
+                                       [--resolved N]
 
 In this process: the local fake Slack (tests/fakes/slack_server.py, Web API), the local fake
 OpenAI (tests/fakes/openai_server.py) answering every question after `--model-ms` of latency,
@@ -29,6 +30,10 @@ also checks each question got exactly one message. Tables:
    (the target: PostgreSQL >= 0.7x SQLite), in `--pairs` interleaved pairs that take turns to
    go first: each pair's ratio, and their median (`--pair-only` runs just these).
 
+`--resolved N` starts each configuration's state with N resolved tickets, as a team that has
+run the bot for a while has: every answer is compared with the most recent of them
+(bot/insights/similar_tickets.py), which an empty state never shows.
+
 The machine has 2 cores: with the default 8 answers in flight per process the bot is CPU-bound
 and more processes cannot add cores; the answer-workers=1 run shows how the cluster scales when
 the model's latency dominates. Everything is loopback; child processes and temp dirs are
@@ -53,6 +58,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +242,38 @@ def write_config(tmp: Path, answer_workers: int = 8, cpu: str = "auto") -> Path:
     return path
 
 
+def seed_resolved(target: str | Path, team: str, count: int) -> None:
+    """`count` tickets resolved over the last month in workspace `team`, on questions
+    of the kind the bench asks but not the same words."""
+    from bot.store import StateStore
+    from bot.types import Author, ConversationRef, EscalationReason, TicketStatus
+
+    topics = ("invoices", "webhooks", "the API token", "SSO", "exports", "seats", "the mobile app", "alerts")
+    verbs = ("set up", "rotate", "download", "turn off", "debug", "move", "share", "rename")
+    store = StateStore(target)
+    start = datetime.now(UTC) - timedelta(days=30)
+    try:
+        for n in range(count):
+            at = start + timedelta(minutes=n)
+            ticket, _ = store.create_ticket(
+                ref=ConversationRef(platform="slack", workspace=team, channel=CHANNEL, thread=f"{n}.000100"),
+                asker=Author(id=USERS[n % len(USERS)]),
+                question=f"How do I {verbs[n % len(verbs)]} {topics[n // len(verbs) % len(topics)]} ({n})?",
+                reason=EscalationReason.ASKED_FOR_HUMAN,
+                at=at,
+            )
+            store.transition_ticket(
+                ticket.id,
+                to=TicketStatus.RESOLVED,
+                allowed_from=[TicketStatus.OPEN],
+                actor=Author(id="U0STAFF"),
+                at=at,
+                fields={"resolved_at": at},
+            )
+    finally:
+        store.close()
+
+
 # -- Slack's side -------------------------------------------------------------------------------
 
 
@@ -406,11 +444,17 @@ async def measure(
     tmp: Path,
     logs: Path | None,
     cpu: str = "auto",
+    resolved: int = 0,
 ) -> Row:
     """Start `workers` workers, warm each up, then time `questions` spread round-robin."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"w{workers}-", dir=tmp))
     config = write_config(run_dir, answer_workers, cpu)
     async with FakeSlack(bot_scopes=BOT_SCOPES) as slack, FakeOpenAI() as openai:
+        if resolved:
+            # one state for all the workers: the database, or (SQLite, one worker) worker 1's file
+            (run_dir / "worker-1").mkdir()
+            state = database_url or run_dir / "worker-1" / "state.db"
+            await asyncio.to_thread(seed_resolved, state, slack.team_id, resolved)
         for user in USERS:
             slack.add_user(user, f"user-{user.lower()}")
         model = openai if model_seconds is not None else None
@@ -482,6 +526,7 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                             tmp=tmp,
                             logs=args.logs,
                             cpu=args.cpu,
+                            resolved=args.resolved,
                         )
                     row.anchor = table[0].rate if table else row.rate
                     table.append(row)
@@ -506,6 +551,7 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> list
                             tmp=tmp,
                             logs=args.logs,
                             cpu=args.cpu,
+                            resolved=args.resolved,
                         )
                     progress(_line(rows[backend]))
                 for backend in ("SQLite", "PostgreSQL"):  # SQLite is each pair's anchor
@@ -528,6 +574,7 @@ def print_tables(tables: Sequence[list[Row]], args: argparse.Namespace) -> None:
     print(
         f"Cluster throughput on {os.cpu_count()} cores: `supportbot run` workers, Slack HTTP mode against the "
         f"fake Slack, one signed app_mention per question, round-robin over the workers"
+        + (f"; each state starts with {args.resolved} resolved tickets" if args.resolved else "")
     )
     headers = (
         "workers",
@@ -602,6 +649,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw rows here")
     parser.add_argument(
+        "--resolved", type=int, default=0, help="resolved tickets each state starts with (default 0)"
+    )
+    parser.add_argument(
         "--cpu",
         choices=("auto", "off"),
         default="auto",
@@ -614,9 +664,11 @@ def _args() -> argparse.Namespace:
         or args.pairs < 1
         or args.model_ms < 0
         or min(args.answer_workers) < 1
+        or args.resolved < 0
     ):
         parser.error(
-            "--questions, --extractive-questions and --pairs >= 1, --model-ms >= 0, --answer-workers >= 1"
+            "--questions, --extractive-questions and --pairs >= 1, --model-ms >= 0, --answer-workers >= 1, "
+            "--resolved >= 0"
         )
     return args
 
