@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
-from bot.insights.similarity import Signature, best_match, signature
+from bot.insights.similarity import Postings, Signature, best_match, signature
 from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
 from bot.store.tickets import resolved_statement
@@ -56,11 +56,12 @@ def _place(where: ConversationRef) -> Place:
     return where.platform, policy.listed_from(where)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Kept:
     resolved: Resolved
     resolutions: int  # the store's count of tickets resolved here, taken before the read
     at: datetime
+    postings: Postings | None = None  # over the tickets' signatures, made when first compared
 
 
 class SimilarTickets:
@@ -110,14 +111,18 @@ class SimilarTickets:
         person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
         `where` just now, when the caller read it already."""
         read_now = resolved is not None
+        kept = self._kept.get(_place(where))
         if resolved is None:
-            stamp = self.due(where)
-            if stamp is None:
-                resolved = self._kept[_place(where)].resolved
+            if self.due(where) is None and kept is not None:
+                resolved = kept.resolved
             else:
+                stamp = self.store.store.resolutions
                 resolved = self.keep(where, await self.store.run(recently_resolved, where), stamp)
+                kept = self._kept[_place(where)]
                 read_now = True
-        found = self._best(resolved, question, neighbours, scores, public_only, exclude, among)
+        if kept is None or kept.resolved is not resolved:
+            kept = _Kept(resolved, 0, self.clock.now())  # a caller's own read, not kept here
+        found = self._best(kept, question, neighbours, scores, public_only, exclude, among)
         if found is None or read_now:
             return found
         # kept from an earlier read: another process may have reopened it, forgotten its asker
@@ -132,7 +137,7 @@ class SimilarTickets:
 
     def _best(
         self,
-        resolved: Resolved,
+        kept: _Kept,
         question: str,
         neighbours: Sequence[str],
         scores: Sequence[float],
@@ -140,18 +145,19 @@ class SimilarTickets:
         exclude: int | None,
         among: frozenset[int] | None,
     ) -> Ticket | None:
+        if kept.postings is None:
+            kept.postings = Postings([self._signature(*entry) for entry in kept.resolved])
+        asked = signature(question, neighbours, scores=scores)
+        # only the tickets sharing a term or a passage with the question can be similar to it
         candidates = [
-            (ticket, near, weights)
-            for ticket, near, weights in resolved
-            if ticket.id != exclude
+            i
+            for i in kept.postings.near(asked)
+            if (ticket := kept.resolved[i][0]).id != exclude
             and (among is None or ticket.id in among)
             and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
         ]
-        if not candidates:
-            return None
-        sigs = [self._signature(ticket, near, weights) for ticket, near, weights in candidates]
-        match = best_match(signature(question, neighbours, scores=scores), sigs)
-        return candidates[match][0] if match is not None else None
+        match = best_match(asked, [kept.postings.signatures[i] for i in candidates])
+        return kept.resolved[candidates[match]][0] if match is not None else None
 
     def _signature(self, ticket: Ticket, neighbours: tuple[str, ...], scores: tuple[float, ...]) -> Signature:
         found = self._signatures.get(ticket.id)

@@ -254,21 +254,43 @@ def best_match(sig: Signature, candidates: Sequence[Signature], threshold: float
     return best
 
 
+class Postings:
+    """Which of `signatures` may be similar to a question (`may_be_similar`), found through the
+    terms, passages and (of signatures without passages) character n-grams they share instead
+    of a pass over all of them: most resolved tickets or window questions share nothing with
+    a given one, and a set test each is still most of a pass's cost."""
+
+    def __init__(self, signatures: Sequence[Signature]) -> None:
+        self.signatures = signatures
+        self._lists: dict[str, list[int]] = defaultdict(list)
+        for i, sig in enumerate(signatures):
+            for key in _keys(sig, grams=not sig._near):  # two without passages compare n-grams
+                self._lists[key].append(i)
+
+    def lists(self) -> list[list[int]]:
+        """The signatures sharing each key, in order: every pair that may be similar is in one."""
+        return list(self._lists.values())
+
+    def near(self, sig: Signature) -> list[int]:
+        """In order, the indices of the signatures `sig` may be similar to (a superset of those
+        `may_be_similar` accepts; every other one's similarity to it is 0)."""
+        found: set[int] = set()
+        for key in _keys(sig, grams=not sig._near):
+            found.update(self._lists.get(key, ()))
+        return sorted(found)
+
+
+def _keys(sig: Signature, *, grams: bool) -> list[str]:
+    keys = ["w:" + term for term in sig.terms] + ["n:" + chunk for chunk in sig._near]
+    return keys + ["g:" + gram for gram in sig._grams] if grams else keys
+
+
 def _pairs(signatures: Sequence[Signature]) -> dict[tuple[int, int], float]:
     """Similarity of every pair (i < j) that shares a term or a passage; any other pair's is
     0 (or, both without passages and sharing no term, also 0). An inverted index finds them,
     so a large set of unrelated questions costs far less than comparing every pair."""
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, sig in enumerate(signatures):
-        for key in sig.terms:
-            postings["w:" + key].append(i)
-        for key in sig._near:
-            postings["n:" + key].append(i)
-        if not sig._near:  # two of these are compared on their words alone: n-grams count
-            for key in sig._grams:
-                postings["g:" + key].append(i)
     candidates: set[tuple[int, int]] = set()
-    for members in postings.values():
+    for members in Postings(signatures).lists():
         for x, i in enumerate(members):
             candidates.update((i, j) for j in members[x + 1 :])
     out: dict[tuple[int, int], float] = {}

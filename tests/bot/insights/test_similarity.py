@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.insights.similarity import (
     NEIGHBOURS,
     SIMILAR,
+    Postings,
     Signature,
     best_match,
     cluster,
@@ -277,3 +278,20 @@ def test_the_shortcut_past_distant_neighbourhoods_decides_as_the_full_measure(
     eligible = [i for i, s in enumerate(scores) if s >= threshold]
     want = min(eligible, key=lambda i: (-scores[i], i)) if eligible else None
     assert best_match(a, others, threshold) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(_signatures(), st.lists(_signatures(), max_size=12))
+@example(signature("invoice", ()), [signature("invite", ()), signature("invoice", ("docs/mail.md#0",))])
+def test_postings_find_every_signature_that_may_be_similar_and_keep_the_best_match(
+    a: Signature, others: list[Signature]
+) -> None:
+    """Postings.near narrows a comparison to the signatures sharing a term, a passage or (both
+    without passages) an n-gram: none it leaves out could be similar, and the best match among
+    those it keeps is the best match among all (the same one on ties: order is kept)."""
+    near = Postings(others).near(a)
+    assert near == sorted(near)
+    assert {i for i, b in enumerate(others) if may_be_similar(a, b)} <= set(near)
+    assert all(similarity(a, b) == 0.0 for i, b in enumerate(others) if i not in near)
+    match = best_match(a, [others[i] for i in near], threshold=1e-9)
+    assert (near[match] if match is not None else None) == best_match(a, others, threshold=1e-9)
