@@ -1,17 +1,20 @@
 """The burst watch's view of a place's recent questions: what one observation reads (`Look`,
-`Observed`) and the window those reads keep up to date (`Window`: the newest RECENT_LIMIT
+`Observed`), the window those reads keep up to date (`Window`: the newest RECENT_LIMIT
 questions, added to and aged incrementally, so a busy hour costs each answer what changed,
-not a pass over all of it). bot/insights/bursts.py clusters what the window holds.
+not a pass over all of it) and who asked what in it (`AskerIndex`: whether a question can
+have enough askers to be a burst, without a pass over the window). bot/insights/bursts.py
+clusters what the window holds.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.insights.similarity import Signature, index_keys, similar
 from bot.store import StateStore
 from bot.store.incidents import RecentQuestion, burst_ids_statement, recent_of, recent_statement
 from bot.store.rows import read_together
@@ -132,6 +135,13 @@ class Window:
         return len(self._askers)
 
     def current(self, since: datetime) -> list[RecentQuestion]:
+        """The questions asked since `since`, newest first. In time order the aged ones are at
+        the oldest end, where `update` pops them: only a row out of order can be left in the
+        middle, so without one the window is all current, with no pass over its times (a
+        twentieth of a busy worker's time went to that pass)."""
+        no_strays_aged = self._strays_from is None or self._strays_from >= since
+        if no_strays_aged and (not self.questions or self.questions[-1].at >= since):
+            return list(self.questions)
         return [q for q in self.questions if q.at >= since]
 
 
@@ -145,3 +155,85 @@ def _strays_from(questions: Sequence[RecentQuestion]) -> datetime | None:
         elif earliest is None or q.at < earliest:
             earliest = q.at
     return earliest
+
+
+class AskerIndex:
+    """Who asked each distinct question of a window (equal signatures are one object: bursts.py
+    `one_of`), filed under the terms and passages it has (`index_keys`). Whether a question can
+    have `enough` different askers among the questions similar to it is then a look at the few
+    distinct questions sharing a key with it, not at every question of the window: the common
+    answer, no, cost a busy worker a sixth of its time as a pass (bench/cluster_throughput.py).
+    It follows the window's changes (`add`, `drop`: a few rows per answer) and analyses a
+    question only once a look needs it, so a quiet window costs nothing.
+
+    It counts every question the window holds, aged rows out of time order too, and people
+    whose id was erased as one: never fewer askers than the clustering (bursts.py `cluster_of`)
+    counts over the window's current questions, so a no here is that clustering's no."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, RecentQuestion] = {}  # added, not analysed yet
+        self._rows: dict[int, tuple[Signature, str]] = {}  # answer id -> its signature, who asked
+        self._askers: dict[int, tuple[Signature, Counter[str]]] = {}  # by signature identity
+        self._postings: defaultdict[str, set[int]] = defaultdict(set)  # key -> signature identities
+
+    def __len__(self) -> int:
+        """How many questions it holds."""
+        return len(self._waiting) + len(self._rows)
+
+    def add(self, questions: Iterable[RecentQuestion]) -> None:
+        for q in questions:
+            self._waiting[q.answer_id] = q
+
+    def drop(self, questions: Iterable[RecentQuestion]) -> None:
+        for q in questions:
+            if self._waiting.pop(q.answer_id, None) is None and q.answer_id in self._rows:
+                self._drop(q.answer_id)
+
+    def may_reach(
+        self, target: Signature, asker: str, enough: int, sign: Callable[[RecentQuestion], Signature]
+    ) -> bool:
+        """False when fewer than `enough` different people, `asker` with them, asked questions
+        similar to `target` (True may still be fewer, as the class says). `sign` makes a
+        question's signature."""
+        for answer_id, q in self._waiting.items():
+            self._add(answer_id, sign(q), q.asker_id)
+        self._waiting.clear()
+        askers = {asker}
+        if len(askers) >= enough:
+            return True
+        shared: set[int] = set()
+        for key in index_keys(target):
+            shared.update(self._postings.get(key, ()))
+        for identity in shared:
+            sig, who = self._askers[identity]
+            if who.keys() <= askers or not similar(target, sig):
+                continue
+            askers.update(who)
+            if len(askers) >= enough:
+                return True
+        return False
+
+    def _add(self, answer_id: int, sig: Signature, asker: str) -> None:
+        self._rows[answer_id] = (sig, asker)
+        identity = id(sig)
+        entry = self._askers.get(identity)
+        if entry is None:
+            entry = self._askers[identity] = (sig, Counter())
+            for key in index_keys(sig):
+                self._postings[key].add(identity)
+        entry[1][asker] += 1
+
+    def _drop(self, answer_id: int) -> None:
+        sig, asker = self._rows.pop(answer_id)
+        identity = id(sig)
+        who = self._askers[identity][1]
+        who[asker] -= 1
+        if who[asker] <= 0:
+            del who[asker]
+        if not who:
+            del self._askers[identity]
+            for key in index_keys(sig):
+                filed = self._postings[key]
+                filed.discard(identity)
+                if not filed:
+                    del self._postings[key]

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.burst_window import Look, Place, Window, observed
+from bot.insights.burst_window import AskerIndex, Look, Place, Window, observed
 from bot.insights.similarity import (
     Asked,
     Signature,
@@ -99,25 +99,34 @@ def one_of(sig: Signature) -> Signature:
     return _ONE.setdefault((sig.terms, sig.neighbours, sig.weights), sig)
 
 
+def signature_of(q: RecentQuestion, cache: dict[int, Signature]) -> Signature:
+    """`q`'s signature, made once (by `one_of`) and kept in `cache` by answer id."""
+    found = cache.get(q.answer_id)
+    if found is None:
+        found = cache[q.answer_id] = one_of(signature(q.question, q.neighbours, scores=q.scores))
+    return found
+
+
 def cluster_of(
     newest: RecentQuestion,
     recent: Sequence[RecentQuestion],
     cache: dict[int, Signature],
     min_askers: int = 1,
+    index: AskerIndex | None = None,
 ) -> Cluster | None:
     """The recent questions similar to `newest`, the most central one first (the one most
     similar to the rest says best what the cluster is about); None when fewer than
     `min_askers` different people asked them, which is most clusters of a busy window, and
     then their centrality is never computed. `cache`: signatures by answer id, each made
-    by `one_of`."""
+    by `one_of`; `index`: the window's askers (holding `recent` at least), which tells that
+    usual no without a pass over `recent`."""
 
     def sig(q: RecentQuestion) -> Signature:
-        found = cache.get(q.answer_id)
-        if found is None:
-            found = cache[q.answer_id] = one_of(signature(q.question, q.neighbours, scores=q.scores))
-        return found
+        return signature_of(q, cache)
 
     target = sig(newest)
+    if index is not None and not index.may_reach(target, newest.asker_id, min_askers, sig):
+        return None
     # `similar` skips the costly part for most pairs: two questions sharing no word and no
     # passage fail a set test, and neighbourhoods far apart fail before the words are compared.
     # Equal signatures (the same question in the same words: most of a burst) are one object
@@ -193,6 +202,7 @@ class BurstWatch:
         # per platform and workspace: a burst is one workspace's, with several installed one's
         # questions must never show in another's alert
         self._windows: dict[Place, Window] = {}
+        self._askers: dict[Place, AskerIndex] = {}  # who asked what in each window
         self._lock = asyncio.Lock()  # two questions finishing together must not both alert
 
     def look(self, where: ConversationRef) -> Look:
@@ -223,11 +233,16 @@ class BurstWatch:
             place, now, since, cooldown = look.place, look.now, look.since, look.cooldown
             platform, s = place[0], self.settings.insights
             window = self._windows.setdefault(place, Window())
+            index = self._askers.setdefault(place, AskerIndex())
             # the window's newest RECENT_LIMIT questions, kept in memory and brought up to date
             # on every observation: each reads only the rows recorded since the last. Questions
             # another process records are read too; one it commits out of id order can be
             # missed, which costs a burst one ask, never an alert
-            for gone in window.update(read.fresh, since):
+            known = window.seen
+            dropped = window.update(read.fresh, since)
+            index.add(q for q in read.fresh if q.answer_id > known)  # what the window took in
+            index.drop(dropped)
+            for gone in dropped:
                 self._signatures.pop(gone.answer_id, None)
             # a cluster is drawn from the window: with too few people in all of it, none can be a
             # burst (the usual case, a quiet window: no analysis)
@@ -245,7 +260,7 @@ class BurstWatch:
             newest = next((q for q in recent if q.answer_id == answer_id), None)
             if newest is None or not newest.asker_id:
                 return None
-            cluster = cluster_of(newest, recent, self._signatures, s.burst_min_askers)
+            cluster = cluster_of(newest, recent, self._signatures, s.burst_min_askers, index)
             live = sum(len(w.questions) for w in self._windows.values())
             if len(self._signatures) > live:  # some for questions no window holds any more
                 self._forget_old({q.answer_id for w in self._windows.values() for q in w.questions})

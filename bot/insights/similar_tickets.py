@@ -145,6 +145,8 @@ class SimilarTickets:
         exclude: int | None,
         among: frozenset[int] | None,
     ) -> Ticket | None:
+        if not kept.resolved:
+            return None  # a team with no resolved tickets yet: nothing to analyse the question for
         if kept.postings is None:
             kept.postings = Postings([self._signature(*entry) for entry in kept.resolved])
         asked = signature(question, neighbours, scores=scores)

@@ -160,6 +160,11 @@ class Asked:
     scores: tuple[float, ...] = ()
 
     def signature(self) -> Signature:
+        return self._signature
+
+    @cached_property
+    def _signature(self) -> Signature:
+        # made once: the burst watch, known-issue notices and similar tickets may each need it
         return signature(self.text, self.neighbours, scores=self.scores)
 
 
@@ -264,7 +269,7 @@ class Postings:
         self.signatures = signatures
         self._lists: dict[str, list[int]] = defaultdict(list)
         for i, sig in enumerate(signatures):
-            for key in _keys(sig, grams=not sig._near):  # two without passages compare n-grams
+            for key in index_keys(sig):
                 self._lists[key].append(i)
 
     def lists(self) -> list[list[int]]:
@@ -275,14 +280,17 @@ class Postings:
         """In order, the indices of the signatures `sig` may be similar to (a superset of those
         `may_be_similar` accepts; every other one's similarity to it is 0)."""
         found: set[int] = set()
-        for key in _keys(sig, grams=not sig._near):
+        for key in index_keys(sig):
             found.update(self._lists.get(key, ()))
         return sorted(found)
 
 
-def _keys(sig: Signature, *, grams: bool) -> list[str]:
+def index_keys(sig: Signature) -> list[str]:
+    """What an inverted index files `sig` under: its terms and passages, and, without passages,
+    its n-grams (two such signatures are compared on their words alone). Two signatures with
+    no key in common are never similar (`may_be_similar`)."""
     keys = ["w:" + term for term in sig.terms] + ["n:" + chunk for chunk in sig._near]
-    return keys + ["g:" + gram for gram in sig._grams] if grams else keys
+    return keys if sig._near else keys + ["g:" + gram for gram in sig._grams]
 
 
 def _pairs(signatures: Sequence[Signature]) -> dict[tuple[int, int], float]:

@@ -7,7 +7,9 @@ import io
 import itertools
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, one_of, signatures_from_json
+from bot.insights.burst_window import AskerIndex
+from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, one_of, signature_of, signatures_from_json
 from bot.insights.similarity import Signature, signature, similar, similarity
 from bot.store.incidents import IncidentStatus, RecentQuestion
 from bot.types import (
@@ -422,6 +425,50 @@ def test_a_cluster_is_the_similar_questions_whoever_asked_first(
         centre = {q.answer_id: sum(similarity(sigs[q.answer_id], s) for s in sample) for q in plain}
         ranked = sorted(plain, key=lambda q: (-centre[q.answer_id], q.at))
         assert [m.answer_id for m in found.members] == [q.answer_id for q in ranked]
+
+
+@st.composite
+def _repeating_windows(draw: st.DrawFn) -> list[RecentQuestion]:
+    """Windows where the same question comes back in the same words from several people (one
+    signature, many askers), as in a burst, beside others that share a word or a passage."""
+    n = draw(st.integers(1, 24))
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    places = (("docs/login.md#0",), ("docs/login.md#0", "docs/sso.md#1"), ("docs/billing.md#0",), ())
+    return [
+        RecentQuestion(
+            answer_id=200 - i,
+            conversation=f"slack:T1:C1:{i}",
+            asker_id=draw(st.sampled_from(("U1", "U2", "U3", "U4", "U5", "U6", ""))),
+            question=draw(st.sampled_from(_TEXTS)),
+            neighbours=draw(st.sampled_from(places)),
+            scores=(9.0, 5.0, 3.0),
+            at=at - timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_windows(), _repeating_windows()), _windows(), st.integers(1, 6), st.integers(0, 14))
+def test_the_asker_index_never_changes_a_cluster(
+    window: list[RecentQuestion], before: list[RecentQuestion], least: int, aged: int
+) -> None:
+    """With the window's asker index, cluster_of gives what it gives without: the index only
+    says no where the count over the window's current questions says no. The index held other
+    rows before (dropped by the sync) and holds rows that have aged out of `recent` too."""
+    cache: dict[int, Signature] = {}
+    index = AskerIndex()
+    earlier = [replace(q, answer_id=q.answer_id - 100) for q in before]  # rows since gone
+    half = len(earlier) // 2
+    index.add([*window[: len(window) // 2], *earlier[:half]])
+    index.may_reach(signature("reset password", ()), "U1", 99, partial(signature_of, cache=cache))
+    index.add([*window[len(window) // 2 :], *earlier[half:]])
+    index.drop(earlier)  # half analysed by the look above, half never
+    assert len(index) == len(window)  # what was dropped is gone, whether analysed or not
+    recent = window[: max(1, len(window) - aged)]  # the rest aged: still in the index
+    plain = cluster_of(recent[0], recent, {}, min_askers=least)
+    indexed = cluster_of(recent[0], recent, cache, min_askers=least, index=index)
+    assert indexed == plain
 
 
 async def test_a_burst_of_one_question_in_the_same_words_keeps_its_signature_once(
