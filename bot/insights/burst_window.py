@@ -36,7 +36,9 @@ class Look:
     now: datetime
     since: datetime  # the window's start
     cooldown: datetime  # bursts announced since then are not announced again
-    seen: int  # the largest answer id the place's window held when the look was taken
+    # where the read starts: the largest answer id the place's window held when the look was
+    # taken, or 0 for the window's newest rows by time (`Window.read_from`)
+    seen: int
 
     def statements(self) -> list[tuple[str, list[Any]]]:
         """The bursts announced in the place since `cooldown`, and the window's questions
@@ -121,6 +123,8 @@ class Window:
             gone = self.questions.pop()
             dropped.append(gone)
             self._forget(gone)
+        if not self.questions:  # nothing left out of order: `current` needs no pass again
+            self._strays_from = self._latest = None
         return dropped
 
     def _forget(self, gone: RecentQuestion) -> None:
@@ -128,6 +132,13 @@ class Window:
             self._askers[gone.asker_id] -= 1
             if not self._askers[gone.asker_id]:
                 del self._askers[gone.asker_id]
+
+    def read_from(self, since: datetime) -> int:
+        """Where the next read starts: `seen` while the window holds a question asked since
+        `since` (what was recorded after it is then a few rows), else 0: a first look, or a
+        window gone quiet, reads the window's newest rows by time instead of every place's
+        rows recorded since (bot/store/incidents.py `recent_statement`)."""
+        return self.seen if self.questions and self.questions[0].at >= since else 0
 
     @property
     def askers(self) -> int:
@@ -155,6 +166,18 @@ def _strays_from(questions: Sequence[RecentQuestion]) -> datetime | None:
         elif earliest is None or q.at < earliest:
             earliest = q.at
     return earliest
+
+
+def advance(
+    window: Window, index: AskerIndex, fresh: Sequence[RecentQuestion], since: datetime
+) -> list[RecentQuestion]:
+    """`window.update(fresh, since)`, with `index` following what the window took in and let
+    go; what was dropped."""
+    known = window.seen
+    dropped = window.update(fresh, since)
+    index.add(q for q in fresh if q.answer_id > known)  # as the window takes rows in
+    index.drop(dropped)
+    return dropped
 
 
 class AskerIndex:
@@ -195,9 +218,10 @@ class AskerIndex:
         """False when fewer than `enough` different people, `asker` with them, asked questions
         similar to `target` (True may still be fewer, as the class says). `sign` makes a
         question's signature."""
-        for answer_id, q in self._waiting.items():
-            self._add(answer_id, sign(q), q.asker_id)
-        self._waiting.clear()
+        while self._waiting:
+            answer_id, q = next(iter(self._waiting.items()))
+            self._add(answer_id, sign(q), q.asker_id)  # if analysing one fails, it stays waiting
+            del self._waiting[answer_id]
         askers = {asker}
         if len(askers) >= enough:
             return True

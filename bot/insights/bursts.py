@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.burst_window import AskerIndex, Look, Place, Window, observed
+from bot.insights.burst_window import AskerIndex, Look, Place, Window, advance, observed
 from bot.insights.similarity import (
     Asked,
     Signature,
@@ -210,13 +210,14 @@ class BurstWatch:
         s = self.settings.insights
         place: Place = (where.platform, where.workspace)
         now = self.clock.now()
+        since = now - timedelta(minutes=s.burst_window_minutes)
         window = self._windows.get(place)
         return Look(
             place=place,
             now=now,
-            since=now - timedelta(minutes=s.burst_window_minutes),
+            since=since,
             cooldown=now - timedelta(minutes=s.burst_cooldown_minutes),
-            seen=window.seen if window is not None else 0,
+            seen=window.read_from(since) if window is not None else 0,
         )
 
     async def observe(
@@ -238,11 +239,7 @@ class BurstWatch:
             # on every observation: each reads only the rows recorded since the last. Questions
             # another process records are read too; one it commits out of id order can be
             # missed, which costs a burst one ask, never an alert
-            known = window.seen
-            dropped = window.update(read.fresh, since)
-            index.add(q for q in read.fresh if q.answer_id > known)  # what the window took in
-            index.drop(dropped)
-            for gone in dropped:
+            for gone in advance(window, index, read.fresh, since):
                 self._signatures.pop(gone.answer_id, None)
             # a cluster is drawn from the window: with too few people in all of it, none can be a
             # burst (the usual case, a quiet window: no analysis)

@@ -300,18 +300,30 @@ def recent_statement(
 ) -> tuple[str, list[Any]]:
     """`IncidentRepository.recent_questions`' read; `recent_of` reads its rows.
 
-    Newest by id, not by time: the primary key then bounds the read to the rows after
-    `after_id`, which is what each answer's burst watch asks for (a few rows). Ordered by
-    time, both engines walked the created_at index back over the whole window to find those
-    few, a pass per answer that grew with the traffic (bench/cluster_throughput.py's
-    PostgreSQL row: a third of the server's time at 3,000 questions). Ids and times agree
-    but for a row another process committed late, which the window handles as a stray."""
+    Two reads, each bounded by an index. With `after_id` (a window that holds a current row
+    read up to that id: bot/insights/burst_window.py `Look`), the rows after it, newest id
+    first: the primary key bounds the read to what was recorded since, a few rows per
+    answer, where walking the created_at index back over the whole window to find them was a
+    pass per answer that grew with the traffic (bench/cluster_throughput.py: a third of the
+    PostgreSQL server's time at 3,000 questions). Without (a first look, or a window gone
+    quiet), the window's newest rows by time, which the created_at index bounds: walking the
+    primary key down to an old id would read every place's rows since. Ids and times
+    disagree only for a row committed late or stamped by a worker whose clock differs, which
+    the window keeps as a stray."""
+    if after_id:
+        return (
+            "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
+            "from answers "
+            f"where id > ? and created_at >= ? and conversation {LIKE_PREFIX} "
+            "order by id desc limit ?",
+            [after_id, iso(since), _questions_of(platform, workspace), limit],
+        )
     return (
         "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
         "from answers "
-        f"where id > ? and created_at >= ? and conversation {LIKE_PREFIX} "
-        "order by id desc limit ?",
-        [after_id, iso(since), _questions_of(platform, workspace), limit],
+        f"where created_at >= ? and conversation {LIKE_PREFIX} "
+        "order by created_at desc limit ?",
+        [iso(since), _questions_of(platform, workspace), limit],
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.insights.burst_window import RECENT_LIMIT, Window
+from bot.insights.burst_window import RECENT_LIMIT, AskerIndex, Window, advance
 from bot.store.incidents import RecentQuestion
 
 START = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -106,3 +106,22 @@ def test_rows_read_again_are_counted_once() -> None:
             window.update(fresh, START)
         assert [q.answer_id for q in window.current(START)] == [3, 2, 1]
         assert window.askers == 3 and window.seen == 3
+
+
+@settings(max_examples=80, deadline=None)
+@given(_observations)
+def test_the_asker_index_holds_what_the_window_holds(
+    observations: list[tuple[list[tuple[str, int]], int]],
+) -> None:
+    """The burst watch's step (`advance`): the index takes in and lets go of exactly the rows
+    the window does, rows read twice and rows dropped on arrival included."""
+    window, index = Window(), AskerIndex()
+    next_id, since = 1, START
+    for batch, moved in observations:
+        since += timedelta(seconds=moved)
+        recorded = [_question(next_id + n, asker, late) for n, (asker, late) in enumerate(batch)]
+        next_id += len(batch)
+        fresh = sorted((q for q in recorded if q.at >= since), key=lambda q: q.answer_id, reverse=True)
+        again = list(window.questions)[:3]  # rows read again: the window skips them
+        advance(window, index, [*fresh[:RECENT_LIMIT], *again], since)
+        assert len(index) == len(window.questions)
