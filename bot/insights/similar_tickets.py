@@ -8,11 +8,12 @@ card may show any, since staff see every channel.
 The resolved tickets a place compares with are kept between questions instead of read for
 each (reading and decoding RECENT_RESOLVED tickets took 20 ms on the store's one thread, so a
 team with a few months of resolved tickets capped the bot near 50 answers a second). They
-are read again once RESOLVED_FRESH_SECONDS have passed, or as soon as this process resolves
-a ticket (`TicketRepository.resolutions`). A ticket resolved by another process is therefore
-suggested up to RESOLVED_FRESH_SECONDS late, never wrongly: a kept ticket that is matched is
-read again before it is suggested, so one reopened, emptied by forget-me or retention, or
-made internal since is never shown.
+are read again once RESOLVED_FRESH_SECONDS have passed, or as soon as this process changes a
+ticket (`TicketRepository.ticket_changes`: a move, a field, forget-me). A ticket resolved by
+another process is therefore suggested up to RESOLVED_FRESH_SECONDS late, never wrongly: a
+kept ticket that is matched is read again before it is suggested, so one reopened, emptied by
+forget-me or retention, or made internal since is never shown. Stale entries are dropped, so
+a place nobody asks in holds none.
 """
 
 from __future__ import annotations
@@ -49,18 +50,27 @@ def recently_resolved_statement(where: ConversationRef) -> tuple[str, list[Any]]
     return resolved_statement(where.platform, RECENT_RESOLVED, policy.listed_from(where))
 
 
-Place = tuple[str, frozenset[str]]  # a platform and the workspaces listed from a conversation
+Listing = tuple[str, frozenset[str]]  # a platform and the workspaces listed from a conversation
 
 
-def _place(where: ConversationRef) -> Place:
+def _place(where: ConversationRef) -> Listing:
     return where.platform, policy.listed_from(where)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When a read of resolved tickets began: the store's count of ticket changes made here
+    (`TicketRepository.ticket_changes`) and the time, both taken before the read, so a change
+    made while it runs makes the next question read again."""
+
+    changes: int
+    at: datetime
 
 
 @dataclass(slots=True)
 class _Kept:
     resolved: Resolved
-    resolutions: int  # the store's count of tickets resolved here, taken before the read
-    at: datetime
+    stamp: Stamp
     postings: Postings | None = None  # over the tickets' signatures, made when first compared
 
 
@@ -69,28 +79,35 @@ class SimilarTickets:
         self.store = store
         self.clock = clock
         self._signatures: dict[int, Signature] = {}  # by ticket id: a question is analysed once
-        self._kept: dict[Place, _Kept] = {}
+        self._kept: dict[Listing, _Kept] = {}
 
-    def due(self, where: ConversationRef) -> int | None:
+    def __len__(self) -> int:
+        """How many places' resolved tickets are kept."""
+        return len(self._kept)
+
+    def due(self, where: ConversationRef) -> Stamp | None:
         """None when the resolved tickets kept for `where` are fresh; otherwise they are to be
-        read, and this is the stamp to `keep` them with (taken before the read, so a ticket
-        resolved while it runs makes the next question read again)."""
+        read, and this is the stamp to `keep` them with."""
         kept = self._kept.get(_place(where))
-        if kept is not None and self._fresh(kept):
+        if kept is not None and self._fresh(kept.stamp):
             return None
-        return self.store.store.resolutions
+        return Stamp(self.store.store.ticket_changes, self.clock.now())
 
-    def keep(self, where: ConversationRef, resolved: Resolved, stamp: int) -> Resolved:
-        """Keep what was read for `where` (`due` gave `stamp`); returns it."""
-        self._kept[_place(where)] = _Kept(resolved, stamp, self.clock.now())
-        if len(self._signatures) > 4 * RECENT_RESOLVED:
-            # tickets no longer among any place's recent ones need no signature
-            live = {ticket.id for kept in self._kept.values() for ticket, _, _ in kept.resolved}
-            self._signatures = {k: v for k, v in self._signatures.items() if k in live}
+    def keep(self, where: ConversationRef, resolved: Resolved, stamp: Stamp) -> Resolved:
+        """Keep what was read for `where` (`due` gave `stamp`); returns it. What is no longer
+        fresh goes: it is never used again (the next question there reads anew), and the
+        tickets of a place nobody asks in, forgotten people's among them, are not held."""
+        self._kept = {place: kept for place, kept in self._kept.items() if self._fresh(kept.stamp)}
+        self._kept[_place(where)] = _Kept(resolved, stamp)
+        live = sum(len(kept.resolved) for kept in self._kept.values())
+        if len(self._signatures) > 2 * max(live, RECENT_RESOLVED):
+            # tickets no longer among any kept place's recent ones need no signature
+            ids = {ticket.id for kept in self._kept.values() for ticket, _, _ in kept.resolved}
+            self._signatures = {k: v for k, v in self._signatures.items() if k in ids}
         return resolved
 
-    def _fresh(self, kept: _Kept) -> bool:
-        return kept.resolutions == self.store.store.resolutions and self.clock.now() - kept.at < timedelta(
+    def _fresh(self, stamp: Stamp) -> bool:
+        return stamp.changes == self.store.store.ticket_changes and self.clock.now() - stamp.at < timedelta(
             seconds=RESOLVED_FRESH_SECONDS
         )
 
@@ -113,15 +130,16 @@ class SimilarTickets:
         read_now = resolved is not None
         kept = self._kept.get(_place(where))
         if resolved is None:
-            if self.due(where) is None and kept is not None:
+            stamp = self.due(where)
+            if stamp is None and kept is not None:
                 resolved = kept.resolved
             else:
-                stamp = self.store.store.resolutions
+                stamp = stamp or Stamp(self.store.store.ticket_changes, self.clock.now())
                 resolved = self.keep(where, await self.store.run(recently_resolved, where), stamp)
                 kept = self._kept[_place(where)]
                 read_now = True
         if kept is None or kept.resolved is not resolved:
-            kept = _Kept(resolved, 0, self.clock.now())  # a caller's own read, not kept here
+            kept = _Kept(resolved, Stamp(-1, self.clock.now()))  # a caller's own read, not kept here
         found = self._best(kept, question, neighbours, scores, public_only, exclude, among)
         if found is None or read_now:
             return found

@@ -287,6 +287,7 @@ class PeopleRepository(Repository):
                 [self._person_hash(platform, user_id), iso(at)],
             )
             counts["tombstones"] = 1
+        self.ticket_changes += 1
         return {table: n for table, n in counts.items() if n}
 
     def _scrub_mentions(

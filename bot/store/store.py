@@ -115,6 +115,10 @@ class Repository:
     `StateStore`, so they share its single `db` (one connection, one thread: see AsyncStore)."""
 
     db: StateDatabase
+    # how many times this store has changed tickets since it opened (moved one, set a field,
+    # forgot a person): bot/insights/similar_tickets.py reads its resolved tickets again when
+    # this moved since its last read, instead of for every question. Counted after the commit
+    ticket_changes: int = 0
 
     def __init__(self, db: StateDatabase) -> None:
         self.db = db

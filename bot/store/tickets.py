@@ -29,10 +29,6 @@ from bot.types import (
 
 
 class TicketRepository(Repository):
-    # how many tickets this store has resolved since it opened: what bot/insights/
-    # similar_tickets.py compares with was read before any that it has not seen
-    resolutions: int = 0
-
     def create_ticket(
         self,
         *,
@@ -208,8 +204,8 @@ class TicketRepository(Repository):
             changed = cursor.rowcount == 1
             if changed:
                 self._log_ticket(ticket_id, at, actor.id, event or str(to), detail)
-        if changed and to == TicketStatus.RESOLVED:
-            self.resolutions += 1  # once committed: a read that follows sees the ticket
+        if changed:
+            self.ticket_changes += 1  # once committed: a read that follows sees the change
         ticket = self.ticket(ticket_id)
         if ticket is None:
             raise StoreError(f"ticket #{ticket_id} does not exist")
@@ -282,6 +278,7 @@ class TicketRepository(Repository):
         with transaction(self.db):
             if not update_row(self.db, "tickets", "id", ticket_id, values) and values:
                 raise NotFoundError(f"no ticket {ticket_id}")
+        self.ticket_changes += 1
 
     def claim_rating_prompt(self, ticket_id: int) -> bool:
         """True once per ticket: whoever gets True asks the asker for a rating."""

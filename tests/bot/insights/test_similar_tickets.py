@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.insights.similar_tickets import RESOLVED_FRESH_SECONDS, SimilarTickets
+from bot.insights.similar_tickets import RESOLVED_FRESH_SECONDS, SimilarTickets, recently_resolved
 from bot.store import AsyncStore, StateStore
 from bot.types import Author, ConversationRef, EscalationReason, TicketStatus
 from tests.fakes.clock import FakeClock
@@ -42,15 +42,19 @@ def _resolve(store: StateStore, thread: str, question: str, asker: str = "U1") -
 
 
 class Reads:
-    """How many times the resolved tickets were read, seen in SQLite's own statement trace."""
+    """How many times the resolved tickets were read (`count`), and single tickets read again
+    before a suggestion (`checks`), seen in SQLite's own statement trace."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.count = 0
+        self.checks = 0
         connection.set_trace_callback(self._statement)
 
     def _statement(self, sql: str) -> None:
         if "t.status = 'resolved'" in sql:
             self.count += 1
+        elif sql.startswith("select * from tickets where id = "):
+            self.checks += 1
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,44 @@ async def test_a_kept_match_changed_by_another_process_is_never_suggested(setup:
     else:
         other.set_ticket_fields(ticket_id, visibility="internal")
     other.close()
+    reads.checks = 0
     assert await _find(similar) is None  # checked again before it is suggested
-    assert reads.count == 2  # and the place was read again, without it
+    assert reads.checks == 1 and reads.count == 2  # and the place was read again, without it
     assert await _find(similar) is None
     assert reads.count == 2
+
+
+async def test_a_change_made_while_a_read_runs_makes_the_next_question_read_again(setup: Setup) -> None:
+    """The stamp is taken before the read: a ticket resolved meanwhile may be missing from
+    what the read returned, so what was kept is not fresh."""
+    store, similar = setup.store, setup.similar
+    stamp = similar.due(HERE)
+    assert stamp is not None
+    read = await store.run(recently_resolved, HERE)  # before the resolution below
+    resolved = await store.run(_resolve, "1.1", "How do I export my invoices to CSV?")
+    similar.keep(HERE, read, stamp)
+    assert similar.due(HERE) is not None
+    assert await _find(similar) == resolved
+
+
+async def test_forgetting_a_person_here_is_never_answered_from_what_was_kept(setup: Setup) -> None:
+    store, similar, reads = setup.store, setup.similar, setup.reads
+    await store.run(_resolve, "1.1", "How do I export my invoices to CSV?", "U-GONE")
+    assert await _find(similar) is not None
+    await store.run(StateStore.forget, "slack", "U-GONE", setup.clock.now())
+    reads.checks = 0
+    assert await _find(similar) is None
+    assert reads.count == 2 and reads.checks == 0  # read again at once, not matched from what was kept
+
+
+async def test_only_fresh_places_are_kept(setup: Setup) -> None:
+    """A place's tickets, once stale, are never used again: they go when another place keeps
+    its own, so a place nobody asks in holds nothing."""
+    similar, clock = setup.similar, setup.clock
+    other = ConversationRef(platform="slack", workspace="T2", channel="C9", thread="x.1")
+    assert await _find(similar) is None
+    assert len(similar) == 1
+    clock.advance(seconds=RESOLVED_FRESH_SECONDS)
+    await similar.find(other, QUESTION, (), public_only=True)
+    assert len(similar) == 1
+    assert similar.due(HERE) is not None
