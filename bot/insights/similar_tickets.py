@@ -131,10 +131,10 @@ class SimilarTickets:
         kept = self._kept.get(_place(where))
         if resolved is None:
             stamp = self.due(where)
-            if stamp is None and kept is not None:
+            if stamp is None:
+                assert kept is not None  # `due` calls only what is kept fresh
                 resolved = kept.resolved
             else:
-                stamp = stamp or Stamp(self.store.store.ticket_changes, self.clock.now())
                 resolved = self.keep(where, await self.store.run(recently_resolved, where), stamp)
                 kept = self._kept[_place(where)]
                 read_now = True
