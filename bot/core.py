@@ -92,9 +92,12 @@ class SupportBot:
         )
         # a model configured to answer also writes the summary on ticket briefs
         summarizer = answerer if isinstance(answerer, Summarizer) else None
-        self.escalations = Escalations(settings=settings, store=store, clock=clock, summarizer=summarizer)
-        self.recorder = Recorder(store=store, clock=clock)
         self.insights = Insights(settings=settings, store=store, clock=clock, knowledge=self.knowledge)
+        # staff cards share the answers' kept resolved tickets (bot/insights/similar_tickets.py)
+        self.escalations = Escalations(
+            settings=settings, store=store, clock=clock, summarizer=summarizer, similar=self.insights.similar
+        )
+        self.recorder = Recorder(store=store, clock=clock)
         self.followups = Followups(settings=settings, store=store, clock=clock, escalations=self.escalations)
         self.responder = Responder(
             settings=settings,

@@ -150,11 +150,14 @@ def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply
 class TicketPosts:
     """Posts the triage card and keeps every message that shows a ticket up to date."""
 
-    def __init__(self, *, settings: Settings, store: AsyncStore, clock: Clock) -> None:
+    def __init__(
+        self, *, settings: Settings, store: AsyncStore, clock: Clock, similar: SimilarTickets | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.similar = SimilarTickets(store=store, clock=clock)
+        # the answers' own (bot/core.py): one place's resolved tickets are kept once
+        self.similar = similar or SimilarTickets(store=store, clock=clock)
 
     async def announced(self, ticket: Ticket) -> bool:
         """Whether the asker's thread was told about the ticket (a failed send is retried)."""

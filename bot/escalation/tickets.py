@@ -22,6 +22,7 @@ from bot.escalation.opening import TicketOpener
 from bot.escalation.routing import staff_mentions
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
+from bot.insights.similar_tickets import SimilarTickets
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.store import AnswerRecord, AsyncStore, StateStore
@@ -45,12 +46,18 @@ log = logging.getLogger(__name__)
 
 class Escalations:
     def __init__(
-        self, *, settings: Settings, store: AsyncStore, clock: Clock, summarizer: Summarizer | None = None
+        self,
+        *,
+        settings: Settings,
+        store: AsyncStore,
+        clock: Clock,
+        summarizer: Summarizer | None = None,
+        similar: SimilarTickets | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.posts = TicketPosts(settings=settings, store=store, clock=clock)
+        self.posts = TicketPosts(settings=settings, store=store, clock=clock, similar=similar)
         self.sla = SlaClock(settings=settings, store=store, clock=clock, posts=self.posts)
         self.hours = self.sla.hours
         self.opener = TicketOpener(

@@ -251,3 +251,10 @@ async def test_with_memory_on_an_answer_links_the_askers_own_past_ticket(
     )
     answer = channel.posted[-1][1]
     assert "You asked something like this before" not in answer.text and answer.refers_to is None
+
+
+def test_staff_cards_and_answers_keep_one_list_of_resolved_tickets(rt: Runtime) -> None:
+    """bot/insights/similar_tickets.py keeps a place's resolved tickets: the answers and the
+    staff cards share what is kept, instead of each holding and refreshing its own."""
+    assert rt.bot.escalations.posts.similar is rt.bot.insights.similar
+    assert rt.bot.responder.similar is rt.bot.insights.similar
