@@ -157,7 +157,7 @@ class TicketPosts:
         self.store = store
         self.clock = clock
         # the answers' own (bot/core.py): one place's resolved tickets are kept once
-        self.similar = similar or SimilarTickets(store=store, clock=clock)
+        self.similar = similar if similar is not None else SimilarTickets(store=store, clock=clock)
 
     async def announced(self, ticket: Ticket) -> bool:
         """Whether the asker's thread was told about the ticket (a failed send is retried)."""
