@@ -81,8 +81,10 @@ class SimilarTickets:
         self._signatures: dict[int, Signature] = {}  # by ticket id: a question is analysed once
         self._kept: dict[Listing, _Kept] = {}
 
-    def __len__(self) -> int:
-        """How many places' resolved tickets are kept."""
+    @property
+    def places_kept(self) -> int:
+        """How many places' resolved tickets are kept (a count, not a length: a keeper that
+        keeps nothing yet must still be truthy where it is passed around)."""
         return len(self._kept)
 
     def due(self, where: ConversationRef) -> Stamp | None:

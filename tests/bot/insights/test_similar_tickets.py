@@ -165,8 +165,8 @@ async def test_only_fresh_places_are_kept(setup: Setup) -> None:
     similar, clock = setup.similar, setup.clock
     other = ConversationRef(platform="slack", workspace="T2", channel="C9", thread="x.1")
     assert await _find(similar) is None
-    assert len(similar) == 1
+    assert similar.places_kept == 1
     clock.advance(seconds=RESOLVED_FRESH_SECONDS)
     await similar.find(other, QUESTION, (), public_only=True)
-    assert len(similar) == 1
+    assert similar.places_kept == 1
     assert similar.due(HERE) is not None
