@@ -261,16 +261,8 @@ class Responder:
             if self.similar is not None and stamp is not None and recorded.resolved is not None
             else None
         )
-        mine = (
-            await self._similar_resolved(
-                conversation, question, neighbours, list(asked.scores), scope, own, among
-            )
-            if own
-            else None
-        )
-        resolved = mine or await self._similar_resolved(
-            conversation, question, neighbours, list(asked.scores), scope, resolved=among
-        )
+        mine = await self._similar_resolved(conversation, asked, scope, own, among) if own else None
+        resolved = mine or await self._similar_resolved(conversation, asked, scope, resolved=among)
         if resolved is not None and resolved.resolved_at is not None:
             key = "similar_own_ticket" if mine else "similar_resolved"
             text += "\n\n" + say(key, language, ticket=resolved.id, date=f"{resolved.resolved_at:%Y-%m-%d}")
@@ -305,9 +297,7 @@ class Responder:
     async def _similar_resolved(
         self,
         conversation: ConversationRef,
-        question: str,
-        neighbours: list[str],
-        scores: list[float],
+        asked: Asked,
         scope: DocVisibility,
         own: frozenset[int] | None = None,
         resolved: Resolved | None = None,
@@ -321,9 +311,7 @@ class Responder:
         try:
             found = await self.similar.find(
                 conversation,
-                question,
-                neighbours,
-                scores=scores,
+                asked,
                 public_only=own is None or scope == DocVisibility.PUBLIC,
                 among=own,
                 resolved=resolved,

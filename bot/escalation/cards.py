@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.escalation.brief import brief
 from bot.escalation.values import ACTIVE, Context, PostKind
 from bot.insights.similar_tickets import SimilarTickets
+from bot.insights.similarity import Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -193,14 +194,9 @@ class TicketPosts:
             StateStore.asker_tickets, where.platform, ticket.asker_id, ticket.id, 3, policy.listed_from(where)
         )
         record = await self.store.run(StateStore.answer, ticket.answer_id) if ticket.answer_id else None
-        similar = await self.similar.find(
-            where,
-            ticket.question,
-            record.neighbours if record is not None else (),
-            scores=record.scores if record is not None else (),
-            public_only=False,
-            exclude=ticket.id,
-        )
+        neighbours, scores = (record.neighbours, record.scores) if record is not None else ((), ())
+        asked = Asked(ticket.question, neighbours, scores)
+        similar = await self.similar.find(where, asked, public_only=False, exclude=ticket.id)
         return previous, similar
 
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:

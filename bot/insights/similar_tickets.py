@@ -18,13 +18,12 @@ a place nobody asks in holds none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
-from bot.insights.similarity import Postings, Signature, best_match, signature
+from bot.insights.similarity import Asked, Postings, Signature, best_match, signature
 from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
 from bot.store.tickets import resolved_statement
@@ -116,16 +115,14 @@ class SimilarTickets:
     async def find(
         self,
         where: ConversationRef,
-        question: str,
-        neighbours: Sequence[str],
+        asked: Asked,
         *,
-        scores: Sequence[float] = (),
         public_only: bool,
         exclude: int | None = None,
         among: frozenset[int] | None = None,
         resolved: Resolved | None = None,
     ) -> Ticket | None:
-        """The resolved ticket most like `question` (asked in `where`; of the workspaces
+        """The resolved ticket most like the question `asked` (in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
         person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
         `where` just now, when the caller read it already."""
@@ -142,7 +139,7 @@ class SimilarTickets:
                 read_now = True
         if kept is None or kept.resolved is not resolved:
             kept = _Kept(resolved, Stamp(-1, self.clock.now()))  # a caller's own read, not kept here
-        found = self._best(kept, question, neighbours, scores, public_only, exclude, among)
+        found = self._best(kept, asked, public_only, exclude, among)
         if found is None or read_now:
             return found
         # kept from an earlier read: another process may have reopened it, forgotten its asker
@@ -151,16 +148,12 @@ class SimilarTickets:
         if current is not None and _still_shown(current, found, public_only):
             return current
         self._kept.pop(_place(where), None)
-        return await self.find(
-            where, question, neighbours, scores=scores, public_only=public_only, exclude=exclude, among=among
-        )
+        return await self.find(where, asked, public_only=public_only, exclude=exclude, among=among)
 
     def _best(
         self,
         kept: _Kept,
-        question: str,
-        neighbours: Sequence[str],
-        scores: Sequence[float],
+        question: Asked,
         public_only: bool,
         exclude: int | None,
         among: frozenset[int] | None,
@@ -169,7 +162,7 @@ class SimilarTickets:
             return None  # a team with no resolved tickets yet: nothing to analyse the question for
         if kept.postings is None:
             kept.postings = Postings([self._signature(*entry) for entry in kept.resolved])
-        asked = signature(question, neighbours, scores=scores)
+        asked = question.signature()  # made once for the answer: the burst watch uses it too
         # only the tickets sharing a term or a passage with the question can be similar to it
         candidates = [
             i

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.insights.similar_tickets import RESOLVED_FRESH_SECONDS, SimilarTickets, recently_resolved
+from bot.insights.similarity import Asked
 from bot.store import AsyncStore, StateStore
 from bot.types import Author, ConversationRef, EscalationReason, TicketStatus
 from tests.fakes.clock import FakeClock
@@ -78,7 +79,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
 
 
 async def _find(similar: SimilarTickets) -> int | None:
-    found = await similar.find(HERE, QUESTION, (), public_only=True)
+    found = await similar.find(HERE, Asked(QUESTION, ()), public_only=True)
     return found.id if found is not None else None
 
 
@@ -167,6 +168,6 @@ async def test_only_fresh_places_are_kept(setup: Setup) -> None:
     assert await _find(similar) is None
     assert similar.places_kept == 1
     clock.advance(seconds=RESOLVED_FRESH_SECONDS)
-    await similar.find(other, QUESTION, (), public_only=True)
+    await similar.find(other, Asked(QUESTION, ()), public_only=True)
     assert similar.places_kept == 1
     assert similar.due(HERE) is not None
