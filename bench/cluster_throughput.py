@@ -243,24 +243,47 @@ def write_config(tmp: Path, answer_workers: int = 8, cpu: str = "auto") -> Path:
 
 
 def seed_resolved(target: str | Path, team: str, count: int) -> None:
-    """`count` tickets resolved over the last month in workspace `team`, on questions
-    of the kind the bench asks but not the same words."""
+    """`count` tickets resolved over the last month in workspace `team`, each on an answered
+    question of the kind the bench asks but not the same words, whose retrieval neighbours are
+    passages of the knowledge folder (as the product records them), so the comparison with
+    them goes through passages as well as words."""
     from bot.store import StateStore
     from bot.types import Author, ConversationRef, EscalationReason, TicketStatus
 
     topics = ("invoices", "webhooks", "the API token", "SSO", "exports", "seats", "the mobile app", "alerts")
     verbs = ("set up", "rotate", "download", "turn off", "debug", "move", "share", "rename")
+    pages = sorted(p.name for p in (ROOT / "knowledge").glob("*.md"))
     store = StateStore(target)
     start = datetime.now(UTC) - timedelta(days=30)
     try:
         for n in range(count):
             at = start + timedelta(minutes=n)
+            ref = ConversationRef(platform="slack", workspace=team, channel=CHANNEL, thread=f"{n}.000100")
+            asker = USERS[n % len(USERS)]
+            question = f"How do I {verbs[n % len(verbs)]} {topics[n // len(verbs) % len(topics)]} ({n})?"
+            answer_id = store.record_answer(
+                ref=ref,
+                message_id=ref.thread,
+                asker_id=asker,
+                question=question,
+                answer="See the guide.",
+                confidence=0.6,
+                language="en",
+                answerer="extractive",
+                abstained=False,
+                sources=(),
+                top_path=None,
+                at=at,
+                neighbours=[f"{pages[(n + k) % len(pages)]}#{k}" for k in range(3)],
+                scores=[12.0, 9.0, 7.0, 5.0],
+            )
             ticket, _ = store.create_ticket(
-                ref=ConversationRef(platform="slack", workspace=team, channel=CHANNEL, thread=f"{n}.000100"),
-                asker=Author(id=USERS[n % len(USERS)]),
-                question=f"How do I {verbs[n % len(verbs)]} {topics[n // len(verbs) % len(topics)]} ({n})?",
+                ref=ref,
+                asker=Author(id=asker),
+                question=question,
                 reason=EscalationReason.ASKED_FOR_HUMAN,
                 at=at,
+                answer_id=answer_id,
             )
             store.transition_ticket(
                 ticket.id,
