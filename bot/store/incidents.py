@@ -310,21 +310,14 @@ def recent_statement(
     primary key down to an old id would read every place's rows since. Ids and times
     disagree only for a row committed late or stamped by a worker whose clock differs, which
     the window keeps as a stray."""
-    if after_id:
-        return (
-            "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
-            "from answers "
-            f"where id > ? and created_at >= ? and conversation {LIKE_PREFIX} "
-            "order by id desc limit ?",
-            [after_id, iso(since), _questions_of(platform, workspace), limit],
-        )
-    return (
-        "select id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores "
-        "from answers "
-        f"where created_at >= ? and conversation {LIKE_PREFIX} "
-        "order by created_at desc limit ?",
-        [iso(since), _questions_of(platform, workspace), limit],
-    )
+    columns = "id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores"
+    where = f"created_at >= ? and conversation {LIKE_PREFIX}"
+    params: list[Any] = [iso(since), _questions_of(platform, workspace)]
+    if after_id:  # the rows after it, by the primary key
+        bound, order, params = "id > ? and ", "id desc", [after_id, *params]
+    else:  # the window's newest, by the created_at index
+        bound, order = "", "created_at desc"
+    return f"select {columns} from answers where {bound}{where} order by {order} limit ?", [*params, limit]
 
 
 def recent_of(rows: Sequence[Sequence[Any]]) -> list[RecentQuestion]:
