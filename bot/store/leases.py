@@ -12,7 +12,11 @@ long as that session, which is what makes it a lease rather than a flag in a tab
 * a holder whose host vanishes is noticed by the server's TCP keepalives, set short on this
   session (`KEEPALIVE_*`), so the lock is freed within about half a minute;
 * a holder that loses its connection finds out with `check`, and must stop serving: by then
-  another worker may hold the lock.
+  another worker may hold the lock;
+* a connection that goes silent (a dropped NAT entry, a host that failed over: no error, no
+  answer, ever) is given up after `timeout` seconds on any statement, connecting included,
+  and the next attempt opens a fresh one: a standby must not wait out the kernel's quarter
+  of an hour while the lease it waits for is free.
 
 The lock is the two-key form (`LEASE_SPACE`, hash of schema and name): a key space apart from
 the single-key locks of migrations and `exclusive` (bot/store/jobs.py), and one lock per
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
@@ -46,12 +51,15 @@ log = logging.getLogger(__name__)
 LEASE_SPACE = 0x5B07_0002
 # shown in pg_stat_activity, so an operator can see which sessions hold or await a role
 APPLICATION_NAME = "supportbot-lease"
-CONNECT_TIMEOUT = 5
-# a check that takes longer than this counts as a lost lease: a silent network may have
-# cost us the session already, and serving on would risk two holders
-CHECK_TIMEOUT = 5.0
+# how long connecting, or any one statement, may take on the lease session before it counts
+# as lost. A standby asks every 5 s (adapters/discord/standby.py), so one stuck on a silent
+# connection gives up, reconnects and takes a freed lease within about 15 s, inside the 30 s
+# a dead holder may leave the bot deaf; a holder whose check goes unanswered this long stops
+# serving, since the silence may have cost it the session already
+STATEMENT_TIMEOUT = 5.0
 # the server probes an idle lease session after 10 s, then every 5 s, and drops it after 3
-# missed probes: a holder whose machine vanished frees the role within about 25 s
+# missed probes: a holder whose machine vanished frees the role within about 25 s. libpq
+# probes the server the same way, so an idle standby's dead connection fails at once when used
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
 
 _TRY = "select pg_try_advisory_lock(%s, hashtext(current_schema() || '/' || %s))"
@@ -65,16 +73,21 @@ _TAKEN = (
 
 
 class GatewayLease:
-    """One role (`try_acquire(name)`) held on a dedicated PostgreSQL connection (`bot.ports.Lease`)."""
+    """One role (`try_acquire(name)`) held on a dedicated PostgreSQL connection (`bot.ports.Lease`).
+    `timeout`: seconds connecting or a statement may take before the session is given up."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = STATEMENT_TIMEOUT) -> None:
         self._url = url
+        self.timeout = timeout
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._names: set[str] = set()  # the roles held on this session
         # one statement at a time on the session: the standby's watch (`check`) and its look
         # for unheld sets (`taken`, `try_acquire`) run in tasks of their own, and a shutdown
         # cancels both at once; psycopg could then leave one waiting on the other for good
         self._turn = asyncio.Lock()
+        # statements given up on, cancelled and left to end before their connection closes:
+        # psycopg's cancel of one takes seconds on a silent connection, and no ask waits for it
+        self._abandoned: set[asyncio.Task[None]] = set()
 
     @property
     def held(self) -> bool:
@@ -89,11 +102,8 @@ class GatewayLease:
         import psycopg
 
         try:
-            async with self._turn:
-                connection = await self._connect()
-                cursor = await connection.execute(_TRY, [LEASE_SPACE, name])
-                row = await cursor.fetchone()
-        except psycopg.Error as exc:
+            row = await self._ask(_TRY, [LEASE_SPACE, name])
+        except (psycopg.Error, TimeoutError) as exc:
             await self._drop()
             raise StoreError(
                 f"could not ask {redact_url(self._url)} for the {name} lease: {self._reason(exc)}"
@@ -110,11 +120,8 @@ class GatewayLease:
         import psycopg
 
         try:
-            async with self._turn:
-                connection = await self._connect()
-                cursor = await connection.execute(_TAKEN, [LEASE_SPACE, name])
-                row = await cursor.fetchone()
-        except psycopg.Error as exc:
+            row = await self._ask(_TAKEN, [LEASE_SPACE, name])
+        except (psycopg.Error, TimeoutError) as exc:
             await self._drop()
             raise StoreError(
                 f"could not ask {redact_url(self._url)} about the {name} lease: {self._reason(exc)}"
@@ -128,20 +135,15 @@ class GatewayLease:
             return False
         import psycopg
 
+        connection = self._connection
         try:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-            # that arrives as the answer does, and a standby being shut down then never ends
-            async with asyncio.timeout(CHECK_TIMEOUT):
-                await self._ask_alive(self._connection)
+            async with self._turn:
+                await self._within_deadline(connection, "select 1", None)
             return True
         except (psycopg.Error, TimeoutError) as exc:
             log.warning("lease lost: its database session ended (%s)", type(exc).__name__)
             await self._drop()
             return False
-
-    async def _ask_alive(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        async with self._turn:
-            await connection.execute("select 1")
 
     async def release(self) -> None:
         """Give the lease up, or stop standing by. The locks are let go before the session
@@ -152,10 +154,50 @@ class GatewayLease:
             connection = self._connection
             if connection is not None and not connection.closed and not connection.broken:
                 try:
-                    await connection.execute("select pg_advisory_unlock_all()")
+                    async with self._turn:
+                        await self._within_deadline(connection, "select pg_advisory_unlock_all()", None)
                 except Exception:  # a boundary: closing the session releases them anyway
                     log.debug("letting the leases go before closing failed", exc_info=True)
         await self._drop()
+
+    async def _ask(self, sql: str, params: Sequence[Any]) -> Any:
+        """The first row of one statement on the lease session, opened first if there is none.
+        Raises psycopg.Error, or TimeoutError when the database stayed silent for `timeout`."""
+        async with self._turn:
+            return await self._within_deadline(await self._connect(), sql, params)
+
+    async def _within_deadline(
+        self, connection: psycopg.AsyncConnection[Any], sql: str, params: Sequence[Any] | None
+    ) -> Any:
+        """`sql`'s first row (None if it returns none) within `timeout`, else TimeoutError and
+        the connection is given up (`_abandon`). Shielded: cancelling a psycopg statement waits
+        for the server to confirm, which a silent connection never does (psycopg gives up only
+        after 10 s), so the statement is left to end on its own while the lease moves on."""
+        statement = asyncio.ensure_future(_first_row(connection, sql, params))
+        try:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the answer does, and a standby being shut down then never ends
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(statement)
+        finally:
+            if not statement.done():  # silent past the deadline, or the caller was cancelled
+                self._abandon(connection, statement)
+
+    def _abandon(self, connection: psycopg.AsyncConnection[Any], statement: asyncio.Task[Any]) -> None:
+        """Give up on `connection`: its roles count as lost (the next ask starts a fresh session),
+        its statement is cancelled, and it is closed once that has ended."""
+        if self._connection is connection:
+            self._connection = None
+            self._names.clear()
+        statement.cancel()
+
+        async def bury() -> None:
+            await asyncio.wait({statement})
+            await connection.close()
+
+        burying = asyncio.create_task(bury(), name="supportbot-lease-abandoned")
+        self._abandoned.add(burying)
+        burying.add_done_callback(self._abandoned.discard)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         import psycopg
@@ -163,16 +205,26 @@ class GatewayLease:
         if self._connection is not None and not self._connection.closed and not self._connection.broken:
             return self._connection
         await self._drop()
-        connection = await psycopg.AsyncConnection.connect(
-            self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME
-        )
-        # the server's side of the keepalives (libpq's only watch the server): user-settable,
-        # and ignored on a Unix socket, where a dead peer is seen at once anyway
-        await connection.execute(
-            f"set tcp_keepalives_idle = {KEEPALIVE_IDLE}; set tcp_keepalives_interval = {KEEPALIVE_INTERVAL}; "
-            f"set tcp_keepalives_count = {KEEPALIVE_COUNT}"
-        )
+        async with asyncio.timeout(self.timeout):  # libpq's connect_timeout is whole seconds, 2 at least
+            connection = await psycopg.AsyncConnection.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=max(2, round(self.timeout)),
+                application_name=APPLICATION_NAME,
+                keepalives=1,
+                keepalives_idle=KEEPALIVE_IDLE,
+                keepalives_interval=KEEPALIVE_INTERVAL,
+                keepalives_count=KEEPALIVE_COUNT,
+            )
         self._connection = connection
+        # the server's side of the keepalives: user-settable, and ignored on a Unix socket,
+        # where a dead peer is seen at once anyway
+        await self._within_deadline(
+            connection,
+            f"set tcp_keepalives_idle = {KEEPALIVE_IDLE}; set tcp_keepalives_interval = {KEEPALIVE_INTERVAL}; "
+            f"set tcp_keepalives_count = {KEEPALIVE_COUNT}",
+            None,  # no parameters: the simple protocol, which takes several statements
+        )
         return connection
 
     async def _drop(self) -> None:
@@ -185,5 +237,12 @@ class GatewayLease:
                 log.debug("closing a lease connection failed", exc_info=True)
 
     def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self.timeout:g} s"
         text = str(exc).strip()
         return scrub(text.splitlines()[0] if text else type(exc).__name__, self._url)
+
+
+async def _first_row(connection: psycopg.AsyncConnection[Any], sql: str, params: Sequence[Any] | None) -> Any:
+    cursor = await connection.execute(sql, params)
+    return await cursor.fetchone() if cursor.description is not None else None

@@ -1,17 +1,22 @@
-"""The gateway lease (bot/store/leases.py) on a real PostgreSQL, and the query a new gateway
-holder catches up from (`bot_conversations_since`, on both backends)."""
+"""The gateway lease (bot/store/leases.py) on a real PostgreSQL, also behind a network that goes
+silent (tests/fakes/silent_network.py), and the query a new gateway holder catches up from
+(`bot_conversations_since`, on both backends)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from bot.errors import StoreError
 from bot.store import StateStore
 from bot.store.leases import APPLICATION_NAME, GatewayLease
 from bot.types import Author, ConversationRef
 from tests.bot.store.conftest import in_schema
+from tests.fakes.silent_network import SilentNetwork
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -69,3 +74,41 @@ def test_the_conversations_to_catch_up_are_the_bots_recent_ones(state: Path | st
         assert store.bot_conversations_since("slack", T0 - timedelta(hours=1)) == []
     finally:
         store.close()
+
+
+async def test_a_standby_on_a_silent_connection_takes_a_freed_lease_on_a_fresh_one(pg_url: str) -> None:
+    """A standby's connection that goes silent (no error, no answer: a dropped NAT entry) is
+    given up after the lease's timeout, and the lease freed meanwhile is taken on a new one,
+    instead of waiting out the kernel's TCP timeout."""
+    async with SilentNetwork(pg_url) as network:
+        holder, standby = GatewayLease(pg_url), GatewayLease(network.url, timeout=0.5)
+        try:
+            assert await holder.try_acquire("discord-gateway")
+            assert not await standby.try_acquire("discord-gateway")  # standing by, its session open
+            assert network.silence() == 1
+            await holder.release()
+            started = time.monotonic()
+            with pytest.raises(StoreError, match=r"no answer within 0\.5 s"):
+                await standby.try_acquire("discord-gateway")
+            assert time.monotonic() - started < 2  # the deadline, not psycopg's own 10 s cancel wait
+            assert await standby.try_acquire("discord-gateway") and standby.held  # on a fresh session
+            assert not await holder.try_acquire("discord-gateway")
+        finally:
+            await holder.release()
+            await standby.release()
+
+
+async def test_a_holder_whose_connection_goes_silent_has_lost_its_lease(pg_url: str) -> None:
+    async with SilentNetwork(pg_url) as network:
+        holder = GatewayLease(network.url, timeout=0.5)
+        try:
+            assert await holder.try_acquire("discord-gateway") and await holder.check()
+            network.silence()
+            started = time.monotonic()
+            assert not await holder.check() and not holder.held
+            assert time.monotonic() - started < 2
+            # a fresh session answers at once, and finds the lock still held by the silent one
+            # (until the server's keepalives end it): no one else takes it meanwhile
+            assert await holder.taken("discord-gateway")
+        finally:
+            await holder.release()
