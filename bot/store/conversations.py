@@ -223,11 +223,18 @@ class ConversationRepository(Repository):
     ) -> list[tuple[ConversationRef, str | None]]:
         """The conversations on `platform` the bot takes part in, active since `since`, newest
         first, each with the platform id of the last message recorded in it (None if none
-        was): where a new Discord gateway holder catches up (adapters/discord/standby.py)."""
+        was): where a new Discord gateway holder catches up (adapters/discord/standby.py).
+
+        The bot takes part in a conversation it has spoken in (any post of its recorded there:
+        a thread's answer, a DM's, a question answered in place in its channel) or a thread it
+        took up (`bot_participating`, set before its first answer is up). Not the flag alone:
+        it means "follow-ups need no mention", which only a thread gets, yet a DM's follow-up
+        is as much the bot's to hear, and so is a mention in a channel it answers in place."""
         rows = self.db.execute(
             "select c.key, (select m.platform_id from messages m where m.conversation = c.key "
             "and m.platform_id is not null order by m.id desc limit 1) from conversations c "
-            "where c.platform = ? and c.bot_participating = 1 and c.last_activity >= ? "
+            "where c.platform = ? and c.last_activity >= ? and (c.bot_participating = 1 or exists "
+            "(select 1 from messages b where b.conversation = c.key and b.role = 'bot')) "
             "order by c.last_activity desc limit ?",
             [platform, iso(since), limit],
         ).fetchall()

@@ -13,6 +13,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import StateStore
+from bot.store.conversations import ConversationState
 from bot.store.leases import APPLICATION_NAME, GatewayLease
 from bot.types import Author, ConversationRef
 from tests.bot.store.conftest import in_schema
@@ -72,6 +73,30 @@ def test_the_conversations_to_catch_up_are_the_bots_recent_ones(state: Path | st
             )
         assert store.bot_conversations_since("discord", T0 - timedelta(hours=1)) == [(thread, "101:edit:5")]
         assert store.bot_conversations_since("slack", T0 - timedelta(hours=1)) == []
+    finally:
+        store.close()
+
+
+def test_the_bot_takes_part_where_it_spoke_not_only_in_its_threads(state: Path | str) -> None:
+    """A DM the bot answered and a question it answered in place in its channel are caught up
+    as its threads are (their follow-ups reach the bot too), though neither is flagged as a
+    thread the bot took part in; a channel it only read is not."""
+    store = StateStore(state)
+    try:
+        asker = Author(id="U1", name="Ann")
+        dm = ConversationRef(platform="discord", workspace="dm", channel="D1")
+        in_place = ConversationRef(platform="discord", workspace="G", channel="C")
+        read_only = ConversationRef(platform="discord", workspace="G", channel="C2")
+        for n, ref in enumerate((dm, in_place, read_only)):
+            at = T0 + timedelta(minutes=n)
+            store.record_message(ref, role="user", text="q", at=at, now=at, author=asker, platform_id=f"{n}00")
+        for n, ref in enumerate((dm, in_place)):
+            at = T0 + timedelta(minutes=n)
+            store.record_message(ref, role="bot", text="a", at=at, now=at, platform_id=f"{n}01")
+            assert store.conversation(ref.key) == ConversationState(
+                key=ref.key, asker_id=None, bot_participating=False, human_takeover=False
+            )  # follow-ups there still need what they needed: the flag is the thread's alone
+        assert store.bot_conversations_since("discord", T0) == [(in_place, "101"), (dm, "001")]
     finally:
         store.close()
 
