@@ -41,6 +41,7 @@ from adapters.discord.shards import GATEWAY_LEASE, ShardPlan
 from adapters.discord.translate import PLATFORM
 from bot.errors import StoreError
 from bot.ports import Core, Lease
+from bot.store.conversations import CATCH_UP_CONVERSATIONS
 from bot.types import ConversationRef
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
@@ -53,8 +54,12 @@ RETRY_SECONDS = 5.0
 # holding one adopts it: a standby asks every `retry`, so it takes a free set first, and an
 # orphan is still served within about 15 s plus a login
 ORPHAN_CHECKS = 3
-# the conversations worth catching up: those the bot was talking in this recently
+# the conversations worth catching up: those the bot was talking in this recently (at most
+# CATCH_UP_CONVERSATIONS of them, the newest; reaching that is logged)
 ACTIVE_WINDOW = timedelta(hours=1)
+# conversations read back at once: each is a REST read or more, all in discord.py's rate
+# limits, and a new holder's live events share them
+CATCH_UP_CONCURRENCY = 8
 # messages fetched per conversation: a hand-over lasts seconds, this is plenty
 HISTORY_LIMIT = 50
 
@@ -170,10 +175,24 @@ async def catch_up(
     it recorded there; how many messages were handed over. With a `plan`, only the
     conversations on `shards`: the other sets' holders catch up on theirs."""
     points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW)
+    if len(points) >= CATCH_UP_CONVERSATIONS:
+        log.warning(
+            "catching up on only the %d most recent active conversations; older ones are not read back",
+            len(points),
+            extra={"platform": PLATFORM, "window_s": ACTIVE_WINDOW.total_seconds()},
+        )
     if plan is not None:
+        # after the bound: Core.active_conversations cannot pass the shards to the store yet,
+        # whose query would choose them first (bot_conversations_since's `shards`)
         points = [(ref, last) for ref, last in points if plan.shard_of(ref.workspace) in shards]
     # conversations side by side, each in order: a follow-up must not overtake its question
-    counts = await asyncio.gather(*(_catch_up_in(events, client, ref, last) for ref, last in points))
+    turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+    async def one(ref: ConversationRef, last: str | None) -> int:
+        async with turns:
+            return await _catch_up_in(events, client, ref, last)
+
+    counts = await asyncio.gather(*(one(ref, last) for ref, last in points))
     handed = sum(counts)
     if handed:
         log.info(

@@ -12,9 +12,14 @@ from collections.abc import Callable
 
 import pytest
 
+from adapters.discord import DiscordAdapter
+from adapters.discord.shards import ShardPlan
+from adapters.discord.standby import catch_up
 from bot.app import Runtime
+from bot.store import StateStore
 from bot.store.leases import GatewayLease
-from tests.adapters.test_discord_adapter import MESSAGES, ok_post
+from bot.types import ConversationRef
+from tests.adapters.test_discord_adapter import MESSAGES, answered, ok_post
 from tests.adapters.test_discord_standby import (  # noqa: F401  (fixtures)
     DyingLease,
     end_lease_session,
@@ -24,7 +29,8 @@ from tests.adapters.test_discord_standby import (  # noqa: F401  (fixtures)
     worker,
 )
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.clock import FakeClock
+from tests.fakes.discord_server import ChannelType, FakeDiscord
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,3 +77,87 @@ async def test_a_dm_follow_up_sent_during_a_hand_over_is_answered_by_the_new_hol
         await stop(standby, waiting)
         dying.dead = False
         await dying.release()
+
+
+async def _busy(runtime: Runtime, clock: FakeClock, server: FakeDiscord, workspace: str, n: int) -> None:
+    """`n` more conversations the bot answered in, each newer than the last; real threads on
+    the fake when they are in its guild (a catch-up reads them), made-up ones elsewhere."""
+    for i in range(n):
+        clock.advance(seconds=1)
+        thread = (
+            server._new_thread(
+                server.get_channel(server.text_channel_id),
+                name=f"t{i}",
+                owner_id=server.bot_user_id,
+                thread_type=ChannelType.PUBLIC_THREAD,
+            )["id"]
+            if workspace == server.guild_id
+            else str(10**17 + i)
+        )
+        ref = ConversationRef(
+            platform="discord", workspace=workspace, channel=server.text_channel_id, thread=thread
+        )
+        await runtime.store.run(
+            StateStore.record_message,
+            ref,
+            role="bot",
+            text="a",
+            at=clock.now(),
+            now=clock.now(),
+            platform_id=None,
+        )
+
+
+def _holding(make: Callable[[str], Runtime], url: str) -> tuple[Runtime, DiscordAdapter]:
+    runtime = make("a")
+    return runtime, worker(runtime, GatewayLease(url))
+
+
+async def test_the_101st_most_recent_conversation_is_caught_up_too(
+    fake: FakeDiscord,  # noqa: F811
+    make_worker: Callable[[str], Runtime],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    clock: FakeClock,
+) -> None:
+    runtime, holder = _holding(make_worker, pg_url)
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+        await _busy(runtime, clock, fake, fake.guild_id, 100)  # a hundred newer ones
+        fake.build_message_create("How long does a refund take?", channel_id=thread_id)  # unheard
+        start = len(fake.requests)
+        assert holder.client is not None
+        assert await catch_up(holder.core, holder.events, holder.client) == 1
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
+        assert "refund" in answer.json["content"].lower()
+    finally:
+        await stop(holder, task)
+
+
+async def test_a_busy_guild_on_another_shard_crowds_out_none_of_this_holders_conversations(
+    fake: FakeDiscord,  # noqa: F811
+    make_worker: Callable[[str], Runtime],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    clock: FakeClock,
+) -> None:
+    runtime, holder = _holding(make_worker, pg_url)
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+        plan = ShardPlan.split(2, 1)
+        own = plan.shard_of(fake.guild_id)
+        other = next(str(g << 22) for g in range(1, 10) if plan.shard_of(str(g << 22)) != own)
+        await _busy(runtime, clock, fake, other, 150)
+        fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+        start = len(fake.requests)
+        assert holder.client is not None
+        assert await catch_up(holder.core, holder.events, holder.client, plan=plan, shards=(own,)) == 1
+        await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
+        others = {str(10**17 + i) for i in range(150)}
+        assert not [
+            r for r in fake.requests[start:] if set(r.path.split("/")[2:3]) & others
+        ]  # left to their holder
+    finally:
+        await stop(holder, task)
