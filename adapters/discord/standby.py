@@ -12,8 +12,8 @@ since another worker may already hold the gateway.
 A new holder cannot RESUME its predecessor's session (discord.py keeps the session in the
 process that opened it), so what Discord sent during the hand-over went to a dead
 connection. `catch_up` fetches it back over REST: for each conversation the bot took part in
-within `ACTIVE_WINDOW`, the channel's messages after the last one recorded, handed to the
-core in order. The inbox makes this safe to over-fetch: a message already handled is a
+within `ACTIVE_WINDOW`, the channel's messages after the last one recorded (paged back from
+the newest, up to `HISTORY_CAP`), handed to the core in order. The inbox makes this safe to over-fetch: a message already handled is a
 duplicate and is not answered again.
 
 With sharding (adapters/discord/shards.py) each set of shards is a lease of its own: a
@@ -60,8 +60,12 @@ ACTIVE_WINDOW = timedelta(hours=1)
 # conversations read back at once: each is a REST read or more, all in discord.py's rate
 # limits, and a new holder's live events share them
 CATCH_UP_CONCURRENCY = 8
-# messages fetched per conversation: a hand-over lasts seconds, this is plenty
-HISTORY_LIMIT = 50
+# messages read back per conversation, newest first, down to the last one recorded: other
+# bots' posts are never recorded, so a busy thread may hold many after it. Reaching this is
+# logged; the oldest are the ones left unread
+HISTORY_CAP = 500
+# with nothing recorded to start after: the latest this many
+UNANCHORED_LIMIT = 50
 
 
 @runtime_checkable
@@ -215,10 +219,20 @@ async def _catch_up_in(
         if not isinstance(channel, discord.abc.Messageable):
             return 0
         if start is not None:
+            # newest first, a page of 100 at a time, until the page that reaches back to the
+            # last recorded message: the follow-up said during the hand-over is the newest,
+            # and a cap must never leave out the newest
             after = discord.Object(id=start)
-            messages = [m async for m in channel.history(limit=HISTORY_LIMIT, after=after, oldest_first=True)]
-        else:  # nothing recorded to start after: the latest few, oldest first
-            messages = [m async for m in channel.history(limit=HISTORY_LIMIT)][::-1]
+            messages = [m async for m in channel.history(limit=HISTORY_CAP, after=after, oldest_first=False)]
+            if len(messages) >= HISTORY_CAP:
+                log.warning(
+                    "caught up on only the newest %d messages of a conversation; older ones are not read",
+                    len(messages),
+                    extra={"platform": PLATFORM, "channel": where},
+                )
+        else:  # nothing recorded to start after: the latest few
+            messages = [m async for m in channel.history(limit=UNANCHORED_LIMIT)]
+        messages.reverse()  # handed over oldest first: a follow-up must not overtake its question
     except discord.HTTPException as exc:
         # a deleted thread or a revoked permission: that conversation is over for the bot
         log.warning(

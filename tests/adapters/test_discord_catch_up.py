@@ -8,13 +8,14 @@ the state is a real PostgreSQL. Every wait is on an event with a bound.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
 
 from adapters.discord import DiscordAdapter
 from adapters.discord.shards import ShardPlan
-from adapters.discord.standby import catch_up
+from adapters.discord.standby import HISTORY_CAP, catch_up
 from bot.app import Runtime
 from bot.store import StateStore
 from bot.store.leases import GatewayLease
@@ -159,5 +160,48 @@ async def test_a_busy_guild_on_another_shard_crowds_out_none_of_this_holders_con
         assert not [
             r for r in fake.requests[start:] if set(r.path.split("/")[2:3]) & others
         ]  # left to their holder
+    finally:
+        await stop(holder, task)
+
+
+async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_page(
+    fake: FakeDiscord,  # noqa: F811
+    make_worker: Callable[[str], Runtime],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another integration's posts are never recorded: the follow-up after 150 of them is
+    still read (two pages, newest first); after more than the cap, the newest are read and
+    the cut is logged."""
+    caplog.set_level(logging.WARNING, logger="adapters.discord")
+    _, holder = _holding(make_worker, pg_url)
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        assert holder.client is not None
+        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+        ci = fake.add_user("ci-bot", bot=True)["id"]
+        for i in range(150):
+            fake.build_message_create(f"build {i} ok", channel_id=thread_id, author_id=ci)
+        fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+        start = len(fake.requests)
+        assert await catch_up(holder.core, holder.events, holder.client) == 151
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
+        assert "refund" in answer.json["content"].lower()
+        await holder.drain(5)
+        assert len(fake.requests_matching("GET", f"/channels/{thread_id}/messages", after=start)) == 2
+        assert not [m for m in caplog.messages if "caught up on only" in m]
+
+        for i in range(HISTORY_CAP + 50):
+            fake.build_message_create(f"deploy {i} ok", channel_id=thread_id, author_id=ci)
+        fake.build_message_create("And for a yearly plan?", channel_id=thread_id)
+        start = len(fake.requests)
+        assert await catch_up(holder.core, holder.events, holder.client) == HISTORY_CAP
+        await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
+        assert len(fake.requests_matching("GET", f"/channels/{thread_id}/messages", after=start)) == 5
+        assert (
+            f"caught up on only the newest {HISTORY_CAP} messages of a conversation; older ones are not read"
+            in (caplog.messages)
+        )
     finally:
         await stop(holder, task)
