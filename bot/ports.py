@@ -253,7 +253,11 @@ class InboxStore(Protocol):
     def prune_inbox(self, before: datetime) -> int: ...
 
     def pending_events(
-        self, platform: str, now: datetime | None = None, started: datetime | None = None
+        self,
+        platform: str,
+        now: datetime | None = None,
+        started: datetime | None = None,
+        limit: int | None = None,
     ) -> list[tuple[str, str]]: ...
 
     def take_for_replay(self, key: str, now: datetime, started: datetime | None = None) -> bool: ...

@@ -16,7 +16,10 @@ On PostgreSQL the inbox is a queue several processes may share, so these rules c
 * a running bot is a worker (bot/store/workers.py) and notes its id on each delivery it claims
   or replays: such a delivery is abandoned only once that worker stopped beating for
   WORKER_LEASE (or left in an orderly way), however long its answer takes. A delivery
-  claimed outside a running bot (no worker id) is judged by REPLAY_LEASE alone.
+  claimed outside a running bot (no worker id) is judged by REPLAY_LEASE alone;
+* a worker's own deliveries are judged by it as SQLite's are (pending, or a replay past its
+  lease), its live handlers left out by the caller (bot/delivery.py `_in_flight`): a replay
+  cut short inside a live worker is its own to retry, since no other worker may take it.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ _TAKE_SQLITE = (
     "(status = 'pending' or (status = 'replaying' and done_at < ?))"
 )
 # on PostgreSQL: what no live worker holds. A row with a worker id is its worker's while that
-# worker beats; one without is judged by its age. Parameters: leased, live since (x2).
+# worker beats; one without is judged by its age; this worker's own (`me`) as on SQLite.
+# Parameters: leased, live since, me.
 _ABANDONED = (
     "((worker is null and ((status = 'pending' and received_at < :leased) or "
     "(status = 'replaying' and done_at < :leased))) or (worker is not null and "
     "status in ('pending', 'replaying') and worker not in "
-    "(select id from workers where heartbeat_at >= :live)))"
+    "(select id from workers where heartbeat_at >= :live)) or "
+    "(worker = :me and (status = 'pending' or (status = 'replaying' and done_at < :leased))))"
 )
 _TAKE_SHARED = (
     "update inbox set status = 'replaying', done_at = :now, worker = :worker where key = ("
@@ -94,28 +99,37 @@ class InboxRepository(Repository):
         """Forget handled events older than `before` (platforms stop retrying within minutes)."""
         with one_statement(self.db):
             cursor = self.db.execute(
-                "delete from inbox where status != 'pending' and done_at < ?", [iso(before)]
+                # a replay under way ('replaying') is not handled yet: its payload is still needed
+                "delete from inbox where status not in ('pending', 'replaying') and done_at < ?",
+                [iso(before)],
             )
         return int(cursor.rowcount)
 
     def pending_events(
-        self, platform: str, now: datetime | None = None, started: datetime | None = None
+        self,
+        platform: str,
+        now: datetime | None = None,
+        started: datetime | None = None,
+        limit: int | None = None,
     ) -> list[tuple[str, str]]:
         """Events received but never finished, and replays that were themselves cut short
         (their lease has run out, or they began before `started`: the caller holds the data
-        dir's lock since then, so whoever began them is dead)."""
+        dir's lock since then, so whoever began them is dead); the oldest first, at most
+        `limit` of them. Events this process is handling right now are among them (a pending
+        claim): the caller leaves those out."""
         now = now or datetime.now(UTC)
+        bound = "" if limit is None else f" limit {int(limit)}"
         if self.shared:
             rows = self.db.execute(
                 f"select key, payload from inbox where platform = :platform and {_ABANDONED} "
-                "order by received_at",
-                {"platform": platform, **_shared_times(now, self.worker_lease)},
+                f"order by received_at{bound}",
+                {"platform": platform, **self._shared_times(now)},
             ).fetchall()
             return [(row[0], row[1]) for row in rows]
         stale = iso(_stale_before(now, started))
         rows = self.db.execute(
             "select key, payload from inbox where platform = ? and "
-            "(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at",
+            f"(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at{bound}",
             [platform, stale],
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
@@ -143,12 +157,19 @@ class InboxRepository(Repository):
                         "now": iso(now),
                         "key": key,
                         "worker": self._holder(),
-                        **_shared_times(now, self.worker_lease),
+                        **self._shared_times(now),
                     },
                 )
             else:
                 cursor = self.db.execute(_TAKE_SQLITE, [iso(now), key, iso(_stale_before(now, started))])
         return cursor.rowcount == 1
+
+    def _shared_times(self, now: datetime) -> dict[str, str | None]:
+        return {
+            "leased": iso(now - REPLAY_LEASE),
+            "live": iso(now - self.worker_lease),
+            "me": self._holder(),
+        }
 
 
 def _stale_before(now: datetime, started: datetime | None) -> datetime:
@@ -156,7 +177,3 @@ def _stale_before(now: datetime, started: datetime | None) -> datetime:
     that holds the data dir now (a restart takes over its predecessor's replays at once)."""
     leased = now - REPLAY_LEASE
     return max(leased, started) if started is not None else leased
-
-
-def _shared_times(now: datetime, worker_lease: timedelta = WORKER_LEASE) -> dict[str, str]:
-    return {"leased": iso(now - REPLAY_LEASE), "live": iso(now - worker_lease)}

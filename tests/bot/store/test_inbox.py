@@ -77,3 +77,15 @@ def test_a_platform_message_recorded_again_by_a_replay_is_kept_once(state: Path 
     store.record_message(thread, role="user", text="No id", at=NOW, now=NOW, author=asker)
     store.record_message(thread, role="user", text="No id", at=NOW, now=NOW, author=asker)
     assert [t.text for t in store.history(thread)] == ["How long?", "An edit", "No id", "No id"]
+
+
+def test_pruning_keeps_a_replay_under_way(state: Path | str) -> None:
+    store = StateStore(state)
+    store.claim_event("slack:msg:1", "slack", '{"text": "q"}', NOW)
+    # a replay of it is under way, or was cut short (on PostgreSQL a claim with no worker is
+    # abandoned only past its lease)
+    assert store.take_for_replay("slack:msg:1", NOW + timedelta(seconds=21))
+    store.claim_event("slack:msg:2", "slack", "{}", NOW)
+    store.finish_event("slack:msg:2", NOW)
+    assert store.prune_inbox(NOW + timedelta(days=8)) == 1  # the handled one only
+    assert store.pending_events("slack", NOW + timedelta(days=8)) == [("slack:msg:1", '{"text": "q"}')]
