@@ -235,6 +235,7 @@ class SupportBot:
     ) -> Outcome:
         conversation = message.conversation
         state = await self.store.run(StateStore.conversation, conversation.key)
+        faults.point("event.deciding")  # before the core owes the message anything (delivery's retry)
         mode, staff, language = situation.mode, situation.staff, situation.language
         decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
         log.debug("decision %s: %s", decision.act, decision.why, extra=log_context(conversation))

@@ -29,6 +29,16 @@ from bot.types import ConversationRef, InboundMessage, Outcome, Posted, Reply, R
 log = logging.getLogger(__name__)
 
 INBOX_KEPT = timedelta(days=7)  # handled events are remembered this long (platforms retry within minutes)
+# replays taken per pass: a backlog after an outage is read and taken a batch at a time (the
+# pass goes on while batches come full), not loaded whole
+REPLAY_BATCH = 64
+# a message owed no apology (not addressed to the bot, and the core had not yet decided to
+# answer it: a follow-up in a bot thread whose first read failed) whose handling failed before
+# anything was posted for it is handled again by the clock's replay, a tick later: a passing
+# fault (the store's connection dropped) costs the asker a wait, not their question. One owed
+# an apology gets it at once, with the ticket the core opens (people are told without delay).
+# After this many tries it is given up, so a message that always fails is not retried for ever.
+HANDLING_ATTEMPTS = 3
 
 
 class MessageHandler(Protocol):
@@ -64,6 +74,7 @@ class Deliveries:
         # per data dir): they are taken over at once rather than after their lease
         self._started = clock.now()
         self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
+        self._failures: dict[str, int] = {}  # inbox key -> failed handlings, while it is unfinished
 
     async def receive(
         self,
@@ -74,31 +85,73 @@ class Deliveries:
     ) -> Outcome:
         """Claim `message` in the inbox, then handle it, unless it was claimed before."""
         key = f"{message.conversation.platform}:msg:{message.id}"
-        faults.point("event.claiming")
-        # a failure here raises before `accepted` is set: the adapter then leaves the platform
-        # to redeliver, rather than acknowledge a message nobody has
-        fresh = await self.store.run(
-            StateStore.claim_event,
-            key,
-            message.conversation.platform,
-            serialise_message(message),
-            self.clock.now(),
-        )
-        if accepted is not None:
-            accepted.set()
-        if not fresh:
-            log.info("duplicate event", extra={**log_context(message.conversation), "message_id": message.id})
-            return Outcome.DUPLICATE
-        faults.point("event.claimed")
+        # in flight from before its claim is written: a replay pass that reads the claim can
+        # never take it from this live handler (a live retry of the same key is left alone)
+        mine = key not in self._in_flight
+        self._in_flight.add(key)
+        try:
+            faults.point("event.claiming")
+            # a failure here raises before `accepted` is set: the adapter then leaves the
+            # platform to redeliver, rather than acknowledge a message nobody has
+            fresh = await self.store.run(
+                StateStore.claim_event,
+                key,
+                message.conversation.platform,
+                serialise_message(message),
+                self.clock.now(),
+            )
+            if accepted is not None:
+                accepted.set()
+            if not fresh:
+                if mine:
+                    self._in_flight.discard(key)
+                log.info(
+                    "duplicate event", extra={**log_context(message.conversation), "message_id": message.id}
+                )
+                return Outcome.DUPLICATE
+            faults.point("event.claimed")
+        except BaseException:
+            if mine:
+                self._in_flight.discard(key)
+            raise
         return await self._process(key, message, channel, situation)
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
-        """Answer messages that were received but never finished (a process died mid-answer),
-        concurrently within the worker pool. A replay edits the post its predecessor began,
-        if any, so the question still gets exactly one message."""
-        taken: list[tuple[str, InboundMessage, Posted | None]] = []
-        pending = await self.store.run(StateStore.pending_events, platform, self.clock.now(), self._started)
+        """Answer messages that were received but never finished (a process died mid-answer,
+        or their handling failed), within the worker pool new questions share, a batch at a
+        time (REPLAY_BATCH). A replay edits the post its predecessor began, if any, so the
+        question still gets exactly one message. Returns how many were replayed."""
+        replayed = 0
+        while True:
+            taken = await self._take_batch(platform)
+            results = await asyncio.gather(
+                *(self._replay(key, message, channel) for key, message in taken), return_exceptions=True
+            )
+            for (key, message), result in zip(taken, results, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # the process is stopping (or a test's injected crash)
+                if isinstance(result, Exception):
+                    log.error(
+                        "replaying an unfinished message failed; it is tried again later",
+                        exc_info=result,
+                        extra={**log_context(message.conversation), "message_id": message.id, "event": key},
+                    )
+            replayed += len(taken)
+            if len(taken) < REPLAY_BATCH:
+                return replayed
+
+    async def _take_batch(self, platform: str) -> list[tuple[str, InboundMessage]]:
+        """Up to REPLAY_BATCH unfinished events taken for replay, each in flight from its take:
+        a replay still looking for its predecessor's post is never taken by a second pass."""
+        taken: list[tuple[str, InboundMessage]] = []
+        # this process's live handlers are among the pending (their claims): read past them
+        limit = REPLAY_BATCH + len(self._in_flight)
+        pending = await self.store.run(
+            StateStore.pending_events, platform, self.clock.now(), self._started, limit
+        )
         for key, payload in pending:
+            if len(taken) == REPLAY_BATCH:
+                break
             if key in self._in_flight:
                 continue  # a live handler has it (the platform redelivered it after reconnecting)
             if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
@@ -109,6 +162,15 @@ class Deliveries:
                 log.exception("cannot replay a stored event", extra={"event": key})
                 await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
                 continue
+            self._in_flight.add(key)
+            taken.append((key, message))
+        return taken
+
+    async def _replay(self, key: str, message: InboundMessage, channel: Channel) -> Outcome:
+        """One replay of a taken event. With no post noted, a channel that can look
+        (FindsReplies) is asked first, within the worker pool: a process killed between its
+        post and the note left the post out there, and it is finished rather than posted again."""
+        try:
             post = await self.store.run(StateStore.event_post, key)
             resume = (
                 Posted(message_id=post[0], conversation=ConversationRef.from_key(post[1])) if post else None
@@ -121,20 +183,14 @@ class Deliveries:
                     "resumes": bool(resume),
                 },
             )
-            taken.append((key, message, resume))
-        await asyncio.gather(*(self._replay(key, message, channel, resume) for key, message, resume in taken))
-        return len(taken)
-
-    async def _replay(
-        self, key: str, message: InboundMessage, channel: Channel, resume: Posted | None
-    ) -> Outcome:
-        """One replay. With no post noted, a channel that can look (FindsReplies) is asked
-        first, in the replays' own concurrency: a process killed between its post and the note
-        left the post out there, and it is finished rather than posted again."""
-        if resume is None and isinstance(channel, FindsReplies):
-            resume = await channel.find_reply(message)
-            if resume is not None:
-                await self._note_post(key, resume)
+            if resume is None and isinstance(channel, FindsReplies):
+                async with self._workers:
+                    resume = await channel.find_reply(message)
+                if resume is not None:
+                    await self._note_post(key, resume)
+        except BaseException:
+            self._in_flight.discard(key)  # not handled: a later pass takes it again
+            raise
         return await self._process(key, message, channel, self.handler.situation(message), resume)
 
     async def _process(
@@ -156,6 +212,8 @@ class Deliveries:
                 async with self._workers:
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception:
+                if self._try_again(key, message, noting, resume):
+                    return Outcome.FAILED
                 log.exception(
                     "failed to handle a message",
                     extra={**log_context(message.conversation), "message_id": message.id},
@@ -190,12 +248,30 @@ class Deliveries:
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
                 await self._note_alone(key, post)
+            self._failures.pop(key, None)
             await finish.run_after()
             return outcome
         finally:
             self.responding.discard(message.id)
             if not unfinished:
                 self._in_flight.discard(key)
+
+    def _try_again(self, key: str, message: InboundMessage, noting: _Noting, resume: Posted | None) -> bool:
+        """Whether a failed handling is left unfinished, for the clock's replay to handle again:
+        only for a message owed no apology, while nothing has been posted for it (no second
+        message can come of a retry), and for HANDLING_ATTEMPTS tries in all."""
+        owed = message.addressed or message.id in self.responding
+        failures = self._failures.get(key, 0) + 1
+        if owed or noting.noted or resume is not None or failures >= HANDLING_ATTEMPTS:
+            self._failures.pop(key, None)
+            return False
+        self._failures[key] = failures
+        log.warning(
+            "failed to handle a message; it is handled again at the next tick",
+            exc_info=True,
+            extra={**log_context(message.conversation), "message_id": message.id, "attempt": failures},
+        )
+        return True
 
     async def _note_alone(self, key: str, post: Posted | None) -> None:
         """The note a finish that did not happen was to carry, written on its own if the store

@@ -16,7 +16,10 @@ platform makes and wherever the process dies. It holds because of four rules:
    bounded number at a time, never one a live handler of this process holds, under a short
    lease so two replays never take one event); a replay edits the noted post instead of
    posting, so a half-streamed answer is completed in place. One process per data dir
-   (bot/instance.py) makes "live handler" a question this process can answer.
+   (bot/instance.py) makes "live handler" a question this process can answer; on a shared
+   PostgreSQL each worker answers it for the events it holds (bot/store/inbox.py). A handling
+   that failed before the message was owed anything (bot/delivery.py `HANDLING_ATTEMPTS`) is
+   left unfinished for such a replay, a few times, rather than dropped.
 
 The window that remains: the platform accepted a post but the process died before step 2
 recorded its id (one write to the store; for a whole answer, the finish's). There a replay

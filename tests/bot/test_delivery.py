@@ -1,0 +1,209 @@
+"""Delivery's replays and retries: what a live process does with the events it left unfinished.
+
+tests/bot/test_exactly_once.py kills the process at each step; these keep it alive and check
+what it then owes: a replay of its own cut short is retried by its clock on either backend
+(on PostgreSQL no other worker may take it while this one beats), a slow search for a
+predecessor's post is never taken by a second pass, a follow-up whose handling failed on a
+dropped database connection is handled again, and a backlog is replayed within the worker
+pool, a batch at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot import delivery, faults
+from bot.app import Runtime
+from bot.cluster import Presence
+from bot.types import InboundMessage, Outcome, Posted
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
+from tests.bot.test_exactly_once import TOML, Platform, question
+from tests.fakes.clock import FakeClock
+
+
+def _env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    return {"SUPPORTBOT_DATABASE_URL": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+
+
+async def _left_by_a_dead_process(make: Callable[[], Runtime], asked: list[InboundMessage]) -> None:
+    """Each of `asked` claimed by a process that then died (kill -9 right after the claim)."""
+    dying = make()
+    for message in asked:
+        with faults.crash_at("event.claimed"), pytest.raises(faults.Crash):
+            await dying.bot.on_message(message, Platform())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_live_worker_retries_its_own_cut_short_replay(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, request: pytest.FixtureRequest, backend: str
+) -> None:
+    env = _env(backend, request)
+    platform = Platform()
+    await _left_by_a_dead_process(
+        lambda: make_runtime(TOML, env), [question("How long does a refund take?", "own")]
+    )
+    clock.advance(seconds=21)  # past the dead claim's lease (it had no worker row)
+    survivor = make_runtime(TOML, env)
+    presence = Presence(store=survivor.store, clock=clock, platforms=["slack"])
+    await presence.join()  # as `supportbot run` does: its takes carry its worker id
+    with faults.crash_at("answer.composed"), pytest.raises(faults.Crash):
+        await survivor.bot.replay_pending("slack", platform)  # the replay died, the process did not
+    for _ in range(2):
+        clock.advance(seconds=30)
+        await presence.beat()
+        await survivor.bot.tick({"slack": platform})
+        await survivor.bot.settle()
+    assert len(platform.answers()) == 1 and platform.leftovers() == []
+    rows = survivor.state.db.execute("select status from inbox").fetchall()
+    assert [row[0] for row in rows] == ["answered"]
+
+
+class SlowToLook(Platform):
+    """A platform whose first look for a predecessor's reply hangs until released (a history
+    call timing out, or rate limited), then finds nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.looks = 0
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        self.looks += 1
+        if self.looks == 1:
+            await self.release.wait()
+            return None
+        return await super().find_reply(message)
+
+
+async def test_a_replay_still_looking_for_its_post_is_not_taken_by_a_second_pass(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    platform = SlowToLook()
+    await _left_by_a_dead_process(
+        lambda: make_runtime(TOML), [question("How long does a refund take?", "slow")]
+    )
+    clock.advance(seconds=1)
+    rt = make_runtime(TOML)
+    on_connect = asyncio.ensure_future(rt.bot.replay_pending("slack", platform))  # the adapter's
+    while platform.looks == 0:
+        await asyncio.sleep(0.01)
+    clock.advance(seconds=30)  # the first replay's lease (20 s) runs out while it looks
+    await rt.bot.tick({"slack": platform})  # the clock's pass
+    await asyncio.sleep(0.05)
+    platform.release.set()
+    assert await on_connect == 1
+    await rt.bot.settle()
+    assert platform.looks == 1  # the clock's pass never took it
+    assert len(platform.answers()) == 1 and rt.state.db["answers"].count == 1
+
+
+class DropsTheConnection(asyncio.Event):
+    """The adapter's `accepted` signal, set right after the claim: the database connection is
+    cut there (a fail-over), so the handler's first read fails."""
+
+    def __init__(self, server: str, backend_pid: int) -> None:
+        super().__init__()
+        self.server = server
+        self.backend_pid = backend_pid
+
+    def set(self) -> None:
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", [self.backend_pid])
+        super().set()
+
+
+async def test_a_follow_up_whose_handling_failed_on_a_dropped_connection_is_handled_again(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    pg_url: str,  # noqa: F811
+    pg_server: str,  # noqa: F811
+) -> None:
+    rt = make_runtime(TOML, {"SUPPORTBOT_DATABASE_URL": pg_url})
+    platform = Platform()
+    assert (
+        await rt.bot.on_message(question("How long does a refund take?", "q1"), platform) == Outcome.ANSWERED
+    )
+    thread = platform.posted[0][0].conversation
+    follow_up = dataclasses.replace(
+        question("And are annual plans refunded too?", "q2"), conversation=thread, addressed=False
+    )
+    dropped = DropsTheConnection(pg_server, rt.state.db.connection.info.backend_pid)
+    assert await rt.bot.on_message(follow_up, platform, accepted=dropped) == Outcome.FAILED
+    assert len(platform.answers()) == 1  # nothing said yet: no apology is owed to a follow-up
+    kept = rt.state.db.execute("select status, payload is not null from inbox where key = 'slack:msg:q2'")
+    assert kept.fetchone() == ("pending", True)  # kept for a retry, not finished as failed
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert len(platform.answers()) == 2
+    assert await rt.bot.on_message(follow_up, platform) == Outcome.DUPLICATE
+
+
+async def test_a_follow_up_that_always_fails_is_given_up_after_its_attempts(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    rt = make_runtime(TOML)
+    platform = Platform()
+    assert (
+        await rt.bot.on_message(question("How long does a refund take?", "q1"), platform) == Outcome.ANSWERED
+    )
+    thread = platform.posted[0][0].conversation
+    follow_up = dataclasses.replace(question("And annual plans?", "q2"), conversation=thread, addressed=False)
+    broken = OSError("the disk is failing")
+    with faults.crash_at("event.deciding", error=broken):
+        assert await rt.bot.on_message(follow_up, platform) == Outcome.FAILED
+    for attempt in range(2, delivery.HANDLING_ATTEMPTS + 1):
+        clock.advance(seconds=30)
+        with faults.crash_at("event.deciding", error=OSError("the disk is failing")):
+            await rt.bot.tick({"slack": platform})
+            await rt.bot.settle()
+        left = rt.state.pending_events("slack", clock.now() + timedelta(minutes=1))
+        assert bool(left) == (attempt < delivery.HANDLING_ATTEMPTS), attempt
+    status = rt.state.db.execute("select status from inbox where key = 'slack:msg:q2'").fetchone()
+    assert status[0] == "failed"
+    assert len(platform.answers()) == 1
+
+
+class CountsLooks(Platform):
+    """A platform that counts the looks for a predecessor's reply running at once, and at each
+    how many events the inbox has taken for replay (read on a connection of its own)."""
+
+    def __init__(self, state_file: Path) -> None:
+        super().__init__()
+        self.looking = self.most = 0
+        self.state_file = state_file
+        self.taken_at_look: list[int] = []
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        self.looking += 1
+        self.most = max(self.most, self.looking)
+        with sqlite3.connect(self.state_file) as db:
+            (taken,) = db.execute("select count(*) from inbox where status = 'replaying'").fetchone()
+        self.taken_at_look.append(int(taken))
+        await asyncio.sleep(0.01)  # a platform round trip
+        self.looking -= 1
+        return await super().find_reply(message)
+
+
+async def test_a_backlog_is_replayed_within_the_worker_pool_a_batch_at_a_time(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "REPLAY_BATCH", 5)
+    toml = "[answer]\nworkers = 3\n" + TOML
+    asked = [question("How long does a refund take?", f"m{n}") for n in range(12)]
+    await _left_by_a_dead_process(lambda: make_runtime(toml), asked)
+    clock.advance(seconds=1)
+    rt = make_runtime(toml)
+    platform = CountsLooks(rt.settings.data_dir / "state.db")
+    assert await rt.bot.replay_pending("slack", platform) == 12  # in one call: passes of 5, 5, 2
+    assert len(platform.answers()) == 12
+    assert max(platform.taken_at_look) <= 5  # never more than a batch taken at once
+    assert 1 <= platform.most <= 3  # the looks ran within the pool of 3
