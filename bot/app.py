@@ -348,21 +348,35 @@ async def _run_clock(
     bot: SupportBot, adapters: list[Adapter], presence: Presence | None = None, *, every: float | None = None
 ) -> None:
     """Beat, and fire due SLA reminders, every `every` seconds (TICK_SECONDS by default); a
-    failure is logged and retried next time. The heartbeat comes first: a worker still
-    connecting is alive too."""
+    failure is logged and retried next time. The heartbeat has a loop of its own, started
+    first (a worker still connecting is alive too): a tick that takes long (reminders posted
+    to a slow or rate-limited platform) must not make a live worker look dead, or its peers
+    would take over the questions it is answering."""
+    period = TICK_SECONDS if every is None else every
+    beating = asyncio.ensure_future(_beat(presence, period)) if presence is not None else None
+    try:
+        while True:
+            try:
+                channels = _connected_channels(adapters)
+                if channels:
+                    await bot.tick(channels)
+            except Exception:
+                log.exception("the SLA clock failed; retrying at the next tick")
+            await asyncio.sleep(period)
+    finally:
+        if beating is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+
+
+async def _beat(presence: Presence, every: float) -> None:
+    """The worker's heartbeat, every `every` seconds; a failure is logged and retried."""
     while True:
         try:
-            if presence is not None:
-                await presence.beat()
+            await presence.beat()
         except Exception:
-            log.exception("the heartbeat failed; retrying at the next tick")
-        try:
-            channels = _connected_channels(adapters)
-            if channels:
-                await bot.tick(channels)
-        except Exception:
-            log.exception("the SLA clock failed; retrying at the next tick")
-        await asyncio.sleep(TICK_SECONDS if every is None else every)
+            log.exception("the heartbeat failed; retrying at the next beat")
+        await asyncio.sleep(every)
 
 
 async def _watch_knowledge(bot: SupportBot, every: float) -> None:

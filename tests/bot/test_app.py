@@ -12,7 +12,9 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import app as app_module
 from bot.app import Runtime, _run_clock, _supervise, enabled_adapters
+from bot.cluster import Presence
 from bot.errors import FatalAdapterError
+from bot.store.values import iso
 from bot.types import Author, ConversationRef, DocVisibility, InboundMessage, Reply, Visibility
 from tests.fakes.clock import FakeClock
 
@@ -122,3 +124,49 @@ async def test_a_running_bot_picks_up_edited_documents(
         task.cancel()
     after = await rt.bot.knowledge.search("store credit", DocVisibility.INTERNAL)
     assert after.passages[0].path == "refunds.md" and "store credit" in after.passages[0].text
+
+
+class StalledChannel(ConsoleChannel):
+    """A platform that has stopped answering (rate limited for minutes): every post waits."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.stalled = asyncio.Event()
+
+    async def send(self, reply: Reply):  # type: ignore[no-untyped-def]
+        self.stalled.set()
+        await asyncio.Event().wait()  # never answered while the test looks
+
+
+async def test_the_heartbeat_goes_on_while_a_tick_is_stuck_on_a_slow_platform(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    rt = make_runtime('[slack]\nstaff_groups = ["S1"]\n')
+    asked = InboundMessage(
+        id="m1",
+        conversation=ConversationRef(platform="slack", workspace="T", channel="C"),
+        author=Author(id="U1"),
+        text="I want to talk to a human",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    await rt.bot.on_message(asked, ConsoleChannel(io.StringIO()))
+    clock.advance(minutes=16)  # the ticket's first-response reminder is due: the tick posts it
+    presence = Presence(store=rt.store, clock=clock, platforms=["slack"])
+    await presence.join()
+    channel = StalledChannel()
+    task = asyncio.create_task(_run_clock(rt.bot, [FakeAdapter(channel)], presence, every=0.01))  # type: ignore[list-item]
+    try:
+        await asyncio.wait_for(channel.stalled.wait(), 5)  # the tick is stuck on the reminder
+        clock.advance(minutes=5)  # longer than a worker's lease: without beats it would look dead
+        beat = "select heartbeat_at from workers where id = ?"
+        for _ in range(500):
+            if rt.state.db.execute(beat, [presence.id]).fetchone()[0] == iso(clock.now()):
+                break
+            await asyncio.sleep(0.01)
+        assert rt.state.db.execute(beat, [presence.id]).fetchone()[0] == iso(clock.now())
+        assert not task.done()  # still stuck in the tick
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
