@@ -9,7 +9,9 @@ This module owns getting the bot onto Discord and off it again:
 * endpoints from `DISCORD_API_URL` / `DISCORD_GATEWAY_URL` (`adapters/discord/endpoints.py`),
   with the gateway asked of the API when only the API is given;
 * registering buttons and syncing the slash commands (globally or per configured guild);
-* replaying what a previous process left unfinished, once, when the gateway is ready;
+* after every fresh gateway session (READY: the first, or one after a RESUME Discord refused,
+  per shard on a sharded client), replaying what was left unfinished and catching up on what
+  was said meanwhile: Discord replays events only to a resumed session;
 * `DiscordAdapter.run` / `close` for the supervisor in `bot/app.py`: close lets in-flight
   events finish (up to `drain_timeout`) before disconnecting;
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
@@ -91,6 +93,8 @@ class SupportClient(discord.Client):
         pace_bucket_sweeps(self.http)  # a thread per question: discord.py's sweep is quadratic
         self.tree = app_commands.CommandTree(self)
         self.events: Events | None = None  # set by the adapter before login
+        # whether READY has come once: later ones are fresh sessions after a refused RESUME
+        self.readied = False
 
     @property
     def handler(self) -> Events:
@@ -123,7 +127,11 @@ class SupportClient(discord.Client):
 
 class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
     """The same on some of the bot's shards: `shard_ids` of `shard_count` (discord.py's
-    AutoShardedClient connects each, and fires `on_ready` once all of them are)."""
+    AutoShardedClient connects each, and fires `on_ready` once all of them are; a shard that
+    IDENTIFYs again later fires only `on_shard_ready`)."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        await self.adapter.on_shard_ready(self, shard_id)
 
 
 class DiscordAdapter:
@@ -153,7 +161,6 @@ class DiscordAdapter:
         self._channel: DiscordChannel | None = None
         self._events: Events | None = None
         self._ready = asyncio.Event()
-        self._replayed = False
         self._inflight = InFlight()
         # the shards and their sets (resolved at each start: "auto" asks Discord), and the
         # set this process serves
@@ -202,7 +209,6 @@ class DiscordAdapter:
             held = await self.hold.acquire(plan.lease_names)
             if held is None:
                 return  # closed while standing by
-            self._replayed = False  # another worker held the gateway meanwhile: replay and catch up
             await self._serve(token.get_secret_value(), plan, plan.sets[held])
         finally:
             await self.hold.release()  # also closes a standby's session
@@ -347,33 +353,50 @@ class DiscordAdapter:
             await sync_commands(client.tree, self.settings.discord.command_guilds)
 
     async def on_ready(self, client: SupportClient) -> None:
-        if client is not self.client:  # an adopted set: what its dead holder missed
-            task = self._catch_up(client, tuple(getattr(client, "shard_ids", None) or ()))
-            await asyncio.wait({self._inflight.start(task, name="supportbot-discord-adopted-catch-up")})
-            return
-        log.info(
-            "connected to Discord",
-            extra={"platform": PLATFORM, "guilds": len(client.guilds), "shards": list(self.shards)},
-        )
-        if not self._replayed:
-            self._replayed = True  # READY comes again after a full reconnect; replay once
-            # In flight like any event, so close() waits for it; asyncio.wait, not await:
-            # a replay cancelled by a drain timeout must not cancel this handler too.
-            await asyncio.wait({self._inflight.start(self._replay(), name="supportbot-discord-replay")})
-        self._ready.set()
+        """READY: a fresh session on all of `client`'s shards, the first or one after a RESUME
+        Discord refused. Either way nothing said before it will be sent again: replay and
+        catch up. A sharded client's later READYs are its shards' own (`on_shard_ready`)."""
+        again, client.readied = client.readied, True
+        if client is self.client:
+            log.info(
+                "connected to Discord",
+                extra={"platform": PLATFORM, "guilds": len(client.guilds), "shards": list(self.shards)},
+            )
+        if not (again and isinstance(client, ShardedSupportClient)):
+            await self._after_identify(client, self._shards_of(client), again=again)
+        if client is self.client:
+            self._ready.set()
 
-    async def _replay(self) -> None:
-        try:
-            replayed = await self.core.replay_pending(PLATFORM, self.channel)
-            if replayed:
-                log.info("replayed %d unfinished message(s)", replayed, extra={"platform": PLATFORM})
-        except Exception:
-            log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
-        if self.hold is None or self.client is None:
-            return  # alone on the state: no one else held the gateway while this one was away
-        await self._catch_up(self.client, self.shards)
+    async def on_shard_ready(self, client: SupportClient, shard_id: int) -> None:
+        """One shard's fresh session after the client's first READY (at the start every shard
+        is ready before the client, which catches up on them all)."""
+        if client.readied:
+            await self._after_identify(client, (shard_id,), again=True)
 
-    async def _catch_up(self, client: SupportClient, shards: tuple[int, ...]) -> None:
+    def _shards_of(self, client: SupportClient) -> tuple[int, ...]:
+        if client is self.client:
+            return self.shards
+        return tuple(getattr(client, "shard_ids", None) or ())
+
+    async def _after_identify(self, client: SupportClient, shards: tuple[int, ...], *, again: bool) -> None:
+        """Replay and catch up on `shards` (`again`: not the client's first session). In flight
+        like any event, so close() waits for it; asyncio.wait, not await: one cancelled by a
+        drain timeout must not cancel its handler."""
+        task = self._replay_and_catch_up(client, shards, again=again)
+        await asyncio.wait({self._inflight.start(task, name="supportbot-discord-catch-up")})
+
+    async def _replay_and_catch_up(
+        self, client: SupportClient, shards: tuple[int, ...], *, again: bool
+    ) -> None:
+        if client is self.client:  # the replay is the platform's, posted through this process's own
+            try:
+                replayed = await self.core.replay_pending(PLATFORM, self.channel)
+                if replayed:
+                    log.info("replayed %d unfinished message(s)", replayed, extra={"platform": PLATFORM})
+            except Exception:
+                log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
+        if self.hold is None and not again:
+            return  # alone on the state and just started: no session of its own was cut short
         try:
             await catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)
         except Exception:

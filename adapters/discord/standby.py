@@ -22,7 +22,8 @@ conversations whose guilds are on its shards. A set whose holder died and that n
 took within `ORPHAN_CHECKS` checks (there is none left) is adopted by a worker already
 holding another set (`GatewayHold.adopt`), so every set is served while any worker lives.
 
-With state in SQLite there is no lease and none of this runs: one process holds everything.
+With state in SQLite there is no lease and one process holds everything; it catches up
+only when its own session could not be resumed (adapters/discord/client.py).
 """
 
 from __future__ import annotations

@@ -205,3 +205,48 @@ async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_pag
         )
     finally:
         await stop(holder, task)
+
+
+@pytest.mark.parametrize("leased", [True, False], ids=["leased", "alone"])
+async def test_a_session_discord_would_not_resume_is_caught_up_after_the_fresh_identify(
+    fake: FakeDiscord,  # noqa: F811
+    make_worker: Callable[[str], Runtime],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    leased: bool,
+) -> None:
+    """A resumed session has Discord's replay, so nothing is read back; one Discord refused to
+    resume (INVALID_SESSION d=false) IDENTIFYs afresh, and what was said meanwhile is read
+    back, by a lone process too."""
+    runtime = make_worker("a")
+    holder = (
+        worker(runtime, GatewayLease(pg_url))
+        if leased
+        else DiscordAdapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
+    )
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+
+        frames, start = len(fake.frames), len(fake.requests)
+        await fake.drop_connection()  # a blip: the session is resumed
+        await fake.wait_for_frame("sent", event="RESUMED", after=frames, timeout=20)
+        await holder.drain(5)
+        assert not fake.requests_matching("GET", MESSAGES, after=start)
+
+        frames, start = len(fake.frames), len(fake.requests)
+        await fake.drop_connection()
+        for session in fake.sessions.values():
+            session.resumable = False  # ...too long a blip: Discord will not resume it
+        missed = fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=20)
+        await holder.drain(5)
+        assert "refund" in answer.json["content"].lower()
+        assert fake.frames_matching("sent", event="READY", after=frames)  # a fresh IDENTIFY's
+        assert fake.requests_matching("GET", f"/channels/{thread_id}/messages", after=start)
+        inbox = runtime.state.db.execute(
+            "select status from inbox where key = ?", [f"discord:msg:{missed['id']}"]
+        )
+        assert inbox.fetchall() == [("answered",)]
+    finally:
+        await stop(holder, task)
