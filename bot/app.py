@@ -270,6 +270,9 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
                 await adapter.close()
             except Exception:
                 log.exception("error while closing the %s adapter", adapter.name)
+        # replays still running are stopped before the worker leaves the list: once it has
+        # left, a peer may take their events at once, and both would answer
+        await runtime.bot.deliveries.aclose()
         try:
             await presence.leave()
         except Exception:  # a boundary: a row left behind only ages out
