@@ -187,8 +187,8 @@ async def catch_up(
             extra={"platform": PLATFORM, "window_s": ACTIVE_WINDOW.total_seconds()},
         )
     if plan is not None:
-        # after the bound: Core.active_conversations cannot pass the shards to the store yet,
-        # whose query would choose them first (bot_conversations_since's `shards`)
+        # after the bound, so a busy guild on another shard can crowd this holder's out: the
+        # store should choose them first, which Core.active_conversations cannot ask for yet
         points = [(ref, last) for ref, last in points if plan.shard_of(ref.workspace) in shards]
     # conversations side by side, each in order: a follow-up must not overtake its question
     turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
