@@ -56,6 +56,7 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
+    Shards,
     TicketStatus,
 )
 
@@ -194,12 +195,13 @@ class SupportBot:
         return await self.deliveries.replay_pending(platform, channel)
 
     async def active_conversations(
-        self, platform: str, within: timedelta
+        self, platform: str, within: timedelta, shards: Shards | None = None
     ) -> list[tuple[ConversationRef, str | None]]:
-        """Where the bot was talking within `within`, with the last message recorded in each:
-        a new Discord gateway holder fetches what came after (adapters/discord/standby.py)."""
+        """Where the bot was talking within `within` (on `shards`, if given), with the last
+        message recorded in each: a new Discord gateway holder fetches what came after
+        (adapters/discord/standby.py)."""
         since = self.clock.now() - within
-        return await self.store.run(StateStore.bot_conversations_since, platform, since)
+        return await self.store.run(StateStore.bot_conversations_since, platform, since, shards=shards)
 
     async def handle(
         self,

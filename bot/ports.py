@@ -27,6 +27,7 @@ from bot.types import (
     Posted,
     Reply,
     RetrievalHints,
+    Shards,
     Turn,
 )
 
@@ -48,10 +49,11 @@ class Core(Protocol):
     async def replay_pending(self, platform: str, channel: Channel) -> int: ...
 
     async def active_conversations(
-        self, platform: str, within: timedelta
+        self, platform: str, within: timedelta, shards: Shards | None = None
     ) -> list[tuple[ConversationRef, str | None]]:
-        """Conversations the bot took part in within `within`, newest first, each with the
-        platform id of the last message recorded in it: where a new gateway holder catches up."""
+        """Conversations the bot took part in within `within` (with `shards`, on those shards
+        only), newest first, each with the platform id of the last message recorded in it:
+        where a new gateway holder catches up."""
         ...
 
 
@@ -318,7 +320,13 @@ class ConversationStore(Protocol):
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
 
     def bot_conversations_since(
-        self, platform: str, since: datetime, limit: int = 100
+        # the limit's default is bot/store/conversations.py's CATCH_UP_CONVERSATIONS
+        self,
+        platform: str,
+        since: datetime,
+        limit: int = 2000,
+        *,
+        shards: Shards | None = None,
     ) -> list[tuple[ConversationRef, str | None]]: ...
 
 

@@ -72,6 +72,16 @@ class ConversationRef:
         return cls(platform=platform, workspace=workspace, channel=channel, thread=thread or None)
 
 
+@dataclass(frozen=True)
+class Shards:
+    """Some of a bot's gateway shards: `ids` of `count`. A conversation is on the shard of its
+    workspace, `(id >> 22) % count` (Discord's rule for a guild), or on 0 when the workspace is
+    not a number (a DM)."""
+
+    count: int
+    ids: frozenset[int]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Author:
     """Who wrote something. Staff and admin status are decided by policy, not here."""

@@ -43,7 +43,7 @@ from adapters.discord.translate import PLATFORM
 from bot.errors import StoreError
 from bot.ports import Core, Lease
 from bot.store.conversations import CATCH_UP_CONVERSATIONS
-from bot.types import ConversationRef
+from bot.types import ConversationRef, Shards
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -179,17 +179,16 @@ async def catch_up(
     """Hand the core what was said in the bot's active conversations after the last message
     it recorded there; how many messages were handed over. With a `plan`, only the
     conversations on `shards`: the other sets' holders catch up on theirs."""
-    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW)
+    # the store chooses this holder's shards before its bound: a busy guild on another shard
+    # crowds out none of this holder's conversations
+    on = Shards(plan.count, frozenset(shards)) if plan is not None else None
+    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW, on)
     if len(points) >= CATCH_UP_CONVERSATIONS:
         log.warning(
             "catching up on only the %d most recent active conversations; older ones are not read back",
             len(points),
             extra={"platform": PLATFORM, "window_s": ACTIVE_WINDOW.total_seconds()},
         )
-    if plan is not None:
-        # after the bound, so a busy guild on another shard can crowd this holder's out: the
-        # store should choose them first, which Core.active_conversations cannot ask for yet
-        points = [(ref, last) for ref, last in points if plan.shard_of(ref.workspace) in shards]
     # conversations side by side, each in order: a follow-up must not overtake its question
     turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
 

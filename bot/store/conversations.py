@@ -16,13 +16,15 @@ from typing import Any
 
 from bot.store.rows import Reads, one_trip, select_row, transaction, update_row
 from bot.store.store import Repository, iso
-from bot.types import Author, ConversationRef, Turn
+from bot.types import Author, ConversationRef, Shards, Turn
 
-# the most conversations a catch-up lists, newest first. Each costs a new gateway holder a REST
-# read or more, so it is bounded; the caller says so when it is reached. It is the port's
-# default (bot/ports.py), and should be far higher with the holder's shards chosen first:
-# neither can change until bot.ports.Store and Core.active_conversations do
-CATCH_UP_CONVERSATIONS = 100
+# the most conversations a catch-up lists, newest first: an hour of a bot answering a question
+# every two seconds. Each costs the new gateway holder a REST read or more, so it is bounded;
+# the caller says so when it is reached (adapters/discord/standby.py)
+CATCH_UP_CONVERSATIONS = 2000
+# a Discord snowflake's timestamp is above its low 22 bits: (id >> 22), as a division both
+# engines read alike
+_SNOWFLAKE_SHIFT = 1 << 22
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,7 +227,12 @@ class ConversationRepository(Repository):
         return history_turns(self.db.execute(sql, params).fetchall())
 
     def bot_conversations_since(
-        self, platform: str, since: datetime, limit: int = CATCH_UP_CONVERSATIONS
+        self,
+        platform: str,
+        since: datetime,
+        limit: int = CATCH_UP_CONVERSATIONS,
+        *,
+        shards: Shards | None = None,
     ) -> list[tuple[ConversationRef, str | None]]:
         """The conversations on `platform` the bot takes part in, active since `since`, newest
         first, each with the platform id of the last message recorded in it (None if none
@@ -235,14 +242,19 @@ class ConversationRepository(Repository):
         a thread's answer, a DM's, a question answered in place in its channel) or a thread it
         took up (`bot_participating`, set before its first answer is up). Not the flag alone:
         it means "follow-ups need no mention", which only a thread gets, yet a DM's follow-up
-        is as much the bot's to hear, and so is a mention in a channel it answers in place."""
+        is as much the bot's to hear, and so is a mention in a channel it answers in place.
+
+        With `shards`, only the conversations on them, chosen before the `limit`: a holder of
+        some shards must not find its conversations crowded out by the others'."""
+        on_shards, shard_params = ("", []) if shards is None else _on_shards(shards)
         rows = self.db.execute(
             "select c.key, (select m.platform_id from messages m where m.conversation = c.key "
             "and m.platform_id is not null order by m.id desc limit 1) from conversations c "
             "where c.platform = ? and c.last_activity >= ? and (c.bot_participating = 1 or exists "
-            "(select 1 from messages b where b.conversation = c.key and b.role = 'bot')) "
-            "order by c.last_activity desc limit ?",
-            [platform, iso(since), limit],
+            "(select 1 from messages b where b.conversation = c.key and b.role = 'bot'))"
+            + on_shards
+            + " order by c.last_activity desc limit ?",
+            [platform, iso(since), *shard_params, limit],
         ).fetchall()
         return [(ConversationRef.from_key(key), last) for key, last in rows]
 
@@ -252,3 +264,17 @@ class ConversationRepository(Repository):
             [ref.key, role, iso(since)],
         ).fetchall()
         return [row[0] for row in rows]
+
+
+def _on_shards(shards: Shards) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) that a conversation is on `shards`, as
+    `Shards.count` places it. A workspace is a number when trimming its digits leaves nothing;
+    the cast is only reached then (CASE, on both engines)."""
+    if not shards.ids:
+        return " and 0 = 1", []
+    shard = (
+        "case when c.workspace <> '' and trim(c.workspace, '0123456789') = '' "
+        f"then (cast(c.workspace as bigint) / {_SNOWFLAKE_SHIFT}) % ? else 0 end"
+    )
+    ids = sorted(shards.ids)
+    return f" and {shard} in ({', '.join('?' for _ in ids)})", [shards.count, *ids]

@@ -114,11 +114,6 @@ def _holding(make: Callable[[str], Runtime], url: str) -> tuple[Runtime, Discord
     return runtime, worker(runtime, GatewayLease(url))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bound is the port's 100, and shards are chosen after it: bot.ports.Store and "
-    "Core.active_conversations must take a higher bound and the holder's shards (6b13d78 has the SQL)",
-)
 async def test_the_101st_most_recent_conversation_is_caught_up_too(
     fake: FakeDiscord,  # noqa: F811
     make_worker: Callable[[str], Runtime],  # noqa: F811
@@ -141,11 +136,6 @@ async def test_the_101st_most_recent_conversation_is_caught_up_too(
         await stop(holder, task)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bound is the port's 100, and shards are chosen after it: bot.ports.Store and "
-    "Core.active_conversations must take a higher bound and the holder's shards (6b13d78 has the SQL)",
-)
 async def test_a_busy_guild_on_another_shard_crowds_out_none_of_this_holders_conversations(
     fake: FakeDiscord,  # noqa: F811
     make_worker: Callable[[str], Runtime],  # noqa: F811

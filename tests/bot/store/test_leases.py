@@ -13,9 +13,9 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import StateStore
-from bot.store.conversations import ConversationState
+from bot.store.conversations import CATCH_UP_CONVERSATIONS, ConversationState
 from bot.store.leases import APPLICATION_NAME, GatewayLease
-from bot.types import Author, ConversationRef
+from bot.types import Author, ConversationRef, Shards
 from tests.bot.store.conftest import in_schema
 from tests.fakes.silent_network import SilentNetwork
 
@@ -139,3 +139,49 @@ async def test_a_holder_whose_connection_goes_silent_has_lost_its_lease(pg_url: 
             assert await holder.taken("discord-gateway")
         finally:
             await holder.release()
+
+
+def test_a_holder_of_some_shards_lists_its_own_conversations_before_the_bound(state: Path | str) -> None:
+    """Chosen by shard in the query, then bounded: a busy guild on another shard crowds out none
+    of this holder's conversations. A DM is on shard 0."""
+    store = StateStore(state)
+    try:
+        own, other = str(1 << 22), str(2 << 22)  # shards 1 and 0 of 2
+        mine = ConversationRef(platform="discord", workspace=own, channel="C", thread="T")
+        dm = ConversationRef(platform="discord", workspace="dm", channel="D")
+        busy = [
+            ConversationRef(platform="discord", workspace=other, channel="C", thread=f"B{n}")
+            for n in range(5)
+        ]
+        for n, ref in enumerate([mine, dm, *busy]):  # the busy guild's the newest
+            at = T0 + timedelta(minutes=n)
+            store.record_message(ref, role="bot", text="a", at=at, now=at, platform_id=f"{n}01")
+        listed = store.bot_conversations_since("discord", T0, 3, shards=Shards(2, frozenset({1})))
+        assert listed == [(mine, "001")]
+        assert store.bot_conversations_since("discord", T0, 3, shards=Shards(2, frozenset({0}))) == [
+            (busy[4], "601"),
+            (busy[3], "501"),
+            (busy[2], "401"),
+        ]
+        assert (dm, "101") in store.bot_conversations_since("discord", T0, shards=Shards(2, frozenset({0})))
+        assert store.bot_conversations_since("discord", T0, shards=Shards(2, frozenset())) == []
+    finally:
+        store.close()
+
+
+def test_the_catch_up_bound_is_far_above_a_hundred(state: Path | str) -> None:
+    """It was 100: the 101st most recent conversation of the hour went unread."""
+    store = StateStore(state)
+    try:
+        refs = [
+            ConversationRef(platform="discord", workspace="G", channel="C", thread=f"T{n}")
+            for n in range(101)
+        ]
+        for n, ref in enumerate(refs):
+            at = T0 + timedelta(seconds=n)
+            store.record_message(ref, role="bot", text="a", at=at, now=at, platform_id=str(n))
+        listed = store.bot_conversations_since("discord", T0)
+        assert len(listed) == 101 and listed[-1] == (refs[0], "0")
+        assert CATCH_UP_CONVERSATIONS >= 1000
+    finally:
+        store.close()
