@@ -491,3 +491,39 @@ def test_reads_ending_a_trip_are_read_once_it_is_over(state: Path | str) -> None
                 store.db.execute("select 1").fetchall()  # inside the block: nothing to read yet
     assert reads.rows() == [[("done",)]]
     store.close()
+
+
+# text that is SQL, quoting or placeholders if it is ever read as anything but a value
+AWKWARD = [
+    "'); delete from inbox; --",
+    "it's 50% off; really \\ truly",
+    "E'\\x00' $1 %s %(name)s ? :name",
+    "환불은 며칠 걸리나요? 🙂",
+    'a "quoted" word\nand a second line\twith a tab',
+]
+
+
+def test_awkward_text_travels_as_values_in_one_trip_and_together(state: Path | str) -> None:
+    """A trip's writes and reads sent together: whatever a person types comes back exactly,
+    and runs nothing."""
+    store = StateStore(state)
+    ref = _thread(40)
+    for n, text in enumerate(AWKWARD):
+        question = _asked(ref, f"40.{n}", text)
+        history_and_memory(store, ref, None, ASKER.id, Kept(question, NOW))  # one_trip + together
+    store.claim_event("slack:kept", "slack", AWKWARD[0], NOW)
+    [turns] = read_together(store.db, [history_statement(ref, 10, None)])
+    assert [t.text for t in history_turns(turns)] == AWKWARD
+    assert _inbox(store) == [("slack:kept", "pending")]  # nothing was deleted
+    store.close()
+
+
+def test_a_nul_character_is_refused_and_the_trip_writes_nothing(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    ref = _thread(41)
+    with pytest.raises(Exception, match="NUL"):
+        history_and_memory(store, ref, None, ASKER.id, Kept(_asked(ref, "41.1", "bad\x00byte"), NOW))
+    assert store.history(ref) == [] and store.conversation(ref.key) is None
+    history_and_memory(store, ref, None, ASKER.id, Kept(_asked(ref, "41.2", "fine"), NOW))  # usable after
+    assert [t.text for t in store.history(ref)] == ["fine"]
+    store.close()
