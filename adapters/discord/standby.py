@@ -194,7 +194,16 @@ async def catch_up(
 
     async def one(ref: ConversationRef, last: str | None) -> int:
         async with turns:
-            return await _catch_up_in(events, client, ref, last)
+            try:
+                return await _catch_up_in(events, client, ref, last)
+            except Exception:
+                # one conversation's failure (a network error, a record it cannot read) is its
+                # own: the others are still read back, and this catch-up ends with all of them
+                log.exception(
+                    "could not catch up on a conversation",
+                    extra={"platform": PLATFORM, "conversation": ref.key},
+                )
+                return 0
 
     counts = await asyncio.gather(*(one(ref, last) for ref, last in points))
     handed = sum(counts)

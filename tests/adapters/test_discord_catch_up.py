@@ -250,3 +250,36 @@ async def test_a_session_discord_would_not_resume_is_caught_up_after_the_fresh_i
         assert inbox.fetchall() == [("answered",)]
     finally:
         await stop(holder, task)
+
+
+async def test_a_conversation_that_cannot_be_read_back_stops_none_of_the_others(
+    fake: FakeDiscord,  # noqa: F811
+    make_worker: Callable[[str], Runtime],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A conversation whose record names no channel Discord could have (left by an older
+    version, or damaged) fails alone, logged; the follow-up elsewhere is still answered."""
+    runtime, holder = _holding(make_worker, pg_url)
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+        clock.advance(seconds=1)
+        damaged = ConversationRef(platform="discord", workspace=fake.guild_id, channel="general")
+        await runtime.store.run(
+            StateStore.record_message, damaged, role="bot", text="a", at=clock.now(), now=clock.now()
+        )
+        fake.build_message_create("How long does a refund take?", channel_id=thread_id)  # unheard
+        start = len(fake.requests)
+        assert holder.client is not None
+        assert await catch_up(holder.core, holder.events, holder.client) == 1
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
+        assert "refund" in answer.json["content"].lower()
+        assert any(
+            r.message == "could not catch up on a conversation" and damaged.key in str(r.__dict__)
+            for r in caplog.records
+        )
+    finally:
+        await stop(holder, task)
