@@ -129,6 +129,14 @@ class Repository:
         SQLite file belongs to the one process holding its data directory."""
         return not isinstance(self.db, Database)
 
+    def lock_until_commit(self, name: str) -> None:
+        """Inside a transaction: wait until no other process holds `name`, then hold it until
+        this transaction ends (PostgreSQL's `pg_advisory_xact_lock`: a worker that dies mid-way
+        never leaves it held). On SQLite nothing: the transactions there already run one at a
+        time (BEGIN IMMEDIATE), and one process owns the file."""
+        if self.shared:
+            self.db.execute("select pg_advisory_xact_lock(hashtext(?))", [name])
+
 
 def in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:
     """`where` narrowed to the rows of `workspace` and those kept before rows had one (a null
