@@ -289,13 +289,21 @@ def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
 def migrate(db: StateDatabase, migrations: list[Migration]) -> list[str]:
     """Apply the migrations `db` has not seen yet; return the names applied."""
     if "_migrations" not in db.table_names():
-        db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
+        try:
+            db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc):
+                raise  # else another process made it since the look: theirs serves
     done = {row["name"] for row in db.table("_migrations").rows}
     applied: list[str] = []
     for name, step in migrations:
         if name in done:
             continue
         with transaction(db):
+            # read again under the step's write lock: another process (`supportbot migrate` or
+            # `doctor` beside a starting `run`) may have applied it while this one waited
+            if db.execute("select 1 from _migrations where name = ?", [name]).fetchone() is not None:
+                continue
             step(db)
             at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
             db.execute("insert into _migrations (name, applied_at) values (?, ?)", [name, at])
