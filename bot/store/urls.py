@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -13,15 +13,31 @@ def is_database_url(target: object) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced, fit for messages and logs."""
+    """The URL with its password replaced, fit for messages and logs: the one after the user
+    name, and one given as a parameter (`?password=`, which libpq takes as well)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    shown = url
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        shown = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if _query_passwords(parts.query):
+        # the query alone is rebuilt: urlunsplit would drop the `//` of a URL with no host
+        # (`postgresql:///db?host=/run/postgresql&password=...`)
+        base, mark, rest = shown.partition("?")
+        query, hash_mark, fragment = rest.partition("#")
+        pairs = [(key, "***" if key == "password" else value) for key, value in parse_qsl(query, True)]
+        shown = base + mark + urlencode(pairs, safe="*/:") + hash_mark + fragment
+    return shown
 
 
 def scrub(text: str, url: str) -> str:
-    """`text` (a driver's error, say) with the URL's password replaced, should it appear."""
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    """`text` (a driver's error, say) with the URL's passwords replaced, should they appear."""
+    parts = urlsplit(url)
+    for password in [parts.password or "", *_query_passwords(parts.query)]:
+        if password:
+            text = text.replace(password, "***")
+    return text
+
+
+def _query_passwords(query: str) -> list[str]:
+    return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == "password"]
