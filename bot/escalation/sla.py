@@ -9,6 +9,7 @@ reminder fires once however many processes tick.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -92,9 +93,11 @@ class SlaClock:
             await channel.send(
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
             )
-        except Exception:
+        except (Exception, asyncio.CancelledError):
             # undo so the next tick tries again: a reminder is never silently dropped. Only if
             # nothing moved the ticket meanwhile (a claim sets its own clock, which must stay).
+            # A shutdown cancelling the post too: whether the platform took it is unknown, and
+            # a reminder said twice is better than one never said
             await self.store.run(
                 StateStore.advance_sla,
                 ticket.id,

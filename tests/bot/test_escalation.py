@@ -25,6 +25,7 @@ from bot.types import (
     InboundMessage,
     Mention,
     MentionKind,
+    Posted,
     Reply,
     ReplyKind,
     TicketStatus,
@@ -165,6 +166,37 @@ async def test_reminders_survive_a_restart_and_fire_once(
     assert await second.bot.tick({"slack": channel}) == 1
     third = make_runtime(CONFIG)  # and again: a second restart must not repeat it
     assert await third.bot.tick({"slack": channel}) == 0
+    assert len([t for t in texts(channel) if "still has no response" in t]) == 1
+
+
+class StalledChannel(ConsoleChannel):
+    """A platform that does not answer the reminder's post (rate limited, or going away)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.stalled = asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        if "still has no response" in reply.text:
+            self.stalled.set()
+            await asyncio.Event().wait()
+        return await super().send(reply)
+
+
+async def test_a_reminder_cut_short_by_a_shutdown_is_sent_after_the_restart(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    first = make_runtime(CONFIG)
+    await open_ticket(first, channel)
+    clock.advance(minutes=15)
+    stalled = StalledChannel()
+    ticking = asyncio.ensure_future(first.bot.tick({"slack": stalled}))
+    await asyncio.wait_for(stalled.stalled.wait(), 5)
+    ticking.cancel()  # the shutdown cancels the clock mid-post
+    await asyncio.gather(ticking, return_exceptions=True)
+    first.close()
+    second = make_runtime(CONFIG)
+    assert await second.bot.tick({"slack": channel}) == 1
     assert len([t for t in texts(channel) if "still has no response" in t]) == 1
 
 
