@@ -165,7 +165,8 @@ class StoreOAuthStates(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
-        await self.store.run(StateStore.issue_oauth_state, state, datetime.now(UTC) + self.expiration)
+        now = datetime.now(UTC)
+        await self.store.run(StateStore.issue_oauth_state, state, now + self.expiration, now)
         return state
 
     async def async_consume(self, state: str) -> bool:

@@ -85,10 +85,11 @@ class SlackInstallRepository(Repository):
             )
         return int(cursor.rowcount)
 
-    def issue_oauth_state(self, state: str, expires_at: datetime) -> None:
-        """A browser starts an install with `state`; expired states are swept on the way."""
+    def issue_oauth_state(self, state: str, expires_at: datetime, now: datetime) -> None:
+        """A browser starts an install with `state`. States expired by `now` are swept on the
+        way, and only those: the others may still come back from Slack."""
         with transaction(self.db):
-            self.db.execute("delete from slack_oauth_states where expires_at < ?", [iso(expires_at)])
+            self.db.execute("delete from slack_oauth_states where expires_at <= ?", [iso(now)])
             self.db.execute(
                 "insert into slack_oauth_states (state, expires_at) values (?, ?)", [state, iso(expires_at)]
             )

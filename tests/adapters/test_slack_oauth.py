@@ -215,3 +215,17 @@ async def test_a_replay_in_any_installed_workspace_finds_the_answer_already_post
     assert found is not None and answer.response is not None
     assert found.message_id == f"C222:{answer.response['ts']}"
     assert await adapter.channel.find_reply(asked("T999", "C999")) is None  # never installed
+
+
+async def test_opening_the_install_page_cancels_no_install_under_way(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    _, base = oauth_slack
+    async with aiohttp.ClientSession() as first, aiohttp.ClientSession() as other:
+        redirect, cookie = await start_install(first, base, "T111")
+        await asyncio.sleep(0.01)  # later, by more than the stored times' millisecond
+        for _ in range(3):  # anyone else opens the page meanwhile
+            async with other.get(f"{base}/slack/install") as page:
+                assert page.status == 200
+        assert await finish_install(first, redirect, cookie) == 200
+    assert fake.oauth.installs == ["T111"]

@@ -43,12 +43,25 @@ def test_installs_are_kept_per_workspace_and_a_reinstall_replaces_the_token(stat
 def test_an_oauth_state_is_consumed_once_and_only_before_it_expires(state: Path | str) -> None:
     one, two = StateStore(state), StateStore(state)  # two workers on the same state
     try:
-        one.issue_oauth_state("s-1", T0 + timedelta(minutes=10))
-        one.issue_oauth_state("s-2", T0 + timedelta(minutes=10))
+        one.issue_oauth_state("s-1", T0 + timedelta(minutes=10), T0)
+        one.issue_oauth_state("s-2", T0 + timedelta(minutes=10), T0)
         assert two.consume_oauth_state("s-1", T0)
         assert not one.consume_oauth_state("s-1", T0)  # single use, whichever worker asks
         assert not one.consume_oauth_state("forged", T0)
         assert not one.consume_oauth_state("s-2", T0 + timedelta(minutes=11))  # expired
+    finally:
+        one.close()
+        two.close()
+
+
+def test_starting_an_install_leaves_every_other_one_under_way(state: Path | str) -> None:
+    one, two = StateStore(state), StateStore(state)  # two workers
+    try:
+        one.issue_oauth_state("state-A", T0 + timedelta(seconds=600), T0)
+        later = T0 + timedelta(seconds=1)  # someone else opens the install page a second later
+        two.issue_oauth_state("state-B", later + timedelta(seconds=600), later)
+        assert one.consume_oauth_state("state-A", T0 + timedelta(seconds=30))
+        assert one.consume_oauth_state("state-B", T0 + timedelta(seconds=31))
     finally:
         one.close()
         two.close()
