@@ -7,7 +7,8 @@ Bolt's AsyncApp, replaying what a dead process left unanswered, and shutdown: `c
 waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
 `adapters.slack.http_guard` first (size, then timestamp and signature on the raw bytes, then
 parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the
-signature once more. The listeners themselves live in `adapters.slack.events`.
+signature once more. With several workspaces, the OAuth pages are
+`adapters.slack.install_pages`'. The listeners themselves live in `adapters.slack.events`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -41,6 +42,7 @@ from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
+from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
@@ -312,8 +314,10 @@ class SlackAdapter:
         web_app.router.add_post(EVENTS_PATH, self._http_events)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
         if self.store is not None:
-            web_app.router.add_get(INSTALL_PATH, self._http_oauth)
-            web_app.router.add_get(REDIRECT_PATH, self._http_oauth)
+            assert app.oauth_flow is not None
+            pages = InstallPages(app.oauth_flow)
+            web_app.router.add_get(INSTALL_PATH, pages.handle)
+            web_app.router.add_get(REDIRECT_PATH, pages.handle)
         runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -337,18 +341,6 @@ class SlackAdapter:
             self.refusals.refused(checked, request.remote)
             return checked.response()
         response = await self._app.async_dispatch(checked)
-        return await to_aiohttp_response(response)
-
-    async def _http_oauth(self, request: web.Request) -> web.Response:
-        """The install page and Slack's redirect back (Bolt's OAuth flow; the state is checked
-        against the browser's cookie and consumed in the store, once)."""
-        assert self._app is not None and self._app.oauth_flow is not None
-        flow = self._app.oauth_flow
-        bolt_request = await to_bolt_request(request)
-        if request.path == INSTALL_PATH:
-            response = await flow.handle_installation(bolt_request)
-        else:
-            response = await flow.handle_callback(bolt_request)
         return await to_aiohttp_response(response)
 
     async def _http_health(self, request: web.Request) -> web.Response:
