@@ -3,7 +3,9 @@
 What a stranger can send many times a second (a request refused at the Slack door, a gateway
 dispatch discord.py cannot read) must not be able to fill the log or drown it. `RateLimitedLog`
 writes such a line at most once per `interval` and counts the ones it holds back, by kind;
-used by `adapters/slack/http_guard.py` and `adapters/discord/dispatch_guard.py`.
+used by `adapters/slack/http_guard.py` and `adapters/discord/dispatch_guard.py`. It also
+owns `quiet_malformed_http`: aiohttp's own ERROR line, traceback and all, for each request
+its parser rejects, turned into such a line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 
 class RateLimitedLog:
@@ -89,3 +93,44 @@ class RateLimitedLog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+AIOHTTP_SERVER = "aiohttp.server"  # the logger aiohttp's servers write their errors to
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp's "Error handling request" for what its HTTP parser rejected (a control byte
+    in a header, a bad request line) as one WARNING line a second at most.
+
+    aiohttp answers those 400 itself, before any handler runs, and logs each at ERROR with a
+    traceback whose message repeats the raw bytes received: anyone able to reach the port
+    could fill the log, and write into it. This filter drops those records and writes the
+    client's address and the kind of error instead; every other record (a handler's crash)
+    passes unchanged."""
+
+    def __init__(self, lines: RateLimitedLog) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        kind = type(error).__name__
+        self.lines.write(
+            kind, f"refused a malformed HTTP request from {remote or 'an unknown address'}: {kind}"
+        )
+        return False
+
+
+MALFORMED = MalformedRequests(
+    RateLimitedLog(logging.getLogger(__name__), more="%d more malformed HTTP request(s), last: %s")
+)
+
+
+def quiet_malformed_http() -> None:
+    """Put `MALFORMED` on aiohttp's server logger (once per process, however many servers)."""
+    server = logging.getLogger(AIOHTTP_SERVER)
+    if MALFORMED not in server.filters:
+        server.addFilter(MALFORMED)

@@ -7,8 +7,9 @@ Bolt's AsyncApp, replaying what a dead process left unanswered, and shutdown: `c
 waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
 `adapters.slack.http_guard` first (size, then timestamp and signature on the raw bytes, then
 parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the
-signature once more. With several workspaces, the OAuth pages are
-`adapters.slack.install_pages`'. The listeners themselves live in `adapters.slack.events`.
+signature once more; what aiohttp's own parser rejects is one rate-limited line too. With
+several workspaces, the OAuth pages are `adapters.slack.install_pages`'. The listeners
+themselves live in `adapters.slack.events`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
+from adapters.rate_limited_log import quiet_malformed_http
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import (
     FATAL_AUTH_ERRORS,
@@ -318,6 +320,7 @@ class SlackAdapter:
             pages = InstallPages(app.oauth_flow)
             web_app.router.add_get(INSTALL_PATH, pages.handle)
             web_app.router.add_get(REDIRECT_PATH, pages.handle)
+        quiet_malformed_http()  # aiohttp answers those 400 itself; its log line would be a flood
         runner = web.AppRunner(web_app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.rate_limited_log import MALFORMED
 from adapters.slack import SlackAdapter
 from adapters.slack.http_guard import MAX_BODY
 from bot.app import Runtime
@@ -343,3 +344,27 @@ async def test_a_flood_of_bad_requests_logs_about_a_line_a_second_then_the_count
     assert await adapter.drain(timeout=15)
     [answer] = posts(fake)
     assert "Forgot password" in section_text(answer)
+
+
+async def test_requests_aiohttp_cannot_parse_are_a_counted_line_not_a_traceback_each(
+    http_slack: HttpSlack, logs: pytest.LogCaptureFixture
+) -> None:
+    adapter, _, runtime = http_slack
+    assert adapter.http_port is not None
+    statuses = set()
+    for n in range(100):  # a control byte in a header: aiohttp answers 400 before any handler
+        reader, writer = await asyncio.open_connection("127.0.0.1", adapter.http_port)
+        writer.write(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Slack-Signature: v0=\x01raw-"
+            + str(n).encode()
+            + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
+        statuses.add((await asyncio.wait_for(reader.read(), 10)).split(b" ", 2)[1])
+        writer.close()
+    MALFORMED.lines.flush()
+    assert statuses == {b"400"}
+    lines = [r for r in logs.records if r.name.startswith(("aiohttp", "adapters.rate_limited_log"))]
+    assert 1 <= len(lines) <= 5 and all(r.levelno == logging.WARNING for r in lines)
+    assert all("raw-" not in r.getMessage() for r in lines)  # the header's bytes are not echoed
+    assert tracebacks(logs) == []
+    assert runtime.state.db["inbox"].count == 0
