@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.client import api_url, ctx, retry_handlers
 from adapters.slack.manifest import BOT_SCOPES
 from bot.config import Settings
+from bot.errors import PlatformError
 from bot.store import AsyncStore, StateStore
 from bot.store.slack_installs import SlackInstallRecord
 
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_SECONDS = 600  # how long a started install may take (slack-bolt's default too)
+# installs under way at once, across the cluster: far above what real installers start in ten
+# minutes, low enough that a flood of install pages cannot grow the table without bound
+MAX_LIVE_STATES = 1000
 
 # The client exchanging install codes logs through this logger: slack_sdk writes response
 # bodies at DEBUG, and oauth.v2.access's body is the new bot token. Capped at WARNING here,
@@ -151,12 +155,19 @@ def _bot_fields(bot: Bot) -> dict[str, Any]:
     }
 
 
+class TooManyInstalls(PlatformError):
+    """`MAX_LIVE_STATES` installs are under way: a new one may start when some finish or expire."""
+
+
 class StoreOAuthStates(AsyncOAuthStateStore):
     """slack_sdk's OAuth state store over the state database: each state is used once."""
 
-    def __init__(self, store: AsyncStore, *, expiration_seconds: int = STATE_SECONDS) -> None:
+    def __init__(
+        self, store: AsyncStore, *, expiration_seconds: int = STATE_SECONDS, limit: int = MAX_LIVE_STATES
+    ) -> None:
         self.store = store
         self.expiration = timedelta(seconds=expiration_seconds)
+        self.limit = limit
         self._logger = logging.getLogger(__name__)
 
     @property
@@ -166,7 +177,11 @@ class StoreOAuthStates(AsyncOAuthStateStore):
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
         now = datetime.now(UTC)
-        await self.store.run(StateStore.issue_oauth_state, state, now + self.expiration, now)
+        issued = await self.store.run(
+            StateStore.issue_oauth_state, state, now + self.expiration, now, self.limit
+        )
+        if not issued:
+            raise TooManyInstalls(f"{self.limit} Slack installs are already under way")
         return state
 
     async def async_consume(self, state: str) -> bool:

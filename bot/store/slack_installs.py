@@ -85,14 +85,21 @@ class SlackInstallRepository(Repository):
             )
         return int(cursor.rowcount)
 
-    def issue_oauth_state(self, state: str, expires_at: datetime, now: datetime) -> None:
-        """A browser starts an install with `state`. States expired by `now` are swept on the
-        way, and only those: the others may still come back from Slack."""
+    def issue_oauth_state(self, state: str, expires_at: datetime, now: datetime, limit: int) -> bool:
+        """A browser starts an install with `state`, unless `limit` installs are already under
+        way (False): anyone may open the install page, so the states it leaves are bounded,
+        and refusing the newcomer rather than dropping the oldest means no visitor, however
+        many pages they open, cancels an install someone else has started. States expired by
+        `now` are swept on the way, and only those: others may still come back from Slack."""
         with transaction(self.db):
             self.db.execute("delete from slack_oauth_states where expires_at <= ?", [iso(now)])
+            [(live,)] = self.db.execute("select count(*) from slack_oauth_states").fetchall()
+            if int(live) >= limit:
+                return False
             self.db.execute(
                 "insert into slack_oauth_states (state, expires_at) values (?, ?)", [state, iso(expires_at)]
             )
+        return True
 
     def consume_oauth_state(self, state: str, now: datetime) -> bool:
         """True once for a state issued here and not yet expired: the delete is the check, so

@@ -1,20 +1,28 @@
 """The OAuth pages of multi-workspace HTTP mode against what anyone on the internet may send.
 
 `/slack/install` and `/slack/oauth_redirect` take unsigned GET requests: a body that is not
-text is ignored rather than a 500. Requests aiohttp's own parser rejects are a counted
-WARNING line, not an ERROR traceback each.
+text is ignored rather than a 500, one address opening the install page in a loop is held
+back (429) before it can fill the store's bound on installs under way, and that bound
+refuses the newcomer (503) rather than cancel an install someone started. Requests aiohttp's
+own parser rejects are a counted WARNING line, not an ERROR traceback each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
+import aiohttp
 import pytest
 
 from adapters.rate_limited_log import MALFORMED
 from adapters.slack import SlackAdapter
-from tests.adapters.test_slack_oauth import fake, oauth_slack
+from adapters.slack.install_pages import PAGES_PER_WINDOW, InstallLimit
+from adapters.slack.installations import StoreOAuthStates, TooManyInstalls
+from bot.store import AsyncStore, StateStore
+from tests.adapters.test_slack_oauth import fake, finish_install, oauth_slack, start_install
+from tests.fakes.slack_server import FakeSlack
 
 __all__ = ["fake", "oauth_slack"]  # the fixtures, imported from test_slack_oauth
 
@@ -55,6 +63,49 @@ async def test_a_body_that_is_not_text_is_ignored_by_both_pages(
         (b"/slack/oauth_redirect?code=x&state=y", "HTTP/1.1 400 Bad Request"),  # no state cookie
     }
     assert [r.name for r in caplog.records if r.exc_info] == []
+
+
+async def test_one_address_opening_the_install_page_in_a_loop_is_held_back(
+    fake: FakeSlack, oauth_slack: OauthSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, base = oauth_slack
+    caplog.set_level(logging.WARNING, logger="adapters.slack.install_pages")
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")  # a person's install
+        for _ in range(PAGES_PER_WINDOW - 1):
+            async with http.get(f"{base}/slack/install") as page:
+                assert page.status == 200
+        async with http.get(f"{base}/slack/install") as page:
+            assert page.status == 429 and int(page.headers["Retry-After"]) >= 1
+        assert await finish_install(http, redirect, cookie) == 200  # still finishes
+    [line] = [r.getMessage() for r in caplog.records if r.name == "adapters.slack.install_pages"]
+    assert "127.0.0.1" in line and "429" in line
+    assert fake.oauth.installs == ["T222"]
+
+
+def test_the_address_count_starts_afresh_each_window_and_is_bounded() -> None:
+    now = [0.0]
+    limit = InstallLimit(per_window=2, window=60.0, max_clients=2, clock=lambda: now[0])
+    assert [limit.allow("a"), limit.allow("a"), limit.allow("a")] == [True, True, False]
+    assert limit.allow("b") and not limit.allow("c")  # two addresses counted: the most kept
+    assert limit.retry_after() == 61
+    now[0] = 60.0
+    assert limit.allow("a") and limit.allow("c")
+
+
+async def test_the_bound_on_installs_under_way_refuses_the_newcomer_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    store = AsyncStore(StateStore(tmp_path / "state.db"))
+    try:
+        states = StoreOAuthStates(store, limit=2)
+        first, second = await states.async_issue(), await states.async_issue()
+        with pytest.raises(TooManyInstalls):
+            await states.async_issue()
+        assert await states.async_consume(first) and await states.async_consume(second)
+        assert await states.async_issue()  # room again once they are used
+    finally:
+        store.close()
 
 
 async def test_a_flood_of_requests_aiohttp_cannot_parse_is_a_counted_line_not_a_traceback_each(

@@ -10,6 +10,7 @@ from bot.store.slack_installs import SlackInstallRecord
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 TOKEN = "xoxb-" + "t222-secret"  # assembled: no token-shaped literal in the repo
+LIMIT = 1000
 
 
 def install(team: str, name: str, token: str, at: datetime = T0) -> SlackInstallRecord:
@@ -43,8 +44,8 @@ def test_installs_are_kept_per_workspace_and_a_reinstall_replaces_the_token(stat
 def test_an_oauth_state_is_consumed_once_and_only_before_it_expires(state: Path | str) -> None:
     one, two = StateStore(state), StateStore(state)  # two workers on the same state
     try:
-        one.issue_oauth_state("s-1", T0 + timedelta(minutes=10), T0)
-        one.issue_oauth_state("s-2", T0 + timedelta(minutes=10), T0)
+        assert one.issue_oauth_state("s-1", T0 + timedelta(minutes=10), T0, LIMIT)
+        assert one.issue_oauth_state("s-2", T0 + timedelta(minutes=10), T0, LIMIT)
         assert two.consume_oauth_state("s-1", T0)
         assert not one.consume_oauth_state("s-1", T0)  # single use, whichever worker asks
         assert not one.consume_oauth_state("forged", T0)
@@ -57,11 +58,31 @@ def test_an_oauth_state_is_consumed_once_and_only_before_it_expires(state: Path 
 def test_starting_an_install_leaves_every_other_one_under_way(state: Path | str) -> None:
     one, two = StateStore(state), StateStore(state)  # two workers
     try:
-        one.issue_oauth_state("state-A", T0 + timedelta(seconds=600), T0)
+        assert one.issue_oauth_state("state-A", T0 + timedelta(seconds=600), T0, LIMIT)
         later = T0 + timedelta(seconds=1)  # someone else opens the install page a second later
-        two.issue_oauth_state("state-B", later + timedelta(seconds=600), later)
+        assert two.issue_oauth_state("state-B", later + timedelta(seconds=600), later, LIMIT)
         assert one.consume_oauth_state("state-A", T0 + timedelta(seconds=30))
         assert one.consume_oauth_state("state-B", T0 + timedelta(seconds=31))
     finally:
         one.close()
         two.close()
+
+
+def test_installs_under_way_are_bounded_without_cancelling_any(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        for n in range(3):
+            assert store.issue_oauth_state(f"s-{n}", T0 + timedelta(minutes=10), T0, 3)
+        # the newcomer is refused; the three started are not dropped for it
+        assert not store.issue_oauth_state("s-3", T0 + timedelta(minutes=10), T0, 3)
+        assert store.consume_oauth_state("s-0", T0 + timedelta(minutes=1))
+        later = T0 + timedelta(minutes=2)
+        assert store.issue_oauth_state("s-4", later + timedelta(minutes=10), later, 3)  # room again
+        # once expired, the two never finished are swept and make room
+        expired = T0 + timedelta(minutes=11)
+        assert store.issue_oauth_state("s-5", expired + timedelta(minutes=10), expired, 3)
+        assert store.issue_oauth_state("s-6", expired + timedelta(minutes=10), expired, 3)
+        assert not store.issue_oauth_state("s-7", expired + timedelta(minutes=10), expired, 3)
+        assert store.consume_oauth_state("s-4", expired)
+    finally:
+        store.close()
