@@ -62,7 +62,8 @@ def _record(installation: Installation) -> SlackInstallRecord:
     data = _jsonable(installation.to_dict_for_copying())
     json.dumps(data)  # fails here, not inside the store's thread, on anything not JSON
     return SlackInstallRecord(
-        team_id=installation.team_id or "",
+        # an org-wide install is kept under its organisation alone, as slack_sdk looks it up
+        team_id="" if installation.is_enterprise_install else installation.team_id or "",
         enterprise_id=installation.enterprise_id or "",
         team_name=installation.team_name or "",
         bot_user_id=installation.bot_user_id or "",
@@ -87,7 +88,8 @@ class StoreInstallations(AsyncInstallationStore):
             # a user-only install: nothing the bot could answer with
             log.warning("ignored an install without a bot token", extra=ctx(workspace=installation.team_id))
             return
-        await self.store.run(StateStore.save_slack_installation, _record(installation))
+        record = _record(installation)
+        await self.store.run(StateStore.save_slack_installation, record)
         log.info(
             "Slack workspace %s installed the app (bot user %s)",
             installation.team_id or installation.enterprise_id,
@@ -108,12 +110,12 @@ class StoreInstallations(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
+        # slack_sdk's semantics: an org-wide install is found by its organisation alone; a
+        # workspace by its own install, else (a workspace of an organisation that installed
+        # the app org-wide) by that organisation's
         team = "" if is_enterprise_install else team_id or ""
         record = await self.store.run(StateStore.slack_installation, enterprise_id or "", team)
-        if record is None:
-            return None
-        # keys bolt does not expect (custom_values) go back as they came
-        return Installation(**record.data)
+        return None if record is None else _installation(record)
 
     async def async_find_bot(
         self,
@@ -129,6 +131,20 @@ class StoreInstallations(AsyncInstallationStore):
             return None
         return installation.to_bot()
 
+    async def async_find_team_bot(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:
+        """The bot serving `team_id` when its organisation may be unknown (work the core
+        starts, a dashboard sign-in): its own install, its organisation's if `enterprise_id`
+        is given, else the one organisation-wide install there is. With several, which one
+        covers the workspace cannot be told from the store: None rather than a guess."""
+        found = await self.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+        if found is not None or enterprise_id:
+            return found
+        orgs = await self.store.run(StateStore.slack_org_installations)
+        if len(orgs) != 1:
+            return None
+        installation = _installation(orgs[0])
+        return installation.to_bot() if installation.bot_token is not None else None
+
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.store.run(StateStore.delete_slack_installation, enterprise_id or "", team_id or "")
 
@@ -137,6 +153,11 @@ class StoreInstallations(AsyncInstallationStore):
     ) -> None:
         if user_id is None:  # a user's own install is not kept: nothing to delete for one
             await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+
+def _installation(record: SlackInstallRecord) -> Installation:
+    # keys bolt does not expect (custom_values) go back as they came
+    return Installation(**record.data)
 
 
 def _bot_fields(bot: Bot) -> dict[str, Any]:

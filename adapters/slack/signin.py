@@ -41,6 +41,7 @@ SCOPES = ("openid", "profile")
 ISSUER = "https://slack.com"
 USER_ID = "https://slack.com/user_id"
 TEAM_ID = "https://slack.com/team_id"
+ENTERPRISE_ID = "https://slack.com/enterprise_id"  # the workspace's organisation (Enterprise Grid)
 # our credentials were refused, or the redirect URL is not registered: the operator's to fix
 _MISCONFIGURED = frozenset({"invalid_client_id", "bad_client_secret", "invalid_client", "bad_redirect_uri"})
 _TIMEOUT = 15
@@ -85,7 +86,7 @@ async def identify(
     if not user_id or info.get("sub") != claims.get("sub"):
         raise SignInError(Problem.MISMATCH, "userInfo is not the id_token's user")
     name = str(info.get("name") or "")
-    directory = await _directory(settings, store, team)
+    directory = await _directory(settings, store, team, str(info.get(ENTERPRISE_ID) or "") or None)
     if directory is None:
         # no bot token to look through: the user id alone decides, as for a one-time link
         return Identity(platform=Platform.SLACK, user_id=user_id, name=name, team=team)
@@ -100,10 +101,12 @@ async def identify(
     )
 
 
-async def _directory(settings: Settings, store: AsyncStore, team: str) -> SlackDirectory | None:
+async def _directory(
+    settings: Settings, store: AsyncStore, team: str, enterprise: str | None = None
+) -> SlackDirectory | None:
     """The chat adapter's lookups in `team`, through the bot token that serves it: the one
-    SLACK_BOT_TOKEN (whose workspace must be `team`), or `team`'s install with several
-    workspaces. None when the bot has no token at all."""
+    SLACK_BOT_TOKEN (whose workspace must be `team`), or with several workspaces `team`'s
+    install, or its organisation's org-wide one. None when the bot has no token at all."""
     bot_token = settings.secrets.slack_bot_token
     if bot_token is not None:
         client = _client(settings, bot_token.get_secret_value())
@@ -123,7 +126,7 @@ async def _directory(settings: Settings, store: AsyncStore, team: str) -> SlackD
         return SlackDirectory(client, settings, identity)
     if not settings.slack_oauth:
         return None
-    bot = await StoreInstallations(store).async_find_bot(enterprise_id=None, team_id=team)
+    bot = await StoreInstallations(store).async_find_team_bot(team, enterprise)
     if bot is None:
         raise SignInError(Problem.OTHER_WORKSPACE, f"workspace {team} has not installed the app")
     identity = SlackIdentity(

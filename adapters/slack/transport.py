@@ -45,7 +45,7 @@ from adapters.slack.events import SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
-from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, oauth_flow
+from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
@@ -190,10 +190,12 @@ class SlackAdapter:
         """Multi-workspace HTTP mode: Bolt's OAuth flow on our stores; each request is
         authorized with its workspace's install, and answered with that install's token."""
         flow = oauth_flow(self.settings, store, retry_interval=self.retry_interval)
+        installs = flow.settings.installation_store
+        assert isinstance(installs, StoreInstallations)
         workspaces = Workspaces(
             self.bot,
             self.settings,
-            flow.settings.installation_store,
+            installs,
             self._in_flight,
             session=self._session,
             retry_interval=self.retry_interval,

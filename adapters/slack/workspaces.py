@@ -6,6 +6,7 @@ per installed team, built on first use from the installation store and rebuilt w
 reinstall changed the token; `RoutedListeners`, the Bolt listeners that hand each request
 to its team's `SlackEvents`; and `WorkspacesChannel`, the adapter's Channel for work that
 starts in the core (replays, SLA reminders), which posts with the conversation's workspace.
+An organisation-wide (Enterprise Grid) install serves each workspace of its organisation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
@@ -29,6 +30,7 @@ from adapters.slack.client import api_url, ctx, retry_handlers, web_logger
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents
 from adapters.slack.forms import CALLBACK_ID
+from adapters.slack.installations import StoreInstallations
 from bot.config import Settings
 from bot.errors import PlatformError
 from bot.ports import Core
@@ -54,7 +56,7 @@ class Workspaces:
         self,
         core: Core,
         settings: Settings,
-        installs: AsyncInstallationStore,
+        installs: StoreInstallations,
         in_flight: InFlight,
         *,
         session: aiohttp.ClientSession | None,
@@ -76,7 +78,12 @@ class Workspaces:
         self._lock = asyncio.Lock()
 
     async def get(
-        self, team_id: str, enterprise_id: str | None = None, token: str | None = None
+        self,
+        team_id: str,
+        enterprise_id: str | None = None,
+        token: str | None = None,
+        *,
+        is_enterprise_install: bool = False,
     ) -> SlackEvents:
         """The team's listeners; `token` (from Bolt's authorize) replaces a stale one."""
         known = self._by_team.get(team_id)
@@ -86,7 +93,7 @@ class Workspaces:
             known = self._by_team.get(team_id)
             if known is not None and (token is None or token == known.token):
                 return known.events
-            bot = await self.installs.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
+            bot = await self._find(team_id, enterprise_id, is_enterprise_install)
             if bot is None:
                 raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
             identity = SlackIdentity(
@@ -101,6 +108,15 @@ class Workspaces:
             self._by_team[team_id] = built
             log.info("serving Slack workspace %s", team_id, extra=ctx(workspace=team_id))
             return built.events
+
+    async def _find(self, team_id: str, enterprise_id: str | None, is_enterprise_install: bool) -> Bot | None:
+        # an org-wide install is found by its organisation; a workspace by its own install,
+        # else its organisation's; with the organisation unknown (a reminder), the one there is
+        if is_enterprise_install and enterprise_id:
+            return await self.installs.async_find_bot(
+                enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=True
+            )
+        return await self.installs.async_find_team_bot(team_id, enterprise_id)
 
     def _build(self, token: str, identity: SlackIdentity) -> SlackEvents:
         client = AsyncWebClient(
@@ -142,7 +158,12 @@ class RoutedListeners:
 
     async def _events(self, body: Mapping[str, Any], context: AsyncBoltContext) -> SlackEvents:
         team, enterprise = _team(body)
-        return await self.workspaces.get(context.team_id or team, enterprise, context.bot_token)
+        return await self.workspaces.get(
+            context.team_id or team,
+            context.enterprise_id or enterprise,
+            context.bot_token,
+            is_enterprise_install=bool(context.is_enterprise_install),
+        )
 
     def register(self, app: AsyncApp, slash_command: str) -> None:
         # the same listeners as SlackEvents.register, routed by team

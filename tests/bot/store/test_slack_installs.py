@@ -13,10 +13,10 @@ TOKEN = "xoxb-" + "t222-secret"  # assembled: no token-shaped literal in the rep
 LIMIT = 1000
 
 
-def install(team: str, name: str, token: str, at: datetime = T0) -> SlackInstallRecord:
+def install(team: str, name: str, token: str, at: datetime = T0, enterprise: str = "") -> SlackInstallRecord:
     return SlackInstallRecord(
         team_id=team,
-        enterprise_id="",
+        enterprise_id=enterprise,
         team_name=name,
         bot_user_id=f"U{team}",
         installed_at=at,
@@ -84,5 +84,22 @@ def test_installs_under_way_are_bounded_without_cancelling_any(state: Path | str
         assert store.issue_oauth_state("s-6", expired + timedelta(minutes=10), expired, 3)
         assert not store.issue_oauth_state("s-7", expired + timedelta(minutes=10), expired, 3)
         assert store.consume_oauth_state("s-4", expired)
+    finally:
+        store.close()
+
+
+def test_a_workspace_of_an_organisation_is_served_by_the_org_wide_install(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        store.save_slack_installation(install("", "Org", "xoxb-" + "org", enterprise="E111"))
+        store.save_slack_installation(install("T333", "Own", "xoxb-" + "own", enterprise="E111"))
+        org = store.slack_installation("E111", "T222")  # no install of its own: the org's
+        assert org is not None and org.data["bot_token"] == "xoxb-" + "org"
+        assert store.slack_installation("E111", "") == org  # slack_sdk's is_enterprise_install lookup
+        own = store.slack_installation("E111", "T333")  # its own install comes first
+        assert own is not None and own.data["bot_token"] == "xoxb-" + "own"
+        assert store.slack_installation("", "T222") is None  # the organisation is not guessed
+        assert store.slack_installation("E999", "T222") is None
+        assert [r.enterprise_id for r in store.slack_org_installations()] == ["E111"]
     finally:
         store.close()
