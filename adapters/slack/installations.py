@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,12 +73,28 @@ def _record(installation: Installation) -> SlackInstallRecord:
     )
 
 
+# told (enterprise_id, team_id) of an install saved or deleted through this process; team_id
+# is "" for an organisation-wide install
+InstallChanged = Callable[[str, str], None]
+
+
 class StoreInstallations(AsyncInstallationStore):
     """slack_sdk's installation store over the state database: one install per workspace."""
 
     def __init__(self, store: AsyncStore) -> None:
         self.store = store
         self._logger = logging.getLogger(__name__)
+        self._listeners: list[InstallChanged] = []
+
+    def on_change(self, listener: InstallChanged) -> None:
+        """Call `listener` after every save and delete made here: a reinstall, an uninstall
+        or a revocation (Bolt's listeners delete through this store) reaches whatever this
+        process keeps of the old token at once."""
+        self._listeners.append(listener)
+
+    def _changed(self, enterprise_id: str | None, team_id: str | None) -> None:
+        for listener in self._listeners:
+            listener(enterprise_id or "", team_id or "")
 
     @property
     def logger(self) -> logging.Logger:
@@ -90,6 +107,7 @@ class StoreInstallations(AsyncInstallationStore):
             return
         record = _record(installation)
         await self.store.run(StateStore.save_slack_installation, record)
+        self._changed(record.enterprise_id, record.team_id)
         log.info(
             "Slack workspace %s installed the app (bot user %s)",
             installation.team_id or installation.enterprise_id,
@@ -147,6 +165,7 @@ class StoreInstallations(AsyncInstallationStore):
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.store.run(StateStore.delete_slack_installation, enterprise_id or "", team_id or "")
+        self._changed(enterprise_id, team_id)
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None

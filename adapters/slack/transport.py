@@ -206,7 +206,7 @@ class SlackAdapter:
         self._channel = WorkspacesChannel(workspaces)
         self._app = self._build_app(client, None, oauth=flow)
         # app_uninstalled / tokens_revoked: Bolt deletes the workspace's install from our store,
-        # so an uninstalled workspace's token is neither kept nor used again. Registered before
+        # and the store tells `workspaces` to drop the token it keeps. Registered before
         # our listeners: Bolt runs the first that matches, and ours end in a catch-all
         self._app.enable_token_revocation_listeners()
         RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)

@@ -7,6 +7,11 @@ reinstall changed the token; `RoutedListeners`, the Bolt listeners that hand eac
 to its team's `SlackEvents`; and `WorkspacesChannel`, the adapter's Channel for work that
 starts in the core (replays, SLA reminders), which posts with the conversation's workspace.
 An organisation-wide (Enterprise Grid) install serves each workspace of its organisation.
+
+A token is never trusted for long: an install saved or deleted through this process (a
+reinstall, Bolt's uninstall and revocation listeners) drops it at once, one kept `TOKEN_TTL`
+seconds is read again (what another worker changed), and one Slack refuses is dropped and
+read again once before the call fails.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -26,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
 from adapters.slack.channel import SlackChannel
-from adapters.slack.client import api_url, ctx, retry_handlers, web_logger
+from adapters.slack.client import FATAL_AUTH_ERRORS, SlackCallError, api_url, ctx, retry_handlers, web_logger
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents
 from adapters.slack.forms import CALLBACK_ID
@@ -37,16 +43,26 @@ from bot.ports import Core
 from bot.types import ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class NotInstalled(PlatformError):
     """A workspace the app has no install for (never installed, or uninstalled)."""
 
 
+# How long a worker trusts a token it read from the store before reading it again: an
+# uninstall or reinstall handled by another worker reaches this one within this bound, even
+# for work no Slack event starts (reminders, replays)
+TOKEN_TTL = 60.0
+
+
 @dataclass(frozen=True)
 class Workspace:
     token: str
     events: SlackEvents
+    enterprise_id: str  # the install's organisation ("" outside Enterprise Grid)
+    install_team: str  # the install's team: "" when the organisation installed org-wide
+    read_at: float  # when the token was read from the store (Workspaces.clock)
 
 
 class Workspaces:
@@ -64,6 +80,8 @@ class Workspaces:
         thinking_reaction: str,
         thinking_after: float,
         thinking_per_minute: float,
+        ttl: float = TOKEN_TTL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.core = core
         self.settings = settings
@@ -74,8 +92,11 @@ class Workspaces:
         self.thinking_reaction = thinking_reaction
         self.thinking_after = thinking_after
         self.thinking_per_minute = thinking_per_minute
+        self.ttl = ttl
+        self.clock = clock
         self._by_team: dict[str, Workspace] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        installs.on_change(self.forget)
 
     async def get(
         self,
@@ -86,16 +107,36 @@ class Workspaces:
         is_enterprise_install: bool = False,
     ) -> SlackEvents:
         """The team's listeners; `token` (from Bolt's authorize) replaces a stale one."""
+        return (await self.workspace(team_id, enterprise_id, token, is_enterprise_install)).events
+
+    async def workspace(
+        self,
+        team_id: str,
+        enterprise_id: str | None = None,
+        token: str | None = None,
+        is_enterprise_install: bool = False,
+    ) -> Workspace:
         known = self._by_team.get(team_id)
-        if known is not None and (token is None or token == known.token):
-            return known.events
-        async with self._lock:  # two first events of a team build it once
+        if self._usable(known, token):
+            assert known is not None
+            return known
+        # two first events of a team build it once; other teams are not held up meanwhile
+        async with self._locks.setdefault(team_id, asyncio.Lock()):
             known = self._by_team.get(team_id)
-            if known is not None and (token is None or token == known.token):
-                return known.events
+            if self._usable(known, token):
+                assert known is not None
+                return known
+            if enterprise_id is None and known is not None:
+                enterprise_id = known.enterprise_id or None  # a reminder names the team alone
             bot = await self._find(team_id, enterprise_id, is_enterprise_install)
             if bot is None:
+                self._by_team.pop(team_id, None)
                 raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
+            now = self.clock()
+            if known is not None and known.token == bot.bot_token:
+                renewed = replace(known, read_at=now)  # unchanged: keep its client and caches
+                self._by_team[team_id] = renewed
+                return renewed
             identity = SlackIdentity(
                 team_id=bot.team_id or team_id,
                 team=bot.team_name or "",
@@ -104,10 +145,23 @@ class Workspaces:
                 url="",
                 enterprise_id=bot.enterprise_id or "",
             )
-            built = Workspace(bot.bot_token, self._build(bot.bot_token, identity))
+            built = Workspace(
+                token=bot.bot_token,
+                events=self._build(bot.bot_token, identity),
+                enterprise_id=bot.enterprise_id or "",
+                install_team="" if bot.is_enterprise_install else bot.team_id or "",
+                read_at=now,
+            )
             self._by_team[team_id] = built
             log.info("serving Slack workspace %s", team_id, extra=ctx(workspace=team_id))
-            return built.events
+            return built
+
+    def _usable(self, known: Workspace | None, token: str | None) -> bool:
+        if known is None:
+            return False
+        if token is not None:
+            return token == known.token  # Bolt has just read it from the store
+        return self.clock() - known.read_at < self.ttl
 
     async def _find(self, team_id: str, enterprise_id: str | None, is_enterprise_install: bool) -> Bot | None:
         # an org-wide install is found by its organisation; a workspace by its own install,
@@ -117,6 +171,32 @@ class Workspaces:
                 enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=True
             )
         return await self.installs.async_find_team_bot(team_id, enterprise_id)
+
+    def forget(self, enterprise_id: str, team_id: str) -> None:
+        """Drop what is kept of an install saved or deleted here (a reinstall, an uninstall,
+        a revocation): the next use reads the store. `team_id` "" is an organisation's
+        org-wide install, which served every workspace of it this process has seen."""
+        for team, known in list(self._by_team.items()):
+            if team_id:
+                gone = team == team_id or known.install_team == team_id
+            else:
+                gone = known.install_team == "" and known.enterprise_id == enterprise_id
+            if gone:
+                del self._by_team[team]
+
+    async def after_refusal(self, team_id: str, refused: str) -> Workspace | None:
+        """Slack refused the token `refused` (revoked, uninstalled): forget it, read the store
+        once more, and give the workspace's install if it now has another token (a reinstall
+        another worker saw), else None."""
+        known = self._by_team.get(team_id)
+        enterprise_id = known.enterprise_id or None if known is not None else None
+        if known is not None and known.token == refused:
+            del self._by_team[team_id]
+        try:
+            fresh = await self.workspace(team_id, enterprise_id)
+        except NotInstalled:
+            return None
+        return fresh if fresh.token != refused else None
 
     def _build(self, token: str, identity: SlackIdentity) -> SlackEvents:
         client = AsyncWebClient(
@@ -202,24 +282,46 @@ class WorkspacesChannel:
     def __init__(self, workspaces: Workspaces) -> None:
         self.workspaces = workspaces
 
-    async def _channel(self, conversation: ConversationRef) -> SlackChannel:
-        return (await self.workspaces.get(conversation.workspace)).channel
+    async def _on_channel(
+        self, conversation: ConversationRef, call: Callable[[SlackChannel], Awaitable[T]]
+    ) -> T:
+        """`call` on the channel of the conversation's workspace. A token Slack refuses is
+        dropped and the store read once more: a workspace reinstalled through another worker
+        is served with its new token at once, an uninstalled one fails without a retry."""
+        team = conversation.workspace
+        workspace = await self.workspaces.workspace(team)
+        try:
+            return await call(workspace.events.channel)
+        except SlackCallError as exc:
+            if exc.code not in FATAL_AUTH_ERRORS:
+                raise
+            fresh = await self.workspaces.after_refusal(team, workspace.token)
+            if fresh is None:
+                log.warning(
+                    "Slack refused workspace %s's token (%s) and no other is installed",
+                    team,
+                    exc.code,
+                    extra=ctx(conversation.channel, workspace=team),
+                )
+                raise
+        return await call(fresh.events.channel)
 
     async def send(self, reply: Reply) -> Posted:
-        return await (await self._channel(reply.conversation)).send(reply)
+        return await self._on_channel(reply.conversation, lambda channel: channel.send(reply))
 
     async def edit(self, posted: Posted, reply: Reply) -> None:
-        await (await self._channel(posted.conversation)).edit(posted, reply)
+        await self._on_channel(posted.conversation, lambda channel: channel.edit(posted, reply))
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
-        return await (await self._channel(message.conversation)).open_thread(message, title)
+        return await self._on_channel(
+            message.conversation, lambda channel: channel.open_thread(message, title)
+        )
 
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """`bot.ports.FindsReplies` in the message's workspace (SlackChannel.find_reply): a
         replay after a crash finishes the answer a dead process posted but had not noted,
         rather than posting a second. A workspace uninstalled meanwhile has nothing to find."""
         try:
-            channel = await self._channel(message.conversation)
+            return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))
         except NotInstalled:
             return None
-        return await channel.find_reply(message)

@@ -1,22 +1,29 @@
-"""Several Slack workspaces: org-wide (Enterprise Grid) installs.
+"""Several Slack workspaces: which token each is served with after it changes, and org-wide installs.
 
 The real adapter in multi-workspace HTTP mode (test_slack_oauth's fixtures: the Bolt OAuth
-flow, the fake Slack, the state store).
+flow, the fake Slack, the state store). An uninstall or reinstall this process handles is
+seen at once; one handled by another worker is a change of the store this process did not
+make, written here straight to the state store, and seen when Slack refuses the old token
+or when the token kept has aged past the cache's bound.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
+import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.installations import StoreInstallations
-from adapters.slack.workspaces import WorkspacesChannel
+from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel
 from bot.store import StateStore
+from bot.store.slack_installs import SlackInstallRecord
 from bot.types import ConversationRef, Reply, ReplyKind
 from tests.adapters.test_slack_oauth import fake, finish_install, mention, oauth_slack, start_install
-from tests.fakes.slack_server import FakeSlack, post_signed
+from tests.fakes.slack_server import DEFAULT_BOT_SCOPES, FakeSlack, post_signed
 
 __all__ = ["fake", "oauth_slack"]  # the fixtures, imported from test_slack_oauth
 
@@ -38,6 +45,123 @@ def tokens_used(fake: FakeSlack, since: int) -> list[str]:
     return [
         c.headers["Authorization"].removeprefix("Bearer ") for c in fake.calls("chat.postMessage")[since:]
     ]
+
+
+async def install_and_answer(fake: FakeSlack, adapter: SlackAdapter, base: str) -> str:
+    """T222 installs the app and one question is answered there: this worker keeps its token."""
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    body = mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?")
+    assert (await post_signed(f"{base}/slack/events", body, fake.signing_secret))[0] == 200
+    assert await adapter.drain(timeout=15)
+    assert [c.ok for c in fake.calls("chat.postMessage")] == [True]
+    return str(fake.workspaces["T222"]["bot_token"])
+
+
+async def uninstall(fake: FakeSlack, base: str, adapter: SlackAdapter) -> None:
+    """Slack revokes T222's token and sends app_uninstalled to this worker."""
+    fake.revoke_token(str(fake.workspaces["T222"]["bot_token"]))
+    body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "bye"))
+    body["event"] = {"type": "app_uninstalled", "event_ts": body["event"]["event_ts"]}
+    body["event_id"] = "Ev-uninstalled"
+    assert (await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret))[
+        0
+    ] == 200
+    assert await adapter.drain(timeout=15)
+
+
+def new_token(fake: FakeSlack) -> str:
+    """Slack's token for T222 from its next install."""
+    token = "xoxb-T222-" + "reinstalled"
+    fake.workspaces["T222"]["bot_token"] = token
+    fake.add_token(token, "bot", DEFAULT_BOT_SCOPES, user_id="U0BOT2", team_id="T222")
+    return token
+
+
+async def test_after_an_uninstall_here_work_the_core_starts_is_not_sent_with_the_dead_token(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    await install_and_answer(fake, adapter, base)
+    await uninstall(fake, base, adapter)
+    assert state_of(adapter).slack_installation("", "T222") is None
+    mark = len(fake.calls("chat.postMessage"))
+    with pytest.raises(NotInstalled):
+        await adapter.channel.send(reminder())
+    assert fake.calls("chat.postMessage")[mark:] == []  # Slack was not even asked
+
+
+async def test_a_reinstall_here_is_served_with_its_new_token(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    old = await install_and_answer(fake, adapter, base)
+    await uninstall(fake, base, adapter)
+    new = new_token(fake)
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    mark = len(fake.calls("chat.postMessage"))
+    await adapter.channel.send(reminder())
+    assert tokens_used(fake, mark) == [new] and new != old
+
+
+def saved_elsewhere(token: str) -> SlackInstallRecord:
+    """T222's install as another worker saves it (the JSON slack_sdk's Installation writes)."""
+    data: dict[str, Any] = {
+        "app_id": "A0APP",
+        "team_id": "T222",
+        "team_name": "Second Team",
+        "bot_token": token,
+        "bot_id": "B0BOT2",
+        "bot_user_id": "U0BOT2",
+        "bot_scopes": list(DEFAULT_BOT_SCOPES),
+        "user_id": "W0ADMIN",
+        "installed_at": datetime.now(UTC).timestamp(),
+    }
+    return SlackInstallRecord(
+        team_id="T222",
+        enterprise_id="",
+        team_name="Second Team",
+        bot_user_id="U0BOT2",
+        installed_at=datetime.now(UTC),
+        data=data,
+    )
+
+
+async def test_a_reinstall_another_worker_saw_is_used_once_slack_refuses_the_old_token(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    old = await install_and_answer(fake, adapter, base)
+    fake.revoke_token(old)
+    new = new_token(fake)
+    state_of(adapter).save_slack_installation(saved_elsewhere(new))  # not through this worker
+    mark = len(fake.calls("chat.postMessage"))
+    await adapter.channel.send(reminder())
+    assert tokens_used(fake, mark) == [old, new]  # refused once, then the store read again
+    [refused, sent] = fake.calls("chat.postMessage")[mark:]
+    assert refused.error == "token_revoked" and sent.ok
+    mark = len(fake.calls("chat.postMessage"))
+    await adapter.channel.send(reminder())
+    assert tokens_used(fake, mark) == [new]  # kept from then on
+
+
+async def test_an_uninstall_another_worker_saw_is_noticed_within_the_cache_bound(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    await install_and_answer(fake, adapter, base)
+    assert state_of(adapter).delete_slack_installation("", "T222") == 1  # not through this worker
+    channel = adapter.channel
+    assert isinstance(channel, WorkspacesChannel)
+    now = channel.workspaces.clock()
+    channel.workspaces.clock = lambda: now + TOKEN_TTL  # the kept token has aged out
+    mark = len(fake.calls("chat.postMessage"))
+    with pytest.raises(NotInstalled):
+        await channel.send(reminder())
+    assert fake.calls("chat.postMessage")[mark:] == []
 
 
 def org_install(fake: FakeSlack) -> str:
@@ -91,6 +215,7 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
     assert bot is not None and bot.bot_token == token and bot.is_enterprise_install
     channel = adapter.channel
     assert isinstance(channel, WorkspacesChannel)
+    channel.workspaces.forget("E111", "")
     mark = len(fake.calls("chat.postMessage"))
     await channel.send(reminder())
     assert tokens_used(fake, mark) == [token]
