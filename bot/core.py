@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.delivery import Deliveries
 from bot.escalation import Escalations
-from bot.inbox import Finish, after_record
+from bot.inbox import Finish, NothingDoneYet, after_record
 from bot.insights.followups import Followups
 from bot.insights.service import Insights
 from bot.messages import say
@@ -236,8 +236,11 @@ class SupportBot:
         finish: Finish | None = None,
     ) -> Outcome:
         conversation = message.conversation
-        state = await self.store.run(StateStore.conversation, conversation.key)
-        faults.point("event.deciding")  # before the core owes the message anything (delivery's retry)
+        try:
+            state = await self.store.run(StateStore.conversation, conversation.key)
+            faults.point("event.deciding")
+        except Exception as exc:  # nothing is done yet: delivery may safely handle it again
+            raise NothingDoneYet("reading the conversation failed") from exc
         mode, staff, language = situation.mode, situation.staff, situation.language
         decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
         log.debug("decision %s: %s", decision.act, decision.why, extra=log_context(conversation))

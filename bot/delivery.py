@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from bot import faults
 from bot.conversation import log_context
-from bot.inbox import Finish, deserialise_message, serialise_message
+from bot.inbox import Finish, NothingDoneYet, deserialise_message, serialise_message
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
 from bot.store import AsyncStore, StateStore
@@ -32,12 +32,12 @@ INBOX_KEPT = timedelta(days=7)  # handled events are remembered this long (platf
 # replays taken per pass: a backlog after an outage is read and taken a batch at a time (the
 # pass goes on while batches come full), not loaded whole
 REPLAY_BATCH = 64
-# a message owed no apology (not addressed to the bot, and the core had not yet decided to
-# answer it: a follow-up in a bot thread whose first read failed) whose handling failed before
-# anything was posted for it is handled again by the clock's replay, a tick later: a passing
-# fault (the store's connection dropped) costs the asker a wait, not their question. One owed
-# an apology gets it at once, with the ticket the core opens (people are told without delay).
-# After this many tries it is given up, so a message that always fails is not retried for ever.
+# a message whose handling failed before the handler did anything for it (NothingDoneYet: its
+# first read of the store failed, the connection dropped) is handled again by the clock's
+# replay, a tick later: a passing fault costs the asker a wait, not their question (a follow-up
+# was otherwise finished as failed with nothing said). A failure after that point is final at
+# once (an apology and a ticket where one is owed): retrying it could repeat what was done. After
+# this many tries it is given up too, so a message that always fails is not retried for ever.
 HANDLING_ATTEMPTS = 3
 
 
@@ -122,8 +122,9 @@ class Deliveries:
         time (REPLAY_BATCH). A replay edits the post its predecessor began, if any, so the
         question still gets exactly one message. Returns how many were replayed."""
         replayed = 0
+        seen: set[str] = set()  # taken in this call: a row that fails fast is not taken again in it
         while True:
-            taken = await self._take_batch(platform)
+            taken = await self._take_batch(platform, seen)
             results = await asyncio.gather(
                 *(self._replay(key, message, channel) for key, message in taken), return_exceptions=True
             )
@@ -140,30 +141,42 @@ class Deliveries:
             if len(taken) < REPLAY_BATCH:
                 return replayed
 
-    async def _take_batch(self, platform: str) -> list[tuple[str, InboundMessage]]:
-        """Up to REPLAY_BATCH unfinished events taken for replay, each in flight from its take:
-        a replay still looking for its predecessor's post is never taken by a second pass."""
+    async def _take_batch(self, platform: str, seen: set[str]) -> list[tuple[str, InboundMessage]]:
+        """Up to REPLAY_BATCH unfinished events taken for replay, none of `seen` (which gains
+        them), each in flight from its take: a replay still looking for its predecessor's post
+        is never taken by a second pass. A failure part way gives back what it took."""
         taken: list[tuple[str, InboundMessage]] = []
-        # this process's live handlers are among the pending (their claims): read past them
-        limit = REPLAY_BATCH + len(self._in_flight)
+        # this process's live handlers are among the pending (their claims), and so is what
+        # this call took already: read past them
+        limit = REPLAY_BATCH + len(self._in_flight) + len(seen)
         pending = await self.store.run(
             StateStore.pending_events, platform, self.clock.now(), self._started, limit
         )
-        for key, payload in pending:
-            if len(taken) == REPLAY_BATCH:
-                break
-            if key in self._in_flight:
-                continue  # a live handler has it (the platform redelivered it after reconnecting)
-            if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
-                continue  # another replay took it first
-            try:
-                message = deserialise_message(payload)
-            except (ValueError, KeyError, TypeError):
-                log.exception("cannot replay a stored event", extra={"event": key})
-                await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
-                continue
-            self._in_flight.add(key)
-            taken.append((key, message))
+        try:
+            for key, payload in pending:
+                if len(taken) == REPLAY_BATCH:
+                    break
+                if key in self._in_flight or key in seen:
+                    continue  # a live handler has it (the platform redelivered it after reconnecting)
+                faults.point("replay.take")
+                if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
+                    continue  # another replay took it first
+                seen.add(key)
+                self._in_flight.add(key)
+                try:
+                    message = deserialise_message(payload)
+                except (ValueError, KeyError, TypeError):
+                    log.exception("cannot replay a stored event", extra={"event": key})
+                    self._in_flight.discard(key)
+                    await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
+                    continue
+                taken.append((key, message))
+        except BaseException:
+            # the store failed, or the pass was cancelled: what was taken is left to a later pass
+            # (its lease runs out), not held in flight for good
+            for key, _ in taken:
+                self._in_flight.discard(key)
+            raise
         return taken
 
     async def _replay(self, key: str, message: InboundMessage, channel: Channel) -> Outcome:
@@ -188,10 +201,11 @@ class Deliveries:
                     resume = await channel.find_reply(message)
                 if resume is not None:
                     await self._note_post(key, resume)
+            situation = self.handler.situation(message)
         except BaseException:
             self._in_flight.discard(key)  # not handled: a later pass takes it again
             raise
-        return await self._process(key, message, channel, self.handler.situation(message), resume)
+        return await self._process(key, message, channel, situation, resume)
 
     async def _process(
         self,
@@ -211,8 +225,8 @@ class Deliveries:
             try:
                 async with self._workers:
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
-            except Exception:
-                if self._try_again(key, message, noting, resume):
+            except Exception as exc:
+                if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
                     return Outcome.FAILED
                 log.exception(
                     "failed to handle a message",
@@ -256,13 +270,12 @@ class Deliveries:
             if not unfinished:
                 self._in_flight.discard(key)
 
-    def _try_again(self, key: str, message: InboundMessage, noting: _Noting, resume: Posted | None) -> bool:
-        """Whether a failed handling is left unfinished, for the clock's replay to handle again:
-        only for a message owed no apology, while nothing has been posted for it (no second
-        message can come of a retry), and for HANDLING_ATTEMPTS tries in all."""
-        owed = message.addressed or message.id in self.responding
+    def _try_again(self, key: str, message: InboundMessage, noting: _Noting) -> bool:
+        """Whether a handling that failed before doing anything is left unfinished, for the
+        clock's replay to handle again: while nothing has been posted for it (no second message
+        can come of a retry), for HANDLING_ATTEMPTS tries in all."""
         failures = self._failures.get(key, 0) + 1
-        if owed or noting.noted or resume is not None or failures >= HANDLING_ATTEMPTS:
+        if noting.noted or failures >= HANDLING_ATTEMPTS:
             self._failures.pop(key, None)
             return False
         self._failures[key] = failures

@@ -18,7 +18,7 @@ platform makes and wherever the process dies. It holds because of four rules:
    posting, so a half-streamed answer is completed in place. One process per data dir
    (bot/instance.py) makes "live handler" a question this process can answer; on a shared
    PostgreSQL each worker answers it for the events it holds (bot/store/inbox.py). A handling
-   that failed before the message was owed anything (bot/delivery.py `HANDLING_ATTEMPTS`) is
+   that failed before it did anything (`NothingDoneYet`: a dropped database connection) is
    left unfinished for such a replay, a few times, rather than dropped.
 
 The window that remains: the platform accepted a post but the process died before step 2
@@ -43,6 +43,12 @@ from typing import Any
 from bot.types import Author, Completion, ConversationRef, InboundMessage, Visibility
 
 log = logging.getLogger(__name__)
+
+
+class NothingDoneYet(Exception):
+    """A handler failed before it did anything for the message (its first read of the store):
+    handling it again is safe, so delivery leaves it for the clock's replay instead of
+    finishing it as failed (bot/delivery.py `HANDLING_ATTEMPTS`). The failure is its cause."""
 
 
 class Finish:

@@ -36,17 +36,19 @@ from bot.types import Posted
 REPLAY_LEASE = timedelta(seconds=20)
 
 
-# the claim: one conditional UPDATE. On PostgreSQL the row is locked first, skipping it if
+# a claim with an empty payload is a button press's (bot/actions.py): a record that it was
+# seen, with nothing a replay could handle again, so it is never taken for one. The claim
+# (a replay's): one conditional UPDATE. On PostgreSQL the row is locked first, skipping it if
 # another worker holds it; on SQLite the file's write lock already serialises claims.
 _TAKE_SQLITE = (
-    "update inbox set status = 'replaying', done_at = ? where key = ? and "
+    "update inbox set status = 'replaying', done_at = ? where key = ? and payload <> '' and "
     "(status = 'pending' or (status = 'replaying' and done_at < ?))"
 )
 # on PostgreSQL: what no live worker holds. A row with a worker id is its worker's while that
 # worker beats; one without is judged by its age; this worker's own (`me`) as on SQLite.
 # Parameters: leased, live since, me.
 _ABANDONED = (
-    "((worker is null and ((status = 'pending' and received_at < :leased) or "
+    "payload <> '' and ((worker is null and ((status = 'pending' and received_at < :leased) or "
     "(status = 'replaying' and done_at < :leased))) or (worker is not null and "
     "status in ('pending', 'replaying') and worker not in "
     "(select id from workers where heartbeat_at >= :live)) or "
@@ -96,12 +98,14 @@ class InboxRepository(Repository):
         )
 
     def prune_inbox(self, before: datetime) -> int:
-        """Forget handled events older than `before` (platforms stop retrying within minutes)."""
+        """Forget handled events older than `before` (platforms stop retrying within minutes),
+        and button presses a dead process left unfinished (nothing to replay in them)."""
         with one_statement(self.db):
             cursor = self.db.execute(
                 # a replay under way ('replaying') is not handled yet: its payload is still needed
-                "delete from inbox where status not in ('pending', 'replaying') and done_at < ?",
-                [iso(before)],
+                "delete from inbox where (status not in ('pending', 'replaying') and done_at < ?) "
+                "or (payload = '' and received_at < ?)",
+                [iso(before), iso(before)],
             )
         return int(cursor.rowcount)
 
@@ -128,7 +132,7 @@ class InboxRepository(Repository):
             return [(row[0], row[1]) for row in rows]
         stale = iso(_stale_before(now, started))
         rows = self.db.execute(
-            "select key, payload from inbox where platform = ? and "
+            "select key, payload from inbox where platform = ? and payload <> '' and "
             f"(status = 'pending' or (status = 'replaying' and done_at < ?)) order by received_at{bound}",
             [platform, stale],
         ).fetchall()

@@ -184,7 +184,7 @@ class IncidentRepository(Repository):
             if burst_id is not None:
                 # two presses on two workers: on PostgreSQL each transaction would find no
                 # incident for the burst and insert one, so the second waits for the first's commit
-                self.lock_until_commit(f"incident-of-burst:{burst_id}")
+                self._lock_until_commit(f"incident-of-burst:{burst_id}")
                 row = self.db.execute("select id from incidents where burst_id = ?", [burst_id]).fetchone()
                 if row is not None:
                     existing = self.incident(int(row[0]))

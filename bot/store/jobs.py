@@ -71,7 +71,7 @@ class JobRepository(Repository):
             return
         with transaction(self.db):
             if wait:
-                self.lock_until_commit(name)
+                self._lock_until_commit(name)
                 yield True
             else:
                 row = self.db.execute("select pg_try_advisory_xact_lock(hashtext(?))", [name]).fetchone()

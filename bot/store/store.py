@@ -129,7 +129,7 @@ class Repository:
         SQLite file belongs to the one process holding its data directory."""
         return not isinstance(self.db, Database)
 
-    def lock_until_commit(self, name: str) -> None:
+    def _lock_until_commit(self, name: str) -> None:
         """Inside a transaction: wait until no other process holds `name`, then hold it until
         this transaction ends (PostgreSQL's `pg_advisory_xact_lock`: a worker that dies mid-way
         never leaves it held). On SQLite nothing: the transactions there already run one at a

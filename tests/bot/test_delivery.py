@@ -23,7 +23,7 @@ import pytest
 from bot import delivery, faults
 from bot.app import Runtime
 from bot.cluster import Presence
-from bot.types import InboundMessage, Outcome, Posted
+from bot.types import InboundMessage, Outcome, Posted, Reply
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_exactly_once import TOML, Platform, question
 from tests.fakes.clock import FakeClock
@@ -97,7 +97,7 @@ async def test_a_replay_still_looking_for_its_post_is_not_taken_by_a_second_pass
         await asyncio.sleep(0.01)
     clock.advance(seconds=30)  # the first replay's lease (20 s) runs out while it looks
     await rt.bot.tick({"slack": platform})  # the clock's pass
-    await asyncio.sleep(0.05)
+    await rt.bot.settle()  # it has run to its end: whatever it took, it answered
     platform.release.set()
     assert await on_connect == 1
     await rt.bot.settle()
@@ -207,3 +207,82 @@ async def test_a_backlog_is_replayed_within_the_worker_pool_a_batch_at_a_time(
     assert len(platform.answers()) == 12
     assert max(platform.taken_at_look) <= 5  # never more than a batch taken at once
     assert 1 <= platform.most <= 3  # the looks ran within the pool of 3
+
+
+async def test_an_addressed_question_whose_first_read_failed_is_answered_at_the_next_tick(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Nothing was done for it yet: it is handled again, not apologised for and ticketed."""
+    rt = make_runtime(TOML)
+    platform = Platform()
+    with faults.crash_at("event.deciding", error=OSError("the connection was reset")):
+        assert (
+            await rt.bot.on_message(question("How long does a refund take?", "q1"), platform)
+            == Outcome.FAILED
+        )
+    assert platform.posted == []
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert len(platform.answers()) == 1
+    assert rt.state.tickets() == [] and not any("went wrong" in r.text for _, r in platform.posted)
+
+
+class CardFailsOnce(Platform):
+    """The triage channel refuses the first staff card (a 502 from the platform)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals = 1
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE" and self.refusals:
+            self.refusals -= 1
+            raise OSError("502 from the platform")
+        return await super().send(reply)
+
+
+async def test_a_failure_after_the_handler_began_is_not_retried(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A draft-mode question: the answer is recorded and its draft kept before the staff card
+    fails. Handling it again would record both twice, so the failure is final."""
+    rt = make_runtime(TOML + 'triage_channel = "C-TRIAGE"\n\n[slack.channels.C1]\nmode = "draft"\n')
+    platform = CardFailsOnce()
+    asked = dataclasses.replace(question("How long does a refund take?", "d1"), addressed=False)
+    assert await rt.bot.on_message(asked, platform) == Outcome.FAILED
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert rt.state.db.execute("select count(*) from reply_drafts").fetchone() == (1,)
+    assert rt.state.db.execute("select count(*) from answers").fetchone() == (1,)
+    status = rt.state.db.execute("select status from inbox where key = 'slack:msg:d1'").fetchone()
+    assert status == ("failed",)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_replay_pass_that_fails_part_way_leaves_nothing_held(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The store fails on the second take of a batch: the first, already taken, is not kept
+    in flight for good, and a later pass answers both."""
+    env = _env(backend, request)
+    asked = [question("How long does a refund take?", f"m{n}") for n in range(2)]
+    await _left_by_a_dead_process(lambda: make_runtime(TOML, env), asked)
+    clock.advance(seconds=21)
+    rt = make_runtime(TOML, env)
+    presence = Presence(store=rt.store, clock=clock, platforms=["slack"])
+    await presence.join()
+    platform = Platform()
+    with (
+        faults.crash_at("replay.take", after=1, error=OSError("the connection dropped")),
+        pytest.raises(OSError),
+    ):
+        await rt.bot.replay_pending("slack", platform)
+    for _ in range(2):
+        clock.advance(seconds=30)
+        await presence.beat()
+        await rt.bot.tick({"slack": platform})
+        await rt.bot.settle()
+    assert len(platform.answers()) == 2
+    assert [row[0] for row in rt.state.db.execute("select status from inbox").fetchall()] == ["answered"] * 2

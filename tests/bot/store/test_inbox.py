@@ -89,3 +89,15 @@ def test_pruning_keeps_a_replay_under_way(state: Path | str) -> None:
     store.finish_event("slack:msg:2", NOW)
     assert store.prune_inbox(NOW + timedelta(days=8)) == 1  # the handled one only
     assert store.pending_events("slack", NOW + timedelta(days=8)) == [("slack:msg:1", '{"text": "q"}')]
+
+
+def test_a_button_press_is_never_taken_for_a_replay_and_is_forgotten_in_time(state: Path | str) -> None:
+    """A button press's claim (bot/actions.py) keeps no payload: there is nothing to replay,
+    and a live press must not be taken from its handler. One a dead process left is pruned."""
+    store = StateStore(state)
+    store.claim_event("slack:action:1", "slack", "", NOW)
+    later = NOW + timedelta(minutes=5)
+    assert store.pending_events("slack", later) == []
+    assert not store.take_for_replay("slack:action:1", later)
+    store.claim_event("slack:action:2", "slack", "", NOW + timedelta(days=9))
+    assert store.prune_inbox(NOW + timedelta(days=8)) == 1  # the older one only
