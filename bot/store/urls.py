@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -33,11 +33,15 @@ def redact_url(url: str) -> str:
 def scrub(text: str, url: str) -> str:
     """`text` (a driver's error, say) with the URL's passwords replaced, should they appear."""
     parts = urlsplit(url)
-    for password in [parts.password or "", *_query_passwords(parts.query)]:
+    # as written in the URL and as the driver decoded it (`p%40ss` is `p@ss` to libpq)
+    for password in {parts.password or "", unquote(parts.password or ""), *_query_passwords(parts.query)}:
         if password:
             text = text.replace(password, "***")
     return text
 
 
 def _query_passwords(query: str) -> list[str]:
-    return [value for key, value in parse_qsl(query, keep_blank_values=True) if key == "password"]
+    """Each `password=` parameter of `query`, decoded and as written."""
+    found = [value for key, value in parse_qsl(query, keep_blank_values=True) if key == "password"]
+    written = [raw.split("=", 1)[1] for raw in query.split("&") if raw.startswith("password=")]
+    return [*found, *written]

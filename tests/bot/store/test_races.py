@@ -55,15 +55,17 @@ def test_two_presses_of_open_incident_on_one_burst_open_one_incident(pg_url: str
         presses = [threading.Thread(target=press, args=args) for args in (("S1", one), ("S2", two))]
         for thread in presses:
             thread.start()
-        for _ in range(200):  # both are waiting: on the table lock, or on each other
+        for _ in range(500):  # both are waiting: on the table lock, or on each other
             if _waiting_locks(pg_url) >= 2:
                 break
             time.sleep(0.02)
+        raced = _waiting_locks(pg_url) >= 2  # else the race was never set up: the test proves nothing
         blocker.rollback()
         blocker.close()
         for thread in presses:
             thread.join(10)
         rows = one.db.execute("select burst_id from incidents").fetchall()
+        assert raced
         assert rows == [(burst.id,)]
         assert sorted(results.values()) == [False, True]
     finally:
@@ -87,8 +89,13 @@ def test_a_migration_another_process_applied_while_this_one_waited_is_not_run_ag
     other.execute("begin immediate")  # another process holds the write lock, mid-migration
     outcome: dict[str, object] = {}
 
+    has_read = threading.Event()
+
     def this_process() -> None:
         conn = connect_sqlite(path)
+        # its look at what is applied, seen in SQLite's own statement trace: the other process
+        # commits only after it
+        conn.set_trace_callback(lambda sql: has_read.set() if "_migrations" in sql else None)
         try:
             from sqlite_utils import Database
 
@@ -100,7 +107,8 @@ def test_a_migration_another_process_applied_while_this_one_waited_is_not_run_ag
 
     waiting = threading.Thread(target=this_process)
     waiting.start()
-    time.sleep(0.3)  # it has read the applied list and is waiting for the write lock
+    assert has_read.wait(10)
+    time.sleep(0.1)  # on to its BEGIN IMMEDIATE, which waits for the lock (either way, it read first)
     other.execute("create table extra (id integer primary key)")
     other.execute("insert into _migrations (name, applied_at) values ('0001_extra', '2026-12-01 09:00:00')")
     other.commit()

@@ -34,9 +34,14 @@ def test_a_password_is_never_shown(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
-def test_a_drivers_message_loses_the_password_given_as_a_parameter() -> None:
+def test_a_drivers_message_loses_the_password_decoded_or_as_written() -> None:
     url = "postgresql://bot@/support?host=/run/pg&password=a%26b"
     assert scrub('password authentication failed: "a&b"', url) == 'password authentication failed: "***"'
+    assert (
+        scrub("in postgresql://bot@/support?password=a%26b", url)
+        == "in postgresql://bot@/support?password=***"
+    )
+    assert scrub('failed for "p@ss"', "postgresql://bot:p%40ss@db/support") == 'failed for "***"'
 
 
 def test_migrate_prints_the_database_without_a_password_given_as_a_parameter(
