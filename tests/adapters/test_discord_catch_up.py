@@ -8,8 +8,9 @@ the state is a real PostgreSQL. Every wait is on an event with a bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -109,9 +110,22 @@ async def _busy(runtime: Runtime, clock: FakeClock, server: FakeDiscord, workspa
         )
 
 
-def _holding(make: Callable[[str], Runtime], url: str) -> tuple[Runtime, DiscordAdapter]:
+@contextlib.asynccontextmanager
+async def _holding_a_thread(
+    make: Callable[[str], Runtime], url: str, server: FakeDiscord
+) -> AsyncIterator[tuple[Runtime, DiscordAdapter, str]]:
+    """A worker holding the gateway lease, serving, with one question answered in a thread
+    (its id yielded): the conversation a catch-up reads back."""
     runtime = make("a")
-    return runtime, worker(runtime, GatewayLease(url))
+    holder = worker(runtime, GatewayLease(url))
+    task = asyncio.create_task(holder.run())
+    try:
+        await asyncio.wait_for(holder.wait_until_ready(), 10)
+        assert holder.client is not None
+        thread_id, _ = await answered(server, holder, "How do I reset my password?")
+        yield runtime, holder, thread_id
+    finally:
+        await stop(holder, task)
 
 
 async def test_the_101st_most_recent_conversation_is_caught_up_too(
@@ -120,20 +134,14 @@ async def test_the_101st_most_recent_conversation_is_caught_up_too(
     pg_url: str,  # noqa: F811
     clock: FakeClock,
 ) -> None:
-    runtime, holder = _holding(make_worker, pg_url)
-    task = asyncio.create_task(holder.run())
-    try:
-        await asyncio.wait_for(holder.wait_until_ready(), 10)
-        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+    async with _holding_a_thread(make_worker, pg_url, fake) as (runtime, holder, thread_id):
         await _busy(runtime, clock, fake, fake.guild_id, 100)  # a hundred newer ones
         fake.build_message_create("How long does a refund take?", channel_id=thread_id)  # unheard
         start = len(fake.requests)
-        assert holder.client is not None
+        assert holder.client is not None  # for the type checker: the context is serving
         assert await catch_up(holder.core, holder.events, holder.client) == 1
         answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
         assert "refund" in answer.json["content"].lower()
-    finally:
-        await stop(holder, task)
 
 
 async def test_a_busy_guild_on_another_shard_crowds_out_none_of_this_holders_conversations(
@@ -142,26 +150,20 @@ async def test_a_busy_guild_on_another_shard_crowds_out_none_of_this_holders_con
     pg_url: str,  # noqa: F811
     clock: FakeClock,
 ) -> None:
-    runtime, holder = _holding(make_worker, pg_url)
-    task = asyncio.create_task(holder.run())
-    try:
-        await asyncio.wait_for(holder.wait_until_ready(), 10)
-        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+    async with _holding_a_thread(make_worker, pg_url, fake) as (runtime, holder, thread_id):
         plan = ShardPlan.split(2, 1)
         own = plan.shard_of(fake.guild_id)
         other = next(str(g << 22) for g in range(1, 10) if plan.shard_of(str(g << 22)) != own)
         await _busy(runtime, clock, fake, other, 150)
         fake.build_message_create("How long does a refund take?", channel_id=thread_id)
         start = len(fake.requests)
-        assert holder.client is not None
+        assert holder.client is not None  # for the type checker: the context is serving
         assert await catch_up(holder.core, holder.events, holder.client, plan=plan, shards=(own,)) == 1
         await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
         others = {str(10**17 + i) for i in range(150)}
         assert not [
             r for r in fake.requests[start:] if set(r.path.split("/")[2:3]) & others
         ]  # left to their holder
-    finally:
-        await stop(holder, task)
 
 
 async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_page(
@@ -174,12 +176,7 @@ async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_pag
     still read (two pages, newest first); after more than the cap, the newest are read and
     the cut is logged."""
     caplog.set_level(logging.WARNING, logger="adapters.discord")
-    _, holder = _holding(make_worker, pg_url)
-    task = asyncio.create_task(holder.run())
-    try:
-        await asyncio.wait_for(holder.wait_until_ready(), 10)
-        assert holder.client is not None
-        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+    async with _holding_a_thread(make_worker, pg_url, fake) as (_, holder, thread_id):
         ci = fake.add_user("ci-bot", bot=True)["id"]
         for i in range(150):
             fake.build_message_create(f"build {i} ok", channel_id=thread_id, author_id=ci)
@@ -203,8 +200,6 @@ async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_pag
             f"caught up on only the newest {HISTORY_CAP} messages of a conversation; older ones are not read"
             in (caplog.messages)
         )
-    finally:
-        await stop(holder, task)
 
 
 @pytest.mark.parametrize("leased", [True, False], ids=["leased", "alone"])
@@ -261,11 +256,7 @@ async def test_a_conversation_that_cannot_be_read_back_stops_none_of_the_others(
 ) -> None:
     """A conversation whose record names no channel Discord could have (left by an older
     version, or damaged) fails alone, logged; the follow-up elsewhere is still answered."""
-    runtime, holder = _holding(make_worker, pg_url)
-    task = asyncio.create_task(holder.run())
-    try:
-        await asyncio.wait_for(holder.wait_until_ready(), 10)
-        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
+    async with _holding_a_thread(make_worker, pg_url, fake) as (runtime, holder, thread_id):
         clock.advance(seconds=1)
         damaged = ConversationRef(platform="discord", workspace=fake.guild_id, channel="general")
         await runtime.store.run(
@@ -273,7 +264,7 @@ async def test_a_conversation_that_cannot_be_read_back_stops_none_of_the_others(
         )
         fake.build_message_create("How long does a refund take?", channel_id=thread_id)  # unheard
         start = len(fake.requests)
-        assert holder.client is not None
+        assert holder.client is not None  # for the type checker: the context is serving
         assert await catch_up(holder.core, holder.events, holder.client) == 1
         answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start, timeout=10)
         assert "refund" in answer.json["content"].lower()
@@ -281,5 +272,3 @@ async def test_a_conversation_that_cannot_be_read_back_stops_none_of_the_others(
             r.message == "could not catch up on a conversation" and damaged.key in str(r.__dict__)
             for r in caplog.records
         )
-    finally:
-        await stop(holder, task)

@@ -31,6 +31,18 @@ class SignallingChannel(ConsoleChannel):
         return posted
 
 
+# a request for a person: it opens a ticket whose first-response reminder the clock posts
+_HUMAN_PLEASE = InboundMessage(
+    id="m1",
+    conversation=ConversationRef(platform="slack", workspace="T", channel="C"),
+    author=Author(id="U1"),
+    text="I want to talk to a human",
+    addressed=True,
+    visibility=Visibility.INTERNAL,
+    sent_at=datetime(2026, 11, 30, tzinfo=UTC),
+)
+
+
 class FakeAdapter:
     name = "slack"
 
@@ -49,15 +61,7 @@ async def test_the_clock_fires_due_reminders_through_connected_adapters(
 ) -> None:
     rt = make_runtime('[slack]\nstaff_groups = ["S1"]\n')
     channel = SignallingChannel()
-    message = InboundMessage(
-        id="m1",
-        conversation=ConversationRef(platform="slack", workspace="T", channel="C"),
-        author=Author(id="U1"),
-        text="I want to talk to a human",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=datetime(2026, 11, 30, tzinfo=UTC),
-    )
+    message = _HUMAN_PLEASE
     await rt.bot.on_message(message, channel)
     clock.advance(minutes=16)
     monkeypatch.setattr(app_module, "TICK_SECONDS", 0.01)
@@ -142,15 +146,7 @@ async def test_the_heartbeat_goes_on_while_a_tick_is_stuck_on_a_slow_platform(
     make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
     rt = make_runtime('[slack]\nstaff_groups = ["S1"]\n')
-    asked = InboundMessage(
-        id="m1",
-        conversation=ConversationRef(platform="slack", workspace="T", channel="C"),
-        author=Author(id="U1"),
-        text="I want to talk to a human",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=datetime(2026, 11, 30, tzinfo=UTC),
-    )
+    asked = _HUMAN_PLEASE
     await rt.bot.on_message(asked, ConsoleChannel(io.StringIO()))
     clock.advance(minutes=16)  # the ticket's first-response reminder is due: the tick posts it
     presence = Presence(store=rt.store, clock=clock, platforms=["slack"])
