@@ -130,7 +130,9 @@ class StoreInstallations(AsyncInstallationStore):
     ) -> Installation | None:
         # slack_sdk's semantics: an org-wide install is found by its organisation alone; a
         # workspace by its own install, else (a workspace of an organisation that installed
-        # the app org-wide) by that organisation's
+        # the app org-wide) by that organisation's. The organisation is never guessed: with
+        # `enterprise_id` unknown only the workspace's own install serves it, or a workspace
+        # of no organisation (or of another) would be answered with some organisation's token
         team = "" if is_enterprise_install else team_id or ""
         record = await self.store.run(StateStore.slack_installation, enterprise_id or "", team)
         return None if record is None else _installation(record)
@@ -148,20 +150,6 @@ class StoreInstallations(AsyncInstallationStore):
         if installation is None or installation.bot_token is None:
             return None
         return installation.to_bot()
-
-    async def async_find_team_bot(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:
-        """The bot serving `team_id` when its organisation may be unknown (work the core
-        starts, a dashboard sign-in): its own install, its organisation's if `enterprise_id`
-        is given, else the one organisation-wide install there is. With several, which one
-        covers the workspace cannot be told from the store: None rather than a guess."""
-        found = await self.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
-        if found is not None or enterprise_id:
-            return found
-        orgs = await self.store.run(StateStore.slack_org_installations)
-        if len(orgs) != 1:
-            return None
-        installation = _installation(orgs[0])
-        return installation.to_bot() if installation.bot_token is not None else None
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.store.run(StateStore.delete_slack_installation, enterprise_id or "", team_id or "")

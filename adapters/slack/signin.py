@@ -106,7 +106,8 @@ async def _directory(
 ) -> SlackDirectory | None:
     """The chat adapter's lookups in `team`, through the bot token that serves it: the one
     SLACK_BOT_TOKEN (whose workspace must be `team`), or with several workspaces `team`'s
-    install, or its organisation's org-wide one. None when the bot has no token at all."""
+    install, or the org-wide one of `enterprise` (its organisation, as Slack's userInfo
+    names it). None when the bot has no token at all."""
     bot_token = settings.secrets.slack_bot_token
     if bot_token is not None:
         client = _client(settings, bot_token.get_secret_value())
@@ -126,7 +127,9 @@ async def _directory(
         return SlackDirectory(client, settings, identity)
     if not settings.slack_oauth:
         return None
-    bot = await StoreInstallations(store).async_find_team_bot(team, enterprise)
+    # the organisation is userInfo's claim (Slack's word): without it, only the workspace's
+    # own install lets its people in, never some organisation's that may not include it
+    bot = await StoreInstallations(store).async_find_bot(enterprise_id=enterprise, team_id=team)
     if bot is None:
         raise SignInError(Problem.OTHER_WORKSPACE, f"workspace {team} has not installed the app")
     identity = SlackIdentity(

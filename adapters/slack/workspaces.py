@@ -6,7 +6,11 @@ per installed team, built on first use from the installation store and rebuilt w
 reinstall changed the token; `RoutedListeners`, the Bolt listeners that hand each request
 to its team's `SlackEvents`; and `WorkspacesChannel`, the adapter's Channel for work that
 starts in the core (replays, SLA reminders), which posts with the conversation's workspace.
-An organisation-wide (Enterprise Grid) install serves each workspace of its organisation.
+An organisation-wide (Enterprise Grid) install serves each workspace of its organisation,
+and only those: a workspace's organisation is what Slack says it is (the enterprise id of
+its signed events), learned here as its events arrive; a workspace whose organisation this
+process has not learned (work the core starts after a restart, before that workspace's
+next event) is served by its own install alone, or not at all (NotInstalled).
 
 A token is never trusted for long: an install saved or deleted through this process (a
 reinstall, Bolt's uninstall and revocation listeners) drops it at once, one kept `TOKEN_TTL`
@@ -95,6 +99,11 @@ class Workspaces:
         self.ttl = ttl
         self.clock = clock
         self._by_team: dict[str, Workspace] = {}
+        # each team's organisation as Slack's signed events (or its own install) named it:
+        # what lets work the core starts, which names the team alone, use the org-wide
+        # install. Not dropped with a token: which organisation a workspace is in does not
+        # change when an install does
+        self._enterprise_of: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         installs.on_change(self.forget)
 
@@ -126,12 +135,16 @@ class Workspaces:
             if self._usable(known, token):
                 assert known is not None
                 return known
-            if enterprise_id is None and known is not None:
-                enterprise_id = known.enterprise_id or None  # a reminder names the team alone
+            if enterprise_id:
+                self._enterprise_of[team_id] = enterprise_id
+            else:
+                enterprise_id = self._enterprise_of.get(team_id)  # a reminder names the team alone
             bot = await self._find(team_id, enterprise_id, is_enterprise_install)
             if bot is None:
                 self._by_team.pop(team_id, None)
                 raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
+            if bot.enterprise_id and not bot.is_enterprise_install:
+                self._enterprise_of[team_id] = bot.enterprise_id  # its own install says so
             now = self.clock()
             if known is not None and known.token == bot.bot_token:
                 renewed = replace(known, read_at=now)  # unchanged: keep its client and caches
@@ -165,12 +178,12 @@ class Workspaces:
 
     async def _find(self, team_id: str, enterprise_id: str | None, is_enterprise_install: bool) -> Bot | None:
         # an org-wide install is found by its organisation; a workspace by its own install,
-        # else its organisation's; with the organisation unknown (a reminder), the one there is
-        if is_enterprise_install and enterprise_id:
-            return await self.installs.async_find_bot(
-                enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=True
-            )
-        return await self.installs.async_find_team_bot(team_id, enterprise_id)
+        # else its organisation's when that is known (never a guess: see the module's doc)
+        return await self.installs.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install and bool(enterprise_id),
+        )
 
     def forget(self, enterprise_id: str, team_id: str) -> None:
         """Drop what is kept of an install saved or deleted here (a reinstall, an uninstall,
@@ -189,11 +202,10 @@ class Workspaces:
         once more, and give the workspace's install if it now has another token (a reinstall
         another worker saw), else None."""
         known = self._by_team.get(team_id)
-        enterprise_id = known.enterprise_id or None if known is not None else None
         if known is not None and known.token == refused:
             del self._by_team[team_id]
         try:
-            fresh = await self.workspace(team_id, enterprise_id)
+            fresh = await self.workspace(team_id)  # its organisation, if learned, is kept
         except NotInstalled:
             return None
         return fresh if fresh.token != refused else None

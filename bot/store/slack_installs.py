@@ -57,7 +57,9 @@ class SlackInstallRepository(Repository):
     def slack_installation(self, enterprise_id: str, team_id: str) -> SlackInstallRecord | None:
         """The install that serves a workspace: its own (a team id is unique across
         organisations), else the organisation-wide install of `enterprise_id`; with no team,
-        that organisation-wide install alone (slack_sdk's lookup for `is_enterprise_install`)."""
+        that organisation-wide install alone (slack_sdk's lookup for `is_enterprise_install`).
+        `enterprise_id` must be the workspace's own organisation, as Slack told it: with ""
+        no organisation's install is ever taken for a workspace."""
         if team_id:
             rows = self.db.execute(
                 "select * from slack_installations where team_id = ? order by installed_at desc",
@@ -72,14 +74,6 @@ class SlackInstallRepository(Repository):
             [enterprise_id],
         ).fetchall()
         return _record(rows[0]) if rows else None
-
-    def slack_org_installations(self) -> list[SlackInstallRecord]:
-        """The organisation-wide (Enterprise Grid) installs: what may serve a workspace of an
-        organisation when only the workspace is known (a reminder, a replay, a sign-in)."""
-        rows = self.db.execute(
-            "select * from slack_installations where team_id = '' order by enterprise_id"
-        ).fetchall()
-        return [_record(row) for row in rows]
 
     def slack_installations(self) -> list[SlackInstallRecord]:
         """Every installed workspace, by name (`supportbot doctor`, the report)."""

@@ -209,13 +209,16 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
     status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
     assert status == 200 and await adapter.drain(timeout=15)
     assert tokens_used(fake, 0) == [token] and fake.calls("chat.postMessage")[0].ok
-    # after a restart nothing is kept: a reminder names the workspace alone
-    installs = StoreInstallations(adapter.store)  # type: ignore[arg-type]
-    bot = await installs.async_find_team_bot("T222")
-    assert bot is not None and bot.bot_token == token and bot.is_enterprise_install
+    # a reminder names the workspace alone: the organisation its events named is remembered,
+    # even once the org's token is dropped (a reinstall of the org through this worker)
     channel = adapter.channel
     assert isinstance(channel, WorkspacesChannel)
     channel.workspaces.forget("E111", "")
     mark = len(fake.calls("chat.postMessage"))
     await channel.send(reminder())
     assert tokens_used(fake, mark) == [token]
+    # the store finds the org's install for the workspace only with its organisation named
+    installs = StoreInstallations(adapter.store)  # type: ignore[arg-type]
+    bot = await installs.async_find_bot(enterprise_id="E111", team_id="T222")
+    assert bot is not None and bot.bot_token == token and bot.is_enterprise_install
+    assert await installs.async_find_bot(enterprise_id=None, team_id="T222") is None
