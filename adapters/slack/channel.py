@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
+    PartlyPosted,
     SlackCallError,
     ctx,
     message_id,
@@ -185,7 +186,7 @@ class SlackChannel:
             try:
                 return await self._post_all(reply, messages)
             except SlackCallError as exc:
-                if exc.code not in _NOT_IN_CHANNEL:
+                if exc.code not in _NOT_IN_CHANNEL or isinstance(exc, PartlyPosted):
                     raise
             # the bot is not in this channel: a slash command can still answer through its URL
             for message in messages:
@@ -245,15 +246,26 @@ class SlackChannel:
             return parsed[1]
         return None
 
-    async def _post_all(self, reply: Reply, messages: list[SlackMessage]) -> Posted:
+    async def resume(self, partial: PartlyPosted) -> Posted:
+        """Post the parts of a reply that did not go out (perhaps with another token)."""
+        if partial.reply.ephemeral_to:
+            return await self._ephemerals(partial.reply, partial.rest, posted=True)
+        return await self._post_all(partial.reply, partial.rest, partial.first_ts)
+
+    async def _post_all(self, reply: Reply, messages: list[SlackMessage], first: str | None = None) -> Posted:
         channel = reply.conversation.channel
         thread_ts = self._thread_ts(reply)
-        first_ts: str | None = None
+        first_ts = first  # given when resuming: the parts before `messages` went out
         last: tuple[str, str] | None = None
-        for message in messages:
+        for n, message in enumerate(messages):
             # the first post names the question: a replay after a crash finds it by that
             answers = reply.in_reply_to if first_ts is None else None
-            posted_channel, ts = await self._post(channel, message, thread_ts, answers)
+            try:
+                posted_channel, ts = await self._post(channel, message, thread_ts, answers)
+            except SlackCallError as exc:
+                if first_ts is None:
+                    raise  # nothing went out: the whole reply may be sent again
+                raise PartlyPosted(exc, reply=reply, rest=messages[n:], first_ts=first_ts) from exc
             first_ts = first_ts or ts
             last = (posted_channel, ts)
         assert last is not None  # render_reply always returns at least one message
@@ -317,9 +329,14 @@ class SlackChannel:
                 return Posted(message_id="", conversation=reply.conversation)
             except PlatformError:
                 log.warning("response URL failed; falling back to chat.postEphemeral", extra=ctx(channel))
+        return await self._ephemerals(reply, messages)
+
+    async def _ephemerals(self, reply: Reply, messages: list[SlackMessage], posted: bool = False) -> Posted:
+        """`messages` over chat.postEphemeral; `posted`: earlier parts of the reply went out."""
+        user, channel = reply.ephemeral_to or "", reply.conversation.channel
         thread_ts = self._thread_ts(reply)
         ts = ""
-        for message in messages:
+        for n, message in enumerate(messages):
             args: dict[str, Any] = {
                 "channel": channel,
                 "user": user,
@@ -333,7 +350,10 @@ class SlackChannel:
             except SlackApiError as exc:
                 code = slack_error(exc)
                 log.warning("chat.postEphemeral failed: %s", code, extra=ctx(channel, thread_ts=thread_ts))
-                raise SlackCallError("chat.postEphemeral", code) from exc
+                failed = SlackCallError("chat.postEphemeral", code)
+                if posted or n:
+                    raise PartlyPosted(failed, reply=reply, rest=messages[n:], first_ts="") from exc
+                raise failed from exc
             ts = str(response.get("message_ts") or "")
         return Posted(message_id=f"ephemeral:{channel}:{ts}", conversation=reply.conversation)
 

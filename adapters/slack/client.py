@@ -2,7 +2,7 @@
 
 This module owns how the adapter talks to the Web API (base URL from `SLACK_API_URL`,
 slack_sdk's retry handlers for 429 Retry-After, 5xx and connection errors), how a failed
-call is reported (`slack_error`, `SlackCallError`, auth errors that make retrying pointless),
+call is reported (`slack_error`, `SlackCallError`, `PartlyPosted`, auth errors that make retrying pointless),
 how a Slack message is named to the core (`message_id` = channel + ts) and the `extra`
 fields every Slack log line carries (`ctx`).
 """
@@ -26,9 +26,10 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
 from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.render import SlackMessage
 from bot.config import Settings
 from bot.errors import PlatformError
-from bot.types import Platform
+from bot.types import Platform, Reply
 
 PLATFORM = str(Platform.SLACK)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -133,6 +134,20 @@ class SlackCallError(PlatformError):
         super().__init__(f"{method} failed: {code}")
         self.method = method
         self.code = code
+
+
+class PartlyPosted(SlackCallError):
+    """A reply of several messages failed after its first part(s) went out. Posting it again
+    would repeat them: `SlackChannel.resume` posts `rest` (what had not gone out) instead.
+    `first_ts` is the first part's ts ("" for ephemeral parts)."""
+
+    def __init__(
+        self, failed: SlackCallError, *, reply: Reply, rest: list[SlackMessage], first_ts: str
+    ) -> None:
+        super().__init__(failed.method, failed.code)
+        self.reply = reply
+        self.rest = rest
+        self.first_ts = first_ts
 
 
 def ctx(channel: str | None = None, **more: object) -> dict[str, object]:

@@ -36,7 +36,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
 from adapters.slack.channel import SlackChannel
-from adapters.slack.client import FATAL_AUTH_ERRORS, SlackCallError, api_url, ctx, retry_handlers, web_logger
+from adapters.slack.client import (
+    FATAL_AUTH_ERRORS,
+    PartlyPosted,
+    SlackCallError,
+    api_url,
+    ctx,
+    retry_handlers,
+    web_logger,
+)
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents
 from adapters.slack.forms import CALLBACK_ID
@@ -295,17 +303,25 @@ class WorkspacesChannel:
         self.workspaces = workspaces
 
     async def _on_channel(
-        self, conversation: ConversationRef, call: Callable[[SlackChannel], Awaitable[T]]
+        self,
+        conversation: ConversationRef,
+        call: Callable[[SlackChannel], Awaitable[T]],
+        resume: Callable[[SlackChannel, PartlyPosted], Awaitable[T]] | None = None,
     ) -> T:
         """`call` on the channel of the conversation's workspace. A token Slack refuses is
         dropped and the store read once more: a workspace reinstalled through another worker
-        is served with its new token at once, an uninstalled one fails without a retry."""
+        is served with its new token at once, an uninstalled one fails without a retry. A
+        reply refused after some of its parts went out is finished by `resume`, never sent
+        whole again (its first parts would appear twice); without `resume` it is not retried."""
         team = conversation.workspace
         workspace = await self.workspaces.workspace(team)
         try:
             return await call(workspace.events.channel)
         except SlackCallError as exc:
             if exc.code not in FATAL_AUTH_ERRORS:
+                raise
+            partial = exc if isinstance(exc, PartlyPosted) else None
+            if partial is not None and resume is None:
                 raise
             fresh = await self.workspaces.after_refusal(team, workspace.token)
             if fresh is None:
@@ -316,10 +332,16 @@ class WorkspacesChannel:
                     extra=ctx(conversation.channel, workspace=team),
                 )
                 raise
+        if partial is not None and resume is not None:
+            return await resume(fresh.events.channel, partial)
         return await call(fresh.events.channel)
 
     async def send(self, reply: Reply) -> Posted:
-        return await self._on_channel(reply.conversation, lambda channel: channel.send(reply))
+        return await self._on_channel(
+            reply.conversation,
+            lambda channel: channel.send(reply),
+            lambda channel, partial: channel.resume(partial),
+        )
 
     async def edit(self, posted: Posted, reply: Reply) -> None:
         await self._on_channel(posted.conversation, lambda channel: channel.edit(posted, reply))
