@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
+    FATAL_AUTH_ERRORS,
     PartlyPosted,
     SlackCallError,
     ctx,
@@ -135,7 +136,8 @@ class SlackChannel:
         """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
         (conversations.replies) that names it in its metadata (`send` labels the first post of
         a reply to a question); a post without a label (an older version's) only when it is
-        the bot's first and no person spoke before it: a later one may be answering them."""
+        the bot's first and no person spoke before it: a later one may be answering them. A
+        token Slack refuses raises SlackCallError: the caller reads the token again or retries."""
         parsed = split_message_id(message.id)
         if parsed is None:
             return None
@@ -146,7 +148,10 @@ class SlackChannel:
                 channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50, include_all_metadata=True
             )
         except SlackApiError as exc:
-            log.warning("conversations.replies failed: %s", slack_error(exc), extra=ctx(channel))
+            code = slack_error(exc)
+            log.warning("conversations.replies failed: %s", code, extra=ctx(channel))
+            if code in FATAL_AUTH_ERRORS:  # "none" would have the replay post a second answer
+                raise SlackCallError("conversations.replies", code) from exc
             return None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))

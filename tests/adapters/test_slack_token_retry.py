@@ -7,11 +7,15 @@ new install written straight to the state store, as in test_slack_workspaces.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from adapters.slack import SlackAdapter
-from bot.types import Reply, ReplyKind
-from tests.adapters.test_slack_oauth import fake, oauth_slack
+from adapters.slack.client import SlackCallError
+from bot.types import Author, ConversationRef, InboundMessage, Reply, ReplyKind, Visibility
+from tests.adapters.test_slack_oauth import MEMBER, fake, oauth_slack
 from tests.adapters.test_slack_workspaces import (
     IN_T222,
     install_and_answer,
@@ -54,3 +58,36 @@ async def test_a_reply_refused_midway_is_finished_with_the_new_token_not_posted_
     assert len(texts) >= 2 and len(set(texts)) == len(texts)  # every part once
     assert texts[0].startswith("Paragraph 0") and refused[0].params.get("text") == texts[1]
     assert tokens_used(fake, mark) == [old, old] + [new] * (len(texts) - 1)
+
+
+async def test_a_refused_token_is_not_taken_for_no_reply_when_a_replay_looks(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    old = await install_and_answer(fake, adapter, base)  # the answer is in the thread
+    [question] = [c for c in fake.calls("chat.postMessage")]
+    asked = str(question.params["metadata"]["event_payload"]["question"])
+    message = InboundMessage(
+        id=asked,
+        conversation=ConversationRef(platform="slack", workspace="T222", channel="C222"),
+        author=Author(id=MEMBER, name="member"),
+        text="How do I reset my password?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime.now(UTC),
+    )
+    found = await adapter.channel.find_reply(message)
+    assert found is not None
+    fake.revoke_token(old)
+    new = new_token(fake)
+    state_of(adapter).save_slack_installation(saved_elsewhere(new))  # a reinstall elsewhere
+    mark = len(fake.calls("conversations.replies"))
+    assert await adapter.channel.find_reply(message) == found  # looked again with the new token
+    looks = fake.calls("conversations.replies")[mark:]
+    assert [(c.error, c.headers["Authorization"]) for c in looks] == [
+        ("token_revoked", f"Bearer {old}"),
+        (None, f"Bearer {new}"),
+    ]
+    fake.revoke_token(new)  # and no token left that Slack accepts: the replay waits
+    with pytest.raises(SlackCallError):
+        await adapter.channel.find_reply(message)
