@@ -98,6 +98,9 @@ class SlackInstallRepository(Repository):
         many pages they open, cancels an install someone else has started. States expired by
         `now` are swept on the way, and only those: others may still come back from Slack."""
         with transaction(self.db):
+            # count-then-insert: under PostgreSQL's READ COMMITTED two workers would both see
+            # room for one more; one at a time, the bound holds across the cluster
+            self._lock_until_commit("slack_oauth_states")
             self.db.execute("delete from slack_oauth_states where expires_at <= ?", [iso(now)])
             [(live,)] = self.db.execute("select count(*) from slack_oauth_states").fetchall()
             if int(live) >= limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def test_a_workspace_of_an_organisation_is_served_by_the_org_wide_install(state:
         assert store.slack_installation("E999", "T222") is None
     finally:
         store.close()
+
+
+def test_workers_starting_installs_at_once_stay_within_the_bound(state: Path | str) -> None:
+    stores = [StateStore(state) for _ in range(8)]  # eight workers, one connection each
+    start = threading.Barrier(len(stores))
+    issued: list[bool] = []
+
+    def open_install_pages(n: int, store: StateStore) -> None:
+        start.wait()
+        for k in range(5):
+            issued.append(store.issue_oauth_state(f"s-{n}-{k}", T0 + timedelta(minutes=10), T0, 5))
+
+    workers = [threading.Thread(target=open_install_pages, args=(n, s)) for n, s in enumerate(stores)]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        [(live,)] = stores[0].db.execute("select count(*) from slack_oauth_states").fetchall()
+        assert live == sum(issued) == 5
+    finally:
+        for store in stores:
+            store.close()
