@@ -4,12 +4,15 @@ Both are GET pages anyone may load, without a signature: this module owns what s
 between them and Bolt's OAuth flow. The request's body is never read (a GET's body means
 nothing to either page, and one that is not text must not become an error); the install
 page, which leaves a one-time state in the store, is limited per client address
-(`InstallLimit`) on top of the store's bound on installs under way
+(`InstallLimit`, keyed by `client_key`) on top of the store's bound on installs under way
 (`installations.MAX_LIVE_STATES`), and each refusal is one rate-limited WARNING line.
+The address is the TCP peer's: behind a reverse proxy every visitor shares the proxy's
+(X-Forwarded-For is not trusted, as anyone can send it); see knowledge/deployment.md.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +31,23 @@ log = logging.getLogger(__name__)
 PAGES_PER_WINDOW = 10  # install pages one address may open per window: a person needs one or two
 WINDOW_SECONDS = 60.0
 MAX_CLIENTS = 10_000  # addresses counted per window: what the counts may take in memory
+
+
+def client_key(remote: str | None) -> str:
+    """Who an install page is counted against: an IPv4 address, or an IPv6 address's /64 (one
+    host or home network is usually given a whole /64: counting each address would let one
+    visitor take as many turns as it has addresses)."""
+    if not remote:
+        return "an unknown address"
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote  # not an IP (a Unix socket's peer): counted as given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)  # an IPv4 visitor on a dual-stack socket
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class InstallLimit:
@@ -89,7 +109,7 @@ class InstallPages:
         )
         if request.path != INSTALL_PATH:
             return await to_aiohttp_response(await self.flow.handle_callback(bolt_request))
-        client = request.remote or "an unknown address"
+        client = client_key(request.remote)
         if not self.limit.allow(client):
             return self._refuse(
                 429, "too many install pages from one address", client, self.limit.retry_after()

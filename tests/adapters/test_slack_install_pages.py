@@ -18,7 +18,7 @@ import pytest
 
 from adapters.rate_limited_log import MALFORMED
 from adapters.slack import SlackAdapter
-from adapters.slack.install_pages import PAGES_PER_WINDOW, InstallLimit
+from adapters.slack.install_pages import PAGES_PER_WINDOW, InstallLimit, client_key
 from adapters.slack.installations import StoreOAuthStates, TooManyInstalls
 from bot.store import AsyncStore, StateStore
 from tests.adapters.test_slack_oauth import fake, finish_install, oauth_slack, start_install
@@ -91,6 +91,15 @@ def test_the_address_count_starts_afresh_each_window_and_is_bounded() -> None:
     assert limit.retry_after() == 61
     now[0] = 60.0
     assert limit.allow("a") and limit.allow("c")
+
+
+def test_an_ipv6_visitor_is_counted_by_its_64_not_each_address() -> None:
+    limit = InstallLimit(per_window=2, window=60.0, clock=lambda: 0.0)
+    one_host = [client_key(f"2001:db8:1:2::{n:x}") for n in range(1, 4)]  # three addresses, one /64
+    assert [limit.allow(key) for key in one_host] == [True, True, False]
+    assert limit.allow(client_key("2001:db8:1:3::1"))  # the next /64 is someone else
+    assert client_key("::ffff:192.0.2.7") == client_key("192.0.2.7") == "192.0.2.7"
+    assert client_key(None) == "an unknown address"
 
 
 async def test_the_bound_on_installs_under_way_refuses_the_newcomer_and_keeps_the_others(
