@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import BadHttpMessage
 
 
 class RateLimitedLog:
@@ -114,7 +114,9 @@ class MalformedRequests(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, HttpProcessingError):
+        # BadHttpMessage is what aiohttp's parser raises about the request it reads; other
+        # HttpProcessingErrors (one a handler raises, from a call it made) are real faults
+        if not isinstance(error, BadHttpMessage):
             return True
         remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
         kind = type(error).__name__

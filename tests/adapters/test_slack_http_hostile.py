@@ -18,10 +18,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.rate_limited_log import MALFORMED
+from adapters.rate_limited_log import AIOHTTP_SERVER, MALFORMED, quiet_malformed_http
 from adapters.slack import SlackAdapter
 from adapters.slack.http_guard import MAX_BODY
 from bot.app import Runtime
@@ -368,3 +371,21 @@ async def test_requests_aiohttp_cannot_parse_are_a_counted_line_not_a_traceback_
     assert all("raw-" not in r.getMessage() for r in lines)  # the header's bytes are not echoed
     assert tracebacks(logs) == []
     assert runtime.state.db["inbox"].count == 0
+
+
+async def test_a_handler_raising_an_http_error_is_still_logged_as_its_crash(
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    quiet_malformed_http()
+
+    async def crashes(request: web.Request) -> web.Response:
+        raise HttpProcessingError(code=502, message="upstream said no")  # the handler's own fault
+
+    app = web.Application()
+    app.router.add_get("/", crashes)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        status = (await http.get(server.make_url("/"))).status
+    assert status == 500
+    [crash] = [r for r in logs.records if r.name == AIOHTTP_SERVER]
+    assert crash.levelno == logging.ERROR and crash.exc_info is not None
+    assert isinstance(crash.exc_info[1], HttpProcessingError)
