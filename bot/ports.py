@@ -131,7 +131,9 @@ class FindsReplies(Protocol):
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """The bot's first message in `message`'s thread after it, when nobody else spoke in
         between (a later bot message would answer them); None when there is none, or it
-        cannot tell."""
+        cannot tell. It raises, rather than return None, when the platform refused to let it
+        look (Slack: a revoked token): the replay then fails and is taken again later, instead
+        of answering a second time."""
         ...
 
 
