@@ -39,6 +39,10 @@ REPLAY_BATCH = 64
 # once (an apology and a ticket where one is owed): retrying it could repeat what was done. After
 # this many tries it is given up too, so a message that always fails is not retried for ever.
 HANDLING_ATTEMPTS = 3
+# a replay that fails before its handling starts (the platform will not let it look for its
+# predecessor's post: a refused token, a workspace this worker cannot serve yet) is taken again
+# at later passes, this many times in all (minutes, a pass every tick), then finished as failed
+REPLAY_ATTEMPTS = 10
 
 
 class MessageHandler(Protocol):
@@ -75,6 +79,7 @@ class Deliveries:
         self._started = clock.now()
         self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
         self._failures: dict[str, int] = {}  # inbox key -> failed handlings, while it is unfinished
+        self._replay_failures: dict[str, int] = {}  # inbox key -> replays failed before handling
 
     async def receive(
         self,
@@ -202,10 +207,29 @@ class Deliveries:
                 if resume is not None:
                     await self._note_post(key, resume)
             situation = self.handler.situation(message)
-        except BaseException:
+        except BaseException as exc:
             self._in_flight.discard(key)  # not handled: a later pass takes it again
+            if isinstance(exc, Exception):
+                await self._replay_failed(key, message)
             raise
+        self._replay_failures.pop(key, None)
         return await self._process(key, message, channel, situation, resume)
+
+    async def _replay_failed(self, key: str, message: InboundMessage) -> None:
+        """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
+        failed, so an event the platform will never let us finish is not retried for ever."""
+        failures = self._replay_failures.get(key, 0) + 1
+        if failures < REPLAY_ATTEMPTS:
+            self._replay_failures[key] = failures
+            return
+        self._replay_failures.pop(key, None)
+        log.error(
+            "gave up replaying a message after %d tries",
+            failures,
+            extra={**log_context(message.conversation), "message_id": message.id, "event": key},
+        )
+        with contextlib.suppress(Exception):  # the store failing too: the next pass counts again
+            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED))
 
     async def _process(
         self,

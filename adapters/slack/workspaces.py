@@ -354,10 +354,9 @@ class WorkspacesChannel:
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """`bot.ports.FindsReplies` in the message's workspace (SlackChannel.find_reply): a
         replay after a crash finishes the answer a dead process posted but had not noted,
-        rather than posting a second. A workspace uninstalled meanwhile has nothing to find; a
-        token Slack refuses is read again and the thread looked at once more, and with no
-        other token the error is raised (the replay waits), never taken for "no reply"."""
-        try:
-            return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))
-        except NotInstalled:
-            return None
+        rather than posting a second. A token Slack refuses is read again and the thread looked
+        at once more; with no other token, or no install this worker can tell serves the
+        workspace yet (an org-wide install is known by its workspaces' events, and a restarted
+        worker has seen none), the error is raised: the replay waits and is tried again
+        (bot/delivery.py REPLAY_ATTEMPTS), never taken for "no reply"."""
+        return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))

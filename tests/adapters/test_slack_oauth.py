@@ -23,6 +23,7 @@ import pytest
 from adapters.slack import SlackAdapter
 from adapters.slack.installations import REDIRECT_PATH
 from adapters.slack.manifest import BOT_SCOPES
+from adapters.slack.workspaces import NotInstalled
 from bot.app import Runtime, enabled_adapters, load_adapter
 from bot.ports import FindsReplies
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
@@ -214,7 +215,10 @@ async def test_a_replay_in_any_installed_workspace_finds_the_answer_already_post
     found = await adapter.channel.find_reply(asked("T222", "C222"))
     assert found is not None and answer.response is not None
     assert found.message_id == f"C222:{answer.response['ts']}"
-    assert await adapter.channel.find_reply(asked("T999", "C999")) is None  # never installed
+    # never installed (or not yet known to this worker): the replay waits and tries again,
+    # never taking it for "no reply" (bot/delivery.py REPLAY_ATTEMPTS)
+    with pytest.raises(NotInstalled):
+        await adapter.channel.find_reply(asked("T999", "C999"))
 
 
 async def test_opening_the_install_page_cancels_no_install_under_way(

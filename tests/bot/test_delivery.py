@@ -286,3 +286,50 @@ async def test_a_replay_pass_that_fails_part_way_leaves_nothing_held(
         await rt.bot.settle()
     assert len(platform.answers()) == 2
     assert [row[0] for row in rt.state.db.execute("select status from inbox").fetchall()] == ["answered"] * 2
+
+
+class RefusesToLook(Platform):
+    """A platform that will not let the replay look for its predecessor's post `refusals`
+    times (a refused token, a workspace this worker cannot serve yet)."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        if self.refusals:
+            self.refusals -= 1
+            raise OSError("the platform refused the look")
+        return await super().find_reply(message)
+
+
+async def _pass(rt: Runtime, clock: FakeClock, platform: Platform) -> None:
+    clock.advance(seconds=30)  # past the last take's lease
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+
+
+async def test_a_replay_that_cannot_look_waits_then_answers_once(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    await _left_by_a_dead_process(lambda: make_runtime(TOML), [question("How long does a refund take?", "w")])
+    rt = make_runtime(TOML)
+    platform = RefusesToLook(refusals=3)
+    for _ in range(4):
+        await _pass(rt, clock, platform)
+    assert len(platform.answers()) == 1
+    assert rt.state.db.execute("select status from inbox").fetchall() == [("answered",)]
+
+
+async def test_a_replay_the_platform_never_lets_look_is_given_up_after_its_attempts(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    await _left_by_a_dead_process(lambda: make_runtime(TOML), [question("How long does a refund take?", "n")])
+    rt = make_runtime(TOML)
+    platform = RefusesToLook(refusals=1000)
+    for _ in range(delivery.REPLAY_ATTEMPTS - 1):
+        await _pass(rt, clock, platform)
+    assert rt.state.db.execute("select status from inbox").fetchall() == [("replaying",)]  # still waiting
+    await _pass(rt, clock, platform)
+    assert rt.state.db.execute("select status from inbox").fetchall() == [("failed",)]
+    assert platform.posted == []
