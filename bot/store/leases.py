@@ -159,6 +159,17 @@ class GatewayLease:
                 except Exception:  # a boundary: closing the session releases them anyway
                     log.debug("letting the leases go before closing failed", exc_info=True)
         await self._drop()
+        await self._bury_abandoned()
+
+    async def _bury_abandoned(self) -> None:
+        """Wait (up to `timeout`) for the statements given up on to end, then cancel the rest:
+        a release leaves nothing of this lease running (a task pending at the loop's close)."""
+        if not self._abandoned:
+            return
+        _, pending = await asyncio.wait(set(self._abandoned), timeout=self.timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _ask(self, sql: str, params: Sequence[Any]) -> Any:
         """The first row of one statement on the lease session, opened first if there is none.
