@@ -62,7 +62,13 @@ async def _which(
 ) -> tuple[IncidentRecord | None, str]:
     """The incident `close` means: `#N` first, else the only open one (of this workspace)."""
     first, _, rest = text.partition(" ")
-    number = parse_number(first) if first.startswith("#") or first.isdigit() else None
+    meant_a_number = first.startswith("#") or first.isdigit()
+    number = parse_number(first) if meant_a_number else None
+    if meant_a_number and number is None:
+        # `#0`, `#-1`, `#abc`: a number was meant, so never the only open one instead
+        raise UsageError(
+            f"`{single_line(first, 20)}` is not an incident number: say `incident close #N` with N from `incident list`."
+        )
     if number is not None:
         incident = await host.store.run(StateStore.incident, number)
         if incident is None or incident.platform != platform or incident.workspace not in (None, workspace):

@@ -26,6 +26,7 @@ from bot.insights.service import Insights
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore
+from bot.text import single_line
 from bot.types import Command, Outcome
 
 
@@ -112,7 +113,8 @@ class CommandRegistry:
                 raise UsageError(f"`{spec.name}` needs {param.name}: {param.help}. Usage: {spec.usage()}")
             if value and param.choices and value.lower() not in param.choices:
                 raise UsageError(
-                    f"{param.name} must be one of {', '.join(param.choices)} (got {value!r}). Usage: {spec.usage()}"
+                    f"{param.name} must be one of {', '.join(param.choices)} "
+                    f"(got {single_line(value, 40)!r}). Usage: {spec.usage()}"
                 )
         return values
 

@@ -14,7 +14,7 @@ from bot.commands.registry import REGISTRY, CommandHost, CommandSpec, UsageError
 from bot.config import Settings
 from bot.messages import say
 from bot.ports import Channel
-from bot.text import scrub_event
+from bot.text import scrub_event, single_line
 from bot.types import Command, Outcome, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ class CommandRouter:
         prefix = self.prefix(command.conversation.platform)
         context = {"platform": command.conversation.platform, "channel": command.conversation.channel}
         if spec is None:
-            await _tell(command, channel, f"There is no command `{command.name}`. Try `{prefix} help`.")
+            # echoed back: one short line, so a pasted essay does not come back whole
+            named = single_line(command.name, 40)
+            await _tell(command, channel, f"There is no command `{named}`. Try `{prefix} help`.")
             return Outcome.REFUSED
         if not self.may_run(spec, command):
             await _tell(

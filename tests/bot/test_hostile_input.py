@@ -142,6 +142,30 @@ async def test_a_bad_number_argument_gets_a_helpful_reply(
     assert reply.ephemeral_to == invoker.id
 
 
+@pytest.mark.parametrize("number", ["#0", "#-1", "#abc", "#9999999999999"])
+async def test_a_bad_incident_number_closes_nothing(
+    rt: Runtime, channel: ConsoleChannel, number: str
+) -> None:
+    """`incident close #0 done` once closed the only open incident, announcing "#0 done"."""
+    await rt.bot.on_command(command("incident", "open Logins fail"), channel)
+    outcome = await rt.bot.on_command(command("incident", f"close {number} done"), channel)
+    reply = replies(channel)[-1]
+    assert outcome == Outcome.REFUSED and "not an incident number" in reply.text, reply.text
+    [incident] = rt.state.incidents("slack")
+    assert incident.closed_at is None
+
+
+@pytest.mark.parametrize(
+    ("name", "args"), [("x" * 5000 + "`", ""), ("tickets", "y " * 3000)], ids=["unknown", "choice"]
+)
+async def test_what_a_command_refuses_is_echoed_as_one_short_line(
+    rt: Runtime, channel: ConsoleChannel, name: str, args: str
+) -> None:
+    assert await rt.bot.on_command(command(name, args), channel) == Outcome.REFUSED
+    [reply] = replies(channel)
+    assert len(reply.text) < 400 and "\n" not in reply.text.split("Usage:")[0], reply.text
+
+
 @pytest.mark.parametrize(
     "person", ["<@>", "<@U1> and more", "@", "x" * 200, "<#C123>", "bob; drop table", "<@U1|a\nb>"]
 )
