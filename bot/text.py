@@ -69,7 +69,7 @@ def _scrub_value(value: Any) -> Any:
         return value if safe == value else safe
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return scrub_event(value)
-    if isinstance(value, frozenset | tuple) and any(isinstance(v, str) for v in value):
+    if isinstance(value, frozenset | tuple) and any(isinstance(v, str | tuple) for v in value):
         items = [_scrub_value(v) for v in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value

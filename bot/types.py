@@ -158,6 +158,9 @@ class Command:
     invoker: Author
     conversation: ConversationRef
     visibility: Visibility
+    # the platform's named arguments when it has them (Discord's slash-command options), read
+    # as given: a value holding a space, or an optional one left out, cannot shift the others
+    options: tuple[tuple[str, str], ...] | None = None
 
 
 class MentionKind(StrEnum):

@@ -30,6 +30,7 @@ from adapters.discord.translate import (
     MessageTranslator,
     author_from,
     command_args,
+    command_options,
     interaction_place,
 )
 from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
@@ -220,6 +221,7 @@ class Events:
                 invoker=author_from(interaction.user),
                 conversation=conversation,
                 visibility=visibility,
+                options=command_options(spec, values),
             )
         except Exception:
             # A malformed interaction is this one event's problem: skip it, keep serving.

@@ -106,9 +106,16 @@ def interaction_place(interaction: discord.Interaction) -> tuple[ConversationRef
 
 
 def command_args(spec: CommandSpec, values: Mapping[str, Any]) -> str:
-    """The options of a slash command as the core's typed-argument text, in spec order."""
-    parts = [str(values[p.name]).strip() for p in spec.params if values.get(p.name)]
-    return " ".join(part for part in parts if part)
+    """The options of a slash command as the core's typed-argument text, in spec order (what
+    the command reads as, in logs and the audit trail)."""
+    return " ".join(value for _, value in command_options(spec, values))
+
+
+def command_options(spec: CommandSpec, values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The options given, by name, in spec order: the core reads them as they are (a value
+    with a space, or an optional one left out, shifts no other)."""
+    given = ((p.name, str(values[p.name]).strip()) for p in spec.params if values.get(p.name))
+    return tuple((name, value) for name, value in given if value)
 
 
 class MessageTranslator:

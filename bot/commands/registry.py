@@ -99,14 +99,21 @@ class CommandRegistry:
     def get(self, name: str) -> CommandSpec | None:
         return self._specs.get(name.lower())
 
-    def parse_args(self, spec: CommandSpec, text: str) -> dict[str, str]:
-        """Split the typed text over the parameters; the last one takes the rest."""
-        words = text.split(maxsplit=max(len(spec.params) - 1, 0)) if spec.params else []
-        if not spec.params and text.strip():
-            raise UsageError(f"`{spec.name}` takes no arguments. Usage: {spec.usage()}")
+    def parse_args(
+        self, spec: CommandSpec, text: str, options: tuple[tuple[str, str], ...] | None = None
+    ) -> dict[str, str]:
+        """The parameters' values: the platform's named `options` as given when it has them,
+        else the typed text split over the parameters (the last one takes the rest)."""
         values: dict[str, str] = {}
-        for param, word in zip(spec.params, words, strict=False):
-            values[param.name] = word.strip()
+        if options is not None:
+            known = {param.name for param in spec.params}
+            values = {name: value.strip() for name, value in options if name in known}
+        else:
+            words = text.split(maxsplit=max(len(spec.params) - 1, 0)) if spec.params else []
+            if not spec.params and text.strip():
+                raise UsageError(f"`{spec.name}` takes no arguments. Usage: {spec.usage()}")
+            for param, word in zip(spec.params, words, strict=False):
+                values[param.name] = word.strip()
         for param in spec.params:
             value = values.get(param.name, "")
             if param.required and not value:

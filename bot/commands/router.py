@@ -54,7 +54,7 @@ class CommandRouter:
             log.info("command refused", extra={**context, "command": spec.name})
             return Outcome.REFUSED
         try:
-            args = REGISTRY.parse_args(spec, command.args)
+            args = REGISTRY.parse_args(spec, command.args, command.options)
             text = await spec.handler(host, command, args, channel)
         except UsageError as exc:
             await _tell(command, channel, str(exc))

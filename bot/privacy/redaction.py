@@ -268,7 +268,14 @@ class Redactor:
         """`command` with its arguments redacted: `/support ask` questions, resolution notes.
         Mentions, ticket numbers and user ids are never personal data of these kinds."""
         redaction = self._scan_logged(command.args, "command", command.id)
-        return command if redaction.text == command.args else replace(command, args=redaction.text)
+        options = command.options
+        if options is not None:
+            options = tuple(
+                (name, self._scan_logged(value, "command", command.id).text) for name, value in options
+            )
+        if redaction.text == command.args and options == command.options:
+            return command
+        return replace(command, args=redaction.text, options=options)
 
     def action(self, event: ActionEvent) -> ActionEvent:
         """`event` with the text typed into a form redacted (an edited draft answer). A plain

@@ -383,6 +383,17 @@ def test_command_args_follow_the_spec_order() -> None:
     assert command_args(resolve, {"ticket": "4", "note": None}) == "4"
 
 
+async def test_slash_command_options_are_read_by_name_not_split_again(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    """`resolve ticket:"12 oops" note:fixed` was joined into "12 oops fixed" and split again:
+    ticket 12 with the note "oops fixed". Each option is now read as given."""
+    _, reply = await slash(
+        fake, "resolve", {"ticket": "12 oops", "note": "fixed"}, user_id=fake.staff_user_id
+    )
+    assert "not a ticket number" in reply.json["content"], reply.json["content"]
+
+
 def test_the_command_groups_cover_the_registry_with_admin_commands_apart() -> None:
     handler = Events.__new__(Events)  # only the schema is built: nothing is invoked
     support, admin = build_command_groups(handler)

@@ -154,6 +154,25 @@ async def test_command_arguments_are_redacted_before_any_handler(rt: Runtime) ->
     assert questions == ["how long does a refund to [card] take?"]
 
 
+async def test_named_command_options_are_redacted_like_typed_arguments(rt: Runtime) -> None:
+    """A platform's named options (Discord's) are read as given, and redacted as `args` is."""
+    channel = ConsoleChannel(io.StringIO())
+    question = f"how long does a refund to {groups(VISA)} take?"
+    ask = Command(
+        id="c2",
+        name="ask",
+        args=question,
+        invoker=ASKER,
+        conversation=REF,
+        visibility=Visibility.INTERNAL,
+        options=(("question", question),),
+    )
+    assert rt.bot.redactor.command(ask).options == (("question", "how long does a refund to [card] take?"),)
+    assert await rt.bot.on_command(ask, channel) == Outcome.ANSWERED
+    questions = [row["question"] for row in rt.state.db["answers"].rows]
+    assert questions == ["how long does a refund to [card] take?"]
+
+
 def test_placeholders_are_not_search_words() -> None:
     from bot.privacy.redaction import without_placeholders
 
