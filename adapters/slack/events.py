@@ -29,6 +29,7 @@ from adapters.slack.forms import CALLBACK_ID, read_submission
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.render import action_from_id
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
+from bot.commands import REGISTRY
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
@@ -364,11 +365,14 @@ class SlackEvents:
         channel = self.channel.for_command(
             response_url=body.get("response_url"), user_id=user_id, channel_id=channel_id
         )
+        # what was typed as the name is logged only when it is a command: `/support <an email>`
+        # would otherwise put personal data in the log, which keeps secrets out but not that
+        logged = name if REGISTRY.get(name) is not None else "(not a command)"
         try:
             outcome = await self.core.on_command(command, channel)
-            log.info("command %s: %s", name, outcome, extra=ctx(channel_id, command=name))
+            log.info("command %s: %s", logged, outcome, extra=ctx(channel_id, command=logged))
         except Exception:
-            log.exception("slash command failed", extra=ctx(channel_id, command=name))
+            log.exception("slash command failed", extra=ctx(channel_id, command=logged))
             await self._apologise(self._sorry(conversation, user_id), channel)
 
     # buttons -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -135,3 +136,18 @@ async def test_memory_export_and_forget_me_through_slack(fake: FakeSlack, rt: Ru
     assert cells_with(state, "Gizmo") == [] and cells_with(state, "reset my password?") == []
     assert cells_with(state, "other person here")  # the other member is untouched
     assert rt.state.memory("slack", MEMBER) == (False, [])
+
+
+async def test_a_command_name_that_is_not_a_command_stays_out_of_the_log(
+    fake: FakeSlack, rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`/support ann@example.com` (an address typed where a command goes) is refused, and the
+    log names no command rather than the address: the log keeps secrets out, not personal data.
+    (At INFO, the bot's own level: the libraries' DEBUG lines show whole payloads.)"""
+    caplog.set_level(logging.INFO)
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        refused = await slash(fake, slack, "ann@example.com please", MEMBER)
+        assert "There is no command" in (refused.text or json.dumps(refused.blocks))
+    assert "ann@example.com" not in caplog.text
+    assert "(not a command)" in caplog.text
