@@ -112,12 +112,17 @@ async def _busy(runtime: Runtime, clock: FakeClock, server: FakeDiscord, workspa
 
 @contextlib.asynccontextmanager
 async def _holding_a_thread(
-    make: Callable[[str], Runtime], url: str, server: FakeDiscord
+    make: Callable[[str], Runtime], url: str, server: FakeDiscord, *, leased: bool = True
 ) -> AsyncIterator[tuple[Runtime, DiscordAdapter, str]]:
-    """A worker holding the gateway lease, serving, with one question answered in a thread
-    (its id yielded): the conversation a catch-up reads back."""
+    """A worker holding the gateway lease (or, not `leased`, a lone process with none),
+    serving, with one question answered in a thread (its id yielded): the conversation a
+    catch-up reads back."""
     runtime = make("a")
-    holder = worker(runtime, GatewayLease(url))
+    holder = (
+        worker(runtime, GatewayLease(url))
+        if leased
+        else DiscordAdapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
+    )
     task = asyncio.create_task(holder.run())
     try:
         await asyncio.wait_for(holder.wait_until_ready(), 10)
@@ -212,17 +217,7 @@ async def test_a_session_discord_would_not_resume_is_caught_up_after_the_fresh_i
     """A resumed session has Discord's replay, so nothing is read back; one Discord refused to
     resume (INVALID_SESSION d=false) IDENTIFYs afresh, and what was said meanwhile is read
     back, by a lone process too."""
-    runtime = make_worker("a")
-    holder = (
-        worker(runtime, GatewayLease(pg_url))
-        if leased
-        else DiscordAdapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
-    )
-    task = asyncio.create_task(holder.run())
-    try:
-        await asyncio.wait_for(holder.wait_until_ready(), 10)
-        thread_id, _ = await answered(fake, holder, "How do I reset my password?")
-
+    async with _holding_a_thread(make_worker, pg_url, fake, leased=leased) as (runtime, holder, thread_id):
         frames, start = len(fake.frames), len(fake.requests)
         await fake.drop_connection()  # a blip: the session is resumed
         await fake.wait_for_frame("sent", event="RESUMED", after=frames, timeout=20)
@@ -243,8 +238,6 @@ async def test_a_session_discord_would_not_resume_is_caught_up_after_the_fresh_i
             "select status from inbox where key = ?", [f"discord:msg:{missed['id']}"]
         )
         assert inbox.fetchall() == [("answered",)]
-    finally:
-        await stop(holder, task)
 
 
 async def test_a_conversation_that_cannot_be_read_back_stops_none_of_the_others(
