@@ -88,6 +88,9 @@ class GatewayLease:
         # statements given up on, cancelled and left to end before their connection closes:
         # psycopg's cancel of one takes seconds on a silent connection, and no ask waits for it
         self._abandoned: set[asyncio.Task[None]] = set()
+        self._abandoned_statements: set[asyncio.Future[Any]] = set()
+        # statements whose caller was cancelled, left to end on a session that is kept
+        self._ending: set[asyncio.Future[Any]] = set()
 
     @property
     def held(self) -> bool:
@@ -164,9 +167,10 @@ class GatewayLease:
     async def _bury_abandoned(self) -> None:
         """Wait (up to `timeout`) for the statements given up on to end, then cancel the rest:
         a release leaves nothing of this lease running (a task pending at the loop's close)."""
-        if not self._abandoned:
+        waiting: set[asyncio.Future[Any]] = {*self._abandoned, *self._ending}
+        if not waiting:
             return
-        _, pending = await asyncio.wait(set(self._abandoned), timeout=self.timeout)
+        _, pending = await asyncio.wait(waiting, timeout=self.timeout)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -190,9 +194,16 @@ class GatewayLease:
             # that arrives as the answer does, and a standby being shut down then never ends
             async with asyncio.timeout(self.timeout):
                 return await asyncio.shield(statement)
+        except TimeoutError:
+            self._abandon(connection, statement)  # silent past the deadline
+            raise
         finally:
-            if not statement.done():  # silent past the deadline, or the caller was cancelled
-                self._abandon(connection, statement)
+            if not statement.done() and statement not in self._abandoned_statements:
+                # the caller was cancelled: the session is not at fault, so it is kept (and the
+                # roles on it: giving them up is release()'s to decide), and the statement is
+                # left to end, tracked until then so a release can wait for it
+                self._ending.add(statement)
+                statement.add_done_callback(self._ending.discard)
 
     def _abandon(self, connection: psycopg.AsyncConnection[Any], statement: asyncio.Task[Any]) -> None:
         """Give up on `connection`: its roles count as lost (the next ask starts a fresh session),
@@ -200,6 +211,8 @@ class GatewayLease:
         if self._connection is connection:
             self._connection = None
             self._names.clear()
+        self._abandoned_statements.add(statement)
+        statement.add_done_callback(self._abandoned_statements.discard)
         statement.cancel()
 
         async def bury() -> None:

@@ -191,3 +191,23 @@ def test_the_catch_up_bound_is_far_above_a_hundred(state: Path | str) -> None:
         assert CATCH_UP_CONVERSATIONS >= 1000
     finally:
         store.close()
+
+
+async def test_a_check_cancelled_by_its_caller_keeps_the_session_and_the_lease(pg_url: str) -> None:
+    """Cancelling the caller is not the session's fault: the lease stays held (a process that
+    dies keeps it until the server ends its session; one that stops releases it)."""
+    async with SilentNetwork(pg_url) as network:
+        holder, other = GatewayLease(network.url, timeout=5.0), GatewayLease(pg_url)
+        try:
+            assert await holder.try_acquire("discord-gateway")
+            network.silence()  # the check will wait: cancel it mid-statement
+            checking = asyncio.ensure_future(holder.check())
+            await asyncio.sleep(0.2)
+            checking.cancel()
+            await asyncio.gather(checking, return_exceptions=True)
+            assert holder.held
+            assert await other.taken("discord-gateway")  # its session still holds the lock
+        finally:
+            await other.release()
+            await holder.release()
+        assert _burying() == []
