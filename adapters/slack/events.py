@@ -1,11 +1,11 @@
-"""Slack events, button presses and slash commands, translated into the core's types.
+"""Slack events and the adapter's Bolt listeners, translated into the core's types.
 
 This module owns the listener side of the adapter: which Bolt listeners exist and how each
 acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
 holds whatever the answer costs), `app_mention` / `message` events as `InboundMessage`,
-`block_actions` on `supportbot:*` buttons as `ActionEvent`, the slash command as `Command`,
 when the thinking reaction goes up and comes off (adapters/slack/thinking.py says how), and the
-last-resort apology when the core failed to tell the person anything itself.
+last-resort apology when the core failed to answer a message. What a slash command, a button
+press or a submitted form becomes is adapters/slack/interactions.py's.
 """
 
 from __future__ import annotations
@@ -14,30 +14,26 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
+from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
-from adapters.slack.forms import CALLBACK_ID, read_submission
+from adapters.slack.forms import CALLBACK_ID
+from adapters.slack.interactions import SlackInteractions, apologise
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
-from adapters.slack.render import action_from_id
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
-from bot.commands import REGISTRY
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import Core
 from bot.types import (
-    ActionEvent,
     Author,
-    Command,
     ConversationRef,
     InboundMessage,
     Posted,
@@ -145,6 +141,7 @@ class SlackEvents:
         self.thinking = ThinkingReaction(
             channel, name=thinking_reaction, after=thinking_after, per_minute=thinking_per_minute
         )
+        self.interactions = SlackInteractions(core, directory, channel)
         self._tasks = in_flight
         # ids of messages being answered right now: a second copy of one (the message event
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
@@ -183,15 +180,15 @@ class SlackEvents:
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self._handle_command(body), what="command")
+        self._spawn(self.interactions.handle_command(body), what="command")
 
     async def _on_action(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        self._spawn(self._handle_action(body), what="action")
+        self._spawn(self.interactions.handle_action(body), what="action")
 
     async def _on_view(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()  # an empty ack closes the modal
-        self._spawn(self._handle_view(body), what="form")
+        self._spawn(self.interactions.handle_view(body), what="form")
 
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -325,147 +322,17 @@ class SlackEvents:
             log.exception("the core failed on a message", extra=ctx(channel, message_id=message.id))
             if message.addressed and not message.author.is_bot and not message.edited:
                 language = detect_language(message.text)
-                await self._apologise(
+                await apologise(
                     Reply(
                         conversation=message.conversation,
                         text=say("error_no_ticket", language),
                         kind=ReplyKind.ERROR,
                         in_reply_to=message.id,
-                    )
+                    ),
+                    self.channel,
                 )
         finally:
             if reacted:
                 await self.thinking.remove(channel, ts)
             if first:
                 self._answering.discard(message.id)
-
-    # slash commands --------------------------------------------------------------------
-
-    async def _handle_command(self, body: Mapping[str, Any]) -> None:
-        channel_id = str(body.get("channel_id") or "")
-        user_id = str(body.get("user_id") or "")
-        text = plain_from_slack(
-            str(body.get("text") or ""), self.directory.identity.bot_user_id, keep_user_mentions=True
-        )
-        words = text.split(None, 1)
-        name = words[0].lower() if words else "help"  # a bare /support is a request for help
-        conversation = ConversationRef(
-            platform=PLATFORM,
-            workspace=str(body.get("team_id") or self.directory.identity.team_id),
-            channel=channel_id,
-        )
-        command = Command(
-            id=str(body.get("trigger_id") or f"{channel_id}:{user_id}:{time.time()}"),
-            name=name,
-            args=words[1].strip() if len(words) > 1 else "",
-            invoker=await self.directory.author(user_id, name_hint=str(body.get("user_name") or "")),
-            conversation=conversation,
-            visibility=await self.directory.visibility(channel_id),
-        )
-        channel = self.channel.for_command(
-            response_url=body.get("response_url"), user_id=user_id, channel_id=channel_id
-        )
-        # what was typed as the name is logged only when it is a command: `/support <an email>`
-        # would otherwise put personal data in the log, which keeps secrets out but not that
-        logged = name if REGISTRY.get(name) is not None else "(not a command)"
-        try:
-            outcome = await self.core.on_command(command, channel)
-            log.info("command %s: %s", logged, outcome, extra=ctx(channel_id, command=logged))
-        except Exception:
-            log.exception("slash command failed", extra=ctx(channel_id, command=logged))
-            await self._apologise(self._sorry(conversation, user_id), channel)
-
-    # buttons -----------------------------------------------------------------------------
-
-    async def _handle_action(self, body: Mapping[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id") or "")
-        container = body.get("container") or {}
-        message = body.get("message") or {}
-        channel_id = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
-        message_ts = container.get("message_ts") or message.get("ts")
-        thread = message.get("thread_ts") or container.get("thread_ts")
-        conversation = ConversationRef(
-            platform=PLATFORM,
-            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
-            channel=channel_id,
-            thread=str(thread) if thread else None,
-        )
-        actor = await self.directory.author(
-            user_id, name_hint=str((body.get("user") or {}).get("name") or "")
-        )
-        visibility = await self.directory.visibility(channel_id)
-        for action in body.get("actions") or []:
-            action_id = str(action.get("action_id") or "")
-            kind = action_from_id(action_id)
-            if kind is None:
-                continue
-            event = ActionEvent(
-                # one id per press: Slack never resends a block action, a user may press twice
-                id=f"{action.get('action_ts') or body.get('trigger_id')}:{user_id}:{action_id}",
-                conversation=conversation,
-                actor=actor,
-                action=kind,
-                value=str(action.get("value") or ""),
-                visibility=visibility,
-                message_id=message_id(channel_id, str(message_ts)) if message_ts else None,
-            )
-            # the press's trigger id lets the core open a form (Edit on a draft card)
-            channel = self.channel.for_action(trigger_id=body.get("trigger_id"))
-            try:
-                outcome = await self.core.on_action(event, channel)
-                log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))
-            except Exception:
-                log.exception("button press failed", extra=ctx(channel_id, action=str(kind)))
-                await self._apologise(self._sorry(conversation, user_id))
-
-    async def _handle_view(self, body: Mapping[str, Any]) -> None:
-        """A submitted form: the press that asked for it again, now with the text typed."""
-        view = body.get("view") or {}
-        submission = read_submission(view)
-        if submission is None:
-            log.warning("unreadable form submission", extra=ctx())
-            return
-        user_id = str((body.get("user") or {}).get("id") or "")
-        conversation = ConversationRef(
-            platform=PLATFORM,
-            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
-            channel=submission.channel,
-            thread=submission.thread,
-        )
-        event = ActionEvent(
-            # a modal is submitted once (it closes): its view id is the submission's identity
-            id=f"view:{view.get('id')}:{user_id}",
-            conversation=conversation,
-            actor=await self.directory.author(
-                user_id, name_hint=str((body.get("user") or {}).get("name") or "")
-            ),
-            action=submission.action,
-            value=submission.value,
-            visibility=await self.directory.visibility(submission.channel),
-            message_id=submission.message_id,
-            text=submission.text,
-        )
-        try:
-            outcome = await self.core.on_action(event, self.channel)
-            log.info("form %s: %s", submission.action, outcome, extra=ctx(submission.channel))
-        except Exception:
-            log.exception("form submission failed", extra=ctx(submission.channel))
-            await self._apologise(self._sorry(conversation, user_id))
-
-    @staticmethod
-    def _sorry(conversation: ConversationRef, user_id: str) -> Reply:
-        return Reply(
-            conversation=conversation,
-            text=say("error_no_ticket"),
-            kind=ReplyKind.ERROR,
-            ephemeral_to=user_id,
-        )
-
-    async def _apologise(self, reply: Reply, channel: SlackChannel | None = None) -> None:
-        target = channel or self.channel
-        # the channel goes in the sentence: last_resort logs without our `extra` context
-        await last_resort(
-            lambda: target.send(reply),
-            what=f"tell the user about the failure in {reply.conversation.channel}",
-            log=log,
-        )

@@ -8,7 +8,8 @@ This module owns the modal's shape and reading its submission, as pure functions
   in `private_metadata`, since a `view_submission` carries no channel of its own;
 * `read_submission` turns a `view_submission` payload back into those fields and the text.
 
-The listener and the calls are `adapters.slack.events`'s and `adapters.slack.channel`'s.
+The listener is `adapters.slack.events`'s, what a submission becomes `adapters.slack.interactions`'s,
+and the calls `adapters.slack.channel`'s.
 """
 
 from __future__ import annotations

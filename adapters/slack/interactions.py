@@ -1,0 +1,171 @@
+"""Slack slash commands, button presses and submitted forms, translated into the core's types.
+
+This module owns what a person does to the bot other than write to it: the slash command as
+`Command`, `block_actions` on `supportbot:*` buttons and a submitted form as `ActionEvent`,
+each handed to the core, and the last-resort apology (the message path in
+adapters/slack/events.py uses it too) when the core failed to tell the person anything itself.
+The listeners that ack these and schedule the work are adapters/slack/events.py's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.inflight import last_resort
+from adapters.slack.channel import SlackChannel
+from adapters.slack.client import PLATFORM, ctx, message_id
+from adapters.slack.directory import SlackDirectory
+from adapters.slack.forms import read_submission
+from adapters.slack.mrkdwn import plain_from_slack
+from adapters.slack.render import action_from_id
+from bot.commands import REGISTRY
+from bot.messages import say
+from bot.ports import Core
+from bot.types import ActionEvent, Command, ConversationRef, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+
+class SlackInteractions:
+    """Slash commands, buttons and forms as the core's types, for one connected workspace."""
+
+    def __init__(self, core: Core, directory: SlackDirectory, channel: SlackChannel) -> None:
+        self.core = core
+        self.directory = directory
+        self.channel = channel
+
+    # slash commands --------------------------------------------------------------------
+
+    async def handle_command(self, body: Mapping[str, Any]) -> None:
+        channel_id = str(body.get("channel_id") or "")
+        user_id = str(body.get("user_id") or "")
+        text = plain_from_slack(
+            str(body.get("text") or ""), self.directory.identity.bot_user_id, keep_user_mentions=True
+        )
+        words = text.split(None, 1)
+        name = words[0].lower() if words else "help"  # a bare /support is a request for help
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str(body.get("team_id") or self.directory.identity.team_id),
+            channel=channel_id,
+        )
+        command = Command(
+            id=str(body.get("trigger_id") or f"{channel_id}:{user_id}:{time.time()}"),
+            name=name,
+            args=words[1].strip() if len(words) > 1 else "",
+            invoker=await self.directory.author(user_id, name_hint=str(body.get("user_name") or "")),
+            conversation=conversation,
+            visibility=await self.directory.visibility(channel_id),
+        )
+        channel = self.channel.for_command(
+            response_url=body.get("response_url"), user_id=user_id, channel_id=channel_id
+        )
+        # what was typed as the name is logged only when it is a command: `/support <an email>`
+        # would otherwise put personal data in the log, which keeps secrets out but not that
+        logged = name if REGISTRY.get(name) is not None else "(not a command)"
+        try:
+            outcome = await self.core.on_command(command, channel)
+            log.info("command %s: %s", logged, outcome, extra=ctx(channel_id, command=logged))
+        except Exception:
+            log.exception("slash command failed", extra=ctx(channel_id, command=logged))
+            await apologise(sorry(conversation, user_id), channel)
+
+    # buttons -----------------------------------------------------------------------------
+
+    async def handle_action(self, body: Mapping[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel_id = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        message_ts = container.get("message_ts") or message.get("ts")
+        thread = message.get("thread_ts") or container.get("thread_ts")
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            channel=channel_id,
+            thread=str(thread) if thread else None,
+        )
+        actor = await self.directory.author(
+            user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+        )
+        visibility = await self.directory.visibility(channel_id)
+        for action in body.get("actions") or []:
+            action_id = str(action.get("action_id") or "")
+            kind = action_from_id(action_id)
+            if kind is None:
+                continue
+            event = ActionEvent(
+                # one id per press: Slack never resends a block action, a user may press twice
+                id=f"{action.get('action_ts') or body.get('trigger_id')}:{user_id}:{action_id}",
+                conversation=conversation,
+                actor=actor,
+                action=kind,
+                value=str(action.get("value") or ""),
+                visibility=visibility,
+                message_id=message_id(channel_id, str(message_ts)) if message_ts else None,
+            )
+            # the press's trigger id lets the core open a form (Edit on a draft card)
+            channel = self.channel.for_action(trigger_id=body.get("trigger_id"))
+            try:
+                outcome = await self.core.on_action(event, channel)
+                log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))
+            except Exception:
+                log.exception("button press failed", extra=ctx(channel_id, action=str(kind)))
+                await apologise(sorry(conversation, user_id), self.channel)
+
+    async def handle_view(self, body: Mapping[str, Any]) -> None:
+        """A submitted form: the press that asked for it again, now with the text typed."""
+        view = body.get("view") or {}
+        submission = read_submission(view)
+        if submission is None:
+            log.warning("unreadable form submission", extra=ctx())
+            return
+        user_id = str((body.get("user") or {}).get("id") or "")
+        conversation = ConversationRef(
+            platform=PLATFORM,
+            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            channel=submission.channel,
+            thread=submission.thread,
+        )
+        event = ActionEvent(
+            # a modal is submitted once (it closes): its view id is the submission's identity
+            id=f"view:{view.get('id')}:{user_id}",
+            conversation=conversation,
+            actor=await self.directory.author(
+                user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+            ),
+            action=submission.action,
+            value=submission.value,
+            visibility=await self.directory.visibility(submission.channel),
+            message_id=submission.message_id,
+            text=submission.text,
+        )
+        try:
+            outcome = await self.core.on_action(event, self.channel)
+            log.info("form %s: %s", submission.action, outcome, extra=ctx(submission.channel))
+        except Exception:
+            log.exception("form submission failed", extra=ctx(submission.channel))
+            await apologise(sorry(conversation, user_id), self.channel)
+
+
+def sorry(conversation: ConversationRef, user_id: str) -> Reply:
+    """The apology for a failed command, press or form, shown to the one who did it."""
+    return Reply(
+        conversation=conversation,
+        text=say("error_no_ticket"),
+        kind=ReplyKind.ERROR,
+        ephemeral_to=user_id,
+    )
+
+
+async def apologise(reply: Reply, channel: SlackChannel) -> None:
+    """Post `reply` as a last resort: a failure to post it is logged, never raised."""
+    # the channel goes in the sentence: last_resort logs without our `extra` context
+    await last_resort(
+        lambda: channel.send(reply),
+        what=f"tell the user about the failure in {reply.conversation.channel}",
+        log=log,
+    )
