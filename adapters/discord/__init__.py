@@ -2,8 +2,10 @@
 
 It owns the door between Discord and the core, and none of the core's decisions. By concern:
 
-* `client`: the discord.py Client, the connection (token, intents, fatal errors), command
-  sync, replay on READY, and `DiscordAdapter.run` / `close`;
+* `client`: the connection (token, fatal errors), command sync, replay on READY, and
+  `DiscordAdapter.run` / `close`;
+* `support_client`: the discord.py Client (intents, command tree, event routing) and what is
+  said when Discord refuses the token or the Message Content Intent;
 * `endpoints`: the API and gateway URLs discord.py uses;
 * `dispatch_guard`: a gateway dispatch discord.py cannot read is logged and skipped, not the
   connection's end;
@@ -26,14 +28,7 @@ It owns the door between Discord and the core, and none of the core's decisions.
 from __future__ import annotations
 
 from adapters.discord.channel import DiscordChannel, WebhookMessages
-from adapters.discord.client import (
-    INTENT_MISSING,
-    TOKEN_REJECTED,
-    DiscordAdapter,
-    SupportClient,
-    build_adapter,
-    support_intents,
-)
+from adapters.discord.client import DiscordAdapter, build_adapter
 from adapters.discord.commands import (
     ADMIN_COMMAND_GROUP,
     COMMAND_GROUP,
@@ -44,6 +39,7 @@ from adapters.discord.doctor import doctor_checks
 from adapters.discord.endpoints import DEFAULT_API_BASE, api_base, gateway_address, point_discord_py
 from adapters.discord.event_channels import InteractionChannel, MessageChannel
 from adapters.discord.events import Events
+from adapters.discord.support_client import INTENT_MISSING, TOKEN_REJECTED, SupportClient, support_intents
 from adapters.discord.translate import PLATFORM, MessageTranslator, command_args
 
 __all__ = [

@@ -1,11 +1,9 @@
-"""The connection: discord.py's Client, and the adapter the supervisor runs and closes.
+"""The connection: the adapter the supervisor runs and closes.
 
 This module owns getting the bot onto Discord and off it again:
 
 * `DISCORD_TOKEN`, and clear fatal errors for a rejected token or a Message Content Intent
   that is off in the developer portal; reconnects are discord.py's;
-* the four intents the bot needs (guilds, guild messages, DM messages, message content)
-  and no more;
 * endpoints from `DISCORD_API_URL` / `DISCORD_GATEWAY_URL` (`adapters/discord/endpoints.py`),
   with the gateway asked of the API when only the API is given;
 * registering buttons and syncing the slash commands (globally or per configured guild);
@@ -17,31 +15,33 @@ This module owns getting the bot onto Discord and off it again:
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
   it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`);
 * shards (`[discord] shards`): an `AutoShardedClient` on the set of shards this process
-  holds (`adapters/discord/shards.py`);
-* discord.py's sweep of idle rate-limit buckets paced to once a minute
-  (`adapters/discord/bucket_sweep.py`): each question's thread is a bucket of its own.
+  holds (`adapters/discord/shards.py`).
 
-The events themselves are handled in `adapters/discord/events.py`.
+The discord.py Client itself (intents, command tree, event routing, the paced bucket sweep)
+and the refusal messages are `adapters/discord/support_client.py`'s; the events themselves are
+handled in `adapters/discord/events.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import discord
 import discord.gateway
-from discord import app_commands
 
-from adapters.discord.bucket_sweep import pace_bucket_sweeps
 from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
-from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
+from adapters.discord.support_client import (
+    INTENT_MISSING,
+    TOKEN_REJECTED,
+    ShardedSupportClient,
+    SupportClient,
+)
 from adapters.discord.translate import PLATFORM, MessageTranslator
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from bot.config import Settings
@@ -49,89 +49,6 @@ from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
-
-TOKEN_REJECTED = (
-    "the Discord token was rejected (401 Unauthorized). Set DISCORD_TOKEN to the bot token "
-    "from the developer portal (your application > Bot > Reset Token); it is not the client "
-    "secret or the application id"
-)
-INTENT_HOW = (
-    "Enable it in the developer portal: https://discord.com/developers/applications > your "
-    "application > Bot > Privileged Gateway Intents > Message Content Intent, save, then start "
-    "the bot again. Without it the bot cannot read the questions people ask"
-)
-INTENT_MISSING = f"Discord refused the Message Content Intent (gateway close 4014). {INTENT_HOW}"
-
-
-def support_intents() -> discord.Intents:
-    """Exactly what the bot needs: guild structure (channels, threads, roles), guild and
-    DM messages, and their content. No members or presences (privileged, not needed)."""
-    intents = discord.Intents.none()
-    intents.guilds = True
-    intents.guild_messages = True
-    intents.dm_messages = True
-    intents.message_content = True
-    return intents
-
-
-# -- the client and the adapter -------------------------------------------------------------
-
-
-class SupportClient(discord.Client):
-    """discord.Client with the bot's intents, no default pings, and its command tree."""
-
-    def __init__(self, adapter: DiscordAdapter, *, guild_ready_timeout: float = 2.0, **sharding: Any) -> None:
-        super().__init__(
-            intents=support_intents(),
-            allowed_mentions=discord.AllowedMentions.none(),
-            guild_ready_timeout=guild_ready_timeout,
-            **sharding,
-        )
-        self.adapter = adapter
-        # a dispatch discord.py cannot read is logged and skipped, not the connection's end
-        self.skipped_dispatches = guard_parsers(self)
-        pace_bucket_sweeps(self.http)  # a thread per question: discord.py's sweep is quadratic
-        self.tree = app_commands.CommandTree(self)
-        self.events: Events | None = None  # set by the adapter before login
-        # whether READY has come once: later ones are fresh sessions after a refused RESUME
-        self.readied = False
-
-    @property
-    def handler(self) -> Events:
-        """Where events, slash commands and button presses (`SupportButton`) go."""
-        if self.events is None:
-            raise RuntimeError("the Discord adapter is not running")
-        return self.events
-
-    async def setup_hook(self) -> None:
-        await self.adapter.setup(self)
-
-    async def on_ready(self) -> None:
-        await self.adapter.on_ready(self)
-
-    async def on_message(self, message: discord.Message) -> None:
-        self.handler.on_message(message)
-
-    async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
-        self.handler.on_message_edit(before, after)
-
-    async def on_thread_create(self, thread: discord.Thread) -> None:
-        self.handler.on_thread_create(thread)
-
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        # commands and buttons are routed by the tree and `SupportButton`; a submitted form
-        # (the core's `ask_text`) has no stored handler, so that it survives restarts
-        if interaction.type == discord.InteractionType.modal_submit:
-            self.handler.on_modal_submit(interaction)
-
-
-class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
-    """The same on some of the bot's shards: `shard_ids` of `shard_count` (discord.py's
-    AutoShardedClient connects each, and fires `on_ready` once all of them are; a shard that
-    IDENTIFYs again later fires only `on_shard_ready`)."""
-
-    async def on_shard_ready(self, shard_id: int) -> None:
-        await self.adapter.on_shard_ready(self, shard_id)
 
 
 class DiscordAdapter:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import aiohttp
 import discord
 
-from adapters.discord.client import INTENT_HOW, TOKEN_REJECTED, support_intents
 from adapters.discord.endpoints import api_base, point_discord_py
 from adapters.discord.shards import ShardPlan, recommended_shards
+from adapters.discord.support_client import INTENT_HOW, TOKEN_REJECTED, support_intents
 from bot.checks import Check
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError

@@ -11,7 +11,7 @@ import discord.http
 import pytest
 
 from adapters.discord.bucket_sweep import SWEEP_EVERY_S, pace_bucket_sweeps
-from adapters.discord.client import SupportClient
+from adapters.discord.support_client import SupportClient
 
 IDLE_S = 300.0  # discord.py's Ratelimit.is_inactive
 
