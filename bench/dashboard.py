@@ -186,7 +186,7 @@ async def _measure(data: Path, runs: int) -> dict[str, Any]:
     active = state.tickets(statuses=ACTIVE, platform="slack", limit=10_000)
 
     timings, anchor_timings = Timings(), Timings()
-    # as bot/app.py's _serve_dashboard builds it inside `supportbot run`: the core as host (gaps
+    # as bot/supervisor.py's _serve_dashboard builds it inside `supportbot run`: the core as host (gaps
     # placed on each list, drafts approvable), its escalations, a connected chat channel
     app = await build_app(
         dashboard_for(

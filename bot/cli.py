@@ -232,8 +232,8 @@ def run(
     data: DataOpt = None,
 ) -> None:
     """Run the bot on every platform the environment configures."""
-    from bot.app import enabled_adapters, run_adapters
     from bot.log import setup_logging
+    from bot.supervisor import enabled_adapters, run_adapters
 
     settings = load(config, knowledge, data)
     setup_logging(settings.log_level)

@@ -12,13 +12,14 @@ import importlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from bot.app import enabled_adapters, open_knowledge
+from bot.app import open_knowledge
 from bot.checks import Check, Status
 from bot.cluster import live_since
 from bot.config import Settings
 from bot.errors import SupportBotError
 from bot.store import StateStore
 from bot.store.workers import WorkerRecord
+from bot.supervisor import enabled_adapters
 
 CheckRun = Callable[[Settings], Awaitable[list[Check]]]
 

@@ -4,8 +4,9 @@
 It is wired as `supportbot ask` wires it (bot/app.py: the folder's own index, the configured
 answerer, fallback and embedder) but never syncs: the running bot or `supportbot index`
 writes the index, and a second writer would contend with them for its lock. It lives
-outside bot/dashboard/ because it needs bot/app.py's wiring, and bot/app.py serves the
-dashboard: the dashboard is handed it (`Dashboard.reader`) rather than importing it.
+outside bot/dashboard/ because it needs bot/app.py's wiring, and the wiring sits above the
+dashboard (bot/supervisor.py serves it): the dashboard is handed it (`Dashboard.reader`) rather
+than importing it.
 """
 
 from __future__ import annotations

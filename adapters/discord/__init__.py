@@ -21,7 +21,7 @@ It owns the door between Discord and the core, and none of the core's decisions.
 * `invite`: the invite URL and its permissions (`supportbot discord invite`);
 * `doctor`: `doctor_checks` for `supportbot doctor`.
 
-`bot/app.py` loads this package by name and calls `build_adapter`; `bot/doctor.py` calls
+`bot/supervisor.py` loads this package by name and calls `build_adapter`; `bot/doctor.py` calls
 `doctor_checks`. The names below are the package's public surface.
 """
 

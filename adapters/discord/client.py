@@ -10,7 +10,7 @@ This module owns getting the bot onto Discord and off it again:
 * after every fresh gateway session (READY: the first, or one after a RESUME Discord refused,
   per shard on a sharded client), replaying what was left unfinished and catching up on what
   was said meanwhile: Discord replays events only to a resumed session;
-* `DiscordAdapter.run` / `close` for the supervisor in `bot/app.py`: close lets in-flight
+* `DiscordAdapter.run` / `close` for the supervisor in `bot/supervisor.py`: close lets in-flight
   events finish (up to `drain_timeout`) before disconnecting;
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
   it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`);
@@ -348,7 +348,7 @@ def build_adapter(
     standby_retry: float = RETRY_SECONDS,
     typing_after: float = INDICATOR_AFTER_S,
 ) -> DiscordAdapter:
-    """The entry point `bot.app` loads. `host`/`port` (for HTTP adapters) are ignored: the
+    """The entry point `bot.supervisor` loads. `host`/`port` (for HTTP adapters) are ignored: the
     bot connects out to Discord. Options: `guild_ready_timeout`, `drain_timeout`, and with
     workers sharing a PostgreSQL state the gateway `lease` and `standby_retry`; `typing_after`:
     seconds an answer may take before the typing indicator shows."""

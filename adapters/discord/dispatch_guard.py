@@ -5,7 +5,7 @@ inside `DiscordWebSocket.received_message`, which `poll_event` awaits in the loo
 `Client.connect`. Nothing on that path catches what a parser raises: one MESSAGE_CREATE
 without an `author`, or with an `id` that is not a snowflake, raises KeyError or ValueError
 out of `connect()` (which reconnects only on network and close errors), so
-`DiscordAdapter.run` fails and the supervisor in `bot/app.py` restarts the whole adapter:
+`DiscordAdapter.run` fails and the supervisor in `bot/supervisor.py` restarts the whole adapter:
 a second of back-off, a new IDENTIFY, and whatever Discord sent meanwhile lost.
 
 discord.py has no public hook for this: `on_error` covers only the event handlers a parser

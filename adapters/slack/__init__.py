@@ -14,7 +14,7 @@ decisions. One module per concern:
 * `manifest`: the app manifest `supportbot slack manifest` prints (and `BOT_SCOPES`);
 * `doctor`: `doctor_checks` for `supportbot doctor`.
 
-`bot.app` and `bot.doctor` load this package by name (`adapters.slack`) and call
+`bot.supervisor` and `bot.doctor` load this package by name (`adapters.slack`) and call
 `build_adapter` / `doctor_checks`; the names below are what other code may import.
 """
 

@@ -387,7 +387,7 @@ class SlackAdapter:
 
 
 def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter:
-    """The entry point `bot.app` loads: options are `host` and `port` from `supportbot run`,
+    """The entry point `bot.supervisor` loads: options are `host` and `port` from `supportbot run`,
     plus `ping_interval`, `retry_interval`, `thinking_reaction`, `thinking_after` (seconds an
     answer may take before the thinking reaction shows), `thinking_per_minute` (how many
     thinking reactions a workspace may be shown a minute) and `drain_timeout`."""

@@ -6,7 +6,7 @@ a fresh `state` (and, for Slack, a `nonce`), remembered in a short-lived signed 
 scoped to the sign-in paths: a callback whose state is missing, forged, from another
 browser, older than 10 minutes or already used is refused before any code is exchanged.
 `GET /admin/signin/{slack,discord}/callback` has the platform's adapter (adapters/*/signin.py,
-loaded only when asked, as bot/app.py loads adapters) exchange the code and read who signed
+loaded only when asked, as bot/supervisor.py loads adapters) exchange the code and read who signed
 in with their groups or roles, then decides rights with `session_rights`, exactly as for chat
 commands. Staff and admins get a session cookie; anyone else the refusal page and no session.
 
@@ -167,7 +167,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         "redirect_uri": redirect_uri(settings, provider),
     }
     if provider == Provider.SLACK:
-        from adapters.slack import signin as slack  # loaded only when asked, as bot/app.py does
+        from adapters.slack import signin as slack  # loaded only when asked, as bot/supervisor.py does
 
         query |= {"client_id": settings.secrets.slack_client_id or "", "scope": " ".join(slack.SCOPES)}
         query["nonce"] = started.nonce

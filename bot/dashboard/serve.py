@@ -75,7 +75,8 @@ async def serve(
     reader: Callable[[AsyncStore, Clock], AnswerPipeline] | None = None,
 ) -> None:
     """Serve the dashboard alone until cancelled; `reader` opens the knowledge index for
-    reading (bot/knowledge_reader.py, which this package cannot import: bot/app.py imports it)."""
+    reading (bot/knowledge_reader.py, which this package does not import: it needs bot/app.py's
+    wiring, which sits above the dashboard)."""
     store = AsyncStore(StateStore.open(settings), reports=lambda: StateStore.open(settings))
     clock = SystemClock()
     opener = partial(reader, store, clock) if reader is not None else None

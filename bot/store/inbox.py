@@ -60,7 +60,7 @@ _TAKE_SHARED = (
 )
 # a worker beats on every clock tick (30 s): three missed beats and it is taken for dead. The
 # default: SUPPORTBOT_WORKER_LEASE_SECONDS sets `worker_lease` per store (bot/config.py), and
-# the clock then ticks three times per lease (bot/app.py), so the rule "three missed beats" holds
+# the clock then ticks three times per lease (bot/supervisor.py), so the rule "three missed beats" holds
 WORKER_LEASE = timedelta(seconds=90)
 
 

@@ -1,6 +1,6 @@
 """Gateway dispatches the adapter cannot read, over the real gateway (issue 10).
 
-The real adapter (discord.py's client) runs under the real supervisor (`bot.app._supervise`,
+The real adapter (discord.py's client) runs under the real supervisor (`bot.supervisor._supervise`,
 its back-off sleep recorded instead of slept) against the fake Discord, the real core behind
 it. Malformed and fuzzed dispatches go out on the live gateway session; afterwards the session
 is the one IDENTIFY made (no RESUME, no second IDENTIFY, no close), the supervisor never took
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from adapters.discord import DiscordAdapter, build_adapter
 from adapters.discord.dispatch_guard import guard_parsers
-from bot import app
+from bot import supervisor
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_post, runtime
 from tests.adapters.test_slack_http_hostile import tracebacks
@@ -52,7 +52,7 @@ class Supervised:
 
 @asynccontextmanager
 async def supervised(runtime: Runtime) -> AsyncIterator[Supervised]:
-    """The adapter under `bot.app._supervise`, as `supportbot run` starts it; a crash would
+    """The adapter under `bot.supervisor._supervise`, as `supportbot run` starts it; a crash would
     be recorded in `restarts` and the adapter run again at once."""
     adapter = build_adapter(runtime.bot, runtime.settings, guild_ready_timeout=0.05, drain_timeout=5.0)
     run = Supervised(adapter)
@@ -61,7 +61,7 @@ async def supervised(runtime: Runtime) -> AsyncIterator[Supervised]:
         run.restarts.append(delay)
 
     async with running_until_ready(
-        app._supervise(adapter, sleep=sleep), adapter.wait_until_ready(), adapter.close
+        supervisor._supervise(adapter, sleep=sleep), adapter.wait_until_ready(), adapter.close
     ):
         yield run
 
@@ -264,7 +264,7 @@ async def test_an_unreadable_ready_still_restarts_the_adapter_and_these_tests_wo
         mark = len(fake.frames)
         await fake.dispatch_raw("READY", {"session_id": "x", "resume_gateway_url": fake.gateway_url})
         await fake.wait_for_frame("received", op=2, after=mark, timeout=10)  # IDENTIFY again
-        assert run.restarts == [app.RESTART_DELAY]
+        assert run.restarts == [supervisor.RESTART_DELAY]
         assert any("adapter crashed" in r.getMessage() for r in logs.records)
         await fake.wait_until_connected()
         await run.adapter.wait_until_ready()

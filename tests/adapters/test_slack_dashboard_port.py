@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 import aiohttp
 
 from adapters.slack import SlackAdapter, build_adapter
-from bot.app import Runtime, _place_dashboard
+from bot.app import Runtime
+from bot.supervisor import _place_dashboard
 from tests.adapters.test_slack import MEMBER, TOML, fake, posts, section_text, slack_env  # noqa: F401
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, post_signed

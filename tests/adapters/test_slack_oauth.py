@@ -24,8 +24,9 @@ from adapters.slack import SlackAdapter
 from adapters.slack.installations import REDIRECT_PATH
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.workspaces import NotInstalled
-from bot.app import Runtime, enabled_adapters, load_adapter
+from bot.app import Runtime
 from bot.ports import FindsReplies
+from bot.supervisor import enabled_adapters, load_adapter
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, post_signed
@@ -57,7 +58,7 @@ async def oauth_slack(
     }
     runtime = make_runtime(env=env, answerer=ConfidentExtractive())
     assert runtime.settings.slack_oauth and enabled_adapters(runtime.settings) == ["slack"]
-    # as `supportbot run` loads it: bot.app hands the adapter the state store
+    # as `supportbot run` loads it: bot.supervisor hands the adapter the state store
     adapter = load_adapter(
         "slack", runtime.bot, runtime.settings, host="127.0.0.1", port=0, retry_interval=0.01
     )

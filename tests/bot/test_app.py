@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.console import ConsoleChannel
-from bot import app as app_module
-from bot.app import Runtime, _run_clock, _supervise, enabled_adapters
+from bot import supervisor
+from bot.app import Runtime
 from bot.cluster import Presence
 from bot.errors import FatalAdapterError
 from bot.store.values import iso
+from bot.supervisor import _run_clock, _supervise, enabled_adapters
 from bot.types import Author, ConversationRef, DocVisibility, InboundMessage, Reply, Visibility
 from tests.fakes.clock import FakeClock
 
@@ -64,7 +65,7 @@ async def test_the_clock_fires_due_reminders_through_connected_adapters(
     message = _HUMAN_PLEASE
     await rt.bot.on_message(message, channel)
     clock.advance(minutes=16)
-    monkeypatch.setattr(app_module, "TICK_SECONDS", 0.01)
+    monkeypatch.setattr(supervisor, "TICK_SECONDS", 0.01)
     not_connected = FakeAdapter(None)  # a second platform still connecting must not stop the clock
     not_connected.name = "discord"
     task = asyncio.create_task(_run_clock(rt.bot, [FakeAdapter(channel), not_connected]))  # type: ignore[list-item]
@@ -121,7 +122,7 @@ async def test_a_running_bot_picks_up_edited_documents(
         return report
 
     monkeypatch.setattr(rt.bot.knowledge, "reindex", reindex)
-    task = asyncio.create_task(app_module._watch_knowledge(rt.bot, 0.01))
+    task = asyncio.create_task(supervisor._watch_knowledge(rt.bot, 0.01))
     try:
         await asyncio.wait_for(synced.wait(), 5)
     finally:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from adapters.console import ConsoleChannel
-from bot import app
+from bot import supervisor
 from bot.answering.prompt import build_messages, fence_safe
 from bot.app import Runtime
 from bot.errors import FatalAdapterError
@@ -305,7 +305,7 @@ async def test_the_restart_backoff_resets_after_a_healthy_run() -> None:
 
     adapter = FlakyAdapter(now, [0, 0, 0, 0, 301.0, 0, 0, None])
     with pytest.raises(FatalAdapterError):
-        await app._supervise(adapter, sleep=sleep, monotonic=lambda: now[0])
+        await supervisor._supervise(adapter, sleep=sleep, monotonic=lambda: now[0])
     # 1, 2, 4, 8 while it keeps crashing; back to 1 after five healthy minutes, then doubling again
     assert delays == [1.0, 2.0, 4.0, 8.0, 1.0, 2.0, 4.0]
 
@@ -320,7 +320,7 @@ async def test_the_restart_backoff_is_capped_and_timings_are_injectable() -> Non
 
     adapter = FlakyAdapter(now, [0.0] * 8 + [None])
     with pytest.raises(FatalAdapterError):
-        await app._supervise(
+        await supervisor._supervise(
             adapter, sleep=sleep, monotonic=lambda: now[0], initial=0.001, maximum=0.004, healthy_after=10.0
         )
     assert delays == [0.001, 0.002, 0.004, 0.004, 0.004, 0.004, 0.004, 0.004]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import aiohttp
 
 from adapters.console import ConsoleChannel
-from bot import app as app_module
+from bot import supervisor
 from bot.app import Runtime
 from bot.dashboard.serve import issue_link
 from bot.types import TicketStatus
@@ -50,7 +50,7 @@ async def test_run_serves_the_dashboard_and_acts_through_the_connected_adapter(
     channel = ConsoleChannel(io.StringIO())
     ticket_id = await open_ticket(rt, channel)
     adapter = FakeAdapter(None)  # not connected yet
-    serve = app_module._place_dashboard(rt, [adapter])  # type: ignore[list-item]
+    serve = supervisor._place_dashboard(rt, [adapter])  # type: ignore[list-item]
     assert serve is not None  # no adapter serves HTTP: the dashboard opens its own port
     task = asyncio.create_task(serve)
     base = f"http://127.0.0.1:{port}"

@@ -35,7 +35,7 @@ from playwright.async_api import (
 
 from adapters.slack import SlackAdapter
 from adapters.slack.manifest import BOT_SCOPES
-from bot import app as app_module
+from bot import supervisor
 from bot.app import Runtime
 from bot.dashboard.app import build_app
 from bot.dashboard.serve import dashboard_for, issue_link
@@ -169,7 +169,7 @@ async def site(
     async with running(rt) as slack:
         await fake.wait_for_connection(1)
         # served exactly as `supportbot run` serves it beside its adapters
-        serve = app_module._place_dashboard(rt, [slack])  # Socket Mode: on its own port
+        serve = supervisor._place_dashboard(rt, [slack])  # Socket Mode: on its own port
         assert serve is not None
         task = asyncio.create_task(serve)
         try:
