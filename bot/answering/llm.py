@@ -126,8 +126,13 @@ class LLMAnswerer:
 
     async def summarize(self, turns: Sequence[Turn], language: str) -> str:
         """A ticket's summary for staff (bot/escalation/brief.py), in one short paragraph.
-        Raises AnswererUnavailable when the endpoint fails; the brief then goes without."""
+        Raises AnswererUnavailable for any failure of the call or of its reply; the brief
+        then goes without."""
         turns = [replace(t, text=redact_secrets(t.text)) for t in turns]
+        # Exception, not the client's error types: the client lets a body that is not JSON
+        # through as json.JSONDecodeError, and hands a 200 text/html body (a proxy's login
+        # page) back as a str, whose reading fails with AttributeError. The summary is an
+        # extra, so every way it fails means "no summary", never a failed escalation.
         try:
             async with asyncio.timeout(self.deadline_seconds):
                 response = await self.client.chat.completions.create(
@@ -136,9 +141,9 @@ class LLMAnswerer:
                     temperature=0.0,
                     max_tokens=200,
                 )
-        except (openai.OpenAIError, TimeoutError) as exc:
+            text = (response.choices[0].message.content or "") if response.choices else ""
+        except Exception as exc:
             raise self._unavailable(f"the summary failed: {type(exc).__name__}", "summary") from None
-        text = (response.choices[0].message.content or "") if response.choices else ""
         return " ".join(text.split())[:SUMMARY_CHARS]
 
     def _abstain(self, language: str, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Answer:

@@ -18,7 +18,6 @@ from dataclasses import replace
 
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
-from bot.errors import AnswererUnavailable
 from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
 from bot.escalation.routing import first_ping
 from bot.escalation.sla import SlaClock
@@ -162,8 +161,12 @@ class TicketOpener:
         try:
             async with asyncio.timeout(SUMMARY_SECONDS):
                 summary = await self.summarizer.summarize(turns, ticket.language)
-        except (AnswererUnavailable, TimeoutError):
-            log.warning("no summary for the ticket's brief", extra={"ticket_id": ticket.id})
+        except Exception as exc:
+            # Any failure, not only AnswererUnavailable: the asker has been told staff are
+            # coming, so a summarizer that breaks its contract must not cost the card.
+            log.warning(
+                "no summary for the ticket's brief (%s)", type(exc).__name__, extra={"ticket_id": ticket.id}
+            )
             return context
         if not summary:
             return context

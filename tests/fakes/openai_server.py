@@ -219,11 +219,13 @@ class ErrorResponse:
 class MalformedChunk:
     """Stream ``text_before`` normally, then a ``data:`` event whose payload is not JSON.
 
-    For a non-streaming request the whole 200 body is ``raw`` (invalid JSON) instead.
+    For a non-streaming request the whole 200 body is ``raw`` (invalid JSON) instead, sent as
+    ``content_type`` ("text/html" is a proxy's page, which the client returns as a plain str).
     """
 
     text_before: str = "Partial answer"
     raw: str = '{"id": "chatcmpl-broken", "choices": [{"delta": '
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -1015,7 +1017,7 @@ class FakeOpenAI:
             return web.Response(
                 status=200,
                 text=behaviour.raw,
-                content_type="application/json",
+                content_type=behaviour.content_type,
                 headers=self._base_headers(model),
             )
         if isinstance(behaviour, Answer) and await self._pause(behaviour.first_byte_delay):

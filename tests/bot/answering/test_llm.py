@@ -468,6 +468,19 @@ async def test_broken_streams_are_unavailable(
         await ask(make_answerer())
 
 
+@pytest.mark.parametrize(
+    "body",
+    [MalformedChunk(), MalformedChunk(raw="<html>Sign in</html>", content_type="text/html")],
+    ids=["not-json", "html-page"],
+)
+async def test_a_summary_reply_that_is_no_completion_is_unavailable(
+    fake: FakeOpenAI, make_answerer: MakeAnswerer, body: MalformedChunk
+) -> None:
+    fake.enqueue(body)
+    with pytest.raises(AnswererUnavailable, match="the summary failed"):
+        await make_answerer().summarize([Turn(role="user", text="My export fails")], "en")
+
+
 async def test_unreachable_endpoint_is_unavailable(closed_port: int) -> None:
     client = openai.AsyncOpenAI(
         base_url=f"http://127.0.0.1:{closed_port}/v1", api_key="x", max_retries=0, timeout=1.0

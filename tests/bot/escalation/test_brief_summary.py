@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.types import Author, ConversationRef, InboundMessage, ReplyKind, Visibility
-from tests.fakes.openai_server import Answer, FakeOpenAI, ServerError
+from bot.types import Author, ConversationRef, InboundMessage, ReplyKind, Turn, Visibility
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.openai_server import Answer, Behaviour, FakeOpenAI, MalformedChunk, ServerError
 
 TOML = """
 [llm]
@@ -70,10 +71,35 @@ async def test_the_card_starts_with_the_models_summary_of_the_thread(rt: Runtime
     assert rt.state.ticket_context(ticket.id)["summary"].startswith("Ann cannot export")  # kept for edits
 
 
-async def test_a_failing_model_leaves_the_offline_brief(rt: Runtime, fake: FakeOpenAI) -> None:
-    fake.enqueue(ServerError())
+@pytest.mark.parametrize(
+    "failure",
+    [ServerError(), MalformedChunk(), MalformedChunk(raw="<html>Sign in</html>", content_type="text/html")],
+    ids=["server-error", "body-not-json", "html-page"],
+)
+async def test_a_failing_model_leaves_the_offline_brief(
+    rt: Runtime, fake: FakeOpenAI, failure: Behaviour
+) -> None:
+    fake.enqueue(failure)
     channel = ConsoleChannel(io.StringIO())
     await rt.bot.on_message(ask_for_a_person("talk to a person please, my export fails"), channel)
     text = card(channel)
     assert "Summary" not in text and "**Question:**" in text
     assert len(rt.state.tickets()) == 1
+    assert not any("went wrong" in r.text for _, r in channel.posted)
+
+
+class BrokenSummarizer(ConfidentExtractive):
+    """A summarizer that fails some other way than its port's AnswererUnavailable."""
+
+    async def summarize(self, turns: Sequence[Turn], language: str) -> str:
+        raise ValueError("unexpected reply shape")
+
+
+async def test_a_summarizer_failing_any_other_way_still_leaves_the_card(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    rt = make_runtime(TOML, answerer=BrokenSummarizer())
+    channel = ConsoleChannel(io.StringIO())
+    await rt.bot.on_message(ask_for_a_person("talk to a person please, my export fails"), channel)
+    assert "**Question:**" in card(channel)
+    assert not any("went wrong" in r.text for _, r in channel.posted)
