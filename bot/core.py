@@ -5,7 +5,8 @@ Channel (through the `Core` Protocol in bot/ports.py). For a message it decides 
 one `Situation` (channel mode, staff or not, document scope, language), whether and how to
 act, then hands the work to its services: the answer pipeline and responder (answer or
 hand over), escalations (tickets), the recorder (history). Buttons go to the action
-handler, commands to the router. It imports no platform SDK and names no platform. Every
+handler, commands to the router; what the asker's thanks or reply on their ticket's thread
+does is bot/asker_replies.py's. It imports no platform SDK and names no platform. Every
 message addressed to the bot gets a visible outcome: an answer, an honest "I don't know"
 with a hand-off, or an apology with a ticket.
 """
@@ -24,6 +25,7 @@ from bot.answering.apology import apologise
 from bot.answering.command_ask import answer_command
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import Responder
+from bot.asker_replies import acknowledge_thanks, asker_ticket_reply, closes_the_loop
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
@@ -57,7 +59,6 @@ from bot.types import (
     Reply,
     ReplyKind,
     Shards,
-    TicketStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,9 @@ class SupportBot:
         if resume is not None and not await self._still_owed(message, resume):
             return Outcome.RECORDED  # a replay: the person was already told (a hand-off, a refusal)
         if in_bot_thread and not staff and not message.author.is_bot and not message.edited:
-            handled = await self._asker_ticket_reply(message, channel)
+            handled = await asker_ticket_reply(
+                message, channel, store=self.store, recorder=self.recorder, escalations=self.escalations
+            )
             if handled is not None:
                 return handled
         if decision.act == Act.IGNORE:
@@ -277,19 +280,8 @@ class SupportBot:
                 Reply(conversation=conversation, text=say("greeting", language), in_reply_to=message.id)
             )
             return Outcome.REFUSED
-        if in_bot_thread and not staff and _closes_the_loop(text):
-            # "thanks!" in a thread the bot answered is the end of it, not a question to
-            # hand to people: kept (it confirms the answer helped) and acknowledged
-            await self.recorder.record(message, role="user")
-            if not policy.is_acknowledgement(text):
-                await channel.send(
-                    Reply(
-                        conversation=conversation,
-                        text=say("you_are_welcome", language),
-                        in_reply_to=message.id,
-                    )
-                )
-            return Outcome.RECORDED
+        if in_bot_thread and not staff and closes_the_loop(text):
+            return await acknowledge_thanks(message, channel, recorder=self.recorder, language=language)
         if len(text) > self.settings.answer.max_question_chars:
             await self.recorder.record(message, role="user")  # refused, but kept: nothing is lost
             await channel.send(
@@ -365,30 +357,6 @@ class SupportBot:
             on_posted=lambda: self._responding.discard(message.id),
         )
 
-    async def _asker_ticket_reply(self, message: InboundMessage, channel: Channel) -> Outcome | None:
-        """The asker writes in the thread of their ticket: "I'm all set" closes it; after
-        resolution, a new message reopens it (thanks are only acknowledged)."""
-        ticket = await self.store.run(StateStore.latest_ticket, message.conversation)
-        if ticket is None or ticket.asker_id != message.author.id:
-            return None
-        text = message.text.strip()
-        if ticket.status in (TicketStatus.OPEN, TicketStatus.CLAIMED) and policy.says_all_set(text):
-            await self.recorder.record(message, role="user")
-            await self.escalations.close_by_asker(ticket, message.author, channel)
-            return Outcome.RECORDED
-        if not self.escalations.reopen_window_open(ticket):
-            return None
-        await self.recorder.record(message, role="user")
-        if policy.is_acknowledgement(text):
-            return Outcome.RECORDED  # "ok", "네 알겠습니다": kept in the thread, nobody pinged
-        if policy.says_all_set(text) or policy.is_thanks(text):
-            await channel.send(
-                Reply(conversation=message.conversation, text=say("you_are_welcome", ticket.language))
-            )
-            return Outcome.RECORDED
-        await self.escalations.reopen(ticket, message.author, channel, text)
-        return Outcome.ESCALATED
-
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Run the clock: fire the SLA reminders and follow-ups that are due. Adapters'
         supervisor calls this about every half minute with each running platform's Channel."""
@@ -411,7 +379,3 @@ class SupportBot:
         return Button(
             action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}"
         )
-
-
-def _closes_the_loop(text: str) -> bool:
-    return policy.is_thanks(text) or policy.says_all_set(text) or policy.is_acknowledgement(text)
