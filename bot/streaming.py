@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from bot.ports import Channel
 from bot.types import ConversationRef, Posted, Reply, ReplyKind
 
+log = logging.getLogger(__name__)
+
 
 class StreamingReply:
     """Shows an answer while it is being written: the first text is posted, later text
     edits that message at most once per `interval` seconds (the platforms' edit budgets),
     and `finish` replaces it with the final reply (or posts the final reply if nothing
-    was streamed, as with the offline answerer)."""
+    was streamed, as with the offline answerer).
+
+    The edits run beside the model, not in its way: a platform that rate-limits one (a 429
+    with Retry-After, waited out by the platform's client) must not hold the model's stream
+    past its deadline, so an edit is handed to a task of its own, one at a time, and the
+    model's text goes on arriving. A partial edit that fails is logged and left to the final
+    reply, which replaces it; `finish` stops an edit still in flight before it edits, so the
+    final reply is never overwritten by a partial one."""
 
     def __init__(
         self,
@@ -41,6 +52,7 @@ class StreamingReply:
         self.in_reply_to = in_reply_to
         self.edits = 0
         self._last = 0.0
+        self._editing: asyncio.Task[None] | None = None  # the partial edit in flight
 
     def _partial(self, text: str) -> Reply:
         return Reply(
@@ -60,12 +72,29 @@ class StreamingReply:
             self._last = now
         elif not self.posted.message_id:
             return  # cannot be edited: the final reply will follow as its own message
-        elif now - self._last >= self.interval:
-            await self.channel.edit(self.posted, self._partial(text_so_far))
-            self.edits += 1
+        elif now - self._last >= self.interval and (self._editing is None or self._editing.done()):
+            self._editing = asyncio.create_task(self._edit(self.posted, self._partial(text_so_far)))
             self._last = now
+            await asyncio.sleep(0)  # the edit starts now (its request goes out), then runs beside
+
+    async def _edit(self, posted: Posted, partial: Reply) -> None:
+        try:
+            await self.channel.edit(posted, partial)
+        except Exception as exc:
+            # the final reply replaces this one, or fails on its own and is handled there
+            log.warning(
+                "a partial answer was not shown (%s); the final reply replaces it", type(exc).__name__
+            )
+            return
+        self.edits += 1
 
     async def finish(self, reply: Reply) -> Posted:
+        editing = self._editing
+        if editing is not None and not editing.done():
+            # the final text supersedes it: stopped, not waited out (a rate limit's Retry-After),
+            # and over before the final edit goes, so it never lands on top of it
+            editing.cancel()
+            await asyncio.wait([editing])
         if self.posted is None or not self.posted.message_id:
             # nothing streamed, or the platform gave no handle to edit (a slash command's
             # response URL): the final reply is a message of its own

@@ -88,6 +88,20 @@ def _visible_so_far(raw: str, passages: Sequence[Passage]) -> str:
     return clean_output(map_citations(raw[:cut], passages).text, partial=True)
 
 
+async def _shown(on_text: StreamSink, visible: str, deadline: asyncio.Timeout) -> None:
+    """Hand `visible` to the sink with the model's deadline paused: the platform's time is
+    not the model's (a first post waiting out a rate limit)."""
+    when = deadline.when()
+    if when is None:
+        await on_text(visible)
+        return
+    loop = asyncio.get_running_loop()
+    left = when - loop.time()
+    deadline.reschedule(None)
+    await on_text(visible)
+    deadline.reschedule(loop.time() + left)
+
+
 class LLMAnswerer:
     """Answers with a chat model over the OpenAI API (or anything that speaks it)."""
 
@@ -107,8 +121,8 @@ class LLMAnswerer:
         """`deadline_seconds` bounds a whole answer, the client's retries included: the
         client's own timeout applies per attempt and per read, so without an overall deadline
         two retries of a slow endpoint could take three times as long. Time spent awaiting
-        `on_text` counts too, so the sink should hand edits off rather than wait out a
-        platform's rate limit.
+        `on_text` (the platform's, posting the first text) does not count: a rate-limited
+        platform is not a slow model, and its answer is not thrown away for it.
 
         `min_confidence`: below it the core escalates whatever the model says, so the model
         is not asked (no tokens spent on an answer nobody will see)."""
@@ -289,7 +303,7 @@ class LLMAnswerer:
                             visible = _visible_so_far("".join(content), passages)
                             if visible and visible != shown:
                                 shown = visible
-                                await on_text(visible)
+                                await _shown(on_text, visible, deadline)
         except TimeoutError:
             if not deadline.expired():
                 raise

@@ -3,6 +3,7 @@ what never reaches the prompt. The real openai client talks to the fake server o
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 from collections.abc import AsyncIterator, Callable
@@ -97,6 +98,30 @@ async def test_edits_are_throttled_to_the_channel_budget(model_runtime, fake) ->
     await rt.bot.on_message(question("How long does a refund take?"), channel)
     assert len(channel.posted) == 1
     assert [r.kind for _, r in channel.edits] == [ReplyKind.ANSWER]  # only the final replacement
+
+
+class SlowFirstPost(StreamingChannel):
+    """A platform whose first post waits out a rate limit longer than the model's deadline."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(interval=0.0)
+        self.wait = wait
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.THINKING:
+            await asyncio.sleep(self.wait)
+        return await super().send(reply)
+
+
+async def test_the_platforms_time_does_not_count_against_the_models_deadline(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    rt = model_runtime("timeout_seconds = 1")
+    fake.enqueue(Answer("Refunds go back to the original payment method within a week [1]."))
+    channel = SlowFirstPost(wait=1.5)
+    assert await rt.bot.on_message(question("How long does a refund take?"), channel) == Outcome.ANSWERED
+    final = channel.edits[-1][1]
+    assert "within a week" in final.text and "language model is unavailable" not in final.text
+    record = rt.state.answer(int(final.buttons[0].value))
+    assert record is not None and "within a week" in record.answer
 
 
 async def test_streaming_reply_throttles_by_its_clock() -> None:
