@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 from bot import policy
+from bot.channel_types import Platform
 from bot.messages import say
 from bot.types import (
     ActionEvent,
@@ -36,7 +37,6 @@ from bot.types import (
     InboundMessage,
     MentionKind,
     Outcome,
-    Platform,
     Posted,
     Reply,
     ReplyKind,

@@ -81,11 +81,12 @@ from bot import policy  # noqa: E402
 from bot.answering.pipeline import AnswerPipeline  # noqa: E402
 from bot.answering.safety import redact_secrets  # noqa: E402
 from bot.app import build_asking, build_runtime  # noqa: E402
+from bot.channel_types import Platform, Visibility  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.config_run import CpuSetting  # noqa: E402
 from bot.cpu_affinity import CpuKeeper  # noqa: E402
 from bot.privacy.redaction import without_placeholders  # noqa: E402
-from bot.types import Author, ConversationRef, Platform, SearchResult, Visibility  # noqa: E402
+from bot.types import Author, ConversationRef, SearchResult  # noqa: E402
 
 LEVELS = (1, 8, 64, 256)
 SEED = 20261129

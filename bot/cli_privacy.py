@@ -33,8 +33,8 @@ def forget_command(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Forget a person: delete their messages, questions, memory and feedback; keep anonymous counts."""
+    from bot.channel_types import Platform
     from bot.store import StateStore
-    from bot.types import Platform
 
     if platform not in {str(p) for p in Platform}:
         fail(f"--platform must be one of {', '.join(str(p) for p in Platform)} (got {platform!r}).")

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
 
+from bot.channel_types import ChannelMode, Visibility
 from bot.config_rules import Bounds, Check, Section
-from bot.types import Author, ChannelMode, MentionKind, Visibility
+from bot.types import Author, MentionKind
 
 # far beyond any bot this serves (Discord wants one shard per 1,000 to 2,500 guilds)
 MAX_SHARDS = 4096

@@ -26,6 +26,7 @@ from bot.answering.command_ask import answer_command
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import Responder
 from bot.asker_replies import acknowledge_thanks, asker_ticket_reply, closes_the_loop
+from bot.channel_types import ChannelMode
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
@@ -49,7 +50,6 @@ from bot.types import (
     ActionEvent,
     ActionKind,
     Button,
-    ChannelMode,
     Command,
     ConversationRef,
     EscalationReason,

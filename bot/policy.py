@@ -12,20 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bot.channel_types import DM_WORKSPACE, ChannelMode, DocVisibility, Platform, Visibility
 from bot.config import Duty, PlatformSettings, Settings
 from bot.patterns import lazy_pattern
 from bot.privacy.audiences import member_audiences
-from bot.types import (
-    DM_WORKSPACE,
-    Answer,
-    Author,
-    ChannelMode,
-    ConversationRef,
-    DocVisibility,
-    InboundMessage,
-    Platform,
-    Visibility,
-)
+from bot.types import Answer, Author, ConversationRef, InboundMessage
 
 if TYPE_CHECKING:  # a type only: the state store's repositories are not loaded by `supportbot ask`
     from bot.store import ConversationState

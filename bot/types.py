@@ -3,7 +3,10 @@
 Everything here is a frozen, keyword-only dataclass or a StrEnum, so a value can be
 logged, compared, stored and handed across threads without surprises; AnswerFields alone is a
 TypedDict, naming once the keywords an answer is recorded with. Nothing here knows
-about Slack, Discord or any SDK: adapters translate into and out of these types.
+about Slack, Discord or any SDK: adapters translate into and out of these types. Where a
+conversation happens and who may read it (the platform, a channel's visibility and mode, a
+document's visibility) is bot/channel_types.py's; Visibility and DocVisibility, which nearly
+every module speaks, are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,36 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
-
-class Platform(StrEnum):
-    SLACK = "slack"
-    DISCORD = "discord"
-    CONSOLE = "console"
-
-
-class Visibility(StrEnum):
-    """Who can read a channel: decides which documents retrieval may use there."""
-
-    PUBLIC = "public"  # a community channel: only public documents
-    INTERNAL = "internal"  # a team channel: every document
-    DIRECT = "direct"  # a direct message: as the platform's settings say
-
-
-class DocVisibility(StrEnum):
-    PUBLIC = "public"
-    INTERNAL = "internal"
-
-
-class ChannelMode(StrEnum):
-    AUTO_ANSWER = "auto-answer"  # answer every question, no mention needed
-    MENTION_ONLY = "mention-only"  # answer when mentioned (and follow-ups in its threads)
-    OFF = "off"  # never speak, never record
-    # answer every question, but as a proposal on a staff card (Post, Edit, Discard); a direct
-    # mention is still answered at once
-    DRAFT = "draft"
-
-
-DM_WORKSPACE = "dm"  # the workspace of a Discord direct message, which belongs to no server
+from bot.channel_types import DocVisibility as DocVisibility
+from bot.channel_types import Visibility as Visibility
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,8 @@ import aiohttp
 import discord
 
 from adapters.discord.translate import PLATFORM
-from bot.types import DM_WORKSPACE, ConversationRef, InboundMessage, Posted
+from bot.channel_types import DM_WORKSPACE
+from bot.types import ConversationRef, InboundMessage, Posted
 
 log = logging.getLogger("adapters.discord")
 

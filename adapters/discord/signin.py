@@ -24,9 +24,9 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from adapters.discord.endpoints import api_base
+from bot.channel_types import Platform
 from bot.config import Settings
 from bot.dashboard.identity import Identity, Problem, SignInError, discord_guild
-from bot.types import Platform
 
 log = logging.getLogger(__name__)
 

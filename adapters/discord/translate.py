@@ -21,9 +21,10 @@ from typing import Any
 import discord
 
 from adapters.discord.render import forum_question, strip_bot_mention
+from bot.channel_types import DM_WORKSPACE, Platform, Visibility
 from bot.commands import CommandSpec
 from bot.config import Settings
-from bot.types import DM_WORKSPACE, Author, ConversationRef, InboundMessage, Platform, Visibility
+from bot.types import Author, ConversationRef, InboundMessage
 
 PLATFORM = str(Platform.DISCORD)
 

@@ -27,9 +27,10 @@ from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import SlackMessage
+from bot.channel_types import Platform
 from bot.config import Settings
 from bot.errors import PlatformError
-from bot.types import Platform, Reply
+from bot.types import Reply
 
 PLATFORM = str(Platform.SLACK)
 DEFAULT_API_URL = "https://slack.com/api/"

@@ -28,10 +28,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.client import api_url, slack_error
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.installations import StoreInstallations
+from bot.channel_types import Platform
 from bot.config import Settings
 from bot.dashboard.identity import Identity, Problem, SignInError
 from bot.store import AsyncStore
-from bot.types import Platform
 
 log = logging.getLogger(__name__)
 _SDK_LOG = logging.getLogger("adapters.slack.signin.sdk")

@@ -12,12 +12,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import policy
+from bot.channel_types import Platform
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, own_workspaces, rights_of
 from bot.dashboard.context import DASHBOARD, SESSION
 from bot.insights.metrics import Scope
 from bot.store.queue import Reach
-from bot.types import ConversationRef, Platform
+from bot.types import ConversationRef
 
 PLATFORMS = (Platform.SLACK, Platform.DISCORD)
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from bot.channel_types import Platform
 from bot.config import FileSettings, Secret, Secrets, Section, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
@@ -31,7 +32,6 @@ from bot.dashboard.pages import signed_in
 from bot.dashboard.reach import full_admin
 from bot.dashboard.refusals import Refusal
 from bot.store.state import shown_target
-from bot.types import Platform
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from bot.channel_types import Platform
 from bot.dashboard.context import DASHBOARD, Dashboard
 from bot.dashboard.pages import PERIODS, TRENDS, trend_key, trend_of
 from bot.insights.metrics import Scope
 from bot.store import StateStore
-from bot.types import Platform
 
 log = logging.getLogger(__name__)
 

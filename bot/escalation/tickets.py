@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from bot import policy
+from bot.channel_types import DM_WORKSPACE, DocVisibility
 from bot.config import Settings
 from bot.escalation.cards import TicketPosts, status_line
 from bot.escalation.learning import draft_from
@@ -27,12 +28,10 @@ from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.types import (
-    DM_WORKSPACE,
     ActionKind,
     Author,
     Button,
     ConversationRef,
-    DocVisibility,
     EscalationReason,
     Reply,
     ReplyKind,

@@ -22,8 +22,9 @@ with `answers_to`): people's own messages stay, which are theirs to show.
 
 from __future__ import annotations
 
+from bot.channel_types import Platform
 from bot.config import Settings
-from bot.types import Author, Platform
+from bot.types import Author
 
 
 def member_audiences(author: Author, platform: str, settings: Settings) -> frozenset[str]:

@@ -19,21 +19,14 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from bot.channel_types import DocVisibility, Platform, Visibility
 from bot.config import Settings
 from bot.conversation import log_context
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
-from bot.types import (
-    Citation,
-    ConversationRef,
-    DocVisibility,
-    InboundMessage,
-    Platform,
-    Reply,
-    Visibility,
-)
+from bot.types import Citation, ConversationRef, InboundMessage, Reply
 
 log = logging.getLogger(__name__)
 

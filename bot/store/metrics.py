@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from bot.channel_types import Platform
 from bot.store.store import Repository, iso, like_prefix
-from bot.types import Platform
 
 # a message longer than this is never a thank-you or an "ok": its text is not fetched
 SHORT_MESSAGE_CHARS = 200

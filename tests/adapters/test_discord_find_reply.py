@@ -20,8 +20,9 @@ import pytest
 
 from bot import faults
 from bot.app import Runtime
+from bot.channel_types import DM_WORKSPACE, Visibility
 from bot.inbox import serialise_message
-from bot.types import DM_WORKSPACE, Author, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, ConversationRef, InboundMessage
 from tests.adapters.test_discord_adapter import MESSAGES, discord_env, discord_toml, running
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.discord_server import FakeDiscord, RecordedRequest

@@ -9,11 +9,11 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
 
+from bot.channel_types import ChannelMode, Visibility
 from bot.config import FileSettings, Secrets, Section, Settings, load_settings
 from bot.config_template import TEMPLATE
 from bot.config_validate import validate
 from bot.errors import ConfigError
-from bot.types import ChannelMode, Visibility
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:

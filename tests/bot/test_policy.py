@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot import policy
+from bot.channel_types import ChannelMode, DocVisibility, Visibility
 from bot.config import Settings, load_settings
 from bot.policy import Act
 from bot.store import ConversationState
-from bot.types import Author, ChannelMode, ConversationRef, DocVisibility, InboundMessage, Visibility
+from bot.types import Author, ConversationRef, InboundMessage
 
 
 def _settings(tmp_path: Path, toml: str = "") -> Settings:

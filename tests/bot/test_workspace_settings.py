@@ -14,22 +14,12 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import policy
 from bot.app import Runtime
+from bot.channel_types import ChannelMode, DocVisibility, Visibility
 from bot.commands import REGISTRY
 from bot.config_platforms import DiscordSettings, SlackSettings
 from bot.config_validate import SettingsInvalid, validate
 from bot.core import Outcome
-from bot.types import (
-    Author,
-    ChannelMode,
-    Command,
-    ConversationRef,
-    DocVisibility,
-    InboundMessage,
-    Mention,
-    MentionKind,
-    ReplyKind,
-    Visibility,
-)
+from bot.types import Author, Command, ConversationRef, InboundMessage, Mention, MentionKind, ReplyKind
 
 CONFIG = """
 [slack]

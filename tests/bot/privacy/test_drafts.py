@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.channel_types import ChannelMode, Visibility
 from bot.insights.metrics import Period, Scope, collect
 from bot.policy import Act, should_respond
 from bot.store import StateStore
 from bot.store.reply_drafts import ReplyDraftStatus
-from bot.types import Author, ChannelMode, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, ConversationRef, InboundMessage
 from tests.bot.insights.week import DEFINITIONS
 
 AT = datetime(2026, 12, 1, 9, tzinfo=UTC)

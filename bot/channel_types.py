@@ -1,0 +1,42 @@
+"""Where a conversation happens and who may read it: the place half of the core's vocabulary.
+
+This module owns the platform names, who can read a channel (`Visibility`, which decides the
+documents retrieval may use there) and a document (`DocVisibility`), how the bot behaves in a
+channel (`ChannelMode`), and the workspace of a Discord direct message. Like bot/types.py,
+which re-exports the two visibilities, it knows nothing of any SDK.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    CONSOLE = "console"
+
+
+class Visibility(StrEnum):
+    """Who can read a channel: decides which documents retrieval may use there."""
+
+    PUBLIC = "public"  # a community channel: only public documents
+    INTERNAL = "internal"  # a team channel: every document
+    DIRECT = "direct"  # a direct message: as the platform's settings say
+
+
+class DocVisibility(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class ChannelMode(StrEnum):
+    AUTO_ANSWER = "auto-answer"  # answer every question, no mention needed
+    MENTION_ONLY = "mention-only"  # answer when mentioned (and follow-ups in its threads)
+    OFF = "off"  # never speak, never record
+    # answer every question, but as a proposal on a staff card (Post, Edit, Discard); a direct
+    # mention is still answered at once
+    DRAFT = "draft"
+
+
+DM_WORKSPACE = "dm"  # the workspace of a Discord direct message, which belongs to no server
