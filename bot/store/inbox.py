@@ -27,7 +27,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.store.rows import one_statement
-from bot.store.store import Repository, iso
+from bot.store.store import iso
+from bot.store.workers import WorkerRepository
 from bot.types import Posted
 
 # a replay not finished by then was cut short (its process died): retry it. Seconds, not
@@ -58,15 +59,11 @@ _TAKE_SHARED = (
     "update inbox set status = 'replaying', done_at = :now, worker = :worker where key = ("
     f"select key from inbox where key = :key and {_ABANDONED} for update skip locked)"
 )
-# a worker beats on every clock tick (30 s): three missed beats and it is taken for dead. The
-# default: SUPPORTBOT_WORKER_LEASE_SECONDS sets `worker_lease` per store (bot/config.py), and
-# the clock then ticks three times per lease (bot/supervisor.py), so the rule "three missed beats" holds
-WORKER_LEASE = timedelta(seconds=90)
 
 
-class InboxRepository(Repository):
-    worker_id: str | None = None  # this process's worker row, once registered (workers.py)
-    worker_lease: timedelta = WORKER_LEASE  # StateStore.open sets the configured one
+class InboxRepository(WorkerRepository):
+    """The inbox judges whose deliveries are abandoned by their workers' heartbeats: it is a
+    workers repository too (`live_since`, `worker_id`)."""
 
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
@@ -171,7 +168,7 @@ class InboxRepository(Repository):
     def _shared_times(self, now: datetime) -> dict[str, str | None]:
         return {
             "leased": iso(now - REPLAY_LEASE),
-            "live": iso(now - self.worker_lease),
+            "live": self.live_since(now),
             "me": self._holder(),
         }
 

@@ -3,6 +3,7 @@ and on PostgreSQL the inbox's rule that a delivery belongs to its worker while i
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.store import REPLAY_LEASE, StateStore
-from bot.store.inbox import WORKER_LEASE
-from bot.store.workers import WorkerRecord
+from bot.store.values import iso
+from bot.store.workers import EVERYONE, WORKER_LEASE, WorkerRecord
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -147,3 +148,27 @@ def test_a_store_outside_a_running_bot_keeps_the_replay_lease(
         assert [key for key, _ in store.pending_events("slack", after)] == ["slack:msg:3"]
     finally:
         store.close()
+
+
+def test_silence_does_not_count_while_this_worker_could_not_beat(tmp_path: Path) -> None:
+    """An outage silences every worker at once: a worker whose own heartbeat failed judges no
+    other dead by its silence until each has had a whole lease to beat again."""
+    path = tmp_path / "state.db"
+    judge = StateStore(path, busy_timeout=0.05)
+    holder = sqlite3.connect(path)
+    try:
+        judge.register_worker(worker("w-judge", "host-a"))
+        later = T0 + WORKER_LEASE * 2
+        assert judge.live_since(later) == iso(later - WORKER_LEASE)
+        holder.execute("begin exclusive")  # the database out of reach: the beat fails
+        with pytest.raises(sqlite3.OperationalError):
+            judge.beat(later)
+        assert judge.live_since(later) == EVERYONE
+        holder.rollback()
+        judge.beat(later)  # back: the others get a lease to beat again
+        assert judge.live_since(later + WORKER_LEASE - timedelta(seconds=1)) == EVERYONE
+        after = later + WORKER_LEASE
+        assert judge.live_since(after) == iso(after - WORKER_LEASE)
+    finally:
+        holder.close()
+        judge.close()
