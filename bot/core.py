@@ -219,14 +219,19 @@ class SupportBot:
             self.escalations, message, channel, language=situation.language, scope=situation.scope
         )
 
-    async def _still_owed(self, message: InboundMessage, resume: Posted) -> bool:
+    async def _still_owed(self, message: InboundMessage, resume: Posted, channel: Channel) -> bool:
         """A replay found a post its predecessor made for this message. Only an answer being
-        written is finished (edited in place); a hand-off or a refusal was already said."""
+        written is finished (edited in place); a refusal was already said. A ticket in the
+        thread is a hand-off (or an abstention) under way: whatever of its opening was not
+        done yet (the asker told, staff's card) is done now, not the answer again."""
         text = message.text.strip()
         if not text or len(text) > self.settings.answer.max_question_chars:
             return False  # the greeting or the too-long reply is what was posted
         ticket = await self.store.run(StateStore.active_ticket, resume.conversation)
-        return ticket is None
+        if ticket is None:
+            return True
+        await self.escalations.opener.complete(ticket, channel, resume)
+        return False
 
     async def _handle_message(
         self,
@@ -259,8 +264,8 @@ class SupportBot:
             log.info("staff took over a thread", extra=log_context(conversation))
             return Outcome.RECORDED
         in_bot_thread = state is not None and conversation.thread is not None and mode != ChannelMode.OFF
-        if resume is not None and not await self._still_owed(message, resume):
-            return Outcome.RECORDED  # a replay: the person was already told (a hand-off, a refusal)
+        if resume is not None and not await self._still_owed(message, resume, channel):
+            return Outcome.RECORDED  # a replay: the person has been told (a hand-off, a refusal)
         if in_bot_thread and not staff and not message.author.is_bot and not message.edited:
             handled = await asker_ticket_reply(
                 message, channel, store=self.store, recorder=self.recorder, escalations=self.escalations

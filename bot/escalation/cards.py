@@ -160,10 +160,20 @@ class TicketPosts:
         # the answers' own (bot/core.py): one place's resolved tickets are kept once
         self.similar = similar if similar is not None else SimilarTickets(store=store, clock=clock)
 
-    async def announced(self, ticket: Ticket) -> bool:
-        """Whether the asker's thread was told about the ticket (a failed send is retried)."""
+    async def shown(self, ticket: Ticket) -> frozenset[PostKind]:
+        """Which of the ticket's messages are out: the note in the asker's thread (the asker
+        was told) and staff's card. What a failure or a dead process left out is posted later."""
         posts = await self.store.run(StateStore.ticket_posts, ticket.id)
-        return any(kind == PostKind.THREAD for kind, _, _ in posts)
+        return frozenset(PostKind(kind) for kind, _, _ in posts)
+
+    async def saved_context(self, ticket: Ticket) -> Context:
+        """What the card shows besides the question, as the ticket keeps it."""
+        saved = await self.store.run(StateStore.ticket_context, ticket.id)
+        return Context(
+            answer=saved.get("answer"),
+            sources=tuple(saved.get("sources") or ()),
+            summary=saved.get("summary"),
+        )
 
     async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> None:
         ps = policy.platform_settings(
@@ -202,12 +212,7 @@ class TicketPosts:
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
         """Bring every message that shows this ticket up to date."""
         now = self.clock.now()
-        saved = await self.store.run(StateStore.ticket_context, ticket.id)
-        context = Context(
-            answer=saved.get("answer"),
-            sources=tuple(saved.get("sources") or ()),
-            summary=saved.get("summary"),
-        )
+        context = await self.saved_context(ticket)
         previous, similar = await self._extras(ticket)
         for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
             reply = (

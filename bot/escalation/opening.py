@@ -14,22 +14,34 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from bot import faults
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
-from bot.escalation.routing import first_ping
+from bot.escalation.routing import FirstPing, first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import Context, PostKind, TicketRequest
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
-from bot.types import Reply, ReplyKind, SlaStage, Ticket
+from bot.types import EscalationReason, Posted, Reply, ReplyKind, SlaStage, Ticket
 
 log = logging.getLogger(__name__)
 
+# what a replay's note begins with, by why the ticket was opened: the lead its opening gave
+# (bot/core.py's hand-off, bot/answering/responder.py's abstention, bot/answering/apology.py's
+# failure), which the dead process may not have posted
+REPLAYED_LEADS = {
+    EscalationReason.ASKED_FOR_HUMAN: "asked_for_human",
+    EscalationReason.LOW_CONFIDENCE: "abstain",
+    EscalationReason.UNANSWERED_FOLLOWUPS: "abstain",
+    EscalationReason.ERROR: "error_lead",
+}
 SUMMARY_SECONDS = 15.0  # how long the triage card waits for the model's summary
 
 
@@ -58,12 +70,52 @@ class TicketOpener:
         Escalations in one conversation are serialised here, and the store keeps one active
         ticket per thread across processes, so racing presses end in one ticket, one ping and
         one card. A ticket whose announcement failed earlier is announced now."""
-        key = request.conversation.key
+        async with self._serialised(request.conversation.key):
+            return await self._open(request, channel)
+
+    async def complete(self, ticket: Ticket, channel: Channel, shown: Posted) -> None:
+        """A replay found `ticket` active in the thread of the message it replays: what a dead
+        process left undone of its opening is done now, once; the ticket row alone says
+        nothing (it is written before the asker is told and staff's card is posted). `shown`
+        is the post noted for the message: the note itself (a hand-off: the note was the first
+        post), or the streamed answer that abstained. An asker not yet told is told by editing
+        it into the note: said again in place, the note is not repeated, and the streamed
+        answer is not left to say "I couldn't find..." with no word of a person."""
+        async with self._serialised(ticket.conversation.key):
+            done = await self.posts.shown(ticket)
+            if PostKind.THREAD not in done:
+                language = ticket.language
+                # the ping its opening worked out, so the note says what it would have said
+                ping = first_ping(
+                    self.settings, self.sla.hours, ticket.conversation, ticket.tags, ticket.created_at
+                )
+                lead = say(REPLAYED_LEADS[ticket.reason], language) if ticket.reason in REPLAYED_LEADS else ""
+                text = redact_secrets(" ".join(p for p in (lead, self._body(ticket, ping, language)) if p))
+                note = Reply(
+                    conversation=shown.conversation,
+                    text=text,
+                    kind=ReplyKind.ESCALATION,
+                    mentions=ping.mentions,
+                    buttons=ticket_buttons(ticket, language),
+                )
+                await channel.edit(shown, note)
+                await self.store.run(StateStore.add_ticket_post, ticket.id, shown, PostKind.THREAD, text)
+                faults.point("ticket.announced")
+            if PostKind.CARD not in done:
+                context = await self.posts.saved_context(ticket)
+                if context.summary is None:
+                    context = await self._summarised(ticket, context) or context
+                await self.posts.post_triage_card(ticket, channel, context)
+
+    @asynccontextmanager
+    async def _serialised(self, key: str) -> AsyncIterator[None]:
+        """One opening at a time in a conversation (this process's; the store's one active
+        ticket per thread covers the others)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._lock_users[key] = self._lock_users.get(key, 0) + 1
         try:
             async with lock:
-                return await self._open(request, channel)
+                yield
         finally:
             self._lock_users[key] -= 1
             if not self._lock_users[key]:  # nobody else waiting: forget the lock
@@ -100,7 +152,8 @@ class TicketOpener:
                 ),
             )
         )
-        if not created and await self.posts.announced(ticket):
+        done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
+        if PostKind.THREAD in done:
             text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
             await channel.send(
                 Reply(
@@ -110,6 +163,8 @@ class TicketOpener:
                     in_reply_to=request.in_reply_to,
                 )
             )
+            if PostKind.CARD not in done:  # its card failed, or its process died before it
+                await self.posts.post_triage_card(ticket, channel, await self.posts.saved_context(ticket))
             return ticket
         if created:  # with the asker's memory on, a line for it (bot/privacy/people.py)
             await People(settings=self.settings, store=self.store, clock=self.clock).observe_ticket(ticket)
@@ -122,19 +177,9 @@ class TicketOpener:
                 "reason": str(request.reason),
             },
         )
-        if ping.stage == SlaStage.WAITING_FOR_HOURS:
-            body = say(
-                "escalated_after_hours",
-                language,
-                ticket=ticket.id,
-                hours=self.sla.hours.describe(),
-                when=self.sla.local(ping.due),
-            )
-        else:
-            body = say("escalated" if ping.mentions else "escalated_no_staff", language, ticket=ticket.id)
         # the note is stored and re-rendered on every transition: keep it free of anything
         # a caller's lead might have quoted
-        text = redact_secrets(" ".join(p for p in (request.lead, body) if p))
+        text = redact_secrets(" ".join(p for p in (request.lead, self._body(ticket, ping, language)) if p))
         posted = await channel.send(
             Reply(
                 conversation=conversation,
@@ -146,10 +191,24 @@ class TicketOpener:
             )
         )
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
-        if created:
-            context = await self._summarised(ticket, context)
-        await self.posts.post_triage_card(ticket, channel, context)
+        faults.point("ticket.announced")  # the asker told, staff's card not yet posted
+        if PostKind.CARD not in done:
+            if created:
+                context = await self._summarised(ticket, context)
+            await self.posts.post_triage_card(ticket, channel, context)
         return ticket
+
+    def _body(self, ticket: Ticket, ping: FirstPing, language: str) -> str:
+        """The note's own words: the ticket's number, and when a person will be there."""
+        if ping.stage == SlaStage.WAITING_FOR_HOURS:
+            return say(
+                "escalated_after_hours",
+                language,
+                ticket=ticket.id,
+                hours=self.sla.hours.describe(),
+                when=self.sla.local(ping.due),
+            )
+        return say("escalated" if ping.mentions else "escalated_no_staff", language, ticket=ticket.id)
 
     async def _summarised(self, ticket: Ticket, context: Context | None) -> Context | None:
         """With a model configured, the brief starts with its summary of the thread. The asker

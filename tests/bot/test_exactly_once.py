@@ -9,6 +9,7 @@ the test sees every post and edit the asker would see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -18,11 +19,21 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
-from bot.types import Author, ConversationRef, InboundMessage, Outcome, ReplyKind, Visibility
+from bot.types import (
+    Author,
+    ConversationRef,
+    InboundMessage,
+    Outcome,
+    Posted,
+    Reply,
+    ReplyKind,
+    Visibility,
+)
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai_server import FakeOpenAI
 
 TOML = '[slack]\nstaff_users = ["U-STAFF"]\n'
+TRIAGE = TOML + 'triage_channel = "C-TRIAGE"\n'
 ANSWER_POINTS = [
     "event.claimed",
     "event.thread",
@@ -55,6 +66,10 @@ class Platform(ConsoleChannel):
 
     def answers(self) -> list[str]:
         return [text for kind, text in self.final().values() if kind == ReplyKind.ANSWER]
+
+    def cards(self) -> list[Reply]:
+        """Staff's triage cards."""
+        return [reply for _, reply in self.posted if reply.conversation.channel == "C-TRIAGE"]
 
     def leftovers(self) -> list[str]:
         """Half-written answers nobody finished: what a crash must never leave behind."""
@@ -165,24 +180,66 @@ async def test_a_live_process_retries_its_own_cut_short_replay_on_a_later_tick(
     assert len(platform.answers()) == 1 and platform.leftovers() == []
 
 
-@pytest.mark.parametrize("point", ["event.thread", "handoff.posted", "event.handled"])
-async def test_a_hand_off_is_said_once_whatever_step_the_process_dies_at(
+@pytest.mark.parametrize(
+    "point",
+    # the lead out (noted, or found on the platform), its ticket post not yet written; then
+    # the lead recorded and staff's card not yet posted
+    ["event.thread", "answer.sent", "answer.noted", "ticket.announced", "handoff.posted", "event.handled"],
+)
+async def test_a_hand_off_is_said_once_and_carded_once_whatever_step_the_process_dies_at(
     make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
 ) -> None:
     platform = Platform()
     asked = question("I want to talk to a human about my invoice", f"human-{point}")
-    dying = make_runtime(TOML)
+    dying = make_runtime(TRIAGE)
     with faults.crash_at(point), pytest.raises(faults.Crash):
         await dying.bot.on_message(asked, platform)
     clock.advance(seconds=1)
-    restarted = make_runtime(TOML)
+    restarted = make_runtime(TRIAGE)
     assert await restarted.bot.replay_pending("slack", platform) == 1
     public = [
         reply for _, reply in platform.posted if not reply.ephemeral_to and reply.conversation.channel == "C1"
     ]
     leads = [reply for reply in public if reply.conversation.thread is not None]
     assert len(leads) == 1, [r.text for r in public]  # the person is told once that a person is coming
+    assert [kind for kind, _ in platform.final().values()].count(ReplyKind.ESCALATION) == 1
+    assert len(platform.cards()) == 1  # and staff's triage channel shows the ticket once
     assert len(restarted.state.tickets()) == 1
+
+
+class DiesPostingTheLead(Platform):
+    """Killed while the escalation note's request is in flight: it never reaches the platform."""
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ESCALATION and not self.cards():
+            raise faults.Crash("posting the escalation note")
+        return await super().send(reply)
+
+
+@pytest.mark.parametrize("point", ["lead-in-flight", "ticket.announced"])
+async def test_a_streamed_abstention_is_handed_over_once_whatever_step_the_process_dies_at(
+    make_runtime: Callable[..., Runtime], model: FakeOpenAI, clock: FakeClock, point: str
+) -> None:
+    """The model streamed, then declined: the streamed post says "I couldn't find...", and the
+    ticket's row is written before the asker is told or staff see a card. A replay finds that
+    noted post and the ticket: it tells the asker (in the noted post) and posts the card."""
+    model.default_reply = "Refunds are handled by the billing team, who will look at it."  # cites nothing
+    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    toml = TRIAGE + "[llm]\nmax_retries = 0\n"
+    dies_in_flight = point == "lead-in-flight"
+    platform = DiesPostingTheLead() if dies_in_flight else Platform()
+    asked = question("How long does a refund take?", f"abstain-{point}")
+    crash = contextlib.nullcontext() if dies_in_flight else faults.crash_at(point)
+    with crash, pytest.raises(faults.Crash):
+        await make_runtime(toml, env).bot.on_message(asked, platform)
+    clock.advance(seconds=1)
+    restarted = make_runtime(toml, env)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    assert len(restarted.state.tickets()) == 1
+    shown = [text for kind, text in platform.final().values() if kind == ReplyKind.ESCALATION]
+    assert len(shown) == 1 and "ticket #1" in shown[0], platform.final()
+    assert len(platform.cards()) == 1
+    assert platform.leftovers() == []
 
 
 async def test_a_failed_finish_is_not_answered_again_by_the_same_process(
