@@ -77,6 +77,37 @@ def test_look_alikes_are_left_alone(text: str) -> None:
     assert ALL.redact(text) == text
 
 
+@pytest.mark.parametrize(
+    "card",
+    [
+        f"#{VISA}",
+        "no.5555555555554444",
+        f"_{VISA}_",  # Markdown italics
+        groups(VISA, "\u00a0"),
+        groups(VISA, "  "),
+        groups(VISA, "."),
+        f"번호{VISA}입니다",  # Korean particles attach to the number
+    ],
+)
+def test_cards_written_in_ordinary_ways_are_redacted_by_default(card: str) -> None:
+    assert DEFAULT.scan(f"my card {card} was charged twice").found == {RedactKind.CARD: 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"latency 0.{VISA} s",  # a decimal
+        "version 2.4.1.20240501150112",  # a version with a build stamp (which passes Luhn)
+        "from 2024-05-01 2024-05-05",  # two dates, which together pass Luhn
+        "call +49 1512 3456787",  # a phone number, which passes Luhn
+        f"order ORD-{VISA} and id_{VISA}",
+        f"<#{VISA}> <@!{VISA}> <@&{VISA}> &#{VISA};",
+    ],
+)
+def test_numbers_that_are_not_cards_are_left_alone_by_default(text: str) -> None:
+    assert DEFAULT.redact(text) == text
+
+
 def test_only_the_configured_kinds_are_redacted() -> None:
     text = f"ann@example.com paid with {VISA}, call (415) 555-2671, token {SLACK_BOT_TOKEN_LONG}"
     assert DEFAULT.redact(text) == "ann@example.com paid with [card], call (415) 555-2671, token [redacted]"
