@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from bot import faults
 from bot.conversation import log_context
-from bot.inbox import Finish, NothingDoneYet, deserialise_message, serialise_message
+from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, serialise_message
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
 from bot.store import AsyncStore, StateStore
@@ -80,6 +80,7 @@ class Deliveries:
         self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
         self._failures: dict[str, int] = {}  # inbox key -> failed handlings, while it is unfinished
         self._replay_failures: dict[str, int] = {}  # inbox key -> replays failed before handling
+        self._unwritten: dict[str, Unwritten] = {}  # inbox key -> a finish the store refused
 
     async def receive(
         self,
@@ -279,10 +280,12 @@ class Deliveries:
                 raise
             except Exception:
                 # the person has their outcome. The key stays in flight, so this process's
-                # clock never replays it; a restart may, and must find the post noted
+                # clock never replays it; the clock writes the finish again (`_write_unwritten`),
+                # and a restart meanwhile must find the post noted
                 unfinished = True
+                self._unwritten[key] = Unwritten(str(outcome), finish.completion, post)
                 log.exception(
-                    "could not mark an event handled",
+                    "could not mark an event handled; written again at the next tick",
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
                 await self._note_alone(key, post)
@@ -328,11 +331,29 @@ class Deliveries:
     async def tick(self, channels: Mapping[str, Channel]) -> None:
         """Replays run continuously, not only at start-up (a replay cut short is retried), in
         the background: SLA reminders never wait behind the answers being replayed."""
+        await self._write_unwritten()
         for platform, channel in channels.items():
             running = self._replays.get(platform)
             if running is None or running.done():
                 self._replays[platform] = asyncio.ensure_future(self._replay_logged(platform, channel))
         await self.store.run(StateStore.prune_inbox, self.clock.now() - INBOX_KEPT)
+
+    async def _write_unwritten(self) -> None:
+        """Finishes the store refused (it was away), written again until it takes them: the
+        answer's record with them (a thread the bot answered in hears its follow-ups). Until
+        then the key stays in flight: a replay of it would answer it twice."""
+        for key, owed in list(self._unwritten.items()):
+            try:
+                await self.store.run(
+                    StateStore.finish_event, key, self.clock.now(), owed.outcome, owed.completion, owed.post
+                )
+            except Exception as exc:
+                log.warning(
+                    "could not mark an event handled yet (%s)", type(exc).__name__, extra={"event": key}
+                )
+                return  # the store is still away: the others wait for the next tick too
+            del self._unwritten[key]
+            self._in_flight.discard(key)
 
     async def settle(self) -> None:
         """Wait for the replays the clock started (tests, and an orderly shutdown)."""

@@ -36,11 +36,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from bot.types import Author, Completion, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ class NothingDoneYet(Exception):
     """A handler failed before it did anything for the message (its first read of the store):
     handling it again is safe, so delivery leaves it for the clock's replay instead of
     finishing it as failed (bot/delivery.py `HANDLING_ATTEMPTS`). The failure is its cause."""
+
+
+@dataclass(frozen=True)
+class Unwritten:
+    """A finish the store refused after the event was handled (the database away): its outcome,
+    the answer's record and the post's note, kept to be written again (bot/delivery.py)."""
+
+    outcome: str
+    completion: Completion | None
+    post: Posted | None
 
 
 class Finish:

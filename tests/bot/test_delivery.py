@@ -333,3 +333,27 @@ async def test_a_replay_the_platform_never_lets_look_is_given_up_after_its_attem
     await _pass(rt, clock, platform)
     assert rt.state.db.execute("select status from inbox").fetchall() == [("failed",)]
     assert platform.posted == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_finish_the_store_refused_is_written_at_the_next_tick(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The database goes away while the answer is posted: the finish (which carries the
+    answer's record) is written again by the clock, so the thread is one the bot answered in
+    and a follow-up there without a mention is answered, not only recorded."""
+    rt = make_runtime(TOML, _env(backend, request))
+    platform = Platform()
+    with faults.crash_at("event.finish", error=OSError("the database went away")):
+        outcome = await rt.bot.on_message(question("How long does a refund take?", "q-refused"), platform)
+    assert outcome == Outcome.ANSWERED and rt.state.pending_events("slack")
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert rt.state.pending_events("slack") == []  # finished, not replayed: one answer
+    assert len(platform.answers()) == 1
+    thread = platform.posted[-1][0].conversation
+    follow_up = dataclasses.replace(
+        question("And are annual plans refunded too?", "q-follow"), conversation=thread, addressed=False
+    )
+    assert await rt.bot.on_message(follow_up, platform) == Outcome.ANSWERED
