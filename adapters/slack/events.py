@@ -2,7 +2,9 @@
 
 This module owns the listener side of the adapter: which Bolt listeners exist and how each
 acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
-holds whatever the answer costs), `app_mention` / `message` events as `InboundMessage`,
+holds whatever the answer costs; a message event is acked only once the core has recorded
+it, and not at all if that fails or takes too long, so Slack delivers it again),
+`app_mention` / `message` events as `InboundMessage`,
 when the thinking reaction goes up and comes off (adapters/slack/thinking.py says how), and the
 last-resort apology when the core failed to answer a message. What a slash command, a button
 press or a submitted form becomes is adapters/slack/interactions.py's.
@@ -11,7 +13,6 @@ press or a submitted form becomes is adapters/slack/interactions.py's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -49,7 +50,7 @@ ACCEPT_WITHIN_SECONDS = 2.0
 
 
 class UnrecordedEvent(Exception):
-    """An event the core could not record: it is not acknowledged, so Slack redelivers it."""
+    """An event the core did not record in time: it is not acknowledged, so Slack redelivers it."""
 
 
 class _Receipt:
@@ -168,14 +169,18 @@ class SlackEvents:
         if kind is not None:
             # Bolt acks when this returns (process_before_response): wait until the core has
             # the message in its inbox, so a crash after the ack cannot lose it. Bounded well
-            # inside Slack's 3 s; past it Slack redelivers, and the inbox answers once.
+            # inside Slack's 3 s; past it, or if recording failed, no ack (Bolt answers 500):
+            # Slack delivers it again, and the inbox answers it once if this claim lands after all.
             receipt = _Receipt()
             self._spawn(self._handle_message_event(body, event, kind, receipt), what="event")
-            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for may swallow a cancel (3.11)
-                async with asyncio.timeout(ACCEPT_WITHIN_SECONDS):
+            try:
+                async with asyncio.timeout(ACCEPT_WITHIN_SECONDS):  # wait_for may swallow a cancel (3.11)
                     await receipt.settled.wait()
+            except TimeoutError:
+                raise UnrecordedEvent(
+                    "the message was not recorded in time; Slack will redeliver it"
+                ) from None
             if receipt.failed:
-                # not recorded: no ack (Bolt answers 500), so Slack delivers it again
                 raise UnrecordedEvent("the message could not be recorded; Slack will redeliver it")
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
