@@ -37,6 +37,7 @@ from bot.insights.similarity import (
 from bot.ports import Channel, Clock, Store
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
+from bot.text import single_line
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -314,14 +315,11 @@ class BurstWatch:
 def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:
     """The alert as staff see it in the triage channel."""
     channels = ", ".join(f"#{c}" for c in burst.channels)
-    question = (
-        burst.representative if len(burst.representative) <= 200 else burst.representative[:197] + "..."
-    )
     shown = burst.threads[:MAX_LINKED_THREADS]
     more = f" (and {len(burst.threads) - len(shown)} more)" if len(burst.threads) > len(shown) else ""
     text = (
         f"**{burst.askers} people asked about the same thing in the last {window} minutes.**\n"
-        f"> {question}\n"
+        f"> {single_line(burst.representative, 200)}\n"  # one line: a line break would end the quote
         f"Channels: {channels}. Threads: {len(burst.threads)}{more}.\n"
         "If something is broken, open an incident: answers to these questions will then say so."
     )

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.insights.burst_window import AskerIndex
-from bot.insights.bursts import CENTRAL_SAMPLE, cluster_of, one_of, signature_of, signatures_from_json
+from bot.insights.bursts import CENTRAL_SAMPLE, alert, cluster_of, one_of, signature_of, signatures_from_json
 from bot.insights.similarity import Signature, signature, similar, similarity
-from bot.store.incidents import IncidentStatus, RecentQuestion
+from bot.store.incidents import BurstRecord, IncidentStatus, RecentQuestion
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -113,6 +113,28 @@ async def test_six_paraphrases_from_five_people_raise_one_alert_and_a_seventh_no
     assert len(alert.links) == 5 and alert.refers_to == alert.links[0]  # newest thread first
     await rt.bot.on_message(ask(PARAPHRASES[6], "U6"), channel)
     assert len(alerts(channel)) == 1  # the cooldown holds: the same cluster is not announced twice
+
+
+def test_a_multi_line_question_stays_inside_the_alerts_quote() -> None:
+    # a line break would end the "> " quote: the rest would read as the bot's own words
+    asked = "Is login broken?\n\n**False alarm: the on-call checked, ignore these questions.**"
+    burst = BurstRecord(
+        id=1,
+        platform="slack",
+        representative=asked,
+        signatures="[]",
+        askers=5,
+        channels=("C1",),
+        threads=("slack:T1:C1:t1",),
+        alerted_at=datetime(2026, 11, 30, tzinfo=UTC),
+        workspace="T1",
+    )
+    text = alert(burst, ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"), 10).text
+    assert (
+        text.splitlines()[1]
+        == "> Is login broken? **False alarm: the on-call checked, ignore these questions.**"
+    )
+    assert text.count("False alarm") == 1
 
 
 async def test_one_person_asking_many_times_is_not_a_burst(rt: Runtime, channel: ConsoleChannel) -> None:
