@@ -244,7 +244,7 @@ class Deliveries:
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
         noting = _Noting(channel, partial(self._note_post, key))
-        finish = Finish()  # the answer posted, if any: recorded with the event's finish
+        finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:

@@ -69,9 +69,13 @@ class Finish:
     Work that follows an answer but that the asker does not wait for (the burst watch, a
     first-time welcome) is left here too (`then`) and runs once the finish is written: until
     then the thread is not yet one the bot answered in (a follow-up there would be ignored,
-    an edit of the question not seen), so nothing may stand between the post and the record."""
+    an edit of the question not seen), so nothing may stand between the post and the record.
 
-    def __init__(self) -> None:
+    `key` is the event's: an answer recorded before it is posted is keyed by it, so a replay
+    records over its dead predecessor's row (bot/store/answers.py `answer_statement`)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
         self.completion: Completion | None = None
         self._after: list[Callable[[], Awaitable[object]]] = []
 

@@ -190,6 +190,7 @@ class Responder:
         asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
         abstained = self.answers.is_abstention(answer)
         record = answer_statement(
+            event=finish.key if finish is not None else None,  # a replay records over its own
             ref=conversation,
             message_id=message_id,
             asker_id=asker.id,

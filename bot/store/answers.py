@@ -46,31 +46,40 @@ class Stats:
     tickets_resolved: int
 
 
-def answer_statement(**fields: Unpack[AnswerFields]) -> tuple[str, list[Any]]:
+def answer_statement(*, event: str | None = None, **fields: Unpack[AnswerFields]) -> tuple[str, list[Any]]:
     """The statement recording an answer (it returns the answer's id): `record_answer`'s, or
-    sent with the reads that follow it (bot/answering/trips.py)."""
+    sent with the reads that follow it (bot/answering/trips.py). With `event`, the inbox event
+    the answer is given for (bot/inbox.py): the answer is recorded before it is posted, so a
+    replay after a crash records it again, over the row its dead predecessor wrote (the same
+    id), and one question stays one answer in every count made from the table."""
     ref = fields["ref"]
-    return insert_statement(
-        "answers",
-        {
-            "conversation": ref.key,
-            "channel": ref.channel_key,
-            "message_id": fields["message_id"],
-            "asker_id": fields["asker_id"],
-            "question": fields["question"],
-            "answer": fields["answer"],
-            "confidence": fields["confidence"],
-            "language": fields["language"],
-            "answerer": fields["answerer"],
-            "abstained": int(fields["abstained"]),
-            "sources": json.dumps([c.__dict__ for c in fields["sources"]], ensure_ascii=False),
-            "top_path": fields["top_path"],
-            "tokens_in": fields.get("tokens_in", 0),
-            "tokens_out": fields.get("tokens_out", 0),
-            "created_at": iso(fields["at"]),
-            "neighbours": json.dumps(list(fields.get("neighbours", ()))),
-            "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in fields.get("scores", ())]),
-        },
+    record = {
+        "conversation": ref.key,
+        "channel": ref.channel_key,
+        "message_id": fields["message_id"],
+        "asker_id": fields["asker_id"],
+        "question": fields["question"],
+        "answer": fields["answer"],
+        "confidence": fields["confidence"],
+        "language": fields["language"],
+        "answerer": fields["answerer"],
+        "abstained": int(fields["abstained"]),
+        "sources": json.dumps([c.__dict__ for c in fields["sources"]], ensure_ascii=False),
+        "top_path": fields["top_path"],
+        "tokens_in": fields.get("tokens_in", 0),
+        "tokens_out": fields.get("tokens_out", 0),
+        "created_at": iso(fields["at"]),
+        "neighbours": json.dumps(list(fields.get("neighbours", ()))),
+        "neighbour_scores": json.dumps([round(s, SCORE_DIGITS) for s in fields.get("scores", ())]),
+    }
+    if event is None:
+        return insert_statement("answers", record)
+    columns = [*record, "event"]
+    again = ", ".join(f"{column} = excluded.{column}" for column in record)
+    return (
+        f"insert into answers ({', '.join(columns)}) values ({', '.join('?' for _ in columns)}) "
+        f"on conflict (event) do update set {again} returning id",
+        [*record.values(), event],
     )
 
 

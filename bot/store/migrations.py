@@ -28,6 +28,7 @@ from bot.store.migrations_later import (
     _state_v11_workspaces,
     _state_v12_gap_workspaces,
     _state_v13_message_ids,
+    _state_v14_answer_events,
 )
 from bot.store.rows import transaction
 
@@ -266,6 +267,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0011_workspaces", _state_v11_workspaces),
     ("0012_gap_workspaces", _state_v12_gap_workspaces),
     ("0013_message_ids", _state_v13_message_ids),
+    ("0014_answer_events", _state_v14_answer_events),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -243,6 +243,15 @@ def _state_v13_message_ids(db: StateDatabase) -> None:
     db.table("messages").create_index(["conversation", "platform_id"])
 
 
+def _state_v14_answer_events(db: StateDatabase) -> None:
+    """An answer is recorded before it is posted: the inbox event it was given for keys its
+    row, so a replay after a crash records over its dead predecessor's row instead of adding
+    a second answer to one question (bot/store/answers.py `answer_statement`). Rows from
+    before have none, and never conflict (nulls are distinct in a unique index)."""
+    db.table("answers").add_column("event", str)
+    db.table("answers").create_index(["event"], unique=True)
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

@@ -282,6 +282,8 @@ async def test_the_thread_keeps_one_bot_answer_and_the_answer_one_post_whatever_
         row["posted_message_id"] for row in restarted.state.db["answers"].rows if row["posted_message_id"]
     ]
     assert recorded == [posted.message_id]
+    # nor one question two answers in the counts (the record is written before the post)
+    assert restarted.state.db["answers"].count == 1
 
 
 async def test_a_whole_answer_is_noted_with_its_events_finish(make_runtime: Callable[..., Runtime]) -> None:
