@@ -7,6 +7,7 @@ from bot import policy
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age, draft_from
 from bot.ports import Channel
+from bot.privacy.redaction import quoted
 from bot.store import StateStore
 from bot.store.gaps import GapKind
 from bot.store.incidents import IncidentRecord, IncidentStatus
@@ -128,7 +129,7 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
         lines = ["Open knowledge gaps (most asked first):"]
         for shown in open_gaps[:10]:
             what = "unanswered" if shown.kind == GapKind.HARD else "answered, did not help"
-            lines.append(f"- #{shown.id} ({shown.asks}x, {what}) {single_line(shown.representative, 100)}")
+            lines.append(f"- #{shown.id} ({shown.asks}x, {what}) {quoted(shown.representative, 100)}")
         prefix = host.commands.prefix(platform)
         lines.append(f"`{prefix} gaps show N` lists a gap's questions; `{prefix} gaps dismiss N` hides it.")
         return "\n".join(lines)
@@ -143,9 +144,9 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
         questions = await host.store.run(StateStore.gap_questions, gap.id, 10)
         now = host.clock.now()
         lines = [
-            f"Gap #{gap.id} ({gap.status}, {gap.kind}, asked {gap.asks}x): {single_line(gap.representative, 200)}"
+            f"Gap #{gap.id} ({gap.status}, {gap.kind}, asked {gap.asks}x): {quoted(gap.representative, 200)}"
         ]
-        lines += [f"- {age(now - at)} ago: {single_line(q, 150)}" for q, at in questions]
+        lines += [f"- {age(now - at)} ago: {quoted(q, 150)}" for q, at in questions]
         return "\n".join(lines)
     if action == "dismiss":
         if not await gaps.dismiss(gap.id):

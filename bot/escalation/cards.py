@@ -5,9 +5,10 @@ triage channel. Both are remembered in the store when posted and edited in place
 every transition, so staff never act on a stale status. The rendering functions are pure;
 `TicketPosts` does the posting and editing.
 
-Both renderings pass what people wrote through `redact_secrets`: the card puts the asker's
-words in a channel other people read, and every post and edit of either message is built
-here, so a token pasted into a question stops at this one place.
+Both renderings pass what people wrote through `quoted` (bot/privacy/redaction.py), as every
+other copy the bot makes does: the card puts the asker's words in a channel other people
+read, and every post and edit of either message is built here, so a token pasted into a
+question stops at this one place.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import policy
-from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.escalation.brief import brief
 from bot.escalation.values import ACTIVE, Context, PostKind
@@ -26,6 +26,7 @@ from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
+from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.types import (
     ActionKind,
@@ -113,17 +114,17 @@ def card(
     # redacted before shortening: a token cut in half may no longer look like one
     # (tickets opened before questions were redacted on the way in still carry them);
     # a quoted answer can repeat what a document or the question held
-    shown = replace(ticket, question=redact_secrets(ticket.question))
+    shown = replace(ticket, question=quoted(ticket.question))
     if context is not None and context.answer:
-        context = replace(context, answer=redact_secrets(context.answer))
+        context = replace(context, answer=quoted(context.answer))
     lines = [
         f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
         f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
         *brief(
             shown,
             context,
-            previous=[replace(t, question=redact_secrets(t.question)) for t in previous],
-            similar=replace(similar, question=redact_secrets(similar.question)) if similar else None,
+            previous=[replace(t, question=quoted(t.question)) for t in previous],
+            similar=replace(similar, question=quoted(similar.question)) if similar else None,
             now=now,
         ),
     ]
@@ -142,7 +143,7 @@ def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply
     return Reply(
         conversation=posted,
         # the note is the bot's own words, but whatever it quotes is a copy the bot made
-        text=redact_secrets(f"{first}\n_{status_line(ticket)}_"),
+        text=quoted(f"{first}\n_{status_line(ticket)}_"),
         kind=ReplyKind.ESCALATION,
         buttons=ticket_buttons(ticket, ticket.language),
     )

@@ -35,9 +35,9 @@ from bot.insights.similarity import (
     similarity,
 )
 from bot.ports import Channel, Clock, Store
+from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
-from bot.text import single_line
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:
     more = f" (and {len(burst.threads) - len(shown)} more)" if len(burst.threads) > len(shown) else ""
     text = (
         f"**{burst.askers} people asked about the same thing in the last {window} minutes.**\n"
-        f"> {single_line(burst.representative, 200)}\n"  # one line: a line break would end the quote
+        f"> {quoted(burst.representative, 200)}\n"  # one line: a line break would end the quote
         f"Channels: {channels}. Threads: {len(burst.threads)}{more}.\n"
         "If something is broken, open an incident: answers to these questions will then say so."
     )

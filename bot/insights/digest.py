@@ -20,9 +20,9 @@ from bot.hours import DAYS
 from bot.insights.gaps import Gaps
 from bot.insights.metrics import Definitions, Metrics, Period, Scope, collect
 from bot.ports import Channel, Clock
+from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.gaps import GapRecord
-from bot.text import single_line
 from bot.types import ConversationRef, Reply, ReplyKind, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -150,13 +150,12 @@ def render(
     ]
     if gaps:
         lines.append("**Top knowledge gaps** (write these pages next):")
-        lines += [f"- #{g.id} ({g.asks}x) {single_line(g.representative, 100)}" for g in gaps[:SHOWN]]
+        lines += [f"- #{g.id} ({g.asks}x) {quoted(g.representative, 100)}" for g in gaps[:SHOWN]]
     if tickets:
         oldest = sorted(tickets, key=lambda t: t.created_at)[:SHOWN]
         lines.append(f"**Unresolved tickets: {len(tickets)}** (oldest first):")
         lines += [
-            f"- #{t.id} [{t.status}] {age(slot - t.created_at)} old: {single_line(t.question, 80)}"
-            for t in oldest
+            f"- #{t.id} [{t.status}] {age(slot - t.created_at)} old: {quoted(t.question, 80)}" for t in oldest
         ]
     else:
         lines.append("No unresolved tickets.")

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -32,6 +32,7 @@ from bot.insights.metrics import (
     Scope,
     collect,
 )
+from bot.privacy.redaction import quoted
 
 
 class ReportFormat(StrEnum):
@@ -97,6 +98,7 @@ _BREAKDOWN_FIELDS = (
 def to_json(report: Report) -> dict[str, Any]:
     """The JSON document: `metrics` holds the figures of knowledge/insights.md as plain numbers
     (null where a figure has nothing to be computed from, e.g. a rate of zero questions)."""
+    report = shown(report)
     defs = report.definitions
     return {
         "period": {"since": report.period.since.isoformat(), "until": report.period.until.isoformat()},
@@ -183,7 +185,19 @@ def _channel_line(report: Report) -> str:
     )
 
 
+def shown(report: Report) -> Report:
+    """The report as it is written out, in any format: the questions people wrote (the top
+    questions, the gaps') through `quoted`, as every copy the bot makes of them, since a report
+    is pasted into wikis, tickets and chat."""
+    return replace(
+        report,
+        top_questions=tuple((quoted(q), n) for q, n in report.top_questions),
+        gaps=tuple(replace(g, question=quoted(g.question)) for g in report.gaps),
+    )
+
+
 def to_text(report: Report, markdown: bool = False) -> str:
+    report = shown(report)
     defs = report.definitions
     heading = "## " if markdown else ""
     parts = [
@@ -225,6 +239,7 @@ def to_text(report: Report, markdown: bool = False) -> str:
 
 def to_csv(report: Report) -> str:
     """Long format, one figure a row: section, key, figure, value (easy to pivot)."""
+    report = shown(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "key", "figure", "value"])
@@ -280,7 +295,7 @@ def chat_summary(report: Report, label: str) -> str:
     ]
     if report.gaps:
         lines.append("Most asked questions the documentation does not answer:")
-        lines += [f"- #{g.id} ({g.count}x, {g.kind}) {g.question[:100]}" for g in report.gaps]
+        lines += [f"- #{g.id} ({g.count}x, {g.kind}) {quoted(g.question, 100)}" for g in report.gaps]
     return "\n".join(lines)
 
 

@@ -43,6 +43,7 @@ from types import MappingProxyType
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.config_privacy import PrivacySettings, RedactKind
 from bot.patterns import lazy_pattern
+from bot.text import single_line
 from bot.types import ActionEvent, Command, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,18 @@ PLACEHOLDERS: Mapping[RedactKind, str] = MappingProxyType(
 )
 ORDER = (RedactKind.TOKEN, RedactKind.EMAIL, RedactKind.IBAN, RedactKind.CARD, RedactKind.PHONE)
 NATIONAL_REGIONS = ("US", "KR")  # "+CC" numbers are found whatever the region
+
+
+def quoted(text: str, limit: int | None = None) -> str:
+    """What people wrote, as the bot copies it anywhere else: a card, the digest, a burst
+    alert, a report, the dashboard. Credentials are always hidden, whatever `[privacy] redact`
+    says: its kinds decide what is stored, and text stored before (or with `token` left out)
+    still holds them. With `limit`: on one line of at most `limit` characters, so a line break
+    cannot end a quote and make the rest read as the bot's own words. Redacted before it is
+    shortened: a token cut in half may no longer look like one."""
+    shown = redact_secrets(text)
+    return shown if limit is None else single_line(shown, limit)
+
 
 # -- email ---------------------------------------------------------------------------------
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.app import Runtime
+from bot.store.gaps import GapStatus
 from bot.types import (
     Author,
     Command,
@@ -269,6 +270,102 @@ def test_cards_of_a_ticket_stored_before_redaction_are_still_clean() -> None:
     assert BEFORE in shown.text and AFTER in shown.text and "into the form" in shown.text
     note = thread_note(ticket, thread, f"Ticket #4 for {credential.phrase}")
     assert_clean(note.text, credential)
+
+
+# -- every output path ------------------------------------------------------------------------
+# `[privacy] redact` without "token" stores a pasted credential as written; every copy the bot
+# makes of what people wrote still hides it (`quoted`, bot/privacy/redaction.py).
+
+INSIGHTS = (
+    CONFIG.replace("[escalation]\n", '[escalation]\ntimezone = "Asia/Seoul"\n')
+    + '[insights]\ndigest_channel = "CDIGEST"\ndigest_weekday = "mon"\ndigest_hour = 9\n'
+    + "[privacy]\nredact = []\n"
+)
+ASKED = "export to CSV fails with {token} help"
+
+
+async def _burst_alert(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
+    from bot.insights.bursts import alert
+    from bot.store.incidents import BurstRecord
+
+    burst = BurstRecord(
+        id=1,
+        platform="slack",
+        representative=asked,
+        signatures="[]",
+        askers=5,
+        channels=("C-GEN",),
+        threads=("slack:T1:C-GEN:t1",),
+        alerted_at=clock.now(),
+        workspace="T1",
+    )
+    return alert(burst, ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"), 30).text
+
+
+async def _digest(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
+    clock.current = datetime(2026, 11, 30, 0, 5, tzinfo=UTC)  # Monday 09:05 in Seoul
+    await rt.bot.tick({"slack": channel})
+    [digest] = [r.text for _, r in channel.posted if r.conversation.channel == "CDIGEST"]
+    assert "Top knowledge gaps" in digest
+    return digest
+
+
+def _report(fmt: str) -> Callable[[Runtime, ConsoleChannel, FakeClock, str], Awaitable[str]]:
+    async def written(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
+        from bot.insights.metrics import Definitions, Period, Scope, collect
+        from bot.insights.report import ReportFormat, render
+
+        period = Period(since=clock.now() - timedelta(days=7), until=clock.now() + timedelta(minutes=1))
+        report = collect(rt.state, period, Scope(platform="slack"), Definitions.from_settings(rt.settings))
+        assert report.gaps and report.top_questions
+        return render(report, ReportFormat(fmt))
+
+    return written
+
+
+def _command(name: str, args: str) -> Callable[[Runtime, ConsoleChannel, FakeClock, str], Awaitable[str]]:
+    async def said(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
+        before = len(channel.posted)
+        await rt.bot.on_command(command(name, args, ADMIN), channel)
+        return "\n".join(r.text for _, r in channel.posted[before:])
+
+    return said
+
+
+async def _card(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
+    [card] = [r for _, r in channel.posted if r.kind == ReplyKind.TICKET]
+    return card.text
+
+
+OUTPUT_PATHS = {
+    "triage card": _card,
+    "weekly digest": _digest,
+    "burst alert": _burst_alert,
+    "report table": _report("table"),
+    "report markdown": _report("markdown"),
+    "report json": _report("json"),
+    "report csv": _report("csv"),
+    "stats command": _command("stats", ""),
+    "gaps list command": _command("gaps", "list"),
+    "gaps show command": _command("gaps", "show 1"),
+}
+
+
+@pytest.mark.parametrize("path", list(OUTPUT_PATHS))
+async def test_every_output_path_hides_a_credential_the_config_lets_through(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock, path: str
+) -> None:
+    credential = CREDENTIALS["slack-bot"]
+    rt = make_runtime(INSIGHTS)
+    clock.current = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    asked = ASKED.format(token=credential.phrase)
+    await rt.bot.on_message(message(asked), channel)
+    await rt.bot.tick({"slack": channel})  # places the knowledge gap
+    [gap] = rt.state.gaps("slack", (GapStatus.OPEN,))
+    assert credential.secret in gap.representative  # stored as written: `redact = []`
+    shown = await OUTPUT_PATHS[path](rt, channel, clock, asked)
+    assert "export to CSV" in shown  # the question is there...
+    assert_clean(shown, credential)  # ...without the credential
 
 
 # -- model prompts ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.bot.insights.test_gaps import EXPORT, REFUND, ask, two_gaps
 from tests.fakes.clock import FakeClock
+from tests.fakes.tokens import SLACK_BOT_TOKEN
 
 INVOICES = """# Exporting invoices to CSV
 
@@ -69,6 +70,28 @@ async def test_the_gaps_list_shows_what_the_clock_placed_as_of_then(
     assert hard_gap(rt).asks == len(EXPORT) + 1 and placed_at(page) == clock.now().isoformat(
         timespec="seconds"
     )
+
+
+async def test_the_gap_pages_hide_a_credential_the_config_lets_through(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(CONFIG + "[privacy]\nredact = []\n")  # stored as written
+    await rt.bot.on_message(
+        ask(f"How do I export invoices to CSV with token {SLACK_BOT_TOKEN}?", "U1"), channel
+    )
+    await rt.bot.tick({"slack": channel})
+    gap = hard_gap(rt)
+    assert SLACK_BOT_TOKEN in gap.representative
+    client = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+        for page in (
+            await (await client.get("/admin/gaps")).text(),
+            await (await client.get(f"/admin/gaps/{gap.id}")).text(),
+        ):
+            assert "export invoices to CSV" in page and SLACK_BOT_TOKEN not in page
+    finally:
+        await client.close()
 
 
 async def test_the_clock_marks_what_the_docs_now_answer_every_few_minutes(
