@@ -703,6 +703,8 @@ class WorkerStore(Protocol):
 
     def live_workers(self, since: datetime) -> list[WorkerRecord]: ...
 
+    def live_workers_now(self, now: datetime) -> list[str]: ...
+
 
 class SlackInstallStore(Protocol):
     """Slack workspaces installed through OAuth, and the one-time states of installs under way

@@ -15,7 +15,9 @@ On PostgreSQL the inbox is a queue several processes may share, so these rules c
   process started may be another live worker's;
 * a running bot is a worker (bot/store/workers.py) and notes its id on each delivery it claims
   or replays: such a delivery is abandoned only once that worker stopped beating for
-  WORKER_LEASE (or left in an orderly way), however long its answer takes. A delivery
+  WORKER_LEASE, as the judging process sees it on its own clock (workers.py: an outage or a
+  host whose clock runs behind is not a death), or left in an orderly way, however long its
+  answer takes. A delivery
   claimed outside a running bot (no worker id) is judged by REPLAY_LEASE alone;
 * a worker's own deliveries are judged by it as SQLite's are (pending, or a replay past its
   lease), its live handlers left out by the caller (bot/delivery.py `_in_flight`): a replay
@@ -47,12 +49,11 @@ _TAKE_SQLITE = (
 )
 # on PostgreSQL: what no live worker holds. A row with a worker id is its worker's while that
 # worker beats; one without is judged by its age; this worker's own (`me`) as on SQLite.
-# Parameters: leased, live since, me.
+# Parameters: leased, live (the workers this process takes for live: workers.py), me.
 _ABANDONED = (
     "payload <> '' and ((worker is null and ((status = 'pending' and received_at < :leased) or "
     "(status = 'replaying' and done_at < :leased))) or (worker is not null and "
-    "status in ('pending', 'replaying') and worker not in "
-    "(select id from workers where heartbeat_at >= :live)) or "
+    "status in ('pending', 'replaying') and worker <> all(:live)) or "
     "(worker = :me and (status = 'pending' or (status = 'replaying' and done_at < :leased))))"
 )
 _TAKE_SHARED = (
@@ -63,7 +64,7 @@ _TAKE_SHARED = (
 
 class InboxRepository(WorkerRepository):
     """The inbox judges whose deliveries are abandoned by their workers' heartbeats: it is a
-    workers repository too (`live_since`, `worker_id`)."""
+    workers repository too (`live_workers_now`, `worker_id`)."""
 
     def claim_event(self, key: str, platform: str, payload: str, now: datetime) -> bool:
         """Record an event as received; False when it was seen before (a retry or replay)."""
@@ -165,10 +166,10 @@ class InboxRepository(WorkerRepository):
                 cursor = self.db.execute(_TAKE_SQLITE, [iso(now), key, iso(_stale_before(now, started))])
         return cursor.rowcount == 1
 
-    def _shared_times(self, now: datetime) -> dict[str, str | None]:
+    def _shared_times(self, now: datetime) -> dict[str, str | list[str] | None]:
         return {
             "leased": iso(now - REPLAY_LEASE),
-            "live": self.live_since(now),
+            "live": self.live_workers_now(now),
             "me": self._holder(),
         }
 

@@ -10,9 +10,14 @@ The store remembers its own worker id once registered (`worker_id`): the inbox w
 each delivery it claims, so on PostgreSQL a delivery is only taken over from a worker that
 stopped beating (bot/store/inbox.py). Worker rows exist on SQLite too (one per data dir).
 
-"Stopped beating" is judged here (`live_since`), and silence only counts while this process
-could itself reach the database: a heartbeat of its own that failed means an outage, in which
-no worker could beat, so none is judged dead until each has had a whole lease to beat again.
+"Stopped beating" is judged here (`live_workers_now`), by each process on its own clock, so
+neither an outage nor hosts whose clocks disagree can make a live worker look dead:
+* a worker is live while its heartbeat is within the lease of this process's clock, or, up to
+  MAX_SKEW older (its clock may run behind), while it still changes: a heartbeat this process
+  has watched stay the same for a whole lease of its own clock is a dead worker's;
+* silence only counts while this process could itself reach the database: a heartbeat of its
+  own that failed means an outage, in which no worker could beat, so none is judged dead
+  until each has had a whole lease to beat again.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ FORGET_AFTER = timedelta(days=1)  # rows of workers that died without saying so
 # default: SUPPORTBOT_WORKER_LEASE_SECONDS sets `worker_lease` per store (bot/config.py), and
 # the clock then ticks three times per lease (bot/supervisor.py), so "three missed beats" holds
 WORKER_LEASE = timedelta(seconds=90)
-# compares below every timestamp: with it as the bound, every worker counts as live
-EVERYONE = ""
+# how far behind this process's clock another host's may run before its live worker could be
+# taken for dead without being watched first (hosts without a time service drift by minutes)
+MAX_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +52,11 @@ class WorkerRecord:
 class WorkerRepository(Repository):
     worker_id: str | None = None  # this process's row, once registered
     worker_lease: timedelta = WORKER_LEASE  # StateStore.open sets the configured one
-    # since this process's last failed heartbeat (None: none failed), and when silence counts again
+    # whether this process's last heartbeat failed, and when silence counts again after one
     _beat_lost = False
     _silence_counts_from: datetime | None = None
+    # each worker's heartbeat as this process last read it, and since when (its own clock)
+    _watched: dict[str, tuple[str, datetime]] | None = None
 
     def register_worker(self, worker: WorkerRecord) -> None:
         """This process is a worker from now on: its row, and its id on what it claims."""
@@ -83,18 +91,30 @@ class WorkerRepository(Repository):
                 )
         except Exception:
             self._beat_lost = True  # the database was out of reach: every worker's beats were
+            self._watched = None  # and what was watched before it says nothing after
             raise
         if self._beat_lost:
             self._beat_lost = False
             self._silence_counts_from = now + self.worker_lease
 
-    def live_since(self, now: datetime) -> str:
-        """The heartbeat a worker must have beaten since to count as live at `now`, as stored:
-        a lease ago; or any, while this process's own beats fail and for a lease after they
-        work again (an outage silenced every worker, not only the dead)."""
-        if self._beat_lost or (self._silence_counts_from is not None and now < self._silence_counts_from):
-            return EVERYONE
-        return iso(now - self.worker_lease)
+    def live_workers_now(self, now: datetime) -> list[str]:
+        """The ids of the workers this process takes for live at `now` (its own clock): see
+        the module's docstring. Each call reads the heartbeats and watches them change."""
+        rows = self.db.execute("select id, heartbeat_at from workers").fetchall()
+        blind = self._beat_lost or (self._silence_counts_from is not None and now < self._silence_counts_from)
+        fresh, skewed = iso(now - self.worker_lease), iso(now - self.worker_lease - MAX_SKEW)
+        watched = self._watched or {}
+        live: list[str] = []
+        seen: dict[str, tuple[str, datetime]] = {}
+        for worker_id, beat in ((str(row[0]), str(row[1])) for row in rows):
+            before = watched.get(worker_id)
+            since = before[1] if before is not None and before[0] == beat else now
+            seen[worker_id] = (beat, since)
+            silent = now - since >= self.worker_lease
+            if blind or worker_id == self.worker_id or beat >= fresh or (beat >= skewed and not silent):
+                live.append(worker_id)
+        self._watched = seen
+        return live
 
     def unregister_worker(self) -> None:
         """An orderly shutdown: the row goes at once, and what this worker still held in the

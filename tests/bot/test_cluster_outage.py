@@ -22,6 +22,7 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.app import Runtime, build_runtime
 from bot.cluster import Presence
 from bot.config import load_settings
+from bot.store.workers import MAX_SKEW, WORKER_LEASE
 from bot.types import Answer, Outcome
 from tests.bot.store.conftest import in_schema
 from tests.bot.test_exactly_once import Platform, question
@@ -102,8 +103,9 @@ async def test_a_live_workers_question_is_not_taken_over_after_an_outage(
         )
         await asyncio.wait_for(held.entered.wait(), 10)  # A is answering: its model is slow
 
-        _stop(own_server)  # away for longer than the worker lease: no worker can beat
-        clock.advance(seconds=100)
+        # away for longer than the worker lease and the clock skew allowed: no worker can beat
+        _stop(own_server)
+        clock.advance(seconds=(WORKER_LEASE + MAX_SKEW).total_seconds() + 60)
         for presence in (pa, pb):
             with pytest.raises(psycopg.OperationalError):
                 await presence.beat()

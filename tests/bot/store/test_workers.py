@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import REPLAY_LEASE, StateStore
-from bot.store.values import iso
-from bot.store.workers import EVERYONE, WORKER_LEASE, WorkerRecord
+from bot.store.workers import MAX_SKEW, WORKER_LEASE, WorkerRecord
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -154,21 +153,58 @@ def test_silence_does_not_count_while_this_worker_could_not_beat(tmp_path: Path)
     """An outage silences every worker at once: a worker whose own heartbeat failed judges no
     other dead by its silence until each has had a whole lease to beat again."""
     path = tmp_path / "state.db"
-    judge = StateStore(path, busy_timeout=0.05)
+    judge, dead = StateStore(path, busy_timeout=0.05), StateStore(path)
     holder = sqlite3.connect(path)
     try:
         judge.register_worker(worker("w-judge", "host-a"))
+        dead.register_worker(worker("w-dead", "host-b"))
         later = T0 + WORKER_LEASE * 2
-        assert judge.live_since(later) == iso(later - WORKER_LEASE)
+        both = ["w-dead", "w-judge"]
+        assert sorted(judge.live_workers_now(later)) == both  # silent, but not yet watched
         holder.execute("begin exclusive")  # the database out of reach: the beat fails
         with pytest.raises(sqlite3.OperationalError):
-            judge.beat(later)
-        assert judge.live_since(later) == EVERYONE
+            judge.beat(later + timedelta(seconds=30))
+        # away longer than the lease and the skew allowed: no worker could beat meanwhile
+        back = later + WORKER_LEASE + MAX_SKEW
+        assert sorted(judge.live_workers_now(back)) == both
         holder.rollback()
-        judge.beat(later)  # back: the others get a lease to beat again
-        assert judge.live_since(later + WORKER_LEASE - timedelta(seconds=1)) == EVERYONE
-        after = later + WORKER_LEASE
-        assert judge.live_since(after) == iso(after - WORKER_LEASE)
+        judge.beat(back)  # back: the others get a lease to beat again, watched meanwhile
+        assert sorted(judge.live_workers_now(back)) == both
+        assert sorted(judge.live_workers_now(back + WORKER_LEASE - timedelta(seconds=1))) == both
+        assert judge.live_workers_now(back + WORKER_LEASE) == ["w-judge"]
     finally:
         holder.close()
         judge.close()
+        dead.close()
+
+
+def test_a_worker_whose_clock_runs_behind_is_live_while_it_beats(state: Path | str) -> None:
+    """Hosts whose clocks disagree: a worker stamping its beats 70 s behind the judge's clock
+    is live as long as its heartbeat changes, and dead once the judge has watched it stay the
+    same for a whole lease."""
+    judge, behind = StateStore(state), StateStore(state)
+    skew = timedelta(seconds=70)
+    try:
+        judge.register_worker(worker("w-judge", "host-a"))
+        behind.register_worker(worker("w-behind", "host-b"))
+        now = T0
+        for _ in range(6):  # three leases of beats, every 30 s, each stamped 70 s behind
+            now += timedelta(seconds=30)
+            behind.beat(now - skew)
+            judge.beat(now)
+            assert sorted(judge.live_workers_now(now)) == ["w-behind", "w-judge"]
+        stopped = now  # its process dies
+        while now - stopped < WORKER_LEASE:
+            assert "w-behind" in judge.live_workers_now(now)
+            now += timedelta(seconds=30)
+        assert judge.live_workers_now(now) == ["w-judge"]
+        # a worker silent for longer than the lease and the skew allowed is dead at first sight
+        newcomer = StateStore(state)
+        try:
+            newcomer.register_worker(worker("w-new", "host-c", now))
+            assert newcomer.live_workers_now(now + WORKER_LEASE + MAX_SKEW) == ["w-new"]
+        finally:
+            newcomer.close()
+    finally:
+        judge.close()
+        behind.close()
