@@ -1,7 +1,8 @@
 """`SlackAdapter`: the connection to one Slack workspace, over Socket Mode or HTTP.
 
 This module owns the adapter's lifecycle and transports: authenticating the bot token
-(auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL) or the HTTP Events API
+(auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL; `adapters.slack.socket_mode`
+opens it) or the HTTP Events API
 (`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events` and `GET /healthz`),
 Bolt's AsyncApp, replaying what a dead process left unanswered, and shutdown: `close()`
 waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
@@ -46,6 +47,7 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
+from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
@@ -176,6 +178,8 @@ class SlackAdapter:
             await self._start_socket_mode(self._app, self._client)
         else:
             await self._start_http(self._app)
+        if self._closed.is_set():
+            return  # closed while connecting
         log.info(
             "connected to Slack team %s as %s (%s mode)",
             identity.team_id,
@@ -267,26 +271,15 @@ class SlackAdapter:
         )
 
     async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient) -> None:
-        token = self.settings.secrets.slack_app_token
-        assert token is not None
-        handler = AsyncSocketModeHandler(
-            app,
-            app_token=token.get_secret_value(),
-            web_client=client,
-            ping_interval=self.ping_interval,
-        )
-        try:
-            # slack_bolt declares AsyncBaseSocketModeHandler.connect_async without annotations
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-        except SlackApiError as exc:
-            code = slack_error(exc)
-            if code in FATAL_AUTH_ERRORS or code == "missing_scope":
-                raise FatalAdapterError(
-                    f"Slack refused SLACK_APP_TOKEN ({code}). Create an app-level token with the "
-                    "connections:write scope under Basic Information; see knowledge/slack-setup.md"
-                ) from None
-            raise SlackCallError("apps.connections.open", code) from exc
+        secret = self.settings.secrets.slack_app_token
+        assert secret is not None
+        token = secret.get_secret_value()
+        url = await first_url(client, token)  # a refused token stops here, not in slack_sdk's retries
+        handler = socket_handler(app, client, token, url, ping_interval=self.ping_interval)
+        # kept before connecting: close() then stops a connect slack_sdk is still retrying
         self._socket = handler
+        # slack_bolt declares AsyncBaseSocketModeHandler.connect_async without annotations
+        await handler.connect_async()  # type: ignore[no-untyped-call]
 
     def share_http(self, make_app: Callable[[], Awaitable[Any]]) -> bool:
         """`bot.ports.SharesHttp`: in HTTP mode, serve `make_app`'s routes on this port too."""

@@ -818,6 +818,25 @@ async def test_socket_mode_reconnects_after_a_dropped_connection(
     assert posts(fake)[0].params["thread_ts"] == body["event"]["ts"]
 
 
+async def test_close_stops_a_socket_mode_connect_slack_sdk_is_still_retrying(
+    fake: FakeSlack, rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a URL the socket server refuses: slack_sdk's connect() tries it again and again
+    url = f"ws://{fake.host}:{fake.port}/link/?ticket=spent"
+    fake.stub("apps.connections.open", {"ok": True, "url": url})
+    adapter = build_adapter(rt.bot, rt.settings, host="127.0.0.1", port=0, ping_interval=0.05)
+    task = asyncio.create_task(adapter.run())
+
+    async def retrying() -> None:
+        while not any(r.getMessage().startswith("Failed to connect") for r in caplog.records):
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(retrying(), 10)
+    await adapter.close()
+    await asyncio.wait_for(task, 10)  # run() returns: nothing is left connecting
+    assert not adapter.ready.is_set()
+
+
 async def test_messages_left_unanswered_by_a_crash_are_answered_on_start(
     fake: FakeSlack, rt: Runtime
 ) -> None:
@@ -936,6 +955,28 @@ async def test_a_refused_bot_token_stops_the_adapter_for_good(
         async with running(runtime):
             pass
     assert fake.bot_token not in str(info.value)
+
+
+@pytest.mark.parametrize("refusal", ["token_revoked", "invalid_auth", "missing_scope"])
+async def test_a_refused_app_token_stops_the_adapter_for_good_saying_what_to_check(
+    make_runtime: Callable[..., Runtime], refusal: str
+) -> None:
+    """slack_sdk's connect() would retry a refused app-level token for ever, logging a traceback
+    each time: the adapter asks for the first Socket Mode URL once, and stops."""
+    app_scopes = () if refusal == "missing_scope" else ("connections:write",)
+    async with FakeSlack(bot_scopes=BOT_SCOPES, app_scopes=app_scopes) as server:
+        env = slack_env(server)
+        if refusal == "token_revoked":
+            server.revoke_token(server.app_token)
+        elif refusal == "invalid_auth":
+            server.fail("apps.connections.open", refusal, times=100)
+        runtime = make_runtime(TOML, env=env, answerer=ConfidentExtractive())
+        with pytest.raises(FatalAdapterError, match=refusal) as info:
+            async with running(runtime):
+                pass
+        assert "xapp-" in str(info.value) and "connections:write" in str(info.value)
+        assert env["SLACK_APP_TOKEN"] not in str(info.value)
+        assert len(server.calls("apps.connections.open")) == 1
 
 
 # -- HTTP mode --------------------------------------------------------------------------------
