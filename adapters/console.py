@@ -105,11 +105,12 @@ class ConsoleChannel:
         self._print(prefix + render(reply))
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
         self.edits.append((posted, reply))
         self.current[posted.message_id] = reply
         if reply.kind != ReplyKind.THINKING:
             self._print(f"(updated {posted.message_id}) " + render(reply))
+        return posted
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         if message.conversation.thread is not None:

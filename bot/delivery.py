@@ -402,9 +402,9 @@ class _Noting:
                 await self.note(posted)
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
         await self._write()
-        await self.inner.edit(posted, reply)
+        return await self.inner.edit(posted, reply)
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         await self._write()

@@ -106,8 +106,11 @@ class Channel(Protocol):
         """Post a reply; raise on failure (the core decides what the user then sees)."""
         ...
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        """Replace a posted message (streamed answers, ticket cards, thinking indicators)."""
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        """Replace a posted reply (streamed answers, ticket cards, thinking indicators) and
+        return it as it now is: on a platform that shows a long reply in several messages
+        (Discord), the messages it now takes, which may be more or fewer than before (a
+        partial answer, ReplyKind.THINKING, keeps the post's messages as they are)."""
         ...
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
@@ -130,7 +133,8 @@ class FindsReplies(Protocol):
 
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """The bot's first message in `message`'s thread after it, when nobody else spoke in
-        between (a later bot message would answer them); None when there is none, or it
+        between (a later bot message would answer them), with the messages that continue it
+        when it was too long for one (Discord); None when there is none, or it
         cannot tell. It raises, rather than return None, when the platform refused to let it
         look (Slack: a revoked token): the replay then fails and is taken again later, instead
         of answering a second time."""

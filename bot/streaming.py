@@ -24,7 +24,9 @@ class StreamingReply:
     past its deadline, so an edit is handed to a task of its own, one at a time, and the
     model's text goes on arriving. A partial edit that fails is logged and left to the final
     reply, which replaces it; `finish` stops an edit still in flight before it edits, so the
-    final reply is never overwritten by a partial one."""
+    final reply is never overwritten by a partial one. A partial answer stays in the first
+    message (cut to fit, on a platform with a length limit); the final reply is shown whole,
+    in as many messages as it needs (`Channel.edit`)."""
 
     def __init__(
         self,
@@ -101,7 +103,9 @@ class StreamingReply:
             posted = await self.channel.send(reply)
             await self._posted(posted)
             return posted
-        await self.channel.edit(self.posted, reply)
+        # the final reply may need more messages than the one streamed into (a platform's length
+        # limit): the post as it now is, all its messages, is what the answer's record keeps
+        self.posted = await self.channel.edit(self.posted, reply)
         return self.posted
 
     async def _posted(self, posted: Posted) -> None:

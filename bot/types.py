@@ -235,6 +235,8 @@ class Reply:
 class Posted:
     """Where a reply landed: its message id on the platform, in its conversation."""
 
+    # the adapter's handle, opaque to the core: Slack's is "channel:ts"; a Discord reply shown in
+    # several messages names them all (adapters/discord/post_ids.py)
     message_id: str
     conversation: ConversationRef  # with the thread the platform put it in
 

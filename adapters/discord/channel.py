@@ -2,9 +2,10 @@
 
 This module owns turning rendered replies (`adapters/discord/render.py`) into discord.py
 calls: `discord.Embed`s, a persistent button view, `allowed_mentions` naming exactly the
-pings the core asked for, one message per rendered part (long text is already split),
-replies that quote the question, edits (through the interaction webhook for follow-ups,
-`WebhookMessages`), threads under a question, an apology that falls back to the parent
+pings the core asked for, one message per rendered part (long text is already split; the
+post's id names them all, adapters/discord/post_ids.py), replies that quote the question,
+edits that bring every part of a post to the new reply (through the interaction webhook for
+follow-ups, `WebhookMessages`), threads under a question, an apology that falls back to the parent
 channel, and the tag a forum post wears on answer, escalation and resolution. Finding an
 earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s;
 the nonce every reply to a question carries (`reply_nonce`) is this module's second guard.
@@ -18,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import discord
 
 from adapters.discord.commands import SupportButton
 from adapters.discord.find_reply import find_reply
+from adapters.discord.post_ids import message_ids, post_id
 from adapters.discord.render import (
     CONTENT_LIMIT,
     FORUM_TAG_NAMES,
@@ -38,6 +41,7 @@ from adapters.discord.render import (
     truncate,
 )
 from adapters.discord.translate import PLATFORM
+from bot import faults
 from bot.errors import PlatformError
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -192,25 +196,12 @@ class DiscordChannel:
     async def send(self, reply: Reply) -> Posted:
         rendered = render_reply(reply)
         target = self.messageable(reply.conversation)
-        last: discord.Message | None = None
+        sent: list[int] = []
         try:
             for part, message in enumerate(rendered):
-                kwargs = message_kwargs(message)
-                if message.reference is not None:
-                    kwargs["reference"] = discord.MessageReference(
-                        message_id=message.reference,
-                        # the question is where the reply goes: the thread it was asked in
-                        channel_id=int(reply.conversation.thread or reply.conversation.channel),
-                        fail_if_not_exists=False,
-                    )
-                nonce = reply_nonce(reply, part, message)
-                if nonce is not None:
-                    kwargs["nonce"] = nonce
-                last = await target.send(**kwargs)
-                if nonce is not None and button_ids(last) != [b.custom_id for b in message.buttons]:
-                    # Discord returned the earlier post of a dead process: same text, but its
-                    # buttons name that process's answer id. Ours replace them.
-                    last = await last.edit(view=kwargs.get("view"))
+                if part:
+                    faults.point("answer.part")  # the first parts are out, not the rest
+                sent.append((await self._post_part(target, reply, part, message)).id)
         except discord.HTTPException as exc:
             log.error(
                 "Discord refused a message (%s %s): %s",
@@ -224,8 +215,7 @@ class DiscordChannel:
                 if fallback is not None:
                     return fallback
             raise PlatformError(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
-        assert last is not None  # render_reply always returns at least one message
-        posted = Posted(message_id=str(last.id), conversation=reply.conversation)
+        posted = Posted(message_id=post_id(sent), conversation=reply.conversation)
         # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO
         log.debug(
             "posted %d message(s)",
@@ -240,6 +230,28 @@ class DiscordChannel:
         )
         await self.after_post(reply, posted)
         return posted
+
+    async def _post_part(
+        self, target: Any, reply: Reply, part: int, message: RenderedMessage
+    ) -> discord.Message:
+        """Post one message of `reply` (its `part`th) in `target`."""
+        kwargs = message_kwargs(message)
+        if message.reference is not None:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=message.reference,
+                # the question is where the reply goes: the thread it was asked in
+                channel_id=int(reply.conversation.thread or reply.conversation.channel),
+                fail_if_not_exists=False,
+            )
+        nonce = reply_nonce(reply, part, message)
+        if nonce is not None:
+            kwargs["nonce"] = nonce
+        sent: discord.Message = await target.send(**kwargs)
+        if nonce is not None and button_ids(sent) != [b.custom_id for b in message.buttons]:
+            # Discord returned the earlier post of a dead process: same text, but its
+            # buttons name that process's answer id. Ours replace them.
+            sent = await sent.edit(view=kwargs.get("view"))
+        return sent
 
     async def _apology_fallback(self, reply: Reply) -> Posted | None:
         """An apology that could not be posted in a thread goes to its parent channel."""
@@ -257,21 +269,29 @@ class DiscordChannel:
             return None
         return Posted(message_id=str(sent.id), conversation=parent)
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        if not posted.message_id.isdigit():
-            return  # never posted on Discord (a muted announcement)
-        message = render_edit(reply)
-        kwargs = message_kwargs(message)
-        # An edit replaces everything: no buttons means remove them, no sources likewise.
-        kwargs.setdefault("view", None)
-        kwargs.setdefault("embeds", [])
-        webhook = self.webhooks.get(posted.message_id)
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        """Show `reply` in the messages of `posted` (adapters/discord/post_ids.py): each part in
+        its message, in order; the parts it lacks posted after them (a streamed answer outgrew
+        its one message), the messages it no longer needs deleted (a revision came out
+        shorter). A partial answer being written (THINKING) stays in the first message, cut to
+        fit: the final reply replaces it whole. Returns the post as it now is."""
+        ids = message_ids(posted.message_id)
+        if ids is None:
+            return posted  # never posted on Discord (a muted announcement)
+        partial = reply.kind == ReplyKind.THINKING
+        rendered = [render_edit(reply)] if partial else render_reply(reply)
+        shown: list[int] = []
         try:
-            if webhook is not None:
-                await webhook.edit_message(int(posted.message_id), **kwargs)
-            else:
-                partial = self.messageable(posted.conversation).get_partial_message(int(posted.message_id))
-                await partial.edit(**kwargs)
+            for part, message in enumerate(rendered):
+                if part < len(ids):
+                    await self._edit_part(posted, ids[part], message)
+                    shown.append(ids[part])
+                    continue
+                faults.point("answer.part")  # the first parts are shown, not the rest
+                shown.append(await self._add_part(posted, shown[-1], reply, part, message))
+            if not partial:
+                for surplus in ids[len(rendered) :]:
+                    await self._delete_part(posted, surplus)
         except discord.HTTPException as exc:
             log.error(
                 "could not update a message (%s %s)",
@@ -280,7 +300,42 @@ class DiscordChannel:
                 extra=http_ctx(posted.conversation, exc, message_id=posted.message_id),
             )
             raise PlatformError(f"Discord refused the edit ({exc.status}, code {exc.code})") from exc
-        await self.after_post(reply, posted, edited=True)
+        now = posted if partial else replace(posted, message_id=post_id(shown))
+        await self.after_post(reply, now, edited=True)
+        return now
+
+    async def _edit_part(self, posted: Posted, message_id: int, message: RenderedMessage) -> None:
+        kwargs = message_kwargs(message)
+        # An edit replaces everything: no buttons means remove them, no sources likewise.
+        kwargs.setdefault("view", None)
+        kwargs.setdefault("embeds", [])
+        webhook = self.webhooks.get(str(message_id))
+        if webhook is not None:
+            await webhook.edit_message(message_id, **kwargs)
+        else:
+            await self.messageable(posted.conversation).get_partial_message(message_id).edit(**kwargs)
+
+    async def _add_part(
+        self, posted: Posted, after: int, reply: Reply, part: int, message: RenderedMessage
+    ) -> int:
+        """Post a part the post lacks, the way its earlier parts went: an interaction's follow-up
+        through its webhook (where the bot may not post itself), else in the conversation."""
+        webhook = self.webhooks.get(str(after))
+        if webhook is None:
+            return (await self._post_part(self.messageable(posted.conversation), reply, part, message)).id
+        followup = await webhook.send(**message_kwargs(message), wait=True)
+        self.webhooks.remember(str(followup.id), webhook)
+        return followup.id
+
+    async def _delete_part(self, posted: Posted, message_id: int) -> None:
+        webhook = self.webhooks.get(str(message_id))
+        try:
+            if webhook is not None:
+                await webhook.delete_message(message_id)
+            else:
+                await self.messageable(posted.conversation).get_partial_message(message_id).delete()
+        except discord.NotFound:
+            pass  # gone already (an earlier try deleted it, or a moderator did)
 
     async def after_post(self, reply: Reply, posted: Posted, *, edited: bool = False) -> None:
         """Forum posts wear a tag saying where they stand, when the forum has such tags."""

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from adapters.discord.channel import DiscordChannel, http_ctx, message_kwargs
+from adapters.discord.post_ids import post_id
 from adapters.discord.render import custom_id, render_reply, truncate
 from adapters.inflight import INDICATOR_AFTER_S, last_resort
 from bot.errors import PlatformError
@@ -91,8 +92,8 @@ class MessageChannel:
         self._typing.stop()
         return await self.base.send(reply)
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        return await self.base.edit(posted, reply)
 
     async def finish(self) -> None:
         await self._typing.close()
@@ -181,8 +182,8 @@ class InteractionChannel:
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        return await self.base.edit(posted, reply)
 
     async def send(self, reply: Reply) -> Posted:
         await self.acknowledge()  # a press left open for a form: follow-ups need the ack first
@@ -210,7 +211,7 @@ class InteractionChannel:
         return await self.base.send(reply)
 
     async def _followup(self, reply: Reply, *, ephemeral: bool) -> Posted:
-        last: discord.WebhookMessage | None = None
+        sent: list[int] = []
         for message in render_reply(reply):
             try:
                 last = await self.interaction.followup.send(
@@ -226,8 +227,8 @@ class InteractionChannel:
                 raise PlatformError(f"Discord refused the follow-up ({exc.status}, code {exc.code})") from exc
             self._thinking = False
             self.base.webhooks.remember(str(last.id), self.interaction.followup)
-        assert last is not None
-        posted = Posted(message_id=str(last.id), conversation=reply.conversation)
+            sent.append(last.id)
+        posted = Posted(message_id=post_id(sent), conversation=reply.conversation)
         if not ephemeral:
             await self.base.after_post(reply, posted)
         return posted

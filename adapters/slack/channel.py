@@ -199,7 +199,9 @@ class SlackChannel:
             return Posted(message_id="", conversation=reply.conversation)
         return await self._post_all(reply, messages)
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        # one message, its text shortened to fit if need be (render_single): Slack needs a second
+        # message only past ~39,000 characters, so unlike Discord's an edit never outgrows its post
         target = split_message_id(posted.message_id)
         if target is None:
             # ephemeral and response-URL messages cannot be updated through chat.update
@@ -207,11 +209,12 @@ class SlackChannel:
                 "not editing a message without a channel ts",
                 extra=ctx(posted.conversation.channel),
             )
-            return
+            return posted
         channel, ts = target
         message = render_single(reply, **await self._render_options(reply))
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+            return posted
         except SlackApiError as exc:
             code = slack_error(exc)
             if code not in _BLOCK_ERRORS:
@@ -231,6 +234,7 @@ class SlackChannel:
                 await self.client.chat_update(channel=channel, ts=ts, text=plain.text, blocks=[])
             except SlackApiError as again:
                 raise SlackCallError("chat.update", slack_error(again)) from again
+            return posted
 
     # posting ---------------------------------------------------------------------------
 

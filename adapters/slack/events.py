@@ -113,8 +113,8 @@ class _Answering:
         self.replied.set()
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        return await self.base.edit(posted, reply)
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)

@@ -343,8 +343,8 @@ class WorkspacesChannel:
             lambda channel, partial: channel.resume(partial),
         )
 
-    async def edit(self, posted: Posted, reply: Reply) -> None:
-        await self._on_channel(posted.conversation, lambda channel: channel.edit(posted, reply))
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        return await self._on_channel(posted.conversation, lambda channel: channel.edit(posted, reply))
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self._on_channel(

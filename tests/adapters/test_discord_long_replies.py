@@ -1,0 +1,149 @@
+"""Discord: a reply longer than one message (2,000 characters) is shown in exactly the messages
+it needs, in order, the sources and buttons on the last, none twice and none missing: when it
+is posted whole, when a streamed answer outgrows the message it was written into, and when the
+asker's edit revises it into a longer or shorter answer.
+
+The real core and discord.py adapter against the fake Discord; the model's answers are the
+fake OpenAI's, streamed, or the offline extractive answer made long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bot.app import Runtime
+from bot.types import Answer, InboundMessage
+from tests.adapters.test_discord_adapter import discord_env, discord_toml, running
+from tests.adapters.test_discord_find_reply import QUESTION, bot_messages, button_ids, fake, inbound
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.timeout(60)
+
+__all__ = ["fake"]  # the fixture, shared with test_discord_find_reply.py
+
+LIMIT = 2000
+STEPS = " ".join(f"Step {n}: open Settings, then Security, then choose Reset." for n in range(60))
+# a model's answer of about 3,600 characters: two Discord messages
+LONG = f"To reset your password, open the login page and click Forgot password [1]. {STEPS} Finally, sign in again [1]."
+SHORT = "On the mobile app, open Settings and tap Reset password [1]."
+EDITED = "How do I reset my password on the mobile app?"
+
+
+class LongAnswer(ConfidentExtractive):
+    """The offline answer, followed by sixty steps: more than one Discord message."""
+
+    async def answer(self, *args: Any, **kwargs: Any) -> Answer:
+        answer = await super().answer(*args, **kwargs)
+        return replace(answer, text=f"{answer.text}\n\n{STEPS}")
+
+
+@pytest.fixture
+def make_offline(fake: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Callable[[], Runtime]:
+    return lambda: make_runtime(discord_toml(fake), env=discord_env(fake), answerer=LongAnswer())
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(default_reply=LONG) as server:
+        yield server
+
+
+@pytest.fixture
+def make_streaming(
+    fake: FakeDiscord, make_runtime: Callable[..., Runtime], model: FakeOpenAI
+) -> Callable[[], Runtime]:
+    env = {**discord_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    return lambda: make_runtime(discord_toml(fake) + "[llm]\nmax_retries = 0\n", env=env)
+
+
+def assert_shown_once(messages: list[dict[str, Any]], *texts: str) -> None:
+    """The messages show one reply: each within the limit, the sources and buttons on the last
+    alone, and each of `texts` exactly once, in order."""
+    assert len(messages) >= 2 and all(len(m["content"]) <= LIMIT for m in messages)
+    assert [bool(button_ids(m)) for m in messages] == [False] * (len(messages) - 1) + [True]
+    assert [bool(m.get("embeds")) for m in messages] == [False] * (len(messages) - 1) + [True]
+    shown = "\n".join(m["content"] for m in messages)
+    assert [shown.count(text) for text in texts] == [1] * len(texts), shown
+    assert sorted(texts, key=shown.index) == list(texts)
+
+
+async def ask(runtime: Runtime, question: InboundMessage) -> None:
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+
+
+# -- live --------------------------------------------------------------------------------------
+
+
+async def test_a_streamed_answer_longer_than_a_message_is_shown_whole(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime]
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    await ask(make_streaming(), inbound(fake, payload))
+    messages = bot_messages(fake, payload["id"])
+    assert len(messages) == 2  # the message streamed into, and the rest of the answer after it
+    assert_shown_once(messages, "Forgot password", "Step 0:", "Step 59:", "Finally, sign in again")
+
+
+async def test_an_answer_longer_than_a_message_is_posted_in_parts(
+    fake: FakeDiscord, make_offline: Callable[[], Runtime]
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    await ask(make_offline(), inbound(fake, payload))
+    assert_shown_once(bot_messages(fake, payload["id"]), "Step 0:", "Step 59:")
+
+
+# -- the asker edits the question ---------------------------------------------------------------
+
+
+def edit_of(question: InboundMessage, text: str) -> InboundMessage:
+    """The asker's edit, as the adapter hands it to the core (its own inbox key)."""
+    return replace(
+        question, id=f"{question.id}:edit:1700000000000", text=text, edited=True, edit_of=question.id
+    )
+
+
+async def test_revising_a_split_answer_into_a_short_one_leaves_one_message(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        first, _ = bot_messages(fake, payload["id"])
+        model.default_reply = SHORT
+        await runtime.bot.on_message(edit_of(question, EDITED), adapter.channel)
+    [revised] = bot_messages(fake, payload["id"])  # the second part, now surplus, is gone
+    assert revised["id"] == first["id"] and revised["content"].startswith("On the mobile app")
+    assert "Step" not in revised["content"] and button_ids(revised)
+
+
+async def test_revising_a_short_answer_into_a_split_one_shows_it_whole(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    runtime = make_streaming()
+    model.default_reply = SHORT
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        [first] = bot_messages(fake, payload["id"])
+        model.default_reply = LONG
+        await runtime.bot.on_message(edit_of(question, EDITED), adapter.channel)
+        revised = bot_messages(fake, payload["id"])
+        assert revised[0]["id"] == first["id"]
+        assert_shown_once(revised, "Forgot password", "Step 0:", "Step 59:")
+        # and the record keeps both parts: edited again, the answer is still one whole reply
+        model.default_reply = LONG.replace("Settings", "Preferences")
+        again = replace(edit_of(question, QUESTION + " (web)"), id=f"{question.id}:edit:1700000000001")
+        await runtime.bot.on_message(again, adapter.channel)
+    final = bot_messages(fake, payload["id"])
+    assert [m["id"] for m in final] == [m["id"] for m in revised]
+    assert_shown_once(final, "Forgot password", "Step 0: open Preferences", "Step 59: open Preferences")
