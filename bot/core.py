@@ -214,9 +214,16 @@ class SupportBot:
     ) -> Outcome:
         return await self._handle_message(message, channel, situation, resume, finish)
 
-    async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None:
+    async def apologise(
+        self, message: InboundMessage, channel: Channel, situation: Situation, replacing: Posted | None = None
+    ) -> None:
         await apologise(
-            self.escalations, message, channel, language=situation.language, scope=situation.scope
+            self.escalations,
+            message,
+            channel,
+            language=situation.language,
+            scope=situation.scope,
+            replacing=replacing,
         )
 
     async def _still_owed(self, message: InboundMessage, resume: Posted, channel: Channel) -> bool:

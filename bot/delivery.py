@@ -59,7 +59,9 @@ class MessageHandler(Protocol):
         finish: Finish | None = None,
     ) -> Outcome: ...
 
-    async def apologise(self, message: InboundMessage, channel: Channel, situation: Situation) -> None: ...
+    async def apologise(
+        self, message: InboundMessage, channel: Channel, situation: Situation, replacing: Posted | None = None
+    ) -> None: ...
 
 
 class Deliveries:
@@ -259,7 +261,8 @@ class Deliveries:
                 )
                 outcome = Outcome.FAILED
                 if message.addressed or message.id in self.responding:
-                    await self.handler.apologise(message, noting, situation)
+                    # a half-written answer left in the thread is replaced by the apology
+                    await self.handler.apologise(message, noting, situation, noting.partial)
             faults.point("event.handled")
             if outcome == Outcome.REFUSED:
                 # the core's other decisions have their INFO line (answered, abstained, ticket
@@ -386,6 +389,7 @@ class _Noting:
         self.note = note
         self.noted = False
         self._unwritten: Posted | None = None  # noted, left for the finish to write
+        self.partial: Posted | None = None  # a post showing a half-written answer (THINKING)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # e.g. the platform's edit_interval
@@ -394,6 +398,7 @@ class _Noting:
         await self._write()
         posted = await self.inner.send(reply)
         faults.point("answer.sent")  # out on the platform, not yet noted: FindsReplies' case
+        self._shows(posted, reply)
         if not self.noted and posted.message_id and not reply.ephemeral_to:
             self.noted = True
             if reply.kind is ReplyKind.ANSWER:
@@ -404,11 +409,20 @@ class _Noting:
 
     async def edit(self, posted: Posted, reply: Reply) -> Posted:
         await self._write()
-        return await self.inner.edit(posted, reply)
+        now = await self.inner.edit(posted, reply)
+        self._shows(posted, reply)
+        return now
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         await self._write()
         return await self.inner.open_thread(message, title)
+
+    def _shows(self, posted: Posted, reply: Reply) -> None:
+        """Keep `partial` current: a post a partial answer went into, until a whole reply replaces it."""
+        if reply.kind is ReplyKind.THINKING and posted.message_id:
+            self.partial = posted
+        elif self.partial is not None and posted.message_id == self.partial.message_id:
+            self.partial = None
 
     def take(self) -> Posted | None:
         """The first post, if its note is left for the finish to write (once)."""

@@ -10,7 +10,7 @@ from bot.conversation import log_context, thread_title
 from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel
-from bot.types import DocVisibility, EscalationReason, InboundMessage, Reply, ReplyKind
+from bot.types import DocVisibility, EscalationReason, InboundMessage, Posted, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,17 @@ async def apologise(
     *,
     language: str,
     scope: DocVisibility,
+    replacing: Posted | None = None,
 ) -> None:
     """Something failed while answering: say so, and hand the question to people so it
-    is not lost (a ticket, staff tagged, in the question's thread where possible)."""
+    is not lost (a ticket, staff tagged, in the question's thread where possible). With
+    `replacing`, the half-written answer the failure left (streamed, never finished), the
+    apology is said in it, as an abstention is said in its streamed post, and the note
+    follows: the thread does not keep half an answer for good. If that edit fails, the
+    apology leads the note, as without."""
+    lead = say("error_lead", language)
+    if replacing is not None and await _said_in(channel, replacing, lead):
+        lead = ""
     try:
         try:
             where = await channel.open_thread(message, thread_title(message.text or "?"))
@@ -43,7 +51,7 @@ async def apologise(
             reason=EscalationReason.ERROR,
             channel=channel,
             language=language,
-            lead=say("error_lead", language),
+            lead=lead,
             in_reply_to=message.id,
             visibility=scope,
         )
@@ -61,3 +69,19 @@ async def apologise(
         )
     except Exception:
         log.exception("could not tell the asker about the failure", extra=log_context(message.conversation))
+
+
+async def _said_in(channel: Channel, partial: Posted, apology: str) -> bool:
+    """Whether `partial` now says `apology` instead of half an answer."""
+    try:
+        await channel.edit(
+            partial, Reply(conversation=partial.conversation, text=apology, kind=ReplyKind.ERROR)
+        )
+    except Exception:
+        log.warning(
+            "could not replace the half-written answer; the apology is a message of its own",
+            exc_info=True,
+            extra=log_context(partial.conversation),
+        )
+        return False
+    return True

@@ -141,6 +141,42 @@ async def test_a_streamed_model_answer_is_one_message_whatever_step_the_process_
     assert len(streamed_posts) == 1
 
 
+async def test_a_failure_after_streaming_replaces_the_half_written_answer_with_the_apology(
+    make_runtime: Callable[..., Runtime], model: FakeOpenAI
+) -> None:
+    """An ordinary failure (not a crash) after the model streamed part of its answer: the event
+    is finished as failed, so nothing would ever finish that post; the apology replaces it."""
+    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\n", env)
+    platform = Platform()
+    with faults.crash_at("answer.composed", error=OSError("connection reset")):
+        outcome = await rt.bot.on_message(question("How long does a refund take?", "apology"), platform)
+    assert outcome == Outcome.FAILED and rt.state.pending_events("slack") == []
+    assert platform.leftovers() == [], platform.final()
+    kinds = [kind for kind, _ in platform.final().values()]
+    assert kinds == [ReplyKind.ERROR, ReplyKind.ESCALATION], platform.final()
+    assert len(rt.state.tickets()) == 1
+
+
+class RefusesTheApologyEdit(Platform):
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ERROR:
+            raise OSError("the platform refused the edit")
+        return await super().edit(posted, reply)
+
+
+async def test_an_apology_the_half_written_answer_refuses_is_said_in_the_note(
+    make_runtime: Callable[..., Runtime], model: FakeOpenAI
+) -> None:
+    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\n", env)
+    platform = RefusesTheApologyEdit()
+    with faults.crash_at("answer.composed", error=OSError("connection reset")):
+        await rt.bot.on_message(question("How long does a refund take?", "apology-refused"), platform)
+    [note] = [text for kind, text in platform.final().values() if kind == ReplyKind.ESCALATION]
+    assert note.startswith("Sorry, something went wrong")
+
+
 async def test_a_replay_cut_short_is_taken_over_by_the_next_process_at_once(
     make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
