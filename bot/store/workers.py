@@ -12,9 +12,10 @@ stopped beating (bot/store/inbox.py). Worker rows exist on SQLite too (one per d
 
 "Stopped beating" is judged here (`live_workers_now`), by each process on its own clock, so
 neither an outage nor hosts whose clocks disagree can make a live worker look dead:
-* a worker is live while its heartbeat is within the lease of this process's clock, or, up to
-  MAX_SKEW older (its clock may run behind), while it still changes: a heartbeat this process
-  has watched stay the same for a whole lease of its own clock is a dead worker's;
+* a heartbeat this process has watched stay the same for a whole lease of its own clock is
+  a dead worker's, however its stamp reads (that host's clock may run ahead); one stamped more
+  than the lease and MAX_SKEW before this clock is dead at first sight (a worker long gone);
+  any other is live (that host's clock may run behind);
 * silence only counts while this process could itself reach the database: a heartbeat of its
   own that failed means an outage, in which no worker could beat, so none is judged dead
   until each has had a whole lease to beat again.
@@ -102,7 +103,7 @@ class WorkerRepository(Repository):
         the module's docstring. Each call reads the heartbeats and watches them change."""
         rows = self.db.execute("select id, heartbeat_at from workers").fetchall()
         blind = self._beat_lost or (self._silence_counts_from is not None and now < self._silence_counts_from)
-        fresh, skewed = iso(now - self.worker_lease), iso(now - self.worker_lease - MAX_SKEW)
+        skewed = iso(now - self.worker_lease - MAX_SKEW)
         watched = self._watched or {}
         live: list[str] = []
         seen: dict[str, tuple[str, datetime]] = {}
@@ -111,7 +112,7 @@ class WorkerRepository(Repository):
             since = before[1] if before is not None and before[0] == beat else now
             seen[worker_id] = (beat, since)
             silent = now - since >= self.worker_lease
-            if blind or worker_id == self.worker_id or beat >= fresh or (beat >= skewed and not silent):
+            if blind or worker_id == self.worker_id or (beat >= skewed and not silent):
                 live.append(worker_id)
         self._watched = seen
         return live

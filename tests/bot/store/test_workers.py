@@ -178,17 +178,19 @@ def test_silence_does_not_count_while_this_worker_could_not_beat(tmp_path: Path)
         dead.close()
 
 
-def test_a_worker_whose_clock_runs_behind_is_live_while_it_beats(state: Path | str) -> None:
-    """Hosts whose clocks disagree: a worker stamping its beats 70 s behind the judge's clock
-    is live as long as its heartbeat changes, and dead once the judge has watched it stay the
-    same for a whole lease."""
+@pytest.mark.parametrize("skew", [timedelta(seconds=70), timedelta(hours=-1)], ids=["behind", "ahead"])
+def test_a_worker_whose_clock_is_off_is_live_while_it_beats_and_dead_when_it_stops(
+    state: Path | str, skew: timedelta
+) -> None:
+    """Hosts whose clocks disagree: a worker stamping its beats 70 s behind (or an hour ahead
+    of) the judge's clock is live as long as its heartbeat changes, and dead once the judge
+    has watched it stay the same for a whole lease."""
     judge, behind = StateStore(state), StateStore(state)
-    skew = timedelta(seconds=70)
     try:
         judge.register_worker(worker("w-judge", "host-a"))
         behind.register_worker(worker("w-behind", "host-b"))
         now = T0
-        for _ in range(6):  # three leases of beats, every 30 s, each stamped 70 s behind
+        for _ in range(6):  # three leases of beats, every 30 s, each stamped off by `skew`
             now += timedelta(seconds=30)
             behind.beat(now - skew)
             judge.beat(now)
@@ -198,11 +200,17 @@ def test_a_worker_whose_clock_runs_behind_is_live_while_it_beats(state: Path | s
             assert "w-behind" in judge.live_workers_now(now)
             now += timedelta(seconds=30)
         assert judge.live_workers_now(now) == ["w-judge"]
-        # a worker silent for longer than the lease and the skew allowed is dead at first sight
+        # a worker that starts later: a heartbeat older than the lease and the skew allowed is
+        # dead at first sight; one stamped ahead of its clock is watched for a lease first
         newcomer = StateStore(state)
         try:
             newcomer.register_worker(worker("w-new", "host-c", now))
-            assert newcomer.live_workers_now(now + WORKER_LEASE + MAX_SKEW) == ["w-new"]
+            later = now + WORKER_LEASE + MAX_SKEW
+            if skew > timedelta(0):
+                assert newcomer.live_workers_now(later) == ["w-new"]
+            else:
+                assert sorted(newcomer.live_workers_now(later)) == ["w-behind", "w-new"]
+                assert newcomer.live_workers_now(later + WORKER_LEASE) == ["w-new"]
         finally:
             newcomer.close()
     finally:
