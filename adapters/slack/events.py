@@ -22,6 +22,7 @@ from typing import Any, Literal
 from slack_bolt.async_app import AsyncApp
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
+from adapters.rate_limited_log import RateLimitedLog
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
@@ -65,6 +66,14 @@ class _Receipt:
         if not self.settled.is_set():
             self.failed = failed
             self.settled.set()
+
+
+def log_bolt_error(error: Exception) -> None:
+    """Bolt's error handler: a listener that raised. An UnrecordedEvent was logged where its
+    cause is known (one line per delivery, not a traceback from here as well)."""
+    if isinstance(error, UnrecordedEvent):
+        return
+    log.error("Bolt could not handle a request (%s)", type(error).__name__, exc_info=error, extra=ctx())
 
 
 # Message subtypes that are people writing; every other subtype (joins, topic changes,
@@ -147,6 +156,9 @@ class SlackEvents:
         # ids of messages being answered right now: a second copy of one (the message event
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
         self._answering: set[str] = set()
+        self._unrecorded = RateLimitedLog(
+            log, more="%d more message(s) not acknowledged, last in %s", extra=ctx()
+        )
 
     def register(self, app: AsyncApp) -> None:
         """Add the listeners to Bolt's app (the transport built it and feeds it requests)."""
@@ -177,11 +189,21 @@ class SlackEvents:
                 async with asyncio.timeout(ACCEPT_WITHIN_SECONDS):  # wait_for may swallow a cancel (3.11)
                     await receipt.settled.wait()
             except TimeoutError:
-                raise UnrecordedEvent(
-                    "the message was not recorded in time; Slack will redeliver it"
-                ) from None
+                self._not_recorded(event, f"not recorded within {ACCEPT_WITHIN_SECONDS:.0f} s")
+                raise UnrecordedEvent("the message was not recorded in time") from None
             if receipt.failed:
-                raise UnrecordedEvent("the message could not be recorded; Slack will redeliver it")
+                raise UnrecordedEvent("the message could not be recorded")
+
+    def _not_recorded(self, event: Mapping[str, Any], why: str) -> None:
+        """One line per delivery Slack is left to repeat, without a traceback (the cause is a
+        store or Slack that is slow or down, and each delivery would repeat it), and at most
+        one a second: an outage fails every event."""
+        where = f"{event.get('channel') or '?'} (ts {event.get('ts') or '?'})"
+        self._unrecorded.write(
+            "not recorded",
+            f"a message in {where}: {why}; not acknowledged, so Slack delivers it again",
+            last=where,
+        )
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -201,12 +223,7 @@ class SlackEvents:
         log.debug("ignoring %s", event.get("type") or body.get("type"), extra=ctx())
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
-        log.error(
-            "Bolt could not handle a request (%s)",
-            type(error).__name__,
-            exc_info=error,
-            extra=ctx(),
-        )
+        log_bolt_error(error)
 
     def _spawn(self, work: Coroutine[Any, Any, None], *, what: str) -> None:
         self._tasks.start(self._guard(work, what), name=f"supportbot-slack-{what}")
@@ -280,6 +297,10 @@ class SlackEvents:
         receipt = receipt or _Receipt()
         try:
             message = await self.translate(body, event, kind)
+        except Exception as exc:
+            receipt.settle(failed=True)
+            self._not_recorded(event, f"could not read it ({type(exc).__name__}: {exc})")
+            return
         except BaseException:
             receipt.settle(failed=True)
             raise
@@ -313,14 +334,10 @@ class SlackEvents:
                 outcome,
                 extra=ctx(channel, thread_ts=message.conversation.thread, message_id=message.id),
             )
-        except Exception:
+        except Exception as exc:
             if receipt.failed:
                 # never recorded, never acked: Slack delivers it again, and nothing was said yet
-                log.warning(
-                    "could not record a message; Slack will redeliver it",
-                    exc_info=True,
-                    extra=ctx(channel, message_id=message.id),
-                )
+                self._not_recorded(event, f"could not record it ({type(exc).__name__}: {exc})")
                 return
             # The core reports its own failures to the asker; getting here means even that
             # failed. Someone who addressed the bot still gets a visible outcome.

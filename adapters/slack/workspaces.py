@@ -46,7 +46,7 @@ from adapters.slack.client import (
     web_logger,
 )
 from adapters.slack.directory import SlackDirectory, SlackIdentity
-from adapters.slack.events import Ack, SlackEvents
+from adapters.slack.events import Ack, SlackEvents, log_bolt_error
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.installations import StoreInstallations
 from bot.config import Settings
@@ -292,7 +292,7 @@ class RoutedListeners:
         await ack()
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
-        log.error("Bolt could not handle a request (%s)", type(error).__name__, exc_info=error, extra=ctx())
+        log_bolt_error(error)
 
 
 class WorkspacesChannel:

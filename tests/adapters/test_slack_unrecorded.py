@@ -3,13 +3,14 @@
 Slack forgets an event once it is acknowledged, so an ack for a message that is in no inbox
 yet (its claim waits on a store another writer holds, or on a rate-limited directory lookup)
 leaves a crash, or the claim's failure, nobody to answer it. Not acknowledged, Slack delivers it
-again, and the inbox answers it once if the slow claim landed after all. Real adapter, store
-and fake Slack throughout.
+again, and the inbox answers it once if the slow claim landed after all. Each such delivery
+costs one log line, not a traceback each. Real adapter, store and fake Slack throughout.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from adapters.slack import SlackAdapter
 from bot import faults
 from bot.app import Runtime
-from tests.adapters.test_slack import MEMBER, TOML, deliver, fake, posts, rt, running, slack_env  # noqa: F401
+from tests.adapters.test_slack import MEMBER, TOML, deliver, fake, posts, rt, running, slack, slack_env  # noqa: F401
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, post_signed
@@ -138,3 +140,24 @@ async def test_a_crash_while_a_rate_limited_author_lookup_holds_the_claim_loses_
         await fake.wait_for_connection(2)
         await deliver(fake, adapter, body, retry_attempt=1, retry_reason="timeout")
     assert len(posts(fake, "C111")) == 1
+
+
+async def test_a_delivery_that_cannot_be_recorded_costs_one_log_line_without_a_traceback(
+    fake: FakeSlack,  # noqa: F811
+    slack: SlackAdapter,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    body = fake.user_message("C111", QUESTION, user=MEMBER, mention=True)
+    with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+        await fake.socket_send("events_api", body, timeout=2.5)
+    assert await slack.drain(timeout=15)
+    # the SDKs log at WARNING and above in production (bot/log.py); ours at INFO and above
+    lines = [
+        r
+        for r in caplog.records
+        if r.name.startswith("adapters.slack")
+        or (r.name.startswith(("slack_bolt", "slack_sdk")) and r.levelno >= logging.WARNING)
+    ]
+    assert [(r.levelno, r.exc_info) for r in lines] == [(logging.WARNING, None)]
+    assert "disk full" in lines[0].getMessage() and "delivers it again" in lines[0].getMessage()
