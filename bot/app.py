@@ -78,7 +78,7 @@ def build_embedder(settings: Settings) -> Embedder | None:
     """The embedder for hybrid retrieval, or None (the default: BM25 alone, no openai import)."""
     if not settings.embeddings_enabled:
         return None
-    from bot.answering.llm import build_embedder as build  # imports openai: only when enabled
+    from bot.answering.openai_client import build_embedder as build  # imports openai: only when enabled
 
     return build(settings)
 

@@ -91,7 +91,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         run: CheckRun = module.doctor_checks
         checks.extend(await run(settings))
     if settings.llm_configured:
-        from bot.answering.llm import doctor_checks
+        from bot.answering.openai_client import doctor_checks
 
         checks.extend(await doctor_checks(settings))
     else:

@@ -202,7 +202,7 @@ class Summarizer(Protocol):
 class Embedder(Protocol):
     """Turns texts into vectors, one per text, in order, through an embeddings endpoint.
 
-    The only implementation speaks the OpenAI API (bot/answering/llm.py), so that retrieval
+    The only implementation speaks the OpenAI API (bot/answering/openai_client.py), so that retrieval
     and the core never import `openai`. Raises `bot.retrieval.embeddings.EmbeddingsUnavailable`
     when the endpoint fails; the core then searches with BM25 alone."""
 

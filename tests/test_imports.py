@@ -45,6 +45,7 @@ NOT_FOR_ASK = (
     # what only a model answer needs: its client, the prompt and the context it is given
     "httpx",
     "bot.answering.llm",
+    "bot.answering.openai_client",
     "bot.answering.prompt",
     "bot.answering.context",
     # the conversation store, the folder watcher, other commands

@@ -1,14 +1,11 @@
 """The model answerer: grounded, cited, streamed answers from any OpenAI-compatible endpoint.
 
-What this module owns: the only use of the `openai` package in `bot/`. It builds the client
-from Settings, sends the prompt from `bot.answering.prompt`, streams the text to the core's
-sink, maps the model's citations back to sources (`bot.answering.citations`), filters the
-output (`bot.answering.safety`), and turns every way the endpoint can fail into one
+What this module owns: the answers. With the client from bot/answering/openai_client.py it
+sends the prompt from `bot.answering.prompt`, streams the text to the core's sink, maps the
+model's citations back to sources (`bot.answering.citations`), filters the output (`bot.answering.safety`), and turns every way the endpoint can fail into one
 `AnswererUnavailable` with a short message saying which way it failed, so the core can fall
-back to the offline answerer and say so. It also owns the `supportbot doctor` checks for the
-endpoint (`doctor_checks`), and the embedder for hybrid retrieval (`OpenAIEmbedder`: the
-endpoint's `/v1/embeddings`, whose failures become `EmbeddingsUnavailable`; see
-bot/retrieval/embeddings.py).
+back to the offline answerer and say so. The client itself, the embedder and the doctor's
+checks of the endpoint are bot/answering/openai_client.py.
 
 What counts as an answer: text that validly cites at least one of the passages it was given.
 A refusal (the `NO_ANSWER` marker, the API's `refusal` field, refusal phrasing), an answer
@@ -33,6 +30,7 @@ from openai.types.chat import (
 )
 
 from bot.answering.citations import is_refusal, map_citations, may_become_marker
+from bot.answering.openai_client import endpoint, make_client
 from bot.answering.prompt import (
     SUMMARY_CHARS,
     PromptMessage,
@@ -41,26 +39,13 @@ from bot.answering.prompt import (
     summary_messages,
 )
 from bot.answering.safety import clean_output, redact_secrets
-from bot.checks import Check
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
 from bot.ports import StreamSink
-from bot.retrieval.embeddings import EmbeddingsUnavailable
 from bot.types import Answer, Passage, RetrievalHints, Turn
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# Local servers (Ollama, llama.cpp, vLLM, LM Studio) ignore the key, but the client insists on one.
-PLACEHOLDER_API_KEY = "not-needed"
-# The doctor should answer promptly even when the answer timeout is generous.
-DOCTOR_TIMEOUT_SECONDS = 15.0
-
-
-def _endpoint(client: openai.AsyncOpenAI) -> str:
-    url = client.base_url
-    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def _to_api(messages: Sequence[PromptMessage]) -> list[ChatCompletionMessageParam]:
@@ -133,7 +118,7 @@ class LLMAnswerer:
         self.deadline_seconds = deadline_seconds
         self.min_confidence = min_confidence
         self.max_tokens = max_tokens
-        self.description = f"model {model} at {_endpoint(client)}"
+        self.description = f"model {model} at {endpoint(client)}"
 
     async def close(self) -> None:
         await self.client.close()
@@ -325,7 +310,7 @@ class LLMAnswerer:
             ) from None
         except openai.NotFoundError as exc:
             raise self._unavailable(
-                f"unknown model '{self.model}' at {_endpoint(self.client)} (404): "
+                f"unknown model '{self.model}' at {endpoint(self.client)} (404): "
                 "check [llm] model or SUPPORTBOT_LLM_MODEL",
                 "model",
                 exc.request_id,
@@ -355,7 +340,7 @@ class LLMAnswerer:
             raise self._unavailable("timeout: the model endpoint did not respond in time", "timeout") from exc
         except openai.APIConnectionError as exc:
             what = (
-                "the connection dropped mid-answer" if received else f"cannot reach {_endpoint(self.client)}"
+                "the connection dropped mid-answer" if received else f"cannot reach {endpoint(self.client)}"
             )
             raise self._unavailable(f"connection error: {what}", "connection") from exc
         except json.JSONDecodeError as exc:
@@ -379,89 +364,6 @@ class LLMAnswerer:
         return AnswererUnavailable(message)
 
 
-def make_client(
-    settings: Settings, *, timeout_seconds: float | None = None, max_retries: int | None = None
-) -> openai.AsyncOpenAI:
-    """An AsyncOpenAI client from Settings (never from the environment: config reads that)."""
-    key = settings.secrets.openai_api_key
-    total = settings.llm.timeout_seconds if timeout_seconds is None else timeout_seconds
-    return openai.AsyncOpenAI(
-        api_key=key.get_secret_value() if key is not None else PLACEHOLDER_API_KEY,
-        base_url=settings.secrets.openai_base_url or DEFAULT_BASE_URL,
-        timeout=openai.Timeout(total, connect=min(settings.llm.connect_timeout_seconds, total)),
-        max_retries=settings.llm.max_retries if max_retries is None else max_retries,
-    )
-
-
-class OpenAIEmbedder:
-    """Vectors from an OpenAI-compatible `/v1/embeddings`: `batch_size` texts a request, up to
-    `concurrency` requests in flight, each with the client's timeout and retries (429, 5xx)."""
-
-    def __init__(
-        self, client: openai.AsyncOpenAI, *, model: str, batch_size: int = 64, concurrency: int = 4
-    ) -> None:
-        self.client = client
-        self.model = model
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.description = f"embeddings {model} at {_endpoint(client)}"
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(batch: list[str]) -> list[list[float]]:
-            async with gate:
-                return await self._request(batch)
-
-        batches = [list(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        results = await asyncio.gather(*(one(batch) for batch in batches), return_exceptions=True)
-        vectors: list[list[float]] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            vectors.extend(result)
-        return vectors
-
-    async def _request(self, batch: list[str]) -> list[list[float]]:
-        where = _endpoint(self.client)
-        try:
-            # the API rejects empty input; the client asks for base64 and decodes it itself
-            response = await self.client.embeddings.create(
-                model=self.model, input=[text if text.strip() else "." for text in batch]
-            )
-        except openai.AuthenticationError:
-            raise EmbeddingsUnavailable(f"bad API key: {where} rejected OPENAI_API_KEY (401)") from None
-        except openai.NotFoundError:
-            raise EmbeddingsUnavailable(
-                f"unknown embedding model '{self.model}' at {where} (404): check [llm] embedding_model"
-            ) from None
-        except openai.RateLimitError:
-            raise EmbeddingsUnavailable("rate limited (429) and still limited after retrying") from None
-        except openai.APIStatusError as exc:
-            raise EmbeddingsUnavailable(f"HTTP {exc.status_code} from {where} after retrying") from None
-        except openai.APITimeoutError:
-            raise EmbeddingsUnavailable(f"timeout: {where} did not answer in time") from None
-        except openai.APIConnectionError:
-            raise EmbeddingsUnavailable(f"connection error: cannot reach {where}") from None
-        except openai.OpenAIError as exc:
-            raise EmbeddingsUnavailable(f"the endpoint failed ({type(exc).__name__})") from None
-        data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(batch) or any(not item.embedding for item in data):
-            raise EmbeddingsUnavailable(f"{where} returned {len(data)} vectors for {len(batch)} texts")
-        return [list(item.embedding) for item in data]
-
-
-def build_embedder(settings: Settings) -> OpenAIEmbedder:
-    embedder = OpenAIEmbedder(make_client(settings), model=settings.llm.embedding_model)
-    log.info("hybrid retrieval with %s", embedder.description)
-    return embedder
-
-
 def build_llm_answerer(settings: Settings) -> LLMAnswerer:
     answerer = LLMAnswerer(
         make_client(settings),
@@ -477,51 +379,3 @@ def build_llm_answerer(settings: Settings) -> LLMAnswerer:
         "set" if settings.secrets.openai_api_key is not None else "not set: placeholder for a local server",
     )
     return answerer
-
-
-async def doctor_checks(settings: Settings) -> list[Check]:
-    """Can the endpoint be reached, is the key accepted, is the model served?"""
-    model = settings.llm.model
-    timeout = min(settings.llm.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
-    client = make_client(settings, timeout_seconds=timeout, max_retries=0)
-    where = _endpoint(client)
-    key_note = (
-        "" if settings.secrets.openai_api_key is not None else " (no OPENAI_API_KEY: fine for a local server)"
-    )
-
-    def fail(detail: str) -> list[Check]:
-        return [Check(name="model", status="fail", detail=detail)]
-
-    served: list[str] = []
-    try:
-        async with asyncio.timeout(timeout * 2):
-            try:
-                await client.models.retrieve(model)
-                return [Check(name="model", status="ok", detail=f"{model} at {where}{key_note}")]
-            except openai.NotFoundError:
-                # An unknown model, or an endpoint without per-model lookup (llama.cpp):
-                # the list decides.
-                pass
-            page = await client.models.list()
-            served = [m.id for m in page.data]
-    except openai.AuthenticationError:
-        return fail(f"bad API key: {where} rejected OPENAI_API_KEY (401); set a valid key")
-    except openai.PermissionDeniedError:
-        return fail(f"access denied (403) at {where}: the API key may not list or use models")
-    except openai.NotFoundError:
-        return fail(f"unknown model '{model}' at {where} (404); set [llm] model or SUPPORTBOT_LLM_MODEL")
-    except (TimeoutError, openai.APITimeoutError):
-        return fail(f"endpoint unreachable: {where} did not answer within {timeout:g} s")
-    except openai.APIConnectionError:
-        return fail(f"endpoint unreachable: cannot connect to {where}; check OPENAI_BASE_URL")
-    except openai.APIStatusError as exc:
-        return fail(f"the endpoint {where} answered HTTP {exc.status_code} when asked for its models")
-    finally:
-        await client.close()
-    if model in served:
-        return [Check(name="model", status="ok", detail=f"{model} at {where}{key_note}")]
-    listed = ", ".join(served[:8]) + (", …" if len(served) > 8 else "")
-    return fail(
-        f"unknown model '{model}' at {where}; it serves: {listed or 'nothing'}. "
-        "Set [llm] model or SUPPORTBOT_LLM_MODEL"
-    )

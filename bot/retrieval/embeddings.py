@@ -7,8 +7,8 @@ pays one `if` per file in `sync()`.
 
 What is embedded: for each chunk, its title, heading path and text (`embedding_text`, cut
 at MAX_EMBED_CHARS); for a question, the question. The `Embedder` (bot/ports.py; the
-OpenAI one lives in bot/answering/llm.py, the only importer of `openai`) does the network
-calls, batched (64 texts a request) with the client's retries.
+OpenAI one lives in bot/answering/openai_client.py) does the network calls, batched (64
+texts a request) with the client's retries.
 
 The cache lives in the index's catalog (catalog.db: a rebuildable cache, never state.db):
 - `chunks` maps each chunk id to the SHA-256 of its embedded text, written by

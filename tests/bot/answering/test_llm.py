@@ -17,7 +17,8 @@ from typing import Any
 import openai
 import pytest
 
-from bot.answering.llm import PLACEHOLDER_API_KEY, LLMAnswerer, build_llm_answerer, doctor_checks
+from bot.answering.llm import LLMAnswerer, build_llm_answerer
+from bot.answering.openai_client import PLACEHOLDER_API_KEY, doctor_checks
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.types import Answer, Passage, Turn
