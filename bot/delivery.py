@@ -245,7 +245,7 @@ class Deliveries:
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
-        noting = _Noting(channel, partial(self._note_post, key))
+        noting = _Noting(channel, partial(self._note_post, key), resume)
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
@@ -382,13 +382,18 @@ class _Noting:
     handler's last act before the finish, so its note is left to the finish, which writes it
     in the same transaction (`take`): one trip to the store per answer fewer, and no wider
     window than a note of its own would leave. Anything done on the channel after it (an
-    edit, another post) writes the note first, as for any other first post."""
+    edit, another post) writes the note first, as for any other first post. An edit that
+    changes which messages show the event's post (a streamed answer that outgrew its one
+    Discord message) notes the post again, as it now is."""
 
-    def __init__(self, inner: Channel, note: Callable[[Posted], Awaitable[None]]) -> None:
+    def __init__(
+        self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
+    ) -> None:
         self.inner = inner
         self.note = note
         self.noted = False
         self._unwritten: Posted | None = None  # noted, left for the finish to write
+        self._post = resume  # the event's post, as the inbox knows it
         self.partial: Posted | None = None  # a post showing a half-written answer (THINKING)
 
     def __getattr__(self, name: str) -> Any:
@@ -401,6 +406,7 @@ class _Noting:
         self._shows(posted, reply)
         if not self.noted and posted.message_id and not reply.ephemeral_to:
             self.noted = True
+            self._post = posted
             if reply.kind is ReplyKind.ANSWER:
                 self._unwritten = posted
             else:
@@ -411,6 +417,9 @@ class _Noting:
         await self._write()
         now = await self.inner.edit(posted, reply)
         self._shows(posted, reply)
+        if self._post is not None and posted == self._post and now != posted:
+            self._post = now
+            await self.note(now)
         return now
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:

@@ -14,6 +14,9 @@ never takes the bot's answer to an earlier question asked in the same place. In 
 question's own thread, which holds nothing else, it is also the bot's first message that
 replies to nothing, before any person spoke (after a person spoke, the bot's next message
 may be answering them, as the port says); the same in a forum post the question starts.
+A reply too long for one message goes on in the bot's messages right after its first, which
+reply to nothing (`render_reply`): those are its parts, up to the first message that is not
+one (adapters/discord/post_ids.py), so the replay's edit reaches them all.
 
 It only reads (`GET /channels/{id}/messages?after=...`), never raises: a refusal, a rate
 limit or a network failure is one log line and None (the replay then answers anew).
@@ -26,6 +29,7 @@ import logging
 import aiohttp
 import discord
 
+from adapters.discord.post_ids import post_id
 from adapters.discord.translate import PLATFORM
 from bot.channel_types import DM_WORKSPACE
 from bot.types import ConversationRef, InboundMessage, Posted
@@ -112,16 +116,21 @@ async def _first_reply(
         after=discord.Object(id=question), limit=LOOKAHEAD, oldest_first=True
     )
     spoke = False
+    parts: list[int] = []  # the reply's messages, once its first is found
     try:
         async for found in history:
-            if found.author.id == me:
-                replied_to = found.reference.message_id if found.reference is not None else None
+            replied_to = found.reference.message_id if found.reference is not None else None
+            if parts:
+                if found.author.id != me or replied_to is not None:
+                    break  # the reply's messages are over
+                parts.append(found.id)  # the next part of a reply too long for one message
+            elif found.author.id == me:
                 if replied_to == question or (starter and replied_to is None and not spoke):
-                    return Posted(message_id=str(found.id), conversation=where)
+                    parts.append(found.id)
             elif found.type in _SPOKEN and not found.author.bot:
                 spoke = True
     except discord.NotFound as exc:
         if own_thread and exc.code == UNKNOWN_CHANNEL:
             raise _NoThread from exc
         raise
-    return None
+    return Posted(message_id=post_id(parts), conversation=where) if parts else None

@@ -1,7 +1,8 @@
 """Discord: a reply longer than one message (2,000 characters) is shown in exactly the messages
 it needs, in order, the sources and buttons on the last, none twice and none missing: when it
-is posted whole, when a streamed answer outgrows the message it was written into, and when the
-asker's edit revises it into a longer or shorter answer.
+is posted whole, when a streamed answer outgrows the message it was written into, when a replay
+after a crash finishes what a dead process began (at each step, `answer.part` between two
+messages included), and when the asker's edit revises it into a longer or shorter answer.
 
 The real core and discord.py adapter against the fake Discord; the model's answers are the
 fake OpenAI's, streamed, or the offline extractive answer made long.
@@ -15,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from bot import faults
 from bot.app import Runtime
 from bot.types import Answer, InboundMessage
 from tests.adapters.test_discord_adapter import discord_env, discord_toml, running
-from tests.adapters.test_discord_find_reply import QUESTION, bot_messages, button_ids, fake, inbound
+from tests.adapters.test_discord_find_reply import QUESTION, bot_messages, button_ids, fake, inbound, restart
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
@@ -78,6 +80,12 @@ async def ask(runtime: Runtime, question: InboundMessage) -> None:
         await runtime.bot.on_message(question, adapter.channel)
 
 
+async def crash_at(runtime: Runtime, question: InboundMessage, point: str) -> None:
+    async with running(runtime) as adapter:
+        with faults.crash_at(point), pytest.raises(faults.Crash):
+            await runtime.bot.on_message(question, adapter.channel)
+
+
 # -- live --------------------------------------------------------------------------------------
 
 
@@ -97,6 +105,48 @@ async def test_an_answer_longer_than_a_message_is_posted_in_parts(
     payload = fake.build_message_create(QUESTION, mention_bot=True)
     await ask(make_offline(), inbound(fake, payload))
     assert_shown_once(bot_messages(fake, payload["id"]), "Step 0:", "Step 59:")
+
+
+# -- a replay after a crash --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", ["answer.part", "answer.sent", "answer.posted"])
+async def test_a_split_answer_is_finished_once_after_a_crash(
+    fake: FakeDiscord, make_offline: Callable[[], Runtime], point: str
+) -> None:
+    """Killed between the parts, or after they all went out but before anything was noted: the
+    replay finds the parts that are out (find_reply) and brings them to its answer, posting
+    what is missing, so the thread shows one answer with one set of buttons. The replay comes
+    after Discord's nonce window (minutes), so a part posted again would not be folded into
+    the earlier one: find_reply alone knows which are out."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    await crash_at(make_offline(), inbound(fake, payload), point)
+    before = [m["id"] for m in bot_messages(fake, payload["id"])]
+    assert len(before) == (1 if point == "answer.part" else 2)
+    fake.nonce_window_seconds = 0
+    assert await restart(make_offline()) == 0
+    after = bot_messages(fake, payload["id"])
+    assert [m["id"] for m in after][: len(before)] == before  # edited in place, not posted again
+    assert_shown_once(after, "Step 0:", "Step 59:")
+
+
+@pytest.mark.parametrize("point", ["answer.part", "answer.posted"])
+async def test_a_streamed_answer_that_outgrew_its_message_is_finished_once_after_a_crash(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI, point: str
+) -> None:
+    """Killed after the final answer went into the streamed message but before its second part
+    was posted, or after it was: the replay resumes the post the inbox noted, as it now is. The
+    model words its answer differently the second time, so no part is recognised by its text."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    await crash_at(make_streaming(), inbound(fake, payload), point)
+    before = [m["id"] for m in bot_messages(fake, payload["id"])]
+    assert len(before) == (1 if point == "answer.part" else 2)
+    model.default_reply = LONG.replace("Settings", "Preferences")
+    assert await restart(make_streaming()) == 0
+    after = bot_messages(fake, payload["id"])
+    assert [m["id"] for m in after][: len(before)] == before
+    assert_shown_once(after, "Forgot password", "Step 0: open Preferences", "Step 59: open Preferences")
+    assert "Settings" not in "".join(m["content"] for m in after)
 
 
 # -- the asker edits the question ---------------------------------------------------------------
