@@ -40,3 +40,8 @@ class PlatformError(SupportBotError):
 class FatalAdapterError(SupportBotError):
     """An adapter cannot run with this configuration (bad token, missing permission or
     intent): restarting will not help, so the supervisor stops instead of retrying."""
+
+
+class MessageGone(PlatformError):
+    """The message an edit was for no longer exists: a person deleted it (the asker, a
+    moderator). What it was to show is posted as a new message instead."""

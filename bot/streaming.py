@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.errors import MessageGone
 from bot.ports import Channel
 from bot.types import ConversationRef, Posted, Reply, ReplyKind
 
@@ -97,16 +98,19 @@ class StreamingReply:
             # and over before the final edit goes, so it never lands on top of it
             editing.cancel()
             await asyncio.wait([editing])
-        if self.posted is None or not self.posted.message_id:
-            # nothing streamed, or the platform gave no handle to edit (a slash command's
-            # response URL): the final reply is a message of its own
-            posted = await self.channel.send(reply)
-            await self._posted(posted)
-            return posted
-        # the final reply may need more messages than the one streamed into (a platform's length
-        # limit): the post as it now is, all its messages, is what the answer's record keeps
-        self.posted = await self.channel.edit(self.posted, reply)
-        return self.posted
+        if self.posted is not None and self.posted.message_id:
+            try:
+                # the final reply may need more messages than the one streamed into (a platform's
+                # length limit): the post as it now is, all its messages, is what the record keeps
+                self.posted = await self.channel.edit(self.posted, reply)
+                return self.posted
+            except MessageGone:  # deleted by a person while written, or before a replay came back
+                log.info("the post being answered in was deleted; the answer is a message of its own")
+        # nothing streamed, or the platform gave no handle to edit (a slash command's response
+        # URL), or the post is gone: the final reply is a message of its own
+        posted = await self.channel.send(reply)
+        await self._posted(posted)
+        return posted
 
     async def _posted(self, posted: Posted) -> None:
         if self.on_post is not None and posted.message_id:

@@ -42,7 +42,7 @@ from adapters.discord.render import (
 )
 from adapters.discord.translate import PLATFORM
 from bot import faults
-from bot.errors import PlatformError
+from bot.errors import MessageGone, PlatformError
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
 # One logger for the whole adapter, as before the package split: log routing and filters
@@ -50,6 +50,7 @@ from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 log = logging.getLogger("adapters.discord")
 
 WEBHOOK_TOKEN_SECONDS = 14 * 60  # interaction tokens live 15 minutes; keep a margin
+UNKNOWN_MESSAGE = 10008  # Discord's JSON error code for a message that does not exist (deleted)
 
 
 class WebhookMessages:
@@ -293,6 +294,8 @@ class DiscordChannel:
                 for surplus in ids[len(rendered) :]:
                     await self._delete_part(posted, surplus)
         except discord.HTTPException as exc:
+            if exc.status == 404 and exc.code == UNKNOWN_MESSAGE:  # deleted (the asker, a moderator)
+                raise MessageGone(f"Discord: the message to edit is gone ({exc.code})") from exc
             log.error(
                 "could not update a message (%s %s)",
                 exc.status,

@@ -31,7 +31,7 @@ from adapters.slack.client import (
 from adapters.slack.directory import SlackDirectory, TtlCache
 from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
-from bot.errors import PlatformError
+from bot.errors import MessageGone, PlatformError
 from bot.messages import say
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
@@ -217,6 +217,8 @@ class SlackChannel:
             return posted
         except SlackApiError as exc:
             code = slack_error(exc)
+            if code == "message_not_found":  # deleted since it was posted (the asker, a moderator)
+                raise MessageGone(f"chat.update failed: {code}") from exc
             if code not in _BLOCK_ERRORS:
                 log.warning(
                     "chat.update failed: %s",

@@ -21,6 +21,7 @@ from dataclasses import replace
 from bot import faults
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
+from bot.errors import MessageGone
 from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
 from bot.escalation.routing import FirstPing, first_ping
 from bot.escalation.sla import SlaClock
@@ -98,7 +99,10 @@ class TicketOpener:
                     mentions=ping.mentions,
                     buttons=ticket_buttons(ticket, language),
                 )
-                await channel.edit(shown, note)
+                try:
+                    shown = await channel.edit(shown, note)
+                except MessageGone:  # deleted (the asker, a moderator): the note is a post of its own
+                    shown = await channel.send(note)
                 await self.store.run(StateStore.add_ticket_post, ticket.id, shown, PostKind.THREAD, text)
                 faults.point("ticket.announced")
             if PostKind.CARD not in done:

@@ -339,3 +339,25 @@ async def test_a_history_discord_refuses_is_no_reply_found_and_no_crash(
     # answered, and the nonce kept it to the one message
     assert runtime.state.pending_events("discord") == []
     assert [m["id"] for m in bot_messages(fake, thread_id)] == [first["id"]]
+
+
+async def test_a_noted_post_a_moderator_deleted_is_answered_anew(
+    fake: FakeDiscord, make: Callable[[], Runtime]
+) -> None:
+    """The dead process's noted post is gone (PATCH: 404 Unknown Message): the replay posts
+    the answer as a new message instead of apologising and opening a ticket."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+    question = inbound(fake, payload, thread=fake.thread_id)
+    runtime = make()
+    left_pending(runtime, question)
+    thinking = fake.build_message_create("To reset …", channel_id=fake.thread_id, author_id=fake.bot_user_id)
+    runtime.state.note_post(f"discord:msg:{question.id}", thinking["id"], question.conversation.key)
+    del fake.messages[fake.thread_id][thinking["id"]]
+    start = len(fake.requests)
+    assert await restart(runtime) == 0
+    assert [r.status for r in fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)] == [
+        404
+    ]
+    [answer] = [m["content"] for m in bot_messages(fake, fake.thread_id)]
+    assert "Forgot password" in answer
+    assert runtime.state.tickets() == []

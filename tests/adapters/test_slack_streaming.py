@@ -1,5 +1,7 @@
 """A model answer streamed into Slack while Slack rate-limits the edits (chat.update 429):
-the model's answer is kept, not thrown away for the offline quote (bot/streaming.py)."""
+the model's answer is kept, not thrown away for the offline quote (bot/streaming.py). And a
+post being answered in that a person deleted (chat.update message_not_found): the answer is
+posted anew, not taken for a failure."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import pytest
 
 from adapters.slack.manifest import BOT_SCOPES
 from bot.app import Runtime
-from tests.adapters.test_slack import MEMBER, TOML, deliver, running, slack_env
+from bot.inbox import serialise_message
+from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.adapters.test_slack import MEMBER, TOML, deliver, posts, running, slack_env
+from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.fakes.slack_server import FakeSlack
 
@@ -43,3 +48,33 @@ async def test_a_rate_limited_edit_does_not_cost_the_model_its_answer(
     final = [c for c in fake.calls("chat.update") if c.ok][-1].params.get("text", "")
     assert "five to seven business days" in final
     assert "language model is unavailable" not in final
+
+
+async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> None:
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    text = "How do I reset my password?"
+    question = fake.add_message("C111", text, user=MEMBER)
+    pending = InboundMessage(
+        id=f"C111:{question['ts']}",
+        conversation=ConversationRef(platform="slack", workspace="T111", channel="C111"),
+        author=Author(id=MEMBER, name="member"),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=rt.bot.clock.now(),
+    )
+    key = f"slack:msg:{pending.id}"
+    rt.state.claim_event(key, "slack", serialise_message(pending), rt.bot.clock.now())
+    # the dead process streamed the beginning of the answer and noted that post, which a
+    # moderator deleted before the restart
+    thinking = fake.add_message("C111", "To reset your …", user=fake.bot_user_id, thread_ts=question["ts"])
+    rt.state.note_post(key, f"C111:{thinking['ts']}", pending.conversation.in_thread(question["ts"]).key)
+    fake._remove_message("C111", thinking["ts"])  # as chat.delete removes it
+    async with running(rt):
+        pass  # the adapter's replay on connecting
+    assert rt.state.pending_events("slack") == []
+    assert [c.response.get("error") for c in fake.calls("chat.update")] == ["message_not_found"]
+    [answer] = [str(c.params.get("text", "")) for c in posts(fake, "C111")]
+    assert "password" in answer.lower() and "something went wrong" not in answer.lower()
