@@ -1,7 +1,10 @@
 """How an inbound message is kept in the store's inbox until it is handled; and the invariant.
 
-Exactly once: a question is answered in one platform message, whatever retries the
-platform makes and wherever the process dies. It holds because of four rules:
+Exactly once: a question is answered in one post, whatever retries the platform makes and
+wherever the process dies. A post is one platform message, or, for a reply longer than the
+platform's limit, the messages that show it in order (a Discord post's id names them all:
+adapters/discord/post_ids.py); an edit of the post brings all of them to the new reply. It
+holds because of four rules:
 
 1. An event is claimed in the inbox (its key is the platform's id, the message kept as
    its payload) before anything is done with it; a second claim of the key is a duplicate.
@@ -24,8 +27,10 @@ platform makes and wherever the process dies. It holds because of four rules:
 The window that remains: the platform accepted a post but the process died before step 2
 recorded its id (one write to the store; for a whole answer, the finish's). There a replay
 asks the platform for the bot's reply (`bot.ports.FindsReplies`, which the Slack and Discord
-channels answer) and finishes it. tests/bot/test_exactly_once.py
-injects a crash at each step (bot/faults.py) and checks the rule.
+channels answer) and finishes it. A finish the store refused after the answer was posted
+(the database away) is written again by the clock, the key held from replays meanwhile
+(bot/delivery.py `_write_unwritten`). tests/bot/test_exactly_once.py injects a crash at each
+step (bot/faults.py) and checks the rule.
 
 `Finish` carries what the handler leaves to the finish; the two functions below are the
 payload's format.
