@@ -33,7 +33,7 @@ from bot.retrieval.evidence import asked_words, assess, titled_first, word_weigh
 from bot.retrieval.folder import look_up, walk
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
-from bot.retrieval.site import detect_site
+from bot.retrieval.site_config import detect_site
 from bot.retrieval.tokenize import (
     ANALYZER_VERSION,
     analyze_query,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval.site import Generator, Site, anchored, detect_site, page_url, slug_style
+from bot.retrieval.site import Generator, Site, anchored, page_url, slug_style
+from bot.retrieval.site_config import detect_site
 from bot.retrieval.slugs import Slugger, SlugStyle, github_slug, python_markdown_slug
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "site"
