@@ -2,8 +2,9 @@
 
 It owns the inbox side of a message's life: the claim (a retry or a redelivery is a
 duplicate), the bounded worker pool new questions and replays share, noting the first
-post made for an event (so a replay edits it instead of posting a second answer),
-finishing the event, and the replays of what a dead process left, which the clock starts
+post made for an event (so a replay edits it instead of posting a second answer: the
+channel it handles through, bot/noting.py), finishing the event (again, if the store
+refused it), and the replays of what a dead process left, which the clock starts
 in the background. What a message *means* is the core's (`MessageHandler`, implemented
 by SupportBot); bot/inbox.py explains the exactly-once design in full.
 """
@@ -13,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot import faults
 from bot.conversation import log_context
 from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, serialise_message
+from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
 from bot.store import AsyncStore, StateStore
-from bot.types import ConversationRef, InboundMessage, Outcome, Posted, Reply, ReplyKind
+from bot.types import ConversationRef, InboundMessage, Outcome, Posted
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +247,7 @@ class Deliveries:
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
-        noting = _Noting(channel, partial(self._note_post, key), resume)
+        noting = NotingChannel(channel, partial(self._note_post, key), resume)
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
@@ -300,7 +302,7 @@ class Deliveries:
             if not unfinished:
                 self._in_flight.discard(key)
 
-    def _try_again(self, key: str, message: InboundMessage, noting: _Noting) -> bool:
+    def _try_again(self, key: str, message: InboundMessage, noting: NotingChannel) -> bool:
         """Whether a handling that failed before doing anything is left unfinished, for the
         clock's replay to handle again: while nothing has been posted for it (no second message
         can come of a retry), for HANDLING_ATTEMPTS tries in all."""
@@ -374,71 +376,3 @@ class Deliveries:
         except Exception:  # a boundary: the next tick tries again
             log.exception("replaying unfinished messages failed", extra={"platform": platform})
             return 0
-
-
-class _Noting:
-    """A Channel that tells the inbox about the first post made for an event (bot/inbox.py,
-    rule 2). A whole answer (ReplyKind.ANSWER, posted complete: nothing was streamed) is the
-    handler's last act before the finish, so its note is left to the finish, which writes it
-    in the same transaction (`take`): one trip to the store per answer fewer, and no wider
-    window than a note of its own would leave. Anything done on the channel after it (an
-    edit, another post) writes the note first, as for any other first post. An edit that
-    changes which messages show the event's post (a streamed answer that outgrew its one
-    Discord message) notes the post again, as it now is."""
-
-    def __init__(
-        self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
-    ) -> None:
-        self.inner = inner
-        self.note = note
-        self.noted = False
-        self._unwritten: Posted | None = None  # noted, left for the finish to write
-        self._post = resume  # the event's post, as the inbox knows it
-        self.partial: Posted | None = None  # a post showing a half-written answer (THINKING)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # e.g. the platform's edit_interval
-
-    async def send(self, reply: Reply) -> Posted:
-        await self._write()
-        posted = await self.inner.send(reply)
-        faults.point("answer.sent")  # out on the platform, not yet noted: FindsReplies' case
-        self._shows(posted, reply)
-        if not self.noted and posted.message_id and not reply.ephemeral_to:
-            self.noted = True
-            self._post = posted
-            if reply.kind is ReplyKind.ANSWER:
-                self._unwritten = posted
-            else:
-                await self.note(posted)
-        return posted
-
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
-        await self._write()
-        now = await self.inner.edit(posted, reply)
-        self._shows(posted, reply)
-        if self._post is not None and posted == self._post and now != posted:
-            self._post = now
-            await self.note(now)
-        return now
-
-    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
-        await self._write()
-        return await self.inner.open_thread(message, title)
-
-    def _shows(self, posted: Posted, reply: Reply) -> None:
-        """Keep `partial` current: a post a partial answer went into, until a whole reply replaces it."""
-        if reply.kind is ReplyKind.THINKING and posted.message_id:
-            self.partial = posted
-        elif self.partial is not None and posted.message_id == self.partial.message_id:
-            self.partial = None
-
-    def take(self) -> Posted | None:
-        """The first post, if its note is left for the finish to write (once)."""
-        posted, self._unwritten = self._unwritten, None
-        return posted
-
-    async def _write(self) -> None:
-        if self._unwritten is not None:
-            await self.note(self._unwritten)
-            self._unwritten = None  # only once written: if the note failed, the finish carries it

@@ -9,7 +9,7 @@ holds because of four rules:
 1. An event is claimed in the inbox (its key is the platform's id, the message kept as
    its payload) before anything is done with it; a second claim of the key is a duplicate.
 2. The post that shows the answer is noted in the inbox as soon as it exists, before any
-   text is streamed into it or anything else is posted (bot/delivery.py `_Noting`). A whole
+   text is streamed into it or anything else is posted (bot/noting.py `NotingChannel`). A whole
    answer (posted complete, nothing streamed) is the handler's last act, so its note rides
    with the finish (rule 3): one write fewer, and nothing awaited in between.
 3. The event is finished only after its outcome is visible; finishing drops the payload

@@ -124,7 +124,7 @@ class StateStore(
     ) -> None:
         """Mark an event handled; with `completion`, the answer it posted is recorded in the
         same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip. `post`: the
-        event's first post, when its note was left to the finish (bot/delivery.py `_Noting`)."""
+        event's first post, when its note was left to the finish (bot/noting.py `NotingChannel`)."""
         if completion is None:
             with one_statement(self.db):
                 self._finish(key, now, status, post)

@@ -45,7 +45,7 @@ ANSWER_POINTS = [
     "event.handled",
 ]
 # a whole answer (nothing streamed) is noted with its event's finish, not on its own: the
-# offline answer has no "answer.noted" step (bot/delivery.py `_Noting`), and up to the finish
+# offline answer has no "answer.noted" step (bot/noting.py `NotingChannel`), and up to the finish
 # ("answer.posted", "answer.recorded", "event.handled") the replay finds the post as it does
 # after "answer.sent"
 WHOLE_ANSWER_POINTS = [point for point in ANSWER_POINTS if point != "answer.noted"]

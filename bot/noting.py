@@ -1,0 +1,85 @@
+"""The channel an event is handled through: it tells the inbox which post shows the answer.
+
+A `NotingChannel` wraps the platform's Channel for one event (bot/delivery.py makes one per
+handling). It owns rule 2 of bot/inbox.py: the first post made for the event is noted in the
+inbox before anything is streamed into it, so a replay after a crash edits that post instead
+of posting a second answer; and it keeps track of a post showing a half-written answer, which
+an apology then replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot import faults
+from bot.ports import Channel
+from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
+
+
+class NotingChannel:
+    """A Channel that tells the inbox about the first post made for an event (bot/inbox.py,
+    rule 2). A whole answer (ReplyKind.ANSWER, posted complete: nothing was streamed) is the
+    handler's last act before the finish, so its note is left to the finish, which writes it
+    in the same transaction (`take`): one trip to the store per answer fewer, and no wider
+    window than a note of its own would leave. Anything done on the channel after it (an
+    edit, another post) writes the note first, as for any other first post. An edit that
+    changes which messages show the event's post (a streamed answer that outgrew its one
+    Discord message) notes the post again, as it now is."""
+
+    def __init__(
+        self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
+    ) -> None:
+        self.inner = inner
+        self.note = note
+        self.noted = False
+        self._unwritten: Posted | None = None  # noted, left for the finish to write
+        self._post = resume  # the event's post, as the inbox knows it
+        self.partial: Posted | None = None  # a post showing a half-written answer (THINKING)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # e.g. the platform's edit_interval
+
+    async def send(self, reply: Reply) -> Posted:
+        await self._write()
+        posted = await self.inner.send(reply)
+        faults.point("answer.sent")  # out on the platform, not yet noted: FindsReplies' case
+        self._shows(posted, reply)
+        if not self.noted and posted.message_id and not reply.ephemeral_to:
+            self.noted = True
+            self._post = posted
+            if reply.kind is ReplyKind.ANSWER:
+                self._unwritten = posted
+            else:
+                await self.note(posted)
+        return posted
+
+    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+        await self._write()
+        now = await self.inner.edit(posted, reply)
+        self._shows(posted, reply)
+        if self._post is not None and posted == self._post and now != posted:
+            self._post = now
+            await self.note(now)
+        return now
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        await self._write()
+        return await self.inner.open_thread(message, title)
+
+    def _shows(self, posted: Posted, reply: Reply) -> None:
+        """Keep `partial` current: a post a partial answer went into, until a whole reply replaces it."""
+        if reply.kind is ReplyKind.THINKING and posted.message_id:
+            self.partial = posted
+        elif self.partial is not None and posted.message_id == self.partial.message_id:
+            self.partial = None
+
+    def take(self) -> Posted | None:
+        """The first post, if its note is left for the finish to write (once)."""
+        posted, self._unwritten = self._unwritten, None
+        return posted
+
+    async def _write(self) -> None:
+        if self._unwritten is not None:
+            await self.note(self._unwritten)
+            self._unwritten = None  # only once written: if the note failed, the finish carries it
