@@ -399,7 +399,8 @@ def _overview_parts(data: Path, now: datetime, repeats: int = 3) -> dict[str, fl
     weeks); milliseconds, median of `repeats`, each with its own `now` as a new view has."""
     from bot.config import load_settings
     from bot.dashboard.trends import collect_trend
-    from bot.insights.metrics import Definitions, Scope, collect
+    from bot.insights.collect import collect
+    from bot.insights.metrics import Definitions, Scope
     from bot.insights.report import parse_period
     from bot.store import StateStore
 

@@ -9,7 +9,7 @@ and (unless it abstained) the bot's post; a share of askers click Helpful / Not 
 Solved, thank the bot or follow up; every ticket gets the team's first reply in its thread,
 most are resolved and some rated. Then, over the whole month:
 
-- ours: `bot.insights.metrics.collect` (every query, one snapshot, then the definitions in
+- ours: `bot.insights.collect.collect` (every query, one snapshot, then the definitions in
   Python), the same call `/support stats` makes; and `supportbot report --format json` in a
   fresh process (interpreter start, settings, opening the store, the report, JSON);
 - anchor: what reading the same rows costs at least, in the same run on the same file:
@@ -191,7 +191,8 @@ def _median_ms(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
 
 def run(questions: int, tickets: int, runs: int, cli_runs: int) -> dict[str, Any]:
     from bot.hours import BusinessHours
-    from bot.insights.metrics import Definitions, Period, Scope, collect
+    from bot.insights.collect import collect
+    from bot.insights.metrics import Definitions, Period, Scope
     from bot.store import StateStore
 
     now = datetime.now(UTC)

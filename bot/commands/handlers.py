@@ -12,7 +12,8 @@ from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageErr
 from bot.escalation import age as ticket_age
 from bot.escalation import sla_state
 from bot.escalation.learning import write_entry
-from bot.insights.metrics import Definitions, Period, Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import chat_summary
 from bot.ports import Channel
 from bot.store import StateStore

@@ -1,7 +1,7 @@
 """The overview's figures over time: the selected period cut into buckets (days, or weeks for
 a month or more), each bucket's figures, and which of them the overview charts.
 
-Each bucket's figures are exactly what `bot.insights.metrics.collect` (and so `supportbot
+Each bucket's figures are exactly what `bot.insights.collect.collect` (and so `supportbot
 report --since START --until END`) gives for it: "as of" its end, so a bucket's numbers are
 the report's for that bucket, not a share of the whole period's. All of them, and the whole
 period's, come from one read of the store in one snapshot (bot/insights/buckets.py), so the
@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from bot.dashboard.charts import Series, bar_chart
 from bot.insights.buckets import collect_buckets
-from bot.insights.metrics import Definitions, Period, Report, Scope, collect
+from bot.insights.collect import Report, collect
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.ports import Store
 
 DAY = timedelta(days=1)

@@ -18,7 +18,8 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bot.insights.metrics import Definitions, Period, Report, Scope, gaps, narrowed, no_gc_pauses
+from bot.insights.collect import Report, gaps, narrowed, no_gc_pauses
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.windows import Window, compute_windows
 from bot.ports import Store
 from bot.store.metrics import RatingRow, TicketMoments, TicketRow

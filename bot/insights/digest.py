@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from bot.config import Settings, digest_target
 from bot.escalation import age
 from bot.hours import DAYS
+from bot.insights.collect import collect
 from bot.insights.gaps import Gaps
-from bot.insights.metrics import Definitions, Metrics, Period, Scope, collect
+from bot.insights.metrics import Definitions, Metrics, Period, Scope
 from bot.ports import Channel, Clock
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore

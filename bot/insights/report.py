@@ -22,16 +22,8 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.errors import StoreError, SupportBotError
-from bot.insights.metrics import (
-    Breakdown,
-    Definitions,
-    Dimension,
-    Metrics,
-    Period,
-    Report,
-    Scope,
-    collect,
-)
+from bot.insights.collect import Report, collect
+from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, Period, Scope
 from bot.privacy.redaction import quoted
 
 

@@ -312,7 +312,8 @@ async def _digest(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked:
 
 def _report(fmt: str) -> Callable[[Runtime, ConsoleChannel, FakeClock, str], Awaitable[str]]:
     async def written(rt: Runtime, channel: ConsoleChannel, clock: FakeClock, asked: str) -> str:
-        from bot.insights.metrics import Definitions, Period, Scope, collect
+        from bot.insights.collect import collect
+        from bot.insights.metrics import Definitions, Period, Scope
         from bot.insights.report import ReportFormat, render
 
         period = Period(since=clock.now() - timedelta(days=7), until=clock.now() + timedelta(minutes=1))

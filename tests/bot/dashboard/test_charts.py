@@ -14,7 +14,8 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.dashboard.charts import Series, bar_chart
 from bot.dashboard.trends import CHARTS
-from bot.insights.metrics import Definitions, Period, Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import to_json
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.bot.dashboard.served import Client

@@ -20,7 +20,8 @@ from bot.cli import app as cli_app
 from bot.core import Outcome
 from bot.dashboard.app import build_app
 from bot.dashboard.serve import dashboard_for, issue_link
-from bot.insights.metrics import Definitions, Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Definitions, Scope
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility

@@ -13,7 +13,8 @@ import pytest
 from bench.report import fill
 from bot.dashboard.trends import buckets, collect_trend
 from bot.insights.buckets import collect_buckets
-from bot.insights.metrics import Period, Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Period, Scope
 from bot.store import StateStore
 from bot.store.store import iso
 from bot.types import Author, EscalationReason, TicketStatus

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.insights.metrics import Dimension, Period, Scope, collect, percentile
+from bot.insights.collect import collect
+from bot.insights.metrics import Dimension, Period, Scope, percentile
 from bot.insights.outcomes import Outcome, outcomes
 from bot.store import StateStore
 from bot.store.metrics import AskerMessageRow, QuestionRow

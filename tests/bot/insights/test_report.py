@@ -20,8 +20,9 @@ from bot.config import Settings
 from bot.dashboard.trends import buckets
 from bot.errors import StoreError
 from bot.insights.buckets import collect_buckets
+from bot.insights.collect import collect
 from bot.insights.gaps import place
-from bot.insights.metrics import Definitions, Metrics, Period, Scope, collect
+from bot.insights.metrics import Definitions, Metrics, Period, Scope
 from bot.insights.report import (
     PeriodError,
     ReportFormat,

@@ -14,7 +14,8 @@ from bench.report import fill
 from bot.dashboard.trends import buckets
 from bot.hours import BusinessHours
 from bot.insights.buckets import collect_buckets
-from bot.insights.metrics import Definitions, Period, Report, Scope, collect
+from bot.insights.collect import Report, collect
+from bot.insights.metrics import Definitions, Period, Scope
 from bot.store import StateStore
 from bot.types import Author, EscalationReason
 from tests.bot.insights.week import DEFINITIONS, NOW, ask, escalate, say, thread

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.channel_types import ChannelMode, Visibility
-from bot.insights.metrics import Period, Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Period, Scope
 from bot.policy import Act, should_respond
 from bot.store import StateStore
 from bot.store.reply_drafts import ReplyDraftStatus

@@ -8,8 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.insights.collect import collect
 from bot.insights.gaps import place
-from bot.insights.metrics import Scope, collect
+from bot.insights.metrics import Scope
 from bot.insights.report import ReportFormat, render
 from bot.store import StateStore
 from bot.store.followups import FollowupClaim

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bot.dashboard.trends import buckets
 from bot.insights.buckets import collect_buckets
-from bot.insights.metrics import Scope, collect
+from bot.insights.collect import collect
+from bot.insights.metrics import Scope
 from bot.store import StateStore
 from bot.types import Author, ConversationRef, EscalationReason
 from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, script_week, thread
