@@ -76,7 +76,8 @@ def _plain_tantivy_replace(kb: Any, folder: Path, relative: str) -> float:
 
 
 def run(files: int, sections: int, runs: int, cli_runs: int) -> dict[str, Any]:
-    from bot.retrieval.knowledge import KnowledgeBase, SyncReport
+    from bot.retrieval.knowledge import KnowledgeBase
+    from bot.retrieval.knowledge_report import SyncReport
     from bot.types import DocVisibility
 
     results: dict[str, Any] = {"machine": machine(), "files": files, "sections": sections, "runs": runs}

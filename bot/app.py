@@ -21,7 +21,8 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.retrieval.indexes import open_folder_knowledge
-from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import Progress, SyncReport
 from bot.retrieval.service import KnowledgeService
 
 # the core and the state store are imported where a runtime is built: `supportbot ask`

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bot.retrieval.knowledge import Progress
+    from bot.retrieval.knowledge_report import Progress
 
 
 @contextmanager

@@ -30,7 +30,8 @@ from bot.types import Answer, DocVisibility, Passage, SearchResult
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.retrieval.knowledge import KnowledgeBase, Progress
+    from bot.retrieval.knowledge import KnowledgeBase
+    from bot.retrieval.knowledge_report import Progress
 
 LANGUAGES = ("en", "ko")  # the product's two languages, as policy.detect_language names them
 RANK_CUTOFF = 10  # recall and MRR look at the first ten distinct documents, whatever --k is

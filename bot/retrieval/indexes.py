@@ -39,7 +39,8 @@ from typing import IO, Any
 
 from bot.errors import StoreError
 from bot.instance import LOCK_FILE
-from bot.retrieval.knowledge import KnowledgeBase, Progress, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import Progress, SyncReport
 from bot.store import Catalog
 
 log = logging.getLogger(__name__)

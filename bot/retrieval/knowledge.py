@@ -9,7 +9,8 @@ index one at a time by this process, whose writer has a bounded buffer, so a fol
 the index is committed (Catalog.record_sync). The catalog's rows stay loaded between syncs of an
 open knowledge base (`_known`), so a one-file change costs the walk and that file.
 A file that cannot be read is recorded with the reason and skipped; it never stops the
-rest of the folder from being indexed.
+rest of the folder from being indexed. What a sync reports (SyncReport, progress) is
+bot/retrieval/knowledge_report.py's.
 
 With embeddings enabled (`embeddings=True`), sync() also records the hash of each chunk's
 embedded text and drops cached vectors nothing refers to any more, and search() re-ranks
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
 from bot.retrieval.evidence import asked_words, assess, titled_first, word_weights
 from bot.retrieval.folder import look_up, walk
 from bot.retrieval.index import SearchIndex
+from bot.retrieval.knowledge_report import KnowledgeSummary, Progress, SyncReport
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
 from bot.retrieval.site_config import detect_site
 from bot.retrieval.tokenize import (
@@ -41,7 +43,6 @@ from bot.retrieval.tokenize import (
 from bot.retrieval.vectors import (
     EMBEDDING_TEXT_VERSION,
     RERANK_CANDIDATES,
-    EmbeddingReport,
     QueryVector,
     embedding_text,
     rerank,
@@ -52,56 +53,6 @@ from bot.store.catalog import FileEntry
 from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]  # (files read, files to read, the last one read)
-
-
-@dataclass
-class SyncReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why it is not indexed)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, problem in a file read)
-    chunks: int = 0  # chunks written in this sync
-    embeddings: EmbeddingReport | None = None  # the vector cache pass after it, when enabled
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
-
-    def describe(self) -> str:
-        parts = [
-            f"{len(self.added)} added",
-            f"{len(self.updated)} updated",
-            f"{len(self.removed)} removed",
-            f"{self.unchanged} unchanged",
-        ]
-        text = "Knowledge folder synced: " + ", ".join(parts) + "."
-        if self.failed:
-            text += f"\n{len(self.failed)} file(s) could not be read:"
-            text += "".join(f"\n- {path}: {reason}" for path, reason in self.failed[:20])
-            if len(self.failed) > 20:
-                text += f"\n- ... and {len(self.failed) - 20} more"
-        for label, entries in (("file(s) read with warnings", self.warnings), ("skipped", self.skipped)):
-            if entries:
-                text += f"\n{len(entries)} {label}:"
-                text += "".join(f"\n- {path}: {reason}" for path, reason in entries[:20])
-                if len(entries) > 20:
-                    text += f"\n- ... and {len(entries) - 20} more"
-        if self.embeddings is not None:
-            text += "\n" + self.embeddings.describe()
-        return text
-
-
-@dataclass(frozen=True, kw_only=True)
-class KnowledgeSummary:
-    folder: Path
-    files: int
-    chunks: int
-    errors: int
 
 
 class KnowledgeBase:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.retrieval.embeddings import QUERY_DEADLINE_SECONDS, Embeddings
-from bot.retrieval.knowledge import KnowledgeBase, KnowledgeSummary, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import KnowledgeSummary, SyncReport
 from bot.retrieval.vectors import EmbeddingReport, QueryVector
 from bot.types import DocVisibility, Passage, SearchResult
 

@@ -10,7 +10,8 @@ import pytest
 
 from bot.app import Runtime
 from bot.config import Settings
-from bot.retrieval.knowledge import KnowledgeBase, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import SyncReport
 from bot.types import DocVisibility
 
 SECRET_WORD = "zanzibarquokka"

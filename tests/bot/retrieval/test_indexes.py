@@ -10,7 +10,8 @@ from pathlib import Path
 from bot.app import open_knowledge
 from bot.config import Settings, load_settings
 from bot.retrieval.indexes import IN_USE_FILE, META_FILE, index_key, list_indexes, open_folder_knowledge
-from bot.retrieval.knowledge import KnowledgeBase, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import SyncReport
 from bot.types import DocVisibility
 from tests.bot.test_cli import run_cli
 from tests.conftest import DOCS, write_docs

@@ -17,7 +17,8 @@ from markdown_it import MarkdownIt
 
 from bot.retrieval import tokenize as tokenize_module
 from bot.retrieval.formats.markdown import parser
-from bot.retrieval.knowledge import KnowledgeBase, SyncReport
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge_report import SyncReport
 from bot.retrieval.reading import POOL_MIN_FILES, pool_size
 from bot.retrieval.tokenize import RUN_CACHE_SIZE, analyze, analyze_query, tokenize
 from bot.types import DocVisibility
