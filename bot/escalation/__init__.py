@@ -8,6 +8,7 @@ The package is split by concern; each module says what it owns:
 - `opening`: opening a ticket, once per thread, however many escalations race.
 - `tickets`: the lifecycle (claim, resolve, close, reopen, reassign, rating, takeover) and
   `Escalations`, the one object the core talks to.
+- `ratings`: asking the asker to rate a resolved ticket, once, and recording the rating.
 - `sla`: the clock: deadlines in working minutes, reminders, second tier, assignee reminder.
 - `learning`: what staff wrote becomes a knowledge draft, and an approved draft a file.
 - `values`: the frozen values and enums they share (`TicketRequest`, `Context`, ...).

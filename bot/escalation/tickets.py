@@ -4,8 +4,9 @@ takeover of a thread by the staff member working on it.
 Every transition is a compare-and-set in the store, so two staff pressing claim at once
 cannot both win; the loser is told who has it. Every transition is recorded with who and
 when, announced in the asker's thread, and reflected in the messages that show the ticket
-(see `cards`). Who gets tagged is `routing`'s decision and the reminders are the `sla`
-clock's; `Escalations` is the one object the core talks to.
+(see `cards`). Who gets tagged is `routing`'s decision, the reminders are the `sla`
+clock's, and asking for a rating and recording it live in `ratings`; `Escalations` is the
+one object the core talks to.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.config import Settings
 from bot.escalation.cards import TicketPosts, status_line
 from bot.escalation.learning import draft_from
 from bot.escalation.opening import TicketOpener
+from bot.escalation.ratings import Satisfaction
 from bot.escalation.routing import staff_mentions
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
@@ -28,9 +30,7 @@ from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.types import (
-    ActionKind,
     Author,
-    Button,
     ConversationRef,
     EscalationReason,
     Reply,
@@ -62,6 +62,7 @@ class Escalations:
         self.opener = TicketOpener(
             settings=settings, store=store, clock=clock, posts=self.posts, sla=self.sla, summarizer=summarizer
         )
+        self.satisfaction = Satisfaction(settings=settings, store=store, clock=clock)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class Escalations:
             fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
         )
         if result.changed and result.ticket is not None:
-            await self._ask_for_rating(result.ticket, channel)
+            await self.satisfaction.ask_for_rating(result.ticket, channel)
             draft = await draft_from(self.store, result.ticket, self.clock.now())
             if draft is not None:
                 return TransitionResult(
@@ -369,42 +370,9 @@ class Escalations:
 
     # -- satisfaction ---------------------------------------------------------------------
 
-    async def _ask_for_rating(self, ticket: Ticket, channel: Channel) -> None:
-        if not self.settings.escalation.ask_rating or not ticket.asker_id:
-            return
-        if not await self.store.run(StateStore.claim_rating_prompt, ticket.id):
-            return  # asked before: a ticket resolved again after a reopen is not rated twice
-        value = str(ticket.id)
-        await channel.send(
-            Reply(
-                conversation=ticket.conversation,
-                text=say("rate_prompt", ticket.language, ticket=ticket.id),
-                kind=ReplyKind.INFO,
-                buttons=(
-                    Button(
-                        action=ActionKind.RATE_GOOD,
-                        label=say("button_rate_good", ticket.language),
-                        value=value,
-                    ),
-                    Button(
-                        action=ActionKind.RATE_BAD, label=say("button_rate_bad", ticket.language), value=value
-                    ),
-                ),
-            )
-        )
-
     async def rate(self, ticket_id: int, actor: Author, rating: TicketRating | str) -> str:
-        """The asker's rating, once. A plain "good" / "bad" is accepted as its TicketRating."""
-        rating = TicketRating(rating)
-        ticket = await self.store.run(StateStore.ticket, ticket_id)
-        if ticket is None:
-            return f"There is no ticket #{ticket_id}."
-        language = ticket.language
-        if actor.id != ticket.asker_id:
-            return say("rate_not_yours", language)
-        if not await self.store.run(StateStore.rate_ticket, ticket_id, rating, actor.id, self.clock.now()):
-            return say("rate_already", language)
-        return say("rate_thanks", language)
+        """The asker's rating, once (bot/escalation/ratings.py)."""
+        return await self.satisfaction.rate(ticket_id, actor, rating)
 
     # -- the SLA clock ---------------------------------------------------------------------
 
