@@ -1,14 +1,15 @@
 """Choosing what to quote: the part of the retrieved passages that answers the question.
 
 Pure functions, no I/O. A passage is split into units (sentences, list items, code blocks,
-table rows) in reading order. Each unit of the best few passages is scored by how much of
-the question's weight (the corpus IDF of its terms) it covers, read together with what it
-depends on: a sentence that introduces a code block or a list ("Use `exclude_none`:") is
-scored with that block, and a code block with the sentence that introduces it. A unit is
-scored like a document in BM25 (term frequency saturated, length normalised against the
-average unit, each term weighted by its corpus IDF), over what a unit holding every
-question term once would score. The score also carries the passage's own retrieval score,
-so a strong sentence in a weak passage does not win over the section ranked first by far.
+table rows) in reading order (bot/answering/units.py). Each unit of the best few passages is
+scored by how much of the question's weight (the corpus IDF of its terms) it covers, read
+together with what it depends on: a sentence that introduces a code block or a list ("Use
+`exclude_none`:") is scored with that block, and a code block with the sentence that
+introduces it. A unit is scored like a document in BM25 (term frequency saturated, length
+normalised against the average unit, each term weighted by its corpus IDF), over what a unit
+holding every question term once would score. The score also carries the passage's own
+retrieval score, so a strong sentence in a weak passage does not win over the section ranked
+first by far.
 
 A how-to is what people ask for, so units that name an API, a parameter or a command
 (inline code) or bring a code block get a bonus, and units that only point elsewhere
@@ -32,9 +33,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 
+from bot.answering.units import Unit, UnitKind, group, split_units
 from bot.retrieval.confidence import QUESTION_WORDS, heading_covers
 from bot.retrieval.tokenize import analyze, topic_words
 from bot.types import Passage
@@ -59,22 +60,6 @@ K1 = 1.2  # BM25's term-frequency saturation, as the index uses (not tuned)
 UNIT_B = 0.15  # BM25's length normalisation of a unit's group
 
 
-class UnitKind(StrEnum):
-    SENTENCE = "sentence"
-    ITEM = "item"  # a list item
-    CODE = "code"  # a fenced code block, whole
-    ROW = "row"  # a table row
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One quotable piece of a passage: a sentence, a list item, a code block or a table row."""
-
-    text: str
-    kind: UnitKind
-    block: int  # units of one paragraph, list or table share a block number
-
-
 @dataclass(frozen=True, kw_only=True)
 class Quote:
     """What the offline answerer quotes from one passage, with its score."""
@@ -84,68 +69,8 @@ class Quote:
     score: float
 
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$|^[^|\n]+(?: \| [^|\n]+)+$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
-_SENTENCE = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[A-Z0-9가-힣`*])")
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_QUOTED = re.compile(r"^\s*(?:>\s?)+")
-
-
-def split_units(text: str) -> list[Unit]:
-    """Markdown into units, in order. Code blocks and table rows are never split."""
-    units: list[Unit] = []
-    block = 0
-    prose: list[str] = []
-    lines = text.splitlines()
-
-    def flush() -> None:
-        # a quoted paragraph's lines each start with `>`: joined into sentences, the marks
-        # would land mid-sentence ("...into multiple > places..."), so its text is quoted bare
-        joined = " ".join(_QUOTED.sub("", s).strip() for s in prose if s.strip())
-        for sentence in _SENTENCE.split(joined):
-            if sentence.strip():
-                units.append(Unit(sentence.strip(), UnitKind.SENTENCE, block))
-        prose.clear()
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            block += 1
-            marker = fence.group(1)
-            code = [line.strip()]
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker):
-                code.append(lines[i])
-                i += 1
-            code.append(marker)  # an unclosed fence is closed, so the quote stays well formed
-            units.append(Unit("\n".join(code), UnitKind.CODE, block))
-            block += 1
-            i += 1
-            continue
-        if not line.strip():
-            flush()
-            block += 1
-        elif _TABLE_ROW.match(line):
-            flush()
-            if not _TABLE_RULE.match(line):
-                units.append(Unit(line.strip(), UnitKind.ROW, block))
-        elif _LIST_ITEM.match(line):
-            flush()
-            units.append(Unit(line.rstrip(), UnitKind.ITEM, block))
-        elif units and units[-1].kind is UnitKind.ITEM and line.startswith(("  ", "\t")) and not prose:
-            last = units.pop()
-            units.append(Unit(f"{last.text} {line.strip()}", UnitKind.ITEM, last.block))
-        else:
-            prose.append(line)
-        i += 1
-    flush()
-    return units
 
 
 def _is_pointer(unit: Unit) -> bool:
@@ -155,34 +80,6 @@ def _is_pointer(unit: Unit) -> bool:
     without_links = _LINK.sub("", unit.text)
     words = re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", without_links).split()
     return bool(_LINK.search(unit.text)) and len(words) <= 2
-
-
-def _introduces(unit: Unit, following: Unit) -> bool:
-    """`unit` is the sentence (or item) that leads into `following`: a list or code after a colon,
-    or code right after the sentence that talks about it."""
-    if following.kind is UnitKind.CODE:
-        return unit.kind is not UnitKind.CODE
-    if following.kind in (UnitKind.ITEM, UnitKind.ROW):
-        return unit.kind is UnitKind.SENTENCE and unit.text.rstrip().endswith(":")
-    return False
-
-
-def _group(units: Sequence[Unit], i: int) -> list[int]:
-    """Unit `i` with what it needs to make sense: what it introduces, or what introduces it."""
-    members = [i]
-    j = i + 1
-    if j < len(units) and _introduces(units[i], units[j]):
-        kind = units[j].kind
-        while j < len(units) and units[j].kind is kind and (kind is not UnitKind.CODE or j == i + 1):
-            members.append(j)
-            j += 1
-    if units[i].kind in (UnitKind.CODE, UnitKind.ITEM, UnitKind.ROW):
-        k = i - 1
-        while k >= 0 and units[k].kind is units[i].kind and units[i].kind is not UnitKind.CODE:
-            k -= 1
-        if k >= 0 and _introduces(units[k], units[k + 1]):
-            members.insert(0, k)
-    return members
 
 
 def term_weights(question: str, passages: Sequence[Passage], idf: Mapping[str, float]) -> dict[str, float]:
@@ -222,7 +119,7 @@ def _prepared(text: str) -> _Scored:
     after question (analysing them was most of an offline answer's CPU), so it is cached."""
     units = split_units(text)
     unit_terms = [Counter(analyze(u.text)) for u in units]
-    groups = [_group(units, i) for i in range(len(units))]
+    groups = [group(units, i) for i in range(len(units))]
     counts = [sum((unit_terms[g] for g in group), Counter()) for group in groups]
     howto = [
         bool(_INLINE_CODE.search(unit.text)) or any(units[g].kind is UnitKind.CODE for g in group)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.answering.context import fit_sections
-from bot.answering.picker import MAX_CODE_LINES, UnitKind, pick, split_units
+from bot.answering.picker import MAX_CODE_LINES, pick
+from bot.answering.units import UnitKind, split_units
 from bot.types import DocVisibility, Passage
 
 FILLER = " ".join(f"Background sentence {i} about history and design goals." for i in range(25))

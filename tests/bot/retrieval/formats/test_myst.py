@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.answering.picker import split_units
+from bot.answering.units import split_units
 from bot.retrieval.documents import SectionKind, read_document
 from bot.retrieval.formats.common import is_python
 
