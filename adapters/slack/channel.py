@@ -4,7 +4,8 @@ This module owns putting replies in front of people: thread replies as Block Kit
 chat.postMessage (falling back to plain text when Slack refuses the blocks), edits over
 chat.update, ephemeral notes over chat.postEphemeral, and a slash command's response URL
 for its invoker (and for the channel when the bot is not a member). Permalinks for ticket
-cards are cached here. How a reply looks is `adapters.slack.render`'s job.
+cards are cached here. How a reply looks is `adapters.slack.render`'s job; finding an
+earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
-    FATAL_AUTH_ERRORS,
     PartlyPosted,
     SlackCallError,
     ctx,
@@ -29,6 +29,7 @@ from adapters.slack.client import (
     split_message_id,
 )
 from adapters.slack.directory import SlackDirectory, TtlCache
+from adapters.slack.find_reply import REPLY_EVENT, find_reply
 from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
 from bot.errors import MessageGone, PlatformError
@@ -41,14 +42,6 @@ log = logging.getLogger(__name__)
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_blocks"})
 # A slash command used where the bot is not a member: answer through the response URL.
 _NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
-# the metadata event a reply to a question carries: {"question": the question's message id}
-REPLY_EVENT = "supportbot_reply"
-
-
-def _ts_order(ts: str) -> tuple[int, int]:
-    """A message ts ("1712345678.000200") as a number to order by; unreadable ones sort first."""
-    seconds, _, micros = ts.partition(".")
-    return (int(seconds), int(micros or 0)) if seconds.isdigit() and (micros or "0").isdigit() else (0, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,48 +127,8 @@ class SlackChannel:
 
     async def find_reply(self, message: InboundMessage) -> Posted | None:
         """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
-        (conversations.replies) that names it in its metadata (`send` labels the first post of
-        a reply to a question); a post without a label (an older version's) only when it is
-        the bot's first and no person spoke before it: a later one may be answering them. A
-        token Slack refuses raises SlackCallError: the caller reads the token again or retries."""
-        parsed = split_message_id(message.id)
-        if parsed is None:
-            return None
-        channel, ts = parsed
-        thread = message.conversation.thread or ts
-        try:
-            found = await self.client.conversations_replies(
-                channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50, include_all_metadata=True
-            )
-        except SlackApiError as exc:
-            code = slack_error(exc)
-            log.warning("conversations.replies failed: %s", code, extra=ctx(channel))
-            if code in FATAL_AUTH_ERRORS:  # "none" would have the replay post a second answer
-                raise SlackCallError("conversations.replies", code) from exc
-            return None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))
-            return None
-        me = self.directory.identity
-        spoke = False
-        for item in found.get("messages") or []:
-            later = str(item.get("ts") or "")
-            if _ts_order(later) <= _ts_order(ts):
-                continue  # the thread's root, or the question itself
-            if item.get("user") == me.bot_user_id or (me.bot_id and item.get("bot_id") == me.bot_id):
-                label = item.get("metadata") or {}
-                if label.get("event_type") == REPLY_EVENT:
-                    # a post that names its question: ours, wherever it is in the thread
-                    if (label.get("event_payload") or {}).get("question") != message.id:
-                        continue  # the answer to another question in the thread
-                elif spoke:
-                    continue  # after someone spoke, an unnamed post may be answering them
-                return Posted(
-                    message_id=message_id(channel, later), conversation=message.conversation.in_thread(thread)
-                )
-            elif item.get("user"):
-                spoke = True
-        return None
+        (adapters/slack/find_reply.py)."""
+        return await find_reply(self.client, self.directory, message)
 
     async def send(self, reply: Reply) -> Posted:
         messages = render_reply(reply, **await self._render_options(reply))

@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter, build_adapter
-from adapters.slack.channel import REPLY_EVENT
+from adapters.slack.find_reply import REPLY_EVENT
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.render import citation_text, iter_strings

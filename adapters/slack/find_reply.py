@@ -1,0 +1,88 @@
+"""Finding what the bot already posted in answer to a message (`bot.ports.FindsReplies`) on Slack.
+
+A process killed after its answer went out but before the inbox noted it leaves a replay
+with no post to resume; this module reads the thread (conversations.replies) to find that
+post, so the replay edits it instead of posting a second answer. `SlackChannel` labels the
+first post of a reply to a question with the question's message id in its metadata
+(`REPLY_EVENT`); that label is what this module looks for.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.client import (
+    FATAL_AUTH_ERRORS,
+    SlackCallError,
+    ctx,
+    message_id,
+    slack_error,
+    split_message_id,
+)
+from adapters.slack.directory import SlackDirectory
+from bot.types import InboundMessage, Posted
+
+# SlackChannel's logger: this is its find_reply, and its log lines keep the channel's name
+log = logging.getLogger("adapters.slack.channel")
+
+# the metadata event a reply to a question carries: {"question": the question's message id}
+REPLY_EVENT = "supportbot_reply"
+
+
+def _ts_order(ts: str) -> tuple[int, int]:
+    """A message ts ("1712345678.000200") as a number to order by; unreadable ones sort first."""
+    seconds, _, micros = ts.partition(".")
+    return (int(seconds), int(micros or 0)) if seconds.isdigit() and (micros or "0").isdigit() else (0, 0)
+
+
+async def find_reply(
+    client: AsyncWebClient, directory: SlackDirectory, message: InboundMessage
+) -> Posted | None:
+    """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
+    (conversations.replies) that names it in its metadata (`SlackChannel.send` labels the
+    first post of a reply to a question); a post without a label (an older version's) only
+    when it is the bot's first and no person spoke before it: a later one may be answering
+    them. A token Slack refuses raises SlackCallError: the caller reads the token again or
+    retries."""
+    parsed = split_message_id(message.id)
+    if parsed is None:
+        return None
+    channel, ts = parsed
+    thread = message.conversation.thread or ts
+    try:
+        found = await client.conversations_replies(
+            channel=channel, ts=thread, oldest=ts, inclusive=False, limit=50, include_all_metadata=True
+        )
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        log.warning("conversations.replies failed: %s", code, extra=ctx(channel))
+        if code in FATAL_AUTH_ERRORS:  # "none" would have the replay post a second answer
+            raise SlackCallError("conversations.replies", code) from exc
+        return None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))
+        return None
+    me = directory.identity
+    spoke = False
+    for item in found.get("messages") or []:
+        later = str(item.get("ts") or "")
+        if _ts_order(later) <= _ts_order(ts):
+            continue  # the thread's root, or the question itself
+        if item.get("user") == me.bot_user_id or (me.bot_id and item.get("bot_id") == me.bot_id):
+            label = item.get("metadata") or {}
+            if label.get("event_type") == REPLY_EVENT:
+                # a post that names its question: ours, wherever it is in the thread
+                if (label.get("event_payload") or {}).get("question") != message.id:
+                    continue  # the answer to another question in the thread
+            elif spoke:
+                continue  # after someone spoke, an unnamed post may be answering them
+            return Posted(
+                message_id=message_id(channel, later), conversation=message.conversation.in_thread(thread)
+            )
+        elif item.get("user"):
+            spoke = True
+    return None
