@@ -161,7 +161,9 @@ def _fill(
     if absent:
         raise StoreError(f"the target lacks the tables {', '.join(absent)}: is it another application's?")
     rows: dict[str, int] = {}
-    with target.conn:  # all or nothing: a failure below leaves the target as it was
+    # all or nothing: a failure below leaves the target as it was. A big table's COPY or
+    # delete takes longer than the bot's statements may (bot/store/postgres_session.py)
+    with target.unhurried(), target.conn:
         held = {t: n for t in order if (n := _count(target, t))}
         if held and not replace:
             raise StoreError(
@@ -228,8 +230,9 @@ def _held_without_migrating(target_url: str, order: list[str]) -> dict[str, int]
         ) from None
     target = connect(target_url)
     try:
-        present = set(target.table_names())
-        return {t: n for t in order if t in present and (n := _count(target, t))}
+        with target.unhurried():  # counting a big table's rows takes a while
+            present = set(target.table_names())
+            return {t: n for t in order if t in present and (n := _count(target, t))}
     finally:
         target.close()
 

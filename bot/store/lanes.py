@@ -9,13 +9,16 @@ more than SLOW_SECONDS last time (a clock job, a long page), and at least every 
 so a fast answer is not held back behind a slow call queued after it. A call whose caller was
 cancelled before it started is skipped, as a thread pool would; one already running
 completes. Calls made once the lane is closing are refused, and any still queued behind the
-close fail instead of waiting forever.
+close fail instead of waiting forever. A close waits a bounded time for the calls queued
+before it (a database that stopped answering must not hold the process's shutdown up): past
+that it leaves the thread to end its call, fail the rest and close the store on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -25,8 +28,13 @@ from typing import Any, Generic, Protocol, TypeVar
 
 R = TypeVar("R")
 
+log = logging.getLogger(__name__)
+
 FLUSH_SECONDS = 0.001  # finished results wait at most about this long for the batch to end
 SLOW_SECONDS = 0.002  # a call that took this long last time does not hold back finished results
+# how long a close waits for the calls queued before it: the store gives a silent database
+# up after bot/store/postgres_session.py's DEADLINE, so a healthy lane is done well within
+CLOSE_SECONDS = 10.0
 
 
 class Closable(Protocol):
@@ -48,6 +56,7 @@ class Lane(Generic[S]):
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # `closed` and the queue's last item change together
         self._closed = False
+        self._given_up = False  # a close stopped waiting: calls not yet started fail
         self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
@@ -68,14 +77,20 @@ class Lane(Generic[S]):
             self._calls.put(_Call(fn, future, outbox))
         return await future
 
-    def close(self) -> None:
-        """Finish every call queued so far, then close the store and stop the thread."""
+    def close(self, wait: float = CLOSE_SECONDS) -> None:
+        """Finish every call queued so far, then close the store and stop the thread; after
+        `wait` seconds, return anyway (logged), leaving the thread to end the call it is in,
+        fail the others and close the store."""
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._calls.put(None)
-        self._thread.join()
-        self.store.close()
+        self._thread.join(wait)
+        if self._thread.is_alive():
+            self._given_up = True
+            log.warning(
+                "the %s thread is still in a call after %g s: closing without it", self._thread.name, wait
+            )
 
     def _serve(self) -> None:
         took: dict[object, float] = {}  # how long each store function took its last time
@@ -86,7 +101,9 @@ class Lane(Generic[S]):
             kind = getattr(call.fn, "func", call.fn)  # the StateStore method of a partial
             if done and took.get(kind, 0.0) > SLOW_SECONDS:
                 done = _hand_back(done)
-            if not call.future.cancelled():  # a plain attribute read: safe from this thread
+            if self._given_up:
+                done.append((call, False, LaneClosed("the state store was closed before this call ran")))
+            elif not call.future.cancelled():  # a plain attribute read: safe from this thread
                 started = time.monotonic()
                 done.append(call.execute())
                 finished = time.monotonic()
@@ -106,6 +123,10 @@ class Lane(Generic[S]):
         with contextlib.suppress(queue.Empty):
             while (late := self._calls.get_nowait()) is not None:
                 late.outbox.put([(late, False, LaneClosed("the state store is closed"))])
+        try:
+            self.store.close()
+        except Exception:  # a boundary: the close may have returned already, nobody to tell
+            log.warning("closing the state store failed", exc_info=True)
 
 
 def _hand_back(done: list[tuple[_Call, bool, Any]]) -> list[tuple[_Call, bool, Any]]:

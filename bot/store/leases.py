@@ -10,7 +10,7 @@ long as that session, which is what makes it a lease rather than a flag in a tab
 * a holder that dies (`kill -9`, a crash) has its socket closed by the kernel, and
   PostgreSQL ends the session and releases the lock at once;
 * a holder whose host vanishes is noticed by the server's TCP keepalives, set short on this
-  session (`KEEPALIVE_*`), so the lock is freed within about half a minute;
+  session (bot/store/postgres_session.py), so the lock is freed within about half a minute;
 * a holder that loses its connection finds out with `check`, and must stop serving: by then
   another worker may hold the lock;
 * a connection that goes silent (a dropped NAT entry, a host that failed over: no error, no
@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
+from bot.store.postgres_session import SERVER_KEEPALIVES, client_keepalives
 from bot.store.urls import redact_url, scrub
 
 if TYPE_CHECKING:
@@ -57,10 +58,6 @@ APPLICATION_NAME = "supportbot-lease"
 # a dead holder may leave the bot deaf; a holder whose check goes unanswered this long stops
 # serving, since the silence may have cost it the session already
 STATEMENT_TIMEOUT = 5.0
-# the server probes an idle lease session after 10 s, then every 5 s, and drops it after 3
-# missed probes: a holder whose machine vanished frees the role within about 25 s. libpq
-# probes the server the same way, so an idle standby's dead connection fails at once when used
-KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
 
 _TRY = "select pg_try_advisory_lock(%s, hashtext(current_schema() || '/' || %s))"
 # whether any session holds the lock: the two-key form keeps its keys in classid / objid
@@ -235,20 +232,10 @@ class GatewayLease:
                 autocommit=True,
                 connect_timeout=max(2, round(self.timeout)),
                 application_name=APPLICATION_NAME,
-                keepalives=1,
-                keepalives_idle=KEEPALIVE_IDLE,
-                keepalives_interval=KEEPALIVE_INTERVAL,
-                keepalives_count=KEEPALIVE_COUNT,
+                **client_keepalives(),
             )
         self._connection = connection
-        # the server's side of the keepalives: user-settable, and ignored on a Unix socket,
-        # where a dead peer is seen at once anyway
-        await self._within_deadline(
-            connection,
-            f"set tcp_keepalives_idle = {KEEPALIVE_IDLE}; set tcp_keepalives_interval = {KEEPALIVE_INTERVAL}; "
-            f"set tcp_keepalives_count = {KEEPALIVE_COUNT}",
-            None,  # no parameters: the simple protocol, which takes several statements
-        )
+        await self._within_deadline(connection, SERVER_KEEPALIVES, None)
         return connection
 
     async def _drop(self) -> None:

@@ -7,6 +7,8 @@ backends run one code path. What it owns:
 
 * opening: one connection from a `psycopg_pool` pool (the store runs every call on one thread,
   see AsyncStore), errors turned into one `StoreError` with advice, the password never shown;
+  with keepalives and deadlines (bot/store/postgres_session.py), so a connection gone silent
+  is given up and the next call gets a fresh one (`live`);
 * the tables (`table(name)`: bot/store/postgres_table.py, the rows and schema calls, with
   SQLite's column types mapped to PostgreSQL's);
 * running each statement through `to_postgres` (bot/store/dialect.py), the small translation
@@ -30,11 +32,13 @@ from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
+from psycopg.abc import PQGen
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from bot.errors import StoreError
 from bot.store.dialect import pg_params, to_postgres
+from bot.store.postgres_session import DEADLINE, STORE_SESSION, UNHURRIED, client_keepalives
 from bot.store.postgres_table import PgTable
 from bot.store.urls import redact_url, scrub
 
@@ -50,6 +54,26 @@ MIGRATION_LOCK = 0x5B07_0001
 class PgIntegrityError(sqlite3.IntegrityError):
     """A constraint refused a write. A subclass of sqlite3's, so the repositories' one
     `except IntegrityError` (bot/store/store.py) catches it on either backend."""
+
+
+class Connection(psycopg.Connection[Any]):
+    """psycopg's connection, giving up when the server says nothing for `deadline` seconds in
+    one exchange (a statement's answer, a commit, a pipeline's sync, a piece of a COPY): the
+    connection is closed then, and the caller gets an OperationalError. None: no deadline."""
+
+    deadline: float | None = DEADLINE
+
+    def wait(self, gen: PQGen[Any], interval: float = 0.1, timeout: float | None = None) -> Any:
+        deadline = self.deadline if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, deadline)
+        except psycopg.errors._WaitTimeout:
+            # half an exchange was had: what the server makes of the rest is unknown, so the
+            # connection is of no further use (psycopg's own way out of a stuck cancel)
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"the database server sent nothing for {deadline:g} s: the connection was given up"
+            ) from None
 
 
 # -- the database ------------------------------------------------------------------------
@@ -127,7 +151,7 @@ class PgDatabase:
     # own transaction (bot/store/rows.py `one_statement` relies on it)
     autocommits = True
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], url: str) -> None:
+    def __init__(self, pool: ConnectionPool[Connection], url: str) -> None:
         self._pool = pool
         self.url = redact_url(url)
         self.connection = pool.getconn()
@@ -137,15 +161,32 @@ class PgDatabase:
         self.batching = False  # inside one_trip()
         self.trips = 0  # how many one_trip() pipelines were opened: which one a Cursor is of
 
-    def live(self) -> psycopg.Connection[Any]:
+    def live(self) -> Connection:
         """The connection, replaced by a fresh one from the pool if the last was lost (a
-        server restart) and no transaction is open on it."""
+        server restart, a silent network given up on) and no transaction is open on it."""
         if self.connection.broken or self.connection.closed:
             if self.conn._open or self.batching:
                 raise StoreError(f"the connection to {self.url} was lost in a transaction")
             self._pool.putconn(self.connection)
             self.connection = self._pool.getconn()
         return self.connection
+
+    @contextmanager
+    def unhurried(self) -> Iterator[None]:
+        """The block's statements have no deadline, on the server or here: migrations and
+        `supportbot store copy`, whose statements may take minutes. Opened outside any
+        transaction (a SET made inside one is undone with it)."""
+        if self.conn.in_transaction or self.batching:
+            raise RuntimeError("unhurried() opens outside a transaction")
+        connection = self.live()
+        connection.execute(UNHURRIED)
+        connection.deadline = None
+        try:
+            yield
+        finally:
+            connection.deadline = DEADLINE
+            if not (connection.closed or connection.broken):  # else the next is a fresh one, set so
+                connection.execute(STORE_SESSION)
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
         return self.run_query(to_postgres(sql), pg_params(params))
@@ -235,12 +276,14 @@ class PgDatabase:
 
     @contextmanager
     def lock(self, key: int) -> Iterator[None]:
-        """A session-wide advisory lock: whoever holds `key` runs, the others wait their turn."""
-        self.run_query("select pg_advisory_lock(%s)", [key])
-        try:
-            yield
-        finally:
-            self.run_query("select pg_advisory_unlock(%s)", [key])
+        """A session-wide advisory lock: whoever holds `key` runs, the others wait their turn,
+        however long it takes (migrations run under it), as the block does: `unhurried`."""
+        with self.unhurried():
+            self.run_query("select pg_advisory_lock(%s)", [key])
+            try:
+                yield
+            finally:
+                self.run_query("select pg_advisory_unlock(%s)", [key])
 
     def columns(self, table: str) -> dict[str, Any]:
         if table not in self._columns:
@@ -323,11 +366,13 @@ def connect(url: str) -> PgDatabase:
             "is running and reachable from here, and the user, password and database name in "
             "SUPPORTBOT_DATABASE_URL (or [store] url); unset both to use SQLite in the data directory."
         ) from None
-    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+    pool: ConnectionPool[Connection] = ConnectionPool(
         url,
+        connection_class=Connection,
         min_size=1,
         max_size=1,  # the store runs on one thread (AsyncStore): one connection serves it
-        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, **client_keepalives()},
+        configure=_configure,
         open=False,
         name="supportbot-store",
     )
@@ -339,3 +384,8 @@ def connect(url: str) -> PgDatabase:
         raise StoreError(
             f"cannot connect to the PostgreSQL database at {shown}: {scrub(str(exc), url)}"
         ) from None
+
+
+def _configure(connection: Connection) -> None:
+    """Each pool connection's session settings, once, as it opens (one round trip)."""
+    connection.execute(STORE_SESSION)

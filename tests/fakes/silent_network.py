@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlencode
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -30,6 +31,11 @@ class SilentNetwork:
         assert self._server is not None, "not started"
         port = self._server.sockets[0].getsockname()[1]
         return make_conninfo(self._server_url, host="127.0.0.1", port=str(port))
+
+    @property
+    def database_url(self) -> str:
+        """`url` as a postgresql:// URL, the form the state store's settings take."""
+        return "postgresql://?" + urlencode(conninfo_to_dict(self.url))
 
     def silence(self) -> int:
         """Every connection open now stops carrying anything, both ways, for good; how many."""

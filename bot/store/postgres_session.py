@@ -1,0 +1,66 @@
+"""What every PostgreSQL session of the bot is given, so that a network gone dark never holds
+it (or its shutdown) up for good.
+
+* TCP keepalives both ways: libpq probes an idle connection after KEEPALIVE_IDLE seconds, so a
+  dead one fails when next used instead of taking the statement down with it; the server
+  probes the bot's, so a worker whose machine vanished has its session ended (and its locks
+  and transaction freed) within about half a minute instead of the kernel's two hours. Data
+  sent and not acknowledged for as long (a network that went dark mid-statement) ends the
+  connection too (`tcp_user_timeout`).
+* on the state store's sessions (bot/store/postgres.py), deadlines: the server cancels a
+  statement after STATEMENT_TIMEOUT, and the client gives up on a connection that answered
+  nothing for DEADLINE (a little more, so a statement the server cancelled reports that
+  instead). Keepalives cannot see every silence (a proxy or a NAT box that still acknowledges
+  what it then drops), the deadline does. Migrations and `supportbot store copy`, whose
+  statements can take minutes on a big install, lift them (`UNHURRIED`).
+
+Only strings and numbers here: bot/store/leases.py imports it without the optional driver.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+# the server probes an idle session after 10 s, then every 5 s, and drops it after 3 missed
+# probes: a peer whose machine vanished is gone within about 25 s. libpq probes the server
+# the same way
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 10, 5, 3
+# sent and unacknowledged this long, a connection is dead: as long as the keepalives take
+TCP_USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
+
+# the longest a state store statement may run. Its statements take milliseconds (a report of
+# a month's figures, on its own lane, a second or two); one stuck this long holds up every
+# answer queued behind it on the store's one thread, and failing it lets them through
+STATEMENT_TIMEOUT = 15.0
+# how long the store waits for any answer from the server before giving the connection up
+DEADLINE = STATEMENT_TIMEOUT + 3.0
+
+# the server's side of the keepalives: user-settable, and ignored on a Unix socket, where a
+# dead peer is seen at once anyway. No parameters: the simple protocol, which takes several
+SERVER_KEEPALIVES = (
+    f"set tcp_keepalives_idle = {KEEPALIVE_IDLE}; set tcp_keepalives_interval = {KEEPALIVE_INTERVAL}; "
+    f"set tcp_keepalives_count = {KEEPALIVE_COUNT}"
+)
+# what each state store session is set to once opened
+STORE_SESSION = f"{SERVER_KEEPALIVES}; set statement_timeout = '{STATEMENT_TIMEOUT:g}s'"
+# for migrations and `store copy`: no statement deadline until STORE_SESSION is set again
+UNHURRIED = "set statement_timeout = 0"
+
+
+class Keepalives(TypedDict):
+    keepalives: int
+    keepalives_idle: int
+    keepalives_interval: int
+    keepalives_count: int
+    tcp_user_timeout: int
+
+
+def client_keepalives() -> Keepalives:
+    """libpq's side of the keepalives, as connection parameters."""
+    return {
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE,
+        "keepalives_interval": KEEPALIVE_INTERVAL,
+        "keepalives_count": KEEPALIVE_COUNT,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }

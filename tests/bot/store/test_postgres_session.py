@@ -1,0 +1,54 @@
+"""What every state store session on PostgreSQL is given (bot/store/postgres_session.py): a
+connection gone silent is given up at a deadline, and migrations run without one."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from bot.store import AsyncStore, StateStore
+from bot.store.postgres import MIGRATION_LOCK, PgDatabase
+from tests.fakes.silent_network import SilentNetwork
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def _db(store: StateStore) -> PgDatabase:
+    assert isinstance(store.db, PgDatabase)
+    return store.db
+
+
+async def test_a_silent_connection_is_given_up_and_the_next_call_gets_a_fresh_one(pg_url: str) -> None:
+    """A connection gone silent (no answer, no error: a dropped NAT entry, a failed-over host)
+    fails its statement at the store's deadline, instead of holding the store's one thread,
+    the heartbeat and every question queued behind it, and the shutdown, for good."""
+    async with SilentNetwork(pg_url) as network:
+        store = AsyncStore(await asyncio.to_thread(StateStore, network.database_url))
+        try:
+            _db(store.store).connection.deadline = 0.5  # tens of seconds by default
+            network.silence()
+            with pytest.raises(psycopg.OperationalError, match=r"sent nothing for 0\.5 s"):
+                await store.run(StateStore.claim_event, "slack:E1", "slack", "{}", NOW)
+            # never reached the server, and the next call runs on a fresh connection
+            assert await store.run(StateStore.claim_event, "slack:E1", "slack", "{}", NOW)
+        finally:
+            await asyncio.to_thread(store.close)
+
+
+def test_statements_have_a_deadline_that_migrations_lift(pg_url: str) -> None:
+    store = StateStore(pg_url)
+    db = _db(store)
+
+    def statement_timeout() -> str:
+        return str(db.execute("show statement_timeout").fetchone()[0])
+
+    try:
+        assert statement_timeout() == "15s" and db.connection.deadline is not None
+        with db.lock(MIGRATION_LOCK):  # what migrations run under: an index on a big table takes minutes
+            assert statement_timeout() == "0" and db.connection.deadline is None
+        assert statement_timeout() == "15s" and db.connection.deadline is not None
+    finally:
+        store.close()
