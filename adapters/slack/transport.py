@@ -114,6 +114,7 @@ class SlackAdapter:
         self.ready = asyncio.Event()
         self.http_port: int | None = None
         self._closed = asyncio.Event()
+        self._refused: FatalAdapterError | None = None  # Slack refused the app token on a reconnect
         self._in_flight = InFlight()  # every event, command and press being handled
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -147,6 +148,8 @@ class SlackAdapter:
         try:
             await self.start()
             await self._closed.wait()
+            if self._refused is not None:
+                raise self._refused  # the app token, revoked while connected: retrying cannot cure it
         finally:
             await self._teardown()
 
@@ -275,11 +278,17 @@ class SlackAdapter:
         assert secret is not None
         token = secret.get_secret_value()
         url = await first_url(client, token)  # a refused token stops here, not in slack_sdk's retries
-        handler = socket_handler(app, client, token, url, ping_interval=self.ping_interval)
+        handler = socket_handler(
+            app, client, token, url, ping_interval=self.ping_interval, on_refused=self._stop_refused
+        )
         # kept before connecting: close() then stops a connect slack_sdk is still retrying
         self._socket = handler
         # slack_bolt declares AsyncBaseSocketModeHandler.connect_async without annotations
         await handler.connect_async()  # type: ignore[no-untyped-call]
+
+    def _stop_refused(self, error: FatalAdapterError) -> None:
+        self._refused = error
+        self._closed.set()
 
     def share_http(self, make_app: Callable[[], Awaitable[Any]]) -> bool:
         """`bot.ports.SharesHttp`: in HTTP mode, serve `make_app`'s routes on this port too."""

@@ -979,6 +979,30 @@ async def test_a_refused_app_token_stops_the_adapter_for_good_saying_what_to_che
         assert len(server.calls("apps.connections.open")) == 1
 
 
+async def test_an_app_token_revoked_while_connected_stops_the_adapter_at_the_reconnect(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """slack_sdk's reconnect would ask for a new URL with a revoked token for ever (an error
+    every ping interval, no events): the refusal stops the adapter, saying what to check."""
+    async with FakeSlack(bot_scopes=BOT_SCOPES) as server:
+        runtime = make_runtime(TOML, env=slack_env(server), answerer=ConfidentExtractive())
+        adapter = build_adapter(
+            runtime.bot, runtime.settings, host="127.0.0.1", port=0, ping_interval=0.2, retry_interval=0.01
+        )
+        task = asyncio.create_task(adapter.run())
+        try:
+            await asyncio.wait_for(adapter.ready.wait(), 10)
+            await server.wait_for_connection(1)
+            server.revoke_token(server.app_token)
+            await server.socket_drop()  # the network drops: slack_sdk reconnects
+            with pytest.raises(FatalAdapterError, match="token_revoked") as info:
+                await asyncio.wait_for(task, 10)
+        finally:
+            await adapter.close()
+        assert "xapp-" in str(info.value)
+        assert [c.error for c in server.calls("apps.connections.open")] == [None, "token_revoked"]
+
+
 # -- HTTP mode --------------------------------------------------------------------------------
 
 
