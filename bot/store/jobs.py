@@ -11,8 +11,9 @@ A job that runs at most once per interval (retention) claims the interval instea
 (`claim_every`): one conditional upsert, so of several processes ticking together one wins.
 Work that must not run in two processes at once (placing knowledge-gap questions, deciding
 whether a burst is new) runs inside `exclusive(name)`: on PostgreSQL a transaction holding
-`pg_advisory_xact_lock(hashtext(name))`, released by its commit or rollback, so a worker
-that dies mid-way never leaves it held; on SQLite nothing, as one process owns the file.
+the advisory lock `name` of its schema (`pg_advisory_xact_lock`), released by its commit or
+rollback, so a worker that dies mid-way never leaves it held; on SQLite nothing, as one
+process owns the file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from bot.store.postgres_session import lock_keys
 from bot.store.rows import transaction
 from bot.store.store import Repository, iso
 
@@ -74,5 +76,7 @@ class JobRepository(Repository):
                 self._lock_until_commit(name)
                 yield True
             else:
-                row = self.db.execute("select pg_try_advisory_xact_lock(hashtext(?))", [name]).fetchone()
+                row = self.db.execute(
+                    f"select pg_try_advisory_xact_lock({lock_keys('?')})", [name]
+                ).fetchone()
                 yield bool(row[0])

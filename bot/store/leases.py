@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
-from bot.store.postgres_session import SERVER_KEEPALIVES, client_keepalives
+from bot.store.postgres_session import SERVER_KEEPALIVES, client_keepalives, schema_hash
 from bot.store.urls import redact_url, scrub
 
 if TYPE_CHECKING:
@@ -59,13 +59,13 @@ APPLICATION_NAME = "supportbot-lease"
 # serving, since the silence may have cost it the session already
 STATEMENT_TIMEOUT = 5.0
 
-_TRY = "select pg_try_advisory_lock(%s, hashtext(current_schema() || '/' || %s))"
+_TRY = f"select pg_try_advisory_lock(%s, {schema_hash('%s')})"
 # whether any session holds the lock: the two-key form keeps its keys in classid / objid
 _TAKEN = (
     "select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
     "and database = (select oid from pg_database where datname = current_database()) "
     "and classid = %s and objsubid = 2 "
-    "and objid = (hashtext(current_schema() || '/' || %s)::bigint & 4294967295)::oid)"
+    f"and objid = ({schema_hash('%s')}::bigint & 4294967295)::oid)"
 )
 
 

@@ -38,7 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from bot.errors import StoreError
 from bot.store.dialect import pg_params, to_postgres
-from bot.store.postgres_session import DEADLINE, STORE_SESSION, UNHURRIED, client_keepalives
+from bot.store.postgres_session import DEADLINE, STORE_SESSION, UNHURRIED, client_keepalives, lock_keys
 from bot.store.postgres_table import PgTable
 from bot.store.urls import redact_url, scrub
 
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 # how long opening waits for the server: long enough for a server across a network, short
 # enough that a wrong URL is reported while the person is still looking at the terminal
 CONNECT_TIMEOUT = 5
-# one key for "migrating now": two workers starting together migrate one after the other
-MIGRATION_LOCK = 0x5B07_0001
+# the lock of "migrating now": two workers starting together migrate one after the other
+MIGRATION_LOCK = "migrations"
 
 
 class PgIntegrityError(sqlite3.IntegrityError):
@@ -275,15 +275,16 @@ class PgDatabase:
         return [str(row[0]) for row in rows]
 
     @contextmanager
-    def lock(self, key: int) -> Iterator[None]:
-        """A session-wide advisory lock: whoever holds `key` runs, the others wait their turn,
-        however long it takes (migrations run under it), as the block does: `unhurried`."""
+    def lock(self, name: str) -> Iterator[None]:
+        """A session-wide advisory lock of this schema: whoever holds `name` runs, the others
+        wait their turn, however long it takes (migrations run under it), as the block does:
+        `unhurried`."""
         with self.unhurried():
-            self.run_query("select pg_advisory_lock(%s)", [key])
+            self.run_query(f"select pg_advisory_lock({lock_keys('%s')})", [name])
             try:
                 yield
             finally:
-                self.run_query("select pg_advisory_unlock(%s)", [key])
+                self.run_query(f"select pg_advisory_unlock({lock_keys('%s')})", [name])
 
     def columns(self, table: str) -> dict[str, Any]:
         if table not in self._columns:

@@ -1,5 +1,5 @@
 """What every PostgreSQL session of the bot is given, so that a network gone dark never holds
-it (or its shutdown) up for good.
+it (or its shutdown) up for good, and the keys of its advisory locks.
 
 * TCP keepalives both ways: libpq probes an idle connection after KEEPALIVE_IDLE seconds, so a
   dead one fails when next used instead of taking the statement down with it; the server
@@ -13,6 +13,9 @@ it (or its shutdown) up for good.
   instead). Keepalives cannot see every silence (a proxy or a NAT box that still acknowledges
   what it then drops), the deadline does. Migrations and `supportbot store copy`, whose
   statements can take minutes on a big install, lift them (`UNHURRIED`).
+* advisory lock keys of this schema's own (`lock_keys`): two installs may share a database in
+  different schemas, and one's `gaps` lock must not hold up the other's clock. The two-key
+  form, whose first key (pg_locks.classid) tells the store's locks from the leases'.
 
 Only strings and numbers here: bot/store/leases.py imports it without the optional driver.
 """
@@ -53,6 +56,22 @@ class Keepalives(TypedDict):
     keepalives_interval: int
     keepalives_count: int
     tcp_user_timeout: int
+
+
+# the first key of the store's advisory locks (migrations, `exclusive`); the gateway lease's
+# is bot/store/leases.py's LEASE_SPACE
+STORE_LOCK_SPACE = 0x5B07_0001
+
+
+def schema_hash(name: str) -> str:
+    """SQL: the lock key of the name bound to the placeholder `name`, this schema's own."""
+    return f"hashtext(current_schema() || '/' || {name})"
+
+
+def lock_keys(name: str, space: int = STORE_LOCK_SPACE) -> str:
+    """SQL: the two keys of the advisory lock named by the placeholder `name` (`?` in the
+    repositories' spelling, `%s` in PostgreSQL's), for pg_advisory_lock and its kin."""
+    return f"{space}, {schema_hash(name)}"
 
 
 def client_keepalives() -> Keepalives:

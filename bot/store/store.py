@@ -19,6 +19,7 @@ from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
 from bot.store.migrations import Migration, migrate
+from bot.store.postgres_session import lock_keys
 from bot.store.sqlite_file import DEFAULT_BUSY_TIMEOUT, advice, close_quietly
 from bot.store.sqlite_file import connect as connect_sqlite
 from bot.store.urls import is_database_url, redact_url
@@ -130,12 +131,12 @@ class Repository:
         return not isinstance(self.db, Database)
 
     def _lock_until_commit(self, name: str) -> None:
-        """Inside a transaction: wait until no other process holds `name`, then hold it until
-        this transaction ends (PostgreSQL's `pg_advisory_xact_lock`: a worker that dies mid-way
-        never leaves it held). On SQLite nothing: the transactions there already run one at a
-        time (BEGIN IMMEDIATE), and one process owns the file."""
+        """Inside a transaction: wait until no other process on this schema holds `name`, then
+        hold it until this transaction ends (PostgreSQL's `pg_advisory_xact_lock`: a worker
+        that dies mid-way never leaves it held). On SQLite nothing: the transactions there
+        already run one at a time (BEGIN IMMEDIATE), and one process owns the file."""
         if self.shared:
-            self.db.execute("select pg_advisory_xact_lock(hashtext(?))", [name])
+            self.db.execute(f"select pg_advisory_xact_lock({lock_keys('?')})", [name])
 
 
 def in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[str, list[Any]]:

@@ -1,9 +1,11 @@
 """What every state store session on PostgreSQL is given (bot/store/postgres_session.py): a
-connection gone silent is given up at a deadline, and migrations run without one."""
+connection gone silent is given up at a deadline, migrations run without one, and its locks
+are its schema's own."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -11,6 +13,7 @@ import pytest
 
 from bot.store import AsyncStore, StateStore
 from bot.store.postgres import MIGRATION_LOCK, PgDatabase
+from tests.bot.store.conftest import in_schema
 from tests.fakes.silent_network import SilentNetwork
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -52,3 +55,20 @@ def test_statements_have_a_deadline_that_migrations_lift(pg_url: str) -> None:
         assert statement_timeout() == "15s" and db.connection.deadline is not None
     finally:
         store.close()
+
+
+def test_a_lock_belongs_to_its_schema(pg_url: str, pg_server: str) -> None:
+    """Two installs sharing a database in different schemas: one placing its knowledge gaps
+    does not hold up the other's."""
+    schema = f"other_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+    here, there = StateStore(pg_url), StateStore(in_schema(pg_server, schema))
+    try:
+        with there.exclusive("gaps") as theirs, here.exclusive("gaps", wait=False) as mine:
+            assert theirs and mine
+    finally:
+        here.close()
+        there.close()
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"drop schema {schema} cascade")
