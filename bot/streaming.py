@@ -91,13 +91,16 @@ class StreamingReply:
             return
         self.edits += 1
 
-    async def finish(self, reply: Reply) -> Posted:
+    async def aclose(self) -> None:
+        """Stop a partial edit still in flight (waiting out a rate limit's Retry-After) and wait
+        until it is over: whatever is said in the post next never lies under a partial answer."""
         editing = self._editing
         if editing is not None and not editing.done():
-            # the final text supersedes it: stopped, not waited out (a rate limit's Retry-After),
-            # and over before the final edit goes, so it never lands on top of it
             editing.cancel()
             await asyncio.wait([editing])
+
+    async def finish(self, reply: Reply) -> Posted:
+        await self.aclose()  # the final text supersedes a partial one
         if self.posted is not None and self.posted.message_id:
             try:
                 # the final reply may need more messages than the one streamed into (a platform's

@@ -171,129 +171,140 @@ class Responder:
             on_post=on_post,
             in_reply_to=message_id,
         )
-        answer, result = await self.answers.ask(
-            question,
-            scope,
-            history=[*memory_turns(remembered or ()), *history],
-            language=language,
-            on_text=stream,
-            answerer=answerer,
-            audiences=audiences,
-        )
-        if note:
-            answer = replace(answer, note=note)
-        faults.point("answer.composed")
-        neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
-        # with the next passage's: how far each stands above what was left out
-        scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
-        # as the answer keeps them: bursts compare it with questions read back from the store
-        asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
-        abstained = self.answers.is_abstention(answer)
-        record = answer_statement(
-            event=finish.key if finish is not None else None,  # a replay records over its own
-            ref=conversation,
-            message_id=message_id,
-            asker_id=asker.id,
-            question=question,
-            answer=answer.text,
-            confidence=answer.confidence,
-            language=answer.language,
-            answerer=answer.answerer,
-            abstained=abstained,
-            sources=answer.citations,
-            top_path=result.passages[0].path if result.passages else None,
-            at=self.clock.now(),
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            neighbours=neighbours,
-            scores=scores,
-        )
-        watched = conversation if self.incidents is not None else None
-        # an answer (not an abstention) is compared with resolved tickets: read in the same trip
-        # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
-        stamp = self.similar.due(conversation) if self.similar is not None and not abstained else None
-        compared = conversation if stamp is not None else None
-        recorded = await self.store.run(record_answer, record, watched, compared)
-        answer_id = recorded.answer_id
-        notice = (
-            await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
-            if self.incidents is not None
-            else None
-        )
-        log.info(
-            "%s confidence=%.2f passages=%d",
-            "abstained" if abstained else "answered",
-            answer.confidence,
-            len(result.passages),
-            extra={**log_context(conversation), "answer_id": answer_id},
-        )
-        if abstained:
-            if stream.posted is not None:  # the model wrote something, then declined
-                await stream.finish(
-                    Reply(conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN)
-                )
-            answered_before = any(turn.role == "bot" for turn in history)
-            closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
-            await self.escalations.open(
-                conversation=conversation,
-                asker=asker,
+        try:
+            answer, result = await self.answers.ask(
+                question,
+                scope,
+                history=[*memory_turns(remembered or ()), *history],
+                language=language,
+                on_text=stream,
+                answerer=answerer,
+                audiences=audiences,
+            )
+            if note:
+                answer = replace(answer, note=note)
+            faults.point("answer.composed")
+            neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
+            # with the next passage's: how far each stands above what was left out
+            scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
+            # as the answer keeps them: bursts compare it with questions read back from the store
+            asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
+            abstained = self.answers.is_abstention(answer)
+            record = answer_statement(
+                event=finish.key if finish is not None else None,  # a replay records over its own
+                ref=conversation,
+                message_id=message_id,
+                asker_id=asker.id,
                 question=question,
-                reason=EscalationReason.UNANSWERED_FOLLOWUPS
-                if answered_before
-                else EscalationReason.LOW_CONFIDENCE,
-                channel=channel,
-                language=language,
-                lead=_with_notice(notice, "" if stream.posted is not None else say("abstain", language)),
-                answer_id=answer_id,
-                in_reply_to=message_id,
-                visibility=scope,
-                tags=result.passages[0].tags if result.passages else (),
-                context=Context(sources=closest),
+                answer=answer.text,
+                confidence=answer.confidence,
+                language=answer.language,
+                answerer=answer.answerer,
+                abstained=abstained,
+                sources=answer.citations,
+                top_path=result.passages[0].path if result.passages else None,
+                at=self.clock.now(),
+                tokens_in=answer.tokens_in,
+                tokens_out=answer.tokens_out,
+                neighbours=neighbours,
+                scores=scores,
             )
-            await self.recorder.mark_bot_thread(conversation)
-            await self._watch_for_bursts(answer_id, conversation, channel, asked)
-            return Outcome.ESCALATED
-        text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
-        text = _with_notice(notice, text)
-        # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
-        own = remembered_tickets(remembered or ())
-        among = (
-            self.similar.keep(conversation, recorded.resolved, stamp)
-            if self.similar is not None and stamp is not None and recorded.resolved is not None
-            else None
-        )
-        mine = await self._similar_resolved(conversation, asked, scope, own, among) if own else None
-        resolved = mine or await self._similar_resolved(conversation, asked, scope, resolved=among)
-        if resolved is not None and resolved.resolved_at is not None:
-            key = "similar_own_ticket" if mine else "similar_resolved"
-            text += "\n\n" + say(key, language, ticket=resolved.id, date=f"{resolved.resolved_at:%Y-%m-%d}")
-        posted = await stream.finish(
-            Reply(
-                conversation=conversation,
-                text=text,
-                kind=ReplyKind.ANSWER,
-                citations=answer.citations,
-                buttons=answer_buttons(language, answer_id),
-                in_reply_to=message_id,
-                language=language,
-                refers_to=resolved.conversation if resolved is not None else None,
+            watched = conversation if self.incidents is not None else None
+            # an answer (not an abstention) is compared with resolved tickets: read in the same trip
+            # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
+            stamp = self.similar.due(conversation) if self.similar is not None and not abstained else None
+            compared = conversation if stamp is not None else None
+            recorded = await self.store.run(record_answer, record, watched, compared)
+            answer_id = recorded.answer_id
+            notice = (
+                await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
+                if self.incidents is not None
+                else None
             )
-        )
-        faults.point("answer.posted")
-        if on_posted is not None:
-            on_posted()  # answered: a later failure owes no apology
-        # "Did this solve it?" in after_hours, unless confirmed first: scheduled with the record
-        due = self.followups.due_for(posted.conversation, asker) if self.followups is not None else None
-        completion = Completion(
-            answer_id=answer_id, posted=posted, text=answer.text, at=self.clock.now(), followup_due=due
-        )
-        if finish is not None:
-            finish.completion = completion
-        else:
-            await self.store.run(StateStore.complete_answer, completion)
-        faults.point("answer.recorded")
-        await after_record(finish, partial(self._watch_for_bursts, answer_id, conversation, channel, asked))
-        return Outcome.ANSWERED
+            log.info(
+                "%s confidence=%.2f passages=%d",
+                "abstained" if abstained else "answered",
+                answer.confidence,
+                len(result.passages),
+                extra={**log_context(conversation), "answer_id": answer_id},
+            )
+            if abstained:
+                if stream.posted is not None:  # the model wrote something, then declined
+                    await stream.finish(
+                        Reply(
+                            conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN
+                        )
+                    )
+                answered_before = any(turn.role == "bot" for turn in history)
+                closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
+                await self.escalations.open(
+                    conversation=conversation,
+                    asker=asker,
+                    question=question,
+                    reason=EscalationReason.UNANSWERED_FOLLOWUPS
+                    if answered_before
+                    else EscalationReason.LOW_CONFIDENCE,
+                    channel=channel,
+                    language=language,
+                    lead=_with_notice(notice, "" if stream.posted is not None else say("abstain", language)),
+                    answer_id=answer_id,
+                    in_reply_to=message_id,
+                    visibility=scope,
+                    tags=result.passages[0].tags if result.passages else (),
+                    context=Context(sources=closest),
+                )
+                await self.recorder.mark_bot_thread(conversation)
+                await self._watch_for_bursts(answer_id, conversation, channel, asked)
+                return Outcome.ESCALATED
+            text = answer.text if not answer.note else f"{answer.text}\n\n_{answer.note}_"
+            text = _with_notice(notice, text)
+            # with memory on, the asker's own past tickets come first (bot/privacy/people.py)
+            own = remembered_tickets(remembered or ())
+            among = (
+                self.similar.keep(conversation, recorded.resolved, stamp)
+                if self.similar is not None and stamp is not None and recorded.resolved is not None
+                else None
+            )
+            mine = await self._similar_resolved(conversation, asked, scope, own, among) if own else None
+            resolved = mine or await self._similar_resolved(conversation, asked, scope, resolved=among)
+            if resolved is not None and resolved.resolved_at is not None:
+                key = "similar_own_ticket" if mine else "similar_resolved"
+                text += "\n\n" + say(
+                    key, language, ticket=resolved.id, date=f"{resolved.resolved_at:%Y-%m-%d}"
+                )
+            posted = await stream.finish(
+                Reply(
+                    conversation=conversation,
+                    text=text,
+                    kind=ReplyKind.ANSWER,
+                    citations=answer.citations,
+                    buttons=answer_buttons(language, answer_id),
+                    in_reply_to=message_id,
+                    language=language,
+                    refers_to=resolved.conversation if resolved is not None else None,
+                )
+            )
+            faults.point("answer.posted")
+            if on_posted is not None:
+                on_posted()  # answered: a later failure owes no apology
+            # "Did this solve it?" in after_hours, unless confirmed first: scheduled with the record
+            due = self.followups.due_for(posted.conversation, asker) if self.followups is not None else None
+            completion = Completion(
+                answer_id=answer_id, posted=posted, text=answer.text, at=self.clock.now(), followup_due=due
+            )
+            if finish is not None:
+                finish.completion = completion
+            else:
+                await self.store.run(StateStore.complete_answer, completion)
+            faults.point("answer.recorded")
+            await after_record(
+                finish, partial(self._watch_for_bursts, answer_id, conversation, channel, asked)
+            )
+            return Outcome.ANSWERED
+        finally:
+            # a partial edit still waiting (a rate limit) must not land on what is said next in
+            # that post: an apology, an escalation note, a replay's answer
+            await stream.aclose()
 
     async def _similar_resolved(
         self,

@@ -5,11 +5,13 @@ posted anew, not taken for a failure."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from adapters.slack.manifest import BOT_SCOPES
+from bot import faults
 from bot.app import Runtime
 from bot.inbox import serialise_message
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
@@ -78,3 +80,33 @@ async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
     assert [c.response.get("error") for c in fake.calls("chat.update")] == ["message_not_found"]
     [answer] = [str(c.params.get("text", "")) for c in posts(fake, "C111")]
     assert "password" in answer.lower() and "something went wrong" not in answer.lower()
+
+
+def _partial_edits_pending() -> list[asyncio.Task[object]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "StreamingReply._edit"
+    ]
+
+
+async def test_a_partial_edit_waiting_out_a_rate_limit_never_lands_on_the_apology(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """The answer fails after the model streamed (the store refusing its record) while a partial
+    edit waits out Slack's Retry-After: the apology is said in the streamed post, and the
+    partial edit is stopped before it, not sent over it afterwards."""
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
+    words = "Refunds take five to seven business days to arrive on the original payment method [1]."
+    model.enqueue(Answer(words, chunk_delay=0.15))
+    fake.rate_limit("chat.update", times=1, retry_after=30)
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        with faults.crash_at("answer.composed", error=RuntimeError("the store went away")):
+            await deliver(fake, adapter, body)
+        assert _partial_edits_pending() == []  # stopped, not left to land in 30 s
+        ts = fake.calls("chat.postMessage")[0].response["ts"]
+        updates = [c for c in fake.calls("chat.update") if c.ok and c.params.get("ts") == ts]
+        assert updates and "Sorry" in updates[-1].params.get("text", "")
