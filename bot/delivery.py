@@ -278,6 +278,7 @@ class Deliveries:
                 await self.store.run(
                     StateStore.finish_event, key, self.clock.now(), str(outcome), finish.completion, post
                 )
+                faults.point("event.finished")  # committed, but the store's answer may be lost
             except asyncio.CancelledError:
                 # a shutdown gave up waiting: the finish may never run, so the note it carried
                 # is written alone, for the next start to edit the post rather than repeat it
@@ -346,19 +347,34 @@ class Deliveries:
     async def _write_unwritten(self) -> None:
         """Finishes the store refused (it was away), written again until it takes them: the
         answer's record with them (a thread the bot answered in hears its follow-ups). Until
-        then the key stays in flight: a replay of it would answer it twice."""
+        then the key stays in flight: a replay of it would answer it twice. Each is tried on
+        its own (one the store never takes holds up no other), and one line says what is left."""
+        left: list[str] = []
+        failure = ""
         for key, owed in list(self._unwritten.items()):
             try:
                 await self.store.run(
-                    StateStore.finish_event, key, self.clock.now(), owed.outcome, owed.completion, owed.post
+                    StateStore.finish_event,
+                    key,
+                    self.clock.now(),
+                    owed.outcome,
+                    owed.completion,
+                    owed.post,
+                    again=True,
                 )
             except Exception as exc:
-                log.warning(
-                    "could not mark an event handled yet (%s)", type(exc).__name__, extra={"event": key}
-                )
-                return  # the store is still away: the others wait for the next tick too
+                left.append(key)
+                failure = type(exc).__name__
+                continue
             del self._unwritten[key]
             self._in_flight.discard(key)
+        if left:
+            log.warning(
+                "could not mark %d handled events as handled yet (%s); trying again at the next tick",
+                len(left),
+                failure,
+                extra={"event": left[0]},
+            )
 
     async def settle(self) -> None:
         """Wait for the replays the clock started (tests, and an orderly shutdown)."""

@@ -256,6 +256,7 @@ class InboxStore(Protocol):
         status: str = "done",
         completion: Completion | None = None,
         post: Posted | None = None,
+        again: bool = False,
     ) -> None: ...
 
     def prune_inbox(self, before: datetime) -> int: ...

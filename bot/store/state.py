@@ -121,21 +121,26 @@ class StateStore(
         status: str = "done",
         completion: Completion | None = None,
         post: Posted | None = None,
+        again: bool = False,
     ) -> None:
         """Mark an event handled; with `completion`, the answer it posted is recorded in the
         same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip. `post`: the
-        event's first post, when its note was left to the finish (bot/noting.py `NotingChannel`)."""
+        event's first post, when its note was left to the finish (bot/noting.py `NotingChannel`).
+        `again`: a finish written once more after an error (bot/delivery.py `_write_unwritten`),
+        which may have been committed all the same (a connection lost after the commit): the
+        bot's message is then not kept a second time."""
         if completion is None:
             with one_statement(self.db):
                 self._finish(key, now, status, post)
             return
         with one_trip(self.db):
-            self._complete(completion)
+            self._complete(completion, once=again)
             self._finish(key, now, status, post)
 
-    def _complete(self, done: Completion) -> None:
+    def _complete(self, done: Completion, *, once: bool = False) -> None:
         """Writes only (inside one_trip nothing can be read back): the answer's post, the
-        conversation's activity, flag and follow-up in its one upsert, the bot's message."""
+        conversation's activity, flag and follow-up in its one upsert, the bot's message (with
+        `once`, not if it is kept already)."""
         posted = done.posted
         self.db.execute(
             "update answers set posted_message_id = ? where id = ?", [posted.message_id, done.answer_id]
@@ -151,6 +156,7 @@ class StateStore(
             at=done.at,
             author=None,
             platform_id=posted.message_id,
+            once=once,
         )
 
     def close(self) -> None:

@@ -357,3 +357,24 @@ async def test_a_finish_the_store_refused_is_written_at_the_next_tick(
         question("And are annual plans refunded too?", "q-follow"), conversation=thread, addressed=False
     )
     assert await rt.bot.on_message(follow_up, platform) == Outcome.ANSWERED
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_finish_committed_but_reported_failed_is_not_recorded_twice(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """The connection is lost after the finish's commit: the store reports an error, and the
+    clock writes the finish again; the bot's answer stays one message in the thread's history
+    (the model reads it back as context)."""
+    rt = make_runtime(TOML, _env(backend, request))
+    platform = Platform()
+    with faults.crash_at("event.finished", error=OSError("the connection was lost after the commit")):
+        assert await rt.bot.on_message(question("How long does a refund take?", "q-lost"), platform) == (
+            Outcome.ANSWERED
+        )
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    rows = rt.state.db.execute("select count(*) from messages where role = 'bot'").fetchall()
+    assert rows[0][0] == 1
+    assert len(platform.answers()) == 1
