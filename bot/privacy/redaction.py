@@ -15,13 +15,9 @@ The kinds, in the order they are applied (earlier ones hide text later ones migh
 * `email` -> `[email]`: `local@domain.tld`, ASCII, as people type them.
 * `iban` -> `[iban]`: a known country code, that country's length, and the mod-97 check
   (ISO 13616), written compact or in groups of four.
-* `card` -> `[card]`: 13 to 19 digits, compact or in groups of 3-6 split by one kind of
-  separator throughout (blanks, NBSP included; dashes; dots), starting with 2-6 (the networks'
-  ranges: Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners) and passing the Luhn check.
-  Whatever punctuation comes before is fine (`card #…`, `no.…`, `_…_`), except what makes the
-  digits something else: a mention or an HTML entity (`<@1234...>`, `&#…`; Discord ids are
-  17-19 digits and one in ten passes Luhn), a link (`/`), a phone number (`+`), an
-  identifier (`ORD-…`), a decimal or a version (`0.4111…`).
+* `card` -> `[card]`: a network's issuer prefix and length, the Luhn check, written contiguous
+  or in the groups printed on cards, standing on its own (bot/privacy/cards.py says exactly
+  what that excludes: order numbers, ids in mentions and emoji, decimals, versions, columns).
 * `phone` -> `[phone]`: what the `phonenumbers` library finds and judges valid. Numbers
   written with a `+` country code are found for every country; numbers written the national
   way are found for the United States/Canada and Korea (`NATIONAL_REGIONS`), the regions of
@@ -33,7 +29,6 @@ Counts per kind are returned for logs; the values never are.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +38,8 @@ from types import MappingProxyType
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.config_privacy import PrivacySettings, RedactKind
 from bot.patterns import lazy_pattern
+from bot.privacy.cards import card_spans
+from bot.privacy.cards import luhn_valid as luhn_valid  # where tests and callers found it
 from bot.text import single_line
 from bot.types import ActionEvent, Command, InboundMessage
 
@@ -137,84 +134,6 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-# -- cards ---------------------------------------------------------------------------------
-
-# A run of digit groups split by blanks (any run of spaces or tabs, NBSP included), dashes or
-# dots, standing on its own: not inside a word or a number (ASCII letters and digits; Hangul
-# particles attach to numbers, "…1111입니다"), not an identifier's tail ("ORD-…", "id_…"), not in
-# a mention or an HTML entity (`<#…>`, `<@…>`, `<@!…>`, `<@&…>`, `&#…;`: Discord ids are 17-19
-# digits and one in ten passes Luhn), a link's path (`/`) or a phone number (`+`). Anything else
-# may come first: `#`, `no.`, `_` (Markdown italics), `=`. The card is then looked for among the
-# run's groups (`_card_spans`).
-_BLANKS = r"[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"  # tab and the Unicode spaces (Zs)
-_DIGIT_RUN = lazy_pattern(
-    r"(?<![A-Za-z0-9+/])(?<![A-Za-z0-9][-_])(?<!<[#@])(?<!<@[!&])(?<!&#)"
-    rf"\d+(?:(?:{_BLANKS}|[-.])\d+)*"
-    r"(?![-_]?[A-Za-z0-9]|/)"
-)
-_GROUP = lazy_pattern(r"\d+")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
-def _is_card(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
-
-
-def _card_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for run in _DIGIT_RUN().finditer(text):
-        groups = [(g.start(), g.end()) for g in _GROUP().finditer(text, run.start(), run.end())]
-        seps = [_separator(text[a:b]) for (_, a), (b, _) in itertools.pairwise(groups)]
-        i = 0
-        while i < len(groups):
-            found, digits = None, ""
-            # the longest card starting at this group ("4111 1111 1111 1111 2026" keeps the
-            # year); never more than 19 digits, so a long run of groups is scanned in linear time
-            for j in range(i, len(groups)):
-                if j > i and not (
-                    seps[j - 1] == seps[i] and _card_group(groups[i]) and _card_group(groups[j])
-                ):
-                    break
-                digits += text[groups[j][0] : groups[j][1]]
-                if len(digits) > 19:
-                    break
-                if _is_card(digits):
-                    found = j
-            if found is None or _in_a_decimal(seps, i, found):
-                i += 1
-                continue
-            spans.append((groups[i][0], groups[found][1]))
-            i = found + 1
-    return spans
-
-
-def _separator(between: str) -> str:
-    return between if between in ("-", ".") else " "  # blanks of any width are one kind
-
-
-def _card_group(group: tuple[int, int]) -> bool:
-    # A card written in groups is written in the networks' groups (4-4-4-4, 4-6-5, 4-4-4-4-3):
-    # "2.4.1" or "10 0 5" are not the start of one.
-    return 3 <= group[1] - group[0] <= 6
-
-
-def _in_a_decimal(seps: list[str], first: int, last: int) -> bool:
-    """The card from group `first` to `last` touches a neighbouring group through a dot that
-    is not its own separator: digits after a decimal point or in a version ("0.4111…",
-    "2.4.1.2024…"), not a card. (One separator throughout a card is checked as it is built.)"""
-    own = seps[first] if last > first else None
-    before = seps[first - 1] if first > 0 else None
-    after = seps[last] if last < len(seps) else None
-    return own != "." and "." in (before, after)
-
-
 # -- phone numbers -------------------------------------------------------------------------
 
 
@@ -236,7 +155,7 @@ _FINDERS: Mapping[RedactKind, Callable[[str], list[tuple[int, int]]]] = MappingP
     {
         RedactKind.EMAIL: lambda text: [m.span() for m in _EMAIL().finditer(text)],
         RedactKind.IBAN: _iban_spans,
-        RedactKind.CARD: _card_spans,
+        RedactKind.CARD: card_spans,
         RedactKind.PHONE: _phone_spans,
     }
 )

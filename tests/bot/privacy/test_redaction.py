@@ -35,6 +35,14 @@ def groups(digits: str, sep: str = " ") -> str:
     return sep.join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
+def luhn(formatted: str) -> str:
+    """`formatted` with its last digit changed so its digits pass the Luhn check."""
+    digits = "".join(c for c in formatted if c.isdigit())
+    last = next(x for x in "0123456789" if luhn_valid(digits[:-1] + x))
+    k = max(i for i, c in enumerate(formatted) if c.isdigit())
+    return formatted[:k] + last + formatted[k + 1 :]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -85,12 +93,29 @@ def test_look_alikes_are_left_alone(text: str) -> None:
         f"_{VISA}_",  # Markdown italics
         groups(VISA, "\u00a0"),
         groups(VISA, "  "),
-        groups(VISA, "."),
         f"번호{VISA}입니다",  # Korean particles attach to the number
+        f"Visa-{VISA}",  # a brand glued on
+        f"{VISA}/12/26",  # the expiry after it
+        f"{groups(VISA)}/12/26",
+        groups(VISA, "\u2013"),  # en dash (autocorrect)
+        groups(VISA, " - "),
+        groups(VISA, "\uff0d"),  # fullwidth hyphen (CJK input)
+        VISA.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"}),  # fullwidth digits
+        "3782 822463 10005",  # Amex's 4-6-5
+        "3056 930902 5904",  # Diners' 4-6-4
+        groups("6011" + "0009" + "9013" + "9424"),  # Discover
+        "3530111333300000",  # JCB
+        groups("2221" + "0000" + "0000" + "0009"),  # Mastercard's 2-series
+        groups("6759" + "6498" + "2643" + "8453"),  # Maestro
     ],
 )
 def test_cards_written_in_ordinary_ways_are_redacted_by_default(card: str) -> None:
     assert DEFAULT.scan(f"my card {card} was charged twice").found == {RedactKind.CARD: 1}
+
+
+def test_a_card_in_fullwidth_digits_is_replaced_exactly() -> None:
+    wide = VISA.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"})
+    assert DEFAULT.redact(f"카드 {wide}로 결제했어요") == "카드 [card]로 결제했어요"
 
 
 @pytest.mark.parametrize(
@@ -102,6 +127,28 @@ def test_cards_written_in_ordinary_ways_are_redacted_by_default(card: str) -> No
         "call +49 1512 3456787",  # a phone number, which passes Luhn
         f"order ORD-{VISA} and id_{VISA}",
         f"<#{VISA}> <@!{VISA}> <@&{VISA}> &#{VISA};",
+        # each passes Luhn, as one number in ten does: the prefix, the length, how it is
+        # written or what it stands in says it is not a card
+        "2024\t3150\t4200\t" + luhn("1875")[-4:],  # a spreadsheet row (tabs)
+        "Mem:    15884        4321        8765         234        " + luhn("432187652342798")[-4:],
+        "user,order\nann," + luhn("3000123456789012"),  # 300-305 issue 14 digits only
+        "[412345678901234560," + luhn("412345678901234567") + "]",  # 18 digits: not Visa's
+        "order #" + luhn("5012345678901") + " never arrived",  # 50… is not a Maestro range
+        "invoice #" + luhn("2024-0001-2345-6789"),
+        "운송장번호는" + luhn("6865012345678") + "이에요",  # a Korean tracking number
+        "주문번호" + luhn("2024110512345678") + "의 배송이 늦어요",
+        "주문번호 " + luhn("2024110512345678"),  # a Naver order number
+        "OID 1.3.6.1.4.1." + luhn("41234.5678.1234.5678"),
+        "build " + luhn("2023.1104.2215.1234"),
+        "seasons " + luhn("2019.2020.2021.2022"),
+        "release " + luhn("4111.1111.1111.1111"),  # dots join versions and OIDs, never a card
+        "thanks <:pepega:" + luhn("412345678901234567") + ">",  # Discord custom emoji
+        "<a:party:" + luhn("5123456789012345") + ">",
+        "use </ticket open:" + luhn("6212345678901234") + ">",  # a slash-command mention
+        "my server ID is " + luhn("412345678901234567"),
+        "failed at " + luhn("20241105143015") + " UTC",  # a compact timestamp
+        "ref 2024-" + groups(VISA, "-"),  # a dashed identifier that holds card-like digits
+        f"see https://x.example/pay/{VISA}x and {VISA}/abc",
     ],
 )
 def test_numbers_that_are_not_cards_are_left_alone_by_default(text: str) -> None:
