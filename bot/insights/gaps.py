@@ -97,9 +97,12 @@ def place(store: Store, reopen_after: int, now: datetime) -> int:
     its workspace, or a new one; in asking order, so a cluster's first question stays its
     representative. Runs on the store's thread (one writer) and, with several processes on
     PostgreSQL, under the cluster-wide `gaps` lock: two processes placing the same new
-    question at once would otherwise each start a cluster for it. Returns how many were placed."""
-    with store.exclusive("gaps"):
-        return _place(store, reopen_after, now)
+    question at once would otherwise each start a cluster for it. When another process holds
+    it, it is placing them: this one skips (0), rather than hold up its store's thread, and
+    every question behind it, waiting (the next tick places what is left). Returns how many
+    were placed."""
+    with store.exclusive("gaps", wait=False) as mine:
+        return _place(store, reopen_after, now) if mine else 0
 
 
 def _place(store: Store, reopen_after: int, now: datetime) -> int:

@@ -11,8 +11,12 @@ it (or its shutdown) up for good, and the keys of its advisory locks.
   statement after STATEMENT_TIMEOUT, and the client gives up on a connection that answered
   nothing for DEADLINE (a little more, so a statement the server cancelled reports that
   instead). Keepalives cannot see every silence (a proxy or a NAT box that still acknowledges
-  what it then drops), the deadline does. Migrations and `supportbot store copy`, whose
-  statements can take minutes on a big install, lift them (`UNHURRIED`).
+  what it then drops), the deadline does. A lock (advisory or a row's) not granted within
+  LOCK_TIMEOUT fails the wait: a peer holding one that long is stuck (its network went silent
+  inside a transaction), and the caller's retry or next tick is better than a store thread
+  frozen behind it; a session of ours idle in a transaction for IDLE_IN_TRANSACTION is ended,
+  so a stuck one of ours frees its locks too. Migrations and `supportbot store copy`, whose
+  statements can take minutes on a big install, lift them all (`UNHURRIED`).
 * advisory lock keys of this schema's own (`lock_keys`): two installs may share a database in
   different schemas, and one's `gaps` lock must not hold up the other's clock. The two-key
   form, whose first key (pg_locks.classid) tells the store's locks from the leases'.
@@ -37,6 +41,11 @@ TCP_USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 
 STATEMENT_TIMEOUT = 15.0
 # how long the store waits for any answer from the server before giving the connection up
 DEADLINE = STATEMENT_TIMEOUT + 3.0
+# how long a statement waits for a lock: the store's transactions hold theirs for milliseconds
+LOCK_TIMEOUT = 3.0
+# the longest the store's own code leaves a transaction waiting between two statements is
+# milliseconds of Python; this long, the process is stuck (paused, swapping) with locks held
+IDLE_IN_TRANSACTION = 30.0
 
 # the server's side of the keepalives: user-settable, and ignored on a Unix socket, where a
 # dead peer is seen at once anyway. No parameters: the simple protocol, which takes several
@@ -45,9 +54,13 @@ SERVER_KEEPALIVES = (
     f"set tcp_keepalives_count = {KEEPALIVE_COUNT}"
 )
 # what each state store session is set to once opened
-STORE_SESSION = f"{SERVER_KEEPALIVES}; set statement_timeout = '{STATEMENT_TIMEOUT:g}s'"
-# for migrations and `store copy`: no statement deadline until STORE_SESSION is set again
-UNHURRIED = "set statement_timeout = 0"
+STORE_SESSION = (
+    f"{SERVER_KEEPALIVES}; set statement_timeout = '{STATEMENT_TIMEOUT:g}s'; "
+    f"set lock_timeout = '{LOCK_TIMEOUT:g}s'; "
+    f"set idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION:g}s'"
+)
+# for migrations and `store copy`: no deadline until STORE_SESSION is set again
+UNHURRIED = "set statement_timeout = 0; set lock_timeout = 0; set idle_in_transaction_session_timeout = 0"
 
 
 class Keepalives(TypedDict):

@@ -58,6 +58,22 @@ def test_each_placement_is_remembered_never_back_in_time(state: Path | str) -> N
         store.close()
 
 
+def test_a_placement_another_worker_is_doing_is_skipped_not_waited_for(pg_url: str) -> None:
+    """Another worker is placing (or stuck inside: its network went silent there, and the
+    server keeps its transaction until keepalives end it): this one's clock skips its turn
+    instead of waiting on its store's one thread, which its heartbeat and questions need."""
+    store, other = StateStore(pg_url), StateStore(pg_url)
+    try:
+        ask(store, thread(), "U1", at(1, 9, 10), answered=False, question="Where is the SSO page?")
+        with other.exclusive("gaps"):
+            assert place(store, 3, at(1, 9, 30)) == 0
+            assert store.gaps_placed_at() is None  # not a placement: nothing was looked at
+        assert place(store, 3, at(1, 9, 40)) == 1  # the next tick does it
+    finally:
+        store.close()
+        other.close()
+
+
 def _in(workspace: str) -> ConversationRef:
     ref = thread()
     return ConversationRef(platform=ref.platform, workspace=workspace, channel=ref.channel, thread=ref.thread)

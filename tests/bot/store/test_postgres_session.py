@@ -1,6 +1,6 @@
 """What every state store session on PostgreSQL is given (bot/store/postgres_session.py): a
-connection gone silent is given up at a deadline, migrations run without one, and its locks
-are its schema's own."""
+connection gone silent is given up at a deadline, a lock a stuck peer holds is not waited for
+long, migrations run without either, and its locks are its schema's own."""
 
 from __future__ import annotations
 
@@ -41,20 +41,39 @@ async def test_a_silent_connection_is_given_up_and_the_next_call_gets_a_fresh_on
             await asyncio.to_thread(store.close)
 
 
-def test_statements_have_a_deadline_that_migrations_lift(pg_url: str) -> None:
+def test_statements_have_deadlines_that_migrations_lift(pg_url: str) -> None:
     store = StateStore(pg_url)
     db = _db(store)
 
-    def statement_timeout() -> str:
-        return str(db.execute("show statement_timeout").fetchone()[0])
+    def timeouts() -> list[str]:
+        names = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+        return [str(db.execute(f"show {name}").fetchone()[0]) for name in names]
 
     try:
-        assert statement_timeout() == "15s" and db.connection.deadline is not None
+        assert timeouts() == ["15s", "3s", "30s"] and db.connection.deadline is not None
         with db.lock(MIGRATION_LOCK):  # what migrations run under: an index on a big table takes minutes
-            assert statement_timeout() == "0" and db.connection.deadline is None
-        assert statement_timeout() == "15s" and db.connection.deadline is not None
+            assert timeouts() == ["0", "0", "0"] and db.connection.deadline is None
+        assert timeouts() == ["15s", "3s", "30s"] and db.connection.deadline is not None
     finally:
         store.close()
+
+
+def test_a_lock_a_stuck_peer_holds_fails_the_wait_instead_of_freezing_the_store(pg_url: str) -> None:
+    """A worker whose network went silent inside `exclusive` keeps its transaction, and the
+    lock, until the server's keepalives end it. Another waiting for that lock on its store's
+    one thread would hold up its heartbeat and every question meanwhile: the wait fails
+    (the caller's retry or next tick does the work) and the store carries on."""
+    stuck, here = StateStore(pg_url), StateStore(pg_url)
+    try:
+        with stuck.exclusive("bursts:slack:T1"):
+            with pytest.raises(psycopg.errors.LockNotAvailable), here.exclusive("bursts:slack:T1"):
+                pass
+            assert here.claim_event("slack:E1", "slack", "{}", NOW)
+        with here.exclusive("bursts:slack:T1") as mine:  # once let go, taken at once
+            assert mine
+    finally:
+        stuck.close()
+        here.close()
 
 
 def test_a_lock_belongs_to_its_schema(pg_url: str, pg_server: str) -> None:
