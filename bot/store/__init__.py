@@ -19,6 +19,8 @@ Modules, by concern:
                     standard library alone
   values.py         times and LIKE patterns as stored text
   postgres.py       the PostgreSQL backend: sqlite-utils' calls over the PostgreSQL driver
+  postgres_connection.py  its connection: a deadline on each exchange, a session the server
+                    ended found before a statement is sent to it
   postgres_session.py  what every PostgreSQL session gets: keepalives, deadlines
   dialect.py        the few SQLite spellings rewritten for PostgreSQL
   urls.py           database URLs, and showing them without the password

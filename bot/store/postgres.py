@@ -32,12 +32,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
-from psycopg.abc import PQGen
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from bot.errors import StoreError
 from bot.store.dialect import pg_params, to_postgres
+from bot.store.postgres_connection import Connection, configure
 from bot.store.postgres_session import DEADLINE, STORE_SESSION, UNHURRIED, client_keepalives, lock_keys
 from bot.store.postgres_table import PgTable
 from bot.store.urls import redact_url, scrub
@@ -54,26 +54,6 @@ MIGRATION_LOCK = "migrations"
 class PgIntegrityError(sqlite3.IntegrityError):
     """A constraint refused a write. A subclass of sqlite3's, so the repositories' one
     `except IntegrityError` (bot/store/store.py) catches it on either backend."""
-
-
-class Connection(psycopg.Connection[Any]):
-    """psycopg's connection, giving up when the server says nothing for `deadline` seconds in
-    one exchange (a statement's answer, a commit, a pipeline's sync, a piece of a COPY): the
-    connection is closed then, and the caller gets an OperationalError. None: no deadline."""
-
-    deadline: float | None = DEADLINE
-
-    def wait(self, gen: PQGen[Any], interval: float = 0.1, timeout: float | None = None) -> Any:
-        deadline = self.deadline if timeout is None else timeout
-        try:
-            return super().wait(gen, interval, deadline)
-        except psycopg.errors._WaitTimeout:
-            # half an exchange was had: what the server makes of the rest is unknown, so the
-            # connection is of no further use (psycopg's own way out of a stuck cancel)
-            self.pgconn.finish()
-            raise psycopg.OperationalError(
-                f"the database server sent nothing for {deadline:g} s: the connection was given up"
-            ) from None
 
 
 # -- the database ------------------------------------------------------------------------
@@ -163,12 +143,22 @@ class PgDatabase:
 
     def live(self) -> Connection:
         """The connection, replaced by a fresh one from the pool if the last was lost (a
-        server restart, a silent network given up on) and no transaction is open on it."""
-        if self.connection.broken or self.connection.closed:
-            if self.conn._open or self.batching:
-                raise StoreError(f"the connection to {self.url} was lost in a transaction")
-            self._pool.putconn(self.connection)
-            self.connection = self._pool.getconn()
+        server restart, a silent network given up on) and no transaction is open on it.
+
+        psycopg learns that the server ended a session only when a statement fails on it, so
+        the first statement after a restart would fail (on Discord, which never redelivers, a
+        question answered "try again"): a session found ended while idle is replaced before
+        the statement is sent. Never after: a statement that may have run is not sent again."""
+        connection = self.connection
+        if not (connection.broken or connection.closed):
+            if self.batching or not connection.ended_while_idle():
+                return connection
+            log.info("the database server ended the store's idle session: opening another")
+            connection.close()
+        if self.conn._open or self.batching:
+            raise StoreError(f"the connection to {self.url} was lost in a transaction")
+        self._pool.putconn(connection)
+        self.connection = self._pool.getconn()
         return self.connection
 
     @contextmanager
@@ -373,7 +363,7 @@ def connect(url: str) -> PgDatabase:
         min_size=1,
         max_size=1,  # the store runs on one thread (AsyncStore): one connection serves it
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, **client_keepalives()},
-        configure=_configure,
+        configure=configure,
         open=False,
         name="supportbot-store",
     )
@@ -385,8 +375,3 @@ def connect(url: str) -> PgDatabase:
         raise StoreError(
             f"cannot connect to the PostgreSQL database at {shown}: {scrub(str(exc), url)}"
         ) from None
-
-
-def _configure(connection: Connection) -> None:
-    """Each pool connection's session settings, once, as it opens (one round trip)."""
-    connection.execute(STORE_SESSION)

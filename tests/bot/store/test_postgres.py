@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 
 from bot.config import load_settings
@@ -17,7 +18,7 @@ from bot.errors import ConfigError, StoreError
 from bot.store import REPLAY_LEASE, StateStore
 from bot.store.dialect import to_postgres
 from bot.store.migrations import STATE_MIGRATIONS, Migration, migrate
-from bot.store.postgres import connect
+from bot.store.postgres import PgDatabase, connect
 from bot.store.store import open_state
 
 if TYPE_CHECKING:
@@ -71,6 +72,31 @@ def test_a_failing_migration_leaves_nothing_behind(pg_url: str) -> None:
         assert migrate(db, STATE_MIGRATIONS) == [name for name, _ in STATE_MIGRATIONS[1:]]
     finally:
         db.close()
+
+
+def test_the_first_statement_after_the_server_ended_the_session_runs_on_a_fresh_one(
+    pg_url: str, pg_server: str
+) -> None:
+    """A restart while the bot was idle: psycopg would find out only when the next statement
+    failed, whichever it was (a question's claim: on Discord, "try again" and no answer)."""
+    store = StateStore(pg_url)
+
+    def end_session() -> None:
+        assert isinstance(store.db, PgDatabase)
+        with psycopg.connect(pg_server, autocommit=True) as admin:  # returns once it has ended
+            admin.execute("select pg_terminate_backend(%s, 5000)", [store.db.connection.info.backend_pid])
+
+    try:
+        end_session()
+        assert store.claim_event("slack:msg:1", "slack", "{}", NOW)  # one statement
+        end_session()
+        with store.exclusive("gaps") as mine:  # a transaction block
+            assert mine
+        end_session()
+        store.finish_event("slack:msg:1", NOW, completion=None)
+        assert not store.claim_event("slack:msg:1", "slack", "{}", NOW)
+    finally:
+        store.close()
 
 
 def test_a_row_another_worker_is_claiming_is_skipped_not_waited_for(pg_url: str) -> None:
