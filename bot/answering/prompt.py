@@ -13,10 +13,11 @@ Why this shape:
   question sit in `<passage n="1">`, `<conversation>`, `<question>` blocks. Any of those tag
   names appearing in document or user text is defused (`<` becomes `&lt;`), so a document that
   writes `</passage>` followed by "new instructions" stays inside its passage. So are the
-  variants a reader might still take for a tag, found on an NFKC-folded view of the text with
-  invisible characters dropped: any case, blanks around the slash, a lookalike `<` or slash,
-  fullwidth letters, a JSON-escaped slash (`<\\/passage>`), or an HTML entity
-  (`&lt;/passage&gt;`).
+  variants a reader might still take for a tag, found on a view of the text with HTML entities
+  and JSON `\\u` escapes decoded once, NFKC-folded, and every invisible (default-ignorable)
+  character dropped: any case, blanks around the slash, a lookalike `<` or slash, fullwidth
+  letters, a JSON-escaped slash (`<\\/passage>` or `<\\u002fpassage>`), an entity for the `<` or
+  for a letter of the name (`&lt;/passage&gt;`, `</&#112;assage>`).
 * **The conversation as quoted data, not as chat turns.** Replaying earlier messages as real
   `user`/`assistant` turns would let text a user wrote an hour ago speak with the user's voice
   now, and would put staff replies in the model's mouth. Quoted in one block they are context.
@@ -31,14 +32,12 @@ Why this shape:
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Literal, TypedDict
 
-from bot.patterns import lazy_pattern
+from bot.answering.fences import fence_safe
 from bot.types import Passage, Turn
 
 NO_ANSWER = "NO_ANSWER"
@@ -47,34 +46,6 @@ LANGUAGE_NAMES: dict[str, str] = {
     "en": "English",
     "ko": "Korean (한국어)",
 }
-
-# Tag names used to fence data. Kept in one tuple: `fence_safe` must defuse exactly these.
-_TAGS = ("passages", "passage", "conversation", "turn", "question", "memory", "fact")
-# What a reader (a model, or anything that decodes HTML or JSON) could take for the start of one
-# of our tags, matched on the folded view (`_folded`), where lookalikes, fullwidth forms and
-# invisible characters are already gone: a `<` or an HTML entity for it; then blanks, a slash
-# (JSON-escaped, a lookalike, or an entity for either), more blanks; then one of our names, in
-# any case.
-# (possessive: nothing in a gap can be a slash or a letter, and without it a long run of blanks
-# after a `<` would be tried in every split between the two gaps)
-_GAP = r"(?:\s|&nbsp;?|&#0*(?:9|10|13|32|160);?|&#x0*(?:9|a|d|20|a0);?)*+"
-# Slashes NFKC leaves alone but a reader takes for one: fraction, division, big solidus, and
-# the box-drawing diagonal. Folded to "/" in the view; their entities are matched as they are.
-_SLASH_LOOKALIKES = "\u2044\u2215\u29f8\u2571"
-_SLASH = "|".join(
-    [
-        r"\\*/",  # as written, or JSON-escaped ("<\/passage>"), once or more
-        "&sol;",
-        "&frasl;",
-        *(rf"&#0*{ord(c)};?" for c in "/" + _SLASH_LOOKALIKES),
-        *(rf"&#x0*{ord(c):x};?" for c in "/" + _SLASH_LOOKALIKES),
-    ]
-)
-_TAG_LIKE = lazy_pattern(  # compiled on first use: several ms, and only a model prompt needs it
-    r"(?P<open><|&lt;?|&#0*60;?|&#x0*3c;?)"
-    rf"{_GAP}(?:{_SLASH})?{_GAP}(?:{'|'.join(_TAGS)})\b",
-    re.IGNORECASE,
-)
 
 # How earlier messages are labelled for the model; an unknown role is "other", never its raw
 # value, so nothing user-controlled reaches an attribute.
@@ -103,67 +74,6 @@ def estimate_tokens(text: str) -> int:
     """
     wide = len(_HANGUL_OR_CJK.findall(text))
     return wide + math.ceil((len(text) - wide) / 4)
-
-
-def fence_safe(text: str) -> str:
-    """Defuse anything in `text` that looks like one of the prompt's own tags, so data can
-    neither close its block nor open a new one.
-
-    Tags are looked for in a folded view of the text, as a lenient reader sees it (see
-    `_folded`), so every spelling that folds to one of our tags is caught at once; what is
-    changed is the original text, at the span the tag's opening came from. The opening is
-    HTML-escaped: `<` becomes `&lt;`, any other character its numeric entity, and an entity
-    already spelling `<` gets its `&` escaped (`&amp;lt;`), so even a reader that decodes
-    entities once finds text, not a tag. Decoding the result once gives back the data as
-    written: nothing is lost (Korean or fullwidth text is not normalised), and angle brackets
-    that start no tag of ours are untouched."""
-    view, origin = _folded(text)
-    pieces: list[str] = []
-    done = 0
-    for match in _TAG_LIKE().finditer(view):
-        start, end = match.span("open")
-        if origin is not None:
-            start, end = origin[start], origin[end - 1] + 1
-        if start < done:  # two matches from one original character: defused already
-            continue
-        pieces += [text[done:start], _defuse(text[start:end])]
-        done = end
-    return "".join(pieces) + text[done:] if pieces else text
-
-
-def _folded(text: str) -> tuple[str, list[int] | None]:
-    """`text` as a lenient reader sees it, only for finding tags: each character NFKC-folded
-    (fullwidth letters and `＜`, `／`, `﹤` become ASCII), invisible characters (Unicode
-    format, Cf: zero-width spaces and joiners, soft hyphens, bidi marks) dropped, and slash
-    lookalikes made "/". With it, for each folded character, the index of the original
-    character it came from (None: one for one). Per character, so the map is exact; no tag
-    of ours needs the compositions NFKC would make across characters."""
-    if text.isascii():
-        return text, None
-    folds = list(map(_fold, text))
-    view = "".join(folds)
-    if len(view) == len(text) and "" not in folds:  # one for one: the usual case, Korean too
-        return view, None
-    return view, [index for index, fold in enumerate(folds) for _ in fold]
-
-
-@functools.lru_cache(maxsize=8192)  # bounded: a hostile document may hold any character
-def _fold(char: str) -> str:
-    if char.isascii():
-        return char
-    if char in _SLASH_LOOKALIKES:
-        return "/"
-    if unicodedata.category(char) == "Cf":
-        return ""
-    return unicodedata.normalize("NFKC", char)
-
-
-def _defuse(opening: str) -> str:
-    if opening == "<":
-        return "&lt;"
-    if opening.startswith("&"):
-        return "&amp;" + opening[1:]
-    return f"&#x{ord(opening[0]):x};" + opening[1:]
 
 
 def _single_line(text: str) -> str:

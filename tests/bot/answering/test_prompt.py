@@ -6,11 +6,11 @@ import re
 
 import pytest
 
+from bot.answering.fences import fence_safe
 from bot.answering.prompt import (
     NO_ANSWER,
     build_messages,
     estimate_tokens,
-    fence_safe,
     fit_history,
     format_passages,
     system_prompt,
