@@ -16,6 +16,7 @@ from bot.insights.collect import collect
 from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import chat_summary
 from bot.ports import Channel
+from bot.privacy.redaction import quoted, quoted_block
 from bot.store import StateStore
 from bot.store.queue import Reach
 from bot.text import parse_number, parse_user_id, single_line
@@ -111,9 +112,9 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
     for t in tickets:
         age = ticket_age(now - t.created_at)
         who = f", {t.assignee_name}" if t.assignee_name else ""
-        question = t.question if len(t.question) <= 80 else t.question[:77] + "..."
+        # one line each: a question's own second line must not read as another ticket
         lines.append(
-            f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {question}"
+            f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {quoted(t.question, 80)}"
         )
     return "\n".join(lines)
 
@@ -202,7 +203,7 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
     if action == "show":
         return (
             f"Draft #{draft.id} ({draft.status}, {draft.visibility}, from ticket #{draft.ticket_id})\n"
-            f"**{draft.title}**\n> {draft.question}\n\n{draft.answer}"
+            f"**{quoted(draft.title)}**\n{quoted_block(draft.question)}\n\n{quoted(draft.answer)}"
         )
     if draft.status != "pending":
         return f"Draft #{draft.id} was already {draft.status}."

@@ -10,12 +10,12 @@ change exactly as they would from the chat; each change is written to the audit 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from aiohttp import web
 from markupsafe import Markup, escape
 
 from bot import policy
-from bot.answering.safety import redact_secrets
 from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
@@ -35,6 +35,7 @@ from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
 from bot.ports import Channel
+from bot.privacy.redaction import quoted
 from bot.store import StateStore
 from bot.store.queue import Reach
 from bot.text import parse_user_id
@@ -109,7 +110,7 @@ async def queue(request: web.Request) -> web.Response:
             "ticket": t,
             "age": age(now - t.created_at),
             "sla": sla_state(t, now),
-            "question": redact_secrets(t.question),
+            "question": quoted(t.question),
         }
         for t in page.tickets
     ]
@@ -176,6 +177,9 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
     # the triage card's own text: the same status line and brief staff see in the chat
     lines = card(ticket, ticket.conversation, now, context, previous=previous).text.split("\n")
     history = await dash.store.run(StateStore.history, ticket.conversation, 200)
+    # what people wrote, shown as the bot copies it anywhere: credentials hidden whatever
+    # `[privacy] redact` let the store keep
+    history = [replace(turn, text=quoted(turn.text)) for turn in history]
     events = await dash.store.run(StateStore.ticket_events, ticket.id)
     is_admin = rights_in(request, ticket.conversation) == Rights.ADMIN
     team = await _team(request, ticket.conversation) if is_admin else {}

@@ -34,6 +34,7 @@ from bot.insights.followups import Followups
 from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock, TextInput
+from bot.privacy.redaction import quoted_block
 from bot.store import AsyncStore, StateStore
 from bot.store.reply_drafts import ReplyDraft, ReplyDraftStatus
 from bot.types import (
@@ -86,15 +87,13 @@ def _status_line(draft: ReplyDraft) -> str:
 
 def draft_card(draft: ReplyDraft, where: ConversationRef, citations: tuple[Citation, ...] = ()) -> Reply:
     """The staff card: status, the question, the proposed answer. What people wrote and what
-    the bot quoted pass through `redact_secrets`: the card is read by others."""
-    question = redact_secrets(draft.question)
-    quoted = "\n".join(f"> {line}" for line in question.splitlines() or [""])
+    the bot quoted pass through `redact_secrets` (`quoted_block`): the card is read by others."""
     answer = redact_secrets(draft.answer).strip() or "_No confident answer was found: use Edit to write one._"
     text = "\n".join(
         [
             f"**Draft reply #{draft.id}** · {_status_line(draft)}",
             f"Question from {draft.asker_id or 'someone'}:",
-            quoted,
+            quoted_block(draft.question),
             "**Proposed answer:**",
             answer,
         ]

@@ -69,6 +69,12 @@ def quoted(text: str, limit: int | None = None) -> str:
     return shown if limit is None else single_line(shown, limit)
 
 
+def quoted_block(text: str) -> str:
+    """`text` as a Markdown quote (`quoted`, every line marked "> "), so none of its lines
+    reads as the bot's own words around it: a draft's question on a card or in `learn show`."""
+    return "\n".join(f"> {line}" for line in quoted(text).splitlines() or [""])
+
+
 # -- email ---------------------------------------------------------------------------------
 
 # Starts at a boundary (never mid-run), so a long run of local-part characters without an
