@@ -140,9 +140,8 @@ def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
     """Split text into pieces of at most `limit` characters.
 
     Cuts at the last paragraph break, else line break, else space within the budget, so
-    sentences stay whole where possible; a code fence open at a cut is closed and
-    reopened in the next piece, so code keeps rendering as code.
-    """
+    sentences stay whole where possible; a code fence open at a cut is closed (with its own
+    marker) and reopened in the next piece, so code keeps rendering as code, indented as it was."""
     if len(text) <= limit:
         return [text]
     pieces: list[str] = []
@@ -153,13 +152,17 @@ def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
         if len(prefix) + len(rest) <= limit:
             pieces.append(prefix + rest)
             break
-        budget = limit - len(prefix) - 4  # room for a closing "\n```"
-        cut = _cut_point(rest, budget)
-        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n ")
-        fence = _open_fence(prefix + piece)
-        if fence:
-            piece += "\n" + _fence_marker(fence)
-        pieces.append(prefix + piece)
+        budget = limit - len(prefix)
+        while True:  # a fence left open is closed with its own marker ("````", "~~~~"): room for it
+            cut = _cut_point(rest, budget)
+            piece = rest[:cut].rstrip()
+            fence = _open_fence(prefix + piece)
+            close = "\n" + _fence_marker(fence) if fence else ""
+            if len(prefix) + len(piece) + len(close) <= limit:
+                break
+            budget = limit - len(prefix) - len(close)  # smaller each time: piece <= budget
+        rest = rest[cut:].lstrip("\n" if fence else "\n ")  # in code, indentation is code
+        pieces.append(prefix + piece + close)
         reopen = fence
     return [p for p in pieces if p.strip()]
 

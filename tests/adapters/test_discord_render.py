@@ -12,6 +12,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.discord.render import (
     CONTENT_LIMIT,
@@ -193,7 +195,65 @@ def test_a_code_fence_open_at_a_cut_is_closed_and_reopened() -> None:
 
 def test_text_without_spaces_is_cut_hard() -> None:
     pieces = split_text("x" * 4500)
-    assert [len(p) for p in pieces] == [1996, 1996, 508]
+    assert [len(p) for p in pieces] == [2000, 2000, 500]
+
+
+@pytest.mark.parametrize("marker", ["````", "~~~~", "~~~", "``````"])
+def test_a_long_line_in_a_longer_fence_is_cut_with_room_for_its_own_closing_marker(marker: str) -> None:
+    # a base64 key or minified JSON the answer quotes, in a fence other than three backticks
+    text = f"Put this in the config file:\n\n{marker}json\n{'A' * 4000}\n{marker}\n\nThen restart."
+    pieces = split_text(text)
+    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
+    assert all(p.rstrip().endswith(marker) for p in pieces[:-1])
+    assert pieces[-1].endswith("Then restart.")
+
+
+def test_code_cut_between_messages_keeps_the_indentation_of_its_next_line() -> None:
+    code = "\n".join(f"    line_{n} = {n}" for n in range(400))
+    pieces = split_text(f"Run this:\n```python\n{code}\n```\nDone.")
+    assert len(pieces) > 1
+    for piece in pieces[1:]:
+        first = piece.split("\n")[1]  # after the reopened fence
+        assert first.startswith("    line_"), piece[:40]
+
+
+_FENCE_LINE = re.compile(r"^\s*(```+|~~~+)")
+_WORDS = st.text(alphabet="abc xyz.\n", max_size=300) | st.builds(lambda n: "B" * n, st.integers(1, 3000))
+_CODE_LINE = st.text("abc=(); ", max_size=300) | st.builds(lambda n: "C" * n, st.integers(1, 3000))
+_CODE_LINES = st.lists(
+    st.builds(lambda indent, body: " " * indent + body, st.integers(0, 8), _CODE_LINE), max_size=12
+)
+
+
+@st.composite
+def _markdown(draw: st.DrawFn) -> str:
+    """Prose and fenced code (any fence, long unbroken lines, indented lines), each code block
+    closed with its own marker and holding nothing that looks like a fence."""
+    blocks: list[str] = []
+    for _ in range(draw(st.integers(1, 8))):
+        if draw(st.booleans()):
+            blocks.append(draw(_WORDS))
+        else:
+            marker = draw(st.sampled_from(["```", "````", "~~~", "~~~~", "`````"]))
+            info = draw(st.sampled_from(["", "json", "python"]))
+            blocks.append("\n".join([marker + info, *draw(_CODE_LINES), marker]))
+    return "\n\n".join(blocks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_markdown())
+def test_every_piece_fits_and_closes_the_fences_it_opens(text: str) -> None:
+    pieces = split_text(text)
+    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
+    for piece in pieces:
+        fences = [line for line in piece.split("\n") if _FENCE_LINE.match(line)]
+        assert len(fences) % 2 == 0, fences
+    # nothing is lost but whitespace and the fences added at the cuts
+    assert _code_and_words("\n".join(pieces)) == _code_and_words(text)
+
+
+def _code_and_words(text: str) -> str:
+    return "".join("".join(line.split()) for line in text.split("\n") if not _FENCE_LINE.match(line))
 
 
 def test_a_long_answer_becomes_several_messages_with_sources_and_buttons_on_the_last() -> None:
