@@ -140,7 +140,7 @@ class LLMAnswerer:
                     temperature=0.0,
                     max_tokens=200,
                 )
-            text = (response.choices[0].message.content or "") if response.choices else ""
+            text = _summary_text(response.choices[0].message.content) if response.choices else ""
         except Exception as exc:
             raise self._unavailable(f"the summary failed: {type(exc).__name__}", "summary") from None
         return " ".join(text.split())[:SUMMARY_CHARS]
@@ -379,3 +379,14 @@ def build_llm_answerer(settings: Settings) -> LLMAnswerer:
         "set" if settings.secrets.openai_api_key is not None else "not set: placeholder for a local server",
     )
     return answerer
+
+
+def _summary_text(content: object) -> str:
+    """A summary reply's content as text. The client does not check it: some servers send a
+    list of parts (their text parts are the text), a broken one anything at all (TypeError,
+    so no summary)."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        return " ".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    raise TypeError(f"the reply's content is a {type(content).__name__}")

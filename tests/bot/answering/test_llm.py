@@ -7,6 +7,7 @@ client does not actually do.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -478,6 +479,32 @@ async def test_a_summary_reply_that_is_no_completion_is_unavailable(
     fake: FakeOpenAI, make_answerer: MakeAnswerer, body: MalformedChunk
 ) -> None:
     fake.enqueue(body)
+    with pytest.raises(AnswererUnavailable, match="the summary failed"):
+        await make_answerer().summarize([Turn(role="user", text="My export fails")], "en")
+
+
+def completion(content: object) -> MalformedChunk:
+    """A whole (not streamed) completion whose message content is `content`, as sent."""
+    message = {"role": "assistant", "content": content}
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    body = {"id": "c1", "object": "chat.completion", "created": 1, "model": MODEL, "choices": [choice]}
+    return MalformedChunk(raw=json.dumps(body))
+
+
+async def test_a_summary_sent_as_a_list_of_parts_is_their_text(
+    fake: FakeOpenAI, make_answerer: MakeAnswerer
+) -> None:
+    parts = [{"type": "text", "text": "Ann cannot export"}, {"type": "text", "text": "since Monday."}]
+    fake.enqueue(completion(parts))
+    summary = await make_answerer().summarize([Turn(role="user", text="My export fails")], "en")
+    assert summary == "Ann cannot export since Monday."
+
+
+@pytest.mark.parametrize("content", [42, {"text": "Ann"}, True], ids=["number", "object", "boolean"])
+async def test_a_summary_of_any_other_shape_is_unavailable(
+    fake: FakeOpenAI, make_answerer: MakeAnswerer, content: object
+) -> None:
+    fake.enqueue(completion(content))
     with pytest.raises(AnswererUnavailable, match="the summary failed"):
         await make_answerer().summarize([Turn(role="user", text="My export fails")], "en")
 
