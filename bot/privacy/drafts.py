@@ -333,7 +333,9 @@ class DraftReplies:
         record = await self.store.run(StateStore.answer, draft.answer_id) if draft.answer_id else None
         citations = record.sources if record is not None and not record.abstained else ()
         try:
-            await channel.edit(draft.card, draft_card(draft, draft.card.conversation, citations))
+            card = await channel.edit(draft.card, draft_card(draft, draft.card.conversation, citations))
+            if card != draft.card:  # it now takes more messages, or fewer (Discord's 2,000 characters)
+                await self.store.run(StateStore.set_reply_draft_card, draft.id, card)
         except Exception:
             log.exception("could not update a draft card", extra={"draft_id": draft.id})
 

@@ -279,3 +279,41 @@ async def test_discord_discard_posts_nothing_and_members_cannot_act(
         assert row == ("discarded",)
         edits = fake.requests_matching("PATCH", f"/channels/{fake.general_channel_id}/messages/{card['id']}")
         assert "discarded by" in edits[-1].json["content"]  # the card, edited in place
+
+
+async def test_discord_draft_card_edited_past_one_message_keeps_its_parts(
+    discord_fake: FakeDiscord, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A card the Edit made longer than one Discord message shows in two; the card's record
+    names both, so the next refresh (the Discard) edits them instead of adding a part again."""
+    fake = discord_fake
+    triage = fake.general_channel_id
+    runtime = make_runtime(draft_toml(fake), env=d.discord_env(fake), answerer=ConfidentExtractive())
+
+    def on_card() -> list[dict[str, Any]]:
+        return [m for m in fake.channel_messages(triage) if m["author"]["id"] == fake.bot_user_id]
+
+    async with d.running(runtime) as adapter:
+        start = len(fake.requests)
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create(QUESTION))
+        posted_card = await fake.wait_for_request(
+            "POST", d.MESSAGES, d.ok_post(triage, "Draft reply"), after=start
+        )
+        await adapter.drain(5)
+        press = await discord_press(
+            fake, "supportbot:edit_draft:1", posted_card.response, user_id=fake.staff_user_id
+        )
+        await fake.wait_for_request("POST", f"/interactions/{press['id']}/{{t}}/callback")
+        long_text = " ".join(f"Refund step {n}: open Billing, then choose Refund." for n in range(50))
+        submit = fake.build_modal_submit(press["id"], {"text": long_text}, user_id=fake.staff_user_id)
+        await fake.dispatch("INTERACTION_CREATE", submit)
+        await fake.wait_for_request("POST", f"/interactions/{submit['id']}/{{t}}/callback")
+        await adapter.drain(5)
+        first, second = on_card()
+
+        discard = await discord_press(fake, "supportbot:discard_draft:1", second, user_id=fake.staff_user_id)
+        await fake.wait_for_request("POST", f"/interactions/{discard['id']}/{{t}}/callback")
+        await adapter.drain(5)
+    assert [m["id"] for m in on_card()] == [first["id"], second["id"]]
+    assert "discarded by" in on_card()[0]["content"]
+    assert not on_card()[1].get("components")  # no Post / Edit / Discard left on the old part
