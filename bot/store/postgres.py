@@ -38,7 +38,14 @@ from psycopg_pool import ConnectionPool
 from bot.errors import StoreError
 from bot.store.dialect import pg_params, to_postgres
 from bot.store.postgres_connection import Connection, configure
-from bot.store.postgres_session import DEADLINE, STORE_SESSION, UNHURRIED, client_keepalives, lock_keys
+from bot.store.postgres_session import (
+    DEADLINE,
+    STATEMENT_TIMEOUT,
+    STORE_SESSION,
+    UNHURRIED,
+    client_keepalives,
+    lock_keys,
+)
 from bot.store.postgres_table import PgTable
 from bot.store.urls import redact_url, scrub
 
@@ -162,15 +169,20 @@ class PgDatabase:
         return self.connection
 
     @contextmanager
-    def unhurried(self) -> Iterator[None]:
+    def unhurried(self, seconds: float | None = None) -> Iterator[None]:
         """The block's statements have no deadline, on the server or here: migrations and
-        `supportbot store copy`, whose statements may take minutes. Opened outside any
-        transaction (a SET made inside one is undone with it)."""
+        `supportbot store copy`, whose statements may take minutes; or, with `seconds`, that
+        one (a report's long read). Opened outside any transaction (a SET made inside one is
+        undone with it)."""
         if self.conn.in_transaction or self.batching:
             raise RuntimeError("unhurried() opens outside a transaction")
         connection = self.live()
-        connection.execute(UNHURRIED)
-        connection.deadline = None
+        if seconds is None:
+            connection.execute(UNHURRIED)
+            connection.deadline = None
+        else:
+            connection.execute(f"set statement_timeout = '{float(seconds):g}s'")
+            connection.deadline = seconds + DEADLINE - STATEMENT_TIMEOUT
         try:
             yield
         finally:

@@ -206,13 +206,31 @@ class AsyncStore:
         lane = self._reports
         if lane is None:
             raise LaneClosed("the state store is closed")
-        return await lane.call(functools.partial(fn, lane.store, *args, **kwargs))
+        return await lane.call(
+            functools.partial(_long_read, lane.store, functools.partial(fn, lane.store, *args, **kwargs))
+        )
 
     def close(self) -> None:
         """Finish every queued call, then close the stores and stop their threads."""
         if self._reports is not None:
             self._reports.close()
         self._lane.close()
+
+
+# a report reads a period's rows on a connection of its own: on a big install that may take a
+# minute, where the bot's own statements are cut off after seconds (bot/store/postgres_session.py)
+REPORT_SECONDS = 300.0
+
+
+def _long_read(store: StateStore, read: Callable[[], R]) -> R:
+    """`read` on the reports lane, its statements allowed REPORT_SECONDS on PostgreSQL."""
+    if not store.shared:
+        return read()
+    from bot.store.postgres import PgDatabase
+
+    assert isinstance(store.db, PgDatabase)
+    with store.db.unhurried(REPORT_SECONDS):
+        return read()
 
 
 if TYPE_CHECKING:

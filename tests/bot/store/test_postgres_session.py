@@ -91,3 +91,22 @@ def test_a_lock_belongs_to_its_schema(pg_url: str, pg_server: str) -> None:
         there.close()
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f"drop schema {schema} cascade")
+
+
+def _statement_timeout(store: StateStore) -> str:
+    return str(store.db.execute("show statement_timeout").fetchone()[0])
+
+
+async def test_a_report_may_read_for_minutes_where_the_bots_statements_may_not(pg_url: str) -> None:
+    """A month's figures on a big install may take a minute on the reports connection; the
+    bot's own statements keep their seconds, and so does the reports connection after."""
+    store = AsyncStore(StateStore(pg_url), reports=lambda: StateStore(pg_url))
+    try:
+        assert await store.run(_statement_timeout) == "15s"
+        assert await store.report(_statement_timeout) == "5min"
+        assert await store.run(_statement_timeout) == "15s"
+        reports = store._reports
+        assert reports is not None
+        assert await reports.call(lambda: _statement_timeout(reports.store)) == "15s"
+    finally:
+        store.close()
