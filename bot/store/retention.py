@@ -19,7 +19,6 @@ What is left alone, on purpose:
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +40,7 @@ class Purge:
     table: str
     empty: str
     where: str
+    key: str = "id"  # the table's primary key: a purge goes through the rows a batch at a time
 
 
 PURGES: tuple[Purge, ...] = (
@@ -103,6 +103,7 @@ PURGES: tuple[Purge, ...] = (
         table="gap_questions",
         empty="question = ''",
         where="at < :before and question != ''",
+        key="answer_id",
     ),
     Purge(
         name="gaps",
@@ -124,27 +125,41 @@ PURGES: tuple[Purge, ...] = (
         # it a week later) and its payload, the message itself, dropped.
         empty="payload = null, status = 'expired', done_at = :now",
         where="status in ('pending', 'replaying') and received_at < :before",
+        key="key",
     ),
 )
 
 
+# rows emptied per statement: the first purge after retention is turned on may meet a year of
+# text, and one statement over all of it would outlast the store's statement limit on
+# PostgreSQL (bot/store/postgres_session.py) and fail at every tick, never purging
+BATCH = 2000
+
+
 class RetentionRepository(Repository):
     def purge_text(self, before: datetime, now: datetime, *, dry_run: bool = False) -> dict[str, int]:
-        """Empty the text of every row past `before` (see PURGES), in one transaction; how many
-        rows of each kind were emptied (or, with `dry_run`, would be: nothing is changed)."""
-        params = {"before": iso(before), "now": iso(now)}
+        """Empty the text of every row past `before` (see PURGES), BATCH rows a transaction;
+        how many rows of each kind were emptied (or, with `dry_run`, would be: nothing is
+        changed). Cut short, it has kept what it emptied, and the next run goes on from there."""
+        params: dict[str, object] = {"before": iso(before), "now": iso(now), "batch": BATCH}
         counts: dict[str, int] = {}
-        # a dry run only reads: it takes no write lock
-        with nullcontext() if dry_run else transaction(self.db):
-            for purge in PURGES:
-                if dry_run:
-                    row = self.db.execute(
-                        f"select count(*) from {purge.table} where {purge.where}", params
-                    ).fetchone()
-                    counts[purge.name] = int(row[0])
-                else:
+        for purge in PURGES:
+            if dry_run:  # only reads: no write lock
+                row = self.db.execute(
+                    f"select count(*) from {purge.table} where {purge.where}", params
+                ).fetchone()
+                counts[purge.name] = int(row[0])
+                continue
+            counts[purge.name] = 0
+            while True:
+                with transaction(self.db):
                     cursor = self.db.execute(
-                        f"update {purge.table} set {purge.empty} where {purge.where}", params
+                        f"update {purge.table} set {purge.empty} where {purge.key} in "
+                        f"(select {purge.key} from {purge.table} where {purge.where} limit :batch)",
+                        params,
                     )
-                    counts[purge.name] = int(cursor.rowcount)
+                emptied = int(cursor.rowcount)
+                counts[purge.name] += emptied
+                if emptied < BATCH:
+                    break
         return counts

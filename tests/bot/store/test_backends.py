@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.insights.collect import collect
 from bot.insights.gaps import place
 from bot.insights.metrics import Scope
 from bot.insights.report import ReportFormat, render
-from bot.store import StateStore
+from bot.store import StateStore, retention
 from bot.store.followups import FollowupClaim
 from bot.store.gaps import GapStatus
 from bot.store.queue import Reach
@@ -122,6 +124,24 @@ def test_retention_empties_old_text_and_keeps_active_work(state: Path | str) -> 
     assert store.purge_text(before, NOW) == dry
     assert set(store.purge_text(before, NOW).values()) == {0}  # run twice, nothing more
     store.close()
+
+
+def test_retention_goes_through_a_backlog_a_batch_at_a_time(
+    state: Path | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first purge after retention is turned on meets all the old text at once: it is
+    emptied a batch a statement (one statement over a year of it would outlast PostgreSQL's
+    statement limit), and every row is reached, counted once."""
+    monkeypatch.setattr(retention, "BATCH", 3)
+    whole, batched = StateStore(state), StateStore(state)
+    script_week(whole)
+    before = at(3, 0)
+    dry = whole.purge_text(before, NOW, dry_run=True)
+    assert dry["messages"] > 3  # more than one batch
+    assert batched.purge_text(before, NOW) == dry
+    assert set(batched.purge_text(before, NOW, dry_run=True).values()) == {0}
+    whole.close()
+    batched.close()
 
 
 def test_askers_are_counted_once_each_and_no_further_than_asked(state: Path | str) -> None:
