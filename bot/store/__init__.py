@@ -30,7 +30,8 @@ Modules, by concern:
   inbox.py          the durable event inbox and replay claims
   conversations.py  conversations, their flags and messages
   answers.py        answers, feedback, usage and model limits, /stats and knowledge gaps
-  tickets.py        tickets, their events and posts, the SLA clock
+  tickets.py        tickets, their events, the SLA clock
+  ticket_posts.py   the messages that show a ticket (the note, staff's card)
   drafts.py         drafts of the learning loop
   jobs.py           once-only jobs, hourly claims, and `exclusive` (a cluster-wide advisory lock)
   workers.py        the running bots sharing this state, with their heartbeats

@@ -38,6 +38,7 @@ from bot.store.retention import RetentionRepository
 from bot.store.rows import one_statement, one_trip
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
+from bot.store.ticket_posts import TicketPostRepository
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
 from bot.store.workers import WorkerRepository
@@ -56,6 +57,7 @@ class StateStore(
     ConversationRepository,
     AnswerRepository,
     TicketRepository,
+    TicketPostRepository,
     TicketQueueRepository,
     DraftRepository,
     ReplyDraftRepository,

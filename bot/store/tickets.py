@@ -22,7 +22,6 @@ from bot.types import (
     ConversationRef,
     DocVisibility,
     EscalationReason,
-    Posted,
     Ticket,
     TicketStatus,
 )
@@ -299,37 +298,7 @@ class TicketRepository(Repository):
                 self._log_ticket(ticket_id, at, actor_id, "rated", rating)
         return cursor.rowcount == 1
 
-    # -- where a ticket is shown, and what happened to it ------------------------------
-
-    def add_ticket_post(self, ticket_id: int, posted: Posted, kind: str, text: str = "") -> None:
-        """Remember a message that shows a ticket, so later transitions can update it."""
-        with transaction(self.db):
-            insert_row(
-                self.db,
-                "ticket_posts",
-                {
-                    "ticket_id": ticket_id,
-                    "conversation": posted.conversation.key,
-                    "message_id": posted.message_id,
-                    "kind": kind,
-                    "text": text,
-                },
-            )
-
-    def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
-        """The messages showing a ticket: (kind, where, the text it was first posted with)."""
-        rows = self.db.table("ticket_posts").rows_where("ticket_id = ?", [ticket_id], order_by="id")
-        return [
-            (
-                row["kind"],
-                Posted(
-                    message_id=row["message_id"],
-                    conversation=ConversationRef.from_key(row["conversation"]),
-                ),
-                row["text"] or "",
-            )
-            for row in rows
-        ]
+    # -- what happened to a ticket (where it is shown: bot/store/ticket_posts.py) --------
 
     def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
         return list(self.db.table("ticket_events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
