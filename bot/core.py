@@ -227,18 +227,16 @@ class SupportBot:
         )
 
     async def _still_owed(self, message: InboundMessage, resume: Posted, channel: Channel) -> bool:
-        """A replay found a post its predecessor made for this message. Only an answer being
-        written is finished (edited in place); a refusal was already said. A ticket in the
-        thread is a hand-off (or an abstention) under way: whatever of its opening was not
-        done yet (the asker told, staff's card) is done now, not the answer again."""
+        """A replay found a post its predecessor made for this message: whether the answer is
+        still owed (finished in place). Not when the post was a refusal, or the message's own
+        hand-off or abstention (its ticket's missing posts are done instead), or a request for
+        a person that found the thread's ticket (the post said it is with staff already)."""
         text = message.text.strip()
         if not text or len(text) > self.settings.answer.max_question_chars:
             return False  # the greeting or the too-long reply is what was posted
-        ticket = await self.store.run(StateStore.active_ticket, resume.conversation)
-        if ticket is None:
-            return True
-        await self.escalations.opener.complete(ticket, channel, resume)
-        return False
+        if await self.escalations.opener.complete(message, channel, resume):
+            return False
+        return not policy.wants_human(text)
 
     async def _handle_message(
         self,

@@ -381,6 +381,7 @@ class TicketStore(Protocol):
         sla_stage: int = 0,
         next_action_at: datetime | None = None,
         context: Mapping[str, typing.Any] | None = None,
+        message_id: str | None = None,
     ) -> tuple[Ticket, bool]: ...
 
     def ticket_context(self, ticket_id: int) -> dict[str, typing.Any]: ...
@@ -388,6 +389,8 @@ class TicketStore(Protocol):
     def ticket(self, ticket_id: int) -> Ticket | None: ...
 
     def active_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None: ...
+
+    def ticket_for_message(self, platform: str, message_id: str) -> Ticket | None: ...
 
     def tickets(
         self,

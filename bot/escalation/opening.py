@@ -22,15 +22,15 @@ from bot import faults
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import MessageGone
-from bot.escalation.cards import TicketPosts, status_line, ticket_buttons
+from bot.escalation.cards import TicketPosts, status_line, thread_note, ticket_buttons
 from bot.escalation.routing import FirstPing, first_ping
 from bot.escalation.sla import SlaClock
-from bot.escalation.values import Context, PostKind, TicketRequest
+from bot.escalation.values import ACTIVE, Context, PostKind, TicketRequest
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
-from bot.types import EscalationReason, Posted, Reply, ReplyKind, SlaStage, Ticket
+from bot.types import EscalationReason, InboundMessage, Posted, Reply, ReplyKind, SlaStage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,22 @@ class TicketOpener:
         async with self._serialised(request.conversation.key):
             return await self._open(request, channel)
 
-    async def complete(self, ticket: Ticket, channel: Channel, shown: Posted) -> None:
-        """A replay found `ticket` active in the thread of the message it replays: what a dead
-        process left undone of its opening is done now, once; the ticket row alone says
-        nothing (it is written before the asker is told and staff's card is posted). `shown`
-        is the post noted for the message: the note itself (a hand-off: the note was the first
-        post), or the streamed answer that abstained. An asker not yet told is told by editing
-        it into the note: said again in place, the note is not repeated, and the streamed
-        answer is not left to say "I couldn't find..." with no word of a person."""
+    async def complete(self, message: InboundMessage, channel: Channel, shown: Posted) -> bool:
+        """A replay of `message` found `shown`, the post noted for it. Whether `message` opened
+        a ticket: if so, what a dead process left undone of that opening is done now, once, and
+        nothing more (a ticket staff resolved meanwhile is not opened again). Only the ticket
+        opened for this message counts: another in the thread (an earlier question's, another
+        asker's where threads cannot be made) says nothing of `shown`, which may be this
+        message's half-written answer, to be finished in place. The ticket row alone says
+        nothing of its opening (it is written before the asker is told and staff's card is
+        posted). `shown` is the note itself (a hand-off: the note was the first post), or the
+        streamed answer that abstained, or the apology that replaced it: an asker not yet told
+        is told by editing it into the note, so the note is said once, in place."""
+        ticket = await self.store.run(
+            StateStore.ticket_for_message, message.conversation.platform, message.id
+        )
+        if ticket is None:
+            return False
         async with self._serialised(ticket.conversation.key):
             done = await self.posts.shown(ticket)
             if PostKind.THREAD not in done:
@@ -92,12 +100,17 @@ class TicketOpener:
                 )
                 lead = say(REPLAYED_LEADS[ticket.reason], language) if ticket.reason in REPLAYED_LEADS else ""
                 text = redact_secrets(" ".join(p for p in (lead, self._body(ticket, ping, language)) if p))
-                note = Reply(
-                    conversation=shown.conversation,
-                    text=text,
-                    kind=ReplyKind.ESCALATION,
-                    mentions=ping.mentions,
-                    buttons=ticket_buttons(ticket, language),
+                note = (
+                    Reply(
+                        conversation=shown.conversation,
+                        text=text,
+                        kind=ReplyKind.ESCALATION,
+                        mentions=ping.mentions,
+                        buttons=ticket_buttons(ticket, language),
+                    )
+                    if ticket.status in ACTIVE
+                    # staff were there meanwhile: the note says so, and pings nobody
+                    else thread_note(ticket, shown.conversation, text)
                 )
                 try:
                     shown = await channel.edit(shown, note)
@@ -105,11 +118,13 @@ class TicketOpener:
                     shown = await channel.send(note)
                 await self.store.run(StateStore.add_ticket_post, ticket.id, shown, PostKind.THREAD, text)
                 faults.point("ticket.announced")
-            if PostKind.CARD not in done:
+            # a card is for staff to act on: one they closed meanwhile needs none
+            if PostKind.CARD not in done and ticket.status in ACTIVE:
                 context = await self.posts.saved_context(ticket)
                 if context.summary is None:
                     context = await self._summarised(ticket, context) or context
                 await self.posts.post_triage_card(ticket, channel, context)
+        return True
 
     @asynccontextmanager
     async def _serialised(self, key: str) -> AsyncIterator[None]:
@@ -154,6 +169,7 @@ class TicketOpener:
                     if context
                     else None
                 ),
+                message_id=request.in_reply_to,
             )
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)

@@ -29,6 +29,7 @@ from bot.store.migrations_later import (
     _state_v12_gap_workspaces,
     _state_v13_message_ids,
     _state_v14_answer_events,
+    _state_v15_ticket_messages,
 )
 from bot.store.rows import transaction
 
@@ -268,6 +269,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0012_gap_workspaces", _state_v12_gap_workspaces),
     ("0013_message_ids", _state_v13_message_ids),
     ("0014_answer_events", _state_v14_answer_events),
+    ("0015_ticket_messages", _state_v15_ticket_messages),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

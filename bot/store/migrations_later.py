@@ -252,6 +252,17 @@ def _state_v14_answer_events(db: StateDatabase) -> None:
     db.table("answers").create_index(["event"], unique=True)
 
 
+def _state_v15_ticket_messages(db: StateDatabase) -> None:
+    """A ticket knows the platform message it was opened for (the question that abstained or
+    failed, the request for a person), so a replay of that message after a crash finds its
+    ticket whatever became of it since (staff may have resolved it meanwhile) and finishes
+    only what of its opening is missing (bot/escalation/opening.py `complete`), instead of
+    taking another asker's ticket in the thread for it or opening a second. Rows from before
+    have none (a replay of a message from before the upgrade is handled again, as it was)."""
+    db.table("tickets").add_column("message_id", str)
+    db.table("tickets").create_index(["platform", "message_id"])
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

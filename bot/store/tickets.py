@@ -43,9 +43,11 @@ class TicketRepository(Repository):
         sla_stage: int = 0,
         next_action_at: datetime | None = None,
         context: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> tuple[Ticket, bool]:
         """Open a ticket; if the conversation already has an active one (another escalation
-        won the race), return that instead. Returns (ticket, created)."""
+        won the race), return that instead. Returns (ticket, created). `message_id` is the
+        platform message it is opened for (`ticket_for_message`)."""
         try:
             ticket_id = self._insert_ticket(
                 ref,
@@ -60,6 +62,7 @@ class TicketRepository(Repository):
                 sla_stage,
                 next_action_at,
                 context,
+                message_id,
             )
         except IntegrityError:
             existing = self.active_ticket(ref, asker.id)
@@ -84,6 +87,7 @@ class TicketRepository(Repository):
         sla_stage: int,
         next_action_at: datetime | None,
         context: Mapping[str, Any] | None,
+        message_id: str | None,
     ) -> int:
         with transaction(self.db):
             ticket_id = insert_row(
@@ -105,6 +109,7 @@ class TicketRepository(Repository):
                     "next_action_at": iso(next_action_at) if next_action_at else None,
                     "rating_asked": 0,
                     "context": json.dumps(dict(context or {}), ensure_ascii=False),
+                    "message_id": message_id,
                     "created_at": iso(at),
                     "updated_at": iso(at),
                 },
@@ -137,6 +142,15 @@ class TicketRepository(Repository):
             "select * from tickets where conversation = ? and status in ('open', 'claimed') "
             f"{'and asker_id = ? ' if mine else ''}order by id desc limit 1",
             [ref.key, asker_id] if mine else [ref.key],
+        ).fetchone()
+        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+
+    def ticket_for_message(self, platform: str, message_id: str) -> Ticket | None:
+        """The ticket opened for a platform message (the inbox's key for it: platform and id),
+        whatever its status: a replay of the message finishes that ticket's opening."""
+        row = self.db.execute(
+            "select * from tickets where platform = ? and message_id = ? order by id desc limit 1",
+            [platform, message_id],
         ).fetchone()
         return _ticket(row_dict(self.db, "tickets", row)) if row else None
 

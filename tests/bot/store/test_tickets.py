@@ -93,3 +93,18 @@ def test_one_active_ticket_per_conversation_even_when_two_race(state: Path | str
     assert sorted(created for _, created in results) == [False, True]
     assert results[0][0].id == results[1][0].id
     assert len(store.tickets()) == 1
+
+
+def test_the_ticket_opened_for_a_message_is_found_whatever_its_status(state: Path | str) -> None:
+    store = StateStore(state)
+    ann = Author(id="U1", name="Ann")
+    ticket, _ = store.create_ticket(
+        ref=REF, asker=ann, question="q?", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW, message_id="m1"
+    )
+    store.transition_ticket(
+        ticket.id, to=TicketStatus.RESOLVED, allowed_from=(TicketStatus.OPEN,), actor=ann, at=NOW
+    )
+    found = store.ticket_for_message("slack", "m1")
+    assert found is not None and found.id == ticket.id and found.status == TicketStatus.RESOLVED
+    assert store.ticket_for_message("slack", "m2") is None
+    assert store.ticket_for_message("discord", "m1") is None
