@@ -27,12 +27,11 @@ async def apologise(
     """Something failed while answering: say so, and hand the question to people so it
     is not lost (a ticket, staff tagged, in the question's thread where possible). With
     `replacing`, the half-written answer the failure left (streamed, never finished), the
-    apology is said in it, as an abstention is said in its streamed post, and the note
-    follows: the thread does not keep half an answer for good. If that edit fails, the
-    apology leads the note, as without."""
+    apology is said in it at once, and then the note, as an abstention's is said in its
+    streamed post: the thread does not keep half an answer for good, and a replay says the
+    note again in that one post. If that edit fails, the apology leads the note, as without."""
     lead = say("error_lead", language)
-    if replacing is not None and await _said_in(channel, replacing, lead):
-        lead = ""
+    said_in = await _said_in(channel, replacing, lead) if replacing is not None else None
     try:
         try:
             where = await channel.open_thread(message, thread_title(message.text or "?"))
@@ -54,6 +53,7 @@ async def apologise(
             lead=lead,
             in_reply_to=message.id,
             visibility=scope,
+            said_in=said_in,
         )
         return
     except Exception:
@@ -71,10 +71,10 @@ async def apologise(
         log.exception("could not tell the asker about the failure", extra=log_context(message.conversation))
 
 
-async def _said_in(channel: Channel, partial: Posted, apology: str) -> bool:
-    """Whether `partial` now says `apology` instead of half an answer."""
+async def _said_in(channel: Channel, partial: Posted, apology: str) -> Posted | None:
+    """`partial` as it now is, saying `apology` instead of half an answer; None if it could not."""
     try:
-        await channel.edit(
+        return await channel.edit(
             partial, Reply(conversation=partial.conversation, text=apology, kind=ReplyKind.ERROR)
         )
     except Exception:
@@ -83,5 +83,4 @@ async def _said_in(channel: Channel, partial: Posted, apology: str) -> bool:
             exc_info=True,
             extra=log_context(partial.conversation),
         )
-        return False
-    return True
+        return None

@@ -229,12 +229,14 @@ class Responder:
                 extra={**log_context(conversation), "answer_id": answer_id},
             )
             if abstained:
+                shown = None
                 if stream.posted is not None:  # the model wrote something, then declined
-                    await stream.finish(
+                    shown = await stream.finish(
                         Reply(
                             conversation=conversation, text=say("abstain", language), kind=ReplyKind.ABSTAIN
                         )
                     )
+                said_in = shown if shown is not None and shown.message_id else None  # the note goes there
                 answered_before = any(turn.role == "bot" for turn in history)
                 closest = tuple(dict.fromkeys(p.path for p in result.passages[:3]))
                 await self.escalations.open(
@@ -246,9 +248,10 @@ class Responder:
                     else EscalationReason.LOW_CONFIDENCE,
                     channel=channel,
                     language=language,
-                    lead=_with_notice(notice, "" if stream.posted is not None else say("abstain", language)),
+                    lead=_with_notice(notice, "" if shown and not said_in else say("abstain", language)),
                     answer_id=answer_id,
                     in_reply_to=message_id,
+                    said_in=said_in,
                     visibility=scope,
                     tags=result.passages[0].tags if result.passages else (),
                     context=Context(sources=closest),
@@ -368,6 +371,12 @@ class Responder:
         if not text or text == record.question.strip() or len(text) > self.settings.answer.max_question_chars:
             return Outcome.IGNORED
         await self.recorder.record(message, role="user", conversation=thread)
+
+        async def shown_in(posted: Posted) -> None:
+            # the post as it now is (more messages, fewer, or a new one for a deleted one), kept
+            # at once: the next edit of the question, or a replay of this one, revises all of it
+            await self.store.run(StateStore.set_answer_posted, record.id, posted.message_id)
+
         return await self.answer(
             question=text,
             language=language,
@@ -378,4 +387,5 @@ class Responder:
             message_id=message.edit_of,
             on_posted=on_posted,
             revising=Posted(message_id=posted_id, conversation=thread),
+            on_post=shown_in,
         )

@@ -112,10 +112,7 @@ class TicketOpener:
                     # staff were there meanwhile: the note says so, and pings nobody
                     else thread_note(ticket, shown.conversation, text)
                 )
-                try:
-                    shown = await channel.edit(shown, note)
-                except MessageGone:  # deleted (the asker, a moderator): the note is a post of its own
-                    shown = await channel.send(note)
+                shown = await _said_in(channel, shown, note)
                 await self.store.run(StateStore.add_ticket_post, ticket.id, shown, PostKind.THREAD, text)
                 faults.point("ticket.announced")
             # a card is for staff to act on: one they closed meanwhile needs none
@@ -175,13 +172,15 @@ class TicketOpener:
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
         if PostKind.THREAD in done:
             text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
-            await channel.send(
+            await self._say(
+                channel,
+                request,
                 Reply(
                     conversation=conversation,
                     text=" ".join(p for p in (request.lead, text) if p),
                     kind=ReplyKind.ESCALATION,
                     in_reply_to=request.in_reply_to,
-                )
+                ),
             )
             if PostKind.CARD not in done:  # its card failed, or its process died before it
                 await self.posts.post_triage_card(ticket, channel, await self.posts.saved_context(ticket))
@@ -200,7 +199,9 @@ class TicketOpener:
         # the note is stored and re-rendered on every transition: keep it free of anything
         # a caller's lead might have quoted
         text = redact_secrets(" ".join(p for p in (request.lead, self._body(ticket, ping, language)) if p))
-        posted = await channel.send(
+        posted = await self._say(
+            channel,
+            request,
             Reply(
                 conversation=conversation,
                 text=text,
@@ -208,7 +209,7 @@ class TicketOpener:
                 mentions=ping.mentions,
                 buttons=ticket_buttons(ticket, language),
                 in_reply_to=request.in_reply_to,
-            )
+            ),
         )
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
         faults.point("ticket.announced")  # the asker told, staff's card not yet posted
@@ -217,6 +218,18 @@ class TicketOpener:
                 context = await self._summarised(ticket, context)
             await self.posts.post_triage_card(ticket, channel, context)
         return ticket
+
+    async def _say(self, channel: Channel, request: TicketRequest, reply: Reply) -> Posted:
+        """Post `reply`, or, when the lead was said in a post already (`said_in`), edit that
+        post into it. One post and no window: a note sent beside the streamed post could be out
+        when the process dies before the ticket's post is written, and a replay (`complete`),
+        finding no note, would edit the streamed post into a second one; edited, the replay's
+        edit is the same post said again."""
+        if request.said_in is None:
+            return await channel.send(reply)
+        return await _said_in(
+            channel, request.said_in, replace(reply, conversation=request.said_in.conversation)
+        )
 
     def _body(self, ticket: Ticket, ping: FirstPing, language: str) -> str:
         """The note's own words: the ticket's number, and when a person will be there."""
@@ -255,3 +268,12 @@ class TicketOpener:
             StateStore.set_ticket_fields, ticket.id, context=json.dumps({**saved, "summary": summary})
         )
         return context
+
+
+async def _said_in(channel: Channel, post: Posted, reply: Reply) -> Posted:
+    """`post` edited to say `reply`; if a person deleted it (the asker, a moderator), `reply`
+    is a post of its own."""
+    try:
+        return await channel.edit(post, reply)
+    except MessageGone:
+        return await channel.send(reply)

@@ -33,6 +33,7 @@ from bot.types import (
     Author,
     ConversationRef,
     EscalationReason,
+    Posted,
     Reply,
     ReplyKind,
     SlaStage,
@@ -81,6 +82,7 @@ class Escalations:
         visibility: DocVisibility = DocVisibility.INTERNAL,
         tags: tuple[str, ...] = (),
         context: Context | None = None,
+        said_in: Posted | None = None,
     ) -> Ticket:
         """`open_request` with the request spelled out as keywords, as the core calls it."""
         request = TicketRequest(
@@ -95,6 +97,7 @@ class Escalations:
             visibility=visibility,
             tags=tags,
             context=context,
+            said_in=said_in,
         )
         return await self.open_request(request, channel)
 

@@ -13,6 +13,7 @@ from bot.types import (
     ConversationRef,
     DocVisibility,
     EscalationReason,
+    Posted,
     Ticket,
     TicketStatus,
 )
@@ -82,6 +83,9 @@ class TicketRequest:
     lead: str = ""  # said before the escalation note, e.g. why the bot is handing over
     answer_id: int | None = None  # the bot's answer that led here, if any
     in_reply_to: str | None = None  # the platform id of the message the note answers
+    # the post the lead was already said in (a streamed abstention, an apology that replaced a
+    # half-written answer): the note is edited into it rather than posted beside it
+    said_in: Posted | None = None
     visibility: DocVisibility = DocVisibility.INTERNAL  # a learned answer inherits it
     tags: tuple[str, ...] = ()  # of the best-matching document: they pick the staff to tag
     context: Context | None = None

@@ -177,9 +177,13 @@ async def test_a_model_that_cites_nothing_hands_over_to_a_person(model_runtime, 
     texts = [r.text for _, r in channel.posted] + [r.text for _, r in channel.edits]
     assert any("couldn't find a reliable answer" in t for t in texts)
     assert rt.state.tickets()[0].question == "How long does a refund take?"
-    # the model's words were streamed, then replaced: no half answer is left behind
+    # the model's words were streamed, then replaced: no half answer is left behind, and the
+    # escalation note is said in that post, not beside it
     assert channel.posted[0][1].kind == ReplyKind.THINKING
-    assert channel.edits[-1][0] == channel.posted[0][0] and channel.edits[-1][1].kind == ReplyKind.ABSTAIN
+    posted, last = channel.edits[-1]
+    assert posted == channel.posted[0][0] and last.kind == ReplyKind.ESCALATION
+    assert "couldn't find a reliable answer" in last.text and "ticket #1" in last.text
+    assert [r.kind for _, r in channel.posted] == [ReplyKind.THINKING]
 
 
 async def test_per_user_rate_limit_switches_to_the_docs_with_a_friendly_note(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]

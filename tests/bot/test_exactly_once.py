@@ -13,6 +13,7 @@ import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -145,7 +146,8 @@ async def test_a_failure_after_streaming_replaces_the_half_written_answer_with_t
     make_runtime: Callable[..., Runtime], model: FakeOpenAI
 ) -> None:
     """An ordinary failure (not a crash) after the model streamed part of its answer: the event
-    is finished as failed, so nothing would ever finish that post; the apology replaces it."""
+    is finished as failed, so nothing would ever finish that post; the apology replaces it, and
+    the escalation note follows in the same post."""
     env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
     rt = make_runtime(TOML + "[llm]\nmax_retries = 0\n", env)
     platform = Platform()
@@ -153,8 +155,8 @@ async def test_a_failure_after_streaming_replaces_the_half_written_answer_with_t
         outcome = await rt.bot.on_message(question("How long does a refund take?", "apology"), platform)
     assert outcome == Outcome.FAILED and rt.state.pending_events("slack") == []
     assert platform.leftovers() == [], platform.final()
-    kinds = [kind for kind, _ in platform.final().values()]
-    assert kinds == [ReplyKind.ERROR, ReplyKind.ESCALATION], platform.final()
+    [(kind, text)] = platform.final().values()
+    assert kind == ReplyKind.ESCALATION and text.startswith("Sorry, something went wrong"), text
     assert len(rt.state.tickets()) == 1
 
 
@@ -244,12 +246,25 @@ async def test_a_hand_off_is_said_once_and_carded_once_whatever_step_the_process
 
 
 class DiesPostingTheLead(Platform):
-    """Killed while the escalation note's request is in flight: it never reaches the platform."""
+    """Killed while the escalation note's request is in flight (a post of its own, or said in
+    the streamed post): it never reaches the platform."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.died = False
+
+    def _dies(self, reply: Reply) -> None:
+        if reply.kind == ReplyKind.ESCALATION and not self.died:
+            self.died = True
+            raise faults.Crash("posting the escalation note")
 
     async def send(self, reply: Reply) -> Posted:
-        if reply.kind == ReplyKind.ESCALATION and not self.cards():
-            raise faults.Crash("posting the escalation note")
+        self._dies(reply)
         return await super().send(reply)
+
+    async def edit(self, posted: Posted, reply: Reply, *rest: Any, **named: Any) -> Posted:
+        self._dies(reply)
+        return await super().edit(posted, reply, *rest, **named)
 
 
 @pytest.mark.parametrize("point", ["lead-in-flight", "ticket.announced"])

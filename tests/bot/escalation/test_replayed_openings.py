@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,60 @@ async def test_another_askers_ticket_in_the_channel_is_not_taken_for_a_replayed_
     assert platform.leftovers() == [] and len(platform.answers()) == 1
     [note] = notes(platform)
     assert "ticket #1" in note
+
+
+class DiesAfterTheNote(Platform):
+    """The escalation note reaches the platform (a post of its own, or said in the streamed
+    post), then the process dies: its ticket post is never written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.died = False
+
+    def _dies(self, reply: Reply) -> None:
+        if reply.kind == ReplyKind.ESCALATION and not self.died:
+            self.died = True
+            raise faults.Crash("after the note")
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await super().send(reply)
+        self._dies(reply)
+        return posted
+
+    async def edit(self, posted: Posted, reply: Reply, *rest: Any, **named: Any) -> Posted:
+        now = await super().edit(posted, reply, *rest, **named)
+        self._dies(reply)
+        return now
+
+
+@pytest.mark.parametrize("how", ["abstains", "fails"])
+async def test_a_streamed_post_handed_over_says_the_note_once_when_the_process_dies_after_it(
+    make_runtime: Callable[..., Runtime],
+    model: FakeOpenAI,
+    clock: FakeClock,
+    how: str,
+) -> None:
+    """The model streamed, then declined (or the answer failed, and the apology replaced it):
+    the note is said in that post, so a replay that finds no ticket post for it says it there
+    again rather than in a second message."""
+    toml, env = with_model(model)
+    if how == "abstains":
+        model.default_reply = ABSTAINS
+    platform = DiesAfterTheNote()
+    fails = faults.crash_at("answer.composed", error=OSError("reset")) if how == "fails" else None
+    with pytest.raises(faults.Crash):
+        if fails is None:
+            await make_runtime(toml, env).bot.on_message(
+                question("How long does a refund take?", how), platform
+            )
+        else:
+            with fails:
+                await make_runtime(toml, env).bot.on_message(
+                    question("How long does a refund take?", how), platform
+                )
+    clock.advance(seconds=1)
+    restarted = make_runtime(toml, env)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    [note] = notes(platform)
+    assert "ticket #1" in note and len(platform.final()) == 2, platform.final()  # the note, the card
+    assert len(restarted.state.tickets()) == 1 and len(platform.cards()) == 1
