@@ -248,6 +248,7 @@ class Deliveries:
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
         noting = NotingChannel(channel, partial(self._note_post, key), resume)
+        noting.partial = resume  # a dead process's half-written answer: a failure's apology replaces it
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:

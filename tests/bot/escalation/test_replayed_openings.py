@@ -214,3 +214,25 @@ async def test_a_streamed_post_handed_over_says_the_note_once_when_the_process_d
     [note] = notes(platform)
     assert "ticket #1" in note and len(platform.final()) == 2, platform.final()  # the note, the card
     assert len(restarted.state.tickets()) == 1 and len(platform.cards()) == 1
+
+
+async def test_a_replay_failing_before_it_streams_replaces_the_dead_processs_half_written_answer(
+    make_runtime: Callable[..., Runtime],
+    model: FakeOpenAI,
+    clock: FakeClock,
+) -> None:
+    toml, env = with_model(model)
+    platform = Platform()
+    with faults.crash_at("answer.noted"), pytest.raises(faults.Crash):
+        await make_runtime(toml, env).bot.on_message(
+            question("How long does a refund take?", "dead"), platform
+        )
+    assert platform.leftovers()
+    clock.advance(seconds=1)
+    restarted = make_runtime(toml, env)
+    with faults.crash_at("event.thread", error=OSError("connection reset")):  # before it streams
+        assert await restarted.bot.replay_pending("slack", platform) == 1
+    assert restarted.state.pending_events("slack") == []  # finished as failed: nobody comes back
+    assert platform.leftovers() == [], platform.final()
+    [note] = notes(platform)
+    assert note.startswith("Sorry, something went wrong")
