@@ -187,6 +187,14 @@ class TicketPosts:
             workspace=ticket.conversation.workspace,
             channel=ps.triage_channel,
         )
+        # claimed in the store first: a replay finishing the opening and a second escalation in
+        # the thread, on two workers, post one card. A process that dies between the claim and
+        # the card's row leaves the claim, and so no second card: it may have posted the first
+        # (then a second would be a copy nothing keeps current); staff still see the ticket in
+        # the ticket list, and its SLA reminders tag them in the thread
+        claim = await self.store.run(StateStore.claim_ticket_post, ticket.id, PostKind.CARD, where)
+        if claim is None:
+            return
         try:
             previous, similar = await self._extras(ticket)
             posted = await channel.send(
@@ -195,8 +203,9 @@ class TicketPosts:
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             log.exception("could not post the triage card", extra={"ticket_id": ticket.id})
+            await self.store.run(StateStore.drop_ticket_post_claim, claim)  # a later escalation posts it
             return
-        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.CARD)
+        await self.store.run(StateStore.ticket_post_made, claim, posted)
 
     async def _extras(self, ticket: Ticket) -> tuple[list[Ticket], Ticket | None]:
         """The asker's earlier tickets and a similar resolved one (any visibility: staff see all)."""

@@ -1,11 +1,17 @@
 """Where a ticket is shown: the escalation note in the asker's thread and staff's card, each
-remembered when posted so that every later transition edits it in place."""
+remembered when posted so that every later transition edits it in place.
+
+Staff's card is claimed before it is posted (`claim_ticket_post`): two workers finishing one
+ticket's opening at once (a replay, and a second escalation in the thread) post one card.
+"""
 
 from __future__ import annotations
 
 from bot.store.rows import insert_row, transaction
 from bot.store.store import Repository
 from bot.types import ConversationRef, Posted
+
+CLAIMED = ""  # the message id of a post claimed and not yet made
 
 
 class TicketPostRepository(Repository):
@@ -25,8 +31,11 @@ class TicketPostRepository(Repository):
             )
 
     def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
-        """The messages showing a ticket: (kind, where, the text it was first posted with)."""
-        rows = self.db.table("ticket_posts").rows_where("ticket_id = ?", [ticket_id], order_by="id")
+        """The messages showing a ticket: (kind, where, the text it was first posted with).
+        A post only claimed is none yet."""
+        rows = self.db.table("ticket_posts").rows_where(
+            "ticket_id = ? and message_id != ?", [ticket_id, CLAIMED], order_by="id"
+        )
         return [
             (
                 row["kind"],
@@ -38,3 +47,40 @@ class TicketPostRepository(Repository):
             )
             for row in rows
         ]
+
+    def claim_ticket_post(self, ticket_id: int, kind: str, where: ConversationRef) -> int | None:
+        """Claim the one post of `kind` a ticket has (staff's card) before it is posted: the
+        claim, or None when the ticket has that post, or another process claimed it first.
+        The check and the claim are one transaction under a lock of the ticket's (on SQLite,
+        transactions run one at a time already), so of two racing workers one gets it."""
+        with transaction(self.db):
+            self._lock_until_commit(f"ticket-post:{ticket_id}:{kind}")
+            taken = self.db.execute(
+                "select 1 from ticket_posts where ticket_id = ? and kind = ? limit 1", [ticket_id, kind]
+            ).fetchone()
+            if taken is not None:
+                return None
+            return insert_row(
+                self.db,
+                "ticket_posts",
+                {
+                    "ticket_id": ticket_id,
+                    "conversation": where.key,
+                    "message_id": CLAIMED,
+                    "kind": kind,
+                    "text": "",
+                },
+            )
+
+    def ticket_post_made(self, claim: int, posted: Posted) -> None:
+        """The claimed post is out: `posted` is it, for later transitions to edit."""
+        with transaction(self.db):
+            self.db.execute(
+                "update ticket_posts set message_id = ?, conversation = ? where id = ?",
+                [posted.message_id, posted.conversation.key, claim],
+            )
+
+    def drop_ticket_post_claim(self, claim: int) -> None:
+        """The claimed post could not be made: a later escalation in the thread makes it."""
+        with transaction(self.db):
+            self.db.execute("delete from ticket_posts where id = ? and message_id = ?", [claim, CLAIMED])

@@ -8,6 +8,7 @@ once, whatever step the process dies at (bot/escalation/opening.py `complete`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from bot import faults
 from bot.app import Runtime
 from bot.types import Author, ConversationRef, InboundMessage, Outcome, Posted, Reply, ReplyKind
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_exactly_once import TRIAGE, Platform, question
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai_server import FakeOpenAI
@@ -236,3 +238,45 @@ async def test_a_replay_failing_before_it_streams_replaces_the_dead_processs_hal
     assert platform.leftovers() == [], platform.final()
     [note] = notes(platform)
     assert note.startswith("Sorry, something went wrong")
+
+
+class HoldsTheFirstCard(Platform):
+    """The first triage card's post waits until the test lets it go: another worker's
+    escalation runs meanwhile, as it does while a card waits for the model's summary."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE" and not self.holding.is_set():
+            self.holding.set()
+            await self.release.wait()
+        return await super().send(reply)
+
+
+async def test_a_replay_and_a_second_escalation_on_two_workers_post_one_card(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """The hand-off's process died after telling the asker and before staff's card. One worker
+    replays it (the card is missing: post it) while another handles the asker asking again in
+    the thread (the ticket's card is missing: post it)."""
+    env = {"SUPPORTBOT_DATABASE_URL": pg_url}
+    platform = HoldsTheFirstCard()
+    with faults.crash_at("ticket.announced"), pytest.raises(faults.Crash):
+        await make_runtime(TRIAGE, env).bot.on_message(question(HUMAN, "race"), platform)
+    clock.advance(seconds=21)  # past the dead claim's lease
+    replaying, live = make_runtime(TRIAGE, env), make_runtime(TRIAGE, env)
+    replay = asyncio.ensure_future(replaying.bot.replay_pending("slack", platform))
+    await platform.holding.wait()  # the replay is posting the card
+    again = replace(
+        question("please, a human", "race-again"),
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="race"),
+    )
+    assert await live.bot.on_message(again, platform) == Outcome.ESCALATED
+    platform.release.set()
+    assert await replay == 1
+    assert len(live.state.tickets()) == 1 and len(platform.cards()) == 1
