@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 from bot import policy
 from bot.channel_types import Platform
 from bot.messages import say
+from bot.ports import PostChanged
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -105,7 +106,7 @@ class ConsoleChannel:
         self._print(prefix + render(reply))
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         self.edits.append((posted, reply))
         self.current[posted.message_id] = reply
         if reply.kind != ReplyKind.THINKING:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import faults
-from bot.ports import Channel
+from bot.ports import Channel, PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
 
@@ -25,7 +25,8 @@ class NotingChannel:
     window than a note of its own would leave. Anything done on the channel after it (an
     edit, another post) writes the note first, as for any other first post. An edit that
     changes which messages show the event's post (a streamed answer that outgrew its one
-    Discord message) notes the post again, as it now is."""
+    Discord message) notes the post again, as it now is, at each change (`Channel.edit`'s
+    `on_change`)."""
 
     def __init__(
         self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
@@ -54,13 +55,27 @@ class NotingChannel:
                 await self.note(posted)
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         await self._write()
-        now = await self.inner.edit(posted, reply)
-        self._shows(posted, reply)
-        if self._post is not None and posted == self._post and now != posted:
-            self._post = now
-            await self.note(now)
+        current = posted
+
+        async def changed(now: Posted) -> None:
+            """The post's messages changed: whatever here named it names it as it now is (the
+            inbox's note before the edit goes on, so a crash leaves no message unnoted)."""
+            nonlocal current
+            was, current = current, now
+            if self.partial == was:
+                self.partial = now
+            if self._post == was:
+                self._post = now
+                await self.note(now)
+            if on_change is not None:
+                await on_change(now)
+
+        now = await self.inner.edit(posted, reply, changed)
+        if now != current:  # a platform that told nothing on the way
+            await changed(now)
+        self._shows(now, reply)
         return now
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:

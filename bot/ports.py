@@ -98,6 +98,10 @@ class SharesHttp(Protocol):
         ...
 
 
+# Told by an edit, as it goes, of the post as it now is (`Channel.edit`'s `on_change`).
+PostChanged = Callable[[Posted], Awaitable[None]]
+
+
 @runtime_checkable
 class Channel(Protocol):
     """One platform's way of putting the core's replies in front of people."""
@@ -106,11 +110,16 @@ class Channel(Protocol):
         """Post a reply; raise on failure (the core decides what the user then sees)."""
         ...
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         """Replace a posted reply (streamed answers, ticket cards, thinking indicators) and
         return it as it now is: on a platform that shows a long reply in several messages
         (Discord), the messages it now takes, which may be more or fewer than before (a
-        partial answer, ReplyKind.THINKING, keeps the post's messages as they are)."""
+        partial answer, ReplyKind.THINKING, keeps the post's messages as they are).
+
+        `on_change` is awaited with the post as it now is each time the edit changes its
+        messages (a part posted, the surplus deleted), before it goes on: whoever keeps the
+        post (the inbox's note, an answer's record) names every message that exists, even when
+        the edit stops half way (a crash)."""
         ...
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:

@@ -42,10 +42,12 @@ class StreamingReply:
     ) -> None:
         """`resume`: a message already showing an answer (or part of one), which this one
         replaces in place (the asker edited the question, or a replay after a crash) instead
-        of posting a new one. `on_post` is awaited once, right after the first post exists,
-        so its id is known before anything is streamed into it. `in_reply_to`: the question's
-        message id, which the first post names as the final reply does (a platform shows it,
-        and a replay looking for this post knows it by it: bot.ports.FindsReplies)."""
+        of posting a new one. `on_post` is awaited right after the first post exists, so its
+        id is known before anything is streamed into it, and again each time the final reply
+        changes the messages showing it (`Channel.edit`'s `on_change`) or is posted anew.
+        `in_reply_to`: the question's message id, which the first post names as the final
+        reply does (a platform shows it, and a replay looking for this post knows it by it:
+        bot.ports.FindsReplies)."""
         self.channel = channel
         self.conversation = conversation
         self.interval = interval
@@ -105,7 +107,7 @@ class StreamingReply:
             try:
                 # the final reply may need more messages than the one streamed into (a platform's
                 # length limit): the post as it now is, all its messages, is what the record keeps
-                self.posted = await self.channel.edit(self.posted, reply)
+                self.posted = await self.channel.edit(self.posted, reply, self._posted)
                 return self.posted
             except MessageGone:  # deleted by a person while written, or before a replay came back
                 log.info("the post being answered in was deleted; the answer is a message of its own")

@@ -43,6 +43,7 @@ from adapters.discord.render import (
 from adapters.discord.translate import PLATFORM
 from bot import faults
 from bot.errors import MessageGone, PlatformError
+from bot.ports import PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
 # One logger for the whole adapter, as before the package split: log routing and filters
@@ -147,6 +148,11 @@ def http_ctx(ref: ConversationRef, exc: discord.HTTPException, **more: object) -
         "code": exc.code,
         **more,
     }
+
+
+async def _told(on_change: PostChanged | None, now: Posted) -> None:
+    if on_change is not None:
+        await on_change(now)
 
 
 class DiscordChannel:
@@ -270,12 +276,13 @@ class DiscordChannel:
             return None
         return Posted(message_id=str(sent.id), conversation=parent)
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         """Show `reply` in the messages of `posted` (adapters/discord/post_ids.py): each part in
         its message, in order; the parts it lacks posted after them (a streamed answer outgrew
         its one message), the messages it no longer needs deleted (a revision came out
-        shorter). A partial answer being written (THINKING) stays in the first message, cut to
-        fit: the final reply replaces it whole. Returns the post as it now is."""
+        shorter), `on_change` told of each. A partial answer being written (THINKING) stays in
+        the first message, cut to fit: the final reply replaces it whole. Returns the post as
+        it now is."""
         ids = message_ids(posted.message_id)
         if ids is None:
             return posted  # never posted on Discord (a muted announcement)
@@ -290,9 +297,11 @@ class DiscordChannel:
                     continue
                 faults.point("answer.part")  # the first parts are shown, not the rest
                 shown.append(await self._add_part(posted, shown[-1], reply, part, message))
-            if not partial:
+                await _told(on_change, replace(posted, message_id=post_id(shown)))
+            if not partial and len(ids) > len(rendered):
                 for surplus in ids[len(rendered) :]:
                     await self._delete_part(posted, surplus)
+                await _told(on_change, replace(posted, message_id=post_id(shown)))
         except discord.HTTPException as exc:
             if exc.status == 404 and exc.code == UNKNOWN_MESSAGE:  # deleted (the asker, a moderator)
                 raise MessageGone(f"Discord: the message to edit is gone ({exc.code})") from exc

@@ -27,6 +27,7 @@ from adapters.discord.render import custom_id, render_reply, truncate
 from adapters.inflight import INDICATOR_AFTER_S, last_resort
 from bot.errors import PlatformError
 from bot.messages import say
+from bot.ports import PostChanged
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
@@ -92,8 +93,8 @@ class MessageChannel:
         self._typing.stop()
         return await self.base.send(reply)
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
-        return await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        return await self.base.edit(posted, reply, on_change)
 
     async def finish(self) -> None:
         await self._typing.close()
@@ -182,8 +183,8 @@ class InteractionChannel:
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
-        return await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        return await self.base.edit(posted, reply, on_change)
 
     async def send(self, reply: Reply) -> Posted:
         await self.acknowledge()  # a press left open for a form: follow-ups need the ack first

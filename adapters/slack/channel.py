@@ -34,6 +34,7 @@ from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
 from bot.errors import MessageGone, PlatformError
 from bot.messages import say
+from bot.ports import PostChanged
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class SlackChannel:
             return Posted(message_id="", conversation=reply.conversation)
         return await self._post_all(reply, messages)
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         # one message, its text shortened to fit if need be (render_single): Slack needs a second
         # message only past ~39,000 characters, so unlike Discord's an edit never outgrows its post
         target = split_message_id(posted.message_id)

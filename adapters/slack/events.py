@@ -33,7 +33,7 @@ from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, Thin
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import Core
+from bot.ports import Core, PostChanged
 from bot.types import (
     Author,
     ConversationRef,
@@ -122,8 +122,8 @@ class _Answering:
         self.replied.set()
         return posted
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
-        return await self.base.edit(posted, reply)
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        return await self.base.edit(posted, reply, on_change)
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)

@@ -51,7 +51,7 @@ from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.installations import StoreInstallations
 from bot.config import Settings
 from bot.errors import PlatformError
-from bot.ports import Core
+from bot.ports import Core, PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
@@ -343,8 +343,10 @@ class WorkspacesChannel:
             lambda channel, partial: channel.resume(partial),
         )
 
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
-        return await self._on_channel(posted.conversation, lambda channel: channel.edit(posted, reply))
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        return await self._on_channel(
+            posted.conversation, lambda channel: channel.edit(posted, reply, on_change)
+        )
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self._on_channel(

@@ -33,6 +33,10 @@ LIMIT = 2000
 STEPS = " ".join(f"Step {n}: open Settings, then Security, then choose Reset." for n in range(60))
 # a model's answer of about 3,600 characters: two Discord messages
 LONG = f"To reset your password, open the login page and click Forgot password [1]. {STEPS} Finally, sign in again [1]."
+# about 5,600 characters: three messages
+LONGER = LONG.replace(
+    STEPS, " ".join(f"Step {n}: open Settings, then Security, then choose Reset." for n in range(95))
+)
 SHORT = "On the mobile app, open Settings and tap Reset password [1]."
 EDITED = "How do I reset my password on the mobile app?"
 
@@ -80,9 +84,9 @@ async def ask(runtime: Runtime, question: InboundMessage) -> None:
         await runtime.bot.on_message(question, adapter.channel)
 
 
-async def crash_at(runtime: Runtime, question: InboundMessage, point: str) -> None:
+async def crash_at(runtime: Runtime, question: InboundMessage, point: str, after: int = 0) -> None:
     async with running(runtime) as adapter:
-        with faults.crash_at(point), pytest.raises(faults.Crash):
+        with faults.crash_at(point, after=after), pytest.raises(faults.Crash):
             await runtime.bot.on_message(question, adapter.channel)
 
 
@@ -149,6 +153,25 @@ async def test_a_streamed_answer_that_outgrew_its_message_is_finished_once_after
     assert "Settings" not in "".join(m["content"] for m in after)
 
 
+async def test_a_streamed_answer_of_three_messages_killed_between_its_parts_is_finished_in_them(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    """Killed after the final edit posted part 2, before part 3: the inbox noted part 2 as it
+    went out (not once the whole edit was over), so the replay brings both messages to its
+    answer and adds the third; the dead process's part 2 is not left beside the replay's."""
+    model.default_reply = LONGER
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    await crash_at(make_streaming(), inbound(fake, payload), "answer.part", after=1)
+    before = [m["id"] for m in bot_messages(fake, payload["id"])]
+    assert len(before) == 2
+    model.default_reply = LONGER.replace("Settings", "Preferences")
+    assert await restart(make_streaming()) == 0
+    after = bot_messages(fake, payload["id"])
+    assert [m["id"] for m in after][:2] == before and len(after) == 3
+    assert_shown_once(after, "Forgot password", "Step 0: open Preferences", "Step 94: open Preferences")
+    assert "Settings" not in "".join(m["content"] for m in after)
+
+
 # -- the asker edits the question ---------------------------------------------------------------
 
 
@@ -197,3 +220,55 @@ async def test_revising_a_short_answer_into_a_split_one_shows_it_whole(
     final = bot_messages(fake, payload["id"])
     assert [m["id"] for m in final] == [m["id"] for m in revised]
     assert_shown_once(final, "Forgot password", "Step 0: open Preferences", "Step 59: open Preferences")
+
+
+@pytest.mark.parametrize("point", ["answer.part", "answer.posted"])
+async def test_a_revision_that_outgrew_its_message_is_finished_once_after_a_crash(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI, point: str
+) -> None:
+    """The edit's answer needs two messages where the first answer had one; the process dies
+    before its second part went out, or after (before the new answer was recorded). The
+    earlier answer's record names the post as it became, part by part, so the replay of the
+    edit brings both messages to its answer: no part of the dead process's left, none twice."""
+    model.default_reply = SHORT
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        model.default_reply = LONG
+        with faults.crash_at(point), pytest.raises(faults.Crash):
+            await runtime.bot.on_message(edit_of(question, EDITED), adapter.channel)
+    model.default_reply = LONG.replace("Settings", "Preferences")
+    assert await restart(make_streaming()) == 0
+    after = bot_messages(fake, payload["id"])
+    assert len(after) == 2
+    assert_shown_once(after, "Forgot password", "Step 0: open Preferences", "Step 59: open Preferences")
+    assert "Settings" not in "".join(m["content"] for m in after)
+
+
+async def test_a_split_answer_revised_into_an_abstention_is_one_message_when_revised_again(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    """The abstention shows in the answer's first message, its second deleted; the record
+    follows, so the next revision edits that one message instead of the deleted one (which
+    would take the post for gone and say the answer anew)."""
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        first, _ = bot_messages(fake, payload["id"])
+        model.default_reply = "NO_ANSWER"
+        await runtime.bot.on_message(edit_of(question, EDITED), adapter.channel)
+        assert bot_messages(fake, payload["id"])[0]["id"] == first["id"]
+        model.default_reply = LONG.replace("Settings", "Preferences")
+        again = replace(edit_of(question, QUESTION + " (web)"), id=f"{question.id}:edit:1700000000001")
+        start = len(fake.requests)
+        await runtime.bot.on_message(again, adapter.channel)
+    edits = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
+    assert 404 not in [r.status for r in edits]  # the deleted second message is not edited
+    after = bot_messages(fake, payload["id"])  # the ticket's note among them
+    assert after[0]["id"] == first["id"]
+    shown = "\n".join(m["content"] for m in after)
+    assert [shown.count(f"Step {n}: open Preferences") for n in (0, 59)] == [1, 1], shown

@@ -20,6 +20,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
+from bot.ports import PostChanged
 from bot.types import (
     Author,
     ConversationRef,
@@ -161,7 +162,7 @@ async def test_a_failure_after_streaming_replaces_the_half_written_answer_with_t
 
 
 class RefusesTheApologyEdit(Platform):
-    async def edit(self, posted: Posted, reply: Reply) -> Posted:
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
         if reply.kind == ReplyKind.ERROR:
             raise OSError("the platform refused the edit")
         return await super().edit(posted, reply)
