@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import faults
+from bot.errors import MessageGone
 from bot.ports import Channel, PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -26,7 +27,7 @@ class NotingChannel:
     edit, another post) writes the note first, as for any other first post. An edit that
     changes which messages show the event's post (a streamed answer that outgrew its one
     Discord message) notes the post again, as it now is, at each change (`Channel.edit`'s
-    `on_change`)."""
+    `on_change`); an edit that finds it deleted forgets it (`_forget`)."""
 
     def __init__(
         self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
@@ -72,7 +73,12 @@ class NotingChannel:
             if on_change is not None:
                 await on_change(now)
 
-        now = await self.inner.edit(posted, reply, changed)
+        try:
+            now = await self.inner.edit(posted, reply, changed)
+        except MessageGone:
+            if self._post == current:
+                await self._forget(current)
+            raise
         if now != current:  # a platform that told nothing on the way
             await changed(now)
         self._shows(now, reply)
@@ -88,6 +94,16 @@ class NotingChannel:
             self.partial = posted
         elif self.partial is not None and posted.message_id == self.partial.message_id:
             self.partial = None
+
+    async def _forget(self, gone: Posted) -> None:
+        """The event's post was deleted (the asker, a moderator): the inbox no longer names
+        it, and the next post, the answer said anew, is noted as the first was. A replay meanwhile
+        looks for that post (`FindsReplies`) instead of editing the deleted one and posting again."""
+        self._post = None
+        self.noted = False
+        if self.partial == gone:
+            self.partial = None  # an apology is a post of its own
+        await self.note(Posted(message_id="", conversation=gone.conversation))
 
     def take(self) -> Posted | None:
         """The first post, if its note is left for the finish to write (once)."""

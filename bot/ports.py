@@ -119,7 +119,9 @@ class Channel(Protocol):
         `on_change` is awaited with the post as it now is each time the edit changes its
         messages (a part posted, the surplus deleted), before it goes on: whoever keeps the
         post (the inbox's note, an answer's record) names every message that exists, even when
-        the edit stops half way (a crash)."""
+        the edit stops half way (a crash, a refusal). An edit that fails takes back the
+        messages it added; one that finds a message of the post deleted (MessageGone) deletes
+        the rest: a post is shown whole or not at all."""
         ...
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:

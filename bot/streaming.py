@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from bot.errors import MessageGone
 from bot.ports import Channel
@@ -85,6 +86,10 @@ class StreamingReply:
     async def _edit(self, posted: Posted, partial: Reply) -> None:
         try:
             await self.channel.edit(posted, partial)
+        except MessageGone:
+            log.info("the post being answered in was deleted; the answer will be a message of its own")
+            self.posted = replace(posted, message_id="")  # no more edits of it: `finish` posts anew
+            return
         except Exception as exc:
             # the final reply replaces this one, or fails on its own and is handled there
             log.warning(

@@ -11,7 +11,9 @@ earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find
 the nonce every reply to a question carries (`reply_nonce`) is this module's second guard.
 
 Every refusal from Discord is logged with the status and code and raised as
-`PlatformError` (the core decides what the person then sees).
+`PlatformError` (the core decides what the person then sees). A post of several messages is
+shown whole or not at all: a refused part takes back the parts this send or edit added, and a
+deleted message takes the rest of its post with it (MessageGone: the caller posts anew).
 """
 
 from __future__ import annotations
@@ -217,6 +219,9 @@ class DiscordChannel:
                 exc.text,
                 extra=http_ctx(reply.conversation, exc, kind=str(reply.kind)),
             )
+            if sent:  # shown whole or not at all: the first parts are taken back
+                first = Posted(message_id=post_id(sent), conversation=reply.conversation)
+                await self._delete_parts(first, sent)
             if reply.kind == ReplyKind.ERROR:
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:
@@ -282,7 +287,9 @@ class DiscordChannel:
         its one message), the messages it no longer needs deleted (a revision came out
         shorter), `on_change` told of each. A partial answer being written (THINKING) stays in
         the first message, cut to fit: the final reply replaces it whole. Returns the post as
-        it now is."""
+        it now is. A post is shown whole or not at all (`bot.ports.Channel.edit`): a message of
+        it deleted (the asker, a moderator) takes the rest with it, MessageGone, and the caller
+        posts anew; a refusal takes back the parts this edit added (all best effort)."""
         ids = message_ids(posted.message_id)
         if ids is None:
             return posted  # never posted on Discord (a muted announcement)
@@ -304,6 +311,7 @@ class DiscordChannel:
                 await _told(on_change, replace(posted, message_id=post_id(shown)))
         except discord.HTTPException as exc:
             if exc.status == 404 and exc.code == UNKNOWN_MESSAGE:  # deleted (the asker, a moderator)
+                await self._delete_parts(posted, [*ids, *shown[len(ids) :]])
                 raise MessageGone(f"Discord: the message to edit is gone ({exc.code})") from exc
             log.error(
                 "could not update a message (%s %s)",
@@ -311,6 +319,10 @@ class DiscordChannel:
                 exc.code,
                 extra=http_ctx(posted.conversation, exc, message_id=posted.message_id),
             )
+            added = shown[len(ids) :]
+            if added:  # the post as it was, but for parts that could not be taken back
+                kept = await self._delete_parts(posted, added)
+                await _told(on_change, replace(posted, message_id=post_id([*ids, *kept])))
             raise PlatformError(f"Discord refused the edit ({exc.status}, code {exc.code})") from exc
         now = posted if partial else replace(posted, message_id=post_id(shown))
         await self.after_post(reply, now, edited=True)
@@ -338,6 +350,17 @@ class DiscordChannel:
         followup = await webhook.send(**message_kwargs(message), wait=True)
         self.webhooks.remember(str(followup.id), webhook)
         return followup.id
+
+    async def _delete_parts(self, posted: Posted, message_ids: list[int]) -> list[int]:
+        """Delete what can be of these messages of `posted`; the ones Discord kept."""
+        kept: list[int] = []
+        for message_id in message_ids:
+            try:
+                await self._delete_part(posted, message_id)
+            except discord.HTTPException as exc:
+                log.warning("could not delete a message", extra=http_ctx(posted.conversation, exc))
+                kept.append(message_id)
+        return kept
 
     async def _delete_part(self, posted: Posted, message_id: int) -> None:
         webhook = self.webhooks.get(str(message_id))

@@ -1,7 +1,7 @@
 """A model answer streamed into Slack while Slack rate-limits the edits (chat.update 429):
 the model's answer is kept, not thrown away for the offline quote (bot/streaming.py). And a
 post being answered in that a person deleted (chat.update message_not_found): the answer is
-posted anew, not taken for a failure."""
+posted anew, not taken for a failure, and a replay after a crash does not post it again."""
 
 from __future__ import annotations
 
@@ -110,3 +110,32 @@ async def test_a_partial_edit_waiting_out_a_rate_limit_never_lands_on_the_apolog
         ts = fake.calls("chat.postMessage")[0].response["ts"]
         updates = [c for c in fake.calls("chat.update") if c.ok and c.params.get("ts") == ts]
         assert updates and "Sorry" in updates[-1].params.get("text", "")
+
+
+async def test_an_answer_posted_anew_for_a_deleted_post_is_not_posted_again_by_a_replay(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """The post being streamed into was deleted (every chat.update: message_not_found): the
+    answer goes out as a message of its own, and the process dies before its finish. The inbox
+    no longer names the deleted post, so the replay finds the answer in the thread (find_reply)
+    and edits it, instead of editing the deleted post, failing, and posting a second answer."""
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    toml = TOML + "[llm]\nmax_retries = 0\n"
+    words = "Refunds take five to seven business days to arrive on the original payment method [1]."
+    model.enqueue(Answer(words, chunk_delay=0.05))
+    fake.fail("chat.update", "message_not_found", times=1000)
+    async with running(make_runtime(toml, env=env)) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        with faults.crash_at("answer.posted"):
+            await deliver(fake, adapter, body)
+    fake._faults.pop("chat.update")
+    thinking, answer = posts(fake, "C111")
+    fake._remove_message("C111", thinking.response["ts"])  # it was deleted all along
+    model.enqueue(Answer(words.replace("five to seven", "5-7")))  # worded differently the second time
+    async with running(make_runtime(toml, env=env)) as adapter:
+        assert await adapter.drain(timeout=15)
+    assert posts(fake, "C111") == [thinking, answer]  # nothing posted again
+    edited = [c for c in fake.calls("chat.update") if c.ok]
+    assert {c.params["ts"] for c in edited} == {answer.response["ts"]}  # streamed into, then final
+    assert "5-7 business days" in edited[-1].params.get("text", "")
