@@ -231,6 +231,8 @@ class TicketPosts:
                 else card(ticket, posted.conversation, now, context, previous=previous, similar=similar)
             )
             try:
-                await channel.edit(posted, reply)
+                shown = await channel.edit(posted, reply)
+                if shown != posted:
+                    await self.store.run(StateStore.ticket_post_shown, ticket.id, posted, shown)
             except Exception:
                 log.exception("could not update a ticket message", extra={"ticket_id": ticket.id})

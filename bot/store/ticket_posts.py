@@ -84,3 +84,13 @@ class TicketPostRepository(Repository):
         """The claimed post could not be made: a later escalation in the thread makes it."""
         with transaction(self.db):
             self.db.execute("delete from ticket_posts where id = ? and message_id = ?", [claim, CLAIMED])
+
+    def ticket_post_shown(self, ticket_id: int, was: Posted, now: Posted) -> None:
+        """A message showing the ticket is now shown by `now` (a card an edit grew past one
+        Discord message, or shrank): later transitions edit every message of it."""
+        with transaction(self.db):
+            self.db.execute(
+                "update ticket_posts set message_id = ?, conversation = ? "
+                "where ticket_id = ? and message_id = ? and conversation = ?",
+                [now.message_id, now.conversation.key, ticket_id, was.message_id, was.conversation.key],
+            )

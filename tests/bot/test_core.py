@@ -7,6 +7,7 @@ import io
 import itertools
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.ports import PostChanged
 from bot.store import StateStore
 from bot.types import (
     ActionEvent,
@@ -26,6 +28,8 @@ from bot.types import (
     InboundMessage,
     MentionKind,
     Passage,
+    Posted,
+    Reply,
     ReplyKind,
     TicketStatus,
     Turn,
@@ -549,3 +553,35 @@ async def test_thanks_in_an_answered_thread_is_acknowledged_never_escalated(
     assert rt.state.tickets() == []
     texts = [turn.text for turn in rt.state.history(thread)]
     assert "thanks a lot!" in texts and "ok" in texts  # kept: "thanked and left" is counted from them
+
+
+class GrowingCards(ConsoleChannel):
+    """A platform where a ticket card an edit makes longer takes a second message (Discord
+    past 2,000 characters): the edit names the post as it now is."""
+
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        await super().edit(posted, reply, on_change)
+        if reply.kind == ReplyKind.TICKET and "," not in posted.message_id:
+            return replace(posted, message_id=f"{posted.message_id},{posted.message_id}-part-2")
+        return posted
+
+
+async def test_a_card_that_grew_to_two_messages_is_edited_as_two_from_then_on(rt: Runtime) -> None:
+    channel = GrowingCards(io.StringIO())
+    await rt.bot.on_message(message("What is the airspeed velocity of an unladen swallow?"), channel)
+    [ticket] = rt.state.tickets()
+    claim = ActionEvent(
+        id="c-grow",
+        conversation=ticket.conversation,
+        actor=STAFF,
+        action=ActionKind.CLAIM,
+        value=str(ticket.id),
+        visibility=Visibility.INTERNAL,
+    )
+    assert await rt.bot.on_action(claim, channel) == Outcome.RECORDED
+    cards = [posted for kind, posted, _ in rt.state.ticket_posts(ticket.id) if kind == "card"]
+    assert [c.message_id.count(",") for c in cards] == [1]  # the record names both messages
+    channel.edits.clear()
+    await rt.bot.escalations.refresh(rt.state.ticket(ticket.id), channel)  # type: ignore[arg-type]
+    card_edits = [posted for posted, reply in channel.edits if reply.kind == ReplyKind.TICKET]
+    assert [p.message_id for p in card_edits] == [cards[0].message_id]
