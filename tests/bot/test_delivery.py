@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -117,6 +118,11 @@ class DropsTheConnection(asyncio.Event):
     def set(self) -> None:
         with psycopg.connect(self.server, autocommit=True) as admin:
             admin.execute("select pg_terminate_backend(%s)", [self.backend_pid])
+            # pg_terminate_backend only asks: wait until the backend has gone (said goodbye, closed)
+            while admin.execute(
+                "select 1 from pg_stat_activity where pid = %s", [self.backend_pid]
+            ).fetchone():
+                time.sleep(0.01)
         super().set()
 
 
