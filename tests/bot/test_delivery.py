@@ -119,9 +119,10 @@ class DropsTheConnection(asyncio.Event):
         with psycopg.connect(self.server, autocommit=True) as admin:
             admin.execute("select pg_terminate_backend(%s)", [self.backend_pid])
             # pg_terminate_backend only asks: wait until the backend has gone (said goodbye, closed)
-            while admin.execute(
-                "select 1 from pg_stat_activity where pid = %s", [self.backend_pid]
-            ).fetchone():
+            for _ in range(500):  # at most 5 s: the test then fails on what it asserts
+                gone = admin.execute("select 1 from pg_stat_activity where pid = %s", [self.backend_pid])
+                if gone.fetchone() is None:
+                    break
                 time.sleep(0.01)
         super().set()
 
