@@ -82,8 +82,9 @@ class Digest:
         scope = Scope(platform=platform, workspace=workspace)
         week = Period(since=slot - timedelta(days=7), until=slot)
         before = Period(since=slot - timedelta(days=14), until=week.since)
-        this = (await self.store.run(collect, week, scope, definitions)).metrics
-        last = (await self.store.run(collect, before, scope, definitions)).metrics
+        # two weeks of figures: long reads, on the reports' connection (AsyncStore.report)
+        this = (await self.store.report(collect, week, scope, definitions)).metrics
+        last = (await self.store.report(collect, before, scope, definitions)).metrics
         gaps = await self.gaps.refresh(platform, None if workspace is None else frozenset({workspace}))
         tickets = await self.store.run(
             StateStore.tickets,

@@ -313,6 +313,7 @@ def run_report(
     runs: SQLite in WAL mode lets a reader in beside the writer; or the PostgreSQL database the
     settings name) and write the report out."""
     from bot.store import StateStore
+    from bot.store.state import long_reads
 
     definitions = Definitions.from_settings(settings)
     period = parse_period(since, until, now=now, zone=definitions.hours.zone)
@@ -325,7 +326,8 @@ def run_report(
     store = StateStore.open(settings)
     try:
         scope = Scope(platform=platform, channel=channel, workspace=workspace)
-        report = collect(store, period, scope, definitions)
+        with long_reads(store):  # a month of a big install: longer than the bot's own statements
+            report = collect(store, period, scope, definitions)
     finally:
         store.close()
     return render(report, fmt)

@@ -174,14 +174,21 @@ class PgDatabase:
         `supportbot store copy`, whose statements may take minutes; or, with `seconds`, that
         one (a report's long read). Opened outside any transaction (a SET made inside one is
         undone with it)."""
-        if self.conn.in_transaction or self.batching:
+        # our own bookkeeping, not the connection's status: a connection the server ended
+        # reports a status of UNKNOWN, and live() replaces it
+        if self.conn._open or self.batching:
             raise RuntimeError("unhurried() opens outside a transaction")
         connection = self.live()
         if seconds is None:
             connection.execute(UNHURRIED)
             connection.deadline = None
         else:
-            connection.execute(f"set statement_timeout = '{float(seconds):g}s'")
+            # a report reads in one snapshot, converting rows between its statements: idle in
+            # its transaction for as long as it may run
+            allowed = f"'{float(seconds):g}s'"
+            connection.execute(
+                f"set statement_timeout = {allowed}; set idle_in_transaction_session_timeout = {allowed}"
+            )
             connection.deadline = seconds + DEADLINE - STATEMENT_TIMEOUT
         try:
             yield

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
@@ -224,14 +225,19 @@ class AsyncStore:
 REPORT_SECONDS = 300.0
 
 
-def _long_read(store: StateStore, read: Callable[[], R]) -> R:
-    """`read` on the reports lane, its statements allowed REPORT_SECONDS on PostgreSQL."""
+def long_reads(store: StateStore) -> AbstractContextManager[None]:
+    """A block of report reads (AsyncStore.report, `supportbot report`): its statements are
+    allowed REPORT_SECONDS on PostgreSQL. Opened outside a transaction."""
     if not store.shared:
-        return read()
+        return nullcontext()
     from bot.store.postgres import PgDatabase
 
     assert isinstance(store.db, PgDatabase)
-    with store.db.unhurried(REPORT_SECONDS):
+    return store.db.unhurried(REPORT_SECONDS)
+
+
+def _long_read(store: StateStore, read: Callable[[], R]) -> R:
+    with long_reads(store):
         return read()
 
 

@@ -97,6 +97,36 @@ def _statement_timeout(store: StateStore) -> str:
     return str(store.db.execute("show statement_timeout").fetchone()[0])
 
 
+def _idle_in_transaction(store: StateStore) -> str:
+    return str(store.db.execute("show idle_in_transaction_session_timeout").fetchone()[0])
+
+
+def _slow_read(store: StateStore) -> int:
+    return int(store.db.execute("select 1 from pg_sleep(5)").fetchone()[0])
+
+
+async def test_reports_go_on_after_the_server_ended_a_reports_session(pg_url: str, pg_server: str) -> None:
+    """A restart or a fail-over ends the reports connection mid-statement: that report fails,
+    and the next ones run on a fresh connection (the dashboard and /support stats recover)."""
+    store = AsyncStore(StateStore(pg_url), reports=lambda: StateStore(pg_url))
+    try:
+        reading = asyncio.create_task(store.report(_slow_read))
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            for _ in range(500):
+                ended = admin.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where query like 'select 1 from pg_sleep(5)%' and pid <> pg_backend_pid()"
+                ).fetchall()
+                if ended:
+                    break
+                await asyncio.sleep(0.01)
+        with pytest.raises(psycopg.OperationalError):
+            await reading
+        assert [await store.report(_statement_timeout) for _ in range(2)] == ["5min", "5min"]
+    finally:
+        store.close()
+
+
 async def test_a_report_may_read_for_minutes_where_the_bots_statements_may_not(pg_url: str) -> None:
     """A month's figures on a big install may take a minute on the reports connection; the
     bot's own statements keep their seconds, and so does the reports connection after."""
@@ -104,6 +134,7 @@ async def test_a_report_may_read_for_minutes_where_the_bots_statements_may_not(p
     try:
         assert await store.run(_statement_timeout) == "15s"
         assert await store.report(_statement_timeout) == "5min"
+        assert await store.report(_idle_in_transaction) == "5min"  # a snapshot read converts rows
         assert await store.run(_statement_timeout) == "15s"
         reports = store._reports
         assert reports is not None
