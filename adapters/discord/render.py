@@ -65,6 +65,7 @@ _MENTION = re.compile(r"@(everyone|here)|<@([!&]?)(\d+)>", re.IGNORECASE)
 _ANY_MENTION_TOKEN = re.compile(r"<(@[!&]?|#)\d+>")
 _CUSTOM_ID = re.compile(rf"^{CUSTOM_ID_PREFIX}:(?P<action>[a-z_]+):(?P<value>\S+)$")
 _FENCE = re.compile(r"^\s*(```+|~~~+)(.*)$")
+_REOPENED_INFO_LIMIT = 30  # characters of a fence's language kept when it is reopened
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,9 +162,15 @@ def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
             if len(prefix) + len(piece) + len(close) <= limit:
                 break
             budget = limit - len(prefix) - len(close)  # smaller each time: piece <= budget
+            if budget < limit // 2:
+                # fence markup (a marker hundreds of backticks long) would fill the message
+                # and leave no room to make progress: cut the text as it is
+                prefix, cut, fence, close = "", limit, "", ""
+                piece = rest[:cut]
+                break
         rest = rest[cut:].lstrip("\n" if fence else "\n ")  # in code, indentation is code
         pieces.append(prefix + piece + close)
-        reopen = fence
+        reopen = _reopening(fence)
     return [p for p in pieces if p.strip()]
 
 
@@ -188,6 +195,17 @@ def _open_fence(text: str) -> str:
         elif not open_line:
             open_line = line.strip()
     return open_line
+
+
+def _reopening(fence_line: str) -> str:
+    """The line reopening a fence in the next piece: its marker and language, the rest of its
+    info string dropped, so a long one (a model may write anything there) costs every piece
+    a few dozen characters at most."""
+    match = _FENCE.match(fence_line)
+    if not match:
+        return ""
+    words = match.group(2).split()
+    return match.group(1) + (words[0][:_REOPENED_INFO_LIMIT] if words else "")
 
 
 def _fence_marker(fence_line: str) -> str:

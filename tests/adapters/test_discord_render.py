@@ -8,6 +8,7 @@ vendored OpenAPI schema plus Discord's own rules), so a layout these tests accep
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -217,6 +218,22 @@ def test_code_cut_between_messages_keeps_the_indentation_of_its_next_line() -> N
         assert first.startswith("    line_"), piece[:40]
 
 
+@pytest.mark.parametrize("info", [1990, 1996, 2100, 5000])
+def test_a_fence_with_a_long_info_string_is_reopened_with_its_language_alone(info: int) -> None:
+    # a reopened fence line as long as the opening one left no room: no progress (a frozen
+    # event loop), or a few characters a message (1,506 messages for 5,000 characters)
+    text = "```python" + "x" * info + "\ncode line\n" + "y" * 3000 + "\n```"
+    pieces = split_text(text)
+    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
+    assert len(pieces) <= math.ceil(len(text) / CONTENT_LIMIT) + 2, len(pieces)
+    assert all(p.startswith("```python" + "x" * 24 + "\n") for p in pieces[1:]), [p[:50] for p in pieces]
+
+
+def test_a_fence_marker_too_long_to_close_and_reopen_is_cut_as_text() -> None:
+    pieces = split_text("`" * 1500 + "\ncode\n" + "y" * 3000 + "\n" + "`" * 1500)
+    assert all(len(p) <= CONTENT_LIMIT for p in pieces) and len(pieces) <= 4, [len(p) for p in pieces]
+
+
 _FENCE_LINE = re.compile(r"^\s*(```+|~~~+)")
 _WORDS = st.text(alphabet="abc xyz.\n", max_size=300) | st.builds(lambda n: "B" * n, st.integers(1, 3000))
 _CODE_LINE = st.text("abc=(); ", max_size=300) | st.builds(lambda n: "C" * n, st.integers(1, 3000))
@@ -235,7 +252,11 @@ def _markdown(draw: st.DrawFn) -> str:
             blocks.append(draw(_WORDS))
         else:
             marker = draw(st.sampled_from(["```", "````", "~~~", "~~~~", "`````"]))
-            info = draw(st.sampled_from(["", "json", "python"]))
+            # a long info string (a model may write anything there), short enough that a cut
+            # falls before its line rather than in it (a longer line is cut hard, as any is)
+            info = draw(
+                st.sampled_from(["", "json", "python"]) | st.builds(lambda n: "I" * n, st.integers(1, 1250))
+            )
             blocks.append("\n".join([marker + info, *draw(_CODE_LINES), marker]))
     return "\n\n".join(blocks)
 
@@ -245,6 +266,9 @@ def _markdown(draw: st.DrawFn) -> str:
 def test_every_piece_fits_and_closes_the_fences_it_opens(text: str) -> None:
     pieces = split_text(text)
     assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
+    # a cut falls early only before a stretch with no break, which the next cut takes whole: two
+    # pieces carry at least a message's budget less the (short) fence markup they carry
+    assert len(pieces) <= 2 * math.ceil(len(text) / (CONTENT_LIMIT - 100)) + 1, [len(p) for p in pieces]
     for piece in pieces:
         fences = [line for line in piece.split("\n") if _FENCE_LINE.match(line)]
         assert len(fences) % 2 == 0, fences
