@@ -257,7 +257,7 @@ class SupportBot:
         log.debug("decision %s: %s", decision.act, decision.why, extra=log_context(conversation))
         await self.followups.noticed(message, state, staff=staff)  # staff, thanks: none; talk: later
         if decision.act == Act.REVISE:
-            return await self._revise(message, channel, situation)
+            return await self._revise(message, channel, situation, resume)
         if decision.act == Act.TAKEOVER:
             await self.recorder.record(message, role="staff")
             await self.store.run(
@@ -356,8 +356,11 @@ class SupportBot:
             await after_record(finish, welcome)
         return outcome
 
-    async def _revise(self, message: InboundMessage, channel: Channel, situation: Situation) -> Outcome:
-        """The asker edited a question the bot answered: the answer is replaced in place."""
+    async def _revise(
+        self, message: InboundMessage, channel: Channel, situation: Situation, resume: Posted | None
+    ) -> Outcome:
+        """The asker edited a question the bot answered: the answer is replaced in place (on a
+        replay, the post the edit's event made or found, `resume`)."""
         self._responding.add(message.id)
         return await self.responder.revise(
             message,
@@ -365,6 +368,7 @@ class SupportBot:
             language=situation.language,
             scope=situation.scope,
             on_posted=lambda: self._responding.discard(message.id),
+            resume=resume,
         )
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:

@@ -51,19 +51,21 @@ class _NoThread(Exception):
 async def find_reply(client: discord.Client, message: InboundMessage) -> Posted | None:
     """`bot.ports.FindsReplies.find_reply` on Discord (see the module docstring)."""
     me = client.user
-    if me is None or not message.id.isdigit():
+    # an edit's event (`<id>:edit:<ms>`) is answered where the message as first sent was
+    asked = message.edit_of or message.id
+    if me is None or not asked.isdigit():
         return None  # not signed in, or not a Discord message id: cannot tell
     ref = message.conversation
-    question = int(message.id)
+    question = int(asked)
     try:
         if ref.thread is None and _may_have_thread(client, ref):
             try:
-                where = ref.in_thread(message.id)
+                where = ref.in_thread(asked)
                 return await _first_reply(client, where, question, me.id, own_thread=True, starter=True)
             except _NoThread:
                 pass  # answered in place, if at all
         # a forum post's first message has its thread's id: in place, it is the thread's starter
-        return await _first_reply(client, ref, question, me.id, starter=ref.thread == message.id)
+        return await _first_reply(client, ref, question, me.id, starter=ref.thread == asked)
     except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
         status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)

@@ -356,10 +356,13 @@ class Responder:
         language: str,
         scope: DocVisibility,
         on_posted: Callable[[], None] | None = None,
+        resume: Posted | None = None,
     ) -> Outcome:
         """The asker edited a question the bot answered: answer the new text, replacing the
         earlier answer in place (one message per question, whatever the edits). Someone
-        else's edit, an unchanged text, or a question the bot never answered is left alone."""
+        else's edit, an unchanged text, or a question the bot never answered is left alone.
+        `resume`: a replay's post (noted or found), which the record may not name yet (the
+        answer said anew for a deleted one, the process killed before the record followed)."""
         found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
         if found is None:
             return Outcome.IGNORED  # the bot never answered it (or it went to a person)
@@ -376,6 +379,10 @@ class Responder:
             # the post as it now is (more messages, fewer, or a new one for a deleted one), kept
             # at once: the next edit of the question, or a replay of this one, revises all of it
             await self.store.run(StateStore.set_answer_posted, record.id, posted.message_id)
+
+        if resume is not None and resume.message_id and resume.message_id != posted_id:
+            await shown_in(resume)  # the record follows first: the next edit revises that post too
+            posted_id = resume.message_id
 
         return await self.answer(
             question=text,

@@ -247,6 +247,38 @@ async def test_a_revision_that_outgrew_its_message_is_finished_once_after_a_cras
     assert "Settings" not in "".join(m["content"] for m in after)
 
 
+@pytest.mark.parametrize("noted", [False, True], ids=["found", "noted"])
+async def test_a_revision_posted_anew_for_a_deleted_answer_is_not_posted_again_by_a_replay(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI, noted: bool
+) -> None:
+    """A moderator deleted the answer; the asker's edit is answered in a new message, and the
+    process dies before the inbox or the answer's record learnt of it. The replay of the
+    edit's event finds that message (FindsReplies, by the id of the message as first sent),
+    or is handed it (the inbox's note, as a replay cut short leaves it), and revises it:
+    the answer's record still names the deleted one, which would be answered anew again."""
+    model.default_reply = SHORT
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    edited = edit_of(question, EDITED)
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        [old] = bot_messages(fake, payload["id"])
+        del fake.messages[payload["id"]][old["id"]]
+        model.default_reply = SHORT.replace("mobile app", "phone app")
+        with faults.crash_at("answer.sent"), pytest.raises(faults.Crash):
+            await runtime.bot.on_message(edited, adapter.channel)
+    [anew] = bot_messages(fake, payload["id"])
+    if noted:
+        key, where = f"discord:msg:{edited.id}", question.conversation.in_thread(payload["id"]).key
+        runtime.state.note_post(key, anew["id"], where)
+    fake.nonce_window_seconds = 0  # the replay comes after Discord's nonce window
+    model.default_reply = SHORT.replace("mobile app", "tablet app")
+    assert await restart(make_streaming()) == 0
+    [after] = bot_messages(fake, payload["id"])
+    assert after["id"] == anew["id"] and "tablet app" in after["content"]
+
+
 async def test_a_split_answer_revised_into_an_abstention_is_one_message_when_revised_again(
     fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
 ) -> None:
