@@ -9,6 +9,7 @@ an apology then replaces.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from bot import faults
 from bot.errors import MessageGone
 from bot.ports import Channel, PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
+
+log = logging.getLogger(__name__)
 
 
 class NotingChannel:
@@ -69,7 +72,7 @@ class NotingChannel:
                 self.partial = now
             if self._post == was:
                 self._post = now
-                await self.note(now)
+                await self._renote(now)
             if on_change is not None:
                 await on_change(now)
 
@@ -104,6 +107,22 @@ class NotingChannel:
         if self.partial == gone:
             self.partial = None  # an apology is a post of its own
         await self.note(Posted(message_id="", conversation=gone.conversation))
+
+    async def _renote(self, now: Posted) -> None:
+        """Note the event's post as an edit changed it. Never raises: Discord has taken the
+        edit, and an error out of it would read as an edit not made (an apology said twice).
+        A note the store refused is left for the finish to write, as a whole answer's is."""
+        try:
+            await self.note(now)
+        except Exception:
+            self._unwritten = now
+            log.warning(
+                "could not note the post an edit changed; the event's finish notes it",
+                exc_info=True,
+                extra={"message_id": now.message_id},
+            )
+        else:
+            self._unwritten = None  # superseded by the post as it now is
 
     def take(self) -> Posted | None:
         """The first post, if its note is left for the finish to write (once)."""

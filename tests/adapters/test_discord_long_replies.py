@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.post_ids import post_id
 from bot import faults
 from bot.app import Runtime
+from bot.errors import StoreError
 from bot.types import Answer, InboundMessage
 from tests.adapters.test_discord_adapter import discord_env, discord_toml, running
 from tests.adapters.test_discord_find_reply import QUESTION, bot_messages, button_ids, fake, inbound, restart
@@ -170,6 +172,28 @@ async def test_a_streamed_answer_of_three_messages_killed_between_its_parts_is_f
     assert [m["id"] for m in after][:2] == before and len(after) == 3
     assert_shown_once(after, "Forgot password", "Step 0: open Preferences", "Step 94: open Preferences")
     assert "Settings" not in "".join(m["content"] for m in after)
+
+
+async def test_a_note_the_store_refuses_while_an_answer_outgrows_its_message_is_left_for_the_finish(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    """The inbox's note of part 2 fails (the store away) as the final edit posts it. Discord
+    has taken the edit: the answer goes on to its third part and the finish notes the post
+    whole. Raised out of the edit, the error read as an edit not made: the answer was taken
+    back for an apology, and one that also failed its note was said twice."""
+    model.default_reply = LONGER
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        with faults.crash_at("answer.noted", after=1, error=StoreError("the store is away")):
+            await runtime.bot.on_message(question, adapter.channel)
+    after = bot_messages(fake, payload["id"])
+    assert len(after) == 3 and not any("Sorry" in m["content"] for m in after)
+    assert_shown_once(after, "Forgot password", "Step 0: open Settings", "Step 94: open Settings")
+    noted = runtime.state.event_post(f"discord:msg:{question.id}")
+    assert noted is not None and noted[0] == post_id([m["id"] for m in after])
+    assert runtime.state.pending_events("discord") == []
 
 
 # -- the asker edits the question ---------------------------------------------------------------
