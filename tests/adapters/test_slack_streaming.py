@@ -33,15 +33,29 @@ async def model() -> AsyncIterator[FakeOpenAI]:
         yield server
 
 
+def _streaming_while_edits_wait(
+    make_runtime: Callable[..., Runtime],
+    fake: FakeSlack,
+    model: FakeOpenAI,
+    *,
+    deadline: int,
+    retry_after: int,
+) -> Runtime:
+    """A bot whose model streams a cited answer (deadline: its [llm] timeout) while Slack
+    answers the first chat.update with a 429 and Retry-After (which slack_sdk waits out)."""
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt: Runtime = make_runtime(TOML + f"[llm]\nmax_retries = 0\ntimeout_seconds = {deadline}\n", env=env)
+    words = "Refunds take five to seven business days to arrive on the original payment method [1]."
+    model.enqueue(Answer(words, chunk_delay=0.15))
+    fake.rate_limit("chat.update", times=1, retry_after=retry_after)
+    return rt
+
+
 async def test_a_rate_limited_edit_does_not_cost_the_model_its_answer(
     make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
 ) -> None:
     # slack_sdk waits out Retry-After (5 s) on the edit: longer than the model's whole deadline
-    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 3\n", env=env)
-    words = "Refunds take five to seven business days to arrive on the original payment method [1]."
-    model.enqueue(Answer(words, chunk_delay=0.15))
-    fake.rate_limit("chat.update", times=1, retry_after=5)
+    rt = _streaming_while_edits_wait(make_runtime, fake, model, deadline=3, retry_after=5)
     async with running(rt) as adapter:
         await fake.wait_for_connection(1)
         body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
@@ -96,11 +110,7 @@ async def test_a_partial_edit_waiting_out_a_rate_limit_never_lands_on_the_apolog
     """The answer fails after the model streamed (the store refusing its record) while a partial
     edit waits out Slack's Retry-After: the apology is said in the streamed post, and the
     partial edit is stopped before it, not sent over it afterwards."""
-    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
-    words = "Refunds take five to seven business days to arrive on the original payment method [1]."
-    model.enqueue(Answer(words, chunk_delay=0.15))
-    fake.rate_limit("chat.update", times=1, retry_after=30)
+    rt = _streaming_while_edits_wait(make_runtime, fake, model, deadline=10, retry_after=30)
     async with running(rt) as adapter:
         await fake.wait_for_connection(1)
         body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)

@@ -127,6 +127,17 @@ class DropsTheConnection(asyncio.Event):
         super().set()
 
 
+async def _answered_then_followed_up(rt: Runtime, platform: Platform) -> InboundMessage:
+    """A question answered in a thread, and the asker's follow-up there (no mention): its
+    handling is what the tests below break."""
+    asked = question("How long does a refund take?", "q1")
+    assert await rt.bot.on_message(asked, platform) == Outcome.ANSWERED
+    thread = platform.posted[0][0].conversation
+    return dataclasses.replace(
+        question("And are annual plans refunded too?", "q2"), conversation=thread, addressed=False
+    )
+
+
 async def test_a_follow_up_whose_first_read_failed_is_handled_again(
     make_runtime: Callable[..., Runtime],
     clock: FakeClock,
@@ -136,13 +147,7 @@ async def test_a_follow_up_whose_first_read_failed_is_handled_again(
     statement): nothing was done yet, so the follow-up is left for the clock's replay."""
     rt = make_runtime(TOML, {"SUPPORTBOT_DATABASE_URL": pg_url})
     platform = Platform()
-    assert (
-        await rt.bot.on_message(question("How long does a refund take?", "q1"), platform) == Outcome.ANSWERED
-    )
-    thread = platform.posted[0][0].conversation
-    follow_up = dataclasses.replace(
-        question("And are annual plans refunded too?", "q2"), conversation=thread, addressed=False
-    )
+    follow_up = await _answered_then_followed_up(rt, platform)
     with faults.crash_at("event.deciding", error=psycopg.OperationalError("server closed the connection")):
         assert await rt.bot.on_message(follow_up, platform) == Outcome.FAILED
     assert len(platform.answers()) == 1  # nothing said yet: no apology is owed to a follow-up
@@ -165,13 +170,7 @@ async def test_a_session_the_server_ended_after_the_claim_is_replaced_before_the
     is answered at once."""
     rt = make_runtime(TOML, {"SUPPORTBOT_DATABASE_URL": pg_url})
     platform = Platform()
-    assert (
-        await rt.bot.on_message(question("How long does a refund take?", "q1"), platform) == Outcome.ANSWERED
-    )
-    thread = platform.posted[0][0].conversation
-    follow_up = dataclasses.replace(
-        question("And are annual plans refunded too?", "q2"), conversation=thread, addressed=False
-    )
+    follow_up = await _answered_then_followed_up(rt, platform)
     dropped = DropsTheConnection(pg_server, rt.state.db.connection.info.backend_pid)
     assert await rt.bot.on_message(follow_up, platform, accepted=dropped) == Outcome.ANSWERED
     assert len(platform.answers()) == 2
