@@ -40,6 +40,7 @@ class StreamingReply:
         resume: Posted | None = None,
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
         in_reply_to: str | None = None,
+        instead: Posted | None = None,
     ) -> None:
         """`resume`: a message already showing an answer (or part of one), which this one
         replaces in place (the asker edited the question, or a replay after a crash) instead
@@ -48,7 +49,8 @@ class StreamingReply:
         changes the messages showing it (`Channel.edit`'s `on_change`) or is posted anew.
         `in_reply_to`: the question's message id, which the first post names as the final
         reply does (a platform shows it, and a replay looking for this post knows it by it:
-        bot.ports.FindsReplies)."""
+        bot.ports.FindsReplies). `instead`: the post to answer in if `resume` is gone (a
+        replay's post, which the record may not name yet); without it, a new message."""
         self.channel = channel
         self.conversation = conversation
         self.interval = interval
@@ -59,6 +61,7 @@ class StreamingReply:
         self.edits = 0
         self._last = 0.0
         self._editing: asyncio.Task[None] | None = None  # the partial edit in flight
+        self._instead = instead
 
     def _partial(self, text: str) -> Reply:
         return Reply(
@@ -87,8 +90,9 @@ class StreamingReply:
         try:
             await self.channel.edit(posted, partial)
         except MessageGone:
-            log.info("the post being answered in was deleted; the answer will be a message of its own")
-            self.posted = replace(posted, message_id="")  # no more edits of it: `finish` posts anew
+            log.info("the post being answered in was deleted; the answer goes elsewhere")
+            # no more edits of it: the next go to `instead`, or `finish` posts anew
+            self.posted, self._instead = self._instead or replace(posted, message_id=""), None
             return
         except Exception as exc:
             # the final reply replaces this one, or fails on its own and is handled there
@@ -108,14 +112,15 @@ class StreamingReply:
 
     async def finish(self, reply: Reply) -> Posted:
         await self.aclose()  # the final text supersedes a partial one
-        if self.posted is not None and self.posted.message_id:
+        while self.posted is not None and self.posted.message_id:
             try:
                 # the final reply may need more messages than the one streamed into (a platform's
                 # length limit): the post as it now is, all its messages, is what the record keeps
                 self.posted = await self.channel.edit(self.posted, reply, self._posted)
                 return self.posted
             except MessageGone:  # deleted by a person while written, or before a replay came back
-                log.info("the post being answered in was deleted; the answer is a message of its own")
+                log.info("the post being answered in was deleted; the answer goes elsewhere")
+                self.posted, self._instead = self._instead, None
         # nothing streamed, or the platform gave no handle to edit (a slash command's response
         # URL), or the post is gone: the final reply is a message of its own
         posted = await self.channel.send(reply)

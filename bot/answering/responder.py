@@ -141,6 +141,7 @@ class Responder:
         message_id: str | None,
         on_posted: Callable[[], None] | None = None,
         revising: Posted | None = None,
+        instead: Posted | None = None,
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
         finish: Finish | None = None,
         keep: InboundMessage | None = None,
@@ -148,7 +149,7 @@ class Responder:
         """Answer `question` in `conversation`: stream the model's words or post the quote,
         with sources and buttons; or, when there is no answer, say so and hand it to people.
         With `revising` (the asker edited the question, or a replay found the post a dead
-        process began), that post is replaced in place; `on_post` learns of a new post as
+        process began), that post is replaced in place (or `instead`, if it is gone); `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that). With `finish` (the
         inbox's, for a platform message) the answer is recorded with its event's finish. With
         `keep` (the asker's message), it is kept in `conversation` first, in the same trip."""
@@ -168,6 +169,7 @@ class Responder:
             conversation,
             interval=getattr(channel, "edit_interval", 1.0),
             resume=revising,
+            instead=instead,
             on_post=on_post,
             in_reply_to=message_id,
         )
@@ -362,7 +364,8 @@ class Responder:
         earlier answer in place (one message per question, whatever the edits). Someone
         else's edit, an unchanged text, or a question the bot never answered is left alone.
         `resume`: a replay's post (noted or found), which the record may not name yet (the
-        answer said anew for a deleted one, the process killed before the record followed)."""
+        answer said anew for a deleted one, the process killed before the record followed):
+        answered in if the record's post is gone."""
         found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
         if found is None:
             return Outcome.IGNORED  # the bot never answered it (or it went to a person)
@@ -380,10 +383,8 @@ class Responder:
             # at once: the next edit of the question, or a replay of this one, revises all of it
             await self.store.run(StateStore.set_answer_posted, record.id, posted.message_id)
 
-        if resume is not None and resume.message_id and resume.message_id != posted_id:
-            await shown_in(resume)  # the record follows first: the next edit revises that post too
-            posted_id = resume.message_id
-
+        # the record's post first (a found one may be only part of it); the replay's if it is gone
+        instead = resume if resume is not None and resume.message_id not in ("", posted_id) else None
         return await self.answer(
             question=text,
             language=language,
@@ -394,5 +395,6 @@ class Responder:
             message_id=message.edit_of,
             on_posted=on_posted,
             revising=Posted(message_id=posted_id, conversation=thread),
+            instead=instead,
             on_post=shown_in,
         )

@@ -328,3 +328,33 @@ async def test_a_split_answer_revised_into_an_abstention_is_one_message_when_rev
     assert after[0]["id"] == first["id"]
     shown = "\n".join(m["content"] for m in after)
     assert [shown.count(f"Step {n}: open Preferences") for n in (0, 59)] == [1, 1], shown
+
+
+async def test_a_replayed_edit_revises_every_part_its_record_names_not_only_the_part_found(
+    fake: FakeDiscord, make_streaming: Callable[[], Runtime], model: FakeOpenAI
+) -> None:
+    """A revision grew the answer to two messages after a person had spoken in the thread, so
+    its parts are not side by side; a later edit is replayed after a crash. The lookup finds
+    only the first part: the answer's record, which names both, decides what is revised."""
+    model.default_reply = SHORT
+    payload = fake.build_message_create(QUESTION, mention_bot=True)
+    question = inbound(fake, payload)
+    thread = payload["id"]
+    runtime = make_streaming()
+    async with running(runtime) as adapter:
+        await runtime.bot.on_message(question, adapter.channel)
+        [first] = bot_messages(fake, thread)
+        bob = fake.add_user("bob")
+        fake.build_message_create("thanks, trying", channel_id=thread, author_id=bob["id"])
+        model.default_reply = LONG
+        await runtime.bot.on_message(edit_of(question, EDITED), adapter.channel)
+        grown = bot_messages(fake, thread)
+        assert len(grown) == 2 and grown[0]["id"] == first["id"]
+        model.default_reply = SHORT.replace("mobile app", "tablet app")
+        second = replace(edit_of(question, EDITED + " (tablet)"), id=f"{question.id}:edit:1700000000001")
+        with faults.crash_at("event.deciding"), pytest.raises(faults.Crash):
+            await runtime.bot.on_message(second, adapter.channel)
+    fake.nonce_window_seconds = 0
+    assert await restart(make_streaming()) == 0
+    shown = "\n".join(m["content"] for m in bot_messages(fake, thread))
+    assert "tablet app" in shown and "Step 59" not in shown
