@@ -30,7 +30,6 @@ from adapters.discord.commands import SupportButton
 from adapters.discord.find_reply import find_reply
 from adapters.discord.post_ids import message_ids, post_id
 from adapters.discord.render import (
-    CONTENT_LIMIT,
     FORUM_TAG_NAMES,
     ButtonSpec,
     RenderedMessage,
@@ -42,6 +41,7 @@ from adapters.discord.render import (
     thread_name,
     truncate,
 )
+from adapters.discord.split import CONTENT_LIMIT
 from adapters.discord.translate import PLATFORM
 from bot import faults
 from bot.errors import MessageGone, PlatformError

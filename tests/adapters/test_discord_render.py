@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.discord.render import (
-    CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
     STYLE_PRIMARY,
     STYLE_SECONDARY,
@@ -37,10 +36,10 @@ from adapters.discord.render import (
     render_edit,
     render_reply,
     sources_embed,
-    split_text,
     strip_bot_mention,
     thread_name,
 )
+from adapters.discord.split import CONTENT_LIMIT, split_text
 from bot.types import (
     ActionKind,
     Button,
