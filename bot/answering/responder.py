@@ -17,7 +17,7 @@ from functools import partial
 
 from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline
-from bot.answering.trips import HISTORY_TURNS, Kept, history_and_memory, record_answer
+from bot.answering.trips import HISTORY_TURNS, Kept, answer_fields, history_and_memory, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context
 from bot.escalation import Context, Escalations
@@ -26,7 +26,7 @@ from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
 from bot.insights.similar_tickets import Resolved, SimilarTickets
-from bot.insights.similarity import NEIGHBOURS, Asked
+from bot.insights.similarity import Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.privacy.audiences import withholds
@@ -186,31 +186,22 @@ class Responder:
             if note:
                 answer = replace(answer, note=note)
             faults.point("answer.composed")
-            neighbours = [p.chunk_id for p in result.passages[:NEIGHBOURS]]
-            # with the next passage's: how far each stands above what was left out
-            scores = [p.score for p in result.passages[: NEIGHBOURS + 1]]
-            # as the answer keeps them: bursts compare it with questions read back from the store
-            asked = Asked(question, tuple(neighbours), tuple(round(s, SCORE_DIGITS) for s in scores))
             abstained = self.answers.is_abstention(answer)
-            record = answer_statement(
-                event=finish.key if finish is not None else None,  # a replay records over its own
+            fields = answer_fields(
+                answer,
+                result,
                 ref=conversation,
                 message_id=message_id,
                 asker_id=asker.id,
                 question=question,
-                answer=answer.text,
-                confidence=answer.confidence,
-                language=answer.language,
-                answerer=answer.answerer,
                 abstained=abstained,
-                sources=answer.citations,
-                top_path=result.passages[0].path if result.passages else None,
                 at=self.clock.now(),
-                tokens_in=answer.tokens_in,
-                tokens_out=answer.tokens_out,
-                neighbours=neighbours,
-                scores=scores,
             )
+            # as the answer keeps them: bursts compare it with questions read back from the store
+            scores = tuple(round(s, SCORE_DIGITS) for s in fields.get("scores", ()))
+            asked = Asked(question, tuple(fields.get("neighbours", ())), scores)
+            # a replay records over its own
+            record = answer_statement(event=finish.key if finish is not None else None, **fields)
             watched = conversation if self.incidents is not None else None
             # an answer (not an abstention) is compared with resolved tickets: read in the same trip
             # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
+from bot.insights.similarity import NEIGHBOURS
 from bot.store import StateStore
 from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
@@ -23,9 +24,43 @@ from bot.store.incidents import incidents_of as read_incidents
 from bot.store.people import memory_of, memory_statement
 from bot.store.rows import read_together, together
 from bot.store.tickets import resolved_of as read_resolved
-from bot.types import ConversationRef, InboundMessage, Turn
+from bot.types import Answer, AnswerFields, ConversationRef, InboundMessage, SearchResult, Turn
 
 HISTORY_TURNS = 12  # the thread's last messages an answer may draw on
+
+
+def answer_fields(
+    answer: Answer,
+    result: SearchResult,
+    *,
+    ref: ConversationRef,
+    message_id: str | None,
+    asker_id: str | None,
+    question: str,
+    abstained: bool,
+    at: datetime,
+) -> AnswerFields:
+    """What an answer's record keeps (the answer, what it was drawn from, the passages retrieval
+    ranked first with their scores and the next one's, which bursts and gaps compare), named
+    once for the answers posted and the drafts staff review."""
+    return AnswerFields(
+        ref=ref,
+        message_id=message_id,
+        asker_id=asker_id,
+        question=question,
+        answer=answer.text,
+        confidence=answer.confidence,
+        language=answer.language,
+        answerer=answer.answerer,
+        abstained=abstained,
+        sources=answer.citations,
+        top_path=result.passages[0].path if result.passages else None,
+        at=at,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        neighbours=[p.chunk_id for p in result.passages[:NEIGHBOURS]],
+        scores=[p.score for p in result.passages[: NEIGHBOURS + 1]],
+    )
 
 
 def history_and_memory(

@@ -28,10 +28,10 @@ from bot import policy
 from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import answer_buttons, asker_view
 from bot.answering.safety import redact_secrets
+from bot.answering.trips import answer_fields
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.insights.followups import Followups
-from bot.insights.similarity import NEIGHBOURS
 from bot.messages import say
 from bot.ports import Channel, Clock, TextInput
 from bot.privacy.redaction import quoted_block
@@ -148,22 +148,16 @@ class DraftReplies:
         abstained = self.answers.is_abstention(answer)
         answer_id = await self.store.run(
             StateStore.record_answer,
-            ref=conversation,
-            message_id=message.id,
-            asker_id=message.author.id,
-            question=question,
-            answer=answer.text,
-            confidence=answer.confidence,
-            language=answer.language,
-            answerer=answer.answerer,
-            abstained=abstained,
-            sources=answer.citations,
-            top_path=result.passages[0].path if result.passages else None,
-            at=self.clock.now(),
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            neighbours=[p.chunk_id for p in result.passages[:NEIGHBOURS]],
-            scores=[p.score for p in result.passages[: NEIGHBOURS + 1]],
+            **answer_fields(
+                answer,
+                result,
+                ref=conversation,
+                message_id=message.id,
+                asker_id=message.author.id,
+                question=question,
+                abstained=abstained,
+                at=self.clock.now(),
+            ),
         )
         draft = await self.store.run(
             StateStore.create_reply_draft,
