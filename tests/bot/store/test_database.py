@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +33,6 @@ def test_a_locked_database_names_the_likely_cause(tmp_path: Path) -> None:
     holder = sqlite3.connect(path)
     holder.execute("pragma journal_mode=delete")
     holder.execute("begin exclusive")
-    started = time.monotonic()
     try:
         with pytest.raises(StoreError, match="another supportbot"):
             # a short busy timeout: the lock is never released, waiting the default 5 s proves nothing
@@ -43,7 +41,6 @@ def test_a_locked_database_names_the_likely_cause(tmp_path: Path) -> None:
     finally:
         holder.rollback()
         holder.close()
-    assert time.monotonic() - started < 2.5
 
 
 def test_the_busy_timeout_is_the_connections(tmp_path: Path) -> None:
