@@ -1,5 +1,5 @@
-"""Discord rendering, without Discord: mention neutralisation, allowed mentions, splitting
-at Discord's limits, the sources embed, buttons and their custom ids, names and links.
+"""Discord rendering, without Discord: mention neutralisation, allowed mentions, long answers
+split at Discord's limits, the sources embed, buttons and their custom ids, names and links.
 
 Every rendered message is checked against the fake Discord's request validation (the
 vendored OpenAPI schema plus Discord's own rules), so a layout these tests accept is one
@@ -8,13 +8,10 @@ vendored OpenAPI schema plus Discord's own rules), so a layout these tests accep
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from adapters.discord.render import (
     EMBED_DESCRIPTION_LIMIT,
@@ -39,7 +36,7 @@ from adapters.discord.render import (
     strip_bot_mention,
     thread_name,
 )
-from adapters.discord.split import CONTENT_LIMIT, split_text
+from adapters.discord.split import CONTENT_LIMIT
 from bot.types import (
     ActionKind,
     Button,
@@ -165,118 +162,6 @@ def test_an_ephemeral_reply_pings_nobody() -> None:
     )
     [message] = render_reply(reply)
     assert message.content == "only you" and allowed_mentions_payload(message) == {"parse": []}
-
-
-# -- splitting --------------------------------------------------------------------------------
-
-
-def test_short_text_is_one_piece() -> None:
-    assert split_text("short") == ["short"]
-
-
-def test_long_text_splits_on_paragraphs_within_the_limit() -> None:
-    paragraphs = [f"Paragraph {n}. " + "word " * 60 for n in range(40)]
-    text = "\n\n".join(p.strip() for p in paragraphs)
-    pieces = split_text(text)
-    assert len(pieces) > 1 and all(len(p) <= CONTENT_LIMIT for p in pieces)
-    assert all(p.startswith("Paragraph") for p in pieces)  # cut between paragraphs
-    assert " ".join(" ".join(pieces).split()) == " ".join(text.split())
-
-
-def test_a_code_fence_open_at_a_cut_is_closed_and_reopened() -> None:
-    code = "\n".join(f"line_{n} = {n}" for n in range(400))
-    text = f"Run this:\n```python\n{code}\n```\nDone."
-    pieces = split_text(text)
-    assert len(pieces) > 1 and all(len(p) <= CONTENT_LIMIT for p in pieces)
-    for piece in pieces:
-        assert piece.count("```") % 2 == 0, piece[:80]
-    assert pieces[1].startswith("```python\n")
-
-
-def test_text_without_spaces_is_cut_hard() -> None:
-    pieces = split_text("x" * 4500)
-    assert [len(p) for p in pieces] == [2000, 2000, 500]
-
-
-@pytest.mark.parametrize("marker", ["````", "~~~~", "~~~", "``````"])
-def test_a_long_line_in_a_longer_fence_is_cut_with_room_for_its_own_closing_marker(marker: str) -> None:
-    # a base64 key or minified JSON the answer quotes, in a fence other than three backticks
-    text = f"Put this in the config file:\n\n{marker}json\n{'A' * 4000}\n{marker}\n\nThen restart."
-    pieces = split_text(text)
-    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
-    assert all(p.rstrip().endswith(marker) for p in pieces[:-1])
-    assert pieces[-1].endswith("Then restart.")
-
-
-def test_code_cut_between_messages_keeps_the_indentation_of_its_next_line() -> None:
-    code = "\n".join(f"    line_{n} = {n}" for n in range(400))
-    pieces = split_text(f"Run this:\n```python\n{code}\n```\nDone.")
-    assert len(pieces) > 1
-    for piece in pieces[1:]:
-        first = piece.split("\n")[1]  # after the reopened fence
-        assert first.startswith("    line_"), piece[:40]
-
-
-@pytest.mark.parametrize("info", [1990, 1996, 2100, 5000])
-def test_a_fence_with_a_long_info_string_is_reopened_with_its_language_alone(info: int) -> None:
-    # a reopened fence line as long as the opening one left no room: no progress (a frozen
-    # event loop), or a few characters a message (1,506 messages for 5,000 characters)
-    text = "```python" + "x" * info + "\ncode line\n" + "y" * 3000 + "\n```"
-    pieces = split_text(text)
-    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
-    assert len(pieces) <= math.ceil(len(text) / CONTENT_LIMIT) + 2, len(pieces)
-    assert all(p.startswith("```python" + "x" * 24 + "\n") for p in pieces[1:]), [p[:50] for p in pieces]
-
-
-def test_a_fence_marker_too_long_to_close_and_reopen_is_cut_as_text() -> None:
-    pieces = split_text("`" * 1500 + "\ncode\n" + "y" * 3000 + "\n" + "`" * 1500)
-    assert all(len(p) <= CONTENT_LIMIT for p in pieces) and len(pieces) <= 4, [len(p) for p in pieces]
-
-
-_FENCE_LINE = re.compile(r"^\s*(```+|~~~+)")
-_WORDS = st.text(alphabet="abc xyz.\n", max_size=300) | st.builds(lambda n: "B" * n, st.integers(1, 3000))
-_CODE_LINE = st.text("abc=(); ", max_size=300) | st.builds(lambda n: "C" * n, st.integers(1, 3000))
-_CODE_LINES = st.lists(
-    st.builds(lambda indent, body: " " * indent + body, st.integers(0, 8), _CODE_LINE), max_size=12
-)
-
-
-@st.composite
-def _markdown(draw: st.DrawFn) -> str:
-    """Prose and fenced code (any fence, long unbroken lines, indented lines), each code block
-    closed with its own marker and holding nothing that looks like a fence."""
-    blocks: list[str] = []
-    for _ in range(draw(st.integers(1, 8))):
-        if draw(st.booleans()):
-            blocks.append(draw(_WORDS))
-        else:
-            marker = draw(st.sampled_from(["```", "````", "~~~", "~~~~", "`````"]))
-            # a long info string (a model may write anything there), short enough that a cut
-            # falls before its line rather than in it (a longer line is cut hard, as any is)
-            info = draw(
-                st.sampled_from(["", "json", "python"]) | st.builds(lambda n: "I" * n, st.integers(1, 1250))
-            )
-            blocks.append("\n".join([marker + info, *draw(_CODE_LINES), marker]))
-    return "\n\n".join(blocks)
-
-
-@settings(max_examples=200, deadline=None)
-@given(_markdown())
-def test_every_piece_fits_and_closes_the_fences_it_opens(text: str) -> None:
-    pieces = split_text(text)
-    assert all(len(p) <= CONTENT_LIMIT for p in pieces), [len(p) for p in pieces]
-    # a cut falls early only before a stretch with no break, which the next cut takes whole: two
-    # pieces carry at least a message's budget less the (short) fence markup they carry
-    assert len(pieces) <= 2 * math.ceil(len(text) / (CONTENT_LIMIT - 100)) + 1, [len(p) for p in pieces]
-    for piece in pieces:
-        fences = [line for line in piece.split("\n") if _FENCE_LINE.match(line)]
-        assert len(fences) % 2 == 0, fences
-    # nothing is lost but whitespace and the fences added at the cuts
-    assert _code_and_words("\n".join(pieces)) == _code_and_words(text)
-
-
-def _code_and_words(text: str) -> str:
-    return "".join("".join(line.split()) for line in text.split("\n") if not _FENCE_LINE.match(line))
 
 
 def test_a_long_answer_becomes_several_messages_with_sources_and_buttons_on_the_last() -> None:
