@@ -1,7 +1,12 @@
 """Kill soak: the exactly-once promise under real `kill -9`s of `supportbot run`.
 
-    python bench/kill_soak.py [--questions 120] [--kills 5] [--model-seconds 0.5] [--seed 1]
-                              [--rate 20] [--wait 60] [--json FILE] [--logs DIR]
+    python bench/kill_soak.py [--platform slack|discord] [--questions 120] [--kills 5]
+                              [--model-seconds 0.5] [--seed 1] [--rate 20] [--wait 60]
+                              [--json FILE] [--logs DIR]
+
+This docstring describes Slack, the default (its side: bench/kill_soak_slack.py). `--platform
+discord` runs the same soak against the local fake Discord (REST + gateway), delivering as Discord
+does: bench/kill_soak_discord.py.
 
 In this process: the local fake Slack (tests/fakes/slack_server.py, Socket Mode + Web API) and
 the local fake OpenAI (tests/fakes/openai_server.py), which streams one cited answer
@@ -50,18 +55,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 # run as a script, Python puts bench/ first on the path; the fakes live in tests/
 sys.path.insert(0, str(ROOT))
 
-from adapters.slack.manifest import BOT_SCOPES  # noqa: E402
 from tests.fakes.openai_server import Answer, FakeOpenAI, RecordedRequest  # noqa: E402
-from tests.fakes.slack_server import ApiCall, FakeSlack, SocketConnection  # noqa: E402
 
 CHANNEL = "C111"
 USERS = tuple(f"W9{n:02d}" for n in range(10))
@@ -148,6 +152,62 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+# -- what differs between the platforms ------------------------------------------------------
+
+
+class Platform(Protocol):
+    """One platform's side of the soak: its fake, how a question reaches the bot, how the bot's
+    answers to it are found and judged (bench/kill_soak_slack.py, bench/kill_soak_discord.py).
+    The rest (the bot's lives, the kills, the end, the table) is the same on both."""
+
+    config: str  # appended to CONFIG
+
+    def env(self, openai: FakeOpenAI) -> dict[str, str]:
+        """The `supportbot run` child's environment against this fake and `openai`."""
+        ...
+
+    def connected(self, number: int, log: Path) -> float | None:
+        """When the bot's `number`-th process was connected and ready (None: not yet)."""
+        ...
+
+    async def ask(self, n: int) -> Question:
+        """Ask question `n` (of USERS and QUESTIONS, round robin) and start delivering it, as
+        the platform delivers."""
+        ...
+
+    def delivering(self) -> bool:
+        """Whether some question is still being delivered."""
+        ...
+
+    def activity(self) -> int:
+        """A number that grows with each of the bot's calls to the platform."""
+        ...
+
+    def all_answered(self, questions: list[Question]) -> bool: ...
+
+    def judge(self, questions: list[Question]) -> list[Verdict]: ...
+
+    def counts(self, questions: list[Question]) -> tuple[dict[str, int], dict[str, int]]:
+        """Its figures: of delivery (shown before the model's requests) and of the bot's posts."""
+        ...
+
+    def rows(self, counts: dict[str, int]) -> list[tuple[str, str]]:
+        """The table's rows of those figures."""
+        ...
+
+    def note(self, verdict: Verdict, kills: list[float]) -> str:
+        """What a question not answered exactly once looked like at the end."""
+        ...
+
+    def notes(self, bot: Bot, verdicts: list[Verdict]) -> list[str]:
+        """Anything else worth a line (from the bot's logs, its inbox)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop delivering."""
+        ...
+
+
 # -- the fakes ------------------------------------------------------------------------------
 
 
@@ -159,17 +219,6 @@ class Clock:
         return time.monotonic() - self.start
 
 
-def _stamp_journal(journal: Any, stamps: dict[int, float], key: Callable[[Any], int], clock: Clock) -> None:
-    """Record when each item enters one of FakeSlack's journals (it keeps no times itself)."""
-    original: Callable[[Any], Awaitable[None]] = journal.add
-
-    async def add(item: Any) -> None:
-        stamps[key(item)] = clock.now()
-        await original(item)
-
-    journal.add = add
-
-
 def _answer_behaviour(model_seconds: float) -> Callable[[RecordedRequest], Answer]:
     pieces = len(ANSWER_TEXT.split())
     chunks = -(-pieces // WORDS_PER_CHUNK)
@@ -178,48 +227,6 @@ def _answer_behaviour(model_seconds: float) -> Callable[[RecordedRequest], Answe
         return Answer(ANSWER_TEXT, chunk_delay=model_seconds / chunks, words_per_chunk=WORDS_PER_CHUNK)
 
     return reply
-
-
-def _open_connection(fake: FakeSlack) -> SocketConnection | None:
-    for conn in reversed(fake.connections):
-        if conn.is_open:
-            return conn
-    return None
-
-
-async def _deliver(fake: FakeSlack, question: Question, clock: Clock) -> None:
-    """Send one event until the bot acks it, as Slack does: an envelope whose connection dies
-    (or that is not acked in time) is sent again, with the retry fields, on the next connection."""
-    attempt = 0
-    while True:
-        conn = _open_connection(fake)
-        if conn is None:
-            await asyncio.sleep(0.02)
-            continue
-        question.deliveries += 1
-        send = asyncio.create_task(
-            fake.socket_send(
-                "events_api",
-                question.body,
-                retry_attempt=attempt,
-                retry_reason="timeout" if attempt else "",
-                connection=conn,
-                timeout=ACK_TIMEOUT,
-            )
-        )
-        closed = asyncio.create_task(conn.closed.wait())
-        try:
-            await asyncio.wait({send, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closed.cancel()
-        if send.done() and not send.cancelled() and send.exception() is None:
-            question.acked = clock.now()
-            return
-        send.cancel()
-        with contextlib.suppress(BaseException):
-            await send
-        attempt += 1
-        await asyncio.sleep(0.05)
 
 
 # -- the bot process ----------------------------------------------------------------------
@@ -244,24 +251,14 @@ def bot_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def _child_env(slack: FakeSlack, openai: FakeOpenAI) -> dict[str, str]:
-    return bot_env(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
-        OPENAI_BASE_URL=openai.base_url,
-        OPENAI_API_KEY=openai.api_key,
-    )
-
-
 class Bot:
     """`python -m bot run` in a child process: started, killed with SIGKILL, restarted."""
 
-    def __init__(self, tmp: Path, env: dict[str, str], clock: Clock) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], clock: Clock, config: str = CONFIG) -> None:
         self.tmp = tmp
         self.data = tmp / "data"
         self.config = tmp / "supportbot.toml"
-        self.config.write_text(CONFIG, encoding="utf-8")
+        self.config.write_text(config, encoding="utf-8")
         self.env = env
         self.clock = clock
         self.process: asyncio.subprocess.Process | None = None
@@ -295,17 +292,19 @@ class Bot:
         self.lives.append(life)
         return life
 
-    async def wait_connected(self, fake: FakeSlack, life: Life) -> None:
-        """Until this process has opened its Socket Mode connection (the n-th one)."""
+    async def wait_connected(self, platform: Platform, life: Life) -> None:
+        """Until this process has connected (on Slack: opened its Socket Mode connection, the
+        n-th one)."""
         assert self.process is not None
         deadline = time.monotonic() + CONNECT_TIMEOUT
-        while len(fake.connections) < life.number:
+        while (at := platform.connected(life.number, self.log_path(life.number))) is None:
             if self.process.returncode is not None:
                 tail = self.log_path(life.number).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"bot process {life.number} exited ({self.process.returncode}):\n{tail}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"bot process {life.number} did not connect within {CONNECT_TIMEOUT} s")
             await asyncio.sleep(0.01)
+        life.connected = at
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -325,11 +324,15 @@ class Bot:
             if self.lives and self.lives[-1].exit_code is None:
                 self.lives[-1].exit_code = self.process.returncode
 
-    def read_logs(self) -> None:
+    def read_logs(self) -> list[str]:
+        """Each life's log, its counts read into the life."""
+        texts = []
         for life in self.lives:
             text = self.log_path(life.number).read_text(errors="replace")
             life.replays = text.count("replaying an unfinished message")
             life.duplicates = text.count("duplicate event")
+            texts.append(text)
+        return texts
 
     def keep_logs(self, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
@@ -349,81 +352,7 @@ class Bot:
         return {str(status): int(count) for status, count in rows}
 
 
-# -- judging ------------------------------------------------------------------------------
-
-
-def _is_answer(blocks: Any) -> bool:
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    return any(
-        str(element.get("action_id", "")).startswith("supportbot:helpful")
-        for block in blocks or []
-        if block.get("type") == "actions"
-        for element in block.get("elements", [])
-    )
-
-
-def _kind(text: str, blocks: Any) -> str:
-    if text.rstrip().endswith(PARTIAL_MARK):
-        return "partial"
-    return "answer" if _is_answer(blocks) else "other"
-
-
-def judge(fake: FakeSlack, questions: list[Question], stamps: dict[int, float]) -> list[Verdict]:
-    posts: dict[str, list[ApiCall]] = {}  # question ts -> successful chat.postMessage calls
-    updates: dict[str, list[ApiCall]] = {}  # bot message ts -> successful chat.update calls
-    for call in fake.api_calls:
-        if not call.ok or call.params.get("channel") != CHANNEL:
-            continue
-        if call.method == "chat.postMessage" and call.params.get("thread_ts"):
-            posts.setdefault(str(call.params["thread_ts"]), []).append(call)
-        elif call.method == "chat.update":
-            updates.setdefault(str(call.params.get("ts")), []).append(call)
-    verdicts = []
-    for q in questions:
-        calls = posts.get(q.ts, [])
-        message_ts = list(dict.fromkeys(str(c.response["ts"]) for c in calls if c.response))
-        kinds = []
-        answered_at: float | None = None
-        for ts in message_ts:
-            msg = fake.message(CHANNEL, ts)
-            kinds.append("deleted" if msg is None else _kind(str(msg.get("text", "")), msg.get("blocks")))
-            history = [c for c in calls if c.response and str(c.response["ts"]) == ts] + updates.get(ts, [])
-            for c in history:
-                if _kind(str(c.params.get("text", "")), c.json_param("blocks")) == "answer":
-                    at = stamps.get(c.index)
-                    if at is not None and (answered_at is None or at < answered_at):
-                        answered_at = at
-        if not message_ts:
-            category = "lost"
-        elif len(message_ts) > 1:
-            category = "duplicate"
-        else:
-            category = {"answer": "exactly once", "partial": "orphaned partial"}.get(
-                kinds[0], "not an answer"
-            )
-        verdicts.append(
-            Verdict(
-                n=q.n,
-                ts=q.ts,
-                messages=len(message_ts),
-                final_kinds=kinds,
-                answered_at=answered_at,
-                deliveries=q.deliveries,
-                created=q.created,
-                acked=q.acked,
-                category=category,
-            )
-        )
-    return verdicts
-
-
-def _all_answered(fake: FakeSlack, questions: list[Question]) -> bool:
-    for q in questions:
-        replies = [m for m in fake.thread(CHANNEL, q.ts) if m["ts"] != q.ts and m.get("bot_id")]
-        if not any(_kind(str(m.get("text", "")), m.get("blocks")) == "answer" for m in replies):
-            return False
-    return True
+# -- the catch-up after each restart ---------------------------------------------------------
 
 
 def catch_up(lives: list[Life], questions: list[Question], verdicts: list[Verdict]) -> list[dict[str, Any]]:
@@ -460,40 +389,30 @@ def catch_up(lives: list[Life], questions: list[Question], verdicts: list[Verdic
 # -- the run ------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> Report:
+async def run(
+    args: argparse.Namespace, soak: Callable[[Clock], AbstractAsyncContextManager[Platform]]
+) -> tuple[Report, list[tuple[str, str]]]:
+    """The soak on the platform `soak` opens (its fake runs while it is open): the report, and
+    the platform's rows of it for the table."""
     rng = random.Random(args.seed)
     clock = Clock()
     report = Report(settings={k: v for k, v in vars(args).items() if k != "json"})
     questions: list[Question] = []
-    deliveries: list[asyncio.Task[None]] = []
-    stamps: dict[int, float] = {}
-    connected_at: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="supportbot-killsoak-") as tmpdir:
         tmp = Path(tmpdir)
-        async with FakeSlack(bot_scopes=BOT_SCOPES) as slack, FakeOpenAI() as openai:
+        async with soak(clock) as platform, FakeOpenAI() as openai:
             openai.default_reply = _answer_behaviour(args.model_seconds)
-            _stamp_journal(slack._calls, stamps, lambda c: c.index, clock)
-            _stamp_journal(slack._connections, connected_at, lambda c: c.number, clock)
-            for user in USERS:
-                slack.add_user(user, f"user-{user.lower()}")
-            bot = Bot(tmp, _child_env(slack, openai), clock)
+            bot = Bot(tmp, platform.env(openai), clock, CONFIG + platform.config)
             report.lives = bot.lives
             try:
                 life = await bot.start()
-                await bot.wait_connected(slack, life)
-                life.connected = connected_at[life.number]
+                await bot.wait_connected(platform, life)
 
                 async def send_all() -> None:
                     started = time.monotonic()
                     for n in range(args.questions):
                         await asyncio.sleep(max(0.0, started + n / args.rate - time.monotonic()))
-                        user = USERS[n % len(USERS)]
-                        body = slack.user_message(
-                            CHANNEL, QUESTIONS[n % len(QUESTIONS)], user=user, mention=True
-                        )
-                        q = Question(n=n, ts=body["event"]["ts"], user=user, body=body, created=clock.now())
-                        questions.append(q)
-                        deliveries.append(asyncio.create_task(_deliver(slack, q, clock)))
+                        questions.append(await platform.ask(n))
 
                 sender = asyncio.create_task(send_all())
                 catch_up_kill = rng.randrange(1, args.kills) if args.kills > 1 else -1
@@ -507,25 +426,24 @@ async def run(args: argparse.Namespace) -> Report:
                     await asyncio.sleep(max(0.0, life.connected + delay - clock.now()))
                     await bot.kill()
                     life = await bot.start()  # same data dir: the lock must be free again
-                    await bot.wait_connected(slack, life)
-                    life.connected = connected_at[life.number]
+                    await bot.wait_connected(platform, life)
                 await sender
 
-                # the end: every question answered, every envelope acked, nothing left in the inbox
-                # The end: every envelope acked, the inbox has nothing pending or replaying, and no
-                # Web API call for 1 s (so a late second post is not missed) with every question
-                # answered; or for 3 s without: with nothing pending and nothing left to deliver,
-                # the bot has no way left to answer the rest (they are lost).
+                # The end: every question delivered (on Slack: every envelope acked), the inbox
+                # has nothing pending or replaying, and no call to the platform for 1 s (so a late
+                # second post is not missed) with every question answered; or for 3 s without:
+                # with nothing pending and nothing left to deliver, the bot has no way left to
+                # answer the rest (they are lost).
                 deadline = time.monotonic() + args.wait
                 quiet: tuple[float, int] = (time.monotonic(), -1)
                 while time.monotonic() < deadline:
                     inbox = bot.inbox()
                     idle = inbox is not None and not inbox.get("pending") and not inbox.get("replaying")
-                    marker = len(slack.api_calls)
-                    if marker != quiet[1] or not idle or not all(t.done() for t in deliveries):
+                    marker = platform.activity()
+                    if marker != quiet[1] or not idle or platform.delivering():
                         quiet = (time.monotonic(), marker)
                     still = time.monotonic() - quiet[0]
-                    if still >= 3.0 or (still >= 1.0 and _all_answered(slack, questions)):
+                    if still >= 3.0 or (still >= 1.0 and platform.all_answered(questions)):
                         report.settled = True
                         break
                     if bot.process is not None and bot.process.returncode is not None:
@@ -536,17 +454,15 @@ async def run(args: argparse.Namespace) -> Report:
                     await asyncio.sleep(0.1)
                 report.inbox = bot.inbox() or {}
             finally:
-                for task in deliveries:
-                    task.cancel()
-                await asyncio.gather(*deliveries, return_exceptions=True)
+                await platform.stop()
                 await bot.stop()
                 bot.read_logs()
                 if args.logs is not None:
                     bot.keep_logs(args.logs)
-            report.verdicts = judge(slack, questions, stamps)
+            report.verdicts = platform.judge(questions)
             report.catch_up = catch_up(bot.lives, questions, report.verdicts)
             report.wall_seconds = clock.now()
-            redelivered = sum(1 for q in questions if q.deliveries > 1)
+            delivery, posts = platform.counts(questions)
             report.counts = {
                 "questions": len(questions),
                 "exactly once": sum(v.category == "exactly once" for v in report.verdicts),
@@ -555,28 +471,15 @@ async def run(args: argparse.Namespace) -> Report:
                 "orphaned partial": sum(v.category == "orphaned partial" for v in report.verdicts),
                 "partial left behind": sum("partial" in v.final_kinds for v in report.verdicts),
                 "not an answer": sum(v.category == "not an answer" for v in report.verdicts),
-                "redelivered events": redelivered,
-                "envelopes sent": sum(q.deliveries for q in questions),
+                **delivery,
                 "model requests": len(openai.chat_requests),
-                "chat.postMessage ok": sum(1 for c in slack.calls("chat.postMessage") if c.ok),
-                "chat.update ok": sum(1 for c in slack.calls("chat.update") if c.ok),
+                **posts,
             }
-            # what a lost question looked like: the thinking reaction left on it means the bot
-            # acked the event and began on it, then died before the inbox claimed it
-            for v in report.verdicts:
-                if v.category != "exactly once":
-                    msg = slack.message(CHANNEL, v.ts) or {}
-                    reactions = [r["name"] for r in msg.get("reactions", [])]
-                    kills = [life.killed for life in bot.lives if life.killed is not None]
-                    later = [k for k in kills if k >= v.created]
-                    near = f"; next kill at {later[0]:.3f} s" if later else ""
-                    acked = "never acked" if v.acked is None else f"acked at {v.acked:.3f} s"
-                    report.notes.append(
-                        f"question {v.n} (ts {v.ts}): {v.category}, {v.messages} message(s) {v.final_kinds}, "
-                        f"{v.deliveries} envelope(s), sent at {v.created:.3f} s, {acked}{near}; "
-                        f"reactions left on the question: {reactions or 'none'}"
-                    )
-    return report
+            kills = [life.killed for life in bot.lives if life.killed is not None]
+            report.notes += [platform.note(v, kills) for v in report.verdicts if v.category != "exactly once"]
+            report.notes += platform.notes(bot, report.verdicts)
+            rows = platform.rows(report.counts)
+    return report, rows
 
 
 # -- output -------------------------------------------------------------------------------
@@ -586,12 +489,14 @@ def _fmt(value: float | None, suffix: str = " s") -> str:
     return "-" if value is None else f"{value:.2f}{suffix}"
 
 
-def print_report(report: Report) -> None:
+def print_report(report: Report, platform_rows: list[tuple[str, str]]) -> None:
+    """The table; `platform_rows` are the platform's figures (`Platform.rows`)."""
     s = report.settings
     c = report.counts
+    fake = {"slack": "Slack", "discord": "Discord"}[s["platform"]]
     print(
         f"Kill soak: {c['questions']} mentions at {s['rate']}/s, {s['kills']} x kill -9 of `supportbot run` "
-        f"(seed {s['seed']}), model streams for {s['model_seconds']} s; fake Slack + fake OpenAI on loopback; "
+        f"(seed {s['seed']}), model streams for {s['model_seconds']} s; fake {fake} + fake OpenAI on loopback; "
         f"wall {report.wall_seconds:.1f} s, settled: {'yes' if report.settled else 'NO (timed out)'}"
     )
     rows: list[tuple[str, str]] = [
@@ -601,14 +506,7 @@ def print_report(report: Report) -> None:
         ("orphaned partial (its only message ends with …)", str(c["orphaned partial"])),
         ("questions with any partial left behind", str(c["partial left behind"])),
         ("one message, not an answer", str(c["not an answer"])),
-        (
-            "events redelivered (not acked before a kill)",
-            f"{c['redelivered events']} ({c['envelopes sent']} envelopes)",
-        ),
-        (
-            "model requests / postMessage / update",
-            f"{c['model requests']} / {c['chat.postMessage ok']} / {c['chat.update ok']}",
-        ),
+        *platform_rows,
         ("inbox at the end", ", ".join(f"{k} {v}" for k, v in sorted(report.inbox.items())) or "-"),
     ]
     for row in report.catch_up:
@@ -642,6 +540,9 @@ def print_report(report: Report) -> None:
 
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--platform", choices=("slack", "discord"), default="slack", help="whose fake (default slack)"
+    )
     parser.add_argument("--questions", type=int, default=120, help="mention events to send (default 120)")
     parser.add_argument("--kills", type=int, default=5, help="kill -9s during the run (default 5)")
     parser.add_argument(
@@ -663,16 +564,27 @@ def main() -> int:
     # the whole run is bounded: start-ups, sending, kills and the final wait
     bound = 60 + args.questions / args.rate + args.kills * (CONNECT_TIMEOUT + 3) + args.wait
 
-    async def bounded() -> Report:
-        async with asyncio.timeout(bound):
-            return await run(args)
+    # each platform's module imports this one (by name: see the end of this file)
+    from bench.kill_soak_discord import discord_soak
+    from bench.kill_soak_slack import slack_soak
 
-    report = asyncio.run(bounded())
-    print_report(report)
+    soak: Callable[[Clock], AbstractAsyncContextManager[Platform]] = (
+        discord_soak if args.platform == "discord" else slack_soak
+    )
+
+    async def bounded() -> tuple[Report, list[tuple[str, str]]]:
+        async with asyncio.timeout(bound):
+            return await run(args, soak)
+
+    report, rows = asyncio.run(bounded())
+    print_report(report, rows)
     if args.json:
         args.json.write_text(json.dumps(asdict(report), indent=2, default=str), encoding="utf-8")
     return 0 if report.counts["exactly once"] == report.counts["questions"] else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # as the module bench/kill_soak_discord.py imports, not a second copy of it named __main__
+    from bench import kill_soak
+
+    sys.exit(kill_soak.main())
