@@ -452,7 +452,15 @@ class TicketStore(Protocol):
     def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]: ...
 
     def advance_sla(
-        self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
+        self,
+        ticket_id: int,
+        *,
+        from_stage: int,
+        due_at: datetime | None,
+        assignee_id: str | None,
+        to_stage: int,
+        next_action_at: datetime | None,
+        at: datetime,
     ) -> bool: ...
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: typing.Any) -> None: ...

@@ -84,11 +84,15 @@ class SlaClock:
             StateStore.advance_sla,
             ticket.id,
             from_stage=stage,
+            due_at=ticket.next_action_at,
+            assignee_id=ticket.assignee_id,
             to_stage=next_stage,
             next_action_at=due,
             at=now,
         ):
-            return 0  # someone else fired it (another process, or a transition in between)
+            # someone else fired it (another process, or a transition in between), or staff
+            # replied or reassigned since this tick read the ticket (a new deadline)
+            return 0
         try:
             await channel.send(
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
@@ -102,6 +106,8 @@ class SlaClock:
                 StateStore.advance_sla,
                 ticket.id,
                 from_stage=next_stage,
+                due_at=due,
+                assignee_id=ticket.assignee_id,
                 to_stage=stage,
                 next_action_at=ticket.next_action_at,
                 at=now,

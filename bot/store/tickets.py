@@ -273,14 +273,34 @@ class TicketRepository(Repository):
         return [_ticket(row) for row in rows]
 
     def advance_sla(
-        self, ticket_id: int, *, from_stage: int, to_stage: int, next_action_at: datetime | None, at: datetime
+        self,
+        ticket_id: int,
+        *,
+        from_stage: int,
+        due_at: datetime | None,
+        assignee_id: str | None,
+        to_stage: int,
+        next_action_at: datetime | None,
+        at: datetime,
     ) -> bool:
-        """Move the SLA clock one step, once: only the caller that sees `from_stage` wins."""
+        """Move the SLA clock one step, once: only the caller that still sees the ticket as it
+        fell due wins, its stage, deadline (`due_at`) and assignee all unchanged. The stage alone
+        is not enough: a staff reply or a reassignment keeps the stage and sets a new deadline
+        (and assignee), which a reminder read before it must not answer, nor overwrite."""
         with transaction(self.db):
             cursor = self.db.execute(
                 "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? "
-                "where id = ? and sla_stage = ? and status in ('open', 'claimed')",
-                [to_stage, iso(next_action_at) if next_action_at else None, iso(at), ticket_id, from_stage],
+                "where id = ? and sla_stage = ? and coalesce(next_action_at, '') = ? "
+                "and coalesce(assignee_id, '') = ? and status in ('open', 'claimed')",
+                [
+                    to_stage,
+                    iso(next_action_at) if next_action_at else None,
+                    iso(at),
+                    ticket_id,
+                    from_stage,
+                    iso(due_at) if due_at else "",
+                    assignee_id or "",
+                ],
             )
             if cursor.rowcount == 1:
                 self._log_ticket(ticket_id, at, None, "sla", f"stage {from_stage} -> {to_stage}")

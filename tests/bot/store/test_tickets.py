@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import StateStore
-from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
+from bot.types import Author, ConversationRef, EscalationReason, Posted, SlaStage, TicketStatus
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 REF = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
@@ -108,3 +108,30 @@ def test_the_ticket_opened_for_a_message_is_found_whatever_its_status(state: Pat
     assert found is not None and found.id == ticket.id and found.status == TicketStatus.RESOLVED
     assert store.ticket_for_message("slack", "m2") is None
     assert store.ticket_for_message("discord", "m1") is None
+
+
+def test_the_sla_clock_moves_only_for_a_ticket_as_it_fell_due(state: Path | str) -> None:
+    """A staff reply or a reassignment keeps the stage and sets a new deadline: a step read
+    before it is refused, and leaves the new deadline alone."""
+    store = StateStore(state)
+    due = NOW - timedelta(minutes=1)
+    ticket, _ = store.create_ticket(
+        ref=REF,
+        asker=Author(id="U1"),
+        question="q",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        at=NOW,
+        sla_stage=SlaStage.CLAIMED,
+        next_action_at=due,
+    )
+    store.set_ticket_fields(ticket.id, status="claimed", assignee_id="U-SAM")
+    step = {"from_stage": SlaStage.CLAIMED, "to_stage": SlaStage.ASSIGNEE_REMINDED, "next_action_at": None}
+    replied = NOW + timedelta(hours=1)
+    store.set_ticket_fields(ticket.id, next_action_at=replied)  # Sam replied: his clock restarts
+    assert not store.advance_sla(ticket.id, due_at=due, assignee_id="U-SAM", at=NOW, **step)
+    store.set_ticket_fields(ticket.id, assignee_id="U-OLU")  # reassigned, the deadline kept
+    assert not store.advance_sla(ticket.id, due_at=replied, assignee_id="U-SAM", at=NOW, **step)
+    after = store.ticket(ticket.id)
+    assert after is not None and after.sla_stage == SlaStage.CLAIMED and after.next_action_at == replied
+    assert store.advance_sla(ticket.id, due_at=replied, assignee_id="U-OLU", at=NOW, **step)
+    assert not store.advance_sla(ticket.id, due_at=replied, assignee_id="U-OLU", at=NOW, **step)  # once
