@@ -76,23 +76,24 @@ class SlackInteractions:
     # buttons -----------------------------------------------------------------------------
 
     async def handle_action(self, body: Mapping[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id") or "")
-        container = body.get("container") or {}
-        message = body.get("message") or {}
-        channel_id = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        user_id = id_of(body.get("user"))
+        container = _object(body.get("container"))
+        message = _object(body.get("message"))
+        channel_id = id_of(body.get("channel")) or str(container.get("channel_id") or "")
         message_ts = container.get("message_ts") or message.get("ts")
         thread = message.get("thread_ts") or container.get("thread_ts")
         conversation = ConversationRef(
             platform=PLATFORM,
-            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            workspace=id_of(body.get("team")) or self.directory.identity.team_id,
             channel=channel_id,
             thread=str(thread) if thread else None,
         )
         actor = await self.directory.author(
-            user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+            user_id, name_hint=str(_object(body.get("user")).get("name") or "")
         )
         visibility = await self.directory.visibility(channel_id)
-        for action in body.get("actions") or []:
+        actions = body.get("actions")
+        for action in map(_object, actions if isinstance(actions, list) else []):
             action_id = str(action.get("action_id") or "")
             kind = action_from_id(action_id)
             if kind is None:
@@ -118,15 +119,15 @@ class SlackInteractions:
 
     async def handle_view(self, body: Mapping[str, Any]) -> None:
         """A submitted form: the press that asked for it again, now with the text typed."""
-        view = body.get("view") or {}
+        view = _object(body.get("view"))
         submission = read_submission(view)
         if submission is None:
             log.warning("unreadable form submission", extra=ctx())
             return
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = id_of(body.get("user"))
         conversation = ConversationRef(
             platform=PLATFORM,
-            workspace=str((body.get("team") or {}).get("id") or self.directory.identity.team_id),
+            workspace=id_of(body.get("team")) or self.directory.identity.team_id,
             channel=submission.channel,
             thread=submission.thread,
         )
@@ -135,7 +136,7 @@ class SlackInteractions:
             id=f"view:{view.get('id')}:{user_id}",
             conversation=conversation,
             actor=await self.directory.author(
-                user_id, name_hint=str((body.get("user") or {}).get("name") or "")
+                user_id, name_hint=str(_object(body.get("user")).get("name") or "")
             ),
             action=submission.action,
             value=submission.value,
@@ -149,6 +150,20 @@ class SlackInteractions:
         except Exception:
             log.exception("form submission failed", extra=ctx(submission.channel))
             await apologise(sorry(conversation, user_id), self.channel)
+
+
+def id_of(value: object) -> str:
+    """The id in a payload's `user`, `channel`, `team` or `enterprise`: Slack sends an object
+    with an `id` in most payloads and the bare id in some (Bolt reads both, and the HTTP guard
+    lets both through), so a listener must too."""
+    if isinstance(value, str):
+        return value
+    return str(_object(value).get("id") or "")
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    """`value` if it is an object; an empty one for anything else a payload may hold there."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def sorry(conversation: ConversationRef, user_id: str) -> Reply:

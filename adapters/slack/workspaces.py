@@ -49,6 +49,7 @@ from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents, log_bolt_error
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.installations import StoreInstallations
+from adapters.slack.interactions import id_of
 from bot.config import Settings
 from bot.errors import PlatformError
 from bot.ports import Core, PostChanged
@@ -244,8 +245,8 @@ class Workspaces:
 def _team(body: Mapping[str, Any]) -> tuple[str, str | None]:
     """The team and organisation a request comes from (events, commands and interactions
     spell them differently)."""
-    team = body.get("team_id") or (body.get("team") or {}).get("id") or ""
-    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    team = body.get("team_id") or id_of(body.get("team"))
+    enterprise = body.get("enterprise_id") or id_of(body.get("enterprise"))
     return str(team), str(enterprise) if enterprise else None
 
 

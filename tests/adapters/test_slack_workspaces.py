@@ -18,7 +18,7 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.installations import StoreInstallations
-from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel
+from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel, _team
 from bot.store import StateStore
 from bot.store.slack_installs import SlackInstallRecord
 from bot.types import ConversationRef, Reply, ReplyKind
@@ -222,3 +222,10 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
     bot = await installs.async_find_bot(enterprise_id="E111", team_id="T222")
     assert bot is not None and bot.bot_token == token and bot.is_enterprise_install
     assert await installs.async_find_bot(enterprise_id=None, team_id="T222") is None
+
+
+def test_an_interaction_naming_its_team_by_bare_id_is_routed_to_that_team() -> None:
+    # interactive payloads carry no team_id: the team is an object, or in some payloads its id
+    assert _team({"team": "T222", "enterprise": "E111"}) == ("T222", "E111")
+    assert _team({"team": {"id": "T222"}, "enterprise": None}) == ("T222", None)
+    assert _team({"team_id": "T222", "team": 5}) == ("T222", None)

@@ -1,0 +1,124 @@
+"""Slack button presses and form submissions as Slack may shape them (adapters/slack/interactions.py).
+
+Slack sends `user`, `channel` and `team` as objects with an `id` in most interactive payloads
+and as the bare id in some; Bolt reads both, and the HTTP guard lets both through. Over
+Socket Mode and HTTP, the press or form is read the same either way: no traceback, and the
+person gets what the object form gets them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.slack import SlackAdapter
+from bot.app import Runtime
+from bot.messages import say
+from bot.types import TicketStatus
+from tests.adapters.test_slack import (
+    MEMBER,
+    STAFF,
+    ask_refund,
+    click,
+    fake,
+    http_slack,
+    posts,
+    press,
+    rt,
+    slack,
+)
+from tests.adapters.test_slack_http_hostile import http, logs, send, tracebacks
+from tests.fakes.slack_server import FakeSlack, interactive_form, load_payload, sign
+
+__all__ = ["fake", "http", "http_slack", "logs", "rt", "slack"]  # the fixtures, imported
+
+BARE_IDS = ["user", "channel", "team"]
+
+
+def bare(payload: dict[str, Any], field: str) -> dict[str, Any]:
+    """`payload` with `field` sent as its bare id instead of an object."""
+    return {**payload, field: payload[field]["id"]}
+
+
+@pytest.mark.parametrize("field", BARE_IDS)
+async def test_a_press_naming_its_user_channel_or_team_by_bare_id_is_handled_over_socket_mode(
+    field: str, fake: FakeSlack, slack: SlackAdapter, rt: Runtime, logs: pytest.LogCaptureFixture
+) -> None:
+    _, answer = await ask_refund(fake, slack)
+    await click(fake, slack, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+    escalation = posts(fake, "C111")[-1]
+
+    await click(fake, slack, bare(press(fake, escalation, "supportbot:claim", STAFF), field))
+
+    assert tracebacks(logs) == []
+    [ticket] = rt.state.tickets()
+    assert ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == STAFF
+
+
+@pytest.mark.parametrize("field", BARE_IDS)
+async def test_a_press_naming_its_user_channel_or_team_by_bare_id_is_handled_over_http(
+    field: str,
+    fake: FakeSlack,
+    http_slack: tuple[SlackAdapter, str, Runtime],
+    http: aiohttp.ClientSession,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    adapter, base_url, runtime = http_slack
+    url = f"{base_url}/slack/events"
+
+    async def interact(payload: dict[str, Any]) -> int:
+        raw = interactive_form(payload)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(raw, fake.signing_secret)}
+        status = await send(http, url, raw, headers)
+        assert await adapter.drain(timeout=15)
+        return status
+
+    event = json.dumps(fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True))
+    assert (
+        await send(
+            http,
+            url,
+            event,
+            {"Content-Type": "application/json", **sign(event.encode(), fake.signing_secret)},
+        )
+        == 200
+    )
+    assert await adapter.drain(timeout=15)
+    [answer] = posts(fake, "C111")
+    assert await interact(press(fake, answer, "supportbot:talk_to_human", MEMBER)) == 200
+    escalation = posts(fake, "C111")[-1]
+
+    assert await interact(bare(press(fake, escalation, "supportbot:claim", STAFF), field)) == 200
+
+    assert tracebacks(logs) == []
+    [ticket] = runtime.state.tickets()
+    assert ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == STAFF
+
+
+async def test_a_form_submitted_with_a_bare_user_id_answers_that_user(
+    fake: FakeSlack, slack: SlackAdapter, logs: pytest.LogCaptureFixture
+) -> None:
+    payload = load_payload("view_submission__view_submission__body")
+    meta = {"action": "edit_draft", "value": "1", "channel": "C222", "thread": None, "message": None}
+    payload.update(
+        team={"id": fake.team_id, "domain": fake.team_domain},
+        user=MEMBER,
+        trigger_id=fake.trigger_id(),
+        view={
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "supportbot:form",
+            "private_metadata": json.dumps(meta),
+            "state": {"values": {"supportbot_text": {"text": {"type": "plain_text_input", "value": "hi"}}}},
+        },
+        response_urls=[],
+    )
+    await fake.socket_send("interactive", payload, timeout=3.0)
+    assert await slack.drain(timeout=15)
+
+    assert tracebacks(logs) == []
+    told = fake.last_call("chat.postEphemeral")
+    assert told.params["user"] == MEMBER and told.params["text"] == say("draft_staff_only")
