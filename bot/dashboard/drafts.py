@@ -22,6 +22,7 @@ from bot.answering.safety import redact_secrets
 from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
+from bot.dashboard.inputs import path_id
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
@@ -90,11 +91,7 @@ async def _draft(request: web.Request) -> Draft:
     """The draft in the path, if its ticket is in a workspace the viewer is an admin of (as
     `/support learn` there would let them review it)."""
     dash = request.app[DASHBOARD]
-    try:
-        draft_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    draft = await dash.store.run(StateStore.draft, draft_id)
+    draft = await dash.store.run(StateStore.draft, path_id(request))
     ticket = None if draft is None else await dash.store.run(StateStore.ticket, draft.ticket_id)
     if draft is None or ticket is None or rights_in(request, ticket.conversation) != Rights.ADMIN:
         raise web.HTTPNotFound()

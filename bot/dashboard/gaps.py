@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
+from bot.dashboard.inputs import path_id
 from bot.dashboard.pages import record
 from bot.dashboard.reach import reach_of
 from bot.dashboard.refusals import Refusal
@@ -72,11 +73,7 @@ async def _gap(request: web.Request) -> GapRecord:
     """The gap in the path, if it is in a workspace the viewer has rights in (one without a
     workspace, from before gaps had them: if they see every workspace of the platform)."""
     dash = request.app[DASHBOARD]
-    try:
-        gap_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    gap = await dash.store.run(StateStore.gap, gap_id)
+    gap = await dash.store.run(StateStore.gap, path_id(request))
     if gap is None or not any(_covers(r, gap) for r in reach_of(request)):
         raise web.HTTPNotFound()
     return gap

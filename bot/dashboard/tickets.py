@@ -20,6 +20,7 @@ from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
+from bot.dashboard.inputs import path_id
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -143,11 +144,7 @@ async def _ticket(request: web.Request) -> Ticket:
     """The ticket in the path, if it is in a workspace the signed-in user has rights in
     (anything else is not found: the page does not say a ticket exists elsewhere)."""
     dash = request.app[DASHBOARD]
-    try:
-        ticket_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    ticket = await dash.store.run(StateStore.ticket, ticket_id)
+    ticket = await dash.store.run(StateStore.ticket, path_id(request))
     if ticket is None or not can_see(request, ticket.conversation):
         raise web.HTTPNotFound()
     return ticket
