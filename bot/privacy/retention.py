@@ -9,7 +9,8 @@ The purge runs at the first tick and then at most once an hour: text lives at mo
 past its window, and the full scans of the message and answer tables are not repeated every
 half minute. The hour is claimed in the store (`claim_every`), so with several processes on
 one PostgreSQL database one of them purges and the others skip; a failed purge gives its
-claim back and the next tick retries. `retention_days = 0` keeps everything.
+claim back and the next tick retries, and a claim not marked done within STALE_CLAIM (its
+process died) is taken over. `retention_days = 0` keeps everything.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.store import AsyncStore, StateStore
 log = logging.getLogger(__name__)
 
 EVERY = timedelta(hours=1)
+STALE_CLAIM = timedelta(minutes=5)  # a purge claimed this long ago and not done: its process died
 JOB = "retention"  # its key in job_runs
 
 
@@ -89,13 +91,15 @@ class Retention:
 def purge_when_due(store: Store, before: datetime, now: datetime) -> dict[str, int] | None:
     """The clock's purge, at most once per EVERY cluster-wide; None when not due. Runs on the
     store's thread: the claim and the purge are one trip."""
-    if not store.claim_every(JOB, now, EVERY):
+    if not store.claim_every(JOB, now, EVERY, STALE_CLAIM):
         return None
     try:
-        return store.purge_text(before, now)
+        counts = store.purge_text(before, now)
     except BaseException:
         store.release_claim(JOB, now)
         raise
+    store.finish_job(JOB, now)
+    return counts
 
 
 def _fields(counts: dict[str, int]) -> dict[str, int]:

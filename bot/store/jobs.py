@@ -8,7 +8,9 @@ digest rather than losing it; a crash after posting but before marking done can 
 twice, which is the price of never losing one.
 
 A job that runs at most once per interval (retention) claims the interval instead
-(`claim_every`): one conditional upsert, so of several processes ticking together one wins.
+(`claim_every`): one conditional upsert, so of several processes ticking together one wins;
+it too marks its run done, and a claim left unfinished for `stale_after` is taken over, so
+a worker that dies holding the hour delays the run by minutes, not by the hour.
 Work that must not run in two processes at once (placing knowledge-gap questions, deciding
 whether a burst is new) runs inside `exclusive(name)`: on PostgreSQL a transaction holding
 the advisory lock `name` of its schema (`pg_advisory_xact_lock`), released by its commit or
@@ -45,14 +47,16 @@ class JobRepository(Repository):
         row = self.db.execute("select done_at from job_runs where key = ?", [key]).fetchone()
         return row is not None and row[0] is not None
 
-    def claim_every(self, key: str, now: datetime, every: timedelta) -> bool:
+    def claim_every(self, key: str, now: datetime, every: timedelta, stale_after: timedelta) -> bool:
         """Claim the run of `key` due once per `every`: True for the one caller whose claim is
-        the first since `now - every`, however many processes ask at once."""
+        the first since `now - every`, however many processes ask at once, or who takes over
+        a claim not marked done (`finish_job`) within `stale_after`: its process died."""
         with transaction(self.db):
             cursor = self.db.execute(
                 "insert into job_runs (key, claimed_at) values (?, ?) on conflict(key) do update set "
-                "claimed_at = excluded.claimed_at where job_runs.claimed_at <= ?",
-                [key, iso(now), iso(now - every)],
+                "claimed_at = excluded.claimed_at, done_at = null where job_runs.claimed_at <= ? "
+                "or (job_runs.done_at is null and job_runs.claimed_at <= ?)",
+                [key, iso(now), iso(now - every), iso(now - stale_after)],
             )
         return cursor.rowcount == 1
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.cli import app
+from bot.privacy.retention import EVERY, JOB, STALE_CLAIM
 from bot.types import Author, Command, ConversationRef, InboundMessage, Outcome, Visibility
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.clock import FakeClock
@@ -124,6 +125,22 @@ async def test_retention_purges_old_text_on_the_tick_and_keeps_every_row(
     assert rt.state.stats() == before_stats  # so reports keep their numbers
     [old_answer] = [r for r in rt.state.db["answers"].rows if r["created_at"] < "2026-12"]
     assert old_answer["question"] == "" and old_answer["confidence"] is not None
+
+
+async def test_a_purge_whose_process_died_holding_the_hour_is_taken_over_within_minutes(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    rt = make_runtime(CONFIG, answerer=ConfidentExtractive())
+    await history(rt, clock, channel)
+    # a process claims the hour's purge and is killed before purging: the claim it leaves
+    assert rt.state.claim_every(JOB, clock.now(), EVERY, STALE_CLAIM)
+    restarted = make_runtime(CONFIG, answerer=ConfidentExtractive())
+    await restarted.bot.tick({"slack": channel})
+    assert OLD_QUESTION in texts(rt)  # the claim may still be running: left to it
+    clock.advance(seconds=STALE_CLAIM.total_seconds())
+    await restarted.bot.tick({"slack": channel})
+    assert OLD_QUESTION not in texts(rt)
+    assert NEW_QUESTION in texts(rt)
 
 
 async def test_no_retention_keeps_everything(

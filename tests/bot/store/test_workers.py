@@ -52,14 +52,20 @@ def test_workers_are_listed_while_they_beat_and_gone_after_leaving(state: Path |
 def test_an_interval_is_claimed_once_and_a_released_claim_can_be_retaken(state: Path | str) -> None:
     one, two = StateStore(state), StateStore(state)
     try:
-        hour = timedelta(hours=1)
-        assert one.claim_every("retention", T0, hour)
-        assert not two.claim_every("retention", T0, hour)
-        assert not two.claim_every("retention", T0 + timedelta(minutes=59), hour)
+        hour, stale = timedelta(hours=1), timedelta(minutes=5)
+        assert one.claim_every("retention", T0, hour, stale)
+        assert not two.claim_every("retention", T0, hour, stale)
+        one.finish_job("retention", T0)
+        assert not two.claim_every("retention", T0 + timedelta(minutes=59), hour, stale)
         one.release_claim("retention", T0)  # the run failed: the next tick may retry
-        assert two.claim_every("retention", T0 + timedelta(minutes=1), hour)
-        assert not one.claim_every("retention", T0 + timedelta(minutes=30), hour)
-        assert one.claim_every("retention", T0 + timedelta(minutes=61), hour)
+        assert two.claim_every("retention", T0 + timedelta(minutes=1), hour, stale)
+        assert not one.claim_every("retention", T0 + timedelta(minutes=5), hour, stale)
+        # two died holding it: once the claim is stale, another process takes the run over
+        assert one.claim_every("retention", T0 + timedelta(minutes=6), hour, stale)
+        assert not two.claim_every("retention", T0 + timedelta(minutes=6), hour, stale)
+        one.finish_job("retention", T0 + timedelta(minutes=6))
+        assert not two.claim_every("retention", T0 + timedelta(minutes=30), hour, stale)
+        assert one.claim_every("retention", T0 + timedelta(minutes=66), hour, stale)
     finally:
         one.close()
         two.close()
