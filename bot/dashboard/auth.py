@@ -103,6 +103,12 @@ def _sign(secret: str, text: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+def same(given: str, expected: str) -> bool:
+    """A constant-time comparison of what a request carried with what we computed: as bytes,
+    since `hmac.compare_digest` raises on a str that is not ASCII (a hostile cookie or field)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def sign_session(secret: str, session: Session) -> str:
     """The cookie value: the session's fields, base64url, a dot, their HMAC-SHA256."""
     fields = "\x00".join(
@@ -125,7 +131,7 @@ def read_session(secret: str, value: str | None, now: datetime) -> Session | Non
     if not value or "." not in value:
         return None
     body, signature = value.rsplit(".", 1)
-    if not hmac.compare_digest(signature, _sign(secret, body)):
+    if not same(signature, _sign(secret, body)):
         return None
     try:
         fields = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("\x00")
@@ -153,7 +159,7 @@ def csrf_token(secret: str, session: Session) -> str:
 
 
 def csrf_ok(secret: str, session: Session, given: str) -> bool:
-    return hmac.compare_digest(given, csrf_token(secret, session))
+    return same(given, csrf_token(secret, session))
 
 
 def rights_of(settings: Settings, author: Author, platform: str, workspace: str | None = None) -> Rights:

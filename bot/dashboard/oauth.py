@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dashboard.auth import Rights, new_session, session_rights
+from bot.dashboard.auth import Rights, new_session, same, session_rights
 from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, refuse, render
 from bot.dashboard.identity import (
     Identity,
@@ -113,7 +113,7 @@ def _unseal(secret: str, value: str | None, provider: Provider, now: datetime) -
     if not value or value.count(".") != 4:
         return None
     body, mac = value.rsplit(".", 1)
-    if not hmac.compare_digest(mac, _mac(secret, body)):
+    if not same(mac, _mac(secret, body)):
         return None
     name, state, nonce, expires = body.split(".")
     if name != provider.value or not expires.isdigit() or int(expires) <= now.timestamp():
@@ -199,7 +199,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     now = dash.clock.now()
     started = _unseal(dash.secret, request.cookies.get(STATE_COOKIE), provider, now)
     given = request.query.get("state", "")
-    if started is None or not given or not hmac.compare_digest(given, started.state):
+    if started is None or not given or not same(given, started.state):
         log.info("refused a %s sign-in callback: missing, forged or expired state", provider.value)
         return _failed(request, BAD_STATE, 400)
     if not request.app[SPENT].use(started.state):

@@ -166,6 +166,19 @@ async def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     assert [e.action for e in rt.state.audit_log()] == ["signin"]
 
 
+async def test_a_cookie_or_csrf_token_that_is_not_ascii_is_refused_not_a_500(
+    rt: Runtime, clock: FakeClock, client: Client
+) -> None:
+    client.session.cookie_jar.update_cookies({"supportbot_session": "abc.\u00e9"})
+    assert (await client.get("/admin/api/overview")).status == 401
+    client.session.cookie_jar.clear()
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    for csrf in ("\u00e9", "%ff"):  # %ff is read as U+FFFD
+        response = await client.post("/admin/signout", data={"csrf": csrf}, allow_redirects=False)
+        assert response.status == 403, csrf
+    assert [e.action for e in rt.state.audit_log()] == ["signin"]
+
+
 async def test_claim_moves_the_ticket_as_the_chat_button_and_is_audited(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:

@@ -292,6 +292,23 @@ async def test_a_callback_without_state_or_with_a_forged_one_is_refused(
     assert fake_slack.openid.exchanged == [] and site.cookie("supportbot_session") is None
 
 
+async def test_a_state_or_state_cookie_that_is_not_ascii_is_refused(
+    serve: Serve, fake_slack: FakeSlack
+) -> None:
+    site = await serve('[slack]\nstaff_users = ["W111"]\n', slack_env(fake_slack))
+    real = await callback_url(site, "slack")  # the browser holds a genuine state cookie
+    code = parse_qs(urlsplit(real).query)["code"][0]
+    status, _, page = await site.get(f"/admin/signin/slack/callback?code={code}&state=%C3%A9")
+    assert status == 400 and BAD_STATE in page
+    site.http.cookie_jar.clear()
+    async with site.http.get(
+        f"{site.url}/admin/signin/slack/callback?code={code}&state=x",
+        headers={"Cookie": "supportbot_signin=slack.a.b.1.\u00e9"},  # a signature not ASCII
+    ) as response:
+        assert response.status == 400 and BAD_STATE in await response.text()
+    assert fake_slack.openid.exchanged == [] and site.cookie("supportbot_session") is None
+
+
 async def test_a_replayed_or_late_callback_is_refused(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
