@@ -22,7 +22,7 @@ from bot.answering.safety import redact_secrets
 from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
-from bot.dashboard.inputs import path_id
+from bot.dashboard.inputs import path_id, typed
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
@@ -132,10 +132,11 @@ async def draft_page(request: web.Request) -> web.Response:
 
 
 async def _edited(request: web.Request) -> tuple[str, str, str]:
-    """The title and answer the editor sent, and what is wrong with them ("" when nothing)."""
+    """The title and answer the editor sent (redacted as the chat's `learn title` and an edited
+    draft are), and what is wrong with them ("" when nothing)."""
     form = await request.post()
-    title = single_line(str(form.get("title", "")), TITLE_LIMIT)
-    answer = str(form.get("answer", "")).replace("\r\n", "\n").strip()
+    title = single_line(await typed(request, str(form.get("title", ""))), TITLE_LIMIT)
+    answer = (await typed(request, str(form.get("answer", "")).replace("\r\n", "\n"))).strip()
     if not title:
         return title, answer, "A draft needs a title: it becomes the document's heading."
     if not answer:

@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.answering.pipeline import AnswerPipeline
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
+from bot.dashboard.inputs import typed
 from bot.dashboard.pages import record
 from bot.dashboard.refusals import Refusal
 from bot.retrieval.indexes import FolderKnowledgeBase, list_indexes
@@ -142,7 +143,8 @@ async def why(request: web.Request) -> web.Response:
     if (refused := _admin(request)) is not None:
         return refused
     dash = request.app[DASHBOARD]
-    question = request.query.get("q", "").strip()[:QUESTION_LIMIT]
+    # redacted as `/support ask` is: the question may go to the model
+    question = (await typed(request, request.query.get("q", "").strip()[:QUESTION_LIMIT])).strip()
     answers, problem = await _answers(request)
     found = None
     if question and answers is not None:

@@ -20,7 +20,7 @@ from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
-from bot.dashboard.inputs import path_id
+from bot.dashboard.inputs import path_id, typed
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -244,7 +244,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     channel = _channel(request, ticket)
     if channel is None:
         return _not_running(request)
-    note = str((await request.post()).get("note", "")).strip()
+    note = (await typed(request, str((await request.post()).get("note", "")))).strip()
     if len(note) > NOTE_LIMIT:  # as `/support resolve`: it is posted in the thread and kept
         return _back(request, ticket, f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
     escalations = request.app[DASHBOARD].escalations
@@ -289,7 +289,7 @@ async def reopen(request: web.Request) -> web.StreamResponse:
     channel = _channel(request, ticket)
     if channel is None:
         return _not_running(request)
-    reason = str((await request.post()).get("reason", "")).strip()
+    reason = (await typed(request, str((await request.post()).get("reason", "")))).strip()
     escalations = request.app[DASHBOARD].escalations
     actor = _actor(request, ticket)
     # what reopens when the asker writes again: back to open, the first-response clock

@@ -206,6 +206,23 @@ async def test_an_empty_answer_is_refused_and_saves_nothing(
     assert rt.state.draft(draft_id).answer == STAFF_ANSWER  # type: ignore[union-attr]
 
 
+async def test_what_the_editor_saves_is_redacted_as_in_the_chat(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    # `[privacy] redact` (card and token by default) covers `learn title` and an edited draft in the chat
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    card = "4111 1111 1111 1111"
+    await client.post(
+        f"/admin/drafts/{draft_id}/save",
+        data={"csrf": csrf, "title": f"Refunds to {card}", "answer": f"Use {SLACK_BOT_TOKEN} for {card}."},
+    )
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and draft.title == "Refunds to [card]"
+    assert draft.answer == "Use [redacted] for [card]."
+
+
 async def test_drafts_are_for_admins_and_need_the_csrf_token(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
 ) -> None:

@@ -150,6 +150,15 @@ async def test_why_shows_what_supportbot_ask_would_answer(
         assert ranked(page)[0][0] == "password-reset.md"
 
 
+async def test_why_redacts_the_question_as_support_ask_does(
+    rt: Runtime, clock: FakeClock, client: Client
+) -> None:
+    # the question may reach the model: `[privacy] redact` (card by default) hides it first
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    page = await (await client.get("/admin/knowledge/why", params={"q": "refund 4111 1111 1111 1111"})).text()
+    assert "4111" not in page and "refund [card]" in page
+
+
 async def test_the_knowledge_page_is_for_admins_and_its_change_needs_the_csrf_token(
     rt: Runtime, clock: FakeClock, client: Client, knowledge_dir: Path
 ) -> None:

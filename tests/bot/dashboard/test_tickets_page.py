@@ -17,6 +17,7 @@ from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
 
+CARD = "4111 1111 1111 1111"  # a test card number: Luhn-valid
 STAFF_DESK = ConversationRef(platform="slack", workspace="T1", channel="C-STAFF")  # where staff act from
 
 
@@ -335,6 +336,26 @@ async def test_reopen_brings_a_resolved_ticket_back_and_tags_the_team(
     again = await client.post(f"/admin/tickets/{ticket_id}/reopen", data={"csrf": csrf})
     assert "already" in await again.text()
     assert [e.action for e in rt.state.audit_log()] == ["reopen", "resolve", "signin"]
+
+
+async def test_a_note_or_reason_typed_on_the_dashboard_is_redacted_as_in_the_chat(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    # `[privacy] redact` (card and token by default) covers `/support resolve N note` typed in
+    # the chat; the same note typed here is kept and posted the same way
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    told = len(channel.posted)
+    await client.post(f"/admin/tickets/{ticket_id}/resolve", data={"csrf": csrf, "note": f"Refunded {CARD}."})
+    await client.post(
+        f"/admin/tickets/{ticket_id}/reopen", data={"csrf": csrf, "reason": f"Card {CARD} again"}
+    )
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.note == "Refunded [card]."
+    assert rt.state.ticket_events(ticket_id)[-1]["detail"] == "Card [card] again"
+    posted = [reply.text for _, reply in channel.posted[told:]]
+    assert any("Refunded [card]." in text for text in posted) and all(CARD not in text for text in posted)
 
 
 async def test_new_ticket_routes_need_a_session_rights_and_the_csrf_token(
