@@ -58,7 +58,7 @@ async def guard(
             return web.json_response({"error": "no rights"}, status=403)
         return refuse(request)
     if request.method == "POST":
-        form = await request.post()
+        form = await pages.form_of(request)
         if not csrf_ok(dash.secret, session, str(form.get("csrf", ""))):
             return refuse(request, Refusal.NO_CSRF)
     return await handler(request)

@@ -7,7 +7,7 @@ looks the same here as in `supportbot report`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -54,6 +54,15 @@ async def record(request: web.Request, action: str, detail: str = "") -> None:
     await audit_change(request, signed_in(request), action, detail)
 
 
+async def form_of(request: web.Request) -> Mapping[str, object]:
+    """The POSTed form, or 400: aiohttp raises on a body it cannot parse (urlencoded bytes
+    that are not UTF-8, broken multipart). Read once here, aiohttp keeps it for the handler."""
+    try:
+        return await request.post()
+    except ValueError:  # UnicodeDecodeError is one
+        raise web.HTTPBadRequest(text="The form could not be read.") from None
+
+
 # -- sign-in ------------------------------------------------------------------------------
 
 
@@ -65,7 +74,7 @@ async def signin_page(request: web.Request) -> web.Response:
 
 async def signin(request: web.Request) -> web.StreamResponse:
     dash = request.app[DASHBOARD]
-    form = await request.post()
+    form = await form_of(request)
     now = dash.clock.now()
     owner = await dash.store.run(StateStore.use_dashboard_link, hash_token(str(form.get("token", ""))), now)
     if owner is None:

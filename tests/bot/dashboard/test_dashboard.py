@@ -179,6 +179,19 @@ async def test_a_cookie_or_csrf_token_that_is_not_ascii_is_refused_not_a_500(
     assert [e.action for e in rt.state.audit_log()] == ["signin"]
 
 
+async def test_a_form_that_cannot_be_read_is_a_400(rt: Runtime, clock: FakeClock, client: Client) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (await client.post("/admin/signin", data=b"token=\xff\xfe", headers=form)).status == 400
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    for body, headers in (
+        (b"csrf=\xff\xfe", form),  # not UTF-8
+        (b"garbage", {"Content-Type": "multipart/form-data; boundary=xx"}),
+    ):
+        response = await client.post("/admin/signout", data=body, headers=headers, allow_redirects=False)
+        assert response.status == 400, body
+    assert [e.action for e in rt.state.audit_log()] == ["signin"]
+
+
 async def test_claim_moves_the_ticket_as_the_chat_button_and_is_audited(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
