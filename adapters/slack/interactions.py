@@ -42,11 +42,15 @@ class SlackInteractions:
     async def handle_command(self, body: Mapping[str, Any]) -> None:
         channel_id = str(body.get("channel_id") or "")
         user_id = str(body.get("user_id") or "")
-        text = plain_from_slack(
-            str(body.get("text") or ""), self.directory.identity.bot_user_id, keep_user_mentions=True
-        )
+        typed, bot_user_id = str(body.get("text") or ""), self.directory.identity.bot_user_id
+        text = plain_from_slack(typed, bot_user_id)
         words = text.split(None, 1)
         name = words[0].lower() if words else "help"  # a bare /support is a request for help
+        spec = REGISTRY.get(name)
+        if spec is not None and spec.names_people:
+            # a person is read from the id (`assign 4 <@U1>`); anywhere else a mention is the
+            # name people read, as in a message: a question echoed in the channel shows "@ann"
+            words = plain_from_slack(typed, bot_user_id, keep_user_mentions=True).split(None, 1)
         conversation = ConversationRef(
             platform=PLATFORM,
             workspace=str(body.get("team_id") or self.directory.identity.team_id),
@@ -65,7 +69,7 @@ class SlackInteractions:
         )
         # what was typed as the name is logged only when it is a command: `/support <an email>`
         # would otherwise put personal data in the log, which keeps secrets out but not that
-        logged = name if REGISTRY.get(name) is not None else "(not a command)"
+        logged = name if spec is not None else "(not a command)"
         try:
             outcome = await self.core.on_command(command, channel)
             log.info("command %s: %s", logged, outcome, extra=ctx(channel_id, command=logged))

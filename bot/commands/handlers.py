@@ -157,7 +157,7 @@ async def _resolve(host: CommandHost, command: Command, args: dict[str, str], ch
     access=Access.ADMIN,
     params=(
         Param(name="ticket", help="the ticket number"),
-        Param(name="person", help="a mention or a user id"),
+        Param(name="person", help="a mention or a user id", person=True),
     ),
 )
 async def _assign(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:

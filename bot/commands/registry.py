@@ -42,6 +42,9 @@ class Param:
     help: str
     required: bool = True
     choices: tuple[str, ...] = ()
+    # names a person: a platform passes a mention through as its id markup (`<@U123>`), not
+    # the name people read, so the handler can tell whom it means
+    person: bool = False
 
 
 Handler = Callable[["CommandHost", Command, dict[str, str], Channel], Awaitable[str | None]]
@@ -55,6 +58,10 @@ class CommandSpec:
     params: tuple[Param, ...]
     handler: Handler
     ephemeral: bool = True  # the reply is shown only to the person who ran it
+
+    @property
+    def names_people(self) -> bool:
+        return any(param.person for param in self.params)
 
     @property
     def admin_only(self) -> bool:

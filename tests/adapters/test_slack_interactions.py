@@ -122,3 +122,33 @@ async def test_a_form_submitted_with_a_bare_user_id_answers_that_user(
     assert tracebacks(logs) == []
     told = fake.last_call("chat.postEphemeral")
     assert told.params["user"] == MEMBER and told.params["text"] == say("draft_staff_only")
+
+
+# -- slash commands ---------------------------------------------------------------------------
+
+
+async def slash(fake: FakeSlack, slack: SlackAdapter, text: str, user: str) -> None:
+    await fake.socket_send("slash_commands", fake.slash_command("/support", text, user_id=user), timeout=3.0)
+    assert await slack.drain(timeout=15)
+
+
+async def test_a_question_naming_a_person_is_echoed_with_their_name_not_the_id_markup(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    await slash(fake, slack, "ask <@W111|primary-owner> told me to ask how long a refund takes", MEMBER)
+    root = posts(fake, "C111")[0]
+    assert "asked: @primary-owner told me to ask" in root.params["text"]
+    assert "W111" not in root.params["text"]
+
+
+async def test_assign_still_reads_the_person_from_their_mention(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    _, answer = await ask_refund(fake, slack)
+    await click(fake, slack, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+    [ticket] = rt.state.tickets()
+
+    await slash(fake, slack, f"assign {ticket.id} <@W111|primary-owner>", STAFF)
+
+    [ticket] = rt.state.tickets()
+    assert ticket.assignee_id == STAFF
