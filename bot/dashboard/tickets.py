@@ -178,6 +178,8 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
     # `[privacy] redact` let the store keep
     history = [replace(turn, text=quoted(turn.text)) for turn in history]
     events = await dash.store.run(StateStore.ticket_events, ticket.id)
+    # and so is what the timeline quotes of them: the asker's reply that reopened it, a reason
+    events = [event | {"detail": quoted(event["detail"] or "")} for event in events]
     is_admin = rights_in(request, ticket.conversation) == Rights.ADMIN
     team = await _team(request, ticket.conversation) if is_admin else {}
     return render(

@@ -16,6 +16,7 @@ from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Vis
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.fakes.clock import FakeClock
+from tests.fakes.tokens import SLACK_BOT_TOKEN_LONG
 
 CARD = "4111 1111 1111 1111"  # a test card number: Luhn-valid
 STAFF_DESK = ConversationRef(platform="slack", workspace="T1", channel="C-STAFF")  # where staff act from
@@ -356,6 +357,36 @@ async def test_a_note_or_reason_typed_on_the_dashboard_is_redacted_as_in_the_cha
     assert rt.state.ticket_events(ticket_id)[-1]["detail"] == "Card [card] again"
     posted = [reply.text for _, reply in channel.posted[told:]]
     assert any("Refunded [card]." in text for text in posted) and all(CARD not in text for text in posted)
+
+
+async def test_the_timeline_hides_a_credential_the_store_kept_as_the_transcript_does(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    # `[privacy] redact = []` keeps text as written; the asker's reply that reopens the ticket
+    # is the reopen event's detail, which the timeline shows
+    rt = make_runtime(CONFIG + "[privacy]\nredact = []\n")
+    client = await start(rt, clock, channel)
+    try:
+        ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+        await rt.bot.escalations.resolve(ticket_id, STAFF, channel, STAFF_DESK)
+        ticket = rt.state.ticket(ticket_id)
+        assert ticket is not None
+        reply = InboundMessage(
+            id="e2",
+            conversation=ticket.conversation,
+            author=Author(id="U-A1", name="U-A1"),
+            text=f"still broken, my token is {SLACK_BOT_TOKEN_LONG}",
+            addressed=False,
+            visibility=Visibility.INTERNAL,
+            sent_at=datetime(2026, 11, 30, 11, 0, tzinfo=UTC),
+        )
+        await rt.bot.on_message(reply, channel)
+        assert rt.state.ticket_events(ticket_id)[-1]["event"] == "reopened"
+        assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+        page = await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+        assert SLACK_BOT_TOKEN_LONG not in page and "my token is [redacted]" in page.split('id="timeline"')[1]
+    finally:
+        await client.close()
 
 
 async def test_new_ticket_routes_need_a_session_rights_and_the_csrf_token(
