@@ -267,6 +267,7 @@ KOREAN: dict[str, str] = {
     "You signed in to a Slack workspace this bot does not serve. Sign in to the bot's workspace.": "이 봇이 지원하지 않는 Slack 워크스페이스로 로그인했습니다. 봇이 있는 워크스페이스로 로그인하세요.",
     "This sign-in was not started in this browser, was already finished, or took longer than 10 minutes. Start again.": "이 로그인은 이 브라우저에서 시작되지 않았거나, 이미 끝났거나, 10분을 넘겼습니다. 처음부터 다시 시작하세요.",
     "The sign-in was cancelled. Start again when you are ready.": "로그인이 취소되었습니다. 준비되면 다시 시작하세요.",
+    "This sign-in was sent by another site and was refused. Open your sign-in link yourself.": "다른 사이트가 보낸 로그인 요청이라 거부되었습니다. 로그인 링크를 직접 여세요.",
     "The settings page is for admins of every workspace.": "설정 페이지는 모든 워크스페이스의 관리자용입니다.",
     "Your rights cover some workspaces only, and a sign-in link does not say which is yours: sign in with Slack or Discord to see your workspace's figures. Tickets and gaps are in the menu.": "권한이 일부 워크스페이스에만 있고 로그인 링크로는 어느 워크스페이스인지 알 수 없습니다. 내 워크스페이스의 지표를 보려면 Slack이나 Discord로 로그인하세요. 티켓과 지식 공백은 메뉴에 있습니다.",
 }

@@ -8,6 +8,7 @@ looks the same here as in `supportbot report`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -72,8 +73,26 @@ async def signin_page(request: web.Request) -> web.Response:
     return render(request, "signin.html", token=request.query.get("token", ""))
 
 
+CROSS_SITE = "This sign-in was sent by another site and was refused. Open your sign-in link yourself."
+
+
+def cross_site(request: web.Request) -> bool:
+    """A POST another site's page made the browser send (login CSRF: a form on evil.example
+    posting its owner's own link token would sign this browser in as them). Browsers say so
+    in Sec-Fetch-Site, and older ones in Origin, which must then be this dashboard's."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False  # not a browser's cross-origin POST: those always carry Origin
+    ours = {request.host, urlsplit(request.app[DASHBOARD].settings.dashboard.public_url).netloc}
+    return urlsplit(origin).netloc not in ours - {""}
+
+
 async def signin(request: web.Request) -> web.StreamResponse:
     dash = request.app[DASHBOARD]
+    if cross_site(request):  # refused before the link is used: its owner can still open it
+        return render(request, "signin.html", status=403, token="", problem=CROSS_SITE)
     form = await form_of(request)
     now = dash.clock.now()
     owner = await dash.store.run(StateStore.use_dashboard_link, hash_token(str(form.get("token", ""))), now)

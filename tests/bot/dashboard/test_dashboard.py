@@ -118,6 +118,25 @@ async def test_an_expired_link_fails(rt: Runtime, clock: FakeClock, client: Clie
     assert (await client.get("/admin/", allow_redirects=False)).status == 302
 
 
+async def test_another_site_cannot_sign_a_browser_in(rt: Runtime, clock: FakeClock, client: Client) -> None:
+    # login CSRF: a form on evil.example posts its owner's own link token
+    token = link_token(rt, clock, "U-SAM")
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a data: URL
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        response = await client.post(
+            "/admin/signin", data={"token": token}, headers=headers, allow_redirects=False
+        )
+        assert response.status == 403 and "another site" in await response.text(), headers
+    assert [c for c in client.session.cookie_jar if c.key == "supportbot_session"] == []
+    # the link is still good from the dashboard's own page
+    own = {"Origin": str(client.make_url("")).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+    response = await client.post("/admin/signin", data={"token": token}, headers=own, allow_redirects=False)
+    assert response.status == 302
+
+
 async def test_a_user_without_rights_is_refused_and_sees_no_ticket(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
