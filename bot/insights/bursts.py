@@ -10,7 +10,9 @@ within `burst_cooldown_minutes`. One person asking ten times is not a burst.
 "Was this cluster announced already?" and recording the new burst are one step (`claim_burst`,
 on the store's thread): in this process an asyncio lock keeps two questions finishing together
 apart, and across processes on PostgreSQL the step runs under the cluster-wide lock of the
-platform's bursts, so of two workers seeing the same burst one alerts.
+platform's bursts, so of two workers seeing the same burst one alerts. The alert is posted
+under a claim with a lease (`POST_LEASE`) and marked posted after: a burst whose alert a
+dead worker never posted, or whose post failed, is posted by a later clock tick (`tick`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import json
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,7 +40,8 @@ from bot.ports import Channel, Clock, Store
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
-from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
+from bot.store.jobs import POST_LEASE
+from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Posted, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +271,23 @@ class BurstWatch:
             if burst is None:
                 return None  # this cluster was already announced
         log.info("burst detected", extra={"platform": platform, "burst_id": burst.id, "askers": burst.askers})
+        if self._triage(burst) is None:
+            log.warning(
+                "a burst was detected but no triage channel is set to tell",
+                extra={"platform": burst.platform, "burst_id": burst.id},
+            )
         await self._alert(burst, channel)
         return burst
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Post the alerts of this cooldown's bursts that were recorded but not posted (the
+        worker that recorded one died first, or the post failed); how many were posted."""
+        since = self.clock.now() - timedelta(minutes=self.settings.insights.burst_cooldown_minutes)
+        posted = 0
+        for platform, channel in channels.items():
+            for burst in await self.store.run(StateStore.unposted_bursts, platform, since):
+                posted += await self._alert(burst, channel)
+        return posted
 
     def _announced(self, answer_id: int, question: Asked, announced: list[tuple[int, str | None]]) -> bool:
         """Whether the question `answer_id` is like one of the bursts `announced` (within the
@@ -294,22 +312,36 @@ class BurstWatch:
         for answer_id in [a for a in self._signatures if a not in live]:
             del self._signatures[answer_id]
 
-    async def _alert(self, burst: BurstRecord, channel: Channel) -> None:
+    def _triage(self, burst: BurstRecord) -> ConversationRef | None:
+        """Where `burst`'s alert goes: its workspace's triage channel, if one is set."""
         first = ConversationRef.from_key(burst.threads[0])
         ps = policy.platform_settings(self.settings, burst.platform, first.workspace)
         if ps is None or not ps.triage_channel:
-            log.warning(
-                "a burst was detected but no triage channel is set to tell",
-                extra={"platform": burst.platform, "burst_id": burst.id},
-            )
-            return
-        where = ConversationRef(platform=burst.platform, workspace=first.workspace, channel=ps.triage_channel)
+            return None
+        return ConversationRef(platform=burst.platform, workspace=first.workspace, channel=ps.triage_channel)
+
+    async def _alert(self, burst: BurstRecord, channel: Channel) -> bool:
+        """Post `burst`'s alert unless another worker is posting it or has; whether this did."""
+        where = self._triage(burst)
+        if where is None:
+            return False
+        key = f"burst-alert:{burst.id}"
+        if not await self.store.run(StateStore.claim_job, key, self.clock.now(), POST_LEASE):
+            return False
         try:
             posted = await channel.send(alert(burst, where, self.settings.insights.burst_window_minutes))
         except Exception:
+            # the claim is left to go stale: a tick after POST_LEASE posts it
             log.exception("could not post a burst alert", extra={"burst_id": burst.id})
-            return
-        await self.store.run(StateStore.set_burst_post, burst.id, posted.message_id, posted.conversation)
+            return False
+        await self.store.run(alert_posted, burst.id, key, posted, self.clock.now())
+        return True
+
+
+def alert_posted(store: Store, burst_id: int, key: str, posted: Posted, at: datetime) -> None:
+    """Mark a burst's alert posted (on the store's thread): no tick posts it again."""
+    store.set_burst_post(burst_id, posted.message_id, posted.conversation)
+    store.finish_job(key, at)
 
 
 def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:

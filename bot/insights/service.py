@@ -3,7 +3,8 @@
 The core builds one `Insights` and passes its parts where they act: bursts and incidents to
 the responder (after each answer), incidents to the buttons, everything to the commands.
 `tick` is the insights' share of the core's clock: place new gap questions (and now and
-then mark the gaps the docs answer now) and post the weekly digest when it is due. A failure
+then mark the gaps the docs answer now), post the weekly digest when it is due, and finish
+what a worker that died (or a failed post) left undone: burst alerts not posted. A failure
 in one part is logged and retried on the next tick; it never stops the SLA clock or the
 replays that share the tick.
 """
@@ -47,4 +48,8 @@ class Insights:
             posted += await self.digest.tick(channels)
         except Exception:  # a boundary: the claim goes stale and a later tick posts it
             log.exception("the weekly digest failed")
+        try:
+            posted += await self.bursts.tick(channels)
+        except Exception:  # a boundary: a later tick posts them
+            log.exception("posting burst alerts failed")
         return posted

@@ -155,6 +155,16 @@ class IncidentRepository(Repository):
         row = select_row(self.db, "bursts", "id", burst_id)
         return None if row is None else _burst(row)
 
+    def unposted_bursts(self, platform: str, since: datetime) -> list[BurstRecord]:
+        """The bursts of `platform` recorded since `since` whose alert is not posted yet (its
+        worker died before posting it, or the post failed), oldest first."""
+        rows = select_rows(  # on every tick: plain SQL, not rows_where's schema reads
+            self.db,
+            "select * from bursts where platform = ? and alerted_at >= ? and message_id is null order by id",
+            [platform, iso(since)],
+        )
+        return [_burst(row) for row in rows]
+
     def set_burst_post(self, burst_id: int, message_id: str, conversation: ConversationRef) -> None:
         with transaction(self.db):
             update_row(

@@ -28,6 +28,12 @@ from bot.store.postgres_session import lock_keys
 from bot.store.rows import transaction
 from bot.store.store import Repository, iso
 
+# how long a claim on posting one message holds (a burst alert, a thread told an incident is
+# over): a post takes seconds, at worst the platform client's 30 s timeout and one retry; a
+# claim older than this, its worker died, and another posts it (twice, if the first post had
+# gone through: better than never)
+POST_LEASE = timedelta(seconds=90)
+
 
 class JobRepository(Repository):
     def claim_job(self, key: str, now: datetime, stale_after: timedelta) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import itertools
@@ -16,11 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.console import ConsoleChannel
+from bot import faults
 from bot.app import Runtime
 from bot.insights.burst_window import AskerIndex
 from bot.insights.bursts import CENTRAL_SAMPLE, alert, cluster_of, one_of, signature_of, signatures_from_json
 from bot.insights.similarity import Signature, signature, similar, similarity
 from bot.store.incidents import BurstRecord, IncidentStatus, RecentQuestion
+from bot.store.jobs import POST_LEASE
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -298,6 +301,47 @@ async def test_a_burst_never_gathers_two_workspaces_questions(rt: Runtime, chann
     [alert] = alerts(channel)
     assert alert.conversation.workspace == "T1"
     assert all(link.workspace == "T1" for link in alert.links)
+
+
+class RefusesAnAlert(ConsoleChannel):
+    """The next burst alert never reaches the triage channel: its worker is killed while it is
+    in flight (Crash), or the platform refuses it (an ordinary error)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(io.StringIO())
+        self.error: BaseException | None = error
+
+    async def send(self, reply: Reply) -> Posted:
+        if self.error is not None and reply.conversation.channel == "C-TRIAGE":
+            error, self.error = self.error, None
+            raise error
+        return await super().send(reply)
+
+
+@pytest.mark.parametrize("died", [True, False], ids=["worker-died", "post-failed"])
+async def test_a_burst_alert_not_posted_is_posted_once_by_a_later_tick(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, died: bool
+) -> None:
+    channel = RefusesAnAlert(
+        faults.Crash("killed posting the alert") if died else RuntimeError("ratelimited")
+    )
+    rt = make_runtime(TOML)
+    for n, text in enumerate(PARAPHRASES[:4]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    with pytest.raises(faults.Crash) if died else contextlib.nullcontext():
+        await rt.bot.on_message(ask(PARAPHRASES[4], "U4"), channel)
+    ticking = make_runtime(TOML) if died else rt  # another worker, or the one whose post failed
+    await ticking.bot.on_message(ask(PARAPHRASES[5], "U5"), channel)  # the burst is recorded already
+    await ticking.bot.tick({"slack": channel})
+    await ticking.bot.settle()
+    assert alerts(channel) == []  # within the lease the first post may still be in flight
+    clock.advance(seconds=POST_LEASE.total_seconds() + 1)
+    await ticking.bot.tick({"slack": channel})
+    await ticking.bot.tick({"slack": channel})
+    [alert] = alerts(channel)
+    assert "people asked about the same thing" in alert.text
+    [burst] = ticking.state.bursts_since("slack", clock.now() - timedelta(hours=1))
+    assert alert.buttons[0].value == str(burst.id)
 
 
 async def test_an_incident_puts_its_notice_only_on_its_own_workspace_s_answers(

@@ -180,7 +180,10 @@ def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> 
     ]
     assert store.burst_signatures_since("slack", NOW + timedelta(seconds=30)) == [(newer.id, '[{"w": 1}]')]
     assert store.burst_signatures_since("discord", since) == []
+    assert [b.id for b in store.unposted_bursts("slack", since)] == [burst.id, newer.id]
     store.set_burst_post(burst.id, "m1", thread())
+    assert [b.id for b in store.unposted_bursts("slack", since)] == [newer.id]  # posted: left alone
+    assert store.unposted_bursts("slack", NOW + timedelta(minutes=2)) == []  # past the cooldown
     first, created = store.open_incident(
         platform="slack", text="Login is down", signatures="[]", by="S1", at=NOW, burst_id=burst.id
     )
