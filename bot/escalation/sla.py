@@ -4,7 +4,8 @@ An unclaimed ticket is announced again at the first-response deadline and goes t
 second tier at the next; a ticket opened after hours pings when the team opens; the
 assignee of a claimed ticket is reminded when staff go quiet. Deadlines live in the
 store, so reminders survive a restart, and each step is a compare-and-set there, so a
-reminder fires once however many processes tick.
+reminder fires once however many processes tick; a process that dies while posting one
+leaves a claim that lapses, and the reminder is said then (`FIRING_LEASE`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.config import Duty, Settings
 from bot.escalation.cards import TicketPosts, age
@@ -23,6 +24,10 @@ from bot.store import AsyncStore, StateStore
 from bot.types import Mention, MentionKind, Reply, ReplyKind, SlaStage, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
+
+# how long a reminder's post may take before another process takes its worker for dead and
+# says it again: far beyond a post's retries (30 s timeouts), well inside an SLA's minutes
+FIRING_LEASE = timedelta(minutes=10)
 
 
 class SlaClock:
@@ -80,16 +85,12 @@ class SlaClock:
             text = say("sla_second_tier", ticket.language, ticket=ticket.id, waited=waited)
         else:
             return 0
-        if not await self.store.run(
-            StateStore.advance_sla,
-            ticket.id,
-            from_stage=stage,
-            due_at=ticket.next_action_at,
-            assignee_id=ticket.assignee_id,
-            to_stage=next_stage,
-            next_action_at=due,
-            at=now,
-        ):
+        # the step is claimed for a while before its post, and taken only once the post is out:
+        # a process that dies in between (kill -9 runs no handler) leaves the claim, which
+        # falls due again when it lapses, and another process says the reminder then. Said
+        # twice after a crash is better than never said
+        claimed = self.clock.now() + FIRING_LEASE
+        if not await self._step(ticket, stage, ticket.next_action_at, stage, claimed, now):
             # someone else fired it (another process, or a transition in between), or staff
             # replied or reassigned since this tick read the ticket (a new deadline)
             return 0
@@ -98,21 +99,13 @@ class SlaClock:
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
             )
         except (Exception, asyncio.CancelledError):
-            # undo so the next tick tries again: a reminder is never silently dropped. Only if
-            # nothing moved the ticket meanwhile (a claim sets its own clock, which must stay).
-            # A shutdown cancelling the post too: whether the platform took it is unknown, and
-            # a reminder said twice is better than one never said
-            await self.store.run(
-                StateStore.advance_sla,
-                ticket.id,
-                from_stage=next_stage,
-                due_at=due,
-                assignee_id=ticket.assignee_id,
-                to_stage=stage,
-                next_action_at=ticket.next_action_at,
-                at=now,
-            )
+            # give the claim back so the next tick tries again at once. Only if nothing moved
+            # the ticket meanwhile (a claim sets its own clock, which must stay). A shutdown
+            # cancelling the post too: whether the platform took it is unknown
+            await self._step(ticket, stage, claimed, stage, ticket.next_action_at, now)
             raise
+        # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
+        await self._step(ticket, stage, claimed, next_stage, due, now)
         log.info(
             "SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
         )
@@ -120,3 +113,19 @@ class SlaClock:
         if updated is not None:
             await self.posts.refresh(updated, channel)
         return 1
+
+    async def _step(
+        self, ticket: Ticket, stage: int, seen: datetime | None, to: int, due: datetime | None, now: datetime
+    ) -> bool:
+        """Move `ticket`'s clock from `stage` and the deadline `seen` to `to` and `due`, if the
+        ticket still stands so (bot/store/tickets.py `advance_sla`)."""
+        return await self.store.run(
+            StateStore.advance_sla,
+            ticket.id,
+            from_stage=stage,
+            due_at=seen,
+            assignee_id=ticket.assignee_id,
+            to_stage=to,
+            next_action_at=due,
+            at=now,
+        )

@@ -302,7 +302,7 @@ class TicketRepository(Repository):
                     assignee_id or "",
                 ],
             )
-            if cursor.rowcount == 1:
+            if cursor.rowcount == 1 and to_stage != from_stage:  # not a reminder's claim (sla.py)
                 self._log_ticket(ticket_id, at, None, "sla", f"stage {from_stage} -> {to_stage}")
         return cursor.rowcount == 1
 

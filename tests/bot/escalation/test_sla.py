@@ -1,5 +1,6 @@
-"""The SLA clock against what happens while it ticks: a staff reply or a reassignment landing
-between the tick's read of the due tickets and its reminder (bot/escalation/sla.py).
+"""The SLA clock against what happens while it ticks (bot/escalation/sla.py): the process
+dying while it posts a reminder, and a staff reply or a reassignment landing between the
+tick's read of the due tickets and its reminder.
 
 A tick reads every due ticket once, then posts their reminders one by one; a platform that
 is slow to take one (a rate limit) leaves time for events to change the tickets after it."""
@@ -9,8 +10,12 @@ from __future__ import annotations
 import io
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from adapters.console import ConsoleChannel
+from bot import faults
 from bot.app import Runtime
+from bot.escalation.sla import FIRING_LEASE
 from bot.types import Author, Outcome, Posted, Reply
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
@@ -32,6 +37,41 @@ class Interleaved(ConsoleChannel):
 
     def texts(self, containing: str) -> list[Reply]:
         return [reply for _, reply in self.posted if containing in reply.text]
+
+
+@pytest.mark.parametrize("reminder", ["Escalating ticket", "Reminder: ticket"])
+async def test_a_reminder_whose_process_died_while_posting_it_is_said_when_its_claim_lapses(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, reminder: str
+) -> None:
+    """The second tier's escalation and the assignee's reminder are the last steps of their
+    clocks: nothing after them would ever fire them."""
+    dying, platform = make_runtime(CONFIG), Interleaved()
+    assert await dying.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = dying.state.tickets()
+    if reminder == "Reminder: ticket":
+        assert (
+            await dying.bot.on_command(command("claim", str(ticket.id), STAFF), platform) == Outcome.ANSWERED
+        )
+        clock.advance(minutes=61)
+    else:
+        clock.advance(minutes=16)
+        assert await dying.bot.tick({"slack": platform}) == 1  # the re-announce
+        clock.advance(minutes=31)
+
+    async def dies() -> None:
+        raise faults.Crash("kill -9 while the reminder is on its way")
+
+    platform.when = lambda reply: reminder in reply.text
+    platform.meanwhile = dies
+    with pytest.raises(faults.Crash):
+        await dying.bot.tick({"slack": platform})
+    restarted = make_runtime(CONFIG)  # or another worker: the store is all they share
+    assert await restarted.bot.tick({"slack": platform}) == 0  # a live process may still be posting it
+    clock.advance(seconds=FIRING_LEASE.total_seconds())
+    assert await restarted.bot.tick({"slack": platform}) == 1
+    clock.advance(hours=5)
+    assert await restarted.bot.tick({"slack": platform}) == 0
+    assert len(platform.texts(reminder)) == 1
 
 
 async def two_due_tickets(rt: Runtime, platform: Interleaved, clock: FakeClock) -> tuple[int, int, str]:

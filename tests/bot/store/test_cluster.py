@@ -16,16 +16,19 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.console import ConsoleChannel
+from bot import faults
 from bot.app import Runtime, build_runtime
 from bot.cli import app
 from bot.cluster import Presence
 from bot.config import load_settings
 from bot.errors import SupportBotError
+from bot.escalation.sla import FIRING_LEASE
 from bot.insights.gaps import ALL
 from bot.instance import InstanceLock
 from bot.store.gaps import GapKind
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.types import Author, Command, ConversationRef, InboundMessage, Visibility
+from tests.bot.escalation.test_sla import Interleaved
 from tests.fakes.clock import FakeClock
 
 TOML = """
@@ -103,6 +106,27 @@ async def test_an_sla_reminder_fires_once_when_three_workers_tick(cluster: Clust
     clock.advance(minutes=16)
     for _ in range(3):
         await tick_all(runtimes, chans)
+    assert len(posted(chans, containing="still has no response")) == 1
+
+
+async def test_a_reminder_is_said_by_another_worker_when_the_one_posting_it_dies(
+    cluster: Cluster, clock: FakeClock
+) -> None:
+    dying, living = cluster(2)
+    doomed, chans = Interleaved(), channels(1)
+    await living.bot.on_message(ask("I want to talk to a human", "U1", clock), chans[0])
+    clock.advance(minutes=16)
+
+    async def dies() -> None:
+        raise faults.Crash("kill -9 while the reminder is on its way")
+
+    doomed.when = lambda reply: "still has no response" in reply.text
+    doomed.meanwhile = dies
+    with pytest.raises(faults.Crash):
+        await dying.bot.tick({"slack": doomed})
+    for _ in range(3):
+        clock.advance(seconds=FIRING_LEASE.total_seconds() / 2)
+        await living.bot.tick({"slack": chans[0]})
     assert len(posted(chans, containing="still has no response")) == 1
 
 
