@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -121,24 +121,34 @@ def _unseal(secret: str, value: str | None, provider: Provider, now: datetime) -
     return _Started(provider=provider, state=state, nonce=nonce, expires=int(expires))
 
 
-class _Spent:
+class SpentStates:
     """States already used in this process: a replayed callback that still carries the
     cookie (another tab, a copied request) is refused here; across processes, the platform
-    refuses the code itself a second time."""
+    refuses the code itself a second time.
+
+    Anyone can start a sign-in and call back at once, so this fills at the rate of anonymous
+    requests: states leave it in the order they came (each is kept STATE_TTL, after which its
+    cookie is refused anyway), a use costs O(1), and past LIMIT the oldest go first, which
+    leaves their replay to the platform's own refusal of a used code."""
+
+    LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._until: dict[str, float] = {}
+        self._until: OrderedDict[str, datetime] = OrderedDict()
 
-    def use(self, state: str) -> bool:
-        now = time.monotonic()
-        self._until = {s: t for s, t in self._until.items() if t > now}
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def use(self, state: str, now: datetime) -> bool:
+        while self._until and (next(iter(self._until.values())) <= now or len(self._until) >= self.LIMIT):
+            self._until.popitem(last=False)
         if state in self._until:
             return False
-        self._until[state] = now + STATE_TTL.total_seconds()
+        self._until[state] = now + STATE_TTL
         return True
 
 
-SPENT = web.AppKey("signin_spent", _Spent)
+SPENT = web.AppKey("signin_spent", SpentStates)
 
 
 # -- handlers -----------------------------------------------------------------------------
@@ -202,7 +212,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     if started is None or not given or not same(given, started.state):
         log.info("refused a %s sign-in callback: missing, forged or expired state", provider.value)
         return _failed(request, BAD_STATE, 400)
-    if not request.app[SPENT].use(started.state):
+    if not request.app[SPENT].use(started.state, now):
         log.info("refused a %s sign-in callback: its state was used already", provider.value)
         return _failed(request, BAD_STATE, 400)
     if request.query.get("error") or not request.query.get("code"):
@@ -259,7 +269,7 @@ def _failed(request: web.Request, message: str, status: int) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """The sign-in routes, and the buttons signin.html shows (only for configured platforms)."""
-    app[SPENT] = _Spent()
+    app[SPENT] = SpentStates()
     app[TEMPLATES_KEY].globals["signin_with"] = [p.value for p in available(app[DASHBOARD].settings)]
     app.router.add_get(f"{SIGNIN}/{{provider:slack|discord}}", start)
     app.router.add_get(f"{SIGNIN}/{{provider:slack|discord}}/callback", callback)

@@ -10,7 +10,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
@@ -21,6 +21,7 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.dashboard.app import build_app
+from bot.dashboard.oauth import STATE_TTL, SpentStates
 from bot.dashboard.serve import dashboard_for
 from bot.log import setup_logging
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
@@ -328,6 +329,20 @@ async def test_a_replayed_or_late_callback_is_refused(
     clock.advance(minutes=10, seconds=1)
     status, _, page = await site.get(late)
     assert status == 400 and BAD_STATE in page
+
+
+def test_spent_states_are_forgotten_in_order_and_bounded() -> None:
+    # anyone can start a sign-in and call back: what is remembered must not grow without end
+    spent, now = SpentStates(), datetime(2026, 12, 1, tzinfo=UTC)
+    assert spent.use("a", now) and not spent.use("a", now)
+    later = now + STATE_TTL - timedelta(seconds=1)
+    assert spent.use("b", later) and not spent.use("a", later)
+    # once its cookie has expired a state is dropped (the cookie is refused before this)
+    assert spent.use("c", now + STATE_TTL) and len(spent) == 2 and not spent.use("b", now + STATE_TTL)
+    for i in range(SpentStates.LIMIT + 10):
+        assert spent.use(f"s{i}", later)
+    assert len(spent) == SpentStates.LIMIT  # the oldest went first
+    assert not spent.use(f"s{SpentStates.LIMIT + 9}", later) and spent.use("b", later)
 
 
 @pytest.mark.parametrize("provider", ["slack", "discord"])
