@@ -52,6 +52,18 @@ def is_dm(channel: Any) -> bool:
     return getattr(channel, "type", None) in _DM_TYPES
 
 
+def guild_of(message: Any, channel: Any) -> int | None:
+    """The guild a message was written in, None for a DM (told by the channel's type). A
+    guild this client has not cached gives the message no `guild`: its channel is then a
+    partial one that still carries the dispatch's `guild_id`, so the message is no DM."""
+    if is_dm(channel):
+        return None
+    if message.guild is not None:
+        return int(message.guild.id)
+    guild_id = getattr(channel, "guild_id", None)
+    return guild_id if isinstance(guild_id, int) else None
+
+
 def conversation_for(channel: Any, guild_id: int | None) -> ConversationRef:
     """Where something happened: guild (or "dm"), the channel, and the thread if any."""
     if guild_id is None:
@@ -151,7 +163,7 @@ class MessageTranslator:
         channel = channel if channel is not None else message.channel
         if message.type not in _HUMAN_MESSAGE_TYPES:
             return None
-        guild_id = message.guild.id if message.guild is not None else None
+        guild_id = guild_of(message, channel)
         forum_post = self.is_forum_post(message, channel)
         text = strip_bot_mention(message.content, self.bot_user_id, self._bot_role_id(message.guild))
         if forum_post:
