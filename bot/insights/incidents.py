@@ -4,25 +4,29 @@ An incident is opened by staff (`/support incident open <text>`, or *Open incide
 burst alert) and covers a cluster of questions: the burst's questions, or, opened by
 command, the text itself plus the most recent burst it resembles. While it is open, an
 answer to a similar question carries the notice at the top, and the thread is remembered.
-Closing it (`/support incident close [#N] [text]`) replies once in every such thread.
+Closing it (`/support incident close [#N] [text]`) replies once in every such thread: each
+thread is claimed with a lease (`POST_LEASE`) and marked told once its reply is posted, so
+the threads a closing worker that died left untold are told by the clock (`tick`) or by
+closing it again (the thread in flight when it died may be told twice: better than never).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.insights.bursts import signatures_from_json, signatures_json
 from bot.insights.similarity import NEIGHBOURS, Asked, Signature, best_match, signature
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, Store
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import IncidentRecord, IncidentStatus, incidents_statement
+from bot.store.jobs import POST_LEASE
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ RECENT_BURSTS = timedelta(
 )  # a burst this recent lends its questions to an incident opened by command
 NOTICE_LIMIT = 500  # characters of incident text shown to askers
 OPEN_COMPARED = 20  # open incidents an answer is compared with, newest first
+TELL_WITHIN = timedelta(days=1)  # the clock tells threads of incidents closed this recently
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,19 +134,34 @@ class Incidents:
 
     async def close(self, incident: IncidentRecord, by: Author, text: str, channel: Channel) -> int | None:
         """Close `incident` and reply once in every thread that got its notice. Returns how
-        many threads were told; None if it was not open (someone closed it first)."""
+        many threads were told; None if it was not open (someone closed it first: the threads
+        its closer left untold are told now, with its text)."""
         if not await self.store.run(
             StateStore.close_incident, incident.id, by=by.id, at=self.clock.now(), text=text
         ):
+            closed = await self.store.run(StateStore.incident, incident.id)
+            if closed is not None and closed.status == IncidentStatus.CLOSED:
+                await self.tell_closed(closed.id, closed.close_text or "", channel)
             return None
         return await self.tell_closed(incident.id, text, channel)
 
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """The clock's share: tell the threads of recently closed incidents that are not told
+        yet (their closer died part-way); how many were told."""
+        since = self.clock.now() - TELL_WITHIN
+        told = 0
+        for platform, channel in channels.items():
+            for incident in await self.store.run(StateStore.incidents_to_tell, platform, since):
+                told += await self.tell_closed(incident.id, incident.close_text or "", channel)
+        return told
+
     async def tell_closed(self, incident_id: int, text: str, channel: Channel) -> int:
-        """Reply in each noticed thread not yet told (a claim per thread: a retry after a
-        failure, or a second process, never tells a thread twice)."""
+        """Reply in each noticed thread not yet told, each under a claim (a second process
+        skips it; one left by a dead worker goes stale and is taken over), marked told after."""
         told = 0
         for notice_id, conversation in await self.store.run(StateStore.notices_to_close, incident_id):
-            if not await self.store.run(StateStore.claim_notice_reply, notice_id, self.clock.now()):
+            key = f"incident-closed:{notice_id}"
+            if not await self.store.run(StateStore.claim_job, key, self.clock.now(), POST_LEASE):
                 continue
             language = await self._thread_language(conversation)
             body = text or say("incident_closed_default", language)
@@ -156,13 +176,21 @@ class Incidents:
                 )
                 told += 1
             except Exception:
-                # at most once: the thread was claimed; a failed post is logged, not repeated
+                # a thread that refuses the reply (deleted, archived) would refuse it on every
+                # retry: logged and marked told, not repeated
                 log.exception(
                     "could not tell a thread the incident is closed", extra={"incident_id": incident_id}
                 )
+            await self.store.run(notice_told, notice_id, key, self.clock.now())
         return told
 
     async def _thread_language(self, conversation: ConversationRef) -> str:
         history = await self.store.run(StateStore.history, conversation, 4)
         asked = next((turn.text for turn in history if turn.role == "user"), "")
         return detect_language(asked) if asked else "en"
+
+
+def notice_told(store: Store, notice_id: int, key: str, at: datetime) -> None:
+    """Mark a thread told its incident is over (on the store's thread): no one tells it again."""
+    store.mark_notice_told(notice_id, at)
+    store.finish_job(key, at)

@@ -4,9 +4,9 @@ The core builds one `Insights` and passes its parts where they act: bursts and i
 the responder (after each answer), incidents to the buttons, everything to the commands.
 `tick` is the insights' share of the core's clock: place new gap questions (and now and
 then mark the gaps the docs answer now), post the weekly digest when it is due, and finish
-what a worker that died (or a failed post) left undone: burst alerts not posted. A failure
-in one part is logged and retried on the next tick; it never stops the SLA clock or the
-replays that share the tick.
+what a worker that died (or a failed post) left undone: burst alerts not posted, threads
+not told an incident is over. A failure in one part is logged and retried on the next tick;
+it never stops the SLA clock or the replays that share the tick.
 """
 
 from __future__ import annotations
@@ -52,4 +52,8 @@ class Insights:
             posted += await self.bursts.tick(channels)
         except Exception:  # a boundary: a later tick posts them
             log.exception("posting burst alerts failed")
+        try:
+            posted += await self.incidents.tick(channels)
+        except Exception:  # a boundary: a later tick tells them
+            log.exception("telling threads an incident is over failed")
         return posted

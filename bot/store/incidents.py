@@ -239,6 +239,19 @@ class IncidentRepository(Repository):
             )
         return cursor.rowcount == 1
 
+    def incidents_to_tell(self, platform: str, since: datetime) -> list[IncidentRecord]:
+        """The incidents of `platform` closed since `since` with threads not yet told it is
+        over (whoever closed one died part-way, or a thread's reply is being retried)."""
+        return incidents_of(
+            select_rows(
+                self.db,
+                "select * from incidents where platform = ? and status = ? and closed_at >= ? and exists "
+                "(select 1 from incident_notices n where n.incident_id = incidents.id and n.closed_reply_at is null) "
+                "order by id",
+                [platform, IncidentStatus.CLOSED, iso(since)],
+            )
+        )
+
     def add_notice(self, incident_id: int, conversation: ConversationRef, at: datetime) -> bool:
         """Remember that a thread was shown the incident's notice (once per thread)."""
         try:
@@ -261,8 +274,9 @@ class IncidentRepository(Repository):
         ).fetchall()
         return [(int(row[0]), ConversationRef.from_key(row[1])) for row in rows]
 
-    def claim_notice_reply(self, notice_id: int, at: datetime) -> bool:
-        """Take the closing reply of one thread; only one caller ever gets True."""
+    def mark_notice_told(self, notice_id: int, at: datetime) -> bool:
+        """Mark one thread told its incident is over (after the reply was posted, or failed
+        for good); only one caller ever gets True."""
         with transaction(self.db):
             cursor = self.db.execute(
                 "update incident_notices set closed_reply_at = ? where id = ? and closed_reply_at is null",

@@ -197,7 +197,9 @@ def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> 
     assert where == ref
     assert store.close_incident(first.id, by="S1", at=NOW, text="fixed")
     assert not store.close_incident(first.id, by="S1", at=NOW, text="fixed")
-    assert store.claim_notice_reply(notice, NOW) and not store.claim_notice_reply(notice, NOW)
+    assert [i.id for i in store.incidents_to_tell("slack", NOW)] == [first.id]  # closed, one thread untold
+    assert store.mark_notice_told(notice, NOW) and not store.mark_notice_told(notice, NOW)
+    assert store.incidents_to_tell("slack", NOW) == []
     assert [i.status for i in store.incidents("slack")] == ["closed"]
     store.close()
 

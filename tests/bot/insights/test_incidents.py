@@ -1,0 +1,103 @@
+"""Closing an incident (bot/insights/incidents.py) when the worker closing it dies part-way:
+the real core and store, a console Channel, a fake clock."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot import faults
+from bot.app import Runtime
+from bot.store.incidents import IncidentStatus
+from bot.store.jobs import POST_LEASE
+from bot.types import Author, Command, ConversationRef, InboundMessage, Posted, Reply, Visibility
+from tests.fakes.clock import FakeClock
+
+TOML = """
+[slack]
+staff_users = ["U-STAFF"]
+triage_channel = "C-TRIAGE"
+"""
+QUESTIONS = ["How do I reset my password?", "how to reset password", "Where do I reset my password?"]
+CLOSED = "**Update on the known issue:**"
+STAFF = Author(id="U-STAFF", name="Sam")
+_ids = itertools.count(1)
+
+
+def ask(text: str, user: str, clock: FakeClock) -> InboundMessage:
+    return InboundMessage(
+        id=f"i{next(_ids)}",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        author=Author(id=user, name=user),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+
+
+def incident(args: str) -> Command:
+    return Command(
+        id=f"c{next(_ids)}",
+        name="incident",
+        args=args,
+        invoker=STAFF,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"),
+        visibility=Visibility.INTERNAL,
+    )
+
+
+class DiesTellingAThread(ConsoleChannel):
+    """The closing worker is killed while its first "the incident is over" reply is in flight:
+    that reply never reaches the thread."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.died = False
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.text.startswith(CLOSED) and not self.died:
+            self.died = True
+            raise faults.Crash("killed telling the threads")
+        return await super().send(reply)
+
+
+@pytest.mark.parametrize("resumed_by", ["clock", "closing again"])
+async def test_threads_a_closer_that_died_left_untold_are_each_told_once(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, resumed_by: str
+) -> None:
+    channel = DiesTellingAThread()
+    rt = make_runtime(TOML)
+    await rt.bot.on_command(incident("open Password resets are failing; we are on it"), channel)
+    [open_one] = rt.state.incidents("slack", IncidentStatus.OPEN)
+    threads = []
+    for n, text in enumerate(QUESTIONS):
+        await rt.bot.on_message(ask(text, f"U{n}", clock), channel)
+        assert channel.posted[-1][1].text.startswith("**Known issue:**")
+        threads.append(channel.posted[-1][1].conversation.key)
+    with pytest.raises(faults.Crash):
+        await rt.bot.on_command(incident(f"close #{open_one.id} Fixed at 11:05."), channel)
+
+    other = make_runtime(TOML)  # another worker (or the restarted one)
+
+    async def resume() -> None:
+        if resumed_by == "clock":
+            await other.bot.tick({"slack": channel})
+        else:
+            await other.bot.on_command(incident(f"close #{open_one.id} done"), channel)
+            assert f"Incident #{open_one.id} was already closed." in channel.posted[-1][1].text
+
+    def told() -> list[Reply]:
+        return [r for _, r in channel.posted if r.text.startswith(CLOSED)]
+
+    await resume()
+    assert len(told()) == 2  # the thread in flight waits for its claim's lease: it may be posted
+    clock.advance(seconds=POST_LEASE.total_seconds() + 1)
+    await resume()
+    await resume()
+    assert sorted(r.conversation.key for r in told()) == sorted(threads)  # each thread once
+    assert all("Fixed at 11:05." in r.text for r in told())  # the closer's words
