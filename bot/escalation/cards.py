@@ -43,6 +43,10 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
+# how many times one refresh shows a ticket that keeps moving under it: each move's own
+# refresh shows it after, so a few rounds only spare a stale message in between
+REFRESH_ROUNDS = 3
+
 REASON_TEXT = {
     EscalationReason.LOW_CONFIDENCE: "the bot was not confident",
     EscalationReason.ASKED_FOR_HUMAN: "asked for a person",
@@ -220,10 +224,30 @@ class TicketPosts:
         return previous, similar
 
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
-        """Bring every message that shows this ticket up to date."""
-        now = self.clock.now()
+        """Bring every message that shows this ticket up to date.
+
+        Another process may move the ticket while this one renders and edits (staff claim it
+        during a reminder's refresh), and of two edits the last to land stays, however old
+        the ticket it shows. So the ticket is read again after the edits, and shown again if
+        it moved meanwhile: whichever refresh lands last has then shown it as it stands."""
         context = await self.saved_context(ticket)
         previous, similar = await self._extras(ticket)
+        for _ in range(REFRESH_ROUNDS):
+            await self._show(ticket, channel, context, previous, similar)
+            fresh = await self.store.run(StateStore.ticket, ticket.id)
+            if fresh is None or fresh == ticket:
+                return
+            ticket = fresh
+
+    async def _show(
+        self,
+        ticket: Ticket,
+        channel: Channel,
+        context: Context,
+        previous: Sequence[Ticket],
+        similar: Ticket | None,
+    ) -> None:
+        now = self.clock.now()
         for kind, posted, original in await self.store.run(StateStore.ticket_posts, ticket.id):
             reply = (
                 thread_note(ticket, posted.conversation, original)

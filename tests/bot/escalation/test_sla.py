@@ -16,24 +16,33 @@ from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
 from bot.escalation.sla import FIRING_LEASE
+from bot.ports import PostChanged
 from bot.types import Author, Outcome, Posted, Reply
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
 
 
 class Interleaved(ConsoleChannel):
-    """A platform that runs `meanwhile` once, before it takes the first post `when` matches."""
+    """A platform that runs `meanwhile` once, before it takes the first post or edit `when`
+    matches."""
 
     def __init__(self) -> None:
         super().__init__(io.StringIO())
         self.when: Callable[[Reply], bool] = lambda reply: False
         self.meanwhile: Callable[[], Awaitable[None]] | None = None
 
-    async def send(self, reply: Reply) -> Posted:
+    async def _first(self, reply: Reply) -> None:
         if self.meanwhile is not None and self.when(reply):
             meanwhile, self.meanwhile = self.meanwhile, None
             await meanwhile()
+
+    async def send(self, reply: Reply) -> Posted:
+        await self._first(reply)
         return await super().send(reply)
+
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        await self._first(reply)
+        return await super().edit(posted, reply, on_change)
 
     def texts(self, containing: str) -> list[Reply]:
         return [reply for _, reply in self.posted if containing in reply.text]
