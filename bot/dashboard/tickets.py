@@ -9,8 +9,10 @@ change exactly as they would from the chat; each change is written to the audit 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
 from markupsafe import Markup, escape
@@ -40,9 +42,10 @@ from bot.privacy.redaction import quoted
 from bot.store import StateStore
 from bot.store.queue import Reach
 from bot.text import parse_user_id
-from bot.types import Author, ConversationRef, Ticket, TicketStatus
+from bot.types import Author, ConversationRef, Ticket, TicketStatus, Turn
 
 SHOWN = 200  # rows of the queue: the newest; more is a filter away
+QUOTED = 200  # characters of a question the queue quotes (its template shows 160, cut at a word)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
@@ -106,14 +109,12 @@ async def queue(request: web.Request) -> web.Response:
         StateStore.queue_people_and_channels, wanted.reach(reach), wanted.status.statuses
     )
     people = dict.fromkeys(_named_in(dash.settings, reach), "") | dict(assignees)
+    # the start of each, redacted (a pasted log is not scanned whole to show a line of it),
+    # off the event loop the bot answers on
+    questions = await asyncio.to_thread(lambda: [quoted(t.question, QUOTED) for t in page.tickets])
     rows = [
-        {
-            "ticket": t,
-            "age": age(now - t.created_at),
-            "sla": sla_state(t, now),
-            "question": quoted(t.question),
-        }
-        for t in page.tickets
+        {"ticket": t, "age": age(now - t.created_at), "sla": sla_state(t, now), "question": question}
+        for t, question in zip(page.tickets, questions, strict=True)
     ]
     return render(
         request,
@@ -176,10 +177,17 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
     history = await dash.store.run(StateStore.history, ticket.conversation, 200)
     # what people wrote, shown as the bot copies it anywhere: credentials hidden whatever
     # `[privacy] redact` let the store keep
-    history = [replace(turn, text=quoted(turn.text)) for turn in history]
     events = await dash.store.run(StateStore.ticket_events, ticket.id)
-    # and so is what the timeline quotes of them: the asker's reply that reopened it, a reason
-    events = [event | {"detail": quoted(event["detail"] or "")} for event in events]
+
+    def redacted() -> tuple[list[Turn], list[dict[str, Any]]]:
+        # and so is what the timeline quotes of them: the asker's reply that reopened it, a reason
+        return (
+            [replace(turn, text=quoted(turn.text)) for turn in history],
+            [event | {"detail": quoted(event["detail"] or "")} for event in events],
+        )
+
+    # 200 turns with pasted logs take seconds to scan: off the event loop the bot answers on
+    history, events = await asyncio.to_thread(redacted)
     is_admin = rights_in(request, ticket.conversation) == Rights.ADMIN
     team = await _team(request, ticket.conversation) if is_admin else {}
     return render(

@@ -65,8 +65,27 @@ def quoted(text: str, limit: int | None = None) -> str:
     still holds them. With `limit`: on one line of at most `limit` characters, so a line break
     cannot end a quote and make the rest read as the bot's own words. Redacted before it is
     shortened: a token cut in half may no longer look like one."""
-    shown = redact_secrets(text)
-    return shown if limit is None else single_line(shown, limit)
+    if limit is None:
+        return redact_secrets(text)
+    head = _head(text, max(HEAD, 4 * limit))
+    if head is not None:
+        # the head's redaction shows twice what is asked: what is shown ends far before the cut
+        wide = single_line(redact_secrets(head, partial=True), 2 * limit)
+        if len(wide) >= 2 * limit - 1:  # single_line may drop one trailing space
+            return wide[:limit].rstrip()
+    return single_line(redact_secrets(text), limit)
+
+
+HEAD = 1000  # characters of a long text redacted to quote the start of it (a pasted log's)
+
+
+def _head(text: str, window: int) -> str | None:
+    """The start of a text longer than `window`, cut at a space so no credential (a run
+    without one) is cut in half; None when the text is short, or has no space to cut at."""
+    if len(text) <= window:
+        return None
+    head = text[:window].rsplit(None, 1)
+    return head[0] if len(head) == 2 else None
 
 
 def quoted_block(text: str) -> str:

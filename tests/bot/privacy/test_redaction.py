@@ -15,9 +15,11 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot import faults
+from bot.answering.safety import redact_secrets
 from bot.app import Runtime
 from bot.config_privacy import RedactKind
-from bot.privacy.redaction import Redactor, iban_valid, luhn_valid
+from bot.privacy.redaction import Redactor, iban_valid, luhn_valid, quoted
+from bot.text import single_line
 from bot.types import Author, Command, ConversationRef, InboundMessage, Outcome, Visibility
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.tokens import SLACK_BOT_TOKEN_LONG
@@ -177,6 +179,26 @@ def test_a_long_hostile_text_is_linear() -> None:
     # runs of local-part characters, digits and separators, as anyone can paste
     text = ("a." * 20_000) + ("1 " * 20_000) + ("AB12 " * 5_000)
     assert ALL.redact(text) == text
+
+
+def test_a_long_text_is_quoted_from_its_redacted_start_and_no_credential_shows_cut_in_half() -> None:
+    # the queue quotes a line of each question: a pasted log is not scanned whole for it
+    log = "".join(f"10:00:{i % 60:02d} INFO worker[{i}] path=/api/export status=500\n" for i in range(2000))
+    key = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n" * 60
+    texts = [
+        f"export fails, my token is {SLACK_BOT_TOKEN_LONG}\n{log}",
+        f"my key:\n{key}-----END PRIVATE KEY-----\n{log}",  # its end past what is scanned
+        # tokens (no space in one) on both sides of where the start is cut, and redacted to
+        # less than is shown
+        (SLACK_BOT_TOKEN_LONG + " ") * 40 + log,
+        SLACK_BOT_TOKEN_LONG + "," + "x" * 5000,  # no space to cut at: scanned whole
+        log,
+    ]
+    for text in texts:
+        for limit in (80, 160, 200):
+            shown = quoted(text, limit)
+            assert shown == single_line(redact_secrets(text), limit)
+            assert "xoxb" not in shown and "MIIE" not in shown
 
 
 # -- where the core applies it ----------------------------------------------------------------
