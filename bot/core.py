@@ -204,6 +204,10 @@ class SupportBot:
         since = self.clock.now() - within
         return await self.store.run(StateStore.bot_conversations_since, platform, since, shards=shards)
 
+    async def last_heard(self, platform: str) -> str | None:
+        """The id of the newest message `platform` delivered to the bot (any process of it)."""
+        return await self.store.run(StateStore.last_heard, platform)
+
     async def handle(
         self,
         message: InboundMessage,

@@ -56,6 +56,11 @@ class Core(Protocol):
         where a new gateway holder catches up."""
         ...
 
+    async def last_heard(self, platform: str) -> str | None:
+        """The platform id of the newest message `platform` delivered, or None: after it, a
+        gateway connection that was lost may have missed new questions."""
+        ...
+
 
 class Lease(Protocol):
     """A role one process holds at a time among the workers sharing the state (the Discord

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import discord
 import discord.gateway
@@ -34,6 +35,7 @@ from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
+from adapters.discord.missed import catch_up_channels
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.support_client import (
@@ -262,6 +264,8 @@ class DiscordAdapter:
     async def setup(self, client: SupportClient) -> None:
         """After login, before the gateway: buttons and slash commands (synced once, by the
         client on this process's own shards)."""
+        # before the gateway: nothing this session hears is in it yet
+        client.heard = await self.core.last_heard(PLATFORM)
         client.add_dynamic_items(SupportButton)
         support, admin = build_command_groups(client.handler)
         client.tree.add_command(support)
@@ -312,12 +316,33 @@ class DiscordAdapter:
                     log.info("replayed %d unfinished message(s)", replayed, extra={"platform": PLATFORM})
             except Exception:
                 log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
-        if self.hold is None and not again:
-            return  # alone on the state and just started: no session of its own was cut short
+        # a fresh session hears nothing said before it, whoever's session was cut short (this
+        # process's, a dead one's, a stopped one's): read back the conversations and the
+        # channels where questions are asked, side by side
+        await asyncio.gather(
+            self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
+            self._catching_up(
+                catch_up_channels(
+                    self.core, client.handler, client, heard=client.heard, plan=self.plan, shards=shards
+                )
+            ),
+        )
+
+    async def _catching_up(self, reading: Awaitable[int]) -> None:
         try:
-            await catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)
+            await reading
         except Exception:
-            log.exception("catching up on the conversations failed", extra={"platform": PLATFORM})
+            log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
+
+    async def on_disconnect(self, client: SupportClient) -> None:
+        """A connection dropped: note the newest message heard, where a fresh session that
+        follows (Discord may refuse to resume) reads back from."""
+        try:
+            client.heard = await self.core.last_heard(PLATFORM)
+        except Exception:  # the older mark stands: reading back from it only reads more
+            log.warning(
+                "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True
+            )
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""

@@ -22,8 +22,9 @@ conversations whose guilds are on its shards. A set whose holder died and that n
 took within `ORPHAN_CHECKS` checks (there is none left) is adopted by a worker already
 holding another set (`GatewayHold.adopt`), so every set is served while any worker lives.
 
-With state in SQLite there is no lease and one process holds everything; it catches up
-only when its own session could not be resumed (adapters/discord/client.py).
+With state in SQLite there is no lease and one process holds everything. Every fresh
+session catches up, a process's first one too (the one before it may have died), and so do the
+channels where new questions are asked (adapters/discord/missed.py).
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class ClientOwner(Protocol):
 
     async def on_shard_ready(self, client: SupportClient, shard_id: int) -> None: ...
 
+    async def on_disconnect(self, client: SupportClient) -> None: ...
+
 
 class SupportClient(discord.Client):
     """discord.Client with the bot's intents, no default pings, and its command tree."""
@@ -75,6 +77,8 @@ class SupportClient(discord.Client):
         self.events: Events | None = None  # set by the adapter before login
         # whether READY has come once: later ones are fresh sessions after a refused RESUME
         self.readied = False
+        # the newest message any delivery brought before this session (adapters/discord/missed.py)
+        self.heard: str | None = None
 
     @property
     def handler(self) -> Events:
@@ -88,6 +92,9 @@ class SupportClient(discord.Client):
 
     async def on_ready(self) -> None:
         await self.adapter.on_ready(self)
+
+    async def on_disconnect(self) -> None:
+        await self.adapter.on_disconnect(self)
 
     async def on_message(self, message: discord.Message) -> None:
         self.handler.on_message(message)

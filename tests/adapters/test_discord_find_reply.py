@@ -96,6 +96,15 @@ async def restart(runtime: Runtime) -> int:
     return len(runtime.state.pending_events("discord"))
 
 
+def replay_looks(
+    fake: FakeDiscord, start: int, *where: Callable[[RecordedRequest], bool]
+) -> list[RecordedRequest]:
+    """The replay's history reads since `start`: each starts after the question (`after`).
+    A restarted process also reads back what was said while it was down (newest-first pages,
+    adapters/discord/standby.py and missed.py); those are not the replay's look."""
+    return [r for r in fake.requests_matching("GET", HISTORY, *where, after=start) if "after" in r.query]
+
+
 # -- the answer.sent crash -------------------------------------------------------------------
 
 
@@ -112,7 +121,7 @@ async def test_a_thread_answer_posted_but_never_noted_is_edited_not_posted_again
 
     start = len(fake.requests)
     assert await restart(make()) == 0
-    looked = fake.requests_matching("GET", HISTORY, at_path(thread_id), after=start)
+    looked = replay_looks(fake, start, at_path(thread_id))
     assert [(r.status, r.query["after"]) for r in looked] == [(200, thread_id)]
     assert fake.requests_matching("POST", MESSAGES, after=start) == []  # nothing posted anywhere
     edits = fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start)
@@ -133,7 +142,7 @@ async def test_a_dm_answer_is_found_by_its_reply_reference(
     start = len(fake.requests)
     assert await restart(make()) == 0
     # a DM has no thread to look in: one history read, in the DM itself
-    looked = fake.requests_matching("GET", HISTORY, after=start)
+    looked = replay_looks(fake, start)
     assert [(r.path, r.status) for r in looked] == [(f"/channels/{dm}/messages", 200)]
     assert fake.requests_matching("POST", MESSAGES, after=start) == []
     assert [m["id"] for m in bot_messages(fake, dm)] == [first["id"]]
@@ -155,7 +164,7 @@ async def test_an_answer_in_place_is_found_when_no_thread_was_started(
 
     start = len(fake.requests)
     assert await restart(make()) == 0
-    looked = fake.requests_matching("GET", HISTORY, after=start)
+    looked = replay_looks(fake, start)
     assert [(r.path, r.status) for r in looked] == [
         (f"/channels/{payload['id']}/messages", 404),
         (f"/channels/{channel}/messages", 200),
@@ -185,7 +194,7 @@ async def test_a_bot_post_after_a_person_spoke_is_not_taken_for_the_answer(
 
     start = len(fake.requests)
     assert await restart(runtime) == 0
-    assert len(fake.requests_matching("GET", HISTORY, at_path(fake.thread_id), after=start)) == 1
+    assert len(replay_looks(fake, start, at_path(fake.thread_id))) == 1
     assert fake.requests_matching("PATCH", "/channels/{c}/messages/{m}", after=start) == []
     [posted] = fake.requests_matching("POST", MESSAGES, at_path(fake.thread_id), after=start)
     assert "Forgot password" in posted.json["content"]

@@ -1,0 +1,167 @@
+"""Reading back the questions asked in channels while no connection of ours could hear them.
+
+Discord sends a message once, to the gateway sessions open at that moment, and never again:
+what was said while the bot was down (a crash, a deploy, a restart) or while its session was
+being replaced is heard by no one. `catch_up` in adapters/discord/standby.py reads back the
+conversations the bot takes part in; a new question is not in one yet: it is a mention in a
+channel (answered in a thread started from it). This reads those channels back.
+
+Which channels: the parents of the threads the bot talked in within `ACTIVE_WINDOW` (where
+people ask it) and the channels the settings name with a mode other than off (on this
+holder's shards). From where: just before the newest message any delivery brought before
+this session began (`Core.last_heard`, read before the gateway connects, and again when a
+connection drops), less `MARGIN` for deliveries that arrive out of order across channels.
+Reading from earlier is safe: the inbox recognises a message handled before (its key, kept a
+week) and hands it to nothing. At most `HISTORY_CAP` messages a channel, the newest, and
+none older than `MISSED_WINDOW`: a question left that long is answered by people, not the bot.
+
+Not read back: forum posts (each a thread of its own; new ones are not listed here), a first
+DM from someone the bot never talked to, a mention in a channel neither configured nor used
+in the last hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import discord
+
+from adapters.discord.events import Events
+from adapters.discord.shards import ShardPlan
+from adapters.discord.standby import ACTIVE_WINDOW, CATCH_UP_CONCURRENCY, HISTORY_CAP
+from adapters.discord.translate import PLATFORM
+from bot.channel_types import ChannelMode
+from bot.config import Settings
+from bot.ports import Core
+from bot.types import Shards
+
+log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+# read back from this long before the newest message heard: events of different channels
+# may arrive a little out of order, and reading earlier costs only duplicates
+MARGIN = timedelta(seconds=30)
+# a question asked longer ago than this, while the bot was down, is not answered late
+MISSED_WINDOW = timedelta(hours=24)
+
+
+def heard_snowflake(platform_id: str | None) -> int | None:
+    """`Core.last_heard`'s id as a snowflake (an edit's key is `<id>:edit:<ms>`)."""
+    if platform_id is None:
+        return None
+    head = platform_id.split(":", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def start_after(heard: str | None, now: datetime | None = None) -> int | None:
+    """The snowflake to read each channel after: `MARGIN` before the newest message heard,
+    but not before `MISSED_WINDOW` ago; None when nothing was ever heard (nothing missed)."""
+    newest = heard_snowflake(heard)
+    if newest is None:
+        return None
+    margin = int(MARGIN.total_seconds() * 1000) << 22  # a snowflake's time is its top bits, in ms
+    oldest = discord.utils.time_snowflake((now or datetime.now(UTC)) - MISSED_WINDOW)
+    return max(newest - margin, oldest, 0)
+
+
+async def question_channels(
+    core: Core, settings: Settings, client: discord.Client, on: Shards | None
+) -> list[int]:
+    """Where new questions are asked: the parents of the bot's recent threads, and the
+    channels the settings name (not off), on `on`'s shards only."""
+    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW, on)
+    found = {int(ref.channel) for ref, _ in points if ref.thread is not None and ref.channel.isdigit()}
+    discord_settings = settings.discord
+    for workspace in (None, *discord_settings.workspaces):
+        view = discord_settings.for_workspace(workspace)
+        for channel_id, channel in view.channels.items():
+            if channel_id.isdigit() and (channel.mode or view.default_mode) != ChannelMode.OFF:
+                found.add(int(channel_id))
+    if on is not None:
+        found = {c for c in found if _on_shards(client, c, on)}
+    return sorted(found)
+
+
+def _on_shards(client: discord.Client, channel_id: int, on: Shards) -> bool:
+    channel = client.get_channel(channel_id)
+    guild = getattr(channel, "guild", None)
+    if guild is None:
+        return False  # not in a guild this client sees: another holder's, or gone
+    return (guild.id >> 22) % on.count in on.ids
+
+
+async def catch_up_channels(
+    core: Core,
+    events: Events,
+    client: discord.Client,
+    *,
+    heard: str | None,
+    plan: ShardPlan | None = None,
+    shards: tuple[int, ...] = (),
+) -> int:
+    """Hand the core each question channel's messages after `start_after(heard)`, oldest
+    first, in flight as live messages are; how many were handed over (messages handled
+    before included: the inbox answers none of them twice)."""
+    after = start_after(heard)
+    if after is None:
+        return 0
+    on = Shards(plan.count, frozenset(shards)) if plan is not None else None
+    channels = await question_channels(core, core.settings, client, on)
+    turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+    async def one(channel_id: int) -> int:
+        async with turns:
+            try:
+                return await _read_back(events, client, channel_id, after)
+            except Exception:
+                # one channel's failure is its own: the others are still read back
+                log.exception(
+                    "could not read back a channel", extra={"platform": PLATFORM, "channel": channel_id}
+                )
+                return 0
+
+    handed = sum(await asyncio.gather(*(one(c) for c in channels)))
+    if handed:
+        log.info(
+            "read back %d message(s) in %d channel(s) said while no connection heard them",
+            handed,
+            len(channels),
+            extra={"platform": PLATFORM},
+        )
+    return handed
+
+
+async def _read_back(events: Events, client: discord.Client, channel_id: int, after: int) -> int:
+    try:
+        channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return 0
+        # newest first, so a cap leaves out the oldest, never the question just asked
+        messages = [
+            m
+            async for m in channel.history(
+                limit=HISTORY_CAP, after=discord.Object(id=after), oldest_first=False
+            )
+        ]
+    except discord.HTTPException as exc:
+        log.warning(
+            "could not read back a channel",
+            extra={"platform": PLATFORM, "channel": channel_id, "status": exc.status},
+        )
+        return 0
+    if len(messages) >= HISTORY_CAP:
+        log.warning(
+            "read back only the newest %d messages of a channel; older ones are not read",
+            len(messages),
+            extra={"platform": PLATFORM, "channel": channel_id},
+        )
+    own = client.user.id if client.user is not None else None
+    handed = 0
+    # oldest first, each in flight as a live message is: new questions are answered side by
+    # side (the core bounds how many at once), not one after another behind the slowest
+    for message in reversed(messages):
+        if message.author.id != own:
+            events.on_message(message)
+            handed += 1
+    return handed

@@ -1,0 +1,91 @@
+"""Questions asked in a channel while no connection of ours heard them (adapters/discord/missed.py):
+read back and answered after a restart of a lone process on SQLite; nothing read back on a
+fresh install; a message handled before is not answered again.
+
+The real discord.py client against the fake Discord, the real core and store behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import discord
+import pytest
+
+from adapters.discord.missed import MARGIN, MISSED_WINDOW, start_after
+from bot.app import Runtime
+from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
+    MESSAGES,
+    answered,
+    discord_env,
+    discord_toml,
+    fake,
+    ok_post,
+    running,
+)
+from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _history_reads(server: FakeDiscord, channel_id: str, after: int) -> list[object]:
+    return list(server.requests_matching("GET", f"/channels/{channel_id}/messages", after=after))
+
+
+async def test_a_question_asked_while_the_bot_was_stopped_is_answered_once_it_is_back(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(first) as adapter:
+        answered_thread, _ = await answered(fake, adapter, "How do I reset my password?")
+    first.close()
+
+    # said while no process is connected: Discord keeps it in #support and sends it to no one
+    missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
+    start = len(fake.requests)
+    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(second) as adapter:
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    assert "refund" in answer.json["content"].lower()
+    assert _history_reads(fake, fake.text_channel_id, start)  # read back from #support
+    # the question answered before the stop was read back too (it is within the margin), and
+    # recognised: not answered again
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(answered_thread), after=start)
+    statuses = second.state.db.execute(
+        "select key, status from inbox where key in (?, ?)",
+        [f"discord:msg:{missed['id']}", f"discord:msg:{answered_thread}"],
+    ).fetchall()
+    assert sorted(status for _, status in statuses) == ["answered", "answered"]
+
+
+async def test_a_fresh_install_answers_nothing_said_before_it_first_connected(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    old = fake.build_message_create("Is anyone there?", mention_bot=True)
+    runtime = make_runtime(
+        discord_toml(fake, f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'),
+        env=discord_env(fake),
+        answerer=ConfidentExtractive(),
+    )
+    async with running(runtime) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")  # it is live and answering
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(old["id"]))
+    assert not _history_reads(fake, fake.text_channel_id, 0)
+
+
+def test_reading_back_starts_a_margin_before_the_newest_message_heard_and_not_too_long_ago() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    heard = discord.utils.time_snowflake(now - timedelta(minutes=5))
+    after = start_after(str(heard), now)
+    assert after is not None
+    assert discord.utils.snowflake_time(after) == discord.utils.snowflake_time(heard) - MARGIN
+    assert start_after(f"{heard}:edit:1700000000000", now) == after  # an edit's key
+    long_ago = discord.utils.time_snowflake(now - MISSED_WINDOW - timedelta(days=3))
+    assert discord.utils.snowflake_time(start_after(str(long_ago), now) or 0) == now - MISSED_WINDOW
+    assert start_after(None, now) is None  # nothing ever heard: nothing missed
+    assert start_after("not-a-snowflake", now) is None
