@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,6 +56,19 @@ class Listing:
     files: tuple[IndexedFile, ...]
     skipped: tuple[tuple[str, str], ...]
     last_sync: datetime | None
+
+
+def linkable(url: str | None) -> bool:
+    """A document's `url:` (front matter anyone with the folder writes) made a link: http(s),
+    or a path of this site; never `javascript:` or `data:`. Strict, as browsers are lenient:
+    nothing that could hide a scheme (a tab, a space, a backslash) passes."""
+    if not url or any(ch.isspace() or ch == "\\" or unicodedata.category(ch)[0] == "C" for ch in url):
+        return False
+    lowered = url.lower()
+    if lowered.startswith(("http://", "https://")):
+        return True
+    # relative: no scheme before the path, and not "//host" (another site, any scheme's)
+    return not url.startswith("//") and ":" not in url.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
 
 
 def _admin(request: web.Request) -> web.Response | None:
@@ -120,6 +134,7 @@ async def knowledge_page(request: web.Request) -> web.Response:
         problem=problem,
         live=dash.host is not None,
         folder=str(dash.settings.knowledge_dir),
+        linkable=linkable,
         message=request.query.get("message", ""),
     )
 
@@ -163,6 +178,7 @@ async def why(request: web.Request) -> web.Response:
         found=found,
         problem=problem,
         threshold=dash.settings.answer.confidence_threshold,
+        linkable=linkable,
     )
 
 

