@@ -62,7 +62,7 @@ THREAD = "/channels/{channel_id}/messages/{message_id}/threads"
 # the model's answer as the answer shows it (its citation may be rendered otherwise)
 ANSWER_WORDS = ANSWER_TEXT.split(" [", 1)[0]
 HELPFUL = "supportbot:helpful"
-CAUGHT_UP = re.compile(r"caught up on (\d+) message")
+CAUGHT_UP = re.compile(r"(?:caught up on|read back) (\d+) message")
 REPLAYED = re.compile(r"replayed (\d+) unfinished message")
 
 
