@@ -68,7 +68,7 @@ KOREAN: dict[str, str] = {
     ),
     "The form was missing its security token.": "양식에 보안 토큰이 없습니다.",
     "Knowledge drafts are for admins.": "지식 초안은 관리자만 볼 수 있습니다.",
-    "The knowledge page is for admins.": "지식 페이지는 관리자만 볼 수 있습니다.",
+    "The knowledge page is for admins of every workspace.": "지식 페이지는 모든 워크스페이스의 관리자만 볼 수 있습니다.",
     "The audit log is for admins of every workspace.": "감사 로그는 모든 워크스페이스의 관리자만 볼 수 있습니다.",
     "Only admins can assign tickets.": "티켓 배정은 관리자만 할 수 있습니다.",
     "Approving works only while the dashboard runs inside supportbot run: "

@@ -1,8 +1,9 @@
-"""The dashboard's knowledge page (admins only): the files the index holds (title, passages,
-who they are for, when indexed), the unreadable and skipped ones with why, the last sync,
-a Reindex button, and "why did it answer that?": a question run through the real answer
-pipeline, showing the answer, its confidence, whether the bot would abstain, which answerer
-wrote it, and the ranked passages with their scores.
+"""The dashboard's knowledge page (for the admins of every workspace, as the settings page
+is): the files the index holds (title, passages, who they are for, when indexed), the
+unreadable and skipped ones with why, the last sync, a Reindex button, and "why did it answer
+that?": a question run through the real answer pipeline, showing the answer, its confidence,
+whether the bot would abstain, which answerer wrote it, and the ranked passages with their
+scores.
 
 Inside `supportbot run` everything goes through the running core: Reindex is
 `/support reindex` (`KnowledgeService.reindex`), and the question is `supportbot ask`'s call
@@ -26,7 +27,8 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
 from bot.dashboard.inputs import typed
-from bot.dashboard.pages import record
+from bot.dashboard.pages import record, signed_in
+from bot.dashboard.reach import full_admin
 from bot.dashboard.refusals import Refusal
 from bot.retrieval.indexes import FolderKnowledgeBase, list_indexes
 from bot.retrieval.service import KnowledgeService
@@ -72,7 +74,10 @@ def linkable(url: str | None) -> bool:
 
 
 def _admin(request: web.Request) -> web.Response | None:
-    if request[RIGHTS] == Rights.ADMIN:
+    """The refusal for all but the admins of every workspace, as the settings page refuses:
+    every document is listed and searched here, whatever audience it is for, and an admin of
+    one workspace is not in every audience."""
+    if request[RIGHTS] == Rights.ADMIN and full_admin(request, signed_in(request).platform):
         return None
     return refuse(request, Refusal.KNOWLEDGE_ADMIN)
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 class Refusal(StrEnum):
     NO_CSRF = "The form was missing its security token."
     DRAFTS_ADMIN = "Knowledge drafts are for admins."
-    KNOWLEDGE_ADMIN = "The knowledge page is for admins."
+    KNOWLEDGE_ADMIN = "The knowledge page is for admins of every workspace."
     AUDIT_ADMIN = "The audit log is for admins of every workspace."
     SETTINGS_ADMIN = "The settings page is for admins of every workspace."
     OVERVIEW_WORKSPACE = (

@@ -207,6 +207,43 @@ async def test_the_knowledge_page_is_for_admins_and_its_change_needs_the_csrf_to
     assert [e.action for e in rt.state.audit_log()] == ["signin", "signin", "signin refused"]
 
 
+async def test_an_admin_of_one_workspace_does_not_read_every_audiences_documents(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, knowledge_dir: Path
+) -> None:
+    # the page lists and searches every document, any audience's: for the admins of all
+    (knowledge_dir / "payroll.md").write_text(
+        "---\ntitle: Payroll bonus schedule\naudience: [finance]\n---\n# Payroll bonus schedule\n\n"
+        "The executive bonus pool for Q4 is 4.2 million, paid on the 15th of January.\n",
+        encoding="utf-8",
+    )
+    toml = (
+        CONFIG
+        + '[audiences.finance]\nslack_users = ["U-CFO"]\n[slack.workspaces.T2]\nadmin_users = ["U-T2", "U-ADMIN"]\n'
+    )
+    rt = make_runtime(toml)
+    client = await start(rt, clock, ConsoleChannel(io.StringIO()))
+    try:
+        await rt.bot.knowledge.reindex()
+        assert await sign_in(client, link_token(rt, clock, "U-T2")) == 302  # an admin of T2 only
+        csrf = await csrf_of(client, "/admin/tickets")
+        for method, path in (
+            ("GET", "/admin/knowledge"),
+            ("GET", "/admin/knowledge/why?q=executive+bonus+pool+payroll"),
+            ("POST", "/admin/knowledge/reindex"),
+        ):
+            response = await client.request(method, path, data={"csrf": csrf} if method == "POST" else None)
+            page = await response.text()
+            assert response.status == 403 and "4.2 million" not in page and "payroll" not in page.lower(), (
+                path
+            )
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # of every workspace
+        page = await (await client.get("/admin/knowledge/why?q=executive+bonus+pool+payroll")).text()
+        assert "4.2 million" in page
+    finally:
+        await client.close()
+
+
 async def test_standalone_reads_the_index_and_answers_but_does_not_reindex(
     rt: Runtime, clock: FakeClock, knowledge_dir: Path
 ) -> None:
