@@ -248,7 +248,7 @@ if typing.TYPE_CHECKING:
     # StateStore implements Store, and the package imports bot.store.state
     from bot.store.answers import AnswerRecord, Stats
     from bot.store.conversations import ConversationState
-    from bot.store.dashboard import AuditEntry, LinkOwner
+    from bot.store.dashboard import AuditEntry, LinkOwner, SessionRecord
     from bot.store.followups import DueFollowup, FollowupClaim
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
@@ -768,14 +768,24 @@ class SlackInstallStore(Protocol):
 
 
 class DashboardStore(Protocol):
-    """The web dashboard (bot/dashboard/): one-time sign-in links kept as hashes, the audit
-    log of changes made through it, and the secret its session cookies are signed with."""
+    """The web dashboard (bot/dashboard/): one-time sign-in links kept as hashes, its sessions,
+    the audit log of changes made through it, and the secret its session cookies are signed with."""
 
     def issue_dashboard_link(
         self, token_hash: str, platform: str, user_id: str, expires_at: datetime
     ) -> None: ...
 
     def use_dashboard_link(self, token_hash: str, now: datetime) -> LinkOwner | None: ...
+
+    def start_dashboard_session(self, session: SessionRecord, now: datetime) -> None: ...
+
+    def dashboard_session(self, sid: str, now: datetime) -> SessionRecord | None: ...
+
+    def reread_dashboard_session(
+        self, sid: str, roles: frozenset[str], platform_admin: bool, read_at: datetime
+    ) -> None: ...
+
+    def end_dashboard_session(self, sid: str) -> None: ...
 
     def dashboard_secret(self) -> str: ...
 

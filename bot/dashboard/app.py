@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.dashboard import drafts, gaps, knowledge, oauth, pages, settings_page, tickets
-from bot.dashboard.auth import COOKIE, Rights, csrf_ok, read_session, session_rights
+from bot.dashboard.auth import COOKIE, Rights, Session, csrf_ok, session_id, session_rights
 from bot.dashboard.context import (
     DASHBOARD,
     PREFIX,
@@ -44,7 +44,9 @@ async def guard(
         # /slack/events and /healthz are checked by the adapter (signatures), not by sessions
         return await handler(request)
     dash = request.app[DASHBOARD]
-    session = read_session(dash.secret, request.cookies.get(COOKIE), dash.clock.now())
+    sid = session_id(dash.secret, request.cookies.get(COOKIE))
+    kept = None if sid is None else await dash.store.run(StateStore.dashboard_session, sid, dash.clock.now())
+    session = None if kept is None else Session.of(kept)
     api = request.path.startswith(f"{PREFIX}/api/")
     if session is None:
         if api:

@@ -1,27 +1,29 @@
-"""Who is looking at the dashboard: one-time sign-in links, signed session cookies, CSRF
-tokens, and the rights a user has.
+"""Who is looking at the dashboard: one-time sign-in links, sessions and their signed
+cookies, CSRF tokens, and the rights a user has.
 
-Nothing here is stored in the browser but a signed cookie naming the session (its id, the
-platform and user, its expiry, the workspace a Slack or Discord sign-in went through and the
-group or role ids it read there); rights are decided again on every request from the
-settings by `bot.policy`, exactly as for chat commands, so a person removed from the staff
-loses the dashboard on their next click rather than when the cookie expires. Rights are per
-workspace, as in the chat (`[slack.workspaces.T...]` may name other staff), and the groups,
-roles and admin flag read at sign-in count only in the workspace they were read in.
+Nothing is stored in the browser but a signed cookie naming the session by its random id;
+the session itself (platform and user, expiry, the workspace a Slack or Discord sign-in went
+through and the group or role ids it read there) is a row of the state
+(bot/store/dashboard.py), so signing out ends it for every copy of the cookie. Rights are
+decided again on every request from the settings by `bot.policy`, exactly as for chat
+commands, so a person removed from the staff loses the dashboard on their next click rather
+than when the cookie expires. Rights are per workspace, as in the chat
+(`[slack.workspaces.T...]` may name other staff), and the groups, roles and admin flag read
+at sign-in count only in the workspace they were read in.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot import policy
 from bot.config import Settings
+from bot.store.dashboard import SessionRecord
 from bot.types import Author
 
 LINK_TTL = timedelta(minutes=10)
@@ -43,17 +45,15 @@ _RANKS = (Rights.NONE, Rights.STAFF, Rights.ADMIN)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Session:
-    sid: str  # random per sign-in: what CSRF tokens are bound to
-    platform: str
-    user_id: str
-    expires_at: datetime
-    # what Sign in with Slack / Discord read at sign-in (bot/dashboard/oauth.py): the group
-    # or role ids and the platform's admin flag, kept so policy can decide rights from them
-    # on every request; a one-time link knows neither
-    roles: frozenset[str] = frozenset()
-    platform_admin: bool = False
-    team: str = ""  # the Slack team or Discord guild they were read in; "" for a link
+class Session(SessionRecord):
+    """A signed-in person: `sid` is random per sign-in (what the cookie names and CSRF tokens
+    are bound to). What Sign in with Slack / Discord read (bot/dashboard/oauth.py), the group
+    or role ids and the platform's admin flag in `team`, is kept so policy can decide rights
+    from them on every request; a one-time link knows neither, and has no `team`."""
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> Session:
+        return cls(**{f.name: getattr(record, f.name) for f in fields(record)})
 
     @property
     def author(self) -> Author:
@@ -87,15 +87,18 @@ def new_session(
     roles: frozenset[str] = frozenset(),
     platform_admin: bool = False,
     team: str = "",
+    enterprise: str = "",
 ) -> Session:
     return Session(
         sid=secrets.token_urlsafe(16),
         platform=platform,
         user_id=user_id,
         expires_at=now + SESSION_TTL,
+        read_at=now,
         roles=roles,
         platform_admin=platform_admin,
         team=team,
+        enterprise=enterprise,
     )
 
 
@@ -110,47 +113,17 @@ def same(given: str, expected: str) -> bool:
 
 
 def sign_session(secret: str, session: Session) -> str:
-    """The cookie value: the session's fields, base64url, a dot, their HMAC-SHA256."""
-    fields = "\x00".join(
-        [
-            session.sid,
-            session.platform,
-            session.user_id,
-            str(int(session.expires_at.timestamp())),
-            ",".join(sorted(session.roles)),
-            "1" if session.platform_admin else "0",
-            session.team,
-        ]
-    )
-    body = base64.urlsafe_b64encode(fields.encode()).decode().rstrip("=")
-    return f"{body}.{_sign(secret, body)}"
+    """The cookie value: the session's id, a dot, its HMAC-SHA256 (a cookie we did not make
+    is refused without a look in the store)."""
+    return f"{session.sid}.{_sign(secret, 'session' + chr(0) + session.sid)}"
 
 
-def read_session(secret: str, value: str | None, now: datetime) -> Session | None:
-    """The session a cookie carries, or None when it is missing, forged or expired."""
+def session_id(secret: str, value: str | None) -> str | None:
+    """The session id a cookie names, or None when it is missing or forged."""
     if not value or "." not in value:
         return None
-    body, signature = value.rsplit(".", 1)
-    if not same(signature, _sign(secret, body)):
-        return None
-    try:
-        fields = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("\x00")
-        # six fields: a cookie signed before sessions kept their workspace
-        sid, platform, user_id, expires, roles, admin, team = fields if len(fields) == 7 else [*fields, ""]
-        expires_at = datetime.fromtimestamp(int(expires), UTC)
-    except ValueError:
-        return None
-    if expires_at <= now:
-        return None
-    return Session(
-        sid=sid,
-        platform=platform,
-        user_id=user_id,
-        expires_at=expires_at,
-        roles=frozenset(r for r in roles.split(",") if r),
-        platform_admin=admin == "1",
-        team=team,
-    )
+    sid, signature = value.rsplit(".", 1)
+    return sid if same(signature, _sign(secret, "session" + chr(0) + sid)) else None
 
 
 def csrf_token(secret: str, session: Session) -> str:

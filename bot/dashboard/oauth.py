@@ -256,7 +256,7 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
         response.del_cookie(STATE_COOKIE, path=SIGNIN)
         return response
     await audit_change(request, session, "signin", how)
-    response = signed_in_response(request, session)
+    response = await signed_in_response(request, session)
     response.del_cookie(STATE_COOKIE, path=SIGNIN)
     return response
 

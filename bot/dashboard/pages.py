@@ -103,7 +103,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
         await audit_change(request, session, "signin refused", "no staff or admin rights")
         return refuse(request)
     await audit_change(request, session, "signin")
-    return signed_in_response(request, session)
+    return await signed_in_response(request, session)
 
 
 def behind_https(request: web.Request) -> bool:
@@ -111,9 +111,11 @@ def behind_https(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
-def signed_in_response(request: web.Request, session: Session) -> web.Response:
-    """To the overview, carrying the new session's cookie: signed, HttpOnly, SameSite=Lax,
-    Secure behind https, scoped to the dashboard."""
+async def signed_in_response(request: web.Request, session: Session) -> web.Response:
+    """The session kept, and to the overview carrying its cookie: signed, HttpOnly,
+    SameSite=Lax, Secure behind https, scoped to the dashboard."""
+    dash = request.app[DASHBOARD]
+    await dash.store.run(StateStore.start_dashboard_session, session, dash.clock.now())
     response = web.Response(status=302, headers={"Location": f"{PREFIX}/"})
     response.set_cookie(
         COOKIE,
@@ -128,7 +130,11 @@ def signed_in_response(request: web.Request, session: Session) -> web.Response:
 
 
 async def signout(request: web.Request) -> web.StreamResponse:
-    await audit_change(request, signed_in(request), "signout")
+    session = signed_in(request)
+    # ended in the store, not only forgotten by this browser: a copy of the cookie (another
+    # machine, a proxy's log, a shared computer) names nothing now
+    await request.app[DASHBOARD].store.run(StateStore.end_dashboard_session, session.sid)
+    await audit_change(request, session, "signout")
     response = web.Response(status=302, headers={"Location": f"{PREFIX}/signin"})
     response.del_cookie(COOKIE, path=PREFIX)
     return response

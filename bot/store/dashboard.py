@@ -1,7 +1,10 @@
-"""The web dashboard's state: one-time sign-in links, the audit log, the cookie secret.
+"""The web dashboard's state: one-time sign-in links, sessions, the audit log, the cookie
+secret.
 
-It owns the SQL of `dashboard_links` and `audit_log` (migration 0009) and of the
-`dashboard_secret` key in `state_meta`. A link is stored only as the SHA-256 of its token,
+It owns the SQL of `dashboard_links` and `audit_log` (migration 0009), `dashboard_sessions`
+(migration 0016) and of the `dashboard_secret` key in `state_meta`. A session's cookie names
+only its id: the session is what its row says, so signing out (deleting the row) ends it
+for every copy of the cookie. A link is stored only as the SHA-256 of its token,
 so the database alone signs nobody in; using a link is a compare-and-set on `used_at`, so of
 two requests with the same link only one signs in. The secret signs session cookies: kept in
 the state, every worker of a cluster (and a restarted process) accepts the same cookies.
@@ -25,6 +28,27 @@ class LinkOwner:
 
     platform: str
     user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionRecord:
+    """A dashboard session as kept (bot/dashboard/auth.py `Session` says what it means)."""
+
+    sid: str
+    platform: str
+    user_id: str
+    expires_at: datetime
+    read_at: datetime  # when `roles` and `platform_admin` were read from the platform
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    platform_admin: bool = False
+    team: str = ""
+    enterprise: str = ""
+
+
+_SESSION_COLUMNS = (
+    "sid, platform, user_id, expires_at, read_at, name, roles, platform_admin, team, enterprise"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +89,66 @@ class DashboardRepository(Repository):
                 "select platform, user_id from dashboard_links where token_hash = ?", [token_hash]
             ).fetchone()
         return LinkOwner(platform=str(row[0]), user_id=str(row[1]))
+
+    def start_dashboard_session(self, session: SessionRecord, now: datetime) -> None:
+        """Keep a new session; sessions expired by `now` go (sign-ins are rare, so this keeps
+        the table to the sessions of the last SESSION_TTL)."""
+        with transaction(self.db):
+            self.db.execute("delete from dashboard_sessions where expires_at <= ?", [iso(now)])
+            self.db.execute(
+                f"insert into dashboard_sessions ({_SESSION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    session.sid,
+                    session.platform,
+                    session.user_id,
+                    iso(session.expires_at),
+                    iso(session.read_at),
+                    session.name,
+                    ",".join(sorted(session.roles)),
+                    1 if session.platform_admin else 0,
+                    session.team,
+                    session.enterprise,
+                ],
+            )
+
+    def dashboard_session(self, sid: str, now: datetime) -> SessionRecord | None:
+        """The session `sid` names, unless it ended or expired: one lookup by primary key, as
+        every dashboard request makes it."""
+        row = self.db.execute(
+            f"select {_SESSION_COLUMNS} from dashboard_sessions where sid = ? and expires_at > ?",
+            [sid, iso(now)],
+        ).fetchone()
+        if row is None:
+            return None
+        expires_at, read_at = parse_time(str(row[3])), parse_time(str(row[4]))
+        assert expires_at is not None and read_at is not None
+        return SessionRecord(
+            sid=str(row[0]),
+            platform=str(row[1]),
+            user_id=str(row[2]),
+            expires_at=expires_at,
+            read_at=read_at,
+            name=str(row[5] or ""),
+            roles=frozenset(r for r in str(row[6] or "").split(",") if r),
+            platform_admin=bool(row[7]),
+            team=str(row[8] or ""),
+            enterprise=str(row[9] or ""),
+        )
+
+    def reread_dashboard_session(
+        self, sid: str, roles: frozenset[str], platform_admin: bool, read_at: datetime
+    ) -> None:
+        """The groups or roles and admin flag of a session, as read again from its platform."""
+        with transaction(self.db):
+            self.db.execute(
+                "update dashboard_sessions set roles = ?, platform_admin = ?, read_at = ? where sid = ?",
+                [",".join(sorted(roles)), 1 if platform_admin else 0, iso(read_at), sid],
+            )
+
+    def end_dashboard_session(self, sid: str) -> None:
+        """Sign out: the session's cookie, wherever a copy of it is, names nothing now."""
+        with transaction(self.db):
+            self.db.execute("delete from dashboard_sessions where sid = ?", [sid])
 
     def dashboard_secret(self) -> str:
         """The key session cookies are signed with, made on first use."""

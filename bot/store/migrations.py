@@ -30,6 +30,7 @@ from bot.store.migrations_later import (
     _state_v13_message_ids,
     _state_v14_answer_events,
     _state_v15_ticket_messages,
+    _state_v16_dashboard_sessions,
 )
 from bot.store.rows import transaction
 
@@ -270,6 +271,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0013_message_ids", _state_v13_message_ids),
     ("0014_answer_events", _state_v14_answer_events),
     ("0015_ticket_messages", _state_v15_ticket_messages),
+    ("0016_dashboard_sessions", _state_v16_dashboard_sessions),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -263,6 +263,31 @@ def _state_v15_ticket_messages(db: StateDatabase) -> None:
     db.table("tickets").create_index(["platform", "message_id"])
 
 
+def _state_v16_dashboard_sessions(db: StateDatabase) -> None:
+    """Dashboard sessions kept in the state (bot/store/dashboard.py): the cookie names one by
+    its id, so signing out ends it for every copy of the cookie, and the groups or roles a
+    sign-in read are re-read from the platform as the chat re-reads them. Cookies signed
+    before name no session here: their holders sign in again."""
+    db.table("dashboard_sessions").create(
+        {
+            "sid": str,
+            "platform": str,
+            "user_id": str,
+            "expires_at": str,
+            "read_at": str,
+            "name": str,
+            "roles": str,
+            "platform_admin": int,
+            "team": str,
+            "enterprise": str,
+        },
+        pk="sid",
+        not_null={"platform", "user_id", "expires_at", "read_at"},
+    )
+    db.table("dashboard_sessions").create_index(["expires_at"])
+    db.table("dashboard_sessions").create_index(["platform", "user_id"])
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

@@ -263,11 +263,16 @@ class PeopleRepository(Repository):
                 [platform, user_id, user_id],
             )
             run("welcomed", "delete from welcomed where platform = ? and user_id = ?", [platform, user_id])
-            # the dashboard: their sign-in links go; the audit trail keeps its rows (who changed
-            # what is the team's record) with the person replaced by the marker
+            # the dashboard: their sign-in links and sessions go; the audit trail keeps its rows
+            # (who changed what is the team's record) with the person replaced by the marker
             run(
                 "dashboard_links",
                 "delete from dashboard_links where platform = ? and user_id = ?",
+                [platform, user_id],
+            )
+            run(
+                "dashboard_sessions",
+                "delete from dashboard_sessions where platform = ? and user_id = ?",
                 [platform, user_id],
             )
             run(
