@@ -57,16 +57,16 @@ class Session(SessionRecord):
 
     @property
     def author(self) -> Author:
-        return Author(
-            id=self.user_id, name=self.user_id, roles=self.roles, platform_admin=self.platform_admin
-        )
+        # named as the platform names them (what the chat's thread says of a staff member);
+        # a one-time link knows no name, and the thread then shows the id
+        return Author(id=self.user_id, name=self.name, roles=self.roles, platform_admin=self.platform_admin)
 
     def author_in(self, platform: str, workspace: str | None) -> Author:
         """The person as the chat would see them in `workspace`: with the groups, roles and
         admin flag read at sign-in only in the workspace they were read in."""
         if platform == self.platform and self.team and workspace == self.team:
             return self.author
-        return Author(id=self.user_id, name=self.user_id)
+        return Author(id=self.user_id, name=self.name)
 
 
 def new_link_token() -> tuple[str, str]:
@@ -88,11 +88,13 @@ def new_session(
     platform_admin: bool = False,
     team: str = "",
     enterprise: str = "",
+    name: str = "",
 ) -> Session:
     return Session(
         sid=secrets.token_urlsafe(16),
         platform=platform,
         user_id=user_id,
+        name=name,
         expires_at=now + SESSION_TTL,
         read_at=now,
         roles=roles,

@@ -247,6 +247,7 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
         roles=identity.roles,
         platform_admin=identity.platform_admin,
         team=identity.team,
+        name=identity.name,
     )
     rights = session_rights(dash.settings, session)
     how = f"with {identity.platform}" + (f" in {identity.team}" if identity.team else "")

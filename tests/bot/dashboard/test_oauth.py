@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -94,13 +95,17 @@ async def serve(make_runtime: Callable[..., Runtime], clock: FakeClock) -> Async
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def start(toml: str = "", env: dict[str, str] | None = None) -> Site:
+    async def start(
+        toml: str = "", env: dict[str, str] | None = None, channel: ConsoleChannel | None = None
+    ) -> Site:
+        """`channel`: served inside the bot, as `supportbot run` does (tickets can be worked)."""
         # the port is bound first: the redirect URIs the settings give must name it
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         rt = make_runtime(f'[dashboard]\npublic_url = "{url}"\n{toml}', env)
-        runner = web.AppRunner(await build_app(dashboard_for(rt.settings, rt.store, clock)))
+        live = {"channels": {"slack": channel}, "escalations": rt.bot.escalations} if channel else {}
+        runner = web.AppRunner(await build_app(dashboard_for(rt.settings, rt.store, clock, **live)))
         await runner.setup()
         await web.SockSite(runner, sock).start()
         runners.append(runner)
@@ -186,6 +191,28 @@ async def test_a_slack_workspace_admin_is_an_admin(serve: Serve, fake_slack: Fak
     status, _, page = await site.get("/admin/signin/slack")
     assert status == 200 and "W111 (slack, admin)" in page
     assert (await site.get("/admin/audit"))[0] == 200
+
+
+async def test_the_thread_names_a_person_acting_from_the_dashboard_as_the_platform_does(
+    serve: Serve, fake_slack: FakeSlack
+) -> None:
+    channel = ConsoleChannel(io.StringIO())
+    site = await serve('[slack]\nstaff_users = ["W111"]\n', slack_env(fake_slack), channel)
+    await open_ticket(site.rt)
+    [ticket] = site.rt.state.tickets()
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    _, _, page = await site.get(f"/admin/tickets/{ticket.id}")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    async with site.http.post(
+        f"{site.url}/admin/tickets/{ticket.id}/claim", data={"csrf": csrf.group(1)}
+    ) as response:
+        assert response.status == 200
+    said = [r.text for _, r in channel.posted + channel.edits if "looking at this now" in r.text]
+    # the name Slack's lookups give, as for the chat's Claim button: not the raw user id
+    assert said and all(s.startswith("primary-owner is looking") for s in said), said
+    claimed = site.rt.state.ticket(ticket.id)
+    assert claimed is not None and (claimed.assignee_id, claimed.assignee_name) == ("W111", "primary-owner")
 
 
 async def test_the_authorize_request_is_slack_openid_connect(serve: Serve, fake_slack: FakeSlack) -> None:
