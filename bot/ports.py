@@ -511,7 +511,14 @@ class DraftStore(Protocol):
     def retitle_draft(self, draft_id: int, title: str) -> bool: ...
 
     def decide_draft(
-        self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
+        self,
+        draft_id: int,
+        *,
+        status: str,
+        by: str,
+        at: datetime,
+        path: str | None = None,
+        unchanged: tuple[str, str] | None = None,
     ) -> bool: ...
 
 

@@ -285,12 +285,19 @@ def _shown(text: str) -> str:
 
 async def approve_draft(host: CommandHost, draft: Draft, admin: Author) -> str | None:
     """Approve a draft: write it into the knowledge folder and index it at once.
-    Returns the file's path, or None if someone decided the draft first."""
+    Returns the file's path, or None if someone decided the draft first, or changed its
+    title or answer since `draft` was read (what was written is not what it holds)."""
     path = await host.knowledge.write(
         lambda folder, today: write_entry(folder, draft, today), host.clock.now().date()
     )
     if not await host.store.run(
-        StateStore.decide_draft, draft.id, status="approved", by=admin.id, at=host.clock.now(), path=path
+        StateStore.decide_draft,
+        draft.id,
+        status="approved",
+        by=admin.id,
+        at=host.clock.now(),
+        path=path,
+        unchanged=(draft.title, draft.answer),
     ):
         await host.knowledge.remove(path)
         return None

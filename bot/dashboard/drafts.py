@@ -12,7 +12,7 @@ typed in a chat and is shown as text, never as markup.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from aiohttp import web
 from markdown_it import MarkdownIt
@@ -156,11 +156,17 @@ async def _save(request: web.Request, draft: Draft, title: str, answer: str) -> 
     if (title, answer) == (draft.title, draft.answer):
         return True
     dash = request.app[DASHBOARD]
-    retitled = await dash.store.run(StateStore.retitle_draft, draft.id, title)
-    rewritten = await dash.store.run(StateStore.refresh_draft, draft.id, answer, dash.clock.now())
-    if retitled and rewritten:
+    saved = await dash.store.run(_edit, draft.id, title, answer, dash.clock.now())
+    if saved:
         await record(request, "draft edit", f"draft #{draft.id}")
-    return retitled and rewritten
+    return saved
+
+
+def _edit(store: StateStore, draft_id: int, title: str, answer: str, at: datetime) -> bool:
+    """Both, in one call of the store's lane: another request's save cannot land between
+    them and leave one's title on the other's answer."""
+    retitled = store.retitle_draft(draft_id, title)
+    return store.refresh_draft(draft_id, answer, at) and retitled
 
 
 async def preview_draft(request: web.Request) -> web.Response:
@@ -197,13 +203,23 @@ async def approve(request: web.Request) -> web.Response:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)
     if draft.status != DraftStatus.PENDING or not await _save(request, draft, title, answer):
         return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
-    saved = await dash.store.run(StateStore.draft, draft.id)
-    assert saved is not None  # drafts are never deleted while pending
     where = request[_WHERE]
+    # exactly what this editor sent, approved only while the draft still holds it: another
+    # admin's edit saved in between is theirs to approve, never published under this approval
     path = await approve_draft(
-        dash.host, saved, signed_in(request).author_in(where.platform, where.workspace)
+        dash.host,
+        replace(draft, title=title, answer=answer),
+        signed_in(request).author_in(where.platform, where.workspace),
     )
     if path is None:
+        now = await dash.store.run(StateStore.draft, draft.id)
+        if now is not None and now.status == DraftStatus.PENDING:
+            return _back(
+                request,
+                draft,
+                f"Draft #{draft.id} was changed by someone else while you approved it: "
+                "review it as it is now, and approve again.",
+            )
         return _back(request, draft, f"Draft #{draft.id} was already decided.")
     await record(request, "draft approve", f"draft #{draft.id} to {path}")
     return _back(request, draft, f"Draft #{draft.id} approved: written to {path} and indexed.")

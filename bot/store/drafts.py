@@ -86,14 +86,24 @@ class DraftRepository(Repository):
         return cursor.rowcount == 1
 
     def decide_draft(
-        self, draft_id: int, *, status: str, by: str, at: datetime, path: str | None = None
+        self,
+        draft_id: int,
+        *,
+        status: str,
+        by: str,
+        at: datetime,
+        path: str | None = None,
+        unchanged: tuple[str, str] | None = None,
     ) -> bool:
-        """Approve or reject a pending draft, once."""
+        """Approve or reject a pending draft, once. With `unchanged` (its title and answer as
+        the decision saw them), only if they are still what the draft holds: an approval
+        publishes the text it wrote, never an edit saved meanwhile."""
+        same, params = ("", []) if unchanged is None else (" and title = ? and answer = ?", [*unchanged])
         with transaction(self.db):
             cursor = self.db.execute(
                 "update drafts set status = ?, decided_by = ?, decided_at = ?, path = ? "
-                "where id = ? and status = 'pending'",
-                [status, by, iso(at), path, draft_id],
+                f"where id = ? and status = 'pending'{same}",
+                [status, by, iso(at), path, draft_id, *params],
             )
         return cursor.rowcount == 1
 

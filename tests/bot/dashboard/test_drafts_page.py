@@ -5,6 +5,7 @@ admins only."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -128,6 +129,34 @@ async def test_an_admin_reviews_edits_and_approves_a_draft_and_the_bot_answers_f
     )
     assert "already approved" in await again.text()
     assert len(list((knowledge_dir / "learned").glob("*.md"))) == 1
+
+
+async def test_two_admins_approving_at_once_each_publish_their_own_text_or_nothing(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
+) -> None:
+    # two editors press "Save and approve" at the same moment, each with their own edit
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    edits = {who: (f"Title by {who}", f"Answer written by admin {who}.") for who in ("A", "B")}
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/admin/drafts/{draft_id}/approve", data={"csrf": csrf, "title": title, "answer": answer}
+            )
+            for title, answer in edits.values()
+        )
+    )
+    said = [await response.text() for response in responses]
+    approved = [who for who, page in zip(edits, said, strict=True) if f"Draft #{draft_id} approved" in page]
+    assert len(approved) == 1, said
+    [winner] = approved
+    [written] = (knowledge_dir / "learned").glob("*.md")
+    text = written.read_text(encoding="utf-8")
+    assert all(part in text for part in edits[winner])
+    assert not any(part in text for who, parts in edits.items() if who != winner for part in parts)
+    draft = rt.state.draft(draft_id)
+    assert draft is not None and (draft.title, draft.answer) == edits[winner]
 
 
 async def test_the_preview_renders_markdown_and_never_a_drafts_html(

@@ -252,6 +252,25 @@ def test_follow_ups_jobs_drafts_and_welcomes(state: Path | str) -> None:
     store.close()
 
 
+def test_a_draft_is_approved_only_while_it_holds_the_text_approved(state: Path | str) -> None:
+    store = StateStore(state)
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="9.0")
+    ticket = escalate(store, ref, "U1", NOW, EscalationReason.ASKED_FOR_HUMAN)
+    draft = store.create_draft(
+        ticket_id=ticket, title="t", question="q", answer="a", visibility="public", at=NOW
+    )
+    assert store.retitle_draft(draft.id, "edited meanwhile")
+
+    def approve(seen: tuple[str, str]) -> bool:
+        return store.decide_draft(draft.id, status="approved", by="S1", at=NOW, path="x.md", unchanged=seen)
+
+    assert not approve(("t", "a"))  # the text the approval wrote is not what the draft holds
+    assert [d.id for d in store.drafts()] == [draft.id]
+    assert approve(("edited meanwhile", "a"))
+    assert store.drafts() == [] and store.latest_draft_for(ticket) is not None
+    store.close()
+
+
 def test_history_shows_only_the_bots_answers_to_that_person(state: Path | str) -> None:
     store = StateStore(state)
     ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="9.0")
