@@ -15,9 +15,11 @@ Reading from earlier is safe: the inbox recognises a message handled before (its
 week) and hands it to nothing. At most `HISTORY_CAP` messages a channel, the newest, and
 none older than `MISSED_WINDOW`: a question left that long is answered by people, not the bot.
 
-Not read back: forum posts (each a thread of its own; new ones are not listed here), a first
-DM from someone the bot never talked to, a mention in a channel neither configured nor used
-in the last hour.
+New posts in the configured forums are threads of their own, in no channel's history: the
+guilds' active threads created after the same point are handed over as new posts.
+
+Not read back: a first DM from someone the bot never talked to (a bot cannot list DMs), a
+mention in a channel neither configured nor used in the last hour, an edit made while down.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ async def catch_up_channels(
                 )
                 return 0
 
-    handed = sum(await asyncio.gather(*(one(c) for c in channels)))
+    handed = sum(await asyncio.gather(*(one(c) for c in channels), _forum_posts(events, client, after, on)))
     if handed:
         log.info(
             "read back %d message(s) in %d channel(s) said while no connection heard them",
@@ -164,4 +166,31 @@ async def _read_back(events: Events, client: discord.Client, channel_id: int, af
         if message.author.id != own:
             events.on_message(message)
             handed += 1
+    return handed
+
+
+async def _forum_posts(events: Events, client: discord.Client, after: int, on: Shards | None) -> int:
+    """New posts in the configured forums (each a thread of its own, not in any channel's
+    history): the guilds' active threads created after `after`, handed over as new ones."""
+    forums = {int(f) for f in events.settings.discord.forum_channels if f.isdigit()}
+    guilds: dict[int, discord.Guild] = {}
+    for forum in forums:
+        guild = getattr(client.get_channel(forum), "guild", None)
+        if isinstance(guild, discord.Guild) and (on is None or (guild.id >> 22) % on.count in on.ids):
+            guilds[guild.id] = guild
+    own = client.user.id if client.user is not None else None
+    handed = 0
+    for guild in guilds.values():
+        try:
+            threads = await guild.active_threads()
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not list a guild's active threads",
+                extra={"platform": PLATFORM, "guild": guild.id, "status": exc.status},
+            )
+            continue
+        for thread in sorted(threads, key=lambda t: t.id):  # oldest first, as they were posted
+            if thread.parent_id in forums and thread.id > after and thread.owner_id != own:
+                events.on_thread_create(thread)
+                handed += 1
     return handed

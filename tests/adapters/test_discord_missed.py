@@ -62,6 +62,32 @@ async def test_a_question_asked_while_the_bot_was_stopped_is_answered_once_it_is
     assert sorted(status for _, status in statuses) == ["answered", "answered"]
 
 
+async def test_a_forum_post_made_while_the_bot_was_stopped_is_answered_once_it_is_back(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A forum post is a thread of its own, in no channel's history: found among the guild's
+    active threads. A post answered before the stop is among them too, and not answered again."""
+    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(first) as adapter:
+        start = len(fake.requests)
+        before = fake.build_thread_create("Reset", starter_content="How do I reset my password?")
+        await fake.dispatch("THREAD_CREATE", before)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(before["id"]), after=start)
+        await adapter.drain(5)
+    first.close()
+
+    missed = fake.build_thread_create("Refunds", starter_content="How long does a refund take?")
+    start = len(fake.requests)
+    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(second) as adapter:
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    assert "refund" in answer.json["content"].lower()
+    assert fake.requests_matching("GET", f"/guilds/{fake.guild_id}/threads/active", after=start)
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(before["id"]), after=start)
+
+
 async def test_a_fresh_install_answers_nothing_said_before_it_first_connected(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],

@@ -2880,6 +2880,7 @@ class FakeDiscord:
             r("GET", "/guilds/{guild_id}", self._h_get_guild),
             r("GET", "/guilds/{guild_id}/channels", self._h_guild_channels),
             r("GET", "/guilds/{guild_id}/members/{user_id}", self._h_get_member),
+            r("GET", "/guilds/{guild_id}/threads/active", self._h_active_threads),
             r("GET", "/applications/{application_id}/commands", self._h_list_commands),
             r("PUT", "/applications/{application_id}/commands", self._h_put_commands),
             r("POST", "/applications/{application_id}/commands", self._h_post_command),
@@ -3561,6 +3562,19 @@ class FakeDiscord:
             if c.get("guild_id") == guild["id"] and c["type"] not in _THREAD_TYPES
         ]
         return 200, channels
+
+    async def _h_active_threads(self, ctx: _Ctx) -> _Result:
+        """List Active Guild Threads: every thread of the guild not archived, newest first."""
+        guild = self._guild_or_404(ctx.params["guild_id"])
+        threads = [
+            copy.deepcopy(c)
+            for c in self.channels.values()
+            if c.get("guild_id") == guild["id"]
+            and c["type"] in _THREAD_TYPES
+            and not c["thread_metadata"]["archived"]
+        ]
+        threads.sort(key=lambda c: int(c["id"]), reverse=True)
+        return 200, {"threads": threads, "members": []}
 
     async def _h_get_member(self, ctx: _Ctx) -> _Result:
         guild = self._guild_or_404(ctx.params["guild_id"])
