@@ -89,6 +89,51 @@ async def identify(settings: Settings, *, code: str, redirect_uri: str) -> Ident
     )
 
 
+async def reread(settings: Settings, *, user_id: str, guild_id: str) -> Identity:
+    """The roles of `user_id` in `guild_id`, and whether they own it or hold Administrator or
+    Manage Server there, read again while a session lasts (the person's own token is not
+    kept): through the bot's token, the member and the guild's roles. SignInError when there
+    is no bot token or Discord does not answer."""
+    token = settings.secrets.discord_token
+    if token is None:
+        raise SignInError(Problem.MISCONFIGURED, "no DISCORD_TOKEN to read roles again with")
+    api = api_base(settings.secrets.discord_api_url)
+    bot = {"Authorization": f"Bot {token.get_secret_value()}"}
+    try:
+        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+            async with http.get(f"{api}/guilds/{guild_id}/members/{user_id}", headers=bot) as response:
+                # not a member of the guild (any more): no roles there
+                member = {} if response.status == 404 else await _body(response, "guild member")
+            guild: Any = {}
+            if settings.discord.manage_server_is_admin:
+                async with http.get(f"{api}/guilds/{guild_id}", headers=bot) as response:
+                    guild = await _body(response, "guild")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SignInError(Problem.UNREACHABLE, type(exc).__name__) from None
+    roles = frozenset(str(r) for r in member.get("roles") or ())
+    return Identity(
+        platform=Platform.DISCORD,
+        user_id=user_id,
+        team=guild_id,
+        roles=roles,
+        platform_admin=bool(member) and _holds_manage(guild, user_id, roles),
+    )
+
+
+def _holds_manage(guild: Any, user_id: str, roles: frozenset[str]) -> bool:
+    """Owner, or Administrator or Manage Server through @everyone or a role, from `/guilds/{id}`."""
+    if not isinstance(guild, dict) or not guild:
+        return False
+    if str(guild.get("owner_id")) == user_id:
+        return True
+    granted = 0
+    for role in guild.get("roles") or ():
+        if isinstance(role, dict) and str(role.get("id")) in roles | {str(guild.get("id"))}:
+            permissions = str(role.get("permissions") or "0")
+            granted |= int(permissions) if permissions.isdigit() else 0
+    return bool(granted & (ADMINISTRATOR | MANAGE_GUILD))
+
+
 def _basic(client_id: str, secret: str) -> str:
     """HTTP Basic credentials (RFC 6749 2.3.1), built by hand: aiohttp.BasicAuth is deprecated."""
     pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"

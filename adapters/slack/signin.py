@@ -85,8 +85,23 @@ async def identify(
     user_id, team = str(info.get(USER_ID) or ""), str(info.get(TEAM_ID) or "")
     if not user_id or info.get("sub") != claims.get("sub"):
         raise SignInError(Problem.MISMATCH, "userInfo is not the id_token's user")
-    name = str(info.get("name") or "")
-    directory = await _directory(settings, store, team, str(info.get(ENTERPRISE_ID) or "") or None)
+    return await reread(
+        settings,
+        store,
+        user_id=user_id,
+        team=team,
+        enterprise=str(info.get(ENTERPRISE_ID) or ""),
+        name=str(info.get("name") or ""),
+    )
+
+
+async def reread(
+    settings: Settings, store: AsyncStore, *, user_id: str, team: str, enterprise: str = "", name: str = ""
+) -> Identity:
+    """The user groups and admin flag of `user_id` in `team`, looked up as for a chat message
+    (`SlackDirectory`, which fails closed): at sign-in, and again while a session lasts, so
+    leaving a group takes the dashboard away as it takes the chat commands."""
+    directory = await _directory(settings, store, team, enterprise or None)
     if directory is None:
         # no bot token to look through: the user id alone decides, as for a one-time link
         return Identity(platform=Platform.SLACK, user_id=user_id, name=name, team=team)
@@ -96,6 +111,7 @@ async def identify(
         user_id=user_id,
         name=author.name,
         team=team,
+        enterprise=enterprise,
         roles=author.roles,
         platform_admin=author.platform_admin,
     )

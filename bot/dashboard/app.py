@@ -45,8 +45,9 @@ async def guard(
         return await handler(request)
     dash = request.app[DASHBOARD]
     sid = session_id(dash.secret, request.cookies.get(COOKIE))
-    kept = None if sid is None else await dash.store.run(StateStore.dashboard_session, sid, dash.clock.now())
-    session = None if kept is None else Session.of(kept)
+    now = dash.clock.now()
+    kept = None if sid is None else await dash.store.run(StateStore.dashboard_session, sid, now)
+    session = None if kept is None else await oauth.reread(dash, Session.of(kept), now)
     api = request.path.startswith(f"{PREFIX}/api/")
     if session is None:
         if api:

@@ -23,6 +23,7 @@ class Identity:
     user_id: str
     name: str = ""
     team: str = ""  # the Slack team or Discord guild the rights were read in
+    enterprise: str = ""  # the team's Enterprise Grid organisation, when Slack names one
     roles: frozenset[str] = frozenset()  # Slack user group ids / Discord role ids, where known
     platform_admin: bool = False  # Slack workspace admin or owner, Discord Manage Server
 

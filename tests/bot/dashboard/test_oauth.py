@@ -22,6 +22,7 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.dashboard.app import build_app
+from bot.dashboard.auth import ROLES_TTL
 from bot.dashboard.oauth import STATE_TTL, SpentStates
 from bot.dashboard.serve import dashboard_for
 from bot.log import setup_logging
@@ -213,6 +214,52 @@ async def test_the_thread_names_a_person_acting_from_the_dashboard_as_the_platfo
     assert said and all(s.startswith("primary-owner is looking") for s in said), said
     claimed = site.rt.state.ticket(ticket.id)
     assert claimed is not None and (claimed.assignee_id, claimed.assignee_name) == ("W111", "primary-owner")
+
+
+async def test_leaving_the_slack_staff_group_takes_the_dashboard_away_within_minutes(
+    serve: Serve, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    site = await serve(
+        '[slack]\nstaff_groups = ["S111"]\nworkspace_admins_are_admins = false\n', slack_env(fake_slack)
+    )
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    fake_slack.usergroups["S111"]["users"] = []  # the support lead takes W111 out of the group
+    # the groups read at sign-in stand as long as the chat's lookups keep them, then are read again
+    clock.advance(seconds=ROLES_TTL.total_seconds() - 1)
+    assert (await site.get("/admin/tickets"))[0] == 200
+    clock.advance(seconds=1)
+    assert (await site.get("/admin/tickets"))[0] == 403
+    fake_slack.usergroups["S111"]["users"] = ["W111"]  # and back: read again on the next look
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert (await site.get("/admin/tickets"))[0] == 200
+
+
+async def test_losing_the_discord_staff_role_takes_the_dashboard_away_within_minutes(
+    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
+) -> None:
+    settings = (
+        f'discord_guild = "{fake_discord.guild_id}"\n'
+        f'[discord]\nstaff_roles = ["{fake_discord.staff_role_id}"]\nmanage_server_is_admin = false\n'
+    )
+    site = await serve(settings, discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token})
+    assert (await site.get("/admin/signin/discord"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert (await site.get("/admin/tickets"))[0] == 200  # read again through the bot: still staff
+    fake_discord.members[fake_discord.guild_id][fake_discord.staff_user_id]["roles"] = []
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert (await site.get("/admin/tickets"))[0] == 403
+
+
+async def test_the_discord_owner_stays_admin_when_rights_are_read_again(
+    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
+) -> None:
+    site = await serve(
+        f'[discord]\ncommand_guilds = ["{fake_discord.guild_id}"]\n',
+        discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token},
+    )
+    assert (await site.get("/admin/signin/discord"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert (await site.get("/admin/audit"))[0] == 200
 
 
 async def test_the_authorize_request_is_slack_openid_connect(serve: Serve, fake_slack: FakeSlack) -> None:
