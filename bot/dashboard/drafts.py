@@ -22,7 +22,7 @@ from bot.answering.safety import redact_secrets
 from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
-from bot.dashboard.inputs import path_id, typed
+from bot.dashboard.inputs import path_id, redirect, status_of, typed
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
@@ -126,9 +126,7 @@ async def draft_page(request: web.Request) -> web.Response:
     if (refused := _admin(request)) is not None:
         return refused
     draft = await _draft(request)
-    return _page(
-        request, draft, title=draft.title, answer=draft.answer, message=request.query.get("message", "")
-    )
+    return _page(request, draft, title=draft.title, answer=draft.answer, message=status_of(request))
 
 
 async def _edited(request: web.Request) -> tuple[str, str, str]:
@@ -147,8 +145,7 @@ async def _edited(request: web.Request) -> tuple[str, str, str]:
 
 
 def _back(request: web.Request, draft: Draft, message: str) -> web.Response:
-    url = request.app.router["draft"].url_for(id=str(draft.id)).with_query(message=message)
-    return web.Response(status=302, headers={"Location": str(url)})
+    return redirect(request, request.app.router["draft"].url_for(id=str(draft.id)), message)
 
 
 async def _save(request: web.Request, draft: Draft, title: str, answer: str) -> bool:

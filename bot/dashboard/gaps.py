@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
-from bot.dashboard.inputs import path_id
+from bot.dashboard.inputs import path_id, redirect, status_of
 from bot.dashboard.pages import record
 from bot.dashboard.reach import reach_of
 from bot.dashboard.refusals import Refusal
@@ -100,15 +100,14 @@ async def gap_page(request: web.Request) -> web.Response:
         tickets=tickets[:20],
         live=dash.host is not None,
         reopen_asks=dash.settings.insights.gap_reopen_asks,
-        message=request.query.get("message", ""),
+        message=status_of(request),
         labels=STATUS_LABELS,
         kinds=KIND_LABELS,
     )
 
 
 def _back(request: web.Request, gap: GapRecord, message: str) -> web.Response:
-    url = request.app.router["gap"].url_for(id=str(gap.id)).with_query(message=message)
-    return web.Response(status=302, headers={"Location": str(url)})
+    return redirect(request, request.app.router["gap"].url_for(id=str(gap.id)), message)
 
 
 def _not_running(request: web.Request) -> web.Response:

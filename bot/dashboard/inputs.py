@@ -1,24 +1,29 @@
-"""What a dashboard request brings in from outside, made fit to use: the id in its path and
-the text typed into its forms.
+"""What a dashboard request brings in from outside, made fit to use: the id in its path, the
+text typed into its forms, and the status line a redirect carries to the page it leads to.
 
-A path is anyone's to write (it is in any link a staff member may be sent), so an id is a
-store's integer or not found; and typed text is redacted as the chat redacts what is typed
-there.
+A path or a query string is anyone's to write (it is in any link a staff member may be
+sent), so an id is a store's integer or not found, and a status line is shown only when the
+dashboard wrote it, for this session; typed text is redacted as the chat redacts what is
+typed there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 
 from aiohttp import web
+from yarl import URL
 
 from bot.core import LONG_TEXT
-from bot.dashboard.context import DASHBOARD
+from bot.dashboard.context import DASHBOARD, SESSION
 from bot.privacy.redaction import Redactor
 
 ID_MAX = 2**63 - 1  # the stores' integer keys (SQLite's integer, PostgreSQL's bigint)
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() would also take "+1", " 1" and "١"
+STATUS, SIGNED = "message", "sig"  # the query parameters a status line travels in
 
 
 def path_id(request: web.Request) -> int:
@@ -38,3 +43,25 @@ async def typed(request: web.Request, text: str) -> str:
     if len(text) > LONG_TEXT:  # a pasted log: scanned off the event loop, as the core does
         return await asyncio.to_thread(redactor.redact, text)
     return redactor.redact(text)
+
+
+def redirect(request: web.Request, url: URL, status: str) -> web.Response:
+    """302 to `url`, to show `status` there (post/redirect/get: a reload repeats nothing).
+    The line is signed for this session: the page shows it as its own, and no link can."""
+    query = {STATUS: status, SIGNED: _signature(request, status)}
+    return web.Response(status=302, headers={"Location": str(url.with_query(query))})
+
+
+def status_of(request: web.Request) -> str:
+    """The status line `redirect` sent this request with; "" for one a link made up."""
+    status = request.query.get(STATUS, "")
+    given = request.query.get(SIGNED, "")
+    # as bytes: compare_digest raises on a str that is not ASCII, which a query may hold
+    if status and hmac.compare_digest(_signature(request, status).encode(), given.encode("utf-8", "replace")):
+        return status
+    return ""
+
+
+def _signature(request: web.Request, status: str) -> str:
+    text = f"{request[SESSION].sid}\x00{status}".encode("utf-8", "replace")
+    return hmac.new(request.app[DASHBOARD].secret.encode(), text, hashlib.sha256).hexdigest()

@@ -26,7 +26,7 @@ from aiohttp import web
 from bot.answering.pipeline import AnswerPipeline
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
-from bot.dashboard.inputs import typed
+from bot.dashboard.inputs import redirect, status_of, typed
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.reach import full_admin
 from bot.dashboard.refusals import Refusal
@@ -140,7 +140,7 @@ async def knowledge_page(request: web.Request) -> web.Response:
         live=dash.host is not None,
         folder=str(dash.settings.knowledge_dir),
         linkable=linkable,
-        message=request.query.get("message", ""),
+        message=status_of(request),
     )
 
 
@@ -154,8 +154,7 @@ async def reindex(request: web.Request) -> web.Response:
     report = await dash.host.knowledge.reindex()
     described = report.describe()
     await record(request, "knowledge reindex", described.splitlines()[0])
-    url = request.app.router["knowledge"].url_for().with_query(message=described[:MESSAGE_LIMIT])
-    return web.Response(status=302, headers={"Location": str(url)})
+    return redirect(request, request.app.router["knowledge"].url_for(), described[:MESSAGE_LIMIT])
 
 
 async def why(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
-from bot.dashboard.inputs import path_id, typed
+from bot.dashboard.inputs import path_id, redirect, status_of, typed
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -153,7 +153,7 @@ async def _ticket(request: web.Request) -> Ticket:
 
 async def ticket_page(request: web.Request) -> web.Response:
     ticket = await _ticket(request)
-    return await _page(request, ticket, request.query.get("message", ""))
+    return await _page(request, ticket, status_of(request))
 
 
 async def _page(request: web.Request, ticket: Ticket, message: str, status: int = 200) -> web.Response:
@@ -222,8 +222,7 @@ def _channel(request: web.Request, ticket: Ticket) -> Channel | None:
 
 def _back(request: web.Request, ticket: Ticket, message: str) -> web.Response:
     """To the ticket's page, saying what happened (post/redirect/get: a reload repeats nothing)."""
-    url = request.app.router["ticket"].url_for(id=str(ticket.id)).with_query(message=message)
-    return web.Response(status=302, headers={"Location": str(url)})
+    return redirect(request, request.app.router["ticket"].url_for(id=str(ticket.id)), message)
 
 
 async def _done(
