@@ -88,7 +88,17 @@ def mention_tag(mention: Mention) -> str | None:
 
 # -- Markdown to mrkdwn -----------------------------------------------------------------------
 
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+# an escaped backtick opens no code span (CommonMark)
+_CODE_SPAN = re.compile(r"(?<!\\)(`+)(.+?)\1", re.DOTALL)
+# CommonMark's escapes: a backslash before ASCII punctuation makes it a literal character.
+# Quoted text (bot/privacy/redaction.py `literal`) relies on them to show what people typed.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+# While the markup around them is converted, escaped characters are held as private-use
+# characters no pattern here matches, then let go as what Slack shows literally.
+_HELD = 0xF0000
+_HELD_CHAR = re.compile("[\U000f0021-\U000f007e]")
+# Slack has no escapes: its own formatting marks are kept from pairing up by zero-width spaces.
+_SLACK_FORMATTING = frozenset("*_~`")
 _LINK_OR_AUTOLINK = re.compile(
     r"\[(?P<label>[^\[\]]*)\]\(\s*<?(?P<url>[^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
     r"|<(?P<auto>(?:https?|mailto):[^<>\s]+)>"
@@ -106,19 +116,39 @@ def _emphasis(escaped: str) -> str:
     return text.replace(_BOLD_MARK, "*")
 
 
+def _held(char: str) -> str:
+    return chr(_HELD + ord(char))
+
+
+def _let_go(text: str, *, shown: bool = True) -> str:
+    """Held characters back as themselves: escaped for mrkdwn where they are shown, as they
+    were where they are part of a URL."""
+
+    def one(match: re.Match[str]) -> str:
+        char = chr(ord(match.group()) - _HELD)
+        if not shown:
+            return char
+        if char in _SLACK_FORMATTING:
+            return f"{_ZWSP}{char}{_ZWSP}"
+        return escape(char)
+
+    return _HELD_CHAR.sub(one, text).replace(_ZWSP + _ZWSP, _ZWSP)
+
+
 def _prose(text: str) -> str:
+    text = _ESCAPED.sub(lambda m: _held(m.group(1)), text)
     out: list[str] = []
     pos = 0
     for match in _LINK_OR_AUTOLINK.finditer(text):
         out.append(_emphasis(escape(text[pos : match.start()])))
         if match.group("auto"):
-            out.append(link(match.group("auto"), ""))
+            out.append(link(_let_go(match.group("auto"), shown=False), ""))
         else:
             label = _BOLD.sub(lambda m: m.group(2), match.group("label"))
-            out.append(link(match.group("url"), label))
+            out.append(link(_let_go(match.group("url"), shown=False), label))
         pos = match.end()
     out.append(_emphasis(escape(text[pos:])))
-    return "".join(out)
+    return _let_go("".join(out))
 
 
 def inline(text: str) -> str:

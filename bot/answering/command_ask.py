@@ -13,6 +13,7 @@ from bot.answering.responder import Responder
 from bot.conversation import log_context, thread_title
 from bot.messages import say
 from bot.ports import Channel
+from bot.privacy.redaction import quoted
 from bot.types import Command, ConversationRef, InboundMessage, Outcome, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,13 @@ async def _thread_for_command(
         root = await channel.send(
             Reply(
                 conversation=command.conversation,
-                text=say("asked_by", language, who=command.invoker.display, question=thread_title(question)),
+                # the asker's name and words, as typed: not a link or bold under the bot's name
+                text=say(
+                    "asked_by",
+                    language,
+                    who=quoted(command.invoker.display),
+                    question=quoted(thread_title(question)),
+                ),
             )
         )
         if root.conversation.thread is not None:

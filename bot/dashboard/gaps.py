@@ -25,7 +25,7 @@ from bot.dashboard.reach import reach_of
 from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age
 from bot.insights.gaps import ALL
-from bot.privacy.redaction import quoted
+from bot.privacy.redaction import quoted_plain
 from bot.store import StateStore
 from bot.store.gaps import GapKind, GapRecord, GapStatus
 from bot.store.queue import Reach
@@ -59,7 +59,7 @@ async def gaps_list(request: web.Request) -> web.Response:
     return render(
         request,
         "gaps.html",
-        gaps=[replace(g, representative=quoted(g.representative)) for g in found[:LISTED]],
+        gaps=[replace(g, representative=quoted_plain(g.representative)) for g in found[:LISTED]],
         statuses=[s.value for s in GapStatus],
         chosen="all" if statuses == ALL else statuses[0].value,
         live=dash.host is not None,
@@ -95,8 +95,8 @@ async def gap_page(request: web.Request) -> web.Response:
     return render(
         request,
         "gap.html",
-        gap=replace(gap, representative=quoted(gap.representative)),
-        questions=[(quoted(question), age(now - at)) for question, at in questions],
+        gap=replace(gap, representative=quoted_plain(gap.representative)),
+        questions=[(quoted_plain(question), age(now - at)) for question, at in questions],
         tickets=tickets[:20],
         live=dash.host is not None,
         reopen_asks=dash.settings.insights.gap_reopen_asks,

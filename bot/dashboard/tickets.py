@@ -38,7 +38,7 @@ from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
 from bot.ports import Channel
-from bot.privacy.redaction import quoted
+from bot.privacy.redaction import quoted_plain
 from bot.store import StateStore
 from bot.store.queue import Reach
 from bot.text import parse_user_id
@@ -47,11 +47,14 @@ from bot.types import Author, ConversationRef, Ticket, TicketStatus, Turn
 SHOWN = 200  # rows of the queue: the newest; more is a filter away
 QUOTED = 200  # characters of a question the queue quotes (its template shows 160, cut at a word)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark's: a backslash before punctuation
 
 
 def _markdown_line(text: str) -> Markup:
-    """A brief line's `**bold**` as <strong>, everything else escaped."""
-    return Markup(_BOLD.sub(r"<strong>\1</strong>", str(escape(text))))
+    """A brief line's `**bold**` as <strong>, its Markdown escapes (what people wrote, quoted
+    `literal`ly) as the characters they stand for, everything else escaped."""
+    strong = _BOLD.sub(r"<strong>\1</strong>", str(escape(text)))
+    return Markup(_ESCAPED.sub(r"\1", strong))
 
 
 def _named(ps: PlatformSettings) -> list[str]:
@@ -111,7 +114,7 @@ async def queue(request: web.Request) -> web.Response:
     people = dict.fromkeys(_named_in(dash.settings, reach), "") | dict(assignees)
     # the start of each, redacted (a pasted log is not scanned whole to show a line of it),
     # off the event loop the bot answers on
-    questions = await asyncio.to_thread(lambda: [quoted(t.question, QUOTED) for t in page.tickets])
+    questions = await asyncio.to_thread(lambda: [quoted_plain(t.question, QUOTED) for t in page.tickets])
     rows = [
         {"ticket": t, "age": age(now - t.created_at), "sla": sla_state(t, now), "question": question}
         for t, question in zip(page.tickets, questions, strict=True)
@@ -182,8 +185,8 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
     def redacted() -> tuple[list[Turn], list[dict[str, Any]]]:
         # and so is what the timeline quotes of them: the asker's reply that reopened it, a reason
         return (
-            [replace(turn, text=quoted(turn.text)) for turn in history],
-            [event | {"detail": quoted(event["detail"] or "")} for event in events],
+            [replace(turn, text=quoted_plain(turn.text)) for turn in history],
+            [event | {"detail": quoted_plain(event["detail"] or "")} for event in events],
         )
 
     # 200 turns with pasted logs take seconds to scan: off the event loop the bot answers on

@@ -26,7 +26,7 @@ from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import Asked
 from bot.messages import say
 from bot.ports import Channel, Clock
-from bot.privacy.redaction import quoted
+from bot.privacy.redaction import quoted, quoted_plain
 from bot.store import AsyncStore, StateStore
 from bot.types import (
     ActionKind,
@@ -123,7 +123,7 @@ def card(
         context = replace(context, answer=quoted(context.answer))
     lines = [
         f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
-        f"From {ticket.asker_name or ticket.asker_id}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
+        f"From {quoted(ticket.asker_name or ticket.asker_id)}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
         *brief(
             shown,
             context,
@@ -146,8 +146,9 @@ def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply
     first = original or say("escalated_no_staff", ticket.language, ticket=ticket.id)
     return Reply(
         conversation=posted,
-        # the note is the bot's own words, but whatever it quotes is a copy the bot made
-        text=quoted(f"{first}\n_{status_line(ticket)}_"),
+        # the note is the bot's own words (their Markdown kept), but whatever it quotes is a
+        # copy the bot made; the status names a person as they call themselves
+        text=f"{quoted_plain(first)}\n_{quoted(status_line(ticket))}_",
         kind=ReplyKind.ESCALATION,
         buttons=ticket_buttons(ticket, ticket.language),
     )

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -24,7 +25,7 @@ from bot.config import Settings
 from bot.errors import StoreError, SupportBotError
 from bot.insights.collect import Report, collect
 from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, Period, Scope
-from bot.privacy.redaction import quoted
+from bot.privacy.redaction import quoted, quoted_plain
 
 
 class ReportFormat(StrEnum):
@@ -177,19 +178,19 @@ def _channel_line(report: Report) -> str:
     )
 
 
-def shown(report: Report) -> Report:
+def shown(report: Report, quote: Callable[[str], str] = quoted_plain) -> Report:
     """The report as it is written out, in any format: the questions people wrote (the top
-    questions, the gaps') through `quoted`, as every copy the bot makes of them, since a report
-    is pasted into wikis, tickets and chat."""
+    questions, the gaps') through `quoted_plain` (`quoted` in Markdown), as every copy the bot
+    makes of them, since a report is pasted into wikis, tickets and chat."""
     return replace(
         report,
-        top_questions=tuple((quoted(q), n) for q, n in report.top_questions),
-        gaps=tuple(replace(g, question=quoted(g.question)) for g in report.gaps),
+        top_questions=tuple((quote(q), n) for q, n in report.top_questions),
+        gaps=tuple(replace(g, question=quote(g.question)) for g in report.gaps),
     )
 
 
 def to_text(report: Report, markdown: bool = False) -> str:
-    report = shown(report)
+    report = shown(report, quoted if markdown else quoted_plain)
     defs = report.definitions
     heading = "## " if markdown else ""
     parts = [

@@ -37,6 +37,7 @@ from types import MappingProxyType
 
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.config_privacy import PrivacySettings, RedactKind
+from bot.markdown import literal
 from bot.patterns import lazy_pattern
 from bot.privacy.cards import card_spans
 from bot.privacy.cards import luhn_valid as luhn_valid  # where tests and callers found it
@@ -59,8 +60,16 @@ NATIONAL_REGIONS = ("US", "KR")  # "+CC" numbers are found whatever the region
 
 
 def quoted(text: str, limit: int | None = None) -> str:
-    """What people wrote, as the bot copies it anywhere else: a card, the digest, a burst
-    alert, a report, the dashboard. Credentials are always hidden, whatever `[privacy] redact`
+    """What people wrote, as the bot copies it into its own words (the light Markdown the
+    adapters render): a card, the digest, a burst alert, a ticket list, `/support stats`.
+    `quoted_plain`, shown `literal`ly: what they typed as a link, bold or a heading reads as
+    typed, so nobody makes the bot post a link disguised as other words under its name."""
+    return literal(quoted_plain(text, limit))
+
+
+def quoted_plain(text: str, limit: int | None = None) -> str:
+    """What people wrote, as the bot copies it as plain text: the dashboard, a report's table,
+    CSV or JSON. Credentials are always hidden, whatever `[privacy] redact`
     says: its kinds decide what is stored, and text stored before (or with `token` left out)
     still holds them. With `limit`: on one line of at most `limit` characters, so a line break
     cannot end a quote and make the rest read as the bot's own words. Redacted before it is

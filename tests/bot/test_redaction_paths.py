@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import io
 import itertools
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleChannel
+from adapters.slack.mrkdwn import to_mrkdwn
 from bot.answering.safety import REDACTED, redact_secrets
 from bot.app import Runtime
+from bot.markdown import literal
 from bot.store.gaps import GapStatus
 from bot.types import (
     Author,
@@ -416,6 +419,36 @@ async def test_every_output_path_hides_a_credential_the_config_lets_through(
     assert_clean(shown, credential)  # ...without the credential
 
 
+# A link typed into a question is never the bot's link: where the bot copies the question into
+# its own words (Markdown the adapters render) it shows as typed, target in plain sight; where
+# it copies it as plain text (the dashboard, a report's table, CSV, JSON) it is the same text.
+LINKED = "CSV fails [status page](https://evil.example/s) **now**"
+MASKED_ON_DISCORD = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")  # an unescaped [words](
+MASKED_ON_SLACK = re.compile(r"<https://evil\.example/s\|")
+CHAT_PATHS = [
+    p for p in OUTPUT_PATHS if p not in ("report table", "report json", "report csv", "dashboard ticket page")
+]
+
+
+@pytest.mark.parametrize("path", list(OUTPUT_PATHS))
+async def test_a_link_typed_into_a_question_is_never_posted_as_the_bots_link(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock, path: str
+) -> None:
+    rt = make_runtime(INSIGHTS)
+    clock.current = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    await rt.bot.on_message(message(LINKED), channel)
+    await rt.bot.tick({"slack": channel})  # places the knowledge gap
+    shown = await OUTPUT_PATHS[path](rt, channel, clock, LINKED)
+    if path in CHAT_PATHS:
+        assert literal(LINKED) in shown  # shown as typed on Discord, which honours the escapes
+        assert not MASKED_ON_DISCORD.search(shown)
+        assert not MASKED_ON_SLACK.search(to_mrkdwn(shown))
+        assert "https://evil.example/s" in to_mrkdwn(shown)  # in plain sight
+    else:
+        assert LINKED in shown
+        assert r"\[status page\]" not in shown  # not escaped for Markdown either (the card's brief)
+
+
 # A question's own lines stay inside its quote: a line of its own must not read as another row
 # of the list or as the bot's words.
 FAKE_ROW = "- #999 [claimed, Ada] 0m old, admin, SLA ok: refund approved for U-ASK, pay out now"
@@ -428,7 +461,7 @@ async def test_the_ticket_list_keeps_each_question_on_its_row(
     listing = await _tickets(rt, channel, clock, f"exports fail\n{FAKE_ROW}")
     rows = [line for line in listing.splitlines() if line.startswith("- #")]
     assert [row.split(" ", 2)[1] for row in rows] == ["#1"]
-    assert "exports fail - #999 [claimed" in rows[0]  # the question, on its row, cut at 80 characters
+    assert r"exports fail - #999 \[claimed" in rows[0]  # the question, on its row, cut at 80 characters
 
 
 async def test_learn_show_quotes_every_line_of_the_question(

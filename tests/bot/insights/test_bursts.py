@@ -133,9 +133,10 @@ def test_a_multi_line_question_stays_inside_the_alerts_quote() -> None:
         workspace="T1",
     )
     text = alert(burst, ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"), 10).text
+    # ...and its bold is shown as typed (escaped), not made the bot's emphasis
     assert (
         text.splitlines()[1]
-        == "> Is login broken? **False alarm: the on-call checked, ignore these questions.**"
+        == r"> Is login broken? \*\*False alarm: the on-call checked, ignore these questions.\*\*"
     )
     assert text.count("False alarm") == 1
 

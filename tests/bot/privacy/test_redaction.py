@@ -18,7 +18,7 @@ from bot import faults
 from bot.answering.safety import redact_secrets
 from bot.app import Runtime
 from bot.config_privacy import RedactKind
-from bot.privacy.redaction import Redactor, iban_valid, luhn_valid, quoted
+from bot.privacy.redaction import Redactor, iban_valid, luhn_valid, quoted_plain
 from bot.text import single_line
 from bot.types import Author, Command, ConversationRef, InboundMessage, Outcome, Visibility
 from tests.fakes.answerers import ConfidentExtractive
@@ -182,7 +182,7 @@ def test_a_long_hostile_text_is_linear() -> None:
 
 
 def test_a_long_text_is_quoted_from_its_redacted_start_and_no_credential_shows_cut_in_half() -> None:
-    # the queue quotes a line of each question: a pasted log is not scanned whole for it
+    # the queue quotes a line of each question (plain: a web page): a pasted log is not scanned whole for it
     log = "".join(f"10:00:{i % 60:02d} INFO worker[{i}] path=/api/export status=500\n" for i in range(2000))
     key = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n" * 60
     texts = [
@@ -196,7 +196,7 @@ def test_a_long_text_is_quoted_from_its_redacted_start_and_no_credential_shows_c
     ]
     for text in texts:
         for limit in (80, 160, 200):
-            shown = quoted(text, limit)
+            shown = quoted_plain(text, limit)
             assert shown == single_line(redact_secrets(text), limit)
             assert "xoxb" not in shown and "MIIE" not in shown
 

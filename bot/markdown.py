@@ -1,0 +1,38 @@
+"""The core's text is light Markdown that each adapter renders (Discord natively, Slack through
+adapters/slack/mrkdwn.py). What people wrote, copied into the bot's own words, must not be
+rendered: `literal` makes it show exactly as typed. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A bare URL is left as typed: every renderer shows (and links) it as itself, which disguises
+# nothing, and a backslash in it would break the link. It ends at a bracket, which is escaped.
+_BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\[\]]+", re.IGNORECASE)
+# What makes Markdown anywhere in a line: escapes, code, emphasis, strike, spoilers, links.
+_INLINE_MARKUP = re.compile(r"[\\`*_~|\[\]]")
+# What makes Markdown at the start of a line: headings (and Discord's "-#" small text),
+# quotes, list items ("1." and "1)" too).
+_LINE_MARKUP = re.compile(r"^([ \t]*)([#>+-]|[0-9]{1,9}(?=[.)]))", re.MULTILINE)
+
+
+def literal(text: str) -> str:
+    """`text` with every character that would make Markdown backslash-escaped (CommonMark's
+    escapes, which Discord honours and Slack's conversion reads), so it shows as written:
+    `[a](https://x)` stays those characters, the URL in plain sight; `**a**` is no bold."""
+    parts: list[str] = []
+    pos = 0
+    for url in _BARE_URL.finditer(text):
+        parts.append(_INLINE_MARKUP.sub(r"\\\g<0>", text[pos : url.start()]))
+        parts.append(url.group())
+        pos = url.end()
+    parts.append(_INLINE_MARKUP.sub(r"\\\g<0>", text[pos:]))
+    return _LINE_MARKUP.sub(_escape_line_start, "".join(parts))
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, mark = match.groups()
+    # a list number is made plain by escaping what follows it: "1\." (a backslash before a
+    # digit is no escape)
+    return f"{indent}\\{mark}" if not mark.isdigit() else f"{indent}{mark}\\"

@@ -1,0 +1,71 @@
+"""`literal`: what people wrote shows as typed on both platforms, never as the bot's markup.
+
+Discord renders the core's Markdown itself and honours a backslash before any punctuation;
+Slack's is converted by adapters/slack/mrkdwn.py, driven here for real. Both are checked on
+the same text: Discord by its escape rule, Slack by what its conversion puts out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.discord.render import render_reply
+from adapters.slack.mrkdwn import to_mrkdwn
+from bot.markdown import literal
+from bot.types import ConversationRef, Reply
+
+DISCORD_ESCAPE = re.compile(r"\\([^0-9A-Za-z\s])")  # Discord's escape rule
+SLACK_LINK = re.compile(r"<[^<>|]+\|[^<>]+>")  # a link whose words hide its target
+ZWSP = "\u200b"
+
+
+def on_discord(text: str) -> str:
+    """What Discord shows of a reply's text: its content, escapes taken as literal characters."""
+    [message] = render_reply(
+        Reply(conversation=ConversationRef(platform="discord", workspace="1", channel="2"), text=text)
+    )
+    return DISCORD_ESCAPE.sub(r"\1", message.content)
+
+
+def on_slack(text: str) -> str:
+    """What Slack shows of the mrkdwn: entities decoded, the zero-width spaces unseen."""
+    return html.unescape(to_mrkdwn(text)).replace(ZWSP, "")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "[Reset your password here](https://evil.example/phish)",
+        "[Staff portal: verify here](<https://evil.example/login>)",
+        "**Ticket #12** resolved, no action needed",
+        "__urgent__ ~~old~~ ||hidden|| `code` *soft* _soft_",
+        "# Big heading\n> a quote\n-# small print\n- a list\n1. first\n2) second",
+        r"C:\Users\me\*.txt and a \[bracket\]",
+    ],
+)
+def test_what_people_typed_shows_as_typed_on_both_platforms(typed: str) -> None:
+    shown = literal(typed)
+    assert on_discord(shown) == typed
+    assert on_slack(shown) == typed
+    assert not SLACK_LINK.search(to_mrkdwn(shown))
+
+
+def test_a_bare_url_is_left_whole_so_it_still_links_to_what_it_shows() -> None:
+    typed = "see https://docs.example/a_b_c?x=*1* and my_file"
+    assert literal(typed) == r"see https://docs.example/a_b_c?x=*1* and my\_file"
+
+
+# Text without URLs (no h, t or p: neither "http" nor "mailto"), dense in Markdown's marks.
+MARKDOWN_ISH = st.text(alphabet=" \nab#>*+-_~`|[]()\\<>&!:/.1@", max_size=60)
+
+
+@given(MARKDOWN_ISH)
+def test_any_text_shows_as_typed_on_both_platforms(typed: str) -> None:
+    shown = literal(typed)
+    assert on_discord(shown) == typed.strip() or not typed.strip()
+    assert on_slack(shown) == typed.strip("\n")
