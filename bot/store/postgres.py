@@ -373,8 +373,9 @@ def connect(url: str) -> PgDatabase:
         reason = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
         raise StoreError(
             f"cannot connect to the PostgreSQL database at {shown}: {reason}. Check that the server "
-            "is running and reachable from here, and the user, password and database name in "
-            "SUPPORTBOT_DATABASE_URL (or [store] url); unset both to use SQLite in the data directory."
+            "is running and reachable from here, and the user, password (any @ / ? # [ in it written "
+            "%40 %2F %3F %23 %5B) and database name in SUPPORTBOT_DATABASE_URL (or [store] url); "
+            "unset both to use SQLite in the data directory."
         ) from None
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,
