@@ -89,6 +89,12 @@ def copy_command(
         return
     if result.held:
         typer.echo(f"Deleted {sum(result.held.values())} rows the target held before (--replace).")
+    if result.scrubbed:
+        where = ", ".join(f"{table}: {count}" for table, count in result.scrubbed.items())
+        typer.echo(
+            f"{sum(result.scrubbed.values())} text values held a NUL character, which PostgreSQL "
+            f"cannot store; each was copied with U+FFFD in its place ({where})."
+        )
     typer.echo(
         f"Copied {result.total} rows in {len(result.rows)} tables from {result.source} to {result.target} "
         f"in {seconds:.1f} s. {result.source} was not changed."

@@ -1,10 +1,11 @@
 """Text from outside made safe once, where it enters the core: pure functions, no I/O.
 
 Platforms deliver whatever their clients send. Python strings can hold lone UTF-16
-surrogates ("\\ud800"), which no UTF-8 encoder accepts: SQLite, JSON logs and the
-platforms' HTTP APIs would each fail on them far from where they came in, and the question
-would be lost. They are replaced with U+FFFD (what a UTF-8 decoder shows for a bad byte),
-so the rest of the core only ever sees text it can store, log and send.
+surrogates ("\\ud800"), which no UTF-8 encoder accepts, and NUL ("\\u0000" in an event's
+JSON), which PostgreSQL's text refuses (SQLite keeps it): the store, JSON logs and the
+platforms' HTTP APIs would each fail on one of them far from where it came in, and the
+question would be lost. Both are replaced with U+FFFD (what a UTF-8 decoder shows for a bad byte), so the rest
+of the core only ever sees text it can store, log and send on either backend.
 
 Identifiers people type or buttons carry (ticket, draft and answer numbers, user ids) are
 parsed here too, into values of a sane shape or None, so a caller answers "that is not a
@@ -40,7 +41,10 @@ _MENTION = re.compile(rf"<@!?([\w.-]{{1,{MAX_USER_ID}}})(?:\|[^>\n]{{0,200}})?>"
 
 
 def scrub(text: str) -> str:
-    """`text` with every lone surrogate replaced by U+FFFD; a proper pair becomes its character."""
+    """`text` with every NUL and lone surrogate replaced by U+FFFD; a proper pair becomes its
+    character. `text` itself when nothing needed changing."""
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
     try:
         text.encode("utf-8")
         return text  # the common case: nothing to do, no copy

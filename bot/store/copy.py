@@ -12,6 +12,9 @@ What it owns, and why each step is there:
 * tables go in foreign-key order (a ticket before its events), primary keys kept, rows streamed
   in batches with COPY; then every identity column continues after the largest copied id, so
   the rows the bot writes next do not collide with copied ones.
+* text PostgreSQL cannot hold (a NUL, which SQLite keeps) is made safe as the bot makes text
+  arriving from a platform safe (bot/text.py `scrub`), and the values changed are counted:
+  one such character is no reason to leave the whole install behind.
 
 It speaks SQL through the two backends' own modules (bot/store/store.py, bot/store/postgres.py).
 """
@@ -29,6 +32,7 @@ from bot.errors import StoreError
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.store import open_database, open_readonly, open_state, snapshot
 from bot.store.urls import is_database_url, redact_url
+from bot.text import scrub
 
 if TYPE_CHECKING:
     from bot.store.postgres import PgDatabase
@@ -53,6 +57,8 @@ class CopyResult:
     rows: dict[str, int]  # table -> rows copied (on a dry run: to copy), in copy order
     held: dict[str, int] = field(default_factory=dict)  # the target's rows before (deleted with replace)
     upgraded: list[str] = field(default_factory=list)  # migrations run on a copy of an older source
+    # table -> text values holding what PostgreSQL cannot store (a NUL), copied with U+FFFD instead
+    scrubbed: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
 
     @property
@@ -161,6 +167,7 @@ def _fill(
     if absent:
         raise StoreError(f"the target lacks the tables {', '.join(absent)}: is it another application's?")
     rows: dict[str, int] = {}
+    scrubbed: dict[str, int] = {}
     # all or nothing: a failure below leaves the target as it was. A big table's COPY or
     # delete takes longer than the bot's statements may (bot/store/postgres_session.py)
     with target.unhurried(), target.conn:
@@ -175,13 +182,13 @@ def _fill(
                 target.execute(f'delete from "{table}"')
         for table in order:
             columns = _columns(db, table, target)
-            rows[table] = target.copy_rows(table, columns, _read(db, table, columns, batch))
+            rows[table] = target.copy_rows(table, columns, _read(db, table, columns, batch, scrubbed))
             log.info("copied %d rows of %s", rows[table], table)
             if on_table is not None:
                 on_table(table, rows[table])
         for table in order:  # the next id of each table comes after the copied ones
             target.restart_identities(table)
-    return CopyResult(source=source, target=shown, rows=rows, held=held, upgraded=upgraded)
+    return CopyResult(source=source, target=shown, rows=rows, held=held, upgraded=upgraded, scrubbed=scrubbed)
 
 
 def copy_order(db: Database) -> list[str]:
@@ -207,12 +214,20 @@ def _columns(db: Database, table: str, target: PgDatabase) -> list[str]:
     return columns
 
 
-def _read(db: Database, table: str, columns: Sequence[str], batch: int) -> Iterator[tuple[Any, ...]]:
-    """Every row of `table`, fetched `batch` at a time."""
+def _read(
+    db: Database, table: str, columns: Sequence[str], batch: int, scrubbed: dict[str, int]
+) -> Iterator[tuple[Any, ...]]:
+    """Every row of `table`, fetched `batch` at a time, its text made safe to store; how many
+    values that changed is counted in `scrubbed[table]`."""
     names = ", ".join(_quote(c) for c in columns)
     cursor = db.execute(f"select {names} from {_quote(table)}")
     while chunk := cursor.fetchmany(batch):
-        yield from chunk
+        for row in chunk:
+            safe = tuple(scrub(value) if isinstance(value, str) else value for value in row)
+            changed = sum(a is not b for a, b in zip(safe, row, strict=True))
+            if changed:
+                scrubbed[table] = scrubbed.get(table, 0) + changed
+            yield safe
 
 
 def _count(db: Database | PgDatabase, table: str) -> int:

@@ -268,6 +268,15 @@ async def test_lone_surrogates_in_commands_and_buttons_are_made_safe(
     )
 
 
+async def test_a_nul_in_a_question_is_made_safe(rt: Runtime, channel: ConsoleChannel) -> None:
+    """A NUL ("\\u0000" in an event's JSON) is kept by SQLite but refused by PostgreSQL's text:
+    replaced on arrival, so a state.db never holds what its move to PostgreSQL could not."""
+    unknown = message("Do you ship to the moon\x00?")
+    assert await rt.bot.on_message(unknown, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert ticket.question == "Do you ship to the moon\ufffd?"
+
+
 # -- 4. the adapter supervisor's back-off --------------------------------------------------
 
 

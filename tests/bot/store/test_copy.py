@@ -185,6 +185,27 @@ def test_an_older_state_db_is_copied_through_an_upgraded_copy(tmp_path: Path, pg
     assert _digest(old) == before
 
 
+def test_a_nul_sqlite_kept_is_copied_as_u_fffd_and_counted(tmp_path: Path, pg_url: str) -> None:
+    """A message whose text held a NUL (kept by SQLite, from before the bot replaced it on
+    arrival; PostgreSQL's text cannot hold one) is no reason to leave the install behind."""
+    store = StateStore(tmp_path / "state.db")
+    for n, text in enumerate(["hello", "paste:\x00end\x00"]):
+        store.add_message(
+            thread(), role="user", text=text, at=NOW, author=Author(id="U1"), platform_id=f"n{n}"
+        )
+    store.close()
+    result = copy_state(tmp_path / "state.db", pg_url)
+    assert result.rows["messages"] == 2 and result.scrubbed == {"messages": 1}
+    copied = StateStore(pg_url)
+    try:
+        texts = [
+            row[0] for row in copied.db.execute("select text from messages order by platform_id").fetchall()
+        ]
+    finally:
+        copied.close()
+    assert texts == ["hello", "paste:\ufffdend\ufffd"]
+
+
 def test_what_is_not_a_state_database_is_refused_with_a_reason(tmp_path: Path, pg_url: str) -> None:
     with pytest.raises(StoreError, match="no SQLite database"):
         copy_state(tmp_path / "missing.db", pg_url)

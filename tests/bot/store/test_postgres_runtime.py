@@ -49,3 +49,26 @@ async def test_a_question_is_answered_with_state_in_postgresql_and_reported(
         now=clock.now() + timedelta(minutes=1),
     )
     assert json.loads(text)["metrics"]["questions"] == 1
+
+
+async def test_a_question_holding_a_nul_is_answered_with_state_in_postgresql(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    """A NUL ("\\u0000" in an event's JSON) reaches PostgreSQL, whose text cannot hold one,
+    as U+FFFD: the question is answered, not lost to "something went wrong"."""
+    rt = make_runtime(env={"SUPPORTBOT_DATABASE_URL": pg_url})
+    channel = ConsoleChannel(io.StringIO())
+    message = InboundMessage(
+        id="q\x00",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
+        author=Author(id="U-ASK", name="Ann\x00"),
+        text="How long does a refund take to arrive?\x00",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+    assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
+    [(_, reply)] = channel.posted
+    assert reply.kind == ReplyKind.ANSWER and "five to seven business days" in reply.text
+    record = rt.state.answer(int(reply.buttons[0].value))
+    assert record is not None and record.question == "How long does a refund take to arrive?\ufffd"
