@@ -107,8 +107,10 @@ async def queue(request: web.Request) -> web.Response:
     reach = reach_of(request)
     platforms = [r.platform for r in reach]
     wanted = QueueFilter.from_query(request.query, platforms)
-    page = await dash.store.run(StateStore.ticket_queue, wanted.query(reach), now, SHOWN)
-    channels, assignees = await dash.store.run(
+    # both read every ticket of the reach (with "all", its whole history, seconds of it on a
+    # big install): on the reports lane, never holding up the one the bot answers through
+    page = await dash.store.report(StateStore.ticket_queue, wanted.query(reach), now, SHOWN)
+    channels, assignees = await dash.store.report(
         StateStore.queue_people_and_channels, wanted.reach(reach), wanted.status.statuses
     )
     people = dict.fromkeys(_named_in(dash.settings, reach), "") | dict(assignees)

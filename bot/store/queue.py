@@ -94,6 +94,7 @@ class QueuePage:
     total: int  # how many match
 
 
+STAFF_TICKETS = 1000  # a workspace's newest tickets whose workers are offered to assign to
 _ACTIVE_SQL = "status in ('open', 'claimed')"
 _CLOCKED = f"{_ACTIVE_SQL} and coalesce(sla_stage, 0) != {SlaStage.WAITING_FOR_HOURS}"
 _SLA_SQL = {
@@ -167,26 +168,33 @@ class TicketQueueRepository(Repository):
         ).fetchall()
         return channels, sorted((str(row[0]), str(row[1] or row[0])) for row in people)
 
-    def workspace_staff(self, platform: str, workspace: str) -> list[tuple[str, str]]:
-        """The (id, name) of the people seen working `workspace`'s tickets: who claimed,
-        resolved or reassigned one (rights there were checked when they did), who was assigned
-        one, and who wrote in a ticket's thread as staff. Staff by a user group or role are
-        known this way: the settings name the group, not its members."""
-        where, params = Reach(platform=platform, only=frozenset({workspace})).sql()
-        tickets = f"select {{}} from tickets where {where}"
+    def workspace_staff(
+        self, platform: str, workspace: str, recent: int = STAFF_TICKETS
+    ) -> list[tuple[str, str]]:
+        """The (id, name) of the people seen working `workspace`'s `recent` newest tickets: who
+        claimed, resolved or reassigned one (rights there were checked when they did), who was
+        assigned one, and who wrote in a ticket's thread as staff. Staff by a user group or
+        role are known this way: the settings name the group, not its members. The newest
+        only: an admin's ticket page asks on the bot's own lane, and a workspace's whole
+        history is seconds of reading (today's team is who worked its recent tickets)."""
         rows = self.db.execute(
-            f"select actor_id, null from ticket_events where ticket_id in ({tickets.format('id')}) "
+            # the newest by id, read from the primary key's end. By the conversation key alone
+            # (it starts with the platform): a condition on `platform` would have SQLite read
+            # all of the platform's tickets by its index, then sort them
+            "with recent as (select id, conversation, assignee_id from tickets "
+            "where conversation like ? escape '\\' order by id desc limit ?) "
+            "select actor_id, null from ticket_events where ticket_id in (select id from recent) "
             f"and event in ({', '.join('?' for _ in _WORKED)}) and coalesce(actor_id, '') != '' "
             "union all "
-            f"select author_id, author_name from messages where conversation in "
-            f"({tickets.format('conversation')}) and role = 'staff' and coalesce(author_id, '') != '' "
+            "select author_id, author_name from messages where conversation in "
+            "(select conversation from recent) and role = 'staff' and coalesce(author_id, '') != '' "
             "union all "
             # whom an admin assigned: the event's detail, and the ticket's current assignee
-            f"select detail, null from ticket_events where ticket_id in ({tickets.format('id')}) "
+            "select detail, null from ticket_events where ticket_id in (select id from recent) "
             "and event = 'reassigned' and coalesce(detail, '') != '' "
             "union all "
-            f"select assignee_id, null from tickets where {where} and coalesce(assignee_id, '') != ''",
-            [*params, *_WORKED, *params, *params, *params],
+            "select assignee_id, null from recent where coalesce(assignee_id, '') != ''",
+            [like_prefix(f"{platform}:{workspace}:"), recent, *_WORKED],
         ).fetchall()
         people: dict[str, str] = {}
         for person, name in rows:

@@ -184,3 +184,33 @@ def test_the_staff_seen_working_a_workspaces_tickets_are_that_workspaces_alone(s
         assert store.workspace_staff("slack", "T9") == []
     finally:
         store.close()
+
+
+def test_the_staff_seen_working_a_workspace_are_those_of_its_newest_tickets(state: Path | str) -> None:
+    # an admin's ticket page asks on the bot's own lane: not a read of the workspace's whole history
+    store = StateStore(state)
+    try:
+        at = NOW - timedelta(hours=1)
+        for thread, worker in (("old", "U-LEFT"), ("mid", "U-MID"), ("new", "U-NOW")):
+            ticket = _open(store, "C1", thread, hours_ago=2)
+            store.transition_ticket(
+                ticket,
+                to=TicketStatus.CLAIMED,
+                allowed_from=(TicketStatus.OPEN,),
+                actor=Author(id=worker),
+                at=at,
+            )
+            ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread=thread)
+            store.add_message(
+                ref, role="staff", text="on it", at=at, author=Author(id=f"{worker}-GRP", name="G")
+            )
+        _open(store, "C1", "other", hours_ago=1, workspace="T2")  # newer, of another workspace
+        assert [p for p, _ in store.workspace_staff("slack", "T1", recent=2)] == [
+            "U-MID",
+            "U-MID-GRP",
+            "U-NOW",
+            "U-NOW-GRP",
+        ]
+        assert "U-LEFT" in dict(store.workspace_staff("slack", "T1"))  # within the default's 1000
+    finally:
+        store.close()
