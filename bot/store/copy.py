@@ -7,8 +7,11 @@ What it owns, and why each step is there:
   an older version is first copied aside (SQLite's backup) and that copy is migrated, so the
   same schema is on both sides; one from a newer version is refused.
 * the target is migrated with the same migrations as at start, then filled in one transaction:
-  a failure anywhere leaves it without a row. A target whose tables already hold rows is
-  refused unless `replace` says to delete them first: it is never merged into.
+  a failure anywhere leaves it without a row. Another application's database (tables, but
+  no record of supportbot's migrations) is refused before anything is created in it
+  (bot/store/migrations.py `check`), on a dry run as well. A target whose
+  tables already hold rows is refused unless `replace` says to delete them first: it is
+  never merged into.
 * tables go in foreign-key order (a ticket before its events), primary keys kept, rows streamed
   in batches with COPY; then every identity column continues after the largest copied id, so
   the rows the bot writes next do not collide with copied ones.
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
-from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.migrations import STATE_MIGRATIONS, check
 from bot.store.store import open_database, open_readonly, open_state, snapshot
 from bot.store.urls import is_database_url, redact_url
 from bot.text import scrub
@@ -163,9 +166,6 @@ def _fill(
     from bot.store.postgres import PgDatabase
 
     assert isinstance(target, PgDatabase)  # open_state gives one for a PostgreSQL URL
-    absent = [t for t in order if t not in set(target.table_names())]
-    if absent:
-        raise StoreError(f"the target lacks the tables {', '.join(absent)}: is it another application's?")
     rows: dict[str, int] = {}
     scrubbed: dict[str, int] = {}
     # all or nothing: a failure below leaves the target as it was. A big table's COPY or
@@ -236,7 +236,8 @@ def _count(db: Database | PgDatabase, table: str) -> int:
 
 
 def _held_without_migrating(target_url: str, order: list[str]) -> dict[str, int]:
-    """What the target's state tables hold now, read without changing it (a dry run)."""
+    """What the target's state tables hold now, read without changing it (a dry run): after the
+    check a real copy makes before migrating it (another application's database is refused)."""
     try:
         from bot.store.postgres import connect
     except ImportError:
@@ -245,6 +246,7 @@ def _held_without_migrating(target_url: str, order: list[str]) -> dict[str, int]
         ) from None
     target = connect(target_url)
     try:
+        check(target, STATE_MIGRATIONS, where=redact_url(target_url))
         with target.unhurried():  # counting a big table's rows takes a while
             present = set(target.table_names())
             return {t: n for t in order if t in present and (n := _count(target, t))}

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
+from bot.errors import StoreError
+
 # the steps from 0005 on live in migrations_later.py, a module of its own to stay short
 from bot.store.migrations_later import (
     _state_v5_insights,
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     StateDatabase: TypeAlias = Database | PgDatabase  # what steps and repositories run on
 
 Migration = tuple[str, Callable[["StateDatabase"], None]]
+
+# the table in which each database records the migrations applied to it, by name
+RECORD = "_migrations"
 
 
 def _state_v1(db: StateDatabase) -> None:
@@ -284,7 +289,7 @@ def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
     """Whether a SQLite database has any of `migrations` to apply, read with the driver
     alone: opening the catalog on the `supportbot ask` path needs no sqlite-utils."""
     try:
-        done = {row[0] for row in conn.execute("select name from _migrations")}
+        done = {row[0] for row in conn.execute(f"select name from {RECORD}")}
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return True  # a new file
@@ -292,26 +297,59 @@ def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
     return any(name not in done for name, _ in migrations)
 
 
-def migrate(db: StateDatabase, migrations: list[Migration]) -> list[str]:
-    """Apply the migrations `db` has not seen yet; return the names applied."""
-    if "_migrations" not in db.table_names():
-        try:
-            db.table("_migrations").create({"name": str, "applied_at": str}, pk="name")
-        except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc):
-                raise  # else another process made it since the look: theirs serves
-    done = {row["name"] for row in db.table("_migrations").rows}
+def migrate(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> list[str]:
+    """Apply the migrations `db` has not seen yet; return the names applied. A database `check`
+    refuses is refused before anything is written to it (`where` names it in the StoreError).
+    No migrations: nothing is read or written (the database is only opened)."""
+    if not migrations:
+        return []
+    done = check(db, migrations, where=where)
     applied: list[str] = []
     for name, step in migrations:
         if name in done:
             continue
         with transaction(db):
-            # read again under the step's write lock: another process (`supportbot migrate` or
-            # `doctor` beside a starting `run`) may have applied it while this one waited
-            if db.execute("select 1 from _migrations where name = ?", [name]).fetchone() is not None:
+            if RECORD not in db.table_names():
+                # made in the first step's transaction: a step that fails (a login that may not
+                # create tables) leaves no trace, and on SQLite the write lock is waited for
+                # (BEGIN IMMEDIATE) where a CREATE on its own failed at once when others raced
+                db.table(RECORD).create({"name": str, "applied_at": str}, pk="name")
+            elif db.execute(f"select 1 from {RECORD} where name = ?", [name]).fetchone() is not None:
+                # read again under the step's write lock: another process (`supportbot migrate` or
+                # `doctor` beside a starting `run`) may have applied it while this one waited
                 continue
             step(db)
             at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
-            db.execute("insert into _migrations (name, applied_at) values (?, ?)", [name, at])
+            db.execute(f"insert into {RECORD} (name, applied_at) values (?, ?)", [name, at])
         applied.append(name)
     return applied
+
+
+def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> set[str]:
+    """The names of the migrations `db` records (none for an empty database), read without
+    changing it; a StoreError for a database these migrations must not touch: one holding
+    tables but no record of ours, or a record that is not ours (another application's)."""
+    tables = db.table_names()
+    if RECORD not in tables:
+        theirs = [t for t in tables if not t.startswith("sqlite_")]
+        if theirs:
+            raise StoreError(
+                f"{where} holds tables that are not supportbot's ({_few(theirs)}) and no record of "
+                "supportbot's migrations: is it another application's database? Nothing was "
+                "changed. Give supportbot an empty database of its own."
+            )
+        return set()
+    done = {str(row[0]) for row in db.execute(f"select name from {RECORD}").fetchall()}
+    known = {name for name, _ in migrations}
+    unknown = sorted(done - known)
+    if unknown and known and not done & known:
+        raise StoreError(
+            f"{where} has a {RECORD} table that is not supportbot's (it records {_few(unknown)}): "
+            "is it another application's database? Nothing was changed. Give supportbot an "
+            "empty database of its own."
+        )
+    return done
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")

@@ -31,14 +31,14 @@ from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
 from bot.store.lanes import Lane, LaneClosed
 from bot.store.metrics import MetricsRepository
-from bot.store.migrations import STATE_MIGRATIONS, migrate
+from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
 from bot.store.rows import one_statement, one_trip
 from bot.store.slack_installs import SlackInstallRepository
-from bot.store.store import DEFAULT_BUSY_TIMEOUT, open_state
+from bot.store.store import DEFAULT_BUSY_TIMEOUT, connect_state, migrate_state, open_state
 from bot.store.ticket_posts import TicketPostRepository
 from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
@@ -98,15 +98,11 @@ class StateStore(
         names of the migrations applied (none when it was up to date). Opening the store
         does the same, so this is for upgrading ahead of starting the workers."""
         target = settings.state_target
-        db = open_state(target, [])  # opened (and checked), nothing applied yet
+        db = connect_state(target)  # opened, nothing applied yet
         try:
-            if not is_database_url(target):
-                return migrate(db, STATE_MIGRATIONS)
-            from bot.store.postgres import MIGRATION_LOCK, PgDatabase
-
-            assert isinstance(db, PgDatabase)
-            with db.lock(MIGRATION_LOCK):  # workers starting now wait, then find nothing to do
-                return migrate(db, STATE_MIGRATIONS)
+            # on PostgreSQL under the lock of migrating: workers starting now wait, then find
+            # nothing left to do
+            return migrate_state(db, target, STATE_MIGRATIONS)
         finally:
             db.close()
 

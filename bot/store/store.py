@@ -34,9 +34,11 @@ __all__ = [
     "IntegrityError",
     "NotFoundError",
     "Repository",
+    "connect_state",
     "is_database_url",
     "iso",
     "like_prefix",
+    "migrate_state",
     "open_database",
     "open_state",
     "parse_time",
@@ -56,7 +58,7 @@ def open_database(
     try:
         with advice(path):
             db = Database(conn)
-            migrate(db, migrations)
+            migrate(db, migrations, where=str(path))
             return db
     except BaseException:
         close_quietly(conn)
@@ -70,21 +72,42 @@ def open_state(
     Migrations run on open either way; on PostgreSQL one process at a time applies them."""
     if not is_database_url(target):
         return open_database(Path(target), migrations, busy_timeout=busy_timeout)
+    db = connect_state(target)
     try:
-        from bot.store.postgres import MIGRATION_LOCK, connect
+        migrate_state(db, target, migrations)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def connect_state(target: Path | str) -> StateDatabase:
+    """The state database opened, nothing applied (`supportbot migrate` then says what it applies)."""
+    if not is_database_url(target):
+        return Database(connect_sqlite(Path(target)))  # its errors are advice already
+    try:
+        from bot.store.postgres import connect
     except ImportError:
         raise StoreError(
             "a PostgreSQL database is configured (SUPPORTBOT_DATABASE_URL or [store] url) but its "
             "driver is not installed: pip install 'supportbot[postgres]'"
         ) from None
-    db = connect(str(target))
-    try:
-        with db.lock(MIGRATION_LOCK):
-            migrate(db, migrations)
-    except BaseException:
-        db.close()
-        raise
-    return db
+    return connect(str(target))
+
+
+def migrate_state(db: StateDatabase, target: Path | str, migrations: list[Migration]) -> list[str]:
+    """Apply to `db` (opened on `target`) the migrations it has not seen; the names applied.
+    The drivers' errors become a StoreError saying what to check; on PostgreSQL one process
+    at a time migrates, and the others then find nothing left to do."""
+    if not is_database_url(target):
+        with advice(Path(target)):
+            return migrate(db, migrations, where=str(target))
+    from bot.store.postgres import MIGRATION_LOCK, PgDatabase
+    from bot.store.postgres_advice import advice as pg_advice
+
+    assert isinstance(db, PgDatabase)
+    with pg_advice(str(target)), db.lock(MIGRATION_LOCK):
+        return migrate(db, migrations, where=redact_url(str(target)))
 
 
 def open_readonly(path: Path) -> Database:

@@ -206,6 +206,21 @@ def test_a_nul_sqlite_kept_is_copied_as_u_fffd_and_counted(tmp_path: Path, pg_ur
     assert texts == ["hello", "paste:\ufffdend\ufffd"]
 
 
+def test_another_applications_database_is_refused_before_anything_is_made_in_it(
+    install: Path, pg_url: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as theirs:
+        theirs.execute("create table messages (id serial primary key, body text)")
+    for dry_run in (True, False):
+        with pytest.raises(StoreError, match="another application's database"):
+            copy_state(install / "state.db", pg_url, dry_run=dry_run)
+    with psycopg.connect(pg_url) as theirs:
+        query = "select table_name from information_schema.tables where table_schema = current_schema()"
+        assert [row[0] for row in theirs.execute(query)] == ["messages"]
+
+
 def test_what_is_not_a_state_database_is_refused_with_a_reason(tmp_path: Path, pg_url: str) -> None:
     with pytest.raises(StoreError, match="no SQLite database"):
         copy_state(tmp_path / "missing.db", pg_url)

@@ -77,14 +77,15 @@ def test_a_migration_another_process_applied_while_this_one_waited_is_not_run_ag
     """`supportbot migrate` beside a starting `run` on one SQLite file: the second to get the
     write lock finds the step applied, and neither fails."""
     path = tmp_path / "state.db"
-    open_database(path, []).conn.close()  # the file and its `_migrations` table
+    base: Migration = ("0000_base", lambda db: None)  # what a release before the step applied
+    open_database(path, [base]).conn.close()  # the file and its `_migrations` table
     runs: list[str] = []
 
     def add_column(db: object) -> None:
         runs.append("ran")
         db.execute("create table extra (id integer primary key)")  # type: ignore[attr-defined]
 
-    steps: list[Migration] = [("0001_extra", add_column)]
+    steps: list[Migration] = [base, ("0001_extra", add_column)]
     other = connect_sqlite(path)
     other.execute("begin immediate")  # another process holds the write lock, mid-migration
     outcome: dict[str, object] = {}

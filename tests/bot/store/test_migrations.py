@@ -1,0 +1,86 @@
+"""Migrations meeting a database they must not change: another application's, one whose
+login may not create tables. Each is refused with a reason (the bot, `supportbot migrate`)
+before anything is written to it."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.errors import StoreError
+from bot.store import StateStore
+
+
+def _run(state: Path | str, *statements: str) -> None:
+    """`statements` run by another program, through the driver alone."""
+    if isinstance(state, Path):
+        with closing(sqlite3.connect(state)) as conn:
+            for statement in statements:
+                conn.execute(statement)
+            conn.commit()
+        return
+    with psycopg.connect(state, autocommit=True) as pg:
+        for statement in statements:
+            pg.execute(statement)
+
+
+def _tables(state: Path | str) -> list[str]:
+    if isinstance(state, Path):
+        with closing(sqlite3.connect(state)) as conn:
+            return [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")]
+    with psycopg.connect(state) as pg:
+        query = "select table_name from information_schema.tables where table_schema = current_schema()"
+        return [str(r[0]) for r in pg.execute(query)]
+
+
+def _migrate_command(state: Path | str, tmp_path: Path) -> tuple[int, str]:
+    """`supportbot migrate` on the state database: its exit code and what it printed."""
+    if isinstance(state, Path):
+        args, env = ["migrate", "--data", str(state.parent)], {"SUPPORTBOT_DATABASE_URL": None}
+    else:
+        args, env = ["migrate", "--data", str(tmp_path / "data")], {"SUPPORTBOT_DATABASE_URL": state}
+    done = CliRunner().invoke(app, args, env=env)
+    assert not isinstance(done.exception, sqlite3.Error | psycopg.Error), done.exception  # no traceback
+    return done.exit_code, done.output
+
+
+def test_another_applications_database_is_refused_and_left_as_it_was(
+    state: Path | str, tmp_path: Path
+) -> None:
+    _run(
+        state,
+        "create table messages (id integer primary key, body text)",
+        "insert into messages (id, body) values (1, 'theirs')",
+    )
+    with pytest.raises(StoreError, match="another application's database") as caught:
+        StateStore(state)
+    assert "messages" in str(caught.value)
+    code, output = _migrate_command(state, tmp_path)
+    assert code == 2 and "another application's database" in output
+    assert _tables(state) == ["messages"]  # not even the record of migrations was made
+
+
+def test_a_login_that_may_not_create_tables_is_told_what_to_grant(pg_url: str) -> None:
+    """PostgreSQL 15 and later: a user may not create tables in a schema it does not own unless
+    granted CREATE, the public schema included (a new install's usual first start)."""
+    role = f"bot_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        schema = admin.execute("select current_schema()").fetchone()[0]  # type: ignore[index]
+        admin.execute(f"create role {role} login")
+        admin.execute(f"grant usage on schema {schema} to {role}")
+    try:
+        with pytest.raises(StoreError, match="may not create supportbot's tables") as caught:
+            StateStore(pg_url.replace("postgres:@", f"{role}:@"))  # trust auth: logs in as the role
+        assert "GRANT CREATE ON SCHEMA" in str(caught.value) and schema in str(caught.value)
+        assert _tables(pg_url) == []  # the failed first step left no `_migrations` either
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"drop owned by {role}")  # its grant on the schema
+            admin.execute(f"drop role {role}")
