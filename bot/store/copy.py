@@ -8,8 +8,8 @@ What it owns, and why each step is there:
   same schema is on both sides; one from a newer version is refused.
 * the target is migrated with the same migrations as at start, then filled in one transaction:
   a failure anywhere leaves it without a row. Another application's database (tables, but
-  no record of supportbot's migrations) is refused before anything is created in it
-  (bot/store/migrations.py `check`), on a dry run as well. A target whose
+  no record of supportbot's migrations) or a newer supportbot's is refused before anything
+  is created in it (bot/store/migrations.py `check`), on a dry run as well. A target whose
   tables already hold rows is refused unless `replace` says to delete them first: it is
   never merged into.
 * tables go in foreign-key order (a ticket before its events), primary keys kept, rows streamed

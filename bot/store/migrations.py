@@ -286,15 +286,16 @@ CATALOG_MIGRATIONS: list[Migration] = [
 
 
 def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
-    """Whether a SQLite database has any of `migrations` to apply, read with the driver
-    alone: opening the catalog on the `supportbot ask` path needs no sqlite-utils."""
+    """Whether a SQLite database has any of `migrations` to apply, or records one they do not
+    hold (a newer version's, which `migrate` refuses), read with the driver alone: opening
+    the catalog on the `supportbot ask` path needs no sqlite-utils."""
     try:
         done = {row[0] for row in conn.execute(f"select name from {RECORD}")}
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return True  # a new file
         raise
-    return any(name not in done for name, _ in migrations)
+    return done != {name for name, _ in migrations}
 
 
 def migrate(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> list[str]:
@@ -328,7 +329,9 @@ def migrate(db: StateDatabase, migrations: list[Migration], *, where: str = "the
 def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> set[str]:
     """The names of the migrations `db` records (none for an empty database), read without
     changing it; a StoreError for a database these migrations must not touch: one holding
-    tables but no record of ours, or a record that is not ours (another application's)."""
+    tables but no record of ours (another application's), or one recording a migration they
+    do not hold (a newer supportbot's, whose schema this code does not know: running on it
+    could write what the newer code cannot read)."""
     tables = db.table_names()
     if RECORD not in tables:
         theirs = [t for t in tables if not t.startswith("sqlite_")]
@@ -347,6 +350,12 @@ def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the d
             f"{where} has a {RECORD} table that is not supportbot's (it records {_few(unknown)}): "
             "is it another application's database? Nothing was changed. Give supportbot an "
             "empty database of its own."
+        )
+    if unknown:
+        raise StoreError(
+            f"{where} was written by a newer supportbot (migration {_few(unknown)}, unknown to "
+            "this version): upgrade this worker to the release that wrote it, or a later one. "
+            "Nothing was changed."
         )
     return done
 

@@ -4,6 +4,7 @@ one is migrated on open, and one already current is opened with the driver alone
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,23 @@ def test_a_folder_where_the_catalog_should_be_is_a_clear_error(tmp_path: Path) -
     with pytest.raises(StoreError, match="could not be removed to start afresh") as raised:
         Catalog(path)
     assert str(path) in str(raised.value) and (path / "inside").is_dir()  # nothing of it deleted
+
+
+def test_a_catalog_a_newer_supportbot_wrote_is_rebuilt_because_it_is_a_cache(tmp_path: Path) -> None:
+    """Its schema is one this version does not know (a downgrade on the same data directory):
+    thrown away like a damaged one, where state.db would be refused."""
+    path = tmp_path / "catalog.db"
+    Catalog(path).close()
+    with closing(sqlite3.connect(path)) as newer:
+        newer.execute("alter table files add column region text not null default 'eu'")
+        newer.execute("insert into _migrations (name, applied_at) values ('9999_next', 'x')")
+        newer.commit()
+    assert pending(sqlite3.connect(path), CATALOG_MIGRATIONS)
+
+    catalog = Catalog(path)
+    assert "region" not in [row[1] for row in catalog.conn.execute("pragma table_info(files)")]
+    assert not pending(catalog.conn, CATALOG_MIGRATIONS)
+    catalog.close()
 
 
 def test_a_catalog_from_before_a_migration_is_migrated_on_open_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""Migrations meeting a database they must not change: another application's, one whose
-login may not create tables. Each is refused with a reason (the bot, `supportbot migrate`)
-before anything is written to it."""
+"""Migrations meeting a database they must not change: another application's, one a newer
+supportbot migrated, one whose login may not create tables. Each is refused with a reason
+(the bot, `supportbot migrate`) before anything is written to it."""
 
 from __future__ import annotations
 
@@ -65,6 +65,17 @@ def test_another_applications_database_is_refused_and_left_as_it_was(
     code, output = _migrate_command(state, tmp_path)
     assert code == 2 and "another application's database" in output
     assert _tables(state) == ["messages"]  # not even the record of migrations was made
+
+
+def test_a_database_a_newer_supportbot_migrated_is_refused(state: Path | str, tmp_path: Path) -> None:
+    """An older worker (or a rollback of the package) meeting the database a newer release
+    migrated: its code does not know that schema, so it does not run on it."""
+    StateStore(state).close()
+    _run(state, "insert into _migrations (name, applied_at) values ('9999_next', '2030-01-01 00:00:00')")
+    with pytest.raises(StoreError, match=r"newer supportbot \(migration 9999_next.*upgrade this worker"):
+        StateStore(state)
+    code, output = _migrate_command(state, tmp_path)
+    assert code == 2 and "upgrade this worker" in output and "up to date" not in output
 
 
 def test_a_login_that_may_not_create_tables_is_told_what_to_grant(pg_url: str) -> None:
