@@ -9,6 +9,7 @@ every `supportbot ask` opens, does not load sqlite-utils unless a migration has 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,8 @@ from bot.errors import StoreError
 # how long a connection waits for another one's write lock before giving up; long enough
 # for any write of ours to finish, short enough that a second bot on the same file is told so
 DEFAULT_BUSY_TIMEOUT = 5.0
+# how long to wait before asking again for a file another process is switching to WAL mode
+_WAL_RETRY = 0.005
 
 
 def connect(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
@@ -27,7 +30,7 @@ def connect(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
-            conn.execute("pragma journal_mode=wal")
+            _wal(conn, busy_timeout)
             # with WAL, NORMAL still survives a crash of the process; only an OS crash can
             # lose the last commits, and it avoids an fsync per event (about 10 ms here)
             conn.execute("pragma synchronous=normal")
@@ -36,6 +39,22 @@ def connect(path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite
             close_quietly(conn)  # a file that could not be opened is not held open (nor its WAL)
             raise
     return conn
+
+
+def _wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the file in WAL mode, waiting up to `busy_timeout` for the others opening it. The
+    switch needs the file to itself, and SQLite reports a busy file at once here rather than
+    waiting its busy timeout: processes opening a new state.db together (workers started at
+    once, `supportbot migrate` beside `run`) would each be told that another holds it."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("pragma journal_mode=wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if not ("locked" in str(exc) or "busy" in str(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_WAL_RETRY)
 
 
 @contextmanager

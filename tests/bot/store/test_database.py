@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,41 @@ def test_a_locked_database_names_the_likely_cause(tmp_path: Path) -> None:
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_new_state_db_another_process_is_opening_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers started together on a new state.db: switching the file to WAL needs it to
+    itself, and SQLite reports it busy at once there instead of waiting its busy timeout. The
+    opener waits for the other process rather than call the file locked by another bot."""
+    path = tmp_path / "state.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("begin immediate")  # another process opening the new file holds its write lock
+    switches: list[str] = []
+    real_connect = sqlite3.connect
+
+    def watched(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        """sqlite3's connection, its statements watched: the other process lets go of the
+        file once this one has been refused it (it asks to switch again)."""
+        conn = real_connect(*args, **kwargs)
+
+        def seen(sql: str) -> None:
+            if sql == "pragma journal_mode=wal":
+                switches.append(sql)
+                if len(switches) == 2:
+                    other.execute("rollback")
+
+        conn.set_trace_callback(seen)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", watched)
+    try:
+        store = StateStore(path)
+    finally:
+        other.close()
+    assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    store.close()
 
 
 def test_the_busy_timeout_is_the_connections(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """Migrations meeting a database they must not change: another application's, one a newer
 supportbot migrated, one whose login may not create tables. Each is refused with a reason
-(the bot, `supportbot migrate`) before anything is written to it."""
+(the bot, `supportbot migrate`) before anything is written to it. And several processes
+opening a new database at once each migrate it or wait, none told it is locked."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from contextlib import closing
 from pathlib import Path
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.errors import StoreError
 from bot.store import StateStore
+from bot.store.migrations import STATE_MIGRATIONS
 
 
 def _run(state: Path | str, *statements: str) -> None:
@@ -95,3 +98,33 @@ def test_a_login_that_may_not_create_tables_is_told_what_to_grant(pg_url: str) -
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute(f"drop owned by {role}")  # its grant on the schema
             admin.execute(f"drop role {role}")
+
+
+def test_processes_opening_a_new_database_together_each_migrate_or_wait(state: Path | str) -> None:
+    """Workers started at once on a new database: none is told it is locked by another."""
+    n = 4
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+    stores: list[StateStore] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            stores.append(StateStore(state))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    openers = [threading.Thread(target=open_it) for _ in range(n)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(60)
+    for store in stores:
+        store.close()
+    assert errors == []
+    store = StateStore(state)
+    try:
+        names = [r[0] for r in store.db.execute("select name from _migrations order by name").fetchall()]
+        assert names == [name for name, _ in STATE_MIGRATIONS]
+    finally:
+        store.close()
