@@ -204,9 +204,9 @@ class SupportBot:
         since = self.clock.now() - within
         return await self.store.run(StateStore.bot_conversations_since, platform, since, shards=shards)
 
-    async def last_heard(self, platform: str) -> str | None:
-        """The id of the newest message `platform` delivered to the bot (any process of it)."""
-        return await self.store.run(StateStore.last_heard, platform)
+    async def last_heard(self, platform: str, shards: Shards | None = None) -> str | None:
+        """The id of the newest message recorded on `platform` (on `shards`), by any process."""
+        return await self.store.run(StateStore.last_recorded, platform, shards=shards)
 
     async def handle(
         self,

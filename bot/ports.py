@@ -56,9 +56,10 @@ class Core(Protocol):
         where a new gateway holder catches up."""
         ...
 
-    async def last_heard(self, platform: str) -> str | None:
-        """The platform id of the newest message `platform` delivered, or None: after it, a
-        gateway connection that was lost may have missed new questions."""
+    async def last_heard(self, platform: str, shards: Shards | None = None) -> str | None:
+        """The platform id of the newest message recorded on `platform` (with `shards`, on those
+        shards only), or None: after it, a gateway connection that was lost may have missed
+        new questions."""
         ...
 
 
@@ -352,6 +353,8 @@ class ConversationStore(Protocol):
         shards: Shards | None = None,
     ) -> list[tuple[ConversationRef, str | None]]: ...
 
+    def last_recorded(self, platform: str, *, shards: Shards | None = None) -> str | None: ...
+
 
 class AnswerStore(Protocol):
     """Answers given, feedback on them, usage and model limits, and the reports from them."""
@@ -419,7 +422,8 @@ class TicketStore(Protocol):
 
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage: ...
 
-    def workspace_staff(self, platform: str, workspace: str, recent: int = ...) -> list[tuple[str, str]]: ...
+    # the default is bot/store/queue.py's STAFF_TICKETS
+    def workspace_staff(self, platform: str, workspace: str, recent: int = 1000) -> list[tuple[str, str]]: ...
 
     def queue_people_and_channels(
         self, reach: Sequence[Reach], statuses: Sequence[TicketStatus] | None

@@ -49,6 +49,7 @@ from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
+from bot.types import Shards
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -265,7 +266,7 @@ class DiscordAdapter:
         """After login, before the gateway: buttons and slash commands (synced once, by the
         client on this process's own shards)."""
         # before the gateway: nothing this session hears is in it yet
-        client.heard = await self.core.last_heard(PLATFORM)
+        client.heard = await self._heard_on(client)
         client.add_dynamic_items(SupportButton)
         support, admin = build_command_groups(client.handler)
         client.tree.add_command(support)
@@ -338,11 +339,18 @@ class DiscordAdapter:
         """A connection dropped: note the newest message heard, where a fresh session that
         follows (Discord may refuse to resume) reads back from."""
         try:
-            client.heard = await self.core.last_heard(PLATFORM)
+            client.heard = await self._heard_on(client)
         except Exception:  # the older mark stands: reading back from it only reads more
             log.warning(
                 "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True
             )
+
+    async def _heard_on(self, client: SupportClient) -> str | None:
+        """The newest message recorded on `client`'s shards: another set's holder hears on,
+        and its later messages must not move this set's mark past what this set missed."""
+        plan = self.plan
+        shards = Shards(plan.count, frozenset(self._shards_of(client))) if plan is not None else None
+        return await self.core.last_heard(PLATFORM, shards)
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""

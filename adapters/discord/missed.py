@@ -6,11 +6,14 @@ being replaced is heard by no one. `catch_up` in adapters/discord/standby.py rea
 conversations the bot takes part in; a new question is not in one yet: it is a mention in a
 channel (answered in a thread started from it). This reads those channels back.
 
-Which channels: the parents of the threads the bot talked in within `ACTIVE_WINDOW` (where
+Which channels: the parents of the threads the bot talked in within `ASKED_WINDOW` (where
 people ask it) and the channels the settings name with a mode other than off (on this
-holder's shards). From where: just before the newest message any delivery brought before
-this session began (`Core.last_heard`, read before the gateway connects, and again when a
-connection drops), less `MARGIN` for deliveries that arrive out of order across channels.
+holder's shards). From where: just before the newest message recorded on this holder's
+shards before this session began (`Core.last_heard`: read before the gateway connects, and
+again when a connection drops), less `MARGIN` for deliveries that arrive out of order across
+channels. Recorded messages, not the inbox's keys: the inbox forgets handled events after a
+week and does not say which guild they came from, so a quiet week, or another set of shards
+hearing on while this set's holder was dead, would move the mark past what was missed.
 Reading from earlier is safe: the inbox recognises a message handled before (its key, kept a
 week) and hands it to nothing. At most `HISTORY_CAP` messages a channel, the newest, and
 none older than `MISSED_WINDOW`: a question left that long is answered by people, not the bot.
@@ -32,7 +35,7 @@ import discord
 
 from adapters.discord.events import Events
 from adapters.discord.shards import ShardPlan
-from adapters.discord.standby import ACTIVE_WINDOW, CATCH_UP_CONCURRENCY, HISTORY_CAP
+from adapters.discord.standby import CATCH_UP_CONCURRENCY, HISTORY_CAP
 from adapters.discord.translate import PLATFORM
 from bot.channel_types import ChannelMode
 from bot.config import Settings
@@ -46,6 +49,9 @@ log = logging.getLogger("adapters.discord")  # the adapter's one logger (see cha
 MARGIN = timedelta(seconds=30)
 # a question asked longer ago than this, while the bot was down, is not answered late
 MISSED_WINDOW = timedelta(hours=24)
+# a channel where the bot started a thread this recently is one where people ask it (a quiet
+# week must not make the channel of the last question unknown)
+ASKED_WINDOW = timedelta(days=30)
 
 
 def heard_snowflake(platform_id: str | None) -> int | None:
@@ -72,7 +78,7 @@ async def question_channels(
 ) -> list[int]:
     """Where new questions are asked: the parents of the bot's recent threads, and the
     channels the settings name (not off), on `on`'s shards only."""
-    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW, on)
+    points = await core.active_conversations(PLATFORM, ASKED_WINDOW, on)
     found = {int(ref.channel) for ref, _ in points if ref.thread is not None and ref.channel.isdigit()}
     discord_settings = settings.discord
     for workspace in (None, *discord_settings.workspaces):

@@ -258,6 +258,20 @@ class ConversationRepository(Repository):
         ).fetchall()
         return [(ConversationRef.from_key(key), last) for key, last in rows]
 
+    def last_recorded(self, platform: str, *, shards: Shards | None = None) -> str | None:
+        """The platform id of the newest message recorded on `platform` (on `shards`, if
+        given), the bot's own posts included, or None: a mark of what the process that recorded
+        it had heard (adapters/discord/missed.py reads back from just before it). Not the
+        inbox's keys: those are forgotten after a week and name no guild, so a quiet week or
+        another set of shards hearing later messages would move the mark past what was missed."""
+        on_shards, shard_params = ("", []) if shards is None else _on_shards(shards)
+        row = self.db.execute(
+            "select m.platform_id from messages m join conversations c on c.key = m.conversation "
+            "where c.platform = ? and m.platform_id is not null" + on_shards + " order by m.id desc limit 1",
+            [platform, *shard_params],
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]:
         rows = self.db.execute(
             "select text from messages where conversation = ? and role = ? and at >= ? order by id",

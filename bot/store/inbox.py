@@ -95,16 +95,6 @@ class InboxRepository(WorkerRepository):
             [status, iso(now), post and post.message_id, post and post.conversation.key, key],
         )
 
-    def last_heard(self, platform: str) -> str | None:
-        """The platform id of the newest message a delivery brought (by when it was received),
-        or None: where reading back what a lost gateway connection missed may start. A message
-        handled before is recognised by its key, so starting early only reads more."""
-        row = self.db.execute(
-            "select key from inbox where platform = ? and key like ? order by received_at desc limit 1",
-            [platform, f"{platform}:msg:%"],
-        ).fetchone()
-        return None if row is None else str(row[0]).split(":", 2)[2]
-
     def prune_inbox(self, before: datetime) -> int:
         """Forget handled events older than `before` (platforms stop retrying within minutes),
         and button presses a dead process left unfinished (nothing to replay in them)."""

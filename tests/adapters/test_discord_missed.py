@@ -15,6 +15,7 @@ import pytest
 
 from adapters.discord.missed import MARGIN, MISSED_WINDOW, start_after
 from bot.app import Runtime
+from bot.delivery import INBOX_KEPT
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
     MESSAGES,
     answered,
@@ -25,6 +26,7 @@ from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
     running,
 )
 from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.timeout(60)
@@ -86,6 +88,29 @@ async def test_a_forum_post_made_while_the_bot_was_stopped_is_answered_once_it_i
     assert "refund" in answer.json["content"].lower()
     assert fake.requests_matching("GET", f"/guilds/{fake.guild_id}/threads/active", after=start)
     assert not fake.requests_matching("POST", MESSAGES, ok_post(before["id"]), after=start)
+
+
+async def test_a_question_asked_during_a_restart_after_a_quiet_week_is_answered(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+) -> None:
+    """The inbox forgets handled events after a week; the mark is the newest message recorded,
+    and the channel is known from the bot's threads of the last month."""
+    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+        clock.advance(days=8)  # a quiet week: the clock's tick prunes the inbox as it does
+        first.state.prune_inbox(clock.now() - INBOX_KEPT)
+    first.close()
+
+    missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
+    start = len(fake.requests)
+    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    async with running(second) as adapter:
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    assert "refund" in answer.json["content"].lower()
 
 
 async def test_a_fresh_install_answers_nothing_said_before_it_first_connected(

@@ -1,0 +1,86 @@
+"""Reading back what no connection heard (adapters/discord/missed.py) with sets of shards on
+workers sharing a PostgreSQL: a set's new holder reads back from the newest message recorded
+on its own shards, whatever another set's holder heard since (a real PostgreSQL, the fake
+Discord, tests/adapters/test_discord_shards.py's workers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from bot.store.leases import GatewayLease
+from tests.adapters.test_discord_adapter import MESSAGES, ok_post
+from tests.adapters.test_discord_shards import (  # noqa: F401
+    Guild,
+    Worker,
+    answered_by,
+    ask,
+    end_lease_session,
+    fake,
+    guilds,
+    make_worker,
+    ready,
+)
+from tests.adapters.test_discord_standby import DyingLease
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401
+from tests.fakes.clock import FakeClock
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_set_heard(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    pg_url: str,  # noqa: F811
+    clock: FakeClock,
+) -> None:
+    dying = DyingLease(pg_url)
+    a = make_worker("a", dying, pg_url)
+    b = make_worker("b", GatewayLease(pg_url), pg_url)
+    c = make_worker("c", GatewayLease(pg_url), pg_url)
+    try:
+        await a.start()
+        await ready(a)
+        await b.start()
+        await ready(b)
+        await c.start()
+        assert c.adapter.hold is not None
+        await asyncio.wait_for(c.adapter.hold.standing_by.wait(), 10)
+        assert a.adapter.hold is not None
+        lost = a.adapter.hold.name
+        mine = next(g for g in guilds if g.shard == a.adapter.shards[0])
+        theirs = next(g for g in guilds if g.shard == b.adapter.shards[0])
+        start = len(fake.requests)
+        first, _ = await ask(fake, mine, "How do I reset my password?")
+        assert await answered_by(fake, a, first, after=start) == a.presence.id
+
+        # a's host vanishes: its lease lasts until the server's keepalives notice (~30 s)
+        dying.dead = True
+        assert a.task is not None
+        a.task.cancel()
+        await asyncio.gather(a.task, return_exceptions=True)
+        # a new question in a's guild, heard by no one
+        missed = fake.build_message_create(
+            "How long does a refund take?", channel_id=mine.channel, mention_bot=True
+        )
+        # 45 s on (keepalives ~30 s + a standby's retry + login), b still hears its guild
+        fake._ids._last += 45_000 << 22  # the fake's snowflakes move on with the clock
+        clock.advance(seconds=45)
+        start = len(fake.requests)
+        other, _ = await ask(fake, theirs, "How do I reset my password?")
+        assert await answered_by(fake, b, other, after=start) == b.presence.id
+
+        start = len(fake.requests)
+        await end_lease_session(pg_url, lost)  # now c takes a's set
+        await asyncio.wait_for(c.adapter.wait_until_ready(), 20)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await c.adapter.drain(5)
+        assert fake.requests_matching("GET", f"/channels/{mine.channel}/messages", after=start)
+    finally:
+        await asyncio.gather(b.stop(), c.stop())
+        dying.dead = False
+        await dying.release()
