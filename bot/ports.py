@@ -460,6 +460,19 @@ class TicketStore(Protocol):
 
     def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]: ...
 
+    def claim_sla(
+        self,
+        ticket_id: int,
+        *,
+        stage: int,
+        due_at: datetime | None,
+        assignee_id: str | None,
+        until: datetime,
+        now: datetime,
+    ) -> bool: ...
+
+    def release_sla(self, ticket_id: int, claimed: datetime) -> None: ...
+
     def advance_sla(
         self,
         ticket_id: int,
@@ -470,6 +483,7 @@ class TicketStore(Protocol):
         to_stage: int,
         next_action_at: datetime | None,
         at: datetime,
+        claimed: datetime | None = None,
     ) -> bool: ...
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: typing.Any) -> None: ...

@@ -85,27 +85,35 @@ class SlaClock:
             text = say("sla_second_tier", ticket.language, ticket=ticket.id, waited=waited)
         else:
             return 0
-        # the step is claimed for a while before its post, and taken only once the post is out:
-        # a process that dies in between (kill -9 runs no handler) leaves the claim, which
-        # falls due again when it lapses, and another process says the reminder then. Said
-        # twice after a crash is better than never said
+        # the reminder is claimed for a while before its post, and the step taken only once the
+        # post is out: a process that dies in between (kill -9 runs no handler) leaves the claim,
+        # which lapses, and another process says the reminder then. Said twice after a crash is
+        # better than never said. The claim is a column of its own: the deadline stays what
+        # cards and lists show (bot/store/sla_clock.py)
         claimed = self.clock.now() + FIRING_LEASE
-        if not await self._step(ticket, stage, ticket.next_action_at, stage, claimed, now):
-            # someone else fired it (another process, or a transition in between), or staff
-            # replied or reassigned since this tick read the ticket (a new deadline)
+        if not await self.store.run(
+            StateStore.claim_sla,
+            ticket.id,
+            stage=stage,
+            due_at=ticket.next_action_at,
+            assignee_id=ticket.assignee_id,
+            until=claimed,
+            now=now,
+        ):
+            # someone else is saying it or has (another process, or a transition in between),
+            # or staff replied or reassigned since this tick read the ticket (a new deadline)
             return 0
         try:
             await channel.send(
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
             )
         except (Exception, asyncio.CancelledError):
-            # give the claim back so the next tick tries again at once. Only if nothing moved
-            # the ticket meanwhile (a claim sets its own clock, which must stay). A shutdown
-            # cancelling the post too: whether the platform took it is unknown
-            await self._step(ticket, stage, claimed, stage, ticket.next_action_at, now)
+            # give the claim back so the next tick tries again at once. A shutdown cancelling
+            # the post too: whether the platform took it is unknown
+            await self.store.run(StateStore.release_sla, ticket.id, claimed)
             raise
         # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
-        await self._step(ticket, stage, claimed, next_stage, due, now)
+        await self._step(ticket, stage, next_stage, due, now, claimed)
         log.info(
             "SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
         )
@@ -115,17 +123,18 @@ class SlaClock:
         return 1
 
     async def _step(
-        self, ticket: Ticket, stage: int, seen: datetime | None, to: int, due: datetime | None, now: datetime
+        self, ticket: Ticket, stage: int, to: int, due: datetime | None, now: datetime, claimed: datetime
     ) -> bool:
-        """Move `ticket`'s clock from `stage` and the deadline `seen` to `to` and `due`, if the
-        ticket still stands so (bot/store/tickets.py `advance_sla`)."""
+        """Move `ticket`'s clock from `stage` to `to` and `due`, if the ticket still stands as it
+        fell due, and end the claim its reminder was said under (bot/store/sla_clock.py)."""
         return await self.store.run(
             StateStore.advance_sla,
             ticket.id,
             from_stage=stage,
-            due_at=seen,
+            due_at=ticket.next_action_at,
             assignee_id=ticket.assignee_id,
             to_stage=to,
             next_action_at=due,
             at=now,
+            claimed=claimed,
         )

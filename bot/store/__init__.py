@@ -30,7 +30,8 @@ Modules, by concern:
   inbox.py          the durable event inbox and replay claims
   conversations.py  conversations, their flags and messages
   answers.py        answers, feedback, usage and model limits, /stats and knowledge gaps
-  tickets.py        tickets, their events, the SLA clock
+  tickets.py        tickets and their events
+  sla_clock.py      the SLA clock on tickets: deadlines due, reminders claimed and stepped
   ticket_posts.py   the messages that show a ticket (the note, staff's card)
   drafts.py         drafts of the learning loop
   jobs.py           once-only jobs, hourly claims, and `exclusive` (a cluster-wide advisory lock)

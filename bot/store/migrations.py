@@ -33,6 +33,7 @@ from bot.store.migrations_later import (
     _state_v14_answer_events,
     _state_v15_ticket_messages,
     _state_v16_dashboard_sessions,
+    _state_v17_sla_claims,
 )
 from bot.store.rows import transaction
 
@@ -277,6 +278,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0014_answer_events", _state_v14_answer_events),
     ("0015_ticket_messages", _state_v15_ticket_messages),
     ("0016_dashboard_sessions", _state_v16_dashboard_sessions),
+    ("0017_sla_claims", _state_v17_sla_claims),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -288,6 +288,14 @@ def _state_v16_dashboard_sessions(db: StateDatabase) -> None:
     db.table("dashboard_sessions").create_index(["platform", "user_id"])
 
 
+def _state_v17_sla_claims(db: StateDatabase) -> None:
+    """A reminder being said is claimed in a column of its own (`sla_claimed_until`,
+    bot/escalation/sla.py), where the claim used to move the deadline ahead: `next_action_at`
+    stays the deadline that cards, the ticket list and the dashboard's overdue filter read.
+    A claim taken before the upgrade reads as a deadline a few minutes later, once."""
+    db.table("tickets").add_column("sla_claimed_until", str)
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

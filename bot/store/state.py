@@ -37,6 +37,7 @@ from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
 from bot.store.rows import one_statement, one_trip
+from bot.store.sla_clock import SlaClockRepository
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, connect_state, migrate_state, open_state
 from bot.store.ticket_posts import TicketPostRepository
@@ -57,6 +58,7 @@ class StateStore(
     InboxRepository,
     ConversationRepository,
     AnswerRepository,
+    SlaClockRepository,  # a TicketRepository: tickets' SLA clock
     TicketRepository,
     TicketPostRepository,
     TicketQueueRepository,

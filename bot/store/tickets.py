@@ -3,7 +3,7 @@
 It owns tickets (one active per thread, moved between states by compare-and-set so that
 concurrent presses cannot both win), the events that record every transition, the
 messages that show a ticket (so later transitions can edit them), and the SLA deadlines
-(`next_action_at`, `sla_stage`) that the escalation loop polls.
+(`next_action_at`, `sla_stage`) that the escalation loop polls (bot/store/sla_clock.py).
 """
 
 from __future__ import annotations
@@ -259,52 +259,6 @@ class TicketRepository(Repository):
             "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
         ).fetchone()
         return _ticket(row_dict(self.db, "tickets", row)) if row else None
-
-    def due_tickets(self, now: datetime, platforms: Iterable[str]) -> list[Ticket]:
-        wanted = list(platforms)
-        if not wanted:
-            return []
-        rows = self.db.table("tickets").rows_where(
-            f"status in ('open', 'claimed') and next_action_at is not null and next_action_at <= ? "
-            f"and platform in ({', '.join('?' for _ in wanted)})",
-            [iso(now), *wanted],
-            order_by="next_action_at",
-        )
-        return [_ticket(row) for row in rows]
-
-    def advance_sla(
-        self,
-        ticket_id: int,
-        *,
-        from_stage: int,
-        due_at: datetime | None,
-        assignee_id: str | None,
-        to_stage: int,
-        next_action_at: datetime | None,
-        at: datetime,
-    ) -> bool:
-        """Move the SLA clock one step, once: only the caller that still sees the ticket as it
-        fell due wins, its stage, deadline (`due_at`) and assignee all unchanged. The stage alone
-        is not enough: a staff reply or a reassignment keeps the stage and sets a new deadline
-        (and assignee), which a reminder read before it must not answer, nor overwrite."""
-        with transaction(self.db):
-            cursor = self.db.execute(
-                "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? "
-                "where id = ? and sla_stage = ? and coalesce(next_action_at, '') = ? "
-                "and coalesce(assignee_id, '') = ? and status in ('open', 'claimed')",
-                [
-                    to_stage,
-                    iso(next_action_at) if next_action_at else None,
-                    iso(at),
-                    ticket_id,
-                    from_stage,
-                    iso(due_at) if due_at else "",
-                    assignee_id or "",
-                ],
-            )
-            if cursor.rowcount == 1 and to_stage != from_stage:  # not a reminder's claim (sla.py)
-                self._log_ticket(ticket_id, at, None, "sla", f"stage {from_stage} -> {to_stage}")
-        return cursor.rowcount == 1
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}

@@ -17,6 +17,7 @@ from bot import faults
 from bot.app import Runtime
 from bot.escalation.sla import FIRING_LEASE
 from bot.ports import PostChanged
+from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.types import Author, Outcome, Posted, Reply
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
@@ -81,6 +82,40 @@ async def test_a_reminder_whose_process_died_while_posting_it_is_said_when_its_c
     clock.advance(hours=5)
     assert await restarted.bot.tick({"slack": platform}) == 0
     assert len(platform.texts(reminder)) == 1
+
+
+async def test_an_overdue_ticket_reads_as_overdue_while_its_reminder_is_said_and_after_its_sayer_died(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The reminder's claim is not its deadline: /support tickets and the dashboard's overdue
+    filter say overdue while the re-announce is in flight, and while the claim of a process
+    that died posting it holds."""
+    rt, platform = make_runtime(CONFIG), Interleaved()
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    clock.advance(minutes=16)  # a minute past the first response
+    seen: list[tuple[str, list[int]]] = []
+
+    async def staff_look() -> None:
+        assert await rt.bot.on_command(command("tickets", "", STAFF), platform) == Outcome.ANSWERED
+        [line] = [x for x in platform.posted[-1][1].text.splitlines() if f"#{ticket.id}" in x]
+        query = TicketQuery(reach=(Reach(platform="slack"),), sla=SlaState.OVERDUE)
+        seen.append((line, [t.id for t in rt.state.ticket_queue(query, clock.now()).tickets]))
+
+    async def dies() -> None:
+        raise faults.Crash("kill -9 while the reminder is on its way")
+
+    platform.when = lambda reply: "still has no response" in reply.text
+    platform.meanwhile = dies
+    with pytest.raises(faults.Crash):
+        await rt.bot.tick({"slack": platform})
+    clock.advance(minutes=1)
+    await staff_look()  # the dead process's claim holds
+    clock.advance(seconds=FIRING_LEASE.total_seconds())
+    platform.meanwhile = staff_look
+    assert await rt.bot.tick({"slack": platform}) == 1  # said by another, looked at meanwhile
+    assert [ids for _, ids in seen] == [[ticket.id], [ticket.id]]
+    assert all("overdue" in line for line, _ in seen), seen
 
 
 async def two_due_tickets(rt: Runtime, platform: Interleaved, clock: FakeClock) -> tuple[int, int, str]:

@@ -135,3 +135,37 @@ def test_the_sla_clock_moves_only_for_a_ticket_as_it_fell_due(state: Path | str)
     assert after is not None and after.sla_stage == SlaStage.CLAIMED and after.next_action_at == replied
     assert store.advance_sla(ticket.id, due_at=replied, assignee_id="U-OLU", at=NOW, **step)
     assert not store.advance_sla(ticket.id, due_at=replied, assignee_id="U-OLU", at=NOW, **step)  # once
+
+
+def test_a_reminders_claim_hides_its_ticket_from_the_clock_not_its_deadline(state: Path | str) -> None:
+    """Claimed, the ticket is not due (another process is saying its reminder) but keeps its
+    deadline, which cards and lists read; given back, or lapsed, it is due again."""
+    store = StateStore(state)
+    due = NOW - timedelta(minutes=1)
+    ticket, _ = store.create_ticket(
+        ref=REF,
+        asker=Author(id="U1"),
+        question="q",
+        reason=EscalationReason.ASKED_FOR_HUMAN,
+        at=NOW,
+        sla_stage=SlaStage.FIRST_RESPONSE,
+        next_action_at=due,
+    )
+    until = NOW + timedelta(minutes=10)
+    claim = {"stage": SlaStage.FIRST_RESPONSE, "due_at": due, "assignee_id": None}
+    assert store.claim_sla(ticket.id, until=until, now=NOW, **claim)
+    assert not store.claim_sla(ticket.id, until=until + timedelta(seconds=1), now=NOW, **claim)  # held
+    assert store.due_tickets(NOW, ["slack"]) == []
+    held = store.ticket(ticket.id)
+    assert held is not None and held.next_action_at == due
+    store.release_sla(ticket.id, until)
+    assert [t.id for t in store.due_tickets(NOW, ["slack"])] == [ticket.id]
+    assert store.claim_sla(ticket.id, until=until, now=NOW, **claim)
+    assert [t.id for t in store.due_tickets(until, ["slack"])] == [ticket.id]  # lapsed: its process died
+    later = until + timedelta(minutes=10)
+    assert store.claim_sla(ticket.id, until=later, now=until, **claim)  # taken over
+    store.release_sla(ticket.id, until)  # the dead one's, late: not the claim now held
+    assert store.due_tickets(until, ["slack"]) == []
+    step = {"from_stage": SlaStage.FIRST_RESPONSE, "to_stage": SlaStage.REANNOUNCED, "next_action_at": later}
+    assert store.advance_sla(ticket.id, due_at=due, assignee_id=None, at=until, claimed=later, **step)
+    assert [t.id for t in store.due_tickets(later, ["slack"])] == [ticket.id]  # the next deadline, unclaimed
