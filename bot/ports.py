@@ -253,6 +253,7 @@ if typing.TYPE_CHECKING:
     from bot.store.followups import DueFollowup, FollowupClaim
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
     from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
+    from bot.store.jobs import PostKind
     from bot.store.metrics import AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
     from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
@@ -757,6 +758,8 @@ class JobStore(Protocol):
     def claim_every(self, key: str, now: datetime, every: timedelta, stale_after: timedelta) -> bool: ...
 
     def release_claim(self, key: str, claimed_at: datetime) -> None: ...
+
+    def claim_post(self, post: PostKind, row_id: int, now: datetime) -> bool: ...
 
     def exclusive(self, name: str, *, wait: bool = True) -> AbstractContextManager[bool]: ...
 

@@ -11,7 +11,7 @@ within `burst_cooldown_minutes`. One person asking ten times is not a burst.
 on the store's thread): in this process an asyncio lock keeps two questions finishing together
 apart, and across processes on PostgreSQL the step runs under the cluster-wide lock of the
 platform's bursts, so of two workers seeing the same burst one alerts. The alert is posted
-under a claim with a lease (`POST_LEASE`) and marked posted after: a burst whose alert a
+under a claim with a lease (bot/store/jobs.py `claim_post`) and marked posted after: a burst whose alert a
 dead worker never posted, or whose post failed, is posted by a later clock tick (`tick`).
 """
 
@@ -40,8 +40,8 @@ from bot.ports import Channel, Clock, Store
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
-from bot.store.jobs import POST_LEASE
-from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Posted, Reply, ReplyKind
+from bot.store.jobs import PostKind
+from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +325,7 @@ class BurstWatch:
         where = self._triage(burst)
         if where is None:
             return False
-        key = f"burst-alert:{burst.id}"
-        if not await self.store.run(StateStore.claim_job, key, self.clock.now(), POST_LEASE):
+        if not await self.store.run(StateStore.claim_post, PostKind.BURST_ALERT, burst.id, self.clock.now()):
             return False
         try:
             posted = await channel.send(alert(burst, where, self.settings.insights.burst_window_minutes))
@@ -334,14 +333,9 @@ class BurstWatch:
             # the claim is left to go stale: a tick after POST_LEASE posts it
             log.exception("could not post a burst alert", extra={"burst_id": burst.id})
             return False
-        await self.store.run(alert_posted, burst.id, key, posted, self.clock.now())
+        # posted: no tick posts it again
+        await self.store.run(StateStore.set_burst_post, burst.id, posted.message_id, posted.conversation)
         return True
-
-
-def alert_posted(store: Store, burst_id: int, key: str, posted: Posted, at: datetime) -> None:
-    """Mark a burst's alert posted (on the store's thread): no tick posts it again."""
-    store.set_burst_post(burst_id, posted.message_id, posted.conversation)
-    store.finish_job(key, at)
 
 
 def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:

@@ -5,7 +5,7 @@ burst alert) and covers a cluster of questions: the burst's questions, or, opene
 command, the text itself plus the most recent burst it resembles. While it is open, an
 answer to a similar question carries the notice at the top, and the thread is remembered.
 Closing it (`/support incident close [#N] [text]`) replies once in every such thread: each
-thread is claimed with a lease (`POST_LEASE`) and marked told once its reply is posted, so
+thread is claimed with a lease (bot/store/jobs.py `claim_post`) and marked told once its reply is posted, so
 the threads a closing worker that died left untold are told by the clock (`tick`) or by
 closing it again (the thread in flight when it died may be told twice: better than never).
 """
@@ -15,18 +15,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.insights.bursts import signatures_from_json, signatures_json
 from bot.insights.similarity import NEIGHBOURS, Asked, Signature, best_match, signature
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import Channel, Clock, Store
+from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import IncidentRecord, IncidentStatus, incidents_statement
-from bot.store.jobs import POST_LEASE
+from bot.store.jobs import PostKind
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,9 @@ class Incidents:
         skips it; one left by a dead worker goes stale and is taken over), marked told after."""
         told = 0
         for notice_id, conversation in await self.store.run(StateStore.notices_to_close, incident_id):
-            key = f"incident-closed:{notice_id}"
-            if not await self.store.run(StateStore.claim_job, key, self.clock.now(), POST_LEASE):
+            if not await self.store.run(
+                StateStore.claim_post, PostKind.INCIDENT_CLOSED, notice_id, self.clock.now()
+            ):
                 continue
             language = await self._thread_language(conversation)
             body = text or say("incident_closed_default", language)
@@ -181,16 +182,10 @@ class Incidents:
                 log.exception(
                     "could not tell a thread the incident is closed", extra={"incident_id": incident_id}
                 )
-            await self.store.run(notice_told, notice_id, key, self.clock.now())
+            await self.store.run(StateStore.mark_notice_told, notice_id, self.clock.now())
         return told
 
     async def _thread_language(self, conversation: ConversationRef) -> str:
         history = await self.store.run(StateStore.history, conversation, 4)
         asked = next((turn.text for turn in history if turn.role == "user"), "")
         return detect_language(asked) if asked else "en"
-
-
-def notice_told(store: Store, notice_id: int, key: str, at: datetime) -> None:
-    """Mark a thread told its incident is over (on the store's thread): no one tells it again."""
-    store.mark_notice_told(notice_id, at)
-    store.finish_job(key, at)

@@ -11,6 +11,9 @@ A job that runs at most once per interval (retention) claims the interval instea
 (`claim_every`): one conditional upsert, so of several processes ticking together one wins;
 it too marks its run done, and a claim left unfinished for `stale_after` is taken over, so
 a worker that dies holding the hour delays the run by minutes, not by the hour.
+A post the clock must make once (a burst's alert, a thread told its incident is over) is
+claimed on its own row (`claim_post`) for POST_LEASE, and marked posted there after: nothing
+of it is left behind once it is done.
 Work that must not run in two processes at once (placing knowledge-gap questions, deciding
 whether a burst is new) runs inside `exclusive(name)`: on PostgreSQL a transaction holding
 the advisory lock `name` of its schema (`pg_advisory_xact_lock`), released by its commit or
@@ -23,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.store.postgres_session import lock_keys
 from bot.store.rows import transaction
@@ -33,6 +37,18 @@ from bot.store.store import Repository, iso
 # claim older than this, its worker died, and another posts it (twice, if the first post had
 # gone through: better than never)
 POST_LEASE = timedelta(seconds=90)
+
+
+class PostKind(StrEnum):
+    BURST_ALERT = "burst-alert"  # a burst's alert in the triage channel
+    INCIDENT_CLOSED = "incident-closed"  # a thread shown an incident's notice, told it is over
+
+
+# each kind's table, and the column its post sets once made (bot/store/incidents.py)
+_POSTS = {
+    PostKind.BURST_ALERT: ("bursts", "message_id"),
+    PostKind.INCIDENT_CLOSED: ("incident_notices", "closed_reply_at"),
+}
 
 
 class JobRepository(Repository):
@@ -63,6 +79,19 @@ class JobRepository(Repository):
                 "claimed_at = excluded.claimed_at, done_at = null where job_runs.claimed_at <= ? "
                 "or (job_runs.done_at is null and job_runs.claimed_at <= ?)",
                 [key, iso(now), iso(now - every), iso(now - stale_after)],
+            )
+        return cursor.rowcount == 1
+
+    def claim_post(self, post: PostKind, row_id: int, now: datetime) -> bool:
+        """Claim making the post of the row `row_id` of `post`'s table for POST_LEASE: True for
+        the one caller that finds it not made yet and unclaimed, or claimed by a worker that
+        did not mark it made within the lease (it died: the post may have gone out)."""
+        table, made = _POSTS[post]
+        with transaction(self.db):
+            cursor = self.db.execute(
+                f"update {table} set claimed_until = ? where id = ? and {made} is null "
+                "and (claimed_until is null or claimed_until <= ?)",
+                [iso(now + POST_LEASE), row_id, iso(now)],
             )
         return cursor.rowcount == 1
 

@@ -34,6 +34,7 @@ from bot.store.migrations_later import (
     _state_v15_ticket_messages,
     _state_v16_dashboard_sessions,
     _state_v17_sla_claims,
+    _state_v18_post_claims,
 )
 from bot.store.rows import transaction
 
@@ -279,6 +280,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0015_ticket_messages", _state_v15_ticket_messages),
     ("0016_dashboard_sessions", _state_v16_dashboard_sessions),
     ("0017_sla_claims", _state_v17_sla_claims),
+    ("0018_post_claims", _state_v18_post_claims),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

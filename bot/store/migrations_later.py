@@ -296,6 +296,16 @@ def _state_v17_sla_claims(db: StateDatabase) -> None:
     db.table("tickets").add_column("sla_claimed_until", str)
 
 
+def _state_v18_post_claims(db: StateDatabase) -> None:
+    """A burst's alert and a thread's "the incident is over" reply are claimed on their own
+    rows (`claimed_until`, bot/store/jobs.py `claim_post`), where each claim was a job_runs row
+    kept for ever (burst-alert:N, incident-closed:N), dropped here. One of them held at the
+    upgrade by a worker of the version before lapses at once: that post may be said twice."""
+    db.table("bursts").add_column("claimed_until", str)
+    db.table("incident_notices").add_column("claimed_until", str)
+    db.execute("delete from job_runs where key like ? or key like ?", ["burst-alert:%", "incident-closed:%"])
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

@@ -343,6 +343,8 @@ async def test_a_burst_alert_not_posted_is_posted_once_by_a_later_tick(
     assert "people asked about the same thing" in alert.text
     [burst] = ticking.state.bursts_since("slack", clock.now() - timedelta(hours=1))
     assert alert.buttons[0].value == str(burst.id)
+    # claimed on the burst's row: nothing is kept for it elsewhere once posted
+    assert {key for (key,) in ticking.state.db.execute("select key from job_runs")} <= {"retention"}  # hourly
 
 
 async def test_an_incident_puts_its_notice_only_on_its_own_workspace_s_answers(

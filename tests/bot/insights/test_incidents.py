@@ -101,3 +101,5 @@ async def test_threads_a_closer_that_died_left_untold_are_each_told_once(
     await resume()
     assert sorted(r.conversation.key for r in told()) == sorted(threads)  # each thread once
     assert all("Fixed at 11:05." in r.text for r in told())  # the closer's words
+    # each thread claimed on its notice's row: nothing is kept for it elsewhere once told
+    assert {key for (key,) in other.state.db.execute("select key from job_runs")} <= {"retention"}  # hourly

@@ -17,6 +17,7 @@ from bot.insights.report import ReportFormat, render
 from bot.store import StateStore, retention
 from bot.store.followups import FollowupClaim
 from bot.store.gaps import GapStatus
+from bot.store.jobs import POST_LEASE, PostKind
 from bot.store.queue import Reach
 from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
 from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, say, script_week, thread
@@ -201,6 +202,31 @@ def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> 
     assert store.mark_notice_told(notice, NOW) and not store.mark_notice_told(notice, NOW)
     assert store.incidents_to_tell("slack", NOW) == []
     assert [i.status for i in store.incidents("slack")] == ["closed"]
+    store.close()
+
+
+def test_a_post_is_claimed_on_its_own_row_and_leaves_nothing_behind(state: Path | str) -> None:
+    """A burst's alert and a thread's "it is over" reply: one claimant at a time, taken over
+    once the lease lapsed (its worker died), none once made; no job_runs row is kept for it."""
+    store = StateStore(state)
+    burst = store.record_burst(
+        platform="slack", representative="login fails", signatures="[]", askers=5,
+        channels=["C1"], threads=["slack:T1:C1:1"], at=NOW,
+    )  # fmt: skip
+    incident, _ = store.open_incident(platform="slack", text="down", signatures="[]", by="S1", at=NOW)
+    assert store.add_notice(incident.id, thread(), NOW)
+    [(notice, _)] = store.notices_to_close(incident.id)
+    lapsed = NOW + POST_LEASE
+    for kind, row_id in ((PostKind.BURST_ALERT, burst.id), (PostKind.INCIDENT_CLOSED, notice)):
+        assert store.claim_post(kind, row_id, NOW)
+        assert not store.claim_post(kind, row_id, lapsed - timedelta(seconds=1))  # held
+        assert store.claim_post(kind, row_id, lapsed)  # its worker died: taken over
+    store.set_burst_post(burst.id, "m1", thread())
+    assert store.mark_notice_told(notice, lapsed)
+    later = lapsed + POST_LEASE
+    assert not store.claim_post(PostKind.BURST_ALERT, burst.id, later)  # made: never again
+    assert not store.claim_post(PostKind.INCIDENT_CLOSED, notice, later)
+    assert store.db.execute("select count(*) from job_runs").fetchone()[0] == 0
     store.close()
 
 

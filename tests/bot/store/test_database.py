@@ -122,6 +122,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0015_ticket_messages",
         "0016_dashboard_sessions",
         "0017_sla_claims",
+        "0018_post_claims",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
