@@ -21,6 +21,7 @@ from bot.escalation.routing import business_hours, staff_mentions
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
+from bot.store.jobs import settle
 from bot.types import Mention, MentionKind, Reply, ReplyKind, SlaStage, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,15 @@ class SlaClock:
             await self.store.run(StateStore.release_sla, ticket.id, claimed)
             raise
         # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
-        await self._step(ticket, stage, next_stage, due, now, claimed)
+        try:
+            await self._step(ticket, stage, next_stage, due, now, claimed)
+        except Exception:
+            log.exception(
+                "an SLA reminder was sent but its step could not be saved; it is said again when "
+                "its claim lapses",
+                extra={"ticket_id": ticket.id},
+            )
+            return 1
         log.info(
             "SLA reminder sent", extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
         )
@@ -126,8 +135,11 @@ class SlaClock:
         self, ticket: Ticket, stage: int, to: int, due: datetime | None, now: datetime, claimed: datetime
     ) -> bool:
         """Move `ticket`'s clock from `stage` to `to` and `due`, if the ticket still stands as it
-        fell due, and end the claim its reminder was said under (bot/store/sla_clock.py)."""
-        return await self.store.run(
+        fell due, and end the claim its reminder was said under (bot/store/sla_clock.py); tried
+        again a while if the store refuses it, as left undone the reminder is said again."""
+        return await settle(
+            self.store,
+            FIRING_LEASE,
             StateStore.advance_sla,
             ticket.id,
             from_stage=stage,

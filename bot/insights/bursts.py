@@ -40,7 +40,7 @@ from bot.ports import Channel, Clock, Store
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import BurstRecord, RecentQuestion
-from bot.store.jobs import PostKind
+from bot.store.jobs import POST_LEASE, PostKind, settle
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -333,8 +333,21 @@ class BurstWatch:
             # the claim is left to go stale: a tick after POST_LEASE posts it
             log.exception("could not post a burst alert", extra={"burst_id": burst.id})
             return False
-        # posted: no tick posts it again
-        await self.store.run(StateStore.set_burst_post, burst.id, posted.message_id, posted.conversation)
+        try:  # posted: no tick posts it again
+            await settle(
+                self.store,
+                POST_LEASE,
+                StateStore.set_burst_post,
+                burst.id,
+                posted.message_id,
+                posted.conversation,
+            )
+        except Exception:
+            log.exception(
+                "a burst alert was posted but could not be marked so; it is posted again when its "
+                "claim lapses",
+                extra={"burst_id": burst.id},
+            )
         return True
 
 

@@ -26,7 +26,7 @@ from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
 from bot.store.incidents import IncidentRecord, IncidentStatus, incidents_statement
-from bot.store.jobs import PostKind
+from bot.store.jobs import POST_LEASE, PostKind, settle
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,15 @@ class Incidents:
                 log.exception(
                     "could not tell a thread the incident is closed", extra={"incident_id": incident_id}
                 )
-            await self.store.run(StateStore.mark_notice_told, notice_id, self.clock.now())
+            try:
+                await settle(self.store, POST_LEASE, StateStore.mark_notice_told, notice_id, self.clock.now())
+            except Exception:
+                # the closing and the replies stand: the staff member hears of them, not of this
+                log.exception(
+                    "a thread was told the incident is closed but could not be marked so; it is told "
+                    "again when its claim lapses",
+                    extra={"incident_id": incident_id},
+                )
         return told
 
     async def _thread_language(self, conversation: ConversationRef) -> str:

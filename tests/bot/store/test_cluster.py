@@ -8,10 +8,14 @@ import asyncio
 import io
 import itertools
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -26,8 +30,10 @@ from bot.escalation.sla import FIRING_LEASE
 from bot.insights.gaps import ALL
 from bot.instance import InstanceLock
 from bot.store.gaps import GapKind
+from bot.store.incidents import IncidentStatus
+from bot.store.jobs import POST_LEASE
 from bot.store.migrations import STATE_MIGRATIONS
-from bot.types import Author, Command, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, Command, ConversationRef, InboundMessage, Posted, Reply, Visibility
 from tests.bot.escalation.test_sla import Interleaved
 from tests.fakes.clock import FakeClock
 
@@ -46,6 +52,23 @@ retention_days = 30
 """
 _ids = itertools.count(1)
 Cluster = Callable[[int], list[Runtime]]
+PASSWORD = [
+    "How do I reset my password?",
+    "I forgot my password, how can I reset it?",
+    "how to reset password",
+    "Where do I reset my password?",
+]
+
+
+def incident(args: str) -> Command:
+    return Command(
+        id=f"c{next(_ids)}",
+        name="incident",
+        args=args,
+        invoker=Author(id="U-STAFF", name="Sam"),
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-TRIAGE"),
+        visibility=Visibility.INTERNAL,
+    )
 
 
 def ask(text: str, user: str, clock: FakeClock) -> InboundMessage:
@@ -128,6 +151,107 @@ async def test_a_reminder_is_said_by_another_worker_when_the_one_posting_it_dies
         clock.advance(seconds=FIRING_LEASE.total_seconds() / 2)
         await living.bot.tick({"slack": chans[0]})
     assert len(posted(chans, containing="still has no response")) == 1
+
+
+class StuckPeer(ConsoleChannel):
+    """A platform that takes the post `when` matches while another session (a peer stuck in its
+    transaction) locks the rows `lock` selects, which the bot writes next: the bot's first
+    statement on them waits out its lock_timeout and is refused, and the rows are freed once
+    it has been (`_free_after_a_refusal`), so a try after it goes through."""
+
+    def __init__(self, url: str, when: Callable[[Reply], bool], lock: str) -> None:
+        super().__init__(io.StringIO())
+        self.url, self.when, self.lock = url, when, lock
+        self.freeing: threading.Thread | None = None
+
+    async def send(self, reply: Reply) -> Posted:
+        if self.freeing is None and self.when(reply):
+            holder = psycopg.connect(self.url)
+            holder.execute(self.lock)
+            self.freeing = threading.Thread(target=_free_after_a_refusal, args=(self.url, holder))
+            self.freeing.start()
+        return await super().send(reply)
+
+    def freed(self) -> bool:
+        assert self.freeing is not None
+        self.freeing.join()
+        return True
+
+
+def _free_after_a_refusal(url: str, holder: psycopg.Connection[Any]) -> None:
+    """Roll `holder` back once a session that waited for its locks stopped waiting: refused."""
+    pid = holder.info.backend_pid
+    with psycopg.connect(url, autocommit=True) as watcher:
+        waited = False
+        for _ in range(1200):  # a minute at most
+            row = watcher.execute(
+                "select count(*) from pg_stat_activity where %s = any(pg_blocking_pids(pid))", [pid]
+            ).fetchone()
+            if row is not None and row[0]:
+                waited = True
+            elif waited:
+                break
+            time.sleep(0.05)
+    holder.rollback()
+    holder.close()
+
+
+async def test_a_reminder_is_said_once_when_the_store_refuses_its_step_once(
+    cluster: Cluster, clock: FakeClock, pg_url: str
+) -> None:
+    saying, other = cluster(2)
+    stuck = StuckPeer(
+        pg_url, lambda r: "still has no response" in r.text, "select id from tickets for update"
+    )
+    chans = [stuck, *channels(1)]
+    await saying.bot.on_message(ask("I want to talk to a human", "U1", clock), stuck)
+    clock.advance(minutes=16)
+    await saying.bot.tick({"slack": stuck})
+    assert stuck.freed()
+    for _ in range(3):
+        clock.advance(seconds=FIRING_LEASE.total_seconds() / 2)
+        await other.bot.tick({"slack": chans[1]})
+    assert len(posted(chans, containing="still has no response")) == 1
+
+
+async def test_a_burst_alert_is_posted_once_when_the_store_refuses_marking_it_once(
+    cluster: Cluster, clock: FakeClock, pg_url: str
+) -> None:
+    alerting, other = cluster(2)
+    stuck = StuckPeer(
+        pg_url, lambda r: r.conversation.channel == "C-TRIAGE", "select id from bursts for update"
+    )
+    chans = [stuck, *channels(1)]
+    for n, text in enumerate(PASSWORD):
+        await alerting.bot.on_message(ask(text, f"U{n}", clock), stuck)
+    await alerting.bot.settle()
+    assert stuck.freed()
+    for _ in range(3):
+        clock.advance(seconds=POST_LEASE.total_seconds())
+        await other.bot.tick({"slack": chans[1]})
+    assert len(posted(chans, where="C-TRIAGE", containing="people asked about the same thing")) == 1
+
+
+async def test_a_thread_is_told_once_when_the_store_refuses_marking_it_told_once(
+    cluster: Cluster, clock: FakeClock, pg_url: str
+) -> None:
+    closing, other = cluster(2)
+    closed = "**Update on the known issue:**"
+    stuck = StuckPeer(
+        pg_url, lambda r: r.text.startswith(closed), "select id from incident_notices for update"
+    )
+    chans = [stuck, *channels(1)]
+    await closing.bot.on_command(incident("open Password resets are failing; we are on it"), stuck)
+    [known] = closing.state.incidents("slack", IncidentStatus.OPEN)
+    await other.bot.on_message(ask(PASSWORD[0], "U1", clock), chans[1])
+    assert chans[1].posted[-1][1].text.startswith("**Known issue:**")
+    await closing.bot.on_command(incident(f"close #{known.id} Fixed at 11:05."), stuck)
+    assert stuck.freed()
+    assert f"Incident #{known.id} closed; 1 thread(s)" in stuck.posted[-1][1].text
+    for _ in range(3):
+        clock.advance(seconds=POST_LEASE.total_seconds())
+        await other.bot.tick({"slack": chans[1]})
+    assert len(posted(chans, containing=closed)) == 1
 
 
 async def test_the_digest_is_posted_once_by_three_workers(cluster: Cluster, clock: FakeClock) -> None:
