@@ -168,4 +168,17 @@ async def _body(response: aiohttp.ClientResponse, what: str) -> Any:
         raise SignInError(Problem.CODE_REFUSED, f"{what}: {error}")
     if response.status == 400 and what == "oauth2/token":  # e.g. the redirect URI is not registered
         raise SignInError(Problem.MISCONFIGURED, f"{what}: {response.status} {error}")
-    raise SignInError(Problem.UNREACHABLE, f"{what}: {response.status} {error}")
+    raise SignInError(
+        Problem.UNREACHABLE, f"{what}: {response.status} {error}", retry_after=_wait(response, body)
+    )
+
+
+def _wait(response: aiohttp.ClientResponse, body: Any) -> float | None:
+    """The seconds a 429 asks to wait: the body's `retry_after` (fractions), else Retry-After."""
+    if response.status != 429:
+        return None
+    given = body.get("retry_after") if isinstance(body, dict) else None
+    try:
+        return float(given if given is not None else response.headers.get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return None

@@ -63,6 +63,25 @@ class TtlCache(Generic[V]):
         return value
 
 
+class LookupFailed(Exception):
+    """A lookup a directory made with `fail_closed=False` could not make: Slack's error code
+    (or the exception's name), and the seconds a rate limit asked to wait, when it said."""
+
+    def __init__(self, method: str, code: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{method}: {code}")
+        self.retry_after = retry_after
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The Retry-After seconds of a rate-limited Web API call, or None."""
+    response = getattr(exc, "response", None)
+    given = (getattr(response, "headers", None) or {}).get("Retry-After")
+    try:
+        return float(given) if given is not None else None
+    except ValueError:
+        return None
+
+
 def configured_groups(settings: Settings, workspace: str | None = None) -> tuple[str, ...]:
     """Every user group `[slack]` names for `workspace` (staff_groups, admin_groups and any
     other `*_groups` list, with that workspace's overrides) and every `[audiences.NAME]
@@ -102,6 +121,8 @@ class SlackDirectory:
 
     Lookups fail closed: an unknown channel counts as public (public documents only) and an
     unknown user has no roles, so a Slack outage never widens what anyone can see or do.
+    With `fail_closed=False` a user or group lookup that fails raises `LookupFailed` instead
+    (the dashboard's re-read keeps what it knew rather than take "no roles" for an answer).
     """
 
     USER_TTL = 600.0
@@ -109,8 +130,11 @@ class SlackDirectory:
     CHANNEL_TTL = 600.0
     FAILURE_TTL = 30.0
 
-    def __init__(self, client: AsyncWebClient, settings: Settings, identity: SlackIdentity) -> None:
+    def __init__(
+        self, client: AsyncWebClient, settings: Settings, identity: SlackIdentity, *, fail_closed: bool = True
+    ) -> None:
         self.client = client
+        self.fail_closed = fail_closed
         self.settings = settings
         self.identity = identity
         self._users: TtlCache[_UserFacts] = TtlCache()
@@ -157,6 +181,8 @@ class SlackDirectory:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("users.info failed (%s)", code, extra=ctx(user=user_id))
+            if not self.fail_closed:
+                raise LookupFailed("users.info", code, retry_after(exc)) from None
             # unknown person: treat as an outsider, so a DM cannot reach internal documents
             return _UserFacts(
                 name=name_hint, is_bot=False, workspace_admin=False, outsider=True
@@ -201,6 +227,9 @@ class SlackDirectory:
             users = (await self.client.usergroups_users_list(usergroup=group)).get("users") or []
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+            if not self.fail_closed:
+                log.warning("usergroups.users.list failed for %s (%s)", group, code, extra=ctx())
+                raise LookupFailed("usergroups.users.list", code, retry_after(exc)) from None
             log.warning(
                 "usergroups.users.list failed for %s (%s); nobody counts as a member",
                 group,

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import api_url, slack_error
-from adapters.slack.directory import SlackDirectory, SlackIdentity
+from adapters.slack.directory import LookupFailed, SlackDirectory, SlackIdentity, retry_after
 from adapters.slack.installations import StoreInstallations
 from bot.channel_types import Platform
 from bot.config import Settings
@@ -96,16 +96,28 @@ async def identify(
 
 
 async def reread(
-    settings: Settings, store: AsyncStore, *, user_id: str, team: str, enterprise: str = "", name: str = ""
+    settings: Settings,
+    store: AsyncStore,
+    *,
+    user_id: str,
+    team: str,
+    enterprise: str = "",
+    name: str = "",
+    strict: bool = False,
 ) -> Identity:
     """The user groups and admin flag of `user_id` in `team`, looked up as for a chat message
-    (`SlackDirectory`, which fails closed): at sign-in, and again while a session lasts, so
-    leaving a group takes the dashboard away as it takes the chat commands."""
-    directory = await _directory(settings, store, team, enterprise or None)
+    (`SlackDirectory`): at sign-in, and again while a session lasts, so leaving a group takes
+    the dashboard away as it takes the chat commands. At sign-in a lookup that fails counts as
+    none, as in the chat; `strict` (the re-read) raises SignInError instead, so the session
+    keeps what it knew rather than lose its rights to one failed call."""
+    directory = await _directory(settings, store, team, enterprise or None, strict=strict)
     if directory is None:
         # no bot token to look through: the user id alone decides, as for a one-time link
         return Identity(platform=Platform.SLACK, user_id=user_id, name=name, team=team)
-    author = await directory.author(user_id, name_hint=name)
+    try:
+        author = await directory.author(user_id, name_hint=name)
+    except LookupFailed as exc:
+        raise SignInError(Problem.UNREACHABLE, str(exc), retry_after=exc.retry_after) from None
     return Identity(
         platform=Platform.SLACK,
         user_id=user_id,
@@ -118,7 +130,7 @@ async def reread(
 
 
 async def _directory(
-    settings: Settings, store: AsyncStore, team: str, enterprise: str | None = None
+    settings: Settings, store: AsyncStore, team: str, enterprise: str | None = None, *, strict: bool = False
 ) -> SlackDirectory | None:
     """The chat adapter's lookups in `team`, through the bot token that serves it: the one
     SLACK_BOT_TOKEN (whose workspace must be `team`), or with several workspaces `team`'s
@@ -140,7 +152,7 @@ async def _directory(
             raise SignInError(
                 Problem.OTHER_WORKSPACE, f"signed in to {team}, the bot serves {identity.team_id}"
             )
-        return SlackDirectory(client, settings, identity)
+        return SlackDirectory(client, settings, identity, fail_closed=not strict)
     if not settings.slack_oauth:
         return None
     # the organisation is userInfo's claim (Slack's word): without it, only the workspace's
@@ -156,7 +168,7 @@ async def _directory(
         url="",
         enterprise_id=bot.enterprise_id or "",
     )
-    return SlackDirectory(_client(settings, bot.bot_token), settings, identity)
+    return SlackDirectory(_client(settings, bot.bot_token), settings, identity, fail_closed=not strict)
 
 
 async def _call(call: Any, method: str, refused: Problem = Problem.CODE_REFUSED) -> dict[str, Any]:
@@ -170,8 +182,10 @@ async def _call(call: Any, method: str, refused: Problem = Problem.CODE_REFUSED)
         log.warning("Sign in with Slack: %s failed (%s)", method, code)
         if code in _MISCONFIGURED:
             raise SignInError(Problem.MISCONFIGURED, f"{method}: {code}") from None
-        if isinstance(status, int) and status >= 500:
-            raise SignInError(Problem.UNREACHABLE, f"{method}: {code}") from None
+        if isinstance(status, int) and (status >= 500 or status == 429):  # down, or rate limited
+            raise SignInError(
+                Problem.UNREACHABLE, f"{method}: {code}", retry_after=retry_after(exc)
+            ) from None
         raise SignInError(refused, f"{method}: {code}") from None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("Sign in with Slack: %s did not answer (%s)", method, type(exc).__name__)

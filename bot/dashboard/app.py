@@ -29,6 +29,7 @@ from bot.dashboard.context import (
     refuse,
 )
 from bot.dashboard.refusals import Refusal
+from bot.dashboard.roles import ROLE_READS, add_role_reads
 from bot.dashboard.warm import add_warming
 from bot.store import StateStore
 
@@ -47,7 +48,7 @@ async def guard(
     sid = session_id(dash.secret, request.cookies.get(COOKIE))
     now = dash.clock.now()
     kept = None if sid is None else await dash.store.run(StateStore.dashboard_session, sid, now)
-    session = None if kept is None else await oauth.reread(dash, Session.of(kept), now)
+    session = None if kept is None else await request.app[ROLE_READS].session(dash, Session.of(kept), now)
     api = request.path.startswith(f"{PREFIX}/api/")
     if session is None:
         if api:
@@ -77,6 +78,7 @@ async def build_app(dashboard: Dashboard, *, warm: bool = False) -> web.Applicat
     app[TEMPLATES_KEY] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    add_role_reads(app)
     pages.add_routes(app)
     oauth.add_routes(app)
     tickets.add_routes(app)

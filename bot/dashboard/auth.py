@@ -29,7 +29,7 @@ from bot.types import Author
 LINK_TTL = timedelta(minutes=10)
 SESSION_TTL = timedelta(hours=12)
 # how long the groups, roles and admin flag a sign-in read stand before they are read again
-# (bot/dashboard/oauth.py `reread`): as long as the chat adapters cache group membership
+# (bot/dashboard/roles.py): as long as the chat adapters cache group membership
 ROLES_TTL = timedelta(minutes=5)
 COOKIE = "supportbot_session"
 

@@ -39,13 +39,15 @@ class Problem(StrEnum):
 
 
 class SignInError(Exception):
-    """A sign-in that cannot finish. `problem` is what the person is told; nothing secret
-    (no code, token or client secret) is ever put in the exception."""
+    """A sign-in (or a re-read of its rights) that cannot finish. `problem` is what the person
+    is told; `retry_after` the seconds the platform asked to wait (a rate limit), when it said.
+    Nothing secret (no code, token or client secret) is ever put in the exception."""
 
-    def __init__(self, problem: Problem, detail: str = "") -> None:
+    def __init__(self, problem: Problem, detail: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
         self.problem = problem
         self.detail = detail
+        self.retry_after = retry_after
 
 
 def slack_configured(settings: Settings) -> bool:

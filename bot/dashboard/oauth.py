@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
@@ -29,8 +29,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dashboard.auth import ROLES_TTL, Rights, Session, new_session, same, session_rights
-from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, Dashboard, refuse, render
+from bot.dashboard.auth import Rights, new_session, same, session_rights
+from bot.dashboard.context import DASHBOARD, PREFIX, TEMPLATES_KEY, refuse, render
 from bot.dashboard.identity import (
     Identity,
     Problem,
@@ -39,7 +39,6 @@ from bot.dashboard.identity import (
     slack_configured,
 )
 from bot.dashboard.pages import audit_change, behind_https, signed_in_response
-from bot.store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -262,39 +261,6 @@ async def _sign_in(request: web.Request, identity: Identity, now: datetime) -> w
     response = await signed_in_response(request, session)
     response.del_cookie(STATE_COOKIE, path=SIGNIN)
     return response
-
-
-async def reread(dash: Dashboard, session: Session, now: datetime) -> Session:
-    """`session` with its groups or roles and admin flag as the platform has them now: read
-    again once they are ROLES_TTL old (as often as the chat reads groups), so a person taken
-    out of the staff group loses the dashboard within minutes, not when the session expires.
-    A look-up that fails counts as none (the chat's lookups fail closed too) and is tried
-    again on the next request. A one-time link's session read nothing and has nothing to
-    read again."""
-    if not session.team or now - session.read_at < ROLES_TTL:
-        return session
-    try:
-        if session.platform == Provider.SLACK:
-            from adapters.slack import signin as slack
-
-            fresh = await slack.reread(
-                dash.settings,
-                dash.store,
-                user_id=session.user_id,
-                team=session.team,
-                enterprise=session.enterprise,
-            )
-        else:
-            from adapters.discord import signin as discord_signin
-
-            fresh = await discord_signin.reread(dash.settings, user_id=session.user_id, guild_id=session.team)
-    except SignInError as exc:
-        log.warning("could not read %s's rights again on %s: %s", session.user_id, session.platform, exc)
-        return replace(session, roles=frozenset(), platform_admin=False)
-    await dash.store.run(
-        StateStore.reread_dashboard_session, session.sid, fresh.roles, fresh.platform_admin, now
-    )
-    return replace(session, roles=fresh.roles, platform_admin=fresh.platform_admin, read_at=now)
 
 
 def _failed(request: web.Request, message: str, status: int) -> web.Response:

@@ -11,6 +11,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from tests.bot.dashboard.served import CONFIG, Client, start
+from tests.bot.dashboard.signin_site import fake_discord, fake_slack, serve  # noqa: F401 (shared fixtures)
 from tests.fakes.clock import FakeClock
 
 

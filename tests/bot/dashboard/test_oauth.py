@@ -8,118 +8,32 @@ from __future__ import annotations
 import io
 import logging
 import re
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
-from bot.dashboard.app import build_app
-from bot.dashboard.auth import ROLES_TTL
 from bot.dashboard.oauth import STATE_TTL, SpentStates
-from bot.dashboard.serve import dashboard_for
 from bot.log import setup_logging
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.bot.dashboard.signin_site import (
+    DISCORD_SECRET,
+    SLACK_ID,
+    SLACK_SECRET,
+    Serve,
+    Site,
+    discord_env,
+    slack_env,
+)
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_server import FakeSlack
 
-SLACK_ID, SLACK_SECRET = "1111.2222", "slack-client-secret-for-tests"
-DISCORD_ID, DISCORD_SECRET = "998877665544", "discord-client-secret-for-tests"
 BAD_STATE = "was not started in this browser"
-
-
-@dataclass
-class Site:
-    """The dashboard serving on loopback, and a browser-like client (its own cookie jar)."""
-
-    url: str
-    rt: Runtime
-    http: aiohttp.ClientSession
-
-    async def get(self, url: str, *, follow: bool = True) -> tuple[int, str, str]:
-        """Status, final URL and body of a GET (following redirects through the fakes)."""
-        full = url if url.startswith("http") else self.url + url
-        async with self.http.get(full, allow_redirects=follow) as response:
-            where = response.headers.get("Location", "") if not follow else str(response.url)
-            return response.status, where, await response.text()
-
-    def cookie(self, name: str) -> str | None:
-        found = [c.value for c in self.http.cookie_jar if c.key == name]
-        return found[0] if found else None
-
-
-Serve = Callable[..., Awaitable[Site]]
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
-        fake.oauth.configure(SLACK_ID, SLACK_SECRET)
-        yield fake
-
-
-@pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        fake.oauth.configure(DISCORD_ID, DISCORD_SECRET)
-        yield fake
-
-
-def slack_env(fake: FakeSlack, secret: str = SLACK_SECRET) -> dict[str, str]:
-    return {
-        "SLACK_API_URL": fake.api_url,
-        "SLACK_BOT_TOKEN": fake.bot_token,
-        "SLACK_CLIENT_ID": SLACK_ID,
-        "SLACK_CLIENT_SECRET": secret,
-    }
-
-
-def discord_env(fake: FakeDiscord, secret: str = DISCORD_SECRET) -> dict[str, str]:
-    return {
-        "DISCORD_API_URL": fake.api_base,
-        "DISCORD_CLIENT_ID": DISCORD_ID,
-        "DISCORD_CLIENT_SECRET": secret,
-    }
-
-
-@pytest.fixture
-async def serve(make_runtime: Callable[..., Runtime], clock: FakeClock) -> AsyncIterator[Serve]:
-    """Start the dashboard with `toml` (its `public_url` is filled in) and `env`."""
-    runners: list[web.AppRunner] = []
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def start(
-        toml: str = "", env: dict[str, str] | None = None, channel: ConsoleChannel | None = None
-    ) -> Site:
-        """`channel`: served inside the bot, as `supportbot run` does (tickets can be worked)."""
-        # the port is bound first: the redirect URIs the settings give must name it
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        rt = make_runtime(f'[dashboard]\npublic_url = "{url}"\n{toml}', env)
-        live = {"channels": {"slack": channel}, "escalations": rt.bot.escalations} if channel else {}
-        runner = web.AppRunner(await build_app(dashboard_for(rt.settings, rt.store, clock, **live)))
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        runners.append(runner)
-        # unsafe: keep cookies set by an IP address host, as a browser on 127.0.0.1 does
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        sessions.append(http)
-        return Site(url=url, rt=rt, http=http)
-
-    yield start
-    for http in sessions:
-        await http.close()
-    for runner in runners:
-        await runner.cleanup()
 
 
 async def open_ticket(rt: Runtime, workspace: str = "T111", event: str = "e1") -> None:
@@ -214,52 +128,6 @@ async def test_the_thread_names_a_person_acting_from_the_dashboard_as_the_platfo
     assert said and all(s.startswith("primary-owner is looking") for s in said), said
     claimed = site.rt.state.ticket(ticket.id)
     assert claimed is not None and (claimed.assignee_id, claimed.assignee_name) == ("W111", "primary-owner")
-
-
-async def test_leaving_the_slack_staff_group_takes_the_dashboard_away_within_minutes(
-    serve: Serve, fake_slack: FakeSlack, clock: FakeClock
-) -> None:
-    site = await serve(
-        '[slack]\nstaff_groups = ["S111"]\nworkspace_admins_are_admins = false\n', slack_env(fake_slack)
-    )
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    fake_slack.usergroups["S111"]["users"] = []  # the support lead takes W111 out of the group
-    # the groups read at sign-in stand as long as the chat's lookups keep them, then are read again
-    clock.advance(seconds=ROLES_TTL.total_seconds() - 1)
-    assert (await site.get("/admin/tickets"))[0] == 200
-    clock.advance(seconds=1)
-    assert (await site.get("/admin/tickets"))[0] == 403
-    fake_slack.usergroups["S111"]["users"] = ["W111"]  # and back: read again on the next look
-    clock.advance(seconds=ROLES_TTL.total_seconds())
-    assert (await site.get("/admin/tickets"))[0] == 200
-
-
-async def test_losing_the_discord_staff_role_takes_the_dashboard_away_within_minutes(
-    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
-) -> None:
-    settings = (
-        f'discord_guild = "{fake_discord.guild_id}"\n'
-        f'[discord]\nstaff_roles = ["{fake_discord.staff_role_id}"]\nmanage_server_is_admin = false\n'
-    )
-    site = await serve(settings, discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token})
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
-    assert (await site.get("/admin/tickets"))[0] == 200  # read again through the bot: still staff
-    fake_discord.members[fake_discord.guild_id][fake_discord.staff_user_id]["roles"] = []
-    clock.advance(seconds=ROLES_TTL.total_seconds())
-    assert (await site.get("/admin/tickets"))[0] == 403
-
-
-async def test_the_discord_owner_stays_admin_when_rights_are_read_again(
-    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
-) -> None:
-    site = await serve(
-        f'[discord]\ncommand_guilds = ["{fake_discord.guild_id}"]\n',
-        discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token},
-    )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
-    assert (await site.get("/admin/audit"))[0] == 200
 
 
 async def test_the_authorize_request_is_slack_openid_connect(serve: Serve, fake_slack: FakeSlack) -> None:
