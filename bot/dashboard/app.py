@@ -4,8 +4,9 @@ request passes (session, rights, CSRF) before any handler reads the store.
 The guard is one middleware rather than a check in each handler, so a page added later
 cannot forget it: only the sign-in page and the stylesheet are open. Without a session a
 page redirects to sign-in (302) and `/admin/api/...` answers 401; a signed-in user without
-staff or admin rights sees a refusal (403) and no data; a POST without the session's CSRF
-token is refused (403) before its handler runs, so it changes nothing.
+staff or admin rights sees a refusal (403) and no data, and may only sign out; a POST
+without the session's CSRF token is refused (403) before its handler runs, so it changes
+nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bot.dashboard.roles import ROLE_READS, add_role_reads
 from bot.dashboard.warm import add_warming
 from bot.store import StateStore
 
+SIGNOUT = f"{PREFIX}/signout"
 OPEN_PATHS = frozenset({f"{PREFIX}/signin", f"{PREFIX}/static/style.css", *oauth.OPEN_PATHS})
 
 
@@ -57,7 +59,9 @@ async def guard(
     rights = session_rights(dash.settings, session)
     request[SESSION] = session
     request[RIGHTS] = rights
-    if rights == Rights.NONE:
+    # signing out needs no rights: a session that lost them must still be able to end itself,
+    # else its cookie works again once the rights come back (a shared computer)
+    if rights == Rights.NONE and request.path != SIGNOUT:
         if api:
             return web.json_response({"error": "no rights"}, status=403)
         return refuse(request)

@@ -6,6 +6,7 @@ read, is not repeated on every page view, and is shared by the person's sessions
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 
@@ -183,3 +184,29 @@ async def test_a_persons_sessions_and_requests_share_one_look_up(
     finally:
         for http in browsers[1:]:
             await http.close()
+
+
+# -- signing out --------------------------------------------------------------------------
+
+
+async def test_a_session_that_lost_its_rights_can_still_sign_out(
+    serve: Serve, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    site = await serve(GROUP_STAFF, slack_env(fake_slack))
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    fake_slack.usergroups["S111"]["users"] = []  # taken out of the group, for a while
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    status, _, page = await site.get("/admin/tickets")
+    # the refusal shows no data, and the sign-out button
+    csrf = re.search(r'action="/admin/signout".*?name="csrf" value="([^"]+)"', page, re.S)
+    assert status == 403 and csrf is not None
+    async with site.http.post(site.url + "/admin/signout", data={"csrf": "forged"}) as response:
+        assert response.status == 403  # still only with the session's CSRF token
+    async with site.http.post(
+        site.url + "/admin/signout", data={"csrf": csrf.group(1)}, allow_redirects=False
+    ) as response:
+        assert response.status == 302
+    # on a shared computer: back in the group, the cookie left behind names nothing
+    fake_slack.usergroups["S111"]["users"] = ["W111"]
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert await status_of(site) == 302
