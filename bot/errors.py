@@ -45,3 +45,9 @@ class FatalAdapterError(SupportBotError):
 class MessageGone(PlatformError):
     """The message an edit was for no longer exists: a person deleted it (the asker, a
     moderator). What it was to show is posted as a new message instead."""
+
+
+class ConversationGone(PlatformError):
+    """The conversation a post was for takes none, for good: deleted, archived, or closed to
+    the bot (removed from the channel, no permission). Unlike a refusal the platform may lift
+    (a 5xx, a rate limit), posting there again will not help."""

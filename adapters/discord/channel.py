@@ -44,7 +44,7 @@ from adapters.discord.render import (
 from adapters.discord.split import CONTENT_LIMIT
 from adapters.discord.translate import PLATFORM
 from bot import faults
-from bot.errors import MessageGone, PlatformError
+from bot.errors import ConversationGone, MessageGone, PlatformError
 from bot.ports import PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -54,6 +54,9 @@ log = logging.getLogger("adapters.discord")
 
 WEBHOOK_TOKEN_SECONDS = 14 * 60  # interaction tokens live 15 minutes; keep a margin
 UNKNOWN_MESSAGE = 10008  # Discord's JSON error code for a message that does not exist (deleted)
+# a post's refusals that posting again will not cure: the channel or thread is gone (Unknown
+# Channel), closed to the bot (Missing Access, Missing Permissions), or a locked archived thread
+GONE = frozenset({(404, 10003), (403, 50001), (403, 50013), (400, 50083)})
 
 
 class WebhookMessages:
@@ -226,7 +229,8 @@ class DiscordChannel:
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:
                     return fallback
-            raise PlatformError(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
+            refused = ConversationGone if (exc.status, exc.code) in GONE else PlatformError
+            raise refused(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
         posted = Posted(message_id=post_id(sent), conversation=reply.conversation)
         # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO
         log.debug(

@@ -20,8 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
+    GONE_CODES,
     PartlyPosted,
     SlackCallError,
+    SlackConversationGone,
     ctx,
     message_id,
     retry_handlers,
@@ -263,7 +265,8 @@ class SlackChannel:
             code = slack_error(exc)
             if code not in _BLOCK_ERRORS:
                 log.warning("chat.postMessage failed: %s", code, extra=ctx(channel, thread_ts=thread_ts))
-                raise SlackCallError("chat.postMessage", code) from exc
+                refused = SlackConversationGone if code in GONE_CODES else SlackCallError
+                raise refused("chat.postMessage", code) from exc
             # Slack refused the layout, not the message: the words still reach the asker
             log.warning(
                 "chat.postMessage refused the blocks (%s); posting plain text",

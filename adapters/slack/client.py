@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import SlackMessage
 from bot.channel_types import Platform
 from bot.config import Settings
-from bot.errors import PlatformError
+from bot.errors import ConversationGone, PlatformError
 from bot.types import Reply
 
 PLATFORM = str(Platform.SLACK)
@@ -135,6 +135,15 @@ class SlackCallError(PlatformError):
         super().__init__(f"{method} failed: {code}")
         self.method = method
         self.code = code
+
+
+class SlackConversationGone(SlackCallError, ConversationGone):
+    """chat.postMessage refused for good (`GONE_CODES`): the channel is gone, archived, or the
+    bot is not in it."""
+
+
+# chat.postMessage's errors that posting again will not cure
+GONE_CODES = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
 
 
 class PartlyPosted(SlackCallError):

@@ -5,9 +5,11 @@ burst alert) and covers a cluster of questions: the burst's questions, or, opene
 command, the text itself plus the most recent burst it resembles. While it is open, an
 answer to a similar question carries the notice at the top, and the thread is remembered.
 Closing it (`/support incident close [#N] [text]`) replies once in every such thread: each
-thread is claimed with a lease (bot/store/jobs.py `claim_post`) and marked told once its reply is posted, so
-the threads a closing worker that died left untold are told by the clock (`tick`) or by
-closing it again (the thread in flight when it died may be told twice: better than never).
+thread is claimed with a lease (bot/store/jobs.py `claim_post`) and marked told once its
+reply is posted, so the threads a closing worker that died left untold are told by the clock
+(`tick`) or by closing it again (the thread in flight when it died may be told twice: better
+than never). A thread gone for good (ConversationGone) is marked told untold; one whose reply
+was refused for now is tried again by the clock once its claim lapses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.errors import ConversationGone
 from bot.insights.bursts import signatures_from_json, signatures_json
 from bot.insights.similarity import NEIGHBOURS, Asked, Signature, best_match, signature
 from bot.messages import say
@@ -176,12 +179,20 @@ class Incidents:
                     )
                 )
                 told += 1
-            except Exception:
-                # a thread that refuses the reply (deleted, archived) would refuse it on every
-                # retry: logged and marked told, not repeated
-                log.exception(
-                    "could not tell a thread the incident is closed", extra={"incident_id": incident_id}
+            except ConversationGone:
+                # deleted, archived or closed to the bot: every retry would be refused too
+                log.warning(
+                    "a thread gone for good cannot be told the incident is closed",
+                    extra={"incident_id": incident_id},
                 )
+            except Exception:
+                # perhaps only for now (a 5xx, a rate limit): the claim is left to lapse, and
+                # the clock tells the thread after it (`tick`, for TELL_WITHIN)
+                log.exception(
+                    "could not tell a thread the incident is closed; it is tried again",
+                    extra={"incident_id": incident_id},
+                )
+                continue
             try:
                 await settle(self.store, POST_LEASE, StateStore.mark_notice_told, notice_id, self.clock.now())
             except Exception:

@@ -47,7 +47,7 @@ from adapters.discord.render import ZWSP
 from bot.app import Runtime
 from bot.commands import REGISTRY
 from bot.config import Settings
-from bot.errors import FatalAdapterError, PlatformError
+from bot.errors import ConversationGone, FatalAdapterError
 from bot.types import (
     ActionKind,
     Author,
@@ -323,7 +323,7 @@ async def test_a_refused_post_raises_and_an_apology_falls_back_to_the_parent_cha
     thread = RecordingTarget(fail_with=http_error(403, 50013, "Missing Permissions"))
     parent = RecordingTarget()
     channel = DiscordChannel(RecordingClient({20: thread, 10: parent}))  # type: ignore[arg-type]
-    with pytest.raises(PlatformError, match="403"):
+    with pytest.raises(ConversationGone, match="403"):  # retrying will not help (bot/errors.py)
         await channel.send(Reply(conversation=THREAD, text="an answer", kind=ReplyKind.ANSWER))
     posted = await channel.send(
         Reply(conversation=THREAD, text="Sorry, something went wrong", kind=ReplyKind.ERROR)

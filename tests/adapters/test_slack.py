@@ -29,12 +29,14 @@ from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.render import citation_text, iter_strings
 from bot.app import Runtime
-from bot.errors import FatalAdapterError
+from bot.errors import ConversationGone, FatalAdapterError, PlatformError
 from bot.inbox import serialise_message
 from bot.types import (
     Author,
     ConversationRef,
     InboundMessage,
+    Reply,
+    ReplyKind,
     TicketStatus,
     Visibility,
 )
@@ -1075,3 +1077,22 @@ async def test_http_mode_refuses_bad_and_stale_signatures_without_side_effects(
     assert fake.api_calls[mark:] == []  # no post, no reaction, no lookup
     assert runtime.state.db["inbox"].count == 0  # nothing was even recorded
     assert fake.response_posts == []
+
+
+async def test_a_post_to_an_archived_channel_is_refused_for_good_and_a_server_error_for_now(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    """What the clock's one-off posts tell apart (bot/insights/incidents.py): a conversation
+    that will refuse every retry, and a refusal a retry may get past."""
+    fake.add_channel("C444", "old-incidents", is_archived=True)
+
+    def reply(channel: str) -> Reply:
+        ref = ConversationRef(platform="slack", workspace="T111", channel=channel)
+        return Reply(conversation=ref, text="The incident is over.", kind=ReplyKind.INFO)
+
+    with pytest.raises(ConversationGone, match="is_archived"):
+        await slack.channel.send(reply("C444"))
+    fake.fail("chat.postMessage", "internal_error")
+    with pytest.raises(PlatformError, match="internal_error") as refused:
+        await slack.channel.send(reply("C111"))
+    assert not isinstance(refused.value, ConversationGone)

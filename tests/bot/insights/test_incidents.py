@@ -12,6 +12,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
+from bot.errors import ConversationGone, PlatformError
 from bot.store.incidents import IncidentStatus
 from bot.store.jobs import POST_LEASE
 from bot.types import Author, Command, ConversationRef, InboundMessage, Posted, Reply, Visibility
@@ -103,3 +104,38 @@ async def test_threads_a_closer_that_died_left_untold_are_each_told_once(
     assert all("Fixed at 11:05." in r.text for r in told())  # the closer's words
     # each thread claimed on its notice's row: nothing is kept for it elsewhere once told
     assert {key for (key,) in other.state.db.execute("select key from job_runs")} <= {"retention"}  # hourly
+
+
+class RefusesTwoThreads(ConsoleChannel):
+    """The first thread's "it is over" reply is refused once for now (a 5xx after the client's
+    retries), the second's for good (its thread was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.refusals: list[Exception] = [PlatformError("slack: internal_error"), ConversationGone("deleted")]
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.text.startswith(CLOSED) and self.refusals:
+            raise self.refusals.pop(0)
+        return await super().send(reply)
+
+
+async def test_a_thread_refused_for_now_is_told_later_and_one_gone_for_good_is_not_retried(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    channel = RefusesTwoThreads()
+    rt = make_runtime(TOML)
+    await rt.bot.on_command(incident("open Password resets are failing; we are on it"), channel)
+    [open_one] = rt.state.incidents("slack", IncidentStatus.OPEN)
+    threads = []
+    for n, text in enumerate(QUESTIONS):
+        await rt.bot.on_message(ask(text, f"U{n}", clock), channel)
+        threads.append(channel.posted[-1][1].conversation.key)
+    await rt.bot.on_command(incident(f"close #{open_one.id} Fixed at 11:05."), channel)
+    assert f"Incident #{open_one.id} closed; 1 thread(s)" in channel.posted[-1][1].text
+    for _ in range(3):
+        clock.advance(seconds=POST_LEASE.total_seconds() + 1)
+        await rt.bot.tick({"slack": channel})
+    told = [r.conversation.key for _, r in channel.posted if r.text.startswith(CLOSED)]
+    assert told == [threads[2], threads[0]]  # the first told once the clock came back to it
+    assert rt.state.notices_to_close(open_one.id) == []  # the deleted one is not tried again
