@@ -113,8 +113,10 @@ def _sign(secret: str, text: str) -> str:
 
 def same(given: str, expected: str) -> bool:
     """A constant-time comparison of what a request carried with what we computed: as bytes,
-    since `hmac.compare_digest` raises on a str that is not ASCII (a hostile cookie or field)."""
-    return hmac.compare_digest(given.encode(), expected.encode())
+    since `hmac.compare_digest` raises on a str that is not ASCII (a hostile cookie or field).
+    A header's bytes that are not UTF-8 reach us as lone surrogates (aiohttp decodes with
+    surrogateescape), which a plain encode refuses: they are kept as bytes, never matching."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def sign_session(secret: str, session: Session) -> str:

@@ -3,6 +3,8 @@ core's services and the adapter's channel), or standalone as `supportbot dashboa
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.console import ConsoleChannel
@@ -39,3 +41,17 @@ async def start(
     client = TestClient(TestServer(await build_app(dashboard, warm=warm)))
     await client.start_server()
     return client
+
+
+async def raw_get(host: str, port: int, target: bytes, cookie: bytes) -> int:
+    """The status of a GET whose Cookie header carries `cookie` as bytes, not UTF-8 perhaps
+    (what no HTTP client library sends, and anyone can)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + b"\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return int(answer.split()[1])

@@ -25,6 +25,7 @@ from bot.insights.metrics import Definitions, Scope
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
+from tests.bot.dashboard.served import raw_get
 from tests.fakes.clock import FakeClock
 
 CONFIG = """
@@ -190,6 +191,9 @@ async def test_a_cookie_or_csrf_token_that_is_not_ascii_is_refused_not_a_500(
 ) -> None:
     client.session.cookie_jar.update_cookies({"supportbot_session": "abc.\u00e9"})
     assert (await client.get("/admin/api/overview")).status == 401
+    # bytes that are not UTF-8 (aiohttp reads them as lone surrogates)
+    server = client.server
+    assert await raw_get(server.host, server.port, b"/admin/tickets", b"supportbot_session=abc.\xff") == 302
     client.session.cookie_jar.clear()
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
     for csrf in ("\u00e9", "%ff"):  # %ff is read as U+FFFD

@@ -20,6 +20,7 @@ from bot.core import Outcome
 from bot.dashboard.oauth import STATE_TTL, SpentStates
 from bot.log import setup_logging
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.bot.dashboard.served import raw_get
 from tests.bot.dashboard.signin_site import (
     DISCORD_SECRET,
     SLACK_ID,
@@ -249,6 +250,10 @@ async def test_a_state_or_state_cookie_that_is_not_ascii_is_refused(
         headers={"Cookie": "supportbot_signin=slack.a.b.1.\u00e9"},  # a signature not ASCII
     ) as response:
         assert response.status == 400 and BAD_STATE in await response.text()
+    # bytes that are not UTF-8 (aiohttp reads them as lone surrogates)
+    target = f"/admin/signin/slack/callback?code={code}&state=a".encode()
+    host, port = urlsplit(site.url).hostname or "", urlsplit(site.url).port or 0
+    assert await raw_get(host, port, target, b"supportbot_signin=slack.a.b.9999999999.\xff") == 400
     assert fake_slack.openid.exchanged == [] and site.cookie("supportbot_session") is None
 
 
