@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.queue import Reach, reach_sql
-from bot.store.rows import insert_row, select_row, transaction
-from bot.store.store import Repository, iso, parse_time, row_dict
+from bot.store.rows import insert_row, select_row, select_rows, transaction
+from bot.store.store import Repository, iso, parse_time
 from bot.types import DocVisibility, Draft
 
 
@@ -71,12 +71,13 @@ class DraftRepository(Repository):
         """Drafts made from tickets of the workspaces `reach` covers: an admin elsewhere does
         not see them (a draft holds the asker's question and staff's answer)."""
         where, params = reach_sql(reach)  # tickets' columns: drafts has neither
-        rows = self.db.execute(
+        rows = select_rows(
+            self.db,
             "select drafts.* from drafts join tickets on tickets.id = drafts.ticket_id "
             f"where {where} and (cast(? as text) is null or drafts.status = ?) order by drafts.id desc limit ?",
             [*params, status, status, limit],
-        ).fetchall()
-        return [_draft(row_dict(self.db, "drafts", row)) for row in rows]
+        )
+        return [_draft(row) for row in rows]
 
     def retitle_draft(self, draft_id: int, title: str) -> bool:
         with transaction(self.db):

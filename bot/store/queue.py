@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.store.store import Repository, iso, like_prefix, row_dict
+from bot.store.rows import select_rows
+from bot.store.store import Repository, iso, like_prefix
 from bot.store.tickets import _ticket
 from bot.types import SlaStage, Ticket, TicketStatus
 
@@ -137,12 +138,10 @@ class TicketQueueRepository(Repository):
             return QueuePage(tickets=[], total=0)
         where, params = _where(query, now)
         total = self.db.execute(f"select count(*) from tickets where {where}", params).fetchone()[0]
-        rows = self.db.execute(
-            f"select * from tickets where {where} order by id desc limit ?", [*params, limit]
-        ).fetchall()
-        return QueuePage(
-            tickets=[_ticket(row_dict(self.db, "tickets", row)) for row in rows], total=int(total)
+        rows = select_rows(
+            self.db, f"select * from tickets where {where} order by id desc limit ?", [*params, limit]
         )
+        return QueuePage(tickets=[_ticket(row) for row in rows], total=int(total))
 
     def queue_people_and_channels(
         self, reach: Sequence[Reach], statuses: Sequence[TicketStatus] | None

@@ -43,7 +43,6 @@ __all__ = [
     "open_state",
     "parse_time",
     "redact_url",
-    "row_dict",
 ]
 
 # PostgreSQL's constraint errors are raised as a subclass of it (postgres.PgIntegrityError)
@@ -168,8 +167,3 @@ def in_workspace(where: str, params: list[Any], workspace: str | None) -> tuple[
     if workspace is None:
         return where, params
     return f"{where} and (workspace = ? or workspace is null)", [*params, workspace]
-
-
-def row_dict(db: StateDatabase, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
-    """A raw `select *` row as a dict keyed by the table's columns."""
-    return dict(zip(db[table].columns_dict.keys(), row, strict=True))

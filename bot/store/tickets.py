@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.store.rows import insert_row, select_row, transaction, update_row
-from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time, row_dict
+from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
+from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
 from bot.store.values import LIKE_PREFIX
 from bot.types import (
     Author,
@@ -138,21 +138,23 @@ class TicketRepository(Repository):
         """The open or claimed ticket of a thread. A conversation without a thread (a channel
         where threads could not be made) is shared by many askers: there, only `asker_id`'s."""
         mine = ref.thread is None and asker_id is not None
-        row = self.db.execute(
+        rows = select_rows(
+            self.db,
             "select * from tickets where conversation = ? and status in ('open', 'claimed') "
             f"{'and asker_id = ? ' if mine else ''}order by id desc limit 1",
             [ref.key, asker_id] if mine else [ref.key],
-        ).fetchone()
-        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+        )
+        return _ticket(rows[0]) if rows else None
 
     def ticket_for_message(self, platform: str, message_id: str) -> Ticket | None:
         """The ticket opened for a platform message (the inbox's key for it: platform and id),
         whatever its status: a replay of the message finishes that ticket's opening."""
-        row = self.db.execute(
+        rows = select_rows(
+            self.db,
             "select * from tickets where platform = ? and message_id = ? order by id desc limit 1",
             [platform, message_id],
-        ).fetchone()
-        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+        )
+        return _ticket(rows[0]) if rows else None
 
     def tickets(
         self,
@@ -255,10 +257,10 @@ class TicketRepository(Repository):
         return resolved_of(dict(zip(columns, raw, strict=True)) for raw in cursor.fetchall())
 
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
-        row = self.db.execute(
-            "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
-        ).fetchone()
-        return _ticket(row_dict(self.db, "tickets", row)) if row else None
+        rows = select_rows(
+            self.db, "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
+        )
+        return _ticket(rows[0]) if rows else None
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}

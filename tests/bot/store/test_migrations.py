@@ -1,7 +1,8 @@
 """Migrations meeting a database they must not change: another application's, one a newer
 supportbot migrated, one whose login may not create tables. Each is refused with a reason
 (the bot, `supportbot migrate`) before anything is written to it. And several processes
-opening a new database at once each migrate it or wait, none told it is locked."""
+opening a new database at once each migrate it or wait, none told it is locked; a worker
+already running keeps reading what a newer release migrated."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sqlite3
 import threading
 import uuid
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -19,6 +22,20 @@ from bot.cli import app
 from bot.errors import StoreError
 from bot.store import StateStore
 from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.queue import Reach, TicketQuery
+from bot.store.store import open_state
+from bot.types import Author, ConversationRef, EscalationReason
+
+if TYPE_CHECKING:
+    from bot.store.migrations import StateDatabase
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _newer_release(db: StateDatabase) -> None:
+    """What a newer release's migration may do to tables a running worker reads with `select *`."""
+    db.table("tickets").add_column("added_by_a_newer_release", str)
+    db.table("drafts").add_column("added_by_a_newer_release", str)
 
 
 def _run(state: Path | str, *statements: str) -> None:
@@ -128,3 +145,38 @@ def test_processes_opening_a_new_database_together_each_migrate_or_wait(state: P
         assert names == [name for name, _ in STATE_MIGRATIONS]
     finally:
         store.close()
+
+
+def test_a_running_worker_reads_tickets_and_drafts_after_a_newer_release_migrates(state: Path | str) -> None:
+    """knowledge/deployment.md: workers of the old version already running keep answering
+    once a newer one (another host) has migrated, columns added to their tables included."""
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.1")
+    slack = (Reach(platform="slack"),)
+    running = StateStore(state)
+    try:
+        ticket, _ = running.create_ticket(
+            ref=ref,
+            asker=Author(id="U1"),
+            question="q",
+            reason=EscalationReason.ADMIN,
+            at=NOW,
+            message_id="m1",
+        )
+        running.create_draft(
+            ticket_id=ticket.id, title="t", question="q", answer="a", visibility="public", at=NOW
+        )
+
+        def reads() -> tuple[object, ...]:
+            return (
+                running.active_ticket(ref),
+                running.latest_ticket(ref),
+                running.ticket_for_message("slack", "m1"),
+                running.ticket_queue(TicketQuery(reach=slack), NOW).tickets,
+                running.drafts_in(slack),
+            )
+
+        before = reads()  # read before the upgrade: what it knows of the tables is as it was then
+        open_state(state, [*STATE_MIGRATIONS, ("9999_newer", _newer_release)]).close()
+        assert reads() == before
+    finally:
+        running.close()
