@@ -7,6 +7,7 @@ looks the same here as in `supportbot report`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -32,6 +33,8 @@ from bot.insights.metrics import Definitions, Scope
 from bot.insights.report import parse_period, to_json
 from bot.store import StateStore
 
+log = logging.getLogger(__name__)
+
 PERIODS = ("1d", "7d", "30d")
 # the overview's figures by (platform, period), kept a minute (figures.py says why)
 TRENDS = web.AppKey("trends", StaleWhileRevalidate[Trend])
@@ -56,11 +59,17 @@ async def record(request: web.Request, action: str, detail: str = "") -> None:
 
 
 async def form_of(request: web.Request) -> Mapping[str, object]:
-    """The POSTed form, or 400: aiohttp raises on a body it cannot parse (urlencoded bytes
-    that are not UTF-8, broken multipart). Read once here, aiohttp keeps it for the handler."""
+    """The POSTed form, or 400: aiohttp raises on a body it cannot parse, and not only
+    ValueError (bytes that are not UTF-8, broken multipart): an unknown charset is a
+    LookupError, an unknown Content-Transfer-Encoding a RuntimeError. Anyone can send any of
+    them, so any failure to read is the sender's, logged in one line without a traceback.
+    Read once here, aiohttp keeps it for the handler."""
     try:
         return await request.post()
-    except ValueError:  # UnicodeDecodeError is one
+    except web.HTTPException:
+        raise  # aiohttp's own answer, e.g. 413 for a body over client_max_size
+    except Exception as exc:
+        log.info("refused a form that could not be read (%s)", type(exc).__name__)
         raise web.HTTPBadRequest(text="The form could not be read.") from None
 
 

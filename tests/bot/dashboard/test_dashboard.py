@@ -202,14 +202,34 @@ async def test_a_cookie_or_csrf_token_that_is_not_ascii_is_refused_not_a_500(
     assert [e.action for e in rt.state.audit_log()] == ["signin"]
 
 
+def part(headers: bytes, value: bytes = b"abc") -> bytes:
+    """A multipart body of one field with `headers` of its own."""
+    return (
+        b'--xx\r\nContent-Disposition: form-data; name="f"\r\n'
+        + headers
+        + b"\r\n"
+        + value
+        + b"\r\n--xx--\r\n"
+    )
+
+
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=xx"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# bodies aiohttp cannot read, each raising something else
+UNREADABLE = (
+    (b"token=\xff\xfe", FORM),  # not UTF-8: UnicodeDecodeError
+    (b"garbage", MULTIPART),  # ValueError
+    (b"token=abc", {"Content-Type": FORM["Content-Type"] + "; charset=no-such-charset"}),  # LookupError
+    (part(b"Content-Type: text/plain; charset=no-such-charset\r\n"), MULTIPART),  # LookupError
+    (part(b"Content-Transfer-Encoding: bogus\r\n"), MULTIPART),  # RuntimeError
+)
+
+
 async def test_a_form_that_cannot_be_read_is_a_400(rt: Runtime, clock: FakeClock, client: Client) -> None:
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert (await client.post("/admin/signin", data=b"token=\xff\xfe", headers=form)).status == 400
+    for body, headers in UNREADABLE:  # on the open sign-in form
+        assert (await client.post("/admin/signin", data=body, headers=headers)).status == 400, body
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
-    for body, headers in (
-        (b"csrf=\xff\xfe", form),  # not UTF-8
-        (b"garbage", {"Content-Type": "multipart/form-data; boundary=xx"}),
-    ):
+    for body, headers in UNREADABLE:  # and behind the guard, where the CSRF token is read
         response = await client.post("/admin/signout", data=body, headers=headers, allow_redirects=False)
         assert response.status == 400, body
     assert [e.action for e in rt.state.audit_log()] == ["signin"]
