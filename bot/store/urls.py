@@ -19,7 +19,9 @@ MASK = "***"
 # the fields of libpq's reading that a URL's user and password cannot reach unless libpq
 # read them differently from what was meant (an `@` left in one of them)
 _PLACE = ("host", "hostaddr", "port", "dbname")
-_QUERY_PASSWORD = re.compile(r"(?<=[?&])password=([^&]*)")
+# a parameter holding a secret: `password`, and any other whose name says it holds one
+# (libpq's `sslpassword`, the client key's passphrase; whatever a later libpq adds)
+_QUERY_PASSWORD = re.compile(r"(?<=[?&])([^&=#]*password[^&=#]*)=([^&]*)", re.IGNORECASE)
 _HOST = re.compile(r"[\w.\-:\[\],%]+")
 _USER = re.compile(r"[\w.\-+%]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,20}")
@@ -33,12 +35,13 @@ def is_database_url(target: object) -> bool:
 
 def redact_url(url: str) -> str:
     """The URL with its passwords replaced, fit for messages and logs: the one after the user
-    name, and one given as a parameter (`?password=`, which libpq takes as well). Written as
-    it was; checked by reading the result with libpq again."""
+    name, and those given as parameters (`?password=`, which libpq takes as well, and any other
+    whose name holds "password", as `sslpassword=`). Written as it was; checked by reading the
+    result with libpq again."""
     read = _read(url)
     if read is not None:
         shown = _masked(url)
-        if _read(shown) == (read | {"password": MASK} if "password" in read else read):
+        if _read(shown) == {key: MASK if _secret(key) else value for key, value in read.items()}:
             return shown
     return _scheme_and_host(url)
 
@@ -49,7 +52,7 @@ def scrub(text: str, url: str) -> str:
     secrets = set(_written_passwords(url))
     read = _read(url)
     if read is not None:
-        secrets.add(read.get("password", ""))
+        secrets.update(value for key, value in read.items() if _secret(key))
     else:
         # libpq read the URL otherwise than meant: what it reports (a host `secret@db`, a port)
         # may hold pieces of the password
@@ -86,7 +89,7 @@ def _masked(url: str) -> str:
     if rest[end : end + 1] == "@" and password:
         rest = f"{user}{colon}{MASK}{rest[end:]}"
     path, mark, query = rest.partition("?")
-    return scheme + sep + path + _QUERY_PASSWORD.sub(f"password={MASK}", mark + query)
+    return scheme + sep + path + _QUERY_PASSWORD.sub(rf"\1={MASK}", mark + query)
 
 
 def _scheme_and_host(url: str) -> str:
@@ -107,7 +110,7 @@ def _scheme_and_host(url: str) -> str:
 
 def _written_passwords(url: str) -> list[str]:
     """The passwords a person may have meant in `url`, as written and decoded: after the user
-    name up to the last `@`, and each `password=` parameter."""
+    name up to the last `@`, and each parameter holding one (`password=`, `sslpassword=`)."""
     found: list[str] = []
     rest = url.partition("://")[2]
     if "@" in rest:
@@ -115,5 +118,10 @@ def _written_passwords(url: str) -> list[str]:
         found.append(userinfo.partition(":")[2])
         # libpq's reading, which ends at the first `@`
         found.append(re.split(r"[@/]", userinfo, maxsplit=1)[0].partition(":")[2])
-    found.extend(_QUERY_PASSWORD.findall(url))
+    found.extend(value for _, value in _QUERY_PASSWORD.findall(url))
     return [variant for secret in found if secret for variant in (secret, unquote(secret))]
+
+
+def _secret(key: str) -> bool:
+    """Whether libpq's parameter `key` holds a secret (`password`, `sslpassword`)."""
+    return "password" in key.lower()

@@ -26,6 +26,10 @@ from bot.store.urls import redact_url, scrub
             "postgresql:///support?password=***&sslmode=require",
         ),
         ("postgresql://bot:pw@db/support?password=again", "postgresql://bot:***@db/support?password=***"),
+        (  # the client key's passphrase
+            "postgresql://bot:pw@db/support?sslpassword=p%26ss&sslmode=require",
+            "postgresql://bot:***@db/support?sslpassword=***&sslmode=require",
+        ),
         (
             "postgresql://db.example/support?sslmode=require",
             "postgresql://db.example/support?sslmode=require",
@@ -74,6 +78,9 @@ def test_a_drivers_message_loses_the_password_decoded_or_as_written() -> None:
         == "in postgresql://bot@/support?password=***"
     )
     assert scrub('failed for "p@ss"', "postgresql://bot:p%40ss@db/support") == 'failed for "***"'
+    assert (
+        scrub('bad passphrase "p&ss"', "postgresql://db/support?sslpassword=p%26ss") == 'bad passphrase "***"'
+    )
 
 
 @pytest.mark.parametrize("password", ["s3#cretQ", "s3?cretQ"])
@@ -99,9 +106,17 @@ def test_a_password_libpq_reads_otherwise_is_not_in_the_connect_error() -> None:
 def test_migrate_prints_the_database_without_a_password_given_as_a_parameter(
     pg_url: str, tmp_path: Path
 ) -> None:
-    secret_url = pg_url + "&password=s3cretQ"  # the test server trusts local logins: any password
+    # the test server trusts local logins: any password; the key's passphrase is unused
+    # without an encrypted key
+    secret_url = pg_url + "&password=s3cretQ&sslpassword=KeyPassQ"
     result = CliRunner().invoke(
         app, ["migrate", "--data", str(tmp_path / "data")], env={"SUPPORTBOT_DATABASE_URL": secret_url}
     )
     assert result.exit_code == 0, result.output
-    assert "password=***" in result.output and "s3cretQ" not in result.output
+    assert "password=***" in result.output and "sslpassword=***" in result.output
+    assert "s3cretQ" not in result.output and "KeyPassQ" not in result.output
+    store = StateStore(secret_url)
+    try:
+        assert "s3cretQ" not in str(store.path) and "KeyPassQ" not in str(store.path)
+    finally:
+        store.close()
