@@ -20,6 +20,7 @@ from yarl import URL
 from bot.core import LONG_TEXT
 from bot.dashboard.context import DASHBOARD, SESSION
 from bot.privacy.redaction import Redactor
+from bot.text import scrub
 
 ID_MAX = 2**63 - 1  # the stores' integer keys (SQLite's integer, PostgreSQL's bigint)
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() would also take "+1", " 1" and "١"
@@ -38,7 +39,9 @@ def path_id(request: web.Request) -> int:
 async def typed(request: web.Request, text: str) -> str:
     """Text typed into a dashboard form (a resolution note, a reopen reason, a draft's title
     and answer), redacted by `[privacy] redact` as the core redacts the same text typed in the
-    chat (`Redactor.command`, `.action`) before anything keeps, posts or sends it."""
+    chat (`Redactor.command`, `.action`) before anything keeps, posts or sends it; a NUL or lone
+    surrogate replaced first, as for what arrives from the chat (PostgreSQL refuses NUL)."""
+    text = scrub(text)
     redactor = Redactor.from_settings(request.app[DASHBOARD].settings.privacy)
     if len(text) > LONG_TEXT:  # a pasted log: scanned off the event loop, as the core does
         return await asyncio.to_thread(redactor.redact, text)

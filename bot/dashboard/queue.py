@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.escalation.values import ACTIVE
 from bot.store.queue import Reach, SlaState, TicketQuery
+from bot.text import scrub
 from bot.types import TicketStatus
 
 E = TypeVar("E", bound=StrEnum)
@@ -79,8 +80,9 @@ class QueueFilter:
         return cls(
             status=_choice(StatusFilter, query.get("status") or None, StatusFilter.ACTIVE),
             platform=platform if platform in platforms else "",
-            channel=query.get("channel", "").strip(),
-            assignee=query.get("assignee", "").strip(),
+            # compared with stored text in SQL: a NUL would fail PostgreSQL's query, not match
+            channel=scrub(query.get("channel", "")).strip(),
+            assignee=scrub(query.get("assignee", "")).strip(),
             age=_choice(AgeFilter, query.get("age"), AgeFilter.ANY),
             sla=sla if sla in {s.value for s in SlaState} else "",
         )

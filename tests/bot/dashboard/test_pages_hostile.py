@@ -1,5 +1,6 @@
 """What anyone can put in a dashboard request, against the pages that read it: ids in the path
-no store could hold, on both backends, and a status line of a link's own."""
+no store could hold and a NUL in a filter or a form, on both backends, and a status line of a
+link's own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
+from bot.types import TicketStatus
 from tests.bot.dashboard.served import CONFIG, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
 from tests.bot.dashboard.test_drafts_page import a_draft
@@ -42,6 +44,41 @@ async def test_an_id_no_store_could_hold_is_not_found(
                 assert (await client.post(path, data={"csrf": csrf})).status == 404, path
         # the largest id a store holds is only a ticket nobody has
         assert (await client.get("/admin/tickets/9223372036854775807")).status == 404
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_nul_in_a_filter_or_a_form_is_replaced_not_a_500(
+    backend: str,
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    channel: ConsoleChannel,
+    request: pytest.FixtureRequest,
+) -> None:
+    # PostgreSQL's text refuses NUL (SQLite keeps it): replaced as in what the chat brings in
+    env = {"SUPPORTBOT_DATABASE_URL": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    rt = make_runtime(CONFIG, env)
+    draft_id = await a_draft(rt, channel)
+    ticket = rt.state.draft(draft_id).ticket_id  # type: ignore[union-attr]
+    client = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        for query in ("channel=%00", "assignee=a%00b", "status=all&channel=C%00"):
+            assert (await client.get(f"/admin/tickets?{query}")).status == 200, query
+        csrf = await csrf_of(client, "/admin/tickets")
+        saved = await client.post(
+            f"/admin/drafts/{draft_id}/save", data={"csrf": csrf, "title": "T\x00", "answer": "A\x00nswer"}
+        )
+        assert saved.status == 200
+        draft = rt.state.draft(draft_id)
+        assert draft is not None and (draft.title, draft.answer) == ("T\ufffd", "A\ufffdnswer")
+        reopened = await client.post(
+            f"/admin/tickets/{ticket}/reopen", data={"csrf": csrf, "reason": "why\x00"}
+        )
+        reopened_ticket = rt.state.ticket(ticket)
+        assert reopened.status == 200 and reopened_ticket is not None
+        assert reopened_ticket.status == TicketStatus.OPEN
     finally:
         await client.close()
 
