@@ -10,6 +10,18 @@ import re
 # A bare URL is left as typed: every renderer shows (and links) it as itself, which disguises
 # nothing, and a backslash in it would break the link. It ends at a bracket, which is escaped.
 _BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\[\]]+", re.IGNORECASE)
+
+
+def quoted_url(ending_at: str = "") -> str:
+    """The pattern of a bare URL in `literal`'s text, which a renderer reads as one piece, as
+    `literal` left it, so that what people typed in and around a link never pairs up into
+    markup. It is followed by an escaped bracket at most: a backslash before a bracket is the
+    bracket's escape. It also ends at a character of `ending_at`."""
+    return rf"(?i:https?://|mailto:)(?:[^\s<>\[\]\\{ending_at}]|\\(?![\[\]]))+"
+
+
+# CommonMark's escapes: a backslash before ASCII punctuation stands for that character.
+ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 # What makes Markdown anywhere in a line: escapes, code, emphasis, strike, spoilers, links.
 _INLINE_MARKUP = re.compile(r"[\\`*_~|\[\]]")
 # What makes Markdown at the start of a line: headings (and Discord's "-#" small text),
@@ -36,3 +48,9 @@ def _escape_line_start(match: re.Match[str]) -> str:
     # a list number is made plain by escaping what follows it: "1\." (a backslash before a
     # digit is no escape)
     return f"{indent}\\{mark}" if not mark.isdigit() else f"{indent}{mark}\\"
+
+
+def unescape(text: str) -> str:
+    """`literal`'s escapes taken back: the characters as typed, for a plain-text copy of the
+    core's text (the console, the dashboard) where no Markdown renderer reads them."""
+    return ESCAPED.sub(r"\1", text)

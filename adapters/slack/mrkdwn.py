@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bot.markdown import ESCAPED as _ESCAPED
+from bot.markdown import quoted_url, unescape
 from bot.types import Mention, MentionKind
 
 SECTION_TEXT_LIMIT = 3000
@@ -88,29 +90,58 @@ def mention_tag(mention: Mention) -> str | None:
 
 # -- Markdown to mrkdwn -----------------------------------------------------------------------
 
-# an escaped backtick opens no code span (CommonMark)
-_CODE_SPAN = re.compile(r"(?<!\\)(`+)(.+?)\1", re.DOTALL)
-# CommonMark's escapes: a backslash before ASCII punctuation makes it a literal character.
-# Quoted text (bot/privacy/redaction.py `literal`) relies on them to show what people typed.
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-# While the markup around them is converted, escaped characters are held as private-use
-# characters no pattern here matches, then let go as what Slack shows literally.
+# CommonMark's escapes (bot.markdown.ESCAPED): quoted text (bot/privacy/redaction.py `literal`)
+# relies on them to show what people typed. While the markup around them is converted, escaped
+# characters are held as private-use characters no pattern here matches, then let go as what
+# Slack shows literally.
 _HELD = 0xF0000
-_HELD_CHAR = re.compile("[\U000f0021-\U000f007e]")
+_HELD_RANGE = "\U000f0021-\U000f007e"
+_HELD_CHAR = re.compile(f"[{_HELD_RANGE}]")
 # Slack has no escapes: its own formatting marks are kept from pairing up by zero-width spaces.
 _SLACK_FORMATTING = frozenset("*_~`")
-_LINK_OR_AUTOLINK = re.compile(
-    r"\[(?P<label>[^\[\]]*)\]\(\s*<?(?P<url>[^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
-    r"|<(?P<auto>(?:https?|mailto):[^<>\s]+)>"
+# A bare URL is one piece, as `literal` leaves it and Discord links it: while emphasis is
+# converted it stands as one character, its marks out of reach. Marks ending it may close
+# emphasis opened before it (`**https://x**`), never open any: they stand as closers of their
+# own, and are the URL's again if they close nothing. Input holding these is cleaned first.
+_URL = "\U0010fff0"
+_CLOSES = {"*": "\U0010fff1", "_": "\U0010fff2", "~": "\U0010fff3"}
+_UNCLOSE = str.maketrans({closer: mark for mark, closer in _CLOSES.items()})
+_RESERVED = re.compile("[\U0010fff0-\U0010fff3]")
+_S, _U, _T = _CLOSES.values()
+# escapes are held everywhere but in bare URLs, which are as typed
+_HOLD = re.compile(rf"(?P<url>{quoted_url(_URL + _S + _U + _T)})|{_ESCAPED.pattern}")
+# a URL's end that is the sentence's, not the link's (a closing bracket only when unbalanced)
+_URL_END_PUNCTUATION = frozenset(".,:;!?'\")")
+_URL_CLOSERS = re.compile(f"{_URL}([{_S}{_U}{_T}]*)")
+# What a line holds besides prose, the leftmost first (as CommonMark and Discord read it): a
+# code span, a link, an autolink, a bare URL (whose backticks open no code span).
+_TOKEN = re.compile(
+    r"(?P<ticks>`+)(?P<code>.+?)(?P=ticks)"
+    r"|\[(?P<label>[^\[\]`]*)\]\(\s*<?(?P<url>[^()\s<>`]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+    r"|<(?P<auto>(?:https?|mailto):[^<>\s`]+)>"
+    rf"|(?P<bare>{quoted_url(_HELD_RANGE + _URL + _S + _U + _T)})",
+    re.DOTALL,
 )
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+# Emphasis whose content stops at the first mark that could close it: each opener looks no
+# further than that, so a line of unclosed openers costs its length, not its square.
+_BOLD = re.compile(
+    rf"\*\*(?=\S)((?:[^*{_S}]|[*{_S}](?![*{_S}]))+?)(?<=\S)(?:\*\*|{_S}{_S})"
+    rf"|__(?=\S)((?:[^_{_U}]|[_{_U}](?![_{_U}]))+?)(?<=\S)(?:__|{_U}{_U})"
+)
+_ITALIC_STAR = re.compile(rf"(?<![*\w])\*(?=[^\s*])([^*{_S}]+?)(?<=[^\s*])(?:\*|{_S})(?![*\w{_S}])")
+# Slack's own italics, `_a_`, kept as they are: only a URL's closing `_` is taken from it
+_ITALIC_UNDERSCORE = re.compile(rf"(?<![_\w])_(?=[^\s_])([^_{_U}]+?)(?<=[^\s_])(?:_|{_U})(?![_\w{_U}])")
+_STRIKE = re.compile(rf"~~(?=\S)((?:[^~{_T}]|[~{_T}](?![~{_T}]))+?)(?<=\S)(?:~~|{_T}{_T})")
 _BOLD_MARK = "\x01"  # stands for a bold '*' while single-star italics are rewritten
 
 
+def _unbold(text: str) -> str:
+    return _BOLD.sub(lambda m: m.group(1) or m.group(2), text)
+
+
 def _emphasis(escaped: str) -> str:
-    text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", escaped)
+    text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(1) or m.group(2)}{_BOLD_MARK}", escaped)
+    text = _ITALIC_UNDERSCORE.sub(lambda m: f"_{m.group(1)}_", text)
     text = _ITALIC_STAR.sub(lambda m: f"_{m.group(1)}_", text)
     text = _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)
     return text.replace(_BOLD_MARK, "*")
@@ -135,33 +166,64 @@ def _let_go(text: str, *, shown: bool = True) -> str:
     return _HELD_CHAR.sub(one, text).replace(_ZWSP + _ZWSP, _ZWSP)
 
 
-def _prose(text: str) -> str:
-    text = _ESCAPED.sub(lambda m: _held(m.group(1)), text)
-    out: list[str] = []
-    pos = 0
-    for match in _LINK_OR_AUTOLINK.finditer(text):
-        out.append(_emphasis(escape(text[pos : match.start()])))
-        if match.group("auto"):
-            out.append(link(_let_go(match.group("auto"), shown=False), ""))
-        else:
-            label = _BOLD.sub(lambda m: m.group(2), match.group("label"))
-            out.append(link(_let_go(match.group("url"), shown=False), label))
-        pos = match.end()
-    out.append(_emphasis(escape(text[pos:])))
-    return _let_go("".join(out))
+def _source(text: str) -> str:
+    """Held characters back as their escapes: code shows what was written."""
+    return _HELD_CHAR.sub(lambda m: "\\" + chr(ord(m.group()) - _HELD), text)
+
+
+def _hold_url(url: str, urls: list[str]) -> str:
+    """`url` as it stands while emphasis is converted; its link kept in `urls`."""
+    end = len(url)
+    unclosed = url.count(")") - url.count("(")
+    while end > 0 and url[end - 1] in _URL_END_PUNCTUATION and (url[end - 1] != ")" or unclosed > 0):
+        unclosed -= url[end - 1] == ")"
+        end -= 1
+    marks = end
+    while marks > 0 and url[marks - 1] in _CLOSES:
+        marks -= 1
+    urls.append(url[:marks])
+    return _URL + "".join(_CLOSES[c] for c in url[marks:end]) + url[end:]
+
+
+def _bare(url: str) -> str:
+    # Slack formats nothing inside <...>: a URL holding its marks is sent as a link to itself
+    return link(url, "") if any(c in _SLACK_FORMATTING for c in url) else escape(url)
+
+
+def _prose(text: str, urls: list[str]) -> str:
+    converted = _emphasis(escape(text))
+    found = iter(urls)
+    converted = _URL_CLOSERS.sub(lambda m: _bare(next(found) + m.group(1).translate(_UNCLOSE)), converted)
+    return converted.translate(_UNCLOSE)
 
 
 def inline(text: str) -> str:
     """One line of Markdown to mrkdwn: code spans kept verbatim (escaped), the rest converted."""
+    text = _HOLD.sub(lambda m: m.group("url") or _held(m.group(2)), _RESERVED.sub("\ufffd", text))
     out: list[str] = []
+    prose: list[str] = []
+    urls: list[str] = []
     pos = 0
-    for match in _CODE_SPAN.finditer(text):
-        out.append(_prose(text[pos : match.start()]))
-        code = match.group(2).replace("`", "'")
-        out.append(f"`{escape(code)}`")
+    for match in _TOKEN.finditer(text):
+        prose.append(text[pos : match.start()])
         pos = match.end()
-    out.append(_prose(text[pos:]))
-    return "".join(out)
+        if match.group("bare"):
+            prose.append(_hold_url(match.group("bare"), urls))
+            continue
+        out.append(_prose("".join(prose), urls))
+        prose, urls = [], []
+        if match.group("ticks"):
+            code = _source(match.group("code")).replace("`", "'")
+            out.append(f"`{escape(code)}`")
+        elif match.group("auto"):
+            out.append(link(_let_go(match.group("auto"), shown=False), ""))
+        else:
+            label = _unbold(match.group("label"))
+            # a link's target reads escapes (CommonMark), an autolink's does not
+            out.append(link(unescape(_let_go(match.group("url"), shown=False)), label))
+    prose.append(text[pos:])
+    out.append(_prose("".join(prose), urls))
+    return _let_go("".join(out))
 
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
@@ -181,7 +243,7 @@ def _line(line: str) -> str:
     if _RULE.match(line):
         return "──────────"
     if heading := _HEADING.match(line):
-        title = _BOLD.sub(lambda m: m.group(2), heading.group(1))
+        title = _unbold(heading.group(1))
         converted = inline(title)
         return f"*{converted}*" if converted.strip() else ""
     if bullet := _BULLET.match(line):

@@ -42,3 +42,18 @@ async def test_a_link_typed_into_a_question_is_quoted_on_the_triage_card_as_type
     [card] = posts(fake, "C222")
     assert "[Support portal: verify here](https://evil.example/login)" in card.params["text"]
     assert [s for s in outgoing_strings(fake) if MASKED.search(s)] == []
+
+
+async def test_links_holding_markdown_marks_are_quoted_as_typed_and_format_nothing(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    # "**" in one link and at the end of the next would bold the words between them; a
+    # backtick in one and in the next would make them code, showing the escapes' backslashes
+    url1, url2, url3 = "https://a.example/**Your", "https://b.example/x**", "https://c.example/`"
+    ask = f"I want to talk to a human. see {url1} account is locked {url2} or *this* {url3}"
+    await deliver(fake, slack, fake.user_message("C111", ask, user=MEMBER, mention=True))
+
+    [card] = posts(fake, "C222")
+    text = card.params["text"]
+    assert f"<{url1}> account is locked <{url2}> or \u200b*\u200bthis\u200b*\u200b <{url3}>" in text
+    assert "\\" not in text

@@ -60,6 +60,22 @@ def test_a_bare_url_is_left_whole_so_it_still_links_to_what_it_shows() -> None:
     assert literal(typed) == r"see https://docs.example/a_b_c?x=*1* and my\_file"
 
 
+# Links as typed: Slack links each <URL> to what it shows; "|" goes as %7C, as browsers send it.
+SLACK_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>|]+)>")
+# Text with links holding Markdown's marks, and marks around them.
+LINK_PIECES = ["https://a.example/", "mailto:b", "**", "*", "_", "__", "~~", "`", " ", "x", ".", ")", "("]
+WITH_LINKS = st.lists(
+    st.sampled_from([*LINK_PIECES, "[", "]", "\\", ">", "&", "|", "#", "\n", "1.", "-"]), max_size=25
+).map("".join)
+
+
+@given(WITH_LINKS)
+def test_links_and_what_surrounds_them_show_as_typed_on_slack(typed: str) -> None:
+    mrkdwn = to_mrkdwn(literal(typed))
+    linked = SLACK_AUTOLINK.sub(lambda m: m.group(1).replace("%7C", "|"), mrkdwn)
+    assert html.unescape(linked).replace(ZWSP, "") == typed.strip("\n")
+
+
 # Text without URLs (no h, t or p: neither "http" nor "mailto"), dense in Markdown's marks.
 MARKDOWN_ISH = st.text(alphabet=" \nab#>*+-_~`|[]()\\<>&!:/.1@", max_size=60)
 
