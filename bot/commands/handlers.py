@@ -221,6 +221,14 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
         return f"Draft #{draft_id} rejected." if changed else f"Draft #{draft_id} was already decided."
     path = await approve_draft(host, draft, command.invoker)
     if path is None:
+        # the compare-and-set lost: to a decision, or to an edit saved meanwhile (the
+        # dashboard, `learn title`), which is never published under an approval of the text before
+        now = await host.store.run(StateStore.draft, draft_id)
+        if now is not None and now.status == "pending":
+            return (
+                f"Draft #{draft_id} was changed while you approved it, and is still waiting: review it "
+                f"with `learn show {draft_id}` and approve again."
+            )
         return f"Draft #{draft_id} was already decided."
     return f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now."
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.store import StateStore
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -484,6 +486,58 @@ async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channe
     )
     answer = channel.posted[-1][1]
     assert "Rotate signing key" in answer.text and answer.citations[0].path.startswith("learned/")
+
+
+def awaiting(task: asyncio.Task[object], qualname: str) -> bool:
+    """Whether `task` is suspended inside the coroutine `qualname` (down its chain of awaits)."""
+    coro: object = task.get_coro()
+    while coro is not None:
+        if getattr(coro, "__qualname__", "") == qualname:
+            return True
+        coro = getattr(coro, "cr_await", None)
+    return False
+
+
+async def test_an_approval_that_loses_to_an_edit_says_the_draft_changed(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_message(
+        msg(
+            "Press Rotate signing key in Settings, Webhooks.",
+            author=STAFF,
+            thread=thread.thread,
+            addressed=False,
+        ),
+        channel,
+    )
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    # the knowledge thread is busy (a reindex), so the approval's file write waits in line
+    gate = threading.Event()
+    held = asyncio.ensure_future(rt.bot.knowledge.run(gate.wait))
+    approving: asyncio.Task[object] = asyncio.ensure_future(
+        rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
+    )
+    for _ in range(1000):
+        if awaiting(approving, "KnowledgeService.run"):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the approval never reached its file write")
+    # meanwhile another admin saves an edit (the dashboard's save, `learn title`)
+    assert await rt.store.run(StateStore.retitle_draft, 1, "Rotating the signing key")
+    gate.set()
+    await held
+    await approving
+    draft = rt.state.draft(1)
+    assert draft is not None and draft.status == "pending"
+    assert texts(channel)[-1] == (
+        "Draft #1 was changed while you approved it, and is still waiting: review it with "
+        "`learn show 1` and approve again."
+    )
+    assert not list((rt.settings.knowledge_dir / "learned").glob("*.md"))  # the file was taken back
+    await rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
+    assert "approved: written to `learned/" in texts(channel)[-1]
 
 
 async def test_rejected_draft_writes_nothing(rt: Runtime, channel: ConsoleChannel) -> None:
