@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot import policy
 from bot.channel_types import Platform
+from bot.markdown import unescape
 from bot.messages import say
 from bot.ports import PostChanged
 from bot.types import (
@@ -70,7 +71,7 @@ def render(reply: Reply) -> str:
     if reply.mentions:
         tags = " ".join(f"@{'group:' if m.kind == MentionKind.GROUP else ''}{m.id}" for m in reply.mentions)
         lines.append(tags)
-    lines.append(reply.text)
+    lines.append(unescape(reply.text))  # the terminal renders no Markdown: quotes as typed
     if reply.citations:
         lines.append("")
         lines.append("Sources:")

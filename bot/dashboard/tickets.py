@@ -37,6 +37,7 @@ from bot.dashboard.reach import can_see, reach_of, rights_in
 from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
+from bot.markdown import unescape
 from bot.ports import Channel
 from bot.privacy.redaction import quoted_plain
 from bot.store import StateStore
@@ -47,14 +48,13 @@ from bot.types import Author, ConversationRef, Ticket, TicketStatus, Turn
 SHOWN = 200  # rows of the queue: the newest; more is a filter away
 QUOTED = 200  # characters of a question the queue quotes (its template shows 160, cut at a word)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark's: a backslash before punctuation
 
 
 def _markdown_line(text: str) -> Markup:
     """A brief line's `**bold**` as <strong>, its Markdown escapes (what people wrote, quoted
     `literal`ly) as the characters they stand for, everything else escaped."""
     strong = _BOLD.sub(r"<strong>\1</strong>", str(escape(text)))
-    return Markup(_ESCAPED.sub(r"\1", strong))
+    return Markup(unescape(strong))
 
 
 def _named(ps: PlatformSettings) -> list[str]:

@@ -47,6 +47,15 @@ async def test_a_whole_ticket_from_the_terminal(make_runtime: Callable[..., Runt
     assert "no answer to mark :helpful" in channel.out.getvalue()  # type: ignore[attr-defined]
 
 
+async def test_a_question_listed_in_the_terminal_reads_as_typed(make_runtime: Callable[..., Runtime]) -> None:
+    # the core quotes people's words with Markdown escapes; the terminal renders no Markdown
+    session, out = _session(make_runtime())
+    question = r"I want to talk to a human: my_user_id is *1234* (see C:\Users\ann)"
+    assert await session.handle_line(question) == Outcome.ESCALATED
+    await session.handle_line("/support tickets", as_user=Author(id="staff", name="staff"))
+    assert out.getvalue().splitlines()[-2].endswith(question)
+
+
 def _session(rt: Runtime, user: str = "ann") -> tuple[ConsoleSession, io.StringIO]:
     out = io.StringIO()
     return ConsoleSession(rt.bot, ConsoleChannel(out), user=user), out
