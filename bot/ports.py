@@ -252,8 +252,7 @@ if typing.TYPE_CHECKING:
     from bot.store.dashboard import AuditEntry, LinkOwner, SessionRecord
     from bot.store.followups import DueFollowup, FollowupClaim
     from bot.store.gaps import GapCandidate, GapRecord, GapStatus
-    from bot.store.incidents import BurstRecord, IncidentRecord, RecentQuestion
-    from bot.store.jobs import PostKind
+    from bot.store.incidents import BurstRecord, IncidentRecord, PostKind, RecentQuestion
     from bot.store.metrics import AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
     from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft

@@ -56,10 +56,12 @@ def test_only_store_and_migrations_speak_sql() -> None:
     # leases.py: a lease is a PostgreSQL session of its own (bot/store/leases.py); sqlite_file.py
     # opens a SQLite file and the catalog queries it with the driver alone (the cold `ask` path);
     # rows.py holds the transactions every repository opens; postgres_connection.py is the
-    # store's psycopg connection (its deadline, its check for a session the server ended)
+    # store's psycopg connection (its deadline, its check for a session the server ended);
+    # urls.py reads a database URL with libpq's own parser (psycopg.conninfo) so what it masks
+    # is what libpq takes for the password; postgres_advice.py turns psycopg's errors into advice
     assert speakers == {
         "store.py", "migrations.py", "migrations_later.py", "postgres.py", "postgres_table.py", "leases.py",
-        "sqlite_file.py", "catalog.py", "rows.py", "postgres_connection.py",
+        "sqlite_file.py", "catalog.py", "rows.py", "postgres_connection.py", "urls.py", "postgres_advice.py",
     }  # fmt: skip
 
 

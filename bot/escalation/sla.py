@@ -21,7 +21,7 @@ from bot.escalation.routing import business_hours, staff_mentions
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
-from bot.store.jobs import settle
+from bot.store.state import settle
 from bot.types import Mention, MentionKind, Reply, ReplyKind, SlaStage, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)

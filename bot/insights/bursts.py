@@ -39,8 +39,9 @@ from bot.insights.similarity import (
 from bot.ports import Channel, Clock, Store
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
-from bot.store.incidents import BurstRecord, RecentQuestion
-from bot.store.jobs import POST_LEASE, PostKind, settle
+from bot.store.incidents import BurstRecord, PostKind, RecentQuestion
+from bot.store.jobs import POST_LEASE
+from bot.store.state import settle
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Reply, ReplyKind
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,9 @@ from bot.policy import detect_language
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
-from bot.store.incidents import IncidentRecord, IncidentStatus, incidents_statement
-from bot.store.jobs import POST_LEASE, PostKind, settle
+from bot.store.incidents import IncidentRecord, IncidentStatus, PostKind, incidents_statement
+from bot.store.jobs import POST_LEASE
+from bot.store.state import settle
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,13 @@ from bot.store.values import LIKE_PREFIX
 from bot.types import ConversationRef
 
 
+class PostKind(StrEnum):
+    """The posts claimed on their own row before they are made (bot/store/jobs.py claim_post)."""
+
+    BURST_ALERT = "burst-alert"  # a burst's alert in the triage channel
+    INCIDENT_CLOSED = "incident-closed"  # a thread shown an incident's notice, told it is over
+
+
 @dataclass(frozen=True, kw_only=True)
 class RecentQuestion:
     answer_id: int

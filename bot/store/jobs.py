@@ -25,22 +25,16 @@ process owns the file.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-from bot.store.lanes import LaneClosed
+from bot.store.incidents import PostKind
 from bot.store.postgres_session import lock_keys
 from bot.store.rows import transaction
 from bot.store.store import Repository, iso
-
-if TYPE_CHECKING:
-    from bot.store.state import AsyncStore, StateStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -52,44 +46,6 @@ log = logging.getLogger(__name__)
 # claim older than this, its worker died, and another posts it (twice, if the first post had
 # gone through: better than never)
 POST_LEASE = timedelta(seconds=90)
-
-
-# the pauses before each new try of marking a claimed post made (`settle`): a statement the
-# store refused (a row locked past its lock_timeout, a connection lost and opened again) is
-# likely to go through a moment later
-SETTLE_PAUSES = (0.5, 1.0, 2.0, 4.0)
-
-
-async def settle(
-    store: AsyncStore,
-    lease: timedelta,
-    fn: Callable[Concatenate[StateStore, P], R],
-    /,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> R:
-    """`store.run(fn, ...)` for the call that marks a post made under a claim of `lease`: tried
-    again after each of SETTLE_PAUSES while the store refuses it, until a third of the lease
-    has passed (a slow store's tries must end well before the claim lapses and another worker
-    makes the post again). `fn` must be safe to run twice: a try whose answer was lost may
-    have been committed. Raises the last refusal."""
-    give_up = time.monotonic() + lease.total_seconds() / 3
-    for pause in SETTLE_PAUSES:
-        try:
-            return await store.run(fn, *args, **kwargs)
-        except LaneClosed:
-            raise  # shutting down: nothing more runs on this store
-        except Exception as exc:
-            if time.monotonic() + pause >= give_up:
-                raise
-            log.warning("marking a post made failed (%s); trying again in %g s", type(exc).__name__, pause)
-        await asyncio.sleep(pause)
-    return await store.run(fn, *args, **kwargs)
-
-
-class PostKind(StrEnum):
-    BURST_ALERT = "burst-alert"  # a burst's alert in the triage channel
-    INCIDENT_CLOSED = "incident-closed"  # a thread shown an incident's notice, told it is over
 
 
 # each kind's table, and the column its post sets once made (bot/store/incidents.py)

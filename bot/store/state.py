@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
@@ -45,6 +47,8 @@ from bot.store.tickets import TicketRepository
 from bot.store.urls import is_database_url, redact_url
 from bot.store.workers import WorkerRepository
 from bot.types import Completion, Posted
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -244,3 +248,36 @@ if TYPE_CHECKING:
     def _implements_the_port(store: StateStore) -> Store:
         """Never called: mypy (run on bot/) fails here when StateStore drifts from bot.ports.Store."""
         return store
+
+
+# the pauses before each new try of marking a claimed post made (`settle`): a statement the
+# store refused (a row locked past its lock_timeout, a connection lost and opened again) is
+# likely to go through a moment later
+SETTLE_PAUSES = (0.5, 1.0, 2.0, 4.0)
+
+
+async def settle(
+    store: AsyncStore,
+    lease: timedelta,
+    fn: Callable[Concatenate[StateStore, P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """`store.run(fn, ...)` for the call that marks a post made under a claim of `lease`: tried
+    again after each of SETTLE_PAUSES while the store refuses it, until a third of the lease
+    has passed (a slow store's tries must end well before the claim lapses and another worker
+    makes the post again). `fn` must be safe to run twice: a try whose answer was lost may
+    have been committed. Raises the last refusal."""
+    give_up = time.monotonic() + lease.total_seconds() / 3
+    for pause in SETTLE_PAUSES:
+        try:
+            return await store.run(fn, *args, **kwargs)
+        except LaneClosed:
+            raise  # shutting down: nothing more runs on this store
+        except Exception as exc:
+            if time.monotonic() + pause >= give_up:
+                raise
+            log.warning("marking a post made failed (%s); trying again in %g s", type(exc).__name__, pause)
+        await asyncio.sleep(pause)
+    return await store.run(fn, *args, **kwargs)

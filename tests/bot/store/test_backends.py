@@ -17,7 +17,8 @@ from bot.insights.report import ReportFormat, render
 from bot.store import StateStore, retention
 from bot.store.followups import FollowupClaim
 from bot.store.gaps import GapStatus
-from bot.store.jobs import POST_LEASE, PostKind
+from bot.store.incidents import PostKind
+from bot.store.jobs import POST_LEASE
 from bot.store.queue import Reach
 from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
 from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, say, script_week, thread
