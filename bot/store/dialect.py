@@ -10,7 +10,11 @@ is left has no portable spelling and is rewritten here, outside quoted literals 
 * `not indexed` (a hint to SQLite's planner) is dropped;
 * a bare `begin` (a read snapshot) becomes `begin isolation level repeatable read`.
 
-Parameters are passed as SQLite stores them: booleans as integers, enums as their values.
+Parameters are passed as SQLite stores them: booleans as integers, enums as their values,
+and text as it is, but for a NUL, which SQLite keeps and PostgreSQL's text refuses: U+FFFD
+stands in its place, as it does where text arrives (bot/text.py). Arrival cannot see every
+way in (what the model answers, what a dashboard request carries), and a write refused there
+would lose what it was for (an answer given, a ticket's reason).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import lru_cache
 from typing import Any
+
+from bot.text import REPLACEMENT
 
 # a quoted literal or identifier (kept as is), or one piece of SQL between them
 _LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
@@ -66,11 +72,16 @@ def _code(piece: str) -> str:
 
 
 def pg_value(value: Any) -> Any:
-    """Parameters as SQLite stores them: flags are integers, enums their values."""
+    """Parameters as SQLite stores them: flags are integers, enums their values; text with
+    U+FFFD for each NUL."""
+    if type(value) is str:  # most parameters: a look for a NUL (tens of ns), no copy
+        return value.replace("\x00", REPLACEMENT) if "\x00" in value else value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, str):  # of a subclass of str's
+        return pg_value(str(value))
     return value
 
 

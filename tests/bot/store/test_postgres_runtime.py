@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+
+import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
@@ -14,6 +16,7 @@ from bot.core import Outcome
 from bot.insights.report import ReportFormat, run_report
 from bot.types import Author, ConversationRef, InboundMessage, ReplyKind, Visibility
 from tests.fakes.clock import FakeClock
+from tests.fakes.openai_server import Answer, FakeOpenAI
 
 
 async def test_a_question_is_answered_with_state_in_postgresql_and_reported(
@@ -72,3 +75,38 @@ async def test_a_question_holding_a_nul_is_answered_with_state_in_postgresql(
     assert reply.kind == ReplyKind.ANSWER and "five to seven business days" in reply.text
     record = rt.state.answer(int(reply.buttons[0].value))
     assert record is not None and record.question == "How long does a refund take to arrive?\ufffd"
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+async def test_a_models_answer_holding_a_nul_is_given_with_state_in_postgresql(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock, model: FakeOpenAI
+) -> None:
+    """What the model says never passes the chat's arrival scrub: a NUL in it reaches
+    PostgreSQL as U+FFFD, and the answer is given, not "something went wrong" and a ticket."""
+    env = {
+        "SUPPORTBOT_DATABASE_URL": pg_url,
+        "OPENAI_BASE_URL": model.base_url,
+        "OPENAI_API_KEY": model.api_key,
+    }
+    rt = make_runtime("[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", env)
+    model.enqueue(Answer("Refunds take five to seven business days\x00 to arrive [1]."))
+    channel = ConsoleChannel(io.StringIO())
+    message = InboundMessage(
+        id="q1",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
+        author=Author(id="U-ASK", name="Ann"),
+        text="How long does a refund take to arrive?",
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+    assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
+    reply = channel.edits[-1][1] if channel.edits else channel.posted[-1][1]
+    assert reply.kind == ReplyKind.ANSWER
+    record = rt.state.answer(int(reply.buttons[0].value))
+    assert record is not None and "business days\ufffd to arrive" in record.answer

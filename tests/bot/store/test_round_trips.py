@@ -28,8 +28,17 @@ from bot.store.answers import answer_statement
 from bot.store.conversations import history_statement, history_turns, one_trip
 from bot.store.followups import FollowupClaim
 from bot.store.people import memory_of, memory_statement
+from bot.store.queue import Reach, TicketQuery
 from bot.store.rows import Reads, read_together, together
-from bot.types import Author, Completion, ConversationRef, InboundMessage, Posted, Visibility
+from bot.types import (
+    Author,
+    Completion,
+    ConversationRef,
+    EscalationReason,
+    InboundMessage,
+    Posted,
+    Visibility,
+)
 from tests.bot.store.answer_fields import answer_fields
 from tests.bot.store.round_trips import RoundTrips
 from tests.fakes.clock import FakeClock
@@ -518,12 +527,23 @@ def test_awkward_text_travels_as_values_in_one_trip_and_together(state: Path | s
     store.close()
 
 
-def test_a_nul_character_is_refused_and_the_trip_writes_nothing(pg_url: str) -> None:
+def test_a_nul_character_is_kept_as_u_fffd_whichever_way_it_travels(pg_url: str) -> None:
+    """PostgreSQL's text refuses NUL (SQLite keeps it). Text that reaches the store without
+    passing the chat's arrival scrub (a model's answer, a dashboard request) is kept with
+    U+FFFD in its place, not refused: in a trip, in a single write, in a read's filter."""
     store = StateStore(pg_url)
     ref = _thread(41)
-    with pytest.raises(Exception, match="NUL"):
-        history_and_memory(store, ref, None, ASKER.id, Kept(_asked(ref, "41.1", "bad\x00byte"), NOW))
-    assert store.history(ref) == [] and store.conversation(ref.key) is None
-    history_and_memory(store, ref, None, ASKER.id, Kept(_asked(ref, "41.2", "fine"), NOW))  # usable after
-    assert [t.text for t in store.history(ref)] == ["fine"]
+    history_and_memory(store, ref, None, ASKER.id, Kept(_asked(ref, "41.1", "bad\x00byte"), NOW))
+    assert [t.text for t in store.history(ref)] == ["bad\ufffdbyte"]
+    answered = store.record_answer(**(answer_fields(ref, NOW) | {"answer": "Five\x00 days."}))
+    record = store.answer(answered)
+    assert record is not None and record.answer == "Five\ufffd days."
+    ticket, _ = store.create_ticket(ref=ref, asker=ASKER, question="q", reason=EscalationReason.ADMIN, at=NOW)
+    draft = store.create_draft(
+        ticket_id=ticket.id, title="t", question="q", answer="a", visibility="public", at=NOW
+    )
+    assert store.retitle_draft(draft.id, "Rotating\x00 keys")
+    retitled = store.draft(draft.id)
+    assert retitled is not None and retitled.title == "Rotating\ufffd keys"
+    assert store.ticket_queue(TicketQuery(reach=(Reach(platform="slack"),), assignee="U\x00"), NOW).total == 0
     store.close()
