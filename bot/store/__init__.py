@@ -22,6 +22,8 @@ Modules, by concern:
   postgres_connection.py  its connection: a deadline on each exchange, a session the server
                     ended found before a statement is sent to it
   postgres_session.py  what every PostgreSQL session gets: keepalives, deadlines
+  postgres_migrating.py  migrating PostgreSQL beside running workers: one process at a time,
+                    each step giving way to the sessions holding its tables
   dialect.py        the few SQLite spellings rewritten for PostgreSQL
   urls.py           database URLs, and showing them without the password
   copy.py           `supportbot store copy`: an install's state.db into PostgreSQL

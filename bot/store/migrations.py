@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, TypeAlias
 
 from bot.errors import StoreError
@@ -302,7 +303,19 @@ def pending(conn: sqlite3.Connection, migrations: list[Migration]) -> bool:
     return done != {name for name, _ in migrations}
 
 
-def migrate(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> list[str]:
+# how a migration is tried: given its name and a call that applies it (False when another
+# process already had), it calls that once, or on PostgreSQL again while another session
+# holds a table the step changes (bot/store/postgres_migrating.py)
+Attempts = Callable[[str, Callable[[], bool]], bool]
+
+
+def migrate(
+    db: StateDatabase,
+    migrations: list[Migration],
+    *,
+    where: str = "the database",
+    attempts: Attempts | None = None,
+) -> list[str]:
     """Apply the migrations `db` has not seen yet; return the names applied. A database `check`
     refuses is refused before anything is written to it (`where` names it in the StoreError).
     No migrations: nothing is read or written (the database is only opened)."""
@@ -313,21 +326,28 @@ def migrate(db: StateDatabase, migrations: list[Migration], *, where: str = "the
     for name, step in migrations:
         if name in done:
             continue
-        with transaction(db):
-            if RECORD not in db.table_names():
-                # made in the first step's transaction: a step that fails (a login that may not
-                # create tables) leaves no trace, and on SQLite the write lock is waited for
-                # (BEGIN IMMEDIATE) where a CREATE on its own failed at once when others raced
-                db.table(RECORD).create({"name": str, "applied_at": str}, pk="name")
-            elif db.execute(f"select 1 from {RECORD} where name = ?", [name]).fetchone() is not None:
-                # read again under the step's write lock: another process (`supportbot migrate` or
-                # `doctor` beside a starting `run`) may have applied it while this one waited
-                continue
-            step(db)
-            at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
-            db.execute(f"insert into {RECORD} (name, applied_at) values (?, ?)", [name, at])
-        applied.append(name)
+        apply = partial(_apply, db, name, step)
+        if attempts(name, apply) if attempts is not None else apply():
+            applied.append(name)
     return applied
+
+
+def _apply(db: StateDatabase, name: str, step: Callable[[StateDatabase], None]) -> bool:
+    """One migration in a transaction of its own; False when another process had applied it."""
+    with transaction(db):
+        if RECORD not in db.table_names():
+            # made in the first step's transaction: a step that fails (a login that may not
+            # create tables) leaves no trace, and on SQLite the write lock is waited for
+            # (BEGIN IMMEDIATE) where a CREATE on its own failed at once when others raced
+            db.table(RECORD).create({"name": str, "applied_at": str}, pk="name")
+        elif db.execute(f"select 1 from {RECORD} where name = ?", [name]).fetchone() is not None:
+            # read again under the step's write lock: another process (`supportbot migrate` or
+            # `doctor` beside a starting `run`) may have applied it while this one waited
+            return False
+        step(db)
+        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")  # as SQLite's datetime('now')
+        db.execute(f"insert into {RECORD} (name, applied_at) values (?, ?)", [name, at])
+    return True
 
 
 def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> set[str]:

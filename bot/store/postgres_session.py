@@ -16,7 +16,9 @@ it (or its shutdown) up for good, and the keys of its advisory locks.
   inside a transaction), and the caller's retry or next tick is better than a store thread
   frozen behind it; a session of ours idle in a transaction for IDLE_IN_TRANSACTION is ended,
   so a stuck one of ours frees its locks too. Migrations and `supportbot store copy`, whose
-  statements can take minutes on a big install, lift them all (`UNHURRIED`).
+  statements can take minutes on a big install, lift them all (`UNHURRIED`), but for a
+  migration's waits for a lock (STEP_LOCK_TIMEOUT): the other workers' statements queue
+  behind a waiting ALTER TABLE.
 * advisory lock keys of this schema's own (`lock_keys`): two installs may share a database in
   different schemas, and one's `gaps` lock must not hold up the other's clock. The two-key
   form, whose first key (pg_locks.classid) tells the store's locks from the leases'.
@@ -43,6 +45,10 @@ STATEMENT_TIMEOUT = 15.0
 DEADLINE = STATEMENT_TIMEOUT + 3.0
 # how long a statement waits for a lock: the store's transactions hold theirs for milliseconds
 LOCK_TIMEOUT = 3.0
+# how long a migration's step waits for a lock on a table it changes before it gives way and
+# tries again (bot/store/postgres_migrating.py). A worker's statement on that table queues
+# behind the waiting step: shorter than LOCK_TIMEOUT, so the step gives way first
+STEP_LOCK_TIMEOUT = 2.0
 # the longest the store's own code leaves a transaction waiting between two statements is
 # milliseconds of Python; this long, the process is stuck (paused, swapping) with locks held
 IDLE_IN_TRANSACTION = 30.0

@@ -97,16 +97,16 @@ def connect_state(target: Path | str) -> StateDatabase:
 def migrate_state(db: StateDatabase, target: Path | str, migrations: list[Migration]) -> list[str]:
     """Apply to `db` (opened on `target`) the migrations it has not seen; the names applied.
     The drivers' errors become a StoreError saying what to check; on PostgreSQL one process
-    at a time migrates, and the others then find nothing left to do."""
+    at a time migrates, and the others then find nothing left to do, while running workers
+    keep using the tables (bot/store/postgres_migrating.py)."""
     if not is_database_url(target):
         with advice(Path(target)):
             return migrate(db, migrations, where=str(target))
-    from bot.store.postgres import MIGRATION_LOCK, PgDatabase
-    from bot.store.postgres_advice import advice as pg_advice
+    from bot.store.postgres import PgDatabase
+    from bot.store.postgres_migrating import migrate_shared
 
     assert isinstance(db, PgDatabase)
-    with pg_advice(str(target)), db.lock(MIGRATION_LOCK):
-        return migrate(db, migrations, where=redact_url(str(target)))
+    return migrate_shared(db, str(target), migrations)
 
 
 def open_readonly(path: Path) -> Database:

@@ -2,12 +2,14 @@
 supportbot migrated, one whose login may not create tables. Each is refused with a reason
 (the bot, `supportbot migrate`) before anything is written to it. And several processes
 opening a new database at once each migrate it or wait, none told it is locked; a worker
-already running keeps reading what a newer release migrated."""
+already running keeps reading what a newer release migrated, and keeps answering while that
+migration waits for a table a report holds."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from contextlib import closing
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from bot.cli import app
 from bot.errors import StoreError
 from bot.store import StateStore
 from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.postgres import connect
+from bot.store.postgres_migrating import migrate_shared
 from bot.store.queue import Reach, TicketQuery
 from bot.store.store import open_state
 from bot.types import Author, ConversationRef, EscalationReason
@@ -180,3 +184,70 @@ def test_a_running_worker_reads_tickets_and_drafts_after_a_newer_release_migrate
         assert reads() == before
     finally:
         running.close()
+
+
+def _waiting_for_a_table(watcher: psycopg.Connection[tuple[object, ...]]) -> bool:
+    query = "select count(*) from pg_locks where not granted and mode = 'AccessExclusiveLock'"
+    return bool(watcher.execute(query).fetchone()[0])  # type: ignore[index]
+
+
+def test_a_migration_waiting_behind_a_report_lets_running_workers_read_on(pg_url: str) -> None:
+    """A newer release's ALTER TABLE waits for a report's snapshot (one transaction over
+    minutes of reads) to let go of the table; meanwhile the other workers' statements on it
+    queue behind the ALTER. It gives way before they would be cancelled, and tries again."""
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.1")
+    running = StateStore(pg_url)
+    running.create_ticket(ref=ref, asker=Author(id="U1"), question="q", reason=EscalationReason.ADMIN, at=NOW)
+    report = psycopg.connect(pg_url, autocommit=True)
+    report.execute("begin isolation level repeatable read")
+    report.execute("select count(*) from tickets").fetchone()
+    errors: list[BaseException] = []
+
+    def newer_release_starts() -> None:
+        try:
+            open_state(pg_url, [*STATE_MIGRATIONS, ("9999_newer", _newer_release)]).close()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    newer = threading.Thread(target=newer_release_starts)
+    newer.start()
+    watcher = psycopg.connect(pg_url, autocommit=True)
+    try:
+        for _ in range(600):  # until the ALTER waits for the report's table
+            if _waiting_for_a_table(watcher):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the migration never waited for the report")
+        assert running.active_ticket(ref) is not None  # a worker answering in a ticket's thread
+    finally:
+        report.execute("commit")
+        newer.join(60)
+        report.close()
+        watcher.close()
+        running.close()
+    assert errors == []
+    assert "added_by_a_newer_release" in _columns(pg_url, "tickets")  # applied once the report ended
+
+
+def test_a_migration_that_cannot_lock_its_table_says_which_session_holds_it(pg_url: str) -> None:
+    StateStore(pg_url).close()
+    report = psycopg.connect(pg_url, autocommit=True)
+    report.execute("begin isolation level repeatable read")
+    report.execute("select count(*) from tickets").fetchone()
+    holder = report.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    db = connect(pg_url)
+    try:
+        with pytest.raises(StoreError, match=r"migration 9999_newer could not lock the tables") as caught:
+            migrate_shared(db, pg_url, [*STATE_MIGRATIONS, ("9999_newer", _newer_release)], patience=0)
+    finally:
+        db.close()
+        report.close()
+    assert f"session {holder} " in str(caught.value) and "pg_terminate_backend" in str(caught.value)
+    assert "added_by_a_newer_release" not in _columns(pg_url, "tickets")
+
+
+def _columns(url: str, table: str) -> list[str]:
+    with psycopg.connect(url) as pg:
+        query = "select column_name from information_schema.columns where table_schema = current_schema() and table_name = %s"
+        return [str(r[0]) for r in pg.execute(query, [table])]
