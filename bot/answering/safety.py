@@ -86,14 +86,19 @@ _SECRETS = [
         re.DOTALL,
     ),
     # A block pasted without its end line (a message cut at a length limit, a half copy):
-    # the header followed by base64 is a key; followed by prose it is only named.
+    # the header followed by base64 is a key; followed by prose it is only named. Armor
+    # headers may come first (PGP's "Version:", OpenSSL's "Proc-Type:" and "DEK-Info:"), and
+    # a block quoted in a chat has "> " before each line.
     # (A block's last line may be short: taken only when it is a line of its own.)
     re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:\s+[A-Za-z0-9+/=]{16,})+"
-        r"(?:\n[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\n|\Z)))?"
+        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:\n(?:>[ \t]?)?[A-Za-z][A-Za-z0-9-]*:[^\n]*)*"
+        r"(?:\s+(?:>[ \t]?)?[A-Za-z0-9+/=]{16,})+"
+        r"(?:\n(?:>[ \t]?)?[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\n|\Z)))?"
     ),
 ]
-_PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:(?!-----END).)*\Z", re.DOTALL)
+# partial text: a header whose block the patterns above left (its end line not written yet,
+# or cut off part way) hides everything after it
+_PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*\Z", re.DOTALL)
 # The password of a URL: "postgres://app:hunter2@db:5432" keeps the user and the host.
 _URL_PASSWORD = re.compile(
     r"(?P<label>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<value>[^\s/@]+)(?=@)", re.IGNORECASE

@@ -88,13 +88,23 @@ def quoted_plain(text: str, limit: int | None = None) -> str:
 HEAD = 1000  # characters of a long text redacted to quote the start of it (a pasted log's)
 
 
+# a quoted value still open where a head is cut ('db_password: "Correct horse'): a quoted
+# secret may hold spaces, and half of one is no longer matched as one
+_OPEN_QUOTE = re.compile(r"[:=][ \t]*[\"'`][^\"'`\n]{0,200}\Z")
+
+
 def _head(text: str, window: int) -> str | None:
     """The start of a text longer than `window`, cut at a space so no credential (a run
-    without one) is cut in half; None when the text is short, or has no space to cut at."""
+    without one) is cut in half, and before a quoted value the cut would halve; None when the
+    text is short, or has no space to cut at. (A key block the cut halves is hidden to the
+    end by the partial scan.)"""
     if len(text) <= window:
         return None
     head = text[:window].rsplit(None, 1)
-    return head[0] if len(head) == 2 else None
+    if len(head) != 2:
+        return None
+    open_quote = _OPEN_QUOTE.search(head[0])
+    return head[0] if open_quote is None else head[0][: open_quote.start()]
 
 
 def quoted_block(text: str) -> str:

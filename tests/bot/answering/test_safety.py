@@ -81,6 +81,8 @@ def test_private_key_block_is_redacted_even_unfinished() -> None:
     assert clean_output(f"Key:\n{block}\nDone") == f"Key:\n{REDACTED}\nDone"
     # while a model is still writing, an opened block hides everything after it
     assert clean_output("-----BEGIN PRIVATE KEY-----\nMIIE", partial=True) == REDACTED
+    # its end line only half written yet
+    assert clean_output("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIV", partial=True) == REDACTED
     # a header merely named in finished prose is not a key
     prose = "A key file starts with -----BEGIN RSA PRIVATE KEY----- and must stay private."
     assert clean_output(prose) == prose

@@ -5,9 +5,11 @@ assembled at run time, as in tests/fakes/tokens.py."""
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -199,6 +201,50 @@ def test_a_long_text_is_quoted_from_its_redacted_start_and_no_credential_shows_c
             shown = quoted_plain(text, limit)
             assert shown == single_line(redact_secrets(text), limit)
             assert "xoxb" not in shown and "MIIE" not in shown
+
+
+def key_blocks() -> dict[str, str]:
+    """Private keys as people paste them, with what comes before their base64 body."""
+    rnd = random.Random(7)
+    raw = base64.b64encode(bytes(rnd.randrange(256) for _ in range(600))).decode()
+    body = [raw[i : i + 64] for i in range(0, len(raw), 64)]
+    return {
+        # OpenSSL's legacy encrypted key: Proc-Type and DEK-Info before the base64
+        "encrypted pem": "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        "DEK-Info: AES-128-CBC,3F2504E04F8911D39A0C0305E82C3301\n\n"
+        + "\n".join(body)
+        + "\n-----END RSA PRIVATE KEY-----",
+        # gpg --armor, with an armor header
+        "pgp": "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n"
+        + "\n".join(body)
+        + "\n-----END PGP PRIVATE KEY BLOCK-----",
+        # quoted in a chat, "> " before each line
+        "quoted": "> -----BEGIN PRIVATE KEY-----\n"
+        + "\n".join("> " + line for line in body)
+        + "\n> -----END PRIVATE KEY-----",
+    }
+
+
+KEYS = key_blocks()
+
+
+@pytest.mark.parametrize("name", list(KEYS))
+def test_a_quote_of_a_long_texts_start_never_shows_a_key_its_cut_falls_in(name: str) -> None:
+    block = KEYS[name]
+    secret = block.split("\n")[-2].removeprefix("> ")[:16]  # a line of the key's body
+    for pad in range(200):  # moves the head's cut through the block, its END line included
+        text = "key:" + "." * pad + " " + block + " thanks in advance " + "more words " * 100
+        for limit in (150, 200):
+            assert secret not in quoted_plain(text, limit), (pad, limit)
+    # and a block whose end line never came (a message cut at a length limit)
+    assert secret not in redact_secrets(block.rsplit("\n", 1)[0])
+
+
+def test_a_quote_of_a_long_texts_start_never_shows_half_a_quoted_password() -> None:
+    password = ("Correct horse battery staple 42 " * 7)[:199]
+    text = "a" * 120 + "\n" * 680 + 'db_password: "' + password + '" and then ' + "more words " * 100
+    assert "Correct horse" not in quoted_plain(text)
+    assert "Correct horse" not in quoted_plain(text, 150)
 
 
 # -- where the core applies it ----------------------------------------------------------------
