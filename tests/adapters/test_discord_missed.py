@@ -27,7 +27,7 @@ from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
 )
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.clock import FakeClock
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord, RecordedRequest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,22 +36,37 @@ def _history_reads(server: FakeDiscord, channel_id: str, after: int) -> list[obj
     return list(server.requests_matching("GET", f"/channels/{channel_id}/messages", after=after))
 
 
+def _process(server: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Runtime:
+    """One `supportbot run` on the test's data directory (a second one is the restart)."""
+    return make_runtime(discord_toml(server), env=discord_env(server), answerer=ConfidentExtractive())
+
+
+async def _back_and_answering(
+    server: FakeDiscord, make_runtime: Callable[..., Runtime], question_id: str
+) -> tuple[Runtime, RecordedRequest, int]:
+    """Start the bot again; its answer to `question_id`, and where the fake's log stood."""
+    start = len(server.requests)
+    runtime = _process(server, make_runtime)
+    async with running(runtime) as adapter:
+        answer = await server.wait_for_request(
+            "POST", MESSAGES, ok_post(question_id), after=start, timeout=20
+        )
+        await adapter.drain(5)
+    return runtime, answer, start
+
+
 async def test_a_question_asked_while_the_bot_was_stopped_is_answered_once_it_is_back(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
 ) -> None:
-    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    first = _process(fake, make_runtime)
     async with running(first) as adapter:
         answered_thread, _ = await answered(fake, adapter, "How do I reset my password?")
     first.close()
 
     # said while no process is connected: Discord keeps it in #support and sends it to no one
     missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
-    start = len(fake.requests)
-    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
-    async with running(second) as adapter:
-        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    second, answer, start = await _back_and_answering(fake, make_runtime, missed["id"])
     assert "refund" in answer.json["content"].lower()
     assert _history_reads(fake, fake.text_channel_id, start)  # read back from #support
     # the question answered before the stop was read back too (it is within the margin), and
@@ -70,7 +85,7 @@ async def test_a_forum_post_made_while_the_bot_was_stopped_is_answered_once_it_i
 ) -> None:
     """A forum post is a thread of its own, in no channel's history: found among the guild's
     active threads. A post answered before the stop is among them too, and not answered again."""
-    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    first = _process(fake, make_runtime)
     async with running(first) as adapter:
         start = len(fake.requests)
         before = fake.build_thread_create("Reset", starter_content="How do I reset my password?")
@@ -80,11 +95,7 @@ async def test_a_forum_post_made_while_the_bot_was_stopped_is_answered_once_it_i
     first.close()
 
     missed = fake.build_thread_create("Refunds", starter_content="How long does a refund take?")
-    start = len(fake.requests)
-    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
-    async with running(second) as adapter:
-        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    _, answer, start = await _back_and_answering(fake, make_runtime, missed["id"])
     assert "refund" in answer.json["content"].lower()
     assert fake.requests_matching("GET", f"/guilds/{fake.guild_id}/threads/active", after=start)
     assert not fake.requests_matching("POST", MESSAGES, ok_post(before["id"]), after=start)
@@ -97,7 +108,7 @@ async def test_a_question_asked_during_a_restart_after_a_quiet_week_is_answered(
 ) -> None:
     """The inbox forgets handled events after a week; the mark is the newest message recorded,
     and the channel is known from the bot's threads of the last month."""
-    first = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
+    first = _process(fake, make_runtime)
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")
         clock.advance(days=8)  # a quiet week: the clock's tick prunes the inbox as it does
@@ -105,11 +116,7 @@ async def test_a_question_asked_during_a_restart_after_a_quiet_week_is_answered(
     first.close()
 
     missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
-    start = len(fake.requests)
-    second = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=ConfidentExtractive())
-    async with running(second) as adapter:
-        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    _, answer, _ = await _back_and_answering(fake, make_runtime, missed["id"])
     assert "refund" in answer.json["content"].lower()
 
 
