@@ -79,12 +79,7 @@ _SECRETS = [
     re.compile(
         r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{30,}", re.IGNORECASE
     ),
-    # PEM and PGP private keys: the whole block (a header merely mentioned in prose is left
-    # alone; streamed partial text is handled by redact_secrets(partial=True))
-    re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----",
-        re.DOTALL,
-    ),
+    # (PEM and PGP private keys' whole blocks: _redact_key_blocks, before these)
     # A block pasted without its end line (a message cut at a length limit, a half copy):
     # the header followed by base64 is a key; followed by prose it is only named. Armor
     # headers may come first (PGP's "Version:", OpenSSL's "Proc-Type:" and "DEK-Info:"), and
@@ -96,6 +91,13 @@ _SECRETS = [
         r"(?:\n(?:>[ \t]?)?[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\n|\Z)))?"
     ),
 ]
+# PEM and PGP private keys: a header and the first end line after it hide the whole block (a
+# header merely mentioned in prose is left alone; streamed partial text is handled by
+# redact_secrets(partial=True)). Paired in one pass by _redact_key_blocks: as one pattern
+# (BEGIN.*?END) every header left open scanned to the text's end, and a text of unclosed
+# headers took time growing with their count's square.
+_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
 # partial text: a header whose block the patterns above left (its end line not written yet,
 # or cut off part way) hides everything after it
 _PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*\Z", re.DOTALL)
@@ -193,7 +195,20 @@ def _redact_finished(text: str) -> str:
     return _redact(text, partial=False)
 
 
+def _redact_key_blocks(text: str) -> str:
+    """Each key block, from a header to the first end line after it, as `[redacted]` (as the
+    pattern BEGIN.*?END would, in one pass: a header with no end line after it has none after
+    any later header either)."""
+    kept: list[str] = []
+    at = 0
+    while (begin := _KEY_BEGIN.search(text, at)) and (end := _KEY_END.search(text, begin.end())):
+        kept += [text[at : begin.start()], REDACTED]
+        at = end.end()
+    return "".join(kept) + text[at:] if kept else text
+
+
 def _redact(text: str, *, partial: bool) -> str:
+    text = _redact_key_blocks(text)
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
     if partial:

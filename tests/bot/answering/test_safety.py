@@ -88,6 +88,15 @@ def test_private_key_block_is_redacted_even_unfinished() -> None:
     assert clean_output(prose) == prose
 
 
+def test_many_headers_left_open_after_a_key_block_are_one_pass() -> None:
+    # headers with no end line after them, as anyone can paste: each used to be scanned to
+    # the text's end for one, the time growing with their count's square (40,000: minutes)
+    block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----"
+    headers = "-----BEGIN PRIVATE KEY-----\n" * 40_000
+    assert redact_secrets(f"{block}\n{headers}done") == f"{REDACTED}\n{headers}done"
+    assert redact_secrets(f"{block}\n{headers}done", partial=True) == f"{REDACTED}\n{REDACTED}"
+
+
 @pytest.mark.parametrize(
     "text",
     [
