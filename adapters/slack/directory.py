@@ -82,6 +82,26 @@ def retry_after(exc: BaseException) -> float | None:
         return None
 
 
+# Slack's error codes for a call it could not serve now, which it may send with HTTP 200
+_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failed Web API call got no answer (Slack down or rate limiting, the network, a
+    timeout) rather than Slack's definite one (no_such_subteam, user_not_found, missing_scope)."""
+    if not isinstance(exc, SlackApiError):
+        return True
+    status = getattr(exc.response, "status_code", 200)
+    return (isinstance(status, int) and (status >= 500 or status == 429)) or slack_error(exc) in _TRANSIENT
+
+
+# the configured groups a dashboard re-read found Slack refusing (deleted, mistyped), with the
+# error: each re-read has a directory of its own, and a bad group is logged once, not per person
+_REFUSED_GROUPS: dict[str, str] = {}
+
+
 def configured_groups(settings: Settings, workspace: str | None = None) -> tuple[str, ...]:
     """Every user group `[slack]` names for `workspace` (staff_groups, admin_groups and any
     other `*_groups` list, with that workspace's overrides) and every `[audiences.NAME]
@@ -121,8 +141,9 @@ class SlackDirectory:
 
     Lookups fail closed: an unknown channel counts as public (public documents only) and an
     unknown user has no roles, so a Slack outage never widens what anyone can see or do.
-    With `fail_closed=False` a user or group lookup that fails raises `LookupFailed` instead
-    (the dashboard's re-read keeps what it knew rather than take "no roles" for an answer).
+    With `fail_closed=False` a user or group lookup that gets no answer (`unreachable`) raises
+    `LookupFailed` instead (the dashboard's re-read keeps what it knew rather than take "no
+    roles" for an answer); Slack's definite error (a deleted group) is still an answer.
     """
 
     USER_TTL = 600.0
@@ -181,7 +202,7 @@ class SlackDirectory:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("users.info failed (%s)", code, extra=ctx(user=user_id))
-            if not self.fail_closed:
+            if not self.fail_closed and unreachable(exc):
                 raise LookupFailed("users.info", code, retry_after(exc)) from None
             # unknown person: treat as an outsider, so a DM cannot reach internal documents
             return _UserFacts(
@@ -227,16 +248,22 @@ class SlackDirectory:
             users = (await self.client.usergroups_users_list(usergroup=group)).get("users") or []
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-            if not self.fail_closed:
+            if not self.fail_closed and unreachable(exc):
                 log.warning("usergroups.users.list failed for %s (%s)", group, code, extra=ctx())
                 raise LookupFailed("usergroups.users.list", code, retry_after(exc)) from None
-            log.warning(
-                "usergroups.users.list failed for %s (%s); nobody counts as a member",
-                group,
-                code,
-                extra=ctx(),
-            )
+            # the dashboard's re-reads (a directory each) log a group Slack refuses only once
+            if self.fail_closed or _REFUSED_GROUPS.get(group) != code:
+                log.warning(
+                    "usergroups.users.list failed for %s (%s); nobody counts as a member",
+                    group,
+                    code,
+                    extra=ctx(),
+                )
+            if not self.fail_closed:
+                _REFUSED_GROUPS[group] = code
             return frozenset(), self.FAILURE_TTL
+        if not self.fail_closed:
+            _REFUSED_GROUPS.pop(group, None)
         return frozenset(str(u) for u in users), self.GROUP_TTL
 
     def archive_url(self, channel: str, ts: str | None = None) -> str:

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import api_url, slack_error
-from adapters.slack.directory import LookupFailed, SlackDirectory, SlackIdentity, retry_after
+from adapters.slack.directory import LookupFailed, SlackDirectory, SlackIdentity, retry_after, unreachable
 from adapters.slack.installations import StoreInstallations
 from bot.channel_types import Platform
 from bot.config import Settings
@@ -178,11 +178,10 @@ async def _call(call: Any, method: str, refused: Problem = Problem.CODE_REFUSED)
         response = await call
     except SlackApiError as exc:
         code = slack_error(exc)
-        status = getattr(exc.response, "status_code", 200)
         log.warning("Sign in with Slack: %s failed (%s)", method, code)
         if code in _MISCONFIGURED:
             raise SignInError(Problem.MISCONFIGURED, f"{method}: {code}") from None
-        if isinstance(status, int) and (status >= 500 or status == 429):  # down, or rate limited
+        if unreachable(exc):  # down, or rate limited
             raise SignInError(
                 Problem.UNREACHABLE, f"{method}: {code}", retry_after=retry_after(exc)
             ) from None

@@ -9,7 +9,9 @@ The platform may not answer, or rate-limit the bot: a look-up that fails is no a
 the session keeps the roles it last read (never saved as none) and the person is not locked
 out by one 429. It is not asked again for FAILURE_BACKOFF, or as long as the platform's
 Retry-After says, so an outage costs one call per person every 30 seconds rather than one per
-page view (on Discord each would be another 429 on the bot's own token). Roles last read
+page view (on Discord each would be another 429 on the bot's own token). Slack's definite
+answer for one configured group (deleted, mistyped) is no outage: nobody is in that group,
+and the others are read. Roles last read
 longer than ROLES_KEPT ago no longer count while the platform stays unreachable: then only
 people named by id in the settings keep the dashboard, until a look-up answers again.
 

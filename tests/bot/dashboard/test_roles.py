@@ -155,6 +155,31 @@ async def test_while_discord_rate_limits_the_bot_waits_as_long_as_discord_says(
     assert len(fake_discord.requests_matching("GET", MEMBER)) - before == 2
 
 
+async def test_a_group_slack_refuses_counts_as_empty_and_the_others_are_still_read(
+    serve: Serve, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # the admin group was deleted in Slack (or mistyped): Slack answers no_such_subteam for it
+    assert "S404" not in fake_slack.usergroups
+    site = await serve(GROUP_STAFF + 'admin_groups = ["S404"]\n', slack_env(fake_slack))
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert await status_of(site) == 200  # read again: still staff
+    # an answer, not an outage: taken out of the staff group, out within minutes, not an hour
+    fake_slack.usergroups["S111"]["users"] = []
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    assert await status_of(site) == 403
+
+
+async def test_an_internal_error_slack_answers_with_http_200_is_no_answer(
+    serve: Serve, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    site = await serve(GROUP_STAFF, slack_env(fake_slack))
+    assert (await site.get("/admin/signin/slack"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    fake_slack.fail("usergroups.users.list", "internal_error")
+    assert await status_of(site) == 200  # not "in no group"
+
+
 # -- one look-up per person ---------------------------------------------------------------
 
 
