@@ -8,12 +8,12 @@ group loses the dashboard within minutes rather than when the session expires.
 The platform may not answer, or rate-limit the bot: a look-up that fails is no answer, so
 the session keeps the roles it last read (never saved as none) and the person is not locked
 out by one 429. It is not asked again for FAILURE_BACKOFF, or as long as the platform's
-Retry-After says, so an outage costs one call per person every 30 seconds rather than one per
-page view (on Discord each would be another 429 on the bot's own token). Slack's definite
-answer for one configured group (deleted, mistyped) is no outage: nobody is in that group,
-and the others are read. Roles last read
-longer than ROLES_KEPT ago no longer count while the platform stays unreachable: then only
-people named by id in the settings keep the dashboard, until a look-up answers again.
+Retry-After says (an hour at most), so an outage costs one call per person every 30 seconds
+rather than one per page view (on Discord each would be another 429 on the bot's own token).
+Slack's definite answer for one configured group (deleted, mistyped) is no outage: nobody
+is in that group, and the others are read. Roles last read longer than ROLES_KEPT ago no
+longer count while the platform stays unreachable: then only people named by id in the
+settings keep the dashboard, until a look-up answers again.
 
 One look-up per person and workspace is made at a time, shared by every request and every
 session (browser) of theirs that needs it, and its answer serves their other sessions for
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -102,15 +103,22 @@ class RoleReads:
         except TimeoutError:
             self._failed(key, now, f"no answer in {REREAD_TIMEOUT:g} s", None)
             return None
+        except Exception as exc:
+            # anything else (a bug, an answer no one foresaw) is no answer either: raised, it
+            # would reach every request waiting on this look-up as a 500
+            self._failed(key, now, type(exc).__name__, None, unexpected=True)
+            return None
         read = _Read(at=now, identity=identity)
         self._fresh = {k: r for k, r in self._fresh.items() if now - r.at < ROLES_TTL}
         self._fresh[key] = read
         self._failed_until.pop(key, None)
         return read
 
-    def _failed(self, key: Key, now: datetime, why: str, retry_after: float | None) -> None:
+    def _failed(
+        self, key: Key, now: datetime, why: str, retry_after: float | None, *, unexpected: bool = False
+    ) -> None:
         platform, team, user_id = key
-        wait = max(FAILURE_BACKOFF, timedelta(seconds=retry_after or 0))
+        wait = _back_off(retry_after)
         log.warning(
             "could not read %s's rights again on %s in %s (%s); the roles last read stand, "
             "asked again in %d s",
@@ -119,6 +127,7 @@ class RoleReads:
             team,
             why,
             wait.total_seconds(),
+            exc_info=unexpected,
         )
         self._failed_until = {k: t for k, t in self._failed_until.items() if t > now}
         self._failed_until[key] = now + wait
@@ -129,6 +138,16 @@ class RoleReads:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _back_off(retry_after: float | None) -> timedelta:
+    """How long a person's rights are not asked for again after a failed look-up: as long as
+    the platform's Retry-After says, at least FAILURE_BACKOFF and at most ROLES_KEPT (past it
+    the roles last read no longer count anyway; 1e12 s would be past datetime's range). An
+    infinite or NaN one says nothing."""
+    if retry_after is None or not math.isfinite(retry_after):
+        return FAILURE_BACKOFF
+    return max(FAILURE_BACKOFF, timedelta(seconds=min(retry_after, ROLES_KEPT.total_seconds())))
 
 
 def _last_known(session: Session, now: datetime) -> Session:

@@ -180,6 +180,45 @@ async def test_an_internal_error_slack_answers_with_http_200_is_no_answer(
     assert await status_of(site) == 200  # not "in no group"
 
 
+async def test_a_retry_after_past_any_date_waits_an_hour_at_most(
+    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
+) -> None:
+    site = await serve(
+        discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
+    )
+    assert (await site.get("/admin/signin/discord"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    fake_discord.rate_limit("GET", "/guilds/{guild_id}/members/{user_id}", times=None, retry_after=1e12)
+    before = len(fake_discord.requests_matching("GET", MEMBER))
+    assert await status_of(site) == 200  # the roles last read, not a 500
+    fake_discord.clear_faults()
+    clock.advance(seconds=ROLES_KEPT.total_seconds() - 1)
+    assert await status_of(site) == 403  # the roles last read are over an hour old
+    assert len(fake_discord.requests_matching("GET", MEMBER)) - before == 1  # waited as asked
+    clock.advance(seconds=1)
+    assert await status_of(site) == 200  # asked again after an hour, and still staff
+    assert len(fake_discord.requests_matching("GET", MEMBER)) - before == 2
+
+
+async def test_an_answer_no_one_foresaw_is_no_answer_not_a_500(
+    serve: Serve, fake_discord: FakeDiscord, clock: FakeClock
+) -> None:
+    site = await serve(
+        discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
+    )
+    assert (await site.get("/admin/signin/discord"))[0] == 200
+    clock.advance(seconds=ROLES_TTL.total_seconds())
+    member = fake_discord.members[fake_discord.guild_id][fake_discord.staff_user_id]
+    roles, member["roles"] = member["roles"], 5  # not a list: reading it raises
+    before = len(fake_discord.requests_matching("GET", MEMBER))
+    assert {await status_of(site) for _ in range(3)} == {200}  # the roles last read
+    assert len(fake_discord.requests_matching("GET", MEMBER)) - before == 1  # backed off
+    member["roles"] = roles
+    clock.advance(seconds=FAILURE_BACKOFF.total_seconds())
+    assert await status_of(site) == 200
+    assert len(fake_discord.requests_matching("GET", MEMBER)) - before == 2
+
+
 # -- one look-up per person ---------------------------------------------------------------
 
 
