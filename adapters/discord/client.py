@@ -35,7 +35,7 @@ from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
-from adapters.discord.missed import catch_up_channels
+from adapters.discord.missed import catch_up_channels, heard_on, mark_keys
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.support_client import (
@@ -49,7 +49,6 @@ from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
-from bot.types import Shards
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -265,8 +264,9 @@ class DiscordAdapter:
     async def setup(self, client: SupportClient) -> None:
         """After login, before the gateway: buttons and slash commands (synced once, by the
         client on this process's own shards)."""
-        # before the gateway: nothing this session hears is in it yet
-        client.heard = await self._heard_on(client)
+        # before the gateway: nothing this client hears is recorded yet
+        own = self._shards_of(client)
+        client.marks.start(mark_keys(client, own), await heard_on(self.core, self.plan, own))
         client.add_dynamic_items(SupportButton)
         support, admin = build_command_groups(client.handler)
         client.tree.add_command(support)
@@ -320,11 +320,14 @@ class DiscordAdapter:
         # a fresh session hears nothing said before it, whoever's session was cut short (this
         # process's, a dead one's, a stopped one's): read back the conversations and the
         # channels where questions are asked, side by side
+        keys = mark_keys(client, shards)
+        heard = client.marks.oldest(keys)
+        client.marks.hearing(keys)
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
             self._catching_up(
                 catch_up_channels(
-                    self.core, client.handler, client, heard=client.heard, plan=self.plan, shards=shards
+                    self.core, client.handler, client, heard=heard, plan=self.plan, shards=shards
                 )
             ),
         )
@@ -335,22 +338,21 @@ class DiscordAdapter:
         except Exception:
             log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
 
-    async def on_disconnect(self, client: SupportClient) -> None:
-        """A connection dropped: note the newest message heard, where a fresh session that
-        follows (Discord may refuse to resume) reads back from."""
+    async def on_disconnect(self, client: SupportClient, shard: int | None) -> None:
+        """A session was lost: note the newest message recorded on its shard, where a fresh
+        session that follows (Discord may refuse to resume) reads back from."""
+        if not client.marks.lost(shard):
+            return  # lost already: its older mark stands
         try:
-            client.heard = await self._heard_on(client)
+            own = self._shards_of(client) if shard is None else (shard,)
+            client.marks.note(shard, await heard_on(self.core, self.plan, own))
         except Exception:  # the older mark stands: reading back from it only reads more
             log.warning(
                 "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True
             )
 
-    async def _heard_on(self, client: SupportClient) -> str | None:
-        """The newest message recorded on `client`'s shards: another set's holder hears on,
-        and its later messages must not move this set's mark past what this set missed."""
-        plan = self.plan
-        shards = Shards(plan.count, frozenset(self._shards_of(client))) if plan is not None else None
-        return await self.core.last_heard(PLATFORM, shards)
+    async def on_resumed(self, client: SupportClient, shard: int | None) -> None:
+        client.marks.hearing((shard,))
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""

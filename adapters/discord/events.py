@@ -134,6 +134,30 @@ class Events:
                 )
         return channel
 
+    async def as_heard_live(self, message: discord.Message, members: dict[int, Any]) -> discord.Message:
+        """A message read back over REST, as the gateway would have sent it: REST history
+        carries no member (no roles), and without the members intent discord.py has none
+        cached, so staff would pass for askers (a staff reply in a bot thread answered instead
+        of taken over). The author's member is fetched once per read-back (`members`); one
+        that cannot be fetched (gone, or the API failing) is left as it came."""
+        guild = message.guild
+        author = message.author
+        if guild is None or isinstance(author, discord.Member):
+            return message
+        if author.id not in members:
+            try:
+                members[author.id] = await guild.fetch_member(author.id)
+            except discord.HTTPException as exc:
+                members[author.id] = None
+                log.debug(
+                    "could not fetch a member to read a message back",
+                    extra={"platform": PLATFORM, "status": exc.status},
+                )
+        member = members[author.id]
+        if member is not None:
+            message.author = member
+        return message
+
     async def handle_message(self, message: discord.Message, *, edited: bool = False) -> None:
         if self.translator is None:
             return

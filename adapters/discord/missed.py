@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import discord
 
@@ -71,6 +73,56 @@ def start_after(heard: str | None, now: datetime | None = None) -> int | None:
     margin = int(MARGIN.total_seconds() * 1000) << 22  # a snowflake's time is its top bits, in ms
     oldest = discord.utils.time_snowflake((now or datetime.now(UTC)) - MISSED_WINDOW)
     return max(newest - margin, oldest, 0)
+
+
+class Marks:
+    """One client's marks, per shard (None: an unsharded client): the newest message recorded
+    on the shard before its session was lost, kept until its next fresh session reads back from
+    it. A shard's own loss moves only its mark, and only the first loss after it was hearing
+    (a reconnect failing again and again, or the bot's answers posted meanwhile over REST,
+    must not move it past what was missed)."""
+
+    def __init__(self) -> None:
+        self._marks: dict[int | None, str | None] = {}
+        self._hearing: set[int | None] = set()
+
+    def start(self, shards: Collection[int | None], mark: str | None) -> None:
+        """Before the gateway: nothing this client hears is recorded yet."""
+        self._marks.update(dict.fromkeys(shards, mark))
+
+    def hearing(self, shards: Collection[int | None]) -> None:
+        """A session is up on `shards` (READY, RESUMED)."""
+        self._hearing.update(shards)
+
+    def lost(self, shard: int | None) -> bool:
+        """Whether `shard` was hearing until now: its mark is to be taken again."""
+        if shard not in self._hearing:
+            return False
+        self._hearing.discard(shard)
+        return True
+
+    def note(self, shard: int | None, mark: str | None) -> None:
+        self._marks[shard] = mark
+
+    def oldest(self, shards: Collection[int | None]) -> str | None:
+        """The oldest of `shards`' marks (reading back from it covers them all), or None when
+        none of them ever recorded a message."""
+        known = [(heard_snowflake(mark), mark) for s in shards if (mark := self._marks.get(s)) is not None]
+        dated = [(n, mark) for n, mark in known if n is not None]
+        return min(dated)[1] if dated else None
+
+
+def mark_keys(client: discord.Client, shards: Collection[int]) -> tuple[int | None, ...]:
+    """The keys of `client`'s marks for `shards`: the shard ids on a sharded client, None on
+    one without shards (discord.py tells it of its one session's loss without a shard)."""
+    return tuple(shards) if isinstance(client, discord.AutoShardedClient) else (None,)
+
+
+async def heard_on(core: Core, plan: ShardPlan | None, shards: Collection[int]) -> str | None:
+    """The newest message recorded on `shards` (all, without a plan): another shard's or set's
+    holder hears on, and its later messages must not move this one's mark past what it missed."""
+    on = Shards(plan.count, frozenset(shards)) if plan is not None else None
+    return await core.last_heard(PLATFORM, on)
 
 
 async def question_channels(
@@ -168,9 +220,10 @@ async def _read_back(events: Events, client: discord.Client, channel_id: int, af
     handed = 0
     # oldest first, each in flight as a live message is: new questions are answered side by
     # side (the core bounds how many at once), not one after another behind the slowest
+    members: dict[int, Any] = {}
     for message in reversed(messages):
         if message.author.id != own:
-            events.on_message(message)
+            events.on_message(await events.as_heard_live(message, members))
             handed += 1
     return handed
 

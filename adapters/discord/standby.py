@@ -34,7 +34,7 @@ import contextlib
 import logging
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 
@@ -252,10 +252,11 @@ async def _catch_up_in(
         return 0
     own = client.user.id if client.user is not None else None
     handed = 0
+    members: dict[int, Any] = {}
     for message in messages:
         if message.author.id == own:
             continue
-        await events.handle_message(message)
+        await events.handle_message(await events.as_heard_live(message, members))
         handed += 1
     return handed
 

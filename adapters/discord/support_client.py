@@ -18,6 +18,7 @@ from discord import app_commands
 from adapters.discord.bucket_sweep import pace_bucket_sweeps
 from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.events import Events
+from adapters.discord.missed import Marks
 
 TOKEN_REJECTED = (
     "the Discord token was rejected (401 Unauthorized). Set DISCORD_TOKEN to the bot token "
@@ -56,7 +57,9 @@ class ClientOwner(Protocol):
 
     async def on_shard_ready(self, client: SupportClient, shard_id: int) -> None: ...
 
-    async def on_disconnect(self, client: SupportClient) -> None: ...
+    async def on_disconnect(self, client: SupportClient, shard: int | None) -> None: ...
+
+    async def on_resumed(self, client: SupportClient, shard: int | None) -> None: ...
 
 
 class SupportClient(discord.Client):
@@ -77,8 +80,8 @@ class SupportClient(discord.Client):
         self.events: Events | None = None  # set by the adapter before login
         # whether READY has come once: later ones are fresh sessions after a refused RESUME
         self.readied = False
-        # the newest message any delivery brought before this session (adapters/discord/missed.py)
-        self.heard: str | None = None
+        # per shard, where a fresh session reads back from (adapters/discord/missed.py)
+        self.marks = Marks()
 
     @property
     def handler(self) -> Events:
@@ -94,7 +97,10 @@ class SupportClient(discord.Client):
         await self.adapter.on_ready(self)
 
     async def on_disconnect(self) -> None:
-        await self.adapter.on_disconnect(self)
+        await self.adapter.on_disconnect(self, None)
+
+    async def on_resumed(self) -> None:
+        await self.adapter.on_resumed(self, None)
 
     async def on_message(self, message: discord.Message) -> None:
         self.handler.on_message(message)
@@ -119,3 +125,17 @@ class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
 
     async def on_shard_ready(self, shard_id: int) -> None:
         await self.adapter.on_shard_ready(self, shard_id)
+
+    # discord.py tells a sharded client of each shard's loss and resumption as shard events
+    # too: those name the shard, so the client-wide ones are left to them
+    async def on_disconnect(self) -> None:
+        return
+
+    async def on_resumed(self) -> None:
+        return
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        await self.adapter.on_disconnect(self, shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        await self.adapter.on_resumed(self, shard_id)

@@ -120,6 +120,35 @@ async def test_a_question_asked_during_a_restart_after_a_quiet_week_is_answered(
     assert "refund" in answer.json["content"].lower()
 
 
+async def test_a_staff_reply_read_back_after_a_restart_takes_the_thread_over_as_it_would_live(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """REST history carries no member (no roles) and the bot has no members intent: a staff
+    reply read back passed for the asker's follow-up and was answered. The member is fetched."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        thread_id, _ = await answered(fake, adapter, "How do I reset my password?")
+    first.close()
+
+    staff = fake.build_message_create(
+        "I'll take this one: how do I reset my password is on your account page.",
+        channel_id=thread_id,
+        author_id=fake.staff_user_id,
+    )
+    second = _process(fake, make_runtime)
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("GET", f"/channels/{thread_id}/messages", after=start, timeout=20)
+        await adapter.drain(5)
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(thread_id), after=start)
+    assert fake.requests_matching("GET", f"/guilds/{fake.guild_id}/members/{fake.staff_user_id}", after=start)
+    [(status,)] = second.state.db.execute(
+        "select status from inbox where key = ?", [f"discord:msg:{staff['id']}"]
+    ).fetchall()
+    assert status != "answered"
+
+
 async def test_a_fresh_install_answers_nothing_said_before_it_first_connected(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],

@@ -1,7 +1,8 @@
-"""Reading back what no connection heard (adapters/discord/missed.py) with sets of shards on
-workers sharing a PostgreSQL: a set's new holder reads back from the newest message recorded
-on its own shards, whatever another set's holder heard since (a real PostgreSQL, the fake
-Discord, tests/adapters/test_discord_shards.py's workers)."""
+"""Reading back what no connection heard (adapters/discord/missed.py) with shards: a set's new
+holder reads back from the newest message recorded on its own shards, whatever another set's
+holder heard since (workers sharing a real PostgreSQL); in one process holding two shards, a
+shard's fresh session reads back from its own mark, whatever the other shard heard or lost
+since (tests/adapters/test_discord_shards.py's workers, the fake Discord)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,57 @@ async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_
         await asyncio.gather(b.stop(), c.stop())
         dying.dead = False
         await dying.release()
+
+
+@pytest.mark.parametrize("other_shard_blips", [False, True], ids=["steady", "other-blips"])
+async def test_a_shard_whose_session_was_lost_reads_back_what_it_missed_whatever_the_other_heard(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    clock: FakeClock,
+    other_shard_blips: bool,
+) -> None:
+    """Shard 0's session is refused and its new IDENTIFY held (discord.py's identify queue);
+    a question is asked in shard 0's guild; shard 1 hears on, answers, and (one case) loses its
+    connection and resumes: its loss must not move shard 0's mark past the question."""
+    a = make_worker("a", None, None)
+    try:
+        await a.start()
+        await ready(a)
+        client = a.adapter.client
+        assert client is not None and sorted(a.adapter.shards) == [0, 1]
+        g0 = next(g for g in guilds if g.shard == 0)
+        g1 = next(g for g in guilds if g.shard == 1)
+        start = len(fake.requests)
+        first, _ = await ask(fake, g0, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)
+
+        gate, held = asyncio.Event(), asyncio.Event()
+        identify = client.before_identify_hook
+
+        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
+            if shard_id == 0 and not initial:
+                held.set()
+                await gate.wait()
+            await identify(shard_id, initial=initial)
+
+        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
+        await fake.invalidate_session(shard=0)
+        await asyncio.wait_for(held.wait(), 10)
+        missed = fake.build_message_create(
+            "How long does a refund take?", channel_id=g0.channel, mention_bot=True
+        )
+        fake._ids._last += 45_000 << 22  # the fake's snowflakes move on with the clock
+        clock.advance(seconds=45)
+        start = len(fake.requests)
+        other, _ = await ask(fake, g1, "How do I reset my password?")
+        await answered_by(fake, a, other, after=start)
+        if other_shard_blips:
+            # discord.py takes its shards' reconnections in turn: shard 1's, and the loss it
+            # tells of, come right after shard 0's IDENTIFY, racing shard 0's READY
+            await fake.drop_connection(shard=1)
+        start = len(fake.requests)
+        gate.set()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+    finally:
+        await a.stop()

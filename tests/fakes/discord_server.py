@@ -2259,9 +2259,10 @@ class FakeDiscord:
         for conn in self._open_connections():
             await self._send(conn, {"op": Op.HEARTBEAT, "d": None})
 
-    async def invalidate_session(self, resumable: bool = False) -> None:
-        """Send op 9 INVALID_SESSION. With ``resumable=False`` the session is discarded too."""
-        for conn in self._open_connections():
+    async def invalidate_session(self, resumable: bool = False, *, shard: int | None = None) -> None:
+        """Send op 9 INVALID_SESSION (to ``shard``'s connection only, if given). With
+        ``resumable=False`` the session is discarded too."""
+        for conn in self._open_connections(shard):
             if not resumable and conn.session is not None:
                 conn.session.resumable = False
             await self._send(conn, {"op": Op.INVALID_SESSION, "d": resumable})
@@ -2273,10 +2274,10 @@ class FakeDiscord:
         for conn in self._open_connections():
             await self._close(conn, code, reason)
 
-    async def drop_connection(self) -> None:
-        """Cut every open connection without a close frame (a network failure). Sessions stay
-        resumable and keep buffering dispatches for replay."""
-        for conn in self._open_connections():
+    async def drop_connection(self, *, shard: int | None = None) -> None:
+        """Cut every open connection (``shard``'s only, if given) without a close frame (a
+        network failure). Sessions stay resumable and keep buffering dispatches for replay."""
+        for conn in self._open_connections(shard):
             conn.closed_by_server = True
             conn.close_code = None
             self._record_close(conn, "sent", None, "dropped without a close frame")
@@ -2285,8 +2286,16 @@ class FakeDiscord:
                 transport.abort()
             await self._connection_ended(conn)
 
-    def _open_connections(self) -> list[GatewayConnection]:
-        return [c for c in self.connections if c.open]
+    def _open_connections(self, shard: int | None = None) -> list[GatewayConnection]:
+        return [
+            c
+            for c in self.connections
+            if c.open
+            and (
+                shard is None
+                or (c.session is not None and c.session.shard is not None and c.session.shard[0] == shard)
+            )
+        ]
 
     # ---------------------------------------------------------------- payload builders
 
