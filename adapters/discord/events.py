@@ -142,8 +142,8 @@ class Events:
         that cannot be fetched (gone, or the API failing) is left as it came."""
         guild = message.guild
         author = message.author
-        if guild is None or isinstance(author, discord.Member):
-            return message
+        if guild is None or isinstance(author, discord.Member) or author.bot or message.webhook_id:
+            return message  # a bot or a webhook is never staff, and has no member to fetch
         if author.id not in members:
             try:
                 members[author.id] = await guild.fetch_member(author.id)

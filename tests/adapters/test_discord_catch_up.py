@@ -193,6 +193,8 @@ async def test_a_follow_up_behind_many_unrecorded_posts_is_read_back_page_by_pag
         await holder.drain(5)
         assert len(fake.requests_matching("GET", f"/channels/{thread_id}/messages", after=start)) == 2
         assert not [m for m in caplog.messages if "caught up on only" in m]
+        # a bot is never staff: its member is not fetched (the asker's is, once)
+        assert not fake.requests_matching("GET", f"/guilds/{fake.guild_id}/members/{ci}", after=start)
 
         for i in range(HISTORY_CAP + 50):
             fake.build_message_create(f"deploy {i} ok", channel_id=thread_id, author_id=ci)
