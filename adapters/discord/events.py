@@ -139,7 +139,8 @@ class Events:
         carries no member (no roles), and without the members intent discord.py has none
         cached, so staff would pass for askers (a staff reply in a bot thread answered instead
         of taken over). The author's member is fetched once per read-back (`members`); one
-        that cannot be fetched (gone, or the API failing) is left as it came."""
+        that cannot be fetched (gone, the API or the network failing) is left as it came: a
+        failed look-up must never stop the messages after it from being handed over."""
         guild = message.guild
         author = message.author
         if guild is None or isinstance(author, discord.Member) or author.bot or message.webhook_id:
@@ -147,11 +148,12 @@ class Events:
         if author.id not in members:
             try:
                 members[author.id] = await guild.fetch_member(author.id)
-            except discord.HTTPException as exc:
+            except Exception as exc:  # anything (a 404, a dropped connection): as it came
                 members[author.id] = None
                 log.debug(
-                    "could not fetch a member to read a message back",
-                    extra={"platform": PLATFORM, "status": exc.status},
+                    "could not fetch a member to read a message back (%s)",
+                    type(exc).__name__,
+                    extra={"platform": PLATFORM, "status": getattr(exc, "status", None)},
                 )
         member = members[author.id]
         if member is not None:

@@ -7,8 +7,10 @@ The real discord.py client against the fake Discord, the real core and store beh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import discord
 import pytest
@@ -147,6 +149,34 @@ async def test_a_staff_reply_read_back_after_a_restart_takes_the_thread_over_as_
         "select status from inbox where key = ?", [f"discord:msg:{staff['id']}"]
     ).fetchall()
     assert status != "answered"
+
+
+async def test_a_member_fetch_the_network_drops_stops_no_later_question_of_the_channel(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The member look-up of a read-back message is a REST call of its own: a connection the
+    network drops (not an HTTP error) on bob's left carol's question, asked after it, unread."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+    first.close()
+    bob, carol = fake.add_user("bob")["id"], fake.add_user("carol")["id"]
+    for person in (bob, carol):
+        fake.add_member(fake.guild_id, person)
+    fake.build_message_create("How do I change my email?", mention_bot=True, author_id=bob)
+    missed = fake.build_message_create("How long does a refund take?", mention_bot=True, author_id=carol)
+    [i] = [n for n, r in enumerate(fake._routes) if r.template == "/guilds/{guild_id}/members/{user_id}"]
+    member_route = fake._routes[i]
+
+    async def dropping_bobs(ctx: Any) -> Any:
+        if ctx.params["user_id"] == bob:
+            ctx.request.transport.close()  # every time: aiohttp tries an idempotent GET again
+        return await member_route.handler(ctx)
+
+    fake._routes[i] = dataclasses.replace(member_route, handler=dropping_bobs)
+    _, answer, _ = await _back_and_answering(fake, make_runtime, missed["id"])
+    assert "refund" in answer.json["content"].lower()
 
 
 async def test_a_fresh_install_answers_nothing_said_before_it_first_connected(
