@@ -28,6 +28,14 @@ def discord_staff(fake: FakeDiscord) -> str:
     )
 
 
+async def signed_in(site: Site, platform: str, clock: FakeClock | None = None) -> None:
+    """Sign in through `platform`; with `clock`, let the session's roles come due to be read
+    again, so the next request reads them."""
+    assert (await site.get(f"/admin/signin/{platform}"))[0] == 200
+    if clock is not None:
+        clock.advance(seconds=ROLES_TTL.total_seconds())
+
+
 async def status_of(site: Site, path: str = "/admin/tickets") -> int:
     return (await site.get(path, follow=False))[0]
 
@@ -36,7 +44,7 @@ async def test_leaving_the_slack_staff_group_takes_the_dashboard_away_within_min
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF, slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
+    await signed_in(site, "slack")
     fake_slack.usergroups["S111"]["users"] = []  # the support lead takes W111 out of the group
     # the groups read at sign-in stand as long as the chat's lookups keep them, then are read again
     clock.advance(seconds=ROLES_TTL.total_seconds() - 1)
@@ -54,8 +62,7 @@ async def test_losing_the_discord_staff_role_takes_the_dashboard_away_within_min
     site = await serve(
         discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
     )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "discord", clock)
     assert await status_of(site) == 200  # read again through the bot: still staff
     fake_discord.members[fake_discord.guild_id][fake_discord.staff_user_id]["roles"] = []
     clock.advance(seconds=ROLES_TTL.total_seconds())
@@ -69,8 +76,7 @@ async def test_the_discord_owner_stays_admin_when_rights_are_read_again(
         f'[discord]\ncommand_guilds = ["{fake_discord.guild_id}"]\n',
         discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token},
     )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "discord", clock)
     assert await status_of(site, "/admin/audit") == 200
 
 
@@ -81,8 +87,7 @@ async def test_one_rate_limited_group_lookup_keeps_the_groups_last_read(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF, slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "slack", clock)
     fake_slack.rate_limit("usergroups.users.list", times=1)
     assert await status_of(site) == 200  # no answer is not "in no group"
     asked = len(fake_slack.calls("usergroups.users.list"))
@@ -100,8 +105,7 @@ async def test_one_failed_users_info_keeps_a_workspace_admin_an_admin(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve("", slack_env(fake_slack))  # workspace admins are admins (the default)
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "slack", clock)
     fake_slack.http_error("users.info", status=503, times=1)
     assert await status_of(site, "/admin/audit") == 200
 
@@ -110,8 +114,7 @@ async def test_while_slack_is_down_a_person_costs_one_call_per_back_off_not_one_
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF, slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "slack", clock)
     fake_slack.http_error("auth.test", status=503, times=1000)
     before = len(fake_slack.calls("auth.test"))
     statuses = {await status_of(site) for _ in range(20)}
@@ -125,7 +128,7 @@ async def test_the_groups_last_read_stand_an_hour_at_most_while_slack_is_down(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF + 'admin_users = ["W222"]\n', slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
+    await signed_in(site, "slack")
     fake_slack.http_error("auth.test", status=503, times=1000)
     clock.advance(seconds=ROLES_KEPT.total_seconds() - 1)
     assert await status_of(site) == 200
@@ -139,8 +142,7 @@ async def test_while_discord_rate_limits_the_bot_waits_as_long_as_discord_says(
     site = await serve(
         discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
     )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "discord", clock)
     fake_discord.rate_limit("GET", "/guilds/{guild_id}/members/{user_id}", times=None, retry_after=120)
     before = len(fake_discord.requests_matching("GET", MEMBER))
     statuses = {await status_of(site) for _ in range(20)}
@@ -161,8 +163,7 @@ async def test_a_group_slack_refuses_counts_as_empty_and_the_others_are_still_re
     # the admin group was deleted in Slack (or mistyped): Slack answers no_such_subteam for it
     assert "S404" not in fake_slack.usergroups
     site = await serve(GROUP_STAFF + 'admin_groups = ["S404"]\n', slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "slack", clock)
     assert await status_of(site) == 200  # read again: still staff
     # an answer, not an outage: taken out of the staff group, out within minutes, not an hour
     fake_slack.usergroups["S111"]["users"] = []
@@ -174,8 +175,7 @@ async def test_an_internal_error_slack_answers_with_http_200_is_no_answer(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF, slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "slack", clock)
     fake_slack.fail("usergroups.users.list", "internal_error")
     assert await status_of(site) == 200  # not "in no group"
 
@@ -186,8 +186,7 @@ async def test_a_retry_after_past_any_date_waits_an_hour_at_most(
     site = await serve(
         discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
     )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "discord", clock)
     fake_discord.rate_limit("GET", "/guilds/{guild_id}/members/{user_id}", times=None, retry_after=1e12)
     before = len(fake_discord.requests_matching("GET", MEMBER))
     assert await status_of(site) == 200  # the roles last read, not a 500
@@ -206,8 +205,7 @@ async def test_an_answer_no_one_foresaw_is_no_answer_not_a_500(
     site = await serve(
         discord_staff(fake_discord), discord_env(fake_discord) | {"DISCORD_TOKEN": fake_discord.token}
     )
-    assert (await site.get("/admin/signin/discord"))[0] == 200
-    clock.advance(seconds=ROLES_TTL.total_seconds())
+    await signed_in(site, "discord", clock)
     member = fake_discord.members[fake_discord.guild_id][fake_discord.staff_user_id]
     roles, member["roles"] = member["roles"], 5  # not a list: reading it raises
     before = len(fake_discord.requests_matching("GET", MEMBER))
@@ -257,7 +255,7 @@ async def test_a_session_that_lost_its_rights_can_still_sign_out(
     serve: Serve, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     site = await serve(GROUP_STAFF, slack_env(fake_slack))
-    assert (await site.get("/admin/signin/slack"))[0] == 200
+    await signed_in(site, "slack")
     fake_slack.usergroups["S111"]["users"] = []  # taken out of the group, for a while
     clock.advance(seconds=ROLES_TTL.total_seconds())
     status, _, page = await site.get("/admin/tickets")
