@@ -19,21 +19,26 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.openai_server import Answer, FakeOpenAI
 
 
+def refund_question(clock: FakeClock, *, id: str, name: str, text: str) -> InboundMessage:
+    """Ann asks the bot in an internal Slack channel."""
+    return InboundMessage(
+        id=id,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
+        author=Author(id="U-ASK", name=name),
+        text=text,
+        addressed=True,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+
+
 async def test_a_question_is_answered_with_state_in_postgresql_and_reported(
     make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
 ) -> None:
     rt = make_runtime(env={"SUPPORTBOT_DATABASE_URL": pg_url})
     assert rt.state.shared
     channel = ConsoleChannel(io.StringIO())
-    message = InboundMessage(
-        id="q1",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
-        author=Author(id="U-ASK", name="Ann"),
-        text="How long does a refund take to arrive?",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=clock.now(),
-    )
+    message = refund_question(clock, id="q1", name="Ann", text="How long does a refund take to arrive?")
     assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
     assert await rt.bot.on_message(message, channel) == Outcome.DUPLICATE  # the inbox is in PostgreSQL too
     [(_, reply)] = channel.posted
@@ -61,14 +66,8 @@ async def test_a_question_holding_a_nul_is_answered_with_state_in_postgresql(
     as U+FFFD: the question is answered, not lost to "something went wrong"."""
     rt = make_runtime(env={"SUPPORTBOT_DATABASE_URL": pg_url})
     channel = ConsoleChannel(io.StringIO())
-    message = InboundMessage(
-        id="q\x00",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
-        author=Author(id="U-ASK", name="Ann\x00"),
-        text="How long does a refund take to arrive?\x00",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=clock.now(),
+    message = refund_question(
+        clock, id="q\x00", name="Ann\x00", text="How long does a refund take to arrive?\x00"
     )
     assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
     [(_, reply)] = channel.posted
@@ -96,15 +95,7 @@ async def test_a_models_answer_holding_a_nul_is_given_with_state_in_postgresql(
     rt = make_runtime("[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", env)
     model.enqueue(Answer("Refunds take five to seven business days\x00 to arrive [1]."))
     channel = ConsoleChannel(io.StringIO())
-    message = InboundMessage(
-        id="q1",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1"),
-        author=Author(id="U-ASK", name="Ann"),
-        text="How long does a refund take to arrive?",
-        addressed=True,
-        visibility=Visibility.INTERNAL,
-        sent_at=clock.now(),
-    )
+    message = refund_question(clock, id="q1", name="Ann", text="How long does a refund take to arrive?")
     assert await rt.bot.on_message(message, channel) == Outcome.ANSWERED
     reply = channel.edits[-1][1] if channel.edits else channel.posted[-1][1]
     assert reply.kind == ReplyKind.ANSWER
