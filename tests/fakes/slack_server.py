@@ -52,7 +52,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -814,6 +814,7 @@ class FakeSlack:
             "team.info": self._m_team_info,
             "usergroups.list": self._m_usergroups_list,
             "usergroups.users.list": self._m_usergroups_users_list,
+            "users.conversations": self._m_users_conversations,
             "users.info": self._m_users_info,
             "users.list": self._m_users_list,
             "users.lookupByEmail": self._m_users_lookup_by_email,
@@ -1286,6 +1287,13 @@ class FakeSlack:
             return ()
         families = {s.split(":", 1)[0] for s in scopes}
         suffixes = {s.split(":", 1)[1] for s in scopes if ":" in s}
+        if (
+            families == set(_CHANNEL_SCOPE_FAMILIES)
+            and len(suffixes) == 1
+            and spec.name == "users.conversations"
+        ):
+            # every type asked for needs its own family's scope (checked in the handler)
+            return ()
         if families == set(_CHANNEL_SCOPE_FAMILIES) and len(suffixes) == 1:
             # conversations.* need the scope of the channel's type, as on Slack.
             channel = self.channels.get(str(params.get("channel", "")))
@@ -1747,6 +1755,39 @@ class FakeSlack:
         if _truthy(ctx.params.get("include_num_members")) and not channel.get("is_im"):
             channel["num_members"] = len(self.members.get(channel["id"], set()))
         return {"ok": True, "channel": channel}
+
+    _CONVERSATION_TYPES: ClassVar[dict[str, str]] = {
+        "public_channel": "channels",
+        "private_channel": "groups",
+        "im": "im",
+        "mpim": "mpim",
+    }
+
+    async def _m_users_conversations(self, ctx: _Ctx) -> dict[str, Any]:
+        """The conversations the caller (``user``, else the token's own user) is a member of,
+        of the ``types`` asked (default public channels), each type needing its family's
+        read scope; archived ones unless ``exclude_archived``; paged by id."""
+        asked = [t.strip() for t in str(ctx.params.get("types") or "public_channel").split(",") if t.strip()]
+        families = []
+        for kind in asked:
+            family = self._CONVERSATION_TYPES.get(kind)
+            if family is None:
+                raise SlackError("invalid_types")
+            families.append(family)
+        needed = [f"{family}:read" for family in families]
+        missing = [scope for scope in needed if scope not in ctx.token.scopes]
+        if missing:
+            raise SlackError("missing_scope", needed=",".join(missing), provided=",".join(ctx.token.scopes))
+        who = str(ctx.params.get("user") or ctx.token.user_id or self.bot_user_id)
+        found = [
+            {"id": cid, **copy.deepcopy(channel)}
+            for cid, channel in sorted(self.channels.items())
+            if who in self.members.get(cid, set())
+            and self._channel_family(channel) in families
+            and not (_truthy(ctx.params.get("exclude_archived")) and channel.get("is_archived"))
+        ]
+        page, cursor = self._paginate(found, ctx.params, 100)
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
 
     async def _m_conversations_members(self, ctx: _Ctx) -> dict[str, Any]:
         channel = self._visible_channel(ctx, ctx.params["channel"])

@@ -957,3 +957,41 @@ async def test_bolt_http_mode_accepts_the_fakes_requests(fake: FakeSlack) -> Non
         assert status == 401
     finally:
         await server.close()
+
+
+async def test_users_conversations_lists_the_bots_channels_of_the_types_asked_and_checks_each_scope(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.add_channel("C900", "elsewhere", bot_is_member=False)
+    fake.add_channel("C901", "old", is_archived=True)
+    fake.add_channel("G900", "secret", is_private=True)
+    dm = fake.add_im("W222")
+
+    def ids(response: Any) -> list[str]:
+        return [c["id"] for c in response["channels"]]
+
+    listed = await client.users_conversations(types="public_channel,private_channel", exclude_archived=True)
+    assert "G900" in ids(listed) and "C111" in ids(listed)
+    assert not {"C900", "C901", dm["id"]} & set(ids(listed))  # not a member, archived, not asked
+    assert "C901" in ids(await client.users_conversations(types="public_channel"))
+
+    # paged by cursor: every channel once
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await client.users_conversations(
+            types="public_channel,private_channel", limit=1, cursor=cursor
+        )
+        seen += ids(page)
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(
+        ids(await client.users_conversations(types="public_channel,private_channel"))
+    )
+
+    async with FakeSlack(bot_scopes=["channels:read", "chat:write"]) as narrow:
+        narrow_client = AsyncWebClient(token=narrow.bot_token, base_url=narrow.api_url)
+        err = await slack_error(narrow_client.users_conversations(types="public_channel,private_channel"))
+        assert err.response["error"] == "missing_scope"
+        assert err.response["needed"] == "groups:read"
