@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -39,21 +39,13 @@ from adapters.discord.events import Events
 from adapters.discord.shards import ShardPlan
 from adapters.discord.standby import CATCH_UP_CONCURRENCY, HISTORY_CAP
 from adapters.discord.translate import PLATFORM
+from adapters.read_back import ASKED_WINDOW, MARGIN, MISSED_WINDOW
 from bot.channel_types import ChannelMode
 from bot.config import Settings
 from bot.ports import Core
 from bot.types import Shards
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
-
-# read back from this long before the newest message heard: events of different channels
-# may arrive a little out of order, and reading earlier costs only duplicates
-MARGIN = timedelta(seconds=30)
-# a question asked longer ago than this, while the bot was down, is not answered late
-MISSED_WINDOW = timedelta(hours=24)
-# a channel where the bot started a thread this recently is one where people ask it (a quiet
-# week must not make the channel of the last question unknown)
-ASKED_WINDOW = timedelta(days=30)
 
 
 def heard_snowflake(platform_id: str | None) -> int | None:

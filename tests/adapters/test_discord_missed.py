@@ -15,7 +15,8 @@ from typing import Any
 import discord
 import pytest
 
-from adapters.discord.missed import MARGIN, MISSED_WINDOW, start_after
+from adapters.discord.missed import start_after
+from adapters.read_back import MARGIN, MISSED_WINDOW
 from bot.app import Runtime
 from bot.delivery import INBOX_KEPT
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
