@@ -205,6 +205,15 @@ class SlackEvents:
             last=where,
         )
 
+    def hand_over(self, team_id: str, event: Mapping[str, Any]) -> bool:
+        """A message read back from Slack's history (adapters/slack/missed.py), answered as its
+        live event would be, in flight; False for what is not a person's message."""
+        kind = event_kind(event)
+        if kind != "message":
+            return False
+        self._spawn(self._handle_message_event({"team_id": team_id}, event, kind), what="event")
+        return True
+
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         self._spawn(self.interactions.handle_command(body), what="command")

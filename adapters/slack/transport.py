@@ -47,6 +47,7 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
+from adapters.slack.missed import EventsOf, heard_before, installed, one_workspace, read_back
 from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
@@ -158,15 +159,16 @@ class SlackAdapter:
         self._client = make_web_client(
             self.settings, session=self._session, retry_interval=self.retry_interval
         )
+        heard = await heard_before(self.bot)  # before connecting: later messages are heard live
         if self.store is not None:
-            await self._start_workspaces(self.store, self._client)
+            await self._start_workspaces(self.store, self._client, heard)
             return
         identity = await self._authenticate(self._client)
         self._directory = SlackDirectory(self._client, self.settings, identity)
         self._channel = SlackChannel(
             self._client, self._directory, session=self._session, retry_interval=self.retry_interval
         )
-        self._events = SlackEvents(
+        self._events = events = SlackEvents(
             self.bot,
             self.settings,
             self._directory,
@@ -190,10 +192,9 @@ class SlackAdapter:
             self.mode,
             extra=ctx(workspace=identity.team_id),
         )
-        await self._replay()
-        self.ready.set()
+        await self._catch_up(heard, one_workspace(events), [identity.team_id])
 
-    async def _start_workspaces(self, store: AsyncStore, client: AsyncWebClient) -> None:
+    async def _start_workspaces(self, store: AsyncStore, client: AsyncWebClient, heard: str | None) -> None:
         """Multi-workspace HTTP mode: Bolt's OAuth flow on our stores; each request is
         authorized with its workspace's install, and answered with that install's token."""
         flow = oauth_flow(self.settings, store, retry_interval=self.retry_interval)
@@ -219,8 +220,7 @@ class SlackAdapter:
         RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)
         await self._start_http(self._app)
         log.info("serving installed Slack workspaces (HTTP mode, installs at %s)", INSTALL_PATH, extra=ctx())
-        await self._replay()
-        self.ready.set()
+        await self._catch_up(heard, installed(workspaces), None)
 
     async def close(self) -> None:
         self._closed.set()
@@ -355,14 +355,16 @@ class SlackAdapter:
             {"ok": True, "platform": PLATFORM, "mode": self.mode, "in_flight": len(self._in_flight)}
         )
 
-    async def _replay(self) -> None:
+    async def _catch_up(self, heard: str | None, events_of: EventsOf, teams: list[str] | None) -> None:
+        """Finish what was left unanswered, serve, then read back what nobody heard."""
         try:
             replayed = await self.bot.replay_pending(PLATFORM, self.channel)
+            if replayed:
+                log.info("replayed %d unfinished message(s)", replayed, extra=ctx())
         except Exception:
             log.exception("could not replay unfinished Slack messages", extra=ctx())
-            return
-        if replayed:
-            log.info("replayed %d unfinished message(s)", replayed, extra=ctx())
+        self.ready.set()
+        self._in_flight.start(read_back(self.bot, heard, events_of, teams), name="supportbot-slack-read-back")
 
     def _build_app(
         self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None
