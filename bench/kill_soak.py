@@ -2,7 +2,7 @@
 
     python bench/kill_soak.py [--platform slack|discord] [--questions 120] [--kills 5]
                               [--model-seconds 0.5] [--seed 1] [--rate 20] [--wait 60]
-                              [--json FILE] [--logs DIR]
+                              [--slack-gives-up] [--json FILE] [--logs DIR]
 
 This docstring describes Slack, the default (its side: bench/kill_soak_slack.py). `--platform
 discord` runs the same soak against the local fake Discord (REST + gateway), delivering as Discord
@@ -30,6 +30,10 @@ envelope sent to a connection that dies before the ack (or not acked within 3 s)
 with `retry_attempt` / `retry_reason`, as soon as a connection is open. The fake Slack itself does
 no redelivery. Events created while the bot is down wait for the next connection (Slack would
 retry them too; it does so after back-off, this bench at once, which is the harder case).
+With `--slack-gives-up` they are never delivered, as after an outage longer than Slack's
+retries (about 5 minutes), nor is an envelope whose connection died before the ack: those
+questions are only in the channel's history, and only the bot's read-back at start
+(adapters/slack/missed.py) can answer them.
 
 At the end the bench waits (at most `--wait` seconds) until every question has a complete answer,
 every envelope was acked and the bot's inbox (state.db, read-only) has nothing pending, then counts
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -109,6 +114,7 @@ class Question:
     created: float  # monotonic, relative to the run's start
     acked: float | None = None
     deliveries: int = 0  # envelopes sent for it (1 = no redelivery)
+    given_up: bool = False  # never delivered: the platform gave up (Slack with --slack-gives-up)
 
 
 @dataclass
@@ -551,6 +557,11 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seeds the kill moments (default 1)")
     parser.add_argument("--rate", type=float, default=20.0, help="mentions per second (default 20)")
     parser.add_argument("--wait", type=float, default=60.0, help="at most this long for the end (60 s)")
+    parser.add_argument(
+        "--slack-gives-up",
+        action="store_true",
+        help="Slack's retries spent: events sent while the bot is down are never delivered",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--logs", type=Path, default=None, help="copy the bot processes' logs to this folder")
     args = parser.parse_args()
@@ -569,7 +580,9 @@ def main() -> int:
     from bench.kill_soak_slack import slack_soak
 
     soak: Callable[[Clock], AbstractAsyncContextManager[Platform]] = (
-        discord_soak if args.platform == "discord" else slack_soak
+        discord_soak
+        if args.platform == "discord"
+        else functools.partial(slack_soak, gives_up=args.slack_gives_up)
     )
 
     async def bounded() -> tuple[Report, list[tuple[str, str]]]:

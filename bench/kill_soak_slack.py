@@ -48,13 +48,19 @@ def _open_connection(fake: FakeSlack) -> SocketConnection | None:
     return None
 
 
-async def _deliver(fake: FakeSlack, question: Question, clock: Clock) -> None:
+async def _deliver(fake: FakeSlack, question: Question, clock: Clock, gives_up: bool) -> None:
     """Send one event until the bot acks it, as Slack does: an envelope whose connection dies
-    (or that is not acked in time) is sent again, with the retry fields, on the next connection."""
+    (or that is not acked in time) is sent again, with the retry fields, on the next connection.
+    With `gives_up`, as Slack does once its retries are spent: an event that finds no open
+    connection, or whose connection dies before the ack, is never sent (again); the message
+    stays in the channel's history, where only the bot's read-back finds it."""
     attempt = 0
     while True:
         conn = _open_connection(fake)
         if conn is None:
+            if gives_up:
+                question.given_up = True
+                return
             await asyncio.sleep(0.02)
             continue
         question.deliveries += 1
@@ -79,6 +85,9 @@ async def _deliver(fake: FakeSlack, question: Question, clock: Clock) -> None:
         send.cancel()
         with contextlib.suppress(BaseException):
             await send
+        if gives_up:
+            question.given_up = True
+            return
         attempt += 1
         await asyncio.sleep(0.05)
 
@@ -165,9 +174,10 @@ class SlackSoak:
 
     config = ""
 
-    def __init__(self, slack: FakeSlack, clock: Clock) -> None:
+    def __init__(self, slack: FakeSlack, clock: Clock, *, gives_up: bool = False) -> None:
         self.slack = slack
         self.clock = clock
+        self.gives_up = gives_up
         self.deliveries: list[asyncio.Task[None]] = []
         self.stamps: dict[int, float] = {}  # Web API call index -> when the fake got it
         self.connected_at: dict[int, float] = {}  # Socket Mode connection number -> opened at
@@ -192,7 +202,7 @@ class SlackSoak:
         user = USERS[n % len(USERS)]
         body = self.slack.user_message(CHANNEL, QUESTIONS[n % len(QUESTIONS)], user=user, mention=True)
         q = Question(n=n, ts=body["event"]["ts"], user=user, body=body, created=self.clock.now())
-        self.deliveries.append(asyncio.create_task(_deliver(self.slack, q, self.clock)))
+        self.deliveries.append(asyncio.create_task(_deliver(self.slack, q, self.clock, self.gives_up)))
         return q
 
     def delivering(self) -> bool:
@@ -211,6 +221,7 @@ class SlackSoak:
         delivery = {
             "redelivered events": sum(1 for q in questions if q.deliveries > 1),
             "envelopes sent": sum(q.deliveries for q in questions),
+            "events given up": sum(1 for q in questions if q.given_up),
         }
         posts = {
             "chat.postMessage ok": sum(1 for c in self.slack.calls("chat.postMessage") if c.ok),
@@ -225,6 +236,7 @@ class SlackSoak:
                 "events redelivered (not acked before a kill)",
                 f"{c['redelivered events']} ({c['envelopes sent']} envelopes)",
             ),
+            ("events Slack gave up on (found only by the read-back)", str(c["events given up"])),
             (
                 "model requests / postMessage / update",
                 f"{c['model requests']} / {c['chat.postMessage ok']} / {c['chat.update ok']}",
@@ -256,6 +268,6 @@ class SlackSoak:
 
 
 @contextlib.asynccontextmanager
-async def slack_soak(clock: Clock) -> AsyncIterator[SlackSoak]:
+async def slack_soak(clock: Clock, *, gives_up: bool = False) -> AsyncIterator[SlackSoak]:
     async with FakeSlack(bot_scopes=BOT_SCOPES) as slack:
-        yield SlackSoak(slack, clock)
+        yield SlackSoak(slack, clock, gives_up=gives_up)
