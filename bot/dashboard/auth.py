@@ -3,8 +3,8 @@ cookies, CSRF tokens, and the rights a user has.
 
 Nothing is stored in the browser but a signed cookie naming the session by its random id;
 the session itself (platform and user, expiry, the workspace a Slack or Discord sign-in went
-through and the group or role ids it read there) is a row of the state
-(bot/store/dashboard.py), so signing out ends it for every copy of the cookie. Rights are
+through and the group or role ids it read there) is a row of the state, kept by a hash of
+its id (bot/store/dashboard.py), so signing out ends it for every copy of the cookie. Rights are
 decided again on every request from the settings by `bot.policy`, exactly as for chat
 commands, so a person removed from the staff loses the dashboard on their next click rather
 than when the cookie expires. Rights are per workspace, as in the chat
@@ -24,6 +24,7 @@ from enum import StrEnum
 from bot import policy
 from bot.config import Settings
 from bot.store.dashboard import SessionRecord
+from bot.store.dashboard import hash_token as hash_token  # links and sessions are kept by it
 from bot.types import Author
 
 LINK_TTL = timedelta(minutes=10)
@@ -76,10 +77,6 @@ def new_link_token() -> tuple[str, str]:
     """A fresh token for a sign-in link and the hash the store keeps of it."""
     token = secrets.token_urlsafe(32)
     return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_session(

@@ -2,16 +2,19 @@
 secret.
 
 It owns the SQL of `dashboard_links` and `audit_log` (migration 0009), `dashboard_sessions`
-(migration 0016) and of the `dashboard_secret` key in `state_meta`. A session's cookie names
-only its id: the session is what its row says, so signing out (deleting the row) ends it
-for every copy of the cookie. A link is stored only as the SHA-256 of its token,
-so the database alone signs nobody in; using a link is a compare-and-set on `used_at`, so of
-two requests with the same link only one signs in. The secret signs session cookies: kept in
-the state, every worker of a cluster (and a restarted process) accepts the same cookies.
+(migrations 0016 and 0019) and of the `dashboard_secret` key in `state_meta`. A session's
+cookie names only its id: the session is what its row says, so signing out (deleting the
+row) ends it for every copy of the cookie. A link is stored only as the SHA-256 of its token
+and a session only as that of its id, so the database alone signs nobody in: the secret
+that signs cookies is in it too, and with a session's id it would make that session's
+cookie. Using a link is a compare-and-set on `used_at`, so of two requests with the same link
+only one signs in. The secret signs session cookies: kept in the state, every worker of a
+cluster (and a restarted process) accepts the same cookies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +23,11 @@ from bot.store.rows import transaction
 from bot.store.store import Repository, iso, parse_time
 
 SECRET_KEY = "dashboard_secret"
+
+
+def hash_token(token: str) -> str:
+    """What the state keeps of a link's token or a session's id (either signs someone in)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +42,7 @@ class LinkOwner:
 class SessionRecord:
     """A dashboard session as kept (bot/dashboard/auth.py `Session` says what it means)."""
 
-    sid: str
+    sid: str  # what the cookie names; the state keeps only its hash
     platform: str
     user_id: str
     expires_at: datetime
@@ -47,7 +55,7 @@ class SessionRecord:
 
 
 _SESSION_COLUMNS = (
-    "sid, platform, user_id, expires_at, read_at, name, roles, platform_admin, team, enterprise"
+    "sid_hash, platform, user_id, expires_at, read_at, name, roles, platform_admin, team, enterprise"
 )
 
 
@@ -98,7 +106,7 @@ class DashboardRepository(Repository):
             self.db.execute(
                 f"insert into dashboard_sessions ({_SESSION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    session.sid,
+                    hash_token(session.sid),
                     session.platform,
                     session.user_id,
                     iso(session.expires_at),
@@ -115,15 +123,15 @@ class DashboardRepository(Repository):
         """The session `sid` names, unless it ended or expired: one lookup by primary key, as
         every dashboard request makes it."""
         row = self.db.execute(
-            f"select {_SESSION_COLUMNS} from dashboard_sessions where sid = ? and expires_at > ?",
-            [sid, iso(now)],
+            f"select {_SESSION_COLUMNS} from dashboard_sessions where sid_hash = ? and expires_at > ?",
+            [hash_token(sid), iso(now)],
         ).fetchone()
         if row is None:
             return None
         expires_at, read_at = parse_time(str(row[3])), parse_time(str(row[4]))
         assert expires_at is not None and read_at is not None
         return SessionRecord(
-            sid=str(row[0]),
+            sid=sid,
             platform=str(row[1]),
             user_id=str(row[2]),
             expires_at=expires_at,
@@ -141,14 +149,14 @@ class DashboardRepository(Repository):
         """The groups or roles and admin flag of a session, as read again from its platform."""
         with transaction(self.db):
             self.db.execute(
-                "update dashboard_sessions set roles = ?, platform_admin = ?, read_at = ? where sid = ?",
-                [",".join(sorted(roles)), 1 if platform_admin else 0, iso(read_at), sid],
+                "update dashboard_sessions set roles = ?, platform_admin = ?, read_at = ? where sid_hash = ?",
+                [",".join(sorted(roles)), 1 if platform_admin else 0, iso(read_at), hash_token(sid)],
             )
 
     def end_dashboard_session(self, sid: str) -> None:
         """Sign out: the session's cookie, wherever a copy of it is, names nothing now."""
         with transaction(self.db):
-            self.db.execute("delete from dashboard_sessions where sid = ?", [sid])
+            self.db.execute("delete from dashboard_sessions where sid_hash = ?", [hash_token(sid)])
 
     def dashboard_secret(self) -> str:
         """The key session cookies are signed with, made on first use."""

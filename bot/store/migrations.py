@@ -8,6 +8,9 @@ crash mid-upgrade leaves the database at the previous version, never half-way.
 Names and steps are append-only: a state.db in the field records the names it has seen,
 so renaming or editing a released migration would make it run twice or never.
 The same steps run on PostgreSQL (bot/store/postgres.py): raw SQL in a step must suit both.
+There, workers of the version before keep running while a newer one migrates (a rolling
+upgrade); a migration that changes how work is claimed, which both versions must agree on,
+is named in bot/store/postgres_migrating.py EXCLUSIVE, and is refused while they run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from bot.store.migrations_later import (
     _state_v16_dashboard_sessions,
     _state_v17_sla_claims,
     _state_v18_post_claims,
+    _state_v19_session_hashes,
 )
 from bot.store.rows import transaction
 
@@ -282,6 +286,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0016_dashboard_sessions", _state_v16_dashboard_sessions),
     ("0017_sla_claims", _state_v17_sla_claims),
     ("0018_post_claims", _state_v18_post_claims),
+    ("0019_session_hashes", _state_v19_session_hashes),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

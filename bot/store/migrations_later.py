@@ -306,6 +306,35 @@ def _state_v18_post_claims(db: StateDatabase) -> None:
     db.execute("delete from job_runs where key like ? or key like ?", ["burst-alert:%", "incident-closed:%"])
 
 
+def _state_v19_session_hashes(db: StateDatabase) -> None:
+    """A dashboard session is kept by the SHA-256 of its id (`sid_hash`), as a sign-in link is
+    by its token's (0009): with the id in clear beside the cookie secret in `state_meta`, a
+    copy of the database (a backup, `supportbot store copy`, a dump) made any live session's
+    cookie, an admin's too. The sessions kept before go rather than being hashed, since their
+    ids may sit in such copies already: their holders sign in again. A worker of the version
+    before, still running, finds no `sid` column: its dashboard fails until it is restarted,
+    and never takes a hash for an id."""
+    db.execute("drop table dashboard_sessions")
+    db.table("dashboard_sessions").create(
+        {
+            "sid_hash": str,
+            "platform": str,
+            "user_id": str,
+            "expires_at": str,
+            "read_at": str,
+            "name": str,
+            "roles": str,
+            "platform_admin": int,
+            "team": str,
+            "enterprise": str,
+        },
+        pk="sid_hash",
+        not_null={"platform", "user_id", "expires_at", "read_at"},
+    )
+    db.table("dashboard_sessions").create_index(["expires_at"])
+    db.table("dashboard_sessions").create_index(["platform", "user_id"])
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

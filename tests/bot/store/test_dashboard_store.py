@@ -1,6 +1,6 @@
 """The dashboard's state (bot/store/dashboard.py) on both backends: a link is used once and
-not after it expires, a session lasts until it expires or ends, the cookie secret is made
-once, the audit log keeps who did what."""
+not after it expires, a session lasts until it expires or ends and is kept only by a hash of
+its id, the cookie secret is made once, the audit log keeps who did what."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 from bot.store import StateStore
 from bot.store.dashboard import LinkOwner, SessionRecord
+from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.rows import transaction
+from bot.store.store import iso, open_state
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -80,6 +83,65 @@ def test_a_session_lasts_until_it_ends_or_expires(state: Path | str) -> None:
         # an expired session is none, and goes when the next one starts
         assert store.dashboard_session("s2", T0 + timedelta(hours=1)) is None
         store.start_dashboard_session(replace(read, sid="s3"), T0 + timedelta(hours=1))
-        assert [r[0] for r in store.db.execute("select sid from dashboard_sessions").fetchall()] == ["s3"]
+        assert store.db.execute("select count(*) from dashboard_sessions").fetchone()[0] == 1
+        assert store.dashboard_session("s3", T0 + timedelta(hours=1)) == replace(read, sid="s3")
+    finally:
+        store.close()
+
+
+def _session(sid: str, platform: str, user_id: str) -> SessionRecord:
+    return SessionRecord(
+        sid=sid, platform=platform, user_id=user_id, expires_at=T0 + timedelta(hours=12), read_at=T0
+    )
+
+
+def test_the_state_keeps_only_a_hash_of_a_session_id(state: Path | str) -> None:
+    """With the cookie secret in the same database, a session id read from a copy of it (a
+    backup, a dump) would make that session's cookie: what is kept names no session."""
+    store = StateStore(state)
+    try:
+        store.start_dashboard_session(_session("sid-of-the-admin", "slack", "U-ADMIN"), T0)
+        [row] = store.db.execute("select * from dashboard_sessions").fetchall()
+        assert not any("sid-of-the-admin" in str(value) for value in row)
+        assert all(store.dashboard_session(str(value), T0) is None for value in row)
+        assert store.dashboard_session("sid-of-the-admin", T0) == _session(
+            "sid-of-the-admin", "slack", "U-ADMIN"
+        )
+    finally:
+        store.close()
+
+
+def test_forget_me_ends_only_that_persons_sessions(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        store.start_dashboard_session(_session("sid-mine", "slack", "U-SAM"), T0)
+        store.start_dashboard_session(_session("sid-other", "slack", "U-OTHER"), T0)
+        store.start_dashboard_session(_session("sid-discord", "discord", "U-SAM"), T0)
+        store.forget("slack", "U-SAM", T0)
+        assert store.dashboard_session("sid-mine", T0) is None
+        assert store.dashboard_session("sid-other", T0) is not None
+        assert store.dashboard_session("sid-discord", T0) is not None
+    finally:
+        store.close()
+
+
+def test_sessions_kept_before_their_ids_were_hashed_go_at_the_upgrade(state: Path | str) -> None:
+    """Their ids may sit in clear in copies of the database made before: they must not
+    survive it (migration 0019)."""
+    names = [name for name, _ in STATE_MIGRATIONS]
+    old = open_state(state, STATE_MIGRATIONS[: names.index("0019_session_hashes")])
+    try:
+        with transaction(old):
+            old.execute(
+                "insert into dashboard_sessions (sid, platform, user_id, expires_at, read_at) "
+                "values (?, 'slack', 'U-ADMIN', ?, ?)",
+                ["sid-in-clear", iso(T0 + timedelta(hours=12)), iso(T0)],
+            )
+    finally:
+        old.close()
+    store = StateStore(state)
+    try:
+        assert store.db.execute("select count(*) from dashboard_sessions").fetchone()[0] == 0
+        assert store.dashboard_session("sid-in-clear", T0) is None
     finally:
         store.close()

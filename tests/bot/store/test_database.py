@@ -123,6 +123,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0016_dashboard_sessions",
         "0017_sla_claims",
         "0018_post_claims",
+        "0019_session_hashes",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
