@@ -799,7 +799,7 @@ class DashboardStore(Protocol):
     the audit log of changes made through it, and the secret its session cookies are signed with."""
 
     def issue_dashboard_link(
-        self, token_hash: str, platform: str, user_id: str, expires_at: datetime
+        self, token_hash: str, platform: str, user_id: str, expires_at: datetime, now: datetime
     ) -> None: ...
 
     def use_dashboard_link(self, token_hash: str, now: datetime) -> LinkOwner | None: ...

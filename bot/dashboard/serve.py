@@ -32,7 +32,8 @@ def issue_link(store: StateStore, *, platform: str, user_id: str, base_url: str,
     """A one-time sign-in URL for `user_id`, valid for LINK_TTL. Only the token's hash is kept."""
     token, digest = new_link_token()
     assert digest == hash_token(token)
-    store.issue_dashboard_link(digest, platform, user_id, clock.now() + LINK_TTL)
+    now = clock.now()
+    store.issue_dashboard_link(digest, platform, user_id, now + LINK_TTL, now)
     return f"{base_url.rstrip('/')}{PREFIX}/signin?token={token}"
 
 

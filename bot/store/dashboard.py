@@ -73,10 +73,15 @@ class AuditEntry:
 
 class DashboardRepository(Repository):
     def issue_dashboard_link(
-        self, token_hash: str, platform: str, user_id: str, expires_at: datetime
+        self, token_hash: str, platform: str, user_id: str, expires_at: datetime, now: datetime
     ) -> None:
-        """Keep a new link (by its hash) until `expires_at`."""
+        """Keep a new link (by its hash) until `expires_at`. Links used or expired by `now` go
+        (each names a person, and a used one is refused as a missing one is), so the table
+        holds only the links of the last LINK_TTL."""
         with transaction(self.db):
+            self.db.execute(
+                "delete from dashboard_links where used_at is not null or expires_at <= ?", [iso(now)]
+            )
             self.db.execute(
                 "insert into dashboard_links (token_hash, platform, user_id, expires_at) values (?, ?, ?, ?)",
                 [token_hash, platform, user_id, iso(expires_at)],

@@ -283,7 +283,7 @@ def test_forget_me_reaches_the_dashboards_links_and_audit_trail(tmp_path: Path) 
     path = tmp_path / "state.db"
     store = StateStore(path)
     now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-    store.issue_dashboard_link("hash-1", "slack", "U-FORGETME", now + timedelta(minutes=10))
+    store.issue_dashboard_link("hash-1", "slack", "U-FORGETME", now + timedelta(minutes=10), now)
     store.add_audit(now, "slack", "U-FORGETME", "claim", "ticket #3")
     store.add_audit(now, "slack", "U-OTHER01", "assign", "ticket #4 to U-FORGETME")
     store.forget("slack", "U-FORGETME", now)

@@ -20,12 +20,29 @@ T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 def test_a_link_is_used_once_and_never_after_it_expires(state: Path | str) -> None:
     store = StateStore(state)
     try:
-        store.issue_dashboard_link("h1", "slack", "U1", T0 + timedelta(minutes=10))
-        store.issue_dashboard_link("h2", "discord", "D2", T0 + timedelta(minutes=10))
+        store.issue_dashboard_link("h1", "slack", "U1", T0 + timedelta(minutes=10), T0)
+        store.issue_dashboard_link("h2", "discord", "D2", T0 + timedelta(minutes=10), T0)
         assert store.use_dashboard_link("h1", T0) == LinkOwner(platform="slack", user_id="U1")
         assert store.use_dashboard_link("h1", T0) is None
         assert store.use_dashboard_link("h2", T0 + timedelta(minutes=10)) is None
         assert store.use_dashboard_link("unknown", T0) is None
+    finally:
+        store.close()
+
+
+def test_links_used_or_expired_go_when_the_next_is_issued(state: Path | str) -> None:
+    """Each names a person: kept for ever, the table would grow by every link printed."""
+    store = StateStore(state)
+    try:
+        store.issue_dashboard_link("used", "slack", "U1", T0 + timedelta(minutes=10), T0)
+        store.issue_dashboard_link("expired", "slack", "U2", T0 + timedelta(minutes=10), T0)
+        store.issue_dashboard_link("live", "slack", "U3", T0 + timedelta(minutes=20), T0)
+        assert store.use_dashboard_link("used", T0) is not None
+        later = T0 + timedelta(minutes=10)
+        store.issue_dashboard_link("new", "slack", "U4", later + timedelta(minutes=10), later)
+        kept = store.db.execute("select token_hash from dashboard_links order by token_hash").fetchall()
+        assert [r[0] for r in kept] == ["live", "new"]
+        assert store.use_dashboard_link("live", later) == LinkOwner(platform="slack", user_id="U3")
     finally:
         store.close()
 
