@@ -20,8 +20,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.client import ctx, slack_error
+from adapters.slack.client import FATAL_AUTH_ERRORS, TOKEN_HELP, SlackCallError, ctx, slack_error
 from bot.config import Settings
+from bot.errors import FatalAdapterError
 from bot.types import Author, Visibility
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,27 @@ class SlackIdentity:
     bot_id: str
     url: str  # the workspace URL, e.g. https://acme.slack.com/
     enterprise_id: str = ""  # the Enterprise Grid organisation, when installed in one
+
+
+async def authenticate(client: AsyncWebClient) -> SlackIdentity:
+    """Who the bot token is (auth.test); a token Slack refuses for good is a FatalAdapterError."""
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        if code in FATAL_AUTH_ERRORS:
+            raise FatalAdapterError(
+                f"Slack refused SLACK_BOT_TOKEN ({code}): {TOKEN_HELP}; see knowledge/slack-setup.md"
+            ) from None
+        raise SlackCallError("auth.test", code) from exc
+    return SlackIdentity(
+        team_id=str(response.get("team_id") or ""),
+        team=str(response.get("team") or ""),
+        bot_user_id=str(response.get("user_id") or ""),
+        bot_id=str(response.get("bot_id") or ""),
+        url=str(response.get("url") or ""),
+        enterprise_id=str(response.get("enterprise_id") or ""),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,22 +26,17 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.rate_limited_log import quiet_malformed_http
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import (
-    FATAL_AUTH_ERRORS,
     PLATFORM,
-    TOKEN_HELP,
-    SlackCallError,
     ctx,
     make_web_client,
-    slack_error,
 )
-from adapters.slack.directory import SlackDirectory, SlackIdentity
+from adapters.slack.directory import SlackDirectory, authenticate
 from adapters.slack.events import SlackEvents
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
@@ -163,7 +158,7 @@ class SlackAdapter:
         if self.store is not None:
             await self._start_workspaces(self.store, self._client, heard)
             return
-        identity = await self._authenticate(self._client)
+        identity = await authenticate(self._client)
         self._directory = SlackDirectory(self._client, self.settings, identity)
         self._channel = SlackChannel(
             self._client, self._directory, session=self._session, retry_interval=self.retry_interval
@@ -253,25 +248,6 @@ class SlackAdapter:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
-
-    async def _authenticate(self, client: AsyncWebClient) -> SlackIdentity:
-        try:
-            response = await client.auth_test()
-        except SlackApiError as exc:
-            code = slack_error(exc)
-            if code in FATAL_AUTH_ERRORS:
-                raise FatalAdapterError(
-                    f"Slack refused SLACK_BOT_TOKEN ({code}): {TOKEN_HELP}; see knowledge/slack-setup.md"
-                ) from None
-            raise SlackCallError("auth.test", code) from exc
-        return SlackIdentity(
-            team_id=str(response.get("team_id") or ""),
-            team=str(response.get("team") or ""),
-            bot_user_id=str(response.get("user_id") or ""),
-            bot_id=str(response.get("bot_id") or ""),
-            url=str(response.get("url") or ""),
-            enterprise_id=str(response.get("enterprise_id") or ""),
-        )
 
     async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient) -> None:
         secret = self.settings.secrets.slack_app_token
