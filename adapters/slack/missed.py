@@ -3,7 +3,9 @@
 Slack delivers each event to the app and, while nobody acknowledges it, tries again three
 times over about five minutes; then it drops the event. An outage longer than that (a crash
 loop, a deploy that failed, a machine down overnight) lost every question asked meanwhile.
-When the adapter starts, this reads them back, in the background once it serves:
+When the adapter starts, and when a Socket Mode connection returns after a gap Slack's
+retries may not cover (adapters/slack/socket_mode.py `Outages`, from when the lost connection
+was last alive), this reads them back, in the background once it serves:
 
 - From where: `MARGIN` before the newest message recorded on Slack before this process began
   (`Core.last_heard`, read before the adapter connects: another worker that kept hearing has
@@ -28,9 +30,7 @@ answered once.
 
 Not read back: a first DM from someone who never talked to the bot (listing DMs needs
 im:read, which the app does not ask for), a mention in a thread the bot is not in, edits made
-while down, a workspace installed but never talked in, and what was said while a Socket Mode
-connection was down in a process that stayed up (it reconnects within seconds, inside Slack's
-retries).
+while down, a workspace installed but never talked in.
 """
 
 from __future__ import annotations
@@ -85,10 +85,14 @@ def start_after(heard: str | None, now: datetime | None = None) -> float | None:
     """The ts to read after: `MARGIN` before the newest message heard, but not before
     `MISSED_WINDOW` ago; None when nothing was ever heard (nothing can have been missed)."""
     newest = heard_ts(heard)
-    if newest is None:
-        return None
+    return None if newest is None else since(newest, now)
+
+
+def since(alive: float, now: datetime | None = None) -> float:
+    """The ts to read after when everything said until `alive` was heard: `MARGIN` before
+    it, but not before `MISSED_WINDOW` ago."""
     oldest = ((now or datetime.now(UTC)) - MISSED_WINDOW).timestamp()
-    return max(newest - MARGIN.total_seconds(), oldest)
+    return max(alive - MARGIN.total_seconds(), oldest)
 
 
 @dataclass
@@ -135,17 +139,12 @@ async def heard_before(core: Core) -> str | None:
 
 
 async def read_back(
-    core: Core,
-    heard: str | None,
-    events_of: EventsOf,
-    teams: Sequence[str] | None = None,
-    *,
-    now: datetime | None = None,
+    core: Core, after: float | None, events_of: EventsOf, teams: Sequence[str] | None = None
 ) -> None:
-    """Hand the core what was said after `start_after(heard)` in the workspaces `teams` (all
-    the bot talked in within `ASKED_WINDOW` when None), each through `events_of(team)`'s
-    listeners (some handled before: answered once). One log line says how many."""
-    after = start_after(heard, now)
+    """Hand the core what was said after the ts `after` (from `start_after`, or `Outages`) in
+    the workspaces `teams` (all the bot talked in within `ASKED_WINDOW` when None), each
+    through `events_of(team)`'s listeners (some handled before: answered once). One log line
+    says how many."""
     if after is None:
         return
     try:

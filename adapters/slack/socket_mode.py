@@ -8,11 +8,19 @@ is then built with that URL, so its `connect()` opens the socket straight away. 
 after that are slack_sdk's own, but a refusal there (the token revoked while connected) is
 handed to the adapter (`on_refused`), which stops: retrying it would leave the bot deaf for
 good, logging an error every ping interval.
+
+`Outages` watches the reconnects: Slack tries an event again for about five minutes while no
+connection acknowledges it, so a connection that stays down longer (the network, not the
+process) loses what was said meanwhile. When a new connection is greeted after such a gap,
+the adapter reads back from the moment the old one was last known to be alive
+(adapters/slack/missed.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -48,6 +56,57 @@ def refusal(code: str) -> FatalAdapterError:
     return FatalAdapterError(f"Slack refused SLACK_APP_TOKEN ({code}): {APP_TOKEN_HELP}")
 
 
+# a gap longer than this may outlast Slack's own retries (the first comes at once, the next
+# after a minute): read back rather than trust them
+READ_BACK_AFTER = 60.0
+# slack_sdk calls a connection stale once no pong came for 4 ping intervals, and checks once an
+# interval: a stale one was last alive up to this many intervals before it noticed
+STALE_INTERVALS = 5
+
+
+class Outages:
+    """The Socket Mode connection's losses, as slack_sdk reconnects: since when nothing may
+    have been heard, and, once a new connection is greeted after a gap of `read_back_after`
+    seconds or more, `on_back(alive)` with the epoch time the old one was last known alive."""
+
+    def __init__(
+        self,
+        on_back: Callable[[float], None],
+        ping_interval: float,
+        *,
+        read_back_after: float = READ_BACK_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.on_back = on_back
+        self.ping_interval = ping_interval
+        self.read_back_after = read_back_after
+        self.clock = clock
+        self._alive: float | None = None  # during an outage: when the lost connection was last alive
+
+    def after(self, seconds: float) -> Self:
+        """These outages, read back once one lasted `seconds` (tests: 0)."""
+        self.read_back_after = seconds
+        return self
+
+    def lost(self, stale: bool) -> None:
+        """slack_sdk asks for a new connection's URL (only a reconnect does): the first ask of
+        an outage marks it; a reconnect that fails and asks again is the same outage."""
+        if self._alive is None:
+            lag = STALE_INTERVALS if stale else 1
+            self._alive = self.clock() - lag * self.ping_interval
+
+    def greeted(self) -> None:
+        """A connection said hello: an outage, if there was one, is over."""
+        alive, self._alive = self._alive, None
+        if alive is not None and self.clock() - alive >= self.read_back_after:
+            self.on_back(alive)
+
+    async def listen(self, client: Any, message: dict[str, Any], raw: str | None) -> None:
+        """slack_sdk's message listener: every message of every connection, hello included."""
+        if message.get("type") == "hello":
+            self.greeted()
+
+
 def socket_handler(
     app: AsyncApp,
     client: AsyncWebClient,
@@ -56,16 +115,23 @@ def socket_handler(
     *,
     ping_interval: float,
     on_refused: Callable[[FatalAdapterError], None],
+    outages: Outages | None = None,
 ) -> AsyncSocketModeHandler:
     """Bolt's Socket Mode handler, set to connect to `url` (from `first_url`); a reconnect's
-    URL that Slack refuses for the token is passed to `on_refused`."""
+    URL that Slack refuses for the token is passed to `on_refused`, and each reconnect and
+    greeting to `outages`."""
     handler = AsyncSocketModeHandler(app, app_token=app_token, web_client=client, ping_interval=ping_interval)
     socket = handler.client
     # connect() asks for a URL only when it has none; reconnects replace it with a new one
     socket.wss_uri = url
     ask = socket.issue_new_wss_url
+    if outages is not None:
+        listeners: list[Callable[..., Awaitable[None]]] = socket.message_listeners
+        listeners.append(outages.listen)
 
     async def issue_new_wss_url() -> str:
+        if outages is not None:
+            outages.lost(bool(socket.stale))
         try:
             return await ask()
         except SlackApiError as exc:

@@ -42,8 +42,16 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import EventsOf, heard_before, installed, one_workspace, read_back
-from adapters.slack.socket_mode import first_url, socket_handler
+from adapters.slack.missed import (
+    EventsOf,
+    heard_before,
+    installed,
+    one_workspace,
+    read_back,
+    since,
+    start_after,
+)
+from adapters.slack.socket_mode import READ_BACK_AFTER, Outages, first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
@@ -77,6 +85,7 @@ class SlackAdapter:
         thinking_after: float = INDICATOR_AFTER_S,
         thinking_per_minute: float = THINKING_PER_MINUTE,
         drain_timeout: float = 30.0,
+        read_back_after: float = READ_BACK_AFTER,
         store: AsyncStore | None = None,
     ) -> None:
         secrets = settings.secrets
@@ -107,6 +116,7 @@ class SlackAdapter:
         self.thinking_after = thinking_after
         self.thinking_per_minute = thinking_per_minute
         self.drain_timeout = drain_timeout
+        self.read_back_after = read_back_after
         self.ready = asyncio.Event()
         self.http_port: int | None = None
         self._closed = asyncio.Event()
@@ -175,7 +185,11 @@ class SlackAdapter:
         )
         self._app = self._build_app(self._client, self._events)
         if self.mode == "socket":
-            await self._start_socket_mode(self._app, self._client)
+            back = one_workspace(events)  # a connection down past Slack's retries: read back
+            lost = Outages(
+                lambda alive: self._read_back(since(alive), back, [identity.team_id]), self.ping_interval
+            )
+            await self._start_socket_mode(self._app, self._client, lost.after(self.read_back_after))
         else:
             await self._start_http(self._app)
         if self._closed.is_set():
@@ -249,13 +263,19 @@ class SlackAdapter:
             session, self._session = self._session, None
             await session.close()
 
-    async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient) -> None:
+    async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient, outages: Outages) -> None:
         secret = self.settings.secrets.slack_app_token
         assert secret is not None
         token = secret.get_secret_value()
         url = await first_url(client, token)  # a refused token stops here, not in slack_sdk's retries
         handler = socket_handler(
-            app, client, token, url, ping_interval=self.ping_interval, on_refused=self._stop_refused
+            app,
+            client,
+            token,
+            url,
+            ping_interval=self.ping_interval,
+            on_refused=self._stop_refused,
+            outages=outages,
         )
         # kept before connecting: close() then stops a connect slack_sdk is still retrying
         self._socket = handler
@@ -340,7 +360,10 @@ class SlackAdapter:
         except Exception:
             log.exception("could not replay unfinished Slack messages", extra=ctx())
         self.ready.set()
-        self._in_flight.start(read_back(self.bot, heard, events_of, teams), name="supportbot-slack-read-back")
+        self._read_back(start_after(heard), events_of, teams)
+
+    def _read_back(self, after: float | None, events_of: EventsOf, teams: list[str] | None) -> None:
+        self._in_flight.start(read_back(self.bot, after, events_of, teams), name="supportbot-slack-read-back")
 
     def _build_app(
         self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None
@@ -370,5 +393,6 @@ def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter
     """The entry point `bot.supervisor` loads: options are `host` and `port` from `supportbot run`,
     plus `ping_interval`, `retry_interval`, `thinking_reaction`, `thinking_after` (seconds an
     answer may take before the thinking reaction shows), `thinking_per_minute` (how many
-    thinking reactions a workspace may be shown a minute) and `drain_timeout`."""
+    thinking reactions a workspace may be shown a minute), `drain_timeout` and `read_back_after`
+    (seconds a Socket Mode connection may stay down before its return reads channels back)."""
     return SlackAdapter(bot, settings, **options)

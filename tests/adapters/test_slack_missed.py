@@ -18,6 +18,7 @@ import pytest
 
 from adapters.read_back import MARGIN, MISSED_WINDOW
 from adapters.slack.missed import start_after
+from adapters.slack.socket_mode import Outages
 from bot.app import Runtime
 from tests.adapters.test_slack import (  # noqa: F401  (fixture)
     MEMBER,
@@ -203,3 +204,63 @@ async def test_when_slack_will_not_list_the_bots_channels_the_ones_it_talked_in_
     ]
     assert len(warnings) == 1 and "users.conversations internal_error" in warnings[0].getMessage()
     assert not any(r.exc_info for r in warnings)
+
+
+# -- a Socket Mode connection that stays down while the process runs ------------------------
+
+
+def test_an_outage_is_read_back_from_when_the_lost_connection_was_last_alive() -> None:
+    now = [1000.0]
+    backs: list[float] = []
+    outages = Outages(backs.append, 10.0, read_back_after=60.0, clock=lambda: now[0])
+    outages.greeted()  # the first connection's hello: no outage
+    outages.lost(stale=True)  # no pong for 4 intervals: alive up to 5 intervals before
+    now[0] += 30
+    outages.lost(stale=False)  # a failed reconnect asks again: the same outage
+    now[0] += 30
+    outages.greeted()
+    assert backs == [1000.0 - 5 * 10.0]
+    # Slack asked for a fresh connection (a refresh): back within seconds, Slack's retries cover it
+    outages.lost(stale=False)
+    now[0] += 2
+    outages.greeted()
+    assert backs == [950.0]
+
+
+async def test_a_question_said_while_the_connection_was_down_is_read_back_when_it_returns(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = _process(fake, make_runtime)
+    async with running(runtime, read_back_after=0.0) as adapter:
+        await fake.wait_for_connection(1)
+        # said once the network had already failed: Slack never got it to a connection of ours
+        missed = fake.add_message("C111", f"<@{fake.bot_user_id}> How long does a refund take?", user=MEMBER)
+        await fake.socket_drop()
+        await fake.wait_for_connection(2, timeout=15)
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == missed["ts"], timeout=15
+        )
+        assert await adapter.drain(15)
+    assert _inbox_status(runtime, "C111", missed["ts"]) == "answered"
+
+
+async def test_a_refreshed_connection_reads_nothing_back(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Slack replaces Socket Mode connections every few hours; back within a second, its own
+    retries cover what it sent meanwhile: no channel is read for it."""
+    await _asked_before(fake, make_runtime)
+    runtime = _process(fake, make_runtime)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(15)  # the read-back at start
+        since = fake.mark()
+        await fake.socket_disconnect("refresh_requested")
+        await fake.wait_for_connection(2, timeout=15)
+        # an event on the new connection: its hello was handled before it (listeners run in turn)
+        await deliver(fake, adapter, fake.user_message("C111", "thanks, all sorted", user=MEMBER))
+    assert not [
+        c for c in fake.api_calls[since:] if c.method in ("users.conversations", "conversations.history")
+    ]
