@@ -10,6 +10,11 @@ than the workers' LOCK_TIMEOUT: they are never cancelled behind it), gives way (
 transaction undone), and is tried again after a pause growing to LONGEST_PAUSE, for PATIENCE
 in all; then a StoreError names the sessions holding the tables.
 
+Most migrations only add what old workers' code does not read, and roll: workers of the
+version before keep running beside the new one. A migration named in EXCLUSIVE changes how
+work is claimed, which workers of both versions must agree on; it is applied only while no
+other worker may be running (`_alone`), and otherwise refused before anything is changed.
+
 Only bot/store/store.py imports this module, when a PostgreSQL URL is configured.
 """
 
@@ -17,18 +22,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import psycopg
 
 from bot.errors import StoreError
-from bot.store.migrations import Migration, migrate
+from bot.store.heartbeats import MAX_SKEW, WORKER_LEASE, WorkerRecord, maybe_running
+from bot.store.migrations import Migration, check, migrate
 from bot.store.postgres import MIGRATION_LOCK, PgDatabase
 from bot.store.postgres_advice import advice
 from bot.store.postgres_session import STEP_LOCK_TIMEOUT
 from bot.store.urls import redact_url
 
 log = logging.getLogger(__name__)
+
+# the migrations that change how work is claimed (which row or column says that a post is
+# being made, so that one worker makes it): a worker of the version before would go on
+# claiming the old way, neither version would see the other's claims, and both would post.
+# A new migration that changes claims (or anything else both versions must agree on) is
+# named here; its name, like every migration's, never changes (bot/store/migrations.py)
+EXCLUSIVE = frozenset({"0017_sla_claims", "0018_post_claims"})
 
 # how long a step is tried again in all: twice as long as a report may read
 # (bot/store/state.py REPORT_SECONDS), the longest the bot's own sessions hold a table
@@ -56,15 +70,61 @@ def migrate_shared(
     """Apply to `db` (opened on `url`) the migrations it has not seen, one process at a time,
     each step giving way to the sessions holding its tables for up to `patience` seconds; the
     names applied. The driver's errors become a StoreError saying what to check."""
+    where = redact_url(url)
     with advice(url), db.lock(MIGRATION_LOCK):
         # for this session until the lock's block ends (it restores the store's settings)
         db.run_query(f"set lock_timeout = '{STEP_LOCK_TIMEOUT:g}s'")
+        done = check(db, migrations, where=where)
+        _alone(db, where, [name for name, _ in migrations if name not in done and name in EXCLUSIVE])
         return migrate(
             db,
             migrations,
-            where=redact_url(url),
+            where=where,
             attempts=lambda name, apply: _patiently(db, url, name, apply, patience),
         )
+
+
+def _alone(db: PgDatabase, where: str, exclusive: Sequence[str]) -> None:
+    """A StoreError, before anything is changed, when `exclusive` (the pending migrations of
+    EXCLUSIVE) would be applied while another worker may be running. Under the lock of
+    migrating: an old worker starting meanwhile waits for it, then finds the schema too new
+    for it (bot/store/migrations.py `check`). Only one that opened its store before and has
+    not registered yet (it registers once its index is in step) goes unseen. This process
+    has no row to leave out: it migrates as its store opens, before `supportbot run`
+    registers it."""
+    if not exclusive or "workers" not in db.table_names():  # before 0007 no worker had a row
+        return
+    now = datetime.now(UTC)
+    running = maybe_running(db, now)
+    if not running:
+        return
+    counted_until = max(w.heartbeat_at for w in running) + WORKER_LEASE + MAX_SKEW
+    minutes = (WORKER_LEASE + MAX_SKEW).total_seconds() / 60
+    named = (
+        f"migration {exclusive[0]} changes"
+        if len(exclusive) == 1
+        else f"migrations {', '.join(exclusive)} change"
+    )
+    raise StoreError(
+        f"{named} how workers claim what they post, and "
+        f"workers of the version before may still be running on {where}: "
+        f"{'; '.join(_described(w, now) for w in running)}. They would not see this version's "
+        "claims, nor it theirs, and both would post the same reminders and replies, so this "
+        "upgrade does not roll. Nothing was changed. Stop every worker of the version before "
+        "(an orderly stop, such as systemctl stop or docker compose stop, removes its row at "
+        "once), then run this again (`supportbot migrate`, or start the new version). A worker "
+        f"that was killed counts as running until its last heartbeat is {minutes:g} minutes "
+        f"old: if those listed are stopped, this can run after {counted_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC."
+    )
+
+
+def _described(worker: WorkerRecord, now: datetime) -> str:
+    """A worker as `supportbot doctor` lists it: where to find it, and its last heartbeat."""
+    ago = max(0, int((now - worker.heartbeat_at).total_seconds()))
+    return (
+        f"{worker.host} pid {worker.pid} (v{worker.version}, last heartbeat "
+        f"{worker.heartbeat_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, {ago} s ago)"
+    )
 
 
 def _patiently(db: PgDatabase, url: str, name: str, apply: Callable[[], bool], patience: float) -> bool:

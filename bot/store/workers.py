@@ -23,31 +23,17 @@ neither an outage nor hosts whose clocks disagree can make a live worker look de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.store.heartbeats import MAX_SKEW, WORKER_LEASE, WorkerRecord, beating_since
 from bot.store.rows import transaction
-from bot.store.store import Repository, iso, parse_time
+from bot.store.store import Repository, iso
+
+# the records and the rule for a heartbeat not yet watched live in heartbeats.py, which the
+# store's migrations import too; the names are read from here as before
+__all__ = ["FORGET_AFTER", "MAX_SKEW", "WORKER_LEASE", "WorkerRecord", "WorkerRepository"]
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers that died without saying so
-# a worker beats on every clock tick (30 s): three missed beats and it is taken for dead. The
-# default: SUPPORTBOT_WORKER_LEASE_SECONDS sets `worker_lease` per store (bot/config.py), and
-# the clock then ticks three times per lease (bot/supervisor.py), so "three missed beats" holds
-WORKER_LEASE = timedelta(seconds=90)
-# how far behind this process's clock another host's may run before its live worker could be
-# taken for dead without being watched first (hosts without a time service drift by minutes)
-MAX_SKEW = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkerRecord:
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    version: str
-    platforms: tuple[str, ...]
 
 
 class WorkerRepository(Repository):
@@ -128,21 +114,4 @@ class WorkerRepository(Repository):
 
     def live_workers(self, since: datetime) -> list[WorkerRecord]:
         """Workers whose last heartbeat is at or after `since`, by host and start."""
-        rows = self.db.table("workers").rows_where(
-            "heartbeat_at >= ?", [iso(since)], order_by="host, started_at, id"
-        )
-        return [_worker(row) for row in rows]
-
-
-def _worker(row: dict[str, object]) -> WorkerRecord:
-    started, beat = parse_time(str(row["started_at"])), parse_time(str(row["heartbeat_at"]))
-    assert started is not None and beat is not None
-    return WorkerRecord(
-        id=str(row["id"]),
-        host=str(row["host"]),
-        pid=int(str(row["pid"])),
-        started_at=started,
-        heartbeat_at=beat,
-        version=str(row["version"] or ""),
-        platforms=tuple(p for p in str(row["platforms"] or "").split(",") if p),
-    )
+        return beating_since(self.db, since)

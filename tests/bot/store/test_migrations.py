@@ -3,7 +3,8 @@ supportbot migrated, one whose login may not create tables. Each is refused with
 (the bot, `supportbot migrate`) before anything is written to it. And several processes
 opening a new database at once each migrate it or wait, none told it is locked; a worker
 already running keeps reading what a newer release migrated, and keeps answering while that
-migration waits for a table a report holds."""
+migration waits for a table a report holds; but a migration that changes how work is claimed
+waits for the workers of the version before to stop (a dead one's row does not hold it back)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,13 +26,14 @@ from bot.errors import StoreError
 from bot.store import StateStore
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.postgres import connect
-from bot.store.postgres_migrating import migrate_shared
+from bot.store.postgres_migrating import EXCLUSIVE, migrate_shared
 from bot.store.queue import Reach, TicketQuery
 from bot.store.store import open_state
+from bot.store.workers import MAX_SKEW, WORKER_LEASE, WorkerRecord, WorkerRepository
 from bot.types import Author, ConversationRef, EscalationReason
 
 if TYPE_CHECKING:
-    from bot.store.migrations import StateDatabase
+    from bot.store.migrations import Migration, StateDatabase
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -251,3 +253,76 @@ def _columns(url: str, table: str) -> list[str]:
     with psycopg.connect(url) as pg:
         query = "select column_name from information_schema.columns where table_schema = current_schema() and table_name = %s"
         return [str(r[0]) for r in pg.execute(query, [table])]
+
+
+def _before(name: str) -> list[Migration]:
+    """The migrations of the release before `name`: those a worker of that version applied."""
+    return STATE_MIGRATIONS[: [n for n, _ in STATE_MIGRATIONS].index(name)]
+
+
+def _old_worker_runs(url: str, migrations: list[Migration], beat: datetime) -> WorkerRepository:
+    """A worker of the version with `migrations`, registered as its `supportbot run` does on
+    its own connection, its last heartbeat at `beat`."""
+    workers = WorkerRepository(open_state(url, migrations))
+    workers.register_worker(
+        WorkerRecord(
+            id=uuid.uuid4().hex,
+            host="old-host",
+            pid=4242,
+            started_at=beat,
+            heartbeat_at=beat,
+            version="0.16",
+            platforms=("slack",),
+        )
+    )
+    return workers
+
+
+def _applied(url: str) -> list[str]:
+    with psycopg.connect(url) as pg:
+        return [str(r[0]) for r in pg.execute("select name from _migrations order by name")]
+
+
+def test_a_migration_changing_claims_waits_for_the_old_workers_to_stop(pg_url: str, tmp_path: Path) -> None:
+    """0017 and 0018 moved the claims of reminders and posts: a worker of the version before,
+    still running, would claim them the old way and both versions would post. The upgrade
+    is refused, naming the worker, until it stops."""
+    before = _before("0017_sla_claims")
+    old = _old_worker_runs(pg_url, before, datetime.now(UTC))
+    try:
+        with pytest.raises(StoreError) as caught:
+            StateStore(pg_url)  # `supportbot run` of the new version
+        refusal = str(caught.value)
+        assert "migrations 0017_sla_claims, 0018_post_claims change how workers claim" in refusal
+        assert "old-host pid 4242 (v0.16, last heartbeat " in refusal and "Stop every worker" in refusal
+        code, output = _migrate_command(pg_url, tmp_path)
+        assert code == 2 and "old-host pid 4242" in output
+        assert _applied(pg_url) == [name for name, _ in before]  # nothing was changed
+        assert "sla_claimed_until" not in _columns(pg_url, "tickets")
+        old.unregister_worker()  # an orderly stop
+    finally:
+        old.db.close()
+    StateStore(pg_url).close()
+    assert _applied(pg_url) == [name for name, _ in STATE_MIGRATIONS]
+
+
+def test_a_killed_workers_row_does_not_hold_an_upgrade_back(pg_url: str) -> None:
+    """A worker killed without leaving keeps its row: once its heartbeat is too old to be a
+    live worker's on any host's clock, the upgrade runs."""
+    long_ago = datetime.now(UTC) - WORKER_LEASE - MAX_SKEW - timedelta(minutes=1)
+    _old_worker_runs(pg_url, _before("0017_sla_claims"), long_ago).db.close()
+    StateStore(pg_url).close()
+    assert _applied(pg_url) == [name for name, _ in STATE_MIGRATIONS]
+
+
+def test_a_migration_changing_no_claims_rolls_beside_running_workers(pg_url: str) -> None:
+    running = _old_worker_runs(pg_url, STATE_MIGRATIONS, datetime.now(UTC))
+    try:
+        open_state(pg_url, [*STATE_MIGRATIONS, ("9999_newer", _newer_release)]).close()
+    finally:
+        running.db.close()
+    assert "added_by_a_newer_release" in _columns(pg_url, "tickets")
+
+
+def test_the_migrations_marked_exclusive_are_released_ones() -> None:
+    assert EXCLUSIVE.issubset(name for name, _ in STATE_MIGRATIONS)  # a name mistyped guards nothing
