@@ -108,11 +108,12 @@ def _alone(db: PgDatabase, where: str, exclusive: Sequence[str]) -> None:
         else f"migrations {', '.join(exclusive)} change"
     )
     raise StoreError(
-        f"{named} how workers claim what they post, and "
+        f"{named} what workers of both versions must agree on (how they claim what they post, "
+        "how dashboard sessions are kept), and "
         f"workers of the version before may still be running on {where}: "
         f"{'; '.join(_described(w, now) for w in running)}. They would not see this version's "
-        "claims, nor it theirs, and both would post the same reminders and replies, so this "
-        "upgrade does not roll. Nothing was changed. Stop every worker of the version before "
+        "claims, nor it theirs (both would post the same reminders and replies), nor find its "
+        "sessions, so this upgrade does not roll. Nothing was changed. Stop every worker of the version before "
         "(an orderly stop, such as systemctl stop or docker compose stop, removes its row at "
         "once), then run this again (`supportbot migrate`, or start the new version). A worker "
         f"that was killed counts as running until its last heartbeat is {minutes:g} minutes "

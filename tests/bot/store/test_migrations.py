@@ -293,7 +293,9 @@ def test_a_migration_changing_claims_waits_for_the_old_workers_to_stop(pg_url: s
         with pytest.raises(StoreError) as caught:
             StateStore(pg_url)  # `supportbot run` of the new version
         refusal = str(caught.value)
-        assert "migrations 0017_sla_claims, 0018_post_claims change how workers claim" in refusal
+        assert (
+            "migrations 0017_sla_claims, 0018_post_claims, 0019_session_hashes change what workers" in refusal
+        )
         assert "old-host pid 4242 (v0.16, last heartbeat " in refusal and "Stop every worker" in refusal
         code, output = _migrate_command(pg_url, tmp_path)
         assert code == 2 and "old-host pid 4242" in output
