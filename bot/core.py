@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
 from functools import partial
 
 from bot import faults, policy
@@ -42,6 +41,7 @@ from bot.privacy.drafts import DraftReplies
 from bot.privacy.journey import Journey
 from bot.privacy.redaction import Redactor
 from bot.privacy.retention import Retention
+from bot.read_back_marks import ReadBackMarks
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
@@ -51,14 +51,12 @@ from bot.types import (
     ActionKind,
     Button,
     Command,
-    ConversationRef,
     EscalationReason,
     InboundMessage,
     Outcome,
     Posted,
     Reply,
     ReplyKind,
-    Shards,
 )
 
 log = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ log = logging.getLogger(__name__)
 LONG_TEXT = 4000  # characters past which a message is redacted on a worker thread
 
 
-class SupportBot:
+class SupportBot(ReadBackMarks):
     def __init__(
         self,
         *,
@@ -194,19 +192,6 @@ class SupportBot:
         """Answer what a dead process left unfinished (bot/delivery.py). Called when an
         adapter connects; the clock also runs it in the background."""
         return await self.deliveries.replay_pending(platform, channel)
-
-    async def active_conversations(
-        self, platform: str, within: timedelta, shards: Shards | None = None
-    ) -> list[tuple[ConversationRef, str | None]]:
-        """Where the bot was talking within `within` (on `shards`, if given), with the last
-        message recorded in each: a new Discord gateway holder fetches what came after
-        (adapters/discord/standby.py)."""
-        since = self.clock.now() - within
-        return await self.store.run(StateStore.bot_conversations_since, platform, since, shards=shards)
-
-    async def last_heard(self, platform: str, shards: Shards | None = None) -> str | None:
-        """The id of the newest message recorded on `platform` (on `shards`), by any process."""
-        return await self.store.run(StateStore.last_recorded, platform, shards=shards)
 
     async def handle(
         self,

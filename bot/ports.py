@@ -62,6 +62,20 @@ class Core(Protocol):
         new questions."""
         ...
 
+    async def active_channels(self, platform: str, within: timedelta) -> list[tuple[str, str]]:
+        """Each (workspace, channel) where the bot took part in a conversation within `within`,
+        however many conversations that was: where a read-back looks for new questions."""
+        ...
+
+    async def note_heard(self, platform: str, mark: str) -> None:
+        """Keep `mark` (the platform's own order, such as Slack's ts) as heard on `platform`,
+        unless a later one is kept: heard, if not recorded (chatter)."""
+        ...
+
+    async def noted_heard(self, platform: str) -> str | None:
+        """The latest mark `note_heard` kept for `platform`, by any worker, or None."""
+        ...
+
 
 class Lease(Protocol):
     """A role one process holds at a time among the workers sharing the state (the Discord

@@ -25,6 +25,7 @@ CATCH_UP_CONVERSATIONS = 2000
 # a Discord snowflake's timestamp is above its low 22 bits: (id >> 22), as a division both
 # engines read alike
 _SNOWFLAKE_SHIFT = 1 << 22
+_HEARD_KEY = "heard:"  # in state_meta, + the platform: the newest mark noted as heard there
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,6 +258,36 @@ class ConversationRepository(Repository):
             [platform, iso(since), *shard_params, limit],
         ).fetchall()
         return [(ConversationRef.from_key(key), last) for key, last in rows]
+
+    def channels_since(self, platform: str, since: datetime) -> list[tuple[str, str]]:
+        """Each (workspace, channel) on `platform` where the bot took part in a conversation
+        active since `since`: not bounded as the conversations are (a busy bot's thousands of
+        threads must not crowd out the DM or the workspace it last talked in weeks ago)."""
+        rows = self.db.execute(
+            "select distinct c.workspace, c.channel from conversations c where c.platform = ? "
+            "and c.last_activity >= ? and (c.bot_participating = 1 or exists "
+            "(select 1 from messages b where b.conversation = c.key and b.role = 'bot')) "
+            "order by c.workspace, c.channel",
+            [platform, iso(since)],
+        ).fetchall()
+        return [(str(workspace), str(channel)) for workspace, channel in rows]
+
+    def note_heard(self, platform: str, mark: str) -> None:
+        """Keep `mark` as the newest thing heard on `platform` unless a later one is kept
+        (marks of one platform sort as text: Slack's ts, fixed-width), by any worker: where a
+        read-back may start when what was heard was never recorded (chatter, joins)."""
+        with transaction(self.db):
+            self.db.execute(
+                "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
+                "set value = excluded.value where excluded.value > state_meta.value",
+                [_HEARD_KEY + platform, mark],
+            )
+
+    def noted_heard(self, platform: str) -> str | None:
+        row = self.db.execute(
+            "select value from state_meta where key = ?", [_HEARD_KEY + platform]
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def last_recorded(self, platform: str, *, shards: Shards | None = None) -> str | None:
         """The platform id of the newest message recorded on `platform` (on `shards`, if

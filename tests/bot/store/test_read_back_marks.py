@@ -1,0 +1,53 @@
+"""What a read-back starts from and where it looks (bot/store/conversations.py), on both
+backends: the channels the bot took part in, however many conversations were held there,
+and the newest mark noted as heard, which never moves back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.store import StateStore
+from bot.types import Author, ConversationRef
+
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def test_the_channels_the_bot_took_part_in_are_listed_once_however_many_threads(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        asker = Author(id="U1", name="Ann")
+        threads = [
+            ConversationRef(platform="slack", workspace="T1", channel="C1", thread=f"{n}.0") for n in range(5)
+        ]
+        dm = ConversationRef(platform="slack", workspace="T2", channel="D1")
+        only_read = ConversationRef(platform="slack", workspace="T1", channel="C9")
+        old = ConversationRef(platform="slack", workspace="T3", channel="C3")
+        discord = ConversationRef(platform="discord", workspace="G", channel="42")
+        for n, ref in enumerate((*threads, dm, only_read, discord)):
+            at = T0 + timedelta(minutes=n)
+            store.record_message(
+                ref, role="user", text="q", at=at, now=at, author=asker, platform_id=f"X:{n}"
+            )
+            if ref is not only_read:
+                store.record_message(ref, role="bot", text="a", at=at, now=at, platform_id=f"X:{n}.1")
+        at = T0 - timedelta(days=40)
+        store.record_message(old, role="bot", text="a", at=at, now=at, platform_id="X:old")
+        assert store.channels_since("slack", T0 - timedelta(days=30)) == [("T1", "C1"), ("T2", "D1")]
+        assert store.channels_since("discord", T0) == [("G", "42")]
+    finally:
+        store.close()
+
+
+def test_the_mark_noted_as_heard_only_moves_forward(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        assert store.noted_heard("slack") is None
+        store.note_heard("slack", "1796500000.000200")
+        store.note_heard("slack", "1796500000.000100")  # a worker that heard less, later
+        assert store.noted_heard("slack") == "1796500000.000200"
+        store.note_heard("slack", "1796500010.000000")
+        assert store.noted_heard("slack") == "1796500010.000000"
+        assert store.noted_heard("discord") is None
+    finally:
+        store.close()
