@@ -181,6 +181,9 @@ class SlackSettings(PlatformSettings):
     # /slack/oauth_redirect, as registered under the app's OAuth & Permissions; "" lets Slack
     # use the only one registered
     oauth_redirect_url: str = ""
+    # how long the bot may have heard nothing before it reads back what was said meanwhile
+    # (adapters/slack/missed.py): Slack's own retries cover a shorter gap; 0 always reads back
+    read_back_after_seconds: Annotated[float, Bounds(ge=0)] = 60.0
 
     WORKSPACE_KEYS: ClassVar[frozenset[str]] = PlatformSettings.WORKSPACE_KEYS | {
         "staff_groups",

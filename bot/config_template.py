@@ -92,6 +92,9 @@ workspace_admins_are_admins = true
 # With SLACK_CLIENT_ID (several workspaces): the public address of /slack/oauth_redirect.
 oauth_redirect_url = ""
 slash_command = "/support"
+# Down (or its Socket Mode connection down) longer than this, the bot reads back on return
+# what was said meanwhile; Slack's own retries cover a shorter gap. 0 always reads back.
+read_back_after_seconds = 60
 
 # Per-channel settings, by channel id:
 # [slack.channels.C0123456789]
