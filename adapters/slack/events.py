@@ -27,6 +27,7 @@ from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.forms import CALLBACK_ID
+from adapters.slack.heard import Heard
 from adapters.slack.interactions import SlackInteractions, apologise
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
@@ -58,9 +59,10 @@ class _Receipt:
     """What the event listener learns from the task that hands the message to the core:
     settled (recorded, or nothing to record, or failed to record) and whether it failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_back: bool = False) -> None:
         self.settled = asyncio.Event()
         self.failed = False
+        self.read_back = read_back  # read back from the history: Slack will not deliver it again
 
     def settle(self, *, failed: bool = False) -> None:
         if not self.settled.is_set():
@@ -143,11 +145,13 @@ class SlackEvents:
         thinking_reaction: str = THINKING_REACTION,
         thinking_after: float = INDICATOR_AFTER_S,
         thinking_per_minute: float = THINKING_PER_MINUTE,
+        heard: Heard | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
         self.directory = directory
         self.channel = channel
+        self.heard = heard
         self.thinking = ThinkingReaction(
             channel, name=thinking_reaction, after=thinking_after, per_minute=thinking_per_minute
         )
@@ -177,6 +181,8 @@ class SlackEvents:
 
     async def _on_event(self, body: dict[str, Any]) -> None:
         event = body.get("event") or {}
+        if self.heard is not None:
+            self.heard.saw(event)
         kind = event_kind(event)
         if kind is not None:
             # Bolt acks when this returns (process_before_response): wait until the core has
@@ -194,25 +200,28 @@ class SlackEvents:
             if receipt.failed:
                 raise UnrecordedEvent("the message could not be recorded")
 
-    def _not_recorded(self, event: Mapping[str, Any], why: str) -> None:
-        """One line per delivery Slack is left to repeat, without a traceback (the cause is a
-        store or Slack that is slow or down, and each delivery would repeat it), and at most
-        one a second: an outage fails every event."""
+    def _not_recorded(self, event: Mapping[str, Any], why: str, *, read_back: bool = False) -> None:
+        """One line per delivery Slack is left to repeat (or a read-back to try again), without
+        a traceback (the cause is a store or Slack that is slow or down, and each delivery would
+        repeat it), and at most one a second: an outage fails every event."""
         where = f"{event.get('channel') or '?'} (ts {event.get('ts') or '?'})"
-        self._unrecorded.write(
-            "not recorded",
-            f"a message in {where}: {why}; not acknowledged, so Slack delivers it again",
-            last=where,
+        again = (
+            "read back, to be tried again" if read_back else "not acknowledged, so Slack delivers it again"
         )
+        self._unrecorded.write("not recorded", f"a message in {where}: {why}; {again}", last=where)
 
-    def hand_over(self, team_id: str, event: Mapping[str, Any]) -> bool:
+    def hand_over(self, team_id: str, event: Mapping[str, Any]) -> tuple[asyncio.Task[None], _Receipt] | None:
         """A message read back from Slack's history (adapters/slack/missed.py), answered as its
-        live event would be, in flight; False for what is not a person's message."""
+        live event would be, in flight: its task and whether it was recorded (nothing delivers
+        it again: the read-back tries once more if not); None for what is not a person's message."""
         kind = event_kind(event)
         if kind != "message":
-            return False
-        self._spawn(self._handle_message_event({"team_id": team_id}, event, kind), what="event")
-        return True
+            return None
+        receipt = _Receipt(read_back=True)
+        task = self._spawn(
+            self._handle_message_event({"team_id": team_id}, event, kind, receipt), what="event"
+        )
+        return task, receipt
 
     async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
@@ -229,13 +238,15 @@ class SlackEvents:
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         event = body.get("event") or {}
+        if self.heard is not None:
+            self.heard.saw(event)
         log.debug("ignoring %s", event.get("type") or body.get("type"), extra=ctx())
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
         log_bolt_error(error)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], *, what: str) -> None:
-        self._tasks.start(self._guard(work, what), name=f"supportbot-slack-{what}")
+    def _spawn(self, work: Coroutine[Any, Any, None], *, what: str) -> asyncio.Task[None]:
+        return self._tasks.start(self._guard(work, what), name=f"supportbot-slack-{what}")
 
     @staticmethod
     async def _guard(work: Coroutine[Any, Any, None], what: str) -> None:
@@ -308,7 +319,9 @@ class SlackEvents:
             message = await self.translate(body, event, kind)
         except Exception as exc:
             receipt.settle(failed=True)
-            self._not_recorded(event, f"could not read it ({type(exc).__name__}: {exc})")
+            self._not_recorded(
+                event, f"could not read it ({type(exc).__name__}: {exc})", read_back=receipt.read_back
+            )
             return
         except BaseException:
             receipt.settle(failed=True)
@@ -346,7 +359,9 @@ class SlackEvents:
         except Exception as exc:
             if receipt.failed:
                 # never recorded, never acked: Slack delivers it again, and nothing was said yet
-                self._not_recorded(event, f"could not record it ({type(exc).__name__}: {exc})")
+                self._not_recorded(
+                    event, f"could not record it ({type(exc).__name__}: {exc})", read_back=receipt.read_back
+                )
                 return
             # The core reports its own failures to the asker; getting here means even that
             # failed. Someone who addressed the bot still gets a visible outcome.

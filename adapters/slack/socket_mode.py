@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -56,9 +56,6 @@ def refusal(code: str) -> FatalAdapterError:
     return FatalAdapterError(f"Slack refused SLACK_APP_TOKEN ({code}): {APP_TOKEN_HELP}")
 
 
-# a gap longer than this may outlast Slack's own retries (the first comes at once, the next
-# after a minute): read back rather than trust them
-READ_BACK_AFTER = 60.0
 # slack_sdk calls a connection stale once no pong came for 4 ping intervals, and checks once an
 # interval: a stale one was last alive up to this many intervals before it noticed
 STALE_INTERVALS = 5
@@ -74,7 +71,7 @@ class Outages:
         on_back: Callable[[float], None],
         ping_interval: float,
         *,
-        read_back_after: float = READ_BACK_AFTER,
+        read_back_after: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.on_back = on_back
@@ -82,11 +79,6 @@ class Outages:
         self.read_back_after = read_back_after
         self.clock = clock
         self._alive: float | None = None  # during an outage: when the lost connection was last alive
-
-    def after(self, seconds: float) -> Self:
-        """These outages, read back once one lasted `seconds` (tests: 0)."""
-        self.read_back_after = seconds
-        return self
 
     def lost(self, stale: bool) -> None:
         """slack_sdk asks for a new connection's URL (only a reconnect does): the first ask of
@@ -115,11 +107,13 @@ def socket_handler(
     *,
     ping_interval: float,
     on_refused: Callable[[FatalAdapterError], None],
-    outages: Outages | None = None,
+    on_back: Callable[[float], None] | None = None,
+    read_back_after: float = 60.0,
 ) -> AsyncSocketModeHandler:
     """Bolt's Socket Mode handler, set to connect to `url` (from `first_url`); a reconnect's
-    URL that Slack refuses for the token is passed to `on_refused`, and each reconnect and
-    greeting to `outages`."""
+    URL that Slack refuses for the token is passed to `on_refused`, and the end of an outage
+    of `read_back_after` seconds or more to `on_back` (`Outages`)."""
+    outages = None if on_back is None else Outages(on_back, ping_interval, read_back_after=read_back_after)
     handler = AsyncSocketModeHandler(app, app_token=app_token, web_client=client, ping_interval=ping_interval)
     socket = handler.client
     # connect() asks for a URL only when it has none; reconnects replace it with a new one

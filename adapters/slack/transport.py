@@ -4,7 +4,8 @@ This module owns the adapter's lifecycle and transports: authenticating the bot 
 (auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL; `adapters.slack.socket_mode`
 opens it) or the HTTP Events API
 (`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events` and `GET /healthz`),
-Bolt's AsyncApp, replaying what a dead process left unanswered, and shutdown: `close()`
+Bolt's AsyncApp, replaying what a dead process left unanswered and reading back what nobody
+heard (`adapters.slack.missed`), and shutdown: `close()`
 waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
 `adapters.slack.http_guard` first (size, then timestamp and signature on the raw bytes, then
 parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the
@@ -31,27 +32,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.rate_limited_log import quiet_malformed_http
 from adapters.slack.channel import SlackChannel
-from adapters.slack.client import (
-    PLATFORM,
-    ctx,
-    make_web_client,
-)
+from adapters.slack.client import PLATFORM, ctx, make_web_client
 from adapters.slack.directory import SlackDirectory, authenticate
 from adapters.slack.events import SlackEvents
+from adapters.slack.heard import Heard
 from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
 from adapters.slack.missed import (
     EventsOf,
-    heard_before,
+    ReadBacks,
     installed,
     one_workspace,
     read_back,
+    read_back_from,
     since,
-    start_after,
 )
-from adapters.slack.socket_mode import READ_BACK_AFTER, Outages, first_url, socket_handler
+from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
@@ -85,7 +83,6 @@ class SlackAdapter:
         thinking_after: float = INDICATOR_AFTER_S,
         thinking_per_minute: float = THINKING_PER_MINUTE,
         drain_timeout: float = 30.0,
-        read_back_after: float = READ_BACK_AFTER,
         store: AsyncStore | None = None,
     ) -> None:
         secrets = settings.secrets
@@ -116,12 +113,13 @@ class SlackAdapter:
         self.thinking_after = thinking_after
         self.thinking_per_minute = thinking_per_minute
         self.drain_timeout = drain_timeout
-        self.read_back_after = read_back_after
         self.ready = asyncio.Event()
         self.http_port: int | None = None
         self._closed = asyncio.Event()
         self._refused: FatalAdapterError | None = None  # Slack refused the app token on a reconnect
         self._in_flight = InFlight()  # every event, command and press being handled
+        self._heard = Heard(bot, self._in_flight)  # shared by every workspace's listeners
+        self._read_backs = ReadBacks()  # stopped, not drained, at shutdown
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -164,9 +162,10 @@ class SlackAdapter:
         self._client = make_web_client(
             self.settings, session=self._session, retry_interval=self.retry_interval
         )
-        heard = await heard_before(self.bot)  # before connecting: later messages are heard live
+        # before connecting: what comes later is heard live
+        after = await read_back_from(self.bot, self.settings.slack.read_back_after_seconds)
         if self.store is not None:
-            await self._start_workspaces(self.store, self._client, heard)
+            await self._start_workspaces(self.store, self._client, after)
             return
         identity = await authenticate(self._client)
         self._directory = SlackDirectory(self._client, self.settings, identity)
@@ -182,14 +181,11 @@ class SlackAdapter:
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
             thinking_per_minute=self.thinking_per_minute,
+            heard=self._heard,
         )
         self._app = self._build_app(self._client, self._events)
         if self.mode == "socket":
-            back = one_workspace(events)  # a connection down past Slack's retries: read back
-            lost = Outages(
-                lambda alive: self._read_back(since(alive), back, [identity.team_id]), self.ping_interval
-            )
-            await self._start_socket_mode(self._app, self._client, lost.after(self.read_back_after))
+            await self._start_socket_mode(self._app, self._client, one_workspace(events), identity.team_id)
         else:
             await self._start_http(self._app)
         if self._closed.is_set():
@@ -201,9 +197,9 @@ class SlackAdapter:
             self.mode,
             extra=ctx(workspace=identity.team_id),
         )
-        await self._catch_up(heard, one_workspace(events), [identity.team_id])
+        await self._catch_up(after, one_workspace(events), [identity.team_id])
 
-    async def _start_workspaces(self, store: AsyncStore, client: AsyncWebClient, heard: str | None) -> None:
+    async def _start_workspaces(self, store: AsyncStore, client: AsyncWebClient, after: float | None) -> None:
         """Multi-workspace HTTP mode: Bolt's OAuth flow on our stores; each request is
         authorized with its workspace's install, and answered with that install's token."""
         flow = oauth_flow(self.settings, store, retry_interval=self.retry_interval)
@@ -219,6 +215,7 @@ class SlackAdapter:
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
             thinking_per_minute=self.thinking_per_minute,
+            heard=self._heard,
         )
         self._channel = WorkspacesChannel(workspaces)
         self._app = self._build_app(client, None, oauth=flow)
@@ -229,19 +226,23 @@ class SlackAdapter:
         RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)
         await self._start_http(self._app)
         log.info("serving installed Slack workspaces (HTTP mode, installs at %s)", INSTALL_PATH, extra=ctx())
-        await self._catch_up(heard, installed(workspaces), None)
+        await self._catch_up(after, installed(workspaces), None)
 
     async def close(self) -> None:
         self._closed.set()
         await self._teardown()
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every event, command and button press received so far is handled;
-        False if `timeout` ran out first (what was still running is then cancelled)."""
-        return await self._in_flight.drain(timeout)
+        """Wait until every read-back, event, command and button press so far is handled; False
+        if `timeout` ran out first (the events still running are then cancelled)."""
+        start = asyncio.get_running_loop().time()
+        read = await self._read_backs.wait(timeout)  # its messages join the in-flight work
+        left = None if timeout is None else max(0.0, timeout - (asyncio.get_running_loop().time() - start))
+        return await self._in_flight.drain(left) and read
 
     async def _teardown(self) -> None:
         self.ready.clear()
+        self._read_backs.cancel()
         if self._socket is not None:
             socket, self._socket = self._socket, None
             try:
@@ -263,7 +264,9 @@ class SlackAdapter:
             session, self._session = self._session, None
             await session.close()
 
-    async def _start_socket_mode(self, app: AsyncApp, client: AsyncWebClient, outages: Outages) -> None:
+    async def _start_socket_mode(
+        self, app: AsyncApp, client: AsyncWebClient, back: EventsOf, team: str
+    ) -> None:
         secret = self.settings.secrets.slack_app_token
         assert secret is not None
         token = secret.get_secret_value()
@@ -275,7 +278,9 @@ class SlackAdapter:
             url,
             ping_interval=self.ping_interval,
             on_refused=self._stop_refused,
-            outages=outages,
+            # a connection down longer than Slack's retries cover: read back from when it was last alive
+            on_back=lambda alive: self._read_backs.start(read_back(self.bot, since(alive), back, [team])),
+            read_back_after=self.settings.slack.read_back_after_seconds,
         )
         # kept before connecting: close() then stops a connect slack_sdk is still retrying
         self._socket = handler
@@ -351,19 +356,15 @@ class SlackAdapter:
             {"ok": True, "platform": PLATFORM, "mode": self.mode, "in_flight": len(self._in_flight)}
         )
 
-    async def _catch_up(self, heard: str | None, events_of: EventsOf, teams: list[str] | None) -> None:
+    async def _catch_up(self, after: float | None, events_of: EventsOf, teams: list[str] | None) -> None:
         """Finish what was left unanswered, serve, then read back what nobody heard."""
         try:
-            replayed = await self.bot.replay_pending(PLATFORM, self.channel)
-            if replayed:
+            if replayed := await self.bot.replay_pending(PLATFORM, self.channel):
                 log.info("replayed %d unfinished message(s)", replayed, extra=ctx())
         except Exception:
             log.exception("could not replay unfinished Slack messages", extra=ctx())
         self.ready.set()
-        self._read_back(start_after(heard), events_of, teams)
-
-    def _read_back(self, after: float | None, events_of: EventsOf, teams: list[str] | None) -> None:
-        self._in_flight.start(read_back(self.bot, after, events_of, teams), name="supportbot-slack-read-back")
+        self._read_backs.start(read_back(self.bot, after, events_of, teams))
 
     def _build_app(
         self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None
@@ -393,6 +394,5 @@ def build_adapter(bot: Core, settings: Settings, **options: Any) -> SlackAdapter
     """The entry point `bot.supervisor` loads: options are `host` and `port` from `supportbot run`,
     plus `ping_interval`, `retry_interval`, `thinking_reaction`, `thinking_after` (seconds an
     answer may take before the thinking reaction shows), `thinking_per_minute` (how many
-    thinking reactions a workspace may be shown a minute), `drain_timeout` and `read_back_after`
-    (seconds a Socket Mode connection may stay down before its return reads channels back)."""
+    thinking reactions a workspace may be shown a minute) and `drain_timeout`."""
     return SlackAdapter(bot, settings, **options)

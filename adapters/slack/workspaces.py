@@ -48,6 +48,7 @@ from adapters.slack.client import (
 from adapters.slack.directory import SlackDirectory, SlackIdentity
 from adapters.slack.events import Ack, SlackEvents, log_bolt_error
 from adapters.slack.forms import CALLBACK_ID
+from adapters.slack.heard import Heard
 from adapters.slack.installations import StoreInstallations
 from adapters.slack.interactions import id_of
 from bot.config import Settings
@@ -93,6 +94,7 @@ class Workspaces:
         thinking_reaction: str,
         thinking_after: float,
         thinking_per_minute: float,
+        heard: Heard | None = None,
         ttl: float = TOKEN_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -105,6 +107,7 @@ class Workspaces:
         self.thinking_reaction = thinking_reaction
         self.thinking_after = thinking_after
         self.thinking_per_minute = thinking_per_minute
+        self.heard = heard
         self.ttl = ttl
         self.clock = clock
         self._by_team: dict[str, Workspace] = {}
@@ -239,6 +242,7 @@ class Workspaces:
             thinking_reaction=self.thinking_reaction,
             thinking_after=self.thinking_after,
             thinking_per_minute=self.thinking_per_minute,
+            heard=self.heard,
         )
 
 

@@ -1,0 +1,265 @@
+"""What a Slack read-back reads in one workspace, and how it hands it over (adapters/slack/missed.py
+says when it runs and from where).
+
+- Channels: the public and private channels the bot is a member of (users.conversations,
+  under the channels:read and groups:read scopes the app has: the only channels where it can
+  be mentioned), every channel (DMs included) where it took part in a conversation within
+  `ASKED_WINDOW` (`Core.active_channels`, however many conversations that was), and the
+  configured channels; none whose mode is off.
+- In a channel's history, the newest `HISTORY_CAP` messages after the mark, each that could
+  be a question for the bot: it mentions the bot (a reply also sent to the channel too), it
+  is in a DM, or its channel answers without a mention (auto-answer, draft). Not one a staff
+  member already replied to in its thread (Slack's `reply_users`): a person is on it.
+- The bot's threads whose last recorded message came within `FOLLOW_UP_WINDOW` before the
+  mark: their replies after it (the newest `HISTORY_CAP`), one after another, each handled
+  before the next as they were said (a staff reply makes the bot step back, as live), except
+  a question a staff member answered later in the thread.
+- A read that got no answer (a 429 past slack_sdk's own retries, a 5xx, the network) is tried
+  again after each of `RETRY_PAUSES`; a message the core could not record (the store was
+  down) is handed over again, up to `RECORD_ATTEMPTS` times. Nothing else would: Slack has
+  given up on it.
+
+Not read back: a first DM from someone who never talked to the bot (listing DMs needs
+im:read, which the app does not ask for), a mention in a thread the bot is not in (unless
+also sent to the channel), edits made while down, a workspace installed but never talked in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from adapters.slack.client import PLATFORM, ctx, slack_error, split_message_id
+from adapters.slack.directory import unreachable
+from adapters.slack.events import SlackEvents
+from adapters.slack.heard import slack_ts
+from adapters.slack.mrkdwn import mentions_user
+from bot.channel_types import ChannelMode
+from bot.config_platforms import SlackSettings
+from bot.policy import is_staff
+from bot.types import ConversationRef
+
+log = logging.getLogger(__name__)
+
+# the newest messages read of one channel or thread (older ones are left to people)
+HISTORY_CAP = 500
+PAGE = 200  # Slack's recommended page size for history reads
+# channels and threads read at once: conversations.history is Tier 3 (about 50 a minute per
+# workspace); slack_sdk waits out a 429's Retry-After, and a few at a time keep it rare
+CONCURRENCY = 4
+# a read with no answer is tried again after these pauses (seconds), then given up (logged)
+RETRY_PAUSES: tuple[float, ...] = (30.0, 120.0)
+# a message the core could not record is handed over at most this often, 2 s, 4 s... apart
+RECORD_ATTEMPTS = 4
+# the bot's threads whose last message came this soon before the outage may get follow-ups
+FOLLOW_UP_WINDOW = timedelta(hours=1)
+# what users.conversations lists: where the bot can be mentioned (no im:read, no mpim:read)
+MEMBER_TYPES = "public_channel,private_channel"
+# modes in which a message needs no mention to be answered
+UNPROMPTED = frozenset({ChannelMode.AUTO_ANSWER, ChannelMode.DRAFT})
+
+EventsOf = Callable[[str], Awaitable[SlackEvents | None]]
+
+
+@dataclass
+class Tally:
+    """What one read-back did, for its log lines."""
+
+    handed: int = 0
+    places: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # what failed -> how many times
+
+    def failed(self, what: str) -> None:
+        self.failures[what] = self.failures.get(what, 0) + 1
+
+
+async def read_workspace(
+    events: SlackEvents,
+    team: str,
+    known: Sequence[str],
+    threads: Sequence[tuple[ConversationRef, str | None]],
+    after: float,
+    tally: Tally,
+) -> None:
+    """Read back one workspace: `known` channels beside those the bot is in, and `threads`
+    (the bot's, with the last message recorded in each), after the ts `after`."""
+    reader = _Reader(events, team, after, tally)
+    channels = await reader.member_channels()
+    for channel in (*known, *reader.view.channels):
+        channels.setdefault(channel, "im" if channel.startswith("D") else None)
+    channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}
+    recent = _recent_threads(threads, after)
+    tally.places += len(channels) + len(recent)
+    await asyncio.gather(
+        *(reader.channel(c, kind) for c, kind in channels.items()), *(reader.thread(t) for t in recent)
+    )
+
+
+def _recent_threads(
+    threads: Sequence[tuple[ConversationRef, str | None]], after: float
+) -> list[ConversationRef]:
+    """The bot's threads whose last recorded message came within `FOLLOW_UP_WINDOW` before
+    `after` (or later)."""
+    since = after - FOLLOW_UP_WINDOW.total_seconds()
+    found = []
+    for ref, last in threads:
+        parts = split_message_id(last)
+        ts = None if parts is None else slack_ts(parts[1])
+        if ref.thread is not None and ts is not None and ts >= since:
+            found.append(ref)
+    return found
+
+
+class _Reader:
+    def __init__(self, events: SlackEvents, team: str, after: float, tally: Tally) -> None:
+        self.events = events
+        self.team = team
+        self.after = after
+        self.tally = tally
+        self.client = events.directory.client
+        self.own = events.directory.identity
+        slack: SlackSettings = events.settings.slack
+        self.view = slack.for_workspace(team)
+        self.turns = asyncio.Semaphore(CONCURRENCY)
+
+    def mode(self, channel: str) -> ChannelMode:
+        configured = self.view.channels.get(channel)
+        return (configured.mode if configured is not None else None) or self.view.default_mode
+
+    # -- which --------------------------------------------------------------------------
+
+    async def member_channels(self) -> dict[str, str | None]:
+        """The public and private channels the bot is in, each with its events' channel_type."""
+        found: dict[str, str | None] = {}
+        listed = await self._pages(
+            "users.conversations", {"types": MEMBER_TYPES, "exclude_archived": "true"}, "channels", cap=None
+        )
+        for channel in listed:
+            if isinstance(channel, dict) and channel.get("id"):
+                found[str(channel["id"])] = "group" if channel.get("is_private") else "channel"
+        return found
+
+    def _own(self, message: Mapping[str, Any]) -> bool:
+        return bool(
+            (self.own.bot_user_id and message.get("user") == self.own.bot_user_id)
+            or (self.own.bot_id and message.get("bot_id") == self.own.bot_id)
+        )
+
+    def _asks(self, message: Mapping[str, Any], channel: str, kind: str | None) -> bool:
+        """Whether a top-level message of a channel's history could be a question for the bot."""
+        text = str(message.get("text") or "")
+        mentioned = mentions_user(text, self.own.bot_user_id)
+        if message.get("thread_ts") not in (None, message.get("ts")):
+            return mentioned and message.get("subtype") == "thread_broadcast"
+        return mentioned or kind == "im" or channel.startswith("D") or self.mode(channel) in UNPROMPTED
+
+    async def _staff(self, user: Any) -> bool:
+        if not isinstance(user, str) or not user or user == self.own.bot_user_id:
+            return False
+        author = await self.events.directory.author(user)
+        return is_staff(author, PLATFORM, self.events.settings, self.team)
+
+    async def _staff_replied(self, message: Mapping[str, Any]) -> bool:
+        """Whether a staff member other than its author replied in the message's thread."""
+        users = [u for u in message.get("reply_users") or [] if u != message.get("user")]
+        return any([await self._staff(u) for u in users])
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def channel(self, channel: str, kind: str | None) -> None:
+        found = await self._pages(
+            "conversations.history", {"channel": channel, "oldest": f"{self.after:.6f}"}, "messages"
+        )
+        asked = []
+        for message in found[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
+            if not isinstance(message, dict) or slack_ts(message.get("ts")) is None or self._own(message):
+                continue
+            if self._asks(message, channel, kind) and not await self._staff_replied(message):
+                asked.append({**message, "channel": channel, **({"channel_type": kind} if kind else {})})
+        if len(found) > HISTORY_CAP:
+            log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
+        # each is a conversation of its own: side by side, as live (the core bounds how many)
+        await asyncio.gather(*(self._hand(m) for m in sorted(asked, key=lambda m: float(m["ts"]))))
+
+    async def thread(self, ref: ConversationRef) -> None:
+        assert ref.thread is not None
+        params = {"channel": ref.channel, "ts": ref.thread, "oldest": f"{self.after:.6f}"}
+        # oldest first: read to the end (within reason), then keep the newest
+        found = await self._pages("conversations.replies", params, "messages", cap=20 * HISTORY_CAP)
+        replies = [
+            {**m, "channel": ref.channel}
+            for m in found
+            if isinstance(m, dict) and m.get("ts") != ref.thread and slack_ts(m.get("ts")) is not None
+        ]
+        replies.sort(key=lambda m: float(m["ts"]))
+        if len(replies) > HISTORY_CAP:
+            log.warning(
+                "read back only the newest %d replies of a thread", HISTORY_CAP, extra=ctx(ref.channel)
+            )
+            replies = replies[-HISTORY_CAP:]
+        staff = [await self._staff(m.get("user")) if not m.get("bot_id") else False for m in replies]
+        for i, message in enumerate(replies):
+            if self._own(message):
+                continue
+            # a question a staff member answered later in the thread is theirs: not handed over
+            answered = not staff[i] and any(
+                staff[j] and replies[j].get("user") != message.get("user") for j in range(i + 1, len(replies))
+            )
+            if not answered:
+                await self._hand(message, until_handled=True)  # in order, as it was said
+
+    async def _pages(
+        self, method: str, params: Mapping[str, str], key: str, *, cap: int | None = HISTORY_CAP
+    ) -> list[Any]:
+        """The pages of `method`'s `key` list until one goes past `cap` items (None: all), a
+        read with no answer tried again after `RETRY_PAUSES`; what was read when it fails."""
+        found: list[Any] = []
+        cursor: str | None = None
+        pauses = list(RETRY_PAUSES)
+        while cap is None or len(found) <= cap:
+            try:
+                async with self.turns:
+                    page = await self.client.api_call(
+                        method,
+                        http_verb="GET",
+                        params={**params, "limit": PAGE, **({"cursor": cursor} if cursor else {})},
+                    )
+            except Exception as exc:
+                if unreachable(exc) and pauses:
+                    await asyncio.sleep(pauses.pop(0))
+                    continue
+                code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
+                self.tally.failed(f"{method} {code}")
+                return found
+            items = page.get(key)
+            found += items if isinstance(items, list) else []
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return found
+
+    async def _hand(self, message: dict[str, Any], *, until_handled: bool = False) -> None:
+        """Hand `message` to the core; again, after a pause, if it could not be recorded."""
+        for attempt in range(RECORD_ATTEMPTS):
+            handed = self.events.hand_over(self.team, {"type": "message", **message})
+            if handed is None:
+                return
+            task, receipt = handed
+            settled = asyncio.ensure_future(receipt.settled.wait())
+            # asyncio.wait, not await: stopping the read-back must not cancel the adapter's task
+            await asyncio.wait(
+                {task} if until_handled else {task, settled}, return_when=asyncio.FIRST_COMPLETED
+            )
+            settled.cancel()
+            if receipt.settled.is_set() and not receipt.failed:
+                self.tally.handed += 1
+                return
+            if attempt + 1 < RECORD_ATTEMPTS:
+                await asyncio.sleep(2.0 * 2**attempt)
+        self.tally.failed("recording a message read back")
