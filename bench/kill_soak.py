@@ -33,7 +33,8 @@ retry them too; it does so after back-off, this bench at once, which is the hard
 With `--slack-gives-up` they are never delivered, as after an outage longer than Slack's
 retries (about 5 minutes), nor is an envelope whose connection died before the ack: those
 questions are only in the channel's history, and only the bot's read-back at start
-(adapters/slack/missed.py) can answer them.
+(adapters/slack/missed.py) can answer them; the bot is told to read back after any gap
+(`[slack] read_back_after_seconds = 0`), as this Slack retries nothing.
 
 At the end the bench waits (at most `--wait` seconds) until every question has a complete answer,
 every envelope was acked and the bot's inbox (state.db, read-only) has nothing pending, then counts

@@ -178,6 +178,8 @@ class SlackSoak:
         self.slack = slack
         self.clock = clock
         self.gives_up = gives_up
+        # Slack that gives up at once leaves even a restart of seconds to the read-back
+        self.config = "[slack]\nread_back_after_seconds = 0\n" if gives_up else ""
         self.deliveries: list[asyncio.Task[None]] = []
         self.stamps: dict[int, float] = {}  # Web API call index -> when the fake got it
         self.connected_at: dict[int, float] = {}  # Socket Mode connection number -> opened at
