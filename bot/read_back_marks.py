@@ -38,3 +38,12 @@ class ReadBackMarks:
 
     async def noted_heard(self, platform: str) -> str | None:
         return await self.store.run(StateStore.noted_heard, platform)
+
+    async def owe_read_back(self, platform: str, after: str) -> None:
+        await self.store.run(StateStore.owe_read_back, platform, after)
+
+    async def owed_read_back(self, platform: str) -> str | None:
+        return await self.store.run(StateStore.owed_read_back, platform)
+
+    async def settle_read_back(self, platform: str, covered_from: str) -> None:
+        await self.store.run(StateStore.settle_read_back, platform, covered_from)

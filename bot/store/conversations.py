@@ -26,6 +26,7 @@ CATCH_UP_CONVERSATIONS = 2000
 # engines read alike
 _SNOWFLAKE_SHIFT = 1 << 22
 _HEARD_KEY = "heard:"  # in state_meta, + the platform: the newest mark noted as heard there
+_OWED_KEY = "read-back-owed:"  # ... the earliest point a read-back is owed from
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,6 +282,28 @@ class ConversationRepository(Repository):
                 "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
                 "set value = excluded.value where excluded.value > state_meta.value",
                 [_HEARD_KEY + platform, mark],
+            )
+
+    def owe_read_back(self, platform: str, after: str) -> None:
+        """A read-back from `after` is owed on `platform` (one is starting, or a message was
+        left for a redelivery that may never come): kept until one that covered it ends, the
+        earliest such point if several are owed. Marks sort as text (`note_heard`)."""
+        with transaction(self.db):
+            self.db.execute(
+                "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
+                "set value = excluded.value where excluded.value < state_meta.value",
+                [_OWED_KEY + platform, after],
+            )
+
+    def owed_read_back(self, platform: str) -> str | None:
+        row = self.db.execute("select value from state_meta where key = ?", [_OWED_KEY + platform]).fetchone()
+        return None if row is None else str(row[0])
+
+    def settle_read_back(self, platform: str, covered_from: str) -> None:
+        """A read-back from `covered_from` ended: what was owed from then on is read."""
+        with transaction(self.db):
+            self.db.execute(
+                "delete from state_meta where key = ? and value >= ?", [_OWED_KEY + platform, covered_from]
             )
 
     def noted_heard(self, platform: str) -> str | None:

@@ -51,3 +51,19 @@ def test_the_mark_noted_as_heard_only_moves_forward(state: Path | str) -> None:
         assert store.noted_heard("discord") is None
     finally:
         store.close()
+
+
+def test_an_owed_read_back_keeps_its_earliest_point_until_one_covering_it_ends(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        store.owe_read_back("slack", "1796500100.000000")
+        store.owe_read_back("slack", "1796500050.000000")  # owed from earlier: that counts
+        store.owe_read_back("slack", "1796500200.000000")
+        assert store.owed_read_back("slack") == "1796500050.000000"
+        store.settle_read_back("slack", "1796500100.000000")  # covered only from later on
+        assert store.owed_read_back("slack") == "1796500050.000000"
+        store.settle_read_back("slack", "1796500050.000000")
+        assert store.owed_read_back("slack") is None
+        assert store.owed_read_back("discord") is None
+    finally:
+        store.close()
