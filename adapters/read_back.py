@@ -8,7 +8,7 @@ five minutes, then drops it. Each adapter reads the channels back when it starts
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 # read back from this long before the newest message heard: events of different channels
 # may arrive a little out of order, and reading earlier costs only duplicates (the inbox
@@ -20,3 +20,10 @@ MISSED_WINDOW = timedelta(hours=24)
 # a channel where the bot talked this recently is one where people ask it (a quiet week must
 # not make the channel of the last question unknown)
 ASKED_WINDOW = timedelta(days=30)
+
+
+def since(alive: float, now: datetime | None = None) -> float:
+    """The epoch time to read after when everything said until `alive` (epoch seconds) was
+    heard: `MARGIN` before it, but not before `MISSED_WINDOW` ago."""
+    oldest = ((now or datetime.now(UTC)) - MISSED_WINDOW).timestamp()
+    return max(alive - MARGIN.total_seconds(), oldest)

@@ -7,6 +7,12 @@ behind what it heard, and a restart would read all of that again (and, had a cha
 switched to auto-answer meanwhile, answer it). So every event's ts is noted here, and the
 newest is written to the state at most once every `NOTE_EVERY` seconds (a write per event
 would cost the event path a transaction); `MARGIN` before it covers the lag.
+
+A message left unrecorded and unacknowledged, for Slack to deliver again, is `hold`: if every
+worker then stays down past Slack's retries, the marks (the messages recorded and heard since)
+would have moved past it. So a read-back from just before it is owed in the state
+(`Core.owe_read_back`), before any later mark is noted: the next start reads it back
+whatever the marks say (it is dropped only when a read-back covering it ends).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.inflight import InFlight
+from adapters.read_back import since
 from adapters.slack.client import PLATFORM, ctx
 from bot.ports import Core
 
@@ -44,8 +51,9 @@ class Heard:
         self.in_flight = in_flight
         self.clock = clock
         self._newest: str | None = None
-        self._noted: str | None = None
         self._noted_at: float | None = None
+        self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
+        self._writing = False
 
     def saw(self, event: Mapping[str, Any]) -> None:
         """An event arrived (any kind): its ts is heard."""
@@ -54,12 +62,33 @@ class Heard:
             return
         self._newest = ts
         now = self.clock()
-        if self._noted_at is None or now - self._noted_at >= NOTE_EVERY:
+        if self._noted_at is None or now - self._noted_at >= NOTE_EVERY or self._owed is not None:
             self._noted_at = now
-            self.in_flight.start(self._note(ts), name="supportbot-slack-heard")
+            self._write()
 
-    async def _note(self, ts: str) -> None:
+    def hold(self, event: Mapping[str, Any]) -> None:
+        """A message event left for Slack to deliver again: a read-back from before it is owed."""
+        ts = slack_ts(event.get("ts"))
+        if ts is not None:
+            after = since(ts)
+            self._owed = after if self._owed is None else min(self._owed, after)
+            self._write()
+
+    def _write(self) -> None:
+        if not self._writing:  # one write at a time: an owed point is never passed by a later mark
+            self._writing = True
+            self.in_flight.start(self._note(), name="supportbot-slack-heard")
+
+    async def _note(self) -> None:
         try:
-            await self.core.note_heard(PLATFORM, ts)
-        except Exception as exc:  # the next event notes it again; a read-back reads a little more
+            while self._owed is not None:
+                owed = self._owed
+                await self.core.owe_read_back(PLATFORM, f"{owed:.6f}")
+                if self._owed == owed:
+                    self._owed = None
+            if self._newest is not None:
+                await self.core.note_heard(PLATFORM, self._newest)
+        except Exception as exc:  # the next event writes again; meanwhile nothing passes the owed point
             log.warning("could not note what was heard: %s", type(exc).__name__, extra=ctx())
+        finally:
+            self._writing = False

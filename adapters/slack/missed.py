@@ -19,6 +19,12 @@ stops it (a later start reads again).
   `ASKED_WINDOW` (one it cannot find the install of is named in the log line).
 - Which channels and messages: adapters/slack/missed_reading.py.
 
+A read-back is owed in the state (`Core.owe_read_back`) from when it starts until it ends
+having read everything it could; so is one from just before a message left unacknowledged for
+Slack to redeliver (adapters/slack/heard.py). A start reads from the earliest point owed, due
+or not by the gap: a read-back stopped by a shutdown or a crash, whose own answers and what the
+process heard moved the marks past what it had not read yet, is read again.
+
 Each message is handed to the core as its live event would be (`SlackEvents.hand_over`).
 Reading earlier than needed is safe: a message's inbox key is its channel and ts, which the
 events and the history share, so one handled before (or delivered again by Slack's own
@@ -33,18 +39,22 @@ from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.read_back import ASKED_WINDOW, MARGIN, MISSED_WINDOW
+from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
 from adapters.slack.heard import slack_ts
 from adapters.slack.missed_reading import EventsOf, Tally, read_workspace
 from adapters.slack.workspaces import NotInstalled, Workspaces
+from bot import faults
 from bot.ports import Core
 from bot.types import ConversationRef
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventsOf", "ReadBacks", "installed", "one_workspace", "read_back", "read_back_from", "since"]
+__all__ = ["EventsOf", "ReadBacks", "installed", "mark", "one_workspace", "read_back", "read_back_from"]
+
+# pauses (seconds) between tries to read the marks at start
+MARK_READ_PAUSES = (0.5, 1.0, 2.0)
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -54,32 +64,41 @@ def heard_ts(heard: str | None) -> float | None:
     return None if parts is None else slack_ts(parts[1])
 
 
-def since(alive: float, now: datetime | None = None) -> float:
-    """The ts to read after when everything said until `alive` was heard: `MARGIN` before
-    it, but not before `MISSED_WINDOW` ago."""
-    oldest = ((now or datetime.now(UTC)) - MISSED_WINDOW).timestamp()
-    return max(alive - MARGIN.total_seconds(), oldest)
+def mark(after: float) -> str:
+    """A point to read after, as the state keeps marks (Slack's ts, fixed width)."""
+    return f"{after:.6f}"
 
 
 async def read_back_from(core: Core, after_gap: float, now: datetime | None = None) -> float | None:
     """The ts a read-back at start reads after (see the module's doc); None when nothing was
-    ever heard, when Slack was heard less than `after_gap` seconds ago (its own retries
-    deliver what was said since), or when the state cannot say (logged)."""
-    try:
-        recorded = await core.last_heard(PLATFORM)
-        noted = await core.noted_heard(PLATFORM)
-    except Exception:
-        log.exception(
-            "could not find where Slack was last heard; nothing said while down is read back", extra=ctx()
-        )
-        return None
+    ever heard and nothing is owed, or when Slack was heard less than `after_gap` seconds ago
+    (its own retries deliver what was said since) and nothing is owed. A state that cannot
+    say, asked a few times, gets the whole window read: an outage is never skipped for it."""
+    for pause in (*MARK_READ_PAUSES, None):
+        try:
+            faults.point("read_back.marks")
+            recorded = await core.last_heard(PLATFORM)
+            noted = await core.noted_heard(PLATFORM)
+            owed = slack_ts(await core.owed_read_back(PLATFORM))
+            break
+        except Exception:
+            if pause is None:
+                log.exception(
+                    "could not find where Slack was last heard; reading back the whole window", extra=ctx()
+                )
+                return since(float("-inf"), now)
+            await asyncio.sleep(pause)
     marks = [t for t in (heard_ts(recorded), slack_ts(noted)) if t is not None]
-    if not marks:
+    if marks:
+        heard = max(marks)
+        due = (now or datetime.now(UTC)).timestamp() - heard >= after_gap
+        after = since(heard, now) if due else None
+    else:
         # heard something, but cannot say when: read the whole window rather than nothing
-        return None if recorded is None and noted is None else since(0.0, now)
-    heard = max(marks)
-    gap = (now or datetime.now(UTC)).timestamp() - heard
-    return since(heard, now) if gap >= after_gap else None
+        after = None if recorded is None and noted is None else since(float("-inf"), now)
+    if owed is None:
+        return after
+    return max(min(owed, after if after is not None else owed), since(float("-inf"), now))
 
 
 def one_workspace(events: SlackEvents) -> EventsOf:
@@ -133,28 +152,46 @@ async def read_back(
 ) -> None:
     """Hand the core what was said after the ts `after` in the workspaces `teams` (all the
     bot talked in within `ASKED_WINDOW` when None), each through `events_of(team)`'s
-    listeners (some handled before: answered once). One log line says how many."""
+    listeners (some handled before: answered once). Owed in the state until it ends having
+    read everything it could (stopped, or left with reads Slack never answered, the next
+    start reads again). One log line says how many."""
     if after is None:
         return
-    try:
-        points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
-        channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
-    except Exception:
-        log.exception("could not read back what was said while down: the state is unreachable", extra=ctx())
-        return
+    tally = Tally()
+    for pause in (*MARK_READ_PAUSES, None):
+        try:
+            await core.owe_read_back(PLATFORM, mark(after))
+            points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
+            channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
+            break
+        except Exception:
+            if pause is None:
+                log.exception(
+                    "could not read back what was said while down: the state is unreachable", extra=ctx()
+                )
+                return
+            await asyncio.sleep(pause)
     threads: dict[str, list[tuple[ConversationRef, str | None]]] = {}
     for ref, last in points:
         threads.setdefault(ref.workspace, []).append((ref, last))
     known: dict[str, list[str]] = {}
     for workspace, channel in channels:
         known.setdefault(workspace, []).append(channel)
-    tally = Tally()
     for team in teams if teams is not None else sorted(known.keys() | threads.keys()):
-        events = await events_of(team)
-        if events is None:
-            tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
-            continue
-        await read_workspace(events, team, known.get(team, []), threads.get(team, []), after, tally)
+        try:
+            events = await events_of(team)
+            if events is None:
+                tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
+                continue
+            await read_workspace(events, team, known.get(team, []), threads.get(team, []), after, tally)
+        except Exception as exc:  # one workspace's failure is its own: the others are read
+            log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
+            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
+    if tally.complete:
+        try:
+            await core.settle_read_back(PLATFORM, mark(after))
+        except Exception:
+            log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
     if tally.handed or tally.failures:
         log.info(
             "read back %d message(s) in %d channel(s) and thread(s) said while no worker took Slack's events",

@@ -74,9 +74,12 @@ class Tally:
     handed: int = 0
     places: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # what failed -> how many times
+    complete: bool = True  # nothing left that reading again could get
 
-    def failed(self, what: str) -> None:
+    def failed(self, what: str, *, complete: bool = True) -> None:
+        """`what` failed; `complete=False` if trying again later might succeed."""
         self.failures[what] = self.failures.get(what, 0) + 1
+        self.complete = self.complete and complete
 
 
 async def read_workspace(
@@ -165,9 +168,23 @@ class _Reader:
         author = await self.events.directory.author(user)
         return is_staff(author, PLATFORM, self.events.settings, self.team)
 
-    async def _staff_replied(self, message: Mapping[str, Any]) -> bool:
-        """Whether a staff member other than its author replied in the message's thread."""
-        users = [u for u in message.get("reply_users") or [] if u != message.get("user")]
+    async def _staff_replied(self, message: Mapping[str, Any], channel: str) -> bool:
+        """Whether a staff member other than its author replied after it in its thread: the
+        root's `reply_users`, or the thread read for a reply also sent to the channel."""
+        author, ts, thread = message.get("user"), str(message.get("ts")), message.get("thread_ts")
+        if thread in (None, ts):
+            users = [u for u in message.get("reply_users") or [] if u != author]
+        else:
+            params = {"channel": channel, "ts": str(thread), "oldest": ts}
+            later = await self._pages("conversations.replies", params, "messages", cap=20 * HISTORY_CAP)
+            users = [
+                m.get("user")
+                for m in later
+                if isinstance(m, dict)
+                and not m.get("bot_id")
+                and m.get("user") != author
+                and (slack_ts(m.get("ts")) or 0.0) > float(ts)
+            ]
         return any([await self._staff(u) for u in users])
 
     # -- reading ------------------------------------------------------------------------
@@ -180,7 +197,7 @@ class _Reader:
         for message in found[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
             if not isinstance(message, dict) or slack_ts(message.get("ts")) is None or self._own(message):
                 continue
-            if self._asks(message, channel, kind) and not await self._staff_replied(message):
+            if self._asks(message, channel, kind) and not await self._staff_replied(message, channel):
                 asked.append({**message, "channel": channel, **({"channel_type": kind} if kind else {})})
         if len(found) > HISTORY_CAP:
             log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
@@ -235,7 +252,7 @@ class _Reader:
                     await asyncio.sleep(pauses.pop(0))
                     continue
                 code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-                self.tally.failed(f"{method} {code}")
+                self.tally.failed(f"{method} {code}", complete=not unreachable(exc))
                 return found
             items = page.get(key)
             found += items if isinstance(items, list) else []
@@ -262,4 +279,4 @@ class _Reader:
                 return
             if attempt + 1 < RECORD_ATTEMPTS:
                 await asyncio.sleep(2.0 * 2**attempt)
-        self.tally.failed("recording a message read back")
+        self.tally.failed("recording a message read back", complete=False)

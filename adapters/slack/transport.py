@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.rate_limited_log import quiet_malformed_http
+from adapters.read_back import since
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, make_web_client
 from adapters.slack.directory import SlackDirectory, authenticate
@@ -40,15 +41,7 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import (
-    EventsOf,
-    ReadBacks,
-    installed,
-    one_workspace,
-    read_back,
-    read_back_from,
-    since,
-)
+from adapters.slack.missed import EventsOf, ReadBacks, installed, one_workspace, read_back, read_back_from
 from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel

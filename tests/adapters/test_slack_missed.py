@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.read_back import MARGIN, MISSED_WINDOW
-from adapters.slack.missed import heard_ts, since
+from adapters.read_back import MARGIN, MISSED_WINDOW, since
+from adapters.slack.missed import heard_ts
 from adapters.slack.socket_mode import Outages
 from bot.app import Runtime
 from tests.adapters.test_slack import (  # noqa: F401  (fixture)

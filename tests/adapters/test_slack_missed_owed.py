@@ -1,0 +1,158 @@
+"""A Slack read-back is owed until one ends having read everything (adapters/slack/missed.py,
+adapters/slack/heard.py): one cut short by a shutdown is read again at the next start; a
+question left unacknowledged for Slack to redeliver is read back though later marks passed
+it; a state that cannot give the marks at start costs a wider read, not the outage; one
+workspace whose install cannot be read stops none of the others.
+
+The real slack-bolt and slack_sdk against the fake Slack (Socket Mode), the real core and
+store; faults through bot/faults.py points and the fake's scripting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot import faults
+from bot.app import Runtime
+from tests.adapters.test_slack import MEMBER, STAFF, TOML, deliver, fake, posts, running  # noqa: F401  (fixture)
+from tests.adapters.test_slack_missed import _asked_before, _process
+from tests.fakes.slack_server import ApiCall, FakeSlack, _Ctx
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _answered(server: FakeSlack, channel: str, ts: str) -> bool:
+    return any(c.params.get("thread_ts") == ts for c in posts(server, channel))
+
+
+def _down_since(server: FakeSlack, make_runtime: Callable[..., Runtime], seconds: float) -> None:
+    """Slack was last heard `seconds` ago, then every worker was down."""
+    runtime = _process(server, make_runtime, TOML)
+    runtime.state.note_heard("slack", f"{time.time() - seconds:.6f}")
+    runtime.close()
+
+
+async def test_a_read_back_cut_short_is_read_again_at_the_next_start(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Stopped after answering one channel, before reading the other: its own answer and what
+    it heard move the marks past the outage, yet the next start reads it all again."""
+    now = time.time()
+    _down_since(fake, make_runtime, 600)
+    fake.add_channel("C444", "random")
+    first_q = fake.add_message(
+        "C111", f"<@{fake.bot_user_id}> How do I reset my password?", ts=f"{now - 400:.6f}"
+    )
+    missed = fake.add_message(
+        "C444", f"<@{fake.bot_user_id}> How long does a refund take?", ts=f"{now - 300:.6f}"
+    )
+    history = fake._m_conversations_history
+    reading_c444, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_on_c444(call: ApiCall) -> dict[str, Any]:
+        if call.params.get("channel") == "C444":
+            reading_c444.set()
+            await release.wait()  # Slack slow on this one (a long Retry-After, say)
+        out = await history(_Ctx(call.method, call.params, fake._tokens[fake.bot_token], call))
+        out.pop("ok", None)
+        return out
+
+    fake.stub("conversations.history", slow_on_c444)
+    second = _process(fake, make_runtime, TOML)
+    async with running(second, drain_timeout=2.0) as adapter:
+        await fake.wait_for_connection(1)
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == first_q["ts"], timeout=15
+        )
+        await reading_c444.wait()
+    release.set()  # stopped (a deploy) before #C444 was read; its answer in #C111 is the newest mark
+    assert not _answered(fake, "C444", missed["ts"])
+
+    third = _process(fake, make_runtime, TOML)
+    async with running(third) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert _answered(fake, "C444", missed["ts"])
+    assert third.state.owed_read_back("slack") is None  # read to the end this time: settled
+
+
+async def test_a_question_left_for_slack_to_redeliver_is_read_back_though_later_marks_passed_it(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The store fails to record a question, so it is not acknowledged; later events move the
+    marks past it; every worker is then down past Slack's retries."""
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        # no ack: Slack is left to deliver it again
+        with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        assert await adapter.drain(15)
+        # heard for minutes after it: the marks move on
+        later = fake.user_message("C111", "morning all", user=MEMBER)
+        await deliver(fake, adapter, later)
+        first.state.note_heard("slack", f"{time.time() + 300:.6f}")
+    first.close()
+    ts = str(asked["event"]["ts"])
+    assert not _answered(fake, "C111", ts)
+
+    second = _process(fake, make_runtime, TOML)  # within a minute of the last mark: no read-back is due
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert _answered(fake, "C111", ts)
+
+
+async def test_marks_the_state_cannot_give_at_start_cost_a_wider_read_not_the_outage(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import adapters.slack.missed as missed
+
+    _down_since(fake, make_runtime, 600)
+    asked = fake.add_message(
+        "C111", f"<@{fake.bot_user_id}> How long does a refund take?", ts=f"{time.time() - 300:.6f}"
+    )
+    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())  # one try, then the whole window
+    with faults.crash_at("read_back.marks", error=OSError("database is locked")):
+        await _back(fake, make_runtime)
+    assert _answered(fake, "C111", asked["ts"])
+
+
+async def _back(server: FakeSlack, make_runtime: Callable[..., Runtime]) -> Runtime:
+    runtime = _process(server, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await server.wait_for_connection(1)
+        assert await adapter.drain(30)
+    return runtime
+
+
+async def test_a_broadcast_question_staff_answered_in_its_thread_is_left_to_them(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    await _asked_before(fake, make_runtime)
+    fake.add_channel("C444", "random")
+    root = fake.add_message("C444", "anyone know about refunds?", user="W333")
+    fake.add_message(
+        "C444",
+        f"<@{fake.bot_user_id}> How long does a refund take?",
+        user=MEMBER,
+        thread_ts=root["ts"],
+        subtype="thread_broadcast",
+    )
+    fake.add_message("C444", "Five to seven business days.", user=STAFF, thread_ts=root["ts"])
+    second = _process(fake, make_runtime)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert not _answered(fake, "C444", root["ts"])
