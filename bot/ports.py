@@ -78,13 +78,14 @@ class Core(Protocol):
 
     async def owe_read_back(self, platform: str, after: str) -> None:
         """A read-back of `platform` from the mark `after` is owed (starting, or something was
-        left unrecorded): it stands, the earliest if several, until one covering it ends."""
+        left unrecorded): it stands until one covering it ends; the earliest owed counts."""
         ...
 
     async def owed_read_back(self, platform: str) -> str | None: ...
 
-    async def settle_read_back(self, platform: str, covered_from: str) -> None:
-        """A read-back from `covered_from` ended: nothing owed from then on is owed any more."""
+    async def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None:
+        """A read-back ended having read everything said from `covered_from` until
+        `covered_until`: what was owed from points between them is owed no more."""
         ...
 
 
@@ -390,7 +391,7 @@ class ConversationStore(Protocol):
 
     def owed_read_back(self, platform: str) -> str | None: ...
 
-    def settle_read_back(self, platform: str, covered_from: str) -> None: ...
+    def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None: ...
 
 
 class AnswerStore(Protocol):

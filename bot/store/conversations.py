@@ -26,7 +26,7 @@ CATCH_UP_CONVERSATIONS = 2000
 # engines read alike
 _SNOWFLAKE_SHIFT = 1 << 22
 _HEARD_KEY = "heard:"  # in state_meta, + the platform: the newest mark noted as heard there
-_OWED_KEY = "read-back-owed:"  # ... the earliest point a read-back is owed from
+_OWED_KEY = "read-back-owed:"  # ... + ":" + a point a read-back is owed from (one row each)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,24 +286,31 @@ class ConversationRepository(Repository):
 
     def owe_read_back(self, platform: str, after: str) -> None:
         """A read-back from `after` is owed on `platform` (one is starting, or a message was
-        left for a redelivery that may never come): kept until one that covered it ends, the
-        earliest such point if several are owed. Marks sort as text (`note_heard`)."""
+        left for a redelivery that may never come): one row each, kept until a read-back that
+        covered it ends. Marks sort as text (`note_heard`)."""
         with transaction(self.db):
             self.db.execute(
-                "insert into state_meta (key, value) values (?, ?) on conflict (key) do update "
-                "set value = excluded.value where excluded.value < state_meta.value",
-                [_OWED_KEY + platform, after],
+                "insert into state_meta (key, value) values (?, ?) on conflict (key) do nothing",
+                [f"{_OWED_KEY}{platform}:{after}", after],
             )
 
     def owed_read_back(self, platform: str) -> str | None:
-        row = self.db.execute("select value from state_meta where key = ?", [_OWED_KEY + platform]).fetchone()
-        return None if row is None else str(row[0])
+        """The earliest point a read-back is owed from on `platform`, or None."""
+        prefix = f"{_OWED_KEY}{platform}:"
+        row = self.db.execute(
+            "select min(value) from state_meta where substr(key, 1, ?) = ?", [len(prefix), prefix]
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
-    def settle_read_back(self, platform: str, covered_from: str) -> None:
-        """A read-back from `covered_from` ended: what was owed from then on is read."""
+    def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None:
+        """A read-back ended that read from `covered_from` everything said until
+        `covered_until` (less its margin): what was owed from points between them is read.
+        One owed later (a message left unrecorded while it ran) stands."""
+        prefix = f"{_OWED_KEY}{platform}:"
         with transaction(self.db):
             self.db.execute(
-                "delete from state_meta where key = ? and value >= ?", [_OWED_KEY + platform, covered_from]
+                "delete from state_meta where substr(key, 1, ?) = ? and value >= ? and value <= ?",
+                [len(prefix), prefix, covered_from, covered_until],
             )
 
     def noted_heard(self, platform: str) -> str | None:

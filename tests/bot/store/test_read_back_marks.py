@@ -53,16 +53,21 @@ def test_the_mark_noted_as_heard_only_moves_forward(state: Path | str) -> None:
         store.close()
 
 
-def test_an_owed_read_back_keeps_its_earliest_point_until_one_covering_it_ends(state: Path | str) -> None:
+def test_an_owed_read_back_stands_until_one_covering_it_ends(state: Path | str) -> None:
     store = StateStore(state)
     try:
         store.owe_read_back("slack", "1796500100.000000")
         store.owe_read_back("slack", "1796500050.000000")  # owed from earlier: that counts
-        store.owe_read_back("slack", "1796500200.000000")
+        store.owe_read_back("slack", "1796500050.000000")  # the same point twice: one row
         assert store.owed_read_back("slack") == "1796500050.000000"
-        store.settle_read_back("slack", "1796500100.000000")  # covered only from later on
+        # a read-back from 100 ended, having read until 150: 50 is not covered, 100 is
+        store.settle_read_back("slack", "1796500100.000000", "1796500150.000000")
         assert store.owed_read_back("slack") == "1796500050.000000"
-        store.settle_read_back("slack", "1796500050.000000")
+        # one from 50 ran while a message was left unrecorded at 300: that stands
+        store.owe_read_back("slack", "1796500300.000000")
+        store.settle_read_back("slack", "1796500050.000000", "1796500200.000000")
+        assert store.owed_read_back("slack") == "1796500300.000000"
+        store.settle_read_back("slack", "1796500300.000000", "1796500400.000000")
         assert store.owed_read_back("slack") is None
         assert store.owed_read_back("discord") is None
     finally:
