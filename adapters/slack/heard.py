@@ -26,6 +26,7 @@ from typing import Any
 from adapters.inflight import InFlight
 from adapters.read_back import since
 from adapters.slack.client import PLATFORM, ctx
+from bot import faults
 from bot.ports import Core
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Heard:
         self.in_flight = in_flight
         self.clock = clock
         self._newest: str | None = None
+        self._noted: str | None = None  # the newest mark written
         self._noted_at: float | None = None
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
         self._writing = False
@@ -79,15 +81,28 @@ class Heard:
             self._writing = True
             self.in_flight.start(self._note(), name="supportbot-slack-heard")
 
+    async def flush(self) -> None:
+        """Write what is owed now (at shutdown: a hold must not stay in memory only)."""
+        if not self._writing and self._owed is not None:
+            self._writing = True
+            await self._note()
+
     async def _note(self) -> None:
         try:
-            while self._owed is not None:
-                owed = self._owed
-                await self.core.owe_read_back(PLATFORM, f"{owed:.6f}")
-                if self._owed == owed:
-                    self._owed = None
-            if self._newest is not None:
-                await self.core.note_heard(PLATFORM, self._newest)
+            while True:
+                # what is owed first, and again if a hold came while writing: never a mark past it
+                while self._owed is not None:
+                    owed = self._owed
+                    faults.point("heard.owing")
+                    await self.core.owe_read_back(PLATFORM, f"{owed:.6f}")
+                    if self._owed == owed:
+                        self._owed = None
+                newest = self._newest
+                if newest is not None and newest != self._noted:
+                    await self.core.note_heard(PLATFORM, newest)
+                    self._noted = newest
+                if self._owed is None:
+                    return
         except Exception as exc:  # the next event writes again; meanwhile nothing passes the owed point
             log.warning("could not note what was heard: %s", type(exc).__name__, extra=ctx())
         finally:

@@ -236,6 +236,7 @@ class SlackAdapter:
     async def _teardown(self) -> None:
         self.ready.clear()
         self._read_backs.cancel()
+        await self._heard.flush()
         if self._socket is not None:
             socket, self._socket = self._socket, None
             try:

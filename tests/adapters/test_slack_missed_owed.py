@@ -156,3 +156,47 @@ async def test_a_broadcast_question_staff_answered_in_its_thread_is_left_to_them
         await fake.wait_for_connection(1)
         assert await adapter.drain(30)
     assert not _answered(fake, "C444", root["ts"])
+
+
+async def test_an_owed_point_older_than_the_window_is_settled_by_a_read_back_of_the_whole_window(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Owed from two days ago (a process that ran on for two days after a hold, say): nothing
+    older than a day is read, so the read-back of the whole day covers it; the next start,
+    Slack heard seconds before, reads nothing."""
+    now = time.time()
+    runtime = _process(fake, make_runtime, TOML)
+    runtime.state.note_heard("slack", f"{now - 5:.6f}")
+    runtime.state.owe_read_back("slack", f"{now - 2 * 86400:.6f}")
+    runtime.close()
+    first = await _back(fake, make_runtime)
+    assert first.state.owed_read_back("slack") is None
+    since = fake.mark()
+    await _back(fake, make_runtime)
+    assert not [c for c in fake.api_calls[since:] if c.method == "conversations.history"]
+
+
+async def test_a_hold_the_state_refused_is_written_at_shutdown(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The store records neither the question nor, once, the read-back it owes; nothing more is
+    heard before a deploy stops the process: the owed point is written on the way out."""
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        with (
+            faults.crash_at("event.claiming", error=OSError("disk full")),
+            faults.crash_at("heard.owing", error=OSError("disk full")),
+            pytest.raises(TimeoutError),
+        ):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        assert await adapter.drain(15)
+        assert first.state.owed_read_back("slack") is None  # refused: in memory only
+        first.state.note_heard("slack", f"{time.time() + 300:.6f}")  # the marks move on
+    assert first.state.owed_read_back("slack") is not None
+    first.close()
+    await _back(fake, make_runtime)
+    assert _answered(fake, "C111", str(asked["event"]["ts"]))
