@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
@@ -128,6 +128,18 @@ class SlackIdentity:
     url: str  # the workspace URL, e.g. https://acme.slack.com/
     enterprise_id: str = ""  # the Enterprise Grid organisation, when installed in one
 
+    @classmethod
+    def from_auth_test(cls, response: Mapping[str, Any]) -> SlackIdentity:
+        """The identity auth.test's answer names."""
+        return cls(
+            team_id=str(response.get("team_id") or ""),
+            team=str(response.get("team") or ""),
+            bot_user_id=str(response.get("user_id") or ""),
+            bot_id=str(response.get("bot_id") or ""),
+            url=str(response.get("url") or ""),
+            enterprise_id=str(response.get("enterprise_id") or ""),
+        )
+
 
 async def authenticate(client: AsyncWebClient) -> SlackIdentity:
     """Who the bot token is (auth.test); a token Slack refuses for good is a FatalAdapterError."""
@@ -140,14 +152,7 @@ async def authenticate(client: AsyncWebClient) -> SlackIdentity:
                 f"Slack refused SLACK_BOT_TOKEN ({code}): {TOKEN_HELP}; see knowledge/slack-setup.md"
             ) from None
         raise SlackCallError("auth.test", code) from exc
-    return SlackIdentity(
-        team_id=str(response.get("team_id") or ""),
-        team=str(response.get("team") or ""),
-        bot_user_id=str(response.get("user_id") or ""),
-        bot_id=str(response.get("bot_id") or ""),
-        url=str(response.get("url") or ""),
-        enterprise_id=str(response.get("enterprise_id") or ""),
-    )
+    return SlackIdentity.from_auth_test(response.data if isinstance(response.data, dict) else {})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -140,14 +140,7 @@ async def _directory(
     if bot_token is not None:
         client = _client(settings, bot_token.get_secret_value())
         auth = await _call(client.auth_test(), "auth.test", Problem.MISCONFIGURED)  # SLACK_BOT_TOKEN
-        identity = SlackIdentity(
-            team_id=str(auth.get("team_id") or ""),
-            team=str(auth.get("team") or ""),
-            bot_user_id=str(auth.get("user_id") or ""),
-            bot_id=str(auth.get("bot_id") or ""),
-            url=str(auth.get("url") or ""),
-            enterprise_id=str(auth.get("enterprise_id") or ""),
-        )
+        identity = SlackIdentity.from_auth_test(auth)
         if identity.team_id != team:
             raise SignInError(
                 Problem.OTHER_WORKSPACE, f"signed in to {team}, the bot serves {identity.team_id}"
