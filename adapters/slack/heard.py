@@ -56,6 +56,8 @@ class Heard:
         self._noted_at: float | None = None
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
         self._writing = False
+        # told of each hold, once the adapter serves: reads back what is owed while it runs
+        self.when_owed: Callable[[], None] | None = None
 
     def saw(self, event: Mapping[str, Any]) -> None:
         """An event arrived (any kind): its ts is heard."""
@@ -75,6 +77,8 @@ class Heard:
             after = since(ts)
             self._owed = after if self._owed is None else min(self._owed, after)
             self._write()
+            if self.when_owed is not None:
+                self.when_owed()
 
     def _write(self) -> None:
         if not self._writing:  # one write at a time: an owed point is never passed by a later mark

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,10 +52,22 @@ from bot.types import ConversationRef
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventsOf", "ReadBacks", "installed", "mark", "one_workspace", "read_back", "read_back_from"]
+__all__ = [
+    "EventsOf",
+    "OwedReader",
+    "ReadBacks",
+    "installed",
+    "mark",
+    "one_workspace",
+    "read_back",
+    "read_back_from",
+]
 
 # pauses (seconds) between tries to read the marks at start
 MARK_READ_PAUSES = (0.5, 1.0, 2.0)
+# Slack's last retry of an event comes about five minutes after it; past this, only a
+# read-back finds a message left to those retries
+RETRIES_SPENT = 360.0
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -124,20 +136,61 @@ def installed(workspaces: Workspaces) -> EventsOf:
     return of
 
 
+class OwedReader:
+    """Reads back, while the process runs, what a hold owes (adapters/slack/heard.py): a
+    message left for Slack to deliver again whose redeliveries may all fail (a store outage
+    longer than Slack's retries, the workers up all along). Once Slack's last retry is past
+    (`RETRIES_SPENT` after the first hold of a batch), one read-back from the earliest point
+    owed; what was redelivered meanwhile is in the inbox and answered once."""
+
+    def __init__(
+        self, core: Core, read_backs: ReadBacks, events_of: EventsOf, teams: Sequence[str] | None
+    ) -> None:
+        self.core = core
+        self.read_backs = read_backs
+        self.events_of = events_of
+        self.teams = teams
+        self._pending = False
+
+    def owed(self) -> None:
+        if not self._pending:
+            self._pending = True
+            self.read_backs.start_later(RETRIES_SPENT, self._now)
+
+    async def _now(self) -> None:
+        self._pending = False  # a hold from now on starts another
+        try:
+            after = slack_ts(await self.core.owed_read_back(PLATFORM))
+        except Exception:
+            log.warning("could not read what is owed; the next start reads it back", extra=ctx())
+            return
+        await read_back(self.core, after, self.events_of, self.teams)
+
+
 class ReadBacks:
     """The read-backs running: stopped, not waited for, at shutdown (the messages they handed
     over are the adapter's in-flight work, and are)."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.Task[None]] = set()  # read-backs to come: not waited for
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name="supportbot-slack-read-back")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def start_later(self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        async def timer() -> None:
+            await asyncio.sleep(delay)
+            self.start(work())
+
+        task = asyncio.create_task(timer(), name="supportbot-slack-read-back-later")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
     def cancel(self) -> None:
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._timers]:
             task.cancel()
 
     async def wait(self, timeout: float | None = None) -> bool:

@@ -221,14 +221,23 @@ class _Reader:
             )
             replies = replies[-HISTORY_CAP:]
         staff = [await self._staff(m.get("user")) if not m.get("bot_id") else False for m in replies]
+        taken_over = False
         for i, message in enumerate(replies):
             if self._own(message):
                 continue
-            # a question a staff member answered later in the thread is theirs: not handed over
+            # a question a staff member answered later in the thread is theirs; after a staff
+            # reply the bot stays quiet unless mentioned (as live, and decided here rather than
+            # by the order in which workers reading the same thread record the takeover)
             answered = not staff[i] and any(
                 staff[j] and replies[j].get("user") != message.get("user") for j in range(i + 1, len(replies))
             )
-            if not answered:
+            quiet = (
+                taken_over
+                and not staff[i]
+                and not mentions_user(str(message.get("text") or ""), self.own.bot_user_id)
+            )
+            taken_over = taken_over or staff[i]
+            if not answered and not quiet:
                 await self._hand(message, until_handled=True)  # in order, as it was said
 
     async def _pages(

@@ -1,17 +1,16 @@
 """`SlackAdapter`: the connection to one Slack workspace, over Socket Mode or HTTP.
 
 This module owns the adapter's lifecycle and transports: authenticating the bot token
-(auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL; `adapters.slack.socket_mode`
-opens it) or the HTTP Events API
-(`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events` and `GET /healthz`),
-Bolt's AsyncApp, replaying what a dead process left unanswered and reading back what nobody
-heard (`adapters.slack.missed`), and shutdown: `close()`
-waits for the in-flight tasks, then cancels what is left. In HTTP mode every request passes
+(auth.test), Socket Mode (`SLACK_APP_TOKEN`, no public URL; `adapters.slack.socket_mode` opens
+it) or the HTTP Events API (`SLACK_SIGNING_SECRET`; an aiohttp server with `POST /slack/events`
+and `GET /healthz`), Bolt's AsyncApp, replaying what a dead process left unanswered and reading
+back what nobody heard (`adapters.slack.missed`), and shutdown: `close()` waits for the
+in-flight tasks, then cancels what is left. In HTTP mode every request passes
 `adapters.slack.http_guard` first (size, then timestamp and signature on the raw bytes, then
-parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the
-signature once more; what aiohttp's own parser rejects is one rate-limited line too. With
-several workspaces, the OAuth pages are `adapters.slack.install_pages`'. The listeners
-themselves live in `adapters.slack.events`.
+parsing: 413, 401 or 400, one rate-limited log line, never a 5xx) and Bolt checks the signature
+once more; what aiohttp's own parser rejects is one rate-limited line too. With several
+workspaces, the OAuth pages are `adapters.slack.install_pages`'; the listeners live in
+`adapters.slack.events`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,15 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import EventsOf, ReadBacks, installed, one_workspace, read_back, read_back_from
+from adapters.slack.missed import (
+    EventsOf,
+    OwedReader,
+    ReadBacks,
+    installed,
+    one_workspace,
+    read_back,
+    read_back_from,
+)
 from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
@@ -359,6 +366,7 @@ class SlackAdapter:
             log.exception("could not replay unfinished Slack messages", extra=ctx())
         self.ready.set()
         self._read_backs.start(read_back(self.bot, after, events_of, teams))
+        self._heard.when_owed = OwedReader(self.bot, self._read_backs, events_of, teams).owed
 
     def _build_app(
         self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None

@@ -295,6 +295,8 @@ class RoutedListeners:
 
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
+        if self.workspaces.heard is not None:  # a reaction, a join: heard, though not recorded
+            self.workspaces.heard.saw(body.get("event") or {})
 
     async def _on_bolt_error(self, error: Exception, body: dict[str, Any]) -> None:
         log_bolt_error(error)

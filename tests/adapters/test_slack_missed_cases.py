@@ -65,11 +65,12 @@ async def test_staff_who_took_over_the_bots_thread_while_it_was_down_keep_it(
 ) -> None:
     thread_ts = await _answered_thread(fake, make_runtime)
     # while down: staff step in, then the member asks on in the bot's thread (no mention)
-    fake.add_message("C111", "I'll take this one.", user=STAFF, thread_ts=thread_ts)
-    follow = fake.add_message("C111", "And how long does a refund take?", user=MEMBER, thread_ts=thread_ts)
+    took_over = fake.add_message("C111", "I'll take this one.", user=STAFF, thread_ts=thread_ts)
+    fake.add_message("C111", "And how long does a refund take?", user=MEMBER, thread_ts=thread_ts)
     second = await _back(fake, make_runtime)
     assert len(_in_thread(fake, "C111", thread_ts)) == 1  # the first answer only: as live, staff keep it
-    assert _inbox_status(second, "C111", follow["ts"]) is not None  # heard, in order, after the takeover
+    assert _inbox_status(second, "C111", took_over["ts"]) is not None  # the takeover is recorded
+    assert second.state.conversation(f"slack:{fake.team_id}:C111:{thread_ts}").human_takeover
 
 
 async def test_questions_staff_already_answered_while_the_bot_was_down_are_left_to_them(

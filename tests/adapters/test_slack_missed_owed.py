@@ -200,3 +200,30 @@ async def test_a_hold_the_state_refused_is_written_at_shutdown(
     first.close()
     await _back(fake, make_runtime)
     assert _answered(fake, "C111", str(asked["event"]["ts"]))
+
+
+async def test_a_running_worker_reads_back_what_it_left_to_slack_once_the_retries_are_past(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store outage longer than Slack's retries, the workers up all along: no start will come
+    to read what is owed, so the worker reads it back itself once Slack's last retry is past."""
+    import adapters.slack.missed as missed
+
+    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        with (
+            faults.crash_at("event.claiming", error=OSError("database unavailable")),
+            pytest.raises(TimeoutError),
+        ):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        # the store is back; Slack's redeliveries met it down and stopped
+        ts = str(asked["event"]["ts"])
+        await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
+        assert await adapter.drain(15)
+    assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
+    assert runtime.state.owed_read_back("slack") is None  # read: settled

@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -234,3 +235,30 @@ async def test_opening_the_install_page_cancels_no_install_under_way(
                 assert page.status == 200
         assert await finish_install(first, redirect, cookie) == 200
     assert fake.oauth.installs == ["T111"]
+
+
+async def test_a_reaction_in_an_installed_workspace_counts_as_heard(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    """What a read-back starts from (adapters/slack/heard.py) moves with every event heard,
+    those no listener answers included, with installs as with one token."""
+    adapter, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    ts = f"{time.time():.6f}"
+    body = fake.event_callback(
+        {
+            "type": "reaction_added",
+            "user": MEMBER,
+            "reaction": "eyes",
+            "event_ts": ts,
+            "item": {"type": "message", "channel": "C222", "ts": ts},
+        }
+    )
+    body["team_id"] = "T222"
+    body["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
+    status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
+    assert status == 200
+    assert await adapter.drain(10)
+    assert await adapter.bot.noted_heard("slack") == ts
