@@ -80,6 +80,11 @@ class Heard:
             if self.when_owed is not None:
                 self.when_owed()
 
+    @property
+    def pending(self) -> float | None:
+        """The earliest point owed that the state has not taken yet."""
+        return self._owed
+
     def _write(self) -> None:
         if not self._writing:  # one write at a time: an owed point is never passed by a later mark
             self._writing = True

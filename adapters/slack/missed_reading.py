@@ -231,12 +231,9 @@ class _Reader:
             answered = not staff[i] and any(
                 staff[j] and replies[j].get("user") != message.get("user") for j in range(i + 1, len(replies))
             )
-            quiet = (
-                taken_over
-                and not staff[i]
-                and not mentions_user(str(message.get("text") or ""), self.own.bot_user_id)
-            )
-            taken_over = taken_over or staff[i]
+            mentioned = mentions_user(str(message.get("text") or ""), self.own.bot_user_id)
+            quiet = taken_over and not staff[i] and not mentioned
+            taken_over = taken_over or (staff[i] and not mentioned)  # asking the bot is no takeover
             if not answered and not quiet:
                 await self._hand(message, until_handled=True)  # in order, as it was said
 

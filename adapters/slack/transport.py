@@ -40,15 +40,7 @@ from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import (
-    EventsOf,
-    OwedReader,
-    ReadBacks,
-    installed,
-    one_workspace,
-    read_back,
-    read_back_from,
-)
+from adapters.slack.missed import EventsOf, ReadBacks, installed, one_workspace, read_back, read_back_from
 from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
@@ -119,7 +111,7 @@ class SlackAdapter:
         self._refused: FatalAdapterError | None = None  # Slack refused the app token on a reconnect
         self._in_flight = InFlight()  # every event, command and press being handled
         self._heard = Heard(bot, self._in_flight)  # shared by every workspace's listeners
-        self._read_backs = ReadBacks()  # stopped, not drained, at shutdown
+        self._read_backs = ReadBacks(bot, self._heard)  # stopped, not drained, at shutdown
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
@@ -365,8 +357,7 @@ class SlackAdapter:
         except Exception:
             log.exception("could not replay unfinished Slack messages", extra=ctx())
         self.ready.set()
-        self._read_backs.start(read_back(self.bot, after, events_of, teams))
-        self._heard.when_owed = OwedReader(self.bot, self._read_backs, events_of, teams).owed
+        self._read_backs.begin(after, events_of, teams)
 
     def _build_app(
         self, client: AsyncWebClient, events: SlackEvents | None, *, oauth: AsyncOAuthFlow | None = None

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from adapters.inflight import InFlight
+from adapters.slack.heard import Heard
+from adapters.slack.missed import ReadBacks
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_slack import MEMBER, STAFF, TOML, deliver, fake, posts, running  # noqa: F401  (fixture)
@@ -227,3 +230,79 @@ async def test_a_running_worker_reads_back_what_it_left_to_slack_once_the_retrie
         assert await adapter.drain(15)
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
     assert runtime.state.owed_read_back("slack") is None  # read: settled
+
+
+async def test_what_a_running_worker_owes_is_read_back_though_the_store_refused_it_at_first(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store refuses the question, the owed point's write, and (once) the read-back's
+    own first step: the point is written when the timer comes, and the read-back that failed
+    is tried again later, until the question is answered."""
+    import adapters.slack.missed as missed
+
+    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(15)  # nothing read back at start (nothing heard before)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        ts = str(asked["event"]["ts"])
+        with (
+            faults.crash_at("event.claiming", error=OSError("database unavailable")),
+            faults.crash_at("heard.owing", error=OSError("database unavailable")),
+            faults.crash_at("read_back.state", error=OSError("database unavailable")),
+        ):
+            with pytest.raises(TimeoutError):
+                await fake.socket_send("events_api", asked, timeout=3.0)
+            await fake.wait_for_call(
+                "chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15
+            )
+        assert await adapter.drain(15)
+    assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
+
+
+async def test_a_staff_question_to_the_bot_in_its_thread_is_no_takeover(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """As live: a staff member asking the bot in its thread does not take the thread over, so
+    the asker's next message there (no mention) is still the bot's to answer."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, asked)
+    first.close()
+    thread_ts = str(asked["event"]["ts"])
+    fake.add_message(
+        "C111", f"<@{fake.bot_user_id}> and where do I change my email?", user=STAFF, thread_ts=thread_ts
+    )
+    follow = fake.add_message("C111", "And how long does a refund take?", user=MEMBER, thread_ts=thread_ts)
+    second = _process(fake, make_runtime)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert second.state.db.execute(
+        "select status from inbox where key = ?", [f"slack:msg:C111:{follow['ts']}"]
+    ).fetchone() == ("answered",)
+
+
+async def test_no_read_back_begins_once_shutdown_stopped_them(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+    read_backs = ReadBacks(runtime.bot, Heard(runtime.bot, InFlight()))
+    read_backs.cancel()
+    ran: list[str] = []
+
+    async def work() -> None:
+        ran.append("read")
+
+    read_backs.start(work())
+    read_backs.start_later(0.0, work)
+    await asyncio.sleep(0.05)
+    assert ran == []
+    assert await read_backs.wait(1.0)
