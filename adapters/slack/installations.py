@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import api_url, ctx, retry_handlers
 from adapters.slack.manifest import BOT_SCOPES
+from bot import faults
 from bot.config import Settings
 from bot.errors import PlatformError
 from bot.store import AsyncStore, StateStore
@@ -76,6 +80,28 @@ def _record(installation: Installation) -> SlackInstallRecord:
 # told (enterprise_id, team_id) of an install saved or deleted through this process; team_id
 # is "" for an organisation-wide install
 InstallChanged = Callable[[str, str], None]
+
+
+@dataclass
+class InstallLookup:
+    """Whether one request's install could not be read (the state store failed). Bolt takes
+    such a failure for "not installed" and answers Slack 200 (adapters/slack/http_events.py)."""
+
+    failed: bool = False
+
+
+_lookup: ContextVar[InstallLookup | None] = ContextVar("slack_install_lookup", default=None)
+
+
+@contextmanager
+def watching_lookups() -> Iterator[InstallLookup]:
+    """What the install lookups made within this block (in this task) came to."""
+    lookup = InstallLookup()
+    token = _lookup.set(lookup)
+    try:
+        yield lookup
+    finally:
+        _lookup.reset(token)
 
 
 class StoreInstallations(AsyncInstallationStore):
@@ -134,7 +160,16 @@ class StoreInstallations(AsyncInstallationStore):
         # `enterprise_id` unknown only the workspace's own install serves it, or a workspace
         # of no organisation (or of another) would be answered with some organisation's token
         team = "" if is_enterprise_install else team_id or ""
-        record = await self.store.run(StateStore.slack_installation, enterprise_id or "", team)
+        lookup = _lookup.get()
+        try:
+            faults.point("installations.find")
+            record = await self.store.run(StateStore.slack_installation, enterprise_id or "", team)
+        except Exception:
+            if lookup is not None:
+                lookup.failed = True
+            raise
+        if lookup is not None:
+            lookup.failed = False  # read after all: what Bolt decides is its own again
         return None if record is None else _installation(record)
 
     async def async_find_bot(

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -36,7 +35,8 @@ from adapters.slack.client import PLATFORM, ctx, make_web_client
 from adapters.slack.directory import SlackDirectory, authenticate
 from adapters.slack.events import SlackEvents
 from adapters.slack.heard import Heard
-from adapters.slack.http_guard import RateLimitedLog, Refusal, SlackRequestGuard, bolt_logger
+from adapters.slack.http_events import HttpEvents, Silences
+from adapters.slack.http_guard import RateLimitedLog, SlackRequestGuard, bolt_logger
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
@@ -46,6 +46,7 @@ from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION
 from adapters.slack.workspaces import RoutedListeners, Workspaces, WorkspacesChannel
 from bot.config import Settings
 from bot.errors import FatalAdapterError
+from bot.messages import say
 from bot.ports import Core
 from bot.store import AsyncStore
 
@@ -122,7 +123,6 @@ class SlackAdapter:
         self._channel: SlackChannel | WorkspacesChannel | None = None
         self._app: AsyncApp | None = None
         self._events: SlackEvents | None = None
-        self._guard: SlackRequestGuard | None = None
         self.refusals = RateLimitedLog(guard_log, extra=ctx())
 
     # lifecycle -------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class SlackAdapter:
         if self.mode == "socket":
             await self._start_socket_mode(self._app, self._client, one_workspace(events), identity.team_id)
         else:
-            await self._start_http(self._app)
+            await self._start_http(self._app, one_workspace(events), [identity.team_id])
         if self._closed.is_set():
             return  # closed while connecting
         log.info(
@@ -216,7 +216,7 @@ class SlackAdapter:
         # our listeners: Bolt runs the first that matches, and ours end in a catch-all
         self._app.enable_token_revocation_listeners()
         RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)
-        await self._start_http(self._app)
+        await self._start_http(self._app, installed(workspaces), None)
         log.info("serving installed Slack workspaces (HTTP mode, installs at %s)", INSTALL_PATH, extra=ctx())
         await self._catch_up(after, installed(workspaces), None)
 
@@ -304,14 +304,11 @@ class SlackAdapter:
             return web.Application()
         return shared
 
-    async def _start_http(self, app: AsyncApp) -> None:
-        secret = self.settings.secrets.slack_signing_secret
-        assert secret is not None
-        self._guard = SlackRequestGuard(secret.get_secret_value())
+    async def _start_http(self, app: AsyncApp, events_of: EventsOf, teams: list[str] | None) -> None:
         # the dashboard's application when it shares this port (its guard leaves Slack's paths
         # alone), else one of our own; made anew at each start: a started one cannot take routes
         web_app = await self._shared_web_app() if self._shared_app is not None else web.Application()
-        web_app.router.add_post(EVENTS_PATH, self._http_events)
+        web_app.router.add_post(EVENTS_PATH, self._http_events(app, events_of, teams).handle)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
         if self.store is not None:
             assert app.oauth_flow is not None
@@ -333,16 +330,16 @@ class SlackAdapter:
         self.http_port = int(runner.addresses[0][1])
         log.info("HTTP mode: listening on %s:%d%s", self.host, self.http_port, EVENTS_PATH, extra=ctx())
 
-    async def _http_events(self, request: web.Request) -> web.Response:
-        assert self._app is not None and self._guard is not None
-        # size, timestamp and signature on the raw bytes, then parsing; Bolt sees only what
-        # passed (and checks the signature and timestamp once more before any listener runs)
-        checked = await self._guard.check(request)
-        if isinstance(checked, Refusal):
-            self.refusals.refused(checked, request.remote)
-            return checked.response()
-        response = await self._app.async_dispatch(checked)
-        return await to_aiohttp_response(response)
+    def _http_events(self, app: AsyncApp, events_of: EventsOf, teams: list[str] | None) -> HttpEvents:
+        secret = self.settings.secrets.slack_signing_secret
+        assert secret is not None
+        silences = Silences(
+            # Slack could not reach us for longer than its retries cover: read back from then
+            lambda start: self._read_backs.start(read_back(self.bot, since(start), events_of, teams)),
+            read_back_after=self.settings.slack.read_back_after_seconds,
+        )
+        guard = SlackRequestGuard(secret.get_secret_value())
+        return HttpEvents(app, guard, self.refusals, self._heard, silences)
 
     async def _http_health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -375,8 +372,11 @@ class SlackAdapter:
             # milliseconds, and the work is registered before Slack sees the ack
             process_before_response=True,
             logger=bolt_logger(),
-            # with OAuth, Bolt authorizes each request with its workspace's install
+            # with OAuth, Bolt authorizes each request with its workspace's install; a
+            # workspace it cannot find is one whose install could not be read, most likely
+            # (an uninstalled app is sent nothing): the person is told to try again
             oauth_flow=oauth,
+            user_facing_authorize_error_message=say("error_no_ticket") if oauth else None,
         )
         if events is not None:
             events.register(app)

@@ -262,3 +262,60 @@ async def test_a_reaction_in_an_installed_workspace_counts_as_heard(
     assert status == 200
     assert await adapter.drain(10)
     assert await adapter.bot.noted_heard("slack") == ts
+
+
+async def test_a_question_whose_install_could_not_be_read_is_left_to_slack_and_owed_a_read_back(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    """The state store fails as a question comes: Bolt cannot read the workspace's install
+    (before any listener runs) and would take that for "not installed" and answer 200, so
+    Slack would count it delivered. It is answered 503 instead, and a read-back from before it
+    is owed (every worker might stay down past Slack's retries); Slack's retry is answered."""
+    from bot import faults
+
+    adapter, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    body = mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?")
+    url = f"{base}/slack/events"
+    with faults.crash_at("installations.find", error=OSError("database unavailable")):
+        status, _ = await post_signed(url, body, fake.signing_secret)
+    assert status == 503
+    assert await adapter.drain(10)
+    ts = json.loads(body)["event"]["ts"]
+    owed = await adapter.bot.owed_read_back("slack")
+    assert owed is not None and float(owed) < float(ts)
+    assert not [c for c in fake.calls("chat.postMessage") if c.ok]
+
+    status, _ = await post_signed(url, body, fake.signing_secret, retry_num=1, retry_reason="http_error")
+    assert status == 200
+    assert await adapter.drain(15)
+    [answer] = [c for c in fake.calls("chat.postMessage") if c.ok]
+    assert answer.params["channel"] == "C222"
+
+
+async def test_a_command_whose_install_could_not_be_read_is_told_to_try_again(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    """Slack sends a command once: the person is told to try again, not to install the app."""
+    from bot import faults
+    from tests.fakes.slack_server import slash_command_form
+
+    adapter, base = oauth_slack
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    fields = fake.slash_command("/support", "help", user_id=MEMBER, channel_id="C222")
+    fields.update(team_id="T222")
+    with faults.crash_at("installations.find", error=OSError("database unavailable")):
+        status, _ = await post_signed(
+            f"{base}/slack/events",
+            slash_command_form(fields),
+            fake.signing_secret,
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert status == 200
+    told = (await fake.wait_for_response()).text or ""
+    assert "try again" in told and "install" not in told.lower()
+    assert await adapter.bot.owed_read_back("slack") is None  # a command is not read back

@@ -1,0 +1,145 @@
+"""Slack's HTTP events endpoint: each request checked, handed to Bolt, and watched for what
+Slack could not deliver.
+
+Every request passes `adapters.slack.http_guard` first (size, timestamp and signature on the
+raw bytes, then parsing: 413, 401 or 400 and one rate-limited log line, never a 5xx), then
+Bolt. Two ways an event can be lost on this path are closed here:
+
+- **The install could not be read.** With installs (OAuth), Bolt looks the workspace's up
+  before any listener runs, and takes a lookup that raised (the state store down) for "not
+  installed": it answers 200 with a note, Slack counts the event delivered, and the question
+  is gone. Such an event is answered 503 instead, for Slack to deliver again, and a message
+  is held (`Heard.hold`: a read-back from before it is owed, should every worker stay down
+  past Slack's retries). A command or a button press, which Slack sends once, gets Bolt's
+  note, which the transport sets to an apology (not "install this app").
+- **Slack could not reach the endpoint** (a proxy, TLS, DNS, the network) while the process
+  ran: Socket Mode sees its connection drop (`adapters.slack.socket_mode.Outages`); HTTP mode
+  sees only silence, which is as often a quiet workspace. `Silences` tells them apart by
+  Slack's own evidence: an event delivered as a retry (`X-Slack-Retry-Num`) that was first
+  sent during a silence of `read_back_after` seconds or more was sent while Slack could not
+  reach us, and what was sent early in that silence may have run out of retries: a
+  read-back from the silence's start follows. An outage after which nothing is retried
+  (nothing said in its last five minutes) leaves no such evidence; the next start reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from adapters.rate_limited_log import RateLimitedLog
+from adapters.slack import http_guard
+from adapters.slack.client import ctx
+from adapters.slack.heard import Heard
+from adapters.slack.http_guard import Refusal, SlackRequestGuard
+from adapters.slack.installations import watching_lookups
+
+log = logging.getLogger(__name__)
+
+# Slack tries an event again at once, after a minute and after five; an event first sent during
+# a silence can come as a retry this long after the silence ended
+RETRY_SPAN = 6 * 60.0
+
+
+class Silences:
+    """Stretches of `read_back_after` seconds or more in which no signed request arrived, kept
+    for `RETRY_SPAN` after they end; `on_back(start)` when a retried event shows one was an
+    outage (its first sending fell in it), once a silence."""
+
+    def __init__(
+        self,
+        on_back: Callable[[float], None],
+        *,
+        read_back_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.on_back = on_back
+        self.read_back_after = read_back_after
+        self.clock = clock
+        self._last = clock()  # what came before serving began, the start's read-back covers
+        self._silences: list[tuple[float, float]] = []  # (last arrival before, first after)
+
+    def arrived(self, retried: bool, sent_at: float | None) -> None:
+        """A signed request arrived; `retried` if Slack sent it before, `sent_at` the epoch
+        time its event was first sent (the envelope's `event_time`), if it is an event."""
+        now = self.clock()
+        if now - self._last >= self.read_back_after:
+            self._silences.append((self._last, now))
+        self._last = max(self._last, now)
+        self._silences = [s for s in self._silences if now - s[1] <= RETRY_SPAN]
+        if not retried or sent_at is None:
+            return
+        # event_time is whole seconds, the arrivals are not: a second's leeway at the start
+        outage = next((s for s in self._silences if s[0] - 1 <= sent_at < s[1]), None)
+        if outage is not None:
+            self._silences.remove(outage)
+            log.warning(
+                "Slack could not reach this endpoint for %.0f s; reading back what was said meanwhile",
+                outage[1] - outage[0],
+                extra=ctx(),
+            )
+            self.on_back(outage[0])
+
+
+class HttpEvents:
+    """`POST /slack/events`: the guard, Bolt, and what Bolt's answer would lose."""
+
+    def __init__(
+        self,
+        app: AsyncApp,
+        guard: SlackRequestGuard,
+        refusals: http_guard.RateLimitedLog,
+        heard: Heard,
+        silences: Silences | None,
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.refusals = refusals
+        self.heard = heard
+        self.silences = silences
+        # a store outage fails every request: one line a second
+        self._unread = RateLimitedLog(
+            log, more="%d more request(s) whose install could not be read, last: %s", extra=ctx()
+        )
+
+    async def handle(self, request: web.Request) -> web.Response:
+        # size, timestamp and signature on the raw bytes, then parsing; Bolt sees only what
+        # passed (and checks the signature and timestamp once more before any listener runs)
+        checked = await self.guard.check(request)
+        if isinstance(checked, Refusal):
+            self.refusals.refused(checked, request.remote)
+            return checked.response()
+        body: Mapping[str, Any] = checked.body if isinstance(checked.body, Mapping) else {}
+        if self.silences is not None:
+            self.silences.arrived(_retried(checked), _sent_at(body))
+        with watching_lookups() as lookup:
+            response = await self.app.async_dispatch(checked)
+        if lookup.failed and body.get("type") == "event_callback":
+            return self._install_unread(body)
+        return await to_aiohttp_response(response)
+
+    def _install_unread(self, body: Mapping[str, Any]) -> web.Response:
+        """Bolt could not read the event's install and no listener ran: not acknowledged, for
+        Slack to send it again, and a message is held."""
+        team = str(body.get("team_id") or "?")
+        self._unread.write("install unread", f"workspace {team}: its install could not be read", last=team)
+        event = body.get("event")
+        if isinstance(event, Mapping):
+            self.heard.hold(event)
+        return web.Response(status=503, text="the state store is unavailable")
+
+
+def _retried(request: AsyncBoltRequest) -> bool:
+    return bool(request.headers.get("x-slack-retry-num"))
+
+
+def _sent_at(body: Mapping[str, Any]) -> float | None:
+    sent = body.get("event_time")
+    return float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else None
