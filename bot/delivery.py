@@ -25,6 +25,7 @@ from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, se
 from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
+from bot.slots import LATE_AFTER, Lane, Slots
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted
 
@@ -77,7 +78,8 @@ class Deliveries:
         self.responding: set[str] = set()
         # new questions and replays share one bounded pool: past it, events queue here
         # instead of all running at once (which only makes every answer slower)
-        self._workers = asyncio.Semaphore(workers)
+        # (fresh questions first: bot/slots.py)
+        self._workers = Slots(workers)
         # replays a predecessor began before this process started are abandoned (one process
         # per data dir): they are taken over at once rather than after their lease
         self._started = clock.now()
@@ -207,7 +209,7 @@ class Deliveries:
                 },
             )
             if resume is None and isinstance(channel, FindsReplies):
-                async with self._workers:
+                async with self._workers.slot(self._lane(message)):
                     resume = await channel.find_reply(message)
                 if resume is not None:
                     await self._note_post(key, resume)
@@ -219,6 +221,9 @@ class Deliveries:
             raise
         self._replay_failures.pop(key, None)
         return await self._process(key, message, channel, situation, resume)
+
+    def _lane(self, message: InboundMessage) -> Lane:
+        return Lane.LATE if self.clock.now() - message.sent_at >= LATE_AFTER else Lane.FRESH
 
     async def _replay_failed(self, key: str, message: InboundMessage) -> None:
         """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
@@ -253,7 +258,7 @@ class Deliveries:
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:
-                async with self._workers:
+                async with self._workers.slot(self._lane(message)):
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception as exc:
                 if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
