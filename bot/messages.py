@@ -135,6 +135,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong on my side. Please try again in a moment.",
         "ko": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",
     },
+    "install_unread": {
+        "en": "Sorry, I could not read this workspace's settings just now. Please try again in a "
+        "moment; if this keeps happening, ask an admin to reinstall the app.",
+        "ko": "죄송합니다. 지금 이 워크스페이스의 설정을 읽지 못했습니다. 잠시 후 다시 시도해 주세요. "
+        "계속 이러면 관리자에게 앱을 다시 설치해 달라고 요청해 주세요.",
+    },
     "llm_fallback": {
         "en": "(The language model is unavailable right now, so this answer is quoted from the documentation.)",
         "ko": "(지금은 언어 모델을 사용할 수 없어 문서에서 발췌한 답변입니다.)",

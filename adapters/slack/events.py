@@ -196,17 +196,17 @@ class SlackEvents:
                     await receipt.settled.wait()
             except TimeoutError:
                 self._not_recorded(event, f"not recorded within {ACCEPT_WITHIN_SECONDS:.0f} s")
-                self._left_to_slack(event)
+                self._left_to_slack(body, event)
                 raise UnrecordedEvent("the message was not recorded in time") from None
             if receipt.failed:
-                self._left_to_slack(event)
+                self._left_to_slack(body, event)
                 raise UnrecordedEvent("the message could not be recorded")
 
-    def _left_to_slack(self, event: Mapping[str, Any]) -> None:
+    def _left_to_slack(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
         """Not acknowledged: Slack delivers it again for a few minutes, and if every worker is
         down longer, a read-back from before it is owed (adapters/slack/heard.py)."""
         if self.heard is not None:
-            self.heard.hold(event)
+            self.heard.hold(event, str(body.get("team_id") or "") or None)
 
     def _not_recorded(self, event: Mapping[str, Any], why: str, *, read_back: bool = False) -> None:
         """One line per delivery Slack is left to repeat (or a read-back to try again), without

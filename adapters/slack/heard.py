@@ -58,6 +58,9 @@ class Heard:
         self._writing = False
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
+        # the workspaces of the holds since the last read-back that read everything (in memory:
+        # a restart reads the workspaces of the last 30 days)
+        self.teams: set[str] = set()
 
     def saw(self, event: Mapping[str, Any]) -> None:
         """An event arrived (any kind): its ts is heard."""
@@ -70,15 +73,24 @@ class Heard:
             self._noted_at = now
             self._write()
 
-    def hold(self, event: Mapping[str, Any]) -> None:
-        """A message event left for Slack to deliver again: a read-back from before it is owed."""
+    def hold(self, event: Mapping[str, Any], team: str | None) -> None:
+        """A message event of workspace `team` left for Slack to deliver again: a read-back
+        from before it is owed."""
         ts = slack_ts(event.get("ts"))
         if ts is not None:
-            after = since(ts)
-            self._owed = after if self._owed is None else min(self._owed, after)
-            self._write()
-            if self.when_owed is not None:
-                self.when_owed()
+            self.owe(ts, team)
+
+    def owe(self, alive: float, team: str | None) -> None:
+        """A read-back from `MARGIN` before the epoch time `alive` is owed, in `team` too (a
+        workspace the read-back might not know of yet: one never heard in before, whose
+        first question this is), from when Slack's retries are spent (`when_owed`)."""
+        after = since(alive)
+        self._owed = after if self._owed is None else min(self._owed, after)
+        if team:
+            self.teams.add(team)
+        self._write()
+        if self.when_owed is not None:
+            self.when_owed()
 
     @property
     def pending(self) -> float | None:

@@ -15,17 +15,21 @@ Bolt. Two ways an event can be lost on this path are closed here:
 - **Slack could not reach the endpoint** (a proxy, TLS, DNS, the network) while the process
   ran: Socket Mode sees its connection drop (`adapters.slack.socket_mode.Outages`); HTTP mode
   sees only silence, which is as often a quiet workspace. `Silences` tells them apart by
-  Slack's own evidence: an event delivered as a retry (`X-Slack-Retry-Num`) that was first
-  sent during a silence of `read_back_after` seconds or more was sent while Slack could not
-  reach us, and what was sent early in that silence may have run out of retries: a
-  read-back from the silence's start follows. An outage after which nothing is retried
-  (nothing said in its last five minutes) leaves no such evidence; the next start reads it.
+  Slack's own evidence: an event delivered as a retry (`X-Slack-Retry-Num`, for a reason other
+  than our slowness) that was first sent during a silence of `read_back_after` seconds or more
+  was sent while Slack could not reach us, and what was sent early in that silence may have
+  run out of retries. A read-back from the silence's start is then owed, as for a hold
+  (`Heard.owe`: in the state, read once Slack's retries are spent, one read-back for many
+  such points, and by the next start if this process dies first). An outage after which
+  nothing is retried (nothing said in its last five minutes) leaves no evidence.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,46 +50,55 @@ log = logging.getLogger(__name__)
 # Slack tries an event again at once, after a minute and after five; an event first sent during
 # a silence can come as a retry this long after the silence ended
 RETRY_SPAN = 6 * 60.0
+# shorter gaps between requests are not silences, whatever read_back_after_seconds says ("0:
+# always read back" is for starts; here it would make every request a silence)
+SILENT_AT_LEAST = 1.0
+# an event sent this close before the request that ended a silence may have been that request,
+# or on its way with it: its retry says nothing about whether Slack could reach us
+DELIVERY_LAG = 3.0
+# a retry for this reason means Slack reached us and we were slow: no evidence of an outage
+REACHED = frozenset({"http_timeout"})
 
 
 class Silences:
     """Stretches of `read_back_after` seconds or more in which no signed request arrived, kept
-    for `RETRY_SPAN` after they end; `on_back(start)` when a retried event shows one was an
-    outage (its first sending fell in it), once a silence."""
+    for `RETRY_SPAN` after they end; `on_back(start, team)` when a retried event shows one was
+    an outage (first sent in it, for a reason other than our slowness), once a silence."""
 
     def __init__(
         self,
-        on_back: Callable[[float], None],
+        on_back: Callable[[float, str | None], None],
         *,
         read_back_after: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.on_back = on_back
-        self.read_back_after = read_back_after
+        self.silent_after = max(read_back_after, SILENT_AT_LEAST)
         self.clock = clock
         self._last = clock()  # what came before serving began, the start's read-back covers
-        self._silences: list[tuple[float, float]] = []  # (last arrival before, first after)
+        self._silences: deque[tuple[float, float]] = deque()  # (last arrival before, first after)
 
-    def arrived(self, retried: bool, sent_at: float | None) -> None:
-        """A signed request arrived; `retried` if Slack sent it before, `sent_at` the epoch
-        time its event was first sent (the envelope's `event_time`), if it is an event."""
+    def arrived(self, retry: str | None, sent_at: float | None, team: str | None = None) -> None:
+        """A signed request arrived; `retry` is Slack's reason if it sent it before, `sent_at`
+        the epoch time its event was first sent (the envelope's `event_time`), if it is one."""
         now = self.clock()
-        if now - self._last >= self.read_back_after:
+        if now - self._last >= self.silent_after:
             self._silences.append((self._last, now))
         self._last = max(self._last, now)
-        self._silences = [s for s in self._silences if now - s[1] <= RETRY_SPAN]
-        if not retried or sent_at is None:
+        while self._silences and now - self._silences[0][1] > RETRY_SPAN:
+            self._silences.popleft()
+        if retry is None or retry in REACHED or sent_at is None:
             return
         # event_time is whole seconds, the arrivals are not: a second's leeway at the start
-        outage = next((s for s in self._silences if s[0] - 1 <= sent_at < s[1]), None)
+        outage = next((s for s in self._silences if s[0] - 1 <= sent_at < s[1] - DELIVERY_LAG), None)
         if outage is not None:
             self._silences.remove(outage)
             log.warning(
                 "Slack could not reach this endpoint for %.0f s; reading back what was said meanwhile",
                 outage[1] - outage[0],
-                extra=ctx(),
+                extra=ctx(workspace=team) if team else ctx(),
             )
-            self.on_back(outage[0])
+            self.on_back(outage[0], team)
 
 
 class HttpEvents:
@@ -118,7 +131,8 @@ class HttpEvents:
             return checked.response()
         body: Mapping[str, Any] = checked.body if isinstance(checked.body, Mapping) else {}
         if self.silences is not None:
-            self.silences.arrived(_retried(checked), _sent_at(body))
+            team = body.get("team_id")
+            self.silences.arrived(_retry(checked), _sent_at(body), team if isinstance(team, str) else None)
         with watching_lookups() as lookup:
             response = await self.app.async_dispatch(checked)
         if lookup.failed and body.get("type") == "event_callback":
@@ -132,14 +146,24 @@ class HttpEvents:
         self._unread.write("install unread", f"workspace {team}: its install could not be read", last=team)
         event = body.get("event")
         if isinstance(event, Mapping):
-            self.heard.hold(event)
+            self.heard.hold(event, team if team != "?" else None)
         return web.Response(status=503, text="the state store is unavailable")
 
 
-def _retried(request: AsyncBoltRequest) -> bool:
-    return bool(request.headers.get("x-slack-retry-num"))
+def _retry(request: AsyncBoltRequest) -> str | None:
+    """Slack's reason for sending this again ("" if it gave none); None for a first sending."""
+    if not request.headers.get("x-slack-retry-num"):
+        return None
+    reasons = request.headers.get("x-slack-retry-reason") or [""]
+    return str(reasons[0])
 
 
 def _sent_at(body: Mapping[str, Any]) -> float | None:
     sent = body.get("event_time")
-    return float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else None
+    if not isinstance(sent, int | float) or isinstance(sent, bool):
+        return None
+    try:
+        when = float(sent)
+    except OverflowError:  # an integer past any float: no time
+        return None
+    return when if math.isfinite(when) else None

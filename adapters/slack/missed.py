@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,12 +171,14 @@ class OwedReader:
         self._pending = False  # a hold from now on starts another
         await self.heard.flush()  # a point whose write failed goes to the state first
         after = await self._owed()
+        teams = set(self.heard.teams)
         if after is not None:
-            await read_back(self.core, after, self.events_of, self.teams)
+            await read_back(self.core, after, self.events_of, self.teams, also=teams)
         if await self._owed() is not None:
             self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST)
             self.owed()
         else:
+            self.heard.teams -= teams  # read; a hold since then keeps its own
             self._delay = RETRIES_SPENT
 
     async def _owed(self) -> float | None:
@@ -244,10 +246,14 @@ class ReadBacks:
 
 
 async def read_back(
-    core: Core, after: float | None, events_of: EventsOf, teams: Sequence[str] | None = None
+    core: Core,
+    after: float | None,
+    events_of: EventsOf,
+    teams: Sequence[str] | None = None,
+    also: Collection[str] = (),
 ) -> None:
     """Hand the core what was said after the ts `after` in the workspaces `teams` (all the
-    bot talked in within `ASKED_WINDOW` when None), each through `events_of(team)`'s
+    bot talked in within `ASKED_WINDOW`, and `also`, when None), each through `events_of(team)`'s
     listeners (some handled before: answered once). Owed in the state until it ends having
     read everything it could (stopped, or left with reads Slack never answered, the next
     start reads again). One log line says how many."""
@@ -277,7 +283,7 @@ async def read_back(
     known: dict[str, list[str]] = {}
     for workspace, channel in channels:
         known.setdefault(workspace, []).append(channel)
-    for team in teams if teams is not None else sorted(known.keys() | threads.keys()):
+    for team in teams if teams is not None else sorted(known.keys() | threads.keys() | set(also)):
         try:
             events = await events_of(team)
             if events is None:
