@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from functools import partial
 from typing import Protocol
@@ -25,7 +26,7 @@ from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, se
 from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
-from bot.slots import LATE_AFTER, Lane, Slots
+from bot.slots import LATE_AFTER, Pool
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted
 
@@ -79,7 +80,7 @@ class Deliveries:
         # new questions and replays share one bounded pool: past it, events queue here
         # instead of all running at once (which only makes every answer slower)
         # (fresh questions first: bot/slots.py)
-        self._workers = Slots(workers)
+        self._workers = Pool(workers)
         # replays a predecessor began before this process started are abandoned (one process
         # per data dir): they are taken over at once rather than after their lease
         self._started = clock.now()
@@ -209,7 +210,7 @@ class Deliveries:
                 },
             )
             if resume is None and isinstance(channel, FindsReplies):
-                async with self._workers.slot(self._lane(message)):
+                async with self._slot(message, replay=True):
                     resume = await channel.find_reply(message)
                 if resume is not None:
                     await self._note_post(key, resume)
@@ -220,10 +221,14 @@ class Deliveries:
                 await self._replay_failed(key, message)
             raise
         self._replay_failures.pop(key, None)
-        return await self._process(key, message, channel, situation, resume)
+        return await self._process(key, message, channel, situation, resume, replay=True)
 
-    def _lane(self, message: InboundMessage) -> Lane:
-        return Lane.LATE if self.clock.now() - message.sent_at >= LATE_AFTER else Lane.FRESH
+    def _slot(self, message: InboundMessage, *, replay: bool) -> AbstractAsyncContextManager[None]:
+        """A slot of the pool, late for a message said `LATE_AFTER` or longer ago (read back
+        after an outage), but not for an edit made now or a replay (its asker may be watching
+        a half-written answer)."""
+        old = not replay and not message.edited and self.clock.now() - message.sent_at >= LATE_AFTER
+        return self._workers.slot(message.conversation.key, late=old)
 
     async def _replay_failed(self, key: str, message: InboundMessage) -> None:
         """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
@@ -248,6 +253,8 @@ class Deliveries:
         channel: Channel,
         situation: Situation,
         resume: Posted | None = None,
+        *,
+        replay: bool = False,
     ) -> Outcome:
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
@@ -258,7 +265,7 @@ class Deliveries:
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:
-                async with self._workers.slot(self._lane(message)):
+                async with self._slot(message, replay=replay):
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception as exc:
                 if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):

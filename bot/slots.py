@@ -8,12 +8,18 @@ slot goes to the fresh lane first. A strict priority could leave the late lane w
 as long as live questions keep the pool full, so while both lanes wait, every
 `LATE_SHARE`-th slot handed over goes to the late one: it keeps at least that share of the
 pool. Within a lane, first come, first served.
+
+`Pool` chooses the lane per conversation: a message of a conversation that has one in the
+late lane (waiting or being handled) goes there too, behind it, so the messages of one
+conversation are still handled in the order they came (a staff reply read back, then a live
+follow-up in its thread: the takeover must come first, or the bot answers in a thread staff
+took over).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -79,3 +85,25 @@ class Slots:
         if fresh:
             return Lane.FRESH
         return Lane.LATE if late else None
+
+
+class Pool:
+    """`Slots` whose lane is chosen per conversation (see the module's docstring)."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = Slots(size)
+        self._late: Counter[str] = Counter()  # conversation key -> its messages in the late lane
+
+    @asynccontextmanager
+    async def slot(self, conversation: str, *, late: bool) -> AsyncIterator[None]:
+        lane = Lane.LATE if late or conversation in self._late else Lane.FRESH
+        if lane is Lane.LATE:
+            self._late[conversation] += 1
+        try:
+            async with self._slots.slot(lane):
+                yield
+        finally:
+            if lane is Lane.LATE:
+                self._late[conversation] -= 1
+                if not self._late[conversation]:
+                    del self._late[conversation]

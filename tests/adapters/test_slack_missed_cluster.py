@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,9 @@ async def test_a_follow_up_after_staff_took_over_while_down_is_not_answered_by_e
 
         a, b = worker("a"), worker("b")
         pool = a.bot.deliveries._workers
-        for _ in range(a.settings.answer.workers):  # worker a's pool is busy (other read-back answers)
-            await pool.acquire()
+        busy = AsyncExitStack()
+        for i in range(a.settings.answer.workers):  # worker a's pool is busy (other read-back answers)
+            await busy.enter_async_context(pool.slot(f"elsewhere-{i}", late=False))
         staff_key = f"slack:msg:C111:{staff['ts']}"
         async with running(a) as adapter_a:
             # worker a claims the staff reply (in order, before the follow-up) and waits for a slot
@@ -80,8 +82,7 @@ async def test_a_follow_up_after_staff_took_over_while_down_is_not_answered_by_e
             async with running(b) as adapter_b:
                 assert await adapter_b.drain(20)
                 answered_by_b = len(in_thread())
-                for _ in range(a.settings.answer.workers):
-                    pool.release()
+                await busy.aclose()
                 assert await adapter_a.drain(20)
         assert answered_by_b == 1 and len(in_thread()) == 1
         assert (

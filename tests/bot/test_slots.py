@@ -7,15 +7,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from bot import faults
 from bot.app import Runtime
+from bot.ports import PostChanged
 from bot.slots import LATE_SHARE, Lane, Slots
-from bot.types import ConversationRef, Outcome, Posted, Reply
-from tests.bot.test_exactly_once import TOML, Platform, question
+from bot.types import Author, ConversationRef, InboundMessage, Outcome, Posted, Reply
+from tests.bot.test_exactly_once import TOML, Platform, model, question  # noqa: F401  (fixture)
 from tests.fakes.clock import FakeClock
+from tests.fakes.openai_server import FakeOpenAI
+
+STAFF = Author(id="U-STAFF", name="Sam")
 
 
 async def _served(slots: Slots, queue: list[tuple[str, Lane]]) -> list[str]:
@@ -87,49 +93,152 @@ def test_a_pool_needs_a_slot() -> None:
 
 
 class Gated(Platform):
-    """The first question's answer waits at the gate, holding the pool's one slot."""
+    """A post to C-FIRST waits at the gate, holding the pool's one slot; every post and edit
+    is logged in order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
         self.at_gate = asyncio.Event()
-        self.order: list[str] = []
+        self.log: list[str] = []
 
     async def send(self, reply: Reply) -> Posted:
         if reply.conversation.channel == "C-FIRST":
             self.at_gate.set()
             await self.gate.wait()
         posted = await super().send(reply)
-        self.order.append(reply.conversation.channel)
+        self.log.append(f"send {reply.conversation.channel}")
         return posted
 
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        done = await super().edit(posted, reply, on_change)
+        self.log.append(f"edit {posted.conversation.channel}")
+        return done
 
-async def test_a_new_question_is_answered_before_a_backlog_of_old_ones(
-    make_runtime: Callable[..., Runtime], clock: FakeClock
-) -> None:
-    runtime = make_runtime("[answer]\nworkers = 1\n" + TOML)
-    platform = Gated()
-    now = clock.now()
+    def order(self) -> list[str]:
+        """The channels posted or edited in, by their first post or edit (staff's cards and
+        the gate's channel left out)."""
+        seen: list[str] = []
+        for entry in self.log:
+            channel = entry.split()[1]
+            if channel not in seen and channel not in ("C-TRIAGE", "C-FIRST"):
+                seen.append(channel)
+        return seen
 
-    def asked(id: str, channel: str, ago: timedelta) -> asyncio.Task[Outcome]:
-        message = question("How long does a refund take?", id)
-        message = dataclasses.replace(
-            message,
-            conversation=ConversationRef(platform="slack", workspace="T1", channel=channel),
-            sent_at=now - ago,
-        )
-        return asyncio.create_task(runtime.bot.on_message(message, platform))
 
-    first = asked("first", "C-FIRST", timedelta(0))
+STAFF_TOML = "[answer]\nworkers = 1\n" + TOML  # U-STAFF is staff
+
+
+def said(id: str, at: datetime, *, channel: str = "C-GENERAL", **fields: Any) -> InboundMessage:
+    message = question(fields.pop("text", "How long does a refund take?"), id)
+    where = ConversationRef(
+        platform="slack", workspace="T1", channel=channel, thread=fields.pop("thread", None)
+    )
+    return dataclasses.replace(message, conversation=where, sent_at=at, **fields)
+
+
+async def _held(runtime: Runtime, platform: Gated, at: datetime) -> asyncio.Task[Outcome]:
+    """The pool's one slot held by a first answer, waiting at the gate."""
+    first = asyncio.create_task(runtime.bot.on_message(said("first", at, channel="C-FIRST"), platform))
     async with asyncio.timeout(10):
         await platform.at_gate.wait()
-    # a read-back hands over what was said an hour ago, then someone asks now
-    backlog = [asked(f"old-{i}", f"C-OLD{i}", timedelta(hours=1)) for i in range(3)]
+    return first
+
+
+def _ask(runtime: Runtime, platform: Gated, message: InboundMessage) -> asyncio.Task[Outcome]:
+    return asyncio.create_task(runtime.bot.on_message(message, platform))
+
+
+async def test_a_new_question_and_an_edit_made_now_go_before_a_backlog_of_old_ones(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    runtime = make_runtime(STAFF_TOML)
+    platform = Gated()
+    asked = clock.now()
+    assert (
+        await runtime.bot.on_message(said("q1", asked, text="How do I reset my password?"), platform)
+        == Outcome.ANSWERED
+    )
+    clock.advance(minutes=5)
+    platform.log.clear()
+    now = clock.now()
+    first = await _held(runtime, platform, now)
+    # a read-back hands over what was said an hour ago; then, live, a new question and an edit
+    # of the question answered five minutes ago (its event carries the original's time)
+    backlog = [
+        _ask(runtime, platform, said(f"old{i}", now - timedelta(hours=1), channel=f"C-OLD{i}"))
+        for i in range(3)
+    ]
     await asyncio.sleep(0.05)
-    new = asked("new", "C-NEW", timedelta(seconds=2))
+    new = _ask(runtime, platform, said("n1", now - timedelta(seconds=2), channel="C-NEW"))
+    edit = said("q1:edited:1", asked, text="How do I reset my password on mobile?", edited=True, edit_of="q1")
+    edited = _ask(runtime, platform, edit)
     await asyncio.sleep(0.05)
     platform.gate.set()
-    await asyncio.gather(first, *backlog, new)
-    answered = [c for c in platform.order if c != "C-TRIAGE"]
-    assert answered[:2] == ["C-FIRST", "C-NEW"]
-    assert sorted(answered[2:]) == ["C-OLD0", "C-OLD1", "C-OLD2"]
+    async with asyncio.timeout(10):
+        await asyncio.gather(first, new, edited, *backlog)
+    order = platform.order()
+    assert set(order[:2]) == {"C-NEW", "C-GENERAL"}  # the edit's answer is rewritten in C-GENERAL
+    assert sorted(order[2:]) == ["C-OLD0", "C-OLD1", "C-OLD2"]
+
+
+async def test_a_staff_reply_read_back_still_comes_before_a_live_follow_up_in_its_thread(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """After an outage the read-back hands over a staff reply said in the bot's thread 10
+    minutes ago (a takeover); a moment later the asker writes in that thread, live. Messages of
+    one conversation keep their order: the takeover comes first and the bot stays quiet."""
+    runtime = make_runtime(STAFF_TOML)
+    platform = Gated()
+    asked = clock.now()
+    assert (
+        await runtime.bot.on_message(said("q1", asked, text="How do I reset my password?"), platform)
+        == Outcome.ANSWERED
+    )
+    thread = platform.posted[0][1].conversation
+    clock.advance(minutes=30)  # the outage; the bot is back
+    now = clock.now()
+    first = await _held(runtime, platform, now)
+    where: dict[str, Any] = {"channel": thread.channel, "thread": thread.thread, "addressed": False}
+    staff = _ask(
+        runtime,
+        platform,
+        said("s1", now - timedelta(minutes=10), text="Let me check your account", author=STAFF, **where),
+    )
+    await asyncio.sleep(0.05)
+    follow = _ask(runtime, platform, said("f1", now, text="thanks! how long is the link valid?", **where))
+    await asyncio.sleep(0.05)
+    platform.gate.set()
+    async with asyncio.timeout(10):
+        outcomes = await asyncio.gather(first, staff, follow)
+    assert outcomes[1:] == [Outcome.RECORDED, Outcome.RECORDED]  # the bot stayed quiet
+
+
+async def test_a_half_written_answer_is_finished_before_live_questions_after_a_slow_restart(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    model: FakeOpenAI,  # noqa: F811
+) -> None:
+    """kill -9 while an answer streams (the asker sees half of it); the restart takes 90 s.
+    The replay that finishes it is not late: queued before four live questions, it goes first."""
+    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    toml = STAFF_TOML + "[llm]\nmax_retries = 0\n"
+    platform = Gated()
+    dying = make_runtime(toml, env)
+    with faults.crash_at("answer.noted"), pytest.raises(faults.Crash):
+        await dying.bot.on_message(question("How long does a refund take?", "q-crash"), platform)
+    assert platform.leftovers()
+    clock.advance(seconds=90)
+    platform.log.clear()
+    restarted = make_runtime(toml, env)
+    now = clock.now()
+    first = await _held(restarted, platform, now)
+    replay = asyncio.create_task(restarted.bot.replay_pending("slack", platform))
+    await asyncio.sleep(0.05)
+    live = [_ask(restarted, platform, said(f"n{i}", now, channel=f"C-NEW{i}")) for i in range(4)]
+    await asyncio.sleep(0.05)
+    platform.gate.set()
+    async with asyncio.timeout(20):
+        await asyncio.gather(first, replay, *live)
+    assert platform.leftovers() == []
+    assert platform.order()[0] == "C1"  # the half-written answer, finished first
