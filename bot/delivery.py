@@ -210,7 +210,7 @@ class Deliveries:
                 },
             )
             if resume is None and isinstance(channel, FindsReplies):
-                async with self._slot(message, replay=True):
+                async with self._slot(message, resuming=False):
                     resume = await channel.find_reply(message)
                 if resume is not None:
                     await self._note_post(key, resume)
@@ -221,14 +221,14 @@ class Deliveries:
                 await self._replay_failed(key, message)
             raise
         self._replay_failures.pop(key, None)
-        return await self._process(key, message, channel, situation, resume, replay=True)
+        return await self._process(key, message, channel, situation, resume)
 
-    def _slot(self, message: InboundMessage, *, replay: bool) -> AbstractAsyncContextManager[None]:
+    def _slot(self, message: InboundMessage, *, resuming: bool) -> AbstractAsyncContextManager[None]:
         """A slot of the pool, late for a message said `LATE_AFTER` or longer ago (read back
-        after an outage), but not for an edit made now or a replay (its asker may be watching
-        a half-written answer)."""
-        old = not replay and not message.edited and self.clock.now() - message.sent_at >= LATE_AFTER
-        return self._workers.slot(message.conversation.key, late=old)
+        after an outage, or such a message replayed), but not for an edit made now or a replay
+        finishing a half-written answer (its asker may be watching it)."""
+        old = not resuming and not message.edited and self.clock.now() - message.sent_at >= LATE_AFTER
+        return self._workers.slot(message.conversation.channel_key, late=old)
 
     async def _replay_failed(self, key: str, message: InboundMessage) -> None:
         """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
@@ -253,8 +253,6 @@ class Deliveries:
         channel: Channel,
         situation: Situation,
         resume: Posted | None = None,
-        *,
-        replay: bool = False,
     ) -> Outcome:
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
@@ -265,7 +263,7 @@ class Deliveries:
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:
-                async with self._slot(message, replay=replay):
+                async with self._slot(message, resuming=resume is not None):
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception as exc:
                 if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):

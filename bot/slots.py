@@ -9,11 +9,12 @@ as long as live questions keep the pool full, so while both lanes wait, every
 `LATE_SHARE`-th slot handed over goes to the late one: it keeps at least that share of the
 pool. Within a lane, first come, first served.
 
-`Pool` chooses the lane per conversation: a message of a conversation that has one in the
-late lane (waiting or being handled) goes there too, behind it, so the messages of one
-conversation are still handled in the order they came (a staff reply read back, then a live
-follow-up in its thread: the takeover must come first, or the bot answers in a thread staff
-took over).
+`Pool` chooses the lane per channel: a message of a channel that has one waiting in the late
+lane goes there too, behind it, so the messages of one channel are still taken in the order
+they came. A channel, not a thread: a question read back and a live reply in the thread it
+starts are one conversation with different thread keys (the reply, taken first, would find no
+thread of the bot's and be ignored), and a staff reply read back must come before a live
+follow-up in its thread (or the bot answers in a thread staff took over).
 """
 
 from __future__ import annotations
@@ -88,22 +89,26 @@ class Slots:
 
 
 class Pool:
-    """`Slots` whose lane is chosen per conversation (see the module's docstring)."""
+    """`Slots` whose lane is chosen per channel (see the module's docstring)."""
 
     def __init__(self, size: int) -> None:
         self._slots = Slots(size)
-        self._late: Counter[str] = Counter()  # conversation key -> its messages in the late lane
+        self._waiting_late: Counter[str] = Counter()  # channel key -> its messages waiting late
 
     @asynccontextmanager
-    async def slot(self, conversation: str, *, late: bool) -> AsyncIterator[None]:
-        lane = Lane.LATE if late or conversation in self._late else Lane.FRESH
+    async def slot(self, channel: str, *, late: bool) -> AsyncIterator[None]:
+        lane = Lane.LATE if late or channel in self._waiting_late else Lane.FRESH
         if lane is Lane.LATE:
-            self._late[conversation] += 1
+            self._waiting_late[channel] += 1
         try:
-            async with self._slots.slot(lane):
-                yield
+            await self._slots._acquire(lane)
         finally:
+            # only a waiting message can be overtaken: once it runs, the channel is fresh again
             if lane is Lane.LATE:
-                self._late[conversation] -= 1
-                if not self._late[conversation]:
-                    del self._late[conversation]
+                self._waiting_late[channel] -= 1
+                if not self._waiting_late[channel]:
+                    del self._waiting_late[channel]
+        try:
+            yield
+        finally:
+            self._slots._release()

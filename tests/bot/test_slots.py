@@ -15,7 +15,7 @@ import pytest
 from bot import faults
 from bot.app import Runtime
 from bot.ports import PostChanged
-from bot.slots import LATE_SHARE, Lane, Slots
+from bot.slots import LATE_SHARE, Lane, Pool, Slots
 from bot.types import Author, ConversationRef, InboundMessage, Outcome, Posted, Reply
 from tests.bot.test_exactly_once import TOML, Platform, model, question  # noqa: F401  (fixture)
 from tests.fakes.clock import FakeClock
@@ -242,3 +242,241 @@ async def test_a_half_written_answer_is_finished_before_live_questions_after_a_s
         await asyncio.gather(first, replay, *live)
     assert platform.leftovers() == []
     assert platform.order()[0] == "C1"  # the half-written answer, finished first
+
+
+AUTO_TOML = STAFF_TOML + '[slack.channels.C-AUTO]\nmode = "auto-answer"\n'
+
+
+class Logged(Gated):
+    """Gated, logging which message each post answers (the thread a top-level message opened
+    is named after its id on the console channel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered: list[str] = []
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await super().send(reply)
+        if reply.conversation.channel not in ("C-FIRST", "C-TRIAGE"):
+            self.answered.append(reply.in_reply_to or reply.conversation.thread or "?")
+        return posted
+
+    def firsts(self) -> list[str]:
+        seen: list[str] = []
+        for m in self.answered:
+            if m not in seen:
+                seen.append(m)
+        return seen
+
+
+async def test_a_live_reply_in_a_read_back_questions_thread_is_not_lost(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    runtime = make_runtime(AUTO_TOML)
+    platform = Logged()
+    now = clock.now()
+    first = await _held(runtime, platform, now)
+    root = _ask(
+        runtime,
+        platform,
+        said(
+            "q-root",
+            now - timedelta(minutes=10),
+            channel="C-AUTO",
+            addressed=False,
+            text="How long does a refund take?",
+        ),
+    )
+    await asyncio.sleep(0.05)
+    reply = _ask(
+        runtime,
+        platform,
+        said(
+            "f1",
+            now,
+            channel="C-AUTO",
+            thread="q-root",
+            addressed=False,
+            text="it was paid by card, does that change how long it takes?",
+        ),
+    )
+    await asyncio.sleep(0.05)
+    platform.gate.set()
+    async with asyncio.timeout(20):
+        outcomes = await asyncio.gather(first, root, reply)
+    assert outcomes[1] == Outcome.ANSWERED
+    assert outcomes[2] != Outcome.IGNORED, outcomes  # the follow-up was dropped unseen
+
+
+async def test_a_channel_leaves_the_late_lane_once_its_old_messages_are_taken() -> None:
+    pool = Pool(1)
+    order: list[str] = []
+    gates: dict[str, asyncio.Event] = {}
+
+    async def run(name: str, conv: str, late: bool) -> None:
+        gates[name] = asyncio.Event()
+        async with pool.slot(conv, late=late):
+            order.append(name)
+            await gates[name].wait()
+
+    tasks = [asyncio.create_task(run("holder", "other", False))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(run("readback", "C", True)))  # the only old message
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(run("live1", "C", False)))  # behind it, rightly
+    await asyncio.sleep(0)
+    gates["holder"].set()
+    await asyncio.sleep(0.01)
+    assert order == ["holder", "readback"]
+    gates["readback"].set()
+    await asyncio.sleep(0.01)
+    assert order[-1] == "live1"  # live1 now runs; no read-back message of C is left
+    # three live questions: one in C, two elsewhere, in that order
+    tasks.append(asyncio.create_task(run("live2", "C", False)))
+    await asyncio.sleep(0)
+    for i in range(3):
+        tasks.append(asyncio.create_task(run(f"x{i}", f"X{i}", False)))
+        await asyncio.sleep(0)
+    for name in ["live1", "live2", "x0", "x1", "x2"]:
+        await asyncio.sleep(0.01)
+        if name in gates:
+            gates[name].set()
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+        for g in gates.values():
+            g.set()
+    await asyncio.gather(*tasks)
+    # live2 was asked before x0..x2 and nothing old is left in C: it should go first
+    assert order.index("live2") < order.index("x0"), order
+
+
+async def test_pool_counter_is_cleaned_on_cancel_and_raise() -> None:
+    pool = Pool(1)
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        async with pool.slot("H", late=False):
+            await gate.wait()
+
+    async def late(conv: str) -> None:
+        async with pool.slot(conv, late=True):
+            await asyncio.sleep(0)
+
+    async def boom(conv: str) -> None:
+        async with pool.slot(conv, late=True):
+            raise RuntimeError("boom")
+
+    h = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(late(f"C{i}")) for i in range(50)]
+    await asyncio.sleep(0)
+    assert len(pool._waiting_late) == 50
+    for w in waiters:
+        w.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    assert not pool._waiting_late
+    assert not pool._slots._lanes[Lane.LATE]
+    gate.set()
+    await h
+    with pytest.raises(RuntimeError):
+        await boom("B")
+    assert not pool._waiting_late
+    # cancelled in the same turn it is handed the slot
+    gate2 = asyncio.Event()
+
+    async def hold2() -> None:
+        async with pool.slot("H", late=False):
+            await gate2.wait()
+
+    h2 = asyncio.create_task(hold2())
+    await asyncio.sleep(0)
+    w = asyncio.create_task(late("Z"))
+    await asyncio.sleep(0)
+    gate2.set()
+    await asyncio.sleep(0)
+    w.cancel()
+    await asyncio.gather(h2, w, return_exceptions=True)
+    assert not pool._waiting_late
+    assert pool._slots._free == 1
+
+
+async def test_slots_free_count_never_exceeds_size_under_churn() -> None:
+    slots = Slots(2)
+    import random
+
+    rnd = random.Random(7)
+
+    async def user(i: int) -> None:
+        async with slots.slot(rnd.choice(list(Lane))):
+            await asyncio.sleep(rnd.random() / 1000)
+
+    tasks = [asyncio.create_task(user(i)) for i in range(300)]
+    for _ in range(100):
+        await asyncio.sleep(0.0003)
+        rnd.choice(tasks).cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert slots._free == 2
+    assert not any(slots._lanes.values())
+
+
+class GateOn(Platform):
+    """Once every replay has looked for its predecessor's post, the first post holds the
+    pool's one slot at the gate; which message each post answers is logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.at_gate = asyncio.Event()
+        self.answered: list[str] = []
+        self.looked = 0
+
+    async def find_reply(self, message: Any) -> Posted | None:
+        self.looked += 1
+        return await super().find_reply(message)
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel != "C-NEW" and self.looked >= 6 and not self.at_gate.is_set():
+            self.at_gate.set()
+            await self.gate.wait()
+        posted = await super().send(reply)
+        if reply.conversation.channel != "C-TRIAGE":
+            self.answered.append(reply.in_reply_to or reply.conversation.thread or "?")
+        return posted
+
+    def firsts(self) -> list[str]:
+        return list(dict.fromkeys(self.answered))
+
+
+async def test_a_restart_does_not_put_a_read_back_backlog_ahead_of_live_questions(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    dying = make_runtime(STAFF_TOML)
+    p1 = Logged()
+    now = clock.now()
+    first = await _held(dying, p1, now)
+    backlog = [
+        _ask(dying, p1, said(f"old{i}", now - timedelta(hours=2), channel=f"C-OLD{i}")) for i in range(5)
+    ]
+    await asyncio.sleep(0.1)  # all claimed, waiting in the late lane
+    assert len(dying.bot.deliveries._workers._slots._lanes[Lane.LATE]) == 5
+    for t in [first, *backlog]:  # the process dies (a deploy): claims stay pending
+        t.cancel()
+    await asyncio.gather(first, *backlog, return_exceptions=True)
+    clock.advance(seconds=1)
+    restarted = make_runtime(STAFF_TOML)
+    p2 = GateOn()
+    replay = asyncio.create_task(restarted.bot.replay_pending("slack", p2))
+    async with asyncio.timeout(10):
+        await p2.at_gate.wait()
+    await asyncio.sleep(0.1)
+    # the replays of what was said two hours ago, nothing of it posted, wait in the late lane
+    assert len(restarted.bot.deliveries._workers._slots._lanes[Lane.LATE]) >= 1
+    live = _ask(restarted, p2, said("live", clock.now(), channel="C-NEW"))
+    await asyncio.sleep(0.05)
+    p2.gate.set()
+    async with asyncio.timeout(20):
+        await asyncio.gather(replay, live)
+    order = [m for m in p2.firsts() if m != "first"]
+    # those waiting when `live` was asked were said two hours ago, nothing of them posted:
+    # they go first, as with the old FIFO semaphore; the late lane is bypassed
+    assert order.index("live") <= 1, order
