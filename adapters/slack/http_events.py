@@ -18,10 +18,10 @@ Bolt. Two ways an event can be lost on this path are closed here:
   Slack's own evidence: an event delivered as a retry (`X-Slack-Retry-Num`, for a reason other
   than our slowness) that was first sent during a silence of `read_back_after` seconds or more
   was sent while Slack could not reach us, and what was sent early in that silence may have
-  run out of retries. A read-back from the silence's start is then owed, as for a hold
-  (`Heard.owe`: in the state, read once Slack's retries are spent, one read-back for many
-  such points, and by the next start if this process dies first). An outage after which
-  nothing is retried (nothing said in its last five minutes) leaves no evidence.
+  run out of retries: the adapter reads back from the silence's start, at once (the
+  read-back is owed in the state from its start until it ends, so a restart meanwhile reads
+  it again). An outage after which nothing is retried (nothing said in its last five
+  minutes) leaves no evidence.
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ class SlackAdapter:
         if self.mode == "socket":
             await self._start_socket_mode(self._app, self._client, one_workspace(events), identity.team_id)
         else:
-            await self._start_http(self._app)
+            await self._start_http(self._app, one_workspace(events), [identity.team_id])
         if self._closed.is_set():
             return  # closed while connecting
         log.info(
@@ -216,7 +216,7 @@ class SlackAdapter:
         # our listeners: Bolt runs the first that matches, and ours end in a catch-all
         self._app.enable_token_revocation_listeners()
         RoutedListeners(workspaces).register(self._app, self.settings.slack.slash_command)
-        await self._start_http(self._app)
+        await self._start_http(self._app, installed(workspaces), None)
         log.info("serving installed Slack workspaces (HTTP mode, installs at %s)", INSTALL_PATH, extra=ctx())
         await self._catch_up(after, installed(workspaces), None)
 
@@ -304,11 +304,11 @@ class SlackAdapter:
             return web.Application()
         return shared
 
-    async def _start_http(self, app: AsyncApp) -> None:
+    async def _start_http(self, app: AsyncApp, events_of: EventsOf, teams: list[str] | None) -> None:
         # the dashboard's application when it shares this port (its guard leaves Slack's paths
         # alone), else one of our own; made anew at each start: a started one cannot take routes
         web_app = await self._shared_web_app() if self._shared_app is not None else web.Application()
-        web_app.router.add_post(EVENTS_PATH, self._http_events(app).handle)
+        web_app.router.add_post(EVENTS_PATH, self._http_events(app, events_of, teams).handle)
         web_app.router.add_get(HEALTH_PATH, self._http_health)
         if self.store is not None:
             assert app.oauth_flow is not None
@@ -330,12 +330,19 @@ class SlackAdapter:
         self.http_port = int(runner.addresses[0][1])
         log.info("HTTP mode: listening on %s:%d%s", self.host, self.http_port, EVENTS_PATH, extra=ctx())
 
-    def _http_events(self, app: AsyncApp) -> HttpEvents:
+    def _http_events(self, app: AsyncApp, events_of: EventsOf, teams: list[str] | None) -> HttpEvents:
         secret = self.settings.secrets.slack_signing_secret
         assert secret is not None
         guard = SlackRequestGuard(secret.get_secret_value())
-        # Slack could not reach us for longer than its retries cover: a read-back from then is owed
-        silences = Silences(self._heard.owe, read_back_after=self.settings.slack.read_back_after_seconds)
+
+        def back(start: float, team: str | None) -> None:
+            # Slack could not reach us for longer than its retries cover: read back from then
+            # to now, at once (a read-back owed from then could be settled by one already
+            # running, which read before the outage ended), in the retried event's workspace too
+            also = [team] if team else []
+            self._read_backs.start(read_back(self.bot, since(start), events_of, teams, also=also))
+
+        silences = Silences(back, read_back_after=self.settings.slack.read_back_after_seconds)
         return HttpEvents(app, guard, self.refusals, self._heard, silences)
 
     async def _http_health(self, request: web.Request) -> web.Response:

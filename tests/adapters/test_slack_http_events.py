@@ -18,6 +18,7 @@ import pytest
 
 import adapters.slack.missed as missed
 from adapters.slack.http_events import DELIVERY_LAG, RETRY_SPAN, Silences
+from adapters.slack.transport import build_adapter
 from bot.app import Runtime
 from tests.adapters.test_slack import MEMBER, TOML, fake, posts, running, slack_env  # noqa: F401
 from tests.fakes.answerers import ConfidentExtractive
@@ -180,3 +181,50 @@ async def test_a_signed_event_with_an_impossible_time_is_handled_not_a_500(
         assert status == 200
         assert await adapter.drain(15)
     assert _answered(fake, "C111", str(body["event"]["ts"])) == 1
+
+
+async def test_a_question_held_while_the_start_replays_is_read_back_while_the_process_runs(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The endpoint serves while the start replays what a dead process left (slow here: Slack
+    throttles the look for its reply); a question whose recording fails meanwhile is held,
+    and Slack's redeliveries never come. It is read back while the process runs, not only at
+    the next start."""
+    from bot import faults
+
+    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    first = make_runtime(TOML, env=slack_env(fake, http=True), answerer=ConfidentExtractive())
+    async with running(first) as adapter:
+        url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+        body = fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+        with faults.crash_at("event.claimed"):  # kill -9 once it is claimed: left unfinished
+            await post_signed(url, json.dumps(body).encode(), fake.signing_secret)
+    first.close()
+
+    fake.rate_limit("conversations.replies", retry_after=2)  # the replay's look waits 2 s
+    second = make_runtime(TOML, env=slack_env(fake, http=True), answerer=ConfidentExtractive())
+    adapter = build_adapter(second.bot, second.settings, host="127.0.0.1", port=0, retry_interval=0.01)
+    task = asyncio.create_task(adapter.run())
+    try:
+        async with asyncio.timeout(10):
+            while adapter.http_port is None:
+                await asyncio.sleep(0.01)
+        assert not adapter.ready.is_set()  # still replaying
+        said = fake.add_message("C111", f"<@{fake.bot_user_id}> How long does a refund take?", user=MEMBER)
+        held = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        held["event"]["ts"] = said["ts"]
+        url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+        with faults.crash_at("event.claiming", error=OSError("database unavailable")):
+            status, _ = await post_signed(url, json.dumps(held).encode(), fake.signing_secret)
+        assert status >= 500  # left to Slack, whose redeliveries never come
+        async with asyncio.timeout(15):
+            while not _answered(fake, "C111", str(said["ts"])):
+                await asyncio.sleep(0.05)
+        assert await adapter.drain(15)
+    finally:
+        await adapter.close()
+        await asyncio.wait_for(task, 10)
+    assert _answered(fake, "C111", str(said["ts"])) == 1
+    assert _answered(fake, "C111", str(body["event"]["ts"])) == 1  # the replay's
