@@ -196,6 +196,7 @@ class Deliveries:
         """One replay of a taken event. With no post noted, a channel that can look
         (FindsReplies) is asked first, within the worker pool: a process killed between its
         post and the note left the post out there, and it is finished rather than posted again."""
+        held, holding = contextlib.AsyncExitStack(), False
         try:
             post = await self.store.run(StateStore.event_post, key)
             resume = (
@@ -210,18 +211,23 @@ class Deliveries:
                 },
             )
             if resume is None and isinstance(channel, FindsReplies):
-                async with self._slot(message, resuming=False):
-                    resume = await channel.find_reply(message)
+                # one slot for the look and the handling: a follow-up taken between them would
+                # find the answer unfinished (the thread not yet the bot's) and be ignored
+                await held.enter_async_context(self._slot(message, resuming=False))
+                holding = True
+                resume = await channel.find_reply(message)
                 if resume is not None:
                     await self._note_post(key, resume)
             situation = self.handler.situation(message)
         except BaseException as exc:
+            await held.aclose()
             self._in_flight.discard(key)  # not handled: a later pass takes it again
             if isinstance(exc, Exception):
                 await self._replay_failed(key, message)
             raise
         self._replay_failures.pop(key, None)
-        return await self._process(key, message, channel, situation, resume)
+        async with held:
+            return await self._process(key, message, channel, situation, resume, holding=holding)
 
     def _slot(self, message: InboundMessage, *, resuming: bool) -> AbstractAsyncContextManager[None]:
         """A slot of the pool, late for a message said `LATE_AFTER` or longer ago (read back
@@ -253,7 +259,10 @@ class Deliveries:
         channel: Channel,
         situation: Situation,
         resume: Posted | None = None,
+        *,
+        holding: bool = False,
     ) -> Outcome:
+        """Handle a claimed message within a slot of the pool (`holding`: the caller has one)."""
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
@@ -263,7 +272,10 @@ class Deliveries:
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
             try:
-                async with self._slot(message, resuming=resume is not None):
+                slot = (
+                    contextlib.nullcontext() if holding else self._slot(message, resuming=resume is not None)
+                )
+                async with slot:
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except Exception as exc:
                 if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):

@@ -9,18 +9,20 @@ as long as live questions keep the pool full, so while both lanes wait, every
 `LATE_SHARE`-th slot handed over goes to the late one: it keeps at least that share of the
 pool. Within a lane, first come, first served.
 
-`Pool` chooses the lane per channel: a message of a channel that has one waiting in the late
-lane goes there too, behind it, so the messages of one channel are still taken in the order
-they came. A channel, not a thread: a question read back and a live reply in the thread it
-starts are one conversation with different thread keys (the reply, taken first, would find no
-thread of the bot's and be ignored), and a staff reply read back must come before a live
+`Pool` keeps each channel's order: a message joins a lane (its own: by its age) only once no
+earlier message of its channel is waiting in one, so the lanes reorder channels, never the
+messages of one. A channel, not a thread: a question read back and a live reply in the thread
+it starts are one conversation with different thread keys (the reply, taken first, would find
+no thread of the bot's and be ignored), and a staff reply read back must come before a live
 follow-up in its thread (or the bot answers in a thread staff took over).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
+import bisect
+import itertools
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -44,8 +46,14 @@ class Slots:
         if size < 1:
             raise ValueError("a pool needs at least one slot")
         self._free = size
-        self._lanes: dict[Lane, deque[asyncio.Future[None]]] = {lane: deque() for lane in Lane}
+        # each lane's waiters by ticket (the order they asked in), as (ticket, waiter)
+        self._lanes: dict[Lane, list[tuple[int, asyncio.Future[None]]]] = {lane: [] for lane in Lane}
         self._handed = 0  # slots handed over while both lanes waited
+        self._tickets = itertools.count()
+
+    def ticket(self) -> int:
+        """A place in line, to be used later (`Pool`: a message keeps the place it came in)."""
+        return next(self._tickets)
 
     @asynccontextmanager
     async def slot(self, lane: Lane) -> AsyncIterator[None]:
@@ -55,24 +63,25 @@ class Slots:
         finally:
             self._release()
 
-    async def _acquire(self, lane: Lane) -> None:
+    async def _acquire(self, lane: Lane, ticket: int | None = None) -> None:
         if self._free > 0:  # free slots mean nobody waits: a slot is handed on, never freed, while one does
             self._free -= 1
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._lanes[lane].append(waiter)
+        entry = (self.ticket() if ticket is None else ticket, waiter)
+        bisect.insort(self._lanes[lane], entry, key=lambda e: e[0])
         try:
             await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self._release()  # handed a slot as it was cancelled: hand it on
-            elif waiter in self._lanes[lane]:  # a release may have dropped it already
-                self._lanes[lane].remove(waiter)
+            elif entry in self._lanes[lane]:  # a release may have dropped it already
+                self._lanes[lane].remove(entry)
             raise
 
     def _release(self) -> None:
         while (lane := self._next()) is not None:
-            waiter = self._lanes[lane].popleft()
+            _, waiter = self._lanes[lane].pop(0)
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -89,26 +98,49 @@ class Slots:
 
 
 class Pool:
-    """`Slots` whose lane is chosen per channel (see the module's docstring)."""
+    """`Slots` that keep each channel's order (see the module's docstring)."""
 
     def __init__(self, size: int) -> None:
         self._slots = Slots(size)
-        self._waiting_late: Counter[str] = Counter()  # channel key -> its messages waiting late
+        # channel key -> its waiters queued behind the one of it in a lane (the key is present
+        # while one of the channel's messages waits in a lane)
+        self._chains: dict[str, deque[asyncio.Future[None]]] = {}
 
     @asynccontextmanager
     async def slot(self, channel: str, *, late: bool) -> AsyncIterator[None]:
-        lane = Lane.LATE if late or channel in self._waiting_late else Lane.FRESH
-        if lane is Lane.LATE:
-            self._waiting_late[channel] += 1
+        ticket = self._slots.ticket()  # its place in line, kept while it waits behind its channel
+        await self._behind_own(channel)
         try:
-            await self._slots._acquire(lane)
+            await self._slots._acquire(Lane.LATE if late else Lane.FRESH, ticket)
         finally:
-            # only a waiting message can be overtaken: once it runs, the channel is fresh again
-            if lane is Lane.LATE:
-                self._waiting_late[channel] -= 1
-                if not self._waiting_late[channel]:
-                    del self._waiting_late[channel]
+            self._next_of(channel)  # taken (or given up): the channel's next may join a lane
         try:
             yield
         finally:
             self._slots._release()
+
+    async def _behind_own(self, channel: str) -> None:
+        """Wait until no earlier message of `channel` is waiting in a lane."""
+        chain = self._chains.get(channel)
+        if chain is None:
+            self._chains[channel] = deque()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        chain.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._next_of(channel)  # its turn came as it was cancelled: pass it on
+            elif waiter in chain:
+                chain.remove(waiter)
+            raise
+
+    def _next_of(self, channel: str) -> None:
+        chain = self._chains[channel]
+        while chain:
+            waiter = chain.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        del self._chains[channel]
