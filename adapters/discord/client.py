@@ -35,7 +35,7 @@ from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
-from adapters.discord.missed import catch_up_channels, heard_on, mark_keys
+from adapters.discord.missed import catch_up_channels, mark_keys
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.support_client import (
@@ -264,9 +264,8 @@ class DiscordAdapter:
     async def setup(self, client: SupportClient) -> None:
         """After login, before the gateway: buttons and slash commands (synced once, by the
         client on this process's own shards)."""
-        # before the gateway: nothing this client hears is recorded yet
-        own = self._shards_of(client)
-        client.marks.start(mark_keys(client, own), await heard_on(self.core, self.plan, own))
+        # before the gateway: nothing this client hears is recorded or noted yet
+        client.marks.start(await client.heard.start(client.handler, self.plan, self._shards_of(client)))
         client.add_dynamic_items(SupportButton)
         support, admin = build_command_groups(client.handler)
         client.tree.add_command(support)
@@ -296,9 +295,7 @@ class DiscordAdapter:
             await self._after_identify(client, (shard_id,), again=True)
 
     def _shards_of(self, client: SupportClient) -> tuple[int, ...]:
-        if client is self.client:
-            return self.shards
-        return tuple(getattr(client, "shard_ids", None) or ())
+        return self.shards if client is self.client else tuple(getattr(client, "shard_ids", None) or ())
 
     async def _after_identify(self, client: SupportClient, shards: tuple[int, ...], *, again: bool) -> None:
         """Replay and catch up on `shards` (`again`: not the client's first session). In flight
@@ -318,34 +315,37 @@ class DiscordAdapter:
             except Exception:
                 log.exception("replaying unfinished messages failed", extra={"platform": PLATFORM})
         # a fresh session hears nothing said before it, whoever's session was cut short (this
-        # process's, a dead one's, a stopped one's): read back the conversations and the
-        # channels where questions are asked, side by side
+        # process's, a dead or stopped one's): read back the conversations and the question
+        # channels side by side; what the session hears is noted once they are read
         keys = mark_keys(client, shards)
         heard = client.marks.oldest(keys)
         client.marks.hearing(keys)
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
             self._catching_up(
-                catch_up_channels(
-                    self.core, client.handler, client, heard=heard, plan=self.plan, shards=shards
+                client.heard.after(
+                    keys,
+                    catch_up_channels(
+                        self.core, client.handler, client, heard=heard, plan=self.plan, shards=shards
+                    ),
                 )
             ),
         )
 
-    async def _catching_up(self, reading: Awaitable[int]) -> None:
+    async def _catching_up(self, reading: Awaitable[object]) -> None:
         try:
             await reading
         except Exception:
             log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
 
     async def on_disconnect(self, client: SupportClient, shard: int | None) -> None:
-        """A session was lost: note the newest message recorded on its shard, where a fresh
-        session that follows (Discord may refuse to resume) reads back from."""
+        """A session was lost: note the newest message recorded or heard on its shard, where a
+        fresh session that follows (Discord may refuse to resume) reads back from."""
         if not client.marks.lost(shard):
             return  # lost already: its older mark stands
         try:
             own = self._shards_of(client) if shard is None else (shard,)
-            client.marks.note(shard, await heard_on(self.core, self.plan, own))
+            client.marks.note(shard, await client.heard.mark(shard, own))
         except Exception:  # the older mark stands: reading back from it only reads more
             log.warning(
                 "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True

@@ -78,9 +78,13 @@ class Events:
 
     # -- entry points (called from discord.py's event tasks)
 
-    def on_message(self, message: discord.Message) -> None:
-        if self.translator is not None:
-            self.inflight.start(self.handle_message(message), name=f"supportbot-discord-message-{message.id}")
+    def on_message(self, message: discord.Message) -> asyncio.Task[None] | None:
+        """Handle `message` in flight; its task (a read-back waits for it), None if not yet serving."""
+        if self.translator is None:
+            return None
+        return self.inflight.start(
+            self.handle_message(message), name=f"supportbot-discord-message-{message.id}"
+        )
 
     def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
         # Discord also sends updates for link previews and pins: only a changed text is an edit.
@@ -91,16 +95,19 @@ class Events:
                 self.handle_message(after, edited=True), name=f"supportbot-discord-edit-{after.id}"
             )
 
-    def on_thread_create(self, thread: discord.Thread) -> None:
-        """A new post in a configured forum: its first message is the question."""
+    def on_thread_create(self, thread: discord.Thread) -> asyncio.Task[None] | None:
+        """A new post in a configured forum: its first message is the question (its task, as
+        `on_message`'s; None for any other thread)."""
         user = self.client.user
         if self.translator is None or user is None:
-            return
+            return None
         if str(thread.parent_id) not in self.settings.discord.forum_channels:
-            return
+            return None
         if thread.owner_id == user.id:
-            return
-        self.inflight.start(self.handle_forum_post(thread), name=f"supportbot-discord-post-{thread.id}")
+            return None
+        return self.inflight.start(
+            self.handle_forum_post(thread), name=f"supportbot-discord-post-{thread.id}"
+        )
 
     async def handle_command(
         self, interaction: discord.Interaction, spec: CommandSpec, values: Mapping[str, Any]

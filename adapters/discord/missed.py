@@ -10,8 +10,10 @@ Which channels: the parents of the threads the bot talked in within `ASKED_WINDO
 people ask it) and the channels the settings name with a mode other than off (on this
 holder's shards). From where: just before the newest message recorded on this holder's
 shards before this session began (`Core.last_heard`: read before the gateway connects, and
-again when a connection drops), less `MARGIN` for deliveries that arrive out of order across
-channels. Recorded messages, not the inbox's keys: the inbox forgets handled events after a
+again when a connection drops), or the newest heard on each shard if later (chatter the bot
+heard and recorded nothing of: adapters/discord/heard.py; the earliest shard's), less
+`MARGIN` for deliveries that arrive out of order across channels. Recorded messages, not the
+inbox's keys: the inbox forgets handled events after a
 week and does not say which guild they came from, so a quiet week, or another set of shards
 hearing on while this set's holder was dead, would move the mark past what was missed.
 Reading from earlier is safe: the inbox recognises a message handled before (its key, kept a
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,18 +71,18 @@ def start_after(heard: str | None, now: datetime | None = None) -> int | None:
 
 class Marks:
     """One client's marks, per shard (None: an unsharded client): the newest message recorded
-    on the shard before its session was lost, kept until its next fresh session reads back from
-    it. A shard's own loss moves only its mark, and only the first loss after it was hearing
-    (a reconnect failing again and again, or the bot's answers posted meanwhile over REST,
-    must not move it past what was missed)."""
+    or heard on the shard before its session was lost, kept until its next fresh session reads
+    back from it. A shard's own loss moves only its mark, and only the first loss after it was
+    hearing (a reconnect failing again and again, or the bot's answers posted meanwhile over
+    REST, must not move it past what was missed)."""
 
     def __init__(self) -> None:
         self._marks: dict[int | None, str | None] = {}
         self._hearing: set[int | None] = set()
 
-    def start(self, shards: Collection[int | None], mark: str | None) -> None:
-        """Before the gateway: nothing this client hears is recorded yet."""
-        self._marks.update(dict.fromkeys(shards, mark))
+    def start(self, marks: Mapping[int | None, str | None]) -> None:
+        """Before the gateway: each shard's (adapters/discord/heard.py `Heard.start`)."""
+        self._marks.update(marks)
 
     def hearing(self, shards: Collection[int | None]) -> None:
         """A session is up on `shards` (READY, RESUMED)."""
@@ -151,44 +153,53 @@ async def catch_up_channels(
     heard: str | None,
     plan: ShardPlan | None = None,
     shards: tuple[int, ...] = (),
-) -> int:
+) -> bool:
     """Hand the core each question channel's messages after `start_after(heard)`, oldest
-    first, in flight as live messages are; how many were handed over (messages handled
-    before included: the inbox answers none of them twice)."""
+    first, in flight as live messages are (messages handled before included: the inbox
+    answers none of them twice), and wait until they are handled. Whether every channel and
+    forum was read: until then, what the session hears is not noted (adapters/discord/heard.py)."""
     after = start_after(heard)
     if after is None:
-        return 0
+        return True
     on = Shards(plan.count, frozenset(shards)) if plan is not None else None
     channels = await question_channels(core, core.settings, client, on)
     turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+    handed: list[asyncio.Task[None]] = []
 
-    async def one(channel_id: int) -> int:
+    async def one(channel_id: int) -> bool:
         async with turns:
             try:
-                return await _read_back(events, client, channel_id, after)
+                return await _read_back(events, client, channel_id, after, handed)
             except Exception:
                 # one channel's failure is its own: the others are still read back
                 log.exception(
                     "could not read back a channel", extra={"platform": PLATFORM, "channel": channel_id}
                 )
-                return 0
+                return False
 
-    handed = sum(await asyncio.gather(*(one(c) for c in channels), _forum_posts(events, client, after, on)))
+    read = await asyncio.gather(*(one(c) for c in channels), _forum_posts(events, client, after, on, handed))
     if handed:
         log.info(
             "read back %d message(s) in %d channel(s) said while no connection heard them",
-            handed,
+            len(handed),
             len(channels),
             extra={"platform": PLATFORM},
         )
-    return handed
+        await asyncio.wait(handed)
+    # a handling that ended in an exception (not a failure of the core's, which is logged and
+    # answered) never got to the inbox: as if that channel were unread
+    return all(read) and not any(task.cancelled() or task.exception() for task in handed)
 
 
-async def _read_back(events: Events, client: discord.Client, channel_id: int, after: int) -> int:
+async def _read_back(
+    events: Events, client: discord.Client, channel_id: int, after: int, handed: list[asyncio.Task[None]]
+) -> bool:
+    """Hand over what `channel_id` holds after `after` (its tasks into `handed`); whether it
+    could be read."""
     try:
         channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
         if not isinstance(channel, discord.abc.Messageable):
-            return 0
+            return True  # not a channel with messages: nothing to read
         # newest first, so a cap leaves out the oldest, never the question just asked
         messages = [
             m
@@ -201,7 +212,7 @@ async def _read_back(events: Events, client: discord.Client, channel_id: int, af
             "could not read back a channel",
             extra={"platform": PLATFORM, "channel": channel_id, "status": exc.status},
         )
-        return 0
+        return False
     if len(messages) >= HISTORY_CAP:
         log.warning(
             "read back only the newest %d messages of a channel; older ones are not read",
@@ -209,20 +220,24 @@ async def _read_back(events: Events, client: discord.Client, channel_id: int, af
             extra={"platform": PLATFORM, "channel": channel_id},
         )
     own = client.user.id if client.user is not None else None
-    handed = 0
     # oldest first, each in flight as a live message is: new questions are answered side by
     # side (the core bounds how many at once), not one after another behind the slowest
     members: dict[int, Any] = {}
     for message in reversed(messages):
-        if message.author.id != own:
-            events.on_message(await events.as_heard_live(message, members))
-            handed += 1
-    return handed
+        if message.author.id == own:
+            continue
+        task = events.on_message(await events.as_heard_live(message, members))
+        if task is not None:
+            handed.append(task)
+    return True
 
 
-async def _forum_posts(events: Events, client: discord.Client, after: int, on: Shards | None) -> int:
+async def _forum_posts(
+    events: Events, client: discord.Client, after: int, on: Shards | None, handed: list[asyncio.Task[None]]
+) -> bool:
     """New posts in the configured forums (each a thread of its own, not in any channel's
-    history): the guilds' active threads created after `after`, handed over as new ones."""
+    history): the guilds' active threads created after `after`, handed over as new ones (their
+    tasks into `handed`); whether every guild's could be listed."""
     forums = {int(f) for f in events.settings.discord.forum_channels if f.isdigit()}
     guilds: dict[int, discord.Guild] = {}
     for forum in forums:
@@ -230,7 +245,7 @@ async def _forum_posts(events: Events, client: discord.Client, after: int, on: S
         if isinstance(guild, discord.Guild) and (on is None or (guild.id >> 22) % on.count in on.ids):
             guilds[guild.id] = guild
     own = client.user.id if client.user is not None else None
-    handed = 0
+    listed = True
     for guild in guilds.values():
         try:
             threads = await guild.active_threads()
@@ -239,9 +254,10 @@ async def _forum_posts(events: Events, client: discord.Client, after: int, on: S
                 "could not list a guild's active threads",
                 extra={"platform": PLATFORM, "guild": guild.id, "status": exc.status},
             )
+            listed = False
             continue
         for thread in sorted(threads, key=lambda t: t.id):  # oldest first, as they were posted
-            if thread.parent_id in forums and thread.id > after and thread.owner_id != own:
-                events.on_thread_create(thread)
-                handed += 1
-    return handed
+            new = thread.parent_id in forums and thread.id > after and thread.owner_id != own
+            if new and (task := events.on_thread_create(thread)):
+                handed.append(task)
+    return listed

@@ -18,6 +18,7 @@ from discord import app_commands
 from adapters.discord.bucket_sweep import pace_bucket_sweeps
 from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.events import Events
+from adapters.discord.heard import Heard
 from adapters.discord.missed import Marks
 
 TOKEN_REJECTED = (
@@ -80,8 +81,10 @@ class SupportClient(discord.Client):
         self.events: Events | None = None  # set by the adapter before login
         # whether READY has come once: later ones are fresh sessions after a refused RESUME
         self.readied = False
-        # per shard, where a fresh session reads back from (adapters/discord/missed.py)
+        # per shard, where a fresh session reads back from (adapters/discord/missed.py), and
+        # the newest message heard (adapters/discord/heard.py)
         self.marks = Marks()
+        self.heard = Heard(self)
 
     @property
     def handler(self) -> Events:
@@ -93,6 +96,9 @@ class SupportClient(discord.Client):
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
 
+    async def on_connect(self) -> None:
+        self.heard.connected(None)  # READY: a fresh session (a RESUMED one is on_resumed)
+
     async def on_ready(self) -> None:
         await self.adapter.on_ready(self)
 
@@ -103,6 +109,7 @@ class SupportClient(discord.Client):
         await self.adapter.on_resumed(self, None)
 
     async def on_message(self, message: discord.Message) -> None:
+        self.heard.saw(message)  # only the gateway's: a read-back hands its messages to `handler`
         self.handler.on_message(message)
 
     async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
@@ -110,6 +117,10 @@ class SupportClient(discord.Client):
 
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.handler.on_thread_create(thread)
+
+    async def close(self) -> None:
+        await super().close()
+        await self.heard.flush()  # what was heard since the last write
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # commands and buttons are routed by the tree and `SupportButton`; a submitted form
@@ -126,13 +137,19 @@ class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
     async def on_shard_ready(self, shard_id: int) -> None:
         await self.adapter.on_shard_ready(self, shard_id)
 
-    # discord.py tells a sharded client of each shard's loss and resumption as shard events
-    # too: those name the shard, so the client-wide ones are left to them
+    # discord.py tells a sharded client of each shard's new session, loss and resumption as
+    # shard events too: those name the shard, so the client-wide ones are left to them
+    async def on_connect(self) -> None:
+        return
+
     async def on_disconnect(self) -> None:
         return
 
     async def on_resumed(self) -> None:
         return
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self.heard.connected(shard_id)
 
     async def on_shard_disconnect(self, shard_id: int) -> None:
         await self.adapter.on_disconnect(self, shard_id)

@@ -14,6 +14,7 @@ import pytest
 from bot.store.leases import GatewayLease
 from tests.adapters.test_discord_adapter import MESSAGES, ok_post
 from tests.adapters.test_discord_shards import (  # noqa: F401
+    SHARDED,
     Guild,
     Worker,
     answered_by,
@@ -27,9 +28,11 @@ from tests.adapters.test_discord_shards import (  # noqa: F401
 from tests.adapters.test_discord_standby import DyingLease
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401
 from tests.fakes.clock import FakeClock
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import ChannelType, FakeDiscord
 
 pytestmark = pytest.mark.timeout(90)
+
+MINUTE = 60_000 << 22  # a snowflake's time is its top bits, in ms
 
 
 async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_set_heard(
@@ -139,3 +142,69 @@ async def test_a_shard_whose_session_was_lost_reads_back_what_it_missed_whatever
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
     finally:
         await a.stop()
+
+
+async def test_what_one_shard_heard_moves_only_its_own_mark_across_a_restart(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """One process holds shards 0 and 1 (adapters/discord/heard.py). Shard 0 hears chatter in
+    its guild's #support and then elsewhere; its session is lost and not back when a question
+    is asked there; shard 1 hears chatter later; the process stops. Restarted with both
+    #supports on auto-answer, it answers the question (shard 1's later mark must not pass it)
+    and not the chatter shard 0 had heard (nor, before, did it answer any of it)."""
+    g0 = next(g for g in guilds if g.shard == 0)
+    g1 = next(g for g in guilds if g.shard == 1)
+    chat = {g.shard: fake.add_channel("chat", ChannelType.GUILD_TEXT, guild_id=g.id)["id"] for g in guilds}
+    a = make_worker("a", None, None)
+    gate, held = asyncio.Event(), asyncio.Event()
+    try:
+        await a.start()
+        await ready(a)
+        client = a.adapter.client
+        assert client is not None and sorted(a.adapter.shards) == [0, 1]
+        start = len(fake.requests)
+        first, _ = await ask(fake, g0, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)  # the newest message recorded
+        fake._ids._last += 10 * MINUTE  # the fake's snowflakes move on with the clock
+        chatter = fake.build_message_create("How long does a refund take?", channel_id=g0.channel)
+        await fake.dispatch("MESSAGE_CREATE", chatter)
+        fake._ids._last += 10 * MINUTE
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=chat[0]))
+
+        identify = client.before_identify_hook
+
+        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
+            if shard_id == 0 and not initial:
+                held.set()
+                await gate.wait()  # until the process stops
+            await identify(shard_id, initial=initial)
+
+        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
+        await fake.invalidate_session(shard=0)
+        await asyncio.wait_for(held.wait(), 10)
+        fake._ids._last += 10 * MINUTE
+        missed = fake.build_message_create("How do I reset my password?", channel_id=g0.channel)
+        fake._ids._last += 10 * MINUTE
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Lunch!", channel_id=chat[1]))
+        frames = len(fake.frames)
+        await fake.request_heartbeat()  # answered after what shard 1 was sent: it has read it
+        await fake.wait_for_frame("received", op=1, after=frames)
+    finally:
+        gate.set()
+        await a.stop()
+    a.runtime.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
+
+    auto = "".join(f'[discord.channels."{g.channel}"]\nmode = "auto-answer"\n' for g in (g0, g1))
+    b = make_worker("a", None, None, SHARDED + auto)  # the same data dir
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await ready(b)
+        await b.adapter.drain(5)
+    finally:
+        await b.stop()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)

@@ -1,0 +1,166 @@
+"""How far each shard has heard Discord: the newest message the gateway sent on it, in the state.
+
+A fresh session reads back (adapters/discord/missed.py) from just before where its shards
+were last heard. The newest message recorded says it only for what the bot kept: chatter it
+heard and judged not for it leaves nothing behind, so a quiet bot's mark would lag hours
+behind what it heard, and every restart would read up to a day of each question channel
+again (and, had a channel been switched to auto-answer meanwhile, answer chatter it had
+rightly ignored). So every message the gateway delivers is noted here, by its shard (another
+shard's later messages say nothing of what this one missed), and each shard's newest is
+written to the state (`Core.note_heard`, under `place`) at most once every `NOTE_EVERY`
+seconds, and at shutdown; a read-back starts from the later of the two marks.
+
+What a fresh session hears is written only once the read-back of what came before it has
+read every channel and its messages are handled: a mark written earlier, and a crash, would
+pass the questions not yet in the inbox (and a channel it could not read would never be read
+again). A resumed session goes on noting: Discord sent it what it missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+
+import discord
+
+from adapters.discord.events import Events
+from adapters.discord.missed import heard_on, heard_snowflake, mark_keys
+from adapters.discord.shards import ShardPlan
+from adapters.discord.translate import PLATFORM
+
+log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+NOTE_EVERY = 10.0  # seconds; well inside adapters/read_back.py's MARGIN
+# a mark's key (adapters/discord/missed.py `mark_keys`): a shard, or None on an unsharded client
+Key = int | None
+
+
+def place(count: int, key: Key) -> str:
+    """Where a shard's mark is noted (`Core.note_heard`'s platform): the count is in it, so a
+    new count (an "auto" one that changed) never reads a shard that held other guilds."""
+    return f"{PLATFORM}/{count}/{key or 0}"
+
+
+def later(one: str | None, other: str | None) -> str | None:
+    """The later of two marks (a message id, an edit's key, or a noted snowflake)."""
+    first, second = heard_snowflake(one), heard_snowflake(other)
+    if first is None or second is None:
+        return other if first is None else one
+    return one if first >= second else other
+
+
+class Heard:
+    """One client's newest message heard per shard, noted in the state once it is safe to."""
+
+    def __init__(self, client: discord.Client, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.clock = clock
+        self._events: Events | None = None  # set by `start`, before the gateway
+        self._plan: ShardPlan | None = None
+        self._newest: dict[Key, int] = {}
+        self._safe: dict[Key, int] = {}  # the newest heard before a session whose read-back is owed
+        self._noted: dict[Key, int] = {}
+        self._sessions: dict[Key, int] = {}  # fresh sessions (READY) so far
+        self._read: dict[Key, int] = {}  # the latest session whose read-back has ended
+        self._noted_at: float | None = None
+        self._writing = False
+
+    async def start(
+        self, events: Events, plan: ShardPlan | None, shards: Collection[int]
+    ) -> dict[Key, str | None]:
+        """Before the gateway, on the client's `shards` (`events`: its handler, whose core
+        keeps the marks): where each mark's first session reads back from, the later of the
+        newest message recorded on `shards` and the newest noted as heard on the mark's shard."""
+        self._events, self._plan = events, plan
+        recorded = await heard_on(events.core, plan, shards)
+        marks: dict[Key, str | None] = {}
+        for key in mark_keys(self.client, shards):
+            self._sessions[key] = self._read[key] = 0
+            marks[key] = later(recorded, await events.core.noted_heard(place(self._count, key)))
+        return marks
+
+    @property
+    def _count(self) -> int:
+        return self._plan.count if self._plan is not None else 1
+
+    def connected(self, key: Key) -> None:
+        """READY on `key`: a fresh session, whose messages wait for its read-back (what the
+        sessions before it heard, read back before them, may still be written)."""
+        if key not in self._sessions:
+            return
+        if self._open(key) and key in self._newest:
+            self._safe[key] = self._newest[key]
+        self._sessions[key] += 1
+
+    async def after(self, keys: Collection[Key], reading: Awaitable[bool]) -> None:
+        """Await `reading`, the read-back of what `keys` missed before their sessions so far
+        began; once it read everything, and what it handed over is handled, what those
+        sessions hear is noted. One that could not read everything leaves their marks where
+        they were (the next start reads it again)."""
+        sessions = {key: self._sessions.get(key, 0) for key in keys}
+        if not await reading:
+            return
+        for key, session in sessions.items():
+            self._read[key] = max(self._read.get(key, 0), session)
+        self._noted_at = self.clock()
+        self._write()
+
+    def saw(self, message: discord.Message) -> None:
+        """The gateway sent `message` (anyone's, in any channel): it is heard on its shard."""
+        key = self._key(message)
+        if key not in self._sessions or message.id <= self._newest.get(key, 0):
+            return
+        self._newest[key] = message.id
+        now = self.clock()
+        if self._noted_at is None or now - self._noted_at >= NOTE_EVERY:
+            self._noted_at = now
+            self._write()
+
+    async def mark(self, key: Key, shards: Collection[int]) -> str | None:
+        """Where a fresh session after a loss of `key`'s reads back from: the later of the
+        newest message recorded on `shards` and the newest heard on `key` with nothing unread
+        before it."""
+        assert self._events is not None
+        newest = self._writable(key)
+        recorded = await heard_on(self._events.core, self._plan, shards)
+        return later(recorded, None if newest is None else str(newest))
+
+    async def flush(self) -> None:
+        """Write what was heard since the last write (at shutdown, once in-flight work ended)."""
+        if not self._writing:
+            self._writing = True
+            await self._note()
+
+    def _key(self, message: discord.Message) -> Key:
+        if None in self._sessions:
+            return None  # an unsharded client: one mark
+        guild = message.guild.id if message.guild is not None else getattr(message.channel, "guild_id", None)
+        return (self._plan or ShardPlan.split(1, 0)).shard_of(str(guild or ""))  # a DM: shard 0
+
+    def _writable(self, key: Key) -> int | None:
+        """The newest heard on `key` with nothing unread before it: all it heard, unless a
+        session's read-back is owed; then what the sessions before it heard."""
+        return self._newest.get(key) if self._open(key) else self._safe.get(key)
+
+    def _open(self, key: Key) -> bool:
+        return self._sessions.get(key, 0) <= self._read.get(key, 0)
+
+    def _write(self) -> None:
+        # one at a time, in flight as the client's events are: a drain waits for it
+        if self._events is not None and not self._writing:
+            self._writing = True
+            self._events.inflight.start(self._note(), name="supportbot-discord-heard")
+
+    async def _note(self) -> None:
+        try:
+            for key in list(self._newest):
+                newest = self._writable(key)
+                if self._events is None or newest is None or self._noted.get(key, 0) >= newest:
+                    continue  # not started, nothing safe to write yet, or written already
+                await self._events.core.note_heard(place(self._count, key), f"{newest:020d}")  # sorts as text
+                self._noted[key] = newest
+        except Exception as exc:  # the next write tries again; meanwhile the older mark stands
+            log.warning("could not note what was heard: %s", type(exc).__name__, extra={"platform": PLATFORM})
+        finally:
+            self._writing = False
