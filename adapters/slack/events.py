@@ -62,13 +62,11 @@ class _Receipt:
     def __init__(self, *, read_back: bool = False) -> None:
         self.settled = asyncio.Event()
         self.failed = False
-        self.kept = False  # the core recorded it (not merely nothing to record)
         self.read_back = read_back  # read back from the history: Slack will not deliver it again
 
-    def settle(self, *, failed: bool = False, kept: bool = False) -> None:
+    def settle(self, *, failed: bool = False) -> None:
         if not self.settled.is_set():
             self.failed = failed
-            self.kept = kept
             self.settled.set()
 
 
@@ -198,24 +196,17 @@ class SlackEvents:
                     await receipt.settled.wait()
             except TimeoutError:
                 self._not_recorded(event, f"not recorded within {ACCEPT_WITHIN_SECONDS:.0f} s")
-                if self._left_to_slack(body, event):
-                    raise UnrecordedEvent("the message was not recorded in time") from None
-                return
+                self._left_to_slack(body, event)
+                raise UnrecordedEvent("the message was not recorded in time") from None
             if receipt.failed:
-                if self._left_to_slack(body, event):
-                    raise UnrecordedEvent("the message could not be recorded")
-                return
-            if receipt.kept and self.heard is not None:
-                self.heard.recorded()
+                self._left_to_slack(body, event)
+                raise UnrecordedEvent("the message could not be recorded")
 
-    def _left_to_slack(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
-        """Not recorded: a read-back from before it is owed (adapters/slack/heard.py), and
-        whether to leave it unacknowledged, for Slack to deliver again for a few minutes (not
-        once nothing has been recorded for long: `Heard.leaving_to_slack`)."""
-        if self.heard is None:
-            return True
-        self.heard.hold(event, str(body.get("team_id") or "") or None)
-        return self.heard.leaving_to_slack
+    def _left_to_slack(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        """Not acknowledged: Slack delivers it again for a few minutes, and if every worker is
+        down longer, a read-back from before it is owed (adapters/slack/heard.py)."""
+        if self.heard is not None:
+            self.heard.hold(event, str(body.get("team_id") or "") or None)
 
     def _not_recorded(self, event: Mapping[str, Any], why: str, *, read_back: bool = False) -> None:
         """One line per delivery Slack is left to repeat (or a read-back to try again), without
@@ -360,7 +351,7 @@ class SlackEvents:
             waiter = asyncio.ensure_future(recorded.wait())
             await asyncio.wait({waiter, outcome_task}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-            receipt.settle(failed=not recorded.is_set(), kept=recorded.is_set())
+            receipt.settle(failed=not recorded.is_set())
             if thinking and recorded.is_set():
                 # shown once the question is in the inbox (the ack is not held up by it), and
                 # only if the answer is slow to come

@@ -32,11 +32,6 @@ from bot.ports import Core
 log = logging.getLogger(__name__)
 
 NOTE_EVERY = 10.0  # seconds; well inside adapters/read_back.py's MARGIN
-# Slack turns an app's events off when nearly all its deliveries fail for an hour (someone must
-# turn them on again by hand, and until then the bot hears nothing). Once every message has
-# gone unrecorded this long (Slack's retries of the first are spent by then), later ones are
-# acknowledged all the same: the read-back owed from the first covers them.
-ACK_ANYWAY_AFTER = 6 * 60.0
 # Slack's ts: seconds and microseconds, fixed width, so marks sort as text
 _TS = re.compile(r"^\d{10}\.\d{6}$")
 
@@ -60,13 +55,13 @@ class Heard:
         self._noted: str | None = None  # the newest mark written
         self._noted_at: float | None = None
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
-        self._unrecorded_since: float | None = None  # the first hold since a message was recorded
         self._writing = False
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
         # the workspaces of the holds since the last read-back that read everything (in memory:
         # a restart reads the workspaces of the last 30 days)
         self.teams: set[str] = set()
+        self.held = False  # anything owed by this process yet (before its read-backs began, say)
 
     def saw(self, event: Mapping[str, Any]) -> None:
         """An event arrived (any kind): its ts is heard."""
@@ -85,19 +80,6 @@ class Heard:
         ts = slack_ts(event.get("ts"))
         if ts is not None:
             self.owe(ts, team)
-        if self._unrecorded_since is None:
-            self._unrecorded_since = self.clock()
-
-    def recorded(self) -> None:
-        """A message was recorded: the store takes them again."""
-        self._unrecorded_since = None
-
-    @property
-    def leaving_to_slack(self) -> bool:
-        """Whether a message not recorded is still left unacknowledged for Slack to deliver
-        again: not once none has been recorded for `ACK_ANYWAY_AFTER` seconds."""
-        since = self._unrecorded_since
-        return since is None or self.clock() - since < ACK_ANYWAY_AFTER
 
     def owe(self, alive: float, team: str | None) -> None:
         """A read-back from `MARGIN` before the epoch time `alive` is owed, in `team` too (a
@@ -105,6 +87,7 @@ class Heard:
         first question this is), from when Slack's retries are spent (`when_owed`)."""
         after = since(alive)
         self._owed = after if self._owed is None else min(self._owed, after)
+        self.held = True
         if team:
             self.teams.add(team)
         self._write()

@@ -147,8 +147,6 @@ class HttpEvents:
         event = body.get("event")
         if isinstance(event, Mapping):
             self.heard.hold(event, team if team != "?" else None)
-        if not self.heard.leaving_to_slack:  # long down: acknowledged, the read-back owed covers it
-            return web.Response(status=200)
         return web.Response(status=503, text="the state store is unavailable")
 
 

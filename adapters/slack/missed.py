@@ -210,9 +210,10 @@ class ReadBacks:
         self._closed = False
         self.start(read_back(self.core, after, events_of, teams))
         self.heard.when_owed = OwedReader(self.core, self.heard, self, events_of, teams).owed
-        # a hold made while the adapter served before this (its replays of unfinished work)
-        # found no reader: one looks once Slack's retries are spent, and reads what is owed then
-        self.heard.when_owed()
+        if self.heard.held:
+            # a hold made while the adapter served before this (its replays of unfinished work)
+            # found no reader: one looks once Slack's retries are spent, and reads what is owed
+            self.heard.when_owed()
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         if self._closed:

@@ -391,24 +391,3 @@ async def test_a_new_workspaces_question_whose_install_could_not_be_read_is_read
         assert await adapter.drain(15)
     answered = [c.params.get("thread_ts") for c in fake.calls("chat.postMessage") if c.ok]
     assert answered.count(str(said["ts"])) == 1
-
-
-async def test_once_nothing_has_been_recorded_for_long_an_unread_install_is_acknowledged_and_owed(
-    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Past `ACK_ANYWAY_AFTER` (0 here) of nothing recorded, a 503 would only bring Slack
-    nearer to turning the app's events off: acknowledged, and a read-back owed all the same."""
-    import adapters.slack.heard as heard
-    from bot import faults
-
-    monkeypatch.setattr(heard, "ACK_ANYWAY_AFTER", 0.0)
-    adapter, base = oauth_slack
-    async with aiohttp.ClientSession() as http:
-        redirect, cookie = await start_install(http, base, "T222")
-        assert await finish_install(http, redirect, cookie) == 200
-    body = mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?")
-    with faults.crash_at("installations.find", error=OSError("database unavailable")):
-        status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
-    assert status == 200
-    owed = await adapter.bot.owed_read_back("slack")
-    assert owed is not None and float(owed) < float(json.loads(body)["event"]["ts"])
