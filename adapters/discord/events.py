@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import discord
@@ -67,6 +67,9 @@ class Events:
         self.client = client
         self.channel = channel
         self.inflight = inflight
+        # told of a message the core could not record (adapters/discord/heard.py): Discord
+        # never sends it again, so nothing heard after it may be noted past it
+        self.on_refused: Callable[[InboundMessage], None] | None = None
         self.typing_after = typing_after
         # messages discord.py could read but we cannot translate: anyone can send them, so one
         # line a second at most and no traceback, like the dispatches discord.py cannot read
@@ -205,9 +208,12 @@ class Events:
     async def deliver(self, inbound: InboundMessage) -> None:
         """Hand a message to the core; a failure is logged, never raised into discord.py."""
         channel = MessageChannel(self.channel, typing_after=self.typing_after)
+        accepted = asyncio.Event()
         try:
-            await self.core.on_message(inbound, channel)
+            await self.core.on_message(inbound, channel, accepted=accepted)
         except Exception:
+            if not accepted.is_set() and self.on_refused is not None:
+                self.on_refused(inbound)
             # the core could not even record the message (its store failed): say so, if it was ours
             log.exception(
                 "failed to handle a Discord message",

@@ -28,6 +28,8 @@ from adapters.discord.events import Events
 from adapters.discord.missed import heard_on, heard_snowflake, mark_keys
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
+from bot.channel_types import DM_WORKSPACE
+from bot.types import InboundMessage
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -65,6 +67,9 @@ class Heard:
         self._read: dict[Key, int] = {}  # the latest session whose read-back has ended
         self._noted_at: float | None = None
         self._writing = False
+        # the oldest message per key the core could not record: no mark passes it while this
+        # process runs (the next start reads back from before it)
+        self._holes: dict[Key, int] = {}
 
     async def start(
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
@@ -73,6 +78,7 @@ class Heard:
         keeps the marks): where each mark's first session reads back from, the later of the
         newest message recorded on `shards` and the newest noted as heard on the mark's shard."""
         self._events, self._plan = events, plan
+        events.on_refused = self.refused
         recorded = await heard_on(events.core, plan, shards)
         marks: dict[Key, str | None] = {}
         for key in mark_keys(self.client, shards):
@@ -117,6 +123,15 @@ class Heard:
             self._noted_at = now
             self._write()
 
+    def refused(self, message: InboundMessage) -> None:
+        """The core could not record `message` (live or read back): Discord will not send it
+        again, so no mark of its shard goes past it."""
+        ident = heard_snowflake(message.id)
+        workspace = message.conversation.workspace
+        key = self._key_of(None if workspace == DM_WORKSPACE else workspace)
+        if ident is not None and key in self._sessions:
+            self._holes[key] = min(self._holes.get(key, ident), ident)
+
     async def mark(self, key: Key, shards: Collection[int]) -> str | None:
         """Where a fresh session after a loss of `key`'s reads back from: the later of the
         newest message recorded on `shards` and the newest heard on `key` with nothing unread
@@ -133,15 +148,21 @@ class Heard:
             await self._note()
 
     def _key(self, message: discord.Message) -> Key:
+        guild = message.guild.id if message.guild is not None else getattr(message.channel, "guild_id", None)
+        return self._key_of(None if guild is None else str(guild))
+
+    def _key_of(self, guild: str | None) -> Key:
         if None in self._sessions:
             return None  # an unsharded client: one mark
-        guild = message.guild.id if message.guild is not None else getattr(message.channel, "guild_id", None)
-        return (self._plan or ShardPlan.split(1, 0)).shard_of(str(guild or ""))  # a DM: shard 0
+        return (self._plan or ShardPlan.split(1, 0)).shard_of(guild or "")  # a DM: shard 0
 
     def _writable(self, key: Key) -> int | None:
         """The newest heard on `key` with nothing unread before it: all it heard, unless a
-        session's read-back is owed; then what the sessions before it heard."""
-        return self._newest.get(key) if self._open(key) else self._safe.get(key)
+        session's read-back is owed (then what the sessions before it heard), and never past
+        a message the core could not record."""
+        newest = self._newest.get(key) if self._open(key) else self._safe.get(key)
+        hole = self._holes.get(key)
+        return newest if hole is None or newest is None else min(newest, hole - 1)
 
     def _open(self, key: Key) -> bool:
         return self._sessions.get(key, 0) <= self._read.get(key, 0)

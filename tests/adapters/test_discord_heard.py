@@ -159,3 +159,90 @@ async def test_a_question_read_back_when_the_process_dies_before_taking_it_is_re
     async with running(third) as adapter:
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
         await adapter.drain(5)
+
+
+def AUTO(server: FakeDiscord) -> str:
+    return f'[discord.channels."{server.text_channel_id}"]\nmode = "auto-answer"\n'
+
+
+@pytest.mark.parametrize("chatter", [True, False])
+async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    chatter: bool,
+) -> None:
+    """A live question in an auto-answer channel (no mention: no apology) whose claim the
+    store refused: Discord never sends it again, and chatter heard later must not move the mark
+    past it; the next start reads it back and answers it."""
+    first = _process(fake, make_runtime, AUTO(fake))
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")  # the newest recorded
+        fake._ids._last += 10 * MINUTE
+        question = fake.build_message_create("How do I reset my password?")  # auto-answer, no mention
+        with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
+            await fake.dispatch("MESSAGE_CREATE", question)
+            await _all_read(fake)
+            await adapter.drain(5)
+        assert not first.state.db.execute(
+            "select 1 from inbox where key = ?", [f"discord:msg:{question['id']}"]
+        ).fetchall()  # the store refused it: not in the inbox
+        if chatter:
+            fake._ids._last += 10 * MINUTE
+            lunch = fake.build_message_create("Lunch, anyone?", channel_id=fake.general_channel_id)
+            await fake.dispatch("MESSAGE_CREATE", lunch)
+            await _all_read(fake)
+    first.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(question["id"]))
+
+    start = len(fake.requests)
+    second = _process(fake, make_runtime, AUTO(fake))
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start, timeout=10)
+        await adapter.drain(5)
+
+
+async def test_a_read_back_question_whose_claim_was_refused_is_read_back_again(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The store refuses the claim of a question the read-back hands over (not a crash: the
+    handling ends normally), and the new session hears chatter ten minutes newer: the mark
+    stays before the question, so the next start reads it back again."""
+    auto = f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'
+
+    def process() -> Runtime:
+        return make_runtime(discord_toml(fake, auto), env=discord_env(fake), answerer=ConfidentExtractive())
+
+    first = process()
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+        fake._ids._last += 10 * MINUTE  # heard later: the read-back starts after that question
+        await fake.dispatch(
+            "MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=fake.general_channel_id)
+        )
+        await _all_read(fake)
+    first.close()
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?")  # said while stopped
+    fake._ids._last += 10 * MINUTE
+
+    second = process()
+    with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
+        async with running(second) as adapter:
+            await fake.dispatch(
+                "MESSAGE_CREATE",
+                fake.build_message_create("Morning all!", channel_id=fake.general_channel_id),
+            )
+            await _all_read(fake)
+            await adapter.drain(5)
+    assert not second.state.db.execute(
+        "select 1 from inbox where key = ?", [f"discord:msg:{missed['id']}"]
+    ).fetchall()
+    second.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
+
+    start = len(fake.requests)
+    third = process()
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=10)
+        await adapter.drain(5)
