@@ -149,6 +149,20 @@ def _ask(runtime: Runtime, platform: Gated, message: InboundMessage) -> asyncio.
     return asyncio.create_task(runtime.bot.on_message(message, platform))
 
 
+async def _killed_answering(
+    make_runtime: Callable[..., Runtime], server: FakeOpenAI, point: str
+) -> tuple[Gated, Callable[[], Runtime]]:
+    """A process killed at `point` while it answers q-crash in C1 with a streamed model answer:
+    the platform, and how to start the next process on the same data dir."""
+    env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": server.api_key}
+    toml = STAFF_TOML + "[llm]\nmax_retries = 0\n"
+    platform = Gated()
+    dying = make_runtime(toml, env)
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await dying.bot.on_message(question("How long does a refund take?", "q-crash"), platform)
+    return platform, lambda: make_runtime(toml, env)
+
+
 async def test_a_new_question_and_an_edit_made_now_go_before_a_backlog_of_old_ones(
     make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
@@ -221,16 +235,11 @@ async def test_a_half_written_answer_is_finished_before_live_questions_after_a_s
 ) -> None:
     """kill -9 while an answer streams (the asker sees half of it); the restart takes 90 s.
     The replay that finishes it is not late: queued before four live questions, it goes first."""
-    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    toml = STAFF_TOML + "[llm]\nmax_retries = 0\n"
-    platform = Gated()
-    dying = make_runtime(toml, env)
-    with faults.crash_at("answer.noted"), pytest.raises(faults.Crash):
-        await dying.bot.on_message(question("How long does a refund take?", "q-crash"), platform)
+    platform, restart = await _killed_answering(make_runtime, model, "answer.noted")
     assert platform.leftovers()
     clock.advance(seconds=90)
     platform.log.clear()
-    restarted = make_runtime(toml, env)
+    restarted = restart()
     now = clock.now()
     first = await _held(restarted, platform, now)
     replay = asyncio.create_task(restarted.bot.replay_pending("slack", platform))
@@ -491,15 +500,10 @@ async def test_a_read_back_staff_reply_never_overtakes_the_resumed_answer_of_its
     On restart three live questions wait, then the replay resuming the answer (fresh), then
     the staff reply read back (late). The late lane's share must not hand the staff reply the
     slot first: the answer is finished, then staff take the thread over, so the bot stays quiet."""
-    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    toml = STAFF_TOML + "[llm]\nmax_retries = 0\n"
-    platform = Gated()
-    dying = make_runtime(toml, env)
-    with faults.crash_at("answer.noted"), pytest.raises(faults.Crash):
-        await dying.bot.on_message(question("How long does a refund take?", "q-crash"), platform)
+    platform, restart = await _killed_answering(make_runtime, model, "answer.noted")
     clock.advance(minutes=10)
     now = clock.now()
-    restarted = make_runtime(toml, env)
+    restarted = restart()
     first = await _held(restarted, platform, now)
     live = [_ask(restarted, platform, said(f"n{i}", now, channel=f"C-NEW{i}")) for i in range(3)]
     await asyncio.sleep(0.05)
@@ -530,14 +534,9 @@ async def test_a_follow_up_cannot_slip_between_a_replays_look_for_its_post_and_i
     """Killed between an answer's first post and its note: the replay looks for the post, then
     finishes it, in one slot; the asker's follow-up in its thread, queued meanwhile, comes after
     (taken between them, it would find the thread not yet the bot's and only be recorded)."""
-    env = {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    toml = STAFF_TOML + "[llm]\nmax_retries = 0\n"
-    platform = Gated()
-    dying = make_runtime(toml, env)
-    with faults.crash_at("answer.sent"), pytest.raises(faults.Crash):
-        await dying.bot.on_message(question("How long does a refund take?", "q-crash"), platform)
+    platform, restart = await _killed_answering(make_runtime, model, "answer.sent")
     clock.advance(seconds=20)
-    restarted = make_runtime(toml, env)
+    restarted = restart()
     now = clock.now()
     first = await _held(restarted, platform, now)
     replay = asyncio.create_task(restarted.bot.replay_pending("slack", platform))
