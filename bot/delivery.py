@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from functools import partial
 from typing import Protocol
@@ -229,7 +228,9 @@ class Deliveries:
         async with held:
             return await self._process(key, message, channel, situation, resume, holding=holding)
 
-    def _slot(self, message: InboundMessage, *, resuming: bool) -> AbstractAsyncContextManager[None]:
+    def _slot(
+        self, message: InboundMessage, *, resuming: bool
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         """A slot of the pool, late for a message said `LATE_AFTER` or longer ago (read back
         after an outage, or such a message replayed), but not for an edit made now or a replay
         finishing a half-written answer (its asker may be watching it)."""

@@ -7,7 +7,7 @@ says which lane it is in (`Lane.LATE` for a message already `LATE_AFTER` old), a
 slot goes to the fresh lane first. A strict priority could leave the late lane waiting for
 as long as live questions keep the pool full, so while both lanes wait, every
 `LATE_SHARE`-th slot handed over goes to the late one: it keeps at least that share of the
-pool. Within a lane, first come, first served.
+pool. Within a lane, in the order they came (a ticket each).
 
 `Pool` keeps each channel's order: a message joins a lane (its own: by its age) only once no
 earlier message of its channel is waiting in one, so the lanes reorder channels, never the
