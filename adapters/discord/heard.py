@@ -76,13 +76,15 @@ class Heard:
     ) -> dict[Key, str | None]:
         """Before the gateway, on the client's `shards` (`events`: its handler, whose core
         keeps the marks): where each mark's first session reads back from, the later of the
-        newest message recorded on `shards` and the newest noted as heard on the mark's shard."""
+        newest message recorded on the mark's shard (all of `shards` on an unsharded client)
+        and the newest noted as heard on it: another shard's later messages say nothing of
+        what this one missed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
-        recorded = await heard_on(events.core, plan, shards)
         marks: dict[Key, str | None] = {}
         for key in mark_keys(self.client, shards):
             self._sessions[key] = self._read[key] = 0
+            recorded = await heard_on(events.core, plan, shards if key is None else (key,))
             marks[key] = later(recorded, await events.core.noted_heard(place(self._count, key)))
         return marks
 

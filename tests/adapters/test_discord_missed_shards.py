@@ -208,3 +208,61 @@ async def test_what_one_shard_heard_moves_only_its_own_mark_across_a_restart(
     finally:
         await b.stop()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
+
+
+async def test_a_question_shard_0_missed_is_read_back_after_shard_1_recorded_later(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """One process holds shards 0 and 1; shard 0's session is lost and not back while a
+    question is asked in its guild, then a question in shard 1's guild is answered (recorded).
+    At the next start shard 0 reads back from what it recorded or heard itself: shard 1's later
+    answer says nothing of what shard 0 missed."""
+    g0 = next(g for g in guilds if g.shard == 0)
+    g1 = next(g for g in guilds if g.shard == 1)
+    a = make_worker("a", None, None)
+    gate, held = asyncio.Event(), asyncio.Event()
+    try:
+        await a.start()
+        await ready(a)
+        client = a.adapter.client
+        assert client is not None and sorted(a.adapter.shards) == [0, 1]
+        start = len(fake.requests)
+        first, _ = await ask(fake, g0, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)
+
+        identify = client.before_identify_hook
+
+        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
+            if shard_id == 0 and not initial:
+                held.set()
+                await gate.wait()
+            await identify(shard_id, initial=initial)
+
+        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
+        await fake.invalidate_session(shard=0)
+        await asyncio.wait_for(held.wait(), 10)
+        fake._ids._last += 10 * MINUTE
+        missed = fake.build_message_create(
+            "How do I reset my password?", channel_id=g0.channel, mention_bot=True
+        )
+        fake._ids._last += 10 * MINUTE
+        start = len(fake.requests)
+        other, _ = await ask(fake, g1, "How do I reset my password?")  # heard and recorded on shard 1
+        await answered_by(fake, a, other, after=start)
+    finally:
+        gate.set()
+        await a.stop()
+    a.runtime.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
+
+    b = make_worker("a", None, None, SHARDED)  # the same data dir
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await ready(b)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=15)
+        await b.adapter.drain(5)
+    finally:
+        await b.stop()
