@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,23 @@ from tests.fakes.discord_server import ChannelType, FakeDiscord
 pytestmark = pytest.mark.timeout(90)
 
 MINUTE = 60_000 << 22  # a snowflake's time is its top bits, in ms
+
+
+async def _shard_0_down(server: FakeDiscord, client: Any, gate: asyncio.Event) -> None:
+    """Discord ends shard 0's session and the client's new IDENTIFY waits for `gate`: shard 0
+    hears nothing until then, while the other shards hear on."""
+    held = asyncio.Event()
+    identify = client.before_identify_hook
+
+    async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
+        if shard_id == 0 and not initial:
+            held.set()
+            await gate.wait()
+        await identify(shard_id, initial=initial)
+
+    client.before_identify_hook = hold_shard_0
+    await server.invalidate_session(shard=0)
+    await asyncio.wait_for(held.wait(), 10)
 
 
 async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_set_heard(
@@ -113,18 +131,8 @@ async def test_a_shard_whose_session_was_lost_reads_back_what_it_missed_whatever
         first, _ = await ask(fake, g0, "How do I reset my password?")
         await answered_by(fake, a, first, after=start)
 
-        gate, held = asyncio.Event(), asyncio.Event()
-        identify = client.before_identify_hook
-
-        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
-            if shard_id == 0 and not initial:
-                held.set()
-                await gate.wait()
-            await identify(shard_id, initial=initial)
-
-        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
-        await fake.invalidate_session(shard=0)
-        await asyncio.wait_for(held.wait(), 10)
+        gate = asyncio.Event()
+        await _shard_0_down(fake, client, gate)
         missed = fake.build_message_create(
             "How long does a refund take?", channel_id=g0.channel, mention_bot=True
         )
@@ -158,7 +166,7 @@ async def test_what_one_shard_heard_moves_only_its_own_mark_across_a_restart(
     g1 = next(g for g in guilds if g.shard == 1)
     chat = {g.shard: fake.add_channel("chat", ChannelType.GUILD_TEXT, guild_id=g.id)["id"] for g in guilds}
     a = make_worker("a", None, None)
-    gate, held = asyncio.Event(), asyncio.Event()
+    gate = asyncio.Event()
     try:
         await a.start()
         await ready(a)
@@ -173,17 +181,7 @@ async def test_what_one_shard_heard_moves_only_its_own_mark_across_a_restart(
         fake._ids._last += 10 * MINUTE
         await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=chat[0]))
 
-        identify = client.before_identify_hook
-
-        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
-            if shard_id == 0 and not initial:
-                held.set()
-                await gate.wait()  # until the process stops
-            await identify(shard_id, initial=initial)
-
-        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
-        await fake.invalidate_session(shard=0)
-        await asyncio.wait_for(held.wait(), 10)
+        await _shard_0_down(fake, client, gate)  # until the process stops
         fake._ids._last += 10 * MINUTE
         missed = fake.build_message_create("How do I reset my password?", channel_id=g0.channel)
         fake._ids._last += 10 * MINUTE
@@ -222,7 +220,7 @@ async def test_a_question_shard_0_missed_is_read_back_after_shard_1_recorded_lat
     g0 = next(g for g in guilds if g.shard == 0)
     g1 = next(g for g in guilds if g.shard == 1)
     a = make_worker("a", None, None)
-    gate, held = asyncio.Event(), asyncio.Event()
+    gate = asyncio.Event()
     try:
         await a.start()
         await ready(a)
@@ -232,17 +230,7 @@ async def test_a_question_shard_0_missed_is_read_back_after_shard_1_recorded_lat
         first, _ = await ask(fake, g0, "How do I reset my password?")
         await answered_by(fake, a, first, after=start)
 
-        identify = client.before_identify_hook
-
-        async def hold_shard_0(shard_id: int | None, *, initial: bool = False) -> None:
-            if shard_id == 0 and not initial:
-                held.set()
-                await gate.wait()
-            await identify(shard_id, initial=initial)
-
-        client.before_identify_hook = hold_shard_0  # type: ignore[method-assign]
-        await fake.invalidate_session(shard=0)
-        await asyncio.wait_for(held.wait(), 10)
+        await _shard_0_down(fake, client, gate)
         fake._ids._last += 10 * MINUTE
         missed = fake.build_message_create(
             "How do I reset my password?", channel_id=g0.channel, mention_bot=True
