@@ -10,16 +10,14 @@ This module owns getting the bot onto Discord and off it again:
 * after every fresh gateway session (READY: the first, or one after a RESUME Discord refused,
   per shard on a sharded client), replaying what was left unfinished and catching up on what
   was said meanwhile: Discord replays events only to a resumed session;
-* `DiscordAdapter.run` / `close` for the supervisor in `bot/supervisor.py`: close lets in-flight
-  events finish (up to `drain_timeout`) before disconnecting;
+* `run` / `close` for `bot/supervisor.py`: close drains in-flight events, then disconnects;
 * with a gateway lease (state in PostgreSQL, several workers): connecting only while holding
   it, and catching up on a dead holder's conversations (`adapters/discord/standby.py`);
 * shards (`[discord] shards`): an `AutoShardedClient` on the set of shards this process
   holds (`adapters/discord/shards.py`).
 
-The discord.py Client itself (intents, command tree, event routing, the paced bucket sweep)
-and the refusal messages are `adapters/discord/support_client.py`'s; the events themselves are
-handled in `adapters/discord/events.py`.
+The discord.py Client itself is `adapters/discord/support_client.py`'s; the events are handled
+in `adapters/discord/events.py`.
 """
 
 from __future__ import annotations
@@ -358,6 +356,9 @@ class DiscordAdapter:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""
         if self.hold is not None:
             self.hold.stop()
+        for client in (self.client, *self.adopted):
+            if client is not None:
+                client.heard.holes.stop()  # no read-back of a hole begins while closing
         await self.drain(self.drain_timeout)
         for client in [self.client, *self.adopted]:
             if client is not None and not client.is_closed():

@@ -13,7 +13,9 @@ seconds, and at shutdown; a read-back starts from the later of the two marks.
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
 pass the questions not yet in the inbox (and a channel it could not read would never be read
-again). A resumed session goes on noting: Discord sent it what it missed.
+again). A resumed session goes on noting: Discord sent it what it missed. A message the core
+could not record holds its shard's mark before it until it is read back (adapters/discord/
+holes.py, which also reads it back while the process runs).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Awaitable, Callable, Collection
 import discord
 
 from adapters.discord.events import Events
+from adapters.discord.holes import Holes
 from adapters.discord.missed import heard_on, heard_snowflake, mark_keys
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
@@ -67,9 +70,10 @@ class Heard:
         self._read: dict[Key, int] = {}  # the latest session whose read-back has ended
         self._noted_at: float | None = None
         self._writing = False
-        # the oldest message per key the core could not record: no mark passes it while this
-        # process runs (the next start reads back from before it)
-        self._holes: dict[Key, int] = {}
+        # the oldest message per key the core could not record: no mark passes it until it is
+        # read back (the next start reads back from before it)
+        self.holes = Holes(client)
+        self.holes.on_filled = self._write
 
     async def start(
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
@@ -81,6 +85,7 @@ class Heard:
         what this one missed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
+        self.holes.start(events, plan, tuple(shards))
         marks: dict[Key, str | None] = {}
         for key in mark_keys(self.client, shards):
             self._sessions[key] = self._read[key] = 0
@@ -127,12 +132,12 @@ class Heard:
 
     def refused(self, message: InboundMessage) -> None:
         """The core could not record `message` (live or read back): Discord will not send it
-        again, so no mark of its shard goes past it."""
+        again, so no mark of its shard goes past it until it is read back."""
         ident = heard_snowflake(message.id)
         workspace = message.conversation.workspace
         key = self._key_of(None if workspace == DM_WORKSPACE else workspace)
         if ident is not None and key in self._sessions:
-            self._holes[key] = min(self._holes.get(key, ident), ident)
+            self.holes.refused(key, ident)
 
     async def mark(self, key: Key, shards: Collection[int]) -> str | None:
         """Where a fresh session after a loss of `key`'s reads back from: the later of the
@@ -163,7 +168,7 @@ class Heard:
         session's read-back is owed (then what the sessions before it heard), and never past
         a message the core could not record."""
         newest = self._newest.get(key) if self._open(key) else self._safe.get(key)
-        hole = self._holes.get(key)
+        hole = self.holes.oldest(key)
         return newest if hole is None or newest is None else min(newest, hole - 1)
 
     def _open(self, key: Key) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from adapters.discord import holes
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
@@ -170,10 +171,13 @@ async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
     chatter: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A live question in an auto-answer channel (no mention: no apology) whose claim the
     store refused: Discord never sends it again, and chatter heard later must not move the mark
-    past it; the next start reads it back and answers it."""
+    past it; the next start reads it back and answers it (the process stops before its own
+    read-back of it: tests/adapters/test_discord_holes.py)."""
+    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
     first = _process(fake, make_runtime, AUTO(fake))
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")  # the newest recorded
@@ -204,10 +208,13 @@ async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
 async def test_a_read_back_question_whose_claim_was_refused_is_read_back_again(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The store refuses the claim of a question the read-back hands over (not a crash: the
     handling ends normally), and the new session hears chatter ten minutes newer: the mark
-    stays before the question, so the next start reads it back again."""
+    stays before the question, so the next start reads it back again (the process stops
+    before its own read-back of it)."""
+    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
     auto = f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'
 
     def process() -> Runtime:
