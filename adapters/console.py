@@ -135,6 +135,23 @@ class ConsoleChannel:
             None,
         )
 
+    async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:
+        """`bot.ports.FindsPosts`: the first post in `where` that shows `button` (the console's
+        posts are all since it started: `after` rules out none of them)."""
+        del after
+        return next(
+            (
+                posted
+                for posted, reply in self.posted
+                if reply.conversation.key == where.key
+                and any(
+                    (b.action, b.value) == (button.action, button.value)
+                    for b in self.current.get(posted.message_id, reply).buttons
+                )
+            ),
+            None,
+        )
+
     def _print(self, text: str) -> None:
         self.out.write(f"bot> {text}\n\n")
         self.out.flush()

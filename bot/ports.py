@@ -18,6 +18,7 @@ from bot.types import (
     ActionKind,
     Answer,
     AnswerFields,
+    Button,
     Command,
     Completion,
     ConversationRef,
@@ -185,6 +186,21 @@ class FindsReplies(Protocol):
 
 
 @runtime_checkable
+class FindsPosts(Protocol):
+    """An optional Channel capability: find a message the bot posted in a channel by a button
+    it shows. A process killed after a ticket's card went out but before the store noted it
+    leaves a claim that lapses; the claim that takes it over asks first, and edits the card it
+    finds instead of posting a second (bot/escalation/cards.py)."""
+
+    async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:
+        """The bot's earliest message in `where` itself (not its threads) posted after `after`
+        that shows `button` (the same action and value); None when there is none, or the bot
+        may not read `where`. It raises when the platform failed to answer (the card is then
+        tried again later, rather than posted twice)."""
+        ...
+
+
+@runtime_checkable
 class TextInput(Protocol):
     """An optional Channel capability: ask the person who pressed a button to type some text
     (a Slack modal, a Discord modal). Check with `isinstance(channel, TextInput)`; a Channel
@@ -283,6 +299,7 @@ if typing.TYPE_CHECKING:
     from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
     from bot.store.slack_installs import SlackInstallRecord
+    from bot.store.ticket_posts import PostClaim
     from bot.store.workers import WorkerRecord
     from bot.types import Author, Draft, EscalationReason, Ticket, TicketStatus
 
@@ -534,11 +551,17 @@ class TicketStore(Protocol):
 
     def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]: ...
 
-    def claim_ticket_post(self, ticket_id: int, kind: str, where: ConversationRef) -> int | None: ...
+    def claim_ticket_post(
+        self, ticket_id: int, kind: str, where: ConversationRef, now: datetime
+    ) -> PostClaim | None: ...
 
     def ticket_post_made(self, claim: int, posted: Posted) -> None: ...
 
+    def release_ticket_post(self, claim: int, retry_at: datetime) -> None: ...
+
     def drop_ticket_post_claim(self, claim: int) -> None: ...
+
+    def owed_ticket_posts(self, kind: str, now: datetime, platforms: list[str]) -> list[tuple[int, int]]: ...
 
     def ticket_post_shown(self, ticket_id: int, was: Posted, now: Posted) -> None: ...
 

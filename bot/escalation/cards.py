@@ -14,26 +14,30 @@ question stops at this one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot import policy
+from bot import faults, policy
 from bot.config import Settings
 from bot.escalation.brief import brief
 from bot.escalation.values import ACTIVE, Context, PostKind
 from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import Asked
 from bot.messages import say
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, FindsPosts
 from bot.privacy.redaction import quoted, quoted_plain
 from bot.store import AsyncStore, StateStore
+from bot.store.jobs import POST_LEASE
+from bot.store.state import settle
+from bot.store.ticket_posts import PostClaim
 from bot.types import (
     ActionKind,
     Button,
     ButtonStyle,
     ConversationRef,
     EscalationReason,
+    Posted,
     Reply,
     ReplyKind,
     SlaStage,
@@ -46,6 +50,13 @@ log = logging.getLogger(__name__)
 # how many times one refresh shows a ticket that keeps moving under it: each move's own
 # refresh shows it after, so a few rounds only spare a stale message in between
 REFRESH_ROUNDS = 3
+# the least wait before a card whose post failed is tried again; after that, half the ticket's
+# age: a platform away for a minute gets the card soon, a triage channel that is gone (a
+# setting to fix) costs a failed call and a log line less and less often
+CARD_RETRY_AT_LEAST = timedelta(minutes=2)
+# how long before the ticket's opening an earlier claim's card is looked for: the platform's
+# clock and this host's may differ by a little
+CARD_LOOK_BACK = timedelta(minutes=1)
 
 REASON_TEXT = {
     EscalationReason.LOW_CONFIDENCE: "the bot was not confident",
@@ -181,36 +192,92 @@ class TicketPosts:
             summary=saved.get("summary"),
         )
 
-    async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> None:
-        ps = policy.platform_settings(
-            self.settings, ticket.conversation.platform, ticket.conversation.workspace
-        )
+    def triage(self, ticket: Ticket) -> ConversationRef | None:
+        """Where `ticket`'s card goes: its workspace's triage channel, if one is set."""
+        where = ticket.conversation
+        ps = policy.platform_settings(self.settings, where.platform, where.workspace)
         if ps is None or not ps.triage_channel:
-            return
-        where = ConversationRef(
-            platform=ticket.conversation.platform,
-            workspace=ticket.conversation.workspace,
-            channel=ps.triage_channel,
+            return None
+        return ConversationRef(platform=where.platform, workspace=where.workspace, channel=ps.triage_channel)
+
+    async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> bool:
+        """Post `ticket`'s card, unless it is out or being posted; whether this posted it.
+
+        Claimed in the store first (bot/store/ticket_posts.py): a replay finishing the opening
+        and a second escalation in the thread, on two workers, post one card. A post that
+        fails is owed, and so is one whose process died before noting it (its claim lapses):
+        the clock's `tick` posts it then."""
+        where = self.triage(ticket)
+        if where is None:
+            return False
+        claim = await self.store.run(
+            StateStore.claim_ticket_post, ticket.id, PostKind.CARD, where, self.clock.now()
         )
-        # claimed in the store first: a replay finishing the opening and a second escalation in
-        # the thread, on two workers, post one card. A process that dies between the claim and
-        # the card's row leaves the claim, and so no second card: it may have posted the first
-        # (then a second would be a copy nothing keeps current); staff still see the ticket in
-        # the ticket list, and its SLA reminders tag them in the thread
-        claim = await self.store.run(StateStore.claim_ticket_post, ticket.id, PostKind.CARD, where)
         if claim is None:
-            return
+            return False
+        return await self._make_card(ticket, channel, context, where, claim)
+
+    async def _make_card(
+        self,
+        ticket: Ticket,
+        channel: Channel,
+        context: Context | None,
+        where: ConversationRef,
+        claim: PostClaim,
+    ) -> bool:
+        faults.point("card.claimed")
         try:
             previous, similar = await self._extras(ticket)
-            posted = await channel.send(
-                card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
-            )
+            made = card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
+            found = await self._posted_already(ticket, channel, where) if claim.again else None
+            posted = await channel.send(made) if found is None else await channel.edit(found, made)
+            faults.point("card.sent")  # out on the platform, not yet noted: `_posted_already`'s case
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
-            log.exception("could not post the triage card", extra={"ticket_id": ticket.id})
-            await self.store.run(StateStore.drop_ticket_post_claim, claim)  # a later escalation posts it
-            return
-        await self.store.run(StateStore.ticket_post_made, claim, posted)
+            now = self.clock.now()
+            retry_at = now + max(CARD_RETRY_AT_LEAST, (now - ticket.created_at) / 2)
+            log.exception(
+                "could not post the triage card; trying again later",
+                extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
+            )
+            await self.store.run(StateStore.release_ticket_post, claim.id, retry_at)
+            return False
+        await settle(self.store, POST_LEASE, StateStore.ticket_post_made, claim.id, posted)
+        return True
+
+    async def _posted_already(
+        self, ticket: Ticket, channel: Channel, where: ConversationRef
+    ) -> Posted | None:
+        """The card an earlier claim's process posted and died before noting, if the channel
+        can look (`FindsPosts`): every card of an open or claimed ticket shows its Resolve
+        button, and none was posted before the ticket was opened."""
+        if not isinstance(channel, FindsPosts):
+            return None
+        resolve = Button(action=ActionKind.RESOLVE, label="", value=str(ticket.id))
+        return await channel.find_post(where, ticket.created_at - CARD_LOOK_BACK, resolve)
+
+    async def tick(self, channels: Mapping[str, Channel]) -> int:
+        """Post the cards owed (a post that failed, one whose process died before noting it);
+        how many were posted."""
+        owed = await self.store.run(
+            StateStore.owed_ticket_posts, PostKind.CARD, self.clock.now(), list(channels)
+        )
+        posted = 0
+        for ticket_id, claim in owed:
+            ticket = await self.store.run(StateStore.ticket, ticket_id)
+            if ticket is None:
+                continue
+            if self.triage(ticket) is None:  # the triage channel was unset since: no card to owe
+                await self.store.run(StateStore.drop_ticket_post_claim, claim)
+                continue
+            try:
+                context = await self.saved_context(ticket)
+                posted += await self.post_triage_card(ticket, channels[ticket.conversation.platform], context)
+            except Exception:
+                log.exception(
+                    "an owed triage card failed; it will be retried", extra={"ticket_id": ticket_id}
+                )
+        return posted
 
     async def _extras(self, ticket: Ticket) -> tuple[list[Ticket], Ticket | None]:
         """The asker's earlier tickets and a similar resolved one (any visibility: staff see all)."""

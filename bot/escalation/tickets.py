@@ -380,8 +380,8 @@ class Escalations:
     # -- the SLA clock ---------------------------------------------------------------------
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:
-        """Fire every reminder that is due, once. Returns how many fired."""
-        return await self.sla.tick(channels)
+        """Fire every reminder that is due, once, and post the cards owed. Returns how many."""
+        return await self.sla.tick(channels) + await self.posts.tick(channels)
 
 
 def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:

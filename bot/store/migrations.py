@@ -40,6 +40,7 @@ from bot.store.migrations_later import (
     _state_v17_sla_claims,
     _state_v18_post_claims,
     _state_v19_session_hashes,
+    _state_v20_card_claims,
 )
 from bot.store.rows import transaction
 
@@ -287,6 +288,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0017_sla_claims", _state_v17_sla_claims),
     ("0018_post_claims", _state_v18_post_claims),
     ("0019_session_hashes", _state_v19_session_hashes),
+    ("0020_card_claims", _state_v20_card_claims),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -1,17 +1,42 @@
 """Where a ticket is shown: the escalation note in the asker's thread and staff's card, each
 remembered when posted so that every later transition edits it in place.
 
-Staff's card is claimed before it is posted (`claim_ticket_post`): two workers finishing one
-ticket's opening at once (a replay, and a second escalation in the thread) post one card.
+Staff's card is claimed before it is posted (`claim_ticket_post`), for `POST_LEASE`: two
+workers finishing one ticket's opening at once (a replay, and a second escalation in the
+thread) post one card. A claim is never forgotten until its post is made: one whose post
+failed is given back for later (`release_ticket_post`), one whose process died lapses, and
+either is owed (`owed_ticket_posts`) until a later claim makes it, so a card is posted late
+rather than never. A claim taken over may find its post out already (its process died after
+posting, before noting it): `PostClaim.again` says to look first.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.store.jobs import POST_LEASE
 from bot.store.rows import insert_row, transaction
-from bot.store.store import Repository
+from bot.store.store import Repository, iso
 from bot.types import ConversationRef, Posted
 
 CLAIMED = ""  # the message id of a post claimed and not yet made
+# until when a claim holds (its parameter: now - POST_LEASE). A worker of the version before
+# 0020, still running in a rolling upgrade, claims with no time: such a claim holds while its
+# ticket is younger than a lease (it may be posting now), and has lapsed after
+_HELD_UNTIL = "coalesce(p.claimed_until, case when t.created_at > ? then '9999' end)"
+# the tickets one sweep takes (`owed_ticket_posts`): a backlog is worked through tick by tick
+OWED_BATCH = 20
+
+
+@dataclass(frozen=True)
+class PostClaim:
+    """A claim on making a ticket's post: its row, and whether an earlier claim on it lapsed
+    or failed (then the post may be out already, unnoted)."""
+
+    id: int
+    again: bool = False
 
 
 class TicketPostRepository(Repository):
@@ -48,29 +73,39 @@ class TicketPostRepository(Repository):
             for row in rows
         ]
 
-    def claim_ticket_post(self, ticket_id: int, kind: str, where: ConversationRef) -> int | None:
-        """Claim the one post of `kind` a ticket has (staff's card) before it is posted: the
-        claim, or None when the ticket has that post, or another process claimed it first.
-        The check and the claim are one transaction under a lock of the ticket's (on SQLite,
-        transactions run one at a time already), so of two racing workers one gets it."""
+    def claim_ticket_post(
+        self, ticket_id: int, kind: str, where: ConversationRef, now: datetime
+    ) -> PostClaim | None:
+        """Claim the one post of `kind` a ticket has (staff's card) in `where` before it is
+        posted, until `now + POST_LEASE`: the claim, or None when the ticket has that post, or
+        another claim on it holds. A claim past its lease is taken over (`again`). The check and
+        the claim are one transaction under a lock of the ticket's (on SQLite, transactions run
+        one at a time already), so of two racing workers one gets it."""
+        until = iso(now + POST_LEASE)
         with transaction(self.db):
             self._lock_until_commit(f"ticket-post:{ticket_id}:{kind}")
-            taken = self.db.execute(
-                "select 1 from ticket_posts where ticket_id = ? and kind = ? limit 1", [ticket_id, kind]
+            row = self.db.execute(
+                f"select p.id, p.message_id, {_HELD_UNTIL} from ticket_posts p "
+                "join tickets t on t.id = p.ticket_id where p.ticket_id = ? and p.kind = ? order by p.id limit 1",
+                [iso(now - POST_LEASE), ticket_id, kind],
             ).fetchone()
-            if taken is not None:
-                return None
-            return insert_row(
-                self.db,
-                "ticket_posts",
-                {
+            if row is None:
+                record: dict[str, Any] = {
                     "ticket_id": ticket_id,
                     "conversation": where.key,
                     "message_id": CLAIMED,
                     "kind": kind,
                     "text": "",
-                },
+                    "claimed_until": until,
+                }
+                return PostClaim(insert_row(self.db, "ticket_posts", record))
+            if row[1] != CLAIMED or (row[2] is not None and str(row[2]) > iso(now)):
+                return None  # made, or held
+            self.db.execute(
+                "update ticket_posts set claimed_until = ?, conversation = ? where id = ?",
+                [until, where.key, row[0]],
             )
+            return PostClaim(int(row[0]), again=True)
 
     def ticket_post_made(self, claim: int, posted: Posted) -> None:
         """The claimed post is out: `posted` is it, for later transitions to edit."""
@@ -80,10 +115,33 @@ class TicketPostRepository(Repository):
                 [posted.message_id, posted.conversation.key, claim],
             )
 
+    def release_ticket_post(self, claim: int, retry_at: datetime) -> None:
+        """The claimed post could not be made: it is owed from `retry_at` on."""
+        with transaction(self.db):
+            self.db.execute(
+                "update ticket_posts set claimed_until = ? where id = ? and message_id = ?",
+                [iso(retry_at), claim, CLAIMED],
+            )
+
     def drop_ticket_post_claim(self, claim: int) -> None:
-        """The claimed post could not be made: a later escalation in the thread makes it."""
+        """The claimed post is not to be made after all (no triage channel any more)."""
         with transaction(self.db):
             self.db.execute("delete from ticket_posts where id = ? and message_id = ?", [claim, CLAIMED])
+
+    def owed_ticket_posts(self, kind: str, now: datetime, platforms: list[str]) -> list[tuple[int, int]]:
+        """(ticket id, claim) of the open or claimed tickets of `platforms` whose post of `kind`
+        is owed: claimed, not made, and no claim holds it at `now`; the oldest claim first, at
+        most `OWED_BATCH`."""
+        if not platforms:
+            return []
+        rows = self.db.execute(
+            "select p.ticket_id, p.id from ticket_posts p join tickets t on t.id = p.ticket_id "
+            f"where p.message_id = ? and p.kind = ? and coalesce({_HELD_UNTIL}, '') <= ? "
+            f"and t.status in ('open', 'claimed') and t.platform in ({', '.join('?' for _ in platforms)}) "
+            f"order by p.id limit {OWED_BATCH}",
+            [CLAIMED, kind, iso(now - POST_LEASE), iso(now), *platforms],
+        ).fetchall()
+        return [(int(row[0]), int(row[1])) for row in rows]
 
     def ticket_post_shown(self, ticket_id: int, was: Posted, now: Posted) -> None:
         """A message showing the ticket is now shown by `now` (a card an edit grew past one

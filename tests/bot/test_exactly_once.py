@@ -21,6 +21,7 @@ from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
 from bot.ports import PostChanged
+from bot.store.jobs import POST_LEASE
 from bot.types import (
     Author,
     ConversationRef,
@@ -244,6 +245,41 @@ async def test_a_hand_off_is_said_once_and_carded_once_whatever_step_the_process
     assert [kind for kind, _ in platform.final().values()].count(ReplyKind.ESCALATION) == 1
     assert len(platform.cards()) == 1  # and staff's triage channel shows the ticket once
     assert len(restarted.state.tickets()) == 1
+
+
+@pytest.mark.parametrize("point", ["card.claimed", "card.sent"])
+async def test_a_card_whose_process_died_is_shown_once_when_its_claim_lapses(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
+) -> None:
+    """Killed with staff's card claimed, before its post or after it but before it is noted:
+    the replay finds the claim held (its lease has not run out) and leaves it; once it lapses,
+    the clock's tick finds the card on the platform and brings it up to date, or posts it."""
+    platform = Platform()
+    asked = question("I want to talk to a human about my invoice", f"card-{point}")
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await make_runtime(TRIAGE).bot.on_message(asked, platform)
+    clock.advance(seconds=1)
+    restarted = make_runtime(TRIAGE)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    cards = len(platform.cards())
+    assert cards == (1 if point == "card.sent" else 0)
+    assert await restarted.bot.tick({"slack": platform}) == 0  # the claim holds for its lease
+    clock.advance(seconds=POST_LEASE.total_seconds())
+    assert await restarted.bot.tick({"slack": platform}) == 1
+    [card] = platform.cards()
+    [ticket] = restarted.state.tickets()
+    assert [
+        (kind, posted.conversation.channel) for kind, posted, _ in restarted.state.ticket_posts(ticket.id)
+    ] == [
+        ("thread", "C1"),
+        ("card", "C-TRIAGE"),
+    ]
+    if point == "card.sent":  # the card out before the kill is the one kept, brought up to date
+        assert [posted.message_id for posted, _ in platform.edits][-1:] == [
+            posted.message_id for posted, reply in platform.posted if reply is card
+        ]
+    clock.advance(minutes=10)
+    assert await restarted.bot.tick({"slack": platform}) == 0 and len(platform.cards()) == 1
 
 
 class DiesPostingTheLead(Platform):

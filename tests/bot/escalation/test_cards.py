@@ -1,15 +1,21 @@
-"""The messages that show a ticket stay current when it moves while they are being edited
-(bot/escalation/cards.py `TicketPosts.refresh`): of two edits the last to land stays, so a
-refresh rendered from the ticket before a claim or a resolve must not be the last word."""
+"""The messages that show a ticket (bot/escalation/cards.py): they stay current when it moves
+while they are being edited (`TicketPosts.refresh`): of two edits the last to land stays, so a
+refresh rendered from the ticket before a claim or a resolve must not be the last word; and a
+card whose post failed is owed, and posted by a later tick (`TicketPosts.tick`)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 
+from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.types import Outcome, Reply, ReplyKind
+from bot.errors import PlatformError
+from bot.escalation.cards import CARD_RETRY_AT_LEAST
+from bot.types import Outcome, Posted, Reply, ReplyKind
 from tests.bot.escalation.test_sla import Interleaved
 from tests.bot.test_escalation import CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
@@ -47,3 +53,72 @@ async def test_a_ticket_moved_during_a_reminders_refresh_is_shown_as_it_stands(
     assert status in card.text.splitlines()[0] and f"_{status}_" in note.text
     buttons = [] if status.startswith("resolved") else ["Resolve"]
     assert [b.label for b in card.buttons] == buttons and [b.label for b in note.buttons] == buttons
+
+
+class TriageDown(ConsoleChannel):
+    """A platform whose triage channel refuses posts while `down` (an outage, a rate limit),
+    noting when it was tried (`tried`, on the test's clock)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(io.StringIO())
+        self.clock = clock
+        self.down = True
+        self.tried: list[datetime] = []
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE":
+            self.tried.append(self.clock.now())
+            if self.down:
+                raise PlatformError("chat.postMessage failed: service_unavailable")
+        return await super().send(reply)
+
+    def cards(self) -> list[Reply]:
+        return [reply for _, reply in self.posted if reply.conversation.channel == "C-TRIAGE"]
+
+
+async def test_a_card_whose_post_failed_is_posted_by_a_later_tick_once(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The triage channel refuses the card: the asker is still told, and the card is owed: the
+    clock posts it once the retry time has come and the platform takes it, and only once."""
+    rt, platform = make_runtime(CONFIG), TriageDown(clock)
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert [r.kind for _, r in platform.posted].count(ReplyKind.ESCALATION) == 1 and platform.cards() == []
+    clock.advance(seconds=CARD_RETRY_AT_LEAST.total_seconds() - 1)
+    platform.down = False
+    assert await rt.bot.tick({"slack": platform}) == 0  # not yet: the retry time has not come
+    assert platform.cards() == []
+    clock.advance(seconds=1)
+    assert await rt.bot.tick({"slack": platform}) == 1
+    [card] = platform.cards()
+    assert card.text.startswith(f"**Ticket #{ticket.id}**")
+    assert [kind for kind, _, _ in rt.state.ticket_posts(ticket.id)] == ["thread", "card"]
+    clock.advance(minutes=10)
+    assert await rt.bot.tick({"slack": platform}) == 0 and len(platform.cards()) == 1
+
+
+async def test_a_card_still_refused_is_tried_less_and_less_often(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A triage channel that keeps refusing (gone, say): each try waits half the ticket's age,
+    at least `CARD_RETRY_AT_LEAST`; a resolved ticket owes no card."""
+    rt, platform = make_runtime(CONFIG), TriageDown(clock)
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    for _ in range(30):  # an hour, a tick every two minutes
+        clock.advance(minutes=2)
+        await rt.bot.tick({"slack": platform})
+    assert platform.cards() == []
+    gaps = [later - earlier for earlier, later in zip(platform.tried, platform.tried[1:], strict=False)]
+    assert min(gaps) >= CARD_RETRY_AT_LEAST
+    assert gaps == sorted(gaps) and gaps[-1] >= timedelta(minutes=15)  # tried less and less often
+    assert len(platform.tried) < 12  # not at each of the 30 ticks
+    assert (
+        await rt.bot.on_command(command("resolve", f"{ticket.id} sorted", STAFF), platform)
+        == Outcome.ANSWERED
+    )
+    clock.advance(hours=2)
+    tried = len(platform.tried)
+    await rt.bot.tick({"slack": platform})
+    assert len(platform.tried) == tried  # a resolved ticket owes no card

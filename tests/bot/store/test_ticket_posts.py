@@ -1,13 +1,17 @@
 """The messages that show a ticket: staff's card is claimed before it is posted, so two
-workers finishing one ticket's opening post one card."""
+workers finishing one ticket's opening post one card; a claim whose post failed, or whose
+process died, is owed until a later claim makes it."""
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import StateStore
+from bot.store.jobs import POST_LEASE
+from bot.store.rows import transaction
+from bot.store.ticket_posts import PostClaim
 from bot.types import Author, ConversationRef, EscalationReason, Posted
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -20,13 +24,13 @@ def test_two_workers_claiming_a_tickets_card_have_one_winner(state: Path | str) 
     ticket, _ = store.create_ticket(
         ref=REF, asker=Author(id="U1"), question="q?", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
     )
-    claims: list[int | None] = []
+    claims: list[PostClaim | None] = []
     barrier = threading.Barrier(2)
 
     def claim() -> None:
         mine = StateStore(state)  # separate connections, as two workers would have
         barrier.wait()
-        claims.append(mine.claim_ticket_post(ticket.id, "card", TRIAGE))
+        claims.append(mine.claim_ticket_post(ticket.id, "card", TRIAGE, NOW))
 
     threads = [threading.Thread(target=claim) for _ in range(2)]
     for t in threads:
@@ -37,17 +41,85 @@ def test_two_workers_claiming_a_tickets_card_have_one_winner(state: Path | str) 
     assert claims.count(None) == 1
     assert store.ticket_posts(ticket.id) == []  # claimed is not posted: nothing to edit yet
     card = Posted(message_id="c1", conversation=TRIAGE)
-    store.ticket_post_made(won, card)
+    assert not won.again
+    store.ticket_post_made(won.id, card)
     assert store.ticket_posts(ticket.id) == [("card", card, "")]
-    assert store.claim_ticket_post(ticket.id, "card", TRIAGE) is None
+    assert store.claim_ticket_post(ticket.id, "card", TRIAGE, NOW) is None
 
 
-def test_a_claim_whose_post_failed_is_given_back(state: Path | str) -> None:
-    store = StateStore(state)
+def _ticket(store: StateStore, platform: str = "slack", thread: str = "1.0") -> int:
+    ref = ConversationRef(platform=platform, workspace="T1", channel="C1", thread=thread)
     ticket, _ = store.create_ticket(
-        ref=REF, asker=Author(id="U1"), question="q?", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
+        ref=ref, asker=Author(id="U1"), question="q?", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
     )
-    claim = store.claim_ticket_post(ticket.id, "card", TRIAGE)
+    return ticket.id
+
+
+def test_a_claim_whose_post_failed_is_owed_from_its_retry_time(state: Path | str) -> None:
+    store = StateStore(state)
+    ticket = _ticket(store)
+    claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
     assert claim is not None
-    store.drop_ticket_post_claim(claim)
-    assert store.claim_ticket_post(ticket.id, "card", TRIAGE) is not None
+    retry_at = NOW + timedelta(minutes=2)
+    store.release_ticket_post(claim.id, retry_at)
+    assert store.owed_ticket_posts("card", retry_at - timedelta(seconds=1), ["slack"]) == []
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, retry_at - timedelta(seconds=1)) is None
+    assert store.owed_ticket_posts("card", retry_at, ["slack"]) == [(ticket, claim.id)]
+    again = store.claim_ticket_post(ticket, "card", TRIAGE, retry_at)
+    assert again == PostClaim(claim.id, again=True)  # the failed post may have gone out
+    assert store.owed_ticket_posts("card", retry_at, ["slack"]) == []  # held again
+
+
+def test_a_claim_whose_process_died_lapses_and_is_owed(state: Path | str) -> None:
+    store = StateStore(state)
+    ticket = _ticket(store)
+    claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
+    assert claim is not None
+    held = NOW + POST_LEASE - timedelta(seconds=1)
+    assert store.owed_ticket_posts("card", held, ["slack"]) == []
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, held) is None
+    lapsed = NOW + POST_LEASE
+    assert store.owed_ticket_posts("card", lapsed, ["slack"]) == [(ticket, claim.id)]
+    moved = ConversationRef(platform="slack", workspace="T1", channel="C-NEW-TRIAGE")
+    assert store.claim_ticket_post(ticket, "card", moved, lapsed) == PostClaim(claim.id, again=True)
+    card = Posted(message_id="c1", conversation=moved)
+    store.ticket_post_made(claim.id, card)
+    assert store.ticket_posts(ticket) == [("card", card, "")]
+    later = lapsed + 10 * POST_LEASE
+    assert store.owed_ticket_posts("card", later, ["slack"]) == []  # made: owed no more
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, later) is None
+
+
+def test_only_open_or_claimed_tickets_of_the_platforms_asked_owe_a_card(state: Path | str) -> None:
+    store = StateStore(state)
+    slack, discord, resolved = _ticket(store), _ticket(store, "discord"), _ticket(store, thread="2.0")
+    claims = {t: store.claim_ticket_post(t, "card", TRIAGE, NOW) for t in (slack, discord, resolved)}
+    store.set_ticket_fields(resolved, status="resolved")
+    later = NOW + POST_LEASE
+    slack_claim, discord_claim = claims[slack], claims[discord]
+    assert slack_claim is not None and discord_claim is not None
+    assert store.owed_ticket_posts("card", later, ["slack"]) == [(slack, slack_claim.id)]
+    assert store.owed_ticket_posts("card", later, ["slack", "discord"]) == [
+        (slack, slack_claim.id),
+        (discord, discord_claim.id),
+    ]
+    assert store.owed_ticket_posts("card", later, []) == []
+    assert store.owed_ticket_posts("thread", later, ["slack", "discord"]) == []
+
+
+def test_a_claim_with_no_time_holds_while_its_ticket_is_younger_than_a_lease(state: Path | str) -> None:
+    """A claim of the version before 0020 (left behind, or made by a worker of it still
+    running in a rolling upgrade) has no time: it may be posting now while its ticket is
+    young, and has lapsed once the ticket is older than a lease."""
+    store = StateStore(state)
+    ticket = _ticket(store)
+    claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
+    assert claim is not None
+    with transaction(store.db):
+        store.db.execute("update ticket_posts set claimed_until = null where id = ?", [claim.id])
+    young = NOW + POST_LEASE - timedelta(seconds=1)
+    assert store.owed_ticket_posts("card", young, ["slack"]) == []
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, young) is None
+    old = NOW + POST_LEASE
+    assert store.owed_ticket_posts("card", old, ["slack"]) == [(ticket, claim.id)]
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, old) == PostClaim(claim.id, again=True)
