@@ -131,6 +131,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다.",
     },
     "asked_by": {"en": "{who} asked: {question}", "ko": "{who}님의 질문: {question}"},
+    "error_answer_later": {
+        "en": "Sorry, I couldn't take your message just now. I'll answer it as soon as I can.",
+        "ko": "죄송합니다. 지금은 메시지를 받지 못했습니다. 가능한 한 빨리 답변드리겠습니다.",
+    },
     "error_no_ticket": {
         "en": "Sorry, something went wrong on my side. Please try again in a moment.",
         "ko": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",

@@ -90,8 +90,6 @@ class DiscordAdapter:
             GatewayHold(lease, retry=standby_retry, adopt_after=adopt_after) if lease is not None else None
         )
 
-    # -- lifecycle
-
     @property
     def channel(self) -> DiscordChannel:
         if self._channel is None:
@@ -161,6 +159,7 @@ class DiscordAdapter:
                 else:
                     await self._connect_while_held(client, self.hold, plan, token)
         finally:
+            client.heard.holes.stop()  # a client started over is a new one
             restore()
 
     async def _adopt_orphans(self, token: str, plan: ShardPlan, hold: GatewayHold) -> None:
@@ -187,6 +186,7 @@ class DiscordAdapter:
                 await self._login(client, token)
                 await self._connect(client)
         finally:
+            client.heard.holes.stop()
             self.adopted.remove(client)
 
     async def _login(self, client: SupportClient, token: str) -> None:
@@ -384,10 +384,9 @@ def build_adapter(
     standby_retry: float = RETRY_SECONDS,
     typing_after: float = INDICATOR_AFTER_S,
 ) -> DiscordAdapter:
-    """The entry point `bot.supervisor` loads. `host`/`port` (for HTTP adapters) are ignored: the
-    bot connects out to Discord. Options: `guild_ready_timeout`, `drain_timeout`, and with
-    workers sharing a PostgreSQL state the gateway `lease` and `standby_retry`; `typing_after`:
-    seconds an answer may take before the typing indicator shows."""
+    """The entry point `bot.supervisor` loads; `host`/`port` (for HTTP adapters) are ignored.
+    `lease` and `standby_retry`: workers sharing a PostgreSQL state; `typing_after`: seconds an
+    answer may take before the typing indicator shows."""
     del host, port
     return DiscordAdapter(
         bot,

@@ -205,35 +205,39 @@ class Events:
         kind = f"{what} {type(exc).__name__}"
         self.unreadable.write(kind, f"could not read {what} ({type(exc).__name__}); skipped it", last=kind)
 
-    async def deliver(self, inbound: InboundMessage) -> None:
-        """Hand a message to the core; a failure is logged, never raised into discord.py."""
+    async def deliver(self, inbound: InboundMessage, *, again: bool = False) -> bool:
+        """Hand a message to the core; whether it took it (a failure is logged, never raised
+        into discord.py). `again`: one it refused before (adapters/discord/holes.py), handed
+        over once more: its asker was told already."""
         channel = MessageChannel(self.channel, typing_after=self.typing_after)
         accepted = asyncio.Event()
         try:
             await self.core.on_message(inbound, channel, accepted=accepted)
         except Exception:
-            if not accepted.is_set() and self.on_refused is not None:
+            if accepted.is_set():  # in the inbox: a replay finishes it
+                log.exception("failed to handle a Discord message", extra=_where(inbound))
+                return True
+            # the core could not even record the message (its store failed): it is handed over
+            # again (`on_refused`); say so, if it was ours
+            if self.on_refused is not None:
                 self.on_refused(inbound)
-            # the core could not even record the message (its store failed): say so, if it was ours
-            log.exception(
-                "failed to handle a Discord message",
-                extra={
-                    "platform": PLATFORM,
-                    "channel": inbound.conversation.channel,
-                    "message_id": inbound.id,
-                },
-            )
-            if inbound.addressed:
+            log.exception("the core could not take a Discord message", extra=_where(inbound))
+            if inbound.addressed and not again:
+                later = self.on_refused is not None
                 sorry = Reply(
                     conversation=inbound.conversation,
-                    text=say("error_no_ticket", detect_language(inbound.text)),
+                    text=say(
+                        "error_answer_later" if later else "error_no_ticket", detect_language(inbound.text)
+                    ),
                     kind=ReplyKind.ERROR,
                 )
                 await last_resort(
                     lambda: self.channel.send(sorry), what="apologise for a failed Discord message", log=log
                 )
+            return False
         finally:
             await channel.finish()
+        return True
 
     # -- interactions
 
@@ -368,6 +372,10 @@ class Events:
             with contextlib.suppress(asyncio.CancelledError):
                 await deadline
             await channel.finish()
+
+
+def _where(inbound: InboundMessage) -> dict[str, str]:
+    return {"platform": PLATFORM, "channel": inbound.conversation.channel, "message_id": inbound.id}
 
 
 def _submitted_text(components: list[Any]) -> str:

@@ -13,9 +13,13 @@ seconds, and at shutdown; a read-back starts from the later of the two marks.
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
 pass the questions not yet in the inbox (and a channel it could not read would never be read
-again). A resumed session goes on noting: Discord sent it what it missed. A message the core
-could not record holds its shard's mark before it until it is read back (adapters/discord/
-holes.py, which also reads it back while the process runs).
+again). A resumed session goes on noting: Discord sent it what it missed.
+
+A message the core could not record holds its shard's mark before it until the core takes it
+(adapters/discord/holes.py hands it over again while the process runs), and a read-back from
+just before it is owed in the state (`Core.owe_read_back`), so a restart before then reads it
+back whatever was recorded since. A start's read-back that read everything with no refusal
+while it ran settles what was owed when it began.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
 
 import discord
 
@@ -55,6 +60,14 @@ def later(one: str | None, other: str | None) -> str | None:
     return one if first >= second else other
 
 
+def earlier(one: str | None, other: str | None) -> str | None:
+    """The earlier of two marks; either when the other is None (nothing to read from)."""
+    first, second = heard_snowflake(one), heard_snowflake(other)
+    if first is None or second is None:
+        return other if first is None else one
+    return one if first <= second else other
+
+
 class Heard:
     """One client's newest message heard per shard, noted in the state once it is safe to."""
 
@@ -70,10 +83,10 @@ class Heard:
         self._read: dict[Key, int] = {}  # the latest session whose read-back has ended
         self._noted_at: float | None = None
         self._writing = False
-        # the oldest message per key the core could not record: no mark passes it until it is
-        # read back (the next start reads back from before it)
-        self.holes = Holes(client)
-        self.holes.on_filled = self._write
+        # the messages the core could not record: no mark passes the oldest until it is taken
+        self.holes = Holes()
+        self.holes.on_filled = lambda key: self._write()
+        self._owed_at_start: dict[Key, str] = {}  # settled by the first read-back that reads all
 
     async def start(
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
@@ -85,12 +98,21 @@ class Heard:
         what this one missed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
-        self.holes.start(events, plan, tuple(shards))
+        self.holes.start(
+            lambda message: events.deliver(message, again=True),
+            lambda work: events.inflight.start(work, name="supportbot-discord-holes"),
+            events.core,
+            lambda key: place(self._count, key),
+        )
         marks: dict[Key, str | None] = {}
         for key in mark_keys(self.client, shards):
             self._sessions[key] = self._read[key] = 0
             recorded = await heard_on(events.core, plan, shards if key is None else (key,))
-            marks[key] = later(recorded, await events.core.noted_heard(place(self._count, key)))
+            mark = later(recorded, await events.core.noted_heard(place(self._count, key)))
+            owed = await events.core.owed_read_back(place(self._count, key))
+            if owed is not None:
+                self._owed_at_start[key] = owed
+            marks[key] = earlier(mark, owed)
         return marks
 
     @property
@@ -112,12 +134,25 @@ class Heard:
         sessions hear is noted. One that could not read everything leaves their marks where
         they were (the next start reads it again)."""
         sessions = {key: self._sessions.get(key, 0) for key in keys}
+        refusals = self.holes.refusals
+        began = f"{discord.utils.time_snowflake(datetime.now(UTC)):020d}"
         if not await reading:
             return
         for key, session in sessions.items():
             self._read[key] = max(self._read.get(key, 0), session)
         self._noted_at = self.clock()
         self._write()
+        if self.holes.refusals != refusals or self._events is None:
+            return  # one refused meanwhile may be before `began`: what was owed stands
+        for key in keys:
+            owed = self._owed_at_start.pop(key, None)
+            try:
+                if owed is not None:
+                    await self._events.core.settle_read_back(place(self._count, key), owed, began)
+            except Exception as exc:  # the next start reads back from it again
+                log.warning(
+                    "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
+                )
 
     def saw(self, message: discord.Message) -> None:
         """The gateway sent `message` (anyone's, in any channel): it is heard on its shard."""
@@ -133,11 +168,11 @@ class Heard:
     def refused(self, message: InboundMessage) -> None:
         """The core could not record `message` (live or read back): Discord will not send it
         again, so no mark of its shard goes past it until it is read back."""
-        ident = heard_snowflake(message.id)
         workspace = message.conversation.workspace
         key = self._key_of(None if workspace == DM_WORKSPACE else workspace)
-        if ident is not None and key in self._sessions:
-            self.holes.refused(key, ident)
+        if key in self._sessions:
+            self.holes.refused(key, message)
+            self._write()  # the point owed, as soon as the store takes it
 
     async def mark(self, key: Key, shards: Collection[int]) -> str | None:
         """Where a fresh session after a loss of `key`'s reads back from: the later of the
@@ -182,6 +217,7 @@ class Heard:
 
     async def _note(self) -> None:
         try:
+            await self.holes.write_owed()  # before any mark
             for key in list(self._newest):
                 newest = self._writable(key)
                 if self._events is None or newest is None or self._noted.get(key, 0) >= newest:

@@ -1,135 +1,189 @@
-"""Messages the core could not record, and reading them back while the process runs.
+"""Messages the core could not record, handed to it again while the process runs.
 
 Discord sends a message once. When the core refuses one (its store failed: a database
-restarting, a full disk), nothing will send it again. Its shard's marks (adapters/discord/
-heard.py) never pass the oldest such message, so the next start reads it back; but a process
-that runs on for weeks would leave that question unanswered for weeks. So a refusal also
-reads back, while the process runs, what it may have cost: the bot's conversations on the
-shard from their last recorded message (a refused follow-up; adapters/discord/standby.py
-`catch_up`) and the shard's question channels and forums from `MARGIN` before the oldest
-refused message (a refused question; adapters/discord/missed.py `catch_up_channels`),
-`FIRST_AFTER` seconds after the refusal, as a start would. Messages handled before are
-recognised by the inbox and answered once. A read-back that could not read everything, or
-during which the core refused again (the store still away), is tried again, each time twice
-as late, at most `AT_MOST` later; once one reads everything with no refusal while it ran, the
-hole is filled and the shard's marks move on.
+restarting, a full disk), nothing will send it again, and a process that runs on for weeks
+would leave that question unanswered for weeks. This process still holds the message as it
+was heard, though: it is kept here, and handed to the core again `FIRST_AFTER` seconds later
+(a store that failed for a moment is back by then), quietly (the asker was told once that it
+will be answered), and again, each time twice as late, at most `AT_MOST` later, until the
+core takes it. The message itself, not a read of its channel: a first DM, a follow-up in a
+thread quiet for hours, an edit, a mention in a channel the bot does not watch are none of
+them in what a read-back reads. The inbox answers a message once, however often it is handed
+over.
+
+What is kept stands for a hole in what the shard heard (adapters/discord/heard.py): its marks
+never pass the oldest message not taken yet, and that point is owed in the state, so a restart
+before the core took it reads back from before it. At most `KEEP_AT_MOST` messages are kept
+per client: past that, the oldest are left to that read-back, and their hole stays open until
+a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-import discord
-
-from adapters.discord.events import Events
-from adapters.discord.missed import catch_up_channels
-from adapters.discord.shards import ShardPlan
-from adapters.discord.standby import catch_up
+from adapters.discord.missed import heard_snowflake
 from adapters.discord.translate import PLATFORM
+from bot.ports import Core
+from bot.types import InboundMessage
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
 FIRST_AFTER = 10.0  # seconds: a store that failed for a moment (a lock, a failover) is back
-AT_MOST = 600.0  # the longest wait between two read-backs of a hole still open
+AT_MOST = 120.0  # the longest wait between two tries while the store keeps refusing
+KEEP_AT_MOST = 1000  # messages kept per client; the oldest past it are the next start's
 # a mark's key (adapters/discord/missed.py `mark_keys`): a shard, or None on an unsharded client
 Key = int | None
+# hands a message to the core once more, with no apology; whether the core took it
+Deliver = Callable[[InboundMessage], Awaitable[bool]]
 
 
 class Holes:
-    """One client's oldest unrecorded message per shard, and the read-backs that fill them."""
+    """One client's refused messages per shard, handed to the core again until it takes them."""
 
-    def __init__(self, client: discord.Client) -> None:
-        self.client = client
-        self._events: Events | None = None  # set by `start`, before the gateway
-        self._plan: ShardPlan | None = None
-        self._shards: tuple[int, ...] = ()
-        self._oldest: dict[Key, int] = {}
-        self._refusals: dict[Key, int] = {}  # refusals so far: one during a read-back voids it
+    def __init__(self) -> None:
+        self._deliver: Deliver | None = None  # set by `start`, before the gateway
+        self._spawn: Callable[[Coroutine[Any, Any, None]], object] | None = None
+        self._core: Core | None = None
+        self._place: Callable[[Key], str] = str
+        self._owe: dict[Key, int] = {}  # the point owed per key, not written to the state yet
+        self._owed: dict[Key, set[int]] = {}  # the points written, settled once all is taken
+        self.refusals = 0  # so far: a read-back during which one came may have missed it
+        self._kept: dict[Key, dict[str, InboundMessage]] = {}  # by inbox id, in arrival order
+        self._lost: dict[Key, int] = {}  # the oldest let go past KEEP_AT_MOST: open until a restart
         self._delay: dict[Key, float] = {}
-        self._busy: set[Key] = set()  # a read-back waiting or running
+        self._busy: set[Key] = set()  # a try waiting or running
         self._timers: set[asyncio.Task[None]] = set()
         self._stopped = False
-        self.on_filled: Callable[[], None] | None = None  # the marks may move on
+        self.on_filled: Callable[[Key], None] | None = None  # nothing of `key` is kept any more
 
-    def start(self, events: Events, plan: ShardPlan | None, shards: tuple[int, ...]) -> None:
-        """Before the gateway: the client's handler, shard plan and shards."""
-        self._events, self._plan, self._shards = events, plan, shards
+    def start(
+        self,
+        deliver: Deliver,
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
+        core: Core,
+        place: Callable[[Key], str],
+    ) -> None:
+        """Before the gateway: how to hand a message over again, how to run a try in flight as
+        events are (a drain waits for it), and where each key's owed points are kept."""
+        self._deliver, self._spawn, self._core, self._place = deliver, spawn, core, place
         self._stopped = False
 
     def oldest(self, key: Key) -> int | None:
-        """The oldest message on `key` the core could not record, not read back since."""
-        return self._oldest.get(key)
+        """The oldest message on `key` the core has not taken, as a snowflake."""
+        idents = [i for m in self._kept.get(key, {}).values() if (i := heard_snowflake(m.id)) is not None]
+        if key in self._lost:
+            idents.append(self._lost[key])
+        return min(idents, default=None)
 
-    def refused(self, key: Key, ident: int) -> None:
-        """The core could not record message `ident` on `key`: read back from before it."""
-        self._oldest[key] = min(self._oldest.get(key, ident), ident)
-        self._refusals[key] = self._refusals.get(key, 0) + 1
+    def refused(self, key: Key, message: InboundMessage) -> None:
+        """The core could not record `message` on `key`: keep it, and hand it over again later."""
+        kept = self._kept.setdefault(key, {})
+        kept[message.id] = message
+        self.refusals += 1
+        ident = heard_snowflake(message.id)
+        if ident is not None:  # a restart before it is taken reads back from just before it
+            self._owe[key] = min(self._owe.get(key, ident - 1), ident - 1)
+        if sum(len(k) for k in self._kept.values()) > KEEP_AT_MOST:
+            dropped = kept.pop(next(iter(kept)))
+            ident = heard_snowflake(dropped.id)
+            if ident is not None:
+                self._lost[key] = min(self._lost.get(key, ident), ident)
+            log.warning(
+                "too many messages the store refused are kept; the oldest is left to the next start's read-back",
+                extra={"platform": PLATFORM, "message_id": dropped.id},
+            )
         if key not in self._busy:
             self._later(key)
 
+    async def write_owed(self) -> None:
+        """Write the points owed since the last write (`Heard`'s write, before its marks);
+        raises when the store refuses (the next write tries again)."""
+        assert self._core is not None
+        for key, point in list(self._owe.items()):
+            await self._core.owe_read_back(self._place(key), f"{point:020d}")  # sorts as text
+            self._owed.setdefault(key, set()).add(point)
+            if self._owe.get(key) == point:
+                del self._owe[key]
+
     def stop(self) -> None:
-        """Closing: no read-back begins (one running is in flight, and drained)."""
+        """Closing: no try begins (one running is in flight, and drained)."""
         self._stopped = True
         for timer in self._timers:
             timer.cancel()
 
     def _later(self, key: Key) -> None:
-        if self._stopped or self._events is None:
+        if self._stopped or self._spawn is None:
             return  # the next start reads it back
         self._busy.add(key)
         delay = self._delay.setdefault(key, FIRST_AFTER)
-        events = self._events
+        spawn = self._spawn
 
         async def timer() -> None:
             await asyncio.sleep(delay)
             if self._stopped:
                 self._busy.discard(key)
                 return
-            # in flight as events are: a drain waits for the messages it hands over
-            events.inflight.start(self._read(key), name="supportbot-discord-holes")
+            spawn(self._again(key))
 
         task = asyncio.create_task(timer(), name="supportbot-discord-holes-later")
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _read(self, key: Key) -> None:
+    async def _again(self, key: Key) -> None:
+        """Hand `key`'s kept messages over again, oldest first (a follow-up after its question),
+        until the core refuses one again (the store is still away: it is kept again, through
+        the handler's `refused`, and so are the ones after it)."""
+        assert self._deliver is not None
+        kept = self._kept.get(key, {})
+        taken = 0
         try:
-            oldest, refusals = self._oldest.get(key), self._refusals.get(key, 0)
-            read = oldest is None or await self._read_back(key, oldest)
+            for message in sorted(kept.values(), key=_order):
+                del kept[message.id]
+                try:
+                    took = await self._deliver(message)
+                except BaseException:  # cut short (a drain's timeout): still not taken
+                    kept[message.id] = message
+                    raise
+                if not took:
+                    break
+                taken += 1
         finally:
             self._busy.discard(key)
-        if oldest is None:
+        if kept:
+            self._delay[key] = min(2 * self._delay.get(key, FIRST_AFTER), AT_MOST)
+            self._later(key)
             return
-        if read and self._refusals.get(key, 0) == refusals:
-            del self._oldest[key]
-            self._delay.pop(key, None)
-            log.info(
-                "read back what the store could not record",
-                extra={"platform": PLATFORM, "shard": key, "after": oldest},
-            )
-            if self.on_filled is not None:
-                self.on_filled()
-            return
-        self._delay[key] = min(2 * self._delay.get(key, FIRST_AFTER), AT_MOST)
-        self._later(key)
-
-    async def _read_back(self, key: Key, oldest: int) -> bool:
-        """Read back `key`'s conversations and question channels; whether every channel was."""
-        assert self._events is not None
-        events, core = self._events, self._events.core
-        shards = self._shards if key is None else (key,)
-        conversations, channels = await asyncio.gather(
-            catch_up(core, events, self.client, plan=self._plan, shards=shards),
-            catch_up_channels(core, events, self.client, heard=str(oldest), plan=self._plan, shards=shards),
-            return_exceptions=True,
+        self._kept.pop(key, None)
+        self._delay.pop(key, None)
+        if key not in self._lost:  # all taken: nothing is owed for them any more
+            self._owe.pop(key, None)
+            written = self._owed.pop(key, set())
+            if written and self._spawn is not None:
+                self._spawn(self._settle(key, written))
+        log.info(
+            "handed over again %d message(s) the store had refused",
+            taken,
+            extra={"platform": PLATFORM, "shard": key},
         )
-        failed = [r for r in (conversations, channels) if isinstance(r, BaseException)]
-        for exc in failed:
-            log.warning(
-                "could not read back what the store could not record; trying again later: %s",
-                type(exc).__name__,
-                extra={"platform": PLATFORM, "shard": key},
-            )
-        return not failed and channels is True
+        if self.on_filled is not None:
+            self.on_filled(key)
+
+    async def _settle(self, key: Key, points: set[int]) -> None:
+        assert self._core is not None
+        for point in sorted(points):
+            mark = f"{point:020d}"
+            try:
+                await self._core.settle_read_back(self._place(key), mark, mark)
+            except Exception as exc:  # the next start reads back from it once more, then settles it
+                log.warning(
+                    "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
+                )
+
+
+def _order(message: InboundMessage) -> tuple[int, str]:
+    """Messages in the order they were said (an edit's key is its message's snowflake)."""
+    return (heard_snowflake(message.id) or 0, message.id)

@@ -1,7 +1,10 @@
-"""Messages the core could not record, read back while the process runs (adapters/discord/holes.py):
-a question or a follow-up whose claim the store refused is answered once the store is back,
-without a restart, exactly once; a read-back during which the store refuses again is tried
-again; once one has read everything, the shard's mark moves past the question.
+"""Messages the core could not record, handed to it again while the process runs
+(adapters/discord/holes.py): a question, a follow-up, a first DM or an edit whose claim the
+store refused is answered once the store is back, without a restart, exactly once, and its
+asker is told it will be (not to ask again); a try the store refuses again is tried again;
+once the core took it, the shard's mark moves past it. A process that stops before then has
+left a read-back owed in the state: the next start reads the question back, whatever was
+recorded since, and settles what was owed.
 
 The real discord.py client against the fake Discord, the real core and store behind it; the
 store's refusal is injected at the inbox's claim (bot/faults.py), as tests/adapters/
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -19,6 +24,7 @@ from adapters.discord import holes
 from adapters.discord.heard import place
 from bot import faults
 from bot.app import Runtime
+from bot.messages import say
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
     MESSAGES,
     answered,
@@ -50,17 +56,23 @@ def _process(server: FakeDiscord, make_runtime: Callable[..., Runtime]) -> Runti
 async def _refused(server: FakeDiscord, runtime: Runtime, text: str, channel_id: str | None = None) -> str:
     """`text` said live (in #support, auto-answer: no mention, no apology), its claim refused."""
     message = server.build_message_create(text, channel_id=channel_id)
+    await _refuse(server, "MESSAGE_CREATE", message)
+    assert not runtime.state.db.execute(
+        "select 1 from inbox where key = ?", [f"discord:msg:{message['id']}"]
+    ).fetchall()  # the store refused it: not in the inbox
+    return str(message["id"])
+
+
+async def _refuse(server: FakeDiscord, event: str, message: dict[str, Any]) -> None:
+    """Dispatch `message` as `event`; the store refuses the core's claim of it."""
     with faults.crash_at("event.claiming", error=REFUSED):
-        await server.dispatch("MESSAGE_CREATE", message)
+        await server.dispatch(event, message)
         await _all_read(server)
         for _ in range(100):  # until the core has tried to claim it
             if "event.claiming" not in faults._armed:
                 break
             await asyncio.sleep(0.02)
-    assert not runtime.state.db.execute(
-        "select 1 from inbox where key = ?", [f"discord:msg:{message['id']}"]
-    ).fetchall()  # the store refused it: not in the inbox
-    return str(message["id"])
+    assert "event.claiming" not in faults._armed
 
 
 async def test_a_question_whose_claim_failed_is_answered_once_the_store_is_back(
@@ -139,3 +151,176 @@ async def test_a_follow_up_whose_claim_failed_is_answered_once_the_store_is_back
         ).fetchall()
     first.close()
     assert len(fake.requests_matching("POST", MESSAGES, ok_post(thread_id))) == 2
+
+
+async def test_a_first_dm_whose_claim_failed_is_answered_once_the_store_is_back(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A DM from someone the bot never talked to: no read-back could find it (a bot cannot
+    list DMs), but the process still holds it, and hands it over again."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        message = fake.build_message_create("How do I reset my password?", dm=True)
+        start = len(fake.requests)
+        await _refuse(fake, "MESSAGE_CREATE", message)
+        sorry = await fake.wait_for_request("POST", MESSAGES, ok_post(message["channel_id"]), after=start)
+        assert sorry.json["content"] == say("error_answer_later", "en")
+        answer = await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(message["channel_id"]), after=fake.requests.index(sorry) + 1, timeout=10
+        )
+        assert answer.json["content"] != sorry.json["content"]
+        await adapter.drain(5)
+    first.close()
+
+
+async def test_a_refused_edit_is_handed_over_as_an_edit(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The asker corrects a question already answered, and the store refuses the edit's
+    claim: the edit itself is handed over again, and the answer is brought up to it."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        thread_id, _ = await answered(fake, adapter, "How do I reset my password?")
+        question = fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+        start = len(fake.requests)
+        await fake.dispatch("MESSAGE_CREATE", question)
+        reply = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id), after=start)
+        await adapter.drain(5)
+        corrected = "How do I reset my password if the email never arrives?"
+        edited = dict(question, content=corrected, edited_timestamp=datetime.now(UTC).isoformat())
+        fake.messages[str(thread_id)][str(question["id"])]["content"] = corrected  # as Discord keeps it
+        start = len(fake.requests)
+        await _refuse(fake, "MESSAGE_UPDATE", edited)
+        path = f"/channels/{thread_id}/messages/{reply.response['id']}"
+        await fake.wait_for_request("PATCH", path, after=start, timeout=10)
+        await adapter.drain(5)
+    first.close()
+
+
+async def test_the_asker_of_a_refused_question_is_told_it_will_be_answered_not_to_ask_again(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A mention the store refused: one apology, saying it will be answered (asked to try
+    again, the asker would, and get two answers); the answer follows, and no second apology
+    when the first try is refused too."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        start = len(fake.requests)
+        question = await _refused(fake, first, f"<@{fake.bot_user_id}> How do I reset my password?")
+        with faults.crash_at("event.claiming", error=REFUSED):  # the first try is refused too
+            for _ in range(200):
+                if "event.claiming" not in faults._armed:
+                    break
+                await asyncio.sleep(0.02)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question), after=start, timeout=10)
+        await adapter.drain(5)
+        said = [
+            (r.json or {}).get("content", "")
+            for r in fake.requests[start:]
+            if r.method == "POST"
+            and r.status == 200
+            and r.path == f"/channels/{fake.text_channel_id}/messages"
+        ]
+        assert said == [say("error_answer_later", "en")]
+    first.close()
+
+
+@pytest.mark.parametrize("later_answer", [False, True], ids=["nothing-after", "a-later-answer"])
+async def test_a_question_refused_before_a_stop_is_read_back_at_the_next_start_and_settled(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    later_answer: bool,
+) -> None:
+    """The process stops before it hands the refused question over again (a deploy, an
+    operator restarting a bot whose database is flaky), after a later question was answered
+    and recorded: the read-back owed from just before the refused one is read at the next
+    start, which answers it once, and then owes nothing."""
+    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        question = await _refused(fake, first, "How do I reset my password?")
+        if later_answer:
+            fake._ids._last += MINUTE  # the store is back: a question a minute later is answered
+            await answered(fake, adapter, "How long does a refund take?")
+        await _all_read(fake)
+        await adapter.drain(5)
+        # owed in the state once the store took it (at once here: it refused only the claim)
+        assert await first.bot.owed_read_back(place(1, None)) == f"{int(question) - 1:020d}"
+    first.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(question))
+
+    second = _process(fake, make_runtime)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question), timeout=10)
+        await adapter.drain(5)
+        for _ in range(100):  # the read-back settles what was owed once it has read everything
+            if await second.bot.owed_read_back(place(1, None)) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await second.bot.owed_read_back(place(1, None)) is None
+    second.close()
+    assert len(fake.requests_matching("POST", MESSAGES, ok_post(question))) == 1
+
+
+async def test_what_was_owed_stands_when_the_next_starts_read_back_is_refused_again(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store refuses the question live, the process stops, and the next start's read-back
+    of it is refused too (a later question is answered after it): what was owed is not settled
+    by that read-back, and the start after it answers the question."""
+    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        question = await _refused(fake, first, "How do I reset my password?")
+        await adapter.drain(5)
+    first.close()
+
+    second = _process(fake, make_runtime)
+    with faults.crash_at("event.claiming", error=REFUSED):  # the read-back's claim of it
+        async with running(second) as adapter:
+            for _ in range(200):
+                if "event.claiming" not in faults._armed:
+                    break
+                await asyncio.sleep(0.02)
+            assert "event.claiming" not in faults._armed
+            await adapter.drain(5)
+            fake._ids._last += MINUTE  # then a question a minute later is answered, and recorded
+            await answered(fake, adapter, "How long does a refund take?")
+    second.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(question))
+
+    third = _process(fake, make_runtime)
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question), timeout=10)
+        await adapter.drain(5)
+    third.close()
+    assert len(fake.requests_matching("POST", MESSAGES, ok_post(question))) == 1
+
+
+async def test_refused_messages_are_handed_over_again_in_the_order_they_were_said(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Two questions refused; the first try of the older is refused again: the newer is not
+    handed over past it (a follow-up must not be answered before its question), and both are
+    answered, the older first."""
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        older = await _refused(fake, first, "How do I reset my password?")
+        newer = await _refused(fake, first, "How long does a refund take?")
+        with faults.crash_at("event.claiming", error=REFUSED):  # the first try's first claim
+            for _ in range(200):
+                if "event.claiming" not in faults._armed:
+                    break
+                await asyncio.sleep(0.02)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(newer), timeout=10)
+        await adapter.drain(5)
+        answers = [r for r in fake.requests if ok_post(older)(r) or ok_post(newer)(r)]
+        assert [r.path for r in answers] == [f"/channels/{older}/messages", f"/channels/{newer}/messages"]
+    first.close()
