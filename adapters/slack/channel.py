@@ -5,13 +5,15 @@ chat.postMessage (falling back to plain text when Slack refuses the blocks), edi
 chat.update, ephemeral notes over chat.postEphemeral, and a slash command's response URL
 for its invoker (and for the channel when the bot is not a member). Permalinks for ticket
 cards are cached here. How a reply looks is `adapters.slack.render`'s job; finding an
-earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's.
+earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's, and
+an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -31,13 +33,14 @@ from adapters.slack.client import (
     split_message_id,
 )
 from adapters.slack.directory import SlackDirectory, TtlCache
+from adapters.slack.find_post import find_post
 from adapters.slack.find_reply import REPLY_EVENT, find_reply
 from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
 from bot.errors import MessageGone, PlatformError
 from bot.messages import say
 from bot.ports import PostChanged
-from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
+from bot.types import ActionEvent, Button, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,11 @@ class SlackChannel:
         """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
         (adapters/slack/find_reply.py)."""
         return await find_reply(self.client, self.directory, message)
+
+    async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:
+        """`bot.ports.FindsPosts`: the bot's earliest post in `where` since `after` that shows
+        `button` (adapters/slack/find_post.py)."""
+        return await find_post(self.client, self.directory, where, after, button)
 
     async def send(self, reply: Reply) -> Posted:
         messages = render_reply(reply, **await self._render_options(reply))

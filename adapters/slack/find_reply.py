@@ -10,6 +10,8 @@ first post of a reply to a question with the question's message id in its metada
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -23,7 +25,7 @@ from adapters.slack.client import (
     slack_error,
     split_message_id,
 )
-from adapters.slack.directory import SlackDirectory
+from adapters.slack.directory import SlackDirectory, SlackIdentity
 from bot.types import InboundMessage, Posted
 
 # SlackChannel's logger: this is its find_reply, and its log lines keep the channel's name
@@ -31,6 +33,14 @@ log = logging.getLogger("adapters.slack.channel")
 
 # the metadata event a reply to a question carries: {"question": the question's message id}
 REPLY_EVENT = "supportbot_reply"
+
+
+def from_bot(item: Mapping[str, Any], me: SlackIdentity) -> bool:
+    """Whether a message Slack listed is the bot's own: posted as its user, or by its bot."""
+    return bool(
+        (me.bot_user_id and item.get("user") == me.bot_user_id)
+        or (me.bot_id and item.get("bot_id") == me.bot_id)
+    )
 
 
 def _ts_order(ts: str) -> tuple[int, int]:
@@ -72,7 +82,7 @@ async def find_reply(
         later = str(item.get("ts") or "")
         if _ts_order(later) <= _ts_order(ts):
             continue  # the thread's root, or the question itself
-        if item.get("user") == me.bot_user_id or (me.bot_id and item.get("bot_id") == me.bot_id):
+        if from_bot(item, me):
             label = item.get("metadata") or {}
             if label.get("event_type") == REPLY_EVENT:
                 # a post that names its question: ours, wherever it is in the thread

@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -54,7 +55,7 @@ from adapters.slack.interactions import id_of
 from bot.config import Settings
 from bot.errors import PlatformError
 from bot.ports import Core, PostChanged
-from bot.types import ConversationRef, InboundMessage, Posted, Reply
+from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -369,3 +370,8 @@ class WorkspacesChannel:
         worker has seen none), the error is raised: the replay waits and is tried again
         (bot/delivery.py REPLAY_ATTEMPTS), never taken for "no reply"."""
         return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))
+
+    async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:
+        """`bot.ports.FindsPosts` in `where`'s workspace (SlackChannel.find_post), with a
+        refused token read again as for `find_reply`."""
+        return await self._on_channel(where, lambda channel: channel.find_post(where, after, button))
