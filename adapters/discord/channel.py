@@ -7,7 +7,8 @@ post's id names them all, adapters/discord/post_ids.py), replies that quote the 
 edits that bring every part of a post to the new reply (through the interaction webhook for
 follow-ups, `WebhookMessages`), threads under a question, an apology that falls back to the parent
 channel, and the tag a forum post wears on answer, escalation and resolution. Finding an
-earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s;
+earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s,
+an earlier ticket card's (`bot.ports.FindsPosts`) `adapters/discord/find_post.py`'s;
 the nonce every reply to a question carries (`reply_nonce`) is this module's second guard.
 
 Every refusal from Discord is logged with the status and code and raised as
@@ -22,11 +23,13 @@ import hashlib
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import discord
 
 from adapters.discord.commands import SupportButton
+from adapters.discord.find_post import button_ids, find_post
 from adapters.discord.find_reply import find_reply
 from adapters.discord.post_ids import message_ids, post_id
 from adapters.discord.render import (
@@ -46,7 +49,7 @@ from adapters.discord.translate import PLATFORM
 from bot import faults
 from bot.errors import ConversationGone, MessageGone, PlatformError
 from bot.ports import PostChanged
-from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
+from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
 # One logger for the whole adapter, as before the package split: log routing and filters
 # name "adapters.discord".
@@ -133,16 +136,6 @@ def reply_nonce(reply: Reply, part: int, message: RenderedMessage) -> str | None
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
-def button_ids(sent: discord.Message) -> list[str]:
-    return [
-        child.custom_id
-        for row in sent.components
-        if isinstance(row, discord.ActionRow)
-        for child in row.children
-        if isinstance(child, discord.Button) and child.custom_id
-    ]
-
-
 def http_ctx(ref: ConversationRef, exc: discord.HTTPException, **more: object) -> dict[str, object]:
     """The log fields of a refusal from Discord: where, status and code (never the token)."""
     return {
@@ -181,6 +174,10 @@ class DiscordChannel:
         """`bot.ports.FindsReplies`: the bot's post answering `message`, read from Discord's
         history where `send` would have put it (adapters/discord/find_reply.py)."""
         return await find_reply(self.client, message)
+
+    async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:
+        """`bot.ports.FindsPosts`: the bot's message in `where` showing `button` (find_post.py)."""
+        return await find_post(self.client, where, after, button)
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         ref = message.conversation
