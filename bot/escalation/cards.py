@@ -28,9 +28,8 @@ from bot.messages import say
 from bot.ports import Channel, Clock, FindsPosts
 from bot.privacy.redaction import quoted, quoted_plain
 from bot.store import AsyncStore, StateStore
-from bot.store.jobs import POST_LEASE
 from bot.store.state import settle
-from bot.store.ticket_posts import PostClaim
+from bot.store.ticket_posts import CARD_LEASE, PostClaim
 from bot.types import (
     ActionKind,
     Button,
@@ -51,9 +50,11 @@ log = logging.getLogger(__name__)
 # refresh shows it after, so a few rounds only spare a stale message in between
 REFRESH_ROUNDS = 3
 # the least wait before a card whose post failed is tried again; after that, half the ticket's
-# age: a platform away for a minute gets the card soon, a triage channel that is gone (a
-# setting to fix) costs a failed call and a log line less and less often
+# age, at most an hour: a platform away for a minute gets the card soon, a triage channel that
+# is gone costs a failed call and a log line less and less often, and once the setting is
+# fixed, an open ticket gets its card within the hour
 CARD_RETRY_AT_LEAST = timedelta(minutes=2)
+CARD_RETRY_AT_MOST = timedelta(hours=1)
 # how long before the ticket's opening an earlier claim's card is looked for: the platform's
 # clock and this host's may differ by a little
 CARD_LOOK_BACK = timedelta(minutes=1)
@@ -227,6 +228,9 @@ class TicketPosts:
     ) -> bool:
         faults.point("card.claimed")
         try:
+            # as the store has it now, to compare with once the card is out
+            stored = await self.store.run(StateStore.ticket, ticket.id)
+            ticket = stored if stored is not None else ticket
             previous, similar = await self._extras(ticket)
             made = card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
             found = await self._posted_already(ticket, channel, where) if claim.again else None
@@ -235,14 +239,19 @@ class TicketPosts:
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             now = self.clock.now()
-            retry_at = now + max(CARD_RETRY_AT_LEAST, (now - ticket.created_at) / 2)
+            retry_at = now + min(max(CARD_RETRY_AT_LEAST, (now - ticket.created_at) / 2), CARD_RETRY_AT_MOST)
             log.exception(
                 "could not post the triage card; trying again later",
                 extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
             )
             await self.store.run(StateStore.release_ticket_post, claim.id, retry_at)
             return False
-        await settle(self.store, POST_LEASE, StateStore.ticket_post_made, claim.id, posted)
+        await settle(self.store, CARD_LEASE, StateStore.ticket_post_made, claim.id, posted)
+        # staff may have moved the ticket while its card was drawn and posted: no transition's
+        # refresh could reach a card not noted yet
+        fresh = await self.store.run(StateStore.ticket, ticket.id)
+        if fresh is not None and fresh != ticket:
+            await self.refresh(fresh, channel)
         return True
 
     async def _posted_already(

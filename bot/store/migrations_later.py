@@ -338,9 +338,9 @@ def _state_v19_session_hashes(db: StateDatabase) -> None:
 def _state_v20_card_claims(db: StateDatabase) -> None:
     """A ticket's card is claimed until a time (`claimed_until`, bot/store/ticket_posts.py):
     a claim whose process died lapses, and the card is posted then, where it used to hold
-    for ever and no card was ever posted. A claim with no time (left by the version before,
-    or made by one of its workers still running) holds while its ticket is younger than the
-    lease, and has lapsed after. The index finds the few claimed rows among the made ones."""
+    for ever and no card was ever posted. A claim with no time was left by the version before
+    (this step waits for its workers to stop: bot/store/postgres_migrating.py): it has lapsed.
+    The index finds the few claimed rows among the made ones."""
     db.table("ticket_posts").add_column("claimed_until", str)
     db.table("ticket_posts").create_index(["message_id", "claimed_until"])
 

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # named here; its name, like every migration's, never changes (bot/store/migrations.py).
 # 0019 re-keys dashboard sessions by a hash: a worker of the version before would fail every
 # signed-in page and could not start a session, so it too waits for them to stop
-EXCLUSIVE = frozenset({"0017_sla_claims", "0018_post_claims", "0019_session_hashes"})
+EXCLUSIVE = frozenset({"0017_sla_claims", "0018_post_claims", "0019_session_hashes", "0020_card_claims"})
 
 # how long a step is tried again in all: twice as long as a report may read
 # (bot/store/state.py REPORT_SECONDS), the longest the bot's own sessions hold a table

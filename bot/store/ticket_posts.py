@@ -1,7 +1,7 @@
 """Where a ticket is shown: the escalation note in the asker's thread and staff's card, each
 remembered when posted so that every later transition edits it in place.
 
-Staff's card is claimed before it is posted (`claim_ticket_post`), for `POST_LEASE`: two
+Staff's card is claimed before it is posted (`claim_ticket_post`), for `CARD_LEASE`: two
 workers finishing one ticket's opening at once (a replay, and a second escalation in the
 thread) post one card. A claim is never forgotten until its post is made: one whose post
 failed is given back for later (`release_ticket_post`), one whose process died lapses, and
@@ -13,19 +13,19 @@ posting, before noting it): `PostClaim.again` says to look first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.jobs import POST_LEASE
 from bot.store.rows import insert_row, transaction
 from bot.store.store import Repository, iso
 from bot.types import ConversationRef, Posted
 
 CLAIMED = ""  # the message id of a post claimed and not yet made
-# until when a claim holds (its parameter: now - POST_LEASE). A worker of the version before
-# 0020, still running in a rolling upgrade, claims with no time: such a claim holds while its
-# ticket is younger than a lease (it may be posting now), and has lapsed after
-_HELD_UNTIL = "coalesce(p.claimed_until, case when t.created_at > ? then '9999' end)"
+# how long a claim on posting a card holds before another worker takes its process for dead:
+# far beyond a post's retries (each of slack_sdk's tries on a 5xx or a rate limit has its own
+# 30 s timeout or Retry-After wait), as an SLA reminder's (bot/escalation/sla.py FIRING_LEASE);
+# a card a crash cut short is posted this much later, the thread note having tagged staff
+CARD_LEASE = timedelta(minutes=10)
 # the tickets one sweep takes (`owed_ticket_posts`): a backlog is worked through tick by tick
 OWED_BATCH = 20
 
@@ -77,17 +77,17 @@ class TicketPostRepository(Repository):
         self, ticket_id: int, kind: str, where: ConversationRef, now: datetime
     ) -> PostClaim | None:
         """Claim the one post of `kind` a ticket has (staff's card) in `where` before it is
-        posted, until `now + POST_LEASE`: the claim, or None when the ticket has that post, or
+        posted, until `now + CARD_LEASE`: the claim, or None when the ticket has that post, or
         another claim on it holds. A claim past its lease is taken over (`again`). The check and
         the claim are one transaction under a lock of the ticket's (on SQLite, transactions run
         one at a time already), so of two racing workers one gets it."""
-        until = iso(now + POST_LEASE)
+        until = iso(now + CARD_LEASE)
         with transaction(self.db):
             self._lock_until_commit(f"ticket-post:{ticket_id}:{kind}")
             row = self.db.execute(
-                f"select p.id, p.message_id, {_HELD_UNTIL} from ticket_posts p "
-                "join tickets t on t.id = p.ticket_id where p.ticket_id = ? and p.kind = ? order by p.id limit 1",
-                [iso(now - POST_LEASE), ticket_id, kind],
+                "select id, message_id, claimed_until from ticket_posts where ticket_id = ? and kind = ? "
+                "order by id limit 1",
+                [ticket_id, kind],
             ).fetchone()
             if row is None:
                 record: dict[str, Any] = {
@@ -99,8 +99,10 @@ class TicketPostRepository(Repository):
                     "claimed_until": until,
                 }
                 return PostClaim(insert_row(self.db, "ticket_posts", record))
+            # made, or held (a claim of the version before 0020 has no time: its process is
+            # gone, as 0020 waits for every worker of that version to stop)
             if row[1] != CLAIMED or (row[2] is not None and str(row[2]) > iso(now)):
-                return None  # made, or held
+                return None
             self.db.execute(
                 "update ticket_posts set claimed_until = ?, conversation = ? where id = ?",
                 [until, where.key, row[0]],
@@ -108,11 +110,13 @@ class TicketPostRepository(Repository):
             return PostClaim(int(row[0]), again=True)
 
     def ticket_post_made(self, claim: int, posted: Posted) -> None:
-        """The claimed post is out: `posted` is it, for later transitions to edit."""
+        """The claimed post is out: `posted` is it, for later transitions to edit. A post made
+        already (by a worker that took over a claim this one held too long) is kept: the first
+        noted is the one transitions edit."""
         with transaction(self.db):
             self.db.execute(
-                "update ticket_posts set message_id = ?, conversation = ? where id = ?",
-                [posted.message_id, posted.conversation.key, claim],
+                "update ticket_posts set message_id = ?, conversation = ? where id = ? and message_id = ?",
+                [posted.message_id, posted.conversation.key, claim, CLAIMED],
             )
 
     def release_ticket_post(self, claim: int, retry_at: datetime) -> None:
@@ -136,10 +140,10 @@ class TicketPostRepository(Repository):
             return []
         rows = self.db.execute(
             "select p.ticket_id, p.id from ticket_posts p join tickets t on t.id = p.ticket_id "
-            f"where p.message_id = ? and p.kind = ? and coalesce({_HELD_UNTIL}, '') <= ? "
+            "where p.message_id = ? and p.kind = ? and (p.claimed_until is null or p.claimed_until <= ?) "
             f"and t.status in ('open', 'claimed') and t.platform in ({', '.join('?' for _ in platforms)}) "
             f"order by p.id limit {OWED_BATCH}",
-            [CLAIMED, kind, iso(now - POST_LEASE), iso(now), *platforms],
+            [CLAIMED, kind, iso(now), *platforms],
         ).fetchall()
         return [(int(row[0]), int(row[1])) for row in rows]
 

@@ -24,7 +24,7 @@ from adapters.discord import DiscordAdapter
 from bot import faults
 from bot.app import Runtime
 from bot.errors import PlatformError
-from bot.store.jobs import POST_LEASE
+from bot.store.ticket_posts import CARD_LEASE
 from bot.types import ActionKind, Button, ButtonStyle, ConversationRef, Posted, Reply, ReplyKind
 from tests.adapters.test_discord_adapter import MESSAGES, discord_env, discord_toml, running
 from tests.adapters.test_discord_find_reply import HISTORY, bot_messages, fake, inbound
@@ -201,9 +201,9 @@ async def test_a_card_whose_process_died_before_noting_it_is_edited_not_posted_a
         assert await adapter.drain(5)
         assert restarted.state.pending_events("discord") == []
         start = len(fake.requests)
-        clock.advance(seconds=POST_LEASE.total_seconds())
+        clock.advance(seconds=CARD_LEASE.total_seconds())
         await restarted.bot.tick({"discord": adapter.channel})
-        clock.advance(minutes=10)
+        clock.advance(minutes=2)  # (short of the SLA's first reminder, which edits the card)
         await restarted.bot.tick({"discord": adapter.channel})  # nothing owed any more
 
     assert [m["id"] for m in bot_messages(fake, triage)] == [out["id"]]  # one card

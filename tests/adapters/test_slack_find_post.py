@@ -25,7 +25,7 @@ from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.render import BUTTON_VALUE_LIMIT, render_reply
 from bot import faults
 from bot.app import Runtime
-from bot.store.jobs import POST_LEASE
+from bot.store.ticket_posts import CARD_LEASE
 from bot.types import (
     ActionKind,
     Author,
@@ -219,9 +219,9 @@ async def test_a_card_whose_process_died_before_noting_it_is_edited_not_posted_a
     async with running(restarted) as adapter:  # its replay on start finishes the hand-off
         assert restarted.state.pending_events("slack") == []
         mark = len(fake.api_calls)
-        clock.advance(seconds=POST_LEASE.total_seconds())
+        clock.advance(seconds=CARD_LEASE.total_seconds())
         await restarted.bot.tick({"slack": adapter.channel})
-        clock.advance(minutes=10)
+        clock.advance(minutes=2)  # (short of the SLA's first reminder, which edits the card)
         await restarted.bot.tick({"slack": adapter.channel})  # nothing owed any more
 
     assert bot_messages(fake, "C222") == [card_ts]  # one card

@@ -21,7 +21,7 @@ from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
 from bot.ports import PostChanged
-from bot.store.jobs import POST_LEASE
+from bot.store.ticket_posts import CARD_LEASE
 from bot.types import (
     Author,
     ConversationRef,
@@ -264,7 +264,7 @@ async def test_a_card_whose_process_died_is_shown_once_when_its_claim_lapses(
     cards = len(platform.cards())
     assert cards == (1 if point == "card.sent" else 0)
     assert await restarted.bot.tick({"slack": platform}) == 0  # the claim holds for its lease
-    clock.advance(seconds=POST_LEASE.total_seconds())
+    clock.advance(seconds=CARD_LEASE.total_seconds())
     assert await restarted.bot.tick({"slack": platform}) == 1
     [card] = platform.cards()
     [ticket] = restarted.state.tickets()
@@ -279,7 +279,8 @@ async def test_a_card_whose_process_died_is_shown_once_when_its_claim_lapses(
             posted.message_id for posted, reply in platform.posted if reply is card
         ]
     clock.advance(minutes=10)
-    assert await restarted.bot.tick({"slack": platform}) == 0 and len(platform.cards()) == 1
+    await restarted.bot.tick({"slack": platform})  # (the SLA's first reminder is due by now)
+    assert len(platform.cards()) == 1
 
 
 class DiesPostingTheLead(Platform):

@@ -5,6 +5,7 @@ card whose post failed is owed, and posted by a later tick (`TicketPosts.tick`).
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -122,3 +123,86 @@ async def test_a_card_still_refused_is_tried_less_and_less_often(
     tried = len(platform.tried)
     await rt.bot.tick({"slack": platform})
     assert len(platform.tried) == tried  # a resolved ticket owes no card
+
+
+class SlowTriage(ConsoleChannel):
+    """The first card's post hangs (a platform rate-limiting it, its client waiting and trying
+    again) until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.in_flight = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE" and not self.in_flight.is_set():
+            self.in_flight.set()
+            await self.go.wait()
+        return await super().send(reply)
+
+    def cards(self) -> list[tuple[Posted, Reply]]:
+        """Each card as it reads now."""
+        return [
+            (posted, self.current[posted.message_id])
+            for posted, reply in self.posted
+            if reply.conversation.channel == "C-TRIAGE"
+        ]
+
+
+async def test_a_card_slow_to_post_is_not_posted_again_by_the_tick(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A card whose post takes minutes (slack_sdk waiting out rate limits, each try with its
+    own timeout) is still its poster's: the clock's tick, here or on another worker, leaves it."""
+    rt, platform = make_runtime(CONFIG), SlowTriage()
+    opening = asyncio.create_task(rt.bot.on_message(msg("I want to talk to a human"), platform))
+    await asyncio.wait_for(platform.in_flight.wait(), 10)
+    clock.advance(minutes=5)  # far past a post's ordinary retries, inside the card's lease
+    assert await rt.bot.tick({"slack": platform}) == 0
+    platform.go.set()
+    assert await opening == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    [(posted, _)] = platform.cards()
+    assert [p.message_id for kind, p, _ in rt.state.ticket_posts(ticket.id) if kind == "card"] == [
+        posted.message_id
+    ]
+
+
+async def test_a_ticket_resolved_while_its_card_is_posted_shows_resolved_on_it(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Staff resolve the ticket from the thread note while its card is on its way: the resolve's
+    refresh cannot reach a card not noted yet, so the card, once noted, is brought up to date:
+    resolved, no buttons."""
+    rt, platform = make_runtime(CONFIG), SlowTriage()
+    opening = asyncio.create_task(rt.bot.on_message(msg("I want to talk to a human"), platform))
+    await asyncio.wait_for(platform.in_flight.wait(), 10)
+    [ticket] = rt.state.tickets()
+    assert (
+        await rt.bot.on_command(command("resolve", f"{ticket.id} sorted", STAFF), platform)
+        == Outcome.ANSWERED
+    )
+    platform.go.set()
+    assert await opening == Outcome.ESCALATED
+    [(_, card)] = platform.cards()
+    assert "resolved by Sam" in card.text.splitlines()[0] and card.buttons == ()
+
+
+async def test_a_card_refused_for_days_is_posted_within_the_hour_once_the_platform_takes_it(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The triage channel refuses for two days (gone; then someone fixes the setting): the waits
+    between tries stop growing at `CARD_RETRY_AT_MOST`, so the open ticket's card follows within
+    the hour once the channel takes it."""
+    rt, platform = make_runtime(CONFIG), TriageDown(clock)
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    for _ in range(50 * 4):  # two days and two hours, a tick every quarter of an hour
+        clock.advance(minutes=15)
+        await rt.bot.tick({"slack": platform})
+    assert platform.cards() == []
+    platform.down = False
+    fixed = clock.now()
+    while not platform.cards() and clock.now() - fixed <= timedelta(hours=1):
+        clock.advance(minutes=5)
+        await rt.bot.tick({"slack": platform})
+    assert len(platform.cards()) == 1

@@ -294,7 +294,8 @@ def test_a_migration_changing_claims_waits_for_the_old_workers_to_stop(pg_url: s
             StateStore(pg_url)  # `supportbot run` of the new version
         refusal = str(caught.value)
         assert (
-            "migrations 0017_sla_claims, 0018_post_claims, 0019_session_hashes change what workers" in refusal
+            "migrations 0017_sla_claims, 0018_post_claims, 0019_session_hashes, 0020_card_claims change what workers"
+            in refusal
         )
         assert "old-host pid 4242 (v0.16, last heartbeat " in refusal and "Stop every worker" in refusal
         code, output = _migrate_command(pg_url, tmp_path)

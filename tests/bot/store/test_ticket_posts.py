@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.store import StateStore
-from bot.store.jobs import POST_LEASE
 from bot.store.rows import transaction
-from bot.store.ticket_posts import PostClaim
+from bot.store.ticket_posts import CARD_LEASE, PostClaim
 from bot.types import Author, ConversationRef, EscalationReason, Posted
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -75,17 +74,17 @@ def test_a_claim_whose_process_died_lapses_and_is_owed(state: Path | str) -> Non
     ticket = _ticket(store)
     claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
     assert claim is not None
-    held = NOW + POST_LEASE - timedelta(seconds=1)
+    held = NOW + CARD_LEASE - timedelta(seconds=1)
     assert store.owed_ticket_posts("card", held, ["slack"]) == []
     assert store.claim_ticket_post(ticket, "card", TRIAGE, held) is None
-    lapsed = NOW + POST_LEASE
+    lapsed = NOW + CARD_LEASE
     assert store.owed_ticket_posts("card", lapsed, ["slack"]) == [(ticket, claim.id)]
     moved = ConversationRef(platform="slack", workspace="T1", channel="C-NEW-TRIAGE")
     assert store.claim_ticket_post(ticket, "card", moved, lapsed) == PostClaim(claim.id, again=True)
     card = Posted(message_id="c1", conversation=moved)
     store.ticket_post_made(claim.id, card)
     assert store.ticket_posts(ticket) == [("card", card, "")]
-    later = lapsed + 10 * POST_LEASE
+    later = lapsed + 10 * CARD_LEASE
     assert store.owed_ticket_posts("card", later, ["slack"]) == []  # made: owed no more
     assert store.claim_ticket_post(ticket, "card", TRIAGE, later) is None
 
@@ -95,7 +94,7 @@ def test_only_open_or_claimed_tickets_of_the_platforms_asked_owe_a_card(state: P
     slack, discord, resolved = _ticket(store), _ticket(store, "discord"), _ticket(store, thread="2.0")
     claims = {t: store.claim_ticket_post(t, "card", TRIAGE, NOW) for t in (slack, discord, resolved)}
     store.set_ticket_fields(resolved, status="resolved")
-    later = NOW + POST_LEASE
+    later = NOW + CARD_LEASE
     slack_claim, discord_claim = claims[slack], claims[discord]
     assert slack_claim is not None and discord_claim is not None
     assert store.owed_ticket_posts("card", later, ["slack"]) == [(slack, slack_claim.id)]
@@ -107,19 +106,29 @@ def test_only_open_or_claimed_tickets_of_the_platforms_asked_owe_a_card(state: P
     assert store.owed_ticket_posts("thread", later, ["slack", "discord"]) == []
 
 
-def test_a_claim_with_no_time_holds_while_its_ticket_is_younger_than_a_lease(state: Path | str) -> None:
-    """A claim of the version before 0020 (left behind, or made by a worker of it still
-    running in a rolling upgrade) has no time: it may be posting now while its ticket is
-    young, and has lapsed once the ticket is older than a lease."""
+def test_a_claim_of_the_version_before_0020_has_lapsed(state: Path | str) -> None:
+    """A claim with no time was left by a worker of the version before, which 0020 waits for
+    to stop: its card is owed at once."""
     store = StateStore(state)
     ticket = _ticket(store)
     claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
     assert claim is not None
     with transaction(store.db):
         store.db.execute("update ticket_posts set claimed_until = null where id = ?", [claim.id])
-    young = NOW + POST_LEASE - timedelta(seconds=1)
-    assert store.owed_ticket_posts("card", young, ["slack"]) == []
-    assert store.claim_ticket_post(ticket, "card", TRIAGE, young) is None
-    old = NOW + POST_LEASE
-    assert store.owed_ticket_posts("card", old, ["slack"]) == [(ticket, claim.id)]
-    assert store.claim_ticket_post(ticket, "card", TRIAGE, old) == PostClaim(claim.id, again=True)
+    assert store.owed_ticket_posts("card", NOW, ["slack"]) == [(ticket, claim.id)]
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, NOW) == PostClaim(claim.id, again=True)
+
+
+def test_a_card_made_already_is_not_replaced_by_a_later_one(state: Path | str) -> None:
+    """A worker that held its claim past the lease posts its card after the one that took the
+    claim over made it: the first noted stays the card transitions edit."""
+    store = StateStore(state)
+    ticket = _ticket(store)
+    slow = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
+    assert slow is not None
+    taker = store.claim_ticket_post(ticket, "card", TRIAGE, NOW + CARD_LEASE)
+    assert taker is not None and taker.id == slow.id
+    first = Posted(message_id="c-first", conversation=TRIAGE)
+    store.ticket_post_made(taker.id, first)
+    store.ticket_post_made(slow.id, Posted(message_id="c-late", conversation=TRIAGE))
+    assert store.ticket_posts(ticket) == [("card", first, "")]
