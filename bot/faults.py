@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 _armed: dict[str, int] = {}  # point name -> how many more passes before it fires
 _errors: dict[str, BaseException] = {}  # what a point raises instead of Crash
+_times: dict[str, int] = {}  # point name -> how many more passes crash once it fires
 
 
 class Crash(BaseException):
@@ -26,15 +27,21 @@ def point(name: str) -> None:
     if _armed[name] > 0:
         _armed[name] -= 1
         return
-    del _armed[name]
-    raise _errors.pop(name, None) or Crash(name)
+    _times[name] = _times.get(name, 1) - 1
+    if _times[name] <= 0:
+        del _armed[name], _times[name]
+        raise _errors.pop(name, None) or Crash(name)
+    raise _errors.get(name) or Crash(name)
 
 
 @contextmanager
-def crash_at(name: str, *, after: int = 0, error: BaseException | None = None) -> Iterator[None]:
+def crash_at(
+    name: str, *, after: int = 0, error: BaseException | None = None, times: int = 1
+) -> Iterator[None]:
     """Make the (after+1)-th pass through point `name` crash (or raise `error`, an ordinary
-    failure such as a full disk), within this block."""
+    failure such as a full disk), and the `times - 1` passes after it too, within this block."""
     _armed[name] = after
+    _times[name] = times
     if error is not None:
         _errors[name] = error
     try:
@@ -42,3 +49,4 @@ def crash_at(name: str, *, after: int = 0, error: BaseException | None = None) -
     finally:
         _armed.pop(name, None)
         _errors.pop(name, None)
+        _times.pop(name, None)

@@ -357,8 +357,8 @@ class DiscordAdapter:
         if self.hold is not None:
             self.hold.stop()
         for client in (self.client, *self.adopted):
-            if client is not None:
-                client.heard.holes.stop()  # no read-back of a hole begins while closing
+            if client is not None:  # what the store refused: one last try, drained below
+                client.heard.holes.stop(last_try=True)
         await self.drain(self.drain_timeout)
         for client in [self.client, *self.adopted]:
             if client is not None and not client.is_closed():

@@ -70,6 +70,7 @@ class Events:
         # told of a message the core could not record (adapters/discord/heard.py): Discord
         # never sends it again, so nothing heard after it may be noted past it
         self.on_refused: Callable[[InboundMessage], None] | None = None
+        self.on_taken: Callable[[InboundMessage], None] | None = None  # an edit the core took
         self.typing_after = typing_after
         # messages discord.py could read but we cannot translate: anyone can send them, so one
         # line a second at most and no traceback, like the dispatches discord.py cannot read
@@ -237,6 +238,8 @@ class Events:
             return False
         finally:
             await channel.finish()
+        if inbound.edit_of is not None and self.on_taken is not None:
+            self.on_taken(inbound)
         return True
 
     # -- interactions

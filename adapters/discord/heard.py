@@ -85,8 +85,11 @@ class Heard:
         self._writing = False
         # the messages the core could not record: no mark passes the oldest until it is taken
         self.holes = Holes()
-        self.holes.on_filled = lambda key: self._write()
+        self.holes.on_filled = self._filled
         self._owed_at_start: dict[Key, str] = {}  # settled by the first read-back that reads all
+        # what a read-back that read all but met a refusal covered: settled once all is taken
+        self._covered: dict[Key, tuple[str, str]] = {}
+        self._rewrite = False  # asked to write while writing: once more after
 
     async def start(
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
@@ -98,6 +101,7 @@ class Heard:
         what this one missed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
+        events.on_taken = lambda message: self.holes.taken(self._key_of_message(message), message)
         self.holes.start(
             lambda message: events.deliver(message, again=True),
             lambda work: events.inflight.start(work, name="supportbot-discord-holes"),
@@ -142,17 +146,14 @@ class Heard:
             self._read[key] = max(self._read.get(key, 0), session)
         self._noted_at = self.clock()
         self._write()
-        if self.holes.refusals != refusals or self._events is None:
-            return  # one refused meanwhile may be before `began`: what was owed stands
         for key in keys:
             owed = self._owed_at_start.pop(key, None)
-            try:
-                if owed is not None:
-                    await self._events.core.settle_read_back(place(self._count, key), owed, began)
-            except Exception as exc:  # the next start reads back from it again
-                log.warning(
-                    "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
-                )
+            if owed is None:
+                continue
+            if self.holes.refusals != refusals:  # one refused meanwhile may be before `began`
+                self._covered[key] = (owed, began)  # settled once the core took all refused
+                continue
+            await self._settle(key, owed, began)
 
     def saw(self, message: discord.Message) -> None:
         """The gateway sent `message` (anyone's, in any channel): it is heard on its shard."""
@@ -168,8 +169,7 @@ class Heard:
     def refused(self, message: InboundMessage) -> None:
         """The core could not record `message` (live or read back): Discord will not send it
         again, so no mark of its shard goes past it until it is read back."""
-        workspace = message.conversation.workspace
-        key = self._key_of(None if workspace == DM_WORKSPACE else workspace)
+        key = self._key_of_message(message)
         if key in self._sessions:
             self.holes.refused(key, message)
             self._write()  # the point owed, as soon as the store takes it
@@ -181,7 +181,8 @@ class Heard:
         assert self._events is not None
         newest = self._writable(key)
         recorded = await heard_on(self._events.core, self._plan, shards)
-        return later(recorded, None if newest is None else str(newest))
+        # a point owed at start and not settled yet: a read-back from later would settle it
+        return earlier(later(recorded, None if newest is None else str(newest)), self._owed_at_start.get(key))
 
     async def flush(self) -> None:
         """Write what was heard since the last write (at shutdown, once in-flight work ended)."""
@@ -192,6 +193,10 @@ class Heard:
     def _key(self, message: discord.Message) -> Key:
         guild = message.guild.id if message.guild is not None else getattr(message.channel, "guild_id", None)
         return self._key_of(None if guild is None else str(guild))
+
+    def _key_of_message(self, message: InboundMessage) -> Key:
+        workspace = message.conversation.workspace
+        return self._key_of(None if workspace == DM_WORKSPACE else workspace)
 
     def _key_of(self, guild: str | None) -> Key:
         if None in self._sessions:
@@ -210,21 +215,48 @@ class Heard:
         return self._sessions.get(key, 0) <= self._read.get(key, 0)
 
     def _write(self) -> None:
-        # one at a time, in flight as the client's events are: a drain waits for it
-        if self._events is not None and not self._writing:
+        # one at a time, in flight as the client's events are: a drain waits for it; asked
+        # meanwhile (a point owed since it began), it writes once more
+        if self._events is not None and self._writing:
+            self._rewrite = True
+        elif self._events is not None:
             self._writing = True
             self._events.inflight.start(self._note(), name="supportbot-discord-heard")
 
     async def _note(self) -> None:
         try:
-            await self.holes.write_owed()  # before any mark
-            for key in list(self._newest):
-                newest = self._writable(key)
-                if self._events is None or newest is None or self._noted.get(key, 0) >= newest:
-                    continue  # not started, nothing safe to write yet, or written already
-                await self._events.core.note_heard(place(self._count, key), f"{newest:020d}")  # sorts as text
-                self._noted[key] = newest
+            while True:
+                self._rewrite = False
+                await self.holes.write_owed()  # before any mark
+                for key in list(self._newest):
+                    newest = self._writable(key)
+                    if self._events is None or newest is None or self._noted.get(key, 0) >= newest:
+                        continue  # not started, nothing safe to write yet, or written already
+                    await self._events.core.note_heard(
+                        place(self._count, key), f"{newest:020d}"
+                    )  # sorts as text
+                    self._noted[key] = newest
+                self.holes.store_back()  # the store takes writes: what it refused, again now
+                if not self._rewrite:
+                    return
         except Exception as exc:  # the next write tries again; meanwhile the older mark stands
             log.warning("could not note what was heard: %s", type(exc).__name__, extra={"platform": PLATFORM})
         finally:
             self._writing = False
+
+    def _filled(self, key: Key) -> None:
+        """The core took all `key`'s refused messages: the marks move on, and what a read-back
+        that met one of them covered is settled."""
+        self._write()
+        covered = self._covered.pop(key, None)
+        if covered is not None and self._events is not None:
+            self._events.inflight.start(self._settle(key, *covered), name="supportbot-discord-settle")
+
+    async def _settle(self, key: Key, owed: str, until: str) -> None:
+        assert self._events is not None
+        try:
+            await self._events.core.settle_read_back(place(self._count, key), owed, until)
+        except Exception as exc:  # the next start reads back from it again
+            log.warning(
+                "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
+            )

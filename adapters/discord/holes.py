@@ -6,16 +6,18 @@ would leave that question unanswered for weeks. This process still holds the mes
 was heard, though: it is kept here, and handed to the core again `FIRST_AFTER` seconds later
 (a store that failed for a moment is back by then), quietly (the asker was told once that it
 will be answered), and again, each time twice as late, at most `AT_MOST` later, until the
-core takes it. The message itself, not a read of its channel: a first DM, a follow-up in a
+core takes it; at once when the store takes a write again (`store_back`), and once more when
+the adapter closes, before its drain. The message itself, not a read of its channel: a first DM, a follow-up in a
 thread quiet for hours, an edit, a mention in a channel the bot does not watch are none of
 them in what a read-back reads. The inbox answers a message once, however often it is handed
-over.
+over; an edit is not handed over once a later edit of its message was taken (`taken`).
 
 What is kept stands for a hole in what the shard heard (adapters/discord/heard.py): its marks
 never pass the oldest message not taken yet, and that point is owed in the state, so a restart
 before the core took it reads back from before it. At most `KEEP_AT_MOST` messages are kept
 per client: past that, the oldest are left to that read-back, and their hole stays open until
-a restart.
+a restart. What a process killed before then kept is lost but for what that read-back reads
+(the question channels, not a first DM nor a follow-up in a quiet thread).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from adapters.discord.missed import heard_snowflake
 from adapters.discord.translate import PLATFORM
+from bot import faults
 from bot.ports import Core
 from bot.types import InboundMessage
 
@@ -56,7 +59,8 @@ class Holes:
         self._lost: dict[Key, int] = {}  # the oldest let go past KEEP_AT_MOST: open until a restart
         self._delay: dict[Key, float] = {}
         self._busy: set[Key] = set()  # a try waiting or running
-        self._timers: set[asyncio.Task[None]] = set()
+        self._timers: dict[Key, asyncio.Task[None]] = {}  # the tries waiting
+        self._edits_taken: dict[str, int] = {}  # per message, its latest edit the core took
         self._stopped = False
         self.on_filled: Callable[[Key], None] | None = None  # nothing of `key` is kept any more
 
@@ -81,23 +85,58 @@ class Holes:
 
     def refused(self, key: Key, message: InboundMessage) -> None:
         """The core could not record `message` on `key`: keep it, and hand it over again later."""
-        kept = self._kept.setdefault(key, {})
-        kept[message.id] = message
         self.refusals += 1
         ident = heard_snowflake(message.id)
         if ident is not None:  # a restart before it is taken reads back from just before it
             self._owe[key] = min(self._owe.get(key, ident - 1), ident - 1)
+        kept = self._kept.setdefault(key, {})
+        superseded = message.edit_of is not None and self._edits_taken.get(message.edit_of, -1) > _edited_at(
+            message
+        )
+        if not superseded and not any(_supersedes(other, message) for other in kept.values()):
+            self._forget_before(kept, message)
+            kept[message.id] = message
         if sum(len(k) for k in self._kept.values()) > KEEP_AT_MOST:
-            dropped = kept.pop(next(iter(kept)))
-            ident = heard_snowflake(dropped.id)
-            if ident is not None:
-                self._lost[key] = min(self._lost.get(key, ident), ident)
-            log.warning(
-                "too many messages the store refused are kept; the oldest is left to the next start's read-back",
-                extra={"platform": PLATFORM, "message_id": dropped.id},
-            )
+            self._let_go_oldest()
         if key not in self._busy:
             self._later(key)
+
+    def taken(self, key: Key, message: InboundMessage) -> None:
+        """The core took `message`: an older edit of it kept here would undo it."""
+        if message.edit_of is None:
+            return
+        self._edits_taken[message.edit_of] = max(
+            self._edits_taken.pop(message.edit_of, -1), _edited_at(message)
+        )
+        if len(self._edits_taken) > KEEP_AT_MOST:  # the least recently edited are long settled
+            del self._edits_taken[next(iter(self._edits_taken))]
+        if key in self._kept:
+            self._forget_before(self._kept[key], message)
+
+    def store_back(self) -> None:
+        """The store took a write: each key's waiting try runs now."""
+        for key, timer in list(self._timers.items()):
+            timer.cancel()
+            self._timers.pop(key, None)
+            self._now(key)
+
+    @staticmethod
+    def _forget_before(kept: dict[str, InboundMessage], message: InboundMessage) -> None:
+        for older in [m for m in kept.values() if _supersedes(message, m)]:
+            del kept[older.id]
+
+    def _let_go_oldest(self) -> None:
+        key, oldest = min(
+            ((k, m) for k, kept in self._kept.items() for m in kept.values()), key=lambda km: _order(km[1])
+        )
+        del self._kept[key][oldest.id]
+        ident = heard_snowflake(oldest.id)
+        if ident is not None:
+            self._lost[key] = min(self._lost.get(key, ident), ident)
+        log.warning(
+            "too many messages the store refused are kept; the oldest is left to the next start's read-back",
+            extra={"platform": PLATFORM, "message_id": oldest.id},
+        )
 
     async def write_owed(self) -> None:
         """Write the points owed since the last write (`Heard`'s write, before its marks);
@@ -109,11 +148,22 @@ class Holes:
             if self._owe.get(key) == point:
                 del self._owe[key]
 
-    def stop(self) -> None:
-        """Closing: no try begins (one running is in flight, and drained)."""
-        self._stopped = True
-        for timer in self._timers:
+    def stop(self, *, last_try: bool = False) -> None:
+        """Closing: no try begins after this (one running is in flight, and drained), but with
+        `last_try`, one now of what is kept (the adapter's close, before its drain)."""
+        waiting = list(self._timers)
+        for timer in self._timers.values():
             timer.cancel()
+        self._timers.clear()
+        if last_try:
+            for key in waiting:
+                self._now(key)
+        self._stopped = True
+
+    def _now(self, key: Key) -> None:
+        if self._spawn is not None:
+            self._busy.add(key)
+            self._spawn(self._again(key))
 
     def _later(self, key: Key) -> None:
         if self._stopped or self._spawn is None:
@@ -123,26 +173,30 @@ class Holes:
         spawn = self._spawn
 
         async def timer() -> None:
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                return  # run now (`store_back`, a last try), or closing: whoever cancelled says
+            self._timers.pop(key, None)
             if self._stopped:
                 self._busy.discard(key)
                 return
             spawn(self._again(key))
 
-        task = asyncio.create_task(timer(), name="supportbot-discord-holes-later")
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        self._timers[key] = asyncio.create_task(timer(), name="supportbot-discord-holes-later")
 
     async def _again(self, key: Key) -> None:
         """Hand `key`'s kept messages over again, oldest first (a follow-up after its question),
         until the core refuses one again (the store is still away: it is kept again, through
         the handler's `refused`, and so are the ones after it)."""
         assert self._deliver is not None
+        faults.point("holes.again")  # a process that dies before it hands anything over again
         kept = self._kept.get(key, {})
         taken = 0
         try:
             for message in sorted(kept.values(), key=_order):
-                del kept[message.id]
+                if kept.pop(message.id, None) is None:
+                    continue  # a later edit of it was taken meanwhile
                 try:
                     took = await self._deliver(message)
                 except BaseException:  # cut short (a drain's timeout): still not taken
@@ -182,6 +236,22 @@ class Holes:
                 log.warning(
                     "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
                 )
+
+
+def _supersedes(later: InboundMessage, earlier: InboundMessage) -> bool:
+    """Whether `later` is a later edit of the message `earlier` is an edit of (a message as
+    first sent is never superseded: its question must be taken before any edit of it)."""
+    return (
+        earlier.edit_of is not None
+        and later.edit_of == earlier.edit_of
+        and _edited_at(later) > _edited_at(earlier)
+    )
+
+
+def _edited_at(message: InboundMessage) -> int:
+    """When an edit was made (its key `<id>:edit:<ms>`); 0 for the message as first sent."""
+    stamp = message.id.rpartition(":edit:")[2] if message.edit_of else ""
+    return int(stamp) if stamp.isdigit() else 0
 
 
 def _order(message: InboundMessage) -> tuple[int, str]:

@@ -10,12 +10,11 @@ restart of a lone process on SQLite as tests/adapters/test_discord_missed.py doe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from adapters.discord import holes
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
@@ -38,6 +37,14 @@ MINUTE = 60_000 << 22  # a snowflake's time is its top bits, in ms
 def _process(server: FakeDiscord, make_runtime: Callable[..., Runtime], extra: str = "") -> Runtime:
     """One `supportbot run` on the test's data directory (the next one is a restart)."""
     return make_runtime(discord_toml(server, extra), env=discord_env(server), answerer=ConfidentExtractive())
+
+
+@pytest.fixture
+def never_handed_over_again() -> Iterator[None]:
+    """No try to hand a refused message over again gets anywhere, as in a process killed before
+    it could (adapters/discord/holes.py): what it refused is the next start's to read back."""
+    with faults.crash_at("holes.again", times=1_000_000):
+        yield
 
 
 async def _all_read(server: FakeDiscord) -> None:
@@ -171,13 +178,12 @@ async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
     chatter: bool,
-    monkeypatch: pytest.MonkeyPatch,
+    never_handed_over_again: None,
 ) -> None:
     """A live question in an auto-answer channel (no mention: no apology) whose claim the
     store refused: Discord never sends it again, and chatter heard later must not move the mark
     past it; the next start reads it back and answers it (the process stops before its own
     read-back of it: tests/adapters/test_discord_holes.py)."""
-    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
     first = _process(fake, make_runtime, AUTO(fake))
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")  # the newest recorded
@@ -208,13 +214,12 @@ async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
 async def test_a_read_back_question_whose_claim_was_refused_is_read_back_again(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
-    monkeypatch: pytest.MonkeyPatch,
+    never_handed_over_again: None,
 ) -> None:
     """The store refuses the claim of a question the read-back hands over (not a crash: the
     handling ends normally), and the new session hears chatter ten minutes newer: the mark
     stays before the question, so the next start reads it back again (the process stops
     before its own read-back of it)."""
-    monkeypatch.setattr(holes, "FIRST_AFTER", 3600.0)
     auto = f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'
 
     def process() -> Runtime:
