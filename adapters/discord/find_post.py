@@ -2,7 +2,7 @@
 
 A process killed after a ticket's card went out but before the store noted it leaves a claim
 that lapses; the claim that takes it over reads the channel's history after the ticket's
-opening, oldest first (`GET /channels/{id}/messages?after=...`), for the bot's first message
+opening, newest first back to it (`GET /channels/{id}/messages?after=...`), for the bot's earliest message
 whose buttons include the card's (`render.custom_id`), so the card is edited instead of posted
 a second time. Which buttons a sent message shows (`button_ids`) is this module's: `send`
 checks it too.
@@ -31,8 +31,8 @@ from bot.types import Button, ConversationRef, Posted
 
 log = logging.getLogger("adapters.discord")
 
-# messages read after `after`, oldest first (five of Discord's pages of 100): a card is
-# looked for within minutes of its ticket's opening
+# messages read after `after`, newest first (five of Discord's pages of 100): the card is
+# among them unless more than that were said in the triage channel since it went out
 LOOK_AT = 500
 
 
@@ -59,13 +59,16 @@ async def find_post(
         raise PlatformError("not signed in to Discord: cannot look for an earlier post")
     wanted = custom_id(button.action, button.value)
     guild_id = None if where.workspace == DM_WORKSPACE else int(where.workspace)
+    # newest first, back to `after`: a card posted late (its first tries failed for hours) is
+    # among the newest; of the bot's messages showing the button, the earliest read is the card
     history = client.get_partial_messageable(int(where.channel), guild_id=guild_id).history(
-        after=discord.Object(id=discord.utils.time_snowflake(after)), limit=LOOK_AT, oldest_first=True
+        after=discord.Object(id=discord.utils.time_snowflake(after)), limit=LOOK_AT, oldest_first=False
     )
+    found: int | None = None
     try:
         async for message in history:
             if message.author.id == me.id and wanted in button_ids(message):
-                return Posted(message_id=post_id([message.id]), conversation=where)
+                found = message.id
     except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, TimeoutError) as exc:
         status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)
@@ -82,4 +85,4 @@ async def find_post(
         if closed:  # waiting would not help: the card is posted
             return None
         raise PlatformError(f"reading the history failed: {type(exc).__name__} {status} {code}") from exc
-    return None
+    return None if found is None else Posted(message_id=post_id([found]), conversation=where)

@@ -195,28 +195,49 @@ class TicketPosts:
 
     def triage(self, ticket: Ticket) -> ConversationRef | None:
         """Where `ticket`'s card goes: its workspace's triage channel, if one is set."""
-        where = ticket.conversation
+        return self.triage_for(ticket.conversation)
+
+    def triage_for(self, where: ConversationRef) -> ConversationRef | None:
+        """Where the card of a ticket opened in `where` goes, if anywhere."""
         ps = policy.platform_settings(self.settings, where.platform, where.workspace)
         if ps is None or not ps.triage_channel:
             return None
         return ConversationRef(platform=where.platform, workspace=where.workspace, channel=ps.triage_channel)
 
-    async def post_triage_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> bool:
+    async def post_triage_card(
+        self, ticket: Ticket, channel: Channel, context: Context | None, *, take_over: bool = False
+    ) -> bool:
         """Post `ticket`'s card, unless it is out or being posted; whether this posted it.
 
         Claimed in the store first (bot/store/ticket_posts.py): a replay finishing the opening
         and a second escalation in the thread, on two workers, post one card. A post that
         fails is owed, and so is one whose process died before noting it (its claim lapses):
-        the clock's `tick` posts it then."""
+        the clock's `tick` posts it then. `take_over`: a replay's, which takes the claim of the
+        process that died handling the same message at once (looking for its card first)."""
         where = self.triage(ticket)
         if where is None:
             return False
         claim = await self.store.run(
-            StateStore.claim_ticket_post, ticket.id, PostKind.CARD, where, self.clock.now()
+            StateStore.claim_ticket_post,
+            ticket.id,
+            PostKind.CARD,
+            where,
+            self.clock.now(),
+            take_over=take_over,
         )
         if claim is None:
             return False
         return await self._make_card(ticket, channel, context, where, claim)
+
+    async def post_opened_card(self, ticket: Ticket, channel: Channel, context: Context | None) -> bool:
+        """Post the card of a ticket just opened, under the claim made with it
+        (`create_ticket`'s `card_in`): a process that dies before it is noted leaves that claim,
+        which lapses, and the clock's `tick` posts the card then."""
+        where = self.triage(ticket)
+        claim = await self.store.run(StateStore.ticket_post_claim, ticket.id, PostKind.CARD)
+        if where is None or claim is None:
+            return False
+        return await self._make_card(ticket, channel, context, where, PostClaim(claim))
 
     async def _make_card(
         self,
@@ -234,13 +255,18 @@ class TicketPosts:
             previous, similar = await self._extras(ticket)
             made = card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
             found = await self._posted_already(ticket, channel, where) if claim.again else None
+            if found is None and ticket.status not in ACTIVE:  # done, and no card of it is out
+                await self.store.run(StateStore.drop_ticket_post_claim, claim.id)
+                return False
             posted = await channel.send(made) if found is None else await channel.edit(found, made)
             faults.point("card.sent")  # out on the platform, not yet noted: `_posted_already`'s case
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             now = self.clock.now()
             retry_at = now + min(max(CARD_RETRY_AT_LEAST, (now - ticket.created_at) / 2), CARD_RETRY_AT_MOST)
-            log.exception(
+            # the first failure with its traceback; tries after it (a channel gone, an install
+            # revoked: hourly for as long as the ticket is open) one line each
+            (log.warning if claim.again else log.exception)(
                 "could not post the triage card; trying again later",
                 extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
             )
@@ -267,7 +293,8 @@ class TicketPosts:
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Post the cards owed (a post that failed, one whose process died before noting it);
-        how many were posted."""
+        how many were posted or found. A done ticket's card is only looked for (its process may
+        have posted it, showing the ticket open) and brought up to date, or its claim dropped."""
         owed = await self.store.run(
             StateStore.owed_ticket_posts, PostKind.CARD, self.clock.now(), list(channels)
         )

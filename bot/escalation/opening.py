@@ -120,7 +120,8 @@ class TicketOpener:
                 context = await self.posts.saved_context(ticket)
                 if context.summary is None:
                     context = await self._summarised(ticket, context) or context
-                await self.posts.post_triage_card(ticket, channel, context)
+                # the replay's event: whoever claimed its card died handling it
+                await self.posts.post_triage_card(ticket, channel, context, take_over=True)
         return True
 
     @asynccontextmanager
@@ -167,6 +168,7 @@ class TicketOpener:
                     else None
                 ),
                 message_id=request.in_reply_to,
+                card_in=self.posts.triage_for(conversation),
             )
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
@@ -213,9 +215,9 @@ class TicketOpener:
         )
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
         faults.point("ticket.announced")  # the asker told, staff's card not yet posted
-        if PostKind.CARD not in done:
-            if created:
-                context = await self._summarised(ticket, context)
+        if created:  # its card was claimed with it
+            await self.posts.post_opened_card(ticket, channel, await self._summarised(ticket, context))
+        elif PostKind.CARD not in done:
             await self.posts.post_triage_card(ticket, channel, context)
         return ticket
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.store.rows import insert_row, transaction
 from bot.store.store import Repository, iso
 from bot.types import ConversationRef, Posted
+
+if TYPE_CHECKING:
+    from bot.store.migrations import StateDatabase
 
 CLAIMED = ""  # the message id of a post claimed and not yet made
 # how long a claim on posting a card holds before another worker takes its process for dead:
@@ -28,6 +31,22 @@ CLAIMED = ""  # the message id of a post claimed and not yet made
 CARD_LEASE = timedelta(minutes=10)
 # the tickets one sweep takes (`owed_ticket_posts`): a backlog is worked through tick by tick
 OWED_BATCH = 20
+
+
+def claim_card(
+    db: StateDatabase, ticket_id: int, where: ConversationRef, now: datetime, kind: str = "card"
+) -> int:
+    """Insert the claim row of a ticket's post of `kind` in `where`, held until `now +
+    CARD_LEASE` (inside the caller's transaction); its id."""
+    record: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "conversation": where.key,
+        "message_id": CLAIMED,
+        "kind": kind,
+        "text": "",
+        "claimed_until": iso(now + CARD_LEASE),
+    }
+    return insert_row(db, "ticket_posts", record)
 
 
 @dataclass(frozen=True)
@@ -74,13 +93,14 @@ class TicketPostRepository(Repository):
         ]
 
     def claim_ticket_post(
-        self, ticket_id: int, kind: str, where: ConversationRef, now: datetime
+        self, ticket_id: int, kind: str, where: ConversationRef, now: datetime, *, take_over: bool = False
     ) -> PostClaim | None:
         """Claim the one post of `kind` a ticket has (staff's card) in `where` before it is
         posted, until `now + CARD_LEASE`: the claim, or None when the ticket has that post, or
         another claim on it holds. A claim past its lease is taken over (`again`). The check and
         the claim are one transaction under a lock of the ticket's (on SQLite, transactions run
-        one at a time already), so of two racing workers one gets it."""
+        one at a time already), so of two racing workers one gets it. `take_over`: a claim that
+        holds is taken too (a replay: whoever made it died handling the same event)."""
         until = iso(now + CARD_LEASE)
         with transaction(self.db):
             self._lock_until_commit(f"ticket-post:{ticket_id}:{kind}")
@@ -90,18 +110,10 @@ class TicketPostRepository(Repository):
                 [ticket_id, kind],
             ).fetchone()
             if row is None:
-                record: dict[str, Any] = {
-                    "ticket_id": ticket_id,
-                    "conversation": where.key,
-                    "message_id": CLAIMED,
-                    "kind": kind,
-                    "text": "",
-                    "claimed_until": until,
-                }
-                return PostClaim(insert_row(self.db, "ticket_posts", record))
+                return PostClaim(claim_card(self.db, ticket_id, where, now, kind))
             # made, or held (a claim of the version before 0020 has no time: its process is
             # gone, as 0020 waits for every worker of that version to stop)
-            if row[1] != CLAIMED or (row[2] is not None and str(row[2]) > iso(now)):
+            if row[1] != CLAIMED or (not take_over and row[2] is not None and str(row[2]) > iso(now)):
                 return None
             self.db.execute(
                 "update ticket_posts set claimed_until = ?, conversation = ? where id = ?",
@@ -119,6 +131,15 @@ class TicketPostRepository(Repository):
                 [posted.message_id, posted.conversation.key, claim, CLAIMED],
             )
 
+    def ticket_post_claim(self, ticket_id: int, kind: str) -> int | None:
+        """The claim on the ticket's post of `kind` while it is not made (the one its opening
+        made with the ticket: `create_ticket`'s `card_in`), or None."""
+        row = self.db.execute(
+            "select id from ticket_posts where ticket_id = ? and kind = ? and message_id = ? order by id limit 1",
+            [ticket_id, kind, CLAIMED],
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def release_ticket_post(self, claim: int, retry_at: datetime) -> None:
         """The claimed post could not be made: it is owed from `retry_at` on."""
         with transaction(self.db):
@@ -133,15 +154,15 @@ class TicketPostRepository(Repository):
             self.db.execute("delete from ticket_posts where id = ? and message_id = ?", [claim, CLAIMED])
 
     def owed_ticket_posts(self, kind: str, now: datetime, platforms: list[str]) -> list[tuple[int, int]]:
-        """(ticket id, claim) of the open or claimed tickets of `platforms` whose post of `kind`
-        is owed: claimed, not made, and no claim holds it at `now`; the oldest claim first, at
-        most `OWED_BATCH`."""
+        """(ticket id, claim) of the tickets of `platforms` whose post of `kind` is owed:
+        claimed, not made, and no claim holds it at `now` (a done ticket's too: its card may be
+        out, showing it open); the oldest claim first, at most `OWED_BATCH`."""
         if not platforms:
             return []
         rows = self.db.execute(
             "select p.ticket_id, p.id from ticket_posts p join tickets t on t.id = p.ticket_id "
             "where p.message_id = ? and p.kind = ? and (p.claimed_until is null or p.claimed_until <= ?) "
-            f"and t.status in ('open', 'claimed') and t.platform in ({', '.join('?' for _ in platforms)}) "
+            f"and t.platform in ({', '.join('?' for _ in platforms)}) "
             f"order by p.id limit {OWED_BATCH}",
             [CLAIMED, kind, iso(now), *platforms],
         ).fetchall()

@@ -16,6 +16,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
+from bot.store.ticket_posts import claim_card
 from bot.store.values import LIKE_PREFIX
 from bot.types import (
     Author,
@@ -44,12 +45,16 @@ class TicketRepository(Repository):
         next_action_at: datetime | None = None,
         context: Mapping[str, Any] | None = None,
         message_id: str | None = None,
+        card_in: ConversationRef | None = None,
     ) -> tuple[Ticket, bool]:
         """Open a ticket; if the conversation already has an active one (another escalation
         won the race), return that instead. Returns (ticket, created). `message_id` is the
-        platform message it is opened for (`ticket_for_message`)."""
+        platform message it is opened for (`ticket_for_message`). `card_in`: the triage
+        channel, where its card is claimed in the same transaction (bot/store/ticket_posts.py):
+        a process that dies before posting it leaves a claim that lapses, and is owed."""
         try:
             ticket_id = self._insert_ticket(
+                card_in,
                 ref,
                 asker,
                 question,
@@ -75,6 +80,7 @@ class TicketRepository(Repository):
 
     def _insert_ticket(
         self,
+        card_in: ConversationRef | None,
         ref: ConversationRef,
         asker: Author,
         question: str,
@@ -115,6 +121,8 @@ class TicketRepository(Repository):
                 },
             )
             self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
+            if card_in is not None:
+                claim_card(self.db, ticket_id, card_in, at)
         return ticket_id
 
     def ticket_context(self, ticket_id: int) -> dict[str, Any]:

@@ -192,8 +192,8 @@ async def test_a_card_whose_process_died_before_noting_it_is_edited_not_posted_a
     make_runtime: Callable[..., Runtime], fake: FakeSlack, clock: FakeClock
 ) -> None:
     """Killed after the triage card went out (`card.sent`), before the store noted it: the
-    restarted process's replay leaves the card's claim to its lease; once that lapses, the
-    clock's tick finds the card in the triage channel and brings it up to date."""
+    restarted process's replay takes the dead process's claim, finds the card in the triage
+    channel and brings it up to date; the clock's ticks after it owe nothing."""
     question = fake.add_message("C111", "I want to talk to a human about my invoice", user=MEMBER)
     asked = InboundMessage(
         id=f"C111:{question['ts']}",
@@ -216,9 +216,9 @@ async def test_a_card_whose_process_died_before_noting_it_is_edited_not_posted_a
 
     clock.advance(seconds=1)
     restarted = make()
+    mark = len(fake.api_calls)
     async with running(restarted) as adapter:  # its replay on start finishes the hand-off
         assert restarted.state.pending_events("slack") == []
-        mark = len(fake.api_calls)
         clock.advance(seconds=CARD_LEASE.total_seconds())
         await restarted.bot.tick({"slack": adapter.channel})
         clock.advance(minutes=2)  # (short of the SLA's first reminder, which edits the card)
@@ -226,7 +226,7 @@ async def test_a_card_whose_process_died_before_noting_it_is_edited_not_posted_a
 
     assert bot_messages(fake, "C222") == [card_ts]  # one card
     calls = fake.api_calls[mark:]
-    assert [c.params["channel"] for c in calls if c.method == "conversations.history"] == ["C222"]
+    assert "C222" in [c.params["channel"] for c in calls if c.method == "conversations.history"]
     assert [c.params["ts"] for c in calls if c.method == "chat.update" and c.params["channel"] == "C222"] == [
         card_ts
     ]

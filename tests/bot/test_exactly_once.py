@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from bot.app import Runtime
 from bot.ports import PostChanged
 from bot.store.ticket_posts import CARD_LEASE
 from bot.types import (
+    ActionEvent,
+    ActionKind,
     Author,
     ConversationRef,
     InboundMessage,
@@ -248,39 +251,105 @@ async def test_a_hand_off_is_said_once_and_carded_once_whatever_step_the_process
 
 
 @pytest.mark.parametrize("point", ["card.claimed", "card.sent"])
-async def test_a_card_whose_process_died_is_shown_once_when_its_claim_lapses(
+async def test_a_card_whose_process_died_is_shown_once_by_the_replay(
     make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
 ) -> None:
-    """Killed with staff's card claimed, before its post or after it but before it is noted:
-    the replay finds the claim held (its lease has not run out) and leaves it; once it lapses,
-    the clock's tick finds the card on the platform and brings it up to date, or posts it."""
+    """Killed with staff's card claimed (with the ticket), before its post or after it but
+    before it is noted: the replay of the message takes the dead process's claim at once,
+    finds the card on the platform and brings it up to date, or posts it; the clock's ticks
+    after it owe nothing."""
     platform = Platform()
     asked = question("I want to talk to a human about my invoice", f"card-{point}")
     with faults.crash_at(point), pytest.raises(faults.Crash):
         await make_runtime(TRIAGE).bot.on_message(asked, platform)
+    out = len(platform.cards())
+    assert out == (1 if point == "card.sent" else 0)
     clock.advance(seconds=1)
     restarted = make_runtime(TRIAGE)
     assert await restarted.bot.replay_pending("slack", platform) == 1
-    cards = len(platform.cards())
-    assert cards == (1 if point == "card.sent" else 0)
-    assert await restarted.bot.tick({"slack": platform}) == 0  # the claim holds for its lease
-    clock.advance(seconds=CARD_LEASE.total_seconds())
-    assert await restarted.bot.tick({"slack": platform}) == 1
     [card] = platform.cards()
     [ticket] = restarted.state.tickets()
-    assert [
+    assert sorted(
         (kind, posted.conversation.channel) for kind, posted, _ in restarted.state.ticket_posts(ticket.id)
-    ] == [
-        ("thread", "C1"),
-        ("card", "C-TRIAGE"),
-    ]
+    ) == [("card", "C-TRIAGE"), ("thread", "C1")]
     if point == "card.sent":  # the card out before the kill is the one kept, brought up to date
         assert [posted.message_id for posted, _ in platform.edits][-1:] == [
             posted.message_id for posted, reply in platform.posted if reply is card
         ]
-    clock.advance(minutes=10)
-    await restarted.bot.tick({"slack": platform})  # (the SLA's first reminder is due by now)
+    clock.advance(seconds=CARD_LEASE.total_seconds())
+    await restarted.bot.tick({"slack": platform})
     assert len(platform.cards()) == 1
+
+
+def _talk_to_a_person() -> ActionEvent:
+    return ActionEvent(
+        id="press-1",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0"),
+        actor=Author(id="U-ASK", name="Ann"),
+        action=ActionKind.TALK_TO_HUMAN,
+        value="msg:1.0",
+        visibility=Visibility.INTERNAL,
+    )
+
+
+@pytest.mark.parametrize("point", ["ticket.announced", "card.claimed", "card.sent"])
+async def test_a_button_hand_off_cut_short_gets_its_card_once_its_claim_lapses(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, point: str
+) -> None:
+    """A hand-off from a button (no replay: a press is not kept to be handed over again),
+    killed after the asker was told: the card was claimed with the ticket, so it is owed once
+    that claim lapses, and the clock's tick posts it (or finds the one out and keeps it), once."""
+    platform = Platform()
+    with faults.crash_at(point), pytest.raises(faults.Crash):
+        await make_runtime(TRIAGE).bot.on_action(_talk_to_a_person(), platform)
+    out = len(platform.cards())
+    restarted = make_runtime(TRIAGE)
+    [ticket] = restarted.state.tickets()
+    assert await restarted.bot.tick({"slack": platform}) == 0  # the claim holds for its lease
+    clock.advance(seconds=CARD_LEASE.total_seconds())
+    assert await restarted.bot.tick({"slack": platform}) == 1
+    assert out == (1 if point == "card.sent" else 0)
+    assert len(platform.cards()) == 1  # posted, or the one out found and kept
+    assert "card" in [kind for kind, _, _ in restarted.state.ticket_posts(ticket.id)]
+
+
+async def test_a_card_out_before_a_kill_shows_its_ticket_resolved_since_and_a_done_tickets_claim_goes(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Killed after the card of a button hand-off went out, before it was noted; staff resolve
+    the ticket from the thread meanwhile (the resolve's refresh cannot reach a card not noted):
+    once the claim lapses, the tick finds the card and shows the ticket resolved on it. A done
+    ticket whose card never went out owes none: its claim is dropped, not read at every tick."""
+    platform = Platform()
+    with faults.crash_at("card.sent"), pytest.raises(faults.Crash):
+        await make_runtime(TRIAGE).bot.on_action(_talk_to_a_person(), platform)
+    restarted = make_runtime(TRIAGE)
+    [ticket] = restarted.state.tickets()
+    staff = Author(id="U-STAFF", name="Sam")
+    done = await restarted.bot.escalations.resolve(ticket.id, staff, platform, ticket.conversation)
+    assert done.changed
+    clock.advance(seconds=CARD_LEASE.total_seconds())
+    await restarted.bot.tick({"slack": platform})
+    [(posted, _)] = [(p, r) for p, r in platform.posted if r.conversation.channel == "C-TRIAGE"]
+    shown = platform.current[posted.message_id]
+    assert "resolved" in shown.text.splitlines()[0] and shown.buttons == ()
+    assert restarted.state.owed_ticket_posts("card", clock.now() + timedelta(days=1), ["slack"]) == []
+
+    other = Platform()  # a second hand-off, killed before its card went out, resolved too
+    with faults.crash_at("card.claimed"), pytest.raises(faults.Crash):
+        second_press = replace(
+            _talk_to_a_person(),
+            id="press-2",
+            conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="2.0"),
+            value="msg:2.0",
+        )
+        await restarted.bot.on_action(second_press, other)
+    second = next(t for t in restarted.state.tickets() if t.id != ticket.id)
+    assert (await restarted.bot.escalations.resolve(second.id, staff, other, second.conversation)).changed
+    clock.advance(seconds=CARD_LEASE.total_seconds())
+    await restarted.bot.tick({"slack": other})
+    assert other.cards() == []
+    assert restarted.state.owed_ticket_posts("card", clock.now() + timedelta(days=1), ["slack"]) == []
 
 
 class DiesPostingTheLead(Platform):
