@@ -47,6 +47,7 @@ from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from bot.config import Settings
 from bot.errors import FatalAdapterError, PlatformError
 from bot.ports import Core, Lease
+from bot.types import InboundMessage
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -85,6 +86,7 @@ class DiscordAdapter:
         self.shards: tuple[int, ...] = ()
         # clients on sets adopted besides this process's own (`GatewayHold.adopt`)
         self.adopted: list[SupportClient] = []
+        self.left_over: list[InboundMessage] = []  # kept by a closed client (holes.py)
         # workers sharing a PostgreSQL state take turns on the gateway; alone, always connect
         self.hold = (
             GatewayHold(lease, retry=standby_retry, adopt_after=adopt_after) if lease is not None else None
@@ -159,7 +161,6 @@ class DiscordAdapter:
                 else:
                     await self._connect_while_held(client, self.hold, plan, token)
         finally:
-            client.heard.holes.stop()  # a client started over is a new one
             restore()
 
     async def _adopt_orphans(self, token: str, plan: ShardPlan, hold: GatewayHold) -> None:
@@ -186,7 +187,6 @@ class DiscordAdapter:
                 await self._login(client, token)
                 await self._connect(client)
         finally:
-            client.heard.holes.stop()
             self.adopted.remove(client)
 
     async def _login(self, client: SupportClient, token: str) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -40,6 +41,7 @@ from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import FORM_ACTIONS, Core
+from bot.slots import LATE_AFTER
 from bot.types import ActionEvent, ActionKind, Command, InboundMessage, Reply, ReplyKind
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
@@ -223,7 +225,9 @@ class Events:
             if self.on_refused is not None:
                 self.on_refused(inbound)
             log.exception("the core could not take a Discord message", extra=_where(inbound))
-            if inbound.addressed and not again:
+            # not for one read back (said before this session: a restart's read-back, which
+            # apologised for it once already if it was refused live, or answered it)
+            if inbound.addressed and not again and datetime.now(UTC) - inbound.sent_at < LATE_AFTER:
                 later = self.on_refused is not None
                 sorry = Reply(
                     conversation=inbound.conversation,

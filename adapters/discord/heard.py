@@ -90,6 +90,7 @@ class Heard:
         # what a read-back that read all but met a refusal covered: settled once all is taken
         self._covered: dict[Key, tuple[str, str]] = {}
         self._rewrite = False  # asked to write while writing: once more after
+        self._store_away = False  # the last write failed: the next that succeeds says it is back
 
     async def start(
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
@@ -138,7 +139,7 @@ class Heard:
         sessions hear is noted. One that could not read everything leaves their marks where
         they were (the next start reads it again)."""
         sessions = {key: self._sessions.get(key, 0) for key in keys}
-        refusals = self.holes.refusals
+        refusals = dict(self.holes.refusals)
         began = f"{discord.utils.time_snowflake(datetime.now(UTC)):020d}"
         if not await reading:
             return
@@ -150,8 +151,9 @@ class Heard:
             owed = self._owed_at_start.pop(key, None)
             if owed is None:
                 continue
-            if self.holes.refusals != refusals:  # one refused meanwhile may be before `began`
-                self._covered[key] = (owed, began)  # settled once the core took all refused
+            # one refused meanwhile, and kept still, may be before `began`: settled once taken
+            if self.holes.refusals.get(key, 0) != refusals.get(key, 0) and self.holes.oldest(key) is not None:
+                self._covered[key] = (owed, began)
                 continue
             await self._settle(key, owed, began)
 
@@ -183,6 +185,12 @@ class Heard:
         recorded = await heard_on(self._events.core, self._plan, shards)
         # a point owed at start and not settled yet: a read-back from later would settle it
         return earlier(later(recorded, None if newest is None else str(newest)), self._owed_at_start.get(key))
+
+    def keep(self, messages: list[InboundMessage]) -> None:
+        """Messages an earlier client on this adapter could not hand over (it was closed: a
+        lease lost, a failing set), refused here as if this client had heard them."""
+        for message in messages:
+            self.refused(message)
 
     async def flush(self) -> None:
         """Write what was heard since the last write (at shutdown, once in-flight work ended)."""
@@ -236,10 +244,13 @@ class Heard:
                         place(self._count, key), f"{newest:020d}"
                     )  # sorts as text
                     self._noted[key] = newest
-                self.holes.store_back()  # the store takes writes: what it refused, again now
+                if self._store_away:  # back after an outage: what it refused, again now
+                    self._store_away = False
+                    self.holes.store_back()
                 if not self._rewrite:
                     return
         except Exception as exc:  # the next write tries again; meanwhile the older mark stands
+            self._store_away = True
             log.warning("could not note what was heard: %s", type(exc).__name__, extra={"platform": PLATFORM})
         finally:
             self._writing = False

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from adapters.discord.missed import heard_snowflake
@@ -54,7 +55,8 @@ class Holes:
         self._place: Callable[[Key], str] = str
         self._owe: dict[Key, int] = {}  # the point owed per key, not written to the state yet
         self._owed: dict[Key, set[int]] = {}  # the points written, settled once all is taken
-        self.refusals = 0  # so far: a read-back during which one came may have missed it
+        # so far, per key: a read-back during which one came may have missed it
+        self.refusals: dict[Key, int] = {}
         self._kept: dict[Key, dict[str, InboundMessage]] = {}  # by inbox id, in arrival order
         self._lost: dict[Key, int] = {}  # the oldest let go past KEEP_AT_MOST: open until a restart
         self._delay: dict[Key, float] = {}
@@ -85,7 +87,7 @@ class Holes:
 
     def refused(self, key: Key, message: InboundMessage) -> None:
         """The core could not record `message` on `key`: keep it, and hand it over again later."""
-        self.refusals += 1
+        self.refusals[key] = self.refusals.get(key, 0) + 1
         ident = heard_snowflake(message.id)
         if ident is not None:  # a restart before it is taken reads back from just before it
             self._owe[key] = min(self._owe.get(key, ident - 1), ident - 1)
@@ -93,7 +95,9 @@ class Holes:
         superseded = message.edit_of is not None and self._edits_taken.get(message.edit_of, -1) > _edited_at(
             message
         )
-        if not superseded and not any(_supersedes(other, message) for other in kept.values()):
+        if message.edit_of in kept:  # an edit of a question kept as first sent: asked in its words
+            kept[message.edit_of] = replace(kept[message.edit_of], text=message.text)
+        elif not superseded and not any(_supersedes(other, message) for other in kept.values()):
             self._forget_before(kept, message)
             kept[message.id] = message
         if sum(len(k) for k in self._kept.values()) > KEEP_AT_MOST:
@@ -105,6 +109,9 @@ class Holes:
         """The core took `message`: an older edit of it kept here would undo it."""
         if message.edit_of is None:
             return
+        kept = self._kept.get(key, {})
+        if message.edit_of in kept:  # the core had no question to revise: the kept one asks it so
+            kept[message.edit_of] = replace(kept[message.edit_of], text=message.text)
         self._edits_taken[message.edit_of] = max(
             self._edits_taken.pop(message.edit_of, -1), _edited_at(message)
         )
@@ -147,6 +154,13 @@ class Holes:
             self._owed.setdefault(key, set()).add(point)
             if self._owe.get(key) == point:
                 del self._owe[key]
+
+    def give_up(self) -> list[InboundMessage]:
+        """The client is closed: what is kept, for the client that follows it (`Heard.keep`)."""
+        self.stop()
+        left = [m for kept in self._kept.values() for m in kept.values()]
+        self._kept.clear()
+        return left
 
     def stop(self, *, last_try: bool = False) -> None:
         """Closing: no try begins after this (one running is in flight, and drained), but with
@@ -223,7 +237,7 @@ class Holes:
             taken,
             extra={"platform": PLATFORM, "shard": key},
         )
-        if self.on_filled is not None:
+        if self.on_filled is not None and key not in self._lost:
             self.on_filled(key)
 
     async def _settle(self, key: Key, points: set[int]) -> None:

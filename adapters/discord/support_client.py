@@ -20,6 +20,7 @@ from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.events import Events
 from adapters.discord.heard import Heard
 from adapters.discord.missed import Marks
+from bot.types import InboundMessage
 
 TOKEN_REJECTED = (
     "the Discord token was rejected (401 Unauthorized). Set DISCORD_TOKEN to the bot token "
@@ -51,6 +52,9 @@ def support_intents() -> discord.Intents:
 class ClientOwner(Protocol):
     """What a client calls back at its session's milestones (`DiscordAdapter` in
     adapters/discord/client.py, named here by its shape so this module does not import it)."""
+
+    # messages the store refused that a closed client kept, for the next (adapters/discord/holes.py)
+    left_over: list[InboundMessage]
 
     async def setup(self, client: SupportClient) -> None: ...
 
@@ -95,6 +99,8 @@ class SupportClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
+        self.heard.keep(self.adapter.left_over)  # an earlier client's, closed with them kept
+        self.adapter.left_over.clear()
 
     async def on_connect(self) -> None:
         self.heard.connected(None)  # READY: a fresh session (a RESUMED one is on_resumed)
@@ -121,6 +127,7 @@ class SupportClient(discord.Client):
     async def close(self) -> None:
         await super().close()
         await self.heard.flush()  # what was heard since the last write
+        self.adapter.left_over.extend(self.heard.holes.give_up())  # for a client that follows
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # commands and buttons are routed by the tree and `SupportButton`; a submitted form

@@ -352,3 +352,29 @@ async def test_what_a_start_owed_is_settled_once_a_refusal_during_its_read_back_
     third.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
     assert len(fake.requests_matching("POST", MESSAGES, ok_post(question))) == 1
+
+
+async def test_a_store_refusing_only_claims_is_tried_again_at_the_back_offs_pace(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store refuses every claim (the inbox locked, say) but takes the small writes of what
+    is owed and heard: those writes do not count as the store being back, so the refused
+    question is not tried again at once, in a loop, but after the back-off."""
+    monkeypatch.setattr(holes, "FIRST_AFTER", 10.0)
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        with faults.crash_at("event.claiming", error=REFUSED, times=1_000_000):
+            await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("How do I reset my password?"))
+            for _ in range(20):  # a second of heard writes and chatter
+                await fake.dispatch(
+                    "MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=fake.general_channel_id)
+                )
+                await _all_read(fake)
+                await asyncio.sleep(0.05)
+            await adapter.drain(1)
+        refused = [r for r in caplog.records if r.getMessage() == "the core could not take a Discord message"]
+        assert len(refused) == 1  # the live try only: the first try again is ten seconds away
+    first.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ class Core:
         self.kept = kept
         self.refusing: set[str] = set()
         self.taken: list[str] = []
+        self.asked: list[str] = []  # the words each was taken in
 
     async def deliver(self, message: InboundMessage) -> bool:
         if message.id in self.refusing:
@@ -54,6 +56,7 @@ class Core:
             self.kept.refused(None, message)  # as Heard.refused does, through the handler
             return False
         self.taken.append(message.id)
+        self.asked.append(message.text)
         return True
 
 
@@ -149,3 +152,44 @@ async def test_closing_hands_over_once_more_what_is_kept(
     kept.store_back()
     await _settled(tasks)
     assert core.taken == ["100"] and kept.oldest(None) == 200
+
+
+async def test_an_edit_of_a_question_kept_as_first_sent_asks_it_in_its_new_words(
+    started: tuple[Holes, Core, list[asyncio.Task[None]]],
+) -> None:
+    """The question was refused and kept; the asker corrects it (the edit refused too, or taken
+    by a core that had no question to revise): the question is handed over in its new words."""
+    kept, core, tasks = started
+    kept.refused(None, said(100))
+    kept.refused(None, replace(said(100, edit_ms=1_000), text="How long does a refund take?"))
+    kept.taken(None, replace(said(100, edit_ms=2_000), text="How do I cancel?"))
+    kept.store_back()
+    await _settled(tasks)
+    assert core.taken == ["100"] and core.asked == ["How do I cancel?"]
+
+
+async def test_a_closed_clients_kept_messages_are_given_up_for_the_next(
+    started: tuple[Holes, Core, list[asyncio.Task[None]]],
+) -> None:
+    kept, core, tasks = started
+    kept.refused(None, said(100))
+    kept.refused(0, said(200))
+    assert sorted(m.id for m in kept.give_up()) == ["100", "200"]
+    kept.store_back()
+    await _settled(tasks)
+    assert core.taken == [] and kept.oldest(None) is None  # nothing tried here after it
+
+
+async def test_a_shard_with_a_message_let_go_is_not_filled(
+    started: tuple[Holes, Core, list[asyncio.Task[None]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is owed from before a message let go must stand: the shard is never `filled`."""
+    kept, core, tasks = started
+    monkeypatch.setattr(holes, "KEEP_AT_MOST", 1)
+    filled: list[object] = []
+    kept.on_filled = filled.append
+    kept.refused(None, said(100))
+    kept.refused(None, said(200))  # 100 is let go
+    kept.store_back()
+    await _settled(tasks)
+    assert core.taken == ["200"] and filled == [] and kept.oldest(None) == 100
