@@ -218,8 +218,18 @@ class TicketOpener:
         if created:  # its card was claimed with it
             await self.posts.post_opened_card(ticket, channel, await self._summarised(ticket, context))
         elif PostKind.CARD not in done:
-            await self.posts.post_triage_card(ticket, channel, context)
+            # the ticket opened for this very message (an opening cut short and done again):
+            # its card's first claim was this message's
+            mine = request.in_reply_to is not None and await self._opened_for(request, ticket)
+            await self.posts.post_triage_card(ticket, channel, context, take_over=mine)
         return ticket
+
+    async def _opened_for(self, request: TicketRequest, ticket: Ticket) -> bool:
+        assert request.in_reply_to is not None
+        opened = await self.store.run(
+            StateStore.ticket_for_message, request.conversation.platform, request.in_reply_to
+        )
+        return opened is not None and opened.id == ticket.id
 
     async def _say(self, channel: Channel, request: TicketRequest, reply: Reply) -> Posted:
         """Post `reply`, or, when the lead was said in a post already (`said_in`), edit that

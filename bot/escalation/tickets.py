@@ -24,7 +24,7 @@ from bot.escalation.opening import TicketOpener
 from bot.escalation.ratings import Satisfaction
 from bot.escalation.routing import staff_mentions
 from bot.escalation.sla import SlaClock
-from bot.escalation.values import ACTIVE, Context, TicketRating, TicketRequest, TransitionResult
+from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
 from bot.insights.similar_tickets import SimilarTickets
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
@@ -266,6 +266,8 @@ class Escalations:
                     mentions=mentions,
                 )
             )
+            if PostKind.CARD not in await self.posts.shown(reopened):  # dropped while it was done
+                await self.posts.post_triage_card(reopened, channel, await self.posts.saved_context(reopened))
         return result
 
     def reopen_window_open(self, ticket: Ticket) -> bool:

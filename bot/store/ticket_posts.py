@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.store.rows import insert_row, transaction
-from bot.store.store import Repository, iso
+from bot.store.store import Repository, iso, parse_time
 from bot.types import ConversationRef, Posted
 
 if TYPE_CHECKING:
@@ -99,21 +99,27 @@ class TicketPostRepository(Repository):
         posted, until `now + CARD_LEASE`: the claim, or None when the ticket has that post, or
         another claim on it holds. A claim past its lease is taken over (`again`). The check and
         the claim are one transaction under a lock of the ticket's (on SQLite, transactions run
-        one at a time already), so of two racing workers one gets it. `take_over`: a claim that
-        holds is taken too (a replay: whoever made it died handling the same event)."""
+        one at a time already), so of two racing workers one gets it. `take_over`: the claim made
+        with the ticket, if no one took it since, is taken though it holds (the ticket's opening
+        is being done again for the same message: whoever made that claim died, or failed,
+        handling it); a claim taken since may be a live holder's, and is left to its lease."""
         until = iso(now + CARD_LEASE)
         with transaction(self.db):
             self._lock_until_commit(f"ticket-post:{ticket_id}:{kind}")
             row = self.db.execute(
-                "select id, message_id, claimed_until from ticket_posts where ticket_id = ? and kind = ? "
-                "order by id limit 1",
+                "select p.id, p.message_id, p.claimed_until, t.created_at from ticket_posts p "
+                "join tickets t on t.id = p.ticket_id where p.ticket_id = ? and p.kind = ? order by p.id limit 1",
                 [ticket_id, kind],
             ).fetchone()
             if row is None:
                 return PostClaim(claim_card(self.db, ticket_id, where, now, kind))
             # made, or held (a claim of the version before 0020 has no time: its process is
             # gone, as 0020 waits for every worker of that version to stop)
-            if row[1] != CLAIMED or (not take_over and row[2] is not None and str(row[2]) > iso(now)):
+            opened = parse_time(str(row[3]))
+            first = row[2] is not None and opened is not None and str(row[2]) == iso(opened + CARD_LEASE)
+            if row[1] != CLAIMED or (
+                not (take_over and first) and row[2] is not None and str(row[2]) > iso(now)
+            ):
                 return None
             self.db.execute(
                 "update ticket_posts set claimed_until = ?, conversation = ? where id = ?",
