@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -41,10 +40,11 @@ from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
 from bot.ports import FORM_ACTIONS, Core
-from bot.slots import LATE_AFTER
 from bot.types import ActionEvent, ActionKind, Command, InboundMessage, Reply, ReplyKind
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+# the read-back ids remembered (`as_heard_live`): a few read-backs' worth
+READ_BACK_KEPT = 10_000
 
 
 class Events:
@@ -73,6 +73,7 @@ class Events:
         # never sends it again, so nothing heard after it may be noted past it
         self.on_refused: Callable[[InboundMessage], None] | None = None
         self.on_taken: Callable[[InboundMessage], None] | None = None  # an edit the core took
+        self.read_back: dict[str, None] = {}  # ids handed over by a read-back, the latest
         self.typing_after = typing_after
         # messages discord.py could read but we cannot translate: anyone can send them, so one
         # line a second at most and no traceback, like the dispatches discord.py cannot read
@@ -153,7 +154,12 @@ class Events:
         cached, so staff would pass for askers (a staff reply in a bot thread answered instead
         of taken over). The author's member is fetched once per read-back (`members`); one
         that cannot be fetched (gone, the API or the network failing) is left as it came: a
-        failed look-up must never stop the messages after it from being handed over."""
+        failed look-up must never stop the messages after it from being handed over. It is
+        noted as read back: refused, it gets no apology (said before the session: its asker
+        was told when it was refused live, or it was answered then)."""
+        self.read_back[str(message.id)] = None
+        if len(self.read_back) > READ_BACK_KEPT:
+            del self.read_back[next(iter(self.read_back))]
         guild = message.guild
         author = message.author
         if guild is None or isinstance(author, discord.Member) or author.bot or message.webhook_id:
@@ -225,9 +231,7 @@ class Events:
             if self.on_refused is not None:
                 self.on_refused(inbound)
             log.exception("the core could not take a Discord message", extra=_where(inbound))
-            # not for one read back (said before this session: a restart's read-back, which
-            # apologised for it once already if it was refused live, or answered it)
-            if inbound.addressed and not again and datetime.now(UTC) - inbound.sent_at < LATE_AFTER:
+            if inbound.addressed and not again and (inbound.edit_of or inbound.id) not in self.read_back:
                 later = self.on_refused is not None
                 sorry = Reply(
                     conversation=inbound.conversation,

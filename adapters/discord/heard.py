@@ -186,15 +186,19 @@ class Heard:
         # a point owed at start and not settled yet: a read-back from later would settle it
         return earlier(later(recorded, None if newest is None else str(newest)), self._owed_at_start.get(key))
 
-    def keep(self, messages: list[InboundMessage]) -> None:
+    def keep(self, messages: list[InboundMessage]) -> list[InboundMessage]:
         """Messages an earlier client on this adapter could not hand over (it was closed: a
-        lease lost, a failing set), refused here as if this client had heard them."""
+        lease lost, a failing set): those on this client's shards are refused here as if it had
+        heard them; the others are returned (another client's to keep)."""
+        others = [m for m in messages if self._key_of_message(m) not in self._sessions]
         for message in messages:
-            self.refused(message)
+            if self._key_of_message(message) in self._sessions:
+                self.refused(message)
+        return others
 
     async def flush(self) -> None:
         """Write what was heard since the last write (at shutdown, once in-flight work ended)."""
-        if not self._writing:
+        if self._events is not None and not self._writing:
             self._writing = True
             await self._note()
 

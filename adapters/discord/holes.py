@@ -64,6 +64,7 @@ class Holes:
         self._timers: dict[Key, asyncio.Task[None]] = {}  # the tries waiting
         self._edits_taken: dict[str, int] = {}  # per message, its latest edit the core took
         self._stopped = False
+        self._into: list[InboundMessage] | None = None  # where refusals go once given up
         self.on_filled: Callable[[Key], None] | None = None  # nothing of `key` is kept any more
 
     def start(
@@ -87,6 +88,9 @@ class Holes:
 
     def refused(self, key: Key, message: InboundMessage) -> None:
         """The core could not record `message` on `key`: keep it, and hand it over again later."""
+        if self._into is not None:  # given up: the next client's
+            self._into.append(message)
+            return
         self.refusals[key] = self.refusals.get(key, 0) + 1
         ident = heard_snowflake(message.id)
         if ident is not None:  # a restart before it is taken reads back from just before it
@@ -155,12 +159,14 @@ class Holes:
             if self._owe.get(key) == point:
                 del self._owe[key]
 
-    def give_up(self) -> list[InboundMessage]:
-        """The client is closed: what is kept, for the client that follows it (`Heard.keep`)."""
+    def give_up(self, into: list[InboundMessage]) -> None:
+        """The client is closed: what is kept goes `into` the adapter's list, for the client
+        that follows it (`Heard.keep`), and so does what is refused after (its handlers still
+        draining)."""
         self.stop()
-        left = [m for kept in self._kept.values() for m in kept.values()]
+        into.extend(m for kept in self._kept.values() for m in kept.values())
         self._kept.clear()
-        return left
+        self._into = into
 
     def stop(self, *, last_try: bool = False) -> None:
         """Closing: no try begins after this (one running is in flight, and drained), but with

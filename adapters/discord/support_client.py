@@ -99,8 +99,8 @@ class SupportClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await self.adapter.setup(self)
-        self.heard.keep(self.adapter.left_over)  # an earlier client's, closed with them kept
-        self.adapter.left_over.clear()
+        # an earlier client's, closed with them kept: those on this client's shards
+        self.adapter.left_over[:] = self.heard.keep(self.adapter.left_over)
 
     async def on_connect(self) -> None:
         self.heard.connected(None)  # READY: a fresh session (a RESUMED one is on_resumed)
@@ -127,7 +127,7 @@ class SupportClient(discord.Client):
     async def close(self) -> None:
         await super().close()
         await self.heard.flush()  # what was heard since the last write
-        self.adapter.left_over.extend(self.heard.holes.give_up())  # for a client that follows
+        self.heard.holes.give_up(self.adapter.left_over)  # for a client that follows
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # commands and buttons are routed by the tree and `SupportButton`; a submitted form

@@ -69,16 +69,21 @@ async def _refused(server: FakeDiscord, runtime: Runtime, text: str, channel_id:
     return str(message["id"])
 
 
+async def _claim_tried() -> None:
+    """Until the core has tried the claim the test armed a refusal for."""
+    for _ in range(200):
+        if "event.claiming" not in faults._armed:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the core never tried to claim it")
+
+
 async def _refuse(server: FakeDiscord, event: str, message: dict[str, Any]) -> None:
     """Dispatch `message` as `event`; the store refuses the core's claim of it."""
     with faults.crash_at("event.claiming", error=REFUSED):
         await server.dispatch(event, message)
         await _all_read(server)
-        for _ in range(100):  # until the core has tried to claim it
-            if "event.claiming" not in faults._armed:
-                break
-            await asyncio.sleep(0.02)
-    assert "event.claiming" not in faults._armed
+        await _claim_tried()
 
 
 async def test_a_question_whose_claim_failed_is_answered_once_the_store_is_back(
@@ -125,11 +130,7 @@ async def test_a_read_back_the_store_refuses_again_is_tried_again_later(
     async with running(first) as adapter:
         question = await _refused(fake, first, "How do I reset my password?")
         with faults.crash_at("event.claiming", error=REFUSED):  # the first read-back's claim
-            for _ in range(200):
-                if "event.claiming" not in faults._armed:
-                    break
-                await asyncio.sleep(0.02)
-            assert "event.claiming" not in faults._armed  # the first try came, and was refused
+            await _claim_tried()
         await fake.wait_for_request("POST", MESSAGES, ok_post(question), timeout=10)
         await adapter.drain(5)
     first.close()
@@ -215,10 +216,7 @@ async def test_the_asker_of_a_refused_question_is_told_it_will_be_answered_not_t
         start = len(fake.requests)
         question = await _refused(fake, first, f"<@{fake.bot_user_id}> How do I reset my password?")
         with faults.crash_at("event.claiming", error=REFUSED):  # the first try is refused too
-            for _ in range(200):
-                if "event.claiming" not in faults._armed:
-                    break
-                await asyncio.sleep(0.02)
+            await _claim_tried()
         await fake.wait_for_request("POST", MESSAGES, ok_post(question), after=start, timeout=10)
         await adapter.drain(5)
         said = [
@@ -286,11 +284,7 @@ async def test_what_was_owed_stands_when_the_next_starts_read_back_is_refused_ag
     second = _process(fake, make_runtime)
     with faults.crash_at("event.claiming", error=REFUSED):  # the read-back's claim of it
         async with running(second) as adapter:
-            for _ in range(200):
-                if "event.claiming" not in faults._armed:
-                    break
-                await asyncio.sleep(0.02)
-            assert "event.claiming" not in faults._armed
+            await _claim_tried()
             await adapter.drain(5)
             fake._ids._last += MINUTE  # then a question a minute later is answered, and recorded
             await answered(fake, adapter, "How long does a refund take?")
@@ -378,3 +372,32 @@ async def test_a_store_refusing_only_claims_is_tried_again_at_the_back_offs_pace
         refused = [r for r in caplog.records if r.getMessage() == "the core could not take a Discord message"]
         assert len(refused) == 1  # the live try only: the first try again is ten seconds away
     first.close()
+
+
+async def test_a_question_read_back_and_refused_again_is_apologised_for_once(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A mention refused live (its asker told once), the process stopped before it handed it
+    over, the next start's read-back of it refused too (seconds later): no second apology; it
+    is answered in the end."""
+    start = len(fake.requests)
+    first = _process(fake, make_runtime, mode="mention-only")
+    with faults.crash_at("holes.again", times=1_000_000):
+        async with running(first) as adapter:
+            question = await _refused(fake, first, f"<@{fake.bot_user_id}> How do I reset my password?")
+            await adapter.drain(5)
+    first.close()
+    second = _process(fake, make_runtime, mode="mention-only")
+    with faults.crash_at("event.claiming", error=REFUSED):  # the read-back's claim of it
+        async with running(second) as adapter:
+            await _claim_tried()
+            await fake.wait_for_request("POST", MESSAGES, ok_post(question), timeout=10)
+            await adapter.drain(5)
+    second.close()
+    said = [
+        (r.json or {}).get("content", "")
+        for r in fake.requests[start:]
+        if r.method == "POST" and r.status == 200 and r.path == f"/channels/{fake.text_channel_id}/messages"
+    ]
+    assert said.count(say("error_answer_later", "en")) == 1

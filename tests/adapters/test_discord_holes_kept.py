@@ -174,7 +174,10 @@ async def test_a_closed_clients_kept_messages_are_given_up_for_the_next(
     kept, core, tasks = started
     kept.refused(None, said(100))
     kept.refused(0, said(200))
-    assert sorted(m.id for m in kept.give_up()) == ["100", "200"]
+    left: list[InboundMessage] = []
+    kept.give_up(left)
+    kept.refused(None, said(300))  # refused while its client's handlers drain: the next's too
+    assert sorted(m.id for m in left) == ["100", "200", "300"]
     kept.store_back()
     await _settled(tasks)
     assert core.taken == [] and kept.oldest(None) is None  # nothing tried here after it
