@@ -220,13 +220,18 @@ class Holes:
                 try:
                     took = await self._deliver(message)
                 except BaseException:  # cut short (a drain's timeout): still not taken
-                    kept[message.id] = message
+                    if self._into is not None:  # its client given up meanwhile: the next's
+                        self._into.append(message)
+                    else:
+                        kept[message.id] = message
                     raise
                 if not took:
                     break
                 taken += 1
         finally:
             self._busy.discard(key)
+        if self._into is not None:
+            return  # its client was given up meanwhile: what is left is the next client's
         if kept:
             self._delay[key] = min(2 * self._delay.get(key, FIRST_AFTER), AT_MOST)
             self._later(key)

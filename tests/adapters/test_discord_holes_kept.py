@@ -49,8 +49,11 @@ class Core:
         self.refusing: set[str] = set()
         self.taken: list[str] = []
         self.asked: list[str] = []  # the words each was taken in
+        self.meanwhile: Callable[[], None] | None = None  # runs while a hand-over waits on the store
 
     async def deliver(self, message: InboundMessage) -> bool:
+        if self.meanwhile is not None:
+            self.meanwhile()
         if message.id in self.refusing:
             self.refusing.discard(message.id)
             self.kept.refused(None, message)  # as Heard.refused does, through the handler
@@ -196,3 +199,21 @@ async def test_a_shard_with_a_message_let_go_is_not_filled(
     kept.store_back()
     await _settled(tasks)
     assert core.taken == ["200"] and filled == [] and kept.oldest(None) == 100
+
+
+async def test_a_try_its_client_gives_up_meanwhile_settles_nothing(
+    started: tuple[Holes, Core, list[asyncio.Task[None]]],
+) -> None:
+    """The client is closed while a try is in flight, and the store refuses it: the message
+    goes to the next client, and nothing owed for it is settled, no mark moved past it."""
+    kept, core, tasks = started
+    filled: list[object] = []
+    kept.on_filled = filled.append
+    left: list[InboundMessage] = []
+    question = said(100)
+    kept.refused(None, question)
+    core.refusing.add(question.id)
+    core.meanwhile = lambda: kept.give_up(left)  # the client closes while the claim waits
+    kept.store_back()
+    await _settled(tasks)
+    assert [m.id for m in left] == ["100"] and filled == []
