@@ -6,11 +6,14 @@ would leave that question unanswered for weeks. This process still holds the mes
 was heard, though: it is kept here, and handed to the core again `FIRST_AFTER` seconds later
 (a store that failed for a moment is back by then), quietly (the asker was told once that it
 will be answered), and again, each time twice as late, at most `AT_MOST` later, until the
-core takes it; at once when the store takes a write again (`store_back`), and once more when
-the adapter closes, before its drain. The message itself, not a read of its channel: a first DM, a follow-up in a
-thread quiet for hours, an edit, a mention in a channel the bot does not watch are none of
-them in what a read-back reads. The inbox answers a message once, however often it is handed
-over; an edit is not handed over once a later edit of its message was taken (`taken`).
+core takes it; at once when a write succeeds after one failed (`store_back`: the store is
+back from an outage), and once more when the adapter closes, before its drain. The message
+itself, not a read of its channel: a first DM, a follow-up in a thread quiet for hours, an
+edit, a mention in a channel the bot does not watch are none of them in what a read-back
+reads. The inbox answers a message once, however often it is handed over; an edit is not
+handed over once a later edit of its message was taken (`taken`), and an edit of a question
+kept as first sent makes it ask in the new words. A client closed (a lease lost, a failing
+set) gives what it kept to the one that follows on the same shards (`give_up`, `Heard.keep`).
 
 What is kept stands for a hole in what the shard heard (adapters/discord/heard.py): its marks
 never pass the oldest message not taken yet, and that point is owed in the state, so a restart
