@@ -186,15 +186,18 @@ class Heard:
         # a point owed at start and not settled yet: a read-back from later would settle it
         return earlier(later(recorded, None if newest is None else str(newest)), self._owed_at_start.get(key))
 
+    def holds(self, message: InboundMessage) -> bool:
+        """Whether `message` is on one of this client's shards (since `start`)."""
+        return self._key_of_message(message) in self._sessions
+
     def keep(self, messages: list[InboundMessage]) -> list[InboundMessage]:
         """Messages an earlier client on this adapter could not hand over (it was closed: a
         lease lost, a failing set): those on this client's shards are refused here as if it had
         heard them; the others are returned (another client's to keep)."""
-        others = [m for m in messages if self._key_of_message(m) not in self._sessions]
         for message in messages:
-            if self._key_of_message(message) in self._sessions:
+            if self.holds(message):
                 self.refused(message)
-        return others
+        return [m for m in messages if not self.holds(m)]
 
     async def flush(self) -> None:
         """Write what was heard since the last write (at shutdown, once in-flight work ended)."""

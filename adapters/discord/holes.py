@@ -67,7 +67,7 @@ class Holes:
         self._timers: dict[Key, asyncio.Task[None]] = {}  # the tries waiting
         self._edits_taken: dict[str, int] = {}  # per message, its latest edit the core took
         self._stopped = False
-        self._into: list[InboundMessage] | None = None  # where refusals go once given up
+        self._into: Callable[[InboundMessage], None] | None = None  # refusals once given up
         self.on_filled: Callable[[Key], None] | None = None  # nothing of `key` is kept any more
 
     def start(
@@ -91,8 +91,8 @@ class Holes:
 
     def refused(self, key: Key, message: InboundMessage) -> None:
         """The core could not record `message` on `key`: keep it, and hand it over again later."""
-        if self._into is not None:  # given up: the next client's
-            self._into.append(message)
+        if self._into is not None:  # given up: another client's
+            self._into(message)
             return
         self.refusals[key] = self.refusals.get(key, 0) + 1
         ident = heard_snowflake(message.id)
@@ -162,14 +162,17 @@ class Holes:
             if self._owe.get(key) == point:
                 del self._owe[key]
 
-    def give_up(self, into: list[InboundMessage]) -> None:
-        """The client is closed: what is kept goes `into` the adapter's list, for the client
-        that follows it (`Heard.keep`), and so does what is refused after (its handlers still
-        draining)."""
+    def give_up(self, pass_on: Callable[[InboundMessage], None]) -> None:
+        """The client is closed: what is kept is passed on (to a live client on its shard, or
+        the one that follows: `Heard.keep`), and so is what is refused after (its handlers
+        still draining); a try in flight hands over nothing more."""
         self.stop()
-        into.extend(m for kept in self._kept.values() for m in kept.values())
+        for kept in self._kept.values():
+            for message in kept.values():
+                pass_on(message)
+            kept.clear()  # a try in flight finds nothing more to hand over
         self._kept.clear()
-        self._into = into
+        self._into = pass_on
 
     def stop(self, *, last_try: bool = False) -> None:
         """Closing: no try begins after this (one running is in flight, and drained), but with
@@ -223,8 +226,8 @@ class Holes:
                 try:
                     took = await self._deliver(message)
                 except BaseException:  # cut short (a drain's timeout): still not taken
-                    if self._into is not None:  # its client given up meanwhile: the next's
-                        self._into.append(message)
+                    if self._into is not None:  # its client given up meanwhile: another's
+                        self._into(message)
                     else:
                         kept[message.id] = message
                     raise

@@ -55,6 +55,8 @@ class ClientOwner(Protocol):
 
     # messages the store refused that a closed client kept, for the next (adapters/discord/holes.py)
     left_over: list[InboundMessage]
+    client: SupportClient | None  # the process's own set's, and the adopted sets' clients
+    adopted: list[SupportClient]
 
     async def setup(self, client: SupportClient) -> None: ...
 
@@ -127,7 +129,7 @@ class SupportClient(discord.Client):
     async def close(self) -> None:
         await super().close()
         await self.heard.flush()  # what was heard since the last write
-        self.heard.holes.give_up(self.adapter.left_over)  # for a client that follows
+        self.heard.holes.give_up(lambda message: pass_on(self.adapter, message))
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # commands and buttons are routed by the tree and `SupportButton`; a submitted form
@@ -163,3 +165,13 @@ class ShardedSupportClient(SupportClient, discord.AutoShardedClient):
 
     async def on_shard_resumed(self, shard_id: int) -> None:
         await self.adapter.on_resumed(self, shard_id)
+
+
+def pass_on(owner: ClientOwner, message: InboundMessage) -> None:
+    """A message the store refused that a closed client kept: to a live client of this process
+    on its shard, or left for the next client set up (`SupportClient.setup_hook`)."""
+    for client in (owner.client, *owner.adopted):
+        if client is not None and not client.is_closed() and client.heard.holds(message):
+            client.heard.keep([message])
+            return
+    owner.left_over.append(message)

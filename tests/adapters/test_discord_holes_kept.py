@@ -178,7 +178,7 @@ async def test_a_closed_clients_kept_messages_are_given_up_for_the_next(
     kept.refused(None, said(100))
     kept.refused(0, said(200))
     left: list[InboundMessage] = []
-    kept.give_up(left)
+    kept.give_up(left.append)
     kept.refused(None, said(300))  # refused while its client's handlers drain: the next's too
     assert sorted(m.id for m in left) == ["100", "200", "300"]
     kept.store_back()
@@ -213,7 +213,27 @@ async def test_a_try_its_client_gives_up_meanwhile_settles_nothing(
     question = said(100)
     kept.refused(None, question)
     core.refusing.add(question.id)
-    core.meanwhile = lambda: kept.give_up(left)  # the client closes while the claim waits
+    core.meanwhile = lambda: kept.give_up(left.append)  # the client closes while the claim waits
     kept.store_back()
     await _settled(tasks)
     assert [m.id for m in left] == ["100"] and filled == []
+
+
+async def test_a_try_in_flight_when_its_client_is_given_up_hands_over_nothing_more(
+    started: tuple[Holes, Core, list[asyncio.Task[None]]],
+) -> None:
+    """The question's hand-over is under way when the client closes: the follow-up goes to the
+    next client, not through the closed one after the question (twice, and maybe first)."""
+    kept, core, tasks = started
+    left: list[InboundMessage] = []
+    kept.refused(None, said(100))
+    kept.refused(None, said(200))
+
+    def close_once() -> None:
+        core.meanwhile = None
+        kept.give_up(left.append)
+
+    core.meanwhile = close_once
+    kept.store_back()
+    await _settled(tasks)
+    assert core.taken == ["100"] and [m.id for m in left] == ["200"]
