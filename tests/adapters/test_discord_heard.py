@@ -47,6 +47,15 @@ def never_handed_over_again() -> Iterator[None]:
         yield
 
 
+async def _a_start_answers(server: FakeDiscord, runtime: Runtime, question_id: str) -> None:
+    """Start `runtime` (the next `supportbot run`) and wait until it has answered the question."""
+    start = len(server.requests)
+    async with running(runtime) as adapter:
+        await server.wait_for_request("POST", MESSAGES, ok_post(question_id), after=start, timeout=20)
+        await adapter.drain(5)
+    runtime.close()
+
+
 async def _all_read(server: FakeDiscord) -> None:
     """Until the bot has read every gateway frame sent so far: it answers a HEARTBEAT request
     on the same connection, after them."""
@@ -78,12 +87,9 @@ async def test_chatter_heard_before_a_restart_is_not_answered_once_its_channel_a
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))  # mention-only
 
     missed = fake.build_message_create("How do I reset my password?")  # said while stopped
-    start = len(fake.requests)
     auto = f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'
-    second = _process(fake, make_runtime, auto)
-    async with running(second) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    start = len(fake.requests)
+    await _a_start_answers(fake, _process(fake, make_runtime, auto), missed["id"])
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
     assert len(fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]), after=start)) == 1
 
@@ -124,11 +130,7 @@ async def test_what_a_session_hears_is_not_noted_before_its_read_back_has_read_e
     assert fake._routes[i] is history  # the read-back was refused
     assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
 
-    start = len(fake.requests)
-    third = _process(fake, make_runtime)
-    async with running(third) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    await _a_start_answers(fake, _process(fake, make_runtime), missed["id"])
 
 
 async def test_a_question_read_back_when_the_process_dies_before_taking_it_is_read_back_again(
@@ -162,11 +164,7 @@ async def test_a_question_read_back_when_the_process_dies_before_taking_it_is_re
     second.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
 
-    start = len(fake.requests)
-    third = _process(fake, make_runtime)
-    async with running(third) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
+    await _a_start_answers(fake, _process(fake, make_runtime), missed["id"])
 
 
 def AUTO(server: FakeDiscord) -> str:
@@ -204,11 +202,7 @@ async def test_a_question_whose_claim_failed_is_read_back_at_the_next_start(
     first.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(question["id"]))
 
-    start = len(fake.requests)
-    second = _process(fake, make_runtime, AUTO(fake))
-    async with running(second) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start, timeout=10)
-        await adapter.drain(5)
+    await _a_start_answers(fake, _process(fake, make_runtime, AUTO(fake)), question["id"])
 
 
 async def test_a_read_back_question_whose_claim_was_refused_is_read_back_again(
@@ -253,8 +247,4 @@ async def test_a_read_back_question_whose_claim_was_refused_is_read_back_again(
     second.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
 
-    start = len(fake.requests)
-    third = process()
-    async with running(third) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=10)
-        await adapter.drain(5)
+    await _a_start_answers(fake, process(), missed["id"])
