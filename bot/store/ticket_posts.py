@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from bot.store.migrations import StateDatabase
 
 CLAIMED = ""  # the message id of a post claimed and not yet made
+# the message id kept for a post made whose id the platform did not give (Slack's response URL
+# answers with none): made, so never posted again, and never edited (an empty id, read back)
+NO_ID = "-"
 # how long a claim on posting a card holds before another worker takes its process for dead:
 # far beyond a post's retries (each of slack_sdk's tries on a 5xx or a rate limit has its own
 # 30 s timeout or Retry-After wait), as an SLA reminder's (bot/escalation/sla.py FIRING_LEASE);
@@ -68,7 +71,7 @@ class TicketPostRepository(Repository):
                 {
                     "ticket_id": ticket_id,
                     "conversation": posted.conversation.key,
-                    "message_id": posted.message_id,
+                    "message_id": posted.message_id or NO_ID,
                     "kind": kind,
                     "text": text,
                 },
@@ -84,7 +87,7 @@ class TicketPostRepository(Repository):
             (
                 row["kind"],
                 Posted(
-                    message_id=row["message_id"],
+                    message_id="" if row["message_id"] == NO_ID else row["message_id"],
                     conversation=ConversationRef.from_key(row["conversation"]),
                 ),
                 row["text"] or "",
@@ -134,7 +137,7 @@ class TicketPostRepository(Repository):
         with transaction(self.db):
             self.db.execute(
                 "update ticket_posts set message_id = ?, conversation = ? where id = ? and message_id = ?",
-                [posted.message_id, posted.conversation.key, claim, CLAIMED],
+                [posted.message_id or NO_ID, posted.conversation.key, claim, CLAIMED],
             )
 
     def ticket_post_claim(self, ticket_id: int, kind: str) -> int | None:
@@ -181,5 +184,11 @@ class TicketPostRepository(Repository):
             self.db.execute(
                 "update ticket_posts set message_id = ?, conversation = ? "
                 "where ticket_id = ? and message_id = ? and conversation = ?",
-                [now.message_id, now.conversation.key, ticket_id, was.message_id, was.conversation.key],
+                [
+                    now.message_id or NO_ID,
+                    now.conversation.key,
+                    ticket_id,
+                    was.message_id or NO_ID,
+                    was.conversation.key,
+                ],
             )

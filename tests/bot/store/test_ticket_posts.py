@@ -137,3 +137,22 @@ def test_a_card_made_already_is_not_replaced_by_a_later_one(state: Path | str) -
     store.ticket_post_made(taker.id, first)
     store.ticket_post_made(slow.id, Posted(message_id="c-late", conversation=TRIAGE))
     assert store.ticket_posts(ticket) == [("card", first, "")]
+
+
+def test_a_post_made_without_an_id_counts_as_made_and_is_not_edited(state: Path | str) -> None:
+    """Slack's response URL posts without giving the message's id: the card or note is out,
+    so it is never claimed or posted again, and it reads back with the empty id that the
+    adapters skip when editing."""
+    store = StateStore(state)
+    ticket = _ticket(store)
+    claim = store.claim_ticket_post(ticket, "card", TRIAGE, NOW)
+    assert claim is not None
+    card = Posted(message_id="", conversation=TRIAGE)
+    store.ticket_post_made(claim.id, card)
+    note = Posted(message_id="", conversation=REF)
+    store.add_ticket_post(ticket, note, "thread", "q?")
+    assert store.ticket_posts(ticket) == [("card", card, ""), ("thread", note, "q?")]
+    later = NOW + CARD_LEASE * 3
+    assert store.claim_ticket_post(ticket, "card", TRIAGE, later, take_over=True) is None
+    assert store.owed_ticket_posts("card", later, ["slack"]) == []
+    assert store.ticket_post_claim(ticket, "card") is None
