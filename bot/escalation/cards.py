@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 # how many times one refresh shows a ticket that keeps moving under it: each move's own
 # refresh shows it after, so a few rounds only spare a stale message in between
 REFRESH_ROUNDS = 3
-# the least wait before a card whose post failed is tried again; after that, half the ticket's
-# age, at most an hour: a platform away for a minute gets the card soon, a triage channel that
-# is gone costs a failed call and a log line less and less often, and once the setting is
-# fixed, an open ticket gets its card within the hour
+# the least wait before a ticket's post that failed (its card, an SLA reminder) is tried again;
+# after that, half the time it has been owed, at most an hour: a platform away for a minute
+# gets it soon, a channel or an install that is gone costs a failed call and a log line less
+# and less often, and once that is fixed, an open ticket's post follows within the hour
 CARD_RETRY_AT_LEAST = timedelta(minutes=2)
 CARD_RETRY_AT_MOST = timedelta(hours=1)
 # how long before the ticket's opening an earlier claim's card is looked for: the platform's
@@ -67,6 +67,11 @@ REASON_TEXT = {
     EscalationReason.ERROR: "the bot failed while answering",
     EscalationReason.ADMIN: "escalated by an admin",
 }
+
+
+def next_try(now: datetime, *, owed_since: datetime) -> datetime:
+    """When a ticket's post that failed at `now`, owed since `owed_since`, is tried again."""
+    return now + min(max(CARD_RETRY_AT_LEAST, (now - owed_since) / 2), CARD_RETRY_AT_MOST)
 
 
 def ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
@@ -263,7 +268,7 @@ class TicketPosts:
         except Exception:
             # the asker has been told and the ticket exists; a missing card must not undo that
             now = self.clock.now()
-            retry_at = now + min(max(CARD_RETRY_AT_LEAST, (now - ticket.created_at) / 2), CARD_RETRY_AT_MOST)
+            retry_at = next_try(now, owed_since=ticket.created_at)
             # the first failure with its traceback; tries after it (a channel gone, an install
             # revoked: hourly for as long as the ticket is open) one line each
             (log.warning if claim.again else log.exception)(

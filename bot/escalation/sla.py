@@ -5,7 +5,8 @@ second tier at the next; a ticket opened after hours pings when the team opens; 
 assignee of a claimed ticket is reminded when staff go quiet. Deadlines live in the
 store, so reminders survive a restart, and each step is a compare-and-set there, so a
 reminder fires once however many processes tick; a process that dies while posting one
-leaves a claim that lapses, and the reminder is said then (`FIRING_LEASE`).
+leaves a claim that lapses, and the reminder is said then (`FIRING_LEASE`); one whose post
+fails is said again later, less and less often (`next_try`), or at a new deadline.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.config import Duty, Settings
-from bot.escalation.cards import TicketPosts, age
+from bot.escalation.cards import CARD_RETRY_AT_LEAST, TicketPosts, age, next_try
 from bot.escalation.routing import business_hours, staff_mentions
 from bot.messages import say
 from bot.ports import Channel, Clock
@@ -108,11 +109,21 @@ class SlaClock:
             await channel.send(
                 Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
             )
-        except (Exception, asyncio.CancelledError):
-            # give the claim back so the next tick tries again at once. A shutdown cancelling
-            # the post too: whether the platform took it is unknown
+        except asyncio.CancelledError:
+            # a shutdown: whether the platform took it is unknown; the next tick says it at once
             await self.store.run(StateStore.release_sla, ticket.id, claimed)
             raise
+        except Exception:
+            # tried again later, less and less often (a channel or an install gone fails every
+            # time): the first failure with its traceback, the tries after it a line each
+            due = ticket.next_action_at or now
+            retry_at = next_try(self.clock.now(), owed_since=due)
+            (log.exception if now - due < CARD_RETRY_AT_LEAST else log.warning)(
+                "could not post an SLA reminder; trying again later",
+                extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
+            )
+            await self.store.run(StateStore.release_sla, ticket.id, claimed, retry_at)
+            return 0
         # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
         try:
             await self._step(ticket, stage, next_stage, due, now, claimed)

@@ -4,7 +4,9 @@ the step the clock takes once it is said (bot/escalation/sla.py).
 `next_action_at` is the deadline, and only the deadline: cards, the ticket list and the
 dashboard's overdue filter read it. A reminder being said is claimed in a column of its own
 (`sla_claimed_until`), which hides the ticket from `due_tickets` until the claim is given
-back, ended by the step, or lapses (its worker died mid-post: another says it then).
+back, ended by the step, or lapses (its worker died mid-post: another says it then). A claim
+whose post failed is given back with the time to try again. Either belongs to the deadline it
+was taken for: a transition that sets a new one ends it (bot/store/tickets.py).
 """
 
 from __future__ import annotations
@@ -68,13 +70,14 @@ class SlaClockRepository(TicketRepository):
             )
         return cursor.rowcount == 1
 
-    def release_sla(self, ticket_id: int, claimed: datetime) -> None:
+    def release_sla(self, ticket_id: int, claimed: datetime, retry_at: datetime | None = None) -> None:
         """End the claim `claimed` (the `until` it was taken with), if it is still that one: a
-        later claim, taken over once it lapsed, is another process's."""
+        later claim, taken over once it lapsed, is another process's. With `retry_at` (its post
+        failed), the reminder is due again from then, unless a new deadline comes first."""
         with transaction(self.db):
             self.db.execute(
-                "update tickets set sla_claimed_until = null where id = ? and sla_claimed_until = ?",
-                [ticket_id, iso(claimed)],
+                "update tickets set sla_claimed_until = ? where id = ? and sla_claimed_until = ?",
+                [iso(retry_at) if retry_at else None, ticket_id, iso(claimed)],
             )
 
     def advance_sla(

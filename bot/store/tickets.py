@@ -215,7 +215,7 @@ class TicketRepository(Repository):
         if assignee is not None:
             updates += ["assignee_id = ?", "assignee_name = ?"]
             params += [assignee.id, assignee.display]
-        for column, value in (fields or {}).items():
+        for column, value in _with_deadline_claim(fields or {}).items():
             updates.append(f"{column} = ?")
             params.append(iso(value) if isinstance(value, datetime) else value)
         with transaction(self.db):
@@ -271,7 +271,9 @@ class TicketRepository(Repository):
         return _ticket(rows[0]) if rows else None
 
     def set_ticket_fields(self, ticket_id: int, /, **fields: Any) -> None:
-        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        values = {
+            k: iso(v) if isinstance(v, datetime) else v for k, v in _with_deadline_claim(fields).items()
+        }
         with transaction(self.db):
             if not update_row(self.db, "tickets", "id", ticket_id, values) and values:
                 raise NotFoundError(f"no ticket {ticket_id}")
@@ -300,6 +302,14 @@ class TicketRepository(Repository):
 
     def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
         return list(self.db.table("ticket_events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
+
+
+def _with_deadline_claim(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, and when they set a new SLA deadline, the end of the claim on saying the old
+    one's reminder (bot/store/sla_clock.py): a failed reminder's wait, or a dead process's
+    claim, must not hold up the new deadline's. A reminder still being said finds the ticket
+    moved, and its release leaves a later claim alone."""
+    return {**fields, "sla_claimed_until": None} if "next_action_at" in fields else fields
 
 
 def _ticket(row: dict[str, Any]) -> Ticket:

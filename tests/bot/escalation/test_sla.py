@@ -1,6 +1,6 @@
 """The SLA clock against what happens while it ticks (bot/escalation/sla.py): the process
-dying while it posts a reminder, and a staff reply or a reassignment landing between the
-tick's read of the due tickets and its reminder.
+dying while it posts a reminder, a platform refusing it, and a staff reply or a reassignment
+landing between the tick's read of the due tickets and its reminder.
 
 A tick reads every due ticket once, then posts their reminders one by one; a platform that
 is slow to take one (a rate limit) leaves time for events to change the tickets after it."""
@@ -8,11 +8,15 @@ is slow to take one (a rate limit) leaves time for events to change the tickets 
 from __future__ import annotations
 
 import io
+import itertools
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import pytest
 
 from adapters.console import ConsoleChannel
+from adapters.slack.workspaces import NotInstalled
 from bot import faults
 from bot.app import Runtime
 from bot.escalation.sla import FIRING_LEASE
@@ -175,3 +179,79 @@ async def test_a_reassignment_while_the_clock_ticks_leaves_the_new_assignee_thei
     ticket = rt.state.ticket(second)
     assert ticket is not None and ticket.assignee_id == "U-OLU" and ticket.next_action_at is not None
     assert ticket.next_action_at > clock.now()
+
+
+class Refusing(Interleaved):
+    """A platform that refuses the posts `refuses` matches (the workspace's install is gone)
+    and notes when each was tried."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.refuses: Callable[[Reply], bool] = lambda reply: False
+        self.tried: list[datetime] = []
+
+    async def send(self, reply: Reply) -> Posted:
+        if self.refuses(reply):
+            self.tried.append(self.clock.now())
+            raise NotInstalled("no installation for this workspace")
+        return await super().send(reply)
+
+
+REANNOUNCE = "still has no response"
+
+
+async def test_a_reminder_whose_post_fails_is_tried_less_and_less_often_and_said_once_it_can_be(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A channel or an install that is gone fails every post: the reminder is tried again
+    after 2 minutes, then after half the time it has been overdue, at most an hour apart; the
+    first failure is logged with its traceback, every later one as one line."""
+    rt, platform = make_runtime(CONFIG), Refusing(clock)
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert ticket.next_action_at is not None
+    platform.refuses = lambda reply: REANNOUNCE in reply.text
+    clock.advance(minutes=16)
+    with caplog.at_level(logging.WARNING, logger="bot.escalation.sla"):
+        for _ in range(24 * 60):  # a day of ticks, one a minute
+            assert await rt.bot.tick({"slack": platform}) == 0
+            clock.advance(minutes=1)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(platform.tried)]
+    assert gaps[0] == timedelta(minutes=2)
+    assert gaps == sorted(gaps) and max(gaps) == timedelta(hours=1)
+    assert len(platform.tried) < 40  # not 1,440
+    for tried, gap in zip(platform.tried, gaps, strict=False):
+        assert gap >= min((tried - ticket.next_action_at) / 2, timedelta(hours=1)) - timedelta(minutes=1)
+    failures = [r for r in caplog.records if "could not post an SLA reminder" in r.getMessage()]
+    assert len(failures) == len(platform.tried)
+    assert [r.exc_info is not None for r in failures] == [True] + [False] * (len(failures) - 1)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r not in failures]
+    # the install is back: the reminder is said at its next try, once
+    platform.refuses = lambda reply: False
+    clock.advance(hours=1)
+    assert await rt.bot.tick({"slack": platform}) == 1
+    assert len(platform.texts(REANNOUNCE)) == 1
+    assert await rt.bot.tick({"slack": platform}) == 0
+
+
+async def test_a_new_deadline_is_not_held_up_by_the_wait_of_a_reminder_that_failed(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Staff claim the ticket while its re-announce waits for its next try: the assignee's
+    reminder falls due at its own deadline (a minute here), not after that wait (2 minutes)."""
+    rt, platform = (
+        make_runtime(CONFIG.replace("claimed_idle_minutes = 60", "claimed_idle_minutes = 1")),
+        Refusing(clock),
+    )
+    assert await rt.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    platform.refuses = lambda reply: REANNOUNCE in reply.text
+    clock.advance(minutes=16)
+    assert await rt.bot.tick({"slack": platform}) == 0
+    assert len(platform.tried) == 1
+    assert await rt.bot.on_command(command("claim", str(ticket.id), STAFF), platform) == Outcome.ANSWERED
+    clock.advance(seconds=61)
+    assert await rt.bot.tick({"slack": platform}) == 1
+    assert len(platform.texts(f"Reminder: ticket #{ticket.id}")) == 1
+    assert len(platform.tried) == 1  # the re-announce is not due any more
