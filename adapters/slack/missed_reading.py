@@ -14,21 +14,27 @@ says when it runs and from where).
   mark: their replies after it (the newest `HISTORY_CAP`), one after another, each handled
   before the next as they were said (a staff reply makes the bot step back, as live), except
   a question a staff member answered later in the thread.
+- Other threads of those channels with a reply after the mark, started after it or within
+  `THREAD_LOOK_BACK` before it (a thread's replies never show in the channel's history, its
+  root does, with `latest_reply`; the history is read from that much earlier for them): the
+  replies after the mark that mention the bot, in the same way (at most `THREADS_CAP` threads
+  a channel, those replied to last).
 - A read that got no answer (a 429 past slack_sdk's own retries, a 5xx, the network) is tried
   again after each of `RETRY_PAUSES`; a message the core could not record (the store was
   down) is handed over again, up to `RECORD_ATTEMPTS` times. Nothing else would: Slack has
   given up on it.
 
 Not read back: a first DM from someone who never talked to the bot (listing DMs needs
-im:read, which the app does not ask for), a mention in a thread the bot is not in (unless
-also sent to the channel), edits made while down, a workspace installed but never talked in.
+im:read, which the app does not ask for), a mention in a thread started more than
+`THREAD_LOOK_BACK` before the mark, edits made while down, a workspace installed but never
+talked in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -59,6 +65,11 @@ RETRY_PAUSES: tuple[float, ...] = (30.0, 120.0)
 RECORD_ATTEMPTS = 4
 # the bot's threads whose last message came this soon before the outage may get follow-ups
 FOLLOW_UP_WINDOW = timedelta(hours=1)
+# other threads started this long before the outage may hold a mention of the bot said in it:
+# a thread's replies mostly come within a day of its root
+THREAD_LOOK_BACK = timedelta(days=1)
+# the most threads of one channel read for mentions (each costs a Tier 3 read)
+THREADS_CAP = 50
 # what users.conversations lists: where the bot can be mentioned (no im:read, no mpim:read)
 MEMBER_TYPES = "public_channel,private_channel"
 # modes in which a message needs no mention to be answered
@@ -99,8 +110,9 @@ async def read_workspace(
     channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}
     recent = _recent_threads(threads, after)
     tally.places += len(channels) + len(recent)
+    read = {(t.channel, t.thread) for t in recent}
     await asyncio.gather(
-        *(reader.channel(c, kind) for c, kind in channels.items()), *(reader.thread(t) for t in recent)
+        *(reader.channel(c, kind, read) for c, kind in channels.items()), *(reader.thread(t) for t in recent)
     )
 
 
@@ -189,22 +201,47 @@ class _Reader:
 
     # -- reading ------------------------------------------------------------------------
 
-    async def channel(self, channel: str, kind: str | None) -> None:
+    async def channel(self, channel: str, kind: str | None, read: Collection[tuple[str, str | None]]) -> None:
+        """Read back `channel`: its new messages, then the mentions in its other threads (not
+        those in `read`: the bot's, read whole) replied to after the mark."""
+        oldest = self.after - THREAD_LOOK_BACK.total_seconds()
         found = await self._pages(
-            "conversations.history", {"channel": channel, "oldest": f"{self.after:.6f}"}, "messages"
+            "conversations.history", {"channel": channel, "oldest": f"{oldest:.6f}"}, "messages"
         )
+        dated = [(ts, m) for m in found if isinstance(m, dict) and (ts := slack_ts(m.get("ts"))) is not None]
+        new = [m for ts, m in dated if ts > self.after]
         asked = []
-        for message in found[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
-            if not isinstance(message, dict) or slack_ts(message.get("ts")) is None or self._own(message):
+        for message in new[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
+            if self._own(message):
                 continue
             if self._asks(message, channel, kind) and not await self._staff_replied(message, channel):
                 asked.append({**message, "channel": channel, **({"channel_type": kind} if kind else {})})
-        if len(found) > HISTORY_CAP:
+        if len(new) > HISTORY_CAP:
             log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
         # each is a conversation of its own: side by side, as live (the core bounds how many)
         await asyncio.gather(*(self._hand(m) for m in sorted(asked, key=lambda m: float(m["ts"]))))
+        # then the threads (an asked root's too: its answer comes first, as live)
+        replied = [
+            (latest, str(m["ts"]))
+            for _, m in dated
+            if (latest := slack_ts(m.get("latest_reply"))) is not None
+            and latest > self.after
+            and (channel, m["ts"]) not in read
+        ]
+        if len(replied) > THREADS_CAP:
+            log.warning(
+                "read back the mentions of only %d threads of a channel", THREADS_CAP, extra=ctx(channel)
+            )
+        threads = [
+            ConversationRef(platform=PLATFORM, workspace=self.team, channel=channel, thread=ts)
+            for _, ts in sorted(replied, reverse=True)[:THREADS_CAP]
+        ]
+        self.tally.places += len(threads)
+        await asyncio.gather(*(self.thread(t, mentions_only=True) for t in threads))
 
-    async def thread(self, ref: ConversationRef) -> None:
+    async def thread(self, ref: ConversationRef, *, mentions_only: bool = False) -> None:
+        """Hand over the replies of `ref` after the mark, in order (`mentions_only`: those
+        that mention the bot, in a thread that is not the bot's)."""
         assert ref.thread is not None
         params = {"channel": ref.channel, "ts": ref.thread, "oldest": f"{self.after:.6f}"}
         # oldest first: read to the end (within reason), then keep the newest
@@ -232,7 +269,7 @@ class _Reader:
                 staff[j] and replies[j].get("user") != message.get("user") for j in range(i + 1, len(replies))
             )
             mentioned = mentions_user(str(message.get("text") or ""), self.own.bot_user_id)
-            quiet = taken_over and not staff[i] and not mentioned
+            quiet = (taken_over and not staff[i] and not mentioned) or (mentions_only and not mentioned)
             taken_over = taken_over or (staff[i] and not mentioned)  # asking the bot is no takeover
             if not answered and not quiet:
                 await self._hand(message, until_handled=True)  # in order, as it was said
