@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.config import Duty, Settings
-from bot.escalation.cards import CARD_RETRY_AT_LEAST, TicketPosts, age, next_try
+from bot.escalation.cards import TicketPosts, age, next_try
 from bot.escalation.routing import business_hours, staff_mentions
 from bot.messages import say
 from bot.ports import Channel, Clock
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # how long a reminder's post may take before another process takes its worker for dead and
 # says it again: far beyond a post's retries (30 s timeouts), well inside an SLA's minutes
 FIRING_LEASE = timedelta(minutes=10)
+# the most failing reminders remembered (to log each one's traceback once)
+FAILING_KEPT = 1000
 
 
 class SlaClock:
@@ -39,6 +41,9 @@ class SlaClock:
         self.clock = clock
         self.posts = posts
         self.hours = business_hours(settings)
+        # the reminders (ticket, stage) whose post failed in this process, until one is made:
+        # their failures after the first are logged without a traceback
+        self._failing: set[tuple[int, int]] = set()
 
     def deadline(self, start: datetime, minutes: int) -> datetime:
         """`minutes` of working time after `start`: the clock stops while the team is out."""
@@ -113,17 +118,23 @@ class SlaClock:
             # a shutdown: whether the platform took it is unknown; the next tick says it at once
             await self.store.run(StateStore.release_sla, ticket.id, claimed)
             raise
-        except Exception:
+        except Exception as exc:
             # tried again later, less and less often (a channel or an install gone fails every
-            # time): the first failure with its traceback, the tries after it a line each
-            due = ticket.next_action_at or now
-            retry_at = next_try(self.clock.now(), owed_since=due)
-            (log.exception if now - due < CARD_RETRY_AT_LEAST else log.warning)(
-                "could not post an SLA reminder; trying again later",
+            # time): this process's first failure of the reminder with its traceback, the tries
+            # after it a line each
+            retry_at = next_try(self.clock.now(), owed_since=ticket.next_action_at or now)
+            failing = (ticket.id, stage)
+            (log.warning if failing in self._failing else log.exception)(
+                "could not post an SLA reminder (%s); trying again later",
+                type(exc).__name__,
                 extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
             )
+            if len(self._failing) >= FAILING_KEPT:  # tickets done while failing leave theirs
+                self._failing.clear()
+            self._failing.add(failing)
             await self.store.run(StateStore.release_sla, ticket.id, claimed, retry_at)
             return 0
+        self._failing.discard((ticket.id, stage))
         # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
         try:
             await self._step(ticket, stage, next_stage, due, now, claimed)

@@ -98,7 +98,10 @@ class SlaClockRepository(TicketRepository):
         ticket meanwhile (its new deadline is then due as it falls)."""
         with transaction(self.db):
             cursor = self.db.execute(
-                f"update tickets set sla_stage = ?, next_action_at = ?, updated_at = ? where {_AS_IT_FELL_DUE}",
+                # the claim or wait of the deadline passed ends with it, whoever's: a worker that
+                # took over a claim lapsed under a slow post may have failed and left a wait
+                "update tickets set sla_stage = ?, next_action_at = ?, updated_at = ?, sla_claimed_until = null "
+                f"where {_AS_IT_FELL_DUE}",
                 [
                     to_stage,
                     iso(next_action_at) if next_action_at else None,

@@ -13,14 +13,15 @@ through bot/store/postgres.py, on PostgreSQL. `StateStore.open(settings)` picks 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from bot.store.answers import AnswerRepository
 from bot.store.conversations import ConversationRepository
@@ -268,11 +269,12 @@ async def settle(
     again after each of SETTLE_PAUSES while the store refuses it, until a third of the lease
     has passed (a slow store's tries must end well before the claim lapses and another worker
     makes the post again). `fn` must be safe to run twice: a try whose answer was lost may
-    have been committed. Raises the last refusal."""
+    have been committed. Raises the last refusal. A shutdown cancelling the caller lets the
+    try under way finish first (the post is out: dropped, it would be made again)."""
     give_up = time.monotonic() + lease.total_seconds() / 3
     for pause in SETTLE_PAUSES:
         try:
-            return await store.run(fn, *args, **kwargs)
+            return await _finished(store.run(fn, *args, **kwargs))
         except LaneClosed:
             raise  # shutting down: nothing more runs on this store
         except Exception as exc:
@@ -280,4 +282,16 @@ async def settle(
                 raise
             log.warning("marking a post made failed (%s); trying again in %g s", type(exc).__name__, pause)
         await asyncio.sleep(pause)
-    return await store.run(fn, *args, **kwargs)
+    return await _finished(store.run(fn, *args, **kwargs))
+
+
+async def _finished(call: Coroutine[Any, Any, R]) -> R:
+    """`call`'s result; cancelled meanwhile, `call` still runs to its end before the
+    cancellation goes on (a store lane drops a call cancelled before it started)."""
+    running = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await running
+        raise

@@ -7,9 +7,11 @@ is slow to take one (a rate limit) leaves time for events to change the tickets 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -23,6 +25,7 @@ from bot.escalation.sla import FIRING_LEASE
 from bot.ports import PostChanged
 from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.types import Author, Outcome, Posted, Reply
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
 
@@ -255,3 +258,105 @@ async def test_a_new_deadline_is_not_held_up_by_the_wait_of_a_reminder_that_fail
     assert await rt.bot.tick({"slack": platform}) == 1
     assert len(platform.texts(f"Reminder: ticket #{ticket.id}")) == 1
     assert len(platform.tried) == 1  # the re-announce is not due any more
+
+
+async def test_a_reminder_first_failing_late_logs_its_traceback_once(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process was down when the deadline passed: its first failure, however late, still
+    says why (the traceback), and names the error in each line after it."""
+    first, platform = make_runtime(CONFIG), Refusing(clock)
+    assert await first.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    first.close()
+    clock.advance(minutes=20)
+    platform.refuses = lambda reply: REANNOUNCE in reply.text
+    second = make_runtime(CONFIG)
+    with caplog.at_level(logging.WARNING, logger="bot.escalation.sla"):
+        for _ in range(3 * 60):
+            await second.bot.tick({"slack": platform})
+            clock.advance(minutes=1)
+    failures = [r for r in caplog.records if "could not post an SLA reminder" in r.getMessage()]
+    assert len(failures) == len(platform.tried) > 1
+    assert [r.exc_info is not None for r in failures] == [True] + [False] * (len(failures) - 1)
+    assert all("NotInstalled" in r.getMessage() for r in failures)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_the_wait_a_failed_takeover_left_ends_with_the_step_its_slow_first_sayer_took(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Worker A's re-announce is slow past its claim; worker B takes the claim over, and its
+    platform refuses the post (a wait for the next try); A's post lands and A steps to the
+    second tier: that deadline is a new one, and B's wait for the old one does not hold it."""
+    env = {"SUPPORTBOT_DATABASE_URL": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    slow, other = make_runtime(CONFIG, env), make_runtime(CONFIG, env)
+    a_platform, b_platform = Interleaved(), Refusing(clock)
+    b_platform.refuses = lambda reply: REANNOUNCE in reply.text
+    assert await slow.bot.on_message(msg("I want to talk to a human"), a_platform) == Outcome.ESCALATED
+    [ticket] = slow.state.tickets()
+    clock.advance(minutes=16)
+
+    async def b_takes_over() -> None:
+        clock.advance(seconds=FIRING_LEASE.total_seconds() + 50 * 60)  # A's post hangs ~1 h
+        assert await other.bot.tick({"slack": b_platform}) == 0
+        assert len(b_platform.tried) == 1
+
+    a_platform.when = lambda reply: REANNOUNCE in reply.text
+    a_platform.meanwhile = b_takes_over
+    assert await slow.bot.tick({"slack": a_platform}) == 1
+    stepped = slow.state.ticket(ticket.id)
+    assert (
+        stepped is not None and stepped.next_action_at is not None and stepped.next_action_at <= clock.now()
+    )
+    assert await slow.bot.tick({"slack": a_platform}) == 1  # the second tier, overdue already
+    assert len(a_platform.texts("Escalating ticket")) == 1
+
+
+class ShutDownRightAfterThePost(Interleaved):
+    """Takes the re-announce; as it hands back, the store's one lane is busy with another call
+    (an event being recorded) and the shutdown cancels the clock's tick."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__()
+        self.rt = rt
+        self.gate = threading.Event()
+        self.tick: asyncio.Task[int] | None = None
+        self.blocker: asyncio.Future[None] | None = None
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await super().send(reply)
+        if REANNOUNCE in reply.text and self.tick is not None:
+            started = threading.Event()
+
+            def busy(_store: object) -> None:
+                started.set()
+                self.gate.wait(10)
+
+            self.blocker = asyncio.ensure_future(self.rt.store.run(busy))
+            await asyncio.to_thread(started.wait, 10)  # the lane is in that call now
+            asyncio.get_running_loop().call_soon(self.tick.cancel)  # the shutdown
+            asyncio.get_running_loop().call_later(0.05, self.gate.set)
+        return posted
+
+
+async def test_a_shutdown_right_after_a_reminder_is_out_still_takes_its_step(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The lane drops a call cancelled before it started: the step would be lost, the claim
+    left to lapse, and the next process would say the reminder again."""
+    first = make_runtime(CONFIG)
+    platform = ShutDownRightAfterThePost(first)
+    assert await first.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    clock.advance(minutes=16)
+    platform.tick = asyncio.ensure_future(first.bot.tick({"slack": platform}))
+    await asyncio.gather(platform.tick, return_exceptions=True)
+    assert platform.tick.cancelled()
+    assert platform.blocker is not None
+    await platform.blocker
+    assert len(platform.texts(REANNOUNCE)) == 1
+    first.close()
+    platform.tick = None
+    second = make_runtime(CONFIG)
+    clock.advance(seconds=FIRING_LEASE.total_seconds())
+    assert await second.bot.tick({"slack": platform}) == 0
+    assert len(platform.texts(REANNOUNCE)) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.store import StateStore
 from bot.store.rows import transaction
-from bot.store.ticket_posts import CARD_LEASE, PostClaim
+from bot.store.ticket_posts import CARD_LEASE, PostClaim, claim_card
 from bot.types import Author, ConversationRef, EscalationReason, Posted
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -156,3 +156,25 @@ def test_a_post_made_without_an_id_counts_as_made_and_is_not_edited(state: Path 
     assert store.claim_ticket_post(ticket, "card", TRIAGE, later, take_over=True) is None
     assert store.owed_ticket_posts("card", later, ["slack"]) == []
     assert store.ticket_post_claim(ticket, "card") is None
+
+
+def test_a_note_the_version_before_kept_without_an_id_reads_as_made_after_the_upgrade(tmp_path: Path) -> None:
+    """Before 0021 a note made without an id was kept with the id that now means claimed: read
+    so, a second request for a person would post the note (and its ping) again. A card's
+    claim of that version stays a claim: it is looked up before it is posted again."""
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    ticket = _ticket(store)
+    with transaction(store.db):  # the state as that version left it
+        store.db.execute("delete from _migrations where name = ?", ["0021_notes_without_id"])
+        store.db.execute(
+            "insert into ticket_posts (ticket_id, conversation, message_id, kind, text) "
+            "values (?, ?, '', 'thread', 'q?')",
+            [ticket, REF.key],
+        )
+        claim_card(store.db, ticket, TRIAGE, NOW)
+    store.close()
+    upgraded = StateStore(path)
+    assert [kind for kind, _, _ in upgraded.ticket_posts(ticket)] == ["thread"]
+    assert upgraded.ticket_posts(ticket)[0][1] == Posted(message_id="", conversation=REF)
+    assert upgraded.ticket_post_claim(ticket, "card") is not None
