@@ -20,11 +20,16 @@ Reading from earlier is safe: the inbox recognises a message handled before (its
 week) and hands it to nothing. At most `HISTORY_CAP` messages a channel, the newest, and
 none older than `MISSED_WINDOW`: a question left that long is answered by people, not the bot.
 
-New posts in the configured forums are threads of their own, in no channel's history: the
-guilds' active threads created after the same point are handed over as new posts.
+Threads are in no channel's history. The guilds' active threads are listed, once a guild
+(adapters/discord/missed_threads.py): the configured forums' posts made after the same point
+are handed over as new posts, and the other threads of the question channels and forums with
+a message after it (a discussion someone opened from a message, an older forum post) are read
+back as the channels are, with the same bound on how many at once: a mention there is
+answered in the thread. Those `catch_up` reads (the bot's conversations) are left to it.
 
 Not read back: a first DM from someone the bot never talked to (a bot cannot list DMs), a
-mention in a channel neither configured nor used in the last hour, an edit made while down.
+mention in a channel (or its threads) neither configured nor asked in within `ASKED_WINDOW`,
+a thread archived since, an edit made while down.
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
 
 from adapters.discord.events import Events
+from adapters.discord.missed_threads import read_threads
 from adapters.discord.shards import ShardPlan
-from adapters.discord.standby import CATCH_UP_CONCURRENCY, HISTORY_CAP
+from adapters.discord.standby import ACTIVE_WINDOW, CATCH_UP_CONCURRENCY, HISTORY_CAP
 from adapters.discord.translate import PLATFORM
 from adapters.read_back import ASKED_WINDOW, MARGIN, MISSED_WINDOW
 from bot.channel_types import ChannelMode
@@ -48,6 +54,10 @@ from bot.ports import Core
 from bot.types import Shards
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
+
+# standby's `catch_up` and this read-back ask the store for the bot's conversations at one
+# start, well within this of each other (`_caught_up`)
+ASKS_APART = timedelta(minutes=1)
 
 
 def heard_snowflake(platform_id: str | None) -> int | None:
@@ -138,11 +148,15 @@ async def question_channels(
 
 
 def _on_shards(client: discord.Client, channel_id: int, on: Shards) -> bool:
-    channel = client.get_channel(channel_id)
-    guild = getattr(channel, "guild", None)
+    guild = _guild_of(client, channel_id)
     if guild is None:
         return False  # not in a guild this client sees: another holder's, or gone
     return (guild.id >> 22) % on.count in on.ids
+
+
+def _guild_of(client: discord.Client, channel_id: int) -> discord.Guild | None:
+    guild = getattr(client.get_channel(channel_id), "guild", None)
+    return guild if isinstance(guild, discord.Guild) else None
 
 
 async def catch_up_channels(
@@ -156,33 +170,57 @@ async def catch_up_channels(
 ) -> bool:
     """Hand the core each question channel's messages after `start_after(heard)`, oldest
     first, in flight as live messages are (messages handled before included: the inbox
-    answers none of them twice), and wait until they are handled. Whether every channel and
+    answers none of them twice), and those of their threads and the forums' (adapters/discord/
+    missed_threads.py), and wait until they are handled. Whether every channel, thread and
     forum was read: until then, what the session hears is not noted (adapters/discord/heard.py)."""
     after = start_after(heard)
     if after is None:
         return True
     on = Shards(plan.count, frozenset(shards)) if plan is not None else None
     channels = await question_channels(core, core.settings, client, on)
-    turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+    forums = {
+        int(f)
+        for f in core.settings.discord.forum_channels
+        if f.isdigit() and (on is None or _on_shards(client, int(f), on))
+    }
+    skip = await _caught_up(core, on, heard_snowflake(heard) or 0)
+    turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)  # channels and threads alike
     handed: list[asyncio.Task[None]] = []
 
-    async def one(channel_id: int) -> bool:
+    async def one(where: int | discord.Thread) -> bool:
         async with turns:
             try:
-                return await _read_back(events, client, channel_id, after, handed)
+                return await _read_back(events, client, where, after, handed)
             except Exception:
                 # one channel's failure is its own: the others are still read back
                 log.exception(
-                    "could not read back a channel", extra={"platform": PLATFORM, "channel": channel_id}
+                    "could not read back a channel",
+                    extra={"platform": PLATFORM, "channel": getattr(where, "id", where)},
                 )
                 return False
 
-    read = await asyncio.gather(*(one(c) for c in channels), _forum_posts(events, client, after, on, handed))
+    async def threads() -> bool:
+        try:
+            guilds = {g.id: g for c in (*channels, *forums) if (g := _guild_of(client, c)) is not None}
+            return await read_threads(
+                events,
+                guilds.values(),
+                parents=set(channels),
+                forums=forums,
+                after=after,
+                skip=skip,
+                read=one,
+                handed=handed,
+            )
+        except Exception:  # as a channel's: the channels are still read back
+            log.exception("could not read back the active threads", extra={"platform": PLATFORM})
+            return False
+
+    read = await asyncio.gather(*(one(c) for c in channels), threads())
     if handed:
         log.info(
-            "read back %d message(s) in %d channel(s) said while no connection heard them",
+            "read back %d message(s) and post(s) said while no connection heard them",
             len(handed),
-            len(channels),
             extra={"platform": PLATFORM},
         )
         await asyncio.wait(handed)
@@ -191,13 +229,36 @@ async def catch_up_channels(
     return all(read) and not any(task.cancelled() or task.exception() for task in handed)
 
 
+async def _caught_up(core: Core, on: Shards | None, before: int) -> frozenset[int]:
+    """The threads standby's `catch_up` reads at this start: those of the conversations it asks
+    the store for (`ACTIVE_WINDOW`). Asked a little narrower, and only those whose last message
+    was recorded by `before` (before this session): the two asks are not made at one instant,
+    and a thread a live message made active in between was not read by `catch_up`."""
+    points = await core.active_conversations(PLATFORM, ACTIVE_WINDOW - ASKS_APART, on)
+    caught_up = set()
+    for ref, last in points:
+        recorded = heard_snowflake(last)
+        if ref.thread is not None and ref.thread.isdigit() and recorded is not None and recorded <= before:
+            caught_up.add(int(ref.thread))
+    return frozenset(caught_up)
+
+
 async def _read_back(
-    events: Events, client: discord.Client, channel_id: int, after: int, handed: list[asyncio.Task[None]]
+    events: Events,
+    client: discord.Client,
+    where: int | discord.Thread,
+    after: int,
+    handed: list[asyncio.Task[None]],
 ) -> bool:
-    """Hand over what `channel_id` holds after `after` (its tasks into `handed`); whether it
-    could be read."""
+    """Hand over what `where` (a channel's id, or a thread listed) holds after `after` (its
+    tasks into `handed`); whether it could be read."""
+    channel_id = where.id if isinstance(where, discord.Thread) else where
     try:
-        channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
+        channel = (
+            where
+            if isinstance(where, discord.Thread)
+            else client.get_channel(where) or await client.fetch_channel(where)
+        )
         if not isinstance(channel, discord.abc.Messageable):
             return True  # not a channel with messages: nothing to read
         # newest first, so a cap leaves out the oldest, never the question just asked
@@ -230,34 +291,3 @@ async def _read_back(
         if task is not None:
             handed.append(task)
     return True
-
-
-async def _forum_posts(
-    events: Events, client: discord.Client, after: int, on: Shards | None, handed: list[asyncio.Task[None]]
-) -> bool:
-    """New posts in the configured forums (each a thread of its own, not in any channel's
-    history): the guilds' active threads created after `after`, handed over as new ones (their
-    tasks into `handed`); whether every guild's could be listed."""
-    forums = {int(f) for f in events.settings.discord.forum_channels if f.isdigit()}
-    guilds: dict[int, discord.Guild] = {}
-    for forum in forums:
-        guild = getattr(client.get_channel(forum), "guild", None)
-        if isinstance(guild, discord.Guild) and (on is None or (guild.id >> 22) % on.count in on.ids):
-            guilds[guild.id] = guild
-    own = client.user.id if client.user is not None else None
-    listed = True
-    for guild in guilds.values():
-        try:
-            threads = await guild.active_threads()
-        except discord.HTTPException as exc:
-            log.warning(
-                "could not list a guild's active threads",
-                extra={"platform": PLATFORM, "guild": guild.id, "status": exc.status},
-            )
-            listed = False
-            continue
-        for thread in sorted(threads, key=lambda t: t.id):  # oldest first, as they were posted
-            new = thread.parent_id in forums and thread.id > after and thread.owner_id != own
-            if new and (task := events.on_thread_create(thread)):
-                handed.append(task)
-    return listed
