@@ -84,6 +84,11 @@ class Core(Protocol):
 
     async def owed_read_back(self, platform: str) -> str | None: ...
 
+    async def owed_read_backs(self, prefix: str) -> dict[str, str]:
+        """Each place beginning with `prefix` a read-back is owed on (a Slack workspace's), with
+        its earliest point owed."""
+        ...
+
     async def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None:
         """A read-back ended having read everything said from `covered_from` until
         `covered_until`: what was owed from points between them is owed no more."""
@@ -407,6 +412,8 @@ class ConversationStore(Protocol):
     def owe_read_back(self, platform: str, after: str) -> None: ...
 
     def owed_read_back(self, platform: str) -> str | None: ...
+
+    def owed_read_backs(self, prefix: str) -> dict[str, str]: ...
 
     def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None: ...
 

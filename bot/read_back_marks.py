@@ -45,5 +45,8 @@ class ReadBackMarks:
     async def owed_read_back(self, platform: str) -> str | None:
         return await self.store.run(StateStore.owed_read_back, platform)
 
+    async def owed_read_backs(self, prefix: str) -> dict[str, str]:
+        return await self.store.run(StateStore.owed_read_backs, prefix)
+
     async def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None:
         await self.store.run(StateStore.settle_read_back, platform, covered_from, covered_until)

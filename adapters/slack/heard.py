@@ -12,7 +12,9 @@ A message left unrecorded and unacknowledged, for Slack to deliver again, is `ho
 worker then stays down past Slack's retries, the marks (the messages recorded and heard since)
 would have moved past it. So a read-back from just before it is owed in the state
 (`Core.owe_read_back`), before any later mark is noted: the next start reads it back
-whatever the marks say (it is dropped only when a read-back covering it ends).
+whatever the marks say (it is dropped only when a read-back covering it ends). It is owed in
+the hold's workspace too (`team_place`): one the bot never talked in (its first question,
+in a workspace just installed) is read by no read-back otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def slack_ts(value: Any) -> float | None:
     return float(text) if _TS.match(text) else None
 
 
+def team_place(team: str) -> str:
+    """Where a read-back owed in the workspace `team` is kept (`Core.owe_read_back`'s place)."""
+    return f"{PLATFORM}@{team}"
+
+
 class Heard:
     """The newest event ts this process heard, noted in the state (`Core.note_heard`)."""
 
@@ -55,6 +62,7 @@ class Heard:
         self._noted: str | None = None  # the newest mark written
         self._noted_at: float | None = None
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
+        self._teams_owed: dict[str, float] = {}  # the same, of each workspace held in
         self._writing = False
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
@@ -90,6 +98,7 @@ class Heard:
         self.held = True
         if team:
             self.teams.add(team)
+            self._teams_owed[team] = min(self._teams_owed.get(team, after), after)
         self._write()
         if self.when_owed is not None:
             self.when_owed()
@@ -97,7 +106,8 @@ class Heard:
     @property
     def pending(self) -> float | None:
         """The earliest point owed that the state has not taken yet."""
-        return self._owed
+        points = [p for p in (self._owed, *self._teams_owed.values()) if p is not None]
+        return min(points) if points else None
 
     def _write(self) -> None:
         if not self._writing:  # one write at a time: an owed point is never passed by a later mark
@@ -106,25 +116,32 @@ class Heard:
 
     async def flush(self) -> None:
         """Write what is owed now (at shutdown: a hold must not stay in memory only)."""
-        if not self._writing and self._owed is not None:
+        if not self._writing and self.pending is not None:
             self._writing = True
             await self._note()
 
     async def _note(self) -> None:
         try:
             while True:
-                # what is owed first, and again if a hold came while writing: never a mark past it
-                while self._owed is not None:
+                # what is owed first, and again if a hold came while writing: never a mark past
+                # it; each workspace's before the whole's (a start reads from the earliest of all)
+                while self.pending is not None:
+                    for team, point in list(self._teams_owed.items()):
+                        faults.point("heard.owing")
+                        await self.core.owe_read_back(team_place(team), f"{point:.6f}")
+                        if self._teams_owed.get(team) == point:
+                            del self._teams_owed[team]
                     owed = self._owed
-                    faults.point("heard.owing")
-                    await self.core.owe_read_back(PLATFORM, f"{owed:.6f}")
-                    if self._owed == owed:
-                        self._owed = None
+                    if owed is not None:
+                        faults.point("heard.owing")
+                        await self.core.owe_read_back(PLATFORM, f"{owed:.6f}")
+                        if self._owed == owed:
+                            self._owed = None
                 newest = self._newest
                 if newest is not None and newest != self._noted:
                     await self.core.note_heard(PLATFORM, newest)
                     self._noted = newest
-                if self._owed is None:
+                if self.pending is None:
                     return
         except Exception as exc:  # the next event writes again; meanwhile nothing passes the owed point
             log.warning("could not note what was heard: %s", type(exc).__name__, extra=ctx())

@@ -16,7 +16,9 @@ stops it (a later start reads again).
   before `MISSED_WINDOW` ago. Another worker that kept hearing has moved both on, and then
   there is little to read. Nothing is read on a fresh install (nothing was ever heard).
 - Which workspaces: the token's one; with installs, those the bot talked in within
-  `ASKED_WINDOW` (one it cannot find the install of is named in the log line).
+  `ASKED_WINDOW` and those a read-back is owed in (a question held in a workspace the bot
+  never talked in: adapters/slack/heard.py), one it cannot find the install of named in the
+  log line.
 - Which channels and messages: adapters/slack/missed_reading.py.
 
 A read-back is owed in the state (`Core.owe_read_back`) from when it starts until it ends
@@ -43,7 +45,7 @@ from typing import Any
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
-from adapters.slack.heard import Heard, slack_ts
+from adapters.slack.heard import Heard, slack_ts, team_place
 from adapters.slack.missed_reading import EventsOf, Tally, read_workspace
 from adapters.slack.workspaces import NotInstalled, Workspaces
 from bot import faults
@@ -69,6 +71,7 @@ MARK_READ_PAUSES = (0.5, 1.0, 2.0)
 # read-back finds a message left to those retries
 RETRIES_SPENT = 360.0
 RETRY_OWED_AT_MOST = 3600.0  # the longest wait before what is still owed is read back again
+TEAMS = team_place("")  # the places of the read-backs owed in one workspace each
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -93,7 +96,9 @@ async def read_back_from(core: Core, after_gap: float, now: datetime | None = No
             faults.point("read_back.marks")
             recorded = await core.last_heard(PLATFORM)
             noted = await core.noted_heard(PLATFORM)
-            owed = slack_ts(await core.owed_read_back(PLATFORM))
+            owed = _earliest(
+                await core.owed_read_back(PLATFORM), *(await core.owed_read_backs(TEAMS)).values()
+            )
             break
         except Exception:
             if pause is None:
@@ -113,6 +118,11 @@ async def read_back_from(core: Core, after_gap: float, now: datetime | None = No
     if owed is None:
         return after
     return max(min(owed, after if after is not None else owed), since(float("-inf"), now))
+
+
+def _earliest(*points: str | None) -> float | None:
+    owed = [t for p in points if (t := slack_ts(p)) is not None]
+    return min(owed) if owed else None
 
 
 def one_workspace(events: SlackEvents) -> EventsOf:
@@ -185,7 +195,9 @@ class OwedReader:
         """The earliest point owed, in the state or in memory; Slack's last retry past if the
         state cannot say (something is owed, or this would not run)."""
         try:
-            stored = slack_ts(await self.core.owed_read_back(PLATFORM))
+            stored = _earliest(
+                await self.core.owed_read_back(PLATFORM), *(await self.core.owed_read_backs(TEAMS)).values()
+            )
         except Exception:
             log.warning("could not read what is owed; trying again later", extra=ctx())
             return since(time.time() - RETRIES_SPENT)
@@ -257,10 +269,11 @@ async def read_back(
     also: Collection[str] = (),
 ) -> None:
     """Hand the core what was said after the ts `after` in the workspaces `teams` (all the
-    bot talked in within `ASKED_WINDOW`, and `also`, when None), each through `events_of(team)`'s
-    listeners (some handled before: answered once). Owed in the state until it ends having
-    read everything it could (stopped, or left with reads Slack never answered, the next
-    start reads again). One log line says how many."""
+    bot talked in within `ASKED_WINDOW`, those a read-back is owed in, and `also`, when None),
+    each through `events_of(team)`'s listeners (some handled before: answered once). Owed in
+    the state until it ends having read everything it could (stopped, or left with reads
+    Slack never answered, the next start reads again), as are the workspaces' own points it
+    read. One log line says how many."""
     if after is None:
         return
     tally = Tally()
@@ -273,6 +286,7 @@ async def read_back(
             await core.owe_read_back(PLATFORM, mark(after))
             points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
             channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
+            held = {place.removeprefix(TEAMS) for place in await core.owed_read_backs(TEAMS)}
             break
         except Exception:
             if pause is None:
@@ -287,7 +301,8 @@ async def read_back(
     known: dict[str, list[str]] = {}
     for workspace, channel in channels:
         known.setdefault(workspace, []).append(channel)
-    for team in teams if teams is not None else sorted(known.keys() | threads.keys() | set(also)):
+    read = list(teams) if teams is not None else sorted(known.keys() | threads.keys() | set(also) | held)
+    for team in read:
         try:
             events = await events_of(team)
             if events is None:
@@ -302,6 +317,8 @@ async def read_back(
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)
         try:
             await core.settle_read_back(PLATFORM, covered_from, until)
+            for team in held & set(read):
+                await core.settle_read_back(team_place(team), covered_from, until)
         except Exception:
             log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
     if tally.handed or tally.failures:

@@ -302,6 +302,19 @@ class ConversationRepository(Repository):
         ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
+    def owed_read_backs(self, prefix: str) -> dict[str, str]:
+        """Each place (the `platform` of `owe_read_back`) beginning with `prefix` that a
+        read-back is owed on, with the earliest point owed there."""
+        start = _OWED_KEY + prefix
+        rows = self.db.execute(
+            "select key, value from state_meta where substr(key, 1, ?) = ?", [len(start), start]
+        ).fetchall()
+        owed: dict[str, str] = {}
+        for key, value in rows:
+            place = str(key)[len(_OWED_KEY) :].rpartition(":")[0]
+            owed[place] = min(owed.get(place, str(value)), str(value))
+        return owed
+
     def settle_read_back(self, platform: str, covered_from: str, covered_until: str) -> None:
         """A read-back ended that read from `covered_from` everything said until
         `covered_until` (less its margin): what was owed from points between them is read.
