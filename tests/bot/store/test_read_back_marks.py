@@ -72,3 +72,24 @@ def test_an_owed_read_back_stands_until_one_covering_it_ends(state: Path | str) 
         assert store.owed_read_back("discord") is None
     finally:
         store.close()
+
+
+def test_the_places_owed_under_a_prefix_each_give_their_earliest_point(state: Path | str) -> None:
+    """A Slack workspace's own owed places ("slack@T1"): listed with their earliest point,
+    apart from the platform's, and settled each on its own."""
+    store = StateStore(state)
+    try:
+        store.owe_read_back("slack", "1796500010.000000")
+        store.owe_read_back("slack@T1", "1796500100.000000")
+        store.owe_read_back("slack@T1", "1796500050.000000")
+        store.owe_read_back("slack@T2", "1796500200.000000")
+        assert store.owed_read_backs("slack@") == {
+            "slack@T1": "1796500050.000000",
+            "slack@T2": "1796500200.000000",
+        }
+        assert store.owed_read_back("slack") == "1796500010.000000"  # the workspaces' are not the platform's
+        store.settle_read_back("slack@T1", "1796500000.000000", "1796500150.000000")
+        assert store.owed_read_backs("slack@") == {"slack@T2": "1796500200.000000"}
+        assert store.owed_read_backs("discord") == {}
+    finally:
+        store.close()
