@@ -318,6 +318,9 @@ class DiscordAdapter:
         keys = mark_keys(client, shards)
         heard = client.marks.oldest(keys)
         client.marks.hearing(keys)
+        if again:  # a first session's read-back is owed from its start (`Heard.start`)
+            for key in keys:
+                await client.heard.owe_from(key, client.marks.oldest((key,)))
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
             self._catching_up(

@@ -18,8 +18,8 @@ again). A resumed session goes on noting: Discord sent it what it missed.
 A message the core could not record holds its shard's mark before it until the core takes it
 (adapters/discord/holes.py hands it over again while the process runs), and a read-back from
 just before it is owed in the state (`Core.owe_read_back`), so a restart before then reads it
-back whatever was recorded since. A start's read-back that read everything with no refusal
-while it ran settles what was owed when it began.
+back whatever was recorded since. So is the start's own read-back, from its mark, until it
+has read everything with no refusal while it ran: then it settles what was owed when it began.
 """
 
 from __future__ import annotations
@@ -118,7 +118,28 @@ class Heard:
             if owed is not None:
                 self._owed_at_start[key] = owed
             marks[key] = earlier(mark, owed)
+            await self.owe_from(key, marks[key])
         return marks
+
+    async def owe_from(self, key: Key, mark: str | None) -> None:
+        """A fresh session's read-back from `mark` (at start, or after a session lost) is owed
+        until it has read everything: what the session records meanwhile (its answers) moves
+        the newest message recorded, one of the next start's marks, past a question in a
+        channel it could not read."""
+        point = heard_snowflake(mark)
+        if point is None or self._events is None:
+            return
+        owed = f"{point:020d}"  # sorts as text, as the holes' points
+        try:
+            await self._events.core.owe_read_back(place(self._count, key), owed)
+        except (
+            Exception
+        ) as exc:  # the marks as before: a failed read-back is read again unless answers pass it
+            log.warning(
+                "could not note the read-back as owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
+            )
+            return
+        self._owed_at_start[key] = earlier(self._owed_at_start.get(key), owed) or owed
 
     @property
     def _count(self) -> int:

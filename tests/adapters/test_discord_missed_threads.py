@@ -2,7 +2,8 @@
 (adapters/discord/missed_threads.py): a mention in a thread of a question channel is answered
 there after a restart, chatter is not; a thread quiet since the mark, or of a channel where no
 one asks the bot, costs no request; one whose history is refused leaves the read-back
-unfinished (the next start reads it again), and the other threads are still read.
+unfinished (the next start reads it again, though the session's answers were recorded after
+it), and the other threads are still read.
 
 The real discord.py client against the fake Discord, the real core and store behind it, and a
 restart of a lone process on SQLite as tests/adapters/test_discord_missed.py does it.
@@ -188,3 +189,86 @@ async def test_a_mention_in_a_thread_of_a_channel_where_no_one_asks_the_bot_is_n
         await adapter.drain(5)
     assert not fake.requests_matching("*", f"/channels/{elsewhere}(/.*)?", after=start)
     assert not fake.requests_matching("POST", MESSAGES, ok_post(elsewhere))
+
+
+async def test_a_refused_thread_is_read_again_though_an_answer_the_session_posted_came_after_it(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The other thread holds a question: its answer is recorded, and the newest message
+    recorded is a mark of its own; without the start's read-back owed until it has read
+    everything, the next start would read from that answer on, past the refused thread."""
+    await _stopped_after_an_answer(fake, make_runtime)
+    refused, other = _discussion(fake, "Refund delays"), _discussion(fake, "Invoices")
+    lost = fake.build_message_create("How long does a refund take?", channel_id=refused, mention_bot=True)
+    fake._ids._last += 10 * MINUTE
+    asked = fake.build_message_create("How do I reset my password?", channel_id=other, mention_bot=True)
+
+    listing = "/channels/{channel_id}/messages"
+    [i] = [n for n, r in enumerate(fake._routes) if r.method == "GET" and r.template == listing]
+    history = fake._routes[i]
+
+    async def refused_once(ctx: Any) -> Any:
+        if ctx.params["channel_id"] != refused:
+            return await history.handler(ctx)
+        fake._routes[i] = history  # once
+        return 403, {"message": "Missing Access", "code": 50001}
+
+    fake._routes[i] = dataclasses.replace(history, handler=refused_once)
+    second = _process(fake, make_runtime)
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(other), after=start, timeout=20)
+        await adapter.drain(5)
+    assert _inbox_status(second, asked["id"]) == ["answered"]  # recorded after the lost question
+    second.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(refused))
+
+    third = _process(fake, make_runtime)
+    start = len(fake.requests)
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(refused), after=start, timeout=20)
+        await adapter.drain(5)
+    assert _inbox_status(third, lost["id"]) == ["answered"]
+    assert third.state.owed_read_back("discord/1/0") is None  # read whole: settled
+
+
+async def test_a_thread_refused_by_the_read_back_after_a_lost_session_is_read_again_at_the_next_start(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The same, for the read-back of a fresh session after Discord ended one mid-run: it too
+    is owed until it has read everything."""
+    await _stopped_after_an_answer(fake, make_runtime)
+    second = _process(fake, make_runtime)
+    refused, other = _discussion(fake, "Refund delays"), _discussion(fake, "Invoices")
+    listing = "/channels/{channel_id}/messages"
+    [i] = [n for n, r in enumerate(fake._routes) if r.method == "GET" and r.template == listing]
+    history = fake._routes[i]
+    async with running(second) as adapter:
+        await adapter.drain(5)
+        lost = fake.build_message_create("How long does a refund take?", channel_id=refused, mention_bot=True)
+        fake._ids._last += 10 * MINUTE
+        asked = fake.build_message_create("How do I reset my password?", channel_id=other, mention_bot=True)
+
+        async def refused_once(ctx: Any) -> Any:
+            if ctx.params["channel_id"] != refused:
+                return await history.handler(ctx)
+            fake._routes[i] = history  # once
+            return 403, {"message": "Missing Access", "code": 50001}
+
+        fake._routes[i] = dataclasses.replace(history, handler=refused_once)
+        start = len(fake.requests)
+        await fake.invalidate_session()  # a fresh session follows, and reads back what it missed
+        await fake.wait_for_request("POST", MESSAGES, ok_post(other), after=start, timeout=20)
+        await adapter.drain(5)
+    assert _inbox_status(second, asked["id"]) == ["answered"]
+    assert fake._routes[i] is history and not fake.requests_matching("POST", MESSAGES, ok_post(refused))
+    second.close()
+
+    third = _process(fake, make_runtime)
+    start = len(fake.requests)
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(refused), after=start, timeout=20)
+        await adapter.drain(5)
+    assert _inbox_status(third, lost["id"]) == ["answered"]
