@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -43,7 +44,7 @@ class SlaClock:
         self.hours = business_hours(settings)
         # the reminders (ticket, stage) whose post failed in this process, until one is made:
         # their failures after the first are logged without a traceback
-        self._failing: set[tuple[int, int]] = set()
+        self._failing: OrderedDict[tuple[int, int], None] = OrderedDict()  # the last failed last
 
     def deadline(self, start: datetime, minutes: int) -> datetime:
         """`minutes` of working time after `start`: the clock stops while the team is out."""
@@ -129,12 +130,13 @@ class SlaClock:
                 type(exc).__name__,
                 extra={"ticket_id": ticket.id, "retry_at": retry_at.isoformat()},
             )
-            if len(self._failing) >= FAILING_KEPT:  # tickets done while failing leave theirs
-                self._failing.clear()
-            self._failing.add(failing)
+            self._failing[failing] = None
+            self._failing.move_to_end(failing)
+            if len(self._failing) > FAILING_KEPT:  # tickets done while failing leave theirs
+                self._failing.popitem(last=False)
             await self.store.run(StateStore.release_sla, ticket.id, claimed, retry_at)
             return 0
-        self._failing.discard((ticket.id, stage))
+        self._failing.pop((ticket.id, stage), None)
         # the next stage, unless a transition moved the ticket meanwhile (its clock stays)
         try:
             await self._step(ticket, stage, next_stage, due, now, claimed)

@@ -41,7 +41,6 @@ from bot.store.migrations_later import (
     _state_v18_post_claims,
     _state_v19_session_hashes,
     _state_v20_card_claims,
-    _state_v21_notes_without_id,
 )
 from bot.store.rows import transaction
 
@@ -290,7 +289,6 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0018_post_claims", _state_v18_post_claims),
     ("0019_session_hashes", _state_v19_session_hashes),
     ("0020_card_claims", _state_v20_card_claims),
-    ("0021_notes_without_id", _state_v21_notes_without_id),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -345,16 +345,6 @@ def _state_v20_card_claims(db: StateDatabase) -> None:
     db.table("ticket_posts").create_index(["message_id", "claimed_until"])
 
 
-def _state_v21_notes_without_id(db: StateDatabase) -> None:
-    """A thread note made without a message id (Slack's response URL) was kept with the id
-    that now means "claimed, not yet made" (bot/store/ticket_posts.py `NO_ID`): read so, the
-    ticket would count as never announced, and a second request for a person would post the
-    note again, pinging staff twice. A note is never claimed, so such a row is one made."""
-    db.execute(
-        "update ticket_posts set message_id = ? where kind = ? and message_id = ?", ["-", "thread", ""]
-    )
-
-
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

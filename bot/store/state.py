@@ -281,7 +281,12 @@ async def settle(
             if time.monotonic() + pause >= give_up:
                 raise
             log.warning("marking a post made failed (%s); trying again in %g s", type(exc).__name__, pause)
-        await asyncio.sleep(pause)
+        try:
+            await asyncio.sleep(pause)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # one last try: the post is out
+                await _finished(store.run(fn, *args, **kwargs))
+            raise
     return await _finished(store.run(fn, *args, **kwargs))
 
 

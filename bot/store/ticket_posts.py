@@ -80,14 +80,16 @@ class TicketPostRepository(Repository):
     def ticket_posts(self, ticket_id: int) -> list[tuple[str, Posted, str]]:
         """The messages showing a ticket: (kind, where, the text it was first posted with).
         A post only claimed is none yet."""
+        # a note is never claimed: one with the empty id is made (the version before NO_ID kept
+        # those so, and a worker of it may still, beside this one)
         rows = self.db.table("ticket_posts").rows_where(
-            "ticket_id = ? and message_id != ?", [ticket_id, CLAIMED], order_by="id"
+            "ticket_id = ? and (message_id != ? or kind = ?)", [ticket_id, CLAIMED, "thread"], order_by="id"
         )
         return [
             (
                 row["kind"],
                 Posted(
-                    message_id="" if row["message_id"] == NO_ID else row["message_id"],
+                    message_id="" if row["message_id"] in (NO_ID, CLAIMED) else row["message_id"],
                     conversation=ConversationRef.from_key(row["conversation"]),
                 ),
                 row["text"] or "",

@@ -14,13 +14,16 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+import psycopg
 import pytest
 
 from adapters.console import ConsoleChannel
 from adapters.slack.workspaces import NotInstalled
 from bot import faults
 from bot.app import Runtime
+from bot.escalation import sla
 from bot.escalation.sla import FIRING_LEASE
 from bot.ports import PostChanged
 from bot.store.queue import Reach, SlaState, TicketQuery
@@ -357,6 +360,98 @@ async def test_a_shutdown_right_after_a_reminder_is_out_still_takes_its_step(
     first.close()
     platform.tick = None
     second = make_runtime(CONFIG)
+    clock.advance(seconds=FIRING_LEASE.total_seconds())
+    assert await second.bot.tick({"slack": platform}) == 0
+    assert len(platform.texts(REANNOUNCE)) == 1
+
+
+async def test_the_failing_reminder_forgotten_first_is_the_one_that_failed_longest_ago(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The failing reminders remembered are bounded (`FAILING_KEPT`, 3 here): past it, the one
+    that failed longest ago is forgotten (its ticket was resolved meanwhile), not all of them,
+    so each of those still failing logs its traceback once."""
+    monkeypatch.setattr(sla, "FAILING_KEPT", 3)
+    rt, platform = make_runtime(CONFIG), Refusing(clock)
+    for n in range(4):
+        asked = msg("I want to talk to a human", channel=f"C-{n}", author=Author(id=f"U-{n}", name=f"A{n}"))
+        assert await rt.bot.on_message(asked, platform) == Outcome.ESCALATED
+    first = min(t.id for t in rt.state.tickets())
+    platform.refuses = lambda reply: REANNOUNCE in reply.text
+    clock.advance(minutes=16)
+    with caplog.at_level(logging.WARNING, logger="bot.escalation.sla"):
+        assert await rt.bot.tick({"slack": platform}) == 0  # all four fail, the first ticket's first
+        assert await rt.bot.on_command(command("resolve", str(first), STAFF), platform) == Outcome.ANSWERED
+        for _ in range(6 * 60):
+            await rt.bot.tick({"slack": platform})
+            clock.advance(minutes=1)
+    failures = [r for r in caplog.records if "could not post an SLA reminder" in r.getMessage()]
+    assert len(failures) == len(platform.tried) > 12
+    assert len([r for r in failures if r.exc_info is not None]) == 4
+
+
+class LockedAfterThePost(Interleaved):
+    """Takes the re-announce; as it hands back, another session holds the ticket's row, so the
+    step is refused (the lock timeout) and tried again after a pause."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.holder: psycopg.Connection[Any] | None = None
+        self.ticket_id = 0
+
+    async def send(self, reply: Reply) -> Posted:
+        posted = await super().send(reply)
+        if REANNOUNCE in reply.text and self.holder is None:
+            self.holder = psycopg.connect(self.url)
+            self.holder.execute("select id from tickets where id = %s for update", [self.ticket_id])
+        return posted
+
+
+class ShutDownInThePause(logging.Handler):
+    """At settle's "trying again" line: the row is let go, and the shutdown cancels the tick."""
+
+    def __init__(self, platform: LockedAfterThePost, tick: asyncio.Task[int]) -> None:
+        super().__init__()
+        self.platform, self.tick = platform, tick
+        self.seen = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "marking a post made failed" in record.getMessage() and self.platform.holder is not None:
+            self.seen += 1
+            self.platform.holder.rollback()
+            asyncio.get_running_loop().call_soon(self.tick.cancel)
+
+
+async def test_a_shutdown_between_two_tries_of_the_step_still_makes_one_more(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """Cancelled while settle waits to try the step again, nothing is under way for the lane
+    to finish: one last try is made, or the next process would say the reminder again."""
+    env = {"SUPPORTBOT_DATABASE_URL": pg_url}
+    first = make_runtime(CONFIG, env)
+    platform = LockedAfterThePost(pg_url)
+    assert await first.bot.on_message(msg("I want to talk to a human"), platform) == Outcome.ESCALATED
+    [ticket] = first.state.tickets()
+    platform.ticket_id = ticket.id
+    clock.advance(minutes=16)
+    tick = asyncio.ensure_future(first.bot.tick({"slack": platform}))
+    handler = ShutDownInThePause(platform, tick)
+    logging.getLogger("bot.store.state").addHandler(handler)
+    try:
+        await asyncio.gather(tick, return_exceptions=True)
+    finally:
+        logging.getLogger("bot.store.state").removeHandler(handler)
+        assert platform.holder is not None
+        platform.holder.close()
+    assert handler.seen == 1 and tick.cancelled()
+    first.close()
+    second = make_runtime(CONFIG, env)
     clock.advance(seconds=FIRING_LEASE.total_seconds())
     assert await second.bot.tick({"slack": platform}) == 0
     assert len(platform.texts(REANNOUNCE)) == 1
