@@ -14,20 +14,21 @@ says when it runs and from where).
   mark: their replies after it (the newest `HISTORY_CAP`), one after another, each handled
   before the next as they were said (a staff reply makes the bot step back, as live), except
   a question a staff member answered later in the thread.
-- Other threads of those channels with a reply after the mark, started after it or within
-  `THREAD_LOOK_BACK` before it (a thread's replies never show in the channel's history, its
-  root does, with `latest_reply`; the history is read from that much earlier for them): the
-  replies after the mark that mention the bot, in the same way (at most `THREADS_CAP` threads
-  a channel, those replied to last).
+- The other threads of those channels with a reply after the mark, started after it or, among
+  the newest `PAGE` messages, within `THREAD_LOOK_BACK` before it (a thread's replies never
+  show in the channel's history; its root does, with `latest_reply`): the bot's older threads
+  and a direct message's threads the same way, others only the replies that mention the bot
+  (at most `THREADS_CAP` threads a channel, those replied to last). A root asked after the
+  mark is answered before its thread is read, as live.
 - A read that got no answer (a 429 past slack_sdk's own retries, a 5xx, the network) is tried
   again after each of `RETRY_PAUSES`; a message the core could not record (the store was
   down) is handed over again, up to `RECORD_ATTEMPTS` times. Nothing else would: Slack has
   given up on it.
 
 Not read back: a first DM from someone who never talked to the bot (listing DMs needs
-im:read, which the app does not ask for), a mention in a thread started more than
-`THREAD_LOOK_BACK` before the mark, edits made while down, a workspace installed but never
-talked in.
+im:read, which the app does not ask for), a reply in a thread started more than
+`THREAD_LOOK_BACK` (or `PAGE` messages) before the mark, edits made while down, a workspace
+never talked in (unless a question held there owes it: adapters/slack/heard.py).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ FOLLOW_UP_WINDOW = timedelta(hours=1)
 # other threads started this long before the outage may hold a mention of the bot said in it:
 # a thread's replies mostly come within a day of its root
 THREAD_LOOK_BACK = timedelta(days=1)
-# the most threads of one channel read for mentions (each costs a Tier 3 read)
+# the most threads of one channel read (each costs a Tier 3 read or more)
 THREADS_CAP = 50
 # what users.conversations lists: where the bot can be mentioned (no im:read, no mpim:read)
 MEMBER_TYPES = "public_channel,private_channel"
@@ -76,6 +77,7 @@ MEMBER_TYPES = "public_channel,private_channel"
 UNPROMPTED = frozenset({ChannelMode.AUTO_ANSWER, ChannelMode.DRAFT})
 
 EventsOf = Callable[[str], Awaitable[SlackEvents | None]]
+Place = tuple[str, str | None]  # a channel, and a thread's ts in it
 
 
 @dataclass
@@ -111,8 +113,10 @@ async def read_workspace(
     recent = _recent_threads(threads, after)
     tally.places += len(channels) + len(recent)
     read = {(t.channel, t.thread) for t in recent}
+    bot_threads = {(ref.channel, ref.thread) for ref, _ in threads}
     await asyncio.gather(
-        *(reader.channel(c, kind, read) for c, kind in channels.items()), *(reader.thread(t) for t in recent)
+        *(reader.channel(c, kind, read, bot_threads) for c, kind in channels.items()),
+        *(reader.thread(t) for t in recent),
     )
 
 
@@ -201,15 +205,16 @@ class _Reader:
 
     # -- reading ------------------------------------------------------------------------
 
-    async def channel(self, channel: str, kind: str | None, read: Collection[tuple[str, str | None]]) -> None:
-        """Read back `channel`: its new messages, then the mentions in its other threads (not
-        those in `read`: the bot's, read whole) replied to after the mark."""
-        oldest = self.after - THREAD_LOOK_BACK.total_seconds()
+    async def channel(
+        self, channel: str, kind: str | None, read: Collection[Place], bot_threads: Collection[Place]
+    ) -> None:
+        """Read back `channel`: its new messages, then its threads replied to after the mark
+        (not those in `read`: the bot's recent ones, read whole): the bot's and a direct
+        message's whole, the others' mentions of the bot."""
         found = await self._pages(
-            "conversations.history", {"channel": channel, "oldest": f"{oldest:.6f}"}, "messages"
+            "conversations.history", {"channel": channel, "oldest": f"{self.after:.6f}"}, "messages"
         )
-        dated = [(ts, m) for m in found if isinstance(m, dict) and (ts := slack_ts(m.get("ts"))) is not None]
-        new = [m for ts, m in dated if ts > self.after]
+        new = [m for m in found if isinstance(m, dict) and slack_ts(m.get("ts")) is not None]
         asked = []
         for message in new[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
             if self._own(message):
@@ -218,26 +223,49 @@ class _Reader:
                 asked.append({**message, "channel": channel, **({"channel_type": kind} if kind else {})})
         if len(new) > HISTORY_CAP:
             log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
-        # each is a conversation of its own: side by side, as live (the core bounds how many)
-        await asyncio.gather(*(self._hand(m) for m in sorted(asked, key=lambda m: float(m["ts"]))))
-        # then the threads (an asked root's too: its answer comes first, as live)
-        replied = [
-            (latest, str(m["ts"]))
-            for _, m in dated
-            if (latest := slack_ts(m.get("latest_reply"))) is not None
-            and latest > self.after
-            and (channel, m["ts"]) not in read
-        ]
-        if len(replied) > THREADS_CAP:
-            log.warning(
-                "read back the mentions of only %d threads of a channel", THREADS_CAP, extra=ctx(channel)
+        replied = {str(m["ts"]): latest for m in new if (latest := self._replied_since(m)) is not None}
+        # each is a conversation of its own: side by side, as live (the core bounds how many);
+        # one whose thread has replies since is answered before they are read, as live
+        await asyncio.gather(
+            *(
+                self._hand(m, until_handled=m["ts"] in replied)
+                for m in sorted(asked, key=lambda m: float(m["ts"]))
             )
-        threads = [
-            ConversationRef(platform=PLATFORM, workspace=self.team, channel=channel, thread=ts)
-            for _, ts in sorted(replied, reverse=True)[:THREADS_CAP]
-        ]
-        self.tally.places += len(threads)
-        await asyncio.gather(*(self.thread(t, mentions_only=True) for t in threads))
+        )
+        # the roots of the day before the mark, for their threads (one page, the newest)
+        oldest = self.after - THREAD_LOOK_BACK.total_seconds()
+        before = await self._pages(
+            "conversations.history",
+            {"channel": channel, "oldest": f"{oldest:.6f}", "latest": f"{self.after:.6f}"},
+            "messages",
+            cap=0,
+        )
+        for message in before:
+            if isinstance(message, dict) and (latest := self._replied_since(message)) is not None:
+                replied.setdefault(str(message["ts"]), latest)
+        threads = sorted(
+            ((latest, ts) for ts, latest in replied.items() if (channel, ts) not in read), reverse=True
+        )
+        if len(threads) > THREADS_CAP:
+            log.warning("read back only %d threads of a channel", THREADS_CAP, extra=ctx(channel))
+        direct = kind == "im" or channel.startswith("D")
+        self.tally.places += len(threads[:THREADS_CAP])
+        await asyncio.gather(
+            *(
+                self.thread(
+                    ConversationRef(platform=PLATFORM, workspace=self.team, channel=channel, thread=ts),
+                    mentions_only=not direct and (channel, ts) not in bot_threads,
+                )
+                for _, ts in threads[:THREADS_CAP]
+            )
+        )
+
+    def _replied_since(self, message: Any) -> float | None:
+        """When the thread of a history message was last replied to, if after the mark."""
+        if not isinstance(message, dict) or slack_ts(message.get("ts")) is None:
+            return None
+        latest = slack_ts(message.get("latest_reply"))
+        return latest if latest is not None and latest > self.after else None
 
     async def thread(self, ref: ConversationRef, *, mentions_only: bool = False) -> None:
         """Hand over the replies of `ref` after the mark, in order (`mentions_only`: those
@@ -260,8 +288,8 @@ class _Reader:
         staff = [await self._staff(m.get("user")) if not m.get("bot_id") else False for m in replies]
         taken_over = False
         for i, message in enumerate(replies):
-            if self._own(message):
-                continue
+            if self._own(message) or (mentions_only and message.get("subtype") == "thread_broadcast"):
+                continue  # the bot's; a reply also sent to the channel is read there
             # a question a staff member answered later in the thread is theirs; after a staff
             # reply the bot stays quiet unless mentioned (as live, and decided here rather than
             # by the order in which workers reading the same thread record the takeover)
