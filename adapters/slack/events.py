@@ -206,7 +206,9 @@ class SlackEvents:
         """Not acknowledged: Slack delivers it again for a few minutes, and if every worker is
         down longer, a read-back from before it is owed (adapters/slack/heard.py)."""
         if self.heard is not None:
-            self.heard.hold(event, str(body.get("team_id") or "") or None)
+            self.heard.hold(
+                event, str(body.get("team_id") or "") or None, str(body.get("enterprise_id") or "")
+            )
 
     def _not_recorded(self, event: Mapping[str, Any], why: str, *, read_back: bool = False) -> None:
         """One line per delivery Slack is left to repeat (or a read-back to try again), without

@@ -13,8 +13,8 @@ worker then stays down past Slack's retries, the marks (the messages recorded an
 would have moved past it. So a read-back from just before it is owed in the state
 (`Core.owe_read_back`), before any later mark is noted: the next start reads it back
 whatever the marks say (it is dropped only when a read-back covering it ends). It is owed in
-the hold's workspace too (`team_place`): one the bot never talked in (its first question,
-in a workspace just installed) is read by no read-back otherwise.
+the hold's workspace and channel too (`HeldIn`): a workspace the bot never talked in (its
+first question, in a workspace just installed) or a first DM is read by no read-back otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.inflight import InFlight
@@ -44,9 +45,29 @@ def slack_ts(value: Any) -> float | None:
     return float(text) if _TS.match(text) else None
 
 
-def team_place(team: str) -> str:
-    """Where a read-back owed in the workspace `team` is kept (`Core.owe_read_back`'s place)."""
-    return f"{PLATFORM}@{team}"
+TEAMS = f"{PLATFORM}@"  # the places of the read-backs owed in one workspace's channel each
+
+
+@dataclass(frozen=True)
+class HeldIn:
+    """Where a held message was said: its workspace, its channel (a first DM is in no channel
+    a read-back knows of otherwise) and the workspace's organisation, if any (an org-wide
+    install is found by it)."""
+
+    team: str
+    channel: str = ""
+    enterprise: str = ""
+
+    @property
+    def place(self) -> str:
+        """Where a read-back owed there is kept (`Core.owe_read_back`'s place)."""
+        return f"{TEAMS}{self.team}/{self.channel}/{self.enterprise}"
+
+    @classmethod
+    def of_place(cls, place: str) -> HeldIn | None:
+        team, _, rest = place.removeprefix(TEAMS).partition("/")
+        channel, _, enterprise = rest.partition("/")
+        return cls(team, channel, enterprise) if place.startswith(TEAMS) and team else None
 
 
 class Heard:
@@ -62,7 +83,7 @@ class Heard:
         self._noted: str | None = None  # the newest mark written
         self._noted_at: float | None = None
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
-        self._teams_owed: dict[str, float] = {}  # the same, of each workspace held in
+        self._places_owed: dict[str, float] = {}  # the same, of each place held in (`HeldIn`)
         self._writing = False
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
@@ -82,23 +103,24 @@ class Heard:
             self._noted_at = now
             self._write()
 
-    def hold(self, event: Mapping[str, Any], team: str | None) -> None:
+    def hold(self, event: Mapping[str, Any], team: str | None, enterprise: str | None = None) -> None:
         """A message event of workspace `team` left for Slack to deliver again: a read-back
         from before it is owed."""
         ts = slack_ts(event.get("ts"))
         if ts is not None:
-            self.owe(ts, team)
+            held = HeldIn(team, str(event.get("channel") or ""), enterprise or "") if team else None
+            self.owe(ts, held)
 
-    def owe(self, alive: float, team: str | None) -> None:
-        """A read-back from `MARGIN` before the epoch time `alive` is owed, in `team` too (a
-        workspace the read-back might not know of yet: one never heard in before, whose
-        first question this is), from when Slack's retries are spent (`when_owed`)."""
+    def owe(self, alive: float, held: HeldIn | None) -> None:
+        """A read-back from `MARGIN` before the epoch time `alive` is owed, where `held` says
+        too (a workspace or a channel the read-back might not know of yet: a first question
+        there), from when Slack's retries are spent (`when_owed`)."""
         after = since(alive)
         self._owed = after if self._owed is None else min(self._owed, after)
         self.held = True
-        if team:
-            self.teams.add(team)
-            self._teams_owed[team] = min(self._teams_owed.get(team, after), after)
+        if held is not None:
+            self.teams.add(held.team)
+            self._places_owed[held.place] = min(self._places_owed.get(held.place, after), after)
         self._write()
         if self.when_owed is not None:
             self.when_owed()
@@ -106,7 +128,7 @@ class Heard:
     @property
     def pending(self) -> float | None:
         """The earliest point owed that the state has not taken yet."""
-        points = [p for p in (self._owed, *self._teams_owed.values()) if p is not None]
+        points = [p for p in (self._owed, *self._places_owed.values()) if p is not None]
         return min(points) if points else None
 
     def _write(self) -> None:
@@ -126,11 +148,11 @@ class Heard:
                 # what is owed first, and again if a hold came while writing: never a mark past
                 # it; each workspace's before the whole's (a start reads from the earliest of all)
                 while self.pending is not None:
-                    for team, point in list(self._teams_owed.items()):
+                    for held, point in list(self._places_owed.items()):
                         faults.point("heard.owing")
-                        await self.core.owe_read_back(team_place(team), f"{point:.6f}")
-                        if self._teams_owed.get(team) == point:
-                            del self._teams_owed[team]
+                        await self.core.owe_read_back(held, f"{point:.6f}")
+                        if self._places_owed.get(held) == point:
+                            del self._places_owed[held]
                     owed = self._owed
                     if owed is not None:
                         faults.point("heard.owing")

@@ -146,7 +146,7 @@ class HttpEvents:
         self._unread.write("install unread", f"workspace {team}: its install could not be read", last=team)
         event = body.get("event")
         if isinstance(event, Mapping):
-            self.heard.hold(event, team if team != "?" else None)
+            self.heard.hold(event, team if team != "?" else None, str(body.get("enterprise_id") or ""))
         return web.Response(status=503, text="the state store is unavailable")
 
 

@@ -45,7 +45,7 @@ from typing import Any
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
-from adapters.slack.heard import Heard, slack_ts, team_place
+from adapters.slack.heard import TEAMS, Heard, HeldIn, slack_ts
 from adapters.slack.missed_reading import EventsOf, Tally, read_workspace
 from adapters.slack.workspaces import NotInstalled, Workspaces
 from bot import faults
@@ -71,7 +71,6 @@ MARK_READ_PAUSES = (0.5, 1.0, 2.0)
 # read-back finds a message left to those retries
 RETRIES_SPENT = 360.0
 RETRY_OWED_AT_MOST = 3600.0  # the longest wait before what is still owed is read back again
-TEAMS = team_place("")  # the places of the read-backs owed in one workspace each
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -128,7 +127,7 @@ def _earliest(*points: str | None) -> float | None:
 def one_workspace(events: SlackEvents) -> EventsOf:
     """The listeners of the one workspace a bot token serves."""
 
-    async def of(team: str) -> SlackEvents | None:
+    async def of(team: str, enterprise: str) -> SlackEvents | None:
         return events
 
     return of
@@ -138,9 +137,9 @@ def installed(workspaces: Workspaces) -> EventsOf:
     """Each workspace's listeners with its own install's token; None once uninstalled (or
     served by an organisation-wide install this process has not yet seen an event of)."""
 
-    async def of(team: str) -> SlackEvents | None:
+    async def of(team: str, enterprise: str) -> SlackEvents | None:
         try:
-            return await workspaces.get(team)
+            return await workspaces.get(team, enterprise or None)
         except NotInstalled:
             return None
 
@@ -286,7 +285,9 @@ async def read_back(
             await core.owe_read_back(PLATFORM, mark(after))
             points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
             channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
-            held = {place.removeprefix(TEAMS) for place in await core.owed_read_backs(TEAMS)}
+            held = [
+                h for place in await core.owed_read_backs(TEAMS) if (h := HeldIn.of_place(place)) is not None
+            ]
             break
         except Exception:
             if pause is None:
@@ -301,11 +302,19 @@ async def read_back(
     known: dict[str, list[str]] = {}
     for workspace, channel in channels:
         known.setdefault(workspace, []).append(channel)
-    read = list(teams) if teams is not None else sorted(known.keys() | threads.keys() | set(also) | held)
+    held_teams = {h.team for h in held}
+    for h in held:  # a first DM, a channel of a workspace never talked in
+        if h.channel and h.channel not in known.get(h.team, []):
+            known.setdefault(h.team, []).append(h.channel)
+    organisations = {h.team: h.enterprise for h in held if h.enterprise}
+    # the workspaces held in are read whatever `teams` says: one token's events may name another
+    read = sorted(
+        (set(teams) if teams is not None else known.keys() | threads.keys() | set(also)) | held_teams
+    )
     for team in read:
         try:
-            events = await events_of(team)
-            if events is None:
+            events = await events_of(team, organisations.get(team, ""))
+            if events is None:  # uninstalled (a held one's organisation is known: its install is found)
                 tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
                 continue
             await read_workspace(events, team, known.get(team, []), threads.get(team, []), after, tally)
@@ -317,8 +326,9 @@ async def read_back(
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)
         try:
             await core.settle_read_back(PLATFORM, covered_from, until)
-            for team in held & set(read):
-                await core.settle_read_back(team_place(team), covered_from, until)
+            for h in held:
+                if h.team in read:
+                    await core.settle_read_back(h.place, covered_from, until)
         except Exception:
             log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
     if tally.handed or tally.failures:

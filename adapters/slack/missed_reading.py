@@ -14,12 +14,14 @@ says when it runs and from where).
   mark: their replies after it (the newest `HISTORY_CAP`), one after another, each handled
   before the next as they were said (a staff reply makes the bot step back, as live), except
   a question a staff member answered later in the thread.
-- The other threads of those channels with a reply after the mark, started after it or, among
-  the newest `PAGE` messages, within `THREAD_LOOK_BACK` before it (a thread's replies never
-  show in the channel's history; its root does, with `latest_reply`): the bot's older threads
-  and a direct message's threads the same way, others only the replies that mention the bot
-  (at most `THREADS_CAP` threads a channel, those replied to last). A root asked after the
-  mark is answered before its thread is read, as live.
+- The other threads of those channels with a reply after the mark, started after it or within
+  `THREAD_LOOK_BACK` before it (a thread's replies never show in the channel's history; its
+  root does, with `latest_reply`; the one read of the history, from that much earlier, stops
+  once it holds a page and has passed the mark, so the roots before the mark it sees are at
+  least the newest `PAGE` less the new messages): the bot's threads, a direct message's and
+  those of questions asked after the mark whole (such a question is answered before its
+  thread is read, as live), others only the replies that mention the bot (at most
+  `THREADS_CAP` threads a channel, those replied to last).
 - A read that got no answer (a 429 past slack_sdk's own retries, a 5xx, the network) is tried
   again after each of `RETRY_PAUSES`; a message the core could not record (the store was
   down) is handed over again, up to `RECORD_ATTEMPTS` times. Nothing else would: Slack has
@@ -76,7 +78,8 @@ MEMBER_TYPES = "public_channel,private_channel"
 # modes in which a message needs no mention to be answered
 UNPROMPTED = frozenset({ChannelMode.AUTO_ANSWER, ChannelMode.DRAFT})
 
-EventsOf = Callable[[str], Awaitable[SlackEvents | None]]
+# a workspace's listeners, by its team id and its organisation's id ("" if none or unknown)
+EventsOf = Callable[[str, str], Awaitable[SlackEvents | None]]
 Place = tuple[str, str | None]  # a channel, and a thread's ts in it
 
 
@@ -209,12 +212,23 @@ class _Reader:
         self, channel: str, kind: str | None, read: Collection[Place], bot_threads: Collection[Place]
     ) -> None:
         """Read back `channel`: its new messages, then its threads replied to after the mark
-        (not those in `read`: the bot's recent ones, read whole): the bot's and a direct
-        message's whole, the others' mentions of the bot."""
+        (not those in `read`: the bot's recent ones, read whole): the bot's, a direct
+        message's and those of questions it asked now whole, the others' mentions of the bot."""
+        # newest first, from the day before the mark: the new messages (at most `HISTORY_CAP`),
+        # and of those before the mark what the pages they take hold, at least a page: the
+        # roots of threads replied to since (a thread's replies are not in the history)
+        oldest = self.after - THREAD_LOOK_BACK.total_seconds()
         found = await self._pages(
-            "conversations.history", {"channel": channel, "oldest": f"{self.after:.6f}"}, "messages"
+            "conversations.history",
+            {"channel": channel, "oldest": f"{oldest:.6f}"},
+            "messages",
+            cap=None,
+            enough=lambda found: (
+                len(found) > HISTORY_CAP + PAGE or (len(found) >= PAGE and self._before(found[-1]))
+            ),
         )
-        new = [m for m in found if isinstance(m, dict) and slack_ts(m.get("ts")) is not None]
+        dated = [m for m in found if isinstance(m, dict) and slack_ts(m.get("ts")) is not None]
+        new = [m for m in dated if not self._before(m)]
         asked = []
         for message in new[:HISTORY_CAP]:  # newest first: the cap leaves out the oldest
             if self._own(message):
@@ -223,7 +237,7 @@ class _Reader:
                 asked.append({**message, "channel": channel, **({"channel_type": kind} if kind else {})})
         if len(new) > HISTORY_CAP:
             log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
-        replied = {str(m["ts"]): latest for m in new if (latest := self._replied_since(m)) is not None}
+        replied = {str(m["ts"]): latest for m in dated if (latest := self._replied_since(m)) is not None}
         # each is a conversation of its own: side by side, as live (the core bounds how many);
         # one whose thread has replies since is answered before they are read, as live
         await asyncio.gather(
@@ -232,17 +246,7 @@ class _Reader:
                 for m in sorted(asked, key=lambda m: float(m["ts"]))
             )
         )
-        # the roots of the day before the mark, for their threads (one page, the newest)
-        oldest = self.after - THREAD_LOOK_BACK.total_seconds()
-        before = await self._pages(
-            "conversations.history",
-            {"channel": channel, "oldest": f"{oldest:.6f}", "latest": f"{self.after:.6f}"},
-            "messages",
-            cap=0,
-        )
-        for message in before:
-            if isinstance(message, dict) and (latest := self._replied_since(message)) is not None:
-                replied.setdefault(str(message["ts"]), latest)
+        whole = {str(m["ts"]) for m in asked}  # answered now: the bot's threads, as live
         threads = sorted(
             ((latest, ts) for ts, latest in replied.items() if (channel, ts) not in read), reverse=True
         )
@@ -254,11 +258,16 @@ class _Reader:
             *(
                 self.thread(
                     ConversationRef(platform=PLATFORM, workspace=self.team, channel=channel, thread=ts),
-                    mentions_only=not direct and (channel, ts) not in bot_threads,
+                    mentions_only=not direct and (channel, ts) not in bot_threads and ts not in whole,
                 )
                 for _, ts in threads[:THREADS_CAP]
             )
         )
+
+    def _before(self, message: Any) -> bool:
+        """Whether a history message came at or before the mark."""
+        ts = slack_ts(message.get("ts")) if isinstance(message, dict) else None
+        return ts is not None and ts <= self.after
 
     def _replied_since(self, message: Any) -> float | None:
         """When the thread of a history message was last replied to, if after the mark."""
@@ -303,14 +312,21 @@ class _Reader:
                 await self._hand(message, until_handled=True)  # in order, as it was said
 
     async def _pages(
-        self, method: str, params: Mapping[str, str], key: str, *, cap: int | None = HISTORY_CAP
+        self,
+        method: str,
+        params: Mapping[str, str],
+        key: str,
+        *,
+        cap: int | None = HISTORY_CAP,
+        enough: Callable[[list[Any]], bool] = lambda found: False,
     ) -> list[Any]:
-        """The pages of `method`'s `key` list until one goes past `cap` items (None: all), a
-        read with no answer tried again after `RETRY_PAUSES`; what was read when it fails."""
+        """The pages of `method`'s `key` list until one goes past `cap` items (None: all) or
+        what was read is `enough`, a read with no answer tried again after `RETRY_PAUSES`;
+        what was read when it fails."""
         found: list[Any] = []
         cursor: str | None = None
         pauses = list(RETRY_PAUSES)
-        while cap is None or len(found) <= cap:
+        while (cap is None or len(found) <= cap) and not (found and enough(found)):
             try:
                 async with self.turns:
                     page = await self.client.api_call(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.inflight import InFlight
-from adapters.slack.heard import Heard
+from adapters.slack.heard import TEAMS, Heard, HeldIn
 from adapters.slack.missed import ReadBacks
 from bot import faults
 from bot.app import Runtime
@@ -345,3 +345,28 @@ async def test_a_slow_start_read_back_is_not_read_again_beside_it_when_nothing_w
     answers = [c for c in posts(fake, "C111") if c.params.get("thread_ts") == asked["ts"]]
     assert len(answers) == 1
     assert concurrent == 1, f"#C111's history read {concurrent} times at once (nothing was held)"
+
+
+async def test_a_hold_naming_another_workspace_than_the_tokens_is_read_and_settled(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """One token whose events name a workspace other than its own (an organisation's): the
+    held workspace is read with the token and settled, not owed at every start after."""
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        asked["team_id"] = "T999"
+        with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        assert await adapter.drain(15)
+    assert list(first.state.owed_read_backs(TEAMS)) == [HeldIn("T999", "C111").place]
+    first.close()
+    second = _process(fake, make_runtime, TOML)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert _answered(fake, "C111", str(asked["event"]["ts"]))
+    assert second.state.owed_read_back("slack") is None
+    assert second.state.owed_read_backs(TEAMS) == {}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from adapters.read_back import MARGIN
 from adapters.slack.missed_reading import THREAD_LOOK_BACK
 from bot.app import Runtime
 from bot.store.rows import transaction
@@ -203,12 +205,12 @@ async def test_a_question_asked_while_down_is_answered_before_the_mentions_in_it
     assert "refund" in str(second_post.params.get("text")).lower()
 
 
-async def test_a_busy_channel_costs_one_more_history_page_and_its_look_back_stops_there(
+async def test_a_busy_channel_costs_one_history_page_and_its_look_back_stops_there(
     fake: FakeSlack,  # noqa: F811
     make_runtime: Callable[..., Runtime],
 ) -> None:
-    """450 messages in the day before the outage: the new messages' read is one page, as
-    before, and the look-back one more (the newest 200 roots); a thread started before those
+    """450 messages in the day before the outage: one page holds the new message and the
+    newest 199 of those before it, whose threads are looked at; a thread started before them
     is the documented limit."""
     asked = await _asked_before(fake, make_runtime)
     old_root = fake.add_message("C111", "Yesterday's thread", user=STAFF, ts=_before(asked, 85000))
@@ -218,5 +220,39 @@ async def test_a_busy_channel_costs_one_more_history_page_and_its_look_back_stop
     new = fake.add_message("C111", f"<@{fake.bot_user_id}> How long does a refund take?", user=MEMBER)
     second = await _back(fake, make_runtime)
     assert _inbox_status(second, "C111", new["ts"]) == "answered"
-    assert len([c for c in fake.calls("conversations.history") if c.params.get("channel") == "C111"]) == 2
+    assert len([c for c in fake.calls("conversations.history") if c.params.get("channel") == "C111"]) == 1
     assert _replies_read(fake, old_root["ts"]) == 0
+
+
+async def test_a_follow_up_in_the_thread_of_a_question_asked_while_down_needs_no_mention(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The question is answered in its thread first, as live: a reply there after it is a
+    follow-up in the bot's thread."""
+    await _asked_before(fake, make_runtime)
+    root = fake.add_message("C111", f"<@{fake.bot_user_id}> Where do I change my email?", user=MEMBER)
+    follow_up = fake.add_message(
+        "C111", "And how long does a refund take?", user=MEMBER, thread_ts=root["ts"]
+    )
+    second = await _back(fake, make_runtime)
+    assert _inbox_status(second, "C111", root["ts"]) == "answered"
+    assert _inbox_status(second, "C111", follow_up["ts"]) == "answered"
+
+
+async def test_a_thread_whose_root_was_said_at_the_mark_itself_is_read(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    first = _process(fake, make_runtime)
+    heard = f"{time.time() - 600:.6f}"
+    first.state.note_heard("slack", heard)  # Slack last heard ten minutes ago, then every worker down
+    first.close()
+    root = fake.add_message(
+        "C111", "Deploy went out", user=STAFF, ts=f"{float(heard) - MARGIN.total_seconds():.6f}"
+    )
+    mention = fake.add_message(
+        "C111", f"<@{fake.bot_user_id}> how do I reset my password?", user=MEMBER, thread_ts=root["ts"]
+    )
+    second = await _back(fake, make_runtime)
+    assert _inbox_status(second, "C111", mention["ts"]) == "answered"

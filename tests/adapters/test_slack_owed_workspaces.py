@@ -1,5 +1,5 @@
-"""A read-back owed in a workspace the bot never talked in (adapters/slack/heard.py
-`team_place`): with installs, a start reads back the workspaces it talked in within 30 days,
+"""A read-back owed in a workspace and channel the bot never talked in (adapters/slack/heard.py
+`HeldIn`): with installs, a start reads back the workspaces it talked in within 30 days,
 and those a question was held in. A workspace just installed whose first question the state
 refused is one of the latter: without its own owed place, a restart before Slack's retries
 came back would read every other workspace and lose that question.
@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 import aiohttp
 
-from adapters.slack.heard import team_place
+from adapters.slack.heard import TEAMS, HeldIn
 from bot import faults
 from bot.app import Runtime
-from tests.adapters.test_slack_oauth import fake, finish_install, mention, serving, start_install
+from tests.adapters.test_slack_oauth import MEMBER, fake, finish_install, mention, serving, start_install
+from tests.adapters.test_slack_workspaces import org_install
 from tests.fakes.slack_server import FakeSlack, post_signed
 
 __all__ = ["fake"]  # the fixture, imported from test_slack_oauth
@@ -38,12 +39,79 @@ async def test_a_first_question_held_in_a_new_workspace_is_read_back_after_a_res
             status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
         assert status == 503  # left to Slack's retries, which will find no worker up
         assert await adapter.drain(10)
-        owed = await adapter.bot.owed_read_backs(team_place(""))
-        assert list(owed) == [team_place("T222")] and float(owed[team_place("T222")]) < float(ts)
+        owed = await adapter.bot.owed_read_backs(TEAMS)
+        held = HeldIn("T222", "C222").place
+        assert list(owed) == [held] and float(owed[held]) < float(ts)
     # every worker down past Slack's retries; then one starts
     async with serving(make_runtime, fake) as (adapter, _):
         assert await adapter.drain(30)
         answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == ts]
         assert len(answers) == 1 and answers[0].params["channel"] == "C222"
-        assert await adapter.bot.owed_read_backs(team_place("")) == {}  # read: settled
+        assert await adapter.bot.owed_read_backs(TEAMS) == {}  # read: settled
         assert await adapter.bot.owed_read_back("slack") is None
+
+
+async def test_a_first_dm_held_in_a_new_workspace_is_read_back_after_a_restart(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A DM is in no channel a read-back knows of (listing DMs needs a scope the app does not
+    ask for): the held message's channel is owed with its workspace."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        dm = fake.add_im(MEMBER)
+        fake.members[dm["id"]].add("U0BOT2")  # the DM is with T222's bot
+        body = fake.user_message(dm["id"], "How long does a refund take?", user=MEMBER)
+        body["team_id"] = body["event"]["team"] = "T222"
+        body["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
+        fake.add_message(dm["id"], "How long does a refund take?", user=MEMBER, ts=body["event"]["ts"])
+        with faults.crash_at("installations.find", error=OSError("database unavailable")):
+            status, _ = await post_signed(
+                f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
+            )
+        assert status == 503
+        assert await adapter.drain(10)
+        assert list(await adapter.bot.owed_read_backs(TEAMS)) == [HeldIn("T222", dm["id"]).place]
+    async with serving(make_runtime, fake) as (adapter, _):
+        assert await adapter.drain(30)
+        answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("channel") == dm["id"]]
+        assert len(answers) == 1
+        assert await adapter.bot.owed_read_backs(TEAMS) == {}
+
+
+async def test_a_question_held_in_a_workspace_of_an_org_wide_install_is_read_back_after_a_restart(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """The organisation's install is found by the organisation's id, which a restarted
+    process learns only from an event: the hold keeps it."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        org_install(fake)
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
+        body["enterprise_id"] = "E111"
+        body["authorizations"] = [
+            {
+                "enterprise_id": "E111",
+                "team_id": None,
+                "user_id": "U0BOT2",
+                "is_bot": True,
+                "is_enterprise_install": True,
+            }
+        ]
+        ts = body["event"]["ts"]
+        fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user="W222", ts=ts)
+        with faults.crash_at("installations.find", error=OSError("database unavailable")):
+            status, _ = await post_signed(
+                f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
+            )
+        assert status == 503
+        assert await adapter.drain(10)
+        assert list(await adapter.bot.owed_read_backs(TEAMS)) == [HeldIn("T222", "C222", "E111").place]
+    async with serving(make_runtime, fake) as (adapter, _):
+        assert await adapter.drain(30)
+        answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == ts]
+        assert len(answers) == 1
+        assert await adapter.bot.owed_read_backs(TEAMS) == {}
