@@ -169,6 +169,8 @@ class Heard:
         self._noted_at = self.clock()
         self._write()
         for key in keys:
+            if self._sessions.get(key, 0) != sessions[key]:
+                continue  # a later session's read-back reads from the same point or earlier: its to settle
             owed = self._owed_at_start.pop(key, None)
             if owed is None:
                 continue

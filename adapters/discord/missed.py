@@ -29,7 +29,9 @@ answered in the thread. Those `catch_up` reads (the bot's conversations) are lef
 
 Not read back: a first DM from someone the bot never talked to (a bot cannot list DMs), a
 mention in a channel (or its threads) neither configured nor asked in within `ASKED_WINDOW`,
-a thread archived since, an edit made while down.
+a thread archived since, an edit made while down, a channel the bot may not read (Read Message
+History taken away) or that is gone: skipped with a warning, not left to a later read-back,
+which would fail the same way and hold every one after it at its point.
 """
 
 from __future__ import annotations
@@ -268,6 +270,15 @@ async def _read_back(
                 limit=HISTORY_CAP, after=discord.Object(id=after), oldest_first=False
             )
         ]
+    except (discord.Forbidden, discord.NotFound) as exc:
+        # refused for good (Read Message History taken away) or gone: reading again would fail
+        # the same way, and a read-back left unfinished would hold every later one at this point
+        log.warning(
+            "cannot read back a channel (no access, or gone): what was said there while no "
+            "connection heard it is not answered",
+            extra={"platform": PLATFORM, "channel": channel_id, "status": exc.status},
+        )
+        return True
     except discord.HTTPException as exc:
         log.warning(
             "could not read back a channel",

@@ -6,7 +6,8 @@ by nothing. Discord lists a guild's threads that are not archived in one request
 Guild Threads), each with the id of its last message. One listing a guild serves twice:
 
 - the configured forums' posts made after the mark are new questions, handed over as new
-  posts (their first message is the question);
+  posts (their first message is the question), and a post with more said in it has its
+  history read once that question is handled (a follow-up comes after its answer, as live);
 - every other thread of a question channel or a configured forum whose last message is after
   the mark has its history read as a channel's is; the core then judges each message as it
   would live (a mention is for the bot, chatter is not). A thread whose last message is older
@@ -48,9 +49,13 @@ async def read_threads(
     own = events.client.user.id if events.client.user is not None else None
     listed, found = await _active(guilds)
     posts = [t for t in found if t.parent_id in forums and t.id > after and t.owner_id != own]
+    followed: list[Awaitable[bool]] = []
     for post in sorted(posts, key=lambda t: t.id):  # oldest first, as they were posted
-        if task := events.on_thread_create(post):
+        task = events.on_thread_create(post)
+        if task is not None:
             handed.append(task)
+        if (post.last_message_id or 0) > post.id:  # more said in it than its first message
+            followed.append(_after(task, read, post))
     news = {t.id for t in posts}
     threads = [
         t
@@ -60,8 +65,19 @@ async def read_threads(
         and (t.last_message_id or 0) > after
         and t.id not in skip
     ]
-    read_all = await asyncio.gather(*(read(t) for t in threads))
+    read_all = await asyncio.gather(*(read(t) for t in threads), *followed)
     return listed and all(read_all)
+
+
+async def _after(
+    post: asyncio.Task[None] | None, read: Callable[[discord.Thread], Awaitable[bool]], thread: discord.Thread
+) -> bool:
+    """`read` `thread` once its first message, handed over as a new post, is handled: what
+    was said after it follows its answer, as live (the first message, read again, is the
+    inbox's to recognise)."""
+    if post is not None:
+        await asyncio.wait({post})  # not awaited: stopping the read-back must not cancel it
+    return await read(thread)
 
 
 async def _active(guilds: Iterable[discord.Guild]) -> tuple[bool, list[discord.Thread]]:

@@ -120,7 +120,7 @@ async def test_what_a_session_hears_is_not_noted_before_its_read_back_has_read_e
         fake._routes[i] = history  # once
         await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Morning all!"))
         await _all_read(fake)
-        return 403, {"message": "Missing Access", "code": 50001}
+        return 503, {"message": "Service Unavailable", "code": 0}  # for now: read again later
 
     fake._routes[i] = dataclasses.replace(history, handler=refused_after_chatter)
     second = _process(fake, make_runtime)
