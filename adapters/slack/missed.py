@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,6 +117,35 @@ async def read_back_from(core: Core, after_gap: float, now: datetime | None = No
     if owed is None:
         return after
     return max(min(owed, after if after is not None else owed), since(float("-inf"), now))
+
+
+async def _listeners(
+    events_of: EventsOf,
+    teams: Sequence[str],
+    organisations: Mapping[str, str],
+    known: Mapping[str, list[str]],
+    threads: Mapping[str, list[tuple[ConversationRef, str | None]]],
+    tally: Tally,
+) -> list[tuple[str, SlackEvents, list[str], list[tuple[ConversationRef, str | None]]]]:
+    """Each set of listeners `teams` are served by, once, under the first team that has it,
+    with the channels and threads of every team it serves: one bot token's events may name a
+    workspace other than its own (an organisation's), and reading it again under that name
+    would read the same channels twice and file what it hands over under the other team."""
+    found: dict[int, tuple[str, SlackEvents, list[str], list[tuple[ConversationRef, str | None]]]] = {}
+    for team in teams:
+        try:
+            events = await events_of(team, organisations.get(team, ""))
+        except Exception as exc:  # one workspace's failure is its own: the others are read
+            log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
+            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
+            continue
+        if events is None:  # uninstalled (a held one's organisation is known: its install is found)
+            tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
+            continue
+        _, _, places, followed = found.setdefault(id(events), (team, events, [], []))
+        places += [c for c in known.get(team, []) if c not in places]
+        followed += threads.get(team, [])
+    return list(found.values())
 
 
 def _earliest(*points: str | None) -> float | None:
@@ -285,9 +314,7 @@ async def read_back(
             await core.owe_read_back(PLATFORM, mark(after))
             points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
             channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
-            held = [
-                h for place in await core.owed_read_backs(TEAMS) if (h := HeldIn.of_place(place)) is not None
-            ]
+            places = list(await core.owed_read_backs(TEAMS))
             break
         except Exception:
             if pause is None:
@@ -302,22 +329,19 @@ async def read_back(
     known: dict[str, list[str]] = {}
     for workspace, channel in channels:
         known.setdefault(workspace, []).append(channel)
-    held_teams = {h.team for h in held}
-    for h in held:  # a first DM, a channel of a workspace never talked in
+    held = {place: h for place in places if (h := HeldIn.of_place(place)) is not None}
+    for h in held.values():  # a first DM, a channel of a workspace never talked in
         if h.channel and h.channel not in known.get(h.team, []):
             known.setdefault(h.team, []).append(h.channel)
-    organisations = {h.team: h.enterprise for h in held if h.enterprise}
     # the workspaces held in are read whatever `teams` says: one token's events may name another
-    read = sorted(
-        (set(teams) if teams is not None else known.keys() | threads.keys() | set(also)) | held_teams
-    )
-    for team in read:
+    asked = list(teams) if teams is not None else sorted(known.keys() | threads.keys() | set(also))
+    read = [*asked, *sorted({h.team for h in held.values()} - set(asked))]
+    organisations = {h.team: h.enterprise for h in held.values() if h.enterprise}
+    for team, events, places_of, threads_of in await _listeners(
+        events_of, read, organisations, known, threads, tally
+    ):
         try:
-            events = await events_of(team, organisations.get(team, ""))
-            if events is None:  # uninstalled (a held one's organisation is known: its install is found)
-                tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
-                continue
-            await read_workspace(events, team, known.get(team, []), threads.get(team, []), after, tally)
+            await read_workspace(events, team, places_of, threads_of, after, tally)
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
             tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
@@ -326,9 +350,8 @@ async def read_back(
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)
         try:
             await core.settle_read_back(PLATFORM, covered_from, until)
-            for h in held:
-                if h.team in read:
-                    await core.settle_read_back(h.place, covered_from, until)
+            for place in held:  # as stored: settled whatever its form
+                await core.settle_read_back(place, covered_from, until)
         except Exception:
             log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
     if tally.handed or tally.failures:

@@ -370,3 +370,41 @@ async def test_a_hold_naming_another_workspace_than_the_tokens_is_read_and_settl
     assert _answered(fake, "C111", str(asked["event"]["ts"]))
     assert second.state.owed_read_back("slack") is None
     assert second.state.owed_read_backs(TEAMS) == {}
+
+
+async def test_a_hold_naming_another_workspace_reads_the_tokens_channels_once_under_its_own(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The held workspace ("T000") sorts before the token's own: read under that name, the
+    token's channels would be read twice and a question of its own workspace filed under the
+    other, where a live follow-up in the bot's thread finds no bot."""
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        asked["team_id"] = "T000"
+        with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        assert await adapter.drain(15)
+    first.close()
+    fake.add_channel("C444", "random")
+    missed = fake.add_message("C444", f"<@{fake.bot_user_id}> Where do I change my email?", user=MEMBER)
+    before = len(fake.calls("conversations.history"))
+    second = _process(fake, make_runtime, TOML)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+        reads = [c for c in fake.calls("conversations.history")[before:] if c.params.get("channel") == "C444"]
+        follow_up = fake.user_message(
+            "C444", "And how long does a refund take?", user=MEMBER, thread_ts=missed["ts"]
+        )
+        await deliver(fake, adapter, follow_up)
+        assert await adapter.drain(15)
+    assert len(reads) == 1
+    assert _answered(fake, "C111", str(asked["event"]["ts"]))
+    status = second.state.db.execute(
+        "select status from inbox where key = ?", [f"slack:msg:C444:{follow_up['event']['ts']}"]
+    ).fetchone()
+    assert status == ("answered",)
+    assert second.state.owed_read_backs(TEAMS) == {}
