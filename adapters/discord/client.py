@@ -79,7 +79,6 @@ class DiscordAdapter:
         self._channel: DiscordChannel | None = None
         self._events: Events | None = None
         self._ready = asyncio.Event()
-        self._closing = False  # close() began: a session lost now is no outage
         self._inflight = InFlight()
         # the shards and their sets (resolved at each start: "auto" asks Discord), and the
         # set this process serves
@@ -349,10 +348,10 @@ class DiscordAdapter:
             own = self._shards_of(client) if shard is None else (shard,)
             mark = await client.heard.mark(shard, own)
             client.marks.note(shard, mark)
-            if not self._closing:
+            if not client.is_closed():  # closed: a stop, or a client let go (another reads back)
                 # owed from now: an answer recorded before the fresh session's read-back (or a
                 # stop before it) must not move the next start's mark past what this one missed
-                await client.heard.owe_from(shard, mark)
+                await client.heard.lost(shard, mark)
         except Exception:  # the older mark stands: reading back from it only reads more
             log.warning(
                 "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True
@@ -360,10 +359,10 @@ class DiscordAdapter:
 
     async def on_resumed(self, client: SupportClient, shard: int | None) -> None:
         client.marks.hearing((shard,))
+        await client.heard.resumed(shard)
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""
-        self._closing = True
         if self.hold is not None:
             self.hold.stop()
         for client in (self.client, *self.adopted):

@@ -45,6 +45,8 @@ from bot.types import ActionEvent, ActionKind, Command, InboundMessage, Reply, R
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 # the read-back ids remembered (`as_heard_live`): a few read-backs' worth
 READ_BACK_KEPT = 10_000
+# the most new forum posts kept as not read (`unread_posts`)
+UNREAD_POSTS_KEPT = 1_000
 
 
 class Events:
@@ -74,6 +76,9 @@ class Events:
         self.on_refused: Callable[[InboundMessage], None] | None = None
         self.on_taken: Callable[[InboundMessage], None] | None = None  # an edit the core took
         self.read_back: dict[str, None] = {}  # ids handed over by a read-back, the latest
+        # new forum posts whose first message could not be fetched (for now), the latest: a
+        # read-back that handed one over has not read it
+        self.unread_posts: dict[int, None] = {}
         self.typing_after = typing_after
         # messages discord.py could read but we cannot translate: anyone can send them, so one
         # line a second at most and no traceback, like the dispatches discord.py cannot read
@@ -201,7 +206,12 @@ class Events:
                 "could not read a new forum post",
                 extra={"platform": PLATFORM, "thread_id": thread.id, "status": exc.status},
             )
+            if not isinstance(exc, (discord.Forbidden, discord.NotFound)):  # gone or refused for good
+                self.unread_posts[thread.id] = None
+                while len(self.unread_posts) > UNREAD_POSTS_KEPT:
+                    del self.unread_posts[next(iter(self.unread_posts))]
             return
+        self.unread_posts.pop(thread.id, None)
         try:
             inbound = self.translator.translate(starter, thread)
         except Exception as exc:

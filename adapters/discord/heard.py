@@ -87,6 +87,9 @@ class Heard:
         self.holes = Holes()
         self.holes.on_filled = self._filled
         self._owed_at_start: dict[Key, str] = {}  # settled by the first read-back that reads all
+        # a session lost and not yet resumed or replaced: the point its loss owed, and what was
+        # owed before it (put back if Discord resumes the session)
+        self._lost: dict[Key, tuple[str | None, str | None]] = {}
         # what a read-back that read all but met a refusal covered: settled once all is taken
         self._covered: dict[Key, tuple[str, str]] = {}
         self._rewrite = False  # asked to write while writing: once more after
@@ -121,14 +124,33 @@ class Heard:
             await self.owe_from(key, marks[key])
         return marks
 
-    async def owe_from(self, key: Key, mark: str | None) -> None:
+    async def lost(self, key: Key, mark: str | None) -> None:
+        """`key`'s session was lost (not by a close): owed from `mark` until Discord resumes it
+        (it then sends what was missed) or a fresh session's read-back has read everything."""
+        before = self._owed_at_start.get(key)
+        owed = await self.owe_from(key, mark)
+        self._lost[key] = (owed, before)
+
+    async def resumed(self, key: Key) -> None:
+        """Discord resumed `key`'s session: what its loss owed is owed no more."""
+        if key not in self._lost:
+            return
+        owed, before = self._lost.pop(key)
+        if before is None:
+            self._owed_at_start.pop(key, None)
+        else:
+            self._owed_at_start[key] = before
+        if owed is not None and owed != before:
+            await self._settle(key, owed, owed)
+
+    async def owe_from(self, key: Key, mark: str | None) -> str | None:
         """A fresh session's read-back from `mark` (at start, or after a session lost) is owed
         until it has read everything: what the session records meanwhile (its answers) moves
         the newest message recorded, one of the next start's marks, past a question in a
-        channel it could not read."""
+        channel it could not read. The point owed, if written."""
         point = heard_snowflake(mark)
         if point is None or self._events is None:
-            return
+            return None
         owed = f"{point:020d}"  # sorts as text, as the holes' points
         try:
             await self._events.core.owe_read_back(place(self._count, key), owed)
@@ -138,8 +160,9 @@ class Heard:
             log.warning(
                 "could not note the read-back as owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
             )
-            return
+            return None
         self._owed_at_start[key] = earlier(self._owed_at_start.get(key), owed) or owed
+        return owed
 
     @property
     def _count(self) -> int:
@@ -150,6 +173,7 @@ class Heard:
         sessions before it heard, read back before them, may still be written)."""
         if key not in self._sessions:
             return
+        self._lost.pop(key, None)  # its read-back owes what the loss did
         if self._open(key) and key in self._newest:
             self._safe[key] = self._newest[key]
         self._sessions[key] += 1
@@ -169,8 +193,10 @@ class Heard:
         self._noted_at = self.clock()
         self._write()
         for key in keys:
-            if self._sessions.get(key, 0) != sessions[key]:
-                continue  # a later session's read-back reads from the same point or earlier: its to settle
+            if self._sessions.get(key, 0) != sessions[key] or key in self._lost:
+                # a later session's read-back (or the next start's, the loss not resumed) reads
+                # from the same point or earlier: its to settle
+                continue
             owed = self._owed_at_start.pop(key, None)
             if owed is None:
                 continue

@@ -54,8 +54,7 @@ async def read_threads(
         task = events.on_thread_create(post)
         if task is not None:
             handed.append(task)
-        if (post.last_message_id or 0) > post.id:  # more said in it than its first message
-            followed.append(_after(task, read, post))
+        followed.append(_after(events, task, read, post))
     news = {t.id for t in posts}
     threads = [
         t
@@ -70,14 +69,20 @@ async def read_threads(
 
 
 async def _after(
-    post: asyncio.Task[None] | None, read: Callable[[discord.Thread], Awaitable[bool]], thread: discord.Thread
+    events: Events,
+    post: asyncio.Task[None] | None,
+    read: Callable[[discord.Thread], Awaitable[bool]],
+    thread: discord.Thread,
 ) -> bool:
-    """`read` `thread` once its first message, handed over as a new post, is handled: what
-    was said after it follows its answer, as live (the first message, read again, is the
-    inbox's to recognise)."""
+    """Whether a new post handed over (`post`, its task) was read: its first message fetched,
+    and, once that is handled, what was said after it (`read`: it follows the answer, as live;
+    the first message, read again, is the inbox's to recognise)."""
     if post is not None:
         await asyncio.wait({post})  # not awaited: stopping the read-back must not cancel it
-    return await read(thread)
+    if thread.id in events.unread_posts:  # its first message could not be fetched (for now)
+        del events.unread_posts[thread.id]
+        return False
+    return await read(thread) if (thread.last_message_id or 0) > thread.id else True
 
 
 async def _active(guilds: Iterable[discord.Guild]) -> tuple[bool, list[discord.Thread]]:

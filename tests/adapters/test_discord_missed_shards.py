@@ -254,3 +254,33 @@ async def test_a_question_shard_0_missed_is_read_back_after_shard_1_recorded_lat
         await b.adapter.drain(5)
     finally:
         await b.stop()
+
+
+async def test_a_shards_drop_discord_resumes_leaves_nothing_owed(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """Discord sends a resumed session what it missed: the loss owes no read-back, or the next
+    start would read every question channel of the shard back from before it."""
+    a = make_worker("a", None, None)
+    try:
+        await a.start()
+        await ready(a)
+        g1 = next(g for g in guilds if g.shard == 1)
+        start = len(fake.requests)
+        q, _ = await ask(fake, g1, "How do I reset my password?")
+        await answered_by(fake, a, q, after=start)
+        await a.adapter.drain(5)
+        assert a.runtime.state.owed_read_backs("discord/") == {}
+        frames = len(fake.frames)
+        await fake.drop_connection(shard=1)
+        await fake.wait_for_frame("sent", event="RESUMED", after=frames, timeout=20)
+        await a.adapter.drain(5)
+        start = len(fake.requests)
+        q2, _ = await ask(fake, g1, "How long does a refund take?")  # the resumed session hears on
+        await answered_by(fake, a, q2, after=start)
+        await a.adapter.drain(5)
+        assert a.runtime.state.owed_read_backs("discord/") == {}
+    finally:
+        await a.stop()
