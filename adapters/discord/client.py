@@ -318,9 +318,6 @@ class DiscordAdapter:
         keys = mark_keys(client, shards)
         heard = client.marks.oldest(keys)
         client.marks.hearing(keys)
-        if again:  # a first session's read-back is owed from its start (`Heard.start`)
-            for key in keys:
-                await client.heard.owe_from(key, client.marks.oldest((key,)))
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
             self._catching_up(
@@ -340,26 +337,15 @@ class DiscordAdapter:
             log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
 
     async def on_disconnect(self, client: SupportClient, shard: int | None) -> None:
-        """A session was lost: note the newest message recorded or heard on its shard, where a
-        fresh session that follows (Discord may refuse to resume) reads back from."""
+        """A session was lost: note the newest message heard on its shard with nothing unread
+        before it, where a fresh session that follows (Discord may refuse to resume) reads
+        back from."""
         if not client.marks.lost(shard):
             return  # lost already: its older mark stands
-        try:
-            own = self._shards_of(client) if shard is None else (shard,)
-            mark = await client.heard.mark(shard, own)
-            client.marks.note(shard, mark)
-            if not client.is_closed():  # closed: a stop, or a client let go (another reads back)
-                # owed from now: an answer recorded before the fresh session's read-back (or a
-                # stop before it) must not move the next start's mark past what this one missed
-                await client.heard.lost(shard, mark)
-        except Exception:  # the older mark stands: reading back from it only reads more
-            log.warning(
-                "could not note the newest message heard", extra={"platform": PLATFORM}, exc_info=True
-            )
+        client.marks.note(shard, client.heard.mark(shard))
 
     async def on_resumed(self, client: SupportClient, shard: int | None) -> None:
         client.marks.hearing((shard,))
-        await client.heard.resumed(shard)
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""

@@ -1,14 +1,15 @@
 """How far each shard has heard Discord: the newest message the gateway sent on it, in the state.
 
 A fresh session reads back (adapters/discord/missed.py) from just before where its shards
-were last heard. The newest message recorded says it only for what the bot kept: chatter it
-heard and judged not for it leaves nothing behind, so a quiet bot's mark would lag hours
-behind what it heard, and every restart would read up to a day of each question channel
-again (and, had a channel been switched to auto-answer meanwhile, answer chatter it had
-rightly ignored). So every message the gateway delivers is noted here, by its shard (another
+were last heard. So every message the gateway delivers is noted here, by its shard (another
 shard's later messages say nothing of what this one missed), and each shard's newest is
 written to the state (`Core.note_heard`, under `place`) at most once every `NOTE_EVERY`
-seconds, and at shutdown; a read-back starts from the later of the two marks.
+seconds, and at shutdown. That mark, not the newest message recorded, is where a start reads
+back from: chatter the bot heard and judged not for it leaves no record, so a recorded mark
+would lag hours behind what was heard (and a restart would read, and after a switch to
+auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
+what it missed may be unread still, so a recorded mark would pass it. The newest recorded
+stands in only where nothing was ever noted.
 
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
@@ -18,8 +19,8 @@ again). A resumed session goes on noting: Discord sent it what it missed.
 A message the core could not record holds its shard's mark before it until the core takes it
 (adapters/discord/holes.py hands it over again while the process runs), and a read-back from
 just before it is owed in the state (`Core.owe_read_back`), so a restart before then reads it
-back whatever was recorded since. So is the start's own read-back, from its mark, until it
-has read everything with no refusal while it ran: then it settles what was owed when it began.
+back. A start's read-back that read everything with no refusal while it ran settles what was
+owed when it began.
 """
 
 from __future__ import annotations
@@ -87,9 +88,7 @@ class Heard:
         self.holes = Holes()
         self.holes.on_filled = self._filled
         self._owed_at_start: dict[Key, str] = {}  # settled by the first read-back that reads all
-        # a session lost and not yet resumed or replaced: the point its loss owed, and what was
-        # owed before it (put back if Discord resumes the session)
-        self._lost: dict[Key, tuple[str | None, str | None]] = {}
+        self._started: dict[Key, str | None] = {}  # where each mark's first session read back from
         # what a read-back that read all but met a refusal covered: settled once all is taken
         self._covered: dict[Key, tuple[str, str]] = {}
         self._rewrite = False  # asked to write while writing: once more after
@@ -115,54 +114,14 @@ class Heard:
         marks: dict[Key, str | None] = {}
         for key in mark_keys(self.client, shards):
             self._sessions[key] = self._read[key] = 0
-            recorded = await heard_on(events.core, plan, shards if key is None else (key,))
-            mark = later(recorded, await events.core.noted_heard(place(self._count, key)))
+            mark = await events.core.noted_heard(place(self._count, key))
+            if mark is None:  # never noted (a version before the notes): what it recorded
+                mark = await heard_on(events.core, plan, shards if key is None else (key,))
             owed = await events.core.owed_read_back(place(self._count, key))
             if owed is not None:
                 self._owed_at_start[key] = owed
-            marks[key] = earlier(mark, owed)
-            await self.owe_from(key, marks[key])
+            marks[key] = self._started[key] = earlier(mark, owed)
         return marks
-
-    async def lost(self, key: Key, mark: str | None) -> None:
-        """`key`'s session was lost (not by a close): owed from `mark` until Discord resumes it
-        (it then sends what was missed) or a fresh session's read-back has read everything."""
-        before = self._owed_at_start.get(key)
-        owed = await self.owe_from(key, mark)
-        self._lost[key] = (owed, before)
-
-    async def resumed(self, key: Key) -> None:
-        """Discord resumed `key`'s session: what its loss owed is owed no more."""
-        if key not in self._lost:
-            return
-        owed, before = self._lost.pop(key)
-        if before is None:
-            self._owed_at_start.pop(key, None)
-        else:
-            self._owed_at_start[key] = before
-        if owed is not None and owed != before:
-            await self._settle(key, owed, owed)
-
-    async def owe_from(self, key: Key, mark: str | None) -> str | None:
-        """A fresh session's read-back from `mark` (at start, or after a session lost) is owed
-        until it has read everything: what the session records meanwhile (its answers) moves
-        the newest message recorded, one of the next start's marks, past a question in a
-        channel it could not read. The point owed, if written."""
-        point = heard_snowflake(mark)
-        if point is None or self._events is None:
-            return None
-        owed = f"{point:020d}"  # sorts as text, as the holes' points
-        try:
-            await self._events.core.owe_read_back(place(self._count, key), owed)
-        except (
-            Exception
-        ) as exc:  # the marks as before: a failed read-back is read again unless answers pass it
-            log.warning(
-                "could not note the read-back as owed: %s", type(exc).__name__, extra={"platform": PLATFORM}
-            )
-            return None
-        self._owed_at_start[key] = earlier(self._owed_at_start.get(key), owed) or owed
-        return owed
 
     @property
     def _count(self) -> int:
@@ -173,7 +132,6 @@ class Heard:
         sessions before it heard, read back before them, may still be written)."""
         if key not in self._sessions:
             return
-        self._lost.pop(key, None)  # its read-back owes what the loss did
         if self._open(key) and key in self._newest:
             self._safe[key] = self._newest[key]
         self._sessions[key] += 1
@@ -193,10 +151,8 @@ class Heard:
         self._noted_at = self.clock()
         self._write()
         for key in keys:
-            if self._sessions.get(key, 0) != sessions[key] or key in self._lost:
-                # a later session's read-back (or the next start's, the loss not resumed) reads
-                # from the same point or earlier: its to settle
-                continue
+            if self._sessions.get(key, 0) != sessions[key]:
+                continue  # a later session's read-back reads from the same point or earlier: its to settle
             owed = self._owed_at_start.pop(key, None)
             if owed is None:
                 continue
@@ -225,15 +181,13 @@ class Heard:
             self.holes.refused(key, message)
             self._write()  # the point owed, as soon as the store takes it
 
-    async def mark(self, key: Key, shards: Collection[int]) -> str | None:
-        """Where a fresh session after a loss of `key`'s reads back from: the later of the
-        newest message recorded on `shards` and the newest heard on `key` with nothing unread
-        before it."""
-        assert self._events is not None
+    def mark(self, key: Key) -> str | None:
+        """Where a fresh session after a loss of `key`'s reads back from: the newest heard on
+        `key` with nothing unread before it, or where its first session read back from."""
         newest = self._writable(key)
-        recorded = await heard_on(self._events.core, self._plan, shards)
+        mark = str(newest) if newest is not None else self._started.get(key)
         # a point owed at start and not settled yet: a read-back from later would settle it
-        return earlier(later(recorded, None if newest is None else str(newest)), self._owed_at_start.get(key))
+        return earlier(mark, self._owed_at_start.get(key))
 
     def holds(self, message: InboundMessage) -> bool:
         """Whether `message` is on one of this client's shards (since `start`)."""

@@ -1,9 +1,9 @@
-"""A Discord session lost and what its loss owes (adapters/discord/heard.py `lost`, `resumed`,
-`after`): a drop Discord resumes owes nothing (it sends what was missed), so a later start
-does not re-read and re-judge what was heard since; a read-back that ends while its session
-is lost and not yet replaced leaves the loss's point owed; a loss while the process stops is
-owed like any other; a new forum post whose first message could not be fetched for now leaves
-the read-back unfinished.
+"""A Discord session lost, and where the next start reads back from (adapters/discord/heard.py:
+the newest heard with nothing unread before it, never the bot's own newest answer): a drop
+Discord resumes leaves nothing to read again, so a later start does not re-read and re-judge
+what was heard since; what was said while a session was lost is read at the next start
+though answers were recorded after it (a read-back ending during the loss, a stop during the
+drain); a new forum post whose first message could not be fetched for now is read again.
 
 The real discord.py client against the fake Discord, the real core and store, restarts of a
 lone process on SQLite as tests/adapters/test_discord_missed.py does them.
@@ -67,7 +67,7 @@ async def test_a_resumed_blip_leaves_no_read_back_owed(
     assert owed is None or int(owed) > int(chatter["id"])
 
 
-async def test_a_loss_while_the_start_read_back_runs_stays_owed_after_it_ends(
+async def test_a_loss_while_the_start_read_back_runs_is_read_back_at_the_next_start(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
 ) -> None:
@@ -115,7 +115,7 @@ async def test_a_loss_while_the_start_read_back_runs_stays_owed_after_it_ends(
         gate.set()  # the read-back's answer is posted (recorded 10 minutes after `missed`): it ends
         await fake.wait_for_request("POST", MESSAGES, ok_post(asked["id"]), timeout=20)
         await adapter.drain(5)
-        owed_after = second.state.owed_read_back(PLACE)
+        noted = second.state.noted_heard(PLACE)
     second.close()
     fake._routes[i] = post_route
     third = _process(fake, make_runtime)
@@ -124,7 +124,7 @@ async def test_a_loss_while_the_start_read_back_runs_stays_owed_after_it_ends(
         await adapter.drain(5)
     assert fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]), after=start)
     assert _inbox_status(third, missed["id"]) == ["answered"]
-    assert owed_after is not None and int(owed_after) < int(missed["id"])
+    assert noted is not None and int(noted) < int(missed["id"])  # where the next start read from
 
 
 async def test_a_session_lost_while_stopping_is_read_back_at_the_next_start(
@@ -198,7 +198,8 @@ async def test_a_forum_post_whose_first_message_could_not_be_fetched_is_read_aga
         fake._ids._last += 10 * MINUTE
         await answered(fake, adapter, "How do I export my data?")  # a live question, answered
         await adapter.drain(5)
-    assert second.state.owed_read_back(PLACE) is not None  # the post is owed still
+    noted = second.state.noted_heard(PLACE)
+    assert noted is None or int(noted) < int(post["id"])  # the post is read again from before it
     second.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(post["id"]))  # not answered now...
     third = _process(fake, make_runtime)

@@ -1,8 +1,8 @@
-"""A Discord read-back is owed in the state until it has read everything (adapters/discord/
-heard.py `owe_from`, `after`): from the moment a session is lost, not only once the fresh one
-is up; a read-back that ends after a later session's began leaves that one's point to it; a
-channel the bot may never read is skipped, not left owed for ever; and a forum post made while
-down has what was said after its first message read too.
+"""Where a Discord read-back starts (adapters/discord/heard.py, `after`): what a lost session
+missed is read at the next start though an answer was recorded before it; a read-back that
+ends after a later session's began leaves what that one missed to read; a channel the bot may
+never read is skipped, not left to hold every later start at its point; and a forum post made
+while down has what was said after its first message read too.
 
 The real discord.py client against the fake Discord, the real core and store, restarts of a
 lone process on SQLite as tests/adapters/test_discord_missed.py does them.
@@ -106,7 +106,7 @@ async def _started(runtime: Runtime, until: Awaitable[object]) -> AsyncIterator[
         yield adapter
 
 
-async def test_a_read_back_ending_after_a_later_session_began_leaves_that_ones_point_owed(
+async def test_a_read_back_ending_after_a_later_session_began_leaves_what_that_one_missed_to_read(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
 ) -> None:
@@ -150,7 +150,8 @@ async def test_a_read_back_ending_after_a_later_session_began_leaves_that_ones_p
         await adapter.drain(5)
     assert _inbox_status(second, asked["id"]) == ["answered"]
     assert not _inbox_status(second, lost["id"])
-    assert second.state.owed_read_back(PLACE) is not None
+    noted = second.state.noted_heard(PLACE)
+    assert noted is None or int(noted) < int(lost["id"])
     second.close()
     fake._routes[i] = history
     third = _process(fake, make_runtime)
