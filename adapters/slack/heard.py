@@ -51,23 +51,24 @@ TEAMS = f"{PLATFORM}@"  # the places of the read-backs owed in one workspace's c
 @dataclass(frozen=True)
 class HeldIn:
     """Where a held message was said: its workspace, its channel (a first DM is in no channel
-    a read-back knows of otherwise) and the workspace's organisation, if any (an org-wide
-    install is found by it)."""
+    a read-back knows of otherwise), the workspace's organisation, if any (an org-wide install
+    is found by it), and its thread, if a reply (one whose root is older than a read-back's
+    look-back is in no history it reads)."""
 
     team: str
     channel: str = ""
     enterprise: str = ""
+    thread: str = ""
 
     @property
     def place(self) -> str:
         """Where a read-back owed there is kept (`Core.owe_read_back`'s place)."""
-        return f"{TEAMS}{self.team}/{self.channel}/{self.enterprise}"
+        return f"{TEAMS}{self.team}/{self.channel}/{self.enterprise}/{self.thread}"
 
     @classmethod
     def of_place(cls, place: str) -> HeldIn | None:
-        team, _, rest = place.removeprefix(TEAMS).partition("/")
-        channel, _, enterprise = rest.partition("/")
-        return cls(team, channel, enterprise) if place.startswith(TEAMS) and team else None
+        team, channel, enterprise, thread, *_ = [*place.removeprefix(TEAMS).split("/"), "", "", ""]
+        return cls(team, channel, enterprise, thread) if place.startswith(TEAMS) and team else None
 
 
 class Heard:
@@ -108,7 +109,13 @@ class Heard:
         from before it is owed."""
         ts = slack_ts(event.get("ts"))
         if ts is not None:
-            held = HeldIn(team, str(event.get("channel") or ""), enterprise or "") if team else None
+            thread = str(event.get("thread_ts") or "")
+            where = (
+                str(event.get("channel") or ""),
+                enterprise or "",
+                "" if thread == event.get("ts") else thread,
+            )
+            held = HeldIn(team, *where) if team else None
             self.owe(ts, held)
 
     def owe(self, alive: float, held: HeldIn | None) -> None:

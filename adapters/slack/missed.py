@@ -39,6 +39,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,19 +120,32 @@ async def read_back_from(core: Core, after_gap: float, now: datetime | None = No
     return max(min(owed, after if after is not None else owed), since(float("-inf"), now))
 
 
+@dataclass
+class _Workspace:
+    """One set of listeners to read back with, and what to read with it."""
+
+    team: str
+    events: SlackEvents
+    channels: list[str] = field(default_factory=list)
+    threads: list[tuple[ConversationRef, str | None]] = field(default_factory=list)
+    replies: list[ConversationRef] = field(default_factory=list)
+
+
 async def _listeners(
     events_of: EventsOf,
     teams: Sequence[str],
     organisations: Mapping[str, str],
     known: Mapping[str, list[str]],
     threads: Mapping[str, list[tuple[ConversationRef, str | None]]],
+    replies: Mapping[str, list[ConversationRef]],
     tally: Tally,
-) -> list[tuple[str, SlackEvents, list[str], list[tuple[ConversationRef, str | None]]]]:
+) -> list[_Workspace]:
     """Each set of listeners `teams` are served by, once, under the first team that has it,
-    with the channels and threads of every team it serves: one bot token's events may name a
-    workspace other than its own (an organisation's), and reading it again under that name
-    would read the same channels twice and file what it hands over under the other team."""
-    found: dict[int, tuple[str, SlackEvents, list[str], list[tuple[ConversationRef, str | None]]]] = {}
+    with the channels, threads and held replies of every team it serves: one bot token's
+    events may name a workspace other than its own (an organisation's), and reading it again
+    under that name would read the same channels twice and file what it hands over under the
+    other team."""
+    found: dict[int, _Workspace] = {}
     for team in teams:
         try:
             events = await events_of(team, organisations.get(team, ""))
@@ -142,9 +156,10 @@ async def _listeners(
         if events is None:  # uninstalled (a held one's organisation is known: its install is found)
             tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
             continue
-        _, _, places, followed = found.setdefault(id(events), (team, events, [], []))
-        places += [c for c in known.get(team, []) if c not in places]
-        followed += threads.get(team, [])
+        workspace = found.setdefault(id(events), _Workspace(team, events))
+        workspace.channels += [c for c in known.get(team, []) if c not in workspace.channels]
+        workspace.threads += threads.get(team, [])
+        workspace.replies += replies.get(team, [])
     return list(found.values())
 
 
@@ -304,6 +319,7 @@ async def read_back(
     read. One log line says how many."""
     if after is None:
         return
+    after = max(after, since(float("-inf")))  # nothing older than the window: people's now
     tally = Tally()
     # what was said until now, less the margin of events still arriving, is in the history
     # this reads: a point owed from then on (a message left unrecorded meanwhile) is not covered
@@ -337,14 +353,18 @@ async def read_back(
     asked = list(teams) if teams is not None else sorted(known.keys() | threads.keys() | set(also))
     read = [*asked, *sorted({h.team for h in held.values()} - set(asked))]
     organisations = {h.team: h.enterprise for h in held.values() if h.enterprise}
-    for team, events, places_of, threads_of in await _listeners(
-        events_of, read, organisations, known, threads, tally
-    ):
+    replies: dict[str, list[ConversationRef]] = {}  # held replies' threads, whatever their roots' age
+    for h in held.values():
+        if h.channel and h.thread:
+            replies.setdefault(h.team, []).append(
+                ConversationRef(platform=PLATFORM, workspace=h.team, channel=h.channel, thread=h.thread)
+            )
+    for w in await _listeners(events_of, read, organisations, known, threads, replies, tally):
         try:
-            await read_workspace(events, team, places_of, threads_of, after, tally)
+            await read_workspace(w.events, w.team, w.channels, w.threads, after, tally, replies=w.replies)
         except Exception as exc:  # one workspace's failure is its own: the others are read
-            log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
-            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
+            log.warning("could not read back workspace %s", w.team, exc_info=exc, extra=ctx(workspace=w.team))
+            tally.failed(f"workspace {w.team} {type(exc).__name__}", complete=False)
     if tally.complete:
         # a point owed from before the window (nothing older is read) is covered as well
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)

@@ -105,21 +105,29 @@ async def read_workspace(
     threads: Sequence[tuple[ConversationRef, str | None]],
     after: float,
     tally: Tally,
+    *,
+    replies: Sequence[ConversationRef] = (),
 ) -> None:
-    """Read back one workspace: `known` channels beside those the bot is in, and `threads`
-    (the bot's, with the last message recorded in each), after the ts `after`."""
+    """Read back one workspace: `known` channels beside those the bot is in, `threads` (the
+    bot's, with the last message recorded in each) and the threads of `replies` held for
+    Slack to deliver again, after the ts `after`."""
     reader = _Reader(events, team, after, tally)
     channels = await reader.member_channels()
     for channel in (*known, *reader.view.channels):
         channels.setdefault(channel, "im" if channel.startswith("D") else None)
     channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}
     recent = _recent_threads(threads, after)
-    tally.places += len(channels) + len(recent)
     read = {(t.channel, t.thread) for t in recent}
     bot_threads = {(ref.channel, ref.thread) for ref, _ in threads}
+    held = {(t.channel, t.thread): t for t in replies if (t.channel, t.thread) not in read}
+    tally.places += len(channels) + len(recent) + len(held)
     await asyncio.gather(
-        *(reader.channel(c, kind, read, bot_threads) for c, kind in channels.items()),
+        *(reader.channel(c, kind, read | held.keys(), bot_threads) for c, kind in channels.items()),
         *(reader.thread(t) for t in recent),
+        *(
+            reader.thread(t, mentions_only=not t.channel.startswith("D") and key not in bot_threads)
+            for key, t in held.items()
+        ),
     )
 
 

@@ -408,3 +408,69 @@ async def test_a_hold_naming_another_workspace_reads_the_tokens_channels_once_un
     ).fetchone()
     assert status == ("answered",)
     assert second.state.owed_read_backs(TEAMS) == {}
+
+
+async def test_a_held_mention_in_a_thread_older_than_the_look_back_is_read_back(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The held reply's thread is owed with it: its root, two days old, is in no history the
+    read-back reads."""
+    root = fake.add_message(
+        "C111", "deploy notes for the week", user=MEMBER, ts=f"{time.time() - 2 * 86400:.6f}"
+    )
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message(
+            "C111", "How long does a refund take?", user=MEMBER, mention=True, thread_ts=root["ts"]
+        )
+        with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        assert await adapter.drain(15)
+    assert list(first.state.owed_read_backs(TEAMS)) == [HeldIn(fake.team_id, "C111", "", root["ts"]).place]
+    first.close()
+    second = _process(fake, make_runtime, TOML)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    assert _answered(fake, "C111", root["ts"])
+    assert second.state.owed_read_backs(TEAMS) == {}
+
+
+async def test_a_read_back_from_a_stale_owed_point_reads_nothing_older_than_a_day(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A point owed two days ago (a start's read-back left unfinished then): a hold's
+    read-back while running reads from a day ago at most, as a start's does; a question asked
+    30 hours ago is people's."""
+    import adapters.slack.missed as missed
+    import adapters.slack.missed_reading as reading
+
+    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    now = time.time()
+    old = fake.add_message(
+        "C111", f"<@{fake.bot_user_id}> How do I reset my password?", user=MEMBER, ts=f"{now - 30 * 3600:.6f}"
+    )
+    runtime = _process(fake, make_runtime, TOML)
+    runtime.state.note_heard("slack", f"{now - 5:.6f}")
+    runtime.state.owe_read_back("slack", f"{now - 2 * 86400:.6f}")
+    runtime.close()
+    fake.fail("conversations.history", "internal_error", times=1)  # the start's read-back: unfinished
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        with (
+            faults.crash_at("event.claiming", error=OSError("database unavailable")),
+            pytest.raises(TimeoutError),
+        ):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        ts = str(asked["event"]["ts"])
+        await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
+        assert await adapter.drain(15)
+    assert not _answered(fake, "C111", old["ts"])
