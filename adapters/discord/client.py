@@ -33,7 +33,8 @@ from adapters.discord.channel import DiscordChannel, WebhookMessages
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
-from adapters.discord.missed import catch_up_channels, mark_keys
+from adapters.discord.missed import mark_keys
+from adapters.discord.read_backs import ChannelReadBacks
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up
 from adapters.discord.support_client import (
@@ -80,6 +81,7 @@ class DiscordAdapter:
         self._events: Events | None = None
         self._ready = asyncio.Event()
         self._inflight = InFlight()
+        self.read_backs = ChannelReadBacks(bot, self._inflight)
         # the shards and their sets (resolved at each start: "auto" asks Discord), and the
         # set this process serves
         self.plan: ShardPlan | None = None
@@ -320,14 +322,7 @@ class DiscordAdapter:
         client.marks.hearing(keys)
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
-            self._catching_up(
-                client.heard.after(
-                    keys,
-                    catch_up_channels(
-                        self.core, client.handler, client, heard=heard, plan=self.plan, shards=shards
-                    ),
-                )
-            ),
+            self.read_backs.read(client, keys, heard, self.plan, shards),
         )
 
     async def _catching_up(self, reading: Awaitable[object]) -> None:
@@ -349,6 +344,7 @@ class DiscordAdapter:
 
     async def close(self) -> None:
         """Let in-flight answers finish (up to drain_timeout), then disconnect."""
+        self.read_backs.cancel()
         if self.hold is not None:
             self.hold.stop()
         for client in (self.client, *self.adopted):

@@ -136,16 +136,21 @@ class Heard:
             self._safe[key] = self._newest[key]
         self._sessions[key] += 1
 
-    async def after(self, keys: Collection[Key], reading: Awaitable[bool]) -> None:
+    def sessions(self, keys: Collection[Key]) -> dict[Key, int]:
+        """How many sessions each of `keys` has had (a later one's read-back reads its own)."""
+        return {key: self._sessions.get(key, 0) for key in keys}
+
+    async def after(self, keys: Collection[Key], reading: Awaitable[bool]) -> bool:
         """Await `reading`, the read-back of what `keys` missed before their sessions so far
         began; once it read everything, and what it handed over is handled, what those
         sessions hear is noted. One that could not read everything leaves their marks where
-        they were (the next start reads it again)."""
-        sessions = {key: self._sessions.get(key, 0) for key in keys}
+        they were (tried again: adapters/discord/read_backs.py; else the next start reads it
+        again). Whether it read everything."""
+        sessions = self.sessions(keys)
         refusals = dict(self.holes.refusals)
         began = f"{discord.utils.time_snowflake(datetime.now(UTC)):020d}"
         if not await reading:
-            return
+            return False
         for key, session in sessions.items():
             self._read[key] = max(self._read.get(key, 0), session)
         self._noted_at = self.clock()
@@ -161,6 +166,7 @@ class Heard:
                 self._covered[key] = (owed, began)
                 continue
             await self._settle(key, owed, began)
+        return True
 
     def saw(self, message: discord.Message) -> None:
         """The gateway sent `message` (anyone's, in any channel): it is heard on its shard."""

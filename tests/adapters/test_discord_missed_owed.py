@@ -1,8 +1,9 @@
 """Where a Discord read-back starts (adapters/discord/heard.py, `after`): what a lost session
 missed is read at the next start though an answer was recorded before it; a read-back that
 ends after a later session's began leaves what that one missed to read; a channel the bot may
-never read is skipped, not left to hold every later start at its point; and a forum post made
-while down has what was said after its first message read too.
+never read is skipped, not left to hold every later start at its point; one refused for now
+is tried again while the process runs; and a forum post made while down has what was said
+after its first message read too.
 
 The real discord.py client against the fake Discord, the real core and store, restarts of a
 lone process on SQLite as tests/adapters/test_discord_missed.py does them.
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from adapters.discord import read_backs
 from adapters.discord.client import DiscordAdapter, build_adapter
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_post, running  # noqa: F401  (fixture)
@@ -220,3 +222,32 @@ async def test_what_was_said_after_the_first_message_of_a_forum_post_made_while_
     assert _inbox_status(second, follow_up["id"]) == ["answered"]
     answers = fake.requests_matching("POST", MESSAGES, ok_post(post["id"]))
     assert len(answers) == 2  # an answer to each
+
+
+async def test_a_read_back_refused_for_now_is_tried_again_while_the_process_runs(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One 503 (discord.py does not retry it) on #support: the question asked while the bot
+    was down is answered by the running process once the read-back is tried again, not at the
+    next restart, and what the session heard is noted from then on."""
+    monkeypatch.setattr(read_backs, "FIRST_AFTER", 0.2)
+    first = _process(fake, make_runtime)
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+    first.close()
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
+    fake.fail("GET", f"/channels/{fake.text_channel_id}/messages", 503, 0, "Service Unavailable", times=1)
+    second = _process(fake, make_runtime)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), timeout=20)
+        await adapter.drain(5)
+        chatter = fake.build_message_create("Morning all!")
+        await fake.dispatch("MESSAGE_CREATE", chatter)
+        await _all_read(fake)
+        await adapter.drain(5)
+    assert _inbox_status(second, missed["id"]) == ["answered"]
+    noted = second.state.noted_heard(PLACE)
+    assert noted is not None and int(noted) >= int(chatter["id"])
