@@ -23,7 +23,13 @@ from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_pos
 from tests.adapters.test_discord_heard import _all_read
 from tests.adapters.test_discord_heard import _process as _configured
 from tests.adapters.test_discord_missed import _process
-from tests.adapters.test_discord_missed_owed import LISTING, PLACE, _route, _started
+from tests.adapters.test_discord_missed_owed import (
+    LISTING,
+    PLACE,
+    _end_session_holding_the_next,
+    _route,
+    _started,
+)
 from tests.adapters.test_discord_missed_threads import MINUTE, _inbox_status
 from tests.fakes.discord_server import FakeDiscord
 
@@ -92,21 +98,7 @@ async def test_a_loss_while_the_start_read_back_runs_is_read_back_at_the_next_st
     async with _started(
         second, answering.wait()
     ) as adapter:  # the start's read-back read #support, is waiting
-        client = adapter.client
-        assert client is not None
-        held, identify = asyncio.Event(), client.before_identify_hook
-
-        async def hold(shard_id: int | None, *, initial: bool = False) -> None:
-            if not initial:  # the fresh session's IDENTIFY waits until the process stops
-                held.set()
-                while not client.is_closed():
-                    await asyncio.sleep(0.05)
-                raise OSError("stopped while the identify was held")
-            await identify(shard_id, initial=initial)
-
-        client.before_identify_hook = hold
-        await fake.invalidate_session()  # Discord ends the session
-        await asyncio.wait_for(held.wait(), 10)
+        await _end_session_holding_the_next(fake, adapter)
         fake._ids._last += 1 * MINUTE
         missed = fake.build_message_create(
             "How long does a refund take?", mention_bot=True

@@ -41,6 +41,26 @@ def _route(server: FakeDiscord, method: str, template: str) -> int:
     return i
 
 
+async def _end_session_holding_the_next(server: FakeDiscord, adapter: DiscordAdapter) -> None:
+    """Discord ends the session, and the fresh one's IDENTIFY waits until the process stops
+    (a back-off, an outage): no session hears what is said meanwhile."""
+    client = adapter.client
+    assert client is not None
+    held, identify = asyncio.Event(), client.before_identify_hook
+
+    async def hold(shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial:
+            held.set()
+            while not client.is_closed():
+                await asyncio.sleep(0.05)
+            raise OSError("stopped while the identify was held")
+        await identify(shard_id, initial=initial)
+
+    client.before_identify_hook = hold
+    await server.invalidate_session()
+    await asyncio.wait_for(held.wait(), 10)
+
+
 async def test_a_question_said_between_a_lost_session_and_a_stop_is_read_back_at_the_next_start(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
@@ -67,21 +87,7 @@ async def test_a_question_said_between_a_lost_session_and_a_stop_is_read_back_at
         slow.append(heard["id"])  # its thread has the question's id
         await fake.dispatch("MESSAGE_CREATE", heard)
         await asyncio.wait_for(answering.wait(), 20)
-        client = adapter.client
-        assert client is not None
-        held, identify = asyncio.Event(), client.before_identify_hook
-
-        async def hold(shard_id: int | None, *, initial: bool = False) -> None:
-            if not initial:  # the fresh session's IDENTIFY waits until the process stops
-                held.set()
-                while not client.is_closed():
-                    await asyncio.sleep(0.05)
-                raise OSError("stopped while the identify was held")
-            await identify(shard_id, initial=initial)
-
-        client.before_identify_hook = hold
-        await fake.invalidate_session()
-        await asyncio.wait_for(held.wait(), 10)
+        await _end_session_holding_the_next(fake, adapter)
         missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
         fake._ids._last += 10 * MINUTE
         answer_gate.set()
