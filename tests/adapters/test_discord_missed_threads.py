@@ -204,17 +204,7 @@ async def test_a_refused_thread_is_read_again_though_an_answer_the_session_poste
     fake._ids._last += 10 * MINUTE
     asked = fake.build_message_create("How do I reset my password?", channel_id=other, mention_bot=True)
 
-    listing = "/channels/{channel_id}/messages"
-    [i] = [n for n, r in enumerate(fake._routes) if r.method == "GET" and r.template == listing]
-    history = fake._routes[i]
-
-    async def refused_once(ctx: Any) -> Any:
-        if ctx.params["channel_id"] != refused:
-            return await history.handler(ctx)
-        fake._routes[i] = history  # once
-        return 503, {"message": "Service Unavailable", "code": 0}  # for now: read again later
-
-    fake._routes[i] = dataclasses.replace(history, handler=refused_once)
+    fake.fail("GET", f"/channels/{refused}/messages", 503, 0, "Service Unavailable", times=1)  # for now
     second = _process(fake, make_runtime)
     start = len(fake.requests)
     async with running(second) as adapter:
@@ -242,28 +232,18 @@ async def test_a_thread_refused_by_the_read_back_after_a_lost_session_is_read_ag
     await _stopped_after_an_answer(fake, make_runtime)
     second = _process(fake, make_runtime)
     refused, other = _discussion(fake, "Refund delays"), _discussion(fake, "Invoices")
-    listing = "/channels/{channel_id}/messages"
-    [i] = [n for n, r in enumerate(fake._routes) if r.method == "GET" and r.template == listing]
-    history = fake._routes[i]
     async with running(second) as adapter:
         await adapter.drain(5)
         lost = fake.build_message_create("How long does a refund take?", channel_id=refused, mention_bot=True)
         fake._ids._last += 10 * MINUTE
         asked = fake.build_message_create("How do I reset my password?", channel_id=other, mention_bot=True)
-
-        async def refused_once(ctx: Any) -> Any:
-            if ctx.params["channel_id"] != refused:
-                return await history.handler(ctx)
-            fake._routes[i] = history  # once
-            return 503, {"message": "Service Unavailable", "code": 0}  # for now: read again later
-
-        fake._routes[i] = dataclasses.replace(history, handler=refused_once)
+        fake.fail("GET", f"/channels/{refused}/messages", 503, 0, "Service Unavailable", times=1)  # for now
         start = len(fake.requests)
         await fake.invalidate_session()  # a fresh session follows, and reads back what it missed
         await fake.wait_for_request("POST", MESSAGES, ok_post(other), after=start, timeout=20)
         await adapter.drain(5)
     assert _inbox_status(second, asked["id"]) == ["answered"]
-    assert fake._routes[i] is history and not fake.requests_matching("POST", MESSAGES, ok_post(refused))
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(refused))
     second.close()
 
     third = _process(fake, make_runtime)
