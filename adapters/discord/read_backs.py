@@ -6,8 +6,8 @@ the session's marks where they were (adapters/discord/heard.py `after`): the nex
 it again. Without more, a question in that channel waited for the next restart, weeks away
 maybe, and nothing the session heard was noted meanwhile. So it is tried again while the
 process runs, `FIRST_AFTER` seconds later, then each time twice as late, at most `AT_MOST`,
-from the same mark, until it reads everything, the client closes, or a later session of its
-shards began (whose own read-back reads from the same point or earlier). The wait between
+from the same mark, until it reads everything or the client closes, on the shards no later
+session began on (a shard's own read-back reads from the same point or earlier). The wait between
 tries is no in-flight work: a shutdown does not wait for it.
 """
 
@@ -29,6 +29,12 @@ log = logging.getLogger("adapters.discord")  # the adapter's one logger (see cha
 
 FIRST_AFTER = 30.0  # seconds: a channel refused for a moment (a 503) answers again soon
 AT_MOST = 900.0  # the longest wait between two tries while it keeps failing
+
+
+def _unchanged(client: SupportClient, sessions: dict[Key, int]) -> list[Key]:
+    """The keys whose session is still the one `sessions` was taken in."""
+    now = client.heard.sessions(sessions)
+    return [key for key, session in sessions.items() if now[key] == session]
 
 
 class ChannelReadBacks:
@@ -61,15 +67,17 @@ class ChannelReadBacks:
         except Exception:
             log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
             done = False
-        if done or client.is_closed() or client.heard.sessions(keys) != sessions:
+        if done or client.is_closed() or not _unchanged(client, sessions):
             return
         wait = FIRST_AFTER if wait is None else wait
         log.info("reading back what was missed again in %g s", wait, extra={"platform": PLATFORM})
 
         async def later() -> None:
             await asyncio.sleep(wait)
-            if not client.is_closed() and client.heard.sessions(keys) == sessions:
-                again = self.read(client, keys, heard, plan, shards, wait=min(2 * wait, AT_MOST))
+            left = _unchanged(client, sessions)  # a shard with a later session reads its own
+            if not client.is_closed() and left:
+                on = tuple(k for k in left if k is not None) or shards  # None: the client's one mark
+                again = self.read(client, left, heard, plan, on, wait=min(2 * wait, AT_MOST))
                 self.inflight.start(again, name="supportbot-discord-catch-up-again")
 
         task = asyncio.create_task(later(), name="supportbot-discord-catch-up-later")

@@ -119,14 +119,23 @@ async def read_workspace(
     recent = _recent_threads(threads, after)
     read = {(t.channel, t.thread) for t in recent}
     bot_threads = {(ref.channel, ref.thread) for ref, _ in threads}
-    held = {(t.channel, t.thread): t for t in replies if (t.channel, t.thread) not in read}
-    tally.places += len(channels) + len(recent) + len(held)
+    held = [t for t in replies if (t.channel, t.thread) not in read]
+    # a held reply's thread is read with its channel's threads (its question answered first);
+    # one in a channel not read here, on its own
+    held_in: dict[str, list[str]] = {}
+    for t in held:
+        if t.channel in channels and t.thread:
+            held_in.setdefault(t.channel, []).append(t.thread)
+    alone = [t for t in held if t.channel not in channels]
+    tally.places += len(channels) + len(recent) + len(alone)
     await asyncio.gather(
-        *(reader.channel(c, kind, read | held.keys(), bot_threads) for c, kind in channels.items()),
+        *(reader.channel(c, kind, read, bot_threads, held_in.get(c, ())) for c, kind in channels.items()),
         *(reader.thread(t) for t in recent),
         *(
-            reader.thread(t, mentions_only=not t.channel.startswith("D") and key not in bot_threads)
-            for key, t in held.items()
+            reader.thread(
+                t, mentions_only=not t.channel.startswith("D") and (t.channel, t.thread) not in bot_threads
+            )
+            for t in alone
         ),
     )
 
@@ -217,7 +226,12 @@ class _Reader:
     # -- reading ------------------------------------------------------------------------
 
     async def channel(
-        self, channel: str, kind: str | None, read: Collection[Place], bot_threads: Collection[Place]
+        self,
+        channel: str,
+        kind: str | None,
+        read: Collection[Place],
+        bot_threads: Collection[Place],
+        held: Collection[str] = (),
     ) -> None:
         """Read back `channel`: its new messages, then its threads replied to after the mark
         (not those in `read`: the bot's recent ones, read whole): the bot's, a direct
@@ -246,6 +260,8 @@ class _Reader:
         if len(new) > HISTORY_CAP:
             log.warning("read back only the newest %d messages of a channel", HISTORY_CAP, extra=ctx(channel))
         replied = {str(m["ts"]): latest for m in dated if (latest := self._replied_since(m)) is not None}
+        for ts in held:  # a held reply's thread, whatever its root's age: replied to since
+            replied.setdefault(ts, float("inf"))
         # each is a conversation of its own: side by side, as live (the core bounds how many);
         # one whose thread has replies since is answered before they are read, as live
         await asyncio.gather(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from adapters.discord import read_backs
 from bot.store.leases import GatewayLease
 from tests.adapters.test_discord_adapter import MESSAGES, ok_post
 from tests.adapters.test_discord_shards import (  # noqa: F401
@@ -284,3 +285,52 @@ async def test_a_shards_drop_discord_resumes_leaves_nothing_owed(
         assert a.runtime.state.owed_read_backs("discord/") == {}
     finally:
         await a.stop()
+
+
+async def test_a_shards_read_back_refused_for_now_is_tried_again_though_another_shard_began_anew(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One 503 on shard 0's #support at the start; before the read-back is tried again, shard 1
+    alone gets a fresh session (whose own read-back covers shard 1 only): shard 0's is still
+    tried again, and the question asked there while the bot was down is answered."""
+    monkeypatch.setattr(read_backs, "FIRST_AFTER", 1.5)
+    g0 = next(g for g in guilds if g.shard == 0)
+    g1 = next(g for g in guilds if g.shard == 1)
+    a = make_worker("a", None, None)
+    try:
+        await a.start()
+        await ready(a)
+        for guild in (g0, g1):  # a mark on each shard
+            start = len(fake.requests)
+            asked, _ = await ask(fake, guild, "How do I reset my password?")
+            await answered_by(fake, a, asked, after=start)
+    finally:
+        await a.stop()
+    a.runtime.close()
+    fake._ids._last += 10 * (60_000 << 22)
+    missed = fake.build_message_create(
+        "How long does a refund take?", channel_id=g0.channel, mention_bot=True
+    )
+    fake.fail("GET", f"/channels/{g0.channel}/messages", 503, 0, "Service Unavailable", times=1)
+    b = make_worker("a", None, None)
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await ready(b)
+        await fake.wait_for_request("GET", f"/channels/{g0.channel}/messages", after=start, timeout=20)
+        client = b.adapter.client
+        assert client is not None
+
+        async def at_once(shard_id: int | None, *, initial: bool = False) -> None:
+            return None  # discord.py's public hook: no pause before the new IDENTIFY
+
+        client.before_identify_hook = at_once
+        later = len(fake.requests)
+        await fake.invalidate_session(shard=1)
+        await fake.wait_for_request("GET", f"/channels/{g1.channel}/messages", after=later, timeout=20)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+    finally:
+        await b.stop()

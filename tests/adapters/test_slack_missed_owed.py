@@ -474,3 +474,35 @@ async def test_a_read_back_from_a_stale_owed_point_reads_nothing_older_than_a_da
         await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
         assert await adapter.drain(15)
     assert not _answered(fake, "C111", old["ts"])
+
+
+@pytest.mark.parametrize("follow_up_held", [False, True], ids=["only-the-question-held", "both-held"])
+async def test_a_held_follow_up_in_a_held_questions_thread_is_answered_after_it(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    follow_up_held: bool,
+) -> None:
+    """Held too, the follow-up's thread is read with its channel's threads: the question is
+    answered first, then the thread read whole, as when only the question was held."""
+    first = _process(fake, make_runtime, TOML)
+    async with running(first) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        question = str(asked["event"]["ts"])
+        with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=3.0)
+        follow_up = fake.user_message(
+            "C111", "And how do I reset my password?", user=MEMBER, thread_ts=question
+        )
+        if follow_up_held:
+            with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
+                await fake.socket_send("events_api", follow_up, timeout=3.0)
+        assert await adapter.drain(15)
+    first.close()
+    second = _process(fake, make_runtime, TOML)
+    async with running(second) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(30)
+    answers = [c for c in posts(fake, "C111") if c.params.get("thread_ts") == question]
+    assert len(answers) == 2
+    assert "password" in str(answers[1].params.get("text")).lower()  # the follow-up's, after the question's
