@@ -192,6 +192,9 @@ class Heard:
         `key` with nothing unread before it, or where its first session read back from."""
         newest = self._writable(key)
         mark = str(newest) if newest is not None else self._started.get(key)
+        if mark is None and self._sessions.get(key, 0) > 0:
+            # nothing heard nor ever noted (a new install), yet a session was hearing until now
+            mark = str(discord.utils.time_snowflake(datetime.now(UTC)))
         # a point owed at start and not settled yet: a read-back from later would settle it
         return earlier(mark, self._owed_at_start.get(key))
 

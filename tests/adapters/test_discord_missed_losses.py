@@ -200,3 +200,35 @@ async def test_a_forum_post_whose_first_message_could_not_be_fetched_is_read_aga
         await adapter.drain(5)
     # ...so it must be at the next start (or the second must have left its read-back owed)
     assert fake.requests_matching("POST", MESSAGES, ok_post(post["id"]), after=start)
+
+
+async def test_a_new_installs_first_session_lost_before_it_heard_anything_is_read_back_from_then(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Nothing recorded or noted yet, and the first session heard nothing when Discord ended it:
+    it was hearing until then, so the fresh session reads back from the loss (here a question
+    in an auto-answer channel said while the new session was being set up)."""
+    auto = f'[discord.channels."{fake.text_channel_id}"]\nmode = "auto-answer"\n'
+    runtime = _configured(fake, make_runtime, auto)
+    async with running(runtime) as adapter:
+        await adapter.drain(5)
+        client = adapter.client
+        assert client is not None
+        gate, held, identify = asyncio.Event(), asyncio.Event(), client.before_identify_hook
+
+        async def hold(shard_id: int | None, *, initial: bool = False) -> None:
+            if not initial:  # the fresh session's IDENTIFY waits until the question is asked
+                held.set()
+                await gate.wait()
+            await identify(shard_id, initial=initial)
+
+        client.before_identify_hook = hold
+        await fake.invalidate_session()
+        await asyncio.wait_for(held.wait(), 10)
+        fake._ids._last += 1 * MINUTE
+        missed = fake.build_message_create("How long does a refund take?")  # heard by no one
+        gate.set()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), timeout=20)
+        await adapter.drain(5)
+    assert _inbox_status(runtime, missed["id"]) == ["answered"]
