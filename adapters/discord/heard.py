@@ -53,14 +53,6 @@ def place(count: int, key: Key) -> str:
     return f"{PLATFORM}/{count}/{key or 0}"
 
 
-def later(one: str | None, other: str | None) -> str | None:
-    """The later of two marks (a message id, an edit's key, or a noted snowflake)."""
-    first, second = heard_snowflake(one), heard_snowflake(other)
-    if first is None or second is None:
-        return other if first is None else one
-    return one if first >= second else other
-
-
 def earlier(one: str | None, other: str | None) -> str | None:
     """The earlier of two marks; either when the other is None (nothing to read from)."""
     first, second = heard_snowflake(one), heard_snowflake(other)
