@@ -12,9 +12,7 @@ lone process on SQLite as tests/adapters/test_discord_missed.py does them.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -24,10 +22,9 @@ from tests.adapters.test_discord_heard import _all_read
 from tests.adapters.test_discord_heard import _process as _configured
 from tests.adapters.test_discord_missed import _process
 from tests.adapters.test_discord_missed_owed import (
-    LISTING,
     PLACE,
+    SlowAnswers,
     _end_session_holding_the_next,
-    _route,
     _started,
 )
 from tests.adapters.test_discord_missed_threads import MINUTE, _inbox_status
@@ -83,33 +80,23 @@ async def test_a_loss_while_the_start_read_back_runs_is_read_back_at_the_next_st
     first.close()
     fake._ids._last += 10 * MINUTE
     asked = fake.build_message_create("How do I export my data?", mention_bot=True)  # while stopped
-    i = _route(fake, "POST", LISTING)
-    post_route = fake._routes[i]
-    gate, answering = asyncio.Event(), asyncio.Event()
-
-    async def slow_answer(ctx: Any) -> Any:
-        if ctx.params["channel_id"] == asked["id"]:  # the model takes its time on the one read back
-            answering.set()
-            await gate.wait()
-        return await post_route.handler(ctx)
-
-    fake._routes[i] = dataclasses.replace(post_route, handler=slow_answer)
+    answers = SlowAnswers(fake)
+    answers.slow.append(asked["id"])  # the model takes its time on the one read back
+    answers.start()
     second = _process(fake, make_runtime)
-    async with _started(
-        second, answering.wait()
-    ) as adapter:  # the start's read-back read #support, is waiting
+    async with _started(second, answers.answering.wait()) as adapter:  # the read-back answers it
         await _end_session_holding_the_next(fake, adapter)
         fake._ids._last += 1 * MINUTE
         missed = fake.build_message_create(
             "How long does a refund take?", mention_bot=True
         )  # heard by no one
         fake._ids._last += 10 * MINUTE
-        gate.set()  # the read-back's answer is posted (recorded 10 minutes after `missed`): it ends
+        answers.gate.set()  # the read-back's answer is posted (recorded 10 minutes after `missed`): it ends
         await fake.wait_for_request("POST", MESSAGES, ok_post(asked["id"]), timeout=20)
         await adapter.drain(5)
         noted = second.state.noted_heard(PLACE)
     second.close()
-    fake._routes[i] = post_route
+    answers.stop()
     third = _process(fake, make_runtime)
     start = len(fake.requests)
     async with running(third) as adapter:
@@ -124,24 +111,14 @@ async def test_a_session_lost_while_stopping_is_read_back_at_the_next_start(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     first = _process(fake, make_runtime)
-    i = _route(fake, "POST", LISTING)
-    post_route = fake._routes[i]
-    gate, answering = asyncio.Event(), asyncio.Event()
-    slow: list[str] = []
-
-    async def slow_answer(ctx: Any) -> Any:
-        if ctx.params["channel_id"] in slow:
-            answering.set()
-            await gate.wait()
-        return await post_route.handler(ctx)
-
+    answers = SlowAnswers(fake)
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")
-        fake._routes[i] = dataclasses.replace(post_route, handler=slow_answer)
+        answers.start()
         heard = fake.build_message_create("How do I reset my password, again?", mention_bot=True)
-        slow.append(heard["id"])
+        answers.slow.append(heard["id"])
         await fake.dispatch("MESSAGE_CREATE", heard)
-        await asyncio.wait_for(answering.wait(), 20)
+        await asyncio.wait_for(answers.answering.wait(), 20)
         client = adapter.client
         assert client is not None
         held, identify = asyncio.Event(), client.before_identify_hook
@@ -161,12 +138,12 @@ async def test_a_session_lost_while_stopping_is_read_back_at_the_next_start(
         await asyncio.wait_for(held.wait(), 10)
         missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
         fake._ids._last += 10 * MINUTE
-        gate.set()  # the answer in flight is posted and recorded during the drain
+        answers.gate.set()  # the answer in flight is posted and recorded during the drain
         await fake.wait_for_request("POST", MESSAGES, ok_post(heard["id"]), timeout=20)
         await asyncio.wait_for(stopping, 20)
     assert _inbox_status(first, heard["id"]) == ["answered"]
     first.close()
-    fake._routes[i] = post_route
+    answers.stop()
     second = _process(fake, make_runtime)
     start = len(fake.requests)
     async with running(second) as adapter:

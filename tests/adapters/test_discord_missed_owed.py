@@ -41,6 +41,30 @@ def _route(server: FakeDiscord, method: str, template: str) -> int:
     return i
 
 
+class SlowAnswers:
+    """The bot's answers in the threads of the questions in `slow` wait for `gate` (the model
+    takes its time on them); `answering` is set once one waits. On from `start()` to `stop()`."""
+
+    def __init__(self, server: FakeDiscord) -> None:
+        self.server = server
+        self.i = _route(server, "POST", LISTING)
+        self.route = server._routes[self.i]
+        self.gate, self.answering = asyncio.Event(), asyncio.Event()
+        self.slow: list[str] = []
+
+    async def _post(self, ctx: Any) -> Any:
+        if ctx.params["channel_id"] in self.slow:
+            self.answering.set()
+            await self.gate.wait()
+        return await self.route.handler(ctx)
+
+    def start(self) -> None:
+        self.server._routes[self.i] = dataclasses.replace(self.route, handler=self._post)
+
+    def stop(self) -> None:
+        self.server._routes[self.i] = self.route
+
+
 async def _end_session_holding_the_next(server: FakeDiscord, adapter: DiscordAdapter) -> None:
     """Discord ends the session, and the fresh one's IDENTIFY waits until the process stops
     (a back-off, an outage): no session hears what is said meanwhile."""
@@ -69,33 +93,23 @@ async def test_a_question_said_between_a_lost_session_and_a_stop_is_read_back_at
     before the loss is posted and recorded (ten minutes of ids after a question no session
     heard); the process stops. The loss itself owes the read-back."""
     first = _process(fake, make_runtime)
-    i = _route(fake, "POST", LISTING)
-    post_route = fake._routes[i]
-    answer_gate, answering = asyncio.Event(), asyncio.Event()
-    slow: list[str] = []
-
-    async def slow_answer(ctx: Any) -> Any:
-        if ctx.params["channel_id"] in slow:  # the model takes its time on this one
-            answering.set()
-            await answer_gate.wait()
-        return await post_route.handler(ctx)
-
+    answers = SlowAnswers(fake)
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")
-        fake._routes[i] = dataclasses.replace(post_route, handler=slow_answer)
+        answers.start()
         heard = fake.build_message_create("How do I reset my password, again?", mention_bot=True)
-        slow.append(heard["id"])  # its thread has the question's id
+        answers.slow.append(heard["id"])  # its thread has the question's id
         await fake.dispatch("MESSAGE_CREATE", heard)
-        await asyncio.wait_for(answering.wait(), 20)
+        await asyncio.wait_for(answers.answering.wait(), 20)
         await _end_session_holding_the_next(fake, adapter)
         missed = fake.build_message_create("How long does a refund take?", mention_bot=True)
         fake._ids._last += 10 * MINUTE
-        answer_gate.set()
+        answers.gate.set()
         await fake.wait_for_request("POST", MESSAGES, ok_post(heard["id"]), timeout=20)
         await adapter.drain(5)
     assert _inbox_status(first, heard["id"]) == ["answered"]
     first.close()
-    fake._routes[i] = post_route
+    answers.stop()
     second = _process(fake, make_runtime)
     start = len(fake.requests)
     async with running(second) as adapter:
