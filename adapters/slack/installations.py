@@ -186,6 +186,16 @@ class StoreInstallations(AsyncInstallationStore):
             return None
         return installation.to_bot()
 
+    async def note_organisation(self, team_id: str, enterprise_id: str) -> None:
+        """Keep the organisation Slack's signed events named for a workspace (`organisation`)."""
+        faults.point("installations.note")
+        await self.store.run(StateStore.note_slack_organisation, team_id, enterprise_id)
+
+    async def organisation(self, team_id: str) -> str:
+        """The organisation Slack's signed events last named for a workspace, in any process
+        of the cluster; "" when none did."""
+        return await self.store.run(StateStore.slack_organisation, team_id)
+
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.store.run(StateStore.delete_slack_installation, enterprise_id or "", team_id or "")
         self._changed(enterprise_id, team_id)

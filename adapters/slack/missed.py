@@ -153,8 +153,8 @@ async def _listeners(
             log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
             tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
             continue
-        if events is None:  # uninstalled (a held one's organisation is known: its install is found)
-            tally.failed(f"workspace {team} not installed (or its organisation's install not yet seen)")
+        if events is None:  # uninstalled, or its organisation never named by Slack
+            tally.failed(f"workspace {team} not installed")
             continue
         workspace = found.setdefault(id(events), _Workspace(team, events))
         workspace.channels += [c for c in known.get(team, []) if c not in workspace.channels]
@@ -178,8 +178,9 @@ def one_workspace(events: SlackEvents) -> EventsOf:
 
 
 def installed(workspaces: Workspaces) -> EventsOf:
-    """Each workspace's listeners with its own install's token; None once uninstalled (or
-    served by an organisation-wide install this process has not yet seen an event of)."""
+    """Each workspace's listeners with its install's token (its own, else its organisation's
+    org-wide one: the organisation as Slack last named it, adapters/slack/workspaces.py);
+    None once uninstalled."""
 
     async def of(team: str, enterprise: str) -> SlackEvents | None:
         try:

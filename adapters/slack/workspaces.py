@@ -8,9 +8,11 @@ to its team's `SlackEvents`; and `WorkspacesChannel`, the adapter's Channel for 
 starts in the core (replays, SLA reminders), which posts with the conversation's workspace.
 An organisation-wide (Enterprise Grid) install serves each workspace of its organisation,
 and only those: a workspace's organisation is what Slack says it is (the enterprise id of
-its signed events), learned here as its events arrive; a workspace whose organisation this
-process has not learned (work the core starts after a restart, before that workspace's
-next event) is served by its own install alone, or not at all (NotInstalled).
+its signed events), learned as its events arrive and kept in the state, so work the core
+starts naming the team alone (a read-back after a restart, an SLA reminder) finds the
+organisation's install before that workspace's next event, in any worker. A workspace
+whose organisation Slack never named is served by its own install alone, or not at all
+(NotInstalled).
 
 A token is never trusted for long: an install saved or deleted through this process (a
 reinstall, Bolt's uninstall and revocation listeners) drops it at once, one kept `TOKEN_TTL`
@@ -138,6 +140,8 @@ class Workspaces:
         token: str | None = None,
         is_enterprise_install: bool = False,
     ) -> Workspace:
+        if enterprise_id and team_id:  # an org-level request names no workspace
+            await self._learned(team_id, enterprise_id)
         known = self._by_team.get(team_id)
         if self._usable(known, token):
             assert known is not None
@@ -148,11 +152,16 @@ class Workspaces:
             if self._usable(known, token):
                 assert known is not None
                 return known
-            if enterprise_id:
-                self._enterprise_of[team_id] = enterprise_id
-            else:
+            if not enterprise_id:
                 enterprise_id = self._enterprise_of.get(team_id)  # a reminder names the team alone
             bot = await self._find(team_id, enterprise_id, is_enterprise_install)
+            if bot is None and not enterprise_id:
+                # its organisation as an earlier event named it, to this process or another;
+                # read only when the workspace has no install of its own
+                enterprise_id = await self.installs.organisation(team_id)
+                if enterprise_id:
+                    self._enterprise_of[team_id] = enterprise_id
+                    bot = await self._find(team_id, enterprise_id, False)
             if bot is None:
                 self._by_team.pop(team_id, None)
                 raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
@@ -181,6 +190,24 @@ class Workspaces:
             self._by_team[team_id] = built
             log.info("serving Slack workspace %s", team_id, extra=ctx(workspace=team_id))
             return built
+
+    async def _learned(self, team_id: str, enterprise_id: str) -> None:
+        """Slack named the team's organisation: kept here, and in the state when it is news
+        to this process (once per workspace and start; after a failed write, at its next
+        event), for work that names the team alone."""
+        if self._enterprise_of.get(team_id) == enterprise_id:
+            return
+        try:
+            await self.installs.note_organisation(team_id, enterprise_id)
+        except Exception as exc:  # the event is served all the same; the next one notes it
+            log.warning(
+                "could not keep Slack workspace %s's organisation (%s)",
+                team_id,
+                type(exc).__name__,
+                extra=ctx(workspace=team_id),
+            )
+            return
+        self._enterprise_of[team_id] = enterprise_id
 
     def _usable(self, known: Workspace | None, token: str | None) -> bool:
         if known is None:

@@ -41,6 +41,7 @@ from bot.store.migrations_later import (
     _state_v18_post_claims,
     _state_v19_session_hashes,
     _state_v20_card_claims,
+    _state_v21_slack_organisations,
 )
 from bot.store.rows import transaction
 
@@ -289,6 +290,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0018_post_claims", _state_v18_post_claims),
     ("0019_session_hashes", _state_v19_session_hashes),
     ("0020_card_claims", _state_v20_card_claims),
+    ("0021_slack_organisations", _state_v21_slack_organisations),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

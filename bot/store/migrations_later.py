@@ -345,6 +345,17 @@ def _state_v20_card_claims(db: StateDatabase) -> None:
     db.table("ticket_posts").create_index(["message_id", "claimed_until"])
 
 
+def _state_v21_slack_organisations(db: StateDatabase) -> None:
+    """Each Slack workspace's organisation (Enterprise Grid) as Slack's signed events named it
+    (bot/store/slack_installs.py): work the core starts, a read-back after a restart or an SLA
+    reminder, names the team alone, and a workspace served by its organisation's org-wide
+    install was found by nothing until its next event taught the new process the organisation.
+    A table of its own, only added to: workers of the version before run on beside it."""
+    db.table("slack_organisations").create(
+        {"team_id": str, "enterprise_id": str}, pk="team_id", not_null={"enterprise_id"}
+    )
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

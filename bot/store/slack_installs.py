@@ -3,7 +3,10 @@
 It owns two tables (migration 0008): `slack_installations`, one row per workspace (or
 Enterprise Grid organisation) with what `oauth.v2.access` returned, its bot token included,
 and `slack_oauth_states`, the `state` values handed to browsers starting an install, each
-consumed at most once. Keeping both in the state database is what lets any worker of a
+consumed at most once; and a third (0021), `slack_organisations`, each workspace's
+organisation as Slack's signed events named it, which finds an org-wide install for work
+that names the team alone (a read-back, a reminder) in a process that has seen no event
+of that workspace yet. Keeping both in the state database is what lets any worker of a
 cluster finish an install another one started and answer in every installed workspace.
 
 The install itself is a JSON object as slack_sdk writes it (`Installation.to_dict()`); the
@@ -74,6 +77,23 @@ class SlackInstallRepository(Repository):
             [enterprise_id],
         ).fetchall()
         return _record(rows[0]) if rows else None
+
+    def note_slack_organisation(self, team_id: str, enterprise_id: str) -> None:
+        """Keep the organisation Slack named for a workspace (a signed event's enterprise id);
+        a later one replaces it (a workspace moved between organisations)."""
+        with transaction(self.db):
+            self.db.execute(
+                "insert into slack_organisations (team_id, enterprise_id) values (?, ?) "
+                "on conflict(team_id) do update set enterprise_id = excluded.enterprise_id",
+                [team_id, enterprise_id],
+            )
+
+    def slack_organisation(self, team_id: str) -> str:
+        """The organisation Slack last named for a workspace; "" when it never named one."""
+        rows = self.db.execute(
+            "select enterprise_id from slack_organisations where team_id = ?", [team_id]
+        ).fetchall()
+        return str(rows[0][0]) if rows else ""
 
     def slack_installations(self) -> list[SlackInstallRecord]:
         """Every installed workspace, by name (`supportbot doctor`, the report)."""

@@ -105,6 +105,20 @@ def test_a_workspace_of_an_organisation_is_served_by_the_org_wide_install(state:
         store.close()
 
 
+def test_a_workspaces_organisation_is_kept_as_slack_last_named_it(state: Path | str) -> None:
+    one, two = StateStore(state), StateStore(state)  # two workers
+    try:
+        assert one.slack_organisation("T222") == ""  # never named
+        one.note_slack_organisation("T222", "E111")
+        assert two.slack_organisation("T222") == "E111"  # what another worker learned
+        two.note_slack_organisation("T222", "E222")  # the workspace moved to another organisation
+        assert one.slack_organisation("T222") == "E222"
+        assert one.slack_organisation("T333") == ""
+    finally:
+        one.close()
+        two.close()
+
+
 def test_workers_starting_installs_at_once_stay_within_the_bound(state: Path | str) -> None:
     stores = [StateStore(state) for _ in range(8)]  # eight workers, one connection each
     start = threading.Barrier(len(stores))
