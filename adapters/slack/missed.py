@@ -154,7 +154,7 @@ async def _listeners(
             tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
             continue
         if events is None:  # uninstalled, or its organisation never named by Slack
-            tally.failed(f"workspace {team} not installed")
+            tally.failed(f"workspace {team} not installed (nor known to be in an organisation that is)")
             continue
         workspace = found.setdefault(id(events), _Workspace(team, events))
         workspace.channels += [c for c in known.get(team, []) if c not in workspace.channels]

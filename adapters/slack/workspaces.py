@@ -38,6 +38,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.inflight import InFlight
+from adapters.rate_limited_log import RateLimitedLog
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import (
     FATAL_AUTH_ERRORS,
@@ -119,6 +120,8 @@ class Workspaces:
         # install. Not dropped with a token: which organisation a workspace is in does not
         # change when an install does
         self._enterprise_of: dict[str, str] = {}
+        self._kept: dict[str, str] = {}  # what `learned` wrote to the state (this process)
+        self._unkept = RateLimitedLog(log, interval=60.0, more="%d more organisation(s) not kept, last: %s")
         self._locks: dict[str, asyncio.Lock] = {}
         installs.on_change(self.forget)
 
@@ -140,8 +143,6 @@ class Workspaces:
         token: str | None = None,
         is_enterprise_install: bool = False,
     ) -> Workspace:
-        if enterprise_id and team_id:  # an org-level request names no workspace
-            await self._learned(team_id, enterprise_id)
         known = self._by_team.get(team_id)
         if self._usable(known, token):
             assert known is not None
@@ -191,23 +192,25 @@ class Workspaces:
             log.info("serving Slack workspace %s", team_id, extra=ctx(workspace=team_id))
             return built
 
-    async def _learned(self, team_id: str, enterprise_id: str) -> None:
-        """Slack named the team's organisation: kept here, and in the state when it is news
-        to this process (once per workspace and start; after a failed write, at its next
-        event), for work that names the team alone."""
-        if self._enterprise_of.get(team_id) == enterprise_id:
+    async def learned(self, team_id: str, enterprise_id: str) -> None:
+        """A signed request said the workspace `team_id` is in the organisation `enterprise_id`
+        (one payload's own pair: its team and its enterprise, never Bolt's context, which
+        may take the team from one place and the organisation from another, as for a Slack
+        Connect modal). Kept here and, when news to this process (once per workspace and
+        start; after a failed write, at its next request), in the state, for work that names
+        the team alone."""
+        self._enterprise_of[team_id] = enterprise_id
+        if self._kept.get(team_id) == enterprise_id:
             return
         try:
             await self.installs.note_organisation(team_id, enterprise_id)
-        except Exception as exc:  # the event is served all the same; the next one notes it
-            log.warning(
-                "could not keep Slack workspace %s's organisation (%s)",
-                team_id,
-                type(exc).__name__,
-                extra=ctx(workspace=team_id),
+        except Exception as exc:  # the request is served all the same; the next one notes it
+            self._unkept.write(
+                "organisation",
+                f"could not keep Slack workspace {team_id}'s organisation ({type(exc).__name__})",
             )
             return
-        self._enterprise_of[team_id] = enterprise_id
+        self._kept[team_id] = enterprise_id
 
     def _usable(self, known: Workspace | None, token: str | None) -> bool:
         if known is None:
@@ -291,6 +294,8 @@ class RoutedListeners:
 
     async def _events(self, body: Mapping[str, Any], context: AsyncBoltContext) -> SlackEvents:
         team, enterprise = _team(body)
+        if team and enterprise:  # an org-level request names no workspace
+            await self.workspaces.learned(team, enterprise)
         return await self.workspaces.get(
             context.team_id or team,
             context.enterprise_id or enterprise,
@@ -392,10 +397,10 @@ class WorkspacesChannel:
         """`bot.ports.FindsReplies` in the message's workspace (SlackChannel.find_reply): a
         replay after a crash finishes the answer a dead process posted but had not noted,
         rather than posting a second. A token Slack refuses is read again and the thread looked
-        at once more; with no other token, or no install this worker can tell serves the
-        workspace yet (an org-wide install is known by its workspaces' events, and a restarted
-        worker has seen none), the error is raised: the replay waits and is tried again
-        (bot/delivery.py REPLAY_ATTEMPTS), never taken for "no reply"."""
+        at once more; with no other token, or no install any worker can tell serves the
+        workspace yet (an org-wide install is known by its workspaces' events, and none of
+        this one was seen since the workers kept them), the error is raised: the replay
+        waits and is tried again (bot/delivery.py REPLAY_ATTEMPTS), never taken for "no reply"."""
         return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))
 
     async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:

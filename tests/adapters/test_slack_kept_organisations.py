@@ -1,0 +1,161 @@
+"""Which organisation a Slack workspace is kept as being in (adapters/slack/workspaces.py
+`learned`): one payload's own team and enterprise, never Bolt's context, which for a Slack
+Connect modal pairs the installing workspace with the submitter's organisation (kept, that
+pair served a standalone workspace, once uninstalled, with another organisation's token);
+and the state gets it though the process knew it already from the workspace's own install.
+
+The real adapter in multi-workspace HTTP mode against the fake Slack, restarts on one data
+directory (test_slack_oauth's fixtures).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from adapters.slack.forms import CALLBACK_ID
+from adapters.slack.workspaces import NotInstalled
+from bot.app import Runtime
+from bot.store.slack_installs import SlackInstallRecord
+from tests.adapters.test_slack_oauth import fake, finish_install, mention, serving, start_install
+from tests.adapters.test_slack_workspaces import (
+    org_install,
+    reminder,
+    saved_elsewhere,
+    state_of,
+    tokens_used,
+    uninstall,
+)
+from tests.fakes.slack_server import DEFAULT_BOT_SCOPES, FakeSlack, interactive_form, post_signed
+
+__all__ = ["fake"]  # the fixture, imported from test_slack_oauth
+
+ORG_TOKEN = "xoxb-E999-" + "orgwide"  # assembled: no token-shaped literal in the repo
+OWN = "xoxb-T222-" + "own-in-org"
+
+
+def other_org_install(fake: FakeSlack) -> None:
+    fake.add_token(ORG_TOKEN, "bot", DEFAULT_BOT_SCOPES, user_id="U0BOT9", team_id="T222")
+    fake.stub(
+        "oauth.v2.access",
+        {
+            "ok": True,
+            "access_token": ORG_TOKEN,
+            "token_type": "bot",
+            "scope": "chat:write",
+            "bot_user_id": "U0BOT9",
+            "app_id": fake.app_id,
+            "team": None,
+            "enterprise": {"id": "E999", "name": "Other Org"},
+            "is_enterprise_install": True,
+            "authed_user": {"id": "W999"},
+        },
+    )
+
+
+def connect_submission() -> bytes:
+    # shape of tests/fixtures/slack/payloads/interactive/view_submission__view_submission__connect_channel_payload.json
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T-other-side", "domain": "other", "enterprise_id": "E999"},
+        "user": {"id": "W999", "username": "kaz", "name": "kaz", "team_id": "T-other-side"},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "111.222.xxx",
+        "view": {
+            "id": "V1",
+            "team_id": "T-other-side",
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": "",
+            "callback_id": CALLBACK_ID,
+            "state": {"values": {}},
+            "hash": "1.a",
+            "app_installed_team_id": "T222",
+            "bot_id": "B0BOT2",
+        },
+        "enterprise": {"id": "E999", "name": "Other Org"},
+        "is_enterprise_install": False,
+    }
+    return interactive_form(payload)
+
+
+async def test_a_connect_submission_does_not_move_the_installing_workspace_into_the_submitters_org(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    async with serving(make_runtime, fake) as (adapter, base):
+        other_org_install(fake)
+        async with aiohttp.ClientSession() as http:  # organisation E999 installs org-wide
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        # T222: a standalone workspace with its own install (no organisation)
+        state_of(adapter).save_slack_installation(saved_elsewhere(str(fake.workspaces["T222"]["bot_token"])))
+        status, _ = await post_signed(
+            f"{base}/slack/events",
+            connect_submission(),
+            fake.signing_secret,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert status == 200 and await adapter.drain(15)
+        assert state_of(adapter).slack_organisation("T222") == ""  # the submitter's is T-other-side's
+        assert state_of(adapter).slack_organisation("T-other-side") == "E999"
+        await uninstall(fake, base, adapter)  # T222 removes the app
+        assert state_of(adapter).slack_installation("", "T222") is None
+    async with serving(make_runtime, fake) as (adapter, _):  # a restart
+        mark = len(fake.calls("chat.postMessage"))
+        with pytest.raises(NotInstalled):
+            await adapter.channel.send(reminder())  # an SLA reminder in T222's conversation
+        assert tokens_used(fake, mark) == []  # never E999's token
+
+
+def own_in_org() -> SlackInstallRecord:
+    data = {
+        "app_id": "A0APP",
+        "enterprise_id": "E111",
+        "team_id": "T222",
+        "team_name": "Second Team",
+        "bot_token": OWN,
+        "bot_id": "B0BOT2",
+        "bot_user_id": "U0BOT2",
+        "bot_scopes": list(DEFAULT_BOT_SCOPES),
+        "user_id": "W0ADMIN",
+        "installed_at": datetime.now(UTC).timestamp(),
+        "is_enterprise_install": False,
+    }
+    return SlackInstallRecord(
+        team_id="T222",
+        enterprise_id="E111",
+        team_name="Second Team",
+        bot_user_id="U0BOT2",
+        installed_at=datetime.now(UTC),
+        data=data,
+    )
+
+
+async def test_an_organisation_known_from_a_workspaces_own_install_is_kept_when_an_event_names_it(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    fake.add_token(OWN, "bot", DEFAULT_BOT_SCOPES, user_id="U0BOT2", team_id="T222")
+    async with serving(make_runtime, fake) as (adapter, base):
+        org = org_install(fake)
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        state_of(adapter).save_slack_installation(own_in_org())
+    async with serving(make_runtime, fake) as (adapter, base):  # a start
+        await adapter.channel.send(reminder())  # an SLA reminder first: T222's own install
+        body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?"))
+        body["enterprise_id"] = "E111"
+        body["authorizations"][0]["enterprise_id"] = "E111"
+        status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
+        assert status == 200 and await adapter.drain(15)
+        assert state_of(adapter).slack_organisation("T222") == "E111"
+        assert state_of(adapter).delete_slack_installation("E111", "T222") == 1  # its own install goes
+    async with serving(make_runtime, fake) as (adapter, _):  # a restart
+        mark = len(fake.calls("chat.postMessage"))
+        await adapter.channel.send(reminder())
+        assert tokens_used(fake, mark) == [org]  # the organisation's install serves it now
