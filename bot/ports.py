@@ -77,6 +77,10 @@ class Core(Protocol):
         """The latest mark `note_heard` kept for `platform`, by any worker, or None."""
         ...
 
+    async def noted_heards(self, prefix: str) -> dict[str, str]:
+        """Each place beginning with `prefix` a mark was noted as heard on, with that mark."""
+        ...
+
     async def owe_read_back(self, platform: str, after: str) -> None:
         """A read-back of `platform` from the mark `after` is owed (starting, or something was
         left unrecorded): it stands until one covering it ends; the earliest owed counts."""
@@ -408,6 +412,8 @@ class ConversationStore(Protocol):
     def note_heard(self, platform: str, mark: str) -> None: ...
 
     def noted_heard(self, platform: str) -> str | None: ...
+
+    def noted_heards(self, prefix: str) -> dict[str, str]: ...
 
     def owe_read_back(self, platform: str, after: str) -> None: ...
 

@@ -39,6 +39,9 @@ class ReadBackMarks:
     async def noted_heard(self, platform: str) -> str | None:
         return await self.store.run(StateStore.noted_heard, platform)
 
+    async def noted_heards(self, prefix: str) -> dict[str, str]:
+        return await self.store.run(StateStore.noted_heards, prefix)
+
     async def owe_read_back(self, platform: str, after: str) -> None:
         await self.store.run(StateStore.owe_read_back, platform, after)
 

@@ -9,7 +9,9 @@ back from: chatter the bot heard and judged not for it leaves no record, so a re
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
 what it missed may be unread still, so a recorded mark would pass it. The newest recorded
-stands in only where nothing was ever noted.
+stands in only where nothing was ever noted, at this shard count or another (a start at a
+new count takes over the last count's marks and what other counts owe:
+adapters/discord/other_counts.py).
 
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
@@ -35,6 +37,7 @@ import discord
 from adapters.discord.events import Events
 from adapters.discord.holes import Holes
 from adapters.discord.missed import heard_on, heard_snowflake, mark_keys
+from adapters.discord.other_counts import last_count_mark, owed_at_other_counts
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
 from bot.channel_types import DM_WORKSPACE
@@ -83,6 +86,7 @@ class Heard:
         self._started: dict[Key, str | None] = {}  # where each mark's first session read back from
         # what a read-back that read all but met a refusal covered: settled once all is taken
         self._covered: dict[Key, tuple[str, str]] = {}
+        self._elsewhere: dict[str, str] = {}  # points owed at other counts, settled with the last key
         self._rewrite = False  # asked to write while writing: once more after
         self._store_away = False  # the last write failed: the next that succeeds says it is back
 
@@ -104,12 +108,22 @@ class Heard:
             lambda key: place(self._count, key),
         )
         marks: dict[Key, str | None] = {}
-        for key in mark_keys(self.client, shards):
+        keys = mark_keys(self.client, shards)
+        # a count nothing was noted at yet (an "auto" count that moved): adapters/discord/other_counts.py
+        before = last_count_mark(await events.core.noted_heards(f"{PLATFORM}/"), self._count)
+        elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
+        owed_elsewhere: str | None = None
+        for point in elsewhere.values():
+            owed_elsewhere = earlier(owed_elsewhere, point)
+        # settled once every shard of this count read from before them: only a client that
+        # holds them all knows (in a cluster they age out of the window instead)
+        self._elsewhere = elsewhere if len(keys) == self._count or keys == (None,) else {}
+        for key in keys:
             self._sessions[key] = self._read[key] = 0
-            mark = await events.core.noted_heard(place(self._count, key))
+            mark = await events.core.noted_heard(place(self._count, key)) or before
             if mark is None:  # never noted (a version before the notes): what it recorded
                 mark = await heard_on(events.core, plan, shards if key is None else (key,))
-            owed = await events.core.owed_read_back(place(self._count, key))
+            owed = earlier(await events.core.owed_read_back(place(self._count, key)), owed_elsewhere)
             if owed is not None:
                 self._owed_at_start[key] = owed
             marks[key] = self._started[key] = earlier(mark, owed)
@@ -278,6 +292,11 @@ class Heard:
         assert self._events is not None
         try:
             await self._events.core.settle_read_back(place(self._count, key), owed, until)
+            if self._elsewhere and not self._owed_at_start and not self._covered:
+                # every shard read from before what other counts owed: settled too
+                elsewhere, self._elsewhere = self._elsewhere, {}
+                for where, point in elsewhere.items():
+                    await self._events.core.settle_read_back(where, point, until)
         except Exception as exc:  # the next start reads back from it again
             log.warning(
                 "could not settle what was owed: %s", type(exc).__name__, extra={"platform": PLATFORM}

@@ -332,6 +332,14 @@ class ConversationRepository(Repository):
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def noted_heards(self, prefix: str) -> dict[str, str]:
+        """Each place (the `platform` of `note_heard`) beginning with `prefix`, with its mark."""
+        start = _HEARD_KEY + prefix
+        rows = self.db.execute(
+            "select key, value from state_meta where substr(key, 1, ?) = ?", [len(start), start]
+        ).fetchall()
+        return {str(key)[len(_HEARD_KEY) :]: str(value) for key, value in rows}
+
     def last_recorded(self, platform: str, *, shards: Shards | None = None) -> str | None:
         """The platform id of the newest message recorded on `platform` (on `shards`, if
         given), the bot's own posts included, or None: a mark of what the process that recorded

@@ -93,3 +93,18 @@ def test_the_places_owed_under_a_prefix_each_give_their_earliest_point(state: Pa
         assert store.owed_read_backs("discord") == {}
     finally:
         store.close()
+
+
+def test_the_marks_noted_under_a_prefix_are_listed_by_place(state: Path | str) -> None:
+    store = StateStore(state)
+    try:
+        store.note_heard("discord/2/0", "00000000000000000200")
+        store.note_heard("discord/2/1", "00000000000000000100")
+        store.note_heard("slack", "1700000000.000100")
+        assert store.noted_heards("discord/") == {
+            "discord/2/0": "00000000000000000200",
+            "discord/2/1": "00000000000000000100",
+        }
+        assert store.noted_heards("discord/3/") == {}
+    finally:
+        store.close()

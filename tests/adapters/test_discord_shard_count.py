@@ -1,0 +1,125 @@
+"""A restart at another shard count (an `"auto"` count that moved) takes over what the count
+before it heard and owed (adapters/discord/other_counts.py): a question the store refused at
+the old count, whose read-back was owed under the old count's places, is read back at the new
+one, though an answer recorded after it moved the newest recorded message past it; and once
+read, what was owed at the old count is settled.
+
+The real discord.py client against the fake Discord, the real core and store, restarts of a
+lone process on SQLite as tests/adapters/test_discord_heard.py does them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from bot import faults
+from bot.app import Runtime
+from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_post, running  # noqa: F401  (fixture)
+from tests.adapters.test_discord_heard import AUTO, MINUTE, _all_read, _process, never_handed_over_again  # noqa: F401
+from tests.fakes.discord_server import ChannelType, FakeDiscord
+
+pytestmark = pytest.mark.timeout(90)
+
+TWO = "shards = 2\n"
+
+
+async def test_a_question_refused_at_the_old_count_is_read_back_at_the_new_one(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    never_handed_over_again: None,  # noqa: F811
+) -> None:
+    first = _process(fake, make_runtime, TWO + AUTO(fake))
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+        fake._ids._last += 10 * MINUTE
+        question = fake.build_message_create("How long does a refund take?")  # auto-answer, no mention
+        with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
+            await fake.dispatch("MESSAGE_CREATE", question)
+            await _all_read(fake)
+            await adapter.drain(5)
+        fake._ids._last += 10 * MINUTE
+        await answered(fake, adapter, "Does the bot work without an API key?")  # recorded after it
+    owed = first.state.owed_read_backs("discord/")
+    first.close()
+    assert [place.split("/")[1] for place in owed] == ["2"]  # owed at the old count
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(question["id"]))
+    # the fake's ids run 20 minutes ahead of the clock here: what the read-back covered (until
+    # now) ends before them, so nothing can be settled in this test; the next test settles
+
+    second = _process(fake, make_runtime, AUTO(fake))  # one shard now
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    second.close()
+
+
+async def test_what_was_owed_at_the_old_count_is_settled_once_read_at_the_new_one(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    never_handed_over_again: None,  # noqa: F811
+) -> None:
+    """Else every later start would read back from it again, until it left the window."""
+    first = _process(fake, make_runtime, TWO + AUTO(fake))
+    async with running(first) as adapter:
+        question = fake.build_message_create("How long does a refund take?")
+        with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
+            await fake.dispatch("MESSAGE_CREATE", question)
+            await _all_read(fake)
+            await adapter.drain(5)
+    assert first.state.owed_read_backs("discord/")
+    first.close()
+
+    second = _process(fake, make_runtime, AUTO(fake))
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+        for _ in range(100):  # settled once what the read-back handed over is handled
+            if not second.state.owed_read_backs("discord/"):
+                break
+            await asyncio.sleep(0.05)
+        assert second.state.owed_read_backs("discord/") == {}
+    second.close()
+
+
+async def test_a_first_start_at_a_new_count_that_could_not_read_a_channel_leaves_its_question_to_the_next(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Nothing is noted at the new count until a start read every channel. The first start at
+    it cannot read #support (a 503, to the end of the process) and answers a question in
+    #help asked after the one in #support; the next start reads from the old count's marks,
+    not from that answer, the newest recorded."""
+    help_channel = fake.add_channel("help", ChannelType.GUILD_TEXT, guild_id=fake.guild_id)["id"]
+    both = AUTO(fake) + f'[discord.channels."{help_channel}"]\nmode = "auto-answer"\n'
+    first = _process(fake, make_runtime, TWO + both)
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+    assert first.state.noted_heards("discord/")  # what count 2 heard
+    first.close()
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?")  # in #support, while down
+    fake._ids._last += 10 * MINUTE
+    later = fake.build_message_create("Does the bot work without an API key?", channel_id=help_channel)
+
+    fake.fail("GET", f"/channels/{fake.text_channel_id}/messages", 503, 0, "Service Unavailable", times=None)
+    second = _process(fake, make_runtime, both)  # one shard now
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(later["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    assert not second.state.noted_heards("discord/1/")  # it could not read everything
+    second.close()
+    fake.clear_faults()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
+
+    third = _process(fake, make_runtime, both)
+    start = len(fake.requests)
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    third.close()
