@@ -282,6 +282,9 @@ def _team(body: Mapping[str, Any]) -> tuple[str, str | None]:
     spell them differently)."""
     team = body.get("team_id") or id_of(body.get("team"))
     enterprise = body.get("enterprise_id") or id_of(body.get("enterprise"))
+    named = body.get("team")
+    if not enterprise and not body.get("team_id") and isinstance(named, Mapping):
+        enterprise = named.get("enterprise_id")  # interactions name it on the team alone
     return str(team), str(enterprise) if enterprise else None
 
 
@@ -296,9 +299,14 @@ class RoutedListeners:
         team, enterprise = _team(body)
         if team and enterprise:  # an org-level request names no workspace
             await self.workspaces.learned(team, enterprise)
+        routed = context.team_id or team
+        # Bolt's context may take the team from one place (a Slack Connect modal's installing
+        # workspace) and the organisation from another (the submitter's): an organisation is
+        # passed only with the team it came with, or another's install would serve it
+        organisation = (context.enterprise_id or enterprise) if routed == team else None
         return await self.workspaces.get(
-            context.team_id or team,
-            context.enterprise_id or enterprise,
+            routed,
+            organisation,
             context.bot_token,
             is_enterprise_install=bool(context.is_enterprise_install),
         )

@@ -6,7 +6,7 @@ and `slack_oauth_states`, the `state` values handed to browsers starting an inst
 consumed at most once; and a third (0021), `slack_organisations`, each workspace's
 organisation as Slack's signed events named it, which finds an org-wide install for work
 that names the team alone (a read-back, a reminder) in a process that has seen no event
-of that workspace yet. Keeping both in the state database is what lets any worker of a
+of that workspace yet. Keeping them in the state database is what lets any worker of a
 cluster finish an install another one started and answer in every installed workspace.
 
 The install itself is a JSON object as slack_sdk writes it (`Installation.to_dict()`); the
