@@ -9,9 +9,9 @@ back from: chatter the bot heard and judged not for it leaves no record, so a re
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
 what it missed may be unread still, so a recorded mark would pass it. The newest recorded
-stands in only where nothing was ever noted, at this shard count or another (a start at a
-new count takes over the last count's marks and what other counts owe:
-adapters/discord/other_counts.py).
+stands in only where nothing was ever noted, at this shard count or another (a shard never
+noted at its count takes over the last other count's marks, and every start what other
+counts owe: adapters/discord/other_counts.py).
 
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
@@ -109,7 +109,7 @@ class Heard:
         )
         marks: dict[Key, str | None] = {}
         keys = mark_keys(self.client, shards)
-        # a count nothing was noted at yet (an "auto" count that moved): adapters/discord/other_counts.py
+        # a shard never noted at this count (an "auto" count that moved): adapters/discord/other_counts.py
         before = last_count_mark(await events.core.noted_heards(f"{PLATFORM}/"), self._count)
         elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
         owed_elsewhere: str | None = None

@@ -334,3 +334,63 @@ async def test_a_shards_read_back_refused_for_now_is_tried_again_though_another_
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
     finally:
         await b.stop()
+
+
+async def test_a_shard_never_noted_at_a_new_count_reads_from_the_old_count_though_another_was_noted(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    pg_url: str,  # noqa: F811
+) -> None:
+    """Count 1 ran; a question is asked in G1's #support while down, then one in its #help.
+    The first start at count 2 (two workers) cannot read G1's #support and answers the #help
+    one (recorded after the first); G0's holder hears chatter and notes count 2's shard 0.
+    At the next start, G1's shard, never noted at count 2, reads from count 1's mark: not from
+    the newest recorded, its own answer, past the question (adapters/discord/other_counts.py)."""
+    g0, g1 = guilds
+    help1 = fake.add_channel("help", ChannelType.GUILD_TEXT, guild_id=g1.id)["id"]
+    chans = "".join(
+        f'[discord.channels."{c}"]\nmode = "auto-answer"\n' for c in (g0.channel, g1.channel, help1)
+    )
+    old = make_worker("old", GatewayLease(pg_url), pg_url, extra="shards = 1\n" + chans)
+    await old.start()
+    await ready(old)
+    first = fake.build_message_create("How do I reset my password?", channel_id=help1)
+    await fake.dispatch("MESSAGE_CREATE", first)
+    await fake.wait_for_request("POST", MESSAGES, ok_post(first["id"]), timeout=20)
+    await old.adapter.drain(5)
+    await old.stop()
+
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?", channel_id=g1.channel)
+    fake._ids._last += 10 * MINUTE
+    later = fake.build_message_create("Does the bot work without an API key?", channel_id=help1)
+
+    fake.fail("GET", f"/channels/{g1.channel}/messages", 503, 0, "Service Unavailable", times=None)
+    two = "shards = 2\nshards_per_worker = 1\n" + chans
+    a = make_worker("a", GatewayLease(pg_url), pg_url, extra=two)
+    b = make_worker("b", GatewayLease(pg_url), pg_url, extra=two)
+    await a.start()
+    await ready(a)
+    await b.start()
+    await ready(b)
+    await fake.wait_for_request("POST", MESSAGES, ok_post(later["id"]), timeout=20)
+    chatter = fake.build_message_create("Lunch, anyone?", channel_id=fake.general_channel_id)
+    await fake.dispatch("MESSAGE_CREATE", chatter)
+    await asyncio.gather(a.adapter.drain(5), b.adapter.drain(5))
+    await asyncio.gather(a.stop(), b.stop())
+    assert list(a.runtime.state.noted_heards("discord/2/")) == [f"discord/2/{g0.shard}"]
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
+    fake.clear_faults()
+
+    start = len(fake.requests)
+    c = make_worker("c", GatewayLease(pg_url), pg_url, extra=two)
+    d = make_worker("d", GatewayLease(pg_url), pg_url, extra=two)
+    try:
+        await c.start()
+        await ready(c)
+        await d.start()
+        await ready(d)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+    finally:
+        await asyncio.gather(c.stop(), d.stop())
