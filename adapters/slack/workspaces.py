@@ -280,7 +280,10 @@ class Workspaces:
 def _team(body: Mapping[str, Any]) -> tuple[str, str | None]:
     """The team and organisation a request comes from (events, commands and interactions
     spell them differently)."""
-    team = body.get("team_id") or id_of(body.get("team"))
+    user = body.get("user")
+    # an org-wide install's interactions may name no team: the user's, as Bolt reads it
+    user_team = user.get("team_id") if isinstance(user, Mapping) else None
+    team = body.get("team_id") or id_of(body.get("team")) or user_team or ""
     enterprise = body.get("enterprise_id") or id_of(body.get("enterprise"))
     named = body.get("team")
     if not enterprise and not body.get("team_id") and isinstance(named, Mapping):
@@ -299,14 +302,9 @@ class RoutedListeners:
         team, enterprise = _team(body)
         if team and enterprise:  # an org-level request names no workspace
             await self.workspaces.learned(team, enterprise)
-        routed = context.team_id or team
-        # Bolt's context may take the team from one place (a Slack Connect modal's installing
-        # workspace) and the organisation from another (the submitter's): an organisation is
-        # passed only with the team it came with, or another's install would serve it
-        organisation = (context.enterprise_id or enterprise) if routed == team else None
         return await self.workspaces.get(
-            routed,
-            organisation,
+            context.team_id or team,
+            context.enterprise_id or enterprise,
             context.bot_token,
             is_enterprise_install=bool(context.is_enterprise_install),
         )

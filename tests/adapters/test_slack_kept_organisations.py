@@ -161,33 +161,6 @@ async def test_an_organisation_known_from_a_workspaces_own_install_is_kept_when_
         assert tokens_used(fake, mark) == [org]  # the organisation's install serves it now
 
 
-async def test_a_connect_submission_after_its_workspace_uninstalled_is_never_served_with_the_submitters_org(
-    fake: FakeSlack, make_runtime: Callable[..., Runtime]
-) -> None:
-    """Bolt's context names the installing workspace (T222, uninstalled since the modal
-    opened) with the submitter's organisation (E999, installed org-wide): routed with that
-    pair, T222 was served, and its reminders sent, with E999's token for as long as it was
-    kept. The submission is refused instead (T222 serves nothing now)."""
-    async with serving(make_runtime, fake) as (adapter, base):
-        other_org_install(fake)
-        async with aiohttp.ClientSession() as http:
-            redirect, cookie = await start_install(http, base, "T222")
-            assert await finish_install(http, redirect, cookie) == 200
-        state_of(adapter).save_slack_installation(saved_elsewhere(str(fake.workspaces["T222"]["bot_token"])))
-        await uninstall(fake, base, adapter)
-        mark = len(fake.calls("chat.postMessage"))
-        status, _ = await post_signed(
-            f"{base}/slack/events",
-            connect_submission(),
-            fake.signing_secret,
-            content_type="application/x-www-form-urlencoded",
-        )
-        assert status >= 400 and await adapter.drain(15)
-        with pytest.raises(NotInstalled):
-            await adapter.channel.send(reminder())
-        assert tokens_used(fake, mark) == []
-
-
 async def test_an_interaction_naming_its_organisation_on_its_team_teaches_it(
     fake: FakeSlack, make_runtime: Callable[..., Runtime]
 ) -> None:
@@ -239,3 +212,50 @@ async def test_an_interaction_naming_its_organisation_on_its_team_teaches_it(
         mark = len(fake.calls("chat.postMessage"))
         await channel.send(reminder())
         assert tokens_used(fake, mark) == [token]
+
+
+async def test_an_org_wide_click_naming_no_team_teaches_the_users_workspace(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """An org-wide install's interactions may carry `team: null` (Bolt reads `user.team_id`
+    then): served, and the user's workspace is kept as in the organisation."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        org_install(fake)
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+    async with serving(make_runtime, fake) as (adapter, base):  # a restart: nothing of T222 known
+        click = {
+            "type": "block_actions",
+            "user": {"id": "W111", "username": "u", "name": "u", "team_id": "T222"},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "container": {
+                "type": "message",
+                "message_ts": "1.2",
+                "channel_id": "C222",
+                "is_ephemeral": False,
+            },
+            "trigger_id": "111.222.xxx",
+            "team": None,
+            "enterprise": {"id": "E111", "name": "Org"},
+            "channel": {"id": "C222", "name": "general"},
+            "is_enterprise_install": True,
+            "actions": [
+                {
+                    "action_id": "supportbot:nothing",
+                    "block_id": "b",
+                    "type": "button",
+                    "value": "x",
+                    "action_ts": "1.3",
+                }
+            ],
+        }
+        status, _ = await post_signed(
+            f"{base}/slack/events",
+            interactive_form(click),
+            fake.signing_secret,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert status == 200 and await adapter.drain(15)
+        assert state_of(adapter).slack_organisation("T222") == "E111"
