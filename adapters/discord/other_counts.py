@@ -7,7 +7,9 @@ from the newest message recorded, which the bot's own answers, recorded while a 
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
 again. So a shard never noted at its count reads from the last other count's marks (the earliest
-of them: every guild was on one of its shards), and every start reads from the points still
+of them: every guild was on one of its shards) when they are earlier than what it recorded
+(one that recorded nothing, with no guilds or quiet ones, reads nothing: it would only have
+the client re-read, and re-judge, what its other shards heard), and every start reads from the points still
 owed at other counts, within the read-back window (nothing older is read). A process holding
 every shard settles those once all of them have read from before; in a cluster no worker can
 tell, and they are read from at each start until they leave the window.

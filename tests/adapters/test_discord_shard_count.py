@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from discord.utils import time_snowflake
 
 from bot import faults
 from bot.app import Runtime
@@ -123,3 +125,48 @@ async def test_a_first_start_at_a_new_count_that_could_not_read_a_channel_leaves
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
         await adapter.drain(5)
     third.close()
+
+
+@pytest.mark.parametrize("before", ["minutes", "months"])
+async def test_a_shard_with_no_guilds_does_not_make_a_start_reread_what_the_count_heard(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    before: str,
+) -> None:
+    """Another count ran before (minutes or months ago); at `shards = 2` one shard holds the
+    one guild and the other none, so nothing is ever noted on it. Chatter heard and rightly
+    let pass at count 2 is not read back and answered once its channel answers everything:
+    the empty shard must not make the start read from the old count's mark."""
+    if before == "months":
+        zero = _process(fake, make_runtime)
+        zero.state.note_heard("discord/1/0", f"{time_snowflake(datetime.now(UTC) - timedelta(days=90)):020d}")
+        zero.close()
+    else:
+        zero = _process(fake, make_runtime)
+        async with running(zero) as adapter:
+            await answered(fake, adapter, "How do I reset my password?")
+        zero.close()
+        fake._ids._last += 10 * MINUTE
+    first = _process(fake, make_runtime, TWO)
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+        fake._ids._last += 10 * MINUTE
+        chatter = fake.build_message_create("How long does a refund take?")  # no mention: let pass
+        await fake.dispatch("MESSAGE_CREATE", chatter)
+        fake._ids._last += 10 * MINUTE
+        await fake.dispatch(
+            "MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=fake.general_channel_id)
+        )
+        await _all_read(fake)
+    assert len(first.state.noted_heards("discord/2/")) == 1  # the empty shard: never noted
+    first.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
+
+    missed = fake.build_message_create("Does the bot work without an API key?")  # said while stopped
+    second = _process(fake, make_runtime, TWO + AUTO(fake))
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    second.close()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
