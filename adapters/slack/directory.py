@@ -127,6 +127,8 @@ class SlackIdentity:
     bot_id: str
     url: str  # the workspace URL, e.g. https://acme.slack.com/
     enterprise_id: str = ""  # the Enterprise Grid organisation, when installed in one
+    # served by its organisation's org-wide install, whose token is every workspace's there
+    org_wide: bool = False
 
     @classmethod
     def from_auth_test(cls, response: Mapping[str, Any]) -> SlackIdentity:

@@ -112,7 +112,10 @@ async def read_workspace(
     bot's, with the last message recorded in each) and the threads of `replies` held for
     Slack to deliver again, after the ts `after`."""
     reader = _Reader(events, team, after, tally)
-    channels = await reader.member_channels()
+    # an org-wide token is every workspace's of the organisation: what it is in is listed
+    # for none in particular, and read under this team would file other teams' questions
+    # here; such a workspace is read where the bot talked in it, and its configured channels
+    channels = {} if reader.own.org_wide else await reader.member_channels()
     for channel in (*known, *reader.view.channels):
         channels.setdefault(channel, "im" if channel.startswith("D") else None)
     channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}

@@ -153,7 +153,11 @@ class Workspaces:
             if self._usable(known, token):
                 assert known is not None
                 return known
-            if not enterprise_id:
+            if enterprise_id:
+                # as Bolt routed it (a Slack Connect customer's workspace: the install that
+                # took its request), for this process's work in its conversations
+                self._enterprise_of[team_id] = enterprise_id
+            else:
                 enterprise_id = self._enterprise_of.get(team_id)  # a reminder names the team alone
             bot = await self._find(team_id, enterprise_id, is_enterprise_install)
             if bot is None and not enterprise_id:
@@ -180,6 +184,7 @@ class Workspaces:
                 bot_id=bot.bot_id,
                 url="",
                 enterprise_id=bot.enterprise_id or "",
+                org_wide=bool(bot.is_enterprise_install),
             )
             built = Workspace(
                 token=bot.bot_token,
@@ -196,10 +201,10 @@ class Workspaces:
         """A signed request said the workspace `team_id` is in the organisation `enterprise_id`
         (one payload's own pair: its team and its enterprise, never Bolt's context, which
         may take the team from one place and the organisation from another, as for a Slack
-        Connect modal). Kept here and, when news to this process (once per workspace and
-        start; after a failed write, at its next request), in the state, for work that names
-        the team alone."""
-        self._enterprise_of[team_id] = enterprise_id
+        Connect modal). Kept in the state when news to this process (once per workspace and
+        start; after a failed write, at its next request), for work that names the team
+        alone in a process that has not routed a request of it (`workspace` keeps what Bolt
+        routed with in memory)."""
         if self._kept.get(team_id) == enterprise_id:
             return
         try:
@@ -280,10 +285,7 @@ class Workspaces:
 def _team(body: Mapping[str, Any]) -> tuple[str, str | None]:
     """The team and organisation a request comes from (events, commands and interactions
     spell them differently)."""
-    user = body.get("user")
-    # an org-wide install's interactions may name no team: the user's, as Bolt reads it
-    user_team = user.get("team_id") if isinstance(user, Mapping) else None
-    team = body.get("team_id") or id_of(body.get("team")) or user_team or ""
+    team = body.get("team_id") or id_of(body.get("team"))
     enterprise = body.get("enterprise_id") or id_of(body.get("enterprise"))
     named = body.get("team")
     if not enterprise and not body.get("team_id") and isinstance(named, Mapping):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel
 from bot.app import Runtime
 from bot.store.slack_installs import SlackInstallRecord
+from bot.types import ConversationRef, Reply, ReplyKind
 from tests.adapters.test_slack_oauth import fake, finish_install, mention, serving, start_install
 from tests.adapters.test_slack_workspaces import (
     org_install,
@@ -214,48 +216,93 @@ async def test_an_interaction_naming_its_organisation_on_its_team_teaches_it(
         assert tokens_used(fake, mark) == [token]
 
 
-async def test_an_org_wide_click_naming_no_team_teaches_the_users_workspace(
+async def test_two_workspaces_of_an_org_wide_install_are_each_read_back_under_their_own_team(
     fake: FakeSlack, make_runtime: Callable[..., Runtime]
 ) -> None:
-    """An org-wide install's interactions may carry `team: null` (Bolt reads `user.team_id`
-    then): served, and the user's workspace is kept as in the organisation."""
+    """E111's one org-wide token serves T111 and T222. A question asked in T222 while every
+    worker was down is read once, under T222 (the token's channel listing names no team: read
+    under T111 it was filed there, and a follow-up from T222 in its thread was ignored)."""
     async with serving(make_runtime, fake) as (adapter, base):
         org_install(fake)
         async with aiohttp.ClientSession() as http:
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
-    async with serving(make_runtime, fake) as (adapter, base):  # a restart: nothing of T222 known
-        click = {
-            "type": "block_actions",
-            "user": {"id": "W111", "username": "u", "name": "u", "team_id": "T222"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "container": {
-                "type": "message",
-                "message_ts": "1.2",
-                "channel_id": "C222",
-                "is_ephemeral": False,
-            },
-            "trigger_id": "111.222.xxx",
-            "team": None,
-            "enterprise": {"id": "E111", "name": "Org"},
-            "channel": {"id": "C222", "name": "general"},
-            "is_enterprise_install": True,
-            "actions": [
-                {
-                    "action_id": "supportbot:nothing",
-                    "block_id": "b",
-                    "type": "button",
-                    "value": "x",
-                    "action_ts": "1.3",
-                }
-            ],
-        }
+        for team, channel in (("T111", "C111"), ("T222", "C222")):
+            body = org_event(fake, team, channel, f"How do I reset my password in {team}?")
+            status, _ = await post_signed(
+                f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
+            )
+            assert status == 200 and await adapter.drain(15)
+            fake.add_message(channel, body["event"]["text"], user="W222", ts=body["event"]["ts"], team=team)
+    asked = org_event(fake, "T222", "C222", "How long does a refund take?")["event"]["ts"]
+    fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user="W222", ts=asked, team="T222")
+    mark = len(fake.calls("conversations.history"))
+    async with serving(make_runtime, fake, "[slack]\nread_back_after_seconds = 0\n") as (adapter, base):
+        assert await adapter.drain(30)
+        reads = [c.params.get("channel") for c in fake.calls("conversations.history")[mark:]]
+        assert reads.count("C222") == 1
+        answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == asked]
+        assert len(answers) == 1
+        convs = await adapter.bot.active_conversations("slack", timedelta(days=1))
+        assert {ref.workspace for ref, _ in convs if ref.thread == asked} == {"T222"}
+        follow = org_event(fake, "T222", "C222", "And for a partial refund?")
+        follow["event"].update(
+            type="message", text="And for a partial refund?", thread_ts=asked, channel_type="channel"
+        )
+        before = len([c for c in fake.calls("chat.postMessage") if c.ok])
         status, _ = await post_signed(
-            f"{base}/slack/events",
-            interactive_form(click),
-            fake.signing_secret,
-            content_type="application/x-www-form-urlencoded",
+            f"{base}/slack/events", json.dumps(follow).encode(), fake.signing_secret
         )
         assert status == 200 and await adapter.drain(15)
-        assert state_of(adapter).slack_organisation("T222") == "E111"
+        assert len([c for c in fake.calls("chat.postMessage") if c.ok]) > before  # the follow-up answered
+
+
+def org_event(fake: FakeSlack, team: str, channel: str, text: str) -> dict[str, Any]:
+    """A mention in `team`, a workspace of E111, as E111's org-wide install receives it."""
+    body: dict[str, Any] = json.loads(mention(fake, team, "U0BOT2", channel, text))
+    body["enterprise_id"] = "E111"
+    body["authorizations"] = [
+        {
+            "enterprise_id": "E111",
+            "team_id": None,
+            "user_id": "U0BOT2",
+            "is_bot": True,
+            "is_enterprise_install": True,
+        }
+    ]
+    return body
+
+
+@pytest.mark.parametrize("their_organisation", ["E-EXT", None])
+async def test_a_slack_connect_customers_conversation_is_served_by_the_install_that_took_it(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], their_organisation: str | None
+) -> None:
+    """A customer of another workspace (T-EXT) asks in a channel shared with E111, which
+    installed org-wide: the envelope names T-EXT (and its own organisation, if any), Bolt's
+    context E111's install. Work the process starts in that conversation later (an SLA
+    reminder once the kept token aged out) is served as the question was, with E111's token."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        token = org_install(fake)
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        body = org_event(fake, "T-EXT", "C222", "How do I reset my password?")
+        body.pop("enterprise_id")
+        if their_organisation:
+            body["enterprise_id"] = their_organisation
+        status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
+        assert status == 200 and await adapter.drain(15)
+        assert tokens_used(fake, 0) == [token]
+        channel = adapter.channel
+        assert isinstance(channel, WorkspacesChannel)
+        now = channel.workspaces.clock()
+        channel.workspaces.clock = lambda: now + TOKEN_TTL + 1
+        mark = len(fake.calls("chat.postMessage"))
+        await channel.send(
+            Reply(
+                conversation=ConversationRef(platform="slack", workspace="T-EXT", channel="C222"),
+                text="A reminder",
+                kind=ReplyKind.INFO,
+            )
+        )
+        assert tokens_used(fake, mark) == [token]

@@ -229,9 +229,5 @@ def test_an_interaction_naming_its_team_by_bare_id_is_routed_to_that_team() -> N
     assert _team({"team": "T222", "enterprise": "E111"}) == ("T222", "E111")
     assert _team({"team": {"id": "T222"}, "enterprise": None}) == ("T222", None)
     assert _team({"team_id": "T222", "team": 5}) == ("T222", None)
-    # interactions name the organisation on the team; an org-wide install's may name no team
+    # interactions name the organisation on the team
     assert _team({"team": {"id": "T222", "enterprise_id": "E111"}}) == ("T222", "E111")
-    assert _team({"team": None, "user": {"team_id": "T222"}, "enterprise": {"id": "E111"}}) == (
-        "T222",
-        "E111",
-    )
