@@ -9,8 +9,8 @@ back from: chatter the bot heard and judged not for it leaves no record, so a re
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
 what it missed may be unread still, so a recorded mark would pass it. The newest recorded
-stands in only where nothing was noted at this shard count, and then the last other count's
-marks when earlier (and every start reads from what other counts owe:
+stands in only where nothing was ever noted, at this shard count or another (a start at a
+new count takes over the last count's marks and what other counts owe:
 adapters/discord/other_counts.py).
 
 What a fresh session hears is written only once the read-back of what came before it has
@@ -109,7 +109,7 @@ class Heard:
         )
         marks: dict[Key, str | None] = {}
         keys = mark_keys(self.client, shards)
-        # a shard never noted at this count (an "auto" count that moved): adapters/discord/other_counts.py
+        # a count nothing was noted at yet (an "auto" count that moved): adapters/discord/other_counts.py
         before = last_count_mark(await events.core.noted_heards(f"{PLATFORM}/"), self._count)
         elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
         owed_elsewhere: str | None = None
@@ -120,13 +120,9 @@ class Heard:
         self._elsewhere = elsewhere if len(keys) == self._count or keys == (None,) else {}
         for key in keys:
             self._sessions[key] = self._read[key] = 0
-            mark = await events.core.noted_heard(place(self._count, key))
-            if mark is None:  # never noted at this count: what it recorded, or where the last
-                # count's shards heard up to, when earlier; nothing for a shard that never
-                # recorded anything (no guilds, quiet ones), whose read would only re-judge
-                # what the client's other shards heard
-                recorded = await heard_on(events.core, plan, shards if key is None else (key,))
-                mark = earlier(recorded, before) if recorded is not None else None
+            mark = await events.core.noted_heard(place(self._count, key)) or before
+            if mark is None:  # never noted (a version before the notes): what it recorded
+                mark = await heard_on(events.core, plan, shards if key is None else (key,))
             owed = earlier(await events.core.owed_read_back(place(self._count, key)), owed_elsewhere)
             if owed is not None:
                 self._owed_at_start[key] = owed

@@ -6,13 +6,18 @@ Each shard's marks are kept under a place naming the count (adapters/discord/hea
 from the newest message recorded, which the bot's own answers, recorded while a channel it
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
-again. So a shard never noted at its count reads from the last other count's marks (the earliest
-of them: every guild was on one of its shards) when they are earlier than what it recorded
-(one that recorded nothing, with no guilds or quiet ones, reads nothing: it would only have
-the client re-read, and re-judge, what its other shards heard), and every start reads from the points still
-owed at other counts, within the read-back window (nothing older is read). A process holding
-every shard settles those once all of them have read from before; in a cluster no worker can
-tell, and they are read from at each start until they leave the window.
+again. So a start at a count nothing was ever noted at reads from the last count's marks (the
+earliest of them: every guild was on one of its shards), and every start reads from the
+points still owed at other counts, within the read-back window (nothing older is read). A
+process holding every shard settles those once all of them have read from before them; in a
+cluster no worker can tell, and each start reads from them until they leave the window.
+
+Only while nothing is noted at the new count: a shard never noted there once another is (no
+guilds, quiet ones, or a first read-back that failed) falls back to its newest recorded
+message, as before. Taking the old count's mark for it too, or the marks of the counts before
+that, made every start read the client's channels from an old point and judge again the
+chatter the current count had let pass (reviewed: each rule that read more for such a shard
+re-judged chatter somewhere; reading per shard from its own point would settle it).
 """
 
 from __future__ import annotations
@@ -36,22 +41,21 @@ def count_of(where: str) -> int | None:
 
 
 def last_count_mark(noted: Mapping[str, str], count: int) -> str | None:
-    """Where a shard never noted at `count` reads from (`noted`: every place's mark): the
-    earliest mark of the other count that ran last (its marks are the newest), and of the
-    counts before it until one had every shard noted (the guilds of a shard never noted at
-    a count were left to the count before it). None when no other count was noted."""
-    marks: dict[int, list[tuple[int, str]]] = {}
+    """Where a start at `count` reads from when nothing was ever noted at it (`noted`: every
+    place's mark): the earliest mark of the count whose marks are newest, the count that ran
+    last. None when something was noted at `count` (its own marks count) or at no other."""
+    earliest: dict[int, tuple[int, str]] = {}
     for where, mark in noted.items():
         other, at = count_of(where), heard_snowflake(mark)
-        if other is not None and at is not None and other != count:
-            marks.setdefault(other, []).append((at, mark))
-    earliest: tuple[int, str] | None = None
-    for other, held in sorted(marks.items(), key=lambda item: min(item[1]), reverse=True):
-        first = min(held)
-        earliest = first if earliest is None else min(earliest, first)
-        if len(held) >= other:  # every shard of it was noted: all its guilds are covered
-            break
-    return None if earliest is None else earliest[1]
+        if other == count:
+            return None
+        if other is None or at is None:
+            continue
+        if other not in earliest or at < earliest[other][0]:
+            earliest[other] = (at, mark)
+    if not earliest:
+        return None
+    return max(earliest.values())[1]
 
 
 def owed_at_other_counts(owed: Mapping[str, str], count: int, now: datetime | None = None) -> dict[str, str]:

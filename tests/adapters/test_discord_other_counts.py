@@ -30,18 +30,8 @@ def test_the_last_count_that_ran_gives_its_earliest_mark() -> None:
         "discord/2/1": at(45),  # count 2 ran last: its shard 1 heard least far
     }
     assert last_count_mark(noted, 3) == at(45)
-    assert last_count_mark(noted, 2) == at(600)  # a shard of count 2 never noted: count 1's
+    assert last_count_mark(noted, 2) is None  # noted at this count: its own marks count
     assert last_count_mark({}, 3) is None
-    assert last_count_mark({"discord/3/0": at(1)}, 3) is None  # only this count's own
-
-
-def test_a_count_with_a_shard_never_noted_leaves_its_guilds_to_the_count_before() -> None:
-    noted = {
-        "discord/1/0": at(300),
-        "discord/2/0": at(30),  # count 2 ran last, but its shard 1 was never noted
-        "discord/4/0": at(900),  # before count 1: count 1 had every shard noted
-    }
-    assert last_count_mark(noted, 3) == at(300)
     assert last_count_mark({"slack@T1": "1700000000.000100"}, 3) is None
 
 
