@@ -9,9 +9,9 @@ back from: chatter the bot heard and judged not for it leaves no record, so a re
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
 what it missed may be unread still, so a recorded mark would pass it. The newest recorded
-stands in only where nothing was ever noted, at this shard count or another (a start at a
-new count takes over the last count's marks and what other counts owe:
-adapters/discord/other_counts.py).
+stands in only for a shard never noted at this shard count once another shard was (a start
+at a count nothing was noted at takes over the last count's marks, and every start what
+other counts owe: adapters/discord/other_counts.py).
 
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
