@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 import pytest
@@ -26,6 +25,7 @@ from bot.types import ConversationRef, Reply, ReplyKind
 from tests.adapters.test_slack_oauth import fake, finish_install, mention, serving, start_install
 from tests.adapters.test_slack_workspaces import (
     org_install,
+    org_mention,
     reminder,
     saved_elsewhere,
     state_of,
@@ -228,13 +228,15 @@ async def test_two_workspaces_of_an_org_wide_install_are_each_read_back_under_th
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
         for team, channel in (("T111", "C111"), ("T222", "C222")):
-            body = org_event(fake, team, channel, f"How do I reset my password in {team}?")
+            body = org_mention(
+                fake, team=team, channel=channel, text=f"How do I reset my password in {team}?"
+            )
             status, _ = await post_signed(
                 f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
             )
             assert status == 200 and await adapter.drain(15)
             fake.add_message(channel, body["event"]["text"], user="W222", ts=body["event"]["ts"], team=team)
-    asked = org_event(fake, "T222", "C222", "How long does a refund take?")["event"]["ts"]
+    asked = org_mention(fake, team="T222", channel="C222", text="How long does a refund take?")["event"]["ts"]
     fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user="W222", ts=asked, team="T222")
     mark = len(fake.calls("conversations.history"))
     async with serving(make_runtime, fake, "[slack]\nread_back_after_seconds = 0\n") as (adapter, base):
@@ -245,7 +247,7 @@ async def test_two_workspaces_of_an_org_wide_install_are_each_read_back_under_th
         assert len(answers) == 1
         convs = await adapter.bot.active_conversations("slack", timedelta(days=1))
         assert {ref.workspace for ref, _ in convs if ref.thread == asked} == {"T222"}
-        follow = org_event(fake, "T222", "C222", "And for a partial refund?")
+        follow = org_mention(fake, team="T222", channel="C222", text="And for a partial refund?")
         follow["event"].update(
             type="message", text="And for a partial refund?", thread_ts=asked, channel_type="channel"
         )
@@ -255,22 +257,6 @@ async def test_two_workspaces_of_an_org_wide_install_are_each_read_back_under_th
         )
         assert status == 200 and await adapter.drain(15)
         assert len([c for c in fake.calls("chat.postMessage") if c.ok]) > before  # the follow-up answered
-
-
-def org_event(fake: FakeSlack, team: str, channel: str, text: str) -> dict[str, Any]:
-    """A mention in `team`, a workspace of E111, as E111's org-wide install receives it."""
-    body: dict[str, Any] = json.loads(mention(fake, team, "U0BOT2", channel, text))
-    body["enterprise_id"] = "E111"
-    body["authorizations"] = [
-        {
-            "enterprise_id": "E111",
-            "team_id": None,
-            "user_id": "U0BOT2",
-            "is_bot": True,
-            "is_enterprise_install": True,
-        }
-    ]
-    return body
 
 
 @pytest.mark.parametrize("their_organisation", ["E-EXT", None])
@@ -286,7 +272,7 @@ async def test_a_slack_connect_customers_conversation_is_served_by_the_install_t
         async with aiohttp.ClientSession() as http:
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
-        body = org_event(fake, "T-EXT", "C222", "How do I reset my password?")
+        body = org_mention(fake, team="T-EXT", channel="C222", text="How do I reset my password?")
         body.pop("enterprise_id")
         if their_organisation:
             body["enterprise_id"] = their_organisation

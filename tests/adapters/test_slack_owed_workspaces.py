@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,7 +20,7 @@ from adapters.slack.heard import TEAMS, HeldIn
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_slack_oauth import MEMBER, fake, finish_install, mention, serving, start_install
-from tests.adapters.test_slack_workspaces import org_install, reminder, state_of, tokens_used
+from tests.adapters.test_slack_workspaces import org_install, org_mention, reminder, state_of, tokens_used
 from tests.fakes.slack_server import FakeSlack, post_signed
 
 ALWAYS = "[slack]\nread_back_after_seconds = 0\n"  # read back at every start, whatever the gap
@@ -94,17 +93,7 @@ async def test_a_question_held_in_a_workspace_of_an_org_wide_install_is_read_bac
         async with aiohttp.ClientSession() as http:
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
-        body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
-        body["enterprise_id"] = "E111"
-        body["authorizations"] = [
-            {
-                "enterprise_id": "E111",
-                "team_id": None,
-                "user_id": "U0BOT2",
-                "is_bot": True,
-                "is_enterprise_install": True,
-            }
-        ]
+        body = org_mention(fake, "How long does a refund take?")
         ts = body["event"]["ts"]
         fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user="W222", ts=ts)
         with faults.crash_at("installations.find", error=OSError("database unavailable")):
@@ -119,22 +108,6 @@ async def test_a_question_held_in_a_workspace_of_an_org_wide_install_is_read_bac
         answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == ts]
         assert len(answers) == 1
         assert await adapter.bot.owed_read_backs(TEAMS) == {}
-
-
-def org_mention(fake: FakeSlack, text: str) -> dict[str, Any]:
-    """A mention in T222, a workspace of organisation E111, served by E111's org-wide install."""
-    body: dict[str, Any] = json.loads(mention(fake, "T222", "U0BOT2", "C222", text))
-    body["enterprise_id"] = "E111"
-    body["authorizations"] = [
-        {
-            "enterprise_id": "E111",
-            "team_id": None,
-            "user_id": "U0BOT2",
-            "is_bot": True,
-            "is_enterprise_install": True,
-        }
-    ]
-    return body
 
 
 async def test_a_question_said_while_down_in_a_workspace_of_an_org_wide_install_is_read_back(

@@ -185,17 +185,10 @@ def org_install(fake: FakeSlack) -> str:
     return token
 
 
-async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisation(
-    fake: FakeSlack, oauth_slack: OauthSlack
-) -> None:
-    adapter, base = oauth_slack
-    token = org_install(fake)
-    async with aiohttp.ClientSession() as http:
-        redirect, cookie = await start_install(http, base, "T222")
-        assert await finish_install(http, redirect, cookie) == 200
-    org = state_of(adapter).slack_installation("E111", "")
-    assert org is not None and (org.enterprise_id, org.team_id) == ("E111", "")
-    body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How do I reset my password?"))
+def org_mention(fake: FakeSlack, text: str, team: str = "T222", channel: str = "C222") -> dict[str, Any]:
+    """A mention in `team`, a workspace of organisation E111, as E111's org-wide install
+    receives it (`authorizations` name the install: E111, no team)."""
+    body: dict[str, Any] = json.loads(mention(fake, team, "U0BOT2", channel, text))
     body["enterprise_id"] = "E111"
     body["authorizations"] = [
         {
@@ -206,6 +199,20 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
             "is_enterprise_install": True,
         }
     ]
+    return body
+
+
+async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisation(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    adapter, base = oauth_slack
+    token = org_install(fake)
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    org = state_of(adapter).slack_installation("E111", "")
+    assert org is not None and (org.enterprise_id, org.team_id) == ("E111", "")
+    body = org_mention(fake, "How do I reset my password?")
     status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
     assert status == 200 and await adapter.drain(timeout=15)
     assert tokens_used(fake, 0) == [token] and fake.calls("chat.postMessage")[0].ok
