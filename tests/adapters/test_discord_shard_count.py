@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from discord.utils import time_snowflake
 
+from adapters.discord.client import DiscordAdapter
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_post, running  # noqa: F401  (fixture)
@@ -28,6 +30,16 @@ pytestmark = pytest.mark.timeout(90)
 TWO = "shards = 2\n"
 
 
+async def _refused(server: FakeDiscord, adapter: DiscordAdapter) -> dict[str, Any]:
+    """A question in #support (auto-answer, no mention) whose claim the store refuses: owed."""
+    question = server.build_message_create("How long does a refund take?")
+    with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
+        await server.dispatch("MESSAGE_CREATE", question)
+        await _all_read(server)
+        await adapter.drain(5)
+    return question
+
+
 async def test_a_question_refused_at_the_old_count_is_read_back_at_the_new_one(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
@@ -37,11 +49,7 @@ async def test_a_question_refused_at_the_old_count_is_read_back_at_the_new_one(
     async with running(first) as adapter:
         await answered(fake, adapter, "How do I reset my password?")
         fake._ids._last += 10 * MINUTE
-        question = fake.build_message_create("How long does a refund take?")  # auto-answer, no mention
-        with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
-            await fake.dispatch("MESSAGE_CREATE", question)
-            await _all_read(fake)
-            await adapter.drain(5)
+        question = await _refused(fake, adapter)
         fake._ids._last += 10 * MINUTE
         await answered(fake, adapter, "Does the bot work without an API key?")  # recorded after it
     owed = first.state.owed_read_backs("discord/")
@@ -67,11 +75,7 @@ async def test_what_was_owed_at_the_old_count_is_settled_once_read_at_the_new_on
     """Else every later start would read back from it again, until it left the window."""
     first = _process(fake, make_runtime, TWO + AUTO(fake))
     async with running(first) as adapter:
-        question = fake.build_message_create("How long does a refund take?")
-        with faults.crash_at("event.claiming", error=RuntimeError("database is locked")):
-            await fake.dispatch("MESSAGE_CREATE", question)
-            await _all_read(fake)
-            await adapter.drain(5)
+        question = await _refused(fake, adapter)
     assert first.state.owed_read_backs("discord/")
     first.close()
 
