@@ -112,10 +112,7 @@ async def read_workspace(
     bot's, with the last message recorded in each) and the threads of `replies` held for
     Slack to deliver again, after the ts `after`."""
     reader = _Reader(events, team, after, tally)
-    # an org-wide token is every workspace's of the organisation: what it is in is listed
-    # for none in particular, and read under this team would file other teams' questions
-    # here; such a workspace is read where the bot talked in it, and its configured channels
-    channels = {} if reader.own.org_wide else await reader.member_channels()
+    channels = await reader.member_channels()
     for channel in (*known, *reader.view.channels):
         channels.setdefault(channel, "im" if channel.startswith("D") else None)
     channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}
@@ -179,9 +176,13 @@ class _Reader:
     async def member_channels(self) -> dict[str, str | None]:
         """The public and private channels the bot is in, each with its events' channel_type."""
         found: dict[str, str | None] = {}
-        listed = await self._pages(
-            "users.conversations", {"types": MEMBER_TYPES, "exclude_archived": "true"}, "channels", cap=None
-        )
+        asked = {"types": MEMBER_TYPES, "exclude_archived": "true"}
+        if self.own.org_wide:
+            # an org-wide token is every workspace's of its organisation: this one's channels
+            # (read under another team, a question would be filed there: Slack asks for the
+            # team of an org token's listing)
+            asked["team_id"] = self.team
+        listed = await self._pages("users.conversations", asked, "channels", cap=None)
         for channel in listed:
             if isinstance(channel, dict) and channel.get("id"):
                 found[str(channel["id"])] = "group" if channel.get("is_private") else "channel"

@@ -302,7 +302,9 @@ class RoutedListeners:
 
     async def _events(self, body: Mapping[str, Any], context: AsyncBoltContext) -> SlackEvents:
         team, enterprise = _team(body)
-        if team and enterprise:  # an org-level request names no workspace
+        # kept only when the install that took it is its organisation's: a Slack Connect
+        # customer of another organisation is served by this one's install, never theirs
+        if team and enterprise and enterprise == context.enterprise_id:
             await self.workspaces.learned(team, enterprise)
         return await self.workspaces.get(
             context.team_id or team,

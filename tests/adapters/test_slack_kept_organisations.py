@@ -19,6 +19,7 @@ import pytest
 
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel
+from bot import faults
 from bot.app import Runtime
 from bot.store.slack_installs import SlackInstallRecord
 from bot.types import ConversationRef, Reply, ReplyKind
@@ -228,6 +229,7 @@ async def test_two_workspaces_of_an_org_wide_install_are_each_read_back_under_th
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
         for team, channel in (("T111", "C111"), ("T222", "C222")):
+            fake.channels[channel]["context_team_id"] = team  # each workspace's own channel
             body = org_mention(
                 fake, team=team, channel=channel, text=f"How do I reset my password in {team}?"
             )
@@ -292,3 +294,71 @@ async def test_a_slack_connect_customers_conversation_is_served_by_the_install_t
             )
         )
         assert tokens_used(fake, mark) == [token]
+
+
+async def test_an_org_wide_workspace_read_back_lists_its_own_channels(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A question held in T222's C222 owes the read-back; meanwhile a member asks in C333,
+    a channel of T222 the bot is in but never talked in. The restart lists T222's channels
+    with the organisation's token, naming the team, and answers both."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        org_install(fake)
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        fake.add_channel("C333", "billing", members=["U0BOT2", "W222"])
+        fake.channels["C333"]["context_team_id"] = "T222"
+        body = org_mention(fake, "How long does a refund take?")
+        held = body["event"]["ts"]
+        fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user="W222", ts=held)
+        with faults.crash_at("installations.find", error=OSError("database unavailable")):
+            status, _ = await post_signed(
+                f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
+            )
+        assert status == 503 and await adapter.drain(10)
+    other = org_mention(fake, "Where is my invoice?", channel="C333")["event"]["ts"]
+    fake.add_message("C333", "<@U0BOT2> Where is my invoice?", user="W222", ts=other, team="T222")
+    async with serving(make_runtime, fake) as (adapter, _):
+        assert await adapter.drain(30)
+        assert [c.params.get("team_id") for c in fake.calls("users.conversations")] == ["T222"]
+        for asked in (held, other):
+            assert (
+                len(
+                    [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == asked]
+                )
+                == 1
+            )
+
+
+async def test_a_connect_customer_of_another_organisation_is_never_served_with_that_organisations_token(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """E111 and E999 both installed org-wide; a customer of T-EXT (in E999) asks in a channel
+    shared with E111, whose install takes it. Their pair is not kept (the install that took
+    it is not their organisation's): after a restart a reminder there waits for an install
+    that serves it, never posting with E999's token."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        token = org_install(fake)
+        for _ in range(2):  # E111's install, then E999's
+            async with aiohttp.ClientSession() as http:
+                redirect, cookie = await start_install(http, base, "T222")
+                assert await finish_install(http, redirect, cookie) == 200
+            other_org_install(fake)
+        body = org_mention(fake, team="T-EXT", channel="C222", text="How do I reset my password?")
+        body["enterprise_id"] = "E999"
+        status, _ = await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret)
+        assert status == 200 and await adapter.drain(15)
+        assert tokens_used(fake, 0) == [token]
+        assert state_of(adapter).slack_organisation("T-EXT") == ""
+    async with serving(make_runtime, fake) as (adapter, _):
+        mark = len(fake.calls("chat.postMessage"))
+        with pytest.raises(NotInstalled):
+            await adapter.channel.send(
+                Reply(
+                    conversation=ConversationRef(platform="slack", workspace="T-EXT", channel="C222"),
+                    text="A reminder",
+                    kind=ReplyKind.INFO,
+                )
+            )
+        assert ORG_TOKEN not in tokens_used(fake, mark)

@@ -1779,12 +1779,14 @@ class FakeSlack:
         if missing:
             raise SlackError("missing_scope", needed=",".join(missing), provided=",".join(ctx.token.scopes))
         who = str(ctx.params.get("user") or ctx.token.user_id or self.bot_user_id)
+        team = str(ctx.params.get("team_id") or "")  # an org token's listing names its workspace
         found = [
             {"id": cid, **copy.deepcopy(channel)}
             for cid, channel in sorted(self.channels.items())
             if who in self.members.get(cid, set())
             and self._channel_family(channel) in families
             and not (_truthy(ctx.params.get("exclude_archived")) and channel.get("is_archived"))
+            and (not team or team in (channel.get("context_team_id"), *channel.get("shared_team_ids", ())))
         ]
         page, cursor = self._paginate(found, ctx.params, 100)
         return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
