@@ -201,7 +201,8 @@ class Workspaces:
         """A signed request said the workspace `team_id` is in the organisation `enterprise_id`
         (one payload's own pair: its team and its enterprise, never Bolt's context, which
         may take the team from one place and the organisation from another, as for a Slack
-        Connect modal). Kept in the state when news to this process (once per workspace and
+        Connect modal; the caller passes it only when that organisation's install took the
+        request). Kept in the state when news to this process (once per workspace and
         start; after a failed write, at its next request), for work that names the team
         alone in a process that has not routed a request of it (`workspace` keeps what Bolt
         routed with in memory)."""
