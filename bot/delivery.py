@@ -4,9 +4,10 @@ It owns the inbox side of a message's life: the claim (a retry or a redelivery i
 duplicate), the bounded worker pool new questions and replays share, noting the first
 post made for an event (so a replay edits it instead of posting a second answer: the
 channel it handles through, bot/noting.py), finishing the event (again, if the store
-refused it), and the replays of what a dead process left, which the clock starts
-in the background. What a message *means* is the core's (`MessageHandler`, implemented
-by SupportBot); bot/inbox.py explains the exactly-once design in full.
+refused it: bot/unwritten_finishes.py keeps those), and the replays of what a dead process
+left, which the clock starts in the background. What a message *means* is the core's
+(`MessageHandler`, implemented by SupportBot); bot/inbox.py explains the exactly-once design
+in full.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.ports import Channel, Clock, FindsReplies
 from bot.slots import LATE_AFTER, Pool
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted
+from bot.unwritten_finishes import UnwrittenFinishes
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ class Deliveries:
         self._replays: dict[str, asyncio.Task[int]] = {}  # per platform, started by the clock
         self._failures: dict[str, int] = {}  # inbox key -> failed handlings, while it is unfinished
         self._replay_failures: dict[str, int] = {}  # inbox key -> replays failed before handling
-        self._unwritten: dict[str, Unwritten] = {}  # inbox key -> a finish the store refused
+        self._unwritten = UnwrittenFinishes(store=store, clock=clock)  # finishes the store refused
 
     async def receive(
         self,
@@ -313,7 +315,7 @@ class Deliveries:
                 # clock never replays it; the clock writes the finish again (`_write_unwritten`),
                 # and a restart meanwhile must find the post noted
                 unfinished = True
-                self._unwritten[key] = Unwritten(str(outcome), finish.completion, post)
+                self._unwritten.keep(key, Unwritten(str(outcome), finish.completion, post))
                 log.exception(
                     "could not mark an event handled; written again at the next tick",
                     extra={**log_context(message.conversation), "message_id": message.id},
@@ -371,34 +373,8 @@ class Deliveries:
     async def _write_unwritten(self) -> None:
         """Finishes the store refused (it was away), written again until it takes them: the
         answer's record with them (a thread the bot answered in hears its follow-ups). Until
-        then the key stays in flight: a replay of it would answer it twice. Each is tried on
-        its own (one the store never takes holds up no other), and one line says what is left."""
-        left: list[str] = []
-        failure = ""
-        for key, owed in list(self._unwritten.items()):
-            try:
-                await self.store.run(
-                    StateStore.finish_event,
-                    key,
-                    self.clock.now(),
-                    owed.outcome,
-                    owed.completion,
-                    owed.post,
-                    again=True,
-                )
-            except Exception as exc:
-                left.append(key)
-                failure = type(exc).__name__
-                continue
-            del self._unwritten[key]
-            self._in_flight.discard(key)
-        if left:
-            log.warning(
-                "could not mark %d handled events as handled yet (%s); trying again at the next tick",
-                len(left),
-                failure,
-                extra={"event": left[0]},
-            )
+        then the key stays in flight: a replay of it would answer it twice."""
+        await self._unwritten.write_again(self._in_flight.discard)
 
     async def settle(self) -> None:
         """Wait for the replays the clock started (tests, and an orderly shutdown)."""
