@@ -16,7 +16,8 @@ from typing import Any
 
 from bot.insights.similarity import Signature, index_keys, similar
 from bot.store import StateStore
-from bot.store.incidents import RecentQuestion, burst_ids_statement, recent_of, recent_statement
+from bot.store.incident_statements import burst_ids_statement, recent_statement
+from bot.store.incidents import RecentQuestion, recent_of
 from bot.store.rows import read_together
 
 Place = tuple[str, str]  # a platform and a workspace on it: bursts never span two workspaces
@@ -137,7 +138,7 @@ class Window:
         """Where the next read starts: `seen` while the window holds a question asked since
         `since` (what was recorded after it is then a few rows), else 0: a first look, or a
         window gone quiet, reads the window's newest rows by time instead of every place's
-        rows recorded since (bot/store/incidents.py `recent_statement`)."""
+        rows recorded since (bot/store/incident_statements.py `recent_statement`)."""
         return self.seen if self.questions and self.questions[0].at >= since else 0
 
     @property

@@ -28,7 +28,8 @@ from bot.policy import detect_language
 from bot.ports import Channel, Clock
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
-from bot.store.incidents import IncidentRecord, IncidentStatus, PostKind, incidents_statement
+from bot.store.incident_statements import incidents_statement
+from bot.store.incidents import IncidentRecord, IncidentStatus, PostKind
 from bot.store.jobs import POST_LEASE
 from bot.store.state import settle
 from bot.types import Author, ConversationRef, DocVisibility, Reply, ReplyKind

@@ -3,7 +3,8 @@
 It owns the recent questions burst detection reads, the burst alerts (one per cluster per
 cooldown), incidents (open -> closed, each closed once) and the notices an incident put on
 answers (one per thread, each told of the closing once). Signatures are stored as the JSON
-`bot.insights.similarity` writes; this module does not read them.
+`bot.insights.similarity` writes; this module does not read them. The SQL of the reads that
+are also sent together with others is bot/store/incident_statements.py's.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.store.incident_statements import (
+    askers_statement,
+    burst_ids_statement,
+    incidents_statement,
+    recent_statement,
+)
 from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
-from bot.store.store import IntegrityError, Repository, in_workspace, iso, like_prefix, parse_time
-from bot.store.values import LIKE_PREFIX
+from bot.store.store import IntegrityError, Repository, in_workspace, iso, parse_time
 from bot.types import ConversationRef
 
 
@@ -308,51 +314,7 @@ def _burst(row: dict[str, Any]) -> BurstRecord:
     )
 
 
-# -- the reads each answer's burst watch makes, to send together (bot/insights/bursts.py) --------
-
-
-def askers_statement(
-    platform: str, since: datetime, enough: int, workspace: str | None = None
-) -> tuple[str, list[Any]]:
-    """`IncidentRepository.askers_since`' count (one row, one column)."""
-    return (
-        "select count(*) from (select distinct asker_id from answers where created_at >= ? "
-        f"and conversation {LIKE_PREFIX} and asker_id is not null and asker_id != '' limit ?) as askers",
-        [iso(since), _questions_of(platform, workspace), enough],
-    )
-
-
-def burst_ids_statement(
-    platform: str, since: datetime, workspace: str | None = None
-) -> tuple[str, list[Any]]:
-    """The ids of the bursts alerted since `since`, newest first (`burst_signatures` goes on)."""
-    where, params = in_workspace("platform = ? and alerted_at >= ?", [platform, iso(since)], workspace)
-    return f"select id from bursts where {where} order by id desc", params
-
-
-def recent_statement(
-    platform: str, since: datetime, limit: int, after_id: int = 0, workspace: str | None = None
-) -> tuple[str, list[Any]]:
-    """`IncidentRepository.recent_questions`' read; `recent_of` reads its rows.
-
-    Two reads, each bounded by an index. With `after_id` (a window that holds a current row
-    read up to that id: bot/insights/burst_window.py `Look`), the rows after it, newest id
-    first: the primary key bounds the read to what was recorded since, a few rows per
-    answer, where walking the created_at index back over the whole window to find them was a
-    pass per answer that grew with the traffic (bench/cluster_throughput.py: a third of the
-    PostgreSQL server's time at 3,000 questions). Without (a first look, or a window gone
-    quiet), the window's newest rows by time, which the created_at index bounds: walking the
-    primary key down to an old id would read every place's rows since. Ids and times
-    disagree only for a row committed late or stamped by a worker whose clock differs, which
-    the window keeps as a stray."""
-    columns = "id, conversation, coalesce(asker_id, ''), question, neighbours, created_at, neighbour_scores"
-    where = f"created_at >= ? and conversation {LIKE_PREFIX}"
-    params: list[Any] = [iso(since), _questions_of(platform, workspace)]
-    if after_id:  # the rows after it, by the primary key
-        bound, order, params = "id > ? and ", "id desc", [after_id, *params]
-    else:  # the window's newest, by the created_at index
-        bound, order = "", "created_at desc"
-    return f"select {columns} from answers where {bound}{where} order by {order} limit ?", [*params, limit]
+# -- the rows of the reads sent together with others (their SQL: bot/store/incident_statements.py) --
 
 
 def recent_of(rows: Sequence[Sequence[Any]]) -> list[RecentQuestion]:
@@ -368,18 +330,6 @@ def recent_of(rows: Sequence[Sequence[Any]]) -> list[RecentQuestion]:
         )
         for row in rows
     ]
-
-
-def incidents_statement(
-    platform: str, status: str | None = None, limit: int = 20, workspace: str | None = None
-) -> tuple[str, list[Any]]:
-    """`IncidentRepository.incidents`' read, to send with others (bot/answering/trips.py);
-    `incidents_of` reads its rows (as dicts)."""
-    where = "platform = ?" + (" and status = ?" if status else "")
-    params: list[Any] = [platform, status] if status else [platform]
-    where, params = in_workspace(where, params, workspace)
-    # on every answer (an open incident's notice): plain SQL, not rows_where's schema reads
-    return f"select * from incidents where {where} order by id desc limit ?", [*params, limit]
 
 
 def incidents_of(rows: Sequence[dict[str, Any]]) -> list[IncidentRecord]:
@@ -402,8 +352,3 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
         burst_id=row["burst_id"],
         workspace=row.get("workspace"),
     )
-
-
-def _questions_of(platform: str, workspace: str | None) -> str:
-    """The LIKE pattern of the conversation keys of `platform`, or of one workspace on it."""
-    return like_prefix(f"{platform}:{workspace}:" if workspace is not None else f"{platform}:")
