@@ -10,13 +10,13 @@ top-level message, so the core opens a thread (a conversation, and at most one t
 it. `/thread` replies in the current question's thread, as a reply in Slack would;
 `/new` (or Ctrl-L, then Enter) goes back to the top level. `/support ...` commands run as
 a staff member distinct from the asker, because one terminal plays both parts and the core
-tells them apart by identity (who may rate a ticket, whose reply takes over a thread).
+tells them apart by identity (who may rate a ticket, whose reply takes over a thread): both
+identities are adapters/console_users.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import itertools
 import sys
 import uuid
@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
+from adapters.console_users import DEFAULT_USER, console_staff, console_user
 from bot import policy
 from bot.channel_types import Platform
 from bot.markdown import unescape
@@ -155,34 +156,6 @@ class ConsoleChannel:
     def _print(self, text: str) -> None:
         self.out.write(f"bot> {text}\n\n")
         self.out.flush()
-
-
-DEFAULT_USER = "you"  # `[console] user` when unset: an id, not a name to put in a sentence
-FALLBACK_NAME = "console user"
-STAFF_NAME = "Support staff"  # the default staff id "staff" reads badly in "staff is looking at this"
-
-
-def console_user(configured: str = DEFAULT_USER) -> Author:
-    """The asker at the terminal. The id stays what `[console] user` says (staff lists and
-    tickets name it); the display name goes into third-person sentences ("{who} is looking at
-    this now", "{who} asked: ..."), so the default "you" is replaced by the OS user name."""
-    if configured != DEFAULT_USER:
-        return Author(id=configured, name=configured)
-    try:
-        name = getpass.getuser().strip()
-    except (OSError, KeyError, ImportError):  # no login name in a bare container
-        name = ""
-    return Author(id=configured, name=name or FALLBACK_NAME)
-
-
-def console_staff(staff_users: tuple[str, ...], asker: Author) -> Author:
-    """The support-team member who runs `/support` commands at the terminal: one of
-    `[console] staff_users` (so the core counts them as staff), never the asker, so that
-    resolving a ticket asks the asker, not the resolver, "How did we do?"."""
-    staff_id = next((user for user in staff_users if user != asker.id), "staff")
-    if staff_id == asker.id:
-        staff_id = f"{asker.id}-staff"
-    return Author(id=staff_id, name=STAFF_NAME if staff_id == "staff" else staff_id)
 
 
 _NEW_WORDS = {"/new"}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import adapters.console as console
 from adapters.console import ConsoleChannel, ConsoleSession, render, run_chat
+from adapters.console_users import console_user
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import ActionKind, Author, Button, ConversationRef, Reply, ReplyKind, TicketStatus
@@ -159,14 +159,14 @@ async def test_shortcuts_before_any_question(make_runtime: Callable[..., Runtime
 
 def test_the_default_user_has_a_name_that_reads_in_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("getpass.getuser", lambda: "alice")
-    assert console.console_user() == Author(id="you", name="alice")
-    assert console.console_user("ann") == Author(id="ann", name="ann")  # `[console] user` still wins
+    assert console_user() == Author(id="you", name="alice")
+    assert console_user("ann") == Author(id="ann", name="ann")  # `[console] user` still wins
 
     def no_login() -> str:
         raise OSError("no login name")
 
     monkeypatch.setattr("getpass.getuser", no_login)
-    assert console.console_user().display == "console user"
+    assert console_user().display == "console user"
 
 
 async def test_third_person_messages_read_right_with_the_defaults(
