@@ -2,9 +2,10 @@
 
 This module owns the handling of each event discord.py dispatches to the adapter (a message,
 an edited message, a new forum post, a slash command, a button press): filtering out what
-is not for the core, acknowledging interactions first thing (Discord allows 3 seconds),
-translating (`adapters/discord/translate.py`), and calling the core with the Channel for
-that event (`adapters/discord/event_channels.py`).
+is not for the core, translating (`adapters/discord/translate.py`), and calling the core with
+the Channel for that event (`adapters/discord/event_channels.py`). What an interaction needs
+on the way (acknowledged first thing: Discord allows 3 seconds) is
+`adapters/discord/interactions.py`'s.
 
 Each event runs as its own task in the adapter's `InFlight`, so shutdown can wait for the
 answers being written. Nothing escapes unlogged: an event that cannot be read is logged and
@@ -15,7 +16,6 @@ where possible.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,24 +23,17 @@ from typing import Any
 import discord
 
 from adapters.discord.channel import DiscordChannel
-from adapters.discord.event_channels import FORM_INPUT_ID, InteractionChannel, MessageChannel
-from adapters.discord.render import parse_custom_id
-from adapters.discord.translate import (
-    PLATFORM,
-    MessageTranslator,
-    author_from,
-    command_args,
-    command_options,
-    interaction_place,
-)
+from adapters.discord.event_channels import MessageChannel
+from adapters.discord.interactions import Interactions
+from adapters.discord.translate import PLATFORM, MessageTranslator
 from adapters.inflight import INDICATOR_AFTER_S, InFlight, last_resort
 from adapters.rate_limited_log import RateLimitedLog
 from bot.commands import CommandSpec
 from bot.config import Settings
 from bot.messages import say
 from bot.policy import detect_language
-from bot.ports import FORM_ACTIONS, Core
-from bot.types import ActionEvent, ActionKind, Command, InboundMessage, Reply, ReplyKind
+from bot.ports import Core
+from bot.types import InboundMessage, Reply, ReplyKind
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 # the read-back ids remembered (`as_heard_live`): a few read-backs' worth
@@ -71,6 +64,7 @@ class Events:
         self.client = client
         self.channel = channel
         self.inflight = inflight
+        self.interactions = Interactions(core, channel)  # where commands, presses and forms go
         # told of a message the core could not record (adapters/discord/heard.py): Discord
         # never sends it again, so nothing heard after it may be noted past it
         self.on_refused: Callable[[InboundMessage], None] | None = None
@@ -125,17 +119,21 @@ class Events:
         self, interaction: discord.Interaction, spec: CommandSpec, values: Mapping[str, Any]
     ) -> None:
         self.inflight.start(
-            self.run_command(interaction, spec, values), name=f"supportbot-discord-command-{interaction.id}"
+            self.interactions.run_command(interaction, spec, values),
+            name=f"supportbot-discord-command-{interaction.id}",
         )
 
     async def handle_button(self, interaction: discord.Interaction, custom_id: str) -> None:
         self.inflight.start(
-            self.press_button(interaction, custom_id), name=f"supportbot-discord-button-{interaction.id}"
+            self.interactions.press_button(interaction, custom_id),
+            name=f"supportbot-discord-button-{interaction.id}",
         )
 
     def on_modal_submit(self, interaction: discord.Interaction) -> None:
         """A form the core asked for (`InteractionChannel.ask_text`) was submitted."""
-        self.inflight.start(self.submit_form(interaction), name=f"supportbot-discord-form-{interaction.id}")
+        self.inflight.start(
+            self.interactions.submit_form(interaction), name=f"supportbot-discord-form-{interaction.id}"
+        )
 
     # -- messages
 
@@ -260,150 +258,6 @@ class Events:
             self.on_taken(inbound)
         return True
 
-    # -- interactions
-
-    async def run_command(
-        self, interaction: discord.Interaction, spec: CommandSpec, values: Mapping[str, Any]
-    ) -> None:
-        try:
-            # First thing: Discord forgets an interaction not acknowledged within 3 s.
-            await interaction.response.defer(ephemeral=spec.ephemeral, thinking=True)
-        except discord.HTTPException as exc:
-            log.error(
-                "could not acknowledge a slash command (%s %s)",
-                exc.status,
-                exc.code,
-                extra={"platform": PLATFORM, "command": spec.name, "interaction": interaction.id},
-            )
-            return
-        try:
-            conversation, visibility = interaction_place(interaction)
-            command = Command(
-                id=str(interaction.id),
-                name=spec.name,
-                args=command_args(spec, values),
-                invoker=author_from(interaction.user),
-                conversation=conversation,
-                visibility=visibility,
-                options=command_options(spec, values),
-            )
-        except Exception:
-            # A malformed interaction is this one event's problem: skip it, keep serving.
-            log.exception(
-                "could not read a slash command",
-                extra={"platform": PLATFORM, "command": spec.name, "interaction": interaction.id},
-            )
-            return
-        channel = InteractionChannel(
-            self.channel, interaction, conversation, thinking=True, ephemeral_thinking=spec.ephemeral
-        )
-        try:
-            await self.core.on_command(command, channel)
-        except Exception:
-            log.exception(
-                "slash command failed",
-                extra={"platform": PLATFORM, "channel": conversation.channel, "command": spec.name},
-            )
-            await channel.apologise()
-        finally:
-            await channel.finish()
-
-    async def press_button(self, interaction: discord.Interaction, custom_id: str) -> None:
-        parsed = parse_custom_id(custom_id)
-        # a button that may open a form is answered by the form itself (a modal must be the
-        # first answer): acknowledged later, by the channel (see event_channels.py)
-        may_open_form = parsed is not None and parsed[0] in FORM_ACTIONS
-        if not may_open_form:
-            try:
-                await interaction.response.defer()  # a button: acknowledge, leave the message as is
-            except discord.HTTPException as exc:
-                log.error(
-                    "could not acknowledge a button (%s %s)",
-                    exc.status,
-                    exc.code,
-                    extra={"platform": PLATFORM, "interaction": interaction.id},
-                )
-                return
-        if parsed is None:
-            log.warning("unknown button", extra={"platform": PLATFORM, "custom_id": custom_id})
-            return
-        action, value = parsed
-        await self._act(interaction, action, value, None, open_for_form=may_open_form)
-
-    async def submit_form(self, interaction: discord.Interaction) -> None:
-        data: Any = interaction.data or {}
-        parsed = parse_custom_id(str(data.get("custom_id") or ""))
-        if parsed is None:
-            return  # not a form of ours
-        try:
-            await interaction.response.defer()  # the form closes; the card is edited by the core
-        except discord.HTTPException as exc:
-            log.error(
-                "could not acknowledge a form (%s %s)",
-                exc.status,
-                exc.code,
-                extra={"platform": PLATFORM, "interaction": interaction.id},
-            )
-            return
-        action, value = parsed
-        await self._act(interaction, action, value, _submitted_text(data.get("components") or []))
-
-    async def _act(
-        self,
-        interaction: discord.Interaction,
-        action: ActionKind,
-        value: str,
-        text: str | None,
-        *,
-        open_for_form: bool = False,
-    ) -> None:
-        """Hand a press (or a submitted form, with its text) to the core."""
-        try:
-            conversation, visibility = interaction_place(interaction)
-            event = ActionEvent(
-                id=str(interaction.id),
-                conversation=conversation,
-                actor=author_from(interaction.user),
-                action=action,
-                value=value,
-                visibility=visibility,
-                message_id=str(interaction.message.id) if interaction.message else None,
-                text=text,
-            )
-        except Exception:
-            log.exception(
-                "could not read a button press", extra={"platform": PLATFORM, "interaction": interaction.id}
-            )
-            return
-        channel = InteractionChannel(
-            self.channel, interaction, conversation, thinking=False, open_for_form=open_for_form
-        )
-        deadline = asyncio.create_task(channel.acknowledge_by_deadline())
-        try:
-            await self.core.on_action(event, channel)
-        except Exception:
-            log.exception(
-                "button failed",
-                extra={"platform": PLATFORM, "channel": conversation.channel, "action": str(action)},
-            )
-            await channel.acknowledge()
-            await channel.apologise()
-        finally:
-            deadline.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await deadline
-            await channel.finish()
-
 
 def _where(inbound: InboundMessage) -> dict[str, str]:
     return {"platform": PLATFORM, "channel": inbound.conversation.channel, "message_id": inbound.id}
-
-
-def _submitted_text(components: list[Any]) -> str:
-    """The value of the form's text input in a MODAL_SUBMIT's rows (or labels)."""
-    for row in components:
-        inner = row.get("components") or ([row["component"]] if row.get("component") else [])
-        for component in inner:
-            if component.get("custom_id") == FORM_INPUT_ID:
-                return str(component.get("value") or "")
-    return ""
