@@ -3,8 +3,8 @@
 This module owns the listener side of the adapter: which Bolt listeners exist and how each
 acks (at once: the work goes to a tracked `InFlight` task, so Slack's 3-second deadline
 holds whatever the answer costs; a message event is acked only once the core has recorded
-it, and not at all if that fails or takes too long, so Slack delivers it again),
-`app_mention` / `message` events as `InboundMessage`,
+it, and not at all if that fails or takes too long, so Slack delivers it again: but for
+Slack's last retry, adapters/slack/retries.py), `app_mention` / `message` events as `InboundMessage`,
 when the thinking reaction goes up and comes off (adapters/slack/thinking.py says how), and the
 last-resort apology when the core failed to answer a message. What a slash command, a button
 press or a submitted form becomes is adapters/slack/interactions.py's.
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.rate_limited_log import RateLimitedLog
@@ -30,6 +31,7 @@ from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.heard import Heard
 from adapters.slack.interactions import SlackInteractions, apologise
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
+from adapters.slack.retries import last_try
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
 from bot.config import Settings
 from bot.messages import say
@@ -59,10 +61,11 @@ class _Receipt:
     """What the event listener learns from the task that hands the message to the core:
     settled (recorded, or nothing to record, or failed to record) and whether it failed."""
 
-    def __init__(self, *, read_back: bool = False) -> None:
+    def __init__(self, *, read_back: bool = False, last_try: bool = False) -> None:
         self.settled = asyncio.Event()
         self.failed = False
         self.read_back = read_back  # read back from the history: Slack will not deliver it again
+        self.last_try = last_try  # Slack's last retry: acknowledged whatever (adapters/slack/retries.py)
 
     def settle(self, *, failed: bool = False) -> None:
         if not self.settled.is_set():
@@ -179,7 +182,7 @@ class SlackEvents:
 
     # listeners: ack, schedule, return ---------------------------------------------------
 
-    async def _on_event(self, body: dict[str, Any]) -> None:
+    async def _on_event(self, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         event = body.get("event") or {}
         if self.heard is not None:
             self.heard.saw(event)
@@ -188,35 +191,42 @@ class SlackEvents:
             # Bolt acks when this returns (process_before_response): wait until the core has
             # the message in its inbox, so a crash after the ack cannot lose it. Bounded well
             # inside Slack's 3 s; past it, or if recording failed, no ack (Bolt answers 500):
-            # Slack delivers it again, and the inbox answers it once if this claim lands after all.
-            receipt = _Receipt()
+            # Slack delivers it again, and the inbox answers it once if this claim lands after
+            # all. Slack's last try is acknowledged all the same: it is held either way.
+            receipt = _Receipt(last_try=last_try(request.headers))
             self._spawn(self._handle_message_event(body, event, kind, receipt), what="event")
             try:
                 async with asyncio.timeout(ACCEPT_WITHIN_SECONDS):  # wait_for may swallow a cancel (3.11)
                     await receipt.settled.wait()
             except TimeoutError:
-                self._not_recorded(event, f"not recorded within {ACCEPT_WITHIN_SECONDS:.0f} s")
+                self._not_recorded(event, f"not recorded within {ACCEPT_WITHIN_SECONDS:.0f} s", receipt)
                 self._left_to_slack(body, event)
-                raise UnrecordedEvent("the message was not recorded in time") from None
+                if not receipt.last_try:
+                    raise UnrecordedEvent("the message was not recorded in time") from None
             if receipt.failed:
                 self._left_to_slack(body, event)
-                raise UnrecordedEvent("the message could not be recorded")
+                if not receipt.last_try:
+                    raise UnrecordedEvent("the message could not be recorded")
 
     def _left_to_slack(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Not acknowledged: Slack delivers it again for a few minutes, and if every worker is
-        down longer, a read-back from before it is owed (adapters/slack/heard.py)."""
+        """Not recorded: Slack delivers it again (unless this was its last try), and a
+        read-back from before it is owed should all of that fail (adapters/slack/heard.py)."""
         if self.heard is not None:
             self.heard.hold(
                 event, str(body.get("team_id") or "") or None, str(body.get("enterprise_id") or "")
             )
 
-    def _not_recorded(self, event: Mapping[str, Any], why: str, *, read_back: bool = False) -> None:
+    def _not_recorded(self, event: Mapping[str, Any], why: str, receipt: _Receipt) -> None:
         """One line per delivery Slack is left to repeat (or a read-back to try again), without
         a traceback (the cause is a store or Slack that is slow or down, and each delivery would
         repeat it), and at most one a second: an outage fails every event."""
         where = f"{event.get('channel') or '?'} (ts {event.get('ts') or '?'})"
         again = (
-            "read back, to be tried again" if read_back else "not acknowledged, so Slack delivers it again"
+            "read back, to be tried again"
+            if receipt.read_back
+            else "Slack's last try, so acknowledged, and read back once it can be"
+            if receipt.last_try
+            else "not acknowledged, so Slack delivers it again"
         )
         self._unrecorded.write("not recorded", f"a message in {where}: {why}; {again}", last=where)
 
@@ -329,9 +339,7 @@ class SlackEvents:
             message = await self.translate(body, event, kind)
         except Exception as exc:
             receipt.settle(failed=True)
-            self._not_recorded(
-                event, f"could not read it ({type(exc).__name__}: {exc})", read_back=receipt.read_back
-            )
+            self._not_recorded(event, f"could not read it ({type(exc).__name__}: {exc})", receipt)
             return
         except BaseException:
             receipt.settle(failed=True)
@@ -369,9 +377,7 @@ class SlackEvents:
         except Exception as exc:
             if receipt.failed:
                 # never recorded, never acked: Slack delivers it again, and nothing was said yet
-                self._not_recorded(
-                    event, f"could not record it ({type(exc).__name__}: {exc})", read_back=receipt.read_back
-                )
+                self._not_recorded(event, f"could not record it ({type(exc).__name__}: {exc})", receipt)
                 return
             # The core reports its own failures to the asker; getting here means even that
             # failed. Someone who addressed the bot still gets a visible outcome.

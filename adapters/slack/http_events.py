@@ -8,7 +8,8 @@ Bolt. Two ways an event can be lost on this path are closed here:
 - **The install could not be read.** With installs (OAuth), Bolt looks the workspace's up
   before any listener runs, and takes a lookup that raised (the state store down) for "not
   installed": it answers 200 with a note, Slack counts the event delivered, and the question
-  is gone. Such an event is answered 503 instead, for Slack to deliver again, and a message
+  is gone. Such an event is answered 503 instead, for Slack to deliver again (200 on Slack's
+  last retry, after which it delivers it no more: adapters/slack/retries.py), and a message
   is held (`Heard.hold`: a read-back from before it is owed, should every worker stay down
   past Slack's retries). A command or a button press, which Slack sends once, gets Bolt's
   note, which the transport sets to an apology (not "install this app").
@@ -36,7 +37,6 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.rate_limited_log import RateLimitedLog
 from adapters.slack import http_guard
@@ -44,6 +44,7 @@ from adapters.slack.client import ctx
 from adapters.slack.heard import Heard
 from adapters.slack.http_guard import Refusal, SlackRequestGuard
 from adapters.slack.installations import watching_lookups
+from adapters.slack.retries import last_try, retry_reason
 
 log = logging.getLogger(__name__)
 
@@ -132,30 +133,30 @@ class HttpEvents:
         body: Mapping[str, Any] = checked.body if isinstance(checked.body, Mapping) else {}
         if self.silences is not None:
             team = body.get("team_id")
-            self.silences.arrived(_retry(checked), _sent_at(body), team if isinstance(team, str) else None)
+            self.silences.arrived(
+                retry_reason(checked.headers), _sent_at(body), team if isinstance(team, str) else None
+            )
         with watching_lookups() as lookup:
             response = await self.app.async_dispatch(checked)
         if lookup.failed and body.get("type") == "event_callback":
-            return self._install_unread(body)
+            return self._install_unread(body, last=last_try(checked.headers))
         return await to_aiohttp_response(response)
 
-    def _install_unread(self, body: Mapping[str, Any]) -> web.Response:
-        """Bolt could not read the event's install and no listener ran: not acknowledged, for
-        Slack to send it again, and a message is held."""
+    def _install_unread(self, body: Mapping[str, Any], *, last: bool) -> web.Response:
+        """Bolt could not read the event's install and no listener ran: a message is held, and
+        not acknowledged, for Slack to send it again, unless this was Slack's `last` try
+        (acknowledged: adapters/slack/retries.py)."""
         team = str(body.get("team_id") or "?")
-        self._unread.write("install unread", f"workspace {team}: its install could not be read", last=team)
+        then = "Slack's last try, acknowledged: read back later" if last else "Slack sends it again"
+        self._unread.write(
+            "install unread", f"workspace {team}: its install could not be read; {then}", last=team
+        )
         event = body.get("event")
         if isinstance(event, Mapping):
             self.heard.hold(event, team if team != "?" else None, str(body.get("enterprise_id") or ""))
+        if last:
+            return web.Response(status=200)
         return web.Response(status=503, text="the state store is unavailable")
-
-
-def _retry(request: AsyncBoltRequest) -> str | None:
-    """Slack's reason for sending this again ("" if it gave none); None for a first sending."""
-    if not request.headers.get("x-slack-retry-num"):
-        return None
-    reasons = request.headers.get("x-slack-retry-reason") or [""]
-    return str(reasons[0])
 
 
 def _sent_at(body: Mapping[str, Any]) -> float | None:

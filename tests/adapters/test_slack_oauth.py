@@ -305,6 +305,43 @@ async def test_a_question_whose_install_could_not_be_read_is_left_to_slack_and_o
     assert answer.params["channel"] == "C222"
 
 
+async def test_slacks_last_try_of_a_question_whose_install_could_not_be_read_gets_a_200_and_is_read_back(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack sends an event no more after its last retry: a 503 then would only count toward
+    Slack turning the app's events off after a long outage (adapters/slack/retries.py). It is
+    acknowledged, held as the first tries were, and read back once the store is back."""
+    import adapters.slack.missed as missed
+    from adapters.slack.retries import LAST_RETRY
+    from bot import faults
+
+    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(missed, "RETRY_OWED_AT_MOST", 0.4)
+    async with serving(make_runtime, fake) as (adapter, base):
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        assert await adapter.drain(15)
+        said = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
+        event = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
+        event["event"]["ts"] = said["ts"]
+        body, url = json.dumps(event).encode(), f"{base}/slack/events"
+        with faults.crash_at("installations.find", error=OSError("database unavailable"), times=10**6):
+            first, _ = await post_signed(url, body, fake.signing_secret)
+            last, _ = await post_signed(
+                url, body, fake.signing_secret, retry_num=LAST_RETRY, retry_reason="http_error"
+            )
+            assert (first, last) == (503, 200)
+            owed = await adapter.bot.owed_read_back("slack")
+            assert owed is not None and float(owed) < float(said["ts"])
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == said["ts"], timeout=15
+        )
+        assert await adapter.drain(15)
+    answered = [c.params.get("thread_ts") for c in fake.calls("chat.postMessage") if c.ok]
+    assert answered.count(str(said["ts"])) == 1
+
+
 async def test_a_command_whose_install_could_not_be_read_is_told_to_try_again(
     fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
 ) -> None:

@@ -18,7 +18,8 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from adapters.slack.installations import StoreInstallations
-from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel, _team
+from adapters.slack.routed_listeners import request_team
+from adapters.slack.workspaces import TOKEN_TTL, NotInstalled, WorkspacesChannel
 from bot.store import StateStore
 from bot.store.slack_installs import SlackInstallRecord
 from bot.types import ConversationRef, Reply, ReplyKind
@@ -233,8 +234,8 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
 
 def test_an_interaction_naming_its_team_by_bare_id_is_routed_to_that_team() -> None:
     # interactive payloads carry no team_id: the team is an object, or in some payloads its id
-    assert _team({"team": "T222", "enterprise": "E111"}) == ("T222", "E111")
-    assert _team({"team": {"id": "T222"}, "enterprise": None}) == ("T222", None)
-    assert _team({"team_id": "T222", "team": 5}) == ("T222", None)
+    assert request_team({"team": "T222", "enterprise": "E111"}) == ("T222", "E111")
+    assert request_team({"team": {"id": "T222"}, "enterprise": None}) == ("T222", None)
+    assert request_team({"team_id": "T222", "team": 5}) == ("T222", None)
     # interactions name the organisation on the team
-    assert _team({"team": {"id": "T222", "enterprise_id": "E111"}}) == ("T222", "E111")
+    assert request_team({"team": {"id": "T222", "enterprise_id": "E111"}}) == ("T222", "E111")

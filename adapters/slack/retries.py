@@ -1,0 +1,41 @@
+"""Which delivery of an event a request is: Slack's retries, as the request's headers say.
+
+Slack delivers an event again when it is not acknowledged (HTTP: no 2xx within 3 s; Socket
+Mode: no ack of the envelope, which Bolt passes on as the same headers): at once, after a
+minute and after five, `X-Slack-Retry-Num` 1 to `LAST_RETRY`, each with its reason. After the
+last it gives up. It also disables an app's event subscriptions when fewer than 5% of its
+deliveries in an hour got a 2xx, until someone turns them on again by hand: a store outage
+of an hour, every message event refused for Slack to retry, would leave the bot deaf after
+it. So the adapter acknowledges the last retry of an event it could not record: Slack sends
+it no more either way, and the hold that owes its read-back (adapters/slack/heard.py) is what
+brings it back, as it does for a refused event whose retries all failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+# Slack's documented retries: immediately, after one minute, after five
+LAST_RETRY = 3
+
+Headers = Mapping[str, Sequence[str]]  # Bolt's request headers: lower-cased names, lists of values
+
+
+def retry_number(headers: Headers) -> int:
+    """Which retry this delivery is: 0 for a first sending (or a number that is not one)."""
+    values = headers.get("x-slack-retry-num") or [""]
+    text = str(values[0]).strip()
+    return int(text) if text.isdigit() and len(text) < 4 else 0
+
+
+def retry_reason(headers: Headers) -> str | None:
+    """Slack's reason for sending this again ("" if it gave none); None for a first sending."""
+    if not headers.get("x-slack-retry-num"):
+        return None
+    reasons = headers.get("x-slack-retry-reason") or [""]
+    return str(reasons[0])
+
+
+def last_try(headers: Headers) -> bool:
+    """Whether Slack will send this event no more, whatever the answer."""
+    return retry_number(headers) >= LAST_RETRY
