@@ -89,17 +89,9 @@ class Interactions:
         # a button that may open a form is answered by the form itself (a modal must be the
         # first answer): acknowledged later, by the channel (see event_channels.py)
         may_open_form = parsed is not None and parsed[0] in FORM_ACTIONS
-        if not may_open_form:
-            try:
-                await interaction.response.defer()  # a button: acknowledge, leave the message as is
-            except discord.HTTPException as exc:
-                log.error(
-                    "could not acknowledge a button (%s %s)",
-                    exc.status,
-                    exc.code,
-                    extra={"platform": PLATFORM, "interaction": interaction.id},
-                )
-                return
+        # a button: acknowledge, leave the message as is
+        if not may_open_form and not await _deferred(interaction, "button"):
+            return
         if parsed is None:
             log.warning("unknown button", extra={"platform": PLATFORM, "custom_id": custom_id})
             return
@@ -111,15 +103,7 @@ class Interactions:
         parsed = parse_custom_id(str(data.get("custom_id") or ""))
         if parsed is None:
             return  # not a form of ours
-        try:
-            await interaction.response.defer()  # the form closes; the card is edited by the core
-        except discord.HTTPException as exc:
-            log.error(
-                "could not acknowledge a form (%s %s)",
-                exc.status,
-                exc.code,
-                extra={"platform": PLATFORM, "interaction": interaction.id},
-            )
+        if not await _deferred(interaction, "form"):  # the form closes; the card is edited by the core
             return
         action, value = parsed
         await self._act(interaction, action, value, _submitted_text(data.get("components") or []))
@@ -179,3 +163,20 @@ def _submitted_text(components: list[Any]) -> str:
             if component.get("custom_id") == FORM_INPUT_ID:
                 return str(component.get("value") or "")
     return ""
+
+
+async def _deferred(interaction: discord.Interaction, what: str) -> bool:
+    """Acknowledge `interaction` (a button or a form: `what`) without a reply; whether Discord
+    took it (if not, it is logged and the press is dropped: Discord shows the person it failed)."""
+    try:
+        await interaction.response.defer()
+    except discord.HTTPException as exc:
+        log.error(
+            "could not acknowledge a %s (%s %s)",
+            what,
+            exc.status,
+            exc.code,
+            extra={"platform": PLATFORM, "interaction": interaction.id},
+        )
+        return False
+    return True

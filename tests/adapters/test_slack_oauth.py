@@ -114,6 +114,21 @@ def mention(fake: FakeSlack, team: str, bot_user: str, channel: str, text: str) 
     return json.dumps(body).encode()
 
 
+async def asked_in_new_workspace(
+    fake: FakeSlack, adapter: SlackAdapter, base: str
+) -> tuple[dict[str, Any], bytes]:
+    """T222 installs the app, then a member asks the bot in its #C222: the message, as the
+    channel's history holds it, and the event Slack posts for it."""
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    assert await adapter.drain(15)
+    said = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
+    event = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
+    event["event"]["ts"] = said["ts"]
+    return said, json.dumps(event).encode()
+
+
 async def test_two_workspaces_install_and_each_is_answered_with_its_own_token(
     fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -318,14 +333,8 @@ async def test_slacks_last_try_of_a_question_whose_install_could_not_be_read_get
     monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
     monkeypatch.setattr(missed, "RETRY_OWED_AT_MOST", 0.4)
     async with serving(make_runtime, fake) as (adapter, base):
-        async with aiohttp.ClientSession() as http:
-            redirect, cookie = await start_install(http, base, "T222")
-            assert await finish_install(http, redirect, cookie) == 200
-        assert await adapter.drain(15)
-        said = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
-        event = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
-        event["event"]["ts"] = said["ts"]
-        body, url = json.dumps(event).encode(), f"{base}/slack/events"
+        said, body = await asked_in_new_workspace(fake, adapter, base)
+        url = f"{base}/slack/events"
         with faults.crash_at("installations.find", error=OSError("database unavailable"), times=10**6):
             first, _ = await post_signed(url, body, fake.signing_secret)
             last, _ = await post_signed(
@@ -411,18 +420,9 @@ async def test_a_new_workspaces_question_whose_install_could_not_be_read_is_read
 
     monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
     async with serving(make_runtime, fake) as (adapter, base):
-        async with aiohttp.ClientSession() as http:
-            redirect, cookie = await start_install(http, base, "T222")
-            assert await finish_install(http, redirect, cookie) == 200
-        assert await adapter.drain(15)
-        said = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
-        body = mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?")
-        event = json.loads(body)
-        event["event"]["ts"] = said["ts"]
+        said, body = await asked_in_new_workspace(fake, adapter, base)
         with faults.crash_at("installations.find", error=OSError("database unavailable")):
-            status, _ = await post_signed(
-                f"{base}/slack/events", json.dumps(event).encode(), fake.signing_secret
-            )
+            status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
         assert status == 503
         await asyncio.sleep(0.5)  # Slack's retries spent (shortened), none delivered
         assert await adapter.drain(15)

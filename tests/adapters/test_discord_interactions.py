@@ -1,0 +1,53 @@
+"""A button press Discord will not let the bot acknowledge (adapters/discord/interactions.py).
+
+Discord refuses an interaction's callback once its 3 seconds are past, or when another
+process answered it first (10062 Unknown interaction): the press is then not acted on (the
+person sees Discord's own "this interaction failed" and can press again), one ERROR line says
+so, and the next press works. Real discord.py against the fake Discord, real core and store.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from adapters.discord import DiscordAdapter
+from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
+    MESSAGES,
+    adapter,
+    answered,
+    custom_ids,
+    fake,
+    ok_post,
+    press,
+    runtime,
+)
+from tests.fakes.discord_server import FakeDiscord
+
+CALLBACK = "/interactions/{id}/{token}/callback"
+
+
+async def test_a_press_whose_acknowledgement_discord_refuses_is_not_acted_on_and_the_next_one_is(
+    fake: FakeDiscord,  # noqa: F811
+    adapter: DiscordAdapter,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    thread_id, answer = await answered(fake, adapter, "How do I reset my password?")
+    human = custom_ids(answer.json)[2]  # "talk to a person"
+    fake.fail("POST", CALLBACK, 404, 10062, "Unknown interaction")
+    start = len(fake.requests)
+    payload = fake.build_button_press(human, message_id=answer.response["id"], channel_id=thread_id)
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    refused = await fake.wait_for_request("POST", f"/interactions/{payload['id']}/{{t}}/callback")
+    assert refused.status == 404
+    assert await adapter.drain(5)
+    # not acted on: no ticket, no ping of staff
+    assert fake.requests_matching("POST", MESSAGES, ok_post(thread_id, "ticket #1"), after=start) == []
+    lines = [r for r in caplog.records if "could not acknowledge a button" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.ERROR] and lines[0].exc_info is None
+
+    await press(fake, human, message_id=answer.response["id"], channel_id=thread_id)  # pressed again
+    await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id, "ticket #1"), after=start)
+    assert await adapter.drain(5)
