@@ -8,8 +8,9 @@ switched to auto-answer meanwhile, answer it). So every event's ts is noted here
 newest is written to the state at most once every `NOTE_EVERY` seconds (a write per event
 would cost the event path a transaction); `MARGIN` before it covers the lag.
 
-A message left unrecorded and unacknowledged, for Slack to deliver again, is `hold`: if every
-worker then stays down past Slack's retries, the marks (the messages recorded and heard since)
+A message left unrecorded is `hold`: unacknowledged, for Slack to deliver again, or on Slack's
+last try acknowledged all the same (adapters/slack/retries.py). If every worker then stays
+down past Slack's retries (or that was the last), the marks (the messages recorded and heard since)
 would have moved past it. So a read-back from just before it is owed in the state
 (`Core.owe_read_back`), before any later mark is noted: the next start reads it back
 whatever the marks say (it is dropped only when a read-back covering it ends). It is owed in
@@ -105,8 +106,8 @@ class Heard:
             self._write()
 
     def hold(self, event: Mapping[str, Any], team: str | None, enterprise: str | None = None) -> None:
-        """A message event of workspace `team` left for Slack to deliver again: a read-back
-        from before it is owed."""
+        """A message event of workspace `team` not recorded (left for Slack to deliver again,
+        or Slack's last try): a read-back from before it is owed."""
         ts = slack_ts(event.get("ts"))
         if ts is not None:
             thread = str(event.get("thread_ts") or "")

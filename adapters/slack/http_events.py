@@ -3,13 +3,14 @@ Slack could not deliver.
 
 Every request passes `adapters.slack.http_guard` first (size, timestamp and signature on the
 raw bytes, then parsing: 413, 401 or 400 and one rate-limited log line, never a 5xx), then
-Bolt. Two ways an event can be lost on this path are closed here:
+Bolt. Two ways an event can be lost on this path are closed here, and Slack's last try of
+an event is answered 200 within `LAST_TRY_WITHIN` seconds whatever happens to it (a message
+among them held: adapters/slack/retries.py says why):
 
 - **The install could not be read.** With installs (OAuth), Bolt looks the workspace's up
   before any listener runs, and takes a lookup that raised (the state store down) for "not
   installed": it answers 200 with a note, Slack counts the event delivered, and the question
-  is gone. Such an event is answered 503 instead, for Slack to deliver again (200 on Slack's
-  last retry, after which it delivers it no more: adapters/slack/retries.py), and a message
+  is gone. Such an event is answered 503 instead, for Slack to deliver again, and a message
   is held (`Heard.hold`: a read-back from before it is owed, should every worker stay down
   past Slack's retries). A command or a button press, which Slack sends once, gets Bolt's
   note, which the transport sets to an apology (not "install this app").
@@ -27,6 +28,7 @@ Bolt. Two ways an event can be lost on this path are closed here:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -44,7 +46,7 @@ from adapters.slack.client import ctx
 from adapters.slack.heard import Heard
 from adapters.slack.http_guard import Refusal, SlackRequestGuard
 from adapters.slack.installations import watching_lookups
-from adapters.slack.retries import last_try, retry_reason
+from adapters.slack.retries import LAST_TRY_WITHIN, last_try, retry_reason
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ class HttpEvents:
         self.silences = silences
         # a store outage fails every request: one line a second
         self._unread = RateLimitedLog(
-            log, more="%d more request(s) whose install could not be read, last: %s", extra=ctx()
+            log, more="%d more event(s) not handled, the last of workspace %s", extra=ctx()
         )
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -136,21 +138,31 @@ class HttpEvents:
             self.silences.arrived(
                 retry_reason(checked.headers), _sent_at(body), team if isinstance(team, str) else None
             )
+        is_event = body.get("type") == "event_callback"
+        last = is_event and last_try(checked.headers)
         with watching_lookups() as lookup:
-            response = await self.app.async_dispatch(checked)
-        if lookup.failed and body.get("type") == "event_callback":
-            return self._install_unread(body, last=last_try(checked.headers))
+            try:
+                # Slack's last try is answered in time, however slow the store is to give the
+                # install or take the message (adapters/slack/retries.py)
+                async with asyncio.timeout(LAST_TRY_WITHIN if last else None):
+                    response = await self.app.async_dispatch(checked)
+            except TimeoutError:
+                if not last:
+                    raise
+                return self._unhandled(body, f"not handled within {LAST_TRY_WITHIN:g} s", last=True)
+        if lookup.failed and is_event:
+            return self._unhandled(body, "its install could not be read", last=last)
+        if last and response.status >= 500:  # a listener that failed: no other try will come
+            return self._unhandled(body, f"Bolt answered {response.status}", last=True)
         return await to_aiohttp_response(response)
 
-    def _install_unread(self, body: Mapping[str, Any], *, last: bool) -> web.Response:
-        """Bolt could not read the event's install and no listener ran: a message is held, and
-        not acknowledged, for Slack to send it again, unless this was Slack's `last` try
-        (acknowledged: adapters/slack/retries.py)."""
+    def _unhandled(self, body: Mapping[str, Any], why: str, *, last: bool) -> web.Response:
+        """An event no listener handled (its install unread), or not in time, or that failed:
+        a message is held, and it is answered 503, for Slack to send it again, unless this was
+        Slack's `last` try (200: adapters/slack/retries.py)."""
         team = str(body.get("team_id") or "?")
         then = "Slack's last try, acknowledged: read back later" if last else "Slack sends it again"
-        self._unread.write(
-            "install unread", f"workspace {team}: its install could not be read; {then}", last=team
-        )
+        self._unread.write("unhandled", f"an event of workspace {team}: {why}; {then}", last=team)
         event = body.get("event")
         if isinstance(event, Mapping):
             self.heard.hold(event, team if team != "?" else None, str(body.get("enterprise_id") or ""))

@@ -197,6 +197,7 @@ class StoreInstallations(AsyncInstallationStore):
         return await self.store.run(StateStore.slack_organisation, team_id)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        faults.point("installations.delete")
         await self.store.run(StateStore.delete_slack_installation, enterprise_id or "", team_id or "")
         self._changed(enterprise_id, team_id)
 

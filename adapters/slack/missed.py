@@ -22,8 +22,8 @@ stops it (a later start reads again).
 - Which channels and messages: adapters/slack/missed_reading.py.
 
 A read-back is owed in the state (`Core.owe_read_back`) from when it starts until it ends
-having read everything it could; so is one from just before a message left unacknowledged for
-Slack to redeliver (adapters/slack/heard.py). A start reads from the earliest point owed, due
+having read everything it could; so is one from just before a message not recorded (left
+unacknowledged for Slack to redeliver, or Slack's last try: adapters/slack/heard.py). A start reads from the earliest point owed, due
 or not by the gap: a read-back stopped by a shutdown or a crash, whose own answers and what the
 process heard moved the marks past what it had not read yet, is read again.
 
@@ -193,8 +193,8 @@ def installed(workspaces: Workspaces) -> EventsOf:
 
 class OwedReader:
     """Reads back, while the process runs, what a hold owes (adapters/slack/heard.py): a
-    message left for Slack to deliver again whose redeliveries may all fail (a store outage
-    longer than Slack's retries, the workers up all along). Once Slack's last retry is past
+    message not recorded whose redeliveries may all fail, or that came on Slack's last try (a
+    store outage longer than Slack's retries, the workers up all along). Once Slack's last retry is past
     (`RETRIES_SPENT` after the first hold of a batch), one read-back from the earliest point
     owed, in the state or still in memory; what was redelivered meanwhile is in the inbox and
     answered once. While something is still owed after it (the store still down, a read Slack

@@ -65,6 +65,7 @@ def test_which_try_a_delivery_is(headers: dict[str, list[str]], number: int, las
 
 def test_a_retrys_reason_and_a_first_sending() -> None:
     assert retry_reason({}) is None
+    assert retry_reason({"x-slack-retry-num": ["0"], "x-slack-retry-reason": [""]}) is None  # Bolt's first
     assert retry_reason({"x-slack-retry-num": ["1"], "x-slack-retry-reason": ["http_error"]}) == "http_error"
     assert retry_reason({"x-slack-retry-num": ["2"]}) == ""
 

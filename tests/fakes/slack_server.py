@@ -651,8 +651,11 @@ async def post_signed(
     timestamp: int | None = None,
     retry_num: int | None = None,
     retry_reason: str | None = None,
+    timeout: float | None = None,
 ) -> tuple[int, str]:
-    """POST ``body`` to the app like Slack does (signed; optional retry headers).
+    """POST ``body`` to the app like Slack does (signed; optional retry headers). With
+    ``timeout`` (Slack's is 3 s), an answer that does not come within it fails as Slack's
+    delivery would: ``TimeoutError``.
 
     Returns ``(status, response text)``.
     """
@@ -662,7 +665,7 @@ async def post_signed(
         headers["X-Slack-Retry-Num"] = str(retry_num)
         headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout or 300)) as session,
         session.post(url, data=body, headers=headers) as resp,
     ):
         return resp.status, await resp.text()
