@@ -318,11 +318,11 @@ class DiscordAdapter:
         # process's, a dead or stopped one's): read back the conversations and the question
         # channels side by side; what the session hears is noted once they are read
         keys = mark_keys(client, shards)
-        heard = client.marks.oldest(keys)
+        marks = client.marks.of(keys)
         client.marks.hearing(keys)
         await asyncio.gather(
             self._catching_up(catch_up(self.core, client.handler, client, plan=self.plan, shards=shards)),
-            self.read_backs.read(client, keys, heard, self.plan, shards),
+            self.read_backs.read(client, marks, self.plan, shards),
         )
 
     async def _catching_up(self, reading: Awaitable[object]) -> None:

@@ -8,10 +8,10 @@ seconds, and at shutdown. That mark, not the newest message recorded, is where a
 back from: chatter the bot heard and judged not for it leaves no record, so a recorded mark
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
-what it missed may be unread still, so a recorded mark would pass it. The newest recorded
-stands in only for a shard never noted at this shard count once another shard was (a start
-at a count nothing was noted at takes over the last count's marks, and every start what
-other counts owe: adapters/discord/other_counts.py).
+what it missed may be unread still, so a recorded mark would pass it. A shard never noted at
+this shard count takes over the last count's marks, and every start what other counts owe
+(adapters/discord/other_counts.py); the newest recorded stands in only where no count ever
+noted anything (a version before the notes).
 
 What a fresh session hears is written only once the read-back of what came before it has
 read every channel and its messages are handled: a mark written earlier, and a crash, would
@@ -36,7 +36,7 @@ import discord
 
 from adapters.discord.events import Events
 from adapters.discord.holes import Holes
-from adapters.discord.missed import heard_on, heard_snowflake, mark_keys
+from adapters.discord.missed import Key, heard_on, heard_snowflake, mark_keys
 from adapters.discord.other_counts import last_count_mark, owed_at_other_counts
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
@@ -46,8 +46,6 @@ from bot.types import InboundMessage
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
 NOTE_EVERY = 10.0  # seconds; well inside adapters/read_back.py's MARGIN
-# a mark's key (adapters/discord/missed.py `mark_keys`): a shard, or None on an unsharded client
-Key = int | None
 
 
 def place(count: int, key: Key) -> str:
@@ -94,10 +92,10 @@ class Heard:
         self, events: Events, plan: ShardPlan | None, shards: Collection[int]
     ) -> dict[Key, str | None]:
         """Before the gateway, on the client's `shards` (`events`: its handler, whose core
-        keeps the marks): where each mark's first session reads back from, the later of the
-        newest message recorded on the mark's shard (all of `shards` on an unsharded client)
-        and the newest noted as heard on it: another shard's later messages say nothing of
-        what this one missed."""
+        keeps the marks): where each mark's first session reads back from, the newest noted
+        as heard on the mark's shard (all of `shards` on an unsharded client: another shard's
+        later messages say nothing of what this one missed), else the last count's earliest
+        mark, else the newest message recorded on it; earlier where a read-back is owed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
         events.on_taken = lambda message: self.holes.taken(self._key_of_message(message), message)
@@ -109,7 +107,8 @@ class Heard:
         )
         marks: dict[Key, str | None] = {}
         keys = mark_keys(self.client, shards)
-        # a count nothing was noted at yet (an "auto" count that moved): adapters/discord/other_counts.py
+        # for a shard never noted at this count (an "auto" count that moved, a first read-back
+        # that could not read everything): adapters/discord/other_counts.py
         before = last_count_mark(await events.core.noted_heards(f"{PLATFORM}/"), self._count)
         elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
         owed_elsewhere: str | None = None
@@ -146,22 +145,23 @@ class Heard:
         """How many sessions each of `keys` has had (a later one's read-back reads its own)."""
         return {key: self._sessions.get(key, 0) for key in keys}
 
-    async def after(self, keys: Collection[Key], reading: Awaitable[bool]) -> bool:
+    async def after(self, keys: Collection[Key], reading: Awaitable[Collection[Key]]) -> frozenset[Key]:
         """Await `reading`, the read-back of what `keys` missed before their sessions so far
-        began; once it read everything, and what it handed over is handled, what those
-        sessions hear is noted. One that could not read everything leaves their marks where
-        they were (tried again: adapters/discord/read_backs.py; else the next start reads it
-        again). Whether it read everything."""
+        began, which says the keys it read everything of; once it has, and what it handed
+        over is handled, what their sessions hear is noted. A key it could not read everything
+        of keeps its mark where it was (tried again: adapters/discord/read_backs.py; else the
+        next start reads it again). The keys left unread."""
         sessions = self.sessions(keys)
         refusals = dict(self.holes.refusals)
         began = f"{discord.utils.time_snowflake(datetime.now(UTC)):020d}"
-        if not await reading:
-            return False
-        for key, session in sessions.items():
-            self._read[key] = max(self._read.get(key, 0), session)
+        done = set(await reading) & set(sessions)
+        if not done:
+            return frozenset(sessions)
+        for key in done:
+            self._read[key] = max(self._read.get(key, 0), sessions[key])
         self._noted_at = self.clock()
         self._write()
-        for key in keys:
+        for key in done:
             if self._sessions.get(key, 0) != sessions[key]:
                 continue  # a later session's read-back reads from the same point or earlier: its to settle
             owed = self._owed_at_start.pop(key, None)
@@ -172,7 +172,7 @@ class Heard:
                 self._covered[key] = (owed, began)
                 continue
             await self._settle(key, owed, began)
-        return True
+        return frozenset(sessions) - done
 
     def saw(self, message: discord.Message) -> None:
         """The gateway sent `message` (anyone's, in any channel): it is heard on its shard."""

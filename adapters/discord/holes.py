@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-from adapters.discord.missed import heard_snowflake
+from adapters.discord.missed import Key, heard_snowflake
 from adapters.discord.translate import PLATFORM
 from bot import faults
 from bot.ports import Core
@@ -42,8 +42,6 @@ log = logging.getLogger("adapters.discord")  # the adapter's one logger (see cha
 FIRST_AFTER = 10.0  # seconds: a store that failed for a moment (a lock, a failover) is back
 AT_MOST = 120.0  # the longest wait between two tries while the store keeps refusing
 KEEP_AT_MOST = 1000  # messages kept per client; the oldest past it are the next start's
-# a mark's key (adapters/discord/missed.py `mark_keys`): a shard, or None on an unsharded client
-Key = int | None
 # hands a message to the core once more, with no apology; whether the core took it
 Deliver = Callable[[InboundMessage], Awaitable[bool]]
 

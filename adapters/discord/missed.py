@@ -8,14 +8,16 @@ channel (answered in a thread started from it). This reads those channels back.
 
 Which channels: the parents of the threads the bot talked in within `ASKED_WINDOW` (where
 people ask it) and the channels the settings name with a mode other than off (on this
-holder's shards). From where: just before the newest message recorded on this holder's
-shards before this session began (`Core.last_heard`: read before the gateway connects, and
-again when a connection drops), or the newest heard on each shard if later (chatter the bot
-heard and recorded nothing of: adapters/discord/heard.py; the earliest shard's), less
-`MARGIN` for deliveries that arrive out of order across channels. Recorded messages, not the
-inbox's keys: the inbox forgets handled events after a
-week and does not say which guild they came from, so a quiet week, or another set of shards
-hearing on while this set's holder was dead, would move the mark past what was missed.
+holder's shards). From where: each channel (and thread) from its own shard's mark, where
+that shard was last heard with nothing unread before it (adapters/discord/heard.py: read
+before the gateway connects, and again when a connection drops; a shard that never heard a
+message reads from the earliest of the others), less `MARGIN` for deliveries that arrive out
+of order across channels. Per shard: another shard's later mark says nothing of what this one
+missed, and its earlier one would read again (and, had a channel been switched to
+auto-answer, judge again) what this one heard and let pass. Heard marks, not the inbox's keys:
+the inbox forgets handled events after a week and does not say which guild they came from,
+so a quiet week, or another set of shards hearing on while this set's holder was dead, would
+move the mark past what was missed.
 Reading from earlier is safe: the inbox recognises a message handled before (its key, kept a
 week) and hands it to nothing. At most `HISTORY_CAP` messages a channel, the newest, and
 none older than `MISSED_WINDOW`: a question left that long is answered by people, not the bot.
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,6 +62,10 @@ log = logging.getLogger("adapters.discord")  # the adapter's one logger (see cha
 # standby's `catch_up` and this read-back ask the store for the bot's conversations at one
 # start, well within this of each other (`_caught_up`)
 ASKS_APART = timedelta(minutes=1)
+
+
+# a mark's key (`mark_keys`): a shard, or None on an unsharded client
+Key = int | None
 
 
 def heard_snowflake(platform_id: str | None) -> int | None:
@@ -89,36 +95,39 @@ class Marks:
     REST, must not move it past what was missed)."""
 
     def __init__(self) -> None:
-        self._marks: dict[int | None, str | None] = {}
-        self._hearing: set[int | None] = set()
+        self._marks: dict[Key, str | None] = {}
+        self._hearing: set[Key] = set()
 
-    def start(self, marks: Mapping[int | None, str | None]) -> None:
+    def start(self, marks: Mapping[Key, str | None]) -> None:
         """Before the gateway: each shard's (adapters/discord/heard.py `Heard.start`)."""
         self._marks.update(marks)
 
-    def hearing(self, shards: Collection[int | None]) -> None:
+    def hearing(self, shards: Collection[Key]) -> None:
         """A session is up on `shards` (READY, RESUMED)."""
         self._hearing.update(shards)
 
-    def lost(self, shard: int | None) -> bool:
+    def lost(self, shard: Key) -> bool:
         """Whether `shard` was hearing until now: its mark is to be taken again."""
         if shard not in self._hearing:
             return False
         self._hearing.discard(shard)
         return True
 
-    def note(self, shard: int | None, mark: str | None) -> None:
+    def note(self, shard: Key, mark: str | None) -> None:
         self._marks[shard] = mark
 
-    def oldest(self, shards: Collection[int | None]) -> str | None:
-        """The oldest of `shards`' marks (reading back from it covers them all), or None when
-        none of them ever recorded a message."""
-        known = [(heard_snowflake(mark), mark) for s in shards if (mark := self._marks.get(s)) is not None]
-        dated = [(n, mark) for n, mark in known if n is not None]
-        return min(dated)[1] if dated else None
+    def of(self, shards: Collection[Key]) -> dict[Key, str | None]:
+        """`shards`' marks, each read back from (`catch_up_channels`)."""
+        return {s: self._marks.get(s) for s in shards}
 
 
-def mark_keys(client: discord.Client, shards: Collection[int]) -> tuple[int | None, ...]:
+def oldest(marks: Iterable[str | None]) -> str | None:
+    """The oldest of `marks`, or None when none of them is a message's."""
+    dated = [(n, mark) for mark in marks if mark is not None and (n := heard_snowflake(mark)) is not None]
+    return min(dated)[1] if dated else None
+
+
+def mark_keys(client: discord.Client, shards: Collection[int]) -> tuple[Key, ...]:
     """The keys of `client`'s marks for `shards`: the shard ids on a sharded client, None on
     one without shards (discord.py tells it of its one session's loss without a shard)."""
     return tuple(shards) if isinstance(client, discord.AutoShardedClient) else (None,)
@@ -166,18 +175,31 @@ async def catch_up_channels(
     events: Events,
     client: discord.Client,
     *,
-    heard: str | None,
+    marks: Mapping[Key, str | None],
     plan: ShardPlan | None = None,
     shards: tuple[int, ...] = (),
-) -> bool:
-    """Hand the core each question channel's messages after `start_after(heard)`, oldest
-    first, in flight as live messages are (messages handled before included: the inbox
+) -> frozenset[Key]:
+    """Hand the core each question channel's messages after `start_after` of its shard's mark
+    (`marks`, per shard: one shard's later mark says nothing of what another missed, and
+    another's earlier one would read again what this one heard; None on an unsharded client),
+    oldest first, in flight as live messages are (messages handled before included: the inbox
     answers none of them twice), and those of their threads and the forums' (adapters/discord/
-    missed_threads.py), and wait until they are handled. Whether every channel, thread and
-    forum was read: until then, what the session hears is not noted (adapters/discord/heard.py)."""
-    after = start_after(heard)
-    if after is None:
-        return True
+    missed_threads.py), and wait until they are handled. A shard that never heard a message
+    reads from the earliest of the others. The shards whose channels, threads and forums were
+    all read: until then, what a shard's session hears is not noted (adapters/discord/heard.py),
+    and one shard's channel that cannot be read holds up no other shard's."""
+    earliest = oldest(marks.values())
+    if earliest is None:
+        return frozenset(marks)
+    afters = {
+        key: start_after(mark if heard_snowflake(mark) is not None else earliest)
+        for key, mark in marks.items()
+    }
+    sharding = plan or ShardPlan.split(1, 0)
+
+    def key_of(guild: discord.Guild | None) -> Key:
+        return None if None in marks else sharding.shard_of(str(guild.id) if guild is not None else "")
+
     on = Shards(plan.count, frozenset(shards)) if plan is not None else None
     channels = await question_channels(core, core.settings, client, on)
     forums = {
@@ -185,50 +207,71 @@ async def catch_up_channels(
         for f in core.settings.discord.forum_channels
         if f.isdigit() and (on is None or _on_shards(client, int(f), on))
     }
-    skip = await _caught_up(core, on, heard_snowflake(heard) or 0)
+    skip = await _caught_up(core, on, heard_snowflake(earliest) or 0)
     turns = asyncio.Semaphore(CATCH_UP_CONCURRENCY)  # channels and threads alike
-    handed: list[asyncio.Task[None]] = []
+    handed: dict[Key, list[asyncio.Task[None]]] = {key: [] for key in marks}
+    unread: set[Key] = set()
 
     async def one(where: int | discord.Thread) -> bool:
+        key = key_of(where.guild if isinstance(where, discord.Thread) else _guild_of(client, where))
+        after = afters.get(key)
+        if after is None:
+            return True  # a shard this read-back is not for
         async with turns:
             try:
-                return await _read_back(events, client, where, after, handed)
+                read = await _read_back(events, client, where, after, handed[key])
             except Exception:
                 # one channel's failure is its own: the others are still read back
                 log.exception(
                     "could not read back a channel",
                     extra={"platform": PLATFORM, "channel": getattr(where, "id", where)},
                 )
-                return False
+                read = False
+        if not read:
+            unread.add(key)
+        return read
 
-    async def threads() -> bool:
+    async def threads(key: Key, guilds: list[discord.Guild], after: int) -> None:
         try:
-            guilds = {g.id: g for c in (*channels, *forums) if (g := _guild_of(client, c)) is not None}
-            return await read_threads(
+            read = await read_threads(
                 events,
-                guilds.values(),
+                guilds,
                 parents=set(channels),
                 forums=forums,
                 after=after,
                 skip=skip,
                 read=one,
-                handed=handed,
+                handed=handed[key],
             )
         except Exception:  # as a channel's: the channels are still read back
             log.exception("could not read back the active threads", extra={"platform": PLATFORM})
-            return False
+            read = False
+        if not read:
+            unread.add(key)
 
-    read = await asyncio.gather(*(one(c) for c in channels), threads())
-    if handed:
+    by_key: dict[Key, list[discord.Guild]] = {}
+    for guild in {g.id: g for c in (*channels, *forums) if (g := _guild_of(client, c)) is not None}.values():
+        by_key.setdefault(key_of(guild), []).append(guild)
+    await asyncio.gather(
+        *(one(c) for c in channels),
+        *(
+            threads(key, guilds, after)
+            for key, guilds in by_key.items()
+            if (after := afters.get(key)) is not None
+        ),
+    )
+    tasks = [task for tasks in handed.values() for task in tasks]
+    if tasks:
         log.info(
             "read back %d message(s) and post(s) said while no connection heard them",
-            len(handed),
+            len(tasks),
             extra={"platform": PLATFORM},
         )
-        await asyncio.wait(handed)
+        await asyncio.wait(tasks)
     # a handling that ended in an exception (not a failure of the core's, which is logged and
     # answered) never got to the inbox: as if that channel were unread
-    return all(read) and not any(task.cancelled() or task.exception() for task in handed)
+    unread.update(key for key, tasks in handed.items() if any(t.cancelled() or t.exception() for t in tasks))
+    return frozenset(marks) - unread
 
 
 async def _caught_up(core: Core, on: Shards | None, before: int) -> frozenset[int]:

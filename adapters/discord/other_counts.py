@@ -6,18 +6,18 @@ Each shard's marks are kept under a place naming the count (adapters/discord/hea
 from the newest message recorded, which the bot's own answers, recorded while a channel it
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
-again. So a start at a count nothing was ever noted at reads from the last count's marks (the
-earliest of them: every guild was on one of its shards), and every start reads from the
-points still owed at other counts, within the read-back window (nothing older is read). A
-process holding every shard settles those once all of them have read from before them; in a
-cluster no worker can tell, and each start reads from them until they leave the window.
+again. So a shard never noted at its count (a new count; a shard whose first read-back there
+could not read everything, or one with no guilds or quiet ones) reads from the last count's
+marks (the earliest of them: every guild was on one of its shards), not from its newest
+recorded message; and every start reads from the points still owed at other counts, within
+the read-back window (nothing older is read). A process holding every shard settles those
+once all of them have read from before them; in a cluster no worker can tell, and each start
+reads from them until they leave the window.
 
-Only while nothing is noted at the new count: a shard never noted there once another is (no
-guilds, quiet ones, or a first read-back that failed) falls back to its newest recorded
-message, as before. Taking the old count's mark for it too, or the marks of the counts before
-that, made every start read the client's channels from an old point and judge again the
-chatter the current count had let pass (reviewed: each rule that read more for such a shard
-re-judged chatter somewhere; reading per shard from its own point would settle it).
+Each shard reads its own channels from its own point (adapters/discord/missed.py), so an old
+point taken over for one shard reads again only that shard's channels: one with no guilds
+reads nothing, a quiet one what little was said; the others read from their own marks, and
+what they heard and let pass is not judged again.
 """
 
 from __future__ import annotations
@@ -41,15 +41,13 @@ def count_of(where: str) -> int | None:
 
 
 def last_count_mark(noted: Mapping[str, str], count: int) -> str | None:
-    """Where a start at `count` reads from when nothing was ever noted at it (`noted`: every
-    place's mark): the earliest mark of the count whose marks are newest, the count that ran
-    last. None when something was noted at `count` (its own marks count) or at no other."""
+    """Where a shard never noted at `count` reads from (`noted`: every place's mark): the
+    earliest mark of the other count whose marks are newest, the count that ran last (every
+    guild was on one of its shards). None when no other count noted anything."""
     earliest: dict[int, tuple[int, str]] = {}
     for where, mark in noted.items():
         other, at = count_of(where), heard_snowflake(mark)
-        if other == count:
-            return None
-        if other is None or at is None:
+        if other is None or other == count or at is None:
             continue
         if other not in earliest or at < earliest[other][0]:
             earliest[other] = (at, mark)

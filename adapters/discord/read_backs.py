@@ -1,24 +1,24 @@
 """The question channels' read-back of a fresh session, tried again until it has read everything.
 
-A read-back that could not read everything (a channel's 5xx, which discord.py does not retry;
-a guild's threads that could not be listed; a new post's first message not fetched) leaves
-the session's marks where they were (adapters/discord/heard.py `after`): the next start reads
-it again. Without more, a question in that channel waited for the next restart, weeks away
-maybe, and nothing the session heard was noted meanwhile. So it is tried again while the
-process runs, `FIRST_AFTER` seconds later, then each time twice as late, at most `AT_MOST`,
-from the same mark, until it reads everything or the client closes, on the shards no later
-session began on (a shard's own read-back reads from the same point or earlier). The wait between
-tries is no in-flight work: a shutdown does not wait for it.
+A read-back that could not read everything of a shard (a channel's 5xx, which discord.py does
+not retry; a guild's threads that could not be listed; a new post's first message not
+fetched) leaves that shard's mark where it was (adapters/discord/heard.py `after`; the other
+shards' are noted): the next start reads it again. Without more, a question in that channel
+waited for the next restart, weeks away maybe, and nothing the shard heard was noted
+meanwhile. So it is tried again while the process runs, `FIRST_AFTER` seconds later, then each
+time twice as late, at most `AT_MOST`, from the same marks, until it reads everything or the
+client closes, on the shards it could not read and no later session began on (a shard's own
+read-back reads from the same point or earlier). The wait between tries is no in-flight
+work: a shutdown does not wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Mapping
 
-from adapters.discord.heard import Key
-from adapters.discord.missed import catch_up_channels
+from adapters.discord.missed import Key, catch_up_channels
 from adapters.discord.shards import ShardPlan
 from adapters.discord.support_client import SupportClient
 from adapters.discord.translate import PLATFORM
@@ -48,36 +48,36 @@ class ChannelReadBacks:
     async def read(
         self,
         client: SupportClient,
-        keys: Collection[Key],
-        heard: str | None,
+        marks: Mapping[Key, str | None],
         plan: ShardPlan | None,
         shards: tuple[int, ...],
         *,
         wait: float | None = None,
     ) -> None:
-        """Read back `client`'s question channels on `shards` (of `plan`) after `heard`, and note what
-        `keys`' sessions hear once that is done; if it is not, try again `wait` seconds later
-        (`FIRST_AFTER` the first time)."""
-        sessions = client.heard.sessions(keys)
+        """Read back `client`'s question channels on `shards` (of `plan`), each after its shard's
+        mark (`marks`, by key), and note what each key's sessions hear once its channels are
+        read; those not read, try again `wait` seconds later (`FIRST_AFTER` the first time)."""
+        sessions = client.heard.sessions(marks)
         try:
-            done = await client.heard.after(
-                keys,
-                catch_up_channels(self.core, client.handler, client, heard=heard, plan=plan, shards=shards),
+            unread = await client.heard.after(
+                marks,
+                catch_up_channels(self.core, client.handler, client, marks=marks, plan=plan, shards=shards),
             )
         except Exception:
             log.exception("catching up on what was missed failed", extra={"platform": PLATFORM})
-            done = False
-        if done or client.is_closed() or not _unchanged(client, sessions):
+            unread = frozenset(marks)
+        if client.is_closed() or not [k for k in _unchanged(client, sessions) if k in unread]:
             return
         wait = FIRST_AFTER if wait is None else wait
         log.info("reading back what was missed again in %g s", wait, extra={"platform": PLATFORM})
 
         async def later() -> None:
             await asyncio.sleep(wait)
-            left = _unchanged(client, sessions)  # a shard with a later session reads its own
+            # a shard with a later session reads its own
+            left = [k for k in _unchanged(client, sessions) if k in unread]
             if not client.is_closed() and left:
                 on = tuple(k for k in left if k is not None) or shards  # None: the client's one mark
-                again = self.read(client, left, heard, plan, on, wait=min(2 * wait, AT_MOST))
+                again = self.read(client, {k: marks[k] for k in left}, plan, on, wait=min(2 * wait, AT_MOST))
                 self.inflight.start(again, name="supportbot-discord-catch-up-again")
 
         task = asyncio.create_task(later(), name="supportbot-discord-catch-up-later")

@@ -334,3 +334,53 @@ async def test_a_shards_read_back_refused_for_now_is_tried_again_though_another_
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
     finally:
         await b.stop()
+
+
+async def test_a_shard_reads_back_from_its_own_mark_not_from_an_older_one_of_another_shard(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """One process holds shards 0 and 1; shard 1 last heard something long before shard 0,
+    which heard chatter in its guild's #support and then more elsewhere. Restarted with that
+    #support on auto-answer, the read-back of shard 0's channels starts from shard 0's own
+    mark: the chatter it heard and let pass is not judged again (read from shard 1's older
+    mark, it was answered), while a question said in shard 1's guild while the process was
+    stopped is answered from shard 1's."""
+    g0 = next(g for g in guilds if g.shard == 0)
+    g1 = next(g for g in guilds if g.shard == 1)
+    chat0 = fake.add_channel("chat", ChannelType.GUILD_TEXT, guild_id=g0.id)["id"]
+    a = make_worker("a", None, None)
+    try:
+        await a.start()
+        await ready(a)
+        start = len(fake.requests)
+        first, _ = await ask(fake, g1, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)  # shard 1's last
+        fake._ids._last += 10 * MINUTE  # the fake's snowflakes move on with the clock
+        chatter = fake.build_message_create("How long does a refund take?", channel_id=g0.channel)
+        await fake.dispatch("MESSAGE_CREATE", chatter)
+        fake._ids._last += 10 * MINUTE
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=chat0))
+        frames = len(fake.frames)
+        await fake.request_heartbeat()  # answered after what was sent before it: all read
+        await fake.wait_for_frame("received", op=1, after=frames)
+    finally:
+        await a.stop()
+    noted = a.runtime.state.noted_heards("discord/2/")
+    a.runtime.close()
+    assert len(noted) == 2  # each shard its own mark
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
+    missed = fake.build_message_create("Does the bot work without an API key?", channel_id=g1.channel)
+
+    auto = "".join(f'[discord.channels."{g.channel}"]\nmode = "auto-answer"\n' for g in (g0, g1))
+    b = make_worker("a", None, None, SHARDED + auto)  # the same data dir
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await ready(b)
+        await b.adapter.drain(5)
+    finally:
+        await b.stop()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)

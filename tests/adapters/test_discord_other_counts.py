@@ -30,7 +30,9 @@ def test_the_last_count_that_ran_gives_its_earliest_mark() -> None:
         "discord/2/1": at(45),  # count 2 ran last: its shard 1 heard least far
     }
     assert last_count_mark(noted, 3) == at(45)
-    assert last_count_mark(noted, 2) is None  # noted at this count: its own marks count
+    # a shard of count 2 never noted (its others were) takes the count before's, count 1's
+    assert last_count_mark(noted, 2) == at(600)
+    assert last_count_mark({"discord/2/0": at(30)}, 2) is None  # no other count ran
     assert last_count_mark({}, 3) is None
     assert last_count_mark({"slack@T1": "1700000000.000100"}, 3) is None
 

@@ -174,3 +174,48 @@ async def test_a_shard_with_no_guilds_does_not_make_a_start_reread_what_the_coun
         await adapter.drain(5)
     second.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
+
+
+async def test_a_shard_whose_first_read_back_at_a_new_count_failed_reads_from_the_old_count_though_another_was_noted(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """At `shards = 2` the default guild's shard cannot read #support at its first start (a
+    503, to the end of the process) and answers a question in #help asked after the one in
+    #support; the other shard (a second guild) reads everything and is noted. The next start
+    reads the first shard from the old count's marks, not from that answer, the newest it
+    recorded (another shard's note says nothing of what this one could not read)."""
+    own = (int(fake.guild_id) >> 22) % 2
+    other = fake.add_guild("Second Guild", shard=(1 - own, 2))
+    lounge = fake.add_channel("lounge", ChannelType.GUILD_TEXT, guild_id=other["id"])["id"]
+    help_channel = fake.add_channel("help", ChannelType.GUILD_TEXT, guild_id=fake.guild_id)["id"]
+    both = AUTO(fake) + f'[discord.channels."{help_channel}"]\nmode = "auto-answer"\n'
+    first = _process(fake, make_runtime, both)  # one shard
+    async with running(first) as adapter:
+        await answered(fake, adapter, "How do I reset my password?")
+    first.close()
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?")  # in #support, while down
+    fake._ids._last += 10 * MINUTE
+
+    fake.fail("GET", f"/channels/{fake.text_channel_id}/messages", 503, 0, "Service Unavailable", times=None)
+    second = _process(fake, make_runtime, TWO + both)
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        later = fake.build_message_create("Does the bot work without an API key?", channel_id=help_channel)
+        await fake.dispatch("MESSAGE_CREATE", later)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(later["id"]), after=start, timeout=20)
+        await fake.dispatch("MESSAGE_CREATE", fake.build_message_create("Lunch?", channel_id=lounge))
+        await _all_read(fake)
+        await adapter.drain(5)
+    assert list(second.state.noted_heards("discord/2/")) == [f"discord/2/{1 - own}"]
+    second.close()
+    fake.clear_faults()
+    assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
+
+    third = _process(fake, make_runtime, TWO + both)
+    start = len(fake.requests)
+    async with running(third) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    third.close()
