@@ -54,6 +54,24 @@ async def _shard_0_down(server: FakeDiscord, client: Any, gate: asyncio.Event) -
     await asyncio.wait_for(held.wait(), 10)
 
 
+async def _restarted_on_auto_answer(
+    server: FakeDiscord, make: Callable[..., Worker], auto_answer: tuple[Guild, ...], question: str
+) -> int:
+    """Worker "a" starts again on its data dir with `auto_answer`'s #support on auto-answer
+    and answers `question`; how many requests the fake had seen before it started."""
+    auto = "".join(f'[discord.channels."{g.channel}"]\nmode = "auto-answer"\n' for g in auto_answer)
+    b = make("a", None, None, SHARDED + auto)  # the same data dir
+    start = len(server.requests)
+    try:
+        await b.start()
+        await server.wait_for_request("POST", MESSAGES, ok_post(question), after=start, timeout=20)
+        await ready(b)
+        await b.adapter.drain(5)
+    finally:
+        await b.stop()
+    return start
+
+
 async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_set_heard(
     fake: FakeDiscord,  # noqa: F811
     guilds: list[Guild],  # noqa: F811
@@ -196,16 +214,7 @@ async def test_what_one_shard_heard_moves_only_its_own_mark_across_a_restart(
     a.runtime.close()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
 
-    auto = "".join(f'[discord.channels."{g.channel}"]\nmode = "auto-answer"\n' for g in (g0, g1))
-    b = make_worker("a", None, None, SHARDED + auto)  # the same data dir
-    start = len(fake.requests)
-    try:
-        await b.start()
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await ready(b)
-        await b.adapter.drain(5)
-    finally:
-        await b.stop()
+    start = await _restarted_on_auto_answer(fake, make_worker, (g0, g1), missed["id"])
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
 
 
@@ -373,14 +382,5 @@ async def test_a_shard_reads_back_from_its_own_mark_not_from_an_older_one_of_ano
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
     missed = fake.build_message_create("Does the bot work without an API key?", channel_id=g1.channel)
 
-    auto = "".join(f'[discord.channels."{g.channel}"]\nmode = "auto-answer"\n' for g in (g0, g1))
-    b = make_worker("a", None, None, SHARDED + auto)  # the same data dir
-    start = len(fake.requests)
-    try:
-        await b.start()
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await ready(b)
-        await b.adapter.drain(5)
-    finally:
-        await b.stop()
+    start = await _restarted_on_auto_answer(fake, make_worker, (g0, g1), missed["id"])
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)

@@ -193,19 +193,23 @@ async def test_a_workspace_that_never_installed_is_not_answered(
     assert [c for c in fake.calls("chat.postMessage") if c.ok] == []
 
 
-async def test_an_uninstalled_workspace_is_forgotten_and_no_longer_answered(
-    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
-) -> None:
-    adapter, base = oauth_slack
+async def installed_then_uninstalled(fake: FakeSlack, base: str) -> bytes:
+    """T222 installs the app: the app_uninstalled event Slack posts when it is removed again."""
     async with aiohttp.ClientSession() as http:
         redirect, cookie = await start_install(http, base, "T222")
         assert await finish_install(http, redirect, cookie) == 200
     uninstalled = json.loads(mention(fake, "T222", "U0BOT2", "C222", "bye"))
     uninstalled["event"] = {"type": "app_uninstalled", "event_ts": uninstalled["event"]["event_ts"]}
     uninstalled["event_id"] = "Ev-uninstalled"
-    status, _ = await post_signed(
-        f"{base}/slack/events", json.dumps(uninstalled).encode(), fake.signing_secret
-    )
+    return json.dumps(uninstalled).encode()
+
+
+async def test_an_uninstalled_workspace_is_forgotten_and_no_longer_answered(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    adapter, base = oauth_slack
+    uninstalled = await installed_then_uninstalled(fake, base)
+    status, _ = await post_signed(f"{base}/slack/events", uninstalled, fake.signing_secret)
     assert status == 200
     assert await adapter.drain(timeout=15)
     store = adapter.bot.store.store  # type: ignore[attr-defined]
@@ -227,12 +231,7 @@ async def test_an_uninstall_the_state_cannot_take_is_refused_for_slack_to_retry_
     from bot import faults
 
     adapter, base = oauth_slack
-    async with aiohttp.ClientSession() as http:
-        redirect, cookie = await start_install(http, base, "T222")
-        assert await finish_install(http, redirect, cookie) == 200
-    uninstalled = json.loads(mention(fake, "T222", "U0BOT2", "C222", "bye"))
-    uninstalled["event"] = {"type": "app_uninstalled", "event_ts": uninstalled["event"]["event_ts"]}
-    body, url = json.dumps(uninstalled).encode(), f"{base}/slack/events"
+    body, url = await installed_then_uninstalled(fake, base), f"{base}/slack/events"
     with faults.crash_at("installations.delete", error=OSError("database unavailable"), times=10**6):
         first, _ = await post_signed(url, body, fake.signing_secret)
         last, _ = await post_signed(url, body, fake.signing_secret, retry_num=LAST_RETRY)
