@@ -105,9 +105,10 @@ class Heard:
             self._noted_at = now
             self._write()
 
-    def hold(self, event: Mapping[str, Any], team: str | None, enterprise: str | None = None) -> None:
+    def hold(self, event: Mapping[str, Any], team: str | None, enterprise: str | None = None) -> bool:
         """A message event of workspace `team` not recorded (left for Slack to deliver again,
-        or Slack's last try): a read-back from before it is owed."""
+        or Slack's last try): a read-back from before it is owed. Whether it is a message
+        (what has no ts is no message a read-back finds)."""
         ts = slack_ts(event.get("ts"))
         if ts is not None:
             thread = str(event.get("thread_ts") or "")
@@ -118,6 +119,7 @@ class Heard:
             )
             held = HeldIn(team, *where) if team else None
             self.owe(ts, held)
+        return ts is not None
 
     def owe(self, alive: float, held: HeldIn | None) -> None:
         """A read-back from `MARGIN` before the epoch time `alive` is owed, where `held` says

@@ -4,8 +4,8 @@ Slack could not deliver.
 Every request passes `adapters.slack.http_guard` first (size, timestamp and signature on the
 raw bytes, then parsing: 413, 401 or 400 and one rate-limited log line, never a 5xx), then
 Bolt. Two ways an event can be lost on this path are closed here, and Slack's last try of
-an event is answered 200 within `LAST_TRY_WITHIN` seconds whatever happens to it (a message
-among them held: adapters/slack/retries.py says why):
+an event is answered 200 within `LAST_TRY_WITHIN` seconds whatever happens to it (its
+handling goes on if slower; a message among them held: adapters/slack/retries.py says why):
 
 - **The install could not be read.** With installs (OAuth), Bolt looks the workspace's up
   before any listener runs, and takes a lookup that raised (the state store down) for "not
@@ -39,6 +39,8 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from adapters.rate_limited_log import RateLimitedLog
 from adapters.slack import http_guard
@@ -141,31 +143,45 @@ class HttpEvents:
         is_event = body.get("type") == "event_callback"
         last = is_event and last_try(checked.headers)
         with watching_lookups() as lookup:
-            try:
-                # Slack's last try is answered in time, however slow the store is to give the
-                # install or take the message (adapters/slack/retries.py)
-                async with asyncio.timeout(LAST_TRY_WITHIN if last else None):
-                    response = await self.app.async_dispatch(checked)
-            except TimeoutError:
-                if not last:
-                    raise
-                return self._unhandled(body, f"not handled within {LAST_TRY_WITHIN:g} s", last=True)
+            if last:
+                response = await self._in_time(checked)
+                if response is None:
+                    return self._unhandled(body, f"not handled within {LAST_TRY_WITHIN:g} s", last=True)
+            else:
+                response = await self.app.async_dispatch(checked)
         if lookup.failed and is_event:
             return self._unhandled(body, "its install could not be read", last=last)
         if last and response.status >= 500:  # a listener that failed: no other try will come
             return self._unhandled(body, f"Bolt answered {response.status}", last=True)
         return await to_aiohttp_response(response)
 
+    async def _in_time(self, checked: AsyncBoltRequest) -> BoltResponse | None:
+        """Bolt's answer to Slack's last try of an event if it comes within `LAST_TRY_WITHIN`
+        (a slow store: the install's lookup, the message's claim), else None; the handling
+        goes on meanwhile, in flight (an uninstall still deletes the install once the store
+        is free; a message left unrecorded is the hold's)."""
+        answered: list[BoltResponse] = []
+
+        async def dispatch() -> None:
+            answered.append(await self.app.async_dispatch(checked))
+
+        task = self.heard.in_flight.start(dispatch(), name="supportbot-slack-last-try")
+        await asyncio.wait({task}, timeout=LAST_TRY_WITHIN)
+        return answered[0] if answered else None
+
     def _unhandled(self, body: Mapping[str, Any], why: str, *, last: bool) -> web.Response:
         """An event no listener handled (its install unread), or not in time, or that failed:
         a message is held, and it is answered 503, for Slack to send it again, unless this was
         Slack's `last` try (200: adapters/slack/retries.py)."""
         team = str(body.get("team_id") or "?")
-        then = "Slack's last try, acknowledged: read back later" if last else "Slack sends it again"
-        self._unread.write("unhandled", f"an event of workspace {team}: {why}; {then}", last=team)
         event = body.get("event")
-        if isinstance(event, Mapping):
-            self.heard.hold(event, team if team != "?" else None, str(body.get("enterprise_id") or ""))
+        held = isinstance(event, Mapping) and self.heard.hold(
+            event, team if team != "?" else None, str(body.get("enterprise_id") or "")
+        )
+        then = "Slack sends it again"
+        if last:
+            then = "Slack's last try, acknowledged" + (": read back if not recorded" if held else "")
+        self._unread.write("unhandled", f"an event of workspace {team}: {why}; {then}", last=team)
         if last:
             return web.Response(status=200)
         return web.Response(status=503, text="the state store is unavailable")

@@ -239,6 +239,40 @@ async def test_an_uninstall_the_state_cannot_take_is_refused_for_slack_to_retry_
     assert await adapter.drain(timeout=15)
 
 
+async def test_an_uninstall_whose_last_try_outlasts_slacks_wait_is_answered_in_time_and_still_done(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Another writer holds the state, a question's claim waits on it, and Slack's last try
+    of app_uninstalled comes: its delete waits behind the claim. It is answered 200 within
+    Slack's 3 s, and its handling goes on, so the install is deleted once the state is free
+    (cut off with it, the delete was never run: Slack sends the event no more)."""
+    import sqlite3
+
+    from adapters.slack.retries import LAST_RETRY, LAST_TRY_WITHIN
+
+    async with serving(make_runtime, fake) as (adapter, base):
+        uninstalled = await installed_then_uninstalled(fake, base)
+        _, question = asked_in_t222(fake, "How do I reset my password?")
+        url = f"{base}/slack/events"
+        holder = sqlite3.connect(adapter.settings.data_dir / "state.db", isolation_level=None, timeout=0)
+        holder.execute("begin immediate")
+        try:
+            asked = asyncio.create_task(post_signed(url, question, fake.signing_secret))
+            await asyncio.sleep(0.3)  # its claim waits on the state
+            status, _ = await post_signed(
+                url, uninstalled, fake.signing_secret, retry_num=LAST_RETRY, timeout=3.0
+            )
+            assert status == 200
+            await asyncio.sleep(3.0 - LAST_TRY_WITHIN)  # let go well inside the store's busy timeout
+        finally:
+            holder.execute("rollback")
+            holder.close()
+        await asked
+        assert await adapter.drain(timeout=15)
+        store = adapter.bot.store.store  # type: ignore[attr-defined]
+        assert store.slack_installation("", "T222") is None
+
+
 async def test_a_replay_in_any_installed_workspace_finds_the_answer_already_posted(
     fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
 ) -> None:
