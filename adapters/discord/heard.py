@@ -13,8 +13,9 @@ this shard count takes over the last count's marks, and every start what other c
 (adapters/discord/other_counts.py); the newest recorded stands in only where no count ever
 noted anything (a version before the notes).
 
-What a fresh session hears is written only once the read-back of what came before it has
-read every channel and its messages are handled: a mark written earlier, and a crash, would
+What a fresh session hears on a shard is written only once the read-back of what came before
+it has read every channel of that shard and their messages are handled (another shard's
+channel it could not read holds that shard alone): a mark written earlier, and a crash, would
 pass the questions not yet in the inbox (and a channel it could not read would never be read
 again). A resumed session goes on noting: Discord sent it what it missed.
 

@@ -11,7 +11,7 @@ people ask it) and the channels the settings name with a mode other than off (on
 holder's shards). From where: each channel (and thread) from its own shard's mark, where
 that shard was last heard with nothing unread before it (adapters/discord/heard.py: read
 before the gateway connects, and again when a connection drops; a shard that never heard a
-message reads from the earliest of the others), less `MARGIN` for deliveries that arrive out
+message reads from the earliest of the others, `read_from`), less `MARGIN` for deliveries that arrive out
 of order across channels. Per shard: another shard's later mark says nothing of what this one
 missed, and its earlier one would read again (and, had a channel been switched to
 auto-answer, judge again) what this one heard and let pass. Heard marks, not the inbox's keys:
@@ -127,6 +127,14 @@ def oldest(marks: Iterable[str | None]) -> str | None:
     return min(dated)[1] if dated else None
 
 
+def read_from(marks: Mapping[Key, str | None]) -> dict[Key, str | None]:
+    """Where each shard's read-back starts: its own mark, or for a shard that never heard a
+    message, the earliest of the others' (kept for every try of that read-back: a try of that
+    shard alone has no other to take it from)."""
+    earliest = oldest(marks.values())
+    return {key: mark if heard_snowflake(mark) is not None else earliest for key, mark in marks.items()}
+
+
 def mark_keys(client: discord.Client, shards: Collection[int]) -> tuple[Key, ...]:
     """The keys of `client`'s marks for `shards`: the shard ids on a sharded client, None on
     one without shards (discord.py tells it of its one session's loss without a shard)."""
@@ -184,17 +192,14 @@ async def catch_up_channels(
     another's earlier one would read again what this one heard; None on an unsharded client),
     oldest first, in flight as live messages are (messages handled before included: the inbox
     answers none of them twice), and those of their threads and the forums' (adapters/discord/
-    missed_threads.py), and wait until they are handled. A shard that never heard a message
-    reads from the earliest of the others. The shards whose channels, threads and forums were
-    all read: until then, what a shard's session hears is not noted (adapters/discord/heard.py),
+    missed_threads.py), and wait until they are handled (a shard whose mark is None reads
+    nothing: `read_from` gives it one). The shards whose channels, threads and forums were all
+    read: until then, what a shard's session hears is not noted (adapters/discord/heard.py),
     and one shard's channel that cannot be read holds up no other shard's."""
     earliest = oldest(marks.values())
     if earliest is None:
         return frozenset(marks)
-    afters = {
-        key: start_after(mark if heard_snowflake(mark) is not None else earliest)
-        for key, mark in marks.items()
-    }
+    afters = {key: start_after(mark) for key, mark in marks.items()}
     sharding = plan or ShardPlan.split(1, 0)
 
     def key_of(guild: discord.Guild | None) -> Key:

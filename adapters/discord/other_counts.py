@@ -7,17 +7,21 @@ from the newest message recorded, which the bot's own answers, recorded while a 
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
 again. So a shard never noted at its count (a new count; a shard whose first read-back there
-could not read everything, or one with no guilds or quiet ones) reads from the last count's
-marks (the earliest of them: every guild was on one of its shards), not from its newest
-recorded message; and every start reads from the points still owed at other counts, within
-the read-back window (nothing older is read). A process holding every shard settles those
+could not read everything, or one with no guilds or quiet ones) reads from the last other
+count's marks (the earliest of them: every guild was on one of its shards), not from its
+newest recorded message, which stands in only where no other count noted anything; and every
+start reads from the points still owed at other counts, within the read-back window (nothing
+older is read). A process holding every shard settles those
 once all of them have read from before them; in a cluster no worker can tell, and each start
 reads from them until they leave the window.
 
 Each shard reads its own channels from its own point (adapters/discord/missed.py), so an old
-point taken over for one shard reads again only that shard's channels: one with no guilds
-reads nothing, a quiet one what little was said; the others read from their own marks, and
-what they heard and let pass is not judged again.
+point taken over for one shard reads again only that shard's channels, the others from their
+own marks (what they heard and let pass is not judged again). One with no guilds reads
+nothing. A quiet one (it heard nothing at this count yet) reads its guilds, at each start
+until it hears something, from that point (at most a day back): chatter the old count heard
+and let pass there is judged again, and answered if its channel now answers everything, as
+at a start back at a count that ran before.
 """
 
 from __future__ import annotations

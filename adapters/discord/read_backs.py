@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from adapters.discord.missed import Key, catch_up_channels
+from adapters.discord.missed import Key, catch_up_channels, read_from
 from adapters.discord.shards import ShardPlan
 from adapters.discord.support_client import SupportClient
 from adapters.discord.translate import PLATFORM
@@ -57,6 +57,7 @@ class ChannelReadBacks:
         """Read back `client`'s question channels on `shards` (of `plan`), each after its shard's
         mark (`marks`, by key), and note what each key's sessions hear once its channels are
         read; those not read, try again `wait` seconds later (`FIRST_AFTER` the first time)."""
+        marks = read_from(marks)  # a retry keeps where each shard started
         sessions = client.heard.sessions(marks)
         try:
             unread = await client.heard.after(

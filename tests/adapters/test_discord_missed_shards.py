@@ -384,3 +384,43 @@ async def test_a_shard_reads_back_from_its_own_mark_not_from_an_older_one_of_ano
 
     start = await _restarted_on_auto_answer(fake, make_worker, (g0, g1), missed["id"])
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
+
+
+async def test_a_shard_that_never_heard_anything_keeps_its_start_point_when_its_read_back_is_tried_again(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One process holds shards 0 and 1; only one of them ever heard anything (the other's
+    guild has a #support the bot has yet to hear a word in). A mention is said there while the
+    process is stopped; at the restart its channel answers one 503. The read-back of that shard
+    starts from the other shard's mark, and so does its next try, which answers it."""
+    monkeypatch.setattr(read_backs, "FIRST_AFTER", 0.5)
+    heard, quiet = guilds
+    extra = SHARDED + f'[discord.channels."{quiet.channel}"]\nmode = "mention-only"\n'
+    a = make_worker("a", None, None, extra)
+    try:
+        await a.start()
+        await ready(a)
+        start = len(fake.requests)
+        first, _ = await ask(fake, heard, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)
+    finally:
+        await a.stop()
+    a.runtime.close()
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create(
+        "How long does a refund take?", channel_id=quiet.channel, mention_bot=True
+    )
+    fake.fail("GET", f"/channels/{quiet.channel}/messages", 503, 0, "Service Unavailable", times=1)
+    b = make_worker("a", None, None, extra)
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await ready(b)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await b.adapter.drain(5)
+    finally:
+        await b.stop()
+    assert len(fake.requests_matching("GET", f"/channels/{quiet.channel}/messages", after=start)) == 2
