@@ -164,7 +164,7 @@ class SlackEvents:
         # beside app_mention, or a Slack retry) must not add a second thinking reaction
         self._answering: set[str] = set()
         self._unrecorded = RateLimitedLog(
-            log, more="%d more message(s) not acknowledged, last in %s", extra=ctx()
+            log, more="%d more message(s) not recorded, last in %s", extra=ctx()
         )
 
     def register(self, app: AsyncApp) -> None:
@@ -376,7 +376,7 @@ class SlackEvents:
             )
         except Exception as exc:
             if receipt.failed:
-                # never recorded, never acked: Slack delivers it again, and nothing was said yet
+                # never recorded, never acked (but Slack's last try): delivered again, or held
                 self._not_recorded(event, f"could not record it ({type(exc).__name__}: {exc})", receipt)
                 return
             # The core reports its own failures to the asker; getting here means even that

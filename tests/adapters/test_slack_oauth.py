@@ -31,6 +31,7 @@ from bot.messages import say
 from bot.ports import FindsReplies
 from bot.supervisor import enabled_adapters, load_adapter
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from tests.adapters.test_discord_shards import until
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, post_signed
 
@@ -403,8 +404,9 @@ async def test_slacks_last_try_of_a_question_whose_install_could_not_be_read_get
                 url, body, fake.signing_secret, retry_num=LAST_RETRY, retry_reason="http_error"
             )
             assert (first, last) == (503, 200)
-            owed = await adapter.bot.owed_read_back("slack")
-            assert owed is not None and float(owed) < float(said["ts"])
+            store = adapter.bot.store.store  # type: ignore[attr-defined]
+            await until(lambda: store.owed_read_back("slack") is not None, "the owed read-back")
+            assert float(store.owed_read_back("slack")) < float(said["ts"])
         await fake.wait_for_call(
             "chat.postMessage", lambda c: c.params.get("thread_ts") == said["ts"], timeout=15
         )

@@ -20,6 +20,7 @@ import pytest
 from adapters.slack.retries import LAST_RETRY, last_try, retry_number, retry_reason
 from bot import faults
 from bot.app import Runtime
+from tests.adapters.test_discord_shards import until
 from tests.adapters.test_slack import MEMBER, fake, posts, running  # noqa: F401  (fixture)
 from tests.adapters.test_slack_unrecorded import database_url, inbox_locked, make_rt  # noqa: F401
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
@@ -90,8 +91,9 @@ async def test_the_last_retry_of_an_http_event_the_store_refused_gets_a_200_and_
             assert [s >= 500 for s in statuses] == [True] * LAST_RETRY + [False]
             assert statuses[-1] == 200
             assert _answers(fake, ts) == 0
-            owed = await adapter.bot.owed_read_back("slack")
-            assert owed is not None and float(owed) < float(ts)  # held: a read-back is owed
+            # held: a read-back is owed (written in the background)
+            await until(lambda: runtime.state.owed_read_back("slack") is not None, "the owed read-back")
+            assert float(runtime.state.owed_read_back("slack") or 0) < float(ts)
         # the store is back: the read-back the hold owes answers it, once
         await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
         assert await adapter.drain(15)
