@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 import discord
 
 from adapters.discord.events import Events
 from adapters.discord.holes import Holes
-from adapters.discord.missed import Key, heard_on, heard_snowflake, mark_keys
-from adapters.discord.other_counts import last_count_mark, owed_at_other_counts
+from adapters.discord.missed import Key, heard_on, heard_snowflake, mark_keys, read_from
+from adapters.discord.other_counts import owed_at_other_counts, unnoted_start
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
 from bot.channel_types import DM_WORKSPACE
@@ -108,9 +108,10 @@ class Heard:
         )
         marks: dict[Key, str | None] = {}
         keys = mark_keys(self.client, shards)
-        # for a shard never noted at this count (an "auto" count that moved, a first read-back
-        # that could not read everything): adapters/discord/other_counts.py
-        before = last_count_mark(await events.core.noted_heards(f"{PLATFORM}/"), self._count)
+        noted = await events.core.noted_heards(f"{PLATFORM}/")
+        # for a shard never noted at this count (an "auto" count that moved, its first start
+        # at this count): adapters/discord/other_counts.py
+        unnoted = unnoted_start(noted, self._count)
         elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
         owed_elsewhere: str | None = None
         for point in elsewhere.values():
@@ -118,16 +119,41 @@ class Heard:
         # settled once every shard of this count read from before them: only a client that
         # holds them all knows (in a cluster they age out of the window instead)
         self._elsewhere = elsewhere if len(keys) == self._count or keys == (None,) else {}
+        own: dict[Key, str | None] = {}
         for key in keys:
             self._sessions[key] = self._read[key] = 0
-            mark = await events.core.noted_heard(place(self._count, key)) or before
-            if mark is None:  # never noted (a version before the notes): what it recorded
-                mark = await heard_on(events.core, plan, shards if key is None else (key,))
+            own[key] = noted.get(place(self._count, key)) or unnoted
+            if own[key] is None:  # nothing noted at any count (a version before the notes)
+                own[key] = await heard_on(events.core, plan, shards if key is None else (key,))
+        starts = read_from(own)  # one with nothing at all: the earliest of the others
+        for key in keys:
             owed = earlier(await events.core.owed_read_back(place(self._count, key)), owed_elsewhere)
             if owed is not None:
                 self._owed_at_start[key] = owed
-            marks[key] = self._started[key] = earlier(mark, owed)
+            marks[key] = self._started[key] = earlier(starts[key], owed)
+        await self._note_starts({key: starts[key] for key in keys if place(self._count, key) not in noted})
         return marks
+
+    async def _note_starts(self, starts: Mapping[Key, str | None]) -> None:
+        """Note where this start reads each shard never noted at this count from: until its
+        read-back has read everything nothing else is noted of it, and a later start must not
+        read it from later (the newest message recorded on it, which its own answers can move
+        past a question it could not read). A failed write is the next start's to make."""
+        assert self._events is not None
+        for key, start in starts.items():
+            at = heard_snowflake(start)
+            if at is None:
+                continue
+            try:
+                await self._events.core.note_heard(place(self._count, key), f"{at:020d}")
+            except Exception as exc:
+                log.warning(
+                    "could not note where a shard is read back from: %s",
+                    type(exc).__name__,
+                    extra={"platform": PLATFORM},
+                )
+                return
+            self._noted[key] = max(self._noted.get(key, 0), at)
 
     @property
     def _count(self) -> int:

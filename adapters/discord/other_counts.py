@@ -6,12 +6,14 @@ Each shard's marks are kept under a place naming the count (adapters/discord/hea
 from the newest message recorded, which the bot's own answers, recorded while a channel it
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
-again. So a shard never noted at its count (a new count; a shard whose first read-back there
-could not read everything, or one with no guilds or quiet ones) reads from the last other
-count's marks (the earliest of them: every guild was on one of its shards), not from its
-newest recorded message, which stands in only where no other count noted anything; and every
-start reads from the points still owed at other counts, within the read-back window (nothing
-older is read). A process holding every shard settles those
+again. So a shard never noted at its count (a new count, or its first start at a count other
+shards ran at) reads from the last other count's marks (the earliest of them: every guild was
+on one of its shards), else from the earliest mark of its count, not from its newest recorded
+message (which stands in only where nothing was ever noted: a version before the notes); and
+that start point is noted for it at once, so a start after a read-back that could not read
+everything reads it from there again, not from what its own answers recorded meanwhile. Every
+start also reads from the points still owed at other counts, within the read-back window
+(nothing older is read). A process holding every shard settles those
 once all of them have read from before them; in a cluster no worker can tell, and each start
 reads from them until they leave the window.
 
@@ -31,7 +33,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from adapters.discord.missed import heard_snowflake
+from adapters.discord.missed import heard_snowflake, oldest
 from adapters.discord.translate import PLATFORM
 from adapters.read_back import MISSED_WINDOW
 
@@ -58,6 +60,17 @@ def last_count_mark(noted: Mapping[str, str], count: int) -> str | None:
     if not earliest:
         return None
     return max(earliest.values())[1]
+
+
+def unnoted_start(noted: Mapping[str, str], count: int) -> str | None:
+    """Where a shard never noted at `count` reads from (`noted`: every place's mark): the last
+    other count's earliest mark, else the earliest mark noted at `count` on any shard (the
+    shard's first start at a count others ran at); None when nothing was noted at any count.
+    The start notes it for the shard (adapters/discord/heard.py), so later starts read it from
+    there until its read-back has read everything."""
+    return last_count_mark(noted, count) or oldest(
+        m for where, m in noted.items() if count_of(where) == count
+    )
 
 
 def owed_at_other_counts(owed: Mapping[str, str], count: int, now: datetime | None = None) -> dict[str, str]:

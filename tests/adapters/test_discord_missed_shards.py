@@ -424,3 +424,66 @@ async def test_a_shard_that_never_heard_anything_keeps_its_start_point_when_its_
     finally:
         await b.stop()
     assert len(fake.requests_matching("GET", f"/channels/{quiet.channel}/messages", after=start)) == 2
+
+
+async def test_a_shard_never_noted_whose_read_back_failed_is_read_from_where_it_started_not_from_its_answers(
+    fake: FakeDiscord,  # noqa: F811
+    guilds: list[Guild],  # noqa: F811
+    make_worker: Callable[..., Worker],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only one shard ever heard anything. While the process is stopped, a mention is said in
+    the quiet shard's #support and, ten minutes later, one in its #other. At the restart
+    #support answers a 503 (and the process stops before the next try) while #other is read
+    and answered: that answer is recorded on the quiet shard, which is never noted. The start
+    after reads that shard from where the one before started it (noted then), not from its
+    newest recorded message, and answers the first mention. Meanwhile a fresh session of that
+    shard would have read from there too, not from the moment its last one ended."""
+    monkeypatch.setattr(read_backs, "FIRST_AFTER", 600.0)  # no second try before the stop
+    heard, quiet = guilds
+    other = fake.add_channel("other", ChannelType.GUILD_TEXT, guild_id=quiet.id)["id"]
+    extra = SHARDED + "".join(
+        f'[discord.channels."{c}"]\nmode = "mention-only"\n' for c in (quiet.channel, other)
+    )
+    a = make_worker("a", None, None, extra)
+    try:
+        await a.start()
+        await ready(a)
+        start = len(fake.requests)
+        first, _ = await ask(fake, heard, "How do I reset my password?")
+        await answered_by(fake, a, first, after=start)
+    finally:
+        await a.stop()
+    a.runtime.close()
+    missed = fake.build_message_create(
+        "How long does a refund take?", channel_id=quiet.channel, mention_bot=True
+    )
+    fake._ids._last += 10 * MINUTE
+    later = fake.build_message_create(
+        "Does the bot work without an API key?", channel_id=other, mention_bot=True
+    )
+    fake.fail("GET", f"/channels/{quiet.channel}/messages", 503, 0, "Service Unavailable", times=1)
+    b = make_worker("a", None, None, extra)
+    start = len(fake.requests)
+    try:
+        await b.start()
+        await ready(b)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(later["id"]), after=start, timeout=20)
+        await b.adapter.drain(5)
+        client = b.adapter.client
+        assert client is not None
+        again_from = client.heard.mark(quiet.shard)  # where a fresh session of it would read from
+        assert again_from is not None and int(again_from) < int(missed["id"])
+    finally:
+        await b.stop()
+    assert int(b.runtime.state.noted_heards("discord/2/")[f"discord/2/{quiet.shard}"]) < int(missed["id"])
+    b.runtime.close()
+    c = make_worker("a", None, None, extra)
+    start = len(fake.requests)
+    try:
+        await c.start()
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await ready(c)
+        await c.adapter.drain(5)
+    finally:
+        await c.stop()
