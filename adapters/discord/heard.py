@@ -38,9 +38,10 @@ import discord
 from adapters.discord.events import Events
 from adapters.discord.holes import Holes
 from adapters.discord.missed import Key, heard_on, heard_snowflake, mark_keys, read_from
-from adapters.discord.other_counts import owed_at_other_counts, unnoted_start
+from adapters.discord.other_counts import at_this_count, last_count_mark, owed_at_other_counts
 from adapters.discord.shards import ShardPlan
 from adapters.discord.translate import PLATFORM
+from bot import faults
 from bot.channel_types import DM_WORKSPACE
 from bot.types import InboundMessage
 
@@ -111,7 +112,8 @@ class Heard:
         noted = await events.core.noted_heards(f"{PLATFORM}/")
         # for a shard never noted at this count (an "auto" count that moved, its first start
         # at this count): adapters/discord/other_counts.py
-        unnoted = unnoted_start(noted, self._count)
+        before = last_count_mark(noted, self._count)
+        at_count = at_this_count(noted, self._count)
         elsewhere = owed_at_other_counts(await events.core.owed_read_backs(f"{PLATFORM}/"), self._count)
         owed_elsewhere: str | None = None
         for point in elsewhere.values():
@@ -122,9 +124,10 @@ class Heard:
         own: dict[Key, str | None] = {}
         for key in keys:
             self._sessions[key] = self._read[key] = 0
-            own[key] = noted.get(place(self._count, key)) or unnoted
-            if own[key] is None:  # nothing noted at any count (a version before the notes)
-                own[key] = await heard_on(events.core, plan, shards if key is None else (key,))
+            own[key] = noted.get(place(self._count, key)) or before
+            if own[key] is None:  # its first start at this count, with no other before it
+                recorded = await heard_on(events.core, plan, shards if key is None else (key,))
+                own[key] = earlier(at_count, recorded)
         starts = read_from(own)  # one with nothing at all: the earliest of the others
         for key in keys:
             owed = earlier(await events.core.owed_read_back(place(self._count, key)), owed_elsewhere)
@@ -287,6 +290,7 @@ class Heard:
         try:
             while True:
                 self._rewrite = False
+                faults.point("heard.noting")
                 await self.holes.write_owed()  # before any mark
                 for key in list(self._newest):
                     newest = self._writable(key)

@@ -8,12 +8,13 @@ could not read was unread, could move past a question; and a read-back owed at t
 (a question the store refused just before the restart) was owed under places no start read
 again. So a shard never noted at its count (a new count, or its first start at a count other
 shards ran at) reads from the last other count's marks (the earliest of them: every guild was
-on one of its shards), else from the earliest mark of its count, not from its newest recorded
-message (which stands in only where nothing was ever noted: a version before the notes); and
-that start point is noted for it at once, so a start after a read-back that could not read
-everything reads it from there again, not from what its own answers recorded meanwhile. Every
-start also reads from the points still owed at other counts, within the read-back window
-(nothing older is read). A process holding every shard settles those
+on one of its shards); with no other count, from the earlier of the earliest mark of its count
+(another shard's, which may have moved on past what this one missed while no one held it)
+and its newest recorded message (which may be past a question only if answers were recorded
+on it since: not before its first start). That start point is noted for it at once, so a start
+after a read-back that could not read everything reads it from there again, not from what its
+own answers recorded meanwhile. Every start also reads from the points still owed at other
+counts, within the read-back window (nothing older is read). A process holding every shard settles those
 once all of them have read from before them; in a cluster no worker can tell, and each start
 reads from them until they leave the window.
 
@@ -62,15 +63,9 @@ def last_count_mark(noted: Mapping[str, str], count: int) -> str | None:
     return max(earliest.values())[1]
 
 
-def unnoted_start(noted: Mapping[str, str], count: int) -> str | None:
-    """Where a shard never noted at `count` reads from (`noted`: every place's mark): the last
-    other count's earliest mark, else the earliest mark noted at `count` on any shard (the
-    shard's first start at a count others ran at); None when nothing was noted at any count.
-    The start notes it for the shard (adapters/discord/heard.py), so later starts read it from
-    there until its read-back has read everything."""
-    return last_count_mark(noted, count) or oldest(
-        m for where, m in noted.items() if count_of(where) == count
-    )
+def at_this_count(noted: Mapping[str, str], count: int) -> str | None:
+    """The earliest mark noted at `count` on any shard (`noted`: every place's mark)."""
+    return oldest(mark for where, mark in noted.items() if count_of(where) == count)
 
 
 def owed_at_other_counts(owed: Mapping[str, str], count: int, now: datetime | None = None) -> dict[str, str]:

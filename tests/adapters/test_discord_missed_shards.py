@@ -7,12 +7,14 @@ since (tests/adapters/test_discord_shards.py's workers, the fake Discord)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from adapters.discord import read_backs
+from bot import faults
 from bot.store.leases import GatewayLease
 from tests.adapters.test_discord_adapter import MESSAGES, ok_post
 from tests.adapters.test_discord_shards import (  # noqa: F401
@@ -72,13 +74,19 @@ async def _restarted_on_auto_answer(
     return start
 
 
+@pytest.mark.parametrize("noted", [True, False], ids=["its-marks-noted", "died-before-any-note"])
 async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_set_heard(
     fake: FakeDiscord,  # noqa: F811
     guilds: list[Guild],  # noqa: F811
     make_worker: Callable[..., Worker],  # noqa: F811
     pg_url: str,  # noqa: F811
     clock: FakeClock,
+    noted: bool,
 ) -> None:
+    """A set's holder dies (its last marks written as it stops, or never: gone before its first
+    write); a question is said in its guild; the other set's holder hears its own guild later and
+    notes it. The set's next holder reads from the dead one's marks, or from what it recorded,
+    never from the other set's later mark."""
     dying = DyingLease(pg_url)
     a = make_worker("a", dying, pg_url)
     b = make_worker("b", GatewayLease(pg_url), pg_url)
@@ -102,8 +110,10 @@ async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_
         # a's host vanishes: its lease lasts until the server's keepalives notice (~30 s)
         dying.dead = True
         assert a.task is not None
-        a.task.cancel()
-        await asyncio.gather(a.task, return_exceptions=True)
+        gone = faults.crash_at("heard.noting", error=OSError("gone"), times=10**6)
+        with contextlib.nullcontext() if noted else gone:  # gone: no write as it stops
+            a.task.cancel()
+            await asyncio.gather(a.task, return_exceptions=True)
         # a new question in a's guild, heard by no one
         missed = fake.build_message_create(
             "How long does a refund take?", channel_id=mine.channel, mention_bot=True
@@ -114,6 +124,8 @@ async def test_a_question_in_a_dead_holders_set_is_read_back_whatever_the_other_
         start = len(fake.requests)
         other, _ = await ask(fake, theirs, "How do I reset my password?")
         assert await answered_by(fake, b, other, after=start) == b.presence.id
+        assert b.adapter.client is not None
+        await b.adapter.client.heard.flush()  # b's next write (every 10 s): its mark past the question
 
         start = len(fake.requests)
         await end_lease_session(pg_url, lost)  # now c takes a's set

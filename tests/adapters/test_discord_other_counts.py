@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from adapters.discord.other_counts import count_of, last_count_mark, owed_at_other_counts
+from adapters.discord.other_counts import at_this_count, count_of, last_count_mark, owed_at_other_counts
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -44,3 +44,10 @@ def test_what_other_counts_owe_within_the_window_is_owed_still() -> None:
         "discord/3/0": at(5),  # this count's own
     }
     assert owed_at_other_counts(owed, 3, NOW) == {"discord/2/1": at(90)}
+
+
+def test_the_earliest_mark_of_a_count_is_any_of_its_shards() -> None:
+    noted = {"discord/1/0": at(600), "discord/2/0": at(30), "discord/2/1": at(45), "slack": "1.0"}
+    assert at_this_count(noted, 2) == at(45)
+    assert at_this_count(noted, 1) == at(600)
+    assert at_this_count(noted, 3) is None
