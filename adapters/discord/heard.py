@@ -124,10 +124,10 @@ class Heard:
         own: dict[Key, str | None] = {}
         for key in keys:
             self._sessions[key] = self._read[key] = 0
-            own[key] = noted.get(place(self._count, key)) or before
-            if own[key] is None:  # its first start at this count, with no other before it
+            own[key] = noted.get(place(self._count, key))
+            if own[key] is None:  # never noted at this count: the earliest of what may say where
                 recorded = await heard_on(events.core, plan, shards if key is None else (key,))
-                own[key] = earlier(at_count, recorded)
+                own[key] = earlier(before, earlier(at_count, recorded))
         starts = read_from(own)  # one with nothing at all: the earliest of the others
         for key in keys:
             owed = earlier(await events.core.owed_read_back(place(self._count, key)), owed_elsewhere)

@@ -7,13 +7,14 @@ from the newest message recorded, which the bot's own answers, recorded while a 
 could not read was unread, could move past a question; and a read-back owed at the old count
 (a question the store refused just before the restart) was owed under places no start read
 again. So a shard never noted at its count (a new count, or its first start at a count other
-shards ran at) reads from the last other count's marks (the earliest of them: every guild was
-on one of its shards); with no other count, from the earlier of the earliest mark of its count
-(another shard's, which may have moved on past what this one missed while no one held it)
-and its newest recorded message (which may be past a question only if answers were recorded
-on it since: not before its first start). That start point is noted for it at once, so a start
-after a read-back that could not read everything reads it from there again, not from what its
-own answers recorded meanwhile. Every start also reads from the points still owed at other
+shards ran at) reads from the earliest of: the last other count's marks (the earliest of them:
+its guilds were on one of its shards, though one that was never noted, its set never held,
+says nothing), the earliest mark of its own count (another shard's, which may have moved on
+past what this one missed while no one held it) and its newest recorded message (past a
+question only if answers were recorded on it since its first start here). No one of them is
+safe alone; the earliest reads more, never less. That start point is noted for it at once, so
+a start after a read-back that could not read everything reads it from there again, not from
+what its own answers recorded meanwhile. Every start also reads from the points still owed at other
 counts, within the read-back window (nothing older is read). A process holding every shard settles those
 once all of them have read from before them; in a cluster no worker can tell, and each start
 reads from them until they leave the window.

@@ -222,3 +222,41 @@ async def test_a_shard_whose_first_read_back_at_a_new_count_failed_reads_from_th
         await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
         await adapter.drain(5)
     third.close()
+
+
+async def test_a_shard_never_noted_is_not_read_from_another_counts_mark_later_than_its_question(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """At `shards = 2` the default guild's shard never hears anything (its #support is quiet)
+    while the other shard, a second guild's, is noted. Then, with the process stopped, a
+    question is said in that #support, and a worker at another count (4) notes a mark ten
+    minutes later on a shard not of that guild (the one that held it never ran). Back at 2,
+    the quiet shard must not start from that later mark: the earliest of what may say where it
+    was last heard is the other shard's mark at 2, before the question."""
+    own = (int(fake.guild_id) >> 22) % 2
+    other = fake.add_guild("Second Guild", shard=(1 - own, 2))
+    lounge = fake.add_channel("lounge", ChannelType.GUILD_TEXT, guild_id=other["id"])["id"]
+    both = AUTO(fake) + f'[discord.channels."{lounge}"]\nmode = "auto-answer"\n'
+    first = _process(fake, make_runtime, TWO + both)
+    start = len(fake.requests)
+    async with running(first) as adapter:
+        asked = fake.build_message_create("How do I reset my password?", channel_id=lounge)
+        await fake.dispatch("MESSAGE_CREATE", asked)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(asked["id"]), after=start, timeout=20)
+        await _all_read(fake)
+        await adapter.drain(5)
+    assert list(first.state.noted_heards("discord/")) == [f"discord/2/{1 - own}"]
+    fake._ids._last += 10 * MINUTE
+    missed = fake.build_message_create("How long does a refund take?")  # in the quiet #support
+    fake._ids._last += 10 * MINUTE
+    not_its_shard = ((int(fake.guild_id) >> 22) % 4 + 1) % 4
+    first.state.note_heard(f"discord/4/{not_its_shard}", f"{fake._ids._last:020d}")  # the count-4 worker
+    first.close()
+
+    second = _process(fake, make_runtime, TWO + both)
+    start = len(fake.requests)
+    async with running(second) as adapter:
+        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
+        await adapter.drain(5)
+    second.close()
