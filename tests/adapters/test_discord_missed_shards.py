@@ -398,6 +398,23 @@ async def test_a_shard_reads_back_from_its_own_mark_not_from_an_older_one_of_ano
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
 
 
+async def _only_one_shard_heard(
+    server: FakeDiscord, make: Callable[..., Worker], heard: Guild, extra: str
+) -> None:
+    """Worker "a" (both shards, `extra` settings) answers one question, in `heard`'s guild,
+    and stops: its other shard has heard nothing."""
+    a = make("a", None, None, extra)
+    try:
+        await a.start()
+        await ready(a)
+        start = len(server.requests)
+        first, _ = await ask(server, heard, "How do I reset my password?")
+        await answered_by(server, a, first, after=start)
+    finally:
+        await a.stop()
+    a.runtime.close()
+
+
 async def test_a_shard_that_never_heard_anything_keeps_its_start_point_when_its_read_back_is_tried_again(
     fake: FakeDiscord,  # noqa: F811
     guilds: list[Guild],  # noqa: F811
@@ -411,16 +428,7 @@ async def test_a_shard_that_never_heard_anything_keeps_its_start_point_when_its_
     monkeypatch.setattr(read_backs, "FIRST_AFTER", 0.5)
     heard, quiet = guilds
     extra = SHARDED + f'[discord.channels."{quiet.channel}"]\nmode = "mention-only"\n'
-    a = make_worker("a", None, None, extra)
-    try:
-        await a.start()
-        await ready(a)
-        start = len(fake.requests)
-        first, _ = await ask(fake, heard, "How do I reset my password?")
-        await answered_by(fake, a, first, after=start)
-    finally:
-        await a.stop()
-    a.runtime.close()
+    await _only_one_shard_heard(fake, make_worker, heard, extra)
     fake._ids._last += 10 * MINUTE
     missed = fake.build_message_create(
         "How long does a refund take?", channel_id=quiet.channel, mention_bot=True
@@ -457,16 +465,7 @@ async def test_a_shard_never_noted_whose_read_back_failed_is_read_from_where_it_
     extra = SHARDED + "".join(
         f'[discord.channels."{c}"]\nmode = "mention-only"\n' for c in (quiet.channel, other)
     )
-    a = make_worker("a", None, None, extra)
-    try:
-        await a.start()
-        await ready(a)
-        start = len(fake.requests)
-        first, _ = await ask(fake, heard, "How do I reset my password?")
-        await answered_by(fake, a, first, after=start)
-    finally:
-        await a.stop()
-    a.runtime.close()
+    await _only_one_shard_heard(fake, make_worker, heard, extra)
     missed = fake.build_message_create(
         "How long does a refund take?", channel_id=quiet.channel, mention_bot=True
     )
