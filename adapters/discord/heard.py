@@ -9,9 +9,9 @@ back from: chatter the bot heard and judged not for it leaves no record, so a re
 would lag hours behind what was heard (and a restart would read, and after a switch to
 auto-answer answer, chatter rightly let pass); and the bot's own answers are recorded while
 what it missed may be unread still, so a recorded mark would pass it. A shard never noted at
-this shard count takes over the last count's marks, and every start what other counts owe
-(adapters/discord/other_counts.py); the newest recorded stands in only where no count ever
-noted anything (a version before the notes).
+this shard count starts from the earliest of the last count's marks, its own count's and its
+newest recorded message, and that start is noted at once; every start also reads what other
+counts owe (adapters/discord/other_counts.py).
 
 What a fresh session hears on a shard is written only once the read-back of what came before
 it has read every channel of that shard and their messages are handled (another shard's
@@ -96,8 +96,9 @@ class Heard:
         """Before the gateway, on the client's `shards` (`events`: its handler, whose core
         keeps the marks): where each mark's first session reads back from, the newest noted
         as heard on the mark's shard (all of `shards` on an unsharded client: another shard's
-        later messages say nothing of what this one missed), else the last count's earliest
-        mark, else the newest message recorded on it; earlier where a read-back is owed."""
+        later messages say nothing of what this one missed), else the earliest of the last
+        count's earliest mark, its count's earliest and the newest message recorded on it;
+        earlier where a read-back is owed."""
         self._events, self._plan = events, plan
         events.on_refused = self.refused
         events.on_taken = lambda message: self.holes.taken(self._key_of_message(message), message)
@@ -141,7 +142,8 @@ class Heard:
         """Note where this start reads each shard never noted at this count from: until its
         read-back has read everything nothing else is noted of it, and a later start must not
         read it from later (the newest message recorded on it, which its own answers can move
-        past a question it could not read). A failed write is the next start's to make."""
+        past a question it could not read). A failed write is logged, and the next start works
+        the point out again."""
         assert self._events is not None
         for key, start in starts.items():
             at = heard_snowflake(start)
