@@ -22,7 +22,14 @@ from adapters.discord.client import DiscordAdapter
 from bot import faults
 from bot.app import Runtime
 from tests.adapters.test_discord_adapter import MESSAGES, answered, fake, ok_post, running  # noqa: F401  (fixture)
-from tests.adapters.test_discord_heard import AUTO, MINUTE, _all_read, _process, never_handed_over_again  # noqa: F401
+from tests.adapters.test_discord_heard import (  # noqa: F401  (never_handed_over_again: a fixture)
+    AUTO,
+    MINUTE,
+    _a_start_answers,
+    _all_read,
+    _process,
+    never_handed_over_again,
+)
 from tests.fakes.discord_server import ChannelType, FakeDiscord
 
 pytestmark = pytest.mark.timeout(90)
@@ -59,12 +66,7 @@ async def test_a_question_refused_at_the_old_count_is_read_back_at_the_new_one(
     # the fake's ids run 20 minutes ahead of the clock here: what the read-back covered (until
     # now) ends before them, so nothing can be settled in this test; the next test settles
 
-    second = _process(fake, make_runtime, AUTO(fake))  # one shard now
-    start = len(fake.requests)
-    async with running(second) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"]), after=start, timeout=20)
-        await adapter.drain(5)
-    second.close()
+    await _a_start_answers(fake, _process(fake, make_runtime, AUTO(fake)), question["id"])  # one shard now
 
 
 async def test_what_was_owed_at_the_old_count_is_settled_once_read_at_the_new_one(
@@ -124,12 +126,7 @@ async def test_a_first_start_at_a_new_count_that_could_not_read_a_channel_leaves
     fake.clear_faults()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
 
-    third = _process(fake, make_runtime, both)
-    start = len(fake.requests)
-    async with running(third) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
-    third.close()
+    await _a_start_answers(fake, _process(fake, make_runtime, both), missed["id"])
 
 
 @pytest.mark.parametrize("before", ["minutes", "months"])
@@ -169,12 +166,8 @@ async def test_a_shard_with_no_guilds_does_not_make_a_start_reread_what_the_coun
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]))
 
     missed = fake.build_message_create("Does the bot work without an API key?")  # said while stopped
-    second = _process(fake, make_runtime, TWO + AUTO(fake))
     start = len(fake.requests)
-    async with running(second) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
-    second.close()
+    await _a_start_answers(fake, _process(fake, make_runtime, TWO + AUTO(fake)), missed["id"])
     assert not fake.requests_matching("POST", MESSAGES, ok_post(chatter["id"]), after=start)
 
 
@@ -216,12 +209,7 @@ async def test_a_shard_whose_first_read_back_at_a_new_count_failed_reads_from_th
     fake.clear_faults()
     assert not fake.requests_matching("POST", MESSAGES, ok_post(missed["id"]))
 
-    third = _process(fake, make_runtime, TWO + both)
-    start = len(fake.requests)
-    async with running(third) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
-    third.close()
+    await _a_start_answers(fake, _process(fake, make_runtime, TWO + both), missed["id"])
 
 
 async def test_a_shard_never_noted_is_not_read_from_another_counts_mark_later_than_its_question(
@@ -254,9 +242,4 @@ async def test_a_shard_never_noted_is_not_read_from_another_counts_mark_later_th
     first.state.note_heard(f"discord/4/{not_its_shard}", f"{fake._ids._last:020d}")  # the count-4 worker
     first.close()
 
-    second = _process(fake, make_runtime, TWO + both)
-    start = len(fake.requests)
-    async with running(second) as adapter:
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await adapter.drain(5)
-    second.close()
+    await _a_start_answers(fake, _process(fake, make_runtime, TWO + both), missed["id"])
