@@ -87,8 +87,11 @@ class Heard:
         self._owed: float | None = None  # the earliest point a read-back is owed from, not yet kept
         self._places_owed: dict[str, float] = {}  # the same, of each place held in (`HeldIn`)
         self._writing = False
+        self._failures = 0  # writes failed in a row: an outage is warned of once, its end said
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
+        # told when a write succeeds after failing (the state is back): reads what is owed soon
+        self.when_back: Callable[[], None] | None = None
         # the workspaces of the holds since the last read-back that read everything (in memory:
         # a restart reads the workspaces of the last 30 days)
         self.teams: set[str] = set()
@@ -174,8 +177,24 @@ class Heard:
                     await self.core.note_heard(PLATFORM, newest)
                     self._noted = newest
                 if self.pending is None:
+                    self._wrote()
                     return
         except Exception as exc:  # the next event writes again; meanwhile nothing passes the owed point
-            log.warning("could not note what was heard: %s", type(exc).__name__, extra=ctx())
+            self._failures += 1
+            # every event of an outage tries again: one line says so, not one per event
+            level = logging.WARNING if self._failures == 1 else logging.DEBUG
+            log.log(
+                level,
+                "could not note what was heard (retried with each event): %s",
+                type(exc).__name__,
+                extra=ctx(),
+            )
         finally:
             self._writing = False
+
+    def _wrote(self) -> None:
+        if self._failures:
+            log.info("noting what was heard again after %d failed write(s)", self._failures, extra=ctx())
+            self._failures = 0
+            if self.when_back is not None:
+                self.when_back()

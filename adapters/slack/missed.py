@@ -38,15 +38,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
-from adapters.slack.heard import TEAMS, Heard, HeldIn, slack_ts
+from adapters.slack.heard import TEAMS, HeldIn, slack_ts
 from adapters.slack.missed_reading import EventsOf, Tally, read_workspace
 from adapters.slack.workspaces import NotInstalled, Workspaces
 from bot import faults
@@ -57,8 +56,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EventsOf",
-    "OwedReader",
-    "ReadBacks",
+    "earliest",
     "installed",
     "mark",
     "one_workspace",
@@ -68,10 +66,6 @@ __all__ = [
 
 # pauses (seconds) between tries to read the marks at start
 MARK_READ_PAUSES = (0.5, 1.0, 2.0)
-# Slack's last retry of an event comes about five minutes after it; past this, only a
-# read-back finds a message left to those retries
-RETRIES_SPENT = 360.0
-RETRY_OWED_AT_MOST = 3600.0  # the longest wait before what is still owed is read back again
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -96,7 +90,7 @@ async def read_back_from(core: Core, after_gap: float, now: datetime | None = No
             faults.point("read_back.marks")
             recorded = await core.last_heard(PLATFORM)
             noted = await core.noted_heard(PLATFORM)
-            owed = _earliest(
+            owed = earliest(
                 await core.owed_read_back(PLATFORM), *(await core.owed_read_backs(TEAMS)).values()
             )
             break
@@ -163,7 +157,7 @@ async def _listeners(
     return list(found.values())
 
 
-def _earliest(*points: str | None) -> float | None:
+def earliest(*points: str | None) -> float | None:
     owed = [t for p in points if (t := slack_ts(p)) is not None]
     return min(owed) if owed else None
 
@@ -189,120 +183,6 @@ def installed(workspaces: Workspaces) -> EventsOf:
             return None
 
     return of
-
-
-class OwedReader:
-    """Reads back, while the process runs, what a hold owes (adapters/slack/heard.py): a
-    message not recorded whose redeliveries may all fail, or that came on Slack's last try (a
-    store outage longer than Slack's retries, the workers up all along). Once Slack's last retry is past
-    (`RETRIES_SPENT` after the first hold of a batch), one read-back from the earliest point
-    owed, in the state or still in memory; what was redelivered meanwhile is in the inbox and
-    answered once. While something is still owed after it (the store still down, a read Slack
-    never answered), again later, each time twice as late, at most `RETRY_OWED_AT_MOST`."""
-
-    def __init__(
-        self,
-        core: Core,
-        heard: Heard,
-        read_backs: ReadBacks,
-        events_of: EventsOf,
-        teams: Sequence[str] | None,
-    ) -> None:
-        self.core = core
-        self.heard = heard
-        self.read_backs = read_backs
-        self.events_of = events_of
-        self.teams = teams
-        self._pending = False
-        self._delay = RETRIES_SPENT
-
-    def owed(self) -> None:
-        if not self._pending:
-            self._pending = True
-            self.read_backs.start_later(self._delay, self._now)
-
-    async def _now(self) -> None:
-        self._pending = False  # a hold from now on starts another
-        await self.heard.flush()  # a point whose write failed goes to the state first
-        after = await self._owed()
-        teams = set(self.heard.teams)
-        if after is not None:
-            await read_back(self.core, after, self.events_of, self.teams, also=teams)
-        if await self._owed() is not None:
-            self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST)
-            self.owed()
-        else:
-            self.heard.teams -= teams  # read; a hold since then keeps its own
-            self._delay = RETRIES_SPENT
-
-    async def _owed(self) -> float | None:
-        """The earliest point owed, in the state or in memory; Slack's last retry past if the
-        state cannot say (something is owed, or this would not run)."""
-        try:
-            stored = _earliest(
-                await self.core.owed_read_back(PLATFORM), *(await self.core.owed_read_backs(TEAMS)).values()
-            )
-        except Exception:
-            log.warning("could not read what is owed; trying again later", extra=ctx())
-            return since(time.time() - RETRIES_SPENT)
-        points = [p for p in (stored, self.heard.pending) if p is not None]
-        return min(points) if points else None
-
-
-class ReadBacks:
-    """The adapter's read-backs: the one at start, those after a Socket Mode gap and those a
-    hold owes while it runs (`OwedReader`); stopped, not waited for, at shutdown (the messages
-    they handed over are the adapter's in-flight work, and are), and none begun after it."""
-
-    def __init__(self, core: Core, heard: Heard) -> None:
-        self.core = core
-        self.heard = heard
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._timers: set[asyncio.Task[None]] = set()  # read-backs to come: not waited for
-        self._closed = False
-
-    def begin(self, after: float | None, events_of: EventsOf, teams: Sequence[str] | None) -> None:
-        """The adapter serves: read back from `after`, and from each hold's point hereafter."""
-        self._closed = False
-        self.start(read_back(self.core, after, events_of, teams))
-        self.heard.when_owed = OwedReader(self.core, self.heard, self, events_of, teams).owed
-        if self.heard.held:
-            # a hold made while the adapter served before this (its replays of unfinished work)
-            # found no reader: one looks once Slack's retries are spent, and reads what is owed
-            self.heard.when_owed()
-
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
-        if self._closed:
-            work.close()
-            return
-        task = asyncio.create_task(work, name="supportbot-slack-read-back")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def start_later(self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        if self._closed:
-            return
-
-        async def timer() -> None:
-            await asyncio.sleep(delay)
-            self.start(work())
-
-        task = asyncio.create_task(timer(), name="supportbot-slack-read-back-later")
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
-
-    def cancel(self) -> None:
-        self._closed = True
-        self.heard.when_owed = None
-        for task in [*self._tasks, *self._timers]:
-            task.cancel()
-
-    async def wait(self, timeout: float | None = None) -> bool:
-        """Wait until every read-back running has ended; False if `timeout` ran out first."""
-        if not self._tasks:
-            return True
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        return not pending
 
 
 async def read_back(

@@ -40,7 +40,8 @@ from adapters.slack.http_guard import RateLimitedLog, SlackRequestGuard, bolt_lo
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import EventsOf, ReadBacks, installed, one_workspace, read_back, read_back_from
+from adapters.slack.missed import EventsOf, installed, one_workspace, read_back, read_back_from
+from adapters.slack.read_backs import ReadBacks
 from adapters.slack.routed_listeners import RoutedListeners
 from adapters.slack.socket_mode import first_url, socket_handler
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-import adapters.slack.missed as missed
+import adapters.slack.read_backs as read_backs
 from adapters.slack.http_events import DELIVERY_LAG, RETRY_SPAN, Silences
 from adapters.slack.transport import build_adapter
 from bot.app import Runtime
@@ -141,7 +141,7 @@ async def test_a_question_slack_could_not_deliver_is_read_back_once_a_retry_show
     make_runtime: Callable[..., Runtime],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     lost, later, _ = await _outage(fake, make_runtime, retry=UNREACHABLE)
     assert _answered(fake, "C111", lost) == 1
     assert _answered(fake, "C111", later) == 1
@@ -154,7 +154,7 @@ async def test_after_a_silence_that_was_only_quiet_nothing_is_read_back(
     monkeypatch: pytest.MonkeyPatch,
     retry: str | None,
 ) -> None:
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     lost, later, mark = await _outage(fake, make_runtime, retry=retry)
     assert _answered(fake, "C111", later) == 1
     # nothing showed Slack was unable to reach the bot: no history was read (the next start
@@ -194,7 +194,7 @@ async def test_a_question_held_while_the_start_replays_is_read_back_while_the_pr
     the next start."""
     from bot import faults
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     first = make_runtime(TOML, env=slack_env(fake, http=True), answerer=ConfidentExtractive())
     async with running(first) as adapter:
         url = f"http://127.0.0.1:{adapter.http_port}/slack/events"

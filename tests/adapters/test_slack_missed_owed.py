@@ -11,6 +11,7 @@ store; faults through bot/faults.py points and the fake's scripting.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +20,13 @@ import pytest
 
 from adapters.inflight import InFlight
 from adapters.slack.heard import TEAMS, Heard, HeldIn
-from adapters.slack.missed import ReadBacks
+from adapters.slack.read_backs import ReadBacks
 from bot import faults
 from bot.app import Runtime
+from tests.adapters.test_discord_shards import until
 from tests.adapters.test_slack import MEMBER, STAFF, TOML, deliver, fake, posts, running  # noqa: F401  (fixture)
 from tests.adapters.test_slack_missed import _asked_before, _process
+from tests.adapters.test_slack_retries import DOWN
 from tests.fakes.slack_server import ApiCall, FakeSlack, _Ctx
 
 pytestmark = pytest.mark.timeout(60)
@@ -212,9 +215,9 @@ async def test_a_running_worker_reads_back_what_it_left_to_slack_once_the_retrie
 ) -> None:
     """A store outage longer than Slack's retries, the workers up all along: no start will come
     to read what is owed, so the worker reads it back itself once Slack's last retry is past."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     runtime = _process(fake, make_runtime, TOML)
     async with running(runtime) as adapter:
         await fake.wait_for_connection(1)
@@ -241,8 +244,9 @@ async def test_what_a_running_worker_owes_is_read_back_though_the_store_refused_
     own first step: the point is written when the timer comes, and the read-back that failed
     is tried again later, until the question is answered."""
     import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())
     runtime = _process(fake, make_runtime, TOML)
     async with running(runtime) as adapter:
@@ -262,6 +266,59 @@ async def test_what_a_running_worker_owes_is_read_back_though_the_store_refused_
             )
         assert await adapter.drain(15)
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
+
+
+async def test_the_stores_return_brings_the_read_back_a_long_outage_put_off(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store down through several of the running worker's read-backs: each failure doubles
+    the wait before the next. The first event after the store returns writes what the worker
+    heard, and that success brings the read-back forward: the held question is answered
+    within seconds, not after the doubled wait (here over 6 s; in production up to an hour).
+    The outage's failed writes are one warning, not one per event, and their end is said."""
+    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
+
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)  # waits of 0.1, 0.2, 0.4 ... 6.4 s
+    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())  # one try per read-back
+    caplog.set_level(logging.DEBUG, logger="adapters.slack")
+
+    def failed_reads() -> int:
+        return sum("could not read back what was said while down" in r.getMessage() for r in caplog.records)
+
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(15)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        ts = str(asked["event"]["ts"])
+        with (
+            faults.crash_at("event.claiming", error=DOWN, times=10**6),
+            faults.crash_at("heard.owing", error=DOWN, times=10**6),
+            faults.crash_at("read_back.state", error=DOWN, times=10**6),
+        ):
+            with pytest.raises(TimeoutError):
+                await fake.socket_send("events_api", asked, timeout=0.5)
+            chatter = fake.user_message("C111", "anyone around?", user=STAFF)
+            await fake.socket_send("events_api", chatter)  # heard, not for the bot: acknowledged
+            # six read-backs failed: the next is 6.4 s after the last
+            await until(lambda: failed_reads() >= 6, "six failed read-backs", timeout=20)
+        assert not _answered(fake, "C111", ts)
+        await fake.socket_send("events_api", fake.user_message("C111", "thanks", user=STAFF))
+        await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=4)
+        assert await adapter.drain(15)
+    assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
+    assert runtime.state.owed_read_back("slack") is None
+    heard = [r for r in caplog.records if r.name == "adapters.slack.heard"]
+    assert [r.levelno for r in heard if "could not note what was heard" in r.getMessage()].count(
+        logging.WARNING
+    ) == 1
+    failed = [r for r in heard if "could not note what was heard" in r.getMessage()]
+    assert len(failed) >= 3  # the question, the chatter, each read-back's flush: tried, said once
+    assert any(f"again after {len(failed)} failed write(s)" in r.getMessage() for r in heard)
 
 
 async def test_a_staff_question_to_the_bot_in_its_thread_is_no_takeover(
@@ -315,9 +372,9 @@ async def test_a_slow_start_read_back_is_not_read_again_beside_it_when_nothing_w
 ) -> None:
     """The start's read-back is slow (Slack throttles a big backlog); nothing was held before
     the read-backs began, so nothing else reads the same span beside it."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     _down_since(fake, make_runtime, 600)
     asked = fake.add_message(
         "C111", f"<@{fake.bot_user_id}> How long does a refund take?", ts=f"{time.time() - 300:.6f}"
@@ -446,10 +503,10 @@ async def test_a_read_back_from_a_stale_owed_point_reads_nothing_older_than_a_da
     """A point owed two days ago (a start's read-back left unfinished then): a hold's
     read-back while running reads from a day ago at most, as a start's does; a question asked
     30 hours ago is people's."""
-    import adapters.slack.missed as missed
     import adapters.slack.missed_reading as reading
+    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     monkeypatch.setattr(reading, "RETRY_PAUSES", ())
     now = time.time()
     old = fake.add_message(

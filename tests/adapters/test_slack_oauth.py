@@ -389,12 +389,12 @@ async def test_slacks_last_try_of_a_question_whose_install_could_not_be_read_get
     """Slack sends an event no more after its last retry: a 503 then would only count toward
     Slack turning the app's events off after a long outage (adapters/slack/retries.py). It is
     acknowledged, held as the first tries were, and read back once the store is back."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
     from adapters.slack.retries import LAST_RETRY
     from bot import faults
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
-    monkeypatch.setattr(missed, "RETRY_OWED_AT_MOST", 0.4)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRY_OWED_AT_MOST", 0.4)
     async with serving(make_runtime, fake) as (adapter, base):
         said, body = await asked_in_new_workspace(fake, adapter, base)
         url = f"{base}/slack/events"
@@ -425,11 +425,11 @@ async def test_slacks_last_try_is_answered_in_time_while_the_store_is_too_slow_t
     is free; the first question, left to Slack, is answered at its retry. Each once."""
     import sqlite3
 
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
     from adapters.slack.retries import LAST_RETRY
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
-    monkeypatch.setattr(missed, "RETRY_OWED_AT_MOST", 0.4)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRY_OWED_AT_MOST", 0.4)
     async with serving(make_runtime, fake) as (adapter, base):
         first, first_body = await asked_in_new_workspace(fake, adapter, base)
         last, last_body = asked_in_t222(fake, "How do I reset my password?")
@@ -495,10 +495,10 @@ async def test_an_outage_read_back_covers_the_workspace_whose_retry_showed_it(
     """Slack could not reach the bot while a workspace installed minutes before had its first
     question said (a read-back of the workspaces the bot talked in would not know it): the
     retry that shows the outage names the workspace, and it is read back too."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
     from adapters.slack.http_events import DELIVERY_LAG
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     async with serving(make_runtime, fake, "[slack]\nread_back_after_seconds = 1\n") as (adapter, base):
         async with aiohttp.ClientSession() as http:
             redirect, cookie = await start_install(http, base, "T222")
@@ -525,10 +525,10 @@ async def test_a_new_workspaces_question_whose_install_could_not_be_read_is_read
     """The store fails as the first question of a workspace installed minutes before comes,
     and Slack's redeliveries all fail too: once they are spent, the read-back owed covers that
     workspace, which no recorded conversation would have named."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
     from bot import faults
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
     async with serving(make_runtime, fake) as (adapter, base):
         said, body = await asked_in_new_workspace(fake, adapter, base)
         with faults.crash_at("installations.find", error=OSError("database unavailable")):

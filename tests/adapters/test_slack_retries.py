@@ -35,10 +35,10 @@ DOWN = OSError("database unavailable")  # every claim, while the block lasts
 @pytest.fixture(autouse=True)
 def owed_read_soon(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a hold owes is read back within a second, and again as often while it fails."""
-    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(missed, "RETRIES_SPENT", 0.2)
-    monkeypatch.setattr(missed, "RETRY_OWED_AT_MOST", 0.4)
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.2)
+    monkeypatch.setattr(read_backs, "RETRY_OWED_AT_MOST", 0.4)
 
 
 def _answers(server: FakeSlack, ts: str) -> int:
