@@ -18,7 +18,7 @@ Only a request that passed all four becomes an `AsyncBoltRequest`. A refusal is 
 WARNING line at most every second (`RateLimitedLog`), naming the reason and the status,
 never the body or a header value; the lines it held back are counted in the next one.
 Bolt's own warning for a signed request no listener matches is held to the same rate
-(`UnhandledRequests`).
+(adapters/slack/bolt_log.py).
 """
 
 from __future__ import annotations
@@ -97,47 +97,6 @@ class RateLimitedLog(SharedRateLimitedLog):
         what = f"{refusal.reason} (HTTP {refusal.status})"
         line = f"refused a request to /slack/events from {remote or 'an unknown address'}: {what}"
         self.write(str(refusal.status), line, last=what)
-
-
-BOLT_LOGGER = "slack_bolt.supportbot"  # the logger Bolt's AsyncApp gets (`bolt_logger`)
-_UNHANDLED = "Unhandled request"
-
-
-class UnhandledRequests(logging.Filter):
-    """Bolt's "Unhandled request" warnings as one short line a second at most.
-
-    Bolt writes one for every signed request no listener matches (a command, shortcut or
-    event the app does not handle), several lines each with a suggested listener's code:
-    whoever can make Slack send those could fill the log. This filter drops them from Bolt's
-    logger and writes the first line of each (what Bolt saw: type, command, callback id)
-    through its own `RateLimitedLog` on this module's logger instead."""
-
-    def __init__(self, lines: SharedRateLimitedLog) -> None:
-        super().__init__()
-        self.lines = lines
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not (isinstance(record.msg, str) and record.msg.startswith(_UNHANDLED)):
-            return True
-        first = record.getMessage().split("\n", 1)[0][:200]
-        self.lines.write(
-            _UNHANDLED, f"no listener for a signed request to /slack/events: {first}", last=first
-        )
-        return False
-
-
-UNHANDLED = UnhandledRequests(
-    SharedRateLimitedLog(log, more="%d more signed request(s) no listener handled, last: %s")
-)
-
-
-def bolt_logger() -> logging.Logger:
-    """The logger to give Bolt's app: its "Unhandled request" warnings go through
-    `UNHANDLED` (one filter per process, however many apps or workspaces start)."""
-    bolt = logging.getLogger(BOLT_LOGGER)
-    if UNHANDLED not in bolt.filters:
-        bolt.addFilter(UNHANDLED)
-    return bolt
 
 
 class _WallClock(Clock):

@@ -30,13 +30,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.inflight import INDICATOR_AFTER_S, InFlight
 from adapters.rate_limited_log import quiet_malformed_http
 from adapters.read_back import since
+from adapters.slack.bolt_log import bolt_logger
 from adapters.slack.channel import SlackChannel
 from adapters.slack.client import PLATFORM, ctx, make_web_client
 from adapters.slack.directory import SlackDirectory, authenticate
 from adapters.slack.events import SlackEvents
 from adapters.slack.heard import Heard
 from adapters.slack.http_events import HttpEvents, Silences
-from adapters.slack.http_guard import RateLimitedLog, SlackRequestGuard, bolt_logger
+from adapters.slack.http_guard import RateLimitedLog, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow

@@ -55,9 +55,10 @@ class GuardLines(logging.Handler):
 
 
 @contextmanager
-def guard_lines() -> Iterator[GuardLines]:
+def guard_lines(name: str = GUARD_LOGGER) -> Iterator[GuardLines]:
+    """The lines logger `name` (the door's, by default) writes while the block runs."""
     handler = GuardLines()
-    logger = logging.getLogger(GUARD_LOGGER)
+    logger = logging.getLogger(name)
     logger.addHandler(handler)
     try:
         yield handler

@@ -3,8 +3,8 @@
 Slack signs what it sends for any command, shortcut or modal configured in the app, whether
 the bot listens for it or not. Such a request gets Bolt's 404, never a 5xx (a submitted view
 without a `type` was a 500 inside Bolt), and Bolt's "Unhandled request" warning, several lines
-each, is held to about one line a second with the rest counted (`UnhandledRequests` in
-adapters/slack/http_guard.py). The bot still answers afterwards.
+each, is held to about one line a second with the rest counted (`UNHANDLED` in
+adapters/slack/bolt_log.py). The bot still answers afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter
-from adapters.slack.http_guard import BOLT_LOGGER, UNHANDLED
+from adapters.slack.bolt_log import BOLT_LOGGER, UNHANDLED
+from adapters.slack.bolt_log import log as bolt_lines_log
 from bot.app import Runtime
 from tests.adapters.test_slack import MEMBER, fake, http_slack, posts, section_text
 from tests.adapters.test_slack_http_hostile import guard_lines, http, logs, send, signed_headers, tracebacks
@@ -29,6 +30,7 @@ __all__ = ["fake", "http", "http_slack", "logs"]  # the fixtures, imported from 
 
 HttpSlack = tuple[SlackAdapter, str, Runtime]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+BOLT_LINES = bolt_lines_log.name
 COUNTED = re.compile(r"(\d+) more signed request|(\d+) similar line\(s\) suppressed")
 
 
@@ -84,7 +86,7 @@ async def test_a_flood_of_unhandled_signed_requests_logs_about_a_line_a_second_a
     UNHANDLED.lines.flush()  # what earlier tests left to count is theirs
     kinds = unhandled_bodies()
     total = 2000
-    with guard_lines() as lines:
+    with guard_lines(BOLT_LINES) as lines:
         started = time.monotonic()
         for first in range(0, total, 100):
             batch = [kinds[i % len(kinds)] for i in range(first, first + 100)]
