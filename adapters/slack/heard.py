@@ -90,8 +90,6 @@ class Heard:
         self._failures = 0  # writes failed in a row: an outage is warned of once, its end said
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
-        # told when a write succeeds after failing (the state is back): reads what is owed soon
-        self.when_back: Callable[[], None] | None = None
         # the workspaces of the holds since the last read-back that read everything (in memory:
         # a restart reads the workspaces of the last 30 days)
         self.teams: set[str] = set()
@@ -177,7 +175,13 @@ class Heard:
                     await self.core.note_heard(PLATFORM, newest)
                     self._noted = newest
                 if self.pending is None:
-                    self._wrote()
+                    if self._failures:  # an outage's end, said once as its start was
+                        log.info(
+                            "noting what was heard again after %d failed write(s)",
+                            self._failures,
+                            extra=ctx(),
+                        )
+                        self._failures = 0
                     return
         except Exception as exc:  # the next event writes again; meanwhile nothing passes the owed point
             self._failures += 1
@@ -191,10 +195,3 @@ class Heard:
             )
         finally:
             self._writing = False
-
-    def _wrote(self) -> None:
-        if self._failures:
-            log.info("noting what was heard again after %d failed write(s)", self._failures, extra=ctx())
-            self._failures = 0
-            if self.when_back is not None:
-                self.when_back()

@@ -41,6 +41,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EventsOf",
+    "Read",
     "earliest",
     "installed",
     "mark",
@@ -66,6 +68,14 @@ __all__ = [
 
 # pauses (seconds) between tries to read the marks at start
 MARK_READ_PAUSES = (0.5, 1.0, 2.0)
+
+
+class Read(Enum):
+    """How a read-back ended: what is left owed, if anything, and whose failure left it."""
+
+    DONE = "done"  # everything it could read, and noted so
+    STATE = "state"  # the state could not say what to read, take what was read, or note it
+    UNREAD = "unread"  # something Slack did not give (a history it timed out on, a 5xx, a 429)
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -145,7 +155,7 @@ async def _listeners(
             events = await events_of(team, organisations.get(team, ""))
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
-            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
+            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False, by_slack=True)
             continue
         if events is None:  # uninstalled, or its organisation never named by Slack
             tally.failed(f"workspace {team} not installed (nor known to be in an organisation that is)")
@@ -191,15 +201,15 @@ async def read_back(
     events_of: EventsOf,
     teams: Sequence[str] | None = None,
     also: Collection[str] = (),
-) -> None:
+) -> Read:
     """Hand the core what was said after the ts `after` in the workspaces `teams` (all the
     bot talked in within `ASKED_WINDOW`, those a read-back is owed in, and `also`, when None),
     each through `events_of(team)`'s listeners (some handled before: answered once). Owed in
     the state until it ends having read everything it could (stopped, or left with reads
     Slack never answered, the next start reads again), as are the workspaces' own points it
-    read. One log line says how many."""
+    read. One log line says how many; the result says what, if anything, is left to read."""
     if after is None:
-        return
+        return Read.DONE
     after = max(after, since(float("-inf")))  # nothing older than the window: people's now
     tally = Tally()
     # what was said until now, less the margin of events still arriving, is in the history
@@ -218,7 +228,7 @@ async def read_back(
                 log.exception(
                     "could not read back what was said while down: the state is unreachable", extra=ctx()
                 )
-                return
+                return Read.STATE
             await asyncio.sleep(pause)
     threads: dict[str, list[tuple[ConversationRef, str | None]]] = {}
     for ref, last in points:
@@ -245,7 +255,9 @@ async def read_back(
             await read_workspace(w.events, w.team, w.channels, w.threads, after, tally, replies=w.replies)
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", w.team, exc_info=exc, extra=ctx(workspace=w.team))
-            tally.failed(f"workspace {w.team} {type(exc).__name__}", complete=False)
+            # Slack's or the state's: taken as Slack's, whose read-backs wait longer each time
+            tally.failed(f"workspace {w.team} {type(exc).__name__}", complete=False, by_slack=True)
+    outcome = Read.UNREAD if tally.slack_unread else Read.DONE if tally.complete else Read.STATE
     if tally.complete:
         # a point owed from before the window (nothing older is read) is covered as well
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)
@@ -255,6 +267,7 @@ async def read_back(
                 await core.settle_read_back(place, covered_from, until)
         except Exception:
             log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
+            outcome = Read.STATE
     if tally.handed or tally.failures:
         log.info(
             "read back %d message(s) in %d channel(s) and thread(s) said while no worker took Slack's events",
@@ -268,3 +281,4 @@ async def read_back(
             ", ".join(f"{what} ×{n}" for what, n in sorted(tally.failures.items())),
             extra=ctx(),
         )
+    return outcome

@@ -1,7 +1,8 @@
 """The read-backs a running Slack adapter starts (adapters/slack/missed.py `read_back` reads):
 the one at start, those after a Socket Mode gap, and those a hold owes while the process runs
 (adapters/slack/heard.py), whose timing is `OwedReader`'s: after Slack's retries are spent,
-again while something is still owed, and soon after the state returns from an outage.
+then again while something is still owed, at a steady pace while the state is what fails and
+further apart each time while Slack is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from adapters.read_back import since
 from adapters.slack.client import PLATFORM, ctx
 from adapters.slack.heard import TEAMS, Heard
-from adapters.slack.missed import EventsOf, earliest, read_back
+from adapters.slack.missed import EventsOf, Read, earliest, read_back
 from bot.ports import Core
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,11 @@ class OwedReader:
     store outage longer than Slack's retries, the workers up all along). Once Slack's last retry is past
     (`RETRIES_SPENT` after the first hold of a batch), one read-back from the earliest point
     owed, in the state or still in memory; what was redelivered meanwhile is in the inbox and
-    answered once. While something is still owed after it (the store still down, a read Slack
-    never answered), again later, each time twice as late, at most `RETRY_OWED_AT_MOST`; but
-    once the state takes writes again after failing (`back`), no later than `RETRIES_SPENT`
-    after the last read began: a question held through a long outage is answered minutes after
-    the store returns, not up to an hour, and a store that keeps failing and returning is read
-    for no more often than a steady outage."""
+    answered once. While something is still owed after it, again later: if Slack is what
+    failed (a history it never gave), each time twice as late, at most `RETRY_OWED_AT_MOST`,
+    not to press on a Slack that refuses; if the state is (still down), `RETRIES_SPENT` later
+    each time: a read of a state that is down costs Slack nothing, and what a long outage held
+    is read within `RETRIES_SPENT` of the state's return, not up to an hour after it."""
 
     def __init__(
         self,
@@ -54,42 +54,22 @@ class OwedReader:
         self.teams = teams
         self._pending = False
         self._delay = RETRIES_SPENT
-        self._timer: asyncio.Task[None] | None = None
-        self._due = 0.0  # when the timer ends (`time.monotonic`)
-        self._last_read: float | None = None  # when the last read began (`time.monotonic`)
 
     def owed(self) -> None:
         if not self._pending:
             self._pending = True
-            self._wait(self._delay)
-
-    def back(self) -> None:
-        """The state takes writes again: a wait grown while it failed ends `RETRIES_SPENT` after
-        the last read began (at once if that is past). A first wait is kept: Slack still retries."""
-        if self._timer is None or self._timer.done() or self._last_read is None:
-            return
-        now = time.monotonic()
-        due = max(now, self._last_read + RETRIES_SPENT)
-        if due < self._due:
-            self._timer.cancel()
-            self._delay = RETRIES_SPENT
-            self._wait(due - now)
-            log.info("the state is back: reading back what is owed in %.0f s", due - now, extra=ctx())
-
-    def _wait(self, delay: float) -> None:
-        self._due = time.monotonic() + delay
-        self._timer = self.read_backs.start_later(delay, self._now)
+            self.read_backs.start_later(self._delay, self._now)
 
     async def _now(self) -> None:
         self._pending = False  # a hold from now on starts another
-        self._last_read = time.monotonic()
         await self.heard.flush()  # a point whose write failed goes to the state first
         after = await self._owed()
         teams = set(self.heard.teams)
+        read = Read.DONE
         if after is not None:
-            await read_back(self.core, after, self.events_of, self.teams, also=teams)
+            read = await read_back(self.core, after, self.events_of, self.teams, also=teams)
         if await self._owed() is not None:
-            self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST)
+            self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST) if read is Read.UNREAD else RETRIES_SPENT
             self.owed()
         else:
             self.heard.teams -= teams  # read; a hold since then keeps its own
@@ -117,7 +97,7 @@ class ReadBacks:
     def __init__(self, core: Core, heard: Heard) -> None:
         self.core = core
         self.heard = heard
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._timers: set[asyncio.Task[None]] = set()  # read-backs to come: not waited for
         self._closed = False
 
@@ -125,14 +105,13 @@ class ReadBacks:
         """The adapter serves: read back from `after`, and from each hold's point hereafter."""
         self._closed = False
         self.start(read_back(self.core, after, events_of, teams))
-        reader = OwedReader(self.core, self.heard, self, events_of, teams)
-        self.heard.when_owed, self.heard.when_back = reader.owed, reader.back
+        self.heard.when_owed = OwedReader(self.core, self.heard, self, events_of, teams).owed
         if self.heard.held:
             # a hold made while the adapter served before this (its replays of unfinished work)
             # found no reader: one looks once Slack's retries are spent, and reads what is owed
             self.heard.when_owed()
 
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
+    def start(self, work: Coroutine[Any, Any, object]) -> None:
         if self._closed:
             work.close()
             return
@@ -140,12 +119,9 @@ class ReadBacks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def start_later(
-        self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]
-    ) -> asyncio.Task[None] | None:
-        """Start `work()` in `delay` seconds (the timer returned: cancelled, it never starts)."""
+    def start_later(self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         if self._closed:
-            return None
+            return
 
         async def timer() -> None:
             await asyncio.sleep(delay)
@@ -154,11 +130,10 @@ class ReadBacks:
         task = asyncio.create_task(timer(), name="supportbot-slack-read-back-later")
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
-        return task
 
     def cancel(self) -> None:
         self._closed = True
-        self.heard.when_owed = self.heard.when_back = None
+        self.heard.when_owed = None
         for task in [*self._tasks, *self._timers]:
             task.cancel()
 

@@ -268,21 +268,21 @@ async def test_what_a_running_worker_owes_is_read_back_though_the_store_refused_
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
 
 
-async def test_the_stores_return_brings_the_read_back_a_long_outage_put_off(
+async def test_a_store_down_through_many_read_backs_does_not_put_off_the_next_one(
     fake: FakeSlack,  # noqa: F811
     make_runtime: Callable[..., Runtime],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A store down through several of the running worker's read-backs: each failure doubles
-    the wait before the next. The first event after the store returns writes what the worker
-    heard, and that success brings the read-back forward: the held question is answered
-    within seconds, not after the doubled wait (here over 6 s; in production up to an hour).
-    The outage's failed writes are one warning, not one per event, and their end is said."""
+    """A store down through six of the running worker's read-backs: a read of a state that is
+    down costs Slack nothing, so each comes `RETRIES_SPENT` after the last, not twice as late
+    (the sixth wait would be 6.4 s here, up to an hour in production): once the store is
+    back, the held question is answered at the next, with no event needed to wake it. The
+    failed writes of what was heard are one warning, not one per event, and their end is said."""
     import adapters.slack.missed as missed
     import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)  # waits of 0.1, 0.2, 0.4 ... 6.4 s
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)
     monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())  # one try per read-back
     caplog.set_level(logging.DEBUG, logger="adapters.slack")
 
@@ -304,21 +304,58 @@ async def test_the_stores_return_brings_the_read_back_a_long_outage_put_off(
                 await fake.socket_send("events_api", asked, timeout=0.5)
             chatter = fake.user_message("C111", "anyone around?", user=STAFF)
             await fake.socket_send("events_api", chatter)  # heard, not for the bot: acknowledged
-            # six read-backs failed: the next is 6.4 s after the last
             await until(lambda: failed_reads() >= 6, "six failed read-backs", timeout=20)
-        assert not _answered(fake, "C111", ts)
-        await fake.socket_send("events_api", fake.user_message("C111", "thanks", user=STAFF))
+            assert not _answered(fake, "C111", ts)
+        # the store is back; nothing more is said
         await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=4)
         assert await adapter.drain(15)
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
     assert runtime.state.owed_read_back("slack") is None
     heard = [r for r in caplog.records if r.name == "adapters.slack.heard"]
-    assert [r.levelno for r in heard if "could not note what was heard" in r.getMessage()].count(
-        logging.WARNING
-    ) == 1
     failed = [r for r in heard if "could not note what was heard" in r.getMessage()]
+    assert [r.levelno for r in failed].count(logging.WARNING) == 1
     assert len(failed) >= 3  # the question, the chatter, each read-back's flush: tried, said once
     assert any(f"again after {len(failed)} failed write(s)" in r.getMessage() for r in heard)
+
+
+async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What is owed stays owed because Slack answers every history read with a 500: each
+    read-back after the first comes twice as late as the one before (0.1, 0.2, 0.4, 0.8,
+    1.6 s here), not at the steady pace of a store outage; once Slack answers, it is read."""
+    import adapters.slack.missed as missed
+    import adapters.slack.missed_reading as reading
+    import adapters.slack.read_backs as read_backs
+
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)
+    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+
+    def unread() -> int:
+        return sum("could not read back everything" in r.getMessage() for r in caplog.records)
+
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(15)
+        fake.http_error("conversations.history", 500, times=10**6)
+        asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        ts = str(asked["event"]["ts"])
+        with faults.crash_at("event.claiming", error=DOWN), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", asked, timeout=0.5)
+        await until(lambda: unread() >= 1, "the first read-back Slack refused")
+        await asyncio.sleep(3.0)
+        # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: at most five more in 3 s (a steady pace: thirty)
+        assert 1 <= unread() <= 6
+        fake.heal("conversations.history")
+        await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
+        assert await adapter.drain(15)
+    assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
 
 
 async def test_a_staff_question_to_the_bot_in_its_thread_is_no_takeover(

@@ -1233,6 +1233,11 @@ class FakeSlack:
         self._check_method_name(method)
         self._faults.setdefault(method, []).append(_Fault("http", times, status=status, body=body))
 
+    def heal(self, method: str) -> None:
+        """Calls of ``method`` answer as usual again: the faults still queued for it are dropped."""
+        self._check_method_name(method)
+        self._faults.pop(method, None)
+
     def stub(self, method: str, response: StubResponse) -> None:
         """Answer ``method`` (after auth/scope/argument checks) with ``response`` or
         ``response(call)``; the way to cover methods the fake does not model."""
