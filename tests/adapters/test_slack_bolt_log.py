@@ -21,7 +21,7 @@ from adapters.slack.bolt_log import INSTALLS, BoltLines
 from adapters.slack.bolt_log import log as bolt_lines_log
 from bot import faults
 from bot.app import Runtime
-from tests.adapters.test_slack_http_hostile import guard_lines
+from tests.adapters.test_slack_http_hostile import accounted, all_counted, guard_lines
 from tests.adapters.test_slack_oauth import asked_in_new_workspace, fake, serving  # noqa: F401  (fixture)
 from tests.fakes.slack_server import FakeSlack, post_signed
 
@@ -50,20 +50,12 @@ async def test_a_store_outage_costs_about_a_line_a_second_of_bolts_install_lines
             for _ in range(deliveries // 10):
                 sent = [post_signed(url, body, fake.signing_secret, retry_num=1) for _ in range(10)]
                 assert {status for status, _ in await asyncio.gather(*sent)} == {503}  # Slack tries again
-            while sum(INSTALLS.lines.suppressed.values()):  # the count comes at most a second later
-                lines.arrived.clear()
-                await asyncio.wait_for(lines.arrived.wait(), 5)
+            await all_counted(lines, INSTALLS.lines)
             elapsed = time.monotonic() - started
         warnings = lines.warnings()
         assert lines.records == warnings
         assert 1 <= len(warnings) <= elapsed + 2
-        accounted = 0
-        for record in warnings:
-            text = record.getMessage()
-            counted = COUNTED.search(text)
-            direct = 0 if text.startswith(tuple("0123456789")) else 1
-            accounted += direct + (int(counted.group(1) or counted.group(2)) if counted else 0)
-        assert accounted == 2 * deliveries  # each delivery's two lines: written or counted
+        assert accounted(warnings, COUNTED) == 2 * deliveries  # each delivery's two lines: written or counted
         assert any(
             "could not read a workspace's install: database unavailable" in r.getMessage() for r in warnings
         )

@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.rate_limited_log import AIOHTTP_SERVER, MALFORMED, quiet_malformed_http
+from adapters.rate_limited_log import AIOHTTP_SERVER, MALFORMED, RateLimitedLog, quiet_malformed_http
 from adapters.slack import SlackAdapter
 from adapters.slack.http_guard import MAX_BODY
 from bot.app import Runtime
@@ -64,6 +64,26 @@ def guard_lines(name: str = GUARD_LOGGER) -> Iterator[GuardLines]:
         yield handler
     finally:
         logger.removeHandler(handler)
+
+
+async def all_counted(lines: GuardLines, limiter: RateLimitedLog) -> None:
+    """Wait for `limiter`'s count of the lines it held back (it comes at most a second later)."""
+    while sum(limiter.suppressed.values()):
+        lines.arrived.clear()
+        await asyncio.wait_for(lines.arrived.wait(), 5)
+
+
+def accounted(records: list[logging.LogRecord], counted: re.Pattern[str]) -> int:
+    """How many lines `records` stand for: each one itself (unless it is only a count) and the
+    lines it says were held back (`counted`'s first group that matched)."""
+    total = 0
+    for record in records:
+        text = record.getMessage()
+        count = counted.search(text)
+        total += (0 if text.startswith(tuple("0123456789")) else 1) + (
+            int(next(g for g in count.groups() if g)) if count else 0
+        )
+    return total
 
 
 def tracebacks(logs: pytest.LogCaptureFixture) -> list[str]:

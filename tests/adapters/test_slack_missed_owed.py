@@ -36,6 +36,21 @@ def _answered(server: FakeSlack, channel: str, ts: str) -> bool:
     return any(c.params.get("thread_ts") == ts for c in posts(server, channel))
 
 
+def _quick_read_backs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running worker's first read-back of what a hold owes 0.1 s after it (not once Slack's
+    retries are spent), its state step tried once (not again after pauses)."""
+    import adapters.slack.missed as missed
+    import adapters.slack.read_backs as read_backs
+
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)
+    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())
+
+
+def _lines_saying(text: str, caplog: pytest.LogCaptureFixture) -> Callable[[], int]:
+    """How many lines logged so far say `text`, each time it is called."""
+    return lambda: sum(text in r.getMessage() for r in caplog.records)
+
+
 def _down_since(server: FakeSlack, make_runtime: Callable[..., Runtime], seconds: float) -> None:
     """Slack was last heard `seconds` ago, then every worker was down."""
     runtime = _process(server, make_runtime, TOML)
@@ -279,16 +294,10 @@ async def test_a_store_down_through_many_read_backs_does_not_put_off_the_next_on
     (the sixth wait would be 6.4 s here, up to an hour in production): once the store is
     back, the held question is answered at the next, with no event needed to wake it. The
     failed writes of what was heard are one warning, not one per event, and their end is said."""
-    import adapters.slack.missed as missed
-    import adapters.slack.read_backs as read_backs
-
-    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)
-    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())  # one try per read-back
+    _quick_read_backs(monkeypatch)
     caplog.set_level(logging.DEBUG, logger="adapters.slack")
 
-    def failed_reads() -> int:
-        return sum("could not read back what was said while down" in r.getMessage() for r in caplog.records)
-
+    failed_reads = _lines_saying("could not read back what was said while down", caplog)
     runtime = _process(fake, make_runtime, TOML)
     async with running(runtime) as adapter:
         await fake.wait_for_connection(1)
@@ -327,18 +336,13 @@ async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
     """What is owed stays owed because Slack answers every history read with a 500: each
     read-back after the first comes twice as late as the one before (0.1, 0.2, 0.4, 0.8,
     1.6 s here), not at the steady pace of a store outage; once Slack answers, it is read."""
-    import adapters.slack.missed as missed
     import adapters.slack.missed_reading as reading
-    import adapters.slack.read_backs as read_backs
 
-    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.1)
-    monkeypatch.setattr(missed, "MARK_READ_PAUSES", ())
-    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    _quick_read_backs(monkeypatch)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())  # a history read Slack refuses: not tried again
     caplog.set_level(logging.INFO, logger="adapters.slack")
 
-    def unread() -> int:
-        return sum("could not read back everything" in r.getMessage() for r in caplog.records)
-
+    unread = _lines_saying("could not read back everything", caplog)
     runtime = _process(fake, make_runtime, TOML)
     async with running(runtime) as adapter:
         await fake.wait_for_connection(1)

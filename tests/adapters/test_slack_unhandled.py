@@ -23,7 +23,16 @@ from adapters.slack.bolt_log import BOLT_LOGGER, UNHANDLED
 from adapters.slack.bolt_log import log as bolt_lines_log
 from bot.app import Runtime
 from tests.adapters.test_slack import MEMBER, fake, http_slack, posts, section_text
-from tests.adapters.test_slack_http_hostile import guard_lines, http, logs, send, signed_headers, tracebacks
+from tests.adapters.test_slack_http_hostile import (
+    accounted,
+    all_counted,
+    guard_lines,
+    http,
+    logs,
+    send,
+    signed_headers,
+    tracebacks,
+)
 from tests.fakes.slack_server import FakeSlack, post_signed
 
 __all__ = ["fake", "http", "http_slack", "logs"]  # the fixtures, imported from the Slack tests
@@ -97,22 +106,15 @@ async def test_a_flood_of_unhandled_signed_requests_logs_about_a_line_a_second_a
                 )
             )
             assert set(statuses) == {404}
-        while sum(UNHANDLED.lines.suppressed.values()):  # the count comes at most a second later
-            lines.arrived.clear()
-            await asyncio.wait_for(lines.arrived.wait(), 5)
+        await all_counted(lines, UNHANDLED.lines)
         elapsed = time.monotonic() - started
 
         warnings = lines.warnings()
         assert lines.records == warnings
         assert 1 <= len(warnings) <= elapsed + 2
-        accounted = 0
-        for record in warnings:
-            text = record.getMessage()
-            counted = COUNTED.search(text)
-            direct = 0 if text.startswith(tuple("0123456789")) else 1
-            accounted += direct + (int(counted.group(1) or counted.group(2)) if counted else 0)
-            assert "\n" not in text and record.exc_info is None  # no suggested listener's code
-        assert accounted == total  # every unhandled request is a line or counted in one
+        for record in warnings:  # no suggested listener's code
+            assert "\n" not in record.getMessage() and record.exc_info is None
+        assert accounted(warnings, COUNTED) == total  # every unhandled request is a line or counted in one
 
     assert not [r for r in logs.records if r.name == BOLT_LOGGER and "Unhandled request" in r.getMessage()]
     assert tracebacks(logs) == []
