@@ -1,19 +1,20 @@
 """Bolt's own log lines that each request can write, held to one short line a second.
 
-slack-bolt logs through its app's logger (`bolt_logger`, copied to its middlewares' loggers
-when the app is built) and the OAuth settings' (`oauth_logger`). Two kinds of its lines come
-once per request, so whoever can make Slack send requests, or an outage that fails every
-one, could fill the log with them:
+slack-bolt logs through its app's logger (`bolt_logger`), whose filters it copies to its
+middlewares' loggers when the app is built. Two kinds of its lines come once per request, so
+whoever can make Slack send requests, or an outage that fails every one, could fill the log
+with them:
 
 - "Unhandled request", several lines each with a suggested listener's code, for every signed
   request no listener matches (a command, shortcut or event the app does not handle);
-- with installs, an install Bolt could not find or read: "Failed to call find_bot method"
-  (INFO) and "Although the app should be installed ... AuthorizeResult ... was not found"
-  (ERROR) for every request of a workspace whose install the state did not give (the state
-  down, or the workspace not installed): two lines per delivery through a store outage,
-  beside the adapter's own line, already one a second (adapters/slack/http_events.py).
+- with installs, "Although the app should be installed ... AuthorizeResult ... was not
+  found" (ERROR) for every request of a workspace whose install the state did not give (the
+  state down, or the workspace not installed): a line per delivery through a store outage,
+  beside the adapter's own, already one a second, which names the cause
+  (adapters/slack/http_events.py). Bolt's INFO line with the cause ("Failed to call find_bot
+  method") is below the WARNING bot/log.py sets for Bolt: left to whoever lowers that.
 
-`BoltLines` drops them from Bolt's loggers and writes the first line of each through a
+`BoltLines` drops them from Bolt's logger and writes the first line of each through a
 `RateLimitedLog` (adapters/rate_limited_log.py) on this module's logger instead: at most one a
 second per kind of line, the ones held back counted in the next.
 """
@@ -28,7 +29,6 @@ from adapters.rate_limited_log import RateLimitedLog
 log = logging.getLogger(__name__)
 
 BOLT_LOGGER = "slack_bolt.supportbot"  # the logger Bolt's AsyncApp gets (`bolt_logger`)
-OAUTH_LOGGER = f"{BOLT_LOGGER}.oauth"  # the OAuth settings' (`oauth_logger`): Bolt's authorize
 
 
 class BoltLines(logging.Filter):
@@ -56,15 +56,12 @@ UNHANDLED = BoltLines(
     {"Unhandled request": lambda first: f"no listener for a signed request to /slack/events: {first}"},
 )
 INSTALLS = BoltLines(
-    RateLimitedLog(log, more="%d more request(s) whose install Bolt could not read or find, last: %s"),
+    RateLimitedLog(log, more="%d more request(s) whose install Bolt found none of, last: %s"),
     {
-        "Failed to call find_bot method": lambda first: (
-            f"Bolt could not read a workspace's install: {first.split(': ', 1)[-1]}"
-        ),
         "Although the app should be installed": lambda _: (
             "Bolt found no install for a request's workspace (the state did not give it, or the "
             "workspace is not installed)"
-        ),
+        )
     },
 )
 
@@ -80,8 +77,3 @@ def _filtered(name: str, *filters: BoltLines) -> logging.Logger:
 def bolt_logger() -> logging.Logger:
     """The logger to give Bolt's app (`AsyncApp(logger=...)`)."""
     return _filtered(BOLT_LOGGER, UNHANDLED, INSTALLS)
-
-
-def oauth_logger() -> logging.Logger:
-    """The logger to give Bolt's OAuth settings, whose authorize reads the installs."""
-    return _filtered(OAUTH_LOGGER, INSTALLS)

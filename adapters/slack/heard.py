@@ -119,14 +119,14 @@ class Heard:
                 "" if thread == event.get("ts") else thread,
             )
             held = HeldIn(team, *where) if team else None
-            self.owe(ts, held)
+            self.owe(since(ts), held)
         return ts is not None
 
-    def owe(self, alive: float, held: HeldIn | None) -> None:
-        """A read-back from `MARGIN` before the epoch time `alive` is owed, where `held` says
-        too (a workspace or a channel the read-back might not know of yet: a first question
-        there), from when Slack's retries are spent (`when_owed`)."""
-        after = since(alive)
+    def owe(self, after: float, held: HeldIn | None = None) -> None:
+        """A read-back from the epoch time `after` is owed (before a held message, `MARGIN`
+        before its ts; or where a read-back that could not read everything began), where `held`
+        says too (a workspace or a channel the read-back might not know of yet: a first
+        question there), from when Slack's retries are spent (`when_owed`)."""
         self._owed = after if self._owed is None else min(self._owed, after)
         self.held = True
         if held is not None:

@@ -30,7 +30,6 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.bolt_log import oauth_logger
 from adapters.slack.client import api_url, ctx, retry_handlers
 from adapters.slack.manifest import BOT_SCOPES
 from bot import faults
@@ -292,7 +291,7 @@ def oauth_settings(settings: Settings, store: AsyncStore) -> AsyncOAuthSettings:
         installation_store_bot_only=True,
         state_store=StoreOAuthStates(store, expiration_seconds=STATE_SECONDS),
         state_expiration_seconds=STATE_SECONDS,
-        logger=oauth_logger(),
+        logger=logging.getLogger("slack_bolt.supportbot.oauth"),
     )
 
 

@@ -43,6 +43,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
+import aiohttp
+from slack_sdk.errors import SlackClientError
+
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
@@ -64,6 +67,7 @@ __all__ = [
     "one_workspace",
     "read_back",
     "read_back_from",
+    "slack_failed",
 ]
 
 # pauses (seconds) between tries to read the marks at start
@@ -155,7 +159,7 @@ async def _listeners(
             events = await events_of(team, organisations.get(team, ""))
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
-            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False, by_slack=True)
+            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False, by_slack=slack_failed(exc))
             continue
         if events is None:  # uninstalled, or its organisation never named by Slack
             tally.failed(f"workspace {team} not installed (nor known to be in an organisation that is)")
@@ -170,6 +174,12 @@ async def _listeners(
 def earliest(*points: str | None) -> float | None:
     owed = [t for p in points if (t := slack_ts(p)) is not None]
     return min(owed) if owed else None
+
+
+def slack_failed(exc: BaseException) -> bool:
+    """Whether a workspace's failure is Slack's (a Web API call's: its install is checked with
+    auth.test) rather than the state's (its install read from it)."""
+    return isinstance(exc, SlackClientError | aiohttp.ClientError)
 
 
 def one_workspace(events: SlackEvents) -> EventsOf:
@@ -255,8 +265,9 @@ async def read_back(
             await read_workspace(w.events, w.team, w.channels, w.threads, after, tally, replies=w.replies)
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", w.team, exc_info=exc, extra=ctx(workspace=w.team))
-            # Slack's or the state's: taken as Slack's, whose read-backs wait longer each time
-            tally.failed(f"workspace {w.team} {type(exc).__name__}", complete=False, by_slack=True)
+            tally.failed(
+                f"workspace {w.team} {type(exc).__name__}", complete=False, by_slack=slack_failed(exc)
+            )
     outcome = Read.UNREAD if tally.slack_unread else Read.DONE if tally.complete else Read.STATE
     if tally.complete:
         # a point owed from before the window (nothing older is read) is covered as well

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
 from adapters.read_back import since
@@ -36,8 +36,9 @@ class OwedReader:
     answered once. While something is still owed after it, again later: if Slack is what
     failed (a history it never gave), each time twice as late, at most `RETRY_OWED_AT_MOST`,
     not to press on a Slack that refuses; if the state is (still down), `RETRIES_SPENT` later
-    each time: a read of a state that is down costs Slack nothing, and what a long outage held
-    is read within `RETRIES_SPENT` of the state's return, not up to an hour after it."""
+    each time (Slack's grown wait kept for its next refusal): a read of a state that is down
+    costs Slack nothing, and what a long outage held is read within `RETRIES_SPENT` of the
+    state's return, not up to an hour after it."""
 
     def __init__(
         self,
@@ -56,9 +57,12 @@ class OwedReader:
         self._delay = RETRIES_SPENT
 
     def owed(self) -> None:
+        self._again(self._delay)
+
+    def _again(self, delay: float) -> None:
         if not self._pending:
             self._pending = True
-            self.read_backs.start_later(self._delay, self._now)
+            self.read_backs.start_later(delay, self._now)
 
     async def _now(self) -> None:
         self._pending = False  # a hold from now on starts another
@@ -68,9 +72,13 @@ class OwedReader:
         read = Read.DONE
         if after is not None:
             read = await read_back(self.core, after, self.events_of, self.teams, also=teams)
+        if read is Read.UNREAD:
+            self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST)
+        elif read is Read.DONE:  # Slack gave all it was asked: a refusal before is past
+            self._delay = RETRIES_SPENT
         if await self._owed() is not None:
-            self._delay = min(2 * self._delay, RETRY_OWED_AT_MOST) if read is Read.UNREAD else RETRIES_SPENT
-            self.owed()
+            # the state failed: soon again (Slack's own wait kept for when Slack is asked again)
+            self._again(RETRIES_SPENT if read is Read.STATE else self._delay)
         else:
             self.heard.teams -= teams  # read; a hold since then keeps its own
             self._delay = RETRIES_SPENT
@@ -97,21 +105,43 @@ class ReadBacks:
     def __init__(self, core: Core, heard: Heard) -> None:
         self.core = core
         self.heard = heard
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.Task[None]] = set()  # read-backs to come: not waited for
         self._closed = False
 
     def begin(self, after: float | None, events_of: EventsOf, teams: Sequence[str] | None) -> None:
         """The adapter serves: read back from `after`, and from each hold's point hereafter."""
         self._closed = False
-        self.start(read_back(self.core, after, events_of, teams))
+        self.read(after, events_of, teams)
         self.heard.when_owed = OwedReader(self.core, self.heard, self, events_of, teams).owed
         if self.heard.held:
             # a hold made while the adapter served before this (its replays of unfinished work)
             # found no reader: one looks once Slack's retries are spent, and reads what is owed
             self.heard.when_owed()
 
-    def start(self, work: Coroutine[Any, Any, object]) -> None:
+    def read(
+        self,
+        after: float | None,
+        events_of: EventsOf,
+        teams: Sequence[str] | None,
+        also: Collection[str] = (),
+    ) -> None:
+        """Read back from `after` (`read_back`) in the background. One that ends without reading
+        everything (the state down when it began: nothing says it is owed; a history Slack did
+        not give) leaves its point owed (`Heard.owe`): read again while the process runs, by
+        `OwedReader`, not only at the next start, which what this process hears meanwhile
+        would move past it."""
+
+        async def reading() -> None:
+            if (
+                after is not None
+                and await read_back(self.core, after, events_of, teams, also) is not Read.DONE
+            ):
+                self.heard.owe(after)
+
+        self.start(reading())
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
         if self._closed:
             work.close()
             return

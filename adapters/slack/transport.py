@@ -41,7 +41,7 @@ from adapters.slack.http_guard import RateLimitedLog, SlackRequestGuard
 from adapters.slack.http_guard import log as guard_log
 from adapters.slack.install_pages import InstallPages
 from adapters.slack.installations import INSTALL_PATH, REDIRECT_PATH, StoreInstallations, oauth_flow
-from adapters.slack.missed import EventsOf, installed, one_workspace, read_back, read_back_from
+from adapters.slack.missed import EventsOf, installed, one_workspace, read_back_from
 from adapters.slack.read_backs import ReadBacks
 from adapters.slack.routed_listeners import RoutedListeners
 from adapters.slack.socket_mode import first_url, socket_handler
@@ -275,7 +275,7 @@ class SlackAdapter:
             ping_interval=self.ping_interval,
             on_refused=self._stop_refused,
             # a connection down longer than Slack's retries cover: read back from when it was last alive
-            on_back=lambda alive: self._read_backs.start(read_back(self.bot, since(alive), back, [team])),
+            on_back=lambda alive: self._read_backs.read(since(alive), back, [team]),
             read_back_after=self.settings.slack.read_back_after_seconds,
         )
         # kept before connecting: close() then stops a connect slack_sdk is still retrying
@@ -343,7 +343,7 @@ class SlackAdapter:
             # to now, at once (a read-back owed from then could be settled by one already
             # running, which read before the outage ended), in the retried event's workspace too
             also = [team] if team else []
-            self._read_backs.start(read_back(self.bot, since(start), events_of, teams, also=also))
+            self._read_backs.read(since(start), events_of, teams, also=also)
 
         silences = Silences(back, read_back_after=self.settings.slack.read_back_after_seconds)
         return HttpEvents(app, guard, self.refusals, self._heard, silences)

@@ -1,8 +1,7 @@
 """Bolt's own per-request log lines held to about one a second (adapters/slack/bolt_log.py).
 
-With installs, every request of a workspace whose install the state cannot give writes two
-of Bolt's lines ("Failed to call find_bot method", INFO, and "... AuthorizeResult ... was not
-found", ERROR): through a store outage, two per delivery. The real adapter in HTTP mode with
+With installs, every request of a workspace whose install the state cannot give writes Bolt's
+ERROR "... AuthorizeResult ... was not found": through a store outage, one per delivery. The real adapter in HTTP mode with
 installs, on a real port, the state's install lookup failing through bot/faults.py.
 """
 
@@ -28,10 +27,10 @@ from tests.fakes.slack_server import FakeSlack, post_signed
 pytestmark = pytest.mark.timeout(60)
 
 COUNTED = re.compile(r"(\d+) more request\(s\) whose install|(\d+) similar line\(s\) suppressed")
-BOLT_SAYS = ("Failed to call find_bot method", "Although the app should be installed")
+BOLT_SAYS = "Although the app should be installed"
 
 
-async def test_a_store_outage_costs_about_a_line_a_second_of_bolts_install_lines_not_two_per_delivery(
+async def test_a_store_outage_costs_about_a_line_a_second_of_bolts_install_lines_not_one_per_delivery(
     fake: FakeSlack,  # noqa: F811
     make_runtime: Callable[..., Runtime],
     caplog: pytest.LogCaptureFixture,
@@ -55,10 +54,7 @@ async def test_a_store_outage_costs_about_a_line_a_second_of_bolts_install_lines
         warnings = lines.warnings()
         assert lines.records == warnings
         assert 1 <= len(warnings) <= elapsed + 2
-        assert accounted(warnings, COUNTED) == 2 * deliveries  # each delivery's two lines: written or counted
-        assert any(
-            "could not read a workspace's install: database unavailable" in r.getMessage() for r in warnings
-        )
+        assert accounted(warnings, COUNTED) == deliveries  # each delivery's line: written or counted
     from_bolt = [
         r for r in caplog.records if r.name.startswith("slack_bolt") and r.getMessage().startswith(BOLT_SAYS)
     ]

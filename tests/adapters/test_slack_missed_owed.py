@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -327,7 +328,7 @@ async def test_a_store_down_through_many_read_backs_does_not_put_off_the_next_on
     assert any(f"again after {len(failed)} failed write(s)" in r.getMessage() for r in heard)
 
 
-async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
+async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time_and_the_state_failing_between_undoes_none(
     fake: FakeSlack,  # noqa: F811
     make_runtime: Callable[..., Runtime],
     monkeypatch: pytest.MonkeyPatch,
@@ -335,7 +336,8 @@ async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
 ) -> None:
     """What is owed stays owed because Slack answers every history read with a 500: each
     read-back after the first comes twice as late as the one before (0.1, 0.2, 0.4, 0.8,
-    1.6 s here), not at the steady pace of a store outage; once Slack answers, it is read."""
+    1.6 s here), not at the steady pace of a store outage. One the state fails between them
+    is tried again soon, and does not undo Slack's wait. Once Slack answers, it is read."""
     import adapters.slack.missed_reading as reading
 
     _quick_read_backs(monkeypatch)
@@ -343,6 +345,7 @@ async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
     caplog.set_level(logging.INFO, logger="adapters.slack")
 
     unread = _lines_saying("could not read back everything", caplog)
+    state_failed = _lines_saying("could not read back what was said while down", caplog)
     runtime = _process(fake, make_runtime, TOML)
     async with running(runtime) as adapter:
         await fake.wait_for_connection(1)
@@ -353,13 +356,58 @@ async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time(
         with faults.crash_at("event.claiming", error=DOWN), pytest.raises(TimeoutError):
             await fake.socket_send("events_api", asked, timeout=0.5)
         await until(lambda: unread() >= 1, "the first read-back Slack refused")
-        await asyncio.sleep(3.0)
-        # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s: at most five more in 3 s (a steady pace: thirty)
-        assert 1 <= unread() <= 6
+        await asyncio.sleep(1.4)
+        # 0.2 + 0.4 + 0.8 s after the first: at most three more in 1.4 s (a steady pace: fourteen)
+        assert 1 <= unread() <= 4
+        with faults.crash_at("read_back.state", error=DOWN):  # the next read-back: the state's failure
+            await until(lambda: state_failed() >= 1, "a read-back the state failed")
+        refused = unread()
+        await asyncio.sleep(2.0)
+        # one read 0.1 s after it, refused, and the next at least 3.2 s after that (Slack's wait
+        # undone, 0.1, 0.2, 0.4, 0.8 s apart: four)
+        assert unread() - refused <= 2
         fake.heal("conversations.history")
         await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
         assert await adapter.drain(15)
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
+
+
+@pytest.mark.parametrize("refused_by", ["state", "slack"])
+async def test_a_start_read_back_that_could_not_read_everything_is_read_again_while_the_worker_runs(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    refused_by: str,
+) -> None:
+    """The start's read-back of what was said while no worker ran meets the state down (the
+    database not up yet after the machine restarted: nothing in it says a read-back is owed)
+    or a history Slack does not give: it is read again while the worker runs, not left to the
+    next start (weeks away, maybe), by which time what the worker heard has moved the marks
+    past it."""
+    import adapters.slack.missed_reading as reading
+
+    _quick_read_backs(monkeypatch)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+    unread = _lines_saying("could not read back everything", caplog)
+    await _asked_before(fake, make_runtime)
+    missed = fake.add_message("C111", f"<@{fake.bot_user_id}> How long does a refund take?", user=MEMBER)
+    if refused_by == "slack":
+        fake.http_error("conversations.history", 500, times=10**6)
+    second = _process(fake, make_runtime)
+    with faults.crash_at("read_back.state", error=DOWN) if refused_by == "state" else nullcontext():
+        async with running(second) as adapter:
+            await fake.wait_for_connection(1)
+            if refused_by == "slack":
+                await until(lambda: unread() >= 1, "the start's read-back, refused by Slack")
+                fake.heal("conversations.history")
+            await fake.wait_for_call(
+                "chat.postMessage", lambda c: c.params.get("thread_ts") == missed["ts"], timeout=15
+            )
+            assert await adapter.drain(15)
+    assert [c.params.get("thread_ts") for c in posts(fake, "C111")].count(missed["ts"]) == 1
+    assert second.state.owed_read_back("slack") is None
 
 
 async def test_a_staff_question_to_the_bot_in_its_thread_is_no_takeover(
