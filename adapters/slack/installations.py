@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -279,7 +280,7 @@ def oauth_settings(settings: Settings, store: AsyncStore) -> AsyncOAuthSettings:
     """slack-bolt's OAuth settings: our stores, the manifest's scopes, bot installs only."""
     secrets_ = settings.secrets
     assert secrets_.slack_client_id is not None and secrets_.slack_client_secret is not None
-    return AsyncOAuthSettings(
+    oauth = AsyncOAuthSettings(
         client_id=secrets_.slack_client_id,
         client_secret=secrets_.slack_client_secret.get_secret_value(),
         scopes=list(BOT_SCOPES),
@@ -293,6 +294,13 @@ def oauth_settings(settings: Settings, store: AsyncStore) -> AsyncOAuthSettings:
         state_expiration_seconds=STATE_SECONDS,
         logger=logging.getLogger("slack_bolt.supportbot.oauth"),
     )
+    # Bolt's authorize reads the install for each request, then, its cache off, asks Slack's
+    # auth.test for who the token is: a Web API call per event that the event waits on. The
+    # cache is keyed by the token the install gave: an uninstall finds none, a reinstall
+    # another, and what it keeps (the bot's user, bot and team ids) cannot change under one.
+    if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):
+        oauth.authorize.cache_enabled = True
+    return oauth
 
 
 def oauth_flow(

@@ -222,6 +222,36 @@ async def test_an_uninstalled_workspace_is_forgotten_and_no_longer_answered(
     assert [c for c in fake.calls("chat.postMessage") if c.ok] == []
 
 
+async def test_a_workspaces_token_is_checked_with_slack_once_not_per_event_and_an_uninstall_still_ends_it(
+    fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
+) -> None:
+    """Bolt's authorize asks auth.test who an install's token is; with its cache on, once per
+    token, not once per event (each event waited on that call). The cache is consulted only
+    for a token the installs still give: after an uninstall, nothing is answered."""
+    adapter, base = oauth_slack
+    uninstalled = await installed_then_uninstalled(fake, base)
+    token = fake.workspaces["T222"]["bot_token"]
+    checked = len([c for c in fake.calls("auth.test") if c.token == token])  # by the install
+    url = f"{base}/slack/events"
+    questions = ["How do I reset my password?", "How long does a refund take?", "Where is my invoice?"]
+    for question in questions:
+        status, _ = await post_signed(
+            url, mention(fake, "T222", "U0BOT2", "C222", question), fake.signing_secret
+        )
+        assert status == 200
+    assert await adapter.drain(timeout=15)
+    answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.token == token]
+    assert len(answers) == len(questions)
+    assert len([c for c in fake.calls("auth.test") if c.token == token]) - checked <= 1
+    status, _ = await post_signed(url, uninstalled, fake.signing_secret)
+    assert status == 200
+    assert await adapter.drain(timeout=15)
+    body = mention(fake, "T222", "U0BOT2", "C222", "And how do I change my email?")
+    status, _ = await post_signed(url, body, fake.signing_secret)
+    assert await adapter.drain(timeout=15)
+    assert [c for c in fake.calls("chat.postMessage") if c.ok and c.token == token] == answers
+
+
 async def test_an_uninstall_the_state_cannot_take_is_refused_for_slack_to_retry_but_its_last_try_gets_a_200(
     fake: FakeSlack, oauth_slack: tuple[SlackAdapter, str]
 ) -> None:
