@@ -43,9 +43,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
-import aiohttp
-from slack_sdk.errors import SlackClientError
-
 from adapters.read_back import ASKED_WINDOW, since
 from adapters.slack.client import PLATFORM, ctx, split_message_id
 from adapters.slack.events import SlackEvents
@@ -67,7 +64,6 @@ __all__ = [
     "one_workspace",
     "read_back",
     "read_back_from",
-    "slack_failed",
 ]
 
 # pauses (seconds) between tries to read the marks at start
@@ -75,11 +71,11 @@ MARK_READ_PAUSES = (0.5, 1.0, 2.0)
 
 
 class Read(Enum):
-    """How a read-back ended: what is left owed, if anything, and whose failure left it."""
+    """How a read-back ended: whether anything is left owed, and whether Slack was asked."""
 
     DONE = "done"  # everything it could read, and noted so
-    STATE = "state"  # the state could not say what to read, take what was read, or note it
-    UNREAD = "unread"  # something Slack did not give (a history it timed out on, a 5xx, a 429)
+    STATE = "state"  # the state failed before Slack was asked anything: trying again costs Slack nothing
+    UNREAD = "unread"  # Slack asked, something left (Slack did not give it, or the state not take it)
 
 
 def heard_ts(heard: str | None) -> float | None:
@@ -159,7 +155,7 @@ async def _listeners(
             events = await events_of(team, organisations.get(team, ""))
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", team, exc_info=exc, extra=ctx(workspace=team))
-            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False, by_slack=slack_failed(exc))
+            tally.failed(f"workspace {team} {type(exc).__name__}", complete=False)
             continue
         if events is None:  # uninstalled, or its organisation never named by Slack
             tally.failed(f"workspace {team} not installed (nor known to be in an organisation that is)")
@@ -174,12 +170,6 @@ async def _listeners(
 def earliest(*points: str | None) -> float | None:
     owed = [t for p in points if (t := slack_ts(p)) is not None]
     return min(owed) if owed else None
-
-
-def slack_failed(exc: BaseException) -> bool:
-    """Whether a workspace's failure is Slack's (a Web API call's: its install is checked with
-    auth.test) rather than the state's (its install read from it)."""
-    return isinstance(exc, SlackClientError | aiohttp.ClientError)
 
 
 def one_workspace(events: SlackEvents) -> EventsOf:
@@ -215,9 +205,10 @@ async def read_back(
     """Hand the core what was said after the ts `after` in the workspaces `teams` (all the
     bot talked in within `ASKED_WINDOW`, those a read-back is owed in, and `also`, when None),
     each through `events_of(team)`'s listeners (some handled before: answered once). Owed in
-    the state until it ends having read everything it could (stopped, or left with reads
-    Slack never answered, the next start reads again), as are the workspaces' own points it
-    read. One log line says how many; the result says what, if anything, is left to read."""
+    the state until it ends having read everything it could (stopped, the next start reads
+    again; left with reads Slack never answered, also the running worker: `Read`, and
+    adapters/slack/read_backs.py), as are the workspaces' own points it read. One log line
+    says how many."""
     if after is None:
         return Read.DONE
     after = max(after, since(float("-inf")))  # nothing older than the window: people's now
@@ -260,15 +251,16 @@ async def read_back(
             replies.setdefault(h.team, []).append(
                 ConversationRef(platform=PLATFORM, workspace=h.team, channel=h.channel, thread=h.thread)
             )
-    for w in await _listeners(events_of, read, organisations, known, threads, replies, tally):
+    workspaces = await _listeners(events_of, read, organisations, known, threads, replies, tally)
+    for w in workspaces:
         try:
             await read_workspace(w.events, w.team, w.channels, w.threads, after, tally, replies=w.replies)
         except Exception as exc:  # one workspace's failure is its own: the others are read
             log.warning("could not read back workspace %s", w.team, exc_info=exc, extra=ctx(workspace=w.team))
-            tally.failed(
-                f"workspace {w.team} {type(exc).__name__}", complete=False, by_slack=slack_failed(exc)
-            )
-    outcome = Read.UNREAD if tally.slack_unread else Read.DONE if tally.complete else Read.STATE
+            tally.failed(f"workspace {w.team} {type(exc).__name__}", complete=False)
+    # nothing to read in (the installs unreadable, the state down) asked Slack nothing
+    left = Read.UNREAD if workspaces else Read.STATE
+    outcome = Read.DONE if tally.complete else left
     if tally.complete:
         # a point owed from before the window (nothing older is read) is covered as well
         covered_from = "" if after <= since(float("-inf")) + 1.0 else mark(after)
@@ -277,8 +269,8 @@ async def read_back(
             for place in held:  # as stored: settled whatever its form
                 await core.settle_read_back(place, covered_from, until)
         except Exception:
-            log.warning("could not note a read-back as done; the next start reads again", extra=ctx())
-            outcome = Read.STATE
+            log.warning("could not note a read-back as done; it is read again", extra=ctx())
+            outcome = left
     if tally.handed or tally.failures:
         log.info(
             "read back %d message(s) in %d channel(s) and thread(s) said while no worker took Slack's events",

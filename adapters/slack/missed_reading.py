@@ -91,14 +91,11 @@ class Tally:
     places: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # what failed -> how many times
     complete: bool = True  # nothing left that reading again could get
-    slack_unread: bool = False  # of that, something Slack did not give (reading again asks it)
 
-    def failed(self, what: str, *, complete: bool = True, by_slack: bool = False) -> None:
-        """`what` failed; `complete=False` if trying again later might succeed, and `by_slack`
-        if that means asking Slack again (not the state)."""
+    def failed(self, what: str, *, complete: bool = True) -> None:
+        """`what` failed; `complete=False` if trying again later might succeed."""
         self.failures[what] = self.failures.get(what, 0) + 1
         self.complete = self.complete and complete
-        self.slack_unread = self.slack_unread or (by_slack and not complete)
 
 
 async def read_workspace(
@@ -370,7 +367,7 @@ class _Reader:
                     await asyncio.sleep(pauses.pop(0))
                     continue
                 code = slack_error(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
-                self.tally.failed(f"{method} {code}", complete=not unreachable(exc), by_slack=True)
+                self.tally.failed(f"{method} {code}", complete=not unreachable(exc))
                 return found
             items = page.get(key)
             found += items if isinstance(items, list) else []

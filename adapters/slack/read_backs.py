@@ -15,7 +15,7 @@ from typing import Any
 
 from adapters.read_back import since
 from adapters.slack.client import PLATFORM, ctx
-from adapters.slack.heard import TEAMS, Heard
+from adapters.slack.heard import TEAMS, Heard, HeldIn
 from adapters.slack.missed import EventsOf, Read, earliest, read_back
 from bot.ports import Core
 
@@ -33,12 +33,13 @@ class OwedReader:
     store outage longer than Slack's retries, the workers up all along). Once Slack's last retry is past
     (`RETRIES_SPENT` after the first hold of a batch), one read-back from the earliest point
     owed, in the state or still in memory; what was redelivered meanwhile is in the inbox and
-    answered once. While something is still owed after it, again later: if Slack is what
-    failed (a history it never gave), each time twice as late, at most `RETRY_OWED_AT_MOST`,
-    not to press on a Slack that refuses; if the state is (still down), `RETRIES_SPENT` later
-    each time (Slack's grown wait kept for its next refusal): a read of a state that is down
-    costs Slack nothing, and what a long outage held is read within `RETRIES_SPENT` of the
-    state's return, not up to an hour after it."""
+    answered once. While something is still owed after it, again later: after a read that
+    asked Slack (`Read.UNREAD`: a history Slack never gave, or what it gave the state did not
+    take), each time twice as late, at most `RETRY_OWED_AT_MOST`, not to press on Slack; after
+    one the state failed before Slack was asked (`Read.STATE`: still down), `RETRIES_SPENT`
+    later each time, the grown wait kept for the next read that asks Slack: that costs Slack
+    nothing, and what a long outage held is read within `RETRIES_SPENT` of the state's return,
+    not up to an hour after it."""
 
     def __init__(
         self,
@@ -128,16 +129,16 @@ class ReadBacks:
     ) -> None:
         """Read back from `after` (`read_back`) in the background. One that ends without reading
         everything (the state down when it began: nothing says it is owed; a history Slack did
-        not give) leaves its point owed (`Heard.owe`): read again while the process runs, by
-        `OwedReader`, not only at the next start, which what this process hears meanwhile
-        would move past it."""
+        not give) leaves its point owed (`Heard.owe`), in each workspace it named too (`teams`,
+        `also`: one the bot has not talked in for a while is read by no other read-back): read
+        again while the process runs, by `OwedReader`, not only at the next start, which what
+        this process hears meanwhile would move past it."""
 
         async def reading() -> None:
-            if (
-                after is not None
-                and await read_back(self.core, after, events_of, teams, also) is not Read.DONE
-            ):
-                self.heard.owe(after)
+            if after is None or await read_back(self.core, after, events_of, teams, also) is Read.DONE:
+                return
+            for team in dict.fromkeys([*(teams or ()), *also]) or [None]:
+                self.heard.owe(after, HeldIn(team) if team is not None else None)
 
         self.start(reading())
 

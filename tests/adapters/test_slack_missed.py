@@ -11,16 +11,13 @@ what Slack does once its retries are spent.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import aiohttp
 import pytest
-from slack_sdk.errors import SlackApiError
 
 from adapters.read_back import MARGIN, MISSED_WINDOW, since
-from adapters.slack.missed import heard_ts, slack_failed
+from adapters.slack.missed import heard_ts
 from adapters.slack.socket_mode import Outages
 from bot.app import Runtime
 from tests.adapters.test_slack import (  # noqa: F401  (fixture)
@@ -81,24 +78,6 @@ def test_reading_starts_a_margin_before_what_was_heard_and_not_past_a_day() -> N
     # a slash command's question is kept under its trigger id: no time can be read from it
     assert heard_ts("3.1796.fbdc1234") is None
     assert heard_ts("C111:abc") is None
-
-
-@pytest.mark.parametrize(
-    ("error", "slacks"),
-    [
-        (OSError("database unavailable"), False),  # an install read from the state
-        (sqlite3.OperationalError("database is locked"), False),
-        (SlackApiError("invalid_auth", {"ok": False, "error": "invalid_auth"}), True),  # auth.test
-        (aiohttp.ClientConnectionError("connection reset"), True),
-        (aiohttp.ClientOSError(104, "reset by peer"), True),  # an OSError, but Slack's connection
-    ],
-)
-def test_a_workspace_that_could_not_be_read_is_slacks_failure_only_if_a_slack_call_failed(
-    error: Exception, slacks: bool
-) -> None:
-    """Whose failure decides how soon a running worker reads again (adapters/slack/read_backs.py):
-    a state that failed soon, a Slack that refused later each time."""
-    assert slack_failed(error) is slacks
 
 
 async def test_a_question_asked_while_the_bot_was_stopped_is_answered_once_it_is_back(

@@ -1,0 +1,79 @@
+"""A read-back that could not read everything is read again while the worker runs, in every
+workspace it was asked to read (adapters/slack/read_backs.py `ReadBacks.read`).
+
+HTTP mode with installs, the real adapter on a real port against the fake Slack: a silence's
+read-back (a retry showed Slack could not reach the endpoint) reads the retried event's
+workspace whatever the bot talked in lately; one Slack refuses is read again, there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from adapters.slack.http_events import DELIVERY_LAG
+from bot.app import Runtime
+from tests.adapters.test_discord_shards import until
+from tests.adapters.test_slack_oauth import MEMBER, fake, finish_install, serving, start_install  # noqa: F401
+from tests.fakes.slack_server import FakeSlack, post_signed
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("history_refused", [False, True])
+async def test_a_silence_read_back_slack_refused_is_read_again_in_the_retried_events_workspace(
+    history_refused: bool,
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """T222, just installed, where the bot never talked: Slack cannot reach the endpoint while
+    a question is asked there, and chatter of the same channel comes only as Slack's retry
+    afterwards. The silence's read-back reads T222 for it; when Slack refuses its history,
+    the worker reads T222 again (not only the workspaces it talked in) and answers, once."""
+    import adapters.slack.missed_reading as reading
+    import adapters.slack.read_backs as read_backs
+
+    monkeypatch.setattr(read_backs, "RETRIES_SPENT", 0.3)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+
+    def refused() -> int:
+        return sum("could not read back everything" in r.getMessage() for r in caplog.records)
+
+    async with serving(make_runtime, fake, "[slack]\nread_back_after_seconds = 1\n") as (adapter, base):
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        assert await adapter.drain(15)
+        chatter = fake.user_message("C222", "lunch anyone?", user=MEMBER)
+        chatter["team_id"] = chatter["event"]["team"] = "T222"
+        chatter["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
+        lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
+        await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
+        if history_refused:
+            fake.http_error("conversations.history", 500, times=10**6)
+        status, _ = await post_signed(
+            f"{base}/slack/events",
+            json.dumps(chatter).encode(),
+            fake.signing_secret,
+            retry_num=1,
+            retry_reason="http_error",
+        )
+        assert status == 200
+        if history_refused:
+            await until(lambda: refused() >= 1, "the silence's read-back, refused by Slack")
+            fake.heal("conversations.history")
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == lost["ts"], timeout=15
+        )
+        assert await adapter.drain(15)
+        assert await adapter.bot.owed_read_back("slack") is None
+    answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == lost["ts"]]
+    assert len(answers) == 1
