@@ -90,8 +90,8 @@ class Heard:
         self._failures = 0  # writes failed in a row: an outage is warned of once, its end said
         # told of each hold, once the adapter serves: reads back what is owed while it runs
         self.when_owed: Callable[[], None] | None = None
-        # the workspaces of the holds since the last read-back that read everything (in memory:
-        # a restart reads the workspaces of the last 30 days)
+        # the workspaces of the holds, and of the read-backs that could not read everything, since
+        # the last read-back that read everything (in memory: a restart reads those the state owes)
         self.teams: set[str] = set()
         self.held = False  # anything owed by this process yet (before its read-backs began, say)
 

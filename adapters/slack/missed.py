@@ -61,6 +61,7 @@ __all__ = [
     "earliest",
     "installed",
     "mark",
+    "named",
     "one_workspace",
     "read_back",
     "read_back_from",
@@ -172,6 +173,11 @@ def earliest(*points: str | None) -> float | None:
     return min(owed) if owed else None
 
 
+def named(teams: Sequence[str] | None, also: Collection[str]) -> list[str]:
+    """The workspaces a read-back names (`read_back`'s `teams` and `also`), each once."""
+    return [team for team in dict.fromkeys([*(teams or ()), *also]) if team]
+
+
 def one_workspace(events: SlackEvents) -> EventsOf:
     """The listeners of the one workspace a bot token serves."""
 
@@ -220,6 +226,8 @@ async def read_back(
         try:
             faults.point("read_back.state")
             await core.owe_read_back(PLATFORM, mark(after))
+            for team in named(teams, also):  # a restart reads these too, asked in lately or not
+                await core.owe_read_back(HeldIn(team).place, mark(after))
             points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
             channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
             places = list(await core.owed_read_backs(TEAMS))

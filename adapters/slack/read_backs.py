@@ -1,8 +1,8 @@
 """The read-backs a running Slack adapter starts (adapters/slack/missed.py `read_back` reads):
 the one at start, those after a Socket Mode gap, and those a hold owes while the process runs
 (adapters/slack/heard.py), whose timing is `OwedReader`'s: after Slack's retries are spent,
-then again while something is still owed, at a steady pace while the state is what fails and
-further apart each time while Slack is.
+then again while something is still owed, at a steady pace while the state fails before Slack
+is asked anything, and further apart each time after a read that asked Slack.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from adapters.read_back import since
 from adapters.slack.client import PLATFORM, ctx
 from adapters.slack.heard import TEAMS, Heard, HeldIn
-from adapters.slack.missed import EventsOf, Read, earliest, read_back
+from adapters.slack.missed import EventsOf, Read, earliest, named, read_back
 from bot.ports import Core
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,9 @@ class ReadBacks:
         async def reading() -> None:
             if after is None or await read_back(self.core, after, events_of, teams, also) is Read.DONE:
                 return
-            for team in dict.fromkeys([*(teams or ()), *also]) or [None]:
-                self.heard.owe(after, HeldIn(team) if team is not None else None)
+            places: list[HeldIn | None] = [HeldIn(team) for team in named(teams, also)]
+            for held in places or [None]:
+                self.heard.owe(after, held)
 
         self.start(reading())
 

@@ -3,7 +3,8 @@ workspace it was asked to read (adapters/slack/read_backs.py `ReadBacks.read`).
 
 HTTP mode with installs, the real adapter on a real port against the fake Slack: a silence's
 read-back (a retry showed Slack could not reach the endpoint) reads the retried event's
-workspace whatever the bot talked in lately; one Slack refuses is read again, there too.
+workspace whatever the bot talked in lately; one Slack refuses is read again, there too, and
+one a restart cut short is read by the next start, there too.
 """
 
 from __future__ import annotations
@@ -52,19 +53,13 @@ async def test_a_silence_read_back_slack_refused_is_read_again_in_the_retried_ev
             redirect, cookie = await start_install(http, base, "T222")
             assert await finish_install(http, redirect, cookie) == 200
         assert await adapter.drain(15)
-        chatter = fake.user_message("C222", "lunch anyone?", user=MEMBER)
-        chatter["team_id"] = chatter["event"]["team"] = "T222"
-        chatter["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
+        chatter = _chatter_in_t222(fake)
         lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
         await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
         if history_refused:
             fake.http_error("conversations.history", 500, times=10**6)
         status, _ = await post_signed(
-            f"{base}/slack/events",
-            json.dumps(chatter).encode(),
-            fake.signing_secret,
-            retry_num=1,
-            retry_reason="http_error",
+            f"{base}/slack/events", chatter, fake.signing_secret, retry_num=1, retry_reason="http_error"
         )
         assert status == 200
         if history_refused:
@@ -77,3 +72,50 @@ async def test_a_silence_read_back_slack_refused_is_read_again_in_the_retried_ev
         assert await adapter.bot.owed_read_back("slack") is None
     answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == lost["ts"]]
     assert len(answers) == 1
+
+
+async def test_a_silence_read_back_cut_short_by_a_restart_is_read_at_the_next_start_in_its_workspace(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As above, but the process stops while the silence's read-back waits out Slack's refusal
+    (a deploy right after an outage): the next start reads T222 too, though the bot never
+    talked there, because the read-back owed it in the state from its first step."""
+    import adapters.slack.missed_reading as reading
+
+    monkeypatch.setattr(reading, "RETRY_PAUSES", (60.0,))  # the read waits out a refusal
+    toml = "[slack]\nread_back_after_seconds = 1\n"
+    async with serving(make_runtime, fake, toml) as (adapter, base):
+        async with aiohttp.ClientSession() as http:
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        assert await adapter.drain(15)
+        chatter = _chatter_in_t222(fake)
+        lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
+        await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
+        fake.http_error("conversations.history", 500, times=10**6)
+        status, _ = await post_signed(
+            f"{base}/slack/events", chatter, fake.signing_secret, retry_num=1, retry_reason="http_error"
+        )
+        assert status == 200
+        await until(
+            lambda: len(fake.calls("conversations.history")) >= 1, "the silence's read-back asking Slack"
+        )
+    fake.heal("conversations.history")
+    async with serving(make_runtime, fake, toml) as (adapter, _):
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == lost["ts"], timeout=15
+        )
+        assert await adapter.drain(15)
+        assert await adapter.bot.owed_read_back("slack") is None
+    answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == lost["ts"]]
+    assert len(answers) == 1
+
+
+def _chatter_in_t222(fake: FakeSlack) -> bytes:  # noqa: F811  (the fixture's name)
+    """Chatter in T222's #C222, as Slack posts it to T222's bot."""
+    chatter = fake.user_message("C222", "lunch anyone?", user=MEMBER)
+    chatter["team_id"] = chatter["event"]["team"] = "T222"
+    chatter["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
+    return json.dumps(chatter).encode()
