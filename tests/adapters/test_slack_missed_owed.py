@@ -292,9 +292,10 @@ async def test_a_store_down_through_many_read_backs_does_not_put_off_the_next_on
 ) -> None:
     """A store down through six of the running worker's read-backs: a read of a state that is
     down costs Slack nothing, so each comes `RETRIES_SPENT` after the last, not twice as late
-    (the sixth wait would be 6.4 s here, up to an hour in production): once the store is
-    back, the held question is answered at the next, with no event needed to wake it. The
-    failed writes of what was heard are one warning, not one per event, and their end is said."""
+    (the wait after the sixth would be 6.4 s here, up to an hour in production): once the
+    store is back, the held question is answered at the next, with no event needed to wake
+    it. The failed writes of what was heard are one warning, not one per event, and their
+    end is said."""
     _quick_read_backs(monkeypatch)
     caplog.set_level(logging.DEBUG, logger="adapters.slack")
 
