@@ -217,6 +217,9 @@ async def read_back(
     says how many."""
     if after is None:
         return Read.DONE
+    # owed as given: a point older than the window, moved up to it below, would be a new row
+    # at every try while the read keeps failing (the window moves with the clock)
+    owed = mark(after)
     after = max(after, since(float("-inf")))  # nothing older than the window: people's now
     tally = Tally()
     # what was said until now, less the margin of events still arriving, is in the history
@@ -225,9 +228,9 @@ async def read_back(
     for pause in (*MARK_READ_PAUSES, None):
         try:
             faults.point("read_back.state")
-            await core.owe_read_back(PLATFORM, mark(after))
+            await core.owe_read_back(PLATFORM, owed)
             for team in named(teams, also):  # a restart reads these too, asked in lately or not
-                await core.owe_read_back(HeldIn(team).place, mark(after))
+                await core.owe_read_back(HeldIn(team).place, owed)
             points = await core.active_conversations(PLATFORM, ASKED_WINDOW)
             channels = await core.active_channels(PLATFORM, ASKED_WINDOW)
             places = list(await core.owed_read_backs(TEAMS))

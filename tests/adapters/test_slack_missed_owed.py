@@ -411,6 +411,49 @@ async def test_a_start_read_back_that_could_not_read_everything_is_read_again_wh
     assert second.state.owed_read_back("slack") is None
 
 
+async def test_a_read_back_from_before_the_window_that_slack_keeps_refusing_owes_no_new_row_a_try(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A point owed two days ago (older than the day a read-back reads) and Slack refusing the
+    history: each try reads from the window's start, which moves with the clock, but owes the
+    point it was given, so no row is added at each try however long Slack refuses, and all
+    go once a read ends having read everything."""
+    import adapters.slack.missed_reading as reading
+    import adapters.slack.read_backs as read_backs
+
+    _quick_read_backs(monkeypatch)
+    monkeypatch.setattr(read_backs, "RETRY_OWED_AT_MOST", 0.2)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+    unread = _lines_saying("could not read back everything", caplog)
+
+    def owed_rows(runtime: Runtime) -> list[str]:
+        return [
+            key for (key,) in runtime.state.db.execute("select key from state_meta where key like '%owed%'")
+        ]
+
+    await _asked_before(fake, make_runtime)
+    before = _process(fake, make_runtime)
+    before.state.owe_read_back("slack", f"{time.time() - 2 * 86400:.6f}")
+    before.close()
+    fake.http_error("conversations.history", 500, times=10**6)
+    runtime = _process(fake, make_runtime)
+    async with running(runtime):
+        await fake.wait_for_connection(1)
+        await until(lambda: unread() >= 3, "three read-backs Slack refused", timeout=30)
+        rows = set(owed_rows(runtime))
+        await until(lambda: unread() >= 8, "five more", timeout=30)
+        assert set(owed_rows(runtime)) == rows  # no new row a try
+        fake.heal("conversations.history")
+        await until(lambda: not owed_rows(runtime), "a read-back that read everything")
+    # the points given (the one owed, and where the start's read-back began), in the whole and
+    # in the token's workspace
+    assert len(rows) <= 4, rows
+
+
 async def test_a_staff_question_to_the_bot_in_its_thread_is_no_takeover(
     fake: FakeSlack,  # noqa: F811
     make_runtime: Callable[..., Runtime],
