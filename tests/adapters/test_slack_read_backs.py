@@ -13,10 +13,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
 
+from adapters.slack import SlackAdapter
 from adapters.slack.http_events import DELIVERY_LAG
 from bot.app import Runtime
 from tests.adapters.test_discord_shards import until
@@ -24,6 +26,8 @@ from tests.adapters.test_slack_oauth import MEMBER, fake, finish_install, servin
 from tests.fakes.slack_server import FakeSlack, post_signed
 
 pytestmark = pytest.mark.timeout(60)
+
+TOML = "[slack]\nread_back_after_seconds = 1\n"  # a silence of a second or more is one
 
 
 @pytest.mark.parametrize("history_refused", [False, True])
@@ -48,20 +52,8 @@ async def test_a_silence_read_back_slack_refused_is_read_again_in_the_retried_ev
     def refused() -> int:
         return sum("could not read back everything" in r.getMessage() for r in caplog.records)
 
-    async with serving(make_runtime, fake, "[slack]\nread_back_after_seconds = 1\n") as (adapter, base):
-        async with aiohttp.ClientSession() as http:
-            redirect, cookie = await start_install(http, base, "T222")
-            assert await finish_install(http, redirect, cookie) == 200
-        assert await adapter.drain(15)
-        chatter = _chatter_in_t222(fake)
-        lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
-        await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
-        if history_refused:
-            fake.http_error("conversations.history", 500, times=10**6)
-        status, _ = await post_signed(
-            f"{base}/slack/events", chatter, fake.signing_secret, retry_num=1, retry_reason="http_error"
-        )
-        assert status == 200
+    async with serving(make_runtime, fake, TOML) as (adapter, base):
+        lost = await _asked_in_t222_in_a_silence(fake, adapter, base, history_refused=history_refused)
         if history_refused:
             await until(lambda: refused() >= 1, "the silence's read-back, refused by Slack")
             fake.heal("conversations.history")
@@ -85,25 +77,13 @@ async def test_a_silence_read_back_cut_short_by_a_restart_is_read_at_the_next_st
     import adapters.slack.missed_reading as reading
 
     monkeypatch.setattr(reading, "RETRY_PAUSES", (60.0,))  # the read waits out a refusal
-    toml = "[slack]\nread_back_after_seconds = 1\n"
-    async with serving(make_runtime, fake, toml) as (adapter, base):
-        async with aiohttp.ClientSession() as http:
-            redirect, cookie = await start_install(http, base, "T222")
-            assert await finish_install(http, redirect, cookie) == 200
-        assert await adapter.drain(15)
-        chatter = _chatter_in_t222(fake)
-        lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
-        await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
-        fake.http_error("conversations.history", 500, times=10**6)
-        status, _ = await post_signed(
-            f"{base}/slack/events", chatter, fake.signing_secret, retry_num=1, retry_reason="http_error"
-        )
-        assert status == 200
+    async with serving(make_runtime, fake, TOML) as (adapter, base):
+        lost = await _asked_in_t222_in_a_silence(fake, adapter, base, history_refused=True)
         await until(
             lambda: len(fake.calls("conversations.history")) >= 1, "the silence's read-back asking Slack"
         )
     fake.heal("conversations.history")
-    async with serving(make_runtime, fake, toml) as (adapter, _):
+    async with serving(make_runtime, fake, TOML) as (adapter, _):
         await fake.wait_for_call(
             "chat.postMessage", lambda c: c.params.get("thread_ts") == lost["ts"], timeout=15
         )
@@ -113,9 +93,31 @@ async def test_a_silence_read_back_cut_short_by_a_restart_is_read_at_the_next_st
     assert len(answers) == 1
 
 
-def _chatter_in_t222(fake: FakeSlack) -> bytes:  # noqa: F811  (the fixture's name)
-    """Chatter in T222's #C222, as Slack posts it to T222's bot."""
+async def _asked_in_t222_in_a_silence(
+    fake: FakeSlack,  # noqa: F811  (the fixture's name)
+    adapter: SlackAdapter,
+    base: str,
+    *,
+    history_refused: bool,
+) -> dict[str, Any]:
+    """T222 installs the app; Slack cannot reach the endpoint while a member asks its bot in
+    #C222 (the question, as the history holds it, returned); chatter of the same channel comes
+    afterwards as Slack's retry, which shows the silence. With `history_refused`, Slack answers
+    every history read with a 500 from before that retry (until the test heals it)."""
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        assert await finish_install(http, redirect, cookie) == 200
+    assert await adapter.drain(15)
     chatter = fake.user_message("C222", "lunch anyone?", user=MEMBER)
     chatter["team_id"] = chatter["event"]["team"] = "T222"
     chatter["authorizations"][0].update(team_id="T222", user_id="U0BOT2")
-    return json.dumps(chatter).encode()
+    lost = fake.add_message("C222", "<@U0BOT2> How long does a refund take?", user=MEMBER)
+    await asyncio.sleep(DELIVERY_LAG + 1.5)  # the silence
+    if history_refused:
+        fake.http_error("conversations.history", 500, times=10**6)
+    body = json.dumps(chatter).encode()
+    status, _ = await post_signed(
+        f"{base}/slack/events", body, fake.signing_secret, retry_num=1, retry_reason="http_error"
+    )
+    assert status == 200
+    return lost
