@@ -57,13 +57,7 @@ async def test_a_silence_read_back_slack_refused_is_read_again_in_the_retried_ev
         if history_refused:
             await until(lambda: refused() >= 1, "the silence's read-back, refused by Slack")
             fake.heal("conversations.history")
-        await fake.wait_for_call(
-            "chat.postMessage", lambda c: c.params.get("thread_ts") == lost["ts"], timeout=15
-        )
-        assert await adapter.drain(15)
-        assert await adapter.bot.owed_read_back("slack") is None
-    answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == lost["ts"]]
-    assert len(answers) == 1
+        await _answered_once_and_nothing_owed(fake, adapter, str(lost["ts"]))
 
 
 async def test_a_silence_read_back_cut_short_by_a_restart_is_read_at_the_next_start_in_its_workspace(
@@ -84,13 +78,7 @@ async def test_a_silence_read_back_cut_short_by_a_restart_is_read_at_the_next_st
         )
     fake.heal("conversations.history")
     async with serving(make_runtime, fake, TOML) as (adapter, _):
-        await fake.wait_for_call(
-            "chat.postMessage", lambda c: c.params.get("thread_ts") == lost["ts"], timeout=15
-        )
-        assert await adapter.drain(15)
-        assert await adapter.bot.owed_read_back("slack") is None
-    answers = [c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == lost["ts"]]
-    assert len(answers) == 1
+        await _answered_once_and_nothing_owed(fake, adapter, str(lost["ts"]))
 
 
 async def _asked_in_t222_in_a_silence(
@@ -121,3 +109,14 @@ async def _asked_in_t222_in_a_silence(
     )
     assert status == 200
     return lost
+
+
+async def _answered_once_and_nothing_owed(
+    fake: FakeSlack,  # noqa: F811  (the fixture's name)
+    adapter: SlackAdapter,
+    ts: str,
+) -> None:
+    await fake.wait_for_call("chat.postMessage", lambda c: c.params.get("thread_ts") == ts, timeout=15)
+    assert await adapter.drain(15)
+    assert await adapter.bot.owed_read_back("slack") is None
+    assert len([c for c in fake.calls("chat.postMessage") if c.ok and c.params.get("thread_ts") == ts]) == 1
