@@ -296,8 +296,8 @@ def oauth_settings(settings: Settings, store: AsyncStore) -> AsyncOAuthSettings:
     )
     # Bolt's authorize reads the install for each request, then, its cache off, asks Slack's
     # auth.test for who the token is: a Web API call per event that the event waits on. The
-    # cache is keyed by the token the install gave: an uninstall finds none, a reinstall
-    # another, and what it keeps (the bot's user, bot and team ids) cannot change under one.
+    # cache is keyed by the token the install gave (after an uninstall it gives none), and what
+    # it keeps (the bot's user, bot and team ids) is the token's own: it cannot change under it.
     if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):
         oauth.authorize.cache_enabled = True
     return oauth
