@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -433,16 +433,8 @@ async def test_a_shard_that_never_heard_anything_keeps_its_start_point_when_its_
     missed = fake.build_message_create(
         "How long does a refund take?", channel_id=quiet.channel, mention_bot=True
     )
-    fake.fail("GET", f"/channels/{quiet.channel}/messages", 503, 0, "Service Unavailable", times=1)
-    b = make_worker("a", None, None, extra)
-    start = len(fake.requests)
-    try:
-        await b.start()
-        await ready(b)
-        await fake.wait_for_request("POST", MESSAGES, ok_post(missed["id"]), after=start, timeout=20)
-        await b.adapter.drain(5)
-    finally:
-        await b.stop()
+    async with _restarted_with_a_503_in(fake, make_worker, extra, quiet.channel, missed) as (_, start):
+        pass
     assert len(fake.requests_matching("GET", f"/channels/{quiet.channel}/messages", after=start)) == 2
 
 
@@ -473,20 +465,11 @@ async def test_a_shard_never_noted_whose_read_back_failed_is_read_from_where_it_
     later = fake.build_message_create(
         "Does the bot work without an API key?", channel_id=other, mention_bot=True
     )
-    fake.fail("GET", f"/channels/{quiet.channel}/messages", 503, 0, "Service Unavailable", times=1)
-    b = make_worker("a", None, None, extra)
-    start = len(fake.requests)
-    try:
-        await b.start()
-        await ready(b)
-        await fake.wait_for_request("POST", MESSAGES, ok_post(later["id"]), after=start, timeout=20)
-        await b.adapter.drain(5)
+    async with _restarted_with_a_503_in(fake, make_worker, extra, quiet.channel, later) as (b, _):
         client = b.adapter.client
         assert client is not None
         again_from = client.heard.mark(quiet.shard)  # where a fresh session of it would read from
         assert again_from is not None and int(again_from) < int(missed["id"])
-    finally:
-        await b.stop()
     assert int(b.runtime.state.noted_heards("discord/2/")[f"discord/2/{quiet.shard}"]) < int(missed["id"])
     b.runtime.close()
     c = make_worker("a", None, None, extra)
@@ -498,3 +481,26 @@ async def test_a_shard_never_noted_whose_read_back_failed_is_read_from_where_it_
         await c.adapter.drain(5)
     finally:
         await c.stop()
+
+
+@contextlib.asynccontextmanager
+async def _restarted_with_a_503_in(
+    fake: FakeDiscord,  # noqa: F811  (the fixture's name)
+    make_worker: Callable[..., Worker],  # noqa: F811
+    extra: str,
+    channel: str,
+    answered: dict[str, Any],
+) -> AsyncIterator[tuple[Worker, int]]:
+    """Worker "a" starts while `channel`'s history answers one 503, and answers `answered`:
+    the running worker and the request count before it started; stopped after the block."""
+    fake.fail("GET", f"/channels/{channel}/messages", 503, 0, "Service Unavailable", times=1)
+    worker = make_worker("a", None, None, extra)
+    start = len(fake.requests)
+    try:
+        await worker.start()
+        await ready(worker)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(answered["id"]), after=start, timeout=20)
+        await worker.adapter.drain(5)
+        yield worker, start
+    finally:
+        await worker.stop()
