@@ -54,19 +54,27 @@ class OwedReader:
         self.read_backs = read_backs
         self.events_of = events_of
         self.teams = teams
-        self._pending = False
+        self._due: float | None = None  # when the next read is set to begin (loop time)
+        self._timer: asyncio.Task[None] | None = None
         self._delay = RETRIES_SPENT
 
     def owed(self) -> None:
         self._again(self._delay)
 
     def _again(self, delay: float) -> None:
-        if not self._pending:
-            self._pending = True
-            self.read_backs.start_later(delay, self._now)
+        """The next read `delay` from now, unless one is set to begin sooner. One set later
+        (a hold came while a read ran, at the wait grown against a Slack that refused; then
+        that read was answered whole) is moved up: it waited on Slack, which answers now."""
+        due = asyncio.get_running_loop().time() + delay
+        if self._due is not None and self._due <= due:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due = due
+        self._timer = self.read_backs.start_later(delay, self._now)
 
     async def _now(self) -> None:
-        self._pending = False  # a hold from now on starts another
+        self._due = self._timer = None  # a hold from now on sets another
         await self.heard.flush()  # a point whose write failed goes to the state first
         after = await self._owed()
         teams = set(self.heard.teams)
@@ -151,9 +159,13 @@ class ReadBacks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def start_later(self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    def start_later(
+        self, delay: float, work: Callable[[], Coroutine[Any, Any, None]]
+    ) -> asyncio.Task[None] | None:
+        """Start `work()` after `delay` seconds; the timer (cancel it to call that off), or None
+        once shut down."""
         if self._closed:
-            return
+            return None
 
         async def timer() -> None:
             await asyncio.sleep(delay)
@@ -162,6 +174,7 @@ class ReadBacks:
         task = asyncio.create_task(timer(), name="supportbot-slack-read-back-later")
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
+        return task
 
     def cancel(self) -> None:
         self._closed = True

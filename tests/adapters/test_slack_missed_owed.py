@@ -373,6 +373,62 @@ async def test_a_read_back_slack_keeps_refusing_waits_longer_each_time_and_the_s
     assert len([c for c in posts(fake, "C111") if c.params.get("thread_ts") == ts]) == 1
 
 
+async def test_a_hold_during_a_read_back_that_then_reads_everything_is_read_at_the_steady_pace(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Slack refused five read-backs (the next would wait 3.2 s here, up to an hour in
+    production); the sixth reads everything it was asked, and a question held while it ran
+    (Slack's answer to it was on its way) is read at the steady pace once it ends: the wait
+    grown against a Slack that refused is over once Slack answers, for a hold that came
+    meanwhile too."""
+    import adapters.slack.missed_reading as reading
+
+    _quick_read_backs(monkeypatch)
+    monkeypatch.setattr(reading, "RETRY_PAUSES", ())
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+    unread = _lines_saying("could not read back everything", caplog)
+    history = fake._m_conversations_history
+    reading_now, release = asyncio.Event(), asyncio.Event()
+
+    async def answered_before_the_hold(call: ApiCall) -> dict[str, Any]:
+        out = await history(_Ctx(call.method, call.params, fake._tokens[fake.bot_token], call))
+        reading_now.set()
+        await release.wait()  # on its way back while the second question is held
+        out.pop("ok", None)
+        return out
+
+    runtime = _process(fake, make_runtime, TOML)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        assert await adapter.drain(15)
+        fake.http_error("conversations.history", 500, times=10**6)
+        fake.stub("conversations.history", answered_before_the_hold)
+        first = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+        with faults.crash_at("event.claiming", error=DOWN), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", first, timeout=0.5)
+        await until(lambda: unread() >= 5, "five read-backs Slack refused", timeout=20)
+        fake.heal("conversations.history")
+        await asyncio.wait_for(reading_now.wait(), 15)
+        second = fake.user_message("C111", "Can I change my plan?", user=MEMBER, mention=True)
+        with faults.crash_at("event.claiming", error=DOWN), pytest.raises(TimeoutError):
+            await fake.socket_send("events_api", second, timeout=0.5)
+        release.set()
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == first["event"]["ts"], timeout=15
+        )
+        # the next read 0.1 s after that one ended, not 3.2 s after the hold
+        await fake.wait_for_call(
+            "chat.postMessage", lambda c: c.params.get("thread_ts") == second["event"]["ts"], timeout=2
+        )
+        assert await adapter.drain(15)
+    threads = [c.params.get("thread_ts") for c in posts(fake, "C111")]
+    assert threads.count(first["event"]["ts"]) == threads.count(second["event"]["ts"]) == 1
+    assert runtime.state.owed_read_back("slack") is None
+
+
 @pytest.mark.parametrize("refused_by", ["state", "slack"])
 async def test_a_start_read_back_that_could_not_read_everything_is_read_again_while_the_worker_runs(
     fake: FakeSlack,  # noqa: F811
