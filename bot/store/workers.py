@@ -1,8 +1,9 @@
 """The running bots sharing this state: one `workers` row per process, with its heartbeat.
 
 It owns the rows themselves: written when `supportbot run` starts (`register_worker`),
-touched on every clock tick (`beat`), deleted on an orderly shutdown (`unregister_worker`),
-and read by `supportbot doctor` and `/support status` (`live_workers`). A process killed
+touched on every clock tick (`beat`, which writes it again if it is gone), deleted on an
+orderly shutdown (`unregister_worker`), and read by `supportbot doctor` and
+`/support status` (`live_workers`). A process killed
 with `kill -9` leaves its row behind; it simply stops beating, so "live" is always a
 question of how recent the heartbeat is, and rows silent for a day are forgotten.
 
@@ -23,6 +24,8 @@ neither an outage nor hosts whose clocks disagree can make a live worker look de
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import datetime, timedelta
 
 from bot.store.heartbeats import MAX_SKEW, WORKER_LEASE, WorkerRecord, beating_since
@@ -32,6 +35,8 @@ from bot.store.store import Repository, iso
 # the records and the rule for a heartbeat not yet watched live in heartbeats.py, which the
 # store's migrations import too; the names are read from here as before
 __all__ = ["FORGET_AFTER", "MAX_SKEW", "WORKER_LEASE", "WorkerRecord", "WorkerRepository"]
+
+log = logging.getLogger(__name__)
 
 FORGET_AFTER = timedelta(days=1)  # rows of workers that died without saying so
 
@@ -45,37 +50,47 @@ class WorkerRepository(Repository):
     # each worker's heartbeat as this process last read it, and since when (its own clock)
     _watched: dict[str, tuple[str, datetime]] | None = None
 
+    _worker: WorkerRecord | None = None  # what this process registered, to register it again
+
     def register_worker(self, worker: WorkerRecord) -> None:
         """This process is a worker from now on: its row, and its id on what it claims."""
         with transaction(self.db):
-            self.db.execute(
-                "insert into workers (id, host, pid, started_at, heartbeat_at, version, platforms) "
-                "values (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    worker.id,
-                    worker.host,
-                    worker.pid,
-                    iso(worker.started_at),
-                    iso(worker.heartbeat_at),
-                    worker.version,
-                    ",".join(worker.platforms),
-                ],
-            )
+            self._insert(worker)
             self.db.execute(
                 "delete from workers where heartbeat_at < ?", [iso(worker.started_at - FORGET_AFTER)]
             )
-        self.worker_id = worker.id
+        self.worker_id, self._worker = worker.id, worker
+
+    def _insert(self, worker: WorkerRecord) -> None:
+        self.db.execute(
+            "insert into workers (id, host, pid, started_at, heartbeat_at, version, platforms) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                worker.id,
+                worker.host,
+                worker.pid,
+                iso(worker.started_at),
+                iso(worker.heartbeat_at),
+                worker.version,
+                ",".join(worker.platforms),
+            ],
+        )
 
     def beat(self, now: datetime) -> None:
-        """The heartbeat: this process is alive at `now`. A row deleted meanwhile (by hand,
-        or forgotten after a long pause) is not recreated: the process is no longer listed."""
+        """The heartbeat: this process is alive at `now`. A row gone meanwhile (forgotten by
+        a worker that started while this one was paused for over a day, or deleted by hand) is
+        written again: without it, the others would take each delivery this worker claims for
+        a dead worker's, and answer it too (bot/store/inbox.py)."""
         if self.worker_id is None:
             return
         try:
             with transaction(self.db):
-                self.db.execute(
+                beaten = self.db.execute(
                     "update workers set heartbeat_at = ? where id = ?", [iso(now), self.worker_id]
                 )
+                if beaten.rowcount == 0 and self._worker is not None:
+                    self._insert(dataclasses.replace(self._worker, heartbeat_at=now))
+                    log.warning("this worker's row was gone (a long pause?): registered again")
         except Exception:
             self._beat_lost = True  # the database was out of reach: every worker's beats were
             self._watched = None  # and what was watched before it says nothing after

@@ -128,6 +128,31 @@ def test_a_slow_answer_stays_with_its_worker_while_it_beats(pg_url: str) -> None
         other.close()
 
 
+def test_a_worker_paused_past_being_forgotten_is_listed_again_and_keeps_what_it_claims(pg_url: str) -> None:
+    """A worker paused for over a day (a suspended VM) whose row a newly started worker
+    forgot, then resumed: its next beat writes the row again, so what it claims after is its
+    own while it beats, not taken at once as a dead worker's."""
+    from bot.store.workers import FORGET_AFTER
+
+    paused, other = StateStore(pg_url), StateStore(pg_url)
+    try:
+        paused.register_worker(worker("w-paused", "host-a"))
+        resumed = T0 + FORGET_AFTER + timedelta(minutes=1)
+        other.register_worker(worker("w-new", "host-b", resumed))
+        assert [w.id for w in other.live_workers(T0)] == ["w-new"]  # forgotten
+        paused.beat(resumed)
+        assert [w.id for w in other.live_workers(resumed - timedelta(minutes=2))] == ["w-paused", "w-new"]
+        [row] = [w for w in other.live_workers(T0) if w.id == "w-paused"]
+        assert (row.host, row.started_at, row.heartbeat_at) == ("host-a", T0, resumed)
+        assert paused.claim_event("slack:msg:3", "slack", "{}", resumed)
+        other.beat(resumed)
+        assert other.pending_events("slack", resumed + REPLAY_LEASE * 3) == []
+        assert not other.take_for_replay("slack:msg:3", resumed + REPLAY_LEASE * 3)
+    finally:
+        paused.close()
+        other.close()
+
+
 def test_an_orderly_shutdown_frees_its_deliveries_at_once(pg_url: str) -> None:
     leaving, staying = StateStore(pg_url), StateStore(pg_url)
     try:
