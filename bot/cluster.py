@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from importlib import metadata
 
+from bot.delivery import Deliveries
+from bot.fence import Beats
 from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
-from bot.store.workers import WorkerRecord
+from bot.store.workers import WORKER_LEASE, WorkerRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,20 @@ def version() -> str:
 
 
 class Presence:
-    def __init__(self, *, store: AsyncStore, clock: Clock, platforms: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        store: AsyncStore,
+        clock: Clock,
+        platforms: Sequence[str],
+        lease: timedelta = WORKER_LEASE,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.platforms = tuple(platforms)
         self.id = uuid.uuid4().hex
+        # what the fence before each post asks of the heartbeats (bot/fence.py)
+        self.beats = Beats(lease, clock.now)
 
     async def join(self) -> None:
         now = self.clock.now()
@@ -54,14 +65,29 @@ class Presence:
             platforms=self.platforms,
         )
         await self.store.run(StateStore.register_worker, worker)
+        self.beats.beaten(now)
         log.info("worker registered", extra={"worker": self.id, "platforms": ",".join(self.platforms)})
 
     async def beat(self) -> None:
-        await self.store.run(StateStore.beat, self.clock.now())
+        began = self.clock.now()
+        await self.store.run(StateStore.beat, began)
+        self.beats.beaten(began)
 
     async def leave(self) -> None:
         await self.store.run(StateStore.unregister_worker)
         log.info("worker left", extra={"worker": self.id})
+
+
+async def join(
+    *, store: AsyncStore, clock: Clock, platforms: Sequence[str], lease: timedelta, deliveries: Deliveries
+) -> Presence:
+    """This process as a worker from now on (`supportbot run`): listed, beating once the
+    caller's clock beats it, and each new post for an event fenced against a takeover while it
+    was paused (bot/fence.py)."""
+    presence = Presence(store=store, clock=clock, platforms=platforms, lease=lease)
+    await presence.join()
+    deliveries.beats = presence.beats
+    return presence
 
 
 def live_since(now: datetime) -> datetime:

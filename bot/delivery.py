@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
 from bot import faults
 from bot.conversation import log_context
+from bot.fence import Beats, Fence, TakenOver
 from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, serialise_message
 from bot.noting import NotingChannel
 from bot.policy import Situation
@@ -89,6 +90,10 @@ class Deliveries:
         self._failures: dict[str, int] = {}  # inbox key -> failed handlings, while it is unfinished
         self._replay_failures: dict[str, int] = {}  # inbox key -> replays failed before handling
         self._unwritten = UnwrittenFinishes(store=store, clock=clock)  # finishes the store refused
+        # this worker's heartbeats, once it runs among others (bot/cluster.py): each new post
+        # is fenced against a takeover while it was paused (bot/fence.py)
+        self.beats: Beats | None = None
+        self._claimed: dict[str, datetime] = {}  # inbox key -> when it was claimed or taken
 
     async def receive(
         self,
@@ -107,12 +112,13 @@ class Deliveries:
             faults.point("event.claiming")
             # a failure here raises before `accepted` is set: the adapter then leaves the
             # platform to redeliver, rather than acknowledge a message nobody has
+            claimed = self.clock.now()
             fresh = await self.store.run(
                 StateStore.claim_event,
                 key,
                 message.conversation.platform,
                 serialise_message(message),
-                self.clock.now(),
+                claimed,
             )
             if accepted is not None:
                 accepted.set()
@@ -128,6 +134,7 @@ class Deliveries:
             if mine:
                 self._in_flight.discard(key)
             raise
+        self._claimed[key] = claimed
         return await self._process(key, message, channel, situation)
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:
@@ -173,8 +180,10 @@ class Deliveries:
                 if key in self._in_flight or key in seen:
                     continue  # a live handler has it (the platform redelivered it after reconnecting)
                 faults.point("replay.take")
-                if not await self.store.run(StateStore.take_for_replay, key, self.clock.now(), self._started):
+                claimed = self.clock.now()
+                if not await self.store.run(StateStore.take_for_replay, key, claimed, self._started):
                     continue  # another replay took it first
+                self._claimed[key] = claimed
                 seen.add(key)
                 self._in_flight.add(key)
                 try:
@@ -182,6 +191,7 @@ class Deliveries:
                 except (ValueError, KeyError, TypeError):
                     log.exception("cannot replay a stored event", extra={"event": key})
                     self._in_flight.discard(key)
+                    self._claimed.pop(key, None)
                     await self.store.run(StateStore.finish_event, key, self.clock.now(), "unreadable")
                     continue
                 taken.append((key, message))
@@ -190,6 +200,7 @@ class Deliveries:
             # (its lease runs out), not held in flight for good
             for key, _ in taken:
                 self._in_flight.discard(key)
+                self._claimed.pop(key, None)
             raise
         return taken
 
@@ -223,6 +234,7 @@ class Deliveries:
         except BaseException as exc:
             await held.aclose()
             self._in_flight.discard(key)  # not handled: a later pass takes it again
+            self._claimed.pop(key, None)
             if isinstance(exc, Exception):
                 await self._replay_failed(key, message)
             raise
@@ -269,7 +281,8 @@ class Deliveries:
         self._in_flight.add(key)
         # every post made for this event is noted in the inbox (the first one is enough): a
         # replay then knows the person has already been told something
-        noting = NotingChannel(channel, partial(self._note_post, key), resume)
+        fence = Fence(self.store, self.beats, key, self._claimed.pop(key, self.clock.now()))
+        noting = NotingChannel(channel, partial(self._note_post, key), resume, fence.check)
         noting.partial = resume  # a dead process's half-written answer: a failure's apology replaces it
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
@@ -280,6 +293,14 @@ class Deliveries:
                 )
                 async with slot:
                     outcome = await self.handler.handle(message, noting, situation, resume, finish)
+            except TakenOver:
+                # paused past its lease, this worker lost the event to another, which answers
+                # it: nothing more is said or written for it here
+                log.warning(
+                    "another worker took this message over while this one was paused; left to it",
+                    extra={**log_context(message.conversation), "message_id": message.id, "event": key},
+                )
+                return Outcome.DUPLICATE
             except Exception as exc:
                 if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
                     return Outcome.FAILED

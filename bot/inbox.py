@@ -20,12 +20,14 @@ holds because of four rules:
    lease so two replays never take one event); a replay edits the noted post instead of
    posting, so a half-streamed answer is completed in place. One process per data dir
    (bot/instance.py) makes "live handler" a question this process can answer; on a shared
-   PostgreSQL each worker answers it for the events it holds (bot/store/inbox.py). A handling
-   that failed before it did anything (`NothingDoneYet`: a dropped database connection) is
-   left unfinished for such a replay, a few times, rather than dropped.
+   PostgreSQL each worker answers it for the events it holds (bot/store/inbox.py), and one
+   whose heartbeats lapsed (paused past its lease: another may have taken its events over)
+   asks the inbox before each new post whether the event is still its own (bot/fence.py). A
+   handling that failed before it did anything (`NothingDoneYet`: a dropped database
+   connection) is left unfinished for such a replay, a few times, rather than dropped.
 
-The window that remains: the platform accepted a post but the process died before step 2
-recorded its id (one write to the store; for a whole answer, the finish's). There a replay
+The windows that remain: between a paused worker's read of the inbox and its post; and the
+platform accepted a post but the process died before step 2 recorded its id (one write to the store; for a whole answer, the finish's). There a replay
 asks the platform for the bot's reply (`bot.ports.FindsReplies`, which the Slack and Discord
 channels answer) and finishes it. A finish the store refused after the answer was posted
 (the database away) is written again by the clock, the key held from replays meanwhile

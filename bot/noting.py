@@ -33,10 +33,16 @@ class NotingChannel:
     `on_change`); an edit that finds it deleted forgets it (`_forget`)."""
 
     def __init__(
-        self, inner: Channel, note: Callable[[Posted], Awaitable[None]], resume: Posted | None = None
+        self,
+        inner: Channel,
+        note: Callable[[Posted], Awaitable[None]],
+        resume: Posted | None = None,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.inner = inner
         self.note = note
+        # before each new post or thread: is the event still this worker's (bot/fence.py)
+        self.fence = fence
         self.noted = False
         self._unwritten: Posted | None = None  # noted, left for the finish to write
         self._post = resume  # the event's post, as the inbox knows it
@@ -46,6 +52,8 @@ class NotingChannel:
         return getattr(self.inner, name)  # e.g. the platform's edit_interval
 
     async def send(self, reply: Reply) -> Posted:
+        if self.fence is not None:
+            await self.fence()
         await self._write()
         posted = await self.inner.send(reply)
         faults.point("answer.sent")  # out on the platform, not yet noted: FindsReplies' case
@@ -88,6 +96,8 @@ class NotingChannel:
         return now
 
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        if self.fence is not None:
+            await self.fence()
         await self._write()
         return await self.inner.open_thread(message, title)
 

@@ -344,6 +344,8 @@ class InboxStore(Protocol):
 
     def event_post(self, key: str) -> tuple[str, str] | None: ...
 
+    def holds_event(self, key: str) -> bool: ...
+
 
 class ConversationStore(Protocol):
     """Conversations (who asked, who is talking) and their messages."""

@@ -15,6 +15,7 @@ import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -74,11 +75,16 @@ async def run_adapters(runtime: Runtime, names: list[str], **options: Any) -> No
     a crash is logged with its traceback and the adapter is restarted with back-off."""
     adapters = [load_adapter(name, runtime.bot, runtime.settings, **options) for name in names]
     runtime.bot.knowledge.start_embedding()  # fill the vector cache while the adapters connect; no-op without
-    from bot.cluster import Presence
+    from bot import cluster
 
     # a worker among those sharing the state (bot/cluster.py): listed while it beats
-    presence = Presence(store=runtime.store, clock=runtime.bot.clock, platforms=names)
-    await presence.join()
+    presence = await cluster.join(
+        store=runtime.store,
+        clock=runtime.bot.clock,
+        platforms=names,
+        lease=timedelta(seconds=runtime.settings.worker_lease_seconds),
+        deliveries=runtime.bot.deliveries,
+    )
     background = [
         asyncio.create_task(
             _run_clock(runtime.bot, adapters, presence, every=tick_seconds(runtime.settings)),

@@ -144,6 +144,18 @@ class InboxRepository(WorkerRepository):
                 [message_id, conversation_key, key],
             )
 
+    def holds_event(self, key: str) -> bool:
+        """Whether this worker still holds `key` (unfinished, its worker id on it): a worker
+        that was paused past its lease asks before it posts, since another may have taken the
+        event over meanwhile (bot/delivery.py `Fence`). True where nobody else could take it."""
+        if not self.shared or self.worker_id is None:
+            return True
+        row = self.db.execute(
+            "select 1 from inbox where key = ? and worker = ? and status in ('pending', 'replaying')",
+            [key, self.worker_id],
+        ).fetchone()
+        return row is not None
+
     def event_post(self, key: str) -> tuple[str, str] | None:
         """(message id, conversation key) of the post noted for an event, if any."""
         row = self.db.execute("select post_id, post_conversation from inbox where key = ?", [key]).fetchone()

@@ -1,0 +1,134 @@
+"""A worker paused past its lease asks the inbox before it posts (bot/fence.py).
+
+Two real workers (build_runtime) on one PostgreSQL, a fake clock, the offline answerer held
+in its answer as a slow model would be: a worker that stops beating there (a suspended VM,
+SIGSTOP) is taken for dead and its question answered by the other. Resumed, it must not
+post a second answer; a worker that beat all along, or was paused but not taken over, answers
+as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Runtime
+from bot.cluster import Presence, join
+from bot.store import StateStore
+from bot.store.workers import WORKER_LEASE
+from bot.types import Outcome
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
+from tests.bot.test_cluster_outage import HeldAnswerer, _worker
+from tests.bot.test_exactly_once import Platform, question
+from tests.fakes.clock import FakeClock
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _present(runtime: Runtime, clock: FakeClock) -> Presence:
+    """The runtime as `supportbot run` makes it a worker (bot/supervisor.py)."""
+    return await join(
+        store=runtime.store,
+        clock=clock,
+        platforms=["slack"],
+        lease=WORKER_LEASE,
+        deliveries=runtime.bot.deliveries,
+    )
+
+
+@pytest.fixture
+async def two(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    knowledge_dir: Path,
+    clock: FakeClock,
+) -> AsyncIterator[tuple[Runtime, Presence, HeldAnswerer, Runtime, Presence]]:
+    """Worker a, whose answers wait for `release`, and worker b, on one database."""
+    held = HeldAnswerer()
+    a = _worker(tmp_path, knowledge_dir, pg_url, clock, "a", answerer=held)
+    b = _worker(tmp_path, knowledge_dir, pg_url, clock, "b")
+    try:
+        yield a, await _present(a, clock), held, b, await _present(b, clock)
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("beats_first", [False, True], ids=["posting-first", "beating-first"])
+async def test_a_worker_resumed_after_another_took_its_question_over_does_not_answer_it_again(
+    two: tuple[Runtime, Presence, HeldAnswerer, Runtime, Presence],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    beats_first: bool,
+) -> None:
+    """Resumed, its answer may come before its next heartbeat or after it: a fresh heartbeat
+    says nothing of the pause before it."""
+    a, a_presence, held, b, b_presence = two
+    platform = Platform()
+    answering = asyncio.ensure_future(
+        a.bot.on_message(question("How long does a refund take?", "q1"), platform)
+    )
+    await asyncio.wait_for(held.entered.wait(), 10)  # in its model call, then paused: no beats
+    for _ in range(8):  # four minutes of b beating and ticking
+        clock.advance(seconds=30)
+        await b_presence.beat()
+        await b.bot.tick({"slack": platform})
+        await b.bot.settle()
+    assert len(platform.answers()) == 1  # b took it over and answered it
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    if beats_first:
+        await a_presence.beat()
+    held.release.set()  # resumed where it was
+    assert await asyncio.wait_for(answering, 30) is Outcome.DUPLICATE
+    assert len(platform.answers()) == 1, platform.answers()
+    assert platform.leftovers() == []
+    assert any("took this message over while this one was paused" in r.getMessage() for r in caplog.records)
+    assert await b.store.run(StateStore.event_post, "slack:msg:q1") is not None  # b's post, noted
+
+
+async def test_a_worker_that_beat_all_along_answers_its_slow_question_without_asking(
+    two: tuple[Runtime, Presence, HeldAnswerer, Runtime, Presence],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, a_presence, held, b, b_presence = two
+    asked: list[str] = []
+    holds = StateStore.holds_event
+    monkeypatch.setattr(StateStore, "holds_event", lambda self, key: asked.append(key) or holds(self, key))
+    platform = Platform()
+    answering = asyncio.ensure_future(
+        a.bot.on_message(question("How long does a refund take?", "q2"), platform)
+    )
+    await asyncio.wait_for(held.entered.wait(), 10)
+    for _ in range(8):  # a slow model: four minutes, a beating all along
+        clock.advance(seconds=30)
+        await a_presence.beat()
+        await b_presence.beat()
+        await b.bot.tick({"slack": platform})
+        await b.bot.settle()
+    assert platform.answers() == []  # not taken from a live worker
+    held.release.set()
+    assert await asyncio.wait_for(answering, 30) is Outcome.ANSWERED
+    assert len(platform.answers()) == 1
+    assert asked == []  # its beats said it was never taken for dead: no read before posting
+
+
+async def test_a_worker_paused_but_not_taken_over_answers_once_it_resumes(
+    two: tuple[Runtime, Presence, HeldAnswerer, Runtime, Presence],
+    clock: FakeClock,
+) -> None:
+    a, a_presence, held, _, _ = two
+    platform = Platform()
+    answering = asyncio.ensure_future(
+        a.bot.on_message(question("How long does a refund take?", "q3"), platform)
+    )
+    await asyncio.wait_for(held.entered.wait(), 10)
+    clock.advance(seconds=240)  # paused four minutes; nobody else ticked meanwhile
+    await a_presence.beat()  # resumed: its heartbeat comes first
+    held.release.set()
+    assert await asyncio.wait_for(answering, 30) is Outcome.ANSWERED
+    assert len(platform.answers()) == 1
