@@ -329,6 +329,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Only the person who asked to be forgotten can press this.",
         "ko": "삭제를 요청한 본인만 누를 수 있습니다.",
     },
+    "command_out_of_date": {
+        "en": "This command has changed since Discord showed it to you. Type `/support help` to "
+        "see the commands there are now.",
+        "ko": "이 명령은 Discord에 표시된 뒤로 바뀌었습니다. `/support help`로 지금 있는 명령을 확인하세요.",
+    },
     "export_part": {"en": "Your data, part {n} of {total}:", "ko": "내 데이터, {total}개 중 {n}번째:"},
     "export_done": {
         "en": "That is everything I keep about you.",

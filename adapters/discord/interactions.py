@@ -106,7 +106,7 @@ class Interactions:
         if not await _deferred(interaction, "form"):  # the form closes; the card is edited by the core
             return
         action, value = parsed
-        await self._act(interaction, action, value, _submitted_text(data.get("components") or []))
+        await self._act(interaction, action, value, _submitted_text(data.get("components")))
 
     async def _act(
         self,
@@ -155,14 +155,20 @@ class Interactions:
             await channel.finish()
 
 
-def _submitted_text(components: list[Any]) -> str:
-    """The value of the form's text input in a MODAL_SUBMIT's rows (or labels)."""
-    for row in components:
-        inner = row.get("components") or ([row["component"]] if row.get("component") else [])
-        for component in inner:
+def _submitted_text(components: object) -> str:
+    """The value of the form's text input in a MODAL_SUBMIT's rows (or labels); anything not
+    shaped as Discord documents them is passed over (an empty text, never a crash)."""
+    for row in _objects(components):
+        inner = row.get("components")
+        for component in _objects(inner if inner else [row.get("component")]):
             if component.get("custom_id") == FORM_INPUT_ID:
                 return str(component.get("value") or "")
     return ""
+
+
+def _objects(value: object) -> list[Mapping[str, Any]]:
+    """The objects in `value` if it is a list; nothing for anything else."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 async def _deferred(interaction: discord.Interaction, what: str) -> bool:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import discord
-from discord import app_commands
 
 from adapters.discord.bucket_sweep import pace_bucket_sweeps
+from adapters.discord.command_tree import SupportTree
 from adapters.discord.dispatch_guard import guard_parsers
 from adapters.discord.events import Events
 from adapters.discord.heard import Heard
@@ -83,7 +83,7 @@ class SupportClient(discord.Client):
         # a dispatch discord.py cannot read is logged and skipped, not the connection's end
         self.skipped_dispatches = guard_parsers(self)
         pace_bucket_sweeps(self.http)  # a thread per question: discord.py's sweep is quadratic
-        self.tree = app_commands.CommandTree(self)
+        self.tree = SupportTree(self)  # out-of-date invocations told so, in one line
         self.events: Events | None = None  # set by the adapter before login
         # whether READY has come once: later ones are fresh sessions after a refused RESUME
         self.readied = False

@@ -2680,11 +2680,13 @@ class FakeDiscord:
                 "authorizing_integration_owners": interaction.data.get("authorizing_integration_owners", {}),
             }
             if interaction.type == 2:
-                metadata.update(name=interaction.data["data"]["name"], command_type=1)
+                # a test's malformed invocation may lack its name (Discord never sends one)
+                name = str((interaction.data.get("data") or {}).get("name", ""))
+                metadata.update(name=name, command_type=1)
                 message["interaction"] = {
                     "id": interaction.id,
                     "type": 2,
-                    "name": interaction.data["data"]["name"],
+                    "name": name,
                     "user": user,
                 }
             if interaction.component_message_id is not None:
