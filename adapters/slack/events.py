@@ -29,7 +29,7 @@ from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.heard import Heard
-from adapters.slack.interactions import SlackInteractions, apologise
+from adapters.slack.interactions import SlackInteractions, apologise, as_object
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.retries import last_try
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
@@ -110,7 +110,7 @@ def event_kind(event: Mapping[str, Any]) -> EventKind | None:
 def _sent_at(ts: str) -> datetime:
     try:
         return datetime.fromtimestamp(float(ts), UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return datetime.now(UTC)
 
 
@@ -283,7 +283,8 @@ class SlackEvents:
     ) -> InboundMessage | None:
         """A Slack message event as the core's InboundMessage (None if there is nothing to read)."""
         identity = self.directory.identity
-        source: Mapping[str, Any] = (event.get("message") or {}) if kind == "edit" else event
+        # Slack's fields as they are documented; anything else in their place reads as absent
+        source = as_object(event.get("message")) if kind == "edit" else event
         channel = str(event.get("channel") or "")
         ts = str(source.get("ts") or "")
         user = str(source.get("user") or "")
@@ -305,7 +306,7 @@ class SlackEvents:
         ident = message_id(channel, ts)
         original = ident if kind == "edit" else None
         if kind == "edit":
-            edited = (source.get("edited") or {}).get("ts") or event.get("ts") or ""
+            edited = as_object(source.get("edited")).get("ts") or event.get("ts") or ""
             ident = f"{ident}:edited:{edited}"  # an edit must never take its original's inbox slot
         return InboundMessage(
             id=ident,

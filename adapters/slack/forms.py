@@ -87,10 +87,11 @@ def text_form(
 def read_submission(view: Mapping[str, Any]) -> Submission | None:
     """The form's context and text from a `view_submission`'s view; None if it is not one of
     ours or cannot be read (a forged or truncated payload)."""
-    if view.get("callback_id") != CALLBACK_ID:
-        return None
+    metadata = str(view.get("private_metadata") or "")
+    if view.get("callback_id") != CALLBACK_ID or len(metadata) > METADATA_LIMIT:
+        return None  # longer than we ever write, or Slack keeps: not ours to parse
     try:
-        meta = json.loads(str(view.get("private_metadata") or ""))
+        meta = json.loads(metadata)
         action = ActionKind(meta["action"])
         state = (view.get("state") or {}).get("values") or {}
         text = (state.get(BLOCK_ID) or {}).get(ACTION_ID, {}).get("value")
@@ -102,5 +103,5 @@ def read_submission(view: Mapping[str, Any]) -> Submission | None:
             message_id=str(meta["message"]) if meta.get("message") else None,
             text=str(text or ""),
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None

@@ -42,6 +42,10 @@ class SlackInteractions:
     async def handle_command(self, body: Mapping[str, Any]) -> None:
         channel_id = str(body.get("channel_id") or "")
         user_id = str(body.get("user_id") or "")
+        if not channel_id or not user_id:
+            # Slack always says who typed it where: without that there is nobody to answer
+            log.warning("a slash command without its channel or user: skipped", extra=ctx())
+            return
         typed, bot_user_id = str(body.get("text") or ""), self.directory.identity.bot_user_id
         text = plain_from_slack(typed, bot_user_id)
         words = text.split(None, 1)
@@ -81,8 +85,8 @@ class SlackInteractions:
 
     async def handle_action(self, body: Mapping[str, Any]) -> None:
         user_id = id_of(body.get("user"))
-        container = _object(body.get("container"))
-        message = _object(body.get("message"))
+        container = as_object(body.get("container"))
+        message = as_object(body.get("message"))
         channel_id = id_of(body.get("channel")) or str(container.get("channel_id") or "")
         message_ts = container.get("message_ts") or message.get("ts")
         thread = message.get("thread_ts") or container.get("thread_ts")
@@ -93,11 +97,11 @@ class SlackInteractions:
             thread=str(thread) if thread else None,
         )
         actor = await self.directory.author(
-            user_id, name_hint=str(_object(body.get("user")).get("name") or "")
+            user_id, name_hint=str(as_object(body.get("user")).get("name") or "")
         )
         visibility = await self.directory.visibility(channel_id)
         actions = body.get("actions")
-        for action in map(_object, actions if isinstance(actions, list) else []):
+        for action in map(as_object, actions if isinstance(actions, list) else []):
             action_id = str(action.get("action_id") or "")
             kind = action_from_id(action_id)
             if kind is None:
@@ -123,7 +127,7 @@ class SlackInteractions:
 
     async def handle_view(self, body: Mapping[str, Any]) -> None:
         """A submitted form: the press that asked for it again, now with the text typed."""
-        view = _object(body.get("view"))
+        view = as_object(body.get("view"))
         submission = read_submission(view)
         if submission is None:
             log.warning("unreadable form submission", extra=ctx())
@@ -140,7 +144,7 @@ class SlackInteractions:
             id=f"view:{view.get('id')}:{user_id}",
             conversation=conversation,
             actor=await self.directory.author(
-                user_id, name_hint=str(_object(body.get("user")).get("name") or "")
+                user_id, name_hint=str(as_object(body.get("user")).get("name") or "")
             ),
             action=submission.action,
             value=submission.value,
@@ -162,10 +166,10 @@ def id_of(value: object) -> str:
     lets both through), so a listener must too."""
     if isinstance(value, str):
         return value
-    return str(_object(value).get("id") or "")
+    return str(as_object(value).get("id") or "")
 
 
-def _object(value: object) -> Mapping[str, Any]:
+def as_object(value: object) -> Mapping[str, Any]:
     """`value` if it is an object; an empty one for anything else a payload may hold there."""
     return value if isinstance(value, Mapping) else {}
 
