@@ -132,6 +132,18 @@ _ASSIGNED = re.compile(
     r"(?P<label>(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]+)[\"'`]?[ \t]*[:=][ \t]*)"
     r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\n]{4,200}?)(?P=quote)|(?P<value>[^\s\"'`]{4,}))"
 )
+# A secret said in a sentence rather than assigned: "my password is Tr0ub4dor&3"; in Korean a
+# particle follows the label, or a colon: "비밀번호는 Tr0ub4dor&3", "토큰: 8f3a…". Short values
+# too, as for `_ASSIGNED`, but only what `_secret_like` takes for a typed secret ("비밀번호:
+# 필수", "the password is required" stay). The value stops at Hangul, so a sentence's
+# ending ("…입니다") stays readable, and a label inside a longer Hangul word ("암호화") is none.
+_SAID = re.compile(
+    r"(?P<label>(?:\b(?:password|passwd|passphrase)\s+(?:is|was)\s+|(?<![\uac00-\ud7a3])"
+    r"(?:비밀번호|비번|암호|패스워드|토큰|시크릿|(?:API|api)\s?키|인증\s?키|액세스\s?키|비밀\s?키)"
+    r"(?:은|는|이|가|을|를)?[ \t]*(?::[ \t]*|=[ \t]*)?)[\"'`]?)"
+    r"(?P<value>[^\s\"'`\uac00-\ud7a3]{4,200})",
+    re.IGNORECASE,
+)
 _SECRET_NAME = re.compile(
     r"(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)\Z", re.IGNORECASE
 )
@@ -219,6 +231,9 @@ def _redact(text: str, *, partial: bool) -> str:
     )
     # after _LABELLED, so a long value it already hid is not matched again
     text = _ASSIGNED.sub(_redact_assigned, text)
+    text = _SAID.sub(
+        lambda m: m.group("label") + REDACTED if _secret_like(m.group("value")) else m.group(0), text
+    )
     return _AUTH_HEADER.sub(
         lambda m: (
             m.group("label") + REDACTED

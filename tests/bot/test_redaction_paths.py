@@ -97,6 +97,10 @@ def _credentials() -> dict[str, Credential]:
         "github-fine-grained": token("github" + "_pat_" + "11ABCDEFG0" + "_" + "aB3" * 20),
         "aws-key-id": token("AK" + "IA" + "Z7Q4N2W8R5T1Y6U3"),
         "password": Credential(phrase=f"my config has password={password}", secret=password),
+        "password-said": Credential(phrase=f"my password is {password}", secret=password),
+        # Korean: a particle or a colon after the label, the sentence's ending after the value
+        "password-ko": Credential(phrase=f"제 비밀번호는 {password}입니다", secret=password),
+        "token-ko": Credential(phrase=f"토큰: {api_key}{api_key}{api_key}", secret=api_key * 3),
         "api-key": Credential(phrase=f'my settings say "api_key": "{api_key}"', secret=api_key),
         "bearer": Credential(phrase=f"the call sends Authorization: Bearer {bearer}", secret=bearer),
         "private-key": Credential(phrase=f"my key is\n{pem}\n", secret=_PEM_BODY[0]),
@@ -498,7 +502,9 @@ def model_runtime(make_runtime: Callable[..., Runtime], fake: FakeOpenAI) -> Cal
     return make
 
 
-@pytest.mark.parametrize("kind", ["slack-bot", "openai-project", "password", "bearer", "private-key"])
+@pytest.mark.parametrize(
+    "kind", ["slack-bot", "openai-project", "password", "password-ko", "token-ko", "bearer", "private-key"]
+)
 async def test_the_prompt_carries_neither_the_question_nor_the_history_credential(
     model_runtime: Callable[[], Runtime], fake: FakeOpenAI, channel: ConsoleChannel, kind: str
 ) -> None:

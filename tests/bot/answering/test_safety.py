@@ -76,6 +76,38 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
     assert clean_output(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my password is Tr0ub4dor&3", f"my password is {REDACTED}"),
+        ("비밀번호: Tr0ub4dor&3", f"비밀번호: {REDACTED}"),
+        ("제 비밀번호는 Tr0ub4dor&3입니다.", f"제 비밀번호는 {REDACTED}입니다."),
+        ("토큰: 8f3a9c2e71b64d05a9e3c7f1b2d4e6a8 이에요", f"토큰: {REDACTED} 이에요"),
+        ("API 키는 9f8e7d6c5b4a39281706abcd 입니다", f"API 키는 {REDACTED} 입니다"),
+        ("암호 = hunter2!", f"암호 = {REDACTED}"),
+    ],
+)
+def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str, expected: str) -> None:
+    assert redact_secrets(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the password is required",
+        "비밀번호: 필수",
+        "비밀번호를 잊어버렸어요. 재설정 링크는 어디 있나요?",
+        "비밀번호는 8자 이상이어야 합니다.",
+        "암호화 알고리즘은 AES256입니다.",
+        "토큰은 xoxb-로 시작합니다.",
+        "토큰: $SLACK_BOT_TOKEN",
+        "API 키 = OPENAI_API_KEY",
+    ],
+)
+def test_korean_documentation_about_secrets_stays_readable(text: str) -> None:
+    assert redact_secrets(text) == text
+
+
 def test_private_key_block_is_redacted_even_unfinished() -> None:
     block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----"
     assert clean_output(f"Key:\n{block}\nDone") == f"Key:\n{REDACTED}\nDone"
