@@ -121,9 +121,10 @@ class AnswerPipeline:
             sent = await self.model_context(question, result, sections) or passages
         else:
             sent = _quotable(passages, sections)
+        shown = _Partials(on_text) if on_text is not None else None
         try:
             return await answerer.answer(
-                question, sent, history, language, result.confidence, on_text, hints=result.hints
+                question, sent, history, language, result.confidence, shown, hints=result.hints
             )
         except Exception as exc:
             if self.fallback is None or answerer is self.fallback:
@@ -211,3 +212,27 @@ def _quotable(passages: Sequence[Passage], sections: Sections) -> tuple[Passage,
     0.810 Flask, React unchanged)."""
     wanted = {p.chunk_id for p in passages}
     return tuple(whole for first, whole in sections if first.chunk_id in wanted)
+
+
+class _Partials:
+    """The answer shown as the model writes it (`sink`). A platform that will not show it (a
+    hiccup on the first partial post) costs the partials, not the model's answer: it is logged
+    once and the rest go unshown; the final reply posts the whole answer (bot/streaming.py),
+    and fails on its own if the platform still refuses. Without this, the sink's error came out
+    of the answerer and read as the model's failure: its answer was dropped for the fallback's,
+    with a note that the model was unavailable."""
+
+    def __init__(self, sink: StreamSink) -> None:
+        self.sink = sink
+        self.failed = False
+
+    async def __call__(self, text_so_far: str) -> None:
+        if self.failed:
+            return
+        try:
+            await self.sink(text_so_far)
+        except Exception as exc:
+            self.failed = True
+            log.warning(
+                "a partial answer could not be shown (%s); the whole answer follows", type(exc).__name__
+            )

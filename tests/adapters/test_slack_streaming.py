@@ -66,6 +66,26 @@ async def test_a_rate_limited_edit_does_not_cost_the_model_its_answer(
     assert "language model is unavailable" not in final
 
 
+async def test_slack_refusing_the_first_partial_post_does_not_cost_the_model_its_answer(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """Slack refuses the post the streamed answer was to go into (a passing internal_error);
+    the model is healthy: its answer is posted whole once written, not dropped for the
+    quoted documentation with a note that the model is unavailable."""
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", env=env)
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1].", chunk_delay=0.05))
+    fake.fail("chat.postMessage", "internal_error", times=1)
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+    [answer] = [c for c in posts(fake, "C111") if c.ok]
+    assert "five to seven business days" in answer.params["text"]
+    assert "language model is unavailable" not in answer.params["text"]
+    assert [c for c in fake.calls("chat.update") if c.ok] == []  # nothing was streamed into
+
+
 async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
     make_runtime: Callable[..., Runtime], fake: FakeSlack
 ) -> None:
