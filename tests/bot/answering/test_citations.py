@@ -111,6 +111,9 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "잘 모르겠습니다.",
         "문서에 관련 정보가 없습니다.",
         "해당 내용은 문서에 나와 있지 않습니다.",
+        "해당 정보를 찾을 수 없습니다.",
+        "제가 확인할 수 없는 내용입니다. 제가 확인할 수 없습니다.",
+        "답변드릴 수 없습니다.",
     ],
 )
 def test_refusals(text: str) -> None:
@@ -127,6 +130,10 @@ def test_refusals(text: str) -> None:
         "이메일을 찾을 수 없는 경우 스팸함을 확인하세요 [1].",
         "로그인 페이지에서 비밀번호 찾기를 누르세요 [1].",
         "Set NO_ANSWER_TIMEOUT in the config [1].",
+        # a statement about the product, not about what the bot could find
+        "만료된 링크로는 비밀번호를 확인할 수 없습니다 [1].",
+        "관리자가 아니면 다른 사람의 티켓을 알 수 없습니다 [2].",
+        "The reset link is valid for one hour [1]; after that no information about it is kept.",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:
