@@ -40,7 +40,7 @@ from adapters.slack.render import SlackMessage, plain_text, render_reply, render
 from bot.errors import MessageGone, PlatformError
 from bot.messages import say
 from bot.ports import PostChanged
-from bot.types import ActionEvent, Button, ConversationRef, InboundMessage, Posted, Reply
+from bot.types import ActionEvent, Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,11 @@ class SlackChannel:
             except SlackCallError as exc:
                 if exc.code not in _NOT_IN_CHANNEL or isinstance(exc, PartlyPosted):
                     raise
-            # the bot is not in this channel: a slash command can still answer through its URL
+            # the bot is not in this channel: a slash command can still answer through its URL,
+            # whose messages cannot be edited: a partial answer would stay half-written beside
+            # the whole one (which the caller posts anew), so none is shown
+            if reply.kind is ReplyKind.THINKING:
+                return Posted(message_id="", conversation=reply.conversation)
             for message in messages:
                 await self._respond(command.response_url, message, "in_channel")
             return Posted(message_id="", conversation=reply.conversation)

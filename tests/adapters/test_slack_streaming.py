@@ -86,6 +86,28 @@ async def test_slack_refusing_the_first_partial_post_does_not_cost_the_model_its
     assert [c for c in fake.calls("chat.update") if c.ok] == []  # nothing was streamed into
 
 
+async def test_a_slash_ask_answered_through_its_response_url_shows_no_half_written_answer(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """`/support ask` in a channel the bot is not in: Slack lets it answer only through the
+    command's response URL, whose messages cannot be edited, so the streamed answer is said
+    once, whole, and no partial one is left in the channel beside it."""
+    fake.add_channel("C777", "outside", bot_is_member=False)
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 5\n", env=env)
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1].", chunk_delay=0.05))
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        asked = fake.slash_command(
+            "/support", "ask How long does a refund take?", user_id=MEMBER, channel_id="C777"
+        )
+        await fake.socket_send("slash_commands", asked, timeout=3.0)
+        assert await adapter.drain(timeout=15)
+    said = [r.text or "" for r in fake.response_posts]
+    assert [t for t in said if "five to seven" in t and not t.rstrip().endswith("…")], said
+    assert [t for t in said if t.rstrip().endswith("…")] == []  # no partial answer left
+
+
 async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
     make_runtime: Callable[..., Runtime], fake: FakeSlack
 ) -> None:
