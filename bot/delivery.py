@@ -27,7 +27,7 @@ from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, se
 from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
-from bot.slots import LATE_AFTER, Pool
+from bot.slots import LATE_AFTER, Handling, Pool
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted
 from bot.unwritten_finishes import UnwrittenFinishes
@@ -76,7 +76,7 @@ class Deliveries:
         self.clock = clock
         self.handler = handler
         # inbox keys being handled right now: a replay after reconnecting must not take them
-        self._in_flight: set[str] = set()
+        self._in_flight = Handling()
         # messages the core decided to answer: a failure owes them an apology
         self.responding: set[str] = set()
         # new questions and replays share one bounded pool: past it, events queue here
@@ -287,6 +287,12 @@ class Deliveries:
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         try:
+            original = f"{message.conversation.platform}:msg:{message.edit_of}"
+            if message.edited and message.edit_of and original != key and not holding:
+                # an edit of a question this process is still answering revises that answer
+                # once it is out; before, there is none to revise. Waited for outside the pool:
+                # the question may itself be waiting for a slot
+                await self._in_flight.ended(original)
             try:
                 slot = (
                     contextlib.nullcontext() if holding else self._slot(message, resuming=resume is not None)

@@ -144,3 +144,24 @@ class Pool:
                 waiter.set_result(None)
                 return
         del self._chains[channel]
+
+
+class Handling(set[str]):
+    """The inbox keys being handled (bot/delivery.py), whose end can be awaited (`ended`): an
+    edit of a question still being answered waits for that answer (it revises the answer once
+    there is one; before, there is nothing to revise, and the edit would be lost). Keys leave
+    only through `discard`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ends: dict[str, asyncio.Event] = {}
+
+    def discard(self, key: object) -> None:
+        super().discard(key)
+        if isinstance(key, str) and (end := self._ends.pop(key, None)) is not None:
+            end.set()
+
+    async def ended(self, key: str) -> None:
+        """Return once `key` is not being handled (at once if it is not)."""
+        while key in self:
+            await self._ends.setdefault(key, asyncio.Event()).wait()

@@ -238,6 +238,33 @@ async def test_an_edited_question_gets_its_answer_replaced_in_place(
     assert channel.edits[-1][0].message_id == posted.message_id
 
 
+async def test_an_edit_made_while_the_question_is_still_being_answered_revises_that_answer(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The asker fixes their question while its answer is still being written (a slow model):
+    there is no answer to revise yet, so the edit waits for it, then replaces it in place,
+    rather than being judged an edit of a question never answered and dropped."""
+    rt = make_runtime(TOML)
+    channel = GatedChannel()  # the first answer stalls half-way
+    first = message("How long does a refund take?", id="q-slow")
+    answering = asyncio.create_task(rt.bot.on_message(first, channel))
+    await asyncio.wait_for(channel.reached.wait(), 5)
+    edit = replace(
+        message("How do I reset my password?", id="q-slow:edited:1"), edited=True, edit_of="q-slow"
+    )
+    editing = asyncio.create_task(rt.bot.on_message(edit, channel))
+    await asyncio.sleep(0.2)
+    assert not editing.done()  # waits for the answer it revises
+    channel.go_on.set()
+    assert await asyncio.wait_for(answering, 5) == Outcome.ANSWERED
+    assert await asyncio.wait_for(editing, 5) == Outcome.ANSWERED
+    [(posted, answer)] = [(p, r) for p, r in channel.posted if r.kind == ReplyKind.ANSWER]
+    assert "five to seven business days" in answer.text
+    assert [
+        r.text for p, r in channel.edits if p.message_id == posted.message_id and "Forgot password" in r.text
+    ]
+
+
 async def test_an_edit_of_a_message_the_bot_never_answered_is_left_alone(
     make_runtime: Callable[..., Runtime], channel: ConsoleChannel
 ) -> None:
