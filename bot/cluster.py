@@ -15,7 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib import metadata
 
 from bot.delivery import Deliveries
@@ -26,7 +26,6 @@ from bot.store.workers import WORKER_LEASE, WorkerRecord
 
 log = logging.getLogger(__name__)
 
-LIVE = timedelta(minutes=2)  # a worker whose heartbeat is older is not counted as live
 SHOWN_HOSTS = 5  # the status line names this many hosts, then "..."
 
 
@@ -90,14 +89,10 @@ async def join(
     return presence
 
 
-def live_since(now: datetime) -> datetime:
-    return now - LIVE
-
-
 def describe_workers(workers: Sequence[WorkerRecord]) -> str:
     """One line: "Workers: 3 live (host-a, host-b, ...)"; hosts named once each."""
     if not workers:
-        return "Workers: none live (no `supportbot run` has beaten in the last 2 minutes)"
+        return "Workers: none live (no `supportbot run` is beating)"
     hosts = list(dict.fromkeys(w.host for w in workers))
     shown = ", ".join(hosts[:SHOWN_HOSTS]) + (", ..." if len(hosts) > SHOWN_HOSTS else "")
     return f"Workers: {len(workers)} live ({shown})"

@@ -855,6 +855,8 @@ class WorkerStore(Protocol):
 
     def live_workers_now(self, now: datetime) -> list[str]: ...
 
+    def live_worker_records(self, now: datetime) -> list[WorkerRecord]: ...
+
 
 class SlackInstallStore(Protocol):
     """Slack workspaces installed through OAuth, and the one-time states of installs under way

@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from bot import policy
-from bot.cluster import describe_workers, live_since
+from bot.cluster import describe_workers
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age as ticket_age
 from bot.escalation import sla_state
@@ -79,7 +79,7 @@ async def _status(host: CommandHost, command: Command, args: dict[str, str], cha
         f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed",
     ]
     if host.store.store.shared:  # several processes may share a PostgreSQL database: which are up
-        lines.append(describe_workers(await host.store.run(StateStore.live_workers, live_since(now))))
+        lines.append(describe_workers(await host.store.run(StateStore.live_worker_records, now)))
     usage = await host.answers.usage_today()
     if usage:
         lines.append(usage)

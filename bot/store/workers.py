@@ -130,3 +130,12 @@ class WorkerRepository(Repository):
     def live_workers(self, since: datetime) -> list[WorkerRecord]:
         """Workers whose last heartbeat is at or after `since`, by host and start."""
         return beating_since(self.db, since)
+
+    def live_worker_records(self, now: datetime) -> list[WorkerRecord]:
+        """The workers live at `now` by the rule the inbox takes deliveries over by
+        (`live_workers_now`), by host and start: what `supportbot doctor` and `/support status`
+        list, so a worker whose host's clock runs behind is listed while it beats, as it keeps
+        its deliveries. A one-shot look (doctor) has watched nothing yet: it lists a worker
+        dead for less than a lease and MAX_SKEW too, as the inbox would at first sight."""
+        live = set(self.live_workers_now(now))
+        return [w for w in beating_since(self.db, now - FORGET_AFTER) if w.id in live]

@@ -2,7 +2,7 @@
 
 Every worker's heartbeat fails while the database is away, the dead and the living alike; a
 worker that could not beat itself does not take a peer's silence for death (bot/store/
-workers.py `live_since`). A server of this module's own, which the test stops and starts."""
+workers.py `live_workers_now`). A server of this module's own, which the test stops and starts."""
 
 from __future__ import annotations
 

@@ -209,6 +209,44 @@ def test_silence_does_not_count_while_this_worker_could_not_beat(tmp_path: Path)
         dead.close()
 
 
+def test_status_lists_the_workers_the_inbox_takes_for_live_whatever_their_clocks(state: Path | str) -> None:
+    """What `/support status` and `supportbot doctor` list (`live_worker_records`) follows the
+    inbox's rule: a worker beating with its clock three minutes behind is listed (a window of
+    the reader's clock said it was gone), and one that stopped is dropped once watched
+    silent for a lease; a one-shot reader lists it until a lease and MAX_SKEW have passed."""
+    judge, behind = StateStore(state), StateStore(state)
+    try:
+        judge.register_worker(worker("w-judge", "host-a"))
+        behind.register_worker(worker("w-behind", "host-b", T0 - timedelta(minutes=3)))
+        now = T0
+        for _ in range(4):
+            now += timedelta(seconds=30)
+            behind.beat(now - timedelta(minutes=3))
+            judge.beat(now)
+            assert [(w.id, w.host) for w in judge.live_worker_records(now)] == [
+                ("w-judge", "host-a"),
+                ("w-behind", "host-b"),
+            ]
+        stopped = now
+        once = StateStore(state)  # supportbot doctor: a look at the heartbeats, nothing watched
+        try:
+            while now - stopped < WORKER_LEASE + timedelta(seconds=30):
+                now += timedelta(seconds=30)
+                judge.beat(now)
+                judge.live_worker_records(now)
+            assert [w.id for w in judge.live_worker_records(now)] == ["w-judge"]
+            assert [w.id for w in once.live_worker_records(now)] == ["w-judge", "w-behind"]
+            later = stopped - timedelta(minutes=3) + WORKER_LEASE + MAX_SKEW + timedelta(seconds=1)
+            again = StateStore(state)
+            assert "w-behind" not in [w.id for w in again.live_worker_records(later)]
+            again.close()
+        finally:
+            once.close()
+    finally:
+        judge.close()
+        behind.close()
+
+
 @pytest.mark.parametrize("skew", [timedelta(seconds=70), timedelta(hours=-1)], ids=["behind", "ahead"])
 def test_a_worker_whose_clock_is_off_is_live_while_it_beats_and_dead_when_it_stops(
     state: Path | str, skew: timedelta
