@@ -16,7 +16,15 @@ long as that session, which is what makes it a lease rather than a flag in a tab
 * a connection that goes silent (a dropped NAT entry, a host that failed over: no error, no
   answer, ever) is given up after `timeout` seconds on any statement, connecting included,
   and the next attempt opens a fresh one: a standby must not wait out the kernel's quarter
-  of an hour while the lease it waits for is free.
+  of an hour while the lease it waits for is free;
+* a holder that is frozen (SIGSTOP, a suspended VM, an event loop blocked) keeps its session,
+  since its kernel still answers the keepalives, but stops checking its lease, and Discord
+  drops its gateway connection: the bot would be deaf for as long as it stays frozen. A
+  holder's session runs its check every few seconds, so a standby that finds it idle for
+  `stale_after` seconds by the server's clock (`pg_stat_activity.state_change`: no skew
+  between hosts) ends that session (`pg_terminate_backend`), freeing the lease for itself.
+  Resumed, the holder's next check fails and it stops serving; what both heard meanwhile is
+  answered once (the inbox).
 
 The lock is the two-key form (`LEASE_SPACE`, hash of schema and name): a key space apart from
 the single-key locks of migrations and `exclusive` (bot/store/jobs.py), and one lock per
@@ -60,12 +68,27 @@ APPLICATION_NAME = "supportbot-lease"
 STATEMENT_TIMEOUT = 5.0
 
 _TRY = f"select pg_try_advisory_lock(%s, {schema_hash('%s')})"
-# whether any session holds the lock: the two-key form keeps its keys in classid / objid
+# a holder checks its lease every 5 s (adapters/discord/standby.py): three checks missed
+STALE_SECONDS = 15.0
+# the session holding the lock, if it has sat idle longer than the given seconds: ended
+_END_STALE = (
+    "select pg_terminate_backend(a.pid) from pg_stat_activity a join pg_locks l on l.pid = a.pid "
+    "where l.locktype = 'advisory' and l.granted "
+    "and l.database = (select oid from pg_database where datname = current_database()) "
+    "and l.classid = %s and l.objsubid = 2 "
+    f"and l.objid = ({schema_hash('%s')}::bigint & 4294967295)::oid "
+    "and a.pid <> pg_backend_pid() and a.state = 'idle' "
+    "and a.state_change < now() - make_interval(secs => %s)"
+)
+# whether any session holds the lock, and is not a frozen holder's (idle past the given
+# seconds): the two-key form keeps its keys in classid / objid
 _TAKEN = (
-    "select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
-    "and database = (select oid from pg_database where datname = current_database()) "
-    "and classid = %s and objsubid = 2 "
-    f"and objid = ({schema_hash('%s')}::bigint & 4294967295)::oid)"
+    "select exists (select 1 from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+    "where l.locktype = 'advisory' and l.granted "
+    "and l.database = (select oid from pg_database where datname = current_database()) "
+    "and l.classid = %s and l.objsubid = 2 "
+    f"and l.objid = ({schema_hash('%s')}::bigint & 4294967295)::oid "
+    "and (a.state <> 'idle' or a.state_change >= now() - make_interval(secs => %s)))"
 )
 
 
@@ -73,9 +96,12 @@ class GatewayLease:
     """One role (`try_acquire(name)`) held on a dedicated PostgreSQL connection (`bot.ports.Lease`).
     `timeout`: seconds connecting or a statement may take before the session is given up."""
 
-    def __init__(self, url: str, *, timeout: float = STATEMENT_TIMEOUT) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = STATEMENT_TIMEOUT, stale_after: float = STALE_SECONDS
+    ) -> None:
         self._url = url
         self.timeout = timeout
+        self.stale_after = stale_after  # a holder's session idle this long is a frozen holder's
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._names: set[str] = set()  # the roles held on this session
         # one statement at a time on the session: the standby's watch (`check`) and its look
@@ -103,6 +129,14 @@ class GatewayLease:
 
         try:
             row = await self._ask(_TRY, [LEASE_SPACE, name])
+            if not (row and row[0]) and await self._ask(_END_STALE, [LEASE_SPACE, name, self.stale_after]):
+                log.warning(
+                    "the %s lease's holder has not checked it for %g s (frozen?): its session was ended",
+                    name,
+                    self.stale_after,
+                    extra={"lease": name},
+                )
+                row = await self._ask(_TRY, [LEASE_SPACE, name])
         except (psycopg.Error, TimeoutError) as exc:
             await self._drop()
             raise StoreError(
@@ -115,12 +149,13 @@ class GatewayLease:
         return True
 
     async def taken(self, name: str) -> bool:
-        """Whether some session (this one included) holds the lease `name`, without taking it.
+        """Whether some session (this one included) holds the lease `name`, without taking it;
+        a frozen holder's (idle `stale_after`) does not count, so the lease is adopted from it.
         Raises StoreError when the database cannot be reached."""
         import psycopg
 
         try:
-            row = await self._ask(_TAKEN, [LEASE_SPACE, name])
+            row = await self._ask(_TAKEN, [LEASE_SPACE, name, self.stale_after])
         except (psycopg.Error, TimeoutError) as exc:
             await self._drop()
             raise StoreError(

@@ -211,3 +211,70 @@ async def test_a_check_cancelled_by_its_caller_keeps_the_session_and_the_lease(p
             await other.release()
             await holder.release()
         assert _burying() == []
+
+
+# a holder in a process of its own, checking its lease every `sys.argv[2]` seconds, as the
+# Discord adapter's holder does (adapters/discord/standby.py)
+_HOLDER = """
+import asyncio, sys
+from bot.store.leases import GatewayLease
+
+async def main():
+    lease = GatewayLease(sys.argv[1])
+    assert await lease.try_acquire("discord-gateway")
+    print("held", flush=True)
+    while await lease.check():
+        await asyncio.sleep(float(sys.argv[2]))
+    print("lost", flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_frozen_holder_loses_the_lease_to_a_standby_and_a_checking_one_never_does(
+    pg_url: str,
+) -> None:
+    """A holder frozen (SIGSTOP: a suspended VM) keeps its session, as its kernel answers the
+    keepalives, but checks its lease no more: a standby ends the session once it has sat idle
+    `stale_after` seconds and takes the lease; resumed, the holder finds it lost. A holder that
+    keeps checking is never ended, however long a standby asks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, pg_url, "0.3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    standby = GatewayLease(pg_url, stale_after=1.5)
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.to_thread(holder.stdout.readline) == "held\n"
+        for _ in range(10):  # 3 s of asking while the holder checks
+            assert not await standby.try_acquire("discord-gateway")
+            await asyncio.sleep(0.3)
+        assert await standby.taken("discord-gateway")
+        os.kill(holder.pid, signal.SIGSTOP)
+        for _ in range(40):
+            if not await standby.taken("discord-gateway"):
+                break  # a worker holding other sets would count it unheld, and adopt it
+            await asyncio.sleep(0.3)
+        assert not await standby.taken("discord-gateway")
+        for _ in range(40):
+            if await standby.try_acquire("discord-gateway"):
+                break
+            await asyncio.sleep(0.3)
+        assert standby.held
+        os.kill(holder.pid, signal.SIGCONT)
+        assert await asyncio.to_thread(holder.stdout.readline) == "lost\n"
+        assert await standby.check()
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+        await standby.release()
