@@ -169,6 +169,15 @@ def _secret_like(value: str) -> bool:
     )
 
 
+# what a sentence about a secret says of it rather than the secret itself: a length or a
+# lifetime ("8~16자", "8-64 characters", "3600초", "4096개"), where to find it (a URL)
+_SAID_NOT_SECRET = re.compile(r"\d{1,5}(?:\s*[~\-–]\s*\d{1,5})?\+?|[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+
+
+def _said_secret(value: str) -> bool:
+    return _secret_like(value) and not _SAID_NOT_SECRET.fullmatch(value.rstrip(".,;:!?)"))
+
+
 def _redact_assigned(match: re.Match[str]) -> str:
     quote = match.group("quote")
     value = match.group("quoted") if quote else match.group("value")
@@ -232,7 +241,7 @@ def _redact(text: str, *, partial: bool) -> str:
     # after _LABELLED, so a long value it already hid is not matched again
     text = _ASSIGNED.sub(_redact_assigned, text)
     text = _SAID.sub(
-        lambda m: m.group("label") + REDACTED if _secret_like(m.group("value")) else m.group(0), text
+        lambda m: m.group("label") + REDACTED if _said_secret(m.group("value")) else m.group(0), text
     )
     return _AUTH_HEADER.sub(
         lambda m: (

@@ -114,6 +114,10 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "해당 정보를 찾을 수 없습니다.",
         "제가 확인할 수 없는 내용입니다. 제가 확인할 수 없습니다.",
         "답변드릴 수 없습니다.",
+        "Unfortunately, there is no information about SSO in the provided passages [2].",
+        "There's no information about SSO in the documentation [2].",
+        "Sorry, there is no information on annual plan refunds [1].",
+        "문서에서 확인할 수 없습니다.",
     ],
 )
 def test_refusals(text: str) -> None:
@@ -133,6 +137,9 @@ def test_refusals(text: str) -> None:
         # a statement about the product, not about what the bot could find
         "만료된 링크로는 비밀번호를 확인할 수 없습니다 [1].",
         "관리자가 아니면 다른 사람의 티켓을 알 수 없습니다 [2].",
+        "삭제된 자료는 다시 확인할 수 없습니다 [1].",
+        "제공된 링크가 만료되면 비밀번호를 확인할 수 없습니다 [1].",
+        "공유 문서는 링크가 만료되면 확인할 수 없습니다 [1].",
         "The reset link is valid for one hour [1]; after that no information about it is kept.",
     ],
 )

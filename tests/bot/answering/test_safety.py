@@ -85,6 +85,7 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
         ("토큰: 8f3a9c2e71b64d05a9e3c7f1b2d4e6a8 이에요", f"토큰: {REDACTED} 이에요"),
         ("API 키는 9f8e7d6c5b4a39281706abcd 입니다", f"API 키는 {REDACTED} 입니다"),
         ("암호 = hunter2!", f"암호 = {REDACTED}"),
+        ("비밀번호: 123456", f"비밀번호: {REDACTED}"),
     ],
 )
 def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str, expected: str) -> None:
@@ -102,6 +103,13 @@ def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str
         "토큰은 xoxb-로 시작합니다.",
         "토큰: $SLACK_BOT_TOKEN",
         "API 키 = OPENAI_API_KEY",
+        # what a password rule, a limit or a lifetime says, and where a key is found
+        "비밀번호는 8~16자의 영문 대소문자, 숫자, 특수문자를 조합하세요.",
+        "비밀번호는 10-20자로 정해 주세요.",
+        "최대 토큰은 4096개입니다.",
+        "액세스 토큰은 3600초 동안 유효합니다.",
+        "API 키는 https://dashboard.example.com/keys 에서 발급합니다.",
+        "The password is 8-64 characters long.",
     ],
 )
 def test_korean_documentation_about_secrets_stays_readable(text: str) -> None:
