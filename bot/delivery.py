@@ -27,7 +27,7 @@ from bot.inbox import Finish, NothingDoneYet, Unwritten, deserialise_message, se
 from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, FindsReplies
-from bot.slots import LATE_AFTER, Handling, Pool
+from bot.slots import LATE_AFTER, Edits, Handling, Pool
 from bot.store import AsyncStore, StateStore
 from bot.types import ConversationRef, InboundMessage, Outcome, Posted
 from bot.unwritten_finishes import UnwrittenFinishes
@@ -77,6 +77,7 @@ class Deliveries:
         self.handler = handler
         # inbox keys being handled right now: a replay after reconnecting must not take them
         self._in_flight = Handling()
+        self._edits = Edits()  # edits of one message: one at a time, the newest only
         # messages the core decided to answer: a failure owes them an apology
         self.responding: set[str] = set()
         # new questions and replays share one bounded pool: past it, events queue here
@@ -286,19 +287,21 @@ class Deliveries:
         noting.partial = resume  # a dead process's half-written answer: a failure's apology replaces it
         finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
+        turn = contextlib.AsyncExitStack()  # an edit's turn among the edits of its message
         try:
             original = f"{message.conversation.platform}:msg:{message.edit_of}"
+            newest = True
             if message.edited and message.edit_of and original != key and not holding:
                 # an edit of a question this process is still answering revises that answer
-                # once it is out; before, there is none to revise. Waited for outside the pool:
-                # the question may itself be waiting for a slot
-                await self._in_flight.ended(original)
+                # once it is out (before, there is none to revise), after the edits of it that
+                # came first, and not at all if a newer one came meanwhile. Waited for outside
+                # the pool: the question may itself be waiting for a slot
+                ended = partial(self._in_flight.ended, original)
+                newest = await turn.enter_async_context(self._edits.turn(original, key, ended))
             try:
-                slot = (
-                    contextlib.nullcontext() if holding else self._slot(message, resuming=resume is not None)
+                outcome = await self._handled(
+                    key, message, noting, situation, resume, finish, holding, newest
                 )
-                async with slot:
-                    outcome = await self.handler.handle(message, noting, situation, resume, finish)
             except TakenOver:
                 # paused past its lease, this worker lost the event to another, which answers
                 # it: nothing more is said or written for it here
@@ -307,17 +310,8 @@ class Deliveries:
                     extra={**log_context(message.conversation), "message_id": message.id, "event": key},
                 )
                 return Outcome.DUPLICATE
-            except Exception as exc:
-                if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
-                    return Outcome.FAILED
-                log.exception(
-                    "failed to handle a message",
-                    extra={**log_context(message.conversation), "message_id": message.id},
-                )
-                outcome = Outcome.FAILED
-                if message.addressed or message.id in self.responding:
-                    # a half-written answer left in the thread is replaced by the apology
-                    await self.handler.apologise(message, noting, situation, noting.partial)
+            if outcome is None:
+                return Outcome.FAILED  # left for the clock's replay to handle again
             faults.point("event.handled")
             if outcome == Outcome.REFUSED:
                 # the core's other decisions have their INFO line (answered, abstained, ticket
@@ -349,12 +343,52 @@ class Deliveries:
                 )
                 await self._note_alone(key, post)
             self._failures.pop(key, None)
+            # finished: what follows (a welcome, a burst alert) is not a post for the event, and
+            # the inbox would now answer the fence that the event is no longer held
+            noting.fence = None
             await finish.run_after()
             return outcome
         finally:
+            await turn.aclose()
             self.responding.discard(message.id)
             if not unfinished:
                 self._in_flight.discard(key)
+
+    async def _handled(
+        self,
+        key: str,
+        message: InboundMessage,
+        noting: NotingChannel,
+        situation: Situation,
+        resume: Posted | None,
+        finish: Finish,
+        holding: bool,
+        newest: bool,
+    ) -> Outcome | None:
+        """The handling's outcome (within a slot of the pool unless `holding`), a failure's
+        apology said; None when it failed before doing anything and is left for a replay.
+        TakenOver (bot/fence.py) passes through, from the handling or from its apology."""
+        try:
+            slot = contextlib.nullcontext() if holding else self._slot(message, resuming=resume is not None)
+            async with slot:
+                if newest:
+                    return await self.handler.handle(message, noting, situation, resume, finish)
+                log.info(
+                    "an edit a newer edit of the same message replaced: left",
+                    extra={**log_context(message.conversation), "message_id": message.id},
+                )
+                return Outcome.IGNORED
+        except Exception as exc:
+            if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
+                return None
+            log.exception(
+                "failed to handle a message",
+                extra={**log_context(message.conversation), "message_id": message.id},
+            )
+            if message.addressed or message.id in self.responding:
+                # a half-written answer left in the thread is replaced by the apology
+                await self.handler.apologise(message, noting, situation, noting.partial)
+            return Outcome.FAILED
 
     def _try_again(self, key: str, message: InboundMessage, noting: NotingChannel) -> bool:
         """Whether a handling that failed before doing anything is left unfinished, for the

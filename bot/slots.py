@@ -23,7 +23,7 @@ import asyncio
 import bisect
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from enum import Enum
@@ -165,3 +165,35 @@ class Handling(set[str]):
         """Return once `key` is not being handled (at once if it is not)."""
         while key in self:
             await self._ends.setdefault(key, asyncio.Event()).wait()
+
+
+class Edits:
+    """The edits of one message, revised one at a time and only the newest (bot/delivery.py):
+    two quick edits each revise the answer, and the slower would otherwise leave it answering
+    the older text. An edit takes its `turn` once `before` (its question's own handling) has
+    ended; by then, if a newer edit of the same message came, it is told so and revises
+    nothing. Held through the finish, so the next edit reads the answer this one recorded."""
+
+    def __init__(self) -> None:
+        self._newest: dict[str, str] = {}  # message -> the key of the last edit of it that came
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}  # message -> its edits between coming and leaving
+
+    @asynccontextmanager
+    async def turn(
+        self, message: str, edit: str, before: Callable[[], Awaitable[None]]
+    ) -> AsyncIterator[bool]:
+        """Wait for `before`, then for the edits of `message` that came earlier; yields whether
+        `edit` is still the newest (if not, it is to revise nothing)."""
+        self._newest[message] = edit
+        self._waiting[message] = self._waiting.get(message, 0) + 1
+        try:
+            await before()
+            async with self._locks.setdefault(message, asyncio.Lock()):
+                yield self._newest.get(message) == edit
+        finally:
+            self._waiting[message] -= 1
+            if not self._waiting[message]:
+                del self._waiting[message]
+                self._locks.pop(message, None)
+                self._newest.pop(message, None)

@@ -265,6 +265,29 @@ async def test_an_edit_made_while_the_question_is_still_being_answered_revises_t
     ]
 
 
+async def test_of_two_edits_made_while_the_question_is_answered_only_the_last_revises_it(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    rt = make_runtime(TOML)
+    channel = GatedChannel()
+    answering = asyncio.create_task(
+        rt.bot.on_message(message("How do I reset my password?", id="q-two"), channel)
+    )
+    await asyncio.wait_for(channel.reached.wait(), 5)
+
+    def edit(text: str, n: int) -> InboundMessage:
+        return replace(message(text, id=f"q-two:edited:{n}"), edited=True, edit_of="q-two")
+
+    older = asyncio.create_task(rt.bot.on_message(edit("What about refunds?", 1), channel))
+    newer = asyncio.create_task(rt.bot.on_message(edit("How long does a refund take?", 2), channel))
+    await asyncio.sleep(0.2)
+    channel.go_on.set()
+    assert await asyncio.wait_for(answering, 5) == Outcome.ANSWERED
+    assert await asyncio.wait_for(older, 5) == Outcome.IGNORED  # a newer edit came: nothing to revise
+    assert await asyncio.wait_for(newer, 5) == Outcome.ANSWERED
+    assert len(channel.edits) == 1 and "five to seven business days" in channel.edits[0][1].text
+
+
 async def test_an_edit_of_a_message_the_bot_never_answered_is_left_alone(
     make_runtime: Callable[..., Runtime], channel: ConsoleChannel
 ) -> None:

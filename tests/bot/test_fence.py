@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Runtime
+from bot.app import Runtime, build_runtime
 from bot.cluster import Presence, join
+from bot.config import load_settings
 from bot.store import StateStore
 from bot.store.workers import WORKER_LEASE
-from bot.types import Outcome
+from bot.types import Answer, Outcome
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_cluster_outage import HeldAnswerer, _worker
 from tests.bot.test_exactly_once import Platform, question
@@ -132,3 +133,85 @@ async def test_a_worker_paused_but_not_taken_over_answers_once_it_resumes(
     held.release.set()
     assert await asyncio.wait_for(answering, 30) is Outcome.ANSWERED
     assert len(platform.answers()) == 1
+
+
+class _FailingAfterPause:
+    """A model call held (the process paused in it), then failing: its stream was cut."""
+
+    name = "failing"
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def answer(self, *args: object, **kwargs: object) -> Answer:
+        self.entered.set()
+        await self.release.wait()
+        raise RuntimeError("connection reset while paused")
+
+
+async def test_a_resumed_worker_whose_answer_then_fails_apologises_for_nothing_another_answered(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    knowledge_dir: Path,
+    clock: FakeClock,
+) -> None:
+    """The fence stops the apology too: the question was answered by the worker that took it."""
+    failing = _FailingAfterPause()
+    a = _worker(tmp_path, knowledge_dir, pg_url, clock, "a", answerer=failing)
+    b = _worker(tmp_path, knowledge_dir, pg_url, clock, "b")
+    try:
+        await _present(a, clock)
+        b_presence = await _present(b, clock)
+        platform = Platform()
+        answering = asyncio.ensure_future(
+            a.bot.on_message(question("How long does a refund take?", "q4"), platform)
+        )
+        await asyncio.wait_for(failing.entered.wait(), 10)
+        for _ in range(8):
+            clock.advance(seconds=30)
+            await b_presence.beat()
+            await b.bot.tick({"slack": platform})
+            await b.bot.settle()
+        posted = len(platform.posted)
+        failing.release.set()
+        assert await asyncio.wait_for(answering, 30) is Outcome.DUPLICATE
+        assert len(platform.posted) == posted and len(platform.answers()) == 1
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_what_follows_a_finished_answer_is_not_fenced(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    knowledge_dir: Path,
+    clock: FakeClock,
+) -> None:
+    """Paused and resumed with nobody taking over, the worker answers, finishes the event,
+    and then welcomes a first-time asker: the inbox no longer holds the finished event, and
+    the fence must not take that for a takeover."""
+    config = tmp_path / "welcome.toml"
+    config.write_text("[journey]\nwelcome = true\n", encoding="utf-8")
+    settings = load_settings(
+        config=config,
+        knowledge=knowledge_dir,
+        data=tmp_path / "data",
+        env={"SUPPORTBOT_DATABASE_URL": pg_url},
+    )
+    held = HeldAnswerer()
+    a = build_runtime(settings, clock=clock, answerer=held)
+    try:
+        await _present(a, clock)
+        platform = Platform()
+        answering = asyncio.ensure_future(
+            a.bot.on_message(question("How long does a refund take?", "q5"), platform)
+        )
+        await asyncio.wait_for(held.entered.wait(), 10)
+        clock.advance(seconds=240)  # paused; resumed, it answers before its next heartbeat
+        held.release.set()
+        assert await asyncio.wait_for(answering, 30) is Outcome.ANSWERED
+        assert len(platform.answers()) == 1
+        assert len(platform.posted) == 2  # the answer, then the welcome
+    finally:
+        a.close()
