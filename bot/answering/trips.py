@@ -92,6 +92,9 @@ def history_and_memory(
             author=message.author,
             platform_id=message.id,
             asker_id=message.author.id,
+            # a thread the bot answers in is its own from now, not from when the answer is up:
+            # a follow-up asked while the answer is written needs no mention either
+            bot_participating=True if conversation.thread is not None else None,
             then_read=reads,
         )
     return history_turns(history), memory_of(memory)

@@ -1,0 +1,144 @@
+"""What the asker says while their answer is still being written (bot/delivery.py, bot/slots.py
+`Edits`, bot/answering/trips.py): a follow-up in the answer's thread (a channel's thread, a
+forum post) needs no mention, as it would once the answer is up; two quick edits of the
+question leave the answer answering the last one.
+
+The real discord.py client against the fake Discord gateway and REST API, the real core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.app import Runtime
+from bot.ports import StreamSink
+from bot.types import Answer, Passage, RetrievalHints, Turn
+from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
+    MESSAGES,
+    discord_env,
+    discord_toml,
+    fake,
+    mention,
+    ok_post,
+    running,
+)
+from tests.fakes.answerers import GatedExtractive
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _contents(server: FakeDiscord, channel: str, start: int) -> list[str]:
+    return [
+        r.json["content"] for r in server.requests_matching("POST", MESSAGES, ok_post(channel), after=start)
+    ]
+
+
+async def test_a_follow_up_asked_while_the_answer_is_written_is_answered_too(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    answerer = GatedExtractive()
+    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(runtime, typing_after=60.0) as adapter:
+        start = len(fake.requests)
+        thread = (await mention(fake, "How do I reset my password?"))["id"]
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        await fake.wait_for_request("POST", "/channels/{c}/messages/{m}/threads", after=start)
+        follow_up = fake.build_message_create("How long does a refund take?", channel_id=thread)
+        await fake.dispatch("MESSAGE_CREATE", follow_up)  # no mention: the thread is the bot's
+        await asyncio.sleep(0.3)
+        answerer.gate.set()
+        await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(thread, "five to seven"), after=start, timeout=10
+        )
+        assert await adapter.drain(10)
+    said = _contents(fake, thread, start)
+    assert [c for c in said if "Forgot password" in c] and [c for c in said if "five to seven" in c]
+
+
+async def test_a_follow_up_in_a_forum_post_while_its_answer_is_written_is_answered_too(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    answerer = GatedExtractive()
+    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(runtime, typing_after=60.0) as adapter:
+        start = len(fake.requests)
+        post = fake.build_thread_create("Password reset", starter_content="How do I reset my password?")
+        await fake.dispatch("THREAD_CREATE", post)
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        follow_up = fake.build_message_create("How long does a refund take?", channel_id=post["id"])
+        await fake.dispatch("MESSAGE_CREATE", follow_up)
+        await asyncio.sleep(0.3)
+        answerer.gate.set()
+        await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(post["id"], "five to seven"), after=start, timeout=10
+        )
+        assert await adapter.drain(10)
+
+
+class _HeldOnRefunds(GatedExtractive):
+    """Answers at once, but a refund question only once the gate opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refunds = asyncio.Event()
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+        *,
+        hints: RetrievalHints | None = None,
+    ) -> Answer:
+        if "refund" in question.lower():
+            self.refunds.set()
+            await self.gate.wait()
+        self.gate.set()  # the others go through
+        return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
+
+
+async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The first edit's answer is slow; the second edit comes meanwhile and its answer would be
+    quick: it waits its turn, so the post ends up answering the question as it now reads."""
+    answerer = _HeldOnRefunds()
+    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(runtime, typing_after=60.0) as adapter:
+        start = len(fake.requests)
+        question = await mention(fake, "How do I reset my password?")
+        thread = question["id"]
+        answer = await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(thread, "Forgot password"), after=start
+        )
+        assert await adapter.drain(5)
+        answerer.gate.clear()
+
+        def edited(text: str) -> dict[str, object]:
+            return dict(
+                question,
+                content=f"<@{fake.bot_user_id}> {text}",
+                edited_timestamp=datetime.now(UTC).isoformat(),
+            )
+
+        await fake.dispatch("MESSAGE_UPDATE", edited("How long does a refund take?"))
+        await asyncio.wait_for(answerer.refunds.wait(), 10)
+        await fake.dispatch(
+            "MESSAGE_UPDATE", edited("How do I reset my password if the email never arrives?")
+        )
+        await asyncio.sleep(0.3)
+        answerer.gate.set()
+        assert await adapter.drain(10)
+    shown = fake.get_message(thread, answer.response["id"])["content"]
+    assert "Forgot password" in shown and "five to seven" not in shown
