@@ -23,8 +23,11 @@ long as that session, which is what makes it a lease rather than a flag in a tab
   holder's session runs its check every few seconds, so a standby that finds it idle for
   `stale_after` seconds by the server's clock (`pg_stat_activity.state_change`: no skew
   between hosts) ends that session (`pg_terminate_backend`), freeing the lease for itself.
-  Resumed, the holder's next check fails and it stops serving; what both heard meanwhile is
-  answered once (the inbox).
+  So that a holder's session is never that idle while its process runs (logging in to
+  Discord may wait out a long rate limit before the holder's own checks begin), the lease
+  keeps it busy itself: a check every third of `stale_after` while a role is held. Resumed,
+  the holder's next check fails and it stops serving; what both heard meanwhile is answered
+  once (the inbox).
 
 The lock is the two-key form (`LEASE_SPACE`, hash of schema and name): a key space apart from
 the single-key locks of migrations and `exclusive` (bot/store/jobs.py), and one lock per
@@ -114,6 +117,7 @@ class GatewayLease:
         self._abandoned_statements: set[asyncio.Future[Any]] = set()
         # statements whose caller was cancelled, left to end on a session that is kept
         self._ending: set[asyncio.Future[Any]] = set()
+        self._keeping: asyncio.Task[None] | None = None  # the session kept busy while held
 
     @property
     def held(self) -> bool:
@@ -146,7 +150,17 @@ class GatewayLease:
             return False
         self._names.add(name)
         log.info("lease taken", extra={"lease": name})
+        if self._keeping is None or self._keeping.done():
+            self._keeping = asyncio.create_task(self._keep_busy(), name="supportbot-lease-keep")
         return True
+
+    async def _keep_busy(self) -> None:
+        """While a role is held, a check every third of `stale_after`: the session is never
+        idle long enough for a standby to take this running holder for a frozen one."""
+        while self._names:
+            await asyncio.sleep(self.stale_after / 3)
+            if not await self.check():
+                return
 
     async def taken(self, name: str) -> bool:
         """Whether some session (this one included) holds the lease `name`, without taking it;
@@ -184,6 +198,10 @@ class GatewayLease:
         """Give the lease up, or stop standing by. The locks are let go before the session
         closes: the server ends a closed session in its own time, and until then a standby
         asking would still find them held."""
+        keeping, self._keeping = self._keeping, None
+        if keeping is not None and keeping is not asyncio.current_task():
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
         if self._names:
             log.info("lease released", extra={"leases": sorted(self._names)})
             connection = self._connection

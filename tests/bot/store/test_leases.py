@@ -278,3 +278,22 @@ async def test_a_frozen_holder_loses_the_lease_to_a_standby_and_a_checking_one_n
         holder.kill()
         holder.wait()
         await standby.release()
+
+
+async def test_a_holder_that_has_not_begun_its_checks_keeps_the_lease(pg_url: str) -> None:
+    """Between taking the lease and serving (logging in to Discord, which may wait out a long
+    rate limit first) the holder checks nothing itself: the lease keeps its session busy, so a
+    standby never takes that running holder for a frozen one."""
+    holder, standby = GatewayLease(pg_url, stale_after=1.0), GatewayLease(pg_url, stale_after=1.0)
+    try:
+        assert await holder.try_acquire("discord-gateway")
+        for _ in range(12):  # 3.6 s: over three times `stale_after`, no check of its own
+            assert not await standby.try_acquire("discord-gateway")
+            assert await standby.taken("discord-gateway")
+            await asyncio.sleep(0.3)
+        assert await holder.check()
+    finally:
+        await holder.release()
+        await standby.release()
+    # released: nothing of it left running
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "supportbot-lease-keep"] == []
