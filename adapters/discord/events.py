@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import aiohttp
 import discord
 
 from adapters.discord.channel import DiscordChannel
@@ -40,6 +41,11 @@ log = logging.getLogger("adapters.discord")  # the adapter's one logger (see cha
 READ_BACK_KEPT = 10_000
 # the most new forum posts kept as not read (`unread_posts`)
 UNREAD_POSTS_KEPT = 1_000
+# a channel look-up the API or the network failed (a 5xx, a dropped connection): tried again
+# after each of these pauses, seconds. A thread discord.py no longer caches (archived, say) is
+# looked up for every follow-up in it: read without it, the follow-up passes for a message in
+# a channel, not in the bot's thread, and is not answered
+LOOKUP_PAUSES = (0.5, 2.0, 5.0)
 
 
 class Events:
@@ -141,14 +147,24 @@ class Events:
         """The message's channel; fetched when the gateway sent a message before its thread
         (Discord does not order MESSAGE_CREATE and THREAD_CREATE for new forum posts)."""
         channel = message.channel
-        if isinstance(channel, discord.PartialMessageable) and message.guild is not None:
+        if not isinstance(channel, discord.PartialMessageable) or message.guild is None:
+            return channel
+        for pause in (*LOOKUP_PAUSES, None):
             try:
                 return await self.client.fetch_channel(channel.id)
-            except discord.HTTPException as exc:
-                log.warning(
-                    "could not look up a channel",
-                    extra={"platform": PLATFORM, "channel": channel.id, "status": exc.status},
-                )
+            except (discord.NotFound, discord.Forbidden) as exc:  # gone, or not ours to see
+                failure = f"{exc.status} {exc.code}"
+                break
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                failure = f"{exc.status}" if isinstance(exc, discord.HTTPException) else type(exc).__name__
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
+        log.warning(
+            "could not look up a channel (%s); reading the message without it",
+            failure,
+            extra={"platform": PLATFORM, "channel": channel.id},
+        )
         return channel
 
     async def as_heard_live(self, message: discord.Message, members: dict[int, Any]) -> discord.Message:

@@ -9,22 +9,27 @@ The real discord.py client against the fake Discord gateway and REST API, the re
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
 
+from adapters.discord import DiscordAdapter
 from bot.app import Runtime
 from bot.ports import StreamSink
 from bot.types import Answer, Passage, RetrievalHints, Turn
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
+    adapter,
+    answered,
     discord_env,
     discord_toml,
     fake,
     mention,
     ok_post,
     running,
+    runtime,
 )
 from tests.fakes.answerers import GatedExtractive
 from tests.fakes.discord_server import FakeDiscord
@@ -43,8 +48,8 @@ async def test_a_follow_up_asked_while_the_answer_is_written_is_answered_too(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     answerer = GatedExtractive()
-    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
-    async with running(runtime, typing_after=60.0) as adapter:
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
         thread = (await mention(fake, "How do I reset my password?"))["id"]
         await asyncio.wait_for(answerer.asked.wait(), 10)
@@ -56,7 +61,7 @@ async def test_a_follow_up_asked_while_the_answer_is_written_is_answered_too(
         await fake.wait_for_request(
             "POST", MESSAGES, ok_post(thread, "five to seven"), after=start, timeout=10
         )
-        assert await adapter.drain(10)
+        assert await bot.drain(10)
     said = _contents(fake, thread, start)
     assert [c for c in said if "Forgot password" in c] and [c for c in said if "five to seven" in c]
 
@@ -66,8 +71,8 @@ async def test_a_follow_up_in_a_forum_post_while_its_answer_is_written_is_answer
     make_runtime: Callable[..., Runtime],
 ) -> None:
     answerer = GatedExtractive()
-    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
-    async with running(runtime, typing_after=60.0) as adapter:
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
         post = fake.build_thread_create("Password reset", starter_content="How do I reset my password?")
         await fake.dispatch("THREAD_CREATE", post)
@@ -79,7 +84,7 @@ async def test_a_follow_up_in_a_forum_post_while_its_answer_is_written_is_answer
         await fake.wait_for_request(
             "POST", MESSAGES, ok_post(post["id"], "five to seven"), after=start, timeout=10
         )
-        assert await adapter.drain(10)
+        assert await bot.drain(10)
 
 
 class _HeldOnRefunds(GatedExtractive):
@@ -114,15 +119,15 @@ async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last
     """The first edit's answer is slow; the second edit comes meanwhile and its answer would be
     quick: it waits its turn, so the post ends up answering the question as it now reads."""
     answerer = _HeldOnRefunds()
-    runtime = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
-    async with running(runtime, typing_after=60.0) as adapter:
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
         question = await mention(fake, "How do I reset my password?")
         thread = question["id"]
         answer = await fake.wait_for_request(
             "POST", MESSAGES, ok_post(thread, "Forgot password"), after=start
         )
-        assert await adapter.drain(5)
+        assert await bot.drain(5)
         answerer.gate.clear()
 
         def edited(text: str) -> dict[str, object]:
@@ -139,6 +144,31 @@ async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last
         )
         await asyncio.sleep(0.3)
         answerer.gate.set()
-        assert await adapter.drain(10)
+        assert await bot.drain(10)
     shown = fake.get_message(thread, answer.response["id"])["content"]
     assert "Forgot password" in shown and "five to seven" not in shown
+
+
+@pytest.mark.parametrize("failures", [0, 2], ids=["looked-up", "look-up-failing-twice"])
+async def test_a_follow_up_in_a_thread_discord_py_no_longer_caches_is_answered(
+    fake: FakeDiscord,  # noqa: F811
+    adapter: DiscordAdapter,  # noqa: F811
+    failures: int,
+) -> None:
+    """An archived bot thread is dropped from discord.py's cache, so a follow-up in it comes
+    with a bare channel, looked up over REST; a look-up the API fails (503) is tried again,
+    not skipped: read without it, the follow-up passed for a channel message and was left."""
+    thread, _ = await answered(fake, adapter, "How do I reset my password?")
+    archived = copy.deepcopy(fake.get_channel(thread))
+    archived["thread_metadata"]["archived"] = True
+    await fake.dispatch("THREAD_UPDATE", archived)
+    await asyncio.sleep(0.2)
+    assert adapter.client is not None and adapter.client.get_channel(int(thread)) is None
+    start = len(fake.requests)
+    if failures:
+        fake.fail("GET", f"/channels/{thread}", 503, 0, "Service Unavailable", times=failures)
+    await fake.dispatch(
+        "MESSAGE_CREATE", fake.build_message_create("How long does a refund take?", channel_id=thread)
+    )
+    await fake.wait_for_request("POST", MESSAGES, ok_post(thread, "five to seven"), after=start, timeout=10)
+    assert await adapter.drain(10)
