@@ -222,6 +222,19 @@ class DiscordChannel:
             if sent:  # shown whole or not at all: the first parts are taken back
                 first = Posted(message_id=post_id(sent), conversation=reply.conversation)
                 await self._delete_parts(first, sent)
+            ref = reply.conversation
+            if (
+                (exc.status, exc.code) == (404, 10003)
+                and ref.thread is not None
+                and ref.thread == reply.in_reply_to
+                and isinstance(self.client.get_channel(int(ref.channel)), discord.TextChannel)
+            ):
+                # the thread started from the question was deleted while it was answered (its
+                # id is the question's): the reply goes under the question in the channel
+                log.warning(
+                    "the question's thread is gone; replying in the channel", extra=http_ctx(ref, exc)
+                )
+                return await self.send(replace(reply, conversation=ref.in_thread(None)))
             if reply.kind == ReplyKind.ERROR:
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:

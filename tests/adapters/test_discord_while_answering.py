@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 
 from adapters.discord import DiscordAdapter
@@ -172,3 +173,33 @@ async def test_a_follow_up_in_a_thread_discord_py_no_longer_caches_is_answered(
     )
     await fake.wait_for_request("POST", MESSAGES, ok_post(thread, "five to seven"), after=start, timeout=10)
     assert await adapter.drain(10)
+
+
+async def test_a_question_whose_thread_is_deleted_while_it_is_answered_gets_its_answer_in_the_channel(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A moderator deletes the thread the bot started from the question before the answer is
+    out: the answer goes under the question in the channel, not an apology to try again."""
+    answerer = GatedExtractive()
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
+        start = len(fake.requests)
+        question = await mention(fake, "How do I reset my password?")
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        await fake.wait_for_request("POST", "/channels/{c}/messages/{m}/threads", after=start)
+        async with aiohttp.ClientSession() as http:
+            gone = f"{fake.api_base}/channels/{question['id']}"
+            async with http.delete(gone, headers={"Authorization": f"Bot {fake.token}"}) as response:
+                assert response.status == 200
+        answerer.gate.set()
+        answer = await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(fake.text_channel_id, "Forgot password"), after=start, timeout=10
+        )
+        assert await bot.drain(10)
+    assert answer.json["message_reference"]["message_id"] == int(question["id"])
+    said = [
+        r.json["content"]
+        for r in fake.requests_matching("POST", MESSAGES, lambda r: r.status == 200, after=start)
+    ]
+    assert not [c for c in said if "try again" in c.lower()], said
