@@ -19,7 +19,7 @@ from bot.privacy.audiences import member_audiences
 from bot.types import Answer, Author, ConversationRef, InboundMessage
 
 if TYPE_CHECKING:  # a type only: the state store's repositories are not loaded by `supportbot ask`
-    from bot.store import ConversationState
+    from bot.store.conversations import ConversationState
 
 
 class Act(StrEnum):

@@ -285,6 +285,26 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+class MessageHandler(Protocol):
+    """What a message means: the core's decision and the work it does (bot/core.py's
+    SupportBot), as delivery hands a claimed message over (bot/delivery.py)."""
+
+    def situation(self, message: InboundMessage) -> Situation: ...
+
+    async def handle(
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        resume: Posted | None,
+        finish: Finish | None = None,
+    ) -> Outcome: ...
+
+    async def apologise(
+        self, message: InboundMessage, channel: Channel, situation: Situation, replacing: Posted | None = None
+    ) -> None: ...
+
+
 # -- the state store ------------------------------------------------------------------------
 # What the core keeps durably, one Protocol per concern (the modules of bot/store/ mirror
 # them). SQLite's `bot.store.StateStore` is the first implementation; a PostgreSQL backend
@@ -295,6 +315,10 @@ import typing  # noqa: E402  (this block is appended whole; its imports are for 
 if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from contextlib import AbstractContextManager
+
+    # what a message means to the core, as delivery hands it over (MessageHandler)
+    from bot.inbox import Finish
+    from bot.policy import Situation
 
     # from the modules, not the package: bot.store.state imports this file to check that
     # StateStore implements Store, and the package imports bot.store.state

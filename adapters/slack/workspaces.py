@@ -343,7 +343,7 @@ class WorkspacesChannel:
         at once more; with no other token, or no install any worker can tell serves the
         workspace yet (an org-wide install is known by its workspaces' events, and none of
         this one was seen since the workers kept them), the error is raised: the replay
-        waits and is tried again (bot/delivery.py REPLAY_ATTEMPTS), never taken for "no reply"."""
+        waits and is tried again (bot/replays.py REPLAY_ATTEMPTS), never taken for "no reply"."""
         return await self._on_channel(message.conversation, lambda channel: channel.find_reply(message))
 
     async def find_post(self, where: ConversationRef, after: datetime, button: Button) -> Posted | None:

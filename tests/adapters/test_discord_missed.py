@@ -18,7 +18,7 @@ import pytest
 from adapters.discord.missed import start_after
 from adapters.read_back import MARGIN, MISSED_WINDOW
 from bot.app import Runtime
-from bot.delivery import INBOX_KEPT
+from bot.replays import INBOX_KEPT
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixture)
     MESSAGES,
     answered,

@@ -336,7 +336,7 @@ async def test_a_replay_in_any_installed_workspace_finds_the_answer_already_post
     assert found is not None and answer.response is not None
     assert found.message_id == f"C222:{answer.response['ts']}"
     # never installed (or not yet known to this worker): the replay waits and tries again,
-    # never taking it for "no reply" (bot/delivery.py REPLAY_ATTEMPTS)
+    # never taking it for "no reply" (bot/replays.py REPLAY_ATTEMPTS)
     with pytest.raises(NotInstalled):
         await adapter.channel.find_reply(asked("T999", "C999"))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot import delivery, faults
+from bot import delivery, faults, replays
 from bot.app import Runtime
 from bot.cluster import Presence
 from bot.types import InboundMessage, Outcome, Posted, Reply
@@ -225,7 +225,7 @@ class CountsLooks(Platform):
 async def test_a_backlog_is_replayed_within_the_worker_pool_a_batch_at_a_time(
     make_runtime: Callable[..., Runtime], clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(delivery, "REPLAY_BATCH", 5)
+    monkeypatch.setattr(replays, "REPLAY_BATCH", 5)
     toml = "[answer]\nworkers = 3\n" + TOML
     asked = [question("How long does a refund take?", f"m{n}") for n in range(12)]
     await _left_by_a_dead_process(lambda: make_runtime(toml), asked)
@@ -356,7 +356,7 @@ async def test_a_replay_the_platform_never_lets_look_is_given_up_after_its_attem
     await _left_by_a_dead_process(lambda: make_runtime(TOML), [question("How long does a refund take?", "n")])
     rt = make_runtime(TOML)
     platform = RefusesToLook(refusals=1000)
-    for _ in range(delivery.REPLAY_ATTEMPTS - 1):
+    for _ in range(replays.REPLAY_ATTEMPTS - 1):
         await _pass(rt, clock, platform)
     assert rt.state.db.execute("select status from inbox").fetchall() == [("replaying",)]  # still waiting
     await _pass(rt, clock, platform)
