@@ -25,7 +25,7 @@ from adapters.slack.client import (
     slack_error,
     split_message_id,
 )
-from adapters.slack.directory import SlackDirectory, SlackIdentity
+from adapters.slack.directory import SlackDirectory, SlackIdentity, unreachable
 from bot.types import InboundMessage, Posted
 
 # SlackChannel's logger: this is its find_reply, and its log lines keep the channel's name
@@ -56,8 +56,8 @@ async def find_reply(
     (conversations.replies) that names it in its metadata (`SlackChannel.send` labels the
     first post of a reply to a question); a post without a label (an older version's) only
     when it is the bot's first and no person spoke before it: a later one may be answering
-    them. A token Slack refuses raises SlackCallError: the caller reads the token again or
-    retries."""
+    them. A token Slack refuses, or a read that got no answer, raises SlackCallError: the
+    caller reads the token again or retries."""
     parsed = split_message_id(message.id)
     if parsed is None:
         return None
@@ -70,12 +70,15 @@ async def find_reply(
     except SlackApiError as exc:
         code = slack_error(exc)
         log.warning("conversations.replies failed: %s", code, extra=ctx(channel))
-        if code in FATAL_AUTH_ERRORS:  # "none" would have the replay post a second answer
+        # "none" would have the replay post a second answer: a refused token, or no answer
+        # (rate limited past slack_sdk's retries, Slack failing) is the replay's failure, tried
+        # again at a later pass; only Slack's definite answer (no such thread, not in it) is none
+        if unreachable(exc) or code in FATAL_AUTH_ERRORS:
             raise SlackCallError("conversations.replies", code) from exc
         return None
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("conversations.replies failed: %s", type(exc).__name__, extra=ctx(channel))
-        return None
+        raise SlackCallError("conversations.replies", type(exc).__name__) from exc
     me = directory.identity
     spoke = False
     for item in found.get("messages") or []:
