@@ -169,13 +169,26 @@ def _secret_like(value: str) -> bool:
     )
 
 
-# what a sentence about a secret says of it rather than the secret itself: a length or a
-# lifetime ("8~16자", "8-64 characters", "3600초", "4096개"), where to find it (a URL)
-_SAID_NOT_SECRET = re.compile(r"\d{1,5}(?:\s*[~\-–]\s*\d{1,5})?\+?|[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+# what a sentence about a secret says of it rather than the secret itself: a length, a count
+# or a lifetime, a number with its unit after it ("8~16자", "8-64 characters", "3600초",
+# "4096개"; a number alone, "비밀번호: 58213", is one), and where to find it (a URL)
+_NUMBER = re.compile(r"\d{1,5}(?:\s*[~\-–]\s*\d{1,5})?\+?")
+_UNIT = re.compile(
+    r"\s*(?:자|글자|자리|초|분|시간|일|개|회|번|바이트|비트|"
+    r"char(?:acter)?s?|digits?|letters?|bytes?|bits?|seconds?|minutes?|hours?|days?|tokens?)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
 
 
-def _said_secret(value: str) -> bool:
-    return _secret_like(value) and not _SAID_NOT_SECRET.fullmatch(value.rstrip(".,;:!?)"))
+def _redact_said(match: re.Match[str]) -> str:
+    value = match.group("value")
+    trimmed = value.rstrip(".,;:)")  # a sentence's stop; "!" and "?" are a password's as often
+    after = match.start("value") + len(trimmed)
+    counted = _NUMBER.fullmatch(trimmed) is not None and _UNIT.match(match.string, after) is not None
+    if not _secret_like(trimmed) or counted or _URL.fullmatch(trimmed):
+        return match.group(0)
+    return match.group("label") + REDACTED + value[len(trimmed) :]  # the sentence's stop kept
 
 
 def _redact_assigned(match: re.Match[str]) -> str:
@@ -240,9 +253,7 @@ def _redact(text: str, *, partial: bool) -> str:
     )
     # after _LABELLED, so a long value it already hid is not matched again
     text = _ASSIGNED.sub(_redact_assigned, text)
-    text = _SAID.sub(
-        lambda m: m.group("label") + REDACTED if _said_secret(m.group("value")) else m.group(0), text
-    )
+    text = _SAID.sub(_redact_said, text)
     return _AUTH_HEADER.sub(
         lambda m: (
             m.group("label") + REDACTED

@@ -118,6 +118,8 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "There's no information about SSO in the documentation [2].",
         "Sorry, there is no information on annual plan refunds [1].",
         "문서에서 확인할 수 없습니다.",
+        "문서만으로는 정확히 알 수 없습니다.",
+        "문서로는 확인할 수 없습니다.",
     ],
 )
 def test_refusals(text: str) -> None:
@@ -141,6 +143,7 @@ def test_refusals(text: str) -> None:
         "제공된 링크가 만료되면 비밀번호를 확인할 수 없습니다 [1].",
         "공유 문서는 링크가 만료되면 확인할 수 없습니다 [1].",
         "The reset link is valid for one hour [1]; after that no information about it is kept.",
+        "Once an account is deleted [1], no information about it is kept.",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:

@@ -86,6 +86,11 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
         ("API 키는 9f8e7d6c5b4a39281706abcd 입니다", f"API 키는 {REDACTED} 입니다"),
         ("암호 = hunter2!", f"암호 = {REDACTED}"),
         ("비밀번호: 123456", f"비밀번호: {REDACTED}"),
+        # a number is a password unless a unit says it counts something
+        ("비밀번호: 58213", f"비밀번호: {REDACTED}"),
+        ("my password is 4821.", f"my password is {REDACTED}."),
+        ("비번은 2580 이에요", f"비번은 {REDACTED} 이에요"),
+        ("the password is 1234-5678", f"the password is {REDACTED}"),
     ],
 )
 def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str, expected: str) -> None:
