@@ -327,6 +327,8 @@ class DiscordChannel:
             if exc.status == 404 and exc.code == UNKNOWN_MESSAGE:  # deleted (the asker, a moderator)
                 await self._delete_parts(posted, [*ids, *shown[len(ids) :]])
                 raise MessageGone(f"Discord: the message to edit is gone ({exc.code})") from exc
+            if (exc.status, exc.code) == (404, 10003):  # its thread deleted: the post with it
+                raise MessageGone("Discord: the channel of the message to edit is gone") from exc
             log.error(
                 "could not update a message (%s %s)",
                 exc.status,

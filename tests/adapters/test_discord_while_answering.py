@@ -175,13 +175,35 @@ async def test_a_follow_up_in_a_thread_discord_py_no_longer_caches_is_answered(
     assert await adapter.drain(10)
 
 
+class _StreamsFirst(GatedExtractive):
+    """Shows a first partial answer (posted in the thread), then waits for the gate."""
+
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[Turn],
+        language: str,
+        confidence: float,
+        on_text: StreamSink | None = None,
+        *,
+        hints: RetrievalHints | None = None,
+    ) -> Answer:
+        if on_text is not None:
+            await on_text("Forgot password: open the sign-in page")
+        return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 async def test_a_question_whose_thread_is_deleted_while_it_is_answered_gets_its_answer_in_the_channel(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
+    streamed: bool,
 ) -> None:
     """A moderator deletes the thread the bot started from the question before the answer is
-    out: the answer goes under the question in the channel, not an apology to try again."""
-    answerer = GatedExtractive()
+    out (and, streamed, after a partial answer went into it): the answer goes under the
+    question in the channel, not an apology to try again."""
+    answerer = _StreamsFirst() if streamed else GatedExtractive()
     rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
     async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
