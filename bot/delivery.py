@@ -142,13 +142,17 @@ class Deliveries(Replays):
         try:
             original = f"{message.conversation.platform}:msg:{message.edit_of}"
             newest = True
-            if message.edited and message.edit_of and original != key and not holding:
-                # an edit of a question this process is still answering revises that answer
-                # once it is out (before, there is none to revise), after the edits of it that
-                # came first, and not at all if a newer one came meanwhile. Waited for outside
-                # the pool: the question may itself be waiting for a slot
-                ended = partial(self._in_flight.ended, original)
-                newest = await turn.enter_async_context(self._edits.turn(original, key, ended))
+            if message.edited and message.edit_of and original != key:
+                made = message.edited_at or self.clock.now()
+                if holding:  # a replay, in a slot of the pool already: a newer edit seen wins
+                    newest = not self._edits.outdated(original, made)
+                else:
+                    # an edit of a question this process is still answering revises that
+                    # answer once it is out (before, there is none to revise), after the edits
+                    # of it that came first, and not at all if a newer one came meanwhile.
+                    # Waited for outside the pool: the question may be waiting for a slot
+                    ended = partial(self._in_flight.ended, original)
+                    newest = await turn.enter_async_context(self._edits.turn(original, made, ended))
             try:
                 outcome = await self._handled(
                     key, message, noting, situation, resume, finish, holding, newest

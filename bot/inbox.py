@@ -116,6 +116,7 @@ def serialise_message(message: InboundMessage) -> str:
     data["conversation"] = _fields(message.conversation)
     data["author"] = _fields(message.author) | {"roles": sorted(message.author.roles)}
     data["sent_at"] = message.sent_at.isoformat()
+    data["edited_at"] = message.edited_at.isoformat() if message.edited_at is not None else None
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -143,4 +144,5 @@ def deserialise_message(payload: str) -> InboundMessage:
         sent_at=datetime.fromisoformat(data["sent_at"]),
         edited=data["edited"],
         edit_of=data.get("edit_of"),  # absent in events stored before edits were answered
+        edited_at=datetime.fromisoformat(data["edited_at"]) if data.get("edited_at") else None,
     )

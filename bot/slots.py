@@ -25,7 +25,7 @@ import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 # a live question reaches the pool within seconds of being said (a platform's retry, within a
@@ -171,29 +171,41 @@ class Edits:
     """The edits of one message, revised one at a time and only the newest (bot/delivery.py):
     two quick edits each revise the answer, and the slower would otherwise leave it answering
     the older text. An edit takes its `turn` once `before` (its question's own handling) has
-    ended; by then, if a newer edit of the same message came, it is told so and revises
-    nothing. Held through the finish, so the next edit reads the answer this one recorded."""
+    ended; by then, if a newer edit of the same message came (newer by when it was made, not
+    when it arrived: a platform's retry, or one the store refused and handed over again, comes
+    late), it is told so and revises nothing. Held through the finish, so the next edit reads
+    the answer this one recorded. The newest seen of each of the last `REMEMBERED` messages is
+    kept after its turns, so a late one (a replay's) revises nothing either (`outdated`)."""
+
+    REMEMBERED = 10_000
 
     def __init__(self) -> None:
-        self._newest: dict[str, str] = {}  # message -> the key of the last edit of it that came
+        self._newest: dict[str, datetime] = {}  # message -> when its newest edit seen was made
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}  # message -> its edits between coming and leaving
 
+    def outdated(self, message: str, made: datetime) -> bool:
+        """Whether a newer edit of `message` than one made at `made` has been seen; notes it."""
+        newest = self._newest.pop(message, made)  # popped and put back: the last seen go last
+        self._newest[message] = max(newest, made)
+        while len(self._newest) > self.REMEMBERED:
+            del self._newest[next(iter(self._newest))]
+        return newest > made
+
     @asynccontextmanager
     async def turn(
-        self, message: str, edit: str, before: Callable[[], Awaitable[None]]
+        self, message: str, made: datetime, before: Callable[[], Awaitable[None]]
     ) -> AsyncIterator[bool]:
         """Wait for `before`, then for the edits of `message` that came earlier; yields whether
-        `edit` is still the newest (if not, it is to revise nothing)."""
-        self._newest[message] = edit
+        the edit made at `made` is still the newest (if not, it is to revise nothing)."""
+        self.outdated(message, made)
         self._waiting[message] = self._waiting.get(message, 0) + 1
         try:
             await before()
             async with self._locks.setdefault(message, asyncio.Lock()):
-                yield self._newest.get(message) == edit
+                yield not self.outdated(message, made)
         finally:
             self._waiting[message] -= 1
             if not self._waiting[message]:
                 del self._waiting[message]
                 self._locks.pop(message, None)
-                self._newest.pop(message, None)

@@ -86,6 +86,7 @@ class InboundMessage:
     sent_at: datetime
     edited: bool = False
     edit_of: str | None = None  # for an edit: the id of the message as first sent
+    edited_at: datetime | None = None  # for an edit: when it was made (a message's edits are ordered by it)
     raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 

@@ -169,8 +169,8 @@ class MessageTranslator:
         if forum_post:
             text = forum_question(channel.name, text)
         message_id = str(message.id)
+        stamp = message.edited_at or message.created_at
         if edited:
-            stamp = message.edited_at or message.created_at
             message_id = f"{message.id}:edit:{int(stamp.timestamp() * 1000)}"
         return InboundMessage(
             id=message_id,
@@ -183,4 +183,5 @@ class MessageTranslator:
             sent_at=message.created_at,
             edited=edited,
             edit_of=str(message.id) if edited else None,
+            edited_at=stamp if edited else None,
         )

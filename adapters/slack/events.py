@@ -305,9 +305,11 @@ class SlackEvents:
             )
         ident = message_id(channel, ts)
         original = ident if kind == "edit" else None
+        edited_at = None
         if kind == "edit":
             edited = as_object(source.get("edited")).get("ts") or event.get("ts") or ""
             ident = f"{ident}:edited:{edited}"  # an edit must never take its original's inbox slot
+            edited_at = _sent_at(str(edited))
         return InboundMessage(
             id=ident,
             conversation=ConversationRef(
@@ -325,6 +327,7 @@ class SlackEvents:
             sent_at=_sent_at(ts),
             edited=kind == "edit",
             edit_of=original,
+            edited_at=edited_at,
             raw=dict(event),
         )
 

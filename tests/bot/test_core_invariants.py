@@ -276,16 +276,47 @@ async def test_of_two_edits_made_while_the_question_is_answered_only_the_last_re
     await asyncio.wait_for(channel.reached.wait(), 5)
 
     def edit(text: str, n: int) -> InboundMessage:
-        return replace(message(text, id=f"q-two:edited:{n}"), edited=True, edit_of="q-two")
+        made = datetime(2026, 11, 30, 10, n, tzinfo=UTC)
+        return replace(message(text, id=f"q-two:edited:{n}"), edited=True, edit_of="q-two", edited_at=made)
 
-    older = asyncio.create_task(rt.bot.on_message(edit("What about refunds?", 1), channel))
+    # the newer edit arrives first (the older one was a platform's retry): newest by when made
     newer = asyncio.create_task(rt.bot.on_message(edit("How long does a refund take?", 2), channel))
+    await asyncio.sleep(0)
+    older = asyncio.create_task(rt.bot.on_message(edit("What about refunds?", 1), channel))
     await asyncio.sleep(0.2)
     channel.go_on.set()
     assert await asyncio.wait_for(answering, 5) == Outcome.ANSWERED
     assert await asyncio.wait_for(older, 5) == Outcome.IGNORED  # a newer edit came: nothing to revise
     assert await asyncio.wait_for(newer, 5) == Outcome.ANSWERED
     assert len(channel.edits) == 1 and "five to seven business days" in channel.edits[0][1].text
+
+
+async def test_a_replay_of_an_older_edit_does_not_undo_the_newer_ones_revision(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """An older edit left unfinished (its handling failed before it did anything, and it is
+    handed to the clock's replay) comes back after a newer edit revised the answer: it is
+    outdated, and the answer stays the newer one's."""
+    rt = make_runtime(TOML)
+    assert (
+        await rt.bot.on_message(message("How do I reset my password?", id="q-late"), channel)
+        == Outcome.ANSWERED
+    )
+
+    def edit(text: str, n: int) -> InboundMessage:
+        made = datetime(2026, 11, 30, 10, n, tzinfo=UTC)
+        return replace(message(text, id=f"q-late:edited:{n}"), edited=True, edit_of="q-late", edited_at=made)
+
+    older = edit("How do I reset my password again?", 1)
+    assert rt.state.claim_event("slack:msg:q-late:edited:1", "slack", serialise_message(older), clock.now())
+    assert await rt.bot.on_message(edit("How long does a refund take?", 2), channel) == Outcome.ANSWERED
+    revised = channel.edits[-1][1].text
+    assert "five to seven business days" in revised
+    clock.advance(seconds=60)  # the older edit's claim is past its replay lease
+    await rt.bot.tick({"slack": channel})
+    await rt.bot.settle()
+    assert channel.edits[-1][1].text == revised  # not put back to the older text
+    assert not rt.state.pending_events("slack", clock.now())
 
 
 async def test_an_edit_of_a_message_the_bot_never_answered_is_left_alone(
