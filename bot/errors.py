@@ -47,6 +47,12 @@ class MessageGone(PlatformError):
     moderator). What it was to show is posted as a new message instead."""
 
 
+class EditRefused(PlatformError):
+    """The platform refused an edit (a message too old to edit, a refusal past its retries)
+    and the post still shows what it showed before: what the edit was to show may be posted
+    as a new message instead (bot/streaming.py)."""
+
+
 class ConversationGone(PlatformError):
     """The conversation a post was for takes none, for good: deleted, archived, or closed to
     the bot (removed from the channel, no permission). Unlike a refusal the platform may lift

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from bot.errors import MessageGone
+from bot.errors import EditRefused, MessageGone
 from bot.ports import Channel
 from bot.types import ConversationRef, Posted, Reply, ReplyKind
 
@@ -121,6 +121,13 @@ class StreamingReply:
             except MessageGone:  # deleted by a person while written, or before a replay came back
                 log.info("the post being answered in was deleted; the answer goes elsewhere")
                 self.posted, self._instead = self._instead, None
+            except EditRefused as exc:
+                # the platform will not take the edit (a message too old to edit, a refusal past
+                # its retries) and the message shows what it did: the answer is said anew below
+                # rather than lost for an apology (an edit refused part way, after the message
+                # took part of it, is the caller's failure: a second copy would repeat that part)
+                log.warning("the answer's message could not be updated (%s); posting the answer anew", exc)
+                self.posted, self._instead = None, None
         # nothing streamed, or the platform gave no handle to edit (a slash command's response
         # URL), or the post is gone: the final reply is a message of its own
         posted = await self.channel.send(reply)

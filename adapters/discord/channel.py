@@ -47,7 +47,7 @@ from adapters.discord.render import (
 from adapters.discord.split import CONTENT_LIMIT
 from adapters.discord.translate import PLATFORM
 from bot import faults
-from bot.errors import ConversationGone, MessageGone, PlatformError
+from bot.errors import ConversationGone, EditRefused, MessageGone, PlatformError
 from bot.ports import PostChanged
 from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -339,7 +339,10 @@ class DiscordChannel:
             if added:  # the post as it was, but for parts that could not be taken back
                 kept = await self._delete_parts(posted, added)
                 await _told(on_change, replace(posted, message_id=post_id([*ids, *kept])))
-            raise PlatformError(f"Discord refused the edit ({exc.status}, code {exc.code})") from exc
+            refused = f"Discord refused the edit ({exc.status}, code {exc.code})"
+            if not shown:  # its first message refused the edit: the post shows what it did
+                raise EditRefused(refused) from exc
+            raise PlatformError(refused) from exc
         now = posted if partial else replace(posted, message_id=post_id(shown))
         await self.after_post(reply, now, edited=True)
         return now

@@ -26,6 +26,7 @@ from adapters.slack.client import (
     PartlyPosted,
     SlackCallError,
     SlackConversationGone,
+    SlackEditRefused,
     ctx,
     message_id,
     retry_handlers,
@@ -193,7 +194,7 @@ class SlackChannel:
                     code,
                     extra=ctx(channel, message_id=posted.message_id),
                 )
-                raise SlackCallError("chat.update", code) from exc
+                raise SlackEditRefused("chat.update", code) from exc
             log.warning(
                 "chat.update refused the blocks (%s); updating as plain text",
                 code,
@@ -203,7 +204,7 @@ class SlackChannel:
             try:
                 await self.client.chat_update(channel=channel, ts=ts, text=plain.text, blocks=[])
             except SlackApiError as again:
-                raise SlackCallError("chat.update", slack_error(again)) from again
+                raise SlackEditRefused("chat.update", slack_error(again)) from again
             return posted
 
     # posting ---------------------------------------------------------------------------

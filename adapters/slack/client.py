@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import SlackMessage
 from bot.channel_types import Platform
 from bot.config import Settings
-from bot.errors import ConversationGone, PlatformError
+from bot.errors import ConversationGone, EditRefused, PlatformError
 from bot.types import Reply
 
 PLATFORM = str(Platform.SLACK)
@@ -135,6 +135,10 @@ class SlackCallError(PlatformError):
         super().__init__(f"{method} failed: {code}")
         self.method = method
         self.code = code
+
+
+class SlackEditRefused(SlackCallError, EditRefused):
+    """chat.update refused (after slack_sdk's retries): the message is as it was."""
 
 
 class SlackConversationGone(SlackCallError, ConversationGone):

@@ -225,3 +225,35 @@ async def test_a_question_whose_thread_is_deleted_while_it_is_answered_gets_its_
         for r in fake.requests_matching("POST", MESSAGES, lambda r: r.status == 200, after=start)
     ]
     assert not [c for c in said if "try again" in c.lower()], said
+
+
+async def test_an_answer_whose_message_discord_will_not_edit_is_posted_anew(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Discord refuses every edit of the streamed message (a permission lost meanwhile): the
+    finished answer is posted as a message of its own under it, not dropped for an apology."""
+    answerer = _StreamsFirst()
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
+        start = len(fake.requests)
+        question = await mention(fake, "How do I reset my password?")
+        thread = question["id"]
+        first = await fake.wait_for_request("POST", MESSAGES, ok_post(thread), after=start, timeout=10)
+        fake.fail(
+            "PATCH",
+            f"/channels/{thread}/messages/{first.response['id']}",
+            403,
+            50013,
+            "Missing Permissions",
+            times=None,
+        )
+        answerer.gate.set()
+        after = fake.requests.index(first) + 1
+        await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(thread, "Forgot password"), after=after, timeout=10
+        )
+        assert await bot.drain(10)
+    said = _contents(fake, thread, after)
+    assert len(said) == 1 and "sign-in page" not in said[0], said  # the whole answer, once
+    assert fake.get_message(thread, first.response["id"])["content"].startswith("Forgot password: open")

@@ -108,6 +108,61 @@ async def test_a_slash_ask_answered_through_its_response_url_shows_no_half_writt
     assert [t for t in said if t.rstrip().endswith("…")] == []  # no partial answer left
 
 
+def _refuse_updates(fake: FakeSlack, how: str) -> None:
+    """Every chat.update refused past slack_sdk's retries (a passing Slack fault)."""
+    if how == "ratelimited":
+        fake.rate_limit("chat.update", times=40, retry_after=0)
+    elif how == "http500":
+        fake.http_error("chat.update", status=500, times=40)
+    else:
+        fake.fail("chat.update", how, times=40)
+
+
+@pytest.mark.parametrize("how", ["internal_error", "http500", "ratelimited", "cant_update_message"])
+async def test_a_final_edit_slack_refuses_still_shows_the_answer_in_a_message_of_its_own(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI, how: str
+) -> None:
+    """The partial answer's message cannot be updated with the whole one: the answer is posted
+    anew below it, not dropped for an apology and a ticket."""
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1].", chunk_delay=0.05))
+    _refuse_updates(fake, how)
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+    shown = [m.get("text", "") for m in fake.thread("C111", body["event"]["ts"])[1:]]
+    assert [t for t in shown if "five to seven" in t and not t.rstrip().endswith("…")], shown
+    assert not [t for t in shown if "went wrong" in t], shown
+
+
+async def test_a_revised_answer_slack_will_not_update_is_shown_in_a_message_of_its_own(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> None:
+    """The asker edits the question; Slack refuses the update of the answer's message (one too
+    old to edit): the new answer is posted, not "something went wrong" and a ticket."""
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+        question_ts = body["event"]["ts"]
+        changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
+        changed["event"]["channel"] = "C111"
+        changed["event"]["message"].update(
+            text=f"<@{fake.bot_user_id}> How do I reset my password?",
+            ts=question_ts,
+            user=MEMBER,
+            edited={"user": MEMBER, "ts": fake.next_ts()},
+        )
+        _refuse_updates(fake, "cant_update_message")
+        await deliver(fake, adapter, changed)
+    shown = [m.get("text", "") for m in fake.thread("C111", question_ts)[1:]]
+    assert [t for t in shown if "Forgot password" in t], shown
+    assert not [t for t in shown if "went wrong" in t], shown
+
+
 async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
     make_runtime: Callable[..., Runtime], fake: FakeSlack
 ) -> None:
