@@ -143,7 +143,7 @@ class Deliveries(Replays):
             original = f"{message.conversation.platform}:msg:{message.edit_of}"
             newest = True
             if message.edited and message.edit_of and original != key:
-                made = message.edited_at or self.clock.now()
+                made = message.edited_at or message.sent_at  # stored before edits had a time: the oldest
                 if holding:  # a replay, in a slot of the pool already: a newer edit seen wins
                     newest = not self._edits.outdated(original, made)
                 else:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import faults
-from bot.errors import MessageGone
+from bot.errors import EditRefused, MessageGone
 from bot.ports import Channel, PostChanged
 from bot.types import ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -30,7 +30,7 @@ class NotingChannel:
     edit, another post) writes the note first, as for any other first post. An edit that
     changes which messages show the event's post (a streamed answer that outgrew its one
     Discord message) notes the post again, as it now is, at each change (`Channel.edit`'s
-    `on_change`); an edit that finds it deleted forgets it (`_forget`)."""
+    `on_change`); an edit that finds it deleted, or past editing, forgets it (`_forget`)."""
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class NotingChannel:
         self.fence = fence
         self.noted = False
         self._unwritten: Posted | None = None  # noted, left for the finish to write
+        self._replaced = False  # the first post was deleted or is past editing (`_forget`)
         self._post = resume  # the event's post, as the inbox knows it
         self.partial: Posted | None = None  # a post showing a half-written answer (THINKING)
 
@@ -61,9 +62,11 @@ class NotingChannel:
         if not self.noted and posted.message_id and not reply.ephemeral_to:
             self.noted = True
             self._post = posted
-            if reply.kind is ReplyKind.ANSWER:
+            if reply.kind is ReplyKind.ANSWER and not self._replaced:
                 self._unwritten = posted
             else:
+                # after a post past editing, a replay looking for this event's post would find
+                # that one first (it is labelled too): this one is noted before anything else
                 await self.note(posted)
         return posted
 
@@ -86,7 +89,8 @@ class NotingChannel:
 
         try:
             now = await self.inner.edit(posted, reply, changed)
-        except MessageGone:
+        except (MessageGone, EditRefused):
+            # gone, or past editing: what it was to show is posted anew, and that post noted
             if self._post == current:
                 await self._forget(current)
             raise
@@ -109,11 +113,12 @@ class NotingChannel:
             self.partial = None
 
     async def _forget(self, gone: Posted) -> None:
-        """The event's post was deleted (the asker, a moderator): the inbox no longer names
-        it, and the next post, the answer said anew, is noted as the first was. A replay meanwhile
-        looks for that post (`FindsReplies`) instead of editing the deleted one and posting again."""
+        """The event's post was deleted (the asker, a moderator), or is past editing: the inbox
+        no longer names it, and the next post, the answer said anew, is noted at once. A replay
+        meanwhile looks for that post (`FindsReplies`) instead of editing the old one."""
         self._post = None
         self.noted = False
+        self._replaced = True
         if self.partial == gone:
             self.partial = None  # an apology is a post of its own
         await self.note(Posted(message_id="", conversation=gone.conversation))

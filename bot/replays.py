@@ -176,15 +176,17 @@ class Replays:
             self._in_flight.discard(key)  # not handled: a later pass takes it again
             self._claimed.pop(key, None)
             if isinstance(exc, Exception):
-                await self._replay_failed(key, message)
+                await self._replay_failed(key, message, channel)
             raise
         self._replay_failures.pop(key, None)
         async with held:
             return await self._process(key, message, channel, situation, resume, holding=holding)
 
-    async def _replay_failed(self, key: str, message: InboundMessage) -> None:
+    async def _replay_failed(self, key: str, message: InboundMessage, channel: Channel) -> None:
         """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
-        failed, so an event the platform will never let us finish is not retried for ever."""
+        failed, so an event the platform will never let us finish is not retried for ever, and
+        hand a question to people (the apology says so, where the platform lets it): it may
+        never have been answered, and must not end in silence."""
         failures = self._replay_failures.get(key, 0) + 1
         if failures < REPLAY_ATTEMPTS:
             self._replay_failures[key] = failures
@@ -195,6 +197,13 @@ class Replays:
             failures,
             extra={**log_context(message.conversation), "message_id": message.id, "event": key},
         )
+        if message.addressed:
+            try:
+                await self.handler.apologise(message, channel, self.handler.situation(message))
+            except Exception:  # a boundary: the platform that kept refusing may refuse this too
+                log.warning(
+                    "could not hand a given-up message to people", exc_info=True, extra={"event": key}
+                )
         with contextlib.suppress(Exception):  # the store failing too: the next pass counts again
             await self.store.run(StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED))
 

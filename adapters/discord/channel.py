@@ -340,7 +340,7 @@ class DiscordChannel:
                 kept = await self._delete_parts(posted, added)
                 await _told(on_change, replace(posted, message_id=post_id([*ids, *kept])))
             refused = f"Discord refused the edit ({exc.status}, code {exc.code})"
-            if not shown:  # its first message refused the edit: the post shows what it did
+            if not shown and exc.status < 500:  # refused outright (a 5xx may have been applied)
                 raise EditRefused(refused) from exc
             raise PlatformError(refused) from exc
         now = posted if partial else replace(posted, message_id=post_id(shown))

@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 
 # Errors about the blocks themselves: the message can still go out as plain text.
 _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_blocks"})
+# chat.update's answers that the message was not and will not be changed (too old to edit, or
+# what it was to show does not fit one message): what it was to show can be posted anew. Any
+# other failure (internal_error, a 5xx, a rate limit past the retries) may have been applied:
+# posting anew could show the answer twice, so it stays a failure
+_NOT_EDITED = frozenset({"cant_update_message", "edit_window_closed", "msg_too_long"})
 # A slash command used where the bot is not a member: answer through the response URL.
 _NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 
@@ -194,7 +199,8 @@ class SlackChannel:
                     code,
                     extra=ctx(channel, message_id=posted.message_id),
                 )
-                raise SlackEditRefused("chat.update", code) from exc
+                refused = SlackEditRefused if code in _NOT_EDITED else SlackCallError
+                raise refused("chat.update", code) from exc
             log.warning(
                 "chat.update refused the blocks (%s); updating as plain text",
                 code,
@@ -204,7 +210,10 @@ class SlackChannel:
             try:
                 await self.client.chat_update(channel=channel, ts=ts, text=plain.text, blocks=[])
             except SlackApiError as again:
-                raise SlackEditRefused("chat.update", slack_error(again)) from again
+                code = slack_error(again)
+                raise (SlackEditRefused if code in _NOT_EDITED else SlackCallError)(
+                    "chat.update", code
+                ) from again
             return posted
 
     # posting ---------------------------------------------------------------------------

@@ -118,7 +118,8 @@ _EN_REFUSAL = re.compile(
     # ..."), not of a detail inside an answer ("... [1]; after that no information about it is
     # kept", "Once it is deleted [1], no information about it is kept")
     r"|(?:^|[.!?]\s+)(?:(?:sorry|unfortunately|however),?\s+)?(?:there(?:'s|\s+is)\s+)?"
-    r"no\s+information\s+(?:about|on|regarding)\b",
+    r"no\s+information\s+(?:about|on|regarding)\b"
+    r"|,\s*there(?:'s|\s+is)\s+no\s+information\s+(?:about|on|regarding)\b",
     re.IGNORECASE,
 )
 # Korean drops the subject, so "cannot find / know / check" is a refusal only when what cannot
@@ -129,7 +130,7 @@ _KO_CANNOT = r"\s*수\s*(?:가\s*)?없(?:습니다|어요|네요|다)"
 _KO_REFUSAL = re.compile(
     r"(?:답변할|답변드릴|답할|답해\s*드릴|말씀드릴)"
     + _KO_CANNOT
-    + r"|(?:(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로|로는|으로는)|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
+    + r"|(?:(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로)|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
     r"[^.?!\n]{0,40}?|(?:정보|내용|답|답변)(?:을|를)\s*)"
     r"(?:찾을|알|확인할)" + _KO_CANNOT + r"|모르겠(?:습니다|어요|네요|다)"
     r"|(?:정보|내용|답|언급)(?:가|이|은|는)?\s*없(?:습니다|어요|네요|다)"

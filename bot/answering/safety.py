@@ -173,9 +173,12 @@ def _secret_like(value: str) -> bool:
 # or a lifetime, a number with its unit after it ("8~16자", "8-64 characters", "3600초",
 # "4096개"; a number alone, "비밀번호: 58213", is one), and where to find it (a URL)
 _NUMBER = re.compile(r"\d{1,5}(?:\s*[~\-–]\s*\d{1,5})?\+?")
+# a unit: Korean writes it against the number ("12자", "3600초", "2025년"; "4821 분실" is a
+# number and a word), English after a space or not ("8-64 characters", "30s" is no unit)
 _UNIT = re.compile(
-    r"\s*(?:자|글자|자리|초|분|시간|일|개|회|번|바이트|비트|"
-    r"char(?:acter)?s?|digits?|letters?|bytes?|bits?|seconds?|minutes?|hours?|days?|tokens?)(?![A-Za-z])",
+    r"(?:자|글자|자리|초|분|시간|일|주|개월|월|년|개|회|번|명|건|원|바이트|비트|%)"
+    r"|[ \t]?(?:char(?:acter)?s?|digits?|letters?|bytes?|bits?|[KMG]B|ms|seconds?|minutes?|hours?|days?|"
+    r"weeks?|months?|years?|tokens?)(?![A-Za-z])",
     re.IGNORECASE,
 )
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)

@@ -118,23 +118,70 @@ def _refuse_updates(fake: FakeSlack, how: str) -> None:
         fake.fail("chat.update", how, times=40)
 
 
-@pytest.mark.parametrize("how", ["internal_error", "http500", "ratelimited", "cant_update_message"])
-async def test_a_final_edit_slack_refuses_still_shows_the_answer_in_a_message_of_its_own(
+def _streamed(make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI) -> Runtime:
+    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1].", chunk_delay=0.05))
+    return make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
+
+
+def _whole(fake: FakeSlack, question_ts: str) -> list[str]:
+    """The thread's messages that show the whole answer."""
+    shown = [m.get("text", "") for m in fake.thread("C111", question_ts)[1:]]
+    return [t for t in shown if "five to seven" in t and not t.rstrip().endswith("…")]
+
+
+@pytest.mark.parametrize("how", ["cant_update_message", "edit_window_closed"])
+async def test_a_final_edit_slack_will_not_make_still_shows_the_answer_in_a_message_of_its_own(
     make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI, how: str
 ) -> None:
-    """The partial answer's message cannot be updated with the whole one: the answer is posted
-    anew below it, not dropped for an apology and a ticket."""
-    env = {**slack_env(fake), "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": model.api_key}
-    rt = make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
-    model.enqueue(Answer("Refunds take five to seven business days to arrive [1].", chunk_delay=0.05))
+    """Slack says the partial answer's message will not be changed: the answer is posted anew
+    below it (the partial stays), not dropped for an apology and a ticket."""
+    rt = _streamed(make_runtime, fake, model)
     _refuse_updates(fake, how)
     async with running(rt) as adapter:
         await fake.wait_for_connection(1)
         body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
         await deliver(fake, adapter, body)
     shown = [m.get("text", "") for m in fake.thread("C111", body["event"]["ts"])[1:]]
-    assert [t for t in shown if "five to seven" in t and not t.rstrip().endswith("…")], shown
+    assert len(_whole(fake, body["event"]["ts"])) == 1, shown
     assert not [t for t in shown if "went wrong" in t], shown
+
+
+@pytest.mark.parametrize("how", ["internal_error", "http500", "ratelimited"])
+async def test_a_final_edit_that_may_have_been_applied_is_not_posted_again(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI, how: str
+) -> None:
+    """Slack failed the update without saying it was not made (it may have been): posting the
+    answer anew could show it twice, so it stays a failure, handed to people."""
+    rt = _streamed(make_runtime, fake, model)
+    _refuse_updates(fake, how)
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+    assert len(_whole(fake, body["event"]["ts"])) <= 1
+    assert [c for c in posts(fake, "C111") if "five to seven" in c.params.get("text", "")] == []
+
+
+async def test_an_answer_posted_anew_is_the_post_a_replay_finishes(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """Killed right after the answer went out anew: the inbox names the new post, not the
+    partial one, so the replay does not make the partial a second copy of the answer."""
+    rt = _streamed(make_runtime, fake, model)
+    _refuse_updates(fake, "cant_update_message")
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        with faults.crash_at("answer.posted"):
+            await deliver(fake, adapter, body)
+    fake.heal("chat.update")
+    rt.close()
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
+    again = _streamed(make_runtime, fake, model)
+    async with running(again) as adapter:
+        assert await adapter.drain(timeout=15)
+    assert len(_whole(fake, body["event"]["ts"])) == 1
 
 
 async def test_a_revised_answer_slack_will_not_update_is_shown_in_a_message_of_its_own(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -317,6 +318,33 @@ async def test_a_replay_of_an_older_edit_does_not_undo_the_newer_ones_revision(
     await rt.bot.settle()
     assert channel.edits[-1][1].text == revised  # not put back to the older text
     assert not rt.state.pending_events("slack", clock.now())
+
+
+async def test_a_replayed_edit_stored_without_its_time_does_not_undo_a_newer_edit(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """An edit left unfinished by a version that did not store when edits were made counts as
+    the oldest, not as made now: replayed after a newer edit, it revises nothing."""
+    rt = make_runtime(TOML)
+    assert (
+        await rt.bot.on_message(message("How do I reset my password?", id="q-up"), channel)
+        == Outcome.ANSWERED
+    )
+
+    def edit(text: str, n: int) -> InboundMessage:
+        made = clock.now() + timedelta(minutes=n)  # after the question was asked, as edits are
+        return replace(message(text, id=f"q-up:edited:{n}"), edited=True, edit_of="q-up", edited_at=made)
+
+    stored = json.loads(serialise_message(edit("How do I reset my password again?", 1)))
+    del stored["edited_at"]  # as the version before edits had a time stored it
+    assert rt.state.claim_event("slack:msg:q-up:edited:1", "slack", json.dumps(stored), clock.now())
+    assert await rt.bot.on_message(edit("How long does a refund take?", 2), channel) == Outcome.ANSWERED
+    revised = channel.edits[-1][1].text
+    assert "five to seven business days" in revised
+    clock.advance(minutes=5)  # the replay runs later than either edit was made
+    await rt.bot.tick({"slack": channel})
+    await rt.bot.settle()
+    assert channel.edits[-1][1].text == revised
 
 
 async def test_an_edit_of_a_message_the_bot_never_answered_is_left_alone(

@@ -119,7 +119,8 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "Sorry, there is no information on annual plan refunds [1].",
         "문서에서 확인할 수 없습니다.",
         "문서만으로는 정확히 알 수 없습니다.",
-        "문서로는 확인할 수 없습니다.",
+        "Based on the pricing page [2], there is no information about SSO pricing.",
+        "In the provided passages [1], there's no information on data residency.",
     ],
 )
 def test_refusals(text: str) -> None:
@@ -144,6 +145,8 @@ def test_refusals(text: str) -> None:
         "공유 문서는 링크가 만료되면 확인할 수 없습니다 [1].",
         "The reset link is valid for one hour [1]; after that no information about it is kept.",
         "Once an account is deleted [1], no information about it is kept.",
+        "삭제된 문서로는 이전 버전을 확인할 수 없습니다 [1]. 휴지통에서 30일 안에 복원하세요 [2].",
+        "공유 문서로는 편집 기록을 확인할 수 없습니다 [1].",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:

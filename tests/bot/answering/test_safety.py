@@ -91,6 +91,15 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
         ("my password is 4821.", f"my password is {REDACTED}."),
         ("비번은 2580 이에요", f"비번은 {REDACTED} 이에요"),
         ("the password is 1234-5678", f"the password is {REDACTED}"),
+        # a word after the number is no unit: a Korean unit is written against its number
+        (
+            "임시 비밀번호: 58213\n회원 정보에서 바로 바꾸세요.",
+            f"임시 비밀번호: {REDACTED}\n회원 정보에서 바로 바꾸세요.",
+        ),
+        (
+            "임시 비밀번호: 4821 분실 시 관리자에게 문의하세요.",
+            f"임시 비밀번호: {REDACTED} 분실 시 관리자에게 문의하세요.",
+        ),
     ],
 )
 def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str, expected: str) -> None:
@@ -115,6 +124,8 @@ def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str
         "액세스 토큰은 3600초 동안 유효합니다.",
         "API 키는 https://dashboard.example.com/keys 에서 발급합니다.",
         "The password is 8-64 characters long.",
+        "액세스 키는 2025년 1월 1일에 만료됩니다.",
+        "비밀번호는 2024년 3월부터 12자 이상이어야 합니다.",
     ],
 )
 def test_korean_documentation_about_secrets_stays_readable(text: str) -> None:
