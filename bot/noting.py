@@ -91,8 +91,10 @@ class NotingChannel:
             now = await self.inner.edit(posted, reply, changed)
         except (MessageGone, EditRefused):
             # gone, or past editing: what it was to show is posted anew, and that post noted
+            # at once (a revision's too: a replay must find the new post, not the old one)
             if self._post == current:
                 await self._forget(current)
+            self._replaced = True
             raise
         if now != current:  # a platform that told nothing on the way
             await changed(now)

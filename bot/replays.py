@@ -197,15 +197,17 @@ class Replays:
             failures,
             extra={**log_context(message.conversation), "message_id": message.id, "event": key},
         )
-        if message.addressed:
+        try:
+            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED))
+        except Exception:  # the store failing too: the next pass counts again, and tells then
+            return
+        if message.addressed:  # told once the finish is written: never twice
             try:
                 await self.handler.apologise(message, channel, self.handler.situation(message))
             except Exception:  # a boundary: the platform that kept refusing may refuse this too
                 log.warning(
                     "could not hand a given-up message to people", exc_info=True, extra={"event": key}
                 )
-        with contextlib.suppress(Exception):  # the store failing too: the next pass counts again
-            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED))
 
     # -- the clock's share -------------------------------------------------------------------
 

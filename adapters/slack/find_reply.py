@@ -54,9 +54,9 @@ async def find_reply(
 ) -> Posted | None:
     """`bot.ports.FindsReplies`: the bot's post in the thread after `message`
     (conversations.replies) that names it in its metadata (`SlackChannel.send` labels the
-    first post of a reply to a question); a post without a label (an older version's) only
-    when it is the bot's first and no person spoke before it: a later one may be answering
-    them. A token Slack refuses, or a read that got no answer, raises SlackCallError: the
+    first post of a reply to a question), the last such (an answer said anew below a message
+    past editing names it too); a post without a label (an older version's) only when it is
+    the bot's first and no person spoke before it: a later one may be answering them. A token Slack refuses, or a read that got no answer, raises SlackCallError: the
     caller reads the token again or retries."""
     parsed = split_message_id(message.id)
     if parsed is None:
@@ -81,6 +81,7 @@ async def find_reply(
         raise SlackCallError("conversations.replies", type(exc).__name__) from exc
     me = directory.identity
     spoke = False
+    named: str | None = None  # the last post that names the question
     for item in found.get("messages") or []:
         later = str(item.get("ts") or "")
         if _ts_order(later) <= _ts_order(ts):
@@ -88,14 +89,16 @@ async def find_reply(
         if from_bot(item, me):
             label = item.get("metadata") or {}
             if label.get("event_type") == REPLY_EVENT:
-                # a post that names its question: ours, wherever it is in the thread
-                if (label.get("event_payload") or {}).get("question") != message.id:
-                    continue  # the answer to another question in the thread
-            elif spoke:
-                continue  # after someone spoke, an unnamed post may be answering them
-            return Posted(
-                message_id=message_id(channel, later), conversation=message.conversation.in_thread(thread)
-            )
+                # a post that names its question: ours, wherever it is in the thread; the last
+                # one, as an answer said anew below one past editing names it too
+                if (label.get("event_payload") or {}).get("question") == message.id:
+                    named = later
+                continue
+            if named is None and not spoke:  # after someone spoke, it may be answering them
+                named = later
+                break
         elif item.get("user"):
             spoke = True
-    return None
+    if named is None:
+        return None
+    return Posted(message_id=message_id(channel, named), conversation=message.conversation.in_thread(thread))

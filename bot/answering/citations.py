@@ -119,7 +119,10 @@ _EN_REFUSAL = re.compile(
     # kept", "Once it is deleted [1], no information about it is kept")
     r"|(?:^|[.!?]\s+)(?:(?:sorry|unfortunately|however),?\s+)?(?:there(?:'s|\s+is)\s+)?"
     r"no\s+information\s+(?:about|on|regarding)\b"
-    r"|,\s*there(?:'s|\s+is)\s+no\s+information\s+(?:about|on|regarding)\b",
+    # after a clause that points at the sources ("Based on the pricing page [2], there is ..."),
+    # not after one about the product ("Once the account is deleted [1], there is no ...")
+    r"|\b(?:based\s+on|in|according\s+to|from)\b[^.?!]{0,80}?\b(?:passages?|documents?|documentation|"
+    r"pages?|context|sources?|docs)\b[^.?!,]{0,20},\s*there(?:'s|\s+is)\s+no\s+information\s+(?:about|on|regarding)\b",
     re.IGNORECASE,
 )
 # Korean drops the subject, so "cannot find / know / check" is a refusal only when what cannot
@@ -130,7 +133,7 @@ _KO_CANNOT = r"\s*수\s*(?:가\s*)?없(?:습니다|어요|네요|다)"
 _KO_REFUSAL = re.compile(
     r"(?:답변할|답변드릴|답할|답해\s*드릴|말씀드릴)"
     + _KO_CANNOT
-    + r"|(?:(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로)|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
+    + r"|(?:(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로)|(?:^|[.!?]\s*|죄송하지만\s*|현재\s*)(?:문서|자료)(?:로는|으로는)|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
     r"[^.?!\n]{0,40}?|(?:정보|내용|답|답변)(?:을|를)\s*)"
     r"(?:찾을|알|확인할)" + _KO_CANNOT + r"|모르겠(?:습니다|어요|네요|다)"
     r"|(?:정보|내용|답|언급)(?:가|이|은|는)?\s*없(?:습니다|어요|네요|다)"

@@ -173,10 +173,13 @@ def _secret_like(value: str) -> bool:
 # or a lifetime, a number with its unit after it ("8~16자", "8-64 characters", "3600초",
 # "4096개"; a number alone, "비밀번호: 58213", is one), and where to find it (a URL)
 _NUMBER = re.compile(r"\d{1,5}(?:\s*[~\-–]\s*\d{1,5})?\+?")
-# a unit: Korean writes it against the number ("12자", "3600초", "2025년"; "4821 분실" is a
-# number and a word), English after a space or not ("8-64 characters", "30s" is no unit)
+# a unit: Korean writes it against the number ("12자", "3600초", "2025년"), or after a space
+# when the unit ends there or takes a particle ("3600 초 동안", "8~16 자리로"; in "4821 분실"
+# the number is a password and 분 the start of a word); English after a space or not
+_KO_UNITS = r"(?:글자|자리|자|초|분|시간|일|주|개월|월|년|개|회|번|명|건|원|바이트|비트)"
+_KO_AFTER = r"(?:$|[\s.,;:!?)]|(?:으로|로|이상|이하|동안|후|전|까지|부터|마다|씩|의|가|이|을|를|은|는|만|째|간|입니다|이에요|예요))"
 _UNIT = re.compile(
-    r"(?:자|글자|자리|초|분|시간|일|주|개월|월|년|개|회|번|명|건|원|바이트|비트|%)"
+    rf"{_KO_UNITS}|%|[ \t]{_KO_UNITS}(?={_KO_AFTER})"
     r"|[ \t]?(?:char(?:acter)?s?|digits?|letters?|bytes?|bits?|[KMG]B|ms|seconds?|minutes?|hours?|days?|"
     r"weeks?|months?|years?|tokens?)(?![A-Za-z])",
     re.IGNORECASE,

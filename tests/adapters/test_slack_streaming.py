@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.adapters.test_slack import MEMBER, TOML, deliver, posts, running, slack_env
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.openai_server import Answer, FakeOpenAI
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import ApiCall, FakeSlack, SlackError, _Ctx
 
 
 @pytest.fixture
@@ -176,6 +177,39 @@ async def test_an_answer_posted_anew_is_the_post_a_replay_finishes(
         with faults.crash_at("answer.posted"):
             await deliver(fake, adapter, body)
     fake.heal("chat.update")
+    rt.close()
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
+    again = _streamed(make_runtime, fake, model)
+    async with running(again) as adapter:
+        assert await adapter.drain(timeout=15)
+    assert len(_whole(fake, body["event"]["ts"])) == 1
+
+
+async def test_an_answer_posted_anew_is_the_post_a_replay_finishes_if_killed_before_its_note(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack, model: FakeOpenAI
+) -> None:
+    """Killed between the answer said anew and its note: the replay finds the last post that
+    names the question (the new one; the one past editing names it too) and finishes that."""
+    rt = _streamed(make_runtime, fake, model)
+    update = fake._m_chat_update
+    stuck: set[str] = set()  # the partial's message: past editing, for good
+
+    async def refuse_the_partial(call: ApiCall) -> dict[str, Any]:
+        if not stuck:
+            stuck.add(str(call.params.get("ts")))
+        if str(call.params.get("ts")) in stuck:
+            raise SlackError("cant_update_message")
+        out = await update(_Ctx(call.method, call.params, fake._tokens[fake.bot_token], call))
+        out.pop("ok", None)
+        return out
+
+    fake.stub("chat.update", refuse_the_partial)
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        with faults.crash_at("answer.sent", after=1):  # the partial's post, then the answer said anew
+            await deliver(fake, adapter, body)
+    assert len(_whole(fake, body["event"]["ts"])) == 1
     rt.close()
     model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
     again = _streamed(make_runtime, fake, model)

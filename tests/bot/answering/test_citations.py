@@ -121,6 +121,8 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "문서만으로는 정확히 알 수 없습니다.",
         "Based on the pricing page [2], there is no information about SSO pricing.",
         "In the provided passages [1], there's no information on data residency.",
+        "죄송하지만 문서로는 확인할 수 없습니다.",
+        "문서로는 이 오류의 원인을 확인할 수 없습니다.",
     ],
 )
 def test_refusals(text: str) -> None:
@@ -147,6 +149,8 @@ def test_refusals(text: str) -> None:
         "Once an account is deleted [1], no information about it is kept.",
         "삭제된 문서로는 이전 버전을 확인할 수 없습니다 [1]. 휴지통에서 30일 안에 복원하세요 [2].",
         "공유 문서로는 편집 기록을 확인할 수 없습니다 [1].",
+        "Once the account is deleted [1], there is no information about it on our servers.",
+        "After 30 days, there is no information about deleted messages kept [2].",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:

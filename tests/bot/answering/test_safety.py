@@ -125,6 +125,9 @@ def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str
         "API 키는 https://dashboard.example.com/keys 에서 발급합니다.",
         "The password is 8-64 characters long.",
         "액세스 키는 2025년 1월 1일에 만료됩니다.",
+        "액세스 토큰은 3600 초 동안 유효합니다.",
+        "비밀번호는 8~16 자리로 설정하세요.",
+        "토큰은 1440 분 후 만료됩니다.",
         "비밀번호는 2024년 3월부터 12자 이상이어야 합니다.",
     ],
 )
