@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -125,6 +126,28 @@ def _streamed(make_runtime: Callable[..., Runtime], fake: FakeSlack, model: Fake
     return make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
 
 
+async def _killed_then_replayed(
+    make_runtime: Callable[..., Runtime],
+    fake: FakeSlack,
+    model: FakeOpenAI,
+    rt: Runtime,
+    crash: AbstractContextManager[object],
+) -> str:
+    """A question asked, the process killed at `crash` and started again (its replay done);
+    the question's ts. Chat.update is healed for the restart unless a stub decides it."""
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        with crash:
+            await deliver(fake, adapter, body)
+    fake.heal("chat.update")
+    rt.close()
+    model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
+    async with running(_streamed(make_runtime, fake, model)) as adapter:
+        assert await adapter.drain(timeout=15)
+    return str(body["event"]["ts"])
+
+
 def _whole(fake: FakeSlack, question_ts: str) -> list[str]:
     """The thread's messages that show the whole answer."""
     shown = [m.get("text", "") for m in fake.thread("C111", question_ts)[1:]]
@@ -171,18 +194,8 @@ async def test_an_answer_posted_anew_is_the_post_a_replay_finishes(
     partial one, so the replay does not make the partial a second copy of the answer."""
     rt = _streamed(make_runtime, fake, model)
     _refuse_updates(fake, "cant_update_message")
-    async with running(rt) as adapter:
-        await fake.wait_for_connection(1)
-        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
-        with faults.crash_at("answer.posted"):
-            await deliver(fake, adapter, body)
-    fake.heal("chat.update")
-    rt.close()
-    model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
-    again = _streamed(make_runtime, fake, model)
-    async with running(again) as adapter:
-        assert await adapter.drain(timeout=15)
-    assert len(_whole(fake, body["event"]["ts"])) == 1
+    asked = await _killed_then_replayed(make_runtime, fake, model, rt, faults.crash_at("answer.posted"))
+    assert len(_whole(fake, asked)) == 1
 
 
 async def test_an_answer_posted_anew_is_the_post_a_replay_finishes_if_killed_before_its_note(
@@ -204,18 +217,11 @@ async def test_an_answer_posted_anew_is_the_post_a_replay_finishes_if_killed_bef
         return out
 
     fake.stub("chat.update", refuse_the_partial)
-    async with running(rt) as adapter:
-        await fake.wait_for_connection(1)
-        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
-        with faults.crash_at("answer.sent", after=1):  # the partial's post, then the answer said anew
-            await deliver(fake, adapter, body)
-    assert len(_whole(fake, body["event"]["ts"])) == 1
-    rt.close()
-    model.enqueue(Answer("Refunds take five to seven business days to arrive [1]."))
-    again = _streamed(make_runtime, fake, model)
-    async with running(again) as adapter:
-        assert await adapter.drain(timeout=15)
-    assert len(_whole(fake, body["event"]["ts"])) == 1
+    # the partial's post, then the answer said anew: killed before that one is noted
+    asked = await _killed_then_replayed(
+        make_runtime, fake, model, rt, faults.crash_at("answer.sent", after=1)
+    )
+    assert len(_whole(fake, asked)) == 1
 
 
 async def test_a_revised_answer_slack_will_not_update_is_shown_in_a_message_of_its_own(
