@@ -122,12 +122,12 @@ class StreamingReply:
                 log.info("the post being answered in was deleted; the answer goes elsewhere")
                 self.posted, self._instead = self._instead, None
             except EditRefused as exc:
-                # the platform will not take the edit (a message too old to edit, a refusal past
-                # its retries) and the message shows what it did: the answer is said anew below
-                # rather than lost for an apology (an edit refused part way, after the message
-                # took part of it, is the caller's failure: a second copy would repeat that part)
-                log.warning("the answer's message could not be updated (%s); posting the answer anew", exc)
-                self.posted, self._instead = None, None
+                # the platform will not take the edit (a message past editing) and the message
+                # shows what it did: the answer goes to `instead` (a replay's post, said anew
+                # before a crash), else is said anew below, rather than lost for an apology (an
+                # edit refused part way is the caller's failure: a copy would repeat that part)
+                log.warning("the answer's message could not be updated (%s); answering elsewhere", exc)
+                self.posted, self._instead = self._instead, None
         # nothing streamed, or the platform gave no handle to edit (a slash command's response
         # URL), or the post is gone: the final reply is a message of its own
         posted = await self.channel.send(reply)

@@ -56,9 +56,12 @@ async def find_reply(
     (conversations.replies) that names it in its metadata (`SlackChannel.send` labels the
     first post of a reply to a question), the last such (an answer said anew below a message
     past editing names it too); a post without a label (an older version's) only when it is
-    the bot's first and no person spoke before it: a later one may be answering them. A token Slack refuses, or a read that got no answer, raises SlackCallError: the
-    caller reads the token again or retries."""
-    parsed = split_message_id(message.id)
+    the bot's first and no person spoke before it: a later one may be answering them. For
+    an edit, the posts that name the question as first sent (a revision is labelled so). A
+    token Slack refuses, or a read that got no answer, raises SlackCallError: the caller reads
+    the token again or retries."""
+    asked = message.edit_of or message.id
+    parsed = split_message_id(asked)
     if parsed is None:
         return None
     channel, ts = parsed
@@ -91,7 +94,7 @@ async def find_reply(
             if label.get("event_type") == REPLY_EVENT:
                 # a post that names its question: ours, wherever it is in the thread; the last
                 # one, as an answer said anew below one past editing names it too
-                if (label.get("event_payload") or {}).get("question") == message.id:
+                if (label.get("event_payload") or {}).get("question") == asked:
                     named = later
                 continue
             if named is None and not spoke:  # after someone spoke, it may be answering them

@@ -126,6 +126,23 @@ def _streamed(make_runtime: Callable[..., Runtime], fake: FakeSlack, model: Fake
     return make_runtime(TOML + "[llm]\nmax_retries = 0\ntimeout_seconds = 10\n", env=env)
 
 
+def _past_editing(fake: FakeSlack, stuck: set[str], *, first: bool = False) -> None:
+    """chat.update answers cant_update_message for the messages in `stuck` (with `first`, the
+    first message it is asked to update joins them), and updates the others."""
+    update = fake._m_chat_update
+
+    async def refuse(call: ApiCall) -> dict[str, Any]:
+        if first and not stuck:
+            stuck.add(str(call.params.get("ts")))
+        if str(call.params.get("ts")) in stuck:
+            raise SlackError("cant_update_message")
+        out = await update(_Ctx(call.method, call.params, fake._tokens[fake.bot_token], call))
+        out.pop("ok", None)
+        return out
+
+    fake.stub("chat.update", refuse)
+
+
 async def _killed_then_replayed(
     make_runtime: Callable[..., Runtime],
     fake: FakeSlack,
@@ -204,19 +221,8 @@ async def test_an_answer_posted_anew_is_the_post_a_replay_finishes_if_killed_bef
     """Killed between the answer said anew and its note: the replay finds the last post that
     names the question (the new one; the one past editing names it too) and finishes that."""
     rt = _streamed(make_runtime, fake, model)
-    update = fake._m_chat_update
-    stuck: set[str] = set()  # the partial's message: past editing, for good
-
-    async def refuse_the_partial(call: ApiCall) -> dict[str, Any]:
-        if not stuck:
-            stuck.add(str(call.params.get("ts")))
-        if str(call.params.get("ts")) in stuck:
-            raise SlackError("cant_update_message")
-        out = await update(_Ctx(call.method, call.params, fake._tokens[fake.bot_token], call))
-        out.pop("ok", None)
-        return out
-
-    fake.stub("chat.update", refuse_the_partial)
+    stuck: set[str] = set()  # the first message updated (the partial's): past editing, for good
+    _past_editing(fake, stuck, first=True)
     # the partial's post, then the answer said anew: killed before that one is noted
     asked = await _killed_then_replayed(
         make_runtime, fake, model, rt, faults.crash_at("answer.sent", after=1)
@@ -248,6 +254,44 @@ async def test_a_revised_answer_slack_will_not_update_is_shown_in_a_message_of_i
     shown = [m.get("text", "") for m in fake.thread("C111", question_ts)[1:]]
     assert [t for t in shown if "Forgot password" in t], shown
     assert not [t for t in shown if "went wrong" in t], shown
+
+
+async def test_a_revision_said_anew_is_the_post_a_replay_finishes_if_killed_before_its_note(
+    make_runtime: Callable[..., Runtime], fake: FakeSlack
+) -> None:
+    """The asker edits the question, the answer's message is past editing, the revision is
+    said anew, and the process is killed before that post is noted: the replay finds it (the
+    last post naming the question as first sent) and finishes it, not a third copy."""
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
+        await deliver(fake, adapter, body)
+        question_ts = body["event"]["ts"]
+        _past_editing(fake, {str(m["ts"]) for m in fake.thread("C111", question_ts)[1:]})
+        changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
+        changed["event"]["channel"] = "C111"
+        changed["event"]["message"].update(
+            text=f"<@{fake.bot_user_id}> How do I reset my password?",
+            ts=question_ts,
+            user=MEMBER,
+            edited={"user": MEMBER, "ts": fake.next_ts()},
+        )
+        with faults.crash_at("answer.sent"):
+            await deliver(fake, adapter, changed)
+    rt.close()
+
+    def revisions() -> list[str]:
+        return [
+            m.get("text", "")
+            for m in fake.thread("C111", question_ts)[1:]
+            if "Forgot password" in m.get("text", "")
+        ]
+
+    assert len(revisions()) == 1
+    async with running(make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())) as adapter:
+        assert await adapter.drain(timeout=15)
+    assert len(revisions()) == 1
 
 
 async def test_a_replay_whose_noted_post_was_deleted_posts_the_answer_anew(
