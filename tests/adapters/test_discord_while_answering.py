@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -18,8 +18,6 @@ import pytest
 
 from adapters.discord import DiscordAdapter
 from bot.app import Runtime
-from bot.ports import StreamSink
-from bot.types import Answer, Passage, RetrievalHints, Turn
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
     adapter,
@@ -36,6 +34,8 @@ from tests.fakes.answerers import GatedExtractive
 from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.timeout(60)
+
+PARTIAL = "Forgot password: open the sign-in page"  # a first partial answer, streamed
 
 
 def _contents(server: FakeDiscord, channel: str, start: int) -> list[str]:
@@ -88,38 +88,13 @@ async def test_a_follow_up_in_a_forum_post_while_its_answer_is_written_is_answer
         assert await bot.drain(10)
 
 
-class _HeldOnRefunds(GatedExtractive):
-    """Answers at once, but a refund question only once the gate opens."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refunds = asyncio.Event()
-
-    async def answer(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: Sequence[Turn],
-        language: str,
-        confidence: float,
-        on_text: StreamSink | None = None,
-        *,
-        hints: RetrievalHints | None = None,
-    ) -> Answer:
-        if "refund" in question.lower():
-            self.refunds.set()
-            await self.gate.wait()
-        self.gate.set()  # the others go through
-        return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
-
-
 async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last(
     fake: FakeDiscord,  # noqa: F811
     make_runtime: Callable[..., Runtime],
 ) -> None:
     """The first edit's answer is slow; the second edit comes meanwhile and its answer would be
     quick: it waits its turn, so the post ends up answering the question as it now reads."""
-    answerer = _HeldOnRefunds()
+    answerer = GatedExtractive(held=lambda question: "refund" in question.lower())
     rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
     async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
@@ -129,7 +104,6 @@ async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last
             "POST", MESSAGES, ok_post(thread, "Forgot password"), after=start
         )
         assert await bot.drain(5)
-        answerer.gate.clear()
 
         def edited(text: str) -> dict[str, object]:
             return dict(
@@ -139,7 +113,7 @@ async def test_two_quick_edits_of_a_question_leave_its_answer_answering_the_last
             )
 
         await fake.dispatch("MESSAGE_UPDATE", edited("How long does a refund take?"))
-        await asyncio.wait_for(answerer.refunds.wait(), 10)
+        await asyncio.wait_for(answerer.asked.wait(), 10)  # the refund question, held
         await fake.dispatch(
             "MESSAGE_UPDATE", edited("How do I reset my password if the email never arrives?")
         )
@@ -175,25 +149,6 @@ async def test_a_follow_up_in_a_thread_discord_py_no_longer_caches_is_answered(
     assert await adapter.drain(10)
 
 
-class _StreamsFirst(GatedExtractive):
-    """Shows a first partial answer (posted in the thread), then waits for the gate."""
-
-    async def answer(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: Sequence[Turn],
-        language: str,
-        confidence: float,
-        on_text: StreamSink | None = None,
-        *,
-        hints: RetrievalHints | None = None,
-    ) -> Answer:
-        if on_text is not None:
-            await on_text("Forgot password: open the sign-in page")
-        return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
-
-
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 async def test_a_question_whose_thread_is_deleted_while_it_is_answered_gets_its_answer_in_the_channel(
     fake: FakeDiscord,  # noqa: F811
@@ -203,7 +158,7 @@ async def test_a_question_whose_thread_is_deleted_while_it_is_answered_gets_its_
     """A moderator deletes the thread the bot started from the question before the answer is
     out (and, streamed, after a partial answer went into it): the answer goes under the
     question in the channel, not an apology to try again."""
-    answerer = _StreamsFirst() if streamed else GatedExtractive()
+    answerer = GatedExtractive(partial=PARTIAL if streamed else None)
     rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
     async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
@@ -233,7 +188,7 @@ async def test_an_answer_whose_message_discord_will_not_edit_is_posted_anew(
 ) -> None:
     """Discord refuses every edit of the streamed message (a permission lost meanwhile): the
     finished answer is posted as a message of its own under it, not dropped for an apology."""
-    answerer = _StreamsFirst()
+    answerer = GatedExtractive(partial=PARTIAL)
     rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
     async with running(rt, typing_after=60.0) as bot:
         start = len(fake.requests)
@@ -256,4 +211,4 @@ async def test_an_answer_whose_message_discord_will_not_edit_is_posted_anew(
         assert await bot.drain(10)
     said = _contents(fake, thread, after)
     assert len(said) == 1 and "sign-in page" not in said[0], said  # the whole answer, once
-    assert fake.get_message(thread, first.response["id"])["content"].startswith("Forgot password: open")
+    assert fake.get_message(thread, first.response["id"])["content"].startswith(PARTIAL[:20])

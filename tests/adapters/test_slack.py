@@ -461,19 +461,25 @@ async def test_a_retried_event_and_the_mention_message_pair_are_answered_once(
     assert len(fake.acks) == 3  # every delivery was acknowledged
 
 
+def edited_question(fake: FakeSlack, question_ts: str, text: str) -> dict[str, Any]:
+    """The `message_changed` event of the asker editing their question in #C111 to `text`."""
+    changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
+    changed["event"]["channel"] = "C111"
+    changed["event"]["message"].update(
+        text=f"<@{fake.bot_user_id}> {text}",
+        ts=question_ts,
+        user=MEMBER,
+        edited={"user": MEMBER, "ts": fake.next_ts()},
+    )
+    return changed
+
+
 async def test_an_edited_question_gets_its_answer_updated_in_place(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:
     question_ts, answer = await ask_refund(fake, slack)
     answer_ts = answer.response["ts"]
-    changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
-    changed["event"]["channel"] = "C111"
-    changed["event"]["message"].update(
-        text=f"<@{fake.bot_user_id}> How do I reset my password?",
-        ts=question_ts,
-        user=MEMBER,
-        edited={"user": MEMBER, "ts": fake.next_ts()},
-    )
+    changed = edited_question(fake, question_ts, "How do I reset my password?")
     await deliver(fake, slack, changed)
     assert len(posts(fake, "C111")) == 1  # no second answer
     [update] = [c for c in fake.calls("chat.update") if c.ok and c.params["ts"] == answer_ts]

@@ -17,7 +17,7 @@ from bot import faults
 from bot.app import Runtime
 from bot.inbox import serialise_message
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
-from tests.adapters.test_slack import MEMBER, TOML, deliver, posts, running, slack_env
+from tests.adapters.test_slack import MEMBER, TOML, deliver, edited_question, posts, running, slack_env
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.fakes.slack_server import ApiCall, FakeSlack, SlackError, _Ctx
@@ -241,14 +241,7 @@ async def test_a_revised_answer_slack_will_not_update_is_shown_in_a_message_of_i
         body = fake.user_message("C111", "How long does a refund take to arrive?", user=MEMBER, mention=True)
         await deliver(fake, adapter, body)
         question_ts = body["event"]["ts"]
-        changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
-        changed["event"]["channel"] = "C111"
-        changed["event"]["message"].update(
-            text=f"<@{fake.bot_user_id}> How do I reset my password?",
-            ts=question_ts,
-            user=MEMBER,
-            edited={"user": MEMBER, "ts": fake.next_ts()},
-        )
+        changed = edited_question(fake, question_ts, "How do I reset my password?")
         _refuse_updates(fake, "cant_update_message")
         await deliver(fake, adapter, changed)
     shown = [m.get("text", "") for m in fake.thread("C111", question_ts)[1:]]
@@ -269,14 +262,7 @@ async def test_a_revision_said_anew_is_the_post_a_replay_finishes_if_killed_befo
         await deliver(fake, adapter, body)
         question_ts = body["event"]["ts"]
         _past_editing(fake, {str(m["ts"]) for m in fake.thread("C111", question_ts)[1:]})
-        changed = fake.event_from_fixture("message.message_changed__message_changed__event_payload")
-        changed["event"]["channel"] = "C111"
-        changed["event"]["message"].update(
-            text=f"<@{fake.bot_user_id}> How do I reset my password?",
-            ts=question_ts,
-            user=MEMBER,
-            edited={"user": MEMBER, "ts": fake.next_ts()},
-        )
+        changed = edited_question(fake, question_ts, "How do I reset my password?")
         with faults.crash_at("answer.sent"):
             await deliver(fake, adapter, changed)
     rt.close()

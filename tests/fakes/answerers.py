@@ -5,7 +5,7 @@ retrieval's calibration (the core's own tests cover that)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.answering.extractive import ExtractiveAnswerer
 from bot.ports import StreamSink
@@ -66,12 +66,15 @@ class RecordingExtractive:
 class GatedExtractive(ConfidentExtractive):
     """ConfidentExtractive that answers only once the test opens the gate: a slow answer
     whose slowness the test controls, with no clock involved. `asked` is set as soon as a
-    question reaches it."""
+    question the gate holds reaches it. `held` chooses those questions (all by default; the
+    others are answered at once); `partial`, if given, is shown (streamed) before waiting."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, held: Callable[[str], bool] | None = None, partial: str | None = None) -> None:
         super().__init__()
         self.asked = asyncio.Event()
         self.gate = asyncio.Event()
+        self.held = held or (lambda question: True)
+        self.partial = partial
 
     async def answer(
         self,
@@ -84,6 +87,9 @@ class GatedExtractive(ConfidentExtractive):
         *,
         hints: RetrievalHints | None = None,
     ) -> Answer:
-        self.asked.set()
-        await self.gate.wait()
+        if self.partial is not None and on_text is not None:
+            await on_text(self.partial)
+        if self.held(question):
+            self.asked.set()
+            await self.gate.wait()
         return await super().answer(question, passages, history, language, confidence, on_text, hints=hints)
