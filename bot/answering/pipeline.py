@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot import policy
+from bot.answering.model_health import ModelHealth
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
@@ -52,6 +53,7 @@ class AnswerPipeline:
         self.knowledge = knowledge
         self.answerer = answerer
         self.fallback = fallback  # the offline answerer when `answerer` is a model; else None
+        self.health = ModelHealth()  # the model's failures in a row, for /support status
 
     @property
     def description(self) -> str:
@@ -123,14 +125,22 @@ class AnswerPipeline:
             sent = _quotable(passages, sections)
         shown = _Partials(on_text) if on_text is not None else None
         try:
-            return await answerer.answer(
+            answer = await answerer.answer(
                 question, sent, history, language, result.confidence, shown, hints=result.hints
             )
         except Exception as exc:
             if self.fallback is None or answerer is self.fallback:
                 raise
-            if isinstance(exc, AnswererUnavailable):
-                # the message says what failed (timeout, bad key, ...): no traceback needed
+            # the message says what failed (timeout, bad key, ...); never the endpoint's own text
+            reason = str(exc) if isinstance(exc, AnswererUnavailable) else type(exc).__name__
+            if self.health.failed(reason, self.clock.now()):
+                log.error(
+                    "the model stopped answering (%s); answers quote the documentation until it "
+                    "answers again (/support status shows the run)",
+                    reason,
+                    exc_info=not isinstance(exc, AnswererUnavailable),
+                )
+            elif isinstance(exc, AnswererUnavailable):
                 log.warning(
                     "answerer %s unavailable (%s); quoting the documentation instead", answerer.name, exc
                 )
@@ -145,6 +155,13 @@ class AnswerPipeline:
                 hints=result.hints,
             )
             return replace(answer, note=say("llm_fallback", language), judged=False)
+        if self._is_model(answerer) and (ended := self.health.answered()) is not None:
+            log.info(
+                "the model answers again, after %d failed answers since %s",
+                ended.failures,
+                f"{ended.since:%Y-%m-%d %H:%M} UTC",
+            )
+        return answer
 
     async def model_context(
         self, question: str, result: SearchResult, sections: Sections | None = None

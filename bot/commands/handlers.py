@@ -78,6 +78,9 @@ async def _status(host: CommandHost, command: Command, args: dict[str, str], cha
         f"{stats.helpful} helpful / {stats.not_helpful} not helpful",
         f"Tickets: {stats.tickets_open} open, {stats.tickets_claimed} claimed",
     ]
+    trouble = host.answers.health.trouble
+    if trouble is not None:  # this process's: each worker keeps its own run
+        lines.insert(2, trouble.describe())
     if host.store.store.shared:  # several processes may share a PostgreSQL database: which are up
         lines.append(describe_workers(await host.store.run(StateStore.live_worker_records, now)))
     usage = await host.answers.usage_today()

@@ -14,6 +14,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.messages import say
 from bot.streaming import StreamingReply
 from bot.types import (
     Author,
@@ -26,7 +27,7 @@ from bot.types import (
     ReplyKind,
     Visibility,
 )
-from tests.fakes.openai_server import Answer, Hang, Respond
+from tests.fakes.openai_server import Answer, ErrorResponse, Hang, Respond, ServerError
 from tests.fakes.tokens import SLACK_BOT_TOKEN
 
 _ids = itertools.count(1)
@@ -309,3 +310,44 @@ async def test_below_the_models_floor_nothing_is_sent_and_a_person_is_asked(mode
     # no answer is asked of the model; the one request is the ticket brief's summary for staff
     [summary] = fake.chat_requests
     assert "summarise a support conversation" in summary.prompt and "<passages>" not in summary.prompt
+
+
+async def test_status_says_the_model_is_failing_until_it_answers_again(
+    model_runtime, fake, clock, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """A revoked key does not stop the bot (each answer quotes the documentation), so the team
+    must hear of it: one ERROR when the run of failures begins, and `/support status` names
+    the run, its start, its length and the last reason, until the model answers again."""
+    rt = model_runtime()
+    fake.enqueue(ErrorResponse(401, "Incorrect API key provided", code="invalid_api_key"), ServerError(503))
+    channel = StreamingChannel(interval=0.0)
+    here = ConversationRef(platform="slack", workspace="T", channel="C1")
+
+    async def status() -> str:
+        command = Command(
+            id=f"s{next(_ids)}",
+            name="status",
+            args="",
+            invoker=ASKER,
+            conversation=here,
+            visibility=Visibility.INTERNAL,
+        )
+        await rt.bot.on_command(command, channel)
+        return channel.posted[-1][1].text
+
+    started = clock.now()
+    with caplog.at_level("INFO", logger="bot.answering.pipeline"):
+        for _ in range(2):
+            await rt.bot.on_message(question("How long does a refund take?"), channel)
+            assert say("llm_fallback", "en") in channel.posted[-1][1].text  # still answered
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "stopped answering (bad API key" in errors[0]
+    text = await status()
+    assert f"Model: failing since {started:%Y-%m-%d %H:%M} UTC (2 answers in a row" in text
+    assert "server error from the model endpoint (HTTP 503)" in text and fake.api_key not in text
+
+    fake.enqueue(Answer("Refunds take five to seven business days [1]."))
+    with caplog.at_level("INFO", logger="bot.answering.pipeline"):
+        await rt.bot.on_message(question("How long does a refund take?"), channel)
+    assert any("answers again, after 2 failed" in r.getMessage() for r in caplog.records)
+    assert "failing since" not in await status()
