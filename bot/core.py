@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
+from typing import TypeVar
 
 from bot import faults, policy
 from bot.actions import ActionHandler
@@ -62,6 +63,17 @@ from bot.types import (
 log = logging.getLogger(__name__)
 
 LONG_TEXT = 4000  # characters past which a message is redacted on a worker thread
+
+E = TypeVar("E")
+
+
+async def _redacted(redact: Callable[[E], E], event: E, size: int) -> E:
+    """`redact(event)`, on a worker thread when its text is long: scanning a pasted log (a
+    message, a `/support ask` argument, a form's text) takes a while, and the event loop
+    serves everyone else meanwhile."""
+    if size > LONG_TEXT:
+        return await asyncio.to_thread(redact, event)
+    return redact(event)
 
 
 class SupportBot(ReadBackMarks):
@@ -161,10 +173,15 @@ class SupportBot(ReadBackMarks):
         )
 
     async def on_action(self, event: ActionEvent, channel: Channel) -> Outcome:
-        return await self.actions.on_action(self.redactor.action(event), channel)
+        event = await _redacted(self.redactor.action, event, len(event.text or ""))
+        return await self.actions.on_action(event, channel)
 
     async def on_command(self, command: Command, channel: Channel) -> Outcome:
-        return await self.commands.on_command(self, self.redactor.command(scrub_event(command)), channel)
+        command = scrub_event(command)
+        size = len(command.args) + sum(len(value) for _, value in command.options or ())
+        return await self.commands.on_command(
+            self, await _redacted(self.redactor.command, command, size), channel
+        )
 
     # -- messages ------------------------------------------------------------------------
 
@@ -182,10 +199,7 @@ class SupportBot(ReadBackMarks):
                 accepted.set()
             return Outcome.IGNORED  # most channel traffic: no inbox write, no store round trip
         # before the inbox keeps it: nothing stored, searched or sent to a model sees the values
-        if len(message.text) > LONG_TEXT:  # scanning a pasted log takes a while: off the event loop
-            message = await asyncio.to_thread(self.redactor.message, message)
-        else:
-            message = self.redactor.message(message)
+        message = await _redacted(self.redactor.message, message, len(message.text))
         return await self.deliveries.receive(message, channel, situation, accepted)
 
     async def replay_pending(self, platform: str, channel: Channel) -> int:

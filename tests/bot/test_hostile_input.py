@@ -8,8 +8,10 @@ import html
 import io
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -23,6 +25,7 @@ from bot.errors import FatalAdapterError
 from bot.escalation.learning import render_entry
 from bot.messages import say
 from bot.ports import Channel
+from bot.privacy.redaction import Redaction, Redactor
 from bot.store.queue import Reach
 from bot.types import (
     ActionEvent,
@@ -275,6 +278,31 @@ async def test_a_nul_in_a_question_is_made_safe(rt: Runtime, channel: ConsoleCha
     assert await rt.bot.on_message(unknown, channel) == Outcome.ESCALATED
     [ticket] = rt.state.tickets()
     assert ticket.question == "Do you ship to the moon\ufffd?"
+
+
+async def test_long_text_in_a_message_command_or_form_is_redacted_off_the_event_loop(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """A pasted log (a mention, a `/support ask` argument, a form's text) is scanned for
+    personal data on a worker thread, where it stalls nobody else's question; short text is
+    scanned in place. The scan itself is the real one, watched for the thread it runs on."""
+    threads: list[bool] = []  # True: the scan ran on the event loop's thread
+
+    class Watched(Redactor):
+        def scan(self, text: str) -> Redaction:
+            threads.append(threading.current_thread() is threading.main_thread())
+            return super().scan(text)
+
+    rt.bot.redactor = Watched(rt.bot.redactor.kinds)
+    log = "trace line\n" * 1000 + "mail me at ann@example.com"
+    await rt.bot.on_command(command("ask", log, invoker=ASKER), channel)
+    await rt.bot.on_message(message("How long does a refund take?"), channel)
+    ticket_id = await open_ticket(rt, channel)
+    form = press(ActionKind.RESOLVE, str(ticket_id))
+    await rt.bot.on_action(replace(form, text=log), channel)
+    assert threads[0] is False and threads[1] is True, threads  # the long command; the short question
+    assert threads[-1] is False, threads  # the long form
+    assert all("ann@example.com" not in reply.text for reply in replies(channel))
 
 
 # -- 4. the adapter supervisor's back-off --------------------------------------------------
