@@ -27,14 +27,17 @@ FORMATS_VERSION = "6"  # bump whenever a parser's output changes: every file is 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 
-def read_document(root: Path, file: Path, data: bytes, *, include_root: Path | None = None) -> Document:
+def read_document(
+    root: Path, file: Path, data: bytes, *, include_root: Path | None = None, globs: tuple[str, ...] = ()
+) -> Document:
     """Parse `data` (the bytes of `file`, which lies under `root`). Files it includes are
-    read only from inside `root` or `include_root`."""
+    read only from inside `root` or `include_root`, and never one `globs` ([knowledge]
+    exclude) leave out of the index."""
     from bot.retrieval.formats.common import ParseContext
 
     relative = file.relative_to(root).as_posix()
     suffix = file.suffix.lower()
-    context = ParseContext(root=root, file=file, include_root=include_root)
+    context = ParseContext(root=root, file=file, include_root=include_root, globs=globs)
     if suffix == ".pdf":
         from bot.retrieval.formats.pdf import parse as parse_pdf
 

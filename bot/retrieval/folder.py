@@ -6,6 +6,7 @@ that lead out of the folder are skipped; each reason is reported to the admin by
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -15,6 +16,11 @@ from pathlib import Path
 from stat import S_ISREG
 
 from bot.errors import KnowledgeError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 from bot.retrieval.audience import AUDIENCE_FILES
 
 log = logging.getLogger(__name__)
@@ -22,6 +28,7 @@ log = logging.getLogger(__name__)
 # build output, generator configuration and vendored packages: never documentation to answer from
 _SKIPPED_FOLDERS = frozenset({"_templates", "_build", "site", "node_modules", "__pycache__"})
 _SKIPPED_FILES = frozenset({"conf.py", "mkdocs.yml", "mkdocs.yaml"})
+OUTSIDE = "links outside the knowledge folder"
 
 
 def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str | None:
@@ -48,7 +55,7 @@ def link_reason(target: Path, is_dir: bool, roots: Sequence[Path], follow: bool)
     `roots` (the knowledge folder, resolved; with follow_symlinks also [knowledge] include_root).
     A link to a folder is walked only with follow_symlinks on."""
     if not any(target.is_relative_to(root) for root in roots):
-        return "links outside the knowledge folder"
+        return OUTSIDE
     if is_dir and not follow:
         return "links to a folder ([knowledge] follow_symlinks is off)"
     return None
@@ -86,6 +93,14 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+def link_roots(folder: Path, include_root: Path | None, follow_symlinks: bool) -> tuple[Path, ...]:
+    """Where a link may lead, resolved: the knowledge folder, and with follow_symlinks on also
+    [knowledge] include_root."""
+    if follow_symlinks and include_root is not None:
+        return folder.resolve(), include_root.resolve()
+    return (folder.resolve(),)
+
+
 def walk(
     folder: Path,
     *,
@@ -108,10 +123,8 @@ def walk(
         )
     if not folder.is_dir():
         raise KnowledgeError(f"{folder} is a file, not a folder; --knowledge needs a folder")
-    root = folder.resolve()
-    roots = [root]
-    if follow_symlinks and include_root is not None:
-        roots.append(include_root.resolve())
+    roots = link_roots(folder, include_root, follow_symlinks)
+    root = roots[0]
     walked = {root}  # real paths of the folders walked: a link back to one is not walked again
     # (folder, its path relative to the knowledge folder + "/"): paths are joined as strings,
     # as building a Path for each of 10,000 files was most of the time of a no-change sync
@@ -186,3 +199,38 @@ def look_up(
         if parts[-1].lower().endswith(suffixes) and relative not in exclude:
             found[relative] = stat
     return found
+
+
+def read_confined(file: Path, roots: Sequence[Path], limit: int) -> bytes:
+    """The bytes of `file` (at most `limit`; more raises `FileTooLarge`), if the file actually
+    opened lies inside one of `roots` (resolved): the walk judged the path, but the file may
+    be swapped for a link out of the folder (or a folder on its way for one) before it is
+    read, so what is checked is the open file itself, not its name. `LinkedOutside` if not."""
+    with open(file, "rb") as handle:
+        if not any(_opened_path(handle.fileno(), file).is_relative_to(root) for root in roots):
+            raise LinkedOutside(OUTSIDE)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(len(data))
+    return data
+
+
+class LinkedOutside(OSError):
+    """The file opened is outside the knowledge folder (a link swapped in since the walk)."""
+
+
+class FileTooLarge(OSError):
+    """The file grew past the size limit since the walk measured it."""
+
+
+def _opened_path(fd: int, file: Path) -> Path:
+    """The real path of the file open as `fd`: the kernel's, where it says (Linux's /proc,
+    macOS's F_GETPATH); elsewhere the name resolved now, which a swap can still race."""
+    with contextlib.suppress(OSError):
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    get_path = getattr(fcntl, "F_GETPATH", None) if fcntl is not None else None
+    if get_path is not None:
+        with contextlib.suppress(OSError):
+            raw = fcntl.fcntl(fd, get_path, bytes(1024))
+            return Path(os.fsdecode(raw.split(b"\0", 1)[0]))
+    return Path(os.path.realpath(file))

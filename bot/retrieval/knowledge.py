@@ -31,7 +31,7 @@ from bot.retrieval.audience import FolderAudiences, read_folder_files
 from bot.retrieval.confidence import LEAD_WINDOW, confidence
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
 from bot.retrieval.evidence import asked_words, assess, titled_first, word_weights
-from bot.retrieval.folder import look_up, walk
+from bot.retrieval.folder import link_roots, look_up, walk
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.knowledge_report import KnowledgeSummary, Progress, SyncReport
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
@@ -252,6 +252,8 @@ class KnowledgeBase:
             site=self.site,
             max_file_bytes=self.max_file_bytes,
             embeddings=self.embeddings,
+            roots=link_roots(self.folder, self.include_root, self.follow_symlinks),
+            globs=self.exclude_globs,
         )
 
     def _apply(

@@ -29,6 +29,7 @@ from pathlib import Path
 from bot.cpu_affinity import process_cpus
 from bot.retrieval.audience import AudienceError
 from bot.retrieval.documents import DocumentError, read_document
+from bot.retrieval.folder import FileTooLarge, LinkedOutside, read_confined
 from bot.retrieval.index import AnalysedChunk, analyse_chunk
 from bot.retrieval.site import Site
 from bot.retrieval.vectors import embedding_text, text_hash
@@ -52,6 +53,8 @@ class ReadSettings:
     site: Site | None
     max_file_bytes: int
     embeddings: bool  # also hash each chunk's embedded text
+    roots: tuple[Path, ...] = ()  # resolved: where a file read may lie (the walk's rule for links)
+    globs: tuple[str, ...] = ()  # [knowledge] exclude: no include reaches what they leave out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +79,12 @@ class FileOutcome:
     crash: str | None = None  # the traceback of a parser bug, for the log of the main process
 
 
+def _too_large(what: str, limit: int) -> str:
+    return (
+        f"{what}, over the {limit / 1e6:.0f} MB limit ([knowledge] max_file_mb); split it into smaller files"
+    )
+
+
 def read_file(settings: ReadSettings, job: ReadJob) -> FileOutcome:
     """One file's outcome; never raises for a problem in the file itself."""
     relative = job.relative
@@ -83,13 +92,16 @@ def read_file(settings: ReadSettings, job: ReadJob) -> FileOutcome:
     error: str | None = None
     data = b""
     if job.size > settings.max_file_bytes:
-        error = (
-            f"is {job.size / 1e6:.1f} MB, over the {settings.max_file_bytes / 1e6:.0f} MB limit "
-            "([knowledge] max_file_mb); split it into smaller files"
-        )
+        error = _too_large(f"is {job.size / 1e6:.1f} MB", settings.max_file_bytes)
     else:
         try:
-            data = file.read_bytes()
+            data = read_confined(
+                file, settings.roots or (settings.folder.resolve(),), settings.max_file_bytes
+            )
+        except LinkedOutside as exc:
+            error = str(exc)
+        except FileTooLarge:
+            error = _too_large("grew while it was read", settings.max_file_bytes)
         except OSError as exc:
             error = f"cannot be read: {exc.strerror}"
     digest = hashlib.sha256(data).hexdigest() if error is None else f"error:{job.mtime_ns}"
@@ -105,7 +117,9 @@ def read_file(settings: ReadSettings, job: ReadJob) -> FileOutcome:
     from bot.retrieval.chunking import chunk_document
 
     try:
-        document = read_document(settings.folder, file, data, include_root=settings.include_root)
+        document = read_document(
+            settings.folder, file, data, include_root=settings.include_root, globs=settings.globs
+        )
         if folder_audience and not document.audience:
             document = replace(document, audience=folder_audience)
         chunks = chunk_document(document, site=settings.site)

@@ -129,6 +129,7 @@ class ParseContext:
     root: Path
     file: Path
     include_root: Path | None = None
+    globs: tuple[str, ...] = ()  # [knowledge] exclude, relative to `root`
     warnings: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
@@ -138,13 +139,15 @@ class ParseContext:
     def _allowed(self, path: Path) -> bool:
         """Inside a root, and nothing the folder walk itself leaves out (hidden files such as
         .env, generator configuration, build output): an include must not reach what the
-        admin's folder rules keep from the index."""
+        admin's folder rules keep from the index, `[knowledge] exclude` globs included (they
+        name paths in the knowledge folder, so they hold there)."""
         roots = [self.root] if self.include_root is None else [self.root, self.include_root]
-        for root in (r.resolve() for r in roots):
+        for n_root, root in enumerate(r.resolve() for r in roots):
             if path.is_relative_to(root):
                 parts = path.relative_to(root).parts
+                globs = self.globs if n_root == 0 else ()
                 return all(
-                    skip_reason("/".join(parts[: n + 1]), is_dir=n < len(parts) - 1) is None
+                    skip_reason("/".join(parts[: n + 1]), n < len(parts) - 1, globs) is None
                     for n in range(len(parts))
                 )
         return False

@@ -157,3 +157,44 @@ def test_an_include_cannot_read_what_the_folder_rules_leave_out(tmp_path: Path) 
     assert "db.internal" not in text and "generator configuration" not in text
     assert "print('allowed')" in text  # an ordinary file inside the folder is still included
     assert len(document.warnings) == 2
+
+
+def test_an_include_cannot_read_what_the_exclude_globs_leave_out(tmp_path: Path, outside: Path) -> None:
+    """`[knowledge] exclude = ["private/**"]` keeps the folder from the index, and from every
+    page that would include a file of it."""
+    folder = tmp_path / "docs"
+    (folder / "private").mkdir(parents=True)
+    (folder / "private" / "keys.md").write_text(f"# Keys\n\nSigning key {SECRET_WORD}.\n", encoding="utf-8")
+    (folder / "snippet.md").write_text("Allowed snippet text.\n", encoding="utf-8")
+    (folder / "page.md").write_text(
+        '# Page\n\nKeys:\n\n--8<-- "private/keys.md"\n\n--8<-- "snippet.md"\n', encoding="utf-8"
+    )
+    for kb in _open(folder, tmp_path / "index", exclude_globs=("private/**",)):
+        report = kb.sync()
+        assert ("private/", "matches [knowledge] exclude 'private/**'") in report.skipped
+        assert _secret_found(kb) == []
+        # an ordinary include still comes through
+        assert "page.md" in [p.path for p in kb.search("allowed snippet", DocVisibility.INTERNAL, 5).passages]
+
+
+def test_a_file_swapped_for_a_link_out_while_the_sync_reads_is_not_read_through_it(
+    tmp_path: Path, outside: Path
+) -> None:
+    """The walk saw a plain file; before the reader opens it, it becomes a link out of the
+    folder (a sync job, a git checkout, someone who can write to the folder): what is checked
+    is the file actually opened, so the text outside never reaches the index."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.md").write_text(f"# Page {i}\n\nOrdinary text number {i}.\n", encoding="utf-8")
+
+    def swap_after_the_first(done: int, total: int, relative: str) -> None:
+        if relative == "p0.md":  # the sync's own progress: p0 is read, p2 is not yet
+            (folder / "p2.md").unlink()
+            (folder / "p2.md").symlink_to(outside / "secret.md")
+
+    for kb in _open(folder, tmp_path / "index", workers=0):
+        report = kb.sync(swap_after_the_first)
+        assert _secret_found(kb) == []
+        assert ("p2.md", OUTSIDE) in report.failed
+        assert [p.path for p in kb.search("ordinary text", DocVisibility.INTERNAL, 5).passages] != []

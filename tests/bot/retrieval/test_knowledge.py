@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -38,14 +39,16 @@ def test_unchanged_files_are_not_read_again(
     kb: KnowledgeBase, knowledge_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kb.sync()
+    from bot.retrieval import reading
+
     reads: list[Path] = []
-    original = Path.read_bytes
+    original = reading.read_confined
 
-    def counting(self: Path) -> bytes:
-        reads.append(self)
-        return original(self)
+    def counting(file: Path, roots: Sequence[Path], limit: int) -> bytes:
+        reads.append(file)
+        return original(file, roots, limit)
 
-    monkeypatch.setattr(Path, "read_bytes", counting)
+    monkeypatch.setattr(reading, "read_confined", counting)
     (knowledge_dir / "refunds.md").write_text("# Refunds\n\nChanged.\n", encoding="utf-8")
     report = kb.sync()
     assert reads == [knowledge_dir / "refunds.md"]
