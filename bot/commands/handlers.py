@@ -194,7 +194,9 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
         if not drafts:
             return "No drafts waiting for review."
         return "Drafts waiting for review:\n" + "\n".join(
-            f"- #{d.id} {d.title} (from ticket #{d.ticket_id}, {d.visibility})" for d in drafts
+            # a title is the asker's first line until staff retitle it: shown as typed, as `show` does
+            f"- #{d.id} {quoted(d.title, TITLE_LIMIT)} (from ticket #{d.ticket_id}, {d.visibility})"
+            for d in drafts
         )
     if not args.get("draft"):
         raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
@@ -216,7 +218,7 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
         if not title:
             raise UsageError("`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`")
         await host.store.run(StateStore.retitle_draft, draft_id, title)
-        return f"Draft #{draft_id} is now titled: {title}"
+        return f"Draft #{draft_id} is now titled: {quoted(title)}"
     if action == "reject":
         changed = await host.store.run(
             StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=host.clock.now()

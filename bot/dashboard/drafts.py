@@ -28,6 +28,7 @@ from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
 from bot.escalation.learning import render_entry
 from bot.escalation.values import DraftStatus
+from bot.privacy.redaction import quoted_plain
 from bot.store import StateStore
 from bot.text import single_line
 from bot.types import ConversationRef, Draft
@@ -80,7 +81,8 @@ async def drafts_list(request: web.Request) -> web.Response:
     return render(
         request,
         "drafts.html",
-        drafts=found[:LISTED],
+        # a title may hold what `[privacy] redact` let be stored; the page never shows a credential
+        drafts=[replace(d, title=quoted_plain(d.title)) for d in found[:LISTED]],
         statuses=[s.value for s in DraftStatus],
         chosen=status or "all",
         labels=STATUS_LABELS,
@@ -109,7 +111,8 @@ def _page(
         "draft.html",
         status=status,
         draft=draft,
-        title=title,
+        title=title,  # the editor's own field: what is saved, as it is
+        heading=quoted_plain(title),
         answer=answer,
         front=front,
         preview=body,

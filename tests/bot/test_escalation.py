@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.console import ConsoleChannel
+from adapters.slack.mrkdwn import to_mrkdwn
 from bot.app import Runtime
 from bot.core import Outcome
+from bot.markdown import literal
 from bot.store import StateStore
 from bot.types import (
     ActionEvent,
@@ -486,6 +488,29 @@ async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channe
     )
     answer = channel.posted[-1][1]
     assert "Rotate signing key" in answer.text and answer.citations[0].path.startswith("learned/")
+
+
+async def test_learn_list_and_title_show_an_askers_link_as_typed(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """A draft's title is the asker's first line until staff retitle it: a link typed there
+    is listed as typed, as `learn show` shows it, never as the bot's own link (on Slack,
+    `<https://...|label>` under the bot's name, to the admins)."""
+    link = "[the official reset page](https://evil.example/phish)"
+    assert await rt.bot.on_message(msg(f"How do I rotate the webhook signing key? See {link}"), channel) == (
+        Outcome.ESCALATED
+    )
+    [ticket] = rt.state.tickets()
+    staff_answer = "Open Settings, then Webhooks, and press Rotate signing key."
+    await rt.bot.on_message(
+        msg(staff_answer, author=STAFF, thread=ticket.conversation.thread, addressed=False), channel
+    )
+    await rt.bot.on_command(command("resolve", str(ticket.id), STAFF), channel)
+    for said in ("list", f"title 1 Rotating keys {link}"):
+        await rt.bot.on_command(command("learn", said, ADMIN), channel)
+        text = texts(channel)[-1]
+        assert literal(link) in text and link not in text, text
+        assert "<https://evil.example/phish|" not in to_mrkdwn(text)
 
 
 def awaiting(task: asyncio.Task[object], qualname: str) -> bool:

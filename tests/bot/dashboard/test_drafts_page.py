@@ -252,6 +252,31 @@ async def test_what_the_editor_saves_is_redacted_as_in_the_chat(
     assert draft.answer == "Use [redacted] for [card]."
 
 
+async def test_a_credential_stored_in_a_title_is_never_shown_in_the_list_or_heading(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    """With `[privacy] redact` leaving tokens out, a title may hold one: the drafts list and
+    the page's heading hide it as every other page does (the editor's field keeps the text
+    it edits)."""
+    rt = make_runtime(CONFIG + "[privacy]\nredact = []\n")
+    draft_id = await a_draft(rt, channel)
+    client = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+        saved = await client.post(
+            f"/admin/drafts/{draft_id}/save",
+            data={"csrf": csrf, "title": f"Rotate {SLACK_BOT_TOKEN} now", "answer": "Press Rotate."},
+        )
+        assert saved.status == 200
+        heading = (await (await client.get(f"/admin/drafts/{draft_id}")).text()).split("</h1>", 1)[0]
+        listing = await (await client.get("/admin/drafts")).text()
+        assert SLACK_BOT_TOKEN not in heading and "Rotate [redacted] now" in heading
+        assert SLACK_BOT_TOKEN not in listing and "Rotate [redacted] now" in listing
+    finally:
+        await client.close()
+
+
 async def test_drafts_are_for_admins_and_need_the_csrf_token(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel, knowledge_dir: Path
 ) -> None:
