@@ -10,7 +10,8 @@ forum post, in a DM, or in a channel where no thread could be started, in place,
 question. In place, the answer is the bot's message that replies to the question (`send`
 references the question everywhere but in the thread started from it, the "thinking" post
 of a streamed answer too): that names the question exactly, whoever spoke in between, and
-never takes the bot's answer to an earlier question asked in the same place. In the
+never takes the bot's answer to an earlier question asked in the same place; of several such,
+the last (an answer said anew below a message Discord would not edit). In the
 question's own thread, which holds nothing else, it is also the bot's first message that
 replies to nothing, before any person spoke (after a person spoke, the bot's next message
 may be answering them, as the port says); the same in a forum post the question starts.
@@ -119,17 +120,23 @@ async def _first_reply(
     )
     spoke = False
     parts: list[int] = []  # the reply's messages, once its first is found
+    whole = False  # its parts are over: only a later post naming the question replaces it
     try:
         async for found in history:
             replied_to = found.reference.message_id if found.reference is not None else None
-            if parts:
-                if found.author.id != me or replied_to is not None:
-                    break  # the reply's messages are over
-                parts.append(found.id)  # the next part of a reply too long for one message
-            elif found.author.id == me:
-                if replied_to == question or (starter and replied_to is None and not spoke):
-                    parts.append(found.id)
-            elif found.type in _SPOKEN and not found.author.bot:
+            mine = found.author.id == me
+            if mine and replied_to == question:
+                # a post naming the question; the last one is the answer, as an answer said anew
+                # below a message Discord would not edit names it too (Slack's find_reply alike)
+                parts, whole = [found.id], False
+            elif parts and not whole:
+                if mine and replied_to is None:
+                    parts.append(found.id)  # the next part of a reply too long for one message
+                else:
+                    whole = True  # the reply's messages are over
+            elif not parts and mine and starter and replied_to is None and not spoke:
+                parts.append(found.id)
+            if not mine and found.type in _SPOKEN and not found.author.bot:
                 spoke = True
     except discord.NotFound as exc:
         if own_thread and exc.code == UNKNOWN_CHANNEL:

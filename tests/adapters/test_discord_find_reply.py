@@ -24,7 +24,7 @@ from bot.channel_types import DM_WORKSPACE, Visibility
 from bot.inbox import serialise_message
 from bot.types import Author, ConversationRef, InboundMessage
 from tests.adapters.test_discord_adapter import MESSAGES, discord_env, discord_toml, running
-from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
 from tests.fakes.discord_server import FakeDiscord, RecordedRequest
 
 pytestmark = pytest.mark.timeout(30)
@@ -370,3 +370,39 @@ async def test_a_noted_post_a_moderator_deleted_is_answered_anew(
     [answer] = [m["content"] for m in bot_messages(fake, fake.thread_id)]
     assert "Forgot password" in answer
     assert runtime.state.tickets() == []
+
+
+@pytest.mark.parametrize("where", ["thread", "dm"])
+async def test_an_answer_said_anew_below_a_refused_edit_is_the_one_a_replay_finishes(
+    fake: FakeDiscord, make_runtime: Callable[..., Runtime], where: str
+) -> None:
+    """Discord refused the streamed answer's edit, so the answer was posted anew, below it and
+    replying to the question too; the process died before noting it. The replay finishes the
+    last post that replies to the question: the answer shows once, the unfinished post above
+    is left as it was (before, the replay edited the answer into the first post as well)."""
+
+    def make() -> Runtime:
+        answerer = GatedExtractive(held=lambda q: False, partial="Forgot password: open the sign-in page")
+        return make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+
+    if where == "thread":
+        payload = fake.build_message_create(QUESTION, mention_bot=True, channel_id=fake.thread_id)
+        question, channel_id = inbound(fake, payload, thread=fake.thread_id), fake.thread_id
+    else:
+        payload = fake.build_message_create(QUESTION, dm=True)
+        question, channel_id = inbound(fake, payload), payload["channel_id"]
+    fake.fail("PATCH", "/channels/{c}/messages/{m}", 403, 50013, "Missing Permissions", times=None)
+    first = make()
+    async with running(first) as adapter:
+        # answer.sent passes with the partial, then with the answer said anew: killed before its note
+        with faults.crash_at("answer.sent", after=1), pytest.raises(faults.Crash):
+            await first.bot.on_message(question, adapter.channel)
+    partial, anew = bot_messages(fake, channel_id)
+    assert "Forgot password" in anew["content"] and partial["content"] != anew["content"]
+    fake.clear_faults()  # Discord takes edits again
+    start = len(fake.requests)
+    assert await restart(make()) == 0
+    assert replay_looks(fake, start)  # the replay looked for its post, and Discord answered
+    after = bot_messages(fake, channel_id)
+    assert [m["content"] for m in after].count(anew["content"]) == 1
+    assert [m["content"] for m in after if m["id"] == partial["id"]] == [partial["content"]]
