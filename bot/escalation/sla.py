@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.config import Duty, Settings
 from bot.escalation.cards import TicketPosts, age, next_try
@@ -23,14 +23,15 @@ from bot.escalation.routing import business_hours, staff_mentions
 from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
+from bot.store.jobs import POST_LEASE
 from bot.store.state import settle
 from bot.types import Mention, MentionKind, Reply, ReplyKind, SlaStage, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 
 # how long a reminder's post may take before another process takes its worker for dead and
-# says it again: far beyond a post's retries (30 s timeouts), well inside an SLA's minutes
-FIRING_LEASE = timedelta(minutes=10)
+# says it again: a post's lease, well inside an SLA's minutes
+FIRING_LEASE = POST_LEASE
 # the most failing reminders remembered (to log each one's traceback once)
 FAILING_KEPT = 1000
 

@@ -24,6 +24,7 @@ from bot.ports import Channel, Clock
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.gaps import GapRecord
+from bot.store.state import settle
 from bot.types import ConversationRef, Reply, ReplyKind, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class Digest:
             return 0
         reply = await self.compose(platform, channel_id, slot, target.workspace)
         await channels[platform].send(reply)  # a failure leaves the claim to go stale: retried later
-        await self.store.run(StateStore.finish_job, key, self.clock.now())
+        # marked done or it is posted again once the claim goes stale: tried again if refused
+        await settle(self.store, STALE_CLAIM, StateStore.finish_job, key, self.clock.now())
         log.info("weekly digest posted", extra={"platform": platform, "channel": channel_id})
         return 1
 

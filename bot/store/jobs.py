@@ -42,10 +42,11 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 # how long a claim on posting one message holds (a burst alert, a thread told an incident is
-# over): a post takes seconds, at worst the platform client's 30 s timeout and one retry; a
-# claim older than this, its worker died, and another posts it (twice, if the first post had
-# gone through: better than never)
-POST_LEASE = timedelta(seconds=90)
+# over, a ticket's card, an SLA reminder): a post takes seconds, but at worst each of
+# slack_sdk's tries on a 5xx or a rate limit has its own 30 s timeout or Retry-After wait, so
+# far beyond that; a claim older than this, its worker died, and another posts it (twice, if
+# the first post had gone through: better than never). At 90 s a slow post was said twice.
+POST_LEASE = timedelta(minutes=10)
 
 
 # each kind's table, and the column its post sets once made (bot/store/incidents.py)

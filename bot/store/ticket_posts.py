@@ -13,9 +13,10 @@ posting, before noting it): `PostClaim.again` says to look first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.store.jobs import POST_LEASE
 from bot.store.rows import insert_row, transaction
 from bot.store.store import Repository, iso, parse_time
 from bot.types import ConversationRef, Posted
@@ -27,11 +28,9 @@ CLAIMED = ""  # the message id of a post claimed and not yet made
 # the message id kept for a post made whose id the platform did not give (Slack's response URL
 # answers with none): made, so never posted again, and never edited (an empty id, read back)
 NO_ID = "-"
-# how long a claim on posting a card holds before another worker takes its process for dead:
-# far beyond a post's retries (each of slack_sdk's tries on a 5xx or a rate limit has its own
-# 30 s timeout or Retry-After wait), as an SLA reminder's (bot/escalation/sla.py FIRING_LEASE);
-# a card a crash cut short is posted this much later, the thread note having tagged staff
-CARD_LEASE = timedelta(minutes=10)
+# how long a claim on posting a card holds before another worker takes its process for dead
+# (a card a crash cut short is posted this much later, the thread note having tagged staff)
+CARD_LEASE = POST_LEASE
 # the tickets one sweep takes (`owed_ticket_posts`): a backlog is worked through tick by tick
 OWED_BATCH = 20
 

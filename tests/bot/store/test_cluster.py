@@ -254,6 +254,57 @@ async def test_a_thread_is_told_once_when_the_store_refuses_marking_it_told_once
     assert len(posted(chans, containing=closed)) == 1
 
 
+async def test_the_digest_is_posted_once_when_the_store_refuses_marking_it_done_once(
+    cluster: Cluster, clock: FakeClock, pg_url: str
+) -> None:
+    posting, other = cluster(2)
+    stuck = StuckPeer(
+        pg_url, lambda r: r.conversation.channel == "CDIGEST", "select key from job_runs for update"
+    )
+    chans = [stuck, *channels(1)]
+    await posting.bot.on_message(ask("How long does a refund take to arrive?", "U1", clock), chans[1])
+    clock.advance(days=7)
+    await posting.bot.tick({"slack": stuck})
+    assert stuck.freed()
+    for _ in range(3):  # past the digest's stale claim: before, another worker posted it again
+        clock.advance(minutes=10)
+        await other.bot.tick({"slack": chans[1]})
+    assert len(posted(chans, where="CDIGEST", containing="Weekly support digest")) == 1
+
+
+class HeldTriage(ConsoleChannel):
+    """A post to the triage channel that goes out only when the test lets it: slack_sdk's tries
+    on a 5xx or a rate limit, each with its 30 s timeout or Retry-After wait."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.entered, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.conversation.channel == "C-TRIAGE":
+            self.entered.set()
+            await self.go_on.wait()
+        return await super().send(reply)
+
+
+async def test_a_burst_alert_slow_to_post_is_posted_once(cluster: Cluster, clock: FakeClock) -> None:
+    """Three tries of 30 s and their back-off: another worker's clock does not take the alert's
+    claim for a dead worker's meanwhile (at a 90 s lease it posted the alert a second time)."""
+    alerting, other = cluster(2)
+    slow = HeldTriage()
+    chans = [slow, *channels(1)]
+    for n, text in enumerate(PASSWORD[:3]):
+        await alerting.bot.on_message(ask(text, f"U{n}", clock), chans[1])
+    fourth = asyncio.create_task(alerting.bot.on_message(ask(PASSWORD[3], "U9", clock), slow))
+    await asyncio.wait_for(slow.entered.wait(), 10)
+    clock.advance(minutes=2)
+    await other.bot.tick({"slack": chans[1]})
+    slow.go_on.set()
+    await asyncio.wait_for(fourth, 10)
+    await alerting.bot.settle()
+    assert len(posted(chans, where="C-TRIAGE", containing="people asked about the same thing")) == 1
+
+
 async def test_the_digest_is_posted_once_by_three_workers(cluster: Cluster, clock: FakeClock) -> None:
     runtimes, chans = cluster(3), channels(3)
     await runtimes[1].bot.on_message(ask("How long does a refund take to arrive?", "U1", clock), chans[1])
