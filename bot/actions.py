@@ -165,6 +165,7 @@ class ActionHandler:
                 answer_id=record.id if record else None,
                 visibility=scope,
                 context=Context.of_answer(record) if record else None,
+                pressed=True,
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED

@@ -182,6 +182,7 @@ class TicketOpener:
                     text=" ".join(p for p in (request.lead, text) if p),
                     kind=ReplyKind.ESCALATION,
                     in_reply_to=request.in_reply_to,
+                    ephemeral_to=request.asker.id if request.pressed else None,
                 ),
             )
             if PostKind.CARD not in done:  # its card failed, or its process died before it

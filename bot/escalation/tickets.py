@@ -83,6 +83,7 @@ class Escalations:
         tags: tuple[str, ...] = (),
         context: Context | None = None,
         said_in: Posted | None = None,
+        pressed: bool = False,
     ) -> Ticket:
         """`open_request` with the request spelled out as keywords, as the core calls it."""
         request = TicketRequest(
@@ -98,6 +99,7 @@ class Escalations:
             tags=tags,
             context=context,
             said_in=said_in,
+            pressed=pressed,
         )
         return await self.open_request(request, channel)
 

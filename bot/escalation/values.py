@@ -89,6 +89,9 @@ class TicketRequest:
     visibility: DocVisibility = DocVisibility.INTERNAL  # a learned answer inherits it
     tags: tuple[str, ...] = ()  # of the best-matching document: they pick the staff to tag
     context: Context | None = None
+    # asked by a button (the asker's "talk to a person"): a press that finds the ticket already
+    # announced (a double click, a later press) is answered to the presser alone, not the thread
+    pressed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

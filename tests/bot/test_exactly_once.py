@@ -374,6 +374,25 @@ class DiesPostingTheLead(Platform):
         return await super().edit(posted, reply, *rest, **named)
 
 
+async def test_a_double_click_on_talk_to_a_person_tells_the_thread_once(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Two presses at once: one ticket, one card, and one note in the thread; the second press
+    is told privately that the question is with the team (before, a second public note)."""
+    rt = make_runtime(TRIAGE)
+    platform = Platform()
+    first = _talk_to_a_person()
+    await asyncio.gather(
+        rt.bot.on_action(first, platform), rt.bot.on_action(replace(first, id="press-2"), platform)
+    )
+    assert len(rt.state.tickets()) == 1 and len(platform.cards()) == 1
+    in_thread = [r for _, r in platform.posted if r.conversation.channel == "C1"]
+    public = [r for r in in_thread if r.ephemeral_to is None]
+    private = [r for r in in_thread if r.ephemeral_to == "U-ASK"]
+    assert len(public) == 1 and "ticket #1" in public[0].text
+    assert len(private) == 1 and "already with the support team" in private[0].text
+
+
 @pytest.mark.parametrize("point", ["lead-in-flight", "ticket.announced"])
 async def test_a_streamed_abstention_is_handed_over_once_whatever_step_the_process_dies_at(
     make_runtime: Callable[..., Runtime], model: FakeOpenAI, clock: FakeClock, point: str
