@@ -218,7 +218,13 @@ class SupportBot(ReadBackMarks):
         return await self._handle_message(message, channel, situation, resume, finish)
 
     async def apologise(
-        self, message: InboundMessage, channel: Channel, situation: Situation, replacing: Posted | None = None
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        replacing: Posted | None = None,
+        *,
+        unsure: bool = False,
     ) -> None:
         await apologise(
             self.escalations,
@@ -227,6 +233,7 @@ class SupportBot(ReadBackMarks):
             language=situation.language,
             scope=situation.scope,
             replacing=replacing,
+            unsure=unsure,
         )
 
     async def _still_owed(self, message: InboundMessage, resume: Posted, channel: Channel) -> bool:

@@ -130,6 +130,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong on my side while answering.",
         "ko": "죄송합니다. 답변하는 중에 문제가 생겼습니다.",
     },
+    # a replay that could not look for its earlier post: an answer may be above, or not
+    "error_unsure_lead": {
+        "en": "Sorry, something on my side kept failing, so I can't tell whether my answer reached you.",
+        "ko": "죄송합니다. 제 쪽에서 문제가 계속 생겨 답변이 전달되었는지 확인하지 못했습니다.",
+    },
     "asked_by": {"en": "{who} asked: {question}", "ko": "{who}님의 질문: {question}"},
     "error_answer_later": {
         "en": "Sorry, I couldn't take your message just now. I'll answer it as soon as I can.",

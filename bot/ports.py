@@ -301,8 +301,17 @@ class MessageHandler(Protocol):
     ) -> Outcome: ...
 
     async def apologise(
-        self, message: InboundMessage, channel: Channel, situation: Situation, replacing: Posted | None = None
-    ) -> None: ...
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        situation: Situation,
+        replacing: Posted | None = None,
+        *,
+        unsure: bool = False,
+    ) -> None:
+        """Hand `message` to people, saying something failed; `unsure`: whether it was answered
+        is not known (a replay that could not look for its predecessor's post gave up)."""
+        ...
 
 
 # -- the state store ------------------------------------------------------------------------

@@ -186,7 +186,9 @@ class Replays:
         """Count a replay that failed before its handling; past REPLAY_ATTEMPTS, finish it as
         failed, so an event the platform will never let us finish is not retried for ever, and
         hand a question to people (the apology says so, where the platform lets it): it may
-        never have been answered, and must not end in silence."""
+        never have been answered, and must not end in silence. It may have been, too (the
+        failures are mostly looks for the post that got no answer), so the apology says it
+        cannot tell, which reads true below an answer and without one."""
         failures = self._replay_failures.get(key, 0) + 1
         if failures < REPLAY_ATTEMPTS:
             self._replay_failures[key] = failures
@@ -203,7 +205,8 @@ class Replays:
             return
         if message.addressed:  # told once the finish is written: never twice
             try:
-                await self.handler.apologise(message, channel, self.handler.situation(message))
+                situation = self.handler.situation(message)
+                await self.handler.apologise(message, channel, situation, unsure=True)
             except Exception:  # a boundary: the platform that kept refusing may refuse this too
                 log.warning(
                     "could not hand a given-up message to people", exc_info=True, extra={"event": key}

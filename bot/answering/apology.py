@@ -23,14 +23,17 @@ async def apologise(
     language: str,
     scope: DocVisibility,
     replacing: Posted | None = None,
+    unsure: bool = False,
 ) -> None:
     """Something failed while answering: say so, and hand the question to people so it
     is not lost (a ticket, staff tagged, in the question's thread where possible). With
     `replacing`, the half-written answer the failure left (streamed, never finished), the
     apology is said in it at once, and then the note, as an abstention's is said in its
     streamed post: the thread does not keep half an answer for good, and a replay says the
-    note again in that one post. If that edit fails, the apology leads the note, as without."""
-    lead = say("error_lead", language)
+    note again in that one post. If that edit fails, the apology leads the note, as without.
+    `unsure`: an answer may be above already (a replay gave up looking for it), so the lead
+    says it could not tell rather than that answering failed."""
+    lead = say("error_unsure_lead" if unsure else "error_lead", language)
     said_in = await _said_in(channel, replacing, lead) if replacing is not None else None
     try:
         try:
