@@ -18,6 +18,7 @@ dead worker never posted, or whose post failed, is posted by a later clock tick 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import weakref
@@ -283,7 +284,9 @@ class BurstWatch:
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Post the alerts of this cooldown's bursts that were recorded but not posted (the
         worker that recorded one died first, or the post failed); how many were posted."""
-        since = self.clock.now() - timedelta(minutes=self.settings.insights.burst_cooldown_minutes)
+        # at least the lease's span: a short cooldown must not drop a failed alert before its retry
+        cooldown = timedelta(minutes=self.settings.insights.burst_cooldown_minutes)
+        since = self.clock.now() - max(cooldown, 2 * POST_LEASE)
         posted = 0
         for platform, channel in channels.items():
             for burst in await self.store.run(StateStore.unposted_bursts, platform, since):
@@ -331,8 +334,10 @@ class BurstWatch:
         try:
             posted = await channel.send(alert(burst, where, self.settings.insights.burst_window_minutes))
         except Exception:
-            # the claim is left to go stale: a tick after POST_LEASE posts it
             log.exception("could not post a burst alert", extra={"burst_id": burst.id})
+            # tried again by a tick a minute from now (the claim left alone lapses with the lease)
+            with contextlib.suppress(Exception):
+                await self.store.run(StateStore.retry_post, PostKind.BURST_ALERT, burst.id, self.clock.now())
             return False
         try:  # posted: no tick posts it again
             await settle(

@@ -14,6 +14,7 @@ was refused for now is tried again by the clock once its claim lapses.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -188,12 +189,16 @@ class Incidents:
                     extra={"incident_id": incident_id},
                 )
             except Exception:
-                # perhaps only for now (a 5xx, a rate limit): the claim is left to lapse, and
-                # the clock tells the thread after it (`tick`, for TELL_WITHIN)
+                # perhaps only for now (a 5xx, a rate limit): the clock tells the thread a minute
+                # from now (`tick`, for TELL_WITHIN)
                 log.exception(
                     "could not tell a thread the incident is closed; it is tried again",
                     extra={"incident_id": incident_id},
                 )
+                with contextlib.suppress(Exception):
+                    await self.store.run(
+                        StateStore.retry_post, PostKind.INCIDENT_CLOSED, notice_id, self.clock.now()
+                    )
                 continue
             try:
                 await settle(self.store, POST_LEASE, StateStore.mark_notice_told, notice_id, self.clock.now())

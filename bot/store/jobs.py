@@ -33,7 +33,7 @@ from typing import ParamSpec, TypeVar
 
 from bot.store.incidents import PostKind
 from bot.store.postgres_session import lock_keys
-from bot.store.rows import transaction
+from bot.store.rows import one_statement, transaction
 from bot.store.store import Repository, iso
 
 P = ParamSpec("P")
@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 # far beyond that; a claim older than this, its worker died, and another posts it (twice, if
 # the first post had gone through: better than never). At 90 s a slow post was said twice.
 POST_LEASE = timedelta(minutes=10)
+# a post that failed (a 5xx, a rate limit past the client's retries, a timeout) is tried again
+# this soon rather than after the whole lease: it may have gone out, so the next try may show
+# it twice, as when the lease lapsed after 90 s before
+POST_RETRY = timedelta(seconds=60)
 
 
 # each kind's table, and the column its post sets once made (bot/store/incidents.py)
@@ -99,6 +103,16 @@ class JobRepository(Repository):
                 [iso(now + POST_LEASE), row_id, iso(now)],
             )
         return cursor.rowcount == 1
+
+    def retry_post(self, post: PostKind, row_id: int, now: datetime) -> None:
+        """This worker's post of `row_id` failed: its claim lapses POST_RETRY from `now`, for
+        the clock to try again, instead of at the end of the lease."""
+        table, made = _POSTS[post]
+        with one_statement(self.db):
+            self.db.execute(
+                f"update {table} set claimed_until = ? where id = ? and {made} is null",
+                [iso(now + POST_RETRY), row_id],
+            )
 
     def release_claim(self, key: str, claimed_at: datetime) -> None:
         """Give back a claim whose run failed, so the next tick retries it (only our own claim:

@@ -23,7 +23,7 @@ from bot.insights.burst_window import AskerIndex
 from bot.insights.bursts import CENTRAL_SAMPLE, alert, cluster_of, one_of, signature_of, signatures_from_json
 from bot.insights.similarity import Signature, signature, similar, similarity
 from bot.store.incidents import BurstRecord, IncidentStatus, RecentQuestion
-from bot.store.jobs import POST_LEASE
+from bot.store.jobs import POST_LEASE, POST_RETRY
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -345,6 +345,26 @@ async def test_a_burst_alert_not_posted_is_posted_once_by_a_later_tick(
     assert alert.buttons[0].value == str(burst.id)
     # claimed on the burst's row: nothing is kept for it elsewhere once posted
     assert {key for (key,) in ticking.state.db.execute("select key from job_runs")} <= {"retention"}  # hourly
+
+
+async def test_a_refused_alert_is_tried_again_a_minute_later_whatever_the_cooldown(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The platform refused the alert (a rate limit past the client's retries): the clock tries
+    again a minute later, not at the end of the post's ten-minute lease, and a cooldown shorter
+    than that does not drop it (before, a 5-minute cooldown lost the alert for good)."""
+    channel = RefusesAnAlert(RuntimeError("ratelimited"))
+    rt = make_runtime(TOML.replace("burst_cooldown_minutes = 120", "burst_cooldown_minutes = 5"))
+    assert rt.settings.insights.burst_cooldown_minutes == 5
+    for n, text in enumerate(PARAPHRASES[:5]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    assert alerts(channel) == []
+    clock.advance(seconds=POST_RETRY.total_seconds() - 1)
+    await rt.bot.tick({"slack": channel})
+    assert alerts(channel) == []  # not before the retry's minute
+    clock.advance(seconds=2)
+    await rt.bot.tick({"slack": channel})
+    assert len(alerts(channel)) == 1
 
 
 async def test_an_incident_puts_its_notice_only_on_its_own_workspace_s_answers(
