@@ -21,7 +21,7 @@ from functools import partial
 from bot import faults
 from bot.conversation import log_context
 from bot.fence import Beats, Fence, TakenOver
-from bot.inbox import Finish, NothingDoneYet, Unwritten, serialise_message
+from bot.inbox import Finish, NothingDoneYet, NotYet, Unwritten, serialise_message
 from bot.noting import NotingChannel
 from bot.policy import Situation
 from bot.ports import Channel, Clock, MessageHandler
@@ -234,7 +234,7 @@ class Deliveries(Replays):
                 )
                 return Outcome.IGNORED
         except Exception as exc:
-            if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting):
+            if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting, exc):
                 return None
             log.exception(
                 "failed to handle a message",
@@ -245,10 +245,20 @@ class Deliveries(Replays):
                 await self.handler.apologise(message, noting, situation, noting.partial)
             return Outcome.FAILED
 
-    def _try_again(self, key: str, message: InboundMessage, noting: NotingChannel) -> bool:
+    def _try_again(
+        self, key: str, message: InboundMessage, noting: NotingChannel, exc: NothingDoneYet
+    ) -> bool:
         """Whether a handling that failed before doing anything is left unfinished, for the
         clock's replay to handle again: while nothing has been posted for it (no second message
-        can come of a retry), for HANDLING_ATTEMPTS tries in all."""
+        can come of a retry), for HANDLING_ATTEMPTS tries in all; a wait for what passes
+        (NotYet) is not a try."""
+        if isinstance(exc, NotYet) and not noting.noted:
+            log.info(
+                "left for a later pass: %s",
+                exc,
+                extra={**log_context(message.conversation), "message_id": message.id},
+            )
+            return True
         failures = self._failures.get(key, 0) + 1
         if noting.noted or failures >= HANDLING_ATTEMPTS:
             self._failures.pop(key, None)

@@ -58,6 +58,13 @@ class NothingDoneYet(Exception):
     finishing it as failed (bot/delivery.py `HANDLING_ATTEMPTS`). The failure is its cause."""
 
 
+class NotYet(NothingDoneYet):
+    """A handler did nothing for the message because of something that passes: an edit of a
+    question another worker is still answering, or whose answer another edit is revising. Left
+    for a later pass like NothingDoneYet, but not counted as a failed try: what it waits for
+    ends (answered, given up, or its worker's lease lapses)."""
+
+
 @dataclass(frozen=True)
 class Unwritten:
     """A finish the store refused after the event was handled (the database away): its outcome,

@@ -340,6 +340,7 @@ if typing.TYPE_CHECKING:
     from bot.store.metrics import AskerMessageRow, QuestionRow, RatingRow, TicketMoments, TicketRow
     from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
+    from bot.store.revisions import RevisionTurn
     from bot.store.slack_installs import SlackInstallRecord
     from bot.store.ticket_posts import PostClaim
     from bot.store.workers import WorkerRecord
@@ -378,6 +379,8 @@ class InboxStore(Protocol):
     def event_post(self, key: str) -> tuple[str, str] | None: ...
 
     def holds_event(self, key: str) -> bool: ...
+
+    def event_unfinished(self, key: str) -> bool: ...
 
 
 class ConversationStore(Protocol):
@@ -877,6 +880,17 @@ class JobStore(Protocol):
     def exclusive(self, name: str, *, wait: bool = True) -> AbstractContextManager[bool]: ...
 
 
+class RevisionStore(Protocol):
+    """Whose turn it is to revise an answer after its question was edited, across workers
+    (bot/store/revisions.py)."""
+
+    def take_revision(self, message: str, holder: str, made: datetime, now: datetime) -> RevisionTurn: ...
+
+    def end_revision(self, message: str, holder: str) -> None: ...
+
+    def prune_revisions(self, before: datetime) -> int: ...
+
+
 class WorkerStore(Protocol):
     """The running bots sharing this state, with their heartbeats (bot/cluster.py)."""
 
@@ -980,6 +994,7 @@ class Store(
     MetricsStore,
     PeopleStore,
     RetentionStore,
+    RevisionStore,
     WorkerStore,
     SlackInstallStore,
     DashboardStore,

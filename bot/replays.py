@@ -222,7 +222,7 @@ class Replays:
             running = self._replays.get(platform)
             if running is None or running.done():
                 self._replays[platform] = asyncio.ensure_future(self._replay_logged(platform, channel))
-        await self.store.run(StateStore.prune_inbox, self.clock.now() - INBOX_KEPT)
+        await self.store.run(_forget_old, self.clock.now() - INBOX_KEPT)
 
     async def _write_unwritten(self) -> None:
         """Finishes the store refused (it was away), written again until it takes them: the
@@ -246,3 +246,10 @@ class Replays:
         except Exception:  # a boundary: the next tick tries again
             log.exception("replaying unfinished messages failed", extra={"platform": platform})
             return 0
+
+
+def _forget_old(store: StateStore, before: datetime) -> None:
+    """Handled events, and the revision turns of messages last edited, before `before`: in one
+    trip to the store's thread."""
+    store.prune_inbox(before)
+    store.prune_revisions(before)

@@ -21,7 +21,7 @@ from bot.answering.trips import HISTORY_TURNS, Kept, answer_fields, history_and_
 from bot.config import Settings
 from bot.conversation import Recorder, log_context
 from bot.escalation import Context, Escalations
-from bot.inbox import Finish, after_record
+from bot.inbox import Finish, NotYet, after_record
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
@@ -33,7 +33,8 @@ from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.privacy.people import remembered as remembered_facts
 from bot.store import AsyncStore, StateStore
-from bot.store.answers import SCORE_DIGITS, answer_statement
+from bot.store.answers import SCORE_DIGITS, AnswerRecord, answer_statement
+from bot.store.revisions import RevisionTurn
 from bot.streaming import StreamingReply
 from bot.types import (
     ActionKind,
@@ -357,16 +358,58 @@ class Responder:
         `resume`: a replay's post (noted or found), which the record may not name yet (the
         answer said anew for a deleted one, the process killed before the record followed):
         answered in if the record's post is gone."""
+        platform = message.conversation.platform
         found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
         if found is None:
+            if await self.store.run(StateStore.event_unfinished, f"{platform}:msg:{message.edit_of}"):
+                # the question is still being answered (by another worker: this one's edits wait
+                # for its own answers): revised once that answer is out
+                raise NotYet("the question this edits is still being answered")
             return Outcome.IGNORED  # the bot never answered it (or it went to a person)
         record, posted_id = found
         thread = ConversationRef.from_key(record.conversation)
         text = message.text.strip()
-        if record.asker_id != message.author.id or thread.platform != message.conversation.platform:
+        if record.asker_id != message.author.id or thread.platform != platform:
             return Outcome.IGNORED
         if not text or text == record.question.strip() or len(text) > self.settings.answer.max_question_chars:
             return Outcome.IGNORED
+        # edits of one message take turns across workers, and an older one revises nothing
+        edited, made = f"{platform}:{message.edit_of}", message.edited_at or message.sent_at
+        turn = await self.store.run(StateStore.take_revision, edited, message.id, made, self.clock.now())
+        if turn is RevisionTurn.BUSY:
+            raise NotYet("another edit of the question is revising its answer")
+        if turn is RevisionTurn.OUTDATED:
+            log.info(
+                "an edit older than one applied already: left",
+                extra={**log_context(message.conversation), "message_id": message.id},
+            )
+            return Outcome.IGNORED
+        try:
+            return await self._revised(
+                message, channel, record, posted_id, language, scope, on_posted, resume
+            )
+        finally:
+            try:
+                await self.store.run(StateStore.end_revision, edited, message.id)
+            except Exception:  # the turn lapses on its own (REVISION_LEASE): the revision stands
+                log.warning(
+                    "could not end a revision's turn", exc_info=True, extra={"message_id": message.id}
+                )
+
+    async def _revised(
+        self,
+        message: InboundMessage,
+        channel: Channel,
+        record: AnswerRecord,
+        posted_id: str,
+        language: str,
+        scope: DocVisibility,
+        on_posted: Callable[[], None] | None,
+        resume: Posted | None,
+    ) -> Outcome:
+        """`revise`'s answer, in its turn."""
+        thread = ConversationRef.from_key(record.conversation)
+        text = message.text.strip()
         await self.recorder.record(message, role="user", conversation=thread)
 
         async def shown_in(posted: Posted) -> None:

@@ -156,6 +156,13 @@ class InboxRepository(WorkerRepository):
         ).fetchone()
         return row is not None
 
+    def event_unfinished(self, key: str) -> bool:
+        """Whether the event `key` is kept and not yet handled (by any worker)."""
+        row = self.db.execute(
+            "select 1 from inbox where key = ? and status in ('pending', 'replaying')", [key]
+        ).fetchone()
+        return row is not None
+
     def event_post(self, key: str) -> tuple[str, str] | None:
         """(message id, conversation key) of the post noted for an event, if any."""
         row = self.db.execute("select post_id, post_conversation from inbox where key = ?", [key]).fetchone()

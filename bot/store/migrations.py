@@ -42,6 +42,7 @@ from bot.store.migrations_later import (
     _state_v19_session_hashes,
     _state_v20_card_claims,
     _state_v21_slack_organisations,
+    _state_v22_revisions,
 )
 from bot.store.rows import transaction
 
@@ -291,6 +292,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0019_session_hashes", _state_v19_session_hashes),
     ("0020_card_claims", _state_v20_card_claims),
     ("0021_slack_organisations", _state_v21_slack_organisations),
+    ("0022_revisions", _state_v22_revisions),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -356,6 +356,18 @@ def _state_v21_slack_organisations(db: StateDatabase) -> None:
     )
 
 
+def _state_v22_revisions(db: StateDatabase) -> None:
+    """Whose turn it is to revise an answer after its question was edited, and when the newest
+    edit applied was made (bot/store/revisions.py): edits of one message reaching two workers
+    took turns in each process's memory only, so an older edit could revise the answer back. A
+    table of its own, only added to: workers of the version before run on beside it."""
+    db.table("revisions").create(
+        {"message": str, "made_at": str, "holder": str, "held_until": str},
+        pk="message",
+        not_null={"made_at"},
+    )
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

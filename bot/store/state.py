@@ -39,6 +39,7 @@ from bot.store.people import PeopleRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
+from bot.store.revisions import RevisionRepository
 from bot.store.rows import one_statement, one_trip
 from bot.store.sla_clock import SlaClockRepository
 from bot.store.slack_installs import SlackInstallRepository
@@ -76,6 +77,7 @@ class StateStore(
     MetricsRepository,
     PeopleRepository,
     RetentionRepository,
+    RevisionRepository,
     WorkerRepository,
     SlackInstallRepository,
     DashboardRepository,
