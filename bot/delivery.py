@@ -232,6 +232,11 @@ class Deliveries(Replays):
                     "an edit a newer edit of the same message replaced: left",
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
+                # a replay of an edit whose dead process was revising: the turn it took in the
+                # store is given back, or the newer edit would wait out its lease
+                edited = f"{message.conversation.platform}:{message.edit_of}"
+                with contextlib.suppress(Exception):
+                    await self.store.run(StateStore.end_revision, edited, message.id)
                 return Outcome.IGNORED
         except Exception as exc:
             if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting, exc):

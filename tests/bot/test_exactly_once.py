@@ -507,3 +507,59 @@ async def test_a_shutdown_cancelling_the_finish_still_notes_the_whole_answer(
     [(key, _)] = rt.state.pending_events("slack")
     [(posted, _)] = platform.posted
     assert rt.state.event_post(key) == (posted.message_id, posted.conversation.key)
+
+
+class FreezesAnEdit(Platform):
+    """While `hold` is set, an edit of a post never returns: the process dies mid-revision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.reached = asyncio.Event()
+
+    async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        if self.hold:
+            self.reached.set()
+            await asyncio.Event().wait()  # kill -9: nothing after this runs
+        return await super().edit(posted, reply, on_change)
+
+
+async def test_a_newer_edit_after_a_kill_mid_revision_is_answered_at_the_next_passes(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Killed while an edit (10:01) revised the answer; after the restart a newer edit (10:02)
+    finds the dead edit's turn held and is left for a later pass. The clock's replay of the
+    dead edit finds it outdated and gives its turn back, so the newer edit revises the answer
+    within a pass or two, not after the turn's five-minute lease."""
+    platform = FreezesAnEdit()
+    dying = make_runtime(TOML)
+    asked = question("How do I reset my password?", "q-k9")
+
+    def edited(text: str, minute: int) -> InboundMessage:
+        made = datetime(2026, 11, 30, 10, minute, tzinfo=UTC)
+        return replace(question(text, f"q-k9:edited:{minute}"), edited=True, edit_of=asked.id, edited_at=made)
+
+    assert await dying.bot.on_message(asked, platform) == Outcome.ANSWERED
+    platform.hold = True
+    frozen = asyncio.ensure_future(
+        dying.bot.on_message(edited("How do I reset my password, please?", 1), platform)
+    )
+    await asyncio.wait_for(platform.reached.wait(), 5)
+    platform.hold = False
+    restarted = make_runtime(TOML)
+    assert await restarted.bot.on_message(edited("How long does a refund take to arrive?", 2), platform) == (
+        Outcome.FAILED  # the dead edit's turn is held: left for a later pass
+    )
+    for _ in range(3):
+        clock.advance(seconds=30)
+        await restarted.bot.tick({"slack": platform})
+        await restarted.bot.settle()
+    unfinished = "select key from inbox where status in ('pending', 'replaying')"
+    assert restarted.state.db.execute(unfinished).fetchall() == []
+    shown = [text for _, text in platform.final().values()]
+    assert any("five to seven" in text for text in shown) and not any(
+        "Forgot password" in text for text in shown
+    )
+    frozen.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await frozen
