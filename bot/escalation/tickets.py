@@ -114,7 +114,8 @@ class Escalations:
         lead: str,
     ) -> Ticket:
         """The asker says the bot's answer did not help (Not helpful, or Still stuck on the
-        follow-up): a ticket about that answer, with what the bot said for staff to see."""
+        follow-up): a ticket about that answer, with what the bot said for staff to see. Both
+        are buttons: a repeat press (a double click) is answered to the presser alone."""
         return await self.open(
             conversation=ConversationRef.from_key(record.conversation),
             asker=asker,
@@ -126,6 +127,7 @@ class Escalations:
             answer_id=record.id,
             visibility=visibility,
             context=Context.of_answer(record),
+            pressed=True,
         )
 
     async def open_request(self, request: TicketRequest, channel: Channel) -> Ticket:

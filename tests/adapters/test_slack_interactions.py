@@ -152,3 +152,19 @@ async def test_assign_still_reads_the_person_from_their_mention(
 
     [ticket] = rt.state.tickets()
     assert ticket.assignee_id == STAFF
+
+
+async def test_not_helpful_pressed_twice_tells_the_thread_once(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    """The asker presses "Not helpful" twice (a double click, or again later): one ticket and
+    one public note in the thread; the repeat press is told privately that the question is
+    with the team (before, a second public note)."""
+    _, answer = await ask_refund(fake, slack)
+    for _ in range(2):
+        await click(fake, slack, press(fake, answer, "supportbot:not_helpful", MEMBER))
+    assert len(rt.state.tickets()) == 1
+    thread = [c.params.get("text") or "" for c in posts(fake, "C111")][1:]  # after the answer
+    assert len(thread) == 1 and "ticket #1" in thread[0], thread
+    [private] = [c.params for c in fake.calls("chat.postEphemeral")]
+    assert private["user"] == MEMBER and "already with the support team" in private["text"]
