@@ -20,6 +20,7 @@ from bot.ports import Channel, Clock
 from bot.privacy.drafts import DRAFT_ACTIONS, DraftReplies
 from bot.privacy.people import People, forget_me_pressed
 from bot.store import AsyncStore, StateStore
+from bot.store.incidents import IncidentStatus
 from bot.text import parse_number, scrub_event
 from bot.types import ActionEvent, ActionKind, ConversationRef, EscalationReason, Outcome, Reply, ReplyKind
 
@@ -187,13 +188,19 @@ class ActionHandler:
             return Outcome.REFUSED
         incident, created = await self.incidents.open(platform, "", event.actor, burst_id=burst_id)
         prefix = self.settings.command_prefix(platform)
-        text = (
-            f"Incident #{incident.id} is open: answers to these questions now start with a known-issue "
-            f"notice. Close it with `{prefix} incident close #{incident.id} <what changed>`; every thread "
-            "that saw the notice is then told."
-            if created
-            else f"Incident #{incident.id} is already open for this alert."
-        )
+        if created:
+            text = (
+                f"Incident #{incident.id} is open: answers to these questions now start with a known-issue "
+                f"notice. Close it with `{prefix} incident close #{incident.id} <what changed>`; every "
+                "thread that saw the notice is then told."
+            )
+        elif incident.status == IncidentStatus.OPEN:
+            text = f"Incident #{incident.id} is already open for this alert."
+        else:  # the alert's incident was closed since: a press does not reopen it unseen
+            text = (
+                f"Incident #{incident.id} for this alert was closed. If it is back, open a new one with "
+                f"`{prefix} incident open <what is broken>`."
+            )
         await channel.send(
             Reply(
                 conversation=event.conversation, text=text, ephemeral_to=None if created else event.actor.id

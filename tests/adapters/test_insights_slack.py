@@ -134,3 +134,28 @@ async def test_the_weekly_digest_and_the_gaps_command_through_slack(
         text = section_text(digest)
         assert "Weekly support digest" in text and "Questions: 2" in text
         assert "Top knowledge gaps" in text and "Unresolved tickets: 2" in text
+
+
+async def test_open_incident_pressed_after_its_incident_closed_says_so(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    """The alert's button pressed again once its incident was closed: the presser is told it
+    was closed and how to open a new one (before: "already open", with nothing open)."""
+    await deliver(
+        fake, slack, fake.user_message("C111", "How do I reset my password?", user=MEMBER, mention=True)
+    )
+    await deliver(
+        fake,
+        slack,
+        fake.user_message("C111", "I forgot my password, how do I reset it?", user=THIRD, mention=True),
+    )
+    [alert] = posts(fake, "C222")
+    await click(fake, slack, press(fake, alert, "supportbot:open_incident", STAFF, channel="C222"))
+    closing = fake.slash_command("/support", "incident close Fixed.", user_id=STAFF)
+    await fake.socket_send("slash_commands", closing, timeout=3.0)
+    assert await slack.drain(timeout=15)
+    [closed] = rt.state.incidents("slack", IncidentStatus.CLOSED)
+    await click(fake, slack, press(fake, alert, "supportbot:open_incident", STAFF, channel="C222"))
+    told = fake.last_call("chat.postEphemeral").params["text"]
+    assert f"Incident #{closed.id} for this alert was closed" in told and "incident open" in told
+    assert rt.state.incidents("slack", IncidentStatus.OPEN) == []
