@@ -103,12 +103,11 @@ class ActionHandler:
                 result = await self.escalations.claim(ticket_id, event.actor, channel, event.conversation)
             else:
                 result = await self.escalations.resolve(ticket_id, event.actor, channel, event.conversation)
-            if not result.changed:
+            if not result.changed or not result.told:  # a press hears only what the thread does not
                 await channel.send(
                     Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)
                 )
-                return Outcome.REFUSED
-            return Outcome.RECORDED
+            return Outcome.RECORDED if result.changed else Outcome.REFUSED
 
         if event.action == ActionKind.OPEN_INCIDENT and number is not None:
             return await self._open_incident(event, number, channel)

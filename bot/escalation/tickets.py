@@ -183,7 +183,10 @@ class Escalations:
             fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
         )
         if result.changed and result.ticket is not None:
-            await self.satisfaction.ask_for_rating(result.ticket, channel)
+            try:
+                await self.satisfaction.ask_for_rating(result.ticket, channel)
+            except Exception:  # the resolution stands, and the staff reply may still become a draft
+                log.warning("could not ask for a rating", exc_info=True, extra={"ticket_id": ticket_id})
             draft = await draft_from(self.store, result.ticket, self.clock.now())
             if draft is not None:
                 return TransitionResult(
@@ -191,6 +194,7 @@ class Escalations:
                     ticket=result.ticket,
                     message=f"{result.message} The staff reply in the thread became knowledge draft "
                     f"#{draft}: review it with `/support learn show {draft}`.",
+                    told=result.told,
                 )
         return result
 
@@ -365,13 +369,23 @@ class Escalations:
             # a person owns the thread while the ticket is worked on; after it, the bot may help again
             human_takeover=to == TicketStatus.CLAIMED,
         )
+        message, told = f"Ticket #{ticket.id} is now {status_line(ticket)}.", True
         if announce:
             text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
-            await channel.send(Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO))
+            try:
+                await channel.send(Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO))
+            except Exception:
+                # the ticket has moved (committed): its card and notes must show it, and the
+                # person who moved it must know the thread was not told, rather than "try again"
+                log.warning(
+                    "could not tell the thread the ticket moved",
+                    exc_info=True,
+                    extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform},
+                )
+                message += " The thread could not be told (the platform refused the post): please tell the asker there."
+                told = False
         await self.refresh(ticket, channel)
-        return TransitionResult(
-            changed=True, ticket=ticket, message=f"Ticket #{ticket.id} is now {status_line(ticket)}."
-        )
+        return TransitionResult(changed=True, ticket=ticket, message=message, told=told)
 
     async def refresh(self, ticket: Ticket, channel: Channel) -> None:
         """Bring every message that shows this ticket up to date."""

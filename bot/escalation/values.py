@@ -99,3 +99,4 @@ class TransitionResult:
     changed: bool
     ticket: Ticket | None
     message: str  # what to tell the person who asked for the transition
+    told: bool = True  # the thread was told of the change (a button's presser hears nothing else)

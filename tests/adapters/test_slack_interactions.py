@@ -168,3 +168,23 @@ async def test_not_helpful_pressed_twice_tells_the_thread_once(
     assert len(thread) == 1 and "ticket #1" in thread[0], thread
     [private] = [c.params for c in fake.calls("chat.postEphemeral")]
     assert private["user"] == MEMBER and "already with the support team" in private["text"]
+
+
+async def test_a_resolve_whose_thread_note_slack_refused_still_shows_resolved_and_says_so(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    """Resolve pressed on the card while Slack refuses posts in the thread: the ticket is
+    resolved (committed), so its card shows it at once, and the presser is told the thread
+    was not told; before, the card kept "open" with live buttons and the presser was told to
+    try again, which then said "already resolved"."""
+    _, answer = await ask_refund(fake, slack)
+    await click(fake, slack, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+    card = posts(fake, "C222")[-1]
+    fake.fail("chat.postMessage", "fatal_error", times=5)
+    await click(fake, slack, press(fake, card, "supportbot:resolve", STAFF, channel="C222"))
+    fake.heal("chat.postMessage")
+    assert rt.state.tickets()[0].status == TicketStatus.RESOLVED
+    shown = fake.message("C222", card.response["ts"])
+    assert shown is not None and "resolved" in shown["text"]
+    told = fake.last_call("chat.postEphemeral").params["text"]
+    assert "is now resolved" in told and "please tell the asker" in told
