@@ -236,17 +236,21 @@ class DiscordAdapter:
         adopting = asyncio.create_task(
             self._adopt_orphans(token, plan, hold), name="supportbot-discord-adopt"
         )
+
+        async def stop(*tasks: asyncio.Task[None]) -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         try:
             done, _ = await asyncio.wait({serving, watching, adopting}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            serving.cancel()
-            await asyncio.gather(serving, return_exceptions=True)
+            await stop(serving, adopting)
             raise
         finally:
-            for task in (watching, adopting):
-                task.cancel()
-            await asyncio.gather(watching, adopting, return_exceptions=True)
+            await stop(watching)
         if serving.done():
+            await stop(adopting)
             await serving  # closed, or failed: as without a lease
             return
         if watching not in done:  # an adopted set failed (that task never ends otherwise)
@@ -256,7 +260,9 @@ class DiscordAdapter:
             await asyncio.gather(serving, return_exceptions=True)
             raise PlatformError("serving an adopted set of shards failed") from adopting.exception()
         log.error("lost the Discord gateway lease; disconnecting", extra={"platform": PLATFORM})
+        # the adopted sets' clients stay open until what they are answering is out, as this one does
         await self.drain(self.drain_timeout)
+        await stop(adopting)
         await client.close()
         await asyncio.gather(serving, return_exceptions=True)
         raise PlatformError("lost the Discord gateway lease (its database session ended)")

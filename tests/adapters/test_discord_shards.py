@@ -24,12 +24,13 @@ from adapters.discord.shards import GATEWAY_LEASE, ShardPlan
 from bot.app import Runtime, build_runtime
 from bot.cluster import Presence
 from bot.config import load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PlatformError
+from bot.ports import Answerer
 from bot.store.leases import LEASE_SPACE, GatewayLease
 from tests.adapters.test_discord_adapter import MESSAGES, discord_toml, ok_post
 from tests.adapters.test_discord_standby import RETRY, DyingLease
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
-from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import ChannelType, FakeDiscord, discord_py_pointed_at
 
@@ -92,7 +93,12 @@ def make_worker(
     made: list[Runtime] = []
 
     def make(
-        name: str, lease: GatewayLease | None, url: str | None, extra: str = SHARDED, adopt_after: int = NEVER
+        name: str,
+        lease: GatewayLease | None,
+        url: str | None,
+        extra: str = SHARDED,
+        adopt_after: int = NEVER,
+        answerer: Answerer | None = None,
     ) -> Worker:
         config = tmp_path / f"{name}.toml"
         config.write_text(textwrap.dedent(discord_toml(fake, extra)), encoding="utf-8")
@@ -100,7 +106,7 @@ def make_worker(
         if url is not None:
             env["SUPPORTBOT_DATABASE_URL"] = url
         settings = load_settings(config=config, knowledge=knowledge_dir, data=tmp_path / name, env=env)
-        runtime = build_runtime(settings, clock=clock, answerer=ConfidentExtractive())
+        runtime = build_runtime(settings, clock=clock, answerer=answerer or ConfidentExtractive())
         made.append(runtime)
         adapter = DiscordAdapter(
             runtime.bot,
@@ -392,6 +398,56 @@ async def test_with_no_standby_left_a_live_holder_adopts_the_dead_holders_shard(
         dying.dead = False
         await dying.release()
     assert b.adapter.adopted == [] and all(not c.open for c in fake.connections)
+
+
+async def test_an_answer_in_flight_on_an_adopted_set_is_posted_when_the_lease_is_lost(
+    fake: FakeDiscord,
+    guilds: list[Guild],
+    make_worker: Callable[..., Worker],
+    pg_url: str,  # noqa: F811
+) -> None:
+    """B adopted the dead A's set and is answering a question there when its own lease session
+    ends (a database blip): it finishes what is in flight on every set before it disconnects.
+    Before, the adopted set's client was closed first, and the answer, the apology and the
+    hand-off all failed ("Session is closed"): the question was lost."""
+    dying = DyingLease(pg_url)
+    gated = GatedExtractive(held=lambda q: "refund" in q.lower())
+    a = make_worker("a", dying, pg_url)
+    b = make_worker("b", GatewayLease(pg_url), pg_url, adopt_after=3, answerer=gated)
+    try:
+        await a.start()
+        await ready(a)
+        await b.start()
+        await ready(b)
+        assert a.adapter.hold is not None and a.adapter.hold.name is not None and a.task is not None
+        lost = a.adapter.hold.name
+        orphaned = next(g for g in guilds if g.shard == a.adapter.shards[0])
+        dying.dead = True
+        a.task.cancel()
+        await asyncio.wait_for(asyncio.gather(a.task, return_exceptions=True), 10)
+        await end_lease_session(pg_url, lost)
+        await until(
+            lambda: bool(b.adapter.adopted) and b.adapter.adopted[0].is_ready(), "adopted", timeout=20
+        )
+        start = len(fake.requests)
+        question, sessions = await ask(fake, orphaned, "How long does a refund take?")
+        assert sessions == 1
+        await asyncio.wait_for(gated.asked.wait(), 10)
+        assert b.adapter.hold is not None and b.adapter.hold.name is not None and b.task is not None
+        await end_lease_session(pg_url, b.adapter.hold.name)
+        await asyncio.sleep(0.5)  # the lease is lost; the answer is still being written
+        gated.gate.set()
+        [ended] = await asyncio.wait_for(asyncio.gather(b.task, return_exceptions=True), 15)
+        assert isinstance(ended, PlatformError) and "lost the Discord gateway lease" in str(ended)
+        assert answers_in(fake, question, after=start) == 1
+        [(status,)] = b.runtime.state.db.execute(
+            "select status from inbox where key = ?", [f"discord:msg:{question}"]
+        ).fetchall()
+        assert status == "answered"
+    finally:
+        await b.adapter.close()
+        dying.dead = False
+        await dying.release()
 
 
 async def test_alone_on_sqlite_one_worker_serves_every_shard(
