@@ -207,6 +207,11 @@ class SupportBot(ReadBackMarks):
         adapter connects; the clock also runs it in the background."""
         return await self.deliveries.replay_pending(platform, channel)
 
+    async def give_back(self, platform: str) -> int:
+        """`bot.ports.Core.give_back`: this worker's unfinished events of `platform`, for the
+        worker that serves it now to replay."""
+        return await self.store.run(StateStore.give_back_events, platform)
+
     async def handle(
         self,
         message: InboundMessage,

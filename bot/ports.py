@@ -49,6 +49,11 @@ class Core(Protocol):
 
     async def replay_pending(self, platform: str, channel: Channel) -> int: ...
 
+    async def give_back(self, platform: str) -> int:
+        """Hand this worker's unfinished events of `platform` to whichever worker serves it now
+        (its gateway lease was lost): how many. Nothing on a store no other process shares."""
+        ...
+
     async def active_conversations(
         self, platform: str, within: timedelta, shards: Shards | None = None
     ) -> list[tuple[ConversationRef, str | None]]:
@@ -381,6 +386,8 @@ class InboxStore(Protocol):
     def holds_event(self, key: str) -> bool: ...
 
     def event_unfinished(self, key: str) -> bool: ...
+
+    def give_back_events(self, platform: str) -> int: ...
 
 
 class ConversationStore(Protocol):

@@ -163,6 +163,8 @@ class DiscordAdapter:
                 else:
                     await self._connect_while_held(client, self.hold, plan, token)
         finally:
+            # closed: nothing may post through it (the clock's replays and reminders look here)
+            self._channel = self._events = None
             restore()
 
     async def _adopt_orphans(self, token: str, plan: ShardPlan, hold: GatewayHold) -> None:
@@ -258,6 +260,7 @@ class DiscordAdapter:
             await self.drain(self.drain_timeout)
             await client.close()
             await asyncio.gather(serving, return_exceptions=True)
+            await self._give_back()
             raise PlatformError("serving an adopted set of shards failed") from adopting.exception()
         log.error("lost the Discord gateway lease; disconnecting", extra={"platform": PLATFORM})
         # the adopted sets' clients stay open until what they are answering is out, as this one does
@@ -265,7 +268,22 @@ class DiscordAdapter:
         await stop(adopting)
         await client.close()
         await asyncio.gather(serving, return_exceptions=True)
+        await self._give_back()
         raise PlatformError("lost the Discord gateway lease (its database session ended)")
+
+    async def _give_back(self) -> None:
+        """What a drain cut short (or left for a replay) goes to the worker that holds the
+        gateway now: this one, standing by, has no client to answer it with, and while it
+        beats nobody would take it as a dead worker's."""
+        try:
+            given = await self.core.give_back(PLATFORM)
+        except Exception:  # the store is what failed: the events wait for this worker's next turn
+            log.warning(
+                "could not hand unfinished messages over", exc_info=True, extra={"platform": PLATFORM}
+            )
+            return
+        if given:
+            log.info("unfinished messages handed over: %d", given, extra={"platform": PLATFORM})
 
     async def setup(self, client: SupportClient) -> None:
         """After login, before the gateway: buttons and slash commands (synced once, by the

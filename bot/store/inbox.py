@@ -156,6 +156,20 @@ class InboxRepository(WorkerRepository):
         ).fetchone()
         return row is not None
 
+    def give_back_events(self, platform: str) -> int:
+        """This worker's unfinished events of `platform`, unclaimed for another worker's replay
+        to take once their lease (REPLAY_LEASE) has passed, as a dead worker's are: this one no
+        longer serves the platform. How many."""
+        if not self.shared or self.worker_id is None:
+            return 0
+        with one_statement(self.db):
+            cursor = self.db.execute(
+                "update inbox set worker = null where worker = ? and platform = ? "
+                "and status in ('pending', 'replaying') and payload <> ''",
+                [self.worker_id, platform],
+            )
+        return int(cursor.rowcount)
+
     def event_unfinished(self, key: str) -> bool:
         """Whether the event `key` is kept and not yet handled (by any worker)."""
         row = self.db.execute(

@@ -25,10 +25,13 @@ from adapters.discord import DiscordAdapter
 from adapters.discord.standby import GATEWAY_LEASE, catch_up
 from bot.app import Runtime, build_runtime
 from bot.config import load_settings
+from bot.ports import Answerer
+from bot.store.inbox import REPLAY_LEASE
 from bot.store.leases import LEASE_SPACE, GatewayLease
+from bot.supervisor import _connected_channels
 from tests.adapters.test_discord_adapter import MESSAGES, answered, discord_toml, ok_post
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
-from tests.fakes.answerers import ConfidentExtractive
+from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
 from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import FakeDiscord, discord_py_pointed_at
 
@@ -78,16 +81,16 @@ def make_worker(
     tmp_path: Path,
     knowledge_dir: Path,
     clock: FakeClock,
-) -> Iterator[Callable[[str], Runtime]]:
+) -> Iterator[Callable[..., Runtime]]:
     """A worker's runtime: its own data dir, the shared database, the one fake Discord."""
     made: list[Runtime] = []
 
-    def make(name: str) -> Runtime:
+    def make(name: str, answerer: Answerer | None = None) -> Runtime:
         config = tmp_path / f"{name}.toml"
         config.write_text(textwrap.dedent(discord_toml(fake)), encoding="utf-8")
         env = {"DISCORD_TOKEN": fake.token, "SUPPORTBOT_DATABASE_URL": pg_url}
         settings = load_settings(config=config, knowledge=knowledge_dir, data=tmp_path / name, env=env)
-        runtime = build_runtime(settings, clock=clock, answerer=ConfidentExtractive())
+        runtime = build_runtime(settings, clock=clock, answerer=answerer or ConfidentExtractive())
         made.append(runtime)
         return runtime
 
@@ -185,3 +188,51 @@ async def test_a_holder_that_loses_its_lease_leaves_the_gateway(
         assert all(not c.open for c in fake.connections)
     finally:
         await stop(holder, task)
+
+
+async def test_what_a_holder_that_lost_its_lease_could_not_finish_is_answered_by_the_new_holder(
+    fake: FakeDiscord,
+    make_worker: Callable[..., Runtime],
+    pg_url: str,  # noqa: F811
+    clock: FakeClock,
+) -> None:
+    """The holder is answering a question when its lease session ends (a network blip); its
+    drain runs out before the answer is done. Standing by, it no longer offers its closed
+    client to the clock, and hands the question over: the new holder's replay answers it once.
+    Before, the old holder kept the question (alive and beating, nobody took it over) and its
+    own replays failed on the closed client ten times, then gave it up: never answered."""
+    gated = GatedExtractive(held=lambda q: "refund" in q.lower())
+    first, second = make_worker("a", gated), make_worker("b")
+    a, b = worker(first, GatewayLease(pg_url)), worker(second, GatewayLease(pg_url))
+    a.drain_timeout = 0.5
+    running_a = asyncio.create_task(a.run())
+    await asyncio.wait_for(a.wait_until_ready(), 10)
+    running_b = asyncio.create_task(b.run())
+    try:
+        assert b.hold is not None
+        await asyncio.wait_for(b.hold.standing_by.wait(), 10)
+        thread_id, _ = await answered(fake, a, "How do I reset my password?")
+        start = len(fake.requests)
+        asked = fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+        await fake.dispatch("MESSAGE_CREATE", asked)
+        await asyncio.wait_for(gated.asked.wait(), 10)
+        await end_lease_session(pg_url)  # a's: the only lease session serving
+        await asyncio.wait({running_a}, timeout=15)
+        await asyncio.wait_for(b.wait_until_ready(), 15)
+        gated.gate.set()
+        assert _connected_channels([a]) == {}  # nothing for the clock to post through
+        running_a = asyncio.create_task(a.run())  # as its supervisor: standing by now
+        clock.advance(seconds=REPLAY_LEASE.total_seconds() + 1)
+        await second.bot.tick(_connected_channels([b]))
+        await second.bot.settle()
+        await b.drain(5)
+        answers = fake.requests_matching("POST", MESSAGES, ok_post(thread_id), after=start)
+        assert [p.json["content"] for p in answers if "refund" in p.json["content"].lower()] != []
+        assert len(answers) == 1
+        [(status,)] = second.state.db.execute(
+            "select status from inbox where key = ?", [f"discord:msg:{asked['id']}"]
+        ).fetchall()
+        assert status == "answered"
+    finally:
+        await stop(b, running_b)
+        await stop(a, running_a)
