@@ -326,7 +326,7 @@ def load_settings(
         raise ConfigError(problems, source="environment")
     # assembled from parts validated above (the file's sections) and values checked here (the
     # paths are resolved, the level and the lease were tested above): nothing to validate again
-    return Settings(
+    settings = Settings(
         **{f.name: getattr(file_settings, f.name) for f in fields(FileSettings)},
         config_path=found_config,
         data_dir=data_dir.resolve(),
@@ -334,6 +334,24 @@ def load_settings(
         secrets=secrets,
         log_level=log_level,
         worker_lease_seconds=worker_lease,
+    )
+    if settings.slack_oauth and (problem := _digest_without_workspace(settings)):
+        raise ConfigError([problem], source=source)
+    return settings
+
+
+def _digest_without_workspace(settings: Settings) -> str | None:
+    """With Slack installed in several workspaces, a digest channel that names no workspace
+    has no install to post with, and would carry every workspace's questions into one."""
+    from bot.config_insights import digest_target
+
+    target = digest_target(settings.insights.digest_channel)
+    if target is None or target.platform != "slack" or target.workspace is not None:
+        return None
+    return (
+        f"[insights] digest_channel = {settings.insights.digest_channel!r}: with Slack installed in "
+        "several workspaces (OAuth), name the workspace whose channel it is, as "
+        f'"slack:T0123ABCD:{target.channel}"; that workspace\'s digest is posted there with its install'
     )
 
 

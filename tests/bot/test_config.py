@@ -82,6 +82,26 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
         load_settings(config=config, env={})
 
 
+@pytest.mark.parametrize("channel", ["C0456", "slack:C0456"])
+def test_with_slack_installs_the_digest_channel_must_name_its_workspace(tmp_path: Path, channel: str) -> None:
+    """Slack installed in several workspaces (OAuth): a digest channel with no workspace has no
+    install to post with (the digest was posted with whichever workspace asked last, or not at
+    all) and would carry every workspace's questions into one; refused at start, saying how."""
+    config = tmp_path / "supportbot.toml"
+    oauth = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s" * 12, "SLACK_SIGNING_SECRET": "g" * 12}
+    config.write_text(f'[insights]\ndigest_channel = "{channel}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="name the workspace whose channel it is") as caught:
+        load_settings(config=config, env=oauth, data=tmp_path / "data")
+    assert caught.value.source == str(config.resolve()) and '"slack:T0123ABCD:C0456"' in str(caught.value)
+    config.write_text('[insights]\ndigest_channel = "slack:T0123:C0456"\n', encoding="utf-8")
+    assert load_settings(config=config, env=oauth, data=tmp_path / "data").slack_oauth
+    one_token = {"SLACK_BOT_TOKEN": "xoxb-" + "1", "SLACK_SIGNING_SECRET": "g" * 12}
+    config.write_text(f'[insights]\ndigest_channel = "{channel}"\n', encoding="utf-8")
+    assert (
+        load_settings(config=config, env=one_token, data=tmp_path / "data").insights.digest_channel == channel
+    )
+
+
 def test_missing_explicit_config_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="supportbot init"):
         load_settings(config=tmp_path / "nope.toml", env={})
