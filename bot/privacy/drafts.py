@@ -22,6 +22,7 @@ stale one. Without a triage channel there is nowhere to show a card: the draft i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from bot import policy
@@ -270,8 +271,15 @@ class DraftReplies:
             fresh = await self.store.run(StateStore.reply_draft, draft.id)
             return await self._already(event, fresh or draft, channel)
         decided = await self.store.run(StateStore.reply_draft, draft.id)
-        assert decided is not None
-        posted = await self._publish(decided, channel)
+        assert decided is not None and decided.decided_at is not None
+        try:
+            posted = await self._publish(decided, channel)
+        except Exception:
+            # the platform refused it: nothing is out, so the draft is pending again and the
+            # "try again" the presser is told is true (else it said "already posted", for good)
+            with contextlib.suppress(Exception):
+                await self.store.run(StateStore.reopen_reply_draft, draft.id, decided.decided_at)
+            raise
         await self.store.run(StateStore.set_reply_draft_posted, draft.id, posted.message_id)
         await self._refresh(draft.id, channel)
         log.info(

@@ -122,6 +122,17 @@ class ReplyDraftRepository(Repository):
             )
         return cursor.rowcount == 1
 
+    def reopen_reply_draft(self, draft_id: int, decided_at: datetime) -> bool:
+        """Back to pending: the post its decision at `decided_at` was to make failed, and it is
+        not out (no message id). Only that decision's: a later one is left alone."""
+        with transaction(self.db):
+            cursor = self.db.execute(
+                "update reply_drafts set status = 'pending', decided_by = null, decided_at = null "
+                "where id = ? and status = 'posted' and posted_message_id is null and decided_at = ?",
+                [draft_id, iso(decided_at)],
+            )
+        return cursor.rowcount == 1
+
     def set_reply_draft_posted(self, draft_id: int, posted_message_id: str) -> None:
         with transaction(self.db):
             update_row(self.db, "reply_drafts", "id", draft_id, {"posted_message_id": posted_message_id})

@@ -317,3 +317,23 @@ async def test_discord_draft_card_edited_past_one_message_keeps_its_parts(
     assert [m["id"] for m in on_card()] == [first["id"], second["id"]]
     assert "discarded by" in on_card()[0]["content"]
     assert not on_card()[1].get("components")  # no Post / Edit / Discard left on the old part
+
+
+async def test_a_draft_whose_post_slack_refused_is_pending_again_and_posted_on_the_next_press(
+    slack_fake: FakeSlack, slack_rt: Runtime
+) -> None:
+    """Post pressed while Slack refuses messages: the presser is told to try again, and the
+    draft is pending again, so the next press posts the answer once. Before, the draft was
+    marked posted for good: the answer never reached the asker, and the next press said
+    "already posted"."""
+    fake = slack_fake
+    async with s.running(slack_rt) as slack:
+        await fake.wait_for_connection(1)
+        _, card = await propose(fake, slack)
+        fake.fail("chat.postMessage", "fatal_error", times=5)
+        await s.click(fake, slack, s.press(fake, card, "supportbot:post_draft", s.STAFF))
+        fake.heal("chat.postMessage")
+        assert slack_rt.state.db.execute("select status from reply_drafts").fetchall() == [("pending",)]
+        await s.click(fake, slack, s.press(fake, card, "supportbot:post_draft", s.STAFF))
+        assert len(s.posts(fake, "C111")) == 1  # the answer, once
+        assert slack_rt.state.db.execute("select status from reply_drafts").fetchall() == [("posted",)]
