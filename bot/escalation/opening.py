@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 
 from bot import faults
 from bot.answering.safety import redact_secrets
@@ -30,6 +31,7 @@ from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
+from bot.store.ticket_posts import CARD_LEASE
 from bot.types import EscalationReason, InboundMessage, Posted, Reply, ReplyKind, SlaStage, Ticket
 
 log = logging.getLogger(__name__)
@@ -172,7 +174,7 @@ class TicketOpener:
             )
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
-        if PostKind.THREAD in done:
+        if PostKind.THREAD in done or (not created and await self._announced_elsewhere(request, ticket, now)):
             text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
             await self._say(
                 channel,
@@ -224,6 +226,16 @@ class TicketOpener:
             mine = request.in_reply_to is not None and await self._opened_for(request, ticket)
             await self.posts.post_triage_card(ticket, channel, context, take_over=mine)
         return ticket
+
+    async def _announced_elsewhere(self, request: TicketRequest, ticket: Ticket, now: datetime) -> bool:
+        """Whether another worker opened `ticket` moments ago and is telling the thread now (two
+        presses on two workers; the serialising above holds within one process only): its
+        opening holds the announcement as it holds the card, for CARD_LEASE. Not when the
+        ticket was opened for this very message: that opening is being done again (its worker
+        died before the note), and says it."""
+        if now - ticket.created_at >= CARD_LEASE:
+            return False  # its opener died or failed before the note: this request says it
+        return not (request.in_reply_to is not None and await self._opened_for(request, ticket))
 
     async def _opened_for(self, request: TicketRequest, ticket: Ticket) -> bool:
         assert request.in_reply_to is not None

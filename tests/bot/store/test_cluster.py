@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,19 @@ from bot.store.gaps import GapKind
 from bot.store.incidents import IncidentStatus
 from bot.store.jobs import POST_LEASE
 from bot.store.migrations import STATE_MIGRATIONS
-from bot.types import Author, Command, ConversationRef, InboundMessage, Posted, Reply, Visibility
+from bot.store.ticket_posts import CARD_LEASE
+from bot.types import (
+    ActionEvent,
+    ActionKind,
+    Author,
+    Command,
+    ConversationRef,
+    InboundMessage,
+    Posted,
+    Reply,
+    ReplyKind,
+    Visibility,
+)
 from tests.bot.escalation.test_sla import Interleaved
 from tests.fakes.clock import FakeClock
 
@@ -433,3 +446,79 @@ def test_supportbot_migrate_says_what_ran(
     assert second.exit_code == 0 and "up to date" in second.output
     if backend == "postgres":
         assert not (tmp_path / "data" / "state.db").exists()
+
+
+class HeldNote(ConsoleChannel):
+    """The escalation note waits until the test lets it go: a slow post on worker A."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.reached, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ESCALATION and not reply.ephemeral_to:
+            self.reached.set()
+            await self.go_on.wait()
+        return await super().send(reply)
+
+
+async def test_talk_to_a_person_pressed_on_two_workers_tells_the_thread_once(cluster: Cluster) -> None:
+    """A double click whose presses reach two workers: A opens the ticket and is posting its
+    note (staff tagged) when B takes the second press. B finds the ticket A opened moments ago
+    and tells the presser privately; before, B posted the whole note too, tagging staff twice."""
+    a, b = cluster(2)
+    slow, other = HeldNote(), ConsoleChannel(io.StringIO())
+    press = ActionEvent(
+        id="press-1",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0"),
+        actor=Author(id="U-ASK", name="Ann"),
+        action=ActionKind.TALK_TO_HUMAN,
+        value="msg:1.0",
+        visibility=Visibility.INTERNAL,
+    )
+    first = asyncio.create_task(a.bot.on_action(press, slow))
+    await asyncio.wait_for(slow.reached.wait(), 10)
+    await b.bot.on_action(replace(press, id="press-2"), other)
+    slow.go_on.set()
+    await asyncio.wait_for(first, 10)
+    notes = [r for ch in (slow, other) for _, r in ch.posted if r.conversation.channel == "C1"]
+    public = [r for r in notes if not r.ephemeral_to]
+    assert len(public) == 1 and public[0].mentions and "ticket #1" in public[0].text
+    [private] = [r for r in notes if r.ephemeral_to == "U-ASK"]
+    assert "already with the support team" in private.text and not private.mentions
+    assert len(a.state.tickets()) == 1
+
+
+class DiesAtTheNote(ConsoleChannel):
+    """Worker A is killed as it is about to post the escalation note."""
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ESCALATION:
+            raise faults.Crash("kill -9 before the note")
+        return await super().send(reply)
+
+
+async def test_a_press_after_the_openers_lease_announces_a_ticket_its_dead_opener_never_did(
+    cluster: Cluster, clock: FakeClock
+) -> None:
+    """A opened the ticket and died before telling the thread. A press on B within the
+    opener's lease is told privately (A may be posting still); one after it says the whole
+    note, staff tagged: the ticket is never left unannounced."""
+    a, b = cluster(2)
+    press = ActionEvent(
+        id="press-1",
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0"),
+        actor=Author(id="U-ASK", name="Ann"),
+        action=ActionKind.TALK_TO_HUMAN,
+        value="msg:1.0",
+        visibility=Visibility.INTERNAL,
+    )
+    with pytest.raises(faults.Crash):
+        await a.bot.on_action(press, DiesAtTheNote(io.StringIO()))
+    other = ConsoleChannel(io.StringIO())
+    await b.bot.on_action(replace(press, id="press-2"), other)
+    assert [r.ephemeral_to for _, r in other.posted if r.conversation.channel == "C1"] == ["U-ASK"]
+    clock.advance(seconds=CARD_LEASE.total_seconds() + 1)
+    await b.bot.on_action(replace(press, id="press-3"), other)
+    [note] = [r for _, r in other.posted if r.conversation.channel == "C1" and not r.ephemeral_to]
+    assert note.mentions and "ticket #1" in note.text
