@@ -36,8 +36,6 @@ from bot.store.jobs import POST_LEASE
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.ticket_posts import CARD_LEASE
 from bot.types import (
-    ActionEvent,
-    ActionKind,
     Author,
     Command,
     ConversationRef,
@@ -48,6 +46,7 @@ from bot.types import (
     Visibility,
 )
 from tests.bot.escalation.test_sla import Interleaved
+from tests.bot.test_exactly_once import _talk_to_a_person as talk_to_a_person
 from tests.fakes.clock import FakeClock
 
 TOML = """
@@ -468,14 +467,7 @@ async def test_talk_to_a_person_pressed_on_two_workers_tells_the_thread_once(clu
     and tells the presser privately; before, B posted the whole note too, tagging staff twice."""
     a, b = cluster(2)
     slow, other = HeldNote(), ConsoleChannel(io.StringIO())
-    press = ActionEvent(
-        id="press-1",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0"),
-        actor=Author(id="U-ASK", name="Ann"),
-        action=ActionKind.TALK_TO_HUMAN,
-        value="msg:1.0",
-        visibility=Visibility.INTERNAL,
-    )
+    press = talk_to_a_person()
     first = asyncio.create_task(a.bot.on_action(press, slow))
     await asyncio.wait_for(slow.reached.wait(), 10)
     await b.bot.on_action(replace(press, id="press-2"), other)
@@ -505,14 +497,7 @@ async def test_a_press_after_the_openers_lease_announces_a_ticket_its_dead_opene
     opener's lease is told privately (A may be posting still); one after it says the whole
     note, staff tagged: the ticket is never left unannounced."""
     a, b = cluster(2)
-    press = ActionEvent(
-        id="press-1",
-        conversation=ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0"),
-        actor=Author(id="U-ASK", name="Ann"),
-        action=ActionKind.TALK_TO_HUMAN,
-        value="msg:1.0",
-        visibility=Visibility.INTERNAL,
-    )
+    press = talk_to_a_person()
     with pytest.raises(faults.Crash):
         await a.bot.on_action(press, DiesAtTheNote(io.StringIO()))
     other = ConsoleChannel(io.StringIO())
