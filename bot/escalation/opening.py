@@ -12,6 +12,7 @@ which is the asker's own thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -174,7 +175,7 @@ class TicketOpener:
             )
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
-        if PostKind.THREAD in done or (not created and await self._announced_elsewhere(request, ticket, now)):
+        if PostKind.THREAD in done or not await self._may_announce(request, ticket, created, now):
             text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
             await self._say(
                 channel,
@@ -204,19 +205,24 @@ class TicketOpener:
         # the note is stored and re-rendered on every transition: keep it free of anything
         # a caller's lead might have quoted
         text = redact_secrets(" ".join(p for p in (request.lead, self._body(ticket, ping, language)) if p))
-        posted = await self._say(
-            channel,
-            request,
-            Reply(
-                conversation=conversation,
-                text=text,
-                kind=ReplyKind.ESCALATION,
-                mentions=ping.mentions,
-                buttons=ticket_buttons(ticket, language),
-                in_reply_to=request.in_reply_to,
-            ),
-        )
+        try:
+            posted = await self._say(
+                channel,
+                request,
+                Reply(
+                    conversation=conversation,
+                    text=text,
+                    kind=ReplyKind.ESCALATION,
+                    mentions=ping.mentions,
+                    buttons=ticket_buttons(ticket, language),
+                    in_reply_to=request.in_reply_to,
+                ),
+            )
+        except Exception:
+            await self._give_back_note(ticket, now)  # refused: the next request says it
+            raise
         await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
+        await self._give_back_note(ticket, now)  # noted: every later request finds it said
         faults.point("ticket.announced")  # the asker told, staff's card not yet posted
         if created:  # its card was claimed with it
             await self.posts.post_opened_card(ticket, channel, await self._summarised(ticket, context))
@@ -227,15 +233,24 @@ class TicketOpener:
             await self.posts.post_triage_card(ticket, channel, context, take_over=mine)
         return ticket
 
-    async def _announced_elsewhere(self, request: TicketRequest, ticket: Ticket, now: datetime) -> bool:
-        """Whether another worker opened `ticket` moments ago and is telling the thread now (two
-        presses on two workers; the serialising above holds within one process only): its
-        opening holds the announcement as it holds the card, for CARD_LEASE. Not when the
-        ticket was opened for this very message: that opening is being done again (its worker
-        died before the note), and says it."""
-        if now - ticket.created_at >= CARD_LEASE:
-            return False  # its opener died or failed before the note: this request says it
-        return not (request.in_reply_to is not None and await self._opened_for(request, ticket))
+    async def _may_announce(
+        self, request: TicketRequest, ticket: Ticket, created: bool, now: datetime
+    ) -> bool:
+        """Whether this request tells the thread the ticket is open (its note, staff tagged):
+        the one that opened it, or the first to claim the note of a ticket whose note is not
+        out. Another worker may be posting it now (two presses of a double click on two
+        workers; the serialising above holds within one process only): the claim is held for
+        CARD_LEASE, as the card's is, and given back once the note is said or refused, so a
+        later request says a refused one, and one after the lease a dead opener's. An opening
+        done again for the very message that opened it (its worker died) says it whatever."""
+        claimed = await self.store.run(StateStore.claim_job, _note_key(ticket), now, CARD_LEASE)
+        if created or claimed:
+            return True
+        return request.in_reply_to is not None and await self._opened_for(request, ticket)
+
+    async def _give_back_note(self, ticket: Ticket, claimed_at: datetime) -> None:
+        with contextlib.suppress(Exception):  # held, it lapses after CARD_LEASE
+            await self.store.run(StateStore.release_claim, _note_key(ticket), claimed_at)
 
     async def _opened_for(self, request: TicketRequest, ticket: Ticket) -> bool:
         assert request.in_reply_to is not None
@@ -302,3 +317,8 @@ async def _said_in(channel: Channel, post: Posted, reply: Reply) -> Posted:
         return await channel.edit(post, reply)
     except MessageGone:
         return await channel.send(reply)
+
+
+def _note_key(ticket: Ticket) -> str:
+    """The claim on saying `ticket`'s note in its thread (bot/store/jobs.py `claim_job`)."""
+    return f"ticket-note:{ticket.id}"

@@ -21,6 +21,7 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
+from bot.errors import PlatformError
 from bot.ports import PostChanged
 from bot.store.ticket_posts import CARD_LEASE
 from bot.types import (
@@ -563,3 +564,31 @@ async def test_a_newer_edit_after_a_kill_mid_revision_is_answered_at_the_next_pa
     frozen.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await frozen
+
+
+class RefusesTheNoteOnce(Platform):
+    """The platform refuses the first escalation note (a 5xx past the client's retries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ESCALATION and not reply.ephemeral_to and not self.refused:
+            self.refused = True
+            raise PlatformError("slack said: internal_error")
+        return await super().send(reply)
+
+
+async def test_a_press_after_a_refused_note_says_the_note(make_runtime: Callable[..., Runtime]) -> None:
+    """The ticket was opened but the platform refused its note (the asker was told to try
+    again): the next press says the note, staff tagged, rather than "already with the team"
+    (the claim on the note is given back when it is refused)."""
+    rt = make_runtime(TRIAGE)
+    platform = RefusesTheNoteOnce()
+    await rt.bot.on_action(_talk_to_a_person(), platform)
+    assert len(rt.state.tickets()) == 1 and platform.refused
+    said = len(platform.posted)
+    await rt.bot.on_action(replace(_talk_to_a_person(), id="press-2"), platform)
+    [note] = [r for _, r in platform.posted[said:] if r.conversation.channel == "C1" and not r.ephemeral_to]
+    assert note.mentions and "ticket #1" in note.text
