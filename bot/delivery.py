@@ -28,6 +28,7 @@ from bot.ports import Channel, Clock, MessageHandler
 from bot.replays import Replays
 from bot.slots import LATE_AFTER, Edits, Handling, Pool
 from bot.store import AsyncStore, StateStore
+from bot.store.revisions import edited_message
 from bot.types import InboundMessage, Outcome, Posted
 from bot.unwritten_finishes import UnwrittenFinishes
 
@@ -234,7 +235,7 @@ class Deliveries(Replays):
                 )
                 # a replay of an edit whose dead process was revising: the turn it took in the
                 # store is given back, or the newer edit would wait out its lease
-                edited = f"{message.conversation.platform}:{message.edit_of}"
+                edited = edited_message(message.conversation.platform, message.edit_of or "")
                 with contextlib.suppress(Exception):
                     await self.store.run(StateStore.end_revision, edited, message.id)
                 return Outcome.IGNORED

@@ -34,7 +34,7 @@ from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.privacy.people import remembered as remembered_facts
 from bot.store import AsyncStore, StateStore
 from bot.store.answers import SCORE_DIGITS, AnswerRecord, answer_statement
-from bot.store.revisions import RevisionTurn
+from bot.store.revisions import RevisionTurn, edited_message
 from bot.streaming import StreamingReply
 from bot.types import (
     ActionKind,
@@ -374,7 +374,7 @@ class Responder:
         if not text or text == record.question.strip() or len(text) > self.settings.answer.max_question_chars:
             return Outcome.IGNORED
         # edits of one message take turns across workers, and an older one revises nothing
-        edited, made = f"{platform}:{message.edit_of}", message.edited_at or message.sent_at
+        edited, made = edited_message(platform, message.edit_of or ""), message.edited_at or message.sent_at
         turn = await self.store.run(StateStore.take_revision, edited, message.id, made, self.clock.now())
         if turn is RevisionTurn.BUSY:
             raise NotYet("another edit of the question is revising its answer")

@@ -25,6 +25,11 @@ from bot.store.store import Repository, iso
 REVISION_LEASE = timedelta(minutes=5)
 
 
+def edited_message(platform: str, message_id: str) -> str:
+    """The row of a message whose edits take turns: "platform:message id" (as first sent)."""
+    return f"{platform}:{message_id}"
+
+
 class RevisionTurn(StrEnum):
     TAKEN = "taken"  # this edit revises the answer now
     OUTDATED = "outdated"  # a newer edit of the message was applied: this one revises nothing
