@@ -53,7 +53,13 @@ class EditRefused(PlatformError):
     as a new message instead (bot/streaming.py)."""
 
 
-class ConversationGone(PlatformError):
+class PostRefused(PlatformError):
+    """The platform answered that it did not make the post (an error it names, a 4xx): none of
+    it is out, so posting it again cannot show it twice. A timeout, a 5xx or Slack's
+    `internal_error` may have been applied, and is a PlatformError, not this."""
+
+
+class ConversationGone(PostRefused):
     """The conversation a post was for takes none, for good: deleted, archived, or closed to
     the bot (removed from the channel, no permission). Unlike a refusal the platform may lift
     (a 5xx, a rate limit), posting there again will not help."""

@@ -47,7 +47,7 @@ from adapters.discord.render import (
 from adapters.discord.split import CONTENT_LIMIT
 from adapters.discord.translate import PLATFORM
 from bot import faults
-from bot.errors import ConversationGone, EditRefused, MessageGone, PlatformError
+from bot.errors import ConversationGone, EditRefused, MessageGone, PlatformError, PostRefused
 from bot.ports import PostChanged
 from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -239,7 +239,11 @@ class DiscordChannel:
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:
                     return fallback
-            refused = ConversationGone if (exc.status, exc.code) in GONE else PlatformError
+            refused: type[PlatformError] = PlatformError  # a 5xx may have been applied
+            if (exc.status, exc.code) in GONE:
+                refused = ConversationGone
+            elif exc.status < 500 and not sent:
+                refused = PostRefused  # refused outright: none of it is out
             raise refused(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
         posted = Posted(message_id=post_id(sent), conversation=reply.conversation)
         # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO

@@ -23,10 +23,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
     GONE_CODES,
+    MAYBE_APPLIED,
     PartlyPosted,
     SlackCallError,
     SlackConversationGone,
     SlackEditRefused,
+    SlackPostRefused,
     ctx,
     message_id,
     retry_handlers,
@@ -287,8 +289,7 @@ class SlackChannel:
             code = slack_error(exc)
             if code not in _BLOCK_ERRORS:
                 log.warning("chat.postMessage failed: %s", code, extra=ctx(channel, thread_ts=thread_ts))
-                refused = SlackConversationGone if code in GONE_CODES else SlackCallError
-                raise refused("chat.postMessage", code) from exc
+                raise _refusal(code)("chat.postMessage", code) from exc
             # Slack refused the layout, not the message: the words still reach the asker
             log.warning(
                 "chat.postMessage refused the blocks (%s); posting plain text",
@@ -298,7 +299,8 @@ class SlackChannel:
             try:
                 response = await self.client.chat_postMessage(text=plain_text(message).text, **args)
             except SlackApiError as again:
-                raise SlackCallError("chat.postMessage", slack_error(again)) from again
+                code = slack_error(again)
+                raise _refusal(code)("chat.postMessage", code) from again
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning(
                 "chat.postMessage failed: %s",
@@ -381,3 +383,11 @@ class SlackChannel:
         except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError):
             log.warning("chat.getPermalink failed; linking the archive URL", extra=ctx(channel))
             return self.directory.archive_url(channel, ts), 60.0
+
+
+def _refusal(code: str) -> type[SlackCallError]:
+    """The error for chat.postMessage's `code`: gone for good, refused (nothing posted), or a
+    failure that may have been applied (Slack says so of these: the message may be out)."""
+    if code in GONE_CODES:
+        return SlackConversationGone
+    return SlackCallError if code in MAYBE_APPLIED else SlackPostRefused

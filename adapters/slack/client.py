@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import SlackMessage
 from bot.channel_types import Platform
 from bot.config import Settings
-from bot.errors import ConversationGone, EditRefused, PlatformError
+from bot.errors import ConversationGone, EditRefused, PlatformError, PostRefused
 from bot.types import Reply
 
 PLATFORM = str(Platform.SLACK)
@@ -148,6 +148,13 @@ class SlackConversationGone(SlackCallError, ConversationGone):
 
 # chat.postMessage's errors that posting again will not cure
 GONE_CODES = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+# error codes Slack gives for a request it may have carried out in part (its docs say so of
+# internal_error and fatal_error): the post may be out
+MAYBE_APPLIED = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+
+
+class SlackPostRefused(SlackCallError, PostRefused):
+    """chat.postMessage refused with an error that says nothing was posted."""
 
 
 class PartlyPosted(SlackCallError):

@@ -32,9 +32,10 @@ from bot.answering.safety import redact_secrets
 from bot.answering.trips import answer_fields
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
+from bot.errors import PostRefused
 from bot.insights.followups import Followups
 from bot.messages import say
-from bot.ports import Channel, Clock, FindsReplies, TextInput
+from bot.ports import Channel, Clock, TextInput
 from bot.privacy.redaction import quoted_block
 from bot.store import AsyncStore, StateStore
 from bot.store.reply_drafts import ReplyDraft, ReplyDraftStatus
@@ -274,17 +275,13 @@ class DraftReplies:
         assert decided is not None and decided.decided_at is not None
         try:
             posted = await self._publish(decided, channel)
-        except Exception:
-            out = await self._out_anyway(decided, channel)
-            if out is None:
-                # not out: the draft is pending again, and the "try again" the presser is told
-                # is true (else it said "already posted", for good, and the asker had nothing)
-                with contextlib.suppress(Exception):
-                    await self.store.run(StateStore.reopen_reply_draft, draft.id, decided.decided_at)
-                raise
-            posted = out  # out, though the platform's answer was lost (a timeout)
-            log.warning("a draft's post failed but is out; kept as posted", extra={"draft_id": draft.id})
-            await self._published(decided, posted)
+        except PostRefused:
+            # the platform answered that it took none of it: the draft is pending again, and the
+            # "try again" the presser is told is true (else it said "already posted", for good).
+            # A timeout or a 5xx may have been posted: kept as posted, never shown twice
+            with contextlib.suppress(Exception):
+                await self.store.run(StateStore.reopen_reply_draft, draft.id, decided.decided_at)
+            raise
         await self.store.run(StateStore.set_reply_draft_posted, draft.id, posted.message_id)
         await self._refresh(draft.id, channel)
         log.info(
@@ -293,34 +290,19 @@ class DraftReplies:
         )
         return Outcome.ANSWERED
 
-    async def _out_anyway(self, draft: ReplyDraft, channel: Channel) -> Posted | None:
-        """After a failed post: the answer, if it is out all the same (a post whose answer was
-        lost to a timeout may have been made); a platform that can look is asked (it replies to
-        the question: FindsReplies). None when it is not, or nobody can tell: then a second post
-        is the lesser harm than an asker left with nothing."""
-        if not draft.message_id or not isinstance(channel, FindsReplies):
-            return None
-        question = self._question(draft)
-        try:
-            return await channel.find_reply(question)
-        except Exception:
-            return None
-
-    def _question(self, draft: ReplyDraft) -> InboundMessage:
-        return InboundMessage(
+    async def _publish(self, draft: ReplyDraft, channel: Channel) -> Posted:
+        """The answer in a thread on the question, as an answer posted at once would be."""
+        language = policy.detect_language(draft.question)
+        asker = Author(id=draft.asker_id)
+        question = InboundMessage(
             id=draft.message_id or "",
             conversation=draft.conversation,
-            author=Author(id=draft.asker_id),
+            author=asker,
             text=draft.question,
             addressed=False,
             visibility=Visibility.PUBLIC,
             sent_at=draft.created_at,
         )
-
-    async def _publish(self, draft: ReplyDraft, channel: Channel) -> Posted:
-        """The answer in a thread on the question, as an answer posted at once would be."""
-        language = policy.detect_language(draft.question)
-        question = self._question(draft)
         thread = draft.conversation
         if draft.message_id:
             thread = await channel.open_thread(question, thread_title(draft.question))
@@ -338,18 +320,14 @@ class DraftReplies:
                 language=language,
             )
         )
-        await self._published(draft, posted)
-        return posted
-
-    async def _published(self, draft: ReplyDraft, posted: Posted) -> None:
-        """The answer's record completed with its post, and its follow-up scheduled."""
         if draft.answer_id:
             done = Completion(
                 answer_id=draft.answer_id, posted=posted, text=draft.answer, at=self.clock.now()
             )
             await self.store.run(StateStore.complete_answer, done)
             if self.followups is not None:
-                await self.followups.schedule(posted.conversation, draft.answer_id, Author(id=draft.asker_id))
+                await self.followups.schedule(posted.conversation, draft.answer_id, asker)
+        return posted
 
     async def _refresh(self, draft_id: int, channel: Channel) -> None:
         """The card as the draft now stands; a failed edit is logged, never undoes the press."""

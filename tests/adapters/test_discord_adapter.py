@@ -47,7 +47,7 @@ from adapters.discord.render import ZWSP
 from bot.app import Runtime
 from bot.commands import REGISTRY
 from bot.config import Settings
-from bot.errors import ConversationGone, FatalAdapterError
+from bot.errors import ConversationGone, FatalAdapterError, PlatformError, PostRefused
 from bot.types import (
     ActionKind,
     Author,
@@ -330,6 +330,19 @@ async def test_a_refused_post_raises_and_an_apology_falls_back_to_the_parent_cha
     )
     assert posted.conversation == THREAD.in_thread(None)
     assert [s["content"] for s in parent.sent] == ["Sorry, something went wrong"]
+
+
+@pytest.mark.parametrize(("status", "code", "refused"), [(400, 50035, True), (503, 0, False)])
+async def test_a_post_refused_outright_is_told_from_one_that_may_be_out(
+    status: int, code: int, refused: bool
+) -> None:
+    """A 4xx says Discord made no message (posting again cannot show it twice: PostRefused);
+    a 5xx may have been applied."""
+    thread = RecordingTarget(fail_with=http_error(status, code, "refused"))
+    channel = DiscordChannel(RecordingClient({20: thread, 10: RecordingTarget()}))  # type: ignore[arg-type]
+    with pytest.raises(PlatformError) as caught:
+        await channel.send(Reply(conversation=THREAD, text="an answer", kind=ReplyKind.ANSWER))
+    assert isinstance(caught.value, PostRefused) is refused
 
 
 class RecordingFollowup:
