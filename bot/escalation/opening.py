@@ -116,7 +116,7 @@ class TicketOpener:
                     else thread_note(ticket, shown.conversation, text)
                 )
                 shown = await _said_in(channel, shown, note)
-                await self.store.run(StateStore.add_ticket_post, ticket.id, shown, PostKind.THREAD, text)
+                await self.store.run(_note_said, ticket, shown, text)
                 faults.point("ticket.announced")
             # a card is for staff to act on: one they closed meanwhile needs none
             if PostKind.CARD not in done and ticket.status in ACTIVE:
@@ -221,8 +221,7 @@ class TicketOpener:
         except Exception:
             await self._give_back_note(ticket, now)  # refused: the next request says it
             raise
-        await self.store.run(StateStore.add_ticket_post, ticket.id, posted, PostKind.THREAD, text)
-        await self._give_back_note(ticket, now)  # noted: every later request finds it said
+        await self.store.run(_note_said, ticket, posted, text)
         faults.point("ticket.announced")  # the asker told, staff's card not yet posted
         if created:  # its card was claimed with it
             await self.posts.post_opened_card(ticket, channel, await self._summarised(ticket, context))
@@ -322,3 +321,11 @@ async def _said_in(channel: Channel, post: Posted, reply: Reply) -> Posted:
 def _note_key(ticket: Ticket) -> str:
     """The claim on saying `ticket`'s note in its thread (bot/store/jobs.py `claim_job`)."""
     return f"ticket-note:{ticket.id}"
+
+
+def _note_said(store: StateStore, ticket: Ticket, posted: Posted, text: str) -> None:
+    """The note is out: kept as the ticket's thread post, and its claim forgotten, whoever
+    held it (a replay says the note its dead opener claimed): every later request finds it
+    said, and nothing of the claim is left behind."""
+    store.add_ticket_post(ticket.id, posted, PostKind.THREAD, text)
+    store.drop_job(_note_key(ticket))

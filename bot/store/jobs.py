@@ -114,6 +114,12 @@ class JobRepository(Repository):
                 [iso(now + POST_RETRY), row_id],
             )
 
+    def drop_job(self, key: str) -> None:
+        """Forget `key`'s claim, whoever made it: what it guarded is done for good (a dead
+        claimer's claim, outlived by the work done again by another)."""
+        with one_statement(self.db):
+            self.db.execute("delete from job_runs where key = ? and done_at is null", [key])
+
     def release_claim(self, key: str, claimed_at: datetime) -> None:
         """Give back a claim whose run failed, so the next tick retries it (only our own claim:
         a later one by another process is left alone)."""

@@ -592,3 +592,39 @@ async def test_a_press_after_a_refused_note_says_the_note(make_runtime: Callable
     await rt.bot.on_action(replace(_talk_to_a_person(), id="press-2"), platform)
     [note] = [r for _, r in platform.posted[said:] if r.conversation.channel == "C1" and not r.ephemeral_to]
     assert note.mentions and "ticket #1" in note.text
+
+
+class DiesAtTheNote(Platform):
+    """Killed (kill -9) as the escalation note is being posted, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead = False
+
+    async def send(self, reply: Reply) -> Posted:
+        if reply.kind == ReplyKind.ESCALATION and not reply.ephemeral_to and not self.dead:
+            self.dead = True
+            raise faults.Crash("kill -9 while posting the note")
+        return await super().send(reply)
+
+
+async def test_a_hand_off_killed_at_its_note_is_said_once_by_the_replay_and_leaves_no_claim(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """The replay says the note its dead opener had claimed; the claim is forgotten with it,
+    whoever held it (before, one row per such ticket was left in job_runs for good)."""
+    platform = DiesAtTheNote()
+    with pytest.raises(faults.Crash):
+        await make_runtime(TRIAGE).bot.on_message(
+            question("I want to talk to a human about my invoice", "h1"), platform
+        )
+    clock.advance(seconds=30)
+    restarted = make_runtime(TRIAGE)
+    assert await restarted.bot.replay_pending("slack", platform) == 1
+    notes = [
+        r for _, r in platform.posted if r.kind == ReplyKind.ESCALATION and r.conversation.channel == "C1"
+    ]
+    assert len(notes) == 1 and "ticket #1" in notes[0].text
+    clock.advance(hours=2)
+    await restarted.bot.tick({"slack": platform})
+    assert {key for (key,) in restarted.state.db.execute("select key from job_runs")} <= {"retention"}
