@@ -46,7 +46,7 @@ from bot.read_back_marks import ReadBackMarks
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
 from bot.store import AsyncStore, StateStore
-from bot.text import scrub_event
+from bot.text import blank, scrub_event
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -247,7 +247,7 @@ class SupportBot(ReadBackMarks):
         hand-off or abstention (its ticket's missing posts are done instead), or a request for
         a person that found the thread's ticket (the post said it is with staff already)."""
         text = message.text.strip()
-        if not text or len(text) > self.settings.answer.max_question_chars:
+        if blank(text) or len(text) > self.settings.answer.max_question_chars:
             return False  # the greeting or the too-long reply is what was posted
         if await self.escalations.opener.complete(message, channel, resume):
             return False
@@ -300,7 +300,7 @@ class SupportBot(ReadBackMarks):
 
         self._responding.add(message.id)
         text = message.text.strip()
-        if not text:
+        if blank(text):  # a mention alone, or with only invisible characters: nothing asked
             await channel.send(
                 Reply(conversation=conversation, text=say("greeting", language), in_reply_to=message.id)
             )

@@ -191,7 +191,8 @@ def needs_escalation(answer: Answer, threshold: float) -> bool:
 # -- what a text is -------------------------------------------------------------------
 # (the classifiers of chat messages compile on first use: `supportbot ask` needs none of them)
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+# syllables and jamo, but not the fillers (U+115F, U+1160, U+3164), which draw nothing
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u115e\u1161-\u11ff\u3130-\u3163\u3165-\u318f]")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 

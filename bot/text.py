@@ -107,3 +107,36 @@ def single_line(text: str, limit: int) -> str:
     (the zero-width joiner emoji need) stay."""
     spaced = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in text)
     return " ".join(spaced.split())[:limit].rstrip()
+
+
+# Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt, as of 14.0, the version
+# Python 3.11's unicodedata knows): characters that render as nothing, so a reader sees "</pas\u034fsage>" as a tag. Not
+# all are format characters (Cf): the grapheme joiner and the variation selectors are marks,
+# the Hangul fillers letters.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+)  # fmt: skip
+_IGNORABLE_TAGS = (0xE0000, 0xE0FFF)  # tags and variation selectors 17-256: a range, not a set
+_IGNORABLE = frozenset(code for low, high in _DEFAULT_IGNORABLE for code in range(low, high + 1))
+
+
+def invisible(char: str) -> bool:
+    """Whether `char` renders as nothing: a default-ignorable code point or a format character."""
+    code = ord(char)
+    return (
+        code in _IGNORABLE
+        or _IGNORABLE_TAGS[0] <= code <= _IGNORABLE_TAGS[1]
+        or unicodedata.category(char) == "Cf"
+    )
+
+
+_BLANK_GLYPHS = frozenset("\u2800")  # the braille blank: a symbol, drawn as nothing
+
+
+def blank(text: str) -> bool:
+    """Whether `text` shows nothing a reader could read: whitespace, invisible characters and
+    blank glyphs only (a mention holding a zero-width space is an empty mention)."""
+    return all(c.isspace() or c in _BLANK_GLYPHS or invisible(c) for c in text)

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable
 
 from bot.patterns import lazy_pattern
+from bot.text import invisible
 
 # The tag names the prompt fences data with (bot/answering/prompt.py): `fence_safe` must
 # defuse exactly these.
@@ -41,18 +42,6 @@ _ESCAPE = lazy_pattern(  # one group: split() keeps the escapes
 # Slashes NFKC leaves alone but a reader takes for one: fraction, division, big solidus, and
 # the box-drawing diagonal. Folded to "/" in the view.
 _SLASH_LOOKALIKES = "\u2044\u2215\u29f8\u2571"
-# Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt, as of 14.0, the version
-# Python 3.11's unicodedata knows): characters that render as nothing, so a reader sees "</pas\u034fsage>" as a tag. Not
-# all are format characters (Cf): the grapheme joiner and the variation selectors are marks,
-# the Hangul fillers letters.
-_DEFAULT_IGNORABLE = (
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-)  # fmt: skip
-_IGNORABLE_TAGS = (0xE0000, 0xE0FFF)  # tags and variation selectors 17-256: a range, not a set
-_IGNORABLE = frozenset(code for low, high in _DEFAULT_IGNORABLE for code in range(low, high + 1))
 
 
 def fence_safe(text: str) -> str:
@@ -172,22 +161,13 @@ def _fold(char: str) -> str:
         return char
     if char in _SLASH_LOOKALIKES:
         return "/"
-    if _invisible(char):
+    if invisible(char):
         return ""
     folded = unicodedata.normalize("NFKC", char)
     if folded == char:  # most characters
         return char
     # NFKC may give an invisible character (U+3164 HANGUL FILLER folds to U+1160)
-    return "".join(c for c in folded if not _invisible(c))
-
-
-def _invisible(char: str) -> bool:
-    code = ord(char)
-    return (
-        code in _IGNORABLE
-        or _IGNORABLE_TAGS[0] <= code <= _IGNORABLE_TAGS[1]
-        or unicodedata.category(char) == "Cf"
-    )
+    return "".join(c for c in folded if not invisible(c))
 
 
 def _defuse(opening: str, deeper: bool) -> str:

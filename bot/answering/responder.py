@@ -36,6 +36,7 @@ from bot.store import AsyncStore, StateStore
 from bot.store.answers import SCORE_DIGITS, AnswerRecord, answer_statement
 from bot.store.revisions import RevisionTurn, edited_message
 from bot.streaming import StreamingReply
+from bot.text import blank
 from bot.types import (
     ActionKind,
     Author,
@@ -371,7 +372,11 @@ class Responder:
         text = message.text.strip()
         if record.asker_id != message.author.id or thread.platform != platform:
             return Outcome.IGNORED
-        if not text or text == record.question.strip() or len(text) > self.settings.answer.max_question_chars:
+        if (
+            blank(text)
+            or text == record.question.strip()
+            or len(text) > self.settings.answer.max_question_chars
+        ):
             return Outcome.IGNORED
         # edits of one message take turns across workers, and an older one revises nothing
         edited, made = edited_message(platform, message.edit_of or ""), message.edited_at or message.sent_at

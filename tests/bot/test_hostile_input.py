@@ -525,3 +525,15 @@ def test_render_entry_makes_any_title_one_line() -> None:
     heading, rest = body.split("\n", 1)
     assert heading.startswith("# A --- visibility: public # B xxx") and len(heading) <= len("# ") + 200
     assert "\x00" not in content and "\n# " not in rest and "\nvisibility" not in rest
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200d\ufeff", "\u2800", "\u3164", " \u200b \n"])
+async def test_a_mention_holding_only_invisible_characters_gets_the_greeting_not_a_ticket(
+    rt: Runtime, channel: ConsoleChannel, invisible: str
+) -> None:
+    """Zero-width spaces, a braille blank or a Hangul filler show nothing: the mention is an
+    empty one (the greeting), not a blank question handed to staff, who were tagged for it."""
+    assert await rt.bot.on_message(message(invisible), channel) == Outcome.REFUSED
+    [greeting] = replies(channel)
+    assert greeting.text == say("greeting", "en") and not greeting.mentions
+    assert rt.state.tickets() == []
