@@ -143,7 +143,8 @@ class LLMAnswerer:
             text = _summary_text(response.choices[0].message.content) if response.choices else ""
         except Exception as exc:
             raise self._unavailable(f"the summary failed: {type(exc).__name__}", "summary") from None
-        return " ".join(text.split())[:SUMMARY_CHARS]
+        # model text posted for staff: no pings, no credentials, as an answer's
+        return clean_output(" ".join(text.split())[:SUMMARY_CHARS])
 
     def _abstain(self, language: str, reason: str, tokens_in: int = 0, tokens_out: int = 0) -> Answer:
         log.info("llm abstained: %s", reason, extra={"event": "llm.abstain", "reason": reason})

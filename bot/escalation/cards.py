@@ -138,6 +138,10 @@ def card(
     shown = replace(ticket, question=quoted(ticket.question))
     if context is not None and context.answer:
         context = replace(context, answer=quoted(context.answer))
+    if context is not None and context.summary:
+        # the model's words about what people wrote: shown as written, as their words are (an
+        # injected thread can steer it into a link disguised as the bot's own)
+        context = replace(context, summary=quoted(context.summary))
     lines = [
         f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
         f"From {quoted(ticket.asker_name or ticket.asker_id)}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",

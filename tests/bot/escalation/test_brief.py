@@ -258,3 +258,19 @@ def test_staff_cards_and_answers_keep_one_list_of_resolved_tickets(rt: Runtime) 
     staff cards share what is kept, instead of each holding and refreshing its own."""
     assert rt.bot.escalations.posts.similar is rt.bot.insights.similar
     assert rt.bot.responder.similar is rt.bot.insights.similar
+
+
+def test_a_model_summary_on_the_card_is_shown_as_written() -> None:
+    """The model's summary of a thread is its words about what people wrote, which an injected
+    thread can steer: on the card a link in it reads as typed, never as the bot's own link."""
+    from bot.escalation.cards import card
+    from bot.markdown import literal
+
+    link = "[Staff SSO: sign in here](https://evil.example/sso)"
+    shown = card(
+        ticket(7, "I want a person"),
+        WHERE,
+        NOW,
+        Context(summary=f"Wants a refund. Re-verify at {link} **URGENT**"),
+    )
+    assert literal(link) in shown.text and link not in shown.text and "**URGENT**" not in shown.text
