@@ -21,7 +21,7 @@ from bot.answering.trips import HISTORY_TURNS, Kept, answer_fields, history_and_
 from bot.config import Settings
 from bot.conversation import Recorder, log_context
 from bot.escalation import Context, Escalations
-from bot.inbox import Finish, NotYet, after_record
+from bot.inbox import Finish, NothingDoneYet, NotYet, after_record
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents, Notice
@@ -360,9 +360,15 @@ class Responder:
         answer said anew for a deleted one, the process killed before the record followed):
         answered in if the record's post is gone."""
         platform = message.conversation.platform
-        found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
+        try:  # nothing is done for the edit until its turn is taken: a failure is tried again
+            found = await self.store.run(StateStore.answer_to_message, message.edit_of or "")
+            unfinished = found is None and await self.store.run(
+                StateStore.event_unfinished, f"{platform}:msg:{message.edit_of}"
+            )
+        except Exception as exc:
+            raise NothingDoneYet("reading the answer an edit revises failed") from exc
         if found is None:
-            if await self.store.run(StateStore.event_unfinished, f"{platform}:msg:{message.edit_of}"):
+            if unfinished:
                 # the question is still being answered (by another worker: this one's edits wait
                 # for its own answers): revised once that answer is out
                 raise NotYet("the question this edits is still being answered")
@@ -380,7 +386,10 @@ class Responder:
             return Outcome.IGNORED
         # edits of one message take turns across workers, and an older one revises nothing
         edited, made = edited_message(platform, message.edit_of or ""), message.edited_at or message.sent_at
-        turn = await self.store.run(StateStore.take_revision, edited, message.id, made, self.clock.now())
+        try:
+            turn = await self.store.run(StateStore.take_revision, edited, message.id, made, self.clock.now())
+        except Exception as exc:  # a peer holding the row past the lock timeout, a lost connection
+            raise NothingDoneYet("taking the edit's turn failed") from exc
         if turn is RevisionTurn.BUSY:
             raise NotYet("another edit of the question is revising its answer")
         if turn is RevisionTurn.OUTDATED:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import io
 import textwrap
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from adapters.console import ConsoleChannel
@@ -24,6 +26,7 @@ from bot.inbox import serialise_message
 from bot.ports import PostChanged
 from bot.store.workers import MAX_SKEW, WORKER_LEASE
 from bot.types import InboundMessage, Outcome, Posted, Reply
+from tests.bot.store.test_cluster import _free_after_a_refusal
 from tests.bot.test_core_invariants import TOML, GatedChannel, message
 from tests.fakes.clock import FakeClock
 
@@ -181,3 +184,30 @@ async def test_a_newer_edit_waits_for_an_older_one_revising_on_another_worker_th
     await a.ticks(channel)
     assert "five to seven business days" in channel.edits[-1][1].text
     assert a.runtime.state.pending_events("slack", clock.now() + timedelta(minutes=5)) == []
+
+
+async def test_an_edit_whose_turn_a_stuck_peer_holds_is_revised_later_without_an_apology(
+    workers: tuple[Worker, Worker], pg_url: str, clock: FakeClock
+) -> None:
+    """A peer stuck in its transaction holds the message's turn row past the lock timeout:
+    nothing was done for the edit, so it is tried again at a later pass and revises the answer
+    then; before, the asker got an apology, staff a ticket, and the edit was never applied."""
+    a, b = workers
+    channel = ConsoleChannel(io.StringIO())
+    assert await a.says(message("How do I reset my password?", id="q-r"), channel) == Outcome.ANSWERED
+    assert await a.says(edit("How do I reset my password please?", 1, "q-r"), channel) == Outcome.ANSWERED
+    said = len(channel.posted)
+    holder = psycopg.connect(pg_url)
+    holder.execute("select message from revisions for update")
+    freeing = threading.Thread(target=_free_after_a_refusal, args=(pg_url, holder))
+    freeing.start()
+    assert await b.says(edit("How long does a refund take?", 2, "q-r"), channel) == Outcome.FAILED  # left
+    freeing.join()
+    for _ in range(3):
+        clock.advance(seconds=30)
+        await a.presence.beat()
+        await b.presence.beat()
+        await b.ticks(channel)
+    assert channel.posted[said:] == []  # nothing new said: the answer is edited in place
+    assert "five to seven business days" in channel.edits[-1][1].text
+    assert a.runtime.state.tickets() == []
