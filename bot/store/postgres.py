@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
 from bot.store.dialect import pg_params, to_postgres
@@ -142,6 +142,7 @@ class PgDatabase:
         self._pool = pool
         self.url = redact_url(url)
         self.connection = pool.getconn()
+        self._given_back = False  # `connection` went back to the pool: never twice (it would leak)
         self.conn = Transaction(self)
         self._columns: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, list[str]] = {}
@@ -164,8 +165,16 @@ class PgDatabase:
             connection.close()
         if self.conn._open or self.batching:
             raise StoreError(f"the connection to {self.url} was lost in a transaction")
-        self._pool.putconn(connection)
-        self.connection = self._pool.getconn()
+        if not self._given_back:
+            # returned once: psycopg_pool takes a bad connection back each time and starts a
+            # replacement for each, past the pool's size, left open for good
+            self._pool.putconn(connection)
+            self._given_back = True
+        try:  # a call during an outage fails as fast as a connection attempt, not the pool's 30 s
+            self.connection = self._pool.getconn(timeout=CONNECT_TIMEOUT * 2)
+        except PoolTimeout:
+            raise StoreError(f"no connection to {self.url} (the server is not answering)") from None
+        self._given_back = False
         return self.connection
 
     @contextmanager
@@ -354,7 +363,9 @@ class PgDatabase:
             )
 
     def close(self) -> None:
-        self._pool.putconn(self.connection)
+        if not self._given_back:
+            self._pool.putconn(self.connection)
+            self._given_back = True
         self._pool.close()
 
 

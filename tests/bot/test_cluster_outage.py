@@ -10,8 +10,10 @@ import asyncio
 import shutil
 import tempfile
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.app import Runtime, build_runtime
 from bot.cluster import Presence
 from bot.config import load_settings
+from bot.errors import StoreError
+from bot.store import StateStore
+from bot.store.postgres import CONNECT_TIMEOUT
 from bot.store.workers import MAX_SKEW, WORKER_LEASE
 from bot.types import Answer, Outcome
 from tests.bot.store.conftest import in_schema
@@ -107,7 +112,7 @@ async def test_a_live_workers_question_is_not_taken_over_after_an_outage(
         _stop(own_server)
         clock.advance(seconds=(WORKER_LEASE + MAX_SKEW).total_seconds() + 60)
         for presence in (pa, pb):
-            with pytest.raises(psycopg.OperationalError):
+            with pytest.raises((psycopg.OperationalError, StoreError)):  # the statement, or no connection
                 await presence.beat()
         own_server.ensure_postgres_running()
 
@@ -130,3 +135,46 @@ async def test_a_live_workers_question_is_not_taken_over_after_an_outage(
     finally:
         a.close()
         b.close()
+
+
+def test_calls_during_an_outage_fail_fast_and_leave_one_store_connection(own_server: Any) -> None:
+    """Store calls made while the server is down fail (each within the connect timeout, not the
+    pool's 30 s), and once it is back the store holds one connection, as before. Before, each
+    failed call gave the same broken connection back to the pool again, and each return opened
+    a replacement past the pool's size, left open for good."""
+    uri = str(own_server.get_uri())
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+
+    def connections() -> int:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            row = conn.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'client backend' "
+                "and pid <> pg_backend_pid()"
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    store = StateStore(in_schema(uri, schema))
+    try:
+        assert store.claim_event("slack:E0", "slack", "{}", now)
+        before = connections()
+        _stop(own_server)
+        for n in range(2):
+            with pytest.raises(StoreError):
+                store.claim_event(f"slack:E{n + 1}", "slack", "{}", now)
+        own_server.ensure_postgres_running()
+        for _ in range(12):  # the pool reconnects on its own back-off: a call may fail meanwhile
+            try:
+                assert store.claim_event("slack:E9", "slack", "{}", now)
+                break
+            except StoreError:
+                continue
+        else:
+            raise AssertionError("the store did not come back after the server did")
+        time.sleep(CONNECT_TIMEOUT)  # the pool's replacements, if any, connect meanwhile
+        assert connections() == before
+    finally:
+        store.close()
