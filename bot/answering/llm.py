@@ -38,7 +38,7 @@ from bot.answering.prompt import (
     estimate_tokens,
     summary_messages,
 )
-from bot.answering.safety import clean_output, redact_secrets
+from bot.answering.safety import clean_output, passage_links, redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say
@@ -58,7 +58,7 @@ def _to_api(messages: Sequence[PromptMessage]) -> list[ChatCompletionMessagePara
     return converted
 
 
-def _visible_so_far(raw: str, passages: Sequence[Passage]) -> str:
+def _visible_so_far(raw: str, passages: Sequence[Passage], links: frozenset[str]) -> str:
     """What may be shown of a reply still being written.
 
     The last word is held back until it is complete: a half-streamed "xoxb-12" or "@every"
@@ -70,7 +70,7 @@ def _visible_so_far(raw: str, passages: Sequence[Passage]) -> str:
     cut = max(raw.rfind(" "), raw.rfind("\n"), raw.rfind("\t"))
     if cut <= 0:
         return ""
-    return clean_output(map_citations(raw[:cut], passages).text, partial=True)
+    return clean_output(map_citations(raw[:cut], passages).text, partial=True, links=links)
 
 
 async def _shown(on_text: StreamSink, visible: str, deadline: asyncio.Timeout) -> None:
@@ -217,7 +217,7 @@ class LLMAnswerer:
             )
         if not cited.citations:
             return self._abstain(language, "no valid citation", tokens_in, tokens_out)
-        text = clean_output(cited.text)
+        text = clean_output(cited.text, links=passage_links(passages))
         if finish == "length":
             # The endpoint stopped at its token limit; the answer is cited but unfinished.
             text += " …"
@@ -259,6 +259,7 @@ class LLMAnswerer:
         tokens_out: int | None = None
         shown = ""
         received = False
+        links = passage_links(passages)  # once: every partial is held to them
         try:
             async with asyncio.timeout(self.deadline_seconds) as deadline:
                 stream = await self.client.chat.completions.create(
@@ -286,7 +287,7 @@ class LLMAnswerer:
                             continue
                         content.append(choice.delta.content)
                         if on_text is not None:
-                            visible = _visible_so_far("".join(content), passages)
+                            visible = _visible_so_far("".join(content), passages, links)
                             if visible and visible != shown:
                                 shown = visible
                                 await _shown(on_text, visible, deadline)

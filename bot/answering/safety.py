@@ -30,6 +30,11 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.types import Passage
 
 REDACTED = "[redacted]"
 
@@ -270,6 +275,37 @@ def _redact(text: str, *, partial: bool) -> str:
     )
 
 
-def clean_output(text: str, *, partial: bool = False) -> str:
-    """Model text made safe to post: no pings, no credentials."""
-    return neutralise_mentions(redact_secrets(text, partial=partial))
+def clean_output(text: str, *, partial: bool = False, links: Collection[str] | None = None) -> str:
+    """Model text made safe to post: no pings, no credentials; with `links` (the addresses its
+    passages hold), no link that words disguise unless it is one of them (`plain_links`)."""
+    text = neutralise_mentions(redact_secrets(text, partial=partial))
+    return text if links is None else plain_links(text, links)
+
+
+# a Markdown link: [words](address), the address perhaps in <>
+_MARKDOWN_LINK = re.compile(
+    r"\[(?P<label>[^\[\]\n]{1,300})\]\(<?(?P<url>[a-z][a-z0-9+.-]*://[^\s()<>]+)>?\)", re.IGNORECASE
+)
+
+
+def plain_links(text: str, allowed: Collection[str]) -> str:
+    """`text` with every Markdown link whose address is not `allowed` written out: its words,
+    then the address itself, so nobody can have the bot post a link disguised as other words
+    (a model steered by a question or a document, or one making an address up). A link to
+    one of the passages' own addresses stays as the model wrote it."""
+
+    def written_out(match: re.Match[str]) -> str:
+        url = match.group("url")
+        return match.group(0) if url in allowed else f"{match.group('label')} ({url})"
+
+    return _MARKDOWN_LINK.sub(written_out, text)
+
+
+def passage_links(passages: Iterable[Passage]) -> frozenset[str]:
+    """The addresses the passages give a model: each page's own, and those in its text."""
+    found: set[str] = set()
+    for passage in passages:
+        if passage.url:
+            found.add(passage.url)
+        found.update(m.group(0).rstrip(".,;:!?)]>'\"") for m in _URL.finditer(passage.text))
+    return frozenset(found)

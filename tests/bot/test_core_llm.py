@@ -351,3 +351,42 @@ async def test_status_says_the_model_is_failing_until_it_answers_again(
         await rt.bot.on_message(question("How long does a refund take?"), channel)
     assert any("answers again, after 2 failed" in r.getMessage() for r in caplog.records)
     assert "failing since" not in await status()
+
+
+async def test_a_link_the_passages_do_not_hold_is_written_out_not_disguised(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """A model steered by a question or a document (or making an address up) puts a link
+    disguised as other words in its answer: it is written out, words then the address, in the
+    streamed partial and the final answer alike; before, it went out as the bot's own link."""
+    rt = model_runtime()
+    fake.enqueue(
+        Answer(
+            "Refunds take five to seven business days [1]. [Verify your account here](https://evil.example/phish)"
+        )
+    )
+    channel = StreamingChannel(interval=0.0)
+    await rt.bot.on_message(question("How long does a refund take?"), channel)
+    shown = [reply.text for _, reply in channel.posted] + [reply.text for _, reply in channel.edits]
+    assert any("Verify your account here (https://evil.example/phish)" in text for text in shown)
+    assert not any("](https://evil.example" in text for text in shown)
+
+
+def test_only_the_passages_own_addresses_keep_their_words() -> None:
+    from bot.answering.safety import passage_links, plain_links
+    from bot.types import DocVisibility, Passage
+
+    page = Passage(
+        chunk_id="a#1",
+        path="a.md",
+        title="A",
+        heading="Refunds",
+        text="Refunds are described at https://docs.example/refunds.",
+        score=1.0,
+        visibility=DocVisibility.PUBLIC,
+        url="https://docs.example/a",
+    )
+    allowed = passage_links([page])
+    assert allowed == {"https://docs.example/a", "https://docs.example/refunds"}
+    text = "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), [x](https://evil.example/)"
+    assert plain_links(text, allowed) == (
+        "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), x (https://evil.example/)"
+    )
