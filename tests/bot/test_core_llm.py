@@ -368,25 +368,3 @@ async def test_a_link_the_passages_do_not_hold_is_written_out_not_disguised(mode
     shown = [reply.text for _, reply in channel.posted] + [reply.text for _, reply in channel.edits]
     assert any("Verify your account here (https://evil.example/phish)" in text for text in shown)
     assert not any("](https://evil.example" in text for text in shown)
-
-
-def test_only_the_passages_own_addresses_keep_their_words() -> None:
-    from bot.answering.safety import passage_links, plain_links
-    from bot.types import DocVisibility, Passage
-
-    page = Passage(
-        chunk_id="a#1",
-        path="a.md",
-        title="A",
-        heading="Refunds",
-        text="Refunds are described at https://docs.example/refunds.",
-        score=1.0,
-        visibility=DocVisibility.PUBLIC,
-        url="https://docs.example/a",
-    )
-    allowed = passage_links([page])
-    assert allowed == {"https://docs.example/a", "https://docs.example/refunds"}
-    text = "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), [x](https://evil.example/)"
-    assert plain_links(text, allowed) == (
-        "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), x (https://evil.example/)"
-    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering.safety import REDACTED, clean_output, redact_secrets
+from bot.answering.safety import REDACTED, clean_output, passage_links, plain_links, redact_secrets
+from bot.types import DocVisibility, Passage
 from tests.fakes.tokens import OPENAI_KEY_LONG, SLACK_BOT_TOKEN_LONG, SLACK_USER_TOKEN
 
 
@@ -181,3 +182,22 @@ def test_documentation_about_keys_is_left_alone(text: str) -> None:
 )
 def test_documentation_about_tokens_stays_readable(text: str) -> None:
     assert clean_output(text) == text
+
+
+def test_only_the_passages_own_addresses_keep_their_words() -> None:
+    page = Passage(
+        chunk_id="a#1",
+        path="a.md",
+        title="A",
+        heading="Refunds",
+        text="Refunds are described at https://docs.example/refunds.",
+        score=1.0,
+        visibility=DocVisibility.PUBLIC,
+        url="https://docs.example/a",
+    )
+    allowed = passage_links([page])
+    assert allowed == {"https://docs.example/a", "https://docs.example/refunds"}
+    text = "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), [x](https://evil.example/)"
+    assert plain_links(text, allowed) == (
+        "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), x (https://evil.example/)"
+    )
