@@ -123,7 +123,9 @@ class PeopleRepository(Repository):
             self.db.execute("create temp table if not exists forget_answers (id integer primary key)")
             self.db.execute("create temp table if not exists forget_tickets (id integer primary key)")
             self.db.execute("create temp table if not exists forget_threads (key text primary key)")
-            self.db.execute("create temp table if not exists forget_texts (text text primary key)")
+            # no key on the words: a question may be longer than an index entry may be (PostgreSQL's
+            # btree takes about 2,700 bytes), and a repeat costs nothing in `in (select ...)`
+            self.db.execute("create temp table if not exists forget_texts (text text)")
             for temp in ("forget_answers", "forget_tickets", "forget_threads", "forget_texts"):
                 self.db.execute(f"delete from {temp}")
             scope = [user_id, prefix]
@@ -144,11 +146,11 @@ class PeopleRepository(Repository):
             # their words, to find them where others' rows repeat them (gap and burst representatives)
             self.db.execute(
                 "insert into forget_texts select question from answers "
-                "where id in (select id from forget_answers) and question != '' on conflict do nothing"
+                "where id in (select id from forget_answers) and question != ''"
             )
             self.db.execute(
                 "insert into forget_texts select question from tickets "
-                "where id in (select id from forget_tickets) and question != '' on conflict do nothing"
+                "where id in (select id from forget_tickets) and question != ''"
             )
             # messages: theirs are deleted; the bot's in their threads answered them and may quote them
             run(
@@ -161,10 +163,18 @@ class PeopleRepository(Repository):
                 "delete from messages where role = 'bot' and conversation in (select key from forget_threads)",
                 [],
             )
+            # and nobody asks a forgotten person whether it solved it (a follow-up mentions them)
             run(
                 "conversations",
-                "update conversations set asker_id = ? where asker_id = ? and platform = ?",
+                "update conversations set asker_id = ?, followup_due_at = null "
+                "where asker_id = ? and platform = ?",
                 [marker, user_id, platform],
+            )
+            run(
+                "conversations",
+                "update conversations set followup_due_at = null "
+                "where followup_answer_id in (select id from forget_answers)",
+                [],
             )
             # gap questions are their questions: deleted (the gap's ask count stays)
             run(
@@ -325,12 +335,14 @@ class PeopleRepository(Repository):
             ("answers", "answer", in_platform),
             ("reply_drafts", "question", in_platform),
             ("reply_drafts", "answer", in_platform),
+            ("drafts", "title", by_ticket),
             ("drafts", "question", by_ticket),
             ("drafts", "answer", by_ticket),
             ("gap_questions", "question", by_answer),
             ("gaps", "representative", by_platform),
             ("bursts", "representative", by_platform),
             ("incidents", "text", by_platform),
+            ("incidents", "close_text", by_platform),
             ("user_memory", "facts", by_platform),  # another person's ticket line may mention them
             ("audit_log", "detail", by_platform),  # "assigned ticket #3 to <id>"
         ):
