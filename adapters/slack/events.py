@@ -29,7 +29,13 @@ from adapters.slack.client import PLATFORM, ctx, message_id
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.heard import Heard
-from adapters.slack.interactions import SlackInteractions, apologise, as_object
+from adapters.slack.interactions import (
+    SlackInteractions,
+    apologise,
+    as_object,
+    installed_enterprise,
+    installed_team,
+)
 from adapters.slack.mrkdwn import mentions_user, plain_from_slack
 from adapters.slack.retries import last_try
 from adapters.slack.thinking import THINKING_PER_MINUTE, THINKING_REACTION, ThinkingReaction
@@ -212,9 +218,7 @@ class SlackEvents:
         """Not recorded: Slack delivers it again (unless this was its last try), and a
         read-back from before it is owed should all of that fail (adapters/slack/heard.py)."""
         if self.heard is not None:
-            self.heard.hold(
-                event, str(body.get("team_id") or "") or None, str(body.get("enterprise_id") or "")
-            )
+            self.heard.hold(event, installed_team(body) or None, installed_enterprise(body))
 
     def _not_recorded(self, event: Mapping[str, Any], why: str, receipt: _Receipt) -> None:
         """One line per delivery Slack is left to repeat (or a read-back to try again), without
@@ -314,7 +318,7 @@ class SlackEvents:
             id=ident,
             conversation=ConversationRef(
                 platform=PLATFORM,
-                workspace=str(body.get("team_id") or event.get("team") or identity.team_id),
+                workspace=installed_team(body) or str(event.get("team") or identity.team_id),
                 channel=channel,
                 thread=thread,
             ),

@@ -48,6 +48,7 @@ from adapters.slack.client import ctx
 from adapters.slack.heard import Heard
 from adapters.slack.http_guard import Refusal, SlackRequestGuard
 from adapters.slack.installations import watching_lookups
+from adapters.slack.interactions import installed_enterprise, installed_team
 from adapters.slack.retries import LAST_TRY_WITHIN, last_try, retry_reason
 
 log = logging.getLogger(__name__)
@@ -136,10 +137,7 @@ class HttpEvents:
             return checked.response()
         body: Mapping[str, Any] = checked.body if isinstance(checked.body, Mapping) else {}
         if self.silences is not None:
-            team = body.get("team_id")
-            self.silences.arrived(
-                retry_reason(checked.headers), _sent_at(body), team if isinstance(team, str) else None
-            )
+            self.silences.arrived(retry_reason(checked.headers), _sent_at(body), installed_team(body) or None)
         is_event = body.get("type") == "event_callback"
         last = is_event and last_try(checked.headers)
         with watching_lookups() as lookup:
@@ -173,10 +171,10 @@ class HttpEvents:
         """An event no listener handled (its install unread), or not in time, or that failed:
         a message is held, and it is answered 503, for Slack to send it again, unless this was
         Slack's `last` try (200: adapters/slack/retries.py)."""
-        team = str(body.get("team_id") or "?")
+        team = installed_team(body) or "?"
         event = body.get("event")
         held = isinstance(event, Mapping) and self.heard.hold(
-            event, team if team != "?" else None, str(body.get("enterprise_id") or "")
+            event, team if team != "?" else None, installed_enterprise(body)
         )
         then = "Slack sends it again"
         if last:

@@ -92,7 +92,7 @@ class SlackInteractions:
         thread = message.get("thread_ts") or container.get("thread_ts")
         conversation = ConversationRef(
             platform=PLATFORM,
-            workspace=id_of(body.get("team")) or self.directory.identity.team_id,
+            workspace=installed_team(body) or self.directory.identity.team_id,
             channel=channel_id,
             thread=str(thread) if thread else None,
         )
@@ -135,7 +135,7 @@ class SlackInteractions:
         user_id = id_of(body.get("user"))
         conversation = ConversationRef(
             platform=PLATFORM,
-            workspace=id_of(body.get("team")) or self.directory.identity.team_id,
+            workspace=installed_team(body) or self.directory.identity.team_id,
             channel=submission.channel,
             thread=submission.thread,
         )
@@ -167,6 +167,32 @@ def id_of(value: object) -> str:
     if isinstance(value, str):
         return value
     return str(as_object(value).get("id") or "")
+
+
+def installed_team(body: Mapping[str, Any]) -> str:
+    """The workspace whose install a request came to ("" when it does not say). In a Slack
+    Connect channel the top-level `team_id` of an event names the channel's home workspace,
+    and the `team` of a form submitted there the submitter's: the install is
+    `authorizations[0]` and `view.app_installed_team_id` (Bolt routes by them too). An
+    org-wide install names no team there; the request's own is the workspace then."""
+    installed = as_object(body.get("view")).get("app_installed_team_id")
+    return str(
+        installed or _installation(body).get("team_id") or body.get("team_id") or id_of(body.get("team"))
+    )
+
+
+def installed_enterprise(body: Mapping[str, Any]) -> str:
+    """The organisation of the install a request came to ("" for a standalone workspace):
+    `authorizations[0]`'s when Slack lists it (a shared channel's top-level `enterprise_id`
+    is its home organisation's), else the request's own."""
+    authorization = _installation(body)
+    found = authorization.get("enterprise_id") if authorization else body.get("enterprise_id")
+    return str(found or "")
+
+
+def _installation(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    authorizations = body.get("authorizations")
+    return as_object(authorizations[0]) if isinstance(authorizations, list) and authorizations else {}
 
 
 def as_object(value: object) -> Mapping[str, Any]:

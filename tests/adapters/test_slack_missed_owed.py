@@ -604,6 +604,7 @@ async def test_a_hold_naming_another_workspace_than_the_tokens_is_read_and_settl
         await fake.wait_for_connection(1)
         asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
         asked["team_id"] = "T999"
+        asked["authorizations"][0]["team_id"] = None  # an org-wide install names no team
         with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
             await fake.socket_send("events_api", asked, timeout=3.0)
         assert await adapter.drain(15)
@@ -630,6 +631,7 @@ async def test_a_hold_naming_another_workspace_reads_the_tokens_channels_once_un
         await fake.wait_for_connection(1)
         asked = fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
         asked["team_id"] = "T000"
+        asked["authorizations"][0]["team_id"] = None  # an org-wide install names no team
         with faults.crash_at("event.claiming", error=OSError("disk full")), pytest.raises(TimeoutError):
             await fake.socket_send("events_api", asked, timeout=3.0)
         assert await adapter.drain(15)
