@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -196,17 +197,34 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u115e\u1161-\u11ff\u3130-\u3163\u31
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
+# what a text quotes rather than says: code (fenced, inline) and quoted strings (an error
+# message, a UI label): its language is the quoted thing's, not the writer's
+_ASIDE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|(?<!\w)'[^'\n]+'(?!\w)|\"[^\"\n]+\"|“[^”\n]+”", re.S)
+
+
 def detect_language(text: str) -> str:
     """'ko' or 'en'. The product supports two languages, so the script decides: a text
-    with a fair share of Hangul is Korean, whatever English words (product names,
-    commands) it also contains. A statistical detector is less reliable on short chat."""
+    in which more than a quarter of the words the writer wrote (not code or quotes) hold
+    Hangul is Korean, whatever English words (product names, commands, error names) it also
+    contains. Words, not letters: a Korean word is two or three syllables and often carries
+    an English name ("RuntimeError가"), so letters let a few identifiers outweigh the
+    Korean. A statistical detector is less reliable on short chat."""
     if _HANGUL.search(text) is None:
-        return "en"  # the usual case, decided without counting every letter of a long answer
-    letters = len(_LETTER.findall(text))
-    hangul = len(_HANGUL.findall(text))
-    if hangul * 4 >= letters:
-        return "ko"
-    return "en"
+        return "en"  # the usual case, decided without looking at every word of a long answer
+    words = _words(_ASIDE.sub(" ", text)) or _words(text)
+    korean = sum(1 for word in words if _HANGUL.search(word))
+    return "ko" if korean * 4 > len(words) else "en"
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in text.split() if _LETTER.search(word)]
+
+
+def _nfkc_pattern(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """A pattern for text that is NFKC-normalised before it is matched, normalised the same
+    way: NFKC turns the jamo people type alone (ㅎㅎ, ㅇㅋ) into other code points, which a
+    pattern spelled with the typed ones would never match."""
+    return lazy_pattern(unicodedata.normalize("NFKC", pattern), flags)
 
 
 _EN_QUESTION_START = lazy_pattern(
@@ -221,7 +239,7 @@ _EN_PROBLEM = lazy_pattern(
     r"wondering|help me|need help)\b",
     re.IGNORECASE,
 )
-_KO_QUESTION = lazy_pattern(
+_KO_QUESTION = _nfkc_pattern(
     r"(까요|나요|가요|니까|습니까|는지|은지|을까|인가|인지|한가요|죠|ㄴ가요|어떻게|어떡|왜|무엇|뭐|뭔가|뭘|"
     r"언제|어디|누가|누구|몇|방법|안\s?돼|안\s?되|안됨|오류|에러|문제|도와|알려|궁금|모르겠|하려면|되려면)"
 )
@@ -285,7 +303,7 @@ def says_all_set(text: str) -> bool:
     return bool(_EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal))
 
 
-_THANKS = lazy_pattern(
+_THANKS = _nfkc_pattern(
     r"^\W*(thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사)"
     r"(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$",
     re.IGNORECASE,
@@ -297,7 +315,7 @@ def is_thanks(text: str) -> bool:
     return bool(_THANKS().match(unicodedata.normalize("NFKC", text).strip()))
 
 
-_ACK = lazy_pattern(
+_ACK = _nfkc_pattern(
     r"^\W*(ok(ay)?|k|kk|got\s+it|alright|all\s+right|sure|cool|great|nice|noted|understood|i\s+see|"
     r"(네+|넵|예)?\s*(알겠(습니다|어요|어)|확인(했습니다|했어요)?|ㅇㅋ|오케이|좋아요|넹|ㅇㅇ)|네+|넵|예)[\W\s]*$",
     re.IGNORECASE,

@@ -163,10 +163,37 @@ def test_not_requests_for_a_person(text: str) -> None:
         ("How do I set SLACK_BOT_TOKEN?", "en"),
         ("", "en"),
         ("supportbot run 명령이 안 돼요", "ko"),
+        # English names and errors inside a Korean sentence: each Korean word is short
+        ("FastAPI에서 Depends를 쓰면 RuntimeError가 나요", "ko"),
+        ("docker compose up 하면 connection refused 가 떠요", "ko"),
+        (
+            "'Invalid hook call. Hooks can only be called inside of the body of a function component' 에러가 떠요",
+            "ko",
+        ),
+        # Korean only where the writer quotes it, or one Korean term in an English sentence
+        ("How do I say '안녕하세요' in the greeting?", "en"),
+        ("What does 설정 mean?", "en"),
+        # a Korean passage that shows code
+        (
+            "설정 파일에 다음을 추가하세요.\n\n```python\nclient = Client(base_url=url, retry=RetryPolicy(max_attempts=5))\n```",
+            "ko",
+        ),
+        ("`npm install --save-dev @types/react` 를 실행하세요", "ko"),
     ],
 )
 def test_language_detection(text: str, expected: str) -> None:
     assert policy.detect_language(text) == expected
+
+
+@pytest.mark.parametrize("text", ["감사합니다 ㅎㅎ", "고마워요ㅎㅎ", "감사합니다ㅋㅋ", "thanks!"])
+def test_thanks_with_korean_laughter_is_thanks(text: str) -> None:
+    # typed ㅎ/ㅋ are compatibility jamo, which the NFKC the text goes through turns into others
+    assert policy.is_thanks(text)
+
+
+@pytest.mark.parametrize("text", ["ㅇㅋ", "네 ㅇㅋ", "ㅇㅇ", "got it"])
+def test_korean_okay_in_jamo_is_an_acknowledgement(text: str) -> None:
+    assert policy.is_acknowledgement(text)
 
 
 @pytest.mark.parametrize(

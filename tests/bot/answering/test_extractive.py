@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.answering.extractive import ExtractiveAnswerer, excerpt
+from bot.messages import say
 from bot.types import DocVisibility, Passage
 from tests.fakes.tokens import OPENAI_KEY, SLACK_BOT_TOKEN
 
@@ -101,3 +102,23 @@ def test_credentials_pasted_into_a_document_are_not_quoted() -> None:
     answer = answerer.answer_now("which token", [passage(text)], "en", confidence=0.9)
     assert SLACK_BOT_TOKEN not in answer.text and OPENAI_KEY not in answer.text
     assert "[redacted]" in answer.text
+
+
+def test_a_korean_passage_showing_code_is_not_labelled_as_another_language() -> None:
+    """The label says the quote is in another language than the question: a Korean section
+    whose example is Python is Korean (the code is what it shows, not what it says)."""
+    text = (
+        "설정 파일에 다음 내용을 추가하면 재시도 횟수를 바꿀 수 있습니다.\n\n```python\n"
+        "from acme import Client, RetryPolicy\n\nclient = Client(\n"
+        '    base_url="https://api.example.com",\n'
+        "    retry=RetryPolicy(max_attempts=5, backoff_seconds=2),\n)\nclient.connect()\n```"
+    )
+    answer = ExtractiveAnswerer(threshold=0.0).answer_now(
+        "재시도 횟수는 어떻게 바꾸나요?", [passage(text, "retry.md", heading="재시도 설정")], "ko", 1.0
+    )
+    assert "설정 파일에" in answer.text
+    assert say("quoted_original", "ko") not in answer.text
+    english = ExtractiveAnswerer(threshold=0.0).answer_now(
+        "How do I change the retry count?", [passage(text, "retry.md", heading="재시도 설정")], "en", 1.0
+    )
+    assert english.text.startswith(say("quoted_original", "en"))
