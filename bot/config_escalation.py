@@ -25,12 +25,37 @@ def _business_hours(value: str) -> str:
 
 
 def _business_days(value: tuple[str, ...]) -> tuple[str, ...]:
-    from bot.hours import DAYS
-
-    wrong = [d for d in value if d.lower()[:3] not in DAYS or len(d) < 3]
+    """Each entry a day ("mon" or "monday") or a range of days ("mon-fri", or "sun-thu"
+    across the week's end), as the three-letter names bot/hours.py reads. Anything else is
+    refused: read by its first letters, "Mon-Fri" was Monday alone, with no word said."""
+    days: list[str] = []
+    wrong: list[str] = []
+    for entry in value:
+        first, _, last = entry.strip().lower().partition("-")
+        start, end = _day(first), _day(last) if last else _day(first)
+        if start is None or end is None:
+            wrong.append(entry)
+            continue
+        span = (end - start) % len(DAY_NAMES)
+        days += [DAY_NAMES[(start + step) % len(DAY_NAMES)][:3] for step in range(span + 1)]
     if wrong or not value:
-        raise ValueError(f"use day names like mon, tue, ... sun (got {', '.join(wrong) or 'nothing'})")
-    return tuple(d.lower()[:3] for d in value)
+        raise ValueError(
+            "use day names like mon, tue, ... sun (or monday ...), or a range like mon-fri "
+            f"(got {', '.join(repr(w) for w in wrong) or 'nothing'})"
+        )
+    return tuple(dict.fromkeys(days))
+
+
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(name: str) -> int | None:
+    """The day's number (0 = Monday) of "mon" or "monday"; None for anything else."""
+    name = name.strip()
+    for number, full in enumerate(DAY_NAMES):
+        if name in (full, full[:3]):
+            return number
+    return None
 
 
 def _time_zone(value: str) -> str:

@@ -163,7 +163,7 @@ claimed_idle_minutes = 120
 reopen_days = 7
 # When the team is in. Empty: always. Outside these hours the staff ping waits (or goes on call).
 business_hours = ""   # e.g. "09:00-18:00"
-business_days = ["mon", "tue", "wed", "thu", "fri"]
+business_days = ["mon", "tue", "wed", "thu", "fri"]   # or ["mon-fri"], ["sun-thu"]
 timezone = "UTC"      # e.g. "Asia/Seoul"
 # Ask the asker to rate the help after a ticket is resolved.
 ask_rating = true

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -14,6 +15,7 @@ from bot.config import FileSettings, Secrets, Section, Settings, load_settings
 from bot.config_template import TEMPLATE
 from bot.config_validate import validate
 from bot.errors import ConfigError
+from bot.hours import BusinessHours
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -251,3 +253,32 @@ def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_
     assert "hunter2" not in text and "localhost:8000" not in text
     fine = {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "DISCORD_GATEWAY_URL": "WSS://gateway.example"}
     assert load_settings(env=fine, cwd=tmp_path).secrets.openai_base_url == "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize(
+    ("days", "read"),
+    [
+        ('["Mon-Fri"]', ("mon", "tue", "wed", "thu", "fri")),
+        ('["sun-thu"]', ("sun", "mon", "tue", "wed", "thu")),  # across the week's end
+        ('["Monday", "wed", "fri-sat"]', ("mon", "wed", "fri", "sat")),
+    ],
+)
+def test_business_days_are_days_or_ranges_of_days(tmp_path: Path, days: str, read: tuple[str, ...]) -> None:
+    config = tmp_path / "supportbot.toml"
+    config.write_text(
+        f'[escalation]\nbusiness_hours = "09:00-18:00"\nbusiness_days = {days}\n', encoding="utf-8"
+    )
+    settings = load_settings(config=config, env={})
+    assert settings.escalation.business_days == read
+    hours = BusinessHours.parse("09:00-18:00", settings.escalation.business_days, "UTC")
+    tuesday = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert hours.is_open(tuesday) is ("tue" in read)
+
+
+@pytest.mark.parametrize("days", ['["monkey"]', '["Mon–Fri"]', '["weekdays"]', "[]"])
+def test_business_days_not_read_as_days_are_refused(tmp_path: Path, days: str) -> None:
+    """Read by its first three letters, "monkey" was Monday (and "Mon-Fri" Monday alone)."""
+    config = tmp_path / "supportbot.toml"
+    config.write_text(f"[escalation]\nbusiness_days = {days}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"escalation\.business_days"):
+        load_settings(config=config, env={})
