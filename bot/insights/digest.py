@@ -24,6 +24,7 @@ from bot.ports import Channel, Clock
 from bot.privacy.redaction import quoted
 from bot.store import AsyncStore, StateStore
 from bot.store.gaps import GapRecord
+from bot.store.queue import QueuePage, Reach, TicketQuery
 from bot.store.state import settle
 from bot.types import ConversationRef, Reply, ReplyKind, Ticket, TicketStatus
 
@@ -88,17 +89,16 @@ class Digest:
         this = (await self.store.report(collect, week, scope, definitions)).metrics
         last = (await self.store.report(collect, before, scope, definitions)).metrics
         gaps = await self.gaps.refresh(platform, None if workspace is None else frozenset({workspace}))
-        tickets = await self.store.run(
-            StateStore.tickets,
-            (TicketStatus.OPEN, TicketStatus.CLAIMED),
-            None,
-            200,
-            platform=platform,
-            workspaces=None if workspace is None else frozenset({workspace}),
+        # the longest waiting, and how many wait in all: however many are open
+        unresolved = TicketQuery(
+            reach=(Reach(platform=platform, only=None if workspace is None else frozenset({workspace})),),
+            statuses=(TicketStatus.OPEN, TicketStatus.CLAIMED),
+            oldest_first=True,
         )
-        text = render(this, last, gaps, tickets, week, slot, definitions)
+        page = await self.store.run(StateStore.ticket_queue, unresolved, slot, SHOWN)
+        text = render(this, last, gaps, page, week, slot, definitions)
         where = ConversationRef(
-            platform=platform, workspace=workspace or _workspace(tickets), channel=channel_id
+            platform=platform, workspace=workspace or _workspace(page.tickets), channel=channel_id
         )
         return Reply(conversation=where, text=text, kind=ReplyKind.INFO)
 
@@ -132,7 +132,7 @@ def render(
     this: Metrics,
     last: Metrics,
     gaps: Sequence[GapRecord],
-    tickets: Sequence[Ticket],
+    unresolved: QueuePage,
     week: Period,
     slot: datetime,
     definitions: Definitions,
@@ -155,11 +155,11 @@ def render(
     if gaps:
         lines.append("**Top knowledge gaps** (write these pages next):")
         lines += [f"- #{g.id} ({g.asks}x) {quoted(g.representative, 100)}" for g in gaps[:SHOWN]]
-    if tickets:
-        oldest = sorted(tickets, key=lambda t: t.created_at)[:SHOWN]
-        lines.append(f"**Unresolved tickets: {len(tickets)}** (oldest first):")
+    if unresolved.tickets:
+        lines.append(f"**Unresolved tickets: {unresolved.total}** (oldest first):")
         lines += [
-            f"- #{t.id} [{t.status}] {age(slot - t.created_at)} old: {quoted(t.question, 80)}" for t in oldest
+            f"- #{t.id} [{t.status}] {age(slot - t.created_at)} old: {quoted(t.question, 80)}"
+            for t in unresolved.tickets[:SHOWN]
         ]
     else:
         lines.append("No unresolved tickets.")

@@ -87,11 +87,12 @@ class TicketQuery:
     unassigned: bool = False
     older_than: timedelta = timedelta(0)
     sla: SlaState | None = None
+    oldest_first: bool = False  # the ones waiting longest (a digest's), not the newest (a queue's)
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueuePage:
-    tickets: list[Ticket]  # newest first, at most the limit asked for
+    tickets: list[Ticket]  # in the query's order, at most the limit asked for
     total: int  # how many match
 
 
@@ -133,13 +134,15 @@ def _where(query: TicketQuery, now: datetime) -> tuple[str, list[Any]]:
 
 class TicketQueueRepository(Repository):
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage:
-        """The tickets matching `query`, newest first, and how many match in all."""
+        """The tickets matching `query`, newest first (or oldest), and how many match in all."""
         if not query.reach:
             return QueuePage(tickets=[], total=0)
         where, params = _where(query, now)
         total = self.db.execute(f"select count(*) from tickets where {where}", params).fetchone()[0]
         rows = select_rows(
-            self.db, f"select * from tickets where {where} order by id desc limit ?", [*params, limit]
+            self.db,
+            f"select * from tickets where {where} order by id {'asc' if query.oldest_first else 'desc'} limit ?",
+            [*params, limit],
         )
         return QueuePage(tickets=[_ticket(row) for row in rows], total=int(total))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.config_insights import DigestTarget, digest_target
 from bot.insights.digest import due_slot
-from bot.types import Author, ConversationRef, InboundMessage, Visibility
+from bot.types import Author, ConversationRef, EscalationReason, InboundMessage, Visibility
 from tests.fakes.clock import FakeClock
 
 TOML = """
@@ -92,6 +92,29 @@ async def test_a_digest_for_one_workspace_gives_its_figures_and_is_posted_there(
     ]
     assert where.workspace == "T2"  # posted with T2's install
     assert "Questions: 1" in digest and "Unresolved tickets: 1" in digest  # T2's alone, not T1's three
+
+
+async def test_with_hundreds_open_the_digest_counts_them_all_and_lists_the_longest_waiting(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """The oldest tickets are the forgotten ones a lead must see, however many are open."""
+    rt = make_runtime(TOML)
+    opened = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
+    for n in range(205):
+        rt.state.create_ticket(
+            ref=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL", thread=f"t{n}"),
+            asker=Author(id=f"U{n}"),
+            question=f"question number {n} zzz",
+            reason=EscalationReason.ASKED_FOR_HUMAN,
+            at=opened + timedelta(hours=n),
+        )
+    clock.current = datetime(2026, 11, 30, 0, 5, tzinfo=UTC)  # Mon 09:05 in Seoul
+    await rt.bot.tick({"slack": channel})
+    [digest] = digests(channel)
+    assert "Unresolved tickets: 205" in digest
+    listed = [line for line in digest.splitlines() if "zzz" in line]
+    assert [line.split("question number ")[1] for line in listed] == [f"{n} zzz" for n in range(len(listed))]
+    assert len(listed) >= 3
 
 
 def test_a_digest_channel_names_its_platform_and_may_name_its_workspace() -> None:
