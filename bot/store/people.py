@@ -138,10 +138,15 @@ class PeopleRepository(Repository):
                 "insert into forget_tickets select id from tickets where asker_id = ? and platform = ?",
                 [user_id, platform],
             )
+            # a thread they started is theirs, and so is a conversation nobody else spoke in (a
+            # DM); a channel without threads (one the bot may not make threads in) where others
+            # asked too is theirs as much as their first asker's
             self.db.execute(
-                "insert into forget_threads select key from conversations "
-                "where asker_id = ? and platform = ? on conflict do nothing",
-                [user_id, platform],
+                "insert into forget_threads select c.key from conversations c "
+                "where c.asker_id = ? and c.platform = ? and (coalesce(c.thread, '') != '' or not exists "
+                "(select 1 from messages m where m.conversation = c.key and m.role = 'user' and m.author_id != ?)) "
+                "on conflict do nothing",
+                [user_id, platform, user_id],
             )
             # their words, to find them where others' rows repeat them (gap and burst representatives)
             self.db.execute(
@@ -161,6 +166,13 @@ class PeopleRepository(Repository):
             run(
                 "messages",
                 "delete from messages where role = 'bot' and conversation in (select key from forget_threads)",
+                [],
+            )
+            run(  # and the answers to them anywhere else (where others asked too)
+                "messages",
+                "delete from messages where role = 'bot' "
+                "and conversation in (select conversation from answers where id in (select id from forget_answers)) "
+                "and platform_id in (select posted_message_id from answers where id in (select id from forget_answers))",
                 [],
             )
             # and nobody asks a forgotten person whether it solved it (a follow-up mentions them)

@@ -215,6 +215,43 @@ async def test_after_forget_me_memory_is_not_recreated_unless_they_opt_in_again(
     assert [f["text"] for f in facts if f["kind"] == "plan"] == ["Enterprise plan"]
 
 
+class NoThreads(ConsoleChannel):
+    """A channel where the bot may not make threads (a Discord channel without the permission):
+    it answers in place, so one channel-level conversation holds every asker's questions."""
+
+    async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
+        return message.conversation
+
+
+def bot_posts(rt: Runtime) -> list[str]:
+    """The platform ids of the bot's messages kept in the history."""
+    return [str(row[0]) for row in rt.state.db.execute("select platform_id from messages where role = 'bot'")]
+
+
+def answer_posts(rt: Runtime, asker: Author) -> list[str]:
+    rows = rt.state.db.execute("select posted_message_id from answers where asker_id = ?", [asker.id])
+    return [str(row[0]) for row in rows]
+
+
+async def test_forget_me_in_a_channel_without_threads_keeps_the_answers_to_others(rt: Runtime) -> None:
+    """The first asker of a channel-level conversation is its asker: forgetting them must not
+    delete the bot's answers to everyone who asked after, and forgetting a later asker must
+    delete the answers to them (which may quote them)."""
+    channel = NoThreads(io.StringIO())
+    await rt.bot.on_message(message("How do I reset my password?", GONE), channel)
+    await rt.bot.on_message(message(KEPT_TEXT, KEPT), channel)
+    await rt.bot.on_message(message("How do I reset my password? I lost it again.", GONE), channel)
+    kims, fionas = answer_posts(rt, KEPT), answer_posts(rt, GONE)
+    assert len(kims) == 1 and len(fionas) == 2
+    assert sorted(bot_posts(rt)) == sorted(kims + fionas)  # one conversation holds all three
+    await forget(rt, channel)
+    await rt.bot.on_action(press(channel.posted[-1][1], ActionKind.FORGET_ME_CONFIRM, GONE), channel)
+    assert bot_posts(rt) == kims
+    await forget(rt, channel, KEPT)
+    await rt.bot.on_action(press(channel.posted[-1][1], ActionKind.FORGET_ME_CONFIRM, KEPT), channel)
+    assert bot_posts(rt) == []
+
+
 async def test_my_data_exports_only_that_persons_data(rt: Runtime) -> None:
     channel = ConsoleChannel(io.StringIO())
     await populate(rt, channel)

@@ -93,7 +93,14 @@ def test_a_forgotten_gap_question_is_not_placed_again(state: Path | str) -> None
     try:
         when = at(30, 10)
         ask(store, thread(), "U1", when, answered=False, question="How do I configure SAML single sign-on?")
-        ask(store, thread(), GONE, when, answered=False, question="How do I configure SAML sign-on for my team?")
+        ask(
+            store,
+            thread(),
+            GONE,
+            when,
+            answered=False,
+            question="How do I configure SAML sign-on for my team?",
+        )
         assert place(store, 3, when + timedelta(minutes=10)) == 2
         before = [(g.representative, g.asks) for g in store.gaps("slack", (GapStatus.OPEN,), 50)]
         store.forget("slack", GONE, when + timedelta(minutes=20))
