@@ -11,6 +11,20 @@ import re
 # nothing, and a backslash in it would break the link. It ends at a bracket, which is escaped.
 _BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\[\]]+", re.IGNORECASE)
 
+# a code fence line: its run of backticks or tildes, then the info string (or, closing, nothing)
+FENCE_LINE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
+
+
+def closes_fence(opener: str, line: str) -> bool:
+    """Whether `line` closes a code block its fence `opener` (the run of ` or ~) opened, as
+    CommonMark reads it: a run of the same character at least as long, with nothing after
+    it. A shorter run is the block's content: a ```` block showing how to write a ``` one."""
+    match = FENCE_LINE.match(line)
+    if match is None or match.group(2).strip():
+        return False
+    run = match.group(1)
+    return run[0] == opener[0] and len(run) >= len(opener)
+
 
 def quoted_url(ending_at: str = "") -> str:
     """The pattern of a bare URL in `literal`'s text, which a renderer reads as one piece, as

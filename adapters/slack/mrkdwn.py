@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 
 from bot.markdown import ESCAPED as _ESCAPED
-from bot.markdown import quoted_url, unescape
+from bot.markdown import FENCE_LINE, closes_fence, quoted_url, unescape
 from bot.types import Mention, MentionKind
 
 SECTION_TEXT_LIMIT = 3000
@@ -255,23 +255,42 @@ def _line(line: str) -> str:
     return inline(line)
 
 
+_BACKTICK_RUN = re.compile(r"`{3,}")
+
+
 # pure, and an offline answer quotes the same sections question after question: each is
 # converted once (a few regular expressions per line were 3-4% of an answered event's CPU)
 @lru_cache(maxsize=RENDERED_CACHE)
 def to_mrkdwn(markdown: str) -> str:
-    """The core's Markdown subset as Slack mrkdwn, with every user/document mention defused."""
+    """The core's Markdown subset as Slack mrkdwn, with every user/document mention defused.
+
+    Code blocks are read as CommonMark reads them (`closes_fence`): a ```` block showing how to
+    write a ``` block is one block, and Slack, which has only ``` and closes a block at the
+    next one, is sent that one block with the ``` inside it defused (`_code`)."""
     out: list[str] = []
-    in_code = False
+    marker = ""  # the fence that opened the code block we are in, or ""
     for raw in markdown.replace("\r\n", "\n").split("\n"):
-        if raw.strip().startswith(FENCE):
-            # Slack shows a language tag as code text, so fences are bare.
-            in_code = not in_code
+        fence = FENCE_LINE.match(raw)
+        if marker and not closes_fence(marker, raw):
+            out.append(_code(raw))
+        elif marker:
+            marker = ""
             out.append(FENCE)
-            continue
-        out.append(escape(raw) if in_code else _line(raw))
-    if in_code:
+        elif fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
+            marker = fence.group(1)  # (a backtick in its info string makes it inline code)
+            out.append(FENCE)  # Slack shows a language tag as code text, so fences are bare
+        else:
+            out.append(_line(raw))
+    if marker:
         out.append(FENCE)
     return "\n".join(out).strip("\n")
+
+
+def _code(line: str) -> str:
+    """A line of a code block as mrkdwn: escaped, and every run of three backticks broken by
+    zero-width spaces, which Slack would otherwise take for the block's end (anywhere in a
+    line, not only on one of its own) but which reads the same."""
+    return _BACKTICK_RUN.sub(lambda run: _ZWSP.join(run.group()), escape(line))
 
 
 # -- splitting to Slack's limits --------------------------------------------------------------

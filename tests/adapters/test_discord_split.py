@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.discord.split import CONTENT_LIMIT, split_text
+from bot.retrieval.formats.common import fence
 
 
 def test_short_text_is_one_piece() -> None:
@@ -35,6 +36,45 @@ def test_a_code_fence_open_at_a_cut_is_closed_and_reopened() -> None:
     for piece in pieces:
         assert piece.count("```") % 2 == 0, piece[:80]
     assert pieces[1].startswith("```python\n")
+
+
+def test_a_longer_fence_showing_a_code_block_is_closed_and_reopened_as_itself() -> None:
+    # a quoted page about Markdown, fenced in ```` by the parsers (fence()): its ``` lines were
+    # taken for the block's end, so a cut left the ```` block open in one message and the
+    # next began outside it
+    page = "```python\nprint(1)\n```\n\n" + "\n".join(f"line {n} of the page" for n in range(150))
+    pieces = split_text(f"Sample:\n\n{fence(page, 'markdown')}\n\nDone.")
+    assert len(pieces) >= 2 and all(len(p) <= CONTENT_LIMIT for p in pieces)
+    assert all(p.endswith("\n````") for p in pieces[:-1]), [p[-20:] for p in pieces]
+    assert all(p.startswith("````markdown\n") for p in pieces[1:]), [p[:20] for p in pieces]
+    assert pieces[-1].endswith("````\n\nDone.")
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        "[the full configuration guide](https://docs.acme.test/guide/config/#options)",
+        '[the guide](https://en.wikipedia.org/wiki/Acme_(company) "Acme, the company")',
+        "`pip install --upgrade --index-url https://pypi.acme.test/simple acme`",
+        "``the `tick` stays inside this span, which ends past the cut``",
+    ],
+)
+@pytest.mark.parametrize("head", ["설정 " * 655, "word " * 390])
+def test_a_cut_at_a_space_falls_outside_a_link_or_code_span(span: str, head: str) -> None:
+    # a paragraph with no line break (as a model writes Korean) whose limit falls in the span:
+    # cut at a space inside it, both messages showed its markup raw
+    text = f"{head}See {span} for the rest."
+    assert len(head) + 4 < CONTENT_LIMIT < len(head) + 4 + len(span)
+    pieces = split_text(text)
+    assert pieces[1].startswith(span), [p[-40:] for p in pieces]
+
+
+def test_a_link_longer_than_a_message_is_cut_at_a_space_in_it() -> None:
+    # no space outside it will do: a word kept whole is the best left
+    text = "Read [" + "a long label " * 200 + "](https://docs.acme.test/) now."
+    pieces = split_text(text)
+    assert [len(p) > CONTENT_LIMIT // 2 for p in pieces] == [True, False], [len(p) for p in pieces]
+    assert " ".join(pieces).split() == text.split()  # every word whole
 
 
 def test_text_without_spaces_is_cut_hard() -> None:

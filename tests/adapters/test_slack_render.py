@@ -33,6 +33,7 @@ from adapters.slack.render import (
     render_reply,
     render_single,
 )
+from bot.retrieval.formats.common import fence
 from bot.types import (
     ActionKind,
     Button,
@@ -104,6 +105,34 @@ def test_a_long_line_of_marks_that_close_nothing_is_left_as_it_is(opener: str) -
 
 def test_an_unclosed_code_block_is_closed() -> None:
     assert to_mrkdwn("```\ncode") == "```\ncode\n```"
+
+
+def test_a_longer_fence_showing_a_code_block_stays_one_code_block() -> None:
+    # a quoted page about Markdown: the parsers fence a block holding ``` in ```` (fence());
+    # the ``` inside were sent as they are, so Slack ended the block at the first one, showing
+    # the example as prose and the prose after it as code
+    page = "Write this:\n\n```python\nprint(1)\n```\n\nThen **build** it."
+    shown = to_mrkdwn(f"Add a sample:\n\n{fence(page, 'markdown')}\n\nThat is **all**.")
+    defused = "`\u200b`\u200b`"  # reads as ``` but is no fence to Slack
+    block = f"Write this:\n\n{defused}python\nprint(1)\n{defused}\n\nThen **build** it."
+    assert shown == f"Add a sample:\n\n```\n{block}\n```\n\nThat is *all*."
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        # Slack ends a block at ``` anywhere, not only on a line of its own
+        ("```\nmd = '```'\n```", "```\nmd = '`\u200b`\u200b`'\n```"),
+        # a shorter run, or one of the other character, is the block's content
+        ("~~~~\n~~~\n```\n~~~~\nafter", "```\n~~~\n`\u200b`\u200b`\n```\nafter"),
+        # a closing fence has nothing after it: ```js opens nothing inside a block
+        ("````\n````js\n````", "```\n`\u200b`\u200b`\u200b`js\n```"),
+        # a backtick in the info string: inline code, not a fence left open to the end
+        ("```run it```\n**after**", "`run it`\n*after*"),
+    ],
+)
+def test_code_blocks_open_and_close_as_in_commonmark(markdown: str, mrkdwn: str) -> None:
+    assert to_mrkdwn(markdown) == mrkdwn
 
 
 @pytest.mark.parametrize(
