@@ -67,6 +67,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{who} assigned this to {to}.",
         "ko": "{who}님이 이 티켓을 {to}님에게 배정했습니다.",
     },
+    "already_assigned": {
+        "en": "Ticket #{ticket} is already assigned to {to}: nothing changed.",
+        "ko": "티켓 #{ticket}은 이미 {to}님에게 배정되어 있어 바뀐 것이 없습니다.",
+    },
     "sla_assignee": {
         "en": "Reminder: ticket #{ticket} is waiting for a reply (claimed, no reply from the team for a while).",
         "ko": "알림: 티켓 #{ticket}이 답변을 기다리고 있습니다 (담당자가 정해졌지만 한동안 답변이 없습니다).",

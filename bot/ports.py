@@ -555,6 +555,7 @@ class TicketStore(Protocol):
         assignee: Author | None = None,
         event: str | None = None,
         fields: dict[str, typing.Any] | None = None,
+        unless_held_by: str | None = None,
     ) -> tuple[bool, Ticket]: ...
 
     def latest_ticket(self, ref: ConversationRef) -> Ticket | None: ...

@@ -221,6 +221,8 @@ class Escalations:
             event="reassigned",
             detail=to.id,
             fields=self._idle_deadline(),
+            # Assign pressed twice, or to whoever has it: the thread is not told again
+            unless_held_by=to.id,
         )
 
     async def close_by_asker(self, ticket: Ticket, actor: Author, channel: Channel) -> TransitionResult:
@@ -314,6 +316,7 @@ class Escalations:
         check_staff: bool = True,
         event: str | None = None,
         fields: Mapping[str, object] | None = None,
+        unless_held_by: str | None = None,
     ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is None:
@@ -354,10 +357,11 @@ class Escalations:
             assignee=None if keep_assignee else assignee,
             event=event,
             fields=dict(fields or {}),
+            unless_held_by=unless_held_by,
         )
         if not changed:
             return TransitionResult(
-                changed=False, ticket=ticket, message=f"Ticket #{ticket.id} is already {status_line(ticket)}."
+                changed=False, ticket=ticket, message=_unchanged(ticket, to, unless_held_by)
             )
         log.info(
             "ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
@@ -409,3 +413,12 @@ def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:
     direct message, which belongs to no server on Discord, is not another workspace."""
     here, there = where.workspace, ticket.workspace
     return bool(here and there) and DM_WORKSPACE not in (here, there) and here != there
+
+
+def _unchanged(ticket: Ticket, to: TicketStatus, held_by: str | None) -> str:
+    """What the presser is told of a move that changed nothing: that the ticket is already
+    with the person it was to go to (in the ticket's language, as the chat's other refusals
+    about it are), or the status it already has."""
+    if held_by is not None and ticket.status == to and ticket.assignee_id == held_by:
+        return say("already_assigned", ticket.language, ticket=ticket.id, to=ticket.assignee_name or held_by)
+    return f"Ticket #{ticket.id} is already {status_line(ticket)}."

@@ -205,11 +205,19 @@ class TicketRepository(Repository):
         assignee: Author | None = None,
         event: str | None = None,
         fields: dict[str, Any] | None = None,
+        unless_held_by: str | None = None,
     ) -> tuple[bool, Ticket]:
         """Move a ticket if it is in an allowed state: compare-and-set, so concurrent
         presses cannot both win. `fields` are set in the same update (SLA clock, notes).
+        With `unless_held_by`, a ticket already `to` with that assignee is not moved: giving
+        it to whoever has it is no change, however many presses race to do it.
         Returns (changed, ticket as it now stands)."""
         allowed = [str(s) for s in allowed_from]
+        condition = f"id = ? and status in ({', '.join('?' for _ in allowed)})"
+        where: list[Any] = [ticket_id, *allowed]
+        if unless_held_by is not None:
+            condition += " and not (status = ? and coalesce(assignee_id, '') = ?)"
+            where += [str(to), unless_held_by]
         updates = ["status = ?", "updated_at = ?"]
         params: list[Any] = [str(to), iso(at)]
         if assignee is not None:
@@ -220,9 +228,7 @@ class TicketRepository(Repository):
             params.append(iso(value) if isinstance(value, datetime) else value)
         with transaction(self.db):
             cursor = self.db.execute(
-                f"update tickets set {', '.join(updates)} where id = ? "
-                f"and status in ({', '.join('?' for _ in allowed)})",
-                [*params, ticket_id, *allowed],
+                f"update tickets set {', '.join(updates)} where {condition}", [*params, *where]
             )
             changed = cursor.rowcount == 1
             if changed:

@@ -169,3 +169,27 @@ def test_a_reminders_claim_hides_its_ticket_from_the_clock_not_its_deadline(stat
     step = {"from_stage": SlaStage.FIRST_RESPONSE, "to_stage": SlaStage.REANNOUNCED, "next_action_at": later}
     assert store.advance_sla(ticket.id, due_at=due, assignee_id=None, at=until, claimed=later, **step)
     assert [t.id for t in store.due_tickets(later, ["slack"])] == [ticket.id]  # the next deadline, unclaimed
+
+
+def test_a_reassign_to_whoever_has_the_ticket_is_no_change(state: Path | str) -> None:
+    store = StateStore(state)
+    ann, olu, ada = (Author(id=u, name=u) for u in ("U1", "U-OLU", "U-ADA"))
+    ticket, _ = store.create_ticket(
+        ref=REF, asker=ann, question="q?", reason=EscalationReason.ASKED_FOR_HUMAN, at=NOW
+    )
+
+    def reassign(to: Author) -> bool:
+        changed, _ = store.transition_ticket(
+            ticket.id,
+            to=TicketStatus.CLAIMED,
+            allowed_from=(TicketStatus.OPEN, TicketStatus.CLAIMED),
+            actor=ada,
+            at=NOW,
+            assignee=to,
+            event="reassigned",
+            unless_held_by=to.id,
+        )
+        return changed
+
+    assert [reassign(olu), reassign(olu), reassign(ada), reassign(olu)] == [True, False, True, True]
+    assert [e["event"] for e in store.ticket_events(ticket.id)].count("reassigned") == 3

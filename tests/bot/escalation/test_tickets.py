@@ -1,0 +1,66 @@
+"""Tickets' lifecycle (bot/escalation/tickets.py) beyond tests/bot/test_escalation.py's walk
+through it: a reassign to whoever already has the ticket is no change."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+
+import pytest
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.core import Outcome
+from bot.types import Author
+from tests.bot.test_escalation import ADMIN, CONFIG, command, open_ticket
+
+OLU = Author(id="U-OLU", name="U-OLU")  # as `/support assign` and the dashboard name the assignee
+
+
+@pytest.fixture
+def channel() -> ConsoleChannel:
+    return ConsoleChannel(io.StringIO())
+
+
+@pytest.fixture
+def rt(make_runtime: Callable[..., Runtime]) -> Runtime:
+    return make_runtime(CONFIG)
+
+
+def thread_notes(channel: ConsoleChannel, since: int) -> list[str]:
+    """What was posted for everyone to read (not to one person) since `since` posts."""
+    return [reply.text for _, reply in channel.posted[since:] if not reply.ephemeral_to]
+
+
+async def test_assigning_to_whoever_has_it_changes_nothing_and_says_so(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    assign = f"{ticket_id} <@U-OLU>"
+    assert await rt.bot.on_command(command("assign", assign, ADMIN), channel) == Outcome.ANSWERED
+    events, before = len(rt.state.ticket_events(ticket_id)), len(channel.posted)
+    assert await rt.bot.on_command(command("assign", assign, ADMIN), channel) == Outcome.ANSWERED
+    assert thread_notes(channel, before) == []  # the thread is not told "assigned this to" again
+    assert [reply.text for _, reply in channel.posted[before:]] == [
+        f"Ticket #{ticket_id} is already assigned to U-OLU: nothing changed."
+    ]
+    assert len(rt.state.ticket_events(ticket_id)) == events
+    # to someone else it is a change again
+    assert (await rt.bot.escalations.reassign(ticket_id, ADMIN, ADMIN, channel, thread)).changed
+
+
+async def test_two_presses_assigning_the_same_person_at_once_tell_the_thread_once(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    before = len(channel.posted)
+    results = await asyncio.gather(
+        rt.bot.escalations.reassign(ticket_id, ADMIN, OLU, channel, thread),
+        rt.bot.escalations.reassign(ticket_id, ADMIN, OLU, channel, thread),
+    )
+    assert sorted(result.changed for result in results) == [False, True]
+    assert [text for text in thread_notes(channel, before) if "assigned this to" in text] == [
+        "Ada assigned this to U-OLU."
+    ]
+    assert [e["event"] for e in rt.state.ticket_events(ticket_id)].count("reassigned") == 1
