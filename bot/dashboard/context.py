@@ -16,7 +16,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.commands.registry import CommandHost
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, csrf_token
-from bot.dashboard.i18n import locale_of, translator
+from bot.dashboard.i18n import Locale, locale_of, translator
 from bot.dashboard.refusals import Refusal
 from bot.escalation.tickets import Escalations
 from bot.ports import Channel, Clock
@@ -56,13 +56,18 @@ SESSION = web.RequestKey("session", Session)
 RIGHTS = web.RequestKey("rights", Rights)
 
 
+def viewer_locale(request: web.Request) -> Locale:
+    """The language the viewer's browser asks for."""
+    return locale_of(request.headers.get("Accept-Language"))
+
+
 def render(request: web.Request, name: str, status: int = 200, **values: Any) -> web.Response:
     """A page from templates/, with what every page shows (who is signed in, the CSRF token,
     the viewer's language as `lang` and its translator as `t`)."""
     env = request.app[TEMPLATES_KEY]
     session = request.get(SESSION)
     dash = request.app[DASHBOARD]
-    locale = locale_of(request.headers.get("Accept-Language"))
+    locale = viewer_locale(request)
     html = env.get_template(name).render(
         prefix=PREFIX,
         lang=locale.value,

@@ -23,6 +23,7 @@ from bot.commands.handlers import TITLE_LIMIT, approve_draft
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, TEMPLATES, refuse, render
 from bot.dashboard.inputs import path_id, redirect, status_of, typed
+from bot.dashboard.notices import Notice, label, notice
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.reach import reach_of, rights_in
 from bot.dashboard.refusals import Refusal
@@ -137,18 +138,24 @@ async def _edited(request: web.Request) -> tuple[str, str, str]:
     draft are), and what is wrong with them ("" when nothing)."""
     form = await request.post()
     title = single_line(await typed(request, str(form.get("title", ""))), TITLE_LIMIT)
-    answer = (await typed(request, str(form.get("answer", "")).replace("\r\n", "\n"))).strip()
+    answer = (await typed(request, str(form.get("answer", "")))).strip()
     if not title:
-        return title, answer, "A draft needs a title: it becomes the document's heading."
+        return title, answer, notice(request, Notice.DRAFT_NO_TITLE)
     if not answer:
-        return title, answer, "A draft needs an answer: it is what the bot will say."
+        return title, answer, notice(request, Notice.DRAFT_NO_ANSWER)
     if len(answer) > ANSWER_LIMIT:
-        return title, answer, f"The answer is {len(answer):,} characters; keep it under {ANSWER_LIMIT:,}."
+        return title, answer, notice(request, Notice.ANSWER_TOO_LONG, length=len(answer), limit=ANSWER_LIMIT)
     return title, answer, ""
 
 
-def _back(request: web.Request, draft: Draft, message: str) -> web.Response:
+def _back(request: web.Request, draft: Draft, said: Notice, **values: object) -> web.Response:
+    """To the draft's page, saying what happened in the viewer's language."""
+    message = notice(request, said, draft=draft.id, **values)
     return redirect(request, request.app.router["draft"].url_for(id=str(draft.id)), message)
+
+
+def _already(request: web.Request, draft: Draft) -> web.Response:
+    return _back(request, draft, Notice.DRAFT_ALREADY, status=label(request, STATUS_LABELS[draft.status]))
 
 
 async def _save(request: web.Request, draft: Draft, title: str, answer: str) -> bool:
@@ -186,8 +193,8 @@ async def save_draft(request: web.Request) -> web.Response:
     if problem:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)
     if not await _save(request, draft, title, answer):
-        return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
-    return _back(request, draft, f"Draft #{draft.id} saved.")
+        return _already(request, draft)
+    return _back(request, draft, Notice.DRAFT_SAVED)
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -202,7 +209,7 @@ async def approve(request: web.Request) -> web.Response:
     if problem:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)
     if draft.status != DraftStatus.PENDING or not await _save(request, draft, title, answer):
-        return _back(request, draft, f"Draft #{draft.id} was already {draft.status}.")
+        return _already(request, draft)
     where = request[_WHERE]
     # exactly what this editor sent, approved only while the draft still holds it: another
     # admin's edit saved in between is theirs to approve, never published under this approval
@@ -214,15 +221,10 @@ async def approve(request: web.Request) -> web.Response:
     if path is None:
         now = await dash.store.run(StateStore.draft, draft.id)
         if now is not None and now.status == DraftStatus.PENDING:
-            return _back(
-                request,
-                draft,
-                f"Draft #{draft.id} was changed by someone else while you approved it: "
-                "review it as it is now, and approve again.",
-            )
-        return _back(request, draft, f"Draft #{draft.id} was already decided.")
+            return _back(request, draft, Notice.DRAFT_CHANGED_MEANWHILE)
+        return _back(request, draft, Notice.DRAFT_DECIDED)
     await record(request, "draft approve", f"draft #{draft.id} to {path}")
-    return _back(request, draft, f"Draft #{draft.id} approved: written to {path} and indexed.")
+    return _back(request, draft, Notice.DRAFT_APPROVED, path=path)
 
 
 async def reject_draft(request: web.Request) -> web.Response:
@@ -238,9 +240,9 @@ async def reject_draft(request: web.Request) -> web.Response:
         at=dash.clock.now(),
     )
     if not changed:
-        return _back(request, draft, f"Draft #{draft.id} was already decided.")
+        return _back(request, draft, Notice.DRAFT_DECIDED)
     await record(request, "draft reject", f"draft #{draft.id}")
-    return _back(request, draft, f"Draft #{draft.id} rejected.")
+    return _back(request, draft, Notice.DRAFT_REJECTED)
 
 
 async def script(_: web.Request) -> web.FileResponse:

@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.commands.insights import draft_from_gap
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.inputs import path_id, redirect, status_of
+from bot.dashboard.notices import Notice, notice
 from bot.dashboard.pages import record
 from bot.dashboard.reach import reach_of
 from bot.dashboard.refusals import Refusal
@@ -120,12 +121,10 @@ async def dismiss(request: web.Request) -> web.Response:
     if dash.host is None:
         return _not_running(request)
     if not await dash.host.insights.gaps.dismiss(gap.id):
-        return _back(request, gap, f"Gap #{gap.id} was already dismissed.")
+        return _back(request, gap, notice(request, Notice.GAP_ALREADY_DISMISSED, gap=gap.id))
     await record(request, "gap dismiss", f"gap #{gap.id}")
-    reopen = dash.settings.insights.gap_reopen_asks
-    return _back(
-        request, gap, f"Gap #{gap.id} dismissed. It shows again if it is asked {reopen} more time(s)."
-    )
+    asks = dash.settings.insights.gap_reopen_asks
+    return _back(request, gap, notice(request, Notice.GAP_DISMISSED, gap=gap.id, asks=asks))
 
 
 async def draft(request: web.Request) -> web.Response:

@@ -2,9 +2,12 @@
 English unless Korean is preferred), and the Korean text of every English UI string.
 
 Templates write English and wrap it: `{{ t("Tickets") }}`. English is the key, so a string
-with no Korean entry still reads correctly; a test (tests/bot/dashboard/test_i18n.py) checks
-that every string the templates wrap has one. Page modules keep their Korean entries in
-their own block of `KOREAN` below, so two pages never edit the same lines.
+with no Korean entry still reads correctly; tests (tests/bot/dashboard/test_i18n.py) check
+that every string the templates wrap has one, and that no template shows English words
+outside `t()` (code, in <code> or <pre>, is left as typed). What the pages say after an
+action is a `Notice` (notices.py): its English, with `{name}` places, is a key here too.
+Page modules keep their Korean entries in their own block of `KOREAN` below, so two pages
+never edit the same lines.
 """
 
 from __future__ import annotations
@@ -59,6 +62,23 @@ KOREAN: dict[str, str] = {
     "Audit log": "감사 로그",
     "Signed in as": "로그인 사용자",
     "Sign out": "로그아웃",
+    "supportbot dashboard": "supportbot 대시보드",
+    "Sign in": "로그인",
+    "This sign-in link is not valid: it was used already, it expired (links last 10 minutes), "
+    "or it was never issued. Ask for a new one.": (
+        "유효하지 않은 로그인 링크입니다. 이미 사용되었거나, 만료되었거나(링크는 10분 동안 유효합니다), "
+        "발급된 적이 없는 링크입니다. 새 링크를 요청하세요."
+    ),
+    "Sign in to the dashboard": "대시보드에 로그인",
+    "The link works once.": "이 링크는 한 번만 쓸 수 있습니다.",
+    "Sign in with a one-time link. An operator makes one on the bot's machine with this command "
+    "(for Discord, with --platform discord):": (
+        "일회용 링크로 로그인하세요. 운영자가 봇이 실행되는 머신에서 다음 명령으로 링크를 만들 수 "
+        "있습니다(Discord는 --platform discord):"
+    ),
+    # -- audit log ------------------------------------------------------------------------
+    "Every change made through the dashboard, newest first": "대시보드에서 한 모든 변경 (최신 순)",
+    "Action": "작업",
     # -- refusals (refused.html, refusals.py) ---------------------------------------------
     "Not allowed": "허용되지 않음",
     "You are not staff or an admin of this bot on that platform, so the dashboard shows you "
@@ -87,6 +107,40 @@ KOREAN: dict[str, str] = {
     "Ticket actions work only while the dashboard runs inside supportbot run, "
     "so that the chat thread is updated.": (
         "티켓 작업은 채팅 스레드가 갱신되도록 대시보드가 supportbot run 안에서 실행될 때만 됩니다."
+    ),
+    # -- status lines after an action (notices.py) ----------------------------------------
+    "The note is {length:,} characters; keep it under {limit:,}.": (
+        "메모가 {length:,}자입니다. {limit:,}자 이내로 줄여 주세요."
+    ),
+    "Give the user id of the person to assign, e.g. U12345.": "배정할 사람의 사용자 ID를 입력하세요(예: U12345).",
+    "{person} is not on the team of this ticket's workspace ({workspace}): assign one of the "
+    "people listed (named for {workspace} in the settings, or seen working its tickets), or "
+    "someone of {workspace} with {command} there.": (
+        "{person}님은 이 티켓의 워크스페이스({workspace}) 팀에 속해 있지 않습니다. 목록에 있는 사람"
+        "(설정에서 {workspace}에 지정되었거나 그 티켓을 처리한 적이 있는 사람)에게 배정하거나, "
+        "{workspace}의 다른 사람은 그 워크스페이스에서 {command} 명령으로 배정하세요."
+    ),
+    "A draft needs a title: it becomes the document's heading.": (
+        "초안에는 제목이 있어야 합니다. 제목은 문서의 머리글이 됩니다."
+    ),
+    "A draft needs an answer: it is what the bot will say.": "초안에는 답변이 있어야 합니다. 봇이 사용자에게 할 말입니다.",
+    "The answer is {length:,} characters; keep it under {limit:,}.": (
+        "답변이 {length:,}자입니다. {limit:,}자 이내로 줄여 주세요."
+    ),
+    "Draft #{draft} was already {status}.": "초안 #{draft}은 이미 '{status}' 상태입니다.",
+    "Draft #{draft} saved.": "초안 #{draft}을 저장했습니다.",
+    "Draft #{draft} was changed by someone else while you approved it: "
+    "review it as it is now, and approve again.": (
+        "승인하는 사이에 다른 사람이 초안 #{draft}을 수정했습니다. 현재 내용을 검토한 뒤 다시 승인하세요."
+    ),
+    "Draft #{draft} was already decided.": "초안 #{draft}은 이미 처리되었습니다.",
+    "Draft #{draft} approved: written to {path} and indexed.": (
+        "초안 #{draft}을 승인했습니다. {path}에 기록하고 색인했습니다."
+    ),
+    "Draft #{draft} rejected.": "초안 #{draft}을 거절했습니다.",
+    "Gap #{gap} was already dismissed.": "공백 #{gap}은 이미 무시되었습니다.",
+    "Gap #{gap} dismissed. It shows again if it is asked {asks} more time(s).": (
+        "공백 #{gap}을 무시했습니다. 앞으로 {asks}번 더 질문되면 다시 나타납니다."
     ),
     # -- overview -------------------------------------------------------------------------
     "Period": "기간",

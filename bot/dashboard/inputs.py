@@ -22,6 +22,9 @@ from bot.dashboard.context import DASHBOARD, SESSION
 from bot.privacy.redaction import Redactor
 from bot.text import scrub
 
+# a form sends each line break as CRLF (the HTML form encoding), where a textarea's maxlength,
+# what one typed and what the chat keeps count one "\n"; a lone CR is a line break too
+_LINE_BREAK = re.compile(r"\r\n?")
 ID_MAX = 2**63 - 1  # the stores' integer keys (SQLite's integer, PostgreSQL's bigint)
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() would also take "+1", " 1" and "١"
 STATUS, SIGNED = "message", "sig"  # the query parameters a status line travels in
@@ -40,8 +43,12 @@ async def typed(request: web.Request, text: str) -> str:
     """Text typed into a dashboard form (a resolution note, a reopen reason, a draft's title
     and answer), redacted by `[privacy] redact` as the core redacts the same text typed in the
     chat (`Redactor.command`, `.action`) before anything keeps, posts or sends it; a NUL or lone
-    surrogate replaced first, as for what arrives from the chat (PostgreSQL refuses NUL)."""
-    text = scrub(text)
+    surrogate replaced first, as for what arrives from the chat (PostgreSQL refuses NUL).
+
+    Its line breaks are "\n", as the browser counted them against the field's maxlength: a
+    length checked after this is the one the person saw, and nothing kept or posted holds
+    the CR the form encoding added."""
+    text = _LINE_BREAK.sub("\n", scrub(text))
     redactor = Redactor.from_settings(request.app[DASHBOARD].settings.privacy)
     if len(text) > LONG_TEXT:  # a pasted log: scanned off the event loop, as the core does
         return await asyncio.to_thread(redactor.redact, text)

@@ -23,6 +23,7 @@ from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
 from bot.dashboard.inputs import path_id, redirect, status_of, typed
+from bot.dashboard.notices import Notice, notice
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
@@ -260,7 +261,9 @@ async def resolve(request: web.Request) -> web.StreamResponse:
         return _not_running(request)
     note = (await typed(request, str((await request.post()).get("note", "")))).strip()
     if len(note) > NOTE_LIMIT:  # as `/support resolve`: it is posted in the thread and kept
-        return _back(request, ticket, f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
+        return _back(
+            request, ticket, notice(request, Notice.NOTE_TOO_LONG, length=len(note), limit=NOTE_LIMIT)
+        )
     escalations = request.app[DASHBOARD].escalations
     actor = _actor(request, ticket)
     result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation, note=note)
@@ -276,20 +279,16 @@ async def assign(request: web.Request) -> web.StreamResponse:
         return _not_running(request)
     person = parse_user_id(str((await request.post()).get("person", "")))
     if person is None:
-        return _back(request, ticket, "Give the user id of the person to assign, e.g. U12345.")
+        return _back(request, ticket, notice(request, Notice.ASSIGN_WHOM))
     where = ticket.conversation
     if person not in await _team(request, where):
         # in the chat a mention picks a person of the workspace it is typed in
         assign = request.app[DASHBOARD].settings.command_prefix(where.platform, admin=True) + " assign"
         # refused here, not only left out of the list: a form can be sent with any id
-        return await _page(
-            request,
-            ticket,
-            f"{person} is not on the team of this ticket's workspace ({where.workspace}): assign one of "
-            f"the people listed (named for {where.workspace} in the settings, or seen working its "
-            f"tickets), or someone of {where.workspace} with {assign} there.",
-            status=403,
+        refused = notice(
+            request, Notice.NOT_ON_TEAM, person=person, workspace=where.workspace, command=assign
         )
+        return await _page(request, ticket, refused, status=403)
     escalations = request.app[DASHBOARD].escalations
     actor = _actor(request, ticket)
     result = await escalations.reassign(

@@ -4,6 +4,7 @@ and the overview's figures against `supportbot report`."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -101,6 +102,13 @@ async def csrf_of(client: Client, path: str = "/admin/tickets/1") -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', await (await client.get(path)).text())
     assert found
     return found.group(1)
+
+
+def status_line(page: str) -> str:
+    """What a page says after an action: its status line, as the browser shows it."""
+    found = re.search(r'<p role="status">(.*?)</p>', page, re.S)
+    assert found, page[:500]
+    return html.unescape(found.group(1))
 
 
 async def test_a_link_signs_in_once_then_fails(rt: Runtime, clock: FakeClock, client: Client) -> None:

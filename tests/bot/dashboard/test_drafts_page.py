@@ -18,7 +18,7 @@ from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
-from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
 from tests.fakes.clock import FakeClock
 from tests.fakes.tokens import SLACK_BOT_TOKEN
 
@@ -233,6 +233,32 @@ async def test_an_empty_answer_is_refused_and_saves_nothing(
     )
     assert response.status == 400 and "needs an answer" in await response.text()
     assert rt.state.draft(draft_id).answer == STAFF_ANSWER  # type: ignore[union-attr]
+
+
+async def test_what_the_draft_editor_says_reads_in_the_viewers_language(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    draft_id = await a_draft(rt, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+    korean = {"Accept-Language": "ko-KR,ko;q=0.9"}
+    untitled = await client.post(
+        f"/admin/drafts/{draft_id}/save", data={"csrf": csrf, "title": "", "answer": "x"}, headers=korean
+    )
+    assert untitled.status == 400
+    assert (
+        status_line(await untitled.text()) == "초안에는 제목이 있어야 합니다. 제목은 문서의 머리글이 됩니다."
+    )
+    form = {"csrf": csrf, "title": "Rotating keys", "answer": STAFF_ANSWER}
+    saved = await client.post(f"/admin/drafts/{draft_id}/save", data=form, headers=korean)
+    assert status_line(await saved.text()) == f"초안 #{draft_id}을 저장했습니다."
+    rejected = await client.post(f"/admin/drafts/{draft_id}/reject", data={"csrf": csrf}, headers=korean)
+    assert status_line(await rejected.text()) == f"초안 #{draft_id}을 거절했습니다."
+    edited = form | {"answer": f"{STAFF_ANSWER} Then update the receivers."}
+    again = await client.post(f"/admin/drafts/{draft_id}/save", data=edited)  # English, as the browser asks
+    assert status_line(await again.text()) == f"Draft #{draft_id} was already rejected."
+    again = await client.post(f"/admin/drafts/{draft_id}/approve", data=form, headers=korean)
+    assert status_line(await again.text()) == f"초안 #{draft_id}은 이미 '거절됨' 상태입니다."
 
 
 async def test_what_the_editor_saves_is_redacted_as_in_the_chat(

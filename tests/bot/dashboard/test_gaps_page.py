@@ -15,7 +15,7 @@ from bot.insights.gaps import ADDRESSED_EVERY, ALL
 from bot.store.gaps import GapKind, GapRecord, GapStatus
 from bot.types import InboundMessage, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
-from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
 from tests.bot.insights.test_gaps import EXPORT, REFUND, ask, two_gaps
 from tests.fakes.clock import FakeClock
 from tests.fakes.tokens import SLACK_BOT_TOKEN
@@ -222,6 +222,24 @@ async def test_the_gaps_pages_read_in_korean(
     assert "배치 기준 시각:" in listing
     page = await (await client.get(f"/admin/gaps/{hard_gap(rt).id}", headers=korean)).text()
     assert "이 공백으로 초안 만들기" in page and EXPORT[0] in page
+
+
+async def test_what_the_gap_page_says_after_dismissing_reads_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()  # what the clock does
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    hard = hard_gap(rt)
+    csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+    korean = {"Accept-Language": "ko-KR"}
+    dismissed = await client.post(f"/admin/gaps/{hard.id}/dismiss", data={"csrf": csrf}, headers=korean)
+    asks = rt.settings.insights.gap_reopen_asks
+    assert status_line(await dismissed.text()) == (
+        f"공백 #{hard.id}을 무시했습니다. 앞으로 {asks}번 더 질문되면 다시 나타납니다."
+    )
+    again = await client.post(f"/admin/gaps/{hard.id}/dismiss", data={"csrf": csrf}, headers=korean)
+    assert status_line(await again.text()) == f"공백 #{hard.id}은 이미 무시되었습니다."
 
 
 async def test_each_workspace_shows_its_gaps_to_those_with_rights_there(

@@ -11,10 +11,11 @@ from typing import Any
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
+from bot.commands.handlers import NOTE_LIMIT
 from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
-from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in
+from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
 from tests.fakes.clock import FakeClock
 from tests.fakes.tokens import SLACK_BOT_TOKEN_LONG
 
@@ -337,6 +338,68 @@ async def test_reopen_brings_a_resolved_ticket_back_and_tags_the_team(
     again = await client.post(f"/admin/tickets/{ticket_id}/reopen", data={"csrf": csrf})
     assert "already" in await again.text()
     assert [e.action for e in rt.state.audit_log()] == ["reopen", "resolve", "signin"]
+
+
+async def test_assign_pressed_again_changes_nothing_and_says_whom_it_is_with(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    assign = {"csrf": csrf, "person": "U-OLU"}
+    assert (await client.post(f"/admin/tickets/{ticket_id}/assign", data=assign)).status == 200
+    told, events = len(channel.posted), len(rt.state.ticket_events(ticket_id))
+    again = await client.post(f"/admin/tickets/{ticket_id}/assign", data=assign)
+    assert (
+        status_line(await again.text())
+        == f"Ticket #{ticket_id} is already assigned to U-OLU: nothing changed."
+    )
+    assert channel.posted[told:] == []  # the customer's thread is not told a second time
+    assert len(rt.state.ticket_events(ticket_id)) == events
+    assert [e.action for e in rt.state.audit_log()] == ["assign", "signin"]
+
+
+async def test_a_note_on_many_lines_is_counted_and_kept_as_the_textarea_counted_it(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    # a textarea's maxlength counts a line break as one character; the form sends it as CRLF
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    assert f'maxlength="{NOTE_LIMIT}"' in await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+    typed = "\n".join(f"Step {i:02d}: restarted the worker, checked" for i in range(51))
+    assert len(typed) <= NOTE_LIMIT < len(typed.replace("\n", "\r\n"))
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    told = len(channel.posted)
+    form = {"csrf": csrf, "note": typed.replace("\n", "\r\n")}
+    assert (await client.post(f"/admin/tickets/{ticket_id}/resolve", data=form)).status == 200
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.RESOLVED and ticket.note == typed
+    posted = [reply.text for _, reply in channel.posted[told:]]
+    assert any(typed in text for text in posted) and not any("\r" in text for text in posted)
+
+
+async def test_what_the_ticket_page_says_after_an_action_reads_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    korean = {"Accept-Language": "ko-KR,ko;q=0.9"}
+    nobody = await client.post(
+        f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "two words"}, headers=korean
+    )
+    assert status_line(await nobody.text()) == "배정할 사람의 사용자 ID를 입력하세요(예: U12345)."
+    stranger = await client.post(
+        f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "U-STRANGER"}, headers=korean
+    )
+    assert stranger.status == 403
+    assert status_line(await stranger.text()).startswith("U-STRANGER님은 이 티켓의 워크스페이스(T1) 팀에")
+    long = await client.post(
+        f"/admin/tickets/{ticket_id}/resolve", data={"csrf": csrf, "note": "x" * 2001}, headers=korean
+    )
+    assert status_line(await long.text()) == "메모가 2,001자입니다. 2,000자 이내로 줄여 주세요."
+    english = await client.post(f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "?"})
+    assert status_line(await english.text()) == "Give the user id of the person to assign, e.g. U12345."
 
 
 async def test_a_note_or_reason_typed_on_the_dashboard_is_redacted_as_in_the_chat(
