@@ -289,18 +289,31 @@ def wants_human(text: str) -> bool:
 
 
 _EN_ALL_SET = lazy_pattern(
-    r"\b(i'?m|i\s+am|we'?re|we\s+are)\s+(all\s+)?(set|sorted|good\s+now|done\s+here)\b"
+    r"\b(i'?m|i\s+am|we'?re|we\s+are)\s+(all\s+)?(set(?!\s+up)|sorted|good\s+now|done\s+here)\b"
     r"|\b(that|this|it)\s+(solved|fixed|answered)\s+it\b|\bproblem\s+solved\b|\bno\s+longer\s+need\s+help\b"
     r"|\b(you\s+can|please)\s+close\s+(this|the\s+ticket|it)\b",
     re.IGNORECASE,
 )
 _KO_ALL_SET = lazy_pattern(r"(해결\s*(됐|되었|했|완료)|이제\s*(됐|괜찮)|다\s*됐|문제\s*없어)")
+# what makes such words something other than "it is solved": a question ("해결됐나요?"), the
+# solution denied ("해결 완료가 아니에요", "not fixed"), or the problem back or still there
+# ("that fixed it, but it's back", "해결됐었는데 다시 안 돼요")
+_NOT_ALL_SET = _nfkc_pattern(
+    r"\?|\b(but|still|again|back|however|yet|not|isn'?t|wasn'?t|doesn'?t|didn'?t|won'?t|can'?t)\b"
+    r"|(나요|까요|니까|을까|ㄹ까|었나|했나|됐나|되나|는지)\s*\W*$"
+    r"|아니|않|안\s*(돼|되|됨|됐)|다시|또\s|아직|지만|는데|은데|었는데|더니",
+    re.IGNORECASE,
+)
 
 
 def says_all_set(text: str) -> bool:
-    """The asker says their problem is solved: they may close their own ticket."""
+    """The asker says their problem is solved, and only that: they may close their own ticket
+    (and after it is resolved, it is thanks, not the problem back). A question, a denial, or
+    the problem back or still there is not: closing a ticket on "해결됐나요?" ("is it solved?")
+    ends the help the asker is waiting for."""
     normal = unicodedata.normalize("NFKC", text)
-    return bool(_EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal))
+    said = _EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal)
+    return bool(said) and _NOT_ALL_SET().search(normal) is None
 
 
 _THANKS = _nfkc_pattern(

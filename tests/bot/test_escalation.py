@@ -291,6 +291,38 @@ async def test_asker_closes_their_own_ticket(rt: Runtime, channel: ConsoleChanne
     assert all("closed by the asker" in r.text for _, r in channel.edits[-2:])  # thread note + triage card
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "해결됐나요?",  # "has it been solved?"
+        "해결했어요? 아직 기다리고 있어요",
+        "해결 완료가 아니에요, 아직 에러가 나요",  # "it is not solved"
+        "I'm all set up but the webhook still fails",
+    ],
+)
+async def test_an_askers_question_or_denial_does_not_close_their_ticket(
+    rt: Runtime, channel: ConsoleChannel, reply: str
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_message(msg(reply, thread=thread.thread, addressed=False), channel)
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN
+    assert not any("closed ticket" in t for t in texts(channel))
+
+
+@pytest.mark.parametrize(
+    "reply", ["I thought that fixed it, but the error is back today", "해결됐었는데 오늘 다시 안 돼요"]
+)
+async def test_the_problem_back_after_resolution_reopens_though_it_says_it_was_fixed(
+    rt: Runtime, channel: ConsoleChannel, reply: str
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    await rt.bot.on_message(msg(reply, thread=thread.thread, addressed=False), channel)
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN
+
+
 async def test_resolution_asks_for_a_rating_once_and_only_the_asker_rates(
     rt: Runtime, channel: ConsoleChannel
 ) -> None:

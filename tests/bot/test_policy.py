@@ -185,6 +185,30 @@ def test_language_detection(text: str, expected: str) -> None:
     assert policy.detect_language(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm all set, thanks!", True),
+        ("nevermind, I'm all set now", True),
+        ("That solved it", True),
+        ("you can close this", True),
+        ("해결됐어요 감사합니다", True),
+        ("이제 됐어요!", True),
+        ("문제 없어요", True),
+        # a question, a denial, the problem back or still there
+        ("해결됐나요?", False),
+        ("해결됐나요", False),
+        ("해결 완료가 아니에요", False),
+        ("해결됐었는데 오늘 다시 안 돼요", False),
+        ("I'm all set up but the webhook still fails", False),
+        ("I thought that fixed it, but the error is back today", False),
+        ("Is the problem solved?", False),
+    ],
+)
+def test_says_all_set_only_when_it_is_said(text: str, expected: bool) -> None:
+    assert policy.says_all_set(text) is expected
+
+
 @pytest.mark.parametrize("text", ["감사합니다 ㅎㅎ", "고마워요ㅎㅎ", "감사합니다ㅋㅋ", "thanks!"])
 def test_thanks_with_korean_laughter_is_thanks(text: str) -> None:
     # typed ㅎ/ㅋ are compatibility jamo, which the NFKC the text goes through turns into others
