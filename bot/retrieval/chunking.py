@@ -6,8 +6,9 @@ keeping the section's heading path so its citation still says where it came from
 block is never cut: a piece may run over `max_words` to keep one whole.
 
 Each chunk carries the link a citation shows: the file's `url:` front matter when it has
-one, else the published page (`bot.retrieval.site`) with the section's anchor, built like
-the documentation generator builds it: the heading's explicit id first, then its slug.
+one, else the published page (`bot.retrieval.site`) with the anchor of the heading the
+section is under, built like the documentation generator builds it: every heading of the
+page in order, the empty ones too, each taking its explicit id or its slug.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from bot.retrieval.sections import Document, Section, SectionKind
 from bot.retrieval.site import Site, anchored, page_url, slug_style
-from bot.retrieval.slugs import Slugger
+from bot.retrieval.slugs import heading_ids
 
 MAX_WORDS = 220
 HEADING_SEPARATOR = " > "
@@ -113,18 +114,27 @@ def _links(document: Document, site: Site | None) -> list[str | None]:
     page = page_url(site, document.path)
     if page is None:
         return [None] * len(document.sections)
-    slugger = Slugger(slug_style(site, document.path))
-    links: list[str | None] = []
-    seen: set[tuple[str, ...]] = set()
-    for section in document.sections:
-        anchor = section.anchor
-        if section.headings and section.headings not in seen:
-            # every heading takes its slug in order, so duplicates are numbered as the tool does
-            slug = slugger.slug(section.headings[-1])
-            anchor = anchor or (slug if len(section.headings) > 1 else None)
-        seen.add(section.headings)
-        links.append(anchored(page, anchor) if anchor else page)
-    return links
+    # every heading of the page, empty ones included, as the generator numbers them
+    ids = heading_ids(slug_style(site, document.path), [(h.title, h.anchor) for h in document.headings])
+    return [_section_link(document, page, ids, section) for section in document.sections]
+
+
+def _section_link(document: Document, page: str, ids: tuple[str, ...], section: Section) -> str:
+    """The page, at the id of the heading the section is under; the page's own title and
+    text before any heading link to the top."""
+    if section.start is None or _is_page_title(document, section.start):
+        return page
+    return anchored(page, ids[section.start])
+
+
+def _is_page_title(document: Document, index: int) -> bool:
+    """The page's own title: its first heading, at the outermost level, named like the page
+    or with no text above it. A page titled in its front matter starts at `##`, or puts text
+    above its first `#` (a blog post's byline): those headings are sections with anchors."""
+    if index != 0 or document.headings[0].level != 1:
+        return False
+    named_so = document.headings[0].title.strip().casefold() == document.title.strip().casefold()
+    return named_so or not document.sections or document.sections[0].start is not None
 
 
 def chunk_document(

@@ -23,7 +23,7 @@ from bot.types import DocVisibility
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "6"  # bump whenever a parser's output changes: every file is then read again
+FORMATS_VERSION = "7"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 
@@ -120,6 +120,7 @@ def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, .
         tags=tags,
         audience=audience,
         sections=parsed.sections,
+        headings=parsed.headings,
         warnings=warnings,
     )
 

@@ -22,11 +22,28 @@ class SectionKind(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Heading:
+    """One heading of a page, in document order, whether or not any text follows it.
+
+    Kept apart from the sections because a generator gives an id to every heading: one
+    with no text of its own (a parent directly followed by its first child) still takes a
+    slug, and so still moves the numbering of every later duplicate.
+    """
+
+    level: int  # 1 for the outermost (`#`, the reST title's style, <h1>)
+    title: str
+    anchor: str | None = None  # the id the source gives explicitly ({#id}, a reST label)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Section:
     headings: tuple[str, ...]  # the heading path, outermost first
     text: str
     anchor: str | None = None  # the heading's id when the source gives one explicitly
     kind: SectionKind = SectionKind.PROSE
+    # the heading this section is under, as an index into Document.headings; None for text
+    # before the first heading and for formats without headings of their own (PDF pages)
+    start: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,4 +55,5 @@ class Document:
     tags: tuple[str, ...] = ()
     audience: tuple[str, ...] = ()  # who may see it (bot/retrieval/audience.py); () for everyone
     sections: tuple[Section, ...] = field(default=())
+    headings: tuple[Heading, ...] = ()  # every heading, empty ones too, for the anchors
     warnings: tuple[str, ...] = ()  # for the admin (e.g. an include left out), never in the text

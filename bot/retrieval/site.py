@@ -10,7 +10,11 @@ adding `url:` front matter to every file.
 It is pure: nothing here touches the network or the knowledge files. The `Site` it works
 from is read from the generator's config by `detect_site` (bot/retrieval/site_config.py).
 
-Heading anchors follow, per style (bot/retrieval/slugs.py builds them):
+Heading anchors follow, per style (bot/retrieval/slugs.py builds them). Every heading of
+the page counts, in document order: the title, and a heading with no text of its own (a
+parent directly followed by its first child), because each takes an id and so moves the
+number of every later duplicate. An explicit id (`{#id}`, a reST label) follows each tool's
+own rule (`slugs.heading_ids`):
 
 - MkDocs: Python-Markdown's `toc` extension with its default `slugify` (checked against
   Python-Markdown 3.11) and its `unique` rule (`_1`, `_2`, ...).

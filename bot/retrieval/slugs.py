@@ -4,12 +4,25 @@ Python-Markdown's `toc` slugify (MkDocs), docutils' `make_id` with Sphinx's dupl
 and github-slugger (GitHub, Docusaurus, react.dev). A Slugger is stateful, one per
 document, because every tool numbers duplicate headings. The outputs were checked against
 the real tools; the tests hold those values literally.
+
+`heading_ids` gives the ids of all of a page's headings at once, with each tool's rule for
+an id the source gives explicitly (`{#id}`, a reST label):
+
+- Python-Markdown: `toc` first collects every id already in the page, then slugs only the
+  headings without one, so an explicit id is reserved up front and its heading's text
+  takes no slug.
+- docutils: a label is a target that takes its id (`make_id` of the label, or the next
+  `idN`) where it stands, just before its section, which then takes its own id as well;
+  the label's id is the one Sphinx's `:ref:` links to.
+- github-slugger (Docusaurus): an explicit id is used as written and never seen by the
+  slugger, so it neither takes a slug nor reserves one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -33,6 +46,21 @@ class Slugger:
         self._used: set[str] = set()
         self._github_counts: dict[str, int] = {}
         self._docutils_counter = 1
+
+    def reserve(self, explicit: str) -> None:
+        """Mark an id the page gives explicitly as taken (Python-Markdown does this for all
+        of them before slugging any heading)."""
+        self._used.add(explicit)
+
+    def heading(self, title: str, explicit: str | None) -> str:
+        """The id of the next heading, which may carry an explicit id of its own."""
+        if explicit is None:
+            return self.slug(title)
+        if self.style is SlugStyle.DOCUTILS:
+            label = self._docutils(explicit)
+            self._docutils(title)  # the section keeps an id of its own, after its label's
+            return label
+        return explicit  # taken as written: Python-Markdown reserved it, GitHub ignores it
 
     def slug(self, heading: str) -> str:
         if self.style is SlugStyle.PYTHON_MARKDOWN:
@@ -80,6 +108,20 @@ class Slugger:
 
 
 _PM_COUNT = re.compile(r"^(.*)_([0-9]+)$")
+
+
+def heading_ids(style: SlugStyle, headings: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
+    """The id of each heading of ONE page, given as (title, explicit id or None) pairs.
+
+    Pass every heading in document order, the title and those with no text under them
+    too: each takes its number, and leaving one out shifts every later duplicate.
+    """
+    slugger = Slugger(style)
+    if style is SlugStyle.PYTHON_MARKDOWN:
+        for _, explicit in headings:
+            if explicit is not None:
+                slugger.reserve(explicit)
+    return tuple(slugger.heading(title, explicit) for title, explicit in headings)
 
 
 def python_markdown_slug(text: str) -> str:

@@ -19,7 +19,7 @@ import frontmatter
 import yaml
 
 from bot.retrieval.folder import skip_reason
-from bot.retrieval.sections import DocumentError, Section, SectionKind
+from bot.retrieval.sections import DocumentError, Heading, Section, SectionKind
 
 _LANGUAGES = {
     ".py": "python",
@@ -121,6 +121,7 @@ def code_span(text: str) -> str:
 class Parsed:
     sections: tuple[Section, ...]
     title: str | None = None  # the title the markup itself gives, if any
+    headings: tuple[Heading, ...] = ()  # every heading in order (SectionBuilder.headings)
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,17 +197,30 @@ class ParseContext:
 
 
 class SectionBuilder:
-    """Collects blocks under the current heading path and cuts a section at each heading."""
+    """Collects blocks under the current heading path and cuts a section at each heading.
+
+    Every heading is kept in `headings`, also one no text follows: the anchors are counted
+    over all of a page's headings, as the generators count them (bot/retrieval/chunking.py).
+    """
 
     def __init__(self) -> None:
         self.sections: list[Section] = []
         self._stack: list[tuple[int, str, str | None]] = []  # (level, title, anchor)
         self._blocks: list[str] = []
         self._anchor: str | None = None
+        self._headings: list[Heading] = []
 
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(title for _, title, _ in self._stack)
+
+    @property
+    def headings(self) -> tuple[Heading, ...]:
+        return tuple(self._headings)
+
+    @property
+    def _start(self) -> int | None:
+        return len(self._headings) - 1 if self._headings else None
 
     def add(self, block: str) -> None:
         block = block.strip("\n")
@@ -216,7 +230,9 @@ class SectionBuilder:
     def flush(self) -> None:
         text = "\n\n".join(self._blocks).strip()
         if text:
-            self.sections.append(Section(headings=self.path, text=text, anchor=self._anchor))
+            self.sections.append(
+                Section(headings=self.path, text=text, anchor=self._anchor, start=self._start)
+            )
         self._blocks = []
 
     def heading(self, level: int, title: str, anchor: str | None) -> None:
@@ -225,6 +241,7 @@ class SectionBuilder:
             self._stack.pop()
         self._stack.append((level, title, anchor))
         self._anchor = anchor
+        self._headings.append(Heading(level=level, title=title, anchor=anchor))
 
     def reference(self, name: str, detail: str = "") -> None:
         """An API reference stub: its own section, cited but never quoted as prose."""
@@ -233,7 +250,13 @@ class SectionBuilder:
         if detail.strip():
             text += "\n\n" + detail.strip()
         self.sections.append(
-            Section(headings=self.path, text=text, anchor=self._anchor, kind=SectionKind.REFERENCE)
+            Section(
+                headings=self.path,
+                text=text,
+                anchor=self._anchor,
+                kind=SectionKind.REFERENCE,
+                start=self._start,
+            )
         )
 
     def finish(self) -> tuple[Section, ...]:

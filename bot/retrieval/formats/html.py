@@ -41,7 +41,7 @@ def parse(text: str, context: ParseContext) -> Parsed:
         _Walker(builder).children(root)
     sections = builder.finish()
     h1 = next((s.headings[0] for s in sections if s.headings), None)
-    return Parsed(sections=sections, title=page_title or h1)
+    return Parsed(sections=sections, title=page_title or h1, headings=builder.headings)
 
 
 class _Walker:

@@ -128,7 +128,7 @@ def render(
         else:
             builder.add(renderer.block(tokens[i : end + 1]))
         i = end + 1
-    return Parsed(sections=builder.finish(), title=first_h1, meta=dict(meta))
+    return Parsed(sections=builder.finish(), title=first_h1, meta=dict(meta), headings=builder.headings)
 
 
 def _close(tokens: Sequence[Token], i: int) -> int:

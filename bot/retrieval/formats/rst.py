@@ -359,4 +359,4 @@ def parse(text: str, context: ParseContext) -> Parsed:
     Renderer(builder).document(tree)
     sections = builder.finish()
     title = next((s.headings[0] for s in sections if s.headings), None)
-    return Parsed(sections=sections, title=title)
+    return Parsed(sections=sections, title=title, headings=builder.headings)

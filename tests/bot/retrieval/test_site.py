@@ -13,7 +13,7 @@ import pytest
 
 from bot.retrieval.site import Generator, Site, anchored, page_url, slug_style
 from bot.retrieval.site_config import detect_site
-from bot.retrieval.slugs import Slugger, SlugStyle, github_slug, python_markdown_slug
+from bot.retrieval.slugs import Slugger, SlugStyle, github_slug, heading_ids, python_markdown_slug
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 
@@ -337,6 +337,23 @@ def test_docutils_slugs_match_a_sphinx_build() -> None:
         "creme-brulee-v2-0",
         "usage-1",
     ]
+
+
+def test_explicit_ids_follow_each_tools_own_rule() -> None:
+    page = [("Guide", None), ("Options", "server-options"), ("Options", None), ("Server Options", None)]
+    # Python-Markdown toc: explicit ids are taken before any heading is slugged
+    assert heading_ids(SlugStyle.PYTHON_MARKDOWN, page) == (
+        "guide",
+        "server-options",
+        "options",
+        "server-options_1",
+    )
+    # Docusaurus: an explicit id bypasses github-slugger, which never counts it
+    assert heading_ids(SlugStyle.GITHUB, page) == ("guide", "server-options", "options", "server-options")
+    # docutils (checked with publish_doctree): a label takes its id before its section
+    # takes its own, so both count; Hangul-only ones take the page's next idN
+    labelled = [("가이드", None), ("설치", "설치하기"), ("Options", "options"), ("Options", None)]
+    assert heading_ids(SlugStyle.DOCUTILS, labelled) == ("id1", "id2", "options", "id5")
 
 
 def test_sluggers_are_per_document() -> None:
