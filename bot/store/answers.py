@@ -90,7 +90,16 @@ class AnswerRepository(Repository):
             return int(self.db.execute(*statement).fetchone()[0])
 
     def set_answer_posted(self, answer_id: int, posted_message_id: str) -> None:
+        """The answer's post as it now is (a revision may take more messages, or fewer, or a
+        new one). The bot's message kept for it follows, so whatever finds an answer's
+        message by its post (forget-me) finds it after the revision too."""
         with transaction(self.db):
+            self.db.execute(
+                "update messages set platform_id = ? where role = 'bot' and platform_id = "
+                "(select posted_message_id from answers where id = ?) "
+                "and conversation = (select conversation from answers where id = ?)",
+                [posted_message_id, answer_id, answer_id],
+            )
             update_row(self.db, "answers", "id", answer_id, {"posted_message_id": posted_message_id})
 
     def answer(self, answer_id: int) -> AnswerRecord | None:

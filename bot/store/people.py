@@ -138,13 +138,13 @@ class PeopleRepository(Repository):
                 "insert into forget_tickets select id from tickets where asker_id = ? and platform = ?",
                 [user_id, platform],
             )
-            # a thread they started is theirs, and so is a conversation nobody else spoke in (a
-            # DM); a channel without threads (one the bot may not make threads in) where others
-            # asked too is theirs as much as their first asker's
+            # a conversation they started that nobody else asked in is theirs (a thread, a DM),
+            # staff's replies there or not; one others asked in too (a thread someone joined, a
+            # channel the bot may not make threads in) is theirs only in the answers to them
             self.db.execute(
                 "insert into forget_threads select c.key from conversations c "
-                "where c.asker_id = ? and c.platform = ? and (coalesce(c.thread, '') != '' or not exists "
-                "(select 1 from messages m where m.conversation = c.key and m.role = 'user' and m.author_id != ?)) "
+                "where c.asker_id = ? and c.platform = ? and not exists "
+                "(select 1 from answers a where a.conversation = c.key and a.asker_id != ?) "
                 "on conflict do nothing",
                 [user_id, platform, user_id],
             )
@@ -175,13 +175,13 @@ class PeopleRepository(Repository):
                 "and platform_id in (select posted_message_id from answers where id in (select id from forget_answers))",
                 [],
             )
-            # and nobody asks a forgotten person whether it solved it (a follow-up mentions them)
             run(
                 "conversations",
-                "update conversations set asker_id = ?, followup_due_at = null "
-                "where asker_id = ? and platform = ?",
+                "update conversations set asker_id = ? where asker_id = ? and platform = ?",
                 [marker, user_id, platform],
             )
+            # nobody asks a forgotten person whether it solved it (a follow-up mentions them);
+            # a later asker's follow-up in a conversation they started stays
             run(
                 "conversations",
                 "update conversations set followup_due_at = null "

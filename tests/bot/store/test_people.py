@@ -8,10 +8,12 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.insights.gaps import place
 from bot.store import StateStore
 from bot.store.gaps import GapStatus
-from bot.types import Author, EscalationReason
+from bot.types import Author, ConversationRef, EscalationReason
 from tests.bot.insights.week import NOW, ask, at, thread
 
 GONE = "U-FORGETME1"
@@ -106,5 +108,54 @@ def test_a_forgotten_gap_question_is_not_placed_again(state: Path | str) -> None
         store.forget("slack", GONE, when + timedelta(minutes=20))
         assert place(store, 3, when + timedelta(minutes=30)) == 0
         assert [(g.representative, g.asks) for g in store.gaps("slack", (GapStatus.OPEN,), 50)] == before
+    finally:
+        store.close()
+
+
+def _bot_posts(store: StateStore) -> list[str]:
+    return sorted(
+        str(row[0])
+        for row in store.db.execute("select platform_id from messages where role = 'bot'").fetchall()
+    )
+
+
+def _posts_of(store: StateStore, asker: str) -> list[str]:
+    rows = store.db.execute("select posted_message_id from answers where asker_id = ?", [asker])
+    return [str(row[0]) for row in rows.fetchall()]
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_forgetting_a_conversations_first_asker_keeps_what_a_later_asker_was_told(
+    state: Path | str, threaded: bool
+) -> None:
+    """A thread someone else asked in too, or a channel the bot answers in place: their answer
+    and their "Did this solve it?" stay (the conversation's asker is only its first)."""
+    store = StateStore(state)
+    try:
+        ref = thread() if threaded else ConversationRef(platform="slack", workspace="T1", channel="C9")
+        ask(store, ref, GONE, at(30, 10))
+        later = ask(store, ref, "U-KEEP", at(30, 11), question="And how do I change my email address?")
+        assert store.schedule_followup(ref.key, later, at(31, 11))
+        store.forget("slack", GONE, at(30, 12))
+        assert _bot_posts(store) == _posts_of(store, "U-KEEP")
+        [due] = store.due_followups(at(31, 12), ["slack"])
+        assert due.answer_id == later
+    finally:
+        store.close()
+
+
+def test_a_revised_answers_message_is_found_by_its_new_post(state: Path | str) -> None:
+    """An edit of the question revises the answer into other messages (Discord: more, or
+    fewer); the bot's message kept for it follows, so forget-me still finds it."""
+    store = StateStore(state)
+    try:
+        ref = ConversationRef(platform="discord", workspace="G1", channel="C9")
+        answer = ask(store, ref, GONE, at(30, 10))
+        ask(store, ref, "U-KEEP", at(30, 11), question="And how do I change my email address?")
+        [first] = _posts_of(store, GONE)
+        store.set_answer_posted(answer, f"{first},99999")
+        assert f"{first},99999" in _bot_posts(store)
+        store.forget("discord", GONE, at(30, 12))
+        assert _bot_posts(store) == _posts_of(store, "U-KEEP")
     finally:
         store.close()
