@@ -25,7 +25,7 @@ def _business_hours(value: str) -> str:
 
 
 def _business_days(value: tuple[str, ...]) -> tuple[str, ...]:
-    """Each entry a day ("mon" or "monday") or a range of days ("mon-fri", or "sun-thu"
+    """Each entry a day ("mon", "tues" or "monday") or a range of days ("mon-fri", or "sun-thu"
     across the week's end), as the three-letter names bot/hours.py reads. Anything else is
     refused: read by its first letters, "Mon-Fri" was Monday alone, with no word said."""
     days: list[str] = []
@@ -50,12 +50,16 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 
 def _day(name: str) -> int | None:
-    """The day's number (0 = Monday) of "mon" or "monday"; None for anything else."""
-    name = name.strip()
+    """The day's number (0 = Monday) of its name or an abbreviation of three letters or more
+    ("mon", "tues", "thurs", "monday"); None for anything else ("monkey", "weekdays")."""
+    name = _SPELLED.get(name.strip(), name.strip())
     for number, full in enumerate(DAY_NAMES):
-        if name in (full, full[:3]):
+        if len(name) >= 3 and full.startswith(name):
             return number
     return None
+
+
+_SPELLED = {"weds": "wed"}  # the one common abbreviation that is not the name's beginning
 
 
 def _time_zone(value: str) -> str:

@@ -261,6 +261,9 @@ def test_an_endpoint_that_is_not_an_address_is_refused_without_repeating_it(tmp_
         ('["Mon-Fri"]', ("mon", "tue", "wed", "thu", "fri")),
         ('["sun-thu"]', ("sun", "mon", "tue", "wed", "thu")),  # across the week's end
         ('["Monday", "wed", "fri-sat"]', ("mon", "wed", "fri", "sat")),
+        # abbreviations read by their first three letters before ranges were: still read
+        ('["mon", "tues", "weds", "thurs", "fri"]', ("mon", "tue", "wed", "thu", "fri")),
+        ('[" MON - FRI "]', ("mon", "tue", "wed", "thu", "fri")),
     ],
 )
 def test_business_days_are_days_or_ranges_of_days(tmp_path: Path, days: str, read: tuple[str, ...]) -> None:
