@@ -15,6 +15,16 @@ _BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\[\]]+", re.IGNORECASE)
 FENCE_LINE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 
 
+def opening_fence(line: str) -> str:
+    """The fence (the run of ` or ~) `line` opens a code block with, or "" when it opens none:
+    a backtick fence whose info string holds a backtick is inline code ("```pip install x```"),
+    as CommonMark reads it."""
+    match = FENCE_LINE.match(line)
+    if match is None or (match.group(1)[0] == "`" and "`" in match.group(2)):
+        return ""
+    return match.group(1)
+
+
 def closes_fence(opener: str, line: str) -> bool:
     """Whether `line` closes a code block its fence `opener` (the run of ` or ~) opened, as
     CommonMark reads it: a run of the same character at least as long, with nothing after

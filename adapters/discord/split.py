@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bot.markdown import FENCE_LINE, closes_fence
+from bot.markdown import FENCE_LINE, closes_fence, opening_fence
 
 CONTENT_LIMIT = 2000  # characters of `content` a bot may send
 
@@ -137,7 +137,7 @@ def _open_fence(text: str) -> str:
         if open_line:
             if closes_fence(_fence_marker(open_line), line):
                 open_line = ""
-        elif FENCE_LINE.match(line):
+        elif opening_fence(line):
             open_line = line.strip()
     return open_line
 

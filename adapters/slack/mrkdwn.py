@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 
 from bot.markdown import ESCAPED as _ESCAPED
-from bot.markdown import FENCE_LINE, closes_fence, quoted_url, unescape
+from bot.markdown import closes_fence, opening_fence, quoted_url, unescape
 from bot.types import Mention, MentionKind
 
 SECTION_TEXT_LIMIT = 3000
@@ -270,14 +270,13 @@ def to_mrkdwn(markdown: str) -> str:
     out: list[str] = []
     marker = ""  # the fence that opened the code block we are in, or ""
     for raw in markdown.replace("\r\n", "\n").split("\n"):
-        fence = FENCE_LINE.match(raw)
         if marker and not closes_fence(marker, raw):
             out.append(_code(raw))
         elif marker:
             marker = ""
             out.append(FENCE)
-        elif fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
-            marker = fence.group(1)  # (a backtick in its info string makes it inline code)
+        elif opened := opening_fence(raw):
+            marker = opened
             out.append(FENCE)  # Slack shows a language tag as code text, so fences are bare
         else:
             out.append(_line(raw))

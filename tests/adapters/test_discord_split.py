@@ -161,3 +161,11 @@ def test_every_piece_fits_and_closes_the_fences_it_opens(text: str) -> None:
 
 def _code_and_words(text: str) -> str:
     return "".join("".join(line.split()) for line in text.split("\n") if not _FENCE_LINE.match(line))
+
+
+def test_triple_backticks_around_one_line_are_inline_code_not_a_fence_left_open() -> None:
+    # CommonMark: a backtick in a fence's info string makes the line inline code; taken for a
+    # fence, the split reopened it in the next message, showing the prose there as code
+    text = "```pip install supportbot```\n\n" + "Then open the settings page and choose a channel. " * 60
+    pieces = split_text(text)
+    assert len(pieces) > 1 and not any(piece.startswith("```") for piece in pieces[1:])
