@@ -11,6 +11,7 @@ typed in a chat and is shown as text, never as markup.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -102,8 +103,21 @@ async def _draft(request: web.Request) -> Draft:
     return draft
 
 
+def _version(draft: Draft) -> str:
+    """What the editor's page was made from (its title and answer, hashed): a save sent from
+    a page made before someone else's save would silently undo theirs."""
+    return hashlib.sha256(f"{draft.title}\x00{draft.answer}".encode()).hexdigest()[:16]
+
+
 def _page(
-    request: web.Request, draft: Draft, *, title: str, answer: str, message: str = "", status: int = 200
+    request: web.Request,
+    draft: Draft,
+    *,
+    title: str,
+    answer: str,
+    message: str = "",
+    status: int = 200,
+    theirs: str = "",
 ) -> web.Response:
     dash = request.app[DASHBOARD]
     front, body = preview(draft, title, answer, dash.clock.now().date())
@@ -123,6 +137,8 @@ def _page(
         answer_limit=ANSWER_LIMIT,
         message=message,
         labels=STATUS_LABELS,
+        base=_version(draft),
+        theirs=theirs,
     )
 
 
@@ -131,6 +147,17 @@ async def draft_page(request: web.Request) -> web.Response:
         return refused
     draft = await _draft(request)
     return _page(request, draft, title=draft.title, answer=draft.answer, message=status_of(request))
+
+
+async def _overtaken(request: web.Request, draft: Draft, title: str, answer: str) -> web.Response | None:
+    """The editor's page again, keeping what was typed, when the draft was saved by someone
+    else after this editor's page was made and this save would replace their text; None to
+    go on. A page sent without its version (made before pages carried one) goes on."""
+    base = str((await request.post()).get("base", ""))
+    if not base or base == _version(draft) or (title, answer) == (draft.title, draft.answer):
+        return None
+    said = notice(request, Notice.DRAFT_EDITED_MEANWHILE, draft=draft.id)
+    return _page(request, draft, title=title, answer=answer, message=said, status=409, theirs=draft.answer)
 
 
 async def _edited(request: web.Request) -> tuple[str, str, str]:
@@ -192,6 +219,9 @@ async def save_draft(request: web.Request) -> web.Response:
     title, answer, problem = await _edited(request)
     if problem:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    overtaken = await _overtaken(request, draft, title, answer)
+    if draft.status == DraftStatus.PENDING and overtaken is not None:
+        return overtaken
     if not await _save(request, draft, title, answer):
         return _already(request, draft)
     return _back(request, draft, Notice.DRAFT_SAVED)
@@ -208,6 +238,9 @@ async def approve(request: web.Request) -> web.Response:
     title, answer, problem = await _edited(request)
     if problem:
         return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    overtaken = await _overtaken(request, draft, title, answer)
+    if draft.status == DraftStatus.PENDING and overtaken is not None:
+        return overtaken
     if draft.status != DraftStatus.PENDING or not await _save(request, draft, title, answer):
         return _already(request, draft)
     where = request[_WHERE]

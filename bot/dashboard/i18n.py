@@ -133,6 +133,11 @@ KOREAN: dict[str, str] = {
     "review it as it is now, and approve again.": (
         "승인하는 사이에 다른 사람이 초안 #{draft}을 수정했습니다. 현재 내용을 검토한 뒤 다시 승인하세요."
     ),
+    "Someone else saved draft #{draft} after you opened it: your text is still in the editor, "
+    "theirs is shown below it. Save again to replace theirs with yours.": (
+        "초안 #{draft}을 연 뒤에 다른 사람이 저장했습니다. 작성하신 내용은 편집기에 그대로 있고, "
+        "다른 사람이 저장한 내용은 그 아래에 있습니다. 다시 저장하면 작성하신 내용으로 바뀝니다."
+    ),
     "Draft #{draft} was already decided.": "초안 #{draft}은 이미 처리되었습니다.",
     "Draft #{draft} approved: written to {path} and indexed.": (
         "초안 #{draft}을 승인했습니다. {path}에 기록하고 색인했습니다."
@@ -238,6 +243,7 @@ KOREAN: dict[str, str] = {
     "Approving works only while the dashboard runs inside supportbot run, so that the bot indexes the new document.": "승인은 대시보드가 supportbot run 안에서 실행될 때만 가능합니다. 그래야 봇이 새 문서를 색인합니다.",
     "Reject": "거절",
     "Preview of the document": "문서 미리 보기",
+    "Saved meanwhile by someone else": "그사이 다른 사람이 저장한 내용",
     "Front matter": "머리말 (front matter)",
     # -- gaps -----------------------------------------------------------------------------
     "Gaps": "지식 공백",

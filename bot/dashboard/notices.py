@@ -34,6 +34,10 @@ class Notice(StrEnum):
         "Draft #{draft} was changed by someone else while you approved it: "
         "review it as it is now, and approve again."
     )
+    DRAFT_EDITED_MEANWHILE = (
+        "Someone else saved draft #{draft} after you opened it: your text is still in the editor, "
+        "theirs is shown below it. Save again to replace theirs with yours."
+    )
     DRAFT_DECIDED = "Draft #{draft} was already decided."
     DRAFT_APPROVED = "Draft #{draft} approved: written to {path} and indexed."
     DRAFT_REJECTED = "Draft #{draft} rejected."

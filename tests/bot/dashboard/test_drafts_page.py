@@ -159,6 +159,50 @@ async def test_two_admins_approving_at_once_each_publish_their_own_text_or_nothi
     assert draft is not None and (draft.title, draft.answer) == edits[winner]
 
 
+async def editor_of(client: Client, draft_id: int) -> dict[str, str]:
+    """The hidden fields of a draft's editor as its page was made (CSRF token, version)."""
+    page = await (await client.get(f"/admin/drafts/{draft_id}")).text()
+    return dict(re.findall(r'<input type="hidden" name="(csrf|base)" value="([^"]*)"', page))
+
+
+async def test_a_save_from_an_editor_opened_before_someone_elses_save_keeps_both_texts(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """Admin A opens the draft, admin B saves an edit, then A saves from the page as it was:
+    B's text is not silently replaced; A keeps what they typed and sees B's; a second save
+    (now knowing) replaces it."""
+    draft_id = await a_draft(rt, channel)
+    other = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        opened = await editor_of(client, draft_id)  # A's page, before B's save
+        assert await sign_in(other, link_token(rt, clock, "U-ADMIN")) == 302
+        theirs = "B's careful fix: press Rotate, wait 24 hours."
+        saved = await other.post(
+            f"/admin/drafts/{draft_id}/save",
+            data={**await editor_of(other, draft_id), "title": "Rotating keys", "answer": theirs},
+        )
+        assert f"Draft #{draft_id} saved." in status_line(await saved.text())
+        mine = "A's edit of the original answer."
+        stale = await client.post(
+            f"/admin/drafts/{draft_id}/save", data={**opened, "title": "Rotating keys", "answer": mine}
+        )
+        page = await stale.text()
+        assert stale.status == 409 and "Someone else saved" in status_line(page)
+        assert mine in page and theirs.replace("'", "&#39;") in page  # both texts shown
+        draft = rt.state.draft(draft_id)
+        assert draft is not None and draft.answer == theirs
+        again = dict(re.findall(r'<input type="hidden" name="(csrf|base)" value="([^"]*)"', page))
+        resaved = await client.post(
+            f"/admin/drafts/{draft_id}/save", data={**again, "title": "Rotating keys", "answer": mine}
+        )
+        assert f"Draft #{draft_id} saved." in status_line(await resaved.text())
+        draft = rt.state.draft(draft_id)
+        assert draft is not None and draft.answer == mine
+    finally:
+        await other.close()
+
+
 async def test_the_preview_renders_markdown_and_never_a_drafts_html(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
