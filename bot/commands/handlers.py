@@ -312,6 +312,8 @@ async def approve_draft(host: CommandHost, draft: Draft, admin: Author) -> str |
         path=path,
         unchanged=(draft.title, draft.answer),
     ):
+        # write_entry created this file for this call alone (exclusively), so taking it back
+        # never deletes the page of another approval, in this worker or another one
         await host.knowledge.remove(path)
         return None
     await host.knowledge.reindex()

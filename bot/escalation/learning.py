@@ -94,8 +94,10 @@ def render_entry(draft: Draft, today: date) -> str:
 
 
 def write_entry(folder: Path, draft: Draft, today: date) -> str:
-    """Write the draft into `folder`/learned/ and return its path relative to `folder`.
-    Never overwrites an existing file."""
+    """Write the draft into a new file in `folder`/learned/ and return its path relative to
+    `folder`. The file is one this call created: never an existing file, nor one another
+    approval (another worker sharing the folder) creates at the same moment, so the caller
+    may delete it again when the approval does not hold."""
     # Fields, not the rendered file, are redacted: "[redacted]" at the start of a YAML value
     # would read as a list. Drafts made before drafts were redacted are covered here too, and
     # the file name is made from the redacted title.
@@ -108,10 +110,28 @@ def write_entry(folder: Path, draft: Draft, today: date) -> str:
     target_dir = folder / LEARNED_FOLDER
     target_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{today.isoformat()}-{_slug(safe.title, f'ticket-{safe.ticket_id}')}"
-    target = target_dir / f"{stem}.md"
-    counter = 2
-    while target.exists():
-        target = target_dir / f"{stem}-{counter}.md"
-        counter += 1
-    target.write_text(render_entry(safe, today), encoding="utf-8")
+    target = _create(target_dir, stem, render_entry(safe, today))
     return target.relative_to(folder).as_posix()
+
+
+def _create(target_dir: Path, stem: str, text: str) -> Path:
+    """`text` in a file `stem`.md of `target_dir` created for it (`stem`-2.md, -3, ... when
+    taken). Created exclusively (open mode "x", O_EXCL): a check that the name is free and
+    then a write lets two approvals at once both find it free and write the same file, the
+    second truncating the first's page; and it writes through a link left under that name."""
+    counter = 1
+    while True:
+        target = target_dir / (f"{stem}.md" if counter == 1 else f"{stem}-{counter}.md")
+        try:
+            # one open that creates or fails: no moment where the name could be taken between
+            handle = open(target, "x", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        except FileExistsError:
+            counter += 1
+            continue
+        try:
+            with handle:
+                handle.write(text)
+        except BaseException:
+            target.unlink(missing_ok=True)  # ours: no half-written page left to be indexed
+            raise
+        return target

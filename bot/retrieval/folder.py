@@ -1,7 +1,8 @@
 """What of a knowledge folder is read: the walk, and the rules that leave a file or folder out.
 
 Build output, generator configuration, hidden files, `[knowledge] exclude` globs, and links
-that lead out of the folder are skipped; each reason is reported to the admin by the sync.
+that lead out of the folder or nowhere (a loop, a missing target) are skipped; each reason is
+reported to the admin by the sync. One bad entry never stops the walk of the rest.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 _SKIPPED_FOLDERS = frozenset({"_templates", "_build", "site", "node_modules", "__pycache__"})
 _SKIPPED_FILES = frozenset({"conf.py", "mkdocs.yml", "mkdocs.yaml"})
 OUTSIDE = "links outside the knowledge folder"
+NOWHERE = "a link that loops or is broken"
 
 
 def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str | None:
@@ -139,16 +141,20 @@ def walk(
         for entry in entries:
             relative = prefix + entry.name
             link = entry.is_symlink()
-            is_dir = entry.is_dir(follow_symlinks=link)  # a link is what it points to
+            is_dir = _is_dir(entry, link)
             real = Path(os.path.realpath(entry.path)) if link or is_dir else None
             if entry.name in AUDIENCE_FILES and not is_dir:
-                audience_files.append((relative, link))  # read by _folder_audiences
+                # read by _folder_audiences, which refuses a link (one leading nowhere too), so
+                # such a folder is closed to everyone rather than left open to everyone
+                audience_files.append((relative, link))
                 continue
-            reason = skip_reason(relative, is_dir, globs)
+            reason = skip_reason(relative, bool(is_dir), globs)
             if reason is None and link and real is not None:
-                reason = link_reason(real, is_dir, roots, follow_symlinks)
+                reason = link_reason(real, bool(is_dir), roots, follow_symlinks)
                 if reason is None and is_dir and real in walked:
                     reason = "links to a folder that is indexed already"
+            if reason is None and is_dir is None:
+                reason = NOWHERE
             if reason is not None:
                 if not entry.name.startswith("."):  # .git and our own data folder: not news
                     skipped.append((relative + ("/" if is_dir else ""), reason))
@@ -161,7 +167,36 @@ def walk(
                 and entry.name.lower().endswith(suffixes)
                 and relative not in exclude
             ):
-                yield relative, entry.stat()
+                stat = _stat(entry, relative, skipped)
+                if stat is not None:
+                    yield relative, stat
+
+
+def _is_dir(entry: os.DirEntry[str], link: bool) -> bool | None:
+    """Whether `entry` is a folder (a link: whether what it points to is one); None for a link
+    that leads nowhere: to itself, round a cycle of links (ELOOP), or to nothing. Such a link
+    is one bad entry, reported as skipped; raising here would stop the whole walk, and with
+    it the bot's start, /support reindex and the periodic walk."""
+    try:
+        if entry.is_dir(follow_symlinks=link):
+            return True
+        if link:
+            entry.stat()  # is_dir says False for a link to nothing; stat says why (and is cached)
+    except OSError:
+        return None
+    return False
+
+
+def _stat(entry: os.DirEntry[str], relative: str, skipped: list[tuple[str, str]]) -> os.stat_result | None:
+    """The stat of a file the walk is about to yield; None for one removed since the folder
+    was listed (gone from the index, as if never seen) or that cannot be looked at (reported)."""
+    try:
+        return entry.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        skipped.append((relative, NOWHERE if entry.is_symlink() else f"cannot be read ({exc.strerror})"))
+        return None
 
 
 def look_up(

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from bot.retrieval.audience import AUDIENCE_FILES
 from bot.retrieval.service import KnowledgeService
 
 log = logging.getLogger(__name__)
@@ -72,16 +73,22 @@ async def _watch(knowledge: KnowledgeService, ignore: list[Path], stop: asyncio.
 
 def relative(root: Path, path: Path, ignore: Iterable[Path] = ()) -> str | None:
     """`path` relative to the folder, as the index names files; None for what is never
-    indexed (hidden files and folders, the bot's own data) or lies outside the folder."""
+    indexed (hidden files and folders, the bot's own data) or lies outside the folder.
+    A folder's `.audience` file is hidden but counts: it says who may read the folder, and
+    a change to it must reach the index now, not at the next walk of the whole folder."""
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         return None
-    if not parts or any(part.startswith(".") for part in parts):
+    if not parts or _hidden(parts[-1]) or any(part.startswith(".") for part in parts[:-1]):
         return None
     if any(path.is_relative_to(place) for place in ignore):
         return None
     return "/".join(parts)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") and name not in AUDIENCE_FILES
 
 
 async def _walk_every(knowledge: KnowledgeService, every: float) -> None:

@@ -93,6 +93,38 @@ def test_what_a_watcher_reports_is_named_as_the_index_names_files(tmp_path: Path
     assert relative(root, tmp_path / "elsewhere.md") is None
 
 
+def test_a_folders_audience_file_is_the_one_hidden_name_a_watcher_passes_on(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    assert relative(root, root / "partners" / ".audience") == "partners/.audience"  # who may read it
+    assert relative(root, root / ".audience") == ".audience"
+    assert relative(root, root / "partners" / ".audience.swp") is None  # an editor's, still hidden
+    assert relative(root, root / ".git" / ".audience") is None  # in a hidden folder: never read
+
+
+async def test_a_running_bot_closes_a_folder_given_an_audience_file_without_waiting_for_the_walk(
+    kb: KnowledgeBase, docs: Path
+) -> None:
+    kb.sync()
+    service = KnowledgeService(kb)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(keep_in_step(service, 3600.0, stop=stop))  # no walk for an hour
+    try:
+        assert found(kb, "refunds") == ["guide/refunds.md"]
+        declaration = docs / "guide" / ".audience"
+        for attempt in range(200):  # seconds at most; written again now and then, in case the
+            if attempt % 10 == 0:  # watcher was not listening yet when it was first written
+                declaration.write_text(f"partners\n# {attempt}\n", encoding="utf-8")
+            if found(kb, "refunds") == []:
+                break
+            await asyncio.sleep(0.05)
+        assert found(kb, "refunds") == []  # everyone's search: the folder is for partners now
+        partners = kb.search("refunds", DocVisibility.INTERNAL, audiences=frozenset({"partners"}))
+        assert [p.path for p in partners.passages] == ["guide/refunds.md"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(watching, 10)
+
+
 async def test_a_running_bot_reads_an_edited_document_without_waiting_for_the_walk(
     kb: KnowledgeBase, docs: Path
 ) -> None:
