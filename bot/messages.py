@@ -144,6 +144,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Sorry, I couldn't take your message just now. I'll answer it as soon as I can.",
         "ko": "죄송합니다. 지금은 메시지를 받지 못했습니다. 가능한 한 빨리 답변드리겠습니다.",
     },
+    "replied_privately": {
+        "en": "I've replied to you privately.",
+        "ko": "본인에게만 보이도록 답했습니다.",
+    },
     "error_no_ticket": {
         "en": "Sorry, something went wrong on my side. Please try again in a moment.",
         "ko": "죄송합니다. 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.",

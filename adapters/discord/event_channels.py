@@ -191,7 +191,7 @@ class InteractionChannel:
         if reply.ephemeral_to:
             if self._thinking and not self._ephemeral_thinking:
                 # The first follow-up would take the public "thinking" message's place.
-                await self._drop_thinking()
+                await self._drop_thinking(private_in=reply.language)
             return await self._followup(reply, ephemeral=True)
         replaces_thinking = (
             self._thinking
@@ -234,12 +234,31 @@ class InteractionChannel:
             await self.base.after_post(reply, posted)
         return posted
 
-    async def _drop_thinking(self) -> None:
-        self._thinking = False
+    async def _drop_thinking(self, private_in: str | None = None) -> None:
+        """The public "thinking" message removed: nothing replaced it, or a private reply (in
+        the language `private_in`) comes next. Discord shows the first follow-up after it in
+        its place, public whatever the follow-up asks: when it cannot be deleted before a
+        private reply, a neutral public line takes its place first, so the private reply is
+        the second follow-up and stays private (if that line fails too, the follow-up raises
+        and nothing private is sent)."""
         try:
             await self.interaction.delete_original_response()
         except discord.HTTPException as exc:
-            log.debug("could not remove the thinking message (%s %s)", exc.status, exc.code)
+            if private_in is None:
+                log.debug("could not remove the thinking message (%s %s)", exc.status, exc.code)
+                self._thinking = False
+                return
+            log.warning(
+                "could not remove the thinking message (%s %s); a neutral line takes its place",
+                exc.status,
+                exc.code,
+                extra={"platform": "discord", "interaction": self.interaction.id},
+            )
+            await self._followup(
+                Reply(conversation=self.conversation, text=say("replied_privately", private_in)),
+                ephemeral=False,
+            )
+        self._thinking = False
 
     async def apologise(self) -> None:
         """Tell the person (only them) that it failed; the core could not say anything."""

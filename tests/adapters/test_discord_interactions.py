@@ -3,7 +3,9 @@
 Discord refuses an interaction's callback once its 3 seconds are past, or when another
 process answered it first (10062 Unknown interaction): the press is then not acted on (the
 person sees Discord's own "this interaction failed" and can press again), one ERROR line says
-so, and the next press works. Real discord.py against the fake Discord, real core and store.
+so, and the next press works. And a slash command's private reply stays private when the
+public "thinking" message Discord would put it in cannot be removed. Real discord.py against
+the fake Discord, real core and store.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import pytest
 
 from adapters.discord import DiscordAdapter
+from bot.messages import say
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
     adapter,
@@ -23,7 +26,7 @@ from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     press,
     runtime,
 )
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import FLAG_EPHEMERAL, FakeDiscord
 
 CALLBACK = "/interactions/{id}/{token}/callback"
 
@@ -51,3 +54,27 @@ async def test_a_press_whose_acknowledgement_discord_refuses_is_not_acted_on_and
     await press(fake, human, message_id=answer.response["id"], channel_id=thread_id)  # pressed again
     await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id, "ticket #1"), after=start)
     assert await adapter.drain(5)
+
+
+async def test_a_private_reply_stays_private_when_the_public_thinking_message_cannot_be_deleted(
+    fake: FakeDiscord,  # noqa: F811
+    adapter: DiscordAdapter,  # noqa: F811
+) -> None:
+    """`/support ask` thinks in public; a private reply (a question too long) deletes that
+    first, since Discord shows the first follow-up in its place, public whatever it asks. A
+    refused delete left the private text to become that public message."""
+    fake.fail("DELETE", "/webhooks/{w}/{t}/messages/{m}", 403, 50013, times=None)
+    interaction = fake.build_slash_command("support", "ask", {"question": "why " * 1100})
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    await fake.wait_for_request(
+        "POST",
+        f"/webhooks/{fake.app_id}/{{token}}",
+        lambda r: r.path.endswith(interaction["token"]),
+        timeout=30,
+    )
+    assert await adapter.drain(20)
+    shown = fake.channel_messages(fake.text_channel_id, include_ephemeral=True)
+    refusals = [m for m in shown if "characters long" in m["content"]]
+    assert refusals and all(m["flags"] & FLAG_EPHEMERAL for m in refusals)
+    [neutral] = [m for m in shown if m["content"] == say("replied_privately", "en")]
+    assert not neutral["flags"] & FLAG_EPHEMERAL  # in the thinking message's place
