@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bot import policy
 from bot.core import SupportBot
 from bot.errors import SupportBotError
+from bot.markdown import unescape_prose
 from bot.types import Answer, DocVisibility, Passage, SearchResult
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ def normalise(text: str) -> str:
 
 
 def contains_any(text: str, answers: Iterable[str]) -> bool:
-    haystack = normalise(text)
+    """Whether Markdown `text` shows one of `answers`: read as its reader sees it, escapes
+    taken back (a quoted `\\_\\_init\\_\\_.py` shows `__init__.py`)."""
+    haystack = normalise(unescape_prose(text))
     return any(normalise(a) in haystack for a in answers if a.strip())
 
 

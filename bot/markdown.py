@@ -78,3 +78,28 @@ def unescape(text: str) -> str:
     """`literal`'s escapes taken back: the characters as typed, for a plain-text copy of the
     core's text (the console, the dashboard) where no Markdown renderer reads them."""
     return ESCAPED.sub(r"\1", text)
+
+
+# A fenced block or a code span (its opening backtick not itself escaped): CommonMark reads no
+# escapes inside, so the backslashes there are the code's.
+_CODE = re.compile(
+    r"^[ \t]*(?P<fence>`{3,}|~{3,}).*?(?:^[ \t]*(?P=fence)[`~]*[ \t]*$|\Z)"
+    r"|(?<!\\)(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def unescape_prose(text: str) -> str:
+    """The escapes of Markdown `text` taken back outside its code: the words a reader sees, for
+    searching and comparing a passage's text (a document's `\\_\\_init\\_\\_.py` is the word
+    `__init__.py`). Code keeps its backslashes, as it shows them."""
+    if "\\" not in text:
+        return text  # the usual passage: nothing escaped, no copy
+    parts: list[str] = []
+    pos = 0
+    for code in _CODE.finditer(text):
+        parts.append(ESCAPED.sub(r"\1", text[pos : code.start()]))
+        parts.append(code.group())
+        pos = code.end()
+    parts.append(ESCAPED.sub(r"\1", text[pos:]))
+    return "".join(parts)

@@ -23,7 +23,7 @@ from bot.types import DocVisibility
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "7"  # bump whenever a parser's output changes: every file is then read again
+FORMATS_VERSION = "8"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 

@@ -35,9 +35,10 @@ from itertools import chain
 
 import Stemmer
 
+from bot.markdown import unescape_prose
 from bot.patterns import lazy_pattern
 
-ANALYZER_VERSION = "3"  # bump whenever analysis changes: the index is then rebuilt
+ANALYZER_VERSION = "4"  # bump whenever analysis changes: the index is then rebuilt
 
 _NLTK_STOP = frozenset(
     """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
@@ -193,7 +194,9 @@ def _stems_only(runs: list[str], query: bool) -> list[str]:
 
 
 def _analyse(text: str, *, query: bool, korean_words: bool) -> Terms:
-    normal = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    # a passage's Markdown escapes (`\_\_init\_\_.py`) are the characters they show: its
+    # words are searched as a reader sees them, not split at backslashes
+    normal = unicodedata.normalize("NFKC", unescape_prose(text)).lower().replace("’", "'")
     if normal.isascii():  # most passages: the same runs as _RUNS finds, found faster
         return Terms(words=_stems_only(_ASCII_RUNS.findall(normal), query), bigrams=[])
     runs = _RUNS().findall(normal)

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.evaluation import EvalQuestion, eval_bot, evaluate, index_set, load_questions
+from bot.evaluation import EvalQuestion, contains_any, eval_bot, evaluate, index_set, load_questions
 from tests.fakes.openai_server import FakeOpenAI
 
 DOCS = {
@@ -251,3 +251,9 @@ async def test_with_a_model_context_contains_says_whether_the_prompt_held_the_an
     assert report["by_language"]["en"]["context_contains"] == 0.6  # a1, a2, a5 of a1, a2, a3, a5, a6
     assert report["by_language"]["ko"]["context_contains"] == 1.0
     assert report["by_language"]["ko"]["answer_contains"] == 0.0
+
+
+def test_a_key_string_is_found_in_an_answer_as_its_reader_sees_it() -> None:
+    # a quoted passage keeps the document's escapes; the reader sees `__init__.py`
+    assert contains_any(r"Create an empty \_\_init\_\_.py file.", ["__init__.py"])
+    assert not contains_any(r"Run `a\_b`.", ["a_b"])  # code shows its backslash

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 
 from adapters.discord.render import render_reply
 from adapters.slack.mrkdwn import to_mrkdwn
-from bot.markdown import literal
+from bot.markdown import literal, unescape_prose
+from bot.retrieval.documents import read_document
 from bot.types import ConversationRef, Reply
 
 DISCORD_ESCAPE = re.compile(r"\\([^0-9A-Za-z\s])")  # Discord's escape rule
@@ -85,3 +87,43 @@ def test_any_text_shows_as_typed_on_both_platforms(typed: str) -> None:
     shown = literal(typed)
     assert on_discord(shown) == typed.strip() or not typed.strip()
     assert on_slack(shown) == typed.strip("\n")
+
+
+def _passage(root: Path, name: str, source: str) -> str:
+    file = root / name
+    file.write_text(source, encoding="utf-8")
+    return read_document(root, file, file.read_bytes()).sections[-1].text
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "shown"),
+    [
+        (
+            "packages.md",
+            "# Layout\n\nCreate an empty \\_\\_init\\_\\_.py file.\n",
+            "Create an empty __init__.py file.",
+        ),
+        (
+            "stars.md",
+            "# Stars\n\nA \\*literal\\* star and \\*\\*two\\*\\*.\n",
+            "A *literal* star and **two**.",
+        ),
+        (
+            "stars.rst",
+            "Stars\n=====\n\nA \\*literal\\* star, __init__.py and my_name.\n",
+            "A *literal* star, __init__.py and my_name.",
+        ),
+    ],
+)
+def test_a_documents_escaped_characters_show_as_characters_on_both_platforms(
+    tmp_path: Path, name: str, source: str, shown: str
+) -> None:
+    text = _passage(tmp_path, name, source)
+    assert on_discord(text) == shown
+    assert on_slack(text) == shown
+    assert unescape_prose(text) == shown  # what is searched and compared: no backslash
+
+
+def test_unescape_prose_leaves_code_as_written() -> None:
+    text = "\\*a\\* `b\\_c` \\`d\\`\n```\nre.compile(r'\\.')\n```\n\\[e\\]"
+    assert unescape_prose(text) == "*a* `b\\_c` `d`\n```\nre.compile(r'\\.')\n```\n[e]"

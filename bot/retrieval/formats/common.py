@@ -111,6 +111,28 @@ def is_python(text: str) -> bool:
     )
 
 
+# What makes Markdown in running text as the chat renderers read it: an escape, code, emphasis,
+# a link's brackets. An underscore inside a word (snake_case) makes none in CommonMark, Discord
+# or Slack, and stays bare; so does a single `~`, which strikes nothing in CommonMark or Discord.
+_MARKUP_IN_TEXT = re.compile(r"[\\`*\[\]]|(?<![^\W_])_|_(?![^\W_])")
+# a bare URL is one piece to every renderer: a backslash in it would break its link
+_BARE_URL = re.compile(r"(?:https?://|mailto:)\S+", re.IGNORECASE)
+
+
+def markdown_text(text: str) -> str:
+    """Text a document shows as it is (what docutils parsed out of the markup around it) as
+    Markdown that shows the same: its markup characters escaped, so `*literal*` stays those
+    characters, not italics, where a passage is quoted. Bare URLs are left as written."""
+    parts: list[str] = []
+    pos = 0
+    for url in _BARE_URL.finditer(text):
+        parts.append(_MARKUP_IN_TEXT.sub(r"\\\g<0>", text[pos : url.start()]))
+        parts.append(url.group())
+        pos = url.end()
+    parts.append(_MARKUP_IN_TEXT.sub(r"\\\g<0>", text[pos:]))
+    return "".join(parts)
+
+
 def code_span(text: str) -> str:
     if "`" not in text:
         return f"`{text}`"

@@ -6,6 +6,7 @@ reply can quote: `- ` / `1. ` lists (their code at the margin: `common.list_item
 code with its language and exact line breaks, single-backtick inline code, link text without
 the address, no images, HTML comments, raw HTML tags, reference-style links, heading
 attributes (`{#id}`, kept as the anchor), mkdocs-macros placeholders or code-annotation markers.
+Backslash escapes stay as written (`\\_\\_init\\_\\_.py`), so the characters show, not markup.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def _inline(state: StateCore) -> None:
 
 
 def parser() -> MarkdownIt:
-    """CommonMark with tables and strikethrough, as the documentation generators read it."""
-    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    """CommonMark with tables and strikethrough, as the documentation generators read it.
+    Escapes stay tokens of their own (`text_special`, not joined into the text around them),
+    so a passage keeps them: an escaped `\\_` must not become emphasis where it is quoted."""
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).disable("text_join")
     md.core.ruler.at("inline", _inline)
     return md
 
@@ -249,6 +252,8 @@ class _Renderer:
                     if found is not None:
                         content, role = found
                 out.append(content)
+            elif kind == "text_special":
+                out.append(_special(token, plain))
             elif kind == "code_inline" and role is not None:
                 text, as_code = role_display(role, token.content)
                 out.append(code_span(text) if as_code and not plain else text)
@@ -277,6 +282,20 @@ class _Renderer:
         if self.jsx and "<" in text:
             text = _JSX_TAG.sub("", text)
         return "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+
+
+# what an escape keeps from being HTML or an entity: nothing to the chat renderers, which read
+# neither, so the character alone (a copy of the passage holds no needless backslash)
+_HTML_ONLY = frozenset("<>&")
+
+
+def _special(token: Token, plain: bool) -> str:
+    """An escape (`\\_`) as the passage's Markdown writes it, so it shows the character where
+    the passage is quoted, not markup; the character itself in plain text (a heading's title).
+    An entity (`&amp;`) is its character, as before."""
+    if plain or token.info != "escape" or token.content in _HTML_ONLY:
+        return token.content
+    return token.markup
 
 
 def _squeeze(line: str) -> str:

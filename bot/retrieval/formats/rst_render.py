@@ -13,7 +13,7 @@ import re
 
 from docutils import nodes
 
-from bot.retrieval.formats.common import SectionBuilder, code_span, fence, list_item
+from bot.retrieval.formats.common import SectionBuilder, code_span, fence, list_item, markdown_text
 
 
 class _Stub(nodes.Element):  # type: ignore[misc]
@@ -209,7 +209,10 @@ class Renderer:
 
     def inline(self, node: nodes.Node) -> str:
         if isinstance(node, nodes.Text):
-            return str(node)
+            # docutils keeps a backslash escape in the node as a NUL before the character
+            # (`**a**\ b`: "\x00 b"); astext is what it shows: the escaped space gone, the
+            # escaped `*` a literal one, which the passage's Markdown must escape in its turn
+            return markdown_text(node.astext())
         if isinstance(node, nodes.system_message | nodes.footnote_reference | nodes.citation_reference):
             return ""
         if isinstance(node, nodes.image | nodes.raw | nodes.comment):

@@ -84,3 +84,9 @@ def test_a_particle_on_the_question_word_does_not_stop_the_match(tmp_path: Path)
         assert found[0].path == "password.md"
     finally:
         kb.close()
+
+
+def test_markdown_escapes_are_searched_as_the_characters_they_show() -> None:
+    assert tokenize(r"Create \_\_init\_\_.py") == tokenize("Create __init__.py")
+    # code shows its backslashes: its terms are as written
+    assert tokenize(r"`re.compile(r'a\.b')`") != tokenize("`re.compile(r'a.b')`")

@@ -84,3 +84,14 @@ def test_a_fence_nested_under_a_list_item_by_indentation_is_code_not_a_fence_in_
         "  Such serializers take a handler.\n\n```python\ndef f(handler):\n    return handler(1)\n```" in text
     )
     assert "````" not in text and text.count("```") == 2
+
+
+def test_backslash_escapes_stay_escaped_and_a_title_reads_plain(tmp_path: Path) -> None:
+    source = "# The \\_\\_init\\_\\_ file\n\nCreate \\_\\_init\\_\\_.py, `a\\_b`, \\<b\\> &amp; 1\\. \\x.\n"
+    file = tmp_path / "packages.md"
+    file.write_text(source, encoding="utf-8")
+    doc = read_document(tmp_path, file, file.read_bytes())
+    # what MkDocs shows as characters stays characters where the passage is quoted; code is as
+    # written; `<` and `&` mean no markup to a chat renderer, so need no backslash
+    assert [s.text for s in doc.sections] == [r"Create \_\_init\_\_.py, `a\_b`, <b> & 1\. \x."]
+    assert doc.title == "The __init__ file"

@@ -79,9 +79,10 @@ def test_string_expressions_in_prose_become_their_text(tmp_path: Path) -> None:
         "Hydration failed:{'\\n'}\nthe tree is regenerated. Tag: {'<b>'} and {\"*x*\"}\n\n"
         "</ConsoleLogLine>\n</ConsoleBlockMulti>\n",
     )
+    # the string's `*` are its characters: escaped, they show as such, not as italics
     assert text == (
         "Warning: Text content did not match.\nat span\nat App\n\n"
-        "Hydration failed:\n\nthe tree is regenerated. Tag: <b> and *x*"
+        "Hydration failed:\n\nthe tree is regenerated. Tag: <b> and \\*x\\*"
     )
 
 

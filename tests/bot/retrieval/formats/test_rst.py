@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.retrieval.documents import SectionKind
+from pathlib import Path
+
+from bot.retrieval.documents import SectionKind, read_document
 
 from .helpers import read_fixture, section
 
@@ -73,3 +75,22 @@ def test_tables_and_definition_and_field_lists_are_readable() -> None:
     assert "- **term**: The definition of the term." in text
     assert "- **param name**: the name" in text
     assert "- first item\n- second item" in text
+
+
+def _read(root: Path, source: str) -> str:
+    file = root / "escapes.rst"
+    file.write_text(source, encoding="utf-8")
+    return "\n\n".join(s.text for s in read_document(root, file, file.read_bytes()).sections)
+
+
+def test_an_escaped_space_joins_markup_to_the_word_after_it(tmp_path: Path) -> None:
+    # the usual way to attach a Korean particle to markup: docutils shows "활성화하세요"
+    text = _read(tmp_path, "제목\n====\n\n가상 환경을 먼저 **활성화**\\ 하세요.\n")
+    assert text == "가상 환경을 먼저 **활성화**하세요."
+
+
+def test_escaped_characters_stay_literal_in_the_markdown(tmp_path: Path) -> None:
+    text = _read(tmp_path, "Title\n=====\n\nWrite \\*literal\\*, \\`tick\\`, *a\\*b* and my_name.\n")
+    # escaped in the passage's Markdown, so they show as docutils shows them; an underscore
+    # inside a word makes no markup and stays bare
+    assert text == r"Write \*literal\*, \`tick\`, *a\*b* and my_name."
