@@ -67,10 +67,22 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{who} assigned this to {to}.",
         "ko": "{who}님이 이 티켓을 {to}님에게 배정했습니다.",
     },
+    # the new assignee's name unknown (a bare id, a Discord mention): the reply tags them,
+    # and the platform shows the tag as their name
+    "reassigned_tagged": {
+        "en": "{who} assigned this to you.",
+        "ko": "{who}님이 이 티켓의 담당자로 지정했습니다.",
+    },
     "already_assigned": {
         "en": "Ticket #{ticket} is already assigned to {to}: nothing changed.",
         "ko": "티켓 #{ticket}은 이미 {to}님에게 배정되어 있어 바뀐 것이 없습니다.",
     },
+    # a ticket's status as the asker reads it (the thread note, "already with the team")
+    "status_open": {"en": "open", "ko": "담당자 확인 대기 중"},
+    "status_claimed": {"en": "claimed by {who}", "ko": "{who}님이 담당 중"},
+    "status_resolved_by": {"en": "resolved by {who}", "ko": "{who}님이 해결 완료"},
+    "status_resolved": {"en": "resolved", "ko": "해결 완료"},
+    "status_closed": {"en": "closed by the asker", "ko": "질문하신 분이 닫음"},
     "sla_assignee": {
         "en": "Reminder: ticket #{ticket} is waiting for a reply (claimed, no reply from the team for a while).",
         "ko": "알림: 티켓 #{ticket}이 답변을 기다리고 있습니다 (담당자가 정해졌지만 한동안 답변이 없습니다).",
@@ -341,6 +353,52 @@ _TEXT: dict[str, dict[str, str]] = {
     "forget_not_yours": {
         "en": "Only the person who asked to be forgotten can press this.",
         "ko": "삭제를 요청한 본인만 누를 수 있습니다.",
+    },
+    # `/support tickets` (bot/commands/handlers.py), in the language of whoever runs it
+    "tickets_none_open": {"en": "No open tickets.", "ko": "열린 티켓이 없습니다."},
+    "tickets_none_mine": {
+        "en": "No open tickets are assigned to you.",
+        "ko": "나에게 배정된 열린 티켓이 없습니다.",
+    },
+    "tickets_none_all": {"en": "No tickets here.", "ko": "이곳에는 티켓이 없습니다."},
+    "tickets_open": {"en": "{total} open ticket(s), oldest first:", "ko": "열린 티켓 {total}건 (오래된 순):"},
+    "tickets_mine": {
+        "en": "{total} open ticket(s) assigned to you, oldest first:",
+        "ko": "나에게 배정된 열린 티켓 {total}건 (오래된 순):",
+    },
+    "tickets_all": {"en": "{total} ticket(s), newest first:", "ko": "티켓 {total}건 (최신 순):"},
+    "tickets_open_cut": {
+        "en": "{total} open ticket(s); showing the {shown} waiting longest:",
+        "ko": "열린 티켓 {total}건 중 가장 오래 기다린 {shown}건:",
+    },
+    "tickets_mine_cut": {
+        "en": "{total} open ticket(s) assigned to you; showing the {shown} waiting longest:",
+        "ko": "나에게 배정된 열린 티켓 {total}건 중 가장 오래 기다린 {shown}건:",
+    },
+    "tickets_all_cut": {
+        "en": "{total} ticket(s); showing the newest {shown}:",
+        "ko": "티켓 {total}건 중 최신 {shown}건:",
+    },
+    # `/support assign` naming someone who is not a person of the platform ("Sam", "@sam")
+    "assign_whom": {
+        "en": "{typed} is not a user: mention them (@name) or give their user id.",
+        "ko": "{typed}은(는) 사용자가 아닙니다. @이름으로 멘션하거나 사용자 ID를 입력해 주세요.",
+    },
+    "assign_whom_slack": {
+        "en": "{typed} is not a Slack user I can assign to: mention them (type @ and pick them from "
+        "the list Slack shows) or give their member ID (U or W and capitals and digits, e.g. "
+        "U0123ABCD: their profile, ⋮, Copy member ID).",
+        "ko": "{typed}(으)로는 Slack 사용자를 찾을 수 없어 배정하지 못했습니다. @를 입력한 뒤 Slack이 "
+        "보여 주는 목록에서 골라 멘션하거나, 멤버 ID(U 또는 W로 시작하는 대문자와 숫자, 예: U0123ABCD. "
+        "프로필의 ⋮ 메뉴에서 멤버 ID 복사)를 입력해 주세요.",
+    },
+    "assign_whom_discord": {
+        "en": "{typed} is not a Discord user I can assign to: mention them (type @ and pick them from "
+        "the list Discord shows) or give their user id (a long number: with Developer Mode on, "
+        "right-click them and Copy User ID).",
+        "ko": "{typed}(으)로는 Discord 사용자를 찾을 수 없어 배정하지 못했습니다. @를 입력한 뒤 Discord가 "
+        "보여 주는 목록에서 골라 멘션하거나, 사용자 ID(긴 숫자. 개발자 모드를 켜고 이름을 오른쪽 클릭한 뒤 "
+        "사용자 ID 복사)를 입력해 주세요.",
     },
     "command_out_of_date": {
         "en": "This command has changed since Discord showed it to you. Type `/support help` to "

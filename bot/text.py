@@ -19,6 +19,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot.channel_types import Platform
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -37,7 +39,24 @@ _NUMBER = re.compile(rf"#?\s*([0-9]{{1,{MAX_NUMBER_DIGITS}}})")
 # characters, dots and dashes only, so nothing typed after it ("<@U1> and more") slips in
 MAX_USER_ID = 64
 _USER_ID = re.compile(rf"[\w.-]{{1,{MAX_USER_ID}}}")
-_MENTION = re.compile(rf"<@!?([\w.-]{{1,{MAX_USER_ID}}})(?:\|[^>\n]{{0,200}})?>")
+_MENTION = re.compile(rf"<@!?([\w.-]{{1,{MAX_USER_ID}}})(?:\|([^>\n]{{0,200}}))?>")
+# a user id typed bare on a platform whose ids have a shape: a word that is not one ("Sam",
+# "@sam") is a name, and a ticket given to it would be given to nobody. A console user's id
+# is their name, so any word is one there
+_PLATFORM_USER_ID: dict[str, re.Pattern[str]] = {
+    Platform.SLACK: re.compile(r"[UW][A-Z0-9]{1,63}"),
+    Platform.DISCORD: re.compile(r"[0-9]{15,20}"),  # a snowflake
+}
+MAX_PERSON_NAME = 80  # characters of a mention's display name kept
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TypedPerson:
+    """A person named in a command: their platform user id, and the display name their
+    mention carried ("" when it carried none: a bare id, a Discord mention)."""
+
+    id: str
+    name: str = ""
 
 
 def scrub(text: str) -> str:
@@ -99,6 +118,22 @@ def parse_user_id(text: str) -> str | None:
         return mention.group(1)
     bare = text.removeprefix("@")
     return bare if _USER_ID.fullmatch(bare) else None
+
+
+def parse_person(text: str, platform: str) -> TypedPerson | None:
+    """A person as typed in a command on `platform`: a mention (<@U123>, <@U123|ann>,
+    <@!123>), or a bare id (with or without @) of the platform's shape; None for anything
+    else. A mention's display name is kept, so the thread can say whom it means by name."""
+    text = text.strip()
+    mention = _MENTION.fullmatch(text)
+    if mention is not None:
+        name = single_line(mention.group(2) or "", MAX_PERSON_NAME).lstrip("@")
+        return TypedPerson(id=mention.group(1), name="" if blank(name) else name)
+    bare = text.removeprefix("@")
+    if platform == Platform.CONSOLE:
+        return TypedPerson(id=bare, name=bare) if _USER_ID.fullmatch(bare) else None
+    shape = _PLATFORM_USER_ID.get(platform)
+    return TypedPerson(id=bare) if shape is not None and shape.fullmatch(bare) else None
 
 
 def single_line(text: str, limit: int) -> str:

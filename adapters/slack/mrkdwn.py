@@ -387,8 +387,9 @@ def plain_from_slack(text: str, bot_user_id: str | None = None, *, keep_user_men
     """Slack's message markup as plain text: the bot's own mention removed, other mentions
     and links made readable (`@ann`, `#general`, `label (url)`), entities decoded.
 
-    `keep_user_mentions` keeps people as `<@U123>`: command arguments such as
-    `assign 4 @ann` must name a user id, which the core reads from that form.
+    `keep_user_mentions` keeps people as `<@U123>` (`<@U123|ann>` with the name Slack gave):
+    command arguments such as `assign 4 @ann` must name a user id, which the core reads from
+    that form, and the name is what the thread then calls them.
     """
 
     def token(match: re.Match[str]) -> str:
@@ -397,7 +398,9 @@ def plain_from_slack(text: str, bot_user_id: str | None = None, *, keep_user_men
             user = target[1:]
             if user == bot_user_id:
                 return ""
-            return f"<@{user}>" if keep_user_mentions else "@" + (label.lstrip("@") or user)
+            if keep_user_mentions:
+                return f"<@{user}|{label}>" if label else f"<@{user}>"
+            return "@" + (label.lstrip("@") or user)
         if target.startswith("#"):
             return "#" + (label or target[1:])
         if target.startswith("!subteam^"):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from enum import StrEnum
 
 from bot import policy
+from bot.channel_types import Platform
 from bot.cluster import describe_workers
+from bot.commands.language import reply_language
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
 from bot.escalation import age as ticket_age
 from bot.escalation import sla_state
@@ -15,11 +18,12 @@ from bot.escalation.learning import write_entry
 from bot.insights.collect import collect
 from bot.insights.metrics import Definitions, Period, Scope
 from bot.insights.report import chat_summary
+from bot.messages import say
 from bot.ports import Channel
 from bot.privacy.redaction import quoted, quoted_block
 from bot.store import StateStore
-from bot.store.queue import Reach
-from bot.text import parse_number, parse_user_id, single_line
+from bot.store.queue import Reach, TicketQuery
+from bot.text import TypedPerson, parse_number, parse_person, single_line
 from bot.types import Author, Command, Draft, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -89,30 +93,46 @@ async def _status(host: CommandHost, command: Command, args: dict[str, str], cha
     return "\n".join(lines)
 
 
+class Which(StrEnum):
+    """Which tickets `/support tickets` lists."""
+
+    OPEN = "open"  # open or claimed, anyone's
+    MINE = "mine"  # open or claimed, the invoker's
+    ALL = "all"  # every status
+
+
+SHOWN_TICKETS = 50  # tickets one reply lists: a chat message stays readable, the count says the rest
+# the messages.py keys of a list's replies: (none, header, header of a list cut short)
+_TICKETS_SAID = {
+    Which.OPEN: ("tickets_none_open", "tickets_open", "tickets_open_cut"),
+    Which.MINE: ("tickets_none_mine", "tickets_mine", "tickets_mine_cut"),
+    Which.ALL: ("tickets_none_all", "tickets_all", "tickets_all_cut"),
+}
+
+
 @REGISTRY.command(
     "tickets",
     "List tickets: open (the default), mine, or all.",
     access=Access.STAFF,
-    params=(Param(name="which", help="open, mine or all", required=False, choices=("open", "mine", "all")),),
+    params=(
+        Param(name="which", help="open, mine or all", required=False, choices=tuple(w.value for w in Which)),
+    ),
 )
 async def _tickets(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
-    which = args.get("which", "open").lower() or "open"
-    statuses: tuple[TicketStatus, ...] | None = (TicketStatus.OPEN, TicketStatus.CLAIMED)
-    assignee = None
-    if which == "all":
-        statuses = None
-    elif which == "mine":
-        assignee = command.invoker.id
-    # staff rights are per workspace: a Discord moderator sees their server's tickets only
-    where = command.conversation
-    tickets = await host.store.run(
-        StateStore.tickets, statuses, assignee, platform=where.platform, workspaces=policy.listed_from(where)
-    )
-    if not tickets:
-        return "No tickets here." if which == "all" else f"No {which} tickets."
+    which = Which(args.get("which", "").lower() or Which.OPEN)
     now = host.clock.now()
-    lines = [f"{len(tickets)} {which} ticket(s):"]
-    for t in tickets:
+    # counted and cut in SQL, so the count is every one there is however many are open; read
+    # on the reports' lane, as the dashboard's queue is (`all` reads the whole history)
+    page = await host.store.report(
+        StateStore.ticket_queue, _tickets_query(which, command), now, SHOWN_TICKETS
+    )
+    none, header, cut = _TICKETS_SAID[which]
+    language = await reply_language(host, command)
+    if not page.tickets:
+        return say(none, language)
+    shown = len(page.tickets)
+    lines = [say(cut if shown < page.total else header, language, total=page.total, shown=shown)]
+    for t in page.tickets:
         age = ticket_age(now - t.created_at)
         who = f", {t.assignee_name}" if t.assignee_name else ""
         # one line each: a question's own second line must not read as another ticket
@@ -120,6 +140,19 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
             f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {quoted(t.question, 80)}"
         )
     return "\n".join(lines)
+
+
+def _tickets_query(which: Which, command: Command) -> TicketQuery:
+    """The tickets `which` names, where the command was run (staff rights are per workspace:
+    a Discord moderator sees their server's tickets only). Those still waiting come the
+    longest-waiting first, as the digest lists them: the newest first hid the oldest behind
+    the cut. `all` is a history, the newest first."""
+    return TicketQuery(
+        reach=_here(command),
+        statuses=None if which == Which.ALL else (TicketStatus.OPEN, TicketStatus.CLAIMED),
+        assignee=command.invoker.id if which == Which.MINE else None,
+        oldest_first=which != Which.ALL,
+    )
 
 
 @REGISTRY.command(
@@ -165,10 +198,10 @@ async def _resolve(host: CommandHost, command: Command, args: dict[str, str], ch
 )
 async def _assign(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     ticket_id = _ticket_number(args["ticket"])
-    person = _user_id(args["person"])
-    result = await host.escalations.reassign(
-        ticket_id, command.invoker, Author(id=person, name=person), channel, command.conversation
-    )
+    person = await _person(host, command, args["person"])
+    # named as their mention showed them; with no name, the thread tags them (escalation.tickets)
+    to = Author(id=person.id, name=person.name)
+    result = await host.escalations.reassign(ticket_id, command.invoker, to, channel, command.conversation)
     return result.message
 
 
@@ -283,12 +316,19 @@ def _number(text: str, what: str) -> int:
     return number
 
 
-def _user_id(text: str) -> str:
-    """A user as typed: a platform mention (<@U123>, <@U123|ann>, <@!123>), @id or a bare id."""
-    user = parse_user_id(text)
-    if user is None:
-        raise UsageError(f"{_shown(text)} is not a user; mention them (@name) or give their user id")
-    return user
+# how to name a person on each platform, said when what was typed is not one
+_WHOM: dict[str, str] = {Platform.SLACK: "assign_whom_slack", Platform.DISCORD: "assign_whom_discord"}
+
+
+async def _person(host: CommandHost, command: Command, text: str) -> TypedPerson:
+    """Whom `text` names on the command's platform, or a UsageError saying how to name them:
+    a ticket given to a word that is no user id ("Sam") would be given to nobody."""
+    platform = command.conversation.platform
+    person = parse_person(text, platform)
+    if person is None:
+        key = _WHOM.get(platform, "assign_whom")
+        raise UsageError(say(key, await reply_language(host, command), typed=_shown(text)))
+    return person
 
 
 def _shown(text: str) -> str:

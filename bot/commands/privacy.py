@@ -4,6 +4,7 @@ against the CommandHost and the service in bot/privacy/people.py. Every reply is
 
 from __future__ import annotations
 
+from bot.commands.language import reply_language
 from bot.commands.registry import REGISTRY, CommandHost, Param
 from bot.messages import say
 from bot.ports import Channel
@@ -13,12 +14,6 @@ from bot.types import ActionKind, Button, ButtonStyle, Command, Reply
 
 def _people(host: CommandHost) -> People:
     return People(settings=host.settings, store=host.store, clock=host.clock)
-
-
-async def _language(people: People, command: Command) -> str:
-    """Replies in the language the person's memory holds; English when it is off."""
-    facts = await people.recall(command.conversation.platform, command.invoker.id)
-    return people.language_for(facts, "", "en")
 
 
 @REGISTRY.command(
@@ -31,7 +26,7 @@ async def _remember(host: CommandHost, command: Command, args: dict[str, str], c
     people = _people(host)
     on = args["setting"].lower() == "on"
     await people.set_enabled(command.conversation.platform, command.invoker.id, on)
-    return say("memory_on" if on else "memory_off", await _language(people, command))
+    return say("memory_on" if on else "memory_off", await reply_language(host, command))
 
 
 @REGISTRY.command("me", "Show what the bot remembers about you, if memory is on.")
@@ -52,7 +47,7 @@ async def _me(host: CommandHost, command: Command, args: dict[str, str], channel
     "(asks you to confirm first).",
 )
 async def _forget_me(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> None:
-    language = await _language(_people(host), command)
+    language = await reply_language(host, command)
     # the button carries the person's id: the press is checked against who pressed it
     value = command.invoker.id
     await channel.send(
@@ -77,7 +72,7 @@ async def _forget_me(host: CommandHost, command: Command, args: dict[str, str], 
 @REGISTRY.command("my-data", "Send you, and only you, everything the bot keeps about you, as JSON.")
 async def _my_data(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     people = _people(host)
-    language = await _language(people, command)
+    language = await reply_language(host, command)
     data = await people.export(command.conversation.platform, command.invoker.id)
     # the Channel port posts messages, not files: the JSON goes in ephemeral parts
     parts, cut = export_parts(data)

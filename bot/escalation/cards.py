@@ -89,15 +89,17 @@ def ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
     return ()
 
 
-def status_line(ticket: Ticket) -> str:
+def status_line(ticket: Ticket, language: str = "en") -> str:
+    """The ticket's status in a few words: in English for staff (the card, the command
+    replies), in the ticket's language where the asker reads it."""
     who = ticket.assignee_name or ticket.assignee_id
     if ticket.status == TicketStatus.CLAIMED:
-        return f"claimed by {who}"
+        return say("status_claimed", language, who=who)
     if ticket.status == TicketStatus.RESOLVED:
-        return f"resolved by {who}" if who else "resolved"
+        return say("status_resolved_by", language, who=who) if who else say("status_resolved", language)
     if ticket.status == TicketStatus.CLOSED:
-        return "closed by the asker"
-    return "open"
+        return say("status_closed", language)
+    return say("status_open", language)
 
 
 def age(delta: timedelta) -> str:
@@ -169,7 +171,7 @@ def thread_note(ticket: Ticket, posted: ConversationRef, original: str) -> Reply
         conversation=posted,
         # the note is the bot's own words (their Markdown kept), but whatever it quotes is a
         # copy the bot made; the status names a person as they call themselves
-        text=f"{quoted_plain(first)}\n_{quoted(status_line(ticket))}_",
+        text=f"{quoted_plain(first)}\n_{quoted(status_line(ticket, ticket.language))}_",
         kind=ReplyKind.ESCALATION,
         buttons=ticket_buttons(ticket, ticket.language),
     )

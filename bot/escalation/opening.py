@@ -176,7 +176,9 @@ class TicketOpener:
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
         if PostKind.THREAD in done or not await self._may_announce(request, ticket, created, now):
-            text = say("already_escalated", language, ticket=ticket.id, status=status_line(ticket))
+            # the status in the words of the sentence around it: the asker's language
+            status = status_line(ticket, language)
+            text = say("already_escalated", language, ticket=ticket.id, status=status)
             await self._say(
                 channel,
                 request,

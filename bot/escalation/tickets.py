@@ -26,6 +26,7 @@ from bot.escalation.routing import staff_mentions
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
 from bot.insights.similar_tickets import SimilarTickets
+from bot.markdown import literal
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.store import AnswerRecord, AsyncStore, StateStore
@@ -33,6 +34,8 @@ from bot.types import (
     Author,
     ConversationRef,
     EscalationReason,
+    Mention,
+    MentionKind,
     Posted,
     Reply,
     ReplyKind,
@@ -208,6 +211,7 @@ class Escalations:
             return TransitionResult(
                 changed=False, ticket=current, message="Only admins can reassign tickets."
             )
+        announce, tags = _assignment_note(to)
         return await self._transition(
             ticket_id,
             actor,
@@ -215,8 +219,9 @@ class Escalations:
             where=where,
             to=TicketStatus.CLAIMED,
             allowed_from=ACTIVE,
-            announce="reassigned",
-            values={"to": to.display},
+            announce=announce,
+            mentions=tags,
+            values={"to": literal(to.display)},  # a name typed into a mention: shown as typed
             assignee=to,
             event="reassigned",
             detail=to.id,
@@ -309,6 +314,7 @@ class Escalations:
         to: TicketStatus,
         allowed_from: tuple[TicketStatus, ...],
         announce: str | None,
+        mentions: tuple[Mention, ...] = (),
         values: Mapping[str, object] | None = None,
         detail: str = "",
         assignee: Author | None = None,
@@ -377,7 +383,9 @@ class Escalations:
         if announce:
             text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
             try:
-                await channel.send(Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO))
+                await channel.send(
+                    Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.INFO, mentions=mentions)
+                )
             except Exception:
                 # the ticket has moved (committed): its card and notes must show it, and the
                 # person who moved it must know the thread was not told, rather than "try again"
@@ -413,6 +421,15 @@ def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:
     direct message, which belongs to no server on Discord, is not another workspace."""
     here, there = where.workspace, ticket.workspace
     return bool(here and there) and DM_WORKSPACE not in (here, there) and here != there
+
+
+def _assignment_note(to: Author) -> tuple[str, tuple[Mention, ...]]:
+    """How the thread is told whom a ticket was given to: by the name their mention showed;
+    with none known (a bare id, a Discord mention), by tagging them, which the platform shows
+    as their name (and which tells them), rather than by a raw id nobody reads as a person."""
+    if to.name:
+        return "reassigned", ()
+    return "reassigned_tagged", (Mention(kind=MentionKind.USER, id=to.id),)
 
 
 def _unchanged(ticket: Ticket, to: TicketStatus, held_by: str | None) -> str:

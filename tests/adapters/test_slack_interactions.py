@@ -152,6 +152,9 @@ async def test_assign_still_reads_the_person_from_their_mention(
 
     [ticket] = rt.state.tickets()
     assert ticket.assignee_id == STAFF
+    # the thread names them as the mention did, not by the id (it said "assigned this to W111")
+    said = [c.params.get("text") or "" for c in posts(fake, "C111")]
+    assert [t for t in said if "assigned this to" in t] == ["primary-owner assigned this to primary-owner."]
 
 
 async def test_not_helpful_pressed_twice_tells_the_thread_once(

@@ -404,11 +404,11 @@ def test_slack_markup_becomes_plain_text_without_the_bot() -> None:
     assert plain_from_slack("<@U0BOT|supportbot>   how\n  do I?", "U0BOT") == "how\ndo I?"
 
 
-def test_command_arguments_keep_people_as_ids() -> None:
+def test_command_arguments_keep_people_as_ids_with_their_names() -> None:
     text = "assign 4 <@W111|ann> &amp; <https://x.example|docs>"
     assert (
         plain_from_slack(text, "U0BOT", keep_user_mentions=True)
-        == "assign 4 <@W111> & docs (https://x.example)"
+        == "assign 4 <@W111|ann> & docs (https://x.example)"
     )
 
 

@@ -386,6 +386,25 @@ async def test_admin_reassigns_and_others_cannot(rt: Runtime, channel: ConsoleCh
     assert "reassigned" in [e["event"] for e in rt.state.ticket_events(ticket_id)]
 
 
+async def test_assign_names_the_assignee_as_their_mention_did_and_tags_one_it_has_no_name_for(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """The thread read "Ada assigned this to U-OLU.": the mention's name was dropped and the
+    raw id shown. Now the name the mention carried; with none, the person is tagged (which
+    the platform shows as their name) rather than named by an id."""
+    ticket_id, _ = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("assign", f"{ticket_id} <@U-OLU|olu>", ADMIN), channel)
+    assert [r.text for r in posted_where(channel, lambda r: "assigned this" in r.text)] == [
+        "Ada assigned this to olu."
+    ]
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and (ticket.assignee_id, ticket.assignee_name) == ("U-OLU", "olu")
+    await rt.bot.on_command(command("assign", f"{ticket_id} U0SAM1234", ADMIN), channel)
+    [tagged] = posted_where(channel, lambda r: "assigned this to you" in r.text)
+    assert tagged.text == "Ada assigned this to you."
+    assert tagged.mentions == (Mention(kind=MentionKind.USER, id="U0SAM1234"),)
+
+
 async def test_routing_by_tag_then_channel(rt: Runtime, channel: ConsoleChannel) -> None:
     await open_ticket(rt, channel, channel_id="C-BILLING")
     note = first_escalation(channel)
@@ -426,6 +445,34 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(
     # the same staff member in another workspace sees that workspace's tickets only
     await rt.bot.on_command(command("tickets", "all", STAFF, workspace="T2"), channel)
     assert texts(channel)[-1] == "No tickets here."
+
+
+async def test_tickets_lists_the_longest_waiting_first_and_says_how_many_there_are(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """With 55 open it said "50 open ticket(s):" and listed the newest 50, hiding the five
+    waiting longest."""
+    for i in range(55):
+        assert await rt.bot.on_message(msg(f"I want to talk to a human please ({i})"), channel) == (
+            Outcome.ESCALATED
+        )
+        clock.advance(minutes=1)
+    ids = sorted(t.id for t in rt.state.tickets(None, None, 1000))
+    await rt.bot.on_command(command("tickets", "", STAFF), channel)
+    header, *rows = texts(channel)[-1].splitlines()
+    assert header == "55 open ticket(s); showing the 50 waiting longest:"
+    assert [row.split(" ", 2)[1] for row in rows] == [f"#{i}" for i in ids[:50]]
+    # a list that fits says so, in the same order
+    await rt.bot.on_command(command("resolve", str(ids[0]), STAFF), channel)
+    for ticket_id in ids[-5:]:
+        await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    await rt.bot.on_command(command("tickets", "open", STAFF), channel)
+    header, *rows = texts(channel)[-1].splitlines()
+    assert header == "49 open ticket(s), oldest first:" and rows[0].startswith(f"- #{ids[1]} ")
+    # every status: a history, the newest first
+    await rt.bot.on_command(command("tickets", "all", STAFF), channel)
+    header, *rows = texts(channel)[-1].splitlines()
+    assert header == "55 ticket(s); showing the newest 50:" and rows[0].startswith(f"- #{ids[-1]} ")
 
 
 async def test_a_discord_server_lists_its_own_tickets_and_direct_messages_not_another_servers(
@@ -478,6 +525,19 @@ async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel)
     assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
     note = first_escalation(channel)
     assert "담당자를 연결해 드리겠습니다" in note.text and "티켓 #1" in note.text
+
+
+async def test_a_korean_asker_asking_again_is_told_the_status_in_korean(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """It said "이미 지원팀에 전달되어 있습니다 (티켓 #1, claimed by Sam)"."""
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    await rt.bot.on_command(command("claim", str(ticket.id), STAFF), channel)
+    again = msg("상담원 연결해 주세요", thread=ticket.conversation.thread)
+    assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
+    [said] = [t for t in texts(channel) if "이미 지원팀" in t]
+    assert f"(티켓 #{ticket.id}, Sam님이 담당 중)" in said, said
 
 
 async def test_learning_loop_from_resolution_to_a_new_answer(rt: Runtime, channel: ConsoleChannel) -> None:

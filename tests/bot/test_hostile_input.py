@@ -185,13 +185,66 @@ async def test_a_bad_user_argument_gets_a_helpful_reply(
     assert rt.state.ticket(ticket_id).status == TicketStatus.OPEN  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("person", ["<@U-OLU|olu>", "<@!1234567890>", "@U-OLU", "U-OLU", "민수"])
+@pytest.mark.parametrize(
+    "person", ["<@U-OLU|olu>", "<@!1234567890>", "@U0OLU1234", "U0OLU1234", "W0OLU1234", "<@U0OLU1234>"]
+)
 async def test_valid_user_arguments_still_assign(rt: Runtime, channel: ConsoleChannel, person: str) -> None:
     ticket_id = await open_ticket(rt, channel)
     outcome = await rt.bot.on_command(command("assign", f"#{ticket_id} {person}", ADMIN), channel)
     assert outcome == Outcome.ANSWERED
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id
+
+
+@pytest.mark.parametrize(
+    "person", ["@sam", "Sam", "sam", "U-OLU", "민수", "u0olu1234", "1234567890123456789"]
+)
+async def test_a_name_that_is_no_slack_user_is_refused_saying_how_to_name_them(
+    rt: Runtime, channel: ConsoleChannel, person: str
+) -> None:
+    """`assign 1 Sam` gave the ticket to user id "Sam": nobody on Slack, so reminders pinged
+    nobody and the real Sam never knew. A Slack user is a mention or a member id (U.../W...)."""
+    ticket_id = await open_ticket(rt, channel)
+    before = len(replies(channel))
+    outcome = await rt.bot.on_command(command("assign", f"{ticket_id} {person}", ADMIN), channel)
+    [reply] = replies(channel)[before:]
+    assert outcome == Outcome.REFUSED, reply.text
+    assert "mention them" in reply.text and "member ID" in reply.text and reply.ephemeral_to == ADMIN.id
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN and ticket.assignee_id is None
+
+
+@pytest.mark.parametrize(
+    ("person", "assigned"),
+    [
+        ("<@123456789012345678>", "123456789012345678"),
+        ("123456789012345678", "123456789012345678"),
+        ("Sam", None),
+    ],
+)
+async def test_on_discord_a_person_is_a_mention_or_a_snowflake(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, person: str, assigned: str | None
+) -> None:
+    rt = make_runtime('[discord]\nadmin_users = ["D-ADMIN"]\n')
+    where = ConversationRef(platform="discord", workspace="G1", channel="G1-C")
+    asked = replace(message("Do you ship to the moon?"), conversation=where)
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    admin = Author(id="D-ADMIN", name="Dee")
+    assign = replace(command("assign", f"{ticket.id} {person}", admin), conversation=where)
+    outcome = await rt.bot.on_command(assign, channel)
+    assert rt.state.ticket(ticket.id).assignee_id == assigned  # type: ignore[union-attr]
+    if assigned is None:
+        assert outcome == Outcome.REFUSED and "Copy User ID" in replies(channel)[-1].text
+
+
+async def test_the_refusal_is_in_korean_for_a_korean_admin(rt: Runtime, channel: ConsoleChannel) -> None:
+    ticket_id = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("remember", "on", ADMIN), channel)
+    await rt.bot.on_message(replace(message("안녕하세요, 환불은 얼마나 걸리나요?"), author=ADMIN), channel)
+    await rt.bot.on_command(command("assign", f"{ticket_id} Sam", ADMIN), channel)
+    said = replies(channel)[-1].text
+    assert "멘션" in said and "멤버 ID" in said, said
 
 
 async def test_valid_ticket_numbers_still_work(rt: Runtime, channel: ConsoleChannel) -> None:

@@ -56,6 +56,25 @@ async def test_a_ticket_moved_during_a_reminders_refresh_is_shown_as_it_stands(
     assert [b.label for b in card.buttons] == buttons and [b.label for b in note.buttons] == buttons
 
 
+@pytest.mark.parametrize(
+    ("move", "status"),
+    [("claim {}", "Sam님이 담당 중"), ("resolve {} 내보내기를 고쳤습니다", "Sam님이 해결 완료")],
+)
+async def test_a_korean_askers_thread_note_shows_the_status_in_korean_and_the_card_in_english(
+    make_runtime: Callable[..., Runtime], move: str, status: str
+) -> None:
+    """The note in a Korean asker's thread was edited to end with "_claimed by Sam_"."""
+    rt, platform = make_runtime(CONFIG), Interleaved()
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), platform) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert await rt.bot.on_command(command(*move.format(ticket.id).split(" ", 1), STAFF), platform) == (
+        Outcome.ANSWERED
+    )
+    note, card = showing(platform, ticket.id)
+    assert note.text.endswith(f"_{status}_"), note.text
+    assert ("claimed by Sam" if move.startswith("claim") else "resolved by Sam") in card.text.splitlines()[0]
+
+
 class TriageDown(ConsoleChannel):
     """A platform whose triage channel refuses posts while `down` (an outage, a rate limit),
     noting when it was tried (`tried`, on the test's clock)."""
