@@ -45,7 +45,7 @@ from bot.privacy.retention import Retention
 from bot.read_back_marks import ReadBackMarks
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.service import KnowledgeService
-from bot.store import AsyncStore, StateStore
+from bot.store import AsyncStore, ConversationState, StateStore
 from bot.text import blank, scrub_event
 from bot.types import (
     ActionEvent,
@@ -253,6 +253,23 @@ class SupportBot(ReadBackMarks):
             return False
         return not policy.wants_human(text)
 
+    async def _routed_here(self, message: InboundMessage, state: ConversationState | None) -> bool:
+        """Whether `message` is a reply in a bot thread by one of the people its open ticket is
+        routed to (its channel's or its tags' staff, often the only ones tagged): staff in this
+        thread, for this ticket alone, so their reply takes the thread over and claims the
+        ticket as the platform's staff's does. The ticket is read only for someone some route
+        names, not for every asker's follow-up."""
+        if message.addressed or state is None or not state.bot_participating:
+            return False  # not a reply that could take a thread over
+        where = message.conversation
+        every_tag = tuple(self.settings.escalation.tags)  # named by no route at all: no ticket read
+        if not policy.is_routed_staff(message.author, self.settings, where, every_tag):
+            return False
+        ticket = await self.store.run(StateStore.active_ticket, where)
+        return ticket is not None and policy.is_routed_staff(
+            message.author, self.settings, ticket.conversation, ticket.tags
+        )
+
     async def _handle_message(
         self,
         message: InboundMessage,
@@ -264,10 +281,11 @@ class SupportBot(ReadBackMarks):
         conversation = message.conversation
         try:
             state = await self.store.run(StateStore.conversation, conversation.key)
+            staff = situation.staff or await self._routed_here(message, state)
             faults.point("event.deciding")
         except Exception as exc:  # nothing is done yet: delivery may safely handle it again
             raise NothingDoneYet("reading the conversation failed") from exc
-        mode, staff, language = situation.mode, situation.staff, situation.language
+        mode, language = situation.mode, situation.language
         decision = policy.should_respond(message, mode=mode, state=state, staff=staff)
         log.debug("decision %s: %s", decision.act, decision.why, extra=log_context(conversation))
         await self.followups.noticed(message, state, staff=staff)  # staff, thanks: none; talk: later

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -168,6 +168,25 @@ def is_staff(author: Author, platform: str, settings: Settings, workspace: str |
         return author.id in settings.console.staff_users
     ps = platform_settings(settings, platform, workspace)
     return ps is not None and ps.people(Duty.FIRST_TIER).includes(author)
+
+
+def is_routed_staff(
+    author: Author, settings: Settings, conversation: ConversationRef, tags: Iterable[str]
+) -> bool:
+    """Whether `author` is among the people a ticket of `conversation` with `tags` is routed
+    to: its channel's staff (`[slack.channels.C...] staff_users`) or one of its tags'
+    (`[escalation.tags.X]`). Often the only people tagged for it, so they may claim, resolve
+    and work it; for that ticket alone: a channel's or a tag's staff are not staff elsewhere
+    (`is_staff` is the platform's first tier)."""
+    ps = platform_settings(settings, conversation.platform, conversation.workspace)
+    if ps is None:
+        return False
+    channel = ps.channels.get(conversation.channel)
+    routes = [route for tag in tags if (route := settings.escalation.tags.get(tag)) is not None]
+    people = ([ps.channel_people(channel)] if channel is not None else []) + [
+        ps.tag_people(r) for r in routes
+    ]
+    return any(group.includes(author) for group in people)
 
 
 def is_admin(author: Author, platform: str, settings: Settings, workspace: str | None = None) -> bool:

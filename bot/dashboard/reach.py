@@ -9,10 +9,12 @@ admin flag a sign-in read count only in the workspace they were read in (`Sessio
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from bot import policy
-from bot.channel_types import Platform
+from bot.channel_types import DM_WORKSPACE, Platform
 from bot.config import Settings
 from bot.dashboard.auth import Rights, Session, own_workspaces, rights_of
 from bot.dashboard.context import DASHBOARD, SESSION
@@ -24,10 +26,29 @@ PLATFORMS = (Platform.SLACK, Platform.DISCORD)
 
 
 def rights_in(request: web.Request, conversation: ConversationRef) -> Rights:
-    """The signed-in person's rights where `conversation` is."""
-    session = request[SESSION]
-    author = session.author_in(conversation.platform, conversation.workspace)
-    return rights_of(request.app[DASHBOARD].settings, author, conversation.platform, conversation.workspace)
+    """The signed-in person's rights over what is in `conversation`: where they act on it
+    from (`acting_from`)."""
+    place = acting_from(request, conversation)
+    return _rights_at(request.app[DASHBOARD].settings, request[SESSION], place.platform, place.workspace)
+
+
+def acting_from(request: web.Request, conversation: ConversationRef) -> ConversationRef:
+    """Where the signed-in person acts on what is in `conversation` from, as the chat has it:
+    its own workspace; for a direct message's (on Discord it belongs to no server, and staff
+    act on it from any: `policy.listed_from`), the workspace of theirs where they have the most
+    rights, the direct messages' own (the shared settings) when none has more."""
+    if conversation.workspace != DM_WORKSPACE:
+        return conversation
+    settings, session, platform = request.app[DASHBOARD].settings, request[SESSION], conversation.platform
+    # the one they signed in to first: on a tie, it is where they are
+    theirs = sorted(own_workspaces(settings, session, platform), key=lambda w: (w != session.team, w))
+    places = [DM_WORKSPACE, *theirs]
+    best = max(places, key=lambda w: _rights_at(settings, session, platform, w).rank)  # the first on a tie
+    return replace(conversation, workspace=best)
+
+
+def _rights_at(settings: Settings, session: Session, platform: str, workspace: str | None) -> Rights:
+    return rights_of(settings, session.author_in(platform, workspace), platform, workspace)
 
 
 def reach_of(request: web.Request, at_least: Rights = Rights.STAFF) -> tuple[Reach, ...]:
@@ -48,15 +69,12 @@ def reach(settings: Settings, session: Session, at_least: Rights = Rights.STAFF)
         if policy.platform_settings(settings, platform) is None:
             continue
         own = own_workspaces(settings, session, platform)
-        allowed = {
-            w
-            for w in own
-            if rights_of(settings, session.author_in(platform, w), platform, w).rank >= at_least.rank
-        }
-        if rights_of(settings, session.author_in(platform, None), platform).rank >= at_least.rank:
+        allowed = {w for w in own if _rights_at(settings, session, platform, w).rank >= at_least.rank}
+        if _rights_at(settings, session, platform, None).rank >= at_least.rank:
             out.append(Reach(platform=platform, excluded=frozenset(own - allowed)))
         elif allowed:
-            out.append(Reach(platform=platform, only=frozenset(allowed)))
+            # and the direct messages', which staff act on from any workspace (`acting_from`)
+            out.append(Reach(platform=platform, only=frozenset(allowed | {DM_WORKSPACE})))
     return tuple(out)
 
 
@@ -75,8 +93,8 @@ def overview_scope(request: web.Request) -> Scope | None:
         return Scope(platform=platform)
     if session.team and mine.covers(platform, session.team):
         return Scope(platform=platform, workspace=session.team)
-    if mine.only:
-        return Scope(platform=platform, workspace=min(mine.only))
+    if mine.only:  # a workspace of theirs, not the direct messages every reach of `only` holds
+        return Scope(platform=platform, workspace=min(mine.only, key=lambda w: (w == DM_WORKSPACE, w)))
     return None
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from bot import policy
+from bot.channel_types import DM_WORKSPACE
 from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
@@ -34,7 +35,7 @@ from bot.dashboard.queue import (
     QueueFilter,
     StatusFilter,
 )
-from bot.dashboard.reach import can_see, reach_of, rights_in
+from bot.dashboard.reach import acting_from, can_see, reach_of, rights_in
 from bot.dashboard.refusals import Refusal
 from bot.escalation.cards import age, card, sla_state
 from bot.escalation.values import ACTIVE, Context, TransitionResult
@@ -73,7 +74,9 @@ def _named_in(settings: Settings, reach: tuple[Reach, ...]) -> list[str]:
         if shared is None:
             continue
         if r.only is not None:
-            views = [shared.for_workspace(w) for w in sorted(r.only)]
+            # the direct messages' settings are the shared ones, whose people are those of
+            # every workspace without its own, which the viewer may not see
+            views = [shared.for_workspace(w) for w in sorted(r.only - {DM_WORKSPACE})]
         else:  # the shared settings serve every workspace without its own: one of them is seen
             views = [shared, *(shared.for_workspace(w) for w in shared.workspaces if w not in r.excluded)]
         people += [person for ps in views for person in _named(ps)]
@@ -217,9 +220,12 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
 # -- actions ------------------------------------------------------------------------------
 
 
-def _actor(request: web.Request, ticket: Ticket) -> Author:
-    """The signed-in person as the chat knows them in the ticket's workspace."""
-    return signed_in(request).author_in(ticket.conversation.platform, ticket.conversation.workspace)
+def _actor(request: web.Request, ticket: Ticket) -> tuple[Author, ConversationRef]:
+    """The signed-in person as the chat knows them where they act on the ticket from, and
+    that place: the ticket's workspace, or for a direct message's the workspace of theirs
+    that gives them rights over it (`acting_from`), as a command typed there would."""
+    where = acting_from(request, ticket.conversation)
+    return signed_in(request).author_in(where.platform, where.workspace), where
 
 
 def _channel(request: web.Request, ticket: Ticket) -> Channel | None:
@@ -249,8 +255,8 @@ async def claim(request: web.Request) -> web.StreamResponse:
     if channel is None:
         return _not_running(request)
     escalations = request.app[DASHBOARD].escalations
-    actor = _actor(request, ticket)
-    result = await escalations.claim(ticket.id, actor, channel, ticket.conversation)
+    actor, where = _actor(request, ticket)
+    result = await escalations.claim(ticket.id, actor, channel, where)
     return await _done(request, ticket, result, "claim", f"ticket #{ticket.id}")
 
 
@@ -265,8 +271,8 @@ async def resolve(request: web.Request) -> web.StreamResponse:
             request, ticket, notice(request, Notice.NOTE_TOO_LONG, length=len(note), limit=NOTE_LIMIT)
         )
     escalations = request.app[DASHBOARD].escalations
-    actor = _actor(request, ticket)
-    result = await escalations.resolve(ticket.id, actor, channel, ticket.conversation, note=note)
+    actor, where = _actor(request, ticket)
+    result = await escalations.resolve(ticket.id, actor, channel, where, note=note)
     return await _done(request, ticket, result, "resolve", f"ticket #{ticket.id}")
 
 
@@ -290,10 +296,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
         )
         return await _page(request, ticket, refused, status=403)
     escalations = request.app[DASHBOARD].escalations
-    actor = _actor(request, ticket)
-    result = await escalations.reassign(
-        ticket.id, actor, Author(id=person, name=person), channel, ticket.conversation
-    )
+    actor, acting = _actor(request, ticket)
+    result = await escalations.reassign(ticket.id, actor, Author(id=person, name=person), channel, acting)
     return await _done(request, ticket, result, "assign", f"ticket #{ticket.id} to {person}")
 
 
@@ -304,7 +308,7 @@ async def reopen(request: web.Request) -> web.StreamResponse:
         return _not_running(request)
     reason = (await typed(request, str((await request.post()).get("reason", "")))).strip()
     escalations = request.app[DASHBOARD].escalations
-    actor = _actor(request, ticket)
+    actor, _ = _actor(request, ticket)
     # what reopens when the asker writes again: back to open, the first-response clock
     # restarted and the team tagged in the thread
     result = await escalations.reopen(ticket, actor, channel, reason or f"reopened by {actor.id}")

@@ -22,7 +22,7 @@ from bot.escalation.cards import TicketPosts, status_line
 from bot.escalation.learning import draft_from
 from bot.escalation.opening import TicketOpener
 from bot.escalation.ratings import Satisfaction
-from bot.escalation.routing import staff_mentions
+from bot.escalation.routing import first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
 from bot.insights.similar_tickets import SimilarTickets
@@ -139,9 +139,15 @@ class Escalations:
 
     # -- transitions ----------------------------------------------------------------------
 
-    def _may_work_tickets(self, actor: Author, where: ConversationRef) -> bool:
-        return policy.is_staff(actor, where.platform, self.settings, where.workspace) or policy.is_admin(
-            actor, where.platform, self.settings, where.workspace
+    def _may_work(self, actor: Author, where: ConversationRef, ticket: Ticket) -> bool:
+        """Whether `actor`, acting from `where`, may claim, resolve and work `ticket`: staff or
+        an admin where rights over it are decided (`rights_workspace`), or one of the people
+        it is routed to (its channel's or its tags' staff, for this ticket alone)."""
+        platform, workspace = ticket.conversation.platform, rights_workspace(where, ticket.conversation)
+        return (
+            policy.is_staff(actor, platform, self.settings, workspace)
+            or policy.is_admin(actor, platform, self.settings, workspace)
+            or policy.is_routed_staff(actor, self.settings, ticket.conversation, ticket.tags)
         )
 
     def _idle_deadline(self) -> Mapping[str, object]:
@@ -206,7 +212,7 @@ class Escalations:
     ) -> TransitionResult:
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is not None and not policy.is_admin(
-            actor, where.platform, self.settings, current.conversation.workspace
+            actor, where.platform, self.settings, rights_workspace(where, current.conversation)
         ):
             return TransitionResult(
                 changed=False, ticket=current, message="Only admins can reassign tickets."
@@ -250,8 +256,11 @@ class Escalations:
         )
 
     async def reopen(self, ticket: Ticket, actor: Author, channel: Channel, text: str) -> TransitionResult:
-        """The asker replies after resolution, within the reopen window."""
-        now = self.clock.now()
+        """The asker replies after resolution, within the reopen window. Tagged and timed as
+        an opening at this hour is (`first_ping`): outside business hours the on-call people,
+        or nobody until the team opens, never the day team at 03:00 on a Saturday."""
+        # the ticket keeps its conversation and tags: the ping they give now is the reopened one's
+        ping = first_ping(self.settings, self.hours, ticket.conversation, ticket.tags, self.clock.now())
         result = await self._transition(
             ticket.id,
             actor,
@@ -265,20 +274,19 @@ class Escalations:
             event="reopened",
             detail=text[:500],
             fields={
-                "sla_stage": SlaStage.FIRST_RESPONSE,
-                "next_action_at": self.sla.deadline(now, self.settings.escalation.first_response_minutes),
+                "sla_stage": ping.stage,
+                "next_action_at": ping.due if ping.remind else None,
                 "resolved_at": None,
             },
         )
         if result.changed and result.ticket is not None:
             reopened = result.ticket
-            mentions = staff_mentions(self.settings, reopened.conversation, reopened.tags)
             await channel.send(
                 Reply(
                     conversation=reopened.conversation,
                     text=say("reopened", reopened.language, ticket=reopened.id),
                     kind=ReplyKind.ESCALATION,
-                    mentions=mentions,
+                    mentions=ping.mentions,
                 )
             )
             if PostKind.CARD not in await self.posts.shown(reopened):  # dropped while it was done
@@ -346,7 +354,7 @@ class Escalations:
                 ticket=current,
                 message=say("wrong_workspace", current.language, ticket=ticket_id),
             )
-        if check_staff and not self._may_work_tickets(actor, current.conversation):
+        if check_staff and not self._may_work(actor, where, current):
             return TransitionResult(
                 changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
             )
@@ -430,6 +438,14 @@ def _assignment_note(to: Author) -> tuple[str, tuple[Mention, ...]]:
     if to.name:
         return "reassigned", ()
     return "reassigned_tagged", (Mention(kind=MentionKind.USER, id=to.id),)
+
+
+def rights_workspace(where: ConversationRef, ticket: ConversationRef) -> str:
+    """The workspace whose settings decide what someone acting from `where` may do with a
+    ticket of `ticket`: the ticket's own, or, for a direct message's (on Discord it belongs to
+    no server, and staff act on it from any: `policy.listed_from`), the one they act from, whose
+    settings may name staff (`[discord.workspaces."G"] staff_roles`) the shared ones do not."""
+    return where.workspace if ticket.workspace == DM_WORKSPACE else ticket.workspace
 
 
 def _unchanged(ticket: Ticket, to: TicketStatus, held_by: str | None) -> str:

@@ -32,6 +32,7 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
+    SlaStage,
     TicketStatus,
     Visibility,
 )
@@ -132,6 +133,16 @@ async def open_ticket(
 ) -> tuple[int, ConversationRef]:
     assert await rt.bot.on_message(msg(text, channel=channel_id), channel) == Outcome.ESCALATED
     ticket = rt.state.tickets()[0]
+    return ticket.id, ticket.conversation
+
+
+async def open_ticket_in(
+    rt: Runtime, channel: ConsoleChannel, channel_id: str, *, asker: str
+) -> tuple[int, ConversationRef]:
+    """Another ticket, `asker`'s in `channel_id`, beside those open already."""
+    asked = msg("I want to talk to a human please", author=Author(id=asker, name=asker), channel=channel_id)
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    ticket = max(rt.state.tickets(), key=lambda t: t.id)
     return ticket.id, ticket.conversation
 
 
@@ -371,6 +382,56 @@ async def test_asker_reopens_within_the_window_but_thanks_do_not(
     assert await rt.bot.on_message(late, channel) == Outcome.ANSWERED
 
 
+AFTER_HOURS = CONFIG.replace("reopen_days = 7", 'reopen_days = 7\nbusiness_hours = "09:00-18:00"')
+WITH_ON_CALL = AFTER_HOURS.replace(
+    'second_tier_groups = ["S-TIER2"]', 'second_tier_groups = ["S-TIER2"]\noncall_users = ["U-ONCALL"]'
+)
+WEDNESDAY_10 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # in hours
+SATURDAY_3 = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # out of hours
+MONDAY_9 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # the team opens
+
+
+async def reopened_on_saturday_night(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> tuple[int, Reply]:
+    """A ticket opened and resolved on a Wednesday morning, its problem back at 03:00 on the
+    Saturday after: its number and the thread's note that it is reopened."""
+    clock.current = WEDNESDAY_10
+    ticket_id, thread = await open_ticket(rt, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    clock.current = SATURDAY_3
+    again = msg("It broke again after the update", thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
+    [note] = posted_where(channel, lambda r: "reopened" in r.text)
+    return ticket_id, note
+
+
+async def test_a_reopen_after_hours_tags_on_call_as_an_opening_at_that_hour_does(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    rt = make_runtime(WITH_ON_CALL)
+    ticket_id, note = await reopened_on_saturday_night(rt, channel, clock)
+    assert note.mentions == (Mention(kind=MentionKind.USER, id="U-ONCALL"),)  # not the day team
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.sla_stage == SlaStage.FIRST_RESPONSE
+    assert ticket.next_action_at == datetime(2026, 12, 7, 9, 15, tzinfo=UTC)  # 15 working minutes
+
+
+async def test_a_reopen_after_hours_without_on_call_waits_for_the_team_to_open(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    rt = make_runtime(AFTER_HOURS)
+    ticket_id, note = await reopened_on_saturday_night(rt, channel, clock)
+    assert note.mentions == ()  # nobody woken at 03:00
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.sla_stage == SlaStage.WAITING_FOR_HOURS
+    assert ticket.next_action_at == MONDAY_9
+    clock.current = MONDAY_9
+    assert await rt.bot.tick({"slack": channel}) == 1
+    [ping] = posted_where(channel, lambda r: "outside business hours" in r.text)
+    assert ping.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
+
+
 async def test_admin_reassigns_and_others_cannot(rt: Runtime, channel: ConsoleChannel) -> None:
     ticket_id, _ = await open_ticket(rt, channel)
     assert (
@@ -416,6 +477,75 @@ async def test_routing_by_tag_then_channel(rt: Runtime, channel: ConsoleChannel)
         Mention(kind=MentionKind.GROUP, id="S-BILLING"),
     )
     assert staff_mentions(rt.settings, where, ("other",)) == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
+
+
+BILLING_LEAD = Author(id="U-BILLING-LEAD", name="Bea")  # `[slack.channels.C-BILLING] staff_users`
+BILLING_TEAM = Author(id="U-BILL", name="Bill", roles=frozenset({"S-BILLING"}))  # `[escalation.tags.billing]`
+
+
+async def test_the_staff_a_channel_routes_its_tickets_to_claim_and_resolve_them_and_no_others(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel, channel_id="C-BILLING")
+    elsewhere, other_thread = await open_ticket_in(rt, channel, "C-GEN", asker="U-ASK2")
+    # the lead is the only person tagged for C-BILLING's tickets, and staff for those alone
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(elsewhere), BILLING_LEAD, other_thread), channel)
+    assert texts(channel)[-1] == "Only the support team can claim or resolve tickets."
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket_id), BILLING_LEAD, thread), channel)
+    claimed = rt.state.ticket(ticket_id)
+    assert claimed is not None and claimed.status == TicketStatus.CLAIMED, texts(channel)[-1]
+    await rt.bot.on_action(press(ActionKind.RESOLVE, str(ticket_id), BILLING_LEAD, thread), channel)
+    done = rt.state.ticket(ticket_id)
+    assert done is not None and done.status == TicketStatus.RESOLVED and done.assignee_id == "U-BILLING-LEAD"
+    unclaimed = rt.state.ticket(elsewhere)
+    assert unclaimed is not None and unclaimed.status == TicketStatus.OPEN
+
+
+async def test_the_channel_staffs_reply_in_their_tickets_thread_takes_it_over_as_staffs_does(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    ticket_id, thread = await open_ticket(rt, channel, channel_id="C-BILLING")
+    reply = msg(
+        "Hi Ann, I'll check the invoice", author=BILLING_LEAD, channel="C-BILLING", thread=thread.thread
+    )
+    assert (
+        await rt.bot.on_message(replace(reply, addressed=False), channel) == Outcome.RECORDED
+    )  # not answered
+    ticket = rt.state.ticket(ticket_id)
+    assert (
+        ticket is not None
+        and ticket.status == TicketStatus.CLAIMED
+        and ticket.assignee_id == "U-BILLING-LEAD"
+    )
+    # in another channel's ticket thread they are whoever they are there: not its staff
+    elsewhere, other_thread = await open_ticket_in(rt, channel, "C-GEN", asker="U-ASK2")
+    there = msg(
+        "Hi, I'll check the invoice", author=BILLING_LEAD, thread=other_thread.thread, addressed=False
+    )
+    assert await rt.bot.on_message(there, channel) != Outcome.RECORDED
+    untouched = rt.state.ticket(elsewhere)
+    assert untouched is not None and untouched.status == TicketStatus.OPEN
+
+
+async def test_the_staff_a_tag_routes_its_tickets_to_claim_them_and_no_others(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    where = ConversationRef(platform="slack", workspace="T1", channel="C-GEN", thread="1.1")
+    about_billing = await rt.bot.escalations.open(
+        conversation=where,
+        asker=ASKER,
+        question="Why was I charged twice?",
+        reason=EscalationReason.LOW_CONFIDENCE,
+        channel=channel,
+        language="en",
+        tags=("billing",),
+    )
+    untagged, other_thread = await open_ticket_in(rt, channel, "C-GEN", asker="U-ASK2")
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(untagged), BILLING_TEAM, other_thread), channel)
+    assert texts(channel)[-1] == "Only the support team can claim or resolve tickets."
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(about_billing.id), BILLING_TEAM, where), channel)
+    claimed = rt.state.ticket(about_billing.id)
+    assert claimed is not None and claimed.status == TicketStatus.CLAIMED and claimed.assignee_id == "U-BILL"
 
 
 async def test_unanswered_follow_up_is_its_own_reason_and_staff_see_what_the_bot_tried(
@@ -519,6 +649,57 @@ async def test_a_discord_server_lists_its_own_tickets_and_direct_messages_not_an
     await rt.bot.on_command(from_dm, channel)
     text = texts(channel)[-1]
     assert "(dm)" in text and "(G1)" not in text and "(G2)" not in text
+
+
+def in_server(name: str, args: str, invoker: Author, server: str) -> Command:
+    """`/support name args` typed in a channel of the Discord server `server`."""
+    return Command(
+        id=f"c{next(_ids)}",
+        name=name,
+        args=args,
+        invoker=invoker,
+        conversation=ConversationRef(platform="discord", workspace=server, channel=f"{server}-TEAM"),
+        visibility=Visibility.INTERNAL,
+    )
+
+
+async def test_server_staff_work_direct_message_tickets_with_the_rights_of_the_server_they_act_from(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    # staff by a role of one server only: the shared settings, a direct message's, name nobody
+    rt = make_runtime('[discord.workspaces."G1"]\nstaff_roles = ["R-G1"]\nadmin_roles = ["R-G1-ADMIN"]\n')
+    dee = Author(id="D-STAFF", name="Dee", roles=frozenset({"R-G1"}))
+    boss = Author(id="D-BOSS", name="Bo", roles=frozenset({"R-G1-ADMIN"}))
+    asked = InboundMessage(
+        id=f"e{next(_ids)}",
+        conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
+        author=Author(id="D-ASK", name="asker"),
+        text="I want to talk to a human please",
+        addressed=True,
+        visibility=Visibility.DIRECT,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    # the role means nothing in another server (the role ids a server gives are its own)
+    in_g2 = ConversationRef(platform="discord", workspace="G2", channel="G2-TRIAGE")
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket.id), dee, in_g2), channel)
+    assert texts(channel)[-1] == "Only the support team can claim or resolve tickets."
+    await rt.bot.on_command(in_server("tickets", "all", dee, "G1"), channel)
+    assert f"#{ticket.id}" in texts(channel)[-1]  # listed to them in G1 ...
+    await rt.bot.on_command(in_server("claim", str(ticket.id), dee, "G1"), channel)  # ... and theirs to take
+    claimed = rt.state.ticket(ticket.id)
+    assert claimed is not None and claimed.status == TicketStatus.CLAIMED and claimed.assignee_id == "D-STAFF"
+    # and an admin of that server reassigns it, as `/support assign` does its own tickets
+    await rt.bot.on_command(in_server("assign", f"{ticket.id} <@D-OTHER>", boss, "G1"), channel)
+    moved = rt.state.ticket(ticket.id)
+    assert moved is not None and moved.assignee_id == "D-OTHER", texts(channel)[-1]
+    on_card = ConversationRef(platform="discord", workspace="G1", channel="G1-TRIAGE")
+    assert await rt.bot.on_action(press(ActionKind.RESOLVE, str(ticket.id), dee, on_card), channel) == (
+        Outcome.RECORDED
+    )
+    done = rt.state.ticket(ticket.id)
+    assert done is not None and done.status == TicketStatus.RESOLVED
 
 
 async def test_korean_request_for_a_person(rt: Runtime, channel: ConsoleChannel) -> None:

@@ -252,6 +252,27 @@ def test_staff_and_admins_come_from_settings(tmp_path: Path) -> None:
     assert policy.is_staff(Author(id="U4", roles=frozenset({"r1"})), "discord", settings)
 
 
+def test_a_tickets_channel_and_tag_staff_are_routed_to_it_and_staff_nowhere_else(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path,
+        '[slack]\nstaff_groups=["S1"]\n[slack.channels.C-BILLING]\nstaff_users=["U-LEAD"]\n'
+        '[escalation.tags.billing]\nslack_staff_groups=["S-BILLING"]\n',
+    )
+    lead, team = Author(id="U-LEAD"), Author(id="U-B", roles=frozenset({"S-BILLING"}))
+    billing = ConversationRef(platform="slack", workspace="T", channel="C-BILLING", thread="1.1")
+    general = ConversationRef(platform="slack", workspace="T", channel="C-GEN", thread="2.2")
+    assert policy.is_routed_staff(lead, settings, billing, ())
+    assert not policy.is_routed_staff(lead, settings, general, ())  # another channel's ticket
+    assert policy.is_routed_staff(team, settings, general, ("billing",))
+    assert not policy.is_routed_staff(team, settings, general, ("refunds",))
+    assert not policy.is_routed_staff(
+        Author(id="U-X", roles=frozenset({"S1"})), settings, billing, ("billing",)
+    )
+    assert not policy.is_staff(lead, "slack", settings, "T") and not policy.is_staff(
+        team, "slack", settings, "T"
+    )
+
+
 def test_public_channels_only_see_public_documents(tmp_path: Path) -> None:
     settings = _settings(
         tmp_path, '[slack.channels.CPUB]\nvisibility="public"\n[slack.channels.CINT]\nvisibility="internal"\n'

@@ -25,16 +25,22 @@ Client = TestClient  # type: ignore[type-arg]
 
 
 async def start(
-    rt: Runtime, clock: FakeClock, channel: ConsoleChannel | None, *, live: bool = True, warm: bool = False
+    rt: Runtime,
+    clock: FakeClock,
+    channel: ConsoleChannel | None,
+    *,
+    live: bool = True,
+    warm: bool = False,
+    platform: str = "slack",
 ) -> Client:
     """The dashboard as `supportbot run` serves it (the core's services and the adapter's
-    channel), or standalone as `supportbot dashboard` does (`live=False`); `warm`: with the
-    overview's figures computed in the background, as served dashboards have them."""
+    channel, `platform`'s), or standalone as `supportbot dashboard` does (`live=False`); `warm`:
+    with the overview's figures computed in the background, as served dashboards have them."""
     dashboard = dashboard_for(
         rt.settings,
         rt.store,
         clock,
-        {"slack": channel} if channel is not None and live else None,
+        {platform: channel} if channel is not None and live else None,
         escalations=rt.bot.escalations,
         host=rt.bot if live else None,
     )

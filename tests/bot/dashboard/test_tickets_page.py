@@ -13,6 +13,7 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.commands.handlers import NOTE_LIMIT
 from bot.core import Outcome
+from bot.dashboard.serve import issue_link
 from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
@@ -111,6 +112,39 @@ async def test_each_workspace_shows_its_tickets_to_those_with_rights_there(
         assert await listed(client, "?status=all") == {one, two}
         page = await (await client.get(f"/admin/tickets/{two}")).text()
         assert f'action="/admin/tickets/{two}/assign"' in page
+    finally:
+        await client.close()
+
+
+async def test_a_servers_staff_see_and_claim_direct_message_tickets_as_from_that_server(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    # staff in G1 only: in the chat they list and claim direct messages' tickets from G1
+    rt = make_runtime('[discord.workspaces."G1"]\nstaff_users = ["D-STAFF"]\n')
+    client = await start(rt, clock, channel, platform="discord")
+    try:
+        asked = InboundMessage(
+            id="e-dm",
+            conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
+            author=Author(id="D-ASK", name="asker"),
+            text="I want to talk to a human please",
+            addressed=True,
+            visibility=Visibility.DIRECT,
+            sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+        )
+        assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+        [ticket] = rt.state.tickets()
+        link = issue_link(rt.state, platform="discord", user_id="D-STAFF", base_url="http://x", clock=clock)
+        assert await sign_in(client, link.split("token=", 1)[1]) == 302
+        assert await listed(client, "?status=all") == {ticket.id}
+        csrf = await csrf_of(client, f"/admin/tickets/{ticket.id}")
+        assert (await client.post(f"/admin/tickets/{ticket.id}/claim", data={"csrf": csrf})).status == 200
+        claimed = rt.state.ticket(ticket.id)
+        assert (
+            claimed is not None
+            and claimed.status == TicketStatus.CLAIMED
+            and claimed.assignee_id == "D-STAFF"
+        )
     finally:
         await client.close()
 
