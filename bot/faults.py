@@ -1,4 +1,5 @@
-"""Named fault points on the answer path, for the crash-injection tests of exactly-once.
+"""Named fault points on the answer path (and between the knowledge index's two commits),
+for the crash-injection tests of exactly-once and of what a killed sync leaves behind.
 
 `point(name)` does nothing unless a test armed that name with `crash_at(name)`; then it
 raises Crash, which stands for `kill -9` at that instant: it is a BaseException, so no

@@ -13,6 +13,7 @@ be read at all raises DocumentError with a message that says what is wrong and w
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,8 @@ def read_document(
         parsed = parse_pdf(data)
     else:
         parsed = _parse_text(suffix, _decode(data), context)
-    return _with_meta(relative, file, parsed, tuple(context.warnings))
+    document = _with_meta(relative, file, parsed, tuple(context.warnings))
+    return replace(document, includes=tuple(context.included.values())) if context.included else document
 
 
 def _parse_text(suffix: str, text: str, context: ParseContext) -> Parsed:

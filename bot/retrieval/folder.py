@@ -8,6 +8,7 @@ reported to the admin by the sync. One bad entry never stops the walk of the res
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 from bot.retrieval.audience import AUDIENCE_FILES
+from bot.retrieval.sections import IncludedFile
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +250,51 @@ def read_confined(file: Path, roots: Sequence[Path], limit: int) -> bytes:
     if len(data) > limit:
         raise FileTooLarge(len(data))
     return data
+
+
+def stamp(path: Path, root: Path) -> IncludedFile:
+    """`path` (resolved) as it is now, named relative to `root` (the resolved knowledge folder,
+    so the catalog holds no absolute path and a folder moved with its include root still
+    matches); size -1 when it is not a file."""
+    try:
+        name = Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive (Windows): no relative name
+        name = path.as_posix()
+    size, mtime_ns = _size_and_time(os.fspath(path))
+    return IncludedFile(path=name, size=size, mtime_ns=mtime_ns)
+
+
+def _size_and_time(path: str) -> tuple[int, int]:
+    """(size, modification time) of the file at `path`, (-1, 0) if there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return -1, 0
+    return (info.st_size, info.st_mtime_ns) if S_ISREG(info.st_mode) else (-1, 0)
+
+
+def includes_key(includes: Iterable[IncludedFile]) -> str:
+    """`includes` as the catalog keeps them (FileRecord.includes): "" for a page without any,
+    most pages, whose check then costs nothing."""
+    rows = sorted({(i.path, i.size, i.mtime_ns) for i in includes})
+    return json.dumps(rows, ensure_ascii=False) if rows else ""
+
+
+def included_names(key: str) -> set[str]:
+    """The paths `key` (includes_key) names, relative to the knowledge folder."""
+    return {name for name, _, _ in json.loads(key)} if key else set()
+
+
+def includes_changed(root: Path, key: str) -> bool:
+    """Whether a file `key` (includes_key) names is not as it was: edited, removed, or there
+    now where it was looked for in vain. `root`: the resolved knowledge folder. One stat each."""
+    if not key:
+        return False
+    base = os.fspath(root)  # plain strings: this runs for every such page on every sync
+    return any(
+        _size_and_time(os.path.join(base, name)) != (size, mtime_ns)
+        for name, size, mtime_ns in json.loads(key)
+    )
 
 
 class LinkedOutside(OSError):

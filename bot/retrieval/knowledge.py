@@ -2,15 +2,27 @@
 
 `sync()` is incremental: a file whose size and modification time match the catalog is not
 opened; a file that changed is hashed and re-read only if its content really changed; a
-deleted file's chunks are removed. Files are read (parsed, chunked, analysed) by
-bot/retrieval/reading.py, in a pool of processes when there are many, and written to the
-index one at a time by this process, whose writer has a bounded buffer, so a folder of
-10,000 files never sits in memory at once; their catalog rows follow in one transaction once
-the index is committed (Catalog.record_sync). The catalog's rows stay loaded between syncs of an
-open knowledge base (`_known`), so a one-file change costs the walk and that file.
-A file that cannot be read is recorded with the reason and skipped; it never stops the
-rest of the folder from being indexed. What a sync reports (SyncReport, progress) is
-bot/retrieval/knowledge_report.py's.
+deleted file's chunks are removed. A page is also re-read when a file its includes read (a
+`--8<--` snippet, an `.. include::`) changed, was removed, or appeared where one was looked
+for: the catalog stamps them (size and time, one stat each per sync), since the page's own
+bytes stay the same. Settings that change what a file reads as (the size limit, the include
+root, exclude globs, links) are part of the layout fingerprint (`_layout`): a change re-reads
+every file rather than replay what the old settings made of it.
+
+Files are read (parsed, chunked, analysed) by bot/retrieval/reading.py, in a pool of
+processes when there are many, and written to the index one at a time by this process, whose
+writer has a bounded buffer, so a folder of 10,000 files never sits in memory at once; their
+catalog rows follow in one transaction once the index is committed (Catalog.record_sync). The
+catalog's rows stay loaded between syncs of an open knowledge base (`_known`), so a one-file
+change costs the walk and that file. A file that cannot be read is recorded with the reason
+and skipped; it never stops the rest of the folder from being indexed. What a sync reports
+(SyncReport, progress) is bot/retrieval/knowledge_report.py's.
+
+The catalog follows the index, never the other way round: it is a cache that a rebuild
+recreates from the folder. New files' paths are noted in it before the index's commit
+(Catalog.mark_unrecorded), so a process killed between the two commits, which leaves the index
+files no catalog row names, is caught up by the next sync: it walks the folder, reads those
+still there and removes from the index those that are gone. Index and catalog converge.
 
 With embeddings enabled (`embeddings=True`), sync() also records the hash of each chunk's
 embedded text and drops cached vectors nothing refers to any more, and search() re-ranks
@@ -27,11 +39,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import faults
 from bot.retrieval.audience import FolderAudiences, read_folder_files
 from bot.retrieval.confidence import LEAD_WINDOW, confidence
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
 from bot.retrieval.evidence import asked_words, assess, titled_first, word_weights
-from bot.retrieval.folder import link_roots, look_up, walk
+from bot.retrieval.folder import included_names, includes_changed, link_roots, look_up, walk
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.knowledge_report import KnowledgeSummary, Progress, SyncReport
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
@@ -53,6 +66,13 @@ from bot.store.catalog import FileEntry
 from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
+
+
+def _with_includers(only: Collection[str], known: dict[str, FileRecord]) -> set[str]:
+    """`only` and the pages whose includes read (or looked for) one of them: the watcher
+    reports the edited snippet, and the pages that show it must be read again too."""
+    named = set(only)
+    return named | {path for path, record in known.items() if named & included_names(record.includes)}
 
 
 class KnowledgeBase:
@@ -111,9 +131,17 @@ class KnowledgeBase:
             self.catalog.delete_meta("embedding_text")
 
     def _layout(self) -> str:
-        """What the stored chunks depend on besides the analyzer: how files are parsed and the
-        links citations carry. When it changes, every chunk is rebuilt."""
-        return f"formats={FORMATS_VERSION};site={self.site!r}"
+        """What the stored chunks (and recorded errors) depend on besides the analyzer and the
+        files' bytes: how files are parsed, the links citations carry, and every setting that
+        changes what a file reads as: its size limit, where its includes and links may lead,
+        what the exclude globs keep from includes. When it changes, every file is read again;
+        otherwise a file left out as "over the 1 MB limit" would stay so at 50 MB."""
+        include_root = self.include_root.resolve() if self.include_root is not None else None
+        return (
+            f"formats={FORMATS_VERSION};site={self.site!r};max_bytes={self.max_file_bytes};"
+            f"include_root={include_root};links={self.follow_symlinks};"
+            f"exclude={sorted(set(self.exclude_globs))!r}"
+        )
 
     def _reset(self) -> None:
         self.index.clear()
@@ -150,8 +178,12 @@ class KnowledgeBase:
         tell what changed (a folder, a link, an audience file), the whole folder is walked."""
         report = SyncReport()
         known = self._known()
+        # new files a sync committed to the index before it died, unrecorded: only a walk
+        # tells which of them are gone
+        unrecorded = self.catalog.unrecorded() - known.keys()
         found = None
-        if only is not None and self._walked:
+        if only is not None and self._walked and not unrecorded:
+            only = _with_includers(only, known)
             found = look_up(
                 self.folder, only, suffixes=SUPPORTED_SUFFIXES, exclude=self.exclude, globs=self.exclude_globs
             )
@@ -162,7 +194,7 @@ class KnowledgeBase:
                 found = None  # a folder that is gone (moved away): its files are, too
         if found is None:
             on_disk = dict(self._walk())
-            gone = set(known) - set(on_disk)
+            gone = (set(known) | unrecorded) - set(on_disk)
         else:
             on_disk = found
             gone = {relative for relative in only or () if relative in known and relative not in found}
@@ -171,14 +203,20 @@ class KnowledgeBase:
         pending: list[FileEntry] = []
         touched: list[tuple[str, int]] = []
         jobs: list[ReadJob] = []
+        root = self.folder.resolve()  # what included files are named relative to
         for relative, stat in on_disk.items():  # unsorted: only the few files read need an order
             before = known.get(relative)
             audience_key = folders.key(relative)
-            if (
+            # what the page reads besides its own bytes is as it was: its hash may stand
+            same = (
                 before is not None
-                and before.size == stat.st_size
-                and before.mtime_ns == stat.st_mtime_ns
                 and before.folder_audience == audience_key
+                and not includes_changed(root, before.includes)
+            )
+            if (
+                same
+                and before is not None
+                and (before.size, before.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
             ):
                 report.unchanged += 1
                 if before.error:
@@ -189,9 +227,7 @@ class KnowledgeBase:
                     relative=relative,
                     size=stat.st_size,
                     mtime_ns=stat.st_mtime_ns,
-                    known_sha256=before.sha256
-                    if before is not None and before.folder_audience == audience_key
-                    else None,
+                    known_sha256=before.sha256 if same and before is not None else None,
                     folder_audience=folders.for_file(relative),
                 )
             )
@@ -207,19 +243,24 @@ class KnowledgeBase:
         removed = sorted(gone)
         self.index.remove_files(removed) if removed else None
         report.removed = removed
+        added = [entry.record.path for entry in pending if entry.record.path not in known]
         try:
+            if added:
+                self.catalog.mark_unrecorded(added)
             self.index.commit()
         except BaseException:
             self.index.rollback()
             raise
+        faults.point("knowledge.committed")  # killed here: the index holds files the catalog lacks
         # the catalog follows the index: if we die before this, the next sync redoes the files
+        # (and removes the new ones gone meanwhile: `unrecorded`)
         self.catalog.record_sync(pending, touched=touched, removed=removed, at=datetime.now(UTC))
         # what was just written, kept for the next sync (_known)
         known.update((entry.record.path, entry.record) for entry in pending)
         for relative, mtime in touched:
             known[relative] = replace(known[relative], mtime_ns=mtime)
         for relative in removed:
-            del known[relative]
+            known.pop(relative, None)  # an unrecorded file never had a row
         if self.embeddings and (report.updated or report.removed):
             self.catalog.prune_embeddings()  # vectors of text that is gone
         if report.changed or report.failed:
@@ -292,6 +333,7 @@ class KnowledgeBase:
             chunks=len(outcome.chunks),
             error=outcome.error,
             folder_audience=folders.key(relative),
+            includes=outcome.includes,
         )
         pending.append(FileEntry(record=record, hashes=outcome.hashes, **outcome.meta))  # type: ignore[arg-type]
 

@@ -1,9 +1,11 @@
 """Reading knowledge files into analysed chunks: one file at a time, here or in worker processes.
 
 `read_file` is the whole per-file job of a sync: read the bytes, hash them, skip the file if
-its content is what the catalog holds, else parse, chunk and analyse it. It only reads: the
-index and the catalog are written by the one process that holds the index's writer, so a
-pool of readers changes nothing about what `kill -9` can leave behind.
+its content is what the catalog holds, else parse, chunk and analyse it. The hash covers the
+page's own bytes only: what its includes read is stamped instead (`FileOutcome.includes`), and
+the sync passes no known hash when one of those changed, so the page is parsed again. It only
+reads: the index and the catalog are written by the one process that holds the index's
+writer, so a pool of readers changes nothing about what `kill -9` can leave behind.
 
 `read_files` runs the jobs in order and yields their outcomes in the same order, so the
 index receives its documents in the same order either way (ties in BM25 are broken by that
@@ -29,7 +31,7 @@ from pathlib import Path
 from bot.cpu_affinity import process_cpus
 from bot.retrieval.audience import AudienceError
 from bot.retrieval.documents import DocumentError, read_document
-from bot.retrieval.folder import FileTooLarge, LinkedOutside, read_confined
+from bot.retrieval.folder import FileTooLarge, LinkedOutside, includes_key, read_confined
 from bot.retrieval.index import AnalysedChunk, analyse_chunk
 from bot.retrieval.site import Site
 from bot.retrieval.vectors import embedding_text, text_hash
@@ -62,7 +64,7 @@ class ReadJob:
     relative: str
     size: int
     mtime_ns: int
-    known_sha256: str | None  # the catalog's hash when nothing else about the file changed
+    known_sha256: str | None  # the catalog's hash when nothing else (audience, includes) changed
     folder_audience: tuple[str, ...] | AudienceError  # the folder declaration it is read under
 
 
@@ -76,6 +78,7 @@ class FileOutcome:
     meta: dict[str, object] = field(default_factory=dict)  # the catalog's title, url, ...
     chunks: tuple[AnalysedChunk, ...] = ()
     hashes: ChunkHashes | None = None
+    includes: str = ""  # the files its includes read, stamped (folder.includes_key)
     crash: str | None = None  # the traceback of a parser bug, for the log of the main process
 
 
@@ -147,6 +150,7 @@ def read_file(settings: ReadSettings, job: ReadJob) -> FileOutcome:
         hashes=[(c.id, text_hash(embedding_text(c.title, c.heading, c.text))) for c in chunks]
         if settings.embeddings
         else None,
+        includes=includes_key(document.includes),
     )
 
 

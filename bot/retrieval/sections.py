@@ -47,6 +47,16 @@ class Section:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IncludedFile:
+    """A file a page's text was read from besides the page itself, as it was when read. The
+    page's own size, time and hash do not change when it does, so the sync compares these."""
+
+    path: str  # resolved, relative to the resolved knowledge folder (`../` for the include root)
+    size: int  # -1: nothing was there (an include left out, or a name tried before the one found)
+    mtime_ns: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Document:
     path: str  # relative to the knowledge folder, with forward slashes
     title: str
@@ -57,3 +67,4 @@ class Document:
     sections: tuple[Section, ...] = field(default=())
     headings: tuple[Heading, ...] = ()  # every heading, empty ones too, for the anchors
     warnings: tuple[str, ...] = ()  # for the admin (e.g. an include left out), never in the text
+    includes: tuple[IncludedFile, ...] = ()  # what its includes read (or looked for), by path

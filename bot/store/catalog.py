@@ -3,7 +3,15 @@
 It is a cache, kept in its own file (catalog.db) apart from state: it can be deleted and
 rebuilt from the knowledge folder at any time, so a damaged catalog is thrown away rather
 than refused, which state never is. It owns indexed files (hash, size, chunk count, parse
-error), index metadata, and the chunk text hashes and embedding vectors of hybrid retrieval.
+error, the files their includes read), index metadata, and the chunk text hashes and
+embedding vectors of hybrid retrieval.
+
+A file's row is written only once the search index holds what it describes (record_sync,
+after the index's commit), so the catalog never claims text the index lacks. The other way
+round, a crash between the two commits would leave the index with a new file the catalog
+does not know, which no later sync would look for; so the paths of new files are written to
+`unrecorded` before the index's commit (mark_unrecorded), and cleared by the record_sync that
+follows: a sync that finds any walks the folder and removes those no longer there.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ class FileRecord:
     chunks: int
     error: str | None = None
     folder_audience: str = ""  # the folder declaration it was read under (FolderAudiences.key)
+    includes: str = ""  # the files its includes read, as they were (bot/retrieval/folder.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +57,7 @@ class FileEntry:
 # every column of `files`: a row is written whole, so an upsert leaves nothing of the old one
 _FILE_COLUMNS = (
     "path", "sha256", "size", "mtime_ns", "title", "url", "visibility", "tags", "chunks", "error",
-    "indexed_at", "audience", "folder_audience",
+    "indexed_at", "audience", "folder_audience", "includes",
 )  # fmt: skip
 _UPSERT_FILE = (
     f"insert into files ({', '.join(_FILE_COLUMNS)}) values ({', '.join('?' * len(_FILE_COLUMNS))}) "
@@ -73,6 +82,7 @@ def _file_row(entry: FileEntry, when: str) -> tuple[object, ...]:
         when,
         json.dumps(list(entry.audience), ensure_ascii=False),
         record.folder_audience,
+        record.includes or None,
     )
 
 
@@ -136,7 +146,7 @@ class Catalog:
 
     def files(self) -> dict[str, FileRecord]:
         rows = self.conn.execute(
-            "select path, sha256, size, mtime_ns, chunks, error, folder_audience from files"
+            "select path, sha256, size, mtime_ns, chunks, error, folder_audience, includes from files"
         )
         return {
             row[0]: FileRecord(
@@ -147,6 +157,7 @@ class Catalog:
                 chunks=row[4] or 0,
                 error=row[5],
                 folder_audience=row[6] or "",
+                includes=row[7] or "",
             )
             for row in rows
         }
@@ -201,6 +212,17 @@ class Catalog:
             conn.executemany("update files set mtime_ns = ? where path = ?", [(m, p) for p, m in touched])
             conn.executemany("delete from files where path = ?", [(p,) for p in removed])
             conn.executemany("delete from chunks where path = ?", [(p,) for p in removed])
+            conn.execute("delete from unrecorded")  # each is recorded or removed now
+
+    def mark_unrecorded(self, paths: Sequence[str]) -> None:
+        """Note `paths`, new files about to be committed to the search index, until record_sync
+        records them: if the process dies in between, the next sync knows the index has them."""
+        with self.conn:
+            self.conn.executemany("insert or ignore into unrecorded (path) values (?)", [(p,) for p in paths])
+
+    def unrecorded(self) -> set[str]:
+        """The paths mark_unrecorded noted that no record_sync has recorded since."""
+        return {row[0] for row in self.conn.execute("select path from unrecorded")}
 
     def touch_file(self, path: str, mtime_ns: int) -> None:
         with self.conn:
@@ -236,6 +258,7 @@ class Catalog:
             self.conn.execute("delete from files")
             self.conn.execute("delete from meta")
             self.conn.execute("delete from chunks")
+            self.conn.execute("delete from unrecorded")  # the index was cleared first
 
     def summary(self) -> tuple[int, int, int]:
         row = self.conn.execute(

@@ -245,6 +245,17 @@ def _catalog_v3_audiences(db: StateDatabase) -> None:
     db.table("files").add_column("folder_audience", str)
 
 
+def _catalog_v4_includes(db: StateDatabase) -> None:
+    """A page is more than its own bytes: `includes` (JSON) stamps the files its includes read
+    or looked for, so an edited snippet re-reads the pages that include it; `unrecorded` holds
+    the new paths a sync is committing to the search index until their rows are written, so
+    a crash in between cannot leave the index a file no sync would remove
+    (bot/store/catalog.py). Rows written before have no stamps: the layout fingerprint changed
+    with this version too (bot/retrieval/knowledge.py), so every file is read again once."""
+    db.table("files").add_column("includes", str)
+    db.table("unrecorded").create({"path": str}, pk="path")
+
+
 def _state_v2(db: StateDatabase) -> None:
     """What staff see stays complete, and racing escalations share one ticket."""
     db.table("tickets").add_column("context", str)  # JSON: what the bot answered, which sources
@@ -298,6 +309,7 @@ CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),
     ("0002_embeddings", _catalog_v2_embeddings),
     ("0003_audiences", _catalog_v3_audiences),
+    ("0004_includes", _catalog_v4_includes),
 ]
 
 

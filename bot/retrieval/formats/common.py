@@ -18,8 +18,8 @@ from typing import Any
 import frontmatter
 import yaml
 
-from bot.retrieval.folder import skip_reason
-from bot.retrieval.sections import DocumentError, Heading, Section, SectionKind
+from bot.retrieval.folder import skip_reason, stamp
+from bot.retrieval.sections import DocumentError, Heading, IncludedFile, Section, SectionKind
 
 _LANGUAGES = {
     ".py": "python",
@@ -154,6 +154,9 @@ class ParseContext:
     include_root: Path | None = None
     globs: tuple[str, ...] = ()  # [knowledge] exclude, relative to `root`
     warnings: list[str] = field(default_factory=list)
+    # every file an include read or looked for, by path, as it was before it was read: the
+    # sync reads the page again when one of them changes (bot/retrieval/knowledge.py)
+    included: dict[str, IncludedFile] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -188,6 +191,14 @@ class ParseContext:
         except OSError:
             return None
 
+    def _stamp(self, path: Path) -> IncludedFile:
+        """`path` (resolved) as it is now, kept in `included`; taken before the file is read,
+        so an edit racing the read leaves a stamp that differs next time, never one that
+        matches text the index does not hold."""
+        found = stamp(path, self.root.resolve())
+        self.included.setdefault(found.path, found)
+        return found
+
     def read_include(self, target: str, *, bases: tuple[Path, ...] = ()) -> tuple[Path, str] | None:
         """Read an included file by the name the source gives, trying `bases` (default: the
         including file's folder, the knowledge folder, the include root) in turn."""
@@ -204,7 +215,8 @@ class ParseContext:
             if not self._allowed(resolved):
                 outside = True
                 continue
-            if resolved.is_file():
+            found = self._stamp(resolved)
+            if found.size >= 0:
                 try:
                     return resolved, resolved.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError):

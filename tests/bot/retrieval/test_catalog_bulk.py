@@ -1,5 +1,6 @@
 """A sync's catalog writes in one statement per table (Catalog.record_sync): the same rows the
-per-file calls wrote, and still never a file the tantivy index was not committed with."""
+per-file calls wrote, still never a file the tantivy index was not committed with, and no file
+in the index that a crash between the two commits hid from every later sync."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import faults
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.reading import ReadJob, read_files
 from bot.store import Catalog
@@ -116,15 +118,9 @@ def test_a_catalog_write_that_fails_after_the_index_commit_is_redone_by_the_next
     (folder / "f9.md").write_text("# File 9\n\nword9 text\n", encoding="utf-8")
 
     kb = KnowledgeBase(folder, index, workers=1)
-    kb.catalog.conn.execute("pragma busy_timeout = 50")
-    holder = sqlite3.connect(index / "catalog.db")
-    holder.execute("begin exclusive")  # another writer: the catalog write after the commit fails
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            kb.sync()
-    finally:
-        holder.rollback()
-        holder.close()
+    locked = sqlite3.OperationalError("database is locked")  # another writer held the catalog
+    with faults.crash_at("knowledge.committed", error=locked), pytest.raises(sqlite3.OperationalError):
+        kb.sync()
     kb.close()  # as a crash would leave it: tantivy holds the new files, the catalog does not
 
     kb = KnowledgeBase(folder, index, workers=1)
@@ -139,5 +135,50 @@ def test_a_catalog_write_that_fails_after_the_index_commit_is_redone_by_the_next
             assert found == [path]  # indexed once: the redo replaced what the failed sync wrote
         assert not kb.search("word1", DocVisibility.INTERNAL, 10).passages
         assert kb.summary().files == 6
+    finally:
+        kb.close()
+
+
+def _found(kb: KnowledgeBase, query: str) -> list[str]:
+    return [p.path for p in kb.search(query, DocVisibility.INTERNAL, 10).passages]
+
+
+def test_a_page_a_kill_left_unrecorded_is_removed_once_it_is_renamed(tmp_path: Path) -> None:
+    folder = write_docs(tmp_path / "knowledge", {"keep.md": "# Keep\n\nSomething else entirely.\n"})
+    index = tmp_path / "index"
+    kb = KnowledgeBase(folder, index)
+    kb.sync()
+    kb.close()
+    (folder / "pricing.md").write_text("# Pricing\n\nThe zanzibar plan costs 40 dollars.\n", encoding="utf-8")
+    kb = KnowledgeBase(folder, index)
+    with faults.crash_at("knowledge.committed"), pytest.raises(faults.Crash):
+        kb.sync()  # kill -9 after the index's commit, before the catalog's
+    assert "pricing.md" not in kb.catalog.files()
+    kb.close()
+
+    (folder / "pricing.md").rename(folder / "plans.md")  # while the bot was down
+    kb = KnowledgeBase(folder, index)
+    try:
+        report = kb.sync()
+        assert report.removed == ["pricing.md"] and report.added == ["plans.md"]
+        assert _found(kb, "zanzibar plan") == ["plans.md"]
+        assert not kb.catalog.unrecorded() and not kb.sync().changed
+    finally:
+        kb.close()
+
+
+def test_a_watched_deletion_after_a_failed_catalog_write_still_removes_the_page(tmp_path: Path) -> None:
+    folder = write_docs(tmp_path / "knowledge", {"keep.md": "# Keep\n\nSomething else entirely.\n"})
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        kb.sync()
+        (folder / "pricing.md").write_text("# Pricing\n\nThe zanzibar plan.\n", encoding="utf-8")
+        full = OSError(28, "No space left on device")
+        with faults.crash_at("knowledge.committed", error=full), pytest.raises(OSError):
+            kb.sync(only=["pricing.md"])
+        (folder / "pricing.md").unlink()
+        # the watcher names the deleted path; the sync must not take "not in the catalog" for "nothing to do"
+        assert kb.sync(only=["pricing.md"]).removed == ["pricing.md"]
+        assert _found(kb, "zanzibar plan") == []
     finally:
         kb.close()

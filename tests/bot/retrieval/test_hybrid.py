@@ -200,7 +200,7 @@ async def test_requests_carry_at_most_64_texts(hybrid, fake: FakeOpenAI, knowled
 async def test_the_catalog_migration_is_recorded(hybrid) -> None:  # type: ignore[no-untyped-def]
     rt = hybrid()
     names = [row[0] for row in rt.knowledge.catalog.conn.execute("select name from _migrations")]
-    assert names == ["0001_initial", "0002_embeddings", "0003_audiences"]
+    assert names == ["0001_initial", "0002_embeddings", "0003_audiences", "0004_includes"]
 
 
 # -- ranking ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from bot.errors import KnowledgeError
 from bot.retrieval.confidence import name_parts
+from bot.retrieval.documents import FORMATS_VERSION
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.types import DocVisibility
 from tests.conftest import write_docs
@@ -264,3 +265,143 @@ def test_korean_question_words_are_weighed_by_how_rare_they_are_in_the_docs(tmp_
     # per word, from the corpus: the rare word counts more than the common one
     assert weights["환불"] > weights["설정"] > 0
     kb.close()
+
+
+def _page(kb: KnowledgeBase, query: str, path: str) -> str:
+    """The text `path` is found with for `query`, its passages joined."""
+    return "\n".join(p.text for p in kb.search(query, DocVisibility.INTERNAL, 20).passages if p.path == path)
+
+
+def test_an_edited_snippet_re_reads_the_pages_that_include_it(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {
+            "snippets/limits.txt": "The upload limit is 10 megabytes.\n",
+            "uploads.md": '# Uploads\n\n## Limits\n\n--8<-- "snippets/limits.txt"\n',
+            "guide/setup.md": '# Setup\n\n## Notes\n\n--8<-- "snippets/notes.txt"\n',  # not there yet
+        },
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        assert kb.sync().warnings  # "includes snippets/notes.txt, which does not exist"
+        assert "10 megabytes" in _page(kb, "upload limit", "uploads.md")
+        (folder / "snippets" / "limits.txt").write_text(
+            "The upload limit is 99 gigabytes.\n", encoding="utf-8"
+        )
+        (folder / "snippets" / "notes.txt").write_text("Restart the kestrel daemon.\n", encoding="utf-8")
+        report = kb.sync()
+        # the pages themselves did not change: their includes did, or appeared
+        assert report.updated == ["guide/setup.md", "snippets/limits.txt", "uploads.md"]
+        page = _page(kb, "upload limit", "uploads.md")
+        assert "99 gigabytes" in page and "10 megabytes" not in page
+        assert "Restart the kestrel daemon" in _page(kb, "kestrel daemon", "guide/setup.md")
+        assert not kb.sync().changed  # read once: the new stamps hold
+        (folder / "snippets" / "limits.txt").unlink()
+        # as the watcher reports it: the snippet's path alone, not the pages that show it
+        report = kb.sync(only=["snippets/limits.txt"])
+        assert report.removed == ["snippets/limits.txt"] and report.updated == ["uploads.md"]
+        assert "gigabytes" not in _page(kb, "uploads", "uploads.md")
+    finally:
+        kb.close()
+
+
+def test_an_edited_sphinx_include_re_reads_the_page_after_a_restart(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {
+            "api.rst": (
+                "API\n===\n\nConnecting\n----------\n\nConnect the client.\n\n"
+                ".. literalinclude:: examples/client.py\n\n.. include:: parts/notice.rst\n"
+            ),
+            "examples/client.py": "client.connect(port=8080)\n",
+            "parts/notice.rst": "The quokka service is deprecated.\n",
+        },
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    kb.sync()
+    kb.close()
+    (folder / "examples" / "client.py").write_text("client.connect(port=9090)\n", encoding="utf-8")
+    (folder / "parts" / "notice.rst").write_text("The quokka service was removed.\n", encoding="utf-8")
+    kb = KnowledgeBase(folder, tmp_path / "index")  # the stamps are the catalog's, not the process's
+    try:
+        assert kb.sync().updated == ["api.rst", "parts/notice.rst"]
+        page = _page(kb, "connect the client quokka", "api.rst")
+        assert "port=9090" in page and "was removed" in page
+        assert "8080" not in page and "deprecated" not in page
+    finally:
+        kb.close()
+
+
+def test_raising_max_file_mb_reads_the_file_it_left_out(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge", {"big.md": "# Big\n\nThe narwhal procedure.\n" + "filler. " * 200}
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index", max_file_bytes=1000)
+    assert [path for path, _ in kb.sync().failed] == ["big.md"]
+    kb.close()
+    kb = KnowledgeBase(folder, tmp_path / "index", max_file_bytes=1_000_000)  # as the report advised
+    try:
+        report = kb.sync()
+        assert report.failed == [] and report.added == ["big.md"]
+        assert _paths(kb, "narwhal") == ["big.md"]
+    finally:
+        kb.close()
+
+
+def test_setting_include_root_reads_the_include_it_left_out(tmp_path: Path) -> None:
+    repo = write_docs(
+        tmp_path / "repo",
+        {
+            "docs/tutorial.md": '# Tutorial\n\n## Example\n\n--8<-- "../docs_src/example.py"\n',
+            "docs_src/example.py": "print('ocelot gateway')\n",
+        },
+    )
+    kb = KnowledgeBase(repo / "docs", tmp_path / "index")
+    assert kb.sync().warnings  # "includes ../docs_src/example.py, which is not inside ..."
+    kb.close()
+    kb = KnowledgeBase(repo / "docs", tmp_path / "index", include_root=repo)
+    try:
+        kb.sync()
+        assert _paths(kb, "ocelot gateway") == ["tutorial.md"]
+    finally:
+        kb.close()
+
+
+def test_dropping_an_exclude_glob_reads_the_include_it_kept_out(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {
+            "guide.md": '# Guide\n\n## Keys\n\n--8<-- "private/note.txt"\n',
+            "private/note.txt": "The pelican key opens the vault.\n",
+        },
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index", exclude_globs=("private/*",))
+    kb.sync()
+    assert _paths(kb, "pelican key") == []
+    kb.close()
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        kb.sync()
+        assert "guide.md" in _paths(kb, "pelican key")
+    finally:
+        kb.close()
+
+
+def test_an_index_from_before_include_stamps_reads_every_page_again_once(tmp_path: Path) -> None:
+    folder = write_docs(
+        tmp_path / "knowledge",
+        {"page.md": '# Page\n\n## Part\n\n--8<-- "parts/a.py"\n', "parts/a.py": "heron = 1\n"},
+    )
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    kb.sync()
+    with kb.catalog.conn:  # as the previous version left it: no stamps, and its layout
+        kb.catalog.conn.execute("update files set includes = null")
+    kb.catalog.set_meta("layout", f"formats={FORMATS_VERSION};site=None")
+    kb.close()
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        assert kb.sync().added == ["page.md"]
+        (folder / "parts" / "a.py").write_text("heron = 2  # egret\n", encoding="utf-8")
+        assert kb.sync().updated == ["page.md"]
+    finally:
+        kb.close()
