@@ -266,9 +266,9 @@ class SupportBot(ReadBackMarks):
         if not policy.is_routed_staff(message.author, self.settings, where, every_tag):
             return False
         ticket = await self.store.run(StateStore.active_ticket, where)
-        return ticket is not None and policy.is_routed_staff(
-            message.author, self.settings, ticket.conversation, ticket.tags
-        )
+        if ticket is None or ticket.asker_id == message.author.id:
+            return False  # their own question's ticket: they ask in it, as anyone does
+        return policy.is_routed_staff(message.author, self.settings, ticket.conversation, ticket.tags)
 
     async def _handle_message(
         self,

@@ -527,6 +527,24 @@ async def test_the_channel_staffs_reply_in_their_tickets_thread_takes_it_over_as
     assert untouched is not None and untouched.status == TicketStatus.OPEN
 
 
+async def test_the_channel_staffs_own_question_is_theirs_to_ask_not_to_take_over(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """Routed staff who ask in their own channel are its asker there: a follow-up in their
+    ticket's thread does not claim it for them, and the ticket stays open for the others."""
+    ticket_id, thread = await open_ticket_in(rt, channel, "C-BILLING", asker=BILLING_LEAD.id)
+    follow_up = msg(
+        "Still broken, any news?",
+        author=BILLING_LEAD,
+        channel="C-BILLING",
+        thread=thread.thread,
+        addressed=False,
+    )
+    await rt.bot.on_message(follow_up, channel)
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and (ticket.status, ticket.assignee_id) == (TicketStatus.OPEN, None)
+
+
 async def test_the_staff_a_tag_routes_its_tickets_to_claim_them_and_no_others(
     rt: Runtime, channel: ConsoleChannel
 ) -> None:
