@@ -80,11 +80,13 @@ def unescape(text: str) -> str:
     return ESCAPED.sub(r"\1", text)
 
 
-# A fenced block or a code span (its opening backtick not itself escaped): CommonMark reads no
-# escapes inside, so the backslashes there are the code's.
+# A fenced block or a code span: CommonMark reads no escapes inside, so the backslashes there
+# are the code's. A span's opening backticks follow an even number of backslashes (escaped
+# ones, prose's: not part of the match's `code`), and a span ends within its paragraph: a
+# stray backtick is no span running on over the blank lines after it.
 _CODE = re.compile(
     r"^[ \t]*(?P<fence>`{3,}|~{3,}).*?(?:^[ \t]*(?P=fence)[`~]*[ \t]*$|\Z)"
-    r"|(?<!\\)(?P<ticks>`+)(?!`).+?(?<!`)(?P=ticks)(?!`)",
+    r"|(?<!\\)(?:\\\\)*(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\n).)+?(?<!`)(?P=ticks)(?!`)",
     re.MULTILINE | re.DOTALL,
 )
 
@@ -97,9 +99,10 @@ def unescape_prose(text: str) -> str:
         return text  # the usual passage: nothing escaped, no copy
     parts: list[str] = []
     pos = 0
-    for code in _CODE.finditer(text):
-        parts.append(ESCAPED.sub(r"\1", text[pos : code.start()]))
-        parts.append(code.group())
-        pos = code.end()
+    for match in _CODE.finditer(text):
+        code = match.start("ticks") if match.group("ticks") else match.start()
+        parts.append(ESCAPED.sub(r"\1", text[pos:code]))
+        parts.append(text[code : match.end()])
+        pos = match.end()
     parts.append(ESCAPED.sub(r"\1", text[pos:]))
     return "".join(parts)

@@ -127,3 +127,21 @@ def test_a_documents_escaped_characters_show_as_characters_on_both_platforms(
 def test_unescape_prose_leaves_code_as_written() -> None:
     text = "\\*a\\* `b\\_c` \\`d\\`\n```\nre.compile(r'\\.')\n```\n\\[e\\]"
     assert unescape_prose(text) == "*a* `b\\_c` `d`\n```\nre.compile(r'\\.')\n```\n[e]"
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        # a stray backtick opens no span that runs on past its paragraph
+        (
+            "Press the ` key.\n\n\\_\\_init\\_\\_.py\n\nthen `make`",
+            "Press the ` key.\n\n__init__.py\n\nthen `make`",
+        ),
+        # an escaped backslash before a span: the span is code, its backslash kept
+        ("\\\\`a\\_b`", "\\`a\\_b`"),
+        # an escaped backtick opens nothing
+        ("\\`a\\_b`", "`a_b`"),
+    ],
+)
+def test_unescape_prose_finds_code_spans_as_commonmark_does(text: str, read: str) -> None:
+    assert unescape_prose(text) == read
