@@ -217,11 +217,13 @@ async def save_draft(request: web.Request) -> web.Response:
         return refused
     draft = await _draft(request)
     title, answer, problem = await _edited(request)
-    if problem:
-        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    # someone else's save first: a page answered for a blank title would carry their version
+    # without showing their text, and the corrected save would then replace it unseen
     overtaken = await _overtaken(request, draft, title, answer)
     if draft.status == DraftStatus.PENDING and overtaken is not None:
         return overtaken
+    if problem:
+        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
     if not await _save(request, draft, title, answer):
         return _already(request, draft)
     return _back(request, draft, Notice.DRAFT_SAVED)
@@ -236,11 +238,13 @@ async def approve(request: web.Request) -> web.Response:
     if dash.host is None:
         return refuse(request, Refusal.APPROVE_STANDALONE, status=409)
     title, answer, problem = await _edited(request)
-    if problem:
-        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
+    # someone else's save first: a page answered for a blank title would carry their version
+    # without showing their text, and the corrected save would then replace it unseen
     overtaken = await _overtaken(request, draft, title, answer)
     if draft.status == DraftStatus.PENDING and overtaken is not None:
         return overtaken
+    if problem:
+        return _page(request, draft, title=title, answer=answer, message=problem, status=400)
     if draft.status != DraftStatus.PENDING or not await _save(request, draft, title, answer):
         return _already(request, draft)
     where = request[_WHERE]

@@ -203,6 +203,33 @@ async def test_a_save_from_an_editor_opened_before_someone_elses_save_keeps_both
         await other.close()
 
 
+async def test_a_stale_save_refused_for_a_blank_title_still_shows_the_other_save_first(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """A page answered for a blank title would carry the other save's version without showing
+    its text, so the corrected save would replace it unseen: the other save is shown first."""
+    draft_id = await a_draft(rt, channel)
+    other = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        opened = await editor_of(client, draft_id)
+        assert await sign_in(other, link_token(rt, clock, "U-ADMIN")) == 302
+        theirs = "B's careful fix: press Rotate, wait 24 hours."
+        await other.post(
+            f"/admin/drafts/{draft_id}/save",
+            data={**await editor_of(other, draft_id), "title": "Rotating keys", "answer": theirs},
+        )
+        stale = await client.post(
+            f"/admin/drafts/{draft_id}/save", data={**opened, "title": "", "answer": "A's edit."}
+        )
+        page = await stale.text()
+        assert stale.status == 409 and theirs.replace("'", "&#39;") in page
+        draft = rt.state.draft(draft_id)
+        assert draft is not None and draft.answer == theirs
+    finally:
+        await other.close()
+
+
 async def test_the_preview_renders_markdown_and_never_a_drafts_html(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
