@@ -57,14 +57,20 @@ def literal(text: str) -> str:
     """`text` with every character that would make Markdown backslash-escaped (CommonMark's
     escapes, which Discord honours and Slack's conversion reads), so it shows as written:
     `[a](https://x)` stays those characters, the URL in plain sight; `**a**` is no bold."""
+    return _LINE_MARKUP.sub(_escape_line_start, escaped(text, _INLINE_MARKUP))
+
+
+def escaped(text: str, markup: re.Pattern[str]) -> str:
+    """`text` with each match of `markup` backslash-escaped, except in bare URLs, which every
+    renderer reads as one piece (a backslash in one would break its link)."""
     parts: list[str] = []
     pos = 0
     for url in _BARE_URL.finditer(text):
-        parts.append(_INLINE_MARKUP.sub(r"\\\g<0>", text[pos : url.start()]))
+        parts.append(markup.sub(r"\\\g<0>", text[pos : url.start()]))
         parts.append(url.group())
         pos = url.end()
-    parts.append(_INLINE_MARKUP.sub(r"\\\g<0>", text[pos:]))
-    return _LINE_MARKUP.sub(_escape_line_start, "".join(parts))
+    parts.append(markup.sub(r"\\\g<0>", text[pos:]))
+    return "".join(parts)
 
 
 def _escape_line_start(match: re.Match[str]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import frontmatter
 import yaml
 
+from bot.markdown import escaped
 from bot.retrieval.folder import skip_reason, stamp
 from bot.retrieval.sections import DocumentError, Heading, IncludedFile, Section, SectionKind
 
@@ -115,22 +116,13 @@ def is_python(text: str) -> bool:
 # a link's brackets. An underscore inside a word (snake_case) makes none in CommonMark, Discord
 # or Slack, and stays bare; so does a single `~`, which strikes nothing in CommonMark or Discord.
 _MARKUP_IN_TEXT = re.compile(r"[\\`*\[\]]|(?<![^\W_])_|_(?![^\W_])")
-# a bare URL is one piece to every renderer: a backslash in it would break its link
-_BARE_URL = re.compile(r"(?:https?://|mailto:)\S+", re.IGNORECASE)
 
 
 def markdown_text(text: str) -> str:
     """Text a document shows as it is (what docutils parsed out of the markup around it) as
     Markdown that shows the same: its markup characters escaped, so `*literal*` stays those
     characters, not italics, where a passage is quoted. Bare URLs are left as written."""
-    parts: list[str] = []
-    pos = 0
-    for url in _BARE_URL.finditer(text):
-        parts.append(_MARKUP_IN_TEXT.sub(r"\\\g<0>", text[pos : url.start()]))
-        parts.append(url.group())
-        pos = url.end()
-    parts.append(_MARKUP_IN_TEXT.sub(r"\\\g<0>", text[pos:]))
-    return "".join(parts)
+    return escaped(text, _MARKUP_IN_TEXT)
 
 
 def code_span(text: str) -> str:
