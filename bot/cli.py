@@ -202,7 +202,11 @@ def init(
     target = config or Path.cwd() / CONFIG_FILE_NAME
     if target.exists() and not force:
         fail(f"{target} already exists; pass --force to overwrite it")
-    target.write_text(TEMPLATE, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # `-c conf/supportbot.toml` in a new project
+        target.write_text(TEMPLATE, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.filename}: {exc.strerror}")
     typer.echo(f"wrote {target}; edit it, then run: supportbot chat")
 
 

@@ -12,10 +12,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from bot.cli_options import fail
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from bot.retrieval.knowledge_report import Progress
+
+
+STOPPED = "indexing stopped (Ctrl-C) before it finished"
 
 
 @contextmanager
@@ -23,7 +28,20 @@ def progress_bar(
     enabled: bool = True, *, console: Console | None = None, clock: Callable[[], float] | None = None
 ) -> Iterator[Progress | None]:
     """A progress callback drawing the bar on `console` (stderr when it is a terminal);
-    None when there is nothing to draw on. `clock` (seconds) times the rate and the ETA."""
+    None when there is nothing to draw on. `clock` (seconds) times the rate and the ETA.
+    Every command that indexes does it inside this bar, so a Ctrl-C while it runs ends the
+    command here, with one line saying so and exit code 130, once the bar is cleared."""
+    try:
+        with _bar(enabled, console, clock) as update:
+            yield update
+    except KeyboardInterrupt:
+        fail(STOPPED, code=130)
+
+
+@contextmanager
+def _bar(
+    enabled: bool, console: Console | None, clock: Callable[[], float] | None
+) -> Iterator[Progress | None]:
     if not enabled or (console is None and not sys.stderr.isatty()):
         yield None
         return

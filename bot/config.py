@@ -200,14 +200,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
     import tomllib  # only when there is a file to read: the defaults need no parser
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"{path} does not exist; run `supportbot init` to write one"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path} is not valid TOML: {exc}"], source=str(path)) from None
     except OSError as exc:
         raise ConfigError([f"{path} cannot be read: {exc.strerror}"]) from None
+    try:
+        return tomllib.loads(_decoded(path, data))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path} is not valid TOML: {exc}"], source=str(path)) from None
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    """The file's text. TOML is UTF-8, but editors save it otherwise: Windows Notepad's "UTF-8
+    with BOM" (the mark is dropped, as it means nothing else there), or the system's code page
+    (cp949 on Korean Windows), which no guess can read back reliably, so it is refused, saying
+    where and how to save it instead."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path} is not UTF-8 text (line {line}); save it as UTF-8 and run the command again"],
+            source=str(path),
+        ) from None
 
 
 # endpoints the environment may point elsewhere (a proxy, a local model, the test fakes)

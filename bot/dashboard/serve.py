@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -21,6 +22,7 @@ from bot.config import Settings
 from bot.dashboard.app import build_app
 from bot.dashboard.auth import LINK_TTL, hash_token, new_link_token
 from bot.dashboard.context import PREFIX, Dashboard
+from bot.errors import SupportBotError
 from bot.escalation.tickets import Escalations
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
@@ -84,9 +86,22 @@ async def serve(
     runner = web.AppRunner(await build_app(dashboard_for(settings, store, clock, reader=opener), warm=True))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await _listen(runner, host, port)
         log.info("dashboard on http://%s:%d%s/", host, port, PREFIX)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
         store.close()
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
+    """Listen on `host`:`port`, or say which port could not be had and how to pick another:
+    a port already in use (a second dashboard, the bot's own) is the first thing to meet."""
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        # asyncio's strerror repeats the address; the errno's own words are enough beside it
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SupportBotError(
+            f"cannot listen on {host}:{port} ({reason}); choose another port with --port N"
+        ) from None

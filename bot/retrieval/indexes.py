@@ -39,7 +39,7 @@ from typing import IO, Any
 
 from bot.errors import StoreError
 from bot.instance import LOCK_FILE
-from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.knowledge import KnowledgeBase, unusable_index_dir
 from bot.retrieval.knowledge_report import Progress, SyncReport
 from bot.store import Catalog
 
@@ -123,8 +123,11 @@ class IndexLease:
         self.folder = folder
         self._lock: IO[str] | None = None
         while True:
-            directory.mkdir(parents=True, exist_ok=True)
-            handle = (directory / IN_USE_FILE).open("a", encoding="utf-8")
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                handle = (directory / IN_USE_FILE).open("a", encoding="utf-8")
+            except OSError as exc:
+                raise unusable_index_dir(directory, exc) from None
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH)  # waits only while a pruner deletes it
             try:
                 same = os.fstat(handle.fileno()).st_ino == (directory / IN_USE_FILE).stat().st_ino

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import faults
+from bot.errors import StoreError
 from bot.retrieval.audience import FolderAudiences, read_folder_files
 from bot.retrieval.confidence import LEAD_WINDOW, confidence
 from bot.retrieval.documents import FORMATS_VERSION, SUPPORTED_SUFFIXES
@@ -66,6 +67,16 @@ from bot.store.catalog import FileEntry
 from bot.types import DocVisibility, Passage, RetrievalHints, SearchResult
 
 log = logging.getLogger(__name__)
+
+
+def unusable_index_dir(directory: Path, exc: OSError) -> StoreError:
+    """The error for an index folder that cannot be made or written (a read-only mount, no
+    permission, a file where a folder should be): the person running the bot fixes it by
+    giving it another data directory, so it names the folder and says how, not a traceback."""
+    return StoreError(
+        f"the index folder {directory} cannot be created or written ({exc.strerror}); "
+        "give this bot a data directory it can write with --data DIR (or SUPPORTBOT_DATA)"
+    )
 
 
 def _with_includers(only: Collection[str], known: dict[str, FileRecord]) -> set[str]:
@@ -105,7 +116,10 @@ class KnowledgeBase:
         self.embeddings = embeddings  # keep chunk text hashes for the vector cache
         self._known_files: dict[str, FileRecord] | None = None  # the catalog's files (_known)
         self._known_version: tuple[int, int] | None = None
-        index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unusable_index_dir(index_dir, exc) from None
         self.catalog = Catalog(index_dir / "catalog.db")
         self.index = SearchIndex(index_dir / "tantivy")
         self._check_version()

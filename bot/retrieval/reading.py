@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 import threading
 import time
 import traceback
@@ -176,6 +177,36 @@ def _exit_with(parent: int, cpus: frozenset[int] | None) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+@contextlib.contextmanager
+def _starting_workers() -> Iterator[None]:
+    """Around the code that starts the pool's workers. Ctrl-C in a terminal signals the whole
+    process group: a worker it reaches dies or prints a traceback, and the pool, broken while
+    this process is stopping it, can leave it waiting for ever. A spawned process keeps the
+    signal mask it was started with, so SIGINT blocked here is never delivered to the workers,
+    not even while they start (an initializer would come too late): only this process stops,
+    and it stops the pool. Here it is held back until the workers are started, since a
+    KeyboardInterrupt in the middle of starting one leaves it half told what to run; then it
+    is raised again, to whatever handles it in this process."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no process groups
+        yield
+        return
+    held: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    # Python runs signal handlers in the main thread only: elsewhere there is nothing to hold
+    hold = threading.current_thread() is threading.main_thread() and previous is not None
+    if hold:
+        signal.signal(signal.SIGINT, lambda number, _: held.append(number))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if hold and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
+
+
 def available_cores() -> int:
     cpus = process_cpus()  # every CPU the process may use, whichever one its threads are kept on
     return len(cpus) if cpus is not None else os.cpu_count() or 1
@@ -210,7 +241,9 @@ def read_files(settings: ReadSettings, jobs: Sequence[ReadJob], workers: int | N
                 initargs=(os.getpid(), process_cpus()),
             ) as pool:
                 try:
-                    for outcomes in pool.map(_read_batch, [settings] * len(batches), batches):
+                    with _starting_workers():  # map submits every batch at once, which starts the workers
+                        batched = pool.map(_read_batch, [settings] * len(batches), batches)
+                    for outcomes in batched:
                         for outcome in outcomes:
                             yield outcome
                             done += 1

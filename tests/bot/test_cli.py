@@ -5,27 +5,34 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.cli_progress import STOPPED
+from bot.retrieval.reading import pool_size
 from tests.fakes.openai_server import FakeOpenAI, ServerError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This machine's environment without any platform or model setting, plus `extra`."""
+    """This machine's environment without any platform or model setting, plus `extra`. The
+    command imports this checkout's code whatever folder it runs in (an installed copy of the
+    package may be another checkout's)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))
     }
-    return {**env, **extra}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
 async def ask_over_model(fake: FakeOpenAI, *args: str, stdin: bytes, cwd: Path) -> tuple[int, bytes, bytes]:
@@ -263,6 +270,13 @@ def test_init_writes_a_config_once(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+def test_init_creates_the_folder_the_config_goes_in(tmp_path: Path) -> None:
+    target = tmp_path / "conf" / "supportbot.toml"  # `supportbot init -c conf/supportbot.toml`
+    result = CliRunner().invoke(app, ["init", "--config", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "[answer]" in target.read_text(encoding="utf-8")
+
+
 def test_run_without_platforms_says_how_to_configure_one(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("run")
     assert result.returncode == 2
@@ -403,3 +417,108 @@ def test_help_shows_no_type_beside_a_flag(command: tuple[str, ...]) -> None:
     shown = run_cli(*command, "--help")
     assert shown.returncode == 0, shown.stderr
     assert "--help" in shown.stdout and "<bool>" not in shown.stdout
+
+
+def unusable_data_dir(tmp_path: Path) -> Path:
+    """A data directory that cannot be created: one under a regular file. (A read-only folder
+    would not do: the tests may run as root, whom no permission stops.)"""
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder", encoding="utf-8")
+    return in_the_way / "data"
+
+
+@pytest.mark.parametrize("command", [("ask", "How long does a refund take?"), ("index",)])
+def test_a_data_directory_that_cannot_be_written_is_named_with_how_to_choose_another(
+    tmp_path: Path, knowledge_dir: Path, command: tuple[str, ...]
+) -> None:
+    data = unusable_data_dir(tmp_path)
+    result = run_cli(*command, "--knowledge", str(knowledge_dir), "--data", str(data), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(data) in result.stderr and "--data DIR" in result.stderr
+
+
+def test_doctor_fails_a_data_directory_that_cannot_be_written(tmp_path: Path, knowledge_dir: Path) -> None:
+    data = unusable_data_dir(tmp_path)
+    result = run_cli("doctor", "--knowledge", str(knowledge_dir), "--data", str(data), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    knowledge = next(line for line in result.stdout.splitlines() if "knowledge:" in line)
+    assert knowledge.startswith("[FAIL]") and str(data) in knowledge and "--data DIR" in knowledge
+
+
+def test_dashboard_on_a_port_in_use_names_the_port_and_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("dashboard", "--port", str(port), "--data", str(tmp_path / "data"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def pool_workers(pid: int) -> list[int]:
+    """The processes `pid` spawned to read files (its multiprocessing workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            started = parent == pid and b"spawn_main" in (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone while we looked
+        if started:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_for_workers(command: subprocess.Popen[str], count: int) -> None:
+    """Until `command` has started `count` workers: the moment it has begun reading the folder."""
+    deadline = time.monotonic() + 120
+    while len(pool_workers(command.pid)) < count:
+        assert command.poll() is None, "the command ended before its workers started"
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.005)
+
+
+def interrupt_while_reading(knowledge: Path, data: Path, workers: int) -> tuple[int, str]:
+    """`supportbot index` in a process group of its own (as a terminal's foreground job),
+    sent SIGINT as soon as its `workers` workers exist: what Ctrl-C does. Its exit code and
+    stderr; it is killed, its workers with it, if it does not end within a generous bound."""
+    command = subprocess.Popen(
+        [sys.executable, "-m", "bot", "index", "--knowledge", str(knowledge), "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=data.parent,
+        env=clean_env(),
+        start_new_session=True,
+    )
+    try:
+        wait_for_workers(command, workers)
+        os.killpg(command.pid, signal.SIGINT)
+        _, err = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:  # it hung
+            os.killpg(command.pid, signal.SIGKILL)
+            command.wait()
+    return command.returncode, err
+
+
+def test_ctrl_c_while_the_folder_is_read_stops_the_command_with_one_line(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the command and the pool of
+    processes it reads the folder with (bot/retrieval/reading.py). It reached the workers as
+    they started, and the command printed their tracebacks or waited for ever; now the command
+    alone stops, with one line and the usual code. Three times: the moment varies."""
+    files = 3000
+    workers = pool_size(files, workers=None)
+    if not workers:
+        pytest.skip("one core: the folder is read without a pool")
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    for i in range(files):
+        (knowledge / f"doc{i}.md").write_text(f"# Doc {i}\n\nword{i} install the token\n", encoding="utf-8")
+    for attempt in range(3):
+        code, err = interrupt_while_reading(knowledge, tmp_path / f"data{attempt}", workers)
+        assert code == 130, err
+        assert err.strip() == f"error: {STOPPED}"

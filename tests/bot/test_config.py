@@ -84,6 +84,22 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
         load_settings(config=config, env={})
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    # Windows Notepad's "UTF-8 with BOM": the mark before the first table
+    config.write_bytes(b"\xef\xbb\xbf[answer]\nconfidence_threshold = 0.3\n")
+    assert load_settings(config=config, env={}).answer.confidence_threshold == 0.3
+
+
+def test_a_config_not_in_utf8_names_the_file_and_says_to_save_it_as_utf8(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    # a Korean comment saved in Korean Windows' code page
+    config.write_bytes('# 설정\n[console]\nuser = "나"\n'.encode("cp949"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text \\(line 1\\); save it as UTF-8") as caught:
+        load_settings(config=config, env={})
+    assert caught.value.source == str(config.resolve())
+
+
 @pytest.mark.parametrize("channel", ["C0456", "slack:C0456"])
 def test_with_slack_installs_the_digest_channel_must_name_its_workspace(tmp_path: Path, channel: str) -> None:
     """Slack installed in several workspaces (OAuth): a digest channel with no workspace has no
