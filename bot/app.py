@@ -20,6 +20,7 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.pipeline import AnswerPipeline
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.knowledge_report import Progress, SyncReport
@@ -84,8 +85,16 @@ def build_embedder(settings: Settings) -> Embedder | None:
     return build(settings)
 
 
+def check_answer_mode(settings: Settings) -> None:
+    """Raise ConfigError when `[answer] mode = "llm"` has no model endpoint: called before
+    anything is opened or indexed, so `run`, `chat` and `ask` refuse at once."""
+    if (problem := settings.model_missing) is not None:
+        raise ConfigError([problem], source=str(settings.config_path or "configuration"))
+
+
 def build_answerer(settings: Settings) -> tuple[Answerer, Answerer | None]:
     """The answerer to use and the fallback for when it fails."""
+    check_answer_mode(settings)
     extractive = ExtractiveAnswerer(
         threshold=settings.answer.confidence_threshold, max_sources=settings.answer.max_sources
     )
@@ -118,6 +127,8 @@ def build_runtime(
     from bot.core import SupportBot
     from bot.store import AsyncStore, StateStore
 
+    if answerer is None:
+        check_answer_mode(settings)
     state = StateStore.open(settings)
     try:
         knowledge, report = open_synced_knowledge(settings, progress)
@@ -170,6 +181,7 @@ class Asking:
 def build_asking(settings: Settings, *, progress: Progress | None = None) -> Asking:
     """The index, in step with the folder, and the answer pipeline, wired as `build_runtime`
     wires them into the SupportBot (the same answerer, fallback, embedder and timeouts)."""
+    check_answer_mode(settings)
     knowledge, report = open_synced_knowledge(settings, progress)
     answerer, fallback = build_answerer(settings)
     service = KnowledgeService(

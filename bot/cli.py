@@ -13,6 +13,7 @@ bot/cli_privacy.py, bot/cli_store.py) are registered here, in the order `--help`
 # evaluate each one (twice) before any command runs; names imported only for type checking are
 # quoted instead.
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from bot.channel_types import Platform  # an enum alone: cheap enough for every command's start
 from bot.cli_ask import ask
 from bot.cli_dashboard import dashboard
 from bot.cli_eval import eval_
@@ -148,12 +150,14 @@ def run(
             "knowledge/slack-setup.md and knowledge/discord-setup.md. To try the bot without a "
             "platform, run: supportbot chat",
         )
+    from bot.app import check_answer_mode
     from bot.cpu_affinity import CpuKeeper
     from bot.instance import InstanceLock
 
     lock = InstanceLock(settings.data_dir, shared=settings.store.url is not None)
     cpu = CpuKeeper(settings.run.cpu)
     try:
+        check_answer_mode(settings)  # mode = "llm" without a model, said before the index is built
         cpu.check()  # a CPU number it may not use, said before the index is built
         lock.acquire()  # before the runtime: a second process must not even replay
     except (SupportBotError, ValueError) as exc:
@@ -249,9 +253,7 @@ def report(
         str | None,
         typer.Option(help="End: a date (that whole day included) or a date and time. Default: now."),
     ] = None,
-    platform: Annotated[
-        str | None, typer.Option(help="Only this platform: slack, discord or console.")
-    ] = None,
+    platform: Annotated[Platform | None, typer.Option(help="Only this platform.")] = None,
     channel: Annotated[
         str | None, typer.Option(help="Only this channel: its id (C0123ABCD) or platform:workspace:channel.")
     ] = None,
@@ -278,7 +280,7 @@ def report(
             settings,
             since=since,
             until=until,
-            platform=platform,
+            platform=None if platform is None else str(platform),
             channel=channel,
             fmt=ReportFormat(fmt),
             now=datetime.now(UTC),
@@ -310,7 +312,30 @@ def _plain_help_flags(command: Any, ctx: Any) -> None:
         _plain_help_flags(sub, command.context_class(sub, info_name=name, parent=ctx))
 
 
+# what Rich reads as a markup tag, with the backslashes before it: `[store]`, `[privacy]`
+_RICH_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?\])")
+
+
+def _escaped(text: str) -> str:
+    """`text` with each `[name]` shown as written: each backslash before it doubled, then one more."""
+    return _RICH_TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), text)
+
+
+def _literal_sections(command: Any) -> None:
+    """Every help text's `[section]` names kept: typer renders help with Rich, which reads
+    `[store]` as a style and drops it ("SUPPORTBOT_DATABASE_URL or  url"). Escaped here, once for
+    every command and option, so docstrings keep naming settings as the file spells them."""
+    if command.help:
+        command.help = _escaped(command.help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = _escaped(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _literal_sections(sub)
+
+
 def main() -> None:
     command = typer.main.get_command(app)
     _plain_help_flags(command, command.context_class(command, info_name="supportbot"))
+    _literal_sections(command)
     _guard(lambda: command(standalone_mode=True))

@@ -24,10 +24,16 @@ def dashboard(
         LinkPlatform, typer.Option(help="With --link: the user's platform.")
     ] = LinkPlatform.SLACK,
     url: Annotated[
-        str | None, typer.Option(help="With --link: the address the dashboard is served on.")
+        str | None,
+        typer.Option(
+            help="With --link: the address the dashboard is served on "
+            "(default: [dashboard] public_url, else http://host:port)."
+        ),
     ] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: [dashboard] host).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: [dashboard] port).")] = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
 ) -> None:
@@ -39,6 +45,9 @@ def dashboard(
     from bot.store import StateStore
 
     settings = load(config, None, data)
+    # where `supportbot run` serves it too, so a link printed for either points where it listens
+    host = host or settings.dashboard.host
+    port = port or settings.dashboard.port
     if link:
         if not user:
             fail("--link needs --user ID: the platform user id of the person signing in")
@@ -48,7 +57,7 @@ def dashboard(
                 store,
                 platform=str(platform),
                 user_id=user,
-                base_url=url or f"http://{host}:{port}",
+                base_url=url or settings.dashboard.public_url or f"http://{host}:{port}",
                 clock=SystemClock(),
             )
         finally:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 KnowledgeOpt = Annotated[
-    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: ./knowledge).")
+    Path | None, typer.Option("--knowledge", help="Knowledge folder (default: knowledge/ beside the config).")
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Config file (default: ./supportbot.toml).")

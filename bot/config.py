@@ -40,7 +40,9 @@ DATA_DIR_NAME = ".supportbot"
 
 @dataclass(frozen=True, kw_only=True)
 class KnowledgeSettings(Section):
-    path: Path | None = None  # None: ./knowledge, else the folder shipped with the source tree
+    # None: knowledge/ beside the config file (without one, in the current directory), else
+    # supportbot's own user guide (`bundled_knowledge`)
+    path: Path | None = None
     max_file_mb: Annotated[float, Bounds(gt=0)] = 20.0
     watch_seconds: Annotated[int, Bounds(ge=0)] = (
         60  # a running bot re-reads changed files this often; 0: never
@@ -158,18 +160,33 @@ class Settings(FileSettings):
         )
 
     @property
+    def model_endpoint(self) -> bool:
+        """Whether the environment names a model endpoint (OPENAI_API_KEY or OPENAI_BASE_URL)."""
+        return self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
+
+    @property
     def llm_configured(self) -> bool:
         if self.answer.mode == "extractive":
             return False
-        return self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
+        return self.model_endpoint
+
+    @property
+    def model_missing(self) -> str | None:
+        """What is wrong when `[answer] mode = "llm"` has no endpoint to use: the guide says that
+        mode always uses the model, so it is refused rather than quietly quoting the docs."""
+        if self.answer.mode != "llm" or self.model_endpoint:
+            return None
+        return (
+            '[answer] mode = "llm" always answers with a model, but neither OPENAI_API_KEY nor '
+            'OPENAI_BASE_URL is set: set one (knowledge/llm.md), or use mode = "auto" to quote '
+            "the documentation while no model is configured"
+        )
 
     @property
     def embeddings_enabled(self) -> bool:
         """Hybrid retrieval: `[llm] embeddings = true` and an endpoint configured. Independent
         of the answer mode: quoted (extractive) answers can use it too."""
-        return self.llm.embeddings and (
-            self.secrets.openai_api_key is not None or self.secrets.openai_base_url is not None
-        )
+        return self.llm.embeddings and self.model_endpoint
 
     def command_prefix(self, platform: str, *, admin: bool = False) -> str:
         """How people type a command on `platform`: Slack's configured slash command; Discord
@@ -182,7 +199,7 @@ class Settings(FileSettings):
         return "/support"
 
 
-def _default_knowledge() -> Path:
+def bundled_knowledge() -> Path:
     """The product's own guide: beside the code in a checkout, else where pip installed it
     (the environment's data directory; a --user install puts it under the user base)."""
     import site
@@ -286,7 +303,7 @@ def load_settings(
         file_settings = replace(
             file_settings, knowledge=replace(file_settings.knowledge, include_root=include_root)
         )
-    knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base, cwd)
+    knowledge_dir = _resolve_knowledge(knowledge, env, file_settings, base)
     data_dir = (
         Path(data)
         if data
@@ -387,16 +404,18 @@ def _resolve_knowledge(
     env: Mapping[str, str],
     file_settings: FileSettings,
     base: Path,
-    cwd: Path,
 ) -> Path:
+    """The knowledge folder: the option, the variable, `[knowledge] path`, then knowledge/ in
+    `base` (the config file's folder, as the documentation says, so a bot started from
+    elsewhere, by cron or systemd, reads the same folder), else supportbot's own guide."""
     if given is not None:
         return Path(given).resolve()
     if env.get("SUPPORTBOT_KNOWLEDGE"):
         return Path(env["SUPPORTBOT_KNOWLEDGE"]).resolve()
     if file_settings.knowledge.path is not None:
         return (base / file_settings.knowledge.path).resolve()
-    local = cwd / "knowledge"
-    return local.resolve() if local.is_dir() else _default_knowledge()
+    local = base / "knowledge"
+    return local.resolve() if local.is_dir() else bundled_knowledge()
 
 
 __all__ = [
@@ -428,6 +447,7 @@ __all__ = [
     "SlackSettings",
     "StoreSettings",
     "TagRoute",
+    "bundled_knowledge",
     "digest_target",
     "load_settings",
     "time_of_day",

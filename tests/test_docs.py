@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import get_args, get_origin, get_type_hints
 
+from bot.app import build_asking
 from bot.commands import REGISTRY
-from bot.config import FileSettings, Section
+from bot.config import FileSettings, Section, load_settings
+from bot.types import DocVisibility
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 
@@ -42,8 +45,6 @@ def test_every_setting_is_documented() -> None:
 
 def test_every_environment_variable_is_documented() -> None:
     config_source = (Path(__file__).resolve().parent.parent / "bot" / "config.py").read_text(encoding="utf-8")
-    import re
-
     names = set(re.findall(r'"((?:SLACK|DISCORD|OPENAI|SUPPORTBOT)_[A-Z_]+)"', config_source))
     reference = (KNOWLEDGE / "configuration.md").read_text(encoding="utf-8")
     assert names, "no environment variables found"
@@ -69,8 +70,49 @@ def test_there_is_a_korean_faq_and_the_guide_covers_the_basics() -> None:
 
 
 def test_internal_links_point_at_existing_pages() -> None:
-    import re
-
     for page in KNOWLEDGE.glob("*.md"):
         for target in re.findall(r"\]\(([a-z0-9-]+\.md)\)", page.read_text(encoding="utf-8")):
             assert (KNOWLEDGE / target).exists(), f"{page.name} links to missing {target}"
+
+
+ROOT = KNOWLEDGE.parent
+
+# the section each first question the guide tells people to ask is meant to be answered from
+FIRST_ANSWERS = {"How do I connect Slack?": ("faq.md", "How do I connect the bot to Slack?")}
+
+
+def _first_questions() -> dict[str, str]:
+    """Where each first question is documented, and the question: the README's first command,
+    Getting started's, and the one knowledge/installation.md checks the installation with."""
+    texts = {
+        "README.md": (ROOT / "README.md").read_text(encoding="utf-8"),
+        "getting-started.md": (KNOWLEDGE / "getting-started.md").read_text(encoding="utf-8"),
+        "installation.md": (KNOWLEDGE / "installation.md")
+        .read_text(encoding="utf-8")
+        .split("## Check the installation")[1],
+    }
+    questions = {}
+    for where, text in texts.items():
+        found = re.search(r'supportbot ask "([^"]+)"', text)
+        assert found, f"{where} asks no first question"
+        questions[where] = found.group(1)
+    return questions
+
+
+async def test_the_first_questions_are_answered_by_the_sections_meant_to(tmp_path: Path) -> None:
+    """Each first question, asked of the bundled guide offline as a new install asks it, is
+    answered from the section meant to answer it (installation.md's check question was
+    answered by the FAQ's install entry, which quoted it, not the overview it was asking for)."""
+    questions = _first_questions()
+    unplanned = {where: q for where, q in questions.items() if q not in FIRST_ANSWERS}
+    assert not unplanned, f"say in FIRST_ANSWERS which section answers {unplanned}"
+    asking = build_asking(load_settings(knowledge=KNOWLEDGE, data=tmp_path, env={}, cwd=tmp_path))
+    try:
+        for question in sorted(set(questions.values())):
+            answer, _ = await asking.answers.ask(question, DocVisibility.INTERNAL)
+            assert not asking.answers.is_abstention(answer), question
+            first = answer.citations[0]
+            assert (first.path, first.heading) == FIRST_ANSWERS[question], (question, answer.citations)
+    finally:
+        await asking.aclose()
+        asking.close()

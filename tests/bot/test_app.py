@@ -11,9 +11,10 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot import supervisor
-from bot.app import Runtime
+from bot.app import Runtime, build_answerer, build_runtime
 from bot.cluster import Presence
-from bot.errors import FatalAdapterError
+from bot.config import Settings
+from bot.errors import ConfigError, FatalAdapterError
 from bot.store.values import iso
 from bot.supervisor import _run_clock, _supervise, enabled_adapters
 from bot.types import Author, ConversationRef, DocVisibility, InboundMessage, Reply, Visibility
@@ -167,3 +168,19 @@ async def test_the_heartbeat_goes_on_while_a_tick_is_stuck_on_a_slow_platform(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_llm_mode_without_a_model_is_refused_before_anything_is_opened(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """knowledge/configuration.md: `[answer] mode = "llm"` always uses the model. Without an
+    endpoint the bot refuses (run, chat, ask, eval) instead of quietly quoting the docs."""
+    settings = make_settings('[answer]\nmode = "llm"\n')
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        build_answerer(settings)
+    with pytest.raises(ConfigError, match='mode = "llm"'):
+        build_runtime(settings)
+    assert not settings.data_dir.exists()  # neither the state nor the index was opened
+    endpoint = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    answerer, fallback = build_answerer(make_settings('[answer]\nmode = "llm"\n', env=endpoint))
+    assert answerer.name == "llm" and fallback is not None

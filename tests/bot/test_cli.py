@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.cli_progress import STOPPED
 from bot.retrieval.reading import pool_size
+from tests.conftest import write_docs
 from tests.fakes.openai_server import FakeOpenAI, ServerError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -522,3 +527,113 @@ def test_ctrl_c_while_the_folder_is_read_stops_the_command_with_one_line(tmp_pat
         code, err = interrupt_while_reading(knowledge, tmp_path / f"data{attempt}", workers)
         assert code == 130, err
         assert err.strip() == f"error: {STOPPED}"
+
+
+def _without_platforms() -> dict[str, str | None]:
+    """CliRunner's env: this machine's platform and model settings unset (None removes one)."""
+    return {k: None for k in os.environ if k.startswith(("SLACK_", "DISCORD_", "OPENAI_", "SUPPORTBOT_"))}
+
+
+def _doctor_lines(*args: str) -> tuple[int, dict[str, str]]:
+    """`supportbot doctor ARGS`: its exit code and each check's line by the check's name."""
+    done = CliRunner().invoke(app, ["doctor", *args], env=_without_platforms())
+    lines = {line.split("] ", 1)[1].split(":", 1)[0]: line for line in done.stdout.splitlines()}
+    return done.exit_code, lines
+
+
+def test_doctor_warns_when_a_config_file_is_answered_from_the_bundled_guide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started elsewhere (cron, systemd, Docker) with `-c`, the bot reads knowledge/ beside the
+    config file; with none there it falls back to supportbot's own guide, which doctor flags."""
+    home, elsewhere = tmp_path / "srv", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = home / "supportbot.toml"
+    home.mkdir()
+    config.write_text("", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+    code, lines = _doctor_lines("-c", str(config), "--data", str(tmp_path / "d1"))
+    assert code == 0 and lines["knowledge"].startswith("[warn]"), lines
+    assert "supportbot's own user guide" in lines["knowledge"] and str(config) in lines["knowledge"]
+    write_docs(home / "knowledge")
+    code, lines = _doctor_lines("-c", str(config), "--data", str(tmp_path / "d2"))
+    assert code == 0 and lines["knowledge"].startswith("[ok"), lines
+    assert str(home / "knowledge") in lines["knowledge"]
+
+
+def test_doctor_fails_a_run_cpu_that_run_refuses(tmp_path: Path, knowledge_dir: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    options = ["-c", str(config), "--knowledge", str(knowledge_dir), "--data", str(tmp_path / "d")]
+    config.write_text("[run]\ncpu = 999\n", encoding="utf-8")
+    code, lines = _doctor_lines(*options)
+    assert code == 1 and lines["cpu"].startswith("[FAIL] cpu: [run] cpu = 999"), lines
+    config.write_text('[run]\ncpu = "off"\n', encoding="utf-8")
+    code, lines = _doctor_lines(*options)
+    assert code == 0 and lines["cpu"].startswith("[ok"), lines
+
+
+def test_llm_mode_without_a_model_fails_doctor_and_refuses_to_run(
+    tmp_path: Path, knowledge_dir: Path
+) -> None:
+    """knowledge/configuration.md: `llm` always uses the model. Without an endpoint neither
+    doctor nor run may pass it off as quoting the docs."""
+    config = tmp_path / "supportbot.toml"
+    config.write_text('[answer]\nmode = "llm"\n', encoding="utf-8")
+    options = ["-c", str(config), "--knowledge", str(knowledge_dir)]
+    code, lines = _doctor_lines(*options, "--data", str(tmp_path / "d1"))
+    assert code == 1 and lines["answers"].startswith("[FAIL]"), lines
+    assert "OPENAI_API_KEY" in lines["answers"]
+    ran = CliRunner().invoke(
+        app,
+        ["run", *options, "--data", str(tmp_path / "d2")],
+        env={**_without_platforms(), "DISCORD_TOKEN": "x.y.z"},
+    )
+    assert ran.exit_code == 2 and 'mode = "llm"' in ran.stderr, ran.output
+    assert not (tmp_path / "d2" / "index").exists()  # refused before the index was built
+
+
+def test_dashboard_link_points_where_the_dashboard_is_served(tmp_path: Path) -> None:
+    config = tmp_path / "supportbot.toml"
+    args = ["dashboard", "--link", "--user", "U0123ABC", "-c", str(config), "--data", str(tmp_path / "d")]
+    config.write_text(
+        '[dashboard]\nenabled = true\npublic_url = "https://support.example.com"\n', encoding="utf-8"
+    )
+    behind_proxy = CliRunner().invoke(app, args, env=_without_platforms())
+    assert behind_proxy.stdout.startswith("https://support.example.com/admin/signin?token="), (
+        behind_proxy.output
+    )
+    config.write_text("[dashboard]\nenabled = true\nport = 8123\n", encoding="utf-8")
+    served = CliRunner().invoke(app, args, env=_without_platforms())
+    assert served.stdout.startswith("http://127.0.0.1:8123/admin/signin?token="), served.output
+
+
+def test_report_refuses_an_unknown_platform(tmp_path: Path) -> None:
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(app, [*args, "--data", str(tmp_path / "d")], env=_without_platforms())
+
+    assert invoke("migrate").exit_code == 0  # a state database, as after a first run
+    assert invoke("report", "--platform", "slack").exit_code == 0
+    typo = invoke("report", "--platform", "slak")
+    assert typo.exit_code == 2 and "slak" in typo.output and "console" in typo.output, typo.output
+
+
+def _section_names(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Each command's path and each `[section]` its help or its options' help names."""
+    texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+    for name in sorted({found for text in texts for found in re.findall(r"\[[a-z][a-z_.]*\]", text)}):
+        yield path, name
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _section_names(sub, (*path, name))
+
+
+def test_help_shows_every_section_name_its_text_has() -> None:
+    # Rich reads `[store]` as markup and drops it: "SUPPORTBOT_DATABASE_URL or  url"
+    import typer
+
+    named = list(_section_names(typer.main.get_command(app)))
+    assert (("migrate",), "[store]") in named and (("privacy", "purge"), "[privacy]") in named
+    for path in sorted({path for path, _ in named}):
+        shown = run_cli(*path, "--help")
+        assert shown.returncode == 0, shown.stderr
+        for name in (name for where, name in named if where == path):
+            assert name in shown.stdout, (path, name, shown.stdout)

@@ -301,3 +301,16 @@ def test_business_days_not_read_as_days_are_refused(tmp_path: Path, days: str) -
     config.write_text(f"[escalation]\nbusiness_days = {days}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"escalation\.business_days"):
         load_settings(config=config, env={})
+
+
+def test_default_knowledge_folder_is_beside_the_config_file(tmp_path: Path) -> None:
+    """knowledge/configuration.md: `path` defaults to ./knowledge "relative to the config file",
+    so a bot started elsewhere (cron, systemd, Docker) with `-c` reads the same folder; with no
+    config file it is the current directory's, as before."""
+    home, elsewhere = tmp_path / "srv", tmp_path / "elsewhere"
+    (home / "knowledge").mkdir(parents=True)
+    (elsewhere / "knowledge").mkdir(parents=True)
+    config = home / "supportbot.toml"
+    config.write_text("", encoding="utf-8")
+    assert load_settings(config=config, env={}, cwd=elsewhere).knowledge_dir == (home / "knowledge").resolve()
+    assert load_settings(env={}, cwd=elsewhere).knowledge_dir == (elsewhere / "knowledge").resolve()

@@ -331,7 +331,7 @@ def test_the_cli_prints_a_link_that_signs_in(rt: Runtime, tmp_path: object) -> N
     )
     assert result.exit_code == 0, result.output
     url = result.output.strip()
-    assert url.startswith("http://127.0.0.1:8080/admin/signin?token=")
+    assert url.startswith("http://127.0.0.1:8090/admin/signin?token=")  # where `run` serves it
     token = url.split("token=", 1)[1]
     owner = rt.state.use_dashboard_link(_hash(token), datetime.now(UTC))
     assert owner is not None and owner.user_id == "U-SAM"
