@@ -50,6 +50,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "I've reopened ticket #{ticket} and let the team know.",
         "ko": "티켓 #{ticket}을 다시 열고 지원팀에 알렸습니다.",
     },
+    "reopened_after_hours": {
+        "en": "I've reopened ticket #{ticket}. The team works {hours}, so a person will pick it up "
+        "after {when}; you don't need to do anything else.",
+        "ko": "티켓 #{ticket}을 다시 열었습니다. 지원팀 근무 시간은 {hours}이며, "
+        "{when} 이후에 담당자가 확인할 예정입니다. 따로 하실 일은 없습니다.",
+    },
     "you_are_welcome": {
         "en": "You're welcome!",
         "ko": "천만에요!",

@@ -22,7 +22,7 @@ from bot.escalation.cards import TicketPosts, status_line
 from bot.escalation.learning import draft_from
 from bot.escalation.opening import TicketOpener
 from bot.escalation.ratings import Satisfaction
-from bot.escalation.routing import first_ping
+from bot.escalation.routing import FirstPing, first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
 from bot.insights.similar_tickets import SimilarTickets
@@ -284,7 +284,7 @@ class Escalations:
             await channel.send(
                 Reply(
                     conversation=reopened.conversation,
-                    text=say("reopened", reopened.language, ticket=reopened.id),
+                    text=self._reopened_note(reopened, ping),
                     kind=ReplyKind.ESCALATION,
                     mentions=ping.mentions,
                 )
@@ -292,6 +292,19 @@ class Escalations:
             if PostKind.CARD not in await self.posts.shown(reopened):  # dropped while it was done
                 await self.posts.post_triage_card(reopened, channel, await self.posts.saved_context(reopened))
         return result
+
+    def _reopened_note(self, ticket: Ticket, ping: FirstPing) -> str:
+        """What the asker is told of the reopen: when a person will be there, as a new ticket's
+        note says it (after hours, nobody is told before opening)."""
+        if ping.stage == SlaStage.WAITING_FOR_HOURS:
+            return say(
+                "reopened_after_hours",
+                ticket.language,
+                ticket=ticket.id,
+                hours=self.hours.describe(),
+                when=self.sla.local(ping.due),
+            )
+        return say("reopened", ticket.language, ticket=ticket.id)
 
     def reopen_window_open(self, ticket: Ticket) -> bool:
         if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:

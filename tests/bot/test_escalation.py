@@ -423,6 +423,8 @@ async def test_a_reopen_after_hours_without_on_call_waits_for_the_team_to_open(
     rt = make_runtime(AFTER_HOURS)
     ticket_id, note = await reopened_on_saturday_night(rt, channel, clock)
     assert note.mentions == ()  # nobody woken at 03:00
+    # the asker is told when a person will be there, not that the team was told
+    assert "let the team know" not in note.text and "after Mon 09:00" in note.text, note.text
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.sla_stage == SlaStage.WAITING_FOR_HOURS
     assert ticket.next_action_at == MONDAY_9
