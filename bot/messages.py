@@ -89,6 +89,33 @@ _TEXT: dict[str, dict[str, str]] = {
     "status_resolved_by": {"en": "resolved by {who}", "ko": "{who}님이 해결 완료"},
     "status_resolved": {"en": "resolved", "ko": "해결 완료"},
     "status_closed": {"en": "closed by the asker", "ko": "질문하신 분이 닫음"},
+    # the staff's short forms: the ticket list, the dashboard's rows, the card's SLA
+    "age_minutes": {"en": "{n}m", "ko": "{n}분"},
+    "age_hours": {"en": "{n}h", "ko": "{n}시간"},
+    "age_days": {"en": "{n}d", "ko": "{n}일"},
+    "sla_done": {"en": "done", "ko": "완료"},
+    "sla_waiting_for_hours": {"en": "waiting for business hours", "ko": "근무 시간 대기 중"},
+    "sla_past_every_deadline": {"en": "past every deadline", "ko": "모든 기한 지남"},
+    "sla_no_deadline": {"en": "no deadline", "ko": "기한 없음"},
+    "sla_overdue": {"en": "overdue {age}", "ko": "기한 {age} 초과"},
+    "sla_next_deadline": {"en": "next deadline in {age}", "ko": "다음 기한까지 {age}"},
+    "reason_low_confidence": {"en": "the bot was not confident", "ko": "봇의 확신이 부족함"},
+    "reason_asked_for_human": {"en": "asked for a person", "ko": "사람을 요청함"},
+    "reason_not_helpful": {"en": "marked the answer not helpful", "ko": "답변이 도움이 되지 않았다고 표시함"},
+    "reason_unanswered_followups": {
+        "en": "follow-up questions went unanswered",
+        "ko": "추가 질문에 답하지 못함",
+    },
+    "reason_error": {"en": "the bot failed while answering", "ko": "답변 중 봇에 오류가 남"},
+    "reason_admin": {"en": "escalated by an admin", "ko": "관리자가 넘김"},
+    "ticket_word_open": {"en": "open", "ko": "열림"},
+    "ticket_word_claimed": {"en": "claimed", "ko": "담당 중"},
+    "ticket_word_resolved": {"en": "resolved", "ko": "해결됨"},
+    "ticket_word_closed": {"en": "closed", "ko": "닫힘"},
+    "ticket_line": {
+        "en": "- #{ticket} [{status}{who}] {age} old, {reason}, SLA {sla}: {question}",
+        "ko": "- #{ticket} [{status}{who}] {age} 경과, {reason}, SLA {sla}: {question}",
+    },
     "sla_assignee": {
         "en": "Reminder: ticket #{ticket} is waiting for a reply (claimed, no reply from the team for a while).",
         "ko": "알림: 티켓 #{ticket}이 답변을 기다리고 있습니다 (담당자가 정해졌지만 한동안 답변이 없습니다).",
@@ -423,6 +450,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "(`supportbot privacy export`).",
     },
 }
+
+
+SPOKEN = ("en", "ko")  # the languages every sentence here is written in
+
+
+def spoken(tag: str | None) -> str | None:
+    """The language of a platform's locale tag ("ko", "ko-KR", "en-US") when it is one the
+    bot speaks; None when there is no tag or the bot does not speak it."""
+    primary = (tag or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in SPOKEN else None
 
 
 def say(key: str, language: str = "en", **values: object) -> str:

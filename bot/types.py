@@ -137,6 +137,9 @@ class Command:
     # the platform's named arguments when it has them (Discord's slash-command options), read
     # as given: a value holding a space, or an optional one left out, cannot shift the others
     options: tuple[tuple[str, str], ...] | None = None
+    # the language the invoker's app is set to, when the platform says it (Discord's
+    # interaction locale): a command too short to show one is answered in it
+    locale: str | None = None
 
 
 class MentionKind(StrEnum):

@@ -20,7 +20,7 @@ from discord import app_commands
 
 from adapters.discord.translate import PLATFORM
 from adapters.rate_limited_log import RateLimitedLog
-from bot.messages import say
+from bot.messages import say, spoken
 
 log = logging.getLogger("adapters.discord")  # the adapter's one logger (see channel.py)
 
@@ -70,7 +70,7 @@ async def _tell_out_of_date(interaction: discord.Interaction) -> None:
         return  # an autocomplete takes no message; one already answered keeps its answer
     try:
         await interaction.response.send_message(
-            say("command_out_of_date", interaction.locale.value.split("-")[0]),
+            say("command_out_of_date", spoken(interaction.locale.value) or "en"),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )

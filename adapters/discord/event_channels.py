@@ -26,7 +26,7 @@ from adapters.discord.post_ids import post_id
 from adapters.discord.render import custom_id, render_reply, truncate
 from adapters.inflight import INDICATOR_AFTER_S, last_resort
 from bot.errors import PlatformError
-from bot.messages import say
+from bot.messages import say, spoken
 from bot.ports import PostChanged
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
 
@@ -264,7 +264,7 @@ class InteractionChannel:
         """Tell the person (only them) that it failed; the core could not say anything."""
         sent = await last_resort(
             lambda: self.interaction.followup.send(
-                say("error_no_ticket", self.interaction.locale.value.split("-")[0]),
+                say("error_no_ticket", spoken(self.interaction.locale.value) or "en"),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             ),

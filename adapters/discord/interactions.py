@@ -62,6 +62,7 @@ class Interactions:
                 conversation=conversation,
                 visibility=visibility,
                 options=command_options(spec, values),
+                locale=interaction.locale.value,
             )
         except Exception:
             # A malformed interaction is this one event's problem: skip it, keep serving.

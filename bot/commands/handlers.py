@@ -12,8 +12,7 @@ from bot.channel_types import Platform
 from bot.cluster import describe_workers
 from bot.commands.language import reply_language
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
-from bot.escalation import age as ticket_age
-from bot.escalation import sla_state
+from bot.escalation import ticket_line
 from bot.escalation.learning import write_entry
 from bot.insights.collect import collect
 from bot.insights.metrics import Definitions, Period, Scope
@@ -132,13 +131,7 @@ async def _tickets(host: CommandHost, command: Command, args: dict[str, str], ch
         return say(none, language)
     shown = len(page.tickets)
     lines = [say(cut if shown < page.total else header, language, total=page.total, shown=shown)]
-    for t in page.tickets:
-        age = ticket_age(now - t.created_at)
-        who = f", {t.assignee_name}" if t.assignee_name else ""
-        # one line each: a question's own second line must not read as another ticket
-        lines.append(
-            f"- #{t.id} [{t.status}{who}] {age} old, {t.reason}, SLA {sla_state(t, now)}: {quoted(t.question, 80)}"
-        )
+    lines.extend(ticket_line(t, now, language) for t in page.tickets)
     return "\n".join(lines)
 
 

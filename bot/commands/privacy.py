@@ -33,7 +33,7 @@ async def _remember(host: CommandHost, command: Command, args: dict[str, str], c
 async def _me(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     people = _people(host)
     facts = await people.recall(command.conversation.platform, command.invoker.id)
-    language = people.language_for(facts, "", "en")
+    language = await reply_language(host, command)
     if facts is None:
         return say("memory_is_off", language)
     if not facts:

@@ -22,7 +22,7 @@ from bot.channel_types import DM_WORKSPACE
 from bot.commands.handlers import NOTE_LIMIT
 from bot.config import PlatformSettings, Settings
 from bot.dashboard.auth import Rights
-from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
+from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render, viewer_locale
 from bot.dashboard.inputs import path_id, redirect, status_of, typed
 from bot.dashboard.notices import Notice, notice
 from bot.dashboard.pages import record, signed_in
@@ -121,8 +121,14 @@ async def queue(request: web.Request) -> web.Response:
     # the start of each, redacted (a pasted log is not scanned whole to show a line of it),
     # off the event loop the bot answers on
     questions = await asyncio.to_thread(lambda: [quoted_plain(t.question, QUOTED) for t in page.tickets])
+    language = viewer_locale(request).value
     rows = [
-        {"ticket": t, "age": age(now - t.created_at), "sla": sla_state(t, now), "question": question}
+        {
+            "ticket": t,
+            "age": age(now - t.created_at, language),
+            "sla": sla_state(t, now, language),
+            "question": question,
+        }
         for t, question in zip(page.tickets, questions, strict=True)
     ]
     return render(

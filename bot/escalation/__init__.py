@@ -17,7 +17,7 @@ Adapters only render what this package decides. Everything other modules import 
 re-exported here, so `from bot.escalation import ...` does not depend on the layout.
 """
 
-from bot.escalation.cards import REASON_TEXT, TicketPosts, age, card, sla_state, status_line, thread_note
+from bot.escalation.cards import TicketPosts, age, card, sla_state, status_line, thread_note, ticket_line
 from bot.escalation.learning import LEARNED_FOLDER, draft_from, render_entry, write_entry
 from bot.escalation.opening import TicketOpener
 from bot.escalation.routing import FirstPing, business_hours, first_ping, staff_mentions
@@ -37,7 +37,6 @@ from bot.escalation.values import (
 __all__ = [
     "ACTIVE",
     "LEARNED_FOLDER",
-    "REASON_TEXT",
     "Context",
     "DraftStatus",
     "Escalations",
@@ -60,5 +59,6 @@ __all__ = [
     "staff_mentions",
     "status_line",
     "thread_note",
+    "ticket_line",
     "write_entry",
 ]

@@ -59,14 +59,10 @@ CARD_RETRY_AT_MOST = timedelta(hours=1)
 # clock and this host's may differ by a little
 CARD_LOOK_BACK = timedelta(minutes=1)
 
-REASON_TEXT = {
-    EscalationReason.LOW_CONFIDENCE: "the bot was not confident",
-    EscalationReason.ASKED_FOR_HUMAN: "asked for a person",
-    EscalationReason.NOT_HELPFUL: "marked the answer not helpful",
-    EscalationReason.UNANSWERED_FOLLOWUPS: "follow-up questions went unanswered",
-    EscalationReason.ERROR: "the bot failed while answering",
-    EscalationReason.ADMIN: "escalated by an admin",
-}
+
+def reason_text(reason: EscalationReason, language: str = "en") -> str:
+    """Why the ticket was opened, in a few words for staff."""
+    return say(f"reason_{reason.value}", language)
 
 
 def next_try(now: datetime, *, owed_since: datetime) -> datetime:
@@ -102,26 +98,45 @@ def status_line(ticket: Ticket, language: str = "en") -> str:
     return say("status_open", language)
 
 
-def age(delta: timedelta) -> str:
+def age(delta: timedelta, language: str = "en") -> str:
+    """A duration in staff's short form: minutes, then hours up to two days, then days."""
     minutes = max(0, int(delta.total_seconds() // 60))
     if minutes < 60:
-        return f"{minutes}m"
+        return say("age_minutes", language, n=minutes)
     if minutes < 60 * 48:
-        return f"{minutes // 60}h"
-    return f"{minutes // (60 * 24)}d"
+        return say("age_hours", language, n=minutes // 60)
+    return say("age_days", language, n=minutes // (60 * 24))
 
 
-def sla_state(ticket: Ticket, now: datetime) -> str:
-    """The SLA clock in a few words, for cards and the ticket list."""
+def sla_state(ticket: Ticket, now: datetime, language: str = "en") -> str:
+    """The SLA clock in a few words, for cards, the ticket list and the dashboard's rows."""
     if ticket.status not in ACTIVE:
-        return "done"
+        return say("sla_done", language)
     if ticket.sla_stage == SlaStage.WAITING_FOR_HOURS:
-        return "waiting for business hours"
+        return say("sla_waiting_for_hours", language)
     if ticket.next_action_at is None:
-        return "past every deadline" if ticket.sla_stage == SlaStage.SECOND_TIER else "no deadline"
+        key = "sla_past_every_deadline" if ticket.sla_stage == SlaStage.SECOND_TIER else "sla_no_deadline"
+        return say(key, language)
     if ticket.next_action_at <= now:
-        return f"overdue {age(now - ticket.next_action_at)}"
-    return f"next deadline in {age(ticket.next_action_at - now)}"
+        return say("sla_overdue", language, age=age(now - ticket.next_action_at, language))
+    return say("sla_next_deadline", language, age=age(ticket.next_action_at - now, language))
+
+
+def ticket_line(ticket: Ticket, now: datetime, language: str = "en") -> str:
+    """One ticket on one line, for the `/support tickets` list: a question's own second line
+    must not read as another ticket."""
+    who = f", {ticket.assignee_name}" if ticket.assignee_name else ""
+    return say(
+        "ticket_line",
+        language,
+        ticket=ticket.id,
+        status=say(f"ticket_word_{ticket.status.value}", language),
+        who=who,
+        age=age(now - ticket.created_at, language),
+        reason=reason_text(ticket.reason, language),
+        sla=sla_state(ticket, now, language),
+        question=quoted(ticket.question, 80),
+    )
 
 
 def card(
@@ -145,7 +160,7 @@ def card(
         # injected thread can steer it into a link disguised as the bot's own)
         context = replace(context, summary=quoted(context.summary))
     lines = [
-        f"**Ticket #{ticket.id}** · {status_line(ticket)} · {REASON_TEXT[ticket.reason]}",
+        f"**Ticket #{ticket.id}** · {status_line(ticket)} · {reason_text(ticket.reason)}",
         f"From {quoted(ticket.asker_name or ticket.asker_id)}, {age(now - ticket.created_at)} ago · SLA: {sla_state(ticket, now)}",
         *brief(
             shown,

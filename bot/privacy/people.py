@@ -41,6 +41,13 @@ EXPORT_PART_CHARS = 1800  # one part fits one Discord message (2,000) with its c
 EXPORT_MAX_PARTS = 5
 
 _LETTER = re.compile(r"[^\W\d_]")
+
+
+def shows_language(text: str) -> bool:
+    """Whether `text` has letters enough to tell its language ("ok" and "v2.3 500?" do not)."""
+    return len(_LETTER.findall(text)) >= SHORT_TEXT_LETTERS
+
+
 _SAID_LANGUAGE = (
     (re.compile(r"\b(?:in|speak|prefer|use)\s+korean\b|한국어로", re.IGNORECASE), "ko"),
     (re.compile(r"\b(?:in|speak|prefer|use)\s+english\b|영어로", re.IGNORECASE), "en"),
@@ -147,7 +154,7 @@ class People:
         if not facts:
             return detected
         remembered = next((f.text for f in facts if f.kind == FactKind.LANGUAGE), None)
-        if remembered and len(_LETTER.findall(text)) < SHORT_TEXT_LETTERS:
+        if remembered and not shows_language(text):
             return remembered
         return detected
 
@@ -160,9 +167,7 @@ class People:
             return
         now = self.clock.now().isoformat(timespec="seconds")
         new: list[Fact] = []
-        spoken = said_language(question) or (
-            language if len(_LETTER.findall(question)) >= SHORT_TEXT_LETTERS else None
-        )
+        spoken = said_language(question) or (language if shows_language(question) else None)
         if spoken:
             new.append(Fact(kind=FactKind.LANGUAGE, text=spoken, at=now))
         plan = said_plan(question)

@@ -736,9 +736,12 @@ async def slash(
     *,
     command: str = COMMAND_GROUP,
     user_id: str | None = None,
+    locale: str = "en-US",
 ) -> tuple[dict[str, Any], RecordedRequest]:
-    """Run a slash command; return the interaction and its first follow-up (after the defer)."""
+    """Run a slash command (from an app set to `locale`); return the interaction and its first
+    follow-up (after the defer)."""
     interaction = fake.build_slash_command(command, subcommand, options, user_id=user_id)
+    interaction["locale"] = locale
     await fake.dispatch("INTERACTION_CREATE", interaction)
     followup = await fake.wait_for_request(
         "POST",

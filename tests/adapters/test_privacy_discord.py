@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.app import Runtime
+from bot.messages import say
 from tests.adapters import test_discord_adapter as d
 from tests.adapters.test_privacy_e2e import cells_with
 from tests.fakes.answerers import ConfidentExtractive
@@ -60,3 +61,18 @@ async def test_forget_me_through_discord(fake: FakeDiscord, make_runtime: Callab
 
     assert cells_with(state, fake.user_id) == []
     assert cells_with(state, "Gizmo") == [] and cells_with(state, "reset my password") == []
+
+
+async def test_privacy_commands_answer_in_the_language_the_persons_discord_app_is_set_to(
+    fake: FakeDiscord, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Discord says each interaction's locale; without opt-in memory every reply was English,
+    so someone whose app is in Korean was asked to confirm forgetting in English."""
+    runtime = make_runtime(d.discord_toml(fake), env=d.discord_env(fake), answerer=ConfidentExtractive())
+    async with d.running(runtime):
+        _, confirm = await d.slash(fake, "forget-me", locale="ko")
+        assert "되돌릴 수 없" in confirm.json["content"]
+        _, reply = await d.slash(fake, "remember", {"setting": "on"}, locale="ko")
+        assert reply.json["content"].startswith("기억 기능이 켜졌습니다.")
+        _, reply = await d.slash(fake, "me", locale="en-GB")  # remembered nothing yet: the app decides
+        assert reply.json["content"] == say("memory_empty", "en")

@@ -588,13 +588,37 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(
     clock.advance(minutes=5)
     await rt.bot.on_command(command("tickets", "", STAFF), channel)
     listing = texts(channel)[-1]
-    assert f"#{ticket_id} [open] 5m old, asked_for_human" in listing and "next deadline in 10m" in listing
+    assert f"#{ticket_id} [open] 5m old, asked for a person" in listing and "next deadline in 10m" in listing
     await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket_id), STAFF, thread), channel)
     await rt.bot.on_command(command("tickets", "mine", STAFF), channel)
     assert f"#{ticket_id} [claimed, Sam]" in texts(channel)[-1]
     # the same staff member in another workspace sees that workspace's tickets only
     await rt.bot.on_command(command("tickets", "all", STAFF, workspace="T2"), channel)
     assert texts(channel)[-1] == "No tickets here."
+
+
+async def test_tickets_listing_is_in_korean_for_a_korean_app_or_korean_words(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """The header followed the reader's language but each line stayed English ("[open] 5m
+    old, asked_for_human, SLA next deadline in 10m"), and without opt-in memory the whole
+    reply was English to someone whose Discord app is in Korean."""
+    ticket_id, _ = await open_ticket(rt, channel)
+    clock.advance(minutes=5)
+    korean_app = replace(command("tickets", "", STAFF), locale="ko")
+    await rt.bot.on_command(korean_app, channel)
+    header, line = texts(channel)[-1].splitlines()
+    assert header == "열린 티켓 1건 (오래된 순):"
+    assert line.startswith(f"- #{ticket_id} [열림] 5분 경과, 사람을 요청함, SLA 다음 기한까지 10분: ")
+    # Hangul typed in the command decides however short, whatever the app says
+    await rt.bot.on_command(replace(command("assign", f"{ticket_id} 김철수", ADMIN), locale="en-US"), channel)
+    assert texts(channel)[-1].startswith("'김철수'(으)로는 Slack 사용자를 찾을 수 없어")
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    await rt.bot.on_command(replace(command("tickets", "all", STAFF), locale="en-US"), channel)
+    assert f"#{ticket_id} [resolved, Sam] 5m old, asked for a person, SLA done: " in texts(channel)[-1]
+    # an app in a language the bot does not speak reads English
+    await rt.bot.on_command(replace(command("tickets", "all", STAFF), locale="ja"), channel)
+    assert texts(channel)[-1].startswith("1 ticket(s), newest first:")
 
 
 async def test_tickets_lists_the_longest_waiting_first_and_says_how_many_there_are(

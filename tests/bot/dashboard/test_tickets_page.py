@@ -533,9 +533,12 @@ async def test_the_queue_reads_in_korean(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:
     await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    clock.advance(minutes=5)
     assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
     page = await (await client.get("/admin/tickets", headers={"Accept-Language": "ko-KR,ko"})).text()
     assert '<html lang="ko">' in page and "대기열 필터" in page and "열림" in page
+    # a row's age and SLA clock too (they read "5m" and "next deadline in 10m")
+    assert "<td>5분</td>" in page and "<td>다음 기한까지 10분</td>" in page
 
 
 def test_every_label_the_pages_show_for_a_value_has_its_korean() -> None:
