@@ -189,6 +189,20 @@ def is_routed_staff(
     return any(group.includes(author) for group in people)
 
 
+def is_routed_staff_anywhere(
+    author: Author, settings: Settings, platform: str, workspace: str | None
+) -> bool:
+    """Whether some channel's or tag's tickets of `workspace` are routed to `author`: they may
+    ask to work a ticket by its number, and `is_routed_staff` then decides for that ticket."""
+    ps = platform_settings(settings, platform, workspace)
+    if ps is None:
+        return False
+    people = [ps.channel_people(channel) for channel in ps.channels.values()] + [
+        ps.tag_people(route) for route in settings.escalation.tags.values()
+    ]
+    return any(group.includes(author) for group in people)
+
+
 def is_admin(author: Author, platform: str, settings: Settings, workspace: str | None = None) -> bool:
     if platform == Platform.CONSOLE:
         return True  # whoever runs the terminal owns the installation

@@ -152,6 +152,7 @@ def _tickets_query(which: Which, command: Command) -> TicketQuery:
     "claim",
     "Take a ticket: you will answer it.",
     access=Access.STAFF,
+    routed=True,
     params=(Param(name="ticket", help="the ticket number"),),
 )
 async def _claim(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
@@ -164,6 +165,7 @@ async def _claim(host: CommandHost, command: Command, args: dict[str, str], chan
     "resolve",
     "Mark a ticket resolved, with an optional note.",
     access=Access.STAFF,
+    routed=True,
     params=(
         Param(name="ticket", help="the ticket number"),
         Param(name="note", help="what solved it", required=False),

@@ -58,6 +58,9 @@ class CommandSpec:
     params: tuple[Param, ...]
     handler: Handler
     ephemeral: bool = True  # the reply is shown only to the person who ran it
+    # a staff command about one ticket that the people tickets are routed to (a channel's or a
+    # tag's staff, bot/policy.is_routed_staff) may run too: the handler checks the ticket
+    routed: bool = False
 
     @property
     def names_people(self) -> bool:
@@ -91,10 +94,17 @@ class CommandRegistry:
         access: Access = Access.EVERYONE,
         params: tuple[Param, ...] = (),
         ephemeral: bool = True,
+        routed: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self._specs[name] = CommandSpec(
-                name=name, help=help, access=access, params=params, handler=handler, ephemeral=ephemeral
+                name=name,
+                help=help,
+                access=access,
+                params=params,
+                handler=handler,
+                ephemeral=ephemeral,
+                routed=routed,
             )
             return handler
 

@@ -29,9 +29,13 @@ class CommandRouter:
 
     def may_run(self, spec: CommandSpec, command: Command) -> bool:
         platform, workspace = command.conversation.platform, command.conversation.workspace
+        staff = policy.is_staff(command.invoker, platform, self.settings, workspace) or (
+            spec.routed
+            and policy.is_routed_staff_anywhere(command.invoker, self.settings, platform, workspace)
+        )
         return may_run(
             spec,
-            staff=policy.is_staff(command.invoker, platform, self.settings, workspace),
+            staff=staff,
             admin=policy.is_admin(command.invoker, platform, self.settings, workspace),
         )
 

@@ -503,6 +503,29 @@ async def test_the_staff_a_channel_routes_its_tickets_to_claim_and_resolve_them_
     assert unclaimed is not None and unclaimed.status == TicketStatus.OPEN
 
 
+async def test_the_staff_a_channel_routes_its_tickets_to_claim_and_resolve_them_by_command_too(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """The buttons worked for them, but `/support claim N` was refused as "for staff only"
+    (first-tier staff alone passed the command's check)."""
+    ticket_id, _ = await open_ticket(rt, channel, channel_id="C-BILLING")
+    elsewhere, _ = await open_ticket_in(rt, channel, "C-GEN", asker="U-ASK2")
+    await rt.bot.on_command(command("claim", str(elsewhere), BILLING_LEAD), channel)
+    assert texts(channel)[-1] == "Only the support team can claim or resolve tickets."
+    await rt.bot.on_command(command("claim", str(ticket_id), BILLING_LEAD), channel)
+    claimed = rt.state.ticket(ticket_id)
+    assert claimed is not None and claimed.status == TicketStatus.CLAIMED, texts(channel)[-1]
+    await rt.bot.on_command(command("resolve", f"{ticket_id} refunded", BILLING_LEAD), channel)
+    done = rt.state.ticket(ticket_id)
+    assert done is not None and done.status == TicketStatus.RESOLVED and done.note == "refunded"
+    # the people no ticket is routed to are still told the command is not theirs, before any
+    # ticket is looked up; and routed staff are not staff for the other staff commands
+    await rt.bot.on_command(command("claim", str(elsewhere), ASKER), channel)
+    assert texts(channel)[-1] == "`/support claim` is for staff only. Ask an admin if you need it."
+    await rt.bot.on_command(command("tickets", "", BILLING_LEAD), channel)
+    assert texts(channel)[-1] == "`/support tickets` is for staff only. Ask an admin if you need it."
+
+
 async def test_the_channel_staffs_reply_in_their_tickets_thread_takes_it_over_as_staffs_does(
     rt: Runtime, channel: ConsoleChannel
 ) -> None:
