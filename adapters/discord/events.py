@@ -168,35 +168,13 @@ class Events:
         return channel
 
     async def as_heard_live(self, message: discord.Message, members: dict[int, Any]) -> discord.Message:
-        """A message read back over REST, as the gateway would have sent it: REST history
-        carries no member (no roles), and without the members intent discord.py has none
-        cached, so staff would pass for askers (a staff reply in a bot thread answered instead
-        of taken over). The author's member is fetched once per read-back (`members`); one
-        that cannot be fetched (gone, the API or the network failing) is left as it came: a
-        failed look-up must never stop the messages after it from being handed over. It is
-        noted as read back: refused, it gets no apology (said before the session: its asker
-        was told when it was refused live, or it was answered then)."""
+        """A message read back over REST, as the gateway would have sent it (`with_member`).
+        It is noted as read back: refused, it gets no apology (said before the session: its
+        asker was told when it was refused live, or it was answered then)."""
         self.read_back[str(message.id)] = None
         if len(self.read_back) > READ_BACK_KEPT:
             del self.read_back[next(iter(self.read_back))]
-        guild = message.guild
-        author = message.author
-        if guild is None or isinstance(author, discord.Member) or author.bot or message.webhook_id:
-            return message  # a bot or a webhook is never staff, and has no member to fetch
-        if author.id not in members:
-            try:
-                members[author.id] = await guild.fetch_member(author.id)
-            except Exception as exc:  # anything (a 404, a dropped connection): as it came
-                members[author.id] = None
-                log.debug(
-                    "could not fetch a member to read a message back (%s)",
-                    type(exc).__name__,
-                    extra={"platform": PLATFORM, "status": getattr(exc, "status", None)},
-                )
-        member = members[author.id]
-        if member is not None:
-            message.author = member
-        return message
+        return await with_member(message, members)
 
     async def handle_message(self, message: discord.Message, *, edited: bool = False) -> None:
         if self.translator is None:
@@ -226,6 +204,9 @@ class Events:
                     del self.unread_posts[next(iter(self.unread_posts))]
             return
         self.unread_posts.pop(thread.id, None)
+        # read over REST when the post's own message was not heard first: its poster's roles
+        # decide whether they are staff and which audiences' documents they may be quoted
+        starter = await with_member(starter, {})
         try:
             inbound = self.translator.translate(starter, thread)
         except Exception as exc:
@@ -277,3 +258,30 @@ class Events:
 
 def _where(inbound: InboundMessage) -> dict[str, str]:
     return {"platform": PLATFORM, "channel": inbound.conversation.channel, "message_id": inbound.id}
+
+
+async def with_member(message: discord.Message, members: dict[int, Any]) -> discord.Message:
+    """`message` with its author's guild member, roles and all, as the gateway sends it: REST
+    carries no member, and without the members intent discord.py has none cached, so staff
+    would pass for askers (a staff reply in a bot thread answered instead of taken over) and
+    an audience's members would be refused its documents. The member is fetched once per
+    author in `members`; one that cannot be fetched (gone, the API or the network failing)
+    leaves the message as it came: a failed look-up must never stop it being handed over."""
+    guild = message.guild
+    author = message.author
+    if guild is None or isinstance(author, discord.Member) or author.bot or message.webhook_id:
+        return message  # a bot or a webhook is never staff, and has no member to fetch
+    if author.id not in members:
+        try:
+            members[author.id] = await guild.fetch_member(author.id)
+        except Exception as exc:  # anything (a 404, a dropped connection): as it came
+            members[author.id] = None
+            log.debug(
+                "could not fetch a member (%s)",
+                type(exc).__name__,
+                extra={"platform": PLATFORM, "status": getattr(exc, "status", None)},
+            )
+    member = members[author.id]
+    if member is not None:
+        message.author = member
+    return message

@@ -234,3 +234,24 @@ async def test_a_discord_role_member_gets_it_and_a_member_without_the_role_never
     assert SECRET not in other and "Reseller discounts" not in other
     assert "Plans and pricing" in other
     assert SECRET not in model.chat_requests[-1].prompt
+
+
+async def test_a_discord_role_member_opening_a_forum_post_gets_it(
+    discord_fake: FakeDiscord, discord: DiscordAdapter, model: FakeOpenAI
+) -> None:
+    """A new forum post's question is read over REST, which names no member: the poster had no
+    roles, so a partner opening a post was never given the partners' document (and staff
+    opening one passed for askers)."""
+    model.enqueue(Answer(f"Resellers get the {SECRET} discount, 40 percent off annual plans [1]."))
+    start = len(discord_fake.requests)
+    post = discord_fake.build_thread_create(
+        "Reseller discount", starter_content=QUESTION, owner_id=discord_fake.staff_user_id
+    )
+    await discord_fake.dispatch("THREAD_CREATE", post)
+    await discord_fake.wait_for_request("POST", MESSAGES, ok_post(post["id"]), after=start)
+    await discord.drain(5)
+    assert SECRET in model.chat_requests[-1].prompt
+    thread = f"/channels/{post['id']}/messages"
+    assert "Reseller discounts" in str(
+        [r.json for r in discord_fake.requests[start:] if r.path.startswith(thread)]
+    )
