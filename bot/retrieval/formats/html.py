@@ -3,7 +3,9 @@
 Owns the page chrome that is not documentation (nav/header/footer, Sphinx sidebars and
 relation bars, MkDocs Material header/sidebars/footer, ¶ header links, breadcrumbs, tables of
 contents), headings with their `id` (or their enclosing section's) as the anchor, `<pre>`
-as fenced code with its line breaks, lists as `- item`, tables as `a | b` rows.
+as fenced code with its line breaks, lists as `- item`, tables as `a | b` rows. A page's text
+is what it shows, so its Markdown characters are escaped (`markdown_text`): `2 * 3 * 4` is no
+emphasis where a passage is quoted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, code_span, fence
+from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, code_span, fence, markdown_text
 
 _CHROME = ", ".join(
     (
@@ -63,7 +65,7 @@ class _Walker:
     def node(self, node: Any) -> None:
         tag = node.tag
         if tag == "-text":
-            self.paragraph.append(node.text_content or "")
+            self.paragraph.append(markdown_text(node.text_content or ""))
         elif tag in _HEADINGS:
             self.flush()
             title = " ".join(node.text(separator="").split())
@@ -79,7 +81,9 @@ class _Walker:
         elif tag == "table":
             self.flush()
             rows = [
-                " | ".join(" ".join(cell.text(separator=" ").split()) for cell in row.css("th, td"))
+                " | ".join(
+                    markdown_text(" ".join(cell.text(separator=" ").split())) for cell in row.css("th, td")
+                )
                 for row in node.css("tr")
             ]
             self.builder.add("\n".join(r for r in rows if r.strip(" |")))
@@ -99,7 +103,8 @@ class _Walker:
             return text
         if node.tag == "code" or node.tag == "kbd":
             return code_span(text)
-        return text  # emphasis is dropped: page markup is too uneven to carry it over faithfully
+        # emphasis is dropped: page markup is too uneven to carry it over faithfully
+        return markdown_text(text)
 
     def list(self, node: Any, depth: int = 0) -> str:
         lines: list[str] = []
@@ -115,12 +120,14 @@ class _Walker:
                 if part.tag in {"ul", "ol"}:
                     nested.append(self.list(part, depth + 1))
                 elif part.tag == "-text":
-                    text.append(part.text_content or "")
+                    text.append(markdown_text(part.text_content or ""))
                 elif part.tag == "pre":
                     nested.append(fence(part.text(separator="").strip("\n"), _language(part)))
                 else:
                     text.append(
-                        self.inline(part) if part.tag not in {"p", "div"} else part.text(separator="")
+                        self.inline(part)
+                        if part.tag not in {"p", "div"}
+                        else markdown_text(part.text(separator=""))
                     )
             pad = "  " * depth
             lines.append(pad + marker + " ".join("".join(text).split()))

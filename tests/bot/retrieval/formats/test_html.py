@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot.retrieval.documents import read_document
+
 from .helpers import read_fixture
 
 DOC = read_fixture("html", "page.html")
@@ -17,3 +21,21 @@ def test_chrome_is_dropped_and_content_kept() -> None:
         ),
         (("Configuration", "Environment"), "env-vars", "- First\n- Second"),
     ]
+
+
+def test_a_pages_text_keeps_its_markdown_characters_literal(tmp_path: Path) -> None:
+    """A page's text went into the passage's Markdown as it was, so `2 * 3 * 4` showed " 3 " in
+    italics, `[draft]` and `~~old~~` were markup, and the quoted table and list did the same."""
+    page = tmp_path / "calc.html"
+    page.write_text(
+        "<h1>Calc</h1><p>Type 2 * 3 * 4 or [draft] <em>a*b</em>, keep my_name and <code>a*b</code>.</p>"
+        "<ul><li>*all* files</li></ul><table><tr><td>`x`</td><td>[y]</td></tr></table>",
+        encoding="utf-8",
+    )
+    doc = read_document(tmp_path, page, page.read_bytes())
+    [calc] = doc.sections
+    assert calc.text == (
+        r"Type 2 \* 3 \* 4 or \[draft\] a\*b, keep my_name and `a*b`." + "\n\n"
+        r"- \*all\* files" + "\n\n"
+        r"\`x\` | \[y\]"
+    )
