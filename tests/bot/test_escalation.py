@@ -620,7 +620,7 @@ async def test_tickets_listing_shows_age_sla_assignee_and_reason(
     assert texts(channel)[-1] == "No tickets here."
 
 
-async def test_tickets_listing_is_in_korean_for_a_korean_app_or_korean_words(
+async def test_tickets_listing_is_in_korean_for_a_korean_app(
     rt: Runtime, channel: ConsoleChannel, clock: FakeClock
 ) -> None:
     """The header followed the reader's language but each line stayed English ("[open] 5m
@@ -633,9 +633,6 @@ async def test_tickets_listing_is_in_korean_for_a_korean_app_or_korean_words(
     header, line = texts(channel)[-1].splitlines()
     assert header == "열린 티켓 1건 (오래된 순):"
     assert line.startswith(f"- #{ticket_id} [열림] 5분 경과, 사람을 요청함, SLA 다음 기한까지 10분: ")
-    # Hangul typed in the command decides however short, whatever the app says
-    await rt.bot.on_command(replace(command("assign", f"{ticket_id} 김철수", ADMIN), locale="en-US"), channel)
-    assert texts(channel)[-1].startswith("'김철수'(으)로는 Slack 사용자를 찾을 수 없어")
     await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
     await rt.bot.on_command(replace(command("tickets", "all", STAFF), locale="en-US"), channel)
     assert f"#{ticket_id} [resolved, Sam] 5m old, asked for a person, SLA done: " in texts(channel)[-1]
