@@ -19,12 +19,30 @@ from bot.messages import say
 from bot.ports import Channel, Clock
 from bot.privacy.drafts import DRAFT_ACTIONS, DraftReplies
 from bot.privacy.people import People, forget_me_pressed
-from bot.store import AsyncStore, StateStore
+from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.store.incidents import IncidentStatus
 from bot.text import parse_number, scrub_event
 from bot.types import ActionEvent, ActionKind, ConversationRef, EscalationReason, Outcome, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
+
+# the buttons whose value is a ticket's id, and those whose value is an answer's
+TICKET_ACTIONS = frozenset({ActionKind.CLAIM, ActionKind.RESOLVE, ActionKind.RATE_GOOD, ActionKind.RATE_BAD})
+ANSWER_ACTIONS = frozenset(
+    {
+        ActionKind.SOLVED,
+        ActionKind.STILL_STUCK,
+        ActionKind.HELPFUL,
+        ActionKind.NOT_HELPFUL,
+        ActionKind.TALK_TO_HUMAN,
+    }
+)
+
+
+def answer_language(record: AnswerRecord) -> str:
+    """The language replies to an answer's buttons are in: the one it was answered in (and its
+    buttons and follow-up labelled in); a question's own only for a row that has none."""
+    return record.language or policy.detect_language(record.question)
 
 
 class ActionHandler:
@@ -69,7 +87,7 @@ class ActionHandler:
                 await channel.send(
                     Reply(
                         conversation=event.conversation,
-                        text=say("error_no_ticket"),
+                        text=say("error_no_ticket", await self._language_of_press(event)),
                         kind=ReplyKind.ERROR,
                         ephemeral_to=event.actor.id,
                     )
@@ -120,7 +138,7 @@ class ActionHandler:
         record = None
         if number is not None:  # an answer's id; a talk-to-a-person button on a message has none
             record = await self.store.run(StateStore.answer, number)
-        language = policy.detect_language(record.question) if record else "en"
+        language = answer_language(record) if record else "en"
         if event.action in (ActionKind.SOLVED, ActionKind.STILL_STUCK) and self.followups is not None:
             if record is None:
                 return Outcome.IGNORED
@@ -150,6 +168,17 @@ class ActionHandler:
             )
             return Outcome.RECORDED
         if event.action == ActionKind.TALK_TO_HUMAN:
+            if record is not None and event.actor.id != record.asker_id:
+                # as "Not helpful": the question is the asker's. Filed as the presser's, it
+                # would be theirs to see and export, and stay behind when the asker is forgotten
+                await channel.send(
+                    Reply(
+                        conversation=event.conversation,
+                        text=say("human_not_yours", language),
+                        ephemeral_to=event.actor.id,
+                    )
+                )
+                return Outcome.REFUSED
             conversation = ConversationRef.from_key(record.conversation) if record else event.conversation
             question = (
                 record.question if record else await self.recorder.question_for_ticket(conversation, "")
@@ -169,6 +198,24 @@ class ActionHandler:
             )
             return Outcome.ESCALATED
         return Outcome.IGNORED
+
+    async def _language_of_press(self, event: ActionEvent) -> str:
+        """The language to apologise for a failed press in: that of the answer whose buttons
+        were pressed, or the ticket's when its asker pressed (staff work its card in English);
+        English when it cannot be told (the store may be what failed)."""
+        number = parse_number(event.value)
+        if number is None:
+            return "en"
+        try:
+            if event.action in TICKET_ACTIONS:
+                ticket = await self.store.run(StateStore.ticket, number)
+                return ticket.language if ticket and ticket.asker_id == event.actor.id else "en"
+            if event.action in ANSWER_ACTIONS:
+                record = await self.store.run(StateStore.answer, number)
+                return answer_language(record) if record else "en"
+        except Exception:
+            log.warning("could not read what a failed press was on", exc_info=True)
+        return "en"
 
     async def _open_incident(self, event: ActionEvent, burst_id: int, channel: Channel) -> Outcome:
         """*Open incident* on a burst alert (staff only): answers to the burst's questions now

@@ -132,6 +132,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Escalating ticket #{ticket}: no response after {waited}.",
         "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: {waited} 동안 응답이 없었습니다.",
     },
+    "staff_only": {
+        "en": "Only the support team can claim or resolve tickets.",
+        "ko": "티켓 담당과 해결 처리는 지원팀만 할 수 있습니다.",
+    },
     "wrong_workspace": {
         "en": "Ticket #{ticket} belongs to another workspace; work on it there.",
         "ko": "티켓 #{ticket}은 다른 워크스페이스의 티켓입니다. 그곳에서 처리해 주세요.",
@@ -247,6 +251,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "followup_still_stuck": {
         "en": "Sorry it's still not working.",
         "ko": "아직 해결되지 않았다니 죄송합니다.",
+    },
+    "human_not_yours": {
+        "en": "This button is for the person who asked. If you need a person too, ask me your "
+        'own question or tell me "talk to a person".',
+        "ko": "이 버튼은 질문하신 분만 사용할 수 있습니다. 도움이 필요하시면 직접 질문하시거나 "
+        '"상담원 연결"이라고 말씀해 주세요.',
     },
     "followup_not_yours": {
         "en": "Only the person who asked can answer this.",

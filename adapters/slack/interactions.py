@@ -23,6 +23,7 @@ from adapters.slack.mrkdwn import plain_from_slack
 from adapters.slack.render import action_from_id
 from bot.commands import REGISTRY
 from bot.messages import say
+from bot.policy import detect_language
 from bot.ports import Core
 from bot.types import ActionEvent, Command, ConversationRef, Reply, ReplyKind
 
@@ -79,7 +80,7 @@ class SlackInteractions:
             log.info("command %s: %s", logged, outcome, extra=ctx(channel_id, command=logged))
         except Exception:
             log.exception("slash command failed", extra=ctx(channel_id, command=logged))
-            await apologise(sorry(conversation, user_id), channel)
+            await apologise(sorry(conversation, user_id, detect_language(text)), channel)
 
     # buttons -----------------------------------------------------------------------------
 
@@ -123,7 +124,9 @@ class SlackInteractions:
                 log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))
             except Exception:
                 log.exception("button press failed", extra=ctx(channel_id, action=str(kind)))
-                await apologise(sorry(conversation, user_id), self.channel)
+                # in the language of the message pressed: the core could not say whose it is
+                language = detect_language(str(message.get("text") or ""))
+                await apologise(sorry(conversation, user_id, language), self.channel)
 
     async def handle_view(self, body: Mapping[str, Any]) -> None:
         """A submitted form: the press that asked for it again, now with the text typed."""
@@ -200,11 +203,11 @@ def as_object(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def sorry(conversation: ConversationRef, user_id: str) -> Reply:
+def sorry(conversation: ConversationRef, user_id: str, language: str = "en") -> Reply:
     """The apology for a failed command, press or form, shown to the one who did it."""
     return Reply(
         conversation=conversation,
-        text=say("error_no_ticket"),
+        text=say("error_no_ticket", language),
         kind=ReplyKind.ERROR,
         ephemeral_to=user_id,
     )

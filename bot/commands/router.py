@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot import policy
+from bot.commands.language import reply_language
 from bot.commands.registry import REGISTRY, CommandHost, CommandSpec, UsageError, may_run
 from bot.config import Settings
 from bot.messages import say
@@ -65,11 +66,23 @@ class CommandRouter:
             return Outcome.REFUSED
         except Exception:
             log.exception("command failed", extra={**context, "command": spec.name})
-            await _tell(command, channel, say("error_no_ticket"), kind=ReplyKind.ERROR)
+            await _tell(
+                command, channel, say("error_no_ticket", await _language(host, command)), kind=ReplyKind.ERROR
+            )
             return Outcome.FAILED
         if text is not None:
             await _tell(command, channel, text, ephemeral=spec.ephemeral)
         return Outcome.ANSWERED
+
+
+async def _language(host: CommandHost, command: Command) -> str:
+    """The language to apologise for a failed command in; English when the store that tells
+    it is what failed."""
+    try:
+        return await reply_language(host, command)
+    except Exception:
+        log.warning("could not tell the language of a failed command", exc_info=True)
+        return "en"
 
 
 async def _tell(

@@ -29,6 +29,7 @@ from bot.insights.similar_tickets import SimilarTickets
 from bot.markdown import literal
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
+from bot.privacy.people import People
 from bot.store import AnswerRecord, AsyncStore, StateStore
 from bot.types import (
     Author,
@@ -368,9 +369,12 @@ class Escalations:
                 message=say("wrong_workspace", current.language, ticket=ticket_id),
             )
         if check_staff and not self._may_work(actor, where, current):
-            return TransitionResult(
-                changed=False, ticket=current, message="Only the support team can claim or resolve tickets."
-            )
+            # mostly the asker, pressing the buttons on the note in their thread: in the language
+            # their memory holds, else the ticket's (theirs, and the note's)
+            people = People(settings=self.settings, store=self.store, clock=self.clock)
+            facts = await people.recall(current.conversation.platform, actor.id)
+            language = people.language_for(facts, "", current.language)
+            return TransitionResult(changed=False, ticket=current, message=say("staff_only", language))
         if to == TicketStatus.RESOLVED and current.assignee_id is None:
             keep_assignee, assignee = False, actor  # whoever resolves an unclaimed ticket owns it
         changed, ticket = await self.store.run(

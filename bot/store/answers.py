@@ -30,6 +30,9 @@ class AnswerRecord:
     confidence: float
     abstained: bool
     sources: tuple[Citation, ...]
+    # the language it was answered in, and so its buttons and follow-up are labelled in;
+    # "" on a row that has none (the presses' replies then detect it from the question)
+    language: str
     neighbours: tuple[str, ...] = ()  # the passages retrieval ranked first, best first
     scores: tuple[float, ...] = ()  # their retrieval scores, and the next passage's
 
@@ -115,6 +118,7 @@ class AnswerRepository(Repository):
             confidence=row["confidence"],
             abstained=bool(row["abstained"]),
             sources=tuple(Citation(**c) for c in json.loads(row["sources"] or "[]")),
+            language=row["language"] or "",
             neighbours=tuple(json.loads(row.get("neighbours") or "[]")),
             scores=tuple(json.loads(row.get("neighbour_scores") or "[]")),
         )

@@ -1,5 +1,6 @@
 """Tickets' lifecycle (bot/escalation/tickets.py) beyond tests/bot/test_escalation.py's walk
-through it: a reassign to whoever already has the ticket is no change."""
+through it: a reassign to whoever already has the ticket is no change, and whoever may not work
+a ticket is told so in their language."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
-from bot.types import Author
-from tests.bot.test_escalation import ADMIN, CONFIG, command, open_ticket
+from bot.messages import say
+from bot.types import ActionKind, Author, Command, TicketStatus
+from tests.bot.test_escalation import ADMIN, ASKER, CONFIG, command, msg, open_ticket, press
 
 OLU = Author(id="U-OLU", name="U-OLU")  # as `/support assign` and the dashboard name the assignee
 
@@ -64,3 +66,36 @@ async def test_two_presses_assigning_the_same_person_at_once_tell_the_thread_onc
         "Ada assigned this to U-OLU."
     ]
     assert [e["event"] for e in rt.state.ticket_events(ticket_id)].count("reassigned") == 1
+
+
+async def test_a_korean_asker_pressing_resolve_on_their_note_is_refused_in_korean(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """The note in a Korean asker's thread carries 담당하기 / 해결 완료 buttons; the asker
+    pressing 해결 완료 was refused in English ("Only the support team can claim or resolve
+    tickets."). Now in the language their memory holds, else the ticket's."""
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert ticket.language == "ko"
+
+    await rt.bot.on_action(press(ActionKind.RESOLVE, str(ticket.id), ASKER, ticket.conversation), channel)
+
+    refusal = channel.posted[-1][1]
+    assert refusal.ephemeral_to == ASKER.id and refusal.text == say("staff_only", "ko")
+    assert rt.state.ticket(ticket.id).status == TicketStatus.OPEN  # type: ignore[union-attr]
+    # someone whose memory holds English is refused in English, whatever the ticket's language
+    bob = Author(id="U-BOB", name="Bob")
+    await rt.bot.on_command(
+        Command(
+            id="c-bob",
+            name="remember",
+            args="on",
+            invoker=bob,
+            conversation=ticket.conversation,
+            visibility=msg("x").visibility,
+        ),
+        channel,
+    )
+    await rt.bot.on_message(msg("How long does a refund take to arrive?", author=bob), channel)
+    await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket.id), bob, ticket.conversation), channel)
+    assert channel.posted[-1][1].text == "Only the support team can claim or resolve tickets."
