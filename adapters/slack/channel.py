@@ -2,8 +2,9 @@
 
 This module owns putting replies in front of people: thread replies as Block Kit over
 chat.postMessage (falling back to plain text when Slack refuses the blocks), edits over
-chat.update, ephemeral notes over chat.postEphemeral, and a slash command's response URL
-for its invoker (and for the channel when the bot is not a member). Permalinks for ticket
+chat.update, ephemeral notes over chat.postEphemeral, and a slash command's or a button
+press's response URL (adapters/slack/response_url.py) for the person who typed or pressed
+(and for the channel when the bot is not a member). Permalinks for ticket
 cards are cached here. How a reply looks is `adapters.slack.render`'s job; finding an
 earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's, and
 an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's.
@@ -12,14 +13,12 @@ an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import (
     GONE_CODES,
@@ -31,7 +30,6 @@ from adapters.slack.client import (
     SlackPostRefused,
     ctx,
     message_id,
-    retry_handlers,
     slack_error,
     split_message_id,
 )
@@ -40,6 +38,7 @@ from adapters.slack.find_post import find_post
 from adapters.slack.find_reply import REPLY_EVENT, find_reply
 from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
+from adapters.slack.response_url import Responding, own_thread, respond, slack_thread
 from bot.errors import MessageGone, PlatformError
 from bot.messages import say
 from bot.ports import PostChanged
@@ -54,17 +53,8 @@ _BLOCK_ERRORS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_too_l
 # other failure (internal_error, a 5xx, a rate limit past the retries) may have been applied:
 # posting anew could show the answer twice, so it stays a failure
 _NOT_EDITED = frozenset({"cant_update_message", "edit_window_closed", "msg_too_long"})
-# A slash command used where the bot is not a member: answer through the response URL.
+# A slash command or a press where the bot may not post: answer through the response URL.
 _NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
-
-
-@dataclass(frozen=True, kw_only=True)
-class _CommandContext:
-    """A slash command's response URL: where the invoker's ephemeral replies go."""
-
-    response_url: str | None
-    user_id: str
-    channel_id: str
 
 
 class SlackChannel:
@@ -78,36 +68,41 @@ class SlackChannel:
         *,
         session: aiohttp.ClientSession | None = None,
         retry_interval: float | None = None,
-        command: _CommandContext | None = None,
+        responding: Responding | None = None,
         trigger_id: str | None = None,
     ) -> None:
         self.client = client
         self.directory = directory
         self._session = session
         self._retry_interval = retry_interval
-        self._command = command
+        self._responding = responding
         self._trigger_id = trigger_id  # a button press's: lets `ask_text` open a modal, once
         self._permalinks: TtlCache[str] = TtlCache()
 
-    def for_command(self, *, response_url: str | None, user_id: str, channel_id: str) -> SlackChannel:
+    def for_command(
+        self, *, command_id: str, response_url: str | None, user_id: str, channel_id: str
+    ) -> SlackChannel:
         """The same channel, but replies to the command's invoker use its response URL."""
-        view = SlackChannel(
-            self.client,
-            self.directory,
-            session=self._session,
-            retry_interval=self._retry_interval,
-            command=_CommandContext(response_url=response_url, user_id=user_id, channel_id=channel_id),
+        responding = Responding(
+            url=response_url, user_id=user_id, channel_id=channel_id, thread=own_thread(command_id)
         )
-        view._permalinks = self._permalinks
-        return view
+        return self._view(responding)
 
-    def for_action(self, *, trigger_id: str | None) -> SlackChannel:
-        """The same channel for one button press: its trigger id can open one modal."""
+    def for_action(
+        self, *, trigger_id: str | None, response_url: str | None, user_id: str, channel_id: str
+    ) -> SlackChannel:
+        """The same channel for one button press: its trigger id can open one modal, and its
+        response URL reaches the one who pressed where Slack will not let the bot post."""
+        responding = Responding(url=response_url, user_id=user_id, channel_id=channel_id, pressed=True)
+        return self._view(responding, trigger_id)
+
+    def _view(self, responding: Responding, trigger_id: str | None = None) -> SlackChannel:
         view = SlackChannel(
             self.client,
             self.directory,
             session=self._session,
             retry_interval=self._retry_interval,
+            responding=responding,
             trigger_id=trigger_id,
         )
         view._permalinks = self._permalinks
@@ -153,26 +148,27 @@ class SlackChannel:
         messages = render_reply(reply, **await self._render_options(reply))
         if reply.ephemeral_to:
             return await self._send_ephemeral(reply, messages)
-        command = self._command
+        responding = self._responding
         if (
-            command is not None
-            and command.response_url
-            and reply.conversation.channel == command.channel_id
-            and reply.conversation.thread is None
+            responding is not None
+            and responding.url
+            and reply.conversation.channel == responding.channel_id
+            and slack_thread(reply.conversation) is None
         ):
             try:
                 return await self._post_all(reply, messages)
             except SlackCallError as exc:
                 if exc.code not in _NOT_IN_CHANNEL or isinstance(exc, PartlyPosted):
                     raise
-            # the bot is not in this channel: a slash command can still answer through its URL,
-            # whose messages cannot be edited: a partial answer would stay half-written beside
-            # the whole one (which the caller posts anew), so none is shown
-            if reply.kind is ReplyKind.THINKING:
-                return Posted(message_id="", conversation=reply.conversation)
-            for message in messages:
-                await self._respond(command.response_url, message, "in_channel")
-            return Posted(message_id="", conversation=reply.conversation)
+            # the bot is not in this channel: a slash command or a press can still answer through
+            # its URL, whose messages cannot be edited: a partial answer would stay half-written
+            # beside the whole one (which the caller posts anew), so none is shown
+            if reply.kind is not ReplyKind.THINKING:
+                for message in messages:
+                    await self._respond(responding.url, message, "in_channel")
+            # with no ts to thread under, a command's post is a conversation of its own
+            thread = reply.conversation.thread or responding.thread
+            return Posted(message_id="", conversation=reply.conversation.in_thread(thread))
         return await self._post_all(reply, messages)
 
     async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
@@ -229,8 +225,9 @@ class SlackChannel:
         }
 
     def _thread_ts(self, reply: Reply) -> str | None:
-        if reply.conversation.thread:
-            return reply.conversation.thread
+        thread = slack_thread(reply.conversation)
+        if thread:
+            return thread
         # an error or refusal about a top-level message goes in that message's thread
         parsed = split_message_id(reply.in_reply_to)
         if parsed and parsed[0] == reply.conversation.channel:
@@ -311,17 +308,30 @@ class SlackChannel:
         return str(response.get("channel") or channel), str(response["ts"])
 
     async def _send_ephemeral(self, reply: Reply, messages: list[SlackMessage]) -> Posted:
-        user = reply.ephemeral_to or ""
-        channel = reply.conversation.channel
-        command = self._command
-        if command is not None and command.response_url and user == command.user_id:
+        responding = self._responding
+        if responding is None or not responding.url or reply.ephemeral_to != responding.user_id:
+            return await self._ephemerals(reply, messages)
+        if not responding.pressed:
             try:
                 for message in messages:
-                    await self._respond(command.response_url, message, "ephemeral")
+                    await self._respond(responding.url, message, "ephemeral")
                 return Posted(message_id="", conversation=reply.conversation)
             except PlatformError:
-                log.warning("response URL failed; falling back to chat.postEphemeral", extra=ctx(channel))
-        return await self._ephemerals(reply, messages)
+                log.warning(
+                    "response URL failed; falling back to chat.postEphemeral",
+                    extra=ctx(reply.conversation.channel),
+                )
+            return await self._ephemerals(reply, messages)
+        try:
+            return await self._ephemerals(reply, messages)
+        except SlackCallError as exc:
+            if exc.code not in _NOT_IN_CHANNEL or isinstance(exc, PartlyPosted):
+                raise
+        # a press where Slack lets the bot post nothing (a DM between people, a channel it is
+        # not in): Slack refused the first part, so the whole reply goes through the press's URL
+        for message in messages:
+            await self._respond(responding.url, message, "ephemeral")
+        return Posted(message_id="", conversation=reply.conversation)
 
     async def _ephemerals(self, reply: Reply, messages: list[SlackMessage], posted: bool = False) -> Posted:
         """`messages` over chat.postEphemeral; `posted`: earlier parts of the reply went out."""
@@ -350,28 +360,12 @@ class SlackChannel:
         return Posted(message_id=f"ephemeral:{channel}:{ts}", conversation=reply.conversation)
 
     async def _respond(self, url: str, message: SlackMessage, response_type: str) -> None:
-        webhook = AsyncWebhookClient(
-            url, session=self._session, retry_handlers=retry_handlers(self._retry_interval)
-        )
-        try:
-            response = await webhook.send(
-                text=message.text,
-                blocks=message.blocks,
-                response_type=response_type,
-                replace_original=False,
-                unfurl_links=False,
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SlackCallError("response URL post", type(exc).__name__) from exc
-        if response.status_code != 200:
-            # the URL itself is a credential of sorts: log the status, not the URL
-            log.warning("response URL post failed: HTTP %s", response.status_code, extra=ctx())
-            raise SlackCallError("response URL post", f"http_{response.status_code}")
+        await respond(url, message, response_type, session=self._session, retry_interval=self._retry_interval)
 
     async def _permalink(self, ref: ConversationRef) -> str:
-        if ref.thread is None:
+        thread = slack_thread(ref)
+        if thread is None:
             return self.directory.archive_url(ref.channel)
-        thread = ref.thread
         return await self._permalinks.get(
             f"{ref.channel}:{thread}", lambda: self._load_permalink(ref.channel, thread)
         )

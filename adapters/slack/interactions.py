@@ -70,7 +70,10 @@ class SlackInteractions:
             visibility=await self.directory.visibility(channel_id),
         )
         channel = self.channel.for_command(
-            response_url=body.get("response_url"), user_id=user_id, channel_id=channel_id
+            command_id=command.id,
+            response_url=body.get("response_url"),
+            user_id=user_id,
+            channel_id=channel_id,
         )
         # what was typed as the name is logged only when it is a command: `/support <an email>`
         # would otherwise put personal data in the log, which keeps secrets out but not that
@@ -117,8 +120,14 @@ class SlackInteractions:
                 visibility=visibility,
                 message_id=message_id(channel_id, str(message_ts)) if message_ts else None,
             )
-            # the press's trigger id lets the core open a form (Edit on a draft card)
-            channel = self.channel.for_action(trigger_id=body.get("trigger_id"))
+            # the press's trigger id lets the core open a form (Edit on a draft card); its
+            # response URL reaches the one who pressed where the bot may not post
+            channel = self.channel.for_action(
+                trigger_id=body.get("trigger_id"),
+                response_url=body.get("response_url"),
+                user_id=user_id,
+                channel_id=channel_id,
+            )
             try:
                 outcome = await self.core.on_action(event, channel)
                 log.info("button %s: %s", kind, outcome, extra=ctx(channel_id, action=str(kind)))

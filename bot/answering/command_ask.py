@@ -81,7 +81,9 @@ async def _thread_for_command(
             )
         )
         if root.conversation.thread is not None:
-            thread = root.conversation  # the platform made the post its own thread (Slack)
+            # the platform made the post its own thread (Slack), or a conversation of its own
+            # where the post has no thread (Slack: shown through the response URL)
+            thread = root.conversation
         elif root.message_id:
             try:
                 thread = await channel.open_thread(

@@ -70,19 +70,23 @@ async def _forget_me(host: CommandHost, command: Command, args: dict[str, str], 
 
 
 @REGISTRY.command("my-data", "Send you, and only you, everything the bot keeps about you, as JSON.")
-async def _my_data(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
+async def _my_data(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> None:
     people = _people(host)
     language = await reply_language(host, command)
     data = await people.export(command.conversation.platform, command.invoker.id)
-    # the Channel port posts messages, not files: the JSON goes in ephemeral parts
+    # the Channel port posts messages, not files: the JSON goes in ephemeral parts, the last
+    # saying whether that is all. A line of its own would be one post more than Slack's
+    # response URL takes (five): where the bot cannot post itself, "cut short" was lost
     parts, cut = export_parts(data)
     for number, part in enumerate(parts, start=1):
+        text = f"{say('export_part', language, n=number, total=len(parts))}\n```json\n{part}\n```"
+        if number == len(parts):
+            text += "\n" + say("export_cut" if cut else "export_done", language)
         await channel.send(
             Reply(
                 conversation=command.conversation,
-                text=f"{say('export_part', language, n=number, total=len(parts))}\n```json\n{part}\n```",
+                text=text,
                 ephemeral_to=command.invoker.id,
                 language=language,
             )
         )
-    return say("export_cut" if cut else "export_done", language)

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 # a remembered language decides instead
 SHORT_TEXT_LETTERS = 8
 TICKET_LINE_CHARS = 120
-EXPORT_PART_CHARS = 1800  # one part fits one Discord message (2,000) with its code fence
-EXPORT_MAX_PARTS = 5
+# one part fits one Discord message (2,000) with its code fence, and the last with the line
+# saying whether that is all
+EXPORT_PART_CHARS = 1800
+EXPORT_MAX_PARTS = 5  # the posts a Slack response URL takes: the whole export, that last line with it
 
 _LETTER = re.compile(r"[^\W\d_]")
 

@@ -151,3 +151,22 @@ async def test_a_command_name_that_is_not_a_command_stays_out_of_the_log(
         assert "There is no command" in (refused.text or json.dumps(refused.blocks))
     assert "ann@example.com" not in caplog.text
     assert "(not a command)" in caplog.text
+
+
+async def test_my_data_cut_short_says_so_wherever_it_was_typed(fake: FakeSlack, rt: Runtime) -> None:
+    """A long export typed in a DM between two people, where only the command's response URL
+    reaches the person. Before, five parts and then the line saying it was cut short: a sixth
+    post, which the URL refuses (it takes five), and chat.postEphemeral cannot reach that DM, so
+    the line was lost and "part 5 of 5" read as the whole export. Now the last part says it."""
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        for n in range(25):
+            question = f"How long does refund {n} take to reach card {n}?"
+            await deliver(fake, slack, fake.user_message("C111", question, user=MEMBER, mention=True))
+        since = len(fake.response_posts)
+        asked = fake.slash_command("/support", "my-data", user_id=MEMBER, channel_id="D999")
+        await fake.socket_send("slash_commands", asked, timeout=3.0)
+        assert await slack.drain(timeout=15)
+    sent = fake.response_posts[since:]
+    assert [r.status for r in sent] == [200] * 5
+    assert "part 5 of 5" in (sent[-1].text or "") and "cut short" in (sent[-1].text or "")

@@ -3,12 +3,16 @@
 Slack sends `user`, `channel` and `team` as objects with an `id` in most interactive payloads
 and as the bare id in some; Bolt reads both, and the HTTP guard lets both through. Over
 Socket Mode and HTTP, the press or form is read the same either way: no traceback, and the
-person gets what the object form gets them.
+person gets what the object form gets them. Where Slack lets the bot post nothing (a channel
+it is not in, a DM between two people), a command or a press reaches its person through its
+response URL, and each `/support ask` there is a conversation of its own.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -18,19 +22,25 @@ from adapters.slack import SlackAdapter
 from bot.app import Runtime
 from bot.messages import say
 from bot.types import TicketStatus
+from tests.adapters.test_privacy_e2e import press_ephemeral
 from tests.adapters.test_slack import (
     MEMBER,
     STAFF,
+    TOML,
     ask_refund,
     click,
+    deliver,
     fake,
     http_slack,
     posts,
     press,
     rt,
+    running,
     slack,
+    slack_env,
 )
 from tests.adapters.test_slack_http_hostile import http, logs, send, tracebacks
+from tests.fakes.answerers import RecordingExtractive
 from tests.fakes.slack_server import FakeSlack, interactive_form, load_payload, sign
 
 __all__ = ["fake", "http", "http_slack", "logs", "rt", "slack"]  # the fixtures, imported
@@ -127,8 +137,9 @@ async def test_a_form_submitted_with_a_bare_user_id_answers_that_user(
 # -- slash commands ---------------------------------------------------------------------------
 
 
-async def slash(fake: FakeSlack, slack: SlackAdapter, text: str, user: str) -> None:
-    await fake.socket_send("slash_commands", fake.slash_command("/support", text, user_id=user), timeout=3.0)
+async def slash(fake: FakeSlack, slack: SlackAdapter, text: str, user: str, channel: str = "C111") -> None:
+    command = fake.slash_command("/support", text, user_id=user, channel_id=channel)
+    await fake.socket_send("slash_commands", command, timeout=3.0)
     assert await slack.drain(timeout=15)
 
 
@@ -191,3 +202,132 @@ async def test_a_resolve_whose_thread_note_slack_refused_still_shows_resolved_an
     assert shown is not None and "resolved" in shown["text"]
     told = fake.last_call("chat.postEphemeral").params["text"]
     assert "is now resolved" in told and "please tell the asker" in told
+
+
+# -- where the bot may not post ---------------------------------------------------------------
+
+OUTSIDE = "C777"  # a channel the bot was never invited to
+OTHER = "W333"
+
+
+def shown_answers(fake: FakeSlack) -> list[dict[str, Any]]:
+    """The answers in OUTSIDE, posted through response URLs: the messages with buttons."""
+    return [m for m in fake.messages(OUTSIDE) if any(b["type"] == "actions" for b in m.get("blocks", []))]
+
+
+def press_shown(fake: FakeSlack, shown: dict[str, Any], action_id: str, user: str) -> dict[str, Any]:
+    """A press on a message the fake holds: one posted through a response URL has no
+    chat.postMessage call to build it from (tests/adapters/test_slack.py's `press`)."""
+    [element] = [
+        e
+        for b in shown["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    ]
+    payload = load_payload("block_actions__block_actions__body")
+    name = fake.users[user]["name"]
+    payload.update(
+        user={"id": user, "username": name, "name": name, "team_id": fake.team_id},
+        team={"id": fake.team_id, "domain": fake.team_domain},
+        channel={"id": OUTSIDE, "name": fake.channels[OUTSIDE]["name"]},
+        container={
+            "type": "message",
+            "message_ts": shown["ts"],
+            "channel_id": OUTSIDE,
+            "is_ephemeral": False,
+        },
+        message=shown,
+        actions=[
+            {
+                "action_id": action_id,
+                "block_id": "supportbot_actions",
+                "text": element["text"],
+                "value": element["value"],
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    )
+    return fake.with_response_url(payload, channel=OUTSIDE, message_ts=shown["ts"])
+
+
+def told(fake: FakeSlack, user: str) -> list[str]:
+    """What `user` alone was shown: ephemerals, over chat.postEphemeral or a response URL."""
+    return [str(e["message"].get("text") or "") for e in fake.ephemerals if e["user"] == user]
+
+
+def everything_shown(fake: FakeSlack) -> list[str]:
+    """What people were shown: the messages of every channel and every ephemeral."""
+    said = [str(e["message"].get("text") or "") for e in fake.ephemerals]
+    return said + [str(m.get("text") or "") for c in fake.channels for m in fake.messages(c)]
+
+
+async def test_talk_to_a_person_under_a_slash_ask_answer_outside_the_bots_channels_reaches_the_asker(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime, logs: pytest.LogCaptureFixture
+) -> None:
+    """`/support ask` where the bot is not a member is answered through the command's response
+    URL, with the usual *Talk to a person*. Before, the press opened a ticket whose note Slack
+    refused (not_in_channel) and the press's own response URL was never used: the asker was
+    told "something went wrong, try again", and every retry said the same. Now the note comes
+    through the press's URL, once: a second press is told the question is with the team."""
+    fake.add_channel(OUTSIDE, "outside", bot_is_member=False)
+    await slash(fake, slack, "ask How long does a refund take?", MEMBER, OUTSIDE)
+    [answer] = shown_answers(fake)
+
+    for _ in range(2):
+        await click(fake, slack, press_shown(fake, answer, "supportbot:talk_to_human", MEMBER))
+
+    [ticket] = rt.state.tickets()
+    assert say("error_no_ticket") not in everything_shown(fake)
+    notes = [m["text"] for m in fake.messages(OUTSIDE) if f"ticket #{ticket.id}" in m["text"]]
+    assert len(notes) == 1 and "A person will reply" in notes[0], notes
+    [again] = told(fake, MEMBER)
+    assert "already with the support team" in again
+    assert tracebacks(logs) == []
+
+
+async def test_slash_ask_where_the_bot_is_not_a_member_does_not_answer_from_another_askers_question(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Two people `/support ask` in a channel the bot is not in: answered through the response
+    URL, with no thread. Before, both were one channel-level conversation: the second answer was
+    written with the first asker's question and answer as its history (a model would read
+    them), and their *Talk to a person* presses shared one ticket. Now each ask is its own."""
+    fake.add_user(OTHER, "bob")
+    fake.add_channel(OUTSIDE, "outside", bot_is_member=False)
+    answerer = RecordingExtractive(confident=True)
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=answerer)
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        await slash(
+            fake, adapter, "ask My account is acme-4471: how long does a refund take?", MEMBER, OUTSIDE
+        )
+        await slash(fake, adapter, "ask How do I reset my password?", OTHER, OUTSIDE)
+        for answer, asker in zip(shown_answers(fake), (MEMBER, OTHER), strict=True):
+            await click(fake, adapter, press_shown(fake, answer, "supportbot:talk_to_human", asker))
+
+    assert [len(h) for h in answerer.histories] == [0, 0]
+    tickets = sorted(runtime.state.tickets(), key=lambda t: t.id)
+    assert [(t.asker_id, "acme-4471" in t.question) for t in tickets] == [(MEMBER, True), (OTHER, False)]
+    assert tickets[0].conversation != tickets[1].conversation
+
+
+async def test_forget_me_confirmed_in_a_dm_the_bot_is_not_in_tells_the_person_it_is_done(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime, logs: pytest.LogCaptureFixture
+) -> None:
+    """`/support forget-me` typed in a DM between two people: the confirmation comes through the
+    command's response URL. Before, the press's reply went over chat.postEphemeral, which Slack
+    refuses there: the data was deleted, the person told nothing (not even the apology), and
+    two tracebacks logged. Now the press's response URL tells them."""
+    await deliver(
+        fake, slack, fake.user_message("C111", "How long does a refund take?", user=MEMBER, mention=True)
+    )
+    since = len(fake.response_posts)
+    await slash(fake, slack, "forget-me", MEMBER, "D999")
+    confirm = await fake.wait_for_response(since=since)
+
+    await click(fake, slack, press_ephemeral(fake, confirm, "supportbot:forget_me_confirm", MEMBER))
+
+    assert [t for t in told(fake, MEMBER) if "deleted or anonymised" in t], told(fake, MEMBER)
+    assert tracebacks(logs) == []
