@@ -345,24 +345,68 @@ def says_all_set(text: str) -> bool:
     the problem back or still there is not: closing a ticket on "해결됐나요?" ("is it solved?")
     ends the help the asker is waiting for."""
     normal = unicodedata.normalize("NFKC", text)
-    said = _EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal)
-    return bool(said) and _NOT_ALL_SET().search(normal) is None
+    if _EN_ALL_SET().search(normal) or _KO_ALL_SET().search(normal):
+        return _NOT_ALL_SET().search(normal) is None
+    # "that worked" only said outright: "that worked for the first server" is a problem report
+    return _closing(normal) and _WORKED_SAID().search(normal) is not None
 
 
+_THANKS_WORDS = r"thanks?|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사"
 _THANKS = _nfkc_pattern(
-    r"^\W*(thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사)"
-    r"(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$",
-    re.IGNORECASE,
+    rf"^\W*({_THANKS_WORDS})(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$", re.IGNORECASE
 )
+# Said of something done ("that worked", "됐어요") or with "now": a bare present ("that works
+# for me", "됩니다") is as often a yes to staff ("can I call you at 3?"), which closes nothing
+_WORKED = (
+    r"(that|this|it)\s+(worked|did\s+it|did\s+the\s+trick)"
+    r"|((that|this|it)\s+)?works\s+(now|perfectly|like\s+a\s+charm)"
+    r"|((it'?s|it\s+is)\s+)?working\s+(now|perfectly)"
+    r"|(이제|잘|다)\s*(됩니다|돼요|작동(해요|합니다))"
+    r"|(이제|잘|다)?\s*((됐|되었)(어요|습니다|네요)|되네요|작동하네요)"
+    r"|해결\s*(됐|되었|했)(어요|습니다|네요)"
+)
+# what a thank-you may be said with: the bare present too ("that works, thanks" asks nothing)
+_WORKED_WITH_THANKS = rf"{_WORKED}|((that|this|it)\s+)?works|(됩니다|돼요|작동(해요|합니다))"
+_AROUND = (
+    r"oh|ah|wow|ok(ay)?|yes|yep|yeah|perfect|great|awesome|excellent|amazing|brilliant|wonderful|fantastic"
+    r"|nice|cool|sweet|lovely|got\s+it|(that'?s|that\s+is|this\s+is)\s+(perfect|great|awesome|it)"
+    r"|(that\s+)?helped|(very\s+|super\s+|really\s+)?helpful|정말|진짜|너무|아+|오+|네+|넵|덕분에"
+    r"|완벽해요|최고(예요|에요)?|좋아요|좋네요"
+)
+# the words a message that closes the loop is made of, and nothing else: thanks, "it works
+# now", and the few words said around them ("Perfect, thanks!", "됐어요 감사합니다"). Made of
+# them alone, so a question or a problem said with thanks is never one
+_PART = (
+    rf"(({_THANKS_WORDS})(\s+(so\s+much|a\s+lot|very\s+much|all))?"
+    rf"|({_WORKED_WITH_THANKS})(\s+(now|perfectly|great|fine|for\s+me|like\s+a\s+charm))*|{_AROUND})"
+)
+_CLOSING = _nfkc_pattern(rf"^\W*{_PART}([\W_]+{_PART})*[\W\s]*[ㅎㅋ^~]*[\W\s]*$", re.IGNORECASE)
+_CLOSING_CHARS = 120  # a thank-you with a few words around it; longer says something more
+_THANKS_SAID = _nfkc_pattern(rf"\b({_THANKS_WORDS})\b", re.IGNORECASE)
+_WORKED_SAID = _nfkc_pattern(rf"(^|\W)({_WORKED})", re.IGNORECASE)
+
+
+def _closing(normal: str) -> bool:
+    """`normal` (NFKC) is made only of thanks, "it works now" and the words around them, and
+    asks or denies nothing (_NOT_ALL_SET)."""
+    return (
+        len(normal) <= _CLOSING_CHARS
+        and _CLOSING().match(normal.strip()) is not None
+        and _NOT_ALL_SET().search(normal) is None
+    )
 
 
 def is_thanks(text: str) -> bool:
-    """A short thank-you: acknowledged, never treated as a new question."""
-    return bool(_THANKS().match(unicodedata.normalize("NFKC", text).strip()))
+    """A thank-you, bare or with a few words around it ("Thanks, that worked!", "Perfect,
+    thanks!"): acknowledged, never treated as a new question."""
+    normal = unicodedata.normalize("NFKC", text).strip()
+    if _THANKS().match(normal):
+        return True
+    return _closing(normal) and _THANKS_SAID().search(normal) is not None
 
 
 _ACK = _nfkc_pattern(
-    r"^\W*(ok(ay)?|k|kk|got\s+it|alright|all\s+right|sure|cool|great|nice|noted|understood|i\s+see|"
+    r"^\W*(ok(ay)?|k|kk|got\s+it|alright|all\s+right|sure|cool|great|nice|perfect|awesome|excellent|noted|understood|i\s+see|"
     r"(네+|넵|예)?\s*(알겠(습니다|어요|어)|확인(했습니다|했어요)?|ㅇㅋ|오케이|좋아요|넹|ㅇㅇ)|네+|넵|예)[\W\s]*$",
     re.IGNORECASE,
 )

@@ -868,6 +868,8 @@ class GapStore(Protocol):
 
     def gap_tickets(self, gap_id: int) -> list[int]: ...
 
+    def public_gaps(self, gap_ids: Sequence[int]) -> set[int]: ...
+
 
 class JobStore(Protocol):
     """Once-per-period jobs (the weekly digest, retention): claimed by key, taken over when

@@ -117,8 +117,10 @@ class Followups:
             if await self.store.run(StateStore.cancel_followup, conversation.key):
                 log.info("follow-up cancelled: staff are in the thread", extra=log_context(conversation))
             return
-        if message.author.id != state.asker_id:
-            return  # someone else chiming in says nothing about whether the asker is helped
+        if message.author.id != state.followup_asker_id:
+            # nothing pending, or someone other than the person it would ask (whose answer it
+            # is about, not always the thread's first asker) chiming in: says nothing of them
+            return
         text = message.text.strip()
         if policy.is_thanks(text) or policy.says_all_set(text):
             await self.store.run(StateStore.cancel_followup, conversation.key)

@@ -5,7 +5,8 @@ not helpful, marked still stuck or escalated (soft gaps) are assigned, once each
 asking order, to the most similar gap of the same kind (bot/insights/similarity.py), or
 start a new one. A gap is *open*; *addressed* once a search of its representative question
 is confident (for a soft gap: confident on another passage than the one that did not help),
-which is what a reindex after writing the missing page does; or *dismissed* by staff,
+which is what a reindex after writing the missing page does; the search sees what its askers
+could (public documents only if any of them could see no more); or *dismissed* by staff,
 hidden until `[insights] gap_reopen_asks` new asks. An addressed gap asked again reopens.
 """
 
@@ -68,8 +69,12 @@ class Gaps:
         """Mark the open gaps (of one platform or workspace, or all) a confident search now
         answers; the ones still open, most asked first."""
         still_open: list[GapRecord] = []
-        for gap in await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200, workspaces):
-            if await self._answered_now(gap):
+        gaps = await self.store.run(StateStore.gaps, platform, (GapStatus.OPEN,), 200, workspaces)
+        public = await self.store.run(StateStore.public_gaps, [g.id for g in gaps])
+        for gap in gaps:
+            # what its askers could be answered from: a page only staff see answers no customer
+            scope = DocVisibility.PUBLIC if gap.id in public else DocVisibility.INTERNAL
+            if await self._answered_now(gap, scope):
                 await self.store.run(StateStore.set_gap_status, gap.id, GapStatus.ADDRESSED, self.clock.now())
                 log.info(
                     "a knowledge gap is now addressed", extra={"gap_id": gap.id, "platform": gap.platform}
@@ -78,8 +83,8 @@ class Gaps:
                 still_open.append(gap)
         return still_open
 
-    async def _answered_now(self, gap: GapRecord) -> bool:
-        found = await self.knowledge.search(gap.representative, DocVisibility.INTERNAL, k=1)
+    async def _answered_now(self, gap: GapRecord, scope: DocVisibility) -> bool:
+        found = await self.knowledge.search(gap.representative, scope, k=1)
         if not found.passages or found.confidence < self.settings.answer.confidence_threshold:
             return False
         if gap.kind == GapKind.HARD:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.rows import Reads, one_trip, select_row, transaction, update_row
+from bot.store.rows import Reads, one_trip, select_rows, transaction, update_row
 from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Shards, Turn
 
@@ -35,6 +35,9 @@ class ConversationState:
     asker_id: str | None
     bot_participating: bool  # the bot answered here, so follow-ups need no mention
     human_takeover: bool  # staff replied here: the bot stays quiet unless mentioned
+    # who the pending "Did this solve it?" would ask: the asker of the answer it is about, who
+    # may not be the thread's first asker (None: none pending)
+    followup_asker_id: str | None = None
 
 
 # the conversation's upsert: it exists, was active now, and (a parameter, null: unchanged) the
@@ -83,14 +86,22 @@ def history_turns(rows: list[Any]) -> list[Turn]:
 
 class ConversationRepository(Repository):
     def conversation(self, key: str) -> ConversationState | None:
-        row = select_row(self.db, "conversations", "key", key)
-        if row is None:
+        rows = select_rows(
+            self.db,
+            "select c.asker_id, c.bot_participating, c.human_takeover, a.asker_id as followup_asker_id "
+            "from conversations c left join answers a "
+            "on a.id = c.followup_answer_id and c.followup_due_at is not null where c.key = ?",
+            [key],
+        )
+        if not rows:
             return None
+        row = rows[0]
         return ConversationState(
             key=key,
             asker_id=row["asker_id"],
             bot_participating=bool(row["bot_participating"]),
             human_takeover=bool(row["human_takeover"]),
+            followup_asker_id=row["followup_asker_id"],
         )
 
     def touch_conversation(self, ref: ConversationRef, now: datetime, asker_id: str | None = None) -> None:

@@ -229,6 +229,22 @@ class GapRepository(Repository):
         ).fetchall()
         return [int(row[0]) for row in rows]
 
+    def public_gaps(self, gap_ids: Sequence[int]) -> set[int]:
+        """Which of `gap_ids` people who see public documents only asked: a ticket in the
+        thread of one of its questions was opened with that scope (a public channel, a guest;
+        every gap question hands its thread to people, so there is one; an old ticket without
+        a scope is public, as `Ticket.visibility` reads it)."""
+        if not gap_ids:
+            return set()
+        marks = ", ".join("?" for _ in gap_ids)
+        rows = self.db.execute(
+            "select distinct g.gap_id from gap_questions g join answers a on a.id = g.answer_id "
+            "join tickets t on t.conversation = a.conversation "
+            f"where g.gap_id in ({marks}) and coalesce(t.visibility, 'public') = 'public'",
+            list(gap_ids),
+        ).fetchall()
+        return {int(row[0]) for row in rows}
+
 
 def _gap(row: dict[str, Any]) -> GapRecord:
     created = parse_time(row["created_at"])

@@ -173,3 +173,32 @@ async def test_discord_one_follow_up_whose_buttons_confirm_or_open_one_ticket(
         assert ticket.status == TicketStatus.OPEN and ticket.asker_id == fake.user_id
         handoffs = fake.requests_matching("POST", d.MESSAGES, after=start)
         assert len([r for r in handoffs if d.ok_post(thread_id, "ticket #1")(r)]) == 1
+
+
+async def test_discord_no_follow_up_to_a_second_asker_who_said_thanks(
+    discord_fake: FakeDiscord, make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Carol asks her own question in alice's thread (no mention needed in a bot thread), is
+    answered and says thanks. She used to be told "You're welcome" and then pinged "Did this
+    solve it?" a day later: only the thread's first asker's thanks cancelled it."""
+    fake = discord_fake
+    carol = fake.add_user("carol")["id"]
+    fake.add_member(fake.guild_id, carol)
+    runtime = make_runtime(d.discord_toml(fake), env=d.discord_env(fake), answerer=ConfidentExtractive())
+    async with d.running(runtime) as adapter:
+        thread_id, _ = await d.answered(fake, adapter, "How long does a refund take to arrive?")
+        for text, reply in (("How do I reset my password?", "Forgot password"), ("thanks!", "welcome")):
+            start = len(fake.requests)
+            created = fake.build_message_create(text, channel_id=thread_id, author_id=carol)
+            await fake.dispatch("MESSAGE_CREATE", created)
+            await fake.wait_for_request("POST", d.MESSAGES, d.ok_post(thread_id, reply), after=start)
+            await adapter.drain(5)
+            clock.advance(hours=1)
+
+        start = len(fake.requests)
+        clock.advance(hours=30)
+        assert await runtime.bot.tick({"discord": adapter.channel}) == 0
+        await runtime.bot.settle()
+        await adapter.drain(5)
+        asked = [r.json["content"] for r in fake.requests_matching("POST", d.MESSAGES, after=start)]
+        assert not [c for c in asked if "Did this solve it?" in c], asked

@@ -215,7 +215,57 @@ def test_thanks_with_korean_laughter_is_thanks(text: str) -> None:
     assert policy.is_thanks(text)
 
 
-@pytest.mark.parametrize("text", ["ㅇㅋ", "네 ㅇㅋ", "ㅇㅇ", "got it"])
+# (text, is thanks, says all set). Swallowing a question or a problem as thanks costs the asker
+# their answer, so the second half matters more than the first
+THANKS_AND_ALL_SET = [
+    ("Thanks, that worked!", True, True),
+    ("That worked, thank you!", True, True),
+    ("Perfect, thanks!", True, False),
+    ("Awesome, thank you so much :)", True, False),
+    ("Great, that did the trick. Thanks!", True, True),
+    ("It works now, thanks a lot", True, True),
+    ("working now, thx", True, True),
+    ("That worked perfectly for me", False, True),
+    ("ok thanks", True, False),
+    ("thanks!", True, False),
+    ("감사합니다, 해결됐어요!", True, True),
+    ("됐어요 감사합니다", True, True),
+    ("잘 됩니다 감사해요", True, True),
+    ("정말 감사합니다!", True, False),
+    ("덕분에 해결했어요 감사합니다", True, True),
+    # questions and problems said with thanks or "it worked"
+    ("thanks! how do I also reset my API key?", False, False),
+    ("thanks, how do I also reset my API key", False, False),
+    ("Thanks, that worked. Now how do I export my data", False, False),
+    ("thanks for the quick reply, one more question: can I export?", False, False),
+    ("thanks, that worked but now the webhook fails", False, False),
+    ("it worked yesterday but now it fails", False, False),
+    ("That worked for the first server but not the second", False, False),
+    ("That worked?", False, False),
+    ("Thanks to the update my login fails", False, False),
+    ("thanks anyway, it is still broken", False, False),
+    ("thanks, still broken?", False, False),
+    ("Perfect audio sync stops after an hour", False, False),
+    ("It works on Chrome", False, False),
+    ("That works for me", False, False),  # a yes to "can I call you at 3?"
+    ("that works, thanks", True, False),
+    ("됩니다", False, False),
+    ("결제가 두 번 됐어요 감사합니다", False, False),
+    ("됐었는데 다시 안 돼요 감사합니다", False, False),
+    ("감사합니다 그런데 비밀번호는 어떻게 바꾸나요", False, False),
+    ("해결됐나요? 감사합니다", False, False),
+]
+
+
+@pytest.mark.parametrize(("text", "thanks", "all_set"), THANKS_AND_ALL_SET)
+def test_thanks_and_all_set_said_around_other_words(text: str, thanks: bool, all_set: bool) -> None:
+    """ "Thanks, that worked!" and "Perfect, thanks!" used to be neither: answered as a new
+    question, they opened a ticket paging staff. Only thanks and "it works now" may be said
+    around them: any question or problem makes the message what it always was."""
+    assert (policy.is_thanks(text), policy.says_all_set(text)) == (thanks, all_set)
+
+
+@pytest.mark.parametrize("text", ["ㅇㅋ", "네 ㅇㅋ", "ㅇㅇ", "got it", "Perfect!"])
 def test_korean_okay_in_jamo_is_an_acknowledgement(text: str) -> None:
     assert policy.is_acknowledgement(text)
 

@@ -221,6 +221,66 @@ async def test_thanks_from_the_asker_cancels_it(
     assert due is None and sent is None
 
 
+async def ben_answered_in_anns_thread(rt: Runtime, channel: ConsoleChannel) -> ConversationRef:
+    """Ann's question is answered; Ben asks his own in her thread and is answered there, so
+    the thread's follow-up is now about Ben's answer."""
+    thread, _ = await ask(rt, channel)
+    ben = msg("How do I reset my password?", author=OTHER, thread=thread)
+    assert await rt.bot.on_message(ben, channel) == Outcome.ANSWERED
+    assert "Forgot password" in [r for _, r in channel.posted if r.kind == ReplyKind.ANSWER][-1].text
+    return thread
+
+
+def asked_of(channel: ConsoleChannel, who: Author) -> list[Reply]:
+    return [f for f in followups(channel) if Mention(kind=MentionKind.USER, id=who.id) in f.mentions]
+
+
+async def test_thanks_from_a_second_asker_cancels_the_follow_up_about_their_answer(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """It used to be kept: only the thread's first asker's thanks counted, so Ben was told
+    "You're welcome" and pinged "Did this solve it?" a day later all the same."""
+    thread = await ben_answered_in_anns_thread(rt, channel)
+    clock.advance(hours=1)
+    await rt.bot.on_message(msg("thanks!", author=OTHER, thread=thread), channel)
+    assert "welcome" in channel.posted[-1][1].text
+    clock.advance(hours=30)
+    await tick(rt, channel)
+    assert asked_of(channel, OTHER) == [] and followups(channel) == []
+
+
+async def test_the_first_askers_thanks_does_not_cancel_the_follow_up_about_someone_elses_answer(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """It used to: Ann's thanks cancelled the "Did this solve it?" Ben's answer was owed."""
+    thread = await ben_answered_in_anns_thread(rt, channel)
+    clock.advance(hours=1)
+    await rt.bot.on_message(msg("thanks!", thread=thread), channel)
+    clock.advance(hours=30)
+    assert await tick(rt, channel) == 1
+    assert len(asked_of(channel, OTHER)) == 1
+
+
+@pytest.mark.parametrize(
+    "said", ["Thanks, that worked!", "That worked, thank you!", "Perfect, thanks!", "됐어요 감사합니다"]
+)
+async def test_thanks_said_with_that_it_worked_is_thanks(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock, said: str
+) -> None:
+    """It used to be answered as a new question: "I couldn't find an answer", a ticket paging
+    staff, and "Did this solve it?" a day later."""
+    thread, _ = await ask(rt, channel)
+    await rt.bot.on_message(msg(said, thread=thread), channel)
+    clock.advance(hours=30)
+    await tick(rt, channel)
+    shown = [(r.kind, r.text[:90]) for _, r in channel.posted]
+    assert rt.state.tickets() == [], shown
+    assert not [k for k, _ in shown if k in (ReplyKind.ESCALATION, ReplyKind.TICKET, ReplyKind.ABSTAIN)], (
+        shown
+    )
+    assert followups(channel) == []
+
+
 @pytest.mark.parametrize("verdict", [ActionKind.HELPFUL, ActionKind.NOT_HELPFUL])
 async def test_the_askers_rating_means_none_is_needed(
     rt: Runtime, channel: ConsoleChannel, clock: FakeClock, verdict: ActionKind

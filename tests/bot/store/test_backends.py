@@ -231,6 +231,29 @@ def test_a_post_is_claimed_on_its_own_row_and_leaves_nothing_behind(state: Path 
     store.close()
 
 
+def test_the_conversation_says_who_its_pending_follow_up_would_ask(state: Path | str) -> None:
+    """The asker of the answer it is about, who may not be the thread's first asker; nobody
+    once it is sent (or when none is due)."""
+    store = StateStore(state)
+    ref = thread()
+    first = ask(store, ref, "U1", at(1, 10))
+
+    def asked() -> tuple[str | None, str | None]:  # (the thread's asker, the follow-up's)
+        now = store.conversation(ref.key)
+        assert now is not None
+        return now.asker_id, now.followup_asker_id
+
+    assert asked() == ("U1", None)
+    assert store.schedule_followup(ref.key, first, at(2, 10))
+    assert asked() == ("U1", "U1")
+    second = ask(store, ref, "U2", at(1, 11))
+    assert store.schedule_followup(ref.key, second, at(2, 11))
+    assert asked() == ("U1", "U2")
+    assert store.claim_followup(ref.key, second, at(2, 12)) == FollowupClaim.CLAIMED
+    assert asked() == ("U1", None)
+    store.close()
+
+
 def test_follow_ups_jobs_drafts_and_welcomes(state: Path | str) -> None:
     store = StateStore(state)
     ref = thread()

@@ -12,7 +12,7 @@ from bot.store import StateStore
 from bot.store.gaps import GapKind, GapStatus
 from bot.store.migrations_later import backfill_gap_workspaces
 from bot.store.queue import Reach
-from bot.types import ConversationRef, EscalationReason
+from bot.types import Author, ConversationRef, EscalationReason
 from tests.bot.insights.week import ask, at, escalate, thread
 
 
@@ -39,6 +39,34 @@ def test_gap_questions_are_abstentions_complaints_and_tickets_in_asking_order(st
         assert [c.kind for c in found] == [GapKind.HARD, GapKind.SOFT, GapKind.SOFT, GapKind.SOFT]
         assert {placed, fine, liked}.isdisjoint(c.answer_id for c in found)
         assert [c.answer_id for c in store.unassigned_gap_questions(2)] == [abstained, disliked]
+    finally:
+        store.close()
+
+
+def test_a_gap_is_public_when_a_ticket_in_one_of_its_threads_was(state: Path | str) -> None:
+    """What `Gaps` searches a gap's question with: public documents only if any of its askers
+    saw no more (a ticket in one of its questions' threads was opened with that scope)."""
+    store = StateStore(state)
+    try:
+        asked = {"internal": "Where are the audit logs?", "public": "How do I export invoices to CSV?"}
+        for n, (visibility, question) in enumerate(asked.items()):
+            ref = thread()
+            answer = ask(store, ref, f"U{n}", at(1, 9 + n), answered=False, question=question)
+            store.create_ticket(
+                ref=ref,
+                asker=Author(id=f"U{n}"),
+                question="help",
+                reason=EscalationReason.LOW_CONFIDENCE,
+                at=at(1, 9 + n),
+                answer_id=answer,
+                visibility=visibility,
+            )
+        ask(store, thread(), "U9", at(1, 11), answered=False, question="Where is the SSO page?")  # no ticket
+        place(store, 3, at(1, 12))
+        gaps = {g.representative: g.id for g in store.gaps("slack", (GapStatus.OPEN,))}
+        assert len(gaps) == 3
+        assert store.public_gaps(list(gaps.values())) == {gaps[asked["public"]]}
+        assert store.public_gaps([]) == set()
     finally:
         store.close()
 
