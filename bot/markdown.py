@@ -11,6 +11,18 @@ import re
 # nothing, and a backslash in it would break the link. It ends at a bracket, which is escaped.
 _BARE_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\[\]]+", re.IGNORECASE)
 
+# An inline link, [words](address), in every form the renderers link: blanks around the
+# address, the address perhaps in <> and holding one level of parentheses, a title after it
+# ("…", '…' or (…)). One definition, for adapters/slack/mrkdwn.py, which makes links of it, and
+# bot/answering/safety.py, which must see every link a renderer would make. Brackets in the
+# address or a title, and code in the words, make no link here: an address is never written
+# with its brackets raw, and what a renderer reads differently the output filter breaks apart
+# anyway (any "](" before an address).
+LINK = re.compile(
+    r"\[(?P<label>[^\[\]`\n]*)\]\(\s*<?(?P<url>(?:[^\s()<>`\[\]]|\([^\s()<>`\[\]]*\))+)>?"
+    r"(?:\s+(?:\"[^\"\n\]]*\"|'[^'\n\]]*'|\([^()\n\]]*\)))?\s*\)"
+)
+
 # a code fence line: its run of backticks or tildes, then the info string (or, closing, nothing)
 FENCE_LINE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 

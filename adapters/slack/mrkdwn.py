@@ -21,7 +21,7 @@ import re
 from functools import lru_cache
 
 from bot.markdown import ESCAPED as _ESCAPED
-from bot.markdown import closes_fence, opening_fence, quoted_url, unescape
+from bot.markdown import LINK, closes_fence, opening_fence, quoted_url, unescape
 from bot.types import Mention, MentionKind
 
 SECTION_TEXT_LIMIT = 3000
@@ -114,10 +114,11 @@ _HOLD = re.compile(rf"(?P<url>{quoted_url(_URL + _S + _U + _T)})|{_ESCAPED.patte
 _URL_END_PUNCTUATION = frozenset(".,:;!?'\")")
 _URL_CLOSERS = re.compile(f"{_URL}([{_S}{_U}{_T}]*)")
 # What a line holds besides prose, the leftmost first (as CommonMark and Discord read it): a
-# code span, a link, an autolink, a bare URL (whose backticks open no code span).
+# code span, a link (bot.markdown.LINK, which the answer's output filter reads too), an autolink,
+# a bare URL (whose backticks open no code span).
 _TOKEN = re.compile(
     r"(?P<ticks>`+)(?P<code>.+?)(?P=ticks)"
-    r"|\[(?P<label>[^\[\]`]*)\]\(\s*<?(?P<url>[^()\s<>`]+)>?(?:\s+\"[^\"]*\")?\s*\)"
+    rf"|{LINK.pattern}"
     r"|<(?P<auto>(?:https?|mailto):[^<>\s`]+)>"
     rf"|(?P<bare>{quoted_url(_HELD_RANGE + _URL + _S + _U + _T)})",
     re.DOTALL,

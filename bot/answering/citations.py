@@ -104,20 +104,34 @@ def map_citations(text: str, passages: Sequence[Passage]) -> CitedText:
 _EXACT_MARKER = re.compile(r"(?<![A-Za-z0-9_])" + NO_ANSWER + r"(?![A-Za-z0-9_])")
 _NOT_WORD = re.compile(r"[\W_]+")
 
-# ... and, for models that ignore the instruction, refusals in the first person or about the
-# passages. First person on purpose: "if you can't find the email, check spam" is an answer.
+# ... and, for models that ignore the instruction, refusal phrasing. A refusal speaks of the
+# bot itself ("I couldn't find", "제가", "모르겠습니다") or of its own material, named ("the
+# provided passages", "the documentation", "제공된 문서", "문서에는"); so said, it is a refusal even
+# beside a citation. First person on purpose: "if you can't find the email, check spam" is an
+# answer. Phrasing that names neither ("…가 포함되어 있지 않습니다", "documents do not include",
+# "No information about …") is as often a cited statement about the product ("Exported
+# documents do not include comments [1]", "가격에는 부가세가 포함되어 있지 않습니다 [1]", "If your
+# data source does not contain a timestamp column…"): a refusal only in a paragraph citing
+# nothing.
+_NOT_HAVE = r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:contain|mention|cover|include|say|provide|specify|answer|explain|have)\b"
+_NOT_IN = r"\bnot\s+(?:mentioned|covered|included|provided|specified|described|found)\s+in\s+"
+# the bot's material: whatever was "provided" or "given", and "the passages", "the documentation"
+_OWN_SOURCES = (
+    r"(?:(?:the\s+)?(?:provided|given|supplied|retrieved|available)\s+"
+    r"(?:passages?|documents?|documentation|docs|context|sources?|information|excerpts?)"
+    r"|(?:the\s+)?passages?|the\s+(?:documentation|docs|context|documents?|sources?))"
+)
 _EN_REFUSAL = re.compile(
     r"\bI\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'m\s+unable\s+to)\s+"
-    r"(?:know|find|answer|determine|tell|say|help\s+with\s+that)\b"
+    r"(?:know|find|answer|determine|tell|say|help\s+with\s+that"
+    r"|have\s+(?:any\s+|enough\s+|specific\s+|more\s+)?(?:information|details))\b"
     r"|\bI(?:'m|\s+am)\s+(?:not\s+sure|sorry,?\s+but\s+I)\b"
-    r"|\b(?:the\s+)?(?:provided\s+|given\s+)?(?:passages?|documents?|documentation|context|sources?)\s+"
-    r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:contain|mention|cover|include|say|provide|specify|answer|explain)\b"
-    r"|\bnot\s+(?:mentioned|covered|included|provided|specified|described|found)\s+in\s+the\s+"
-    r"(?:provided\s+|given\s+)?(?:passages?|documents?|documentation|context|sources?)\b"
+    rf"|\b{_OWN_SOURCES}\s+{_NOT_HAVE}"
+    rf"|{_NOT_IN}{_OWN_SOURCES}\b"
     # said of the whole reply, as a sentence of its own ("Sorry, there's no information on
     # ..."), not of a detail inside an answer ("... [1]; after that no information about it is
     # kept", "Once it is deleted [1], no information about it is kept")
-    r"|(?:^|[.!?]\s+)(?:(?:sorry|unfortunately|however),?\s+)?(?:there(?:'s|\s+is)\s+)?"
+    r"|(?:^|[.!?]\s+)(?:(?:sorry|unfortunately|however),?\s+(?:there(?:'s|\s+is)\s+)?|there(?:'s|\s+is)\s+)"
     r"no\s+information\s+(?:about|on|regarding)\b"
     # after a clause that points at the sources ("Based on the pricing page [2], there is ..."),
     # not after one about the product ("Once the account is deleted [1], there is no ...")
@@ -125,20 +139,35 @@ _EN_REFUSAL = re.compile(
     r"pages?|context|sources?|docs)\b[^.?!,]{0,20},\s*there(?:'s|\s+is)\s+no\s+information\s+(?:about|on|regarding)\b",
     re.IGNORECASE,
 )
+_EN_UNNAMED = re.compile(
+    rf"\b(?:documents?|documentation|docs|sources?|context)\s+{_NOT_HAVE}"
+    r"|(?:^|[.!?]\s+)no\s+information\s+(?:about|on|regarding)\b",
+    re.IGNORECASE,
+)
 # Korean drops the subject, so "cannot find / know / check" is a refusal only when what cannot
 # be found is the answer, or the one who cannot is the bot or the documents: "만료된 링크로는
 # 비밀번호를 확인할 수 없습니다" (you cannot check a password with an expired link) is an answer.
-# Answering and telling are the speaker's own acts: those need no subject.
+# Answering and telling are the speaker's own acts: those need no subject, nor do saying that
+# something is not mentioned, specified or explained (what documents do). "Not included"
+# (포함되어 있지 않습니다) is said of the product as often: a refusal when the documents are named.
 _KO_CANNOT = r"\s*수\s*(?:가\s*)?없(?:습니다|어요|네요|다)"
+_KO_SOURCES = (
+    r"(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로)|(?:^|[.!?]\s*|죄송하지만\s*|현재\s*)(?:문서|자료)(?:로는|으로는)"
+    r"|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
+)
+_KO_NOT_INCLUDED = r"포함되어\s*있지\s*않(?:습니다|아요|네요|다)"
 _KO_REFUSAL = re.compile(
     r"(?:답변할|답변드릴|답할|답해\s*드릴|말씀드릴)"
     + _KO_CANNOT
-    + r"|(?:(?:제가|저는|(?:문서|자료)(?:에서|에는|에|만으로는|만으로)|(?:^|[.!?]\s*|죄송하지만\s*|현재\s*)(?:문서|자료)(?:로는|으로는)|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
-    r"[^.?!\n]{0,40}?|(?:정보|내용|답|답변)(?:을|를)\s*)"
+    + rf"|(?:{_KO_SOURCES}[^.?!\n]{{0,40}}?|(?:정보|내용|답|답변)(?:을|를)\s*)"
     r"(?:찾을|알|확인할)" + _KO_CANNOT + r"|모르겠(?:습니다|어요|네요|다)"
     r"|(?:정보|내용|답|언급)(?:가|이|은|는)?\s*없(?:습니다|어요|네요|다)"
-    r"|(?:나와|포함되어|언급되어|명시되어|설명되어|기재되어)\s*있지\s*않(?:습니다|아요|네요|다)"
+    r"|(?:나와|언급되어|명시되어|설명되어|기재되어)\s*있지\s*않(?:습니다|아요|네요|다)"
+    rf"|{_KO_SOURCES}[^.?!\n]{{0,40}}?{_KO_NOT_INCLUDED}"
 )
+_KO_UNNAMED = re.compile(_KO_NOT_INCLUDED)
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n")
+_CITES = re.compile(_GROUP + r"(?!\()", re.IGNORECASE)
 
 
 def is_refusal(text: str) -> bool:
@@ -147,7 +176,14 @@ def is_refusal(text: str) -> bool:
         return True
     if _NOT_WORD.sub("", text).upper() == NO_ANSWER.replace("_", ""):
         return True  # "**No answer.**", "`NO-ANSWER`"
-    return bool(_EN_REFUSAL.search(text) or _KO_REFUSAL.search(text))
+    return any(_refuses(paragraph) for paragraph in _PARAGRAPHS.split(text))
+
+
+def _refuses(paragraph: str) -> bool:
+    if _EN_REFUSAL.search(paragraph) or _KO_REFUSAL.search(paragraph):
+        return True
+    unnamed = _EN_UNNAMED.search(paragraph) or _KO_UNNAMED.search(paragraph)
+    return unnamed is not None and not _CITES.search(paragraph)
 
 
 def may_become_marker(text: str) -> bool:

@@ -33,6 +33,8 @@ import re
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
+from bot.markdown import LINK
+
 if TYPE_CHECKING:
     from bot.types import Passage
 
@@ -282,10 +284,12 @@ def clean_output(text: str, *, partial: bool = False, links: Collection[str] | N
     return text if links is None else plain_links(text, links)
 
 
-# a Markdown link: [words](address), the address perhaps in <>
-_MARKDOWN_LINK = re.compile(
-    r"\[(?P<label>[^\[\]\n]{1,300})\]\(<?(?P<url>[a-z][a-z0-9+.-]*://[^\s()<>]+)>?\)", re.IGNORECASE
-)
+# The link syntax is bot.markdown.LINK's; an address is one with a scheme (https:, mailto:),
+# which every renderer links and none links a path without one. A "](" before an address that
+# LINK does not read as a link (words holding code, an address holding brackets, a link cut
+# off while streaming) is broken apart too: another renderer may read it as one.
+_LINK_OR_STRAY = re.compile(rf"{LINK.pattern}|(?P<stray>\]\()(?=\s*<?[a-z][a-z0-9+.-]*:)", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
 def plain_links(text: str, allowed: Collection[str]) -> str:
@@ -295,10 +299,14 @@ def plain_links(text: str, allowed: Collection[str]) -> str:
     one of the passages' own addresses stays as the model wrote it."""
 
     def written_out(match: re.Match[str]) -> str:
+        if match.group("stray"):
+            return "] ("
         url = match.group("url")
-        return match.group(0) if url in allowed else f"{match.group('label')} ({url})"
+        if url in allowed or not _SCHEME.match(url):
+            return match.group(0)
+        return f"{match.group('label')} ({url})"
 
-    return _MARKDOWN_LINK.sub(written_out, text)
+    return _LINK_OR_STRAY.sub(written_out, text)
 
 
 def passage_links(passages: Iterable[Passage]) -> frozenset[str]:

@@ -168,6 +168,22 @@ def test_only_safe_urls_become_links() -> None:
         assert safe_url(bad) is None
 
 
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "[Wiki](https://en.wikipedia.org/wiki/A_(b))",
+        "[Wiki](https://en.wikipedia.org/wiki/A_(b) 'Page')",
+        '[Wiki]( <https://en.wikipedia.org/wiki/A_(b)> "Page" )',
+    ],
+)
+def test_links_are_read_as_the_answers_output_filter_reads_them(markdown: str) -> None:
+    """One definition of a link (bot.markdown.LINK) for this converter and the filter that
+    writes out links to addresses the passages do not hold; before the twenty-fourth session
+    an address with parentheses or a title in '' was not a link here, and the filter knew
+    fewer forms than this converter linked."""
+    assert to_mrkdwn(markdown) == "<https://en.wikipedia.org/wiki/A_(b)|Wiki>"
+
+
 def test_only_requested_mentions_are_tags() -> None:
     assert mention_tag(Mention(kind=MentionKind.GROUP, id="S0123")) == "<!subteam^S0123>"
     assert mention_tag(Mention(kind=MentionKind.USER, id="U0456")) == "<@U0456>"

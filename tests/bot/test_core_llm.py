@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -368,3 +369,52 @@ async def test_a_link_the_passages_do_not_hold_is_written_out_not_disguised(mode
     shown = [reply.text for _, reply in channel.posted] + [reply.text for _, reply in channel.edits]
     assert any("Verify your account here (https://evil.example/phish)" in text for text in shown)
     assert not any("](https://evil.example" in text for text in shown)
+
+
+def citing(marker: str, answer: str) -> Respond:
+    """The model's reply: `answer` with {n} as the number of the passage holding `marker`."""
+
+    def reply(request) -> str:  # type: ignore[no-untyped-def]
+        for match in re.finditer(r'<passage n="(\d+)">(.*?)</passage>', request.last_user_message, re.DOTALL):
+            if marker in match.group(2):
+                return answer.format(n=match.group(1))
+        return "NO_ANSWER"
+
+    return Respond(reply)
+
+
+@pytest.mark.parametrize(
+    ("doc", "asked", "marker", "reply", "kept"),
+    [
+        (
+            "# 요금제\n\n무료 플랜에는 SSO가 포함되어 있지 않습니다. SSO는 비즈니스 플랜에서 사용할 수 있습니다.\n",
+            "무료 플랜에서 SSO를 쓸 수 있나요?",
+            "비즈니스 플랜",
+            "아니요, 무료 플랜에는 SSO가 포함되어 있지 않습니다. 비즈니스 플랜에서 사용할 수 있습니다 [{n}].",
+            "비즈니스 플랜에서 사용할 수 있습니다",
+        ),
+        (
+            "# Exporting\n\nExported documents do not include comments. Use Version history to see them.\n",
+            "Do exported documents include the comments?",
+            "Version history",
+            "No. Exported documents do not include comments; use Version history to see them [{n}].",
+            "use Version history to see them",
+        ),
+    ],
+    ids=["korean-not-included", "english-documents-do-not-include"],
+)
+async def test_a_cited_answer_that_something_is_not_included_is_posted(  # type: ignore[no-untyped-def]
+    model_runtime, fake, knowledge_dir, doc, asked, marker, reply, kept
+) -> None:
+    """Before the twenty-fourth session a correct, cited "X is not included" answer read as a
+    refusal ("포함되어 있지 않습니다" with no subject, the product's "documents" taken for the
+    bot's): the asker was told no answer was found and the question went to a person."""
+    (knowledge_dir / "plans.md").write_text(doc, encoding="utf-8")
+    rt = model_runtime()
+    await rt.bot.knowledge.reindex()
+    fake.enqueue(citing(marker, reply))
+    channel = StreamingChannel(interval=0.0)
+    outcome = await rt.bot.on_message(question(asked), channel)
+    final = channel.edits[-1][1] if channel.edits else channel.posted[-1][1]
+    assert outcome == Outcome.ANSWERED, final.text
+    assert kept in final.text and final.citations

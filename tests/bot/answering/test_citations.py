@@ -123,6 +123,29 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "In the provided passages [1], there's no information on data residency.",
         "죄송하지만 문서로는 확인할 수 없습니다.",
         "문서로는 이 오류의 원인을 확인할 수 없습니다.",
+        # typical model phrasings, cited or not: what names the bot or its material refuses
+        "The provided documentation does not mention SSO pricing.",
+        "The provided documentation does not mention SSO pricing [1].",
+        "The documentation doesn't cover refunds for annual plans [2].",
+        "The given context does not include the exact limit [1].",
+        "The passages don't say how long an export takes [1].",
+        "The documents do not mention annual plans [1].",
+        "This is not mentioned in the provided passages [1].",
+        "I don't have information about that in the docs.",
+        "I don't have any information about SSO pricing [1].",
+        "I couldn't find anything about annual plans [1].",
+        "Exported documents do not include comments.",  # unnamed, and citing nothing
+        "No information about SSO pricing.",
+        "Sorry, no information about SSO pricing [1].",
+        "제공된 문서에는 SSO 가격에 관한 내용이 없습니다.",
+        "제공된 문서에는 SSO 가격에 관한 내용이 없습니다 [1].",
+        "제공된 자료에서는 해당 정보를 찾을 수 없습니다 [1].",
+        "주어진 문서에는 연간 요금제 환불이 포함되어 있지 않습니다 [1].",
+        "문서에는 SSO 가격이 포함되어 있지 않습니다 [2].",
+        "SSO 가격은 명시되어 있지 않습니다 [1].",
+        "해당 내용은 문서에 나와 있지 않습니다 [1].",
+        "무료 플랜에 SSO가 있는지는 포함되어 있지 않습니다.",  # unnamed, and citing nothing
+        "Refunds take five days [1].\n\nThe exported documents do not include comments.",  # that paragraph cites nothing
     ],
 )
 def test_refusals(text: str) -> None:
@@ -151,9 +174,19 @@ def test_refusals(text: str) -> None:
         "공유 문서로는 편집 기록을 확인할 수 없습니다 [1].",
         "Once the account is deleted [1], there is no information about it on our servers.",
         "After 30 days, there is no information about deleted messages kept [2].",
+        # cited statements that something is not included, about the product, not the sources:
+        # before the twenty-fourth session these were refusals, handed to a person as unanswered
+        "No. Exported documents do not include comments; use Version history to see them [1].",
+        "Exported documents do not include comments [1].",
+        "가격에는 부가세가 포함되어 있지 않습니다 [1].",
+        "아니요, 무료 플랜에는 SSO가 포함되어 있지 않습니다. 비즈니스 플랜에서 사용할 수 있습니다 [1].",
+        "If your data source does not contain a timestamp column, add one before importing [2].",
+        "No information about your card is stored; payments go through Stripe [1].",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:
+    """A refusal names the bot or its material; the rest of the negative phrasing is a
+    refusal only where nothing is cited."""
     assert not is_refusal(text)
 
 

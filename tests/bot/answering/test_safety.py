@@ -201,3 +201,44 @@ def test_only_the_passages_own_addresses_keep_their_words() -> None:
     assert plain_links(text, allowed) == (
         "[the guide](https://docs.example/refunds), [page](<https://docs.example/a>), x (https://evil.example/)"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('[Verify](https://evil.example/a "Billing")', "Verify (https://evil.example/a)"),
+        ("[Verify](https://evil.example/a 'Billing')", "Verify (https://evil.example/a)"),
+        ("[Verify](https://evil.example/a (Billing))", "Verify (https://evil.example/a)"),
+        ("[Verify]( https://evil.example/a )", "Verify (https://evil.example/a)"),
+        ("[Verify](\n<https://evil.example/a>)", "Verify (https://evil.example/a)"),
+        ("[Email billing](mailto:billing@evil.example)", "Email billing (mailto:billing@evil.example)"),
+        ("[Call us](tel:+15550100)", "Call us (tel:+15550100)"),
+        ("[Wiki](https://evil.example/A_(b))", "Wiki (https://evil.example/A_(b))"),
+        ("[a [b] c](https://evil.example/a)", "[a [b] c] (https://evil.example/a)"),  # brackets inside
+        ("[`run`](https://evil.example/a)", "[`run`] (https://evil.example/a)"),  # code in the words
+        ("[Verify](https://evil.example/ph", "[Verify] (https://evil.example/ph"),  # still streaming
+        # an allowed link's address hiding another after it
+        (
+            "[a](https://docs.example/a](https://evil.example/))",
+            "[a] (https://docs.example/a] (https://evil.example/))",
+        ),
+    ],
+)
+def test_every_form_of_link_to_another_address_is_written_out(text: str, shown: str) -> None:
+    """A link with a title, blanks around its address, an address that is not `https://`
+    (`mailto:`), and the forms a renderer may read differently: before the twenty-fourth
+    session only `[words](https://…)` was written out, and Slack and Discord linked the rest."""
+    assert plain_links(text, {"https://docs.example/a"}) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[the guide](https://docs.example/a "Guide")',
+        "[the guide]( <https://docs.example/a> )",
+        "[the next page](next.md)",  # no address any renderer links
+        "Call handlers[0](event) for each one.",
+    ],
+)
+def test_links_to_the_passages_addresses_and_code_stay(text: str) -> None:
+    assert plain_links(text, {"https://docs.example/a"}) == text
