@@ -31,7 +31,7 @@ def copy_command(
         str | None,
         typer.Option(
             "--to",
-            help="The PostgreSQL URL to copy into (default: SUPPORTBOT_DATABASE_URL or \\[store] url, "
+            help="The PostgreSQL URL to copy into (default: SUPPORTBOT_DATABASE_URL or [store] url, "
             "which keeps the password off the command line).",
         ),
     ] = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.config_privacy import PrivacySettings
 from bot.ports import Clock, Store
@@ -44,8 +44,15 @@ class PurgeResult:
 
 
 def cutoff(privacy: PrivacySettings, now: datetime) -> datetime | None:
-    """Text written before this is purged; None when retention is off (0 days)."""
-    return now - timedelta(days=privacy.retention_days) if privacy.retention_days > 0 else None
+    """Text written before this is purged; None when retention is off (0 days). A window
+    reaching back before the year 1 (999999 days: "keep it practically for ever") saturates
+    there, so nothing is old enough, as the setting means."""
+    if privacy.retention_days <= 0:
+        return None
+    try:
+        return now - timedelta(days=privacy.retention_days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 class Retention:
@@ -67,10 +74,10 @@ class Retention:
         """The clock job: purge when due; how many rows were emptied. A boundary: a failure
         is logged and retried on a later tick, and never stops the rest of the clock."""
         now = self.clock.now()
-        before = cutoff(self.privacy, now)
-        if before is None:
-            return 0
         try:
+            before = cutoff(self.privacy, now)
+            if before is None:
+                return 0
             counts = await self.store.run(purge_when_due, before, now)
         except Exception:
             log.exception("the retention purge failed")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
 from bot.store.migrations import STATE_MIGRATIONS, check
+from bot.store.sqlite_file import advice
 from bot.store.store import open_database, open_readonly, open_state, snapshot
 from bot.store.urls import is_database_url, redact_url
 from bot.text import scrub
@@ -97,24 +98,26 @@ def copy_state(
     shown = redact_url(target_url)
     db = open_readonly(source)
     try:
-        seen = {str(row["name"]) for row in db.table(_OWN).rows} if _OWN in db.table_names() else set()
-        known = [name for name, _ in STATE_MIGRATIONS]
-        newer = sorted(seen - set(known))
+        # a damaged page is met where it is read, not on opening: each read of the source is
+        # in `advice`, which names it and says what to do
+        with advice(source):
+            seen = check(db, STATE_MIGRATIONS, where=str(source)) if _OWN in db.table_names() else set()
         if not seen:
             raise StoreError(f"{source} is not a supportbot state database (it has no migrations table)")
-        if newer:
-            raise StoreError(
-                f"{source} was written by a newer supportbot (migrations {', '.join(newer)}): "
-                "install that version to copy it"
-            )
-        missing = [name for name in known if name not in seen]
+        missing = [name for name, _ in STATE_MIGRATIONS if name not in seen]
         if not missing:
             return _copy(db, source, target_url, shown, replace, dry_run, batch, on_table, [])
         # an older state.db: migrate a copy of it (never the file itself), then copy from that
         with tempfile.TemporaryDirectory(prefix="supportbot-copy-") as folder:
             upgraded_path = Path(folder) / "state.db"
-            snapshot(db, upgraded_path)
-            upgraded = open_database(upgraded_path, STATE_MIGRATIONS)
+            with advice(source):
+                snapshot(db, upgraded_path)
+            try:
+                upgraded = open_database(upgraded_path, STATE_MIGRATIONS)
+            except StoreError as exc:
+                raise StoreError(
+                    f"{source} could not be upgraded (on a copy; it was not changed): {exc}"
+                ) from None
             try:
                 return _copy(upgraded, source, target_url, shown, replace, dry_run, batch, on_table, missing)
             finally:
@@ -134,22 +137,23 @@ def _copy(
     on_table: Callable[[str, int], None] | None,
     upgraded: list[str],
 ) -> CopyResult:
-    order = copy_order(db)
-    db.execute("begin")  # one read transaction: every table as of the same moment
-    try:
-        if dry_run:
-            counts = {t: _count(db, t) for t in order}
-            return CopyResult(
-                source=source, target=shown, rows=counts, held=_held_without_migrating(target_url, order),
-                upgraded=upgraded, dry_run=True,
-            )  # fmt: skip
-        target = open_state(target_url, STATE_MIGRATIONS)
+    with advice(source):  # the source's reads: a damaged page is named, not a traceback
+        order = copy_order(db)
+        db.execute("begin")  # one read transaction: every table as of the same moment
         try:
-            return _fill(db, target, order, source, shown, replace, batch, on_table, upgraded)
+            if dry_run:
+                counts = {t: _count(db, t) for t in order}
+                return CopyResult(
+                    source=source, target=shown, rows=counts, held=_held_without_migrating(target_url, order),
+                    upgraded=upgraded, dry_run=True,
+                )  # fmt: skip
+            target = open_state(target_url, STATE_MIGRATIONS)
+            try:
+                return _fill(db, target, order, source, shown, replace, batch, on_table, upgraded)
+            finally:
+                target.close()
         finally:
-            target.close()
-    finally:
-        db.execute("rollback")
+            db.execute("rollback")
 
 
 def _fill(

@@ -45,6 +45,7 @@ from bot.store.migrations_later import (
     _state_v22_revisions,
 )
 from bot.store.rows import transaction
+from bot.store.values import iso
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -262,11 +263,36 @@ def _state_v2(db: StateDatabase) -> None:
     db.table("ticket_posts").add_column("text", str)  # the first words of a message we edit later
     # one active ticket per thread, even when two escalations race. Channel-level conversations
     # (no thread: a platform where threads could not be made) keep one ticket per asker instead.
+    _close_all_but_newest(db)
     db.execute(
         "create unique index tickets_one_active_per_thread on tickets(conversation) "
         "where status in ('open', 'claimed') and conversation not like '%:'"
     )
     db.table("drafts").add_column("updated_at", str)
+
+
+def _close_all_but_newest(db: StateDatabase) -> None:
+    """The first release let two escalations in one thread open two tickets, which the index
+    of one active ticket per thread cannot be built over. The newest is the one the bot has
+    worked since (bot/store/tickets.py `active_ticket`); each older one is closed, not deleted
+    (what its asker said stays for staff), with an event in its timeline saying why. Added to
+    a released step: where 0002 ran, there was no such pair, or it would have failed there."""
+    rows = db.execute(
+        "select t.id, max(n.id) from tickets t join tickets n on n.conversation = t.conversation "
+        "and n.id > t.id and n.status in ('open', 'claimed') "
+        "where t.status in ('open', 'claimed') and t.conversation not like '%:' group by t.id"
+    ).fetchall()
+    at = iso(datetime.now(UTC))
+    for ticket_id, newest in rows:
+        why = f"closed by the upgrade to one active ticket per thread: #{newest} is this thread's"
+        db.execute(
+            "update tickets set status = 'closed', next_action_at = null, updated_at = ? where id = ?",
+            [at, ticket_id],
+        )
+        db.execute(
+            "insert into ticket_events (ticket_id, at, event, detail) values (?, ?, 'closed', ?)",
+            [ticket_id, at, why],
+        )
 
 
 def _state_v3(db: StateDatabase) -> None:
@@ -376,9 +402,10 @@ def _apply(db: StateDatabase, name: str, step: Callable[[StateDatabase], None]) 
 def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the database") -> set[str]:
     """The names of the migrations `db` records (none for an empty database), read without
     changing it; a StoreError for a database these migrations must not touch: one holding
-    tables but no record of ours (another application's), or one recording a migration they
-    do not hold (a newer supportbot's, whose schema this code does not know: running on it
-    could write what the newer code cannot read)."""
+    tables but no record of ours (another application's), one whose record is not of these
+    migrations (another application's, or supportbot's other database), or one recording a
+    migration they do not hold (a newer supportbot's, whose schema this code does not know:
+    running on it could write what the newer code cannot read)."""
     tables = db.table_names()
     if RECORD not in tables:
         theirs = [t for t in tables if not t.startswith("sqlite_")]
@@ -392,11 +419,16 @@ def check(db: StateDatabase, migrations: list[Migration], *, where: str = "the d
     done = {str(row[0]) for row in db.execute(f"select name from {RECORD}").fetchall()}
     known = {name for name, _ in migrations}
     unknown = sorted(done - known)
-    if unknown and known and not done & known:
+    if unknown and not known <= done:
+        # migrations run in order and are never renamed, so a newer supportbot's database
+        # records every one this version knows: this one is something else (another
+        # application's, or supportbot's other database, whose names partly match)
+        state = migrations[0][1] is _state_v1
+        kind = "a supportbot state database" if state else "supportbot's search catalog"
         raise StoreError(
-            f"{where} has a {RECORD} table that is not supportbot's (it records {_few(unknown)}): "
-            "is it another application's database? Nothing was changed. Give supportbot an "
-            "empty database of its own."
+            f"{where} is not {kind}: its {RECORD} table records {_few(unknown)}. Is it another "
+            "application's database, or supportbot's other one (state.db and index/catalog.db "
+            "in the data directory)? Nothing was changed."
         )
     if unknown:
         raise StoreError(

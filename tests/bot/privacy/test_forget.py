@@ -312,6 +312,23 @@ async def test_the_admin_cli_forgets_and_exports(rt: Runtime, tmp_path: Path) ->
     assert cells_containing(after, "zebra-order")  # the other person stays
 
 
+async def test_the_admin_cli_refuses_a_mistyped_platform_for_export_as_for_forget(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """An admin answering a data request types `--platform Slack` (or `slak`): `forget`
+    refused it, but `export` used to exit 0 with an empty record ("we hold nothing about you")
+    while the person's messages were kept. Now both refuse it, naming the choices."""
+    await populate(rt, ConsoleChannel(io.StringIO()))
+    runner = CliRunner()
+    for typo in ("Slack", "slak"):
+        for command in (["export"], ["forget", "--yes"]):
+            args = [*command, "--platform", typo, "--user", KEPT.id, "--data", str(rt.settings.data_dir)]
+            refused = runner.invoke(app, ["privacy", *args])
+            assert refused.exit_code == 2, refused.output
+            assert typo in refused.output and "slack" in refused.output and "discord" in refused.output
+    assert cells_containing(dump(rt.settings.data_dir / "state.db"), "walrus")  # nothing forgotten
+
+
 def test_forget_me_reaches_the_dashboards_links_and_audit_trail(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 

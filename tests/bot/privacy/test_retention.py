@@ -15,10 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.console import ConsoleChannel
+from bot import faults
 from bot.app import Runtime
 from bot.cli import app
 from bot.privacy.retention import EVERY, JOB, STALE_CLAIM
 from bot.types import Author, Command, ConversationRef, InboundMessage, Outcome, Visibility
+from tests.bot.test_exactly_once import Platform, question
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.clock import FakeClock
 
@@ -185,3 +187,31 @@ async def test_purge_dry_run_says_what_would_go_and_changes_nothing(
     assert WORKED_HANDOFF in texts(rt)  # an open ticket's thread stays
     again = CliRunner().invoke(app, [*args, "--dry-run"])
     assert "Would purge the text of 0 row(s)" in again.output
+
+
+async def test_a_retention_of_practically_for_ever_keeps_everything_and_the_clock_runs_on(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel, tmp_path: Path
+) -> None:
+    """`retention_days = 999999` ("keep it practically for ever") is a valid setting, but its
+    cutoff, before the year 1, used to raise OverflowError on every tick, before the clock's
+    delivery replays ran (a question whose first read failed was never answered), and
+    `supportbot privacy purge` printed a traceback. Now nothing is old enough to purge."""
+    long = CONFIG.replace("retention_days = 30", "retention_days = 999999")
+    rt = make_runtime(long, answerer=ConfidentExtractive())
+    await history(rt, clock, channel)
+    platform = Platform()
+    with faults.crash_at("event.deciding", error=OSError("the connection was reset")):
+        failed = await rt.bot.on_message(question("How do I reset my password?", "q1"), platform)
+    assert failed == Outcome.FAILED
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert len(platform.answers()) == 1  # the replay the clock owes it
+    kept = texts(rt)
+    for old in (OLD_QUESTION, OLD_HANDOFF, "Your invoice is fixed now.", "refunded the invoice"):
+        assert old in kept, old
+    (tmp_path / "supportbot.toml").write_text(long)
+    args = ["--config", str(tmp_path / "supportbot.toml"), "--data", str(tmp_path / "data")]
+    dry = CliRunner().invoke(app, ["privacy", "purge", "--dry-run", *args])
+    assert dry.exit_code == 0, dry.output
+    assert "Would purge the text of 0 row(s)" in dry.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from bot.insights.gaps import place
 from bot.insights.report import ReportFormat, run_report
 from bot.store import StateStore
 from bot.store.copy import copy_state, source_path
-from bot.store.migrations import STATE_MIGRATIONS
+from bot.store.migrations import CATALOG_MIGRATIONS, STATE_MIGRATIONS
 from bot.store.store import open_database
 from bot.types import Author, EscalationReason
 from tests.bot.insights.week import NOW, WEEK, at, escalate, script_week, thread
+from tests.bot.store.test_migrations import first_release_with_two_open_tickets_in_a_thread
 
 
 @pytest.fixture
@@ -185,6 +187,19 @@ def test_an_older_state_db_is_copied_through_an_upgraded_copy(tmp_path: Path, pg
     assert _digest(old) == before
 
 
+def test_a_first_release_state_db_with_two_open_tickets_in_a_thread_is_copied(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Its upgraded copy used to fail at 0002 (`UNIQUE constraint failed`, naming a temporary
+    file): such an install could never move. Now every ticket is copied, the older one closed."""
+    old = tmp_path / "state.db"
+    first_release_with_two_open_tickets_in_a_thread(old)
+    before = _digest(old)
+    result = copy_state(old, pg_url)
+    assert result.rows["tickets"] == 4 and result.rows["ticket_events"] == 1
+    assert _digest(old) == before
+
+
 def test_a_nul_sqlite_kept_is_copied_as_u_fffd_and_counted(tmp_path: Path, pg_url: str) -> None:
     """A message whose text held a NUL (kept by SQLite, from before the bot replaced it on
     arrival; PostgreSQL's text cannot hold one) is no reason to leave the install behind."""
@@ -228,6 +243,51 @@ def test_what_is_not_a_state_database_is_refused_with_a_reason(tmp_path: Path, p
         source_path(pg_url)
     with pytest.raises(StoreError, match="must be a PostgreSQL URL"):
         copy_state(tmp_path / "state.db", str(tmp_path / "other.db"))
+
+
+def test_the_search_catalog_given_as_source_is_not_called_a_newer_supportbots_state(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """`--from DATA/index/catalog.db` by mistake (the other SQLite file of a data directory,
+    whose first migration shares state.db's name) used to be called a newer supportbot's state
+    database, to be copied after installing "that version". Now it is named for what it is not."""
+    catalog = tmp_path / "index" / "catalog.db"
+    catalog.parent.mkdir()
+    open_database(catalog, CATALOG_MIGRATIONS).close()
+    with pytest.raises(StoreError, match="is not a supportbot state database") as refused:
+        copy_state(catalog, pg_url)
+    assert "newer supportbot" not in str(refused.value) and "0002_embeddings" in str(refused.value)
+
+
+def test_a_damaged_state_db_is_refused_with_a_reason_not_a_traceback(tmp_path: Path, pg_url: str) -> None:
+    """A state.db with a damaged page in its messages (a disk error) opens, and used to fail
+    half-way through the copy with sqlite3's own traceback. Now the command names the file,
+    says what to do, and the target is left without a row."""
+    store = StateStore(tmp_path / "data" / "state.db")
+    for n in range(600):
+        store.add_message(
+            thread(),
+            role="user",
+            text=f"message {n} " + "x" * 200,
+            at=NOW,
+            author=Author(id="U1"),
+            platform_id=f"m{n}",
+        )
+    store.close()
+    path = tmp_path / "data" / "state.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("pragma wal_checkpoint(truncate)")
+        size = conn.execute("pragma page_size").fetchone()[0]
+        middle = conn.execute("pragma page_count").fetchone()[0] // 2
+    damaged = bytearray(path.read_bytes())
+    damaged[size * middle : size * (middle + 1)] = b"\xff" * size
+    path.write_bytes(bytes(damaged))
+    done = CliRunner().invoke(
+        app, ["store", "copy", "--from", str(path), "--to", pg_url, "--data", str(tmp_path / "x")]
+    )
+    assert not isinstance(done.exception, sqlite3.Error), repr(done.exception)
+    assert done.exit_code == 2 and f"{path} is not a readable SQLite database" in done.output
+    assert _tables(pg_url)["messages"] == []
 
 
 def test_the_command_waits_for_no_bot_and_dry_runs_without_a_password_shown(

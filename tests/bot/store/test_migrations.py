@@ -104,6 +104,58 @@ def test_a_database_a_newer_supportbot_migrated_is_refused(state: Path | str, tm
     assert code == 2 and "upgrade this worker" in output and "up to date" not in output
 
 
+def first_release_with_two_open_tickets_in_a_thread(state: Path | str) -> None:
+    """A state database as release 0001 left it: that release had no rule of one active ticket
+    per thread, so two people asking for a human in one thread (or two racing escalations)
+    left two open tickets on it. A channel-level conversation (no thread) holds two askers'."""
+    open_state(state, STATE_MIGRATIONS[:1]).close()
+    ticket = (
+        "insert into tickets (conversation, platform, asker_id, question, reason, status, next_action_at, "
+        "created_at, updated_at) values ('{conversation}', 'slack', '{asker}', 'help me', 'asked_for_human', "
+        "'{status}', '2026-11-01T11:00:00.000+00:00', '2026-11-01T10:00:00.000+00:00', "
+        "'2026-11-01T10:00:00.000+00:00')"
+    )
+    _run(
+        state,
+        "insert into conversations (key, platform, channel, started_at) values "
+        "('slack:T1:C1:1.0', 'slack', 'C1', '2026-11-01T10:00:00.000+00:00'), "
+        "('slack:T1:C2:', 'slack', 'C2', '2026-11-01T10:00:00.000+00:00')",
+        ticket.format(conversation="slack:T1:C1:1.0", asker="U1", status="open"),
+        ticket.format(conversation="slack:T1:C1:1.0", asker="U2", status="claimed"),
+        ticket.format(conversation="slack:T1:C2:", asker="U3", status="open"),
+        ticket.format(conversation="slack:T1:C2:", asker="U4", status="open"),
+    )
+
+
+def test_a_first_release_state_db_with_two_open_tickets_in_a_thread_upgrades(
+    state: Path | str, tmp_path: Path
+) -> None:
+    """It used to be refused for good (`UNIQUE constraint failed: tickets.conversation` from
+    0002's index of one active ticket per thread): neither `run` nor `migrate` could start.
+    Now the older ticket is closed, with an event saying why; none is lost."""
+    first_release_with_two_open_tickets_in_a_thread(state)
+    code, output = _migrate_command(state, tmp_path)
+    assert code == 0, output
+    store = StateStore(state)
+    try:
+        rows = store.db.execute(
+            "select id, asker_id, status, next_action_at from tickets order by id"
+        ).fetchall()
+        assert [tuple(r)[1:3] for r in rows] == [
+            ("U1", "closed"), ("U2", "claimed"), ("U3", "open"), ("U4", "open")
+        ]  # fmt: skip
+        assert rows[0][3] is None  # its SLA clock stopped: nobody is reminded of a closed ticket
+        events = store.ticket_events(rows[0][0])
+        assert [e["event"] for e in events] == ["closed"]
+        assert f"#{rows[1][0]}" in events[0]["detail"]
+        thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
+        assert (active := store.active_ticket(thread)) is not None and active.asker_id == "U2"
+        applied = [r[0] for r in store.db.execute("select name from _migrations").fetchall()]
+        assert sorted(applied) == sorted(name for name, _ in STATE_MIGRATIONS)
+    finally:
+        store.close()
+
+
 def test_a_login_that_may_not_create_tables_is_told_what_to_grant(pg_url: str) -> None:
     """PostgreSQL 15 and later: a user may not create tables in a schema it does not own unless
     granted CREATE, the public schema included (a new install's usual first start)."""
