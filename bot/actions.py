@@ -39,6 +39,24 @@ ANSWER_ACTIONS = frozenset(
 )
 
 
+# a talk-to-a-person button on a message the bot did not answer (one too long to read): its
+# value names the message and who wrote it, whose question the ticket is
+_ON_A_MESSAGE = "msg:"
+_ASKER = "@"
+
+
+def message_button_value(message_id: str, asker_id: str) -> str:
+    """The value of a talk-to-a-person button on `message_id`, which `asker_id` wrote."""
+    return f"{_ON_A_MESSAGE}{message_id}{_ASKER}{asker_id}"
+
+
+def _message_button_asker(value: str) -> str | None:
+    """Who wrote the message a talk-to-a-person button is on; None on a button made before
+    its value named them (anyone's press then opens the ticket, as it always did)."""
+    _, said, asker = value.removeprefix(_ON_A_MESSAGE).rpartition(_ASKER)
+    return asker if said and asker else None
+
+
 def answer_language(record: AnswerRecord) -> str:
     """The language replies to an answer's buttons are in: the one it was answered in (and its
     buttons and follow-up labelled in); a question's own only for a row that has none."""
@@ -103,7 +121,7 @@ class ActionHandler:
             return await forget_me_pressed(event, channel, people)
         # a value is whatever the platform sent back: a forged or stale button is told so, briefly
         number = parse_number(event.value)
-        on_a_message = event.action == ActionKind.TALK_TO_HUMAN and event.value.startswith("msg:")
+        on_a_message = event.action == ActionKind.TALK_TO_HUMAN and event.value.startswith(_ON_A_MESSAGE)
         if number is None and not on_a_message:
             await channel.send(
                 Reply(
@@ -168,7 +186,8 @@ class ActionHandler:
             )
             return Outcome.RECORDED
         if event.action == ActionKind.TALK_TO_HUMAN:
-            if record is not None and event.actor.id != record.asker_id:
+            asker = record.asker_id if record is not None else _message_button_asker(event.value)
+            if asker is not None and event.actor.id != asker:
                 # as "Not helpful": the question is the asker's. Filed as the presser's, it
                 # would be theirs to see and export, and stay behind when the asker is forgotten
                 await channel.send(

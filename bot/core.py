@@ -20,7 +20,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot import faults, policy
-from bot.actions import ActionHandler
+from bot.actions import ActionHandler, message_button_value
 from bot.answering.apology import apologise
 from bot.answering.command_ask import answer_command
 from bot.answering.pipeline import AnswerPipeline
@@ -334,7 +334,9 @@ class SupportBot(ReadBackMarks):
                         "too_long", language, length=len(text), limit=self.settings.answer.max_question_chars
                     ),
                     kind=ReplyKind.ERROR,
-                    buttons=(self._human_button(language, message.id),),
+                    buttons=(
+                        self._human_button(language, message_button_value(message.id, message.author.id)),
+                    ),
                     in_reply_to=message.id,
                 )
             )
@@ -423,6 +425,4 @@ class SupportBot(ReadBackMarks):
         return await answer_command(self.responder, command, question, channel)
 
     def _human_button(self, language: str, value: str) -> Button:
-        return Button(
-            action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=f"msg:{value}"
-        )
+        return Button(action=ActionKind.TALK_TO_HUMAN, label=say("button_human", language), value=value)

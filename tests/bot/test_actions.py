@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -64,6 +65,27 @@ async def test_talk_to_a_person_pressed_by_a_bystander_files_nothing_in_their_na
     )
     [ticket] = rt.state.tickets()
     assert ticket.asker_id == ASKER.id and ticket.question == question
+
+
+async def test_talk_to_a_person_on_a_question_too_long_to_read_is_the_askers_alone(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    """The button under "your message is too long" named only the message: anyone's press filed
+    the thread's first question as theirs. It names the asker now; a button made before it did
+    still opens the ticket for whoever presses, as it always did."""
+    rt = make_runtime(CONFIG + "[answer]\nmax_question_chars = 50\n")
+    assert await rt.bot.on_message(msg("My invoice total is wrong " * 4), channel) == Outcome.REFUSED
+    [button] = channel.posted[-1][1].buttons
+    thread = channel.posted[-1][1].conversation
+    pressed = replace(press(ActionKind.TALK_TO_HUMAN, 0, OTHER, thread), value=button.value)
+    assert await rt.bot.on_action(pressed, channel) == Outcome.REFUSED
+    assert channel.posted[-1][1].text == say("human_not_yours") and rt.state.tickets() == []
+    assert await rt.bot.on_action(replace(pressed, id="own", actor=ASKER), channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert ticket.asker_id == ASKER.id and "invoice total" in ticket.question
+    old_button = replace(pressed, id="old", value=button.value.rpartition("@")[0])
+    assert old_button.value.startswith("msg:") and "@" not in old_button.value
+    assert await rt.bot.on_action(replace(old_button, actor=OTHER), channel) == Outcome.ESCALATED
 
 
 async def test_solved_on_a_korean_follow_up_is_acknowledged_in_korean(
