@@ -76,6 +76,9 @@ class LLMSettings(Section):
     # judges the passages); the [answer] threshold stays the gate for quoted answers
     min_confidence: Annotated[float, Bounds(ge=0.0, le=1.0)] = 0.15
     context_tokens: Annotated[int, Bounds(ge=200)] = 4000  # documentation sent with each question
+    # the longest answer the endpoint may write (the prompt asks for a few sentences): a model
+    # that runs on is cut there, marked unfinished; 0 sends no limit (a model that refuses one)
+    max_tokens: Annotated[int, Bounds(ge=0)] = 1024
     embeddings: bool = False
     embedding_model: str = "text-embedding-3-small"
     user_rate_per_hour: Annotated[int, Bounds(ge=0)] = 30

@@ -61,6 +61,9 @@ history_tokens = 1500
 min_confidence = 0.15
 # How much documentation (whole sections, best first) goes into the prompt (tokens).
 context_tokens = 4000
+# The longest answer the model may write (tokens); a longer one is cut and marked unfinished.
+# 0 sends no limit (for models that refuse max_tokens, such as OpenAI's reasoning models).
+max_tokens = 1024
 # Hybrid retrieval with the endpoint's /v1/embeddings.
 embeddings = false
 embedding_model = "text-embedding-3-small"

@@ -223,6 +223,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "From the documentation (quoted in its original language):",
         "ko": "문서의 관련 내용입니다 (원문 그대로 인용):",
     },
+    "llm_wrong_language": {
+        "en": "(The language model did not answer in English, so this answer is quoted from the documentation.)",
+        "ko": "(언어 모델이 한국어로 답하지 않아, 이 답변은 문서에서 발췌했습니다.)",
+    },
     "rate_limited_model": {
         "en": "(You've had many answers from the model this hour, so this one is quoted from the documentation.)",
         "ko": "(이번 시간에 모델 답변을 많이 받으셔서, 이 답변은 문서에서 발췌했습니다.)",

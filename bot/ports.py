@@ -238,7 +238,14 @@ FORM_ACTIONS = frozenset({ActionKind.EDIT_DRAFT})
 
 
 class StreamSink(Protocol):
-    """Where a streaming answerer sends the text written so far (the whole of it, each time)."""
+    """Where a streaming answerer sends the text written so far (the whole of it, each time).
+
+    `ready`: whether a text sent now would be shown (the first post, or an edit within the
+    platform's budget). An answerer makes the text to send only then: making it is work over
+    the whole text so far (citations, redaction), and made for every streamed chunk it grew
+    with the square of a long answer's length and took the model's time."""
+
+    def ready(self) -> bool: ...
 
     async def __call__(self, text_so_far: str) -> None: ...
 

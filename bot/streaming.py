@@ -71,20 +71,27 @@ class StreamingReply:
             in_reply_to=self.in_reply_to,
         )
 
+    def ready(self) -> bool:
+        """Whether a text sent now would be shown: nothing is posted yet, or an edit is due
+        and none is in flight (bot.ports.StreamSink)."""
+        if self.posted is None:
+            return True
+        if not self.posted.message_id:
+            return False  # cannot be edited: the final reply will follow as its own message
+        editing = self._editing is not None and not self._editing.done()
+        return not editing and self.monotonic() - self._last >= self.interval
+
     async def __call__(self, text_so_far: str) -> None:
-        if not text_so_far.strip():
+        if not text_so_far.strip() or not self.ready():
             return
         now = self.monotonic()
         if self.posted is None:
             self.posted = await self.channel.send(self._partial(text_so_far))
             await self._posted(self.posted)
-            self._last = now
-        elif not self.posted.message_id:
-            return  # cannot be edited: the final reply will follow as its own message
-        elif now - self._last >= self.interval and (self._editing is None or self._editing.done()):
+        else:
             self._editing = asyncio.create_task(self._edit(self.posted, self._partial(text_so_far)))
-            self._last = now
             await asyncio.sleep(0)  # the edit starts now (its request goes out), then runs beside
+        self._last = now
 
     async def _edit(self, posted: Posted, partial: Reply) -> None:
         try:

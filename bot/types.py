@@ -315,8 +315,15 @@ class Answer:
     # retrieval's threshold does not decide; the quoting answerer has only retrieval's word
     judged: bool = False
     note: str | None = None  # e.g. "the model was unavailable; this is an extractive answer"
+    # more than 0 exactly when a model was asked for it (bot/answering/llm.py estimates what the
+    # endpoint does not report): only such answers end a failing run or count as the model's
     tokens_in: int = 0
     tokens_out: int = 0
+
+    @property
+    def from_model(self) -> bool:
+        """A model was asked for this answer (not one answered without asking it)."""
+        return self.tokens_in > 0
 
 
 class TicketStatus(StrEnum):

@@ -30,7 +30,7 @@ from openai.types.chat import (
 )
 
 from bot.answering.citations import is_refusal, map_citations, may_become_marker
-from bot.answering.openai_client import endpoint, make_client
+from bot.answering.openai_client import MalformedChunk, endpoint, make_client, read_chunk
 from bot.answering.prompt import (
     SUMMARY_CHARS,
     PromptMessage,
@@ -73,18 +73,29 @@ def _visible_so_far(raw: str, passages: Sequence[Passage], links: frozenset[str]
     return clean_output(map_citations(raw[:cut], passages).text, partial=True, links=links)
 
 
-async def _shown(on_text: StreamSink, visible: str, deadline: asyncio.Timeout) -> None:
-    """Hand `visible` to the sink with the model's deadline paused: the platform's time is
-    not the model's (a first post waiting out a rate limit)."""
-    when = deadline.when()
-    if when is None:
-        await on_text(visible)
-        return
+async def _shown(
+    on_text: StreamSink,
+    raw: str,
+    shown: str,
+    passages: Sequence[Passage],
+    links: frozenset[str],
+    deadline: asyncio.Timeout,
+) -> str:
+    """Hand the sink what may be shown of `raw`, if it is not `shown` already; what is shown
+    now. The model's deadline waits meanwhile: neither the bot's work on the text (over the
+    whole of it) nor the platform's time (a first post waiting out a rate limit) is the
+    model's, and an answer that arrives in time is not thrown away for them."""
     loop = asyncio.get_running_loop()
-    left = when - loop.time()
+    when = deadline.when()
+    left = None if when is None else when - loop.time()
     deadline.reschedule(None)
-    await on_text(visible)
-    deadline.reschedule(loop.time() + left)
+    visible = _visible_so_far(raw, passages, links)
+    if visible and visible != shown:
+        await on_text(visible)
+        shown = visible
+    if left is not None:
+        deadline.reschedule(loop.time() + left)
+    return shown
 
 
 class LLMAnswerer:
@@ -196,8 +207,9 @@ class LLMAnswerer:
         started = time.monotonic()
         raw, refusal, finish, usage_in, usage_out = await self._stream(prompt, passages, on_text)
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        # Local servers often ignore include_usage; an estimate beats recording zero usage.
-        tokens_in = usage_in if usage_in is not None else sum(estimate_tokens(m["content"]) for m in prompt)
+        # Local servers often ignore include_usage (or report zeros); an estimate beats recording
+        # zero usage, and an answer the model was asked for always has tokens in (Answer.tokens_in)
+        tokens_in = usage_in or sum(estimate_tokens(m["content"]) for m in prompt)
         tokens_out = usage_out if usage_out is not None else estimate_tokens(raw + refusal)
         log.debug("llm reply (%d chars): %s", len(raw), raw)
 
@@ -273,24 +285,17 @@ class LLMAnswerer:
                 async with stream:
                     async for chunk in stream:
                         received = True
-                        if chunk.usage is not None:
-                            tokens_in = chunk.usage.prompt_tokens
-                            tokens_out = chunk.usage.completion_tokens
-                        if not chunk.choices:
+                        piece = read_chunk(chunk)
+                        if piece.usage is not None:
+                            tokens_in, tokens_out = piece.usage
+                        if piece.finish is not None:
+                            finish = piece.finish
+                        refusal.append(piece.refusal)
+                        if not piece.content:
                             continue
-                        choice = chunk.choices[0]
-                        if choice.finish_reason is not None:
-                            finish = choice.finish_reason
-                        if choice.delta.refusal:
-                            refusal.append(choice.delta.refusal)
-                        if not choice.delta.content:
-                            continue
-                        content.append(choice.delta.content)
-                        if on_text is not None:
-                            visible = _visible_so_far("".join(content), passages, links)
-                            if visible and visible != shown:
-                                shown = visible
-                                await _shown(on_text, visible, deadline)
+                        content.append(piece.content)
+                        if on_text is not None and on_text.ready():
+                            shown = await _shown(on_text, "".join(content), shown, passages, links, deadline)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -345,7 +350,7 @@ class LLMAnswerer:
                 "the connection dropped mid-answer" if received else f"cannot reach {endpoint(self.client)}"
             )
             raise self._unavailable(f"connection error: {what}", "connection") from exc
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, MalformedChunk) as exc:
             # The client json.loads each event itself and does not wrap the failure.
             raise self._unavailable("malformed data in the model's stream", "malformed") from exc
         except openai.OpenAIError as exc:
@@ -374,6 +379,7 @@ def build_llm_answerer(settings: Settings) -> LLMAnswerer:
         history_tokens=settings.llm.history_tokens,
         deadline_seconds=settings.llm.timeout_seconds,
         min_confidence=settings.llm.min_confidence,
+        max_tokens=settings.llm.max_tokens or None,
     )
     log.info(
         "answering with %s (key %s)",

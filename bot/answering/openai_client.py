@@ -4,7 +4,8 @@ What this module owns: building an `openai.AsyncOpenAI` client from Settings (ne
 environment: config reads that), naming its endpoint in messages, the embedder for hybrid
 retrieval (`OpenAIEmbedder`: the endpoint's `/v1/embeddings`, whose failures become
 `EmbeddingsUnavailable`; see bot/retrieval/embeddings.py), and the `supportbot doctor`
-checks of the endpoint (`doctor_checks`). The answerer that writes with it is
+checks of the endpoint (`doctor_checks`), and reading a streamed chunk, which the client does
+not check (`read_chunk`). The answerer that writes with it is
 bot/answering/llm.py; these two are the only users of the `openai` package in `bot/`.
 """
 
@@ -13,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import openai
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from bot.checks import Check
 from bot.config import Settings
@@ -32,6 +36,40 @@ DOCTOR_TIMEOUT_SECONDS = 15.0
 def endpoint(client: openai.AsyncOpenAI) -> str:
     url = client.base_url
     return f"{url.host}:{url.port}" if url.port else url.host
+
+
+class MalformedChunk(Exception):
+    """A streamed chunk that is not the shape of one (the client does not check it)."""
+
+
+@dataclass(frozen=True)
+class ChunkPiece:
+    """What one streamed chunk adds to the reply."""
+
+    content: str = ""
+    refusal: str = ""
+    finish: str | None = None
+    usage: tuple[int, int] | None = None  # tokens in, tokens out, when the endpoint says
+
+
+def read_chunk(chunk: ChatCompletionChunk) -> ChunkPiece:
+    """Read `chunk`; MalformedChunk if it is no chunk. Azure's asynchronous content filter
+    sends, after the answer, a chunk whose choice annotates it and has no `delta`: it adds
+    nothing, and must not cost the model the answer that came before it."""
+    try:
+        usage = None if chunk.usage is None else (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        if not chunk.choices:
+            return ChunkPiece(usage=usage)
+        choice = chunk.choices[0]
+        delta: ChoiceDelta | None = getattr(choice, "delta", None)
+        return ChunkPiece(
+            content=(delta.content or "") if delta is not None else "",
+            refusal=(delta.refusal or "") if delta is not None else "",
+            finish=choice.finish_reason,
+            usage=usage,
+        )
+    except Exception as exc:  # whatever the shape: a list, a string, a choice that is null
+        raise MalformedChunk(type(exc).__name__) from exc
 
 
 def make_client(

@@ -146,7 +146,7 @@ class AnswerPipeline:
                 )
             else:
                 log.exception("answerer %s failed; falling back to %s", answerer.name, self.fallback.name)
-            answer = await self.fallback.answer(
+            quoted = await self.fallback.answer(
                 question,
                 _quotable(passages, sections),
                 history,
@@ -154,14 +154,29 @@ class AnswerPipeline:
                 result.confidence,
                 hints=result.hints,
             )
-            return replace(answer, note=say("llm_fallback", language), judged=False)
-        if self._is_model(answerer) and (ended := self.health.answered()) is not None:
+            return replace(quoted, note=say("llm_fallback", language), judged=False)
+        if self.fallback is None or answerer is self.fallback or not answer.from_model:
+            # a question the model was never asked (nothing retrieved, or below [llm]
+            # min_confidence) says nothing of whether it answers: a revoked key stays failing
+            return answer
+        if (ended := self.health.answered()) is not None:
             log.info(
                 "the model answers again, after %d failed answers since %s",
                 ended.failures,
                 f"{ended.since:%Y-%m-%d %H:%M} UTC",
             )
-        return answer
+        if answer.abstained or policy.detect_language(answer.text) == language:
+            return answer
+        # the prompt asks for the asker's language, and small local models often ignore it: an
+        # answer the asker may not read gives way to the documentation's, as a failed model's does
+        # (asking again would cost the time of a second answer, in the same language as likely)
+        log.info(
+            "the model did not answer in the question's language (%s); quoting the documentation", language
+        )
+        quoted = await self.fallback.answer(
+            question, _quotable(passages, sections), history, language, result.confidence, hints=result.hints
+        )
+        return replace(quoted, note=say("llm_wrong_language", language), judged=False)
 
     async def model_context(
         self, question: str, result: SearchResult, sections: Sections | None = None
@@ -242,6 +257,9 @@ class _Partials:
     def __init__(self, sink: StreamSink) -> None:
         self.sink = sink
         self.failed = False
+
+    def ready(self) -> bool:
+        return not self.failed and self.sink.ready()
 
     async def __call__(self, text_so_far: str) -> None:
         if self.failed:

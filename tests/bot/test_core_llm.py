@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from bot.types import (
     ReplyKind,
     Visibility,
 )
-from tests.fakes.openai_server import Answer, ErrorResponse, Hang, Respond, ServerError
+from tests.fakes.openai_server import Answer, ErrorResponse, Hang, MalformedChunk, Respond, ServerError
 from tests.fakes.tokens import SLACK_BOT_TOKEN
 
 _ids = itertools.count(1)
@@ -144,6 +145,28 @@ async def test_streaming_reply_throttles_by_its_clock() -> None:
     assert isinstance(final, Posted) and channel.edits[-1][1].text == "done"
 
 
+async def test_streaming_reply_is_ready_only_for_a_text_it_would_show() -> None:
+    """The answerer makes a partial text only when the reply is ready for it (bot.ports.StreamSink)."""
+    now = [0.0]
+    channel = StreamingChannel(interval=1.0)
+    stream = StreamingReply(
+        channel,
+        ConversationRef(platform="x", workspace="w", channel="c"),
+        interval=1.0,
+        monotonic=lambda: now[0],
+    )
+    assert stream.ready()  # nothing posted yet
+    await stream("a")
+    assert not stream.ready()  # an edit is not due yet
+    now[0] = 1.0
+    assert stream.ready()
+    await stream("ab")
+    assert not stream.ready()
+    stream.posted = Posted(message_id="", conversation=stream.conversation)
+    now[0] = 5.0
+    assert not stream.ready()  # a post that cannot be edited: the final reply comes on its own
+
+
 async def test_a_streamed_answer_names_its_question_from_the_first_post(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
     """The "thinking" post replies to the question as the final answer does: a replay looking
     for what a dead process posted (bot.ports.FindsReplies) knows the post by it."""
@@ -169,6 +192,62 @@ async def test_a_dead_model_falls_back_to_quoting_the_docs_and_says_so(model_run
     assert "language model is unavailable" in final.text
     record = rt.state.answer(int(final.buttons[0].value))
     assert record is not None and record.answer
+
+
+async def test_an_azure_content_filter_annotation_does_not_cost_the_model_its_answer(
+    model_runtime, fake
+) -> None:  # type: ignore[no-untyped-def]
+    """Azure OpenAI's asynchronous content filter ends the stream with a chunk annotating the
+    answer, whose choice has no `delta`. Before, reading it raised AttributeError after the
+    whole answer had arrived: every answer quoted the documentation instead, and the model was
+    marked failing. Now the chunk adds nothing and the model's answer is posted."""
+    finish = {
+        "id": "chatcmpl-az", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+    }  # fmt: skip
+    annotation = {
+        "id": "", "object": "", "created": 0, "model": "", "usage": None,
+        "choices": [{
+            "index": 0, "finish_reason": None,
+            "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+            "content_filter_offsets": {"check_offset": 0, "start_offset": 0, "end_offset": 60},
+        }],
+    }  # fmt: skip
+    rt = model_runtime()
+    # the fake writes the "malformed" tail as is: here two well-formed events, as Azure sends them
+    tail = json.dumps(finish) + "\n\ndata: " + json.dumps(annotation)
+    fake.enqueue(
+        MalformedChunk(text_before="Refunds take five to seven business days to arrive [1].", raw=tail)
+    )
+    channel = StreamingChannel(interval=0.0)
+    assert await rt.bot.on_message(question("How long does a refund take?"), channel) == Outcome.ANSWERED
+    final = channel.edits[-1][1]
+    assert "five to seven business days to arrive [1]" in final.text
+    assert say("llm_fallback", "en") not in final.text
+    assert rt.bot.answers.health.trouble is None
+
+
+async def test_an_answer_in_another_language_than_the_question_is_not_posted(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """The prompt asks for the asker's language, and small local models often ignore it.
+    Before, a Korean question's English answer was posted as is; now the documentation is
+    quoted, with a note in Korean saying why (the model is not counted as failing)."""
+    rt = model_runtime()
+    fake.enqueue(
+        Answer("Refunds go back to the original payment method within five to seven business days [1].")
+    )
+    channel = StreamingChannel(interval=0.0)
+    assert await rt.bot.on_message(question("환불은 얼마나 걸리나요?"), channel) == Outcome.ANSWERED
+    final = channel.edits[-1][1]
+    assert "original payment method within" not in final.text
+    assert say("llm_wrong_language", "ko") in final.text and "5~7일" in final.text
+    assert rt.bot.answers.health.trouble is None
+    # an answer in the question's language is the model's, as before
+    fake.enqueue(Answer("환불 금액은 원래 결제 수단으로 돌아가며 영업일 기준 5~7일이 걸립니다 [1]."))
+    await rt.bot.on_message(question("환불은 얼마나 걸리나요?"), channel)
+    final = channel.edits[-1][1]
+    assert (
+        "영업일 기준 5~7일이 걸립니다 [1]" in final.text and say("llm_wrong_language", "ko") not in final.text
+    )
 
 
 async def test_a_model_that_cites_nothing_hands_over_to_a_person(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
@@ -200,6 +279,25 @@ async def test_per_user_rate_limit_switches_to_the_docs_with_a_friendly_note(mod
     other = Author(id="U2", name="Bo")
     await rt.bot.on_message(question("How long does a refund take?", author=other), channel)
     assert len(fake.chat_requests) == 2
+
+
+async def test_a_question_the_model_never_saw_does_not_use_up_the_askers_share(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """Before, a question the model was never asked (retrieval found nothing, or nothing above
+    [llm] min_confidence) was counted as a model answer: it used up the asker's hourly share
+    and showed in the day's model usage. Now only answers the model was asked for count."""
+    rt = model_runtime("user_rate_per_hour = 1")
+    fake.default_reply = "Refunds take five to seven business days [1]."
+    channel = StreamingChannel(interval=0.0)
+    await rt.bot.on_message(question("zxqv wubba florp?"), channel)  # handed to a person
+    assert not [r for r in fake.chat_requests if "<passages>" in r.prompt]
+    assert await rt.bot.answers.usage_today() == (
+        "Model usage today (UTC): 0 answers, 0 tokens in, 0 tokens out"
+    )
+    await rt.bot.on_message(question("How long does a refund take?"), channel)
+    last = channel.edits[-1][1]
+    assert "five to seven business days [1]" in last.text
+    assert say("rate_limited_model", "en") not in last.text
+    assert len([r for r in fake.chat_requests if "<passages>" in r.prompt]) == 1
 
 
 async def test_status_shows_the_model_and_todays_usage(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
@@ -352,6 +450,26 @@ async def test_status_says_the_model_is_failing_until_it_answers_again(
         await rt.bot.on_message(question("How long does a refund take?"), channel)
     assert any("answers again, after 2 failed" in r.getMessage() for r in caplog.records)
     assert "failing since" not in await status()
+
+
+async def test_a_question_the_model_is_never_asked_does_not_end_its_failing_run(
+    model_runtime, fake, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """Before, a question the model was not asked (retrieval found nothing, or nothing above
+    [llm] min_confidence) logged "the model answers again" and cleared /support status's
+    failing run while the key was still revoked. Only an answer from the model ends it now."""
+    rt = model_runtime()
+    revoked = ErrorResponse(401, "Incorrect API key provided", code="invalid_api_key")
+    fake.default_reply = lambda request: revoked  # every request fails from now on
+    channel = StreamingChannel(interval=0.0)
+    await rt.bot.on_message(question("How long does a refund take?"), channel)
+    assert rt.bot.answers.health.trouble is not None
+    asked = len(fake.chat_requests)
+    with caplog.at_level("INFO", logger="bot.answering.pipeline"):
+        await rt.bot.on_message(question("zxqv wubba florp?"), channel)
+    assert not [r for r in fake.chat_requests[asked:] if "<passages>" in r.prompt]  # not asked
+    assert not any("the model answers again" in r.getMessage() for r in caplog.records)
+    assert rt.bot.answers.health.trouble is not None and rt.bot.answers.health.trouble.failures == 1
 
 
 async def test_a_link_the_passages_do_not_hold_is_written_out_not_disguised(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]

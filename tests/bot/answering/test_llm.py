@@ -68,10 +68,15 @@ PASSAGES = [PASSWORDS, REFUNDS, SLACK]
 
 
 class Sink:
-    """Records every text the answerer streams."""
+    """Records every text the answerer streams. `takes`: how many texts it shows (a platform
+    whose edit budget is spent after them); without it, every one."""
 
-    def __init__(self) -> None:
+    def __init__(self, takes: int | None = None) -> None:
         self.texts: list[str] = []
+        self.takes = takes
+
+    def ready(self) -> bool:
+        return self.takes is None or len(self.texts) < self.takes
 
     async def __call__(self, text_so_far: str) -> None:
         self.texts.append(text_so_far)
@@ -257,6 +262,42 @@ async def test_usage_tokens_are_recorded(fake: FakeOpenAI, make_answerer: MakeAn
     # The fake counts prompt "tokens" as words and punctuation and completion tokens as words.
     assert answer.tokens_in == len(re.findall(r"\w+|[^\w\s]", request.prompt))
     assert answer.tokens_out == len(text.split())
+
+
+async def test_a_long_answer_is_made_visible_only_when_the_sink_will_show_it(
+    fake: FakeOpenAI, make_answerer: MakeAnswerer
+) -> None:
+    """Before, the visible text (citations mapped, secrets redacted, links cleaned: work over
+    the whole text so far) was made for every streamed chunk, though the platform shows an edit
+    a second at most: a long answer cost time growing with its square, on the event loop and
+    within the model's deadline, and a healthy model's answer was thrown away as a timeout. Now
+    it is made only when the sink is ready to show it."""
+    long = " ".join(f"Step {i}: open the billing page and confirm the refund [2]." for i in range(300))
+    fake.enqueue(Reply(long))
+    sink = Sink(takes=1)  # the first post, then no edit is due before the answer ends
+
+    answer = await ask(make_answerer(), "How do I get a refund?", sink=sink)
+
+    assert len(sink.texts) == 1 and answer.text.startswith(sink.texts[0])
+    assert not answer.abstained and "Step 299: open the billing page" in answer.text
+
+
+async def test_the_answers_length_is_capped_by_default(
+    fake: FakeOpenAI, make_settings: Callable[..., Settings]
+) -> None:
+    """[llm] max_tokens reaches the endpoint (before, no limit was sent: a model that ran on
+    wrote until the deadline); 0 sends none, for models that refuse the parameter."""
+    for toml, expected in (("", 1024), ("max_tokens = 0", None)):
+        settings = make_settings(
+            f"[llm]\n{toml}\n", {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": fake.api_key}
+        )
+        fake.enqueue(Reply("Click Forgot password [1]."))
+        answerer = build_llm_answerer(settings)
+        try:
+            await ask(answerer)
+        finally:
+            await answerer.close()
+        assert fake.chat_requests[-1].body.get("max_tokens") == expected
 
 
 async def test_a_length_cut_answer_is_kept_and_marked_unfinished(
@@ -451,8 +492,10 @@ async def test_unknown_model_is_named(fake: FakeOpenAI, make_answerer: MakeAnswe
         (MalformedChunk(text_before="Click Forgot"), "malformed"),
         (CutOff("Click Forgot password", abort=False), "cut off"),
         (CutOff("Click Forgot password", abort=True), "connection dropped mid-answer"),
+        # well-formed JSON of the wrong shape: before, a traceback (AttributeError) for the core
+        (MalformedChunk(text_before="Click Forgot", raw=json.dumps({"choices": [None]})), "malformed"),
     ],
-    ids=["malformed-chunk", "ended-without-finish", "connection-dropped"],
+    ids=["malformed-chunk", "ended-without-finish", "connection-dropped", "null-choice"],
 )
 async def test_broken_streams_are_unavailable(
     fake: FakeOpenAI, make_answerer: MakeAnswerer, behaviour: Any, message: str
@@ -518,11 +561,12 @@ async def test_a_failing_sink_is_not_mistaken_for_the_model(
 ) -> None:
     fake.enqueue(Reply("Click Forgot password on the login page [1]."))
 
-    async def broken(text_so_far: str) -> None:
-        raise RuntimeError("chat edit failed")
+    class Broken(Sink):
+        async def __call__(self, text_so_far: str) -> None:
+            raise RuntimeError("chat edit failed")
 
     with pytest.raises(RuntimeError, match="chat edit failed"):
-        await make_answerer().answer("How?", PASSAGES, [], "en", 0.8, broken)
+        await make_answerer().answer("How?", PASSAGES, [], "en", 0.8, Broken())
 
 
 # ---- from Settings, and the doctor ------------------------------------------------------
