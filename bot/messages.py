@@ -132,6 +132,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Escalating ticket #{ticket}: no response after {waited}.",
         "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: {waited} 동안 응답이 없었습니다.",
     },
+    "no_command": {
+        "en": "There is no command `{named}`. Try `{prefix} help`, or ask a question with `{prefix} ask`.",
+        "ko": "`{named}` 명령은 없습니다. `{prefix} help`로 명령을 확인하거나, `{prefix} ask`로 질문해 주세요.",
+    },
+    "command_for_staff": {
+        "en": "`{command}` is for staff only. Ask an admin if you need it.",
+        "ko": "`{command}`는 지원팀만 쓸 수 있습니다. 필요하시면 관리자에게 요청해 주세요.",
+    },
+    "command_for_admin": {
+        "en": "`{command}` is for admin only. Ask an admin if you need it.",
+        "ko": "`{command}`는 관리자만 쓸 수 있습니다. 필요하시면 관리자에게 요청해 주세요.",
+    },
     "staff_only": {
         "en": "Only the support team can claim or resolve tickets.",
         "ko": "티켓 담당과 해결 처리는 지원팀만 할 수 있습니다.",

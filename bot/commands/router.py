@@ -48,13 +48,17 @@ class CommandRouter:
         if spec is None:
             # echoed back: one short line, so a pasted essay does not come back whole
             named = single_line(command.name, 40)
-            await _tell(command, channel, f"There is no command `{named}`. Try `{prefix} help`.")
+            # what was typed is theirs: Korean words there say the language ("/support 환불은")
+            typed = f"{command.name} {command.args}"
+            language = "ko" if policy.detect_language(typed) == "ko" else await _language(host, command)
+            await _tell(command, channel, say("no_command", language, named=named, prefix=prefix))
             return Outcome.REFUSED
         if not self.may_run(spec, command):
+            language = await _language(host, command)
             await _tell(
                 command,
                 channel,
-                f"`{prefix} {spec.name}` is for {spec.access} only. Ask an admin if you need it.",
+                say(f"command_for_{spec.access.value}", language, command=f"{prefix} {spec.name}"),
             )
             log.info("command refused", extra={**context, "command": spec.name})
             return Outcome.REFUSED
