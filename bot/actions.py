@@ -15,7 +15,7 @@ from bot.conversation import Recorder
 from bot.escalation import Context, Escalations
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents
-from bot.messages import say
+from bot.messages import say, spoken
 from bot.ports import Channel, Clock
 from bot.privacy.drafts import DRAFT_ACTIONS, DraftReplies
 from bot.privacy.people import People, forget_me_pressed
@@ -126,7 +126,7 @@ class ActionHandler:
             await channel.send(
                 Reply(
                     conversation=event.conversation,
-                    text=say("button_invalid"),
+                    text=say("button_invalid", spoken(event.locale) or "en"),
                     ephemeral_to=event.actor.id,
                 )
             )
@@ -221,20 +221,21 @@ class ActionHandler:
     async def _language_of_press(self, event: ActionEvent) -> str:
         """The language to apologise for a failed press in: that of the answer whose buttons
         were pressed, or the ticket's when its asker pressed (staff work its card in English);
-        English when it cannot be told (the store may be what failed)."""
+        else the one the presser's app is set to, or English (the store may be what failed)."""
+        fallback = spoken(event.locale) or "en"
         number = parse_number(event.value)
         if number is None:
-            return "en"
+            return fallback
         try:
             if event.action in TICKET_ACTIONS:
                 ticket = await self.store.run(StateStore.ticket, number)
-                return ticket.language if ticket and ticket.asker_id == event.actor.id else "en"
+                return ticket.language if ticket and ticket.asker_id == event.actor.id else fallback
             if event.action in ANSWER_ACTIONS:
                 record = await self.store.run(StateStore.answer, number)
-                return answer_language(record) if record else "en"
+                return answer_language(record) if record else fallback
         except Exception:
             log.warning("could not read what a failed press was on", exc_info=True)
-        return "en"
+        return fallback
 
     async def _open_incident(self, event: ActionEvent, burst_id: int, channel: Channel) -> Outcome:
         """*Open incident* on a burst alert (staff only): answers to the burst's questions now

@@ -122,6 +122,9 @@ class ActionEvent:
     # what a person typed into a form the core asked for (`Channel.ask_text`): the submission
     # comes back as the action that asked, with this set; None for a plain press
     text: str | None = None
+    # the language the presser's app is set to, when the platform says it (Discord's
+    # interaction locale): a reply about no answer or ticket is in it
+    locale: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -130,6 +130,7 @@ class Interactions:
                 visibility=visibility,
                 message_id=str(interaction.message.id) if interaction.message else None,
                 text=text,
+                locale=interaction.locale.value,
             )
         except Exception:
             log.exception(

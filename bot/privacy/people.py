@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.answering.prompt import MEMORY_ROLE
 from bot.config import Settings
-from bot.messages import say
+from bot.messages import say, spoken
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
 from bot.text import single_line
@@ -217,18 +217,19 @@ async def forget_me_pressed(event: ActionEvent, channel: Channel, people: People
     """*Forget me* or *Cancel* under `/support forget-me`. The button carries the id of the
     person who asked, so nobody else's press can forget them (or cancel for them)."""
     platform, actor = event.conversation.platform, event.actor.id
+    # as the confirmation was written (bot/commands/language.py), read before it is gone
+    facts = await people.recall(platform, actor)
+    language = people.language_for(facts, "", spoken(event.locale) or "en")
     if event.value != actor:
         await channel.send(
-            Reply(conversation=event.conversation, text=say("forget_not_yours"), ephemeral_to=actor)
+            Reply(conversation=event.conversation, text=say("forget_not_yours", language), ephemeral_to=actor)
         )
         return Outcome.REFUSED
     if event.action == ActionKind.FORGET_ME_CANCEL:
         await channel.send(
-            Reply(conversation=event.conversation, text=say("forget_cancelled"), ephemeral_to=actor)
+            Reply(conversation=event.conversation, text=say("forget_cancelled", language), ephemeral_to=actor)
         )
         return Outcome.RECORDED
-    facts = await people.recall(platform, actor)
-    language = people.language_for(facts, "", "en")  # read before it is gone
     counts = await people.forget(platform, actor)
     log.info("forgot a person", extra={"platform": platform, "rows": sum(counts.values())})
     await channel.send(

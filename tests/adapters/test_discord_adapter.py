@@ -831,11 +831,18 @@ async def test_a_failure_after_deferral_still_gets_a_follow_up(
 
 
 async def press(
-    fake: FakeDiscord, custom_id: str, *, message_id: str, channel_id: str, user_id: str | None = None
+    fake: FakeDiscord,
+    custom_id: str,
+    *,
+    message_id: str,
+    channel_id: str,
+    user_id: str | None = None,
+    locale: str = "en-US",
 ) -> dict[str, Any]:
     payload = fake.build_button_press(
         custom_id, message_id=message_id, channel_id=channel_id, user_id=user_id
     )
+    payload["locale"] = locale
     await fake.dispatch("INTERACTION_CREATE", payload)
     callback = await fake.wait_for_request("POST", f"/interactions/{payload['id']}/{{t}}/callback")
     assert callback.json == {"type": 6}  # acknowledged: the message stays as it is

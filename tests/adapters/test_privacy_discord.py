@@ -67,11 +67,19 @@ async def test_privacy_commands_answer_in_the_language_the_persons_discord_app_i
     fake: FakeDiscord, make_runtime: Callable[..., Runtime]
 ) -> None:
     """Discord says each interaction's locale; without opt-in memory every reply was English,
-    so someone whose app is in Korean was asked to confirm forgetting in English."""
+    so someone whose app is in Korean was asked to confirm forgetting, and told it was done,
+    in English."""
     runtime = make_runtime(d.discord_toml(fake), env=d.discord_env(fake), answerer=ConfidentExtractive())
     async with d.running(runtime):
-        _, confirm = await d.slash(fake, "forget-me", locale="ko")
+        interaction, confirm = await d.slash(fake, "forget-me", locale="ko")
         assert "되돌릴 수 없" in confirm.json["content"]
+        [button, *_] = d.custom_ids(confirm.json)
+        start = len(fake.requests)
+        pressed = await d.press(
+            fake, button, message_id=confirm.response["id"], channel_id=interaction["channel_id"], locale="ko"
+        )
+        done = await fake.wait_for_request("POST", f"/webhooks/{fake.app_id}/{pressed['token']}", after=start)
+        assert done.json["content"].startswith("완료: 관련 기록")  # and so its outcome, pressed in Korean
         _, reply = await d.slash(fake, "remember", {"setting": "on"}, locale="ko")
         assert reply.json["content"].startswith("기억 기능이 켜졌습니다.")
         _, reply = await d.slash(fake, "me", locale="en-GB")  # remembered nothing yet: the app decides
