@@ -359,6 +359,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "There is no answer to post yet: use *Edit* to write one.",
         "ko": "아직 게시할 답변이 없습니다. *수정*을 눌러 답변을 작성해 주세요.",
     },
+    "draft_too_long_to_edit": {
+        "en": "This draft is {length:,} characters, more than the edit form holds ({limit:,}): editing it "
+        "there would drop the rest. *Post* it as it is (and edit the posted message), or *Discard* it "
+        "and reply in the thread yourself.",
+        "ko": "이 초안은 {length:,}자로 수정 창에 담을 수 있는 길이({limit:,}자)를 넘습니다. 그곳에서 수정하면 "
+        "나머지가 사라집니다. *게시*한 뒤 게시된 메시지를 수정하거나, *버리기* 후 스레드에 직접 답해 주세요.",
+    },
     "draft_no_form": {
         "en": "A form cannot be opened here. Press *Edit* on the card again.",
         "ko": "여기서는 입력 창을 열 수 없습니다. 카드의 *수정*을 다시 눌러 주세요.",

@@ -232,12 +232,19 @@ class DraftReplies:
         return await self._post(event, draft, channel)
 
     async def _ask_for_text(self, event: ActionEvent, draft: ReplyDraft, channel: Channel) -> Outcome:
+        if len(draft.answer) > MAX_DRAFT_CHARS:
+            # a form holds no more: opened with the start alone, saving it would drop the rest
+            # unseen, so the longer text is posted as it is, or written anew
+            await self._tell(
+                event, channel, say("draft_too_long_to_edit", length=len(draft.answer), limit=MAX_DRAFT_CHARS)
+            )
+            return Outcome.REFUSED
         # asked at once: the platform's handle for opening a form expires in 3 seconds
         opened = isinstance(channel, TextInput) and await channel.ask_text(
             event,
             title=say("draft_edit_title"),
             label=say("draft_edit_label"),
-            initial=draft.answer[:MAX_DRAFT_CHARS],
+            initial=draft.answer,
         )
         if not opened:
             await self._tell(event, channel, say("draft_no_form"))

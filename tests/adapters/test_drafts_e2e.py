@@ -131,6 +131,26 @@ async def test_slack_edit_opens_a_modal_whose_text_is_what_gets_posted(
         assert "Customers can ask" not in s.section_text(answer)
 
 
+async def test_slack_edit_of_a_draft_longer_than_the_form_is_refused_not_cut(
+    slack_fake: FakeSlack, slack_rt: Runtime
+) -> None:
+    """A model's draft can run past the 3,000 characters a Slack input holds: the form opened
+    with its start alone, and saving it dropped the rest, unseen, from what was then posted."""
+    fake = slack_fake
+    async with s.running(slack_rt) as slack:
+        await fake.wait_for_connection(1)
+        _, card = await propose(fake, slack)
+        long = "Refunds arrive within 5 business days. " * 90 + "The last line matters."
+        assert slack_rt.state.edit_reply_draft(1, long, "model")
+        await s.click(fake, slack, s.press(fake, card, "supportbot:edit_draft", s.STAFF))
+        assert fake.calls("views.open") == []
+        told = fake.last_call("chat.postEphemeral").params
+        assert told["user"] == s.STAFF and f"This draft is {len(long):,} characters" in told["text"]
+        await s.click(fake, slack, s.press(fake, card, "supportbot:post_draft", s.STAFF))
+        posted = "".join(s.section_text(post) for post in s.posts(fake, "C111"))
+        assert "The last line matters." in posted
+
+
 async def test_slack_discard_posts_nothing_and_a_mention_is_answered_at_once(
     slack_fake: FakeSlack, slack_rt: Runtime
 ) -> None:
