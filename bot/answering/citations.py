@@ -113,21 +113,26 @@ _NOT_WORD = re.compile(r"[\W_]+")
 # documents do not include comments [1]", "가격에는 부가세가 포함되어 있지 않습니다 [1]", "If your
 # data source does not contain a timestamp column…"): a refusal only in a paragraph citing
 # nothing.
-_NOT_HAVE = r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:contain|mention|cover|include|say|provide|specify|answer|explain|have)\b"
+_NOT_HAVE = r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:contain|mention|cover|include|say|provide|specify|answer|explain)\b"
 _NOT_IN = r"\bnot\s+(?:mentioned|covered|included|provided|specified|described|found)\s+in\s+"
-# the bot's material: whatever was "provided" or "given", and "the passages", "the documentation"
+# the bot's material, named so that nothing else is meant: whatever was "provided" or
+# "given", "the passages" (the prompt's word), "the documentation" and "the documents". "The
+# docs", "the context", "the source" are as often the product's ("the context does not have a
+# request object [1]", "the docs don't include the private key [1]"): those are the unnamed
+# phrasing below, unless said "not mentioned in" them
 _OWN_SOURCES = (
     r"(?:(?:the\s+)?(?:provided|given|supplied|retrieved|available)\s+"
     r"(?:passages?|documents?|documentation|docs|context|sources?|information|excerpts?)"
-    r"|(?:the\s+)?passages?|the\s+(?:documentation|docs|context|documents?|sources?))"
+    r"|(?:the\s+)?passages?|the\s+(?:documentation|documents?))"
 )
+_MENTIONED_IN = rf"(?:{_OWN_SOURCES}|the\s+docs)"
 _EN_REFUSAL = re.compile(
     r"\bI\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'m\s+unable\s+to)\s+"
     r"(?:know|find|answer|determine|tell|say|help\s+with\s+that"
     r"|have\s+(?:any\s+|enough\s+|specific\s+|more\s+)?(?:information|details))\b"
     r"|\bI(?:'m|\s+am)\s+(?:not\s+sure|sorry,?\s+but\s+I)\b"
-    rf"|\b{_OWN_SOURCES}\s+{_NOT_HAVE}"
-    rf"|{_NOT_IN}{_OWN_SOURCES}\b"
+    rf"|\b{_OWN_SOURCES}\s+(?:{_NOT_HAVE}|(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+have\b)"
+    rf"|{_NOT_IN}{_MENTIONED_IN}\b"
     # said of the whole reply, as a sentence of its own ("Sorry, there's no information on
     # ..."), not of a detail inside an answer ("... [1]; after that no information about it is
     # kept", "Once it is deleted [1], no information about it is kept")
@@ -156,6 +161,12 @@ _KO_SOURCES = (
     r"|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
 )
 _KO_NOT_INCLUDED = r"포함되어\s*있지\s*않(?:습니다|아요|네요|다)"
+# the bot's material named outright, for "not included": the documents as a sentence's first
+# word, or "provided" ones ("내보낸 문서에는 … 포함되어 있지 않습니다 [1]" is about exported ones)
+_KO_OWN_NAMED = (
+    r"(?:제가|저는|(?:^|[.!?]\s*)(?:문서|자료)(?:에서|에는|에|만으로는|만으로|로는|으로는)"
+    r"|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
+)
 _KO_REFUSAL = re.compile(
     r"(?:답변할|답변드릴|답할|답해\s*드릴|말씀드릴)"
     + _KO_CANNOT
@@ -163,7 +174,7 @@ _KO_REFUSAL = re.compile(
     r"(?:찾을|알|확인할)" + _KO_CANNOT + r"|모르겠(?:습니다|어요|네요|다)"
     r"|(?:정보|내용|답|언급)(?:가|이|은|는)?\s*없(?:습니다|어요|네요|다)"
     r"|(?:나와|언급되어|명시되어|설명되어|기재되어)\s*있지\s*않(?:습니다|아요|네요|다)"
-    rf"|{_KO_SOURCES}[^.?!\n]{{0,40}}?{_KO_NOT_INCLUDED}"
+    rf"|{_KO_OWN_NAMED}[^.?!\n]{{0,40}}?{_KO_NOT_INCLUDED}"
 )
 _KO_UNNAMED = re.compile(_KO_NOT_INCLUDED)
 _PARAGRAPHS = re.compile(r"\n[ \t]*\n")

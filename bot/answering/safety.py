@@ -33,7 +33,7 @@ import re
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-from bot.markdown import LINK
+from bot.markdown import LINK, outside_fences, unescape
 
 if TYPE_CHECKING:
     from bot.types import Passage
@@ -288,7 +288,9 @@ def clean_output(text: str, *, partial: bool = False, links: Collection[str] | N
 # which every renderer links and none links a path without one. A "](" before an address that
 # LINK does not read as a link (words holding code, an address holding brackets, a link cut
 # off while streaming) is broken apart too: another renderer may read it as one.
-_LINK_OR_STRAY = re.compile(rf"{LINK.pattern}|(?P<stray>\]\()(?=\s*<?[a-z][a-z0-9+.-]*:)", re.IGNORECASE)
+# An address is read with its escapes taken back, as the renderers read it ("https\\://" is
+# "https://" to Slack's converter); a code block is left alone, since none links in one.
+_LINK_OR_STRAY = re.compile(rf"{LINK.pattern}|(?P<stray>\]\()(?=\s*<?[a-z][a-z0-9+.\\-]*:)", re.IGNORECASE)
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
@@ -301,12 +303,12 @@ def plain_links(text: str, allowed: Collection[str]) -> str:
     def written_out(match: re.Match[str]) -> str:
         if match.group("stray"):
             return "] ("
-        url = match.group("url")
+        url = unescape(match.group("url"))
         if url in allowed or not _SCHEME.match(url):
             return match.group(0)
         return f"{match.group('label')} ({url})"
 
-    return _LINK_OR_STRAY.sub(written_out, text)
+    return outside_fences(text, lambda prose: _LINK_OR_STRAY.sub(written_out, prose))
 
 
 def passage_links(passages: Iterable[Passage]) -> frozenset[str]:

@@ -32,8 +32,16 @@ DISGUISED = [
     "[Verify your account here]( https://evil.example/phish)",  # a blank before the address
     "[Verify your account here](<https://evil.example/phish> (Billing))",
     "[Email billing](mailto:billing@evil.example)",  # not a :// address
+    r"[Verify your account here](https\://evil.example/phish)",  # an escape Slack's converter reads
 ]
-IDS = ["title", "single-quoted-title", "leading-blank", "angle-brackets-and-title", "mailto"]
+IDS = [
+    "title",
+    "single-quoted-title",
+    "leading-blank",
+    "angle-brackets-and-title",
+    "mailto",
+    "escaped-scheme",
+]
 # Slack's link whose words hide its address: <address|words>
 SLACK_LINK = re.compile(r"<(?:https://evil\.example[^|>]*|mailto:[^|>]*)\|")
 # Discord's (Markdown's) link: "](" then the address, perhaps after blanks or "<"

@@ -182,6 +182,12 @@ def test_refusals(text: str) -> None:
         "아니요, 무료 플랜에는 SSO가 포함되어 있지 않습니다. 비즈니스 플랜에서 사용할 수 있습니다 [1].",
         "If your data source does not contain a timestamp column, add one before importing [2].",
         "No information about your card is stored; payments go through Stripe [1].",
+        # the product's context, source and docs, not the bot's (a review of the change above:
+        # these were answers before it, and it made them refusals)
+        "Outside a request, the context does not have a `request` object, so `url_for` raises [1].",
+        "If the source doesn't have a header row, the import fails [1].",
+        "The docs don't include the private key; generate one with `ssh-keygen` [1].",
+        "내보낸 문서에는 댓글이 포함되어 있지 않습니다 [1].",
     ],
 )
 def test_answers_are_not_refusals(text: str) -> None:

@@ -222,6 +222,13 @@ def test_only_the_passages_own_addresses_keep_their_words() -> None:
             "[a](https://docs.example/a](https://evil.example/))",
             "[a] (https://docs.example/a] (https://evil.example/))",
         ),
+        # escapes in the address, which Slack's converter reads as CommonMark does
+        (
+            r"[Verify your account here](https\://evil.example/phish)",
+            "Verify your account here (https://evil.example/phish)",
+        ),
+        # a code block still open (a reply being streamed) is no code to every renderer
+        ("```\n[Verify](https://evil.example/a)", "```\nVerify (https://evil.example/a)"),
     ],
 )
 def test_every_form_of_link_to_another_address_is_written_out(text: str, shown: str) -> None:
@@ -242,3 +249,11 @@ def test_every_form_of_link_to_another_address_is_written_out(text: str, shown: 
 )
 def test_links_to_the_passages_addresses_and_code_stay(text: str) -> None:
     assert plain_links(text, {"https://docs.example/a"}) == text
+
+
+def test_a_closed_code_block_is_left_as_written() -> None:
+    """The output filter broke "](" apart in code too: `fns[0](lambda: x)` in a code sample
+    became `fns[0] (lambda: x)`. No renderer makes a link in a closed code block."""
+    code = "```python\nfns[0](lambda: x)\n[docs](https://evil.example/a)\n```"
+    text = f"Call them like this:\n{code}\nor see [this](https://evil.example/b)."
+    assert plain_links(text, set()) == f"Call them like this:\n{code}\nor see this (https://evil.example/b)."
