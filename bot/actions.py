@@ -200,7 +200,9 @@ class ActionHandler:
                 return Outcome.REFUSED
             conversation = ConversationRef.from_key(record.conversation) if record else event.conversation
             question = (
-                record.question if record else await self.recorder.question_for_ticket(conversation, "")
+                record.question
+                if record
+                else await self.recorder.question_for_ticket(conversation, "", event.actor.id)
             )
             await self.escalations.open(
                 conversation=conversation,

@@ -63,10 +63,11 @@ class Recorder:
                 StateStore.set_conversation_flags, conversation, self.clock.now(), bot_participating=True
             )
 
-    async def question_for_ticket(self, conversation: ConversationRef, text: str) -> str:
-        """A request for a person is rarely the question itself: use the thread's first question."""
-        history = await self.store.run(StateStore.history, conversation, 20)
-        questions = [
-            turn.text for turn in history if turn.role == "user" and not policy.wants_human(turn.text)
-        ]
+    async def question_for_ticket(self, conversation: ConversationRef, text: str, asker_id: str) -> str:
+        """A request for a person is rarely the question itself: use the asker's first question
+        here. Theirs alone: in a thread someone else started, the first question is that
+        person's, and a ticket filed with it would be the requester's to see and export, and
+        outlive its asker's forget-me."""
+        said = await self.store.run(StateStore.said_by, conversation, asker_id)
+        questions = [line for line in said if not policy.wants_human(line)]
         return questions[0] if questions else text

@@ -358,7 +358,7 @@ class SupportBot(ReadBackMarks):
             await self.escalations.open(
                 conversation=thread,
                 asker=message.author,
-                question=await self.recorder.question_for_ticket(thread, text),
+                question=await self.recorder.question_for_ticket(thread, text, message.author.id),
                 reason=EscalationReason.ASKED_FOR_HUMAN,
                 channel=channel,
                 language=language,

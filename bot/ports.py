@@ -447,6 +447,8 @@ class ConversationStore(Protocol):
 
     def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]: ...
 
+    def said_by(self, ref: ConversationRef, author_id: str, limit: int = 20) -> list[str]: ...
+
     def bot_conversations_since(
         # the limit's default is bot/store/conversations.py's CATCH_UP_CONVERSATIONS
         self,

@@ -239,6 +239,15 @@ class ConversationRepository(Repository):
         sql, params = history_statement(ref, limit, answers_to)
         return history_turns(self.db.execute(sql, params).fetchall())
 
+    def said_by(self, ref: ConversationRef, author_id: str, limit: int = 20) -> list[str]:
+        """What `author_id` asked here: the texts of their last `limit` messages, oldest first."""
+        rows = self.db.execute(
+            "select text from messages where conversation = ? and author_id = ? and role = 'user' "
+            "order by id desc limit ?",
+            [ref.key, author_id, limit],
+        ).fetchall()
+        return [str(row[0]) for row in reversed(rows)]
+
     def bot_conversations_since(
         self,
         platform: str,

@@ -67,6 +67,21 @@ async def test_talk_to_a_person_pressed_by_a_bystander_files_nothing_in_their_na
     assert ticket.asker_id == ASKER.id and ticket.question == question
 
 
+@pytest.mark.parametrize("addressed", [False, True], ids=["in-thread", "mentioning-the-bot"])
+async def test_a_bystander_saying_talk_to_a_person_files_their_own_words_not_the_askers(
+    rt: Runtime, channel: ConsoleChannel, addressed: bool
+) -> None:
+    """What the refusal above tells Ben to do, said in Ann's thread, filed the thread's first
+    question, Ann's, as Ben's (a review of the refusal: the leak it closed, by another door).
+    A ticket's question is its asker's own."""
+    question = "How long does a refund take to arrive?"
+    thread, _ = await ask(rt, channel, question)
+    said = replace(msg("talk to a person", author=OTHER, thread=thread), addressed=addressed)
+    await rt.bot.on_message(said, channel)
+    bens = [t for t in rt.state.tickets() if t.asker_id == OTHER.id]
+    assert bens and all(question not in t.question for t in bens)
+
+
 async def test_talk_to_a_person_on_a_question_too_long_to_read_is_the_askers_alone(
     make_runtime: Callable[..., Runtime], channel: ConsoleChannel
 ) -> None:
