@@ -41,10 +41,27 @@ class ConversationRef:
     def in_thread(self, thread: str | None) -> ConversationRef:
         return replace(self, thread=thread)
 
+    @property
+    def platform_thread(self) -> str | None:
+        """The thread as the platform knows it: None in a channel, and for a conversation of
+        its own the platform gave no thread (`own_thread`), which nothing can be posted in."""
+        thread = self.thread
+        return None if thread is None or thread.startswith(_OWN_THREAD) else thread
+
     @classmethod
     def from_key(cls, key: str) -> ConversationRef:
         platform, workspace, channel, thread = key.split(":", 3)
         return cls(platform=platform, workspace=workspace, channel=channel, thread=thread or None)
+
+
+_OWN_THREAD = "command-"  # never a platform's thread id (Slack's are digits and a dot)
+
+
+def own_thread(command_id: str) -> str:
+    """The thread key of the conversation a command's question starts when the platform gave
+    its post no thread (Slack, shown through a response URL): each ask its own conversation,
+    not everyone's in that channel."""
+    return f"{_OWN_THREAD}{command_id}"
 
 
 @dataclass(frozen=True)

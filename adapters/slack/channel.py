@@ -38,11 +38,20 @@ from adapters.slack.find_post import find_post
 from adapters.slack.find_reply import REPLY_EVENT, find_reply
 from adapters.slack.forms import text_form
 from adapters.slack.render import SlackMessage, plain_text, render_reply, render_single
-from adapters.slack.response_url import Responding, own_thread, respond, slack_thread
+from adapters.slack.response_url import Responding, respond
 from bot.errors import MessageGone, PlatformError
 from bot.messages import say
 from bot.ports import PostChanged
-from bot.types import ActionEvent, Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
+from bot.types import (
+    ActionEvent,
+    Button,
+    ConversationRef,
+    InboundMessage,
+    Posted,
+    Reply,
+    ReplyKind,
+    own_thread,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +162,7 @@ class SlackChannel:
             responding is not None
             and responding.url
             and reply.conversation.channel == responding.channel_id
-            and slack_thread(reply.conversation) is None
+            and reply.conversation.platform_thread is None
         ):
             try:
                 return await self._post_all(reply, messages)
@@ -225,7 +234,7 @@ class SlackChannel:
         }
 
     def _thread_ts(self, reply: Reply) -> str | None:
-        thread = slack_thread(reply.conversation)
+        thread = reply.conversation.platform_thread
         if thread:
             return thread
         # an error or refusal about a top-level message goes in that message's thread
@@ -363,7 +372,7 @@ class SlackChannel:
         await respond(url, message, response_type, session=self._session, retry_interval=self._retry_interval)
 
     async def _permalink(self, ref: ConversationRef) -> str:
-        thread = slack_thread(ref)
+        thread = ref.platform_thread
         if thread is None:
             return self.directory.archive_url(ref.channel)
         return await self._permalinks.get(

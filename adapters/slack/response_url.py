@@ -4,10 +4,10 @@ or pressed where Slack will not let it post (a channel it is not in, a DM betwee
 This module owns what SlackChannel needs to use one: who and where it answers (`Responding`),
 the post itself (`respond`), and the conversation a command's question starts when it is shown
 through its URL. Such a post comes back without a ts, so nothing can be threaded under it: the
-question is its own conversation all the same, keyed by the command (`own_thread`), a key
-Slack knows nothing of (`slack_thread`). Without it, everyone's `/support ask` in that channel
-was one conversation: each answer written with the others' questions as its history, and one
-ticket for all of them.
+question is its own conversation all the same, keyed by the command (`bot.types.own_thread`),
+a key Slack knows nothing of (its `platform_thread` is None). Without it, everyone's
+`/support ask` in that channel was one conversation: each answer written with the others'
+questions as its history, and one ticket for all of them.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.client import SlackCallError, ctx, retry_handlers
 from adapters.slack.render import SlackMessage
-from bot.types import ConversationRef
 
 log = logging.getLogger(__name__)
-
-_OWN_THREAD = "command-"  # never a Slack ts, which is digits and a dot
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,18 +35,6 @@ class Responding:
     channel_id: str
     thread: str | None = None
     pressed: bool = False
-
-
-def own_thread(command_id: str) -> str:
-    """The thread key of the conversation a command's question shown through its URL starts."""
-    return f"{_OWN_THREAD}{command_id}"
-
-
-def slack_thread(ref: ConversationRef) -> str | None:
-    """`ref`'s thread as Slack knows it: None for a conversation of its own with no Slack thread
-    (`own_thread`), whose posts go to the channel or through a response URL."""
-    thread = ref.thread
-    return None if thread is None or thread.startswith(_OWN_THREAD) else thread
 
 
 async def respond(

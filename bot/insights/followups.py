@@ -81,8 +81,8 @@ class Followups:
         """When to ask about an answer just posted in `conversation`, or None: only threads (a
         channel without threads is many people's conversation), never for staff asking the bot
         for themselves. The store sets it unless the thread was asked already."""
-        if not self.enabled or conversation.thread is None:
-            return None
+        if not self.enabled or conversation.platform_thread is None:
+            return None  # a thread the platform never gave (bot.types.own_thread) cannot be asked in
         if policy.is_staff(asker, conversation.platform, self.settings, conversation.workspace):
             return None
         return self.clock.now() + self.delay

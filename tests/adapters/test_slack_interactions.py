@@ -41,6 +41,7 @@ from tests.adapters.test_slack import (
 )
 from tests.adapters.test_slack_http_hostile import http, logs, send, tracebacks
 from tests.fakes.answerers import RecordingExtractive
+from tests.fakes.clock import FakeClock
 from tests.fakes.slack_server import FakeSlack, interactive_form, load_payload, sign
 
 __all__ = ["fake", "http", "http_slack", "logs", "rt", "slack"]  # the fixtures, imported
@@ -311,6 +312,25 @@ async def test_slash_ask_where_the_bot_is_not_a_member_does_not_answer_from_anot
     tickets = sorted(runtime.state.tickets(), key=lambda t: t.id)
     assert [(t.asker_id, "acme-4471" in t.question) for t in tickets] == [(MEMBER, True), (OTHER, False)]
     assert tickets[0].conversation != tickets[1].conversation
+
+
+async def test_slash_ask_where_the_bot_is_not_a_member_schedules_no_follow_up_it_cannot_post(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A review of the above: its conversation of its own has a thread key Slack never gave,
+    which the follow-ups read as a thread, so a day later "Did this solve it?" went top-level
+    into a channel the bot is not in, refused (not_in_channel) with a traceback."""
+    fake.add_channel(OUTSIDE, "outside", bot_is_member=False)
+    runtime = make_runtime(TOML, env=slack_env(fake), answerer=RecordingExtractive(confident=True))
+    async with running(runtime) as adapter:
+        await fake.wait_for_connection(1)
+        await slash(fake, adapter, "ask How long does a refund take?", MEMBER, OUTSIDE)
+        assert len(shown_answers(fake)) == 1
+        clock.advance(hours=25)
+        await runtime.bot.tick({"slack": adapter.channel})
+        await runtime.bot.settle()
+    asked = [c for c in fake.calls("chat.postMessage") if "Did this solve it?" in str(c.params.get("text"))]
+    assert asked == []
 
 
 async def test_forget_me_confirmed_in_a_dm_the_bot_is_not_in_tells_the_person_it_is_done(
