@@ -89,10 +89,12 @@ def make_web_client(
     *,
     session: aiohttp.ClientSession | None = None,
     retry_interval: float | None = None,
+    token: str | None = None,
 ) -> AsyncWebClient:
-    token = settings.secrets.slack_bot_token
+    """A Web API client with SLACK_BOT_TOKEN, or `token` (an installed workspace's)."""
+    configured = settings.secrets.slack_bot_token
     return AsyncWebClient(
-        token=token.get_secret_value() if token else None,
+        token=token or (configured.get_secret_value() if configured else None),
         base_url=api_url(settings),
         session=session,
         timeout=30,

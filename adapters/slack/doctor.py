@@ -2,24 +2,32 @@
 
 This module owns the checks: the bot token (auth.test), its granted scopes against the
 manifest's `BOT_SCOPES`, the transport (Socket Mode's app-level token, or HTTP mode's
-signing secret), the configured user groups and the triage channel. It only reads.
+signing secret), the configured user groups and the triage channel. With the app installed
+in several workspaces (OAuth: no SLACK_BOT_TOKEN), the same of each installed workspace,
+with the token its install keeps in the state database. It only reads, and prints no token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.slack.client import TOKEN_HELP, api_url, make_web_client, slack_error
+from adapters.slack.client import FATAL_AUTH_ERRORS, TOKEN_HELP, api_url, make_web_client, slack_error
 from adapters.slack.directory import configured_groups
+from adapters.slack.installations import INSTALL_PATH
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.transport import EVENTS_PATH
 from bot.checks import Check
 from bot.config import Settings
+from bot.errors import SupportBotError
+from bot.store import StateStore
+from bot.store.slack_installs import SlackInstallRecord
 
 _UNREACHABLE = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -32,6 +40,8 @@ async def doctor_checks(settings: Settings) -> list[Check]:
     """Token, scopes, transport, and the configured groups and triage channel, each with
     what to do about a problem."""
     async with aiohttp.ClientSession() as session:
+        if settings.slack_oauth:
+            return await _installed(settings, session)
         client = make_web_client(settings, session=session, retry_interval=0.5)
         return await _doctor(settings, client)
 
@@ -45,22 +55,96 @@ async def _doctor(settings: Settings, client: AsyncWebClient) -> list[Check]:
         code = slack_error(exc)
         return [_check("slack token", "fail", f"Slack refused SLACK_BOT_TOKEN ({code}); ", TOKEN_HELP)]
     except _UNREACHABLE as exc:
-        return [
-            _check(
-                "slack token",
-                "fail",
-                f"cannot reach the Slack Web API at {api_url(settings)} ({type(exc).__name__}); ",
-                "check the network, a proxy, or SLACK_API_URL",
-            )
-        ]
-    who = f"team {auth.get('team')} ({auth.get('team_id')}), "
-    bot = f"bot @{auth.get('user')} ({auth.get('user_id')})"
+        return [_unreachable(settings, exc)]
     return [
-        _check("slack token", "ok", who, bot),
+        _token_check(auth),
         _scope_check(auth.headers),
         await _transport_check(settings, client),
         *await _workspace_checks(settings, client, str(auth.get("team_id") or "") or None),
     ]
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> Check:
+    return _check(
+        "slack token",
+        "fail",
+        f"cannot reach the Slack Web API at {api_url(settings)} ({type(exc).__name__}); ",
+        "check the network, a proxy, or SLACK_API_URL",
+    )
+
+
+def _token_check(auth: AsyncSlackResponse) -> Check:
+    who = f"team {auth.get('team')} ({auth.get('team_id')}), "
+    return _check("slack token", "ok", who, f"bot @{auth.get('user')} ({auth.get('user_id')})")
+
+
+async def _installed(settings: Settings, session: aiohttp.ClientSession) -> list[Check]:
+    """Several workspaces (OAuth): the app's credentials (`Settings.slack_oauth` holds only
+    with all three), then each installed workspace as `_doctor` checks the one of
+    SLACK_BOT_TOKEN, with its install's token; no install yet is a warning, not a failure."""
+    install_url = f"https://<your host>{INSTALL_PATH}"
+    checks = [
+        _check(
+            "slack oauth",
+            "ok",
+            f"several workspaces: SLACK_CLIENT_ID {settings.secrets.slack_client_id}, SLACK_CLIENT_SECRET ",
+            f"and SLACK_SIGNING_SECRET set; Slack must reach POST https://<your host>{EVENTS_PATH}, ",
+            f"and workspaces install the app at {install_url}",
+        )
+    ]
+    try:
+        state = StateStore.open(settings)
+        try:
+            installs = state.slack_installations()
+        finally:
+            state.close()
+    except SupportBotError as exc:
+        return [*checks, _check("slack workspaces", "fail", f"cannot read the installs: {exc}")]
+    if not installs:
+        return [
+            *checks,
+            _check(
+                "slack workspaces", "warn", f"none installed the app yet: open {install_url} to install it"
+            ),
+        ]
+    named = ", ".join(f"{r.team_name} ({r.team_id or r.enterprise_id})" for r in installs)
+    checks.append(_check("slack workspaces", "ok", f"{len(installs)} installed: {named}"))
+    for install in installs:
+        try:
+            checks.extend(await _install_checks(settings, session, install, install_url))
+        except _UNREACHABLE as exc:
+            return [*checks, _unreachable(settings, exc)]  # nor for the next workspace
+    return checks
+
+
+async def _install_checks(
+    settings: Settings, session: aiohttp.ClientSession, install: SlackInstallRecord, install_url: str
+) -> list[Check]:
+    """One installed workspace's token, scopes, groups and triage channel, each check named
+    with the install's team (or organisation, for an org-wide install)."""
+    team = install.team_id or install.enterprise_id
+    token = str(install.data.get("bot_token") or "")
+    client = make_web_client(settings, session=session, retry_interval=0.5, token=token)
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        code = slack_error(exc)
+        # the workspace removed the app (an uninstall the bot did not hear of) or revoked the
+        # token: nothing here to fix, and the other workspaces are served
+        status: Literal["warn", "fail"] = "warn" if code in FATAL_AUTH_ERRORS else "fail"
+        refused = _check(
+            f"slack token ({team})",
+            status,
+            f"Slack refused the token {install.team_name} ({team}) installed ({code}); ",
+            f"it is answered again once someone there installs the app at {install_url}",
+        )
+        return [refused]
+    checks = [
+        _token_check(auth),
+        _scope_check(auth.headers),
+        *await _workspace_checks(settings, client, install.team_id or None),
+    ]
+    return [replace(check, name=f"{check.name} ({team})") for check in checks]
 
 
 def _scope_check(headers: Mapping[str, Any]) -> Check:

@@ -5,7 +5,8 @@ between them and Bolt's OAuth flow. The request's body is never read (a GET's bo
 nothing to either page, and one that is not text must not become an error); the install
 page, which leaves a one-time state in the store, is limited per client address
 (`InstallLimit`, keyed by `client_key`) on top of the store's bound on installs under way
-(`installations.MAX_LIVE_STATES`), and each refusal is one rate-limited WARNING line.
+(`installations.MAX_LIVE_STATES`), and each refusal is one rate-limited WARNING line. A
+state the store cannot keep gets Bolt's failure page, as an install it cannot keep does.
 The address is the TCP peer's: behind a reverse proxy every visitor shares the proxy's
 (X-Forwarded-For is not trusted, as anyone can send it); see knowledge/deployment.md.
 """
@@ -19,6 +20,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.error import BoltError
+from slack_bolt.oauth.async_callback_options import AsyncFailureArgs
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -119,6 +122,18 @@ class InstallPages:
         except TooManyInstalls:
             # refusing the newcomer cancels nobody's install; states free up as they expire
             return self._refuse(503, "too many installs under way", client, STATE_SECONDS // 10)
+        except BoltError as exc:
+            # the state could not be kept (installations.py logged why): Bolt's failure page,
+            # as for an install whose token could not be kept, with its link to start again
+            failed = AsyncFailureArgs(
+                request=bolt_request,
+                reason="storage_error",
+                error=exc,
+                suggested_status_code=500,
+                settings=self.flow.settings,
+                default=self.flow.default_callback_options,
+            )
+            response = await self.flow.failure_handler(failed)
         return await to_aiohttp_response(response)
 
     def _refuse(self, status: int, reason: str, client: str, retry_after: int) -> web.Response:

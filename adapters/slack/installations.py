@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -76,6 +77,25 @@ def _record(installation: Installation) -> SlackInstallRecord:
         installed_at=datetime.fromtimestamp(installation.installed_at, UTC),
         data=data,
     )
+
+
+def _cause(exc: Exception) -> str:
+    """What a store error says, on one line: its first, which names the cause ("database or
+    disk is full"); PostgreSQL's DETAIL lines after it may quote the row, token included."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
+
+
+def _refused(what: str, exc: Exception, workspace: str | None = None) -> BoltError:
+    """A store error on an install page as Bolt's own (it renders its failure page, whose link
+    starts the install again, instead of aiohttp's bare 500), told in one WARNING line."""
+    log.warning(
+        "could not %s (%s); the installer is asked to try again",
+        what,
+        _cause(exc),
+        extra=ctx(workspace=workspace),
+    )
+    return BoltError(f"could not {what}")
 
 
 # told (enterprise_id, team_id) of an install saved or deleted through this process; team_id
@@ -133,7 +153,11 @@ class StoreInstallations(AsyncInstallationStore):
             log.warning("ignored an install without a bot token", extra=ctx(workspace=installation.team_id))
             return
         record = _record(installation)
-        await self.store.run(StateStore.save_slack_installation, record)
+        try:
+            await self.store.run(StateStore.save_slack_installation, record)
+        except Exception as exc:
+            team = installation.team_id or installation.enterprise_id
+            raise _refused(f"keep Slack workspace {team}'s install", exc, workspace=team) from exc
         self._changed(record.enterprise_id, record.team_id)
         log.info(
             "Slack workspace %s installed the app (bot user %s)",
@@ -252,9 +276,12 @@ class StoreOAuthStates(AsyncOAuthStateStore):
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
         now = datetime.now(UTC)
-        issued = await self.store.run(
-            StateStore.issue_oauth_state, state, now + self.expiration, now, self.limit
-        )
+        try:
+            issued = await self.store.run(
+                StateStore.issue_oauth_state, state, now + self.expiration, now, self.limit
+            )
+        except Exception as exc:
+            raise _refused("start a Slack install", exc) from exc
         if not issued:
             raise TooManyInstalls(f"{self.limit} Slack installs are already under way")
         return state

@@ -40,7 +40,17 @@ BOT_SCOPES: tuple[str, ...] = tuple(BOT_SCOPE_REASONS)
 # created, not through the manifest.
 APP_TOKEN_SCOPE = "connections:write"
 
-BOT_EVENTS: tuple[str, ...] = ("app_mention", "message.channels", "message.groups", "message.im")
+# app_uninstalled and tokens_revoked need no scope, and Slack sends them only to an app
+# subscribed to them: they are what runs Bolt's revocation listeners, which delete an
+# uninstalled workspace's install (and its token) from the state (adapters/slack/transport.py)
+BOT_EVENTS: tuple[str, ...] = (
+    "app_mention",
+    "message.channels",
+    "message.groups",
+    "message.im",
+    "app_uninstalled",
+    "tokens_revoked",
+)
 
 
 def usage_hint() -> str:

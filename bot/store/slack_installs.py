@@ -39,8 +39,15 @@ class SlackInstallRecord:
 
 class SlackInstallRepository(Repository):
     def save_slack_installation(self, record: SlackInstallRecord) -> None:
-        """Keep a workspace's install; a reinstall (new scopes, new token) replaces the old one."""
+        """Keep a workspace's install; a reinstall (new scopes, new token) replaces the old one,
+        also one made before the workspace joined or left an organisation (a team id is
+        unique across organisations: a workspace has one install of its own)."""
         with transaction(self.db):
+            if record.team_id:
+                self.db.execute(
+                    "delete from slack_installations where team_id = ? and enterprise_id <> ?",
+                    [record.team_id, record.enterprise_id],
+                )
             self.db.execute(
                 "insert into slack_installations "
                 "(enterprise_id, team_id, team_name, bot_user_id, installed_at, data) "
@@ -103,12 +110,18 @@ class SlackInstallRepository(Repository):
         return [_record(row) for row in rows]
 
     def delete_slack_installation(self, enterprise_id: str, team_id: str) -> int:
-        """Forget a workspace's install (the app was uninstalled, its token revoked)."""
+        """Forget a workspace's install (the app was uninstalled, its token revoked): its own,
+        whatever organisation `enterprise_id` names (Slack names the one it is in now, which
+        may not be the one it was in when it installed: Enterprise Grid migration); with no
+        team, `enterprise_id`'s organisation-wide install."""
         with transaction(self.db):
-            cursor = self.db.execute(
-                "delete from slack_installations where enterprise_id = ? and team_id = ?",
-                [enterprise_id, team_id],
-            )
+            if team_id:
+                cursor = self.db.execute("delete from slack_installations where team_id = ?", [team_id])
+            else:
+                cursor = self.db.execute(
+                    "delete from slack_installations where enterprise_id = ? and team_id = ''",
+                    [enterprise_id],
+                )
         return int(cursor.rowcount)
 
     def issue_oauth_state(self, state: str, expires_at: datetime, now: datetime, limit: int) -> bool:

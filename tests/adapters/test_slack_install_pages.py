@@ -3,15 +3,19 @@
 `/slack/install` and `/slack/oauth_redirect` take unsigned GET requests: a body that is not
 text is ignored rather than a 500, one address opening the install page in a loop is held
 back (429) before it can fill the store's bound on installs under way, and that bound
-refuses the newcomer (503) rather than cancel an install someone started. Requests aiohttp's
-own parser rejects are a counted WARNING line, not an ERROR traceback each.
+refuses the newcomer (503) rather than cancel an install someone started. A state database
+that refuses either page's write gives Bolt's failure page, with its link to start again, and
+one WARNING line. Requests aiohttp's own parser rejects are a counted WARNING line, not an
+ERROR traceback each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -22,6 +26,7 @@ from adapters.slack.install_pages import PAGES_PER_WINDOW, InstallLimit, client_
 from adapters.slack.installations import StoreOAuthStates, TooManyInstalls
 from bot.store import AsyncStore, StateStore
 from tests.adapters.test_slack_oauth import fake, finish_install, oauth_slack, start_install
+from tests.adapters.test_slack_workspaces import state_of
 from tests.fakes.slack_server import FakeSlack
 
 __all__ = ["fake", "oauth_slack"]  # the fixtures, imported from test_slack_oauth
@@ -138,3 +143,58 @@ async def test_a_flood_of_requests_aiohttp_cannot_parse_is_a_counted_line_not_a_
     assert 1 <= len(lines) <= 5
     assert all("secret-" not in r.getMessage() for r in lines)  # the raw header is not echoed
     assert "BadHttpMessage" in lines[0].getMessage() or "InvalidHeader" in lines[0].getMessage()
+
+
+def refuse_writes(adapter: SlackAdapter, table: str) -> None:
+    """The state database refuses every new row of `table`, as a full disk would."""
+    db = sqlite3.connect(adapter.settings.data_dir / "state.db", isolation_level=None)
+    db.execute(
+        f"create trigger refuse_{table} before insert on {table} "
+        "begin select raise(abort, 'database or disk is full'); end"
+    )
+    db.close()
+
+
+def told_to_try_again(page: str) -> bool:
+    """Bolt's failure page: it links the install page to start again."""
+    return 'href="/slack/install"' in page and "try again" in page.lower()
+
+
+def store_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "adapters.slack.installations"]
+
+
+async def test_an_install_whose_token_the_store_cannot_keep_is_told_to_try_again(
+    fake: FakeSlack, oauth_slack: OauthSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The install's write refused (a full disk): the store's error went through Bolt, which
+    catches only its own, so the installer got aiohttp's bare 500 and the log a traceback."""
+    adapter, base = oauth_slack
+    caplog.set_level(logging.WARNING)
+    refuse_writes(adapter, "slack_installations")
+    async with aiohttp.ClientSession() as http:
+        redirect, cookie = await start_install(http, base, "T222")
+        async with http.get(redirect, headers={"Cookie": cookie}, allow_redirects=False) as done:
+            assert done.status == 500 and told_to_try_again(await done.text())
+    assert [r for r in caplog.records if r.exc_info] == []
+    [line] = store_lines(caplog)
+    said = line.getMessage()
+    assert "T222" in said and "database or disk is full" in said, said
+    code = parse_qs(urlsplit(redirect).query)["code"][0]
+    assert code not in said and str(fake.workspaces["T222"]["bot_token"]) not in said
+    assert state_of(adapter).slack_installations() == []
+
+
+async def test_an_install_page_whose_state_the_store_cannot_keep_is_told_to_try_again(
+    oauth_slack: OauthSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one-time state's write refused: the install page answered aiohttp's bare 500, with
+    a traceback in the log."""
+    adapter, base = oauth_slack
+    caplog.set_level(logging.WARNING)
+    refuse_writes(adapter, "slack_oauth_states")
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/slack/install") as page:
+        assert page.status == 500 and told_to_try_again(await page.text())
+    assert [r for r in caplog.records if r.exc_info] == []
+    [line] = store_lines(caplog)
+    assert "database or disk is full" in line.getMessage()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from bot.cli import app
 from bot.commands import REGISTRY
 from bot.config import Settings
 from bot.doctor import run_checks
+from bot.store import StateStore
+from bot.store.slack_installs import SlackInstallRecord
 from tests.fakes.slack_server import DEFAULT_BOT_SCOPES, FakeSlack
 
 SETUP_PAGE = Path(__file__).resolve().parents[2] / "knowledge" / "slack-setup.md"
@@ -60,6 +63,20 @@ def test_the_manifest_follows_the_configured_command_and_http_mode(
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert manifest["settings"]["event_subscriptions"]["request_url"] == url
     assert manifest["settings"]["interactivity"]["request_url"] == url
+
+
+def test_the_manifest_subscribes_to_the_events_that_delete_an_uninstalled_workspaces_token(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Slack sends app_uninstalled and tokens_revoked only to an app subscribed to them (they
+    need no scope): without them Bolt's revocation listeners (adapters/slack/transport.py)
+    never ran, and a workspace that removed the app kept its token in the database."""
+    env = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "x"}
+    settings = make_settings("", env)
+    assert settings.slack_oauth
+    manifest = build_manifest(settings, request_url="https://bot.example.com/slack/events")
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(events)
 
 
 def test_the_setup_page_names_every_scope_and_event_of_the_manifest(
@@ -193,3 +210,71 @@ async def test_doctor_says_when_slack_cannot_be_reached(make_settings: Callable[
     assert (
         check.status == "fail" and "cannot reach the Slack Web API at http://127.0.0.1:9/api/" in check.detail
     )
+
+
+def oauth_env(fake: FakeSlack) -> dict[str, str]:
+    """Several workspaces: the app's client id and secret and signing secret, no bot token."""
+    return {
+        "SLACK_CLIENT_ID": "111.222",
+        "SLACK_CLIENT_SECRET": "fake-client-secret",
+        "SLACK_SIGNING_SECRET": fake.signing_secret,
+        "SLACK_API_URL": fake.api_url,
+    }
+
+
+def installed(settings: Settings, team: str, name: str, token: str) -> None:
+    """`team` installed the app through /slack/install: its install in the state database."""
+    store = StateStore.open(settings)
+    try:
+        store.save_slack_installation(
+            SlackInstallRecord(
+                team_id=team,
+                enterprise_id="",
+                team_name=name,
+                bot_user_id=f"U{team}",
+                installed_at=datetime(2026, 12, 1, tzinfo=UTC),
+                data={"team_id": team, "bot_token": token},
+            )
+        )
+    finally:
+        store.close()
+
+
+async def test_doctor_checks_each_installed_workspace_of_an_oauth_setup(
+    fake: FakeSlack, make_settings: Callable[..., Settings]
+) -> None:
+    """Several workspaces (no SLACK_BOT_TOKEN, by design): doctor failed "SLACK_BOT_TOKEN is not
+    set" and checked nothing else, so `supportbot doctor` always exited 1 for this setup."""
+    settings = make_settings('[slack.workspaces.T222]\ntriage_channel = "C222"\n', oauth_env(fake))
+    assert settings.slack_oauth
+    checks = {c.name: c for c in await run_checks(settings)}
+    assert checks["slack oauth"].status == "ok" and "/slack/install" in checks["slack oauth"].detail
+    # none installed yet: what to do, not a failure
+    assert (
+        checks["slack workspaces"].status == "warn" and "/slack/install" in checks["slack workspaces"].detail
+    )
+    assert [c for c in checks.values() if c.status == "fail"] == []
+
+    two = fake.add_workspace("T222", "Second Team", bot_user_id="U0BOT2", bot_id="B0BOT2")
+    three = fake.add_workspace("T333", "Third Team", bot_user_id="U0BOT3", bot_id="B0BOT3")
+    installed(settings, "T111", "Test Team", fake.bot_token)
+    installed(settings, "T222", "Second Team", two)
+    installed(settings, "T333", "Third Team", three)
+    fake.set_scopes(fake.bot_token, [s for s in BOT_SCOPES if s != "reactions:write"])
+    fake.revoke_token(three)  # removed the app while the bot was not listening
+    checks = {c.name: c for c in await doctor_checks(settings)}
+    assert {name: c.status for name, c in checks.items()} == {
+        "slack oauth": "ok",
+        "slack workspaces": "ok",
+        "slack token (T111)": "ok",
+        "slack scopes (T111)": "fail",
+        "slack token (T222)": "ok",
+        "slack scopes (T222)": "ok",
+        "slack triage channel (T222)": "ok",  # each workspace with its own settings
+        "slack token (T333)": "warn",
+    }
+    assert checks["slack token (T222)"].detail == "team Second Team (T222), bot @supportbot-t222 (U0BOT2)"
+    assert "reactions:write" in checks["slack scopes (T111)"].detail
+    assert "token_revoked" in checks["slack token (T333)"].detail
+    assert "/slack/install" in checks["slack token (T333)"].detail
+    assert all(t not in c.detail for c in checks.values() for t in (fake.bot_token, two, three))

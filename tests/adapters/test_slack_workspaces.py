@@ -60,10 +60,13 @@ async def install_and_answer(fake: FakeSlack, adapter: SlackAdapter, base: str) 
     return str(fake.workspaces["T222"]["bot_token"])
 
 
-async def uninstall(fake: FakeSlack, base: str, adapter: SlackAdapter) -> None:
-    """Slack revokes T222's token and sends app_uninstalled to this worker."""
+async def uninstall(fake: FakeSlack, base: str, adapter: SlackAdapter, enterprise: str = "") -> None:
+    """Slack revokes T222's token and sends app_uninstalled to this worker, naming the
+    organisation T222 is in now (`enterprise`)."""
     fake.revoke_token(str(fake.workspaces["T222"]["bot_token"]))
     body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "bye"))
+    if enterprise:
+        body["enterprise_id"] = body["authorizations"][0]["enterprise_id"] = enterprise
     body["event"] = {"type": "app_uninstalled", "event_ts": body["event"]["event_ts"]}
     body["event_id"] = "Ev-uninstalled"
     assert (await post_signed(f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret))[
@@ -91,6 +94,22 @@ async def test_after_an_uninstall_here_work_the_core_starts_is_not_sent_with_the
     with pytest.raises(NotInstalled):
         await adapter.channel.send(reminder())
     assert fake.calls("chat.postMessage")[mark:] == []  # Slack was not even asked
+
+
+async def test_an_uninstall_naming_the_organisation_the_workspace_joined_since_deletes_its_install(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    """T222 installed on its own, then moved into Enterprise Grid organisation E111: its
+    uninstall names E111, and the store deleted by exact (organisation, team), so nothing: the
+    revoked token stayed in the database, and work the core started kept calling Slack with it."""
+    adapter, base = oauth_slack
+    await install_and_answer(fake, adapter, base)
+    await uninstall(fake, base, adapter, enterprise="E111")
+    assert state_of(adapter).slack_installations() == []
+    mark = len(fake.calls("chat.postMessage"))
+    with pytest.raises(NotInstalled):
+        await adapter.channel.send(reminder())
+    assert fake.calls("chat.postMessage")[mark:] == []
 
 
 async def test_a_reinstall_here_is_served_with_its_new_token(

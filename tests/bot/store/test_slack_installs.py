@@ -140,3 +140,29 @@ def test_workers_starting_installs_at_once_stay_within_the_bound(state: Path | s
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_workspace_that_joined_an_organisation_since_it_installed_is_uninstalled_and_reinstalled(
+    state: Path | str,
+) -> None:
+    """A workspace installed on its own (row ("", T222)) that later moved into organisation
+    E111: Slack's uninstall names E111, and the delete by exact (enterprise, team) deleted
+    nothing, leaving the revoked token in the database; a reinstall added a second row."""
+    store = StateStore(state)
+    try:
+        store.save_slack_installation(install("T222", "Two", "xoxb-" + "old"))
+        store.save_slack_installation(install("", "Org", "xoxb-" + "org", enterprise="E111"))
+        assert store.delete_slack_installation("E111", "T222") == 1  # its own install, not the org's
+        assert store.slack_installation("", "T222") is None
+        assert [(r.enterprise_id, r.team_id) for r in store.slack_installations()] == [("E111", "")]
+        # reinstalled alone, then again once in the organisation: one row, the newest token
+        store.save_slack_installation(install("T222", "Two", "xoxb-" + "alone"))
+        store.save_slack_installation(install("T222", "Two", TOKEN, T0 + timedelta(days=1), "E111"))
+        mine = [r for r in store.slack_installations() if r.team_id == "T222"]
+        assert [(r.enterprise_id, r.data["bot_token"]) for r in mine] == [("E111", TOKEN)]
+        # the organisation's own install goes with its organisation and no team alone
+        assert store.delete_slack_installation("E999", "") == 0
+        assert store.delete_slack_installation("E111", "") == 1
+        assert store.slack_installation("E111", "T222") is not None  # the workspace's own stays
+    finally:
+        store.close()
