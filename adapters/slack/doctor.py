@@ -23,6 +23,7 @@ from adapters.slack.directory import configured_groups
 from adapters.slack.installations import INSTALL_PATH
 from adapters.slack.manifest import BOT_SCOPES
 from adapters.slack.transport import EVENTS_PATH
+from bot.channel_types import Visibility
 from bot.checks import Check
 from bot.config import Settings
 from bot.errors import SupportBotError
@@ -109,12 +110,35 @@ async def _installed(settings: Settings, session: aiohttp.ClientSession) -> list
         ]
     named = ", ".join(f"{r.team_name} ({r.team_id or r.enterprise_id})" for r in installs)
     checks.append(_check("slack workspaces", "ok", f"{len(installs)} installed: {named}"))
+    checks.extend(_unnamed_internal(settings, installs))
     for install in installs:
         try:
             checks.extend(await _install_checks(settings, session, install, install_url))
         except _UNREACHABLE as exc:
             return [*checks, _unreachable(settings, exc)]  # nor for the next workspace
     return checks
+
+
+def _unnamed_internal(settings: Settings, installs: list[SlackInstallRecord]) -> list[Check]:
+    """Workspaces that installed the app without a section of their own read every document
+    when `[slack] default_visibility` is internal (its default): anyone who can open the
+    install page gets internal documents in their workspace, which is rarely meant once the
+    app is distributed beyond one organisation."""
+    if settings.slack.default_visibility != Visibility.INTERNAL:
+        return []
+    unnamed = [r for r in installs if r.team_id and r.team_id not in settings.slack.workspaces]
+    if not unnamed:
+        return []
+    teams = ", ".join(f"{r.team_name} ({r.team_id})" for r in unnamed)
+    return [
+        _check(
+            "slack visibility",
+            "warn",
+            f"{teams} answer(s) from internal documents: they have no [slack.workspaces.T…] section ",
+            'and [slack] default_visibility is "internal". If people outside your organisation can ',
+            'install the app, set [slack] default_visibility = "public" and name your own workspaces',
+        )
+    ]
 
 
 async def _install_checks(

@@ -266,6 +266,7 @@ async def test_doctor_checks_each_installed_workspace_of_an_oauth_setup(
     assert {name: c.status for name, c in checks.items()} == {
         "slack oauth": "ok",
         "slack workspaces": "ok",
+        "slack visibility": "warn",  # T111 and T333 read internal documents, T222 names its own
         "slack token (T111)": "ok",
         "slack scopes (T111)": "fail",
         "slack token (T222)": "ok",
@@ -274,6 +275,9 @@ async def test_doctor_checks_each_installed_workspace_of_an_oauth_setup(
         "slack token (T333)": "warn",
     }
     assert checks["slack token (T222)"].detail == "team Second Team (T222), bot @supportbot-t222 (U0BOT2)"
+    visibility = checks["slack visibility"].detail
+    assert "Test Team (T111)" in visibility and "T333" in visibility and "T222" not in visibility
+    assert 'default_visibility = "public"' in visibility
     assert "reactions:write" in checks["slack scopes (T111)"].detail
     assert "token_revoked" in checks["slack token (T333)"].detail
     assert "/slack/install" in checks["slack token (T333)"].detail
