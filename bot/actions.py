@@ -156,7 +156,7 @@ class ActionHandler:
         record = None
         if number is not None:  # an answer's id; a talk-to-a-person button on a message has none
             record = await self.store.run(StateStore.answer, number)
-        language = answer_language(record) if record else "en"
+        language = answer_language(record) if record else spoken(event.locale) or "en"
         if event.action in (ActionKind.SOLVED, ActionKind.STILL_STUCK) and self.followups is not None:
             if record is None:
                 return Outcome.IGNORED

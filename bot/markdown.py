@@ -6,7 +6,6 @@ rendered: `literal` makes it show exactly as typed. Pure, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 # A bare URL is left as typed: every renderer shows (and links) it as itself, which disguises
 # nothing, and a backslash in it would break the link. It ends at a bracket, which is escaped.
@@ -47,31 +46,6 @@ def closes_fence(opener: str, line: str) -> bool:
         return False
     run = match.group(1)
     return run[0] == opener[0] and len(run) >= len(opener)
-
-
-def outside_fences(text: str, change: Callable[[str], str]) -> str:
-    """`text` with `change` applied to what lies outside its fenced code blocks, as the fence
-    rule above reads them. A closed block is kept as written: every renderer shows it as it
-    is. A block still open at the end (a reply being streamed) is changed with the rest: not
-    every renderer reads an unclosed fence as code."""
-    parts: list[str] = []
-    prose: list[str] = []
-    block: list[str] = []
-    fence = ""
-    for line in text.splitlines(keepends=True):
-        bare = line.rstrip("\r\n")
-        if fence:
-            block.append(line)
-            if closes_fence(fence, bare):
-                parts.append(change("".join(prose)))
-                parts.extend(block)
-                prose, block, fence = [], [], ""
-        elif fence := opening_fence(bare):
-            block = [line]
-        else:
-            prose.append(line)
-    parts.append(change("".join(prose + block)))
-    return "".join(parts)
 
 
 def quoted_url(ending_at: str = "") -> str:

@@ -249,6 +249,15 @@ def detect_language(text: str) -> str:
     return "ko" if korean * 4 > len(words) else "en"
 
 
+def may_be_in(text: str, language: str) -> bool:
+    """Whether an answer to a question in `language` may be written in it: a Korean one has
+    Korean words of its own, outside code and quotes, however much English documentation,
+    code or product names it quotes beside them (the share `detect_language` weighs would
+    read such an answer as English). An English question's answer is never ruled out: every
+    answer holds Latin letters."""
+    return language != "ko" or _HANGUL.search(_ASIDE.sub(" ", text)) is not None
+
+
 def _words(text: str) -> list[str]:
     return [word for word in text.split() if _LETTER.search(word)]
 

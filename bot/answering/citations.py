@@ -118,14 +118,21 @@ _NOT_IN = r"\bnot\s+(?:mentioned|covered|included|provided|specified|described|f
 # the bot's material, named so that nothing else is meant: whatever was "provided" or
 # "given", "the passages" (the prompt's word), "the documentation" and "the documents". "The
 # docs", "the context", "the source" are as often the product's ("the context does not have a
-# request object [1]", "the docs don't include the private key [1]"): those are the unnamed
-# phrasing below, unless said "not mentioned in" them
+# request object [1]", "the docs don't include the private key [1]"): a refusal beside a
+# citation only said "not mentioned in" them or with a verb of what they are about
 _OWN_SOURCES = (
     r"(?:(?:the\s+)?(?:provided|given|supplied|retrieved|available)\s+"
     r"(?:passages?|documents?|documentation|docs|context|sources?|information|excerpts?)"
     r"|(?:the\s+)?passages?|the\s+(?:documentation|documents?))"
 )
 _MENTIONED_IN = rf"(?:{_OWN_SOURCES}|the\s+docs)"
+# "the docs", "the context", "the sources" say what the bot's material does not cover (a
+# refusal, cited or not) with these verbs; "include", "contain", "have", "provide" are as
+# often said of the product's ("the context does not have a request object [1]")
+_AMBIGUOUS_SOURCES = r"the\s+(?:docs|context|sources?)"
+_NOT_ABOUT = (
+    r"(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+(?:mention|cover|say|specify|answer|explain|address|discuss)\b"
+)
 _EN_REFUSAL = re.compile(
     r"\bI\s+(?:do\s+not|don'?t|cannot|can'?t|could\s+not|couldn'?t|am\s+unable\s+to|'m\s+unable\s+to)\s+"
     r"(?:know|find|answer|determine|tell|say|help\s+with\s+that"
@@ -133,6 +140,7 @@ _EN_REFUSAL = re.compile(
     r"|\bI(?:'m|\s+am)\s+(?:not\s+sure|sorry,?\s+but\s+I)\b"
     rf"|\b{_OWN_SOURCES}\s+(?:{_NOT_HAVE}|(?:do(?:es)?\s+not|do(?:es)?n'?t)\s+have\b)"
     rf"|{_NOT_IN}{_MENTIONED_IN}\b"
+    rf"|\b{_AMBIGUOUS_SOURCES}\s+{_NOT_ABOUT}"
     # said of the whole reply, as a sentence of its own ("Sorry, there's no information on
     # ..."), not of a detail inside an answer ("... [1]; after that no information about it is
     # kept", "Once it is deleted [1], no information about it is kept")
@@ -164,7 +172,8 @@ _KO_NOT_INCLUDED = r"포함되어\s*있지\s*않(?:습니다|아요|네요|다)"
 # the bot's material named outright, for "not included": the documents as a sentence's first
 # word, or "provided" ones ("내보낸 문서에는 … 포함되어 있지 않습니다 [1]" is about exported ones)
 _KO_OWN_NAMED = (
-    r"(?:제가|저는|(?:^|[.!?]\s*)(?:문서|자료)(?:에서|에는|에|만으로는|만으로|로는|으로는)"
+    r"(?:제가|저는|(?:^|[.!?]\s*)(?:(?:죄송하지만|아쉽게도|안타깝게도|현재|다만),?\s*)?"
+    r"(?:문서|자료)(?:에서|에는|에|만으로는|만으로|로는|으로는)"
     r"|(?:제공된|주어진)\s*(?:문서|자료|정보|내용))"
 )
 _KO_REFUSAL = re.compile(

@@ -165,7 +165,7 @@ class AnswerPipeline:
                 ended.failures,
                 f"{ended.since:%Y-%m-%d %H:%M} UTC",
             )
-        if answer.abstained or policy.detect_language(answer.text) == language:
+        if answer.abstained or policy.may_be_in(answer.text, language):
             return answer
         # the prompt asks for the asker's language, and small local models often ignore it: an
         # answer the asker may not read gives way to the documentation's, as a failed model's does
@@ -176,7 +176,14 @@ class AnswerPipeline:
         quoted = await self.fallback.answer(
             question, _quotable(passages, sections), history, language, result.confidence, hints=result.hints
         )
-        return replace(quoted, note=say("llm_wrong_language", language), judged=False)
+        # the model was asked and spent its tokens: they count towards the asker's share and usage
+        return replace(
+            quoted,
+            note=say("llm_wrong_language", language),
+            judged=False,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+        )
 
     async def model_context(
         self, question: str, result: SearchResult, sections: Sections | None = None
@@ -205,7 +212,7 @@ class AnswerPipeline:
         limits = self.settings.llm
         since = self.clock.now() - timedelta(hours=1)
         by_user, by_channel = await self.store.run(
-            StateStore.model_answers_since, since, asker.id, conversation.channel_key, self.answerer.name
+            StateStore.model_answers_since, since, asker.id, conversation.channel_key
         )
         if (limits.user_rate_per_hour and by_user >= limits.user_rate_per_hour) or (
             limits.channel_rate_per_hour and by_channel >= limits.channel_rate_per_hour
@@ -221,9 +228,7 @@ class AnswerPipeline:
 
         now = self.clock.now()
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        answers, tokens_in, tokens_out = await self.store.run(
-            StateStore.usage_since, midnight, self.answerer.name
-        )
+        answers, tokens_in, tokens_out = await self.store.run(StateStore.usage_since, midnight)
         return (
             f"Model usage today (UTC): {answers} answers, {tokens_in:,} tokens in, {tokens_out:,} tokens out"
         )

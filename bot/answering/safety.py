@@ -33,7 +33,7 @@ import re
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-from bot.markdown import LINK, outside_fences, unescape
+from bot.markdown import LINK, unescape
 
 if TYPE_CHECKING:
     from bot.types import Passage
@@ -289,8 +289,12 @@ def clean_output(text: str, *, partial: bool = False, links: Collection[str] | N
 # LINK does not read as a link (words holding code, an address holding brackets, a link cut
 # off while streaming) is broken apart too: another renderer may read it as one.
 # An address is read with its escapes taken back, as the renderers read it ("https\\://" is
-# "https://" to Slack's converter); a code block is left alone, since none links in one.
-_LINK_OR_STRAY = re.compile(rf"{LINK.pattern}|(?P<stray>\]\()(?=\s*<?[a-z][a-z0-9+.\\-]*:)", re.IGNORECASE)
+# "https://" to Slack's converter). Code blocks are filtered too: the renderers do not agree on
+# where one ends (Discord has no ~~~ fences, and ends a ``` block mid-line). A stray "](" is
+# one before a scheme and more ("](https:/", "](mailto:x"), not a call's "](lambda: x)".
+_LINK_OR_STRAY = re.compile(
+    rf"{LINK.pattern}|(?P<stray>\]\()(?=\s*<?[a-z][a-z0-9+.\\-]*:[^\s)])", re.IGNORECASE
+)
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
@@ -308,7 +312,7 @@ def plain_links(text: str, allowed: Collection[str]) -> str:
             return match.group(0)
         return f"{match.group('label')} ({url})"
 
-    return outside_fences(text, lambda prose: _LINK_OR_STRAY.sub(written_out, prose))
+    return _LINK_OR_STRAY.sub(written_out, text)
 
 
 def passage_links(passages: Iterable[Passage]) -> frozenset[str]:

@@ -153,26 +153,26 @@ class AnswerRepository(Repository):
 
     # -- usage and model limits ------------------------------------------------------------
 
-    def model_answers_since(
-        self, since: datetime, asker_id: str, channel_key: str, answerer: str
-    ) -> tuple[int, int]:
-        """How many answers `answerer` gave since `since` to this person, and in this channel:
-        those a model was asked for (Answer.tokens_in), not the questions it was never given."""
+    def model_answers_since(self, since: datetime, asker_id: str, channel_key: str) -> tuple[int, int]:
+        """How many answers a model was asked for since `since` for this person, and in this
+        channel (Answer.tokens_in): not the questions it was never given, and counted also
+        where the documentation's words were posted instead of its own (an answer in another
+        language than the question's): it was asked, and spent the tokens."""
         row = self.db.execute(
             # sums of CASE, not of comparisons: PostgreSQL does not add up booleans
             "select sum(case when asker_id = ? then 1 else 0 end), "
             "sum(case when conversation like ? escape '\\' then 1 else 0 end) from answers "
-            "where created_at >= ? and answerer = ? and tokens_in > 0",
-            [asker_id, like_prefix(channel_key + ":"), iso(since), answerer],
+            "where created_at >= ? and tokens_in > 0",
+            [asker_id, like_prefix(channel_key + ":"), iso(since)],
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
-    def usage_since(self, since: datetime, answerer: str) -> tuple[int, int, int]:
+    def usage_since(self, since: datetime) -> tuple[int, int, int]:
         """Answers a model was asked for since `since`, and their tokens in and out."""
         row = self.db.execute(
             "select count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0) from answers "
-            "where created_at >= ? and answerer = ? and tokens_in > 0",
-            [iso(since), answerer],
+            "where created_at >= ? and tokens_in > 0",
+            [iso(since)],
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 

@@ -33,6 +33,10 @@ DISGUISED = [
     "[Verify your account here](<https://evil.example/phish> (Billing))",
     "[Email billing](mailto:billing@evil.example)",  # not a :// address
     r"[Verify your account here](https\://evil.example/phish)",  # an escape Slack's converter reads
+    # in a code block as the filter's reader saw one, not Discord's (no ~~~ fences) or Slack's
+    # (a lone carriage return ends no line for its converter)
+    "\n~~~\n[Verify your account here](https://evil.example/phish)\n~~~\n",
+    "\r~~~\r[Verify your account here](https://evil.example/phish)\r~~~\r",
 ]
 IDS = [
     "title",
@@ -41,6 +45,8 @@ IDS = [
     "angle-brackets-and-title",
     "mailto",
     "escaped-scheme",
+    "tilde-fence",
+    "lone-carriage-returns",
 ]
 # Slack's link whose words hide its address: <address|words>
 SLACK_LINK = re.compile(r"<(?:https://evil\.example[^|>]*|mailto:[^|>]*)\|")

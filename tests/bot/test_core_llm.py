@@ -250,6 +250,39 @@ async def test_an_answer_in_another_language_than_the_question_is_not_posted(mod
     )
 
 
+async def test_a_korean_answer_quoting_the_english_docs_is_kept(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """A review of the language check: a Korean answer quoting the English documentation in a
+    block quote read as English (its share of Korean words was small) and was thrown away."""
+    rt = model_runtime()
+    fake.enqueue(
+        Answer(
+            "문서에 따르면 다음과 같습니다 [1]:\n"
+            "> Refunds go back to the original payment method and take five to seven business days to arrive."
+        )
+    )
+    channel = StreamingChannel(interval=0.0)
+    await rt.bot.on_message(question("환불은 얼마나 걸리나요?"), channel)
+    final = channel.edits[-1][1]
+    assert say("llm_wrong_language", "ko") not in final.text and "문서에 따르면" in final.text
+
+
+async def test_an_answer_in_another_language_still_counts_against_the_askers_share(
+    model_runtime, fake
+) -> None:  # type: ignore[no-untyped-def]
+    """A review of the language check: the model was asked, yet its replaced answer was recorded
+    as the offline answerer's with no tokens, so `user_rate_per_hour` never applied to an asker
+    the model always answered in English, and the day's usage said 0."""
+    rt = model_runtime("user_rate_per_hour = 1")
+    fake.default_reply = (
+        "Refunds go back to the original payment method within five to seven business days [1]."
+    )
+    channel = StreamingChannel(interval=0.0)
+    for _ in range(3):
+        await rt.bot.on_message(question("환불은 얼마나 걸리나요?"), channel)
+    assert len([r for r in fake.chat_requests if "<passages>" in r.prompt]) == 1
+    assert (await rt.bot.answers.usage_today() or "").startswith("Model usage today (UTC): 1 answers")
+
+
 async def test_a_model_that_cites_nothing_hands_over_to_a_person(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
     rt = model_runtime()
     fake.enqueue(Answer("I think refunds are probably instant, but who knows."))

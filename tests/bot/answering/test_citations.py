@@ -146,6 +146,13 @@ def test_an_unclosed_marker_while_streaming_is_left_as_is() -> None:
         "해당 내용은 문서에 나와 있지 않습니다 [1].",
         "무료 플랜에 SSO가 있는지는 포함되어 있지 않습니다.",  # unnamed, and citing nothing
         "Refunds take five days [1].\n\nThe exported documents do not include comments.",  # that paragraph cites nothing
+        # refusals beside a citation, named after a lead-in or with a verb of what the sources
+        # are about (a second review: the first fix of false refusals had let them through)
+        "죄송하지만 문서에는 구독 취소 방법이 포함되어 있지 않습니다. 환불은 5~7일이 걸립니다 [1].",
+        "현재 문서에는 구독 취소 방법이 포함되어 있지 않습니다. 환불은 5~7일이 걸립니다 [1].",
+        "아쉽게도 자료에는 구독 취소 방법이 포함되어 있지 않습니다 [1].",
+        "The sources do not cover cancelling a subscription, only refunds [1].",
+        "The context does not mention how to cancel a subscription; it only covers refunds [1].",
     ],
 )
 def test_refusals(text: str) -> None:

@@ -251,9 +251,21 @@ def test_links_to_the_passages_addresses_and_code_stay(text: str) -> None:
     assert plain_links(text, {"https://docs.example/a"}) == text
 
 
-def test_a_closed_code_block_is_left_as_written() -> None:
-    """The output filter broke "](" apart in code too: `fns[0](lambda: x)` in a code sample
-    became `fns[0] (lambda: x)`. No renderer makes a link in a closed code block."""
-    code = "```python\nfns[0](lambda: x)\n[docs](https://evil.example/a)\n```"
-    text = f"Call them like this:\n{code}\nor see [this](https://evil.example/b)."
-    assert plain_links(text, set()) == f"Call them like this:\n{code}\nor see this (https://evil.example/b)."
+def test_a_link_in_a_code_block_is_written_out_and_a_call_is_left_alone() -> None:
+    """The renderers do not agree on where a code block ends (Discord has no ~~~ fences and
+    ends a ``` block mid-line, and a lone carriage return splits lines for some readers and
+    not others), so a link in one is written out like any other (a review found disguised
+    links reaching Discord and Slack through a filter that skipped blocks). A call's
+    `fns[0](lambda: x)` is no link: the "](" before it stays."""
+    for fence in ("```", "~~~"):
+        text = f"{fence}\nfns[0](lambda: x)\n[docs](https://evil.example/a)\n{fence}"
+        assert (
+            plain_links(text, set()) == f"{fence}\nfns[0](lambda: x)\ndocs (https://evil.example/a)\n{fence}"
+        )
+    assert (
+        plain_links("x ``` [Verify](https://evil.example/a)", set())
+        == "x ``` Verify (https://evil.example/a)"
+    )
+    assert plain_links("~~~\r[Verify](https://evil.example/a)\r~~~", set()) == (
+        "~~~\rVerify (https://evil.example/a)\r~~~"
+    )

@@ -60,15 +60,15 @@ def test_stats_gaps_and_usage(state: Path | str) -> None:
     [(question, asks)] = store.knowledge_gaps(platform="slack")
     assert question.lower().strip() == "where is the sso page?" and asks == 2
     # a model's share and usage count the answers it was asked for (tokens in), not the others
-    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key, "extractive") == (0, 0)
+    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key) == (0, 0)
     for asker, tokens_in in (("U1", 120), ("U2", 80), ("U1", 0)):  # 0: the model never asked
         store.record_answer(
             ref=thread(), message_id=f"m-{asker}-{tokens_in}", asker_id=asker, question="Refunds?",
             answer="Five to seven days [1].", confidence=0.9, language="en", answerer="llm",
             abstained=False, sources=[], top_path=None, tokens_in=tokens_in, tokens_out=10, at=at(1, 10),
         )  # fmt: skip
-    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key, "llm") == (1, 2)
-    assert store.usage_since(at(1, 0), "llm") == (2, 200, 20)
+    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key) == (1, 2)
+    assert store.usage_since(at(1, 0)) == (2, 200, 20)
 
     assert place(store, 3, at(1, 13)) == 3  # the abstentions and the answer rated not helpful
     gaps = store.gaps("slack", (GapStatus.OPEN,))
