@@ -21,6 +21,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.privacy.redaction import Redactor
 from bot.retrieval.indexes import open_folder_knowledge
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.knowledge_report import Progress, SyncReport
@@ -157,11 +158,13 @@ class Asking:
     """What `supportbot ask` answers with: the folder's index behind the knowledge service, and
     the answer pipeline every platform's answers go through. No state store: a question asked
     in the terminal is not a conversation, so nothing is recorded (and no model answers are
-    counted against the hourly limits, which are for chat)."""
+    counted against the hourly limits, which are for chat). A question is redacted by
+    `[privacy] redact` before it is asked, as the core redacts one typed in the chat."""
 
     knowledge: KnowledgeBase
     service: KnowledgeService
     answers: AnswerPipeline
+    redactor: Redactor
     last_sync: SyncReport
     closed: bool = False
 
@@ -195,4 +198,10 @@ def build_asking(settings: Settings, *, progress: Progress | None = None) -> Ask
         answerer=answerer,
         fallback=fallback,
     )
-    return Asking(knowledge=knowledge, service=service, answers=answers, last_sync=report)
+    return Asking(
+        knowledge=knowledge,
+        service=service,
+        answers=answers,
+        redactor=Redactor.from_settings(settings.privacy),
+        last_sync=report,
+    )

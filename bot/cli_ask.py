@@ -84,7 +84,9 @@ async def _answer_all(asking: "Asking", questions: Iterable[str], scope: Any, k:
     try:
         for text in questions:
             if text:
-                await _print_answer(asking.answers, text, scope, k, as_json)
+                # what a model is sent is what the chat would send: the question as the core
+                # keeps it, `[privacy] redact` applied
+                await _print_answer(asking.answers, asking.redactor.redact(text), scope, k, as_json)
             elif as_json:
                 # one object per input line, so answers stay aligned with their questions
                 typer.echo(json.dumps({**_EMPTY_ANSWER, "error": "empty question"}))

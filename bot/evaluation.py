@@ -180,11 +180,14 @@ async def run_questions(
     k: int = 10,
     held_out: frozenset[str] = frozenset(),
 ) -> AsyncIterator[QuestionRun]:
-    """Ask every question as a chat message in an internal channel would, one at a time."""
+    """Ask every question as a chat message in an internal channel would, one at a time:
+    redacted by `[privacy] redact` as the core redacts a message (the answers it is scored
+    against are the set's own)."""
     for q in questions:
+        asked = bot.redactor.redact(q.question)
         started = time.perf_counter()
         # the whole knowledge folder is measured, whatever audience a document is for
-        answer, result = await bot.answers.ask(q.question, DocVisibility.INTERNAL, k=k, audiences=None)
+        answer, result = await bot.answers.ask(asked, DocVisibility.INTERNAL, k=k, audiences=None)
         elapsed_ms = (time.perf_counter() - started) * 1000
         present = [g for g in q.gold if g not in held_out]
         answerable = bool(present)
@@ -195,7 +198,7 @@ async def run_questions(
         counts = answerable and any(a.strip() for a in q.answers)
         context_contains = None
         if counts:
-            context = await bot.answers.model_context(q.question, result)
+            context = await bot.answers.model_context(asked, result)
             if context is not None:
                 context_contains = any(contains_any(_passage_as_prompted(p), q.answers) for p in context)
         yield QuestionRun(

@@ -8,11 +8,13 @@ What this module owns: `clean_output(text)`, a pure function that
   model's, so a passage or question saying "ping @everyone" cannot make the bot do it;
 * replaces anything shaped like a credential with `[redacted]` (`redact_secrets`): Slack
   `xox?-` (rotating `xoxe.xox?-` included) and `xapp-` tokens, Slack and Discord webhook
-  URLs, OpenAI `sk-` keys, Discord bot tokens, JWTs, AWS access key ids, GitHub, GitLab and
-  Google keys, PEM and PGP private keys (whole blocks, and pasted blocks missing their end
-  line), passwords in URLs (`scheme://user:pass@host`), long random-looking values right after
+  URLs (Slack's response URLs too), OpenAI `sk-` keys, Discord bot tokens, JWTs, AWS access
+  key ids, GitHub, GitLab, Google, Stripe, Hugging Face and SendGrid keys, PEM and PGP private
+  keys (whole blocks, and pasted blocks missing their end line), passwords in URLs
+  (`scheme://user:pass@host`, `redis://:pass@host`), long random-looking values right after
   "token", "key", "secret", "password" or "Bearer", values assigned to a secret-named setting
-  (`password=...`, `DB_PASSWORD: ...`, `"api_key": "..."`), and `Authorization:` header
+  (`password=...`, `DB_PASSWORD: ...`, `"api_key": "..."`, and within a query or connection
+  string `?user=ann&password=...`, `;Pwd=...`, `&sig=...`), and `Authorization:` header
   credentials. A model can only repeat what it was shown, but the knowledge folder is written
   by people who sometimes paste a real token into a runbook.
 
@@ -81,10 +83,20 @@ _SECRETS = [
     re.compile(_B + r"(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{30,}" + _E),
     re.compile(_B + r"glpat-[A-Za-z0-9_-]{20,}" + _E),
     re.compile(_B + r"AIza[0-9A-Za-z_-]{35}" + _E),
-    # Incoming-webhook URLs: whoever has the URL can post as the integration.
-    re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"),
+    # Stripe secret and restricted keys (a publishable "pk_" key is public), Hugging Face
+    # tokens (random, so never one lower-case word: "hf_" names in code have underscores),
+    # SendGrid keys (id . secret).
+    re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}" + _E),
+    re.compile(_B + r"hf_(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{30,}" + _E),
+    re.compile(_B + r"SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{32,64}" + _E),
+    # Webhook URLs: whoever has the URL can post as the integration. Slack's response URLs
+    # (commands/, actions/) post into a channel too; Discord's API path may name its version.
     re.compile(
-        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{30,}", re.IGNORECASE
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers|commands|actions)/[A-Za-z0-9/_-]{20,}"
+    ),
+    re.compile(
+        r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d+/[A-Za-z0-9_-]{30,}",
+        re.IGNORECASE,
     ),
     # (PEM and PGP private keys' whole blocks: _redact_key_blocks, before these)
     # A block pasted without its end line (a message cut at a length limit, a half copy):
@@ -108,9 +120,11 @@ _KEY_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")
 # partial text: a header whose block the patterns above left (its end line not written yet,
 # or cut off part way) hides everything after it
 _PEM_OPEN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----.*\Z", re.DOTALL)
-# The password of a URL: "postgres://app:hunter2@db:5432" keeps the user and the host.
+# The password of a URL: "postgres://app:hunter2@db:5432" keeps the user and the host; the
+# user may be empty ("redis://:hunter2@cache:6379", Redis' own form). A port is followed by a
+# path or nothing, never by "@", so "db:5432" stays.
 _URL_PASSWORD = re.compile(
-    r"(?P<label>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<value>[^\s/@]+)(?=@)", re.IGNORECASE
+    r"(?P<label>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<value>[^\s/@]+)(?=@)", re.IGNORECASE
 )
 # A long random-looking value right after a word that announces a secret: "token: 8f3a...",
 # "API key = ...", "Authorization: Bearer ...". The value must mix letters and digits, so an
@@ -128,20 +142,27 @@ _LABELLED = re.compile(
 
 
 # A value assigned to a setting whose name says it is secret, as pasted from code, a config
-# file or JSON: "password=hunter2", "DB_PASSWORD: S3cret!", '"api_key": "abc123"'. People
+# file, JSON, a query string or a connection string: "password=hunter2", "DB_PASSWORD: S3cret!",
+# '"api_key": "abc123"', "?user=ann&password=hunter2", "Server=db;Pwd=hunter2". People
 # choose passwords, so unlike _LABELLED there is no length or randomness floor; instead
 # `_secret_like` spares one plain word ("password: required") and a reference to where the
 # value lives ("$DB_PASSWORD", "<your token>", "getpass()", a placeholder like "xoxb-" followed by "your-bot-token").
 # The name must end in the secret word ("max_tokens=1500" is not a token); it is matched whole
 # and checked afterwards, since a pattern that looks for the word inside every name takes
-# quadratic time on a long run of name characters.
-_ASSIGNED = re.compile(
-    r"(?P<label>(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]+)[\"'`]?[ \t]*[:=][ \t]*)"
-    r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\n]{4,200}?)(?P=quote)|(?P<value>[^\s\"'`]{4,}))"
+# quadratic time on a long run of name characters. Every name is checked, those inside
+# another's value too ("https://…/export?format=csv&api_key=…": matched as name=value pairs,
+# "https:" took the rest of the run with every secret in it), and the scan stays linear: a
+# name starts only where none goes on, and only a secret name's value is read, its first 200
+# characters deciding (read whole, a run of secret names whose values are spared,
+# "$A&token=$B&…", took time growing with its square); a redacted value is hidden whole.
+_ASSIGN_NAME = re.compile(r"(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]+)[\"'`]?[ \t]*[:=][ \t]*")
+_ASSIGN_VALUE = re.compile(
+    r"(?P<quote>[\"'`])(?P<quoted>[^\"'`\n]{4,200}?)(?P=quote)|(?P<value>[^\s\"'`]{4,200})"
 )
+_VALUE_REST = re.compile(r"[^\s\"'`]*")
 # A secret said in a sentence rather than assigned: "my password is Tr0ub4dor&3"; in Korean a
 # particle follows the label, or a colon: "비밀번호는 Tr0ub4dor&3", "토큰: 8f3a…". Short values
-# too, as for `_ASSIGNED`, but only what `_secret_like` takes for a typed secret ("비밀번호:
+# too, as for `_ASSIGN_NAME`, but only what `_secret_like` takes for a typed secret ("비밀번호:
 # 필수", "the password is required" stay). The value stops at Hangul, so a sentence's
 # ending ("…입니다") stays readable, and a label inside a longer Hangul word ("암호화") is none.
 _SAID = re.compile(
@@ -152,8 +173,13 @@ _SAID = re.compile(
     re.IGNORECASE,
 )
 _SECRET_NAME = re.compile(
-    r"(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)\Z", re.IGNORECASE
+    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)\Z",
+    re.IGNORECASE,
 )
+# Names that are secret only as a parameter of a query string or a connection string (after
+# "?", "&" or ";"): "&pass=", ODBC's ";Pwd=", an Azure SAS' "&sig=", S3's "&X-Amz-Signature=".
+# Elsewhere they are code and prose: "sig = inspect.signature(f)", "pass :meth:", "PWD=/home".
+_PARAMETER_NAME = re.compile(r"(?<![A-Za-z])(?:pass|pwd|sig|signature)\Z", re.IGNORECASE)
 # An HTTP Authorization header's credentials, whatever the scheme ("Bearer", "Basic", Discord's
 # "Bot"); short values too, but not a placeholder ("$TOKEN", "<token>", "{{token}}").
 _AUTH_HEADER = re.compile(
@@ -204,12 +230,25 @@ def _redact_said(match: re.Match[str]) -> str:
     return match.group("label") + REDACTED + value[len(trimmed) :]  # the sentence's stop kept
 
 
-def _redact_assigned(match: re.Match[str]) -> str:
-    quote = match.group("quote")
-    value = match.group("quoted") if quote else match.group("value")
-    if not _SECRET_NAME.search(match.group("name")) or not _secret_like(value):
-        return match.group(0)
-    return match.group("label") + (f"{quote}{REDACTED}{quote}" if quote else REDACTED)
+def _redact_assigned(text: str) -> str:
+    """`text` with each value assigned to a secret name as `[redacted]` (`_ASSIGN_NAME`)."""
+    kept: list[str] = []
+    at = scan = 0
+    while label := _ASSIGN_NAME.search(text, scan):
+        scan = label.end()
+        name, before = label.group("name"), text[label.start() - 1 : label.start()]
+        secret = _SECRET_NAME.search(name) or (before in ("?", "&", ";") and _PARAMETER_NAME.search(name))
+        if not secret or not (assigned := _ASSIGN_VALUE.match(text, scan)):
+            continue
+        quote = assigned.group("quote")
+        value = assigned.group("quoted") if quote else assigned.group("value")
+        if not _secret_like(value):
+            continue
+        kept += [text[at:scan], f"{quote}{REDACTED}{quote}" if quote else REDACTED]
+        at = scan = assigned.end()
+        if not quote and (rest := _VALUE_REST.match(text, at)):  # past its first 200 characters
+            at = scan = rest.end()
+    return "".join(kept) + text[at:] if kept else text
 
 
 def _random_looking(value: str) -> bool:
@@ -265,7 +304,7 @@ def _redact(text: str, *, partial: bool) -> str:
         lambda m: m.group("label") + REDACTED if _random_looking(m.group("value")) else m.group(0), text
     )
     # after _LABELLED, so a long value it already hid is not matched again
-    text = _ASSIGNED.sub(_redact_assigned, text)
+    text = _redact_assigned(text)
     text = _SAID.sub(_redact_said, text)
     return _AUTH_HEADER.sub(
         lambda m: (

@@ -337,6 +337,29 @@ async def test_ask_uses_the_model_when_one_is_configured(tmp_path: Path, knowled
     assert fake.api_key not in err.decode()
 
 
+async def test_ask_redacts_a_question_before_the_model_sees_it(tmp_path: Path, knowledge_dir: Path) -> None:
+    """Before the twenty-fourth session `supportbot ask` sent a question to the model as typed,
+    where `supportbot chat`, `/support ask` and the dashboard send it redacted by
+    `[privacy] redact` (a card number as `[card]`)."""
+    card = "4111" + "1111" * 3
+    async with FakeOpenAI() as fake:
+        fake.default_reply = "Refunds take five to seven business days [1]."
+        code, out, err = await ask_over_model(
+            fake,
+            "--knowledge",
+            str(knowledge_dir),
+            "--data",
+            str(tmp_path / "d"),
+            stdin=f"How long does a refund to my card {card} take?\n".encode(),
+            cwd=tmp_path,
+        )
+    assert code == 0, err.decode()
+    assert json.loads(out.decode())["answerer"] == "model"
+    [request] = fake.chat_requests
+    assert "How long does a refund to my card [card] take?" in request.prompt
+    assert card not in request.prompt
+
+
 async def test_ask_json_says_when_the_documentation_stood_in_for_the_model(
     tmp_path: Path, knowledge_dir: Path
 ) -> None:

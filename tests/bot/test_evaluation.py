@@ -254,6 +254,32 @@ async def test_with_a_model_context_contains_says_whether_the_prompt_held_the_an
     assert report["by_language"]["ko"]["answer_contains"] == 1.0
 
 
+async def test_a_question_is_redacted_before_the_model_sees_it_and_scored_as_the_set_says(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """Before the twenty-fourth session eval sent each question to the model as written, where
+    the chat it measures sends it redacted by `[privacy] redact` (a card number as `[card]`).
+    The answer is still scored against the set's own key strings."""
+    card = "4111" + "1111" * 3
+    asked = EvalQuestion(
+        id="c1",
+        question=f"How long does a refund to my card {card} take?",
+        gold=("refunds.md",),
+        answers=("five to seven business days",),
+    )
+    async with FakeOpenAI() as fake:
+        fake.default_reply = "Refunds take five to seven business days [1]."
+        settings = settings_for(
+            "[llm]\nmax_retries = 0\ntimeout_seconds = 5\n",
+            {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": fake.api_key},
+        )
+        report = await run_eval(settings, [asked])
+    [request] = fake.chat_requests
+    assert "How long does a refund to my card [card] take?" in request.prompt
+    assert card not in request.prompt
+    assert report["recall@1"] == 1.0 and report["answer_contains"] == 1.0
+
+
 def test_a_key_string_is_found_in_an_answer_as_its_reader_sees_it() -> None:
     # a quoted passage keeps the document's escapes; the reader sees `__init__.py`
     assert contains_any(r"Create an empty \_\_init\_\_.py file.", ["__init__.py"])

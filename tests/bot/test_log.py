@@ -24,3 +24,13 @@ def test_tokens_are_masked_even_if_logged_by_mistake() -> None:
     line = _format(f"auth failed for {SLACK_BOT_TOKEN} with key {OPENAI_KEY}")
     assert SLACK_BOT_TOKEN not in line and OPENAI_KEY not in line
     assert line.count("[redacted]") == 2
+
+
+def test_a_secret_assigned_after_another_setting_is_masked() -> None:
+    """Before the twenty-fourth session the formatter wrote a secret assigned after another
+    `name=value` in one run of text (a query string, a connection string) as it was."""
+    password = "Hunt" + "er2!x"
+    line = _format(f"request failed: GET https://api.example.com/login?user=ann&password={password}")
+    assert line == "request failed: GET https://api.example.com/login?user=ann&password=[redacted]"
+    line = _format(f"connect failed: Server=db;Database=app;User Id=sa;Password={password};")
+    assert line == "connect failed: Server=db;Database=app;User Id=sa;Password=[redacted]"

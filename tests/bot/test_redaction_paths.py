@@ -282,6 +282,70 @@ def test_cards_of_a_ticket_stored_before_redaction_are_still_clean() -> None:
     assert_clean(note.text, credential)
 
 
+# -- credentials inside a run of settings or a service's URL -----------------------------------
+# What people paste around a credential: a failing call with its query string, a .NET
+# connection string, a DSN's parameters, a Redis URL, a webhook URL.
+
+
+def _pasted_runs() -> dict[str, Credential]:
+    password = "Hunt" + "er2!x"
+    api_key = "Zx9Qw7" + "Er5Ty3kL"
+    hook = "AbCdEfGhIjKl" + "MnOpQrStUvWxYz0123456789abcdEFGH"
+
+    def pasted(phrase: str, secret: str = password) -> Credential:
+        return Credential(phrase=phrase, secret=secret)
+
+    return {
+        "query-api-key": pasted(
+            f"GET https://api.example.com/v1/export?format=csv&api_key={api_key}", api_key
+        ),
+        "query-password": pasted(f"GET https://api.example.com/v1/login?user=ann&password={password}"),
+        "connection-string": pasted(f"Server=db;Database=app;User Id=sa;Password={password};"),
+        "dsn-query": pasted(f"postgresql://db:5432/app?sslmode=require&password={password}"),
+        "redis-no-user": pasted(f"CELERY_BROKER_URL is redis://:{password}@cache:6379/0"),
+        "discord-webhook-v10": pasted(
+            f"https://discord.com/api/v10/webhooks/123456789012345678/{hook}", hook
+        ),
+        "slack-response-url": pasted(
+            f"https://hooks.slack.com/commands/T0123ABCD/1234567890123/{hook}", hook
+        ),
+    }
+
+
+PASTED_RUNS = _pasted_runs()
+
+
+@pytest.mark.parametrize("kind", list(PASTED_RUNS))
+async def test_a_credential_inside_a_run_of_settings_reaches_no_ticket_card_or_learned_file(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, kind: str
+) -> None:
+    """Before the twenty-fourth session these were copied as typed into the stored ticket, the
+    triage card and the learned file: a secret assigned after another `name=value` in one run
+    (the first name took the rest of the run as its value), a URL's password with no user
+    name, a versioned Discord webhook URL and a Slack response URL."""
+    credential = PASTED_RUNS[kind]
+    rt = make_runtime(CONFIG)
+    asked = f"{BEFORE} {credential.phrase} returns an error, {AFTER}"
+    assert await rt.bot.on_message(message(asked), channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    assert_clean(ticket.question, credential)
+    assert BEFORE in ticket.question and AFTER in ticket.question
+    [card] = [r for _, r in channel.posted if r.kind == ReplyKind.TICKET]
+    assert_clean(card.text, credential)
+    reply = message(
+        "Rotate it in Settings, then retry.", author=STAFF, thread=ticket.conversation.thread, addressed=False
+    )
+    assert await rt.bot.on_message(reply, channel) == Outcome.RECORDED
+    await rt.bot.on_command(command("resolve", str(ticket.id), STAFF), channel)
+    await rt.bot.on_command(command("learn", "approve 1", ADMIN), channel)
+    [written] = list((rt.settings.knowledge_dir / "learned").glob("*.md"))
+    content = written.read_text(encoding="utf-8")
+    assert_clean(content, credential)
+    assert "Rotate it in Settings" in content
+    for shown in everything_shown(channel):
+        assert_clean(shown.text, credential)
+
+
 # -- every output path ------------------------------------------------------------------------
 # `[privacy] redact` without "token" stores a pasted credential as written; every copy the bot
 # makes of what people wrote still hides it (`quoted`, bot/privacy/redaction.py).
@@ -553,3 +617,19 @@ async def test_a_token_left_in_a_runbook_is_not_sent_to_the_model(
     # the citation still points at the right document: redaction kept the passages' order
     final = channel.edits[-1][1] if channel.edits else channel.posted[-1][1]
     assert [c.path for c in final.citations] == ["deploys.md"]
+
+
+@pytest.mark.parametrize("kind", ["query-api-key", "query-password", "connection-string", "dsn-query"])
+async def test_a_credential_inside_a_run_of_settings_is_not_sent_to_the_model(
+    model_runtime: Callable[[], Runtime], fake: FakeOpenAI, channel: ConsoleChannel, kind: str
+) -> None:
+    """Before the twenty-fourth session the prompt carried a secret assigned after another
+    `name=value` in one run of text as typed."""
+    credential = PASTED_RUNS[kind]
+    rt = model_runtime()
+    fake.default_reply = "Refunds take five to seven business days [1]."
+    asked = f"How long does a refund take? My refund call fails: {credential.phrase} returns 401"
+    assert await rt.bot.on_message(message(asked), channel) == Outcome.ANSWERED
+    prompt = fake.chat_requests[-1].prompt
+    assert "How long does a refund take?" in prompt and "returns 401" in prompt
+    assert_clean(prompt, credential)

@@ -269,3 +269,131 @@ def test_a_link_in_a_code_block_is_written_out_and_a_call_is_left_alone() -> Non
     assert plain_links("~~~\r[Verify](https://evil.example/a)\r~~~", set()) == (
         "~~~\rVerify (https://evil.example/a)\r~~~"
     )
+
+
+# Credential-shaped values are assembled at run time, so the repository commits none.
+_PASSWORD = "Hunt" + "er2!x"
+_HOOK = "AbCdEfGhIjKl" + "MnOpQrStUvWxYz0123456789abcdEFGH"
+
+
+# what was pasted, and how it reads redacted
+REDACTED_CASES = {
+    "query-api-key": (
+        "GET https://api.example.com/v1/export?format=csv&api_key=" + "Zx9Qw7Er5Ty3kL returns 401",
+        f"GET https://api.example.com/v1/export?format=csv&api_key={REDACTED} returns 401",
+    ),
+    "query-password": (
+        f"GET https://api.example.com/v1/login?user=ann&password={_PASSWORD} returns 401",
+        f"GET https://api.example.com/v1/login?user=ann&password={REDACTED} returns 401",
+    ),
+    "connection-string": (
+        f"Server=db;Database=app;User Id=sa;Password={_PASSWORD}; times out",
+        f"Server=db;Database=app;User Id=sa;Password={REDACTED} times out",
+    ),
+    "dsn-query": (
+        f"postgresql://db:5432/app?sslmode=require&password={_PASSWORD} is refused",
+        f"postgresql://db:5432/app?sslmode=require&password={REDACTED} is refused",
+    ),
+    "json-in-code": (
+        f'config = {{"host": "db", "password": "{_PASSWORD}"}}',
+        f'config = {{"host": "db", "password": "{REDACTED}"}}',
+    ),
+    # names that are secret as a query or connection string's parameter
+    "odbc-pwd": (
+        f"Server=db;Database=app;Uid=sa;Pwd={_PASSWORD};",
+        f"Server=db;Database=app;Uid=sa;Pwd={REDACTED}",
+    ),
+    "query-pass": (f"/login?user=ann&pass={_PASSWORD} fails", f"/login?user=ann&pass={REDACTED} fails"),
+    "azure-sas": (
+        "https://acct.blob.core.windows.net/c/b.csv?sv=2022-11-02&sp=r&sig=" + "AbCd%2FEf1234567890xyz%3D",
+        f"https://acct.blob.core.windows.net/c/b.csv?sv=2022-11-02&sp=r&sig={REDACTED}",
+    ),
+    "s3-presigned": (
+        "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=" + "9f8e7d6c5b4a" * 4,
+        f"https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={REDACTED}",
+    ),
+    "passphrase": (f'passphrase: "{_PASSWORD}"', f'passphrase: "{REDACTED}"'),
+    # a URL's password with no user name, Redis' own form
+    "redis-no-user": (f"redis://:{_PASSWORD}@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+    "rediss-no-user": (
+        f"rediss://:{_PASSWORD}@cache.example.com:6380",
+        f"rediss://:{REDACTED}@cache.example.com:6380",
+    ),
+    # webhook URLs: a versioned Discord API path, Slack's response URLs
+    "discord-webhook-v10": (
+        f"https://discord.com/api/v10/webhooks/123456789012345678/{_HOOK} returns 404",
+        f"{REDACTED} returns 404",
+    ),
+    "slack-response-url-command": (
+        f"https://hooks.slack.com/commands/T0123ABCD/1234567890123/{_HOOK} expired",
+        f"{REDACTED} expired",
+    ),
+    "slack-response-url-action": (
+        f"https://hooks.slack.com/actions/T0123ABCD/1234567890123/{_HOOK} expired",
+        f"{REDACTED} expired",
+    ),
+    # Stripe, Hugging Face and SendGrid keys
+    "stripe-secret": ("key " + "sk" + "_live_" + "51HqLyjWDarjtT1zdp7dcXYZab", f"key {REDACTED}"),
+    "stripe-restricted": ("key " + "rk" + "_test_" + "51HqLyjWDarjtT1zdp7dcXYZab", f"key {REDACTED}"),
+    "hugging-face": ("key " + "hf" + "_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", f"key {REDACTED}"),
+    "sendgrid": (
+        "key " + "SG" + ".ngeVfQFYQlKU0ufo8x5d1A." + "TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr",
+        f"key {REDACTED}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REDACTED_CASES))
+def test_credentials_in_query_strings_connection_strings_and_service_urls_are_redacted(case: str) -> None:
+    """Before the twenty-fourth session a secret assigned after another `name=value` in one run
+    of text (a query string, a connection string) was kept: the first name ("https:",
+    "Server=") took the rest of the run as its value. A URL's password with no user name, a
+    versioned Discord webhook, Slack's response URLs and Stripe, Hugging Face and SendGrid
+    keys were kept too."""
+    text, expected = REDACTED_CASES[case]
+    assert redact_secrets(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.com/search?q=refund&page=2&sort=desc",
+        "postgresql://db:5432/app?sslmode=require&connect_timeout=10",
+        "redis://cache:6379/0 and http://localhost:8080/health",
+        "Server=db;Database=app;Trusted_Connection=True;",
+        "max_tokens=1500&temperature=0.2",
+        "curl 'https://api.example.com/v1/export?format=csv&api_key=YOUR_API_KEY'",
+        # the parameter names elsewhere: code, a shell's environment, prose
+        "sig = inspect.signature(handler)",
+        "signature: FuncSignature = build(sig)",
+        "PWD=/home/ann/app OLDPWD=/tmp",
+        "Pass :meth:`peek` a default value, or pass: None.",
+        "bypass=True; compass: N3E",
+        # a publishable Stripe key is public; "hf_" and "SG." names in code are no keys
+        "publishable key " + "pk" + "_live_51HqLyjWDarjtT1zdp7dcXYZab",
+        "from huggingface_hub import hf_hub_download, hf_transformersconfigurationmodels",
+        "SG.Colors.primary and https://discord.com/api/v10/channels/123/messages",
+    ],
+)
+def test_query_strings_and_code_without_credentials_stay_readable(text: str) -> None:
+    assert redact_secrets(text) == text
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "&token=$A",
+        "a=",
+        "password=[redacted]&",
+        'password="$A',
+        "redis://:",
+        "x=pass=",
+        "hf_" + "a" * 40 + "_",
+    ],
+)
+def test_a_question_made_of_one_repeated_assignment_is_scanned_through(run: str) -> None:
+    """A name is only checked where none goes on, and only a secret name's value is read, its
+    first 200 characters deciding: a question made of one assignment repeated (no space,
+    nothing redacted) is looked at a bounded number of times per character."""
+    text = run * (4_000 // len(run))
+    assert redact_secrets(text) == text
