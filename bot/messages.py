@@ -36,6 +36,13 @@ _TEXT: dict[str, dict[str, str]] = {
         "A person will reply in this thread.",
         "ko": "질문을 지원팀에 기록했습니다 (티켓 #{ticket}). 담당자가 이 스레드에 답변할 예정입니다.",
     },
+    # a direct message: nobody of the team can write in it (the triage card tells them so)
+    "escalated_direct": {
+        "en": "I've passed your question to the support team (ticket #{ticket}). They can't write in "
+        "this conversation with me, so a person will contact you directly; there's nothing else you need to do.",
+        "ko": "질문을 지원팀에 전달했습니다 (티켓 #{ticket}). 지원팀은 저와의 이 대화에 글을 쓸 수 없으므로 "
+        "담당자가 직접 연락드릴 예정입니다. 따로 하실 일은 없습니다.",
+    },
     "escalated_after_hours": {
         "en": "I've passed your question to the support team (ticket #{ticket}). The team works {hours}, "
         "so a person will pick it up after {when}. The question is saved; you don't need to do anything else.",
@@ -63,6 +70,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "claimed": {
         "en": "{who} is looking at this now and will reply here.",
         "ko": "{who}님이 확인 중이며 이 스레드에서 답변할 예정입니다.",
+    },
+    "claimed_direct": {
+        "en": "{who} is looking at this now and will contact you directly.",
+        "ko": "{who}님이 확인 중이며 직접 연락드릴 예정입니다.",
     },
     "resolved": {"en": "{who} marked this resolved.", "ko": "{who}님이 해결 완료로 표시했습니다."},
     "resolved_note": {
@@ -128,6 +139,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Ticket #{ticket} still has no response after {waited}. Can someone take it?",
         "ko": "티켓 #{ticket}이 {waited} 동안 응답이 없습니다. 담당해 주실 분 계신가요?",
     },
+    # a direct message's reopened ticket, told to staff in the triage channel
+    "reopened_for_staff": {
+        "en": "Ticket #{ticket} was reopened: the asker wrote again after it was resolved.",
+        "ko": "티켓 #{ticket}이 다시 열렸습니다: 해결 후 질문하신 분이 다시 글을 남겼습니다.",
+    },
     "sla_second_tier": {
         "en": "Escalating ticket #{ticket}: no response after {waited}.",
         "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: {waited} 동안 응답이 없었습니다.",
@@ -172,6 +188,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Your question is already with the support team (ticket #{ticket}, {status}). "
         "They will see this message in the thread too.",
         "ko": "이 질문은 이미 지원팀에 전달되어 있습니다 (티켓 #{ticket}, {status}). 이 메시지도 스레드에서 함께 보게 됩니다.",
+    },
+    "already_escalated_direct": {
+        "en": "Your question is already with the support team (ticket #{ticket}, {status}); "
+        "a person will contact you directly.",
+        "ko": "이 질문은 이미 지원팀에 전달되어 있습니다 (티켓 #{ticket}, {status}). 담당자가 직접 연락드릴 예정입니다.",
     },
     "asked_for_human": {
         "en": "Sure, I'll get a person.",

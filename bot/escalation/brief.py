@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.escalation.routing import direct_message
 from bot.escalation.values import Context
 from bot.text import single_line
 from bot.types import EscalationReason, Ticket
@@ -60,7 +61,9 @@ def brief(
     ]
     if context is not None and context.sources:
         lines.append("**Sources:** " + ", ".join(context.sources[:3]))
-    lines.append(f"**From:** {where.platform} #{where.channel} · language {ticket.language}")
+    # a direct message with the bot is no place staff can open or write in
+    place = "a direct message: contact the asker directly" if direct_message(where) else f"#{where.channel}"
+    lines.append(f"**From:** {where.platform} {place} · language {ticket.language}")
     if previous:
         shown = "; ".join(
             f"#{t.id} {t.status} {_ago(now - t.created_at)}: {single_line(t.question, 60)}"

@@ -3,7 +3,9 @@
 A ticket is shown twice: the escalation note in the asker's thread and the card in the
 triage channel. Both are remembered in the store when posted and edited in place on
 every transition, so staff never act on a stale status. The rendering functions are pure;
-`TicketPosts` does the posting and editing.
+`TicketPosts` does the posting and editing. Staff are tagged in the asker's thread, unless
+nobody of the team reads it (a direct message): then the card tags them, and whatever else
+is for staff goes to the triage channel (`for_staff`).
 
 Both renderings pass what people wrote through `quoted` (bot/privacy/redaction.py), as every
 other copy the bot makes does: the card puts the asker's words in a channel other people
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from bot import faults, policy
 from bot.config import Settings
 from bot.escalation.brief import brief
+from bot.escalation.routing import business_hours, card_tags, direct_message
 from bot.escalation.values import ACTIVE, Context, PostKind
 from bot.insights.similar_tickets import SimilarTickets
 from bot.insights.similarity import Asked
@@ -36,6 +39,7 @@ from bot.types import (
     ButtonStyle,
     ConversationRef,
     EscalationReason,
+    Mention,
     Posted,
     Reply,
     ReplyKind,
@@ -147,8 +151,10 @@ def card(
     *,
     previous: Sequence[Ticket] = (),
     similar: Ticket | None = None,
+    mentions: tuple[Mention, ...] = (),
 ) -> Reply:
-    """The ticket as staff see it in the triage channel: a status line, then the brief."""
+    """The ticket as staff see it in the triage channel: a status line, then the brief; tagging
+    `mentions` (`routing.card_tags`)."""
     # redacted before shortening: a token cut in half may no longer look like one
     # (tickets opened before questions were redacted on the way in still carry them);
     # a quoted answer can repeat what a document or the question held
@@ -174,8 +180,10 @@ def card(
         conversation=where,
         text="\n".join(lines),
         kind=ReplyKind.TICKET,
+        mentions=mentions,
         buttons=ticket_buttons(ticket),
-        refers_to=ticket.conversation,
+        # a direct message is no place staff can open
+        refers_to=None if direct_message(ticket.conversation) else ticket.conversation,
     )
 
 
@@ -201,6 +209,7 @@ class TicketPosts:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.hours = business_hours(settings)
         # the answers' own (bot/core.py): one place's resolved tickets are kept once
         self.similar = similar if similar is not None else SimilarTickets(store=store, clock=clock)
 
@@ -229,6 +238,16 @@ class TicketPosts:
         if ps is None or not ps.triage_channel:
             return None
         return ConversationRef(platform=where.platform, workspace=where.workspace, channel=ps.triage_channel)
+
+    async def for_staff(self, ticket: Ticket, reply: Reply) -> Reply | None:
+        """`reply` (staff tagged, an SLA reminder) where staff read it: `ticket`'s thread, or the
+        triage channel for a direct message's (`direct_message`), in its card's thread where the
+        platform has one (Slack), else below the card; None if it has no triage channel."""
+        if not direct_message(ticket.conversation):
+            return reply
+        posts = await self.store.run(StateStore.ticket_posts, ticket.id)
+        where = next((p.conversation for kind, p, _ in posts if kind == PostKind.CARD), self.triage(ticket))
+        return None if where is None else replace(reply, conversation=where, in_reply_to=None)
 
     async def post_triage_card(
         self, ticket: Ticket, channel: Channel, context: Context | None, *, take_over: bool = False
@@ -279,7 +298,10 @@ class TicketPosts:
             stored = await self.store.run(StateStore.ticket, ticket.id)
             ticket = stored if stored is not None else ticket
             previous, similar = await self._extras(ticket)
-            made = card(ticket, where, self.clock.now(), context, previous=previous, similar=similar)
+            tags = card_tags(self.settings, self.hours, ticket, self.clock.now())
+            made = card(
+                ticket, where, self.clock.now(), context, previous=previous, similar=similar, mentions=tags
+            )
             found = await self._posted_already(ticket, channel, where) if claim.again else None
             if found is None and ticket.status not in ACTIVE:  # done, and no card of it is out
                 await self.store.run(StateStore.drop_ticket_post_claim, claim.id)

@@ -4,6 +4,10 @@ Escalations in one conversation are serialised here and the store keeps one acti
 ticket per thread across processes, so racing presses end in one ticket, one ping and one
 card. A ticket whose announcement failed is announced by the next escalation in its thread.
 
+Staff are tagged in the note, unless nobody of the team reads the thread (a direct message):
+then its card tags them (bot/escalation/cards.py), and the note says a person will contact the
+asker, not reply there.
+
 The ticket keeps the question and the bot's attempt with credentials redacted: from the
 store they travel to the triage card, the ticket list, reminders and learned drafts, none of
 which is the asker's own thread.
@@ -25,7 +29,7 @@ from bot.answering.safety import redact_secrets
 from bot.config import Settings
 from bot.errors import MessageGone
 from bot.escalation.cards import TicketPosts, status_line, thread_note, ticket_buttons
-from bot.escalation.routing import FirstPing, first_ping
+from bot.escalation.routing import FirstPing, direct_message, first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRequest
 from bot.messages import say
@@ -33,7 +37,7 @@ from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
 from bot.store.ticket_posts import CARD_LEASE
-from bot.types import EscalationReason, InboundMessage, Posted, Reply, ReplyKind, SlaStage, Ticket
+from bot.types import EscalationReason, InboundMessage, Mention, Posted, Reply, ReplyKind, SlaStage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ class TicketOpener:
                         conversation=shown.conversation,
                         text=text,
                         kind=ReplyKind.ESCALATION,
-                        mentions=ping.mentions,
+                        mentions=_thread_tags(ticket, ping),
                         buttons=ticket_buttons(ticket, language),
                     )
                     if ticket.status in ACTIVE
@@ -178,7 +182,8 @@ class TicketOpener:
         if PostKind.THREAD in done or not await self._may_announce(request, ticket, created, now):
             # the status in the words of the sentence around it: the asker's language
             status = status_line(ticket, language)
-            text = say("already_escalated", language, ticket=ticket.id, status=status)
+            key = "already_escalated_direct" if direct_message(conversation) else "already_escalated"
+            text = say(key, language, ticket=ticket.id, status=status)
             await self._say(
                 channel,
                 request,
@@ -215,7 +220,7 @@ class TicketOpener:
                     conversation=conversation,
                     text=text,
                     kind=ReplyKind.ESCALATION,
-                    mentions=ping.mentions,
+                    mentions=_thread_tags(ticket, ping),
                     buttons=ticket_buttons(ticket, language),
                     in_reply_to=request.in_reply_to,
                 ),
@@ -282,6 +287,8 @@ class TicketOpener:
                 hours=self.sla.hours.describe(),
                 when=self.sla.local(ping.due),
             )
+        if direct_message(ticket.conversation):  # nobody of the team can write there
+            return say("escalated_direct", language, ticket=ticket.id)
         return say("escalated" if ping.mentions else "escalated_no_staff", language, ticket=ticket.id)
 
     async def _summarised(self, ticket: Ticket, context: Context | None) -> Context | None:
@@ -318,6 +325,13 @@ async def _said_in(channel: Channel, post: Posted, reply: Reply) -> Posted:
         return await channel.edit(post, reply)
     except MessageGone:
         return await channel.send(reply)
+
+
+def _thread_tags(ticket: Ticket, ping: FirstPing) -> tuple[Mention, ...]:
+    """Whom the note tags: the ping's staff, unless nobody of the team reads the thread (a
+    direct message), where a tag reaches nobody and shows the asker a team's name: its card
+    tags them (`TicketPosts.post_opened_card`)."""
+    return () if direct_message(ticket.conversation) else ping.mentions
 
 
 def _note_key(ticket: Ticket) -> str:

@@ -5,7 +5,8 @@ tier when a ticket has waited too long; and outside business hours either the on
 people at once or nobody until the team opens. Pure functions of the settings and the
 clock's reading: nothing here posts or stores anything. Each platform's settings answer
 for their own group names (`PlatformSettings.people` and friends), so nothing here asks
-which platform it is looking at.
+which platform it is looking at, but for one thing: whether only the asker reads the
+conversation (`direct_message`), which is the platform's own address.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import policy
+from bot.channel_types import DM_WORKSPACE, Platform
 from bot.config import Duty, People, Settings
 from bot.hours import BusinessHours
-from bot.types import ConversationRef, Mention, MentionKind, SlaStage
+from bot.types import ConversationRef, Mention, MentionKind, SlaStage, Ticket, TicketStatus
 
 
 def _mentions(people: People, group_kind: MentionKind) -> tuple[Mention, ...]:
@@ -48,6 +50,17 @@ def staff_mentions(
     if channel is not None and (by_channel := ps.channel_people(channel)):
         return _mentions(by_channel, ps.group_kind)
     return _mentions(ps.people(Duty.FIRST_TIER), ps.group_kind)
+
+
+def direct_message(conversation: ConversationRef) -> bool:
+    """Whether `conversation` is a direct message, which nobody of the team reads: on Discord
+    one with the bot, of no server (`DM_WORKSPACE`); on Slack an IM (its ids begin with D, as
+    adapters/slack/directory.py reads them). Staff cannot be tagged or write there: its
+    ticket's pings and reminders go to the triage channel (`TicketPosts.for_staff`), and the
+    asker is not told a person will reply in it."""
+    if conversation.platform == Platform.DISCORD:
+        return conversation.workspace == DM_WORKSPACE
+    return conversation.platform == Platform.SLACK and conversation.channel.startswith("D")
 
 
 def business_hours(settings: Settings) -> BusinessHours:
@@ -83,3 +96,11 @@ def first_ping(
         return FirstPing(mentions=oncall, stage=SlaStage.FIRST_RESPONSE, due=first_due, remind=remind)
     # nobody is in: do not ping now; the SLA clock pings when the team opens
     return FirstPing(mentions=(), stage=SlaStage.WAITING_FOR_HOURS, due=hours.next_open(now), remind=remind)
+
+
+def card_tags(settings: Settings, hours: BusinessHours, ticket: Ticket, now: datetime) -> tuple[Mention, ...]:
+    """Whom `ticket`'s card tags as it goes up: nobody, as its note tags staff, but for an open
+    ticket of a direct message, whose note tags nobody: the staff its opening tags now."""
+    if ticket.status != TicketStatus.OPEN or not direct_message(ticket.conversation):
+        return ()
+    return first_ping(settings, hours, ticket.conversation, ticket.tags, now).mentions

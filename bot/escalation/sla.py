@@ -2,11 +2,13 @@
 
 An unclaimed ticket is announced again at the first-response deadline and goes to the
 second tier at the next; a ticket opened after hours pings when the team opens; the
-assignee of a claimed ticket is reminded when staff go quiet. Deadlines live in the
-store, so reminders survive a restart, and each step is a compare-and-set there, so a
-reminder fires once however many processes tick; a process that dies while posting one
-leaves a claim that lapses, and the reminder is said then (`FIRING_LEASE`); one whose post
-fails is said again later, less and less often (`next_try`), or at a new deadline.
+assignee of a claimed ticket is reminded when staff go quiet: each in the ticket's thread,
+or in the triage channel when nobody of the team reads the thread (a direct message).
+Deadlines live in the store, so reminders survive a restart, and each step is a
+compare-and-set there, so a reminder fires once however many processes tick; a process
+that dies while posting one leaves a claim that lapses, and the reminder is said then
+(`FIRING_LEASE`); one whose post fails is said again later, less and less often
+(`next_try`), or at a new deadline.
 """
 
 from __future__ import annotations
@@ -113,9 +115,14 @@ class SlaClock:
             # or staff replied or reassigned since this tick read the ticket (a new deadline)
             return 0
         try:
-            await channel.send(
-                Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions)
+            # where staff read it: never a direct message's asker (nobody of the team is there);
+            # with no triage channel for it, nowhere, and the clock steps on all the same
+            reply = await self.posts.for_staff(
+                ticket,
+                Reply(conversation=ticket.conversation, text=text, kind=ReplyKind.TICKET, mentions=mentions),
             )
+            if reply is not None:
+                await channel.send(reply)
         except asyncio.CancelledError:
             # a shutdown: whether the platform took it is unknown; the next tick says it at once
             await self.store.run(StateStore.release_sla, ticket.id, claimed)

@@ -22,7 +22,7 @@ from bot.escalation.cards import TicketPosts, status_line
 from bot.escalation.learning import draft_from
 from bot.escalation.opening import TicketOpener
 from bot.escalation.ratings import Satisfaction
-from bot.escalation.routing import FirstPing, first_ping
+from bot.escalation.routing import FirstPing, direct_message, first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
 from bot.insights.similar_tickets import SimilarTickets
@@ -282,16 +282,27 @@ class Escalations:
         )
         if result.changed and result.ticket is not None:
             reopened = result.ticket
+            direct = direct_message(reopened.conversation)  # tagged there, staff would hear nothing
             await channel.send(
                 Reply(
                     conversation=reopened.conversation,
                     text=self._reopened_note(reopened, ping),
                     kind=ReplyKind.ESCALATION,
-                    mentions=ping.mentions,
+                    mentions=() if direct else ping.mentions,
                 )
             )
             if PostKind.CARD not in await self.posts.shown(reopened):  # dropped while it was done
                 await self.posts.post_triage_card(reopened, channel, await self.posts.saved_context(reopened))
+            elif direct and ping.mentions:  # a new card tags them; below the one out, a line does
+                text = say("reopened_for_staff", reopened.language, ticket=reopened.id)
+                told = Reply(
+                    conversation=reopened.conversation,
+                    text=text,
+                    kind=ReplyKind.TICKET,
+                    mentions=ping.mentions,
+                )
+                if (staff := await self.posts.for_staff(reopened, told)) is not None:
+                    await channel.send(staff)
         return result
 
     def _reopened_note(self, ticket: Ticket, ping: FirstPing) -> str:
@@ -406,6 +417,8 @@ class Escalations:
         )
         message, told = f"Ticket #{ticket.id} is now {status_line(ticket)}.", True
         if announce:
+            if direct_message(ticket.conversation):  # nobody of the team can write there
+                announce = _DIRECT_WORDS.get(announce, announce)
             text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
             try:
                 await channel.send(
@@ -439,6 +452,10 @@ class Escalations:
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Fire every reminder that is due, once, and post the cards owed. Returns how many."""
         return await self.sla.tick(channels) + await self.posts.tick(channels)
+
+
+# the thread's announcements that say a person will reply there, as a direct message says them
+_DIRECT_WORDS = {"claimed": "claimed_direct"}
 
 
 def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:

@@ -61,6 +61,7 @@ from bot.types import (
     Visibility,
 )
 from tests.fakes.answerers import ConfidentExtractive, GatedExtractive
+from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import (
     DEFAULT_API_BASE,
     DEFAULT_GATEWAY_URL,
@@ -633,6 +634,47 @@ async def test_a_direct_message_is_answered_in_the_dm(fake: FakeDiscord, adapter
     assert "Forgot password" in answer.json["content"] and answer.json["allowed_mentions"] == {"parse": []}
     assert answer.json["message_reference"]["message_id"] == int(payload["id"])
     assert fake.requests_matching("POST", "/channels/{c}/messages/{m}/threads", after=start) == []
+
+
+async def test_a_direct_messages_ticket_tags_and_reminds_staff_in_the_triage_channel_not_the_asker(
+    fake: FakeDiscord, runtime: Runtime, clock: FakeClock
+) -> None:
+    """Someone asks for a person in their DM with the bot, which no staff member is in. The
+    note there tagged the staff role (shown to the asker as @unknown-role, pinging nobody) and
+    said a person would reply in the thread, and each SLA reminder ("Ticket #1 still has no
+    response after 20m. Can someone take it?", "Escalating ticket #1: no response after 1h.")
+    was posted in the DM too: staff were never tagged. Now the triage card tags them and the
+    reminders go below it; the asker is told a person will contact them directly."""
+    async with running(runtime) as adapter:
+        start = len(fake.requests)
+        dm = fake.build_message_create("I want to talk to a person please", dm=True)
+        await fake.dispatch("MESSAGE_CREATE", dm)
+        await fake.wait_for_request("POST", MESSAGES, ok_post(dm["channel_id"], "ticket #1"), after=start)
+        await fake.wait_for_request(
+            "POST", MESSAGES, ok_post(fake.general_channel_id, "Ticket #1"), after=start
+        )
+        assert await adapter.drain(10)
+        for minutes in (20, 70, 70):
+            clock.advance(minutes=minutes)
+            await runtime.bot.tick({"discord": adapter.channel})
+    role = int(fake.staff_role_id)
+
+    def posts(channel_id: str) -> list[tuple[str, list[int]]]:
+        return [
+            (
+                (r.json or {}).get("content", ""),
+                ((r.json or {}).get("allowed_mentions") or {}).get("roles", []),
+            )
+            for r in fake.requests_matching("POST", MESSAGES, ok_post(channel_id), after=start)
+        ]
+
+    [(note, tagged)] = posts(dm["channel_id"])
+    assert tagged == [] and str(role) not in note and "will contact you directly" in note, note
+    [card, again, second_tier] = posts(fake.general_channel_id)
+    assert card[1] == [role] and "**Ticket #1**" in card[0] and "Open the conversation" not in card[0]
+    assert again[1] == [role] and "Ticket #1 still has no response after 20m" in again[0]
+    # no second tier configured: the first hears of it once more
+    assert second_tier[1] == [role] and "Escalating ticket #1" in second_tier[0]
 
 
 async def test_an_edited_question_gets_its_answer_edited_not_a_second_one(

@@ -1,6 +1,7 @@
 """The SLA clock against what happens while it ticks (bot/escalation/sla.py): the process
 dying while it posts a reminder, a platform refusing it, and a staff reply or a reassignment
-landing between the tick's read of the due tickets and its reminder.
+landing between the tick's read of the due tickets and its reminder; and where the reminders
+of a ticket nobody of the team can see the thread of (a direct message) go.
 
 A tick reads every due ticket once, then posts their reminders one by one; a platform that
 is slow to take one (a rate limit) leaves time for events to change the tickets after it."""
@@ -13,6 +14,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from bot.escalation import sla
 from bot.escalation.sla import FIRING_LEASE
 from bot.ports import PostChanged
 from bot.store.queue import Reach, SlaState, TicketQuery
-from bot.types import Author, Outcome, Posted, Reply
+from bot.types import Author, InboundMessage, Mention, MentionKind, Outcome, Posted, Reply, Visibility
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
 from tests.fakes.clock import FakeClock
@@ -455,3 +457,38 @@ async def test_a_shutdown_between_two_tries_of_the_step_still_makes_one_more(
     clock.advance(seconds=FIRING_LEASE.total_seconds())
     assert await second.bot.tick({"slack": platform}) == 0
     assert len(platform.texts(REANNOUNCE)) == 1
+
+
+def in_a_dm(text: str, *, thread: str | None = None) -> InboundMessage:
+    """`text` written by the asker in their direct message with the bot (a Slack IM)."""
+    asked = msg(text, channel="D-ANN", thread=thread)
+    return replace(asked, visibility=Visibility.DIRECT)
+
+
+async def test_a_direct_messages_ticket_tags_and_reminds_staff_in_the_triage_channel_not_the_asker(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Nobody of the team reads a direct message with the bot. Its ticket's note tagged the
+    first tier there, said "A person will reply in this thread", and every SLA reminder
+    ("@S-TIER1 Ticket #1 still has no response after 16m. Can someone take it?", "Escalating
+    ticket #1: ...") went there too: staff were tagged nowhere, and the asker read the team's
+    reminders. Now the card tags them and the reminders follow it, once each."""
+    rt, platform = make_runtime(CONFIG), Interleaved()
+    assert await rt.bot.on_message(in_a_dm("I want to talk to a human"), platform) == Outcome.ESCALATED
+    for minutes in (16, 31, 300):
+        clock.advance(minutes=minutes)
+        await rt.bot.tick({"slack": platform})
+    await rt.bot.tick({"slack": platform})  # nothing is said twice
+    said = [(reply.conversation.channel, reply) for _, reply in platform.posted]
+    [note] = [reply for where, reply in said if where == "D-ANN"]
+    assert note.mentions == () and "will contact you directly" in note.text, note.text
+    assert "thread" not in note.text
+    [card, again, second_tier] = [reply for where, reply in said if where == "C-TRIAGE"]
+    tier1, tier2 = (
+        Mention(kind=MentionKind.GROUP, id="S-TIER1"),
+        Mention(kind=MentionKind.GROUP, id="S-TIER2"),
+    )
+    assert card.mentions == (tier1,) and "**Ticket #1**" in card.text and card.refers_to is None
+    assert "a direct message: contact the asker directly" in card.text
+    assert again.mentions == (tier1,) and "Ticket #1 still has no response after 16m" in again.text
+    assert second_tier.mentions == (tier2,) and "Escalating ticket #1" in second_tier.text

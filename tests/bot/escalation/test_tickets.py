@@ -1,12 +1,13 @@
 """Tickets' lifecycle (bot/escalation/tickets.py) beyond tests/bot/test_escalation.py's walk
-through it: a reassign to whoever already has the ticket is no change, and whoever may not work
-a ticket is told so in their language."""
+through it: a reassign to whoever already has the ticket is no change, whoever may not work
+a ticket is told so in their language, and a direct message's ticket is worked where staff are."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -14,8 +15,9 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.messages import say
-from bot.types import ActionKind, Author, Command, TicketStatus
-from tests.bot.test_escalation import ADMIN, ASKER, CONFIG, command, msg, open_ticket, press
+from bot.types import ActionKind, Author, Command, Mention, MentionKind, TicketStatus, Visibility
+from tests.bot.test_escalation import ADMIN, ASKER, CONFIG, STAFF, command, msg, open_ticket, press
+from tests.fakes.clock import FakeClock
 
 OLU = Author(id="U-OLU", name="U-OLU")  # as `/support assign` and the dashboard name the assignee
 
@@ -99,3 +101,26 @@ async def test_a_korean_asker_pressing_resolve_on_their_note_is_refused_in_korea
     await rt.bot.on_message(msg("How long does a refund take to arrive?", author=bob), channel)
     await rt.bot.on_action(press(ActionKind.CLAIM, str(ticket.id), bob, ticket.conversation), channel)
     assert channel.posted[-1][1].text == "Only the support team can claim or resolve tickets."
+
+
+async def test_a_direct_messages_ticket_claimed_and_reopened_tags_staff_in_the_triage_channel(
+    rt: Runtime, channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """Nobody of the team can write in a direct message with the bot. Its asker was told "Sam
+    is looking at this now and will reply here", and when they wrote again after the ticket
+    was resolved, the reopen tagged the first tier in their DM, where no staff member is."""
+    asked = replace(msg("I want to talk to a human", channel="D-ANN"), visibility=Visibility.DIRECT)
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    await rt.bot.on_command(command("claim", str(ticket.id), STAFF), channel)
+    await rt.bot.on_command(command("resolve", str(ticket.id), STAFF), channel)
+    clock.advance(days=1)
+    again = replace(asked, id="e-again", text="It broke again after the update", addressed=False)
+    again = replace(again, conversation=ticket.conversation)
+    assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
+    in_dm = [reply for _, reply in channel.posted if reply.conversation.channel == "D-ANN"]
+    assert "Sam is looking at this now and will contact you directly." in [r.text for r in in_dm]
+    assert [r for r in in_dm if r.mentions] == []
+    [reopened] = [reply for _, reply in channel.posted if "was reopened" in reply.text]
+    assert reopened.conversation.channel == "C-TRIAGE" and reopened.text.startswith(f"Ticket #{ticket.id}")
+    assert reopened.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
