@@ -90,6 +90,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{who} assigned this to you.",
         "ko": "{who}님이 이 티켓의 담당자로 지정했습니다.",
     },
+    # in a direct message, which the asker alone reads: nobody is tagged there
+    "reassigned_direct": {
+        "en": "{who} gave this to a teammate, who will contact you directly.",
+        "ko": "{who}님이 이 티켓을 팀원에게 배정했습니다. 담당자가 직접 연락드릴 예정입니다.",
+    },
     "already_assigned": {
         "en": "Ticket #{ticket} is already assigned to {to}: nothing changed.",
         "ko": "티켓 #{ticket}은 이미 {to}님에게 배정되어 있어 바뀐 것이 없습니다.",

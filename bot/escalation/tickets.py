@@ -417,8 +417,8 @@ class Escalations:
         )
         message, told = f"Ticket #{ticket.id} is now {status_line(ticket)}.", True
         if announce:
-            if direct_message(ticket.conversation):  # nobody of the team can write there
-                announce = _DIRECT_WORDS.get(announce, announce)
+            if direct_message(ticket.conversation):  # nobody of the team can write or be tagged there
+                announce, mentions = _DIRECT_WORDS.get(announce, announce), ()
             text = say(announce, ticket.language, who=actor.display, ticket=ticket.id, **(values or {}))
             try:
                 await channel.send(
@@ -455,7 +455,11 @@ class Escalations:
 
 
 # the thread's announcements that say a person will reply there, as a direct message says them
-_DIRECT_WORDS = {"claimed": "claimed_direct"}
+_DIRECT_WORDS = {
+    "claimed": "claimed_direct",
+    "reassigned": "reassigned_direct",
+    "reassigned_tagged": "reassigned_direct",  # "assigned this to you" would read as the asker's
+}
 
 
 def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:

@@ -124,3 +124,18 @@ async def test_a_direct_messages_ticket_claimed_and_reopened_tags_staff_in_the_t
     [reopened] = [reply for _, reply in channel.posted if "was reopened" in reply.text]
     assert reopened.conversation.channel == "C-TRIAGE" and reopened.text.startswith(f"Ticket #{ticket.id}")
     assert reopened.mentions == (Mention(kind=MentionKind.GROUP, id="S-TIER1"),)
+
+
+async def test_a_direct_messages_ticket_assigned_by_id_tags_nobody_in_the_dm(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """`/support assign N U…` on a direct message's ticket posted "Ada assigned this to you." in
+    the asker's DM, tagging the new assignee there: the asker read it as said to them."""
+    asked = replace(msg("I want to talk to a human", channel="D-ANN"), visibility=Visibility.DIRECT)
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    await rt.bot.on_command(command("assign", f"{ticket.id} U0OLU12345", ADMIN), channel)
+    assigned = rt.state.ticket(ticket.id)
+    assert assigned is not None and assigned.assignee_id == "U0OLU12345"
+    in_dm = [reply for _, reply in channel.posted if reply.conversation.channel == "D-ANN"]
+    assert in_dm[-1].text == say("reassigned_direct", who=ADMIN.display) and in_dm[-1].mentions == ()
