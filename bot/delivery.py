@@ -20,6 +20,7 @@ from functools import partial
 
 from bot import faults
 from bot.conversation import log_context
+from bot.errors import ConversationDeleted
 from bot.fence import Beats, Fence, TakenOver
 from bot.inbox import Finish, NothingDoneYet, NotYet, Unwritten, serialise_message
 from bot.noting import NotingChannel
@@ -242,6 +243,14 @@ class Deliveries(Replays):
         except Exception as exc:
             if isinstance(exc, NothingDoneYet) and self._try_again(key, message, noting, exc):
                 return None
+            if isinstance(exc, ConversationDeleted) and exc.took(message.conversation):
+                # deleted while it was handled (a forum post, its channel): nobody is left to
+                # apologise to, and a ticket would give staff a card linking nowhere
+                log.warning(
+                    "the conversation was deleted while its message was handled; left",
+                    extra={**log_context(message.conversation), "message_id": message.id},
+                )
+                return Outcome.FAILED
             log.exception(
                 "failed to handle a message",
                 extra={**log_context(message.conversation), "message_id": message.id},

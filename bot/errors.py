@@ -6,6 +6,11 @@ what to do. The CLI prints `str(error)` without a traceback; anything else is a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the CLI loads this module without the core's types
+    from bot.types import ConversationRef
+
 
 class SupportBotError(Exception):
     """Base of every error the bot raises deliberately."""
@@ -63,3 +68,26 @@ class ConversationGone(PostRefused):
     """The conversation a post was for takes none, for good: deleted, archived, or closed to
     the bot (removed from the channel, no permission). Unlike a refusal the platform may lift
     (a 5xx, a rate limit), posting there again will not help."""
+
+
+class ConversationDeleted(ConversationGone):
+    """The conversation a post was for no longer exists: a person deleted the channel, the
+    thread or the forum post while the bot was at it. Nobody is left there to read a reply, an
+    apology or a ticket's note, and staff would get a card linking nowhere: a message asked
+    there is owed nothing more (`took`). Only a platform that can tell deleted from closed to
+    the bot says this: a channel the bot was shut out of still has people in it, who are owed
+    a ticket (Slack answers channel_not_found for both, so it never says this)."""
+
+    def __init__(self, message: str, conversation: ConversationRef) -> None:
+        super().__init__(message)
+        self.conversation = conversation
+
+    def took(self, where: ConversationRef) -> bool:
+        """Whether `where` went with the deleted conversation: it is that conversation, or a
+        thread of a deleted channel."""
+        gone = self.conversation
+        return (gone.platform, gone.workspace, gone.channel) == (
+            where.platform,
+            where.workspace,
+            where.channel,
+        ) and gone.thread in (None, where.thread)

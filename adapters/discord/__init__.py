@@ -15,6 +15,8 @@ It owns the door between Discord and the core, and none of the core's decisions.
   as a task the adapter can wait for on shutdown;
 * `translate`: discord.py objects into `InboundMessage`, `ActionEvent` and `Command`;
 * `channel`: the core's Channel over REST (send, edit, open_thread, forum tags);
+* `outgoing`: what one message is made of beside its text (view, pings, nonce), the bot's
+  permissions where it posts, and the webhooks follow-ups are edited through;
 * `event_channels`: the Channel during one message (typing) or interaction (follow-ups);
 * `commands`: the `/support` and `/support-admin` trees from the registry, and the buttons;
 * `render`: what a Reply looks like on Discord (pure, no discord.py);
@@ -27,7 +29,7 @@ It owns the door between Discord and the core, and none of the core's decisions.
 
 from __future__ import annotations
 
-from adapters.discord.channel import DiscordChannel, WebhookMessages
+from adapters.discord.channel import DiscordChannel
 from adapters.discord.client import DiscordAdapter, build_adapter
 from adapters.discord.commands import (
     ADMIN_COMMAND_GROUP,
@@ -39,6 +41,7 @@ from adapters.discord.doctor import doctor_checks
 from adapters.discord.endpoints import DEFAULT_API_BASE, api_base, gateway_address, point_discord_py
 from adapters.discord.event_channels import InteractionChannel, MessageChannel
 from adapters.discord.events import Events
+from adapters.discord.outgoing import WebhookMessages
 from adapters.discord.support_client import INTENT_MISSING, TOKEN_REJECTED, SupportClient, support_intents
 from adapters.discord.translate import PLATFORM, MessageTranslator, command_args
 

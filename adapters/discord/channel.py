@@ -1,40 +1,40 @@
 """The core's Channel on Discord: posting, editing and opening threads over REST.
 
 This module owns turning rendered replies (`adapters/discord/render.py`) into discord.py
-calls: `discord.Embed`s, a persistent button view, `allowed_mentions` naming exactly the
-pings the core asked for, one message per rendered part (long text is already split; the
-post's id names them all, adapters/discord/post_ids.py), replies that quote the question,
-edits that bring every part of a post to the new reply (through the interaction webhook for
-follow-ups, `WebhookMessages`), threads under a question, an apology that falls back to the parent
-channel, and the tag a forum post wears on answer, escalation and resolution. Finding an
-earlier reply after a crash (`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s,
-an earlier ticket card's (`bot.ports.FindsPosts`) `adapters/discord/find_post.py`'s;
-the nonce every reply to a question carries (`reply_nonce`) is this module's second guard.
+calls (what each message is made of: `adapters/discord/outgoing.py`): one message per
+rendered part (long text is already split; the post's id names them all,
+adapters/discord/post_ids.py), replies that quote the question (without the quote where the
+bot may not read the history: Discord refuses such a reply), edits that bring every part of
+a post to the new reply (through the interaction webhook for follow-ups, `WebhookMessages`),
+threads under a question (none where the bot could not post in one: the reply goes under
+the question instead), an apology that falls back to the parent channel, and the tag a forum
+post wears on answer, escalation and resolution. Finding an earlier reply after a crash
+(`bot.ports.FindsReplies`) is `adapters/discord/find_reply.py`'s, an earlier ticket card's
+(`bot.ports.FindsPosts`) `adapters/discord/find_post.py`'s; the nonce every reply to a
+question carries (`reply_nonce`) is this module's second guard.
 
 Every refusal from Discord is logged with the status and code and raised as
 `PlatformError` (the core decides what the person then sees). A post of several messages is
 shown whole or not at all: a refused part takes back the parts this send or edit added, and a
-deleted message takes the rest of its post with it (MessageGone: the caller posts anew).
+deleted message takes the rest of its post with it (MessageGone: the caller posts anew). A
+post to a deleted channel, thread or forum post is ConversationDeleted: nobody is left there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import discord
 
-from adapters.discord.commands import SupportButton
 from adapters.discord.find_post import button_ids, find_post
 from adapters.discord.find_reply import find_reply
+from adapters.discord.outgoing import WebhookMessages, http_ctx, may, message_kwargs, reply_nonce
 from adapters.discord.post_ids import message_ids, post_id
 from adapters.discord.render import (
     FORUM_TAG_NAMES,
-    ButtonSpec,
     RenderedMessage,
     forum_tag_for,
     neutralise,
@@ -47,7 +47,14 @@ from adapters.discord.render import (
 from adapters.discord.split import CONTENT_LIMIT
 from adapters.discord.translate import PLATFORM
 from bot import faults
-from bot.errors import ConversationGone, EditRefused, MessageGone, PlatformError, PostRefused
+from bot.errors import (
+    ConversationDeleted,
+    ConversationGone,
+    EditRefused,
+    MessageGone,
+    PlatformError,
+    PostRefused,
+)
 from bot.ports import PostChanged
 from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
 
@@ -55,97 +62,14 @@ from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, Re
 # name "adapters.discord".
 log = logging.getLogger("adapters.discord")
 
-WEBHOOK_TOKEN_SECONDS = 14 * 60  # interaction tokens live 15 minutes; keep a margin
 UNKNOWN_MESSAGE = 10008  # Discord's JSON error code for a message that does not exist (deleted)
-# a post's refusals that posting again will not cure: the channel or thread is gone (Unknown
-# Channel), closed to the bot (Missing Access, Missing Permissions), or a locked archived thread
-GONE = frozenset({(404, 10003), (403, 50001), (403, 50013), (400, 50083)})
-
-
-class WebhookMessages:
-    """Messages sent as interaction follow-ups: the bot cannot edit those through the
-    channel, only through the interaction's webhook while its token lives (15 minutes)."""
-
-    def __init__(self, ttl: float = WEBHOOK_TOKEN_SECONDS, limit: int = 2000) -> None:
-        self.ttl = ttl
-        self.limit = limit
-        self._messages: dict[str, tuple[discord.Webhook, float]] = {}
-
-    def remember(self, message_id: str, webhook: discord.Webhook) -> None:
-        now = time.monotonic()
-        if len(self._messages) >= self.limit:
-            self._messages = {k: v for k, v in self._messages.items() if v[1] > now}
-        while len(self._messages) >= self.limit:  # still full: forget the oldest
-            del self._messages[next(iter(self._messages))]
-        self._messages[message_id] = (webhook, now + self.ttl)
-
-    def get(self, message_id: str) -> discord.Webhook | None:
-        found = self._messages.get(message_id)
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
-
-
-def build_view(buttons: tuple[ButtonSpec, ...]) -> discord.ui.View | None:
-    """Buttons as a view of persistent dynamic items: dispatched by custom id, so they work
-    on any message, after any restart, and discord.py keeps no per-message state."""
-    if not buttons:
-        return None
-    view = discord.ui.View(timeout=None)
-    for spec in buttons:
-        view.add_item(SupportButton(spec.custom_id, label=spec.label, style=discord.ButtonStyle(spec.style)))
-    return view
-
-
-def allowed_mentions(message: RenderedMessage) -> discord.AllowedMentions:
-    """Nothing but the users and roles the core asked to ping."""
-    return discord.AllowedMentions(
-        everyone=False,
-        users=[discord.Object(id=u) for u in message.allowed_users] or False,
-        roles=[discord.Object(id=r) for r in message.allowed_roles] or False,
-        replied_user=False,
-    )
-
-
-def message_kwargs(message: RenderedMessage) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "content": message.content,
-        "allowed_mentions": allowed_mentions(message),
-    }
-    if message.embeds:
-        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in message.embeds]
-    view = build_view(message.buttons)
-    if view is not None:
-        kwargs["view"] = view
-    return kwargs
-
-
-def reply_nonce(reply: Reply, part: int, message: RenderedMessage) -> str | None:
-    """The nonce of one part of a reply to a question: the same reply to the same question
-    in the same place gets the same nonce, and Discord (`enforce_nonce`, which discord.py
-    always sends) then returns the message it already created instead of a second one, for
-    a few minutes. So a replay that could not find its predecessor's post (history refused)
-    and posts the very same text again still shows one message. Posts that answer no
-    particular message keep discord.py's random nonce. At most 25 characters."""
-    if not reply.in_reply_to:
-        return None
-    ref = reply.conversation
-    key = "\n".join(
-        (ref.thread or ref.channel, reply.in_reply_to, str(reply.kind), str(part), message.content)
-    )
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-
-
-def http_ctx(ref: ConversationRef, exc: discord.HTTPException, **more: object) -> dict[str, object]:
-    """The log fields of a refusal from Discord: where, status and code (never the token)."""
-    return {
-        "platform": PLATFORM,
-        "channel": ref.channel,
-        "thread_id": ref.thread,
-        "status": exc.status,
-        "code": exc.code,
-        **more,
-    }
+DELETED = (404, 10003)  # Unknown Channel: the channel, thread or forum post no longer exists
+# closed to the bot: Missing Access, Missing Permissions
+SHUT_OUT = frozenset({(403, 50001), (403, 50013)})
+# a post's refusals that posting again will not cure: the channel or thread is gone, closed to
+# the bot, or a locked archived thread
+GONE = frozenset({DELETED, *SHUT_OUT, (400, 50083)})
+CANNOT_REPLY = 160002  # a reply (a quote of the question) needs Read Message History
 
 
 async def _told(on_change: PostChanged | None, now: Posted) -> None:
@@ -186,6 +110,14 @@ class DiscordChannel:
         channel = self.client.get_channel(int(ref.channel))
         if not isinstance(channel, discord.TextChannel):
             return ref  # voice-channel chat and the like have no threads: answer in place
+        if not (may(channel, "create_public_threads") and may(channel, "send_messages_in_threads")):
+            # a thread the bot could start but not post in would hold the question and nothing
+            # else, and its answer refused there could never be said
+            log.warning(
+                "may not start threads here or post in them; answering in the channel",
+                extra={"platform": PLATFORM, "channel": ref.channel, "message_id": message.id},
+            )
+            return ref
         try:
             thread = await channel.get_partial_message(int(message.id)).create_thread(name=thread_name(title))
         except discord.HTTPException as exc:
@@ -224,27 +156,32 @@ class DiscordChannel:
                 await self._delete_parts(first, sent)
             ref = reply.conversation
             if (
-                (exc.status, exc.code) == (404, 10003)
+                (exc.status, exc.code) in {DELETED, *SHUT_OUT}
                 and ref.thread is not None
                 and ref.thread == reply.in_reply_to
                 and isinstance(self.client.get_channel(int(ref.channel)), discord.TextChannel)
             ):
-                # the thread started from the question was deleted while it was answered (its
-                # id is the question's): the reply goes under the question in the channel
+                # the thread started from the question (its id is the question's) was deleted
+                # while it was answered, or takes nothing from the bot (Send Messages in Threads
+                # denied): the reply goes under the question in the channel
                 log.warning(
-                    "the question's thread is gone; replying in the channel", extra=http_ctx(ref, exc)
+                    "the question's thread is gone or closed to the bot; replying in the channel",
+                    extra=http_ctx(ref, exc),
                 )
                 return await self.send(replace(reply, conversation=ref.in_thread(None)))
             if reply.kind == ReplyKind.ERROR:
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:
                     return fallback
+            said = f"Discord refused the message ({exc.status}, code {exc.code})"
+            if (exc.status, exc.code) == DELETED:
+                raise ConversationDeleted(said, reply.conversation) from exc
             refused: type[PlatformError] = PlatformError  # a 5xx may have been applied
             if (exc.status, exc.code) in GONE:
                 refused = ConversationGone
             elif exc.status < 500 and not sent:
                 refused = PostRefused  # refused outright: none of it is out
-            raise refused(f"Discord refused the message ({exc.status}, code {exc.code})") from exc
+            raise refused(said) from exc
         posted = Posted(message_id=post_id(sent), conversation=reply.conversation)
         # DEBUG: the core logs the decision (answered, ticket opened) once per question at INFO
         log.debug(
@@ -266,7 +203,7 @@ class DiscordChannel:
     ) -> discord.Message:
         """Post one message of `reply` (its `part`th) in `target`."""
         kwargs = message_kwargs(message)
-        if message.reference is not None:
+        if message.reference is not None and may(target, "read_message_history"):
             kwargs["reference"] = discord.MessageReference(
                 message_id=message.reference,
                 # the question is where the reply goes: the thread it was asked in
@@ -276,7 +213,20 @@ class DiscordChannel:
         nonce = reply_nonce(reply, part, message)
         if nonce is not None:
             kwargs["nonce"] = nonce
-        sent: discord.Message = await target.send(**kwargs)
+        try:
+            sent: discord.Message = await target.send(**kwargs)
+        except discord.Forbidden as exc:
+            if exc.code != CANNOT_REPLY or "reference" not in kwargs:
+                raise
+            # Read Message History denied where the cache could not tell (a thread it does not
+            # hold, an overwrite changed since): the part goes without its quote of the
+            # question rather than not at all (nothing of it was posted)
+            log.warning(
+                "may not quote the question here; posting without the quote",
+                extra=http_ctx(reply.conversation, exc),
+            )
+            del kwargs["reference"]
+            sent = await target.send(**kwargs)
         if nonce is not None and button_ids(sent) != [b.custom_id for b in message.buttons]:
             # Discord returned the earlier post of a dead process: same text, but its
             # buttons name that process's answer id. Ours replace them.
@@ -284,9 +234,10 @@ class DiscordChannel:
         return sent
 
     async def _apology_fallback(self, reply: Reply) -> Posted | None:
-        """An apology that could not be posted in a thread goes to its parent channel."""
+        """An apology that could not be posted in a thread goes to its parent channel, unless
+        that is a forum (or media channel), which takes posts but no messages."""
         ref = reply.conversation
-        if ref.thread is None:
+        if ref.thread is None or isinstance(self.client.get_channel(int(ref.channel)), discord.ForumChannel):
             return None
         parent = ref.in_thread(None)
         try:

@@ -29,11 +29,12 @@ from collections.abc import Awaitable
 import discord
 import discord.gateway
 
-from adapters.discord.channel import DiscordChannel, WebhookMessages
+from adapters.discord.channel import DiscordChannel
 from adapters.discord.commands import SupportButton, build_command_groups, sync_commands
 from adapters.discord.endpoints import api_base, gateway_address, point_discord_py
 from adapters.discord.events import Events
 from adapters.discord.missed import mark_keys
+from adapters.discord.outgoing import WebhookMessages
 from adapters.discord.read_backs import ChannelReadBacks
 from adapters.discord.shards import ShardPlan, plan_shards
 from adapters.discord.standby import ORPHAN_CHECKS, RETRY_SECONDS, GatewayHold, catch_up

@@ -21,11 +21,12 @@ from typing import Any
 
 import discord
 
-from adapters.discord.channel import DiscordChannel, http_ctx, message_kwargs
+from adapters.discord.channel import DiscordChannel
+from adapters.discord.outgoing import http_ctx, message_kwargs
 from adapters.discord.post_ids import post_id
 from adapters.discord.render import custom_id, render_reply, truncate
 from adapters.inflight import INDICATOR_AFTER_S, last_resort
-from bot.errors import PlatformError
+from bot.errors import ConversationDeleted, PlatformError, PostRefused
 from bot.messages import say, spoken
 from bot.ports import PostChanged
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Posted, Reply
@@ -209,7 +210,23 @@ class InteractionChannel:
             # more messages where a slash command was used: follow-ups ride on the interaction's
             # token, so they work even where the bot may not post or start threads itself
             return await self._followup(reply, ephemeral=False)
-        return await self.base.send(reply)
+        try:
+            return await self.base.send(reply)
+        except PostRefused as exc:
+            # where the bot may not post (a press under a `/support ask` answer that rode on
+            # its command's token), the reply rides on the press's own token. Only a refusal:
+            # nothing of it is out, so it is not said twice; a deleted place takes nothing
+            if reply.conversation.key != self.conversation.key or isinstance(exc, ConversationDeleted):
+                raise
+            log.warning(
+                "the bot may not post here; replying through the interaction",
+                extra={
+                    "platform": "discord",
+                    "channel": reply.conversation.channel,
+                    "interaction": self.interaction.id,
+                },
+            )
+            return await self._followup(reply, ephemeral=False)
 
     async def _followup(self, reply: Reply, *, ephemeral: bool) -> Posted:
         sent: list[int] = []

@@ -145,7 +145,9 @@ class SlackEditRefused(SlackCallError, EditRefused):
 
 class SlackConversationGone(SlackCallError, ConversationGone):
     """chat.postMessage refused for good (`GONE_CODES`): the channel is gone, archived, or the
-    bot is not in it."""
+    bot is not in it. Never ConversationDeleted (nothing owed to anyone there): Slack answers
+    channel_not_found for a deleted channel and a private one the bot is not in alike, and an
+    archived channel is still read, so their people are owed a ticket."""
 
 
 # chat.postMessage's errors that posting again will not cure

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from bot.conversation import log_context, thread_title
+from bot.errors import ConversationDeleted
 from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel
@@ -59,7 +60,13 @@ async def apologise(
             said_in=said_in,
         )
         return
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConversationDeleted) and exc.took(message.conversation):
+            # deleted meanwhile: nobody is left there to tell
+            log.warning(
+                "the conversation was deleted; nobody to tell", extra=log_context(message.conversation)
+            )
+            return
         log.exception("could not hand the failed message to people", extra=log_context(message.conversation))
     try:
         await channel.send(

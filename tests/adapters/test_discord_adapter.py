@@ -1010,12 +1010,15 @@ async def test_a_refused_answer_is_logged_and_apologised_for_and_the_bot_carries
     fake: FakeDiscord, adapter: DiscordAdapter, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="adapters.discord")
+    thread_id, _ = await answered(fake, adapter, "How do I reset my password?")
     start = len(fake.requests)
-    question = fake.build_message_create("How do I reset my password?", mention_bot=True)
-    fake.fail("POST", f"/channels/{question['id']}/messages", 403, 50013, "Missing Permissions")
+    # a follow-up in the thread (a refusal in a thread started from the question itself would
+    # send the answer under the question in the channel instead)
+    fake.fail("POST", f"/channels/{thread_id}/messages", 403, 50013, "Missing Permissions")
+    question = fake.build_message_create("How long does a refund take?", channel_id=thread_id)
     await fake.dispatch("MESSAGE_CREATE", question)
     # the answer could not be posted: the question goes to people, in its thread, with an apology
-    apology = await fake.wait_for_request("POST", MESSAGES, ok_post(question["id"], "Sorry"), after=start)
+    apology = await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id, "Sorry"), after=start)
     await adapter.drain(5)
     assert "ticket #1" in apology.json["content"]
     refused = [

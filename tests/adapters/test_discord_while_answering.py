@@ -1,7 +1,8 @@
 """What the asker says while their answer is still being written (bot/delivery.py, bot/slots.py
 `Edits`, bot/answering/trips.py): a follow-up in the answer's thread (a channel's thread, a
 forum post) needs no mention, as it would once the answer is up; two quick edits of the
-question leave the answer answering the last one.
+question leave the answer answering the last one; a thread deleted meanwhile leaves the answer
+under the question, a forum post deleted meanwhile leaves nobody to answer.
 
 The real discord.py client against the fake Discord gateway and REST API, the real core.
 """
@@ -18,6 +19,7 @@ import pytest
 
 from adapters.discord import DiscordAdapter
 from bot.app import Runtime
+from bot.store.ticket_posts import CARD_LEASE
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
     adapter,
@@ -31,6 +33,7 @@ from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     runtime,
 )
 from tests.fakes.answerers import GatedExtractive
+from tests.fakes.clock import FakeClock
 from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.timeout(60)
@@ -212,3 +215,40 @@ async def test_an_answer_whose_message_discord_will_not_edit_is_posted_anew(
     said = _contents(fake, thread, after)
     assert len(said) == 1 and "sign-in page" not in said[0], said  # the whole answer, once
     assert fake.get_message(thread, first.response["id"])["content"].startswith(PARTIAL[:20])
+
+
+async def test_a_forum_post_deleted_while_it_is_answered_is_left_without_a_ticket(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The asker (or a moderator) deletes their forum post while its answer is written, so
+    Discord refuses the answer (404 Unknown Channel). Before, the failure opened ticket #1 for
+    a conversation that no longer existed (its note refused, an apology tried in the forum
+    itself: 400 50008), with three tracebacks; staff then got a triage card linking nowhere
+    and SLA reminders failing for as long as it was open. Now nobody is left to answer: one
+    warning, the event finished once, no ticket, no card, no apology anywhere."""
+    answerer = GatedExtractive()
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
+        start = len(fake.requests)
+        post = fake.build_thread_create("Password reset", starter_content="How do I reset my password?")
+        await fake.dispatch("THREAD_CREATE", post)
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        async with aiohttp.ClientSession() as http:  # deleted, as its poster would
+            gone = f"{fake.api_base}/channels/{post['id']}"
+            async with http.delete(gone, headers={"Authorization": f"Bot {fake.token}"}) as response:
+                assert response.status == 200
+        answerer.gate.set()
+        await fake.wait_for_request("POST", MESSAGES, lambda r: r.status == 404, after=start, timeout=10)
+        assert await bot.drain(10)
+        clock.advance(seconds=CARD_LEASE.total_seconds() + 60)
+        await rt.bot.tick({"discord": bot.channel})  # no replay, no card for a late opener
+        assert await bot.drain(10)
+    assert rt.state.tickets() == [] and rt.state.pending_events("discord") == []
+    posts = fake.requests_matching("POST", MESSAGES, after=start)
+    assert [r.status for r in posts] == [404], [(r.path, r.status) for r in posts]
+    assert not [r for r in caplog.records if r.exc_info], [
+        r.getMessage() for r in caplog.records if r.exc_info
+    ]

@@ -24,8 +24,9 @@ import pytest
 from bot import delivery, faults, replays
 from bot.app import Runtime
 from bot.cluster import Presence
+from bot.errors import ConversationDeleted
 from bot.messages import say
-from bot.types import InboundMessage, Outcome, Posted, Reply, ReplyKind
+from bot.types import ConversationRef, InboundMessage, Outcome, Posted, Reply, ReplyKind
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.bot.test_exactly_once import TOML, Platform, question
 from tests.fakes.clock import FakeClock
@@ -288,6 +289,61 @@ async def test_a_failure_after_the_handler_began_is_not_retried(
     assert rt.state.db.execute("select count(*) from answers").fetchone() == (1,)
     status = rt.state.db.execute("select status from inbox where key = 'slack:msg:d1'").fetchone()
     assert status == ("failed",)
+
+
+class DeletedWhileAnswering(Platform):
+    """The post of kind `at` is refused: the conversation `deleted` no longer exists (a platform
+    that can tell, as Discord's 404 Unknown Channel does); an answer before it fails (a 502)."""
+
+    def __init__(self, deleted: ConversationRef, at: ReplyKind = ReplyKind.ANSWER) -> None:
+        super().__init__()
+        self.deleted = deleted
+        self.at = at
+        self.tried: list[ReplyKind] = []
+
+    async def send(self, reply: Reply) -> Posted:
+        self.tried.append(reply.kind)
+        if reply.kind == self.at:
+            raise ConversationDeleted("Unknown Channel", self.deleted)
+        if reply.kind == ReplyKind.ANSWER:
+            raise OSError("502 from the platform")
+        return await super().send(reply)
+
+
+@pytest.mark.parametrize("deleted", ["C1", "C2"], ids=["its-channel", "another-channel"])
+async def test_a_question_whose_conversation_was_deleted_is_owed_nothing(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, deleted: str
+) -> None:
+    """The question's conversation is deleted while it is answered. Before, the failure was
+    apologised for and handed to people like any other: a ticket, a note and an apology for
+    nobody, and a card linking nowhere. Now the event is finished, once, with none of it; a
+    deleted conversation that is not the question's (a bug, another thread) still owes the
+    asker their apology and ticket."""
+    rt = make_runtime(TOML)
+    asked = question("How long does a refund take?", "x1")
+    platform = DeletedWhileAnswering(dataclasses.replace(asked.conversation, channel=deleted))
+    assert await rt.bot.on_message(asked, platform) == Outcome.FAILED
+    clock.advance(seconds=30)
+    await rt.bot.tick({"slack": platform})  # not replayed
+    await rt.bot.settle()
+    owed = deleted != "C1"
+    assert len(rt.state.tickets()) == owed
+    assert any("went wrong" in r.text for _, r in platform.posted) is owed
+    assert rt.state.db.execute("select status from inbox where key = 'slack:msg:x1'").fetchone() == (
+        "failed",
+    )
+
+
+async def test_a_conversation_deleted_while_its_failure_is_handed_to_people_is_told_nothing_more(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The answer failed, and the conversation was deleted before the ticket's note went out.
+    Before, the plain apology was tried there too (a second refusal, a second traceback)."""
+    rt = make_runtime(TOML)
+    asked = question("How long does a refund take?", "x2")
+    platform = DeletedWhileAnswering(asked.conversation, at=ReplyKind.ESCALATION)
+    assert await rt.bot.on_message(asked, platform) == Outcome.FAILED
+    assert platform.tried == [ReplyKind.ANSWER, ReplyKind.ESCALATION]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -31,7 +31,10 @@ What this fake owns
 * **A journal** of every REST call and every gateway frame, awaitable without polling, and
   **scripted faults** (429 with Discord's rate-limit headers, arbitrary error bodies).
 
-What it does not own: permissions enforcement (use :meth:`FakeDiscord.fail` to script 403s),
+What it does not own: permissions enforcement (use :meth:`FakeDiscord.fail` to script 403s)
+but for one rule a reply depends on: a Create Message with a ``message_reference`` needs Read
+Message History where it is posted (``403 {"code": 160002}``; channel overwrites applied as
+Discord does, :meth:`FakeDiscord.channel_permissions_of`),
 real rate-limit buckets (every success reports a generous bucket; 429s are only scripted), voice,
 presences, member chunking beyond a single chunk, CDN/attachments content, audit logs, sharding
 beyond routing guilds to shards, and the ETF encoding.
@@ -1581,6 +1584,30 @@ class FakeDiscord:
         for role_id in self.members[guild_id].get(user_id, {}).get("roles", []):
             value |= int(roles[role_id]["permissions"])
         return P_ALL if value & P_ADMINISTRATOR else value
+
+    def channel_permissions_of(self, channel_id: str, user_id: str) -> int:
+        """A member's permissions in a guild channel, in Discord's order: the guild's, then the
+        channel's overwrites for @everyone, for the member's roles (together), for the member.
+        A thread has its parent's; a DM, everything."""
+        channel = self.channels[str(channel_id)]
+        if channel["type"] in _THREAD_TYPES:
+            channel = self.channels[str(channel["parent_id"])]
+        guild_id = channel.get("guild_id")
+        if guild_id is None:
+            return P_ALL
+        value = self.permissions_of(guild_id, user_id)
+        if value == P_ALL:  # the owner, an administrator: overwrites do not apply
+            return value
+        overwrites = {o["id"]: o for o in channel.get("permission_overwrites", [])}
+        roles = self.members[guild_id].get(user_id, {}).get("roles", [])
+        for group in ([guild_id], roles, [user_id]):
+            allow = deny = 0
+            for target in group:
+                if target in overwrites:
+                    allow |= int(overwrites[target]["allow"])
+                    deny |= int(overwrites[target]["deny"])
+            value = (value & ~deny) | allow
+        return value
 
     def get_channel(self, channel_id: str | int) -> JSONDict:
         return self.channels[str(channel_id)]
@@ -3315,6 +3342,9 @@ class FakeDiscord:
             raise _invalid_form(issues)
         if not self._has_message_payload(body, ctx.files):
             raise _empty_message()
+        history = self.channel_permissions_of(channel["id"], self.bot_user_id) & P_READ_MESSAGE_HISTORY
+        if isinstance(reference, dict) and not history:
+            raise DiscordAPIError(403, 160002, "Cannot reply without permission to read message history")
         nonce = str(body["nonce"]) if body.get("nonce") is not None else None
         if nonce is not None and body.get("enforce_nonce"):
             earlier = self._nonced(self.bot_user_id, nonce)

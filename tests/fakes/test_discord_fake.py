@@ -31,6 +31,7 @@ from tests.fakes.discord_server import (
     DEFAULT_GATEWAY_URL,
     FLAG_EPHEMERAL,
     FLAG_LOADING,
+    P_READ_MESSAGE_HISTORY,
     FakeDiscord,
     GatewayIntent,
     OpenAPISpec,
@@ -496,6 +497,36 @@ async def test_scripted_failures_surface_as_discord_py_exceptions(fake: FakeDisc
         typing = fake.requests_matching("POST", "/channels/{id}/typing")
         assert [r.status for r in typing] == [500, 204]
         assert typing[0].response == {"message": "500: Internal Server Error", "code": 0}
+
+
+async def test_a_reply_needs_read_message_history_where_it_is_posted(fake: FakeDiscord) -> None:
+    """Discord's rule: a message with a `message_reference` (a reply) is refused, 403 160002,
+    where the bot may not read the history; a thread takes its parent's overwrites, a role's
+    allow beats @everyone's deny, and a plain message is not a reply."""
+    deny_history = {"allow": "0", "deny": str(P_READ_MESSAGE_HISTORY)}
+    fake.get_channel(fake.text_channel_id)["permission_overwrites"] = [
+        {"id": fake.bot_role_id, "type": 0, **deny_history}
+    ]
+    fake.get_channel(fake.general_channel_id)["permission_overwrites"] = [
+        {"id": fake.guild_id, "type": 0, **deny_history},
+        {"id": fake.bot_role_id, "type": 0, "allow": str(P_READ_MESSAGE_HISTORY), "deny": "0"},
+    ]
+    client = make_client()
+    async with running(client, fake.token):
+        support = client.get_channel(int(fake.text_channel_id))
+        general = client.get_channel(int(fake.general_channel_id))
+        assert isinstance(support, discord.TextChannel) and isinstance(general, discord.TextChannel)
+        question = await support.send("a question")  # not a reply: posted
+        with pytest.raises(discord.Forbidden) as refused:
+            await support.send("an answer", reference=question)
+        assert refused.value.code == 160002
+        thread = await question.create_thread(name="Question")
+        first = await thread.send("in the thread")
+        with pytest.raises(discord.Forbidden) as in_thread:
+            await thread.send("a reply in the thread", reference=first)
+        assert in_thread.value.code == 160002
+        other = await general.send("elsewhere")
+        assert (await general.send("a reply", reference=other)).reference is not None
 
 
 async def test_history_after_a_message_and_a_nonce_the_bot_already_used(fake: FakeDiscord) -> None:
