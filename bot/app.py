@@ -132,6 +132,8 @@ def build_runtime(
         check_answer_mode(settings)
     state = StateStore.open(settings)
     try:
+        # read before the sync: a change counted meanwhile (another worker's) is synced again
+        synced_at = state.knowledge_generation()
         knowledge, report = open_synced_knowledge(settings, progress)
     except BaseException:
         state.close()
@@ -147,6 +149,7 @@ def build_runtime(
         fallback=fallback,
         clock=clock or SystemClock(),
         embedder=build_embedder(settings),
+        synced_at=synced_at,
     )
     return Runtime(
         settings=settings, state=state, store=store, knowledge=knowledge, bot=bot, last_sync=report

@@ -27,6 +27,7 @@ from bot.answering.pipeline import AnswerPipeline
 from bot.answering.responder import Responder
 from bot.asker_replies import acknowledge_thanks, asker_ticket_reply, closes_the_loop
 from bot.channel_types import ChannelMode
+from bot.cluster import SharedKnowledge
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
@@ -87,13 +88,17 @@ class SupportBot(ReadBackMarks):
         clock: Clock,
         fallback: Answerer | None = None,
         embedder: Embedder | None = None,
+        synced_at: int | None = None,
     ) -> None:
+        """`synced_at`: the knowledge generation `knowledge` was synced at (bot/cluster.py)."""
         self.settings = settings
         self.store = store
         self.clock = clock
         self.knowledge = KnowledgeService(
             knowledge, embedder=embedder, model_timeout=settings.llm.timeout_seconds
         )
+        # approvals and reindexes, made here or on another worker, reach this worker's index
+        self.shared_knowledge = SharedKnowledge(store=store, knowledge=self.knowledge, synced_at=synced_at)
         self.answers = AnswerPipeline(
             settings=settings,
             store=store,
@@ -158,6 +163,7 @@ class SupportBot(ReadBackMarks):
         """Release what the answerers and the embedder hold (HTTP connections to an endpoint).
         Replays still running are cancelled: their events stay in the inbox for the next start."""
         await self.deliveries.aclose()
+        await self.shared_knowledge.aclose()
         await self.answers.aclose()
         await self.knowledge.aclose()
 
@@ -414,11 +420,13 @@ class SupportBot(ReadBackMarks):
         fired += await self.insights.tick(channels)  # knowledge gaps, the weekly digest
         await self.retention.tick()  # message text past [privacy] retention_days
         await self.deliveries.tick(channels)  # replays in the background; old inbox rows forgotten
+        await self.shared_knowledge.tick()  # another worker's approval or reindex, synced here too
         return fired
 
     async def settle(self) -> None:
-        """Wait for the replays the clock started (tests, and an orderly shutdown)."""
+        """Wait for the replays and the sync the clock started (tests, and an orderly shutdown)."""
         await self.deliveries.settle()
+        await self.shared_knowledge.settle()
 
     async def answer_command_question(self, command: Command, question: str, channel: Channel) -> Outcome:
         """`/support ask`: the same pipeline as a mention, answered in the command's channel."""

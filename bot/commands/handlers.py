@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 200  # characters in a knowledge draft's title
 NOTE_LIMIT = 2000  # characters in a resolution note
+# said after a change to the folder on a cluster (bot/cluster.py's SharedKnowledge)
+OTHERS_FOLLOW = "The other workers re-read the folder within a minute."
 
 
 @REGISTRY.command(
@@ -263,13 +265,22 @@ async def _learn(host: CommandHost, command: Command, args: dict[str, str], chan
                 f"with `learn show {draft_id}` and approve again."
             )
         return f"Draft #{draft_id} was already decided."
-    return f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now."
+    return and_others(
+        host,
+        f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now.",
+    )
 
 
 @REGISTRY.command("reindex", "Re-read the knowledge folder now (only changed files).", access=Access.ADMIN)
 async def _reindex(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
-    report = await host.knowledge.reindex()
-    return report.describe()
+    report = await host.shared_knowledge.reindex()
+    return and_others(host, report.describe())
+
+
+def and_others(host: CommandHost, said: str) -> str:
+    """What a change to the folder says, and on a cluster that it reached this worker alone
+    so far: each worker's index is its own, and the others sync theirs at their next tick."""
+    return f"{said}\n{OTHERS_FOLLOW}" if host.shared_knowledge.others else said
 
 
 @REGISTRY.command(
@@ -332,7 +343,8 @@ def _shown(text: str) -> str:
 
 
 async def approve_draft(host: CommandHost, draft: Draft, admin: Author) -> str | None:
-    """Approve a draft: write it into the knowledge folder and index it at once.
+    """Approve a draft: write it into the knowledge folder and index it at once (on the other
+    workers, at their next clock tick).
     Returns the file's path, or None if someone decided the draft first, or changed its
     title or answer since `draft` was read (what was written is not what it holds)."""
     path = await host.knowledge.write(
@@ -351,6 +363,6 @@ async def approve_draft(host: CommandHost, draft: Draft, admin: Author) -> str |
         # never deletes the page of another approval, in this worker or another one
         await host.knowledge.remove(path)
         return None
-    await host.knowledge.reindex()
+    await host.shared_knowledge.reindex(counted=True)  # decide_draft counted the new page
     log.info("knowledge draft approved", extra={"ticket_id": draft.ticket_id})
     return path

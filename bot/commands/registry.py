@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.answering.pipeline import AnswerPipeline
+from bot.cluster import SharedKnowledge
 from bot.config import Settings
 from bot.escalation import Escalations
 from bot.insights.service import Insights
@@ -175,6 +176,9 @@ class CommandHost(Protocol):
 
     @property
     def knowledge(self) -> KnowledgeService: ...
+
+    @property
+    def shared_knowledge(self) -> SharedKnowledge: ...
 
     @property
     def answers(self) -> AnswerPipeline: ...

@@ -24,6 +24,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.answering.pipeline import AnswerPipeline
+from bot.commands.handlers import and_others
 from bot.dashboard.auth import Rights
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, refuse, render
 from bot.dashboard.inputs import redirect, status_of, typed
@@ -151,8 +152,8 @@ async def reindex(request: web.Request) -> web.Response:
     dash = request.app[DASHBOARD]
     if dash.host is None:
         return refuse(request, Refusal.REINDEX_STANDALONE, status=409)
-    report = await dash.host.knowledge.reindex()
-    described = report.describe()
+    report = await dash.host.shared_knowledge.reindex()
+    described = and_others(dash.host, report.describe())
     await record(request, "knowledge reindex", described.splitlines()[0])
     return redirect(request, request.app.router["knowledge"].url_for(), described[:MESSAGE_LIMIT])
 

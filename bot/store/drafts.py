@@ -2,6 +2,11 @@
 
 A draft is made from a resolved ticket and waits, pending, until an admin approves it
 (it is then written into the knowledge folder) or rejects it; each decision is taken once.
+
+Also the knowledge generation (`state_meta`'s KNOWLEDGE_KEY), a count of the changes to the
+folder made through a worker: an approval counts its page in the transaction that records
+it, `/support reindex` counts itself. Each worker syncs its own index when the count moves
+(bot/cluster.py's SharedKnowledge): on PostgreSQL the other workers learn of the change here.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.queue import Reach, reach_sql
-from bot.store.rows import insert_row, select_row, select_rows, transaction
+from bot.store.rows import insert_row, one_statement, select_row, select_rows, transaction
 from bot.store.store import Repository, iso, parse_time
 from bot.types import DocVisibility, Draft
+
+KNOWLEDGE_KEY = "knowledge_generation"  # in state_meta: changes to the folder made through a worker
 
 
 class DraftRepository(Repository):
@@ -106,7 +113,30 @@ class DraftRepository(Repository):
                 f"where id = ? and status = 'pending'{same}",
                 [status, by, iso(at), path, draft_id, *params],
             )
-        return cursor.rowcount == 1
+            decided = cursor.rowcount == 1
+            if decided and status == "approved":
+                # with the approval, never after it: a worker that dies in between would leave
+                # the page it wrote unknown to the others until they restart
+                self._count_knowledge_change()
+        return decided
+
+    def count_knowledge_change(self) -> int:
+        """Count a change to the knowledge folder (`/support reindex`); the new generation."""
+        with one_statement(self.db):
+            return self._count_knowledge_change()
+
+    def knowledge_generation(self) -> int:
+        """How many changes to the knowledge folder have been counted (0: none yet)."""
+        row = self.db.execute("select value from state_meta where key = ?", [KNOWLEDGE_KEY]).fetchone()
+        return int(row[0]) if row else 0
+
+    def _count_knowledge_change(self) -> int:
+        row = self.db.execute(
+            "insert into state_meta (key, value) values (?, '1') on conflict (key) do update "
+            "set value = cast(cast(state_meta.value as integer) + 1 as text) returning value",
+            [KNOWLEDGE_KEY],
+        ).fetchone()
+        return int(row[0])
 
 
 def _draft(row: dict[str, Any]) -> Draft:

@@ -329,6 +329,27 @@ def test_a_draft_is_approved_only_while_it_holds_the_text_approved(state: Path |
     store.close()
 
 
+def test_approvals_and_reindexes_are_counted_once(state: Path | str) -> None:
+    """The knowledge generation other workers sync at (bot/cluster.py): an approval counts
+    with its decision; a rejection, or an approval that lost its compare-and-set, does not."""
+    store = StateStore(state)
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="9.0")
+    ticket = escalate(store, ref, "U1", NOW, EscalationReason.ASKED_FOR_HUMAN)
+    rejected, approved = (
+        store.create_draft(ticket_id=ticket, title="t", question="q", answer="a", visibility="public", at=NOW)
+        for _ in range(2)
+    )
+    assert store.knowledge_generation() == 0
+    assert store.count_knowledge_change() == 1  # `/support reindex`
+    assert store.decide_draft(rejected.id, status="rejected", by="S1", at=NOW)
+    assert not store.decide_draft(approved.id, status="approved", by="S1", at=NOW, unchanged=("x", "a"))
+    assert store.knowledge_generation() == 1
+    assert store.decide_draft(approved.id, status="approved", by="S1", at=NOW, path="learned/t.md")
+    assert not store.decide_draft(approved.id, status="approved", by="S1", at=NOW, path="learned/t.md")
+    assert store.knowledge_generation() == 2
+    store.close()
+
+
 def test_history_shows_only_the_bots_answers_to_that_person(state: Path | str) -> None:
     store = StateStore(state)
     ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="9.0")
