@@ -491,7 +491,19 @@ class AnswerStore(Protocol):
 
     def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool: ...
 
-    def model_answers_since(self, since: datetime, asker_id: str, channel_key: str) -> tuple[int, int]: ...
+    def reserve_model_answer(
+        self,
+        asker_id: str,
+        channel_key: str,
+        *,
+        per_user: int,
+        per_channel: int,
+        since: datetime,
+        now: datetime,
+        until: datetime,
+    ) -> int | None: ...
+
+    def release_model_answer(self, reservation: int) -> None: ...
 
     def usage_since(self, since: datetime) -> tuple[int, int, int]: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,23 @@ log = logging.getLogger(__name__)
 # passages a model may be given (as many as fit [llm] context_tokens): on realdocs_dev the
 # chunk holding the answer is among the best 10 for 91% of questions and the best 20 for 94%
 MODEL_CANDIDATES = 20
+# how long a model answer reserved for a question outlasts the model's deadline: the search
+# before the model is asked, and the platform's pauses within it, which the deadline waits
+# out (bot/answering/llm.py `_shown`)
+RESERVATION_MARGIN = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """Who answers a question (`AnswerPipeline.answerer_for`): the model, or the offline
+    answerer with a note saying why. `reservation`: the model answer reserved for it from the
+    hourly shares (bot/store/answers.py `reserve_model_answer`), to release with the answer's
+    record (bot/answering/trips.py `record_answer`), or by `AnswerPipeline.release` if none
+    is made; None: nothing reserved (no share is kept, or the offline answerer answers)."""
+
+    answerer: Answerer
+    note: str | None = None
+    reservation: int | None = None
 
 
 class AnswerPipeline:
@@ -200,26 +217,46 @@ class AnswerPipeline:
             sections = await self.knowledge.sections(result.passages)
         return fit_sections(sections, self.settings.llm.context_tokens)
 
-    async def answerer_for(
-        self, asker: Author, conversation: ConversationRef, language: str
-    ) -> tuple[Answerer, str | None]:
-        """The model, unless this person or channel used up its hourly share of model answers;
-        then the offline answerer, with a note saying why."""
+    async def answerer_for(self, asker: Author, conversation: ConversationRef, language: str) -> Chosen:
+        """The model, with one of the answers of this person's and this channel's hourly
+        shares reserved for the question (released with its answer's record, or by
+        `release`); once either share is taken, the offline answerer, with a note saying why."""
+        limits = self.settings.llm
         if self.fallback is None or self.store is None:
-            return self.answerer, None
+            return Chosen(self.answerer)
+        if not (limits.user_rate_per_hour or limits.channel_rate_per_hour):
+            return Chosen(self.answerer)  # no share to keep: nothing to count or reserve
         from bot.store import StateStore  # the state repositories: not loaded by `supportbot ask`
 
-        limits = self.settings.llm
-        since = self.clock.now() - timedelta(hours=1)
-        by_user, by_channel = await self.store.run(
-            StateStore.model_answers_since, since, asker.id, conversation.channel_key
+        now = self.clock.now()
+        reservation = await self.store.run(
+            StateStore.reserve_model_answer,
+            asker.id,
+            conversation.channel_key,
+            per_user=limits.user_rate_per_hour,
+            per_channel=limits.channel_rate_per_hour,
+            since=now - timedelta(hours=1),
+            now=now,
+            # a question still unrecorded past this, its worker is taken for dead
+            until=now + timedelta(seconds=limits.timeout_seconds) + RESERVATION_MARGIN,
         )
-        if (limits.user_rate_per_hour and by_user >= limits.user_rate_per_hour) or (
-            limits.channel_rate_per_hour and by_channel >= limits.channel_rate_per_hour
-        ):
+        if reservation is None:
             log.info("model answer rate limit reached", extra={"channel": conversation.channel_key})
-            return self.fallback, say("rate_limited_model", language)
-        return self.answerer, None
+            return Chosen(self.fallback, say("rate_limited_model", language))
+        return Chosen(self.answerer, reservation=reservation)
+
+    async def release(self, chosen: Chosen) -> None:
+        """Give back the model answer reserved for a question that recorded no answer (it failed
+        before). A boundary: a reservation not given back lapses on its own, and this runs
+        where another failure is already on its way out."""
+        if chosen.reservation is None or self.store is None:
+            return
+        from bot.store import StateStore
+
+        try:
+            await self.store.run(StateStore.release_model_answer, chosen.reservation)
+        except Exception:
+            log.warning("a reserved model answer was not given back; it lapses", exc_info=True)
 
     async def usage_today(self) -> str | None:
         if self.fallback is None or self.store is None:

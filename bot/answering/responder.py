@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from bot import faults, policy
-from bot.answering.pipeline import AnswerPipeline
+from bot.answering.pipeline import AnswerPipeline, Chosen
 from bot.answering.trips import HISTORY_TURNS, Kept, answer_fields, history_and_memory, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context
@@ -165,7 +165,9 @@ class Responder:
         remembered = remembered_facts(*memory)
         language = people.language_for(remembered, question, language)
         await people.observe_question(conversation.platform, asker.id, question, language, remembered)
-        answerer, note = await self.answers.answerer_for(asker, conversation, language)
+        chosen = await self.answers.answerer_for(asker, conversation, language)
+        # the model answer reserved for the question goes with the answer's record, or at the end
+        reserved: Chosen | None = chosen
         stream = StreamingReply(
             channel,
             conversation,
@@ -182,11 +184,11 @@ class Responder:
                 history=[*memory_turns(remembered or ()), *history],
                 language=language,
                 on_text=stream,
-                answerer=answerer,
+                answerer=chosen.answerer,
                 audiences=audiences,
             )
-            if note:
-                answer = replace(answer, note=note)
+            if chosen.note:
+                answer = replace(answer, note=chosen.note)
             faults.point("answer.composed")
             abstained = self.answers.is_abstention(answer)
             fields = answer_fields(
@@ -209,7 +211,8 @@ class Responder:
             # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
             stamp = self.similar.due(conversation) if self.similar is not None and not abstained else None
             compared = conversation if stamp is not None else None
-            recorded = await self.store.run(record_answer, record, watched, compared)
+            recorded = await self.store.run(record_answer, record, watched, compared, chosen.reservation)
+            reserved = None
             answer_id = recorded.answer_id
             notice = (
                 await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
@@ -300,6 +303,8 @@ class Responder:
             )
             return Outcome.ANSWERED
         finally:
+            if reserved is not None:  # nothing was recorded (a boundary: it never raises)
+                await self.answers.release(reserved)
             # a partial edit still waiting (a rate limit) must not land on what is said next in
             # that post: an apology, an escalation note, a replay's answer
             await stream.aclose()

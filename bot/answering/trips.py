@@ -18,6 +18,7 @@ from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.insights.similarity import NEIGHBOURS
 from bot.store import StateStore
+from bot.store.answers import release_statement
 from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
 from bot.store.incidents import incidents_of as read_incidents
@@ -122,6 +123,7 @@ def record_answer(
     record: tuple[str, list[Any]],
     incidents_of: ConversationRef | None,
     resolved_of: ConversationRef | None,
+    reservation: int | None = None,
 ) -> Recorded:
     """The answer's record (`record`: bot/store/answers.py `answer_statement`) and what the
     reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
@@ -129,15 +131,20 @@ def record_answer(
     of three, and on PostgreSQL one round trip (`together`: the reads are in the record's
     transaction, so a read the server refuses costs the record too, as any failure of the
     trip would). The tickets are a boundary, as in `Responder._similar_resolved`: rows that
-    cannot be read leave them to that call (which reads again and logs), never cost the answer."""
+    cannot be read leave them to that call (which reads again and logs), never cost the answer.
+    With `reservation`, the model answer reserved for the question is released in the same
+    transaction (bot/store/answers.py `reserve_model_answer`): the answer counts from then on."""
     statements = [record]
+    if reservation is not None:
+        statements.append(release_statement(reservation))
+    reads = len(statements)
     if incidents_of is not None:
         statements.append(open_incidents_statement(incidents_of))
     if resolved_of is not None:
         statements.append(recently_resolved_statement(resolved_of))
     results = together(store.db, statements)
     answer_id = int(results[0].rows[0][0])
-    incidents = read_incidents(results[1].dicts()) if incidents_of is not None else []
+    incidents = read_incidents(results[reads].dicts()) if incidents_of is not None else []
     resolved = None
     if resolved_of is not None:
         try:

@@ -26,10 +26,10 @@ import contextlib
 import logging
 
 from bot import policy
-from bot.answering.pipeline import AnswerPipeline
+from bot.answering.pipeline import AnswerPipeline, Chosen
 from bot.answering.responder import answer_buttons, asker_view
 from bot.answering.safety import redact_secrets
-from bot.answering.trips import answer_fields
+from bot.answering.trips import answer_fields, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.errors import PostRefused
@@ -38,6 +38,7 @@ from bot.messages import say
 from bot.ports import Channel, Clock, TextInput
 from bot.privacy.redaction import quoted_block
 from bot.store import AsyncStore, StateStore
+from bot.store.answers import answer_statement
 from bot.store.reply_drafts import ReplyDraft, ReplyDraftStatus
 from bot.types import (
     ActionEvent,
@@ -143,14 +144,19 @@ class DraftReplies:
         audiences, history = await asker_view(
             self.settings, self.store, message.author, conversation, question
         )
-        answerer, _ = await self.answers.answerer_for(message.author, conversation, language)
-        answer, result = await self.answers.ask(
-            question, scope, history=history, language=language, answerer=answerer, audiences=audiences
-        )
-        abstained = self.answers.is_abstention(answer)
-        answer_id = await self.store.run(
-            StateStore.record_answer,
-            **answer_fields(
+        chosen = await self.answers.answerer_for(message.author, conversation, language)
+        reserved: Chosen | None = chosen  # the model answer reserved goes with the record
+        try:
+            answer, result = await self.answers.ask(
+                question,
+                scope,
+                history=history,
+                language=language,
+                answerer=chosen.answerer,
+                audiences=audiences,
+            )
+            abstained = self.answers.is_abstention(answer)
+            fields = answer_fields(
                 answer,
                 result,
                 ref=conversation,
@@ -159,8 +165,15 @@ class DraftReplies:
                 question=question,
                 abstained=abstained,
                 at=self.clock.now(),
-            ),
-        )
+            )
+            recorded = await self.store.run(
+                record_answer, answer_statement(**fields), None, None, chosen.reservation
+            )
+            reserved = None
+        finally:
+            if reserved is not None:  # nothing was recorded (a boundary: it never raises)
+                await self.answers.release(reserved)
+        answer_id = recorded.answer_id
         draft = await self.store.run(
             StateStore.create_reply_draft,
             conversation=conversation,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
 
-from bot.store.rows import insert_statement, one_statement, select_row, transaction, update_row
+from bot.store.postgres_session import lock_keys
+from bot.store.rows import insert_statement, one_statement, select_row, together, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import AnswerFields, Citation
 
@@ -86,6 +87,13 @@ def answer_statement(*, event: str | None = None, **fields: Unpack[AnswerFields]
     )
 
 
+def release_statement(reservation: int) -> tuple[str, list[Any]]:
+    """The statement releasing a model answer reserved for a question (`reserve_model_answer`),
+    sent in its answer's record's trip: in one transaction with it, so no moment counts the
+    answer twice or not at all."""
+    return "delete from model_reservations where id = ? returning id", [reservation]
+
+
 class AnswerRepository(Repository):
     def record_answer(self, **fields: Unpack[AnswerFields]) -> int:
         statement = answer_statement(**fields)
@@ -153,19 +161,67 @@ class AnswerRepository(Repository):
 
     # -- usage and model limits ------------------------------------------------------------
 
-    def model_answers_since(self, since: datetime, asker_id: str, channel_key: str) -> tuple[int, int]:
-        """How many answers a model was asked for since `since` for this person, and in this
-        channel (Answer.tokens_in): not the questions it was never given, and counted also
-        where the documentation's words were posted instead of its own (an answer in another
-        language than the question's): it was asked, and spent the tokens."""
-        row = self.db.execute(
-            # sums of CASE, not of comparisons: PostgreSQL does not add up booleans
-            "select sum(case when asker_id = ? then 1 else 0 end), "
-            "sum(case when conversation like ? escape '\\' then 1 else 0 end) from answers "
-            "where created_at >= ? and tokens_in > 0",
-            [asker_id, like_prefix(channel_key + ":"), iso(since)],
-        ).fetchone()
-        return int(row[0] or 0), int(row[1] or 0)
+    def reserve_model_answer(
+        self,
+        asker_id: str,
+        channel_key: str,
+        *,
+        per_user: int,
+        per_channel: int,
+        since: datetime,
+        now: datetime,
+        until: datetime,
+    ) -> int | None:
+        """Reserve a model answer for a question about to be asked, within the share of this
+        person (`per_user` answers since `since`) and of this channel (`per_channel`; 0: no
+        limit, but one is set): its id, or None when either share is used up. A share counts
+        the answers a model was asked for (Answer.tokens_in: not the questions it was never
+        given, and also those where the documentation's words were posted instead of its own,
+        in another language than the question's: it was asked, and spent the tokens), and the
+        reservations of the questions still being answered: the answers alone, recorded once
+        the model is done, let questions asked at once (on two workers, or on one) all take
+        the last answer of a share. A reservation is released in its answer's record's trip
+        (`release_statement`), or without one (`release_model_answer`); one whose worker died
+        lapses at `until`. One transaction, serialised per person and per channel (an
+        advisory lock each on PostgreSQL, taken in one order; on SQLite its one writer)."""
+        limited = [("asker_id", asker_id, per_user), ("channel", channel_key, per_channel)]
+        limited = [(column, key, limit) for column, key, limit in limited if limit > 0]
+        if not limited:
+            raise ValueError("no share to reserve from: neither limit is set")
+        statements: list[tuple[str, list[Any]]] = []
+        if self.shared:
+            names = sorted(f"model-share:{column}:{key}" for column, key, _ in limited)
+            statements += [(f"select pg_advisory_xact_lock({lock_keys('?')})", [name]) for name in names]
+        # a reservation outlived by its question (its worker died) goes, under the locks that cover it
+        mine = " or ".join(f"{column} = ?" for column, _, _ in limited)
+        statements.append(
+            (
+                f"delete from model_reservations where expires_at <= ? and ({mine}) returning id",
+                [iso(now), *(key for _, key, _ in limited)],
+            )
+        )
+        within: list[str] = []
+        params: list[Any] = []
+        for column, key, limit in limited:  # the columns of both tables
+            within.append(
+                f"(select count(*) from answers where {column} = ? and created_at >= ? and tokens_in > 0) "
+                f"+ (select count(*) from model_reservations where {column} = ?) < ?"
+            )
+            params += [key, iso(since), key, limit]
+        statements.append(
+            (
+                "insert into model_reservations (asker_id, channel, expires_at) "
+                f"select ?, ?, ? where {' and '.join(within)} returning id",
+                [asker_id, channel_key, iso(until), *params],
+            )
+        )
+        reserved = together(self.db, statements)[-1].rows
+        return int(reserved[0][0]) if reserved else None
+
+    def release_model_answer(self, reservation: int) -> None:
+        """Give back a reservation whose question recorded no answer (it failed on the way)."""
+        with one_statement(self.db):
+            self.db.execute(*release_statement(reservation)).fetchall()
 
     def usage_since(self, since: datetime) -> tuple[int, int, int]:
         """Answers a model was asked for since `since`, and their tokens in and out."""

@@ -43,6 +43,7 @@ from bot.store.migrations_later import (
     _state_v20_card_claims,
     _state_v21_slack_organisations,
     _state_v22_revisions,
+    _state_v23_model_reservations,
 )
 from bot.store.rows import transaction
 from bot.store.values import iso
@@ -330,6 +331,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0020_card_claims", _state_v20_card_claims),
     ("0021_slack_organisations", _state_v21_slack_organisations),
     ("0022_revisions", _state_v22_revisions),
+    ("0023_model_reservations", _state_v23_model_reservations),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

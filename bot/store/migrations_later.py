@@ -368,6 +368,23 @@ def _state_v22_revisions(db: StateDatabase) -> None:
     )
 
 
+def _state_v23_model_reservations(db: StateDatabase) -> None:
+    """A model answer is reserved for a question before the model is asked, against its
+    asker's and its channel's hourly share (bot/store/answers.py `reserve_model_answer`):
+    counting only the answers already recorded, which are recorded once the model is done,
+    let two questions asked at once (on two workers, or on one) both take the share's last
+    answer. A reservation is released with its answer's record, and lapses at `expires_at`
+    (its worker died). A table of its own, only added to: workers of the version before run
+    on beside it, counting recorded answers alone as they did. No index: it holds the
+    questions being answered at the moment, and the few reservations left by a dead worker
+    until its person or channel asks again."""
+    db.table("model_reservations").create(
+        {"id": int, "asker_id": str, "channel": str, "expires_at": str},
+        pk="id",
+        not_null={"asker_id", "channel", "expires_at"},
+    )
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

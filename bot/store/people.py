@@ -285,6 +285,12 @@ class PeopleRepository(Repository):
                 [platform, user_id, user_id],
             )
             run("welcomed", "delete from welcomed where platform = ? and user_id = ?", [platform, user_id])
+            # a model answer reserved for a question of theirs still being answered names them
+            run(
+                "model_reservations",
+                "delete from model_reservations where asker_id = ? and channel like ? escape '\\'",
+                scope,
+            )
             # the dashboard: their sign-in links and sessions go; the audit trail keeps its rows
             # (who changed what is the team's record) with the person replaced by the marker
             run(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.console import ConsoleChannel
+from bot import faults
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.messages import say
@@ -312,6 +313,49 @@ async def test_per_user_rate_limit_switches_to_the_docs_with_a_friendly_note(mod
     other = Author(id="U2", name="Bo")
     await rt.bot.on_message(question("How long does a refund take?", author=other), channel)
     assert len(fake.chat_requests) == 2
+
+
+async def test_two_questions_asked_at_once_take_one_answer_of_the_askers_share(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]
+    """`user_rate_per_hour = 1`, and Ann asks in two channels at once. Before, each question
+    counted her model answers already recorded, and an answer is recorded once the model is
+    done: both found none, and the model answered both. Now the first question reserves the
+    share's one answer before asking, and the second quotes the documentation with the note."""
+    rt = model_runtime("user_rate_per_hour = 1")
+    release = asyncio.Event()
+
+    async def held(_request: object) -> str:
+        await release.wait()  # the first answer is still being written
+        return "Refunds take five to seven business days [1]."
+
+    fake.default_reply = held
+    first, second = StreamingChannel(interval=0.0), StreamingChannel(interval=0.0)
+    on_first = asyncio.create_task(rt.bot.on_message(question("How long does a refund take?"), first))
+    await fake.wait_for_request(path="/v1/chat/completions")
+    try:
+        await rt.bot.on_message(question("How long does a refund take to arrive?", channel="C2"), second)
+    finally:
+        release.set()
+    assert await on_first == Outcome.ANSWERED
+    assert len([r for r in fake.chat_requests if "<passages>" in r.prompt]) == 1
+    last = second.posted[-1][1]
+    assert "many answers from the model this hour" in last.text and last.citations
+    assert "five to seven business days [1]" in first.edits[-1][1].text
+
+
+async def test_a_question_that_failed_before_its_answer_was_recorded_gives_its_share_back(  # type: ignore[no-untyped-def]
+    model_runtime, fake
+) -> None:
+    """The model answer reserved for a question goes back when the question fails before its
+    answer is recorded: the asker's next question is the model's to answer."""
+    rt = model_runtime("user_rate_per_hour = 1")
+    fake.default_reply = "Refunds take five to seven business days [1]."
+    channel = StreamingChannel(interval=0.0)
+    with faults.crash_at("answer.composed", error=OSError("connection reset")):
+        assert await rt.bot.on_message(question("How long does a refund take?"), channel) == Outcome.FAILED
+    await rt.bot.on_message(question("How long does a refund take to arrive?"), channel)
+    last = channel.edits[-1][1]
+    assert "five to seven business days [1]" in last.text
+    assert say("rate_limited_model", "en") not in last.text
 
 
 async def test_a_question_the_model_never_saw_does_not_use_up_the_askers_share(model_runtime, fake) -> None:  # type: ignore[no-untyped-def]

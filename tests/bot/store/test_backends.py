@@ -4,17 +4,19 @@ PostgreSQL (reports, forget-me, retention, gaps, incidents, follow-ups, jobs, dr
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.answering.trips import record_answer
 from bot.insights.collect import collect
 from bot.insights.gaps import place
 from bot.insights.metrics import Scope
 from bot.insights.report import ReportFormat, render
 from bot.store import StateStore, retention
+from bot.store.answers import answer_statement
 from bot.store.followups import FollowupClaim
 from bot.store.gaps import GapStatus
 from bot.store.incidents import PostKind
@@ -22,6 +24,7 @@ from bot.store.jobs import POST_LEASE
 from bot.store.queue import Reach
 from bot.types import Author, ConversationRef, EscalationReason, Posted, TicketStatus
 from tests.bot.insights.week import DEFINITIONS, NOW, WEEK, ask, at, escalate, say, script_week, thread
+from tests.bot.store.answer_fields import answer_fields
 
 
 def _week_report(target: Path | str) -> dict[str, Any]:
@@ -59,15 +62,13 @@ def test_stats_gaps_and_usage(state: Path | str) -> None:
     assert store.stats(platform="discord").questions == 0
     [(question, asks)] = store.knowledge_gaps(platform="slack")
     assert question.lower().strip() == "where is the sso page?" and asks == 2
-    # a model's share and usage count the answers it was asked for (tokens in), not the others
-    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key) == (0, 0)
+    # a model's usage counts the answers it was asked for (tokens in), not the others
     for asker, tokens_in in (("U1", 120), ("U2", 80), ("U1", 0)):  # 0: the model never asked
         store.record_answer(
             ref=thread(), message_id=f"m-{asker}-{tokens_in}", asker_id=asker, question="Refunds?",
             answer="Five to seven days [1].", confidence=0.9, language="en", answerer="llm",
             abstained=False, sources=[], top_path=None, tokens_in=tokens_in, tokens_out=10, at=at(1, 10),
         )  # fmt: skip
-    assert store.model_answers_since(at(1, 0), "U1", ref.channel_key) == (1, 2)
     assert store.usage_since(at(1, 0)) == (2, 200, 20)
 
     assert place(store, 3, at(1, 13)) == 3  # the abstentions and the answer rated not helpful
@@ -83,6 +84,48 @@ def test_stats_gaps_and_usage(state: Path | str) -> None:
         g for g in gaps if any(q == "How do I reset my password?" for q, _ in store.gap_questions(g.id))
     ]
     assert store.gap_tickets(soft.id) == [ticket]
+    store.close()
+
+
+def _reserve(
+    store: StateStore, asker: str, *, per_user: int = 0, per_channel: int = 0, now: datetime = NOW
+) -> int | None:
+    """A model answer reserved for `asker`'s question in slack:T1:C1 at `now`, held 3 minutes."""
+    return store.reserve_model_answer(
+        asker, thread().channel_key, per_user=per_user, per_channel=per_channel,
+        since=now - timedelta(hours=1), now=now, until=now + timedelta(minutes=3),
+    )  # fmt: skip
+
+
+def test_a_models_hourly_share_counts_its_answers_and_the_questions_being_answered(
+    state: Path | str,
+) -> None:
+    """A share counts the answers the model was asked for (tokens in) within the hour, and the
+    answers reserved for questions still being answered: before, only the answers recorded,
+    so questions asked at once all found the share's last answer free. A reservation goes
+    with its answer's record, is given back when none is made, and lapses when its worker
+    died."""
+    store = StateStore(state)
+    for asker, tokens_in in (("U1", 120), ("U2", 80), ("U1", 0)):  # 0: the model never asked
+        fields = answer_fields(thread(), NOW - timedelta(minutes=30), asker) | {"tokens_in": tokens_in}
+        store.record_answer(**fields)
+    assert _reserve(store, "U1", per_user=1) is None  # its one answer this hour is given
+    an_hour_on = _reserve(store, "U1", per_user=1, now=NOW + timedelta(minutes=31))
+    assert an_hour_on is not None
+    store.release_model_answer(an_hour_on)
+    held = _reserve(store, "U2", per_user=2)
+    assert held is not None and _reserve(store, "U2", per_user=2) is None  # its question being answered
+    store.release_model_answer(held)  # which failed before its answer was recorded
+    released = _reserve(store, "U2", per_user=2)
+    assert released is not None
+    answered = answer_fields(thread(), NOW, "U2") | {"tokens_in": 50}
+    record_answer(store, answer_statement(**answered), None, None, released)
+    last = _reserve(store, "U2", per_user=3)  # the answer recorded counts once, not twice
+    assert last is not None and _reserve(store, "U2", per_user=3) is None
+    # the channel's share: three answers, and U2's last reservation, until it lapses
+    assert _reserve(store, "U3", per_channel=4) is None
+    assert _reserve(store, "U3", per_channel=4, now=NOW + timedelta(minutes=4)) is not None
+    assert _reserve(store, "U3", per_user=1, per_channel=100, now=NOW + timedelta(minutes=4)) is None
     store.close()
 
 

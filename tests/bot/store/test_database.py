@@ -127,6 +127,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0020_card_claims",
         "0021_slack_organisations",
         "0022_revisions",
+        "0023_model_reservations",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
