@@ -138,7 +138,7 @@ class Deliveries(Replays):
         fence = Fence(self.store, self.beats, key, self._claimed.pop(key, self.clock.now()))
         noting = NotingChannel(channel, partial(self._note_post, key), resume, fence.check)
         noting.partial = resume  # a dead process's half-written answer: a failure's apology replaces it
-        finish = Finish(key)  # the answer posted, if any: recorded with the event's finish
+        finish = Finish(key, fence.check)  # the answer posted, if any: recorded with the event's finish
         unfinished = False  # handled, but the inbox could not be told: keep it from this clock
         turn = contextlib.AsyncExitStack()  # an edit's turn among the edits of its message
         try:
@@ -160,13 +160,7 @@ class Deliveries(Replays):
                     key, message, noting, situation, resume, finish, holding, newest
                 )
             except TakenOver:
-                # paused past its lease, this worker lost the event to another, which answers
-                # it: nothing more is said or written for it here
-                log.warning(
-                    "another worker took this message over while this one was paused; left to it",
-                    extra={**log_context(message.conversation), "message_id": message.id, "event": key},
-                )
-                return Outcome.DUPLICATE
+                return self._taken_over(key, message)
             if outcome is None:
                 return Outcome.FAILED  # left for the clock's replay to handle again
             faults.point("event.handled")
@@ -177,9 +171,10 @@ class Deliveries(Replays):
                     "refused a message", extra={**log_context(message.conversation), "message_id": message.id}
                 )
             post = noting.take()
+            finished = True
             try:
                 faults.point("event.finish")
-                await self.store.run(
+                finished = await self.store.run(
                     StateStore.finish_event, key, self.clock.now(), str(outcome), finish.completion, post
                 )
                 faults.point("event.finished")  # committed, but the store's answer may be lost
@@ -199,6 +194,8 @@ class Deliveries(Replays):
                     extra={**log_context(message.conversation), "message_id": message.id},
                 )
                 await self._note_alone(key, post)
+            if not finished:  # taken over after its last fence: the finish wrote nothing
+                return self._taken_over(key, message)
             self._failures.pop(key, None)
             # finished: what follows (a welcome, a burst alert) is not a post for the event, and
             # the inbox would now answer the fence that the event is no longer held
@@ -210,6 +207,15 @@ class Deliveries(Replays):
             self.responding.discard(message.id)
             if not unfinished:
                 self._in_flight.discard(key)
+
+    def _taken_over(self, key: str, message: InboundMessage) -> Outcome:
+        """Paused past its lease, this worker lost the event to another, which answers it:
+        nothing more is said or written for it here."""
+        log.warning(
+            "another worker took this message over while this one was paused; left to it",
+            extra={**log_context(message.conversation), "message_id": message.id, "event": key},
+        )
+        return Outcome.DUPLICATE
 
     async def _handled(
         self,

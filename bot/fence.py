@@ -1,14 +1,17 @@
-"""The fence: a worker that may have been taken for dead asks the inbox before it posts.
+"""The fence: a worker that may have been taken for dead asks the inbox before it posts or edits.
 
 On PostgreSQL another worker takes over a delivery whose worker's heartbeat it has watched
 stay the same for a whole lease (bot/store/workers.py). A worker that is only paused (a
 suspended VM, SIGSTOP, a swap storm) then resumes where it was, in the middle of answering
-a question another worker has answered meanwhile, and would post a second answer. So before
-each new post for an event (not the edits of a post already noted: a replay edits that same
-post) the worker checks that nobody could have judged it dead since it claimed the event:
-`Beats` knows since when its heartbeats have come without such a gap. Only when they have
-not does it ask the inbox whether the event is still its own (one read), and stops the
-handling if not (`TakenOver`). What is left is the moment between that answer and the post.
+a question another worker has answered meanwhile, and would post a second answer, or, resumed
+in the middle of its stream, write its own over the answer the other gave in the same post
+(and record it). So before each post, edit or answer record for an event the worker checks
+that nobody could have judged it dead since it claimed the event: `Beats` knows since when
+its heartbeats have come without such a gap. Only when they have not does it ask the inbox
+whether the event is still its own (one read), and stops the handling if not (`TakenOver`).
+The worker that took the event over holds it, so its replay edits the post it found. What is
+left is the moment between that answer and the write, which the event's finish closes: it
+writes nothing for an event that is no longer this worker's (StateStore.finish_event).
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ class Beats:
 
 
 class Fence:
-    """One event's fence (`check` before each new post): see the module's docstring."""
+    """One event's fence (`check` before each post, edit or answer record): see the module's
+    docstring."""
 
     def __init__(self, store: AsyncStore, beats: Beats | None, key: str, claimed: datetime) -> None:
         self.store = store

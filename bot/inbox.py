@@ -22,11 +22,12 @@ holds because of four rules:
    (bot/instance.py) makes "live handler" a question this process can answer; on a shared
    PostgreSQL each worker answers it for the events it holds (bot/store/inbox.py), and one
    whose heartbeats lapsed (paused past its lease: another may have taken its events over)
-   asks the inbox before each new post whether the event is still its own (bot/fence.py). A
+   asks the inbox before each post, edit and answer record whether the event is still its
+   own (bot/fence.py), and its finish writes nothing for an event that is not. A
    handling that failed before it did anything (`NothingDoneYet`: a dropped database
    connection) is left unfinished for such a replay, a few times, rather than dropped.
 
-The windows that remain: between a paused worker's read of the inbox and its post; and the
+The windows that remain: between a paused worker's read of the inbox and its post or edit; and the
 platform accepted a post but the process died before step 2 recorded its id (one write to the store; for a whole answer, the finish's). There a replay
 asks the platform for the bot's reply (`bot.ports.FindsReplies`, which the Slack and Discord
 channels answer) and finishes it. A finish the store refused after the answer was posted
@@ -86,12 +87,20 @@ class Finish:
     an edit of the question not seen), so nothing may stand between the post and the record.
 
     `key` is the event's: an answer recorded before it is posted is keyed by it, so a replay
-    records over its dead predecessor's row (bot/store/answers.py `answer_statement`)."""
+    records over its dead predecessor's row (bot/store/answers.py `answer_statement`). Before
+    that record the handler awaits `fenced` (bot/fence.py): a worker paused past its lease would
+    otherwise record over the answer of the worker that took the event over."""
 
-    def __init__(self, key: str | None = None) -> None:
+    def __init__(self, key: str | None = None, fence: Callable[[], Awaitable[None]] | None = None) -> None:
         self.key = key
         self.completion: Completion | None = None
+        self._fence = fence
         self._after: list[Callable[[], Awaitable[object]]] = []
+
+    async def fenced(self) -> None:
+        """Raises bot.fence.TakenOver if the event may be another worker's now."""
+        if self._fence is not None:
+            await self._fence()
 
     def then(self, job: Callable[[], Awaitable[object]]) -> None:
         self._after.append(job)

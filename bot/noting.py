@@ -41,7 +41,7 @@ class NotingChannel:
     ) -> None:
         self.inner = inner
         self.note = note
-        # before each new post or thread: is the event still this worker's (bot/fence.py)
+        # before each post, edit or thread: is the event still this worker's (bot/fence.py)
         self.fence = fence
         self.noted = False
         self._unwritten: Posted | None = None  # noted, left for the finish to write
@@ -71,6 +71,10 @@ class NotingChannel:
         return posted
 
     async def edit(self, posted: Posted, reply: Reply, on_change: PostChanged | None = None) -> Posted:
+        if self.fence is not None:
+            # no second post, but a worker taken over while paused would write its own answer
+            # over the one the new holder gave in this post (which, holding it, passes)
+            await self.fence()
         await self._write()
         current = posted
 

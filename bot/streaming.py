@@ -82,6 +82,7 @@ class StreamingReply:
         return not editing and self.monotonic() - self._last >= self.interval
 
     async def __call__(self, text_so_far: str) -> None:
+        self._stopped()
         if not text_so_far.strip() or not self.ready():
             return
         now = self.monotonic()
@@ -116,6 +117,17 @@ class StreamingReply:
         if editing is not None and not editing.done():
             editing.cancel()
             await asyncio.wait([editing])
+        self._stopped()
+
+    def _stopped(self) -> None:
+        """Raise what ended the last partial edit if it ends the handling: only a BaseException
+        gets out of `_edit`, such as bot/fence.py's TakenOver (another worker holds the event
+        now), and it stops the stream here as it would have stopped a post."""
+        editing = self._editing
+        if editing is not None and editing.done() and not editing.cancelled():
+            stop = editing.exception()
+            if stop is not None:
+                raise stop
 
     async def finish(self, reply: Reply) -> Posted:
         await self.aclose()  # the final text supersedes a partial one

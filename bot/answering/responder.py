@@ -211,6 +211,8 @@ class Responder:
             # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
             stamp = self.similar.due(conversation) if self.similar is not None and not abstained else None
             compared = conversation if stamp is not None else None
+            if finish is not None:
+                await finish.fenced()  # recorded over the event's row: is it still this worker's?
             recorded = await self.store.run(record_answer, record, watched, compared, chosen.reservation)
             reserved = None
             answer_id = recorded.answer_id

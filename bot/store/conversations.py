@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.store.rows import Reads, one_trip, select_rows, transaction, update_row
+from bot.store.rows import Condition, Reads, one_trip, select_rows, transaction, update_row, values_where
 from bot.store.store import Repository, iso
 from bot.types import Author, ConversationRef, Shards, Turn
 
@@ -41,20 +41,22 @@ class ConversationState:
 
 
 # the conversation's upsert: it exists, was active now, and (a parameter, null: unchanged) the
-# bot takes part in it
+# bot takes part in it. Its values (`{rows}`) are `values (...)`, or `select ... where` a
+# condition (rows.py `values_where`)
 _TOUCH = (
     "insert into conversations (key, platform, workspace, channel, thread, started_at, "
-    "last_activity, asker_id, bot_participating) values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0)) "
+    "last_activity, asker_id, bot_participating) {rows} "
     "on conflict(key) do update set last_activity = excluded.last_activity, "
     "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
     "bot_participating = coalesce(?, conversations.bot_participating)"
 )
+_TOUCH_VALUES = "?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0)"
 # ... and its follow-up is due, as FollowupRepository.schedule_followup sets it: the due time
 # and the answer replace earlier ones, unless one was already sent (a thread is asked once)
 _TOUCH_AND_FOLLOW_UP = (
     "insert into conversations (key, platform, workspace, channel, thread, started_at, "
     "last_activity, asker_id, bot_participating, followup_due_at, followup_answer_id) "
-    "values (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 0), ?, ?) "
+    "{rows} "
     "on conflict(key) do update set last_activity = excluded.last_activity, "
     "asker_id = coalesce(conversations.asker_id, excluded.asker_id), "
     "bot_participating = coalesce(?, conversations.bot_participating), "
@@ -63,6 +65,7 @@ _TOUCH_AND_FOLLOW_UP = (
     "followup_answer_id = case when conversations.followup_sent_at is null "
     "then excluded.followup_answer_id else conversations.followup_answer_id end"
 )
+_FOLLOW_UP_VALUES = f"{_TOUCH_VALUES}, ?, ?"
 
 
 def history_statement(ref: ConversationRef, limit: int, answers_to: str | None) -> tuple[str, list[Any]]:
@@ -157,18 +160,26 @@ class ConversationRepository(Repository):
         bot_participating: bool | None = None,
         *,
         followup: tuple[int, datetime] | None = None,
+        only_if: Condition | None = None,
     ) -> None:
         """The conversation exists and was active at `now`; with `bot_participating`, that flag
         is set too, and with `followup` (answer id, due time) its "Did this solve it?" is
-        scheduled, in the same statement (one statement instead of two or three)."""
+        scheduled, in the same statement (one statement instead of two or three). With
+        `only_if`, nothing is written unless it holds."""
         flag = None if bot_participating is None else int(bot_participating)
         at = iso(now)
         params = [ref.key, ref.platform, ref.workspace, ref.channel, ref.thread, at, at, asker_id, flag]
+        conditions, held = ([only_if.sql], list(only_if.params)) if only_if is not None else ([], [])
         if followup is None:
-            self.db.execute(_TOUCH, [*params, flag])
+            self.db.execute(
+                _TOUCH.format(rows=values_where(_TOUCH_VALUES, conditions)), [*params, *held, flag]
+            )
             return
         answer_id, due = followup
-        self.db.execute(_TOUCH_AND_FOLLOW_UP, [*params, iso(due), answer_id, flag])
+        self.db.execute(
+            _TOUCH_AND_FOLLOW_UP.format(rows=values_where(_FOLLOW_UP_VALUES, conditions)),
+            [*params, iso(due), answer_id, *held, flag],
+        )
 
     def set_conversation_flags(
         self,
@@ -206,9 +217,10 @@ class ConversationRepository(Repository):
         author: Author | None,
         platform_id: str | None,
         once: bool = False,
+        only_if: Condition | None = None,
     ) -> None:
         """With `once`, a message of the platform (`platform_id`) already kept in `ref` with
-        this role is not kept again."""
+        this role is not kept again; with `only_if`, none is kept unless it holds."""
         record = {
             "conversation": ref.key,
             "platform_id": platform_id,
@@ -218,18 +230,21 @@ class ConversationRepository(Repository):
             "text": text,
             "at": iso(at),
         }
-        if not once or platform_id is None:
-            # no `returning id`: nothing reads it, and a result to read would cost a trip of
-            # its own inside one_trip
-            self.db.execute(
-                f"insert into messages ({', '.join(record)}) values ({', '.join('?' for _ in record)})",
-                list(record.values()),
+        conditions: list[str] = []
+        params = list(record.values())
+        if once and platform_id is not None:
+            conditions.append(
+                "not exists (select 1 from messages where conversation = ? and platform_id = ? and role = ?)"
             )
-            return
+            params += [ref.key, platform_id, role]
+        if only_if is not None:
+            conditions.append(only_if.sql)
+            params += only_if.params
+        # no `returning id`: nothing reads it, and a result to read would cost a trip of its own
+        # inside one_trip
         self.db.execute(
-            f"insert into messages ({', '.join(record)}) select {', '.join('?' for _ in record)} "
-            "where not exists (select 1 from messages where conversation = ? and platform_id = ? and role = ?)",
-            [*record.values(), ref.key, platform_id, role],
+            f"insert into messages ({', '.join(record)}) {values_where(', '.join('?' for _ in record), conditions)}",
+            params,
         )
 
     def history(self, ref: ConversationRef, limit: int = 20, *, answers_to: str | None = None) -> list[Turn]:

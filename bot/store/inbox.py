@@ -26,9 +26,10 @@ On PostgreSQL the inbox is a queue several processes may share, so these rules c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.store.rows import one_statement
+from bot.store.rows import Condition, one_statement
 from bot.store.store import iso
 from bot.store.workers import WorkerRepository
 from bot.types import Posted
@@ -80,19 +81,51 @@ class InboxRepository(WorkerRepository):
         """The worker id to note on a claim: only where other processes could take it over."""
         return self.worker_id if self.shared else None
 
-    def finish_event(self, key: str, now: datetime, status: str = "done") -> None:
+    def finish_event(self, key: str, now: datetime, status: str = "done") -> bool:
         """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
-        it) is dropped: the key alone is enough to recognise a retry."""
+        it) is dropped: the key alone is enough to recognise a retry. False, and nothing
+        written, when it was not this worker's to finish (`_held_here`)."""
         with one_statement(self.db):
-            self._finish(key, now, status)
+            finished = self._finish(key, now, status)
+        return finished()
 
-    def _finish(self, key: str, now: datetime, status: str, post: Posted | None = None) -> None:
+    def _finish(
+        self,
+        key: str,
+        now: datetime,
+        status: str,
+        post: Posted | None = None,
+        *,
+        held: Condition | None = None,
+    ) -> Callable[[], bool]:
         """finish_event inside a transaction the caller holds (StateStore.finish_event's); with
-        `post`, the event's first post is noted in the same statement (`note_post`)."""
-        self.db.execute(
+        `post`, the event's first post is noted in the same statement (`note_post`); only if
+        `held` holds (`_held_here`, unless the caller states it for its other writes too).
+        Returned: whether it did, to ask once the transaction is over (one_trip reads nothing)."""
+        held = held or self._held_here(key)
+        cursor = self.db.execute(
             "update inbox set status = ?, done_at = ?, payload = null, "
-            "post_id = coalesce(?, post_id), post_conversation = coalesce(?, post_conversation) where key = ?",
-            [status, iso(now), post and post.message_id, post and post.conversation.key, key],
+            "post_id = coalesce(?, post_id), post_conversation = coalesce(?, post_conversation) "
+            f"where key = ? and {held.sql}",
+            [status, iso(now), post and post.message_id, post and post.conversation.key, key, *held.params],
+        )
+        return lambda: bool(cursor.rowcount == 1)
+
+    def _held_here(self, key: str) -> Condition:
+        """What each write of an event's finish states: the event is unfinished and, where
+        another worker could have taken it over (a shared PostgreSQL, this process a worker),
+        still this worker's, as `holds_event` asks. A worker paused past its lease between its
+        last fence (bot/fence.py) and its finish so writes nothing over the answer of the
+        worker that took the event. On PostgreSQL the first of those writes locks the row
+        (`for update`): no takeover can come between them."""
+        if self.shared and self.worker_id is not None:
+            return Condition(
+                "exists (select 1 from inbox where key = ? and worker = ? "
+                "and status in ('pending', 'replaying') for update)",
+                (key, self.worker_id),
+            )
+        return Condition(
+            "exists (select 1 from inbox where key = ? and status in ('pending', 'replaying'))", (key,)
         )
 
     def prune_inbox(self, before: datetime) -> int:

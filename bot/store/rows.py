@@ -19,7 +19,9 @@ And the transactions the repositories hold, one way on both backends:
   autocommits) its own transaction, without the two round trips of BEGIN and COMMIT;
 - `together`: a write whose result is read (`insert ... returning id`) with the reads that
   go with it, one transaction whose statements travel to PostgreSQL in one round trip;
-- `Reads`: reads that end a `one_trip` block and travel in its round trip.
+- `Reads`: reads that end a `one_trip` block and travel in its round trip;
+- `Condition`: what a write inside `one_trip` carries in its own statement when it must
+  change nothing unless something holds (nothing can be read there first).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     StateDatabase: TypeAlias = Database | PgDatabase
 
 __all__ = [
+    "Condition",
     "Fetched",
     "Reads",
     "insert_row",
@@ -50,6 +53,7 @@ __all__ = [
     "together",
     "transaction",
     "update_row",
+    "values_where",
 ]
 
 # set on a database whose connection commits each statement outside a transaction block
@@ -97,6 +101,23 @@ class Reads:
         """The rows of each read, in order (once the block is over)."""
         self._results = [r if isinstance(r, list) else r.fetchall() for r in self._results]
         return list(self._results)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition a write states in its own `where` (SQL and its parameters): the write changes
+    nothing unless it holds, with no read before it, so a block of such writes stays one trip."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+def values_where(values: str, conditions: Sequence[str]) -> str:
+    """An insert's row: `values (...)`, or with `conditions` (a `Condition`'s SQL, ...), a
+    select of the same values where all of them hold (nothing is inserted otherwise)."""
+    if not conditions:
+        return f"values ({values})"
+    return f"select {values} where {' and '.join(conditions)}"
 
 
 # id(connection) -> how many of our blocks are open on it (an entry lives only while one is:

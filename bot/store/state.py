@@ -40,7 +40,7 @@ from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
 from bot.store.revisions import RevisionRepository
-from bot.store.rows import one_statement, one_trip
+from bot.store.rows import Condition, one_statement, one_trip
 from bot.store.sla_clock import SlaClockRepository
 from bot.store.slack_installs import SlackInstallRepository
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, connect_state, migrate_state, open_state
@@ -130,33 +130,41 @@ class StateStore(
         completion: Completion | None = None,
         post: Posted | None = None,
         again: bool = False,
-    ) -> None:
+    ) -> bool:
         """Mark an event handled; with `completion`, the answer it posted is recorded in the
         same transaction (bot/inbox.py, rule 3), sent to PostgreSQL in one trip. `post`: the
         event's first post, when its note was left to the finish (bot/noting.py `NotingChannel`).
         `again`: a finish written once more after an error (bot/delivery.py `_write_unwritten`),
         which may have been committed all the same (a connection lost after the commit): the
-        bot's message is then not kept a second time."""
+        bot's message is then not kept a second time.
+
+        Each of its writes states that the event is still this worker's (`_held_here`): False,
+        and nothing written, when it is not (finished already, or taken over by another worker
+        while this one was paused: the answer recorded is that worker's)."""
+        held = self._held_here(key)
         if completion is None:
             with one_statement(self.db):
-                self._finish(key, now, status, post)
-            return
+                finished = self._finish(key, now, status, post, held=held)
+            return finished()
         with one_trip(self.db):
-            self._complete(completion, once=again)
-            self._finish(key, now, status, post)
+            self._complete(completion, once=again, only_if=held)
+            finished = self._finish(key, now, status, post, held=held)
+        return finished()
 
-    def _complete(self, done: Completion, *, once: bool = False) -> None:
+    def _complete(self, done: Completion, *, once: bool = False, only_if: Condition | None = None) -> None:
         """Writes only (inside one_trip nothing can be read back): the answer's post, the
         conversation's activity, flag and follow-up in its one upsert, the bot's message (with
-        `once`, not if it is kept already)."""
+        `once`, not if it is kept already); each only if `only_if` holds."""
         posted = done.posted
+        held = "" if only_if is None else f" and {only_if.sql}"
         self.db.execute(
-            "update answers set posted_message_id = ? where id = ?", [posted.message_id, done.answer_id]
+            f"update answers set posted_message_id = ? where id = ?{held}",
+            [posted.message_id, done.answer_id, *(only_if.params if only_if is not None else ())],
         )
         # a thread the bot answered in: follow-ups there need no mention
         participating = True if posted.conversation.thread is not None else None
         followup = (done.answer_id, done.followup_due) if done.followup_due is not None else None
-        self._touch(posted.conversation, done.at, None, participating, followup=followup)
+        self._touch(posted.conversation, done.at, None, participating, followup=followup, only_if=only_if)
         self._insert_message(
             posted.conversation,
             role="bot",
@@ -165,6 +173,7 @@ class StateStore(
             author=None,
             platform_id=posted.message_id,
             once=once,
+            only_if=only_if,
         )
 
     def close(self) -> None:

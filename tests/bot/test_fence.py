@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.answering.extractive import ExtractiveAnswerer
 from bot.app import Runtime, build_runtime
 from bot.cluster import Presence, join
 from bot.config import load_settings
@@ -133,6 +136,71 @@ async def test_a_worker_paused_but_not_taken_over_answers_once_it_resumes(
     held.release.set()
     assert await asyncio.wait_for(answering, 30) is Outcome.ANSWERED
     assert len(platform.answers()) == 1
+
+
+class _PausedMidStream:
+    """A streaming model whose first words are shown, then held (the process paused in its
+    stream) until `release`; resumed, it streams on and ends with an answer of its own."""
+
+    name = "streaming"
+
+    def __init__(self) -> None:
+        self.inner = ExtractiveAnswerer(threshold=0.1, max_sources=3)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def answer(self, *args: Any, **kwargs: Any) -> Answer:
+        on_text = args[5]  # the stream sink, after question, passages, history, language, confidence
+        await on_text("Refunds go back")
+        self.entered.set()
+        await self.release.wait()
+        await on_text("Refunds go back to the card, says the paused worker")
+        answer = await self.inner.answer(*args, **kwargs)
+        return replace(answer, text=f"PAUSED {answer.text}")
+
+
+async def test_a_worker_paused_mid_stream_and_taken_over_leaves_the_answer_given_in_its_post(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    knowledge_dir: Path,
+    clock: FakeClock,
+) -> None:
+    """Paused after its first streamed words were posted, the worker's event is taken over by
+    another, which answers in that same post. It used to go on where it was once resumed: it
+    returned ANSWERED and edited the post with its own answer (the asker saw it change), its
+    answer's record replaced the other's, and the thread kept a second bot message for the one
+    post (fed back to the model as history). Its edits and its record are fenced now, as its
+    posts were, and so is its finish: it stops (DUPLICATE) and what the other said stays."""
+    streaming = _PausedMidStream()
+    a = _worker(tmp_path, knowledge_dir, pg_url, clock, "a", answerer=streaming)
+    b = _worker(tmp_path, knowledge_dir, pg_url, clock, "b")
+    try:
+        await _present(a, clock)
+        b_presence = await _present(b, clock)
+        platform = Platform()
+        answering = asyncio.ensure_future(
+            a.bot.on_message(question("How long does a refund take?", "q6"), platform)
+        )
+        await asyncio.wait_for(streaming.entered.wait(), 10)
+        assert len(platform.posted) == 1  # its first words are out, then it is paused
+        for _ in range(8):  # four minutes of b beating and ticking
+            clock.advance(seconds=30)
+            await b_presence.beat()
+            await b.bot.tick({"slack": platform})
+            await b.bot.settle()
+        [given] = platform.answers()  # b took it over and answered in a's post
+        streaming.release.set()  # a resumes in the middle of its stream
+        assert await asyncio.wait_for(answering, 30) is Outcome.DUPLICATE
+        assert platform.answers() == [given] and platform.leftovers() == []
+        assert len(platform.posted) == 1
+        recorded = b.state.db.execute("select answer from answers").fetchall()
+        assert [row[0].startswith("PAUSED") for row in recorded] == [False]
+        kept = b.state.db.execute("select count(*) from messages where role = 'bot'").fetchone()
+        assert kept == (1,)
+        assert (await b.store.run(StateStore.stats)).answered == 1
+    finally:
+        a.close()
+        b.close()
 
 
 class _FailingAfterPause:

@@ -12,6 +12,8 @@ import pytest
 
 from bot.store import REPLAY_LEASE, StateStore
 from bot.store.workers import MAX_SKEW, WORKER_LEASE, WorkerRecord
+from bot.types import Completion, ConversationRef, Posted
+from tests.bot.store.answer_fields import answer_fields
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
@@ -126,6 +128,60 @@ def test_a_slow_answer_stays_with_its_worker_while_it_beats(pg_url: str) -> None
     finally:
         slow.close()
         other.close()
+
+
+def test_a_finish_writes_nothing_for_an_event_another_worker_took_over(pg_url: str) -> None:
+    """A worker paused past its lease between its last fence (bot/fence.py) and its finish
+    used to write its finish all the same: the event marked done under the worker that took
+    it, and its answer's post, the thread's activity and a second bot message recorded for
+    the one post. Each write of the finish now states the event is still its own."""
+    paused, other = StateStore(pg_url), StateStore(pg_url)
+    thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="300.1")
+    try:
+        paused.register_worker(worker("w-paused", "host-a"))
+        other.register_worker(worker("w-other", "host-b"))
+        assert paused.claim_event("slack:msg:300.1", "slack", "{}", T0)
+        answer_id = paused.record_answer(**answer_fields(thread, T0))
+        silent = T0 + WORKER_LEASE + MAX_SKEW + timedelta(seconds=1)
+        other.beat(silent)
+        assert other.take_for_replay("slack:msg:300.1", silent)
+        done = Completion(
+            answer_id=answer_id,
+            posted=Posted(message_id="300.2", conversation=thread),
+            text="Five to seven business days.",
+            at=silent,
+            followup_due=silent + timedelta(hours=24),
+        )
+        assert not paused.finish_event("slack:msg:300.1", silent, "answered", done)
+        assert not paused.finish_event("slack:msg:300.1", silent, "failed")
+        inbox = other.db.execute("select status, worker from inbox").fetchone()
+        assert inbox == ("replaying", "w-other")
+        assert other.db.execute("select posted_message_id from answers").fetchone() == (None,)
+        assert other.history(thread) == [] and other.conversation(thread.key) is None
+        assert other.finish_event("slack:msg:300.1", silent, "answered", done)  # the holder's is written
+        assert [t.text for t in other.history(thread)] == ["Five to seven business days."]
+    finally:
+        paused.close()
+        other.close()
+
+
+def test_a_finish_written_again_after_it_was_committed_writes_nothing(state: Path | str) -> None:
+    """On either backend, a finish is written once: again (`again`, after an error that hid its
+    commit) it changes nothing and says so."""
+    store = StateStore(state)
+    thread = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="400.1")
+    try:
+        assert store.claim_event("slack:msg:400.1", "slack", "{}", T0)
+        answer_id = store.record_answer(**answer_fields(thread, T0))
+        done = Completion(
+            answer_id=answer_id, posted=Posted(message_id="400.2", conversation=thread), text="Yes.", at=T0
+        )
+        assert store.finish_event("slack:msg:400.1", T0, "answered", done)
+        assert not store.finish_event("slack:msg:400.1", T0, "answered", done, again=True)
+        assert [t.text for t in store.history(thread)] == ["Yes."]
+        assert store.db.execute("select status from inbox").fetchone() == ("answered",)
+    finally:
+        store.close()
 
 
 def test_a_worker_paused_past_being_forgotten_is_listed_again_and_keeps_what_it_claims(pg_url: str) -> None:
