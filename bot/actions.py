@@ -11,7 +11,7 @@ import logging
 
 from bot import policy
 from bot.config import Settings
-from bot.conversation import Recorder
+from bot.conversation import Recorder, tell_presser
 from bot.escalation import Context, Escalations
 from bot.insights.followups import Followups
 from bot.insights.incidents import Incidents
@@ -102,13 +102,11 @@ class ActionHandler:
             )
             outcome = Outcome.FAILED
             try:
-                await channel.send(
-                    Reply(
-                        conversation=event.conversation,
-                        text=say("error_no_ticket", await self._language_of_press(event)),
-                        kind=ReplyKind.ERROR,
-                        ephemeral_to=event.actor.id,
-                    )
+                await tell_presser(
+                    event,
+                    channel,
+                    say("error_no_ticket", await self._language_of_press(event)),
+                    kind=ReplyKind.ERROR,
                 )
             except Exception:
                 log.exception("could not report the failed button press")
@@ -123,13 +121,7 @@ class ActionHandler:
         number = parse_number(event.value)
         on_a_message = event.action == ActionKind.TALK_TO_HUMAN and event.value.startswith(_ON_A_MESSAGE)
         if number is None and not on_a_message:
-            await channel.send(
-                Reply(
-                    conversation=event.conversation,
-                    text=say("button_invalid", spoken(event.locale) or "en"),
-                    ephemeral_to=event.actor.id,
-                )
-            )
+            await tell_presser(event, channel, say("button_invalid", spoken(event.locale) or "en"))
             return Outcome.REFUSED
         if event.action in DRAFT_ACTIONS and number is not None and self.drafts is not None:
             return await self.drafts.pressed(event, number, channel)
@@ -140,9 +132,7 @@ class ActionHandler:
             else:
                 result = await self.escalations.resolve(ticket_id, event.actor, channel, event.conversation)
             if not result.changed or not result.told:  # a press hears only what the thread does not
-                await channel.send(
-                    Reply(conversation=event.conversation, text=result.message, ephemeral_to=event.actor.id)
-                )
+                await tell_presser(event, channel, result.message)
             return Outcome.RECORDED if result.changed else Outcome.REFUSED
 
         if event.action == ActionKind.OPEN_INCIDENT and number is not None:
@@ -150,7 +140,7 @@ class ActionHandler:
         if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD) and number is not None:
             rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
             text = await self.escalations.rate(number, event.actor, rating)
-            await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
+            await tell_presser(event, channel, text)
             return Outcome.RECORDED
         scope = policy.document_scope(self.settings, event.conversation, event.visibility, event.actor)
         record = None
@@ -177,26 +167,14 @@ class ActionHandler:
                     lead=say("not_helpful_escalated", language),
                 )
                 return Outcome.ESCALATED
-            await channel.send(
-                Reply(
-                    conversation=event.conversation,
-                    text=say("thanks_feedback", language),
-                    ephemeral_to=event.actor.id,
-                )
-            )
+            await tell_presser(event, channel, say("thanks_feedback", language))
             return Outcome.RECORDED
         if event.action == ActionKind.TALK_TO_HUMAN:
             asker = record.asker_id if record is not None else _message_button_asker(event.value)
             if asker is not None and event.actor.id != asker:
                 # as "Not helpful": the question is the asker's. Filed as the presser's, it
                 # would be theirs to see and export, and stay behind when the asker is forgotten
-                await channel.send(
-                    Reply(
-                        conversation=event.conversation,
-                        text=say("human_not_yours", language),
-                        ephemeral_to=event.actor.id,
-                    )
-                )
+                await tell_presser(event, channel, say("human_not_yours", language))
                 return Outcome.REFUSED
             conversation = ConversationRef.from_key(record.conversation) if record else event.conversation
             question = (
@@ -246,13 +224,7 @@ class ActionHandler:
         if self.incidents is None or not policy.is_staff(
             event.actor, platform, self.settings, event.conversation.workspace
         ):
-            await channel.send(
-                Reply(
-                    conversation=event.conversation,
-                    text="Only staff can open an incident.",
-                    ephemeral_to=event.actor.id,
-                )
-            )
+            await tell_presser(event, channel, "Only staff can open an incident.")
             return Outcome.REFUSED
         incident, created = await self.incidents.open(platform, "", event.actor, burst_id=burst_id)
         prefix = self.settings.command_prefix(platform)

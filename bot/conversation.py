@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from bot import policy
 from bot.answering.safety import redact_secrets
-from bot.ports import Clock
+from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
-from bot.types import ConversationRef, InboundMessage
+from bot.types import ActionEvent, ConversationRef, InboundMessage, Reply, ReplyKind
 
 
 def thread_title(text: str) -> str:
@@ -71,3 +71,12 @@ class Recorder:
         said = await self.store.run(StateStore.said_by, conversation, asker_id)
         questions = [line for line in said if not policy.wants_human(line)]
         return questions[0] if questions else text
+
+
+async def tell_presser(
+    event: ActionEvent, channel: Channel, text: str, *, kind: ReplyKind = ReplyKind.INFO
+) -> None:
+    """A note to the one who pressed a button (or sent a form), and nobody else."""
+    await channel.send(
+        Reply(conversation=event.conversation, text=text, kind=kind, ephemeral_to=event.actor.id)
+    )

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.conversation import log_context
+from bot.conversation import log_context, tell_presser
 from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel, Clock
@@ -192,13 +192,7 @@ class Followups:
         """*Solved* or *Still stuck* on the follow-up about `record`. Only the asker's press
         counts; a second press of the same button (a double click) does nothing more."""
         if event.actor.id != record.asker_id:
-            await channel.send(
-                Reply(
-                    conversation=event.conversation,
-                    text=say("followup_not_yours", language),
-                    ephemeral_to=event.actor.id,
-                )
-            )
+            await tell_presser(event, channel, say("followup_not_yours", language))
             return Outcome.REFUSED
         conversation = ConversationRef.from_key(record.conversation)
         await self.cancel(conversation)  # pressed before it was even asked (an old button): done
@@ -212,13 +206,7 @@ class Followups:
             if ticket is not None and ticket.asker_id == event.actor.id:
                 # stuck, then solved: the ticket "Still stuck" opened is the asker's to close
                 await self.escalations.close_by_asker(ticket, event.actor, channel)
-            await channel.send(
-                Reply(
-                    conversation=event.conversation,
-                    text=say("followup_solved", language),
-                    ephemeral_to=event.actor.id,
-                )
-            )
+            await tell_presser(event, channel, say("followup_solved", language))
             return Outcome.RECORDED
         await self.escalations.answer_did_not_help(
             record,

@@ -31,7 +31,7 @@ from bot.answering.responder import answer_buttons, asker_view
 from bot.answering.safety import redact_secrets
 from bot.answering.trips import answer_fields, record_answer
 from bot.config import Settings
-from bot.conversation import Recorder, log_context, thread_title
+from bot.conversation import Recorder, log_context, tell_presser, thread_title
 from bot.errors import PostRefused
 from bot.insights.followups import Followups
 from bot.messages import say
@@ -218,11 +218,11 @@ class DraftReplies:
         if not policy.is_staff(
             event.actor, event.conversation.platform, self.settings, event.conversation.workspace
         ):
-            await self._tell(event, channel, say("draft_staff_only"))
+            await tell_presser(event, channel, say("draft_staff_only"))
             return Outcome.REFUSED
         draft = await self.store.run(StateStore.reply_draft, draft_id)
         if draft is None or draft.conversation.platform != event.conversation.platform:
-            await self._tell(event, channel, say("button_invalid"))
+            await tell_presser(event, channel, say("button_invalid"))
             return Outcome.REFUSED
         if draft.status != ReplyDraftStatus.PENDING:
             return await self._already(event, draft, channel)
@@ -248,7 +248,7 @@ class DraftReplies:
         if len(draft.answer) > MAX_DRAFT_CHARS:
             # a form holds no more: opened with the start alone, saving it would drop the rest
             # unseen, so the longer text is posted as it is, or written anew
-            await self._tell(
+            await tell_presser(
                 event, channel, say("draft_too_long_to_edit", length=len(draft.answer), limit=MAX_DRAFT_CHARS)
             )
             return Outcome.REFUSED
@@ -260,14 +260,14 @@ class DraftReplies:
             initial=draft.answer,
         )
         if not opened:
-            await self._tell(event, channel, say("draft_no_form"))
+            await tell_presser(event, channel, say("draft_no_form"))
             return Outcome.REFUSED
         return Outcome.RECORDED
 
     async def _edit(self, event: ActionEvent, draft: ReplyDraft, text: str, channel: Channel) -> Outcome:
         text = text.strip()[:MAX_DRAFT_CHARS]
         if not text:
-            await self._tell(event, channel, say("draft_empty"))
+            await tell_presser(event, channel, say("draft_empty"))
             return Outcome.REFUSED
         if not await self.store.run(StateStore.edit_reply_draft, draft.id, text, event.actor.display):
             fresh = await self.store.run(StateStore.reply_draft, draft.id)
@@ -277,7 +277,7 @@ class DraftReplies:
 
     async def _post(self, event: ActionEvent, draft: ReplyDraft, channel: Channel) -> Outcome:
         if not draft.answer.strip():
-            await self._tell(event, channel, say("draft_empty"))
+            await tell_presser(event, channel, say("draft_empty"))
             return Outcome.REFUSED
         # the claim comes first: of any number of presses, only the one that moves the draft
         # from pending posts (and it posts the text as it stands at that moment)
@@ -365,9 +365,5 @@ class DraftReplies:
 
     async def _already(self, event: ActionEvent, draft: ReplyDraft, channel: Channel) -> Outcome:
         status = "posted" if draft.status == ReplyDraftStatus.POSTED else "discarded"
-        await self._tell(event, channel, say("draft_decided", status=status, who=draft.decided_by or "?"))
+        await tell_presser(event, channel, say("draft_decided", status=status, who=draft.decided_by or "?"))
         return Outcome.DUPLICATE
-
-    @staticmethod
-    async def _tell(event: ActionEvent, channel: Channel, text: str) -> None:
-        await channel.send(Reply(conversation=event.conversation, text=text, ephemeral_to=event.actor.id))
