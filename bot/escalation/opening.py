@@ -27,7 +27,7 @@ from datetime import datetime
 from bot import faults
 from bot.answering.safety import redact_secrets
 from bot.config import Settings
-from bot.errors import MessageGone
+from bot.errors import ConversationDeleted, MessageGone
 from bot.escalation.cards import TicketPosts, status_line, thread_note, ticket_buttons
 from bot.escalation.routing import FirstPing, direct_message, first_ping
 from bot.escalation.sla import SlaClock
@@ -225,7 +225,14 @@ class TicketOpener:
                     in_reply_to=request.in_reply_to,
                 ),
             )
-        except Exception:
+        except Exception as exc:
+            if created and isinstance(exc, ConversationDeleted) and exc.took(conversation):
+                # deleted meanwhile: nobody is left to read the note, and staff's card would
+                # link nowhere (its claim goes with the ticket, closed)
+                await self.store.run(
+                    StateStore.withdraw_ticket, ticket.id, now, "the conversation was deleted before its note"
+                )
+                raise
             await self._give_back_note(ticket, now)  # refused: the next request says it
             raise
         await self.store.run(_note_said, ticket, posted, text)

@@ -16,7 +16,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
-from bot.store.ticket_posts import claim_card
+from bot.store.ticket_posts import CLAIMED, claim_card
 from bot.store.values import LIKE_PREFIX
 from bot.types import (
     Author,
@@ -124,6 +124,23 @@ class TicketRepository(Repository):
             if card_in is not None:
                 claim_card(self.db, ticket_id, card_in, at)
         return ticket_id
+
+    def withdraw_ticket(self, ticket_id: int, at: datetime, why: str) -> bool:
+        """Close a ticket just opened whose note nobody could be told (its conversation was
+        deleted), and drop its posts' claims: no card for staff linking nowhere, no SLA
+        reminders. Kept, closed, with `why` in its timeline; whether it was still open."""
+        with transaction(self.db):
+            closed = self.db.execute(
+                "update tickets set status = ?, next_action_at = null, updated_at = ? "
+                "where id = ? and status = ?",
+                [str(TicketStatus.CLOSED), iso(at), ticket_id, str(TicketStatus.OPEN)],
+            ).rowcount
+            if closed:
+                self.db.execute(
+                    "delete from ticket_posts where ticket_id = ? and message_id = ?", [ticket_id, CLAIMED]
+                )
+                self._log_ticket(ticket_id, at, None, "closed", why)
+        return bool(closed)
 
     def ticket_context(self, ticket_id: int) -> dict[str, Any]:
         row = self.db.execute("select context from tickets where id = ?", [ticket_id]).fetchone()

@@ -335,15 +335,23 @@ async def test_a_question_whose_conversation_was_deleted_is_owed_nothing(
 
 
 async def test_a_conversation_deleted_while_its_failure_is_handed_to_people_is_told_nothing_more(
-    make_runtime: Callable[..., Runtime],
+    make_runtime: Callable[..., Runtime], clock: FakeClock
 ) -> None:
     """The answer failed, and the conversation was deleted before the ticket's note went out.
-    Before, the plain apology was tried there too (a second refusal, a second traceback)."""
-    rt = make_runtime(TOML)
+    Before, the plain apology was tried there too (a second refusal, a second traceback), and
+    (a review found) the ticket stayed open: its card, owed, went up to staff once its claim
+    lapsed, linking nowhere, with SLA reminders after it."""
+    rt = make_runtime(TOML + 'triage_channel = "C-TRIAGE"\n')
     asked = question("How long does a refund take?", "x2")
     platform = DeletedWhileAnswering(asked.conversation, at=ReplyKind.ESCALATION)
     assert await rt.bot.on_message(asked, platform) == Outcome.FAILED
     assert platform.tried == [ReplyKind.ANSWER, ReplyKind.ESCALATION]
+    clock.advance(hours=2)  # past the card's claim and the first SLA deadline
+    await rt.bot.tick({"slack": platform})
+    await rt.bot.settle()
+    assert platform.cards() == [] and platform.tried == [ReplyKind.ANSWER, ReplyKind.ESCALATION]
+    [ticket] = rt.state.tickets(None, None, 10)
+    assert ticket.status == "closed" and ticket.next_action_at is None
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
