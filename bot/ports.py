@@ -683,6 +683,11 @@ class DraftStore(Protocol):
         unchanged: tuple[str, str] | None = None,
     ) -> bool: ...
 
+    # the knowledge generation: changes to the folder made through any worker (bot/cluster.py)
+    def count_knowledge_change(self) -> int: ...
+
+    def knowledge_generation(self) -> int: ...
+
 
 class ReplyDraftStore(Protocol):
     """Answers proposed in draft-mode channels, waiting on a staff card, each decided once
