@@ -27,14 +27,14 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "escalated": {
         "en": "I've passed your question to the support team (ticket #{ticket}). "
-        "A person will reply in this thread; you'll get a notification, and there's nothing else you need to do.",
+        "A person will reply here; you'll get a notification, and there's nothing else you need to do.",
         "ko": "질문을 지원팀에 전달했습니다 (티켓 #{ticket}). "
-        "담당자가 이 스레드에 답변할 예정이며 알림이 갈 것입니다. 따로 하실 일은 없습니다.",
+        "담당자가 이곳에 답변할 예정이며 알림이 갈 것입니다. 따로 하실 일은 없습니다.",
     },
     "escalated_no_staff": {
         "en": "I've recorded your question for the support team (ticket #{ticket}). "
-        "A person will reply in this thread.",
-        "ko": "질문을 지원팀에 기록했습니다 (티켓 #{ticket}). 담당자가 이 스레드에 답변할 예정입니다.",
+        "A person will reply here.",
+        "ko": "질문을 지원팀에 기록했습니다 (티켓 #{ticket}). 담당자가 이곳에 답변할 예정입니다.",
     },
     # a direct message: nobody of the team can write in it (the triage card tells them so)
     "escalated_direct": {
@@ -69,7 +69,7 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "claimed": {
         "en": "{who} is looking at this now and will reply here.",
-        "ko": "{who}님이 확인 중이며 이 스레드에서 답변할 예정입니다.",
+        "ko": "{who}님이 확인 중이며 이곳에서 답변할 예정입니다.",
     },
     "claimed_direct": {
         "en": "{who} is looking at this now and will contact you directly.",

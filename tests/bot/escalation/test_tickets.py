@@ -15,7 +15,8 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.core import Outcome
 from bot.messages import say
-from bot.types import ActionKind, Author, Command, Mention, MentionKind, TicketStatus, Visibility
+from bot.types import ActionKind, Author, Command, Mention, MentionKind, ReplyKind, TicketStatus, Visibility
+from tests.bot.privacy.test_forget import NoThreads
 from tests.bot.test_escalation import ADMIN, ASKER, CONFIG, STAFF, command, msg, open_ticket, press
 from tests.fakes.clock import FakeClock
 
@@ -139,3 +140,15 @@ async def test_a_direct_messages_ticket_assigned_by_id_tags_nobody_in_the_dm(
     assert assigned is not None and assigned.assignee_id == "U0OLU12345"
     in_dm = [reply for _, reply in channel.posted if reply.conversation.channel == "D-ANN"]
     assert in_dm[-1].text == say("reassigned_direct", who=ADMIN.display) and in_dm[-1].mentions == ()
+
+
+async def test_a_ticket_in_a_channel_without_threads_promises_no_thread(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """Where the bot may not make threads it answers in place, and the ticket's note said "A
+    person will reply in this thread" (there was none); it says "here" wherever it is."""
+    threadless = NoThreads(io.StringIO())
+    assert await rt.bot.on_message(msg("I want to talk to a human"), threadless) == Outcome.ESCALATED
+    [note] = [reply for _, reply in threadless.posted if reply.kind == ReplyKind.ESCALATION]
+    assert note.conversation.thread is None
+    assert "A person will reply here;" in note.text and "thread" not in note.text
