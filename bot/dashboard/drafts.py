@@ -261,7 +261,8 @@ async def approve(request: web.Request) -> web.Response:
             return _back(request, draft, Notice.DRAFT_CHANGED_MEANWHILE)
         return _back(request, draft, Notice.DRAFT_DECIDED)
     await record(request, "draft approve", f"draft #{draft.id} to {path}")
-    return _back(request, draft, Notice.DRAFT_APPROVED, path=path)
+    approved = Notice.DRAFT_APPROVED_CLUSTER if dash.store.store.shared else Notice.DRAFT_APPROVED
+    return _back(request, draft, approved, path=path)
 
 
 async def reject_draft(request: web.Request) -> web.Response:

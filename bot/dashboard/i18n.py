@@ -142,6 +142,9 @@ KOREAN: dict[str, str] = {
     "Draft #{draft} approved: written to {path} and indexed.": (
         "초안 #{draft}을 승인했습니다. {path}에 기록하고 색인했습니다."
     ),
+    "Draft #{draft} approved: written to {path} and indexed. The other workers re-read the folder within a minute.": (
+        "초안 #{draft}을 승인했습니다. {path}에 기록하고 색인했습니다. 다른 워커도 1분 안에 폴더를 다시 읽습니다."
+    ),
     "Draft #{draft} rejected.": "초안 #{draft}을 거절했습니다.",
     "Gap #{gap} was already dismissed.": "공백 #{gap}은 이미 무시되었습니다.",
     "Gap #{gap} dismissed. It shows again if it is asked {asks} more time(s).": (

@@ -40,6 +40,8 @@ class Notice(StrEnum):
     )
     DRAFT_DECIDED = "Draft #{draft} was already decided."
     DRAFT_APPROVED = "Draft #{draft} approved: written to {path} and indexed."
+    # on a cluster: indexed by the worker that served the page, the others at their next tick
+    DRAFT_APPROVED_CLUSTER = "Draft #{draft} approved: written to {path} and indexed. The other workers re-read the folder within a minute."
     DRAFT_REJECTED = "Draft #{draft} rejected."
     GAP_ALREADY_DISMISSED = "Gap #{gap} was already dismissed."
     GAP_DISMISSED = "Gap #{gap} dismissed. It shows again if it is asked {asks} more time(s)."

@@ -19,6 +19,7 @@ from bot.core import Outcome
 from bot.types import Author, ConversationRef, InboundMessage, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
 from tests.fakes.clock import FakeClock
 from tests.fakes.tokens import SLACK_BOT_TOKEN
 
@@ -439,3 +440,29 @@ async def test_the_drafts_pages_read_in_korean_and_the_editor_script_is_served(
     assert "저장 후 승인" in page and QUESTION in page
     script = await client.get("/admin/static/draft.js")
     assert script.status == 200 and "javascript" in script.content_type and "/preview" in await script.text()
+
+
+async def test_approving_on_a_cluster_says_when_the_other_workers_follow(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    channel: ConsoleChannel,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """On several workers the page's worker indexes the approved file at once and the others at
+    their next tick (bot/cluster.py); the notice said "indexed" as if every worker had, where
+    the chat command says when the others follow."""
+    rt = make_runtime(CONFIG, env={"SUPPORTBOT_DATABASE_URL": pg_url})
+    draft_id = await a_draft(rt, channel)
+    client = await start(rt, clock, channel)
+    try:
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+        csrf = await csrf_of(client, f"/admin/drafts/{draft_id}")
+        draft = rt.state.draft(draft_id)
+        assert draft is not None
+        approved = await client.post(
+            f"/admin/drafts/{draft_id}/approve",
+            data={"csrf": csrf, "title": draft.title, "answer": draft.answer},
+        )
+        assert "The other workers re-read the folder within a minute." in status_line(await approved.text())
+    finally:
+        await client.close()
