@@ -97,10 +97,17 @@ def ask(text: str, user: str, clock: FakeClock) -> InboundMessage:
 
 @pytest.fixture
 def cluster(tmp_path: Path, knowledge_dir: Path, pg_url: str, clock: FakeClock) -> Iterator[Cluster]:
-    """`n` runtimes on the test's database, as `n` workers would be: one data dir each."""
+    yield from workers_of(TOML, tmp_path, knowledge_dir, pg_url, clock)
+
+
+def workers_of(
+    toml: str, tmp_path: Path, knowledge_dir: Path, pg_url: str, clock: FakeClock
+) -> Iterator[Cluster]:
+    """`n` runtimes on the test's database, as `n` workers would be: one data dir each, one
+    config (`toml`) and one knowledge folder for all."""
     made: list[Runtime] = []
     config = tmp_path / "supportbot.toml"
-    config.write_text(textwrap.dedent(TOML), encoding="utf-8")
+    config.write_text(textwrap.dedent(toml), encoding="utf-8")
 
     def make(n: int) -> list[Runtime]:
         for _ in range(n):

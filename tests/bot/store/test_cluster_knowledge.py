@@ -6,18 +6,17 @@ SharedKnowledge). The folder watcher is off, so the tick alone carries the chang
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from adapters.console import ConsoleChannel
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.commands.handlers import OTHERS_FOLLOW
-from bot.config import load_settings
 from bot.core import Outcome
 from bot.types import Author
+from tests.bot.store.test_cluster import workers_of
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg, texts
 from tests.fakes.clock import FakeClock
 
@@ -30,24 +29,7 @@ Workers = Callable[[int], list[Runtime]]
 @pytest.fixture
 def workers(tmp_path: Path, knowledge_dir: Path, pg_url: str, clock: FakeClock) -> Iterator[Workers]:
     """`n` workers on the test's database and one knowledge folder, each with its data dir."""
-    made: list[Runtime] = []
-    config = tmp_path / "supportbot.toml"
-    config.write_text(textwrap.dedent(WATCH_OFF), encoding="utf-8")
-
-    def make(n: int) -> list[Runtime]:
-        for _ in range(n):
-            settings = load_settings(
-                config=config,
-                knowledge=knowledge_dir,
-                data=tmp_path / f"worker-{len(made)}",
-                env={"SUPPORTBOT_DATABASE_URL": pg_url},
-            )
-            made.append(build_runtime(settings, clock=clock))
-        return made[-n:]
-
-    yield make
-    for runtime in made:
-        runtime.close()
+    yield from workers_of(WATCH_OFF, tmp_path, knowledge_dir, pg_url, clock)
 
 
 async def ticks(runtime: Runtime, channel: ConsoleChannel) -> None:
