@@ -2,7 +2,7 @@
 
 This module owns the platform names, who can read a channel (`Visibility`, which decides the
 documents retrieval may use there) and a document (`DocVisibility`), how the bot behaves in a
-channel (`ChannelMode`), and the workspace of a Discord direct message. Like bot/types.py,
+channel (`ChannelMode`), and what a direct message is on each platform (`is_direct`). Like bot/types.py,
 which re-exports the two visibilities, it knows nothing of any SDK.
 """
 
@@ -40,3 +40,16 @@ class ChannelMode(StrEnum):
 
 
 DM_WORKSPACE = "dm"  # the workspace of a Discord direct message, which belongs to no server
+
+
+def is_slack_im(channel: str) -> bool:
+    """Whether a Slack channel id is a direct message's (an IM: its ids begin with D)."""
+    return channel.startswith("D")
+
+
+def is_direct(platform: str, workspace: str, channel: str) -> bool:
+    """Whether a conversation is a direct message with the bot, which nobody of the team reads:
+    on Discord one of no server (`DM_WORKSPACE`), on Slack an IM."""
+    if platform == Platform.DISCORD:
+        return workspace == DM_WORKSPACE
+    return platform == Platform.SLACK and is_slack_im(channel)

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.client import FATAL_AUTH_ERRORS, TOKEN_HELP, SlackCallError, ctx, slack_error
+from bot.channel_types import is_slack_im
 from bot.config import Settings
 from bot.errors import FatalAdapterError
 from bot.types import Author, Visibility
@@ -193,7 +194,7 @@ class SlackDirectory:
 
     async def visibility(self, channel: str, channel_type: str | None = None) -> Visibility:
         # IM channel ids start with D; DMs need no lookup (and no im:read scope).
-        if channel_type == "im" or channel.startswith("D"):
+        if channel_type == "im" or is_slack_im(channel):
             return Visibility.DIRECT
         return await self._channels.get(channel, lambda: self._load_channel(channel))
 

@@ -49,7 +49,7 @@ from adapters.slack.directory import unreachable
 from adapters.slack.events import SlackEvents
 from adapters.slack.heard import slack_ts
 from adapters.slack.mrkdwn import mentions_user
-from bot.channel_types import ChannelMode
+from bot.channel_types import ChannelMode, is_slack_im
 from bot.config_platforms import SlackSettings
 from bot.policy import is_staff
 from bot.types import ConversationRef
@@ -114,7 +114,7 @@ async def read_workspace(
     reader = _Reader(events, team, after, tally)
     channels = await reader.member_channels()
     for channel in (*known, *reader.view.channels):
-        channels.setdefault(channel, "im" if channel.startswith("D") else None)
+        channels.setdefault(channel, "im" if is_slack_im(channel) else None)
     channels = {c: kind for c, kind in channels.items() if kind == "im" or reader.mode(c) != ChannelMode.OFF}
     recent = _recent_threads(threads, after)
     read = {(t.channel, t.thread) for t in recent}
@@ -133,7 +133,7 @@ async def read_workspace(
         *(reader.thread(t) for t in recent),
         *(
             reader.thread(
-                t, mentions_only=not t.channel.startswith("D") and (t.channel, t.thread) not in bot_threads
+                t, mentions_only=not is_slack_im(t.channel) and (t.channel, t.thread) not in bot_threads
             )
             for t in alone
         ),
@@ -200,7 +200,7 @@ class _Reader:
         mentioned = mentions_user(text, self.own.bot_user_id)
         if message.get("thread_ts") not in (None, message.get("ts")):
             return mentioned and message.get("subtype") == "thread_broadcast"
-        return mentioned or kind == "im" or channel.startswith("D") or self.mode(channel) in UNPROMPTED
+        return mentioned or kind == "im" or is_slack_im(channel) or self.mode(channel) in UNPROMPTED
 
     async def _staff(self, user: Any) -> bool:
         if not isinstance(user, str) or not user or user == self.own.bot_user_id:
@@ -280,7 +280,7 @@ class _Reader:
         )
         if len(threads) > THREADS_CAP:
             log.warning("read back only %d threads of a channel", THREADS_CAP, extra=ctx(channel))
-        direct = kind == "im" or channel.startswith("D")
+        direct = kind == "im" or is_slack_im(channel)
         self.tally.places += len(threads[:THREADS_CAP])
         await asyncio.gather(
             *(

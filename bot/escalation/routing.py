@@ -5,8 +5,7 @@ tier when a ticket has waited too long; and outside business hours either the on
 people at once or nobody until the team opens. Pure functions of the settings and the
 clock's reading: nothing here posts or stores anything. Each platform's settings answer
 for their own group names (`PlatformSettings.people` and friends), so nothing here asks
-which platform it is looking at, but for one thing: whether only the asker reads the
-conversation (`direct_message`), which is the platform's own address.
+which platform it is looking at.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import policy
-from bot.channel_types import DM_WORKSPACE, Platform
+from bot.channel_types import is_direct
 from bot.config import Duty, People, Settings
 from bot.hours import BusinessHours
 from bot.types import ConversationRef, Mention, MentionKind, SlaStage, Ticket, TicketStatus
@@ -53,14 +52,11 @@ def staff_mentions(
 
 
 def direct_message(conversation: ConversationRef) -> bool:
-    """Whether `conversation` is a direct message, which nobody of the team reads: on Discord
-    one with the bot, of no server (`DM_WORKSPACE`); on Slack an IM (its ids begin with D, as
-    adapters/slack/directory.py reads them). Staff cannot be tagged or write there: its
-    ticket's pings and reminders go to the triage channel (`TicketPosts.for_staff`), and the
-    asker is not told a person will reply in it."""
-    if conversation.platform == Platform.DISCORD:
-        return conversation.workspace == DM_WORKSPACE
-    return conversation.platform == Platform.SLACK and conversation.channel.startswith("D")
+    """Whether `conversation` is a direct message, which nobody of the team reads
+    (`bot.channel_types.is_direct`): staff cannot be tagged or write there, so its ticket's
+    pings and reminders go to the triage channel (`TicketPosts.for_staff`), and the asker is
+    not told a person will reply in it."""
+    return is_direct(conversation.platform, conversation.workspace, conversation.channel)
 
 
 def business_hours(settings: Settings) -> BusinessHours:
