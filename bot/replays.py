@@ -200,8 +200,12 @@ class Replays:
             extra={**log_context(message.conversation), "message_id": message.id, "event": key},
         )
         try:
-            await self.store.run(StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED))
+            given_up = await self.store.run(
+                StateStore.finish_event, key, self.clock.now(), str(Outcome.FAILED)
+            )
         except Exception:  # the store failing too: the next pass counts again, and tells then
+            return
+        if not given_up:  # another worker took it over meanwhile (this one paused): it is theirs
             return
         if message.addressed:  # told once the finish is written: never twice
             try:

@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -432,6 +432,58 @@ async def test_a_replay_the_platform_never_lets_look_is_given_up_after_its_attem
     assert told.kind == ReplyKind.ESCALATION
     assert told.text.startswith(say("error_unsure_lead", "en")) and say("error_lead", "en") not in told.text
     assert rt.state.db.execute("select count(*) from tickets").fetchone()[0] == 1
+
+
+class TakenOverWhileLooking(RefusesToLook):
+    """Refuses every look; during its last refusal this worker is paused past its lease and
+    `take_over` lets another worker take the event and answer it."""
+
+    def __init__(self, refusals: int, take_over: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(refusals)
+        self.take_over = take_over
+
+    async def find_reply(self, message: InboundMessage) -> Posted | None:
+        if self.refusals == 1:
+            await self.take_over()
+        return await super().find_reply(message)
+
+
+async def test_a_replay_given_up_after_another_worker_answered_it_apologises_for_nothing(
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """A worker's replay kept failing to look; paused in its last look, it was taken for dead
+    and another worker answered the question. It used to give the event up anyway: its
+    finish wrote nothing (the event was the other's, and done), yet it went on to say it
+    could not tell whether the question was answered and opened a ticket, under an answer.
+    Its finish says whether it was still its to give up; when not, it says nothing."""
+    env = {"SUPPORTBOT_DATABASE_URL": pg_url}
+    await _left_by_a_dead_process(
+        lambda: make_runtime(TOML, env), [question("How long does a refund take?", "gone")]
+    )
+    a, b = make_runtime(TOML, env), make_runtime(TOML, env)
+    a_presence = Presence(store=a.store, clock=clock, platforms=["slack"])
+    b_presence = Presence(store=b.store, clock=clock, platforms=["slack"])
+    await a_presence.join()
+    await b_presence.join()
+    answered_by_b = Platform()
+
+    async def take_over() -> None:
+        for _ in range(8):  # four minutes of b beating and ticking, a paused
+            clock.advance(seconds=30)
+            await b_presence.beat()
+            await b.bot.tick({"slack": answered_by_b})
+            await b.bot.settle()
+
+    platform = TakenOverWhileLooking(replays.REPLAY_ATTEMPTS, take_over)
+    for _ in range(replays.REPLAY_ATTEMPTS):
+        await a_presence.beat()
+        await _pass(a, clock, platform)
+    assert len(answered_by_b.answers()) == 1  # b took it over and answered it
+    assert platform.posted == []  # a neither apologised nor opened a ticket
+    assert a.state.db.execute("select status from inbox").fetchall() == [("answered",)]
+    assert a.state.db.execute("select count(*) from tickets").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
