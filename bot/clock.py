@@ -1,6 +1,6 @@
 """The real clock: what `bot.ports.Clock` reads in a running bot (tests pass a fake one).
 
-Apart from bot/ports.py, which holds only protocols, so what builds a bot does not load every
+Apart from bot/ports/, which holds only protocols, so what builds a bot does not load every
 port to get the time."""
 
 from __future__ import annotations

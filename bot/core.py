@@ -1,7 +1,7 @@
 """SupportBot: the conversation core. The message flow, and nothing else.
 
 Adapters hand it an InboundMessage, an ActionEvent or a Command together with their
-Channel (through the `Core` Protocol in bot/ports.py). For a message it decides once, in
+Channel (through the `Core` Protocol in bot/ports/platform.py). For a message it decides once, in
 one `Situation` (channel mode, staff or not, document scope, language), whether and how to
 act, then hands the work to its services: the answer pipeline and responder (answer or
 hand over), escalations (tickets), the recorder (history). Buttons go to the action

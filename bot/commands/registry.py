@@ -8,7 +8,7 @@ CommandHost and return what to say; the router decides where it goes.
 CommandHost is a Protocol, so the commands depend on the services they use (the store,
 the knowledge service, the answer pipeline, escalations, the router for prefixes and
 rights) and not on SupportBot, which in turn imports the router: no circle. It lives
-here, with the handler type that needs it, rather than in bot/ports.py, because its
+here, with the handler type that needs it, rather than in bot/ports/, because its
 members are the core's own services, which themselves import ports.
 """
 

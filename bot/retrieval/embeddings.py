@@ -6,7 +6,7 @@ retrieval too. Off, nothing here runs and `openai` is never imported: the offlin
 pays one `if` per file in `sync()`.
 
 What is embedded: for each chunk, its title, heading path and text (`embedding_text`, cut
-at MAX_EMBED_CHARS); for a question, the question. The `Embedder` (bot/ports.py; the
+at MAX_EMBED_CHARS); for a question, the question. The `Embedder` (bot/ports/answering.py; the
 OpenAI one lives in bot/answering/openai_client.py) does the network calls, batched (64
 texts a request) with the client's retries.
 
