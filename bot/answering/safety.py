@@ -14,8 +14,9 @@ What this module owns: `clean_output(text)`, a pure function that
   (`scheme://user:pass@host`, `redis://:pass@host`), long random-looking values right after
   "token", "key", "secret", "password" or "Bearer", values assigned to a secret-named setting
   (`password=...`, `DB_PASSWORD: ...`, `"api_key": "..."`, and within a query or connection
-  string `?user=ann&password=...`, `;Pwd=...`, `&sig=...`), and `Authorization:` header
-  credentials. A model can only repeat what it was shown, but the knowledge folder is written
+  string `?user=ann&password=...`, `;Pwd=...`, `&sig=...`), an AWS secret key written after
+  its key id, credentials on a command line (`curl -u user:...`, `mysql -p...`, `sshpass -p`,
+  `docker login -p`, `--password ...`), and `Authorization:` header credentials. A model can only repeat what it was shown, but the knowledge folder is written
   by people who sometimes paste a real token into a runbook.
 
 `redact_secrets` is also the one filter for everything the bot copies out of the conversation
@@ -78,7 +79,8 @@ _SECRETS = [
     re.compile(_B + r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}" + _E),
     # JWTs (header.payload.signature), e.g. bearer tokens copied from a browser.
     re.compile(_B + r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}" + _E),
-    # AWS access key ids, GitHub tokens, Google API keys.
+    # AWS access key ids, GitHub tokens, Google API keys. (An access key id followed by its
+    # secret, a credentials CSV's row: _AWS_PAIR, before these.)
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
     re.compile(_B + r"(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{30,}" + _E),
     re.compile(_B + r"glpat-[A-Za-z0-9_-]{20,}" + _E),
@@ -110,6 +112,25 @@ _SECRETS = [
         r"(?:\n(?:>[ \t]?)?[A-Za-z0-9+/=]{1,15}(?=[ \t]*(?:\n|\Z)))?"
     ),
 ]
+# An AWS access key id and the 40-character secret written right after it: the row of the
+# credentials CSV the console hands out ("AKIA…,wJalr…"), `aws configure list`'s columns. The
+# secret alone has no shape of its own (it is any base64), so it is known by its neighbour.
+_AWS_PAIR = re.compile(
+    r"(?<![A-Z0-9])(?P<id>(?:AKIA|ASIA)[0-9A-Z]{16})(?P<sep>[ \t]*[,;|\t][ \t]*|[ \t]+)"
+    r"(?=[A-Za-z0-9/+]{0,39}\d)[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+)
+# Credentials given on a command line: curl's "-u user:password" ("--user"), the MySQL
+# clients' "-pPASSWORD" written against the flag, "sshpass -p", "docker login -p" and a
+# "--password VALUE" (its "=" form is an assignment, below). Only what `_secret_like` takes
+# for a typed secret, and never digits alone: "docker run -u 1000:1000" names a uid and a gid.
+_COMMAND_LINE = re.compile(
+    r"(?P<label>(?<![\w-])(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"'@]{1,100}:"
+    r"|\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]{0,200}?[ \t]-p[\"']?"
+    r"|\bsshpass[ \t]+-p[ \t]*[\"']?"
+    r"|\bdocker[ \t]+login\b[^\n]{0,200}?[ \t](?:-p|--password)[ \t]+[\"']?"
+    r"|(?<![\w-])--password[ \t]+[\"']?)"
+    r"(?P<value>[^\s\"']{1,200})"
+)
 # PEM and PGP private keys: a header and the first end line after it hide the whole block (a
 # header merely mentioned in prose is left alone; streamed partial text is handled by
 # redact_secrets(partial=True)). Paired in one pass by _redact_key_blocks: as one pattern
@@ -130,11 +151,14 @@ _URL_PASSWORD = re.compile(
 # "API key = ...", "Authorization: Bearer ...". The value must mix letters and digits, so an
 # environment variable's name ("key: OPENAI_API_KEY") is left readable.
 # "key" alone is not a label: documentation is full of cache keys, primary keys and YAML keys.
+# A bracket may come between the label and its value: `aws configure` prompts "AWS Secret
+# Access Key [None]: ", with what is set now in the bracket.
 # The look-aheads for a digit and a letter are bounded: unbounded, every label inside a long
 # run of value characters ("token=token=...", as anyone can paste into a question) rescans
 # the rest of the run, and the time grows with its square.
 _LABELLED = re.compile(
-    r"(?P<label>\b(?:token|api[\s_-]?key|secret|client[\s_-]?secret|password|passwd|bearer|authorization)\b"
+    r"(?P<label>\b(?:token|api[\s_-]?key|secret[\s_-]?access[\s_-]?key|secret|client[\s_-]?secret|password|"
+    r"passwd|bearer|authorization)\b(?:[ \t]*\[[^\]\n]{0,40}\])?"
     r"(?:[\s\"'`]*(?:is|was)?[\s\"'`]*[:=][\s\"'`]*|\s+(?:is|was)\s+[\"'`]?|\s+)(?:bearer\s+)?)"
     r"(?P<value>(?=[A-Za-z0-9+/_.=-]{0,200}\d)(?=[A-Za-z0-9+/_.=-]{0,200}[A-Za-z])[A-Za-z0-9+/_.=-]{20,})",
     re.IGNORECASE,
@@ -230,6 +254,13 @@ def _redact_said(match: re.Match[str]) -> str:
     return match.group("label") + REDACTED + value[len(trimmed) :]  # the sentence's stop kept
 
 
+def _redact_command_line(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if value.startswith("-") or value.isdigit() or not _secret_like(value):
+        return match.group(0)  # the next flag ("--password --stdin"), a gid, a word
+    return match.group("label") + REDACTED
+
+
 def _redact_assigned(text: str) -> str:
     """`text` with each value assigned to a secret name as `[redacted]` (`_ASSIGN_NAME`)."""
     kept: list[str] = []
@@ -295,6 +326,7 @@ def _redact_key_blocks(text: str) -> str:
 
 def _redact(text: str, *, partial: bool) -> str:
     text = _redact_key_blocks(text)
+    text = _AWS_PAIR.sub(lambda m: REDACTED + m.group("sep") + REDACTED, text)
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
     if partial:
@@ -306,6 +338,7 @@ def _redact(text: str, *, partial: bool) -> str:
     # after _LABELLED, so a long value it already hid is not matched again
     text = _redact_assigned(text)
     text = _SAID.sub(_redact_said, text)
+    text = _COMMAND_LINE.sub(_redact_command_line, text)
     return _AUTH_HEADER.sub(
         lambda m: (
             m.group("label") + REDACTED

@@ -389,6 +389,9 @@ def test_query_strings_and_code_without_credentials_stay_readable(text: str) -> 
         "redis://:",
         "x=pass=",
         "hf_" + "a" * 40 + "_",
+        "=-u",
+        "mysql ",
+        "token [a]",
     ],
 )
 def test_a_question_made_of_one_repeated_assignment_is_scanned_through(run: str) -> None:
@@ -396,4 +399,67 @@ def test_a_question_made_of_one_repeated_assignment_is_scanned_through(run: str)
     first 200 characters deciding: a question made of one assignment repeated (no space,
     nothing redacted) is looked at a bounded number of times per character."""
     text = run * (4_000 // len(run))
+    assert redact_secrets(text) == text
+
+
+# an AWS secret access key, assembled at run time as the other credentials here
+_AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
+
+COMMAND_LINE_CASES = {
+    "curl-user": (
+        f"curl -u ann:{_PASSWORD} https://api.example.com",
+        f"curl -u ann:{REDACTED} https://api.example.com",
+    ),
+    "curl-user-long-quoted": (
+        f"curl --user 'ann:{_PASSWORD}' https://x",
+        f"curl --user 'ann:{REDACTED}' https://x",
+    ),
+    "mysql-glued": (f"mysql -h db -u root -p{_PASSWORD} app", f"mysql -h db -u root -p{REDACTED} app"),
+    "mysqldump-quoted": (
+        f"mysqldump -uroot -p'{_PASSWORD}' app > d.sql",
+        f"mysqldump -uroot -p'{REDACTED}' app > d.sql",
+    ),
+    "sshpass": (f"sshpass -p '{_PASSWORD}' ssh ann@host", f"sshpass -p '{REDACTED}' ssh ann@host"),
+    "docker-login": (
+        f"docker login -u ann -p {_PASSWORD} reg.example.com",
+        f"docker login -u ann -p {REDACTED} reg.example.com",
+    ),
+    "password-flag": (f"app --password {_PASSWORD} --verbose", f"app --password {REDACTED} --verbose"),
+    "aws-csv-row": (
+        f"Access key ID,Secret access key\nAKIAIOSFODNN7EXAMPLE,{_AWS_SECRET}",
+        f"Access key ID,Secret access key\n{REDACTED},{REDACTED}",
+    ),
+    "aws-configure": (
+        f"AWS Secret Access Key [None]: {_AWS_SECRET}",
+        f"AWS Secret Access Key [None]: {REDACTED}",
+    ),
+    "aws-said": (f"Secret access key: {_AWS_SECRET}", f"Secret access key: {REDACTED}"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMMAND_LINE_CASES))
+def test_credentials_on_a_command_line_and_aws_secret_keys_are_redacted(case: str) -> None:
+    """Before the twenty-fifth session a password given on a command line (curl's -u, the
+    MySQL clients' -pPASSWORD, sshpass, docker login, --password VALUE) was kept, and so was
+    an AWS secret access key: it has no shape of its own, and is known by its key id beside it
+    (the console's credentials CSV) or by its label (`aws configure`'s prompt)."""
+    text, expected = COMMAND_LINE_CASES[case]
+    assert redact_secrets(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "docker run -u 1000:1000 -p 8080:80 app",  # a uid and gid, a port mapping
+        "docker exec -u www-data:www-data app ls",
+        "git push -u origin main",
+        "psql --password mydb",  # the flag that makes psql prompt
+        "docker login --password-stdin reg.example.com",
+        "mysql -u root -p",
+        "ssh -p 2222 ann@host && cp -p a b",
+        "curl -u $USER:$API_TOKEN https://x",
+        "the token [see below] is fine; password [required]: yes",
+    ],
+)
+def test_command_lines_without_credentials_stay_readable(text: str) -> None:
     assert redact_secrets(text) == text
