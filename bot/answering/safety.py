@@ -189,10 +189,14 @@ _VALUE_REST = re.compile(r"[^\s\"'`]*")
 # too, as for `_ASSIGN_NAME`, but only what `_secret_like` takes for a typed secret ("비밀번호:
 # 필수", "the password is required" stay). The value stops at Hangul, so a sentence's
 # ending ("…입니다") stays readable, and a label inside a longer Hangul word ("암호화") is none.
+# Any particle a label takes before its value may come ("비밀번호로 …", "비밀번호도 …", "비밀번호에
+# …"), and a bracket ("비밀번호(…)"); but "암호" is a cipher as often as a password ("암호로
+# AES-256을"), so it keeps the particles of a subject or an object.
 _SAID = re.compile(
     r"(?P<label>(?:\b(?:password|passwd|passphrase)\s+(?:is|was)\s+|(?<![\uac00-\ud7a3])"
-    r"(?:비밀번호|비번|암호|패스워드|토큰|시크릿|(?:API|api)\s?키|인증\s?키|액세스\s?키|비밀\s?키)"
-    r"(?:은|는|이|가|을|를)?[ \t]*(?::[ \t]*|=[ \t]*)?)[\"'`]?)"
+    r"(?:(?:비밀번호|비번|패스워드|토큰|시크릿|(?:API|api)\s?키|인증\s?키|액세스\s?키|비밀\s?키)"
+    r"(?:은|는|이|가|을|를|으로|로|도|에는|에서|에)?|암호(?:은|는|이|가|을|를)?)"
+    r"[ \t]*(?::[ \t]*|=[ \t]*)?)[\"'`(]?)"
     r"(?P<value>[^\s\"'`\uac00-\ud7a3]{4,200})",
     re.IGNORECASE,
 )

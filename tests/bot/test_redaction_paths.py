@@ -100,6 +100,10 @@ def _credentials() -> dict[str, Credential]:
         "password-said": Credential(phrase=f"my password is {password}", secret=password),
         # Korean: a particle or a colon after the label, the sentence's ending after the value
         "password-ko": Credential(phrase=f"제 비밀번호는 {password}입니다", secret=password),
+        "password-ko-particle": Credential(phrase=f"비밀번호로 {password} 입력했는데", secret=password),
+        "password-command-line": Credential(
+            phrase=f"curl -u ann:{password} https://x.example", secret=password
+        ),
         "token-ko": Credential(phrase=f"토큰: {api_key}{api_key}{api_key}", secret=api_key * 3),
         "api-key": Credential(phrase=f'my settings say "api_key": "{api_key}"', secret=api_key),
         "bearer": Credential(phrase=f"the call sends Authorization: Bearer {bearer}", secret=bearer),

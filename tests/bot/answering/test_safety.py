@@ -86,6 +86,12 @@ def test_long_values_after_a_secret_word_are_redacted(text: str, expected: str) 
         ("토큰: 8f3a9c2e71b64d05a9e3c7f1b2d4e6a8 이에요", f"토큰: {REDACTED} 이에요"),
         ("API 키는 9f8e7d6c5b4a39281706abcd 입니다", f"API 키는 {REDACTED} 입니다"),
         ("암호 = hunter2!", f"암호 = {REDACTED}"),
+        # any particle the label takes before its value, and a bracket (twenty-fifth session:
+        # before, "비밀번호로 …", "비밀번호도 …", "비밀번호에 …" were kept as typed)
+        ("비밀번호로 Qwer1234! 입력했는데", f"비밀번호로 {REDACTED} 입력했는데"),
+        ("비밀번호도 Qwer1234! 맞게 넣었어요", f"비밀번호도 {REDACTED} 맞게 넣었어요"),
+        ("비밀번호에 Qwer1234! 넣었는데", f"비밀번호에 {REDACTED} 넣었는데"),
+        ("비밀번호(Qwer1234!)를 넣었어요", f"비밀번호({REDACTED})를 넣었어요"),
         ("비밀번호: 123456", f"비밀번호: {REDACTED}"),
         # a number is a password unless a unit says it counts something
         ("비밀번호: 58213", f"비밀번호: {REDACTED}"),
@@ -130,6 +136,10 @@ def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str
         "비밀번호는 8~16 자리로 설정하세요.",
         "토큰은 1440 분 후 만료됩니다.",
         "비밀번호는 2024년 3월부터 12자 이상이어야 합니다.",
+        "암호로 AES-256을 씁니다.",  # a cipher: "암호" keeps a subject's or an object's particle
+        "비밀번호로 로그인합니다.",
+        "비밀번호에 8~16자를 쓰세요.",
+        "토큰으로 Bearer 방식을 씁니다.",
     ],
 )
 def test_korean_documentation_about_secrets_stays_readable(text: str) -> None:
