@@ -5,7 +5,8 @@ then parses the result and this module renders its tokens back into the Markdown
 reply can quote: `- ` / `1. ` lists (their code at the margin: `common.list_item`), fenced
 code with its language and exact line breaks, single-backtick inline code, link text without
 the address, no images, HTML comments, raw HTML tags, reference-style links, heading
-attributes (`{#id}`, kept as the anchor), mkdocs-macros placeholders or code-annotation markers.
+attributes (`{#id}`, kept as the anchor), mkdocs-macros placeholders or code-annotation markers
+(inline code keeps what it holds, `{{ .Values.x }}` too, as written).
 Backslash escapes stay as written (`\\_\\_init\\_\\_.py`), so the characters show, not markup.
 """
 
@@ -242,6 +243,7 @@ class _Renderer:
 
     def inline(self, children: list[Token], *, plain: bool = False) -> str:
         out: list[str] = []
+        code: list[int] = []  # where in `out` code spans are: literal, no prose rule touches them
         role: str | None = None  # a MyST role written right before this code span: {func}`x`
         for n, token in enumerate(children):
             kind = token.type
@@ -256,9 +258,12 @@ class _Renderer:
                 out.append(_special(token, plain))
             elif kind == "code_inline" and role is not None:
                 text, as_code = role_display(role, token.content)
+                if as_code:
+                    code.append(len(out))
                 out.append(code_span(text) if as_code and not plain else text)
                 role = None
             elif kind == "code_inline":
+                code.append(len(out))
                 out.append(token.content if plain else code_span(token.content))
             elif kind in {"softbreak", "hardbreak"}:  # the author's line breaks stay, as written
                 out.append(" " if plain else "\n")
@@ -272,16 +277,27 @@ class _Renderer:
                 out.append("~~")
             elif kind == "html_inline" and token.content.lower().startswith("<br"):
                 out.append(" ")
-        text = "".join(out)
+        # `${{ secrets.TOKEN }}`, `{{ .Values.x }}`, `<Suspense>`: what a code span holds is its text
+        pieces: list[str] = []
+        start = 0
+        for at in code:
+            pieces += [self.prose("".join(out[start:at]), plain), out[at]]
+            start = at + 1
+        text = "".join([*pieces, self.prose("".join(out[start:]), plain)])
         if "][" in text:  # the least a reference link has: skip the search on most text
             text = _REFERENCE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
+        return "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+
+    def prose(self, text: str, plain: bool) -> str:
+        """Inline text between code spans without mkdocs-macros placeholders (`{{ version }}`),
+        attribute lists (`{: .class}`, unless `plain`) and, in MDX, JSX tags."""
         if "{" in text:
             text = _MACRO.sub("", text)
             if not plain:
                 text = _ATTRIBUTES.sub("", text)
         if self.jsx and "<" in text:
             text = _JSX_TAG.sub("", text)
-        return "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+        return text
 
 
 # what an escape keeps from being HTML or an entity: nothing to the chat renderers, which read

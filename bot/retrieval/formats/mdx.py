@@ -3,7 +3,7 @@
 Owns what MDX adds to Markdown: `import`/`export` lines (dropped), JSX component tags on
 their own lines (`<Pitfall>`, `<Sandpack>`, `<DeepDive>`, ...: the tags go, their content
 stays, callouts get a short bold lead; self-closing ones such as `<Diagram ... />` go
-entirely), and `{/* comments */}` (dropped, except `## Title {/*anchor*/}`, which gives the
+entirely), Docusaurus admonitions (`:::tip Title` ... `:::`: a lead, as `mkdocs` gives one), and `{/* comments */}` (dropped, except `## Title {/*anchor*/}`, which gives the
 heading's anchor). Three constructs are not Markdown inside and get their own rule:
 a component with an `alt` attribute is a picture (react.dev `<Diagram>`, `<Illustration>`)
 and goes whole with its caption, as images do in Markdown; the components of
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from bot.retrieval.formats import markdown
+from bot.retrieval.formats import markdown, mkdocs
 from bot.retrieval.formats.common import ParseContext, Parsed, fence, split_front_matter
 
 _MDX = markdown.parser().disable("code")
@@ -124,6 +124,10 @@ def to_markdown(text: str) -> str:
             continue
         if _COMPONENT_LINE.match(line):
             i = _component(lines, i, out)
+            continue
+        if admonition := mkdocs.docusaurus_admonition(line):
+            out.extend(admonition)
+            i += 1
             continue
         if "{/*" in line:
             heading = _HEADING_COMMENT.match(line)

@@ -1,8 +1,8 @@
 """MkDocs (Material) and pymdownx block syntax, rewritten into plain CommonMark lines.
 
 Owns the line-level constructs that CommonMark does not know and that would otherwise be
-read as text or as indented code: admonitions (`!!! note "Title"`, `??? api`, `???+ tip`),
-content tabs (`=== "Label"`), pymdownx blocks (`/// note | Title` ... `///`, `/// version-added
+read as text or as indented code: admonitions (`!!! note "Title"`, `??? api`, `???+ tip`;
+Docusaurus' `:::tip Title` ... `:::`), content tabs (`=== "Label"`), pymdownx blocks (`/// note | Title` ... `///`, `/// version-added
 | v2.7`), mkdocstrings stubs (`::: dotted.path` with indented options), snippet includes
 (`--8<-- "path"`, `--8<--` blocks) and FastAPI-style `{* path ln[3:10] *}` includes. Bodies are
 dedented and kept; markers become a short bold lead; a stub becomes a marker comment that the
@@ -22,6 +22,12 @@ _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
 _ADMONITION = re.compile(r'^(\s*)(?:!!!|\?\?\?\+?)\s+([\w-]+)((?:\s+[\w-]+)*)\s*(?:"(.*)")?\s*$')
 _TAB = re.compile(r'^(\s*)===\+?\s+"(.*)"\s*$')
 _STUB = re.compile(r"^(\s*):::\s+([\w.:-]+)\s*$")
+# Docusaurus: `:::tip`, `:::tip Title` (v2), `:::tip[Title]{#id}` (v3), closed by a bare `:::`;
+# four colons or more nest one inside another. The kind is written right after the colons:
+# `::: name` with a space is an mkdocstrings stub
+_COLON_FENCE = re.compile(
+    r"^(\s*):{3,}(?:(note|tip|info|warning|danger|caution|important)(?:\[(.*)\]|[ \t]+(.*?))?(?:\{[^{}]*\})?)?[ \t]*$"
+)
 _BLOCK = re.compile(r"^(\s*)(/{3,})\s*([\w-]+)?\s*(?:\|\s*(.*?))?\s*$")
 _SNIPPET = re.compile(r"""^(\s*)-{1,}8<-{1,}\s+(["'])(.+?)\2\s*$""")
 _SNIPPET_BLOCK = re.compile(r"^(\s*)-{1,}8<-{1,}\s*$")
@@ -41,6 +47,20 @@ def _lead(kind: str, title: str | None) -> str:
     if title is not None:
         return f"**{title.strip()}**" if title.strip() else ""
     return f"**{kind.replace('-', ' ').capitalize()}:**"
+
+
+def docusaurus_admonition(line: str) -> list[str]:
+    """The lines a Docusaurus admonition fence `line` stands for: its opening a lead paragraph
+    as an admonition here gets, its closing `:::` a blank line; none for any other line. The
+    body between is read as it stands (one fence line at a time, so fences nest)."""
+    m = _COLON_FENCE.match(line)
+    if m is None:
+        return []
+    if m.group(2) is None:
+        return [""]
+    title = m.group(3) if m.group(3) is not None else m.group(4)
+    lead = _lead(m.group(2), title or None)
+    return ["", m.group(1) + lead, ""] if lead else [""]
 
 
 def _indent(text: str) -> int:
@@ -122,6 +142,9 @@ def _special(lines: list[str], i: int, out: list[str], context: ParseContext, de
         inner = _expand(body, context, depth + 1)
         out.extend(["", *_reindent([lead, "", *inner], indent), ""])
         return end
+    if docusaurus := docusaurus_admonition(line):
+        out.extend(docusaurus)
+        return i + 1
     if m := _STUB.match(line):
         indent = _indent(m.group(1))
         _, end = _body(lines, i + 1, indent)  # the YAML options: not prose

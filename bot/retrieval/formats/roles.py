@@ -1,7 +1,8 @@
 """What a Sphinx role shows, whether written in reStructuredText (`:class:`~flask.Flask``) or
 in MyST Markdown ({class}`~flask.Flask`): the cross-referenced name as code, a `:ref:` or
 `:doc:` link as its title or as words, a PEP as "PEP 8". Pure, so the Markdown reader can use
-it without loading docutils (bot/retrieval/formats/rst.py registers it with docutils).
+it without loading docutils (bot/retrieval/formats/rst.py registers it with docutils, and gives
+a `:ref:` to a label of the same page its section's title, which only the doctree knows).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def humane(target: str) -> str:
     if len(parts) > 1 and parts[-1] == "index":
         parts.pop()
     return re.sub(r"[-_]+", " ", parts[-1]) if parts else target
+
+
+def local_label(name: str, text: str) -> str | None:
+    """The label a `ref` role written with no title of its own names in this project (which
+    Sphinx shows as the title of the labelled section); None for any other role."""
+    title, target = split_target(text.replace("\x00", ""))
+    if name.rsplit(":", 1)[-1] != "ref" or title is not None or ":" in target:
+        return None
+    return target
 
 
 def role_display(

@@ -3,7 +3,8 @@
 docutils parses the file; Sphinx's roles and directives, which docutils does not know, are
 registered here so they become ordinary nodes instead of error messages: cross-reference
 roles become their text (`:class:`~flask.Flask`` -> `Flask` in backticks; a `:doc:` link the
-linked page's title, read from the tree, or words for another project's page), code directives
+linked page's title, read from the tree, or words for another project's page; a `:ref:` to a
+label of the page its section's title), code directives
 literal blocks with their language, version directives prose ("Added in version 2.0."),
 autodoc and py-domain directives reference stubs (their own REFERENCE section), toctree
 and friends nothing. Includes are read only from inside the allowed roots (a warning
@@ -20,7 +21,7 @@ from docutils import nodes, statemachine
 from docutils.parsers.rst import Directive, directives, roles
 
 from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, is_python, language_for
-from bot.retrieval.formats.roles import CODE_ROLES, TEXT_ROLES, role_display
+from bot.retrieval.formats.roles import CODE_ROLES, TEXT_ROLES, local_label, role_display
 from bot.retrieval.formats.rst_render import Renderer, stub, switch_language
 from bot.retrieval.sections import DocumentError
 
@@ -84,7 +85,29 @@ def _xref_role(
     )
     if name.rsplit(":", 1)[-1] in {"pep", "rfc"}:
         return [nodes.Text(shown)], []
-    return [nodes.literal(rawtext, shown) if code else nodes.inline(rawtext, shown)], []
+    if code:
+        return [nodes.literal(rawtext, shown)], []
+    node = nodes.inline(rawtext, shown)
+    label = local_label(name, text)
+    if label is not None:  # its section's title once the page is read (_section_titles)
+        node[_LABEL] = nodes.fully_normalize_name(label)
+    return [node], []
+
+
+_LABEL = "supportbot_label"
+
+
+def _section_titles(tree: nodes.document) -> None:
+    """A `:ref:` to a label on a section of this page shows that section's title, as Sphinx
+    does; the label may come after the role, so this waits for the whole tree. A label of
+    another page, or not on a section, keeps the words `role_display` gave."""
+    for node in tree.findall(nodes.inline):
+        if _LABEL not in node:
+            continue
+        target = tree.ids.get(tree.nameids.get(node[_LABEL]) or "")
+        if isinstance(target, nodes.section) and isinstance(target[0], nodes.title):
+            node.children = []
+            node += nodes.Text(" ".join(target[0].astext().split()))
 
 
 _TITLE = re.compile(
@@ -355,6 +378,7 @@ def parse(text: str, context: ParseContext) -> Parsed:
         )
     except Exception as exc:  # docutils raises many types for broken markup
         raise DocumentError(f"is not valid reStructuredText: {exc}") from None
+    _section_titles(tree)
     builder = SectionBuilder()
     Renderer(builder).document(tree)
     sections = builder.finish()

@@ -95,3 +95,44 @@ def test_backslash_escapes_stay_escaped_and_a_title_reads_plain(tmp_path: Path) 
     # written; `<` and `&` mean no markup to a chat renderer, so need no backslash
     assert [s.text for s in doc.sections] == [r"Create \_\_init\_\_.py, `a\_b`, <b> & 1\. \x."]
     assert doc.title == "The __init__ file"
+
+
+def test_template_expressions_inside_inline_code_are_kept(tmp_path: Path) -> None:
+    """`{{ ... }}` in a code span (GitHub Actions, Helm, Ansible, Jinja docs) is the literal text
+    to type; it used to be stripped as an mkdocs-macros placeholder, leaving `$` or an empty
+    span in the quoted answer (and an MDX page's `<Suspense>` as a JSX tag). A placeholder or
+    a JSX tag in prose still goes."""
+    texts = {}
+    for name, source in {
+        "ci.md": "Pass the token as `${{ secrets.ACME_DEPLOY_TOKEN }}` in the env block of {{ version }}.\n",
+        "chart.mdx": "Reference `{{ .Values.image.repository }}` or `{.Values}`{: .code } in `<Suspense>`<Tag x={1}>.\n",
+    }.items():
+        file = tmp_path / name
+        file.write_text(f"# Page\n\n{source}", encoding="utf-8")
+        texts[name] = read_document(tmp_path, file, file.read_bytes()).sections[0].text
+    assert texts == {
+        "ci.md": "Pass the token as `${{ secrets.ACME_DEPLOY_TOKEN }}` in the env block of .",
+        "chart.mdx": "Reference `{{ .Values.image.repository }}` or `{.Values}` in `<Suspense>`.",
+    }
+
+
+def test_docusaurus_admonitions_keep_their_title_and_text_without_the_colon_fences(tmp_path: Path) -> None:
+    """A Docusaurus `.md` page's `:::warning Downtime` ... `:::` used to be quoted with its fence
+    lines as text; now it reads as the MkDocs admonitions do, nested ones included, and the
+    mkdocstrings stub `::: dotted.path` is still a reference entry."""
+    file = tmp_path / "deploy.md"
+    file.write_text(
+        "# Deploying\n\n:::warning Downtime\n\nRotating the key logs every user out.\n\n:::\n\n"
+        "::::tip[Before you start]\n\nBack up the database.\n\n:::danger\nNo undo.\n:::\n\n::::\n\n"
+        "- Step one.\n\n  :::info\n\n  Takes a minute.\n\n  :::\n\n::: acme.deploy\n",
+        encoding="utf-8",
+    )
+    doc = read_document(tmp_path, file, file.read_bytes())
+    assert [(s.kind, s.text) for s in doc.sections] == [
+        (
+            SectionKind.PROSE,
+            "**Downtime**\n\nRotating the key logs every user out.\n\n**Before you start**\n\n"
+            "Back up the database.\n\n**Danger:**\n\nNo undo.\n\n- Step one.\n\n  **Info:**\n\n  Takes a minute.",
+        ),
+        (SectionKind.REFERENCE, "API reference: `acme.deploy`"),
+    ]

@@ -42,3 +42,17 @@ def test_a_md_file_with_components_is_read_as_mdx(tmp_path: Path) -> None:
     assert [(s.headings, s.anchor, s.text) for s in doc.sections] == [
         (("제목",), "title", "**Note:**\n\n본문.")
     ]
+
+
+def test_docusaurus_admonitions_keep_their_text_without_the_colon_fences(tmp_path: Path) -> None:
+    """`:::tip` ... `:::` in an MDX page used to be quoted with its fence lines as text."""
+    file = tmp_path / "tips.mdx"
+    file.write_text(
+        "# Tips\n\n:::tip\n\nRun the cache warmup job after every deploy.\n\n:::\n\n"
+        ":::note Mind the gap\n<Note>\nInside a component.\n</Note>\n:::\n",
+        encoding="utf-8",
+    )
+    doc = read_document(tmp_path, file, file.read_bytes())
+    assert [s.text for s in doc.sections] == [
+        "**Tip:**\n\nRun the cache warmup job after every deploy.\n\n**Mind the gap**\n\n**Note:**\n\nInside a component."
+    ]

@@ -73,3 +73,19 @@ def test_code_under_a_list_item_sits_at_the_margin_as_it_runs(tmp_path: Path) ->
     assert text == (
         "1. Create the app:\n```\napp = Flask(__name__)\nif True:\n    app.run()\n```\n   Then run it.\n2. Done."
     )
+
+
+def test_a_ref_to_a_label_of_the_page_shows_the_sections_title(tmp_path: Path) -> None:
+    """`:ref:`tokens`` used to be quoted as the label's words ("tokens"); Sphinx shows the title of
+    the section the label is on, wherever on the page it is. A label elsewhere keeps its words."""
+    text = _read(
+        tmp_path,
+        "guide.rst",
+        "Guide\n=====\n\nSee :ref:`Tokens` below, :ref:`the portal <tokens>`, :ref:`note-label`\n"
+        "and :ref:`other-page`.\n\n.. _note-label:\n\nA paragraph.\n\n"
+        ".. _tokens:\n\nBot ``tokens`` and scopes\n------------------------\n\nCreate the token.\n",
+    )
+    assert text == (
+        "See Bot tokens and scopes below, the portal, note label and other page.\n\n"
+        "A paragraph.\n\nCreate the token."
+    )
