@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.messages import say
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -74,9 +76,11 @@ class BusinessHours:
         while True:
             window = self._window(current)
             assert window is not None  # next_open only returns moments inside a window
-            available = window[1] - current
+            # in UTC: the same time zone on both sides subtracts wall clocks, an hour off across
+            # the night the clocks change
+            available = window[1].astimezone(UTC) - current.astimezone(UTC)
             if remaining <= available:
-                return (current + remaining).astimezone(UTC)
+                return current.astimezone(UTC) + remaining
             remaining -= available
             current = self.next_open(window[1]).astimezone(self.zone)
 
@@ -106,9 +110,20 @@ class BusinessHours:
             total += min(max(now - opens, 0.0), float(day))
         return total
 
-    def describe(self) -> str:
+    def describe(self, language: str = "en") -> str:
+        """The hours as people read them, in `language`: "Mon, Tue 09:00-18:00 (UTC)"."""
         if self.always:
-            return "around the clock"
-        names = [DAYS[d].capitalize() for d in sorted(self.days)]
+            return say("hours_always", language)
+        names = [day_name(d, language) for d in sorted(self.days)]
         assert self.opens is not None and self.closes is not None
         return f"{', '.join(names)} {self.opens:%H:%M}-{self.closes:%H:%M} ({self.zone.key})"
+
+    def local(self, moment: datetime, language: str = "en") -> str:
+        """`moment` as the team reads it, in the business-hours time zone: "Mon 09:00 UTC"."""
+        at = moment.astimezone(self.zone)
+        return f"{day_name(at.weekday(), language)} {at:%H:%M %Z}"
+
+
+def day_name(weekday: int, language: str = "en") -> str:
+    """The short name of a day of the week (0 = Monday) in `language`."""
+    return say("weekdays", language).split()[weekday]

@@ -144,6 +144,22 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Ticket #{ticket} still has no response after {waited}. Can someone take it?",
         "ko": "티켓 #{ticket}이 {waited} 동안 응답이 없습니다. 담당해 주실 분 계신가요?",
     },
+    # a reopened ticket's reminders: it had a response, before it was resolved
+    "sla_after_hours_reopened": {
+        "en": "Ticket #{ticket} was reopened outside business hours and is waiting for a response.",
+        "ko": "티켓 #{ticket}이 근무 시간 외에 다시 열려 응답을 기다리고 있습니다.",
+    },
+    "sla_reannounce_reopened": {
+        "en": "Ticket #{ticket} was reopened {waited} ago and has no response since. Can someone take it?",
+        "ko": "티켓 #{ticket}이 다시 열린 지 {waited}이 지났지만 응답이 없습니다. 담당해 주실 분 계신가요?",
+    },
+    "sla_second_tier_reopened": {
+        "en": "Escalating ticket #{ticket}: reopened {waited} ago, no response since.",
+        "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: 다시 열린 지 {waited} 동안 응답이 없었습니다.",
+    },
+    # business hours as the asker reads them: the days of the week, Monday first
+    "weekdays": {"en": "Mon Tue Wed Thu Fri Sat Sun", "ko": "월 화 수 목 금 토 일"},
+    "hours_always": {"en": "around the clock", "ko": "24시간"},
     # a direct message's reopened ticket, told to staff in the triage channel
     "reopened_for_staff": {
         "en": "Ticket #{ticket} was reopened: the asker wrote again after it was resolved.",

@@ -291,8 +291,8 @@ class TicketOpener:
                 "escalated_after_hours",
                 language,
                 ticket=ticket.id,
-                hours=self.sla.hours.describe(),
-                when=self.sla.local(ping.due),
+                hours=self.sla.hours.describe(language),
+                when=self.sla.hours.local(ping.due, language),
             )
         if direct_message(ticket.conversation):  # nobody of the team can write there
             return say("escalated_direct", language, ticket=ticket.id)

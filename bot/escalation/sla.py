@@ -53,9 +53,6 @@ class SlaClock:
         """`minutes` of working time after `start`: the clock stops while the team is out."""
         return self.hours.add_minutes(start, minutes)
 
-    def local(self, moment: datetime) -> str:
-        """A deadline as the team reads it, in the business-hours time zone."""
-        return moment.astimezone(self.hours.zone).strftime("%a %H:%M %Z")
 
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Fire every reminder that is due, once. Returns how many fired."""
@@ -72,7 +69,10 @@ class SlaClock:
     async def _fire(self, ticket: Ticket, channel: Channel, now: datetime) -> int:
         e = self.settings.escalation
         stage = ticket.sla_stage
-        waited = age(now - ticket.created_at)
+        # a reopened ticket waits since its reopening: it had its response before
+        reopened = await self.store.run(StateStore.reopened_at, ticket.id)
+        waited = age(now - (reopened or ticket.created_at), ticket.language)
+        again = "_reopened" if reopened else ""
         if ticket.status == TicketStatus.CLAIMED:
             if stage != SlaStage.CLAIMED or not ticket.assignee_id:
                 return 0
@@ -82,18 +82,18 @@ class SlaClock:
         elif stage == SlaStage.WAITING_FOR_HOURS:
             next_stage, due = SlaStage.FIRST_RESPONSE, self.deadline(now, e.first_response_minutes)
             mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
-            text = say("sla_after_hours", ticket.language, ticket=ticket.id)
+            text = say(f"sla_after_hours{again}", ticket.language, ticket=ticket.id)
         elif stage == SlaStage.FIRST_RESPONSE:
             next_stage, due = SlaStage.REANNOUNCED, self.deadline(now, e.second_tier_minutes)
             mentions = staff_mentions(self.settings, ticket.conversation, ticket.tags)
-            text = say("sla_reannounce", ticket.language, ticket=ticket.id, waited=waited)
+            text = say(f"sla_reannounce{again}", ticket.language, ticket=ticket.id, waited=waited)
         elif stage == SlaStage.REANNOUNCED:
             next_stage, due = SlaStage.SECOND_TIER, None
             # without a second tier configured, the first tier hears about it once more
             mentions = staff_mentions(
                 self.settings, ticket.conversation, tier=Duty.SECOND_TIER
             ) or staff_mentions(self.settings, ticket.conversation, ticket.tags)
-            text = say("sla_second_tier", ticket.language, ticket=ticket.id, waited=waited)
+            text = say(f"sla_second_tier{again}", ticket.language, ticket=ticket.id, waited=waited)
         else:
             return 0
         # the reminder is claimed for a while before its post, and the step taken only once the

@@ -313,8 +313,8 @@ class Escalations:
                 "reopened_after_hours",
                 ticket.language,
                 ticket=ticket.id,
-                hours=self.hours.describe(),
-                when=self.sla.local(ping.due),
+                hours=self.hours.describe(ticket.language),
+                when=self.hours.local(ping.due, ticket.language),
             )
         return say("reopened", ticket.language, ticket=ticket.id)
 

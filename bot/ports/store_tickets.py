@@ -158,6 +158,8 @@ class TicketStore(Protocol):
 
     def ticket_events(self, ticket_id: int) -> list[dict[str, typing.Any]]: ...
 
+    def reopened_at(self, ticket_id: int) -> datetime | None: ...
+
 
 class DraftStore(Protocol):
     """Drafts of the learning loop: made from tickets, each decided once."""

@@ -326,6 +326,13 @@ class TicketRepository(Repository):
     def ticket_events(self, ticket_id: int) -> list[dict[str, Any]]:
         return list(self.db.table("ticket_events").rows_where("ticket_id = ?", [ticket_id], order_by="id"))
 
+    def reopened_at(self, ticket_id: int) -> datetime | None:
+        """When the ticket was last reopened (the asker wrote after its resolution), if ever."""
+        row = self.db.execute(
+            "select max(at) from ticket_events where ticket_id = ? and event = 'reopened'", [ticket_id]
+        ).fetchone()
+        return parse_time(row[0]) if row and row[0] else None
+
 
 def _with_deadline_claim(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields`, and when they set a new SLA deadline, the end of the claim on saying the old

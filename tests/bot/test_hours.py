@@ -67,3 +67,16 @@ def test_working_minutes_across_a_clock_change_count_local_hours() -> None:
     monday = datetime(2026, 11, 2, 14, 20, tzinfo=UTC)  # Mon 09:20 EST
     assert new_york.working_minutes(friday, monday) == 30
     assert new_york.working_minutes(friday, new_york.add_minutes(friday, 30)) == 30
+
+
+def test_a_deadline_across_the_night_the_clocks_fall_back_is_real_minutes_later() -> None:
+    """A team in all day in New York: fifteen working minutes from 01:50 EDT on the night the
+    clocks fall back end fifteen real minutes later (they used to end 75 minutes later: the
+    window's end and the moment were subtracted as wall clocks)."""
+    hours = BusinessHours.parse(
+        "00:00-23:59", ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "America/New_York"
+    )
+    start = datetime(2026, 11, 1, 5, 50, tzinfo=UTC)  # 01:50 EDT
+    assert hours.add_minutes(start, 15) == start + timedelta(minutes=15)
+    spring = datetime(2026, 3, 8, 6, 50, tzinfo=UTC)  # 01:50 EST, before the clocks spring forward
+    assert hours.add_minutes(spring, 120) == spring + timedelta(minutes=120)

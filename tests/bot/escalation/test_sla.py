@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -31,7 +31,7 @@ from bot.ports import PostChanged
 from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.types import Author, InboundMessage, Mention, MentionKind, Outcome, Posted, Reply, Visibility
 from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401  (fixtures)
-from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg
+from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg, open_ticket, posted_where
 from tests.fakes.clock import FakeClock
 
 
@@ -492,3 +492,54 @@ async def test_a_direct_messages_ticket_tags_and_reminds_staff_in_the_triage_cha
     assert "a direct message: contact the asker directly" in card.text
     assert again.mentions == (tier1,) and "Ticket #1 still has no response after 16m" in again.text
     assert second_tier.mentions == (tier2,) and "Escalating ticket #1" in second_tier.text
+
+
+async def test_korean_reminders_say_the_wait_in_korean(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Before the twenty-fifth session the wait was written in English units ("16m 동안")."""
+    rt, channel = make_runtime(CONFIG), ConsoleChannel(io.StringIO())
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
+    clock.advance(minutes=16)
+    assert await rt.bot.tick({"slack": channel}) == 1
+    [reminder] = posted_where(channel, lambda r: "응답이 없습니다" in r.text)
+    assert "16분" in reminder.text and "16m" not in reminder.text
+    clock.advance(minutes=31)
+    assert await rt.bot.tick({"slack": channel}) == 1
+    [tier2] = posted_where(channel, lambda r: "상위 담당자" in r.text)
+    assert "47분" in tier2.text
+
+
+async def test_a_reopened_tickets_reminders_count_from_the_reopening(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Resolved by staff, reopened three days later: sixteen minutes on, staff used to be
+    told the ticket "still has no response after 3d", which it had; now the wait counts from
+    the reopening, and says so."""
+    rt, channel = make_runtime(CONFIG), ConsoleChannel(io.StringIO())
+    ticket_id, thread = await open_ticket(rt, channel)
+    answer = msg("Try clearing the cache", author=STAFF, thread=thread.thread, addressed=False)
+    await rt.bot.on_message(answer, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), STAFF), channel)
+    clock.advance(days=3)
+    again = msg("It broke again after the update", thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
+    clock.advance(minutes=16)
+    assert await rt.bot.tick({"slack": channel}) == 1
+    [reminder] = posted_where(
+        channel, lambda r: r.text.startswith(f"Ticket #{ticket_id} was reopened 16m ago")
+    )
+    assert "no response since" in reminder.text and "3d" not in reminder.text
+
+
+async def test_a_korean_askers_after_hours_note_names_the_days_in_korean(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """Before the twenty-fifth session: "근무 시간은 Mon, Tue, Wed, Thu, Fri 09:00-18:00 (UTC)이며,
+    Mon 09:00 UTC 이후에"."""
+    config = CONFIG.replace("reopen_days = 7", 'reopen_days = 7\nbusiness_hours = "09:00-18:00"')
+    rt, channel = make_runtime(config), ConsoleChannel(io.StringIO())
+    clock.current = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # a Saturday
+    assert await rt.bot.on_message(msg("상담원 연결해 주세요"), channel) == Outcome.ESCALATED
+    [note] = posted_where(channel, lambda r: "근무 시간은" in r.text)
+    assert "월, 화, 수, 목, 금 09:00-18:00 (UTC)" in note.text and "월 09:00 UTC 이후에" in note.text
