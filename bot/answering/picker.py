@@ -23,7 +23,10 @@ prose stays short; code blocks are kept whole, fenced, up to MAX_CODE_LINES line
 table quoted together with the sentence that leads into it is quoted whole when it fits that
 same prose budget ("three types of exceptions can be used:" followed by two of them reads as
 the whole answer, and the third was the one asked about); when it does not fit, an ELIDED
-line stands where items were left out.
+line stands where items were left out. A table row is quoted with its table's header, which
+says what its cells are; a header quoted without any of its rows (it held the question's words,
+the rows only the values asked for) brings the whole table when it fits that budget, else the
+rows that match the question, best first, while they fit.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.answering.units import Unit, UnitKind, group, split_units
+from bot.answering.units import Unit, UnitKind, group, split_units, table_header, table_rows
 from bot.retrieval.confidence import QUESTION_WORDS, heading_covers
 from bot.retrieval.tokenize import analyze, topic_words
 from bot.types import Passage
@@ -200,6 +203,30 @@ def _complete_lists(units: Sequence[Unit], prose: Sequence[int], chosen: set[int
             chosen.update(missing)
 
 
+def _complete_tables(
+    units: Sequence[Unit], prose: Sequence[int], scores: Sequence[float], chosen: set[int]
+) -> None:
+    """Bring rows to each table header quoted without any: alone it only names the columns. The
+    whole table when the prose stays within MAX_PROSE_WORDS, else the rows that match the
+    question, best first, while they fit."""
+    for k in sorted(chosen):
+        rows = table_rows(units, k)
+        if not rows or any(j in chosen for j in rows):
+            continue
+        if _prose_words(prose, chosen.union(rows)) <= MAX_PROSE_WORDS:
+            chosen.update(rows)
+            continue
+        for j in sorted((j for j in rows if scores[j] > 0), key=lambda j: -scores[j]):
+            if _prose_words(prose, chosen | {j}) <= MAX_PROSE_WORDS:
+                chosen.add(j)
+
+
+def _quoted_with(units: Sequence[Unit], groups: Sequence[list[int]], i: int) -> list[int]:
+    """Unit `i` with what a quote of it needs: its group, and for a table row its header."""
+    header = table_header(units, i)
+    return groups[i] if header is None else [header, *groups[i]]
+
+
 def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
     """The chosen units in order, with an ELIDED line where a list quoted with its leading sentence
     had to leave items out, so a cut list does not pass for the whole one."""
@@ -221,8 +248,9 @@ def _with_gaps(units: Sequence[Unit], chosen: set[int]) -> list[Unit]:
 
 def _assemble(scored: _Scored, scores: Sequence[float], best: int) -> str:
     units, groups, words = scored.units, scored.groups, scored.prose
-    chosen = set(groups[best])
+    chosen = set(_quoted_with(units, groups, best))
     _complete_lists(units, words, chosen)
+    _complete_tables(units, words, scores, chosen)
     prose = _prose_words(words, chosen)
     # then the strongest neighbours, while the prose stays short
     for i in sorted(range(len(units)), key=lambda i: -scores[i]):
@@ -230,12 +258,13 @@ def _assemble(scored: _Scored, scores: Sequence[float], best: int) -> str:
             continue
         if not any(abs(i - c) <= 1 for c in chosen):
             continue
-        extra = [g for g in groups[i] if g not in chosen]
+        extra = [g for g in _quoted_with(units, groups, i) if g not in chosen]
         size = _prose_words(words, extra)
         if prose + size > MAX_PROSE_WORDS:
             continue
         chosen.update(extra)
         _complete_lists(units, words, chosen)
+        _complete_tables(units, words, scores, chosen)
         prose = _prose_words(words, chosen)
     return render(_with_gaps(units, chosen))
 

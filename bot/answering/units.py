@@ -4,14 +4,18 @@ A unit is a sentence, a list item, a code block (whole) or a table row, in readi
 units of one paragraph, list or table share a block number. A unit's group is the unit with
 what it needs to make sense: a sentence that introduces a code block or a list ("Use
 `exclude_none`:") goes with that block, and a code block with the sentence that introduces
-it. bot/answering/picker.py scores the groups and quotes the best.
+it. A table's header row, the one its `---` rule follows (the format readers write one under
+a header they know of), says what the other rows' cells are. It is not in a row's group, which
+is what gets scored: its words would be every row's words, and the whole table would match
+alike; the picker quotes a row with its header (`table_header`). bot/answering/picker.py
+scores the groups and quotes the best.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -29,6 +33,7 @@ class Unit:
     text: str
     kind: UnitKind
     block: int  # units of one paragraph, list or table share a block number
+    header: bool = False  # a table's header row: what the cells of the rows under it are
 
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -80,6 +85,10 @@ def split_units(text: str) -> list[Unit]:
             flush()
             if not _TABLE_RULE.match(line):
                 units.append(Unit(line.strip(), UnitKind.ROW, block))
+            elif units and units[-1].kind is UnitKind.ROW and units[-1].block == block:
+                row = len(units) - 1
+                if _table_start(units, row) == row:  # the rule under a table's first row
+                    units[row] = replace(units[row], header=True)
         elif _LIST_ITEM.match(line):
             flush()
             units.append(Unit(line.rstrip(), UnitKind.ITEM, block))
@@ -119,3 +128,32 @@ def group(units: Sequence[Unit], i: int) -> list[int]:
         if k >= 0 and _introduces(units[k], units[k + 1]):
             members.insert(0, k)
     return members
+
+
+def _table_start(units: Sequence[Unit], i: int) -> int:
+    """The first row of the table row `i` is in: its rows are consecutive and share a block."""
+    k = i
+    while k > 0 and units[k - 1].kind is UnitKind.ROW and units[k - 1].block == units[i].block:
+        k -= 1
+    return k
+
+
+def table_header(units: Sequence[Unit], i: int) -> int | None:
+    """The header of the table unit `i` is a row of; None when `i` is no row, is the header, or
+    its table has none."""
+    if units[i].kind is not UnitKind.ROW:
+        return None
+    k = _table_start(units, i)
+    return k if k != i and units[k].header else None
+
+
+def table_rows(units: Sequence[Unit], k: int) -> list[int]:
+    """The rows under header `k`, when unit `k` is the header of a table; else empty."""
+    if not units[k].header:
+        return []
+    rows: list[int] = []
+    j = k + 1
+    while j < len(units) and units[j].kind is UnitKind.ROW and units[j].block == units[k].block:
+        rows.append(j)
+        j += 1
+    return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,17 @@ def fence(code: str, language: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`{3,}", code)), default=2)
     marker = "`" * max(3, longest + 1)
     return f"{marker}{language}\n{code.rstrip()}\n{marker}"
+
+
+def table_lines(rows: Sequence[Sequence[str]], *, header: bool) -> str:
+    """Table rows as `a | b` lines, empty rows left out. When the first row is the table's header
+    (what the other rows' cells are), a `--- | ---` rule follows it, as in GFM: the answerer
+    quotes a row with its header. A one-column table gets none: its lines hold no `|` to be
+    read as rows, and `---` under a line would make it a heading."""
+    lines = [" | ".join(row) for row in rows if any(cell.strip() for cell in row)]
+    if header and len(lines) > 1 and len(rows[0]) > 1 and any(cell.strip() for cell in rows[0]):
+        lines.insert(1, " | ".join("---" for _ in rows[0]))
+    return "\n".join(lines)
 
 
 _FENCE_OPEN = re.compile(r"(`{3,}|~{3,})")

@@ -14,7 +14,15 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from bot.retrieval.formats.common import ParseContext, Parsed, SectionBuilder, code_span, fence, markdown_text
+from bot.retrieval.formats.common import (
+    ParseContext,
+    Parsed,
+    SectionBuilder,
+    code_span,
+    fence,
+    markdown_text,
+    table_lines,
+)
 
 _CHROME = ", ".join(
     (
@@ -80,13 +88,13 @@ class _Walker:
             self.builder.add(self.list(node))
         elif tag == "table":
             self.flush()
+            cells = [row.css("th, td") for row in node.css("tr")]
             rows = [
-                " | ".join(
-                    markdown_text(" ".join(cell.text(separator=" ").split())) for cell in row.css("th, td")
-                )
-                for row in node.css("tr")
+                [markdown_text(" ".join(cell.text(separator=" ").split())) for cell in row] for row in cells
             ]
-            self.builder.add("\n".join(r for r in rows if r.strip(" |")))
+            # a first row of <th> cells is the header: what the other rows' cells are
+            header = bool(cells) and bool(cells[0]) and all(cell.tag == "th" for cell in cells[0])
+            self.builder.add(table_lines(rows, header=header))
         elif tag in {"p", "blockquote", "dt", "dd", "li"} or tag in _CONTAINERS:
             self.flush()
             self.children(node)

@@ -30,6 +30,7 @@ from bot.retrieval.formats.common import (
     list_item,
     split_front_matter,
     strip_tags,
+    table_lines,
 )
 from bot.retrieval.formats.roles import role_display
 
@@ -229,7 +230,7 @@ class _Renderer:
                 rows.append([])
             elif token.type == "inline" and rows:
                 rows[-1].append(self.inline(token.children or []))
-        return "\n".join(" | ".join(cell for cell in row) for row in rows if any(row))
+        return table_lines(rows, header=True)  # a GFM table's first row is always its header
 
     def html(self, content: str) -> str:
         if self.jsx:

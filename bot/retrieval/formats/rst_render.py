@@ -13,7 +13,14 @@ import re
 
 from docutils import nodes
 
-from bot.retrieval.formats.common import SectionBuilder, code_span, fence, list_item, markdown_text
+from bot.retrieval.formats.common import (
+    SectionBuilder,
+    code_span,
+    fence,
+    list_item,
+    markdown_text,
+    table_lines,
+)
 
 
 class _Stub(nodes.Element):  # type: ignore[misc]
@@ -188,12 +195,14 @@ class Renderer:
         return "\n".join(items)
 
     def _table(self, node: nodes.Element) -> str:
-        rows: list[str] = []
-        for row in node.findall(nodes.row):
-            cells = [_collapse(self.blocks(entry.children, " ")) for entry in row.children]
-            if any(cells):
-                rows.append(" | ".join(cells))
-        return "\n".join(rows)
+        rows = [
+            [_collapse(self.blocks(entry.children, " ")) for entry in row.children]
+            for row in node.findall(nodes.row)
+        ]
+        # a reST table's header rows (`:header-rows:`, the rows above a grid's `=` rule) come first
+        first = next(node.findall(nodes.row), None)
+        header = first is not None and isinstance(first.parent, nodes.thead)
+        return table_lines(rows, header=header)
 
     def _admonition(self, node: nodes.Element) -> str:
         title = node.next_node(nodes.title)

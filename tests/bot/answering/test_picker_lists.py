@@ -85,3 +85,25 @@ def test_rows_quoted_without_their_leading_sentence_are_not_padded_with_the_tabl
     assert "`pydantic.parse_obj_as` | `pydantic.new_name_12`" in quote.text
     assert "Some things moved." not in quote.text
     assert "new_name_29" not in quote.text and ELIDED not in quote.text
+
+
+def test_a_row_that_answers_is_quoted_under_its_table_header() -> None:
+    """A row was quoted bare: "`pydantic.parse_obj_as` | `pydantic.new_name_12`" without the
+    header saying which column is the old name and which the new one."""
+    rows = "\n".join(f"| `pydantic.old_name_{i}` | `pydantic.new_name_{i}` |" for i in range(30))
+    rows = rows.replace("old_name_12` |", "parse_obj_as` |")
+    text = f"{FILLER}\n\n| Pydantic V1 | Pydantic V2 |\n| --- | --- |\n{rows}\n\n{FILLER}"
+    quote = pick("where did parse_obj_as go", [passage(text)])
+    assert quote is not None
+    assert quote.text == "| Pydantic V1 | Pydantic V2 |\n| `pydantic.parse_obj_as` | `pydantic.new_name_12` |"
+
+
+def test_a_header_that_matches_brings_the_rows_that_match_when_the_table_is_long() -> None:
+    """The header held the question's words and was quoted alone, which answers nothing; a
+    table too long to quote whole brings the rows that match, not the ones around them."""
+    rows = [f"| team-{i} | {i} MB | {i} seats |" for i in range(30)]
+    rows[17] = "| pro | 50 MB | 10 seats |"
+    text = f"{FILLER}\n\n| Plan | Upload limit | Seats |\n|---|---|---|\n" + "\n".join(rows) + f"\n\n{FILLER}"
+    quote = pick("what is the upload limit of the pro plan", [passage(text)])
+    assert quote is not None
+    assert quote.text == "| Plan | Upload limit | Seats |\n| pro | 50 MB | 10 seats |"

@@ -37,3 +37,30 @@ async def test_the_offline_answerer_reads_the_whole_section_of_the_chunk_that_ma
     assert "Background note 39" in given[0].text and "reportctl schedule --nightly" in given[0].text
     assert [(p.path, p.heading) for p in given].count((given[0].path, given[0].heading)) == 1  # ... once
     assert not answer.abstained and answer.citations[0].path == "reports.md"
+
+
+PLANS = (
+    "# Plans\n\n## Limits\n\n"
+    + " ".join(f"Unrelated sentence number {i} about something else entirely." for i in range(15))
+    + "\n\n| Plan | Upload limit | Seats |\n|------|--------------|-------|\n"
+    "| Free | 10 MB | 1 |\n| Pro | 50 MB | 10 |\n| Enterprise | 1 GB | unlimited |\n\n"
+    + " ".join(f"Unrelated sentence number {i} about something else entirely." for i in range(15))
+    + "\n"
+)
+
+
+async def test_a_question_answered_by_a_table_row_quotes_the_row_with_its_header(
+    make_runtime: Callable[..., Runtime], knowledge_dir: Path
+) -> None:
+    """Each row was a unit of its own: the header held the question's words and was quoted alone,
+    confidently, as "Plan | Upload limit | Seats"; the row with the answer was left out."""
+    (knowledge_dir / "plans.md").write_text(PLANS, encoding="utf-8")
+    rt = make_runtime()
+    answer, _ = await rt.bot.answers.ask("What is the upload limit on the Pro plan?", DocVisibility.INTERNAL)
+    assert not answer.abstained and answer.citations[0].path == "plans.md"
+    # the table is small: quoted whole, header first, without the prose around it
+    assert (
+        "Plan | Upload limit | Seats\nFree | 10 MB | 1\nPro | 50 MB | 10\nEnterprise | 1 GB | unlimited"
+        in answer.text
+    )
+    assert "Unrelated sentence" not in answer.text

@@ -39,3 +39,16 @@ def test_a_pages_text_keeps_its_markdown_characters_literal(tmp_path: Path) -> N
         r"- \*all\* files" + "\n\n"
         r"\`x\` | \[y\]"
     )
+
+
+def test_a_first_row_of_header_cells_is_followed_by_a_rule(tmp_path: Path) -> None:
+    """Rows of `<th>` cells say what the other rows' cells are: a GFM rule marks the header, so
+    the answerer can quote a row with it; a table of `<td>` rows only has none."""
+    page = tmp_path / "plans.html"
+    page.write_text(
+        "<h1>Plans</h1><table><tr><th>Plan</th><th>Seats</th></tr><tr><td>Pro</td><td>10</td></tr></table>"
+        "<table><tr><td>Free</td><td>1</td></tr><tr><td>Team</td><td>5</td></tr></table>",
+        encoding="utf-8",
+    )
+    [plans] = read_document(tmp_path, page, page.read_bytes()).sections
+    assert plans.text == "Plan | Seats\n--- | ---\nPro | 10\n\nFree | 1\nTeam | 5"

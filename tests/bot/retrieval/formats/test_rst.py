@@ -71,7 +71,8 @@ def test_autodoc_and_py_domain_are_reference_sections() -> None:
 
 def test_tables_and_definition_and_field_lists_are_readable() -> None:
     text = section(DOC, "Flask Guide", "Tables and lists")
-    assert "Key | Meaning\nDEBUG | Debug mode\nTESTING | Test mode" in text
+    # the header row is followed by a rule, as in GFM: the answerer quotes a row with its header
+    assert "Key | Meaning\n--- | ---\nDEBUG | Debug mode\nTESTING | Test mode" in text
     assert "- **term**: The definition of the term." in text
     assert "- **param name**: the name" in text
     assert "- first item\n- second item" in text
@@ -94,3 +95,10 @@ def test_escaped_characters_stay_literal_in_the_markdown(tmp_path: Path) -> None
     # escaped in the passage's Markdown, so they show as docutils shows them; an underscore
     # inside a word makes no markup and stays bare
     assert text == r"Write \*literal\*, \`tick\`, *a\*b* and my_name."
+
+
+def test_a_table_without_header_rows_gets_no_header_rule(tmp_path: Path) -> None:
+    """Every table is rendered as `a | b` rows; only the rows docutils puts in the table's head
+    get the rule after them, so the first row of a plain listing is not quoted as a header."""
+    source = "Title\n=====\n\n============  ============\n``rule``      the URL rule\n``endpoint``  the endpoint\n============  ============\n"
+    assert _read(tmp_path, source) == "`rule` | the URL rule\n`endpoint` | the endpoint"
