@@ -259,22 +259,32 @@ class SupportBot(ReadBackMarks):
             return False
         return not policy.wants_human(text)
 
-    async def _routed_here(self, message: InboundMessage, state: ConversationState | None) -> bool:
-        """Whether `message` is a reply in a bot thread by one of the people its open ticket is
-        routed to (its channel's or its tags' staff, often the only ones tagged): staff in this
-        thread, for this ticket alone, so their reply takes the thread over and claims the
-        ticket as the platform's staff's does. The ticket is read only for someone some route
-        names, not for every asker's follow-up."""
-        if message.addressed or state is None or not state.bot_participating:
-            return False  # not a reply that could take a thread over
-        where = message.conversation
+    async def _staff_here(
+        self, message: InboundMessage, situation: Situation, state: ConversationState | None
+    ) -> bool:
+        """Whether `message`'s author is staff here: the platform's staff, or, replying in a bot
+        thread, one of the people its open ticket is routed to (its channel's or its tags' staff,
+        often the only ones tagged), for this ticket alone: their reply takes the thread over and
+        claims the ticket as the platform's staff's does. Neither is in their own ticket's thread:
+        there they ask, as anyone does, and may close or reopen it. A ticket is read only for
+        someone the platform or a route names, not for every asker's follow-up."""
+        if state is None or not state.bot_participating:
+            return situation.staff  # no ticket here to ask in or to take over
+        where, author = message.conversation, message.author
         every_tag = tuple(self.settings.escalation.tags)  # named by no route at all: no ticket read
-        if not policy.is_routed_staff(message.author, self.settings, where, every_tag):
-            return False
-        ticket = await self.store.run(StateStore.active_ticket, where)
-        if ticket is None or ticket.asker_id == message.author.id:
-            return False  # their own question's ticket: they ask in it, as anyone does
-        return policy.is_routed_staff(message.author, self.settings, ticket.conversation, ticket.tags)
+        if not situation.staff and (
+            message.addressed or not policy.is_routed_staff(author, self.settings, where, every_tag)
+        ):
+            return False  # not a reply that could take a thread over
+        theirs = await self.store.run(StateStore.latest_ticket, where)
+        if theirs is not None and theirs.asker_id == author.id:
+            return False  # their own question's ticket, resolved too: they ask in it
+        if situation.staff:
+            return True
+        ticket = await self.store.run(StateStore.active_ticket, where)  # the one their reply claims
+        return ticket is not None and policy.is_routed_staff(
+            author, self.settings, ticket.conversation, ticket.tags
+        )
 
     async def _handle_message(
         self,
@@ -287,7 +297,7 @@ class SupportBot(ReadBackMarks):
         conversation = message.conversation
         try:
             state = await self.store.run(StateStore.conversation, conversation.key)
-            staff = situation.staff or await self._routed_here(message, state)
+            staff = await self._staff_here(message, situation, state)
             faults.point("event.deciding")
         except Exception as exc:  # nothing is done yet: delivery may safely handle it again
             raise NothingDoneYet("reading the conversation failed") from exc
@@ -307,10 +317,13 @@ class SupportBot(ReadBackMarks):
                 await self.escalations.staff_replied(ticket, message.author, channel)
             log.info("staff took over a thread", extra=log_context(conversation))
             return Outcome.RECORDED
-        in_bot_thread = state is not None and conversation.thread is not None and mode != ChannelMode.OFF
+        in_conversation = state is not None and mode != ChannelMode.OFF
+        in_bot_thread = in_conversation and conversation.thread is not None
         if resume is not None and not await self._still_owed(message, resume, channel):
             return Outcome.RECORDED  # a replay: the person has been told (a hand-off, a refusal)
-        if in_bot_thread and not staff and not message.author.is_bot and not message.edited:
+        # not only in threads: a ticket also lives in a direct message without threads
+        # (Discord's) and in a channel where threads could not be made (bot/asker_replies.py)
+        if in_conversation and not staff and not message.author.is_bot and not message.edited:
             handled = await asker_ticket_reply(
                 message, channel, store=self.store, recorder=self.recorder, escalations=self.escalations
             )

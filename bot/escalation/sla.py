@@ -53,7 +53,6 @@ class SlaClock:
         """`minutes` of working time after `start`: the clock stops while the team is out."""
         return self.hours.add_minutes(start, minutes)
 
-
     async def tick(self, channels: Mapping[str, Channel]) -> int:
         """Fire every reminder that is due, once. Returns how many fired."""
         now = self.clock.now()

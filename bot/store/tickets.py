@@ -287,9 +287,15 @@ class TicketRepository(Repository):
         columns = [c[0] for c in cursor.description]
         return resolved_of(dict(zip(columns, raw, strict=True)) for raw in cursor.fetchall())
 
-    def latest_ticket(self, ref: ConversationRef) -> Ticket | None:
+    def latest_ticket(self, ref: ConversationRef, asker_id: str | None = None) -> Ticket | None:
+        """The newest ticket of a thread, whatever its status; in a conversation without a
+        thread, `asker_id`'s only (as `active_ticket`)."""
+        mine = ref.thread is None and asker_id is not None
         rows = select_rows(
-            self.db, "select * from tickets where conversation = ? order by id desc limit 1", [ref.key]
+            self.db,
+            f"select * from tickets where conversation = ? {'and asker_id = ? ' if mine else ''}"
+            "order by id desc limit 1",
+            [ref.key, asker_id] if mine else [ref.key],
         )
         return _ticket(rows[0]) if rows else None
 

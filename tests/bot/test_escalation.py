@@ -570,6 +570,55 @@ async def test_the_channel_staffs_own_question_is_theirs_to_ask_not_to_take_over
     assert ticket is not None and (ticket.status, ticket.assignee_id) == (TicketStatus.OPEN, None)
 
 
+async def staff_asks_for_a_person(rt: Runtime, channel: ConsoleChannel) -> tuple[int, ConversationRef]:
+    asked = msg("I want to talk to a human please", author=STAFF)
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    return ticket.id, ticket.conversation
+
+
+async def test_a_staff_members_own_question_is_not_claimed_by_their_follow_up(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """The platform's staff asking for a person are that ticket's asker, as a channel's staff
+    are: their follow-up in its thread used to claim it for them ("Sam is looking at this
+    now"), taking it out of the open queue."""
+    ticket_id, thread = await staff_asks_for_a_person(rt, channel)
+    follow_up = msg("Still broken, any news?", author=STAFF, thread=thread.thread, addressed=False)
+    await rt.bot.on_message(follow_up, channel)
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and (ticket.status, ticket.assignee_id) == (TicketStatus.OPEN, None)
+    # in someone else's ticket's thread they are staff still: their reply claims it
+    other_id, other = await open_ticket_in(rt, channel, "C-GEN", asker="U-ASK2")
+    await rt.bot.on_message(msg("On it", author=STAFF, thread=other.thread, addressed=False), channel)
+    claimed = rt.state.ticket(other_id)
+    assert claimed is not None and claimed.assignee_id == STAFF.id
+
+
+async def test_a_staff_asker_can_close_their_own_ticket_by_saying_all_set(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """Their "I'm all set" used to be a staff reply taking the thread over: the ticket stayed open."""
+    ticket_id, thread = await staff_asks_for_a_person(rt, channel)
+    done = msg("nevermind, I'm all set now", author=STAFF, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(done, channel) == Outcome.RECORDED
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.CLOSED
+
+
+async def test_a_staff_asker_reopens_their_resolved_ticket_as_any_asker_does(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """Their reply after resolution used to be a staff reply taking the thread over: recorded,
+    and the ticket stayed resolved."""
+    ticket_id, thread = await staff_asks_for_a_person(rt, channel)
+    await rt.bot.on_command(command("resolve", str(ticket_id), OTHER_STAFF), channel)
+    again = msg("It broke again after the update", author=STAFF, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(again, channel) == Outcome.ESCALATED
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.OPEN
+
+
 async def test_the_staff_a_tag_routes_its_tickets_to_claim_them_and_no_others(
     rt: Runtime, channel: ConsoleChannel
 ) -> None:
