@@ -377,6 +377,8 @@ class Draft:
     status: str  # pending, approved, rejected
     path: str | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None  # the learning loop's last write of its answer, after a reopen
+    edited_at: datetime | None = None  # a person's last save of its answer: the loop leaves it alone
 
 
 class EscalationReason(StrEnum):

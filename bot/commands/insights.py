@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot import policy
 from bot.commands.registry import REGISTRY, Access, CommandHost, Param, UsageError
-from bot.escalation import age, draft_from
+from bot.escalation import Drafted, age, draft_from
 from bot.ports import Channel
 from bot.privacy.redaction import quoted
 from bot.store import StateStore
@@ -156,6 +156,16 @@ async def _gaps(host: CommandHost, command: Command, args: dict[str, str], chann
     return await draft_from_gap(host, gap.id)
 
 
+# pressed again, "draft" never replaces what an admin saved with the ticket's raw replies
+_DRAFTED = {
+    Drafted.NEW: "Draft #{draft} started from ticket #{ticket}, where staff answered this gap.",
+    Drafted.REFRESHED: "Draft #{draft} from ticket #{ticket} now also holds what staff wrote there since.",
+    Drafted.UNCHANGED: "Draft #{draft} from ticket #{ticket} already exists, with what staff answered there.",
+    Drafted.KEPT: "Draft #{draft} from ticket #{ticket} already exists and was edited by hand: "
+    "it is left as it was saved.",
+}
+
+
 async def draft_from_gap(host: CommandHost, gap_id: int) -> str:
     """A gap's draft is what staff wrote when they answered its questions by hand (the
     learning loop's draft of that ticket); with no such answer there is nothing to draft."""
@@ -163,12 +173,11 @@ async def draft_from_gap(host: CommandHost, gap_id: int) -> str:
         ticket = await host.store.run(StateStore.ticket, ticket_id)
         if ticket is None:
             continue
-        draft_id = await draft_from(host.store, ticket, host.clock.now())
-        if draft_id is not None:
-            return (
-                f"Draft #{draft_id} started from ticket #{ticket.id}, where staff answered this gap. "
-                f"Review it with `{host.commands.prefix(ticket.conversation.platform)} learn show {draft_id}`."
-            )
+        drafting = await draft_from(host.store, ticket, host.clock.now())
+        if drafting is not None:
+            said = _DRAFTED[drafting.drafted].format(draft=drafting.draft_id, ticket=ticket.id)
+            prefix = host.commands.prefix(ticket.conversation.platform)
+            return f"{said} Review it with `{prefix} learn show {drafting.draft_id}`."
     return (
         f"Nobody has answered gap #{gap_id}'s questions in a ticket yet, so there is nothing to draft from. "
         "Answer one of its tickets (or add the page to the knowledge folder and reindex)."

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
 from aiohttp import web
 from markdown_it import MarkdownIt
@@ -190,17 +190,10 @@ async def _save(request: web.Request, draft: Draft, title: str, answer: str) -> 
     if (title, answer) == (draft.title, draft.answer):
         return True
     dash = request.app[DASHBOARD]
-    saved = await dash.store.run(_edit, draft.id, title, answer, dash.clock.now())
+    saved = await dash.store.run(StateStore.edit_draft, draft.id, title, answer, dash.clock.now())
     if saved:
         await record(request, "draft edit", f"draft #{draft.id}")
     return saved
-
-
-def _edit(store: StateStore, draft_id: int, title: str, answer: str, at: datetime) -> bool:
-    """Both, in one call of the store's lane: another request's save cannot land between
-    them and leave one's title on the other's answer."""
-    retitled = store.retitle_draft(draft_id, title)
-    return store.refresh_draft(draft_id, answer, at) and retitled
 
 
 async def preview_draft(request: web.Request) -> web.Response:

@@ -134,8 +134,8 @@ async def draft(request: web.Request) -> web.Response:
     if dash.host is None:
         return _not_running(request)
     message = await draft_from_gap(dash.host, gap.id)
-    # the command says what it did (a new draft, one brought up to date, or nothing to
-    # draft from) and only says it: the audit keeps its first sentence
+    # the command says what it did (a new draft, one brought up to date, one there already, or
+    # nothing to draft from) and only says it: the audit keeps its first sentence
     await record(request, "gap draft", f"gap #{gap.id}: {message.split('. ')[0]}")
     return _back(request, gap, message)
 

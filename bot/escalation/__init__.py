@@ -26,6 +26,7 @@ from bot.escalation.tickets import Escalations
 from bot.escalation.values import (
     ACTIVE,
     Context,
+    Drafted,
     DraftStatus,
     MessageRole,
     PostKind,
@@ -39,6 +40,7 @@ __all__ = [
     "LEARNED_FOLDER",
     "Context",
     "DraftStatus",
+    "Drafted",
     "Escalations",
     "FirstPing",
     "MessageRole",

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 import yaml
 
 from bot.answering.safety import redact_secrets
-from bot.escalation.values import DraftStatus, MessageRole
+from bot.escalation.values import Drafted, DraftStatus, MessageRole
 from bot.store import AsyncStore, StateStore
 from bot.types import Draft, Ticket
 
@@ -32,26 +32,33 @@ log = logging.getLogger(__name__)
 LEARNED_FOLDER = "learned"
 
 
-async def draft_from(store: AsyncStore, ticket: Ticket, now: datetime) -> int | None:
-    """What staff wrote in the ticket's thread becomes a draft knowledge entry; returns its
-    id, or None when staff wrote nothing. A pending draft is brought up to date (staff may
-    have corrected themselves after a reopen); a decided one is followed by a new draft of
-    what staff wrote since."""
-    previous = await store.run(StateStore.latest_draft_for, ticket.id)
-    pending = previous is not None and previous.status == DraftStatus.PENDING
-    since = (
-        previous.created_at
-        if previous is not None and not pending and previous.created_at
-        else ticket.created_at
-    )
-    replies = await store.run(StateStore.messages_since, ticket.conversation, since, MessageRole.STAFF)
-    # staff sometimes quote the asker's token back, or paste one of their own
-    answer = redact_secrets("\n\n".join(r.strip() for r in replies if r.strip()))
+@dataclass(frozen=True)
+class Drafting:
+    """The draft `draft_from` made or found for a ticket, and what it did with it."""
+
+    draft_id: int
+    drafted: Drafted
+
+
+async def draft_from(store: AsyncStore, ticket: Ticket, now: datetime) -> Drafting | None:
+    """What staff wrote to the ticket's asker becomes a draft knowledge entry; None when they
+    wrote nothing that no decided draft of the ticket took already. A pending draft is brought
+    up to date (staff may have corrected themselves after a reopen) unless a person edited its
+    answer: their text is never written over. A decided one is followed by a new draft of what
+    staff wrote after the loop last wrote it."""
+    newest = await store.run(StateStore.ticket_drafts, ticket.id, 2)
+    words = await _staff_words(store, ticket)
+    decided = next((d for d in newest if d.status != DraftStatus.PENDING), None)
+    if decided is not None:
+        # approved (published) or rejected with what it held when the loop last wrote it: none
+        # of that again (a refreshed draft's words are those up to its refresh)
+        taken = decided.updated_at or decided.created_at or ticket.created_at
+        words = [(text, at) for text, at in words if at > taken]
+    answer = _answer(words)
+    if newest and newest[0].status == DraftStatus.PENDING:
+        return Drafting(newest[0].id, await _bring_up_to_date(store, newest[0], answer, now))
     if not answer:
         return None
-    if pending and previous is not None:
-        await store.run(StateStore.refresh_draft, previous.id, answer, now)
-        return previous.id
     # tickets opened before questions were redacted on the way in still carry the raw text
     question = redact_secrets(ticket.question)
     title = question.strip().splitlines()[0][:120] if question.strip() else f"Ticket {ticket.id}"
@@ -65,7 +72,36 @@ async def draft_from(store: AsyncStore, ticket: Ticket, now: datetime) -> int | 
         at=now,
     )
     log.info("knowledge draft created", extra={"ticket_id": ticket.id})
-    return draft.id
+    return Drafting(draft.id, Drafted.NEW)
+
+
+async def _staff_words(store: AsyncStore, ticket: Ticket) -> list[tuple[str, datetime]]:
+    """What staff wrote to the ticket's asker, each with when: their messages in its thread.
+    A conversation without a thread (a channel where threads could not be made) is every
+    asker's there, and nothing says whose question a staff message in it answers: there only
+    what staff wrote on the ticket itself counts, the notes they resolved it with."""
+    if ticket.conversation.thread is None:
+        return await store.run(StateStore.resolve_notes, ticket.id)
+    return await store.run(
+        StateStore.messages_since, ticket.conversation, ticket.created_at, MessageRole.STAFF
+    )
+
+
+async def _bring_up_to_date(store: AsyncStore, pending: Draft, answer: str, now: datetime) -> Drafted:
+    """The pending draft made of `answer`, what staff wrote, unless a person saved it by hand:
+    then it is theirs, kept as they saved it (the store checks that too, in the write)."""
+    if pending.edited_at is not None:
+        return Drafted.KEPT
+    if not answer or answer == pending.answer:
+        return Drafted.UNCHANGED  # an emptied thread (retention, forget-me) empties no draft
+    if await store.run(StateStore.refresh_draft, pending.id, answer, now):
+        return Drafted.REFRESHED
+    return Drafted.KEPT  # saved by a person after it was read
+
+
+def _answer(words: list[tuple[str, datetime]]) -> str:
+    # staff sometimes quote the asker's token back, or paste one of their own
+    return redact_secrets("\n\n".join(text.strip() for text, _ in words if text.strip()))
 
 
 def _slug(title: str, fallback: str) -> str:

@@ -24,7 +24,15 @@ from bot.escalation.opening import TicketOpener
 from bot.escalation.ratings import Satisfaction
 from bot.escalation.routing import FirstPing, direct_message, first_ping
 from bot.escalation.sla import SlaClock
-from bot.escalation.values import ACTIVE, Context, PostKind, TicketRating, TicketRequest, TransitionResult
+from bot.escalation.values import (
+    ACTIVE,
+    Context,
+    Drafted,
+    PostKind,
+    TicketRating,
+    TicketRequest,
+    TransitionResult,
+)
 from bot.insights.similar_tickets import SimilarTickets
 from bot.markdown import literal
 from bot.messages import say
@@ -197,13 +205,18 @@ class Escalations:
                 await self.satisfaction.ask_for_rating(result.ticket, channel)
             except Exception:  # the resolution stands, and the staff reply may still become a draft
                 log.warning("could not ask for a rating", exc_info=True, extra={"ticket_id": ticket_id})
-            draft = await draft_from(self.store, result.ticket, self.clock.now())
-            if draft is not None:
+            drafting = await draft_from(self.store, result.ticket, self.clock.now())
+            if drafting is not None:
+                draft = drafting.draft_id
+                learned = (
+                    f"Knowledge draft #{draft} was edited by hand, so it is left as it was saved"
+                    if drafting.drafted == Drafted.KEPT
+                    else f"The staff reply in the thread became knowledge draft #{draft}"
+                )
                 return TransitionResult(
                     changed=True,
                     ticket=result.ticket,
-                    message=f"{result.message} The staff reply in the thread became knowledge draft "
-                    f"#{draft}: review it with `/support learn show {draft}`.",
+                    message=f"{result.message} {learned}: review it with `/support learn show {draft}`.",
                     told=result.told,
                 )
         return result

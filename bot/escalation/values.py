@@ -47,6 +47,15 @@ class DraftStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class Drafted(StrEnum):
+    """What the learning loop did with what staff wrote on a ticket (`draft_from`)."""
+
+    NEW = "new"  # a draft was made of it
+    REFRESHED = "refreshed"  # the ticket's pending draft was brought up to date with it
+    UNCHANGED = "unchanged"  # the pending draft holds all of it already
+    KEPT = "kept"  # a person edited the pending draft's answer: left as they saved it
+
+
 class MessageRole(StrEnum):
     """Who wrote a recorded message (messages.role, `Turn.role`)."""
 

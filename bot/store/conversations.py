@@ -389,12 +389,13 @@ class ConversationRepository(Repository):
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[str]:
+    def messages_since(self, ref: ConversationRef, since: datetime, role: str) -> list[tuple[str, datetime]]:
+        """The `role` messages of `ref` from `since` on, each with when, oldest first."""
         rows = self.db.execute(
-            "select text from messages where conversation = ? and role = ? and at >= ? order by id",
+            "select text, at from messages where conversation = ? and role = ? and at >= ? order by id",
             [ref.key, role, iso(since)],
         ).fetchall()
-        return [row[0] for row in rows]
+        return [(str(text), datetime.fromisoformat(at)) for text, at in rows]
 
 
 def _on_shards(shards: Shards) -> tuple[str, list[Any]]:

@@ -57,18 +57,45 @@ class DraftRepository(Repository):
         )
         return [_draft(row) for row in rows]
 
-    def latest_draft_for(self, ticket_id: int) -> Draft | None:
-        rows = list(
-            self.db.table("drafts").rows_where("ticket_id = ?", [ticket_id], order_by="id desc", limit=1)
+    def ticket_drafts(self, ticket_id: int, limit: int = 2) -> list[Draft]:
+        """The ticket's newest drafts, newest first."""
+        rows = self.db.table("drafts").rows_where(
+            "ticket_id = ?", [ticket_id], order_by="id desc", limit=limit
         )
-        return _draft(rows[0]) if rows else None
+        return [_draft(row) for row in rows]
+
+    def resolve_notes(self, ticket_id: int) -> list[tuple[str, datetime]]:
+        """What staff wrote when they resolved the ticket (`/support resolve N <note>`), each
+        with when, oldest first: in its timeline, every resolution's, where the ticket keeps
+        only its last."""
+        rows = self.db.execute(
+            "select detail, at from ticket_events where ticket_id = ? and event = 'resolved' "
+            "and detail <> '' order by id",
+            [ticket_id],
+        ).fetchall()
+        return [(str(detail), datetime.fromisoformat(at)) for detail, at in rows]
 
     def refresh_draft(self, draft_id: int, answer: str, at: datetime) -> bool:
-        """Replace a pending draft's answer (staff wrote more after a reopen)."""
+        """Replace a pending draft's answer with what staff wrote (the learning loop, after a
+        reopen), unless a person has saved it by hand: their text is never written over."""
         with transaction(self.db):
             cursor = self.db.execute(
-                "update drafts set answer = ?, updated_at = ? where id = ? and status = 'pending'",
+                "update drafts set answer = ?, updated_at = ? "
+                "where id = ? and status = 'pending' and edited_at is null",
                 [answer, iso(at), draft_id],
+            )
+        return cursor.rowcount == 1
+
+    def edit_draft(self, draft_id: int, title: str, answer: str, at: datetime) -> bool:
+        """A person's save of a pending draft (the dashboard's editor): both in one statement,
+        so another save cannot leave its title on this one's answer. A changed answer is
+        theirs from then on (`edited_at`): the learning loop no longer rewrites it."""
+        with transaction(self.db):
+            cursor = self.db.execute(
+                "update drafts set title = ?, answer = ?, "
+                "edited_at = case when answer = ? then edited_at else ? end "
+                "where id = ? and status = 'pending'",
+                [title, answer, answer, iso(at), draft_id],
             )
         return cursor.rowcount == 1
 
@@ -150,4 +177,6 @@ def _draft(row: dict[str, Any]) -> Draft:
         status=row["status"],
         path=row["path"],
         created_at=parse_time(row["created_at"]),
+        updated_at=parse_time(row["updated_at"]),
+        edited_at=parse_time(row["edited_at"]),
     )

@@ -44,6 +44,7 @@ from bot.store.migrations_later import (
     _state_v21_slack_organisations,
     _state_v22_revisions,
     _state_v23_model_reservations,
+    _state_v24_draft_edits,
 )
 from bot.store.rows import transaction
 from bot.store.values import iso
@@ -332,6 +333,7 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0021_slack_organisations", _state_v21_slack_organisations),
     ("0022_revisions", _state_v22_revisions),
     ("0023_model_reservations", _state_v23_model_reservations),
+    ("0024_draft_edits", _state_v24_draft_edits),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -385,6 +385,16 @@ def _state_v23_model_reservations(db: StateDatabase) -> None:
     )
 
 
+def _state_v24_draft_edits(db: StateDatabase) -> None:
+    """When a person last saved a knowledge draft's answer (`edited_at`; the dashboard's
+    editor): the learning loop brings a pending draft up to date with what staff wrote since
+    (a reopen, "draft from this gap" pressed again), and wrote over an admin's reviewed text
+    with the thread's. `updated_at` is the loop's last write alone from here on. A pending
+    draft written to before the upgrade may have been either's: taken as edited, it is kept."""
+    db.table("drafts").add_column("edited_at", str)
+    db.execute("update drafts set edited_at = updated_at where status = 'pending' and updated_at is not null")
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

@@ -167,6 +167,44 @@ async def test_draft_from_a_gap_uses_what_staff_answered_in_its_ticket(
     )
 
 
+async def test_drafting_from_a_gap_again_keeps_the_admins_edit(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """ "Draft from this gap" pressed again (or in a second tab) after an admin saved a reviewed
+    answer on the draft's page silently replaced it with the ticket's raw staff reply. The
+    draft is left as the admin saved it, and the press says the draft exists already."""
+    await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()
+    hard = hard_gap(rt)
+    [ticket, *_] = [t for t in rt.state.tickets(statuses=None) if "invoices" in t.question.lower()]
+    staff_reply = InboundMessage(
+        id="staff-1",
+        conversation=ticket.conversation,
+        author=STAFF,
+        text="billing > invoices > export csv, think it's per year",
+        addressed=False,
+        visibility=Visibility.INTERNAL,
+        sent_at=clock.now(),
+    )
+    await rt.bot.on_message(staff_reply, channel)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+    assert (await client.post(f"/admin/gaps/{hard.id}/draft", data={"csrf": csrf})).status == 200
+    [draft] = rt.state.drafts()
+    client.session.cookie_jar.clear()
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    admin_csrf = await csrf_of(client, f"/admin/drafts/{draft.id}")
+    edited = "Open **Billing**, choose *Invoices* and press **Export CSV**. Exports cover one calendar year."
+    form = {"csrf": admin_csrf, "title": "Exporting invoices to CSV", "answer": edited}
+    assert (await client.post(f"/admin/drafts/{draft.id}/save", data=form)).status == 200
+    client.session.cookie_jar.clear()
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    csrf = await csrf_of(client, f"/admin/gaps/{hard.id}")
+    again = await (await client.post(f"/admin/gaps/{hard.id}/draft", data={"csrf": csrf})).text()
+    assert [(d.id, d.answer) for d in rt.state.drafts()] == [(draft.id, edited)]
+    assert f"Draft #{draft.id} from ticket #{ticket.id} already exists and was edited by hand" in again
+
+
 async def test_gaps_need_a_session_rights_and_the_csrf_token(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:

@@ -210,6 +210,10 @@ async def test_draft_from_a_gap_uses_what_staff_answered(rt: Runtime, channel: C
     assert "Draft #" in reply and f"ticket #{ticket.id}" in reply
     [draft] = rt.state.drafts()
     assert "Export CSV" in draft.answer
+    # asked again with nothing new: the same draft, said to be there already
+    again = await said(rt, channel, f"gaps draft {hard.id}")
+    assert f"Draft #{draft.id} from ticket #{ticket.id} already exists" in again
+    assert [d.id for d in rt.state.drafts()] == [draft.id]
 
 
 async def test_gap_commands_explain_bad_numbers(rt: Runtime, channel: ConsoleChannel) -> None:

@@ -128,6 +128,7 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0021_slack_organisations",
         "0022_revisions",
         "0023_model_reservations",
+        "0024_draft_edits",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
