@@ -59,10 +59,19 @@ class TtlCache(Generic[V]):
             future.exception()  # retrieved here, so asyncio does not warn when nobody waited
             raise
         finally:
-            self._pending.pop(key, None)
-        self._entries[key] = (time.monotonic() + ttl, value)
+            kept = self._pending.get(key) is future
+            if kept:
+                del self._pending[key]
+        if kept:  # not dropped meanwhile: what it read may be from before the change
+            self._entries[key] = (time.monotonic() + ttl, value)
         future.set_result(value)
         return value
+
+    def drop(self, key: str) -> None:
+        """Forget `key` (what was read is no longer so): its next use looks it up again,
+        and a lookup already under way is not kept."""
+        self._entries.pop(key, None)
+        self._pending.pop(key, None)
 
 
 class LookupFailed(Exception):
@@ -179,6 +188,11 @@ class SlackDirectory:
     USER_TTL = 600.0
     GROUP_TTL = 300.0
     CHANNEL_TTL = 600.0
+    # an internal channel is read again sooner: once shared with another organisation it is
+    # dropped at once (`forget_channel`), but only by the worker Slack's channel_shared event
+    # reaches, and not at all when the event was missed. Held INTERNAL too long, internal
+    # documents are quoted to outsiders; held PUBLIC too long, some are only left out
+    INTERNAL_TTL = 60.0
     FAILURE_TTL = 30.0
 
     def __init__(
@@ -198,6 +212,11 @@ class SlackDirectory:
             return Visibility.DIRECT
         return await self._channels.get(channel, lambda: self._load_channel(channel))
 
+    def forget_channel(self, channel: str) -> None:
+        """Slack said the channel was shared with another organisation, or no longer is
+        (channel_shared, channel_unshared): its visibility is read again at its next use."""
+        self._channels.drop(channel)
+
     async def _load_channel(self, channel: str) -> tuple[Visibility, float]:
         try:
             info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
@@ -213,7 +232,7 @@ class SlackDirectory:
             return Visibility.DIRECT, self.CHANNEL_TTL
         if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
             return Visibility.PUBLIC, self.CHANNEL_TTL  # Slack Connect: people from other orgs
-        return Visibility.INTERNAL, self.CHANNEL_TTL
+        return Visibility.INTERNAL, self.INTERNAL_TTL
 
     async def author(self, user_id: str, *, is_bot: bool = False, name_hint: str = "") -> Author:
         facts = await self._users.get(user_id, lambda: self._load_user(user_id, name_hint))
@@ -240,17 +259,20 @@ class SlackDirectory:
             ), self.FAILURE_TTL
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
+        # guests and people of other organisations (Slack Connect)
+        outsider = bool(
+            user.get("is_restricted")
+            or user.get("is_ultra_restricted")
+            or user.get("is_stranger")
+            or self._other_organisation(user)
+        )
         facts = _UserFacts(
             name=str(name or user.get("name") or name_hint),
             is_bot=bool(user.get("is_bot")),
-            workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
-            # guests and people of other organisations (Slack Connect)
-            outsider=bool(
-                user.get("is_restricted")
-                or user.get("is_ultra_restricted")
-                or user.get("is_stranger")
-                or self._other_organisation(user)
-            ),
+            # is_admin and is_owner are of the person's own workspace: a Slack Connect
+            # partner's admin is an admin there, nobody here
+            workspace_admin=bool(user.get("is_admin") or user.get("is_owner")) and not outsider,
+            outsider=outsider,
         )
         return facts, self.USER_TTL
 

@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 # how long an event's ack waits for the core to record the message (Slack allows 3 s)
 ACCEPT_WITHIN_SECONDS = 2.0
 
+# a channel shared with another organisation (Slack Connect), or no longer: what the bot
+# quotes there changes at once (SlackDirectory.forget_channel)
+SHARING_EVENTS = ("channel_shared", "channel_unshared")
+
 
 class UnrecordedEvent(Exception):
     """An event the core did not record in time: it is not acknowledged, so Slack redelivers it."""
@@ -180,6 +184,8 @@ class SlackEvents:
         app.command(self.settings.slack.slash_command)(self._on_command)
         app.action(re.compile(r"^supportbot:"))(self._on_action)
         app.view(CALLBACK_ID)(self._on_view)  # a form the core asked for (bot.ports.TextInput)
+        for shared in SHARING_EVENTS:
+            app.event(shared)(self._on_sharing)
         # Bolt leaves a request no listener matched without an ack, and Slack then redelivers
         # it (and disables apps that fail too often): acknowledge everything else, quietly.
         app.event(re.compile(r".*"))(self._on_other)
@@ -258,6 +264,13 @@ class SlackEvents:
     async def _on_view(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()  # an empty ack closes the modal
         self._spawn(self.interactions.handle_view(body), what="form")
+
+    async def _on_sharing(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if self.heard is not None:
+            self.heard.saw(event)
+        self.directory.forget_channel(str(event.get("channel") or ""))
 
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()

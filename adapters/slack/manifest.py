@@ -42,7 +42,10 @@ APP_TOKEN_SCOPE = "connections:write"
 
 # app_uninstalled and tokens_revoked need no scope, and Slack sends them only to an app
 # subscribed to them: they are what runs Bolt's revocation listeners, which delete an
-# uninstalled workspace's install (and its token) from the state (adapters/slack/transport.py)
+# uninstalled workspace's install (and its token) from the state (adapters/slack/transport.py).
+# channel_shared and channel_unshared (with channels:read / groups:read) say a channel the
+# bot is in was shared with another organisation, or no longer is: what it quotes there
+# changes at once, not when its cached visibility expires (adapters/slack/events.py)
 BOT_EVENTS: tuple[str, ...] = (
     "app_mention",
     "message.channels",
@@ -50,6 +53,8 @@ BOT_EVENTS: tuple[str, ...] = (
     "message.im",
     "app_uninstalled",
     "tokens_revoked",
+    "channel_shared",
+    "channel_unshared",
 )
 
 

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack.events import Ack, SlackEvents, log_bolt_error
+from adapters.slack.events import SHARING_EVENTS, Ack, SlackEvents, log_bolt_error
 from adapters.slack.forms import CALLBACK_ID
 from adapters.slack.interactions import id_of
 from adapters.slack.workspaces import Workspaces
@@ -44,9 +44,11 @@ class RoutedListeners:
         # customer of another organisation is served by this one's install, never theirs
         if team and enterprise and enterprise == context.enterprise_id:
             await self.workspaces.learned(team, enterprise)
+        # the organisation Bolt authorised with, never the payload's: for a standalone
+        # install in a shared channel that is the channel's home organisation
         return await self.workspaces.get(
             context.team_id or team,
-            context.enterprise_id or enterprise,
+            context.enterprise_id,
             context.bot_token,
             is_enterprise_install=bool(context.is_enterprise_install),
         )
@@ -58,6 +60,8 @@ class RoutedListeners:
         app.command(slash_command)(self._on_command)
         app.action(re.compile(r"^supportbot:"))(self._on_action)
         app.view(CALLBACK_ID)(self._on_view)
+        for shared in SHARING_EVENTS:
+            app.event(shared)(self._on_sharing)
         app.event(re.compile(r".*"))(self._on_other)
         app.action(re.compile(r".*"))(self._on_other)
         app.error(self._on_bolt_error)
@@ -75,6 +79,14 @@ class RoutedListeners:
 
     async def _on_view(self, ack: Ack, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await (await self._events(body, context))._on_view(ack, body)
+
+    async def _on_sharing(self, ack: Ack, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if self.workspaces.heard is not None:
+            self.workspaces.heard.saw(event)
+        # not routed: every workspace in the channel (each installed one) has it cached
+        self.workspaces.forget_channel(str(event.get("channel") or ""))
 
     async def _on_other(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()

@@ -110,10 +110,10 @@ class Workspaces:
         self.ttl = ttl
         self.clock = clock
         self._by_team: dict[str, Workspace] = {}
-        # each team's organisation as Slack's signed events (or its own install) named it:
-        # what lets work the core starts, which names the team alone, use the org-wide
-        # install. Not dropped with a token: which organisation a workspace is in does not
-        # change when an install does
+        # each team's organisation as the install that served it (its own, or an org-wide
+        # one) or the state's record of signed events named it: what lets work the core
+        # starts, which names the team alone, use the org-wide install. Not dropped with a
+        # token: which organisation a workspace is in does not change when an install does
         self._enterprise_of: dict[str, str] = {}
         self._kept: dict[str, str] = {}  # what `learned` wrote to the state (this process)
         self._unkept = RateLimitedLog(log, interval=60.0, more="%d more organisation(s) not kept, last: %s")
@@ -148,12 +148,8 @@ class Workspaces:
             if self._usable(known, token):
                 assert known is not None
                 return known
-            if enterprise_id:
-                # as Bolt routed it (a Slack Connect customer's workspace: the install that
-                # took its request), for this process's work in its conversations
-                self._enterprise_of[team_id] = enterprise_id
-            else:
-                enterprise_id = self._enterprise_of.get(team_id)  # a reminder names the team alone
+            # a reminder names the team alone
+            enterprise_id = enterprise_id or self._enterprise_of.get(team_id)
             bot = await self._find(team_id, enterprise_id, is_enterprise_install)
             if bot is None and not enterprise_id:
                 # its organisation as an earlier event named it, to this process or another;
@@ -165,8 +161,14 @@ class Workspaces:
             if bot is None:
                 self._by_team.pop(team_id, None)
                 raise NotInstalled(f"Slack workspace {team_id} has not installed the app")
-            if bot.enterprise_id and not bot.is_enterprise_install:
-                self._enterprise_of[team_id] = bot.enterprise_id  # its own install says so
+            if bot.enterprise_id:
+                # the organisation of the install that serves it: its own install's, or the
+                # org-wide install's that took its request (a Slack Connect customer's
+                # workspace), for this process's work in its conversations. Never the
+                # organisation a request named: for a standalone workspace's install that is
+                # the shared channel's home organisation or the submitter's, and kept, a
+                # reminder after an uninstall found that organisation's install
+                self._enterprise_of[team_id] = bot.enterprise_id
             now = self.clock()
             if known is not None and known.token == bot.bot_token:
                 renewed = replace(known, read_at=now)  # unchanged: keep its client and caches
@@ -199,8 +201,8 @@ class Workspaces:
         Connect modal; the caller passes it only when that organisation's install took the
         request). Kept in the state when news to this process (once per workspace and
         start; after a failed write, at its next request), for work that names the team
-        alone in a process that has not routed a request of it (`workspace` keeps what Bolt
-        routed with in memory)."""
+        alone in a process that has not routed a request of it (`workspace` keeps the
+        organisation of the install it found in memory)."""
         if self._kept.get(team_id) == enterprise_id:
             return
         try:
@@ -240,6 +242,12 @@ class Workspaces:
                 gone = known.install_team == "" and known.enterprise_id == enterprise_id
             if gone:
                 del self._by_team[team]
+
+    def forget_channel(self, channel: str) -> None:
+        """Slack said `channel` was shared with another organisation, or no longer is: every
+        workspace's directory reads its visibility again (SlackDirectory.forget_channel)."""
+        for known in self._by_team.values():
+            known.events.directory.forget_channel(channel)
 
     async def after_refusal(self, team_id: str, refused: str) -> Workspace | None:
         """Slack refused the token `refused` (revoked, uninstalled): forget it, read the store

@@ -1,7 +1,9 @@
 """Slack Connect: a channel shared with another organisation's workspace. Slack names the
 channel's home workspace in an event's top-level `team_id`, and the submitter's in a form
 submitted from the other side; the workspace whose install heard it (its settings, triage
-channel, staff, tickets and figures) is `authorizations[0]` and `view.app_installed_team_id`."""
+channel, staff, tickets and figures) is `authorizations[0]` and `view.app_installed_team_id`.
+People of the other organisation are outsiders here, whatever they are there, and a channel
+once shared is public from that moment."""
 
 from __future__ import annotations
 
@@ -9,7 +11,18 @@ from collections.abc import Callable
 
 from adapters.slack.interactions import installed_enterprise, installed_team
 from bot.app import Runtime
-from tests.adapters.test_slack import MEMBER, click, deliver, fake, posts, press, running, slack_env  # noqa: F401
+from bot.types import TicketStatus
+from tests.adapters.test_slack import (  # noqa: F401
+    MEMBER,
+    click,
+    deliver,
+    fake,
+    posts,
+    press,
+    running,
+    section_text,
+    slack_env,
+)
 from tests.fakes.answerers import ConfidentExtractive
 from tests.fakes.slack_server import FakeSlack, event_callback_body
 
@@ -21,6 +34,8 @@ triage_channel = "C222"
 [slack.workspaces.T111]
 triage_channel = "C444"
 """
+PARTNER_ADMIN = "W0PARTNER"  # an admin and owner of the partner organisation's workspace
+RUNBOOK_QUESTION = "When does the database failover password rotation happen?"  # internal docs
 
 
 async def test_a_question_in_a_shared_channel_is_the_installing_workspaces(
@@ -57,3 +72,52 @@ def test_the_installing_workspace_is_read_where_slack_names_it() -> None:
     # a button press (its `team` is the install's) and a slash command (a bare `team_id`)
     assert installed_team({"team": {"id": "T111"}}) == installed_team({"team_id": "T111"}) == "T111"
     assert installed_team({}) == ""
+
+
+async def test_another_organisations_admin_cannot_resolve_our_ticket_in_a_shared_channel(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """users.info describes a partner of another organisation with their own team and their
+    own organisation's flags: their workspace's admin (is_admin, is_owner) was taken for
+    an admin here, and could resolve (or claim, reassign) this workspace's tickets."""
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_channel("C333", "shared-with-partner")
+    fake.channels["C333"].update(is_shared=True, is_ext_shared=True)
+    fake.add_channel("C444", "own-triage")
+    fake.add_user(PARTNER_ADMIN, "partner-admin", is_admin=True, is_owner=True, channels=["C333"])
+    fake.users[PARTNER_ADMIN]["team_id"] = fake.users[PARTNER_ADMIN]["profile"]["team"] = "T-PARTNER"
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        question = fake.user_message(
+            "C333", "How long does a refund take to arrive?", user=MEMBER, mention=True
+        )
+        await deliver(fake, adapter, question)
+        [answer] = posts(fake, "C333")
+        await click(fake, adapter, press(fake, answer, "supportbot:talk_to_human", MEMBER))
+        note = posts(fake, "C333")[-1]  # the note in the thread, with Claim and Resolve
+        await click(fake, adapter, press(fake, note, "supportbot:resolve", PARTNER_ADMIN))
+    [ticket] = rt.state.tickets()
+    assert (ticket.status, ticket.assignee_id) == (TicketStatus.OPEN, None)
+
+
+async def test_once_a_channel_is_shared_with_another_org_internal_docs_are_not_quoted_there(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A channel the bot answered in as internal becomes a Slack Connect channel: its
+    visibility was cached for ten minutes, and the next answer there quoted the internal
+    runbook to the other organisation. Slack's channel_shared event drops it at once."""
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_channel("C333", "project-acme")
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        await deliver(fake, adapter, fake.user_message("C333", RUNBOOK_QUESTION, user=MEMBER, mention=True))
+        [before] = posts(fake, "C333")
+        assert "every Tuesday" in section_text(before)  # an internal channel: the internal runbook
+        fake.channels["C333"].update(is_shared=True, is_ext_shared=True)  # shared with Acme's
+        shared = {"type": "channel_shared", "connected_team_id": "T-ACME", "channel": "C333"}
+        await deliver(fake, adapter, event_callback_body(shared))
+        await deliver(fake, adapter, fake.user_message("C333", RUNBOOK_QUESTION, user=MEMBER, mention=True))
+        [_, after] = posts(fake, "C333")
+    assert "every Tuesday" not in section_text(after)

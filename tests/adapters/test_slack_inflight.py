@@ -91,3 +91,28 @@ async def test_waiters_on_a_failed_directory_lookup_see_the_failure_not_a_cancel
     second = asyncio.create_task(cache.get("U1", broken))  # shares the lookup in progress
     results = await asyncio.gather(first, second, return_exceptions=True)
     assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+
+
+async def test_a_directory_lookup_under_way_when_its_key_is_dropped_is_not_kept() -> None:
+    """A channel shared with another organisation while its visibility is being read: what
+    that read brings may be from before the share, so the next use reads it again."""
+    import asyncio
+
+    from adapters.slack.directory import TtlCache
+
+    cache: TtlCache[str] = TtlCache()
+    reads: list[str] = []
+    release = asyncio.Event()
+
+    async def read(value: str) -> tuple[str, float]:
+        reads.append(value)
+        await release.wait()
+        return value, 600.0
+
+    before = asyncio.create_task(cache.get("C1", lambda: read("internal")))
+    await asyncio.sleep(0)
+    cache.drop("C1")  # channel_shared arrives meanwhile
+    release.set()
+    assert await before == "internal"  # the question already being answered
+    assert await cache.get("C1", lambda: read("public")) == "public"
+    assert reads == ["internal", "public"]

@@ -115,6 +115,51 @@ async def test_a_connect_submission_does_not_move_the_installing_workspace_into_
         assert tokens_used(fake, mark) == []  # never E999's token
 
 
+def connect_question(fake: FakeSlack) -> bytes:
+    """A partner of organisation E999 asks in C222, shared with them: Slack names the
+    channel's home workspace and organisation at the top level, T222's install (no
+    organisation) in `authorizations`."""
+    body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "How long does a refund take?"))
+    body["team_id"], body["enterprise_id"] = "T-other-side", "E999"
+    body["is_ext_shared_channel"] = True
+    body["event"]["team"] = "T-other-side"
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("request_from_the_partner", ["question", "submission"])
+async def test_a_connect_request_then_uninstall_never_uses_the_partners_token_in_the_same_process(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime], request_from_the_partner: str
+) -> None:
+    """T222, a standalone workspace with its own install, shares C222 with organisation
+    E999, which installed the app org-wide. A partner's question there (Bolt's context names
+    no organisation, the event names E999) or form (Bolt's context names the submitter's
+    E999) used to teach this process that T222 is in E999: once T222 uninstalled, its SLA
+    reminders, replays and read-backs in the same process went out with E999's token."""
+    async with serving(make_runtime, fake) as (adapter, base):
+        other_org_install(fake)
+        async with aiohttp.ClientSession() as http:  # organisation E999 installs org-wide
+            redirect, cookie = await start_install(http, base, "T222")
+            assert await finish_install(http, redirect, cookie) == 200
+        state_of(adapter).save_slack_installation(saved_elsewhere(str(fake.workspaces["T222"]["bot_token"])))
+        if request_from_the_partner == "question":
+            status, _ = await post_signed(f"{base}/slack/events", connect_question(fake), fake.signing_secret)
+        else:
+            status, _ = await post_signed(
+                f"{base}/slack/events",
+                connect_submission(),
+                fake.signing_secret,
+                content_type="application/x-www-form-urlencoded",
+            )
+        assert status == 200 and await adapter.drain(15)
+        assert state_of(adapter).slack_organisation("T222") == ""
+        await uninstall(fake, base, adapter)  # T222 removes the app
+        assert state_of(adapter).slack_installation("", "T222") is None
+        mark = len(fake.calls("chat.postMessage"))
+        with pytest.raises(NotInstalled):
+            await adapter.channel.send(reminder())  # an SLA reminder in T222's conversation
+        assert tokens_used(fake, mark) == []  # never E999's token
+
+
 def own_in_org() -> SlackInstallRecord:
     data = {
         "app_id": "A0APP",

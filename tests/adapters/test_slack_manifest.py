@@ -79,6 +79,18 @@ def test_the_manifest_subscribes_to_the_events_that_delete_an_uninstalled_worksp
     assert {"app_uninstalled", "tokens_revoked"} <= set(events)
 
 
+def test_the_manifest_subscribes_to_a_channel_being_shared_with_another_organisation(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Without channel_shared a channel that became a Slack Connect channel stayed cached as
+    internal for ten minutes, quoting internal documents to the other organisation; Slack
+    sends it and channel_unshared to bot subscriptions with channels:read or groups:read."""
+    manifest = build_manifest(make_settings())
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert {"channel_shared", "channel_unshared"} <= set(events)
+    assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def test_the_setup_page_names_every_scope_and_event_of_the_manifest(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -251,6 +251,37 @@ async def test_an_org_wide_install_answers_in_every_workspace_of_the_organisatio
     assert await installs.async_find_bot(enterprise_id=None, team_id="T222") is None
 
 
+async def test_a_channel_shared_with_another_organisation_stops_quoting_internal_docs_at_once(
+    fake: FakeSlack, oauth_slack: OauthSlack
+) -> None:
+    """T222's #C222, internal, is shared with another organisation: its visibility stayed
+    cached in T222's directory for ten minutes, and the next answer quoted the internal
+    runbook to the other organisation. Slack's channel_shared drops it from every
+    workspace's directory at once."""
+    adapter, base = oauth_slack
+    fake.users["W222"]["team_id"] = "T222"  # the asker is T222's own member
+    await install_and_answer(fake, adapter, base)
+    question = "When does the database failover password rotation happen?"  # internal runbook
+    answers = []
+    for shared in (False, True):
+        if shared:
+            fake.channels["C222"].update(is_shared=True, is_ext_shared=True)
+            body = json.loads(mention(fake, "T222", "U0BOT2", "C222", "shared"))
+            body["event"] = {"type": "channel_shared", "connected_team_id": "T-ACME", "channel": "C222"}
+            body["event"]["event_ts"] = fake.next_ts()
+            status, _ = await post_signed(
+                f"{base}/slack/events", json.dumps(body).encode(), fake.signing_secret
+            )
+            assert status == 200 and await adapter.drain(15)
+        mark = len(fake.calls("chat.postMessage"))
+        body = mention(fake, "T222", "U0BOT2", "C222", question)
+        status, _ = await post_signed(f"{base}/slack/events", body, fake.signing_secret)
+        assert status == 200 and await adapter.drain(15)
+        [answer] = fake.calls("chat.postMessage")[mark:]
+        answers.append(json.dumps(answer.json_param("blocks")))
+    assert "every Tuesday" in answers[0] and "every Tuesday" not in answers[1]
+
+
 def test_an_interaction_naming_its_team_by_bare_id_is_routed_to_that_team() -> None:
     # interactive payloads carry no team_id: the team is an object, or in some payloads its id
     assert request_team({"team": "T222", "enterprise": "E111"}) == ("T222", "E111")
