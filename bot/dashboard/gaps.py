@@ -18,7 +18,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from bot.commands.insights import draft_from_gap
-from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render
+from bot.dashboard.context import DASHBOARD, PREFIX, refuse, render, viewer_locale
 from bot.dashboard.inputs import path_id, redirect, status_of
 from bot.dashboard.notices import Notice, notice
 from bot.dashboard.pages import record
@@ -93,11 +93,12 @@ async def gap_page(request: web.Request) -> web.Response:
     now = dash.clock.now()
     questions = await dash.store.run(StateStore.gap_questions, gap.id, QUESTIONS)
     tickets = await dash.store.run(StateStore.gap_tickets, gap.id)
+    language = viewer_locale(request).value
     return render(
         request,
         "gap.html",
         gap=replace(gap, representative=quoted_plain(gap.representative)),
-        questions=[(quoted_plain(question), age(now - at)) for question, at in questions],
+        questions=[(quoted_plain(question), age(now - at, language)) for question, at in questions],
         tickets=tickets[:20],
         live=dash.host is not None,
         reopen_asks=dash.settings.insights.gap_reopen_asks,

@@ -33,9 +33,16 @@ STATUS, SIGNED = "message", "sig"  # the query parameters a status line travels 
 def path_id(request: web.Request) -> int:
     """The `{id}` of the path, or not found (404): a number no store could hold is no row, and
     is never sent to one (SQLite cannot bind an integer of 2**63 or more)."""
-    text = request.match_info["id"]
-    if not _ID.fullmatch(text) or not 1 <= int(text) <= ID_MAX:
+    found = id_of(request.match_info["id"])
+    if found is None:
         raise web.HTTPNotFound()
+    return found
+
+
+def id_of(text: str) -> int | None:
+    """`text` as a store's integer key, None for anything else."""
+    if not _ID.fullmatch(text) or not 1 <= int(text) <= ID_MAX:
+        return None
     return int(text)
 
 

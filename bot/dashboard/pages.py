@@ -26,7 +26,7 @@ from bot.dashboard.auth import (
 from bot.dashboard.context import DASHBOARD, PREFIX, RIGHTS, SESSION, TEMPLATES, Dashboard, refuse, render
 from bot.dashboard.figures import StaleWhileRevalidate
 from bot.dashboard.i18n import locale_of, translator
-from bot.dashboard.reach import full_admin, overview_scope
+from bot.dashboard.reach import PLATFORMS, full_admin, overview_scope
 from bot.dashboard.refusals import Refusal
 from bot.dashboard.trends import Trend, collect_trend, overview_charts
 from bot.insights.metrics import Definitions, Scope
@@ -212,10 +212,12 @@ async def overview_json(request: web.Request) -> web.Response:
 
 async def audit(request: web.Request) -> web.Response:
     # every workspace's changes (who approved which draft, who signed in where): for the admins
-    # of all of the platform, as the settings page is
+    # of all of the platform, as the settings page is; and of that platform only (another's
+    # names its people and servers), unless they are admins of all of that one too
     if request[RIGHTS] != Rights.ADMIN or not full_admin(request, signed_in(request).platform):
         return refuse(request, Refusal.AUDIT_ADMIN)
-    entries = await request.app[DASHBOARD].store.run(StateStore.audit_log, 500)
+    platforms = [p for p in PLATFORMS if full_admin(request, p)]
+    entries = await request.app[DASHBOARD].store.run(StateStore.audit_log, 500, platforms=platforms)
     return render(request, "audit.html", entries=entries)
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
+from urllib.parse import urlencode
 
+from bot.dashboard.inputs import id_of
 from bot.escalation.values import ACTIVE
 from bot.store.queue import Reach, SlaState, TicketQuery
 from bot.text import scrub
@@ -57,6 +59,13 @@ class AgeFilter(StrEnum):
         }[self]
 
 
+class QueueOrder(StrEnum):
+    """Newest first, or the ones waiting longest (past every page of newer ones otherwise)."""
+
+    NEWEST = ""
+    OLDEST = "oldest"
+
+
 def _choice(kind: type[E], given: str | None, default: E) -> E:
     try:
         return kind(given if given is not None else default.value)
@@ -72,6 +81,8 @@ class QueueFilter:
     assignee: str = ""  # a user id, UNASSIGNED, or "" for anyone
     age: AgeFilter = AgeFilter.ANY
     sla: str = ""  # a `SlaState` value, or "" for any
+    order: QueueOrder = QueueOrder.NEWEST
+    after: int | None = None  # a page past the first: the tickets after this one, in `order`
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], platforms: Sequence[str]) -> QueueFilter:
@@ -85,7 +96,24 @@ class QueueFilter:
             assignee=scrub(query.get("assignee", "")).strip(),
             age=_choice(AgeFilter, query.get("age"), AgeFilter.ANY),
             sla=sla if sla in {s.value for s in SlaState} else "",
+            order=_choice(QueueOrder, query.get("order"), QueueOrder.NEWEST),
+            after=id_of(query.get("after", "")),
         )
+
+    def link(self, after: int | None = None) -> str:
+        """The query string of these filters, of the page after ticket `after` (None: the
+        first): what the queue's links to its pages carry, defaults left out."""
+        given = {
+            "status": self.status.value if self.status != StatusFilter.ACTIVE else "",
+            "platform": self.platform,
+            "channel": self.channel,
+            "assignee": self.assignee,
+            "age": self.age.value,
+            "sla": self.sla,
+            "order": self.order.value,
+            "after": str(after) if after is not None else "",
+        }
+        return urlencode({name: value for name, value in given.items() if value})
 
     def reach(self, visible: Sequence[Reach]) -> tuple[Reach, ...]:
         """Where to ask the store about: what the viewer may see, on the platform chosen."""
@@ -100,6 +128,8 @@ class QueueFilter:
             unassigned=self.assignee == UNASSIGNED,
             older_than=self.age.at_least,
             sla=SlaState(self.sla) if self.sla else None,
+            oldest_first=self.order == QueueOrder.OLDEST,
+            after=self.after,
         )
 
 
@@ -117,6 +147,10 @@ AGE_LABELS: dict[str, str] = {
     AgeFilter.HOUR: "older than an hour",
     AgeFilter.DAY: "older than a day",
     AgeFilter.WEEK: "older than a week",
+}
+ORDER_LABELS: dict[str, str] = {
+    QueueOrder.NEWEST: "newest first",
+    QueueOrder.OLDEST: "oldest first",
 }
 SLA_LABELS: dict[str, str] = {
     "": "any",

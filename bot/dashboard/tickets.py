@@ -28,11 +28,13 @@ from bot.dashboard.notices import Notice, notice
 from bot.dashboard.pages import record, signed_in
 from bot.dashboard.queue import (
     AGE_LABELS,
+    ORDER_LABELS,
     SLA_LABELS,
     STATUS_LABELS,
     UNASSIGNED,
     AgeFilter,
     QueueFilter,
+    QueueOrder,
     StatusFilter,
 )
 from bot.dashboard.reach import acting_from, can_see, reach_of, rights_in
@@ -47,9 +49,20 @@ from bot.store.queue import Reach
 from bot.text import parse_user_id
 from bot.types import Author, ConversationRef, Ticket, TicketStatus, Turn
 
-SHOWN = 200  # rows of the queue: the newest; more is a filter away
+SHOWN = 200  # rows of a page of the queue; the next page is a link away
 QUOTED = 200  # characters of a question the queue quotes (its template shows 160, cut at a word)
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+# what the transcript and the timeline say for a speaker and an event as stored: English
+# (the stored word itself), the key of its Korean (i18n.py); an event not listed shows as stored
+ROLE_LABELS = {"user": "user", "bot": "bot", "staff": "staff"}
+EVENT_LABELS = {
+    "opened": "opened",
+    **{str(s): str(s) for s in TicketStatus},  # a move to that status
+    "reassigned": "reassigned",
+    "reopened": "reopened",
+    "sla": "sla",  # a step of the SLA clock (bot/store/sla_clock.py)
+    "rated": "rated",
+}
 
 
 def _markdown_line(text: str) -> Markup:
@@ -84,7 +97,8 @@ def _named_in(settings: Settings, reach: tuple[Reach, ...]) -> list[str]:
 
 
 async def _team(request: web.Request, where: ConversationRef) -> dict[str, str]:
-    """Id -> name (or "") of whom a ticket of `where`'s workspace may be assigned to: the people
+    """Id -> name (or "") of whom a ticket may be assigned to from `where` (its workspace, or
+    for a direct message's the one the admin acts from: `acting_from`): the people
     its settings name (its `[slack.workspaces.T...]` over the shared ones), those seen working
     its tickets (staff by a group or role, whom the settings cannot list), and the admin
     assigning. No one of another workspace: they could not see the thread they are tagged in."""
@@ -118,6 +132,12 @@ async def queue(request: web.Request) -> web.Response:
         StateStore.queue_people_and_channels, wanted.reach(reach), wanted.status.statuses
     )
     people = dict.fromkeys(_named_in(dash.settings, reach), "") | dict(assignees)
+    # and the ones chosen, though no ticket of the status chosen now has them: the form shows
+    # the filter the list is under, not "any"
+    if wanted.channel and wanted.channel not in channels:
+        channels = sorted([*channels, wanted.channel])
+    if wanted.assignee not in ("", UNASSIGNED):
+        people.setdefault(wanted.assignee, "")
     # the start of each, redacted (a pasted log is not scanned whole to show a line of it),
     # off the event loop the bot answers on
     questions = await asyncio.to_thread(lambda: [quoted_plain(t.question, QUOTED) for t in page.tickets])
@@ -136,21 +156,30 @@ async def queue(request: web.Request) -> web.Response:
         "tickets.html",
         tickets=rows,
         total=page.total,
-        shown=SHOWN,
+        # the next page's link, past the last row shown; and the first's, from a page past it
+        next_page=_queue_url(wanted, after=page.tickets[-1].id) if page.more else "",
+        first_page=_queue_url(wanted) if wanted.after is not None else "",
         filters=wanted,
         platforms=platforms,
         channels=channels,
         people=sorted((name or id, id) for id, name in people.items()),
         statuses=list(StatusFilter),
+        orders=list(QueueOrder),
         ages=list(AgeFilter),
         slas=list(SLA_LABELS),
         status_labels=STATUS_LABELS,
         age_labels=AGE_LABELS,
+        order_labels=ORDER_LABELS,
         sla_labels=SLA_LABELS,
         unassigned=UNASSIGNED,
         me=signed_in(request).user_id,
         can_act=dash.channels is not None,
     )
+
+
+def _queue_url(wanted: QueueFilter, after: int | None = None) -> str:
+    query = wanted.link(after)
+    return f"{PREFIX}/tickets?{query}" if query else f"{PREFIX}/tickets"
 
 
 # -- one ticket ---------------------------------------------------------------------------
@@ -204,7 +233,7 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
     # 200 turns with pasted logs take seconds to scan: off the event loop the bot answers on
     history, events = await asyncio.to_thread(redacted)
     is_admin = rights_in(request, ticket.conversation) == Rights.ADMIN
-    team = await _team(request, ticket.conversation) if is_admin else {}
+    team = await _team(request, acting_from(request, ticket.conversation)) if is_admin else {}
     return render(
         request,
         "ticket.html",
@@ -219,6 +248,8 @@ async def _page(request: web.Request, ticket: Ticket, message: str, status: int 
         is_admin=is_admin,
         staff=sorted(((name or person, person) for person, name in team.items()), key=lambda p: p[0].lower()),
         note_limit=NOTE_LIMIT,
+        role_labels=ROLE_LABELS,
+        event_labels=EVENT_LABELS,
         message=message,
     )
 
@@ -292,8 +323,11 @@ async def assign(request: web.Request) -> web.StreamResponse:
     person = parse_user_id(str((await request.post()).get("person", "")))
     if person is None:
         return _back(request, ticket, notice(request, Notice.ASSIGN_WHOM))
-    where = ticket.conversation
-    if person not in await _team(request, where):
+    # a direct message's ticket is assigned from the workspace the admin acts from (whose
+    # rights let them), to that workspace's team, as a mention typed there picks
+    actor, where = _actor(request, ticket)
+    team = await _team(request, where)
+    if person not in team:
         # in the chat a mention picks a person of the workspace it is typed in
         assign = request.app[DASHBOARD].settings.command_prefix(where.platform, admin=True) + " assign"
         # refused here, not only left out of the list: a form can be sent with any id
@@ -302,8 +336,10 @@ async def assign(request: web.Request) -> web.StreamResponse:
         )
         return await _page(request, ticket, refused, status=403)
     escalations = request.app[DASHBOARD].escalations
-    actor, acting = _actor(request, ticket)
-    result = await escalations.reassign(ticket.id, actor, Author(id=person, name=person), channel, acting)
+    # named only as the team knows them: with no name (a bare id), the thread tags them, as
+    # `/support assign N U123` does, so they are told and the ticket keeps no id for a name
+    to = Author(id=person, name=team[person])
+    result = await escalations.reassign(ticket.id, actor, to, channel, where)
     return await _done(request, ticket, result, "assign", f"ticket #{ticket.id} to {person}")
 
 

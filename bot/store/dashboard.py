@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -181,11 +182,16 @@ class DashboardRepository(Repository):
                 [iso(at), platform, user_id, action, detail],
             )
 
-    def audit_log(self, limit: int = 200) -> list[AuditEntry]:
-        """The latest changes first."""
+    def audit_log(self, limit: int = 200, *, platforms: Sequence[str] | None = None) -> list[AuditEntry]:
+        """The latest changes first; with `platforms`, only those made by people of them (the
+        dashboard shows each admin their own platforms': a sign-in names its user and server)."""
+        where, params = "", []
+        if platforms is not None:
+            where = f"where platform in ({', '.join('?' for _ in platforms) or 'null'}) "
+            params = list(platforms)
         rows = self.db.execute(
-            "select id, at, platform, user_id, action, detail from audit_log order by id desc limit ?",
-            [limit],
+            f"select id, at, platform, user_id, action, detail from audit_log {where}order by id desc limit ?",
+            [*params, limit],
         ).fetchall()
         entries = []
         for row in rows:

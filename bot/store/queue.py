@@ -88,12 +88,14 @@ class TicketQuery:
     older_than: timedelta = timedelta(0)
     sla: SlaState | None = None
     oldest_first: bool = False  # the ones waiting longest (a digest's), not the newest (a queue's)
+    after: int | None = None  # the next page: the tickets past this id, in the order asked
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueuePage:
     tickets: list[Ticket]  # in the query's order, at most the limit asked for
-    total: int  # how many match
+    total: int  # how many match (on every page)
+    more: bool = False  # more match past the last of `tickets`: there is a next page
 
 
 STAFF_TICKETS = 1000  # a workspace's newest tickets whose workers are offered to assign to
@@ -134,17 +136,24 @@ def _where(query: TicketQuery, now: datetime) -> tuple[str, list[Any]]:
 
 class TicketQueueRepository(Repository):
     def ticket_queue(self, query: TicketQuery, now: datetime, limit: int = 200) -> QueuePage:
-        """The tickets matching `query`, newest first (or oldest), and how many match in all."""
+        """The tickets matching `query`, newest first (or oldest), and how many match in all.
+        Paged by id (`after`), not by offset: a page reads only its rows, and a ticket opened
+        meanwhile shifts no row onto the next page twice."""
         if not query.reach:
             return QueuePage(tickets=[], total=0)
         where, params = _where(query, now)
         total = self.db.execute(f"select count(*) from tickets where {where}", params).fetchone()[0]
+        if query.after is not None:
+            where += f" and id {'>' if query.oldest_first else '<'} ?"
+            params = [*params, query.after]
         rows = select_rows(
             self.db,
             f"select * from tickets where {where} order by id {'asc' if query.oldest_first else 'desc'} limit ?",
-            [*params, limit],
+            [*params, limit + 1],  # and one more: whether a next page has any
         )
-        return QueuePage(tickets=[_ticket(row) for row in rows], total=int(total))
+        return QueuePage(
+            tickets=[_ticket(row) for row in rows[:limit]], total=int(total), more=len(rows) > limit
+        )
 
     def queue_people_and_channels(
         self, reach: Sequence[Reach], statuses: Sequence[TicketStatus] | None

@@ -296,6 +296,27 @@ async def test_the_audit_log_is_for_admins(rt: Runtime, clock: FakeClock, client
     assert page.status == 200 and "U-SAM" in await page.text()
 
 
+async def test_a_slack_admin_does_not_read_the_discord_audit(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A Slack-only admin used to read every platform's audit log: the Discord admins'
+    sign-ins (their ids and servers) and changes. Each admin reads their own platform's, as
+    the settings page withholds the other platform's section."""
+    rt = make_runtime(CONFIG + '[discord]\nadmin_users = ["111222333"]\n')
+    client = await _client(rt, clock, None)
+    try:
+        url = issue_link(rt.state, platform="discord", user_id="111222333", base_url="http://x", clock=clock)
+        assert await sign_in(client, url.split("token=", 1)[1]) == 302  # the Discord admin
+        client.session.cookie_jar.clear()
+        assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302  # the Slack admin
+        audit = await client.get("/admin/audit")
+        assert audit.status == 200
+        page = await audit.text()
+        assert "U-ADMIN" in page and "111222333" not in page
+    finally:
+        await client.close()
+
+
 async def test_the_overview_has_the_report_figures(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:

@@ -262,6 +262,20 @@ async def test_the_gaps_pages_read_in_korean(
     assert "이 공백으로 초안 만들기" in page and EXPORT[0] in page
 
 
+async def test_how_long_ago_a_gaps_questions_were_asked_reads_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """The "Asked ago" column read "3h" on a Korean page: it says "3시간", as the queue's age does."""
+    await two_gaps(rt, channel)
+    await rt.bot.insights.gaps.sync()  # what the clock does
+    clock.advance(hours=3)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    korean = {"Accept-Language": "ko-KR"}
+    page = await (await client.get(f"/admin/gaps/{hard_gap(rt).id}", headers=korean)).text()
+    ages = re.findall(r"<td>([^<]*)</td></tr>", page)
+    assert ages and set(ages) == {"3시간"}
+
+
 async def test_what_the_gap_page_says_after_dismissing_reads_in_korean(
     rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
 ) -> None:

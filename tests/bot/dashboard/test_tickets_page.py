@@ -4,6 +4,7 @@ and the audit log), with the rights and CSRF every route needs."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,6 +78,59 @@ async def test_the_queue_filters_by_status_channel_assignee_age_and_sla(
     page = await (await client.get("/admin/tickets?channel=slack:T1:C-OTHER")).text()
     assert '<option value="slack:T1:C-OTHER" selected>' in page and '<option value="U-OLU">' in page
     assert '<label for="f-sla">' in page and "<caption>" in page
+
+
+async def test_the_oldest_waiting_ticket_is_reached_from_the_queue(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """With more than 200 tickets waiting, the queue used to show the newest 200 with no next
+    page and no oldest-first order: the one waiting longest could not be reached. Each page
+    links to the next, and the queue sorts oldest first."""
+    oldest = await ask_for_a_person(rt, channel, "C-GEN", "U-A0", "e0")
+    for n in range(1, 201):
+        await ask_for_a_person(rt, channel, "C-GEN", f"U-A{n}", f"e{n}")
+    newest = oldest + 200
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    first = await (await client.get("/admin/tickets")).text()
+    assert "Tickets matching the filters: 201 (on this page: 200)" in first
+    assert oldest not in await listed(client) and newest in await listed(client)
+    found = re.search(r'<a href="([^"]+)" rel="next">', first)
+    assert found is not None
+    link = html.unescape(found.group(1))
+    assert link == f"/admin/tickets?after={oldest + 1}"  # the filters left at their defaults are not carried
+    second = await (await client.get(link)).text()
+    assert await listed(client, link.removeprefix("/admin/tickets")) == {oldest}
+    assert 'rel="next"' not in second and '<a href="/admin/tickets" rel="first">' in second
+    # the same filters, oldest first: the one waiting longest heads the first page
+    by_age = await (await client.get("/admin/tickets?status=open&order=oldest")).text()
+    rows = [int(n) for n in re.findall(r'data-ticket="(\d+)"', by_age)]
+    assert rows[0] == oldest and len(rows) == 200 and '<option value="oldest" selected>' in by_age
+    found = re.search(r'<a href="([^"]+)" rel="next">', by_age)
+    assert found is not None and html.unescape(found.group(1)) == (
+        f"/admin/tickets?status=open&order=oldest&after={newest - 1}"
+    )
+    assert await listed(client, f"?status=open&order=oldest&after={newest - 1}") == {newest}
+    # an "after" that is no ticket id is the first page
+    assert len(await listed(client, "?after=-1")) == 200
+
+
+async def test_the_form_shows_the_channel_and_assignee_the_list_is_filtered_by(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """The form offered only the channels and assignees of the tickets of the status chosen:
+    switching C-BILLING's history back to open tickets read "No tickets match" under
+    "Channel: any", the list still filtered to C-BILLING."""
+    await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    done = await ask_for_a_person(rt, channel, "C-BILLING", "U-A2", "e2")
+    await rt.bot.escalations.resolve(done, STAFF, channel, STAFF_DESK)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    page = await (
+        await client.get("/admin/tickets?status=active&channel=slack:T1:C-BILLING&assignee=U-GONE")
+    ).text()
+    assert "No tickets match these filters." in page
+    for name, chosen in (("channel", "slack:T1:C-BILLING"), ("assignee", "U-GONE")):
+        select = re.search(rf'<select id="f-{name}" name="{name}">(.*?)</select>', page, re.S)
+        assert select is not None and f'<option value="{chosen}" selected>' in select.group(1), name
 
 
 async def test_each_workspace_shows_its_tickets_to_those_with_rights_there(
@@ -212,7 +266,8 @@ async def test_an_admin_assigns_a_ticket_as_support_assign_does(
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == "U-OLU"
     assert [e["event"] for e in rt.state.ticket_events(ticket_id)][-1] == "reassigned"
-    assert any("U-OLU" in reply.text for _, reply in channel.posted[told:])  # the thread was told
+    # the thread was told, tagging them
+    assert any(m.id == "U-OLU" for _, reply in channel.posted[told:] for m in reply.mentions)
     audit = rt.state.audit_log()
     assert (audit[0].action, audit[0].user_id, audit[0].detail) == (
         "assign",
@@ -225,6 +280,67 @@ async def test_an_admin_assigns_a_ticket_as_support_assign_does(
     )
     assert "user id" in await response.text()
     assert rt.state.ticket(ticket_id).assignee_id == "U-OLU"  # type: ignore[union-attr]
+
+
+async def test_the_person_assigned_on_the_dashboard_is_tagged_in_the_thread(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """The thread used to read "U-ADMIN assigned this to U-OLU." with no tag (the person was
+    never told) and the queue showed the raw id as their name: a bare id is no name, so they
+    are tagged, as `/support assign N U-OLU` does."""
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{ticket_id}")
+    told = len(channel.posted)
+    # picked from the page's own list, whose values are bare user ids
+    response = await client.post(f"/admin/tickets/{ticket_id}/assign", data={"csrf": csrf, "person": "U-OLU"})
+    assert response.status == 200
+    ticket = rt.state.ticket(ticket_id)
+    assert ticket is not None and ticket.status == TicketStatus.CLAIMED and ticket.assignee_id == "U-OLU"
+    replies = [reply for _, reply in channel.posted[told:]]
+    assert any(m.id == "U-OLU" for reply in replies for m in reply.mentions)
+
+
+async def test_a_servers_admin_assigns_a_direct_message_ticket_to_the_servers_staff(
+    make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
+) -> None:
+    """A direct message's ticket was assigned to the team of the "dm" workspace: a server's
+    admin was refused its own staff ("D-STAFF is not on the team of this ticket's workspace
+    (dm)"), who were not offered either. Its team is the server's they act from, whose staff
+    see and claim such tickets."""
+    rt = make_runtime('[discord.workspaces."G1"]\nstaff_users = ["D-STAFF"]\nadmin_users = ["D-ADMIN"]\n')
+    client = await start(rt, clock, channel, platform="discord")
+    try:
+        asked = InboundMessage(
+            id="e-dm",
+            conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
+            author=Author(id="D-ASK", name="asker"),
+            text="I want to talk to a human please",
+            addressed=True,
+            visibility=Visibility.DIRECT,
+            sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+        )
+        assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+        [ticket] = rt.state.tickets()
+        link = issue_link(rt.state, platform="discord", user_id="D-ADMIN", base_url="http://x", clock=clock)
+        assert await sign_in(client, link.split("token=", 1)[1]) == 302
+        page = await (await client.get(f"/admin/tickets/{ticket.id}")).text()
+        assert "D-STAFF" in offered(page)
+        csrf = await csrf_of(client, f"/admin/tickets/{ticket.id}")
+        response = await client.post(
+            f"/admin/tickets/{ticket.id}/assign", data={"csrf": csrf, "person": "D-STAFF"}
+        )
+        assert response.status == 200, status_line(await response.text())
+        assigned = rt.state.ticket(ticket.id)
+        assert assigned is not None and assigned.status == TicketStatus.CLAIMED
+        assert assigned.assignee_id == "D-STAFF"
+        # someone of no server's team is still refused, named by the server acted from
+        response = await client.post(
+            f"/admin/tickets/{ticket.id}/assign", data={"csrf": csrf, "person": "D-NOBODY"}
+        )
+        assert response.status == 403 and "(G1)" in status_line(await response.text())
+    finally:
+        await client.close()
 
 
 def offered(page: str) -> set[str]:
@@ -541,15 +657,38 @@ async def test_the_queue_reads_in_korean(
     assert "<td>5분</td>" in page and "<td>다음 기한까지 10분</td>" in page
 
 
+async def test_the_ticket_transcript_and_timeline_read_in_korean(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """A Korean page showed the transcript's speakers and the timeline's events as stored
+    ("user", "bot", "opened", "claimed"): they read in Korean, as the queue's statuses do."""
+    ticket_id = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    await rt.bot.escalations.claim(ticket_id, STAFF, channel, STAFF_DESK)
+    assert await sign_in(client, link_token(rt, clock, "U-SAM")) == 302
+    korean = {"Accept-Language": "ko-KR"}
+    page = await (await client.get(f"/admin/tickets/{ticket_id}", headers=korean)).text()
+    transcript = page.split('<ol class="transcript">', 1)[1].split("</ol>", 1)[0]
+    roles = re.findall(r"<li><strong>([^<]*):</strong>", transcript)
+    timeline = page.split('id="timeline"', 1)[1]
+    events = re.findall(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>", timeline)
+    assert "사용자" in roles and not {"user", "bot", "staff"} & set(roles)
+    assert events == ["생성됨", "담당 중"]
+    english = await (await client.get(f"/admin/tickets/{ticket_id}")).text()
+    assert "<td>opened</td>" in english and "<li><strong>user:</strong>" in english
+
+
 def test_every_label_the_pages_show_for_a_value_has_its_korean() -> None:
     # these reach t() as values, which the template scan of test_i18n.py cannot see
-    from bot.dashboard import drafts, gaps, queue
+    from bot.dashboard import drafts, gaps, queue, tickets
     from bot.dashboard.i18n import KOREAN
 
     labels = [
         *queue.STATUS_LABELS.values(),
         *queue.AGE_LABELS.values(),
+        *queue.ORDER_LABELS.values(),
         *queue.SLA_LABELS.values(),
+        *tickets.ROLE_LABELS.values(),
+        *tickets.EVENT_LABELS.values(),
         *drafts.STATUS_LABELS.values(),
         *gaps.STATUS_LABELS.values(),
         *gaps.KIND_LABELS.values(),
@@ -558,4 +697,5 @@ def test_every_label_the_pages_show_for_a_value_has_its_korean() -> None:
     # and every value the filters accept has a label
     assert set(queue.STATUS_LABELS) == set(queue.StatusFilter)
     assert set(queue.AGE_LABELS) == set(queue.AgeFilter)
+    assert set(queue.ORDER_LABELS) == set(queue.QueueOrder)
     assert set(queue.SLA_LABELS) == {"", *queue.SlaState}

@@ -63,6 +63,22 @@ def test_the_secret_is_made_once_and_the_audit_log_is_newest_first(state: Path |
         store.close()
 
 
+def test_the_audit_log_is_read_for_the_platforms_asked(state: Path | str) -> None:
+    """It used to be read whole only: a Slack admin's page showed the Discord admins' sign-ins."""
+    store = StateStore(state)
+    try:
+        store.add_audit(T0, "slack", "U1", "signin")
+        store.add_audit(T0, "discord", "111", "signin")
+        store.add_audit(T0, "slack", "U1", "claim", "ticket #3")
+        assert [e.detail for e in store.audit_log(platforms=["slack"])] == ["ticket #3", ""]
+        assert [e.user_id for e in store.audit_log(1, platforms=["discord", "slack"])] == ["U1"]
+        assert [e.user_id for e in store.audit_log(platforms=["discord"])] == ["111"]
+        assert store.audit_log(platforms=[]) == []
+        assert len(store.audit_log()) == 3
+    finally:
+        store.close()
+
+
 def test_a_session_lasts_until_it_ends_or_expires(state: Path | str) -> None:
     store = StateStore(state)
     try:

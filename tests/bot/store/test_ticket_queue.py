@@ -3,6 +3,7 @@ words them, the count beside a limited page, and only the workspaces the viewer 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -108,6 +109,29 @@ def test_each_filter_of_the_queue(state: Path | str) -> None:
         assert channels == ["slack:T1:C-GEN", "slack:T1:C-OTHER", "slack:T1:C_GEN"]
         assert people == [("U-SAM", "Sam")]
         assert store.queue_people_and_channels(SLACK, (TicketStatus.CLOSED,)) == ([], [])
+    finally:
+        store.close()
+
+
+def test_the_queue_pages_past_its_last_row_in_either_order(state: Path | str) -> None:
+    """A queue page used to be its newest rows alone: those past the limit, the oldest, were
+    on no page. A page says whether more follow, and the next one starts past its last id."""
+    store = StateStore(state)
+    try:
+        ids = [_open(store, "C1", f"t{n}", hours_ago=10 - n) for n in range(5)]
+        waiting = TicketQuery(reach=SLACK, statuses=(TicketStatus.OPEN,))
+
+        def page(after: int | None = None, oldest_first: bool = False) -> tuple[list[int], int, bool]:
+            query = replace(waiting, after=after, oldest_first=oldest_first)
+            found = store.ticket_queue(query, NOW, limit=2)
+            return [t.id for t in found.tickets], found.total, found.more
+
+        assert page() == ([ids[4], ids[3]], 5, True)
+        assert page(after=ids[3]) == ([ids[2], ids[1]], 5, True)
+        assert page(after=ids[1]) == ([ids[0]], 5, False)
+        assert page(oldest_first=True) == ([ids[0], ids[1]], 5, True)
+        assert page(after=ids[3], oldest_first=True) == ([ids[4]], 5, False)
+        assert store.ticket_queue(waiting, NOW, limit=5).more is False
     finally:
         store.close()
 
