@@ -7,7 +7,8 @@ press's response URL (adapters/slack/response_url.py) for the person who typed o
 (and for the channel when the bot is not a member). Permalinks for ticket
 cards are cached here. How a reply looks is `adapters.slack.render`'s job; finding an
 earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's, and
-an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's.
+an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's; whether a
+channel is shared with another organisation (`bot.ports.KnowsSharing`) the directory's.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
+    Visibility,
     own_thread,
 )
 
@@ -152,6 +154,11 @@ class SlackChannel:
         """`bot.ports.FindsPosts`: the bot's earliest post in `where` since `after` that shows
         `button` (adapters/slack/find_post.py)."""
         return await find_post(self.client, self.directory, where, after, button)
+
+    async def shared_outside(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsSharing`: a Slack Connect channel, which the directory counts as
+        public (as it does a channel it could not look up); only the team's own are internal."""
+        return await self.directory.visibility(where.channel) != Visibility.INTERNAL
 
     async def send(self, reply: Reply) -> Posted:
         messages = render_reply(reply, **await self._render_options(reply))

@@ -143,6 +143,10 @@ class _Answering:
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)
 
+    async def shared_outside(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsSharing`, for the similar ticket an answer may link."""
+        return await self.base.shared_outside(where)
+
 
 class SlackEvents:
     """The adapter's Bolt listeners and what they hand the core, for one connected workspace."""

@@ -358,3 +358,7 @@ class WorkspacesChannel:
         """`bot.ports.FindsPosts` in `where`'s workspace (SlackChannel.find_post), with a
         refused token read again as for `find_reply`."""
         return await self._on_channel(where, lambda channel: channel.find_post(where, after, button))
+
+    async def shared_outside(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsSharing` in `where`'s workspace (SlackChannel.shared_outside)."""
+        return await self._on_channel(where, lambda channel: channel.shared_outside(where))

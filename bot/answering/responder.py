@@ -28,7 +28,7 @@ from bot.insights.incidents import Incidents, Notice
 from bot.insights.similar_tickets import Resolved, SimilarTickets
 from bot.insights.similarity import Asked
 from bot.messages import say
-from bot.ports import Channel, Clock
+from bot.ports import Channel, Clock, KnowsSharing
 from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.privacy.people import remembered as remembered_facts
@@ -268,8 +268,12 @@ class Responder:
                 if self.similar is not None and stamp is not None and recorded.resolved is not None
                 else None
             )
-            mine = await self._similar_resolved(conversation, asked, scope, own, among) if own else None
-            resolved = mine or await self._similar_resolved(conversation, asked, scope, resolved=among)
+            mine = (
+                await self._similar_resolved(conversation, channel, asked, scope, own, among) if own else None
+            )
+            resolved = mine or await self._similar_resolved(
+                conversation, channel, asked, scope, resolved=among
+            )
             if resolved is not None and resolved.resolved_at is not None:
                 key = "similar_own_ticket" if mine else "similar_resolved"
                 text += "\n\n" + say(
@@ -314,15 +318,18 @@ class Responder:
     async def _similar_resolved(
         self,
         conversation: ConversationRef,
+        channel: Channel,
         asked: Asked,
         scope: DocVisibility,
         own: frozenset[int] | None = None,
         resolved: Resolved | None = None,
     ) -> Ticket | None:
         """A resolved ticket on a question like this one, in another thread: the team's answer
-        there may be what the documentation lacks. Anyone's only if it was public; the asker's
-        own (`own`, from their memory) also if internal, unless they ask in a public channel.
-        `resolved`: the tickets compared with, when read already (`record_answer`)."""
+        there may be what the documentation lacks. Anyone's only if it was public, in a channel
+        of the workspace that `channel` does not say is shared with another organisation (never
+        a direct message); the asker's own (`own`, from their memory) also if internal, unless
+        they ask in a public channel. `resolved`: the tickets compared with, when read already
+        (`record_answer`)."""
         if self.similar is None:
             return None
         try:
@@ -332,6 +339,7 @@ class Responder:
                 public_only=own is None or scope == DocVisibility.PUBLIC,
                 among=own,
                 resolved=resolved,
+                shared=channel.shared_outside if isinstance(channel, KnowsSharing) else None,
             )
         except Exception:  # a boundary: a missing link never costs the asker the answer
             log.exception("looking for similar resolved tickets failed", extra=log_context(conversation))

@@ -1,9 +1,14 @@
 """Similar resolved tickets: the team already answered this once, so say where.
 
 A new question is compared (bot/insights/similarity.py: words and retrieval neighbours)
-with the platform's recently resolved tickets. Askers are only ever shown a *public*
-ticket (one whose question came from a channel that sees public documents); the staff
-card may show any, since staff see every channel.
+with the platform's recently resolved tickets. The staff card may show any, since staff see
+every channel. Askers are shown their own tickets (from their opt-in memory), and of anyone
+else's only one they could open: a *public* ticket (one whose question came from a channel that
+sees public documents) in a channel of the workspace. Never a direct message, whose document
+scope is public for a guest or under `dm_visibility = "public"` but which only its asker reads,
+and never a channel shared with another organisation (a Slack Connect channel, whose scope is
+public too: the platform says which, `bot.ports.KnowsSharing`), one customer's conversation
+being no place to send another.
 
 The resolved tickets a place compares with are kept between questions instead of read for
 each (reading and decoding RECENT_RESOLVED tickets took 20 ms on the store's one thread, so a
@@ -18,11 +23,13 @@ a place nobody asks in holds none.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
+from bot.channel_types import is_direct
 from bot.insights.similarity import Asked, Postings, Signature, best_match, signature
 from bot.ports import Clock
 from bot.store import AsyncStore, StateStore
@@ -34,7 +41,14 @@ RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved 
 # another process resolved can be suggested here
 RESOLVED_FRESH_SECONDS = 10.0
 
+# how many channels of matches a suggestion to an asker asks the platform about (each may be a
+# call): where most resolved tickets are in channels shared with another organisation, an
+# answer goes without a link rather than wait for channel after channel
+SHARED_LOOKS = 3
+
 Resolved = list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]
+# whether a conversation's channel is shared with another organisation (`KnowsSharing`)
+SharedOutside = Callable[[ConversationRef], Awaitable[bool]]
 
 
 def recently_resolved(store: StateStore, where: ConversationRef) -> Resolved:
@@ -121,11 +135,37 @@ class SimilarTickets:
         exclude: int | None = None,
         among: frozenset[int] | None = None,
         resolved: Resolved | None = None,
+        shared: SharedOutside | None = None,
     ) -> Ticket | None:
         """The resolved ticket most like the question `asked` (in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
         person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
-        `where` just now, when the caller read it already."""
+        `where` just now, when the caller read it already. `public_only`: for an asker; then
+        anyone's ticket (`among` None) only in a channel everyone of the workspace may open,
+        which `shared` says of the channels that are not direct messages."""
+        shut: frozenset[str] = frozenset()
+        while True:
+            found = await self._find(where, asked, public_only, exclude, among, resolved, shut)
+            if found is None or not _for_anyone(public_only, among) or shared is None:
+                return found
+            if not await shared(found.conversation):
+                return found
+            # another organisation's channel: none of its tickets is this asker's to open
+            shut |= {found.conversation.channel}
+            if len(shut) >= SHARED_LOOKS:
+                return None
+
+    async def _find(
+        self,
+        where: ConversationRef,
+        asked: Asked,
+        public_only: bool,
+        exclude: int | None,
+        among: frozenset[int] | None,
+        resolved: Resolved | None,
+        shut: frozenset[str],
+    ) -> Ticket | None:
+        """`find`, past the channels in `shut`, without asking the platform about the match."""
         read_now = resolved is not None
         kept = self._kept.get(_place(where))
         if resolved is None:
@@ -139,16 +179,16 @@ class SimilarTickets:
                 read_now = True
         if kept is None or kept.resolved is not resolved:
             kept = _Kept(resolved, Stamp(-1, self.clock.now()))  # a caller's own read, not kept here
-        found = self._best(kept, asked, public_only, exclude, among)
+        found = self._best(kept, asked, public_only, exclude, among, shut)
         if found is None or read_now:
             return found
         # kept from an earlier read: another process may have reopened it, forgotten its asker
         # or made it internal since. Read it again; if it changed, read the place again
         current = await self.store.run(StateStore.ticket, found.id)
-        if current is not None and _still_shown(current, found, public_only):
+        if current is not None and _still_shown(current, found, public_only, among):
             return current
         self._kept.pop(_place(where), None)
-        return await self.find(where, asked, public_only=public_only, exclude=exclude, among=among)
+        return await self._find(where, asked, public_only, exclude, among, None, shut)
 
     def _best(
         self,
@@ -157,6 +197,7 @@ class SimilarTickets:
         public_only: bool,
         exclude: int | None,
         among: frozenset[int] | None,
+        shut: frozenset[str],
     ) -> Ticket | None:
         if not kept.resolved:
             return None  # a team with no resolved tickets yet: nothing to analyse the question for
@@ -169,7 +210,8 @@ class SimilarTickets:
             for i in kept.postings.near(asked)
             if (ticket := kept.resolved[i][0]).id != exclude
             and (among is None or ticket.id in among)
-            and (not public_only or ticket.visibility == DocVisibility.PUBLIC)
+            and _may_show(ticket, public_only, among)
+            and ticket.conversation.channel not in shut
         ]
         match = best_match(asked, [kept.postings.signatures[i] for i in candidates])
         return kept.resolved[candidates[match]][0] if match is not None else None
@@ -181,10 +223,29 @@ class SimilarTickets:
         return found
 
 
-def _still_shown(current: Ticket, kept: Ticket, public_only: bool) -> bool:
+def _for_anyone(public_only: bool, among: frozenset[int] | None) -> bool:
+    """Whether a suggestion is shown to an asker and may be anyone's ticket, not their own."""
+    return public_only and among is None
+
+
+def _may_show(ticket: Ticket, public_only: bool, among: frozenset[int] | None) -> bool:
+    """Whether `ticket` may be suggested as `find` was asked (the module docstring says to
+    whom). Its document scope alone would let a guest's direct message through: public
+    precisely because a guest asked it."""
+    if not public_only:
+        return True
+    if ticket.visibility != DocVisibility.PUBLIC:
+        return False
+    where = ticket.conversation
+    return not _for_anyone(public_only, among) or not is_direct(
+        where.platform, where.workspace, where.channel
+    )
+
+
+def _still_shown(current: Ticket, kept: Ticket, public_only: bool, among: frozenset[int] | None) -> bool:
     """Whether a ticket read again may still be suggested as it was matched when kept."""
     return (
         current.status == TicketStatus.RESOLVED
         and current.question == kept.question
-        and (not public_only or current.visibility == DocVisibility.PUBLIC)
+        and _may_show(current, public_only, among)
     )

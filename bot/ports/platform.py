@@ -216,6 +216,20 @@ class FindsPosts(Protocol):
 
 
 @runtime_checkable
+class KnowsSharing(Protocol):
+    """An optional Channel capability: whether people of another organisation read a channel
+    (a Slack Connect channel). One customer's channel is no place to send another customer, so
+    an answer links a similar resolved ticket only in a channel that is not shared
+    (bot/insights/similar_tickets.py); a platform without such channels (Discord, the console)
+    has no need of it."""
+
+    async def shared_outside(self, where: ConversationRef) -> bool:
+        """Whether `where`'s channel is shared with another organisation; True when the
+        platform cannot tell (a failed lookup): no link is better than a wrong one."""
+        ...
+
+
+@runtime_checkable
 class TextInput(Protocol):
     """An optional Channel capability: ask the person who pressed a button to type some text
     (a Slack modal, a Discord modal). Check with `isinstance(channel, TextInput)`; a Channel

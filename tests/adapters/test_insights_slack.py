@@ -1,7 +1,8 @@
-"""Bursts and known-issue notices end to end on Slack: real slack-bolt and slack_sdk against the
-local fake Slack, the real core and store. A burst alert reaches the triage channel with links
-to the threads; *Open incident* puts the notice on the next similar answer; closing it with the
-slash command replies in that thread."""
+"""Bursts, known-issue notices and similar resolved tickets end to end on Slack: real slack-bolt
+and slack_sdk against the local fake Slack, the real core and store. A burst alert reaches the
+triage channel with links to the threads; *Open incident* puts the notice on the next similar
+answer; closing it with the slash command replies in that thread. An answer links a similar
+resolved ticket only in a channel every asker of the workspace may open."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from adapters.slack import SlackAdapter
 from adapters.slack.manifest import BOT_SCOPES
 from bot.app import Runtime
 from bot.store.incidents import IncidentStatus
+from bot.types import TicketStatus
 from tests.adapters.test_slack import (
     MEMBER,
     STAFF,
@@ -159,3 +161,103 @@ async def test_open_incident_pressed_after_its_incident_closed_says_so(
     told = fake.last_call("chat.postEphemeral").params["text"]
     assert f"Incident #{closed.id} for this alert was closed" in told and "incident open" in told
     assert rt.state.incidents("slack", IncidentStatus.OPEN) == []
+
+
+SIMILAR_TOML = """
+[slack]
+staff_groups = ["S111"]
+triage_channel = "C222"
+"""
+LINKED = "similar question was resolved"
+
+
+async def _resolved_ticket_from(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime, channel: str, user: str, question: str
+) -> None:
+    """`user` asks in `channel`, asks for a person, and staff resolve it from its card."""
+    mention = not channel.startswith("D")
+    await deliver(fake, slack, fake.user_message(channel, question, user=user, mention=mention))
+    await click(fake, slack, press(fake, posts(fake, channel)[-1], "supportbot:talk_to_human", user))
+    card = posts(fake, "C222")[-1]
+    await click(fake, slack, press(fake, card, "supportbot:resolve", STAFF, channel="C222"))
+    assert rt.state.tickets()[-1].status == TicketStatus.RESOLVED
+
+
+def _linked_since(fake: FakeSlack, mark: int) -> set[str]:
+    """The channels the bot asked a permalink into after the `mark`-th such call."""
+    return {str(c.params.get("channel")) for c in fake.calls("chat.getPermalink")[mark:]}
+
+
+async def test_a_guests_direct_message_is_never_linked_to_other_askers(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A guest's questions see public documents only, so their resolved DM ticket's scope is
+    public: before, the next member asking something like it in a public channel was told "a
+    similar question was resolved" and given a link into the guest's direct message."""
+    rt = make_runtime(SIMILAR_TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_user("W999", "guest", is_restricted=True)
+    guest_dm = fake.add_im("W999")["id"]
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        await _resolved_ticket_from(
+            fake, slack, rt, guest_dm, "W999", "How long does a refund take to arrive?"
+        )
+        mark = len(fake.calls("chat.getPermalink"))
+        asked = fake.user_message("C111", "How many days until my refund arrives?", user=MEMBER, mention=True)
+        await deliver(fake, slack, asked)
+        answer = posts(fake, "C111")[-1]
+    assert LINKED not in section_text(answer), section_text(answer)
+    assert guest_dm not in _linked_since(fake, mark)
+
+
+async def test_a_members_direct_message_is_never_linked_where_dms_see_public_documents(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """With `dm_visibility = "public"` every direct message's ticket has a public scope: before,
+    a member's resolved DM was linked in the answer to anyone asking alike in a channel."""
+    toml = SIMILAR_TOML + 'dm_visibility = "public"\n'
+    rt = make_runtime(toml, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_user(THIRD, "third")
+    dm = fake.add_im(THIRD)["id"]
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        await _resolved_ticket_from(fake, slack, rt, dm, THIRD, "How long does a refund take to arrive?")
+        mark = len(fake.calls("chat.getPermalink"))
+        asked = fake.user_message("C111", "How many days until my refund arrives?", user=MEMBER, mention=True)
+        await deliver(fake, slack, asked)
+        answer = posts(fake, "C111")[-1]
+    assert LINKED not in section_text(answer), section_text(answer)
+    assert dm not in _linked_since(fake, mark)
+
+
+async def test_one_customers_connect_channel_is_never_linked_to_another_customer(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Slack Connect channels see public documents only, so their tickets' scope is public:
+    before, a question in one customer's Connect channel was answered with a link into another
+    customer's. A ticket of one of the team's own public channels is still linked, past the
+    shared one."""
+    toml = SIMILAR_TOML + '[slack.channels.C111]\nvisibility = "public"\n'
+    rt = make_runtime(toml, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_user(THIRD, "third")
+    for cid, name in (("C-GLOBEX", "shared-globex"), ("C-ACME", "shared-acme")):
+        fake.add_channel(cid, name)
+        fake.channels[cid].update(is_shared=True, is_ext_shared=True)
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        await _resolved_ticket_from(
+            fake, slack, rt, "C-GLOBEX", MEMBER, "How long does a refund take to arrive?"
+        )
+        mark = len(fake.calls("chat.getPermalink"))
+        asked = fake.user_message(
+            "C-ACME", "How many days until my refund arrives?", user=MEMBER, mention=True
+        )
+        await deliver(fake, slack, asked)
+        assert LINKED not in section_text(posts(fake, "C-ACME")[-1])
+        assert "C-GLOBEX" not in _linked_since(fake, mark)
+
+        await _resolved_ticket_from(fake, slack, rt, "C111", THIRD, "How long does a refund take to arrive?")
+        asked = fake.user_message("C111", "How many days until my refund arrives?", user=MEMBER, mention=True)
+        await deliver(fake, slack, asked)
+        text = section_text(posts(fake, "C111")[-1])
+        assert LINKED in text and "/archives/C111/" in text, text

@@ -9,11 +9,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from bot.insights.similar_tickets import RESOLVED_FRESH_SECONDS, SimilarTickets, recently_resolved
+from bot.insights.similar_tickets import (
+    RESOLVED_FRESH_SECONDS,
+    SHARED_LOOKS,
+    SimilarTickets,
+    recently_resolved,
+)
 from bot.insights.similarity import Asked
 from bot.store import AsyncStore, StateStore
 from bot.types import Author, ConversationRef, EscalationReason, TicketStatus
@@ -24,8 +30,8 @@ HERE = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="n
 QUESTION = "Can I export invoices as a CSV file?"
 
 
-def _resolve(store: StateStore, thread: str, question: str, asker: str = "U1") -> int:
-    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread=thread)
+def _resolve(store: StateStore, thread: str, question: str, asker: str = "U1", channel: str = "C1") -> int:
+    ref = ConversationRef(platform="slack", workspace="T1", channel=channel, thread=thread)
     now = FakeClock().now()
     ticket, _ = store.create_ticket(
         ref=ref, asker=Author(id=asker), question=question, reason=EscalationReason.ASKED_FOR_HUMAN, at=now
@@ -171,3 +177,47 @@ async def test_only_fresh_places_are_kept(setup: Setup) -> None:
     await similar.find(other, Asked(QUESTION, ()), public_only=True)
     assert similar.places_kept == 1
     assert similar.due(HERE) is not None
+
+
+async def test_a_direct_message_is_suggested_to_its_asker_alone(setup: Setup) -> None:
+    """A guest's direct message, or any under `dm_visibility = "public"`, has a public scope:
+    before, it was suggested (and linked in an answer) to anyone asking alike."""
+    dm = await setup.store.run(_resolve, "1.1", "How do I export my invoices to CSV?", "U1", "D1")
+    assert await _find(setup.similar) is None
+    own = await setup.similar.find(HERE, Asked(QUESTION, ()), public_only=True, among=frozenset({dm}))
+    assert own is not None and own.id == dm  # their memory's own ticket, as before
+
+
+async def test_a_channel_shared_with_another_organisation_is_passed_over(setup: Setup) -> None:
+    """A Slack Connect channel's tickets have a public scope: before, one customer's was
+    suggested to another. The platform is asked about a match's channel, and at most
+    SHARED_LOOKS of them for one suggestion: then the answer goes without a link."""
+    asked: list[str] = []
+
+    async def connect_channels(where: ConversationRef) -> bool:
+        asked.append(where.channel)
+        return where.channel.startswith("C-SHARED")
+
+    async def find() -> int | None:
+        found = await setup.similar.find(HERE, Asked(QUESTION, ()), public_only=True, shared=connect_channels)
+        return found.id if found is not None else None
+
+    question = "How do I export my invoices to CSV?"
+    await setup.store.run(_resolve, "1.1", question, "U1", "C-SHARED-0")
+    own_channel = await setup.store.run(_resolve, "2.1", question, "U2", "C-TEAM")
+    assert await find() == own_channel and asked[-1] == "C-TEAM"
+    for n in range(1, SHARED_LOOKS + 1):
+        await setup.store.run(_resolve, f"3.{n}", question, "U3", f"C-SHARED-{n}")
+    await setup.store.run(
+        partial(
+            StateStore.transition_ticket,
+            to=TicketStatus.OPEN,
+            allowed_from=[TicketStatus.RESOLVED],
+            actor=STAFF,
+            at=setup.clock.now(),
+        ),
+        own_channel,
+    )
+    asked.clear()
+    assert await find() is None
+    assert len(asked) == SHARED_LOOKS and all(c.startswith("C-SHARED") for c in asked)
