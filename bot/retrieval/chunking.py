@@ -6,9 +6,10 @@ keeping the section's heading path so its citation still says where it came from
 block is never cut: a piece may run over `max_words` to keep one whole.
 
 Each chunk carries the link a citation shows: the file's `url:` front matter when it has
-one, else the published page (`bot.retrieval.site`) with the anchor of the heading the
-section is under, built like the documentation generator builds it: every heading of the
-page in order, the empty ones too, each taking its explicit id or its slug.
+one, else the published page (`bot.retrieval.site`; Docusaurus' `slug:`/`id:` front matter
+may move it) with the anchor of the heading the section is under, built like the
+documentation generator builds it: every heading of the page in order, the empty ones too,
+each taking its explicit id or its slug.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.retrieval.sections import Document, Section, SectionKind
-from bot.retrieval.site import Site, anchored, page_url, slug_style
+from bot.retrieval.site import Route, Site, anchored, page_url, slug_style
 from bot.retrieval.slugs import heading_ids
 
 MAX_WORDS = 220
@@ -111,11 +112,12 @@ def _links(document: Document, site: Site | None) -> list[str | None]:
     """The citation link of each section, in order."""
     if document.url or site is None:
         return [document.url] * len(document.sections)
-    page = page_url(site, document.path)
+    page = page_url(site, document.path, Route(slug=document.slug, id=document.doc_id))
     if page is None:
         return [None] * len(document.sections)
     # every heading of the page, empty ones included, as the generator numbers them
-    ids = heading_ids(slug_style(site, document.path), [(h.title, h.anchor) for h in document.headings])
+    headings = [(h.title, h.anchor) for h in document.headings]
+    ids = heading_ids(slug_style(site, document.path), headings, toc=site.toc)
     return [_section_link(document, page, ids, section) for section in document.sections]
 
 

@@ -24,7 +24,7 @@ from bot.types import DocVisibility
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "8"  # bump whenever a parser's output changes: every file is then read again
+FORMATS_VERSION = "9"  # bump whenever a parser's output changes: every file is then read again
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 
@@ -110,6 +110,7 @@ def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, .
     tags_raw = meta.get("tags") or ()
     tags = (tags_raw,) if isinstance(tags_raw, str) else tuple(str(t) for t in tags_raw)
     url = meta.get("url")
+    slug, doc_id = meta.get("slug"), meta.get("id")
     try:
         audience = audience_names(meta.get("audience"), "audience: in its front matter")
     except AudienceError as exc:
@@ -118,6 +119,8 @@ def _with_meta(relative: str, file: Path, parsed: Parsed, warnings: tuple[str, .
         path=relative,
         title=title,
         url=str(url) if url else None,
+        slug=slug if isinstance(slug, str) else None,  # Docusaurus takes strings only
+        doc_id=doc_id if isinstance(doc_id, str) else None,
         visibility=visibility,
         tags=tags,
         audience=audience,

@@ -29,18 +29,21 @@ from bot.retrieval.sections import IncludedFile
 log = logging.getLogger(__name__)
 
 # build output, generator configuration and vendored packages: never documentation to answer from
-_SKIPPED_FOLDERS = frozenset({"_templates", "_build", "site", "node_modules", "__pycache__"})
-_SKIPPED_FILES = frozenset({"conf.py", "mkdocs.yml", "mkdocs.yaml"})
+_SKIPPED_FOLDERS = frozenset({"_templates", "_build", "node_modules", "__pycache__"})
+_MKDOCS_CONFIGS = ("mkdocs.yml", "mkdocs.yaml")
+_SKIPPED_FILES = frozenset({"conf.py", *_MKDOCS_CONFIGS})
 OUTSIDE = "links outside the knowledge folder"
 NOWHERE = "a link that loops or is broken"
 
 
-def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str | None:
-    """Why the file or folder at `relative` is not indexed, or None to index it."""
+def skip_reason(
+    relative: str, is_dir: bool, globs: tuple[str, ...] = (), *, root: Path | None = None
+) -> str | None:
+    """Why the file or folder at `relative` (inside `root`) is not indexed, or None to index it."""
     name = relative.rsplit("/", 1)[-1]
     if name.startswith("."):
         return "hidden"
-    if is_dir and name in _SKIPPED_FOLDERS:
+    if is_dir and (name in _SKIPPED_FOLDERS or _is_mkdocs_site(root, relative)):
         return "build output or templates, not documentation"
     if not is_dir and name in _SKIPPED_FILES:
         return "documentation generator configuration"
@@ -49,6 +52,16 @@ def skip_reason(relative: str, is_dir: bool, globs: tuple[str, ...] = ()) -> str
         if _glob_match(target, pattern):
             return f"matches [knowledge] exclude {pattern!r}"
     return None
+
+
+def _is_mkdocs_site(root: Path | None, relative: str) -> bool:
+    """Whether the folder `relative` is MkDocs' build output: `site` (its default site_dir)
+    beside an mkdocs.yml. Any other folder so named is documentation (a CMS's site settings,
+    a hosting guide); the name alone left it out wherever it was."""
+    parent, _, name = relative.rpartition("/")
+    if name != "site" or root is None:
+        return False
+    return any((root / parent / config).is_file() for config in _MKDOCS_CONFIGS)
 
 
 def link_reason(target: Path, is_dir: bool, roots: Sequence[Path], follow: bool) -> str | None:
@@ -150,7 +163,7 @@ def walk(
                 # such a folder is closed to everyone rather than left open to everyone
                 audience_files.append((relative, link))
                 continue
-            reason = skip_reason(relative, bool(is_dir), globs)
+            reason = skip_reason(relative, bool(is_dir), globs, root=folder)
             if reason is None and link and real is not None:
                 reason = link_reason(real, bool(is_dir), roots, follow_symlinks)
                 if reason is None and is_dir and real in walked:
@@ -231,7 +244,9 @@ def look_up(
         ancestors = ["/".join(parts[:i]) for i in range(1, len(parts))]
         if any(os.path.islink(folder / a) for a in ancestors):
             return None
-        if any(skip_reason(a, True, globs) for a in ancestors) or skip_reason(relative, False, globs):
+        if skip_reason(relative, False, globs) or any(
+            skip_reason(a, True, globs, root=folder) for a in ancestors
+        ):
             continue
         if parts[-1].lower().endswith(suffixes) and relative not in exclude:
             found[relative] = stat

@@ -49,6 +49,7 @@ from bot.retrieval.folder import included_names, includes_changed, link_roots, l
 from bot.retrieval.index import SearchIndex
 from bot.retrieval.knowledge_report import KnowledgeSummary, Progress, SyncReport
 from bot.retrieval.reading import FileOutcome, ReadJob, ReadSettings, read_files
+from bot.retrieval.site import Site
 from bot.retrieval.site_config import detect_site
 from bot.retrieval.tokenize import (
     ANALYZER_VERSION,
@@ -109,7 +110,7 @@ class KnowledgeBase:
         self.exclude_globs = exclude_globs  # [knowledge] exclude: relative-path globs
         self.include_root = include_root  # where `--8<--` / `.. include::` may also read from
         self.base_url = base_url  # where the documentation is published, for citation links
-        self.site = detect_site(folder, base_url=base_url) if folder.is_dir() else None
+        self.site = self._detect_site()
         self._skipped: list[tuple[str, str]] = []
         self._walked = False  # a look at a few paths needs a walk first (it knows the audiences)
         self._audience_files: list[tuple[str, bool]] = []  # (path, is a link) of each audience file
@@ -157,6 +158,20 @@ class KnowledgeBase:
             f"exclude={sorted(set(self.exclude_globs))!r}"
         )
 
+    def _detect_site(self) -> Site | None:
+        return detect_site(self.folder, base_url=self.base_url) if self.folder.is_dir() else None
+
+    def _follow_site(self) -> None:
+        """Read the generator's config again: an edited site_url (or docs route, or toc
+        slugify) changes every citation link, and the stored chunks carry the old ones, so
+        the layout (which holds the site) changed and every file is read again. A folder gone
+        for now (an unmounted share) keeps its index: the walk reports it."""
+        if not self.folder.is_dir():
+            return
+        self.site = self._detect_site()
+        if self.catalog.get_meta("layout") != self._layout():
+            self._reset()
+
     def _reset(self) -> None:
         self.index.clear()
         self.index.commit()
@@ -191,6 +206,8 @@ class KnowledgeBase:
         a watcher saw change, looked at alone instead of walking every file; when that cannot
         tell what changed (a folder, a link, an audience file), the whole folder is walked."""
         report = SyncReport()
+        if only is None:  # a full sync (the periodic walk, a reindex) sees an edited config too
+            self._follow_site()
         known = self._known()
         # new files a sync committed to the index before it died, unrecorded: only a walk
         # tells which of them are gone

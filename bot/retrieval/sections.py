@@ -61,6 +61,9 @@ class Document:
     path: str  # relative to the knowledge folder, with forward slashes
     title: str
     url: str | None = None
+    # Docusaurus front matter that moves the page's URL (bot/retrieval/site.py's Route)
+    slug: str | None = None
+    doc_id: str | None = None  # `id:`
     visibility: DocVisibility = DocVisibility.PUBLIC
     tags: tuple[str, ...] = ()
     audience: tuple[str, ...] = ()  # who may see it (bot/retrieval/audience.py); () for everyone

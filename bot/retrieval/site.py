@@ -16,8 +16,10 @@ parent directly followed by its first child), because each takes an id and so mo
 number of every later duplicate. An explicit id (`{#id}`, a reST label) follows each tool's
 own rule (`slugs.heading_ids`):
 
-- MkDocs: Python-Markdown's `toc` extension with its default `slugify` (checked against
-  Python-Markdown 3.11) and its `unique` rule (`_1`, `_2`, ...).
+- MkDocs: Python-Markdown's `toc` extension with the `slugify` and `separator` mkdocs.yml
+  gives it (its own by default; `slugify_unicode` and `pymdownx.slugs.slugify` are known too,
+  the settings sites in other scripts use: `slugs.TocSlugify`), checked against
+  Python-Markdown 3.11, and its `unique` rule (`_1`, `_2`, ...).
 - Sphinx: docutils' `nodes.make_id` (called directly) with the docutils/Sphinx rule for a
   title whose id is taken or empty: the next free `id1`, `id2`, ... from a per-document
   counter (checked against Sphinx 9.0 with docutils 0.22).
@@ -29,6 +31,10 @@ own rule (`slugs.heading_ids`):
   are kept here where the JS library drops them as unassigned.
 
 Anchors are percent-encoded (UTF-8) in `anchored`, Hangul included: see there why.
+
+A Docusaurus page may move its own URL with front matter (`Route`): `slug:` replaces it
+(relative to the page's folder, or from the docs root when it starts with `/`), `id:` the
+file-name part, as Docusaurus' getSlug does.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from bot.retrieval.slugs import SlugStyle
+from bot.retrieval.slugs import SlugStyle, TocSlugify
 
 
 class Generator(StrEnum):
@@ -72,8 +78,22 @@ class Site:
     # Where the knowledge folder sits inside the generator's source folder, when it is a
     # sub-folder of it (Sphinx with conf.py one level up).
     mount: str = ""
+    # MkDocs: how its `toc` extension makes heading ids (mkdocs.yml markdown_extensions)
+    toc: TocSlugify = field(default_factory=TocSlugify)
     # Where the config that was used lives, for `supportbot doctor`-style explanations
     config_file: Path | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """What a page's own front matter says about its URL: Docusaurus' `slug` and `id` (other
+    generators ignore them)."""
+
+    slug: str | None = None
+    id: str | None = None
+
+
+_NO_ROUTE = Route()
 
 
 # -- page URLs --------------------------------------------------------------------------------
@@ -84,8 +104,9 @@ _DOCUSAURUS_SOURCES = (".md", ".mdx")
 _INDEX_STEMS = ("index", "readme")
 
 
-def page_url(site: Site, relative_path: str) -> str | None:
-    """The published URL of a knowledge file (path relative to the folder, `/` separators).
+def page_url(site: Site, relative_path: str, route: Route = _NO_ROUTE) -> str | None:
+    """The published URL of a knowledge file (path relative to the folder, `/` separators),
+    which its front matter may have moved (`route`).
 
     None when the site has no base URL, or the file is not published as a page or file of
     its own (outside the generator's docs folder, or a kind of file it does not publish).
@@ -95,13 +116,11 @@ def page_url(site: Site, relative_path: str) -> str | None:
     path = _source_path(site, relative_path)
     if path is None:
         return None
-    rules = {
-        Generator.MKDOCS: _mkdocs_path,
-        Generator.SPHINX: _sphinx_path,
-        Generator.DOCUSAURUS: _docusaurus_path,
-        Generator.PLAIN: _plain_path,
-    }
-    published = rules[site.generator](site, path)
+    if site.generator is Generator.DOCUSAURUS:
+        published = _docusaurus_path(site, path, route)
+    else:
+        rules = {Generator.MKDOCS: _mkdocs_path, Generator.SPHINX: _sphinx_path, Generator.PLAIN: _plain_path}
+        published = rules[site.generator](site, path)
     if published is None:
         return None
     return join(site.base_url, quote(published, safe="/!$&'()*+,;=:@~"))
@@ -144,19 +163,41 @@ def _sphinx_path(site: Site, path: PurePosixPath) -> str | None:
     return f"{_parent(path)}{path.stem}{site.link_suffix}"
 
 
-def _docusaurus_path(site: Site, path: PurePosixPath) -> str | None:
+def _docusaurus_path(site: Site, path: PurePosixPath, route: Route) -> str | None:
     if path.suffix.lower() not in _DOCUSAURUS_SOURCES:
         return None  # Docusaurus publishes static files from static/, not from docs/
     directories = [_strip_number_prefix(part) for part in path.parent.parts]
     folder = "".join(f"{d}/" for d in directories)
-    # Docusaurus' category-index convention compares the raw names, prefixes and all:
-    # index.md, README.md or a file named like its folder stands for the folder
+    # Docusaurus' getSlug: an absolute `slug:` is the path from the docs root; with none, the
+    # category-index convention (on the raw names, prefixes and all: index.md, README.md or
+    # a file named like its folder) makes the page its folder's; else `slug:`, or the page's
+    # id (`id:`, or the file name unprefixed), is resolved against the folder like a link
     own_folder = path.parent.name.lower() if path.parent.parts else None
-    if path.stem.lower() in _INDEX_STEMS or path.stem.lower() == own_folder:
+    if route.slug is not None and route.slug.startswith("/"):
+        url = route.slug.lstrip("/")
+    elif route.slug is None and (path.stem.lower() in _INDEX_STEMS or path.stem.lower() == own_folder):
         url = folder
-        return url.rstrip("/") if site.trailing_slash is False and url else url
-    url = f"{folder}{_strip_number_prefix(path.stem)}"
-    return f"{url}/" if site.trailing_slash else url
+    else:
+        relative = route.slug if route.slug is not None else route.id or _strip_number_prefix(path.stem)
+        url = _resolve(folder, relative)
+    if site.trailing_slash is None or not url:
+        return url
+    return f"{url.rstrip('/')}/" if site.trailing_slash else url.rstrip("/")
+
+
+def _resolve(folder: str, relative: str) -> str:
+    """`relative` resolved against the folder path `folder` ("" or "a/b/") as a relative
+    link is (the resolve-pathname package Docusaurus uses): `.` and `..` taken out, a
+    trailing slash kept."""
+    segments = [*folder.split("/")[:-1], *relative.split("/")]
+    resolved: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            resolved = resolved[:-1]
+        elif segment != ".":
+            resolved.append(segment)
+    ends_in_folder = segments[-1] in (".", "..") and bool(resolved)
+    return "/".join(resolved) + ("/" if ends_in_folder else "")
 
 
 # Docusaurus leaves names that look like dates or versions alone (2021-05-10-notes, 1.2-x)
@@ -199,7 +240,8 @@ def join(base: str, *parts: str) -> str:
 
 
 def slug_style(site: Site, relative_path: str) -> SlugStyle:
-    """The anchor style of a file: the generator's own, or by suffix for a PLAIN site."""
+    """The anchor style of a file: the generator's own, or by suffix for a PLAIN site (an
+    MkDocs site's `toc` settings refine its style: `Site.toc`)."""
     if site.generator is Generator.MKDOCS:
         return SlugStyle.PYTHON_MARKDOWN
     if site.generator is Generator.SPHINX:

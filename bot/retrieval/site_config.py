@@ -13,11 +13,13 @@ from __future__ import annotations
 import ast
 import os
 import re
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from bot.retrieval.site import Generator, Site, join
+from bot.retrieval.slugs import NormalForm, TocFunction, TocSlugify
 
 _MKDOCS_FILES = ("mkdocs.yml", "mkdocs.yaml")
 _DOCUSAURUS_FILES = ("docusaurus.config.js", "docusaurus.config.ts", "docusaurus.config.mjs")
@@ -42,16 +44,7 @@ def detect_site(folder: Path, *, base_url: str | None = None) -> Site:
 
 
 def _replace_base(site: Site, base_url: str) -> Site:
-    return Site(
-        generator=site.generator,
-        base_url=base_url,
-        use_directory_urls=site.use_directory_urls,
-        trailing_slash=site.trailing_slash,
-        link_suffix=site.link_suffix,
-        docs_dir=site.docs_dir,
-        mount=site.mount,
-        config_file=site.config_file,
-    )
+    return replace(site, base_url=base_url)
 
 
 def _detect_in(where: Path, folder: Path) -> Site | None:
@@ -104,10 +97,11 @@ def _read(path: Path) -> str | None:
 def _tolerant_loader() -> Any:
     """SafeLoader that reads any unknown tag as plain data instead of failing or running it.
 
-    Real mkdocs.yml files carry `!!python/name:...` (emoji, superfences), `!ENV [VAR,
-    default]` and `!relative`; only site_url, docs_dir and use_directory_urls matter here,
-    so a tagged node just needs to load as something harmless. Made on first use: PyYAML
-    is only imported when a folder has an mkdocs.yml (a cold `ask` has no use for it).
+    Real mkdocs.yml files carry `!!python/name:...` (emoji, superfences, toc's slugify),
+    `!ENV [VAR, default]` and `!relative`; a tagged node just needs to load as something
+    harmless, and a Python one as the name it gives (`PythonName`), never imported. Made on
+    first use: PyYAML is only imported when a folder has an mkdocs.yml (a cold `ask` has no
+    use for it).
     """
     import yaml
 
@@ -118,9 +112,26 @@ def _tolerant_loader() -> Any:
     return TolerantLoader
 
 
+@dataclass(frozen=True, eq=False)  # hashable as an object: a YAML key may be one
+class PythonName:
+    """A `!!python/name:X` or `!!python/object/apply:X {kwds: {...}}` node: the callable it
+    names (or calls with `kwds`), as text. PyYAML's unsafe loaders would import it."""
+
+    name: str
+    kwds: dict[str, Any] = field(default_factory=dict)
+
+
+_PYTHON_TAG = "tag:yaml.org,2002:python/"
+
+
 def _construct_unknown(loader: Any, tag_suffix: str, node: Any) -> Any:
     import yaml
 
+    if tag_suffix.startswith(_PYTHON_TAG):
+        kind, _, name = tag_suffix.removeprefix(_PYTHON_TAG).partition(":")
+        value = loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode) else None
+        kwds = value.get("kwds") if kind == "object/apply" and value is not None else None
+        return PythonName(name, kwds if isinstance(kwds, dict) else {})
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
@@ -161,7 +172,56 @@ def _mkdocs(config: Path, folder: Path) -> Site | None:
         use_directory_urls=use_directory_urls if isinstance(use_directory_urls, bool) else True,
         docs_dir=placement[0],
         mount=placement[1],
+        toc=_toc_slugify(data.get("markdown_extensions")),
         config_file=config,
+    )
+
+
+_TOC_NAMES = ("toc", "markdown.extensions.toc")
+# pymdown-extensions' older fixed slugifies: the keyword arguments of slugify(...) they stand for
+_PYMDOWNX_FIXED: dict[str, dict[str, Any]] = {
+    "pymdownx.slugs.uslugify": {"case": "lower"},
+    "pymdownx.slugs.uslugify_encoded": {"case": "lower", "percent_encode": True},
+    "pymdownx.slugs.uslugify_cased": {},
+    "pymdownx.slugs.uslugify_cased_encoded": {"percent_encode": True},
+    "pymdownx.slugs.gfm": {"case": "lower-ascii"},
+    "pymdownx.slugs.gfm_encoded": {"case": "lower-ascii", "percent_encode": True},
+}
+_NORMAL_FORMS: tuple[NormalForm, ...] = ("NFC", "NFD", "NFKC", "NFKD")
+
+
+def _toc_slugify(extensions: object) -> TocSlugify:
+    """The `toc` extension's `slugify` and `separator` from mkdocs.yml's `markdown_extensions`
+    (a list of names and one-key mappings, or one mapping; the last `toc` entry wins, as in
+    MkDocs). A slugify this module does not know keeps Python-Markdown's: a wrong anchor
+    still opens the right page."""
+    entries = list(extensions.items()) if isinstance(extensions, dict) else []
+    if isinstance(extensions, list):
+        entries = [next(iter(e.items())) for e in extensions if isinstance(e, dict) and len(e) == 1]
+    options: dict[str, Any] = {}
+    for name, config in entries:
+        if name in _TOC_NAMES and isinstance(config, dict):
+            options = config
+    separator = options.get("separator")
+    separator = separator if isinstance(separator, str) else "-"
+    slugify = options.get("slugify")
+    if not isinstance(slugify, PythonName):
+        return TocSlugify(separator=separator)
+    if slugify.name == TocFunction.PYTHON_MARKDOWN_UNICODE:
+        return TocSlugify(function=TocFunction.PYTHON_MARKDOWN_UNICODE, separator=separator)
+    if slugify.name == TocFunction.PYMDOWNX:
+        kwds = slugify.kwds  # `!!python/object/apply:`: slugify(...) returns the function
+    elif slugify.name in _PYMDOWNX_FIXED:
+        kwds = _PYMDOWNX_FIXED[slugify.name]
+    else:
+        return TocSlugify(separator=separator)
+    case = kwds.get("case")
+    return TocSlugify(
+        function=TocFunction.PYMDOWNX,
+        separator=separator,
+        case=case if isinstance(case, str) else "none",
+        normalize=next((form for form in _NORMAL_FORMS if form == kwds.get("normalize")), "NFC"),
+        percent_encode=kwds.get("percent_encode") is True,
     )
 
 

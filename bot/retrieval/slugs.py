@@ -1,9 +1,10 @@
 """Heading anchors built the way each documentation generator builds them.
 
-Python-Markdown's `toc` slugify (MkDocs), docutils' `make_id` with Sphinx's duplicate rule,
-and github-slugger (GitHub, Docusaurus, react.dev). A Slugger is stateful, one per
-document, because every tool numbers duplicate headings. The outputs were checked against
-the real tools; the tests hold those values literally.
+Python-Markdown's `toc` slugify (MkDocs; or the one its `slugify` setting names: `TocSlugify`),
+docutils' `make_id` with Sphinx's duplicate rule, and github-slugger (GitHub, Docusaurus,
+react.dev). A Slugger is stateful, one per document, because every tool numbers duplicate
+headings. The outputs were checked against the real tools; the tests hold those values
+literally.
 
 `heading_ids` gives the ids of all of a page's headings at once, with each tool's rule for
 an id the source gives explicitly (`{#id}`, a reST label):
@@ -23,15 +24,71 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+from urllib.parse import quote
 
 
 class SlugStyle(StrEnum):
     """How a heading becomes an anchor `id`."""
 
-    PYTHON_MARKDOWN = "python-markdown"  # MkDocs' default toc slugify
+    PYTHON_MARKDOWN = "python-markdown"  # MkDocs' toc extension, with its `slugify` (TocSlugify)
     DOCUTILS = "docutils"  # Sphinx (reStructuredText and MyST Markdown alike)
     GITHUB = "github"  # github-slugger: GitHub, Docusaurus, react.dev
+
+
+NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]  # what unicodedata.normalize takes
+
+
+class TocFunction(StrEnum):
+    """The `slugify` functions a `toc` setting may name whose ids are known here."""
+
+    PYTHON_MARKDOWN = "markdown.extensions.toc.slugify"  # the default: ASCII only
+    PYTHON_MARKDOWN_UNICODE = "markdown.extensions.toc.slugify_unicode"  # letters of any script
+    PYMDOWNX = "pymdownx.slugs.slugify"  # Material's advice; its keyword arguments below
+
+
+@dataclass(frozen=True, kw_only=True)
+class TocSlugify:
+    """How the `toc` extension of an MkDocs site makes a heading's id: its `slugify` and
+    `separator` settings (mkdocs.yml `markdown_extensions`). The default is Python-Markdown's
+    own slugify, which drops every non-ASCII letter (`## 설치 방법` becomes `_1`), hence the
+    setting sites in other scripts use. `case`, `normalize` and `percent_encode` are the
+    keyword arguments of `pymdownx.slugs.slugify(...)`, with its defaults."""
+
+    function: TocFunction = TocFunction.PYTHON_MARKDOWN
+    separator: str = "-"
+    case: str = "none"  # none, lower, lower-ascii (A-Z only) or fold
+    normalize: NormalForm = "NFC"
+    percent_encode: bool = False
+
+    def slug(self, text: str) -> str:
+        """The id of a heading with this text, without the uniqueness step."""
+        if self.function is TocFunction.PYMDOWNX:
+            return self._pymdownx(text)
+        unicode = self.function is TocFunction.PYTHON_MARKDOWN_UNICODE
+        return python_markdown_slug(text, self.separator, unicode=unicode)
+
+    def _pymdownx(self, text: str) -> str:
+        # pymdownx.slugs._uslugify (checked against pymdown-extensions 11.0): unlike
+        # Python-Markdown it keeps case unless told, and turns EACH space into the separator
+        slug = _PYMDOWNX_TAG.sub("", unicodedata.normalize(self.normalize, text)).strip()
+        if self.case == "lower":
+            slug = slug.lower()
+        elif self.case == "lower-ascii":
+            slug = re.sub("[A-Z]", lambda m: m.group(0).lower(), slug)
+        elif self.case == "fold":
+            slug = slug.casefold()
+        slug = _PYMDOWNX_DROPPED.sub("", slug).replace(" ", self.separator)
+        # such an id holds `%XX` literally: `anchored` encodes its `%` as %25 and the browser,
+        # which decodes a fragment before matching ids, finds it
+        return quote(slug.encode("utf-8")) if self.percent_encode else slug
+
+
+_PYMDOWNX_TAG = re.compile(r"</?[^>]*>")
+_PYMDOWNX_DROPPED = re.compile(r"[^\w\- ]")
+_DEFAULT_TOC = TocSlugify()
 
 
 class Slugger:
@@ -41,8 +98,9 @@ class Slugger:
     it; feed it every heading of the page (the page title too), not only the cited one.
     """
 
-    def __init__(self, style: SlugStyle) -> None:
+    def __init__(self, style: SlugStyle, toc: TocSlugify = _DEFAULT_TOC) -> None:
         self.style = style
+        self.toc = toc  # the PYTHON_MARKDOWN style's slugify
         self._used: set[str] = set()
         self._github_counts: dict[str, int] = {}
         self._docutils_counter = 1
@@ -70,7 +128,7 @@ class Slugger:
         return self._github(heading)
 
     def _python_markdown(self, heading: str) -> str:
-        candidate = python_markdown_slug(heading)
+        candidate = self.toc.slug(heading)
         # toc's unique(): an empty or taken id gets `_1`, and an id already ending in `_N`
         # counts on from N rather than growing a second suffix
         if candidate in self._used or not candidate:
@@ -110,13 +168,16 @@ class Slugger:
 _PM_COUNT = re.compile(r"^(.*)_([0-9]+)$")
 
 
-def heading_ids(style: SlugStyle, headings: Sequence[tuple[str, str | None]]) -> tuple[str, ...]:
+def heading_ids(
+    style: SlugStyle, headings: Sequence[tuple[str, str | None]], *, toc: TocSlugify = _DEFAULT_TOC
+) -> tuple[str, ...]:
     """The id of each heading of ONE page, given as (title, explicit id or None) pairs.
 
     Pass every heading in document order, the title and those with no text under them
-    too: each takes its number, and leaving one out shifts every later duplicate.
+    too: each takes its number, and leaving one out shifts every later duplicate. `toc`:
+    the MkDocs site's slugify, for the PYTHON_MARKDOWN style.
     """
-    slugger = Slugger(style)
+    slugger = Slugger(style, toc)
     if style is SlugStyle.PYTHON_MARKDOWN:
         for _, explicit in headings:
             if explicit is not None:
@@ -124,11 +185,15 @@ def heading_ids(style: SlugStyle, headings: Sequence[tuple[str, str | None]]) ->
     return tuple(slugger.heading(title, explicit) for title, explicit in headings)
 
 
-def python_markdown_slug(text: str) -> str:
-    """Python-Markdown toc's default slugify (separator `-`), without the uniqueness step."""
-    ascii_only = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    kept = re.sub(r"[^\w\s-]", "", ascii_only).strip().lower()
-    return re.sub(r"[-\s]+", "-", kept)
+def python_markdown_slug(text: str, separator: str = "-", *, unicode: bool = False) -> str:
+    """Python-Markdown toc's `slugify` (`slugify_unicode` with `unicode`), without the
+    uniqueness step (checked against markdown/extensions/toc.py of Python-Markdown 3.10). It
+    puts the separator into its pattern unescaped; escaped here, the same for any separator
+    but a regex metacharacter, which no site uses."""
+    if not unicode:
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    kept = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(rf"[{re.escape(separator)}\s]+", separator, kept)
 
 
 # The Unicode general categories github-slugger 2.0.0 strips (its script/generate-regex.js):

@@ -177,7 +177,7 @@ class ParseContext:
                 parts = path.relative_to(root).parts
                 globs = self.globs if n_root == 0 else ()
                 return all(
-                    skip_reason("/".join(parts[: n + 1]), n < len(parts) - 1, globs) is None
+                    skip_reason("/".join(parts[: n + 1]), n < len(parts) - 1, globs, root=root) is None
                     for n in range(len(parts))
                 )
         return False

@@ -1,6 +1,7 @@
 """The walk of the knowledge folder (bot/retrieval/folder.py): a link that leads nowhere (to
 itself, round a cycle, to nothing) is one bad entry, skipped and reported; it never stops the
-index, the bot's start, /support reindex or the periodic walk."""
+index, the bot's start, /support reindex or the periodic walk. Build output is left out where
+it is build output, not wherever a folder has its name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from bot.app import Runtime
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.types import DocVisibility
+from tests.conftest import write_docs
 
 NOWHERE = "a link that loops or is broken"
 
@@ -93,3 +95,28 @@ def test_the_bot_starts_with_a_link_loop_in_its_folder(
     rt = make_runtime()
     assert {("a.md", NOWHERE), ("b.md", NOWHERE)} <= set(rt.last_sync.skipped)
     assert rt.last_sync.added
+
+
+def test_a_docs_folder_named_site_is_indexed(tmp_path: Path) -> None:
+    """Before, every folder named `site` was skipped as MkDocs' build output, at any depth:
+    `admin/site/custom-domain.md` (a CMS's site settings, a hosting guide) was never indexed.
+    Only the `site` beside an mkdocs.yml is build output."""
+    repo = write_docs(
+        tmp_path / "repo",
+        {
+            "mkdocs.yml": "site_name: Demo\ndocs_dir: docs\n",
+            "site/guide/index.html": "<h1>Built</h1><p>Point a CNAME record at pelican.acme.test.</p>",
+            "docs/index.md": "# Home\n\nWelcome.\n",
+            "docs/admin/site/custom-domain.md": "# Custom domain\n\nPoint a CNAME record at pelican.acme.test.\n",
+        },
+    )
+    for kb in _open(repo, tmp_path / "index"):
+        report = kb.sync()
+        assert _everyone_finds(kb, "CNAME record pelican") == ["docs/admin/site/custom-domain.md"]
+        assert ("site/", "build output or templates, not documentation") in report.skipped
+        # what the watcher reports is judged by the same rule
+        (repo / "docs/admin/site/custom-domain.md").write_text(
+            "# Custom domain\n\nPoint a CNAME record at heron.acme.test.\n", encoding="utf-8"
+        )
+        kb.sync(only=["docs/admin/site/custom-domain.md"])
+        assert _everyone_finds(kb, "CNAME record heron") == ["docs/admin/site/custom-domain.md"]

@@ -204,6 +204,33 @@ def test_front_matter_url_wins_over_the_detected_site(tmp_path: Path) -> None:
     kb.close()
 
 
+def test_editing_site_url_in_mkdocs_yml_updates_citation_links_on_resync(tmp_path: Path) -> None:
+    """Before, the site was read from mkdocs.yml once, when the bot started: after an edit of
+    site_url, /support reindex and the periodic walk kept citing the old address until a
+    restart. Each full sync reads it again, and a change re-reads the folder."""
+    repo = write_docs(
+        tmp_path / "repo",
+        {
+            "mkdocs.yml": "site_name: Demo\nsite_url: https://old.acme.test/\n",
+            "docs/guide.md": "# Guide\n\n## Tokens\n\nExport the heron token first.\n",
+        },
+    )
+    kb = KnowledgeBase(repo / "docs", tmp_path / "index")
+    try:
+        kb.sync()
+        [before, *_] = kb.search("heron token", DocVisibility.INTERNAL, 5).passages
+        assert before.url == "https://old.acme.test/guide/#tokens"
+        (repo / "mkdocs.yml").write_text(
+            "site_name: Demo\nsite_url: https://docs.acme.test/\n", encoding="utf-8"
+        )
+        assert kb.sync().added == ["guide.md"]  # read again under the new address
+        [after, *_] = kb.search("heron token", DocVisibility.INTERNAL, 5).passages
+        assert after.url == "https://docs.acme.test/guide/#tokens"
+        assert kb.sync().unchanged == 1  # the same config: nothing is read again
+    finally:
+        kb.close()
+
+
 def test_a_section_titled_by_the_question_comes_first_and_is_confident_in_korean_too(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -11,9 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.retrieval.site import Generator, Site, anchored, page_url, slug_style
+from bot.retrieval.knowledge import KnowledgeBase
+from bot.retrieval.site import Generator, Route, Site, anchored, page_url, slug_style
 from bot.retrieval.site_config import detect_site
-from bot.retrieval.slugs import Slugger, SlugStyle, github_slug, heading_ids, python_markdown_slug
+from bot.retrieval.slugs import (
+    Slugger,
+    SlugStyle,
+    TocFunction,
+    TocSlugify,
+    github_slug,
+    heading_ids,
+    python_markdown_slug,
+)
+from bot.types import DocVisibility
+from tests.conftest import write_docs
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 
@@ -192,6 +203,67 @@ def test_docusaurus_trailing_slash_setting() -> None:
     never = Site(generator=Generator.DOCUSAURUS, base_url="https://d.test/docs", trailing_slash=False)
     assert page_url(always, "a/b.md") == "https://d.test/docs/a/b/"
     assert page_url(never, "a/index.md") == "https://d.test/docs/a"
+
+
+def test_docusaurus_front_matter_slug_and_id_give_the_published_url(tmp_path: Path) -> None:
+    """Before, `slug:` and `id:` front matter were ignored: the bot cited the file-name URLs
+    …/docs/guide/install and …/docs/guide/faq, which are 404s on the published site."""
+    repo = write_docs(
+        tmp_path / "repo",
+        {
+            "docusaurus.config.js": "module.exports = { url: 'https://docs.acme.test', baseUrl: '/' };\n",
+            "docs/guide/install.md": "---\nslug: /setup\n---\n# Install\n\nDownload the kestrel installer.\n",
+            "docs/guide/faq.md": "---\nid: questions\n---\n# FAQ\n\nThe zebrafish plan is free.\n",
+        },
+    )
+    kb = KnowledgeBase(repo / "docs", tmp_path / "index")
+    try:
+        kb.sync()
+        [install] = [
+            p
+            for p in kb.search("kestrel installer", DocVisibility.INTERNAL, 10).passages
+            if p.path == "guide/install.md"
+        ]
+        [faq] = [
+            p
+            for p in kb.search("zebrafish plan", DocVisibility.INTERNAL, 10).passages
+            if p.path == "guide/faq.md"
+        ]
+        assert install.url == "https://docs.acme.test/docs/setup"
+        assert faq.url == "https://docs.acme.test/docs/guide/questions"
+    finally:
+        kb.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "expected"),
+    [
+        # Docusaurus' getSlug: an absolute slug is from the docs root, whatever `id:` says
+        ("guide/install.md", Route(slug="/setup", id="x"), "https://d.test/docs/setup"),
+        ("guide/install.md", Route(slug="/"), "https://d.test/docs/"),
+        # a relative one, like `id:` (the file-name part), resolves against the folder,
+        # whose number prefixes are stripped
+        ("02-guide/01-faq.md", Route(id="questions"), "https://d.test/docs/guide/questions"),
+        ("02-guide/01-faq.md", Route(slug="setup"), "https://d.test/docs/guide/setup"),
+        ("guide/deep/install.md", Route(slug="../setup/"), "https://d.test/docs/guide/setup/"),
+        # the category-index convention holds on the file's own name unless a slug is given
+        ("guide/index.md", Route(id="start"), "https://d.test/docs/guide/"),
+        ("guide/index.md", Route(slug="start"), "https://d.test/docs/guide/start"),
+    ],
+)
+def test_docusaurus_front_matter_routes(path: str, route: Route, expected: str) -> None:
+    site = Site(generator=Generator.DOCUSAURUS, base_url="https://d.test/docs/")
+    assert page_url(site, path, route) == expected
+    # other generators publish by the file's path alone
+    mkdocs = Site(generator=Generator.MKDOCS, base_url="https://d.test/")
+    assert page_url(mkdocs, path, route) == page_url(mkdocs, path)
+
+
+def test_docusaurus_trailing_slash_applies_to_front_matter_slugs() -> None:
+    never = Site(generator=Generator.DOCUSAURUS, base_url="https://d.test/docs", trailing_slash=False)
+    always = Site(generator=Generator.DOCUSAURUS, base_url="https://d.test/docs", trailing_slash=True)
+    assert page_url(never, "a.md", Route(slug="/setup/")) == "https://d.test/docs/setup"
+    assert page_url(always, "a.md", Route(id="start")) == "https://d.test/docs/start/"
 
 
 @pytest.mark.parametrize(
@@ -376,6 +448,88 @@ def test_slug_style_per_generator_and_suffix() -> None:
     assert style(Generator.DOCUSAURUS, "a.mdx") is SlugStyle.GITHUB
     assert style(Generator.PLAIN, "a.md") is SlugStyle.GITHUB
     assert style(Generator.PLAIN, "a/B.RST") is SlugStyle.DOCUTILS
+
+
+def test_mkdocs_unicode_slugify_gives_korean_heading_anchors(tmp_path: Path) -> None:
+    """Before, mkdocs.yml's toc `slugify` (what MkDocs and Material document for headings in
+    other scripts) was ignored: `## 설치 방법` was cited as `#_1`, Python-Markdown's default
+    slug, while the site's id, from slugify_unicode, is `설치-방법`."""
+    repo = write_docs(
+        tmp_path / "repo",
+        {
+            "mkdocs.yml": (
+                "site_name: 문서\nsite_url: https://docs.acme.test/\n"
+                "markdown_extensions:\n"
+                "  - toc:\n"
+                "      permalink: true\n"
+                "      slugify: !!python/name:markdown.extensions.toc.slugify_unicode\n"
+            ),
+            "docs/guide.md": "# 가이드\n\n## 설치 방법\n\n설치 프로그램을 내려받아 실행하세요.\n",
+        },
+    )
+    kb = KnowledgeBase(repo / "docs", tmp_path / "index")
+    try:
+        kb.sync()
+        [best, *_] = kb.search("설치 프로그램", DocVisibility.INTERNAL, 10).passages
+        assert best.heading == "설치 방법"
+        assert best.url == "https://docs.acme.test/guide/#%EC%84%A4%EC%B9%98-%EB%B0%A9%EB%B2%95"
+    finally:
+        kb.close()
+
+
+@pytest.mark.parametrize(
+    ("toc", "expected"),
+    [
+        ("- toc", TocSlugify()),
+        ("- toc:\n      separator: _", TocSlugify(separator="_")),
+        (
+            "- markdown.extensions.toc:\n      slugify: !!python/name:markdown.extensions.toc.slugify_unicode",
+            TocSlugify(function=TocFunction.PYTHON_MARKDOWN_UNICODE),
+        ),
+        # Material's advice, read as the call it is (never made)
+        (
+            "- toc:\n      slugify: !!python/object/apply:pymdownx.slugs.slugify\n"
+            "        kwds: {case: lower, percent_encode: true}",
+            TocSlugify(function=TocFunction.PYMDOWNX, case="lower", percent_encode=True),
+        ),
+        (
+            "- toc:\n      slugify: !!python/name:pymdownx.slugs.uslugify",
+            TocSlugify(function=TocFunction.PYMDOWNX, case="lower"),
+        ),
+        # a slugify of the site's own: not knowable, Python-Markdown's is kept
+        ("- toc:\n      slugify: !!python/name:hooks.my_slug", TocSlugify()),
+    ],
+)
+def test_mkdocs_toc_slugify_setting_is_read_without_importing_it(
+    tmp_path: Path, toc: str, expected: TocSlugify
+) -> None:
+    (tmp_path / "mkdocs.yml").write_text(
+        f"site_url: https://x.test/\nmarkdown_extensions:\n  - admonition\n  {toc}\n", encoding="utf-8"
+    )
+    assert detect_site(tmp_path / "docs").toc == expected
+
+
+def test_toc_slugify_functions_match_python_markdown_and_pymdown_extensions() -> None:
+    # markdown/extensions/toc.py's slugify(unicode=True) and pymdownx/slugs.py's slugify(...),
+    # run on these headings
+    unicode = TocSlugify(function=TocFunction.PYTHON_MARKDOWN_UNICODE)
+    assert [unicode.slug(h) for h in ("설치 방법", "Crème brûlée 🚀 v2.0", "API  Keys")] == [
+        "설치-방법",
+        "crème-brûlée-v20",
+        "api-keys",
+    ]
+    assert python_markdown_slug("설치 방법", "_", unicode=True) == "설치_방법"
+    # pymdownx keeps case unless told and turns each space into the separator
+    assert TocSlugify(function=TocFunction.PYMDOWNX).slug("API  Keys") == "API--Keys"
+    lower = TocSlugify(function=TocFunction.PYMDOWNX, case="lower")
+    assert lower.slug("Testing unicode-slugs_headers ±♠Ωℑ") == "testing-unicode-slugs_headers-ωℑ"
+    encoded = TocSlugify(function=TocFunction.PYMDOWNX, case="lower", percent_encode=True)
+    assert encoded.slug("설치 방법") == "%EC%84%A4%EC%B9%98-%EB%B0%A9%EB%B2%95"
+    # numbered like any toc slug
+    assert heading_ids(SlugStyle.PYTHON_MARKDOWN, [("설치", None), ("설치", None)], toc=unicode) == (
+        "설치",
+        "설치_1",
+    )
 
 
 def test_anchored_percent_encodes_consistently() -> None:
