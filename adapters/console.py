@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, TextIO
 from adapters.console_users import DEFAULT_USER, console_staff, console_user
 from bot import policy
 from bot.channel_types import Platform
+from bot.errors import StoreError
 from bot.markdown import unescape
 from bot.messages import say
 from bot.ports import PostChanged
+from bot.text import read_line
 from bot.types import (
     ActionEvent,
     ActionKind,
@@ -277,6 +279,7 @@ class ConsoleSession:
             invoker=invoker,
             conversation=self.conversation,
             visibility=self.bot.settings.console.visibility,
+            locale=self.language,  # a platform's app language: the terminal's is its question's
         )
         outcome = await self.bot.on_command(command, self.channel)
         if name == "ask" and not self.in_thread:
@@ -306,6 +309,7 @@ class ConsoleSession:
             action=action,
             value=value,
             visibility=self.bot.settings.console.visibility,
+            locale=self.language,  # a press with no answer behind it (a ticket's thread) is said in it
         )
         return await self.bot.on_action(event, self.channel)
 
@@ -355,21 +359,42 @@ async def run_chat(
     out: TextIO | None = None,
     user: str = DEFAULT_USER,
 ) -> None:
-    """The interactive loop of `supportbot chat`; ends on EOF, `quit` or `exit`."""
+    """The interactive loop of `supportbot chat`; ends on EOF, `quit` or `exit`. A line the
+    state store refused (state.db locked by another process) is said in one line and kept:
+    an empty line sends it again."""
     session_id = uuid.uuid4().hex[:8]
     channel = ConsoleChannel(out, prefix=f"{session_id}-")
     session = ConsoleSession(bot, channel, user=user, session=session_id)
     reader = read_line or (lambda: _stdin_reader(session.prompt))
     channel.out.write(HELP)
+    kept: str | None = None  # the line the store refused
     while True:
-        line = await reader()
+        try:
+            line = await reader()
+        except UnicodeDecodeError:  # that line alone (bot/text.py read_line): the session goes on
+            channel._print(say("console_not_text", session.language, encoding=sys.stdin.encoding.upper()))
+            continue
         if line is None or line.strip().lower() in {"quit", "exit", ":q"}:
             return
-        await session.handle_line(line)
+        if kept is not None and not line.strip():
+            line = kept
+        kept = None
+        try:
+            await session.handle_line(line)
+        except StoreError as exc:
+            kept = line
+            channel._print(say("console_store_failed", session.language, error=str(exc)))
 
 
 async def _stdin_reader(prompt: str = "you> ") -> str | None:
-    try:
-        return await asyncio.to_thread(input, prompt)
-    except EOFError:
-        return None
+    """The next line typed or piped in; None at its end. Read as bytes and decoded line by
+    line (input() decodes what it reads ahead, so one line in another encoding ended the
+    session and every line read with it): a line that is not text raises UnicodeDecodeError."""
+    return await asyncio.to_thread(_read_stdin, prompt)
+
+
+def _read_stdin(prompt: str) -> str | None:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    raw = sys.stdin.buffer.readline()
+    return read_line(raw, sys.stdin.encoding) if raw else None

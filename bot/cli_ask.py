@@ -61,11 +61,23 @@ def ask(
         fail('the question is empty; ask something, e.g. supportbot ask "How do I connect Slack?"')
     if question is None and sys.stdin.isatty() and not as_json:
         fail("give a question, or pipe questions (one per line) with --json")
-    questions = [question] if question is not None else (line.strip() for line in sys.stdin)
+    questions = [question] if question is not None else _stdin_questions()
     # the index and the answer pipeline only: no state store, no SupportBot (bot/app.py)
     with _asking(settings) as asking:
         # one event loop for every question: the model client's connections belong to it
         run_async(_answer_all(asking, questions, scope, k, as_json))
+
+
+def _stdin_questions() -> Iterator[str | None]:
+    """The questions piped in, one per line; None for a line not in stdin's encoding (UTF-8
+    unless the locale says otherwise), which is answered with an error and the others as usual."""
+    from bot.text import read_line
+
+    for raw in sys.stdin.buffer:
+        try:
+            yield read_line(raw, sys.stdin.encoding).strip()
+        except UnicodeDecodeError:
+            yield None
 
 
 _EMPTY_ANSWER = {
@@ -80,10 +92,19 @@ _EMPTY_ANSWER = {
 }
 
 
-async def _answer_all(asking: "Asking", questions: Iterable[str], scope: Any, k: int, as_json: bool) -> None:
+async def _answer_all(
+    asking: "Asking", questions: Iterable[str | None], scope: Any, k: int, as_json: bool
+) -> None:
     try:
-        for text in questions:
-            if text:
+        for number, text in enumerate(questions, start=1):
+            if text is None:
+                encoding = sys.stdin.encoding.upper()
+                error = f"line {number} is not {encoding} text: save the questions as {encoding}"
+                if as_json:  # its own object, as for an empty line: the answers stay aligned
+                    typer.echo(json.dumps({**_EMPTY_ANSWER, "error": error}))
+                else:
+                    typer.echo(f"error: {error}", err=True)
+            elif text:
                 # what a model is sent is what the chat would send: the question as the core
                 # keeps it, `[privacy] redact` applied
                 await _print_answer(asking.answers, asking.redactor.redact(text), scope, k, as_json)

@@ -33,7 +33,9 @@ def dashboard(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default: [dashboard] host).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (default: [dashboard] port).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on (default: [dashboard] port).")
+    ] = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
 ) -> None:

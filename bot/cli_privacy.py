@@ -5,6 +5,7 @@ Each command reads the same data directory as a running bot (see knowledge/priva
 # No `from __future__ import annotations`: typer reads these commands' annotations at every start (bot/cli.py).
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 
 from bot.channel_types import Platform  # an enum alone: cheap enough for every command's start
-from bot.cli_options import ConfigOpt, DataOpt, load
+from bot.cli_options import ConfigOpt, DataOpt, fail, load
 
 privacy_app = typer.Typer(
     help="People's data: purge old text, forget a person, export their data.", no_args_is_help=True
@@ -39,10 +40,10 @@ def forget_command(
     from bot.store import StateStore
 
     settings = load(config, None, data)
-    if not yes and not typer.confirm(f"Forget {platform} user {user}? This cannot be undone."):
-        raise typer.Exit(1)
-    store = StateStore.open(settings)
+    store = StateStore.open_recorded(settings)  # before asking: no state there, nothing to confirm
     try:
+        if not yes and not typer.confirm(f"Forget {platform} user {user}? This cannot be undone."):
+            raise typer.Exit(1)
         counts = store.forget(str(platform), user, datetime.now(UTC))
     finally:
         store.close()
@@ -65,7 +66,7 @@ def export_command(
     from bot.store import StateStore
 
     settings = load(config, None, data)
-    store = StateStore.open(settings)
+    store = StateStore.open_recorded(settings)
     try:
         exported = store.export_person(str(platform), user)
     finally:
@@ -73,9 +74,23 @@ def export_command(
     text = json.dumps(exported, ensure_ascii=False, indent=2, default=str)
     if output is None:
         typer.echo(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"Wrote {output}")
+        return
+    try:
+        _write_private(output, text + "\n")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    typer.echo(f"Wrote {output}")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` into `path`, its folder created (`-o exports/U0123.json`), readable by its owner
+    alone: it is a person's data, not to be left to everyone on the machine to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        if hasattr(os, "fchmod"):  # a file that was there keeps its mode through O_CREAT
+            os.fchmod(descriptor, 0o600)
+        handle.write(text)
 
 
 # -- purge (bot/privacy/retention.py; the same purge the running bot makes on its clock) --
@@ -99,7 +114,7 @@ def purge_command(
     if before is None:
         typer.echo("Retention is off ([privacy] retention_days = 0): nothing is purged.")
         return
-    store = StateStore.open(settings)
+    store = StateStore.open_recorded(settings)
     try:
         counts = store.purge_text(before, now, dry_run=dry_run)
     finally:

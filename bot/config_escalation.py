@@ -72,12 +72,20 @@ def _time_zone(value: str) -> str:
     return value
 
 
+# the longest wait a reminder may be set to: 30 days of minutes. Counted in working minutes
+# (bot/hours.py walks the open windows day by day), it stays far inside the calendar even for
+# a one-minute working day a week; "never" written as 9999999999 overflowed it instead, and
+# every hand-over failed
+MAX_WAIT_MINUTES = 30 * 24 * 60
+
+
 @dataclass(frozen=True, kw_only=True)
 class EscalationSettings(Section):
-    first_response_minutes: Annotated[int, Bounds(ge=1)] = 15
-    second_tier_minutes: Annotated[int, Bounds(ge=1)] = 30
-    claimed_idle_minutes: Annotated[int, Bounds(ge=1)] = 120
-    reopen_days: Annotated[int, Bounds(ge=0)] = 7
+    first_response_minutes: Annotated[int, Bounds(ge=1, le=MAX_WAIT_MINUTES)] = 15
+    second_tier_minutes: Annotated[int, Bounds(ge=1, le=MAX_WAIT_MINUTES)] = 30
+    claimed_idle_minutes: Annotated[int, Bounds(ge=1, le=MAX_WAIT_MINUTES)] = 120
+    # at most ten years: "for ever" as 9999999999 overflowed the calendar too
+    reopen_days: Annotated[int, Bounds(ge=0, le=3650)] = 7
     business_hours: Annotated[str, Check(_business_hours)] = ""  # "09:00-18:00"; empty: the team is always in
     business_days: Annotated[tuple[str, ...], Check(_business_days)] = ("mon", "tue", "wed", "thu", "fri")
     timezone: Annotated[str, Check(_time_zone)] = "UTC"

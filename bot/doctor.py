@@ -3,7 +3,7 @@
 Local checks (knowledge folder, data directory, state database and the live workers
 sharing it, the `[run] cpu` setting) run always; each
 configured platform and the model endpoint contribute their own checks (token valid,
-scopes granted, model reachable), imported only when configured.
+scopes granted, model reachable, embedding model served), imported only when configured.
 """
 
 from __future__ import annotations
@@ -134,4 +134,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.extend(await doctor_checks(settings))
     else:
         checks.append(_answers_check(settings))
+    if settings.embeddings_enabled:  # with quoted answers too: retrieval uses them either way
+        from bot.answering.openai_client import embeddings_check
+
+        checks.append(await embeddings_check(settings))
     return checks

@@ -79,8 +79,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                     EvalQuestion(
                         id=str(row.get("id", number)),
                         question=str(row["question"]),
-                        gold=tuple(row.get("gold") or ()),
-                        answers=tuple(row.get("answers") or ()),
+                        gold=_strings(row, "gold"),
+                        answers=_strings(row, "answers"),
                     )
                 )
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
@@ -88,6 +88,19 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     if not questions:
         raise SupportBotError(f"{path} holds no questions")
     return questions
+
+
+def _strings(row: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A row's `gold` or `answers`: a list of strings, or one string, a list of one (taken as
+    a list, a string was its letters: any answer "held" the key string "forty weeks")."""
+    value = row.get(key) or []
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(
+            f"`{key}` must be a list of strings, not {json.dumps(value, ensure_ascii=False)[:80]}"
+        )
+    return tuple(value)
 
 
 def held_out_documents(questions: Sequence[EvalQuestion], fraction: float) -> frozenset[str]:

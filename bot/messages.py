@@ -360,6 +360,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "ko": "이제 이 질문의 스레드에 있습니다. 입력하는 내용은 후속 메시지가 됩니다. "
         "/new를 입력하면 새 대화를 시작합니다.",
     },
+    "console_not_text": {
+        "en": "I could not read that line: it is not {encoding} text. Type it again, or save the "
+        "file as {encoding}.",
+        "ko": "그 줄은 {encoding} 텍스트가 아니어서 읽을 수 없습니다. 다시 입력하시거나 파일을 {encoding}(으)로 "
+        "저장해 주세요.",
+    },
+    "console_store_failed": {
+        "en": "That was not sent: {error} Your message is kept: press Enter to send it again.",
+        "ko": "전송되지 않았습니다: {error} 메시지는 보관되어 있습니다. Enter를 누르면 다시 보냅니다.",
+    },
     # proactive support: bursts and known-issue notices (bot/insights/)
     "incident_notice": {
         "en": "**Known issue:** {text}",

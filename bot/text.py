@@ -14,6 +14,7 @@ ticket number" rather than passing a 30-digit number to SQLite.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
 import unicodedata
@@ -134,6 +135,16 @@ def parse_person(text: str, platform: str) -> TypedPerson | None:
         return TypedPerson(id=bare, name=bare) if _USER_ID.fullmatch(bare) else None
     shape = _PLATFORM_USER_ID.get(platform)
     return TypedPerson(id=bare) if shape is not None and shape.fullmatch(bare) else None
+
+
+def read_line(raw: bytes, encoding: str) -> str:
+    """One line read as bytes (`ask`'s questions from a pipe, `chat`'s typed lines), without its
+    line break, decoded on its own: a line in another encoding (a cp949 export among UTF-8
+    ones) raises UnicodeDecodeError for that line alone, where a text stream failed the whole
+    read, losing the lines around it. A UTF-8 byte-order mark (Notepad's) is dropped."""
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
+    return raw.decode(encoding).rstrip("\r\n")
 
 
 def single_line(text: str, limit: int) -> str:

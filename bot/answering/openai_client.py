@@ -201,3 +201,24 @@ async def doctor_checks(settings: Settings) -> list[Check]:
         f"unknown model '{model}' at {where}; it serves: {listed or 'nothing'}. "
         "Set [llm] model or SUPPORTBOT_LLM_MODEL"
     )
+
+
+async def embeddings_check(settings: Settings) -> Check:
+    """Does the endpoint embed with `[llm] embedding_model`? One text, sent as hybrid retrieval
+    sends them (a model list would not say: local servers list chat models alone). A model it
+    does not serve fails every question's embedding and the bot quietly searches by keywords."""
+    timeout = min(settings.llm.timeout_seconds, DOCTOR_TIMEOUT_SECONDS)
+    client = make_client(settings, timeout_seconds=timeout, max_retries=0)
+    embedder = OpenAIEmbedder(client, model=settings.llm.embedding_model)
+    try:
+        async with asyncio.timeout(timeout * 2):
+            await embedder.embed(["supportbot doctor"])
+    except EmbeddingsUnavailable as exc:
+        detail = f"{exc}; until it works, questions are searched by keywords alone"
+        return Check(name="embeddings", status="fail", detail=detail)
+    except TimeoutError:
+        detail = f"endpoint unreachable: {endpoint(client)} did not answer within {timeout:g} s"
+        return Check(name="embeddings", status="fail", detail=detail)
+    finally:
+        await embedder.close()
+    return Check(name="embeddings", status="ok", detail=embedder.description)

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.errors import StoreError, SupportBotError
+from bot.errors import SupportBotError
 from bot.insights.collect import Report, collect
 from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, Period, Scope
 from bot.privacy.redaction import quoted, quoted_plain
@@ -318,13 +317,7 @@ def run_report(
 
     definitions = Definitions.from_settings(settings)
     period = parse_period(since, until, now=now, zone=definitions.hours.zone)
-    path = settings.state_target
-    if isinstance(path, Path) and not path.is_file():
-        raise StoreError(
-            f"there is no state database at {path}: nothing has been recorded there yet. Nothing was created. "
-            "Point --data (or --config) at the data directory of the bot you want a report of."
-        )
-    store = StateStore.open(settings)
+    store = StateStore.open_recorded(settings)
     try:
         scope = Scope(platform=platform, channel=channel, workspace=workspace)
         with long_reads(store):  # a month of a big install: longer than the bot's own statements

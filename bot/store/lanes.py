@@ -51,8 +51,12 @@ class LaneClosed(RuntimeError):
 class Lane(Generic[S]):
     """One thread running calls on `store` (a StateStore: it closes the store at the end)."""
 
-    def __init__(self, store: S, name: str) -> None:
+    def __init__(
+        self, store: S, name: str, explain: Callable[[BaseException], BaseException] | None = None
+    ) -> None:
         self.store = store
+        # what a failed call raises to its caller: the store's error as advice (StateStore.explain)
+        self._explain = explain or _as_raised
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # `closed` and the queue's last item change together
         self._closed = False
@@ -105,7 +109,7 @@ class Lane(Generic[S]):
                 done.append((call, False, LaneClosed("the state store was closed before this call ran")))
             elif not call.future.cancelled():  # a plain attribute read: safe from this thread
                 started = time.monotonic()
-                done.append(call.execute())
+                done.append(call.execute(self._explain))
                 finished = time.monotonic()
                 took[kind] = finished - started
                 if len(done) == 1:
@@ -145,13 +149,17 @@ class _Call:
     future: asyncio.Future[Any]
     outbox: _Outbox
 
-    def execute(self) -> tuple[_Call, bool, Any]:
+    def execute(self, explain: Callable[[BaseException], BaseException]) -> tuple[_Call, bool, Any]:
         try:
             return self, True, self.fn()
         except StopIteration as exc:  # a future cannot carry it: asyncio would raise TypeError
             return self, False, RuntimeError(f"a store call raised StopIteration: {exc!r}")
         except BaseException as exc:  # the caller gets it, as from a thread pool
-            return self, False, exc
+            return self, False, explain(exc)
+
+
+def _as_raised(exc: BaseException) -> BaseException:
+    return exc
 
 
 class _Outbox:

@@ -64,11 +64,8 @@ def advice(path: Path) -> Iterator[None]:
         yield
     except sqlite3.DatabaseError as exc:
         message = str(exc)
-        if "locked" in message or "busy" in message:
-            raise StoreError(
-                f"{path} is locked by another process. Is another supportbot running with the same "
-                "data directory? Stop it, or give this one its own with --data DIR."
-            ) from None
+        if _locked(exc):
+            raise _locked_advice(path) from None
         if "not a database" in message or "malformed" in message:
             raise StoreError(
                 f"{path} is not a readable SQLite database (it may be corrupt). Nothing was changed. "
@@ -77,6 +74,25 @@ def advice(path: Path) -> Iterator[None]:
         raise StoreError(f"{path} cannot be opened: {message}") from None
     except OSError as exc:
         raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+
+
+def explained(path: Path, exc: BaseException) -> BaseException:
+    """What a statement on the open file `path` raised, as its caller should see it: another
+    process holding the write lock past the busy timeout is `advice`'s StoreError (a terminal
+    says so in one line; the bot's boundaries log it as they log any failed write), anything
+    else as it was (an IntegrityError, say, that a repository catches)."""
+    return _locked_advice(path) if isinstance(exc, sqlite3.OperationalError) and _locked(exc) else exc
+
+
+def _locked(exc: sqlite3.DatabaseError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _locked_advice(path: Path) -> StoreError:
+    return StoreError(
+        f"{path} is locked by another process. Is another supportbot running with the same "
+        "data directory? Stop it, or give this one its own with --data DIR."
+    )
 
 
 def close_quietly(conn: sqlite3.Connection | None) -> None:

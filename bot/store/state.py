@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from bot.errors import StoreError
 from bot.store.answers import AnswerRepository
 from bot.store.conversations import ConversationRepository
 from bot.store.dashboard import DashboardRepository
@@ -43,6 +44,7 @@ from bot.store.revisions import RevisionRepository
 from bot.store.rows import Condition, one_statement, one_trip
 from bot.store.sla_clock import SlaClockRepository
 from bot.store.slack_installs import SlackInstallRepository
+from bot.store.sqlite_file import explained
 from bot.store.store import DEFAULT_BUSY_TIMEOUT, connect_state, migrate_state, open_state
 from bot.store.ticket_posts import TicketPostRepository
 from bot.store.tickets import TicketRepository
@@ -100,6 +102,21 @@ class StateStore(
         store = cls(settings.state_target)
         store.worker_lease = timedelta(seconds=settings.worker_lease_seconds)
         return store
+
+    @classmethod
+    def open_recorded(cls, settings: Settings) -> StateStore:
+        """`open`, for a command that reads or changes what a bot recorded (`report`, `privacy
+        forget|export|purge`): run from the wrong folder or with a mistyped --data, it must not
+        confirm an erasure or hand out an empty record against a state.db made up on the spot
+        while the bot's own stays as it was. A PostgreSQL URL names an existing database."""
+        target = settings.state_target
+        if isinstance(target, Path) and not target.is_file():
+            raise StoreError(
+                f"there is no state database at {target}: nothing has been recorded there yet. "
+                "Nothing was created. Point --data (or --config) at the data directory of the bot "
+                "whose records you mean."
+            )
+        return cls.open(settings)
 
     @classmethod
     def migrate(cls, settings: Settings) -> list[str]:
@@ -186,6 +203,13 @@ def shown_target(settings: Settings) -> str:
     return redact_url(target) if isinstance(target, str) and is_database_url(target) else str(target)
 
 
+def _explainer(store: StateStore) -> Callable[[BaseException], BaseException] | None:
+    """What a lane's failed call raises to its caller: on SQLite, the file locked by another
+    process past the busy timeout as the advice opening it gives (a StoreError), not sqlite3's
+    bare "database is locked". On PostgreSQL, errors go back as raised."""
+    return None if store.shared else functools.partial(explained, Path(store.path))
+
+
 class AsyncStore:
     """Runs StateStore calls off the event loop, so it never blocks on the database.
 
@@ -198,7 +222,7 @@ class AsyncStore:
 
     def __init__(self, store: StateStore, reports: Callable[[], StateStore] | None = None) -> None:
         self.store = store
-        self._lane = Lane(store, "supportbot-store")
+        self._lane = Lane(store, "supportbot-store", _explainer(store))
         self._open_reports = reports
         self._reports: Lane[StateStore] | None = None
 
@@ -219,7 +243,7 @@ class AsyncStore:
             if self._reports is not None or self._lane.closed:
                 opened.close()  # another report opened it meanwhile, or the store closed
             else:
-                self._reports = Lane(opened, "supportbot-reports")
+                self._reports = Lane(opened, "supportbot-reports", _explainer(opened))
         lane = self._reports
         if lane is None:
             raise LaneClosed("the state store is closed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -147,6 +148,23 @@ async def test_talk_to_a_person_after_an_abstention_points_at_the_ticket(
     assert rt.state.ticket(2) is None
 
 
+async def test_human_after_a_korean_abstention_is_answered_in_korean(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """A Korean asker typing `:human` after their question already went to people used to be
+    told in English ("That's already with the support team"): the terminal's press carried no
+    language, and with no answer behind it the core fell back to English. Now it carries the
+    question's, as a platform's app locale would."""
+    rt = make_runtime()
+    session, out = _session(rt)
+    assert await session.handle_line("우주선 연료 탱크는 어떻게 청소하나요?") == Outcome.ESCALATED
+    assert "티켓 #1" in out.getvalue()
+    before = len(session.channel.posted)
+    assert await session.handle_line(":human") == Outcome.ESCALATED
+    said = "\n".join(reply.text for _, reply in session.channel.posted[before:])
+    assert "이미 지원팀에 전달되어 있습니다" in said and "already with the support team" not in said, said
+
+
 async def test_shortcuts_before_any_question(make_runtime: Callable[..., Runtime]) -> None:
     rt = make_runtime()
     session, out = _session(rt)
@@ -207,6 +225,60 @@ async def test_resolving_as_staff_asks_the_asker_not_the_resolver(
     assert ticket.rating == "good"  # rated by the asker
     said = out.getvalue()
     assert "Support staff marked this resolved" in said and "Thanks for rating!" in said
+
+
+async def test_a_question_while_another_process_holds_the_state_database_is_kept(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Another program (a `sqlite3` shell, a backup, a second bot) holding state.db's write
+    lock used to end `supportbot chat` with a `sqlite3.OperationalError: database is locked`
+    traceback, the question lost. Now the terminal says so in one line, in the store's own
+    advice, and keeps the question: Enter sends it again once the lock is gone."""
+    rt = make_runtime()
+    holder = sqlite3.connect(rt.settings.data_dir / "state.db", isolation_level=None)
+    holder.execute("begin exclusive")
+    lines = iter(["How long does a refund take?", "", "quit"])
+    out = io.StringIO()
+
+    def reader() -> Awaitable[str | None]:
+        async def next_line() -> str | None:
+            line = next(lines, None)
+            if line == "":  # what the person does after reading the advice: the lock is gone
+                assert "locked by another process" in out.getvalue()
+                holder.rollback()
+            return line
+
+        return next_line()
+
+    try:
+        await run_chat(rt.bot, read_line=reader, out=out, user="ann")
+    finally:
+        holder.close()
+    said = out.getvalue()
+    assert said.count("locked by another process") == 1, said
+    assert "press Enter to send it again" in said
+    assert "refunds.md" in said  # the question kept, sent again and answered
+
+
+def test_a_line_that_is_not_utf8_is_said_and_the_session_goes_on(tmp_path: Path, knowledge_dir: Path) -> None:
+    """`supportbot chat` fed a file with one cp949 line, where Python decodes stdin strictly
+    (PYTHONIOENCODING here; a usual desktop locale), used to end with a UnicodeDecodeError
+    traceback and the questions after it unread. Now that line is named and the rest answered."""
+    lines = "환불은 어떻게 받나요?\n".encode("cp949") + b"How long does a refund take?\nquit\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "OPENAI_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--knowledge", str(knowledge_dir), "--data", str(tmp_path)],
+        input=lines,
+        capture_output=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8:strict"},
+        timeout=120,
+        check=False,
+    )
+    said = result.stdout.decode()
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr.decode()
+    assert "I could not read that line: it is not UTF-8 text" in said, said
+    assert "refunds.md" in said, said
 
 
 def test_flags_in_help_show_no_bool_type() -> None:

@@ -486,6 +486,15 @@ def test_dashboard_on_a_port_in_use_names_the_port_and_the_flag(tmp_path: Path) 
     assert f"127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
 
 
+@pytest.mark.parametrize(("command", "port"), [("dashboard", "70000"), ("run", "0")])
+def test_a_port_out_of_range_is_refused_naming_it(tmp_path: Path, command: str, port: str) -> None:
+    """`dashboard --port 70000` used to end in an OverflowError traceback from the socket
+    (and `run --port 70000` only once Slack's HTTP server started); now the option says so."""
+    done = run_cli(command, "--port", port, "--data", str(tmp_path / "d"), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{port} is not in the range 1<=x<=65535" in done.stderr
+
+
 def pool_workers(pid: int) -> list[int]:
     """The processes `pid` spawned to read files (its multiprocessing workers)."""
     found = []

@@ -12,6 +12,7 @@ import pytest
 
 from bot.channel_types import ChannelMode, Visibility
 from bot.config import FileSettings, Secrets, Section, Settings, load_settings
+from bot.config_escalation import MAX_WAIT_MINUTES
 from bot.config_template import TEMPLATE
 from bot.config_validate import validate
 from bot.errors import ConfigError
@@ -301,6 +302,25 @@ def test_business_days_not_read_as_days_are_refused(tmp_path: Path, days: str) -
     config.write_text(f"[escalation]\nbusiness_days = {days}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"escalation\.business_days"):
         load_settings(config=config, env={})
+
+
+@pytest.mark.parametrize(
+    "key", ["first_response_minutes", "second_tier_minutes", "claimed_idle_minutes", "reopen_days"]
+)
+def test_a_wait_beyond_the_calendar_is_refused_naming_the_key(tmp_path: Path, key: str) -> None:
+    """`first_response_minutes = 9999999999` ("never remind me") used to be accepted, then every
+    hand-over failed with OverflowError (no ticket, the asker told something went wrong); a
+    reopen_days as large failed every reply to a resolved ticket. Now it is refused at start."""
+    config = tmp_path / "supportbot.toml"
+    config.write_text(f"[escalation]\n{key} = 9999999999\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"escalation\.{key}"):
+        load_settings(config=config, env={})
+
+
+def test_the_longest_wait_allowed_stays_in_the_calendar_with_the_fewest_working_hours() -> None:
+    hours = BusinessHours.parse("09:00-09:01", ("sun",), "Pacific/Kiritimati")  # a minute a week
+    start = datetime(9000, 1, 1, tzinfo=UTC)
+    assert hours.add_minutes(start, MAX_WAIT_MINUTES).year < 9999
 
 
 def test_default_knowledge_folder_is_beside_the_config_file(tmp_path: Path) -> None:

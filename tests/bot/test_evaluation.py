@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.errors import SupportBotError
 from bot.evaluation import EvalQuestion, contains_any, eval_bot, evaluate, index_set, load_questions
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -284,3 +285,34 @@ def test_a_key_string_is_found_in_an_answer_as_its_reader_sees_it() -> None:
     # a quoted passage keeps the document's escapes; the reader sees `__init__.py`
     assert contains_any(r"Create an empty \_\_init\_\_.py file.", ["__init__.py"])
     assert not contains_any(r"Run `a\_b`.", ["a_b"])  # code shows its backslash
+
+
+async def test_gold_and_answers_given_as_one_string_are_a_list_of_one(
+    settings_for: Callable[..., Settings], evalset: Path
+) -> None:
+    """A row with `"gold": "refunds.md"` or `"answers": "forty business weeks"` (one string, not
+    a list) used to be read letter by letter: the gold document was never found (its letters
+    were the gold) and every answer "held" the wrong key string (any one letter). Now one
+    string is the one item it is; anything else but a list of strings is refused, naming the line."""
+    path = evalset / "questions.jsonl"
+    rows = [
+        {
+            "id": "s1",
+            "question": "How long does a refund take?",
+            "gold": "refunds.md",
+            "answers": "forty business weeks",
+        }
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    questions = load_questions(path)
+    assert (questions[0].gold, questions[0].answers) == (("refunds.md",), ("forty business weeks",))
+    figures = await run_eval(settings_for(), questions)
+    assert figures["recall@1"] == 1.0 and figures["answer_contains"] == 0.0, figures
+
+    for wrong in ({"answers": 5}, {"gold": {"path": "refunds.md"}}, {"answers": ["five", 7]}):
+        row = {"id": "x", "question": "How long does a refund take?", **wrong}
+        path.write_text(json.dumps(rows[0]) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
+        with pytest.raises(
+            SupportBotError, match=rf"line 2: .*`{next(iter(wrong))}` must be a list of strings"
+        ):
+            load_questions(path)

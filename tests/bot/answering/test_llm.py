@@ -647,6 +647,26 @@ async def test_doctor_unknown_model_lists_what_is_served(
     assert "gpt-4o-mini" in checks[0].detail, "the models it does serve are suggested"
 
 
+@pytest.mark.parametrize("mode", ["auto", "extractive"])  # quoted answers search with embeddings too
+async def test_doctor_checks_the_embedding_model(
+    fake: FakeOpenAI, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """`[llm] embeddings = true` with an `embedding_model` the endpoint does not serve (a typo,
+    a local server without it): every question's embedding failed (404) and the bot searched
+    by keywords alone, while doctor said all was well (it checked the chat model only). Now
+    doctor sends one text to embed and names the model that failed."""
+    from bot.doctor import run_checks
+
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": fake.api_key}
+    for model, status in (("text-embedding-3-small", "ok"), ("text-embeding-3-small", "fail")):
+        toml = f'[answer]\nmode = "{mode}"\n[llm]\nembeddings = true\nembedding_model = "{model}"\n'
+        checks = {c.name: c for c in await run_checks(make_settings(toml, env))}
+        assert checks["embeddings"].status == status, checks["embeddings"]
+        assert model in checks["embeddings"].detail
+        assert ("model" in checks) is (mode == "auto")  # the chat model, checked as before
+    assert "unknown embedding model 'text-embeding-3-small'" in checks["embeddings"].detail
+
+
 async def test_doctor_unreachable(closed_port: int, make_settings: Callable[..., Settings]) -> None:
     settings = llm_settings(make_settings, f"http://127.0.0.1:{closed_port}/v1", "sk-any")
     checks = await doctor_checks(settings)

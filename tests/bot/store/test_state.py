@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.errors import StoreError
 from bot.ports import Store
 from bot.store import (
     REPLAY_LEASE,
@@ -90,6 +92,33 @@ async def test_async_store_hands_back_errors_and_keeps_serving(tmp_path: Path) -
     with pytest.raises(ValueError, match="no such thing"):
         await store.run(fail)
     assert await store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW)
+    store.close()
+
+
+async def test_a_write_another_process_holds_the_lock_for_is_the_store_s_advice(tmp_path: Path) -> None:
+    """A call on a state.db whose write lock another process held past the busy timeout used to
+    reach the caller as sqlite3's bare "database is locked" (`supportbot chat` printed its
+    traceback and ended); now it is the advice opening the file gives, a StoreError. Other
+    errors reach the caller as they were raised."""
+    path = tmp_path / "state.db"
+    store = AsyncStore(StateStore(path, busy_timeout=0.05))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("begin exclusive")
+    try:
+        with pytest.raises(StoreError, match="is locked by another process"):
+            await store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert await store.run(StateStore.claim_event, "slack:1", "slack", "{}", NOW)
+
+    def duplicate(state: StateStore) -> None:
+        state.db.execute(
+            "insert into inbox (key, platform, received_at, status, payload) values ('slack:1', 's', '', 'done', '')"
+        )
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.run(duplicate)
     store.close()
 
 
