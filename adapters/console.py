@@ -75,6 +75,8 @@ def render(reply: Reply) -> str:
         tags = " ".join(f"@{'group:' if m.kind == MentionKind.GROUP else ''}{m.id}" for m in reply.mentions)
         lines.append(tags)
     lines.append(unescape(reply.text))  # the terminal renders no Markdown: quotes as typed
+    if reply.channels:
+        lines.append("Channels: " + ", ".join(f"#{ref.channel}" for ref in reply.channels))
     if reply.citations:
         lines.append("")
         lines.append("Sources:")

@@ -360,7 +360,11 @@ def says_all_set(text: str) -> bool:
     return _closing(normal) and _WORKED_SAID().search(normal) is not None
 
 
-_THANKS_WORDS = r"thanks?|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated|감사합니다|감사해요|고마워요|고맙습니다|고마워|감사"
+# 감사 with its everyday endings (감사드립니다 is as common as 감사합니다), and its jamo shorthands
+_THANKS_WORDS = (
+    r"thanks?|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated"
+    r"|감사\s*(합니다|해요|드립니다|드려요)|감사|고마워요|고맙습니다|고마워|ㄳ|ㄱㅅ"
+)
 _THANKS = _nfkc_pattern(
     rf"^\W*({_THANKS_WORDS})(\s+(so\s+much|a\s+lot|again|all))?[\W\s]*[!.~ㅎㅋ^]*\s*$", re.IGNORECASE
 )
@@ -374,8 +378,13 @@ _WORKED = (
     r"|(이제|잘|다)?\s*((됐|되었)(어요|습니다|네요)|되네요|작동하네요)"
     r"|해결\s*(됐|되었|했)(어요|습니다|네요)"
 )
-# what a thank-you may be said with: the bare present too ("that works, thanks" asks nothing)
-_WORKED_WITH_THANKS = rf"{_WORKED}|((that|this|it)\s+)?works|(됩니다|돼요|작동(해요|합니다))"
+# what a thank-you may be said with: the bare present too ("that works, thanks" asks nothing),
+# and the one words that say it is over ("Solved, thanks!"), which alone may be something else
+# ("fixed" as a reply to "fixed or floating price?")
+_WORKED_WITH_THANKS = (
+    rf"{_WORKED}|((that|this|it)\s+)?works|(됩니다|돼요|작동(해요|합니다))"
+    r"|solved|fixed|resolved|sorted|all\s+good|got\s+it\s+working"
+)
 _AROUND = (
     r"oh|ah|wow|ok(ay)?|yes|yep|yeah|perfect|great|awesome|excellent|amazing|brilliant|wonderful|fantastic"
     r"|nice|cool|sweet|lovely|got\s+it|(that'?s|that\s+is|this\s+is)\s+(perfect|great|awesome|it)"

@@ -252,6 +252,9 @@ class Reply:
     in_reply_to: str | None = None  # the platform id of the message this answers
     refers_to: ConversationRef | None = None  # a conversation to link to (triage cards)
     links: tuple[ConversationRef, ...] = ()  # more conversations to link (a burst alert's threads)
+    # channels to name (a burst alert's): each adapter links them its platform's way, where a
+    # bare id in the text ("#C04Q2LRF8KY") is what staff would read
+    channels: tuple[ConversationRef, ...] = ()
     language: str = "en"  # the asker's language: adapters label their own parts ("Sources") in it
 
 

@@ -238,6 +238,9 @@ def _body(reply: Reply) -> str:
     text = neutralise(reply.text.strip())
     if reply.refers_to is not None:
         text += f"\n[Open the conversation]({jump_url(reply.refers_to)})"
+    named = [f"<#{ref.channel}>" for ref in reply.channels if re.fullmatch(r"[0-9]+", ref.channel)]
+    if named:  # Discord shows a channel's name for its id written so, and links it
+        text += "\nChannels: " + ", ".join(named)
     if reply.links:  # several conversations (a burst alert's threads): numbered links on one line
         text += "\nThreads: " + " · ".join(f"[{n}]({jump_url(ref)})" for n, ref in enumerate(reply.links, 1))
     return text

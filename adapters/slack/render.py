@@ -129,6 +129,9 @@ def _tail_blocks(
     tail: list[dict[str, Any]] = []
     if permalink and safe_url(permalink):
         tail.append(_section(link(permalink, link_label)))
+    named = [f"<#{ref.channel}>" for ref in reply.channels if re.fullmatch(r"[A-Z0-9]+", ref.channel)]
+    if named:  # Slack shows a channel's name for its id written so, and links it
+        tail.append(_section("Channels: " + ", ".join(named)))
     numbered = [link(url, str(n)) for n, url in enumerate(thread_links, 1) if safe_url(url)]
     if numbered:  # several conversations (a burst alert's threads): numbered links on one line
         tail.append(_section("Threads: " + " · ".join(numbered)))

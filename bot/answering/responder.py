@@ -147,6 +147,7 @@ class Responder:
         on_post: Callable[[Posted], Awaitable[None]] | None = None,
         finish: Finish | None = None,
         keep: InboundMessage | None = None,
+        revises: int | None = None,
     ) -> Outcome:
         """Answer `question` in `conversation`: stream the model's words or post the quote,
         with sources and buttons; or, when there is no answer, say so and hand it to people.
@@ -154,7 +155,9 @@ class Responder:
         process began), that post is replaced in place (or `instead`, if it is gone); `on_post` learns of a new post as
         soon as it exists (the inbox notes it, so a replay can do that). With `finish` (the
         inbox's, for a platform message) the answer is recorded with its event's finish. With
-        `keep` (the asker's message), it is kept in `conversation` first, in the same trip."""
+        `keep` (the asker's message), it is kept in `conversation` first, in the same trip. With
+        `revises` (an edit's: the answer to the question as it was), that answer is marked
+        replaced by this one's record."""
         # what asker_view and People.recall read, in one trip (with the question kept first)
         audiences, answers_to = _audiences(self.settings, asker, conversation)
         kept = Kept(keep, self.clock.now()) if keep is not None else None
@@ -213,7 +216,9 @@ class Responder:
             compared = conversation if stamp is not None else None
             if finish is not None:
                 await finish.fenced()  # recorded over the event's row: is it still this worker's?
-            recorded = await self.store.run(record_answer, record, watched, compared, chosen.reservation)
+            recorded = await self.store.run(
+                record_answer, record, watched, compared, chosen.reservation, revises
+            )
             reserved = None
             answer_id = recorded.answer_id
             notice = (
@@ -460,4 +465,5 @@ class Responder:
             revising=Posted(message_id=posted_id, conversation=thread),
             instead=instead,
             on_post=shown_in,
+            revises=record.id,
         )

@@ -18,7 +18,7 @@ from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.insights.similarity import NEIGHBOURS
 from bot.store import StateStore
-from bot.store.answers import release_statement
+from bot.store.answers import release_statement, revised_statement
 from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
 from bot.store.incidents import incidents_of as read_incidents
@@ -124,6 +124,7 @@ def record_answer(
     incidents_of: ConversationRef | None,
     resolved_of: ConversationRef | None,
     reservation: int | None = None,
+    revises: int | None = None,
 ) -> Recorded:
     """The answer's record (`record`: bot/store/answers.py `answer_statement`) and what the
     reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
@@ -133,10 +134,14 @@ def record_answer(
     trip would). The tickets are a boundary, as in `Responder._similar_resolved`: rows that
     cannot be read leave them to that call (which reads again and logs), never cost the answer.
     With `reservation`, the model answer reserved for the question is released in the same
-    transaction (bot/store/answers.py `reserve_model_answer`): the answer counts from then on."""
+    transaction (bot/store/answers.py `reserve_model_answer`): the answer counts from then on.
+    With `revises` (the answer to the question before the asker edited it), that one is marked
+    replaced in the same transaction: counted once, as one question."""
     statements = [record]
     if reservation is not None:
         statements.append(release_statement(reservation))
+    if revises is not None:
+        statements.append(revised_statement(revises))
     reads = len(statements)
     if incidents_of is not None:
         statements.append(open_incidents_statement(incidents_of))

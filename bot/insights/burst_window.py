@@ -9,7 +9,7 @@ clusters what the window holds.
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,6 +128,18 @@ class Window:
             self._strays_from = self._latest = None
         return dropped
 
+    def remove(self, answer_ids: Collection[int]) -> list[RecentQuestion]:
+        """Drop the questions `answer_ids` (blanked in the store since they were read: never
+        read again, as `seen` is past them); what was dropped."""
+        gone = [q for q in self.questions if q.answer_id in answer_ids]
+        if gone:
+            self.questions = deque(q for q in self.questions if q.answer_id not in answer_ids)
+            for q in gone:
+                self._forget(q)
+            if not self.questions:
+                self._strays_from = self._latest = None
+        return gone
+
     def _forget(self, gone: RecentQuestion) -> None:
         if gone.asker_id:
             self._askers[gone.asker_id] -= 1
@@ -177,6 +189,13 @@ def advance(
     known = window.seen
     dropped = window.update(fresh, since)
     index.add(q for q in fresh if q.answer_id > known)  # as the window takes rows in
+    index.drop(dropped)
+    return dropped
+
+
+def withdraw(window: Window, index: AskerIndex, answer_ids: Collection[int]) -> list[RecentQuestion]:
+    """`window.remove(answer_ids)`, with `index` letting them go too; what was dropped."""
+    dropped = window.remove(answer_ids)
     index.drop(dropped)
     return dropped
 

@@ -5,7 +5,9 @@ After each question is recorded, the questions asked on the same platform within
 its cluster. When `burst_min_askers` *different* people are in it, one alert goes to the
 platform's triage channel, with the representative question, how many asked, where, links
 to the threads and an *Open incident* button. The same cluster raises no second alert
-within `burst_cooldown_minutes`. One person asking ten times is not a burst.
+within `burst_cooldown_minutes`. One person asking ten times is not a burst. The window is kept
+in memory; a cluster about to be announced reads its questions back first, so one blanked since
+(forget-me, here or on another worker) is never quoted, linked or counted.
 
 "Was this cluster announced already?" and recording the new burst are one step (`claim_burst`,
 on the store's thread): in this process an asyncio lock keeps two questions finishing together
@@ -23,12 +25,12 @@ import json
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import policy
 from bot.config import Settings
-from bot.insights.burst_window import AskerIndex, Look, Place, Window, advance, observed
+from bot.insights.burst_window import AskerIndex, Look, Place, Window, advance, observed, withdraw
 from bot.insights.similarity import (
     Asked,
     Signature,
@@ -269,6 +271,9 @@ class BurstWatch:
                 self._forget_old({q.answer_id for w in self._windows.values() for q in w.questions})
             if cluster is None:
                 return None
+            cluster = await self._still_asked(cluster, newest, window, index, since)
+            if cluster is None:
+                return None
             burst = await self.store.run(claim_burst, place, cluster, now, cooldown)
             if burst is None:
                 return None  # this cluster was already announced
@@ -311,6 +316,24 @@ class BurstWatch:
         # only now, as `_forget_old` runs only after a clustering)
         self._signatures[answer_id] = one_of(asked)
         return False
+
+    async def _still_asked(
+        self, cluster: Cluster, newest: RecentQuestion, window: Window, index: AskerIndex, since: datetime
+    ) -> Cluster | None:
+        """`cluster` once its questions blanked in the store since the window read them are let
+        go: a person who ran forget-me minutes ago (in this process or another worker's, which
+        the window cannot see) must not be quoted, linked or counted in an alert, and retention
+        may have blanked one too. Read back only for a cluster about to be announced, a trip per
+        burst; None when too few askers are left."""
+        blanked = await self.store.run(StateStore.blanked_questions, [m.answer_id for m in cluster.members])
+        if not blanked:
+            return cluster
+        for gone in withdraw(window, index, blanked):
+            self._signatures.pop(gone.answer_id, None)
+        if newest.answer_id in blanked:
+            return None
+        min_askers = self.settings.insights.burst_min_askers
+        return cluster_of(newest, window.current(since), self._signatures, min_askers, index)
 
     def _forget_old(self, live: set[int]) -> None:
         for answer_id in [a for a in self._signatures if a not in live]:
@@ -359,13 +382,12 @@ class BurstWatch:
 
 def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:
     """The alert as staff see it in the triage channel."""
-    channels = ", ".join(f"#{c}" for c in burst.channels)
     shown = burst.threads[:MAX_LINKED_THREADS]
     more = f" (and {len(burst.threads) - len(shown)} more)" if len(burst.threads) > len(shown) else ""
     text = (
         f"**{burst.askers} people asked about the same thing in the last {window} minutes.**\n"
         f"> {quoted(burst.representative, 200)}\n"  # one line: a line break would end the quote
-        f"Channels: {channels}. Threads: {len(burst.threads)}{more}.\n"
+        f"Threads: {len(burst.threads)}{more}.\n"
         "If something is broken, open an incident: answers to these questions will then say so."
     )
     return Reply(
@@ -382,4 +404,5 @@ def alert(burst: BurstRecord, where: ConversationRef, window: int) -> Reply:
         ),
         refers_to=ConversationRef.from_key(shown[0]),
         links=tuple(ConversationRef.from_key(t) for t in shown),
+        channels=tuple(replace(where, channel=c) for c in burst.channels),
     )

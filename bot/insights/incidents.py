@@ -4,9 +4,10 @@ An incident is opened by staff (`/support incident open <text>`, or *Open incide
 burst alert) and covers a cluster of questions: the burst's questions, or, opened by
 command, the text itself plus the most recent burst it resembles. While it is open, an
 answer to a similar question carries the notice at the top, and the thread is remembered.
-Closing it (`/support incident close [#N] [text]`) replies once in every such thread: each
-thread is claimed with a lease (bot/store/jobs.py `claim_post`) and marked told once its
-reply is posted, so the threads a closing worker that died left untold are told by the clock
+Closing it (`/support incident close [#N] [text]`) replies once in every such thread, in the
+language its notice was given in: each thread is claimed with a lease (bot/store/jobs.py
+`claim_post`) and marked told once its reply is posted, so the threads a closing worker that
+died left untold are told by the clock
 (`tick`) or by closing it again (the thread in flight when it died may be told twice: better
 than never). A thread gone for good (ConversationGone) is marked told untold; one whose reply
 was refused for now is tried again by the clock once its claim lapses.
@@ -133,7 +134,7 @@ class Incidents:
         for incident in open_now:  # newest first: the latest word on a problem wins
             if best_match(asked, signatures_from_json(incident.signatures)) is None:
                 continue
-            await self.store.run(StateStore.add_notice, incident.id, conversation, self.clock.now())
+            await self.store.run(StateStore.add_notice, incident.id, conversation, self.clock.now(), language)
             text = incident.text or say("incident_default", language)
             return Notice(incident_id=incident.id, text=say("incident_notice", language, text=text))
         return None
@@ -165,12 +166,16 @@ class Incidents:
         """Reply in each noticed thread not yet told, each under a claim (a second process
         skips it; one left by a dead worker goes stale and is taken over), marked told after."""
         told = 0
-        for notice_id, conversation in await self.store.run(StateStore.notices_to_close, incident_id):
+        for notice_id, conversation, shown_in in await self.store.run(
+            StateStore.notices_to_close, incident_id
+        ):
             if not await self.store.run(
                 StateStore.claim_post, PostKind.INCIDENT_CLOSED, notice_id, self.clock.now()
             ):
                 continue
-            language = await self._thread_language(conversation)
+            # said as the notice was: the thread's words alone may say otherwise (a Korean asker
+            # answered in Korean from memory, who wrote "refund?")
+            language = shown_in or await self._thread_language(conversation)
             body = text or say("incident_closed_default", language)
             try:
                 await channel.send(
@@ -212,6 +217,7 @@ class Incidents:
         return told
 
     async def _thread_language(self, conversation: ConversationRef) -> str:
+        """A guess, for a notice given before its language was kept."""
         history = await self.store.run(StateStore.history, conversation, 4)
         asked = next((turn.text for turn in history if turn.role == "user"), "")
         return detect_language(asked) if asked else "en"

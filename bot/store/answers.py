@@ -87,6 +87,18 @@ def answer_statement(*, event: str | None = None, **fields: Unpack[AnswerFields]
     )
 
 
+def revised_statement(answer_id: int) -> tuple[str, list[Any]]:
+    """The statement marking `answer_id` replaced by the newest answer to the same message,
+    sent after that answer's record in its trip (an edit's: bot/answering/responder.py
+    `revise`): one question stays one question in every count, whatever its edits. Nothing is
+    marked when no newer answer is recorded."""
+    return (
+        "update answers set revised_by = (select max(b.id) from answers b where b.message_id = answers.message_id "
+        "and b.conversation = answers.conversation and b.id > answers.id) where id = ? returning id",
+        [answer_id],
+    )
+
+
 def release_statement(reservation: int) -> tuple[str, list[Any]]:
     """The statement releasing a model answer reserved for a question (`reserve_model_answer`),
     sent in its answer's record's trip: in one transaction with it, so no moment counts the
@@ -244,7 +256,8 @@ class AnswerRepository(Repository):
         q = self.db.execute(
             "select count(*), sum(case when abstained = 0 then 1 else 0 end), "
             "sum(case when abstained = 1 then 1 else 0 end) from answers "
-            "where created_at >= ? and conversation like ? escape '\\'",
+            # an answer replaced when its question was edited: one question, its revision
+            "where created_at >= ? and conversation like ? escape '\\' and revised_by is null",
             [since_iso, prefix],
         ).fetchone()
         f = self.db.execute(
@@ -278,7 +291,8 @@ class AnswerRepository(Repository):
             # a question emptied by retention or forget-me has no words left to list
             # min(question): one spelling of the group (PostgreSQL wants every column grouped);
             # cast: PostgreSQL must know a parameter's type to test it for null
-            "select min(question), count(*) as n from answers where abstained = 1 and question != '' "
+            "select min(question), count(*) as n from answers "
+            "where abstained = 1 and question != '' and revised_by is null "
             "and (cast(? as text) is null or conversation like ?) "
             "group by lower(trim(question)) order by n desc, max(created_at) desc limit ?",
             [platform, f"{platform}:%", limit],

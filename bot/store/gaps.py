@@ -76,7 +76,8 @@ class GapRepository(Repository):
         rows = self.db.execute(
             "select a.id, a.conversation, a.question, a.neighbours, a.created_at, a.abstained, a.neighbour_scores "
             "from answers a "
-            "where a.id not in (select answer_id from gap_questions) and a.question != '' and ("
+            # one replaced by an edit of its question is not a question any more: its revision is
+            "where a.id not in (select answer_id from gap_questions) and a.question != '' and a.revised_by is null and ("
             "  a.abstained = 1"
             "  or a.id in (select f.answer_id from feedback f where f.value in ('not_helpful', 'still_stuck'))"
             "  or a.id in (select t.answer_id from tickets t where t.answer_id is not null)"

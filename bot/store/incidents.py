@@ -103,6 +103,17 @@ class IncidentRepository(Repository):
         statement = recent_statement(platform, since, limit, after_id, workspace)
         return recent_of(self.db.execute(*statement).fetchall())
 
+    def blanked_questions(self, answer_ids: Collection[int]) -> set[int]:
+        """Those of `answer_ids` whose question is no longer kept: blanked since it was read
+        (forget-me, retention) or its row gone. What a window kept in memory (the burst watch)
+        asks before it quotes or links a question it read minutes ago."""
+        wanted = sorted(set(answer_ids))
+        if not wanted:
+            return set()
+        marks = ", ".join("?" for _ in wanted)
+        kept = self.db.execute(f"select id from answers where id in ({marks}) and question != ''", wanted)
+        return set(wanted) - {row[0] for row in kept.fetchall()}
+
     def bursts_since(self, platform: str, since: datetime, workspace: str | None = None) -> list[BurstRecord]:
         """The bursts alerted since `since`: of `workspace` (and those from before bursts were
         kept per workspace) when given, else of the whole platform."""
@@ -265,27 +276,33 @@ class IncidentRepository(Repository):
             )
         )
 
-    def add_notice(self, incident_id: int, conversation: ConversationRef, at: datetime) -> bool:
-        """Remember that a thread was shown the incident's notice (once per thread)."""
+    def add_notice(
+        self, incident_id: int, conversation: ConversationRef, at: datetime, language: str | None = None
+    ) -> bool:
+        """Remember that a thread was shown the incident's notice (once per thread), in
+        `language`: the closing update is said in it."""
+        row = {
+            "incident_id": incident_id,
+            "conversation": conversation.key,
+            "at": iso(at),
+            "language": language,
+        }
         try:
             with transaction(self.db):
-                insert_row(
-                    self.db,
-                    "incident_notices",
-                    {"incident_id": incident_id, "conversation": conversation.key, "at": iso(at)},
-                )
+                insert_row(self.db, "incident_notices", row)
         except IntegrityError:
             return False
         return True
 
-    def notices_to_close(self, incident_id: int) -> list[tuple[int, ConversationRef]]:
-        """The threads shown this incident's notice that have not been told it is over."""
+    def notices_to_close(self, incident_id: int) -> list[tuple[int, ConversationRef, str | None]]:
+        """The threads shown this incident's notice that have not been told it is over, each
+        with the language it was shown in (None: a notice given before that was kept)."""
         rows = self.db.execute(
-            "select id, conversation from incident_notices where incident_id = ? and closed_reply_at is null "
-            "order by id",
+            "select id, conversation, language from incident_notices "
+            "where incident_id = ? and closed_reply_at is null order by id",
             [incident_id],
         ).fetchall()
-        return [(int(row[0]), ConversationRef.from_key(row[1])) for row in rows]
+        return [(int(row[0]), ConversationRef.from_key(row[1]), row[2]) for row in rows]
 
     def mark_notice_told(self, notice_id: int, at: datetime) -> bool:
         """Mark one thread told its incident is over (after the reply was posted, or failed

@@ -45,6 +45,8 @@ from bot.store.migrations_later import (
     _state_v22_revisions,
     _state_v23_model_reservations,
     _state_v24_draft_edits,
+    _state_v25_notice_languages,
+    _state_v26_revised_answers,
 )
 from bot.store.rows import transaction
 from bot.store.values import iso
@@ -334,6 +336,8 @@ STATE_MIGRATIONS: list[Migration] = [
     ("0022_revisions", _state_v22_revisions),
     ("0023_model_reservations", _state_v23_model_reservations),
     ("0024_draft_edits", _state_v24_draft_edits),
+    ("0025_notice_languages", _state_v25_notice_languages),
+    ("0026_revised_answers", _state_v26_revised_answers),
 ]
 CATALOG_MIGRATIONS: list[Migration] = [
     ("0001_initial", _catalog_v1),

@@ -395,6 +395,22 @@ def _state_v24_draft_edits(db: StateDatabase) -> None:
     db.execute("update drafts set edited_at = updated_at where status = 'pending' and updated_at is not null")
 
 
+def _state_v25_notice_languages(db: StateDatabase) -> None:
+    """The language a thread was shown an incident's notice in (bot/insights/incidents.py): the
+    closing update guessed it again from the thread's first question, and a Korean asker
+    answered in Korean from memory was told in English that it was over. Null for notices
+    given before, and by workers of the version before, which run on beside it: guessed then."""
+    db.table("incident_notices").add_column("language", str)
+
+
+def _state_v26_revised_answers(db: StateDatabase) -> None:
+    """The answer that replaced this one when its question was edited (`revised_by`; null:
+    none, and for answers replaced before): a question fixed by an edit was two questions in
+    the digest, the report, the stats and the gap candidates. Workers of the version before,
+    which run on beside it, leave it null: their edits count twice, as they did."""
+    db.table("answers").add_column("revised_by", int)
+
+
 def backfill_gap_workspaces(db: StateDatabase) -> None:
     """Each gap without a workspace gets the one all its questions were asked in, if one."""
     asked: dict[int, set[str]] = {}

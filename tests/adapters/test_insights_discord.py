@@ -45,6 +45,7 @@ async def test_a_burst_alert_an_incident_notice_and_its_closing_reply(
         content = alert.json["content"]
         for thread in (first, second["id"]):
             assert f"/channels/{fake.guild_id}/{thread})" in content  # a jump link to each thread
+        assert f"Channels: <#{fake.text_channel_id}>" in content  # #support named, not a bare id
         [open_incident] = d.custom_ids(alert.json)
         assert open_incident.startswith("supportbot:open_incident:")
 

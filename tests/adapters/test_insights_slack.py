@@ -261,3 +261,17 @@ async def test_one_customers_connect_channel_is_never_linked_to_another_customer
         await deliver(fake, slack, asked)
         text = section_text(posts(fake, "C111")[-1])
         assert LINKED in text and "/archives/C111/" in text, text
+
+
+async def test_the_alert_links_its_channels_as_slack_channel_mentions(
+    fake: FakeSlack, slack: SlackAdapter, rt: Runtime
+) -> None:
+    """The alert said "Channels: #C111", which Slack shows as that literal text (it links a
+    channel only written <#C111>): on a real workspace "#C04Q2LRF8KY", which nobody can read."""
+    for user, text in (
+        (MEMBER, "How do I reset my password?"),
+        (THIRD, "I forgot my password, how do I reset it?"),
+    ):
+        await deliver(fake, slack, fake.user_message("C111", text, user=user, mention=True))
+    [alert] = posts(fake, "C222")
+    assert "Channels: <#C111>" in section_text(alert)

@@ -233,7 +233,24 @@ THANKS_AND_ALL_SET = [
     ("잘 됩니다 감사해요", True, True),
     ("정말 감사합니다!", True, False),
     ("덕분에 해결했어요 감사합니다", True, True),
+    # the everyday ways of saying it is over, with thanks: they were new questions, each
+    # answered "I couldn't find a reliable answer" with a ticket paging staff
+    ("Solved, thanks!", True, False),
+    ("fixed, thank you!", True, False),
+    ("resolved, thanks", True, False),
+    ("all good now, thank you", True, False),
+    ("Got it working, thanks!", True, False),
+    ("감사드립니다", True, False),
+    ("정말 감사드려요", True, False),
+    ("ㄳ", True, False),
     # questions and problems said with thanks or "it worked"
+    ("fixed? thanks", False, False),
+    ("not fixed, thanks", False, False),
+    ("still not solved", False, False),
+    ("fixed", False, False),  # "fixed or floating price?"
+    ("sorted by date, thanks", False, False),
+    ("resolved, thanks, but it is back today", False, False),
+    ("감사드립니다 그런데 비밀번호는 어떻게 바꾸나요", False, False),
     ("thanks! how do I also reset my API key?", False, False),
     ("thanks, how do I also reset my API key", False, False),
     ("Thanks, that worked. Now how do I export my data", False, False),

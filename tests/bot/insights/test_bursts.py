@@ -112,7 +112,7 @@ async def test_six_paraphrases_from_five_people_raise_one_alert_and_a_seventh_no
     [alert] = alerts(channel)
     assert "5 people asked about the same thing in the last 30 minutes" in alert.text
     assert "reset" in alert.text.lower()
-    assert "#C-0" in alert.text and "#C-1" in alert.text
+    assert [c.channel for c in alert.channels] == ["C-0", "C-1"]  # each adapter links them its way
     assert len(alert.links) == 5 and alert.refers_to == alert.links[0]  # newest thread first
     await rt.bot.on_message(ask(PARAPHRASES[6], "U6"), channel)
     assert len(alerts(channel)) == 1  # the cooldown holds: the same cluster is not announced twice
@@ -574,3 +574,38 @@ async def test_a_burst_of_one_question_in_the_same_words_keeps_its_signature_onc
     for user in ["U6", "U7", "U8", "U9", "U10"]:
         await rt.bot.on_message(ask(PARAPHRASES[0], user), channel)
     assert len(alerts(channel)) == 1
+
+
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["same-worker", "another-worker"])
+async def test_a_forgotten_askers_question_is_not_quoted_in_a_later_burst_alert(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock, elsewhere: bool
+) -> None:
+    """Someone asks, then runs forget-me (their question is blanked in the store); minutes later
+    others ask the same. The watch kept the window's questions in memory, so the triage alert
+    quoted the forgotten person's own words, the burst record saved them again and their
+    thread was linked. Forget-me in another worker is the case a window cannot see coming."""
+    rt = make_runtime(TOML)
+    secret = PARAPHRASES[3]  # only the forgotten person wrote these words
+    await rt.bot.on_message(ask(secret, "U-GONE-1234"), channel)
+    [forgotten_thread] = {r["conversation"] for r in rt.state.db["answers"].rows}
+    forgetting = make_runtime(TOML) if elsewhere else rt
+    await forgetting.bot.on_command(command("forget-me", Author(id="U-GONE-1234", name="gone")), channel)
+    [confirm] = [b for b in channel.posted[-1][1].buttons if b.action == ActionKind.FORGET_ME_CONFIRM]
+    pressed = ActionEvent(
+        id="press-forget",
+        conversation=channel.posted[-1][1].conversation,
+        actor=Author(id="U-GONE-1234", name="gone"),
+        action=ActionKind.FORGET_ME_CONFIRM,
+        value=confirm.value,
+        visibility=Visibility.INTERNAL,
+    )
+    await forgetting.bot.on_action(pressed, channel)
+    assert [r["question"] for r in rt.state.db["answers"].rows] == [""]
+    clock.advance(minutes=1)
+    for n, text in enumerate([PARAPHRASES[i] for i in (0, 1, 2, 4, 5)]):
+        await rt.bot.on_message(ask(text, f"U{n}"), channel)
+    [alert] = alerts(channel)  # five people still asking, the forgotten one not among them
+    assert secret not in alert.text and "5 people asked" in alert.text
+    assert forgotten_thread not in {ref.key for ref in alert.links}
+    [burst] = rt.state.bursts_since("slack", clock.now() - timedelta(hours=1))
+    assert secret != burst.representative and forgotten_thread not in burst.threads

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.config_insights import DigestTarget, digest_target
 from bot.insights.digest import due_slot
-from bot.types import Author, ConversationRef, EscalationReason, InboundMessage, Visibility
+from bot.types import Author, ConversationRef, EscalationReason, InboundMessage, Outcome, Visibility
 from tests.fakes.clock import FakeClock
 
 TOML = """
@@ -153,3 +154,30 @@ def test_the_slot_is_skipped_when_the_bot_was_down_for_more_than_a_day(
     assert due_slot(monday_0905_seoul, settings) == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
     assert due_slot(datetime(2026, 12, 1, 0, 5, tzinfo=UTC), settings) is None  # Tuesday: too late
     assert due_slot(datetime(2026, 11, 29, 23, 0, tzinfo=UTC), settings) is None  # before the hour
+
+
+async def test_a_question_fixed_by_an_edit_counts_once_in_the_digest(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel, clock: FakeClock
+) -> None:
+    """One person asks once and fixes a typo: the answer is replaced in place (one message),
+    but its first record stayed counted beside the revision's. The digest said two questions,
+    and the report listed both wordings among the top questions."""
+    rt = make_runtime(TOML)
+    clock.current = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    first = ask("How long does a refund take to arive?", "U1", clock)
+    assert await rt.bot.on_message(first, channel) == Outcome.ANSWERED
+    fixed = replace(
+        ask("How long does a refund take to arrive?", "U1", clock),
+        id=f"{first.id}:edited",
+        edited=True,
+        edit_of=first.id,
+    )
+    assert await rt.bot.on_message(fixed, channel) == Outcome.ANSWERED
+    assert len([r for _, r in channel.posted if r.conversation.channel == "C-GENERAL"]) == 1  # one answer
+    week = (clock.now() - timedelta(days=1), clock.now() + timedelta(days=1))
+    assert rt.state.top_questions(*week) == [("How long does a refund take to arrive?", 1)]
+    assert rt.state.stats().questions == 1
+    clock.current = datetime(2026, 11, 30, 0, 5, tzinfo=UTC)  # Mon 09:05 in Seoul
+    await rt.bot.tick({"slack": channel})
+    [digest] = digests(channel)
+    assert "Questions: 1 " in digest

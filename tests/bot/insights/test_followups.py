@@ -262,7 +262,17 @@ async def test_the_first_askers_thanks_does_not_cancel_the_follow_up_about_someo
 
 
 @pytest.mark.parametrize(
-    "said", ["Thanks, that worked!", "That worked, thank you!", "Perfect, thanks!", "됐어요 감사합니다"]
+    "said",
+    [
+        "Thanks, that worked!",
+        "That worked, thank you!",
+        "Perfect, thanks!",
+        "됐어요 감사합니다",
+        # the twenty-fifth session: these were new questions still
+        "Solved, thanks!",
+        "Got it working, thanks!",
+        "감사드립니다",
+    ],
 )
 async def test_thanks_said_with_that_it_worked_is_thanks(
     rt: Runtime, channel: ConsoleChannel, clock: FakeClock, said: str

@@ -13,6 +13,7 @@ from adapters.console import ConsoleChannel
 from bot import faults
 from bot.app import Runtime
 from bot.errors import ConversationGone, PlatformError
+from bot.messages import say
 from bot.store.incidents import IncidentStatus
 from bot.store.jobs import POST_LEASE, POST_RETRY
 from bot.types import Author, Command, ConversationRef, InboundMessage, Posted, Reply, Visibility
@@ -142,3 +143,31 @@ async def test_a_thread_refused_for_now_is_told_later_and_one_gone_for_good_is_n
         await rt.bot.tick({"slack": channel})
     assert len([r for _, r in channel.posted if r.text.startswith(CLOSED)]) == 2
     assert rt.state.notices_to_close(open_one.id) == []  # the deleted one is not tried again
+
+
+async def test_the_closing_update_is_in_the_language_the_notice_was_given_in(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    """A Korean asker with memory on asks "refund?" during an incident: the answer and its
+    notice are Korean (the remembered language). The update on closing was English: its
+    language was guessed again from "refund?" alone."""
+    rt, channel = make_runtime(TOML), ConsoleChannel(io.StringIO())
+    asker = Author(id="U-KO", name="Jiwoo")
+    remember = Command(
+        id="c-remember",
+        name="remember",
+        args="on",
+        invoker=asker,
+        conversation=ConversationRef(platform="slack", workspace="T1", channel="C-GENERAL"),
+        visibility=Visibility.INTERNAL,
+    )
+    await rt.bot.on_command(remember, channel)
+    await rt.bot.on_message(ask("환불은 어떻게 받나요?", asker.id, clock), channel)  # remembered: Korean
+    await rt.bot.on_command(incident("open Refunds are delayed today"), channel)
+    await rt.bot.on_message(ask("refund?", asker.id, clock), channel)
+    answer = channel.posted[-1][1]
+    assert answer.text.startswith("**알려진 문제:**")  # the notice, in Korean
+    before = len(channel.posted)
+    await rt.bot.on_command(incident("close Refunds are flowing again."), channel)
+    [update] = [r for _, r in channel.posted[before:] if r.conversation == answer.conversation]
+    assert update.text == say("incident_closed", "ko", text="Refunds are flowing again.")

@@ -209,6 +209,16 @@ def test_askers_are_counted_once_each_and_no_further_than_asked(state: Path | st
     store.close()
 
 
+def test_a_question_blanked_since_it_was_read_is_told_from_one_still_kept(state: Path | str) -> None:
+    """What the burst watch reads back before it quotes a question it holds in memory."""
+    store = StateStore(state)
+    kept, forgotten = ask(store, thread(), "U1", at(1, 10)), ask(store, thread(), "U2", at(1, 10))
+    store.forget("slack", "U2", NOW)
+    assert store.blanked_questions([kept, forgotten, 999_999]) == {forgotten, 999_999}  # blanked, or gone
+    assert store.blanked_questions([]) == set()
+    store.close()
+
+
 def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> None:
     store = StateStore(state)
     burst = store.record_burst(
@@ -245,9 +255,9 @@ def test_incidents_bursts_and_notices_are_each_taken_once(state: Path | str) -> 
     )
     assert created and not created_again and again.id == first.id
     ref = thread()
-    assert store.add_notice(first.id, ref, NOW) and not store.add_notice(first.id, ref, NOW)
-    [(notice, where)] = store.notices_to_close(first.id)
-    assert where == ref
+    assert store.add_notice(first.id, ref, NOW, "ko") and not store.add_notice(first.id, ref, NOW, "en")
+    [(notice, where, language)] = store.notices_to_close(first.id)
+    assert where == ref and language == "ko"  # the first notice's: the thread was shown it so
     assert store.close_incident(first.id, by="S1", at=NOW, text="fixed")
     assert not store.close_incident(first.id, by="S1", at=NOW, text="fixed")
     assert [i.id for i in store.incidents_to_tell("slack", NOW)] == [first.id]  # closed, one thread untold
@@ -267,7 +277,7 @@ def test_a_post_is_claimed_on_its_own_row_and_leaves_nothing_behind(state: Path 
     )  # fmt: skip
     incident, _ = store.open_incident(platform="slack", text="down", signatures="[]", by="S1", at=NOW)
     assert store.add_notice(incident.id, thread(), NOW)
-    [(notice, _)] = store.notices_to_close(incident.id)
+    [(notice, _, _)] = store.notices_to_close(incident.id)
     lapsed = NOW + POST_LEASE
     for kind, row_id in ((PostKind.BURST_ALERT, burst.id), (PostKind.INCIDENT_CLOSED, notice)):
         assert store.claim_post(kind, row_id, NOW)

@@ -129,6 +129,8 @@ def test_a_state_db_from_before_migration_0002_upgrades_in_place(tmp_path: Path)
         "0022_revisions",
         "0023_model_reservations",
         "0024_draft_edits",
+        "0025_notice_languages",
+        "0026_revised_answers",
     ]
     ticket = store.ticket(1)
     assert ticket is not None and ticket.question == "q?"
