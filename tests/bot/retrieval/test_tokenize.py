@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bot.retrieval.confidence import THRESHOLD
 from bot.retrieval.knowledge import KnowledgeBase
 from bot.retrieval.tokenize import analyze, analyze_query, ko_strip, tokenize
 from bot.types import DocVisibility
@@ -90,3 +93,53 @@ def test_markdown_escapes_are_searched_as_the_characters_they_show() -> None:
     assert tokenize(r"Create \_\_init\_\_.py") == tokenize("Create __init__.py")
     # code shows its backslashes: its terms are as written
     assert tokenize(r"`re.compile(r'a\.b')`") != tokenize("`re.compile(r'a.b')`")
+
+
+SLACK_KO = """\
+---
+title: 슬랙 연동
+---
+# 슬랙 연동
+
+## 슬랙 앱 설치
+
+관리자 화면에서 슬랙 연동 메뉴를 열고 워크스페이스를 선택한 뒤 설치 버튼을 누릅니다.
+설치가 끝나면 봇이 채널에 자동으로 참여합니다.
+
+## 웹훅 주소 변경
+
+웹훅 주소는 설정 페이지의 알림 탭에서 바꿀 수 있습니다. 변경 후 저장을 누르세요.
+"""
+
+
+@pytest.mark.parametrize(
+    "question", ["슬랙 연동하려면?", "슬랙을 연동하려면?", "슬랙에서 연동하려면?", "슬랙은 연동하려면?"]
+)
+def test_a_particle_on_the_topic_word_does_not_lose_the_page_titled_by_the_question(
+    tmp_path: Path, question: str
+) -> None:
+    """It used to: "슬랙 연동하려면?" was answered from the page titled 슬랙 연동 (confidence 0.55),
+    but with a particle on 슬랙 (을, 에서, 은) the question's extra bigram (랙을) took it to 0.45-0.48
+    and the asker was handed to people. The ending 려면 stayed on 연동하려, so the heading rule,
+    which would have recognised the page, never applied."""
+    folder = write_docs(tmp_path / "knowledge")
+    (folder / "slack-ko.md").write_text(SLACK_KO, encoding="utf-8")
+    kb = KnowledgeBase(folder, tmp_path / "index")
+    try:
+        kb.sync()
+        found = kb.search(question, DocVisibility.INTERNAL, 3)
+        assert found.passages[0].path == "slack-ko.md"
+        assert found.confidence >= THRESHOLD
+        # a service the folder never mentions is still handed over, ending or not
+        assert kb.search("카프카를 연동하려면?", DocVisibility.INTERNAL, 3).confidence < THRESHOLD
+    finally:
+        kb.close()
+
+
+def test_the_connective_ending_of_a_how_to_question_is_stripped() -> None:
+    assert [ko_strip(w) for w in ["연동하려면", "설치되려면", "받으려면", "바꾸려면"]] == [
+        "연동",
+        "설치",
+        "받",
+        "바꾸",
+    ]
