@@ -139,7 +139,9 @@ class ActionHandler:
             return await self._open_incident(event, number, channel)
         if event.action in (ActionKind.RATE_GOOD, ActionKind.RATE_BAD) and number is not None:
             rating = "good" if event.action == ActionKind.RATE_GOOD else "bad"
-            text = await self.escalations.rate(number, event.actor, rating)
+            text = await self.escalations.rate(
+                number, event.actor, rating, language=spoken(event.locale) or "en"
+            )
             await tell_presser(event, channel, text)
             return Outcome.RECORDED
         scope = policy.document_scope(self.settings, event.conversation, event.visibility, event.actor)

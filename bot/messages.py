@@ -497,6 +497,94 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{total} ticket(s); showing the newest {shown}:",
         "ko": "티켓 {total}건 중 최신 {shown}건:",
     },
+    # `/support claim`, `resolve` and `assign` (and staff's presses on a ticket's card, in
+    # English): what the person who moved a ticket is told
+    "no_ticket": {"en": "There is no ticket #{ticket}.", "ko": "티켓 #{ticket}은 없습니다."},
+    "ticket_now": {"en": "Ticket #{ticket} is now {status}.", "ko": "티켓 #{ticket} 상태: 이제 {status}."},
+    "ticket_already": {
+        "en": "Ticket #{ticket} is already {status}.",
+        "ko": "티켓 #{ticket} 상태: 이미 {status}.",
+    },
+    "thread_not_told": {
+        "en": "The thread could not be told (the platform refused the post): please tell the asker there.",
+        "ko": "스레드에 알리지 못했습니다(플랫폼이 게시를 거부함). 질문하신 분께 그곳에서 알려 주세요.",
+    },
+    "resolved_drafted": {
+        "en": "The staff reply in the thread became knowledge draft #{draft}: review it with "
+        "`/support learn show {draft}`.",
+        "ko": "스레드의 담당자 답변이 지식 초안 #{draft}이 되었습니다. "
+        "`/support learn show {draft}`로 검토해 주세요.",
+    },
+    "resolved_draft_kept": {
+        "en": "Knowledge draft #{draft} was edited by hand, so it is left as it was saved: review it "
+        "with `/support learn show {draft}`.",
+        "ko": "지식 초안 #{draft}은 직접 수정된 적이 있어 저장된 그대로 두었습니다. "
+        "`/support learn show {draft}`로 검토해 주세요.",
+    },
+    "reassign_admins_only": {
+        "en": "Only admins can reassign tickets.",
+        "ko": "티켓 담당자 변경은 관리자만 할 수 있습니다.",
+    },
+    "not_a_ticket_number": {
+        "en": "{typed} is not a ticket number; use the number shown as #N, e.g. 12",
+        "ko": "{typed}은(는) 티켓 번호가 아닙니다. #N으로 표시된 번호를 입력해 주세요(예: 12).",
+    },
+    "not_a_draft_number": {
+        "en": "{typed} is not a draft number; use the number shown as #N, e.g. 12",
+        "ko": "{typed}은(는) 초안 번호가 아닙니다. #N으로 표시된 번호를 입력해 주세요(예: 12).",
+    },
+    "note_too_long": {
+        "en": "The note is {length:,} characters; keep it under {limit:,}.",
+        "ko": "메모가 {length:,}자입니다. {limit:,}자 미만으로 줄여 주세요.",
+    },
+    # `/support learn`: knowledge drafts made from resolved tickets
+    "learn_none": {"en": "No drafts waiting for review.", "ko": "검토를 기다리는 초안이 없습니다."},
+    "learn_waiting": {"en": "Drafts waiting for review:", "ko": "검토를 기다리는 초안:"},
+    "learn_line": {
+        "en": "- #{draft} {title} (from ticket #{ticket}, {visibility})",
+        "ko": "- #{draft} {title} (티켓 #{ticket}에서, {visibility})",
+    },
+    "learn_needs_number": {
+        "en": "`learn {action}` needs the draft number, e.g. `learn {action} 3`",
+        "ko": "`learn {action}`에는 초안 번호가 필요합니다. 예: `learn {action} 3`",
+    },
+    "learn_no_draft": {"en": "There is no draft #{draft}.", "ko": "초안 #{draft}은 없습니다."},
+    "learn_show": {
+        "en": "Draft #{draft} ({status}, {visibility}, from ticket #{ticket})",
+        "ko": "초안 #{draft} ({status}, {visibility}, 티켓 #{ticket}에서)",
+    },
+    "learn_already": {
+        "en": "Draft #{draft} was already {status}.",
+        "ko": "초안 #{draft}은 이미 {status} 상태입니다.",
+    },
+    "learn_needs_title": {
+        "en": "`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`",
+        "ko": "`learn title`에는 새 제목이 필요합니다. 예: `learn title 3 2단계 인증 초기화`",
+    },
+    "learn_titled": {
+        "en": "Draft #{draft} is now titled: {title}",
+        "ko": "초안 #{draft}의 제목을 바꿨습니다: {title}",
+    },
+    "learn_rejected": {"en": "Draft #{draft} rejected.", "ko": "초안 #{draft}을 거절했습니다."},
+    "learn_decided": {
+        "en": "Draft #{draft} was already decided.",
+        "ko": "초안 #{draft}은 이미 처리되었습니다.",
+    },
+    "learn_changed": {
+        "en": "Draft #{draft} was changed while you approved it, and is still waiting: review it with "
+        "`learn show {draft}` and approve again.",
+        "ko": "승인하는 동안 초안 #{draft}이 바뀌어 아직 검토를 기다리고 있습니다. "
+        "`learn show {draft}`로 확인한 뒤 다시 승인해 주세요.",
+    },
+    "learn_approved": {
+        "en": "Draft #{draft} approved: written to `{path}` and indexed. The bot answers this question now.",
+        "ko": "초안 #{draft}을 승인했습니다. `{path}`에 저장하고 색인했으니 이제 봇이 이 질문에 답합니다.",
+    },
+    # said after a change to the folder on a cluster (bot/cluster.py's SharedKnowledge)
+    "others_follow": {
+        "en": "The other workers re-read the folder within a minute.",
+        "ko": "다른 워커들도 1분 안에 폴더를 다시 읽습니다.",
+    },
     # `/support assign` naming someone who is not a person of the platform ("Sam", "@sam")
     "assign_whom": {
         "en": "{typed} is not a user: mention them (@name) or give their user id.",

@@ -237,16 +237,53 @@ _ASIDE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`|(?<!\w)'[^'\n]+'(?!\w)|\"[^\"\n
 
 def detect_language(text: str) -> str:
     """'ko' or 'en'. The product supports two languages, so the script decides: a text
-    in which more than a quarter of the words the writer wrote (not code or quotes) hold
-    Hangul is Korean, whatever English words (product names, commands, error names) it also
-    contains. Words, not letters: a Korean word is two or three syllables and often carries
-    an English name ("RuntimeError가"), so letters let a few identifiers outweigh the
-    Korean. A statistical detector is less reliable on short chat."""
+    in which more than a quarter of the words the writer wrote (not code, quotes or what
+    they pasted: `_own_words`) hold Hangul is Korean, whatever English words (product names,
+    commands, error names) it also contains. Words, not letters: a Korean word is two or
+    three syllables and often carries an English name ("RuntimeError가"), so letters let a
+    few identifiers outweigh the Korean. A statistical detector is less reliable on short chat."""
     if _HANGUL.search(text) is None:
         return "en"  # the usual case, decided without looking at every word of a long answer
-    words = _words(_ASIDE.sub(" ", text)) or _words(text)
+    words = _own_words(_ASIDE.sub(" ", text)) or _words(text)
     korean = sum(1 for word in words if _HANGUL.search(word))
     return "ko" if korean * 4 > len(words) else "en"
+
+
+def language_shown(text: str) -> str | None:
+    """`detect_language`'s verdict, or None when the writer wrote no word of either language:
+    only names (identifiers, flags, paths, versions), numbers, code or quotes, as in
+    "SLACK_APP_TOKEN?". Such a text does not show what language its writer speaks."""
+    if not any(_HANGUL.search(word) or _is_prose(word) for word in _ASIDE.sub(" ", text).split()):
+        return None
+    return detect_language(text)
+
+
+def _own_words(text: str) -> list[str]:
+    """The words of `text` (code and quotes set aside) that its writer wrote rather than pasted.
+    Korean puts the verb last, so a line that ends in a Hangul word after another is a Korean
+    sentence; a writer who writes those pastes, without quotes, what is in English around them
+    (an error, a command's output): the Latin-only words between its Hangul words ("supportbot
+    run 하면 Error: SLACK_APP_TOKEN is not set 에러가 나요"), and the lines without Hangul
+    beside it (a traceback under "이런 에러가 나요"). Without such a line: every word."""
+    lines = [_words(line) for line in text.splitlines()]
+    if not any(_korean_sentence(line) for line in lines):
+        return [word for line in lines for word in line]
+    own: list[str] = []
+    for line in lines:
+        if _korean_sentence(line):
+            first = next(i for i, word in enumerate(line) if _HANGUL.search(word))
+            own += line[:first] + [word for word in line[first:] if _HANGUL.search(word)]
+        elif any(_HANGUL.search(word) for word in line):
+            own += line  # an English sentence that names a Korean term ("What does 설정 mean?")
+    return own
+
+
+def _korean_sentence(words: list[str]) -> bool:
+    return (
+        bool(words)
+        and _HANGUL.search(words[-1]) is not None
+        and sum(1 for w in words if _HANGUL.search(w)) > 1
+    )
 
 
 def may_be_in(text: str, language: str) -> bool:
@@ -260,6 +297,18 @@ def may_be_in(text: str, language: str) -> bool:
 
 def _words(text: str) -> list[str]:
     return [word for word in text.split() if _LETTER.search(word)]
+
+
+def _is_prose(word: str) -> bool:
+    """Whether `word` is one of a sentence's ("ok", "Where", "don't") rather than a name
+    ("SLACK_APP_TOKEN", "API", "config.toml", "--port", "v2.3", "useEffect")."""
+    core = word.strip(_SENTENCE_MARKS)
+    if len(core) == 1:
+        return core.isalpha()
+    return all(part.isalpha() for part in re.split(r"['’-]", core)) and core[1:].islower()
+
+
+_SENTENCE_MARKS = ".,;:!?…\"'“”‘’()[]"
 
 
 def _nfkc_pattern(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:

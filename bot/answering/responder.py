@@ -166,7 +166,11 @@ class Responder:
         # opt-in memory (bot/privacy/people.py): None when off, and then nothing more is read or written
         people = People(settings=self.settings, store=self.store, clock=self.clock)
         remembered = remembered_facts(*memory)
-        language = people.language_for(remembered, question, language)
+        # a reply of names alone ("SLACK_APP_TOKEN?") goes on in the conversation's language
+        answered = None
+        if policy.language_shown(question) is None:
+            answered = await self.store.run(StateStore.answered_language, conversation)
+        language = answered or people.language_for(remembered, question, language)
         await people.observe_question(conversation.platform, asker.id, question, language, remembered)
         chosen = await self.answers.answerer_for(asker, conversation, language)
         # the model answer reserved for the question goes with the answer's record, or at the end

@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 200  # characters in a knowledge draft's title
 NOTE_LIMIT = 2000  # characters in a resolution note
-# said after a change to the folder on a cluster (bot/cluster.py's SharedKnowledge)
-OTHERS_FOLLOW = "The other workers re-read the folder within a minute."
 
 
 @REGISTRY.command(
@@ -158,8 +156,10 @@ def _tickets_query(which: Which, command: Command) -> TicketQuery:
     params=(Param(name="ticket", help="the ticket number"),),
 )
 async def _claim(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
-    ticket_id = _ticket_number(args["ticket"])
-    result = await host.escalations.claim(ticket_id, command.invoker, channel, command.conversation)
+    language = await reply_language(host, command)
+    ticket_id = _number(args["ticket"], "ticket", language)
+    where = command.conversation
+    result = await host.escalations.claim(ticket_id, command.invoker, channel, where, language=language)
     return result.message
 
 
@@ -174,12 +174,13 @@ async def _claim(host: CommandHost, command: Command, args: dict[str, str], chan
     ),
 )
 async def _resolve(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
-    ticket_id = _ticket_number(args["ticket"])
+    language = await reply_language(host, command)
+    ticket_id = _number(args["ticket"], "ticket", language)
     note = args.get("note", "")
     if len(note) > NOTE_LIMIT:  # it is posted in the thread and kept with the ticket
-        raise UsageError(f"The note is {len(note):,} characters; keep it under {NOTE_LIMIT:,}.")
+        raise UsageError(say("note_too_long", language, length=len(note), limit=NOTE_LIMIT))
     result = await host.escalations.resolve(
-        ticket_id, command.invoker, channel, command.conversation, note=note
+        ticket_id, command.invoker, channel, command.conversation, note=note, language=language
     )
     return result.message
 
@@ -194,11 +195,15 @@ async def _resolve(host: CommandHost, command: Command, args: dict[str, str], ch
     ),
 )
 async def _assign(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
-    ticket_id = _ticket_number(args["ticket"])
-    person = await _person(host, command, args["person"])
+    language = await reply_language(host, command)
+    ticket_id = _number(args["ticket"], "ticket", language)
+    person = _person(command, args["person"], language)
     # named as their mention showed them; with no name, the thread tags them (escalation.tickets)
     to = Author(id=person.id, name=person.name)
-    result = await host.escalations.reassign(ticket_id, command.invoker, to, channel, command.conversation)
+    where = command.conversation
+    result = await host.escalations.reassign(
+        ticket_id, command.invoker, to, channel, where, language=language
+    )
     return result.message
 
 
@@ -219,56 +224,66 @@ async def _assign(host: CommandHost, command: Command, args: dict[str, str], cha
 )
 async def _learn(host: CommandHost, command: Command, args: dict[str, str], channel: Channel) -> str:
     action = (args.get("action") or "list").lower()
+    language = await reply_language(host, command)
     if action == "list":
         drafts = await host.store.run(StateStore.drafts_in, _here(command), "pending")
         if not drafts:
-            return "No drafts waiting for review."
-        return "Drafts waiting for review:\n" + "\n".join(
-            # a title is the asker's first line until staff retitle it: shown as typed, as `show` does
-            f"- #{d.id} {quoted(d.title, TITLE_LIMIT)} (from ticket #{d.ticket_id}, {d.visibility})"
-            for d in drafts
+            return say("learn_none", language)
+        return "\n".join(
+            [say("learn_waiting", language)]
+            + [
+                # a title is the asker's first line until staff retitle it: shown as typed, as `show` does
+                say(
+                    "learn_line",
+                    language,
+                    draft=d.id,
+                    title=quoted(d.title, TITLE_LIMIT),
+                    ticket=d.ticket_id,
+                    visibility=d.visibility,
+                )
+                for d in drafts
+            ]
         )
     if not args.get("draft"):
-        raise UsageError(f"`learn {action}` needs the draft number, e.g. `learn {action} 3`")
-    draft_id = _number(args["draft"], "draft")
+        raise UsageError(say("learn_needs_number", language, action=action))
+    draft_id = _number(args["draft"], "draft", language)
     draft = await host.store.run(StateStore.draft, draft_id)
     mine = {d.id for d in await host.store.run(StateStore.drafts_in, _here(command), None, 1000)}
     if draft is None or draft.id not in mine:
-        return f"There is no draft #{draft_id}."
+        return say("learn_no_draft", language, draft=draft_id)
     if action == "show":
-        return (
-            f"Draft #{draft.id} ({draft.status}, {draft.visibility}, from ticket #{draft.ticket_id})\n"
-            f"**{quoted(draft.title)}**\n{quoted_block(draft.question)}\n\n{quoted(draft.answer)}"
+        head = say(
+            "learn_show",
+            language,
+            draft=draft.id,
+            status=draft.status,
+            visibility=draft.visibility,
+            ticket=draft.ticket_id,
         )
+        return f"{head}\n**{quoted(draft.title)}**\n{quoted_block(draft.question)}\n\n{quoted(draft.answer)}"
     if draft.status != "pending":
-        return f"Draft #{draft.id} was already {draft.status}."
+        return say("learn_already", language, draft=draft.id, status=draft.status)
     if action == "title":
         # a title is one line: it becomes the learned file's heading and front matter title
         title = single_line(args.get("text", ""), TITLE_LIMIT)
         if not title:
-            raise UsageError("`learn title` needs the new title, e.g. `learn title 3 Resetting 2FA`")
+            raise UsageError(say("learn_needs_title", language))
         await host.store.run(StateStore.retitle_draft, draft_id, title)
-        return f"Draft #{draft_id} is now titled: {quoted(title)}"
+        return say("learn_titled", language, draft=draft_id, title=quoted(title))
     if action == "reject":
         changed = await host.store.run(
             StateStore.decide_draft, draft_id, status="rejected", by=command.invoker.id, at=host.clock.now()
         )
-        return f"Draft #{draft_id} rejected." if changed else f"Draft #{draft_id} was already decided."
+        return say("learn_rejected" if changed else "learn_decided", language, draft=draft_id)
     path = await approve_draft(host, draft, command.invoker)
     if path is None:
         # the compare-and-set lost: to a decision, or to an edit saved meanwhile (the
         # dashboard, `learn title`), which is never published under an approval of the text before
         now = await host.store.run(StateStore.draft, draft_id)
         if now is not None and now.status == "pending":
-            return (
-                f"Draft #{draft_id} was changed while you approved it, and is still waiting: review it "
-                f"with `learn show {draft_id}` and approve again."
-            )
-        return f"Draft #{draft_id} was already decided."
-    return and_others(
-        host,
-        f"Draft #{draft_id} approved: written to `{path}` and indexed. The bot answers this question now.",
-    )
+            return say("learn_changed", language, draft=draft_id)
+        return say("learn_decided", language, draft=draft_id)
+    return and_others(host, say("learn_approved", language, draft=draft_id, path=path), language)
 
 
 @REGISTRY.command("reindex", "Re-read the knowledge folder now (only changed files).", access=Access.ADMIN)
@@ -277,10 +292,10 @@ async def _reindex(host: CommandHost, command: Command, args: dict[str, str], ch
     return and_others(host, report.describe())
 
 
-def and_others(host: CommandHost, said: str) -> str:
+def and_others(host: CommandHost, said: str, language: str = "en") -> str:
     """What a change to the folder says, and on a cluster that it reached this worker alone
     so far: each worker's index is its own, and the others sync theirs at their next tick."""
-    return f"{said}\n{OTHERS_FOLLOW}" if host.shared_knowledge.others else said
+    return f"{said}\n{say('others_follow', language)}" if host.shared_knowledge.others else said
 
 
 @REGISTRY.command(
@@ -309,16 +324,12 @@ def _here(command: Command) -> tuple[Reach]:
     return (Reach(platform=where.platform, only=policy.listed_from(where)),)
 
 
-def _ticket_number(text: str) -> int:
-    return _number(text, "ticket")
-
-
-def _number(text: str, what: str) -> int:
+def _number(text: str, what: str, language: str) -> int:
     """A ticket or draft number as typed ("12" or "#12"), or a UsageError saying what is wanted:
     a number SQLite cannot hold, or one nobody was shown, is a typing mistake, not a failure."""
     number = parse_number(text)
     if number is None:
-        raise UsageError(f"{_shown(text)} is not a {what} number; use the number shown as #N, e.g. 12")
+        raise UsageError(say(f"not_a_{what}_number", language, typed=_shown(text)))
     return number
 
 
@@ -326,14 +337,13 @@ def _number(text: str, what: str) -> int:
 _WHOM: dict[str, str] = {Platform.SLACK: "assign_whom_slack", Platform.DISCORD: "assign_whom_discord"}
 
 
-async def _person(host: CommandHost, command: Command, text: str) -> TypedPerson:
+def _person(command: Command, text: str, language: str) -> TypedPerson:
     """Whom `text` names on the command's platform, or a UsageError saying how to name them:
     a ticket given to a word that is no user id ("Sam") would be given to nobody."""
     platform = command.conversation.platform
     person = parse_person(text, platform)
     if person is None:
-        key = _WHOM.get(platform, "assign_whom")
-        raise UsageError(say(key, await reply_language(host, command), typed=_shown(text)))
+        raise UsageError(say(_WHOM.get(platform, "assign_whom"), language, typed=_shown(text)))
     return person
 
 

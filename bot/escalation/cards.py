@@ -90,8 +90,8 @@ def ticket_buttons(ticket: Ticket, language: str = "en") -> tuple[Button, ...]:
 
 
 def status_line(ticket: Ticket, language: str = "en") -> str:
-    """The ticket's status in a few words: in English for staff (the card, the command
-    replies), in the ticket's language where the asker reads it."""
+    """The ticket's status in a few words: in English for staff on the card, in the invoker's
+    language in a command's reply, in the ticket's language where the asker reads it."""
     who = ticket.assignee_name or ticket.assignee_id
     if ticket.status == TicketStatus.CLAIMED:
         return say("status_claimed", language, who=who)

@@ -45,12 +45,15 @@ class Satisfaction:
             )
         )
 
-    async def rate(self, ticket_id: int, actor: Author, rating: TicketRating | str) -> str:
-        """The asker's rating, once. A plain "good" / "bad" is accepted as its TicketRating."""
+    async def rate(
+        self, ticket_id: int, actor: Author, rating: TicketRating | str, *, language: str = "en"
+    ) -> str:
+        """The asker's rating, once. A plain "good" / "bad" is accepted as its TicketRating.
+        `language`: the presser's, for a ticket that is gone (a present one's decides)."""
         rating = TicketRating(rating)
         ticket = await self.store.run(StateStore.ticket, ticket_id)
         if ticket is None:
-            return f"There is no ticket #{ticket_id}."
+            return say("no_ticket", language, ticket=ticket_id)
         language = ticket.language
         if actor.id != ticket.asker_id:
             return say("rate_not_yours", language)

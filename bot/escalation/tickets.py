@@ -169,9 +169,18 @@ class Escalations:
         }
 
     async def claim(
-        self, ticket_id: int, actor: Author, channel: Channel, where: ConversationRef
+        self,
+        ticket_id: int,
+        actor: Author,
+        channel: Channel,
+        where: ConversationRef,
+        *,
+        language: str | None = None,
     ) -> TransitionResult:
-        """`where`: the conversation the actor acts from (its platform and workspace)."""
+        """`where`: the conversation the actor acts from (its platform and workspace);
+        `language`: the one to tell them in (a command's, bot/commands/language.py). Without
+        it, staff working a ticket's card are told in English, and a refusal an asker may
+        meet is in the ticket's language."""
         return await self._transition(
             ticket_id,
             actor,
@@ -182,11 +191,20 @@ class Escalations:
             announce="claimed",
             assignee=actor,
             fields=self._idle_deadline(),
+            language=language,
         )
 
     async def resolve(
-        self, ticket_id: int, actor: Author, channel: Channel, where: ConversationRef, note: str = ""
+        self,
+        ticket_id: int,
+        actor: Author,
+        channel: Channel,
+        where: ConversationRef,
+        note: str = "",
+        *,
+        language: str | None = None,
     ) -> TransitionResult:
+        """As `claim`, with the resolution's note for the thread."""
         result = await self._transition(
             ticket_id,
             actor,
@@ -199,6 +217,7 @@ class Escalations:
             detail=note,
             keep_assignee=True,
             fields={"next_action_at": None, "resolved_at": self.clock.now(), "note": note or None},
+            language=language,
         )
         if result.changed and result.ticket is not None:
             try:
@@ -207,29 +226,32 @@ class Escalations:
                 log.warning("could not ask for a rating", exc_info=True, extra={"ticket_id": ticket_id})
             drafting = await draft_from(self.store, result.ticket, self.clock.now())
             if drafting is not None:
-                draft = drafting.draft_id
-                learned = (
-                    f"Knowledge draft #{draft} was edited by hand, so it is left as it was saved"
-                    if drafting.drafted == Drafted.KEPT
-                    else f"The staff reply in the thread became knowledge draft #{draft}"
-                )
+                learned = "resolved_draft_kept" if drafting.drafted == Drafted.KEPT else "resolved_drafted"
                 return TransitionResult(
                     changed=True,
                     ticket=result.ticket,
-                    message=f"{result.message} {learned}: review it with `/support learn show {draft}`.",
+                    message=f"{result.message} {say(learned, language or 'en', draft=drafting.draft_id)}",
                     told=result.told,
                 )
         return result
 
     async def reassign(
-        self, ticket_id: int, actor: Author, to: Author, channel: Channel, where: ConversationRef
+        self,
+        ticket_id: int,
+        actor: Author,
+        to: Author,
+        channel: Channel,
+        where: ConversationRef,
+        *,
+        language: str | None = None,
     ) -> TransitionResult:
+        """As `claim`, giving the ticket to `to`: for admins."""
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is not None and not policy.is_admin(
             actor, where.platform, self.settings, rights_workspace(where, current.conversation)
         ):
             return TransitionResult(
-                changed=False, ticket=current, message="Only admins can reassign tickets."
+                changed=False, ticket=current, message=say("reassign_admins_only", language or "en")
             )
         announce, tags = _assignment_note(to)
         return await self._transition(
@@ -248,6 +270,7 @@ class Escalations:
             fields=self._idle_deadline(),
             # Assign pressed twice, or to whoever has it: the thread is not told again
             unless_held_by=to.id,
+            language=language,
         )
 
     async def close_by_asker(self, ticket: Ticket, actor: Author, channel: Channel) -> TransitionResult:
@@ -369,10 +392,14 @@ class Escalations:
         event: str | None = None,
         fields: Mapping[str, object] | None = None,
         unless_held_by: str | None = None,
+        language: str | None = None,
     ) -> TransitionResult:
+        staff = language or "en"  # what the actor is told in (`claim` says which)
         current = await self.store.run(StateStore.ticket, ticket_id)
         if current is None:
-            return TransitionResult(changed=False, ticket=None, message=f"There is no ticket #{ticket_id}.")
+            return TransitionResult(
+                changed=False, ticket=None, message=say("no_ticket", staff, ticket=ticket_id)
+            )
         if current.conversation.platform != where.platform:
             # staff and admin rights are per platform: a Discord admin is nobody on Slack
             return TransitionResult(
@@ -380,7 +407,7 @@ class Escalations:
                 ticket=current,
                 message=say(
                     "wrong_platform",
-                    current.language,
+                    language or current.language,
                     ticket=ticket_id,
                     platform=current.conversation.platform,
                 ),
@@ -390,14 +417,15 @@ class Escalations:
             return TransitionResult(
                 changed=False,
                 ticket=current,
-                message=say("wrong_workspace", current.language, ticket=ticket_id),
+                message=say("wrong_workspace", language or current.language, ticket=ticket_id),
             )
         if check_staff and not self._may_work(actor, where, current):
             # mostly the asker, pressing the buttons on the note in their thread: in the language
-            # their memory holds, else the ticket's (theirs, and the note's)
-            people = People(settings=self.settings, store=self.store, clock=self.clock)
-            facts = await people.recall(current.conversation.platform, actor.id)
-            language = people.language_for(facts, "", current.language)
+            # their memory holds, else the ticket's (theirs, and the note's); a command says its own
+            if language is None:
+                people = People(settings=self.settings, store=self.store, clock=self.clock)
+                facts = await people.recall(current.conversation.platform, actor.id)
+                language = people.language_for(facts, "", current.language)
             return TransitionResult(changed=False, ticket=current, message=say("staff_only", language))
         if to == TicketStatus.RESOLVED and current.assignee_id is None:
             keep_assignee, assignee = False, actor  # whoever resolves an unclaimed ticket owns it
@@ -416,7 +444,7 @@ class Escalations:
         )
         if not changed:
             return TransitionResult(
-                changed=False, ticket=ticket, message=_unchanged(ticket, to, unless_held_by)
+                changed=False, ticket=ticket, message=_unchanged(ticket, to, unless_held_by, language)
             )
         log.info(
             "ticket %s", event or to, extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform}
@@ -428,7 +456,7 @@ class Escalations:
             # a person owns the thread while the ticket is worked on; after it, the bot may help again
             human_takeover=to == TicketStatus.CLAIMED,
         )
-        message, told = f"Ticket #{ticket.id} is now {status_line(ticket)}.", True
+        message, told = say("ticket_now", staff, ticket=ticket.id, status=status_line(ticket, staff)), True
         if announce:
             if direct_message(ticket.conversation):  # nobody of the team can write or be tagged there
                 announce, mentions = _DIRECT_WORDS.get(announce, announce), ()
@@ -445,7 +473,7 @@ class Escalations:
                     exc_info=True,
                     extra={"ticket_id": ticket.id, "platform": ticket.conversation.platform},
                 )
-                message += " The thread could not be told (the platform refused the post): please tell the asker there."
+                message += " " + say("thread_not_told", staff)
                 told = False
         await self.refresh(ticket, channel)
         return TransitionResult(changed=True, ticket=ticket, message=message, told=told)
@@ -456,9 +484,11 @@ class Escalations:
 
     # -- satisfaction ---------------------------------------------------------------------
 
-    async def rate(self, ticket_id: int, actor: Author, rating: TicketRating | str) -> str:
+    async def rate(
+        self, ticket_id: int, actor: Author, rating: TicketRating | str, *, language: str = "en"
+    ) -> str:
         """The asker's rating, once (bot/escalation/ratings.py)."""
-        return await self.satisfaction.rate(ticket_id, actor, rating)
+        return await self.satisfaction.rate(ticket_id, actor, rating, language=language)
 
     # -- the SLA clock ---------------------------------------------------------------------
 
@@ -499,10 +529,12 @@ def rights_workspace(where: ConversationRef, ticket: ConversationRef) -> str:
     return where.workspace if ticket.workspace == DM_WORKSPACE else ticket.workspace
 
 
-def _unchanged(ticket: Ticket, to: TicketStatus, held_by: str | None) -> str:
+def _unchanged(ticket: Ticket, to: TicketStatus, held_by: str | None, language: str | None) -> str:
     """What the presser is told of a move that changed nothing: that the ticket is already
-    with the person it was to go to (in the ticket's language, as the chat's other refusals
-    about it are), or the status it already has."""
+    with the person it was to go to (without `language`, in the ticket's, as the chat's other
+    refusals about it are), or the status it already has (without it, in staff's English)."""
     if held_by is not None and ticket.status == to and ticket.assignee_id == held_by:
-        return say("already_assigned", ticket.language, ticket=ticket.id, to=ticket.assignee_name or held_by)
-    return f"Ticket #{ticket.id} is already {status_line(ticket)}."
+        to_whom = ticket.assignee_name or held_by
+        return say("already_assigned", language or ticket.language, ticket=ticket.id, to=to_whom)
+    staff = language or "en"
+    return say("ticket_already", staff, ticket=ticket.id, status=status_line(ticket, staff))

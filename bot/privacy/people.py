@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bot import policy
 from bot.answering.prompt import MEMORY_ROLE
 from bot.config import Settings
 from bot.messages import say, spoken
@@ -46,8 +47,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 
 
 def shows_language(text: str) -> bool:
-    """Whether `text` has letters enough to tell its language ("ok" and "v2.3 500?" do not)."""
-    return len(_LETTER.findall(text)) >= SHORT_TEXT_LETTERS
+    """Whether `text` has letters enough to tell its language ("ok" and "v2.3 500?" do not),
+    in words of its writer's own (names alone, as in "SLACK_APP_TOKEN?", do not either)."""
+    return len(_LETTER.findall(text)) >= SHORT_TEXT_LETTERS and policy.language_shown(text) is not None
 
 
 _SAID_LANGUAGE = (

@@ -15,7 +15,7 @@ from typing import Any, Unpack
 from bot.store.postgres_session import lock_keys
 from bot.store.rows import insert_statement, one_statement, select_row, together, transaction, update_row
 from bot.store.store import Repository, iso, like_prefix
-from bot.types import AnswerFields, Citation
+from bot.types import AnswerFields, Citation, ConversationRef
 
 # retrieval scores are kept to this many decimals: enough for similarity's weights
 SCORE_DIGITS = 3
@@ -155,6 +155,15 @@ class AnswerRepository(Repository):
             return None
         record = self.answer(int(row[0]))
         return (record, str(row[1])) if record is not None else None
+
+    def answered_language(self, ref: ConversationRef) -> str | None:
+        """The language the bot last answered in in `ref` (None: it has not, or the row has none
+        kept): what a reply that shows none of its own is answered in."""
+        row = self.db.execute(
+            "select language from answers where conversation = ? and language != '' order by id desc limit 1",
+            [ref.key],
+        ).fetchone()
+        return str(row[0]) if row is not None else None
 
     def add_feedback(self, answer_id: int, user_id: str, value: str, at: datetime) -> bool:
         """Record (or change) a user's verdict on an answer; True if it is new or changed."""

@@ -35,6 +35,7 @@ from bot.types import (
     Turn,
     Visibility,
 )
+from tests.fakes.answerers import ConfidentExtractive
 
 STAFF_TOML = """
 [slack]
@@ -219,6 +220,48 @@ async def test_korean_question_gets_a_korean_answer(rt: Runtime, channel: Consol
     assert "30일 이내" in reply.text
     assert reply.buttons[0].label == "도움이 됐어요"
     assert reply.language == "ko"  # adapters label their sources in the asker's language
+
+
+async def test_a_korean_question_quoting_an_unfenced_english_error_is_answered_in_korean(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    """The asker wrote a Korean sentence around the error the program printed, without
+    backticks. The error's words are the program's, not the asker's, yet they used to
+    outvote the Korean: the whole reply, its lead and its buttons, was in English."""
+    question = (
+        "supportbot run 하면 Error: SLACK_APP_TOKEN is not set, the app-level token for "
+        "Socket Mode is required 에러가 나요"
+    )
+    rt = make_runtime(STAFF_TOML, answerer=ConfidentExtractive())  # about the language, not calibration
+    assert await rt.bot.on_message(message(question), channel) == Outcome.ANSWERED
+    [reply] = replies(channel)
+    assert "SLACK_APP_TOKEN" in reply.text  # the right section was found
+    assert reply.language == "ko" and reply.buttons[0].label == "도움이 됐어요"
+
+
+async def test_an_identifier_only_follow_up_in_a_korean_thread_is_answered_in_korean(
+    make_runtime: Callable[..., Runtime], channel: ConsoleChannel
+) -> None:
+    """After a Korean answer the asker names the other token alone. "SLACK_APP_TOKEN?" holds
+    no word of either language, yet it used to be answered in English, buttons and all, in
+    the middle of a Korean conversation."""
+    rt = make_runtime(STAFF_TOML, answerer=ConfidentExtractive())
+    await rt.bot.on_message(message("SLACK_BOT_TOKEN은 어디서 받나요?"), channel)
+    [first] = replies(channel)
+    assert first.language == "ko"
+    thread = first.conversation
+    follow = message("SLACK_APP_TOKEN?", channel=thread.channel, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(follow, channel) == Outcome.ANSWERED
+    second = replies(channel)[-1]
+    assert second is not first and second.conversation == thread
+    assert second.language == "ko" and second.buttons[0].label == "도움이 됐어요"
+    # in an English thread the same words are answered in English
+    await rt.bot.on_message(message("Where do I get SLACK_BOT_TOKEN?"), channel)
+    english = replies(channel)[-1].conversation
+    await rt.bot.on_message(
+        message("SLACK_APP_TOKEN?", channel=english.channel, thread=english.thread, addressed=False), channel
+    )
+    assert replies(channel)[-1].language == "en"
 
 
 async def test_korean_unknown_question_hands_off_in_korean(rt: Runtime, channel: ConsoleChannel) -> None:

@@ -179,10 +179,57 @@ def test_not_requests_for_a_person(text: str) -> None:
             "ko",
         ),
         ("`npm install --save-dev @types/react` 를 실행하세요", "ko"),
+        # an error pasted without quotes into a Korean sentence, or under or over one: the
+        # program's words, not the writer's (they used to outvote the Korean)
+        (
+            "supportbot run 하면 Error: SLACK_APP_TOKEN is not set, the app-level token for "
+            "Socket Mode is required 에러가 나요",
+            "ko",
+        ),
+        (
+            "kubectl get pods 하니까 The connection to the server localhost:8080 was refused - "
+            "did you specify the right host or port? 라고 나와요",
+            "ko",
+        ),
+        (
+            "npm install 했는데 npm ERR! code ERESOLVE npm ERR! unable to resolve dependency tree 이런 에러가 떠요",
+            "ko",
+        ),
+        (
+            "docker compose up -d 했더니 Error response from daemon: driver failed programming external "
+            "connectivity on endpoint web: Bind for 0.0.0.0:80 failed: port is already allocated 가 떠요",
+            "ko",
+        ),
+        (
+            '배포하고 나서 이런 에러가 나요\nTraceback (most recent call last):\n  File "app.py", line 3, '
+            "in <module>\n    main()\nKeyError: the token for the workspace is missing from the environment",
+            "ko",
+        ),
+        # English that names Korean terms keeps its language, with one, or two far apart
+        ("Where is the 설정 page, and how do I change the default language there?", "en"),
+        ("Click 설정 then go to the page and click the button named 저장 to save it for everyone", "en"),
+        ("Supported languages:\n- English\n- 한국어\n- Japanese", "en"),
     ],
 )
 def test_language_detection(text: str, expected: str) -> None:
     assert policy.detect_language(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # names, numbers and code alone: no word of the writer's own tells their language
+        ("SLACK_APP_TOKEN?", None),
+        ("v2.3 500?", None),
+        ("`supportbot run --port 8080`", None),
+        ("config.toml / useEffect / API", None),
+        ("ok?", "en"),
+        ("SLACK_APP_TOKEN은?", "ko"),
+        ("Where is SLACK_APP_TOKEN?", "en"),
+    ],
+)
+def test_a_text_of_names_alone_shows_no_language(text: str, expected: str | None) -> None:
+    assert policy.language_shown(text) == expected
 
 
 @pytest.mark.parametrize(

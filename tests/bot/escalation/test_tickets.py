@@ -152,3 +152,53 @@ async def test_a_ticket_in_a_channel_without_threads_promises_no_thread(
     [note] = [reply for _, reply in threadless.posted if reply.kind == ReplyKind.ESCALATION]
     assert note.conversation.thread is None
     assert "A person will reply here;" in note.text and "thread" not in note.text
+
+
+def korean(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
+
+
+async def test_claim_replies_in_the_language_of_a_korean_staff_members_app(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """`/support tickets` answers someone whose app is in Korean in Korean (README: a
+    command's reply follows the person's memory, then the locale their app gives), but
+    `claim`, `resolve` and `assign` said "Ticket #1 is now claimed by Sam.", "There is no
+    ticket #99." and "'x' is not a ticket number; ..." in English."""
+    ticket_id, thread = await open_ticket(rt, channel)
+
+    async def said(name: str, args: str, who: Author = STAFF) -> str:
+        await rt.bot.on_command(replace(command(name, args, who), locale="ko"), channel)
+        return channel.posted[-1][1].text
+
+    assert await said("claim", str(ticket_id)) == f"티켓 #{ticket_id} 상태: 이제 Sam님이 담당 중."
+    assert await said("claim", str(ticket_id)) == f"티켓 #{ticket_id} 상태: 이미 Sam님이 담당 중."
+    assert await said("claim", "99") == "티켓 #99은 없습니다."
+    assert korean(await said("claim", "x"))  # not a number
+    assert korean(await said("resolve", f"{ticket_id} {'x' * 2001}"))  # the note is too long
+    assert korean(await said("assign", "99 <@U-OLU>", ADMIN))
+    answer = "Open Settings, then Webhooks, and press Rotate signing key; the old key works for a day."
+    await rt.bot.on_message(msg(answer, author=STAFF, thread=thread.thread, addressed=False), channel)
+    resolved = await said("resolve", str(ticket_id))
+    assert resolved.startswith(f"티켓 #{ticket_id} 상태: 이제 Sam님이 해결 완료.")
+    assert "지식 초안 #1" in resolved  # the staff reply became a draft
+    assert rt.state.tickets()[0].status == TicketStatus.RESOLVED
+    # an English app, and the card's buttons, are answered in English as before
+    await rt.bot.on_command(command("claim", "99", STAFF), channel)
+    assert channel.posted[-1][1].text == "There is no ticket #99."
+
+
+async def test_learn_replies_in_the_language_of_a_korean_admins_app(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """`/support learn` said everything in English ("No drafts waiting for review.", "There is
+    no draft #1.") to an admin whose app is in Korean."""
+
+    async def said(args: str) -> str:
+        await rt.bot.on_command(replace(command("learn", args, ADMIN), locale="ko"), channel)
+        return channel.posted[-1][1].text
+
+    assert await said("list") == "검토를 기다리는 초안이 없습니다."
+    assert await said("show 1") == "초안 #1은 없습니다."
+    assert korean(await said("show"))  # the draft number is missing
+    assert korean(await said("show x"))  # not a number

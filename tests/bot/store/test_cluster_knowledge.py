@@ -13,12 +13,14 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot.app import Runtime
-from bot.commands.handlers import OTHERS_FOLLOW
 from bot.core import Outcome
+from bot.messages import say
 from bot.types import Author
 from tests.bot.store.test_cluster import workers_of
 from tests.bot.test_escalation import ADMIN, CONFIG, STAFF, command, msg, texts
 from tests.fakes.clock import FakeClock
+
+OTHERS_FOLLOW = say("others_follow")
 
 # the folder is re-read only at start, on `supportbot index` and on `/support reindex`
 WATCH_OFF = CONFIG + "\n[knowledge]\nwatch_seconds = 0\n"
