@@ -79,7 +79,7 @@ from adapters.discord.render import thread_name  # noqa: E402
 from bench import discord_latency, slack_latency  # noqa: E402
 from bot import policy  # noqa: E402
 from bot.answering.pipeline import AnswerPipeline  # noqa: E402
-from bot.answering.safety import redact_secrets  # noqa: E402
+from bot.answering.secrets import redact_secrets  # noqa: E402
 from bot.app import build_asking, build_runtime  # noqa: E402
 from bot.channel_types import Platform, Visibility  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402

@@ -18,7 +18,7 @@ class RedactKind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     CARD = "card"  # payment card numbers that pass the Luhn check
-    TOKEN = "token"  # API keys and tokens (the patterns of bot/answering/safety.py)
+    TOKEN = "token"  # API keys and tokens (the patterns of bot/answering/secrets.py)
     IBAN = "iban"
 
 

@@ -8,7 +8,7 @@ is a flag on the conversation, not process memory.
 from __future__ import annotations
 
 from bot import policy
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.ports import Channel, Clock
 from bot.store import AsyncStore, StateStore
 from bot.types import ActionEvent, ConversationRef, InboundMessage, Reply, ReplyKind

@@ -3,7 +3,7 @@
 Modules log with `logging.getLogger(__name__)` and pass ids in `extra=` (platform,
 channel, thread, ticket_id, ...); this formatter appends them as key=value. As a last
 line of defence it masks anything shaped like a credential (the patterns of
-bot/answering/safety.py), so a secret that reaches a log message by mistake is not written out.
+bot/answering/secrets.py), so a secret that reaches a log message by mistake is not written out.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 
 CONTEXT_KEYS = (
     "platform",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.answering.picker import Quote, pick, pick_all
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.messages import say
 from bot.policy import detect_language
 from bot.types import Answer, Citation, Passage, RetrievalHints, Turn

@@ -38,7 +38,8 @@ from bot.answering.prompt import (
     estimate_tokens,
     summary_messages,
 )
-from bot.answering.safety import clean_output, passage_links, redact_secrets
+from bot.answering.safety import clean_output, passage_links
+from bot.answering.secrets import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot import policy
 from bot.answering.model_health import ModelHealth
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.config import Settings
 from bot.errors import AnswererUnavailable
 from bot.messages import say

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.escalation.values import Drafted, DraftStatus, MessageRole
 from bot.store import AsyncStore, StateStore
 from bot.types import Draft, Ticket

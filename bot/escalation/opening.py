@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import faults
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.config import Settings
 from bot.errors import ConversationDeleted, MessageGone
 from bot.escalation.cards import TicketPosts, status_line, thread_note, ticket_buttons

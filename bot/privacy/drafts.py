@@ -28,7 +28,7 @@ import logging
 from bot import policy
 from bot.answering.pipeline import AnswerPipeline, Chosen
 from bot.answering.responder import answer_buttons, asker_view
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.answering.trips import answer_fields, record_answer
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, tell_presser, thread_title

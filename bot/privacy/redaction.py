@@ -9,7 +9,7 @@ edited: the asker's own thread still shows what they typed.
 
 The kinds, in the order they are applied (earlier ones hide text later ones might misread):
 
-* `token` -> `[redacted]`: the credential patterns of bot/answering/safety.py. The same
+* `token` -> `[redacted]`: the credential patterns of bot/answering/secrets.py. The same
   placeholder the bot has always used for secrets in cards, prompts and logs, so a credential
   reads the same wherever it is hidden.
 * `email` -> `[email]`: `local@domain.tld`, ASCII, as people type them.
@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from bot.answering.safety import REDACTED, redact_secrets
+from bot.answering.secrets import REDACTED, redact_secrets
 from bot.config_privacy import PrivacySettings, RedactKind
 from bot.markdown import literal
 from bot.patterns import lazy_pattern

@@ -25,7 +25,7 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from adapters.slack.mrkdwn import to_mrkdwn
-from bot.answering.safety import REDACTED, redact_secrets
+from bot.answering.secrets import REDACTED, redact_secrets
 from bot.app import Runtime
 from bot.markdown import literal
 from bot.store.gaps import GapStatus

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering.safety import REDACTED, clean_output, passage_links, plain_links, redact_secrets
+from bot.answering.safety import clean_output, passage_links, plain_links
+from bot.answering.secrets import REDACTED, redact_secrets
 from bot.types import DocVisibility, Passage
 from tests.fakes.tokens import OPENAI_KEY_LONG, SLACK_BOT_TOKEN_LONG, SLACK_USER_TOKEN
 
@@ -140,6 +141,14 @@ def test_secrets_said_in_a_sentence_or_labelled_in_korean_are_redacted(text: str
         "비밀번호로 로그인합니다.",
         "비밀번호에 8~16자를 쓰세요.",
         "토큰으로 Bearer 방식을 씁니다.",
+        # a name said with the label is no secret without a verb of typing it (review of the
+        # twenty-fifth session: these were redacted)
+        "웹훅 시크릿으로 HMAC-SHA256 서명을 계산해 X-Signature 헤더와 비교합니다.",
+        "토큰에 RS256 알고리즘으로 서명합니다.",
+        "액세스 키로 SigV4 서명을 만듭니다.",
+        "패스워드에 UTF-8 인코딩을 사용합니다.",
+        "토큰도 base64로 인코딩됩니다.",
+        "토큰에 /api/v1/token 엔드포인트에서 받은 값을 넣습니다.",
     ],
 )
 def test_korean_documentation_about_secrets_stays_readable(text: str) -> None:
@@ -434,7 +443,11 @@ COMMAND_LINE_CASES = {
         f"docker login -u ann -p {_PASSWORD} reg.example.com",
         f"docker login -u ann -p {REDACTED} reg.example.com",
     ),
-    "password-flag": (f"app --password {_PASSWORD} --verbose", f"app --password {REDACTED} --verbose"),
+    "docker-login-long": (
+        f"docker login --password {_PASSWORD} reg.example.com",
+        f"docker login --password {REDACTED} reg.example.com",
+    ),
+    "wget-user": (f"wget --user=ann:{_PASSWORD} https://x", f"wget --user=ann:{REDACTED} https://x"),
     "aws-csv-row": (
         f"Access key ID,Secret access key\nAKIAIOSFODNN7EXAMPLE,{_AWS_SECRET}",
         f"Access key ID,Secret access key\n{REDACTED},{REDACTED}",
@@ -469,6 +482,11 @@ def test_credentials_on_a_command_line_and_aws_secret_keys_are_redacted(case: st
         "ssh -p 2222 ann@host && cp -p a b",
         "curl -u $USER:$API_TOKEN https://x",
         "the token [see below] is fine; password [required]: yes",
+        # the flags of other commands, and prose about them (review of the twenty-fifth
+        # session: these were redacted)
+        "The mysql client accepts -p/--password; with no value it prompts.",
+        "Use rsync -u backup:/var/www/ ./site to copy only newer files.",
+        "pg_dump --password db2 > out.sql",
     ],
 )
 def test_command_lines_without_credentials_stay_readable(text: str) -> None:

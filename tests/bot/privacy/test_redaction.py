@@ -17,7 +17,7 @@ import pytest
 
 from adapters.console import ConsoleChannel
 from bot import faults
-from bot.answering.safety import redact_secrets
+from bot.answering.secrets import redact_secrets
 from bot.app import Runtime
 from bot.config_privacy import RedactKind
 from bot.privacy.redaction import Redactor, iban_valid, luhn_valid, quoted_plain
