@@ -125,7 +125,9 @@ def chat(
 @app.command()
 def run(
     host: Annotated[str, typer.Option(help="Slack HTTP mode: address to listen on.")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Slack HTTP mode: port to listen on.")] = 3000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Slack HTTP mode: port to listen on (0: any free port).")
+    ] = 3000,
     knowledge: KnowledgeOpt = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
