@@ -5,22 +5,22 @@ asker writing in the thread of their own ticket ("I'm all set" closes it; after 
 new message reopens it, thanks are only acknowledged), and a thanks in a thread the bot
 answered, which ends it: kept, since it confirms the answer helped, and acknowledged.
 
-A direct message without threads (Discord's) is the thread of its tickets: the asker alone
-writes there. A channel where threads could not be made holds every asker's questions one
-after another: there "I'm all set" closes the asker's own open ticket, but a later message is
-as likely a new question as the old problem back, so it reopens nothing.
+A conversation without threads holds every question of its askers one after another: a
+Discord direct message (all its asker's questions) and a channel where threads could not be made
+(everyone's). There "I'm all set" closes the asker's own open ticket, but a later message is as
+likely a new question as the old problem back, so it reopens nothing: it is answered, and a
+ticket it leads to lists the earlier one on its card.
 """
 
 from __future__ import annotations
 
 from bot import policy
-from bot.channel_types import is_direct
 from bot.conversation import Recorder
 from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel
 from bot.store import AsyncStore, StateStore
-from bot.types import ConversationRef, InboundMessage, Outcome, Reply, TicketStatus
+from bot.types import InboundMessage, Outcome, Reply, TicketStatus
 
 
 async def asker_ticket_reply(
@@ -33,8 +33,8 @@ async def asker_ticket_reply(
 ) -> Outcome | None:
     """The asker writes in the thread of their ticket: "I'm all set" closes it; after
     resolution, a new message reopens it (thanks are only acknowledged). None when it is not
-    their ticket's thread or the reopen window has passed, or for a resolved ticket in a channel
-    without threads (the module's docstring): the message goes on as any other."""
+    their ticket's thread or the reopen window has passed, or for a resolved ticket in a
+    conversation without threads (the module's docstring): the message goes on as any other."""
     ticket = await store.run(StateStore.latest_ticket, message.conversation, message.author.id)
     if ticket is None or ticket.asker_id != message.author.id:
         return None
@@ -43,7 +43,7 @@ async def asker_ticket_reply(
         await recorder.record(message, role="user")
         await escalations.close_by_asker(ticket, message.author, channel)
         return Outcome.RECORDED
-    if not _its_own(ticket.conversation) or not escalations.reopen_window_open(ticket):
+    if ticket.conversation.thread is None or not escalations.reopen_window_open(ticket):
         return None
     await recorder.record(message, role="user")
     if policy.is_acknowledgement(text):
@@ -55,12 +55,6 @@ async def asker_ticket_reply(
         return Outcome.RECORDED
     await escalations.reopen(ticket, message.author, channel, text)
     return Outcome.ESCALATED
-
-
-def _its_own(where: ConversationRef) -> bool:
-    """Whether a ticket's conversation is its own, where a later message of its asker's is
-    about it: a thread, or a direct message (on Discord it has none)."""
-    return where.thread is not None or is_direct(where.platform, where.workspace, where.channel)
 
 
 def closes_the_loop(text: str) -> bool:

@@ -32,7 +32,7 @@ from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.conversation import Recorder, log_context, thread_title
 from bot.delivery import Deliveries
-from bot.escalation import Escalations
+from bot.escalation import ACTIVE, Escalations
 from bot.inbox import Finish, NothingDoneYet, after_record
 from bot.insights.followups import Followups
 from bot.insights.service import Insights
@@ -265,9 +265,11 @@ class SupportBot(ReadBackMarks):
         """Whether `message`'s author is staff here: the platform's staff, or, replying in a bot
         thread, one of the people its open ticket is routed to (its channel's or its tags' staff,
         often the only ones tagged), for this ticket alone: their reply takes the thread over and
-        claims the ticket as the platform's staff's does. Neither is in their own ticket's thread:
-        there they ask, as anyone does, and may close or reopen it. A ticket is read only for
-        someone the platform or a route names, not for every asker's follow-up."""
+        claims the ticket as the platform's staff's does. Neither is staff in the thread of their
+        own question (the thread's asker, whose ticket it holds, resolved too): there they ask,
+        as anyone does, and may close or reopen it. A channel without threads is everyone's: there
+        only their "I'm all set" with a ticket of theirs open is an asker's. Tickets are read only
+        for those cases and for someone a route names, not for every follow-up."""
         if state is None or not state.bot_participating:
             return situation.staff  # no ticket here to ask in or to take over
         where, author = message.conversation, message.author
@@ -276,9 +278,14 @@ class SupportBot(ReadBackMarks):
             message.addressed or not policy.is_routed_staff(author, self.settings, where, every_tag)
         ):
             return False  # not a reply that could take a thread over
-        theirs = await self.store.run(StateStore.latest_ticket, where)
-        if theirs is not None and theirs.asker_id == author.id:
-            return False  # their own question's ticket, resolved too: they ask in it
+        if where.thread is not None and state.asker_id == author.id:
+            theirs = await self.store.run(StateStore.latest_ticket, where)
+            if theirs is None or theirs.asker_id == author.id:
+                return False  # their own question's thread: they ask in it
+        elif where.thread is None and policy.says_all_set(message.text):
+            own = await self.store.run(StateStore.latest_ticket, where, author.id)
+            if own is not None and own.status in ACTIVE:
+                return False  # closing their own ticket, not taking someone else's
         if situation.staff:
             return True
         ticket = await self.store.run(StateStore.active_ticket, where)  # the one their reply claims
@@ -321,9 +328,10 @@ class SupportBot(ReadBackMarks):
         in_bot_thread = in_conversation and conversation.thread is not None
         if resume is not None and not await self._still_owed(message, resume, channel):
             return Outcome.RECORDED  # a replay: the person has been told (a hand-off, a refusal)
-        # not only in threads: a ticket also lives in a direct message without threads
-        # (Discord's) and in a channel where threads could not be made (bot/asker_replies.py)
-        if in_conversation and not staff and not message.author.is_bot and not message.edited:
+        # in a thread, the asker's own ticket's; without one (a Discord direct message, a channel
+        # where threads could not be made) only "I'm all set" reads theirs (bot/asker_replies.py)
+        asks_about_ticket = in_bot_thread or (in_conversation and policy.says_all_set(message.text))
+        if asks_about_ticket and not staff and not message.author.is_bot and not message.edited:
             handled = await asker_ticket_reply(
                 message, channel, store=self.store, recorder=self.recorder, escalations=self.escalations
             )

@@ -98,7 +98,9 @@ class BusinessHours:
         """Working minutes from a fixed Monday long ago up to `moment`, in closed form (a report
         computes this for every ticket): whole weeks, the working days before this one in its
         week, and the part of today's window that has passed. Counted in local wall-clock
-        time, as `add_minutes` counts: the windows are local hours."""
+        time (the windows are local hours), where `add_minutes` counts real minutes: on the two
+        nights a year the clocks change inside a window, a report's figure there is an hour off
+        the deadline's, which closed form cannot follow without walking every day."""
         assert self.opens is not None and self.closes is not None
         local = moment.astimezone(self.zone)
         opens = self.opens.hour * 60 + self.opens.minute

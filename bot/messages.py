@@ -155,7 +155,7 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "sla_second_tier_reopened": {
         "en": "Escalating ticket #{ticket}: reopened {waited} ago, no response since.",
-        "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: 다시 열린 지 {waited} 동안 응답이 없었습니다.",
+        "ko": "티켓 #{ticket}을 상위 담당자에게 올립니다: 다시 열린 뒤 {waited} 동안 응답이 없었습니다.",
     },
     # business hours as the asker reads them: the days of the week, Monday first
     "weekdays": {"en": "Mon Tue Wed Thu Fri Sat Sun", "ko": "월 화 수 목 금 토 일"},

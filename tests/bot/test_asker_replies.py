@@ -1,6 +1,7 @@
 """The asker's replies where their ticket lives when it has no thread (bot/asker_replies.py): a
-Discord direct message, which is the thread of its tickets, and a channel where threads could
-not be made, which every asker shares. Threads are walked through in tests/bot/test_escalation.py."""
+Discord direct message, which holds every question of its asker, and a channel where threads
+could not be made, which every asker shares; and staff there. Threads are walked through in
+tests/bot/test_escalation.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bot.app import Runtime
 from bot.core import Outcome
 from bot.types import Author, Command, ConversationRef, InboundMessage, TicketStatus, Visibility
 from tests.bot.privacy.test_forget import NoThreads
-from tests.bot.test_escalation import ASKER, CONFIG, STAFF, command, msg
+from tests.bot.test_escalation import ASKER, CONFIG, OTHER_STAFF, STAFF, command, msg
 from tests.fakes.clock import FakeClock
 
 DISCORD = '[discord]\nstaff_users = ["D-STAFF"]\ntriage_channel = "G1-TRIAGE"\n'
@@ -58,20 +59,23 @@ def dm() -> NoThreads:
     return NoThreads(io.StringIO())  # as adapters/discord/channel.py: a DM's thread is the DM
 
 
-async def test_a_discord_dm_ticket_reopens_when_the_asker_writes_again_after_resolution(
+async def test_a_new_question_in_a_discord_dm_after_a_resolved_ticket_is_answered_not_a_reopen(
     discord: Runtime, dm: NoThreads, clock: FakeClock
 ) -> None:
-    """Only a thread was a ticket's own: the asker's "It broke again" in the DM a day after
-    resolution used to be a new question (answered, or a second ticket whose card listed #1 as
-    a previous ticket) instead of reopening their ticket."""
-    assert await discord.bot.on_message(in_dm("I want to talk to a human please"), dm) == Outcome.ESCALATED
+    """A Discord DM is every question its asker asks the bot, not one ticket's thread: a
+    question three days after their ticket was resolved is answered (it briefly reopened the
+    ticket and paged staff instead, after a change of this session; a review found it)."""
+    assert await discord.bot.on_message(in_dm("I can't log in, I want to talk to a human please"), dm) == (
+        Outcome.ESCALATED
+    )
     [ticket] = discord.state.tickets()
     await discord.bot.on_command(resolve_from_server(ticket.id), dm)
-    clock.advance(days=1)
-    assert await discord.bot.on_message(in_dm("It broke again after the update"), dm) == Outcome.ESCALATED
-    [reopened] = discord.state.tickets()
-    assert reopened.id == ticket.id and reopened.status == TicketStatus.OPEN
-    assert "reopened" in [e["event"] for e in discord.state.ticket_events(ticket.id)]
+    clock.advance(days=3)
+    assert (
+        await discord.bot.on_message(in_dm("How long does a refund take to arrive?"), dm) == Outcome.ANSWERED
+    )
+    after = discord.state.ticket(ticket.id)
+    assert after is not None and after.status == TicketStatus.RESOLVED
 
 
 async def test_a_discord_dm_asker_closes_their_ticket_by_saying_all_set(
@@ -108,3 +112,58 @@ async def test_in_a_channel_without_threads_the_asker_closes_their_own_ticket_bu
     await rt.bot.on_message(msg("How long does a refund take?", author=ASKER), flat)
     resolved = rt.state.ticket(ann_ticket.id)
     assert resolved is not None and resolved.status == TicketStatus.RESOLVED
+
+
+FLAT = CONFIG + '[slack.channels.C-FLAT]\nmode = "auto-answer"\n'
+
+
+async def test_a_staff_reply_in_a_channel_without_threads_takes_it_over_after_their_own_old_ticket(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Sam (staff) once asked for a person in this channel; later he answers Ann there himself.
+    After a change of this session his reply was answered as a question (his resolved ticket
+    was the channel's newest, so he counted as its asker); a review found it. In a channel
+    everyone shares, staff are staff."""
+    rt = make_runtime(FLAT)
+    flat = NoThreads(io.StringIO())
+    asked = msg("I want to talk to a human please", author=STAFF, channel="C-FLAT")
+    assert await rt.bot.on_message(asked, flat) == Outcome.ESCALATED
+    [sams] = rt.state.tickets()
+    await rt.bot.on_command(command("resolve", str(sams.id), OTHER_STAFF), flat)
+    assert (
+        await rt.bot.on_message(msg("How long does a refund take?", channel="C-FLAT"), flat)
+        == Outcome.ANSWERED
+    )
+    reply = msg(
+        "Ann, refunds take a week; I'll check yours myself", author=STAFF, addressed=False, channel="C-FLAT"
+    )
+    assert await rt.bot.on_message(reply, flat) == Outcome.RECORDED
+    state = rt.state.conversation(ConversationRef(platform="slack", workspace="T1", channel="C-FLAT").key)
+    assert state is not None and state.human_takeover
+
+
+async def test_staffs_all_set_in_a_channel_without_threads_closes_their_own_ticket_not_claims_another(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """Sam's ticket is older than Bob's in one thread-less channel; Sam's "I'm all set" used to
+    claim Bob's (the newest) and leave his own open."""
+    rt = make_runtime(FLAT)
+    flat = NoThreads(io.StringIO())
+    assert await rt.bot.on_message(
+        msg("I want to talk to a human please", author=STAFF, channel="C-FLAT"), flat
+    ) == (Outcome.ESCALATED)
+    bob = Author(id="U-BOB", name="Bob")
+    assert await rt.bot.on_message(
+        msg("I need a human, my invoices are wrong", author=bob, channel="C-FLAT"), flat
+    ) == (Outcome.ESCALATED)
+    sams, bobs = sorted(rt.state.tickets(), key=lambda t: t.id)
+    await rt.bot.on_message(
+        msg("nevermind, I'm all set now", author=STAFF, channel="C-FLAT", addressed=False), flat
+    )
+    sams_now, bobs_now = rt.state.ticket(sams.id), rt.state.ticket(bobs.id)
+    assert sams_now is not None and bobs_now is not None
+    assert (sams_now.status, bobs_now.status, bobs_now.assignee_id) == (
+        TicketStatus.CLOSED,
+        TicketStatus.OPEN,
+        None,
+    )

@@ -9,6 +9,7 @@ counted from libpq's own protocol trace (tests/bot/store/round_trips.py).
 from __future__ import annotations
 
 import io
+import itertools
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ from bot.types import (
 )
 from tests.bot.store.answer_fields import answer_fields
 from tests.bot.store.round_trips import RoundTrips
+from tests.bot.test_asker_replies import DISCORD, NoThreads
+from tests.bot.test_escalation import CONFIG, STAFF, msg
 from tests.fakes.clock import FakeClock
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -547,3 +550,109 @@ def test_a_nul_character_is_kept_as_u_fffd_whichever_way_it_travels(pg_url: str)
     assert retitled is not None and retitled.title == "Rotating\ufffd keys"
     assert store.ticket_queue(TicketQuery(reach=(Reach(platform="slack"),), assignee="U\x00"), NOW).total == 0
     store.close()
+
+
+# -- tickets read on the message path ----------------------------------------------------
+
+_ids = itertools.count(1)
+
+
+def _dm(text: str, clock: FakeClock) -> InboundMessage:
+    return InboundMessage(
+        id=f"dm{next(_ids)}",
+        conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
+        author=Author(id="D-ASK", name="asker"),
+        text=text,
+        addressed=True,
+        visibility=Visibility.DIRECT,
+        sent_at=clock.now(),
+    )
+
+
+def _ticket_reads(trace: RoundTrips) -> int:
+    return sum(n for sql, n in trace.statements.items() if "from tickets where conversation" in sql)
+
+
+async def test_a_discord_dm_question_with_no_ticket_anywhere_reads_no_ticket(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    """Every message of a Discord DM after the first, from an asker who never had a ticket: a
+    change of this session read their tickets for each (a review counted it); only "I'm all
+    set" reads them there."""
+    rt = make_runtime(DISCORD, {"SUPPORTBOT_DATABASE_URL": pg_url})
+    channel = NoThreads(io.StringIO())
+    for _ in range(6):  # warm, as the round-trip test does
+        assert await rt.bot.on_message(_dm("How long does a refund take to arrive?", clock), channel) == (
+            Outcome.ANSWERED
+        )
+    with RoundTrips(rt.state.db.connection) as trace:
+        for _ in range(4):
+            assert await rt.bot.on_message(_dm("How long does a refund take to arrive?", clock), channel) == (
+                Outcome.ANSWERED
+            )
+    assert rt.state.tickets() == []
+    assert _ticket_reads(trace) == 0, trace.statements.most_common()
+
+
+async def test_a_staff_reply_in_a_bot_thread_reads_the_tickets_once(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    """A platform staff member's reply taking a bot thread over: the takeover reads the ticket it
+    claims (active_ticket); nothing else on the path reads one unless the staff member is the
+    thread's asker (a change of this session read every staff reply's tickets twice)."""
+    rt = make_runtime(CONFIG, {"SUPPORTBOT_DATABASE_URL": pg_url})
+    channel = ConsoleChannel(io.StringIO())
+    threads = []
+    for n in range(10):
+        asked = msg("How long does a refund take to arrive?", thread=f"{n}.0")
+        assert await rt.bot.on_message(asked, channel) == Outcome.ANSWERED
+        threads.append(f"{n}.0")
+    for t in threads[:6]:  # warm
+        await rt.bot.on_message(msg("Let me check that", author=STAFF, thread=t, addressed=False), channel)
+    with RoundTrips(rt.state.db.connection) as trace:
+        for t in threads[6:]:
+            assert (
+                await rt.bot.on_message(
+                    msg("Let me check that", author=STAFF, thread=t, addressed=False), channel
+                )
+                == Outcome.RECORDED
+            )
+    assert _ticket_reads(trace) == 4, trace.statements.most_common()
+
+
+DRAFT_TOML = """
+[slack]
+staff_groups = ["S111"]
+triage_channel = "C222"
+[slack.channels.C111]
+mode = "draft"
+"""
+
+
+async def test_a_top_level_question_in_a_slack_draft_channel_reads_no_ticket(
+    make_runtime: Callable[..., Runtime], pg_url: str, clock: FakeClock
+) -> None:
+    """Slack, where threads exist: a top-level question in a draft-mode channel is proposed on a
+    staff card, and kept at the channel level, so that conversation has a state row; no ticket
+    lives at a Slack channel's top level, and none is read (a change of this session read the
+    tickets for each; a review counted it)."""
+    rt = make_runtime(DRAFT_TOML, {"SUPPORTBOT_DATABASE_URL": pg_url})
+    channel = ConsoleChannel(io.StringIO())
+
+    def asked(n: int) -> InboundMessage:
+        return InboundMessage(
+            id=f"17000000{n:02d}.000100",
+            conversation=ConversationRef(platform="slack", workspace="T1", channel="C111"),
+            author=Author(id=f"U-ASK{n % 3}", name="Ann"),
+            text="How long does a refund take to arrive?",
+            addressed=False,
+            visibility=Visibility.INTERNAL,
+            sent_at=clock.now(),
+        )
+
+    for n in range(6):
+        await rt.bot.on_message(asked(n), channel)
+    with RoundTrips(rt.state.db.connection) as trace:
+        for n in range(10, 14):
+            await rt.bot.on_message(asked(n), channel)
+    assert _ticket_reads(trace) == 0, trace.statements.most_common()
