@@ -53,7 +53,8 @@ def dashboard(
     if link:
         if not user:
             fail("--link needs --user ID: the platform user id of the person signing in")
-        store = StateStore.open(settings)
+        # a link is good only where the dashboard reads: never into a state.db made here now
+        store = StateStore.open_recorded(settings)
         try:
             shown = issue_link(
                 store,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from bot.config_escalation import MAX_WAIT_MINUTES
 from bot.config_rules import Bounds, Check, Section
 
 
@@ -40,9 +41,11 @@ class InsightsSettings(Section):
     )
     digest_weekday: Annotated[str, Check(_weekday)] = "mon"
     digest_hour: Annotated[int, Bounds(ge=0, le=23)] = 9  # in [escalation] timezone
-    burst_window_minutes: Annotated[int, Bounds(ge=1)] = 30
+    # at most the longest wait escalation allows: "never again" written as 9999999999 overflowed
+    # the clock's `now - window`, which failed every tick, and no burst was ever told
+    burst_window_minutes: Annotated[int, Bounds(ge=1, le=MAX_WAIT_MINUTES)] = 30
     burst_min_askers: Annotated[int, Bounds(ge=2)] = 5
-    burst_cooldown_minutes: Annotated[int, Bounds(ge=0)] = 120
+    burst_cooldown_minutes: Annotated[int, Bounds(ge=0, le=MAX_WAIT_MINUTES)] = 120
     gap_reopen_asks: Annotated[int, Bounds(ge=1)] = 3  # a dismissed gap shows again after this many new asks
 
 

@@ -84,8 +84,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{who} assigned this to {to}.",
         "ko": "{who}님이 이 티켓을 {to}님에게 배정했습니다.",
     },
-    # the new assignee's name unknown (a bare id, a Discord mention): the reply tags them,
-    # and the platform shows the tag as their name
+    # the reply tags the new assignee (escalation.tickets._assignment_note), and the platform
+    # shows the tag as their name
     "reassigned_tagged": {
         "en": "{who} assigned this to you.",
         "ko": "{who}님이 이 티켓의 담당자로 지정했습니다.",
@@ -366,9 +366,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "ko": "그 줄은 {encoding} 텍스트가 아니어서 읽을 수 없습니다. 다시 입력하시거나 파일을 {encoding}(으)로 "
         "저장해 주세요.",
     },
+    # {error}: the store's advice (bot/store), which is English: in Korean it stands on a line
+    # of its own, not inside the sentence
     "console_store_failed": {
         "en": "That was not sent: {error} Your message is kept: press Enter to send it again.",
-        "ko": "전송되지 않았습니다: {error} 메시지는 보관되어 있습니다. Enter를 누르면 다시 보냅니다.",
+        "ko": "전송되지 않았습니다. 메시지는 보관되어 있습니다. Enter를 누르면 다시 보냅니다.\n저장소 오류: {error}",
     },
     # proactive support: bursts and known-issue notices (bot/insights/)
     "incident_notice": {

@@ -198,7 +198,7 @@ async def _assign(host: CommandHost, command: Command, args: dict[str, str], cha
     language = await reply_language(host, command)
     ticket_id = _number(args["ticket"], "ticket", language)
     person = _person(command, args["person"], language)
-    # named as their mention showed them; with no name, the thread tags them (escalation.tickets)
+    # kept by the name their mention showed; the thread tags them (escalation.tickets)
     to = Author(id=person.id, name=person.name)
     where = command.conversation
     result = await host.escalations.reassign(

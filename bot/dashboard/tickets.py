@@ -336,8 +336,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
         )
         return await _page(request, ticket, refused, status=403)
     escalations = request.app[DASHBOARD].escalations
-    # named only as the team knows them: with no name (a bare id), the thread tags them, as
-    # `/support assign N U123` does, so they are told and the ticket keeps no id for a name
+    # the thread tags them, as `/support assign` does, so they are told; the ticket keeps the
+    # name the team knows them by (none for a bare id, so no id is shown as a name)
     to = Author(id=person, name=team[person])
     result = await escalations.reassign(ticket.id, actor, to, channel, where)
     return await _done(request, ticket, result, "assign", f"ticket #{ticket.id} to {person}")

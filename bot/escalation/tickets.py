@@ -253,7 +253,7 @@ class Escalations:
             return TransitionResult(
                 changed=False, ticket=current, message=say("reassign_admins_only", language or "en")
             )
-        announce, tags = _assignment_note(to)
+        announce, tags = _assignment_note(actor, to)
         return await self._transition(
             ticket_id,
             actor,
@@ -512,11 +512,11 @@ def _other_workspace(where: ConversationRef, ticket: ConversationRef) -> bool:
     return bool(here and there) and DM_WORKSPACE not in (here, there) and here != there
 
 
-def _assignment_note(to: Author) -> tuple[str, tuple[Mention, ...]]:
-    """How the thread is told whom a ticket was given to: by the name their mention showed;
-    with none known (a bare id, a Discord mention), by tagging them, which the platform shows
-    as their name (and which tells them), rather than by a raw id nobody reads as a person."""
-    if to.name:
+def _assignment_note(actor: Author, to: Author) -> tuple[str, tuple[Mention, ...]]:
+    """How the thread is told whom a ticket was given to: by tagging them, which the platform
+    shows as their name and which tells them (a slash command or the dashboard pings nobody,
+    whatever name the bot knows them by); by name only when they took it themselves."""
+    if to.name and to.id == actor.id:
         return "reassigned", ()
     return "reassigned_tagged", (Mention(kind=MentionKind.USER, id=to.id),)
 

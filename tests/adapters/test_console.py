@@ -260,6 +260,31 @@ async def test_a_question_while_another_process_holds_the_state_database_is_kept
     assert "refunds.md" in said  # the question kept, sent again and answered
 
 
+async def test_a_korean_question_the_store_refused_is_said_in_korean_with_the_advice_apart(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """The Korean reply used to hold the store's English advice inside its sentence
+    ("전송되지 않았습니다: …state.db is locked by another process. … 메시지는 보관되어 있습니다.").
+    Now the Korean is one sentence of its own and the advice follows on its own line."""
+    rt = make_runtime()
+    holder = sqlite3.connect(rt.settings.data_dir / "state.db", isolation_level=None)
+    holder.execute("begin exclusive")
+    out = io.StringIO()
+    lines = iter(["환불은 얼마나 걸리나요?", "quit"])
+
+    async def reader() -> str | None:
+        return next(lines, None)
+
+    try:
+        await run_chat(rt.bot, read_line=reader, out=out, user="ann")
+    finally:
+        holder.close()
+    [said] = [block for block in out.getvalue().split("bot> ") if "전송되지" in block]
+    korean, advice = said.strip().split("\n")
+    assert korean == "전송되지 않았습니다. 메시지는 보관되어 있습니다. Enter를 누르면 다시 보냅니다."
+    assert advice.startswith("저장소 오류: ") and "locked by another process" in advice
+
+
 def test_a_line_that_is_not_utf8_is_said_and_the_session_goes_on(tmp_path: Path, knowledge_dir: Path) -> None:
     """`supportbot chat` fed a file with one cp949 line, where Python decodes stdin strictly
     (PYTHONIOENCODING here; a usual desktop locale), used to end with a UnicodeDecodeError

@@ -633,6 +633,8 @@ def test_llm_mode_without_a_model_fails_doctor_and_refuses_to_run(
 def test_dashboard_link_points_where_the_dashboard_is_served(tmp_path: Path) -> None:
     config = tmp_path / "supportbot.toml"
     args = ["dashboard", "--link", "--user", "U0123ABC", "-c", str(config), "--data", str(tmp_path / "d")]
+    migrated = CliRunner().invoke(app, ["migrate", "--data", str(tmp_path / "d")], env=_without_platforms())
+    assert migrated.exit_code == 0, migrated.output  # a state database, as after a first run
     config.write_text(
         '[dashboard]\nenabled = true\npublic_url = "https://support.example.com"\n', encoding="utf-8"
     )
@@ -643,6 +645,18 @@ def test_dashboard_link_points_where_the_dashboard_is_served(tmp_path: Path) -> 
     config.write_text("[dashboard]\nenabled = true\nport = 8123\n", encoding="utf-8")
     served = CliRunner().invoke(app, args, env=_without_platforms())
     assert served.stdout.startswith("http://127.0.0.1:8123/admin/signin?token="), served.output
+
+
+def test_dashboard_link_from_the_wrong_folder_is_refused_and_creates_nothing(tmp_path: Path) -> None:
+    """`supportbot dashboard --link` run from another folder (or with a mistyped --data) used to
+    make a state.db there and print a sign-in link the real dashboard refuses, its token stored
+    in that new database. Now it says there is no state database, as `report` does."""
+    done = run_cli("dashboard", "--link", "--user", "U0123ABC", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout
+    assert (
+        "no state database" in done.stderr and "signin" not in done.stdout and "Traceback" not in done.stderr
+    )
+    assert not (tmp_path / ".supportbot").exists()
 
 
 def test_report_refuses_an_unknown_platform(tmp_path: Path) -> None:

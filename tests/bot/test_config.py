@@ -317,6 +317,19 @@ def test_a_wait_beyond_the_calendar_is_refused_naming_the_key(tmp_path: Path, ke
         load_settings(config=config, env={})
 
 
+@pytest.mark.parametrize("key", ["burst_window_minutes", "burst_cooldown_minutes"])
+def test_a_burst_window_beyond_the_calendar_is_refused_naming_the_key(tmp_path: Path, key: str) -> None:
+    """`burst_cooldown_minutes = 9999999999` ("alert once") used to be accepted, then `now -
+    cooldown` overflowed on every clock tick (logged each time) and no burst alert was ever
+    posted. Now it is refused at start, as the escalation waits are."""
+    config = tmp_path / "supportbot.toml"
+    config.write_text(f"[insights]\n{key} = 9999999999\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"insights\.{key}"):
+        load_settings(config=config, env={})
+    config.write_text(f"[insights]\n{key} = {MAX_WAIT_MINUTES}\n", encoding="utf-8")
+    assert getattr(load_settings(config=config, env={}).insights, key) == MAX_WAIT_MINUTES
+
+
 def test_the_longest_wait_allowed_stays_in_the_calendar_with_the_fewest_working_hours() -> None:
     hours = BusinessHours.parse("09:00-09:01", ("sun",), "Pacific/Kiritimati")  # a minute a week
     start = datetime(9000, 1, 1, tzinfo=UTC)

@@ -449,23 +449,27 @@ async def test_admin_reassigns_and_others_cannot(rt: Runtime, channel: ConsoleCh
     assert "reassigned" in [e["event"] for e in rt.state.ticket_events(ticket_id)]
 
 
-async def test_assign_names_the_assignee_as_their_mention_did_and_tags_one_it_has_no_name_for(
+async def test_assign_keeps_the_assignees_name_from_their_mention_and_tags_them(
     rt: Runtime, channel: ConsoleChannel
 ) -> None:
     """The thread read "Ada assigned this to U-OLU.": the mention's name was dropped and the
-    raw id shown. Now the name the mention carried; with none, the person is tagged (which
-    the platform shows as their name) rather than named by an id."""
+    raw id shown. Now the ticket keeps the name the mention carried, and the thread tags the
+    person (which the platform shows as their name, and which tells them: a slash command
+    pings nobody), named or not; an admin taking it themselves is named, not tagged."""
+
+    def tagged(person: str) -> list[Reply]:
+        return posted_where(channel, lambda r: Mention(kind=MentionKind.USER, id=person) in r.mentions)
+
     ticket_id, _ = await open_ticket(rt, channel)
     await rt.bot.on_command(command("assign", f"{ticket_id} <@U-OLU|olu>", ADMIN), channel)
-    assert [r.text for r in posted_where(channel, lambda r: "assigned this" in r.text)] == [
-        "Ada assigned this to olu."
-    ]
+    assert [r.text for r in tagged("U-OLU")] == ["Ada assigned this to you."]
     ticket = rt.state.ticket(ticket_id)
     assert ticket is not None and (ticket.assignee_id, ticket.assignee_name) == ("U-OLU", "olu")
     await rt.bot.on_command(command("assign", f"{ticket_id} U0SAM1234", ADMIN), channel)
-    [tagged] = posted_where(channel, lambda r: "assigned this to you" in r.text)
-    assert tagged.text == "Ada assigned this to you."
-    assert tagged.mentions == (Mention(kind=MentionKind.USER, id="U0SAM1234"),)
+    assert [r.text for r in tagged("U0SAM1234")] == ["Ada assigned this to you."]
+    await rt.bot.on_command(command("assign", f"{ticket_id} <@U-ADMIN|Ada>", ADMIN), channel)
+    [own] = posted_where(channel, lambda r: "assigned this to Ada" in r.text)
+    assert (own.text, own.mentions) == ("Ada assigned this to Ada.", ())
 
 
 async def test_routing_by_tag_then_channel(rt: Runtime, channel: ConsoleChannel) -> None:

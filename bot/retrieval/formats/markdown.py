@@ -278,16 +278,19 @@ class _Renderer:
                 out.append("~~")
             elif kind == "html_inline" and token.content.lower().startswith("<br"):
                 out.append(" ")
-        # `${{ secrets.TOKEN }}`, `{{ .Values.x }}`, `<Suspense>`: what a code span holds is its text
+        # `${{ secrets.TOKEN }}`, `{{ .Values.x }}`, `<Suspense>`, `settings["db"]["host"]`: what a
+        # code span holds is its text. Each stands as a placeholder while the prose rules run, so
+        # a reference link whose text is code (`` [`Foo`][api.Foo] ``) still reads as one.
         pieces: list[str] = []
         start = 0
         for at in code:
-            pieces += [self.prose("".join(out[start:at]), plain), out[at]]
+            pieces += [self.prose("".join(out[start:at]), plain), _placeholder(at)]
             start = at + 1
         text = "".join([*pieces, self.prose("".join(out[start:]), plain)])
         if "][" in text:  # the least a reference link has: skip the search on most text
             text = _REFERENCE_LINK.sub(lambda m: m.group(1) or m.group(2), text)
-        return "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+        text = "\n".join(_squeeze(line) for line in text.split("\n")).strip()
+        return _PLACEHOLDER.sub(lambda m: out[int(m.group(1))], text) if code else text
 
     def prose(self, text: str, plain: bool) -> str:
         """Inline text between code spans without mkdocs-macros placeholders (`{{ version }}`),
@@ -299,6 +302,14 @@ class _Renderer:
         if self.jsx and "<" in text:
             text = _JSX_TAG.sub("", text)
         return text
+
+
+# NUL never reaches the tokens (markdown-it reads it as U+FFFD), so it marks a code span's place
+_PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
+
+
+def _placeholder(at: int) -> str:
+    return f"\x00{at}\x00"
 
 
 # what an escape keeps from being HTML or an entity: nothing to the chat renderers, which read

@@ -15,7 +15,7 @@ from bot.app import Runtime
 from bot.commands.handlers import NOTE_LIMIT
 from bot.core import Outcome
 from bot.dashboard.serve import issue_link
-from bot.types import Author, ConversationRef, InboundMessage, TicketStatus, Visibility
+from bot.types import Author, ConversationRef, InboundMessage, Mention, MentionKind, TicketStatus, Visibility
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
 from tests.fakes.clock import FakeClock
@@ -699,3 +699,36 @@ def test_every_label_the_pages_show_for_a_value_has_its_korean() -> None:
     assert set(queue.AGE_LABELS) == set(queue.AgeFilter)
     assert set(queue.ORDER_LABELS) == set(queue.QueueOrder)
     assert set(queue.SLA_LABELS) == {"", *queue.SlaState}
+
+
+async def test_a_staff_member_who_wrote_in_a_thread_is_tagged_when_assigned(
+    rt: Runtime, clock: FakeClock, client: Client, channel: ConsoleChannel
+) -> None:
+    """Only a person with no known name was tagged: a staff member who had written in a recent
+    ticket thread is named to the team, so "U-ADMIN assigned this to Olu." went out with no tag
+    and Olu was never told. The person assigned is tagged; the ticket keeps their name."""
+    first = await ask_for_a_person(rt, channel, "C-GEN", "U-A1", "e1")
+    thread = rt.state.ticket(first).conversation  # type: ignore[union-attr]
+    said = InboundMessage(
+        id="e-olu",
+        conversation=thread,
+        author=Author(id="U-OLU", name="Olu"),
+        text="Looking into this now.",
+        addressed=False,
+        visibility=Visibility.INTERNAL,
+        sent_at=datetime(2026, 11, 30, 10, 5, tzinfo=UTC),
+    )
+    await rt.bot.on_message(said, channel)
+    second = await ask_for_a_person(rt, channel, "C-GEN", "U-A2", "e2")
+    assert await sign_in(client, link_token(rt, clock, "U-ADMIN")) == 302
+    csrf = await csrf_of(client, f"/admin/tickets/{second}")
+    told = len(channel.posted)
+    response = await client.post(f"/admin/tickets/{second}/assign", data={"csrf": csrf, "person": "U-OLU"})
+    assert response.status == 200
+    ticket = rt.state.ticket(second)
+    assert ticket is not None and (ticket.assignee_id, ticket.assignee_name) == ("U-OLU", "Olu")
+    [note] = [reply for _, reply in channel.posted[told:] if "assigned this" in reply.text]
+    assert (note.text, note.mentions) == (
+        "U-ADMIN assigned this to you.",
+        (Mention(kind=MentionKind.USER, id="U-OLU"),),
+    )

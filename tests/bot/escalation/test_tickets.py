@@ -66,7 +66,7 @@ async def test_two_presses_assigning_the_same_person_at_once_tell_the_thread_onc
     )
     assert sorted(result.changed for result in results) == [False, True]
     assert [text for text in thread_notes(channel, before) if "assigned this to" in text] == [
-        "Ada assigned this to U-OLU."
+        "Ada assigned this to you."
     ]
     assert [e["event"] for e in rt.state.ticket_events(ticket_id)].count("reassigned") == 1
 

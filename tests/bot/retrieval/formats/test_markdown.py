@@ -136,3 +136,20 @@ def test_docusaurus_admonitions_keep_their_title_and_text_without_the_colon_fenc
         ),
         (SectionKind.REFERENCE, "API reference: `acme.deploy`"),
     ]
+
+
+def test_inline_code_with_two_subscripts_is_quoted_as_written(tmp_path: Path) -> None:
+    """The reference-link rule used to run over code spans too: `settings["db"]["host"]` was
+    quoted as `settings"db"`, `matrix[0][1]` as `matrix0`, and runs of spaces in code were
+    squeezed. Code is as written; a reference link in prose, its text code or not, is its text."""
+    file = tmp_path / "db.md"
+    file.write_text(
+        '# Database\n\nRead the host from `settings["db"]["host"]`; the port is in `matrix[0][1]`.\n'
+        "Align with `a  =  1` as [`Settings`][api.Settings] and [the guide][guide] say.\n",
+        encoding="utf-8",
+    )
+    doc = read_document(tmp_path, file, file.read_bytes())
+    assert [s.text for s in doc.sections] == [
+        'Read the host from `settings["db"]["host"]`; the port is in `matrix[0][1]`.\n'
+        "Align with `a  =  1` as `Settings` and the guide say."
+    ]
