@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from bot.retrieval.lines import FENCE, LIST_ITEM, TABLE_ROW, TABLE_RULE
+
 
 class UnitKind(StrEnum):
     SENTENCE = "sentence"
@@ -36,10 +38,6 @@ class Unit:
     header: bool = False  # a table's header row: what the cells of the rows under it are
 
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$|^[^|\n]+(?: \| [^|\n]+)+$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 _SENTENCE = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[A-Z0-9가-힣`*])")
 _QUOTED = re.compile(r"^\s*(?:>\s?)+")
 
@@ -63,7 +61,7 @@ def split_units(text: str) -> list[Unit]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence = _FENCE.match(line)
+        fence = FENCE.match(line)
         if fence:
             flush()
             block += 1
@@ -81,15 +79,15 @@ def split_units(text: str) -> list[Unit]:
         if not line.strip():
             flush()
             block += 1
-        elif _TABLE_ROW.match(line):
+        elif TABLE_ROW.match(line):
             flush()
-            if not _TABLE_RULE.match(line):
+            if not TABLE_RULE.match(line):
                 units.append(Unit(line.strip(), UnitKind.ROW, block))
             elif units and units[-1].kind is UnitKind.ROW and units[-1].block == block:
                 row = len(units) - 1
                 if _table_start(units, row) == row:  # the rule under a table's first row
                     units[row] = replace(units[row], header=True)
-        elif _LIST_ITEM.match(line):
+        elif LIST_ITEM.match(line):
             flush()
             units.append(Unit(line.rstrip(), UnitKind.ITEM, block))
         elif units and units[-1].kind is UnitKind.ITEM and line.startswith(("  ", "\t")) and not prose:

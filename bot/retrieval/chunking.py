@@ -2,8 +2,12 @@
 
 A chunk is one section (the text under one heading) when it is short enough; a long
 section is cut at paragraph boundaries into pieces of about `max_words` words, each
-keeping the section's heading path so its citation still says where it came from. A code
-block is never cut: a piece may run over `max_words` to keep one whole.
+keeping the section's heading path so its citation still says where it came from. A
+paragraph longer than a piece is cut too: prose at sentence ends, a table or a list only
+between its rows or items, which keep their line breaks. A table's pieces each start with
+its header row and rule, so a row is still quoted under the header that says what its cells
+are. A code block is never cut, nor is a row or an item: a piece may run over `max_words`
+to keep one whole.
 
 Each chunk carries the link a citation shows: the file's `url:` front matter when it has
 one, else the published page (`bot.retrieval.site`; Docusaurus' `slug:`/`id:` front matter
@@ -18,6 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.retrieval.lines import FENCE, LIST_ITEM, TABLE_ROW, TABLE_RULE
 from bot.retrieval.sections import Document, Section, SectionKind
 from bot.retrieval.site import Route, Site, anchored, page_url, slug_style
 from bot.retrieval.slugs import heading_ids
@@ -54,7 +59,6 @@ def _heading_path(document: Document, section: Section) -> str:
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=다\.)\s+")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
 def _paragraphs(text: str) -> Iterator[str]:
@@ -62,7 +66,7 @@ def _paragraphs(text: str) -> Iterator[str]:
     current: list[str] = []
     fence: str | None = None
     for line in text.splitlines():
-        marker = _FENCE.match(line)
+        marker = FENCE.match(line)
         if fence is None and marker:
             fence = marker.group(1)
         elif fence is not None and line.strip().startswith(fence):
@@ -81,31 +85,113 @@ def _pieces(text: str, max_words: int) -> Iterator[str]:
     if _words(text) <= max_words:
         yield text
         return
-    buffer: list[str] = []
+    piece = ""
     size = 0
-    for paragraph in _split_long(list(_paragraphs(text)), max_words):
-        n = _words(paragraph)
-        if buffer and size + n > max_words:
-            yield "\n\n".join(buffer)
-            buffer, size = [], 0
-        buffer.append(paragraph)
+    for atom in _atoms(list(_paragraphs(text)), max_words):
+        n = _words(atom.text)
+        # a sentence that leads into the rest of its paragraph ("Run it:") is not left behind
+        leads_in = atom.joint == "\n" and piece.rstrip().endswith(":")
+        joint = atom.joint
+        if piece and size + n > max_words and not leads_in:
+            yield piece
+            piece, size, joint = atom.head, _words(atom.head), "\n"
+        piece = f"{piece}{joint}{atom.text}" if piece else atom.text
         size += n
-    if buffer:
-        yield "\n\n".join(buffer)
+    if piece:
+        yield piece
 
 
-def _split_long(paragraphs: list[str], max_words: int) -> Iterator[str]:
-    """A prose paragraph longer than a chunk is cut at sentence ends, then at word counts."""
+@dataclass(frozen=True)
+class _Atom:
+    """What pieces are packed from: a paragraph, or a part of one too long for a piece. `joint`
+    goes between it and the atom before: a blank line between paragraphs, a line break inside
+    one. A piece that starts at a table's row repeats `head`, the header row and its rule: the
+    answerer quotes a row under them."""
+
+    text: str
+    joint: str = "\n\n"
+    head: str = ""
+
+
+def _atoms(paragraphs: list[str], max_words: int) -> Iterator[_Atom]:
+    """The paragraphs, each one longer than a piece cut: prose at sentence ends, then at word
+    counts; a table or a list only between its rows or items, keeping its line breaks."""
     for paragraph in paragraphs:
         if not paragraph.strip():
             continue
-        if _words(paragraph) <= max_words or _FENCE.match(paragraph):
-            yield paragraph.strip("\n")
+        if _words(paragraph) <= max_words:
+            yield _Atom(paragraph.strip("\n"))
             continue
-        for sentence in _SENTENCE_END.split(paragraph.strip()):
-            words = sentence.split()
-            for start in range(0, len(words), max_words):
-                yield " ".join(words[start : start + max_words])
+        blocks = _blocks(paragraph.strip("\n"), max_words)
+        if all(block.prose for block in blocks):
+            yield from (_Atom(sentence) for block in blocks for sentence in block.atoms)
+            continue
+        joint = "\n\n"
+        for block in blocks:
+            for n, text in enumerate(block.atoms):
+                yield _Atom(text, joint, head=block.head if n else "")
+                joint = "\n"
+
+
+@dataclass(frozen=True)
+class _Block:
+    """A run of lines of one kind in a long paragraph, as the atoms it is cut into: rows, items,
+    sentences, or a whole code block. `head` is a table's header row and rule, if it has one."""
+
+    atoms: tuple[str, ...]
+    head: str = ""
+    prose: bool = False
+
+
+def _blocks(paragraph: str, max_words: int) -> list[_Block]:
+    """The paragraph's code blocks, tables, lists and prose, its lines read as
+    bot/answering/units.py reads them."""
+    lines = paragraph.splitlines()
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        j = i + 1
+        if opened := FENCE.match(line):
+            marker = opened.group(1)
+            while j < len(lines) and not lines[j].strip().startswith(marker):
+                j += 1
+            j += 1  # past the closing fence; an unclosed block runs to the paragraph's end
+            blocks.append(_Block(atoms=("\n".join(lines[i:j]),)))
+        elif TABLE_ROW.match(line):
+            while j < len(lines) and TABLE_ROW.match(lines[j]):
+                j += 1
+            rows = lines[i:j]
+            headed = len(rows) > 2 and TABLE_RULE.match(rows[1]) and not TABLE_RULE.match(rows[0])
+            cut = 3 if headed else 1  # the header and its rule stay with the first row
+            head = "\n".join(rows[:2]) if headed else ""
+            blocks.append(_Block(atoms=("\n".join(rows[:cut]), *rows[cut:]), head=head))
+        elif LIST_ITEM.match(line):
+            items = [line]
+            while j < len(lines) and not (FENCE.match(lines[j]) or TABLE_ROW.match(lines[j])):
+                if LIST_ITEM.match(lines[j]):
+                    items.append(lines[j])
+                elif lines[j].startswith(("  ", "\t")):  # the item goes on, as units.py reads it
+                    items[-1] += "\n" + lines[j]
+                else:
+                    break
+                j += 1
+            blocks.append(_Block(atoms=tuple(items)))
+        else:
+            while j < len(lines) and not any(p.match(lines[j]) for p in (FENCE, TABLE_ROW, LIST_ITEM)):
+                j += 1
+            text = "\n".join(lines[i:j])
+            sentences = [text] if _words(text) <= max_words else list(_sentences(text, max_words))
+            blocks.append(_Block(atoms=tuple(sentences), prose=True))
+        i = j
+    return blocks
+
+
+def _sentences(text: str, max_words: int) -> Iterator[str]:
+    for sentence in _SENTENCE_END.split(text.strip()):
+        words = sentence.split()
+        for start in range(0, len(words), max_words):
+            yield " ".join(words[start : start + max_words])
 
 
 def _links(document: Document, site: Site | None) -> list[str | None]:

@@ -24,7 +24,8 @@ from bot.types import DocVisibility
 if TYPE_CHECKING:
     from bot.retrieval.formats.common import ParseContext, Parsed
 
-FORMATS_VERSION = "9"  # bump whenever a parser's output changes: every file is then read again
+# bump whenever a parser's (or the chunker's) output changes: every file is then read again
+FORMATS_VERSION = "10"
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".mdx", ".txt", ".text", ".rst", ".html", ".htm", ".pdf")
 
 

@@ -1,4 +1,6 @@
-"""Chunk citation links: the published page plus the anchor the generator gives the section.
+"""Chunks: the link each carries, and where a long table, list or code block is cut.
+
+A citation link is the published page plus the anchor the generator gives the section.
 
 The expected ids are what the tools themselves produce for these pages: Python-Markdown's
 `toc` (MkDocs), docutils as Sphinx runs it (checked with docutils 0.23 `publish_doctree`,
@@ -8,11 +10,14 @@ an id to every heading of the page, also to one that has no text of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.app import Runtime
 from bot.retrieval.chunking import Chunk, chunk_document
 from bot.retrieval.documents import read_document
 from bot.retrieval.site import Generator, Site
+from bot.types import DocVisibility
 
 BASE = "https://docs.test/"
 
@@ -111,3 +116,59 @@ def test_text_after_a_reference_stub_keeps_its_heading_anchor(tmp_path: Path) ->
     chunks = _chunks(tmp_path, "guide.md", text, Generator.MKDOCS)
     assert _url(chunks, "Before the stub") == f"{BASE}guide/#api"
     assert _url(chunks, "After the stub") == f"{BASE}guide/#api"
+
+
+def _exporter(answer_row: int) -> str:
+    """A table of 25 options, over one chunk's 220 words, with the answer in row `answer_row`."""
+    rows = [
+        f"| `option_{i}` | string | Sets the behaviour number {i} of the exporter when it runs nightly. |"
+        for i in range(25)
+    ]
+    rows[answer_row] = "| `retention_days` | integer | How many days archived reports are kept. |"
+    return (
+        "# Exporter\n\n## Options\n\n| Option | Type | Description |\n| --- | --- | --- |\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+
+async def test_a_long_tables_first_row_is_quoted_under_its_header_without_the_rule(
+    make_runtime: Callable[..., Runtime], knowledge_dir: Path
+) -> None:
+    """A table over a chunk was cut as prose, its lines joined with spaces: the answer quoted
+    "Option | Type | Description --- | --- | --- `retention_days` | integer | ..." on one line."""
+    (knowledge_dir / "exporter.md").write_text(_exporter(0), encoding="utf-8")
+    rt = make_runtime()
+    answer, _ = await rt.bot.answers.ask("How many days are archived reports kept?", DocVisibility.INTERNAL)
+    assert not answer.abstained
+    assert "Option | Type | Description\n`retention_days` | integer" in answer.text
+    assert "---" not in answer.text
+
+
+async def test_a_long_tables_later_row_is_quoted_under_its_header(
+    make_runtime: Callable[..., Runtime], knowledge_dir: Path
+) -> None:
+    """The rows of a long table's later pieces had no header above them and were quoted bare."""
+    (knowledge_dir / "exporter.md").write_text(_exporter(17), encoding="utf-8")
+    rt = make_runtime()
+    answer, _ = await rt.bot.answers.ask("How many days are archived reports kept?", DocVisibility.INTERNAL)
+    assert not answer.abstained
+    assert "Option | Type | Description\n`retention_days` | integer" in answer.text
+
+
+def test_a_long_list_and_a_code_block_keep_their_lines(tmp_path: Path) -> None:
+    """A list or a code block in a paragraph over a chunk was cut as prose, at sentence ends,
+    its lines joined with spaces: items ran together on one line, and so did the fence and the
+    code under it. Now a list is cut between its items and a code block not at all."""
+    items = "\n".join(
+        f"- Step {i}: open the panel, pick the workspace and press the button." for i in range(30)
+    )
+    code = "\n".join(f"client.export(report_{i}, format='csv', nightly=True)" for i in range(120))
+    text = f"Do this:\n{items}\n\nRun it:\n```python\n{code}\n```\nThat is all.\n"
+    chunks = _chunks(tmp_path, "guide.txt", text, Generator.MKDOCS)
+    assert len(chunks) > 2
+    assert [line for c in chunks for line in c.text.splitlines() if line] == [
+        line for line in text.splitlines() if line
+    ]
+    [script] = [c.text for c in chunks if "```python" in c.text]
+    assert f"Run it:\n```python\n{code}\n```" in script
