@@ -35,7 +35,7 @@ class InsightsSettings(Section):
 
     # an answer nobody followed up, escalated or rated "not helpful" within this long is an
     # assumed resolution; younger answers are still pending and counted as neither
-    assume_after_hours: Annotated[float, Bounds(gt=0)] = 24.0
+    assume_after_hours: Annotated[float, Bounds(gt=0, le=MAX_WAIT_MINUTES / 60)] = 24.0
     digest_channel: Annotated[str, Check(_digest_channel)] = (
         ""  # "C0123..." (Slack), "1234..." (Discord) or "platform:channel"; empty: off
     )
@@ -79,4 +79,4 @@ def digest_target(value: str) -> DigestTarget | None:
 class FollowupSettings(Section):
     # hours after an answer with no reply, rating or ticket before the asker is asked once
     # "Did this solve it?"; 0 turns it off; fractions allowed (0.01 h = 36 s, for a trial)
-    after_hours: Annotated[float, Bounds(ge=0)] = 24.0
+    after_hours: Annotated[float, Bounds(ge=0, le=MAX_WAIT_MINUTES / 60)] = 24.0

@@ -330,6 +330,20 @@ def test_a_burst_window_beyond_the_calendar_is_refused_naming_the_key(tmp_path: 
     assert getattr(load_settings(config=config, env={}).insights, key) == MAX_WAIT_MINUTES
 
 
+@pytest.mark.parametrize(
+    ("section", "key"), [("insights", "assume_after_hours"), ("followup", "after_hours")]
+)
+def test_hours_beyond_the_calendar_are_refused_naming_the_key(tmp_path: Path, section: str, key: str) -> None:
+    """`[followup] after_hours = 1e12` ("never ask") used to be accepted, then `timedelta(hours=…)`
+    overflowed wherever it was used; now it is refused at start, as the minutes are."""
+    config = tmp_path / "supportbot.toml"
+    config.write_text(f"[{section}]\n{key} = 1e12\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}"):
+        load_settings(config=config, env={})
+    config.write_text(f"[{section}]\n{key} = {MAX_WAIT_MINUTES // 60}\n", encoding="utf-8")
+    assert getattr(getattr(load_settings(config=config, env={}), section), key) == MAX_WAIT_MINUTES // 60
+
+
 def test_the_longest_wait_allowed_stays_in_the_calendar_with_the_fewest_working_hours() -> None:
     hours = BusinessHours.parse("09:00-09:01", ("sun",), "Pacific/Kiritimati")  # a minute a week
     start = datetime(9000, 1, 1, tzinfo=UTC)
