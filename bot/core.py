@@ -343,8 +343,13 @@ class SupportBot(ReadBackMarks):
                 return Outcome.RECORDED
             return Outcome.IGNORED
 
-        self._responding.add(message.id)
         text = message.text.strip()
+        if blank(text) and not message.addressed:
+            # a screenshot or a sticker in the bot's thread: nothing asked, and whoever posts
+            # there is no newcomer to greet
+            await self.recorder.record(message, role="user")
+            return Outcome.RECORDED
+        self._responding.add(message.id)
         if blank(text):  # a mention alone, or with only invisible characters: nothing asked
             await channel.send(
                 Reply(conversation=conversation, text=say("greeting", language), in_reply_to=message.id)

@@ -70,6 +70,13 @@ class ConversationGone(PostRefused):
     (a 5xx, a rate limit), posting there again will not help."""
 
 
+class ThreadLocked(ConversationGone):
+    """The thread a post was for was locked by its moderators (Discord: 50083, a locked
+    archived thread): its people closed it, and its parent channel still takes posts. An
+    apology or a "try again" said there instead would reopen in public what staff closed;
+    a question asked in it is left to staff (its ticket). Slack never says this."""
+
+
 class ConversationDeleted(ConversationGone):
     """The conversation a post was for no longer exists: a person deleted the channel, the
     thread or the forum post while the bot was at it. Nobody is left there to read a reply, an

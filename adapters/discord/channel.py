@@ -17,7 +17,9 @@ Every refusal from Discord is logged with the status and code and raised as
 `PlatformError` (the core decides what the person then sees). A post of several messages is
 shown whole or not at all: a refused part takes back the parts this send or edit added, and a
 deleted message takes the rest of its post with it (MessageGone: the caller posts anew). A
-post to a deleted channel, thread or forum post is ConversationDeleted: nobody is left there.
+post to a deleted channel, thread or forum post is ConversationDeleted: nobody is left there;
+so is a thread for a question deleted before it started. A thread its moderators locked is
+ThreadLocked, and no apology goes to its parent instead.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from bot.errors import (
     MessageGone,
     PlatformError,
     PostRefused,
+    ThreadLocked,
 )
 from bot.ports import PostChanged
 from bot.types import Button, ConversationRef, InboundMessage, Posted, Reply, ReplyKind
@@ -66,9 +69,10 @@ UNKNOWN_MESSAGE = 10008  # Discord's JSON error code for a message that does not
 DELETED = (404, 10003)  # Unknown Channel: the channel, thread or forum post no longer exists
 # closed to the bot: Missing Access, Missing Permissions
 SHUT_OUT = frozenset({(403, 50001), (403, 50013)})
+LOCKED = (400, 50083)  # Thread is archived: one its moderators locked (the bot reopens any other)
 # a post's refusals that posting again will not cure: the channel or thread is gone, closed to
 # the bot, or a locked archived thread
-GONE = frozenset({DELETED, *SHUT_OUT, (400, 50083)})
+GONE = frozenset({DELETED, *SHUT_OUT, LOCKED})
 CANNOT_REPLY = 160002  # a reply (a quote of the question) needs Read Message History
 
 
@@ -124,6 +128,10 @@ class DiscordChannel:
             if exc.code == 160004:
                 # Someone (or an earlier attempt) already started it; it has the message's id.
                 return ref.in_thread(message.id)
+            if (exc.status, exc.code) == (404, UNKNOWN_MESSAGE):
+                # deleted by its asker or a moderator before its thread started: an answer in
+                # the channel would answer a question nobody can see any more
+                raise ConversationDeleted(f"Discord: the question is gone ({exc.code})", ref) from exc
             log.warning(
                 "could not start a thread; answering in the channel",
                 extra=http_ctx(ref, exc, message_id=message.id),
@@ -169,7 +177,8 @@ class DiscordChannel:
                     extra=http_ctx(ref, exc),
                 )
                 return await self.send(replace(reply, conversation=ref.in_thread(None)))
-            if reply.kind == ReplyKind.ERROR:
+            if reply.kind == ReplyKind.ERROR and (exc.status, exc.code) != LOCKED:
+                # not in a locked thread's parent: a public "try again" at what staff closed
                 fallback = await self._apology_fallback(reply)
                 if fallback is not None:
                     return fallback
@@ -177,7 +186,9 @@ class DiscordChannel:
             if (exc.status, exc.code) == DELETED:
                 raise ConversationDeleted(said, reply.conversation) from exc
             refused: type[PlatformError] = PlatformError  # a 5xx may have been applied
-            if (exc.status, exc.code) in GONE:
+            if (exc.status, exc.code) == LOCKED:
+                refused = ThreadLocked
+            elif (exc.status, exc.code) in GONE:
                 refused = ConversationGone
             elif exc.status < 500 and not sent:
                 refused = PostRefused  # refused outright: none of it is out

@@ -9,7 +9,10 @@ This module owns what differs from plain posting (`DiscordChannel`) during one e
   the "thinking..." message a deferred interaction shows and what replaces or removes it,
   the last-resort apology when the core failed, and forms (`bot.ports.TextInput`) as a
   modal, which must be the press's first answer: such a press is acknowledged only once the
-  core has decided, or before Discord's 3 s deadline, whichever comes first.
+  core has decided, or before Discord's 3 s deadline, whichever comes first. Follow-ups ride
+  on the interaction's token, which lives 15 minutes: past it (or once Discord answers 401
+  50027) a public reply is posted in the conversation as any other, and a private one is
+  lost (logged once; nothing else can show it to one person).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import discord
@@ -38,6 +42,7 @@ MODAL_TITLE_LIMIT = 45
 MODAL_LABEL_LIMIT = 45
 MODAL_VALUE_LIMIT = 4000
 ACK_DEADLINE_SECONDS = 2.0  # a press left open for a form is acknowledged by then (Discord: 3 s)
+TOKEN_EXPIRED = (401, 50027)  # Invalid Webhook Token: the interaction's 15 minutes are over
 
 
 class _Typing:
@@ -127,6 +132,14 @@ class InteractionChannel:
         # a press not yet acknowledged, so that its answer may be a form (a modal)
         self._open = open_for_form
         self._ack_lock = asyncio.Lock()
+        # the token follow-ups ride on expires this long after the interaction (noted when
+        # its channel is made, right after the acknowledgement); Discord may say so sooner
+        self._token_until = time.monotonic() + base.webhooks.ttl
+        self._token_refused = False
+        self._lost_private = False
+
+    def _token_alive(self) -> bool:
+        return not self._token_refused and time.monotonic() < self._token_until
 
     async def acknowledge(self) -> None:
         """Acknowledge a press left open for a form (a plain defer: the message stays)."""
@@ -189,6 +202,8 @@ class InteractionChannel:
 
     async def send(self, reply: Reply) -> Posted:
         await self.acknowledge()  # a press left open for a form: follow-ups need the ack first
+        if not self._token_alive():
+            return await self._past_token(reply)
         if reply.ephemeral_to:
             if self._thinking and not self._ephemeral_thinking:
                 # The first follow-up would take the public "thinking" message's place.
@@ -236,6 +251,9 @@ class InteractionChannel:
                     **message_kwargs(message), ephemeral=ephemeral, wait=True
                 )
             except discord.HTTPException as exc:
+                if (exc.status, exc.code) == TOKEN_EXPIRED and not sent:
+                    self._token_refused = True  # none of it is out: it goes another way
+                    return await self._past_token(reply)
                 log.error(
                     "could not send an interaction follow-up (%s %s)",
                     exc.status,
@@ -251,6 +269,25 @@ class InteractionChannel:
             await self.base.after_post(reply, posted)
         return posted
 
+    async def _past_token(self, reply: Reply) -> Posted:
+        """`reply` once the interaction's token has expired: a public one posted in the
+        conversation over REST; a private one lost, logged (once per interaction: what follows
+        a lost reply, an apology, would be lost the same way)."""
+        self._thinking = False  # it can be neither replaced nor deleted any more
+        if not reply.ephemeral_to:
+            return await self.base.send(reply)
+        if not self._lost_private:
+            self._lost_private = True
+            log.warning(
+                "the interaction's token expired: a private reply could not be sent",
+                extra={
+                    "platform": "discord",
+                    "channel": reply.conversation.channel,
+                    "interaction": self.interaction.id,
+                },
+            )
+        return Posted(message_id="", conversation=reply.conversation)
+
     async def _drop_thinking(self, private_in: str | None = None) -> None:
         """The public "thinking" message removed: nothing replaced it, or a private reply (in
         the language `private_in`) comes next. Discord shows the first follow-up after it in
@@ -261,6 +298,11 @@ class InteractionChannel:
         try:
             await self.interaction.delete_original_response()
         except discord.HTTPException as exc:
+            if (exc.status, exc.code) == TOKEN_EXPIRED:
+                # nothing can replace it either: no neutral line, a private reply next is lost
+                self._token_refused = True
+                self._thinking = False
+                return
             if private_in is None:
                 log.debug("could not remove the thinking message (%s %s)", exc.status, exc.code)
                 self._thinking = False
@@ -279,6 +321,8 @@ class InteractionChannel:
 
     async def apologise(self) -> None:
         """Tell the person (only them) that it failed; the core could not say anything."""
+        if not self._token_alive():
+            return  # nothing private can reach them any more (the failure is logged already)
         sent = await last_resort(
             lambda: self.interaction.followup.send(
                 say("error_no_ticket", spoken(self.interaction.locale.value) or "en"),

@@ -98,9 +98,11 @@ class Events:
             self.handle_message(message), name=f"supportbot-discord-message-{message.id}"
         )
 
-    def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
+    def on_message_edit(self, before: discord.Message | None, after: discord.Message) -> None:
+        """`after` edited; `before` as discord.py's cache held it, None if it held none (the
+        text may then be as before: the inbox and the answer's revision take it once)."""
         # Discord also sends updates for link previews and pins: only a changed text is an edit.
-        if after.edited_at is None or before.content == after.content:
+        if after.edited_at is None or (before is not None and before.content == after.content):
             return
         if self.translator is not None:
             self.inflight.start(

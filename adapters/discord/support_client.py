@@ -123,6 +123,13 @@ class SupportClient(discord.Client):
     async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
         self.handler.on_message_edit(before, after)
 
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        # discord.py fires `on_message_edit` only for a message its cache holds (not one asked
+        # before a restart, nor one its 1,000 latest pushed out): those come only as this. A
+        # cached one comes as both, and is taken from `on_message_edit` alone
+        if payload.cached_message is None:
+            self.handler.on_message_edit(None, payload.message)
+
     async def on_thread_create(self, thread: discord.Thread) -> None:
         self.handler.on_thread_create(thread)
 

@@ -1,13 +1,14 @@
 """Saying something failed while answering: the question is handed to people (a ticket, staff
 tagged, in its thread where one can be started) so it is not lost, and if even that fails the
-asker is told so."""
+asker is told so (unless nobody is left to tell: the conversation deleted, or a thread its
+moderators locked)."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.conversation import log_context, thread_title
-from bot.errors import ConversationDeleted
+from bot.errors import ConversationDeleted, ThreadLocked
 from bot.escalation import Escalations
 from bot.messages import say
 from bot.ports import Channel
@@ -65,6 +66,14 @@ async def apologise(
             # deleted meanwhile: nobody is left there to tell
             log.warning(
                 "the conversation was deleted; nobody to tell", extra=log_context(message.conversation)
+            )
+            return
+        if isinstance(exc, ThreadLocked):
+            # the ticket stays and its card follows (`tick`); an apology in the channel would
+            # invite a try again, in public, at what staff closed
+            log.warning(
+                "the thread was locked; the ticket waits for staff, the asker is not told",
+                extra=log_context(message.conversation),
             )
             return
         log.exception("could not hand the failed message to people", extra=log_context(message.conversation))

@@ -626,6 +626,45 @@ async def test_a_follow_up_in_the_thread_needs_no_mention_and_chatter_is_left_al
     assert fake.requests_matching("POST", f"/channels/{fake.text_channel_id}/messages", after=start) == []
 
 
+SCREENSHOT = {
+    "id": "1100000000000000001",
+    "filename": "error.png",
+    "size": 48213,
+    "url": "https://cdn.discordapp.com/attachments/1/2/error.png",
+    "proxy_url": "https://media.discordapp.net/attachments/1/2/error.png",
+    "content_type": "image/png",
+    "width": 800,
+    "height": 600,
+}
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        {"attachments": [SCREENSHOT]},
+        {"sticker_items": [{"id": "749054660769218631", "name": "Wumpus wave", "format_type": 3}]},
+    ],
+    ids=["screenshot", "sticker"],
+)
+async def test_a_screenshot_or_sticker_in_the_answers_thread_is_not_greeted_as_a_newcomer(
+    fake: FakeDiscord, adapter: DiscordAdapter, shown: dict[str, Any]
+) -> None:
+    """The asker, answered in the thread, posts a screenshot of the error they still see (or a
+    thumbs-up sticker): a message with no text. The bot replied "Hi! Ask me a question about
+    the product ..." as if they had just arrived, every time. Now it says nothing to it."""
+    thread_id, _ = await answered(fake, adapter, "How do I reset my password?")
+    start = len(fake.requests)
+    await fake.dispatch("MESSAGE_CREATE", {**fake.build_message_create("", channel_id=thread_id), **shown})
+    marker = fake.build_message_create("How long does a refund take?", channel_id=thread_id)
+    await fake.dispatch("MESSAGE_CREATE", marker)  # answered after the screenshot was handled
+    await fake.wait_for_request("POST", MESSAGES, ok_post(thread_id, "five to seven"), after=start)
+    assert await adapter.drain(5)
+    said = [
+        r.json["content"] for r in fake.requests_matching("POST", MESSAGES, ok_post(thread_id), after=start)
+    ]
+    assert len(said) == 1 and "Ask me a question" not in said[0], said
+
+
 async def test_a_direct_message_is_answered_in_the_dm(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
     start = len(fake.requests)
     payload = fake.build_message_create("How do I reset my password?", dm=True)
@@ -700,6 +739,41 @@ async def test_an_edited_question_gets_its_answer_edited_not_a_second_one(
     await adapter.drain(5)
     posts = fake.requests_matching("POST", MESSAGES, ok_post(thread_id), after=start)
     assert len(posts) == 2  # the follow-up's answer and the marker's: the edit posted nothing new
+
+
+async def test_an_edit_of_a_question_asked_before_a_restart_revises_its_answer_once(
+    fake: FakeDiscord, runtime: Runtime
+) -> None:
+    """A question answered, the bot restarted (a deploy, a crash, a standby taking over), then
+    the asker fixes the question. discord.py's new message cache holds no copy of it (nor of
+    any question its 1,000 latest messages pushed out), so it dispatches only
+    `raw_message_edit`, which the adapter never listened to: the edit was dropped and the
+    answer kept answering the old question. The same update sent again (Discord does, for a
+    link preview) revises nothing more."""
+    async with running(runtime) as bot:
+        start = len(fake.requests)
+        question = await mention(fake, "How long does a refund take?")
+        thread = question["id"]
+        answer = await fake.wait_for_request("POST", MESSAGES, ok_post(thread, "five to seven"), after=start)
+        assert await bot.drain(5)
+    edited = dict(
+        question,
+        content=f"<@{fake.bot_user_id}> How do I reset my password?",
+        edited_timestamp=datetime.now(UTC).isoformat(),
+    )
+    on_answer = f"/channels/{thread}/messages/{answer.response['id']}"
+    async with running(runtime) as bot:  # the next process: an empty message cache
+        start = len(fake.requests)
+        await fake.dispatch("MESSAGE_UPDATE", edited)
+        await fake.wait_for_request("PATCH", on_answer, after=start)
+        assert await bot.drain(10)
+        revisions = len(fake.requests_matching("PATCH", on_answer, after=start))
+        await fake.dispatch("MESSAGE_UPDATE", edited)
+        await asyncio.sleep(0.5)
+        assert await bot.drain(10)
+    assert "Forgot password" in fake.get_message(thread, answer.response["id"])["content"]
+    assert len(fake.requests_matching("PATCH", on_answer, after=start)) == revisions
+    assert fake.requests_matching("POST", MESSAGES, ok_post(thread), after=start) == []
 
 
 def forum_tag(tag_id: str, name: str) -> dict[str, Any]:

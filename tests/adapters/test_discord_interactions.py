@@ -5,29 +5,37 @@ process answered it first (10062 Unknown interaction): the press is then not act
 person sees Discord's own "this interaction failed" and can press again), one ERROR line says
 so, and the next press works. And a slash command's private reply stays private when the
 public "thinking" message Discord would put it in cannot be removed, and a press where the bot
-may not post itself is answered through the press. Real discord.py against the fake Discord,
-real core and store.
+may not post itself is answered through the press, and a slow answer to `/support ask` still
+reaches its thread once the command's token has expired. Real discord.py against the fake
+Discord, real core and store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from adapters.discord import DiscordAdapter
+from bot.app import Runtime
 from bot.messages import say
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
     adapter,
     answered,
     custom_ids,
+    discord_env,
+    discord_toml,
     fake,
     ok_post,
     press,
+    running,
     runtime,
 )
+from tests.adapters.test_slack_http_hostile import tracebacks
+from tests.fakes.answerers import GatedExtractive
 from tests.fakes.discord_server import FLAG_EPHEMERAL, FakeDiscord, RecordedRequest
 
 CALLBACK = "/interactions/{id}/{token}/callback"
@@ -126,3 +134,71 @@ async def test_talk_to_a_person_where_the_bot_may_not_post_is_said_through_the_p
     assert len(notes) == 1 and notes[0] in [t for t, _ in told[0]], told  # the first press's, once
     assert [t for t, _ in told[1] if "ticket #1" in t], told
     assert fake.requests_matching("POST", MESSAGES, ok_post(fake.general_channel_id, "#1"), after=start)
+
+
+TOKEN_LIFE = 1.5  # Discord's 15 minutes, shortened
+
+
+@pytest.fixture
+async def short_lived() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(interaction_token_seconds=TOKEN_LIFE) as server:
+        yield server
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["refused", "known"])
+async def test_a_slow_answer_to_support_ask_in_a_thread_reaches_it_after_the_token_expired(
+    short_lived: FakeDiscord,
+    make_runtime: Callable[..., Runtime],
+    caplog: pytest.LogCaptureFixture,
+    known: bool,
+) -> None:
+    """`/support ask` used inside a thread (no thread to start: the answer replaces the
+    command's public "thinking..." message through the interaction's webhook). An answer that
+    took longer than the token lives (15 minutes: a busy model, a queue of questions) was
+    refused (401 50027 Invalid Webhook Token) and thrown away, then the fallback line and the
+    apology were refused too: three tracebacks, and the asker got nothing. Now it is posted in
+    the thread as any reply, whether Discord says the token expired (`refused`) or the bot
+    knows it from the clock (`known`: no follow-up tried), and the spent "thinking..."
+    message is left alone."""
+    server = short_lived
+    answerer = GatedExtractive(held=lambda q: "refund" in q.lower())
+    rt = make_runtime(discord_toml(server), env=discord_env(server), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
+        if known:
+            bot.webhooks.ttl = TOKEN_LIFE
+        thread, _ = await answered(server, bot, "How do I reset my password?")
+        start = len(server.requests)
+        interaction = server.build_slash_command(
+            "support", "ask", {"question": "How long does a refund take?"}, channel_id=thread
+        )
+        await server.dispatch("INTERACTION_CREATE", interaction)
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        await asyncio.sleep(TOKEN_LIFE + 0.5)  # the token expires while the answer is written
+        answerer.gate.set()
+        assert await bot.drain(15)
+    webhook = server.requests_matching("POST", WEBHOOK, on_token(interaction["token"]), after=start)
+    assert [r.status for r in webhook] == ([] if known else [401])
+    assert server.requests_matching("POST", MESSAGES, ok_post(thread, "five to seven"), after=start)
+    assert not server.requests_matching("DELETE", f"{WEBHOOK}/messages/{{m}}", after=start)
+    assert tracebacks(caplog) == []
+
+
+async def test_a_private_reply_past_the_token_is_not_announced_in_public(
+    fake: FakeDiscord,  # noqa: F811
+    adapter: DiscordAdapter,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A private reply (a question too long) whose interaction token Discord says has expired
+    (401 50027): the "thinking..." message cannot be deleted, and the neutral "I've replied
+    to you privately" meant to take its place would have gone to the channel over REST with
+    nothing private behind it. Now nothing is said; one warning, no traceback."""
+    for method, path in (("DELETE", f"{WEBHOOK}/messages/{{m}}"), ("POST", WEBHOOK)):
+        fake.fail(method, path, 401, 50027, "Invalid Webhook Token", times=None)
+    start = len(fake.requests)
+    interaction = fake.build_slash_command("support", "ask", {"question": "why " * 1100})
+    await fake.dispatch("INTERACTION_CREATE", interaction)
+    await fake.wait_for_request("POST", WEBHOOK, on_token(interaction["token"]), after=start, timeout=30)
+    assert await adapter.drain(20)
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    lost = [r for r in caplog.records if "private reply could not be sent" in r.getMessage()]
+    assert len(lost) == 1 and tracebacks(caplog) == []

@@ -2,7 +2,9 @@
 `Edits`, bot/answering/trips.py): a follow-up in the answer's thread (a channel's thread, a
 forum post) needs no mention, as it would once the answer is up; two quick edits of the
 question leave the answer answering the last one; a thread deleted meanwhile leaves the answer
-under the question, a forum post deleted meanwhile leaves nobody to answer.
+under the question, a forum post deleted meanwhile leaves nobody to answer, and so does a
+question deleted before its thread could start; a thread a moderator locks meanwhile is left
+to staff, with no "try again" in the channel.
 
 The real discord.py client against the fake Discord gateway and REST API, the real core.
 """
@@ -20,6 +22,7 @@ import pytest
 from adapters.discord import DiscordAdapter
 from bot.app import Runtime
 from bot.store.ticket_posts import CARD_LEASE
+from bot.types import TicketStatus
 from tests.adapters.test_discord_adapter import (  # noqa: F401  (fixtures)
     MESSAGES,
     adapter,
@@ -252,3 +255,69 @@ async def test_a_forum_post_deleted_while_it_is_answered_is_left_without_a_ticke
     assert not [r for r in caplog.records if r.exc_info], [
         r.getMessage() for r in caplog.records if r.exc_info
     ]
+
+
+async def test_a_question_deleted_at_once_gets_no_answer_in_the_channel(
+    fake: FakeDiscord,  # noqa: F811
+    runtime: Runtime,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Someone mentions the bot in #support and deletes the message a moment later (the wrong
+    channel, a pasted key). Discord refuses the thread from the deleted message (404 10008
+    Unknown Message); the adapter took that for "may not start threads here" and posted the
+    answer in #support itself, quoting nothing: an answer to a question nobody can see, in
+    the middle of the channel's conversation. Now nobody is left to answer: nothing posted,
+    no ticket, the event finished, no traceback."""
+    channel = fake.text_channel_id
+    async with running(runtime) as bot:
+        start = len(fake.requests)
+        question = fake.build_message_create("How do I reset my password?", mention_bot=True)
+        del fake.messages[channel][question["id"]]  # deleted by its author...
+        await fake.dispatch("MESSAGE_CREATE", question)  # ...as Discord delivered it
+        await fake.dispatch(
+            "MESSAGE_DELETE", {"id": question["id"], "channel_id": channel, "guild_id": fake.guild_id}
+        )
+        await fake.wait_for_request("POST", "/channels/{c}/messages/{m}/threads", after=start)
+        assert await bot.drain(10)
+    threads = fake.requests_matching("POST", "/channels/{c}/messages/{m}/threads", after=start)
+    assert [r.status for r in threads] == [404]
+    assert fake.requests_matching("POST", MESSAGES, after=start) == []
+    assert runtime.state.tickets() == [] and runtime.state.pending_events("discord") == []
+    assert not [r for r in caplog.records if r.exc_info], [
+        r.getMessage() for r in caplog.records if r.exc_info
+    ]
+
+
+async def test_a_thread_a_moderator_locked_while_answering_gets_no_try_again_in_the_channel(
+    fake: FakeDiscord,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+    clock: FakeClock,
+) -> None:
+    """A moderator locks (and archives) the thread started from a question while its answer is
+    written. Discord refuses the answer there (400 50083 Thread is archived), and the error
+    ticket's note is refused too; the bot then posted "Sorry, something went wrong on my side.
+    Please try again in a moment." in the parent channel: a public error and an invitation to
+    ask again into a conversation staff just closed. Now nothing is said in the channel; the
+    ticket stays open and its card reaches staff when the clock finds it owed."""
+    answerer = GatedExtractive()
+    rt = make_runtime(discord_toml(fake), env=discord_env(fake), answerer=answerer)
+    async with running(rt, typing_after=60.0) as bot:
+        start = len(fake.requests)
+        question = await mention(fake, "How do I reset my password?")
+        thread = question["id"]
+        await asyncio.wait_for(answerer.asked.wait(), 10)
+        channel = fake.get_channel(thread)
+        channel["thread_metadata"].update(archived=True, locked=True)
+        await fake.dispatch("THREAD_UPDATE", copy.deepcopy(channel))
+        await asyncio.sleep(0.3)  # discord.py takes the update in
+        answerer.gate.set()
+        await fake.wait_for_request("POST", MESSAGES, lambda r: r.status == 400, after=start, timeout=10)
+        assert await bot.drain(10)
+        assert _contents(fake, fake.text_channel_id, start) == []
+        clock.advance(seconds=CARD_LEASE.total_seconds() + 60)
+        await rt.bot.tick({"discord": bot.channel})
+        assert await bot.drain(10)
+    [ticket] = rt.state.tickets()
+    assert ticket.conversation.thread == thread and ticket.status == TicketStatus.OPEN
+    assert [c for c in _contents(fake, fake.general_channel_id, start) if f"Ticket #{ticket.id}" in c]
+    assert _contents(fake, fake.text_channel_id, start) == []

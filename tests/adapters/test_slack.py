@@ -445,6 +445,19 @@ async def test_a_follow_up_in_the_thread_needs_no_mention_but_chatter_is_ignored
     assert "Forgot password" in section_text(second)
 
 
+async def test_a_file_shared_with_no_text_in_the_bots_thread_is_not_greeted_as_a_newcomer(
+    fake: FakeSlack, slack: SlackAdapter
+) -> None:
+    """The asker, answered in the thread, shares a screenshot with no message: a follow-up with
+    no text, which got the newcomer's greeting ("Hi! Ask me a question...") in the middle of
+    the conversation. Now nothing is said to it."""
+    question_ts, _ = await ask_refund(fake, slack)
+    screenshot = fake.user_message("C111", "", user=MEMBER, thread_ts=question_ts)
+    screenshot["event"].update(subtype="file_share", files=[{"id": "F123", "name": "error.png"}])
+    await deliver(fake, slack, screenshot)
+    assert len(posts(fake, "C111")) == 1
+
+
 async def test_a_retried_event_and_the_mention_message_pair_are_answered_once(
     fake: FakeSlack, slack: SlackAdapter
 ) -> None:

@@ -307,6 +307,24 @@ async def test_follow_up_in_a_bot_thread_is_answered_without_mention(
     assert await rt.bot.on_message(follow, channel) == Outcome.ANSWERED
 
 
+async def test_a_follow_up_with_no_text_in_a_bot_thread_is_kept_not_greeted(
+    rt: Runtime, channel: ConsoleChannel
+) -> None:
+    """A screenshot or a sticker posted in the answer's thread carries no text. It counted as a
+    follow-up to respond to, and a blank one got the newcomer's greeting ("Hi! Ask me a
+    question..."), in the middle of the conversation, every time. Now it is kept in the
+    thread's history and nothing is said; a mention with no text is still greeted."""
+    await rt.bot.on_message(message("How do I reset my password?"), channel)
+    thread = replies(channel)[0].conversation
+    kept = len(rt.state.history(thread))
+    follow = message("", channel=thread.channel, thread=thread.thread, addressed=False)
+    assert await rt.bot.on_message(follow, channel) == Outcome.RECORDED
+    assert len(replies(channel)) == 1 and len(rt.state.history(thread)) == kept + 1
+    mention = message(" ", channel=thread.channel, thread=thread.thread)
+    assert await rt.bot.on_message(mention, channel) == Outcome.REFUSED
+    assert "Ask me a question" in replies(channel)[-1].text
+
+
 async def test_feedback_buttons(rt: Runtime, channel: ConsoleChannel) -> None:
     await rt.bot.on_message(message("How long does a refund take to arrive?"), channel)
     answer = replies(channel)[0]
