@@ -47,9 +47,17 @@ def forget_command(
         counts = store.forget(str(platform), user, datetime.now(UTC))
     finally:
         store.close()
-    for table, rows in sorted(counts.items()):
+    # the tombstone is written whatever was kept (as the chat's "Done" counts): not an erasure
+    erased = {table: rows for table, rows in sorted(counts.items()) if table != "tombstones"}
+    if not erased:  # a mistyped id, or one forgotten before: exits 0 as `export` of it does
+        typer.echo(
+            f"Nothing is kept about {platform} user {user}: no row deleted or anonymised. "
+            "Check the id if you expected some."
+        )
+        return
+    for table, rows in erased.items():
         typer.echo(f"{table:<16} {rows:>8}")
-    typer.echo(f"Forgot {platform} user {user}: {sum(counts.values())} row(s) deleted or anonymised.")
+    typer.echo(f"Forgot {platform} user {user}: {sum(erased.values())} row(s) deleted or anonymised.")
 
 
 @privacy_app.command("export")

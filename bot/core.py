@@ -397,6 +397,7 @@ class SupportBot(ReadBackMarks):
                 lead=say("asked_for_human", language),
                 in_reply_to=message.id,
                 visibility=scope,
+                event=finish.key if finish is not None else None,
             )
             faults.point("handoff.posted")
             await self.store.run(

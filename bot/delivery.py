@@ -160,7 +160,7 @@ class Deliveries(Replays):
                     key, message, noting, situation, resume, finish, holding, newest
                 )
             except TakenOver:
-                return self._taken_over(key, message)
+                return await self._let_go(key, message)
             if outcome is None:
                 return Outcome.FAILED  # left for the clock's replay to handle again
             faults.point("event.handled")
@@ -195,7 +195,7 @@ class Deliveries(Replays):
                 )
                 await self._note_alone(key, post)
             if not finished:  # taken over after its last fence: the finish wrote nothing
-                return self._taken_over(key, message)
+                return await self._let_go(key, message)
             self._failures.pop(key, None)
             # finished: what follows (a welcome, a burst alert) is not a post for the event, and
             # the inbox would now answer the fence that the event is no longer held
@@ -208,13 +208,22 @@ class Deliveries(Replays):
             if not unfinished:
                 self._in_flight.discard(key)
 
-    def _taken_over(self, key: str, message: InboundMessage) -> Outcome:
-        """Paused past its lease, this worker lost the event to another, which answers it:
-        nothing more is said or written for it here."""
-        log.warning(
-            "another worker took this message over while this one was paused; left to it",
-            extra={**log_context(message.conversation), "message_id": message.id, "event": key},
-        )
+    async def _let_go(self, key: str, message: InboundMessage) -> Outcome:
+        """The event is no longer this worker's: its author was forgotten (forget-me) while it
+        was handled, and nothing of it may be recorded; or, paused past its lease, this worker
+        lost it to another, which answers it. Nothing more is said or written for it here."""
+        extra = {**log_context(message.conversation), "message_id": message.id, "event": key}
+        forgotten = False
+        with contextlib.suppress(Exception):  # which of the two is only what the log says
+            forgotten = await self.store.run(StateStore.event_forgotten, key)
+        if forgotten:
+            log.info(
+                "its author was forgotten while the message was handled; nothing of it recorded", extra=extra
+            )
+        else:
+            log.warning(
+                "another worker took this message over while this one was paused; left to it", extra=extra
+            )
         return Outcome.DUPLICATE
 
     async def _handled(

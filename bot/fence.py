@@ -27,9 +27,10 @@ SAFE_SHARE = 2 / 3
 
 
 class TakenOver(BaseException):
-    """Another worker took this event over while this one was paused: stop handling it. A
-    BaseException, as cancellation is, so no `except Exception` on the way treats it as a
-    failure to apologise for."""
+    """This worker no longer holds the event: another took it over while this one was paused,
+    or (a write that stated it held found it not) its author was forgotten meanwhile. Stop
+    handling it. A BaseException, as cancellation is, so no `except Exception` on the way
+    treats it as a failure to apologise for."""
 
 
 class Beats:

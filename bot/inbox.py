@@ -35,8 +35,8 @@ channels answer) and finishes it. A finish the store refused after the answer wa
 (bot/delivery.py `_write_unwritten`). tests/bot/test_exactly_once.py injects a crash at each
 step (bot/faults.py) and checks the rule.
 
-`Finish` carries what the handler leaves to the finish; the two functions below are the
-payload's format.
+`Finish` carries what the handler leaves to the finish; the functions below are the payload's
+format.
 """
 
 from __future__ import annotations
@@ -138,6 +138,16 @@ def serialise_message(message: InboundMessage) -> str:
 
 def _fields(value: Any) -> dict[str, Any]:
     return {f.name: getattr(value, f.name) for f in fields(value)}
+
+
+def payload_author(payload: str) -> str | None:
+    """The id of who wrote the message kept as `payload`; None when it is not one
+    `serialise_message` wrote."""
+    try:
+        author = json.loads(payload)["author"]["id"]
+    except (ValueError, LookupError, TypeError):
+        return None
+    return author if isinstance(author, str) else None
 
 
 def deserialise_message(payload: str) -> InboundMessage:

@@ -8,7 +8,7 @@ press's response URL (adapters/slack/response_url.py) for the person who typed o
 cards are cached here. How a reply looks is `adapters.slack.render`'s job; finding an
 earlier reply after a crash (`bot.ports.FindsReplies`) is adapters/slack/find_reply.py's, and
 an earlier ticket card (`bot.ports.FindsPosts`) adapters/slack/find_post.py's; whether a
-channel is shared with another organisation (`bot.ports.KnowsSharing`) the directory's.
+channel is open to the whole workspace (`bot.ports.KnowsOpenChannels`) the directory's.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from bot.types import (
     Posted,
     Reply,
     ReplyKind,
-    Visibility,
     own_thread,
 )
 
@@ -155,10 +154,9 @@ class SlackChannel:
         `button` (adapters/slack/find_post.py)."""
         return await find_post(self.client, self.directory, where, after, button)
 
-    async def shared_outside(self, where: ConversationRef) -> bool:
-        """`bot.ports.KnowsSharing`: a Slack Connect channel, which the directory counts as
-        public (as it does a channel it could not look up); only the team's own are internal."""
-        return await self.directory.visibility(where.channel) != Visibility.INTERNAL
+    async def open_to_workspace(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsOpenChannels`, as the directory reads the channel."""
+        return await self.directory.open_to_workspace(where.channel)
 
     async def send(self, reply: Reply) -> Posted:
         messages = render_reply(reply, **await self._render_options(reply))

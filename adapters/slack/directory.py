@@ -2,9 +2,9 @@
 
 This module owns the lookups and their caches: who the bot is (`SlackIdentity`, from
 auth.test), a channel's visibility (DMs, internal channels, Slack Connect channels count
-as public), a user's name, admin flag and guest status, and membership of the user groups
-`[slack]` configures. Lookups fail closed (see `SlackDirectory`), and `TtlCache` makes
-concurrent misses for one key share a single call.
+as public) and whether everyone of the workspace may open it, a user's name, admin flag and
+guest status, and membership of the user groups `[slack]` configures. Lookups fail closed
+(see `SlackDirectory`), and `TtlCache` makes concurrent misses for one key share a single call.
 """
 
 from __future__ import annotations
@@ -72,6 +72,12 @@ class TtlCache(Generic[V]):
         and a lookup already under way is not kept."""
         self._entries.pop(key, None)
         self._pending.pop(key, None)
+
+    def put(self, key: str, value: V, ttl: float) -> None:
+        """Know `key` without a lookup (told by something surer than what was read): a lookup
+        already under way is not kept."""
+        self.drop(key)
+        self._entries[key] = (time.monotonic() + ttl, value)
 
 
 class LookupFailed(Exception):
@@ -175,6 +181,18 @@ class _UserFacts:
     outsider: bool = False  # a guest, or someone from another organisation (Slack Connect)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _ChannelFacts:
+    visibility: Visibility
+    # everyone of the workspace may open it: not private, not a group DM nor a DM, not shared
+    # with another organisation, and not one that could not be looked up
+    open_to_workspace: bool = False
+
+
+# what a message event's own envelope says of a Slack Connect channel (`is_ext_shared_channel`)
+_EXT_SHARED = _ChannelFacts(visibility=Visibility.PUBLIC)
+
+
 class SlackDirectory:
     """Cached lookups: a channel's visibility, a user's name and admin flag, group membership.
 
@@ -190,8 +208,9 @@ class SlackDirectory:
     CHANNEL_TTL = 600.0
     # an internal channel is read again sooner: once shared with another organisation it is
     # dropped at once (`forget_channel`), but only by the worker Slack's channel_shared event
-    # reaches, and not at all when the event was missed. Held INTERNAL too long, internal
-    # documents are quoted to outsiders; held PUBLIC too long, some are only left out
+    # reaches, and not at all when the event was missed (a message there says so itself:
+    # `ext_shared`). Held INTERNAL too long, internal documents are quoted to outsiders; held
+    # PUBLIC too long, some are only left out
     INTERNAL_TTL = 60.0
     FAILURE_TTL = 30.0
 
@@ -204,12 +223,30 @@ class SlackDirectory:
         self.identity = identity
         self._users: TtlCache[_UserFacts] = TtlCache()
         self._groups: TtlCache[frozenset[str]] = TtlCache()
-        self._channels: TtlCache[Visibility] = TtlCache()
+        self._channels: TtlCache[_ChannelFacts] = TtlCache()
 
-    async def visibility(self, channel: str, channel_type: str | None = None) -> Visibility:
+    async def visibility(
+        self, channel: str, channel_type: str | None = None, *, ext_shared: bool = False
+    ) -> Visibility:
+        """`ext_shared`: the event's own envelope says the channel is a Slack Connect channel
+        (`is_ext_shared_channel`). That holds whatever was cached: channel_shared reaches one
+        worker only, and none when the app's manifest predates the subscription."""
         # IM channel ids start with D; DMs need no lookup (and no im:read scope).
         if channel_type == "im" or is_slack_im(channel):
             return Visibility.DIRECT
+        if ext_shared:
+            self._channels.put(channel, _EXT_SHARED, self.CHANNEL_TTL)
+            return Visibility.PUBLIC
+        return (await self._channel(channel)).visibility
+
+    async def open_to_workspace(self, channel: str) -> bool:
+        """Whether everyone of the workspace may open `channel` (`bot.ports.KnowsOpenChannels`):
+        a guest's ticket has a public document scope in a private channel or group DM too."""
+        if is_slack_im(channel):
+            return False
+        return (await self._channel(channel)).open_to_workspace
+
+    async def _channel(self, channel: str) -> _ChannelFacts:
         return await self._channels.get(channel, lambda: self._load_channel(channel))
 
     def forget_channel(self, channel: str) -> None:
@@ -217,7 +254,7 @@ class SlackDirectory:
         (channel_shared, channel_unshared): its visibility is read again at its next use."""
         self._channels.drop(channel)
 
-    async def _load_channel(self, channel: str) -> tuple[Visibility, float]:
+    async def _load_channel(self, channel: str) -> tuple[_ChannelFacts, float]:
         try:
             info = (await self.client.conversations_info(channel=channel)).get("channel") or {}
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
@@ -227,12 +264,14 @@ class SlackDirectory:
                 code,
                 extra=ctx(channel),
             )
-            return Visibility.PUBLIC, self.FAILURE_TTL
+            return _ChannelFacts(visibility=Visibility.PUBLIC), self.FAILURE_TTL
         if info.get("is_im"):
-            return Visibility.DIRECT, self.CHANNEL_TTL
+            return _ChannelFacts(visibility=Visibility.DIRECT), self.CHANNEL_TTL
         if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
-            return Visibility.PUBLIC, self.CHANNEL_TTL  # Slack Connect: people from other orgs
-        return Visibility.INTERNAL, self.INTERNAL_TTL
+            # Slack Connect: people from other orgs
+            return _ChannelFacts(visibility=Visibility.PUBLIC), self.CHANNEL_TTL
+        closed = info.get("is_private") or info.get("is_mpim") or info.get("is_group")
+        return _ChannelFacts(visibility=Visibility.INTERNAL, open_to_workspace=not closed), self.INTERNAL_TTL
 
     async def author(self, user_id: str, *, is_bot: bool = False, name_hint: str = "") -> Author:
         facts = await self._users.get(user_id, lambda: self._load_user(user_id, name_hint))

@@ -143,9 +143,9 @@ class _Answering:
     async def open_thread(self, message: InboundMessage, title: str) -> ConversationRef:
         return await self.base.open_thread(message, title)
 
-    async def shared_outside(self, where: ConversationRef) -> bool:
-        """`bot.ports.KnowsSharing`, for the similar ticket an answer may link."""
-        return await self.base.shared_outside(where)
+    async def open_to_workspace(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsOpenChannels`, for the similar ticket an answer may link."""
+        return await self.base.open_to_workspace(where)
 
 
 class SlackEvents:
@@ -315,7 +315,9 @@ class SlackEvents:
         raw_text = str(source.get("text") or "")
         thread = source.get("thread_ts")
         thread = str(thread) if thread and thread != ts else None  # a thread root is top-level
-        visibility = await self.directory.visibility(channel, event.get("channel_type"))
+        visibility = await self.directory.visibility(
+            channel, event.get("channel_type"), ext_shared=body.get("is_ext_shared_channel") is True
+        )
         if user:
             author = await self.directory.author(user, is_bot=is_bot)
         else:

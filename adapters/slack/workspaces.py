@@ -359,6 +359,6 @@ class WorkspacesChannel:
         refused token read again as for `find_reply`."""
         return await self._on_channel(where, lambda channel: channel.find_post(where, after, button))
 
-    async def shared_outside(self, where: ConversationRef) -> bool:
-        """`bot.ports.KnowsSharing` in `where`'s workspace (SlackChannel.shared_outside)."""
-        return await self._on_channel(where, lambda channel: channel.shared_outside(where))
+    async def open_to_workspace(self, where: ConversationRef) -> bool:
+        """`bot.ports.KnowsOpenChannels` in `where`'s workspace (SlackChannel.open_to_workspace)."""
+        return await self._on_channel(where, lambda channel: channel.open_to_workspace(where))

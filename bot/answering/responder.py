@@ -17,10 +17,18 @@ from functools import partial
 
 from bot import faults, policy
 from bot.answering.pipeline import AnswerPipeline, Chosen
-from bot.answering.trips import HISTORY_TURNS, Kept, answer_fields, history_and_memory, record_answer
+from bot.answering.trips import (
+    HISTORY_TURNS,
+    EventAnswer,
+    Kept,
+    answer_fields,
+    history_and_memory,
+    record_answer,
+)
 from bot.config import Settings
 from bot.conversation import Recorder, log_context
 from bot.escalation import Context, Escalations
+from bot.fence import TakenOver
 from bot.inbox import Finish, NothingDoneYet, NotYet, after_record
 from bot.insights.bursts import BurstWatch
 from bot.insights.followups import Followups
@@ -28,7 +36,7 @@ from bot.insights.incidents import Incidents, Notice
 from bot.insights.similar_tickets import Resolved, SimilarTickets
 from bot.insights.similarity import Asked
 from bot.messages import say
-from bot.ports import Channel, Clock, KnowsSharing
+from bot.ports import Channel, Clock, KnowsOpenChannels
 from bot.privacy.audiences import withholds
 from bot.privacy.people import People, memory_turns, remembered_tickets
 from bot.privacy.people import remembered as remembered_facts
@@ -211,8 +219,9 @@ class Responder:
             # as the answer keeps them: bursts compare it with questions read back from the store
             scores = tuple(round(s, SCORE_DIGITS) for s in fields.get("scores", ()))
             asked = Asked(question, tuple(fields.get("neighbours", ())), scores)
-            # a replay records over its own
-            record = answer_statement(event=finish.key if finish is not None else None, **fields)
+            # a replay records over its own; an event's record states it is still held
+            event = finish.key if finish is not None else None
+            record = EventAnswer(event, fields) if event is not None else answer_statement(**fields)
             watched = conversation if self.incidents is not None else None
             # an answer (not an abstention) is compared with resolved tickets: read in the same trip
             # unless the ones kept from an earlier question are fresh (bot/insights/similar_tickets.py)
@@ -224,6 +233,8 @@ class Responder:
                 record_answer, record, watched, compared, chosen.reservation, revises
             )
             reserved = None
+            if recorded is None:  # its asker forgotten, or taken over, meanwhile: nothing recorded
+                raise TakenOver(event or "")
             answer_id = recorded.answer_id
             notice = (
                 await self.incidents.notice_for(conversation, asked, language, recorded.open_incidents)
@@ -264,6 +275,7 @@ class Responder:
                     visibility=scope,
                     tags=result.passages[0].tags if result.passages else (),
                     context=Context(sources=closest),
+                    event=event,
                 )
                 await self.recorder.mark_bot_thread(conversation)
                 await self._watch_for_bursts(answer_id, conversation, channel, asked)
@@ -335,8 +347,7 @@ class Responder:
     ) -> Ticket | None:
         """A resolved ticket on a question like this one, in another thread: the team's answer
         there may be what the documentation lacks. Anyone's only if it was public, in a channel
-        of the workspace that `channel` does not say is shared with another organisation (never
-        a direct message); the asker's own (`own`, from their memory) also if internal, unless
+        `channel` says everyone of the workspace may open (never a direct message); the asker's own (`own`, from their memory) also if internal, unless
         they ask in a public channel. `resolved`: the tickets compared with, when read already
         (`record_answer`)."""
         if self.similar is None:
@@ -348,7 +359,9 @@ class Responder:
                 public_only=own is None or scope == DocVisibility.PUBLIC,
                 among=own,
                 resolved=resolved,
-                shared=channel.shared_outside if isinstance(channel, KnowsSharing) else None,
+                open_to_workspace=channel.open_to_workspace
+                if isinstance(channel, KnowsOpenChannels)
+                else None,
             )
         except Exception:  # a boundary: a missing link never costs the asker the answer
             log.exception("looking for similar resolved tickets failed", extra=log_context(conversation))

@@ -18,7 +18,7 @@ from bot.insights.incidents import open_incidents_statement
 from bot.insights.similar_tickets import Resolved, recently_resolved_statement
 from bot.insights.similarity import NEIGHBOURS
 from bot.store import StateStore
-from bot.store.answers import release_statement, revised_statement
+from bot.store.answers import answer_statement, release_statement, revised_statement
 from bot.store.conversations import history_statement, history_turns
 from bot.store.incidents import IncidentRecord
 from bot.store.incidents import incidents_of as read_incidents
@@ -118,15 +118,27 @@ class Recorded:
     resolved: Resolved | None  # None: not read (an abstention, no similar tickets, or it failed)
 
 
+@dataclass(frozen=True, slots=True)
+class EventAnswer:
+    """The record of an answer given for an inbox event (bot/inbox.py), made on the store's
+    thread: it states that the event is still held (bot/store/inbox.py `held_here`), so an
+    answer to a message whose author was forgotten meanwhile, or that another worker took
+    over, records nothing."""
+
+    event: str
+    fields: AnswerFields
+
+
 def record_answer(
     store: StateStore,
-    record: tuple[str, list[Any]],
+    record: tuple[str, list[Any]] | EventAnswer,
     incidents_of: ConversationRef | None,
     resolved_of: ConversationRef | None,
     reservation: int | None = None,
     revises: int | None = None,
-) -> Recorded:
-    """The answer's record (`record`: bot/store/answers.py `answer_statement`) and what the
+) -> Recorded | None:
+    """The answer's record (`record`: bot/store/answers.py `answer_statement`, or an event's
+    answer to make it of; None when that event is no longer held: nothing recorded) and what the
     reply is then compared with: with `incidents_of` the open incidents, with `resolved_of` the
     resolved tickets (both the answer's conversation). One trip to the store's thread instead
     of three, and on PostgreSQL one round trip (`together`: the reads are in the record's
@@ -137,6 +149,9 @@ def record_answer(
     transaction (bot/store/answers.py `reserve_model_answer`): the answer counts from then on.
     With `revises` (the answer to the question before the asker edited it), that one is marked
     replaced in the same transaction: counted once, as one question."""
+    if isinstance(record, EventAnswer):
+        held = store.held_here(record.event)
+        record = answer_statement(event=record.event, only_if=held, **record.fields)
     statements = [record]
     if reservation is not None:
         statements.append(release_statement(reservation))
@@ -148,6 +163,8 @@ def record_answer(
     if resolved_of is not None:
         statements.append(recently_resolved_statement(resolved_of))
     results = together(store.db, statements)
+    if not results[0].rows:
+        return None
     answer_id = int(results[0].rows[0][0])
     incidents = read_incidents(results[reads].dicts()) if incidents_of is not None else []
     resolved = None

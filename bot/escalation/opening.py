@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from bot import faults
 from bot.answering.secrets import redact_secrets
@@ -32,10 +33,12 @@ from bot.escalation.cards import TicketPosts, status_line, thread_note, ticket_b
 from bot.escalation.routing import FirstPing, direct_message, first_ping
 from bot.escalation.sla import SlaClock
 from bot.escalation.values import ACTIVE, Context, PostKind, TicketRequest
+from bot.fence import TakenOver
 from bot.messages import say
 from bot.ports import Channel, Clock, Summarizer
 from bot.privacy.people import People
 from bot.store import AsyncStore, StateStore
+from bot.store.rows import ConditionUnmet
 from bot.store.ticket_posts import CARD_LEASE
 from bot.types import EscalationReason, InboundMessage, Mention, Posted, Reply, ReplyKind, SlaStage, Ticket
 
@@ -145,23 +148,22 @@ class TicketOpener:
             if not self._lock_users[key]:  # nobody else waiting: forget the lock
                 del self._lock_users[key], self._locks[key]
 
-    async def _open(self, request: TicketRequest, channel: Channel) -> Ticket:
-        now = self.clock.now()
-        conversation, language, context = request.conversation, request.language, request.context
-        ping = first_ping(self.settings, self.sla.hours, conversation, request.tags, now)
-        existing = await self.store.run(StateStore.active_ticket, conversation, request.asker.id)
-        ticket, created = (
-            (existing, False)
-            if existing is not None
-            else await self.store.run(
-                StateStore.create_ticket,
+    async def _create(self, request: TicketRequest, now: datetime, ping: FirstPing) -> tuple[Ticket, bool]:
+        """The new ticket (or the one another escalation opened first). TakenOver (bot/fence.py)
+        when the message it is for is no longer this worker's to handle: its asker was forgotten
+        meanwhile, or another worker took it over."""
+        conversation, context = request.conversation, request.context
+        try:
+            return await self.store.run(
+                _create_held,
+                request.event,
                 ref=conversation,
                 asker=request.asker,
                 question=redact_secrets(request.question),
                 reason=request.reason,
                 at=now,
                 answer_id=request.answer_id,
-                language=language,
+                language=request.language,
                 visibility=str(request.visibility),
                 tags=request.tags,
                 sla_stage=ping.stage,
@@ -177,6 +179,16 @@ class TicketOpener:
                 message_id=request.in_reply_to,
                 card_in=self.posts.triage_for(conversation),
             )
+        except ConditionUnmet:
+            raise TakenOver(request.event or "") from None
+
+    async def _open(self, request: TicketRequest, channel: Channel) -> Ticket:
+        now = self.clock.now()
+        conversation, language, context = request.conversation, request.language, request.context
+        ping = first_ping(self.settings, self.sla.hours, conversation, request.tags, now)
+        existing = await self.store.run(StateStore.active_ticket, conversation, request.asker.id)
+        ticket, created = (
+            (existing, False) if existing is not None else await self._create(request, now, ping)
         )
         done = frozenset[PostKind]() if created else await self.posts.shown(ticket)
         if PostKind.THREAD in done or not await self._may_announce(request, ticket, created, now):
@@ -352,3 +364,9 @@ def _note_said(store: StateStore, ticket: Ticket, posted: Posted, text: str) -> 
     said, and nothing of the claim is left behind."""
     store.add_ticket_post(ticket.id, posted, PostKind.THREAD, text)
     store.drop_job(_note_key(ticket))
+
+
+def _create_held(store: StateStore, event: str | None, /, **ticket: Any) -> tuple[Ticket, bool]:
+    """`create_ticket` on the store's thread, for the inbox event `event` (if any): written
+    only while it is held (`held_here`), else ConditionUnmet."""
+    return store.create_ticket(**ticket, only_if=store.held_here(event) if event is not None else None)

@@ -96,6 +96,7 @@ class Escalations:
         context: Context | None = None,
         said_in: Posted | None = None,
         pressed: bool = False,
+        event: str | None = None,
     ) -> Ticket:
         """`open_request` with the request spelled out as keywords, as the core calls it."""
         request = TicketRequest(
@@ -112,6 +113,7 @@ class Escalations:
             context=context,
             said_in=said_in,
             pressed=pressed,
+            event=event,
         )
         return await self.open_request(request, channel)
 

@@ -101,6 +101,9 @@ class TicketRequest:
     # asked by a button (the asker's "talk to a person"): a press that finds the ticket already
     # announced (a double click, a later press) is answered to the presser alone, not the thread
     pressed: bool = False
+    # the inbox event of the message it is opened for: opened only while that event is held
+    # (bot/store/inbox.py `held_here`), so no ticket quotes an asker forgotten meanwhile
+    event: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

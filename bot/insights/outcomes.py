@@ -44,18 +44,26 @@ NEGATIVE = frozenset({Verdict.NOT_HELPFUL, Verdict.STILL_STUCK})
 Threads = dict[tuple[str, str | None], list[tuple[str, int]]]
 
 
-def answers_by_thread(questions: Sequence[QuestionRow]) -> Threads:
-    """Each asker's answers in each thread, by time: whose a later message or ticket is."""
+def answers_by_thread(questions: Sequence[QuestionRow], since: Sequence[str] | None = None) -> Threads:
+    """Each asker's answers in each thread, by time: whose a later message or ticket is. Each
+    is there from `since` (by index), by default from its question's first answer (`owns_from`)."""
     latest: Threads = {}
     for i, row in enumerate(questions):
         key = (row.conversation, row.asker_id)
+        at = owns_from(row) if since is None else since[i]
         found = latest.get(key)
         if found is None:
-            latest[key] = [(row.created_at, i)]
+            latest[key] = [(at, i)]
         else:
-            found.append((row.created_at, i))
+            found.append((at, i))
             found.sort()
     return latest
+
+
+def owns_from(row: QuestionRow) -> str:
+    """When a question's answer took its thread: an edited question's first answer's moment
+    (the asker asked for a person, then fixed a typo: the hand-off is this question's)."""
+    return row.revised_at[0] if row.revised_at else row.created_at
 
 
 def owner(latest: Threads, conversation: str, author: str | None, at: str) -> int | None:

@@ -4,11 +4,12 @@ A new question is compared (bot/insights/similarity.py: words and retrieval neig
 with the platform's recently resolved tickets. The staff card may show any, since staff see
 every channel. Askers are shown their own tickets (from their opt-in memory), and of anyone
 else's only one they could open: a *public* ticket (one whose question came from a channel that
-sees public documents) in a channel of the workspace. Never a direct message, whose document
-scope is public for a guest or under `dm_visibility = "public"` but which only its asker reads,
-and never a channel shared with another organisation (a Slack Connect channel, whose scope is
-public too: the platform says which, `bot.ports.KnowsSharing`), one customer's conversation
-being no place to send another.
+sees public documents) in a channel everyone of the workspace may open. Never a direct message,
+whose document scope is public for a guest or under `dm_visibility = "public"` but which only
+its asker reads; nor a guest's private channel or group DM, public to them as well; nor a
+channel shared with another organisation (a Slack Connect channel, whose scope is public too),
+one customer's conversation being no place to send another. The platform says which channels
+are open (`bot.ports.KnowsOpenChannels`).
 
 The resolved tickets a place compares with are kept between questions instead of read for
 each (reading and decoding RECENT_RESOLVED tickets took 20 ms on the store's one thread, so a
@@ -42,13 +43,13 @@ RECENT_RESOLVED = 500  # resolved tickets compared with, most recently resolved 
 RESOLVED_FRESH_SECONDS = 10.0
 
 # how many channels of matches a suggestion to an asker asks the platform about (each may be a
-# call): where most resolved tickets are in channels shared with another organisation, an
+# call): where most resolved tickets are in channels not open to the whole workspace, an
 # answer goes without a link rather than wait for channel after channel
-SHARED_LOOKS = 3
+CHANNEL_LOOKS = 3
 
 Resolved = list[tuple[Ticket, tuple[str, ...], tuple[float, ...]]]
-# whether a conversation's channel is shared with another organisation (`KnowsSharing`)
-SharedOutside = Callable[[ConversationRef], Awaitable[bool]]
+# whether everyone of the workspace may open a conversation's channel (`KnowsOpenChannels`)
+OpenToWorkspace = Callable[[ConversationRef], Awaitable[bool]]
 
 
 def recently_resolved(store: StateStore, where: ConversationRef) -> Resolved:
@@ -135,24 +136,25 @@ class SimilarTickets:
         exclude: int | None = None,
         among: frozenset[int] | None = None,
         resolved: Resolved | None = None,
-        shared: SharedOutside | None = None,
+        open_to_workspace: OpenToWorkspace | None = None,
     ) -> Ticket | None:
         """The resolved ticket most like the question `asked` (in `where`; of the workspaces
         `policy.listed_from` it), if one is similar enough; `among`: only these tickets (a
         person's own, from their opt-in memory). `resolved`: what `recently_resolved` read for
         `where` just now, when the caller read it already. `public_only`: for an asker; then
         anyone's ticket (`among` None) only in a channel everyone of the workspace may open,
-        which `shared` says of the channels that are not direct messages."""
+        which `open_to_workspace` says of the channels that are not direct messages."""
         shut: frozenset[str] = frozenset()
         while True:
             found = await self._find(where, asked, public_only, exclude, among, resolved, shut)
-            if found is None or not _for_anyone(public_only, among) or shared is None:
+            if found is None or not _for_anyone(public_only, among) or open_to_workspace is None:
                 return found
-            if not await shared(found.conversation):
-                return found
-            # another organisation's channel: none of its tickets is this asker's to open
-            shut |= {found.conversation.channel}
-            if len(shut) >= SHARED_LOOKS:
+            there = found.conversation
+            if there.channel_key == where.channel_key or await open_to_workspace(there):
+                return found  # the asker's own channel is theirs to open
+            # a private channel, or another organisation's: none of its tickets is this asker's
+            shut |= {there.channel}
+            if len(shut) >= CHANNEL_LOOKS:
                 return None
 
     async def _find(

@@ -14,7 +14,9 @@ the thread before it (`outcomes`); within a window, that is the same answer when
 window, and no answer otherwise, since a window's questions are every question of its time
 span. So ownership is found once over the whole read and only checked per window; a
 message or ticket after a window's end is not in that window's read, which is "its moment is
-before the end". tests/bot/insights/test_buckets.py and test_windows.py compare every
+before the end". The one exception is an edited question whose first answer is in an earlier
+bucket (it takes its thread from that answer, which its bucket does not read): the buckets of
+its thread are worked out again as they have it (`_refate_buckets`). tests/bot/insights/test_buckets.py and test_windows.py compare every
 window with `collect`.
 """
 
@@ -22,12 +24,21 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.insights.metrics import Breakdown, Definitions, Dimension, Metrics, channel_of, figures
-from bot.insights.outcomes import NEGATIVE, POSITIVE, Kind, Outcome, answers_by_thread, owned_messages, owner
+from bot.insights.outcomes import (
+    NEGATIVE,
+    POSITIVE,
+    Kind,
+    Outcome,
+    answers_by_thread,
+    owned_messages,
+    owner,
+    owns_from,
+)
 from bot.store.metrics import QUESTION_LEAD, AskerMessageRow, QuestionRow, TicketMoments, TicketRow
 from bot.store.reply_drafts import DraftCounts
 from bot.store.store import iso
@@ -79,11 +90,8 @@ def compute_windows(
     bucket_of = [bisect_right(starts, at) - 1 for at in created]
 
     latest = answers_by_thread(questions)
-
-    # the first thank-you and the first follow-up within the window of each answer
-    thanked = [NEVER] * n
-    followed = [NEVER] * n
-    window_end: dict[int, str] = {}
+    assume_after = definitions.assume_after
+    thanked, followed = _first_moments(owned_messages(latest, messages), created, assume_after)
     # the asker's own message by (thread, platform id): the last one read wins, as in compute()
     sent: dict[tuple[str, str | None], str] = {(m[0], m[3]): m[2] for m in messages}
     # a platform id read more than once (rare): each window wants the last one it reads
@@ -93,17 +101,6 @@ def compute_windows(
         for m in messages:
             every.setdefault((m[0], m[3]), []).append(m[2])
         repeated = {key: ats for key, ats in every.items() if len(ats) > 1}
-    assume_after = definitions.assume_after
-    for answer, at, kind in owned_messages(latest, messages):
-        if kind == Kind.CONFIRMS:
-            if at < thanked[answer]:
-                thanked[answer] = at
-        elif kind == Kind.FOLLOW_UP and at < followed[answer]:
-            limit = window_end.get(answer)
-            if limit is None:
-                limit = window_end[answer] = iso(datetime.fromisoformat(created[answer]) + assume_after)
-            if at < limit:
-                followed[answer] = at
 
     # escalated by a ticket of the whole read, and by one of the question's own bucket
     by_id = {row.id: i for i, row in enumerate(questions)}
@@ -132,7 +129,7 @@ def compute_windows(
     seconds_bucket: list[list[float]] = [[] for _ in buckets]
     visits_bucket: list[set[tuple[str, str]]] = [set() for _ in buckets]
     fromiso = datetime.fromisoformat
-    for i, (qid, created_at, conversation, _, asker, _, abstained, message_id, verdict) in enumerate(
+    for i, (qid, created_at, conversation, _, asker, _, abstained, message_id, verdict, _) in enumerate(
         questions
     ):
         b = bucket_of[i]
@@ -178,6 +175,22 @@ def compute_windows(
         elif leads[b] <= message_at < bucket_end:
             seconds_bucket[b].append(seconds)
 
+    taken = _taken_in_buckets(questions, bucket_of, starts)
+    if taken is not None:
+        _refate_buckets(
+            questions,
+            given,
+            messages,
+            tickets,
+            taken=taken,
+            bucket_of=bucket_of,
+            starts=starts,
+            ends=ends,
+            settled=settled,
+            assume_after=assume_after,
+            fates_bucket=fates_bucket,
+        )
+
     channels = [row.channel or channel_of(row.conversation) for row in questions]
     languages = [row.language or "unknown" for row in questions]
     asked_bucket: list[Counter[tuple[str, str, Outcome]]] = [Counter() for _ in buckets]
@@ -215,6 +228,85 @@ def compute_windows(
         for b, window in enumerate(buckets)
     ]
     return period, parts
+
+
+def _first_moments(
+    owned: Iterable[tuple[int, str, Kind]], created: Sequence[str], assume_after: timedelta
+) -> tuple[list[str], list[str]]:
+    """The first thank-you and the first follow-up within the assume-after window of each
+    answer, from the asker messages each owns (`owned_messages`)."""
+    thanked = [NEVER] * len(created)
+    followed = [NEVER] * len(created)
+    window_end: dict[int, str] = {}
+    for answer, at, kind in owned:
+        if kind == Kind.CONFIRMS:
+            if at < thanked[answer]:
+                thanked[answer] = at
+        elif kind == Kind.FOLLOW_UP and at < followed[answer]:
+            limit = window_end.get(answer)
+            if limit is None:
+                limit = window_end[answer] = iso(datetime.fromisoformat(created[answer]) + assume_after)
+            if at < limit:
+                followed[answer] = at
+    return thanked, followed
+
+
+def _taken_in_buckets(
+    questions: Sequence[QuestionRow], bucket_of: Sequence[int], starts: Sequence[str]
+) -> list[str] | None:
+    """When each question takes its thread as its own bucket reads it, where that is not when
+    the whole read has it take it (`owns_from`), else None. Only an edited question's can
+    differ: its first answer in an earlier bucket is not in its bucket's read (nor in its
+    `collect`), where it takes the thread from its first answer in the bucket."""
+    if not any(q.revised_at for q in questions):
+        return None
+    taken = [
+        next((at for at in q.revised_at if at >= starts[b]), q.created_at) if q.revised_at else q.created_at
+        for q, b in zip(questions, bucket_of, strict=True)
+    ]
+    return None if all(t == owns_from(q) for t, q in zip(taken, questions, strict=True)) else taken
+
+
+def _refate_buckets(
+    questions: Sequence[QuestionRow],
+    given: dict[int, str],
+    messages: Sequence[AskerMessageRow],
+    tickets: Sequence[TicketMoments],
+    *,
+    taken: Sequence[str],
+    bucket_of: Sequence[int],
+    starts: Sequence[str],
+    ends: Sequence[str],
+    settled: Sequence[str],
+    assume_after: timedelta,
+    fates_bucket: list[int],
+) -> None:
+    """The bucket fates of the questions in a thread where one is taken later in its bucket
+    than in the whole read (`_taken_in_buckets`), worked out again with the thread as the
+    buckets have it: the rare edit across a bucket's start. `fates_bucket` is changed."""
+    moved = {(q.conversation, q.asker_id) for q, t in zip(questions, taken, strict=True) if t != owns_from(q)}
+    created = [q.created_at for q in questions]
+    by_bucket = answers_by_thread(questions, taken)
+    thanked, followed = _first_moments(owned_messages(by_bucket, messages), created, assume_after)
+    by_id = {row.id: i for i, row in enumerate(questions)}
+    escalated = [False] * len(questions)
+    for ticket in tickets:
+        if ticket.answer_id is not None:
+            to = by_id.get(ticket.answer_id)
+        else:
+            to = owner(by_bucket, ticket.conversation, ticket.asker_id, ticket.created_at)
+        if to is not None and bisect_right(starts, ticket.created_at) - 1 == bucket_of[to]:
+            escalated[to] = True
+    for i, q in enumerate(questions):
+        if q.abstained or (q.conversation, q.asker_id) not in moved:
+            continue
+        b = bucket_of[i]
+        verdict = q.verdict if q.verdict is None or given[q.id] < ends[b] else None
+        fates_bucket[i] = (
+            ESCALATED
+            if escalated[i]
+            else _fate(verdict, followed[i], thanked[i], q.created_at, ends[b], settled[b])
+        )
 
 
 def _fate(

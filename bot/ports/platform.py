@@ -216,15 +216,17 @@ class FindsPosts(Protocol):
 
 
 @runtime_checkable
-class KnowsSharing(Protocol):
-    """An optional Channel capability: whether people of another organisation read a channel
-    (a Slack Connect channel). One customer's channel is no place to send another customer, so
-    an answer links a similar resolved ticket only in a channel that is not shared
-    (bot/insights/similar_tickets.py); a platform without such channels (Discord, the console)
-    has no need of it."""
+class KnowsOpenChannels(Protocol):
+    """An optional Channel capability: whether everyone of the workspace may open a channel.
+    A ticket's document scope does not say so: a guest's is public wherever they asked (a
+    private channel, a group DM), and so is a Slack Connect channel's, which people of another
+    organisation read, one customer's channel being no place to send another. An answer links
+    someone else's similar resolved ticket only in a channel open to the whole workspace
+    (bot/insights/similar_tickets.py). Without it, every channel but a DM counts as open."""
 
-    async def shared_outside(self, where: ConversationRef) -> bool:
-        """Whether `where`'s channel is shared with another organisation; True when the
+    async def open_to_workspace(self, where: ConversationRef) -> bool:
+        """Whether everyone of `where`'s workspace may open its channel: False for a private
+        channel, a group DM, a DM, a channel shared with another organisation, and when the
         platform cannot tell (a failed lookup): no link is better than a wrong one."""
         ...
 

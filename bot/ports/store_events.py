@@ -18,6 +18,7 @@ if typing.TYPE_CHECKING:
     # StateStore implements Store, and the package imports bot.store.state
     from bot.store.answers import AnswerRecord, Stats
     from bot.store.conversations import ConversationState
+    from bot.store.rows import Condition
     from bot.types import Author
 
 
@@ -51,6 +52,10 @@ class InboxStore(Protocol):
     def note_post(self, key: str, message_id: str, conversation_key: str) -> None: ...
 
     def event_post(self, key: str) -> tuple[str, str] | None: ...
+
+    def held_here(self, key: str) -> Condition: ...
+
+    def event_forgotten(self, key: str) -> bool: ...
 
     def holds_event(self, key: str) -> bool: ...
 

@@ -18,6 +18,7 @@ if typing.TYPE_CHECKING:
     # StateStore implements Store, and the package imports bot.store.state
     from bot.store.queue import QueuePage, Reach, TicketQuery
     from bot.store.reply_drafts import DraftCounts, ReplyDraft
+    from bot.store.rows import Condition
     from bot.store.ticket_posts import PostClaim
     from bot.types import Author, Draft, EscalationReason, Ticket, TicketStatus
 
@@ -42,6 +43,7 @@ class TicketStore(Protocol):
         context: Mapping[str, typing.Any] | None = None,
         message_id: str | None = None,
         card_in: ConversationRef | None = None,
+        only_if: Condition | None = None,
     ) -> tuple[Ticket, bool]: ...
 
     def ticket_context(self, ticket_id: int) -> dict[str, typing.Any]: ...

@@ -173,6 +173,7 @@ class DraftReplies:
         finally:
             if reserved is not None:  # nothing was recorded (a boundary: it never raises)
                 await self.answers.release(reserved)
+        assert recorded is not None  # recorded for no event: nothing it depends on
         answer_id = recorded.answer_id
         draft = await self.store.run(
             StateStore.create_reply_draft,

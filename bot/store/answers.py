@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from bot.store.postgres_session import lock_keys
-from bot.store.rows import insert_statement, one_statement, select_row, together, transaction, update_row
+from bot.store.rows import (
+    Condition,
+    insert_statement,
+    one_statement,
+    select_row,
+    together,
+    transaction,
+    update_row,
+    values_where,
+)
 from bot.store.store import Repository, iso, like_prefix
 from bot.types import AnswerFields, Citation, ConversationRef
 
@@ -50,12 +59,16 @@ class Stats:
     tickets_resolved: int
 
 
-def answer_statement(*, event: str | None = None, **fields: Unpack[AnswerFields]) -> tuple[str, list[Any]]:
+def answer_statement(
+    *, event: str | None = None, only_if: Condition | None = None, **fields: Unpack[AnswerFields]
+) -> tuple[str, list[Any]]:
     """The statement recording an answer (it returns the answer's id): `record_answer`'s, or
     sent with the reads that follow it (bot/answering/trips.py). With `event`, the inbox event
     the answer is given for (bot/inbox.py): the answer is recorded before it is posted, so a
     replay after a crash records it again, over the row its dead predecessor wrote (the same
-    id), and one question stays one answer in every count made from the table."""
+    id), and one question stays one answer in every count made from the table. With `only_if`
+    (that event still held: bot/store/inbox.py `held_here`), nothing is recorded, and no id
+    returned, unless it holds."""
     ref = fields["ref"]
     record = {
         "conversation": ref.key,
@@ -80,10 +93,11 @@ def answer_statement(*, event: str | None = None, **fields: Unpack[AnswerFields]
         return insert_statement("answers", record)
     columns = [*record, "event"]
     again = ", ".join(f"{column} = excluded.{column}" for column in record)
+    # a select's where ends before `on conflict` (SQLite needs one there to read the upsert)
+    row = values_where(", ".join("?" for _ in columns), [only_if.sql] if only_if is not None else [])
     return (
-        f"insert into answers ({', '.join(columns)}) values ({', '.join('?' for _ in columns)}) "
-        f"on conflict (event) do update set {again} returning id",
-        [*record.values(), event],
+        f"insert into answers ({', '.join(columns)}) {row} on conflict (event) do update set {again} returning id",
+        [*record.values(), event, *(only_if.params if only_if is not None else ())],
     )
 
 

@@ -28,16 +28,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from bot.inbox import payload_author
 from bot.store.rows import Condition, one_statement
 from bot.store.store import iso
 from bot.store.workers import WorkerRepository
 from bot.types import Posted
 
+if TYPE_CHECKING:
+    from bot.store.migrations import StateDatabase
+
 # a replay not finished by then was cut short (its process died): retry it. Seconds, not
 # minutes: one process per data dir (bot/instance.py), and within it a live handler is never
 # replayed, so the lease only has to outlast a replay's own start.
 REPLAY_LEASE = timedelta(seconds=20)
+# the status of an unfinished event whose author was forgotten (forget-me): never handled again
+FORGOTTEN = "forgotten"
 
 
 # a claim with an empty payload is a button press's (bot/actions.py): a record that it was
@@ -84,7 +91,7 @@ class InboxRepository(WorkerRepository):
     def finish_event(self, key: str, now: datetime, status: str = "done") -> bool:
         """Mark an event handled. Its payload (the message, kept only so a crash cannot lose
         it) is dropped: the key alone is enough to recognise a retry. False, and nothing
-        written, when it was not this worker's to finish (`_held_here`)."""
+        written, when it was not this worker's to finish (`held_here`)."""
         with one_statement(self.db):
             finished = self._finish(key, now, status)
         return finished()
@@ -100,9 +107,9 @@ class InboxRepository(WorkerRepository):
     ) -> Callable[[], bool]:
         """finish_event inside a transaction the caller holds (StateStore.finish_event's); with
         `post`, the event's first post is noted in the same statement (`note_post`); only if
-        `held` holds (`_held_here`, unless the caller states it for its other writes too).
+        `held` holds (`held_here`, unless the caller states it for its other writes too).
         Returned: whether it did, to ask once the transaction is over (one_trip reads nothing)."""
-        held = held or self._held_here(key)
+        held = held or self.held_here(key)
         cursor = self.db.execute(
             "update inbox set status = ?, done_at = ?, payload = null, "
             "post_id = coalesce(?, post_id), post_conversation = coalesce(?, post_conversation) "
@@ -111,13 +118,15 @@ class InboxRepository(WorkerRepository):
         )
         return lambda: bool(cursor.rowcount == 1)
 
-    def _held_here(self, key: str) -> Condition:
-        """What each write of an event's finish states: the event is unfinished and, where
-        another worker could have taken it over (a shared PostgreSQL, this process a worker),
-        still this worker's, as `holds_event` asks. A worker paused past its lease between its
-        last fence (bot/fence.py) and its finish so writes nothing over the answer of the
-        worker that took the event. On PostgreSQL the first of those writes locks the row
-        (`for update`): no takeover can come between them."""
+    def held_here(self, key: str) -> Condition:
+        """What each write of an event's finish states, and each write before it that records
+        the asker's words (the answer's record, a ticket opened for the message): the event is
+        unfinished (not forgotten meanwhile: `forget_deliveries`) and, where another worker
+        could have taken it over (a shared PostgreSQL, this process a worker), still this
+        worker's, as `holds_event` asks. A worker paused past its lease between its last fence
+        (bot/fence.py) and its finish so writes nothing over the answer of the worker that took
+        the event. On PostgreSQL the first of those writes locks the row (`for update`): no
+        takeover can come between them."""
         if self.shared and self.worker_id is not None:
             return Condition(
                 "exists (select 1 from inbox where key = ? and worker = ? "
@@ -210,6 +219,11 @@ class InboxRepository(WorkerRepository):
         ).fetchone()
         return row is not None
 
+    def event_forgotten(self, key: str) -> bool:
+        """Whether the event `key` was let go unfinished because its author was forgotten."""
+        row = self.db.execute("select 1 from inbox where key = ? and status = ?", [key, FORGOTTEN]).fetchone()
+        return row is not None
+
     def event_post(self, key: str) -> tuple[str, str] | None:
         """(message id, conversation key) of the post noted for an event, if any."""
         row = self.db.execute("select post_id, post_conversation from inbox where key = ?", [key]).fetchone()
@@ -245,3 +259,41 @@ def _stale_before(now: datetime, started: datetime | None) -> datetime:
     that holds the data dir now (a restart takes over its predecessor's replays at once)."""
     leased = now - REPLAY_LEASE
     return max(leased, started) if started is not None else leased
+
+
+def forget_deliveries(
+    db: StateDatabase, platform: str, user_id: str, marker: str | None, at: datetime
+) -> int:
+    """Forget-me's part of the inbox, inside its transaction (bot/store/people.py `forget`); the
+    rows touched. A message of theirs not yet finished is let go: marked FORGOTTEN, its payload
+    (the message, raw) dropped, its key kept so a platform's retry is still a duplicate. One
+    being answered right now thus records nothing more of them: the writes that would
+    (`held_here`) find it no longer held, and its handler stops. Another person's waiting
+    message that names them is still theirs to have answered: its words stay, the id replaced
+    by `marker` (None: an id too short to look for in text). A finished event or a button press
+    whose key holds the id (Slack's action ids do) is deleted: a retry of that old event would
+    only be handled again."""
+    waiting = db.execute(
+        "select key, payload from inbox where platform = ? and payload <> '' and instr(payload, ?) > 0",
+        [platform, user_id],
+    ).fetchall()
+    touched = 0
+    for key, payload in waiting:
+        # a payload whose author cannot be read is not known to be anyone else's
+        if payload_author(payload) in (user_id, None):
+            sql = "update inbox set status = ?, payload = null, done_at = ? where key = ?"
+            params: list[Any] = [FORGOTTEN, iso(at), key]
+        elif marker is not None:
+            sql, params = (
+                "update inbox set payload = replace(payload, ?, ?) where key = ?",
+                [user_id, marker, key],
+            )
+        else:
+            continue
+        touched += db.execute(sql, params).rowcount
+    touched += db.execute(
+        "delete from inbox where platform = ? and instr(key, ?) > 0 and coalesce(payload, '') = '' "
+        "and status <> ?",
+        [platform, user_id, FORGOTTEN],
+    ).rowcount
+    return touched

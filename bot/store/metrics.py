@@ -40,6 +40,10 @@ class QuestionRow(NamedTuple):
     abstained: bool
     message_id: str | None  # the platform id of the asker's message (its time is in the messages)
     verdict: str | None  # the asker's own feedback, as of the end of the period
+    # when the answers its asker's edits replaced were given, first first (those of the read;
+    # None: none). The question counts once, as its last revision (this row), but the thread is
+    # its own from its first answer on: a person or a follow-up asked for in between is about it
+    revised_at: tuple[str, ...] | None = None
 
 
 class AskerMessageRow(NamedTuple):
@@ -117,6 +121,30 @@ def _scope(platform: str | None, channel: str | None, column: str = "conversatio
     return where, params
 
 
+def _with_revisions(questions: list[QuestionRow], revised: dict[int, tuple[int, str]]) -> list[QuestionRow]:
+    """`questions` with the moments of the answers each one's edits replaced (`revised_at`);
+    `revised`: the replaced answers read, each with the answer that replaced it and its moment.
+    A revision replaces the newest answer to its message, so a chain of edits only climbs."""
+    earlier: dict[int, list[str]] = {}
+    for by, at in revised.values():
+        while by in revised:
+            by = revised[by][0]
+        earlier.setdefault(by, []).append(at)
+    return [
+        row._replace(revised_at=tuple(sorted(earlier[row.id]))) if row.id in earlier else row
+        for row in questions
+    ]
+
+
+# the answer a ticket escalated, as its question's last revision: a ticket opened from an answer
+# its question's edit replaced still names the replaced one (the newest answer to the same
+# message replaced it: bot/store/answers.py revised_statement)
+_TICKET_ANSWER = (
+    "coalesce((select max(b.id) from answers r join answers b on b.message_id = r.message_id "
+    " and b.conversation = r.conversation where r.id = t.answer_id and r.revised_by is not null), t.answer_id)"
+)
+
+
 class MetricsRepository(Repository):
     def figures_version(self) -> tuple[int, ...]:
         """Changes when a question, a message, a ticket event or a rating is added: what
@@ -155,17 +183,20 @@ class MetricsRepository(Repository):
         where, params = _scope(platform, channel, "a.conversation")
         rows = self.db.execute(
             "select a.id, a.created_at, a.conversation, a.channel, a.asker_id, a.language, a.abstained, "
-            " a.message_id, f.value, f.at "
+            # revised_at: none but for an edited question's, below
+            " a.message_id, f.value, cast(null as text), f.at, a.revised_by "
             # a scan, not the created_at index: a report reads most of the table, and fetching
             # row after row through the index is 2-3 times slower than reading it in order
             "from answers a not indexed left join feedback f on f.answer_id = a.id "
             " and f.user_id = a.asker_id and f.at < ? "
-            # an answer replaced when its question was edited: the question counts once, as its revision
-            "where a.created_at >= ? and a.created_at < ? and a.revised_by is null" + where,
+            "where a.created_at >= ? and a.created_at < ?" + where,
             [iso(until), iso(since), iso(until), *params],
         ).fetchall()
-        given = {row[0]: row[9] for row in rows if row[9] is not None}
-        return [QuestionRow._make(row[:9]) for row in rows], given
+        given = {row[0]: row[10] for row in rows if row[10] is not None}
+        # an answer replaced when its question was edited: the question counts once, as its revision
+        questions = [QuestionRow._make(row[:10]) for row in rows if row[11] is None]
+        revised = {row[0]: (row[11], row[1]) for row in rows if row[11] is not None}
+        return (_with_revisions(questions, revised) if revised else questions), given
 
     def metric_asker_messages(
         self, since: datetime, until: datetime, platform: str | None = None, channel: str | None = None
@@ -192,7 +223,7 @@ class MetricsRepository(Repository):
         where, params = _scope(platform, channel, "t.conversation")
         end = iso(until)
         rows = self.db.execute(
-            "select t.id, t.created_at, t.conversation, t.asker_id, t.answer_id, t.language, "
+            f"select t.id, t.created_at, t.conversation, t.asker_id, {_TICKET_ANSWER}, t.language, "
             " t.answer_id is null and not exists (select 1 from answers a where a.conversation = t.conversation "
             "   and a.created_at <= t.created_at), "
             # the first reply by a person of the team in the ticket's thread (bot posts excluded);
@@ -216,7 +247,7 @@ class MetricsRepository(Repository):
         where, params = _scope(platform, channel, "t.conversation")
         end = iso(until)
         tickets = self.db.execute(
-            "select t.id, t.created_at, t.conversation, t.asker_id, t.answer_id, t.language, "
+            f"select t.id, t.created_at, t.conversation, t.asker_id, {_TICKET_ANSWER}, t.language, "
             " t.answer_id is null and not exists (select 1 from answers a where a.conversation = t.conversation "
             "   and a.created_at <= t.created_at), "
             " (select min(m.at) from messages m where m.conversation = t.conversation "

@@ -1,9 +1,10 @@
-"""What is kept about one person, and forgetting it: opt-in memory, tombstones, forget and export.
+"""What is kept about one person, and forgetting it: opt-in memory, tombstones and forget.
 
 Owns the SQL of `user_memory`, `tombstones` and the tombstone salt in `state_meta`, and the
 one transaction that forgets a person across every table of state.db. The rules per table
 (delete, blank or anonymise) are listed in `forget` and in knowledge/privacy.md; the service
-that decides when to call them is bot/privacy/people.py.
+that decides when to call them is bot/privacy/people.py. What is exported of a person (all
+that forget deletes or anonymises) is bot/store/people_export.py's.
 
 A person is (platform, user id): ids are only unique within a platform, so every statement
 is scoped to rows of that platform (conversation keys start with "platform:").
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.store.inbox import forget_deliveries
 from bot.store.rows import transaction
 from bot.store.store import Repository, iso, like_prefix
 
@@ -188,6 +190,15 @@ class PeopleRepository(Repository):
                 "where followup_answer_id in (select id from forget_answers)",
                 [],
             )
+            # a gap's representative is its first question (bot/insights/gaps.py `place`): found
+            # by its link, as retention may have emptied the words it would be matched by below
+            run(
+                "gaps",
+                "update gaps set representative = ?, signature = '[]' where platform = ? and id in "
+                "(select g.gap_id from gap_questions g where g.answer_id in (select id from forget_answers) "
+                "and g.answer_id = (select min(f.answer_id) from gap_questions f where f.gap_id = g.gap_id))",
+                [FORGOTTEN_TEXT, platform],
+            )
             # gap questions are their questions: deleted (the gap's ask count stays)
             run(
                 "gap_questions",
@@ -275,14 +286,10 @@ class PeopleRepository(Repository):
                     f"update incidents set {column} = ? where {column} = ? and platform = ?",
                     [marker, user_id, platform],
                 )
-            # a delivery waiting in the inbox is their message, raw; a finished one has no payload
-            # (an adapter may also put the presser's id in an event's key: Slack's action ids do;
-            # a forgotten key only means a retry of that old event would be handled again)
-            run(
-                "inbox",
-                "delete from inbox where platform = ? and (instr(key, ?) > 0 or "
-                "(payload is not null and instr(payload, ?) > 0))",
-                [platform, user_id, user_id],
+            # a delivery waiting in the inbox is a message, raw: theirs is let go (one being
+            # answered right now records nothing more), another's that names them is still answered
+            counts["inbox"] = forget_deliveries(
+                self.db, platform, user_id, marker if len(user_id) >= MIN_ID_IN_TEXT else None, at
             )
             run("welcomed", "delete from welcomed where platform = ? and user_id = ?", [platform, user_id])
             # a model answer reserved for a question of theirs still being answered names them
@@ -370,56 +377,3 @@ class PeopleRepository(Repository):
                 f"where instr({column}, :uid) > 0 and {where}",
                 {"uid": user_id, "marker": marker, "prefix": prefix, "platform": platform},
             )
-
-    # -- export ------------------------------------------------------------------------------
-
-    def export_person(self, platform: str, user_id: str) -> dict[str, Any]:
-        """Everything state.db keeps that this person wrote or that is about them, and nothing of
-        anyone else's: their messages, their questions and the answers to them, their feedback,
-        their tickets (without staff's internal context), draft replies to them and their memory."""
-        prefix = like_prefix(f"{platform}:")
-        scope = [user_id, prefix]
-
-        def rows(sql: str, params: list[Any]) -> list[dict[str, Any]]:
-            cursor = self.db.execute(sql, params)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-        enabled, facts = self.memory(platform, user_id)
-        return {
-            "platform": platform,
-            "user_id": user_id,
-            "memory": {"enabled": enabled, "facts": facts},
-            "messages": rows(
-                "select conversation, author_name, text, at from messages "
-                "where author_id = ? and conversation like ? escape '\\' order by id",
-                scope,
-            ),
-            "questions": rows(
-                "select id, conversation, question, answer, language, created_at from answers "
-                "where asker_id = ? and conversation like ? escape '\\' order by id",
-                scope,
-            ),
-            "feedback": rows(
-                "select f.answer_id, f.value, f.at from feedback f join answers a on a.id = f.answer_id "
-                "where f.user_id = ? and a.conversation like ? escape '\\' order by f.id",
-                scope,
-            ),
-            "tickets": rows(
-                "select id, conversation, question, status, language, rating, created_at, resolved_at "
-                "from tickets where asker_id = ? and platform = ? order by id",
-                [user_id, platform],
-            ),
-            "draft_replies": rows(
-                "select conversation, question, answer, status, created_at from reply_drafts "
-                "where asker_id = ? and conversation like ? escape '\\' order by id",
-                scope,
-            ),
-            "welcomed": rows(
-                "select at from welcomed where platform = ? and user_id = ?", [platform, user_id]
-            ),
-            "dashboard_audit": rows(
-                "select at, action, detail from audit_log where platform = ? and user_id = ? order by id",
-                [platform, user_id],
-            ),
-        }

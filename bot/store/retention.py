@@ -9,7 +9,8 @@ already emptied, so a purge run twice changes nothing the second time and the co
 returns are what was (or, with `dry_run`, would be) emptied.
 
 What is left alone, on purpose:
-* work still in progress: messages and answers of a thread with an open or claimed ticket,
+* work still in progress: messages and answers of a thread with an open or claimed ticket
+  (where there is no thread, those of its asker),
   the ticket itself, pending knowledge drafts and pending reply drafts (staff act on them),
   and open knowledge gaps (one representative question, so admins can act on the gap);
 * text people did not write: incident notices (staff announcements), the knowledge folder;
@@ -25,8 +26,16 @@ from datetime import datetime
 from bot.store.rows import transaction
 from bot.store.store import Repository, iso
 
-# conversations whose ticket is still being worked: their history is still needed
-_ACTIVE = "(select conversation from tickets where status in ('open', 'claimed'))"
+# threads whose ticket is still being worked: their history is still needed. A conversation
+# without a thread (its key ends in ':': a channel the bot answers in place, a direct message)
+# holds every asker's questions there: only the ticket's asker's rows are its history (`_ASKER`)
+_ACTIVE = (
+    "(select conversation from tickets where status in ('open', 'claimed') and conversation not like '%:')"
+)
+_ASKER = (
+    "not exists (select 1 from tickets t where t.status in ('open', 'claimed') "
+    "and t.conversation = {table}.conversation and t.asker_id = {table}.{asker})"
+)
 # tickets that are over, and were last touched before the window
 _DONE_TICKETS = "(select id from tickets where status in ('resolved', 'closed') and updated_at < :before)"
 
@@ -48,7 +57,10 @@ PURGES: tuple[Purge, ...] = (
         name="messages",
         table="messages",
         empty="text = ''",
-        where=f"at < :before and coalesce(text, '') != '' and conversation not in {_ACTIVE}",
+        where=(
+            f"at < :before and coalesce(text, '') != '' and conversation not in {_ACTIVE} "
+            f"and {_ASKER.format(table='messages', asker='author_id')}"
+        ),
     ),
     Purge(
         name="answers",
@@ -56,7 +68,7 @@ PURGES: tuple[Purge, ...] = (
         empty="question = '', answer = ''",
         where=(
             "created_at < :before and (question != '' or coalesce(answer, '') != '') "
-            f"and conversation not in {_ACTIVE}"
+            f"and conversation not in {_ACTIVE} and {_ASKER.format(table='answers', asker='asker_id')}"
         ),
     ),
     Purge(

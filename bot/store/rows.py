@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Condition",
+    "ConditionUnmet",
     "Fetched",
     "Reads",
     "insert_row",
@@ -110,6 +111,10 @@ class Condition:
 
     sql: str
     params: tuple[Any, ...] = ()
+
+
+class ConditionUnmet(Exception):
+    """A write stated a `Condition` that did not hold: nothing was written."""
 
 
 def values_where(values: str, conditions: Sequence[str]) -> str:

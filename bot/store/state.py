@@ -37,6 +37,7 @@ from bot.store.lanes import Lane, LaneClosed
 from bot.store.metrics import MetricsRepository
 from bot.store.migrations import STATE_MIGRATIONS
 from bot.store.people import PeopleRepository
+from bot.store.people_export import PersonExportRepository
 from bot.store.queue import TicketQueueRepository
 from bot.store.reply_drafts import ReplyDraftRepository
 from bot.store.retention import RetentionRepository
@@ -78,6 +79,7 @@ class StateStore(
     JobRepository,
     MetricsRepository,
     PeopleRepository,
+    PersonExportRepository,
     RetentionRepository,
     RevisionRepository,
     WorkerRepository,
@@ -155,10 +157,10 @@ class StateStore(
         which may have been committed all the same (a connection lost after the commit): the
         bot's message is then not kept a second time.
 
-        Each of its writes states that the event is still this worker's (`_held_here`): False,
+        Each of its writes states that the event is still this worker's (`held_here`): False,
         and nothing written, when it is not (finished already, or taken over by another worker
         while this one was paused: the answer recorded is that worker's)."""
-        held = self._held_here(key)
+        held = self.held_here(key)
         if completion is None:
             with one_statement(self.db):
                 finished = self._finish(key, now, status, post, held=held)

@@ -14,7 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.store.rows import insert_row, select_row, select_rows, transaction, update_row
+from bot.store.rows import (
+    Condition,
+    ConditionUnmet,
+    insert_row,
+    select_row,
+    select_rows,
+    transaction,
+    update_row,
+    values_where,
+)
 from bot.store.store import IntegrityError, NotFoundError, Repository, iso, like_prefix, parse_time
 from bot.store.ticket_posts import CLAIMED, claim_card
 from bot.store.values import LIKE_PREFIX
@@ -46,12 +55,15 @@ class TicketRepository(Repository):
         context: Mapping[str, Any] | None = None,
         message_id: str | None = None,
         card_in: ConversationRef | None = None,
+        only_if: Condition | None = None,
     ) -> tuple[Ticket, bool]:
         """Open a ticket; if the conversation already has an active one (another escalation
         won the race), return that instead. Returns (ticket, created). `message_id` is the
         platform message it is opened for (`ticket_for_message`). `card_in`: the triage
         channel, where its card is claimed in the same transaction (bot/store/ticket_posts.py):
-        a process that dies before posting it leaves a claim that lapses, and is owed."""
+        a process that dies before posting it leaves a claim that lapses, and is owed. With
+        `only_if` (the inbox event it is opened for still held: bot/store/inbox.py
+        `held_here`), ConditionUnmet, and nothing written, unless it holds."""
         try:
             ticket_id = self._insert_ticket(
                 card_in,
@@ -68,6 +80,7 @@ class TicketRepository(Repository):
                 next_action_at,
                 context,
                 message_id,
+                only_if,
             )
         except IntegrityError:
             existing = self.active_ticket(ref, asker.id)
@@ -94,32 +107,38 @@ class TicketRepository(Repository):
         next_action_at: datetime | None,
         context: Mapping[str, Any] | None,
         message_id: str | None,
+        only_if: Condition | None,
     ) -> int:
         with transaction(self.db):
-            ticket_id = insert_row(
-                self.db,
-                "tickets",
-                {
-                    "conversation": ref.key,
-                    "platform": ref.platform,
-                    "asker_id": asker.id,
-                    "asker_name": asker.display,
-                    "question": question,
-                    "reason": str(reason),
-                    "status": str(TicketStatus.OPEN),
-                    "answer_id": answer_id,
-                    "language": language,
-                    "visibility": visibility,
-                    "tags": json.dumps(list(tags), ensure_ascii=False),
-                    "sla_stage": sla_stage,
-                    "next_action_at": iso(next_action_at) if next_action_at else None,
-                    "rating_asked": 0,
-                    "context": json.dumps(dict(context or {}), ensure_ascii=False),
-                    "message_id": message_id,
-                    "created_at": iso(at),
-                    "updated_at": iso(at),
-                },
-            )
+            record = {
+                "conversation": ref.key,
+                "platform": ref.platform,
+                "asker_id": asker.id,
+                "asker_name": asker.display,
+                "question": question,
+                "reason": str(reason),
+                "status": str(TicketStatus.OPEN),
+                "answer_id": answer_id,
+                "language": language,
+                "visibility": visibility,
+                "tags": json.dumps(list(tags), ensure_ascii=False),
+                "sla_stage": sla_stage,
+                "next_action_at": iso(next_action_at) if next_action_at else None,
+                "rating_asked": 0,
+                "context": json.dumps(dict(context or {}), ensure_ascii=False),
+                "message_id": message_id,
+                "created_at": iso(at),
+                "updated_at": iso(at),
+            }
+            held = [only_if.sql] if only_if is not None else []
+            row = self.db.execute(
+                f"insert into tickets ({', '.join(record)}) "
+                f"{values_where(', '.join('?' for _ in record), held)} returning id",
+                [*record.values(), *(only_if.params if only_if is not None else ())],
+            ).fetchone()
+            if row is None:
+                raise ConditionUnmet("the event the ticket was for is no longer held")
+            ticket_id = int(row[0])
             self._log_ticket(ticket_id, at, asker.id, "opened", str(reason))
             if card_in is not None:
                 claim_card(self.db, ticket_id, card_in, at)

@@ -263,6 +263,36 @@ async def test_one_customers_connect_channel_is_never_linked_to_another_customer
         assert LINKED in text and "/archives/C111/" in text, text
 
 
+async def test_a_guests_private_channel_ticket_is_never_linked_to_an_asker_outside_it(
+    fake: FakeSlack, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A guest sees public documents wherever they ask, so their ticket's scope is public in a
+    private channel too: before, a member of the workspace asking in a public channel was
+    answered with a link into a private channel they cannot open. Asked in that channel, it
+    is still linked. (A group DM is not open either: the manifest asks for no mpim:read, and a
+    channel that could not be looked up counts as closed.)"""
+    rt = make_runtime(SIMILAR_TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_user("W999", "guest", is_restricted=True)
+    fake.add_channel("G-ACME", "acme-contract", is_private=True, members=["W999"])
+    async with running(rt) as slack:
+        await fake.wait_for_connection(1)
+        await _resolved_ticket_from(
+            fake, slack, rt, "G-ACME", "W999", "How long does a refund take to arrive?"
+        )
+        mark = len(fake.calls("chat.getPermalink"))
+        asked = fake.user_message("C111", "How many days until my refund arrives?", user=MEMBER, mention=True)
+        await deliver(fake, slack, asked)
+        answer = posts(fake, "C111")[-1]
+        assert LINKED not in section_text(answer), section_text(answer)
+        assert "G-ACME" not in _linked_since(fake, mark)
+        asked = fake.user_message(
+            "G-ACME", "How many days until my refund arrives?", user=MEMBER, mention=True
+        )
+        await deliver(fake, slack, asked)
+        text = section_text(posts(fake, "G-ACME")[-1])
+    assert LINKED in text and "/archives/G-ACME/" in text, text
+
+
 async def test_the_alert_links_its_channels_as_slack_channel_mentions(
     fake: FakeSlack, slack: SlackAdapter, rt: Runtime
 ) -> None:

@@ -121,3 +121,26 @@ async def test_once_a_channel_is_shared_with_another_org_internal_docs_are_not_q
         await deliver(fake, adapter, fake.user_message("C333", RUNBOOK_QUESTION, user=MEMBER, mention=True))
         [_, after] = posts(fake, "C333")
     assert "every Tuesday" not in section_text(after)
+
+
+async def test_a_message_that_says_its_channel_is_shared_is_not_answered_from_internal_docs(
+    fake: FakeSlack,  # noqa: F811
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """channel_shared drops a channel's cached visibility only in the worker Slack delivers it
+    to: another worker of a cluster (or an install whose manifest predates the subscription)
+    kept the channel INTERNAL for up to INTERNAL_TTL and quoted the internal runbook to the
+    other organisation, though every event there says so (`is_ext_shared_channel`)."""
+    rt = make_runtime(TOML, env=slack_env(fake), answerer=ConfidentExtractive())
+    fake.add_channel("C333", "project-acme")
+    async with running(rt) as adapter:
+        await fake.wait_for_connection(1)
+        await deliver(fake, adapter, fake.user_message("C333", RUNBOOK_QUESTION, user=MEMBER, mention=True))
+        [before] = posts(fake, "C333")
+        assert "every Tuesday" in section_text(before)
+        fake.channels["C333"].update(is_shared=True, is_ext_shared=True)  # channel_shared went elsewhere
+        body = fake.user_message("C333", RUNBOOK_QUESTION, user=MEMBER, mention=True)
+        body["is_ext_shared_channel"] = True
+        await deliver(fake, adapter, body)
+        [_, after] = posts(fake, "C333")
+    assert "every Tuesday" not in section_text(after)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from adapters.console import ConsoleChannel
+from bot.app import Runtime
+from bot.cli import app
+from tests.bot.privacy.test_forget import KEPT, TOML, cells_containing, dump, populate
 from tests.bot.test_cli import run_cli
 
 
@@ -73,3 +81,21 @@ def test_export_into_a_new_folder_is_written_for_its_owner_alone(tmp_path: Path)
     )
     assert blocked.returncode == 2 and "Traceback" not in blocked.stderr, blocked.stderr
     assert "cannot write" in blocked.stderr
+
+
+async def test_forgetting_an_id_nothing_is_kept_of_does_not_report_an_erasure(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    """`privacy forget` of a mistyped id (one digit off) used to list "tombstones 1" and say
+    "1 row(s) deleted or anonymised", counting the tombstone it writes as an erasure, to an
+    admin answering an erasure request. Now it says nothing was kept, and to check the id."""
+    rt = make_runtime(TOML)
+    await populate(rt, ConsoleChannel(io.StringIO()))
+    typo = KEPT.id.replace("22", "23")
+    result = CliRunner().invoke(
+        app, ["privacy", "forget", "-p", "slack", "-u", typo, "--data", str(rt.settings.data_dir), "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Nothing is kept about slack user U-KEEPME23" in result.output, result.output
+    assert "row(s) deleted" not in result.output and "tombstones" not in result.output
+    assert cells_containing(dump(rt.settings.data_dir / "state.db"), KEPT.id)  # Kim's data is all there

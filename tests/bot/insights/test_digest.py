@@ -14,8 +14,22 @@ from adapters.console import ConsoleChannel
 from bot.app import Runtime
 from bot.config import Settings
 from bot.config_insights import DigestTarget, digest_target
+from bot.insights.buckets import collect_buckets
+from bot.insights.collect import collect
 from bot.insights.digest import due_slot
-from bot.types import Author, ConversationRef, EscalationReason, InboundMessage, Outcome, Visibility
+from bot.insights.metrics import Period, Scope
+from bot.types import (
+    ActionEvent,
+    ActionKind,
+    Author,
+    ConversationRef,
+    EscalationReason,
+    InboundMessage,
+    Outcome,
+    Visibility,
+)
+from tests.bot.insights.week import DEFINITIONS
+from tests.bot.store.conftest import pg_server, pg_url  # noqa: F401
 from tests.fakes.clock import FakeClock
 
 TOML = """
@@ -181,3 +195,63 @@ async def test_a_question_fixed_by_an_edit_counts_once_in_the_digest(
     await rt.bot.tick({"slack": channel})
     [digest] = digests(channel)
     assert "Questions: 1 " in digest
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("asked_on", ["in_the_thread", "on_the_answer"])
+async def test_an_escalated_question_edited_afterwards_is_still_counted_escalated(
+    make_runtime: Callable[..., Runtime],
+    channel: ConsoleChannel,
+    clock: FakeClock,
+    request: pytest.FixtureRequest,
+    backend: str,
+    asked_on: str,
+) -> None:
+    """The asker got an answer, asked for a person (in the thread, or with the answer's
+    button), then fixed a typo in the question: the edit's answer replaced the first in every
+    count, but the ticket came before it (or named the first answer), so it belonged to no
+    question. One question handed to people read as an assumed resolution."""
+    env = {"SUPPORTBOT_DATABASE_URL": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    rt = make_runtime(TOML, env)
+    clock.current = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    first = ask("How long does a refund take to arive?", "U1", clock)
+    assert await rt.bot.on_message(first, channel) == Outcome.ANSWERED
+    [answer] = [r for _, r in channel.posted if r.conversation.channel == "C-GENERAL"]
+    clock.current += timedelta(minutes=1)
+    if asked_on == "in_the_thread":
+        human = replace(
+            ask("I want to talk to a human please", "U1", clock), conversation=answer.conversation
+        )
+        await rt.bot.on_message(human, channel)
+    else:
+        press = ActionEvent(
+            id="press-1",
+            conversation=answer.conversation,
+            actor=Author(id="U1", name="U1"),
+            action=ActionKind.TALK_TO_HUMAN,
+            value=answer.buttons[0].value,
+            visibility=Visibility.INTERNAL,
+        )
+        await rt.bot.on_action(press, channel)
+    [ticket] = rt.state.tickets()
+    assert (ticket.answer_id is None) == (asked_on == "in_the_thread")
+    clock.current += timedelta(minutes=1)
+    fixed = replace(
+        ask("How long does a refund take to arrive?", "U1", clock),
+        id=f"{first.id}:edited",
+        edited=True,
+        edit_of=first.id,
+        sent_at=first.sent_at,  # as Slack and Discord give an edit: its message's own moment
+        edited_at=clock.now(),
+    )
+    assert await rt.bot.on_message(fixed, channel) == Outcome.ANSWERED  # the answer replaced in place
+    period = Period(since=clock.now() - timedelta(days=1), until=clock.now() + timedelta(days=3))
+    m = collect(rt.state, period, Scope(), DEFINITIONS).metrics
+    assert (m.questions, m.answered_then_escalated, m.assumed_resolutions) == (1, 1, 0)
+    # the overview's buckets, the edit's answer in the second: each as its own report has it
+    spans = [Period(since=period.since, until=clock.now()), Period(since=clock.now(), until=period.until)]
+    whole, parts = collect_buckets(rt.state, period, spans, Scope(), DEFINITIONS)
+    assert whole.metrics == m
+    assert [p.metrics for p in parts] == [
+        collect(rt.state, s, Scope(), DEFINITIONS, top=0).metrics for s in spans
+    ]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.insights.similar_tickets import (
+    CHANNEL_LOOKS,
     RESOLVED_FRESH_SECONDS,
-    SHARED_LOOKS,
     SimilarTickets,
     recently_resolved,
 )
@@ -191,22 +191,24 @@ async def test_a_direct_message_is_suggested_to_its_asker_alone(setup: Setup) ->
 async def test_a_channel_shared_with_another_organisation_is_passed_over(setup: Setup) -> None:
     """A Slack Connect channel's tickets have a public scope: before, one customer's was
     suggested to another. The platform is asked about a match's channel, and at most
-    SHARED_LOOKS of them for one suggestion: then the answer goes without a link."""
+    CHANNEL_LOOKS of them for one suggestion: then the answer goes without a link."""
     asked: list[str] = []
 
-    async def connect_channels(where: ConversationRef) -> bool:
+    async def open_channels(where: ConversationRef) -> bool:
         asked.append(where.channel)
-        return where.channel.startswith("C-SHARED")
+        return not where.channel.startswith("C-SHARED")
 
     async def find() -> int | None:
-        found = await setup.similar.find(HERE, Asked(QUESTION, ()), public_only=True, shared=connect_channels)
+        found = await setup.similar.find(
+            HERE, Asked(QUESTION, ()), public_only=True, open_to_workspace=open_channels
+        )
         return found.id if found is not None else None
 
     question = "How do I export my invoices to CSV?"
     await setup.store.run(_resolve, "1.1", question, "U1", "C-SHARED-0")
     own_channel = await setup.store.run(_resolve, "2.1", question, "U2", "C-TEAM")
     assert await find() == own_channel and asked[-1] == "C-TEAM"
-    for n in range(1, SHARED_LOOKS + 1):
+    for n in range(1, CHANNEL_LOOKS + 1):
         await setup.store.run(_resolve, f"3.{n}", question, "U3", f"C-SHARED-{n}")
     await setup.store.run(
         partial(
@@ -220,4 +222,4 @@ async def test_a_channel_shared_with_another_organisation_is_passed_over(setup: 
     )
     asked.clear()
     assert await find() is None
-    assert len(asked) == SHARED_LOOKS and all(c.startswith("C-SHARED") for c in asked)
+    assert len(asked) == CHANNEL_LOOKS and all(c.startswith("C-SHARED") for c in asked)

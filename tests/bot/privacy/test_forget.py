@@ -270,6 +270,22 @@ async def test_my_data_exports_only_that_persons_data(rt: Runtime) -> None:
     assert "That is everything" in channel.posted[-1][1].text
 
 
+async def test_a_staff_members_export_holds_the_ticket_work_forget_me_anonymises(rt: Runtime) -> None:
+    """Forget-me anonymises a staff member on the tickets assigned to them, the events they
+    acted in, incidents and decided drafts, but their export showed none of it (only what they
+    asked). Now it holds that work and what they wrote there, without the askers' questions."""
+    await populate(
+        rt, ConsoleChannel(io.StringIO())
+    )  # Sam claims and resolves each ticket "answered by hand"
+    exported = rt.state.export_person("slack", STAFF.id)
+    assert exported["tickets_assigned"] and exported["ticket_events"]
+    assert any(e["detail"] == "answered by hand" for e in exported["ticket_events"])
+    assert "quokka" not in json.dumps(exported, default=str)  # the askers' words are theirs
+    counts = rt.state.forget("slack", STAFF.id, rt.bot.clock.now())
+    assert counts["tickets"] == len(exported["tickets_assigned"])
+    assert counts["ticket_events"] == len(exported["ticket_events"])
+
+
 def test_a_long_export_is_split_and_cut_with_a_note() -> None:
     parts, cut = export_parts({"messages": [{"text": "x" * 500} for _ in range(40)]})
     assert cut and len(parts) == 5 and all(len(p) <= 1800 for p in parts)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.store import StateStore
 from bot.types import Author, Completion, ConversationRef, Posted
@@ -101,3 +104,42 @@ def test_a_button_press_is_never_taken_for_a_replay_and_is_forgotten_in_time(sta
     assert not store.take_for_replay("slack:action:1", later)
     store.claim_event("slack:action:2", "slack", "", NOW + timedelta(days=9))
     assert store.prune_inbox(NOW + timedelta(days=8)) == 1  # the older one only
+
+
+def test_an_event_whose_author_was_forgotten_records_nothing_more(state: Path | str) -> None:
+    """Forget-me deleted a question's inbox row while it was answered: the answer's record and
+    a ticket for it were then written all the same (only the finish asked whether the event was
+    still held). Now the row is marked forgotten, and each write that records the asker's words
+    states that it is held (on PostgreSQL too), as the finish does."""
+    from bot.answering.trips import EventAnswer, record_answer
+    from bot.inbox import serialise_message
+    from bot.store.rows import ConditionUnmet
+    from bot.types import EscalationReason, InboundMessage, Visibility
+    from tests.bot.store.test_workers import worker
+
+    store = StateStore(state)
+    store.register_worker(worker("w1", "host-a", NOW))  # on PostgreSQL, held is this worker's too
+    ref = ConversationRef(platform="slack", workspace="T1", channel="C1", thread="1.0")
+    asker = Author(id="U-FORGETME1")
+    for n in (1, 2):
+        asked = InboundMessage(
+            id=str(n), conversation=ref, author=asker, text="a refund?", addressed=True,
+            visibility=Visibility.INTERNAL, sent_at=NOW,
+        )  # fmt: skip
+        store.claim_event(f"slack:msg:{n}", "slack", serialise_message(asked), NOW)
+    fields: Any = answer_fields(ref, NOW, asker.id)
+    held = record_answer(store, EventAnswer("slack:msg:1", fields), None, None)
+    assert held is not None  # an event still held records as it did
+    store.forget("slack", asker.id, NOW)
+    assert store.event_forgotten("slack:msg:2") and store.pending_events("slack") == []
+    assert record_answer(store, EventAnswer("slack:msg:2", fields), None, None) is None
+    with pytest.raises(ConditionUnmet):
+        store.create_ticket(
+            ref=ref, asker=asker, question="a refund?", reason=EscalationReason.LOW_CONFIDENCE, at=NOW,
+            only_if=store.held_here("slack:msg:2"),
+        )  # fmt: skip
+    assert not store.finish_event("slack:msg:2", NOW)
+    assert store.db.execute("select count(*) from tickets").fetchone()[0] == 0
+    assert store.db.execute("select count(*) from answers where asker_id = ?", [asker.id]).fetchone()[0] == 0
+    assert not store.claim_event("slack:msg:2", "slack", "{}", NOW)  # a retry is still a duplicate
+    assert store.prune_inbox(NOW + timedelta(days=8)) == 2

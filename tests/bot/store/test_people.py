@@ -77,6 +77,43 @@ def test_a_mention_in_a_draft_title_or_an_incidents_closing_text_is_replaced(sta
         store.close()
 
 
+def test_a_staff_members_export_holds_the_incidents_and_drafts_forget_me_anonymises(
+    state: Path | str,
+) -> None:
+    """A staff member's export left out the incidents they opened or closed and the drafts they
+    decided, which forget-me anonymises: now it holds them, with only their own words."""
+    store = StateStore(state)
+    try:
+        ticket, _ = store.create_ticket(
+            ref=thread(), asker=Author(id="U-KEEPME22"), question="Is billing down for the quokka-team?",
+            reason=EscalationReason.ASKED_FOR_HUMAN, at=at(30, 10),
+        )  # fmt: skip
+        draft = store.create_draft(
+            ticket_id=ticket.id, title="Billing", question=ticket.question, answer="It was.",
+            visibility="public", at=at(30, 11),
+        )  # fmt: skip
+        assert store.decide_draft(draft.id, status="rejected", by=GONE, at=at(30, 12))
+        incident, _ = store.open_incident(
+            platform="slack",
+            text="Billing is down",
+            signatures="[]",
+            by="U-OTHER01",
+            at=at(30, 10),
+            workspace="T1",
+        )
+        store.close_incident(incident.id, by=GONE, at=at(30, 12), text="Billing works again")
+        exported = store.export_person("slack", GONE)
+        assert [(i["text"], i["close_text"]) for i in exported["incidents"]] == [
+            (None, "Billing works again")
+        ]
+        assert [d["status"] for d in exported["drafts_decided"]] == ["rejected"]
+        assert "quokka" not in str(exported) and "U-OTHER01" not in str(exported)
+        counts = store.forget("slack", GONE, NOW)
+        assert counts["incidents"] == 1 and counts["drafts"] == 1
+    finally:
+        store.close()
+
+
 def test_no_follow_up_stays_due_for_a_forgotten_asker(state: Path | str) -> None:
     store = StateStore(state)
     try:
@@ -108,6 +145,33 @@ def test_a_forgotten_gap_question_is_not_placed_again(state: Path | str) -> None
         store.forget("slack", GONE, when + timedelta(minutes=20))
         assert place(store, 3, when + timedelta(minutes=30)) == 0
         assert [(g.representative, g.asks) for g in store.gaps("slack", (GapStatus.OPEN,), 50)] == before
+    finally:
+        store.close()
+
+
+def test_forget_me_reaches_an_open_gaps_example_after_retention_emptied_the_answer(
+    state: Path | str,
+) -> None:
+    """Retention empties an answer's words but keeps an open gap's example (admins act on it);
+    forget-me found the gaps to blank only by the words of their answers, so their question
+    stayed on the gaps page for good. Now the gap is found by its first question's link."""
+    store = StateStore(state)
+    try:
+        when = at(30, 10)
+        ask(
+            store,
+            thread(),
+            GONE,
+            when,
+            answered=False,
+            question="How do I configure SAML for the quokka-tenant?",
+        )
+        assert place(store, 3, when + timedelta(minutes=10)) == 1
+        store.purge_text(when + timedelta(days=1), when + timedelta(days=91))  # retention_days passes
+        [gap] = store.gaps("slack", (GapStatus.OPEN,), 50)
+        assert "quokka" in gap.representative
+        assert store.forget("slack", GONE, when + timedelta(days=91))["gaps"] == 1
+        assert _cells_with(store, "quokka") == []
     finally:
         store.close()
 
