@@ -280,8 +280,8 @@ class SupportBot(ReadBackMarks):
             return False  # not a reply that could take a thread over
         if where.thread is not None and state.asker_id == author.id:
             theirs = await self.store.run(StateStore.latest_ticket, where)
-            if theirs is None or theirs.asker_id == author.id:
-                return False  # their own question's thread: they ask in it
+            if theirs is not None and theirs.asker_id == author.id:
+                return False  # their own question's ticket, resolved too: they ask in it
         elif where.thread is None and policy.says_all_set(message.text):
             own = await self.store.run(StateStore.latest_ticket, where, author.id)
             if own is not None and own.status in ACTIVE:
