@@ -116,3 +116,27 @@ async def test_the_first_questions_are_answered_by_the_sections_meant_to(tmp_pat
     finally:
         await asking.aclose()
         asking.close()
+
+
+# Korean how-to questions in the form people ask them ("…하나요?"), and the FAQ entry that
+# answers each (titled "…하려면 어떻게 하나요?"): one verb's endings must strip to one stem
+KOREAN_HOW_TOS = {
+    "디스코드 봇은 어떻게 연결하나요?": "디스코드에 봇을 초대하고 연결하려면 어떻게 하나요?",
+    "슬랙은 어떻게 연결하나요?": "슬랙에 연결하려면 어떻게 하나요?",
+    "문서를 고친 뒤 답변은 어떻게 갱신하나요?": "문서를 고친 뒤 답변을 갱신하려면 어떻게 하나요?",
+}
+
+
+async def test_korean_how_to_questions_are_answered_by_their_faq_entries(tmp_path: Path) -> None:
+    """A change of this session stripped the connective "…하려면" from a word but not the question
+    ending "…하나요", so 연결하려면 (the FAQ's heading) and 연결하나요 (the question) no longer met,
+    and "디스코드 봇은 어떻게 연결하나요?" was handed to people; a fresh install's check caught it."""
+    asking = build_asking(load_settings(knowledge=KNOWLEDGE, data=tmp_path, env={}, cwd=tmp_path))
+    try:
+        for question, heading in KOREAN_HOW_TOS.items():
+            answer, _ = await asking.answers.ask(question, DocVisibility.PUBLIC)
+            assert not asking.answers.is_abstention(answer), question
+            assert (answer.citations[0].path, answer.citations[0].heading) == ("faq-ko.md", heading), question
+    finally:
+        await asking.aclose()
+        asking.close()

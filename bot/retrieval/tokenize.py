@@ -69,9 +69,11 @@ QUERY_STOP_KO = frozenset(
 # Korean particles (josa) and endings (eomi), removed longest-first from the end of a word.
 # The connective endings of a how-to question (연동하려면, 받으려면: "to connect", "to get")
 # are among them: left on, 연동하려 named no heading, and a page titled 슬랙 연동 was not
-# recognised as written for "슬랙을 연동하려면?".
+# recognised as written for "슬랙을 연동하려면?". So is the question ending of the same verbs
+# (연결하나요, 설치되나요): one verb's endings strip to one stem, or a heading "…연결하려면 어떻게
+# 하나요?" no longer meets the question "…어떻게 연결하나요?".
 _KO_SUFFIXES = frozenset(
-    """하려면 되려면 으려면 려면 이었습니다 였습니다 입니다 습니다 합니다 됩니다 했습니다 되었습니다 에서부터 으로부터 로부터 에게서 한테서 으로서 로서 으로써 로써 이라고 라고 이라는 라는 이라면 라면 에서는
+    """하려면 되려면 으려면 려면 하나요 되나요 이었습니다 였습니다 입니다 습니다 합니다 됩니다 했습니다 되었습니다 에서부터 으로부터 로부터 에게서 한테서 으로서 로서 으로써 로써 이라고 라고 이라는 라는 이라면 라면 에서는
 에게는 으로는 로는 에서도 에게도 으로도 로도 까지는 부터는 에서의 으로의 로의 와의 과의 에의 이었다 였다 했다 하였다 되었다 됐다 한다 된다 이다 였던 했던 하던 되던 이던
 이며 하며 되며 하는 되는 하고 되고 해서 돼서 하여 되어 하게 되게 하지 되지 한 된 할 될 함 됨 인가 는가 은가 었나 았나 인지 는지 은지 을까 ㄹ까 나요 까요 가요 는데
 은데 인데 지만 거나 으며 에서 에게 한테 께서 으로 부터 까지 보다 처럼 같이 마다 조차 마저 이나 이란 란 이랑 랑 하고 은 는 이 가 을 를 의 에 로 와 과 도 만 나 께

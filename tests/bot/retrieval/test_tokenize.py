@@ -136,6 +136,11 @@ def test_a_particle_on_the_topic_word_does_not_lose_the_page_titled_by_the_quest
         kb.close()
 
 
+def test_a_verbs_question_ending_and_its_connective_strip_to_one_stem() -> None:
+    assert ko_strip("연결하나요") == ko_strip("연결하려면") == "연결"
+    assert ko_strip("설치되나요") == ko_strip("설치되려면") == "설치"
+
+
 def test_the_connective_ending_of_a_how_to_question_is_stripped() -> None:
     assert [ko_strip(w) for w in ["연동하려면", "설치되려면", "받으려면", "바꾸려면"]] == [
         "연동",
