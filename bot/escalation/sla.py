@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # how long a reminder's post may take before another process takes its worker for dead and
 # says it again: a post's lease, well inside an SLA's minutes
 FIRING_LEASE = POST_LEASE
+# the stages whose reminder says the ticket has waited for a response
+_UNANSWERED = frozenset({SlaStage.WAITING_FOR_HOURS, SlaStage.FIRST_RESPONSE, SlaStage.REANNOUNCED})
 # the most failing reminders remembered (to log each one's traceback once)
 FAILING_KEPT = 1000
 
@@ -68,10 +70,13 @@ class SlaClock:
     async def _fire(self, ticket: Ticket, channel: Channel, now: datetime) -> int:
         e = self.settings.escalation
         stage = ticket.sla_stage
-        # a reopened ticket waits since its reopening: it had its response before
-        reopened = await self.store.run(StateStore.reopened_at, ticket.id)
-        waited = age(now - (reopened or ticket.created_at), ticket.language)
-        again = "_reopened" if reopened else ""
+        waited, again = "", ""
+        if ticket.status != TicketStatus.CLAIMED and stage in _UNANSWERED:
+            # a reopened ticket waits since its reopening: it had its response before (read only
+            # for the reminders that say how long it waited, not for an assignee's or none)
+            reopened = await self.store.run(StateStore.reopened_at, ticket.id)
+            waited = age(now - (reopened or ticket.created_at), ticket.language)
+            again = "_reopened" if reopened else ""
         if ticket.status == TicketStatus.CLAIMED:
             if stage != SlaStage.CLAIMED or not ticket.assignee_id:
                 return 0
