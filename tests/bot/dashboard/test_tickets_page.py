@@ -15,7 +15,16 @@ from bot.app import Runtime
 from bot.commands.handlers import NOTE_LIMIT
 from bot.core import Outcome
 from bot.dashboard.serve import issue_link
-from bot.types import Author, ConversationRef, InboundMessage, Mention, MentionKind, TicketStatus, Visibility
+from bot.types import (
+    Author,
+    ConversationRef,
+    InboundMessage,
+    Mention,
+    MentionKind,
+    Ticket,
+    TicketStatus,
+    Visibility,
+)
 from tests.bot.dashboard.served import CONFIG, STAFF, Client, start
 from tests.bot.dashboard.test_dashboard import csrf_of, link_token, sign_in, status_line
 from tests.fakes.clock import FakeClock
@@ -170,6 +179,22 @@ async def test_each_workspace_shows_its_tickets_to_those_with_rights_there(
         await client.close()
 
 
+async def _direct_message_ticket(rt: Runtime, channel: ConsoleChannel) -> Ticket:
+    """A Discord direct message asking for a person: its ticket."""
+    asked = InboundMessage(
+        id="e-dm",
+        conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
+        author=Author(id="D-ASK", name="asker"),
+        text="I want to talk to a human please",
+        addressed=True,
+        visibility=Visibility.DIRECT,
+        sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
+    )
+    assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
+    [ticket] = rt.state.tickets()
+    return ticket
+
+
 async def test_a_servers_staff_see_and_claim_direct_message_tickets_as_from_that_server(
     make_runtime: Callable[..., Runtime], clock: FakeClock, channel: ConsoleChannel
 ) -> None:
@@ -177,17 +202,7 @@ async def test_a_servers_staff_see_and_claim_direct_message_tickets_as_from_that
     rt = make_runtime('[discord.workspaces."G1"]\nstaff_users = ["D-STAFF"]\n')
     client = await start(rt, clock, channel, platform="discord")
     try:
-        asked = InboundMessage(
-            id="e-dm",
-            conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
-            author=Author(id="D-ASK", name="asker"),
-            text="I want to talk to a human please",
-            addressed=True,
-            visibility=Visibility.DIRECT,
-            sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
-        )
-        assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
-        [ticket] = rt.state.tickets()
+        ticket = await _direct_message_ticket(rt, channel)
         link = issue_link(rt.state, platform="discord", user_id="D-STAFF", base_url="http://x", clock=clock)
         assert await sign_in(client, link.split("token=", 1)[1]) == 302
         assert await listed(client, "?status=all") == {ticket.id}
@@ -311,17 +326,7 @@ async def test_a_servers_admin_assigns_a_direct_message_ticket_to_the_servers_st
     rt = make_runtime('[discord.workspaces."G1"]\nstaff_users = ["D-STAFF"]\nadmin_users = ["D-ADMIN"]\n')
     client = await start(rt, clock, channel, platform="discord")
     try:
-        asked = InboundMessage(
-            id="e-dm",
-            conversation=ConversationRef(platform="discord", workspace="dm", channel="DM-C"),
-            author=Author(id="D-ASK", name="asker"),
-            text="I want to talk to a human please",
-            addressed=True,
-            visibility=Visibility.DIRECT,
-            sent_at=datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
-        )
-        assert await rt.bot.on_message(asked, channel) == Outcome.ESCALATED
-        [ticket] = rt.state.tickets()
+        ticket = await _direct_message_ticket(rt, channel)
         link = issue_link(rt.state, platform="discord", user_id="D-ADMIN", base_url="http://x", clock=clock)
         assert await sign_in(client, link.split("token=", 1)[1]) == 302
         page = await (await client.get(f"/admin/tickets/{ticket.id}")).text()
